@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install the Debian packages in deploy/packages.txt that are missing, and the
+# system user the daemons drop to. Quiet and quick when nothing is missing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+want=$(grep -vE '^\s*(#|$)' "$here/packages.txt")
+missing=()
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	# slapd asks debconf questions and starts a system instance; we run our own.
+	echo 'slapd slapd/no_configuration boolean true' | "${sudo[@]}" debconf-set-selections
+	"${sudo[@]}" apt-get update -qq
+	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The system copies of PostgreSQL and slapd are not ours: the stack runs its own.
+# Dedicated, unprivileged user for the daemons when we run as root.
+if [ "$(id -u)" -eq 0 ] && ! getent passwd pki >/dev/null; then
+	useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin pki
+fi
+exit 0

@@ -1,0 +1,100 @@
+/*
+ * The signer process (privilege separation, DESIGN.md): a key-using daemon
+ * forks it before dropping privileges. Only the signer loads the PKCS#11
+ * module and logs in; the worker sends small fixed-format requests over a
+ * socketpair and gets signatures back. The signer refuses any request type,
+ * kind of to-be-signed structure or key its daemon was not granted, and it
+ * hashes and checks the to-be-signed bytes itself: it never signs an opaque
+ * digest handed to it.
+ *
+ * In the worker, signer_pkey() gives an ordinary EVP_PKEY (an OpenSSL 3
+ * provider, hsm/provider.c) whose private operation is carried to the signer,
+ * so X509_sign, X509_CRL_sign, OCSP_basic_sign, TS_RESP_CTX and CMS signing
+ * work unchanged.
+ */
+#ifndef PKI_SIGNER_H
+#define PKI_SIGNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+
+/* What a signature is over; the signer decodes the TBS bytes as this. */
+enum signer_kind {
+	SIGNER_KIND_CERT = 1,		/* TBSCertificate (RFC 5280 §4.1) */
+	SIGNER_KIND_CRL = 2,		/* TBSCertList (RFC 5280 §5.1) */
+	SIGNER_KIND_OCSP = 3,		/* ResponseData (RFC 6960 §4.2.1) */
+	SIGNER_KIND_TIMESTAMP = 4,	/* SignedAttributes over a TSTInfo (RFC 3161) */
+	SIGNER_KIND_CMS = 5,		/* SignedAttributes of CMS SignedData (RFC 5652) */
+};
+const char	*signer_kind_name(enum signer_kind);
+
+#define SIGNER_MAX_TOKENS	8
+#define SIGNER_MAX_GRANTS	16
+#define SIGNER_LABEL_MAX	64
+
+/* A token the signer opens at start-up, and where its user PIN comes from. */
+struct signer_token {
+	const char	*label;
+	const char	*pin_file;	/* mode 0600; or NULL to use pin_env */
+	const char	*pin_env;	/* environment variable name */
+};
+
+/* Permission to sign kind with the key labelled key_label (in any token). */
+struct signer_grant {
+	enum signer_kind kind;
+	const char	*key_label;
+};
+
+struct signer_config {
+	const char		*module;	/* PKCS#11 module path */
+	const char		*lock_dir;	/* for start-up login flocks; NULL: none */
+	struct signer_token	 tokens[SIGNER_MAX_TOKENS];
+	int			 ntokens;
+	struct signer_grant	 grants[SIGNER_MAX_GRANTS];
+	int			 ngrants;
+	int			 allow_keygen;	/* ceremonies only */
+};
+
+struct signer;
+
+/*
+ * Forks the signer process. The child closes every other descriptor, opens
+ * the module, logs in to each token, and serves requests until the socket
+ * closes; the parent gets the client handle. A child that cannot start (bad
+ * PIN, missing token) reports it on the socket and signer_spawn() returns NULL
+ * with that message in err. Free with signer_close() (waits for the child).
+ */
+struct signer	*signer_spawn(const struct signer_config *, char *err, size_t errlen);
+void		 signer_close(struct signer *);
+int		 signer_fd(const struct signer *);	/* for tests and poll() */
+pid_t		 signer_pid(const struct signer *);
+
+/*
+ * Asks the signer to sign tbs (DER of the structure named by kind) with
+ * key_label using digest mdname ("SHA256", "SHA384", "SHA512"). *sig is
+ * malloc'd. Returns 0, or -1 with the signer's refusal or the error in err.
+ */
+int	signer_sign(struct signer *, enum signer_kind, const char *key_label,
+	    const char *mdname, const unsigned char *tbs, size_t tbslen,
+	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
+
+/* Public key of a granted key. */
+int	signer_pubkey(struct signer *, const char *key_label, EVP_PKEY **pub,
+	    char *err, size_t errlen);
+
+/* Generates a key pair in token (allow_keygen only); keytype as p11_keytype_parse. */
+int	signer_keygen(struct signer *, const char *token_label,
+	    const char *key_label, const char *keytype, EVP_PKEY **pub,
+	    char *err, size_t errlen);
+
+/*
+ * An EVP_PKEY for key_label whose signing goes to the signer with the given
+ * kind; usable with X509_sign(), X509_CRL_sign(), OCSP_basic_sign(),
+ * TS_RESP_CTX_set_signer_key(), CMS_add1_signer(). Holds a reference to the
+ * signer's provider context; free with EVP_PKEY_free() before signer_close().
+ */
+EVP_PKEY	*signer_pkey(struct signer *, enum signer_kind, const char *key_label,
+		    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * PostgreSQL helpers over libpq: named prepared statements prepared once per
+ * connection on first use, transactions, and retry on serialization failure
+ * or deadlock (SQLSTATE 40001, 40P01).
+ */
+#ifndef PKI_DB_H
+#define PKI_DB_H
+
+#include <stddef.h>
+#include <libpq-fe.h>
+
+struct db;
+
+/*
+ * A statement is defined once, statically, by its caller:
+ *	static const struct db_stmt stmt_cert_insert = {
+ *	    "ca_certstore_insert", "INSERT INTO ...", 3 };
+ * The name says who uses it (component_function_purpose).
+ */
+struct db_stmt {
+	const char	*name;
+	const char	*sql;
+	int		 nparams;
+};
+
+/* Connects with a libpq conninfo/URI. NULL with a message in err. */
+struct db	*db_connect(const char *conninfo, char *err, size_t errlen);
+void		 db_close(struct db *);
+PGconn		*db_conn(struct db *);
+
+/*
+ * Executes stmt (preparing it on this connection first if needed) with text
+ * parameters; values may contain NULL for SQL NULL. lengths/formats may be
+ * NULL (all text). Returns the result when its status is COMMAND_OK or
+ * TUPLES_OK; otherwise logs, clears and returns NULL, leaving the SQLSTATE
+ * readable through db_last_sqlstate(). Caller PQclear()s the result.
+ */
+PGresult	*db_exec(struct db *, const struct db_stmt *stmt,
+		    const char *const *values, const int *lengths,
+		    const int *formats);
+/* Executes stmt and returns 0 when it succeeded (result discarded). */
+int		 db_exec_ok(struct db *, const struct db_stmt *stmt,
+		    const char *const *values);
+/* SQLSTATE of the last failed command on this connection, or "". */
+const char	*db_last_sqlstate(const struct db *);
+
+/* Plain BEGIN/COMMIT/ROLLBACK; 0 or -1. */
+int		 db_begin(struct db *, const char *isolation);
+int		 db_commit(struct db *);
+int		 db_rollback(struct db *);
+
+/*
+ * Runs fn(db, arg) inside BEGIN ISOLATION LEVEL <isolation> ... COMMIT,
+ * retrying the whole function up to max_attempts times when the
+ * transaction fails with 40001 or 40P01. fn returns 0 (commit) or -1
+ * (rollback, no retry unless the SQLSTATE says so). isolation NULL means
+ * "READ COMMITTED". Returns 0 once committed, -1 otherwise.
+ */
+typedef int	 (*db_txn_fn)(struct db *, void *arg);
+int		 db_transaction(struct db *, const char *isolation, int max_attempts,
+		    db_txn_fn fn, void *arg);
+
+#endif

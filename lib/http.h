@@ -1,0 +1,80 @@
+/*
+ * A thin libmicrohttpd wrapper: bounded requests, one handler callback,
+ * RFC 9457 problem responses. Limits are set before any allocation: a body
+ * whose Content-Length exceeds max_body is refused with 413 unread.
+ */
+#ifndef PKI_HTTP_H
+#define PKI_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+struct http_limits {
+	size_t		max_body;	/* bytes; larger bodies → 413 */
+	size_t		conn_memory;	/* per-connection memory (headers) */
+	unsigned int	max_conns;	/* total concurrent connections */
+	unsigned int	max_conns_per_ip;
+	unsigned int	timeout_s;	/* idle connection time-out */
+	unsigned int	threads;	/* worker threads (0: 1) */
+};
+
+struct http_request {
+	const char	*method;	/* "GET", "POST", ... */
+	const char	*path;		/* URL path, not decoded */
+	const char	*content_type;	/* may be NULL */
+	const unsigned char *body;	/* may be NULL when body_len is 0 */
+	size_t		 body_len;
+	const char	*remote_addr;	/* textual peer address */
+	void		*conn;		/* struct MHD_Connection *, for headers */
+};
+
+#define HTTP_MAX_HEADERS 8
+struct http_response {
+	int		 status;
+	char		*content_type;	/* owned */
+	unsigned char	*body;		/* owned, malloc'd */
+	size_t		 body_len;
+	int		 nheaders;
+	char		*header_name[HTTP_MAX_HEADERS];	/* owned */
+	char		*header_value[HTTP_MAX_HEADERS];	/* owned */
+};
+
+/*
+ * Called once per complete request, from an MHD thread. Fill resp and return
+ * 0; return -1 for an internal failure (the wrapper answers 500 problem JSON
+ * when resp->status is still 0).
+ */
+typedef int	(*http_handler)(void *arg, const struct http_request *,
+		    struct http_response *);
+
+struct http_server;
+
+/* Listens on addr:port (addr "127.0.0.1" or "::1"; port 0 picks one). */
+struct http_server	*http_start(const char *addr, uint16_t port,
+			    const struct http_limits *, http_handler, void *arg,
+			    char *err, size_t errlen);
+/* The bound port (useful with port 0). */
+uint16_t		 http_port(const struct http_server *);
+void			 http_stop(struct http_server *);
+
+/* Value of a request header, or NULL. */
+const char	*http_header(const struct http_request *, const char *name);
+
+/* Sets body (copied), content type and status. 0 or -1. */
+int	http_respond(struct http_response *, int status,
+	    const char *content_type, const void *body, size_t len);
+/* application/json body from a jansson value (borrowed). */
+int	http_respond_json(struct http_response *, int status, json_t *);
+/*
+ * RFC 9457 application/problem+json: {"type","title","status","detail"}.
+ * type NULL means "about:blank".
+ */
+int	http_problem(struct http_response *, int status, const char *type,
+	    const char *title, const char *detail);
+/* Adds a response header (copied). 0 or -1 when full. */
+int	http_add_header(struct http_response *, const char *name,
+	    const char *value);
+void	http_response_clear(struct http_response *);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * Structured logging: one JSON object per line. The component name, level
+ * and sink are set once by main(); this is the only process-wide state in lib/.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+
+#include "lib/log.h"
+
+static char		log_component[32] = "pki";
+static enum log_level	log_min = LOGL_INFO;
+static FILE		*log_out;
+
+static const char *const log_names[] = { "debug", "info", "warn", "err" };
+
+void
+log_init(const char *component, enum log_level min, FILE *out)
+{
+	snprintf(log_component, sizeof(log_component), "%s",
+	    component != NULL ? component : "pki");
+	log_min = min;
+	log_out = out;
+}
+
+int
+log_level_parse(const char *name, enum log_level *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
+		if (strcasecmp(name, log_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Writes one line; msg is escaped by jansson, so any bytes are safe. */
+static void
+log_write(enum log_level level, const char *msg)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[40];
+	json_t *o;
+	char *line;
+	FILE *out = log_out != NULL ? log_out : stderr;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	o = json_pack("{s:s, s:s, s:s, s:s?}", "ts", when,
+	    "level", log_names[level], "component", log_component, "msg", msg);
+	if (o == NULL)
+		return;
+	line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (line == NULL)
+		return;
+	fprintf(out, "%s\n", line);
+	fflush(out);
+	free(line);
+}
+
+void
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	char msg[2048];
+
+	if (level < log_min || level > LOGL_ERR)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_write(level, msg);
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_openssl(enum log_level level, const char *fmt, ...)
+{
+	char msg[2048], ebuf[256];
+	unsigned long e;
+	size_t off;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	off = strlen(msg);
+	while ((e = ERR_get_error()) != 0 && off + 3 < sizeof(msg)) {
+		ERR_error_string_n(e, ebuf, sizeof(ebuf));
+		off += (size_t)snprintf(msg + off, sizeof(msg) - off, ": %s", ebuf);
+		if (off >= sizeof(msg))
+			off = sizeof(msg) - 1;
+	}
+	ERR_clear_error();
+	if (level >= log_min && level <= LOGL_ERR)
+		log_write(level, msg);
+}
