@@ -49,7 +49,7 @@ log_write(enum log_level level, const char *msg)
 {
 	struct timespec ts;
 	struct tm tm;
-	char when[40];
+	char when[96];
 	json_t *o;
 	char *line;
 	FILE *out = log_out != NULL ? log_out : stderr;
