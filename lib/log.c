@@ -43,9 +43,55 @@ log_level_parse(const char *name, enum log_level *out)
 	return -1;
 }
 
+/*
+ * Replaces, in place, every byte that does not start a well-formed UTF-8
+ * sequence (RFC 3629: no overlongs, no surrogates, at most U+10FFFF) with
+ * '?'. jansson refuses invalid UTF-8, and messages quote client bytes or
+ * are cut mid-character by the fixed buffer; the line must still be written.
+ */
+static void
+log_utf8_sanitize(char *msg)
+{
+	unsigned char *p = (unsigned char *)msg;
+	unsigned long cp;
+	size_t i, n;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf) {
+			n = 1;
+			cp = *p & 0x1f;
+		} else if (*p >= 0xe0 && *p <= 0xef) {
+			n = 2;
+			cp = *p & 0x0f;
+		} else if (*p >= 0xf0 && *p <= 0xf4) {
+			n = 3;
+			cp = *p & 0x07;
+		} else {
+			*p++ = '?';
+			continue;
+		}
+		for (i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (i <= n || (n == 2 && cp < 0x800) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
+}
+
 /* Writes one line; msg is escaped by jansson, so any bytes are safe. */
 static void
-log_write(enum log_level level, const char *msg)
+log_write(enum log_level level, char *msg)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -54,6 +100,7 @@ log_write(enum log_level level, const char *msg)
 	char *line;
 	FILE *out = log_out != NULL ? log_out : stderr;
 
+	log_utf8_sanitize(msg);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
