@@ -1,0 +1,347 @@
+/*
+ * The CA key ceremony (`pkictl ca init`): generates every CA key inside its
+ * own token, builds the hierarchy from policy/ profiles, checks it, and
+ * records it in PostgreSQL with its audit events in one transaction.
+ *
+ * Process model: pkictl forks a signer (hsm/signer.h) that alone loads the
+ * PKCS#11 module and logs in to the root, CA, OCSP and TSA tokens; it may
+ * generate keys (ceremonies only) and sign TBSCertificates with the root and
+ * issuing CA keys, nothing else. This process builds certificates and talks
+ * to PostgreSQL and LDAP; it never holds a PIN.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "ca/extern.h"
+#include "hsm/signer.h"
+#include "lib/audit.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/log.h"
+
+/* One key and certificate of the hierarchy. */
+struct ca_member {
+	const char	*name;		/* ca_certificate.name and NAME.pem */
+	const char	*role;		/* ca_key.role */
+	const char	*token_role;	/* which hsm.<role>_token holds the key */
+	const char	*key_label;
+	const char	*profile;	/* policy/profiles/<profile>.cnf */
+	int		 issuer;	/* index of the issuer in the table; self for root */
+	int		 x509_purpose;	/* checked against the root at the end */
+	int		 ldap;		/* published as cACertificate */
+
+	struct profile	*prof;
+	const char	*token_label;
+	EVP_PKEY	*pub;
+	X509		*cert;
+	long long	 key_id;
+	long long	 cert_id;
+};
+
+enum { M_ROOT, M_ISSUING, M_OCSP_ROOT, M_OCSP_ISSUING, M_TSA, M_COUNT };
+
+static const struct ca_member ca_members_template[M_COUNT] = {
+	{ "root", "root", "root", CA_KEY_ROOT, "root", M_ROOT,
+	    X509_PURPOSE_ANY, 1, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "issuing", "issuing", "ca", CA_KEY_ISSUING, "issuing-ca", M_ROOT,
+	    X509_PURPOSE_ANY, 1, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "ocsp-root", "ocsp", "ocsp", CA_KEY_OCSP_ROOT, "ocsp-responder", M_ROOT,
+	    X509_PURPOSE_OCSP_HELPER, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "ocsp-issuing", "ocsp", "ocsp", CA_KEY_OCSP_ISSUING, "ocsp-responder",
+	    M_ISSUING, X509_PURPOSE_OCSP_HELPER, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "tsa", "tsa", "tsa", CA_KEY_TSA, "tsa", M_ISSUING,
+	    X509_PURPOSE_TIMESTAMP_SIGN, 0, NULL, NULL, NULL, NULL, 0, 0 },
+};
+
+struct ceremony {
+	const struct config	*cfg;
+	const char		*actor;
+	struct ca_member	 m[M_COUNT];
+};
+
+/* The CN of a certificate, for naming the OCSP responder after its issuer. */
+static int
+ceremony_cn(X509 *x, char *out, size_t outlen)
+{
+	return X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+	    NID_commonName, out, (int)outlen) > 0 ? 0 : -1;
+}
+
+/* Checks the finished hierarchy as a relying party would: chains and purposes. */
+static int
+ceremony_verify(struct ceremony *c)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	STACK_OF(X509) *untrusted = NULL;
+	int i, rc = -1;
+
+	if ((store = X509_STORE_new()) == NULL ||
+	    X509_STORE_add_cert(store, c->m[M_ROOT].cert) != 1 ||
+	    (untrusted = sk_X509_new_null()) == NULL ||
+	    sk_X509_push(untrusted, c->m[M_ISSUING].cert) == 0)
+		goto out;
+	for (i = 0; i < M_COUNT; i++) {
+		X509_STORE_CTX_free(ctx);
+		if ((ctx = X509_STORE_CTX_new()) == NULL ||
+		    X509_STORE_CTX_init(ctx, store, c->m[i].cert, untrusted) != 1)
+			goto out;
+		X509_STORE_CTX_set_purpose(ctx, c->m[i].x509_purpose);
+		if (X509_verify_cert(ctx) != 1) {
+			log_err("ceremony: %s certificate does not verify against "
+			    "the new root: %s", c->m[i].name,
+			    X509_verify_cert_error_string(
+			    X509_STORE_CTX_get_error(ctx)));
+			goto out;
+		}
+		if (i != M_ROOT && i != M_ISSUING && X509_check_ca(c->m[i].cert) != 0) {
+			log_err("ceremony: %s certificate is a CA", c->m[i].name);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	sk_X509_free(untrusted);
+	X509_STORE_free(store);
+	return rc;
+}
+
+/* Everything the ceremony records, in one transaction (retried as a whole). */
+static int
+ceremony_record(struct db *db, void *arg)
+{
+	struct ceremony *c = arg;
+	static const struct db_stmt stmt_done = { "ca_ceremony_insert",
+		"INSERT INTO ca_ceremony (kind, operator) VALUES ('init', $1) "
+		"RETURNING id", 1 };
+	const char *values[1];
+	PGresult *res;
+	json_t *details = NULL;
+	struct ca_member *m;
+	char idbuf[32];
+	int i, rc = -1;
+
+	for (i = 0; i < M_COUNT; i++) {
+		m = &c->m[i];
+		if (certstore_add_key(db, c->actor, m->role, m->token_label,
+		    m->key_label, profile_keytype(m->prof), m->pub, &m->key_id) == -1)
+			goto out;
+	}
+	for (i = 0; i < M_COUNT; i++) {
+		m = &c->m[i];
+		if (certstore_add_cert(db, c->actor, m->name, m->role, m->key_id,
+		    i == M_ROOT ? -1 : c->m[m->issuer].cert_id, m->cert,
+		    &m->cert_id) == -1)
+			goto out;
+		if (m->ldap && certstore_queue_ldap(db, c->cfg, c->actor, m->cert,
+		    "cACertificate;binary") == -1)
+			goto out;
+	}
+	values[0] = c->actor;
+	if ((res = db_exec(db, &stmt_done, values, NULL, NULL)) == NULL)
+		goto out;
+	snprintf(idbuf, sizeof(idbuf), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	details = json_pack("{s:s, s:s, s:s, s:s}", "root", CA_KEY_ROOT,
+	    "issuing", CA_KEY_ISSUING, "ocsp", CA_KEY_OCSP_ISSUING, "tsa", CA_KEY_TSA);
+	if (details == NULL || audit_append(db, c->actor, "ca.init", "ca_ceremony",
+	    idbuf, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	return rc;
+}
+
+/* The signer this ceremony needs: four tokens, keygen, and CERT with the two CA keys. */
+static int
+ceremony_signer_config(const struct config *cfg, struct signer_config *sc)
+{
+	static const char *const roles[] = { "root", "ca", "ocsp", "tsa" };
+	size_t i;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->module = config_get(cfg, "hsm.module", NULL);
+	sc->lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
+	if (sc->module == NULL) {
+		log_err("config: hsm.module missing");
+		return -1;
+	}
+	for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		if (pkictl_signer_token(cfg, roles[i], &sc->tokens[i].label,
+		    &sc->tokens[i].pin_file) == -1)
+			return -1;
+	}
+	sc->ntokens = (int)i;
+	sc->grants[0].kind = SIGNER_KIND_CERT;
+	sc->grants[0].key_label = CA_KEY_ROOT;
+	sc->grants[1].kind = SIGNER_KIND_CERT;
+	sc->grants[1].key_label = CA_KEY_ISSUING;
+	sc->ngrants = 2;
+	sc->allow_keygen = 1;
+	return 0;
+}
+
+int
+ceremony_init(const struct config *cfg, const char *actor)
+{
+	struct ceremony c;
+	struct signer_config sc;
+	struct signer *signer = NULL;
+	struct db *db = NULL;
+	EVP_PKEY *signing[M_COUNT] = { NULL };
+	const char *policy_dir, *out_dir;
+	char err[512], when[64], cn[128];
+	struct ca_member *m;
+	int i, pending, rc = PKICTL_EXIT_FAIL;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = cfg;
+	c.actor = actor;
+	memcpy(c.m, ca_members_template, sizeof(c.m));
+	policy_dir = config_get(cfg, "pki.policy_dir", "policy");
+	out_dir = config_get(cfg, "pki.out_dir", NULL);
+	if (out_dir == NULL) {
+		log_err("config: pki.out_dir missing");
+		goto out;
+	}
+	if ((db = pkictl_db(cfg)) == NULL)
+		goto out;
+	switch (certstore_initialized(db, when, sizeof(when))) {
+	case 1:
+		fprintf(stderr, "pkictl: refusing: the CA hierarchy was already "
+		    "initialized at %s; a second ceremony would make a second root. "
+		    "See `pkictl ca status`.\n", when);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	case 0:
+		break;
+	default:
+		goto out;
+	}
+	/* Everything that can fail without touching the HSM fails first. */
+	for (i = 0; i < M_COUNT; i++) {
+		m = &c.m[i];
+		if ((m->prof = profile_load(policy_dir, m->profile, cfg, err,
+		    sizeof(err))) == NULL) {
+			log_err("%s", err);
+			goto out;
+		}
+		if (pkictl_signer_token(cfg, m->token_role, &m->token_label,
+		    NULL) == -1)
+			goto out;
+	}
+	if (ceremony_signer_config(cfg, &sc) == -1)
+		goto out;
+	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+		log_err("ceremony: signer: %s", err);
+		goto out;
+	}
+	for (i = 0; i < M_COUNT; i++) {
+		m = &c.m[i];
+		if (signer_keygen(signer, m->token_label, m->key_label,
+		    profile_keytype(m->prof), &m->pub, err, sizeof(err)) == -1) {
+			log_err("ceremony: key %s in token %s: %s (a token left over "
+			    "from an interrupted ceremony must be re-created)",
+			    m->key_label, m->token_label, err);
+			goto out;
+		}
+		log_info("ceremony: generated %s key %s in token %s",
+		    profile_keytype(m->prof), m->key_label, m->token_label);
+	}
+	if ((signing[M_ROOT] = signer_pkey(signer, SIGNER_KIND_CERT, CA_KEY_ROOT,
+	    err, sizeof(err))) == NULL ||
+	    (signing[M_ISSUING] = signer_pkey(signer, SIGNER_KIND_CERT,
+	    CA_KEY_ISSUING, err, sizeof(err))) == NULL) {
+		log_err("ceremony: signing key: %s", err);
+		goto out;
+	}
+	/* Table order is issuance order: every issuer precedes its subjects. */
+	for (i = 0; i < M_COUNT; i++) {
+		m = &c.m[i];
+		cn[0] = '\0';
+		if (strcmp(m->role, "ocsp") == 0 &&
+		    ceremony_cn(c.m[m->issuer].cert, cn, sizeof(cn)) == -1)
+			goto out;
+		m->cert = profile_issue(m->prof, m->pub, cn[0] != '\0' ? cn : NULL,
+		    i == M_ROOT ? NULL : c.m[m->issuer].cert,
+		    signing[m->issuer], err, sizeof(err));
+		if (m->cert == NULL) {
+			log_err("ceremony: %s certificate: %s", m->name, err);
+			goto out;
+		}
+	}
+	if (ceremony_verify(&c) == -1)
+		goto out;
+	if (db_transaction(db, "SERIALIZABLE", 3, ceremony_record, &c) == -1) {
+		log_err("ceremony: recording the hierarchy failed; nothing was "
+		    "committed");
+		goto out;
+	}
+	if (certstore_export(db, out_dir) == -1) {
+		log_err("ceremony: committed, but writing %s failed; run "
+		    "`pkictl ca export`", out_dir);
+		goto out;
+	}
+	if ((pending = certstore_publish(db, cfg, actor)) != 0)
+		log_warn("ceremony: %d LDAP publication(s) pending; `pkictl "
+		    "publish` retries", pending);
+	printf("CA hierarchy initialized; certificates in %s\n", out_dir);
+	rc = PKICTL_EXIT_OK;
+out:
+	for (i = 0; i < M_COUNT; i++) {
+		EVP_PKEY_free(signing[i]);
+		EVP_PKEY_free(c.m[i].pub);
+		X509_free(c.m[i].cert);
+		profile_free(c.m[i].prof);
+	}
+	signer_close(signer);
+	db_close(db);
+	return rc;
+}
+
+int
+ceremony_status(const struct config *cfg)
+{
+	static const struct db_stmt stmt_list = { "ca_ceremony_status",
+		"SELECT c.name, c.subject, c.serial, to_char(c.not_after AT TIME "
+		"ZONE 'UTC', 'YYYY-MM-DD'), k.token_label, k.key_label FROM "
+		"ca_certificate c JOIN ca_key k ON k.id = c.key_id ORDER BY c.id", 0 };
+	struct db *db;
+	PGresult *res = NULL;
+	char when[64];
+	int i, rc = PKICTL_EXIT_FAIL;
+
+	if ((db = pkictl_db(cfg)) == NULL)
+		return PKICTL_EXIT_FAIL;
+	switch (certstore_initialized(db, when, sizeof(when))) {
+	case 1:
+		break;
+	case 0:
+		printf("not initialized: run `pkictl ca init`\n");
+		goto out;
+	default:
+		goto out;
+	}
+	if ((res = db_exec(db, &stmt_list, NULL, NULL, NULL)) == NULL)
+		goto out;
+	printf("initialized %s\n", when);
+	for (i = 0; i < PQntuples(res); i++)
+		printf("%-13s %-60s serial %s until %s key %s/%s\n",
+		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+		    PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+	rc = PKICTL_EXIT_OK;
+out:
+	PQclear(res);
+	db_close(db);
+	return rc;
+}

@@ -1,0 +1,83 @@
+/*
+ * Private interfaces of pkictl, the CA's admin and ceremony CLI.
+ */
+#ifndef PKI_CA_EXTERN_H
+#define PKI_CA_EXTERN_H
+
+#include <stddef.h>
+#include <openssl/x509.h>
+
+struct config;
+struct db;
+
+/* Exit statuses of pkictl, documented in its usage text. */
+#define PKICTL_EXIT_OK		0
+#define PKICTL_EXIT_FAIL	1
+#define PKICTL_EXIT_USAGE	2
+#define PKICTL_EXIT_REFUSED	3	/* e.g. ceremony on an initialized CA */
+
+/* Key labels the ceremony creates; daemons find them through ca_key. */
+#define CA_KEY_ROOT		"root-ca-1"
+#define CA_KEY_ISSUING		"issuing-ca-1"
+#define CA_KEY_OCSP_ROOT	"ocsp-root-1"
+#define CA_KEY_OCSP_ISSUING	"ocsp-issuing-1"
+#define CA_KEY_TSA		"tsa-1"
+
+/* profile.c: certificate profiles from policy/profiles/<name>.cnf */
+struct profile;
+
+/*
+ * Loads policy_dir/profiles/<name>.cnf, expanding ${urls::X} from cfg's
+ * [urls] section. NULL with a message in err. Free with profile_free().
+ */
+struct profile	*profile_load(const char *policy_dir, const char *name,
+		    const struct config *cfg, char *err, size_t errlen);
+void		 profile_free(struct profile *);
+const char	*profile_keytype(const struct profile *);
+const char	*profile_digest(const struct profile *);
+
+/*
+ * Builds a certificate for subject_pub from the profile (a fresh 127-bit
+ * random serial, validity clamped to the issuer's notAfter), signs it with
+ * signing_key (issuer's key; the subject's own for issuer NULL, i.e.
+ * self-signed), then checks the result: signature verifies, extensions parse.
+ * cn_suffix (may be NULL) is appended to the profile's CN in parentheses.
+ * Returns a new X509 (caller frees) or NULL with err.
+ */
+X509		*profile_issue(const struct profile *, EVP_PKEY *subject_pub,
+		    const char *cn_suffix, X509 *issuer, EVP_PKEY *signing_key,
+		    char *err, size_t errlen);
+
+/* certstore.c: CA certificates in PostgreSQL, PEM files and LDAP */
+/* hex helpers: lower-case hex of a SHA-256 over der */
+void	 certstore_sha256_hex(const unsigned char *der, size_t len, char out[65]);
+
+/*
+ * The certstore_add_* and _queue_* functions insert one row and its audit
+ * event (by actor); the caller holds the transaction. Ids into *id_out.
+ */
+int	 certstore_add_key(struct db *, const char *actor, const char *role, const char *token,
+	    const char *label, const char *keytype, EVP_PKEY *pub, long long *id_out);
+/* Inserts a certificate row; issuer_id < 0 means self-signed. */
+int	 certstore_add_cert(struct db *, const char *actor, const char *name, const char *role,
+	    long long key_id, long long issuer_id, X509 *cert, long long *id_out);
+/* Queues cert for publication as attr on the LDAP entry cn=<subject CN>,base. */
+int	 certstore_queue_ldap(struct db *, const struct config *,
+	    const char *actor, X509 *cert, const char *attr);
+/* Writes every CA certificate from the database to out_dir as NAME.pem, plus chain.pem. */
+int	 certstore_export(struct db *, const char *out_dir);
+/* Publishes pending queue rows; returns the number still pending, or -1. */
+int	 certstore_publish(struct db *, const struct config *, const char *actor);
+/* 1 when the init ceremony has completed (its time into when), 0 if not, -1 on error. */
+int	 certstore_initialized(struct db *, char *when, size_t whenlen);
+
+/* ceremony.c */
+int	 ceremony_init(const struct config *, const char *actor);
+int	 ceremony_status(const struct config *);
+
+/* Helpers shared by the subcommands (pkictl.c). */
+struct db	*pkictl_db(const struct config *);
+int		 pkictl_signer_token(const struct config *, const char *role,
+		    const char **label, const char **pin_file);
+
+#endif

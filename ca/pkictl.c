@@ -1,0 +1,421 @@
+/*
+ * pkictl: the administrator's CLI for tokens, keys and CA ceremonies.
+ *
+ *	pkictl [--config FILE] token init --label L --so-pin-file F --pin-file F
+ *	pkictl [--config FILE] token list
+ *	pkictl [--config FILE] key gen --token L --label K --type T [--pin-file F]
+ *	pkictl [--config FILE] key list --token L [--pin-file F]
+ *	pkictl [--config FILE] ca init | ca status | ca export
+ *	pkictl [--config FILE] publish
+ *
+ * PINs are read from files (mode 0600) named on the command line or in the
+ * configuration ([hsm] <role>_pin_file), never from argv. Token and key
+ * commands use the PKCS#11 layer in this process; `ca init` forks a signer
+ * (see ca/ceremony.c). Exit status: 0 ok, 1 failure, 2 usage, 3 refused.
+ */
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "ca/extern.h"
+#include "hsm/p11.h"
+#include "lib/audit.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/log.h"
+#include "lib/secret.h"
+
+#define PIN_MAX			256
+#define DEFAULT_HSM_MODULE	"/usr/lib/softhsm/libsofthsm2.so"
+
+static const char *const token_roles[] = { "root", "ca", "ocsp", "tsa", "audit", "wrap" };
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: pkictl [--config FILE] COMMAND\n"
+	    "  token init --label L --so-pin-file F --pin-file F\n"
+	    "  token list\n"
+	    "  key gen --token L --label K --type rsa2048|rsa3072|rsa4096|ec-p256|ec-p384"
+	    " [--pin-file F]\n"
+	    "  key list --token L [--pin-file F]\n"
+	    "  ca init      run the CA key ceremony (once)\n"
+	    "  ca status    show the CA hierarchy\n"
+	    "  ca export    write the CA certificates to pki.out_dir\n"
+	    "  publish      retry pending LDAP publications\n"
+	    "The configuration file comes from --config or PKI_CONFIG.\n");
+}
+
+struct db *
+pkictl_db(const struct config *cfg)
+{
+	const char *uri = config_get(cfg, "pg.admin_uri", NULL);
+	char err[512];
+	struct db *db;
+
+	if (uri == NULL) {
+		log_err("config: pg.admin_uri missing");
+		return NULL;
+	}
+	if ((db = db_connect(uri, err, sizeof(err))) == NULL)
+		log_err("database: %s", err);
+	return db;
+}
+
+int
+pkictl_signer_token(const struct config *cfg, const char *role,
+    const char **label, const char **pin_file)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "hsm.%s_token", role);
+	if ((*label = config_get(cfg, key, NULL)) == NULL) {
+		log_err("config: %s missing", key);
+		return -1;
+	}
+	if (pin_file == NULL)
+		return 0;
+	snprintf(key, sizeof(key), "hsm.%s_pin_file", role);
+	if ((*pin_file = config_get(cfg, key, NULL)) == NULL) {
+		log_err("config: %s missing", key);
+		return -1;
+	}
+	return 0;
+}
+
+/* The PIN file for a token: given, or the configured one of the role using that token. */
+static const char *
+pkictl_pin_file(const struct config *cfg, const char *token, const char *given)
+{
+	const char *label;
+	char key[64];
+	size_t i;
+
+	if (given != NULL)
+		return given;
+	for (i = 0; i < sizeof(token_roles) / sizeof(token_roles[0]); i++) {
+		snprintf(key, sizeof(key), "hsm.%s_token", token_roles[i]);
+		if ((label = config_get(cfg, key, NULL)) == NULL ||
+		    strcmp(label, token) != 0)
+			continue;
+		snprintf(key, sizeof(key), "hsm.%s_pin_file", token_roles[i]);
+		if ((given = config_get(cfg, key, NULL)) != NULL)
+			return given;
+	}
+	log_err("no PIN file for token %s: give --pin-file", token);
+	return NULL;
+}
+
+/* "pkictl:<login name>", the actor of audit events made by this CLI. */
+static void
+pkictl_actor(char *out, size_t outlen)
+{
+	const char *who = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (who == NULL || *who == '\0')
+		who = (pw = getpwuid(getuid())) != NULL ? pw->pw_name : "unknown";
+	snprintf(out, outlen, "pkictl:%s", who);
+}
+
+static struct p11_module *
+pkictl_module(const struct config *cfg)
+{
+	const char *path = config_get(cfg, "hsm.module", DEFAULT_HSM_MODULE);
+	struct p11_module *mod;
+	char err[512];
+
+	if ((mod = p11_module_load(path, err, sizeof(err))) == NULL)
+		log_err("PKCS#11 module %s: %s", path, err);
+	return mod;
+}
+
+static int
+cmd_token_init(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "label", required_argument, NULL, 'l' },
+		{ "so-pin-file", required_argument, NULL, 's' },
+		{ "pin-file", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *label = NULL, *so_file = NULL, *pin_file = NULL;
+	char so_pin[PIN_MAX], pin[PIN_MAX], err[512];
+	struct p11_module *mod = NULL;
+	int ch, rc = PKICTL_EXIT_FAIL;
+
+	so_pin[0] = pin[0] = '\0';
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l': label = optarg; break;
+		case 's': so_file = optarg; break;
+		case 'p': pin_file = optarg; break;
+		default: usage(); return PKICTL_EXIT_USAGE;
+		}
+	}
+	if (label == NULL || so_file == NULL || pin_file == NULL || optind != argc) {
+		usage();
+		return PKICTL_EXIT_USAGE;
+	}
+	if (secret_read(so_file, NULL, so_pin, sizeof(so_pin), err, sizeof(err)) == -1 ||
+	    secret_read(pin_file, NULL, pin, sizeof(pin), err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
+	if ((mod = pkictl_module(cfg)) == NULL)
+		goto out;
+	if (p11_token_init(mod, label, so_pin, pin, err, sizeof(err)) == -1) {
+		log_err("token init %s: %s", label, err);
+		goto out;
+	}
+	printf("token %s initialized\n", label);
+	rc = PKICTL_EXIT_OK;
+out:
+	OPENSSL_cleanse(so_pin, sizeof(so_pin));
+	OPENSSL_cleanse(pin, sizeof(pin));
+	p11_module_free(mod);
+	return rc;
+}
+
+static void
+print_token(const char *label, const char *serial, void *arg)
+{
+	printf("%s\t%s\n", label, serial);
+}
+
+static int
+cmd_token_list(const struct config *cfg, int argc, char **argv)
+{
+	struct p11_module *mod;
+	int rc;
+
+	if (argc != 1) {
+		usage();
+		return PKICTL_EXIT_USAGE;
+	}
+	if ((mod = pkictl_module(cfg)) == NULL)
+		return PKICTL_EXIT_FAIL;
+	rc = p11_token_list(mod, print_token, NULL) == 0 ? PKICTL_EXIT_OK :
+	    PKICTL_EXIT_FAIL;
+	p11_module_free(mod);
+	return rc;
+}
+
+static void
+print_key(const char *label, const char *type, int sensitive, int extractable,
+    void *arg)
+{
+	printf("%s\t%s\tsensitive=%s\textractable=%s\n", label, type,
+	    sensitive ? "yes" : "no", extractable ? "yes" : "no");
+}
+
+/* Opens token with its PIN (wiped here), for the key commands. */
+static struct p11_token *
+pkictl_token(const struct config *cfg, struct p11_module *mod, const char *label,
+    const char *pin_file)
+{
+	struct p11_token *tok = NULL;
+	char pin[PIN_MAX], err[512];
+
+	if ((pin_file = pkictl_pin_file(cfg, label, pin_file)) == NULL)
+		return NULL;
+	if (secret_read(pin_file, NULL, pin, sizeof(pin), err, sizeof(err)) == -1)
+		log_err("%s", err);
+	else if ((tok = p11_token_open(mod, label, pin,
+	    config_get(cfg, "hsm.lock_dir", NULL), err, sizeof(err))) == NULL)
+		log_err("token %s: %s", label, err);
+	OPENSSL_cleanse(pin, sizeof(pin));
+	return tok;
+}
+
+static int
+cmd_key(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "token", required_argument, NULL, 't' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "type", required_argument, NULL, 'y' },
+		{ "pin-file", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *token = NULL, *label = NULL, *type = NULL, *pin_file = NULL;
+	const char *verb = argv[0];
+	struct p11_module *mod = NULL;
+	struct p11_token *tok = NULL;
+	struct db *db = NULL;
+	enum p11_keytype kt;
+	EVP_PKEY *pub = NULL;
+	json_t *details = NULL;
+	char err[512], actor[128];
+	int ch, gen, rc = PKICTL_EXIT_FAIL;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't': token = optarg; break;
+		case 'l': label = optarg; break;
+		case 'y': type = optarg; break;
+		case 'p': pin_file = optarg; break;
+		default: usage(); return PKICTL_EXIT_USAGE;
+		}
+	}
+	gen = strcmp(verb, "gen") == 0;
+	if (token == NULL || optind != argc || (!gen && strcmp(verb, "list") != 0) ||
+	    (gen && (label == NULL || type == NULL))) {
+		usage();
+		return PKICTL_EXIT_USAGE;
+	}
+	if (gen && p11_keytype_parse(type, &kt) == -1) {
+		log_err("unknown key type %s", type);
+		return PKICTL_EXIT_USAGE;
+	}
+	/* A key generation is a state change: audited, so the database comes first. */
+	if (gen && ((db = pkictl_db(cfg)) == NULL || db_begin(db, NULL) == -1))
+		goto out;
+	if ((mod = pkictl_module(cfg)) == NULL ||
+	    (tok = pkictl_token(cfg, mod, token, pin_file)) == NULL)
+		goto out;
+	if (!gen) {
+		rc = p11_key_list(tok, print_key, NULL) == 0 ? PKICTL_EXIT_OK :
+		    PKICTL_EXIT_FAIL;
+		goto out;
+	}
+	if (p11_key_generate(tok, label, kt, &pub, err, sizeof(err)) == -1) {
+		log_err("key gen %s in %s: %s", label, token, err);
+		goto out;
+	}
+	pkictl_actor(actor, sizeof(actor));
+	details = json_pack("{s:s, s:s, s:s}", "token", token, "label", label,
+	    "key_type", type);
+	if (details == NULL || audit_append(db, actor, "hsm.key.generate",
+	    "hsm_key", label, details, NULL) == -1 || db_commit(db) == -1) {
+		log_err("key %s generated in %s but its audit event failed", label,
+		    token);
+		goto out;
+	}
+	printf("key %s (%s) generated in token %s\n", label, type, token);
+	rc = PKICTL_EXIT_OK;
+out:
+	json_decref(details);
+	EVP_PKEY_free(pub);
+	p11_token_close(tok);
+	p11_module_free(mod);
+	db_close(db);
+	return rc;
+}
+
+static int
+cmd_ca(const struct config *cfg, int argc, char **argv)
+{
+	const char *out_dir;
+	struct db *db;
+	char actor[128];
+	int rc;
+
+	if (argc != 1) {
+		usage();
+		return PKICTL_EXIT_USAGE;
+	}
+	pkictl_actor(actor, sizeof(actor));
+	if (strcmp(argv[0], "init") == 0)
+		return ceremony_init(cfg, actor);
+	if (strcmp(argv[0], "status") == 0)
+		return ceremony_status(cfg);
+	if (strcmp(argv[0], "export") == 0) {
+		if ((out_dir = config_get(cfg, "pki.out_dir", NULL)) == NULL) {
+			log_err("config: pki.out_dir missing");
+			return PKICTL_EXIT_FAIL;
+		}
+		if ((db = pkictl_db(cfg)) == NULL)
+			return PKICTL_EXIT_FAIL;
+		rc = certstore_export(db, out_dir) == 0 ? PKICTL_EXIT_OK :
+		    PKICTL_EXIT_FAIL;
+		db_close(db);
+		return rc;
+	}
+	usage();
+	return PKICTL_EXIT_USAGE;
+}
+
+static int
+cmd_publish(const struct config *cfg, int argc, char **argv)
+{
+	struct db *db;
+	char actor[128];
+	int pending;
+
+	if (argc != 1) {
+		usage();
+		return PKICTL_EXIT_USAGE;
+	}
+	if ((db = pkictl_db(cfg)) == NULL)
+		return PKICTL_EXIT_FAIL;
+	pkictl_actor(actor, sizeof(actor));
+	pending = certstore_publish(db, cfg, actor);
+	db_close(db);
+	if (pending < 0)
+		return PKICTL_EXIT_FAIL;
+	printf("%d publication(s) pending\n", pending);
+	return pending == 0 ? PKICTL_EXIT_OK : PKICTL_EXIT_FAIL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv("PKI_CONFIG"), *sconf;
+	struct config *cfg;
+	char err[512];
+	int ch, rc;
+
+	log_init("pkictl", LOGL_INFO, stderr);
+	/* Stop at the command word: subcommands parse their own options. */
+	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'h': usage(); return PKICTL_EXIT_OK;
+		default: usage(); return PKICTL_EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage();
+		return PKICTL_EXIT_USAGE;
+	}
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return PKICTL_EXIT_FAIL;
+	}
+	/* SoftHSM2 finds its token directory through the environment only. */
+	if ((sconf = config_get(cfg, "hsm.softhsm2_conf", NULL)) != NULL)
+		setenv("SOFTHSM2_CONF", sconf, 1);
+	optind = 1;
+	if (strcmp(argv[0], "token") == 0 && argc >= 2 && strcmp(argv[1], "init") == 0)
+		rc = cmd_token_init(cfg, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "token") == 0 && argc >= 2 && strcmp(argv[1], "list") == 0)
+		rc = cmd_token_list(cfg, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "key") == 0 && argc >= 2)
+		rc = cmd_key(cfg, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "ca") == 0 && argc >= 2)
+		rc = cmd_ca(cfg, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "publish") == 0)
+		rc = cmd_publish(cfg, argc, argv);
+	else {
+		usage();
+		rc = PKICTL_EXIT_USAGE;
+	}
+	config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,363 @@
+/*
+ * Certificate profiles: policy/profiles/<name>.cnf, in OpenSSL's own
+ * configuration and x509v3_config syntax (policy/README.md), so extensions
+ * are data, not code. We only add the [ profile ] keys and the checks.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/conf.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ca/extern.h"
+#include "lib/config.h"
+
+#define PROFILE_MAX_BYTES	(64 * 1024)
+#define PROFILE_MAX_DAYS	(30L * 366)
+#define PROFILE_MAX_BACKDATE	(24L * 3600)
+#define CN_MAX			64	/* ub-common-name, RFC 5280 Appendix A */
+#define SERIAL_BYTES		16	/* 127 random bits: CA/B BR §7.1 asks >= 64 */
+
+struct profile {
+	char	 name[64];
+	CONF	*conf;
+	char	 keytype[16];
+	char	 digest[16];
+	long	 validity_days;
+	long	 backdate;
+	char	 subject[64];
+	char	 extensions[64];
+};
+
+static const char *const profile_urls[] = { "ocsp", "crl_base", "tsa", "ra", "sign" };
+
+/* Formats a message into err and appends OpenSSL's last error, if any. */
+static void __attribute__((format(printf, 3, 4)))
+profile_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	char ebuf[256] = "";
+	unsigned long e;
+	size_t n;
+	va_list ap;
+
+	if ((e = ERR_peek_last_error()) != 0)
+		ERR_error_string_n(e, ebuf, sizeof(ebuf));
+	ERR_clear_error();
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	n = strlen(err);
+	if (ebuf[0] != '\0' && n < errlen)
+		snprintf(err + n, errlen - n, " (%s)", ebuf);
+}
+
+/* Copies a [profile] key into out; -1 when absent or too long. */
+static int
+profile_string(struct profile *p, const char *key, char *out, size_t outlen,
+    char *err, size_t errlen)
+{
+	const char *v;
+
+	ERR_set_mark();
+	v = NCONF_get_string(p->conf, "profile", key);
+	ERR_pop_to_mark();
+	if (v == NULL || strlen(v) == 0 || strlen(v) >= outlen) {
+		profile_err(err, errlen, "profile %s: [profile] %s missing or too long",
+		    p->name, key);
+		return -1;
+	}
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+static int
+profile_number(struct profile *p, const char *key, long min, long max, long *out,
+    char *err, size_t errlen)
+{
+	char buf[32], *end;
+	long v;
+
+	if (profile_string(p, key, buf, sizeof(buf), err, errlen) == -1)
+		return -1;
+	v = strtol(buf, &end, 10);
+	if (*end != '\0' || v < min || v > max) {
+		profile_err(err, errlen, "profile %s: [profile] %s out of range",
+		    p->name, key);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * The [ urls ] section prepended to every profile, from pki.conf's [urls].
+ * Values are checked: a newline or '$' would inject configuration.
+ */
+static int
+profile_urls_section(const struct config *cfg, char *out, size_t outlen,
+    char *err, size_t errlen)
+{
+	char key[32];
+	size_t i, off;
+	const char *v;
+
+	off = (size_t)snprintf(out, outlen, "[ urls ]\n");
+	for (i = 0; i < sizeof(profile_urls) / sizeof(profile_urls[0]); i++) {
+		snprintf(key, sizeof(key), "urls.%s", profile_urls[i]);
+		v = config_get(cfg, key, "");
+		if (strpbrk(v, "\r\n$\\\"'#") != NULL) {
+			snprintf(err, errlen, "config %s holds a character not "
+			    "allowed in a URL", key);
+			return -1;
+		}
+		off += (size_t)snprintf(out + off, outlen - off, "%s = %s\n",
+		    profile_urls[i], v);
+		if (off >= outlen) {
+			snprintf(err, errlen, "config [urls] too long");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct profile *
+profile_load(const char *policy_dir, const char *name, const struct config *cfg,
+    char *err, size_t errlen)
+{
+	struct profile *p = NULL, *ret = NULL;
+	char path[PATH_MAX], *text = NULL;
+	size_t off, n;
+	long eline = -1;
+	FILE *f = NULL;
+	BIO *bio = NULL;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	if ((text = malloc(PROFILE_MAX_BYTES + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (profile_urls_section(cfg, text, PROFILE_MAX_BYTES, err, errlen) == -1)
+		goto out;
+	off = strlen(text);
+	snprintf(path, sizeof(path), "%s/profiles/%s.cnf", policy_dir, name);
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "profile %s: cannot open %s", name, path);
+		goto out;
+	}
+	n = fread(text + off, 1, PROFILE_MAX_BYTES - off, f);
+	if (ferror(f) || !feof(f)) {
+		snprintf(err, errlen, "profile %s: %s unreadable or over %d bytes",
+		    name, path, PROFILE_MAX_BYTES);
+		goto out;
+	}
+	text[off + n] = '\0';
+	if ((bio = BIO_new_mem_buf(text, (int)(off + n))) == NULL ||
+	    (p->conf = NCONF_new(NULL)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (NCONF_load_bio(p->conf, bio, &eline) <= 0) {
+		/* eline counts our prepended [urls] lines too. */
+		profile_err(err, errlen, "profile %s: syntax error near line %ld",
+		    path, eline - 6);
+		goto out;
+	}
+	if (profile_string(p, "key_type", p->keytype, sizeof(p->keytype), err, errlen) == -1 ||
+	    profile_string(p, "digest", p->digest, sizeof(p->digest), err, errlen) == -1 ||
+	    profile_string(p, "subject", p->subject, sizeof(p->subject), err, errlen) == -1 ||
+	    profile_string(p, "extensions", p->extensions, sizeof(p->extensions), err, errlen) == -1 ||
+	    profile_number(p, "validity_days", 1, PROFILE_MAX_DAYS, &p->validity_days, err, errlen) == -1 ||
+	    profile_number(p, "backdate_seconds", 0, PROFILE_MAX_BACKDATE, &p->backdate, err, errlen) == -1)
+		goto out;
+	if (strcmp(p->digest, "SHA256") != 0 && strcmp(p->digest, "SHA384") != 0 &&
+	    strcmp(p->digest, "SHA512") != 0) {
+		profile_err(err, errlen, "profile %s: digest %s not allowed "
+		    "(SHA256, SHA384, SHA512)", name, p->digest);
+		goto out;
+	}
+	ret = p;
+	p = NULL;
+out:
+	if (f != NULL)
+		fclose(f);
+	BIO_free(bio);
+	free(text);
+	profile_free(p);
+	return ret;
+}
+
+void
+profile_free(struct profile *p)
+{
+	if (p == NULL)
+		return;
+	NCONF_free(p->conf);
+	free(p);
+}
+
+const char *
+profile_keytype(const struct profile *p)
+{
+	return p->keytype;
+}
+
+const char *
+profile_digest(const struct profile *p)
+{
+	return p->digest;
+}
+
+/* Subject from the profile's subject section; "N.TYPE" allows repeats (as in openssl req). */
+static X509_NAME *
+profile_subject(const struct profile *p, const char *cn_suffix, char *err,
+    size_t errlen)
+{
+	STACK_OF(CONF_VALUE) *sect;
+	X509_NAME *name = NULL, *ret = NULL;
+	CONF_VALUE *v;
+	const char *type, *dot;
+	char cn[CN_MAX * 2];
+	int i;
+
+	if ((sect = NCONF_get_section(p->conf, p->subject)) == NULL ||
+	    sk_CONF_VALUE_num(sect) == 0) {
+		profile_err(err, errlen, "profile %s: subject section [%s] missing",
+		    p->name, p->subject);
+		goto out;
+	}
+	if ((name = X509_NAME_new()) == NULL)
+		goto out;
+	for (i = 0; i < sk_CONF_VALUE_num(sect); i++) {
+		v = sk_CONF_VALUE_value(sect, i);
+		type = v->name;
+		if ((dot = strchr(type, '.')) != NULL && isdigit((unsigned char)type[0]))
+			type = dot + 1;
+		if (strcmp(type, "CN") == 0 && cn_suffix != NULL) {
+			snprintf(cn, sizeof(cn), "%s (%s)", v->value, cn_suffix);
+		} else
+			snprintf(cn, sizeof(cn), "%s", v->value);
+		if (strcmp(type, "CN") == 0 && strlen(cn) > CN_MAX) {
+			profile_err(err, errlen, "profile %s: CN \"%s\" longer than "
+			    "64 characters (RFC 5280 ub-common-name)", p->name, cn);
+			goto out;
+		}
+		if (X509_NAME_add_entry_by_txt(name, type, MBSTRING_UTF8,
+		    (const unsigned char *)cn, -1, -1, 0) != 1) {
+			profile_err(err, errlen, "profile %s: bad subject attribute %s",
+			    p->name, type);
+			goto out;
+		}
+	}
+	ret = name;
+	name = NULL;
+out:
+	X509_NAME_free(name);
+	return ret;
+}
+
+/* A positive, non-zero serial of SERIAL_BYTES random bytes, top bit clear. */
+static int
+profile_serial(X509 *x)
+{
+	unsigned char buf[SERIAL_BYTES];
+	BIGNUM *bn = NULL;
+	int rc = -1;
+
+	do {
+		if (RAND_bytes(buf, sizeof(buf)) != 1)
+			goto out;
+		buf[0] &= 0x7f;
+	} while (buf[0] == 0);
+	if ((bn = BN_bin2bn(buf, sizeof(buf), NULL)) == NULL)
+		goto out;
+	if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	BN_free(bn);
+	return rc;
+}
+
+X509 *
+profile_issue(const struct profile *p, EVP_PKEY *subject_pub, const char *cn_suffix,
+    X509 *issuer, EVP_PKEY *signing_key, char *err, size_t errlen)
+{
+	X509 *x = NULL, *ret = NULL;
+	X509_NAME *subject = NULL;
+	EVP_PKEY *issuer_pub;
+	const EVP_MD *md;
+	X509V3_CTX v3;
+
+	if ((md = EVP_get_digestbyname(p->digest)) == NULL) {
+		profile_err(err, errlen, "profile %s: digest %s unknown", p->name,
+		    p->digest);
+		goto out;
+	}
+	if ((subject = profile_subject(p, cn_suffix, err, errlen)) == NULL)
+		goto out;
+	if ((x = X509_new()) == NULL ||
+	    X509_set_version(x, X509_VERSION_3) != 1 ||
+	    profile_serial(x) == -1 ||
+	    X509_set_subject_name(x, subject) != 1 ||
+	    X509_set_issuer_name(x, issuer != NULL ?
+	    X509_get_subject_name(issuer) : subject) != 1 ||
+	    X509_set_pubkey(x, subject_pub) != 1 ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -p->backdate) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), (int)p->validity_days, 0,
+	    NULL) == NULL) {
+		profile_err(err, errlen, "profile %s: cannot fill the certificate",
+		    p->name);
+		goto out;
+	}
+	/* RFC 5280 §6.1.3: a certificate cannot be valid beyond its issuer. */
+	if (issuer != NULL && ASN1_TIME_compare(X509_get0_notAfter(x),
+	    X509_get0_notAfter(issuer)) > 0 &&
+	    X509_set1_notAfter(x, X509_get0_notAfter(issuer)) != 1) {
+		profile_err(err, errlen, "profile %s: %s", p->name, "clamp notAfter");
+		goto out;
+	}
+	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+	X509V3_set_nconf(&v3, p->conf);
+	if (X509V3_EXT_add_nconf(p->conf, &v3, p->extensions, x) != 1) {
+		profile_err(err, errlen, "profile %s: extensions [%s] rejected",
+		    p->name, p->extensions);
+		goto out;
+	}
+	if (X509_sign(x, signing_key, md) <= 0) {
+		profile_err(err, errlen, "profile %s: %s", p->name,
+		    "signing failed");
+		goto out;
+	}
+	/* Our own lint: the signature verifies and OpenSSL parses every extension. */
+	issuer_pub = issuer != NULL ? X509_get0_pubkey(issuer) : subject_pub;
+	if (X509_verify(x, issuer_pub) != 1) {
+		profile_err(err, errlen, "profile %s: %s", p->name,
+		    "signature does not verify with the issuer's public key");
+		goto out;
+	}
+	if ((X509_get_extension_flags(x) & EXFLAG_INVALID) != 0) {
+		profile_err(err, errlen, "profile %s: %s", p->name,
+		    "an extension does not parse");
+		goto out;
+	}
+	ret = x;
+	x = NULL;
+out:
+	X509_NAME_free(subject);
+	X509_free(x);
+	return ret;
+}
