@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The CA ceremony, judged by independent tools: OpenSSL, GnuTLS certtool, NSS
+# vfychain, OpenSC pkcs11-tool, psql and ldapsearch. Runs against the stack
+# that tests/run.sh started (its `up` ran `pkictl ca init`).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+BUILD=${BUILD:-${1:-build}}
+# shellcheck disable=SC1091
+. "$PKI_STACK_DIR/stack.env"
+pki=$PKI_DIR/pki
+conf=$PKI_CONFIG
+pkictl() { "$PKICTL" --config "$conf" "$@"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# --- the files of the contract exist -------------------------------------------
+for f in root issuing chain ocsp-root ocsp-issuing tsa; do
+	[ -s "$pki/$f.pem" ] || fail "$pki/$f.pem missing"
+done
+[ "$PKI_ROOT_CERT" = "$pki/root.pem" ] || fail "stack.env PKI_ROOT_CERT=$PKI_ROOT_CERT"
+
+# --- OpenSSL: chains and purposes ---------------------------------------------
+openssl verify -x509_strict -CAfile "$pki/root.pem" "$pki/root.pem" >/dev/null ||
+	fail "root does not verify as self-signed"
+openssl verify -x509_strict -CAfile "$pki/root.pem" "$pki/issuing.pem" >/dev/null ||
+	fail "issuing CA does not verify against root"
+openssl verify -x509_strict -purpose ocsphelper -CAfile "$pki/root.pem" \
+	-untrusted "$pki/issuing.pem" "$pki/ocsp-issuing.pem" >/dev/null ||
+	fail "OCSP responder (issuing) does not verify"
+openssl verify -x509_strict -purpose ocsphelper -CAfile "$pki/root.pem" \
+	"$pki/ocsp-root.pem" >/dev/null || fail "OCSP responder (root) does not verify"
+openssl verify -x509_strict -purpose timestampsign -CAfile "$pki/root.pem" \
+	-untrusted "$pki/issuing.pem" "$pki/tsa.pem" >/dev/null ||
+	fail "TSA certificate does not verify for timestampsign"
+# A wrong chain must fail: the TSA certificate is not signed by the root directly.
+if openssl verify -CAfile "$pki/root.pem" "$pki/tsa.pem" >/dev/null 2>&1; then
+	fail "TSA verified without its issuing CA"
+fi
+
+text() { openssl x509 -noout -text -in "$pki/$1.pem"; }
+text root | grep -q 'CA:TRUE, pathlen:1' || fail "root path length"
+text root | grep -q 'Certificate Sign, CRL Sign' || fail "root key usage"
+text issuing | grep -q 'CA:TRUE, pathlen:0' || fail "issuing path length"
+text issuing | grep -q 'OCSP - URI:http://127.0.0.1' || fail "issuing AIA OCSP"
+text issuing | grep -q 'URI:http://127.0.0.1.*/root.crl' || fail "issuing CRL DP"
+text issuing | grep -q 'Policy: 2.999.1.1.2' || fail "issuing policies"
+text ocsp-issuing | grep -q 'OCSP Signing' || fail "OCSP EKU"
+text ocsp-issuing | grep -q 'OCSP No Check' || fail "OCSP nocheck"
+text tsa | grep -A1 'Extended Key Usage: critical' | grep -q 'Time Stamping' ||
+	fail "TSA EKU not critical timeStamping"
+# Keys from the HSM, of the profile's type, and serials of at least 64 random bits.
+text root | grep -q 'ASN1 OID: secp384r1' || fail "root key is not P-384"
+text ocsp-issuing | grep -q 'ASN1 OID: prime256v1' || fail "OCSP key is not P-256"
+serial=$(openssl x509 -noout -serial -in "$pki/issuing.pem" | cut -d= -f2)
+[ ${#serial} -ge 16 ] || fail "issuing serial too short: $serial"
+# The OCSP responder's name says which issuer it answers for.
+openssl x509 -noout -subject -in "$pki/ocsp-root.pem" | grep -q 'Root CA)' ||
+	fail "OCSP responder (root) subject"
+# The TSA cannot outlive its issuer.
+na_tsa=$(date -d "$(openssl x509 -noout -enddate -in "$pki/tsa.pem" | cut -d= -f2)" +%s)
+na_iss=$(date -d "$(openssl x509 -noout -enddate -in "$pki/issuing.pem" | cut -d= -f2)" +%s)
+[ "$na_tsa" -le "$na_iss" ] || fail "TSA outlives its issuer"
+
+# --- GnuTLS certtool ----------------------------------------------------------
+for leaf in issuing ocsp-issuing tsa; do
+	if [ "$leaf" = issuing ]; then cat "$pki/issuing.pem" >"$tmp/chain"
+	else cat "$pki/$leaf.pem" "$pki/issuing.pem" >"$tmp/chain"; fi
+	certtool --verify --load-ca-certificate "$pki/root.pem" --infile "$tmp/chain" \
+		>"$tmp/certtool.out" 2>&1 || { cat "$tmp/certtool.out"; fail "certtool rejects $leaf"; }
+	grep -q 'Chain verification output: Verified' "$tmp/certtool.out" ||
+		fail "certtool did not verify $leaf"
+done
+certtool --verify --load-ca-certificate "$pki/root.pem" --infile "$pki/ocsp-root.pem" \
+	>"$tmp/certtool.out" 2>&1 || fail "certtool rejects ocsp-root"
+
+# --- NSS vfychain (its own trust database, root trusted) ----------------------
+certutil -N -d "sql:$tmp/nss" --empty-password 2>/dev/null || { mkdir -p "$tmp/nss"; certutil -N -d "sql:$tmp/nss" --empty-password; }
+certutil -A -d "sql:$tmp/nss" -n root -t "C,C,C" -a -i "$pki/root.pem"
+nss() { vfychain -d "sql:$tmp/nss" -pp "$@" >"$tmp/vfy.out" 2>&1 || { cat "$tmp/vfy.out"; return 1; }; grep -q 'Chain is good' "$tmp/vfy.out"; }
+nss -u 11 -a "$pki/issuing.pem" || fail "vfychain rejects the issuing CA"
+nss -u 10 -a "$pki/ocsp-issuing.pem" -a "$pki/issuing.pem" || fail "vfychain rejects the OCSP responder"
+nss -u 10 -a "$pki/ocsp-root.pem" || fail "vfychain rejects the root's OCSP responder"
+# NSS has no time-stamping usage: check the TSA chain for any usage the EKU allows.
+nss -a "$pki/tsa.pem" -a "$pki/issuing.pem" -o OID.2.999.1.1.3 ||
+	fail "vfychain rejects the TSA chain"
+
+# --- the HSM: every private key sensitive, never extractable -------------------
+for role in root ca ocsp tsa; do
+	token=$(sed -n "s/^${role}_token *= *//p" "$conf")
+	pinfile=$(sed -n "s/^${role}_pin_file *= *//p" "$conf")
+	# The PIN goes through stdin, never argv.
+	pkcs11-tool --module "$PKI_HSM_MODULE" --token-label "$token" --login \
+		--list-objects --type privkey <"$pinfile" >"$tmp/objs" 2>&1 ||
+		{ cat "$tmp/objs"; fail "pkcs11-tool cannot list $token"; }
+	n=$(grep -c '^Private Key Object' "$tmp/objs" || true)
+	[ "$n" -ge 1 ] || { cat "$tmp/objs"; fail "no private key in $token"; }
+	s=$(grep -c 'Access:.*sensitive.*never extractable' "$tmp/objs" || true)
+	[ "$s" -eq "$n" ] || { cat "$tmp/objs"; fail "a key in $token is not sensitive + never extractable"; }
+done
+# No private key in any file outside the token store, nor in the repository.
+if grep -rlE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' "$PKI_DIR" --exclude-dir=tokens 2>/dev/null; then
+	fail "a private key file exists in the stack directory"
+fi
+if git -C "$here/../.." grep -lE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' -- . ':!tests/fuzz' 2>/dev/null; then
+	fail "a private key is committed"
+fi
+
+# --- PostgreSQL: certificates stored, ceremony audited, ceremony refuses twice -
+q() { psql "$PKI_PG_URI" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+[ "$(q "SELECT count(*) FROM ca_certificate")" = 5 ] || fail "ca_certificate rows"
+db_fp=$(q "SELECT sha256 FROM ca_certificate WHERE name = 'root'")
+file_fp=$(openssl x509 -in "$pki/root.pem" -outform DER | sha256sum | cut -d' ' -f1)
+[ "$db_fp" = "$file_fp" ] || fail "root in PostgreSQL differs from root.pem"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ca.key.generate'")" = 5 ] ||
+	fail "key generation not audited"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ca.cert.issue'")" = 5 ] ||
+	fail "certificate issuance not audited"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ca.init'")" = 1 ] ||
+	fail "ceremony not audited"
+# The events of the ceremony were committed in one transaction with the rows.
+[ "$(q "SELECT count(DISTINCT txid) FROM audit_event WHERE action LIKE 'ca.%'")" = 1 ] ||
+	fail "ceremony events span several transactions"
+set +e
+out=$(pkictl ca init 2>&1); rc=$?
+set -e
+[ $rc -eq 3 ] || fail "second ceremony exited $rc, want 3 (refused): $out"
+echo "$out" | grep -q 'already initialized' || fail "second ceremony message: $out"
+[ "$(q "SELECT count(*) FROM ca_certificate")" = 5 ] || fail "refused ceremony changed rows"
+pkictl ca status | grep -q '^root ' || fail "ca status does not list the root"
+
+# --- LDAP: the CA certificates are in the directory ---------------------------
+for ca in root issuing; do
+	cn=$(openssl x509 -noout -subject -nameopt multiline -in "$pki/$ca.pem" |
+		sed -n 's/^ *commonName *= *//p')
+	ldapsearch -x -LLL -H "$PKI_LDAP_URI" -b "cn=$cn,$PKI_LDAP_BASE" -s base \
+		'cACertificate;binary' -t -T "$tmp" >"$tmp/ldap.out" 2>&1 ||
+		{ cat "$tmp/ldap.out"; fail "ldapsearch for $cn"; }
+	f=$(sed -n 's/^cACertificate;binary:< file:\/\///p' "$tmp/ldap.out")
+	[ -n "$f" ] || { cat "$tmp/ldap.out"; fail "no cACertificate on $cn"; }
+	cmp -s "$f" <(openssl x509 -in "$pki/$ca.pem" -outform DER) ||
+		fail "directory holds a different certificate for $cn"
+done
+[ "$(q "SELECT count(*) FROM publish_queue WHERE done_at IS NULL")" = 0 ] ||
+	fail "publications left pending"
+echo "ceremony: ok"
