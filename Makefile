@@ -53,7 +53,13 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
 PROGRAMS := $(PKICTL)
 
-.PHONY: all deps build up down check test unit integration clean bench
+# libFuzzer harnesses: tests/fuzz/fuzz_*.c, each built with clang against the
+# library sources and run for FUZZ_SECONDS by `make fuzz` (part of `make check`).
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 10
+
+.PHONY: all deps build up down check test unit integration clean bench fuzz
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(UNIT_BINS) $(TOOL_BINS)
@@ -104,6 +110,7 @@ down:
 check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory test SAN=1
+	@$(MAKE) --no-print-directory fuzz
 	@echo "check: all passed (plain and ASan+UBSan builds)"
 
 test: all
@@ -118,6 +125,20 @@ integration: all
 bench: build
 	@$(MAKE) --no-print-directory $(BENCH_BINS)
 	@./tests/bench/run.sh $(BUILD)
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HSM_SRCS)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
+		-fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -o $@
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do \
+		mkdir -p build/fuzz/corpus/$$(basename $$f); \
+		echo "fuzz: $$(basename $$f) for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+			build/fuzz/corpus/$$(basename $$f) $$(test -d tests/fixtures/$$(basename $$f) && echo tests/fixtures/$$(basename $$f)) \
+			>build/fuzz/$$(basename $$f).log 2>&1 || { tail -40 build/fuzz/$$(basename $$f).log; exit 1; }; \
+	done; echo "fuzz: $(words $(FUZZ_BINS)) harness(es), no crash"
 
 clean:
 	rm -rf build
