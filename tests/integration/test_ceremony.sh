@@ -90,9 +90,10 @@ nss -a "$pki/tsa.pem" -a "$pki/issuing.pem" -o OID.2.999.1.1.3 ||
 for role in root ca ocsp tsa; do
 	token=$(sed -n "s/^${role}_token *= *//p" "$conf")
 	pinfile=$(sed -n "s/^${role}_pin_file *= *//p" "$conf")
-	# The PIN goes through stdin, never argv.
-	pkcs11-tool --module "$PKI_HSM_MODULE" --token-label "$token" --login \
-		--list-objects --type privkey <"$pinfile" >"$tmp/objs" 2>&1 ||
+	# The PIN goes through the environment (env:VAR), never argv.
+	PKCS11_TEST_PIN=$(cat "$pinfile") pkcs11-tool --module "$PKI_HSM_MODULE" \
+		--token-label "$token" --login --pin env:PKCS11_TEST_PIN \
+		--list-objects --type privkey >"$tmp/objs" 2>&1 ||
 		{ cat "$tmp/objs"; fail "pkcs11-tool cannot list $token"; }
 	n=$(grep -c '^Private Key Object' "$tmp/objs" || true)
 	[ "$n" -ge 1 ] || { cat "$tmp/objs"; fail "no private key in $token"; }
