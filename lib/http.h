@@ -1,7 +1,9 @@
 /*
  * A thin libmicrohttpd wrapper: bounded requests, one handler callback,
  * RFC 9457 problem responses. Limits are set before any allocation: a body
- * whose Content-Length exceeds max_body is refused with 413 unread.
+ * whose Content-Length exceeds max_body is refused with 413 unread. A body
+ * without Content-Length (chunked) that grows past max_body is discarded
+ * and answered 413; past a further 64 KiB the connection is dropped.
  */
 #ifndef PKI_HTTP_H
 #define PKI_HTTP_H
@@ -10,13 +12,14 @@
 #include <stdint.h>
 #include <jansson.h>
 
+/* A zero field takes the default given in its comment. */
 struct http_limits {
-	size_t		max_body;	/* bytes; larger bodies → 413 */
-	size_t		conn_memory;	/* per-connection memory (headers) */
-	unsigned int	max_conns;	/* total concurrent connections */
-	unsigned int	max_conns_per_ip;
-	unsigned int	timeout_s;	/* idle connection time-out */
-	unsigned int	threads;	/* worker threads (0: 1) */
+	size_t		max_body;	/* bytes; larger → 413 (1 MiB) */
+	size_t		conn_memory;	/* per-connection memory (32 KiB) */
+	unsigned int	max_conns;	/* concurrent connections (256) */
+	unsigned int	max_conns_per_ip;	/* (32) */
+	unsigned int	timeout_s;	/* idle connection time-out (30) */
+	unsigned int	threads;	/* worker threads (1) */
 };
 
 struct http_request {
@@ -50,7 +53,11 @@ typedef int	(*http_handler)(void *arg, const struct http_request *,
 
 struct http_server;
 
-/* Listens on addr:port (addr "127.0.0.1" or "::1"; port 0 picks one). */
+/*
+ * Listens on addr:port only. addr is a numeric address ("127.0.0.1", "::1");
+ * host names are refused. port 0 picks a free port. limits NULL: defaults.
+ * Returns NULL with a message in err. Stop with http_stop().
+ */
 struct http_server	*http_start(const char *addr, uint16_t port,
 			    const struct http_limits *, http_handler, void *arg,
 			    char *err, size_t errlen);

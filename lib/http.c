@@ -1,0 +1,598 @@
+/*
+ * A thin libmicrohttpd wrapper: bounded requests, one handler callback,
+ * RFC 9457 problem responses. See lib/http.h.
+ *
+ * Request life cycle in the access callback:
+ *  1. first call (headers parsed, no body yet): allocate the small per-
+ *     request state; a Content-Length above max_body is answered 413 now,
+ *     so the body is never read (and "Expect: 100-continue" never gets its
+ *     100);
+ *  2. body calls: bytes are appended up to max_body; once a body without
+ *     Content-Length (chunked) passes the limit we stop storing, drain at
+ *     most HTTP_DRAIN_MAX more bytes and answer 413, or drop the connection
+ *     if the client keeps sending;
+ *  3. final call: the handler runs once with the whole body.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "lib/http.h"
+#include "lib/log.h"
+
+/* Defaults for zero fields of struct http_limits (Taler caps at 1 MiB). */
+#define HTTP_DEF_MAX_BODY	(1024 * 1024)
+#define HTTP_DEF_CONN_MEMORY	(32 * 1024)
+#define HTTP_DEF_MAX_CONNS	256
+#define HTTP_DEF_MAX_PER_IP	32
+#define HTTP_DEF_TIMEOUT_S	30
+/* Bytes past max_body read and discarded so a chunked sender sees 413. */
+#define HTTP_DRAIN_MAX		(64 * 1024)
+
+struct http_server {
+	struct MHD_Daemon	*daemon;
+	http_handler		 handler;
+	void			*arg;
+	struct http_limits	 lim;
+	uint16_t		 port;
+};
+
+/* Per-request state, MHD's *req_cls; freed in http_completed(). */
+struct http_req_state {
+	unsigned char	*body;
+	size_t		 len;
+	size_t		 cap;
+	size_t		 drained;	/* bytes discarded after overflow */
+	int		 too_large;
+};
+
+__attribute__((format(printf, 2, 0)))
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	size_t len;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = strlen(msg);
+	while (len > 0 && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	log_warn("http: libmicrohttpd: %s", msg);
+}
+
+/* The path is handed over undecoded: callers decode what they expect. */
+static size_t
+http_unescape_none(void *cls, struct MHD_Connection *c, char *s)
+{
+	return strlen(s);
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_req_state *st = *req_cls;
+
+	if (st == NULL)
+		return;
+	free(st->body);
+	free(st);
+	*req_cls = NULL;
+}
+
+void
+http_response_clear(struct http_response *resp)
+{
+	int i;
+
+	if (resp == NULL)
+		return;
+	free(resp->content_type);
+	free(resp->body);
+	for (i = 0; i < resp->nheaders && i < HTTP_MAX_HEADERS; i++) {
+		free(resp->header_name[i]);
+		free(resp->header_value[i]);
+	}
+	memset(resp, 0, sizeof(*resp));
+}
+
+int
+http_respond(struct http_response *resp, int status,
+    const char *content_type, const void *body, size_t len)
+{
+	unsigned char *b = NULL;
+	char *ct = NULL;
+	int rc = -1;
+
+	if (status < 100 || status > 599 || (body == NULL && len > 0))
+		goto out;
+	if (content_type != NULL && (ct = strdup(content_type)) == NULL)
+		goto out;
+	if (len > 0) {
+		if ((b = malloc(len)) == NULL)
+			goto out;
+		memcpy(b, body, len);
+	}
+	free(resp->content_type);
+	free(resp->body);
+	resp->status = status;
+	resp->content_type = ct;
+	resp->body = b;
+	resp->body_len = len;
+	ct = NULL;
+	b = NULL;
+	rc = 0;
+out:
+	free(ct);
+	free(b);
+	return rc;
+}
+
+/* Serializes v into resp with the given content type. 0 or -1. */
+static int
+http_respond_json_as(struct http_response *resp, int status,
+    const char *content_type, json_t *v)
+{
+	char *s = NULL;
+	int rc = -1;
+
+	if (v == NULL)
+		goto out;
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+		goto out;
+	if (http_respond(resp, status, content_type, s, strlen(s)) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(s);
+	return rc;
+}
+
+int
+http_respond_json(struct http_response *resp, int status, json_t *v)
+{
+	return http_respond_json_as(resp, status, "application/json", v);
+}
+
+int
+http_problem(struct http_response *resp, int status, const char *type,
+    const char *title, const char *detail)
+{
+	json_t *o = NULL;
+	const char *reason;
+	int rc = -1;
+
+	if (title == NULL) {
+		reason = MHD_get_reason_phrase_for((unsigned int)status);
+		title = reason != NULL && *reason != '\0' ? reason : "Error";
+	}
+	o = json_pack("{s:s, s:s, s:i, s:s*}",
+	    "type", type != NULL ? type : "about:blank",
+	    "title", title,
+	    "status", status,
+	    "detail", detail);
+	if (o == NULL)
+		goto out;
+	if (http_respond_json_as(resp, status, "application/problem+json",
+	    o) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+/* RFC 9110 section 5.6.2 token characters. */
+static int
+http_token_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)
+		    != NULL)
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+int
+http_add_header(struct http_response *resp, const char *name,
+    const char *value)
+{
+	char *n = NULL, *v = NULL;
+	int rc = -1;
+
+	if (resp->nheaders < 0 || resp->nheaders >= HTTP_MAX_HEADERS)
+		goto out;
+	/* No header injection: a CR or LF in the value would split it. */
+	if (name == NULL || value == NULL || !http_token_ok(name) ||
+	    strpbrk(value, "\r\n") != NULL)
+		goto out;
+	if ((n = strdup(name)) == NULL || (v = strdup(value)) == NULL)
+		goto out;
+	resp->header_name[resp->nheaders] = n;
+	resp->header_value[resp->nheaders] = v;
+	resp->nheaders++;
+	n = v = NULL;
+	rc = 0;
+out:
+	free(n);
+	free(v);
+	return rc;
+}
+
+const char *
+http_header(const struct http_request *req, const char *name)
+{
+	if (req == NULL || req->conn == NULL || name == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/*
+ * Queues resp on c, taking its body. Falls back to a bare 500 when the
+ * response cannot be built. Returns MHD's verdict.
+ */
+static enum MHD_Result
+http_queue(struct MHD_Connection *c, struct http_response *resp)
+{
+	struct MHD_Response *r = NULL;
+	enum MHD_Result ret = MHD_NO;
+	int i;
+
+	if (resp->body_len > 0) {
+		r = MHD_create_response_from_buffer(resp->body_len, resp->body,
+		    MHD_RESPMEM_MUST_FREE);
+		if (r != NULL)
+			resp->body = NULL;	/* owned by r now */
+	} else
+		r = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		log_err("http: MHD_create_response_from_buffer failed");
+		goto out;
+	}
+	if (resp->content_type != NULL &&
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    resp->content_type) != MHD_YES) {
+		log_err("http: MHD_add_response_header Content-Type failed");
+		goto out;
+	}
+	for (i = 0; i < resp->nheaders && i < HTTP_MAX_HEADERS; i++) {
+		if (MHD_add_response_header(r, resp->header_name[i],
+		    resp->header_value[i]) != MHD_YES) {
+			log_err("http: MHD_add_response_header %s failed",
+			    resp->header_name[i]);
+			goto out;
+		}
+	}
+	ret = MHD_queue_response(c, (unsigned int)resp->status, r);
+out:
+	if (r != NULL)
+		MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+http_queue_problem(struct MHD_Connection *c, int status, const char *detail)
+{
+	struct http_response resp;
+	enum MHD_Result ret;
+
+	memset(&resp, 0, sizeof(resp));
+	if (http_problem(&resp, status, NULL, NULL, detail) == -1) {
+		http_response_clear(&resp);
+		return MHD_NO;
+	}
+	ret = http_queue(c, &resp);
+	http_response_clear(&resp);
+	return ret;
+}
+
+/*
+ * Content-Length as sent, when present and a plain decimal number.
+ * Returns 1 with *len set, 0 when absent, -1 when malformed (MHD itself
+ * answers those with 400).
+ */
+static int
+http_content_length(struct MHD_Connection *c, unsigned long long *len)
+{
+	const char *v;
+	char *end;
+
+	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (v == NULL)
+		return 0;
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	*len = strtoull(v, &end, 10);
+	if (*end != '\0' || errno == ERANGE)
+		return -1;
+	return 1;
+}
+
+/* Appends data to the body or, past max_body, counts it as drained. */
+static int
+http_body_append(struct http_req_state *st, size_t max_body,
+    const char *data, size_t size)
+{
+	unsigned char *nb;
+	size_t ncap;
+
+	if (st->too_large || size > max_body - st->len) {
+		st->too_large = 1;
+		free(st->body);
+		st->body = NULL;
+		st->len = st->cap = 0;
+		if (size > HTTP_DRAIN_MAX - st->drained)
+			return -1;
+		st->drained += size;
+		return 0;
+	}
+	if (st->len + size > st->cap) {
+		ncap = st->cap == 0 ? 4096 : st->cap;
+		while (ncap < st->len + size)
+			ncap = ncap > max_body / 2 ? max_body : ncap * 2;
+		if ((nb = realloc(st->body, ncap)) == NULL)
+			return -1;
+		st->body = nb;
+		st->cap = ncap;
+	}
+	memcpy(st->body + st->len, data, size);
+	st->len += size;
+	return 0;
+}
+
+static void
+http_remote_addr(struct MHD_Connection *c, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci;
+	socklen_t slen;
+
+	snprintf(buf, len, "unknown");
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	slen = ci->client_addr->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (getnameinfo(ci->client_addr, slen, buf, len, NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		snprintf(buf, len, "unknown");
+}
+
+/* Runs the handler on the complete request and queues its answer. */
+static enum MHD_Result
+http_dispatch(struct http_server *srv, struct MHD_Connection *c,
+    const char *url, const char *method, struct http_req_state *st)
+{
+	struct http_request req;
+	struct http_response resp;
+	char addr[NI_MAXHOST];
+	enum MHD_Result ret;
+	int hrc;
+
+	http_remote_addr(c, addr, sizeof(addr));
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = url;
+	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.body = st->body;
+	req.body_len = st->len;
+	req.remote_addr = addr;
+	req.conn = c;
+
+	memset(&resp, 0, sizeof(resp));
+	hrc = srv->handler(srv->arg, &req, &resp);
+	if (resp.status < 100 || resp.status > 599 ||
+	    (hrc == -1 && resp.status == 0)) {
+		if (hrc != -1)
+			log_err("http: %s %s: handler left no valid status "
+			    "(%d)", method, url, resp.status);
+		http_response_clear(&resp);
+		ret = http_queue_problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    NULL);
+		goto out;
+	}
+	ret = http_queue(c, &resp);
+	if (ret != MHD_YES) {
+		http_response_clear(&resp);
+		ret = http_queue_problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    NULL);
+	}
+out:
+	http_response_clear(&resp);
+	return ret;
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+	struct http_server *srv = cls;
+	struct http_req_state *st = *req_cls;
+	unsigned long long clen;
+
+	if (st == NULL) {
+		/* Headers only so far: decide on the body before reading it. */
+		if ((st = calloc(1, sizeof(*st))) == NULL) {
+			log_err("http: calloc: %s", strerror(errno));
+			return MHD_NO;
+		}
+		*req_cls = st;
+		if (http_content_length(c, &clen) == 1 &&
+		    clen > srv->lim.max_body) {
+			st->too_large = 1;
+			return http_queue_problem(c,
+			    MHD_HTTP_CONTENT_TOO_LARGE,
+			    "request body exceeds the size limit");
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (http_body_append(st, srv->lim.max_body, upload_data,
+		    *upload_data_size) == -1) {
+			log_warn("http: %s %s: body over limit, dropping the "
+			    "connection", method, url);
+			return MHD_NO;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (st->too_large)
+		return http_queue_problem(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "request body exceeds the size limit");
+	return http_dispatch(srv, c, url, method, st);
+}
+
+/* Numeric addresses only: no resolver, and never the wildcard by accident. */
+static int
+http_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+    socklen_t *slen)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*slen = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*slen = sizeof(*sin6);
+		return 0;
+	}
+	return -1;
+}
+
+struct http_server *
+http_start(const char *addr, uint16_t port, const struct http_limits *lim,
+    http_handler handler, void *arg, char *err, size_t errlen)
+{
+	struct http_server *srv = NULL;
+	struct sockaddr_storage ss, bound;
+	socklen_t slen, blen;
+	const union MHD_DaemonInfo *di;
+	struct MHD_OptionItem pool[2] = {
+		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL } };
+	unsigned int flags;
+	int rc = -1;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (addr == NULL || handler == NULL) {
+		snprintf(err, errlen, "http_start: address and handler needed");
+		goto out;
+	}
+	if (http_sockaddr(addr, port, &ss, &slen) == -1) {
+		snprintf(err, errlen, "http_start: \"%s\" is not a numeric "
+		    "IPv4 or IPv6 address", addr);
+		goto out;
+	}
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		snprintf(err, errlen, "calloc: %s", strerror(errno));
+		goto out;
+	}
+	srv->handler = handler;
+	srv->arg = arg;
+	if (lim != NULL)
+		srv->lim = *lim;
+	if (srv->lim.max_body == 0)
+		srv->lim.max_body = HTTP_DEF_MAX_BODY;
+	if (srv->lim.conn_memory == 0)
+		srv->lim.conn_memory = HTTP_DEF_CONN_MEMORY;
+	if (srv->lim.max_conns == 0)
+		srv->lim.max_conns = HTTP_DEF_MAX_CONNS;
+	if (srv->lim.max_conns_per_ip == 0)
+		srv->lim.max_conns_per_ip = HTTP_DEF_MAX_PER_IP;
+	if (srv->lim.timeout_s == 0)
+		srv->lim.timeout_s = HTTP_DEF_TIMEOUT_S;
+	if (srv->lim.threads == 0)
+		srv->lim.threads = 1;
+
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	    MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* One thread: no pool option at all (MHD warns about 0 or 1). */
+	if (srv->lim.threads > 1) {
+		pool[0].option = MHD_OPTION_THREAD_POOL_SIZE;
+		pool[0].value = (intptr_t)srv->lim.threads;
+	}
+	/* The logger goes first so MHD never prints on its own. */
+	srv->daemon = MHD_start_daemon(flags, port, NULL, NULL,
+	    http_access, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_CONNECTION_LIMIT, srv->lim.max_conns,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->lim.max_conns_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, srv->lim.timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->lim.conn_memory,
+	    MHD_OPTION_ARRAY, pool,
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+	    MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		snprintf(err, errlen, "MHD_start_daemon on %s port %u failed "
+		    "(address in use or limits rejected)", addr,
+		    (unsigned int)port);
+		goto out;
+	}
+	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+	blen = sizeof(bound);
+	if (di == NULL || getsockname(di->listen_fd, (struct sockaddr *)&bound,
+	    &blen) == -1) {
+		snprintf(err, errlen, "getsockname on the listening socket: %s",
+		    strerror(errno));
+		goto out;
+	}
+	srv->port = ntohs(bound.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&bound)->sin6_port :
+	    ((struct sockaddr_in *)&bound)->sin_port);
+	rc = 0;
+out:
+	if (rc == -1) {
+		http_stop(srv);
+		srv = NULL;
+	}
+	return srv;
+}
+
+uint16_t
+http_port(const struct http_server *srv)
+{
+	return srv != NULL ? srv->port : 0;
+}
+
+void
+http_stop(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->daemon != NULL)
+		MHD_stop_daemon(srv->daemon);
+	free(srv);
+}
