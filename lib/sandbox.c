@@ -1,0 +1,160 @@
+/*
+ * Linux implementation of lib/sandbox.h: setres[ug]id, no_new_privs and a
+ * libseccomp allowlist. One file per platform, as openssh's sandbox-*.c.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include "lib/sandbox.h"
+
+int
+sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errlen)
+{
+	struct passwd *pw = NULL;
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
+
+	if (user != NULL && (pw = getpwnam(user)) == NULL) {
+		snprintf(err, errlen, "getpwnam(%s): no such user", user);
+		return -1;
+	}
+	if (pw != NULL && pw->pw_uid == 0) {
+		snprintf(err, errlen, "refusing to run daemons as %s (uid 0)", user);
+		return -1;
+	}
+	if (geteuid() == 0) {
+		if (pw == NULL) {
+			snprintf(err, errlen, "running as root: a user to drop to "
+			    "is required");
+			return -1;
+		}
+		if (chroot_dir != NULL && (chroot(chroot_dir) == -1 ||
+		    chdir("/") == -1)) {
+			snprintf(err, errlen, "chroot(%s): %s", chroot_dir,
+			    strerror(errno));
+			return -1;
+		}
+		if (setgroups(1, &pw->pw_gid) == -1 ||
+		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+			snprintf(err, errlen, "dropping to %s: %s", user,
+			    strerror(errno));
+			return -1;
+		}
+		/* Make sure the drop cannot be undone. */
+		if (getresuid(&ruid, &euid, &suid) == -1 ||
+		    getresgid(&rgid, &egid, &sgid) == -1 ||
+		    ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid ||
+		    rgid != pw->pw_gid || egid != pw->pw_gid || sgid != pw->pw_gid ||
+		    setuid(0) != -1) {
+			snprintf(err, errlen, "privileges of %s not fully dropped",
+			    user);
+			return -1;
+		}
+	} else if (pw != NULL && geteuid() != pw->pw_uid) {
+		snprintf(err, errlen, "not root: cannot become %s", user);
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Calls every process keeps: memory, time, signals, exit, I/O on open descriptors. */
+static const int sandbox_common[] = {
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(close), SCMP_SYS(fstat),
+	SCMP_SYS(newfstatat), SCMP_SYS(lseek), SCMP_SYS(fcntl),
+	SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
+	SCMP_SYS(mprotect), SCMP_SYS(madvise),
+	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
+	SCMP_SYS(gettimeofday), SCMP_SYS(getrandom),
+	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(sigaltstack), SCMP_SYS(futex), SCMP_SYS(sched_yield),
+	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6),
+	SCMP_SYS(restart_syscall), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
+	SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(shutdown),
+};
+
+static const int sandbox_net[] = {
+	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(epoll_create1),
+	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
+	SCMP_SYS(eventfd2), SCMP_SYS(pipe2), SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(clone3),
+	SCMP_SYS(sendmmsg),
+};
+
+static const int sandbox_signer[] = {
+	SCMP_SYS(openat), SCMP_SYS(flock), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
+	SCMP_SYS(ftruncate), SCMP_SYS(getdents64), SCMP_SYS(unlink),
+	SCMP_SYS(rename), SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(stat),
+	SCMP_SYS(statx), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+};
+
+static int
+sandbox_allow(scmp_filter_ctx ctx, const int *calls, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
+{
+	scmp_filter_ctx ctx;
+	int rc = -1, r;
+
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
+		snprintf(err, errlen, "seccomp_init failed");
+		return -1;
+	}
+	if (sandbox_allow(ctx, sandbox_common, sizeof(sandbox_common) /
+	    sizeof(sandbox_common[0])) == -1)
+		goto fail;
+	switch (profile) {
+	case SANDBOX_NET_WORKER:
+		/* Threads only: clone without CLONE_THREAD would be a new process. */
+		if (sandbox_allow(ctx, sandbox_net, sizeof(sandbox_net) /
+		    sizeof(sandbox_net[0])) == -1 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, 0x00010000, 0x00010000)) != 0)
+			goto fail;
+		break;
+	case SANDBOX_SIGNER:
+		if (sandbox_allow(ctx, sandbox_signer, sizeof(sandbox_signer) /
+		    sizeof(sandbox_signer[0])) == -1)
+			goto fail;
+		break;
+	default:
+		snprintf(err, errlen, "unknown sandbox profile %d", (int)profile);
+		goto out;
+	}
+	if ((r = seccomp_load(ctx)) != 0) {
+		snprintf(err, errlen, "seccomp_load: %s", strerror(-r));
+		goto out;
+	}
+	rc = 0;
+	goto out;
+fail:
+	snprintf(err, errlen, "seccomp_rule_add failed");
+out:
+	seccomp_release(ctx);
+	return rc;
+}

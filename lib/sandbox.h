@@ -1,0 +1,45 @@
+/*
+ * Privilege reduction for daemon processes, in the order of DESIGN.md and
+ * STYLE.md §2: open what you need first, then sandbox_demote(), then
+ * sandbox_seccomp(). Both fail closed: a daemon refuses to start when the
+ * kernel cannot do what is asked, unless its clearly named development flag
+ * lets it go on (the caller decides; these functions only report).
+ */
+#ifndef PKI_SANDBOX_H
+#define PKI_SANDBOX_H
+
+#include <stddef.h>
+
+/* Which system calls a process keeps after sandbox_seccomp(). */
+enum sandbox_profile {
+	/*
+	 * A network worker: I/O on descriptors it already has, accept, poll and
+	 * epoll, threads (futex, clone of threads only), memory, time, signals.
+	 * No open, exec, fork of processes, ptrace, mount, bpf, ...
+	 */
+	SANDBOX_NET_WORKER = 1,
+	/*
+	 * A signer: as a worker without accept and sockets, plus the file
+	 * operations SoftHSM2 performs on its token directory at every signature
+	 * (openat, flock, fstat, lseek; HSM-NOTES.md).
+	 */
+	SANDBOX_SIGNER = 2,
+};
+
+/*
+ * When running as root: chroot to dir when non-NULL, then setgroups,
+ * setresgid and setresuid to user (which must exist and not be root).
+ * Always: PR_SET_NO_NEW_PRIVS. Not root and user non-NULL: succeeds only if
+ * we already run as that user. Returns 0 or -1 with a message in err.
+ */
+int	sandbox_demote(const char *user, const char *chroot_dir, char *err,
+	    size_t errlen);
+
+/*
+ * Installs a seccomp-bpf allowlist (libseccomp); any other system call kills
+ * the process (SCMP_ACT_KILL_PROCESS), so a violation is loud. Filters stack:
+ * a later, stricter call narrows further. Returns 0 or -1 with err.
+ */
+int	sandbox_seccomp(enum sandbox_profile, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * lib/sandbox: each case runs in a child process, since a seccomp filter
+ * and a privilege drop cannot be undone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/sandbox.h"
+
+/* Runs fn in a child; returns its wait status. The child leaves with _exit (no LSan at exit). */
+static int
+run_child(void (*fn)(void))
+{
+	pid_t pid;
+	int status = 0;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void
+child_worker_io(void)
+{
+	char err[256];
+	int p[2];
+	char c = 'x';
+
+	if (pipe(p) == -1)
+		_exit(10);
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1)
+		_exit(11);
+	if (write(p[1], &c, 1) != 1 || read(p[0], &c, 1) != 1)
+		_exit(12);
+	_exit(0);
+}
+
+static void
+child_worker_open(void)
+{
+	char err[256];
+
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1)
+		_exit(11);
+	(void)syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY);
+	_exit(0);	/* not reached: openat kills the process */
+}
+
+static void
+child_worker_exec(void)
+{
+	char err[256];
+	char *const argv[] = { (char *)"true", NULL };
+
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1)
+		_exit(11);
+	(void)syscall(SYS_execve, "/bin/true", argv, NULL);
+	_exit(0);
+}
+
+static void
+child_worker_fork(void)
+{
+	char err[256];
+
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1)
+		_exit(11);
+	/* A plain fork is clone() without CLONE_THREAD. */
+	(void)syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
+	_exit(0);
+}
+
+static void
+child_signer_open(void)
+{
+	char err[256];
+	int fd;
+
+	if (sandbox_seccomp(SANDBOX_SIGNER, err, sizeof(err)) == -1)
+		_exit(11);
+	/* SoftHSM2 opens token files at each signature: allowed for the signer. */
+	if ((fd = (int)syscall(SYS_openat, AT_FDCWD, "/etc/hostname",
+	    O_RDONLY)) == -1 && errno != ENOENT)
+		_exit(12);
+	if (fd != -1)
+		close(fd);
+	(void)syscall(SYS_socket, 2, 1, 0);	/* but no new sockets */
+	_exit(0);
+}
+
+static void
+test_worker_allows_io(void **state)
+{
+	int st = run_child(child_worker_io);
+
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void
+assert_killed_by_seccomp(void (*fn)(void))
+{
+	int st = run_child(fn);
+
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
+static void
+test_worker_denies_open(void **state)
+{
+	assert_killed_by_seccomp(child_worker_open);
+}
+
+static void
+test_worker_denies_exec(void **state)
+{
+	assert_killed_by_seccomp(child_worker_exec);
+}
+
+static void
+test_worker_denies_fork(void **state)
+{
+	assert_killed_by_seccomp(child_worker_fork);
+}
+
+static void
+test_signer_opens_but_no_socket(void **state)
+{
+	assert_killed_by_seccomp(child_signer_open);
+}
+
+static void
+child_demote(void)
+{
+	char err[256];
+	struct passwd *pw;
+
+	if (geteuid() == 0) {
+		if ((pw = getpwnam("pki")) == NULL)
+			_exit(20);
+		if (sandbox_demote("pki", NULL, err, sizeof(err)) == -1)
+			_exit(21);
+		if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid ||
+		    getgid() != pw->pw_gid)
+			_exit(22);
+		if (setuid(0) != -1)
+			_exit(23);
+	} else if (sandbox_demote(NULL, NULL, err, sizeof(err)) == -1)
+		_exit(21);
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		_exit(24);
+	_exit(0);
+}
+
+static void
+test_demote(void **state)
+{
+	int st = run_child(child_demote);
+
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void
+test_demote_refuses_root_and_unknown(void **state)
+{
+	char err[256];
+
+	assert_int_equal(sandbox_demote("root", NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "uid 0"));
+	assert_int_equal(sandbox_demote("no-such-user-pki", NULL, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "no such user"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_worker_allows_io),
+		cmocka_unit_test(test_worker_denies_open),
+		cmocka_unit_test(test_worker_denies_exec),
+		cmocka_unit_test(test_worker_denies_fork),
+		cmocka_unit_test(test_signer_opens_but_no_socket),
+		cmocka_unit_test(test_demote),
+		cmocka_unit_test(test_demote_refuses_root_and_unknown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
