@@ -41,10 +41,18 @@ PGresult	*db_exec(struct db *, const struct db_stmt *stmt,
 /* Executes stmt and returns 0 when it succeeded (result discarded). */
 int		 db_exec_ok(struct db *, const struct db_stmt *stmt,
 		    const char *const *values);
-/* SQLSTATE of the last failed command on this connection, or "". */
+/*
+ * SQLSTATE of the most recent command on this connection if it failed, or
+ * "" after a success. db_rollback() keeps the SQLSTATE that caused it;
+ * "08006" stands for a lost connection.
+ */
 const char	*db_last_sqlstate(const struct db *);
 
-/* Plain BEGIN/COMMIT/ROLLBACK; 0 or -1. */
+/*
+ * Plain BEGIN/COMMIT/ROLLBACK; 0 or -1. isolation: NULL ("READ COMMITTED"),
+ * "REPEATABLE READ" or "SERIALIZABLE"; anything else is refused. db_commit()
+ * of a transaction that already failed rolls it back and returns -1.
+ */
 int		 db_begin(struct db *, const char *isolation);
 int		 db_commit(struct db *);
 int		 db_rollback(struct db *);

@@ -1,0 +1,416 @@
+/*
+ * PostgreSQL helpers over libpq. See lib/db.h.
+ *
+ * Each struct db owns one connection and remembers which statement names it
+ * has prepared there, so a statement is parsed and planned once per
+ * connection however often it runs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "lib/db.h"
+#include "lib/log.h"
+
+/* Back-off before retrying a serialization failure: doubles, capped. */
+#define DB_RETRY_BASE_MS	5
+#define DB_RETRY_MAX_MS		250
+
+struct db {
+	PGconn	 *conn;
+	char	  sqlstate[6];	/* last failure, "" after success */
+	int	  retryable;	/* 40001/40P01 seen since the last BEGIN */
+	char	**prepared;	/* statement names prepared on conn */
+	size_t	  nprepared;
+	size_t	  capprepared;
+};
+
+/* Notices (e.g. from RAISE NOTICE) go to our log, not raw to stderr. */
+static void
+db_notice(void *arg, const char *msg)
+{
+	char buf[1024];
+	size_t len;
+
+	snprintf(buf, sizeof(buf), "%s", msg);
+	len = strlen(buf);
+	while (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	log_info("db: server notice: %s", buf);
+}
+
+struct db *
+db_connect(const char *conninfo, char *err, size_t errlen)
+{
+	struct db *db = NULL;
+	char msg[512];
+	size_t len;
+	int rc = -1;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (conninfo == NULL) {
+		snprintf(err, errlen, "db_connect: no connection string");
+		goto out;
+	}
+	if ((db = calloc(1, sizeof(*db))) == NULL) {
+		snprintf(err, errlen, "calloc: %s", strerror(errno));
+		goto out;
+	}
+	db->conn = PQconnectdb(conninfo);
+	if (db->conn == NULL) {
+		snprintf(err, errlen, "PQconnectdb: out of memory");
+		goto out;
+	}
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(db->conn));
+		len = strlen(msg);
+		while (len > 0 && msg[len - 1] == '\n')
+			msg[--len] = '\0';
+		snprintf(err, errlen, "PQconnectdb: %s", msg);
+		goto out;
+	}
+	if (PQsetClientEncoding(db->conn, "UTF8") != 0) {
+		snprintf(err, errlen, "PQsetClientEncoding UTF8 failed");
+		goto out;
+	}
+	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	rc = 0;
+out:
+	if (rc == -1) {
+		db_close(db);
+		db = NULL;
+	}
+	return db;
+}
+
+void
+db_close(struct db *db)
+{
+	size_t i;
+
+	if (db == NULL)
+		return;
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	for (i = 0; i < db->nprepared; i++)
+		free(db->prepared[i]);
+	free(db->prepared);
+	free(db);
+}
+
+PGconn *
+db_conn(struct db *db)
+{
+	return db != NULL ? db->conn : NULL;
+}
+
+const char *
+db_last_sqlstate(const struct db *db)
+{
+	return db != NULL ? db->sqlstate : "";
+}
+
+static int
+db_is_retryable(const char *sqlstate)
+{
+	return strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0;
+}
+
+/*
+ * Records and logs a failed command. res may be NULL (out of memory or
+ * connection lost). what names the statement or command. Only the primary
+ * message is logged: DETAIL may quote row values.
+ */
+static void
+db_fail(struct db *db, const char *what, const PGresult *res)
+{
+	const char *state = NULL, *msg = NULL;
+	char buf[512];
+	size_t len;
+
+	if (res != NULL) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	}
+	if (state == NULL || strlen(state) != 5)
+		state = PQstatus(db->conn) == CONNECTION_BAD ? "08006" : "";
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state);
+	if (msg == NULL) {
+		snprintf(buf, sizeof(buf), "%s", PQerrorMessage(db->conn));
+		len = strlen(buf);
+		while (len > 0 && buf[len - 1] == '\n')
+			buf[--len] = '\0';
+		msg = buf;
+	}
+	if (db_is_retryable(db->sqlstate)) {
+		db->retryable = 1;
+		log_warn("db: %s: %s (SQLSTATE %s)", what, msg, db->sqlstate);
+	} else
+		log_err("db: %s: %s (SQLSTATE %s)", what, msg,
+		    db->sqlstate[0] != '\0' ? db->sqlstate : "none");
+}
+
+static int
+db_is_prepared(const struct db *db, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < db->nprepared; i++) {
+		if (strcmp(db->prepared[i], name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+db_forget(struct db *db, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < db->nprepared; i++) {
+		if (strcmp(db->prepared[i], name) == 0) {
+			free(db->prepared[i]);
+			db->prepared[i] = db->prepared[--db->nprepared];
+			return;
+		}
+	}
+}
+
+/* Prepares stmt on this connection unless done already. 0 or -1. */
+static int
+db_prepare(struct db *db, const struct db_stmt *stmt)
+{
+	PGresult *res = NULL;
+	char **np, *name = NULL;
+	size_t ncap;
+	int rc = -1;
+
+	if (db_is_prepared(db, stmt->name))
+		return 0;
+	if (db->nprepared == db->capprepared) {
+		ncap = db->capprepared == 0 ? 16 : db->capprepared * 2;
+		np = reallocarray(db->prepared, ncap, sizeof(*np));
+		if (np == NULL) {
+			log_err("db: %s: reallocarray: %s", stmt->name,
+			    strerror(errno));
+			goto out;
+		}
+		db->prepared = np;
+		db->capprepared = ncap;
+	}
+	if ((name = strdup(stmt->name)) == NULL) {
+		log_err("db: %s: strdup: %s", stmt->name, strerror(errno));
+		goto out;
+	}
+	res = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_fail(db, stmt->name, res);
+		goto out;
+	}
+	db->prepared[db->nprepared++] = name;
+	name = NULL;
+	rc = 0;
+out:
+	PQclear(res);
+	free(name);
+	return rc;
+}
+
+PGresult *
+db_exec(struct db *db, const struct db_stmt *stmt, const char *const *values,
+    const int *lengths, const int *formats)
+{
+	PGresult *res = NULL;
+	ExecStatusType st;
+	int again = 1;
+
+	if (db == NULL || stmt == NULL || stmt->name == NULL ||
+	    stmt->sql == NULL || stmt->nparams < 0 ||
+	    (stmt->nparams > 0 && values == NULL)) {
+		log_err("db_exec: invalid arguments");
+		if (db != NULL)
+			db->sqlstate[0] = '\0';
+		return NULL;
+	}
+	db->sqlstate[0] = '\0';
+	for (;;) {
+		if (db_prepare(db, stmt) == -1)
+			return NULL;
+		res = PQexecPrepared(db->conn, stmt->name, stmt->nparams,
+		    values, lengths, formats, 0);
+		st = PQresultStatus(res);
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+			return res;
+		db_fail(db, stmt->name, res);
+		PQclear(res);
+		/*
+		 * 26000: the server no longer knows the name (DISCARD ALL, a
+		 * pooler). Outside a transaction it is safe to prepare again.
+		 */
+		if (again && strcmp(db->sqlstate, "26000") == 0 &&
+		    PQtransactionStatus(db->conn) == PQTRANS_IDLE) {
+			db_forget(db, stmt->name);
+			again = 0;
+			continue;
+		}
+		return NULL;
+	}
+}
+
+int
+db_exec_ok(struct db *db, const struct db_stmt *stmt,
+    const char *const *values)
+{
+	PGresult *res;
+
+	if ((res = db_exec(db, stmt, values, NULL, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* Runs a parameterless command such as BEGIN. 0 or -1. */
+static int
+db_command(struct db *db, const char *sql, const char **tag)
+{
+	PGresult *res;
+	int rc = -1;
+
+	res = PQexec(db->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_fail(db, sql, res);
+		goto out;
+	}
+	if (tag != NULL && strcmp(PQcmdStatus(res), *tag) != 0) {
+		*tag = "";
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+db_begin(struct db *db, const char *isolation)
+{
+	static const char *const levels[] = {
+		"READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"
+	};
+	char sql[64];
+	size_t i;
+
+	if (db == NULL)
+		return -1;
+	if (isolation == NULL)
+		isolation = "READ COMMITTED";
+	/* Only known levels reach the SQL text. */
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strcasecmp(isolation, levels[i]) == 0)
+			break;
+	}
+	if (i == sizeof(levels) / sizeof(levels[0])) {
+		log_err("db_begin: unknown isolation level \"%s\"", isolation);
+		return -1;
+	}
+	db->sqlstate[0] = '\0';
+	db->retryable = 0;
+	snprintf(sql, sizeof(sql), "BEGIN ISOLATION LEVEL %s", levels[i]);
+	return db_command(db, sql, NULL);
+}
+
+int
+db_commit(struct db *db)
+{
+	const char *tag = "COMMIT";
+
+	if (db == NULL)
+		return -1;
+	/*
+	 * COMMIT of a failed transaction "succeeds" as a ROLLBACK: roll back
+	 * explicitly and keep the SQLSTATE of the failure.
+	 */
+	if (PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
+		log_warn("db: COMMIT of a failed transaction: rolled back");
+		(void)db_rollback(db);
+		return -1;
+	}
+	db->sqlstate[0] = '\0';
+	if (db_command(db, "COMMIT", &tag) == -1) {
+		if (tag[0] == '\0')
+			log_err("db: COMMIT did not commit");
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_rollback(struct db *db)
+{
+	if (db == NULL)
+		return -1;
+	/* The SQLSTATE that caused the rollback stays readable. */
+	return db_command(db, "ROLLBACK", NULL);
+}
+
+static void
+db_backoff(int attempt)
+{
+	struct timespec now, ts;
+	long ms;
+
+	ms = DB_RETRY_BASE_MS;
+	while (attempt-- > 1 && ms < DB_RETRY_MAX_MS)
+		ms *= 2;
+	if (ms > DB_RETRY_MAX_MS)
+		ms = DB_RETRY_MAX_MS;
+	/* Jitter keeps two colliding workers from colliding again. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms += (now.tv_nsec / 1000) % (ms + 1);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+int
+db_transaction(struct db *db, const char *isolation, int max_attempts,
+    db_txn_fn fn, void *arg)
+{
+	int attempt;
+
+	if (db == NULL || fn == NULL)
+		return -1;
+	if (max_attempts < 1)
+		max_attempts = 1;
+	if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+		log_err("db_transaction: a transaction is already open");
+		return -1;
+	}
+	for (attempt = 1; attempt <= max_attempts; attempt++) {
+		if (db_begin(db, isolation) == -1)
+			return -1;
+		if (fn(db, arg) == 0) {
+			if (db_commit(db) == 0)
+				return 0;
+		} else if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+			(void)db_rollback(db);
+		if (!db->retryable)
+			return -1;
+		if (attempt < max_attempts) {
+			log_warn("db: transaction attempt %d/%d failed with "
+			    "SQLSTATE %s, retrying", attempt, max_attempts,
+			    db->sqlstate);
+			db_backoff(attempt);
+		}
+	}
+	log_err("db: transaction failed after %d attempts (SQLSTATE %s)",
+	    max_attempts, db->sqlstate);
+	return -1;
+}

@@ -1,0 +1,417 @@
+/*
+ * lib/db against a real PostgreSQL: PKI_TEST_PG_URI (set by tests/run.sh)
+ * names a scratch database we may create tables in. Without it the test
+ * fails: tests never skip.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "lib/db.h"
+#include "lib/log.h"
+
+struct fixture {
+	struct db	*a;
+	struct db	*b;
+	char		 table[64];	/* per-process, so runs can overlap */
+	char		 sql[8][256];
+	struct db_stmt	 ins;		/* INSERT INTO t(k, v) */
+	struct db_stmt	 sel_v;		/* SELECT v FROM t WHERE k */
+	struct db_stmt	 upd_v;		/* UPDATE t SET v = v + 1 WHERE k */
+	struct db_stmt	 count;		/* SELECT count(*) FROM t WHERE k */
+};
+
+static const struct db_stmt stmt_prep_time = {
+	"test_db_prepared_time",
+	"SELECT prepare_time::text FROM pg_prepared_statements WHERE name = $1",
+	1
+};
+
+static const struct db_stmt stmt_nulls = {
+	"test_db_nulls",
+	"SELECT $1::text IS NULL, coalesce($2::text, 'was-null'), $3::text",
+	3
+};
+
+static const struct db_stmt stmt_div0 = {
+	"test_db_div0", "SELECT 1 / $1::int", 1
+};
+
+static const struct db_stmt stmt_syntax = {
+	"test_db_syntax", "SELEC nothing", 0
+};
+
+/* Plain SQL outside the statement machinery, for set-up only. */
+static void
+exec_plain(struct db *db, const char *sql)
+{
+	PGresult *res;
+
+	res = PQexec(db_conn(db), sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx;
+	const char *uri = getenv("PKI_TEST_PG_URI");
+	char err[512], ddl[256];
+
+	fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	fx->a = db_connect(uri, err, sizeof(err));
+	if (fx->a == NULL)
+		fail_msg("db_connect: %s", err);
+	fx->b = db_connect(uri, err, sizeof(err));
+	if (fx->b == NULL)
+		fail_msg("db_connect (second): %s", err);
+	snprintf(fx->table, sizeof(fx->table), "test_db_%ld", (long)getpid());
+	snprintf(ddl, sizeof(ddl), "DROP TABLE IF EXISTS %s; CREATE TABLE %s "
+	    "(k text PRIMARY KEY, v int NOT NULL)", fx->table, fx->table);
+	exec_plain(fx->a, ddl);
+
+	snprintf(fx->sql[0], sizeof(fx->sql[0]),
+	    "INSERT INTO %s (k, v) VALUES ($1, $2::int)", fx->table);
+	fx->ins = (struct db_stmt){ "test_db_insert", fx->sql[0], 2 };
+	snprintf(fx->sql[1], sizeof(fx->sql[1]),
+	    "SELECT v FROM %s WHERE k = $1", fx->table);
+	fx->sel_v = (struct db_stmt){ "test_db_select_v", fx->sql[1], 1 };
+	snprintf(fx->sql[2], sizeof(fx->sql[2]),
+	    "UPDATE %s SET v = v + 1 WHERE k = $1", fx->table);
+	fx->upd_v = (struct db_stmt){ "test_db_update_v", fx->sql[2], 1 };
+	snprintf(fx->sql[3], sizeof(fx->sql[3]),
+	    "SELECT count(*) FROM %s WHERE k = $1", fx->table);
+	fx->count = (struct db_stmt){ "test_db_count", fx->sql[3], 1 };
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char ddl[128];
+
+	snprintf(ddl, sizeof(ddl), "DROP TABLE IF EXISTS %s", fx->table);
+	exec_plain(fx->a, ddl);
+	db_close(fx->a);
+	db_close(fx->b);
+	free(fx);
+	return 0;
+}
+
+/* Integer in row 0, column 0 of stmt's result; -1 when no row. */
+static long
+query_long(struct db *db, const struct db_stmt *stmt, const char *arg)
+{
+	const char *values[1] = { arg };
+	PGresult *res;
+	long v = -1;
+
+	res = db_exec(db, stmt, values, NULL, NULL);
+	assert_non_null(res);
+	if (PQntuples(res) == 1)
+		v = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return v;
+}
+
+static char *
+prepare_time(struct db *db, const char *name)
+{
+	const char *values[1] = { name };
+	PGresult *res;
+	char *t;
+
+	res = db_exec(db, &stmt_prep_time, values, NULL, NULL);
+	assert_non_null(res);
+	if (PQntuples(res) != 1)
+		fail_msg("%s: %d rows in pg_prepared_statements", name,
+		    PQntuples(res));
+	t = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	assert_non_null(t);
+	return t;
+}
+
+static void
+test_prepared_once(void **state)
+{
+	struct fixture *fx = *state;
+	const char *values[2] = { "once", "1" };
+	char *t1, *t2;
+
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, values), 0);
+	t1 = prepare_time(fx->a, "test_db_insert");
+	usleep(20000);
+	values[0] = "twice";
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, values), 0);
+	values[0] = "thrice";
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, values), 0);
+	t2 = prepare_time(fx->a, "test_db_insert");
+	/* Same preparation: the later runs did not prepare again. */
+	assert_string_equal(t1, t2);
+	free(t1);
+	free(t2);
+	/* Per connection: b has not prepared it yet, then does on first use. */
+	values[0] = "twice";
+	assert_int_equal(query_long(fx->b, &fx->count, "twice"), 1);
+	t1 = prepare_time(fx->b, "test_db_count");
+	free(t1);
+	/* The server forgot (DISCARD ALL, a pooler): prepared again. */
+	exec_plain(fx->a, "DEALLOCATE ALL");
+	values[0] = "after-deallocate";
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, values), 0);
+	t1 = prepare_time(fx->a, "test_db_insert");
+	free(t1);
+}
+
+static void
+test_null_params(void **state)
+{
+	struct fixture *fx = *state;
+	const char *values[3] = { NULL, NULL, "x" };
+	PGresult *res;
+
+	res = db_exec(fx->a, &stmt_nulls, values, NULL, NULL);
+	assert_non_null(res);
+	assert_string_equal(PQgetvalue(res, 0, 0), "t");
+	assert_string_equal(PQgetvalue(res, 0, 1), "was-null");
+	assert_string_equal(PQgetvalue(res, 0, 2), "x");
+	PQclear(res);
+	values[0] = "a";
+	values[1] = "b";
+	values[2] = NULL;
+	res = db_exec(fx->a, &stmt_nulls, values, NULL, NULL);
+	assert_non_null(res);
+	assert_string_equal(PQgetvalue(res, 0, 0), "f");
+	assert_string_equal(PQgetvalue(res, 0, 1), "b");
+	assert_true(PQgetisnull(res, 0, 2));
+	PQclear(res);
+	assert_string_equal(db_last_sqlstate(fx->a), "");
+}
+
+static void
+test_failures_sqlstate(void **state)
+{
+	struct fixture *fx = *state;
+	const char *zero[1] = { "0" };
+	const char *one[1] = { "1" };
+	const char *dup[2] = { "dup", "1" };
+	PGresult *res;
+
+	assert_null(db_exec(fx->a, &stmt_div0, zero, NULL, NULL));
+	assert_string_equal(db_last_sqlstate(fx->a), "22012");
+	/* A success clears it. */
+	res = db_exec(fx->a, &stmt_div0, one, NULL, NULL);
+	assert_non_null(res);
+	PQclear(res);
+	assert_string_equal(db_last_sqlstate(fx->a), "");
+	/* Failure at prepare time. */
+	assert_null(db_exec(fx->a, &stmt_syntax, NULL, NULL, NULL));
+	assert_string_equal(db_last_sqlstate(fx->a), "42601");
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, dup), 0);
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, dup), -1);
+	assert_string_equal(db_last_sqlstate(fx->a), "23505");
+	/* Missing parameters are refused before reaching the server. */
+	assert_null(db_exec(fx->a, &fx->ins, NULL, NULL, NULL));
+}
+
+struct txn_arg {
+	struct fixture	*fx;
+	const char	*key;
+	int		 result;	/* what fn returns */
+	int		 calls;
+	int		 interfere;	/* attempts on which b updates first */
+	char		 first_state[6];
+};
+
+static int
+txn_insert(struct db *db, void *varg)
+{
+	struct txn_arg *ta = varg;
+	const char *values[2] = { ta->key, "7" };
+
+	ta->calls++;
+	if (db_exec_ok(db, &ta->fx->ins, values) == -1)
+		return -1;
+	return ta->result;
+}
+
+static void
+test_transaction_commit_rollback(void **state)
+{
+	struct fixture *fx = *state;
+	struct txn_arg ta;
+
+	memset(&ta, 0, sizeof(ta));
+	ta.fx = fx;
+	ta.key = "committed";
+	assert_int_equal(db_transaction(fx->a, NULL, 3, txn_insert, &ta), 0);
+	assert_int_equal(ta.calls, 1);
+	assert_int_equal(query_long(fx->b, &fx->count, "committed"), 1);
+
+	memset(&ta, 0, sizeof(ta));
+	ta.fx = fx;
+	ta.key = "rolled-back";
+	ta.result = -1;
+	assert_int_equal(db_transaction(fx->a, "REPEATABLE READ", 3,
+	    txn_insert, &ta), -1);
+	/* -1 without a retryable SQLSTATE: no retry. */
+	assert_int_equal(ta.calls, 1);
+	assert_int_equal(query_long(fx->b, &fx->count, "rolled-back"), 0);
+	assert_int_equal(PQtransactionStatus(db_conn(fx->a)), PQTRANS_IDLE);
+
+	/* A failing statement inside: rolled back, SQLSTATE kept. */
+	memset(&ta, 0, sizeof(ta));
+	ta.fx = fx;
+	ta.key = "committed";
+	assert_int_equal(db_transaction(fx->a, NULL, 3, txn_insert, &ta), -1);
+	assert_int_equal(ta.calls, 1);
+	assert_string_equal(db_last_sqlstate(fx->a), "23505");
+	assert_int_equal(PQtransactionStatus(db_conn(fx->a)), PQTRANS_IDLE);
+
+	/* Unknown isolation levels never reach the server. */
+	assert_int_equal(db_transaction(fx->a, "SERIALIZABLE; DROP TABLE x",
+	    3, txn_insert, &ta), -1);
+	assert_int_equal(ta.calls, 1);
+}
+
+static void
+test_begin_commit_rollback(void **state)
+{
+	struct fixture *fx = *state;
+	const char *values[2] = { "manual", "1" };
+	const char *zero[1] = { "0" };
+
+	assert_int_equal(db_begin(fx->a, "serializable"), 0);
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, values), 0);
+	assert_int_equal(db_rollback(fx->a), 0);
+	assert_int_equal(query_long(fx->b, &fx->count, "manual"), 0);
+
+	assert_int_equal(db_begin(fx->a, NULL), 0);
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, values), 0);
+	assert_int_equal(db_commit(fx->a), 0);
+	assert_int_equal(query_long(fx->b, &fx->count, "manual"), 1);
+
+	/* COMMIT of a failed transaction reports failure, not success. */
+	assert_int_equal(db_begin(fx->a, NULL), 0);
+	values[0] = "manual-2";
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, values), 0);
+	assert_null(db_exec(fx->a, &stmt_div0, zero, NULL, NULL));
+	assert_int_equal(db_commit(fx->a), -1);
+	assert_string_equal(db_last_sqlstate(fx->a), "22012");
+	assert_int_equal(PQtransactionStatus(db_conn(fx->a)), PQTRANS_IDLE);
+	assert_int_equal(query_long(fx->b, &fx->count, "manual-2"), 0);
+
+	/* No nesting. */
+	assert_int_equal(db_begin(fx->a, NULL), 0);
+	assert_int_equal(db_transaction(fx->a, NULL, 1, txn_insert, NULL), -1);
+	assert_int_equal(db_rollback(fx->a), 0);
+}
+
+/*
+ * Reads the counter, lets connection b update and commit the same row,
+ * then updates it: under SERIALIZABLE the second update fails with 40001.
+ */
+static int
+txn_increment(struct db *db, void *varg)
+{
+	struct txn_arg *ta = varg;
+	const char *values[1] = { ta->key };
+
+	ta->calls++;
+	if (query_long(db, &ta->fx->sel_v, ta->key) < 0)
+		return -1;
+	if (ta->calls <= ta->interfere)
+		assert_int_equal(db_exec_ok(ta->fx->b, &ta->fx->upd_v, values),
+		    0);
+	if (db_exec_ok(db, &ta->fx->upd_v, values) == -1) {
+		if (ta->first_state[0] == '\0')
+			snprintf(ta->first_state, sizeof(ta->first_state),
+			    "%s", db_last_sqlstate(db));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+test_serialization_retry(void **state)
+{
+	struct fixture *fx = *state;
+	const char *values[2] = { "counter", "0" };
+	struct txn_arg ta;
+
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, values), 0);
+
+	memset(&ta, 0, sizeof(ta));
+	ta.fx = fx;
+	ta.key = "counter";
+	ta.interfere = 1;
+	assert_int_equal(db_transaction(fx->a, "SERIALIZABLE", 3,
+	    txn_increment, &ta), 0);
+	assert_string_equal(ta.first_state, "40001");
+	assert_int_equal(ta.calls, 2);
+	/* b's increment and our retried one. */
+	assert_int_equal(query_long(fx->b, &fx->sel_v, "counter"), 2);
+
+	/* Out of attempts: -1, the SQLSTATE says why. */
+	memset(&ta, 0, sizeof(ta));
+	ta.fx = fx;
+	ta.key = "counter";
+	ta.interfere = 5;
+	assert_int_equal(db_transaction(fx->a, "SERIALIZABLE", 2,
+	    txn_increment, &ta), -1);
+	assert_int_equal(ta.calls, 2);
+	assert_string_equal(db_last_sqlstate(fx->a), "40001");
+	assert_int_equal(query_long(fx->b, &fx->sel_v, "counter"), 4);
+	assert_int_equal(PQtransactionStatus(db_conn(fx->a)), PQTRANS_IDLE);
+}
+
+static void
+test_connect_failure(void **state)
+{
+	char err[512];
+	struct db *db;
+
+	db = db_connect("postgresql:///nonexistent_db_x?host=/nonexistent",
+	    err, sizeof(err));
+	assert_null(db);
+	assert_non_null(strstr(err, "PQconnectdb"));
+	assert_null(db_connect(NULL, err, sizeof(err)));
+	db_close(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prepared_once),
+		cmocka_unit_test(test_null_params),
+		cmocka_unit_test(test_failures_sqlstate),
+		cmocka_unit_test(test_transaction_commit_rollback),
+		cmocka_unit_test(test_begin_commit_rollback),
+		cmocka_unit_test(test_serialization_retry),
+		cmocka_unit_test(test_connect_failure),
+	};
+
+	if (getenv("PKI_TEST_PG_URI") == NULL) {
+		fprintf(stderr, "test_db: FAIL: PKI_TEST_PG_URI is not set; "
+		    "run through tests/run.sh, which starts PostgreSQL and "
+		    "applies schema/\n");
+		return 1;
+	}
+	log_init("test_db", LOGL_ERR, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
