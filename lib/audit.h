@@ -15,8 +15,8 @@ struct db;
  * inside an open transaction (refuses with -1 otherwise, so an event can never
  * commit apart from its change). actor: who ("pkictl:root", "officer:42");
  * action: what ("ca.init", "cert.issue"); object_type/object_id: on what
- * (object_id may be NULL); details: borrowed, may be NULL, must hold no
- * secrets. Stores the new event id in *id_out when non-NULL. Returns 0 or -1.
+ * (object_id may be NULL); details: a JSON object, borrowed, may be NULL
+ * (stored as '{}'), must hold no secrets. Stores the new event id in *id_out when non-NULL. Returns 0 or -1.
  */
 int	audit_append(struct db *, const char *actor, const char *action,
 	    const char *object_type, const char *object_id, json_t *details,
