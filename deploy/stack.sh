@@ -1,0 +1,732 @@
+#!/usr/bin/env bash
+# The local stack: PostgreSQL, OpenLDAP slapd, SoftHSM2 tokens, the CA
+# hierarchy and every daemon that has been built, all under one directory and
+# on 127.0.0.1. See deploy/README.md for the layout.
+#
+#   deploy/stack.sh up|down|status [--dir DIR] [--ports auto|default]
+#                                  [--build BUILD] [--ephemeral]
+#
+# up is idempotent: state (secrets, cluster, directory, tokens, CA) is created
+# once and reused; only components that are down are started. Secrets come
+# from /dev/urandom into DIR/secrets (0600) and never appear in argv or logs.
+# When run as root, PostgreSQL and slapd run as the system user `pki`
+# (created by `make deps`); pkictl and the daemons start as root (daemons
+# demote themselves) and what pkictl creates is handed to `pki` afterwards.
+set -euo pipefail
+shopt -u patsub_replacement 2>/dev/null || true
+umask 022
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PGBIN=/usr/lib/postgresql/15/bin
+HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+LDAP_BASE='dc=pki,dc=local'
+LDAP_ROOTDN="cn=admin,$LDAP_BASE"
+TOKENS=(pki-root pki-ca pki-ocsp pki-tsa pki-audit pki-wrap)
+PG_ROLES=(admin ca ra ocsp crl tsa sign auditor)
+# Ports: name, default. Auto mode picks free ones below the ephemeral range.
+PORT_NAMES=(PG LDAP RA OCSP CRL TSA SIGN)
+declare -A PORT_DEFAULT=([PG]=15432 [LDAP]=13389 [RA]=18080 [OCSP]=18081
+	[CRL]=18082 [TSA]=18083 [SIGN]=18084)
+# Daemons started when their binary exists in BUILD, in this order, one line
+# each: name, binary (relative to BUILD), port key. Contract for a daemon:
+# runs in the foreground, takes `--config DIR/pki.conf`, listens on the port
+# of its [urls] entry on 127.0.0.1, logs to stderr (kept in DIR/log/NAME.log);
+# when started as root it demotes itself.
+DAEMONS=(
+	"ra rad RA"
+	"ocsp ocspd OCSP"
+	"crl crld CRL"
+	"tsa tsad TSA"
+	"sign signd SIGN"
+)
+STOP_TIMEOUT=${PKI_STACK_STOP_TIMEOUT:-20}
+START_TIMEOUT=${PKI_STACK_START_TIMEOUT:-60}
+
+prog=stack.sh
+die() { echo "$prog: error: $*" >&2; exit 1; }
+say() { echo "$prog: $*"; }
+warn() { echo "$prog: warning: $*" >&2; }
+
+usage() {
+	cat >&2 <<EOF
+usage: deploy/stack.sh up|down|status [--dir DIR] [--ports auto|default]
+                       [--build BUILD] [--ephemeral]
+  --dir DIR        state directory (default: $REPO/var)
+  --ports MODE     default: PostgreSQL 15432, slapd 13389, RA..signing 18080-18084;
+                   auto: free loopback ports (fixed at the first up of DIR)
+  --build BUILD    where pkictl and the daemons are (default: $REPO/build)
+  --ephemeral      throw-away stack: PostgreSQL without fsync (tests)
+EOF
+	exit 2
+}
+
+# --- arguments -----------------------------------------------------------------
+[ $# -ge 1 ] || usage
+CMD=$1; shift
+DIR=$REPO/var
+BUILD=$REPO/build
+PORTS_MODE=default
+EPHEMERAL=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--dir) [ $# -ge 2 ] || usage; DIR=$2; shift 2 ;;
+	--dir=*) DIR=${1#--dir=}; shift ;;
+	--build) [ $# -ge 2 ] || usage; BUILD=$2; shift 2 ;;
+	--build=*) BUILD=${1#--build=}; shift ;;
+	--ports) [ $# -ge 2 ] || usage; PORTS_MODE=$2; shift 2 ;;
+	--ports=*) PORTS_MODE=${1#--ports=}; shift ;;
+	--ephemeral) EPHEMERAL=1; shift ;;
+	-h|--help) usage ;;
+	*) echo "$prog: unknown argument: $1" >&2; usage ;;
+	esac
+done
+case $CMD in up|down|status) ;; *) usage ;; esac
+case $PORTS_MODE in auto|default) ;; *) die "--ports must be auto or default, not '$PORTS_MODE'" ;; esac
+
+DIR=$(realpath -m -- "$DIR")
+BUILD=$(realpath -m -- "$BUILD")
+# Paths go into config files, libpq conninfo and KEY=VALUE lines unquoted.
+for p in "$DIR" "$BUILD"; do
+	[[ $p =~ ^[A-Za-z0-9_./+-]+$ ]] ||
+		die "path '$p' has characters the stack cannot quote (allowed: A-Z a-z 0-9 _ . / + -)"
+done
+
+SECRETS=$DIR/secrets
+RUN=$DIR/run
+LOG=$DIR/log
+PGDATA=$DIR/pg/data
+LDAPDIR=$DIR/ldap
+HSMDIR=$DIR/hsm
+CONF=$DIR/pki.conf
+ENVFILE=$DIR/stack.env
+PORTSFILE=$DIR/ports
+PKICTL=$BUILD/pkictl
+export SOFTHSM2_CONF=$HSMDIR/softhsm2.conf
+
+# --- who runs what ---------------------------------------------------------------
+if [ "$(id -u)" -eq 0 ]; then
+	STACK_USER=pki
+	getent passwd pki >/dev/null || die "user 'pki' does not exist: run 'make deps' (deploy/deps.sh) first"
+	STACK_GROUP=$(id -gn pki)
+else
+	STACK_USER=$(id -un)
+	STACK_GROUP=$(id -gn)
+fi
+
+# Runs a command as the stack user (PostgreSQL refuses root). setpriv execs in
+# place, so a backgrounded command's $! is the daemon's own PID.
+AS_STACK=()
+if [ "$(id -u)" -eq 0 ]; then
+	AS_STACK=(setpriv --reuid="$STACK_USER" --regid="$STACK_GROUP" --init-groups --)
+fi
+as_stack() { "${AS_STACK[@]}" "$@"; }
+
+# mkdir with owner and mode (owner only changes when root).
+mkdir_owned() {
+	local mode=$1 d=$2
+	mkdir -p -- "$d"
+	chmod "$mode" -- "$d"
+	if [ "$(id -u)" -eq 0 ]; then chown "$STACK_USER:$STACK_GROUP" -- "$d"; fi
+}
+
+give_to_stack() {
+	if [ "$(id -u)" -eq 0 ]; then chown -R "$STACK_USER:$STACK_GROUP" -- "$@"; fi
+}
+
+# Names the first component of $1 the stack user cannot traverse, if any.
+first_blocked_parent() {
+	local p=$1 acc=''
+	local IFS=/
+	for c in $p; do
+		[ -n "$c" ] || continue
+		acc=$acc/$c
+		[ -e "$acc" ] || return 0
+		if ! as_stack test -x "$acc"; then echo "$acc"; return 0; fi
+	done
+}
+
+check_tools() {
+	local t missing=()
+	for t in "$PGBIN/initdb" "$PGBIN/postgres" "$PGBIN/pg_isready" /usr/bin/psql \
+	    /usr/sbin/slapd /usr/sbin/slapadd /usr/sbin/slappasswd /usr/bin/ldapsearch \
+	    "$HSM_MODULE" /usr/bin/ss /usr/bin/flock /usr/bin/setpriv; do
+		[ -e "$t" ] || missing+=("$t")
+	done
+	[ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: run 'make deps' (deploy/deps.sh)"
+}
+
+# --- processes and PID files -----------------------------------------------------
+# A PID file counts only while its process lives and started no later than
+# the file was written (guards against PIDs recycled after a crash or reboot).
+CLK_TCK=$(getconf CLK_TCK)
+BOOT_TIME=$(awk '/^btime /{print $2}' /proc/stat)
+pid_alive() {
+	local pid=$1 f=$2 st rest start mtime
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	rest=${st##*) }	# fields after "pid (comm) "
+	read -r -a rest <<<"$rest"
+	[ "${rest[0]}" != Z ] || return 1
+	start=$((BOOT_TIME + rest[19] / CLK_TCK))
+	mtime=$(stat -c %Y -- "$f" 2>/dev/null) || return 1
+	[ "$start" -le $((mtime + 2)) ]
+}
+
+# The process exists and is not a zombie (for a process just started, or one
+# already identified by pid_alive).
+child_alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+pidfile_pid() {
+	local f=$1 pid
+	[ -s "$f" ] || return 1
+	read -r pid <"$f" || true
+	pid_alive "$pid" "$f" || return 1
+	echo "$pid"
+}
+
+# stop_pidfile NAME PIDFILE SIGNAL: signal, wait, SIGKILL the process group
+# after STOP_TIMEOUT seconds, remove the PID file.
+stop_pidfile() {
+	local name=$1 f=$2 sig=$3 pid i
+	if ! pid=$(pidfile_pid "$f"); then
+		rm -f -- "$f"
+		return 0
+	fi
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+		child_alive "$pid" || break
+		sleep 0.1
+	done
+	if child_alive "$pid"; then
+		warn "$name (pid $pid) still running after ${STOP_TIMEOUT}s: SIGKILL"
+		# Each component was started with setsid: its process group is its own.
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do
+			child_alive "$pid" || break
+			sleep 0.1
+		done
+		child_alive "$pid" && die "$name (pid $pid) survived SIGKILL"
+	fi
+	rm -f -- "$f"
+	say "stopped $name (pid $pid)"
+}
+
+# start_bg NAME PIDFILE LOGFILE AS(root|stack) CMD...: start CMD in its own
+# session with stdin from /dev/null and output appended to LOGFILE; write the
+# PID file. The lock descriptor is not inherited.
+start_bg() {
+	local name=$1 f=$2 logf=$3 as=$4
+	shift 4
+	local runner=()
+	[ "$as" = stack ] && runner=("${AS_STACK[@]}")
+	: >>"$logf"
+	(
+		cd "$DIR"
+		exec 9>&- setsid "${runner[@]}" "$@" </dev/null >>"$logf" 2>&1
+	) &
+	echo $! >"$f"
+	give_to_stack "$f"
+}
+
+log_tail() {
+	local f=$1
+	[ -s "$f" ] || return 0
+	echo "---- last lines of $f ----" >&2
+	tail -n 20 -- "$f" >&2
+	echo "----" >&2
+}
+
+port_in_use() {
+	ss -ltnH "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# wait_port NAME PIDFILE PORT LOGFILE: until something listens on PORT, the
+# process dies, or START_TIMEOUT.
+wait_port() {
+	local name=$1 f=$2 port=$3 logf=$4 i pid
+	read -r pid <"$f"
+	for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+		if ! child_alive "$pid"; then
+			log_tail "$logf"
+			die "$name exited during start-up; see $logf"
+		fi
+		port_in_use "$port" && return 0
+		sleep 0.1
+	done
+	log_tail "$logf"
+	die "$name did not listen on 127.0.0.1:$port within ${START_TIMEOUT}s; see $logf"
+}
+
+# --- ports ------------------------------------------------------------------------
+declare -A PORT
+load_ports() {
+	local k v
+	[ -s "$PORTSFILE" ] || return 1
+	while IFS='=' read -r k v; do
+		[[ $k =~ ^[A-Z]+$ && $v =~ ^[0-9]+$ ]] && PORT[$k]=$v
+	done <"$PORTSFILE"
+	for k in "${PORT_NAMES[@]}"; do
+		[ -n "${PORT[$k]:-}" ] || die "$PORTSFILE lacks $k: remove the stack directory and start again"
+	done
+}
+
+pick_ports() {
+	local k p lo hi used taken=' ' tries
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+	# Below the kernel's ephemeral range, so outgoing connections never take them.
+	if [ "$lo" -gt 12000 ]; then hi=$((lo - 1)); lo=10000; else lo=$((hi + 1)); hi=65000; fi
+	used=$(ss -ltnH | awk '{n = split($4, a, ":"); print a[n]}' | tr '\n' ' ')
+	for k in "${PORT_NAMES[@]}"; do
+		if [ "$PORTS_MODE" = default ]; then
+			PORT[$k]=${PORT_DEFAULT[$k]}
+			continue
+		fi
+		for ((tries = 0; tries < 1000; tries++)); do
+			p=$((lo + SRANDOM % (hi - lo + 1)))
+			case " $used $taken " in *" $p "*) continue ;; esac
+			break
+		done
+		PORT[$k]=$p
+		taken="$taken$p "
+	done
+	{
+		echo "# Ports of this stack, fixed at its first 'up' ($PORTS_MODE)."
+		for k in "${PORT_NAMES[@]}"; do echo "$k=${PORT[$k]}"; done
+	} >"$PORTSFILE.tmp"
+	mv -f -- "$PORTSFILE.tmp" "$PORTSFILE"
+}
+
+# --- files --------------------------------------------------------------------------
+# A secret: 192 random bits as 48 hex digits, no newline, mode 0600, created
+# once. Nothing here passes it through argv.
+make_secret() {
+	local f=$1
+	[ -s "$f" ] && return 0
+	(
+		umask 077
+		od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$f.tmp"
+	)
+	[ "$(wc -c <"$f.tmp")" -eq 48 ] || die "could not read /dev/urandom for $f"
+	give_to_stack "$f.tmp"
+	mv -f -- "$f.tmp" "$f"
+}
+
+# Writes stdin to $1 atomically with mode $2, owned by the stack user.
+write_file() {
+	local f=$1 mode=$2
+	cat >"$f.tmp"
+	chmod "$mode" -- "$f.tmp"
+	give_to_stack "$f.tmp"
+	mv -f -- "$f.tmp" "$f"
+}
+
+# fill TEMPLATE: prints it with @NAME@ placeholders substituted.
+fill() {
+	local t
+	t=$(<"$1")
+	t=${t//@RUN_DIR@/$RUN}
+	t=${t//@LDAP_DATA@/$LDAPDIR/data}
+	t=${t//@LDAP_BASE@/$LDAP_BASE}
+	t=${t//@LDAP_ROOTDN@/$LDAP_ROOTDN}
+	t=${t//@LDAP_ROOTPW_HASH@/${LDAP_ROOTPW_HASH:-}}
+	[[ $t == *@[A-Z_]*@* ]] && die "unfilled placeholder in $1"
+	printf '%s\n' "$t"
+}
+
+pg_conninfo() { echo "host=$RUN port=${PORT[PG]} dbname=${2:-pki} user=$1"; }
+
+write_layout() {
+	mkdir -p -- "$DIR"
+	local blocked
+	blocked=$(first_blocked_parent "$DIR")
+	[ -z "$blocked" ] || die "$DIR is not reachable by user $STACK_USER: $blocked is not traversable (mode $(stat -c %a "$blocked")). Use --dir under a directory $STACK_USER can traverse (e.g. /srv or /tmp), or allow it: chmod o+x $blocked"
+	mkdir_owned 0700 "$SECRETS"
+	mkdir_owned 0700 "$RUN"
+	mkdir_owned 0750 "$LOG"
+	mkdir_owned 0700 "$DIR/pg"
+	mkdir_owned 0700 "$LDAPDIR"
+	mkdir_owned 0700 "$HSMDIR"
+	mkdir_owned 0700 "$HSMDIR/tokens"
+	mkdir_owned 0755 "$DIR/pki"
+	as_stack test -w "$RUN" || die "$RUN is not writable by $STACK_USER"
+	local sock="$RUN/.s.PGSQL.65535"
+	[ ${#sock} -lt 100 ] || die "$DIR is too long for a unix socket path ($sock); use a shorter --dir"
+
+	local t
+	for t in "${TOKENS[@]}"; do
+		make_secret "$SECRETS/$t.pin"
+		make_secret "$SECRETS/$t.so-pin"
+	done
+	make_secret "$SECRETS/ldap-admin.pw"
+
+	write_file "$SOFTHSM2_CONF" 0644 <<EOF
+# SoftHSM2 configuration of this stack (written by deploy/stack.sh).
+directories.tokendir = $HSMDIR/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+EOF
+
+	local r
+	{
+		echo "# Written by deploy/stack.sh at each 'up'; edits are overwritten."
+		echo "# Secrets are not here: *_file keys name files in $SECRETS."
+		echo "[hsm]"
+		echo "module = $HSM_MODULE"
+		echo "softhsm2_conf = $SOFTHSM2_CONF"
+		echo "lock_dir = $RUN"
+		for t in root ca ocsp tsa audit wrap; do
+			echo "${t}_token = pki-$t"
+			echo "${t}_pin_file = $SECRETS/pki-$t.pin"
+		done
+		echo
+		echo "[pg]"
+		for r in "${PG_ROLES[@]}"; do
+			echo "${r}_uri = $(pg_conninfo "pki_$r")"
+		done
+		echo
+		echo "[ldap]"
+		echo "uri = ldap://127.0.0.1:${PORT[LDAP]}"
+		echo "base = $LDAP_BASE"
+		echo "bind_dn = $LDAP_ROOTDN"
+		echo "bind_pw_file = $SECRETS/ldap-admin.pw"
+		echo
+		echo "[pki]"
+		echo "out_dir = $DIR/pki"
+		echo "policy_dir = $REPO/policy"
+		echo
+		echo "[urls]"
+		echo "ra = http://127.0.0.1:${PORT[RA]}"
+		echo "ocsp = http://127.0.0.1:${PORT[OCSP]}"
+		echo "crl_base = http://127.0.0.1:${PORT[CRL]}/crl"
+		echo "tsa = http://127.0.0.1:${PORT[TSA]}"
+		echo "sign = http://127.0.0.1:${PORT[SIGN]}/csc/v2"
+	} | write_file "$CONF" 0644
+}
+
+write_env() {
+	local pgsock=${RUN//\//%2F}
+	write_file "$ENVFILE" 0644 <<EOF
+# Facts about the stack in $DIR, one KEY=VALUE per line, no quoting needed.
+# Written by deploy/stack.sh at each 'up'. Daemon URLs are listed even when the
+# daemon is not built yet: 'deploy/stack.sh status --dir $DIR' says what runs.
+PKI_DIR=$DIR
+PKI_CONFIG=$CONF
+PKICTL=$PKICTL
+PKI_STACK_USER=$STACK_USER
+PKI_ROOT_CERT=$DIR/pki/root.pem
+PKI_ISSUING_CERT=$DIR/pki/issuing.pem
+PKI_CHAIN=$DIR/pki/chain.pem
+PKI_OCSP_CERT=$DIR/pki/ocsp-issuing.pem
+PKI_TSA_CERT=$DIR/pki/tsa.pem
+PKI_RA_URL=http://127.0.0.1:${PORT[RA]}
+PKI_OCSP_URL=http://127.0.0.1:${PORT[OCSP]}
+PKI_CRL_URL=http://127.0.0.1:${PORT[CRL]}/crl/issuing.crl
+PKI_TSA_URL=http://127.0.0.1:${PORT[TSA]}
+PKI_SIGN_URL=http://127.0.0.1:${PORT[SIGN]}/csc/v2
+PKI_LDAP_URI=ldap://127.0.0.1:${PORT[LDAP]}
+PKI_LDAP_BASE=$LDAP_BASE
+PKI_PG_URI=postgresql://pki_admin@$pgsock:${PORT[PG]}/pki
+PKI_PG_HOST=$RUN
+PKI_PG_PORT=${PORT[PG]}
+PKI_HSM_MODULE=$HSM_MODULE
+SOFTHSM2_CONF=$SOFTHSM2_CONF
+EOF
+}
+
+# --- PostgreSQL ---------------------------------------------------------------------
+PG_PIDFILE=$RUN/postgres.pid
+PG_LOG=$LOG/postgresql.log
+
+pg_init() {
+	[ -s "$PGDATA/PG_VERSION" ] && return 0
+	say "postgres: initdb $PGDATA"
+	rm -rf -- "$PGDATA.tmp"
+	mkdir_owned 0700 "$PGDATA.tmp"
+	local sync=()
+	[ "$EPHEMERAL" -eq 1 ] && sync=(--no-sync)
+	# Bootstrap superuser: the OS user running the cluster ($STACK_USER).
+	if ! (cd "$DIR" && as_stack "$PGBIN/initdb" -D "$PGDATA.tmp" -U "$STACK_USER" \
+	    -E UTF8 --locale=C --auth-local=trust --auth-host=scram-sha-256 "${sync[@]}") \
+	    >>"$LOG/initdb.log" 2>&1; then
+		log_tail "$LOG/initdb.log"
+		die "initdb failed; see $LOG/initdb.log"
+	fi
+	echo "include_if_exists = 'pki-stack.conf'" >>"$PGDATA.tmp/postgresql.conf"
+	mv -- "$PGDATA.tmp" "$PGDATA"
+}
+
+pg_configure() {
+	write_file "$PGDATA/pki-stack.conf" 0600 <<EOF
+# Written by deploy/stack.sh at each 'up'.
+listen_addresses = '127.0.0.1'
+port = ${PORT[PG]}
+unix_socket_directories = '$RUN'
+unix_socket_permissions = 0700
+password_encryption = scram-sha-256
+max_connections = 200
+timezone = 'UTC'
+log_timezone = 'UTC'
+log_line_prefix = '%m [%p] %q%u@%d '
+$([ "$EPHEMERAL" -eq 1 ] && printf '%s\n' 'fsync = off' 'synchronous_commit = off' 'full_page_writes = off')
+EOF
+	write_file "$PGDATA/pg_hba.conf" 0600 <<EOF
+# Written by deploy/stack.sh. The socket directory ($RUN) is 0700: only
+# $STACK_USER and root reach it, so local connections are trusted.
+# TCP on 127.0.0.1 needs a SCRAM password (roles have none by default).
+local all all trust
+host  all all 127.0.0.1/32 scram-sha-256
+EOF
+}
+
+pg_up() {
+	pg_init
+	pg_configure
+	if pidfile_pid "$PG_PIDFILE" >/dev/null; then
+		say "postgres: already running"
+	else
+		port_in_use "${PORT[PG]}" && die "port ${PORT[PG]} (PostgreSQL) is taken by another process (ss -ltnp); stop it or use another --dir with --ports auto"
+		# A postmaster.pid left by a killed postmaster whose PID is gone.
+		if [ -s "$PGDATA/postmaster.pid" ]; then
+			local old
+			read -r old <"$PGDATA/postmaster.pid" || true
+			pid_alive "$old" "$PGDATA/postmaster.pid" || rm -f -- "$PGDATA/postmaster.pid"
+		fi
+		start_bg postgres "$PG_PIDFILE" "$PG_LOG" stack "$PGBIN/postgres" -D "$PGDATA"
+		local i pid
+		read -r pid <"$PG_PIDFILE"
+		for ((i = 0; ; i++)); do
+			child_alive "$pid" || { log_tail "$PG_LOG"; die "postgres exited during start-up; see $PG_LOG"; }
+			"$PGBIN/pg_isready" -q -h "$RUN" -p "${PORT[PG]}" -t 1 && break
+			[ "$i" -lt $((START_TIMEOUT * 10)) ] || { log_tail "$PG_LOG"; die "postgres not ready within ${START_TIMEOUT}s; see $PG_LOG"; }
+			sleep 0.1
+		done
+		say "postgres: started (pid $pid)"
+	fi
+	local have
+	have=$(psql -X -At -v ON_ERROR_STOP=1 "$(pg_conninfo "$STACK_USER" postgres)" \
+	    -c "SELECT 1 FROM pg_database WHERE datname = 'pki'") || die "cannot query PostgreSQL; see $PG_LOG"
+	if [ "$have" != 1 ]; then
+		psql -X -q -v ON_ERROR_STOP=1 "$(pg_conninfo "$STACK_USER" postgres)" \
+		    -c 'CREATE DATABASE pki' || die "CREATE DATABASE pki failed; see $PG_LOG"
+		say "postgres: created database pki"
+	fi
+	"$REPO/deploy/migrate.sh" "$(pg_conninfo "$STACK_USER")" "$REPO/schema" ||
+		die "migrations failed (output above; server log: $PG_LOG)"
+}
+
+# --- slapd ----------------------------------------------------------------------------
+LDAP_PIDFILE=$RUN/slapd.pid
+LDAP_LOG=$LOG/slapd.log
+
+ldap_init() {
+	[ -d "$LDAPDIR/slapd.d" ] && return 0
+	say "slapd: creating configuration in $LDAPDIR/slapd.d"
+	LDAP_ROOTPW_HASH=$(slappasswd -h '{SSHA}' -T "$SECRETS/ldap-admin.pw") ||
+		die "slappasswd failed"
+	rm -rf -- "$LDAPDIR/slapd.d.tmp" "$LDAPDIR/data"
+	mkdir_owned 0700 "$LDAPDIR/slapd.d.tmp"
+	mkdir_owned 0700 "$LDAPDIR/data"
+	# Piped in from here, so the templates need not be readable by $STACK_USER.
+	if ! fill "$REPO/deploy/slapd/config.ldif.in" |
+	    (cd "$DIR" && as_stack slapadd -n0 -F "$LDAPDIR/slapd.d.tmp") >>"$LOG/slapadd.log" 2>&1; then
+		log_tail "$LOG/slapadd.log"
+		die "slapadd -n0 (cn=config) failed; see $LOG/slapadd.log"
+	fi
+	if ! fill "$REPO/deploy/slapd/base.ldif.in" |
+	    (cd "$DIR" && as_stack slapadd -n1 -F "$LDAPDIR/slapd.d.tmp") >>"$LOG/slapadd.log" 2>&1; then
+		log_tail "$LOG/slapadd.log"
+		die "slapadd -n1 (base entries) failed; see $LOG/slapadd.log"
+	fi
+	unset LDAP_ROOTPW_HASH
+	mv -- "$LDAPDIR/slapd.d.tmp" "$LDAPDIR/slapd.d"
+}
+
+ldap_up() {
+	ldap_init
+	if pidfile_pid "$LDAP_PIDFILE" >/dev/null; then
+		say "slapd: already running"
+		return 0
+	fi
+	port_in_use "${PORT[LDAP]}" && die "port ${PORT[LDAP]} (slapd) is taken by another process (ss -ltnp); stop it or use another --dir with --ports auto"
+	# -d stats: stay in the foreground (our PID file, our log) and log one
+	# line per operation, errors included, to DIR/log/slapd.log.
+	start_bg slapd "$LDAP_PIDFILE" "$LDAP_LOG" stack /usr/sbin/slapd -d stats \
+	    -F "$LDAPDIR/slapd.d" -h "ldap://127.0.0.1:${PORT[LDAP]}/"
+	wait_port slapd "$LDAP_PIDFILE" "${PORT[LDAP]}" "$LDAP_LOG"
+	local i
+	for ((i = 0; ; i++)); do
+		ldapsearch -x -LLL -o nettimeout=2 -H "ldap://127.0.0.1:${PORT[LDAP]}" \
+		    -b "$LDAP_BASE" -s base dn >/dev/null 2>&1 && break
+		[ "$i" -lt $((START_TIMEOUT * 10)) ] || { log_tail "$LDAP_LOG"; die "slapd does not answer searches; see $LDAP_LOG"; }
+		sleep 0.1
+	done
+	say "slapd: started (pid $(<"$LDAP_PIDFILE"))"
+}
+
+# --- HSM tokens and the CA ---------------------------------------------------------------
+pkictl() { "$PKICTL" --config "$CONF" "$@"; }
+
+hsm_up() {
+	local out t made=0
+	out=$(pkictl token list 2>>"$LOG/pkictl.log") ||
+		die "'$PKICTL --config $CONF token list' failed; see $LOG/pkictl.log"
+	for t in "${TOKENS[@]}"; do
+		if printf '%s\n' "$out" | cut -f1 | grep -qxF -- "$t"; then
+			continue
+		fi
+		say "hsm: creating token $t"
+		pkictl token init --label "$t" --so-pin-file "$SECRETS/$t.so-pin" \
+		    --pin-file "$SECRETS/$t.pin" >>"$LOG/pkictl.log" 2>&1 ||
+			{ log_tail "$LOG/pkictl.log"; die "token init $t failed; see $LOG/pkictl.log"; }
+		made=$((made + 1))
+	done
+	give_to_stack "$HSMDIR/tokens"
+	[ "$made" -eq 0 ] && say "hsm: ${#TOKENS[@]} tokens present"
+	return 0
+}
+
+ca_up() {
+	if pkictl ca status >>"$LOG/pkictl.log" 2>&1; then
+		say "ca: initialized"
+		return 0
+	fi
+	say "ca: running the key ceremony (pkictl ca init)"
+	pkictl ca init >>"$LOG/pkictl.log" 2>&1 ||
+		{ log_tail "$LOG/pkictl.log"; die "'pkictl ca init' failed; see $LOG/pkictl.log"; }
+	give_to_stack "$HSMDIR/tokens" "$DIR/pki"
+	local f
+	for f in root issuing chain ocsp-root ocsp-issuing tsa; do
+		[ -s "$DIR/pki/$f.pem" ] || die "'pkictl ca init' succeeded but did not write $DIR/pki/$f.pem"
+	done
+}
+
+# --- daemons -------------------------------------------------------------------------------
+daemon_up() {
+	local name=$1 bin=$BUILD/$2 port=${PORT[$3]}
+	local f=$RUN/$name.pid logf=$LOG/$name.log
+	[ -x "$bin" ] || return 0
+	if pidfile_pid "$f" >/dev/null; then
+		say "$name: already running"
+		return 0
+	fi
+	port_in_use "$port" && die "port $port ($name) is taken by another process (ss -ltnp)"
+	start_bg "$name" "$f" "$logf" root "$bin" --config "$CONF"
+	wait_port "$name" "$f" "$port" "$logf"
+	say "$name: started (pid $(<"$f"))"
+}
+
+# --- commands ------------------------------------------------------------------------------
+lock_dir() {
+	exec 9>>"$DIR/.lock"
+	flock -w 120 9 || die "another stack.sh holds $DIR/.lock (waited 120s)"
+}
+
+cmd_up() {
+	check_tools
+	mkdir -p -- "$DIR"
+	lock_dir
+	if load_ports 2>/dev/null; then
+		[ "$PORTS_MODE" = auto ] || [ "${PORT[PG]}" = "${PORT_DEFAULT[PG]}" ] ||
+			say "note: $DIR keeps the ports of its first start (see $PORTSFILE)"
+	else
+		pick_ports
+	fi
+	trap '[ $? -eq 0 ] || echo "$prog: up did not finish; logs are in $LOG/; stop what started with: deploy/stack.sh down --dir $DIR" >&2' EXIT
+	write_layout
+	pg_up
+	ldap_up
+	if [ -x "$PKICTL" ]; then
+		hsm_up
+		ca_up
+	else
+		warn "$PKICTL is not built: no HSM tokens and no CA yet (run 'make', then 'up' again)"
+	fi
+	local d
+	for d in "${DAEMONS[@]}"; do
+		# shellcheck disable=SC2086
+		daemon_up $d
+	done
+	give_to_stack "$RUN"
+	write_env
+	summary
+}
+
+cmd_down() {
+	[ -d "$DIR" ] || { say "$DIR does not exist: nothing to stop"; return 0; }
+	[ -d "$RUN" ] || { say "nothing to stop in $DIR"; return 0; }
+	lock_dir
+	local i name
+	for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
+		name=${DAEMONS[i]%% *}
+		stop_pidfile "$name" "$RUN/$name.pid" TERM
+	done
+	stop_pidfile slapd "$LDAP_PIDFILE" TERM
+	# SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for clients).
+	stop_pidfile postgres "$PG_PIDFILE" INT
+	local left
+	left=$(pgrep -f -- "$DIR/(pg/data|ldap/slapd.d|pki.conf)" || true)
+	[ -z "$left" ] || warn "processes still using $DIR: $(tr '\n' ' ' <<<"$left")"
+	say "stack in $DIR is down"
+}
+
+# status_line NAME STATE DETAIL
+status_line() { printf '%-9s %-12s %s\n' "$1" "$2" "$3"; }
+
+component_state() {
+	local pid
+	if pid=$(pidfile_pid "$1"); then echo "up pid=$pid"; else echo "down no-process"; fi
+}
+
+cmd_status() {
+	[ -s "$CONF" ] || { echo "no stack in $DIR (run: deploy/stack.sh up --dir $DIR)"; return 3; }
+	load_ports
+	local st rc=0 name bin key d pid
+	st=$(component_state "$PG_PIDFILE")
+	status_line postgres "${st%% *}" "${st#* } 127.0.0.1:${PORT[PG]} socket=$RUN"
+	[ "${st%% *}" = up ] || rc=3
+	st=$(component_state "$LDAP_PIDFILE")
+	status_line slapd "${st%% *}" "${st#* } ldap://127.0.0.1:${PORT[LDAP]} base=$LDAP_BASE"
+	[ "${st%% *}" = up ] || rc=3
+	local n
+	n=$(softhsm2-util --show-slots 2>/dev/null | grep -cE '^\s+Label:\s+pki-(root|ca|ocsp|tsa|audit|wrap)\s*$' || true)
+	status_line hsm "$([ "$n" -eq ${#TOKENS[@]} ] && echo ready || echo incomplete)" "$n/${#TOKENS[@]} tokens in $HSMDIR/tokens"
+	if [ ! -x "$PKICTL" ]; then
+		status_line ca "-" "pkictl not built ($PKICTL)"
+	elif [ -s "$DIR/pki/root.pem" ] && [ -s "$DIR/pki/issuing.pem" ]; then
+		status_line ca initialized "certificates in $DIR/pki"
+	else
+		status_line ca "not-init" "no certificates in $DIR/pki"
+	fi
+	for d in "${DAEMONS[@]}"; do
+		read -r name bin key <<<"$d"
+		if [ ! -x "$BUILD/$bin" ]; then
+			status_line "$name" "-" "not built ($BUILD/$bin); reserved port ${PORT[$key]}"
+			continue
+		fi
+		st=$(component_state "$RUN/$name.pid")
+		status_line "$name" "${st%% *}" "${st#* } 127.0.0.1:${PORT[$key]}"
+		[ "${st%% *}" = up ] || rc=3
+	done
+	return $rc
+}
+
+summary() {
+	echo
+	echo "stack in $DIR:"
+	cmd_status | sed 's/^/  /' || true
+	echo "  config:  $CONF"
+	echo "  env:     $ENVFILE   (source it: set -a; . $ENVFILE; set +a)"
+	echo "  logs:    $LOG/*.log"
+	echo "  stop:    deploy/stack.sh down --dir $DIR"
+}
+
+case $CMD in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+esac
