@@ -37,6 +37,13 @@ const char *p11_keytype_name(enum p11_keytype);
  */
 struct p11_module	*p11_module_load(const char *path, char *err, size_t errlen);
 void			 p11_module_free(struct p11_module *);
+/*
+ * The same, in a process just forked from one that may have the module
+ * loaded (the signer): a module that says it is already initialized carries
+ * the parent's sessions and login, so it is finalized and initialized anew.
+ */
+struct p11_module	*p11_module_load_child(const char *path, char *err,
+			    size_t errlen);
 
 /*
  * Initializes the first uninitialized token with label, sets its SO PIN and
@@ -76,6 +83,13 @@ int	p11_key_generate(struct p11_token *, const char *label, enum p11_keytype,
 int	p11_key_public(struct p11_token *, const char *label, EVP_PKEY **pub,
 	    char *err, size_t errlen);
 
+/*
+ * Whether a private key labelled label is in the token: 1 yes, 0 no, -1 on
+ * error (err). Recovers a lost session as p11_sign_digest does.
+ */
+int	p11_key_exists(struct p11_token *, const char *label, char *err,
+	    size_t errlen);
+
 /* Calls fn for each private key: label, type, sensitive, extractable. */
 int	p11_key_list(struct p11_token *,
 	    void (*fn)(const char *label, const char *type, int sensitive,
@@ -95,5 +109,12 @@ int	p11_key_list(struct p11_token *,
 int	p11_sign_digest(struct p11_token *, const char *label, const char *mdname,
 	    const unsigned char *digest, size_t dlen, unsigned char **sig,
 	    size_t *siglen, char *err, size_t errlen);
+
+/*
+ * TEST ONLY: closes every session of the token's slot underneath the handle
+ * (C_CloseAllSessions, which also ends the login), as a token reset would.
+ * The next call must recover. Never called outside tests/.
+ */
+int	p11_test_drop_session(struct p11_token *);
 
 #endif

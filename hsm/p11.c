@@ -1,0 +1,1416 @@
+/*
+ * The PKCS#11 layer: raw Cryptoki through dlopen + C_GetFunctionList.
+ * See p11.h for the contract and hsm/README.md for the design.
+ *
+ * A struct p11_token owns one read-write session on one token, the user PIN
+ * (in a locked, non-dumpable page, for re-login after a lost session) and a
+ * cache of private key handles by label. When a call reports that the session
+ * or the login is gone, the token is found again by label, a new session is
+ * opened and the PIN given again, a bounded number of times with back-off;
+ * the cache is dropped with the session.
+ */
+#include <sys/file.h>
+#include <sys/mman.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/rand.h>
+
+#include "hsm/p11.h"
+
+#define P11_LABEL_LEN		32	/* CK_TOKEN_INFO.label, blank padded */
+#define P11_KEYLABEL_MAX	64
+#define P11_PIN_MAX		256
+#define P11_RETRIES		3	/* reconnect attempts after a lost session */
+#define P11_ID_LEN		16	/* random CKA_ID */
+#define P11_SIG_MAX		1024	/* RSA-8192 fits */
+
+static const unsigned long p11_backoff_ms[P11_RETRIES] = { 10, 50, 200 };
+
+struct p11_module {
+	void			*dl;
+	CK_FUNCTION_LIST_PTR	 f;
+	int			 finalize;	/* we initialized it */
+};
+
+struct p11_key {
+	char			 label[P11_KEYLABEL_MAX + 1];
+	CK_OBJECT_HANDLE	 handle;
+	CK_KEY_TYPE		 type;
+};
+
+struct p11_token {
+	struct p11_module	*m;
+	char			 label[P11_LABEL_LEN + 1];
+	CK_SLOT_ID		 slot;
+	CK_SESSION_HANDLE	 session;
+	int			 have_session;
+	char			*pin;		/* one mlock'd page */
+	size_t			 pinlen;
+	size_t			 pinpage;
+	char			*lockpath;
+	struct p11_key		*keys;
+	size_t			 nkeys;
+};
+
+static const struct {
+	enum p11_keytype	 type;
+	const char		*name;
+} p11_keytypes[] = {
+	{ P11_KEY_RSA2048, "rsa2048" },
+	{ P11_KEY_RSA3072, "rsa3072" },
+	{ P11_KEY_RSA4096, "rsa4096" },
+	{ P11_KEY_EC_P256, "ec-p256" },
+	{ P11_KEY_EC_P384, "ec-p384" },
+};
+
+/* DER of the curve OIDs, as CKA_EC_PARAMS (namedCurve). */
+static const unsigned char p11_oid_p256[] = {
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
+};
+static const unsigned char p11_oid_p384[] = {
+	0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22
+};
+
+/* DigestInfo prefixes (RFC 8017 §9.2, note 1). */
+static const unsigned char p11_di_sha256[] = {
+	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20
+};
+static const unsigned char p11_di_sha384[] = {
+	0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30
+};
+static const unsigned char p11_di_sha512[] = {
+	0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40
+};
+
+static const struct {
+	const char		*name;
+	size_t			 dlen;
+	const unsigned char	*prefix;
+	size_t			 prefixlen;
+} p11_digests[] = {
+	{ "SHA256", 32, p11_di_sha256, sizeof(p11_di_sha256) },
+	{ "SHA384", 48, p11_di_sha384, sizeof(p11_di_sha384) },
+	{ "SHA512", 64, p11_di_sha512, sizeof(p11_di_sha512) },
+};
+
+static void	p11_seterr(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static void
+p11_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+p11_rvname(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_OK: return "CKR_OK";
+	case CKR_HOST_MEMORY: return "CKR_HOST_MEMORY";
+	case CKR_SLOT_ID_INVALID: return "CKR_SLOT_ID_INVALID";
+	case CKR_GENERAL_ERROR: return "CKR_GENERAL_ERROR";
+	case CKR_FUNCTION_FAILED: return "CKR_FUNCTION_FAILED";
+	case CKR_ARGUMENTS_BAD: return "CKR_ARGUMENTS_BAD";
+	case CKR_ATTRIBUTE_SENSITIVE: return "CKR_ATTRIBUTE_SENSITIVE";
+	case CKR_ATTRIBUTE_TYPE_INVALID: return "CKR_ATTRIBUTE_TYPE_INVALID";
+	case CKR_ATTRIBUTE_VALUE_INVALID: return "CKR_ATTRIBUTE_VALUE_INVALID";
+	case CKR_DATA_LEN_RANGE: return "CKR_DATA_LEN_RANGE";
+	case CKR_DEVICE_ERROR: return "CKR_DEVICE_ERROR";
+	case CKR_DEVICE_MEMORY: return "CKR_DEVICE_MEMORY";
+	case CKR_DEVICE_REMOVED: return "CKR_DEVICE_REMOVED";
+	case CKR_FUNCTION_CANCELED: return "CKR_FUNCTION_CANCELED";
+	case CKR_KEY_HANDLE_INVALID: return "CKR_KEY_HANDLE_INVALID";
+	case CKR_KEY_TYPE_INCONSISTENT: return "CKR_KEY_TYPE_INCONSISTENT";
+	case CKR_KEY_FUNCTION_NOT_PERMITTED:
+		return "CKR_KEY_FUNCTION_NOT_PERMITTED";
+	case CKR_MECHANISM_INVALID: return "CKR_MECHANISM_INVALID";
+	case CKR_MECHANISM_PARAM_INVALID: return "CKR_MECHANISM_PARAM_INVALID";
+	case CKR_OBJECT_HANDLE_INVALID: return "CKR_OBJECT_HANDLE_INVALID";
+	case CKR_OPERATION_ACTIVE: return "CKR_OPERATION_ACTIVE";
+	case CKR_OPERATION_NOT_INITIALIZED:
+		return "CKR_OPERATION_NOT_INITIALIZED";
+	case CKR_PIN_INCORRECT: return "CKR_PIN_INCORRECT";
+	case CKR_PIN_INVALID: return "CKR_PIN_INVALID";
+	case CKR_PIN_LEN_RANGE: return "CKR_PIN_LEN_RANGE";
+	case CKR_PIN_LOCKED: return "CKR_PIN_LOCKED";
+	case CKR_SESSION_CLOSED: return "CKR_SESSION_CLOSED";
+	case CKR_SESSION_COUNT: return "CKR_SESSION_COUNT";
+	case CKR_SESSION_HANDLE_INVALID: return "CKR_SESSION_HANDLE_INVALID";
+	case CKR_SESSION_READ_ONLY: return "CKR_SESSION_READ_ONLY";
+	case CKR_SESSION_EXISTS: return "CKR_SESSION_EXISTS";
+	case CKR_TEMPLATE_INCOMPLETE: return "CKR_TEMPLATE_INCOMPLETE";
+	case CKR_TEMPLATE_INCONSISTENT: return "CKR_TEMPLATE_INCONSISTENT";
+	case CKR_TOKEN_NOT_PRESENT: return "CKR_TOKEN_NOT_PRESENT";
+	case CKR_TOKEN_NOT_RECOGNIZED: return "CKR_TOKEN_NOT_RECOGNIZED";
+	case CKR_TOKEN_WRITE_PROTECTED: return "CKR_TOKEN_WRITE_PROTECTED";
+	case CKR_USER_ALREADY_LOGGED_IN: return "CKR_USER_ALREADY_LOGGED_IN";
+	case CKR_USER_NOT_LOGGED_IN: return "CKR_USER_NOT_LOGGED_IN";
+	case CKR_USER_PIN_NOT_INITIALIZED:
+		return "CKR_USER_PIN_NOT_INITIALIZED";
+	case CKR_USER_TYPE_INVALID: return "CKR_USER_TYPE_INVALID";
+	case CKR_BUFFER_TOO_SMALL: return "CKR_BUFFER_TOO_SMALL";
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		return "CKR_CRYPTOKI_NOT_INITIALIZED";
+	case CKR_CRYPTOKI_ALREADY_INITIALIZED:
+		return "CKR_CRYPTOKI_ALREADY_INITIALIZED";
+	default: return "CKR_(unknown)";
+	}
+}
+
+/* Return values after which the session (or its login) is gone. */
+static int
+p11_rv_lost(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_DEVICE_REMOVED:
+	case CKR_DEVICE_ERROR:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_TOKEN_NOT_RECOGNIZED:
+	case CKR_SLOT_ID_INVALID:
+	case CKR_SESSION_COUNT:
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void
+p11_sleep_ms(unsigned long ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+int
+p11_keytype_parse(const char *name, enum p11_keytype *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(p11_keytypes) / sizeof(p11_keytypes[0]); i++) {
+		if (strcmp(name, p11_keytypes[i].name) == 0) {
+			*out = p11_keytypes[i].type;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+p11_keytype_name(enum p11_keytype type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(p11_keytypes) / sizeof(p11_keytypes[0]); i++)
+		if (p11_keytypes[i].type == type)
+			return p11_keytypes[i].name;
+	return "unknown";
+}
+
+/* Blank-pads label into a 32-byte CK_TOKEN_INFO label; -1 if too long. */
+static int
+p11_label_pad(const char *label, unsigned char out[P11_LABEL_LEN])
+{
+	size_t len = strlen(label);
+
+	if (len == 0 || len > P11_LABEL_LEN)
+		return -1;
+	memset(out, ' ', P11_LABEL_LEN);
+	memcpy(out, label, len);
+	return 0;
+}
+
+/* Copies a blank-padded field into a NUL-terminated string, trimmed. */
+static void
+p11_field_str(const unsigned char *field, size_t flen, char *out,
+    size_t outlen)
+{
+	size_t n = flen;
+
+	while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\0'))
+		n--;
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, field, n);
+	out[n] = '\0';
+}
+
+static struct p11_module *p11_module_open(const char *, int, char *, size_t);
+
+struct p11_module *
+p11_module_load(const char *path, char *err, size_t errlen)
+{
+	return p11_module_open(path, 0, err, errlen);
+}
+
+struct p11_module *
+p11_module_load_child(const char *path, char *err, size_t errlen)
+{
+	return p11_module_open(path, 1, err, errlen);
+}
+
+/*
+ * Loads and initializes the module. With child set, an "already
+ * initialized" module is the state a parent left before fork(): it is
+ * finalized and initialized again, so nothing (sessions, a login) is
+ * inherited.
+ */
+static struct p11_module *
+p11_module_open(const char *path, int child, char *err, size_t errlen)
+{
+	struct p11_module *m = NULL;
+	CK_C_GetFunctionList getfl;
+	CK_C_INITIALIZE_ARGS args;
+	CK_RV rv;
+	int rc = -1;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		p11_seterr(err, errlen, "calloc: %s", strerror(errno));
+		goto out;
+	}
+	if ((m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		p11_seterr(err, errlen, "dlopen %s: %s", path, dlerror());
+		goto out;
+	}
+	*(void **)&getfl = dlsym(m->dl, "C_GetFunctionList");
+	if (getfl == NULL) {
+		p11_seterr(err, errlen, "%s: no C_GetFunctionList", path);
+		goto out;
+	}
+	if ((rv = getfl(&m->f)) != CKR_OK || m->f == NULL) {
+		p11_seterr(err, errlen, "%s: C_GetFunctionList: %s", path,
+		    p11_rvname(rv));
+		goto out;
+	}
+	/* SoftHSM2 does no locking without CKF_OS_LOCKING_OK (HSM-NOTES). */
+	memset(&args, 0, sizeof(args));
+	args.flags = CKF_OS_LOCKING_OK;
+	rv = m->f->C_Initialize(&args);
+	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && child) {
+		m->f->C_Finalize(NULL);
+		rv = m->f->C_Initialize(&args);
+	}
+	if (rv == CKR_OK)
+		m->finalize = 1;
+	else if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		p11_seterr(err, errlen, "%s: C_Initialize: %s", path,
+		    p11_rvname(rv));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1) {
+		p11_module_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+void
+p11_module_free(struct p11_module *m)
+{
+	if (m == NULL)
+		return;
+	if (m->finalize && m->f != NULL)
+		m->f->C_Finalize(NULL);
+	if (m->dl != NULL)
+		dlclose(m->dl);
+	free(m);
+}
+
+/*
+ * Finds the slot whose initialized token carries label. Returns 0 and the
+ * slot, 1 when no such token is present, -1 on error.
+ */
+static int
+p11_slot_find(struct p11_module *m, const char *label, CK_SLOT_ID *slot,
+    char *err, size_t errlen)
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG n = 0, i;
+	CK_TOKEN_INFO ti;
+	unsigned char want[P11_LABEL_LEN];
+	CK_RV rv;
+	int rc = -1;
+
+	if (p11_label_pad(label, want) == -1) {
+		p11_seterr(err, errlen, "token label \"%s\": 1 to 32 bytes",
+		    label);
+		goto out;
+	}
+	if ((rv = m->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK) {
+		p11_seterr(err, errlen, "C_GetSlotList: %s", p11_rvname(rv));
+		goto out;
+	}
+	if (n > 0) {
+		if ((slots = calloc(n, sizeof(*slots))) == NULL) {
+			p11_seterr(err, errlen, "calloc: %s", strerror(errno));
+			goto out;
+		}
+		if ((rv = m->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
+			p11_seterr(err, errlen, "C_GetSlotList: %s",
+			    p11_rvname(rv));
+			goto out;
+		}
+	}
+	rc = 1;
+	for (i = 0; i < n; i++) {
+		if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		if ((ti.flags & CKF_TOKEN_INITIALIZED) == 0)
+			continue;
+		if (memcmp(ti.label, want, P11_LABEL_LEN) == 0) {
+			*slot = slots[i];
+			rc = 0;
+			break;
+		}
+	}
+	if (rc == 1)
+		p11_seterr(err, errlen, "token \"%s\" not present", label);
+out:
+	free(slots);
+	return rc;
+}
+
+int
+p11_token_init(struct p11_module *m, const char *label, const char *so_pin,
+    const char *user_pin, char *err, size_t errlen)
+{
+	CK_SLOT_ID *slots = NULL, slot = 0;
+	CK_ULONG n = 0, i;
+	CK_TOKEN_INFO ti;
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	unsigned char plabel[P11_LABEL_LEN];
+	CK_RV rv;
+	int found = 0, r, rc = -1, login = 0;
+
+	if (p11_label_pad(label, plabel) == -1) {
+		p11_seterr(err, errlen, "token label \"%s\": 1 to 32 bytes",
+		    label);
+		goto out;
+	}
+	r = p11_slot_find(m, label, &slot, err, errlen);
+	if (r == -1)
+		goto out;
+	if (r == 0) {
+		p11_seterr(err, errlen, "token \"%s\" already exists", label);
+		goto out;
+	}
+	if ((rv = m->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK) {
+		p11_seterr(err, errlen, "C_GetSlotList: %s", p11_rvname(rv));
+		goto out;
+	}
+	if (n > 0) {
+		if ((slots = calloc(n, sizeof(*slots))) == NULL) {
+			p11_seterr(err, errlen, "calloc: %s", strerror(errno));
+			goto out;
+		}
+		if ((rv = m->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
+			p11_seterr(err, errlen, "C_GetSlotList: %s",
+			    p11_rvname(rv));
+			goto out;
+		}
+	}
+	for (i = 0; i < n && !found; i++) {
+		if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		if ((ti.flags & CKF_TOKEN_INITIALIZED) == 0) {
+			slot = slots[i];
+			found = 1;
+		}
+	}
+	if (!found) {
+		p11_seterr(err, errlen, "no uninitialized token to initialize "
+		    "as \"%s\"", label);
+		goto out;
+	}
+	rv = m->f->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin),
+	    plabel);
+	if (rv != CKR_OK) {
+		p11_seterr(err, errlen, "C_InitToken \"%s\": %s", label,
+		    p11_rvname(rv));
+		goto out;
+	}
+	/* SoftHSM2 moves the new token to another slot id: look again. */
+	if (p11_slot_find(m, label, &slot, err, errlen) != 0)
+		goto out;
+	rv = m->f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+	    NULL, NULL, &s);
+	if (rv != CKR_OK) {
+		p11_seterr(err, errlen, "C_OpenSession \"%s\": %s", label,
+		    p11_rvname(rv));
+		goto out;
+	}
+	rv = m->f->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin));
+	if (rv != CKR_OK) {
+		p11_seterr(err, errlen, "C_Login (SO) \"%s\": %s", label,
+		    p11_rvname(rv));
+		goto out;
+	}
+	login = 1;
+	rv = m->f->C_InitPIN(s, (CK_UTF8CHAR_PTR)user_pin, strlen(user_pin));
+	if (rv != CKR_OK) {
+		p11_seterr(err, errlen, "C_InitPIN \"%s\": %s", label,
+		    p11_rvname(rv));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (login)
+		m->f->C_Logout(s);
+	if (s != CK_INVALID_HANDLE)
+		m->f->C_CloseSession(s);
+	free(slots);
+	return rc;
+}
+
+int
+p11_token_list(struct p11_module *m,
+    void (*fn)(const char *label, const char *serial, void *arg), void *arg)
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG n = 0, i;
+	CK_TOKEN_INFO ti;
+	char label[P11_LABEL_LEN + 1], serial[sizeof(ti.serialNumber) + 1];
+	int rc = -1;
+
+	if (m->f->C_GetSlotList(CK_TRUE, NULL, &n) != CKR_OK)
+		goto out;
+	if (n > 0) {
+		if ((slots = calloc(n, sizeof(*slots))) == NULL)
+			goto out;
+		if (m->f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		if ((ti.flags & CKF_TOKEN_INITIALIZED) == 0)
+			continue;
+		p11_field_str(ti.label, sizeof(ti.label), label, sizeof(label));
+		p11_field_str(ti.serialNumber, sizeof(ti.serialNumber), serial,
+		    sizeof(serial));
+		fn(label, serial, arg);
+	}
+	rc = 0;
+out:
+	free(slots);
+	return rc;
+}
+
+/* Forgets the session and the key handles found through it. */
+static void
+p11_session_drop(struct p11_token *t)
+{
+	if (t->have_session)
+		t->m->f->C_CloseSession(t->session);
+	t->have_session = 0;
+	t->session = CK_INVALID_HANDLE;
+	t->nkeys = 0;
+}
+
+/*
+ * Finds the token by label again, opens a read-write session and logs in
+ * with the kept PIN, under the flock when lockpath is set.
+ */
+static int
+p11_session_open(struct p11_token *t, char *err, size_t errlen)
+{
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	CK_RV rv;
+	int lockfd = -1, rc = -1;
+
+	p11_session_drop(t);
+	if (t->lockpath != NULL) {
+		lockfd = open(t->lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (lockfd == -1) {
+			p11_seterr(err, errlen, "open %s: %s", t->lockpath,
+			    strerror(errno));
+			goto out;
+		}
+		while (flock(lockfd, LOCK_EX) == -1) {
+			if (errno != EINTR) {
+				p11_seterr(err, errlen, "flock %s: %s",
+				    t->lockpath, strerror(errno));
+				goto out;
+			}
+		}
+	}
+	if (p11_slot_find(t->m, t->label, &t->slot, err, errlen) != 0)
+		goto out;
+	rv = t->m->f->C_OpenSession(t->slot,
+	    CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+	if (rv != CKR_OK) {
+		p11_seterr(err, errlen, "C_OpenSession on token \"%s\": %s",
+		    t->label, p11_rvname(rv));
+		goto out;
+	}
+	rv = t->m->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)t->pin,
+	    t->pinlen);
+	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+		if (rv == CKR_PIN_INCORRECT)
+			p11_seterr(err, errlen, "login to token \"%s\": wrong "
+			    "user PIN (CKR_PIN_INCORRECT)", t->label);
+		else
+			p11_seterr(err, errlen, "C_Login to token \"%s\": %s",
+			    t->label, p11_rvname(rv));
+		goto out;
+	}
+	t->session = s;
+	t->have_session = 1;
+	s = CK_INVALID_HANDLE;
+	rc = 0;
+out:
+	if (s != CK_INVALID_HANDLE)
+		t->m->f->C_CloseSession(s);
+	if (lockfd != -1)
+		close(lockfd);	/* releases the flock */
+	return rc;
+}
+
+struct p11_token *
+p11_token_open(struct p11_module *m, const char *label, const char *pin,
+    const char *lockpath, char *err, size_t errlen)
+{
+	struct p11_token *t = NULL;
+	size_t pinlen;
+	long pg;
+	int rc = -1;
+
+	if (strlen(label) == 0 || strlen(label) > P11_LABEL_LEN) {
+		p11_seterr(err, errlen, "token label \"%s\": 1 to 32 bytes",
+		    label);
+		goto out;
+	}
+	if ((pinlen = strlen(pin)) == 0 || pinlen > P11_PIN_MAX) {
+		p11_seterr(err, errlen, "user PIN for \"%s\": 1 to %d bytes",
+		    label, P11_PIN_MAX);
+		goto out;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		p11_seterr(err, errlen, "calloc: %s", strerror(errno));
+		goto out;
+	}
+	t->m = m;
+	t->session = CK_INVALID_HANDLE;
+	snprintf(t->label, sizeof(t->label), "%s", label);
+	if (lockpath != NULL && (t->lockpath = strdup(lockpath)) == NULL) {
+		p11_seterr(err, errlen, "strdup: %s", strerror(errno));
+		goto out;
+	}
+	/* The PIN lives in its own page: locked, not in core dumps. */
+	if ((pg = sysconf(_SC_PAGESIZE)) <= 0)
+		pg = 4096;
+	t->pin = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t->pin == MAP_FAILED) {
+		t->pin = NULL;
+		p11_seterr(err, errlen, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	t->pinpage = (size_t)pg;
+	if (mlock(t->pin, t->pinpage) == -1) {
+		p11_seterr(err, errlen, "mlock PIN page: %s", strerror(errno));
+		goto out;
+	}
+	(void)madvise(t->pin, t->pinpage, MADV_DONTDUMP);
+	memcpy(t->pin, pin, pinlen);
+	t->pinlen = pinlen;
+	if (p11_session_open(t, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1) {
+		p11_token_close(t);
+		t = NULL;
+	}
+	return t;
+}
+
+void
+p11_token_close(struct p11_token *t)
+{
+	if (t == NULL)
+		return;
+	/* No C_Logout: it would end other sessions' login (HSM-NOTES). */
+	p11_session_drop(t);
+	if (t->pin != NULL) {
+		OPENSSL_cleanse(t->pin, t->pinpage);
+		munlock(t->pin, t->pinpage);
+		munmap(t->pin, t->pinpage);
+	}
+	free(t->lockpath);
+	free(t->keys);
+	free(t);
+}
+
+const char *
+p11_token_label(const struct p11_token *t)
+{
+	return t->label;
+}
+
+/*
+ * Finds at most max objects of class cls with CKA_LABEL label (any label
+ * when NULL). Returns the PKCS#11 return value; *n gets the count.
+ */
+static CK_RV
+p11_find(struct p11_token *t, CK_OBJECT_CLASS cls, const char *label,
+    CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *n)
+{
+	CK_ATTRIBUTE tmpl[2];
+	CK_ULONG ntmpl = 0;
+	CK_RV rv, rv2;
+
+	*n = 0;
+	tmpl[ntmpl].type = CKA_CLASS;
+	tmpl[ntmpl].pValue = &cls;
+	tmpl[ntmpl].ulValueLen = sizeof(cls);
+	ntmpl++;
+	if (label != NULL) {
+		tmpl[ntmpl].type = CKA_LABEL;
+		tmpl[ntmpl].pValue = (void *)label;
+		tmpl[ntmpl].ulValueLen = strlen(label);
+		ntmpl++;
+	}
+	if ((rv = t->m->f->C_FindObjectsInit(t->session, tmpl, ntmpl)) !=
+	    CKR_OK)
+		return rv;
+	rv = t->m->f->C_FindObjects(t->session, objs, max, n);
+	rv2 = t->m->f->C_FindObjectsFinal(t->session);
+	return rv != CKR_OK ? rv : rv2;
+}
+
+/*
+ * Runs op with a working session, reconnecting and logging in again after a
+ * lost session, up to P11_RETRIES times with back-off. op returns a CK_RV
+ * and writes its own message for errors that are not a lost session.
+ */
+typedef CK_RV (*p11_op)(struct p11_token *, void *, char *, size_t);
+
+static int
+p11_run(struct p11_token *t, p11_op op, void *arg, const char *what,
+    char *err, size_t errlen)
+{
+	CK_RV rv = CKR_OK;
+	char why[256] = "";
+	int attempt;
+
+	for (attempt = 0; attempt <= P11_RETRIES; attempt++) {
+		if (attempt > 0)
+			p11_sleep_ms(p11_backoff_ms[attempt - 1]);
+		if (!t->have_session &&
+		    p11_session_open(t, why, sizeof(why)) == -1)
+			continue;
+		rv = op(t, arg, err, errlen);
+		if (rv == CKR_OK)
+			return 0;
+		if (!p11_rv_lost(rv))
+			return -1;	/* op wrote err */
+		snprintf(why, sizeof(why), "%s", p11_rvname(rv));
+		p11_session_drop(t);
+	}
+	p11_seterr(err, errlen, "%s: token \"%s\" unavailable after %d "
+	    "attempts to reconnect (%s)", what, t->label, P11_RETRIES, why);
+	return -1;
+}
+
+/* Reads one variable-length attribute into a malloc'd buffer. */
+static CK_RV
+p11_attr_get(struct p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
+    unsigned char **val, size_t *len)
+{
+	CK_ATTRIBUTE a;
+	CK_RV rv;
+
+	*val = NULL;
+	*len = 0;
+	a.type = type;
+	a.pValue = NULL;
+	a.ulValueLen = 0;
+	if ((rv = t->m->f->C_GetAttributeValue(t->session, o, &a, 1)) != CKR_OK)
+		return rv;
+	if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > 65536)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if ((a.pValue = malloc(a.ulValueLen + 1)) == NULL)
+		return CKR_HOST_MEMORY;
+	if ((rv = t->m->f->C_GetAttributeValue(t->session, o, &a, 1)) !=
+	    CKR_OK) {
+		free(a.pValue);
+		return rv;
+	}
+	*val = a.pValue;
+	*len = a.ulValueLen;
+	return CKR_OK;
+}
+
+static CK_RV
+p11_attr_ulong(struct p11_token *t, CK_OBJECT_HANDLE o,
+    CK_ATTRIBUTE_TYPE type, CK_ULONG *v)
+{
+	CK_ATTRIBUTE a;
+
+	a.type = type;
+	a.pValue = v;
+	a.ulValueLen = sizeof(*v);
+	return t->m->f->C_GetAttributeValue(t->session, o, &a, 1);
+}
+
+static CK_RV
+p11_attr_bool(struct p11_token *t, CK_OBJECT_HANDLE o,
+    CK_ATTRIBUTE_TYPE type, int *v)
+{
+	CK_ATTRIBUTE a;
+	CK_BBOOL b = CK_FALSE;
+	CK_RV rv;
+
+	a.type = type;
+	a.pValue = &b;
+	a.ulValueLen = sizeof(b);
+	rv = t->m->f->C_GetAttributeValue(t->session, o, &a, 1);
+	*v = b == CK_TRUE;
+	return rv;
+}
+
+/* Builds an EVP_PKEY from a public key object's attributes. */
+static CK_RV
+p11_pub_evp(struct p11_token *t, CK_OBJECT_HANDLE o, EVP_PKEY **pub,
+    char *err, size_t errlen)
+{
+	CK_ULONG kt = 0;
+	unsigned char *a = NULL, *b = NULL;
+	size_t alen, blen;
+	const unsigned char *p;
+	ASN1_OBJECT *curve = NULL;
+	ASN1_OCTET_STRING *point = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	const char *group;
+	CK_RV rv;
+
+	*pub = NULL;
+	if ((rv = p11_attr_ulong(t, o, CKA_KEY_TYPE, &kt)) != CKR_OK) {
+		p11_seterr(err, errlen, "C_GetAttributeValue CKA_KEY_TYPE: %s",
+		    p11_rvname(rv));
+		goto out;
+	}
+	rv = CKR_FUNCTION_FAILED;
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL) {
+		p11_seterr(err, errlen, "OSSL_PARAM_BLD_new failed");
+		goto out;
+	}
+	if (kt == CKK_EC) {
+		if ((rv = p11_attr_get(t, o, CKA_EC_PARAMS, &a, &alen)) !=
+		    CKR_OK ||
+		    (rv = p11_attr_get(t, o, CKA_EC_POINT, &b, &blen)) !=
+		    CKR_OK) {
+			p11_seterr(err, errlen, "C_GetAttributeValue EC "
+			    "public key: %s", p11_rvname(rv));
+			goto out;
+		}
+		rv = CKR_FUNCTION_FAILED;
+		p = a;
+		if ((curve = d2i_ASN1_OBJECT(NULL, &p, (long)alen)) == NULL ||
+		    p != a + alen) {
+			p11_seterr(err, errlen, "CKA_EC_PARAMS: not a named "
+			    "curve");
+			goto out;
+		}
+		if ((group = OBJ_nid2sn(OBJ_obj2nid(curve))) == NULL ||
+		    OBJ_obj2nid(curve) == NID_undef) {
+			p11_seterr(err, errlen, "CKA_EC_PARAMS: unknown curve");
+			goto out;
+		}
+		/* CKA_EC_POINT is the DER of an OCTET STRING. */
+		p = b;
+		if ((point = d2i_ASN1_OCTET_STRING(NULL, &p, (long)blen)) ==
+		    NULL || p != b + blen) {
+			p11_seterr(err, errlen, "CKA_EC_POINT: not an OCTET "
+			    "STRING");
+			goto out;
+		}
+		if (OSSL_PARAM_BLD_push_utf8_string(bld,
+		    OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
+		    OSSL_PARAM_BLD_push_octet_string(bld,
+		    OSSL_PKEY_PARAM_PUB_KEY, ASN1_STRING_get0_data(point),
+		    (size_t)ASN1_STRING_length(point)) != 1) {
+			p11_seterr(err, errlen, "OSSL_PARAM_BLD_push failed");
+			goto out;
+		}
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	} else if (kt == CKK_RSA) {
+		if ((rv = p11_attr_get(t, o, CKA_MODULUS, &a, &alen)) !=
+		    CKR_OK ||
+		    (rv = p11_attr_get(t, o, CKA_PUBLIC_EXPONENT, &b, &blen)) !=
+		    CKR_OK) {
+			p11_seterr(err, errlen, "C_GetAttributeValue RSA "
+			    "public key: %s", p11_rvname(rv));
+			goto out;
+		}
+		rv = CKR_FUNCTION_FAILED;
+		if ((n = BN_bin2bn(a, (int)alen, NULL)) == NULL ||
+		    (e = BN_bin2bn(b, (int)blen, NULL)) == NULL ||
+		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) !=
+		    1 ||
+		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) !=
+		    1) {
+			p11_seterr(err, errlen, "RSA public key parameters");
+			goto out;
+		}
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	} else {
+		p11_seterr(err, errlen, "unsupported key type 0x%lx", kt);
+		goto out;
+	}
+	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL || ctx == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, pub, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		p11_seterr(err, errlen, "EVP_PKEY_fromdata failed");
+		*pub = NULL;
+		goto out;
+	}
+	rv = CKR_OK;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	ASN1_OBJECT_free(curve);
+	ASN1_OCTET_STRING_free(point);
+	free(a);
+	free(b);
+	return rv;
+}
+
+struct p11_gen_arg {
+	const char		*label;
+	enum p11_keytype	 type;
+	EVP_PKEY		**pub;
+};
+
+static CK_RV
+p11_gen_op(struct p11_token *t, void *varg, char *err, size_t errlen)
+{
+	struct p11_gen_arg *g = varg;
+	CK_OBJECT_HANDLE objs[1], hpub = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE hpriv = CK_INVALID_HANDLE;
+	CK_ULONG n = 0, bits = 0, npub = 0, npriv = 0;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_MECHANISM mech = { 0, NULL, 0 };
+	CK_ATTRIBUTE pubt[12], privt[14];
+	unsigned char id[P11_ID_LEN];
+	unsigned char exp[] = { 0x01, 0x00, 0x01 };
+	const void *oid = NULL;
+	size_t oidlen = 0;
+	CK_OBJECT_CLASS classes[2] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY };
+	CK_RV rv;
+	size_t i;
+
+#define P11_ATTR(arr, cnt, t_, v_, l_) do {				\
+	(arr)[(cnt)].type = (t_);					\
+	(arr)[(cnt)].pValue = (void *)(v_);				\
+	(arr)[(cnt)].ulValueLen = (l_);					\
+	(cnt)++;							\
+} while (0)
+
+	for (i = 0; i < 2; i++) {
+		if ((rv = p11_find(t, classes[i], g->label, objs, 1, &n)) !=
+		    CKR_OK) {
+			p11_seterr(err, errlen, "C_FindObjects: %s",
+			    p11_rvname(rv));
+			return rv;
+		}
+		if (n > 0) {
+			p11_seterr(err, errlen, "a key labelled \"%s\" already "
+			    "exists in token \"%s\"", g->label, t->label);
+			return CKR_FUNCTION_FAILED;
+		}
+	}
+	if (RAND_bytes(id, sizeof(id)) != 1) {
+		p11_seterr(err, errlen, "RAND_bytes failed");
+		return CKR_FUNCTION_FAILED;
+	}
+	switch (g->type) {
+	case P11_KEY_RSA2048:
+		bits = 2048;
+		break;
+	case P11_KEY_RSA3072:
+		bits = 3072;
+		break;
+	case P11_KEY_RSA4096:
+		bits = 4096;
+		break;
+	case P11_KEY_EC_P256:
+		oid = p11_oid_p256;
+		oidlen = sizeof(p11_oid_p256);
+		break;
+	case P11_KEY_EC_P384:
+		oid = p11_oid_p384;
+		oidlen = sizeof(p11_oid_p384);
+		break;
+	default:
+		p11_seterr(err, errlen, "unknown key type %d", (int)g->type);
+		return CKR_FUNCTION_FAILED;
+	}
+	P11_ATTR(pubt, npub, CKA_TOKEN, &yes, sizeof(yes));
+	P11_ATTR(pubt, npub, CKA_PRIVATE, &no, sizeof(no));
+	P11_ATTR(pubt, npub, CKA_VERIFY, &yes, sizeof(yes));
+	P11_ATTR(pubt, npub, CKA_ENCRYPT, &no, sizeof(no));
+	P11_ATTR(pubt, npub, CKA_WRAP, &no, sizeof(no));
+	P11_ATTR(pubt, npub, CKA_LABEL, g->label, strlen(g->label));
+	P11_ATTR(pubt, npub, CKA_ID, id, sizeof(id));
+	P11_ATTR(privt, npriv, CKA_TOKEN, &yes, sizeof(yes));
+	P11_ATTR(privt, npriv, CKA_PRIVATE, &yes, sizeof(yes));
+	P11_ATTR(privt, npriv, CKA_SENSITIVE, &yes, sizeof(yes));
+	P11_ATTR(privt, npriv, CKA_EXTRACTABLE, &no, sizeof(no));
+	P11_ATTR(privt, npriv, CKA_SIGN, &yes, sizeof(yes));
+	P11_ATTR(privt, npriv, CKA_DECRYPT, &no, sizeof(no));
+	P11_ATTR(privt, npriv, CKA_UNWRAP, &no, sizeof(no));
+	P11_ATTR(privt, npriv, CKA_DERIVE, &no, sizeof(no));
+	P11_ATTR(privt, npriv, CKA_LABEL, g->label, strlen(g->label));
+	P11_ATTR(privt, npriv, CKA_ID, id, sizeof(id));
+	if (oid == NULL) {
+		mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+		P11_ATTR(pubt, npub, CKA_MODULUS_BITS, &bits, sizeof(bits));
+		P11_ATTR(pubt, npub, CKA_PUBLIC_EXPONENT, exp, sizeof(exp));
+	} else {
+		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
+		P11_ATTR(pubt, npub, CKA_EC_PARAMS, oid, oidlen);
+	}
+#undef P11_ATTR
+	rv = t->m->f->C_GenerateKeyPair(t->session, &mech, pubt, npub, privt,
+	    npriv, &hpub, &hpriv);
+	if (rv != CKR_OK) {
+		p11_seterr(err, errlen, "C_GenerateKeyPair %s \"%s\": %s",
+		    p11_keytype_name(g->type), g->label, p11_rvname(rv));
+		return rv;
+	}
+	if ((rv = p11_pub_evp(t, hpub, g->pub, err, errlen)) != CKR_OK &&
+	    p11_rv_lost(rv)) {
+		/* The key exists; a retry would refuse the duplicate label. */
+		p11_seterr(err, errlen, "key \"%s\" generated but its public "
+		    "key could not be read: %s", g->label, p11_rvname(rv));
+		return CKR_FUNCTION_FAILED;
+	}
+	return rv;
+}
+
+int
+p11_key_generate(struct p11_token *t, const char *label,
+    enum p11_keytype type, EVP_PKEY **pub, char *err, size_t errlen)
+{
+	struct p11_gen_arg g;
+
+	*pub = NULL;
+	if (strlen(label) == 0 || strlen(label) > P11_KEYLABEL_MAX) {
+		p11_seterr(err, errlen, "key label: 1 to %d bytes",
+		    P11_KEYLABEL_MAX);
+		return -1;
+	}
+	g.label = label;
+	g.type = type;
+	g.pub = pub;
+	return p11_run(t, p11_gen_op, &g, "key generation", err, errlen);
+}
+
+struct p11_pub_arg {
+	const char	*label;
+	EVP_PKEY	**pub;
+};
+
+static CK_RV
+p11_pub_op(struct p11_token *t, void *varg, char *err, size_t errlen)
+{
+	struct p11_pub_arg *a = varg;
+	CK_OBJECT_HANDLE objs[2];
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	if ((rv = p11_find(t, CKO_PUBLIC_KEY, a->label, objs, 2, &n)) !=
+	    CKR_OK) {
+		p11_seterr(err, errlen, "C_FindObjects: %s", p11_rvname(rv));
+		return rv;
+	}
+	if (n != 1) {
+		p11_seterr(err, errlen, n == 0 ? "no public key labelled "
+		    "\"%s\" in token \"%s\"" : "several public keys labelled "
+		    "\"%s\" in token \"%s\"", a->label, t->label);
+		return CKR_FUNCTION_FAILED;
+	}
+	return p11_pub_evp(t, objs[0], a->pub, err, errlen);
+}
+
+int
+p11_key_public(struct p11_token *t, const char *label, EVP_PKEY **pub,
+    char *err, size_t errlen)
+{
+	struct p11_pub_arg a;
+
+	*pub = NULL;
+	a.label = label;
+	a.pub = pub;
+	return p11_run(t, p11_pub_op, &a, "public key", err, errlen);
+}
+
+/* Type name of a private key object ("ec-p256", "rsa2048", ...). */
+static void
+p11_key_typename(struct p11_token *t, CK_OBJECT_HANDLE o, char *out,
+    size_t outlen)
+{
+	CK_ULONG kt = 0;
+	unsigned char *v = NULL;
+	size_t vlen = 0;
+
+	snprintf(out, outlen, "unknown");
+	if (p11_attr_ulong(t, o, CKA_KEY_TYPE, &kt) != CKR_OK)
+		return;
+	if (kt == CKK_RSA) {
+		if (p11_attr_get(t, o, CKA_MODULUS, &v, &vlen) == CKR_OK)
+			snprintf(out, outlen, "rsa%zu", vlen * 8);
+	} else if (kt == CKK_EC) {
+		if (p11_attr_get(t, o, CKA_EC_PARAMS, &v, &vlen) != CKR_OK)
+			return;
+		if (vlen == sizeof(p11_oid_p256) &&
+		    memcmp(v, p11_oid_p256, vlen) == 0)
+			snprintf(out, outlen, "ec-p256");
+		else if (vlen == sizeof(p11_oid_p384) &&
+		    memcmp(v, p11_oid_p384, vlen) == 0)
+			snprintf(out, outlen, "ec-p384");
+		else
+			snprintf(out, outlen, "ec");
+	}
+	free(v);
+}
+
+int
+p11_key_list(struct p11_token *t,
+    void (*fn)(const char *label, const char *type, int sensitive,
+    int extractable, void *arg), void *arg)
+{
+	CK_OBJECT_HANDLE objs[256];
+	CK_ULONG n = 0, i;
+	unsigned char *lab = NULL;
+	size_t lablen;
+	char label[P11_KEYLABEL_MAX + 1], type[16];
+	int sens, extr, rc = -1;
+
+	if (!t->have_session && p11_session_open(t, NULL, 0) == -1)
+		goto out;
+	if (p11_find(t, CKO_PRIVATE_KEY, NULL, objs, 256, &n) != CKR_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		free(lab);
+		lab = NULL;
+		if (p11_attr_get(t, objs[i], CKA_LABEL, &lab, &lablen) !=
+		    CKR_OK)
+			goto out;
+		if (lablen > P11_KEYLABEL_MAX)
+			lablen = P11_KEYLABEL_MAX;
+		memcpy(label, lab, lablen);
+		label[lablen] = '\0';
+		if (p11_attr_bool(t, objs[i], CKA_SENSITIVE, &sens) != CKR_OK ||
+		    p11_attr_bool(t, objs[i], CKA_EXTRACTABLE, &extr) != CKR_OK)
+			goto out;
+		p11_key_typename(t, objs[i], type, sizeof(type));
+		fn(label, type, sens, extr, arg);
+	}
+	rc = 0;
+out:
+	free(lab);
+	return rc;
+}
+
+/*
+ * Finds the private key labelled label through the handle cache. Returns
+ * CKR_OK, or an error with err written (a lost session is left to p11_run).
+ */
+static CK_RV
+p11_key_lookup(struct p11_token *t, const char *label, struct p11_key **kp,
+    char *err, size_t errlen)
+{
+	CK_OBJECT_HANDLE objs[2];
+	CK_ULONG n = 0, kt = 0;
+	struct p11_key *nk;
+	CK_RV rv;
+	size_t i;
+
+	*kp = NULL;
+	for (i = 0; i < t->nkeys; i++) {
+		if (strcmp(t->keys[i].label, label) == 0) {
+			*kp = &t->keys[i];
+			return CKR_OK;
+		}
+	}
+	if ((rv = p11_find(t, CKO_PRIVATE_KEY, label, objs, 2, &n)) != CKR_OK) {
+		p11_seterr(err, errlen, "C_FindObjects: %s", p11_rvname(rv));
+		return rv;
+	}
+	if (n != 1) {
+		p11_seterr(err, errlen, n == 0 ? "no private key labelled "
+		    "\"%s\" in token \"%s\"" : "several private keys labelled "
+		    "\"%s\" in token \"%s\"", label, t->label);
+		return CKR_KEY_HANDLE_INVALID;
+	}
+	if ((rv = p11_attr_ulong(t, objs[0], CKA_KEY_TYPE, &kt)) != CKR_OK) {
+		p11_seterr(err, errlen, "C_GetAttributeValue CKA_KEY_TYPE: %s",
+		    p11_rvname(rv));
+		return rv;
+	}
+	if (kt != CKK_RSA && kt != CKK_EC) {
+		p11_seterr(err, errlen, "key \"%s\": unsupported type 0x%lx",
+		    label, kt);
+		return CKR_KEY_TYPE_INCONSISTENT;
+	}
+	nk = reallocarray(t->keys, t->nkeys + 1, sizeof(*t->keys));
+	if (nk == NULL) {
+		p11_seterr(err, errlen, "reallocarray: %s", strerror(errno));
+		return CKR_HOST_MEMORY;
+	}
+	t->keys = nk;
+	memset(&t->keys[t->nkeys], 0, sizeof(t->keys[t->nkeys]));
+	snprintf(t->keys[t->nkeys].label, sizeof(t->keys[t->nkeys].label),
+	    "%s", label);
+	t->keys[t->nkeys].handle = objs[0];
+	t->keys[t->nkeys].type = kt;
+	*kp = &t->keys[t->nkeys++];
+	return CKR_OK;
+}
+
+/* Removes label from the handle cache (after CKR_OBJECT_HANDLE_INVALID). */
+static void
+p11_key_forget(struct p11_token *t, const char *label)
+{
+	size_t i;
+
+	for (i = 0; i < t->nkeys; i++) {
+		if (strcmp(t->keys[i].label, label) == 0) {
+			t->keys[i] = t->keys[--t->nkeys];
+			return;
+		}
+	}
+}
+
+int
+p11_key_exists(struct p11_token *t, const char *label, char *err,
+    size_t errlen)
+{
+	CK_OBJECT_HANDLE objs[1];
+	CK_ULONG n = 0;
+	size_t i;
+	int attempt;
+	CK_RV rv;
+
+	for (i = 0; i < t->nkeys; i++)
+		if (strcmp(t->keys[i].label, label) == 0)
+			return 1;
+	for (attempt = 0; attempt <= P11_RETRIES; attempt++) {
+		if (attempt > 0)
+			p11_sleep_ms(p11_backoff_ms[attempt - 1]);
+		if (!t->have_session &&
+		    p11_session_open(t, err, errlen) == -1)
+			continue;
+		rv = p11_find(t, CKO_PRIVATE_KEY, label, objs, 1, &n);
+		if (rv == CKR_OK)
+			return n > 0;
+		p11_seterr(err, errlen, "C_FindObjects: %s", p11_rvname(rv));
+		if (!p11_rv_lost(rv))
+			return -1;
+		p11_session_drop(t);
+	}
+	return -1;
+}
+
+struct p11_sign_arg {
+	const char		*label;
+	const unsigned char	*in;	/* DigestInfo (RSA) or digest (EC) */
+	size_t			 inlen;
+	const unsigned char	*digest;
+	size_t			 dlen;
+	unsigned char		**sig;
+	size_t			*siglen;
+};
+
+/* r||s (each half n bytes) to DER ECDSA-Sig-Value (RFC 5480 §2.2 / 3279). */
+static int
+p11_ecdsa_der(const unsigned char *rs, size_t rslen, unsigned char **der,
+    size_t *derlen)
+{
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *s = NULL;
+	unsigned char *out = NULL;
+	int len, rc = -1;
+
+	if (rslen == 0 || rslen % 2 != 0)
+		goto out;
+	if ((es = ECDSA_SIG_new()) == NULL ||
+	    (r = BN_bin2bn(rs, (int)(rslen / 2), NULL)) == NULL ||
+	    (s = BN_bin2bn(rs + rslen / 2, (int)(rslen / 2), NULL)) == NULL)
+		goto out;
+	if (ECDSA_SIG_set0(es, r, s) != 1)
+		goto out;
+	r = s = NULL;	/* owned by es */
+	if ((len = i2d_ECDSA_SIG(es, &out)) <= 0)
+		goto out;
+	*der = out;
+	*derlen = (size_t)len;
+	out = NULL;
+	rc = 0;
+out:
+	OPENSSL_free(out);
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	return rc;
+}
+
+static CK_RV
+p11_sign_op(struct p11_token *t, void *varg, char *err, size_t errlen)
+{
+	struct p11_sign_arg *a = varg;
+	struct p11_key *k;
+	CK_MECHANISM mech = { 0, NULL, 0 };
+	unsigned char buf[P11_SIG_MAX], *der = NULL;
+	CK_ULONG len = sizeof(buf);
+	size_t derlen = 0;
+	const unsigned char *in;
+	size_t inlen;
+	CK_RV rv;
+	int again;
+
+	for (again = 0; again < 2; again++) {
+		if ((rv = p11_key_lookup(t, a->label, &k, err, errlen)) !=
+		    CKR_OK)
+			return rv;
+		if (k->type == CKK_RSA) {
+			mech.mechanism = CKM_RSA_PKCS;
+			in = a->in;
+			inlen = a->inlen;
+		} else {
+			mech.mechanism = CKM_ECDSA;
+			in = a->digest;
+			inlen = a->dlen;
+		}
+		rv = t->m->f->C_SignInit(t->session, &mech, k->handle);
+		if (rv == CKR_OK) {
+			len = sizeof(buf);
+			rv = t->m->f->C_Sign(t->session, (CK_BYTE_PTR)in,
+			    inlen, buf, &len);
+		}
+		if (rv == CKR_KEY_HANDLE_INVALID ||
+		    rv == CKR_OBJECT_HANDLE_INVALID) {
+			/* Stale cached handle: look the label up once more. */
+			p11_key_forget(t, a->label);
+			continue;
+		}
+		break;
+	}
+	if (rv != CKR_OK) {
+		p11_seterr(err, errlen, "C_Sign with key \"%s\": %s", a->label,
+		    p11_rvname(rv));
+		return rv;
+	}
+	if (mech.mechanism == CKM_ECDSA) {
+		if (p11_ecdsa_der(buf, len, &der, &derlen) == -1) {
+			p11_seterr(err, errlen, "ECDSA signature of %lu bytes: "
+			    "DER encoding failed", (unsigned long)len);
+			return CKR_FUNCTION_FAILED;
+		}
+		if ((*a->sig = malloc(derlen)) == NULL) {
+			OPENSSL_free(der);
+			return CKR_HOST_MEMORY;
+		}
+		memcpy(*a->sig, der, derlen);
+		*a->siglen = derlen;
+		OPENSSL_free(der);
+	} else {
+		if ((*a->sig = malloc(len)) == NULL)
+			return CKR_HOST_MEMORY;
+		memcpy(*a->sig, buf, len);
+		*a->siglen = len;
+	}
+	return CKR_OK;
+}
+
+int
+p11_sign_digest(struct p11_token *t, const char *label, const char *mdname,
+    const unsigned char *digest, size_t dlen, unsigned char **sig,
+    size_t *siglen, char *err, size_t errlen)
+{
+	struct p11_sign_arg a;
+	unsigned char di[19 + 64];
+	size_t i;
+
+	*sig = NULL;
+	*siglen = 0;
+	for (i = 0; i < sizeof(p11_digests) / sizeof(p11_digests[0]); i++)
+		if (strcmp(mdname, p11_digests[i].name) == 0)
+			break;
+	if (i == sizeof(p11_digests) / sizeof(p11_digests[0])) {
+		p11_seterr(err, errlen, "digest %s refused (SHA256, SHA384 or "
+		    "SHA512 only)", mdname);
+		return -1;
+	}
+	if (dlen != p11_digests[i].dlen) {
+		p11_seterr(err, errlen, "%s digest of %zu bytes (want %zu)",
+		    mdname, dlen, p11_digests[i].dlen);
+		return -1;
+	}
+	memcpy(di, p11_digests[i].prefix, p11_digests[i].prefixlen);
+	memcpy(di + p11_digests[i].prefixlen, digest, dlen);
+	a.label = label;
+	a.in = di;
+	a.inlen = p11_digests[i].prefixlen + dlen;
+	a.digest = digest;
+	a.dlen = dlen;
+	a.sig = sig;
+	a.siglen = siglen;
+	return p11_run(t, p11_sign_op, &a, "signature", err, errlen);
+}
+
+int
+p11_test_drop_session(struct p11_token *t)
+{
+	if (t->m->f->C_CloseAllSessions(t->slot) != CKR_OK)
+		return -1;
+	return 0;
+}

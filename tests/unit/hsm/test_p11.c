@@ -1,0 +1,396 @@
+/*
+ * hsm/p11.c against a throw-away SoftHSM2 token: token init, login, key
+ * generation with the attributes p11.h promises (read back through raw
+ * PKCS#11), duplicate labels, signing, and recovery from a lost session.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dlfcn.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+#include <p11-kit/pkcs11.h>
+#include <openssl/evp.h>
+
+#include "hsm/p11.h"
+#include "tests/unit/hsm/hsmtest.h"
+
+#define TOKEN	"p11-test"
+
+struct fixture {
+	struct hsmtest		 h;
+	struct p11_module	*mod;
+	struct p11_token	*tok;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f;
+	char err[256];
+
+	if ((f = calloc(1, sizeof(*f))) == NULL || hsmtest_setup(&f->h) == -1)
+		return -1;
+	if ((f->mod = p11_module_load(f->h.module, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (p11_token_init(f->mod, TOKEN, HSMTEST_SO_PIN, HSMTEST_USER_PIN,
+	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	f->tok = p11_token_open(f->mod, TOKEN, HSMTEST_USER_PIN, NULL, err,
+	    sizeof(err));
+	if (f->tok == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	p11_token_close(f->tok);
+	p11_module_free(f->mod);
+	hsmtest_teardown(&f->h);
+	free(f);
+	return 0;
+}
+
+static void
+test_keytype_names(void **state)
+{
+	enum p11_keytype t;
+
+	assert_int_equal(p11_keytype_parse("ec-p256", &t), 0);
+	assert_int_equal(t, P11_KEY_EC_P256);
+	assert_string_equal(p11_keytype_name(P11_KEY_RSA3072), "rsa3072");
+	assert_int_equal(p11_keytype_parse("dsa", &t), -1);
+}
+
+static void
+test_token_init_twice(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "";
+
+	assert_int_equal(p11_token_init(f->mod, TOKEN, HSMTEST_SO_PIN,
+	    HSMTEST_USER_PIN, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "already exists"));
+	/* Too long a label. */
+	assert_int_equal(p11_token_init(f->mod,
+	    "0123456789012345678901234567890123", HSMTEST_SO_PIN,
+	    HSMTEST_USER_PIN, err, sizeof(err)), -1);
+}
+
+static void
+count_tokens(const char *label, const char *serial, void *arg)
+{
+	if (strcmp(label, TOKEN) == 0)
+		(*(int *)arg)++;
+}
+
+static void
+test_token_list(void **state)
+{
+	struct fixture *f = *state;
+	int n = 0;
+
+	assert_int_equal(p11_token_list(f->mod, count_tokens, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(p11_token_label(f->tok), TOKEN);
+}
+
+static void
+test_token_missing(void **state)
+{
+	struct fixture *f = *state;
+	struct p11_token *t;
+	char err[256] = "";
+
+	t = p11_token_open(f->mod, "no-such-token", HSMTEST_USER_PIN, NULL,
+	    err, sizeof(err));
+	assert_null(t);
+	assert_non_null(strstr(err, "not present"));
+}
+
+/* Reads boolean attributes of the object with class and label, raw. */
+static void
+check_attrs(struct fixture *f, CK_OBJECT_CLASS cls, const char *label,
+    const CK_ATTRIBUTE_TYPE *types, const CK_BBOOL *want, size_t n)
+{
+	void *dl;
+	CK_C_GetFunctionList gfl;
+	CK_FUNCTION_LIST_PTR fl;
+	CK_SLOT_ID slots[16];
+	CK_ULONG nslots = 16, found = 0, i;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE o;
+	CK_TOKEN_INFO ti;
+	CK_ATTRIBUTE tmpl[2];
+	CK_BBOOL v;
+	CK_ATTRIBUTE a;
+	size_t k;
+
+	dl = dlopen(f->h.module, RTLD_NOW | RTLD_NOLOAD);
+	assert_non_null(dl);
+	*(void **)&gfl = dlsym(dl, "C_GetFunctionList");
+	assert_int_equal(gfl(&fl), CKR_OK);
+	assert_int_equal(fl->C_GetSlotList(CK_TRUE, slots, &nslots), CKR_OK);
+	for (i = 0; i < nslots; i++) {
+		assert_int_equal(fl->C_GetTokenInfo(slots[i], &ti), CKR_OK);
+		if (memcmp(ti.label, TOKEN, strlen(TOKEN)) == 0)
+			break;
+	}
+	assert_true(i < nslots);
+	assert_int_equal(fl->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL,
+	    NULL, &s), CKR_OK);
+	/* The p11 handle's login covers this session too (same app). */
+	tmpl[0].type = CKA_CLASS;
+	tmpl[0].pValue = &cls;
+	tmpl[0].ulValueLen = sizeof(cls);
+	tmpl[1].type = CKA_LABEL;
+	tmpl[1].pValue = (void *)label;
+	tmpl[1].ulValueLen = strlen(label);
+	assert_int_equal(fl->C_FindObjectsInit(s, tmpl, 2), CKR_OK);
+	assert_int_equal(fl->C_FindObjects(s, &o, 1, &found), CKR_OK);
+	assert_int_equal(fl->C_FindObjectsFinal(s), CKR_OK);
+	assert_int_equal(found, 1);
+	for (k = 0; k < n; k++) {
+		a.type = types[k];
+		a.pValue = &v;
+		a.ulValueLen = sizeof(v);
+		assert_int_equal(fl->C_GetAttributeValue(s, o, &a, 1), CKR_OK);
+		if (v != want[k])
+			fail_msg("key %s attribute 0x%lx is %d, want %d",
+			    label, types[k], v, want[k]);
+	}
+	fl->C_CloseSession(s);
+	dlclose(dl);
+}
+
+struct listed {
+	int	n;
+	int	bad;
+};
+
+static void
+list_cb(const char *label, const char *type, int sens, int extr, void *arg)
+{
+	struct listed *l = arg;
+
+	l->n++;
+	if (!sens || extr || strncmp(label, "gen-", 4) != 0 ||
+	    strcmp(label + 4, type) != 0)
+		l->bad++;
+}
+
+static void
+test_keygen_all_types(void **state)
+{
+	struct fixture *f = *state;
+	static const char *types[] = {
+		"ec-p256", "ec-p384", "rsa2048", "rsa3072", "rsa4096"
+	};
+	static const int bits[] = { 256, 384, 2048, 3072, 4096 };
+	static const CK_ATTRIBUTE_TYPE privattrs[] = {
+		CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_EXTRACTABLE,
+		CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_SIGN,
+		CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE
+	};
+	static const CK_BBOOL privwant[] = {
+		CK_TRUE, CK_TRUE, CK_TRUE, CK_FALSE, CK_TRUE, CK_TRUE,
+		CK_TRUE, CK_FALSE, CK_FALSE, CK_FALSE
+	};
+	static const CK_ATTRIBUTE_TYPE pubattrs[] = {
+		CKA_TOKEN, CKA_VERIFY, CKA_ENCRYPT, CKA_WRAP
+	};
+	static const CK_BBOOL pubwant[] = {
+		CK_TRUE, CK_TRUE, CK_FALSE, CK_FALSE
+	};
+	struct listed l = { 0, 0 };
+	enum p11_keytype kt;
+	EVP_PKEY *pub = NULL, *pub2 = NULL;
+	char label[32], err[256];
+	size_t i;
+
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(p11_keytype_parse(types[i], &kt), 0);
+		snprintf(label, sizeof(label), "gen-%s", types[i]);
+		if (p11_key_generate(f->tok, label, kt, &pub, err,
+		    sizeof(err)) == -1)
+			fail_msg("%s", err);
+		assert_int_equal(EVP_PKEY_get_bits(pub), bits[i]);
+		assert_int_equal(p11_key_public(f->tok, label, &pub2, err,
+		    sizeof(err)), 0);
+		assert_int_equal(EVP_PKEY_eq(pub, pub2), 1);
+		EVP_PKEY_free(pub);
+		EVP_PKEY_free(pub2);
+		check_attrs(f, CKO_PRIVATE_KEY, label, privattrs, privwant,
+		    sizeof(privattrs) / sizeof(privattrs[0]));
+		check_attrs(f, CKO_PUBLIC_KEY, label, pubattrs, pubwant,
+		    sizeof(pubattrs) / sizeof(pubattrs[0]));
+		assert_int_equal(p11_key_exists(f->tok, label, err,
+		    sizeof(err)), 1);
+	}
+	assert_int_equal(p11_key_list(f->tok, list_cb, &l), 0);
+	assert_true(l.n >= 5);
+	assert_int_equal(l.bad, 0);
+	assert_int_equal(p11_key_exists(f->tok, "gen-none", err, sizeof(err)),
+	    0);
+}
+
+static void
+test_keygen_duplicate(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *pub = NULL;
+	char err[256] = "";
+
+	assert_int_equal(p11_key_generate(f->tok, "dup", P11_KEY_EC_P256, &pub,
+	    err, sizeof(err)), 0);
+	EVP_PKEY_free(pub);
+	pub = NULL;
+	assert_int_equal(p11_key_generate(f->tok, "dup", P11_KEY_RSA2048, &pub,
+	    err, sizeof(err)), -1);
+	assert_null(pub);
+	assert_non_null(strstr(err, "already exists"));
+}
+
+/* Signs a digest of msg and verifies it with the public key. */
+static void
+sign_verify(struct fixture *f, const char *label, const char *mdname)
+{
+	unsigned char dg[EVP_MAX_MD_SIZE], *sig = NULL;
+	unsigned int dlen;
+	size_t siglen;
+	EVP_PKEY *pub = NULL;
+	EVP_PKEY_CTX *ctx;
+	EVP_MD *md;
+	char err[256];
+
+	md = EVP_MD_fetch(NULL, mdname, NULL);
+	assert_non_null(md);
+	assert_int_equal(EVP_Digest("hello", 5, dg, &dlen, md, NULL), 1);
+	if (p11_sign_digest(f->tok, label, mdname, dg, dlen, &sig, &siglen,
+	    err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(p11_key_public(f->tok, label, &pub, err, sizeof(err)),
+	    0);
+	ctx = EVP_PKEY_CTX_new(pub, NULL);
+	assert_int_equal(EVP_PKEY_verify_init(ctx), 1);
+	assert_true(EVP_PKEY_CTX_set_signature_md(ctx, md) > 0);
+	assert_int_equal(EVP_PKEY_verify(ctx, sig, siglen, dg, dlen), 1);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pub);
+	EVP_MD_free(md);
+	free(sig);
+}
+
+static void
+test_sign_digest(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *pub = NULL;
+	unsigned char dg[32] = { 0 }, *sig = NULL;
+	size_t siglen;
+	char err[256] = "";
+
+	assert_int_equal(p11_key_generate(f->tok, "s-ec", P11_KEY_EC_P256,
+	    &pub, err, sizeof(err)), 0);
+	EVP_PKEY_free(pub);
+	assert_int_equal(p11_key_generate(f->tok, "s-rsa", P11_KEY_RSA2048,
+	    &pub, err, sizeof(err)), 0);
+	EVP_PKEY_free(pub);
+	sign_verify(f, "s-ec", "SHA256");
+	sign_verify(f, "s-ec", "SHA384");
+	sign_verify(f, "s-rsa", "SHA256");
+	sign_verify(f, "s-rsa", "SHA512");
+
+	assert_int_equal(p11_sign_digest(f->tok, "s-ec", "SHA1", dg, 20, &sig,
+	    &siglen, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "SHA1 refused"));
+	assert_int_equal(p11_sign_digest(f->tok, "s-ec", "SHA256", dg, 20,
+	    &sig, &siglen, err, sizeof(err)), -1);
+	assert_int_equal(p11_sign_digest(f->tok, "nope", "SHA256", dg, 32,
+	    &sig, &siglen, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no private key labelled \"nope\""));
+	assert_null(sig);
+}
+
+static void
+test_lost_session(void **state)
+{
+	struct fixture *f = *state;
+
+	sign_verify(f, "s-ec", "SHA256");
+	/* The session and the login vanish underneath (token reset). */
+	assert_int_equal(p11_test_drop_session(f->tok), 0);
+	sign_verify(f, "s-ec", "SHA256");
+	assert_int_equal(p11_test_drop_session(f->tok), 0);
+	sign_verify(f, "s-rsa", "SHA256");
+}
+
+static void
+test_wrong_pin(void **state)
+{
+	struct fixture *f = *state;
+	struct p11_module *m;
+	struct p11_token *t;
+	char err[256] = "", lock[256];
+
+	/*
+	 * SoftHSM keeps one login per application: log the good handle's
+	 * session out of the picture by testing in a child process.
+	 */
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		if ((m = p11_module_load_child(f->h.module, err,
+		    sizeof(err))) == NULL)
+			_exit(2);
+		snprintf(lock, sizeof(lock), "%s/%s.lock", f->h.lockdir,
+		    TOKEN);
+		t = p11_token_open(m, TOKEN, "wrong-pin", lock, err,
+		    sizeof(err));
+		if (t != NULL || strstr(err, "wrong user PIN") == NULL) {
+			fprintf(stderr, "unexpected: %s\n", err);
+			_exit(3);
+		}
+		p11_module_free(m);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keytype_names),
+		cmocka_unit_test(test_token_init_twice),
+		cmocka_unit_test(test_token_list),
+		cmocka_unit_test(test_token_missing),
+		cmocka_unit_test(test_wrong_pin),
+		cmocka_unit_test(test_keygen_all_types),
+		cmocka_unit_test(test_keygen_duplicate),
+		cmocka_unit_test(test_sign_digest),
+		cmocka_unit_test(test_lost_session),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
