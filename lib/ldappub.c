@@ -1,0 +1,228 @@
+/*
+ * Publication of CA certificates and CRLs to LDAP (RFC 4523). See
+ * lib/ldappub.h. One short-lived connection per call: publication goes
+ * through a retrying queue, so a slow or absent directory costs at most
+ * the time-outs below and never blocks issuance.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include <ldap.h>
+#include <openssl/crypto.h>
+
+#include "lib/ldappub.h"
+#include "lib/log.h"
+#include "lib/secret.h"
+
+/* Connect and per-operation time-outs, seconds. */
+#define LDAPPUB_NET_TIMEOUT_S	5
+#define LDAPPUB_OP_TIMEOUT_S	10
+#define LDAPPUB_PW_MAX		256
+
+/* "ldap_add_ext_s: Object class violation (diagnostic)" into err. */
+static void
+ldappub_error(LDAP *ld, int rc, const char *call, const char *dn, char *err,
+    size_t errlen)
+{
+	char *diag = NULL;
+
+	if (ld != NULL)
+		(void)ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	snprintf(err, errlen, "%s %s: %s%s%s", call, dn != NULL ? dn : "",
+	    ldap_err2string(rc), diag != NULL && *diag != '\0' ? ": " : "",
+	    diag != NULL ? diag : "");
+	ldap_memfree(diag);
+}
+
+/* The value of dn's first RDN, which must be a single cn=... . */
+static int
+ldappub_first_cn(const char *dn, char **cn, char *err, size_t errlen)
+{
+	LDAPDN ldn = NULL;
+	LDAPAVA *ava;
+	int rc = -1;
+
+	*cn = NULL;
+	if (ldap_str2dn(dn, &ldn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
+	    ldn == NULL || ldn[0] == NULL) {
+		snprintf(err, errlen, "ldappub: \"%s\" is not a valid DN", dn);
+		goto out;
+	}
+	ava = ldn[0][0];
+	if (ava == NULL || ldn[0][1] != NULL ||
+	    ava->la_attr.bv_len != 2 ||
+	    strncasecmp(ava->la_attr.bv_val, "cn", 2) != 0 ||
+	    ava->la_value.bv_len == 0) {
+		snprintf(err, errlen, "ldappub: first RDN of \"%s\" must be a "
+		    "single cn=...", dn);
+		goto out;
+	}
+	if ((*cn = strndup(ava->la_value.bv_val, ava->la_value.bv_len)) ==
+	    NULL) {
+		snprintf(err, errlen, "ldappub: strndup failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	ldap_dnfree(ldn);
+	return rc;
+}
+
+/* Connects, sets version and time-outs, binds. 0 or -1 with err. */
+static int
+ldappub_open(const struct ldappub_conf *conf, LDAP **ldp, char *err,
+    size_t errlen)
+{
+	LDAP *ld = NULL;
+	struct berval cred = { 0, NULL };
+	struct timeval net = { LDAPPUB_NET_TIMEOUT_S, 0 };
+	struct timeval op = { LDAPPUB_OP_TIMEOUT_S, 0 };
+	char pw[LDAPPUB_PW_MAX];
+	int version = LDAP_VERSION3;
+	int lrc, rc = -1;
+
+	*ldp = NULL;
+	pw[0] = '\0';
+	if ((lrc = ldap_initialize(&ld, conf->uri)) != LDAP_SUCCESS) {
+		snprintf(err, errlen, "ldap_initialize %s: %s", conf->uri,
+		    ldap_err2string(lrc));
+		goto out;
+	}
+	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version) !=
+	    LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &net) !=
+	    LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &op) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) !=
+	    LDAP_OPT_SUCCESS) {
+		snprintf(err, errlen, "ldap_set_option on %s failed",
+		    conf->uri);
+		goto out;
+	}
+	if (conf->bind_dn != NULL) {
+		if (conf->bind_pw_file == NULL) {
+			snprintf(err, errlen, "ldappub: bind DN %s given "
+			    "without a password file", conf->bind_dn);
+			goto out;
+		}
+		if (secret_read(conf->bind_pw_file, NULL, pw, sizeof(pw), err,
+		    errlen) == -1)
+			goto out;
+		cred.bv_val = pw;
+		cred.bv_len = strlen(pw);
+	}
+	/* NULL DN and empty credentials: an anonymous bind. */
+	lrc = ldap_sasl_bind_s(ld, conf->bind_dn, LDAP_SASL_SIMPLE, &cred,
+	    NULL, NULL, NULL);
+	if (lrc != LDAP_SUCCESS) {
+		ldappub_error(ld, lrc, "ldap_sasl_bind_s (simple)",
+		    conf->bind_dn != NULL ? conf->bind_dn : "(anonymous)",
+		    err, errlen);
+		goto out;
+	}
+	*ldp = ld;
+	ld = NULL;
+	rc = 0;
+out:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (ld != NULL)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	return rc;
+}
+
+/* Adds dn with its object classes, cn and attr. Returns the LDAP code. */
+static int
+ldappub_add(LDAP *ld, const char *dn, const char *cn, const char *attr,
+    struct berval *val)
+{
+	char *oc_vals[] = { "applicationProcess", "pkiCA", "deltaCRL", NULL };
+	char *cn_vals[] = { (char *)cn, NULL };
+	struct berval *bvals[] = { val, NULL };
+	LDAPMod oc, cnm, data;
+	LDAPMod *mods[] = { &oc, &cnm, &data, NULL };
+
+	memset(&oc, 0, sizeof(oc));
+	oc.mod_op = LDAP_MOD_ADD;
+	oc.mod_type = "objectClass";
+	oc.mod_values = oc_vals;
+	memset(&cnm, 0, sizeof(cnm));
+	cnm.mod_op = LDAP_MOD_ADD;
+	cnm.mod_type = "cn";
+	cnm.mod_values = cn_vals;
+	memset(&data, 0, sizeof(data));
+	data.mod_op = LDAP_MOD_ADD | LDAP_MOD_BVALUES;
+	data.mod_type = (char *)attr;
+	data.mod_bvalues = bvals;
+	return ldap_add_ext_s(ld, dn, mods, NULL, NULL);
+}
+
+static int
+ldappub_replace(LDAP *ld, const char *dn, const char *attr,
+    struct berval *val)
+{
+	struct berval *bvals[] = { val, NULL };
+	LDAPMod data;
+	LDAPMod *mods[] = { &data, NULL };
+
+	memset(&data, 0, sizeof(data));
+	data.mod_op = LDAP_MOD_REPLACE | LDAP_MOD_BVALUES;
+	data.mod_type = (char *)attr;
+	data.mod_bvalues = bvals;
+	return ldap_modify_ext_s(ld, dn, mods, NULL, NULL);
+}
+
+int
+ldappub_put(const struct ldappub_conf *conf, const char *dn,
+    const char *attr, const unsigned char *der, size_t len, char *err,
+    size_t errlen)
+{
+	LDAP *ld = NULL;
+	struct berval val;
+	char *cn = NULL;
+	int lrc, rc = -1;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (conf == NULL || conf->uri == NULL || dn == NULL || attr == NULL ||
+	    der == NULL || len == 0 || len > INT32_MAX) {
+		snprintf(err, errlen, "ldappub_put: missing argument");
+		goto out;
+	}
+	if (ldappub_first_cn(dn, &cn, err, errlen) == -1)
+		goto out;
+	if (ldappub_open(conf, &ld, err, errlen) == -1)
+		goto out;
+	val.bv_val = (char *)der;
+	val.bv_len = len;
+	/*
+	 * Replace first (the common case: a new CRL for an existing entry);
+	 * add when the entry is missing; if another publisher added it in
+	 * between, replace again.
+	 */
+	lrc = ldappub_replace(ld, dn, attr, &val);
+	if (lrc == LDAP_NO_SUCH_OBJECT) {
+		lrc = ldappub_add(ld, dn, cn, attr, &val);
+		if (lrc == LDAP_ALREADY_EXISTS)
+			lrc = ldappub_replace(ld, dn, attr, &val);
+		else if (lrc != LDAP_SUCCESS) {
+			ldappub_error(ld, lrc, "ldap_add_ext_s", dn, err,
+			    errlen);
+			goto out;
+		}
+	}
+	if (lrc != LDAP_SUCCESS) {
+		ldappub_error(ld, lrc, "ldap_modify_ext_s", dn, err, errlen);
+		goto out;
+	}
+	log_info("ldappub: published %s of %s (%zu bytes)", attr, dn, len);
+	rc = 0;
+out:
+	if (ld != NULL)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	free(cn);
+	return rc;
+}
