@@ -34,10 +34,12 @@ endif
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 HSM_SRCS := $(sort $(wildcard hsm/*.c))
 PKICTL_SRCS := ca/pkictl.c ca/ceremony.c ca/profile.c ca/certstore.c
+TSAD_SRCS := tsa/main.c tsa/respond.c tsa/record.c
 
 LIBPKI := $(BUILD)/libpki.a
 LIBHSM := $(BUILD)/libpkihsm.a
 PKICTL := $(BUILD)/pkictl
+TSAD := $(BUILD)/tsad
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -51,13 +53,15 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
-PROGRAMS := $(PKICTL)
+PROGRAMS := $(PKICTL) $(TSAD)
 
 # libFuzzer harnesses: tests/fuzz/fuzz_*.c, each built with clang against the
 # library sources and run for FUZZ_SECONDS by `make fuzz` (part of `make check`).
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 10
+# Daemon sources a harness may drive (everything but the daemons' main.c).
+FUZZ_COMPONENT_SRCS := tsa/respond.c
 
 .PHONY: all deps build up down check test unit integration clean bench fuzz
 .DEFAULT_GOAL := all
@@ -77,6 +81,9 @@ $(LIBHSM): $(call obj,$(HSM_SRCS))
 	$(AR) rcs $@ $^
 
 $(PKICTL): $(call obj,$(PKICTL_SRCS)) $(LIBHSM) $(LIBPKI)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(TSAD): $(call obj,$(TSAD_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)
@@ -126,7 +133,7 @@ bench: build
 	@$(MAKE) --no-print-directory $(BENCH_BINS)
 	@./tests/bench/run.sh $(BUILD)
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HSM_SRCS)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HSM_SRCS) $(FUZZ_COMPONENT_SRCS)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
 		-fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -o $@

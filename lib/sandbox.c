@@ -85,6 +85,10 @@ static const int sandbox_common[] = {
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6),
 	SCMP_SYS(restart_syscall), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
 	SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(shutdown),
+	SCMP_SYS(rt_sigtimedwait), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
+	SCMP_SYS(ftruncate), SCMP_SYS(dup), SCMP_SYS(uname), SCMP_SYS(sysinfo),
+	SCMP_SYS(adjtimex), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+	SCMP_SYS(sched_getaffinity), SCMP_SYS(wait4),
 };
 
 static const int sandbox_net[] = {
@@ -94,13 +98,15 @@ static const int sandbox_net[] = {
 	SCMP_SYS(getsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(clone3),
 	SCMP_SYS(sendmmsg),
+	/* Reconnecting to PostgreSQL after an outage (unix socket or loopback). */
+	SCMP_SYS(socket), SCMP_SYS(connect),
 };
 
 static const int sandbox_signer[] = {
 	SCMP_SYS(openat), SCMP_SYS(flock), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
 	SCMP_SYS(ftruncate), SCMP_SYS(getdents64), SCMP_SYS(unlink),
 	SCMP_SYS(rename), SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(stat),
-	SCMP_SYS(statx), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+	SCMP_SYS(statx),
 };
 
 static int
@@ -125,6 +131,9 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 		snprintf(err, errlen, "seccomp_init failed");
 		return -1;
 	}
+	/* Every thread of the process, not only the caller (libmicrohttpd's, the recorder's). */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) != 0)
+		goto fail;
 	if (sandbox_allow(ctx, sandbox_common, sizeof(sandbox_common) /
 	    sizeof(sandbox_common[0])) == -1)
 		goto fail;

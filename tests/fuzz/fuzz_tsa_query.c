@@ -1,0 +1,95 @@
+/*
+ * libFuzzer harness: arbitrary bytes as an RFC 3161 TimeStampReq through
+ * tsa_respond(), with a software key (no HSM in a fuzz run). Every input must
+ * produce a DER TimeStampResp that parses back; only well-formed queries may
+ * be granted.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/ts.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "lib/config.h"
+#include "tsa/extern.h"
+
+int	LLVMFuzzerInitialize(int *, char ***);
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static struct tsa_responder *responder;
+
+/* A throw-away TSA certificate (self-signed, critical timeStamping EKU). */
+static X509 *
+fuzz_cert(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"fuzz TSA", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_ext_key_usage, "critical,timeStamping");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	X509_sign(x, key, EVP_sha256());
+	return x;
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct config *policy;
+	EVP_PKEY *key;
+	X509 *cert;
+	char err[256];
+
+	setenv("PKI_TSA_POLICY", "2.999.1.2.1", 1);
+	setenv("PKI_TSA_OTHER_POLICIES", "2.999.1.2.2", 1);
+	policy = config_load(NULL, err, sizeof(err));
+	key = EVP_EC_gen("P-256");
+	cert = fuzz_cert(key);
+	responder = tsa_responder_new(policy, cert, key, NULL, 1, err, sizeof(err));
+	if (responder == NULL)
+		abort();
+	config_free(policy);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	unsigned char *reply = NULL;
+	const unsigned char *p;
+	size_t len;
+	struct tsa_record rec;
+	TS_RESP *resp;
+	TS_REQ *req;
+	int granted;
+
+	if (tsa_respond(responder, data, size, &reply, &len, &granted, &rec) == -1)
+		abort();
+	p = reply;
+	if ((resp = d2i_TS_RESP(NULL, &p, (long)len)) == NULL || p != reply + len)
+		abort();
+	if (granted) {
+		p = data;
+		if ((req = d2i_TS_REQ(NULL, &p, (long)size)) == NULL || p != data + size)
+			abort();	/* granted a query that is not exactly one TimeStampReq */
+		TS_REQ_free(req);
+	}
+	TS_RESP_free(resp);
+	OPENSSL_free(reply);
+	return 0;
+}

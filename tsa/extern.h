@@ -1,0 +1,83 @@
+/*
+ * Private interfaces of tsad, the RFC 3161 time-stamping authority.
+ */
+#ifndef PKI_TSA_EXTERN_H
+#define PKI_TSA_EXTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct config;
+
+/* What tsad records of each token it issues (schema/003_tsa.sql). */
+struct tsa_record {
+	char	serial[48];		/* hex */
+	char	gen_time[40];		/* ISO 8601, UTC */
+	char	policy[64];		/* OID */
+	char	imprint_alg[64];	/* OID */
+	char	imprint[2 * 64 + 1];	/* hex */
+	char	nonce[2 * 32 + 1];	/* hex, "" when absent */
+	int	cert_req;
+};
+
+/* respond.c: one TS_RESP_CTX, for one thread. */
+struct tsa_responder;
+
+/*
+ * Builds a responder from the policy file (policy/tsa.conf), the TSA's
+ * certificate and key (any EVP_PKEY: the signer's in tsad, a software key in
+ * the fuzz harness) and the certificates to add on certReq (may be NULL).
+ * allow_unsync: issue tokens even when the kernel says the clock is not
+ * synchronized (local stack and tests only). NULL with err.
+ */
+struct tsa_responder	*tsa_responder_new(const struct config *policy,
+			    X509 *cert, EVP_PKEY *key, STACK_OF(X509) *extra,
+			    int allow_unsync, char *err, size_t errlen);
+void			 tsa_responder_free(struct tsa_responder *);
+
+/*
+ * Answers one DER TimeStampReq (RFC 3161 §2.4.1) with a DER TimeStampResp
+ * (*reply, freed with OPENSSL_free). Never fails for bad input: a query that is empty, not
+ * DER, has trailing bytes or asks for what we do not offer gets a rejection
+ * (badDataFormat, badAlg, unacceptedPolicy, ...). *granted says whether a
+ * token was issued; then *rec describes it. Returns -1 only when no response
+ * at all could be built (out of memory).
+ */
+int	tsa_respond(struct tsa_responder *, const unsigned char *query,
+	    size_t len, unsigned char **reply, size_t *replylen, int *granted,
+	    struct tsa_record *rec);
+
+/* 1 when the kernel reports the system clock synchronized (adjtimex), else 0. */
+int	tsa_clock_synchronized(void);
+
+/* record.c: batched recording of issued tokens, off the request path. */
+struct tsa_recorder;
+
+/*
+ * Starts the recording thread: batches go to PostgreSQL (conninfo) with one
+ * audit event each. Records left over from an earlier shutdown in spill_path
+ * are loaded first. At most max_queue records wait in memory.
+ */
+struct tsa_recorder	*tsa_recorder_start(const char *conninfo,
+			    const char *instance, const char *spill_path,
+			    size_t max_queue, char *err, size_t errlen);
+/*
+ * Queues a record; -1 when the queue is full (the caller must not hand out
+ * the token: what is not recorded is not issued).
+ */
+int			 tsa_recorder_add(struct tsa_recorder *,
+			    const struct tsa_record *);
+/* Records waiting, and whether the last database write succeeded. */
+void			 tsa_recorder_stats(struct tsa_recorder *, size_t *queued,
+			    int *db_ok);
+/*
+ * Flushes everything (retrying the database for up to flush_timeout_s; what
+ * still cannot be written goes to the spill file) and stops the thread.
+ * Returns 0 when nothing was lost.
+ */
+int			 tsa_recorder_stop(struct tsa_recorder *,
+			    unsigned int flush_timeout_s);
+
+#endif
