@@ -1,0 +1,120 @@
+# Helpers for tests/integration/test_*.sh; source it first:
+#	. "$(dirname "$0")/lib.sh"
+# It sets -euo pipefail, REPO, BUILD (absolute), STACK_SH, and an EXIT trap
+# that stops every stack started with stack_new and removes every directory
+# made with test_tmpdir, even when the test fails or is interrupted.
+# tests/run.sh exports PKI_STACK_DIR (its stack), the stack's stack.env
+# (PKI_CONFIG, PKI_PG_URI, ...) and PKI_TEST_PG_URI (superuser).
+# shellcheck shell=bash
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-${1:-$REPO/build}}
+BUILD=$(realpath -m -- "$BUILD")
+STACK_SH=$REPO/deploy/stack.sh
+TEST_NAME=$(basename "$0" .sh)
+
+_lib_stacks=()
+_lib_tmpdirs=()
+
+_lib_cleanup() {
+	local rc=$? d
+	set +e
+	for d in "${_lib_stacks[@]}"; do
+		"$STACK_SH" down --dir "$d" >/dev/null 2>&1 ||
+			echo "$TEST_NAME: could not stop the stack in $d" >&2
+	done
+	for d in "${_lib_tmpdirs[@]}"; do
+		if [ "$rc" -ne 0 ] && [ -n "${PKI_TEST_KEEP:-}" ]; then
+			echo "$TEST_NAME: kept $d" >&2
+		else
+			rm -rf -- "$d"
+		fi
+	done
+	exit "$rc"
+}
+trap _lib_cleanup EXIT
+# A signal ends the test through exit, so the EXIT trap runs.
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "$TEST_NAME: $*"; }
+
+# test_tmpdir: prints a new directory under /tmp, removed at exit. When root,
+# it belongs to the stack user, who must traverse it.
+test_tmpdir() {
+	local d
+	d=$(mktemp -d "/tmp/pki-$TEST_NAME.XXXXXX")
+	_lib_tmpdirs+=("$d")
+	if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$d"; fi
+	echo "$d"
+}
+
+# stack_new DIR [ARGS...]: `stack.sh up` on free ports, stopped at exit.
+# Output goes to DIR.up.log (shown when it fails).
+stack_new() {
+	local dir=$1
+	shift
+	_lib_stacks+=("$dir")
+	stack_up "$dir" "$@"
+}
+
+# stack_up DIR [ARGS...]: another `up` of an existing (or new) stack.
+stack_up() {
+	local dir=$1
+	shift
+	if ! "$STACK_SH" up --dir "$dir" --ports auto --build "$BUILD" --ephemeral "$@" \
+	    >"$dir.up.log" 2>&1; then
+		cat "$dir.up.log" >&2
+		fail "stack.sh up --dir $dir failed"
+	fi
+}
+
+stack_down() {
+	"$STACK_SH" down --dir "$1" >"$1.down.log" 2>&1 ||
+		{ cat "$1.down.log" >&2; fail "stack.sh down --dir $1 failed"; }
+}
+
+# stack_get DIR KEY: a value from DIR/stack.env.
+stack_get() {
+	sed -n "s/^$2=//p" "$1/stack.env"
+}
+
+# pidfile_of DIR NAME: the PID in DIR/run/NAME.pid, or nothing.
+pidfile_of() {
+	[ -s "$1/run/$2.pid" ] && head -n1 "$1/run/$2.pid" || true
+}
+
+# procs_mentioning STR: PIDs (other than this shell and its ancestors) whose
+# command line contains STR.
+procs_mentioning() {
+	local p self=" $$ $BASHPID " pid
+	# Our ancestors mention the directory too (e.g. bash test.sh --dir ...).
+	pid=$$
+	while [ "$pid" -gt 1 ]; do
+		self="$self$pid "
+		pid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null || echo 1)
+	done
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		case $self in *" $p "*) continue ;; esac
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$1" && echo "$p"
+	done
+	return 0
+}
+
+# sql_as CONNINFO SQL: one statement, unaligned output, errors fatal to psql.
+sql_as() {
+	psql -X -q -At -v ON_ERROR_STOP=1 "$1" -c "$2"
+}
+
+# sql_fails CONNINFO SQL PATTERN: the statement must fail with an error
+# matching PATTERN (grep -E).
+sql_fails() {
+	local out
+	if out=$(psql -X -q -At -v ON_ERROR_STOP=1 "$1" -c "$2" 2>&1); then
+		fail "succeeded but must fail: [$1] $2"
+	fi
+	echo "$out" | grep -qE -- "$3" || fail "[$1] $2: wrong error: $out"
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The migrations and the audit trail's guarantees, against the stack that
+# tests/run.sh started: migrate.sh is idempotent and fits a second database on
+# the same cluster; every application role appends audit events through
+# audit_append() and can neither change, delete nor truncate them, nor read
+# them; the triggers stop even the superuser; pki_auditor reads and cannot
+# write.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+: "${PKI_TEST_PG_URI:?tests/run.sh sets PKI_TEST_PG_URI}"
+: "${PKI_PG_HOST:?the stack.env of tests/run.sh sets PKI_PG_HOST}"
+SU=$PKI_TEST_PG_URI
+role_uri() { echo "host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=${2:-pki} user=$1"; }
+APP_ROLES=(pki_admin pki_ca pki_ra pki_ocsp pki_crl pki_tsa pki_sign)
+
+# --- migrations ----------------------------------------------------------------------
+n_files=$(find "$REPO/schema" -maxdepth 1 -name '[0-9][0-9][0-9]_*.sql' | wc -l)
+[ "$(sql_as "$SU" 'SELECT count(*) FROM schema_version')" = "$n_files" ] ||
+	fail "schema_version does not list every file in schema/"
+before=$(sql_as "$SU" "SELECT string_agg(version || sha256 || applied_at, ',') FROM schema_version")
+out=$("$REPO/deploy/migrate.sh" "$SU" "$REPO/schema") || fail "migrate.sh again failed: $out"
+echo "$out" | grep -q '^migrate: 0 applied' || fail "second migrate.sh applied something: $out"
+echo "$out" | grep -q 'migrate: applied' && fail "second migrate.sh applied a file: $out"
+after=$(sql_as "$SU" "SELECT string_agg(version || sha256 || applied_at, ',') FROM schema_version")
+[ "$before" = "$after" ] || fail "schema_version changed on a second run"
+
+# The same files in a fresh database of the same cluster (roles already exist).
+sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
+	'DROP DATABASE IF EXISTS pki_migrate_test' >/dev/null 2>&1
+sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
+	'CREATE DATABASE pki_migrate_test' >/dev/null
+SU2=${SU/dbname=pki/dbname=pki_migrate_test}
+out=$("$REPO/deploy/migrate.sh" "$SU2" "$REPO/schema") || fail "migrations in a second database: $out"
+echo "$out" | grep -q "^migrate: $n_files applied, 0 already applied" || fail "second database: $out"
+sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
+	'DROP DATABASE pki_migrate_test' >/dev/null
+
+# A failing migration leaves nothing behind and is not recorded.
+mig=$PKI_TEST_DIR/mig
+mkdir -p "$mig"
+cp "$REPO"/schema/[0-9][0-9][0-9]_*.sql "$mig/"
+printf 'CREATE TABLE migrate_test_half (x int);\nSELECT no_such_function();\n' >"$mig/999_broken.sql"
+if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "a broken migration succeeded"; fi
+echo "$out" | grep -q '999_broken.sql failed' || fail "broken migration message: $out"
+[ "$(sql_as "$SU" "SELECT count(*) FROM pg_tables WHERE tablename = 'migrate_test_half'")" = 0 ] ||
+	fail "a failed migration left a table behind"
+[ "$(sql_as "$SU" 'SELECT count(*) FROM schema_version WHERE version = 999')" = 0 ] ||
+	fail "a failed migration was recorded"
+# An applied file that changed is refused.
+rm "$mig/999_broken.sql"
+first=$(ls "$mig" | head -n1)
+echo '-- edited' >>"$mig/$first"
+if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "an edited applied migration was accepted"; fi
+echo "$out" | grep -q 'applied with different content' || fail "edited migration message: $out"
+
+# --- audit_append for every application role -----------------------------------------------
+sql_as "$SU" 'SELECT count(*) FROM audit_event' >/dev/null
+for r in "${APP_ROLES[@]}"; do
+	u=$(role_uri "$r")
+	id=$(sql_as "$u" "SELECT audit_append('test:$r', 'test.append', 'test', '42', '{\"k\": 1}'::jsonb)") ||
+		fail "$r cannot call audit_append"
+	[[ $id =~ ^[0-9]+$ ]] || fail "audit_append returned '$id' for $r"
+	# The statement lib/audit.c prepares, with untyped parameters.
+	id2=$(psql -X -q -At -v ON_ERROR_STOP=1 "$u" <<-'EOF'
+		PREPARE a AS SELECT audit_append($1,$2,$3,$4,$5::jsonb);
+		EXECUTE a('test:prepared', 'test.prepared', 'test', NULL, NULL);
+	EOF
+	) || fail "$r: the prepared audit_append of lib/audit.c fails"
+	[ "$id2" -gt "$id" ] || fail "$r: ids not increasing ($id, $id2)"
+	row=$(sql_as "$SU" "SELECT actor, action, object_type, object_id, details::text, at <= clock_timestamp(), txid > 0 FROM audit_event WHERE id = $id")
+	[ "$row" = "test:$r|test.append|test|42|{\"k\": 1}|t|t" ] || fail "$r: stored event is '$row'"
+	[ "$(sql_as "$SU" "SELECT object_id IS NULL AND details = '{}'::jsonb FROM audit_event WHERE id = $id2")" = t ] ||
+		fail "$r: NULL details not stored as {}"
+
+	sql_fails "$u" "UPDATE audit_event SET actor = 'x' WHERE id = $id" 'permission denied'
+	sql_fails "$u" "DELETE FROM audit_event WHERE id = $id" 'permission denied'
+	sql_fails "$u" 'TRUNCATE audit_event' 'permission denied'
+	sql_fails "$u" 'SELECT count(*) FROM audit_event' 'permission denied'
+	# Only the server sets the time and the transaction id.
+	sql_fails "$u" "INSERT INTO audit_event (actor, action, object_type, at) VALUES ('x', 'y', 'z', '2000-01-01')" 'permission denied'
+	sql_fails "$u" "INSERT INTO audit_event (actor, action, object_type, txid) VALUES ('x', 'y', 'z', 1)" 'permission denied'
+	sql_fails "$u" "SELECT setval('audit_event_id_seq', 1)" 'permission denied'
+	sql_fails "$u" 'CREATE TABLE public.t_by_app (x int)' 'permission denied'
+	sql_fails "$u" 'ALTER TABLE audit_event DISABLE TRIGGER ALL' 'must be owner'
+	sql_fails "$u" "SELECT audit_append('', 'a', 'b', NULL, NULL)" 'violates check constraint'
+	sql_fails "$u" "SELECT audit_append('a', 'b', 'c', NULL, '[1]')" 'violates check constraint'
+done
+
+# --- the triggers: even the superuser, even after a mistaken GRANT ---------------------------
+id=$(sql_as "$SU" "SELECT max(id) FROM audit_event")
+sql_fails "$SU" "UPDATE audit_event SET actor = 'x' WHERE id = $id" 'append-only: UPDATE refused'
+sql_fails "$SU" "DELETE FROM audit_event WHERE id = $id" 'append-only: DELETE refused'
+sql_fails "$SU" 'DELETE FROM audit_event WHERE false' 'append-only: DELETE refused'
+sql_fails "$SU" 'TRUNCATE audit_event' 'append-only: TRUNCATE refused'
+sql_fails "$SU" "BEGIN; GRANT ALL ON audit_event TO pki_ca; SET ROLE pki_ca; UPDATE audit_event SET actor = 'x' WHERE id = $id" \
+	'append-only: UPDATE refused'
+sql_fails "$SU" "BEGIN; GRANT ALL ON audit_event TO pki_ca; SET ROLE pki_ca; TRUNCATE audit_event" \
+	'append-only: TRUNCATE refused'
+[ "$(sql_as "$SU" "SELECT count(*) FROM information_schema.role_table_grants WHERE table_name = 'audit_event' AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE') AND grantee <> (SELECT tableowner FROM pg_tables WHERE tablename = 'audit_event')")" = 0 ] ||
+	fail "a role other than the owner holds UPDATE/DELETE/TRUNCATE on audit_event"
+[ "$(sql_as "$SU" "SELECT has_schema_privilege('public', 'public', 'CREATE')")" = f ] ||
+	fail "PUBLIC may still CREATE in schema public"
+
+# --- pki_auditor reads, never writes ----------------------------------------------------------
+ua=$(role_uri pki_auditor)
+n=$(sql_as "$ua" 'SELECT count(*) FROM audit_event') || fail "pki_auditor cannot read audit_event"
+[ "$n" -ge ${#APP_ROLES[@]} ] || fail "pki_auditor sees $n events"
+sql_fails "$ua" "INSERT INTO audit_event (actor, action, object_type) VALUES ('a', 'b', 'c')" 'permission denied'
+sql_fails "$ua" "SELECT audit_append('a', 'b', 'c', NULL, NULL)" 'permission denied'
+sql_fails "$ua" "UPDATE audit_event SET actor = 'x'" 'permission denied'
+sql_fails "$ua" 'DELETE FROM audit_event' 'permission denied'
+sql_fails "$ua" 'TRUNCATE audit_event' 'permission denied'
+note ok

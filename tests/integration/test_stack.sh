@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# deploy/stack.sh on a stack of its own: up creates, a second up reuses the
+# state and restarts only what is down, status tells which component runs,
+# down leaves no process, secrets stay out of argv and logs, and the services
+# answer (slapd anonymously and as admin, PostgreSQL as every role).
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+T=$(test_tmpdir)
+S=$T/stack
+
+# --- first up ------------------------------------------------------------------------
+stack_new "$S"
+for f in pki.conf stack.env ports hsm/softhsm2.conf secrets/ldap-admin.pw; do
+	[ -s "$S/$f" ] || fail "$S/$f missing after up"
+done
+[ "$(stat -c %a "$S/secrets")" = 700 ] || fail "secrets/ is not 0700"
+for f in "$S"/secrets/*; do
+	[ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
+	[ "$(wc -c <"$f")" -ge 32 ] || fail "$f is too short"
+done
+[ "$(find "$S/secrets" -type f | wc -l)" -eq 13 ] || fail "want 6 PINs, 6 SO PINs and the LDAP password"
+[ "$(stat -c %a "$S/run")" = 700 ] || fail "run/ (PostgreSQL socket) is not 0700"
+if [ "$(id -u)" -eq 0 ]; then
+	[ "$(stat -c %U "$S/pg/data")" = pki ] || fail "pg/data not owned by pki"
+	pg_user=$(ps -o user= -p "$(pidfile_of "$S" postgres)")
+	[ "$pg_user" = pki ] || fail "postgres runs as $pg_user, not pki"
+	ldap_user=$(ps -o user= -p "$(pidfile_of "$S" slapd)")
+	[ "$ldap_user" = pki ] || fail "slapd runs as $ldap_user, not pki"
+fi
+
+# pki.conf: the keys the C code reads, absolute paths.
+for k in module softhsm2_conf lock_dir root_token root_pin_file ca_token ca_pin_file \
+    ocsp_token ocsp_pin_file tsa_token tsa_pin_file audit_token audit_pin_file \
+    wrap_token wrap_pin_file admin_uri ca_uri ra_uri ocsp_uri crl_uri tsa_uri sign_uri \
+    auditor_uri uri base bind_dn bind_pw_file out_dir policy_dir ra ocsp crl_base tsa sign; do
+	grep -qE "^$k = [^ ]" "$S/pki.conf" || fail "pki.conf lacks $k"
+done
+grep -q "^root_pin_file = $S/secrets/pki-root.pin$" "$S/pki.conf" || fail "root_pin_file path"
+# stack.env: every fact DESIGN.md lists, KEY=VALUE without quoting or spaces.
+for k in PKI_ROOT_CERT PKI_ISSUING_CERT PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI_RA_URL \
+    PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI \
+    PKI_HSM_MODULE SOFTHSM2_CONF PKICTL PKI_CONFIG PKI_DIR; do
+	grep -qE "^$k=[^ ]+$" "$S/stack.env" || fail "stack.env lacks $k"
+done
+if grep -vE '^(#|$)' "$S/stack.env" | grep -qvE '^[A-Z0-9_]+=[^ "'\'']*$'; then
+	fail "stack.env has a line that is not KEY=VALUE"
+fi
+
+ldap_uri=$(stack_get "$S" PKI_LDAP_URI)
+pg_host=$(stack_get "$S" PKI_PG_HOST)
+pg_port=$(stack_get "$S" PKI_PG_PORT)
+# Ports are free loopback ports, not the defaults (another stack may use those).
+grep -q '^PG=15432$' "$S/ports" && fail "--ports auto gave the default PostgreSQL port"
+
+# --- status: everything up ---------------------------------------------------------
+"$STACK_SH" status --dir "$S" --build "$BUILD" >"$T/status" || { cat "$T/status"; fail "status exit code with everything up"; }
+grep -qE '^postgres +up ' "$T/status" || fail "status: postgres not up"
+grep -qE '^slapd +up ' "$T/status" || fail "status: slapd not up"
+if [ -x "$BUILD/pkictl" ]; then
+	grep -qE '^hsm +ready +6/6' "$T/status" || { cat "$T/status"; fail "status: tokens"; }
+	grep -qE '^ca +initialized' "$T/status" || { cat "$T/status"; fail "status: CA"; }
+fi
+
+# --- the services answer -------------------------------------------------------------
+ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b 'dc=pki,dc=local' -s base dn >"$T/ldap" ||
+	fail "anonymous ldapsearch of the base failed"
+grep -q '^dn: dc=pki,dc=local$' "$T/ldap" || fail "base entry not found: $(cat "$T/ldap")"
+ldapwhoami -x -o nettimeout=5 -H "$ldap_uri" -D 'cn=admin,dc=pki,dc=local' \
+	-y "$S/secrets/ldap-admin.pw" >/dev/null || fail "admin bind with secrets/ldap-admin.pw failed"
+# Wrong password refused; cn=config not readable anonymously.
+printf 'wrong' >"$T/wrong.pw"
+ldapwhoami -x -o nettimeout=5 -H "$ldap_uri" -D 'cn=admin,dc=pki,dc=local' -y "$T/wrong.pw" \
+	>/dev/null 2>&1 && fail "admin bind with a wrong password succeeded"
+[ -z "$(ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b cn=config -s base dn 2>/dev/null)" ] ||
+	fail "cn=config is readable anonymously"
+for r in pki_admin pki_ca pki_ra pki_ocsp pki_crl pki_tsa pki_sign pki_auditor; do
+	got=$(sql_as "host=$pg_host port=$pg_port dbname=pki user=$r" 'SELECT current_user') ||
+		fail "psql as $r over the socket failed"
+	[ "$got" = "$r" ] || fail "connected as $got, not $r"
+done
+# PKI_PG_URI (URI form) works too; TCP without a password does not.
+[ "$(sql_as "$(stack_get "$S" PKI_PG_URI)" 'SELECT current_user')" = pki_admin ] ||
+	fail "PKI_PG_URI does not connect as pki_admin"
+PGCONNECT_TIMEOUT=5 psql -X -w "host=127.0.0.1 port=$pg_port dbname=pki user=pki_admin" -c 'SELECT 1' \
+	>/dev/null 2>&1 && fail "TCP login without a password succeeded"
+
+# --- second up: same state, nothing restarted ----------------------------------------
+sum_state() {
+	( cd "$S" && sha256sum secrets/* pki.conf ports && cat pki/root.pem 2>/dev/null | sha256sum;
+	  find hsm/tokens -name token.object | sort ) 2>/dev/null
+}
+sum_state >"$T/state1"
+pg_pid=$(pidfile_of "$S" postgres)
+ldap_pid=$(pidfile_of "$S" slapd)
+stack_up "$S"
+sum_state >"$T/state2"
+diff "$T/state1" "$T/state2" >/dev/null || fail "second up changed the state: $(diff "$T/state1" "$T/state2")"
+[ "$(pidfile_of "$S" postgres)" = "$pg_pid" ] || fail "second up restarted postgres"
+[ "$(pidfile_of "$S" slapd)" = "$ldap_pid" ] || fail "second up restarted slapd"
+grep -q 'initdb' "$S.up.log" && fail "second up ran initdb"
+grep -q 'ca init' "$S.up.log" && fail "second up ran the ceremony again"
+grep -q 'creating token' "$S.up.log" && fail "second up created tokens"
+
+# --- a component dies: status says so, up restarts only it -----------------------------
+kill -KILL "$ldap_pid"
+for _ in $(seq 50); do kill -0 "$ldap_pid" 2>/dev/null || break; sleep 0.1; done
+set +e
+"$STACK_SH" status --dir "$S" --build "$BUILD" >"$T/status"
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "status exits 0 with slapd down"
+grep -qE '^slapd +down' "$T/status" || { cat "$T/status"; fail "status does not show slapd down"; }
+grep -qE '^postgres +up' "$T/status" || fail "status: postgres should still be up"
+stack_up "$S"
+new_ldap=$(pidfile_of "$S" slapd)
+[ -n "$new_ldap" ] && [ "$new_ldap" != "$ldap_pid" ] || fail "slapd not restarted"
+[ "$(pidfile_of "$S" postgres)" = "$pg_pid" ] || fail "postgres restarted though it was up"
+ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b 'dc=pki,dc=local' -s base dn >/dev/null ||
+	fail "slapd does not answer after its restart"
+
+# --- secrets never in argv nor logs ------------------------------------------------------
+for f in "$S"/secrets/*; do
+	secret=$(cat "$f")
+	for p in /proc/[0-9]*; do
+		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$secret"; then
+			fail "the secret of $(basename "$f") is in the command line of pid ${p#/proc/}"
+		fi
+	done
+	if grep -rqF -- "$secret" "$S/log" "$S.up.log" "$S/pki.conf" "$S/stack.env" "$S/ldap/slapd.d"; then
+		fail "the secret of $(basename "$f") appears in a log or config file"
+	fi
+done
+
+# --- down: nothing left; up again from the saved state ------------------------------------
+stack_down "$S"
+left=$(procs_mentioning "$S/")
+[ -z "$left" ] || fail "processes left after down: $(ps -o pid,args -p "$(echo $left | tr ' ' ,)")"
+[ ! -e "$pg_host/.s.PGSQL.$pg_port" ] || fail "PostgreSQL socket left after down"
+set +e
+"$STACK_SH" status --dir "$S" --build "$BUILD" >"$T/status"
+set -e
+grep -qE '^postgres +down' "$T/status" && grep -qE '^slapd +down' "$T/status" ||
+	{ cat "$T/status"; fail "status after down"; }
+"$STACK_SH" down --dir "$S" >/dev/null || fail "a second down is not a no-op"
+
+stack_up "$S"
+sum_state >"$T/state3"
+diff "$T/state1" "$T/state3" >/dev/null || fail "up after down changed the state"
+sql_as "host=$pg_host port=$pg_port dbname=pki user=pki_admin" 'SELECT 1' >/dev/null ||
+	fail "PostgreSQL not back after down/up"
+stack_down "$S"
+[ -z "$(procs_mentioning "$S/")" ] || fail "processes left after the second down"
+
+# --- a directory the stack user cannot reach is refused clearly -------------------------
+if [ "$(id -u)" -eq 0 ]; then
+	closed=$T/closed
+	mkdir -m 0700 "$closed"
+	chown root:root "$closed"
+	if "$STACK_SH" up --dir "$closed/stack" --ports auto --build "$BUILD" >"$T/closed.log" 2>&1; then
+		"$STACK_SH" down --dir "$closed/stack" >/dev/null 2>&1 || true
+		fail "up in a directory pki cannot traverse succeeded"
+	fi
+	grep -q "not reachable by user pki: $closed is not traversable" "$T/closed.log" ||
+		fail "unclear message for an untraversable directory: $(cat "$T/closed.log")"
+fi
+note ok

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The test driver: tests/run.sh BUILD [unit|integration|all]
+#
+# Starts a throw-away stack (deploy/stack.sh) in a temporary directory, runs
+# every BUILD/tests/unit/*/test_* program and then every
+# tests/integration/test_*.sh, prints "ok NAME" or "FAIL NAME" (with the
+# test's output), stops the stack and removes the directory whatever happens,
+# and ends with "N passed, M failed". Exits non-zero when a test failed or
+# when no test ran. PKI_TEST_KEEP=1 keeps the directory after a failure;
+# PKI_TEST_TIMEOUT (seconds, default 600) bounds each test.
+#
+# Environment given to every test:
+#   PKI_TEST_PG_URI     superuser conninfo to the migrated database pki
+#   PKI_TEST_DIR        an empty scratch directory of its own
+#   SOFTHSM2_CONF       unit tests: a SoftHSM2 with no tokens, of its own;
+#                       integration tests: the stack's
+#   PKI_TEST_HSM_MODULE the PKCS#11 module
+#   PKI_STACK_DIR, PKI_CONFIG, BUILD (absolute), sanitizer options
+# Integration tests also get every KEY=VALUE of the stack's stack.env.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+usage() { echo "usage: tests/run.sh BUILD [unit|integration|all]" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 2 ] || usage
+BUILD=$(realpath -m -- "$1")
+MODE=${2:-all}
+case $MODE in unit|integration|all) ;; *) usage ;; esac
+[ -d "$BUILD" ] || { echo "run.sh: $BUILD does not exist (run make first)" >&2; exit 2; }
+TIMEOUT=${PKI_TEST_TIMEOUT:-600}
+HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+if [ -f "$REPO/tests/lsan.supp" ]; then
+	export LSAN_OPTIONS=suppressions=$REPO/tests/lsan.supp
+fi
+
+TMP=$(mktemp -d /tmp/pki-test.XXXXXX)
+# The stack's PostgreSQL and slapd run as pki when we are root.
+if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$TMP"; fi
+STACK=$TMP/stack
+passed=0
+failed=0
+stack_started=0
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - INT TERM HUP
+	if [ "$stack_started" -eq 1 ]; then
+		"$REPO/deploy/stack.sh" down --dir "$STACK" >"$TMP/stack-down.log" 2>&1 ||
+			{ echo "run.sh: stopping the stack failed:" >&2; cat "$TMP/stack-down.log" >&2; rc=1; }
+	fi
+	if [ "$failed" -gt 0 ] && [ -n "${PKI_TEST_KEEP:-}" ]; then
+		echo "run.sh: kept $TMP"
+	else
+		rm -rf -- "$TMP"
+	fi
+	exit "$rc"
+}
+current=''
+# On a signal: stop the running test (timeout passes the signal to its
+# process group; the test's own EXIT trap stops any stack it started), then
+# clean up through the EXIT trap.
+on_signal() {
+	echo "run.sh: interrupted" >&2
+	failed=$((failed + 1))
+	if [ -n "$current" ]; then
+		kill -TERM "$current" 2>/dev/null || true
+		wait "$current" 2>/dev/null || true
+	fi
+	exit "$1"
+}
+trap cleanup EXIT
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM HUP
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1fs", b - a}'; }
+
+# run_test NAME CMD...: runs CMD with its output in a file; ok/FAIL line.
+run_test() {
+	local name=$1 t0 rc out
+	shift
+	out=$TMP/out/${name//\//_}.log
+	mkdir -p "$TMP/out"
+	t0=$(now)
+	# In the background and waited for, so that a signal is handled at once.
+	timeout -k 30 "$TIMEOUT" "$@" </dev/null >"$out" 2>&1 &
+	current=$!
+	set +e
+	wait "$current"
+	rc=$?
+	set -e
+	current=''
+	if [ "$rc" -eq 0 ]; then
+		printf 'ok   %s (%s)\n' "$name" "$(elapsed "$t0")"
+		passed=$((passed + 1))
+	else
+		[ "$rc" -eq 124 ] && echo "(killed after ${TIMEOUT}s)" >>"$out"
+		printf 'FAIL %s (exit %d, %s)\n' "$name" "$rc" "$(elapsed "$t0")"
+		sed 's/^/    | /' "$out"
+		failed=$((failed + 1))
+	fi
+}
+
+# --- the stack ------------------------------------------------------------------
+t0=$(now)
+if ! "$REPO/deploy/stack.sh" up --dir "$STACK" --ports auto --build "$BUILD" --ephemeral \
+    >"$TMP/stack-up.log" 2>&1; then
+	stack_started=1
+	printf 'FAIL stack (deploy/stack.sh up --dir %s)\n' "$STACK"
+	sed 's/^/    | /' "$TMP/stack-up.log"
+	for f in "$STACK"/log/*.log; do
+		[ -s "$f" ] || continue
+		echo "    ---- $f (last lines)"
+		tail -n 15 "$f" | sed 's/^/    | /'
+	done
+	failed=$((failed + 1))
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+stack_started=1
+echo "stack up in $STACK ($(elapsed "$t0"))"
+
+STACK_USER=$(sed -n 's/^PKI_STACK_USER=//p' "$STACK/stack.env")
+PG_HOST=$(sed -n 's/^PKI_PG_HOST=//p' "$STACK/stack.env")
+PG_PORT=$(sed -n 's/^PKI_PG_PORT=//p' "$STACK/stack.env")
+export PKI_TEST_PG_URI="host=$PG_HOST port=$PG_PORT dbname=pki user=$STACK_USER"
+export PKI_TEST_HSM_MODULE=$HSM_MODULE
+export PKI_STACK_DIR=$STACK
+export PKI_CONFIG=$STACK/pki.conf
+export BUILD
+
+# --- unit tests --------------------------------------------------------------------
+# Each program gets its own scratch directory and its own empty SoftHSM2.
+unit_env() {
+	local d=$TMP/unit/$1
+	mkdir -p "$d/scratch" "$d/hsm/tokens"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$d/hsm/tokens" >"$d/hsm/softhsm2.conf"
+	echo "$d"
+}
+
+if [ "$MODE" != integration ]; then
+	while IFS= read -r bin; do
+		name=unit/${bin#"$BUILD"/tests/unit/}
+		d=$(unit_env "${name//\//_}")
+		run_test "$name" env PKI_TEST_DIR="$d/scratch" SOFTHSM2_CONF="$d/hsm/softhsm2.conf" \
+			"$bin"
+	done < <(find "$BUILD/tests/unit" -mindepth 2 -maxdepth 2 -type f -name 'test_*' \
+		-perm -u+x 2>/dev/null | sort)
+fi
+
+# --- integration tests ----------------------------------------------------------------
+if [ "$MODE" != unit ]; then
+	for t in "$REPO"/tests/integration/test_*.sh; do
+		[ -e "$t" ] || continue
+		name=integration/$(basename "$t" .sh)
+		d=$TMP/integration/$(basename "$t" .sh)
+		mkdir -p "$d"
+		# The stack's facts, exported, in the test's own environment only.
+		run_test "$name" env PKI_TEST_DIR="$d" \
+			bash -c 'set -a; . "$PKI_STACK_DIR/stack.env"; set +a; exec bash "$0" "$BUILD"' "$t"
+	done
+fi
+
+echo "$passed passed, $failed failed"
+if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+	echo "run.sh: no test ran (mode $MODE, $BUILD/tests/unit, tests/integration)" >&2
+	exit 1
+fi
+[ "$failed" -eq 0 ]
