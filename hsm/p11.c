@@ -50,6 +50,7 @@ struct p11_module {
 	void			*dl;
 	CK_FUNCTION_LIST_PTR	 f;
 	int			 finalize;	/* we initialized it */
+	unsigned long		 gen;		/* bumped at each re-init */
 };
 
 struct p11_key {
@@ -64,6 +65,7 @@ struct p11_token {
 	CK_SLOT_ID		 slot;
 	CK_SESSION_HANDLE	 session;
 	int			 have_session;
+	unsigned long		 gen;		/* module gen of the session */
 	char			*pin;		/* one mlock'd page */
 	size_t			 pinlen;
 	size_t			 pinpage;
@@ -539,7 +541,8 @@ out:
 static void
 p11_session_drop(struct p11_token *t)
 {
-	if (t->have_session)
+	/* A session from before a re-init is gone; its handle may be reused. */
+	if (t->have_session && t->gen == t->m->gen)
 		t->m->f->C_CloseSession(t->session);
 	t->have_session = 0;
 	t->session = CK_INVALID_HANDLE;
@@ -554,8 +557,9 @@ static int
 p11_session_open(struct p11_token *t, char *err, size_t errlen)
 {
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	CK_C_INITIALIZE_ARGS args;
 	CK_RV rv;
-	int lockfd = -1, rc = -1;
+	int lockfd = -1, rc = -1, r;
 
 	p11_session_drop(t);
 	if (t->lockpath != NULL) {
@@ -573,7 +577,26 @@ p11_session_open(struct p11_token *t, char *err, size_t errlen)
 			}
 		}
 	}
-	if (p11_slot_find(t->m, t->label, &t->slot, err, errlen) != 0)
+	if ((r = p11_slot_find(t->m, t->label, &t->slot, err, errlen)) == 1 &&
+	    t->m->finalize) {
+		/*
+		 * Modules scan their slots at C_Initialize (SoftHSM2 does):
+		 * a token that went away and came back is only seen after a
+		 * re-init. Every token of this module then reconnects.
+		 */
+		t->m->f->C_Finalize(NULL);
+		t->m->gen++;
+		memset(&args, 0, sizeof(args));
+		args.flags = CKF_OS_LOCKING_OK;
+		if ((rv = t->m->f->C_Initialize(&args)) != CKR_OK) {
+			t->m->finalize = 0;
+			p11_seterr(err, errlen, "C_Initialize (re-init for "
+			    "token \"%s\"): %s", t->label, p11_rvname(rv));
+			goto out;
+		}
+		r = p11_slot_find(t->m, t->label, &t->slot, err, errlen);
+	}
+	if (r != 0)
 		goto out;
 	rv = t->m->f->C_OpenSession(t->slot,
 	    CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
@@ -595,6 +618,7 @@ p11_session_open(struct p11_token *t, char *err, size_t errlen)
 	}
 	t->session = s;
 	t->have_session = 1;
+	t->gen = t->m->gen;
 	s = CK_INVALID_HANDLE;
 	rc = 0;
 out:
@@ -731,17 +755,33 @@ p11_run(struct p11_token *t, p11_op op, void *arg, const char *what,
 {
 	CK_RV rv = CKR_OK;
 	char why[256] = "";
-	int attempt;
+	int attempt, fresh = 0;
 
 	for (attempt = 0; attempt <= P11_RETRIES; attempt++) {
 		if (attempt > 0)
 			p11_sleep_ms(p11_backoff_ms[attempt - 1]);
-		if (!t->have_session &&
-		    p11_session_open(t, why, sizeof(why)) == -1)
-			continue;
+		if (t->have_session && t->gen != t->m->gen)
+			p11_session_drop(t);
+		if (!t->have_session) {
+			if (p11_session_open(t, why, sizeof(why)) == -1)
+				continue;
+			fresh = 1;
+		}
 		rv = op(t, arg, err, errlen);
 		if (rv == CKR_OK)
 			return 0;
+		/*
+		 * A key that is not found may be a token whose objects were
+		 * away for a moment (SoftHSM2 drops them from a session
+		 * that saw them vanish): look once more through a new
+		 * session and login before saying it does not exist.
+		 */
+		if (rv == CKR_KEY_HANDLE_INVALID && !fresh) {
+			p11_session_drop(t);
+			attempt--;
+			fresh = 1;
+			continue;
+		}
 		if (!p11_rv_lost(rv))
 			return -1;	/* op wrote err */
 		snprintf(why, sizeof(why), "%s", p11_rvname(rv));
@@ -1134,6 +1174,8 @@ p11_key_list(struct p11_token *t,
 	char label[P11_KEYLABEL_MAX + 1], type[16];
 	int sens, extr, rc = -1;
 
+	if (t->have_session && t->gen != t->m->gen)
+		p11_session_drop(t);
 	if (!t->have_session && p11_session_open(t, NULL, 0) == -1)
 		goto out;
 	if (p11_find(t, CKO_PRIVATE_KEY, NULL, objs, 256, &n) != CKR_OK)
@@ -1246,6 +1288,8 @@ p11_key_exists(struct p11_token *t, const char *label, char *err,
 	for (attempt = 0; attempt <= P11_RETRIES; attempt++) {
 		if (attempt > 0)
 			p11_sleep_ms(p11_backoff_ms[attempt - 1]);
+		if (t->have_session && t->gen != t->m->gen)
+			p11_session_drop(t);
 		if (!t->have_session &&
 		    p11_session_open(t, err, errlen) == -1)
 			continue;

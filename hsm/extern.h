@@ -1,0 +1,33 @@
+/*
+ * Private to hsm/: the signer process entry point and the provider that
+ * carries a worker's private-key operations to it.
+ */
+#ifndef PKI_HSM_EXTERN_H
+#define PKI_HSM_EXTERN_H
+
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+
+#include "hsm/signer.h"
+
+/*
+ * The signer process: serves requests on fd until it closes. Called in the
+ * child right after fork(); returns the exit status for _exit().
+ */
+int	signerproc(int fd, const struct signer_config *);
+
+/*
+ * Creates a library context holding the "pkisigner" provider (and "default"
+ * for public-key encoders and digests). Free with provider_unload().
+ */
+int	provider_load(OSSL_LIB_CTX **, OSSL_PROVIDER **, OSSL_PROVIDER **);
+void	provider_unload(OSSL_LIB_CTX *, OSSL_PROVIDER *, OSSL_PROVIDER *);
+
+/*
+ * An EVP_PKEY in libctx with pub's public key whose signatures are made by
+ * signer_sign(s, kind, label, ...). NULL on error.
+ */
+EVP_PKEY *provider_pkey(OSSL_LIB_CTX *, struct signer *, enum signer_kind,
+	    const char *label, const EVP_PKEY *pub);
+
+#endif

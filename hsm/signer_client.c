@@ -1,0 +1,368 @@
+/*
+ * The worker's side of the signer: spawning it and the request round trips.
+ *
+ * Thread safety: one struct signer may be shared by threads. Each round trip
+ * (request written, reply read) holds the signer's mutex, so requests are
+ * served one at a time in the order the threads get the lock; to sign in
+ * parallel, spawn several signers (SoftHSM2 scales with processes, not
+ * threads: HSM-NOTES.md). signer_spawn() forks: call it before starting
+ * threads.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+#include <openssl/x509.h>
+
+#include "hsm/extern.h"
+#include "hsm/signer.h"
+#include "hsm/signer_proto.h"
+
+struct signer {
+	int		 fd;
+	pid_t		 pid;
+	int		 broken;	/* the connection failed: no more requests */
+	pthread_mutex_t	 mtx;		/* one round trip at a time */
+	pthread_mutex_t	 provmtx;	/* guards the provider's creation */
+	OSSL_LIB_CTX	*libctx;	/* the provider's, made by signer_pkey() */
+	OSSL_PROVIDER	*prov;
+	OSSL_PROVIDER	*dflt;
+};
+
+static void	signer_seterr(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static void
+signer_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+signer_kind_name(enum signer_kind kind)
+{
+	switch (kind) {
+	case SIGNER_KIND_CERT:
+		return "cert";
+	case SIGNER_KIND_CRL:
+		return "crl";
+	case SIGNER_KIND_OCSP:
+		return "ocsp";
+	case SIGNER_KIND_TIMESTAMP:
+		return "timestamp";
+	case SIGNER_KIND_CMS:
+		return "cms";
+	}
+	return "unknown";
+}
+
+/* Copies a reply's error text (not NUL-terminated on the wire). */
+static void
+signer_reply_text(const unsigned char *body, size_t len, char *err,
+    size_t errlen)
+{
+	size_t i;
+
+	if (err == NULL || errlen == 0)
+		return;
+	if (len >= errlen)
+		len = errlen - 1;
+	for (i = 0; i < len; i++)
+		err[i] = (body[i] >= 0x20 && body[i] != 0x7f) ? (char)body[i] :
+		    '?';
+	err[len] = '\0';
+}
+
+/*
+ * One round trip under the mutex. Returns 0 with the OK payload in *out
+ * (malloc'd), or -1 with the signer's refusal or the transport error in err.
+ */
+static int
+signer_call(struct signer *s, uint32_t type, const unsigned char *req,
+    size_t reqlen, unsigned char **out, size_t *outlen, char *err,
+    size_t errlen)
+{
+	unsigned char *body = NULL;
+	size_t len = 0;
+	uint32_t status;
+	int r, rc = -1;
+
+	*out = NULL;
+	*outlen = 0;
+	pthread_mutex_lock(&s->mtx);
+	if (s->broken) {
+		signer_seterr(err, errlen, "signer process %ld: connection "
+		    "lost earlier; spawn a new signer", (long)s->pid);
+		goto out;
+	}
+	if (signer_proto_send(s->fd, type, req, reqlen) == -1) {
+		s->broken = 1;
+		signer_seterr(err, errlen, "signer process %ld: write "
+		    "request: %s", (long)s->pid, strerror(errno));
+		goto out;
+	}
+	r = signer_proto_recv(s->fd, SIGNER_REPLY_MAX, &status, &body, &len);
+	if (r != 0) {
+		s->broken = 1;
+		signer_seterr(err, errlen, "signer process %ld: %s",
+		    (long)s->pid, r == 1 ? "exited without a reply" :
+		    "malformed reply");
+		goto out;
+	}
+	if (status != SIGNER_OK) {
+		signer_reply_text(body, len, err, errlen);
+		goto out;
+	}
+	*out = body;
+	*outlen = len;
+	body = NULL;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&s->mtx);
+	free(body);
+	return rc;
+}
+
+struct signer *
+signer_spawn(const struct signer_config *cfg, char *err, size_t errlen)
+{
+	struct signer *s = NULL;
+	int sv[2] = { -1, -1 };
+	unsigned char *body = NULL;
+	size_t len;
+	uint32_t status;
+	int r, rc = -1, mtx = 0;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		signer_seterr(err, errlen, "calloc: %s", strerror(errno));
+		goto out;
+	}
+	s->fd = -1;
+	s->pid = -1;
+	if (pthread_mutex_init(&s->mtx, NULL) != 0 ||
+	    pthread_mutex_init(&s->provmtx, NULL) != 0) {
+		signer_seterr(err, errlen, "pthread_mutex_init failed");
+		goto out;
+	}
+	mtx = 1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		signer_seterr(err, errlen, "socketpair: %s", strerror(errno));
+		goto out;
+	}
+	fflush(NULL);
+	if ((s->pid = fork()) == -1) {
+		signer_seterr(err, errlen, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (s->pid == 0) {
+		close(sv[0]);
+		_exit(signerproc(sv[1], cfg));
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	s->fd = sv[0];
+	sv[0] = -1;
+	/* The child's first frame says whether it could log in. */
+	r = signer_proto_recv(s->fd, SIGNER_REPLY_MAX, &status, &body, &len);
+	if (r != 0) {
+		signer_seterr(err, errlen, "signer process %ld exited during "
+		    "start-up", (long)s->pid);
+		goto out;
+	}
+	if (status != SIGNER_OK) {
+		signer_reply_text(body, len, err, errlen);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(body);
+	if (sv[0] != -1)
+		close(sv[0]);
+	if (sv[1] != -1)
+		close(sv[1]);
+	if (rc == -1 && s != NULL) {
+		if (s->fd != -1)
+			close(s->fd);
+		if (s->pid > 0)
+			while (waitpid(s->pid, NULL, 0) == -1 &&
+			    errno == EINTR)
+				;
+		if (mtx) {
+			pthread_mutex_destroy(&s->mtx);
+			pthread_mutex_destroy(&s->provmtx);
+		}
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+void
+signer_close(struct signer *s)
+{
+	if (s == NULL)
+		return;
+	provider_unload(s->libctx, s->prov, s->dflt);
+	if (s->fd != -1)
+		close(s->fd);	/* the signer sees EOF and exits */
+	if (s->pid > 0)
+		while (waitpid(s->pid, NULL, 0) == -1 && errno == EINTR)
+			;
+	pthread_mutex_destroy(&s->mtx);
+	pthread_mutex_destroy(&s->provmtx);
+	free(s);
+}
+
+int
+signer_fd(const struct signer *s)
+{
+	return s->fd;
+}
+
+pid_t
+signer_pid(const struct signer *s)
+{
+	return s->pid;
+}
+
+int
+signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
+    const char *mdname, const unsigned char *tbs, size_t tbslen,
+    unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+{
+	unsigned char *req = NULL;
+	size_t reqlen;
+	int rc;
+
+	*sig = NULL;
+	*siglen = 0;
+	if (signer_proto_sign_encode(kind, key_label, mdname, tbs, tbslen,
+	    &req, &reqlen) == -1) {
+		signer_seterr(err, errlen, "sign request too large (label "
+		    "<= %d, digest name <= %d, TBS <= %u bytes)",
+		    SIGNER_LABEL_MAX, SIGNER_MDNAME_MAX, SIGNER_TBS_MAX);
+		return -1;
+	}
+	rc = signer_call(s, SIGNER_MSG_SIGN, req, reqlen, sig, siglen, err,
+	    errlen);
+	free(req);
+	return rc;
+}
+
+/* Parses a DER SubjectPublicKeyInfo reply. */
+static int
+signer_spki(const unsigned char *der, size_t len, EVP_PKEY **pub, char *err,
+    size_t errlen)
+{
+	const unsigned char *p = der;
+
+	if ((*pub = d2i_PUBKEY(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
+		EVP_PKEY_free(*pub);
+		*pub = NULL;
+		signer_seterr(err, errlen, "signer sent an unparsable public "
+		    "key");
+		return -1;
+	}
+	return 0;
+}
+
+int
+signer_pubkey(struct signer *s, const char *key_label, EVP_PKEY **pub,
+    char *err, size_t errlen)
+{
+	unsigned char *req = NULL, *rep = NULL;
+	size_t reqlen, replen;
+	int rc = -1;
+
+	*pub = NULL;
+	if (signer_proto_pubkey_encode(key_label, &req, &reqlen) == -1) {
+		signer_seterr(err, errlen, "key label longer than %d bytes",
+		    SIGNER_LABEL_MAX);
+		goto out;
+	}
+	if (signer_call(s, SIGNER_MSG_PUBKEY, req, reqlen, &rep, &replen, err,
+	    errlen) == -1)
+		goto out;
+	if (signer_spki(rep, replen, pub, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(req);
+	free(rep);
+	return rc;
+}
+
+int
+signer_keygen(struct signer *s, const char *token_label,
+    const char *key_label, const char *keytype, EVP_PKEY **pub, char *err,
+    size_t errlen)
+{
+	unsigned char *req = NULL, *rep = NULL;
+	size_t reqlen, replen;
+	int rc = -1;
+
+	*pub = NULL;
+	if (signer_proto_keygen_encode(token_label, key_label, keytype, &req,
+	    &reqlen) == -1) {
+		signer_seterr(err, errlen, "keygen request: token label <= %d, "
+		    "key label <= %d, key type <= %d bytes", SIGNER_TOKLABEL_MAX,
+		    SIGNER_LABEL_MAX, SIGNER_KEYTYPE_MAX);
+		goto out;
+	}
+	if (signer_call(s, SIGNER_MSG_KEYGEN, req, reqlen, &rep, &replen, err,
+	    errlen) == -1)
+		goto out;
+	if (signer_spki(rep, replen, pub, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(req);
+	free(rep);
+	return rc;
+}
+
+EVP_PKEY *
+signer_pkey(struct signer *s, enum signer_kind kind, const char *key_label,
+    char *err, size_t errlen)
+{
+	EVP_PKEY *pub = NULL, *pkey = NULL;
+	int ok;
+
+	if (signer_pubkey(s, key_label, &pub, err, errlen) == -1)
+		goto out;
+	pthread_mutex_lock(&s->provmtx);
+	ok = s->libctx != NULL ||
+	    provider_load(&s->libctx, &s->prov, &s->dflt) == 0;
+	pthread_mutex_unlock(&s->provmtx);
+	if (!ok) {
+		signer_seterr(err, errlen, "loading the pkisigner provider "
+		    "failed");
+		goto out;
+	}
+	if ((pkey = provider_pkey(s->libctx, s, kind, key_label, pub)) ==
+	    NULL) {
+		signer_seterr(err, errlen, "building the EVP_PKEY for key %s "
+		    "failed", key_label);
+		goto out;
+	}
+out:
+	EVP_PKEY_free(pub);
+	return pkey;
+}

@@ -1,0 +1,316 @@
+/*
+ * Wire format between a worker and its signer (see signer_proto.h).
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hsm/signer_proto.h"
+
+struct proto_buf {
+	unsigned char	*d;
+	size_t		 len;
+	size_t		 cap;
+};
+
+struct proto_rd {
+	const unsigned char	*p;
+	size_t			 left;
+};
+
+int
+signer_proto_write(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		/* A worker must not die of SIGPIPE when its signer exits. */
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1 &&
+		    errno == ENOTSOCK)
+			n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+signer_proto_read(int fd, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		if ((n = read(fd, p + got, len - got)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			if (got == 0)
+				return 1;
+			errno = EPROTO;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static void
+proto_put32(unsigned char *p, uint32_t v)
+{
+	v = htonl(v);
+	memcpy(p, &v, 4);
+}
+
+static uint32_t
+proto_get32p(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return ntohl(v);
+}
+
+int
+signer_proto_send(int fd, uint32_t type, const void *body, size_t len)
+{
+	unsigned char *frame;
+	int rc;
+
+	if (len > SIGNER_FRAME_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if ((frame = malloc(8 + len)) == NULL)
+		return -1;
+	proto_put32(frame, type);
+	proto_put32(frame + 4, (uint32_t)len);
+	if (len > 0)
+		memcpy(frame + 8, body, len);
+	rc = signer_proto_write(fd, frame, 8 + len);
+	free(frame);
+	return rc;
+}
+
+int
+signer_proto_recv(int fd, size_t max, uint32_t *type, unsigned char **body,
+    size_t *len)
+{
+	unsigned char hdr[8], *b = NULL;
+	uint32_t n;
+	int r;
+
+	*body = NULL;
+	*len = 0;
+	if ((r = signer_proto_read(fd, hdr, sizeof(hdr))) != 0)
+		return r;
+	*type = proto_get32p(hdr);
+	n = proto_get32p(hdr + 4);
+	if (n > max) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (n > 0) {
+		if ((b = malloc(n)) == NULL)
+			return -1;
+		if (signer_proto_read(fd, b, n) != 0) {
+			free(b);
+			errno = EPROTO;
+			return -1;
+		}
+	}
+	*body = b;
+	*len = n;
+	return 0;
+}
+
+static int
+proto_grow(struct proto_buf *b, size_t more)
+{
+	unsigned char *nd;
+	size_t ncap;
+
+	if (b->len + more <= b->cap)
+		return 0;
+	if (more > SIGNER_FRAME_MAX || b->len > SIGNER_FRAME_MAX - more)
+		return -1;
+	ncap = b->len + more + 64;
+	if ((nd = realloc(b->d, ncap)) == NULL)
+		return -1;
+	b->d = nd;
+	b->cap = ncap;
+	return 0;
+}
+
+static int
+proto_add32(struct proto_buf *b, uint32_t v)
+{
+	if (proto_grow(b, 4) == -1)
+		return -1;
+	proto_put32(b->d + b->len, v);
+	b->len += 4;
+	return 0;
+}
+
+static int
+proto_addstr(struct proto_buf *b, const void *s, size_t n, size_t max)
+{
+	if (n > max || proto_add32(b, (uint32_t)n) == -1 ||
+	    proto_grow(b, n) == -1)
+		return -1;
+	if (n > 0)
+		memcpy(b->d + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+static int
+proto_finish(struct proto_buf *b, int ok, unsigned char **body, size_t *len)
+{
+	if (!ok) {
+		free(b->d);
+		*body = NULL;
+		*len = 0;
+		return -1;
+	}
+	*body = b->d;
+	*len = b->len;
+	return 0;
+}
+
+int
+signer_proto_sign_encode(uint32_t kind, const char *label, const char *mdname,
+    const unsigned char *tbs, size_t tbslen, unsigned char **body,
+    size_t *len)
+{
+	struct proto_buf b = { NULL, 0, 0 };
+	int ok;
+
+	ok = proto_add32(&b, kind) == 0 &&
+	    proto_addstr(&b, label, strlen(label), SIGNER_LABEL_MAX) == 0 &&
+	    proto_addstr(&b, mdname, strlen(mdname), SIGNER_MDNAME_MAX) == 0 &&
+	    proto_addstr(&b, tbs, tbslen, SIGNER_TBS_MAX) == 0;
+	return proto_finish(&b, ok, body, len);
+}
+
+int
+signer_proto_pubkey_encode(const char *label, unsigned char **body,
+    size_t *len)
+{
+	struct proto_buf b = { NULL, 0, 0 };
+	int ok;
+
+	ok = proto_addstr(&b, label, strlen(label), SIGNER_LABEL_MAX) == 0;
+	return proto_finish(&b, ok, body, len);
+}
+
+int
+signer_proto_keygen_encode(const char *token, const char *label,
+    const char *keytype, unsigned char **body, size_t *len)
+{
+	struct proto_buf b = { NULL, 0, 0 };
+	int ok;
+
+	ok = proto_addstr(&b, token, strlen(token), SIGNER_TOKLABEL_MAX) == 0 &&
+	    proto_addstr(&b, label, strlen(label), SIGNER_LABEL_MAX) == 0 &&
+	    proto_addstr(&b, keytype, strlen(keytype), SIGNER_KEYTYPE_MAX) == 0;
+	return proto_finish(&b, ok, body, len);
+}
+
+static int
+proto_get32(struct proto_rd *r, uint32_t *v)
+{
+	if (r->left < 4)
+		return -1;
+	*v = proto_get32p(r->p);
+	r->p += 4;
+	r->left -= 4;
+	return 0;
+}
+
+/* A byte string of at most max bytes, pointing into the body. */
+static int
+proto_getbytes(struct proto_rd *r, size_t max, const unsigned char **p,
+    size_t *n)
+{
+	uint32_t len;
+
+	if (proto_get32(r, &len) == -1 || len > max || len > r->left)
+		return -1;
+	*p = r->p;
+	*n = len;
+	r->p += len;
+	r->left -= len;
+	return 0;
+}
+
+/* A text string: 1..max bytes, no NUL, copied NUL-terminated into out. */
+static int
+proto_getstr(struct proto_rd *r, size_t max, char *out)
+{
+	const unsigned char *p;
+	size_t n;
+
+	if (proto_getbytes(r, max, &p, &n) == -1 || n == 0 ||
+	    memchr(p, '\0', n) != NULL)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int
+signer_proto_sign_decode(const unsigned char *body, size_t len,
+    struct signer_sign_req *req)
+{
+	struct proto_rd r = { body, len };
+
+	memset(req, 0, sizeof(*req));
+	if (proto_get32(&r, &req->kind) == -1 ||
+	    proto_getstr(&r, SIGNER_LABEL_MAX, req->label) == -1 ||
+	    proto_getstr(&r, SIGNER_MDNAME_MAX, req->mdname) == -1 ||
+	    proto_getbytes(&r, SIGNER_TBS_MAX, &req->tbs, &req->tbslen) == -1 ||
+	    r.left != 0)
+		return -1;
+	return 0;
+}
+
+int
+signer_proto_pubkey_decode(const unsigned char *body, size_t len,
+    char label[SIGNER_LABEL_MAX + 1])
+{
+	struct proto_rd r = { body, len };
+
+	if (proto_getstr(&r, SIGNER_LABEL_MAX, label) == -1 || r.left != 0)
+		return -1;
+	return 0;
+}
+
+int
+signer_proto_keygen_decode(const unsigned char *body, size_t len,
+    struct signer_keygen_req *req)
+{
+	struct proto_rd r = { body, len };
+
+	memset(req, 0, sizeof(*req));
+	if (proto_getstr(&r, SIGNER_TOKLABEL_MAX, req->token) == -1 ||
+	    proto_getstr(&r, SIGNER_LABEL_MAX, req->label) == -1 ||
+	    proto_getstr(&r, SIGNER_KEYTYPE_MAX, req->keytype) == -1 ||
+	    r.left != 0)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,95 @@
+/*
+ * Wire format between a worker and its signer process (private to hsm/).
+ *
+ * Every integer is a u32 in network byte order. A request is a header
+ * {u32 type, u32 length} followed by exactly length bytes of fields; a field
+ * is either a u32 or a length-prefixed byte string {u32 n, n bytes}:
+ *
+ *	SIGN	u32 kind, str key_label, str mdname, str tbs
+ *	PUBKEY	str key_label
+ *	KEYGEN	str token_label, str key_label, str keytype
+ *
+ * A reply is {u32 status, u32 length} followed by length bytes: on
+ * SIGNER_OK the signature (SIGN) or the DER SubjectPublicKeyInfo (PUBKEY,
+ * KEYGEN); otherwise an error text (not NUL-terminated). Right after start-up
+ * the signer sends one reply without a request: SIGNER_OK with an empty
+ * payload, or an error naming why it cannot serve.
+ *
+ * Each string has a hard cap, a body must be consumed exactly (no trailing
+ * bytes), and a frame longer than SIGNER_FRAME_MAX is never read.
+ */
+#ifndef PKI_SIGNER_PROTO_H
+#define PKI_SIGNER_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsm/signer.h"
+
+enum signer_msg {
+	SIGNER_MSG_SIGN = 1,
+	SIGNER_MSG_PUBKEY = 2,
+	SIGNER_MSG_KEYGEN = 3,
+};
+
+enum signer_status {
+	SIGNER_OK = 0,
+	SIGNER_REFUSED = 1,	/* a request the signer will not serve */
+	SIGNER_FAILED = 2,	/* an allowed request that failed (token) */
+};
+
+#define SIGNER_MDNAME_MAX	16
+#define SIGNER_KEYTYPE_MAX	16
+#define SIGNER_TOKLABEL_MAX	32
+#define SIGNER_TBS_MAX		(64u * 1024 * 1024)	/* CRLs of millions */
+#define SIGNER_FRAME_MAX	(SIGNER_TBS_MAX + 1024u)
+#define SIGNER_REPLY_MAX	(64u * 1024)	/* signatures, SPKI, text */
+#define SIGNER_ERRTEXT_MAX	512
+
+struct signer_sign_req {
+	uint32_t		 kind;
+	char			 label[SIGNER_LABEL_MAX + 1];
+	char			 mdname[SIGNER_MDNAME_MAX + 1];
+	const unsigned char	*tbs;		/* points into the frame body */
+	size_t			 tbslen;
+};
+
+struct signer_keygen_req {
+	char	token[SIGNER_TOKLABEL_MAX + 1];
+	char	label[SIGNER_LABEL_MAX + 1];
+	char	keytype[SIGNER_KEYTYPE_MAX + 1];
+};
+
+/* Reads or writes exactly len bytes, retrying on EINTR and partial I/O. */
+int	signer_proto_write(int fd, const void *buf, size_t len);
+/* 0 when done, 1 on EOF before the first byte, -1 on error or short EOF. */
+int	signer_proto_read(int fd, void *buf, size_t len);
+
+/* Sends a header and its body in one write. */
+int	signer_proto_send(int fd, uint32_t type_or_status, const void *body,
+	    size_t len);
+/*
+ * Receives a frame whose length is at most max; *body is malloc'd (NULL when
+ * empty). Returns 0, 1 on clean EOF, -1 on an error or oversized frame.
+ */
+int	signer_proto_recv(int fd, size_t max, uint32_t *type_or_status,
+	    unsigned char **body, size_t *len);
+
+/* Builds a request body; *body is malloc'd. */
+int	signer_proto_sign_encode(uint32_t kind, const char *label,
+	    const char *mdname, const unsigned char *tbs, size_t tbslen,
+	    unsigned char **body, size_t *len);
+int	signer_proto_pubkey_encode(const char *label, unsigned char **body,
+	    size_t *len);
+int	signer_proto_keygen_encode(const char *token, const char *label,
+	    const char *keytype, unsigned char **body, size_t *len);
+
+/* Parses a request body; -1 on wrong lengths, caps or trailing bytes. */
+int	signer_proto_sign_decode(const unsigned char *body, size_t len,
+	    struct signer_sign_req *);
+int	signer_proto_pubkey_decode(const unsigned char *body, size_t len,
+	    char label[SIGNER_LABEL_MAX + 1]);
+int	signer_proto_keygen_decode(const unsigned char *body, size_t len,
+	    struct signer_keygen_req *);
+
+#endif

@@ -1,0 +1,566 @@
+/*
+ * The signer process (DESIGN.md, privilege separation). It alone loads the
+ * PKCS#11 module and logs in. It serves one request at a time from its
+ * worker and refuses, with a reply naming why, anything its configuration
+ * does not grant: an unknown request type, a (kind, key) pair without a
+ * grant, a digest other than SHA-256/384/512, to-be-signed bytes that do not
+ * decode as the structure the kind names, key generation without
+ * allow_keygen. It hashes the to-be-signed bytes itself. A frame that breaks
+ * the wire format (signer_proto.h) cannot come from a working worker: the
+ * signer exits and the parent sees EOF.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/asn1.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ocsp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
+#include "hsm/extern.h"
+#include "hsm/p11.h"
+#include "hsm/signer.h"
+#include "hsm/signer_proto.h"
+#include "lib/log.h"
+#include "lib/secret.h"
+
+#define SIGNER_PIN_MAX	256
+
+struct signerproc_keymap {
+	char	label[SIGNER_LABEL_MAX + 1];
+	int	token;		/* index into tokens */
+};
+
+struct signerproc {
+	const struct signer_config	*cfg;
+	struct p11_module		*mod;
+	struct p11_token		*tokens[SIGNER_MAX_TOKENS];
+	int				 ntokens;
+	struct signerproc_keymap	 keymap[SIGNER_MAX_GRANTS];
+	int				 nkeymap;
+	int				 fd;
+};
+
+/* One reply: status and payload (a signature, a SPKI, or error text). */
+struct signerproc_reply {
+	uint32_t	 status;
+	unsigned char	*data;		/* malloc'd */
+	size_t		 len;
+	char		 text[SIGNER_ERRTEXT_MAX];
+};
+
+static void	signerproc_refuse(struct signerproc_reply *, uint32_t,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+signerproc_refuse(struct signerproc_reply *r, uint32_t status,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = status;
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+}
+
+static int
+signerproc_send(int fd, const struct signerproc_reply *r)
+{
+	if (r->status == SIGNER_OK)
+		return signer_proto_send(fd, SIGNER_OK, r->data, r->len);
+	return signer_proto_send(fd, r->status, r->text, strlen(r->text));
+}
+
+static int
+signerproc_granted(const struct signerproc *sp, uint32_t kind,
+    const char *label)
+{
+	int i;
+
+	for (i = 0; i < sp->cfg->ngrants; i++)
+		if ((uint32_t)sp->cfg->grants[i].kind == kind &&
+		    strcmp(sp->cfg->grants[i].key_label, label) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+signerproc_label_granted(const struct signerproc *sp, const char *label)
+{
+	int i;
+
+	for (i = 0; i < sp->cfg->ngrants; i++)
+		if (strcmp(sp->cfg->grants[i].key_label, label) == 0)
+			return 1;
+	return 0;
+}
+
+/* The token holding the key labelled label; -1 with err when none. */
+static int
+signerproc_key_token(struct signerproc *sp, const char *label, char *err,
+    size_t errlen)
+{
+	int i, r;
+
+	for (i = 0; i < sp->nkeymap; i++)
+		if (strcmp(sp->keymap[i].label, label) == 0)
+			return sp->keymap[i].token;
+	for (i = 0; i < sp->ntokens; i++) {
+		if ((r = p11_key_exists(sp->tokens[i], label, err, errlen)) ==
+		    -1)
+			return -1;
+		if (r == 1)
+			break;
+	}
+	if (i == sp->ntokens) {
+		snprintf(err, errlen, "no private key labelled \"%s\" in the "
+		    "signer's tokens", label);
+		return -1;
+	}
+	if (sp->nkeymap < SIGNER_MAX_GRANTS) {
+		snprintf(sp->keymap[sp->nkeymap].label,
+		    sizeof(sp->keymap[sp->nkeymap].label), "%s", label);
+		sp->keymap[sp->nkeymap++].token = i;
+	}
+	return i;
+}
+
+/* Finds the attribute with nid: 1 and its single value, 0 absent, -1 bad. */
+static int
+signerproc_attr(STACK_OF(X509_ATTRIBUTE) *attrs, int nid, ASN1_TYPE **val)
+{
+	X509_ATTRIBUTE *a;
+	int i;
+
+	*val = NULL;
+	if ((i = X509at_get_attr_by_NID(attrs, nid, -1)) < 0)
+		return 0;
+	/* RFC 5652 §5.3: each attribute once, with exactly one value. */
+	if (X509at_get_attr_by_NID(attrs, nid, i) >= 0)
+		return -1;
+	a = X509at_get_attr(attrs, i);
+	if (X509_ATTRIBUTE_count(a) != 1)
+		return -1;
+	*val = X509_ATTRIBUTE_get0_type(a, 0);
+	return *val != NULL ? 1 : -1;
+}
+
+/*
+ * Decodes tbs as the structure kind names; 0 when it does and nothing
+ * follows it, -1 with why in err.
+ */
+static int
+signerproc_tbs_check(uint32_t kind, const unsigned char *tbs, size_t len,
+    char *err, size_t errlen)
+{
+	const unsigned char *p = tbs;
+	X509_CINF *cinf = NULL;
+	X509_CRL_INFO *crlinfo = NULL;
+	OCSP_RESPDATA *rd = NULL;
+	STACK_OF(X509_ATTRIBUTE) *attrs = NULL;
+	ASN1_TYPE *ct, *md;
+	const char *what = "?";
+	int rc = -1, r;
+
+	if (len > LONG_MAX)
+		goto out;
+	switch (kind) {
+	case SIGNER_KIND_CERT:
+		what = "a TBSCertificate (RFC 5280 §4.1)";
+		cinf = d2i_X509_CINF(NULL, &p, (long)len);
+		if (cinf == NULL)
+			goto bad;
+		break;
+	case SIGNER_KIND_CRL:
+		what = "a TBSCertList (RFC 5280 §5.1)";
+		crlinfo = d2i_X509_CRL_INFO(NULL, &p, (long)len);
+		if (crlinfo == NULL)
+			goto bad;
+		break;
+	case SIGNER_KIND_OCSP:
+		what = "an OCSP ResponseData (RFC 6960 §4.2.1)";
+		rd = d2i_OCSP_RESPDATA(NULL, &p, (long)len);
+		if (rd == NULL)
+			goto bad;
+		break;
+	case SIGNER_KIND_TIMESTAMP:
+	case SIGNER_KIND_CMS:
+		what = kind == SIGNER_KIND_TIMESTAMP ?
+		    "time-stamp SignedAttributes (RFC 3161 §2.4.2)" :
+		    "CMS SignedAttributes (RFC 5652 §5.3)";
+		attrs = (STACK_OF(X509_ATTRIBUTE) *)ASN1_item_d2i(NULL, &p,
+		    (long)len, ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
+		if (attrs == NULL)
+			goto bad;
+		if ((r = signerproc_attr(attrs, NID_pkcs9_contentType, &ct)) !=
+		    1 || ct->type != V_ASN1_OBJECT) {
+			snprintf(err, errlen, "%s: %s content-type attribute "
+			    "(RFC 5652 §11.1)", what, r == 0 ? "no" :
+			    "malformed");
+			goto out;
+		}
+		if ((r = signerproc_attr(attrs, NID_pkcs9_messageDigest,
+		    &md)) != 1 || md->type != V_ASN1_OCTET_STRING) {
+			snprintf(err, errlen, "%s: %s message-digest attribute "
+			    "(RFC 5652 §11.2)", what, r == 0 ? "no" :
+			    "malformed");
+			goto out;
+		}
+		if (kind == SIGNER_KIND_TIMESTAMP &&
+		    OBJ_obj2nid(ct->value.object) != NID_id_smime_ct_TSTInfo) {
+			snprintf(err, errlen, "%s: content type is not "
+			    "id-ct-TSTInfo", what);
+			goto out;
+		}
+		break;
+	default:
+		snprintf(err, errlen, "unknown kind %u", kind);
+		goto out;
+	}
+	if (p != tbs + len) {
+		snprintf(err, errlen, "%zu trailing bytes after %s",
+		    (size_t)(tbs + len - p), what);
+		goto out;
+	}
+	rc = 0;
+	goto out;
+bad:
+	snprintf(err, errlen, "to-be-signed bytes do not decode as %s", what);
+out:
+	X509_CINF_free(cinf);
+	X509_CRL_INFO_free(crlinfo);
+	OCSP_RESPDATA_free(rd);
+	sk_X509_ATTRIBUTE_pop_free(attrs, X509_ATTRIBUTE_free);
+	return rc;
+}
+
+static int
+signerproc_md_allowed(const char *mdname)
+{
+	return strcmp(mdname, "SHA256") == 0 || strcmp(mdname, "SHA384") == 0 ||
+	    strcmp(mdname, "SHA512") == 0;
+}
+
+/* Handlers return -1 for a malformed body (the signer exits), else 0. */
+static int
+signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
+    size_t len, struct signerproc_reply *r)
+{
+	struct signer_sign_req req;
+	unsigned char digest[EVP_MAX_MD_SIZE], *sig = NULL;
+	unsigned int dlen = 0;
+	size_t siglen = 0;
+	EVP_MD *md = NULL;
+	char err[SIGNER_ERRTEXT_MAX - 64];
+	int tok;
+
+	if (signer_proto_sign_decode(body, len, &req) == -1)
+		return -1;
+	if (req.kind < SIGNER_KIND_CERT || req.kind > SIGNER_KIND_CMS) {
+		signerproc_refuse(r, SIGNER_REFUSED, "unknown kind %u",
+		    req.kind);
+		goto out;
+	}
+	if (!signerproc_granted(sp, req.kind, req.label)) {
+		signerproc_refuse(r, SIGNER_REFUSED, "kind %s not granted for "
+		    "key %s", signer_kind_name(req.kind), req.label);
+		goto out;
+	}
+	if (!signerproc_md_allowed(req.mdname)) {
+		signerproc_refuse(r, SIGNER_REFUSED, "digest %s refused "
+		    "(SHA256, SHA384 or SHA512 only)", req.mdname);
+		goto out;
+	}
+	if (signerproc_tbs_check(req.kind, req.tbs, req.tbslen, err,
+	    sizeof(err)) == -1) {
+		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
+		    signer_kind_name(req.kind), err);
+		goto out;
+	}
+	if ((md = EVP_MD_fetch(NULL, req.mdname, NULL)) == NULL ||
+	    EVP_Digest(req.tbs, req.tbslen, digest, &dlen, md, NULL) != 1) {
+		signerproc_refuse(r, SIGNER_FAILED, "EVP_Digest %s failed",
+		    req.mdname);
+		goto out;
+	}
+	if ((tok = signerproc_key_token(sp, req.label, err, sizeof(err))) ==
+	    -1) {
+		signerproc_refuse(r, SIGNER_FAILED, "%s", err);
+		goto out;
+	}
+	if (p11_sign_digest(sp->tokens[tok], req.label, req.mdname, digest,
+	    dlen, &sig, &siglen, err, sizeof(err)) == -1) {
+		signerproc_refuse(r, SIGNER_FAILED, "%s", err);
+		goto out;
+	}
+	r->status = SIGNER_OK;
+	r->data = sig;
+	r->len = siglen;
+	sig = NULL;
+out:
+	if (r->status != SIGNER_OK)
+		log_warn("signer: sign refused: %s", r->text);
+	free(sig);
+	EVP_MD_free(md);
+	return 0;
+}
+
+/* Sets r to the DER SubjectPublicKeyInfo of pub. */
+static void
+signerproc_reply_spki(struct signerproc_reply *r, EVP_PKEY *pub)
+{
+	unsigned char *der = NULL;
+	int len;
+
+	if ((len = i2d_PUBKEY(pub, &der)) <= 0) {
+		signerproc_refuse(r, SIGNER_FAILED, "i2d_PUBKEY failed");
+		return;
+	}
+	if ((r->data = malloc((size_t)len)) == NULL) {
+		signerproc_refuse(r, SIGNER_FAILED, "malloc failed");
+		OPENSSL_free(der);
+		return;
+	}
+	memcpy(r->data, der, (size_t)len);
+	r->len = (size_t)len;
+	r->status = SIGNER_OK;
+	OPENSSL_free(der);
+}
+
+static int
+signerproc_answer_pubkey(struct signerproc *sp, const unsigned char *body,
+    size_t len, struct signerproc_reply *r)
+{
+	char label[SIGNER_LABEL_MAX + 1], err[SIGNER_ERRTEXT_MAX - 64];
+	EVP_PKEY *pub = NULL;
+	int tok;
+
+	if (signer_proto_pubkey_decode(body, len, label) == -1)
+		return -1;
+	if (!signerproc_label_granted(sp, label)) {
+		signerproc_refuse(r, SIGNER_REFUSED, "key %s not granted",
+		    label);
+		goto out;
+	}
+	if ((tok = signerproc_key_token(sp, label, err, sizeof(err))) == -1) {
+		signerproc_refuse(r, SIGNER_FAILED, "%s", err);
+		goto out;
+	}
+	if (p11_key_public(sp->tokens[tok], label, &pub, err, sizeof(err)) ==
+	    -1) {
+		signerproc_refuse(r, SIGNER_FAILED, "%s", err);
+		goto out;
+	}
+	signerproc_reply_spki(r, pub);
+out:
+	if (r->status == SIGNER_REFUSED)
+		log_warn("signer: pubkey refused: %s", r->text);
+	EVP_PKEY_free(pub);
+	return 0;
+}
+
+static int
+signerproc_answer_keygen(struct signerproc *sp, const unsigned char *body,
+    size_t len, struct signerproc_reply *r)
+{
+	struct signer_keygen_req req;
+	enum p11_keytype kt;
+	char err[SIGNER_ERRTEXT_MAX - 64];
+	EVP_PKEY *pub = NULL;
+	int i;
+
+	if (signer_proto_keygen_decode(body, len, &req) == -1)
+		return -1;
+	if (!sp->cfg->allow_keygen) {
+		signerproc_refuse(r, SIGNER_REFUSED, "key generation not "
+		    "allowed for this signer");
+		goto out;
+	}
+	if (p11_keytype_parse(req.keytype, &kt) == -1) {
+		signerproc_refuse(r, SIGNER_REFUSED, "unknown key type \"%s\"",
+		    req.keytype);
+		goto out;
+	}
+	for (i = 0; i < sp->ntokens; i++)
+		if (strcmp(p11_token_label(sp->tokens[i]), req.token) == 0)
+			break;
+	if (i == sp->ntokens) {
+		signerproc_refuse(r, SIGNER_REFUSED, "token \"%s\" not opened "
+		    "by this signer", req.token);
+		goto out;
+	}
+	if (p11_key_generate(sp->tokens[i], req.label, kt, &pub, err,
+	    sizeof(err)) == -1) {
+		signerproc_refuse(r, SIGNER_FAILED, "%s", err);
+		goto out;
+	}
+	log_info("signer: generated %s key \"%s\" in token \"%s\"",
+	    req.keytype, req.label, req.token);
+	signerproc_reply_spki(r, pub);
+out:
+	if (r->status == SIGNER_REFUSED)
+		log_warn("signer: keygen refused: %s", r->text);
+	EVP_PKEY_free(pub);
+	return 0;
+}
+
+static const struct {
+	uint32_t	 type;
+	int		(*fn)(struct signerproc *, const unsigned char *,
+			    size_t, struct signerproc_reply *);
+} signerproc_handlers[] = {
+	{ SIGNER_MSG_SIGN, signerproc_answer_sign },
+	{ SIGNER_MSG_PUBKEY, signerproc_answer_pubkey },
+	{ SIGNER_MSG_KEYGEN, signerproc_answer_keygen },
+};
+
+/* Opens the module and logs in to every token; -1 with why in err. */
+static int
+signerproc_start(struct signerproc *sp, char *err, size_t errlen)
+{
+	const struct signer_token *st;
+	char pin[SIGNER_PIN_MAX], lockpath[PATH_MAX], e[256];
+	int i, rc = -1;
+
+	if (sp->cfg->ntokens < 1 || sp->cfg->ntokens > SIGNER_MAX_TOKENS ||
+	    sp->cfg->ngrants < 0 || sp->cfg->ngrants > SIGNER_MAX_GRANTS) {
+		snprintf(err, errlen, "signer: bad token or grant count");
+		goto out;
+	}
+	if ((sp->mod = p11_module_load_child(sp->cfg->module, e, sizeof(e))) ==
+	    NULL) {
+		snprintf(err, errlen, "signer: %s", e);
+		goto out;
+	}
+	for (i = 0; i < sp->cfg->ntokens; i++) {
+		st = &sp->cfg->tokens[i];
+		if (secret_read(st->pin_file, st->pin_env, pin, sizeof(pin), e,
+		    sizeof(e)) == -1) {
+			snprintf(err, errlen, "signer: PIN for token \"%s\": "
+			    "%s", st->label, e);
+			goto out;
+		}
+		if (sp->cfg->lock_dir != NULL)
+			snprintf(lockpath, sizeof(lockpath), "%s/%s.lock",
+			    sp->cfg->lock_dir, st->label);
+		sp->tokens[i] = p11_token_open(sp->mod, st->label, pin,
+		    sp->cfg->lock_dir != NULL ? lockpath : NULL, e, sizeof(e));
+		OPENSSL_cleanse(pin, sizeof(pin));
+		if (sp->tokens[i] == NULL) {
+			snprintf(err, errlen, "signer: %s", e);
+			goto out;
+		}
+		sp->ntokens++;
+	}
+	/* Outside ceremonies every granted key must be there at start-up. */
+	for (i = 0; i < sp->cfg->ngrants && !sp->cfg->allow_keygen; i++) {
+		if (signerproc_key_token(sp, sp->cfg->grants[i].key_label, e,
+		    sizeof(e)) == -1) {
+			snprintf(err, errlen, "signer: granted key: %s", e);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(pin, sizeof(pin));
+	return rc;
+}
+
+static void
+signerproc_stop(struct signerproc *sp)
+{
+	int i;
+
+	for (i = 0; i < sp->ntokens; i++)
+		p11_token_close(sp->tokens[i]);
+	sp->ntokens = 0;
+	p11_module_free(sp->mod);
+	sp->mod = NULL;
+}
+
+int
+signerproc(int fd, const struct signer_config *cfg)
+{
+	struct signerproc sp;
+	struct signerproc_reply r;
+	unsigned char *body = NULL;
+	size_t len;
+	uint32_t type;
+	char err[SIGNER_ERRTEXT_MAX];
+	size_t i;
+	int n, status = 1;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.cfg = cfg;
+	sp.fd = fd;
+	signal(SIGPIPE, SIG_IGN);
+	/* Nothing the parent had open but stdio and our socket. */
+	if (fd > 3)
+		close_range(3, (unsigned int)fd - 1, 0);
+	close_range((unsigned int)fd + 1, ~0U, 0);
+
+	memset(&r, 0, sizeof(r));
+	if (signerproc_start(&sp, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		signerproc_refuse(&r, SIGNER_FAILED, "%s", err);
+		(void)signerproc_send(fd, &r);
+		goto out;
+	}
+	if (signerproc_send(fd, &r) == -1)
+		goto out;
+
+	for (;;) {
+		free(body);
+		body = NULL;
+		n = signer_proto_recv(fd, SIGNER_FRAME_MAX, &type, &body, &len);
+		if (n == 1) {
+			status = 0;	/* the worker closed: done */
+			break;
+		}
+		if (n == -1) {
+			log_err("signer: malformed or truncated frame from "
+			    "worker: %s", strerror(errno));
+			break;
+		}
+		memset(&r, 0, sizeof(r));
+		for (i = 0; i < sizeof(signerproc_handlers) /
+		    sizeof(signerproc_handlers[0]); i++)
+			if (signerproc_handlers[i].type == type)
+				break;
+		if (i == sizeof(signerproc_handlers) /
+		    sizeof(signerproc_handlers[0])) {
+			signerproc_refuse(&r, SIGNER_REFUSED, "unknown request "
+			    "type %u", type);
+			log_warn("signer: %s", r.text);
+		} else if (signerproc_handlers[i].fn(&sp, body, len, &r) ==
+		    -1) {
+			log_err("signer: malformed request of type %u "
+			    "(%zu bytes) from worker", type, len);
+			break;
+		}
+		n = signerproc_send(fd, &r);
+		free(r.data);
+		if (n == -1) {
+			log_err("signer: write reply: %s", strerror(errno));
+			break;
+		}
+	}
+out:
+	free(body);
+	signerproc_stop(&sp);
+	close(fd);
+	return status;
+}

@@ -1,0 +1,863 @@
+/*
+ * The signer process and the pkisigner provider against a throw-away
+ * SoftHSM2 token: X509_sign, X509_CRL_sign, OCSP_basic_sign, TS_RESP_CTX and
+ * CMS signing through signer_pkey() with EC P-256 and RSA-2048, every output
+ * verified with the public key; the signer's refusals (kind, key, digest,
+ * keygen, TBS that does not decode as the kind); a malformed frame ending the
+ * signer; a token that goes away and comes back; two threads at once.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/ts.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "hsm/p11.h"
+#include "hsm/signer.h"
+#include "hsm/signer_proto.h"
+#include "lib/log.h"
+#include "tests/unit/hsm/hsmtest.h"
+
+#define TOKEN	"signer-test"
+
+static const char *const keylabels[] = { "ec-ca", "rsa-ca" };
+
+struct fixture {
+	struct hsmtest		 h;
+	struct signer_config	 cfg;
+	struct signer		*s;
+};
+
+static void
+add_grant(struct signer_config *c, enum signer_kind kind, const char *label)
+{
+	c->grants[c->ngrants].kind = kind;
+	c->grants[c->ngrants].key_label = label;
+	c->ngrants++;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f;
+	struct p11_module *m = NULL;
+	struct p11_token *t = NULL;
+	EVP_PKEY *pub = NULL;
+	char err[256];
+	int kind, rc = -1;
+
+	log_init("test_signer", LOGL_ERR, NULL);
+	if ((f = calloc(1, sizeof(*f))) == NULL || hsmtest_setup(&f->h) == -1)
+		return -1;
+	if ((m = p11_module_load(f->h.module, err, sizeof(err))) == NULL ||
+	    p11_token_init(m, TOKEN, HSMTEST_SO_PIN, HSMTEST_USER_PIN, err,
+	    sizeof(err)) == -1 ||
+	    (t = p11_token_open(m, TOKEN, HSMTEST_USER_PIN, NULL, err,
+	    sizeof(err))) == NULL)
+		goto out;
+	if (p11_key_generate(t, "ec-ca", P11_KEY_EC_P256, &pub, err,
+	    sizeof(err)) == -1)
+		goto out;
+	EVP_PKEY_free(pub);
+	if (p11_key_generate(t, "rsa-ca", P11_KEY_RSA2048, &pub, err,
+	    sizeof(err)) == -1)
+		goto out;
+	EVP_PKEY_free(pub);
+	if (p11_key_generate(t, "ocsp-1", P11_KEY_EC_P256, &pub, err,
+	    sizeof(err)) == -1)
+		goto out;
+	EVP_PKEY_free(pub);
+	pub = NULL;
+
+	f->cfg.module = f->h.module;
+	f->cfg.lock_dir = f->h.lockdir;
+	f->cfg.tokens[0].label = TOKEN;
+	f->cfg.tokens[0].pin_file = f->h.pinfile;
+	f->cfg.ntokens = 1;
+	for (kind = SIGNER_KIND_CERT; kind <= SIGNER_KIND_CMS; kind++) {
+		add_grant(&f->cfg, (enum signer_kind)kind, "ec-ca");
+		add_grant(&f->cfg, (enum signer_kind)kind, "rsa-ca");
+	}
+	add_grant(&f->cfg, SIGNER_KIND_OCSP, "ocsp-1");
+	if ((f->s = signer_spawn(&f->cfg, err, sizeof(err))) == NULL)
+		goto out;
+	*state = f;
+	rc = 0;
+out:
+	if (rc == -1)
+		fprintf(stderr, "setup: %s\n", err);
+	p11_token_close(t);
+	p11_module_free(m);
+	return rc;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	signer_close(f->s);
+	hsmtest_teardown(&f->h);
+	free(f);
+	return 0;
+}
+
+static void
+fail_openssl(const char *what)
+{
+	ERR_print_errors_fp(stderr);
+	fail_msg("%s failed", what);
+}
+
+/* A self-signed certificate for pub, signed through pkey; eku may be NULL. */
+static X509 *
+make_cert(EVP_PKEY *pkey, EVP_PKEY *pub, const char *cn, const char *eku)
+{
+	X509 *x;
+	X509_NAME *n;
+	X509_EXTENSION *ext;
+	X509V3_CTX v3;
+
+	x = X509_new();
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
+	n = X509_get_subject_name(x);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0), 1);
+	assert_int_equal(X509_set_issuer_name(x, n), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -60));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, pub), 1);
+	if (eku != NULL) {
+		X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+		ext = X509V3_EXT_conf_nid(NULL, &v3, NID_ext_key_usage, eku);
+		assert_non_null(ext);
+		assert_int_equal(X509_add_ext(x, ext, -1), 1);
+		X509_EXTENSION_free(ext);
+	}
+	if (X509_sign(x, pkey, EVP_sha256()) <= 0)
+		fail_openssl("X509_sign");
+	return x;
+}
+
+static void
+get_keys(struct fixture *f, enum signer_kind kind, const char *label,
+    EVP_PKEY **pkey, EVP_PKEY **pub)
+{
+	char err[256];
+
+	if ((*pkey = signer_pkey(f->s, kind, label, err, sizeof(err))) == NULL)
+		fail_msg("signer_pkey %s: %s", label, err);
+	if (signer_pubkey(f->s, label, pub, err, sizeof(err)) == -1)
+		fail_msg("signer_pubkey %s: %s", label, err);
+}
+
+static void
+test_spawn_failures(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct signer *s;
+	char err[256] = "";
+
+	c.tokens[0].pin_file = f->h.badpinfile;
+	s = signer_spawn(&c, err, sizeof(err));
+	assert_null(s);
+	assert_non_null(strstr(err, "wrong user PIN"));
+
+	c = f->cfg;
+	c.tokens[0].label = "missing-token";
+	assert_null(signer_spawn(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "not present"));
+
+	c = f->cfg;
+	c.grants[0].key_label = "no-such-key";
+	assert_null(signer_spawn(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "no-such-key"));
+}
+
+static void
+test_x509_sign(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *pkey, *pub;
+	X509 *x;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		get_keys(f, SIGNER_KIND_CERT, keylabels[i], &pkey, &pub);
+		assert_int_equal(EVP_PKEY_get_id(pkey), EVP_PKEY_get_id(pub));
+		assert_int_equal(EVP_PKEY_get_bits(pkey), EVP_PKEY_get_bits(pub));
+		x = make_cert(pkey, pub, "Test CA", NULL);
+		assert_int_equal(X509_verify(x, pub), 1);
+		assert_int_equal(X509_check_private_key(x, pkey), 1);
+		/* The same with SHA-384. */
+		assert_true(X509_sign(x, pkey, EVP_sha384()) > 0);
+		assert_int_equal(X509_verify(x, pub), 1);
+		assert_int_equal(X509_get_signature_nid(x), i == 0 ?
+		    NID_ecdsa_with_SHA384 : NID_sha384WithRSAEncryption);
+		X509_free(x);
+		EVP_PKEY_free(pkey);
+		EVP_PKEY_free(pub);
+	}
+}
+
+static void
+test_crl_sign(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *pkey, *pub, *certkey;
+	X509_CRL *crl;
+	X509_REVOKED *rev;
+	ASN1_INTEGER *serial;
+	ASN1_TIME *t;
+	X509 *x;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		get_keys(f, SIGNER_KIND_CERT, keylabels[i], &certkey, &pub);
+		x = make_cert(certkey, pub, "Test CA", NULL);
+		EVP_PKEY_free(pub);
+		get_keys(f, SIGNER_KIND_CRL, keylabels[i], &pkey, &pub);
+		crl = X509_CRL_new();
+		assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+		assert_int_equal(X509_CRL_set_issuer_name(crl,
+		    X509_get_subject_name(x)), 1);
+		t = X509_gmtime_adj(NULL, 0);
+		assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+		rev = X509_REVOKED_new();
+		serial = ASN1_INTEGER_new();
+		ASN1_INTEGER_set(serial, 4242);
+		X509_REVOKED_set_serialNumber(rev, serial);
+		X509_REVOKED_set_revocationDate(rev, t);
+		assert_int_equal(X509_CRL_add0_revoked(crl, rev), 1);
+		ASN1_INTEGER_free(serial);
+		ASN1_TIME_free(t);
+		if (X509_CRL_sign(crl, pkey, EVP_sha256()) <= 0)
+			fail_openssl("X509_CRL_sign");
+		assert_int_equal(X509_CRL_verify(crl, pub), 1);
+		X509_CRL_free(crl);
+		X509_free(x);
+		EVP_PKEY_free(certkey);
+		EVP_PKEY_free(pkey);
+		EVP_PKEY_free(pub);
+	}
+}
+
+static void
+ocsp_sign_one(struct fixture *f, const char *label)
+{
+	EVP_PKEY *pkey, *pub, *certkey;
+	OCSP_BASICRESP *bs;
+	OCSP_CERTID *id;
+	STACK_OF(X509) *certs;
+	X509_STORE *store;
+	X509 *x;
+
+	get_keys(f, SIGNER_KIND_CERT, "ec-ca", &certkey, &pub);
+	EVP_PKEY_free(pub);
+	get_keys(f, SIGNER_KIND_OCSP, label, &pkey, &pub);
+	x = make_cert(certkey, pub, "OCSP responder", NULL);
+	bs = OCSP_BASICRESP_new();
+	id = OCSP_cert_to_id(NULL, x, x);
+	assert_non_null(OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD,
+	    0, NULL, X509_gmtime_adj(NULL, 0), NULL));
+	if (OCSP_basic_sign(bs, x, pkey, EVP_sha256(), NULL, 0) != 1)
+		fail_openssl("OCSP_basic_sign");
+	/* The signature over ResponseData, checked with the public key. */
+	assert_int_equal(ASN1_item_verify(ASN1_ITEM_rptr(OCSP_RESPDATA),
+	    OCSP_resp_get0_tbs_sigalg(bs), OCSP_resp_get0_signature(bs),
+	    (void *)OCSP_resp_get0_respdata(bs), pub), 1);
+	certs = sk_X509_new_null();
+	sk_X509_push(certs, x);
+	store = X509_STORE_new();
+	assert_int_equal(OCSP_basic_verify(bs, certs, store, OCSP_NOVERIFY),
+	    1);
+	X509_STORE_free(store);
+	sk_X509_free(certs);
+	OCSP_CERTID_free(id);
+	OCSP_BASICRESP_free(bs);
+	X509_free(x);
+	EVP_PKEY_free(certkey);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_free(pub);
+}
+
+static void
+test_ocsp_sign(void **state)
+{
+	struct fixture *f = *state;
+
+	ocsp_sign_one(f, "ec-ca");
+	ocsp_sign_one(f, "rsa-ca");
+	ocsp_sign_one(f, "ocsp-1");
+}
+
+static TS_REQ *
+make_ts_req(void)
+{
+	TS_REQ *req = TS_REQ_new();
+	TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
+	X509_ALGOR *alg = X509_ALGOR_new();
+	unsigned char dg[32];
+
+	memset(dg, 0xab, sizeof(dg));
+	X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL);
+	assert_int_equal(TS_MSG_IMPRINT_set_algo(mi, alg), 1);
+	assert_int_equal(TS_MSG_IMPRINT_set_msg(mi, dg, sizeof(dg)), 1);
+	assert_int_equal(TS_REQ_set_version(req, 1), 1);
+	assert_int_equal(TS_REQ_set_msg_imprint(req, mi), 1);
+	assert_int_equal(TS_REQ_set_cert_req(req, 1), 1);
+	X509_ALGOR_free(alg);
+	TS_MSG_IMPRINT_free(mi);
+	return req;
+}
+
+static ASN1_INTEGER *
+ts_serial(struct TS_resp_ctx *ctx, void *data)
+{
+	ASN1_INTEGER *s = ASN1_INTEGER_new();
+
+	ASN1_INTEGER_set(s, ++*(long *)data);
+	return s;
+}
+
+static void
+test_timestamp(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *pkey, *pub, *certkey;
+	TS_RESP_CTX *ctx;
+	TS_RESP *resp;
+	TS_REQ *req;
+	PKCS7 *tok;
+	BIO *bio;
+	X509 *x;
+	STACK_OF(X509) *certs;
+	ASN1_OBJECT *policy;
+	long serial = 0;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		get_keys(f, SIGNER_KIND_CERT, keylabels[i], &certkey, &pub);
+		x = make_cert(certkey, pub, "Test TSA",
+		    "critical,timeStamping");
+		EVP_PKEY_free(pub);
+		get_keys(f, SIGNER_KIND_TIMESTAMP, keylabels[i], &pkey, &pub);
+		ctx = TS_RESP_CTX_new();
+		assert_int_equal(TS_RESP_CTX_set_signer_cert(ctx, x), 1);
+		assert_int_equal(TS_RESP_CTX_set_signer_key(ctx, pkey), 1);
+		assert_int_equal(TS_RESP_CTX_set_signer_digest(ctx,
+		    EVP_sha256()), 1);
+		policy = OBJ_txt2obj("1.3.6.1.4.1.99999.1", 1);
+		assert_int_equal(TS_RESP_CTX_set_def_policy(ctx, policy), 1);
+		ASN1_OBJECT_free(policy);
+		assert_int_equal(TS_RESP_CTX_add_md(ctx, EVP_sha256()), 1);
+		TS_RESP_CTX_set_serial_cb(ctx, ts_serial, &serial);
+		req = make_ts_req();
+		bio = BIO_new(BIO_s_mem());
+		assert_int_equal(i2d_TS_REQ_bio(bio, req), 1);
+		resp = TS_RESP_create_response(ctx, bio);
+		if (resp == NULL)
+			fail_openssl("TS_RESP_create_response");
+		assert_int_equal(ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(
+		    TS_RESP_get_status_info(resp))), TS_STATUS_GRANTED);
+		tok = TS_RESP_get_token(resp);
+		assert_non_null(tok);
+		certs = sk_X509_new_null();
+		sk_X509_push(certs, x);
+		if (PKCS7_verify(tok, certs, NULL, NULL, NULL,
+		    PKCS7_NOVERIFY) != 1)
+			fail_openssl("PKCS7_verify of the time-stamp token");
+		sk_X509_free(certs);
+		BIO_free(bio);
+		TS_REQ_free(req);
+		TS_RESP_free(resp);
+		TS_RESP_CTX_free(ctx);
+		X509_free(x);
+		EVP_PKEY_free(certkey);
+		EVP_PKEY_free(pkey);
+		EVP_PKEY_free(pub);
+	}
+}
+
+/* Verifies a re-parsed copy (the original still holds the signing key). */
+static void
+cms_verify_ok(CMS_ContentInfo *orig, X509 *x)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	BIO *out = BIO_new(BIO_s_mem());
+	CMS_ContentInfo *cms;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	char buf[64];
+	int n;
+
+	n = i2d_CMS_ContentInfo(orig, &der);
+	assert_true(n > 0);
+	p = der;
+	cms = d2i_CMS_ContentInfo(NULL, &p, n);
+	assert_non_null(cms);
+	OPENSSL_free(der);
+
+	sk_X509_push(certs, x);
+	if (CMS_verify(cms, certs, NULL, NULL, out, CMS_NOVERIFY |
+	    CMS_BINARY) != 1)
+		fail_openssl("CMS_verify");
+	n = BIO_read(out, buf, sizeof(buf));
+	assert_int_equal(n, 11);
+	assert_memory_equal(buf, "hello world", 11);
+	BIO_free(out);
+	sk_X509_free(certs);
+	CMS_ContentInfo_free(cms);
+}
+
+static void
+test_cms(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *pkey, *pub, *certkey;
+	CMS_ContentInfo *cms;
+	BIO *in;
+	X509 *x;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		get_keys(f, SIGNER_KIND_CERT, keylabels[i], &certkey, &pub);
+		x = make_cert(certkey, pub, "Test signer", NULL);
+		EVP_PKEY_free(pub);
+		get_keys(f, SIGNER_KIND_CMS, keylabels[i], &pkey, &pub);
+
+		in = BIO_new_mem_buf("hello world", 11);
+		cms = CMS_sign(x, pkey, NULL, in, CMS_BINARY);
+		if (cms == NULL)
+			fail_openssl("CMS_sign");
+		cms_verify_ok(cms, x);
+		CMS_ContentInfo_free(cms);
+		BIO_free(in);
+
+		in = BIO_new_mem_buf("hello world", 11);
+		cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL |
+		    CMS_BINARY);
+		assert_non_null(cms);
+		if (CMS_add1_signer(cms, x, pkey, EVP_sha384(), CMS_BINARY) ==
+		    NULL)
+			fail_openssl("CMS_add1_signer");
+		if (CMS_final(cms, in, NULL, CMS_BINARY) != 1)
+			fail_openssl("CMS_final");
+		cms_verify_ok(cms, x);
+		CMS_ContentInfo_free(cms);
+		BIO_free(in);
+
+		X509_free(x);
+		EVP_PKEY_free(certkey);
+		EVP_PKEY_free(pkey);
+		EVP_PKEY_free(pub);
+	}
+}
+
+/* DER TBSCertificate of a certificate signed by ec-ca. */
+static unsigned char *
+tbs_cert(struct fixture *f, size_t *len)
+{
+	EVP_PKEY *pkey, *pub;
+	unsigned char *der = NULL;
+	X509 *x;
+	int n;
+
+	get_keys(f, SIGNER_KIND_CERT, "ec-ca", &pkey, &pub);
+	x = make_cert(pkey, pub, "TBS", NULL);
+	n = i2d_re_X509_tbs(x, &der);
+	assert_true(n > 0);
+	*len = (size_t)n;
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_free(pub);
+	return der;
+}
+
+static void
+expect_refusal(struct fixture *f, enum signer_kind kind, const char *label,
+    const char *md, const unsigned char *tbs, size_t len, const char *want)
+{
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	char err[512] = "";
+
+	assert_int_equal(signer_sign(f->s, kind, label, md, tbs, len, &sig,
+	    &siglen, err, sizeof(err)), -1);
+	assert_null(sig);
+	if (strstr(err, want) == NULL)
+		fail_msg("refusal \"%s\" does not say \"%s\"", err, want);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *tbs, *longer, *sig = NULL, *attrs = NULL;
+	size_t len, siglen;
+	EVP_PKEY *pub = NULL;
+	STACK_OF(X509_ATTRIBUTE) *sk = NULL;
+	unsigned char dg[32] = { 0 };
+	char err[512] = "";
+	int alen;
+
+	tbs = tbs_cert(f, &len);
+	expect_refusal(f, SIGNER_KIND_CRL, "ocsp-1", "SHA256", tbs, len,
+	    "kind crl not granted for key ocsp-1");
+	expect_refusal(f, SIGNER_KIND_CERT, "other-key", "SHA256", tbs, len,
+	    "kind cert not granted for key other-key");
+	expect_refusal(f, SIGNER_KIND_CERT, "ec-ca", "SHA1", tbs, len,
+	    "digest SHA1 refused");
+	expect_refusal(f, SIGNER_KIND_CERT, "ec-ca", "MD5", tbs, len,
+	    "digest MD5 refused");
+	expect_refusal(f, (enum signer_kind)9, "ec-ca", "SHA256", tbs, len,
+	    "unknown kind 9");
+	/* A TBSCertificate sent as an OCSP ResponseData. */
+	expect_refusal(f, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", tbs, len,
+	    "do not decode as an OCSP ResponseData");
+	expect_refusal(f, SIGNER_KIND_CRL, "ec-ca", "SHA256", tbs, len,
+	    "do not decode as a TBSCertList");
+	expect_refusal(f, SIGNER_KIND_CMS, "ec-ca", "SHA256", tbs, len,
+	    "do not decode as CMS SignedAttributes");
+	/* Trailing bytes. */
+	longer = malloc(len + 1);
+	memcpy(longer, tbs, len);
+	longer[len] = 0;
+	expect_refusal(f, SIGNER_KIND_CERT, "ec-ca", "SHA256", longer,
+	    len + 1, "1 trailing bytes");
+	/* Opaque bytes. */
+	expect_refusal(f, SIGNER_KIND_CERT, "ec-ca", "SHA256", dg, 32,
+	    "do not decode as a TBSCertificate");
+	/* SignedAttributes without a TSTInfo content type, as TIMESTAMP. */
+	sk = sk_X509_ATTRIBUTE_new_null();
+	assert_non_null(X509at_add1_attr_by_NID(&sk, NID_pkcs9_contentType,
+	    V_ASN1_OBJECT,
+	    (const unsigned char *)OBJ_nid2obj(NID_pkcs7_data), -1));
+	expect_refusal(f, SIGNER_KIND_CMS, "ec-ca", "SHA256", dg, 0,
+	    "do not decode as CMS SignedAttributes");
+	alen = ASN1_item_i2d((ASN1_VALUE *)sk, &attrs,
+	    ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
+	assert_true(alen > 0);
+	expect_refusal(f, SIGNER_KIND_CMS, "ec-ca", "SHA256", attrs,
+	    (size_t)alen, "no message-digest attribute");
+	OPENSSL_free(attrs);
+	attrs = NULL;
+	assert_non_null(X509at_add1_attr_by_NID(&sk, NID_pkcs9_messageDigest,
+	    V_ASN1_OCTET_STRING, dg, 32));
+	alen = ASN1_item_i2d((ASN1_VALUE *)sk, &attrs,
+	    ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
+	expect_refusal(f, SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256", attrs,
+	    (size_t)alen, "content type is not id-ct-TSTInfo");
+	/* ...which is fine as CMS. */
+	if (signer_sign(f->s, SIGNER_KIND_CMS, "ec-ca", "SHA256", attrs,
+	    (size_t)alen, &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	free(sig);
+	sig = NULL;
+
+	assert_int_equal(signer_pubkey(f->s, "other-key", &pub, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "key other-key not granted"));
+	assert_int_equal(signer_keygen(f->s, TOKEN, "new-key", "ec-p256", &pub,
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "key generation not allowed"));
+	assert_null(pub);
+
+	/* After all that the loop still serves. */
+	if (signer_sign(f->s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
+	    &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_true(siglen > 0 && siglen <= 72);
+	free(sig);
+	free(longer);
+	OPENSSL_free(attrs);
+	OPENSSL_free(tbs);
+	sk_X509_ATTRIBUTE_pop_free(sk, X509_ATTRIBUTE_free);
+}
+
+static void
+test_keygen_allowed(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct signer *s;
+	EVP_PKEY *pub = NULL, *pub2 = NULL;
+	char err[256] = "";
+
+	c.allow_keygen = 1;
+	c.grants[0].key_label = "made-here";	/* need not exist yet */
+	c.grants[0].kind = SIGNER_KIND_CERT;
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	if (signer_keygen(s, TOKEN, "made-here", "ec-p384", &pub, err,
+	    sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(EVP_PKEY_get_bits(pub), 384);
+	assert_int_equal(signer_pubkey(s, "made-here", &pub2, err,
+	    sizeof(err)), 0);
+	assert_int_equal(EVP_PKEY_eq(pub, pub2), 1);
+	EVP_PKEY_free(pub2);
+	pub2 = NULL;
+	assert_int_equal(signer_keygen(s, TOKEN, "made-here", "ec-p256", &pub2,
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "already exists"));
+	assert_int_equal(signer_keygen(s, TOKEN, "x", "dsa1024", &pub2,
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown key type"));
+	assert_int_equal(signer_keygen(s, "other-token", "x", "ec-p256", &pub2,
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not opened"));
+	EVP_PKEY_free(pub);
+	signer_close(s);
+}
+
+static void
+test_unknown_type(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *body = NULL;
+	size_t len;
+	uint32_t status;
+
+	assert_int_equal(signer_proto_send(signer_fd(f->s), 77, NULL, 0), 0);
+	assert_int_equal(signer_proto_recv(signer_fd(f->s), SIGNER_REPLY_MAX,
+	    &status, &body, &len), 0);
+	assert_int_equal(status, SIGNER_REFUSED);
+	assert_true(len > 0);
+	assert_non_null(memmem(body, len, "unknown request type 77", 23));
+	free(body);
+}
+
+/* Writes frame to a fresh signer and checks that it exits without reply. */
+static void
+malformed_one(struct fixture *f, const unsigned char *frame, size_t len)
+{
+	struct signer *s;
+	unsigned char *sig = NULL, one;
+	size_t siglen;
+	char err[256] = "";
+	int status;
+
+	if ((s = signer_spawn(&f->cfg, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(signer_proto_write(signer_fd(s), frame, len), 0);
+	/* EOF, never a reply. */
+	assert_int_equal(signer_proto_read(signer_fd(s), &one, 1), 1);
+	assert_int_equal(waitpid(signer_pid(s), &status, 0), signer_pid(s));
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+	assert_int_equal(signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256",
+	    (const unsigned char *)"x", 1, &sig, &siglen, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "signer process"));
+	assert_null(sig);
+	signer_close(s);
+}
+
+static void
+test_malformed_frames(void **state)
+{
+	struct fixture *f = *state;
+	/* SIGN whose body is 3 bytes: shorter than its first field. */
+	static const unsigned char shortbody[] = {
+		0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0
+	};
+	/* SIGN whose label length runs past the body. */
+	static const unsigned char overrun[] = {
+		0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 200
+	};
+	/* A frame claiming 4 GiB. */
+	static const unsigned char huge[] = {
+		0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff
+	};
+	/* PUBKEY with a trailing byte after its label. */
+	static const unsigned char trailing[] = {
+		0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0, 2, 'e', 'c', 0
+	};
+	/* PUBKEY with a 65-byte label. */
+	unsigned char longlabel[8 + 4 + 65];
+
+	malformed_one(f, shortbody, sizeof(shortbody));
+	malformed_one(f, overrun, sizeof(overrun));
+	malformed_one(f, huge, sizeof(huge));
+	malformed_one(f, trailing, sizeof(trailing));
+	memset(longlabel, 'a', sizeof(longlabel));
+	memcpy(longlabel, "\0\0\0\2\0\0\0\105\0\0\0\101", 12);
+	malformed_one(f, longlabel, sizeof(longlabel));
+}
+
+/* The token directory of TOKEN (SoftHSM2 names it by a UUID). */
+static void
+token_dir(struct fixture *f, char *out, size_t outlen)
+{
+	DIR *d;
+	struct dirent *de;
+
+	d = opendir(f->h.tokendir);
+	assert_non_null(d);
+	out[0] = '\0';
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			snprintf(out, outlen, "%s/%s", f->h.tokendir,
+			    de->d_name);
+	closedir(d);
+	assert_true(out[0] != '\0');
+}
+
+static void
+test_token_away_and_back(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *tbs, *sig = NULL;
+	size_t len, siglen;
+	char dir[512], away[600], err[512] = "";
+	pid_t pid = signer_pid(f->s);
+	struct timespec t0, t1;
+
+	tbs = tbs_cert(f, &len);
+	token_dir(f, dir, sizeof(dir));
+	snprintf(away, sizeof(away), "%s/away", f->h.dir);
+	assert_int_equal(rename(dir, away), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(signer_sign(f->s, SIGNER_KIND_CERT, "rsa-ca",
+	    "SHA256", tbs, len, &sig, &siglen, err, sizeof(err)), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Fails fast (bounded retries) and says why. */
+	assert_true(t1.tv_sec - t0.tv_sec < 3);
+	if (strstr(err, "token \"" TOKEN "\" unavailable") == NULL)
+		fail_msg("unclear error: %s", err);
+	assert_null(sig);
+	assert_int_equal(rename(away, dir), 0);
+	if (signer_sign(f->s, SIGNER_KIND_CERT, "rsa-ca", "SHA256", tbs, len,
+	    &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("after the token came back: %s", err);
+	assert_int_equal(signer_pid(f->s), pid);
+	free(sig);
+	OPENSSL_free(tbs);
+}
+
+struct worker {
+	struct fixture	*f;
+	struct signer	*s;
+	const char	*label;
+	int		 n;
+	int		 ok;
+	char		 err[256];
+};
+
+static void *
+worker_run(void *arg)
+{
+	struct worker *w = arg;
+	EVP_PKEY *pkey = NULL, *pub = NULL;
+	X509 *x = NULL;
+	int i;
+
+	if ((pkey = signer_pkey(w->s, SIGNER_KIND_CERT, w->label, w->err,
+	    sizeof(w->err))) == NULL ||
+	    signer_pubkey(w->s, w->label, &pub, w->err, sizeof(w->err)) == -1)
+		goto out;
+	for (i = 0; i < w->n; i++) {
+		X509_free(x);
+		if ((x = X509_new()) == NULL ||
+		    X509_set_pubkey(x, pub) != 1 ||
+		    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+		    MBSTRING_ASC, (const unsigned char *)"thread", -1, -1,
+		    0) != 1 ||
+		    X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 ||
+		    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
+		    X509_gmtime_adj(X509_getm_notAfter(x), 60) == NULL ||
+		    ASN1_INTEGER_set(X509_get_serialNumber(x), i) != 1 ||
+		    X509_sign(x, pkey, EVP_sha256()) <= 0 ||
+		    X509_verify(x, pub) != 1) {
+			ERR_print_errors_fp(stderr);
+			snprintf(w->err, sizeof(w->err), "signing %d failed",
+			    i);
+			goto out;
+		}
+		w->ok++;
+	}
+out:
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_free(pub);
+	return NULL;
+}
+
+static void
+test_concurrency(void **state)
+{
+	struct fixture *f = *state;
+	struct worker w[4];
+	pthread_t th[4];
+	struct signer *s2;
+	char err[256];
+	int i;
+
+	if ((s2 = signer_spawn(&f->cfg, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	/* Two threads sharing one signer, two more on a second signer. */
+	for (i = 0; i < 4; i++) {
+		w[i].f = f;
+		w[i].s = i < 2 ? f->s : s2;
+		w[i].label = keylabels[i % 2];
+		w[i].n = i % 2 == 0 ? 200 : 20;
+		w[i].ok = 0;
+		w[i].err[0] = '\0';
+		assert_int_equal(pthread_create(&th[i], NULL, worker_run,
+		    &w[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		if (w[i].ok != w[i].n) {
+			ERR_print_errors_fp(stderr);
+			fail_msg("worker %d: %d of %d (%s)", i, w[i].ok,
+			    w[i].n, w[i].err);
+		}
+	}
+	signer_close(s2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spawn_failures),
+		cmocka_unit_test(test_x509_sign),
+		cmocka_unit_test(test_crl_sign),
+		cmocka_unit_test(test_ocsp_sign),
+		cmocka_unit_test(test_timestamp),
+		cmocka_unit_test(test_cms),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_keygen_allowed),
+		cmocka_unit_test(test_unknown_type),
+		cmocka_unit_test(test_malformed_frames),
+		cmocka_unit_test(test_token_away_and_back),
+		cmocka_unit_test(test_concurrency),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
