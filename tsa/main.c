@@ -37,7 +37,6 @@
 #include "tsa/extern.h"
 
 #define TSA_MAX_QUERY		(16 * 1024)	/* a TimeStampReq is ~100 bytes */
-#define TSA_FLUSH_TIMEOUT_S	10
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TSA_SANITIZER_BUILD	1
@@ -228,7 +227,7 @@ main(int argc, char **argv)
 	const char *path = getenv("PKI_CONFIG"), *s, *policy_dir;
 	char err[512], label[SIGNER_LABEL_MAX + 1], policy_path[PATH_MAX];
 	char instance[64], host[48];
-	long port, max_queue;
+	long port, max_queue, flush_timeout = 10;
 	sigset_t sigs;
 	enum log_level level = LOGL_INFO;
 	int ch, sig, rc = 1;
@@ -259,6 +258,8 @@ main(int argc, char **argv)
 	if (config_get_long(cfg, "tsa.port", 18083, 0, 65535, &port) == -1 ||
 	    config_get_long(cfg, "tsa.max_queue", 100000, 1, 10000000,
 	    &max_queue) == -1 ||
+	    config_get_long(cfg, "tsa.flush_timeout_seconds", 10, 0, 600,
+	    &flush_timeout) == -1 ||
 	    config_get_bool(cfg, "tsa.allow_unsynchronized_clock", 0,
 	    &t.allow_unsync) == -1)
 		goto out;
@@ -335,7 +336,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	http_stop(srv);
-	if (tsa_recorder_stop(t.recorder, TSA_FLUSH_TIMEOUT_S) == -1)
+	if (tsa_recorder_stop(t.recorder, (unsigned int)flush_timeout) == -1)
 		rc = 1;
 	tsa_responder_free(t.responder);
 	EVP_PKEY_free(key);

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# tsad judged by `openssl ts` and `openssl cms`, over HTTP with curl: every
+# digest, with and without nonce and certReq; every documented rejection;
+# records in PostgreSQL; the spill file across a database outage; the clock
+# check. Runs against the stack of tests/run.sh (which started tsad).
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+pki=$PKI_DIR/pki
+url=$PKI_TSA_URL
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+
+echo "some document" >"$tmp/doc"
+cat "$pki/tsa.pem" "$pki/issuing.pem" >"$tmp/untrusted.pem"
+
+post() { # post QUERYFILE REPLYFILE [URL] -> HTTP status on stdout
+	curl -sS -o "$2" -w '%{http_code}' -H 'Content-Type: application/timestamp-query' \
+		--data-binary "@$1" "${3:-$url}/"
+}
+reply_text() { openssl ts -reply -in "$1" -text 2>/dev/null; }
+status_of() { reply_text "$1" | sed -n 's/^Status: //p'; }
+
+# --- granted tokens, verified by two tools --------------------------------------
+serials=()
+for d in sha256 sha384 sha512; do
+	for variant in "nonce cert" "nonce" "cert" "none"; do
+		args=(-data "$tmp/doc" "-$d")
+		case $variant in *nonce*) ;; *) args+=(-no_nonce) ;; esac
+		case $variant in *cert*) args+=(-cert) ;; esac
+		base=$tmp/$d-${variant// /-}
+		openssl ts -query "${args[@]}" -out "$base.tsq" 2>/dev/null
+		code=$(post "$base.tsq" "$base.tsr")
+		[ "$code" = 200 ] || fail "$d $variant: HTTP $code"
+		[ "$(status_of "$base.tsr")" = "Granted." ] ||
+			{ reply_text "$base.tsr"; fail "$d $variant: not granted"; }
+		openssl ts -verify -in "$base.tsr" -queryfile "$base.tsq" \
+			-CAfile "$pki/root.pem" -untrusted "$tmp/untrusted.pem" >"$base.v" 2>&1 ||
+			{ cat "$base.v"; fail "openssl ts -verify rejects $d $variant"; }
+		# The nonce is echoed.
+		qn=$(openssl ts -query -in "$base.tsq" -text 2>/dev/null | sed -n 's/^Nonce: //p')
+		rn=$(reply_text "$base.tsr" | sed -n 's/^Nonce: //p')
+		[ "$qn" = "$rn" ] || fail "$d $variant: nonce $qn echoed as $rn"
+		# certReq is honoured: the TSA certificate only when asked.
+		openssl ts -reply -in "$base.tsr" -token_out -out "$base.tok" 2>/dev/null
+		ncerts=$(openssl pkcs7 -inform DER -in "$base.tok" -print_certs 2>/dev/null |
+			grep -c '^subject=' || true)
+		case $variant in
+		*cert*) [ "$ncerts" -ge 1 ] || fail "$d $variant: certReq but no certificate" ;;
+		*) [ "$ncerts" -eq 0 ] || fail "$d $variant: certificates without certReq" ;;
+		esac
+		# RFC 5816: ESSCertIDv2 (signing-certificate-v2), policy from policy/tsa.conf.
+		openssl cms -cmsout -print -inform DER -in "$base.tok" >"$base.cms" 2>&1
+		grep -q 'id-smime-aa-signingCertificateV2' "$base.cms" ||
+			fail "$d $variant: no signing-certificate-v2 attribute"
+		reply_text "$base.tsr" | grep -q '^Policy OID: 2.999.1.2.1' || fail "$d $variant: policy"
+		reply_text "$base.tsr" | grep -q '^Accuracy: 0x01 seconds' || fail "$d $variant: accuracy"
+		serials+=("$(reply_text "$base.tsr" | sed -n 's/^Serial number: 0x//p')")
+	done
+done
+# A second verifier: the token as CMS SignedData, checked by openssl cms.
+base=$tmp/sha256-nonce-cert
+openssl cms -verify -inform DER -in "$base.tok" -CAfile "$pki/root.pem" \
+	-certfile "$pki/issuing.pem" -purpose timestampsign -out "$tmp/tstinfo.der" \
+	>"$tmp/cms.out" 2>&1 || { cat "$tmp/cms.out"; fail "openssl cms -verify rejects the token"; }
+openssl asn1parse -inform DER -in "$tmp/tstinfo.der" | grep -q '2.999.1.2.1' ||
+	fail "the CMS content is not our TSTInfo"
+# A token does not verify for other data.
+echo "other document" >"$tmp/other"
+if openssl ts -verify -in "$base.tsr" -data "$tmp/other" -CAfile "$pki/root.pem" \
+    -untrusted "$tmp/untrusted.pem" >/dev/null 2>&1; then
+	fail "token verified for different data"
+fi
+# Serials are unique.
+[ "$(printf '%s\n' "${serials[@]}" | sort -u | wc -l)" -eq "${#serials[@]}" ] ||
+	fail "duplicate serial numbers"
+
+# --- rejections, each with its documented status, and the daemon keeps serving --
+reject() { # reject NAME QUERYFILE FAILURE-TEXT
+	local code
+	code=$(post "$2" "$tmp/$1.tsr")
+	[ "$code" = 200 ] || fail "$1: HTTP $code"
+	[ "$(status_of "$tmp/$1.tsr")" = "Rejected." ] || { reply_text "$tmp/$1.tsr"; fail "$1: not rejected"; }
+	reply_text "$tmp/$1.tsr" | grep -q "$3" || { reply_text "$tmp/$1.tsr"; fail "$1: want failure info '$3'"; }
+}
+openssl ts -query -data "$tmp/doc" -sha1 -out "$tmp/sha1.tsq" 2>/dev/null
+reject weak-hash "$tmp/sha1.tsq" 'unrecognized or unsupported algorithm'
+openssl ts -query -data "$tmp/doc" -md5 -out "$tmp/md5.tsq" 2>/dev/null
+reject md5 "$tmp/md5.tsq" 'unrecognized or unsupported algorithm'
+openssl ts -query -data "$tmp/doc" -sha256 -tspolicy 1.2.3.4 -out "$tmp/pol.tsq" 2>/dev/null
+reject unknown-policy "$tmp/pol.tsq" 'requested TSA policy is not supported'
+head -c 20 "$tmp/sha256-nonce-cert.tsq" >"$tmp/trunc.tsq"
+reject truncated "$tmp/trunc.tsq" 'wrong format'
+{ cat "$tmp/sha256-nonce-cert.tsq"; printf '\0\0'; } >"$tmp/trail.tsq"
+reject trailing-bytes "$tmp/trail.tsq" 'wrong format'
+: >"$tmp/empty.tsq"
+reject empty "$tmp/empty.tsq" 'wrong format'
+head -c 200 /dev/urandom >"$tmp/garbage.tsq"
+reject garbage "$tmp/garbage.tsq" 'wrong format'
+head -c $((2 * 1024 * 1024)) /dev/zero >"$tmp/huge.tsq"
+code=$(post "$tmp/huge.tsq" "$tmp/huge.out")
+[ "$code" = 413 ] || fail "huge body: HTTP $code, want 413"
+grep -q '"status":413' "$tmp/huge.out" || fail "huge body: no problem JSON"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' \
+	--data-binary "@$tmp/sha256-none.tsq" "$url/")
+[ "$code" = 415 ] || fail "wrong content type: HTTP $code, want 415"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$url/")
+[ "$code" = 405 ] || fail "GET: HTTP $code, want 405"
+code=$(post "$tmp/sha256-none.tsq" "$tmp/again.tsr")
+[ "$code" = 200 ] && [ "$(status_of "$tmp/again.tsr")" = "Granted." ] ||
+	fail "tsad stopped serving after bad queries"
+curl -sS "$url/health" | grep -q '"records_queued"' || fail "/health"
+
+# --- every token recorded, with an audit event per batch ------------------------
+for i in $(seq 50); do
+	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${serials[@]}" | sed 's/,$//'))")
+	[ "$n" -eq "${#serials[@]}" ] && break
+	sleep 0.1
+done
+[ "$n" -eq "${#serials[@]}" ] || fail "only $n of ${#serials[@]} tokens recorded"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'tsa.tokens.record'")" -ge 1 ] ||
+	fail "token batches not audited"
+[ "$(q "SELECT count(*) FROM tsa_token WHERE serial = '${serials[0]}' AND policy = '2.999.1.2.1' AND imprint_alg = '2.16.840.1.101.3.4.2.1' AND cert_req AND nonce IS NOT NULL")" = 1 ] ||
+	fail "token record fields"
+
+# --- a second instance: database outage, clean shutdown, spill, replay ------------
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 30000))
+		ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+}
+port=$(free_port)
+spill=$tmp/tsa2.spill
+start_tsa2() {
+	PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa2 PKI_TSA_SPILL_FILE=$spill \
+	PKI_TSA_FLUSH_TIMEOUT_SECONDS=2 \
+		"$BUILD/tsad" --config "$PKI_CONFIG" >>"$tmp/tsa2.log" 2>&1 &
+	tsa2=$!
+	for _ in $(seq 100); do
+		curl -s "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+		kill -0 "$tsa2" 2>/dev/null || { cat "$tmp/tsa2.log"; fail "tsad #2 died at start"; }
+		sleep 0.1
+	done
+	cat "$tmp/tsa2.log"; fail "tsad #2 did not start"
+}
+start_tsa2
+# Cut the recorder off: its role may not log in, and its session is ended.
+q "ALTER ROLE pki_tsa NOLOGIN"
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pki_tsa'" >/dev/null
+outage=()
+for i in 1 2 3; do
+	openssl ts -query -data "$tmp/doc" -sha256 -out "$tmp/o$i.tsq" 2>/dev/null
+	[ "$(post "$tmp/o$i.tsq" "$tmp/o$i.tsr" "http://127.0.0.1:$port")" = 200 ] || fail "outage: HTTP"
+	[ "$(status_of "$tmp/o$i.tsr")" = "Granted." ] || fail "outage: tokens must still be issued"
+	outage+=("$(reply_text "$tmp/o$i.tsr" | sed -n 's/^Serial number: 0x//p')")
+done
+sleep 0.5
+kill -TERM "$tsa2"
+wait "$tsa2" || { cat "$tmp/tsa2.log"; fail "tsad #2 exited non-zero on SIGTERM"; }
+[ "$(wc -l <"$spill")" -ge 3 ] || { cat "$tmp/tsa2.log"; fail "spill file has $(wc -l <"$spill") lines, want 3"; }
+for s in "${outage[@]}"; do grep -q "^$s	" "$spill" || fail "serial $s not spilled"; done
+q "ALTER ROLE pki_tsa LOGIN"
+start_tsa2
+for _ in $(seq 50); do
+	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
+	[ "$n" -eq 3 ] && break
+	sleep 0.1
+done
+[ "$n" -eq 3 ] || { cat "$tmp/tsa2.log"; fail "spilled tokens not recorded after restart ($n of 3)"; }
+for _ in $(seq 50); do [ -s "$spill" ] || break; sleep 0.1; done
+[ ! -s "$spill" ] || fail "spill file not emptied after replay"
+kill -TERM "$tsa2"
+wait "$tsa2" || fail "tsad #2 exited non-zero"
+
+# --- genTime only from a synchronized clock -------------------------------------
+port=$(free_port)
+PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa3 PKI_TSA_ALLOW_UNSYNCHRONIZED_CLOCK=false \
+	"$BUILD/tsad" --config "$PKI_CONFIG" >"$tmp/tsa3.log" 2>&1 &
+tsa3=$!
+for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/health" >"$tmp/h3" 2>/dev/null && break; sleep 0.1; done
+post "$tmp/sha256-none.tsq" "$tmp/clock.tsr" "http://127.0.0.1:$port" >/dev/null
+if grep -q '"clock_synchronized":true' "$tmp/h3"; then
+	[ "$(status_of "$tmp/clock.tsr")" = "Granted." ] || fail "synchronized clock but not granted"
+else
+	reply_text "$tmp/clock.tsr" | grep -q 'time source is not available' ||
+		{ reply_text "$tmp/clock.tsr"; fail "unsynchronized clock: want timeNotAvailable"; }
+fi
+kill -TERM "$tsa3"
+wait "$tsa3" || fail "tsad #3 exited non-zero"
+note ok
