@@ -272,6 +272,7 @@ ocsp_sign_one(struct fixture *f, const char *label)
 	EVP_PKEY *pkey, *pub, *certkey;
 	OCSP_BASICRESP *bs;
 	OCSP_CERTID *id;
+	ASN1_TIME *now;
 	STACK_OF(X509) *certs;
 	X509_STORE *store;
 	X509 *x;
@@ -282,8 +283,10 @@ ocsp_sign_one(struct fixture *f, const char *label)
 	x = make_cert(certkey, pub, "OCSP responder", NULL);
 	bs = OCSP_BASICRESP_new();
 	id = OCSP_cert_to_id(NULL, x, x);
+	now = X509_gmtime_adj(NULL, 0);
 	assert_non_null(OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD,
-	    0, NULL, X509_gmtime_adj(NULL, 0), NULL));
+	    0, NULL, now, NULL));
+	ASN1_TIME_free(now);
 	if (OCSP_basic_sign(bs, x, pkey, EVP_sha256(), NULL, 0) != 1)
 		fail_openssl("OCSP_basic_sign");
 	/* The signature over ResponseData, checked with the public key. */
