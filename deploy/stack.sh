@@ -29,9 +29,10 @@ declare -A PORT_DEFAULT=([PG]=15432 [LDAP]=13389 [RA]=18080 [OCSP]=18081
 	[CRL]=18082 [TSA]=18083 [SIGN]=18084)
 # Daemons started when their binary exists in BUILD, in this order, one line
 # each: name, binary (relative to BUILD), port key. Contract for a daemon:
-# runs in the foreground, takes `--config DIR/pki.conf`, listens on the port
-# of its [urls] entry on 127.0.0.1, logs to stderr (kept in DIR/log/NAME.log);
-# when started as root it demotes itself.
+# runs in the foreground, takes `--config DIR/pki.conf`, listens on
+# 127.0.0.1 at the port pki.conf gives as NAME.port (the port of its [urls]
+# entry), logs to stderr (kept in DIR/log/NAME.log), stops on SIGTERM; when
+# started as root it demotes itself (to pki).
 DAEMONS=(
 	"ra rad RA"
 	"ocsp ocspd OCSP"
@@ -180,6 +181,14 @@ child_alive() {
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 
+# PIDs of the live (non-zombie) processes of process group $1.
+group_members() {
+	awk -v g="$1" '{
+		s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
+		if (f[3] == g && f[1] != "Z") { n = split(FILENAME, p, "/"); print p[3] }
+	}' /proc/[0-9]*/stat 2>/dev/null || true
+}
+
 pidfile_pid() {
 	local f=$1 pid
 	[ -s "$f" ] || return 1
@@ -210,6 +219,16 @@ stop_pidfile() {
 			sleep 0.1
 		done
 		child_alive "$pid" && die "$name (pid $pid) survived SIGKILL"
+	fi
+	# Its children (a daemon's signer, PostgreSQL's backends) share its process
+	# group, set up by setsid at start: give them a moment, then SIGKILL.
+	for ((i = 0; i < 50; i++)); do
+		[ -n "$(group_members "$pid")" ] || break
+		sleep 0.1
+	done
+	if [ -n "$(group_members "$pid")" ]; then
+		warn "$name (pid $pid) left processes in its group: SIGKILL $(group_members "$pid" | tr '\n' ' ')"
+		kill -KILL -- "-$pid" 2>/dev/null || true
 	fi
 	rm -f -- "$f"
 	say "stopped $name (pid $pid)"
@@ -405,6 +424,14 @@ EOF
 		echo "crl_base = http://127.0.0.1:${PORT[CRL]}/crl"
 		echo "tsa = http://127.0.0.1:${PORT[TSA]}"
 		echo "sign = http://127.0.0.1:${PORT[SIGN]}/csc/v2"
+		# Each daemon listens on 127.0.0.1 at <name>.port (the port of its URL).
+		local d name bin key
+		for d in "${DAEMONS[@]}"; do
+			read -r name bin key <<<"$d"
+			echo
+			echo "[$name]"
+			echo "port = ${PORT[$key]}"
+		done
 	} | write_file "$CONF" 0644
 }
 
