@@ -551,7 +551,8 @@ p11_session_drop(struct p11_token *t)
 
 /*
  * Finds the token by label again, opens a read-write session and logs in
- * with the kept PIN, under the flock when lockpath is set.
+ * with the kept PIN, under the flock when lockpath is set. Returns 0, -1, or
+ * -2 when the PIN was refused (never retried).
  */
 static int
 p11_session_open(struct p11_token *t, char *err, size_t errlen)
@@ -614,6 +615,11 @@ p11_session_open(struct p11_token *t, char *err, size_t errlen)
 		else
 			p11_seterr(err, errlen, "C_Login to token \"%s\": %s",
 			    t->label, p11_rvname(rv));
+		/* Retrying a refused PIN would only count towards a lock. */
+		if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||
+		    rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE ||
+		    rv == CKR_PIN_EXPIRED)
+			rc = -2;
 		goto out;
 	}
 	t->session = s;
@@ -636,7 +642,7 @@ p11_token_open(struct p11_module *m, const char *label, const char *pin,
 	struct p11_token *t = NULL;
 	size_t pinlen;
 	long pg;
-	int rc = -1;
+	int attempt, r, rc = -1;
 
 	if (strlen(label) == 0 || strlen(label) > P11_LABEL_LEN) {
 		p11_seterr(err, errlen, "token label \"%s\": 1 to 32 bytes",
@@ -677,7 +683,15 @@ p11_token_open(struct p11_module *m, const char *label, const char *pin,
 	(void)madvise(t->pin, t->pinpage, MADV_DONTDUMP);
 	memcpy(t->pin, pin, pinlen);
 	t->pinlen = pinlen;
-	if (p11_session_open(t, err, errlen) == -1)
+	/*
+	 * Start-ups of several processes on one token can meet SoftHSM2
+	 * rewriting its token file (HSM-NOTES): retry with back-off, but
+	 * never a refused PIN.
+	 */
+	for (attempt = 0; (r = p11_session_open(t, err, errlen)) == -1 &&
+	    attempt < P11_RETRIES; attempt++)
+		p11_sleep_ms(p11_backoff_ms[attempt]);
+	if (r != 0)
 		goto out;
 	rc = 0;
 out:
@@ -755,7 +769,7 @@ p11_run(struct p11_token *t, p11_op op, void *arg, const char *what,
 {
 	CK_RV rv = CKR_OK;
 	char why[256] = "";
-	int attempt, fresh = 0;
+	int attempt, fresh = 0, r;
 
 	for (attempt = 0; attempt <= P11_RETRIES; attempt++) {
 		if (attempt > 0)
@@ -763,7 +777,11 @@ p11_run(struct p11_token *t, p11_op op, void *arg, const char *what,
 		if (t->have_session && t->gen != t->m->gen)
 			p11_session_drop(t);
 		if (!t->have_session) {
-			if (p11_session_open(t, why, sizeof(why)) == -1)
+			if ((r = p11_session_open(t, why, sizeof(why))) == -2) {
+				p11_seterr(err, errlen, "%s: %s", what, why);
+				return -1;
+			}
+			if (r == -1)
 				continue;
 			fresh = 1;
 		}
@@ -1279,7 +1297,7 @@ p11_key_exists(struct p11_token *t, const char *label, char *err,
 	CK_OBJECT_HANDLE objs[1];
 	CK_ULONG n = 0;
 	size_t i;
-	int attempt;
+	int attempt, r;
 	CK_RV rv;
 
 	for (i = 0; i < t->nkeys; i++)
@@ -1290,9 +1308,12 @@ p11_key_exists(struct p11_token *t, const char *label, char *err,
 			p11_sleep_ms(p11_backoff_ms[attempt - 1]);
 		if (t->have_session && t->gen != t->m->gen)
 			p11_session_drop(t);
-		if (!t->have_session &&
-		    p11_session_open(t, err, errlen) == -1)
-			continue;
+		if (!t->have_session) {
+			if ((r = p11_session_open(t, err, errlen)) == -2)
+				return -1;
+			if (r == -1)
+				continue;
+		}
 		rv = p11_find(t, CKO_PRIVATE_KEY, label, objs, 1, &n);
 		if (rv == CKR_OK)
 			return n > 0;

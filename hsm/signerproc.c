@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <openssl/asn1.h>
+#include <openssl/asn1t.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -51,7 +52,10 @@ struct signerproc {
 	struct signerproc_keymap	 keymap[SIGNER_MAX_GRANTS];
 	int				 nkeymap;
 	int				 fd;
+	EVP_MD				*md[3];	/* SHA256, SHA384, SHA512 */
 };
+
+static const char *const signerproc_mds[3] = { "SHA256", "SHA384", "SHA512" };
 
 /* One reply: status and payload (a signature, a SPKI, or error text). */
 struct signerproc_reply {
@@ -60,6 +64,48 @@ struct signerproc_reply {
 	size_t		 len;
 	char		 text[SIGNER_ERRTEXT_MAX];
 };
+
+/*
+ * TBSCertificate (RFC 5280 §4.1) with the subject public key left as
+ * AlgorithmIdentifier + BIT STRING: d2i_X509_CINF would build an EVP_PKEY
+ * through OpenSSL 3's decoders, which costs more than the signature.
+ */
+typedef struct {
+	X509_ALGOR		*algorithm;
+	ASN1_BIT_STRING		*subjectPublicKey;
+} SIGNER_SPKI;
+
+typedef struct {
+	ASN1_INTEGER		*version;
+	ASN1_INTEGER		*serialNumber;
+	X509_ALGOR		*signature;
+	X509_NAME		*issuer;
+	X509_VAL		*validity;
+	X509_NAME		*subject;
+	SIGNER_SPKI		*subjectPublicKeyInfo;
+	ASN1_BIT_STRING		*issuerUniqueID;
+	ASN1_BIT_STRING		*subjectUniqueID;
+	STACK_OF(X509_EXTENSION) *extensions;
+} SIGNER_TBSCERT;
+
+ASN1_SEQUENCE(SIGNER_SPKI) = {
+	ASN1_SIMPLE(SIGNER_SPKI, algorithm, X509_ALGOR),
+	ASN1_SIMPLE(SIGNER_SPKI, subjectPublicKey, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(SIGNER_SPKI)
+
+ASN1_SEQUENCE(SIGNER_TBSCERT) = {
+	ASN1_EXP_OPT(SIGNER_TBSCERT, version, ASN1_INTEGER, 0),
+	ASN1_SIMPLE(SIGNER_TBSCERT, serialNumber, ASN1_INTEGER),
+	ASN1_SIMPLE(SIGNER_TBSCERT, signature, X509_ALGOR),
+	ASN1_SIMPLE(SIGNER_TBSCERT, issuer, X509_NAME),
+	ASN1_SIMPLE(SIGNER_TBSCERT, validity, X509_VAL),
+	ASN1_SIMPLE(SIGNER_TBSCERT, subject, X509_NAME),
+	ASN1_SIMPLE(SIGNER_TBSCERT, subjectPublicKeyInfo, SIGNER_SPKI),
+	ASN1_IMP_OPT(SIGNER_TBSCERT, issuerUniqueID, ASN1_BIT_STRING, 1),
+	ASN1_IMP_OPT(SIGNER_TBSCERT, subjectUniqueID, ASN1_BIT_STRING, 2),
+	ASN1_EXP_SEQUENCE_OF_OPT(SIGNER_TBSCERT, extensions, X509_EXTENSION,
+	    3),
+} static_ASN1_SEQUENCE_END(SIGNER_TBSCERT)
 
 static void	signerproc_refuse(struct signerproc_reply *, uint32_t,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));
@@ -167,7 +213,7 @@ signerproc_tbs_check(uint32_t kind, const unsigned char *tbs, size_t len,
     char *err, size_t errlen)
 {
 	const unsigned char *p = tbs;
-	X509_CINF *cinf = NULL;
+	ASN1_VALUE *cinf = NULL;
 	X509_CRL_INFO *crlinfo = NULL;
 	OCSP_RESPDATA *rd = NULL;
 	STACK_OF(X509_ATTRIBUTE) *attrs = NULL;
@@ -180,7 +226,8 @@ signerproc_tbs_check(uint32_t kind, const unsigned char *tbs, size_t len,
 	switch (kind) {
 	case SIGNER_KIND_CERT:
 		what = "a TBSCertificate (RFC 5280 §4.1)";
-		cinf = d2i_X509_CINF(NULL, &p, (long)len);
+		cinf = ASN1_item_d2i(NULL, &p, (long)len,
+		    ASN1_ITEM_rptr(SIGNER_TBSCERT));
 		if (cinf == NULL)
 			goto bad;
 		break;
@@ -240,18 +287,27 @@ signerproc_tbs_check(uint32_t kind, const unsigned char *tbs, size_t len,
 bad:
 	snprintf(err, errlen, "to-be-signed bytes do not decode as %s", what);
 out:
-	X509_CINF_free(cinf);
+	ASN1_item_free(cinf, ASN1_ITEM_rptr(SIGNER_TBSCERT));
 	X509_CRL_INFO_free(crlinfo);
 	OCSP_RESPDATA_free(rd);
 	sk_X509_ATTRIBUTE_pop_free(attrs, X509_ATTRIBUTE_free);
 	return rc;
 }
 
-static int
-signerproc_md_allowed(const char *mdname)
+/* The allowed digest named mdname (fetched once), or NULL. */
+static const EVP_MD *
+signerproc_md(struct signerproc *sp, const char *mdname)
 {
-	return strcmp(mdname, "SHA256") == 0 || strcmp(mdname, "SHA384") == 0 ||
-	    strcmp(mdname, "SHA512") == 0;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (strcmp(mdname, signerproc_mds[i]) != 0)
+			continue;
+		if (sp->md[i] == NULL)
+			sp->md[i] = EVP_MD_fetch(NULL, mdname, NULL);
+		return sp->md[i];
+	}
+	return NULL;
 }
 
 /* Handlers return -1 for a malformed body (the signer exits), else 0. */
@@ -263,7 +319,7 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 	unsigned char digest[EVP_MAX_MD_SIZE], *sig = NULL;
 	unsigned int dlen = 0;
 	size_t siglen = 0;
-	EVP_MD *md = NULL;
+	const EVP_MD *md;
 	char err[SIGNER_ERRTEXT_MAX - 64];
 	int tok;
 
@@ -279,7 +335,7 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 		    "key %s", signer_kind_name(req.kind), req.label);
 		goto out;
 	}
-	if (!signerproc_md_allowed(req.mdname)) {
+	if ((md = signerproc_md(sp, req.mdname)) == NULL) {
 		signerproc_refuse(r, SIGNER_REFUSED, "digest %s refused "
 		    "(SHA256, SHA384 or SHA512 only)", req.mdname);
 		goto out;
@@ -290,8 +346,7 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 		    signer_kind_name(req.kind), err);
 		goto out;
 	}
-	if ((md = EVP_MD_fetch(NULL, req.mdname, NULL)) == NULL ||
-	    EVP_Digest(req.tbs, req.tbslen, digest, &dlen, md, NULL) != 1) {
+	if (EVP_Digest(req.tbs, req.tbslen, digest, &dlen, md, NULL) != 1) {
 		signerproc_refuse(r, SIGNER_FAILED, "EVP_Digest %s failed",
 		    req.mdname);
 		goto out;
@@ -314,7 +369,6 @@ out:
 	if (r->status != SIGNER_OK)
 		log_warn("signer: sign refused: %s", r->text);
 	free(sig);
-	EVP_MD_free(md);
 	return 0;
 }
 
@@ -487,6 +541,10 @@ signerproc_stop(struct signerproc *sp)
 	for (i = 0; i < sp->ntokens; i++)
 		p11_token_close(sp->tokens[i]);
 	sp->ntokens = 0;
+	for (i = 0; i < 3; i++) {
+		EVP_MD_free(sp->md[i]);
+		sp->md[i] = NULL;
+	}
 	p11_module_free(sp->mod);
 	sp->mod = NULL;
 }

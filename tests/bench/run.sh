@@ -1,0 +1,10 @@
+#!/bin/sh
+# Runs the benchmarks against a throw-away SoftHSM2 token: run.sh BUILD [seconds]
+# (make bench calls it with the build directory).
+set -eu
+BUILD=${1:-build}
+SECS=${2:-3}
+dir=$(mktemp -d /tmp/pki-bench.XXXXXX)
+trap 'rm -rf "$dir"' EXIT INT TERM
+echo "== bench_signer (token in $dir)"
+"$BUILD/tests/bench/bench_signer" "$dir" "$SECS"
