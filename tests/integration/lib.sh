@@ -1,8 +1,9 @@
 # Helpers for tests/integration/test_*.sh; source it first:
 #	. "$(dirname "$0")/lib.sh"
-# It sets -euo pipefail, REPO, BUILD (absolute), STACK_SH, and an EXIT trap
-# that stops every stack started with stack_new and removes every directory
-# made with test_tmpdir, even when the test fails or is interrupted.
+# It sets -euo pipefail, REPO, BUILD (absolute), STACK_SH, TEST_TMP (this
+# test's directory under /tmp) and an EXIT trap that stops every stack started
+# with stack_new and removes TEST_TMP, even when the test fails or is
+# interrupted (PKI_TEST_KEEP=1 keeps it after a failure).
 # tests/run.sh exports PKI_STACK_DIR (its stack), the stack's stack.env
 # (PKI_CONFIG, PKI_PG_URI, ...) and PKI_TEST_PG_URI (superuser).
 # shellcheck shell=bash
@@ -15,7 +16,11 @@ STACK_SH=$REPO/deploy/stack.sh
 TEST_NAME=$(basename "$0" .sh)
 
 _lib_stacks=()
-_lib_tmpdirs=()
+# One directory per test, made here (not in a $(...) subshell) so that the
+# EXIT trap knows it; test_tmpdir makes directories inside it.
+TEST_TMP=$(mktemp -d "/tmp/pki-$TEST_NAME.XXXXXX")
+# The stack user (pki when root) must traverse it.
+if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$TEST_TMP"; fi
 
 _lib_cleanup() {
 	local rc=$? d
@@ -24,13 +29,11 @@ _lib_cleanup() {
 		"$STACK_SH" down --dir "$d" >/dev/null 2>&1 ||
 			echo "$TEST_NAME: could not stop the stack in $d" >&2
 	done
-	for d in "${_lib_tmpdirs[@]}"; do
-		if [ "$rc" -ne 0 ] && [ -n "${PKI_TEST_KEEP:-}" ]; then
-			echo "$TEST_NAME: kept $d" >&2
-		else
-			rm -rf -- "$d"
-		fi
-	done
+	if [ "$rc" -ne 0 ] && [ -n "${PKI_TEST_KEEP:-}" ]; then
+		echo "$TEST_NAME: kept $TEST_TMP" >&2
+	else
+		rm -rf -- "$TEST_TMP"
+	fi
 	exit "$rc"
 }
 trap _lib_cleanup EXIT
@@ -41,12 +44,12 @@ trap 'exit 143' TERM HUP
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "$TEST_NAME: $*"; }
 
-# test_tmpdir: prints a new directory under /tmp, removed at exit. When root,
-# it belongs to the stack user, who must traverse it.
+# test_tmpdir: prints a new directory inside TEST_TMP (removed at exit);
+# usable as d=$(test_tmpdir). When root, it belongs to the stack user, who
+# must traverse it to run a stack there.
 test_tmpdir() {
 	local d
-	d=$(mktemp -d "/tmp/pki-$TEST_NAME.XXXXXX")
-	_lib_tmpdirs+=("$d")
+	d=$(mktemp -d "$TEST_TMP/t.XXXXXX")
 	if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$d"; fi
 	echo "$d"
 }
