@@ -528,7 +528,7 @@ pg_up() {
 		read -r pid <"$PG_PIDFILE"
 		for ((i = 0; ; i++)); do
 			child_alive "$pid" || { log_tail "$PG_LOG"; die "postgres exited during start-up; see $PG_LOG"; }
-			"$PGBIN/pg_isready" -q -h "$RUN" -p "${PORT[PG]}" -t 1 && break
+			"$PGBIN/pg_isready" -q -h "$RUN" -p "${PORT[PG]}" -U "$STACK_USER" -d postgres -t 1 && break
 			[ "$i" -lt $((START_TIMEOUT * 10)) ] || { log_tail "$PG_LOG"; die "postgres not ready within ${START_TIMEOUT}s; see $PG_LOG"; }
 			sleep 0.1
 		done
