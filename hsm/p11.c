@@ -1194,7 +1194,7 @@ p11_key_list(struct p11_token *t,
 
 	if (t->have_session && t->gen != t->m->gen)
 		p11_session_drop(t);
-	if (!t->have_session && p11_session_open(t, NULL, 0) == -1)
+	if (!t->have_session && p11_session_open(t, NULL, 0) != 0)
 		goto out;
 	if (p11_find(t, CKO_PRIVATE_KEY, NULL, objs, 256, &n) != CKR_OK)
 		goto out;

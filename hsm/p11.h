@@ -8,6 +8,10 @@
  *
  * Not thread-safe per token handle: one struct p11_token belongs to one
  * thread (the signer process is single-threaded; scale with processes).
+ * Recovery from a token that is no longer present re-initializes the module
+ * (C_Finalize + C_Initialize, which rescans the slots), and every token
+ * handle of that module then reconnects: keep a module and its tokens in one
+ * thread too.
  */
 #ifndef PKI_P11_H
 #define PKI_P11_H
@@ -97,14 +101,15 @@ int	p11_key_list(struct p11_token *,
 
 /*
  * Signs a digest already computed by the caller with the private key
- * labelled label. mdname is "SHA256", "SHA384" or "SHA512" (and "SHA1" only
- * for EC? no: refused). RSA: PKCS#1 v1.5 with the DigestInfo built here and
+ * labelled label. mdname is "SHA256", "SHA384" or "SHA512"; anything else
+ * (SHA1, MD5) is refused. RSA: PKCS#1 v1.5 with the DigestInfo built here and
  * CKM_RSA_PKCS. EC: CKM_ECDSA; the raw r||s is returned DER-encoded
  * (ECDSA-Sig-Value). *sig is malloc'd (caller frees).
  * A lost session (CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED,
  * CKR_USER_NOT_LOGGED_IN, CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT ...) is
  * recovered by reopening and logging in again, a bounded number of times with
- * back-off; when the token stays away, -1 with a clear message.
+ * back-off; when the token stays away, -1 with a clear message. A key that
+ * is not found is looked up once more through a fresh session and login.
  */
 int	p11_sign_digest(struct p11_token *, const char *label, const char *mdname,
 	    const unsigned char *digest, size_t dlen, unsigned char **sig,
