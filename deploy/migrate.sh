@@ -21,6 +21,7 @@ conninfo=$1
 dir=$2
 [ -d "$dir" ] || die "$dir is not a directory"
 
+export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}
 psql_run() {
 	psql -X -q -At -v ON_ERROR_STOP=1 --set=SHOW_CONTEXT=errors "$conninfo" "$@"
 }
@@ -79,6 +80,8 @@ for v in "${versions[@]}"; do
 	# need not be readable by the database's OS user.
 	if ! {
 		echo "BEGIN;"
+		# Never wait forever behind a running daemon's lock.
+		echo "SET LOCAL lock_timeout = '${PKI_MIGRATE_LOCK_TIMEOUT:-60s}';"
 		echo "SELECT pg_advisory_xact_lock(7436598265);"
 		echo "DO \$migrate\$ BEGIN IF EXISTS (SELECT 1 FROM schema_version WHERE version = $v) THEN RAISE EXCEPTION 'migration $v was applied concurrently; run migrate.sh again'; END IF; END \$migrate\$;"
 		cat -- "$f"

@@ -103,6 +103,9 @@ ENVFILE=$DIR/stack.env
 PORTSFILE=$DIR/ports
 PKICTL=$BUILD/pkictl
 export SOFTHSM2_CONF=$HSMDIR/softhsm2.conf
+# psql and migrate.sh give up on a server that does not answer.
+export PGCONNECT_TIMEOUT=10
+PKICTL_TIMEOUT=${PKI_STACK_PKICTL_TIMEOUT:-300}
 
 # --- who runs what ---------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
@@ -596,7 +599,13 @@ ldap_up() {
 }
 
 # --- HSM tokens and the CA ---------------------------------------------------------------
-pkictl() { "$PKICTL" --config "$CONF" "$@"; }
+# pkictl, bounded in time (token log-in locks, database, directory).
+pkictl() {
+	local rc=0
+	timeout -k 10 "$PKICTL_TIMEOUT" "$PKICTL" --config "$CONF" "$@" || rc=$?
+	[ "$rc" -ne 124 ] || echo "$prog: pkictl $* did not finish within ${PKICTL_TIMEOUT}s" >&2
+	return "$rc"
+}
 
 hsm_up() {
 	local out t made=0
