@@ -254,6 +254,20 @@ start_bg() {
 	give_to_stack "$f"
 }
 
+# how_died PID: "exited with status N" or "was killed by SIGNAME" for a
+# child of this script that has ended.
+how_died() {
+	local st=0
+	wait "$1" 2>/dev/null || st=$?
+	if [ "$st" -gt 128 ]; then
+		local sig
+		sig=$(kill -l $((st - 128)) 2>/dev/null || echo $((st - 128)))
+		echo "was killed by SIG$sig$([ "$sig" = SYS ] && echo ' (a seccomp filter refused a system call)')"
+	else
+		echo "exited with status $st"
+	fi
+}
+
 log_tail() {
 	local f=$1
 	[ -s "$f" ] || return 0
@@ -273,8 +287,10 @@ wait_port() {
 	read -r pid <"$f"
 	for ((i = 0; i < START_TIMEOUT * 10; i++)); do
 		if ! child_alive "$pid"; then
+			local how
+			how=$(how_died "$pid")
 			log_tail "$logf"
-			die "$name exited during start-up; see $logf"
+			die "$name $how during start-up; see $logf"
 		fi
 		port_in_use "$port" && return 0
 		sleep 0.1
@@ -530,7 +546,7 @@ pg_up() {
 		local i pid
 		read -r pid <"$PG_PIDFILE"
 		for ((i = 0; ; i++)); do
-			child_alive "$pid" || { log_tail "$PG_LOG"; die "postgres exited during start-up; see $PG_LOG"; }
+			child_alive "$pid" || { log_tail "$PG_LOG"; die "postgres $(how_died "$pid") during start-up; see $PG_LOG"; }
 			"$PGBIN/pg_isready" -q -h "$RUN" -p "${PORT[PG]}" -U "$STACK_USER" -d postgres -t 1 && break
 			[ "$i" -lt $((START_TIMEOUT * 10)) ] || { log_tail "$PG_LOG"; die "postgres not ready within ${START_TIMEOUT}s; see $PG_LOG"; }
 			sleep 0.1
