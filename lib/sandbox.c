@@ -7,9 +7,11 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <seccomp.h>
 
 #include "lib/sandbox.h"
@@ -87,7 +89,7 @@ static const int sandbox_common[] = {
 	SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(shutdown),
 	SCMP_SYS(rt_sigtimedwait), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
 	SCMP_SYS(ftruncate), SCMP_SYS(dup), SCMP_SYS(uname), SCMP_SYS(sysinfo),
-	SCMP_SYS(adjtimex), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+	SCMP_SYS(adjtimex), SCMP_SYS(clock_adjtime), SCMP_SYS(getuid), SCMP_SYS(geteuid),
 	SCMP_SYS(sched_getaffinity), SCMP_SYS(wait4),
 };
 
@@ -127,6 +129,13 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 	scmp_filter_ctx ctx;
 	int rc = -1, r;
 
+	/*
+	 * Work libraries do lazily on first use that opens files: do it now.
+	 * glibc's gmtime_r() reads /etc/localtime; jansson seeds its hash
+	 * function from /dev/urandom when the first object is made.
+	 */
+	tzset();
+	json_object_seed(0);
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
 		snprintf(err, errlen, "seccomp_init failed");
 		return -1;
