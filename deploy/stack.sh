@@ -698,14 +698,19 @@ cmd_up() {
 	else
 		warn "$PKICTL is not built: no HSM tokens and no CA yet (run 'make', then 'up' again)"
 	fi
-	local d
+	# A daemon that fails to start does not stop the others nor stack.env;
+	# up still fails at the end.
+	local d failed=()
 	for d in "${DAEMONS[@]}"; do
 		# shellcheck disable=SC2086
-		daemon_up $d
+		(daemon_up $d) || failed+=("${d%% *}")
 	done
 	give_to_stack "$RUN"
 	write_env
 	summary
+	local logs=''
+	for d in "${failed[@]}"; do logs="$logs $LOG/$d.log"; done
+	[ ${#failed[@]} -eq 0 ] || die "failed to start: ${failed[*]} (see$logs); the rest of the stack is up"
 }
 
 cmd_down() {
