@@ -78,13 +78,23 @@ certtool --verify --load-ca-certificate "$pki/root.pem" --infile "$pki/ocsp-root
 # --- NSS vfychain (its own trust database, root trusted) ----------------------
 certutil -N -d "sql:$tmp/nss" --empty-password 2>/dev/null || { mkdir -p "$tmp/nss"; certutil -N -d "sql:$tmp/nss" --empty-password; }
 certutil -A -d "sql:$tmp/nss" -n root -t "C,C,C" -a -i "$pki/root.pem"
-nss() { vfychain -d "sql:$tmp/nss" -pp "$@" >"$tmp/vfy.out" 2>&1 || { cat "$tmp/vfy.out"; return 1; }; grep -q 'Chain is good' "$tmp/vfy.out"; }
-nss -u 11 -a "$pki/issuing.pem" || fail "vfychain rejects the issuing CA"
-nss -u 10 -a "$pki/ocsp-issuing.pem" -a "$pki/issuing.pem" || fail "vfychain rejects the OCSP responder"
-nss -u 10 -a "$pki/ocsp-root.pem" || fail "vfychain rejects the root's OCSP responder"
-# NSS has no time-stamping usage: check the TSA chain for any usage the EKU allows.
-nss -a "$pki/tsa.pem" -a "$pki/issuing.pem" -o OID.2.999.1.1.3 ||
-	fail "vfychain rejects the TSA chain"
+nss() { # nss MODE ARGS...: vfychain with CERT_VerifyCertificate (-p) or libpkix (-pp)
+	local mode=$1
+	shift
+	vfychain -d "sql:$tmp/nss" "$mode" "$@" >"$tmp/vfy.out" 2>&1 || { cat "$tmp/vfy.out"; return 1; }
+	grep -q 'Chain is good' "$tmp/vfy.out"
+}
+nss -pp -u 11 -a "$pki/issuing.pem" || fail "vfychain rejects the issuing CA"
+nss -pp -u 10 -a "$pki/ocsp-issuing.pem" -a "$pki/issuing.pem" || fail "vfychain rejects the OCSP responder"
+nss -pp -u 10 -a "$pki/ocsp-root.pem" || fail "vfychain rejects the root's OCSP responder"
+# NSS has no time-stamping usage. Usage 9 (protected object signer) checks the
+# chain, signatures, validity and the digitalSignature key usage with no EKU
+# constraint; the critical timeStamping EKU must still keep it out of TLS.
+nss -p -u 9 -a "$pki/tsa.pem" -a "$pki/issuing.pem" || fail "vfychain rejects the TSA chain"
+if vfychain -d "sql:$tmp/nss" -p -u 1 -a "$pki/tsa.pem" -a "$pki/issuing.pem" 2>&1 |
+    grep -q 'Chain is good'; then
+	fail "vfychain accepts the TSA certificate for a TLS server"
+fi
 
 # --- the HSM: every private key sensitive, never extractable -------------------
 for role in root ca ocsp tsa; do
@@ -109,7 +119,7 @@ if git -C "$here/../.." grep -lE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' -- .
 fi
 
 # --- PostgreSQL: certificates stored, ceremony audited, ceremony refuses twice -
-q() { psql "$PKI_PG_URI" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+q() { psql "${PKI_TEST_PG_URI:?tests/run.sh sets it}" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 [ "$(q "SELECT count(*) FROM ca_certificate")" = 5 ] || fail "ca_certificate rows"
 db_fp=$(q "SELECT sha256 FROM ca_certificate WHERE name = 'root'")
 file_fp=$(openssl x509 -in "$pki/root.pem" -outform DER | sha256sum | cut -d' ' -f1)
@@ -136,7 +146,7 @@ for ca in root issuing; do
 	cn=$(openssl x509 -noout -subject -nameopt multiline -in "$pki/$ca.pem" |
 		sed -n 's/^ *commonName *= *//p')
 	ldapsearch -x -LLL -H "$PKI_LDAP_URI" -b "cn=$cn,$PKI_LDAP_BASE" -s base \
-		'cACertificate;binary' -t -T "$tmp" >"$tmp/ldap.out" 2>&1 ||
+		'cACertificate;binary' -o ldif-wrap=no -t -T "$tmp" >"$tmp/ldap.out" 2>&1 ||
 		{ cat "$tmp/ldap.out"; fail "ldapsearch for $cn"; }
 	f=$(sed -n 's/^cACertificate;binary:< file:\/\///p' "$tmp/ldap.out")
 	[ -n "$f" ] || { cat "$tmp/ldap.out"; fail "no cACertificate on $cn"; }
