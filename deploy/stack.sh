@@ -390,6 +390,7 @@ write_layout() {
 	mkdir_owned 0700 "$HSMDIR"
 	mkdir_owned 0700 "$HSMDIR/tokens"
 	mkdir_owned 0755 "$DIR/pki"
+	mkdir_owned 0700 "$DIR/spool"
 	as_stack test -w "$RUN" || die "$RUN is not writable by $STACK_USER"
 	local sock="$RUN/.s.PGSQL.65535"
 	[ ${#sock} -lt 100 ] || die "$DIR is too long for a unix socket path ($sock); use a shorter --dir"
@@ -450,6 +451,11 @@ EOF
 			echo
 			echo "[$name]"
 			echo "port = ${PORT[$key]}"
+			if [ "$name" = tsa ]; then
+				echo "# Local stack only: this machine's clock need not be NTP-synchronized."
+				echo "allow_unsynchronized_clock = true"
+				echo "spill_file = $DIR/spool/tsa.spill"
+			fi
 		done
 	} | write_file "$CONF" 0644
 }
