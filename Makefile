@@ -34,12 +34,17 @@ endif
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 HSM_SRCS := $(sort $(wildcard hsm/*.c))
 PKICTL_SRCS := ca/pkictl.c ca/ceremony.c ca/profile.c ca/certstore.c
-TSAD_SRCS := tsa/main.c tsa/respond.c tsa/record.c
+# Daemons: every .c of their folder (main.c holds main()).
+TSAD_SRCS := $(sort $(wildcard tsa/*.c))
+OCSPD_SRCS := $(sort $(wildcard ocsp/*.c))
+CRLD_SRCS := $(sort $(wildcard crl/*.c))
 
 LIBPKI := $(BUILD)/libpki.a
 LIBHSM := $(BUILD)/libpkihsm.a
 PKICTL := $(BUILD)/pkictl
 TSAD := $(BUILD)/tsad
+OCSPD := $(if $(OCSPD_SRCS),$(BUILD)/ocspd)
+CRLD := $(if $(CRLD_SRCS),$(BUILD)/crld)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -53,7 +58,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
-PROGRAMS := $(PKICTL) $(TSAD)
+PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD)
 
 # libFuzzer harnesses: tests/fuzz/fuzz_*.c, each built with clang against the
 # library sources and run for FUZZ_SECONDS by `make fuzz` (part of `make check`).
@@ -61,7 +66,7 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 10
 # Daemon sources a harness may drive (everything but the daemons' main.c).
-FUZZ_COMPONENT_SRCS := tsa/respond.c
+FUZZ_COMPONENT_SRCS := $(filter-out %/main.c,$(TSAD_SRCS) $(OCSPD_SRCS) $(CRLD_SRCS))
 
 .PHONY: all deps build up down check test unit integration clean bench fuzz
 .DEFAULT_GOAL := all
@@ -83,7 +88,13 @@ $(LIBHSM): $(call obj,$(HSM_SRCS))
 $(PKICTL): $(call obj,$(PKICTL_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(TSAD): $(call obj,$(TSAD_SRCS)) $(LIBHSM) $(LIBPKI)
+$(BUILD)/tsad: $(call obj,$(TSAD_SRCS)) $(LIBHSM) $(LIBPKI)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/ocspd: $(call obj,$(OCSPD_SRCS)) $(LIBHSM) $(LIBPKI)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/crld: $(call obj,$(CRLD_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)
@@ -130,6 +141,7 @@ integration: all
 	@./tests/run.sh $(BUILD) integration
 
 bench: build
+	@./deploy/deps.sh deploy/packages-bench.txt
 	@$(MAKE) --no-print-directory $(BENCH_BINS)
 	@./tests/bench/run.sh $(BUILD)
 

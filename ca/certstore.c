@@ -22,8 +22,8 @@
 #include "lib/db.h"
 #include "lib/ldappub.h"
 #include "lib/log.h"
+#include "lib/publish.h"
 
-#define PUBLISH_BACKOFF_MAX_S	3600
 
 static const struct db_stmt stmt_key_insert = { "ca_certstore_key_insert",
 	"INSERT INTO ca_key (role, token_label, key_label, key_type, spki, "
@@ -34,21 +34,6 @@ static const struct db_stmt stmt_cert_insert = { "ca_certstore_cert_insert",
 	"$3, $4, $5, $6, $7, $8, $9, $10, $11::bytea) RETURNING id", 11 };
 static const struct db_stmt stmt_cert_all = { "ca_certstore_cert_all",
 	"SELECT name, der, role FROM ca_certificate ORDER BY id", 0 };
-static const struct db_stmt stmt_queue_insert = { "ca_certstore_queue_insert",
-	"INSERT INTO publish_queue (dn, attribute, der) VALUES ($1, $2, "
-	"$3::bytea) RETURNING id", 3 };
-static const struct db_stmt stmt_queue_claim = { "ca_certstore_queue_claim",
-	"SELECT id, dn, attribute, der, attempts FROM publish_queue WHERE "
-	"done_at IS NULL AND next_attempt_at <= now() ORDER BY id "
-	"LIMIT 32 FOR UPDATE SKIP LOCKED", 0 };
-static const struct db_stmt stmt_queue_done = { "ca_certstore_queue_done",
-	"UPDATE publish_queue SET done_at = now(), attempts = attempts + 1, "
-	"last_error = NULL WHERE id = $1", 1 };
-static const struct db_stmt stmt_queue_failed = { "ca_certstore_queue_failed",
-	"UPDATE publish_queue SET attempts = attempts + 1, last_error = $2, "
-	"next_attempt_at = now() + make_interval(secs => $3::int) WHERE id = $1", 3 };
-static const struct db_stmt stmt_queue_pending = { "ca_certstore_queue_pending",
-	"SELECT count(*) FROM publish_queue WHERE done_at IS NULL", 0 };
 static const struct db_stmt stmt_initialized = { "ca_certstore_initialized",
 	"SELECT to_char(completed_at AT TIME ZONE 'UTC', "
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ca_ceremony WHERE kind = 'init'", 0 };
@@ -65,46 +50,6 @@ certstore_sha256_hex(const unsigned char *der, size_t len, char out[65])
 		return;
 	for (i = 0; i < mdlen; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* PostgreSQL bytea hex input ("\x..."); malloc'd, caller frees. */
-static char *
-certstore_bytea(const unsigned char *der, size_t len)
-{
-	char *s;
-	size_t i;
-
-	if ((s = malloc(2 * len + 3)) == NULL)
-		return NULL;
-	s[0] = '\\';
-	s[1] = 'x';
-	for (i = 0; i < len; i++)
-		snprintf(s + 2 + 2 * i, 3, "%02x", der[i]);
-	s[2 + 2 * len] = '\0';
-	return s;
-}
-
-/* Decodes a bytea column in hex output format; malloc'd into *out. */
-static int
-certstore_unbytea(const char *s, unsigned char **out, size_t *outlen)
-{
-	unsigned char *buf;
-	size_t n;
-
-	*out = PQunescapeBytea((const unsigned char *)s, &n);
-	if (*out == NULL)
-		return -1;
-	/* PQunescapeBytea memory must go to PQfreemem: copy to plain malloc. */
-	if ((buf = malloc(n > 0 ? n : 1)) == NULL) {
-		PQfreemem(*out);
-		*out = NULL;
-		return -1;
-	}
-	memcpy(buf, *out, n);
-	PQfreemem(*out);
-	*out = buf;
-	*outlen = n;
-	return 0;
 }
 
 static int
@@ -132,7 +77,7 @@ certstore_add_key(struct db *db, const char *actor, const char *role, const char
 	if ((len = i2d_PUBKEY(pub, &spki)) <= 0)
 		goto out;
 	certstore_sha256_hex(spki, (size_t)len, fp);
-	if ((spki_hex = certstore_bytea(spki, (size_t)len)) == NULL)
+	if ((spki_hex = db_bytea_param(spki, (size_t)len)) == NULL)
 		goto out;
 	values[0] = role;
 	values[1] = token;
@@ -222,7 +167,7 @@ certstore_add_cert(struct db *db, const char *actor, const char *name, const cha
 	int len, rc = -1;
 
 	if ((len = i2d_X509(cert, &der)) <= 0 ||
-	    (der_hex = certstore_bytea(der, (size_t)len)) == NULL ||
+	    (der_hex = db_bytea_param(der, (size_t)len)) == NULL ||
 	    (subject = certstore_name(X509_get_subject_name(cert))) == NULL ||
 	    (issuer = certstore_name(X509_get_issuer_name(cert))) == NULL ||
 	    (serial = certstore_serial_hex(cert)) == NULL ||
@@ -267,72 +212,22 @@ out:
 	return rc;
 }
 
-/* The directory entry of a CA: cn=<its CN>,<base>, with the CN escaped (RFC 4514). */
-static int
-certstore_ldap_dn(const struct config *cfg, X509 *cert, char *dn, size_t dnlen)
-{
-	const char *base = config_get(cfg, "ldap.base", NULL);
-	X509_NAME *name = X509_get_subject_name(cert);
-	ASN1_STRING *s;
-	const unsigned char *cn;
-	size_t off = 0;
-	int i, n;
-
-	if (base == NULL || (i = X509_NAME_get_index_by_NID(name, NID_commonName,
-	    -1)) < 0)
-		return -1;
-	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
-	cn = ASN1_STRING_get0_data(s);
-	n = ASN1_STRING_length(s);
-	off = (size_t)snprintf(dn, dnlen, "cn=");
-	for (i = 0; i < n && off + 3 < dnlen; i++) {
-		if (strchr(",+\"\\<>;=", cn[i]) != NULL ||
-		    (i == 0 && (cn[i] == ' ' || cn[i] == '#')) ||
-		    (i == n - 1 && cn[i] == ' '))
-			dn[off++] = '\\';
-		dn[off++] = (char)cn[i];
-	}
-	if ((size_t)snprintf(dn + off, dnlen - off, ",%s", base) >= dnlen - off)
-		return -1;
-	return 0;
-}
-
 int
 certstore_queue_ldap(struct db *db, const struct config *cfg,
     const char *actor, X509 *cert, const char *attr)
 {
 	unsigned char *der = NULL;
-	char *der_hex = NULL, dn[512], idbuf[32];
-	const char *values[3];
-	PGresult *res = NULL;
-	json_t *details = NULL;
-	long long id;
+	char dn[512];
 	int len, rc = -1;
 
-	if (certstore_ldap_dn(cfg, cert, dn, sizeof(dn)) == -1) {
+	if (publish_ca_dn(config_get(cfg, "ldap.base", ""), cert, dn,
+	    sizeof(dn)) == -1) {
 		log_err("ldap.base missing or certificate without CN");
-		goto out;
+		return -1;
 	}
-	if ((len = i2d_X509(cert, &der)) <= 0 ||
-	    (der_hex = certstore_bytea(der, (size_t)len)) == NULL)
-		goto out;
-	values[0] = dn;
-	values[1] = attr;
-	values[2] = der_hex;
-	res = db_exec(db, &stmt_queue_insert, values, NULL, NULL);
-	if (certstore_returning_id(res, &id) == -1)
-		goto out;
-	snprintf(idbuf, sizeof(idbuf), "%lld", id);
-	if ((details = json_pack("{s:s, s:s}", "dn", dn, "attribute", attr)) == NULL ||
-	    audit_append(db, actor, "publish.queue", "publish_queue", idbuf,
-	    details, NULL) == -1)
-		goto out;
-	rc = 0;
-out:
-	json_decref(details);
-	PQclear(res);
+	if ((len = i2d_X509(cert, &der)) > 0)
+		rc = publish_queue_add(db, actor, dn, attr, der, (size_t)len);
 	OPENSSL_free(der);
-	free(der_hex);
 	return rc;
 }
 
@@ -375,7 +270,7 @@ certstore_pem(BIO *bio, const char *der_col)
 	X509 *x = NULL;
 	int rc = -1;
 
-	if (certstore_unbytea(der_col, &der, &len) == -1)
+	if (db_bytea_value(der_col, &der, &len) == -1)
 		goto out;
 	p = der;
 	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len)
@@ -441,100 +336,15 @@ out:
 	return rc;
 }
 
-/* Publishes one claimed row; records success or the error, audited, in the caller's transaction. */
-static int
-certstore_publish_row(struct db *db, const struct config *cfg, PGresult *res,
-    int i, const char *actor)
+int
+certstore_publish(struct db *db, const struct config *cfg, const char *actor)
 {
 	struct ldappub_conf lc;
-	unsigned char *der = NULL;
-	size_t len;
-	char err[256] = "", backoff[32];
-	const char *id = PQgetvalue(res, i, 0), *dn = PQgetvalue(res, i, 1);
-	const char *attr = PQgetvalue(res, i, 2);
-	const char *values[3];
-	json_t *details = NULL;
-	long attempts = strtol(PQgetvalue(res, i, 4), NULL, 10);
-	long delay;
-	int ok, rc = -1;
 
 	lc.uri = config_get(cfg, "ldap.uri", NULL);
 	lc.bind_dn = config_get(cfg, "ldap.bind_dn", NULL);
 	lc.bind_pw_file = config_get(cfg, "ldap.bind_pw_file", NULL);
-	if (certstore_unbytea(PQgetvalue(res, i, 3), &der, &len) == -1)
-		goto out;
-	if (lc.uri == NULL) {
-		snprintf(err, sizeof(err), "ldap.uri not configured");
-		ok = 0;
-	} else
-		ok = ldappub_put(&lc, dn, attr, der, len, err, sizeof(err)) == 0;
-	values[0] = id;
-	if (ok) {
-		if (db_exec_ok(db, &stmt_queue_done, values) == -1)
-			goto out;
-	} else {
-		/* Exponential back-off: 10 s, 20 s, ... capped at an hour. */
-		delay = attempts < 9 ? 10L << attempts : PUBLISH_BACKOFF_MAX_S;
-		if (delay > PUBLISH_BACKOFF_MAX_S)
-			delay = PUBLISH_BACKOFF_MAX_S;
-		snprintf(backoff, sizeof(backoff), "%ld", delay);
-		values[1] = err;
-		values[2] = backoff;
-		if (db_exec_ok(db, &stmt_queue_failed, values) == -1)
-			goto out;
-		log_warn("LDAP publication of %s to %s failed (retry in %ld s): %s",
-		    attr, dn, delay, err);
-	}
-	details = json_pack("{s:s, s:s, s:b, s:s?}", "dn", dn, "attribute", attr,
-	    "ok", ok, "error", ok ? NULL : err);
-	if (details == NULL || audit_append(db, actor, "publish.ldap",
-	    "publish_queue", id, details, NULL) == -1)
-		goto out;
-	rc = 0;
-out:
-	json_decref(details);
-	free(der);
-	return rc;
-}
-
-struct certstore_publish_arg {
-	const struct config	*cfg;
-	const char		*actor;
-};
-
-static int
-certstore_publish_txn(struct db *db, void *varg)
-{
-	struct certstore_publish_arg *arg = varg;
-	PGresult *res;
-	int i, rc = -1;
-
-	if ((res = db_exec(db, &stmt_queue_claim, NULL, NULL, NULL)) == NULL)
-		return -1;
-	for (i = 0; i < PQntuples(res); i++) {
-		if (certstore_publish_row(db, arg->cfg, res, i, arg->actor) == -1)
-			goto out;
-	}
-	rc = 0;
-out:
-	PQclear(res);
-	return rc;
-}
-
-int
-certstore_publish(struct db *db, const struct config *cfg, const char *actor)
-{
-	struct certstore_publish_arg arg = { cfg, actor };
-	PGresult *res;
-	int pending;
-
-	if (db_transaction(db, NULL, 3, certstore_publish_txn, &arg) == -1)
-		return -1;
-	if ((res = db_exec(db, &stmt_queue_pending, NULL, NULL, NULL)) == NULL)
-		return -1;
-	pending = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return pending;
+	return publish_run(db, &lc, actor);
 }
 
 int

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Install the Debian packages in deploy/packages.txt that are missing, and the
-# system user the daemons drop to. Quiet and quick when nothing is missing.
+# Install the Debian packages in deploy/packages.txt (or the list files given
+# as arguments) that are missing, and the system user the daemons drop to.
+# Quiet and quick when nothing is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-want=$(grep -vE '^\s*(#|$)' "$here/packages.txt")
+lists=("$@")
+[ ${#lists[@]} -gt 0 ] || lists=("$here/packages.txt")
+want=$(cat "${lists[@]}" | grep -vE '^\s*(#|$)')
 missing=()
 for p in $want; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -414,3 +414,41 @@ db_transaction(struct db *db, const char *isolation, int max_attempts,
 	    max_attempts, db->sqlstate);
 	return -1;
 }
+
+char *
+db_bytea_param(const unsigned char *der, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *s;
+	size_t i;
+
+	if ((s = malloc(2 * len + 3)) == NULL)
+		return NULL;
+	s[0] = '\\';
+	s[1] = 'x';
+	for (i = 0; i < len; i++) {
+		s[2 + 2 * i] = hex[der[i] >> 4];
+		s[3 + 2 * i] = hex[der[i] & 0x0f];
+	}
+	s[2 + 2 * len] = '\0';
+	return s;
+}
+
+int
+db_bytea_value(const char *s, unsigned char **out, size_t *outlen)
+{
+	unsigned char *tmp;
+	size_t n;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((tmp = PQunescapeBytea((const unsigned char *)s, &n)) == NULL)
+		return -1;
+	/* PQunescapeBytea's memory belongs to PQfreemem: hand back plain malloc. */
+	if ((*out = malloc(n > 0 ? n : 1)) != NULL) {
+		memcpy(*out, tmp, n);
+		*outlen = n;
+	}
+	PQfreemem(tmp);
+	return *out != NULL ? 0 : -1;
+}

@@ -68,4 +68,12 @@ typedef int	 (*db_txn_fn)(struct db *, void *arg);
 int		 db_transaction(struct db *, const char *isolation, int max_attempts,
 		    db_txn_fn fn, void *arg);
 
+/*
+ * bytea as text parameters and results: db_bytea_param() gives the hex input
+ * form ("\x0a1b...", malloc'd); db_bytea_value() decodes a column value into
+ * *out (malloc'd, caller frees). 0 or -1.
+ */
+char		*db_bytea_param(const unsigned char *der, size_t len);
+int		 db_bytea_value(const char *s, unsigned char **out, size_t *outlen);
+
 #endif

@@ -1,0 +1,191 @@
+/*
+ * The LDAP publication queue (lib/publish.h, table publish_queue in
+ * schema/002_ca.sql).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include "lib/audit.h"
+#include "lib/db.h"
+#include "lib/ldappub.h"
+#include "lib/log.h"
+#include "lib/publish.h"
+
+#define PUBLISH_BACKOFF_MAX_S	3600
+
+static const struct db_stmt stmt_queue_insert = { "publish_queue_insert",
+	"INSERT INTO publish_queue (dn, attribute, der) VALUES ($1, $2, "
+	"$3::bytea) RETURNING id", 3 };
+static const struct db_stmt stmt_queue_claim = { "publish_queue_claim",
+	"SELECT id, dn, attribute, der, attempts FROM publish_queue WHERE "
+	"done_at IS NULL AND next_attempt_at <= now() ORDER BY id "
+	"LIMIT 32 FOR UPDATE SKIP LOCKED", 0 };
+static const struct db_stmt stmt_queue_done = { "publish_queue_done",
+	"UPDATE publish_queue SET done_at = now(), attempts = attempts + 1, "
+	"last_error = NULL WHERE id = $1", 1 };
+static const struct db_stmt stmt_queue_failed = { "publish_queue_failed",
+	"UPDATE publish_queue SET attempts = attempts + 1, last_error = $2, "
+	"next_attempt_at = now() + make_interval(secs => $3::int) WHERE id = $1", 3 };
+static const struct db_stmt stmt_queue_pending = { "publish_queue_pending",
+	"SELECT count(*) FROM publish_queue WHERE done_at IS NULL", 0 };
+
+int
+publish_ca_dn(const char *base, X509 *cert, char *dn, size_t dnlen)
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	ASN1_STRING *s;
+	const unsigned char *cn;
+	size_t off;
+	int i, n;
+
+	if (base == NULL || *base == '\0' || dnlen < 8 ||
+	    (i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0)
+		return -1;
+	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+	cn = ASN1_STRING_get0_data(s);
+	n = ASN1_STRING_length(s);
+	off = (size_t)snprintf(dn, dnlen, "cn=");
+	for (i = 0; i < n; i++) {
+		if (off + 3 >= dnlen)
+			return -1;
+		if (strchr(",+\"\\<>;=", cn[i]) != NULL ||
+		    (i == 0 && (cn[i] == ' ' || cn[i] == '#')) ||
+		    (i == n - 1 && cn[i] == ' '))
+			dn[off++] = '\\';
+		dn[off++] = (char)cn[i];
+	}
+	if ((size_t)snprintf(dn + off, dnlen - off, ",%s", base) >= dnlen - off)
+		return -1;
+	return 0;
+}
+
+int
+publish_queue_add(struct db *db, const char *actor, const char *dn,
+    const char *attr, const unsigned char *der, size_t len)
+{
+	char *der_hex = NULL, *end;
+	const char *values[3];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	if ((der_hex = db_bytea_param(der, len)) == NULL)
+		goto out;
+	values[0] = dn;
+	values[1] = attr;
+	values[2] = der_hex;
+	if ((res = db_exec(db, &stmt_queue_insert, values, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	(void)strtoll(PQgetvalue(res, 0, 0), &end, 10);
+	if (*end != '\0')
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:I}", "dn", dn, "attribute", attr,
+	    "bytes", (json_int_t)len)) == NULL ||
+	    audit_append(db, actor, "publish.queue", "publish_queue",
+	    PQgetvalue(res, 0, 0), details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	free(der_hex);
+	return rc;
+}
+
+/* Publishes one claimed row and records the outcome, audited, in the caller's transaction. */
+static int
+publish_row(struct db *db, const struct ldappub_conf *lc, PGresult *res, int i,
+    const char *actor)
+{
+	unsigned char *der = NULL;
+	size_t len;
+	char err[256] = "", backoff[32];
+	const char *id = PQgetvalue(res, i, 0), *dn = PQgetvalue(res, i, 1);
+	const char *attr = PQgetvalue(res, i, 2);
+	const char *values[3];
+	json_t *details = NULL;
+	long attempts = strtol(PQgetvalue(res, i, 4), NULL, 10);
+	long delay;
+	int ok, rc = -1;
+
+	if (db_bytea_value(PQgetvalue(res, i, 3), &der, &len) == -1)
+		goto out;
+	if (lc == NULL || lc->uri == NULL) {
+		snprintf(err, sizeof(err), "ldap.uri not configured");
+		ok = 0;
+	} else
+		ok = ldappub_put(lc, dn, attr, der, len, err, sizeof(err)) == 0;
+	values[0] = id;
+	if (ok) {
+		if (db_exec_ok(db, &stmt_queue_done, values) == -1)
+			goto out;
+	} else {
+		/* Exponential back-off: 10 s, 20 s, ... capped at an hour. */
+		delay = attempts < 9 ? 10L << attempts : PUBLISH_BACKOFF_MAX_S;
+		if (delay > PUBLISH_BACKOFF_MAX_S)
+			delay = PUBLISH_BACKOFF_MAX_S;
+		snprintf(backoff, sizeof(backoff), "%ld", delay);
+		values[1] = err;
+		values[2] = backoff;
+		if (db_exec_ok(db, &stmt_queue_failed, values) == -1)
+			goto out;
+		log_warn("LDAP publication of %s to %s failed (retry in %ld s): %s",
+		    attr, dn, delay, err);
+	}
+	details = json_pack("{s:s, s:s, s:b, s:s?}", "dn", dn, "attribute", attr,
+	    "ok", ok, "error", ok ? NULL : err);
+	if (details == NULL || audit_append(db, actor, "publish.ldap",
+	    "publish_queue", id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	free(der);
+	return rc;
+}
+
+struct publish_arg {
+	const struct ldappub_conf	*lc;
+	const char			*actor;
+};
+
+static int
+publish_txn(struct db *db, void *varg)
+{
+	struct publish_arg *arg = varg;
+	PGresult *res;
+	int i, rc = -1;
+
+	if ((res = db_exec(db, &stmt_queue_claim, NULL, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		if (publish_row(db, arg->lc, res, i, arg->actor) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+publish_run(struct db *db, const struct ldappub_conf *lc, const char *actor)
+{
+	struct publish_arg arg = { lc, actor };
+	PGresult *res;
+	int pending;
+
+	if (db_transaction(db, NULL, 3, publish_txn, &arg) == -1)
+		return -1;
+	if ((res = db_exec(db, &stmt_queue_pending, NULL, NULL, NULL)) == NULL)
+		return -1;
+	pending = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return pending;
+}

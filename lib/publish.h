@@ -1,0 +1,38 @@
+/*
+ * The publication queue (table publish_queue): what goes to the LDAP
+ * directory is queued in the transaction of the change that produced it and
+ * published afterwards, with retries and back-off, so a directory outage
+ * never blocks issuance or revocation.
+ */
+#ifndef PKI_PUBLISH_H
+#define PKI_PUBLISH_H
+
+#include <stddef.h>
+#include <openssl/x509.h>
+
+struct db;
+struct ldappub_conf;
+
+/*
+ * The directory entry of a CA: cn=<its subject CN>,<base>, the CN escaped as
+ * RFC 4514 asks. 0, or -1 when the certificate has no CN or dn is too small.
+ */
+int	publish_ca_dn(const char *base, X509 *ca_cert, char *dn, size_t dnlen);
+
+/*
+ * Queues der for attribute attr ("cACertificate;binary",
+ * "certificateRevocationList;binary", ...) of the entry dn, with its audit
+ * event by actor; in the caller's transaction. 0 or -1.
+ */
+int	publish_queue_add(struct db *, const char *actor, const char *dn,
+	    const char *attr, const unsigned char *der, size_t len);
+
+/*
+ * Publishes the rows that are due (FOR UPDATE SKIP LOCKED: several
+ * publishers may run), recording each success or failure (next attempt after
+ * 10 s, doubling, at most an hour) with an audit event. lc NULL or without a
+ * URI counts as a failure. Returns the number of rows still pending, or -1.
+ */
+int	publish_run(struct db *, const struct ldappub_conf *lc, const char *actor);
+
+#endif
