@@ -4,7 +4,9 @@
 # Starts a throw-away stack (deploy/stack.sh) in a temporary directory, runs
 # every BUILD/tests/unit/*/test_* program and then every
 # tests/integration/test_*.sh, prints "ok NAME" or "FAIL NAME" (with the
-# test's output), stops the stack and removes the directory whatever happens,
+# test's output, and the log of any stack component that went down), then
+# checks the stack itself ("stack": every component still up, a clean stop,
+# no sanitizer report in its logs), removes the directory whatever happens,
 # and ends with "N passed, M failed". Exits non-zero when a test failed or
 # when no test ran. PKI_TEST_KEEP=1 keeps the directory after a failure;
 # PKI_TEST_TIMEOUT (seconds, default 600) bounds each test.
@@ -75,6 +77,29 @@ trap cleanup EXIT
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM HUP
 
+# stack_diagnose: for each component of the runner's stack that is down,
+# its status line and the end of its log (a daemon killed by a sanitizer
+# leaves its report there, not in the test's output).
+SAN_RE='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'
+stack_diagnose() {
+	local line name logf
+	{ "$REPO/deploy/stack.sh" status --dir "$STACK" --build "$BUILD" 2>&1 || true; } |
+	while IFS= read -r line; do
+		case $line in *" down "*) ;; *) continue ;; esac
+		name=${line%% *}
+		logf=$STACK/log/$name.log
+		[ "$name" = postgres ] && logf=$STACK/log/postgresql.log
+		echo "    ---- stack component down: $line"
+		[ -s "$logf" ] || continue
+		if grep -qE "$SAN_RE" "$logf"; then
+			grep -m1 -A25 -E "$SAN_RE" "$logf" | sed 's/^/    | /'
+		else
+			tail -n 25 "$logf" | sed 's/^/    | /'
+		fi
+	done
+	return 0
+}
+
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1fs", b - a}'; }
 
@@ -100,6 +125,7 @@ run_test() {
 		[ "$rc" -eq 124 ] && echo "(killed after ${TIMEOUT}s)" >>"$out"
 		printf 'FAIL %s (exit %d, %s)\n' "$name" "$rc" "$(elapsed "$t0")"
 		sed 's/^/    | /' "$out"
+		stack_diagnose
 		failed=$((failed + 1))
 	fi
 }
@@ -172,8 +198,35 @@ if [ "$MODE" != unit ]; then
 	done
 fi
 
+# --- the stack itself: still whole, stops cleanly, no sanitizer report ----------------
+ran=$((passed + failed))
+if [ "$ran" -gt 0 ]; then
+	problems=''
+	if ! "$REPO/deploy/stack.sh" status --dir "$STACK" --build "$BUILD" >"$TMP/status.log" 2>&1; then
+		problems="a component died during the tests"
+	fi
+	if ! "$REPO/deploy/stack.sh" down --dir "$STACK" >"$TMP/stack-down.log" 2>&1; then
+		problems="${problems:+$problems; }stack.sh down failed: $(tail -n 3 "$TMP/stack-down.log")"
+	fi
+	stack_started=0
+	reports=$(grep -lE "$SAN_RE" "$STACK"/log/*.log 2>/dev/null || true)
+	[ -z "$reports" ] || problems="${problems:+$problems; }sanitizer reports in $(echo $reports)"
+	if [ -z "$problems" ]; then
+		echo "ok   stack (every component up after the tests, clean stop, no sanitizer report)"
+		passed=$((passed + 1))
+	else
+		echo "FAIL stack ($problems)"
+		sed 's/^/    | /' "$TMP/status.log"
+		for f in $reports; do
+			echo "    ---- $f"
+			grep -m1 -A25 -E "$SAN_RE" "$f" | sed 's/^/    | /'
+		done
+		failed=$((failed + 1))
+	fi
+fi
+
 echo "$passed passed, $failed failed"
-if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+if [ "$ran" -eq 0 ]; then
 	echo "run.sh: no test ran (mode $MODE, $BUILD/tests/unit, tests/integration)" >&2
 	exit 1
 fi
