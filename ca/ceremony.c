@@ -127,6 +127,7 @@ ceremony_record(struct db *db, void *arg)
 	json_t *details = NULL;
 	struct ca_member *m;
 	char idbuf[32];
+	long long issued_id;
 	int i, rc = -1;
 
 	for (i = 0; i < M_COUNT; i++) {
@@ -143,6 +144,10 @@ ceremony_record(struct db *db, void *arg)
 			goto out;
 		if (m->ldap && certstore_queue_ldap(db, c->cfg, c->actor, m->cert,
 		    "cACertificate;binary") == -1)
+			goto out;
+		/* Its issuer answers for it in OCSP and CRLs, as for any certificate. */
+		if (i != M_ROOT && certstore_add_issued(db, c->actor,
+		    c->m[m->issuer].cert_id, m->profile, m->cert, &issued_id) == -1)
 			goto out;
 	}
 	values[0] = c->actor;
@@ -271,7 +276,7 @@ ceremony_init(const struct config *cfg, const char *actor)
 		if (strcmp(m->role, "ocsp") == 0 &&
 		    ceremony_cn(c.m[m->issuer].cert, cn, sizeof(cn)) == -1)
 			goto out;
-		m->cert = profile_issue(m->prof, m->pub, cn[0] != '\0' ? cn : NULL,
+		m->cert = profile_issue(m->prof, NULL, m->pub, cn[0] != '\0' ? cn : NULL,
 		    i == M_ROOT ? NULL : c.m[m->issuer].cert,
 		    signing[m->issuer], err, sizeof(err));
 		if (m->cert == NULL) {

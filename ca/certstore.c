@@ -154,61 +154,140 @@ certstore_serial_hex(X509 *cert)
 	return hex;
 }
 
+/* What the tables record of a certificate, derived once. */
+struct cert_facts {
+	char	*der_hex, *subject, *issuer, *serial;
+	char	 not_before[64], not_after[64], sha256[65];
+};
+
+static void
+certstore_facts_free(struct cert_facts *f)
+{
+	free(f->der_hex);
+	free(f->subject);
+	free(f->issuer);
+	OPENSSL_free(f->serial);
+	memset(f, 0, sizeof(*f));
+}
+
+static int
+certstore_facts(X509 *cert, struct cert_facts *f)
+{
+	unsigned char *der = NULL;
+	int len, rc = -1;
+
+	memset(f, 0, sizeof(*f));
+	if ((len = i2d_X509(cert, &der)) <= 0 ||
+	    (f->der_hex = db_bytea_param(der, (size_t)len)) == NULL ||
+	    (f->subject = certstore_name(X509_get_subject_name(cert))) == NULL ||
+	    (f->issuer = certstore_name(X509_get_issuer_name(cert))) == NULL ||
+	    (f->serial = certstore_serial_hex(cert)) == NULL ||
+	    certstore_time(X509_get0_notBefore(cert), f->not_before,
+	    sizeof(f->not_before)) == -1 ||
+	    certstore_time(X509_get0_notAfter(cert), f->not_after,
+	    sizeof(f->not_after)) == -1)
+		goto out;
+	certstore_sha256_hex(der, (size_t)len, f->sha256);
+	rc = 0;
+out:
+	OPENSSL_free(der);
+	if (rc == -1)
+		certstore_facts_free(f);
+	return rc;
+}
+
+/* Audits an issuance: action on table/id with the certificate's facts. */
+static int
+certstore_audit_issue(struct db *db, const char *actor, const char *action,
+    const char *table, long long id, const char *name, const struct cert_facts *f)
+{
+	json_t *details;
+	char idbuf[32];
+	int rc;
+
+	details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", name,
+	    "serial", f->serial, "subject", f->subject, "issuer", f->issuer,
+	    "not_before", f->not_before, "not_after", f->not_after,
+	    "sha256", f->sha256);
+	if (details == NULL)
+		return -1;
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	rc = audit_append(db, actor, action, table, idbuf, details, NULL);
+	json_decref(details);
+	return rc;
+}
+
 int
 certstore_add_cert(struct db *db, const char *actor, const char *name, const char *role,
     long long key_id, long long issuer_id, X509 *cert, long long *id_out)
 {
-	unsigned char *der = NULL;
-	char *der_hex = NULL, *subject = NULL, *issuer = NULL, *serial = NULL;
-	char keybuf[32], issuerbuf[32], nb[64], na[64], fp[65], idbuf[32];
+	struct cert_facts f;
+	char keybuf[32], issuerbuf[32];
 	const char *values[11];
 	PGresult *res = NULL;
-	json_t *details = NULL;
-	int len, rc = -1;
+	int rc = -1;
 
-	if ((len = i2d_X509(cert, &der)) <= 0 ||
-	    (der_hex = db_bytea_param(der, (size_t)len)) == NULL ||
-	    (subject = certstore_name(X509_get_subject_name(cert))) == NULL ||
-	    (issuer = certstore_name(X509_get_issuer_name(cert))) == NULL ||
-	    (serial = certstore_serial_hex(cert)) == NULL ||
-	    certstore_time(X509_get0_notBefore(cert), nb, sizeof(nb)) == -1 ||
-	    certstore_time(X509_get0_notAfter(cert), na, sizeof(na)) == -1)
-		goto out;
-	certstore_sha256_hex(der, (size_t)len, fp);
+	if (certstore_facts(cert, &f) == -1)
+		return -1;
 	snprintf(keybuf, sizeof(keybuf), "%lld", key_id);
 	snprintf(issuerbuf, sizeof(issuerbuf), "%lld", issuer_id);
 	values[0] = name;
 	values[1] = role;
 	values[2] = keybuf;
 	values[3] = issuer_id < 0 ? NULL : issuerbuf;
-	values[4] = serial;
-	values[5] = subject;
-	values[6] = issuer;
-	values[7] = nb;
-	values[8] = na;
-	values[9] = fp;
-	values[10] = der_hex;
+	values[4] = f.serial;
+	values[5] = f.subject;
+	values[6] = f.issuer;
+	values[7] = f.not_before;
+	values[8] = f.not_after;
+	values[9] = f.sha256;
+	values[10] = f.der_hex;
 	res = db_exec(db, &stmt_cert_insert, values, NULL, NULL);
-	if (certstore_returning_id(res, id_out) == -1)
-		goto out;
-	details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", name,
-	    "serial", serial, "subject", subject, "issuer", issuer,
-	    "not_before", nb, "not_after", na, "sha256", fp);
-	if (details == NULL)
-		goto out;
-	snprintf(idbuf, sizeof(idbuf), "%lld", *id_out);
-	if (audit_append(db, actor, "ca.cert.issue", "ca_certificate", idbuf,
-	    details, NULL) == -1)
+	if (certstore_returning_id(res, id_out) == -1 ||
+	    certstore_audit_issue(db, actor, "ca.cert.issue", "ca_certificate",
+	    *id_out, name, &f) == -1)
 		goto out;
 	rc = 0;
 out:
-	json_decref(details);
 	PQclear(res);
-	OPENSSL_free(der);
-	OPENSSL_free(serial);
-	free(der_hex);
-	free(subject);
-	free(issuer);
+	certstore_facts_free(&f);
+	return rc;
+}
+
+int
+certstore_add_issued(struct db *db, const char *actor, long long issuer_ca_id,
+    const char *profile, X509 *cert, long long *id_out)
+{
+	static const struct db_stmt stmt_issued_insert = { "ca_certstore_issued_insert",
+		"INSERT INTO certificate (issuer_id, serial, subject, profile, "
+		"not_before, not_after, sha256, der) VALUES ($1, $2, $3, $4, $5, "
+		"$6, $7, $8::bytea) RETURNING id", 8 };
+	struct cert_facts f;
+	char issuerbuf[32];
+	const char *values[8];
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (certstore_facts(cert, &f) == -1)
+		return -1;
+	snprintf(issuerbuf, sizeof(issuerbuf), "%lld", issuer_ca_id);
+	values[0] = issuerbuf;
+	values[1] = f.serial;
+	values[2] = f.subject;
+	values[3] = profile;
+	values[4] = f.not_before;
+	values[5] = f.not_after;
+	values[6] = f.sha256;
+	values[7] = f.der_hex;
+	res = db_exec(db, &stmt_issued_insert, values, NULL, NULL);
+	if (certstore_returning_id(res, id_out) == -1 ||
+	    certstore_audit_issue(db, actor, "cert.issue", "certificate", *id_out,
+	    profile, &f) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	certstore_facts_free(&f);
 	return rc;
 }
 

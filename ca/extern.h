@@ -41,12 +41,13 @@ const char	*profile_digest(const struct profile *);
  * random serial, validity clamped to the issuer's notAfter), signs it with
  * signing_key (issuer's key; the subject's own for issuer NULL, i.e.
  * self-signed), then checks the result: signature verifies, extensions parse.
- * cn_suffix (may be NULL) is appended to the profile's CN in parentheses.
- * Returns a new X509 (caller frees) or NULL with err.
+ * The subject is subject_name when non-NULL (copied), else the profile's
+ * subject section, with cn_suffix (may be NULL) appended to its CN in
+ * parentheses. Returns a new X509 (caller frees) or NULL with err.
  */
-X509		*profile_issue(const struct profile *, EVP_PKEY *subject_pub,
-		    const char *cn_suffix, X509 *issuer, EVP_PKEY *signing_key,
-		    char *err, size_t errlen);
+X509		*profile_issue(const struct profile *, const X509_NAME *subject_name,
+		    EVP_PKEY *subject_pub, const char *cn_suffix, X509 *issuer,
+		    EVP_PKEY *signing_key, char *err, size_t errlen);
 
 /* certstore.c: CA certificates in PostgreSQL, PEM files and LDAP */
 /* hex helpers: lower-case hex of a SHA-256 over der */
@@ -64,6 +65,13 @@ int	 certstore_add_cert(struct db *, const char *actor, const char *name, const 
 /* Queues cert for publication as attr on the LDAP entry cn=<subject CN>,base. */
 int	 certstore_queue_ldap(struct db *, const struct config *,
 	    const char *actor, X509 *cert, const char *attr);
+/*
+ * Records a certificate an issuer of ours signed in the status registry
+ * (table certificate) with its audit event; issuer_ca_id is the issuer's
+ * ca_certificate.id. Caller holds the transaction.
+ */
+int	 certstore_add_issued(struct db *, const char *actor, long long issuer_ca_id,
+	    const char *profile, X509 *cert, long long *id_out);
 /* Writes every CA certificate from the database to out_dir as NAME.pem, plus chain.pem. */
 int	 certstore_export(struct db *, const char *out_dir);
 /* Publishes pending queue rows; returns the number still pending, or -1. */
@@ -75,8 +83,14 @@ int	 certstore_initialized(struct db *, char *when, size_t whenlen);
 int	 ceremony_init(const struct config *, const char *actor);
 int	 ceremony_status(const struct config *);
 
+/* certcmd.c: pkictl cert issue|revoke|release|status */
+int	 cmd_cert(const struct config *, const char *actor, int argc, char **argv);
+
 /* Helpers shared by the subcommands (pkictl.c). */
 struct db	*pkictl_db(const struct config *);
+/* The PIN file of token: given, or that of the configured role using it. */
+const char	*pkictl_pin_file(const struct config *, const char *token,
+		    const char *given);
 int		 pkictl_signer_token(const struct config *, const char *role,
 		    const char **label, const char **pin_file);
 

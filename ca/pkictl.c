@@ -6,6 +6,7 @@
  *	pkictl [--config FILE] key gen --token L --label K --type T [--pin-file F]
  *	pkictl [--config FILE] key list --token L [--pin-file F]
  *	pkictl [--config FILE] ca init | ca status | ca export
+ *	pkictl [--config FILE] cert issue|revoke|release|status ...
  *	pkictl [--config FILE] publish
  *
  * PINs are read from files (mode 0600) named on the command line or in the
@@ -50,6 +51,11 @@ usage(void)
 	    "  ca init      run the CA key ceremony (once)\n"
 	    "  ca status    show the CA hierarchy\n"
 	    "  ca export    write the CA certificates to pki.out_dir\n"
+	    "  cert issue --profile P --csr F [--issuer issuing] [--out F]\n"
+	    "  cert revoke --serial HEX --reason R [--issuer issuing]"
+	    " [--invalidity-date 2026-01-01T00:00:00Z]\n"
+	    "  cert release --serial HEX [--issuer issuing]   (certificateHold only)\n"
+	    "  cert status --serial HEX [--issuer issuing]\n"
 	    "  publish      retry pending LDAP publications\n"
 	    "The configuration file comes from --config or PKI_CONFIG.\n");
 }
@@ -92,7 +98,7 @@ pkictl_signer_token(const struct config *cfg, const char *role,
 }
 
 /* The PIN file for a token: given, or the configured one of the role using that token. */
-static const char *
+const char *
 pkictl_pin_file(const struct config *cfg, const char *token, const char *given)
 {
 	const char *label;
@@ -376,7 +382,7 @@ main(int argc, char **argv)
 	};
 	const char *path = getenv("PKI_CONFIG"), *sconf;
 	struct config *cfg;
-	char err[512];
+	char err[512], actor[128];
 	int ch, rc;
 
 	log_init("pkictl", LOGL_INFO, stderr);
@@ -410,7 +416,11 @@ main(int argc, char **argv)
 		rc = cmd_key(cfg, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "ca") == 0 && argc >= 2)
 		rc = cmd_ca(cfg, argc - 1, argv + 1);
-	else if (strcmp(argv[0], "publish") == 0)
+	else if (strcmp(argv[0], "cert") == 0 && argc >= 2) {
+		pkictl_actor(actor, sizeof(actor));
+		if ((rc = cmd_cert(cfg, actor, argc - 1, argv + 1)) == PKICTL_EXIT_USAGE)
+			usage();
+	} else if (strcmp(argv[0], "publish") == 0)
 		rc = cmd_publish(cfg, argc, argv);
 	else {
 		usage();

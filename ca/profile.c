@@ -293,8 +293,9 @@ out:
 }
 
 X509 *
-profile_issue(const struct profile *p, EVP_PKEY *subject_pub, const char *cn_suffix,
-    X509 *issuer, EVP_PKEY *signing_key, char *err, size_t errlen)
+profile_issue(const struct profile *p, const X509_NAME *subject_name,
+    EVP_PKEY *subject_pub, const char *cn_suffix, X509 *issuer,
+    EVP_PKEY *signing_key, char *err, size_t errlen)
 {
 	X509 *x = NULL, *ret = NULL;
 	X509_NAME *subject = NULL;
@@ -307,7 +308,15 @@ profile_issue(const struct profile *p, EVP_PKEY *subject_pub, const char *cn_suf
 		    p->digest);
 		goto out;
 	}
-	if ((subject = profile_subject(p, cn_suffix, err, errlen)) == NULL)
+	if (subject_name != NULL) {
+		if (X509_NAME_entry_count(subject_name) == 0) {
+			profile_err(err, errlen, "profile %s: empty subject", p->name);
+			goto out;
+		}
+		subject = X509_NAME_dup(subject_name);
+	} else
+		subject = profile_subject(p, cn_suffix, err, errlen);
+	if (subject == NULL)
 		goto out;
 	if ((x = X509_new()) == NULL ||
 	    X509_set_version(x, X509_VERSION_3) != 1 ||

@@ -1,0 +1,443 @@
+/*
+ * pkictl cert: issue a certificate from a CSR with a policy/ profile, revoke,
+ * put on hold and release, show status. Each change is one transaction with
+ * its audit event. Issuance forks a signer that may sign TBSCertificates with
+ * the issuer's key only.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ca/extern.h"
+#include "hsm/signer.h"
+#include "lib/audit.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/log.h"
+
+#define CSR_MAX_BYTES	(64 * 1024)
+
+/* RFC 5280 §5.3.1 CRLReason names; removeFromCRL (8) is not a reason to revoke. */
+static const struct {
+	const char	*name;
+	int		 code;
+} cert_reasons[] = {
+	{ "unspecified", 0 }, { "keyCompromise", 1 }, { "cACompromise", 2 },
+	{ "affiliationChanged", 3 }, { "superseded", 4 },
+	{ "cessationOfOperation", 5 }, { "certificateHold", 6 },
+	{ "privilegeWithdrawn", 9 }, { "aACompromise", 10 },
+};
+
+static int
+cert_reason_code(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cert_reasons) / sizeof(cert_reasons[0]); i++) {
+		if (strcasecmp(name, cert_reasons[i].name) == 0)
+			return cert_reasons[i].code;
+	}
+	return -1;
+}
+
+static const char *
+cert_reason_name(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cert_reasons) / sizeof(cert_reasons[0]); i++) {
+		if (cert_reasons[i].code == code)
+			return cert_reasons[i].name;
+	}
+	return "?";
+}
+
+/* Canonical serial: upper-case hex without leading zeros, as BN_bn2hex writes it. */
+static int
+cert_serial(const char *in, char *out, size_t outlen)
+{
+	size_t i, n;
+
+	if (strncasecmp(in, "0x", 2) == 0)
+		in += 2;
+	while (in[0] == '0' && in[1] != '\0')
+		in++;
+	n = strlen(in);
+	if (n == 0 || n >= outlen || strspn(in, "0123456789abcdefABCDEF") != n)
+		return -1;
+	for (i = 0; i <= n; i++)
+		out[i] = (char)(in[i] >= 'a' && in[i] <= 'f' ? in[i] - 32 : in[i]);
+	return 0;
+}
+
+/* Reads a PEM or DER PKCS#10 request and checks its self-signature (proof of possession). */
+static X509_REQ *
+cert_read_csr(const char *path)
+{
+	BIO *b;
+	X509_REQ *req = NULL;
+	EVP_PKEY *pub;
+	long size;
+
+	if ((b = BIO_new_file(path, "rb")) == NULL) {
+		log_err("cannot open CSR %s", path);
+		return NULL;
+	}
+	if (BIO_seek(b, 0) == 0 && (size = BIO_ctrl(b, BIO_C_FILE_TELL, 0, NULL)) >= 0 &&
+	    size > CSR_MAX_BYTES) {
+		log_err("CSR %s larger than %d bytes", path, CSR_MAX_BYTES);
+		BIO_free(b);
+		return NULL;
+	}
+	req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+	if (req == NULL) {
+		(void)BIO_reset(b);
+		req = d2i_X509_REQ_bio(b, NULL);
+	}
+	BIO_free(b);
+	if (req == NULL) {
+		log_openssl(LOGL_ERR, "%s is not a PKCS#10 request", path);
+		return NULL;
+	}
+	if ((pub = X509_REQ_get0_pubkey(req)) == NULL || X509_REQ_verify(req, pub) != 1) {
+		log_openssl(LOGL_ERR, "CSR %s: its signature does not verify", path);
+		X509_REQ_free(req);
+		return NULL;
+	}
+	return req;
+}
+
+struct cert_issuer {
+	long long	 id;
+	X509		*cert;
+	char		 token[64];
+	char		 key_label[SIGNER_LABEL_MAX + 1];
+};
+
+/* The issuer named name (ca_certificate.name) with its key's location. */
+static int
+cert_load_issuer(struct db *db, const char *name, struct cert_issuer *is)
+{
+	static const struct db_stmt stmt = { "ca_certcmd_issuer",
+		"SELECT c.id, c.der, k.token_label, k.key_label FROM ca_certificate c "
+		"JOIN ca_key k ON k.id = c.key_id WHERE c.name = $1 AND "
+		"c.role IN ('root', 'issuing')", 1 };
+	const char *values[1] = { name };
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	PGresult *res;
+	size_t len;
+	int rc = -1;
+
+	memset(is, 0, sizeof(*is));
+	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		log_err("no issuing CA named %s (see `pkictl ca status`)", name);
+		goto out;
+	}
+	is->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (db_bytea_value(PQgetvalue(res, 0, 1), &der, &len) == -1)
+		goto out;
+	p = der;
+	if ((is->cert = d2i_X509(NULL, &p, (long)len)) == NULL)
+		goto out;
+	snprintf(is->token, sizeof(is->token), "%s", PQgetvalue(res, 0, 2));
+	snprintf(is->key_label, sizeof(is->key_label), "%s", PQgetvalue(res, 0, 3));
+	rc = 0;
+out:
+	free(der);
+	PQclear(res);
+	return rc;
+}
+
+struct cert_issue_txn {
+	const char	*actor;
+	long long	 issuer_id;
+	const char	*profile;
+	X509		*cert;
+};
+
+static int
+cert_issue_record(struct db *db, void *arg)
+{
+	struct cert_issue_txn *t = arg;
+	long long id;
+
+	return certstore_add_issued(db, t->actor, t->issuer_id, t->profile,
+	    t->cert, &id);
+}
+
+static int
+cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
+    const char *profile_name, const char *csr_path, const char *out_path)
+{
+	struct cert_issuer is;
+	struct cert_issue_txn txn;
+	struct signer_config sc;
+	struct signer *signer = NULL;
+	struct profile *prof = NULL;
+	struct db *db = NULL;
+	X509_REQ *req = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	BIO *out = NULL;
+	char err[512];
+	int rc = PKICTL_EXIT_FAIL;
+
+	memset(&is, 0, sizeof(is));
+	if ((req = cert_read_csr(csr_path)) == NULL)
+		goto out;
+	if ((prof = profile_load(config_get(cfg, "pki.policy_dir", "policy"),
+	    profile_name, cfg, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		goto out;
+	}
+	if ((db = pkictl_db(cfg)) == NULL || cert_load_issuer(db, issuer_name, &is) == -1)
+		goto out;
+	memset(&sc, 0, sizeof(sc));
+	sc.module = config_get(cfg, "hsm.module", NULL);
+	sc.lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
+	sc.tokens[0].label = is.token;
+	if ((sc.tokens[0].pin_file = pkictl_pin_file(cfg, is.token, NULL)) == NULL)
+		goto out;
+	sc.ntokens = 1;
+	sc.grants[0].kind = SIGNER_KIND_CERT;
+	sc.grants[0].key_label = is.key_label;
+	sc.ngrants = 1;
+	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL ||
+	    (key = signer_pkey(signer, SIGNER_KIND_CERT, is.key_label, err,
+	    sizeof(err))) == NULL) {
+		log_err("signer: %s", err);
+		goto out;
+	}
+	if ((cert = profile_issue(prof, X509_REQ_get_subject_name(req),
+	    X509_REQ_get0_pubkey(req), NULL, is.cert, key, err, sizeof(err))) == NULL) {
+		log_err("issue: %s", err);
+		goto out;
+	}
+	/* CA certificates come from ceremonies only. */
+	if (X509_check_ca(cert) != 0) {
+		log_err("profile %s makes a CA certificate: refused outside a ceremony",
+		    profile_name);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	txn.actor = actor;
+	txn.issuer_id = is.id;
+	txn.profile = profile_name;
+	txn.cert = cert;
+	if (db_transaction(db, NULL, 3, cert_issue_record, &txn) == -1) {
+		log_err("recording the certificate failed; it was not issued");
+		goto out;
+	}
+	out = out_path != NULL ? BIO_new_file(out_path, "w") :
+	    BIO_new_fp(stdout, BIO_NOCLOSE);
+	if (out == NULL || PEM_write_bio_X509(out, cert) != 1) {
+		log_err("certificate recorded but not written; `pkictl cert status` "
+		    "finds it");
+		goto out;
+	}
+	rc = PKICTL_EXIT_OK;
+out:
+	BIO_free(out);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	signer_close(signer);
+	X509_free(is.cert);
+	X509_REQ_free(req);
+	profile_free(prof);
+	db_close(db);
+	return rc;
+}
+
+struct cert_change {
+	const char	*actor;
+	const char	*issuer;
+	const char	*serial;
+	int		 reason;		/* -1: release a hold */
+	const char	*invalidity;		/* may be NULL */
+	int		 found;
+};
+
+static int
+cert_change_txn(struct db *db, void *arg)
+{
+	static const struct db_stmt stmt_revoke = { "ca_certcmd_revoke",
+		"UPDATE certificate SET revoked_at = now(), revocation_reason = "
+		"$3::smallint, invalidity_date = $4::timestamptz, revoked_by = $5 "
+		"WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = $1) "
+		"AND serial = $2 AND (revoked_at IS NULL OR revocation_reason = 6) "
+		"RETURNING id", 5 };
+	static const struct db_stmt stmt_release = { "ca_certcmd_release",
+		"UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL, "
+		"invalidity_date = NULL, revoked_by = $3 WHERE issuer_id = "
+		"(SELECT id FROM ca_certificate WHERE name = $1) AND serial = $2 "
+		"AND revocation_reason = 6 RETURNING id", 3 };
+	struct cert_change *c = arg;
+	const char *values[5];
+	char reason[8];
+	PGresult *res;
+	json_t *details = NULL;
+	int rc = -1;
+
+	snprintf(reason, sizeof(reason), "%d", c->reason);
+	values[0] = c->issuer;
+	values[1] = c->serial;
+	if (c->reason >= 0) {
+		values[2] = reason;
+		values[3] = c->invalidity;
+		values[4] = c->actor;
+		res = db_exec(db, &stmt_revoke, values, NULL, NULL);
+	} else {
+		values[2] = c->actor;
+		res = db_exec(db, &stmt_release, values, NULL, NULL);
+	}
+	if (res == NULL)
+		return -1;
+	if ((c->found = PQntuples(res)) == 0) {
+		rc = 0;		/* nothing to change: the caller explains */
+		goto out;
+	}
+	details = json_pack("{s:s, s:s, s:s?, s:s?}", "issuer", c->issuer,
+	    "serial", c->serial, "reason", c->reason >= 0 ?
+	    cert_reason_name(c->reason) : NULL, "invalidity_date", c->invalidity);
+	if (details == NULL || audit_append(db, c->actor, c->reason >= 0 ?
+	    "cert.revoke" : "cert.release", "certificate", PQgetvalue(res, 0, 0),
+	    details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+/* Prints one certificate's status; 0 found, -1 not found or error. */
+static int
+cert_status(struct db *db, const char *issuer, const char *serial)
+{
+	static const struct db_stmt stmt = { "ca_certcmd_status",
+		"SELECT c.subject, c.profile, to_char(c.not_after AT TIME ZONE 'UTC', "
+		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(c.revoked_at AT TIME ZONE "
+		"'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), c.revocation_reason FROM "
+		"certificate c JOIN ca_certificate i ON i.id = c.issuer_id WHERE "
+		"i.name = $1 AND c.serial = $2", 2 };
+	const char *values[2] = { issuer, serial };
+	PGresult *res;
+	int rc = -1;
+
+	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 1) {
+		printf("serial %s issuer %s\nsubject %s\nprofile %s\nnot_after %s\n",
+		    serial, issuer, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+		    PQgetvalue(res, 0, 2));
+		if (PQgetisnull(res, 0, 3))
+			printf("status good\n");
+		else
+			printf("status %s %s reason %s\n",
+			    atoi(PQgetvalue(res, 0, 4)) == 6 ? "on-hold" : "revoked",
+			    PQgetvalue(res, 0, 3),
+			    cert_reason_name(atoi(PQgetvalue(res, 0, 4))));
+		rc = 0;
+	} else
+		fprintf(stderr, "pkictl: no certificate %s from issuer %s\n", serial,
+		    issuer);
+	PQclear(res);
+	return rc;
+}
+
+int
+cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "issuer", required_argument, NULL, 'i' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "csr", required_argument, NULL, 'c' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "serial", required_argument, NULL, 's' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "invalidity-date", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *verb = argv[0], *issuer = "issuing", *profile = NULL;
+	const char *csr = NULL, *out = NULL, *serial_in = NULL, *reason = NULL;
+	const char *invalidity = NULL;
+	struct cert_change change;
+	struct db *db = NULL;
+	char serial[128];
+	int ch, rc = PKICTL_EXIT_FAIL;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'i': issuer = optarg; break;
+		case 'p': profile = optarg; break;
+		case 'c': csr = optarg; break;
+		case 'o': out = optarg; break;
+		case 's': serial_in = optarg; break;
+		case 'r': reason = optarg; break;
+		case 'd': invalidity = optarg; break;
+		default: return PKICTL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return PKICTL_EXIT_USAGE;
+	if (strcmp(verb, "issue") == 0) {
+		if (profile == NULL || csr == NULL)
+			return PKICTL_EXIT_USAGE;
+		return cert_issue(cfg, actor, issuer, profile, csr, out);
+	}
+	if (serial_in == NULL || cert_serial(serial_in, serial, sizeof(serial)) == -1) {
+		log_err("--serial: a hexadecimal serial number is required");
+		return PKICTL_EXIT_USAGE;
+	}
+	memset(&change, 0, sizeof(change));
+	change.actor = actor;
+	change.issuer = issuer;
+	change.serial = serial;
+	change.invalidity = invalidity;
+	if (strcmp(verb, "revoke") == 0) {
+		if (reason == NULL || (change.reason = cert_reason_code(reason)) < 0) {
+			log_err("--reason: one of unspecified, keyCompromise, "
+			    "cACompromise, affiliationChanged, superseded, "
+			    "cessationOfOperation, certificateHold, "
+			    "privilegeWithdrawn, aACompromise");
+			return PKICTL_EXIT_USAGE;
+		}
+	} else if (strcmp(verb, "release") == 0)
+		change.reason = -1;
+	else if (strcmp(verb, "status") != 0)
+		return PKICTL_EXIT_USAGE;
+	if ((db = pkictl_db(cfg)) == NULL)
+		goto out;
+	if (strcmp(verb, "status") == 0) {
+		rc = cert_status(db, issuer, serial) == 0 ? PKICTL_EXIT_OK :
+		    PKICTL_EXIT_FAIL;
+		goto out;
+	}
+	if (db_transaction(db, NULL, 3, cert_change_txn, &change) == -1)
+		goto out;
+	if (!change.found) {
+		fprintf(stderr, "pkictl: refused: certificate %s of issuer %s %s\n",
+		    serial, issuer, change.reason >= 0 ?
+		    "does not exist or is already revoked" :
+		    "does not exist or is not on hold");
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	printf("certificate %s %s\n", serial, change.reason < 0 ? "released" :
+	    change.reason == 6 ? "on hold" : "revoked");
+	rc = PKICTL_EXIT_OK;
+out:
+	db_close(db);
+	return rc;
+}
