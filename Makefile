@@ -119,7 +119,7 @@ build: deps
 	@$(MAKE) --no-print-directory all
 
 up: build
-	@./deploy/stack.sh up
+	@./deploy/stack.sh up --build $(BUILD)
 
 down:
 	@./deploy/stack.sh down

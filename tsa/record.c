@@ -79,7 +79,7 @@ rec_array(const struct tsa_record *b, size_t n, size_t off, int nullable)
 	const char *v;
 
 	for (i = 0; i < n; i++)
-		len += strlen((const char *)&b[i] + off) + 4;
+		len += strlen((const char *)&b[i] + off) + 6;	/* "v", or NULL, */
 	if ((s = malloc(len)) == NULL)
 		return NULL;
 	pos = 0;
