@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/prctl.h>
@@ -132,10 +133,14 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 	/*
 	 * Work libraries do lazily on first use that opens files: do it now.
 	 * glibc's gmtime_r() reads /etc/localtime; jansson seeds its hash
-	 * function from /dev/urandom when the first object is made.
+	 * function from /dev/urandom when the first object is made; libpq,
+	 * reconnecting, looks for ~/.pgpass and without HOME asks getpwuid(),
+	 * which opens /etc/passwd.
 	 */
 	tzset();
 	json_object_seed(0);
+	if (getenv("HOME") == NULL || *getenv("HOME") == '\0')
+		setenv("HOME", "/nonexistent", 1);
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
 		snprintf(err, errlen, "seccomp_init failed");
 		return -1;

@@ -8,3 +8,4 @@ dir=$(mktemp -d /tmp/pki-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT INT TERM
 echo "== bench_signer (token in $dir)"
 "$BUILD/tests/bench/bench_signer" "$dir" "$SECS"
+"$(dirname "$0")/bench_tsa.sh" "$BUILD" 5

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# tsad throughput (not a timed test): wrk POSTing one query on loopback,
+# beside, in the same run, the HSM's raw signing rate for the TSA key and
+# `openssl ts -reply` scripted as a user would (one process per request).
+#	tests/bench/bench_tsa.sh BUILD [seconds]
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(realpath "${1:-build}")
+SECS=${2:-5}
+dir=$(mktemp -d /tmp/pki-bench-tsa.XXXXXX)
+[ "$(id -u)" -ne 0 ] || chown pki:pki "$dir"
+cleanup() { "$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+"$REPO/deploy/stack.sh" up --dir "$dir/stack" --ports auto --build "$BUILD" --ephemeral >"$dir/up.log" 2>&1 ||
+	{ cat "$dir/up.log"; exit 1; }
+set -a; . "$dir/stack/stack.env"; set +a
+conf=$PKI_CONFIG
+val() { sed -n "s/^$1 *= *//p" "$conf" | head -n1; }
+
+echo "== tsad (${SECS}s each; $(nproc) cores)"
+echo "bench" | openssl ts -query -sha256 -cert -out "$dir/q.tsq" 2>/dev/null
+cat >"$dir/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/timestamp-query"
+local f = io.open(os.getenv("TSQ"), "rb")
+wrk.body = f:read("*a")
+f:close()
+LUA
+# Sanity: the query is granted before we measure it.
+curl -sS -H 'Content-Type: application/timestamp-query' --data-binary "@$dir/q.tsq" \
+	"$PKI_TSA_URL/" -o "$dir/r.tsr"
+openssl ts -reply -in "$dir/r.tsr" -text 2>/dev/null | grep -q 'Status: Granted' ||
+	{ echo "bench_tsa: tsad does not grant tokens"; exit 1; }
+
+raw=$("$BUILD/tests/bench/bench_p11_key" "$PKI_HSM_MODULE" "$(val tsa_token)" \
+	"$(val tsa_pin_file)" tsa-1 "$SECS")
+TSQ=$dir/q.tsq wrk -t2 -c16 -d"${SECS}s" --latency -s "$dir/post.lua" "$PKI_TSA_URL/" >"$dir/wrk.out"
+rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$dir/wrk.out")
+p50=$(awk '$1 == "50%" {print $2}' "$dir/wrk.out")
+p99=$(awk '$1 == "99%" {print $2}' "$dir/wrk.out")
+errs=$(awk '/Non-2xx|Socket errors/' "$dir/wrk.out")
+
+# openssl ts -reply with a software key of the same type: one process per request.
+openssl ecparam -genkey -name prime256v1 -noout -out "$dir/sw.key" 2>/dev/null
+openssl req -new -x509 -key "$dir/sw.key" -subj "/CN=bench TSA" -days 2 \
+	-addext "extendedKeyUsage=critical,timeStamping" -out "$dir/sw.pem" 2>/dev/null
+cat >"$dir/ts.cnf" <<CNF
+[ tsa ]
+default_tsa = tsa_config1
+[ tsa_config1 ]
+dir = $dir
+serial = $dir/serial
+signer_cert = $dir/sw.pem
+signer_key = $dir/sw.key
+signer_digest = sha256
+default_policy = 2.999.1.2.1
+digests = sha256, sha384, sha512
+accuracy = secs:1
+ess_cert_id_alg = sha256
+CNF
+echo 01 >"$dir/serial"
+n=0
+end=$(($(date +%s%N) + SECS * 1000000000))
+while [ "$(date +%s%N)" -lt "$end" ]; do
+	openssl ts -reply -config "$dir/ts.cnf" -queryfile "$dir/q.tsq" -out "$dir/o.tsr" 2>/dev/null
+	n=$((n + 1))
+done
+ossl=$((n / SECS))
+
+printf '| path | tokens/s | p50 | p99 |\n|---|---:|---:|---:|\n'
+printf '| HSM raw sign, TSA key (P-256), 1 process | %s | | |\n' "$raw"
+printf '| tsad, wrk -t2 -c16 (1 tsad + 1 signer) | %s | %s | %s |\n' "$rps" "$p50" "$p99"
+printf '| openssl ts -reply, 1 process per request | %s | | |\n' "$ossl"
+awk -v a="$rps" -v b="$raw" 'BEGIN {printf "tsad / raw HSM: %.0f %% (goal >= 80 %%)\n", 100 * a / b}'
+awk -v a="$rps" -v b="$ossl" 'BEGIN {printf "tsad / openssl ts -reply: %.0fx\n", a / b}'
+[ -z "$errs" ] || echo "wrk: $errs"
