@@ -495,8 +495,10 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 	struct sockaddr_storage ss, bound;
 	socklen_t slen, blen;
 	const union MHD_DaemonInfo *di;
-	struct MHD_OptionItem pool[2] = {
-		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL } };
+	struct MHD_OptionItem pool[3] = {
+		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL } };
+	int npool = 0;
 	unsigned int flags;
 	int rc = -1;
 
@@ -538,8 +540,12 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		flags |= MHD_USE_IPv6;
 	/* One thread: no pool option at all (MHD warns about 0 or 1). */
 	if (srv->lim.threads > 1) {
-		pool[0].option = MHD_OPTION_THREAD_POOL_SIZE;
-		pool[0].value = (intptr_t)srv->lim.threads;
+		pool[npool].option = MHD_OPTION_THREAD_POOL_SIZE;
+		pool[npool++].value = (intptr_t)srv->lim.threads;
+	}
+	if (srv->lim.reuse_port) {
+		pool[npool].option = MHD_OPTION_LISTENING_ADDRESS_REUSE;
+		pool[npool++].value = 1;
 	}
 	/* The logger goes first so MHD never prints on its own. */
 	srv->daemon = MHD_start_daemon(flags, port, NULL, NULL,

@@ -20,6 +20,7 @@ struct http_limits {
 	unsigned int	max_conns_per_ip;	/* (32) */
 	unsigned int	timeout_s;	/* idle connection time-out (30) */
 	unsigned int	threads;	/* worker threads (1) */
+	int		reuse_port;	/* SO_REUSEPORT: several processes share the port */
 };
 
 struct http_request {
