@@ -30,4 +30,11 @@ void	provider_unload(OSSL_LIB_CTX *, OSSL_PROVIDER *, OSSL_PROVIDER *);
 EVP_PKEY *provider_pkey(OSSL_LIB_CTX *, struct signer *, enum signer_kind,
 	    const char *label, const EVP_PKEY *pub);
 
+/*
+ * tbscrl.c: 0 when tbs is exactly one DER TBSCertList (RFC 5280 §5.1.1),
+ * checked in place without allocating; -1 with why in err.
+ */
+int	signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
+	    size_t errlen);
+
 #endif

@@ -99,8 +99,8 @@ signer_reply_text(const unsigned char *body, size_t len, char *err,
  */
 static int
 signer_call(struct signer *s, uint32_t type, const unsigned char *req,
-    size_t reqlen, unsigned char **out, size_t *outlen, char *err,
-    size_t errlen)
+    size_t reqlen, const unsigned char *tail, size_t taillen,
+    unsigned char **out, size_t *outlen, char *err, size_t errlen)
 {
 	unsigned char *body = NULL;
 	size_t len = 0;
@@ -115,7 +115,8 @@ signer_call(struct signer *s, uint32_t type, const unsigned char *req,
 		    "lost earlier; spawn a new signer", (long)s->pid);
 		goto out;
 	}
-	if (signer_proto_send(s->fd, type, req, reqlen) == -1) {
+	if (signer_proto_send2(s->fd, type, req, reqlen, tail, taillen) ==
+	    -1) {
 		s->broken = 1;
 		signer_seterr(err, errlen, "signer process %ld: write "
 		    "request: %s", (long)s->pid, strerror(errno));
@@ -262,15 +263,16 @@ signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
 
 	*sig = NULL;
 	*siglen = 0;
-	if (signer_proto_sign_encode(kind, key_label, mdname, tbs, tbslen,
+	/* The TBS goes out in place: a CRL's can be tens of MiB. */
+	if (signer_proto_sign_head_encode(kind, key_label, mdname, tbslen,
 	    &req, &reqlen) == -1) {
 		signer_seterr(err, errlen, "sign request too large (label "
 		    "<= %d, digest name <= %d, TBS <= %u bytes)",
 		    SIGNER_LABEL_MAX, SIGNER_MDNAME_MAX, SIGNER_TBS_MAX);
 		return -1;
 	}
-	rc = signer_call(s, SIGNER_MSG_SIGN, req, reqlen, sig, siglen, err,
-	    errlen);
+	rc = signer_call(s, SIGNER_MSG_SIGN, req, reqlen, tbs, tbslen, sig,
+	    siglen, err, errlen);
 	free(req);
 	return rc;
 }
@@ -307,8 +309,8 @@ signer_pubkey(struct signer *s, const char *key_label, EVP_PKEY **pub,
 		    SIGNER_LABEL_MAX);
 		goto out;
 	}
-	if (signer_call(s, SIGNER_MSG_PUBKEY, req, reqlen, &rep, &replen, err,
-	    errlen) == -1)
+	if (signer_call(s, SIGNER_MSG_PUBKEY, req, reqlen, NULL, 0, &rep,
+	    &replen, err, errlen) == -1)
 		goto out;
 	if (signer_spki(rep, replen, pub, err, errlen) == -1)
 		goto out;
@@ -336,8 +338,8 @@ signer_keygen(struct signer *s, const char *token_label,
 		    SIGNER_LABEL_MAX, SIGNER_KEYTYPE_MAX);
 		goto out;
 	}
-	if (signer_call(s, SIGNER_MSG_KEYGEN, req, reqlen, &rep, &replen, err,
-	    errlen) == -1)
+	if (signer_call(s, SIGNER_MSG_KEYGEN, req, reqlen, NULL, 0, &rep,
+	    &replen, err, errlen) == -1)
 		goto out;
 	if (signer_spki(rep, replen, pub, err, errlen) == -1)
 		goto out;

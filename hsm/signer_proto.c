@@ -107,6 +107,26 @@ signer_proto_send(int fd, uint32_t type, const void *body, size_t len)
 }
 
 int
+signer_proto_send2(int fd, uint32_t type, const void *head, size_t headlen,
+    const void *tail, size_t taillen)
+{
+	unsigned char hdr[8];
+
+	if (headlen > SIGNER_FRAME_MAX || taillen > SIGNER_FRAME_MAX - headlen) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	proto_put32(hdr, type);
+	proto_put32(hdr + 4, (uint32_t)(headlen + taillen));
+	/* A stream socket: the three writes make one frame. */
+	if (signer_proto_write(fd, hdr, sizeof(hdr)) == -1 ||
+	    (headlen > 0 && signer_proto_write(fd, head, headlen) == -1) ||
+	    (taillen > 0 && signer_proto_write(fd, tail, taillen) == -1))
+		return -1;
+	return 0;
+}
+
+int
 signer_proto_recv(int fd, size_t max, uint32_t *type, unsigned char **body,
     size_t *len)
 {
@@ -204,6 +224,20 @@ signer_proto_sign_encode(uint32_t kind, const char *label, const char *mdname,
 	    proto_addstr(&b, label, strlen(label), SIGNER_LABEL_MAX) == 0 &&
 	    proto_addstr(&b, mdname, strlen(mdname), SIGNER_MDNAME_MAX) == 0 &&
 	    proto_addstr(&b, tbs, tbslen, SIGNER_TBS_MAX) == 0;
+	return proto_finish(&b, ok, body, len);
+}
+
+int
+signer_proto_sign_head_encode(uint32_t kind, const char *label,
+    const char *mdname, size_t tbslen, unsigned char **body, size_t *len)
+{
+	struct proto_buf b = { NULL, 0, 0 };
+	int ok;
+
+	ok = tbslen <= SIGNER_TBS_MAX && proto_add32(&b, kind) == 0 &&
+	    proto_addstr(&b, label, strlen(label), SIGNER_LABEL_MAX) == 0 &&
+	    proto_addstr(&b, mdname, strlen(mdname), SIGNER_MDNAME_MAX) == 0 &&
+	    proto_add32(&b, (uint32_t)tbslen) == 0;
 	return proto_finish(&b, ok, body, len);
 }
 

@@ -69,6 +69,12 @@ int	signer_proto_read(int fd, void *buf, size_t len);
 int	signer_proto_send(int fd, uint32_t type_or_status, const void *body,
 	    size_t len);
 /*
+ * Sends a header and a body made of head then tail, without copying them
+ * into one buffer (a TBS of tens of MiB goes out in place).
+ */
+int	signer_proto_send2(int fd, uint32_t type_or_status, const void *head,
+	    size_t headlen, const void *tail, size_t taillen);
+/*
  * Receives a frame whose length is at most max; *body is malloc'd (NULL when
  * empty). Returns 0, 1 on clean EOF, -1 on an error or oversized frame.
  */
@@ -79,6 +85,13 @@ int	signer_proto_recv(int fd, size_t max, uint32_t *type_or_status,
 int	signer_proto_sign_encode(uint32_t kind, const char *label,
 	    const char *mdname, const unsigned char *tbs, size_t tbslen,
 	    unsigned char **body, size_t *len);
+/*
+ * The fields of a SIGN body up to and including the TBS length: followed by
+ * the tbslen TBS bytes, it is what signer_proto_sign_encode() builds.
+ */
+int	signer_proto_sign_head_encode(uint32_t kind, const char *label,
+	    const char *mdname, size_t tbslen, unsigned char **body,
+	    size_t *len);
 int	signer_proto_pubkey_encode(const char *label, unsigned char **body,
 	    size_t *len);
 int	signer_proto_keygen_encode(const char *token, const char *label,

@@ -214,7 +214,6 @@ signerproc_tbs_check(uint32_t kind, const unsigned char *tbs, size_t len,
 {
 	const unsigned char *p = tbs;
 	ASN1_VALUE *cinf = NULL;
-	X509_CRL_INFO *crlinfo = NULL;
 	OCSP_RESPDATA *rd = NULL;
 	STACK_OF(X509_ATTRIBUTE) *attrs = NULL;
 	ASN1_TYPE *ct, *md;
@@ -232,10 +231,10 @@ signerproc_tbs_check(uint32_t kind, const unsigned char *tbs, size_t len,
 			goto bad;
 		break;
 	case SIGNER_KIND_CRL:
-		what = "a TBSCertList (RFC 5280 §5.1)";
-		crlinfo = d2i_X509_CRL_INFO(NULL, &p, (long)len);
-		if (crlinfo == NULL)
-			goto bad;
+		/* A streaming walk: no allocation per entry (hsm/tbscrl.c). */
+		if (signer_tbscrl_check(tbs, len, err, errlen) == -1)
+			goto out;
+		p = tbs + len;
 		break;
 	case SIGNER_KIND_OCSP:
 		what = "an OCSP ResponseData (RFC 6960 §4.2.1)";
@@ -288,7 +287,6 @@ bad:
 	snprintf(err, errlen, "to-be-signed bytes do not decode as %s", what);
 out:
 	ASN1_item_free(cinf, ASN1_ITEM_rptr(SIGNER_TBSCERT));
-	X509_CRL_INFO_free(crlinfo);
 	OCSP_RESPDATA_free(rd);
 	sk_X509_ATTRIBUTE_pop_free(attrs, X509_ATTRIBUTE_free);
 	return rc;

@@ -1,0 +1,315 @@
+/*
+ * The signer's check of a TBSCertList (RFC 5280 §5.1.1) by a streaming DER
+ * walk: every TLV is checked in place (strict DER: definite, minimal
+ * lengths) and nothing is allocated, so a CRL of millions of entries costs
+ * no more memory than its bytes. d2i_X509_CRL_INFO allocates several objects
+ * per entry: for 1,000,000 entries that is hundreds of MiB in the one
+ * process that holds the HSM session.
+ *
+ *	TBSCertList ::= SEQUENCE {
+ *		version			Version OPTIONAL,	-- if present, v2 (1)
+ *		signature		AlgorithmIdentifier,
+ *		issuer			Name,
+ *		thisUpdate		Time,
+ *		nextUpdate		Time OPTIONAL,
+ *		revokedCertificates	SEQUENCE OF SEQUENCE {
+ *			userCertificate		CertificateSerialNumber,
+ *			revocationDate		Time,
+ *			crlEntryExtensions	Extensions OPTIONAL } OPTIONAL,
+ *		crlExtensions		[0] EXPLICIT Extensions OPTIONAL }
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hsm/extern.h"
+
+#define TAG_BOOLEAN	0x01
+#define TAG_INTEGER	0x02
+#define TAG_OCTETSTRING	0x04
+#define TAG_OID		0x06
+#define TAG_UTCTIME	0x17
+#define TAG_GENTIME	0x18
+#define TAG_SEQUENCE	0x30
+#define TAG_SET		0x31
+#define TAG_CTX0	0xa0
+
+/* RFC 5280 §4.1.2.2: serials up to 20 octets; one more for a leading 0x00. */
+#define TBSCRL_SERIAL_MAX	21
+
+/* A window of DER bytes being walked. */
+struct der {
+	const unsigned char	*p;
+	size_t			 left;
+};
+
+/* One TLV: its tag and a window over its contents. */
+struct tlv {
+	unsigned char	 tag;
+	struct der	 val;
+};
+
+static int	tbscrl_fail(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static int
+tbscrl_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(err, errlen, "to-be-signed bytes do not decode as a "
+	    "TBSCertList (RFC 5280 §5.1): ");
+	if (n >= 0 && (size_t)n < errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/*
+ * Reads one TLV (low tag numbers only, definite minimal length) from d.
+ * 0, or -1 when d does not start with a well-formed TLV.
+ */
+static int
+der_next(struct der *d, struct tlv *t)
+{
+	size_t len, nlen, i;
+
+	if (d->left < 2)
+		return -1;
+	t->tag = d->p[0];
+	if ((t->tag & 0x1f) == 0x1f)
+		return -1;	/* high tag numbers: none in a TBSCertList */
+	len = d->p[1];
+	i = 2;
+	if (len & 0x80) {
+		nlen = len & 0x7f;
+		/* 0x80 is BER's indefinite form; DER caps us at 4 octets. */
+		if (nlen == 0 || nlen > 4 || d->left < 2 + nlen)
+			return -1;
+		len = 0;
+		for (; i < 2 + nlen; i++)
+			len = (len << 8) | d->p[i];
+		/* X.690 §10.1: the minimal number of octets. */
+		if (len < 0x80 || (nlen > 1 && d->p[2] == 0))
+			return -1;
+	}
+	if (len > d->left - i)
+		return -1;
+	t->val.p = d->p + i;
+	t->val.left = len;
+	d->p += i + len;
+	d->left -= i + len;
+	return 0;
+}
+
+/* The next TLV if it has tag; 1 found, 0 not (d untouched), -1 malformed. */
+static int
+der_opt(struct der *d, unsigned char tag, struct tlv *t)
+{
+	struct der save = *d;
+
+	if (d->left == 0 || d->p[0] != tag)
+		return 0;
+	if (der_next(d, t) == -1) {
+		*d = save;
+		return -1;
+	}
+	return 1;
+}
+
+static int
+der_want(struct der *d, unsigned char tag, struct tlv *t)
+{
+	return der_opt(d, tag, t) == 1 ? 0 : -1;
+}
+
+/* X.690 §8.19: subidentifiers in base 128, minimal, the last one ending. */
+static int
+der_oid_ok(const struct der *v)
+{
+	size_t i;
+
+	if (v->left == 0 || (v->p[v->left - 1] & 0x80))
+		return -1;
+	for (i = 0; i < v->left; i++)
+		if (v->p[i] == 0x80 && (i == 0 || !(v->p[i - 1] & 0x80)))
+			return -1;
+	return 0;
+}
+
+/* X.690 §8.3.2: an INTEGER in the fewest octets. */
+static int
+der_int_ok(const struct der *v, size_t max)
+{
+	if (v->left == 0 || v->left > max)
+		return -1;
+	if (v->left > 1 && ((v->p[0] == 0x00 && !(v->p[1] & 0x80)) ||
+	    (v->p[0] == 0xff && (v->p[1] & 0x80))))
+		return -1;
+	return 0;
+}
+
+/* RFC 5280 §5.1.2.4: YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ, nothing else. */
+static int
+der_time(struct der *d)
+{
+	struct tlv t;
+	size_t i, n;
+
+	if (der_next(d, &t) == -1)
+		return -1;
+	if (t.tag == TAG_UTCTIME)
+		n = 13;
+	else if (t.tag == TAG_GENTIME)
+		n = 15;
+	else
+		return -1;
+	if (t.val.left != n || t.val.p[n - 1] != 'Z')
+		return -1;
+	for (i = 0; i < n - 1; i++)
+		if (t.val.p[i] < '0' || t.val.p[i] > '9')
+			return -1;
+	return 0;
+}
+
+static int
+der_is_time(const struct der *d)
+{
+	return d->left > 0 && (d->p[0] == TAG_UTCTIME || d->p[0] == TAG_GENTIME);
+}
+
+/* AlgorithmIdentifier ::= SEQUENCE { OID, parameters ANY OPTIONAL } */
+static int
+der_algorithm(struct der *d)
+{
+	struct tlv seq, oid, param;
+
+	if (der_want(d, TAG_SEQUENCE, &seq) == -1 ||
+	    der_want(&seq.val, TAG_OID, &oid) == -1 ||
+	    der_oid_ok(&oid.val) == -1)
+		return -1;
+	if (seq.val.left > 0 && der_next(&seq.val, &param) == -1)
+		return -1;
+	return seq.val.left == 0 ? 0 : -1;
+}
+
+/* Name ::= SEQUENCE OF SET OF SEQUENCE { OID, ANY } (RFC 5280 §4.1.2.4). */
+static int
+der_name(struct der *d)
+{
+	struct tlv name, rdn, atv, oid, val;
+
+	if (der_want(d, TAG_SEQUENCE, &name) == -1)
+		return -1;
+	while (name.val.left > 0) {
+		if (der_want(&name.val, TAG_SET, &rdn) == -1 ||
+		    rdn.val.left == 0)
+			return -1;
+		while (rdn.val.left > 0) {
+			if (der_want(&rdn.val, TAG_SEQUENCE, &atv) == -1 ||
+			    der_want(&atv.val, TAG_OID, &oid) == -1 ||
+			    der_oid_ok(&oid.val) == -1 ||
+			    der_next(&atv.val, &val) == -1 ||
+			    atv.val.left != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Extensions ::= SEQUENCE SIZE (1..MAX) OF SEQUENCE { OID, critical BOOLEAN
+ * DEFAULT FALSE, OCTET STRING } (RFC 5280 §4.1): DER leaves a FALSE
+ * default out, so a present BOOLEAN is TRUE (0xff).
+ */
+static int
+der_extensions(struct der *d)
+{
+	struct tlv exts, ext, oid, crit, val;
+	int r;
+
+	if (der_want(d, TAG_SEQUENCE, &exts) == -1 || exts.val.left == 0)
+		return -1;
+	while (exts.val.left > 0) {
+		if (der_want(&exts.val, TAG_SEQUENCE, &ext) == -1 ||
+		    der_want(&ext.val, TAG_OID, &oid) == -1 ||
+		    der_oid_ok(&oid.val) == -1)
+			return -1;
+		if ((r = der_opt(&ext.val, TAG_BOOLEAN, &crit)) == -1 ||
+		    (r == 1 && (crit.val.left != 1 || crit.val.p[0] != 0xff)))
+			return -1;
+		if (der_want(&ext.val, TAG_OCTETSTRING, &val) == -1 ||
+		    ext.val.left != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
+    size_t errlen)
+{
+	struct der in = { tbs, len }, d;
+	struct tlv seq, t, list, entry, serial;
+	size_t n = 0;
+	int v2 = 0, r;
+
+	if (der_want(&in, TAG_SEQUENCE, &seq) == -1)
+		return tbscrl_fail(err, errlen, "not a DER SEQUENCE");
+	if (in.left != 0) {
+		snprintf(err, errlen, "%zu trailing bytes after a TBSCertList "
+		    "(RFC 5280 §5.1)", in.left);
+		return -1;
+	}
+	d = seq.val;
+	if ((r = der_opt(&d, TAG_INTEGER, &t)) == -1 || (r == 1 &&
+	    (t.val.left != 1 || t.val.p[0] != 1)))
+		return tbscrl_fail(err, errlen, "version must be v2 when "
+		    "present (§5.1.2.1)");
+	v2 = r == 1;
+	if (der_algorithm(&d) == -1)
+		return tbscrl_fail(err, errlen, "bad signature "
+		    "AlgorithmIdentifier (§5.1.2.2)");
+	if (der_name(&d) == -1)
+		return tbscrl_fail(err, errlen, "bad issuer Name (§5.1.2.3)");
+	if (der_time(&d) == -1)
+		return tbscrl_fail(err, errlen, "bad thisUpdate (§5.1.2.4)");
+	if (der_is_time(&d) && der_time(&d) == -1)
+		return tbscrl_fail(err, errlen, "bad nextUpdate (§5.1.2.5)");
+	if ((r = der_opt(&d, TAG_SEQUENCE, &list)) == -1)
+		return tbscrl_fail(err, errlen, "bad revokedCertificates "
+		    "(§5.1.2.6)");
+	if (r == 1) {
+		/* §5.1.2.6: absent, not empty, when nothing is revoked. */
+		if (list.val.left == 0)
+			return tbscrl_fail(err, errlen, "empty "
+			    "revokedCertificates (§5.1.2.6)");
+		while (list.val.left > 0) {
+			n++;
+			if (der_want(&list.val, TAG_SEQUENCE, &entry) == -1 ||
+			    der_want(&entry.val, TAG_INTEGER, &serial) == -1 ||
+			    der_int_ok(&serial.val, TBSCRL_SERIAL_MAX) == -1 ||
+			    der_time(&entry.val) == -1)
+				return tbscrl_fail(err, errlen, "revoked "
+				    "entry %zu: bad serial or revocationDate "
+				    "(§5.1.2.6)", n);
+			if (entry.val.left > 0 && (!v2 ||
+			    der_extensions(&entry.val) == -1 ||
+			    entry.val.left != 0))
+				return tbscrl_fail(err, errlen, "revoked "
+				    "entry %zu: bad crlEntryExtensions "
+				    "(§5.3)", n);
+		}
+	}
+	if ((r = der_opt(&d, TAG_CTX0, &t)) == -1 || (r == 1 && (!v2 ||
+	    der_extensions(&t.val) == -1 || t.val.left != 0)))
+		return tbscrl_fail(err, errlen, "bad crlExtensions "
+		    "(§5.1.2.7)");
+	if (d.left != 0)
+		return tbscrl_fail(err, errlen, "unexpected field after "
+		    "crlExtensions");
+	return 0;
+}
