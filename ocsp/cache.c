@@ -1,0 +1,448 @@
+/*
+ * Pre-signed responses in memory: a hash table keyed by issuer + serial,
+ * split in OCSP_SHARDS shards with one mutex each, so a lookup (the hot
+ * path) takes one uncontended lock for a few hundred nanoseconds and leaves
+ * with a reference to an immutable blob. Signing never happens under a lock:
+ * the refresher collects work with ocsp_cache_due(), signs, and stores with
+ * ocsp_cache_put(), which refuses a blob signed for a status that changed
+ * meanwhile.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "ocsp/extern.h"
+
+#define OCSP_SHARDS		64
+#define OCSP_INIT_BUCKETS	64
+
+struct ocsp_entry {
+	struct ocsp_entry	*next;
+	int			 issuer;
+	struct ocsp_status	 st;
+	unsigned int		 wanted;	/* bit per hash asked for */
+	struct ocsp_blob	*blob[OCSP_NHASH];
+	char			 serial[];
+};
+
+struct ocsp_shard {
+	pthread_mutex_t		 mtx;
+	struct ocsp_entry	**buckets;
+	size_t			 nbuckets;
+	size_t			 n;
+	size_t			 scan;		/* ocsp_cache_due resumes here */
+} __attribute__((aligned(64)));
+
+struct ocsp_cache {
+	struct ocsp_shard	 shard[OCSP_SHARDS];
+	size_t			 nonissued;	/* atomic */
+	unsigned int		 next_shard;	/* ocsp_cache_due */
+};
+
+static void
+ocsp_http_date(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+struct ocsp_blob *
+ocsp_blob_new(const unsigned char *der, size_t len, int64_t this_update,
+    int64_t next_update)
+{
+	struct ocsp_blob *b;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	int i;
+
+	if ((b = malloc(sizeof(*b) + len)) == NULL)
+		return NULL;
+	memset(b, 0, sizeof(*b));
+	b->refs = 1;
+	b->this_update = this_update;
+	b->next_update = next_update;
+	b->len = len;
+	memcpy(b->der, der, len);
+	/* RFC 5019 §6.2: an entity tag from the response bytes. */
+	if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
+		free(b);
+		return NULL;
+	}
+	b->etag[0] = '"';
+	for (i = 0; i < 8; i++)
+		snprintf(b->etag + 1 + 2 * i, 3, "%02x", md[i]);
+	b->etag[17] = '"';
+	b->etag[18] = '\0';
+	ocsp_http_date(this_update, b->last_modified, sizeof(b->last_modified));
+	ocsp_http_date(next_update, b->expires, sizeof(b->expires));
+	return b;
+}
+
+void
+ocsp_blob_ref(struct ocsp_blob *b)
+{
+	__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+}
+
+void
+ocsp_blob_unref(struct ocsp_blob *b)
+{
+	if (b != NULL && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(b);
+}
+
+/* FNV-1a over the issuer index and the serial. */
+static uint64_t
+ocsp_key_hash(int issuer, const char *serial)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	h = (h ^ (uint64_t)(unsigned int)issuer) * 1099511628211ULL;
+	for (; *serial != '\0'; serial++)
+		h = (h ^ (unsigned char)*serial) * 1099511628211ULL;
+	return h;
+}
+
+struct ocsp_cache *
+ocsp_cache_new(void)
+{
+	struct ocsp_cache *c;
+	int i;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	for (i = 0; i < OCSP_SHARDS; i++) {
+		pthread_mutex_init(&c->shard[i].mtx, NULL);
+		c->shard[i].nbuckets = OCSP_INIT_BUCKETS;
+		if ((c->shard[i].buckets = calloc(OCSP_INIT_BUCKETS,
+		    sizeof(struct ocsp_entry *))) == NULL) {
+			ocsp_cache_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static void
+ocsp_entry_free(struct ocsp_entry *e)
+{
+	int h;
+
+	for (h = 0; h < OCSP_NHASH; h++)
+		ocsp_blob_unref(e->blob[h]);
+	free(e);
+}
+
+void
+ocsp_cache_free(struct ocsp_cache *c)
+{
+	struct ocsp_entry *e, *next;
+	size_t b;
+	int i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < OCSP_SHARDS; i++) {
+		for (b = 0; c->shard[i].buckets != NULL &&
+		    b < c->shard[i].nbuckets; b++) {
+			for (e = c->shard[i].buckets[b]; e != NULL; e = next) {
+				next = e->next;
+				ocsp_entry_free(e);
+			}
+		}
+		free(c->shard[i].buckets);
+		pthread_mutex_destroy(&c->shard[i].mtx);
+	}
+	free(c);
+}
+
+/* The shard of a key, and its bucket: low bits pick the shard. */
+static struct ocsp_shard *
+ocsp_shard_of(struct ocsp_cache *c, uint64_t h)
+{
+	return &c->shard[h % OCSP_SHARDS];
+}
+
+static struct ocsp_entry **
+ocsp_find_locked(struct ocsp_shard *s, uint64_t h, int issuer,
+    const char *serial)
+{
+	struct ocsp_entry **pe;
+
+	for (pe = &s->buckets[(h / OCSP_SHARDS) % s->nbuckets]; *pe != NULL;
+	    pe = &(*pe)->next)
+		if ((*pe)->issuer == issuer && strcmp((*pe)->serial, serial) == 0)
+			return pe;
+	return pe;
+}
+
+/* Doubles the bucket array when the load passes 1; failure is harmless. */
+static void
+ocsp_grow_locked(struct ocsp_shard *s)
+{
+	struct ocsp_entry **nb, *e, *next;
+	size_t i, n = s->nbuckets * 2, j;
+
+	if (s->n < s->nbuckets)
+		return;
+	if ((nb = calloc(n, sizeof(*nb))) == NULL)
+		return;
+	for (i = 0; i < s->nbuckets; i++) {
+		for (e = s->buckets[i]; e != NULL; e = next) {
+			next = e->next;
+			j = (ocsp_key_hash(e->issuer, e->serial) / OCSP_SHARDS) % n;
+			e->next = nb[j];
+			nb[j] = e;
+		}
+	}
+	free(s->buckets);
+	s->buckets = nb;
+	s->nbuckets = n;
+	s->scan = 0;
+}
+
+static struct ocsp_entry *
+ocsp_insert_locked(struct ocsp_shard *s, struct ocsp_entry **pe, int issuer,
+    const char *serial, const struct ocsp_status *st)
+{
+	struct ocsp_entry *e;
+	size_t len = strlen(serial);
+
+	if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
+		return NULL;
+	e->issuer = issuer;
+	e->st = *st;
+	memcpy(e->serial, serial, len + 1);
+	*pe = e;
+	s->n++;
+	ocsp_grow_locked(s);
+	return e;
+}
+
+int
+ocsp_cache_lookup(struct ocsp_cache *c, int issuer, const char *serial,
+    int hash, time_t now, struct ocsp_status *st, struct ocsp_blob **blob)
+{
+	uint64_t h = ocsp_key_hash(issuer, serial);
+	struct ocsp_shard *s = ocsp_shard_of(c, h);
+	struct ocsp_entry *e;
+	struct ocsp_blob *b;
+	int rc = OCSP_CACHE_MISS;
+
+	*blob = NULL;
+	pthread_mutex_lock(&s->mtx);
+	if ((e = *ocsp_find_locked(s, h, issuer, serial)) == NULL)
+		goto out;
+	*st = e->st;
+	rc = OCSP_CACHE_STATUS;
+	if (hash < 0 || hash >= OCSP_NHASH)
+		goto out;
+	e->wanted |= 1u << hash;
+	if ((b = e->blob[hash]) != NULL && now < b->next_update) {
+		ocsp_blob_ref(b);
+		*blob = b;
+		rc = OCSP_CACHE_HIT;
+	}
+out:
+	pthread_mutex_unlock(&s->mtx);
+	return rc;
+}
+
+static int
+ocsp_status_eq(const struct ocsp_status *a, const struct ocsp_status *b)
+{
+	return a->state == b->state && a->reason == b->reason &&
+	    a->revoked_at == b->revoked_at && a->invalidity == b->invalidity;
+}
+
+int
+ocsp_cache_set_status(struct ocsp_cache *c, int issuer, const char *serial,
+    const struct ocsp_status *st)
+{
+	uint64_t h = ocsp_key_hash(issuer, serial);
+	struct ocsp_shard *s = ocsp_shard_of(c, h);
+	struct ocsp_entry **pe, *e;
+	int i, rc = -1;
+
+	pthread_mutex_lock(&s->mtx);
+	pe = ocsp_find_locked(s, h, issuer, serial);
+	if ((e = *pe) == NULL) {
+		if (ocsp_insert_locked(s, pe, issuer, serial, st) == NULL)
+			goto out;
+		rc = 1;
+		goto out;
+	}
+	if (ocsp_status_eq(&e->st, st)) {
+		rc = 0;
+		goto out;
+	}
+	if (e->st.state == OCSP_STATE_NONISSUED)
+		__atomic_sub_fetch(&c->nonissued, 1, __ATOMIC_RELAXED);
+	e->st = *st;
+	for (i = 0; i < OCSP_NHASH; i++) {
+		ocsp_blob_unref(e->blob[i]);
+		e->blob[i] = NULL;
+	}
+	rc = 1;
+out:
+	pthread_mutex_unlock(&s->mtx);
+	return rc;
+}
+
+int
+ocsp_cache_put(struct ocsp_cache *c, int issuer, const char *serial, int hash,
+    const struct ocsp_status *st, struct ocsp_blob *blob, long max_nonissued)
+{
+	uint64_t h = ocsp_key_hash(issuer, serial);
+	struct ocsp_shard *s = ocsp_shard_of(c, h);
+	struct ocsp_entry **pe, *e;
+	int rc = 1;
+
+	if (hash < 0 || hash >= OCSP_NHASH)
+		return 1;
+	pthread_mutex_lock(&s->mtx);
+	pe = ocsp_find_locked(s, h, issuer, serial);
+	if ((e = *pe) == NULL) {
+		if (st->state != OCSP_STATE_NONISSUED ||
+		    __atomic_load_n(&c->nonissued, __ATOMIC_RELAXED) >=
+		    (size_t)max_nonissued)
+			goto out;
+		if ((e = ocsp_insert_locked(s, pe, issuer, serial, st)) == NULL) {
+			rc = -1;
+			goto out;
+		}
+		__atomic_add_fetch(&c->nonissued, 1, __ATOMIC_RELAXED);
+	}
+	if (!ocsp_status_eq(&e->st, st))
+		goto out;
+	/* Keep the newer of two blobs signed concurrently. */
+	if (e->blob[hash] != NULL &&
+	    e->blob[hash]->this_update > blob->this_update)
+		goto out;
+	ocsp_blob_ref(blob);
+	ocsp_blob_unref(e->blob[hash]);
+	e->blob[hash] = blob;
+	e->wanted |= 1u << hash;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&s->mtx);
+	return rc;
+}
+
+size_t
+ocsp_cache_due(struct ocsp_cache *c, int64_t stale_before, time_t now,
+    struct ocsp_due *out, size_t max)
+{
+	struct ocsp_shard *s;
+	struct ocsp_entry **pe, *e;
+	struct ocsp_blob *b;
+	size_t n = 0;
+	unsigned int k, i;
+	int hh, drop;
+
+	for (k = 0; k < OCSP_SHARDS && n < max; k++) {
+		i = (c->next_shard + k) % OCSP_SHARDS;
+		s = &c->shard[i];
+		pthread_mutex_lock(&s->mtx);
+		for (; s->scan < s->nbuckets && n < max; s->scan++) {
+			pe = &s->buckets[s->scan];
+			while ((e = *pe) != NULL && n < max) {
+				drop = 0;
+				if (e->st.state == OCSP_STATE_NONISSUED) {
+					/* Never refreshed: dropped once half-way to expiry. */
+					for (hh = 0; hh < OCSP_NHASH; hh++) {
+						b = e->blob[hh];
+						if (b != NULL && b->next_update -
+						    (b->next_update - b->this_update) / 2 <= now)
+							drop = 1;
+					}
+					if (drop) {
+						*pe = e->next;
+						s->n--;
+						ocsp_entry_free(e);
+						__atomic_sub_fetch(&c->nonissued, 1,
+						    __ATOMIC_RELAXED);
+						continue;
+					}
+					pe = &e->next;
+					continue;
+				}
+				for (hh = 0; hh < OCSP_NHASH && n < max; hh++) {
+					if (hh != OCSP_HASH_SHA1 &&
+					    (e->wanted & (1u << hh)) == 0)
+						continue;
+					b = e->blob[hh];
+					if (b != NULL && b->this_update > stale_before)
+						continue;
+					out[n].issuer = e->issuer;
+					out[n].hash = hh;
+					out[n].st = e->st;
+					memcpy(out[n].serial, e->serial,
+					    strlen(e->serial) + 1);
+					n++;
+				}
+				pe = &e->next;
+			}
+			if (n >= max)
+				break;
+		}
+		if (s->scan >= s->nbuckets)
+			s->scan = 0;
+		else {
+			pthread_mutex_unlock(&s->mtx);
+			c->next_shard = i;
+			return n;
+		}
+		pthread_mutex_unlock(&s->mtx);
+	}
+	c->next_shard = 0;
+	return n;
+}
+
+void
+ocsp_cache_stats(struct ocsp_cache *c, int64_t stale_before, time_t now,
+    struct ocsp_cache_stats *out)
+{
+	struct ocsp_shard *s;
+	struct ocsp_entry *e;
+	struct ocsp_blob *b;
+	size_t bk;
+	int i, hh;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < OCSP_SHARDS; i++) {
+		s = &c->shard[i];
+		pthread_mutex_lock(&s->mtx);
+		for (bk = 0; bk < s->nbuckets; bk++) {
+			for (e = s->buckets[bk]; e != NULL; e = e->next) {
+				if (e->st.state == OCSP_STATE_NONISSUED)
+					out->nonissued++;
+				else {
+					out->entries++;
+					if (e->blob[OCSP_HASH_SHA1] == NULL)
+						out->unsigned_entries++;
+				}
+				for (hh = 0; hh < OCSP_NHASH; hh++) {
+					if ((b = e->blob[hh]) == NULL)
+						continue;
+					out->blobs++;
+					if (b->next_update <= now)
+						out->expired++;
+					else if (e->st.state != OCSP_STATE_NONISSUED &&
+					    b->this_update <= stale_before)
+						out->stale++;
+					if (out->oldest_next_update == 0 ||
+					    b->next_update < out->oldest_next_update)
+						out->oldest_next_update = b->next_update;
+				}
+			}
+		}
+		pthread_mutex_unlock(&s->mtx);
+	}
+}

@@ -1,0 +1,299 @@
+/*
+ * Private interfaces of ocspd, the RFC 6960 / RFC 5019 OCSP responder.
+ *
+ *	request.c	the GET path decoder and the OCSPRequest parser (no
+ *			state: the fuzz harness drives them)
+ *	respond.c	issuers we serve, policy, building and signing responses
+ *	cache.c		pre-signed responses in memory, keyed by issuer + serial
+ *	sync.c		the maintenance thread: PostgreSQL load, LISTEN, polling
+ *			reconciliation, pre-signing and refresh
+ */
+#ifndef PKI_OCSP_EXTERN_H
+#define PKI_OCSP_EXTERN_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+
+struct config;
+struct signer;
+
+/* CertID hash algorithms we match (RFC 6960 §4.1.1; RFC 5019 §2.1.1: SHA-1). */
+enum ocsp_hash {
+	OCSP_HASH_SHA1 = 0,
+	OCSP_HASH_SHA256,
+	OCSP_HASH_SHA384,
+	OCSP_HASH_SHA512,
+	OCSP_NHASH
+};
+
+#define OCSP_MAX_ISSUERS	8
+#define OCSP_MAX_CERTIDS	16	/* CertIDs in one request; more: malformedRequest */
+#define OCSP_MAX_SERIAL		32	/* octets; RFC 5280 §4.1.2.2 allows 20 */
+#define OCSP_SERIAL_HEX		(2 * OCSP_MAX_SERIAL + 2)	/* BN_bn2hex, '-', NUL */
+#define OCSP_MAX_NONCE		32	/* RFC 8954 §2.1 */
+#define OCSP_MAX_PATH		4096	/* GET path bytes we decode */
+
+/* --- request.c ------------------------------------------------------------ */
+
+/* One CertID of a request, decoded (borrowed pointers into the request). */
+struct ocsp_certid {
+	int		 hash;		/* enum ocsp_hash, or -1: not one we match */
+	const unsigned char *name_hash;	/* issuerNameHash octets */
+	int		 name_hash_len;
+	const unsigned char *key_hash;	/* issuerKeyHash octets */
+	int		 key_hash_len;
+	char		 serial[OCSP_SERIAL_HEX];	/* ocsp_serial_canon() form */
+	OCSP_CERTID	*cid;		/* borrowed from req */
+};
+
+/* A parsed OCSPRequest (RFC 6960 §4.1.1). Free with ocsp_query_free(). */
+struct ocsp_query {
+	OCSP_REQUEST	*req;
+	int		 nids;
+	struct ocsp_certid ids[OCSP_MAX_CERTIDS];
+	int		 has_nonce;	/* a nonce of 1..32 octets we may echo */
+};
+
+/*
+ * RFC 6960 Appendix A.1 GET: path is "/" followed by the URL-encoding of the
+ * base64 of the DER request. Percent escapes (%2B, %2F, %3D, any %XX) are
+ * decoded, '+' and '/' are taken literally, then the base64 (padding
+ * optional) is decoded. *der is malloc'd. Returns 0, or -1 when the path is
+ * not such an encoding (empty, bad escape, bad base64, over OCSP_MAX_PATH).
+ */
+int	ocsp_path_decode(const char *path, unsigned char **der, size_t *len);
+
+/*
+ * Parses exactly one DER OCSPRequest: trailing bytes, more than
+ * OCSP_MAX_CERTIDS CertIDs, no CertID, or a serial over OCSP_MAX_SERIAL
+ * octets are malformed. Fills q (cleared on entry); 0, or -1 for a
+ * malformed request (q then holds nothing to free, but ocsp_query_free()
+ * is safe).
+ */
+int	ocsp_query_parse(const unsigned char *der, size_t len,
+	    struct ocsp_query *q);
+void	ocsp_query_free(struct ocsp_query *);
+
+/*
+ * Serials are compared as upper-case hex without leading zeros: BN_bn2hex
+ * keeps a leading '0' nibble ("035D..."), other writers do not; both forms
+ * name the same certificate. Rewrites s in place.
+ */
+void	ocsp_serial_canon(char *s);
+
+/* --- respond.c ------------------------------------------------------------ */
+
+/* What we know of a serial. */
+enum ocsp_state {
+	OCSP_STATE_GOOD = 0,
+	OCSP_STATE_REVOKED,
+	OCSP_STATE_NONISSUED,	/* never issued by this issuer (RFC 6960 §2.2) */
+};
+
+struct ocsp_status {
+	int		 state;		/* enum ocsp_state */
+	int		 reason;	/* RFC 5280 CRLReason, -1: none */
+	int64_t		 revoked_at;	/* Unix time (REVOKED) */
+	int64_t		 invalidity;	/* Unix time, 0: none */
+};
+
+/* An issuer we answer for, with its delegated responder (RFC 6960 §4.2.2.2). */
+struct ocsp_issuer {
+	long long	 db_id;		/* ca_certificate.id of the issuer */
+	char		 name[32];	/* "root", "issuing" */
+	X509		*cert;		/* the issuer */
+	X509		*rcert;		/* its responder certificate */
+	EVP_PKEY	*key;		/* the responder key (the signer's) */
+	unsigned char	 name_hash[OCSP_NHASH][EVP_MAX_MD_SIZE];
+	unsigned char	 key_hash[OCSP_NHASH][EVP_MAX_MD_SIZE];
+	int		 hash_len[OCSP_NHASH];
+};
+
+/* Policy (policy/ocsp.conf), in seconds. */
+struct ocsp_policy {
+	long		 validity;	/* nextUpdate - thisUpdate */
+	long		 refresh;	/* re-sign once a response is this old */
+	long		 nonissued_validity;	/* for never-issued serials */
+	long		 max_nonissued;	/* cached never-issued responses */
+	int		 nonissued_unknown;	/* answer "unknown" instead */
+	int		 echo_nonce;	/* 0: ignore nonces (RFC 5019 §4) */
+	long		 poll_ms;	/* reconciliation period */
+	const EVP_MD	*sign_md;
+};
+
+/* Reads policy/ocsp.conf's [ocsp] section; 0 or -1 with err. */
+int	ocsp_policy_load(const struct config *, struct ocsp_policy *,
+	    char *err, size_t errlen);
+
+/*
+ * Fills the issuer's CertID hashes from iss->cert; 0 or -1.
+ */
+int	ocsp_issuer_hash(struct ocsp_issuer *);
+
+/*
+ * The issuer (index into iss[0..n)) a CertID names, or -1 (RFC 6960
+ * §4.1.1: issuerNameHash and issuerKeyHash both match).
+ */
+int	ocsp_issuer_find(const struct ocsp_issuer *iss, int n,
+	    const struct ocsp_certid *);
+
+/* One SingleResponse to sign. cid NULL: made from the issuer and serial. */
+struct ocsp_single {
+	OCSP_CERTID		*cid;	/* borrowed */
+	int			 hash;	/* when cid is NULL */
+	const char		*serial;	/* hex, when cid is NULL */
+	struct ocsp_status	 st;
+};
+
+/*
+ * Signs a BasicOCSPResponse (RFC 6960 §4.2.1) for iss with thisUpdate
+ * this_update and nextUpdate this_update + validity, the responder
+ * certificate included, ResponderID byKey (RFC 5019 §2.2.3), the nonce of
+ * req echoed when req is non-NULL, and the extended revoked definition
+ * extension when a single is NONISSUED. *der is OPENSSL_malloc'd. 0 or -1.
+ */
+int	ocsp_sign(const struct ocsp_issuer *iss, const struct ocsp_policy *,
+	    const struct ocsp_single *s, int n, OCSP_REQUEST *req,
+	    time_t this_update, long validity, unsigned char **der,
+	    size_t *len);
+
+/* Unsigned error responses (RFC 6960 §4.2.1), static DER. */
+extern const unsigned char ocsp_malformed_der[5];
+extern const unsigned char ocsp_internal_der[5];
+extern const unsigned char ocsp_trylater_der[5];
+extern const unsigned char ocsp_unauthorized_der[5];
+
+/* --- cache.c -------------------------------------------------------------- */
+
+/* A signed response, immutable once made; reference counted. */
+struct ocsp_blob {
+	unsigned int	 refs;
+	int64_t		 this_update;
+	int64_t		 next_update;
+	char		 etag[24];	/* "\"<16 hex>\"" */
+	char		 last_modified[32];	/* HTTP-date of this_update */
+	char		 expires[32];	/* HTTP-date of next_update */
+	size_t		 len;
+	unsigned char	 der[];
+};
+
+/* Copies der into a new blob (refs 1); NULL on allocation failure. */
+struct ocsp_blob *ocsp_blob_new(const unsigned char *der, size_t len,
+		    int64_t this_update, int64_t next_update);
+void		 ocsp_blob_ref(struct ocsp_blob *);
+void		 ocsp_blob_unref(struct ocsp_blob *);
+
+struct ocsp_cache;
+
+struct ocsp_cache *ocsp_cache_new(void);
+void		 ocsp_cache_free(struct ocsp_cache *);
+
+enum {
+	OCSP_CACHE_MISS = 0,	/* no entry */
+	OCSP_CACHE_STATUS,	/* entry, but no unexpired blob for this hash */
+	OCSP_CACHE_HIT,		/* *blob set (a reference to unref) */
+};
+
+/*
+ * Looks issuer + serial up; fills *st for STATUS and HIT, *blob for HIT
+ * when now < next_update. Marks the hash as wanted, so the refresher keeps
+ * it pre-signed.
+ */
+int	ocsp_cache_lookup(struct ocsp_cache *, int issuer, const char *serial,
+	    int hash, time_t now, struct ocsp_status *st, struct ocsp_blob **blob);
+
+/*
+ * Sets the status of a certificate we issued (inserting it). A changed
+ * status drops every blob of the entry at once, so a stale answer is never
+ * served; a never-issued entry becomes an issued one. Returns 1 when the
+ * status changed, 0 when not, -1 on allocation failure.
+ */
+int	ocsp_cache_set_status(struct ocsp_cache *, int issuer,
+	    const char *serial, const struct ocsp_status *st);
+
+/*
+ * Stores blob (the cache takes a reference) for issuer + serial + hash,
+ * unless the entry's status differs from st (it changed while signing).
+ * For a NONISSUED st the entry is created when absent, within the
+ * max_nonissued bound. 0 stored, 1 not stored, -1 failure.
+ */
+int	ocsp_cache_put(struct ocsp_cache *, int issuer, const char *serial,
+	    int hash, const struct ocsp_status *st, struct ocsp_blob *blob,
+	    long max_nonissued);
+
+/* Work for the refresher: a blob to (re)sign. serial is a copy. */
+struct ocsp_due {
+	int			 issuer;
+	int			 hash;
+	char			 serial[OCSP_SERIAL_HEX];
+	struct ocsp_status	 st;
+};
+
+/*
+ * Collects up to max entries needing a signature: an issued entry with no
+ * SHA-1 blob (always pre-signed) or no blob for a hash it was asked for,
+ * or a blob whose this_update is at or before stale_before. Never-issued
+ * entries whose blob expires before now + their validity / 2 are dropped
+ * instead. Resumes where the previous call stopped; returns the count.
+ */
+size_t	ocsp_cache_due(struct ocsp_cache *, int64_t stale_before, time_t now,
+	    struct ocsp_due *out, size_t max);
+
+struct ocsp_cache_stats {
+	size_t	 entries;	/* issued certificates */
+	size_t	 nonissued;	/* cached never-issued serials */
+	size_t	 blobs;
+	size_t	 unsigned_entries;	/* issued, no SHA-1 blob yet */
+	size_t	 stale;		/* blobs past their refresh time */
+	size_t	 expired;	/* blobs past nextUpdate */
+	int64_t	 oldest_next_update;	/* 0: none */
+};
+void	ocsp_cache_stats(struct ocsp_cache *, int64_t stale_before, time_t now,
+	    struct ocsp_cache_stats *);
+
+/* --- sync.c --------------------------------------------------------------- */
+
+/* The responder's shared state: issuers, policy, cache, freshness. */
+struct ocsp_responder {
+	struct ocsp_issuer	 iss[OCSP_MAX_ISSUERS];
+	int			 niss;
+	struct ocsp_policy	 pol;
+	struct ocsp_cache	*cache;
+	/* Unix time of the last successful read of the database (atomic). */
+	int64_t			 synced_at;
+	int			 db_ok;		/* atomic */
+	uint64_t		 signed_live;	/* atomic counters */
+	uint64_t		 signed_ahead;
+};
+
+struct ocsp_sync;
+
+/*
+ * Loads every certificate of our issuers into r->cache (synchronously, so
+ * the daemon starts with a complete status table), then starts the
+ * maintenance thread: LISTEN certificate_status on its connection, an
+ * incremental reconciliation query on each notification and every
+ * pol.poll_ms, pre-signing and refresh in batches. NULL with err.
+ */
+struct ocsp_sync *ocsp_sync_start(struct ocsp_responder *r,
+		    const char *conninfo, char *err, size_t errlen);
+void		 ocsp_sync_stop(struct ocsp_sync *);
+
+/*
+ * Answers one DER OCSPRequest: *der is either a blob's bytes (then *blob
+ * holds the reference to drop) or OPENSSL_malloc'd (*blob NULL), or one of
+ * the static error responses (*blob NULL, *owned 0). *cacheable says
+ * whether HTTP caches may keep it (no nonce echoed). Returns 0, or -1 only
+ * when nothing at all can be answered.
+ */
+int	ocsp_answer(struct ocsp_responder *, const unsigned char *req,
+	    size_t len, const unsigned char **der, size_t *derlen,
+	    struct ocsp_blob **blob, int *owned, int *cacheable);
+
+#endif

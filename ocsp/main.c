@@ -1,0 +1,421 @@
+/*
+ * ocspd: the OCSP responder (RFC 6960, RFC 5019 profile) for every issuer we
+ * run (root and issuing CA), each answered by its own delegated responder.
+ *
+ * Processes:
+ *  - the signer (hsm/signerproc.c), forked first: it alone loads the PKCS#11
+ *    module and logs in to the OCSP token; it signs only OCSP ResponseData
+ *    with the responder keys named in ca_key, nothing else.
+ *  - this worker: reads the issuers and their responder certificates and the
+ *    status of every certificate from PostgreSQL (role pki_ocsp, SELECT
+ *    only), answers HTTP GET and POST on libmicrohttpd threads from a
+ *    pre-signed in-memory cache, signs live only what the cache cannot
+ *    answer (nonces, several CertIDs, serials never issued), and keeps the
+ *    cache current from a maintenance thread (ocsp/sync.c: LISTEN
+ *    certificate_status, reconciliation, pre-signing). It drops to an
+ *    unprivileged user and enters a seccomp sandbox after start; it never
+ *    holds a PIN or a private key, and changes no state but its cache.
+ *
+ * Configuration: pki.conf ([ocsp], [hsm], [pg]) and policy/ocsp.conf.
+ * Stops cleanly on SIGTERM or SIGINT.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "hsm/signer.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "lib/sandbox.h"
+#include "ocsp/extern.h"
+
+#define OCSP_MAX_BODY		(8 * 1024)	/* an OCSPRequest is ~100 bytes */
+#define OCSP_CT_REQUEST		"application/ocsp-request"
+#define OCSP_CT_RESPONSE	"application/ocsp-response"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define OCSP_SANITIZER_BUILD	1
+#else
+#define OCSP_SANITIZER_BUILD	0
+#endif
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ocspd [--config FILE]\n");
+	exit(2);
+}
+
+static int
+ocspd_health(struct ocsp_responder *r, struct http_response *resp)
+{
+	struct ocsp_cache_stats cs;
+	time_t now = time(NULL);
+	int64_t synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
+	int db_ok = __atomic_load_n(&r->db_ok, __ATOMIC_RELAXED), rc;
+	json_t *o;
+
+	ocsp_cache_stats(r->cache, synced - r->pol.refresh, now, &cs);
+	o = json_pack("{s:s, s:b, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
+	    "s:I, s:I, s:I}",
+	    "status", db_ok && cs.stale == 0 && cs.expired == 0 &&
+	    cs.unsigned_entries == 0 ? "ok" : "degraded",
+	    "database_ok", db_ok,
+	    "synced_at", (json_int_t)synced,
+	    "synced_seconds_ago", (json_int_t)(now - synced),
+	    "cache",
+	    "certificates", (json_int_t)cs.entries,
+	    "nonissued", (json_int_t)cs.nonissued,
+	    "responses", (json_int_t)cs.blobs,
+	    "unsigned", (json_int_t)cs.unsigned_entries,
+	    "stale", (json_int_t)cs.stale,
+	    "expired", (json_int_t)cs.expired,
+	    "serving_until", (json_int_t)cs.oldest_next_update,
+	    "signed_live", (json_int_t)__atomic_load_n(&r->signed_live,
+	    __ATOMIC_RELAXED),
+	    "signed_ahead", (json_int_t)__atomic_load_n(&r->signed_ahead,
+	    __ATOMIC_RELAXED));
+	if (o == NULL)
+		return -1;
+	rc = http_respond_json(resp, 200, o);
+	json_decref(o);
+	return rc;
+}
+
+/* RFC 5019 §6.2 caching headers for a GET answered from a blob. */
+static int
+ocspd_cache_headers(struct http_response *resp, const struct ocsp_blob *b)
+{
+	char cc[96];
+	long age = (long)(b->next_update - time(NULL));
+
+	if (age < 0)
+		age = 0;
+	snprintf(cc, sizeof(cc), "max-age=%ld, public, no-transform, "
+	    "must-revalidate", age);
+	if (http_add_header(resp, "Cache-Control", cc) == -1 ||
+	    http_add_header(resp, "Last-Modified", b->last_modified) == -1 ||
+	    http_add_header(resp, "Expires", b->expires) == -1 ||
+	    http_add_header(resp, "ETag", b->etag) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+ocspd_handle(void *arg, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ocsp_responder *r = arg;
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = NULL, *body;
+	unsigned char *decoded = NULL;
+	size_t derlen, bodylen;
+	int get, owned = 0, cacheable = 0, rc = -1;
+
+	get = strcmp(req->method, "GET") == 0;
+	if (get && strcmp(req->path, "/health") == 0)
+		return ocspd_health(r, resp);
+	if (get) {
+		/* RFC 6960 Appendix A.1: GET {url}/{url-encoding of base-64 of DER}. */
+		if (strcmp(req->path, "/") == 0)
+			return http_problem(resp, 400, NULL, "Bad Request",
+			    "RFC 6960 A.1: GET /{base64 of a DER OCSPRequest} "
+			    "or POST an application/ocsp-request to /");
+		if (ocsp_path_decode(req->path, &decoded, &bodylen) == -1) {
+			rc = http_respond(resp, 200, OCSP_CT_RESPONSE,
+			    ocsp_malformed_der, sizeof(ocsp_malformed_der));
+			goto out;
+		}
+		body = decoded;
+	} else if (strcmp(req->method, "POST") == 0) {
+		if (req->content_type == NULL || strncasecmp(req->content_type,
+		    OCSP_CT_REQUEST, strlen(OCSP_CT_REQUEST)) != 0 ||
+		    (req->content_type[strlen(OCSP_CT_REQUEST)] != '\0' &&
+		    req->content_type[strlen(OCSP_CT_REQUEST)] != ';'))
+			return http_problem(resp, 415, NULL,
+			    "Unsupported Media Type",
+			    "RFC 6960 A.1: the body must be " OCSP_CT_REQUEST);
+		body = req->body;
+		bodylen = req->body_len;
+	} else {
+		http_add_header(resp, "Allow", "GET, POST");
+		return http_problem(resp, 405, NULL, "Method Not Allowed",
+		    "RFC 6960 A.1: OCSP over HTTP is GET or POST");
+	}
+	if (ocsp_answer(r, body, bodylen, &der, &derlen, &blob, &owned,
+	    &cacheable) == -1)
+		goto out;
+	if (http_respond(resp, 200, OCSP_CT_RESPONSE, der, derlen) == -1)
+		goto out;
+	if (get && cacheable && blob != NULL &&
+	    ocspd_cache_headers(resp, blob) == -1)
+		goto out;
+	if (get && !cacheable && http_add_header(resp, "Cache-Control",
+	    "no-store") == -1)
+		goto out;
+	rc = 0;
+out:
+	if (owned)
+		OPENSSL_free((unsigned char *)der);
+	ocsp_blob_unref(blob);
+	free(decoded);
+	return rc;
+}
+
+/*
+ * Every delegated responder certificate (role 'ocsp') with its issuer and key
+ * label; the newest responder of each issuer wins.
+ */
+static int
+ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r,
+    char labels[][SIGNER_LABEL_MAX + 1])
+{
+	static const struct db_stmt stmt = { "ocsp_main_issuers",
+		"SELECT DISTINCT ON (i.id) i.id, i.name, i.der, r.der, k.key_label "
+		"FROM ca_certificate r JOIN ca_key k ON k.id = r.key_id "
+		"JOIN ca_certificate i ON i.id = r.issuer_id "
+		"WHERE r.role = 'ocsp' ORDER BY i.id, r.not_before DESC", 0 };
+	const char *uri = config_get(cfg, "pg.ocsp_uri", NULL);
+	struct db *db = NULL;
+	PGresult *res = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	size_t len;
+	X509 *x;
+	char err[512];
+	int i, col, rc = -1;
+
+	if (uri == NULL) {
+		log_err("config: pg.ocsp_uri missing");
+		goto out;
+	}
+	if ((db = db_connect(uri, err, sizeof(err))) == NULL) {
+		log_err("database: %s", err);
+		goto out;
+	}
+	if ((res = db_exec(db, &stmt, NULL, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) == 0 || PQntuples(res) > OCSP_MAX_ISSUERS) {
+		log_err("%d OCSP responder certificates in the database: run "
+		    "`pkictl ca init`", PQntuples(res));
+		goto out;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		struct ocsp_issuer *iss = &r->iss[r->niss];
+
+		iss->db_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		snprintf(iss->name, sizeof(iss->name), "%s", PQgetvalue(res, i, 1));
+		snprintf(labels[r->niss], SIGNER_LABEL_MAX + 1, "%s",
+		    PQgetvalue(res, i, 4));
+		r->niss++;
+		for (col = 2; col <= 3; col++) {
+			der = PQunescapeBytea((const unsigned char *)
+			    PQgetvalue(res, i, col), &len);
+			p = der;
+			x = der != NULL ? d2i_X509(NULL, &p, (long)len) : NULL;
+			PQfreemem(der);
+			if (x == NULL) {
+				log_err("certificate of %s: not DER", iss->name);
+				goto out;
+			}
+			if (col == 2)
+				iss->cert = x;
+			else
+				iss->rcert = x;
+		}
+		if (ocsp_issuer_hash(iss) == -1) {
+			log_openssl(LOGL_ERR, "hashing issuer %s", iss->name);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	db_close(db);
+	return rc;
+}
+
+/* Drops privileges and installs the seccomp filter, as tsad does. */
+static void
+ocspd_sandbox(const struct config *cfg)
+{
+	const char *user = config_get(cfg, "ocsp.user",
+	    geteuid() == 0 ? "pki" : NULL);
+	char err[256];
+	int insecure = 0;
+
+	if (config_get_bool(cfg, "ocsp.insecure_no_sandbox", 0, &insecure) == -1)
+		exit(1);
+	if (sandbox_demote(user, NULL, err, sizeof(err)) == -1) {
+		log_err("sandbox: %s", err);
+		if (!insecure)
+			exit(1);
+	}
+	if (OCSP_SANITIZER_BUILD) {
+		/* LeakSanitizer ptraces the process at exit: no seccomp in test builds. */
+		log_warn("sandbox: seccomp not installed in a sanitizer build");
+		return;
+	}
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1) {
+		log_err("sandbox: %s", err);
+		if (!insecure)
+			exit(1);
+		log_warn("sandbox: running WITHOUT seccomp (ocsp.insecure_no_sandbox)");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ocsp_responder r;
+	struct config *cfg = NULL, *policy = NULL;
+	struct signer_config sc;
+	struct signer *signer = NULL;
+	struct ocsp_sync *sync = NULL;
+	struct http_server *srv = NULL;
+	struct http_limits lim;
+	const char *path = getenv("PKI_CONFIG"), *s, *policy_dir;
+	char err[512], policy_path[PATH_MAX];
+	char labels[OCSP_MAX_ISSUERS][SIGNER_LABEL_MAX + 1];
+	long port, threads, per_ip, max_conns;
+	sigset_t sigs;
+	enum log_level level = LOGL_INFO;
+	int ch, i, sig, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (ch != 'c')
+			usage();
+		path = optarg;
+	}
+	if (optind != argc)
+		usage();
+	log_init("ocsp", LOGL_INFO, stderr);
+	memset(&r, 0, sizeof(r));
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return 1;
+	}
+	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
+	    log_level_parse(s, &level) == 0)
+		log_init("ocsp", level, stderr);
+	policy_dir = config_get(cfg, "pki.policy_dir", "policy");
+	snprintf(policy_path, sizeof(policy_path), "%s/ocsp.conf", policy_dir);
+	if ((policy = config_load(config_get(cfg, "ocsp.policy_file",
+	    policy_path), err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (ocsp_policy_load(policy, &r.pol, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (config_get_long(cfg, "ocsp.port", 18081, 0, 65535, &port) == -1 ||
+	    config_get_long(cfg, "ocsp.threads", 2, 1, 64, &threads) == -1 ||
+	    config_get_long(cfg, "ocsp.max_conns", 1024, 1, 65536,
+	    &max_conns) == -1 ||
+	    config_get_long(cfg, "ocsp.max_conns_per_ip", 256, 1, 65536,
+	    &per_ip) == -1)
+		goto out;
+	if ((s = config_get(cfg, "hsm.softhsm2_conf", NULL)) != NULL)
+		setenv("SOFTHSM2_CONF", s, 1);
+	if (ocspd_load_issuers(cfg, &r, labels) == -1)
+		goto out;
+	if ((r.cache = ocsp_cache_new()) == NULL) {
+		log_err("out of memory");
+		goto out;
+	}
+
+	/* The signer: the OCSP token, OCSP responses with the responder keys only. */
+	memset(&sc, 0, sizeof(sc));
+	sc.module = config_get(cfg, "hsm.module", NULL);
+	sc.lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
+	sc.tokens[0].label = config_get(cfg, "hsm.ocsp_token", NULL);
+	sc.tokens[0].pin_file = config_get(cfg, "hsm.ocsp_pin_file", NULL);
+	sc.tokens[0].pin_env = "PKI_OCSP_PIN";
+	sc.ntokens = 1;
+	for (i = 0; i < r.niss; i++) {
+		sc.grants[i].kind = SIGNER_KIND_OCSP;
+		sc.grants[i].key_label = labels[i];
+	}
+	sc.ngrants = r.niss;
+	if (sc.module == NULL || sc.tokens[0].label == NULL) {
+		log_err("config: hsm.module and hsm.ocsp_token are required");
+		goto out;
+	}
+	/* Signals go to sigwait() below: block them before any thread exists. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+		log_err("signer: %s", err);
+		goto out;
+	}
+	for (i = 0; i < r.niss; i++) {
+		if ((r.iss[i].key = signer_pkey(signer, SIGNER_KIND_OCSP,
+		    labels[i], err, sizeof(err))) == NULL) {
+			log_err("signer key %s: %s", labels[i], err);
+			goto out;
+		}
+		if (X509_check_private_key(r.iss[i].rcert, r.iss[i].key) != 1) {
+			log_openssl(LOGL_ERR, "responder certificate of %s does "
+			    "not match key %s", r.iss[i].name, labels[i]);
+			goto out;
+		}
+	}
+	if ((sync = ocsp_sync_start(&r, config_get(cfg, "pg.ocsp_uri", ""),
+	    err, sizeof(err))) == NULL) {
+		log_err("sync: %s", err);
+		goto out;
+	}
+	memset(&lim, 0, sizeof(lim));
+	lim.max_body = OCSP_MAX_BODY;
+	lim.threads = (unsigned int)threads;
+	lim.timeout_s = 10;
+	lim.max_conns = (unsigned int)max_conns;
+	lim.max_conns_per_ip = (unsigned int)per_ip;
+	if ((srv = http_start(config_get(cfg, "ocsp.listen", "127.0.0.1"),
+	    (uint16_t)port, &lim, ocspd_handle, &r, err, sizeof(err))) == NULL) {
+		log_err("http: %s", err);
+		goto out;
+	}
+	ocspd_sandbox(cfg);
+	log_info("serving OCSP on %s:%u for %d issuer(s)",
+	    config_get(cfg, "ocsp.listen", "127.0.0.1"), http_port(srv), r.niss);
+	do {
+		if (sigwait(&sigs, &sig) != 0)
+			break;
+	} while (sig == SIGHUP);
+	log_info("signal %d: stopping", sig);
+	rc = 0;
+out:
+	http_stop(srv);
+	ocsp_sync_stop(sync);
+	ocsp_cache_free(r.cache);
+	for (i = 0; i < r.niss; i++) {
+		EVP_PKEY_free(r.iss[i].key);
+		X509_free(r.iss[i].cert);
+		X509_free(r.iss[i].rcert);
+	}
+	signer_close(signer);
+	config_free(policy);
+	config_free(cfg);
+	return rc;
+}

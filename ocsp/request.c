@@ -1,0 +1,242 @@
+/*
+ * Decoding what a client sends: the GET path (RFC 6960 Appendix A.1, RFC
+ * 5019 §5) and the DER OCSPRequest (RFC 6960 §4.1.1). No state, no I/O:
+ * tests/fuzz/fuzz_ocsp_request.c drives both.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/objects.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+
+#include "ocsp/extern.h"
+
+static int
+ocsp_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int
+ocsp_b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+ocsp_path_decode(const char *path, unsigned char **der, size_t *len)
+{
+	char *b64 = NULL;
+	unsigned char *out = NULL;
+	size_t plen, n = 0, i, o = 0, pad = 0;
+	unsigned int acc = 0;
+	int bits = 0, v, hi, lo, rc = -1;
+
+	*der = NULL;
+	*len = 0;
+	if (path == NULL || *path != '/')
+		goto out;
+	path++;
+	plen = strlen(path);
+	if (plen == 0 || plen > OCSP_MAX_PATH)
+		goto out;
+	/* Percent-decoding first: %2B, %2F, %3D (and any %XX) become bytes. */
+	if ((b64 = malloc(plen + 1)) == NULL)
+		goto out;
+	for (i = 0; i < plen; i++) {
+		if (path[i] == '%') {
+			if (i + 2 >= plen)
+				goto out;
+			if ((hi = ocsp_hexval((unsigned char)path[i + 1])) == -1 ||
+			    (lo = ocsp_hexval((unsigned char)path[i + 2])) == -1)
+				goto out;
+			b64[n++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else
+			b64[n++] = path[i];
+	}
+	/* Base64 (RFC 4648 §4), the '=' padding optional. */
+	while (n > 0 && b64[n - 1] == '=' && pad < 2) {
+		n--;
+		pad++;
+	}
+	if (n == 0 || (pad > 0 && (n + pad) % 4 != 0) || n % 4 == 1)
+		goto out;
+	if ((out = malloc(n * 3 / 4 + 1)) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if ((v = ocsp_b64val((unsigned char)b64[i])) == -1)
+			goto out;
+		acc = (acc << 6) | (unsigned int)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	/* Leftover bits must be zero (canonical encoding). */
+	if ((acc & ((1u << bits) - 1)) != 0)
+		goto out;
+	*der = out;
+	*len = o;
+	out = NULL;
+	rc = 0;
+out:
+	free(b64);
+	free(out);
+	return rc;
+}
+
+static int
+ocsp_hash_of(const ASN1_OBJECT *alg)
+{
+	switch (OBJ_obj2nid(alg)) {
+	case NID_sha1:
+		return OCSP_HASH_SHA1;
+	case NID_sha256:
+		return OCSP_HASH_SHA256;
+	case NID_sha384:
+		return OCSP_HASH_SHA384;
+	case NID_sha512:
+		return OCSP_HASH_SHA512;
+	default:
+		return -1;
+	}
+}
+
+void
+ocsp_serial_canon(char *s)
+{
+	char *p = s;
+
+	if (*p == '-')
+		p++;
+	if (*p == '0' && p[1] != '\0') {
+		size_t skip = strspn(p, "0");
+
+		if (p[skip] == '\0')
+			skip--;
+		memmove(p, p + skip, strlen(p + skip) + 1);
+	}
+}
+
+void
+ocsp_query_free(struct ocsp_query *q)
+{
+	if (q == NULL)
+		return;
+	OCSP_REQUEST_free(q->req);
+	memset(q, 0, sizeof(*q));
+}
+
+/* RFC 8954 §2.1: a nonce we echo is an OCTET STRING of 1..32 octets. */
+static int
+ocsp_nonce_ok(OCSP_REQUEST *req)
+{
+	X509_EXTENSION *ext;
+	ASN1_OCTET_STRING *v;
+	const unsigned char *p;
+	ASN1_OCTET_STRING *inner = NULL;
+	int idx, ok = 0;
+
+	if ((idx = OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce,
+	    -1)) < 0)
+		return 0;
+	/* One nonce only. */
+	if (OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, idx) >= 0)
+		return 0;
+	ext = OCSP_REQUEST_get_ext(req, idx);
+	v = X509_EXTENSION_get_data(ext);
+	p = ASN1_STRING_get0_data(v);
+	/* The extension value is the DER of an OCTET STRING (RFC 6960 §4.4.1). */
+	if ((inner = d2i_ASN1_OCTET_STRING(NULL, &p, ASN1_STRING_length(v))) ==
+	    NULL)
+		goto out;
+	if (p != ASN1_STRING_get0_data(v) + ASN1_STRING_length(v))
+		goto out;
+	ok = ASN1_STRING_length(inner) >= 1 &&
+	    ASN1_STRING_length(inner) <= OCSP_MAX_NONCE;
+out:
+	ASN1_OCTET_STRING_free(inner);
+	return ok;
+}
+
+int
+ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q)
+{
+	const unsigned char *p = der;
+	OCSP_ONEREQ *one;
+	ASN1_OBJECT *alg;
+	ASN1_OCTET_STRING *nh, *kh;
+	ASN1_INTEGER *serial;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int i, n, rc = -1;
+
+	memset(q, 0, sizeof(*q));
+	if (der == NULL || len == 0 || len > 65536)
+		goto out;
+	if ((q->req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL)
+		goto out;
+	/* Exactly one DER value: trailing bytes are malformed. */
+	if (p != der + len)
+		goto out;
+	n = OCSP_request_onereq_count(q->req);
+	if (n < 1 || n > OCSP_MAX_CERTIDS)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct ocsp_certid *id = &q->ids[i];
+
+		one = OCSP_request_onereq_get0(q->req, i);
+		id->cid = OCSP_onereq_get0_id(one);
+		if (OCSP_id_get0_info(&nh, &alg, &kh, &serial, id->cid) != 1)
+			goto out;
+		id->hash = ocsp_hash_of(alg);
+		id->name_hash = ASN1_STRING_get0_data(nh);
+		id->name_hash_len = ASN1_STRING_length(nh);
+		id->key_hash = ASN1_STRING_get0_data(kh);
+		id->key_hash_len = ASN1_STRING_length(kh);
+		if (ASN1_STRING_length(serial) < 1 ||
+		    ASN1_STRING_length(serial) > OCSP_MAX_SERIAL)
+			goto out;
+		if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL ||
+		    (hex = BN_bn2hex(bn)) == NULL ||
+		    strlen(hex) >= sizeof(id->serial))
+			goto out;
+		memcpy(id->serial, hex, strlen(hex) + 1);
+		ocsp_serial_canon(id->serial);
+		OPENSSL_free(hex);
+		hex = NULL;
+		BN_free(bn);
+		bn = NULL;
+		q->nids++;
+	}
+	q->has_nonce = ocsp_nonce_ok(q->req);
+	rc = 0;
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	if (rc == -1)
+		ocsp_query_free(q);
+	return rc;
+}

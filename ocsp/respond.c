@@ -1,0 +1,450 @@
+/*
+ * Answering OCSP requests (RFC 6960, RFC 5019 profile): which issuer a CertID
+ * names, what we say about a serial, and signing BasicOCSPResponses with the
+ * issuer's delegated responder key (through the signer in ocspd; any
+ * EVP_PKEY in the fuzz harness).
+ *
+ * Decisions (docs in ocsp/README.md):
+ *  - every CertID of a request must name one and the same issuer we serve;
+ *    a CertID of another issuer, an unsupported hash, or CertIDs of two of
+ *    our issuers (one response has one signer, and each issuer has its own
+ *    responder) get "unauthorized" (RFC 6960 §2.3);
+ *  - a single CertID without a nonce to echo is answered from the cache;
+ *    anything else is signed live;
+ *  - a serial never issued is "revoked", certificateHold, revocationTime
+ *    1970-01-01T00:00:00Z, with the extended revoked definition extension
+ *    (RFC 6960 §2.2, §4.4.8), or "unknown" when the policy says so;
+ *  - thisUpdate is the time we last read the status from PostgreSQL (RFC
+ *    6960 §4.2.2.1: the most recent time the status is known to be
+ *    correct), so an outage never makes a response claim fresher knowledge
+ *    than we have; when even that is older than the validity, tryLater.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+
+#include "lib/config.h"
+#include "lib/log.h"
+#include "ocsp/extern.h"
+
+/* OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED } (RFC 6960 §4.2.1). */
+const unsigned char ocsp_malformed_der[5] = { 0x30, 0x03, 0x0a, 0x01, 0x01 };
+const unsigned char ocsp_internal_der[5] = { 0x30, 0x03, 0x0a, 0x01, 0x02 };
+const unsigned char ocsp_trylater_der[5] = { 0x30, 0x03, 0x0a, 0x01, 0x03 };
+const unsigned char ocsp_unauthorized_der[5] = { 0x30, 0x03, 0x0a, 0x01, 0x06 };
+
+/* id-pkix-ocsp-extended-revoke (RFC 6960 §4.4.8); OpenSSL 3.0 has no NID. */
+#define OCSP_OID_EXTENDED_REVOKE	"1.3.6.1.5.5.7.48.1.9"
+
+static const char *const ocsp_hash_names[OCSP_NHASH] = {
+	"SHA1", "SHA256", "SHA384", "SHA512"
+};
+
+static int
+ocsp_policy_long(const struct config *p, const char *key, long def, long min,
+    long max, long *out, char *err, size_t errlen)
+{
+	if (config_get_long(p, key, def, min, max, out) == -1) {
+		snprintf(err, errlen, "policy: %s must be an integer in "
+		    "[%ld, %ld]", key, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ocsp_policy_load(const struct config *p, struct ocsp_policy *pol, char *err,
+    size_t errlen)
+{
+	const char *s;
+
+	memset(pol, 0, sizeof(*pol));
+	if (ocsp_policy_long(p, "ocsp.validity_seconds", 4 * 86400, 60,
+	    30 * 86400, &pol->validity, err, errlen) == -1 ||
+	    ocsp_policy_long(p, "ocsp.refresh_seconds", 86400, 1,
+	    30 * 86400, &pol->refresh, err, errlen) == -1 ||
+	    ocsp_policy_long(p, "ocsp.nonissued_validity_seconds", 3600, 60,
+	    30 * 86400, &pol->nonissued_validity, err, errlen) == -1 ||
+	    ocsp_policy_long(p, "ocsp.max_nonissued", 100000, 0, 100000000,
+	    &pol->max_nonissued, err, errlen) == -1 ||
+	    ocsp_policy_long(p, "ocsp.poll_ms", 1000, 50, 600000,
+	    &pol->poll_ms, err, errlen) == -1)
+		return -1;
+	if (pol->refresh >= pol->validity) {
+		snprintf(err, errlen, "policy: ocsp.refresh_seconds (%ld) must "
+		    "be below ocsp.validity_seconds (%ld)", pol->refresh,
+		    pol->validity);
+		return -1;
+	}
+	s = config_get(p, "ocsp.nonissued", "revoked");
+	if (strcmp(s, "revoked") == 0)
+		pol->nonissued_unknown = 0;
+	else if (strcmp(s, "unknown") == 0)
+		pol->nonissued_unknown = 1;
+	else {
+		snprintf(err, errlen, "policy: ocsp.nonissued is \"revoked\" or "
+		    "\"unknown\", not \"%s\"", s);
+		return -1;
+	}
+	s = config_get(p, "ocsp.nonce", "echo");
+	if (strcmp(s, "echo") == 0)
+		pol->echo_nonce = 1;
+	else if (strcmp(s, "ignore") == 0)
+		pol->echo_nonce = 0;
+	else {
+		snprintf(err, errlen, "policy: ocsp.nonce is \"echo\" or "
+		    "\"ignore\", not \"%s\"", s);
+		return -1;
+	}
+	s = config_get(p, "ocsp.signing_digest", "SHA256");
+	if (strcasecmp(s, "SHA256") != 0 && strcasecmp(s, "SHA384") != 0 &&
+	    strcasecmp(s, "SHA512") != 0) {
+		snprintf(err, errlen, "policy: ocsp.signing_digest %s: SHA256, "
+		    "SHA384 or SHA512", s);
+		return -1;
+	}
+	pol->sign_md = EVP_get_digestbyname(s);
+	if (pol->sign_md == NULL) {
+		snprintf(err, errlen, "policy: digest %s unavailable", s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ocsp_issuer_hash(struct ocsp_issuer *iss)
+{
+	const ASN1_BIT_STRING *key;
+	unsigned char *name = NULL;
+	const EVP_MD *md;
+	unsigned int len;
+	int h, nlen, rc = -1;
+
+	if ((nlen = i2d_X509_NAME(X509_get_subject_name(iss->cert), &name)) <= 0)
+		goto out;
+	if ((key = X509_get0_pubkey_bitstr(iss->cert)) == NULL)
+		goto out;
+	for (h = 0; h < OCSP_NHASH; h++) {
+		if ((md = EVP_get_digestbyname(ocsp_hash_names[h])) == NULL)
+			goto out;
+		if (EVP_Digest(name, (size_t)nlen, iss->name_hash[h], &len, md,
+		    NULL) != 1)
+			goto out;
+		if (EVP_Digest(key->data, (size_t)key->length, iss->key_hash[h],
+		    &len, md, NULL) != 1)
+			goto out;
+		iss->hash_len[h] = (int)len;
+	}
+	rc = 0;
+out:
+	OPENSSL_free(name);
+	return rc;
+}
+
+int
+ocsp_issuer_find(const struct ocsp_issuer *iss, int n,
+    const struct ocsp_certid *id)
+{
+	int i;
+
+	if (id->hash < 0 || id->hash >= OCSP_NHASH)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (id->name_hash_len == iss[i].hash_len[id->hash] &&
+		    id->key_hash_len == iss[i].hash_len[id->hash] &&
+		    memcmp(id->name_hash, iss[i].name_hash[id->hash],
+		    (size_t)id->name_hash_len) == 0 &&
+		    memcmp(id->key_hash, iss[i].key_hash[id->hash],
+		    (size_t)id->key_hash_len) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* A CertID for a pre-signed response; free with OCSP_CERTID_free(). */
+static OCSP_CERTID *
+ocsp_certid_make(const struct ocsp_issuer *iss, int hash, const char *serial)
+{
+	const EVP_MD *md;
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *ai = NULL;
+	OCSP_CERTID *cid = NULL;
+
+	if ((md = EVP_get_digestbyname(ocsp_hash_names[hash])) == NULL)
+		goto out;
+	if (BN_hex2bn(&bn, serial) == 0 ||
+	    (ai = BN_to_ASN1_INTEGER(bn, NULL)) == NULL)
+		goto out;
+	cid = OCSP_cert_id_new(md, X509_get_subject_name(iss->cert),
+	    X509_get0_pubkey_bitstr(iss->cert), ai);
+out:
+	BN_free(bn);
+	ASN1_INTEGER_free(ai);
+	return cid;
+}
+
+/* The extended revoked definition extension: critical no, value NULL. */
+static int
+ocsp_add_extended_revoke(OCSP_BASICRESP *bs)
+{
+	static const unsigned char null_der[2] = { 0x05, 0x00 };
+	ASN1_OBJECT *obj = NULL;
+	ASN1_OCTET_STRING *val = NULL;
+	X509_EXTENSION *ext = NULL;
+	int rc = -1;
+
+	if ((obj = OBJ_txt2obj(OCSP_OID_EXTENDED_REVOKE, 1)) == NULL ||
+	    (val = ASN1_OCTET_STRING_new()) == NULL ||
+	    ASN1_OCTET_STRING_set(val, null_der, sizeof(null_der)) != 1)
+		goto out;
+	if ((ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, val)) == NULL ||
+	    OCSP_BASICRESP_add_ext(bs, ext, -1) != 1)
+		goto out;
+	rc = 0;
+out:
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(val);
+	ASN1_OBJECT_free(obj);
+	return rc;
+}
+
+int
+ocsp_sign(const struct ocsp_issuer *iss, const struct ocsp_policy *pol,
+    const struct ocsp_single *s, int n, OCSP_REQUEST *req, time_t this_update,
+    long validity, unsigned char **der, size_t *len)
+{
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_RESPONSE *resp = NULL;
+	OCSP_CERTID *made = NULL;
+	OCSP_SINGLERESP *single;
+	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL, *rev = NULL;
+	ASN1_GENERALIZEDTIME *inval = NULL;
+	unsigned char *out = NULL;
+	int i, status, reason, rlen, extrev = 0, rc = -1;
+
+	*der = NULL;
+	*len = 0;
+	if ((bs = OCSP_BASICRESP_new()) == NULL ||
+	    (thisupd = ASN1_GENERALIZEDTIME_set(NULL, this_update)) == NULL ||
+	    (nextupd = ASN1_GENERALIZEDTIME_adj(NULL, this_update, 0,
+	    validity)) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		OCSP_CERTID *cid = s[i].cid;
+
+		if (cid == NULL) {
+			if ((made = ocsp_certid_make(iss, s[i].hash,
+			    s[i].serial)) == NULL)
+				goto out;
+			cid = made;
+		}
+		reason = OCSP_REVOKED_STATUS_NOSTATUS;
+		ASN1_GENERALIZEDTIME_free(rev);
+		rev = NULL;
+		switch (s[i].st.state) {
+		case OCSP_STATE_GOOD:
+			status = V_OCSP_CERTSTATUS_GOOD;
+			break;
+		case OCSP_STATE_REVOKED:
+			status = V_OCSP_CERTSTATUS_REVOKED;
+			reason = s[i].st.reason;
+			if ((rev = ASN1_GENERALIZEDTIME_set(NULL,
+			    (time_t)s[i].st.revoked_at)) == NULL)
+				goto out;
+			break;
+		default:
+			if (pol->nonissued_unknown) {
+				status = V_OCSP_CERTSTATUS_UNKNOWN;
+				break;
+			}
+			/* RFC 6960 §2.2: certificateHold, 1970-01-01. */
+			status = V_OCSP_CERTSTATUS_REVOKED;
+			reason = OCSP_REVOKED_STATUS_CERTIFICATEHOLD;
+			if ((rev = ASN1_GENERALIZEDTIME_set(NULL, 0)) == NULL)
+				goto out;
+			extrev = 1;
+			break;
+		}
+		if ((single = OCSP_basic_add1_status(bs, cid, status, reason, rev,
+		    thisupd, nextupd)) == NULL)
+			goto out;
+		OCSP_CERTID_free(made);
+		made = NULL;
+		/* RFC 6960 §4.4.2 / RFC 5280 §5.3.2: invalidity date. */
+		if (s[i].st.state == OCSP_STATE_REVOKED && s[i].st.invalidity != 0) {
+			ASN1_GENERALIZEDTIME_free(inval);
+			if ((inval = ASN1_GENERALIZEDTIME_set(NULL,
+			    (time_t)s[i].st.invalidity)) == NULL ||
+			    OCSP_SINGLERESP_add1_ext_i2d(single,
+			    NID_invalidity_date, inval, 0, 0) != 1)
+				goto out;
+		}
+	}
+	if (extrev && ocsp_add_extended_revoke(bs) == -1)
+		goto out;
+	if (req != NULL && OCSP_copy_nonce(bs, req) <= 0)
+		goto out;
+	/* RFC 5019 §2.2.3: ResponderID byKey; the certificate is included. */
+	if (OCSP_basic_sign(bs, iss->rcert, iss->key, pol->sign_md, NULL,
+	    OCSP_RESPID_KEY) != 1)
+		goto out;
+	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL,
+	    bs)) == NULL)
+		goto out;
+	if ((rlen = i2d_OCSP_RESPONSE(resp, &out)) <= 0)
+		goto out;
+	*der = out;
+	*len = (size_t)rlen;
+	out = NULL;
+	rc = 0;
+out:
+	if (rc == -1)
+		log_openssl(LOGL_ERR, "ocsp: signing a response for issuer %s",
+		    iss->name);
+	OPENSSL_free(out);
+	OCSP_CERTID_free(made);
+	ASN1_GENERALIZEDTIME_free(thisupd);
+	ASN1_GENERALIZEDTIME_free(nextupd);
+	ASN1_GENERALIZEDTIME_free(rev);
+	ASN1_GENERALIZEDTIME_free(inval);
+	OCSP_RESPONSE_free(resp);
+	OCSP_BASICRESP_free(bs);
+	return rc;
+}
+
+static void
+ocsp_static(const unsigned char *what, const unsigned char **der, size_t *len)
+{
+	*der = what;
+	*len = 5;
+}
+
+/* The validity of a response for st. */
+static long
+ocsp_validity_of(const struct ocsp_policy *pol, const struct ocsp_status *st)
+{
+	return st->state == OCSP_STATE_NONISSUED ? pol->nonissued_validity :
+	    pol->validity;
+}
+
+int
+ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
+    size_t reqlen, const unsigned char **der, size_t *derlen,
+    struct ocsp_blob **blob, int *owned, int *cacheable)
+{
+	struct ocsp_query q;
+	struct ocsp_single s[OCSP_MAX_CERTIDS];
+	struct ocsp_blob *b = NULL, *nb;
+	unsigned char *out = NULL;
+	size_t outlen;
+	time_t now = time(NULL);
+	int64_t synced;
+	long validity;
+	int i, issuer = -1, k, live, rc = -1;
+
+	*der = NULL;
+	*derlen = 0;
+	*blob = NULL;
+	*owned = 0;
+	*cacheable = 0;
+	memset(s, 0, sizeof(s));
+	if (ocsp_query_parse(reqder, reqlen, &q) == -1) {
+		ocsp_static(ocsp_malformed_der, der, derlen);
+		rc = 0;
+		goto out;
+	}
+	for (i = 0; i < q.nids; i++) {
+		k = ocsp_issuer_find(r->iss, r->niss, &q.ids[i]);
+		if (k == -1 || (issuer != -1 && k != issuer)) {
+			ocsp_static(ocsp_unauthorized_der, der, derlen);
+			rc = 0;
+			goto out;
+		}
+		issuer = k;
+	}
+	synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
+	live = q.nids > 1 || (q.has_nonce && r->pol.echo_nonce);
+	for (i = 0; i < q.nids; i++) {
+		/* What we keep is made from our own CertID, not the client's. */
+		s[i].cid = live ? q.ids[i].cid : NULL;
+		s[i].hash = q.ids[i].hash;
+		s[i].serial = q.ids[i].serial;
+		switch (ocsp_cache_lookup(r->cache, issuer, q.ids[i].serial,
+		    q.ids[i].hash, now, &s[i].st, &b)) {
+		case OCSP_CACHE_HIT:
+			if (!live) {
+				*der = b->der;
+				*derlen = b->len;
+				*blob = b;
+				*cacheable = 1;
+				b = NULL;
+				rc = 0;
+				goto out;
+			}
+			ocsp_blob_unref(b);
+			b = NULL;
+			break;
+		case OCSP_CACHE_STATUS:
+			break;
+		default:
+			/*
+			 * Not a certificate of ours: new ones are loaded within
+			 * a poll period of their issuance (sync.c).
+			 */
+			s[i].st.state = OCSP_STATE_NONISSUED;
+			s[i].st.reason = -1;
+			break;
+		}
+	}
+	/* Knowledge older than a response's validity cannot be signed. */
+	validity = r->pol.validity;
+	for (i = 0; i < q.nids; i++)
+		if (ocsp_validity_of(&r->pol, &s[i].st) < validity)
+			validity = ocsp_validity_of(&r->pol, &s[i].st);
+	if (synced + validity <= now) {
+		ocsp_static(ocsp_trylater_der, der, derlen);
+		rc = 0;
+		goto out;
+	}
+	if (ocsp_sign(&r->iss[issuer], &r->pol, s, q.nids,
+	    live && q.has_nonce && r->pol.echo_nonce ? q.req : NULL,
+	    (time_t)synced, validity, &out, &outlen) == -1) {
+		ocsp_static(ocsp_internal_der, der, derlen);
+		rc = 0;
+		goto out;
+	}
+	__atomic_add_fetch(&r->signed_live, 1, __ATOMIC_RELAXED);
+	if (!live) {
+		/* A single CertID signed now: keep it for the next request. */
+		if ((nb = ocsp_blob_new(out, outlen, synced, synced +
+		    validity)) != NULL) {
+			ocsp_cache_put(r->cache, issuer, q.ids[0].serial,
+			    q.ids[0].hash, &s[0].st, nb, r->pol.max_nonissued);
+			*der = nb->der;
+			*derlen = nb->len;
+			*blob = nb;
+			*cacheable = 1;
+			rc = 0;
+			goto out;
+		}
+	}
+	*der = out;
+	*derlen = outlen;
+	*owned = 1;
+	out = NULL;
+	rc = 0;
+out:
+	OPENSSL_free(out);
+	ocsp_blob_unref(b);
+	ocsp_query_free(&q);
+	return rc;
+}

@@ -1,0 +1,381 @@
+/*
+ * The maintenance thread: keeps the status table in memory equal to
+ * PostgreSQL's `certificate` rows of our issuers, and keeps every response
+ * pre-signed.
+ *
+ *  - At start, every row is loaded (synchronously, before serving).
+ *  - LISTEN certificate_status on the thread's own connection: each
+ *    notification (or the poll period passing, in case one is lost) runs an
+ *    incremental query for rows with a newer id (new certificates) or a newer
+ *    revocation_seq (revocations, holds, releases). Ids and sequence values
+ *    are not committed in order, so the query reaches back to the values seen
+ *    OCSP_OVERLAP polls ago; and every OCSP_FULL_SYNC_S a full pass reads
+ *    everything again.
+ *  - A changed status drops the entry's responses at once (cache.c), so a
+ *    revocation is answered live until its new response is signed here, in
+ *    batches of OCSP_SIGN_BATCH between checks of the connection.
+ *  - While PostgreSQL is unreachable nothing is re-signed (the status might
+ *    be stale): cached responses are served until their nextUpdate; the
+ *    connection is retried every OCSP_RECONNECT_S.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "lib/db.h"
+#include "lib/log.h"
+#include "ocsp/extern.h"
+
+#define OCSP_OVERLAP		32	/* polls the incremental query reaches back */
+#define OCSP_FULL_SYNC_S	3600
+#define OCSP_RECONNECT_S	2
+#define OCSP_SIGN_BATCH		256
+
+struct ocsp_mark {
+	long long	 id;
+	long long	 seq;
+};
+
+struct ocsp_sync {
+	struct ocsp_responder	*r;
+	char			*conninfo;
+	struct db		*db;
+	pthread_t		 thr;
+	int			 started;
+	int			 wake[2];	/* stop pipe */
+	struct ocsp_mark	 ring[OCSP_OVERLAP];
+	unsigned int		 nring;
+	struct ocsp_mark	 max;
+	time_t			 last_full;
+	time_t			 last_connect;
+	char			 issuers[256];	/* "{1,2}" */
+	struct ocsp_due		 due[OCSP_SIGN_BATCH];
+};
+
+static const struct db_stmt stmt_poll = { "ocsp_sync_poll",
+	"SELECT id, issuer_id, serial, "
+	"extract(epoch FROM revoked_at)::bigint, revocation_reason, "
+	"extract(epoch FROM invalidity_date)::bigint, "
+	"coalesce(revocation_seq, 0) FROM certificate "
+	"WHERE issuer_id = ANY($1::bigint[]) AND (id > $2 OR revocation_seq > $3)",
+	3 };
+
+static int
+ocsp_issuer_index(const struct ocsp_responder *r, long long db_id)
+{
+	int i;
+
+	for (i = 0; i < r->niss; i++)
+		if (r->iss[i].db_id == db_id)
+			return i;
+	return -1;
+}
+
+/*
+ * One reconciliation query from the marks `from`; applies every row.
+ * Returns the number of changed statuses, or -1 (database failure).
+ */
+static int
+ocsp_sync_query(struct ocsp_sync *sy, const struct ocsp_mark *from)
+{
+	struct ocsp_responder *r = sy->r;
+	struct ocsp_status st;
+	PGresult *res = NULL;
+	char id[32], seq[32];
+	const char *v[3];
+	time_t t0 = time(NULL);
+	char serial[OCSP_SERIAL_HEX];
+	long long rid, rseq;
+	int i, k, changed = 0, rc = -1;
+
+	snprintf(id, sizeof(id), "%lld", from->id);
+	snprintf(seq, sizeof(seq), "%lld", from->seq);
+	v[0] = sy->issuers;
+	v[1] = id;
+	v[2] = seq;
+	if ((res = db_exec(sy->db, &stmt_poll, v, NULL, NULL)) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		rid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		rseq = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+		if (rid > sy->max.id)
+			sy->max.id = rid;
+		if (rseq > sy->max.seq)
+			sy->max.seq = rseq;
+		k = ocsp_issuer_index(r, strtoll(PQgetvalue(res, i, 1), NULL, 10));
+		if (k == -1 || strlen(PQgetvalue(res, i, 2)) >= OCSP_SERIAL_HEX)
+			continue;
+		memcpy(serial, PQgetvalue(res, i, 2),
+		    strlen(PQgetvalue(res, i, 2)) + 1);
+		ocsp_serial_canon(serial);
+		memset(&st, 0, sizeof(st));
+		st.reason = -1;
+		if (PQgetisnull(res, i, 3))
+			st.state = OCSP_STATE_GOOD;
+		else {
+			st.state = OCSP_STATE_REVOKED;
+			st.revoked_at = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+			st.reason = PQgetisnull(res, i, 4) ? -1 :
+			    atoi(PQgetvalue(res, i, 4));
+			if (!PQgetisnull(res, i, 5))
+				st.invalidity = strtoll(PQgetvalue(res, i, 5),
+				    NULL, 10);
+		}
+		switch (ocsp_cache_set_status(r->cache, k, serial, &st)) {
+		case -1:
+			log_err("ocsp: out of memory loading the status table");
+			goto out;
+		case 1:
+			changed++;
+			break;
+		}
+	}
+	/* The status is known to be right as of the query's start. */
+	__atomic_store_n(&r->synced_at, (int64_t)t0, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->db_ok, 1, __ATOMIC_RELAXED);
+	rc = changed;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Incremental (or, every OCSP_FULL_SYNC_S, full) reconciliation. */
+static int
+ocsp_sync_poll(struct ocsp_sync *sy)
+{
+	struct ocsp_mark from = { 0, 0 };
+	time_t now = time(NULL);
+	int n, full = now - sy->last_full >= OCSP_FULL_SYNC_S;
+
+	/* ring[k % OCSP_OVERLAP] holds the marks after poll k. */
+	if (!full && sy->nring > 0)
+		from = sy->nring >= OCSP_OVERLAP ?
+		    sy->ring[sy->nring % OCSP_OVERLAP] : sy->ring[0];
+	if ((n = ocsp_sync_query(sy, &from)) == -1)
+		return -1;
+	if (full)
+		sy->last_full = now;
+	sy->ring[sy->nring % OCSP_OVERLAP] = sy->max;
+	sy->nring++;
+	if (n > 0)
+		log_info("ocsp: %d status change(s) from the database", n);
+	return n;
+}
+
+/* Connects and LISTENs; 0 or -1 (logged). */
+static int
+ocsp_sync_connect(struct ocsp_sync *sy)
+{
+	PGresult *res;
+	char err[512];
+
+	sy->last_connect = time(NULL);
+	if ((sy->db = db_connect(sy->conninfo, err, sizeof(err))) == NULL) {
+		log_warn("ocsp: database: %s", err);
+		return -1;
+	}
+	res = PQexec(db_conn(sy->db), "LISTEN certificate_status");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_warn("ocsp: LISTEN certificate_status: %s",
+		    PQerrorMessage(db_conn(sy->db)));
+		PQclear(res);
+		db_close(sy->db);
+		sy->db = NULL;
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static void
+ocsp_sync_lost(struct ocsp_sync *sy)
+{
+	if (sy->db == NULL)
+		return;
+	log_warn("ocsp: lost the database connection; serving from the cache");
+	db_close(sy->db);
+	sy->db = NULL;
+	__atomic_store_n(&sy->r->db_ok, 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * Signs one batch of due responses. Returns how many were signed; *more
+ * says the batch was full (more may be due).
+ */
+static size_t
+ocsp_sync_sign(struct ocsp_sync *sy, int *more)
+{
+	struct ocsp_responder *r = sy->r;
+	struct ocsp_single s;
+	struct ocsp_blob *b;
+	unsigned char *der;
+	size_t n, i, len, done = 0;
+	time_t now = time(NULL);
+	int64_t synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
+
+	n = ocsp_cache_due(r->cache, synced - r->pol.refresh, now, sy->due,
+	    OCSP_SIGN_BATCH);
+	*more = n == OCSP_SIGN_BATCH;
+	if (synced + r->pol.validity <= now)
+		return 0;	/* nothing we know is fresh enough to sign */
+	for (i = 0; i < n; i++) {
+		memset(&s, 0, sizeof(s));
+		s.hash = sy->due[i].hash;
+		s.serial = sy->due[i].serial;
+		s.st = sy->due[i].st;
+		if (ocsp_sign(&r->iss[sy->due[i].issuer], &r->pol, &s, 1, NULL,
+		    (time_t)synced, r->pol.validity, &der, &len) == -1) {
+			*more = 0;
+			break;
+		}
+		b = ocsp_blob_new(der, len, synced, synced + r->pol.validity);
+		OPENSSL_free(der);
+		if (b == NULL)
+			break;
+		ocsp_cache_put(r->cache, sy->due[i].issuer, sy->due[i].serial,
+		    sy->due[i].hash, &sy->due[i].st, b, r->pol.max_nonissued);
+		ocsp_blob_unref(b);
+		done++;
+	}
+	__atomic_add_fetch(&r->signed_ahead, done, __ATOMIC_RELAXED);
+	if (done == 0)
+		*more = 0;
+	return done;
+}
+
+static void *
+ocsp_sync_main(void *arg)
+{
+	struct ocsp_sync *sy = arg;
+	struct pollfd pfd[2];
+	PGnotify *nt;
+	struct timespec ts;
+	double now_ms, next_poll_ms = 0;
+	int more = 0, notified, timeout, npfd;
+	char c;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+		if (sy->db == NULL && time(NULL) - sy->last_connect >=
+		    OCSP_RECONNECT_S && ocsp_sync_connect(sy) == 0) {
+			log_info("ocsp: database connection restored");
+			next_poll_ms = 0;
+		}
+		timeout = more ? 0 : next_poll_ms > now_ms ?
+		    (int)(next_poll_ms - now_ms) + 1 : 0;
+		if (sy->db == NULL && timeout > OCSP_RECONNECT_S * 1000)
+			timeout = OCSP_RECONNECT_S * 1000;
+		pfd[0].fd = sy->wake[0];
+		pfd[0].events = POLLIN;
+		npfd = 1;
+		if (sy->db != NULL) {
+			pfd[1].fd = PQsocket(db_conn(sy->db));
+			pfd[1].events = POLLIN;
+			npfd = 2;
+		}
+		if (poll(pfd, (nfds_t)npfd, timeout) == -1 && errno != EINTR)
+			break;
+		if (pfd[0].revents != 0 && read(sy->wake[0], &c, 1) >= 0)
+			break;	/* stop */
+		notified = 0;
+		if (sy->db != NULL && npfd == 2 && pfd[1].revents != 0) {
+			if (PQconsumeInput(db_conn(sy->db)) != 1)
+				ocsp_sync_lost(sy);
+			else
+				while ((nt = PQnotifies(db_conn(sy->db))) != NULL) {
+					notified = 1;
+					PQfreemem(nt);
+				}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+		if (sy->db != NULL && (notified || now_ms >= next_poll_ms)) {
+			if (ocsp_sync_poll(sy) == -1)
+				ocsp_sync_lost(sy);
+			next_poll_ms = now_ms + (double)sy->r->pol.poll_ms;
+		}
+		ocsp_sync_sign(sy, &more);
+	}
+	return NULL;
+}
+
+struct ocsp_sync *
+ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
+    size_t errlen)
+{
+	struct ocsp_sync *sy = NULL;
+	size_t off;
+	int i, rc = -1;
+
+	if ((sy = calloc(1, sizeof(*sy))) == NULL) {
+		snprintf(err, errlen, "calloc: %s", strerror(errno));
+		goto out;
+	}
+	sy->r = r;
+	sy->wake[0] = sy->wake[1] = -1;
+	if ((sy->conninfo = strdup(conninfo)) == NULL ||
+	    pipe2(sy->wake, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "strdup/pipe2: %s", strerror(errno));
+		goto out;
+	}
+	off = (size_t)snprintf(sy->issuers, sizeof(sy->issuers), "{");
+	for (i = 0; i < r->niss && off < sizeof(sy->issuers); i++)
+		off += (size_t)snprintf(sy->issuers + off,
+		    sizeof(sy->issuers) - off, "%s%lld", i > 0 ? "," : "",
+		    r->iss[i].db_id);
+	if (off + 2 > sizeof(sy->issuers)) {
+		snprintf(err, errlen, "too many issuers");
+		goto out;
+	}
+	snprintf(sy->issuers + off, sizeof(sy->issuers) - off, "}");
+	if (ocsp_sync_connect(sy) == -1) {
+		snprintf(err, errlen, "cannot connect to the database (see log)");
+		goto out;
+	}
+	/* The full load, before we serve. */
+	if (ocsp_sync_poll(sy) == -1) {
+		snprintf(err, errlen, "loading the certificate status table failed");
+		goto out;
+	}
+	if (pthread_create(&sy->thr, NULL, ocsp_sync_main, sy) != 0) {
+		snprintf(err, errlen, "pthread_create failed");
+		goto out;
+	}
+	sy->started = 1;
+	rc = 0;
+out:
+	if (rc == -1) {
+		ocsp_sync_stop(sy);
+		sy = NULL;
+	}
+	return sy;
+}
+
+void
+ocsp_sync_stop(struct ocsp_sync *sy)
+{
+	if (sy == NULL)
+		return;
+	if (sy->started) {
+		if (write(sy->wake[1], "x", 1) != 1)
+			log_err("ocsp: waking the sync thread: %s",
+			    strerror(errno));
+		pthread_join(sy->thr, NULL);
+	}
+	if (sy->wake[0] != -1)
+		close(sy->wake[0]);
+	if (sy->wake[1] != -1)
+		close(sy->wake[1]);
+	db_close(sy->db);
+	free(sy->conninfo);
+	free(sy);
+}
