@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,8 +137,11 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 	 * glibc's gmtime_r() reads /etc/localtime; jansson seeds its hash
 	 * function from /dev/urandom when the first object is made; libpq,
 	 * reconnecting, looks for ~/.pgpass and without HOME asks getpwuid(),
-	 * which opens /etc/passwd.
+	 * which opens /etc/passwd; glibc's malloc, shrinking a thread's arena,
+	 * reads /proc/sys/vm/overcommit_memory once: no trimming at all (a
+	 * daemon keeps its peak heap, which it would reach again anyway).
 	 */
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	tzset();
 	json_object_seed(0);
 	if (getenv("HOME") == NULL || *getenv("HOME") == '\0')

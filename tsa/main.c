@@ -2,19 +2,28 @@
  * tsad: the RFC 3161 / RFC 5816 time-stamping authority.
  *
  * Processes:
- *  - the signer (hsm/signerproc.c), forked first: it alone loads the PKCS#11
- *    module and logs in to the TSA token; it signs only time-stamp tokens
+ *  - the supervisor (main): reads the configuration and the certificates
+ *    from PostgreSQL, forks tsa.workers workers sharing the port
+ *    (SO_REUSEPORT), restarts one that dies, and stops them on SIGTERM. It
+ *    answers no request and holds no key.
+ *  - each worker (tsaproc): forks its own signer, answers HTTP POSTs of
+ *    application/timestamp-query on one libmicrohttpd thread (a TS_RESP_CTX
+ *    is not thread-safe), records each token through a batching thread
+ *    (tsa/record.c), then drops to an unprivileged user and enters a seccomp
+ *    sandbox. It never holds a PIN or a private key.
+ *  - each worker's signer (hsm/signerproc.c): alone loads the PKCS#11 module
+ *    and logs in to the TSA token; it signs only time-stamp tokens
  *    (SignedAttributes over a TSTInfo) with the TSA key, nothing else.
- *  - this worker: reads its certificates from PostgreSQL, answers HTTP POSTs
- *    of application/timestamp-query on one libmicrohttpd thread (a
- *    TS_RESP_CTX is not thread-safe), records each token through a batching
- *    thread (tsa/record.c), then drops to an unprivileged user and enters a
- *    seccomp sandbox. It never holds a PIN or a private key.
+ * SoftHSM2 scales with processes, not threads (HSM-NOTES.md): workers are
+ * processes.
  *
  * Configuration: pki.conf ([tsa], [hsm], [pg]) and policy/tsa.conf. Stops
  * cleanly on SIGTERM or SIGINT: in-flight requests finish, every record is
  * written (or spilled to tsa.spill_file for the next start).
  */
+#include <sys/wait.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -44,6 +53,24 @@
 #define TSA_SANITIZER_BUILD	0
 #endif
 
+#define TSA_MAX_WORKERS		16
+#define TSA_RESTARTS_MAX	5	/* within TSA_RESTART_WINDOW_S, then give up */
+#define TSA_RESTART_WINDOW_S	60
+
+/* What the supervisor loads once and every worker uses. */
+struct tsad_conf {
+	struct config		*cfg;
+	struct config		*policy;
+	X509			*cert;
+	STACK_OF(X509)		*extra;
+	char			 label[SIGNER_LABEL_MAX + 1];
+	char			 instance[64];
+	long			 port, max_queue, flush_timeout, workers;
+	int			 allow_unsync;
+	sigset_t		 sigs;
+};
+
+/* A worker's state, shared with its HTTP handler. */
 struct tsad {
 	struct tsa_responder	*responder;
 	struct tsa_recorder	*recorder;
@@ -208,6 +235,178 @@ tsad_sandbox(const struct config *cfg)
 	}
 }
 
+/*
+ * One worker: its own signer, responder, recorder and HTTP server on the
+ * shared port. Returns the process exit status.
+ */
+static int
+tsaproc(struct tsad_conf *c, int index)
+{
+	struct tsad t;
+	struct signer_config sc;
+	struct signer *signer = NULL;
+	struct http_server *srv = NULL;
+	struct http_limits lim;
+	EVP_PKEY *key = NULL;
+	const char *spill;
+	char err[512], instance[80], spillbuf[PATH_MAX];
+	int sig = 0, rc = 1;
+
+	memset(&t, 0, sizeof(t));
+	t.allow_unsync = c->allow_unsync;
+	/* Each worker has its own spill file and instance name. */
+	spill = config_get(c->cfg, "tsa.spill_file", NULL);
+	if (spill != NULL && c->workers > 1) {
+		snprintf(spillbuf, sizeof(spillbuf), "%s.%d", spill, index);
+		spill = spillbuf;
+	}
+	if (c->workers > 1)
+		snprintf(instance, sizeof(instance), "%s-%d", c->instance, index);
+	else
+		snprintf(instance, sizeof(instance), "%s", c->instance);
+
+	/* The signer: the TSA token, and time-stamp tokens with the TSA key only. */
+	memset(&sc, 0, sizeof(sc));
+	sc.module = config_get(c->cfg, "hsm.module", NULL);
+	sc.lock_dir = config_get(c->cfg, "hsm.lock_dir", NULL);
+	sc.tokens[0].label = config_get(c->cfg, "hsm.tsa_token", NULL);
+	sc.tokens[0].pin_file = config_get(c->cfg, "hsm.tsa_pin_file", NULL);
+	sc.tokens[0].pin_env = "PKI_TSA_PIN";
+	sc.ntokens = 1;
+	sc.grants[0].kind = SIGNER_KIND_TIMESTAMP;
+	sc.grants[0].key_label = c->label;
+	sc.ngrants = 1;
+	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+		log_err("signer: %s", err);
+		goto out;
+	}
+	if ((key = signer_pkey(signer, SIGNER_KIND_TIMESTAMP, c->label, err,
+	    sizeof(err))) == NULL) {
+		log_err("signer key %s: %s", c->label, err);
+		goto out;
+	}
+	if ((t.responder = tsa_responder_new(c->policy, c->cert, key, c->extra,
+	    c->allow_unsync, err, sizeof(err))) == NULL) {
+		log_err("responder: %s", err);
+		goto out;
+	}
+	if ((t.recorder = tsa_recorder_start(config_get(c->cfg, "pg.tsa_uri", ""),
+	    instance, spill, (size_t)c->max_queue, err, sizeof(err))) == NULL) {
+		log_err("recorder: %s", err);
+		goto out;
+	}
+	memset(&lim, 0, sizeof(lim));
+	lim.max_body = TSA_MAX_QUERY;
+	lim.threads = 1;	/* one TS_RESP_CTX, one thread: scale with processes */
+	lim.reuse_port = c->workers > 1;
+	if ((srv = http_start(config_get(c->cfg, "tsa.listen", "127.0.0.1"),
+	    (uint16_t)c->port, &lim, tsad_handle, &t, err, sizeof(err))) == NULL) {
+		log_err("http: %s", err);
+		goto out;
+	}
+	tsad_sandbox(c->cfg);
+	log_info("worker %d serving RFC 3161 on %s:%u (instance %s, key %s)",
+	    index, config_get(c->cfg, "tsa.listen", "127.0.0.1"), http_port(srv),
+	    instance, c->label);
+	do {
+		if (sigwait(&c->sigs, &sig) != 0)
+			break;
+	} while (sig == SIGHUP);
+	log_info("worker %d: signal %d: stopping", index, sig);
+	rc = 0;
+out:
+	http_stop(srv);
+	if (tsa_recorder_stop(t.recorder, (unsigned int)c->flush_timeout) == -1)
+		rc = 1;
+	tsa_responder_free(t.responder);
+	EVP_PKEY_free(key);
+	signer_close(signer);
+	return rc;
+}
+
+/* Forks worker index; its pid, or -1. */
+static pid_t
+tsad_fork_worker(struct tsad_conf *c, int index)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == -1) {
+		log_err("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		exit(tsaproc(c, index));
+	return pid;
+}
+
+/*
+ * The supervisor: starts the workers, restarts one that dies (a bounded
+ * number of times), forwards SIGTERM/SIGINT and waits for every worker.
+ */
+static int
+tsad_supervise(struct tsad_conf *c)
+{
+	pid_t pids[TSA_MAX_WORKERS], pid;
+	time_t restarts[TSA_RESTARTS_MAX];
+	sigset_t sigs = c->sigs;
+	int i, sig, status, nrestart = 0, running = 0, rc = 0, stopping = 0;
+
+	sigaddset(&sigs, SIGCHLD);
+	memset(restarts, 0, sizeof(restarts));
+	for (i = 0; i < c->workers; i++) {
+		if ((pids[i] = tsad_fork_worker(c, i)) == -1)
+			return 1;
+		running++;
+	}
+	while (running > 0) {
+		if (sigwait(&sigs, &sig) != 0)
+			break;
+		if (sig == SIGHUP)
+			continue;
+		if (sig != SIGCHLD) {
+			log_info("signal %d: stopping %d worker(s)", sig, running);
+			stopping = 1;
+			for (i = 0; i < c->workers; i++) {
+				if (pids[i] > 0)
+					kill(pids[i], SIGTERM);
+			}
+			continue;
+		}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			for (i = 0; i < c->workers && pids[i] != pid; i++)
+				;
+			if (i == c->workers)
+				continue;
+			pids[i] = -1;
+			running--;
+			if (stopping) {
+				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+					rc = 1;
+				continue;
+			}
+			log_err("worker %d (pid %d) %s %d: restarting it", i, (int)pid,
+			    WIFSIGNALED(status) ? "was killed by signal" :
+			    "exited with status", WIFSIGNALED(status) ?
+			    WTERMSIG(status) : WEXITSTATUS(status));
+			if (restarts[nrestart % TSA_RESTARTS_MAX] != 0 &&
+			    time(NULL) - restarts[nrestart % TSA_RESTARTS_MAX] <
+			    TSA_RESTART_WINDOW_S) {
+				log_err("%d restarts within %d s: giving up",
+				    TSA_RESTARTS_MAX, TSA_RESTART_WINDOW_S);
+				kill(0, SIGTERM);
+				stopping = 1;
+				rc = 1;
+				continue;
+			}
+			restarts[nrestart++ % TSA_RESTARTS_MAX] = time(NULL);
+			sleep(1);
+			if ((pids[i] = tsad_fork_worker(c, i)) != -1)
+				running++;
+		}
+	}
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -215,22 +414,11 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tsad t;
-	struct config *cfg = NULL, *policy = NULL;
-	struct signer_config sc;
-	struct signer *signer = NULL;
-	struct http_server *srv = NULL;
-	struct http_limits lim;
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	STACK_OF(X509) *extra = NULL;
+	struct tsad_conf c;
 	const char *path = getenv("PKI_CONFIG"), *s, *policy_dir;
-	char err[512], label[SIGNER_LABEL_MAX + 1], policy_path[PATH_MAX];
-	char instance[64], host[48];
-	long port, max_queue, flush_timeout = 10;
-	sigset_t sigs;
+	char err[512], policy_path[PATH_MAX], host[48];
 	enum log_level level = LOGL_INFO;
-	int ch, sig, rc = 1;
+	int ch, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (ch != 'c')
@@ -239,111 +427,73 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	memset(&c, 0, sizeof(c));
+	c.flush_timeout = 10;
 	log_init("tsa", LOGL_INFO, stderr);
-	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+	if ((c.cfg = config_load(path, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		return 1;
 	}
-	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
+	if ((s = config_get(c.cfg, "log.level", NULL)) != NULL &&
 	    log_level_parse(s, &level) == 0)
 		log_init("tsa", level, stderr);
-	memset(&t, 0, sizeof(t));
-	policy_dir = config_get(cfg, "pki.policy_dir", "policy");
+	policy_dir = config_get(c.cfg, "pki.policy_dir", "policy");
 	snprintf(policy_path, sizeof(policy_path), "%s/tsa.conf", policy_dir);
-	if ((policy = config_load(config_get(cfg, "tsa.policy_file", policy_path),
-	    err, sizeof(err))) == NULL) {
+	if ((c.policy = config_load(config_get(c.cfg, "tsa.policy_file",
+	    policy_path), err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		goto out;
 	}
-	if (config_get_long(cfg, "tsa.port", 18083, 0, 65535, &port) == -1 ||
-	    config_get_long(cfg, "tsa.max_queue", 100000, 1, 10000000,
-	    &max_queue) == -1 ||
-	    config_get_long(cfg, "tsa.flush_timeout_seconds", 10, 0, 600,
-	    &flush_timeout) == -1 ||
-	    config_get_bool(cfg, "tsa.allow_unsynchronized_clock", 0,
-	    &t.allow_unsync) == -1)
+	if (config_get_long(c.cfg, "tsa.port", 18083, 0, 65535, &c.port) == -1 ||
+	    config_get_long(c.cfg, "tsa.workers", sysconf(_SC_NPROCESSORS_ONLN),
+	    1, TSA_MAX_WORKERS, &c.workers) == -1 ||
+	    config_get_long(c.cfg, "tsa.max_queue", 100000, 1, 10000000,
+	    &c.max_queue) == -1 ||
+	    config_get_long(c.cfg, "tsa.flush_timeout_seconds", 10, 0, 600,
+	    &c.flush_timeout) == -1 ||
+	    config_get_bool(c.cfg, "tsa.allow_unsynchronized_clock", 0,
+	    &c.allow_unsync) == -1)
 		goto out;
-	if (t.allow_unsync)
+	if (c.workers > 1 && c.port == 0) {
+		log_err("tsa.port 0 (any port) needs tsa.workers = 1");
+		goto out;
+	}
+	if (c.allow_unsync)
 		log_warn("tsa.allow_unsynchronized_clock is set: tokens are issued "
 		    "even when the clock is not synchronized (local stack only)");
 	gethostname(host, sizeof(host));
 	host[sizeof(host) - 1] = '\0';
-	snprintf(instance, sizeof(instance), "%s", config_get(cfg, "tsa.instance", host));
-	if ((s = config_get(cfg, "hsm.softhsm2_conf", NULL)) != NULL)
+	snprintf(c.instance, sizeof(c.instance), "%s",
+	    config_get(c.cfg, "tsa.instance", host));
+	if ((s = config_get(c.cfg, "hsm.softhsm2_conf", NULL)) != NULL)
 		setenv("SOFTHSM2_CONF", s, 1);
-	if (tsad_load_certs(cfg, &cert, &extra, label, sizeof(label)) == -1)
-		goto out;
-
-	/* The signer: the TSA token, and time-stamp tokens with the TSA key only. */
-	memset(&sc, 0, sizeof(sc));
-	sc.module = config_get(cfg, "hsm.module", NULL);
-	sc.lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
-	sc.tokens[0].label = config_get(cfg, "hsm.tsa_token", NULL);
-	sc.tokens[0].pin_file = config_get(cfg, "hsm.tsa_pin_file", NULL);
-	sc.tokens[0].pin_env = "PKI_TSA_PIN";
-	sc.ntokens = 1;
-	sc.grants[0].kind = SIGNER_KIND_TIMESTAMP;
-	sc.grants[0].key_label = label;
-	sc.ngrants = 1;
-	if (sc.module == NULL || sc.tokens[0].label == NULL) {
+	if (config_get(c.cfg, "hsm.module", NULL) == NULL ||
+	    config_get(c.cfg, "hsm.tsa_token", NULL) == NULL) {
 		log_err("config: hsm.module and hsm.tsa_token are required");
 		goto out;
 	}
-	/* Signals go to sigwait() below: block them before any thread exists. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (tsad_load_certs(c.cfg, &c.cert, &c.extra, c.label, sizeof(c.label)) == -1)
+		goto out;
+	/* Signals go to sigwait(): block them before any process or thread exists. */
+	sigemptyset(&c.sigs);
+	sigaddset(&c.sigs, SIGTERM);
+	sigaddset(&c.sigs, SIGINT);
+	sigaddset(&c.sigs, SIGHUP);
 	signal(SIGPIPE, SIG_IGN);
-	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
-		log_err("signer: %s", err);
-		goto out;
+	if (c.workers == 1) {
+		pthread_sigmask(SIG_BLOCK, &c.sigs, NULL);
+		rc = tsaproc(&c, 0);
+	} else {
+		/* SIGCHLD too: the supervisor waits for it (workers do not). */
+		sigaddset(&c.sigs, SIGCHLD);
+		pthread_sigmask(SIG_BLOCK, &c.sigs, NULL);
+		sigdelset(&c.sigs, SIGCHLD);
+		rc = tsad_supervise(&c);
 	}
-	if ((key = signer_pkey(signer, SIGNER_KIND_TIMESTAMP, label, err,
-	    sizeof(err))) == NULL) {
-		log_err("signer key %s: %s", label, err);
-		goto out;
-	}
-	if ((t.responder = tsa_responder_new(policy, cert, key, extra,
-	    t.allow_unsync, err, sizeof(err))) == NULL) {
-		log_err("responder: %s", err);
-		goto out;
-	}
-	if ((t.recorder = tsa_recorder_start(config_get(cfg, "pg.tsa_uri", ""),
-	    instance, config_get(cfg, "tsa.spill_file", NULL), (size_t)max_queue,
-	    err, sizeof(err))) == NULL) {
-		log_err("recorder: %s", err);
-		goto out;
-	}
-	memset(&lim, 0, sizeof(lim));
-	lim.max_body = TSA_MAX_QUERY;
-	lim.threads = 1;	/* one TS_RESP_CTX, one thread: scale with processes */
-	if ((srv = http_start(config_get(cfg, "tsa.listen", "127.0.0.1"),
-	    (uint16_t)port, &lim, tsad_handle, &t, err, sizeof(err))) == NULL) {
-		log_err("http: %s", err);
-		goto out;
-	}
-	tsad_sandbox(cfg);
-	log_info("serving RFC 3161 on %s:%u (instance %s, key %s)",
-	    config_get(cfg, "tsa.listen", "127.0.0.1"), http_port(srv), instance,
-	    label);
-	do {
-		if (sigwait(&sigs, &sig) != 0)
-			break;
-	} while (sig == SIGHUP);
-	log_info("signal %d: stopping", sig);
-	rc = 0;
 out:
-	http_stop(srv);
-	if (tsa_recorder_stop(t.recorder, (unsigned int)flush_timeout) == -1)
-		rc = 1;
-	tsa_responder_free(t.responder);
-	EVP_PKEY_free(key);
-	signer_close(signer);
-	X509_free(cert);
-	sk_X509_pop_free(extra, X509_free);
-	config_free(policy);
-	config_free(cfg);
+	X509_free(c.cert);
+	sk_X509_pop_free(c.extra, X509_free);
+	config_free(c.policy);
+	config_free(c.cfg);
 	return rc;
 }

@@ -110,6 +110,25 @@ code=$(post "$tmp/sha256-none.tsq" "$tmp/again.tsr")
 	fail "tsad stopped serving after bad queries"
 curl -sS "$url/health" | grep -q '"records_queued"' || fail "/health"
 
+# --- the stack's tsad runs worker processes; a dead worker is replaced ------------
+sup=$(head -n1 "$PKI_DIR/run/tsa.pid")
+workers=$(pgrep -P "$sup" | sort)
+[ "$(echo "$workers" | wc -l)" -ge 2 ] || fail "tsad runs fewer than 2 workers: $workers"
+victim=$(echo "$workers" | head -n1)
+kill -KILL "$victim"
+for _ in $(seq 50); do
+	now=$(pgrep -P "$sup" | sort)
+	[ "$(echo "$now" | wc -l)" -eq "$(echo "$workers" | wc -l)" ] &&
+		! echo "$now" | grep -qx "$victim" && break
+	sleep 0.1
+done
+echo "$now" | grep -qx "$victim" && fail "killed worker $victim not replaced"
+for i in 1 2 3 4; do
+	code=$(post "$tmp/sha256-none.tsq" "$tmp/w$i.tsr")
+	[ "$code" = 200 ] && [ "$(status_of "$tmp/w$i.tsr")" = "Granted." ] ||
+		fail "tsad does not serve after a worker was replaced"
+done
+
 # --- every token recorded, with an audit event per batch ------------------------
 for i in $(seq 50); do
 	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${serials[@]}" | sed 's/,$//'))")
@@ -133,7 +152,7 @@ free_port() {
 port=$(free_port)
 spill=$tmp/tsa2.spill
 start_tsa2() {
-	PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa2 PKI_TSA_SPILL_FILE=$spill \
+	PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa2 PKI_TSA_SPILL_FILE=$spill PKI_TSA_WORKERS=1 \
 	PKI_TSA_FLUSH_TIMEOUT_SECONDS=2 \
 		"$BUILD/tsad" --config "$PKI_CONFIG" >>"$tmp/tsa2.log" 2>&1 &
 	tsa2=$!
@@ -175,7 +194,7 @@ wait "$tsa2" || fail "tsad #2 exited non-zero"
 
 # --- genTime only from a synchronized clock -------------------------------------
 port=$(free_port)
-PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa3 PKI_TSA_ALLOW_UNSYNCHRONIZED_CLOCK=false \
+PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa3 PKI_TSA_ALLOW_UNSYNCHRONIZED_CLOCK=false PKI_TSA_WORKERS=1 \
 	"$BUILD/tsad" --config "$PKI_CONFIG" >"$tmp/tsa3.log" 2>&1 &
 tsa3=$!
 for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/health" >"$tmp/h3" 2>/dev/null && break; sleep 0.1; done
