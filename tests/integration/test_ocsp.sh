@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# ocspd judged by independent clients: `openssl ocsp` (POST, nonce, SHA-1 and
+# SHA-256 CertIDs, several CertIDs), curl (GET with RFC 5019 caching headers,
+# rejections), GnuTLS `ocsptool` (--ask and -e), and a second ocspd cut off
+# from PostgreSQL that keeps answering from its cache. Runs against the stack
+# of tests/run.sh (which started ocspd).
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+pki=$PKI_DIR/pki
+url=$PKI_OCSP_URL
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+
+# ocsp ARGS...: openssl ocsp against our responder, verifying with the root.
+# (never fails: the checks read its output; pipefail would hide a match)
+ocsp() { openssl ocsp -url "$url" -CAfile "$pki/root.pem" "$@" 2>&1 || true; }
+now_ms() { date +%s%3N; }
+
+# A subscriber certificate from the issuing CA. Serials with a leading 0 nibble
+# are skipped for the ones we revoke: XXX(#4) `pkictl cert revoke` strips the
+# leading 0 that BN_bn2hex keeps in certificate.serial, and then finds no row.
+issue() { # issue NAME -> NAME.pem, prints the serial
+	local i s
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$tmp/$1.key" -subj "/CN=ocsp test $1" -out "$tmp/$1.csr" 2>/dev/null
+	for i in 1 2 3 4 5 6 7 8; do
+		"$PKICTL" --config "$PKI_CONFIG" cert issue --issuer issuing --profile subscriber \
+			--csr "$tmp/$1.csr" >"$tmp/$1.pem" || fail "pkictl cert issue"
+		s=$(openssl x509 -in "$tmp/$1.pem" -noout -serial | cut -d= -f2)
+		case $s in 0*) continue ;; esac
+		break
+	done
+	echo "$s"
+}
+s1=$(issue sub1)
+s2=$(issue sub2)
+s3=$(issue sub3)
+# A new certificate is answered within the poll period (1 s) of its issuance.
+sleep 1.2
+
+# --- good, nonce echoed, verified ------------------------------------------------
+out=$(ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -resp_text)
+echo "$out" | grep -q '^Response verify OK' || { echo "$out"; fail "response does not verify"; }
+echo "$out" | grep -q "sub1.pem: good" || { echo "$out"; fail "sub1 not good"; }
+echo "$out" | grep -q 'OCSP Nonce' || fail "nonce not echoed"
+echo "$out" | grep -qi 'WARNING' && { echo "$out"; fail "openssl ocsp warns"; }
+# The delegated responder of the issuing CA signed it, its certificate included.
+ski=$(openssl x509 -in "$pki/ocsp-issuing.pem" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :')
+echo "$out" | grep -q "Responder Id: $ski" || { echo "$out"; fail "not ResponderID byKey of ocsp-issuing"; }
+echo "$out" | grep -q 'OCSP Responder (PKI Local Issuing' || fail "responder certificate not included"
+
+# Without a nonce: the pre-signed response, the same bytes every time.
+ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -no_nonce -respout "$tmp/pre1.der" >"$tmp/o" ||
+	{ cat "$tmp/o"; fail "no_nonce"; }
+grep -q "sub1.pem: good" "$tmp/o" || { cat "$tmp/o"; fail "no_nonce: not good"; }
+ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -no_nonce -respout "$tmp/pre2.der" >/dev/null
+cmp -s "$tmp/pre1.der" "$tmp/pre2.der" || fail "no_nonce answers differ: not served from the cache"
+openssl ocsp -respin "$tmp/pre1.der" -resp_text -noverify 2>/dev/null | grep -q 'OCSP Nonce' &&
+	fail "a pre-signed response carries a nonce"
+
+# SHA-256 CertIDs, and several CertIDs in one request.
+out=$(ocsp -sha256 -issuer "$pki/issuing.pem" -cert "$tmp/sub2.pem" -resp_text)
+echo "$out" | grep -q 'Hash Algorithm: sha256' || { echo "$out"; fail "SHA-256 CertID not echoed"; }
+echo "$out" | grep -q "sub2.pem: good" || { echo "$out"; fail "SHA-256 CertID: not good"; }
+out=$(ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -cert "$tmp/sub2.pem" -serial 0x7E57ABCD)
+echo "$out" | grep -q "sub1.pem: good" && echo "$out" | grep -q "sub2.pem: good" &&
+	echo "$out" | grep -q "0x7E57ABCD: revoked" || { echo "$out"; fail "several CertIDs"; }
+
+# The root's responder answers for the issuing CA.
+out=$(ocsp -issuer "$pki/root.pem" -cert "$pki/issuing.pem" -resp_text)
+echo "$out" | grep -q 'issuing.pem: good' || { echo "$out"; fail "issuing CA via the root's responder"; }
+ski=$(openssl x509 -in "$pki/ocsp-root.pem" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :')
+echo "$out" | grep -q "Responder Id: $ski" || { echo "$out"; fail "root: not signed by ocsp-root"; }
+
+# --- a serial never issued: revoked, certificateHold, 1970 (RFC 6960 §2.2) ------
+out=$(ocsp -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0123 -resp_text)
+echo "$out" | grep -q '0x0123456789ABCDEF0123: revoked' || { echo "$out"; fail "never-issued: not revoked"; }
+echo "$out" | grep -q 'Revocation Time: Jan  1 00:00:00 1970 GMT' || { echo "$out"; fail "never-issued: time"; }
+echo "$out" | grep -q 'Reason: certificateHold' || { echo "$out"; fail "never-issued: reason"; }
+echo "$out" | grep -q '^Response verify OK' || fail "never-issued: does not verify"
+
+# --- revocation reflected within one second ----------------------------------
+"$PKICTL" --config "$PKI_CONFIG" cert revoke --issuer issuing --serial "$s2" \
+	--reason keyCompromise --invalidity-date 2026-11-20T00:00:00Z >/dev/null || fail "pkictl cert revoke"
+t0=$(now_ms)
+while :; do
+	out=$(ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub2.pem" -resp_text)
+	echo "$out" | grep -q 'sub2.pem: revoked' && break
+	[ $(($(now_ms) - t0)) -lt 1000 ] || { echo "$out"; fail "revocation not answered within 1 s"; }
+	sleep 0.05
+done
+note "revocation seen after $(($(now_ms) - t0)) ms"
+echo "$out" | grep -q 'Reason: keyCompromise' || { echo "$out"; fail "revocation reason"; }
+echo "$out" | grep -q '^Response verify OK' || fail "revoked: does not verify"
+echo "$out" | grep -A1 'Invalidity Date' | grep -q 'Nov 20 00:00:00 2026 GMT' ||
+	{ echo "$out"; fail "invalidity date"; }
+# The pre-signed (no nonce) answer too, and the SHA-256 one.
+ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub2.pem" -no_nonce | grep -q 'sub2.pem: revoked' ||
+	fail "pre-signed answer still good after revocation"
+ocsp -sha256 -issuer "$pki/issuing.pem" -cert "$tmp/sub2.pem" -no_nonce | grep -q 'sub2.pem: revoked' ||
+	fail "SHA-256 answer still good after revocation"
+# Hold and release.
+"$PKICTL" --config "$PKI_CONFIG" cert revoke --issuer issuing --serial "$s3" \
+	--reason certificateHold >/dev/null || fail "pkictl cert revoke (hold)"
+sleep 0.3
+ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub3.pem" -no_nonce -resp_text | grep -q 'Reason: certificateHold' ||
+	fail "hold not answered"
+"$PKICTL" --config "$PKI_CONFIG" cert release --issuer issuing --serial "$s3" >/dev/null ||
+	fail "pkictl cert release"
+sleep 0.3
+ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub3.pem" -no_nonce | grep -q 'sub3.pem: good' ||
+	fail "released certificate not good again"
+
+# --- GET (RFC 6960 A.1, RFC 5019 §5) with caching headers (§6.2) ----------------
+openssl ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -no_nonce -reqout "$tmp/get.req" >/dev/null 2>&1
+b64=$(base64 -w0 "$tmp/get.req")
+enc=$(printf %s "$b64" | sed 's/+/%2B/g; s#/#%2F#g; s/=/%3D/g')
+code=$(curl -sS -D "$tmp/get.h" -o "$tmp/get.der" -w '%{http_code}' "$url/$enc")
+[ "$code" = 200 ] || fail "GET: HTTP $code"
+tr -d '\r' <"$tmp/get.h" >"$tmp/get.hdr"
+grep -qi '^content-type: application/ocsp-response$' "$tmp/get.hdr" || fail "GET: content type"
+cc=$(sed -n 's/^[Cc]ache-[Cc]ontrol: //p' "$tmp/get.hdr")
+for w in public no-transform must-revalidate; do
+	echo "$cc" | grep -q "$w" || fail "GET: Cache-Control lacks $w ($cc)"
+done
+maxage=$(echo "$cc" | sed -n 's/.*max-age=\([0-9]*\).*/\1/p')
+nextup=$(openssl ocsp -respin "$tmp/get.der" -noverify -resp_text 2>/dev/null | sed -n 's/^ *Next Update: //p' | head -1)
+thisup=$(openssl ocsp -respin "$tmp/get.der" -noverify -resp_text 2>/dev/null | sed -n 's/^ *This Update: //p' | head -1)
+[ -n "$maxage" ] && [ "$maxage" -gt 0 ] &&
+	[ "$maxage" -le $(($(date -d "$nextup" +%s) - $(date +%s) + 1)) ] || fail "GET: max-age $maxage beyond nextUpdate $nextup"
+lm=$(sed -n 's/^[Ll]ast-[Mm]odified: //p' "$tmp/get.hdr")
+[ "$(date -d "$lm" +%s)" = "$(date -d "$thisup" +%s)" ] || fail "GET: Last-Modified $lm is not thisUpdate $thisup"
+ex=$(sed -n 's/^[Ee]xpires: //p' "$tmp/get.hdr")
+[ "$(date -d "$ex" +%s)" = "$(date -d "$nextup" +%s)" ] || fail "GET: Expires $ex is not nextUpdate $nextup"
+etag=$(sed -n 's/^[Ee][Tt]ag: //p' "$tmp/get.hdr")
+[ -n "$etag" ] || fail "GET: no ETag"
+openssl ocsp -respin "$tmp/get.der" -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" \
+	-CAfile "$pki/root.pem" 2>&1 | grep -q 'sub1.pem: good' || fail "GET: response not good or not verified"
+cmp -s "$tmp/get.der" "$tmp/pre1.der" || fail "GET and POST answers differ"
+# Plain '+', '/' and '=' in the path work too, and give the same bytes and ETag.
+curl -sS -D "$tmp/get2.h" -o "$tmp/get2.der" "$url/$b64"
+cmp -s "$tmp/get.der" "$tmp/get2.der" || fail "GET with unencoded base64 differs"
+grep -qF "$etag" "$tmp/get2.h" || fail "ETag changes between identical answers"
+case $b64 in *[+/]*) ;; *) note "(this request's base64 has no '+' or '/')" ;; esac
+
+# --- GnuTLS ocsptool accepts our responses -------------------------------------------
+ocsptool --ask="$url" --load-issuer "$pki/issuing.pem" --load-cert "$tmp/sub1.pem" >"$tmp/gt" 2>&1 ||
+	{ cat "$tmp/gt"; fail "ocsptool --ask failed"; }
+grep -q 'Verifying OCSP Response: Success' "$tmp/gt" || { cat "$tmp/gt"; fail "ocsptool --ask: not verified"; }
+grep -q 'Certificate Status: good' "$tmp/gt" || { cat "$tmp/gt"; fail "ocsptool --ask: not good"; }
+ocsptool -e --load-trust "$pki/issuing.pem" --infile "$tmp/get.der" --inder >"$tmp/gt2" 2>&1 ||
+	{ cat "$tmp/gt2"; fail "ocsptool -e rejects our response"; }
+grep -q 'Verifying OCSP Response: Success' "$tmp/gt2" || { cat "$tmp/gt2"; fail "ocsptool -e"; }
+ocsptool -e --load-signer "$pki/ocsp-issuing.pem" --infile "$tmp/pre1.der" --inder >"$tmp/gt3" 2>&1 ||
+	{ cat "$tmp/gt3"; fail "ocsptool -e --load-signer rejects our response"; }
+
+# --- rejections --------------------------------------------------------------------
+resp_status() { openssl ocsp -respin "$1" -resp_text -noverify 2>&1 | head -3 || true; }
+post() { # post FILE OUT -> HTTP status
+	curl -sS -o "$2" -w '%{http_code}' -H 'Content-Type: application/ocsp-request' \
+		--data-binary "@$1" "$url/"
+}
+# A foreign issuer (a throw-away CA): unauthorized.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/fca.key" \
+	-subj "/CN=Foreign CA" -days 2 -out "$tmp/fca.pem" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/fee.key" \
+	-subj "/CN=foreign leaf" -out "$tmp/fee.csr" 2>/dev/null
+openssl x509 -req -in "$tmp/fee.csr" -CA "$tmp/fca.pem" -CAkey "$tmp/fca.key" -set_serial 0x1234 \
+	-days 1 -out "$tmp/fee.pem" 2>/dev/null
+ocsp -issuer "$tmp/fca.pem" -cert "$tmp/fee.pem" | grep -q 'Responder Error: unauthorized' ||
+	fail "foreign issuer: want unauthorized"
+# Our issuer's name with another key: unauthorized too (name hash AND key hash).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/fake.key" \
+	-subj "$(openssl x509 -in "$pki/issuing.pem" -noout -subject -nameopt compat | sed 's/^subject=//')" \
+	-days 2 -out "$tmp/fake.pem" 2>/dev/null
+namehash() { openssl ocsp -issuer "$1" -serial 0x1 -reqout "$tmp/nh.req" >/dev/null 2>&1
+	openssl ocsp -reqin "$tmp/nh.req" -req_text | sed -n 's/^ *Issuer Name Hash: //p'; }
+[ "$(namehash "$tmp/fake.pem")" = "$(namehash "$pki/issuing.pem")" ] ||
+	fail "test setup: the fake issuer's name hash differs from the issuing CA's"
+ocsp -issuer "$tmp/fake.pem" -serial "0x$s1" | grep -q 'Responder Error: unauthorized' ||
+	fail "issuer name with a foreign key: want unauthorized"
+# CertIDs of two of our issuers in one request: unauthorized (one signer per response).
+ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -issuer "$pki/root.pem" -cert "$pki/issuing.pem" |
+	grep -q 'Responder Error: unauthorized' || fail "mixed issuers: want unauthorized"
+# Not an OCSP request: malformedRequest, over POST and GET.
+head -c 200 /dev/urandom >"$tmp/garbage"
+[ "$(post "$tmp/garbage" "$tmp/garbage.out")" = 200 ] || fail "garbage: HTTP status"
+resp_status "$tmp/garbage.out" | grep -q 'malformedrequest' || fail "garbage: want malformedRequest"
+{ cat "$tmp/get.req"; printf '\0\0'; } >"$tmp/trail"
+post "$tmp/trail" "$tmp/trail.out" >/dev/null
+resp_status "$tmp/trail.out" | grep -q 'malformedrequest' || fail "trailing bytes: want malformedRequest"
+head -c 30 "$tmp/get.req" >"$tmp/trunc"
+post "$tmp/trunc" "$tmp/trunc.out" >/dev/null
+resp_status "$tmp/trunc.out" | grep -q 'malformedrequest' || fail "truncated: want malformedRequest"
+: >"$tmp/empty"
+post "$tmp/empty" "$tmp/empty.out" >/dev/null
+resp_status "$tmp/empty.out" | grep -q 'malformedrequest' || fail "empty: want malformedRequest"
+curl -sS -o "$tmp/badget.out" "$url/not%base64!"
+resp_status "$tmp/badget.out" | grep -q 'malformedrequest' || fail "bad GET path: want malformedRequest"
+curl -sS -o "$tmp/badget2.out" "$url/$(printf 'hello' | base64)"
+resp_status "$tmp/badget2.out" | grep -q 'malformedrequest' || fail "GET of non-DER: want malformedRequest"
+# HTTP-level refusals: problem JSON.
+head -c $((64 * 1024)) /dev/zero >"$tmp/huge"
+code=$(post "$tmp/huge" "$tmp/huge.out")
+[ "$code" = 413 ] || fail "huge body: HTTP $code, want 413"
+grep -q '"status":413' "$tmp/huge.out" || fail "huge body: no problem JSON"
+code=$(curl -sS -o "$tmp/ct.out" -w '%{http_code}' -H 'Content-Type: text/plain' \
+	--data-binary "@$tmp/get.req" "$url/")
+[ "$code" = 415 ] || fail "wrong content type: HTTP $code, want 415"
+grep -q '"status":415' "$tmp/ct.out" || fail "415 without problem JSON"
+code=$(curl -sS -o "$tmp/put.out" -w '%{http_code}' -X PUT --data-binary "@$tmp/get.req" "$url/")
+[ "$code" = 405 ] || fail "PUT: HTTP $code, want 405"
+grep -q '"status":405' "$tmp/put.out" || fail "405 without problem JSON"
+# Still serving after all that.
+ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" | grep -q 'sub1.pem: good' ||
+	fail "ocspd stopped answering after bad requests"
+curl -sS "$url/health" >"$tmp/health"
+grep -q '"database_ok":true' "$tmp/health" && grep -q '"certificates":' "$tmp/health" ||
+	{ cat "$tmp/health"; fail "/health"; }
+
+# --- a second ocspd: PostgreSQL unreachable, answers from its cache ---------------------
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 30000))
+		ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+}
+port=$(free_port)
+url2=http://127.0.0.1:$port
+# This instance answers "unknown" for never-issued serials (the policy's other choice).
+PKI_OCSP_PORT=$port PKI_OCSP_NONISSUED=unknown \
+	"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/ocsp2.log" 2>&1 &
+ocsp2=$!
+restore() { q "ALTER ROLE pki_ocsp LOGIN" >/dev/null 2>&1 || true; }
+for _ in $(seq 100); do
+	curl -s "$url2/health" >"$tmp/h2" 2>/dev/null && grep -q '"unsigned":0' "$tmp/h2" && break
+	kill -0 "$ocsp2" 2>/dev/null || { cat "$tmp/ocsp2.log"; fail "ocspd #2 died at start"; }
+	sleep 0.1
+done
+grep -q '"unsigned":0' "$tmp/h2" || { cat "$tmp/h2" "$tmp/ocsp2.log"; fail "ocspd #2 did not pre-sign"; }
+o2() { openssl ocsp -url "$url2" -CAfile "$pki/root.pem" "$@" 2>&1 || true; }
+o2 -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0124 | grep -q ': unknown' ||
+	fail "policy nonissued=unknown not honoured"
+q "ALTER ROLE pki_ocsp NOLOGIN"
+trap 'restore; _lib_cleanup' EXIT
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pki_ocsp'" >/dev/null
+for _ in $(seq 50); do
+	curl -s "$url2/health" >"$tmp/h2"
+	grep -q '"database_ok":false' "$tmp/h2" && break
+	sleep 0.1
+done
+grep -q '"database_ok":false' "$tmp/h2" || { cat "$tmp/h2"; fail "/health does not say the database is down"; }
+grep -q '"status":"degraded"' "$tmp/h2" || { cat "$tmp/h2"; fail "/health: want degraded"; }
+o2 -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -no_nonce | grep -q 'sub1.pem: good' ||
+	fail "outage: cached answer not served"
+o2 -issuer "$pki/issuing.pem" -cert "$tmp/sub2.pem" -no_nonce -resp_text | grep -q 'Reason: keyCompromise' ||
+	fail "outage: cached revocation not served"
+out=$(o2 -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem")
+echo "$out" | grep -q 'sub1.pem: good' || { echo "$out"; fail "outage: nonce request not answered"; }
+o2 -issuer "$pki/root.pem" -cert "$pki/issuing.pem" -no_nonce | grep -q 'issuing.pem: good' ||
+	fail "outage: root responder"
+restore
+for _ in $(seq 60); do
+	curl -s "$url2/health" >"$tmp/h2"
+	grep -q '"database_ok":true' "$tmp/h2" && break
+	sleep 0.1
+done
+grep -q '"database_ok":true' "$tmp/h2" || { cat "$tmp/h2" "$tmp/ocsp2.log"; fail "ocspd #2 did not reconnect"; }
+kill -TERM "$ocsp2"
+wait "$ocsp2" || { cat "$tmp/ocsp2.log"; fail "ocspd #2 exited non-zero on SIGTERM"; }
+note ok
