@@ -17,7 +17,15 @@
 #include <jansson.h>
 #include <seccomp.h>
 
+#include "lib/config.h"
+#include "lib/log.h"
 #include "lib/sandbox.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZER_BUILD	1
+#else
+#define SANDBOX_SANITIZER_BUILD	0
+#endif
 
 int
 sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errlen)
@@ -114,6 +122,13 @@ static const int sandbox_signer[] = {
 	SCMP_SYS(statx),
 };
 
+/* SANDBOX_NET_FILES adds these to sandbox_net. */
+static const int sandbox_files[] = {
+	SCMP_SYS(openat), SCMP_SYS(rename), SCMP_SYS(renameat),
+	SCMP_SYS(renameat2), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
+	SCMP_SYS(fchmod),
+};
+
 static int
 sandbox_allow(scmp_filter_ctx ctx, const int *calls, size_t n)
 {
@@ -157,6 +172,11 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 	    sizeof(sandbox_common[0])) == -1)
 		goto fail;
 	switch (profile) {
+	case SANDBOX_NET_FILES:
+		if (sandbox_allow(ctx, sandbox_files, sizeof(sandbox_files) /
+		    sizeof(sandbox_files[0])) == -1)
+			goto fail;
+		/* FALLTHROUGH */
 	case SANDBOX_NET_WORKER:
 		/* Threads only: clone without CLONE_THREAD would be a new process. */
 		if (sandbox_allow(ctx, sandbox_net, sizeof(sandbox_net) /
@@ -185,4 +205,38 @@ fail:
 out:
 	seccomp_release(ctx);
 	return rc;
+}
+
+int
+sandbox_enter(const struct config *cfg, const char *section,
+    enum sandbox_profile profile)
+{
+	char key[64], err[256];
+	const char *user;
+	int insecure = 0;
+
+	snprintf(key, sizeof(key), "%s.insecure_no_sandbox", section);
+	if (config_get_bool(cfg, key, 0, &insecure) == -1)
+		return -1;
+	snprintf(key, sizeof(key), "%s.user", section);
+	user = config_get(cfg, key, geteuid() == 0 ? "pki" : NULL);
+	if (sandbox_demote(user, NULL, err, sizeof(err)) == -1) {
+		log_err("sandbox: %s", err);
+		if (!insecure)
+			return -1;
+		log_warn("sandbox: running with the privileges it started with "
+		    "(%s.insecure_no_sandbox)", section);
+	}
+	if (SANDBOX_SANITIZER_BUILD) {
+		log_warn("sandbox: seccomp not installed in a sanitizer build");
+		return 0;
+	}
+	if (sandbox_seccomp(profile, err, sizeof(err)) == -1) {
+		log_err("sandbox: %s", err);
+		if (!insecure)
+			return -1;
+		log_warn("sandbox: running WITHOUT seccomp (%s.insecure_no_sandbox)",
+		    section);
+	}
+	return 0;
 }

@@ -24,6 +24,13 @@ enum sandbox_profile {
 	 * (openat, flock, fstat, lseek; HSM-NOTES.md).
 	 */
 	SANDBOX_SIGNER = 2,
+	/*
+	 * A network worker that also writes files (crld's CRL directory:
+	 * temporary file, fsync, rename) and reads its LDAP bind password at
+	 * each publication: SANDBOX_NET_WORKER plus openat, rename, unlink and
+	 * fchmod. Still no exec, no process fork, no ptrace, no mount.
+	 */
+	SANDBOX_NET_FILES = 3,
 };
 
 /*
@@ -41,5 +48,17 @@ int	sandbox_demote(const char *user, const char *chroot_dir, char *err,
  * a later, stricter call narrows further. Returns 0 or -1 with err.
  */
 int	sandbox_seccomp(enum sandbox_profile, char *err, size_t errlen);
+
+struct config;
+
+/*
+ * A daemon's whole sandbox from its configuration section: demote to
+ * <section>.user (default "pki" when root), then the seccomp profile. In a
+ * sanitizer build seccomp is skipped (LeakSanitizer ptraces the process at
+ * exit) with a warning. A failure is fatal (returns -1, logged) unless
+ * <section>.insecure_no_sandbox = true, a development flag, says to go on.
+ */
+int	sandbox_enter(const struct config *, const char *section,
+	    enum sandbox_profile);
 
 #endif

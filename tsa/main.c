@@ -47,12 +47,6 @@
 
 #define TSA_MAX_QUERY		(16 * 1024)	/* a TimeStampReq is ~100 bytes */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TSA_SANITIZER_BUILD	1
-#else
-#define TSA_SANITIZER_BUILD	0
-#endif
-
 #define TSA_MAX_WORKERS		16
 #define TSA_RESTARTS_MAX	5	/* within TSA_RESTART_WINDOW_S, then give up */
 #define TSA_RESTART_WINDOW_S	60
@@ -207,34 +201,6 @@ out:
 	return rc;
 }
 
-/* Drops privileges and installs the seccomp filter; refuses unless the development flag says otherwise. */
-static void
-tsad_sandbox(const struct config *cfg)
-{
-	const char *user = config_get(cfg, "tsa.user", geteuid() == 0 ? "pki" : NULL);
-	char err[256];
-	int insecure = 0;
-
-	if (config_get_bool(cfg, "tsa.insecure_no_sandbox", 0, &insecure) == -1)
-		exit(1);
-	if (sandbox_demote(user, NULL, err, sizeof(err)) == -1) {
-		log_err("sandbox: %s", err);
-		if (!insecure)
-			exit(1);
-	}
-	if (TSA_SANITIZER_BUILD) {
-		/* LeakSanitizer ptraces the process at exit: no seccomp in test builds. */
-		log_warn("sandbox: seccomp not installed in a sanitizer build");
-		return;
-	}
-	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1) {
-		log_err("sandbox: %s", err);
-		if (!insecure)
-			exit(1);
-		log_warn("sandbox: running WITHOUT seccomp (tsa.insecure_no_sandbox)");
-	}
-}
-
 /*
  * One worker: its own signer, responder, recorder and HTTP server on the
  * shared port. Returns the process exit status.
@@ -304,7 +270,8 @@ tsaproc(struct tsad_conf *c, int index)
 		log_err("http: %s", err);
 		goto out;
 	}
-	tsad_sandbox(c->cfg);
+	if (sandbox_enter(c->cfg, "tsa", SANDBOX_NET_WORKER) == -1)
+		goto out;
 	log_info("worker %d serving RFC 3161 on %s:%u (instance %s, key %s)",
 	    index, config_get(c->cfg, "tsa.listen", "127.0.0.1"), http_port(srv),
 	    instance, c->label);
