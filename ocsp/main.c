@@ -44,12 +44,6 @@
 #define OCSP_CT_REQUEST		"application/ocsp-request"
 #define OCSP_CT_RESPONSE	"application/ocsp-response"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define OCSP_SANITIZER_BUILD	1
-#else
-#define OCSP_SANITIZER_BUILD	0
-#endif
-
 static void
 usage(void)
 {
@@ -246,35 +240,6 @@ out:
 	return rc;
 }
 
-/* Drops privileges and installs the seccomp filter, as tsad does. */
-static void
-ocspd_sandbox(const struct config *cfg)
-{
-	const char *user = config_get(cfg, "ocsp.user",
-	    geteuid() == 0 ? "pki" : NULL);
-	char err[256];
-	int insecure = 0;
-
-	if (config_get_bool(cfg, "ocsp.insecure_no_sandbox", 0, &insecure) == -1)
-		exit(1);
-	if (sandbox_demote(user, NULL, err, sizeof(err)) == -1) {
-		log_err("sandbox: %s", err);
-		if (!insecure)
-			exit(1);
-	}
-	if (OCSP_SANITIZER_BUILD) {
-		/* LeakSanitizer ptraces the process at exit: no seccomp in test builds. */
-		log_warn("sandbox: seccomp not installed in a sanitizer build");
-		return;
-	}
-	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1) {
-		log_err("sandbox: %s", err);
-		if (!insecure)
-			exit(1);
-		log_warn("sandbox: running WITHOUT seccomp (ocsp.insecure_no_sandbox)");
-	}
-}
-
 int
 main(int argc, char **argv)
 {
@@ -295,7 +260,7 @@ main(int argc, char **argv)
 	long port, threads, per_ip, max_conns;
 	sigset_t sigs;
 	enum log_level level = LOGL_INFO;
-	int ch, i, sig, rc = 1;
+	int ch, i, sig, reuse_port = 0, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (ch != 'c')
@@ -329,7 +294,8 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "ocsp.max_conns", 1024, 1, 65536,
 	    &max_conns) == -1 ||
 	    config_get_long(cfg, "ocsp.max_conns_per_ip", 256, 1, 65536,
-	    &per_ip) == -1)
+	    &per_ip) == -1 ||
+	    config_get_bool(cfg, "ocsp.reuse_port", 0, &reuse_port) == -1)
 		goto out;
 	if ((s = config_get(cfg, "hsm.softhsm2_conf", NULL)) != NULL)
 		setenv("SOFTHSM2_CONF", s, 1);
@@ -391,12 +357,15 @@ main(int argc, char **argv)
 	lim.timeout_s = 10;
 	lim.max_conns = (unsigned int)max_conns;
 	lim.max_conns_per_ip = (unsigned int)per_ip;
+	/* Several ocspd processes may share the port (each with its signer). */
+	lim.reuse_port = reuse_port;
 	if ((srv = http_start(config_get(cfg, "ocsp.listen", "127.0.0.1"),
 	    (uint16_t)port, &lim, ocspd_handle, &r, err, sizeof(err))) == NULL) {
 		log_err("http: %s", err);
 		goto out;
 	}
-	ocspd_sandbox(cfg);
+	if (sandbox_enter(cfg, "ocsp", SANDBOX_NET_WORKER) == -1)
+		goto out;
 	log_info("serving OCSP on %s:%u for %d issuer(s)",
 	    config_get(cfg, "ocsp.listen", "127.0.0.1"), http_port(srv), r.niss);
 	do {

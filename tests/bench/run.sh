@@ -9,3 +9,4 @@ trap 'rm -rf "$dir"' EXIT INT TERM
 echo "== bench_signer (token in $dir)"
 "$BUILD/tests/bench/bench_signer" "$dir" "$SECS"
 "$(dirname "$0")/bench_tsa.sh" "$BUILD" 5
+"$(dirname "$0")/bench_ocsp.sh" "$BUILD" 5
