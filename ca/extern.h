@@ -86,6 +86,9 @@ int	 ceremony_status(const struct config *);
 /* certcmd.c: pkictl cert issue|revoke|release|status */
 int	 cmd_cert(const struct config *, const char *actor, int argc, char **argv);
 
+/* arl.c: pkictl crl arl (the root's CRL, at a ceremony) */
+int	 cmd_crl(const struct config *, const char *actor, int argc, char **argv);
+
 /* Helpers shared by the subcommands (pkictl.c). */
 struct db	*pkictl_db(const struct config *);
 /* The PIN file of token: given, or that of the configured role using it. */

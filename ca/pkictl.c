@@ -420,6 +420,10 @@ main(int argc, char **argv)
 		pkictl_actor(actor, sizeof(actor));
 		if ((rc = cmd_cert(cfg, actor, argc - 1, argv + 1)) == PKICTL_EXIT_USAGE)
 			usage();
+	} else if (strcmp(argv[0], "crl") == 0 && argc >= 2) {
+		pkictl_actor(actor, sizeof(actor));
+		if ((rc = cmd_crl(cfg, actor, argc - 1, argv + 1)) == PKICTL_EXIT_USAGE)
+			usage();
 	} else if (strcmp(argv[0], "publish") == 0)
 		rc = cmd_publish(cfg, argc, argv);
 	else {

@@ -656,6 +656,9 @@ ca_up() {
 	say "ca: running the key ceremony (pkictl ca init)"
 	pkictl ca init >>"$LOG/pkictl.log" 2>&1 ||
 		{ log_tail "$LOG/pkictl.log"; die "'pkictl ca init' failed; see $LOG/pkictl.log"; }
+	# The root's CRL (ARL) is signed at the ceremony: the root key is used only then.
+	pkictl crl arl >>"$LOG/pkictl.log" 2>&1 ||
+		{ log_tail "$LOG/pkictl.log"; die "'pkictl crl arl' failed; see $LOG/pkictl.log"; }
 	give_to_stack "$HSMDIR/tokens" "$DIR/pki"
 	local f
 	for f in root issuing chain ocsp-root ocsp-issuing tsa; do

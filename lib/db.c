@@ -264,6 +264,51 @@ db_exec(struct db *db, const struct db_stmt *stmt, const char *const *values,
 }
 
 int
+db_exec_rows(struct db *db, const struct db_stmt *stmt,
+    const char *const *values, db_row_fn fn, void *arg)
+{
+	PGresult *res;
+	ExecStatusType st;
+	int failed = 0, stopped = 0, done = 0;
+
+	if (db == NULL || stmt == NULL || fn == NULL ||
+	    (stmt->nparams > 0 && values == NULL)) {
+		log_err("db_exec_rows: invalid arguments");
+		return -1;
+	}
+	db->sqlstate[0] = '\0';
+	if (db_prepare(db, stmt) == -1)
+		return -1;
+	if (PQsendQueryPrepared(db->conn, stmt->name, stmt->nparams, values,
+	    NULL, NULL, 0) != 1) {
+		log_err("db: %s: PQsendQueryPrepared: %s", stmt->name,
+		    PQerrorMessage(db->conn));
+		snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
+		return -1;
+	}
+	if (PQsetSingleRowMode(db->conn) != 1)
+		failed = 1;
+	/* Every result is read, even after a failure, so the connection is usable. */
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		st = PQresultStatus(res);
+		if (st == PGRES_SINGLE_TUPLE) {
+			if (!failed && !stopped && fn(arg, res) == -1)
+				stopped = 1;
+		} else if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+			done = 1;
+		else {
+			db_fail(db, stmt->name, res);
+			failed = 1;
+		}
+		PQclear(res);
+	}
+	if (failed && db->sqlstate[0] == '\0' &&
+	    PQstatus(db->conn) != CONNECTION_OK)
+		snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
+	return failed || stopped || !done ? -1 : 0;
+}
+
+int
 db_exec_ok(struct db *db, const struct db_stmt *stmt,
     const char *const *values)
 {

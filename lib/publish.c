@@ -2,6 +2,7 @@
  * The LDAP publication queue (lib/publish.h, table publish_queue in
  * schema/002_ca.sql).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 
 static const struct db_stmt stmt_queue_insert = { "publish_queue_insert",
 	"INSERT INTO publish_queue (dn, attribute, der) VALUES ($1, $2, "
-	"$3::bytea) RETURNING id", 3 };
+	"$3) RETURNING id", 3 };
 static const struct db_stmt stmt_queue_claim = { "publish_queue_claim",
 	"SELECT id, dn, attribute, der, attempts FROM publish_queue WHERE "
 	"done_at IS NULL AND next_attempt_at <= now() ORDER BY id "
@@ -68,19 +69,22 @@ int
 publish_queue_add(struct db *db, const char *actor, const char *dn,
     const char *attr, const unsigned char *der, size_t len)
 {
-	char *der_hex = NULL, *end;
+	char *end;
 	const char *values[3];
+	/* The DER as a binary parameter: a CRL can be tens of MB, not doubled as hex. */
+	int lengths[3] = { 0, 0, 0 }, formats[3] = { 0, 0, 1 };
 	PGresult *res = NULL;
 	json_t *details = NULL;
 	int rc = -1;
 
-	if ((der_hex = db_bytea_param(der, len)) == NULL)
+	if (len > INT_MAX)
 		goto out;
 	values[0] = dn;
 	values[1] = attr;
-	values[2] = der_hex;
-	if ((res = db_exec(db, &stmt_queue_insert, values, NULL, NULL)) == NULL ||
-	    PQntuples(res) != 1)
+	values[2] = (const char *)der;
+	lengths[2] = (int)len;
+	if ((res = db_exec(db, &stmt_queue_insert, values, lengths, formats)) ==
+	    NULL || PQntuples(res) != 1)
 		goto out;
 	(void)strtoll(PQgetvalue(res, 0, 0), &end, 10);
 	if (*end != '\0')
@@ -94,7 +98,6 @@ publish_queue_add(struct db *db, const char *actor, const char *dn,
 out:
 	json_decref(details);
 	PQclear(res);
-	free(der_hex);
 	return rc;
 }
 

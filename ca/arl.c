@@ -1,0 +1,187 @@
+/*
+ * pkictl crl arl: the root's CRL (the ARL: the root issues only the issuing
+ * CA and its OCSP responder), signed at a ceremony because the root key is
+ * used only then. It is made like crld's CRLs (lib/crlgen.c: numbered in
+ * crl_state, recorded in crl and crl_current, audited as "crl.issue",
+ * written to pki.out_dir/root.crl, queued for LDAP as
+ * authorityRevocationList;binary and certificateRevocationList;binary on
+ * the root's entry), through a signer granted only {CRL, root key}; crld
+ * serves the newest one at ${urls::crl_base}/root.crl.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "ca/extern.h"
+#include "hsm/signer.h"
+#include "lib/config.h"
+#include "lib/crlgen.h"
+#include "lib/db.h"
+#include "lib/log.h"
+#include "lib/publish.h"
+
+struct arl_signer {
+	struct signer	*signer;
+	const char	*label;
+	const char	*digest;
+};
+
+static int
+arl_sign(void *arg, const unsigned char *tbs, size_t tbslen,
+    unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+{
+	struct arl_signer *as = arg;
+
+	return signer_sign(as->signer, SIGNER_KIND_CRL, as->label, as->digest,
+	    tbs, tbslen, sig, siglen, err, errlen);
+}
+
+/* The root: id, certificate, where its key is. */
+static int
+arl_load_root(struct db *db, long long *id, X509 **cert, char *token,
+    size_t tokenlen, char *label, size_t labellen)
+{
+	static const struct db_stmt stmt = { "ca_arl_root",
+		"SELECT c.id, c.der, k.token_label, k.key_label FROM ca_certificate c "
+		"JOIN ca_key k ON k.id = c.key_id WHERE c.name = 'root'", 0 };
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	PGresult *res;
+	size_t len;
+	int rc = -1;
+
+	*cert = NULL;
+	if ((res = db_exec(db, &stmt, NULL, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		log_err("no root CA: run `pkictl ca init` first");
+		goto out;
+	}
+	*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (db_bytea_value(PQgetvalue(res, 0, 1), &der, &len) == -1)
+		goto out;
+	p = der;
+	if ((*cert = d2i_X509(NULL, &p, (long)len)) == NULL)
+		goto out;
+	snprintf(token, tokenlen, "%s", PQgetvalue(res, 0, 2));
+	snprintf(label, labellen, "%s", PQgetvalue(res, 0, 3));
+	rc = 0;
+out:
+	free(der);
+	PQclear(res);
+	return rc;
+}
+
+static int
+arl_issue(const struct config *cfg, const char *actor)
+{
+	struct signer_config sc;
+	struct arl_signer as;
+	struct crlgen_issuer is;
+	struct crlgen_policy pol;
+	struct crlgen_result r;
+	struct config *policy = NULL;
+	struct db *db = NULL;
+	X509 *root = NULL;
+	const char *base = config_get(cfg, "urls.crl_base", NULL);
+	const char *ldap_base = config_get(cfg, "ldap.base", NULL);
+	char err[512], token[64], label[SIGNER_LABEL_MAX + 1], url[512];
+	char dn[512], path[1024], nu[32];
+	long days, grace;
+	long long id;
+	struct tm tm;
+	int pending, rc = PKICTL_EXIT_FAIL;
+
+	memset(&r, 0, sizeof(r));
+	memset(&as, 0, sizeof(as));
+	snprintf(path, sizeof(path), "%s/crl.conf", config_get(cfg,
+	    "pki.policy_dir", "policy"));
+	if ((policy = config_load(config_get(cfg, "crl.policy_file", path), err,
+	    sizeof(err))) == NULL) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (config_get_long(policy, "arl.next_update_days", 365, 1, 3650,
+	    &days) == -1 || config_get_long(policy, "crl.expired_grace_seconds",
+	    604800, 0, 3650L * 86400, &grace) == -1)
+		goto out;
+	if (base == NULL) {
+		log_err("config: urls.crl_base missing");
+		goto out;
+	}
+	if ((db = pkictl_db(cfg)) == NULL || arl_load_root(db, &id, &root, token,
+	    sizeof(token), label, sizeof(label)) == -1)
+		goto out;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.module = config_get(cfg, "hsm.module", NULL);
+	sc.lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
+	sc.tokens[0].label = token;
+	if ((sc.tokens[0].pin_file = pkictl_pin_file(cfg, token, NULL)) == NULL)
+		goto out;
+	sc.ntokens = 1;
+	/* The root key signs this CRL and nothing else in this run. */
+	sc.grants[0].kind = SIGNER_KIND_CRL;
+	sc.grants[0].key_label = label;
+	sc.ngrants = 1;
+	if ((as.signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+		log_err("signer: %s", err);
+		goto out;
+	}
+	as.label = label;
+	as.digest = config_get(policy, "arl.digest", "SHA384");
+
+	memset(&is, 0, sizeof(is));
+	is.id = id;
+	is.name = "root";
+	is.cert = root;
+	is.digest = as.digest;
+	memset(&pol, 0, sizeof(pol));
+	snprintf(url, sizeof(url), "%s/root.crl", base);
+	pol.url = url;
+	pol.next_update = days * 86400;
+	pol.expired_grace = grace;
+	pol.out_dir = config_get(cfg, "pki.out_dir", NULL);
+	if (ldap_base != NULL) {
+		if (publish_ca_dn(ldap_base, root, dn, sizeof(dn)) == -1) {
+			log_err("no LDAP entry name for the root");
+			goto out;
+		}
+		pol.ldap_dn = dn;
+	}
+	pol.arl = 1;
+	if (crlgen_issue(db, actor, &is, &pol, CRLGEN_FULL, 0, arl_sign, &as,
+	    &r, err, sizeof(err)) == -1) {
+		log_err("ARL: %s", err);
+		goto out;
+	}
+	gmtime_r(&r.next_update, &tm);
+	strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("ARL %lld of the root issued: %lld entries, %zu bytes, next "
+	    "update %s, %s/root.crl\n", r.number, r.entries, r.len, nu,
+	    pol.out_dir != NULL ? pol.out_dir : "(no pki.out_dir)");
+	if (pol.ldap_dn != NULL) {
+		if ((pending = certstore_publish(db, cfg, actor)) != 0)
+			log_warn("LDAP: %d publication(s) pending; `pkictl "
+			    "publish` or crld retries them", pending);
+	}
+	rc = PKICTL_EXIT_OK;
+out:
+	crlgen_result_clear(&r);
+	signer_close(as.signer);
+	X509_free(root);
+	db_close(db);
+	config_free(policy);
+	return rc;
+}
+
+int
+cmd_crl(const struct config *cfg, const char *actor, int argc, char **argv)
+{
+	if (argc != 1 || strcmp(argv[0], "arl") != 0)
+		return PKICTL_EXIT_USAGE;
+	return arl_issue(cfg, actor);
+}

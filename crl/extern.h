@@ -1,0 +1,114 @@
+/*
+ * Private interfaces of crld, the CRL publisher.
+ */
+#ifndef PKI_CRL_EXTERN_H
+#define PKI_CRL_EXTERN_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "lib/crlgen.h"
+#include "lib/ldappub.h"
+
+struct config;
+struct signer;
+
+/* serve.c: what GET /crl/<name> answers, from memory. */
+enum crl_doc {
+	CRL_DOC_ISSUING_FULL = 0,	/* /crl/issuing.crl */
+	CRL_DOC_ISSUING_DELTA,		/* /crl/issuing-delta.crl */
+	CRL_DOC_ROOT_FULL,		/* /crl/root.crl (the ARL) */
+	CRL_DOC_ROOT_CERT,		/* /crl/root.crt */
+	CRL_DOC_ISSUING_CERT,		/* /crl/issuing.crt */
+	CRL_DOC_COUNT
+};
+
+struct crl_cache;
+
+/* Documents start empty (404). max_age: Cache-Control cap in seconds. */
+struct crl_cache	*crl_cache_new(long max_age);
+void			 crl_cache_free(struct crl_cache *);
+/*
+ * Replaces a document, taking der (malloc'd; freed with the document): what
+ * was there stays alive for the requests still sending it. number: the CRL
+ * number (a newer one only replaces an older one; 0 for certificates).
+ * expires: nextUpdate (0: now + a day). 0 or -1.
+ */
+int	crl_cache_set(struct crl_cache *, enum crl_doc, unsigned char *der,
+	    size_t len, long long number, time_t last_modified, time_t expires);
+/* The number of the document held (0 when none). */
+long long	crl_cache_number(struct crl_cache *, enum crl_doc);
+
+/* The HTTP handler (lib/http.h) over a struct crl_cache. */
+struct http_request;
+struct http_response;
+int	crl_serve(void *cache, const struct http_request *,
+	    struct http_response *);
+
+/* issuer.c: the thread that issues the issuing CA's CRLs and publishes. */
+struct crl_schedule {
+	long	full_interval;		/* s between base CRLs */
+	long	full_next_update;	/* s */
+	long	delta_interval;		/* s between scheduled deltas */
+	long	delta_next_update;	/* s */
+	long	coalesce_ms;		/* quiet time after a revocation */
+	long	coalesce_max_ms;	/* at most this long after the first */
+	long	expired_grace;		/* s; crlgen_policy.expired_grace */
+	long	publish_interval;	/* s between publish_run() */
+	long	reconcile_interval;	/* s between checks for lost notifications */
+};
+
+struct crl_ca {
+	long long	 id;
+	char		 name[32];
+	X509		*cert;
+	char		 key_label[65];
+	char		 token[65];
+	char		 dn[512];	/* LDAP entry; "" when no ldap.base */
+};
+
+struct crl_issuer_conf {
+	const char		*conninfo;
+	const char		*actor;		/* "crld:<instance>" */
+	struct crl_ca		*issuing;	/* signed online */
+	struct crl_ca		*root;		/* served only (ARL from the ceremony) */
+	struct crlgen_issuer	 gen;		/* for issuing */
+	struct crlgen_policy	 full;		/* complete CRLs */
+	struct crlgen_policy	 delta;		/* delta CRLs */
+	struct crl_schedule	 sched;
+	struct ldappub_conf	 ldap;
+	int			 ldap_enabled;
+	struct signer		*signer;
+	const char		*digest;
+	struct crl_cache	*cache;
+};
+
+struct crl_issuer;
+
+/*
+ * Starts the issuing thread: loads what is current into the cache, issues
+ * a base CRL and a delta when due, then follows the schedule and LISTENs
+ * for revocations (certificate_status) and other instances' CRLs
+ * (crl_issued). NULL with err.
+ */
+struct crl_issuer	*crl_issuer_start(const struct crl_issuer_conf *,
+			    char *err, size_t errlen);
+/* Asks for a base CRL (and a delta) now: SIGHUP. */
+void			 crl_issuer_kick(struct crl_issuer *);
+/* 1 while the last database round trip succeeded. */
+int			 crl_issuer_db_ok(struct crl_issuer *);
+void			 crl_issuer_stop(struct crl_issuer *);
+
+/*
+ * One base CRL and one delta for the issuing CA, then returns (crld --once,
+ * for benchmarks): prints their timings as one JSON line on stdout.
+ */
+int	crl_issue_once(const struct crl_issuer_conf *);
+
+/* The signing callback for crlgen: signer_sign(SIGNER_KIND_CRL, ...). */
+int	crl_sign(void *conf, const unsigned char *tbs, size_t tbslen,
+	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
+
+#endif

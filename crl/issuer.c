@@ -1,0 +1,510 @@
+/*
+ * crld's issuing thread. One PostgreSQL connection, LISTENing on
+ * certificate_status (a revocation, hold or release: issue a complete CRL
+ * and a delta once the burst is over) and crl_issued (another instance or
+ * the ceremony made a CRL: serve it). On the schedule of policy/crl.conf it
+ * issues a base CRL (the complete CRL deltas refer to) and deltas; it
+ * retries LDAP publication (publish_run) periodically; and it reconciles,
+ * in case a notification was lost, by issuing when the registry has changes
+ * no CRL covers (CRLGEN_IF_CHANGED makes that a cheap no-op otherwise).
+ *
+ * Several crld instances may run against one database: the crl_state row
+ * lock orders them, and CRLGEN_IF_CHANGED keeps a revocation from being
+ * issued twice.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "crl/extern.h"
+#include "hsm/signer.h"
+#include "lib/db.h"
+#include "lib/log.h"
+#include "lib/publish.h"
+
+#define CRL_RECONNECT_MAX_S	30
+
+static const struct db_stmt stmt_current = { "crl_issuer_current",
+	"SELECT number, floor(extract(epoch FROM this_update))::bigint, "
+	"floor(extract(epoch FROM next_update))::bigint, der FROM crl_current "
+	"WHERE issuer_id = $1 AND kind = $2", 2 };
+static const struct db_stmt stmt_last_epoch = { "crl_issuer_last_epoch",
+	"SELECT floor(extract(epoch FROM coalesce(max(this_update) FILTER "
+	"(WHERE is_base), 'epoch')))::bigint, floor(extract(epoch FROM "
+	"coalesce(max(this_update) FILTER (WHERE kind = 'delta'), "
+	"'epoch')))::bigint FROM crl WHERE issuer_id = $1", 1 };
+
+struct crl_issuer {
+	struct crl_issuer_conf	 conf;
+	pthread_t		 thread;
+	int			 started;
+	int			 wake[2];	/* [1] written by kick/stop */
+	pthread_mutex_t		 mtx;
+	int			 stop;
+	int			 kick;
+	int			 db_ok;
+	struct db		*db;
+	/* schedule, in wall-clock seconds */
+	double			 base_due;
+	double			 delta_due;
+	double			 dirty_first;	/* 0: nothing pending */
+	double			 dirty_last;
+	double			 publish_due;
+	double			 reconcile_due;
+};
+
+static double
+crl_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+crl_sign(void *arg, const unsigned char *tbs, size_t tbslen,
+    unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+{
+	const struct crl_issuer_conf *conf = arg;
+
+	return signer_sign(conf->signer, SIGNER_KIND_CRL,
+	    conf->issuing->key_label, conf->digest, tbs, tbslen, sig, siglen,
+	    err, errlen);
+}
+
+static enum crl_doc
+crl_doc_of(const struct crl_issuer_conf *conf, long long issuer_id,
+    const char *kind)
+{
+	int delta = strcmp(kind, "delta") == 0;
+
+	if (issuer_id == conf->issuing->id)
+		return delta ? CRL_DOC_ISSUING_DELTA : CRL_DOC_ISSUING_FULL;
+	if (conf->root != NULL && issuer_id == conf->root->id && !delta)
+		return CRL_DOC_ROOT_FULL;
+	return CRL_DOC_COUNT;
+}
+
+/* Loads the current CRL of (issuer, kind) from crl_current into the cache. */
+static int
+crl_issuer_load(struct crl_issuer *ci, long long issuer_id, const char *kind)
+{
+	enum crl_doc doc = crl_doc_of(&ci->conf, issuer_id, kind);
+	char id[24];
+	const char *v[2] = { id, kind };
+	unsigned char *der = NULL;
+	size_t len;
+	PGresult *res;
+	int rc = -1;
+
+	if (doc == CRL_DOC_COUNT)
+		return 0;
+	snprintf(id, sizeof(id), "%lld", issuer_id);
+	if ((res = db_exec(ci->db, &stmt_current, v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (db_bytea_value(PQgetvalue(res, 0, 3), &der, &len) == -1)
+		goto out;
+	if (crl_cache_set(ci->conf.cache, doc, der, len,
+	    strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+	    (time_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10),
+	    (time_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10)) == -1)
+		goto out;	/* der freed by crl_cache_set */
+	log_info("serving %s CRL %s of %s", kind, PQgetvalue(res, 0, 0),
+	    issuer_id == ci->conf.issuing->id ? ci->conf.issuing->name :
+	    ci->conf.root->name);
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Issues one CRL and serves it. 0, or -1 (logged). */
+static int
+crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags)
+{
+	struct crlgen_result r;
+	const struct crlgen_policy *pol = kind == CRLGEN_DELTA ?
+	    &ci->conf.delta : &ci->conf.full;
+	char err[512], base[40];
+
+	if (crlgen_issue(ci->db, ci->conf.actor, &ci->conf.gen, pol, kind, flags,
+	    crl_sign, &ci->conf, &r, err, sizeof(err)) == -1) {
+		log_err("CRL: %s", err);
+		return -1;
+	}
+	if (!r.issued)
+		return 0;
+	if (kind == CRLGEN_DELTA)
+		snprintf(base, sizeof(base), ", base %lld", r.base_number);
+	else
+		base[0] = '\0';
+	log_info("issued %s CRL %lld of %s (%lld entries, %zu bytes%s; build "
+	    "%.3f s, sign %.3f s, record %.3f s)", kind == CRLGEN_DELTA ?
+	    "delta" : kind == CRLGEN_BASE ? "base" : "complete", r.number,
+	    ci->conf.gen.name, r.entries, r.len, base, r.t_build, r.t_sign,
+	    r.t_record);
+	/* The cache takes a plain malloc'd block: the DER moved to its start. */
+	memmove(r.buf, r.der, r.len);
+	if (crl_cache_set(ci->conf.cache, kind == CRLGEN_DELTA ?
+	    CRL_DOC_ISSUING_DELTA : CRL_DOC_ISSUING_FULL, r.buf, r.len, r.number,
+	    r.this_update, r.next_update) == -1)
+		log_warn("CRL %lld issued but not cached", r.number);
+	r.buf = NULL;
+	crlgen_result_clear(&r);
+	ci->publish_due = 0;	/* publish what was just queued */
+	return 0;
+}
+
+/* Follows a notification; returns -1 on a database failure. */
+static int
+crl_issuer_notify(struct crl_issuer *ci, const PGnotify *n, double now)
+{
+	long long id, number;
+	char kind[16];
+	enum crl_doc doc;
+
+	if (strcmp(n->relname, "certificate_status") == 0) {
+		if (sscanf(n->extra, "%lld:", &id) != 1 ||
+		    id != ci->conf.issuing->id)
+			return 0;
+		if (ci->dirty_first == 0)
+			ci->dirty_first = now;
+		ci->dirty_last = now;
+		return 0;
+	}
+	if (strcmp(n->relname, "crl_issued") == 0 &&
+	    sscanf(n->extra, "%lld:%15[a-z]:%lld", &id, kind, &number) == 3) {
+		doc = crl_doc_of(&ci->conf, id, kind);
+		if (doc != CRL_DOC_COUNT &&
+		    number > crl_cache_number(ci->conf.cache, doc))
+			return crl_issuer_load(ci, id, kind);
+	}
+	return 0;
+}
+
+/* Connects, LISTENs, loads what is current and when the last CRLs were made. */
+static int
+crl_issuer_connect(struct crl_issuer *ci)
+{
+	char err[512], id[24];
+	const char *v[1] = { id };
+	PGresult *res = NULL;
+	double now = crl_now(), last_base, last_delta;
+	int rc = -1;
+
+	db_close(ci->db);
+	if ((ci->db = db_connect(ci->conf.conninfo, err, sizeof(err))) ==
+	    NULL) {
+		log_err("database: %s", err);
+		goto out;
+	}
+	/* LISTEN is a utility statement: it cannot be prepared. */
+	res = PQexec(db_conn(ci->db), "LISTEN certificate_status; "
+	    "LISTEN crl_issued");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_err("database: LISTEN: %s", PQerrorMessage(db_conn(ci->db)));
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (crl_issuer_load(ci, ci->conf.issuing->id, "full") == -1 ||
+	    crl_issuer_load(ci, ci->conf.issuing->id, "delta") == -1 ||
+	    (ci->conf.root != NULL && crl_issuer_load(ci, ci->conf.root->id,
+	    "full") == -1))
+		goto out;
+	if (ci->conf.root != NULL &&
+	    crl_cache_number(ci->conf.cache, CRL_DOC_ROOT_FULL) == 0)
+		log_warn("no CRL of the root yet: run `pkictl crl arl` at a "
+		    "ceremony; /crl/root.crl answers 503 until then");
+	snprintf(id, sizeof(id), "%lld", ci->conf.issuing->id);
+	if ((res = db_exec(ci->db, &stmt_last_epoch, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	last_base = (double)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	last_delta = (double)strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	ci->base_due = last_base + (double)ci->conf.sched.full_interval;
+	ci->delta_due = last_delta + (double)ci->conf.sched.delta_interval;
+	/* A complete CRL must exist before its nextUpdate passes: no gap. */
+	if (crl_cache_number(ci->conf.cache, CRL_DOC_ISSUING_FULL) == 0)
+		ci->base_due = now;
+	/* Anything revoked while no crld ran is picked up by the reconciliation. */
+	ci->dirty_first = now;
+	ci->dirty_last = now - (double)ci->conf.sched.coalesce_ms / 1000;
+	ci->reconcile_due = now + (double)ci->conf.sched.reconcile_interval;
+	ci->publish_due = 0;
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+static double
+crl_min(double a, double b)
+{
+	return a < b ? a : b;
+}
+
+static void *
+crl_issuer_main(void *arg)
+{
+	struct crl_issuer *ci = arg;
+	const struct crl_schedule *s = &ci->conf.sched;
+	struct pollfd pfd[2];
+	PGnotify *n;
+	double now, due, dirty_due = 0, backoff = 1;
+	char drain[64];
+	int stop, kick, fail, timeout_ms;
+
+	for (;;) {
+		pthread_mutex_lock(&ci->mtx);
+		stop = ci->stop;
+		kick = ci->kick;
+		ci->kick = 0;
+		pthread_mutex_unlock(&ci->mtx);
+		if (stop)
+			break;
+		now = crl_now();
+		if (ci->db == NULL || PQstatus(db_conn(ci->db)) != CONNECTION_OK) {
+			if (crl_issuer_connect(ci) == -1) {
+				ci->db_ok = 0;
+				db_close(ci->db);
+				ci->db = NULL;
+				pfd[0].fd = ci->wake[0];
+				pfd[0].events = POLLIN;
+				(void)poll(pfd, 1, (int)(backoff * 1000));
+				while (read(ci->wake[0], drain, sizeof(drain)) > 0)
+					;
+				backoff = backoff * 2 > CRL_RECONNECT_MAX_S ?
+				    CRL_RECONNECT_MAX_S : backoff * 2;
+				continue;
+			}
+			backoff = 1;
+			ci->db_ok = 1;
+		}
+		if (kick)
+			ci->base_due = now;
+		fail = 0;
+		if (ci->dirty_first != 0)
+			dirty_due = crl_min(ci->dirty_last +
+			    (double)s->coalesce_ms / 1000, ci->dirty_first +
+			    (double)s->coalesce_max_ms / 1000);
+		if (ci->base_due <= now) {
+			/* The schedule: a base CRL and a delta on it. */
+			fail = crl_issuer_issue(ci, CRLGEN_BASE, 0) == -1 ||
+			    crl_issuer_issue(ci, CRLGEN_DELTA, 0) == -1;
+			ci->base_due = now + (double)s->full_interval;
+			ci->delta_due = now + (double)s->delta_interval;
+			ci->dirty_first = 0;
+		} else if (ci->dirty_first != 0 && dirty_due <= now) {
+			/* After revocations: only when something is not covered yet. */
+			ci->dirty_first = 0;
+			fail = crl_issuer_issue(ci, CRLGEN_FULL,
+			    CRLGEN_IF_CHANGED) == -1 ||
+			    crl_issuer_issue(ci, CRLGEN_DELTA,
+			    CRLGEN_IF_CHANGED) == -1;
+		} else if (ci->delta_due <= now) {
+			fail = crl_issuer_issue(ci, CRLGEN_DELTA, 0) == -1;
+			ci->delta_due = now + (double)s->delta_interval;
+		}
+		if (ci->reconcile_due <= now) {
+			if (ci->dirty_first == 0)
+				ci->dirty_first = ci->dirty_last = now -
+				    (double)s->coalesce_ms / 1000;
+			ci->reconcile_due = now + (double)s->reconcile_interval;
+		}
+		if (!fail && ci->conf.ldap_enabled && ci->publish_due <= now) {
+			if (publish_run(ci->db, &ci->conf.ldap, ci->conf.actor) ==
+			    -1)
+				fail = 1;
+			ci->publish_due = now + (double)s->publish_interval;
+		}
+		if (fail) {
+			/* Retried soon; a lost connection is reopened above. */
+			ci->db_ok = PQstatus(db_conn(ci->db)) == CONNECTION_OK;
+			if (ci->dirty_first == 0)
+				ci->dirty_first = now;
+			ci->dirty_last = now + backoff;
+			backoff = backoff * 2 > CRL_RECONNECT_MAX_S ?
+			    CRL_RECONNECT_MAX_S : backoff * 2;
+		} else {
+			ci->db_ok = 1;
+			backoff = 1;
+		}
+
+		/* Sleep until the next due time, a notification or a kick. */
+		due = crl_min(crl_min(ci->base_due, ci->delta_due),
+		    crl_min(ci->reconcile_due, ci->conf.ldap_enabled ?
+		    ci->publish_due : ci->reconcile_due));
+		if (ci->dirty_first != 0)
+			due = crl_min(due, crl_min(ci->dirty_last +
+			    (double)s->coalesce_ms / 1000, ci->dirty_first +
+			    (double)s->coalesce_max_ms / 1000));
+		now = crl_now();
+		timeout_ms = due <= now ? 0 : due - now > 3600 ? 3600000 :
+		    (int)((due - now) * 1000) + 1;
+		pfd[0].fd = ci->wake[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = PQsocket(db_conn(ci->db));
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, timeout_ms) == -1 && errno != EINTR) {
+			log_err("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents & POLLIN)
+			while (read(ci->wake[0], drain, sizeof(drain)) > 0)
+				;
+		if (PQconsumeInput(db_conn(ci->db)) != 1) {
+			log_warn("database connection lost: %s",
+			    PQerrorMessage(db_conn(ci->db)));
+			ci->db_ok = 0;
+			continue;
+		}
+		now = crl_now();
+		while ((n = PQnotifies(db_conn(ci->db))) != NULL) {
+			if (crl_issuer_notify(ci, n, now) == -1)
+				ci->db_ok = 0;
+			PQfreemem(n);
+		}
+	}
+	db_close(ci->db);
+	ci->db = NULL;
+	return NULL;
+}
+
+struct crl_issuer *
+crl_issuer_start(const struct crl_issuer_conf *conf, char *err, size_t errlen)
+{
+	struct crl_issuer *ci;
+
+	if ((ci = calloc(1, sizeof(*ci))) == NULL) {
+		snprintf(err, errlen, "calloc: %s", strerror(errno));
+		return NULL;
+	}
+	ci->conf = *conf;
+	ci->wake[0] = ci->wake[1] = -1;
+	if (pthread_mutex_init(&ci->mtx, NULL) != 0) {
+		free(ci);
+		snprintf(err, errlen, "pthread_mutex_init failed");
+		return NULL;
+	}
+	if (pipe2(ci->wake, O_NONBLOCK | O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe2: %s", strerror(errno));
+		crl_issuer_stop(ci);
+		return NULL;
+	}
+	if (pthread_create(&ci->thread, NULL, crl_issuer_main, ci) != 0) {
+		snprintf(err, errlen, "pthread_create failed");
+		crl_issuer_stop(ci);
+		return NULL;
+	}
+	ci->started = 1;
+	return ci;
+}
+
+static void
+crl_issuer_wake(struct crl_issuer *ci)
+{
+	if (write(ci->wake[1], "x", 1) == -1 && errno != EAGAIN)
+		log_warn("crl: wake-up write: %s", strerror(errno));
+}
+
+void
+crl_issuer_kick(struct crl_issuer *ci)
+{
+	pthread_mutex_lock(&ci->mtx);
+	ci->kick = 1;
+	pthread_mutex_unlock(&ci->mtx);
+	crl_issuer_wake(ci);
+}
+
+int
+crl_issuer_db_ok(struct crl_issuer *ci)
+{
+	return ci->db_ok;
+}
+
+void
+crl_issuer_stop(struct crl_issuer *ci)
+{
+	if (ci == NULL)
+		return;
+	if (ci->started) {
+		pthread_mutex_lock(&ci->mtx);
+		ci->stop = 1;
+		pthread_mutex_unlock(&ci->mtx);
+		crl_issuer_wake(ci);
+		pthread_join(ci->thread, NULL);
+	}
+	if (ci->wake[0] != -1)
+		close(ci->wake[0]);
+	if (ci->wake[1] != -1)
+		close(ci->wake[1]);
+	pthread_mutex_destroy(&ci->mtx);
+	free(ci);
+}
+
+static long
+crl_vmhwm_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+int
+crl_issue_once(const struct crl_issuer_conf *conf)
+{
+	static const enum crlgen_kind kinds[2] = { CRLGEN_BASE, CRLGEN_DELTA };
+	struct crlgen_result r;
+	struct db *db = NULL;
+	char err[512];
+	int i, rc = -1;
+
+	if ((db = db_connect(conf->conninfo, err, sizeof(err))) == NULL) {
+		log_err("database: %s", err);
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		if (crlgen_issue(db, conf->actor, &conf->gen, kinds[i] ==
+		    CRLGEN_DELTA ? &conf->delta : &conf->full, kinds[i], 0,
+		    crl_sign, (void *)conf, &r, err, sizeof(err)) == -1) {
+			log_err("CRL: %s", err);
+			goto out;
+		}
+		printf("{\"kind\":\"%s\",\"number\":%lld,\"entries\":%lld,"
+		    "\"bytes\":%zu,\"build_s\":%.4f,\"sign_s\":%.4f,"
+		    "\"record_s\":%.4f,\"worker_vmhwm_kib\":%ld}\n",
+		    kinds[i] == CRLGEN_DELTA ? "delta" : "base", r.number,
+		    r.entries, r.len, r.t_build, r.t_sign, r.t_record,
+		    crl_vmhwm_kib());
+		fflush(stdout);
+		crlgen_result_clear(&r);
+	}
+	rc = 0;
+out:
+	db_close(db);
+	return rc;
+}

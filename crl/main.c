@@ -1,0 +1,395 @@
+/*
+ * crld: the CRL publisher (RFC 5280 §5).
+ *
+ * Processes:
+ *  - the signer (hsm/signerproc.c), forked first: it alone loads the PKCS#11
+ *    module and logs in to the issuing CA's token; it signs only
+ *    TBSCertLists (checked by a streaming DER walk) with the issuing CA key,
+ *    nothing else — no certificates, no root key.
+ *  - this worker: reads the CA certificates from PostgreSQL, serves the
+ *    CRLs and CA certificates over HTTP GET from memory (crl/serve.c), and
+ *    runs one thread (crl/issuer.c) that issues the issuing CA's complete
+ *    and delta CRLs on the schedule of policy/crl.conf and shortly after
+ *    each revocation, streaming them from the status registry
+ *    (lib/crlgen.c), writes them to files and queues them for LDAP, and
+ *    retries the LDAP publication. It drops to an unprivileged user and
+ *    enters a seccomp sandbox; it never holds a PIN or a private key.
+ *
+ * The root's CRL (the ARL) is signed only at a ceremony (`pkictl crl arl`);
+ * crld serves the newest one from the database.
+ *
+ * Signals: SIGTERM/SIGINT stop cleanly; SIGHUP issues a base CRL (and a
+ * delta) now. `crld --once` issues one base CRL and one delta, prints their
+ * timings and exits (benchmarks).
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ldap.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "crl/extern.h"
+#include "hsm/signer.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "lib/publish.h"
+#include "lib/sandbox.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CRL_SANITIZER_BUILD	1
+#else
+#define CRL_SANITIZER_BUILD	0
+#endif
+
+struct crld {
+	struct config		*cfg;
+	struct config		*policy;
+	struct crl_ca		 issuing;
+	struct crl_ca		 root;
+	struct crl_issuer_conf	 ic;
+	struct crl_cache	*cache;
+	char			 url[512];
+	char			 delta_url[512];
+	char			 actor[96];
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: crld [--config FILE] [--once]\n");
+	exit(2);
+}
+
+/* The root and issuing CA: certificates, key location, directory entry. */
+static int
+crld_load_cas(struct crld *d, const char *uri)
+{
+	static const struct db_stmt stmt = { "crl_main_cas",
+		"SELECT c.id, c.name, c.der, k.token_label, k.key_label FROM "
+		"ca_certificate c JOIN ca_key k ON k.id = c.key_id "
+		"WHERE c.name IN ('root', 'issuing')", 0 };
+	const char *base = config_get(d->cfg, "ldap.base", NULL);
+	struct db *db = NULL;
+	PGresult *res = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	struct crl_ca *ca;
+	struct tm tm;
+	size_t len;
+	char err[512];
+	int i, rc = -1;
+
+	if ((db = db_connect(uri, err, sizeof(err))) == NULL) {
+		log_err("database: %s", err);
+		goto out;
+	}
+	if ((res = db_exec(db, &stmt, NULL, NULL, NULL)) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		ca = strcmp(PQgetvalue(res, i, 1), "root") == 0 ? &d->root :
+		    &d->issuing;
+		ca->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		snprintf(ca->name, sizeof(ca->name), "%s", PQgetvalue(res, i, 1));
+		snprintf(ca->token, sizeof(ca->token), "%s", PQgetvalue(res, i, 3));
+		snprintf(ca->key_label, sizeof(ca->key_label), "%s",
+		    PQgetvalue(res, i, 4));
+		if (db_bytea_value(PQgetvalue(res, i, 2), &der, &len) == -1)
+			goto out;
+		p = der;
+		if ((ca->cert = d2i_X509(NULL, &p, (long)len)) == NULL ||
+		    p != der + len) {
+			log_err("ca_certificate %s: not a DER certificate",
+			    ca->name);
+			goto out;
+		}
+		memset(&tm, 0, sizeof(tm));
+		if (ASN1_TIME_to_tm(X509_get0_notBefore(ca->cert), &tm) != 1)
+			goto out;
+		if (crl_cache_set(d->cache, ca == &d->root ? CRL_DOC_ROOT_CERT :
+		    CRL_DOC_ISSUING_CERT, der, len, 0, timegm(&tm), 0) == -1) {
+			der = NULL;	/* freed by crl_cache_set */
+			goto out;
+		}
+		der = NULL;	/* owned by the cache now */
+		if (base != NULL && publish_ca_dn(base, ca->cert, ca->dn,
+		    sizeof(ca->dn)) == -1) {
+			log_err("no LDAP entry name for %s (its subject has no CN)",
+			    ca->name);
+			goto out;
+		}
+	}
+	if (d->issuing.cert == NULL || d->root.cert == NULL) {
+		log_err("no root or issuing CA in the database: run `pkictl ca "
+		    "init`");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(der);
+	PQclear(res);
+	db_close(db);
+	return rc;
+}
+
+/* Policy and configuration into the issuer thread's settings. */
+static int
+crld_configure(struct crld *d)
+{
+	struct crl_issuer_conf *ic = &d->ic;
+	struct crl_schedule *s = &ic->sched;
+	const struct config *p = d->policy;
+	const char *base = config_get(d->cfg, "urls.crl_base", NULL);
+	const char *out_dir;
+	long coalesce;
+	char host[64];
+
+	if (base == NULL) {
+		log_err("config: urls.crl_base missing (the CRL distribution "
+		    "point in our certificates)");
+		return -1;
+	}
+	if (config_get_long(p, "crl.full_interval_seconds", 21600, 60,
+	    7 * 86400, &s->full_interval) == -1 ||
+	    config_get_long(p, "crl.full_next_update_seconds", 86400, 120,
+	    30 * 86400, &s->full_next_update) == -1 ||
+	    config_get_long(p, "crl.delta_interval_seconds", 900, 10, 86400,
+	    &s->delta_interval) == -1 ||
+	    config_get_long(p, "crl.delta_next_update_seconds", 3600, 20,
+	    7 * 86400, &s->delta_next_update) == -1 ||
+	    config_get_long(p, "crl.coalesce_ms", 1500, 0, 60000,
+	    &s->coalesce_ms) == -1 ||
+	    config_get_long(p, "crl.coalesce_max_ms", 5000, 0, 300000,
+	    &coalesce) == -1 ||
+	    config_get_long(p, "crl.expired_grace_seconds", 604800, 0,
+	    3650L * 86400, &s->expired_grace) == -1 ||
+	    config_get_long(p, "crl.publish_interval_seconds", 30, 1, 3600,
+	    &s->publish_interval) == -1 ||
+	    config_get_long(p, "crl.reconcile_interval_seconds", 60, 1, 3600,
+	    &s->reconcile_interval) == -1)
+		return -1;
+	s->coalesce_max_ms = coalesce < s->coalesce_ms ? s->coalesce_ms :
+	    coalesce;
+	/* RFC 5280 §3.3: a regularly scheduled CRL after expiry still lists it. */
+	if (s->expired_grace < s->full_next_update) {
+		log_err("policy: crl.expired_grace_seconds (%ld) must be at least "
+		    "crl.full_next_update_seconds (%ld)", s->expired_grace,
+		    s->full_next_update);
+		return -1;
+	}
+	if (s->full_next_update <= s->full_interval ||
+	    s->delta_next_update <= s->delta_interval)
+		log_warn("policy: a CRL's validity should outlast its interval "
+		    "(relying parties would see expired CRLs)");
+	snprintf(d->url, sizeof(d->url), "%s/issuing.crl", base);
+	snprintf(d->delta_url, sizeof(d->delta_url), "%s/issuing-delta.crl",
+	    base);
+	out_dir = config_get(d->cfg, "crl.out_dir", config_get(d->cfg,
+	    "pki.out_dir", NULL));
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	snprintf(d->actor, sizeof(d->actor), "crld:%s", config_get(d->cfg,
+	    "crl.instance", host));
+	ic->conninfo = config_get(d->cfg, "pg.crl_uri", NULL);
+	ic->actor = d->actor;
+	ic->issuing = &d->issuing;
+	ic->root = &d->root;
+	ic->digest = config_get(p, "crl.digest", "SHA384");
+	ic->gen.id = d->issuing.id;
+	ic->gen.name = d->issuing.name;
+	ic->gen.cert = d->issuing.cert;
+	ic->gen.digest = ic->digest;
+	ic->full.url = d->url;
+	ic->full.delta_url = d->delta_url;
+	ic->full.next_update = s->full_next_update;
+	ic->full.expired_grace = s->expired_grace;
+	ic->full.out_dir = out_dir;
+	ic->full.ldap_dn = d->issuing.dn[0] != '\0' ? d->issuing.dn : NULL;
+	ic->delta = ic->full;
+	ic->delta.next_update = s->delta_next_update;
+	ic->ldap.uri = config_get(d->cfg, "ldap.uri", NULL);
+	ic->ldap.bind_dn = config_get(d->cfg, "ldap.bind_dn", NULL);
+	ic->ldap.bind_pw_file = config_get(d->cfg, "ldap.bind_pw_file", NULL);
+	ic->ldap_enabled = ic->ldap.uri != NULL && ic->full.ldap_dn != NULL;
+	if (!ic->ldap_enabled)
+		log_warn("config: no ldap.uri or ldap.base: CRLs are not "
+		    "published to a directory");
+	ic->cache = d->cache;
+	return 0;
+}
+
+static void
+crld_demote(const struct config *cfg, int insecure)
+{
+	const char *user = config_get(cfg, "crl.user", geteuid() == 0 ? "pki" :
+	    NULL);
+	char err[256];
+
+	if (sandbox_demote(user, NULL, err, sizeof(err)) == -1) {
+		log_err("sandbox: %s", err);
+		if (!insecure)
+			exit(1);
+	}
+}
+
+static void
+crld_seccomp(int insecure)
+{
+	char err[256];
+	int v = 0;
+
+	/* libldap reads its configuration files on first use: do it now. */
+	(void)ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &v);
+	if (CRL_SANITIZER_BUILD) {
+		/* LeakSanitizer ptraces the process at exit: no seccomp in test builds. */
+		log_warn("sandbox: seccomp not installed in a sanitizer build");
+		return;
+	}
+	if (sandbox_seccomp(SANDBOX_NET_FILES, err, sizeof(err)) == -1) {
+		log_err("sandbox: %s", err);
+		if (!insecure)
+			exit(1);
+		log_warn("sandbox: running WITHOUT seccomp (crl.insecure_no_sandbox)");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct crld d;
+	struct signer_config sc;
+	struct signer *signer = NULL;
+	struct crl_issuer *issuer = NULL;
+	struct http_server *srv = NULL;
+	struct http_limits lim;
+	const char *path = getenv("PKI_CONFIG"), *s;
+	char err[512], policy_path[PATH_MAX];
+	long port, max_age;
+	sigset_t sigs;
+	enum log_level level = LOGL_INFO;
+	int ch, sig, once = 0, insecure = 0, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "c:o", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'o': once = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	memset(&d, 0, sizeof(d));
+	log_init("crl", LOGL_INFO, stderr);
+	if ((d.cfg = config_load(path, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return 1;
+	}
+	if ((s = config_get(d.cfg, "log.level", NULL)) != NULL &&
+	    log_level_parse(s, &level) == 0)
+		log_init("crl", level, stderr);
+	snprintf(policy_path, sizeof(policy_path), "%s/crl.conf",
+	    config_get(d.cfg, "pki.policy_dir", "policy"));
+	if ((d.policy = config_load(config_get(d.cfg, "crl.policy_file",
+	    policy_path), err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (config_get_long(d.cfg, "crl.port", 18082, 0, 65535, &port) == -1 ||
+	    config_get_bool(d.cfg, "crl.insecure_no_sandbox", 0, &insecure) ==
+	    -1)
+		goto out;
+	if ((s = config_get(d.cfg, "hsm.softhsm2_conf", NULL)) != NULL)
+		setenv("SOFTHSM2_CONF", s, 1);
+	if (config_get(d.cfg, "pg.crl_uri", NULL) == NULL) {
+		log_err("config: pg.crl_uri missing");
+		goto out;
+	}
+	if (config_get_long(d.policy, "crl.http_max_age_seconds", 60, 0, 86400,
+	    &max_age) == -1 || (d.cache = crl_cache_new(max_age)) == NULL)
+		goto out;
+	if (crld_load_cas(&d, config_get(d.cfg, "pg.crl_uri", NULL)) == -1 ||
+	    crld_configure(&d) == -1)
+		goto out;
+
+	/* The signer: the issuing CA's token, TBSCertLists with its key only. */
+	memset(&sc, 0, sizeof(sc));
+	sc.module = config_get(d.cfg, "hsm.module", NULL);
+	sc.lock_dir = config_get(d.cfg, "hsm.lock_dir", NULL);
+	sc.tokens[0].label = d.issuing.token;
+	sc.tokens[0].pin_file = config_get(d.cfg, "hsm.ca_pin_file", NULL);
+	sc.tokens[0].pin_env = "PKI_CA_PIN";
+	sc.ntokens = 1;
+	sc.grants[0].kind = SIGNER_KIND_CRL;
+	sc.grants[0].key_label = d.issuing.key_label;
+	sc.ngrants = 1;
+	if (sc.module == NULL) {
+		log_err("config: hsm.module is required");
+		goto out;
+	}
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+		log_err("signer: %s", err);
+		goto out;
+	}
+	d.ic.signer = signer;
+	if (once) {
+		rc = crl_issue_once(&d.ic) == 0 ? 0 : 1;
+		goto out;
+	}
+	memset(&lim, 0, sizeof(lim));
+	lim.max_body = 1024;	/* GETs carry no body */
+	lim.threads = 2;
+	if ((srv = http_start(config_get(d.cfg, "crl.listen", "127.0.0.1"),
+	    (uint16_t)port, &lim, crl_serve, d.cache, err, sizeof(err))) ==
+	    NULL) {
+		log_err("http: %s", err);
+		goto out;
+	}
+	crld_demote(d.cfg, insecure);
+	if ((issuer = crl_issuer_start(&d.ic, err, sizeof(err))) == NULL) {
+		log_err("issuer: %s", err);
+		goto out;
+	}
+	crld_seccomp(insecure);
+	log_info("serving CRLs on %s:%u (issuer %s, key %s, %s)",
+	    config_get(d.cfg, "crl.listen", "127.0.0.1"), http_port(srv),
+	    d.issuing.name, d.issuing.key_label, d.url);
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			break;
+		if (sig != SIGHUP)
+			break;
+		log_info("SIGHUP: issuing a base CRL now");
+		crl_issuer_kick(issuer);
+	}
+	log_info("signal %d: stopping", sig);
+	rc = 0;
+out:
+	http_stop(srv);
+	crl_issuer_stop(issuer);
+	signer_close(signer);
+	crl_cache_free(d.cache);
+	X509_free(d.issuing.cert);
+	X509_free(d.root.cert);
+	config_free(d.policy);
+	config_free(d.cfg);
+	return rc;
+}

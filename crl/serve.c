@@ -1,0 +1,253 @@
+/*
+ * crld's HTTP side: GET (or HEAD) of a fixed set of paths, answered from
+ * memory with caching headers (RFC 9111) so that a CDN can serve them. The
+ * paths are exactly the URLs in our certificates (policy/profiles:
+ * CRL distribution points, Freshest CRL, caIssuers). Nothing a client sends
+ * is parsed beyond comparing the path and the conditional-request headers.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "crl/extern.h"
+#include "lib/http.h"
+#include "lib/log.h"
+
+#define CRL_CERT_MAX_AGE	86400	/* CA certificates change at ceremonies */
+
+static const struct {
+	const char	*path;
+	const char	*ctype;
+} crl_docs[CRL_DOC_COUNT] = {
+	[CRL_DOC_ISSUING_FULL] = { "/crl/issuing.crl", "application/pkix-crl" },
+	[CRL_DOC_ISSUING_DELTA] = { "/crl/issuing-delta.crl", "application/pkix-crl" },
+	[CRL_DOC_ROOT_FULL] = { "/crl/root.crl", "application/pkix-crl" },
+	[CRL_DOC_ROOT_CERT] = { "/crl/root.crt", "application/pkix-cert" },
+	[CRL_DOC_ISSUING_CERT] = { "/crl/issuing.crt", "application/pkix-cert" },
+};
+
+/* One document; shared by the requests sending it (refs). */
+struct crl_blob {
+	unsigned char	*der;
+	size_t		 len;
+	long long	 number;
+	time_t		 last_modified;
+	time_t		 expires;	/* 0: a certificate, no fixed expiry */
+	char		 etag[24];	/* "\"" + 16 hex of SHA-256 + "\"" */
+	char		 lastmod[40];	/* IMF-fixdate */
+	int		 refs;
+};
+
+struct crl_cache {
+	pthread_mutex_t	 mtx;
+	struct crl_blob	*doc[CRL_DOC_COUNT];
+	long		 max_age;
+};
+
+static void
+crl_blob_unref_locked(struct crl_blob *b)
+{
+	if (b == NULL || --b->refs > 0)
+		return;
+	free(b->der);
+	free(b);
+}
+
+struct crl_cache *
+crl_cache_new(long max_age)
+{
+	struct crl_cache *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if (pthread_mutex_init(&c->mtx, NULL) != 0) {
+		free(c);
+		return NULL;
+	}
+	c->max_age = max_age;
+	return c;
+}
+
+void
+crl_cache_free(struct crl_cache *c)
+{
+	int i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < CRL_DOC_COUNT; i++)
+		crl_blob_unref_locked(c->doc[i]);
+	pthread_mutex_destroy(&c->mtx);
+	free(c);
+}
+
+/* RFC 9110 §5.6.7 IMF-fixdate. */
+static void
+crl_httpdate(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+int
+crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
+    size_t len, long long number, time_t last_modified, time_t expires)
+{
+	struct crl_blob *b;
+	unsigned char md[32];
+	int i, rc = -1;
+
+	if ((unsigned)doc >= CRL_DOC_COUNT || (b = calloc(1, sizeof(*b))) ==
+	    NULL) {
+		free(der);
+		return -1;
+	}
+	b->der = der;
+	b->len = len;
+	b->number = number;
+	b->last_modified = last_modified;
+	b->expires = expires;
+	b->refs = 1;
+	if (EVP_Digest(der, len, md, NULL, EVP_sha256(), NULL) != 1) {
+		crl_blob_unref_locked(b);
+		return -1;
+	}
+	b->etag[0] = '"';
+	for (i = 0; i < 8; i++)
+		snprintf(b->etag + 1 + 2 * i, 3, "%02x", md[i]);
+	b->etag[17] = '"';
+	b->etag[18] = '\0';
+	crl_httpdate(last_modified, b->lastmod, sizeof(b->lastmod));
+	pthread_mutex_lock(&c->mtx);
+	if (c->doc[doc] != NULL && number != 0 && c->doc[doc]->number >= number) {
+		/* Never go back to an older CRL (another instance raced us). */
+		crl_blob_unref_locked(b);
+	} else {
+		crl_blob_unref_locked(c->doc[doc]);
+		c->doc[doc] = b;
+	}
+	pthread_mutex_unlock(&c->mtx);
+	rc = 0;
+	return rc;
+}
+
+long long
+crl_cache_number(struct crl_cache *c, enum crl_doc doc)
+{
+	long long n = 0;
+
+	pthread_mutex_lock(&c->mtx);
+	if (c->doc[doc] != NULL)
+		n = c->doc[doc]->number;
+	pthread_mutex_unlock(&c->mtx);
+	return n;
+}
+
+static int
+crl_serve_health(struct crl_cache *c, struct http_response *resp)
+{
+	json_t *o, *docs;
+	time_t now = time(NULL);
+	int i, stale = 0, rc = -1;
+
+	if ((o = json_object()) == NULL || (docs = json_object()) == NULL) {
+		json_decref(o);
+		return -1;
+	}
+	json_object_set_new(o, "documents", docs);
+	pthread_mutex_lock(&c->mtx);
+	for (i = 0; i < CRL_DOC_COUNT; i++) {
+		const struct crl_blob *b = c->doc[i];
+		int s = b == NULL || (b->expires != 0 && b->expires <= now);
+
+		stale |= s && i != CRL_DOC_ROOT_FULL;
+		json_object_set_new(docs, crl_docs[i].path, json_pack("{s:b, "
+		    "s:I}", "stale", s, "number", (json_int_t)(b != NULL ?
+		    b->number : 0)));
+	}
+	pthread_mutex_unlock(&c->mtx);
+	json_object_set_new(o, "status", json_string(stale ? "degraded" : "ok"));
+	rc = http_respond_json(resp, 200, o);
+	json_decref(o);
+	return rc;
+}
+
+int
+crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
+{
+	struct crl_cache *c = arg;
+	struct crl_blob *b = NULL;
+	const char *inm, *ims;
+	char buf[64];
+	time_t now = time(NULL);
+	long age;
+	int i, rc = -1, head;
+
+	head = strcmp(req->method, "HEAD") == 0;
+	if (!head && strcmp(req->method, "GET") != 0) {
+		http_add_header(resp, "Allow", "GET, HEAD");
+		return http_problem(resp, 405, NULL, "Method Not Allowed",
+		    "CRLs and CA certificates are fetched with GET");
+	}
+	if (strcmp(req->path, "/health") == 0)
+		return crl_serve_health(c, resp);
+	for (i = 0; i < CRL_DOC_COUNT; i++)
+		if (strcmp(req->path, crl_docs[i].path) == 0)
+			break;
+	if (i == CRL_DOC_COUNT)
+		return http_problem(resp, 404, NULL, "Not Found",
+		    "served: /crl/issuing.crl, /crl/issuing-delta.crl, "
+		    "/crl/root.crl, /crl/root.crt, /crl/issuing.crt");
+	pthread_mutex_lock(&c->mtx);
+	if ((b = c->doc[i]) != NULL)
+		b->refs++;
+	pthread_mutex_unlock(&c->mtx);
+	if (b == NULL) {
+		http_add_header(resp, "Retry-After", "10");
+		rc = http_problem(resp, 503, NULL, "Service Unavailable",
+		    "not issued yet");
+		goto out;
+	}
+	/* Fresh for max_age, never past nextUpdate. */
+	if (b->expires != 0) {
+		age = (long)(b->expires - now);
+		if (age > c->max_age)
+			age = c->max_age;
+		if (age < 0)
+			age = 0;
+	} else
+		age = CRL_CERT_MAX_AGE;
+	if (http_add_header(resp, "ETag", b->etag) == -1 ||
+	    http_add_header(resp, "Last-Modified", b->lastmod) == -1)
+		goto out;
+	snprintf(buf, sizeof(buf), "public, max-age=%ld, no-transform", age);
+	if (http_add_header(resp, "Cache-Control", buf) == -1)
+		goto out;
+	crl_httpdate(b->expires != 0 ? b->expires : now + age, buf, sizeof(buf));
+	if (http_add_header(resp, "Expires", buf) == -1)
+		goto out;
+	/* RFC 9110 §13.1.2: If-None-Match wins over If-Modified-Since. */
+	inm = http_header(req, "If-None-Match");
+	ims = http_header(req, "If-Modified-Since");
+	if ((inm != NULL && (strcmp(inm, b->etag) == 0 || strcmp(inm, "*") ==
+	    0)) || (inm == NULL && ims != NULL && strcmp(ims, b->lastmod) ==
+	    0)) {
+		rc = http_respond(resp, 304, crl_docs[i].ctype, NULL, 0);
+		goto out;
+	}
+	rc = http_respond(resp, 200, crl_docs[i].ctype, b->der, b->len);
+out:
+	if (b != NULL) {
+		pthread_mutex_lock(&c->mtx);
+		crl_blob_unref_locked(b);
+		pthread_mutex_unlock(&c->mtx);
+	}
+	return rc;
+}

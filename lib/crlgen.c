@@ -1,0 +1,1001 @@
+/*
+ * Streaming CRL issuance (lib/crlgen.h).
+ *
+ * The CertificateList is assembled in one buffer whose front is reserved:
+ *
+ *	[ reserve | entries ... | crlExtensions | sigAlg | signature ]
+ *
+ * The fields before revokedCertificates are known before the first row, so
+ * the reserve is sized for them and for the three headers whose lengths are
+ * known only at the end (revokedCertificates, TBSCertList, CertificateList);
+ * they are written backwards into it. realloc of a large glibc block is an
+ * mremap, so growing the buffer copies nothing either.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "lib/audit.h"
+#include "lib/crlgen.h"
+#include "lib/db.h"
+#include "lib/log.h"
+#include "lib/publish.h"
+
+#define CRLGEN_HDR_MAX		6	/* tag, 0x84, four length octets */
+#define CRLGEN_MAX_LEN		(1024u * 1024 * 1024)
+#define CRLGEN_SERIAL_MAX	20	/* RFC 5280 §4.1.2.2 */
+/*
+ * A delta also looks at the rows whose revocation_seq is at most this far
+ * below its base's max_seq for changes the base's snapshot could not see
+ * (in flight when the base was built). Concurrency, not volume, bounds it.
+ */
+#define CRLGEN_SEQ_WINDOW	"100000"
+#define CRLGEN_ATTEMPTS		5
+
+/* RFC 5280 §5.3.1 */
+#define REASON_UNSPECIFIED	0
+#define REASON_REMOVE		8
+
+static const struct db_stmt stmt_state_init = { "lib_crlgen_state_init",
+	"INSERT INTO crl_state (issuer_id) VALUES ($1) ON CONFLICT DO NOTHING", 1 };
+static const struct db_stmt stmt_state_lock = { "lib_crlgen_state_lock",
+	"SELECT next_number FROM crl_state WHERE issuer_id = $1 FOR UPDATE", 1 };
+static const struct db_stmt stmt_state_next = { "lib_crlgen_state_next",
+	"UPDATE crl_state SET next_number = next_number + 1 WHERE issuer_id = $1", 1 };
+static const struct db_stmt stmt_now = { "lib_crlgen_now",
+	"SELECT coalesce(max(revocation_seq), 0), pg_current_snapshot()::text, "
+	"floor(extract(epoch FROM now()))::bigint FROM certificate "
+	"WHERE issuer_id = $1 AND revocation_seq IS NOT NULL", 1 };
+static const struct db_stmt stmt_base = { "lib_crlgen_base",
+	"SELECT number, max_seq, snapshot::text FROM crl WHERE issuer_id = $1 "
+	"AND is_base ORDER BY number DESC LIMIT 1", 1 };
+static const struct db_stmt stmt_newest = { "lib_crlgen_newest",
+	"SELECT max_seq, coalesce(base_number, 0) FROM crl WHERE issuer_id = $1 "
+	"AND kind = $2 ORDER BY number DESC LIMIT 1", 2 };
+static const struct db_stmt stmt_full = { "lib_crlgen_full",
+	"SELECT serial, floor(extract(epoch FROM revoked_at))::bigint, "
+	"revocation_reason, floor(extract(epoch FROM invalidity_date))::bigint "
+	"FROM certificate WHERE issuer_id = $1 AND revocation_seq IS NOT NULL "
+	"AND revoked_at IS NOT NULL AND not_after > to_timestamp($2::bigint)", 2 };
+static const struct db_stmt stmt_delta = { "lib_crlgen_delta",
+	"SELECT serial, floor(extract(epoch FROM revoked_at))::bigint, "
+	"revocation_reason, floor(extract(epoch FROM invalidity_date))::bigint "
+	"FROM certificate WHERE issuer_id = $1 AND revocation_seq IS NOT NULL "
+	"AND not_after > to_timestamp($2::bigint) AND (revocation_seq > $3::bigint "
+	"OR (revocation_seq > $3::bigint - " CRLGEN_SEQ_WINDOW " AND NOT "
+	"pg_visible_in_snapshot(crl_xid8(xmin), $4::pg_snapshot)))", 4 };
+static const struct db_stmt stmt_record = { "lib_crlgen_record",
+	"INSERT INTO crl (issuer_id, number, kind, is_base, base_number, "
+	"this_update, next_update, max_seq, snapshot, entries, bytes, sha256, "
+	"issued_by) VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint), "
+	"to_timestamp($7::bigint), $8, $9::pg_snapshot, $10, $11, $12, $13)", 13 };
+static const struct db_stmt stmt_current = { "lib_crlgen_current",
+	"INSERT INTO crl_current (issuer_id, kind, number, this_update, "
+	"next_update, der) VALUES ($1, $2, $3, to_timestamp($4::bigint), "
+	"to_timestamp($5::bigint), $6) ON CONFLICT (issuer_id, kind) DO UPDATE "
+	"SET number = EXCLUDED.number, this_update = EXCLUDED.this_update, "
+	"next_update = EXCLUDED.next_update, der = EXCLUDED.der "
+	"WHERE crl_current.number < EXCLUDED.number", 6 };
+
+/* A growing byte buffer; failed sticks after the first allocation failure. */
+struct cbuf {
+	unsigned char	*d;
+	size_t		 len;
+	size_t		 cap;
+	int		 failed;
+};
+
+struct crlgen_ctx {
+	struct db			*db;
+	const char			*actor;
+	const struct crlgen_issuer	*is;
+	const struct crlgen_policy	*pol;
+	enum crlgen_kind		 kind;
+	int				 flags;
+	crlgen_sign_fn			 sign;
+	void				*sign_arg;
+	struct crlgen_result		*res;
+	char				*err;
+	size_t				 errlen;
+	/* streaming */
+	struct cbuf			 b;
+	long long			 entries;
+	int				 row_failed;
+};
+
+static void	crlgen_seterr(struct crlgen_ctx *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+crlgen_seterr(struct crlgen_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, c->errlen, fmt, ap);
+	va_end(ap);
+}
+
+static double
+crlgen_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+cbuf_reserve(struct cbuf *b, size_t more)
+{
+	unsigned char *nd;
+	size_t ncap;
+
+	if (b->failed)
+		return -1;
+	if (b->len + more <= b->cap)
+		return 0;
+	if (more > CRLGEN_MAX_LEN || b->len > CRLGEN_MAX_LEN - more) {
+		b->failed = 1;
+		return -1;
+	}
+	ncap = b->cap < 4096 ? 4096 : b->cap;
+	while (ncap < b->len + more)
+		ncap *= 2;
+	if ((nd = realloc(b->d, ncap)) == NULL) {
+		b->failed = 1;
+		return -1;
+	}
+	b->d = nd;
+	b->cap = ncap;
+	return 0;
+}
+
+static void
+cbuf_put(struct cbuf *b, const void *p, size_t n)
+{
+	if (n == 0 || cbuf_reserve(b, n) == -1)
+		return;
+	memcpy(b->d + b->len, p, n);
+	b->len += n;
+}
+
+/* Writes a DER tag and minimal length into out (at least 6 bytes); returns its size. */
+static size_t
+der_hdr(unsigned char *out, unsigned char tag, size_t len)
+{
+	size_t n = 0;
+
+	out[n++] = tag;
+	if (len < 0x80)
+		out[n++] = (unsigned char)len;
+	else if (len < 0x100) {
+		out[n++] = 0x81;
+		out[n++] = (unsigned char)len;
+	} else if (len < 0x10000) {
+		out[n++] = 0x82;
+		out[n++] = (unsigned char)(len >> 8);
+		out[n++] = (unsigned char)len;
+	} else if (len < 0x1000000) {
+		out[n++] = 0x83;
+		out[n++] = (unsigned char)(len >> 16);
+		out[n++] = (unsigned char)(len >> 8);
+		out[n++] = (unsigned char)len;
+	} else {
+		out[n++] = 0x84;
+		out[n++] = (unsigned char)(len >> 24);
+		out[n++] = (unsigned char)(len >> 16);
+		out[n++] = (unsigned char)(len >> 8);
+		out[n++] = (unsigned char)len;
+	}
+	return n;
+}
+
+static void
+cbuf_tlv(struct cbuf *b, unsigned char tag, const void *content, size_t n)
+{
+	unsigned char h[CRLGEN_HDR_MAX];
+
+	cbuf_put(b, h, der_hdr(h, tag, n));
+	cbuf_put(b, content, n);
+}
+
+/* Appends tag + the contents of inner (then emptied). */
+static void
+cbuf_wrap(struct cbuf *b, unsigned char tag, struct cbuf *inner)
+{
+	if (inner->failed)
+		b->failed = 1;
+	cbuf_tlv(b, tag, inner->d, inner->len);
+	inner->len = 0;
+}
+
+static void
+put2(unsigned char *p, int v)
+{
+	p[0] = (unsigned char)('0' + v / 10 % 10);
+	p[1] = (unsigned char)('0' + v % 10);
+}
+
+/*
+ * RFC 5280 §5.1.2.4: UTCTime through 2049, GeneralizedTime from 2050; gen
+ * forces GeneralizedTime (invalidityDate, §5.3.2). Writes at most 17 bytes.
+ */
+static size_t
+der_time(unsigned char *out, time_t t, int gen)
+{
+	struct tm tm;
+	int year;
+	size_t n = 0;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	year = tm.tm_year + 1900;
+	if (!gen && year >= 1950 && year <= 2049) {
+		out[n++] = 0x17;
+		out[n++] = 13;
+	} else {
+		out[n++] = 0x18;
+		out[n++] = 15;
+		put2(out + n, year / 100);
+		n += 2;
+	}
+	put2(out + n, year % 100);
+	put2(out + n + 2, tm.tm_mon + 1);
+	put2(out + n + 4, tm.tm_mday);
+	put2(out + n + 6, tm.tm_hour);
+	put2(out + n + 8, tm.tm_min);
+	put2(out + n + 10, tm.tm_sec);
+	n += 12;
+	out[n++] = 'Z';
+	return n;
+}
+
+/* A non-negative INTEGER's DER (tag included) into out (>= 11 bytes). */
+static size_t
+der_uint(unsigned char *out, unsigned long long v)
+{
+	unsigned char tmp[9];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	} while (v > 0);
+	if (tmp[n - 1] & 0x80)
+		tmp[n++] = 0;
+	out[0] = 0x02;
+	out[1] = (unsigned char)n;
+	for (i = 0; i < n; i++)
+		out[2 + i] = tmp[n - 1 - i];
+	return 2 + n;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * The DER INTEGER (tag included) of a serial stored as hex (schema/004):
+ * positive, leading zero octets dropped, 0x00 prepended when the high bit
+ * is set. out holds at least 2 + 21 bytes. Returns its size, 0 when hex is
+ * not a serial RFC 5280 allows.
+ */
+static size_t
+der_serial(unsigned char *out, const char *hex)
+{
+	unsigned char v[CRLGEN_SERIAL_MAX + 8];
+	size_t n = strlen(hex), nb = 0, i = 0, z = 0;
+	int hi, lo;
+
+	if (n == 0 || n > 2 * sizeof(v))
+		return 0;
+	if (n % 2 == 1) {
+		if ((lo = hexval(hex[0])) < 0)
+			return 0;
+		v[nb++] = (unsigned char)lo;
+		i = 1;
+	}
+	for (; i < n; i += 2) {
+		if ((hi = hexval(hex[i])) < 0 || (lo = hexval(hex[i + 1])) < 0)
+			return 0;
+		v[nb++] = (unsigned char)(hi << 4 | lo);
+	}
+	while (z < nb - 1 && v[z] == 0)
+		z++;
+	nb -= z;
+	if (nb > CRLGEN_SERIAL_MAX)
+		return 0;
+	out[0] = 0x02;
+	if (v[z] & 0x80) {
+		out[1] = (unsigned char)(nb + 1);
+		out[2] = 0;
+		memcpy(out + 3, v + z, nb);
+		return 3 + nb;
+	}
+	out[1] = (unsigned char)nb;
+	memcpy(out + 2, v + z, nb);
+	return 2 + nb;
+}
+
+/* One revoked entry (RFC 5280 §5.1.2.6, §5.3) from a row of stmt_full/stmt_delta. */
+static int
+crlgen_row(void *arg, const PGresult *row)
+{
+	/* Entry extension prefixes: reasonCode (2.5.29.21), invalidityDate (2.5.29.24). */
+	static const unsigned char reason_ext[] = { 0x30, 0x0a, 0x06, 0x03,
+	    0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01 };
+	static const unsigned char inv_ext[] = { 0x30, 0x18, 0x06, 0x03, 0x55,
+	    0x1d, 0x18, 0x04, 0x11 };
+	struct crlgen_ctx *c = arg;
+	unsigned char content[128], exts[64], *e;
+	size_t n = 0, x = 0, len;
+	const char *serial = PQgetvalue(row, 0, 0);
+	time_t when;
+	int reason;
+
+	if ((len = der_serial(content, serial)) == 0) {
+		crlgen_seterr(c, "certificate serial \"%.48s\" is not a valid "
+		    "CRL entry serial (RFC 5280 §4.1.2.2)", serial);
+		c->row_failed = 1;
+		return -1;
+	}
+	n = len;
+	if (PQgetisnull(row, 0, 1)) {
+		/* A released hold, in a delta only: removeFromCRL (§5.3.1). */
+		when = c->res->this_update;
+		reason = REASON_REMOVE;
+	} else {
+		when = (time_t)strtoll(PQgetvalue(row, 0, 1), NULL, 10);
+		reason = PQgetisnull(row, 0, 2) ? REASON_UNSPECIFIED :
+		    atoi(PQgetvalue(row, 0, 2));
+	}
+	n += der_time(content + n, when, 0);
+	/* §5.3.1: reasonCode unspecified SHOULD be absent. */
+	if (reason != REASON_UNSPECIFIED) {
+		memcpy(exts + x, reason_ext, sizeof(reason_ext));
+		x += sizeof(reason_ext);
+		exts[x++] = (unsigned char)reason;
+	}
+	if (reason != REASON_REMOVE && !PQgetisnull(row, 0, 3)) {
+		memcpy(exts + x, inv_ext, sizeof(inv_ext));
+		x += sizeof(inv_ext);
+		x += der_time(exts + x, (time_t)strtoll(PQgetvalue(row, 0, 3),
+		    NULL, 10), 1);
+	}
+	if (x > 0) {
+		n += der_hdr(content + n, 0x30, x);
+		memcpy(content + n, exts, x);
+		n += x;
+	}
+	if (cbuf_reserve(&c->b, n + 2) == -1) {
+		crlgen_seterr(c, "CRL buffer: out of memory or over %u bytes",
+		    CRLGEN_MAX_LEN);
+		c->row_failed = 1;
+		return -1;
+	}
+	e = c->b.d + c->b.len;
+	len = der_hdr(e, 0x30, n);
+	memcpy(e + len, content, n);
+	c->b.len += len + n;
+	c->entries++;
+	return 0;
+}
+
+/* Extension ::= SEQUENCE { OID 2.5.29.id, critical, OCTET STRING value } */
+static void
+crlgen_ext(struct cbuf *out, unsigned char id, int critical, struct cbuf *val)
+{
+	struct cbuf e = { NULL, 0, 0, 0 };
+	unsigned char oid[] = { 0x06, 0x03, 0x55, 0x1d, id };
+	static const unsigned char crit[] = { 0x01, 0x01, 0xff };
+
+	cbuf_put(&e, oid, sizeof(oid));
+	if (critical)
+		cbuf_put(&e, crit, sizeof(crit));
+	cbuf_wrap(&e, 0x04, val);
+	cbuf_wrap(out, 0x30, &e);
+	free(e.d);
+}
+
+/* DistributionPointName fullName with one URI: [0] { [0] { [6] uri } } */
+static void
+crlgen_dpname(struct cbuf *out, const char *uri)
+{
+	struct cbuf gn = { NULL, 0, 0, 0 }, names = { NULL, 0, 0, 0 };
+
+	cbuf_tlv(&gn, 0x86, uri, strlen(uri));	/* uniformResourceIdentifier */
+	cbuf_wrap(&names, 0xa0, &gn);		/* fullName [0] GeneralNames */
+	cbuf_wrap(out, 0xa0, &names);		/* distributionPoint [0] */
+	free(gn.d);
+	free(names.d);
+}
+
+/* crlExtensions [0] EXPLICIT (RFC 5280 §5.2) into out. */
+static int
+crlgen_extensions(struct crlgen_ctx *c, struct cbuf *out, long long number,
+    long long base)
+{
+	struct cbuf exts = { NULL, 0, 0, 0 }, v = { NULL, 0, 0, 0 };
+	struct cbuf t = { NULL, 0, 0, 0 };
+	const ASN1_OCTET_STRING *skid;
+	unsigned char md[EVP_MAX_MD_SIZE], num[16];
+	unsigned int mdlen = 0;
+	int rc = -1;
+
+	/* §5.2.1 Authority Key Identifier: the issuer's subject key identifier. */
+	if ((skid = X509_get0_subject_key_id(c->is->cert)) != NULL)
+		cbuf_tlv(&t, 0x80, ASN1_STRING_get0_data(skid),
+		    (size_t)ASN1_STRING_length(skid));
+	else {
+		if (X509_pubkey_digest(c->is->cert, EVP_sha1(), md, &mdlen) !=
+		    1) {
+			crlgen_seterr(c, "X509_pubkey_digest failed");
+			goto out;
+		}
+		cbuf_tlv(&t, 0x80, md, mdlen);
+	}
+	cbuf_wrap(&v, 0x30, &t);
+	crlgen_ext(&exts, 0x23, 0, &v);
+	/* §5.2.3 CRL Number. */
+	cbuf_put(&v, num, der_uint(num, (unsigned long long)number));
+	crlgen_ext(&exts, 0x14, 0, &v);
+	/* §5.2.4 Delta CRL Indicator (critical): the base's number. */
+	if (c->kind == CRLGEN_DELTA) {
+		cbuf_put(&v, num, der_uint(num, (unsigned long long)base));
+		crlgen_ext(&exts, 0x1b, 1, &v);
+	}
+	/*
+	 * §5.2.5 Issuing Distribution Point (critical): the URL in our
+	 * certificates' CRL distribution points. A delta carries the same one
+	 * as its base: §5.2.4 has complete and delta CRLs share one scope, and
+	 * relying parties (OpenSSL's check_delta_base) require the two IDPs to
+	 * be identical and to match the certificate's CDP.
+	 */
+	if (c->pol->url != NULL) {
+		crlgen_dpname(&t, c->pol->url);
+		cbuf_wrap(&v, 0x30, &t);
+		crlgen_ext(&exts, 0x1c, 1, &v);
+	}
+	/* §5.2.6 Freshest CRL: where the deltas are (complete CRLs only). */
+	if (c->kind != CRLGEN_DELTA && c->pol->delta_url != NULL) {
+		struct cbuf dp = { NULL, 0, 0, 0 };
+
+		crlgen_dpname(&dp, c->pol->delta_url);
+		cbuf_wrap(&t, 0x30, &dp);	/* DistributionPoint */
+		cbuf_wrap(&v, 0x30, &t);	/* CRLDistributionPoints */
+		crlgen_ext(&exts, 0x2e, 0, &v);
+		free(dp.d);
+	}
+	cbuf_wrap(&t, 0x30, &exts);
+	cbuf_wrap(out, 0xa0, &t);
+	if (out->failed || exts.failed || v.failed || t.failed) {
+		crlgen_seterr(c, "CRL extensions: out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(exts.d);
+	free(v.d);
+	free(t.d);
+	return rc;
+}
+
+/* The signature AlgorithmIdentifier for the issuer's key and digest. */
+static int
+crlgen_sigalg(struct crlgen_ctx *c, const unsigned char **alg, size_t *len)
+{
+	static const unsigned char ec[3][12] = {
+		{ 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 },
+		{ 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03 },
+		{ 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04 },
+	};
+	static const unsigned char rsa[3][15] = {
+		{ 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00 },
+		{ 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c, 0x05, 0x00 },
+		{ 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d, 0x05, 0x00 },
+	};
+	EVP_PKEY *pub = X509_get0_pubkey(c->is->cert);
+	int d;
+
+	if (strcmp(c->is->digest, "SHA256") == 0)
+		d = 0;
+	else if (strcmp(c->is->digest, "SHA384") == 0)
+		d = 1;
+	else if (strcmp(c->is->digest, "SHA512") == 0)
+		d = 2;
+	else {
+		crlgen_seterr(c, "CRL digest %s: SHA256, SHA384 or SHA512 only",
+		    c->is->digest);
+		return -1;
+	}
+	if (pub != NULL && EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC) {
+		*alg = ec[d];
+		*len = sizeof(ec[d]);
+	} else if (pub != NULL && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA) {
+		*alg = rsa[d];
+		*len = sizeof(rsa[d]);
+	} else {
+		crlgen_seterr(c, "issuer %s: key type not supported for CRLs "
+		    "(EC or RSA PKCS#1 v1.5)", c->is->name);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+crlgen_hex(const unsigned char *d, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+}
+
+static void
+crlgen_iso(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The rows of the CRL just built, its publication and its audit event. */
+static int
+crlgen_record(struct crlgen_ctx *c, const char *snapshot)
+{
+	struct crlgen_result *r = c->res;
+	const char *kind = c->kind == CRLGEN_DELTA ? "delta" : "full";
+	char id[24], num[24], base[24], tu[24], nu[24], seq[24], ent[24];
+	char bytes[24], obj[96], tus[32], nus[32];
+	const char *v[13];
+	int lens[6] = { 0 }, fmts[6] = { 0, 0, 0, 0, 0, 1 };
+	json_t *details = NULL;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	snprintf(id, sizeof(id), "%lld", c->is->id);
+	snprintf(num, sizeof(num), "%lld", r->number);
+	snprintf(base, sizeof(base), "%lld", r->base_number);
+	snprintf(tu, sizeof(tu), "%lld", (long long)r->this_update);
+	snprintf(nu, sizeof(nu), "%lld", (long long)r->next_update);
+	snprintf(seq, sizeof(seq), "%lld", r->max_seq);
+	snprintf(ent, sizeof(ent), "%lld", r->entries);
+	snprintf(bytes, sizeof(bytes), "%zu", r->len);
+	v[0] = id;
+	v[1] = num;
+	v[2] = kind;
+	v[3] = c->kind == CRLGEN_BASE ? "true" : "false";
+	v[4] = c->kind == CRLGEN_DELTA ? base : NULL;
+	v[5] = tu;
+	v[6] = nu;
+	v[7] = seq;
+	v[8] = snapshot;
+	v[9] = ent;
+	v[10] = bytes;
+	v[11] = r->sha256;
+	v[12] = c->actor;
+	if (db_exec_ok(c->db, &stmt_record, v) == -1) {
+		crlgen_seterr(c, "recording CRL %lld failed", r->number);
+		goto out;
+	}
+	v[0] = id;
+	v[1] = kind;
+	v[2] = num;
+	v[3] = tu;
+	v[4] = nu;
+	v[5] = (const char *)r->der;
+	lens[5] = (int)r->len;
+	if ((res = db_exec(c->db, &stmt_current, v, lens, fmts)) == NULL) {
+		crlgen_seterr(c, "storing CRL %lld failed", r->number);
+		goto out;
+	}
+	if (c->pol->ldap_dn != NULL && (publish_queue_add(c->db, c->actor,
+	    c->pol->ldap_dn, c->kind == CRLGEN_DELTA ?
+	    "deltaRevocationList;binary" : "certificateRevocationList;binary",
+	    r->der, r->len) == -1 || (c->pol->arl && publish_queue_add(c->db,
+	    c->actor, c->pol->ldap_dn, "authorityRevocationList;binary", r->der,
+	    r->len) == -1))) {
+		crlgen_seterr(c, "queueing CRL %lld for LDAP failed", r->number);
+		goto out;
+	}
+	crlgen_iso(r->this_update, tus, sizeof(tus));
+	crlgen_iso(r->next_update, nus, sizeof(nus));
+	snprintf(obj, sizeof(obj), "%s:%lld", c->is->name, r->number);
+	details = json_pack("{s:s, s:I, s:s, s:b, s:o*, s:s, s:s, s:I, s:I, "
+	    "s:I, s:s}", "issuer", c->is->name, "number", (json_int_t)r->number,
+	    "kind", kind, "base", c->kind == CRLGEN_BASE, "base_number",
+	    c->kind == CRLGEN_DELTA ? json_integer(r->base_number) : NULL,
+	    "this_update", tus, "next_update", nus, "entries",
+	    (json_int_t)r->entries, "bytes", (json_int_t)r->len, "max_seq",
+	    (json_int_t)r->max_seq, "sha256", r->sha256);
+	if (details == NULL || audit_append(c->db, c->actor, "crl.issue", "crl",
+	    obj, details, NULL) == -1) {
+		crlgen_seterr(c, "audit event of CRL %lld failed", r->number);
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	json_decref(details);
+	return rc;
+}
+
+/*
+ * Builds and signs the CertificateList into c->b and c->res. pre: the
+ * TBSCertList fields before revokedCertificates; ext: crlExtensions.
+ */
+static int
+crlgen_build(struct crlgen_ctx *c, const struct db_stmt *stmt,
+    const char *const *values, const struct cbuf *pre, const struct cbuf *ext)
+{
+	struct crlgen_result *r = c->res;
+	unsigned char *sig = NULL, h[CRLGEN_HDR_MAX];
+	const unsigned char *alg;
+	size_t siglen = 0, algl, reserve, pos, elen, n;
+	char e[256] = "";
+	double t0;
+	int rc = -1;
+
+	if (crlgen_sigalg(c, &alg, &algl) == -1)
+		goto out;
+	t0 = crlgen_now();
+	reserve = 3 * CRLGEN_HDR_MAX + pre->len;
+	c->b.len = 0;
+	c->entries = 0;
+	c->row_failed = 0;
+	if (cbuf_reserve(&c->b, reserve + 65536) == -1) {
+		crlgen_seterr(c, "CRL buffer: out of memory");
+		goto out;
+	}
+	c->b.len = reserve;
+	if (db_exec_rows(c->db, stmt, values, crlgen_row, c) == -1) {
+		if (!c->row_failed)
+			crlgen_seterr(c, "reading revoked certificates failed "
+			    "(SQLSTATE %s)", db_last_sqlstate(c->db));
+		goto out;
+	}
+	elen = c->b.len - reserve;
+	cbuf_put(&c->b, ext->d, ext->len);
+	if (c->b.failed) {
+		crlgen_seterr(c, "CRL buffer: out of memory or over %u bytes",
+		    CRLGEN_MAX_LEN);
+		goto out;
+	}
+	/* Backwards into the reserve: revokedCertificates, the fields, TBSCertList. */
+	pos = reserve;
+	if (elen > 0) {	/* §5.1.2.6: absent when empty */
+		n = der_hdr(h, 0x30, elen);
+		pos -= n;
+		memcpy(c->b.d + pos, h, n);
+	}
+	pos -= pre->len;
+	memcpy(c->b.d + pos, pre->d, pre->len);
+	n = der_hdr(h, 0x30, c->b.len - pos);
+	pos -= n;
+	memcpy(c->b.d + pos, h, n);
+	r->entries = c->entries;
+	r->t_build = crlgen_now() - t0;
+
+	t0 = crlgen_now();
+	if (c->sign(c->sign_arg, c->b.d + pos, c->b.len - pos, &sig, &siglen,
+	    e, sizeof(e)) == -1) {
+		crlgen_seterr(c, "signing CRL %lld: %s", r->number, e);
+		goto out;
+	}
+	r->t_sign = crlgen_now() - t0;
+	/* signatureAlgorithm, signatureValue BIT STRING (no unused bits). */
+	cbuf_put(&c->b, alg, algl);
+	cbuf_put(&c->b, h, der_hdr(h, 0x03, siglen + 1));
+	cbuf_put(&c->b, "", 1);
+	cbuf_put(&c->b, sig, siglen);
+	if (c->b.failed) {
+		crlgen_seterr(c, "CRL buffer: out of memory");
+		goto out;
+	}
+	n = der_hdr(h, 0x30, c->b.len - pos);
+	pos -= n;
+	memcpy(c->b.d + pos, h, n);
+	r->der = c->b.d + pos;
+	r->len = c->b.len - pos;
+	rc = 0;
+out:
+	free(sig);
+	return rc;
+}
+
+static int
+crlgen_txn(struct db *db, void *arg)
+{
+	struct crlgen_ctx *c = arg;
+	struct crlgen_result *r = c->res;
+	struct cbuf pre = { NULL, 0, 0, 0 }, ext = { NULL, 0, 0, 0 };
+	unsigned char tmp[32], *name = NULL, md[32];
+	PGresult *res = NULL;
+	char id[24], cutoff[24], bseq[24], snapshot[4096] = "";
+	char bsnap[4096] = "";
+	const char *v[4];
+	long long cur_seq, base_seq = 0;
+	int namelen, rc = -1;
+	double t0;
+
+	/* An earlier attempt's CRL (a retried transaction) is not kept. */
+	free(c->b.d);
+	memset(&c->b, 0, sizeof(c->b));
+	memset(r, 0, sizeof(*r));
+	snprintf(id, sizeof(id), "%lld", c->is->id);
+	v[0] = id;
+	/* One issuer's CRLs are made one at a time, wherever crld runs. */
+	if ((res = db_exec(db, &stmt_state_lock, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		crlgen_seterr(c, "locking the CRL number of %s failed",
+		    c->is->name);
+		goto out;
+	}
+	r->number = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_now, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		crlgen_seterr(c, "reading the revocation state failed");
+		goto out;
+	}
+	cur_seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	snprintf(snapshot, sizeof(snapshot), "%s", PQgetvalue(res, 0, 1));
+	r->this_update = (time_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	r->next_update = r->this_update + c->pol->next_update;
+	r->max_seq = cur_seq;
+	PQclear(res);
+	res = NULL;
+	if (c->kind == CRLGEN_DELTA) {
+		if ((res = db_exec(db, &stmt_base, v, NULL, NULL)) == NULL)
+			goto out;
+		if (PQntuples(res) != 1) {
+			crlgen_seterr(c, "no base CRL of %s yet: a delta needs "
+			    "one (RFC 5280 §5.2.4)", c->is->name);
+			goto out;
+		}
+		r->base_number = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		base_seq = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		snprintf(bsnap, sizeof(bsnap), "%s", PQgetvalue(res, 0, 2));
+		PQclear(res);
+		res = NULL;
+	}
+	if (c->flags & CRLGEN_IF_CHANGED) {
+		v[1] = c->kind == CRLGEN_DELTA ? "delta" : "full";
+		if ((res = db_exec(db, &stmt_newest, v, NULL, NULL)) == NULL)
+			goto out;
+		if (PQntuples(res) == 1 &&
+		    strtoll(PQgetvalue(res, 0, 0), NULL, 10) >= cur_seq &&
+		    strtoll(PQgetvalue(res, 0, 1), NULL, 10) == r->base_number) {
+			rc = 0;		/* issued stays 0: nothing new */
+			goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	if (db_exec_ok(db, &stmt_state_next, v) == -1) {
+		crlgen_seterr(c, "taking CRL number %lld failed", r->number);
+		goto out;
+	}
+
+	/* version v2, signature, issuer, thisUpdate, nextUpdate (§5.1.2). */
+	cbuf_put(&pre, "\x02\x01\x01", 3);
+	{
+		const unsigned char *alg;
+		size_t algl;
+
+		if (crlgen_sigalg(c, &alg, &algl) == -1)
+			goto out;
+		cbuf_put(&pre, alg, algl);
+	}
+	if ((namelen = i2d_X509_NAME(X509_get_subject_name(c->is->cert),
+	    &name)) <= 0) {
+		crlgen_seterr(c, "i2d_X509_NAME failed");
+		goto out;
+	}
+	cbuf_put(&pre, name, (size_t)namelen);
+	cbuf_put(&pre, tmp, der_time(tmp, r->this_update, 0));
+	cbuf_put(&pre, tmp, der_time(tmp, r->next_update, 0));
+	if (pre.failed || crlgen_extensions(c, &ext, r->number,
+	    r->base_number) == -1) {
+		if (pre.failed)
+			crlgen_seterr(c, "CRL fields: out of memory");
+		goto out;
+	}
+	snprintf(cutoff, sizeof(cutoff), "%lld",
+	    (long long)r->this_update - c->pol->expired_grace);
+	v[1] = cutoff;
+	snprintf(bseq, sizeof(bseq), "%lld", base_seq);
+	v[2] = bseq;
+	v[3] = bsnap;
+	if (crlgen_build(c, c->kind == CRLGEN_DELTA ? &stmt_delta : &stmt_full,
+	    v, &pre, &ext) == -1)
+		goto out;
+	if (EVP_Digest(r->der, r->len, md, NULL, EVP_sha256(), NULL) != 1) {
+		crlgen_seterr(c, "EVP_Digest failed");
+		goto out;
+	}
+	crlgen_hex(md, sizeof(md), r->sha256);
+	t0 = crlgen_now();
+	if (crlgen_record(c, snapshot) == -1)
+		goto out;
+	r->t_record = crlgen_now() - t0;
+	r->issued = 1;
+	rc = 0;
+out:
+	PQclear(res);
+	OPENSSL_free(name);
+	free(pre.d);
+	free(ext.d);
+	return rc;
+}
+
+int
+crlgen_issue(struct db *db, const char *actor, const struct crlgen_issuer *is,
+    const struct crlgen_policy *pol, enum crlgen_kind kind, int flags,
+    crlgen_sign_fn sign, void *sign_arg, struct crlgen_result *res, char *err,
+    size_t errlen)
+{
+	struct crlgen_ctx c;
+	char id[24], fname[128], e[256];
+	const char *v[1];
+	double t0;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	memset(&c, 0, sizeof(c));
+	if (errlen > 0)
+		err[0] = '\0';
+	c.db = db;
+	c.actor = actor;
+	c.is = is;
+	c.pol = pol;
+	c.kind = kind;
+	c.flags = flags;
+	c.sign = sign;
+	c.sign_arg = sign_arg;
+	c.res = res;
+	c.err = err;
+	c.errlen = errlen;
+	if (pol->next_update <= 0 || pol->expired_grace < 0 ||
+	    (kind != CRLGEN_FULL && kind != CRLGEN_BASE &&
+	    kind != CRLGEN_DELTA)) {
+		snprintf(err, errlen, "crlgen_issue: bad policy or kind");
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%lld", is->id);
+	v[0] = id;
+	if (db_exec_ok(db, &stmt_state_init, v) == -1) {
+		snprintf(err, errlen, "crl_state row of %s: SQLSTATE %s",
+		    is->name, db_last_sqlstate(db));
+		goto out;
+	}
+	t0 = crlgen_now();
+	if (db_transaction(db, "REPEATABLE READ", CRLGEN_ATTEMPTS, crlgen_txn,
+	    &c) == -1) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "CRL of %s: transaction failed "
+			    "(SQLSTATE %s)", is->name, db_last_sqlstate(db));
+		goto out;
+	}
+	if (res->issued) {
+		/* The commit is part of recording. */
+		res->t_record = crlgen_now() - t0 - res->t_build - res->t_sign;
+		res->buf = c.b.d;
+		c.b.d = NULL;
+		if (pol->out_dir != NULL) {
+			crlgen_file_name(is->name, kind == CRLGEN_DELTA, fname,
+			    sizeof(fname));
+			if (crlgen_write_file(pol->out_dir, fname, res->der,
+			    res->len, e, sizeof(e)) == -1)
+				/* Recorded and queued: the next one rewrites it. */
+				log_warn("CRL %lld of %s issued but not written: "
+				    "%s", res->number, is->name, e);
+		}
+	}
+	err[0] = '\0';
+	rc = 0;
+out:
+	free(c.b.d);
+	if (rc == -1)
+		crlgen_result_clear(res);
+	return rc;
+}
+
+void
+crlgen_result_clear(struct crlgen_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->buf);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+crlgen_file_name(const char *issuer_name, int delta, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s%s.crl", issuer_name, delta ? "-delta" : "");
+}
+
+int
+crlgen_write_file(const char *dir, const char *name, const unsigned char *der,
+    size_t len, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	size_t off = 0;
+	ssize_t n;
+	int fd = -1, rc = -1;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path) || (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp",
+	    dir, name, (long)getpid()) >= sizeof(tmp)) {
+		snprintf(err, errlen, "%s/%s: path too long", dir, name);
+		return -1;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0644)) == -1) {
+		snprintf(err, errlen, "open %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		if ((n = write(fd, der + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "write %s: %s", tmp,
+			    strerror(errno));
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	/* Readable by the web server or whoever serves the directory. */
+	if (fchmod(fd, 0644) == -1 || fsync(fd) == -1) {
+		snprintf(err, errlen, "fchmod/fsync %s: %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		snprintf(err, errlen, "close %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		snprintf(err, errlen, "rename %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (rc == -1)
+		(void)unlink(tmp);
+	return rc;
+}

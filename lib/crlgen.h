@@ -1,0 +1,103 @@
+/*
+ * Issuing a CRL (RFC 5280 §5) from the status registry (table certificate)
+ * by streaming: the TBSCertList DER is written entry by entry into one
+ * buffer straight from a single-row-mode query, signed through a callback
+ * (the signer process), and the outer CertificateList appended in place. No
+ * X509_CRL object is built: a CRL of 1,000,000 entries costs about one copy
+ * of its DER (~40 MB) in the caller.
+ *
+ * Shared by crld (the issuing CA's complete and delta CRLs) and pkictl (the
+ * root's CRL, the ARL, made at a ceremony). Tables: schema/005_crl.sql.
+ */
+#ifndef PKI_CRLGEN_H
+#define PKI_CRLGEN_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+struct db;
+
+/* Whose CRL. */
+struct crlgen_issuer {
+	long long	 id;		/* ca_certificate.id */
+	const char	*name;		/* ca_certificate.name: files NAME.crl, NAME-delta.crl */
+	X509		*cert;		/* borrowed: issuer name, key identifier */
+	const char	*digest;	/* "SHA256", "SHA384" or "SHA512" */
+};
+
+/* How (policy/crl.conf). */
+struct crlgen_policy {
+	const char	*url;		/* IDP distributionPoint: our certificates' CDP */
+	const char	*delta_url;	/* Freshest CRL (§5.2.6) of complete CRLs; NULL: none */
+	long		 next_update;	/* seconds from thisUpdate to nextUpdate */
+	/*
+	 * An entry stays until the certificate's notAfter is this many seconds
+	 * before thisUpdate (RFC 5280 §3.3: at least one regularly scheduled
+	 * CRL after expiry must still list it).
+	 */
+	long		 expired_grace;
+	const char	*out_dir;	/* NAME.crl / NAME-delta.crl written there; NULL: none */
+	const char	*ldap_dn;	/* the CA's directory entry; NULL: not queued */
+	int		 arl;		/* the root's: authorityRevocationList too */
+};
+
+enum crlgen_kind {
+	CRLGEN_FULL = 1,	/* complete CRL, after a revocation */
+	CRLGEN_BASE = 2,	/* complete CRL on the schedule: deltas refer to it */
+	CRLGEN_DELTA = 3,	/* delta CRL (§5.2.4) on the newest base */
+};
+
+/* Skip when the newest CRL of this kind already covers every change. */
+#define CRLGEN_IF_CHANGED	0x01
+
+/* Signs tbs (a DER TBSCertList); *sig malloc'd. 0, or -1 with err. */
+typedef int	(*crlgen_sign_fn)(void *arg, const unsigned char *tbs,
+		    size_t tbslen, unsigned char **sig, size_t *siglen,
+		    char *err, size_t errlen);
+
+struct crlgen_result {
+	int		 issued;	/* 0: skipped (CRLGEN_IF_CHANGED) */
+	long long	 number;
+	long long	 base_number;	/* deltas; else 0 */
+	long long	 entries;
+	long long	 max_seq;
+	time_t		 this_update;
+	time_t		 next_update;
+	unsigned char	*buf;		/* malloc'd; der points into it */
+	const unsigned char *der;	/* the CertificateList */
+	size_t		 len;
+	char		 sha256[65];	/* hex */
+	double		 t_build;	/* seconds: query and TBS */
+	double		 t_sign;	/* signature round trip */
+	double		 t_record;	/* database rows, publication queue, audit, commit */
+};
+
+/*
+ * Issues one CRL of kind for issuer in its own transaction (REPEATABLE READ,
+ * retried on serialization failures): takes the issuer's crl_state row lock
+ * and its next number, streams the entries, signs through sign(sign_arg,
+ * ...), records the crl and crl_current rows, queues LDAP publication and
+ * appends the "crl.issue" audit event by actor; after the commit, writes the
+ * file under out_dir (atomically). A delta needs a base CRL of the issuer.
+ * Returns 0 (res filled; free with crlgen_result_clear()) or -1 with err.
+ */
+int	crlgen_issue(struct db *, const char *actor,
+	    const struct crlgen_issuer *, const struct crlgen_policy *,
+	    enum crlgen_kind, int flags, crlgen_sign_fn sign, void *sign_arg,
+	    struct crlgen_result *res, char *err, size_t errlen);
+void	crlgen_result_clear(struct crlgen_result *);
+
+/*
+ * Writes len bytes to dir/name through a temporary file, fsync and rename,
+ * so readers see the old file or the new one. 0, or -1 with err.
+ */
+int	crlgen_write_file(const char *dir, const char *name,
+	    const unsigned char *der, size_t len, char *err, size_t errlen);
+
+/* The file name of a CRL: NAME.crl, NAME-delta.crl. */
+void	crlgen_file_name(const char *issuer_name, int delta, char *out,
+	    size_t outlen);
+
+#endif
