@@ -140,8 +140,16 @@ arl_issue(const struct config *cfg, const char *actor)
 	is.cert = root;
 	is.digest = as.digest;
 	memset(&pol, 0, sizeof(pol));
+	/*
+	 * No Issuing Distribution Point: the self-signed root has no CRL
+	 * distribution point, and relying parties that check the whole chain
+	 * (OpenSSL -crl_check_all) check the root against this CRL too; an IDP
+	 * distributionPoint would put the root out of its scope ("different
+	 * CRL scope"). Without one the CRL covers everything the root issued
+	 * (RFC 5280 §5.2.5), which is what an ARL is.
+	 */
 	snprintf(url, sizeof(url), "%s/root.crl", base);
-	pol.url = url;
+	pol.url = NULL;
 	pol.next_update = days * 86400;
 	pol.expired_grace = grace;
 	pol.out_dir = config_get(cfg, "pki.out_dir", NULL);
@@ -161,8 +169,9 @@ arl_issue(const struct config *cfg, const char *actor)
 	gmtime_r(&r.next_update, &tm);
 	strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	printf("ARL %lld of the root issued: %lld entries, %zu bytes, next "
-	    "update %s, %s/root.crl\n", r.number, r.entries, r.len, nu,
-	    pol.out_dir != NULL ? pol.out_dir : "(no pki.out_dir)");
+	    "update %s, %s/root.crl, served at %s\n", r.number, r.entries,
+	    r.len, nu, pol.out_dir != NULL ? pol.out_dir : "(no pki.out_dir)",
+	    url);
 	if (pol.ldap_dn != NULL) {
 		if ((pending = certstore_publish(db, cfg, actor)) != 0)
 			log_warn("LDAP: %d publication(s) pending; `pkictl "

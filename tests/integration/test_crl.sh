@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# crld and `pkictl crl arl`, judged by independent clients: openssl crl and
+# verify (-crl_check, -use_deltas, -crl_check_all), GnuTLS certtool,
+# ldapsearch and curl. A revocation reaches the served CRL within seconds;
+# the delta carries exactly what changed since its base (a released hold as
+# removeFromCRL); numbers only grow; HTTP, files and LDAP hold the same
+# bytes; bad requests get 4xx.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+B=${PKI_CRL_URL%/issuing.crl}
+pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+fetch() { curl -fsS --max-time 10 -o "$2" "$B/$1" || fail "GET $B/$1"; }
+# crlnum FILE: the CRL number (decimal); basenum FILE: the Delta CRL Indicator.
+crlnum() { echo $((16#$(openssl crl -inform DER -in "$1" -noout -crlnumber | cut -d= -f2 | sed 's/^0x//'))); }
+basenum() {
+	openssl crl -inform DER -in "$1" -noout -text |
+		sed -n '/Delta CRL Indicator/{n;s/[^0-9]//g;p;q}'
+}
+# serials FILE: the revoked serials, sorted, one a line.
+serials() {
+	openssl crl -inform DER -in "$1" -noout -text |
+		sed -n 's/^ *Serial Number: *//p' | sort
+}
+# entry FILE SERIAL: the text of one entry (to its last extension).
+entry() {
+	openssl crl -inform DER -in "$1" -noout -text |
+		awk -v s="$2" '/Serial Number:/ { on = ($3 == s) } on { print }'
+}
+pem() { openssl crl -inform DER -in "$1" -out "$1.pem"; }
+ca_cert() { openssl x509 -in "$1" -outform DER -out "$2"; }
+newcert() { # newcert NAME: issues a subscriber certificate into $tmp/NAME.pem, prints its serial
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$tmp/$1.key" -subj "/C=ID/CN=CRL test $1" -out "$tmp/$1.csr" 2>/dev/null
+	pkictl cert issue --profile subscriber --csr "$tmp/$1.csr" --out "$tmp/$1.pem" ||
+		fail "pkictl cert issue $1"
+	openssl x509 -noout -serial -in "$tmp/$1.pem" | cut -d= -f2
+}
+verify_with() { # verify_with CERT CRLFILE... (PEM): openssl verify -crl_check
+	local cert=$1
+	shift
+	cat "$@" >"$tmp/crls.pem"
+	openssl verify -crl_check -use_deltas -CRLfile "$tmp/crls.pem" -CAfile "$PKI_ROOT_CERT" \
+		-untrusted "$PKI_ISSUING_CERT" "$cert" >"$tmp/verify.out" 2>&1
+}
+# wait_full PRED: polls the served complete CRL (into $tmp/cur.crl) until
+# PRED succeeds, for at most 10 s; prints the seconds it took.
+wait_for() {
+	local t0 i
+	t0=$(date +%s.%N)
+	for ((i = 0; i < 100; i++)); do
+		if "$@"; then
+			awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+ca_cert "$PKI_ROOT_CERT" "$tmp/root.der"
+ca_cert "$PKI_ISSUING_CERT" "$tmp/issuing.der"
+
+# --- what is served, and how ----------------------------------------------------------
+for f in issuing.crl issuing-delta.crl root.crl root.crt issuing.crt; do
+	curl -fsS --max-time 10 -D "$tmp/h" -o "$tmp/$f" "$B/$f" || fail "GET /crl/$f"
+	case $f in *.crl) ct=application/pkix-crl ;; *) ct=application/pkix-cert ;; esac
+	grep -qi "^Content-Type: $ct" "$tmp/h" || fail "$f: not $ct"
+	for h in Last-Modified Expires ETag 'Cache-Control: public, max-age='; do
+		grep -qi "^$h" "$tmp/h" || fail "$f: no $h header"
+	done
+done
+cmp -s "$tmp/root.crt" "$tmp/root.der" || fail "root.crt is not the root certificate"
+cmp -s "$tmp/issuing.crt" "$tmp/issuing.der" || fail "issuing.crt is not the issuing CA certificate"
+etag=$(curl -fsS -D - -o /dev/null "$B/issuing.crl" | sed -n 's/^ETag: *//Ip' | tr -d '\r')
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$B/issuing.crl")" = 304 ] ||
+	fail "If-None-Match with the current ETag: not 304"
+# The URLs in our certificates are the ones served, and the CRLs say so (IDP).
+s0=$(newcert zero)
+text=$(openssl x509 -in "$tmp/zero.pem" -noout -text)
+grep -qF "URI:$B/issuing.crl" <<<"$text" || fail "certificate CDP is not $B/issuing.crl"
+grep -qF "URI:$B/issuing-delta.crl" <<<"$text" || fail "certificate freshestCRL is not the delta URL"
+grep -qF "CA Issuers - URI:$B/issuing.crt" <<<"$text" || fail "certificate caIssuers is not $B/issuing.crt"
+openssl x509 -in "$PKI_ISSUING_CERT" -noout -text | grep -qF "URI:$B/root.crl" ||
+	fail "the issuing CA's CDP is not $B/root.crl"
+
+# --- every CRL verifies with openssl and certtool ---------------------------------------
+openssl crl -in "$tmp/issuing.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | grep -q 'verify OK' ||
+	fail "openssl crl: issuing.crl does not verify"
+openssl crl -in "$tmp/issuing-delta.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | grep -q 'verify OK' ||
+	fail "openssl crl: issuing-delta.crl does not verify"
+openssl crl -in "$tmp/root.crl" -inform DER -CAfile "$PKI_ROOT_CERT" -noout 2>&1 | grep -q 'verify OK' ||
+	fail "openssl crl: root.crl (ARL) does not verify against the root"
+# A CRL checked against the wrong issuer must fail (the check above can fail).
+if openssl crl -in "$tmp/issuing.crl" -inform DER -CAfile "$PKI_ROOT_CERT" -noout >/dev/null 2>&1; then
+	fail "issuing.crl verified against the root alone"
+fi
+for c in issuing.crl:issuing.der issuing-delta.crl:issuing.der root.crl:root.der; do
+	certtool --crl-info --inder --infile "$tmp/${c%%:*}" >"$tmp/ct.out" 2>&1 ||
+		{ cat "$tmp/ct.out"; fail "certtool --crl-info ${c%%:*}"; }
+	certtool --verify-crl --load-ca-certificate "$tmp/${c#*:}" --inder \
+		--infile "$tmp/${c%%:*}" >"$tmp/ct.out" 2>&1 || true
+	grep -q 'Verification output: Verified' "$tmp/ct.out" ||
+		{ cat "$tmp/ct.out"; fail "certtool --verify-crl ${c%%:*}"; }
+done
+text=$(openssl crl -inform DER -in "$tmp/issuing.crl" -noout -text)
+for want in "Issuing Distribution Point: critical" "URI:$B/issuing.crl" "Freshest CRL" \
+    "URI:$B/issuing-delta.crl" "Authority Key Identifier" "CRL Number"; do
+	grep -qF -- "$want" <<<"$text" || fail "issuing.crl lacks: $want"
+done
+text=$(openssl crl -inform DER -in "$tmp/issuing-delta.crl" -noout -text)
+grep -qF "Delta CRL Indicator: critical" <<<"$text" || fail "delta lacks a critical Delta CRL Indicator"
+# OpenSSL pairs a delta with its base only when their IDPs are identical.
+grep -qF "URI:$B/issuing.crl" <<<"$text" || fail "delta IDP is not the base's"
+if grep -q "Freshest CRL" <<<"$text"; then fail "a delta carries Freshest CRL"; fi
+[ "$(openssl crl -inform DER -in "$tmp/issuing.crl" -noout -issuer)" = \
+  "issuer=$(openssl x509 -in "$PKI_ISSUING_CERT" -noout -subject | sed 's/^subject=//')" ] ||
+	fail "CRL issuer is not the issuing CA's subject"
+# Files: what crld wrote is what it serves.
+fetch issuing.crl "$tmp/now.crl"
+wait_for cmp -s "$PKI_DIR/pki/issuing.crl" "$tmp/now.crl" >/dev/null ||
+	fail "$PKI_DIR/pki/issuing.crl differs from the served CRL"
+cmp -s "$PKI_DIR/pki/root.crl" "$tmp/root.crl" || fail "$PKI_DIR/pki/root.crl differs from the served ARL"
+
+# --- a fresh base CRL (SIGHUP), then a good certificate verifies against it -----------------
+pid=$(pidfile_of "$PKI_STACK_DIR" crl)
+[ -n "$pid" ] || fail "no crld PID file"
+before=$(q "SELECT coalesce(max(number), 0) FROM crl WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'issuing')")
+kill -HUP "$pid"
+base_ready() {
+	fetch issuing.crl "$tmp/base.crl" && fetch issuing-delta.crl "$tmp/d.crl" &&
+		[ "$(crlnum "$tmp/base.crl")" -gt "$before" ] &&
+		[ "$(basenum "$tmp/d.crl")" = "$(crlnum "$tmp/base.crl")" ]
+}
+wait_for base_ready >/dev/null || fail "no new base CRL and delta within 10 s of SIGHUP"
+bn=$(crlnum "$tmp/base.crl")
+[ "$(q "SELECT is_base FROM crl WHERE number = $bn AND issuer_id = (SELECT id FROM ca_certificate WHERE name = 'issuing')")" = t ] ||
+	fail "CRL $bn is not recorded as a base"
+[ -z "$(serials "$tmp/d.crl")" ] || fail "a delta right after its base lists: $(serials "$tmp/d.crl")"
+pem "$tmp/base.crl"
+s1=$(newcert one)
+s2=$(newcert two)
+verify_with "$tmp/one.pem" "$tmp/base.crl.pem" || { cat "$tmp/verify.out"; fail "a good certificate fails -crl_check"; }
+
+# --- revocation: listed within seconds, with reason and invalidity date ---------------------
+pkictl cert revoke --serial "$s1" --reason keyCompromise --invalidity-date 2026-11-01T00:00:00Z >/dev/null ||
+	fail "revoke"
+listed() { fetch issuing.crl "$tmp/full.crl" && serials "$tmp/full.crl" | grep -qx "$s1"; }
+took=$(wait_for listed) || fail "revoked $s1 not on the served CRL within 10 s"
+awk -v t="$took" 'BEGIN { exit !(t <= 5) }' || fail "revocation took ${took}s to reach the CRL (want <= 5 s)"
+note "revocation listed after ${took}s"
+e=$(entry "$tmp/full.crl" "$s1")
+grep -q 'Key Compromise' <<<"$e" || fail "entry lacks reason keyCompromise: $e"
+grep -q 'Invalidity Date' <<<"$e" && grep -q 'Nov  1 00:00:00 2026 GMT' <<<"$e" ||
+	fail "entry lacks the invalidity date: $e"
+pem "$tmp/full.crl"
+if verify_with "$tmp/one.pem" "$tmp/full.crl.pem"; then fail "openssl verify -crl_check accepts a revoked certificate"; fi
+grep -q 'certificate revoked' "$tmp/verify.out" || { cat "$tmp/verify.out"; fail "rejected, but not as revoked"; }
+verify_with "$tmp/two.pem" "$tmp/full.crl.pem" || { cat "$tmp/verify.out"; fail "a good certificate fails with the new CRL"; }
+[ "$(crlnum "$tmp/full.crl")" -gt "$bn" ] || fail "CRL number did not grow after the base"
+# Entries carry no reason for unspecified (RFC 5280 §5.3.1).
+s3=$(newcert three)
+pkictl cert revoke --serial "$s3" --reason unspecified >/dev/null || fail "revoke unspecified"
+listed3() { fetch issuing.crl "$tmp/full3.crl" && serials "$tmp/full3.crl" | grep -qx "$s3"; }
+wait_for listed3 >/dev/null || fail "$s3 not listed within 10 s"
+if entry "$tmp/full3.crl" "$s3" | grep -q 'Reason Code'; then fail "unspecified carries a reason code"; fi
+
+# --- hold, then release: the delta says removeFromCRL ---------------------------------------
+pkictl cert revoke --serial "$s2" --reason certificateHold >/dev/null || fail "hold"
+held() { fetch issuing.crl "$tmp/full2.crl" && serials "$tmp/full2.crl" | grep -qx "$s2"; }
+wait_for held >/dev/null || fail "hold not listed within 10 s"
+entry "$tmp/full2.crl" "$s2" | grep -q 'Certificate Hold' || fail "hold entry lacks certificateHold"
+pkictl cert release --serial "$s2" >/dev/null || fail "release"
+released() {
+	fetch issuing.crl "$tmp/full4.crl" && fetch issuing-delta.crl "$tmp/delta.crl" &&
+		! serials "$tmp/full4.crl" | grep -qx "$s2" &&
+		entry "$tmp/delta.crl" "$s2" | grep -q 'Remove From CRL'
+}
+wait_for released >/dev/null || fail "release: not off the complete CRL, or no removeFromCRL in the delta, within 10 s"
+
+# --- the delta: on the base, exactly what changed since it ------------------------------------
+[ "$(basenum "$tmp/delta.crl")" = "$bn" ] || fail "delta refers to base $(basenum "$tmp/delta.crl"), want $bn"
+[ "$(crlnum "$tmp/delta.crl")" -gt "$(crlnum "$tmp/full2.crl")" ] || fail "delta number not above the complete CRLs before it"
+openssl crl -in "$tmp/delta.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | grep -q 'verify OK' ||
+	fail "openssl crl: the delta does not verify"
+want=$(printf '%s\n' "$s1" "$s2" "$s3" | sort)
+[ "$(serials "$tmp/delta.crl")" = "$want" ] ||
+	fail "delta lists [$(serials "$tmp/delta.crl" | tr '\n' ' ')], want exactly [$(tr '\n' ' ' <<<"$want")]"
+# Revocations before the base (e.g. test_cert's) are on the base, not the delta.
+old=$(serials "$tmp/base.crl")
+for s in $old; do
+	if serials "$tmp/delta.crl" | grep -qx "$s"; then fail "delta repeats $s from before its base"; fi
+done
+# Base + delta: OpenSSL applies the delta (the base alone does not know).
+pem "$tmp/delta.crl"
+verify_with "$tmp/one.pem" "$tmp/base.crl.pem" || fail "the base alone rejects a certificate revoked after it"
+if verify_with "$tmp/one.pem" "$tmp/base.crl.pem" "$tmp/delta.crl.pem"; then
+	fail "openssl verify -use_deltas: base + delta accept a revoked certificate"
+fi
+grep -q 'certificate revoked' "$tmp/verify.out" || { cat "$tmp/verify.out"; fail "base + delta: not rejected as revoked"; }
+verify_with "$tmp/two.pem" "$tmp/base.crl.pem" "$tmp/delta.crl.pem" ||
+	{ cat "$tmp/verify.out"; fail "base + delta reject a released certificate"; }
+certtool --verify-crl --load-ca-certificate "$tmp/issuing.der" --inder --infile "$tmp/delta.crl" \
+	>"$tmp/ct.out" 2>&1 || true
+grep -q 'Verification output: Verified' "$tmp/ct.out" || { cat "$tmp/ct.out"; fail "certtool rejects the delta"; }
+
+# --- numbers: unique, growing, recorded and audited --------------------------------------------
+iss="(SELECT id FROM ca_certificate WHERE name = 'issuing')"
+[ "$(q "SELECT count(*) = count(DISTINCT number) AND max(number) < (SELECT next_number FROM crl_state WHERE issuer_id = $iss) FROM crl WHERE issuer_id = $iss")" = t ] ||
+	fail "CRL numbers repeat or run ahead of crl_state"
+[ "$(q "SELECT bool_and(this_update >= prev) FROM (SELECT this_update, lag(this_update, 1, '-infinity') OVER (ORDER BY number) AS prev FROM crl WHERE issuer_id = $iss) s")" = t ] ||
+	fail "a higher CRL number has an earlier thisUpdate"
+[ "$(q "SELECT sha256 FROM crl WHERE issuer_id = $iss AND number = $(crlnum "$tmp/delta.crl")")" = \
+  "$(sha256sum <"$tmp/delta.crl" | cut -d' ' -f1)" ] || fail "the crl row's sha256 is not the served delta's"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'crl.issue' AND object_id = 'issuing:$(crlnum "$tmp/delta.crl")'")" = 1 ] ||
+	fail "delta issuance not audited"
+
+# --- LDAP: the directory holds the bytes HTTP serves ---------------------------------------------
+ldap_attr() { # ldap_attr DN ATTR OUT
+	ldapsearch -x -LLL -o ldif-wrap=no -H "$PKI_LDAP_URI" -b "$1" -s base "$2" 2>/dev/null |
+		sed -n "s/^$2:: //p" | base64 -d >"$3" 2>/dev/null
+}
+cn_of() { openssl x509 -in "$1" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= *//p'; }
+idn="cn=$(cn_of "$PKI_ISSUING_CERT"),$PKI_LDAP_BASE"
+rdn="cn=$(cn_of "$PKI_ROOT_CERT"),$PKI_LDAP_BASE"
+in_ldap() {
+	fetch issuing.crl "$tmp/h.crl" && fetch issuing-delta.crl "$tmp/h.delta" &&
+		ldap_attr "$idn" 'certificateRevocationList;binary' "$tmp/l.crl" &&
+		ldap_attr "$idn" 'deltaRevocationList;binary' "$tmp/l.delta" &&
+		cmp -s "$tmp/h.crl" "$tmp/l.crl" && cmp -s "$tmp/h.delta" "$tmp/l.delta"
+}
+wait_for in_ldap >/dev/null || fail "ldapsearch: the directory's CRLs differ from the served ones (10 s)"
+openssl crl -in "$tmp/l.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | grep -q 'verify OK' ||
+	fail "the CRL from LDAP does not verify"
+
+# --- the ARL: made by pkictl at a ceremony, verified, served, in the directory ---------------
+rootid="(SELECT id FROM ca_certificate WHERE name = 'root')"
+n0=$(crlnum "$tmp/root.crl")
+pkictl crl arl >"$tmp/arl.out" || fail "pkictl crl arl"
+arl_new() { fetch root.crl "$tmp/root2.crl" && [ "$(crlnum "$tmp/root2.crl")" -gt "$n0" ]; }
+wait_for arl_new >/dev/null || fail "crld does not serve the new ARL within 10 s"
+openssl crl -in "$tmp/root2.crl" -inform DER -CAfile "$PKI_ROOT_CERT" -noout 2>&1 | grep -q 'verify OK' ||
+	fail "the new ARL does not verify against the root"
+# No IDP on the ARL: the root (no CDP) is checked against it by -crl_check_all.
+if openssl crl -inform DER -in "$tmp/root2.crl" -noout -text | grep -q 'Issuing Distribution Point'; then
+	fail "the ARL carries an IDP (puts the root out of its scope)"
+fi
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'crl.issue' AND object_id = 'root:$(crlnum "$tmp/root2.crl")'")" = 1 ] ||
+	fail "ARL not audited"
+[ "$(q "SELECT count(*) FROM crl WHERE issuer_id = $rootid")" -ge 2 ] || fail "ARLs not recorded"
+arl_ldap() {
+	ldap_attr "$rdn" 'authorityRevocationList;binary' "$tmp/l.arl" && cmp -s "$tmp/l.arl" "$tmp/root2.crl" &&
+		ldap_attr "$rdn" 'certificateRevocationList;binary' "$tmp/l.arl2" && cmp -s "$tmp/l.arl2" "$tmp/root2.crl"
+}
+wait_for arl_ldap >/dev/null || fail "the root's entry lacks the new ARL (authorityRevocationList, certificateRevocationList)"
+# The whole chain checked against CRLs: the ARL covers the issuing CA.
+pem "$tmp/root2.crl"
+pem "$tmp/h.crl"
+cat "$tmp/root2.crl.pem" "$tmp/h.crl.pem" >"$tmp/all.pem"
+openssl verify -crl_check_all -CRLfile "$tmp/all.pem" -CAfile "$PKI_ROOT_CERT" -untrusted "$PKI_ISSUING_CERT" \
+	"$tmp/zero.pem" >"$tmp/verify.out" 2>&1 || { cat "$tmp/verify.out"; fail "-crl_check_all with the ARL"; }
+certtool --verify-crl --load-ca-certificate "$tmp/root.der" --inder --infile "$tmp/root2.crl" \
+	>"$tmp/ct.out" 2>&1 || true
+grep -q 'Verification output: Verified' "$tmp/ct.out" || { cat "$tmp/ct.out"; fail "certtool rejects the ARL"; }
+
+# --- bad requests get 4xx ------------------------------------------------------------------------
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+[ "$(code -X POST --data-binary x "$B/issuing.crl")" = 405 ] || fail "POST: not 405"
+[ "$(code -X DELETE "$B/issuing.crl")" = 405 ] || fail "DELETE: not 405"
+[ "$(code "$B/nope.crl")" = 404 ] || fail "unknown CRL: not 404"
+[ "$(code "${B%/crl}/")" = 404 ] || fail "/: not 404"
+[ "$(code --path-as-is "$B/../crl/issuing.crl")" = 404 ] || fail "dot-dot path: not 404"
+[ "$(code "$B/issuing.crl/")" = 404 ] || fail "trailing slash: not 404"
+head -c 2000000 /dev/zero >"$tmp/big"
+c=$(code -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$tmp/big" "$B/issuing.crl")
+case $c in 4??) ;; *) fail "2 MB POST: $c, want 4xx" ;; esac
+[ "$(code "$B/issuing.crl")" = 200 ] || fail "crld stopped answering after bad requests"
+note ok
