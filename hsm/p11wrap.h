@@ -1,0 +1,152 @@
+/*
+ * Wrapped subscriber keys: key pairs generated inside the token as session
+ * objects, exported only wrapped (CKM_AES_KEY_WRAP_PAD, RFC 5649) under one
+ * trusted, non-extractable AES-256 wrapping key, stored by the caller as a
+ * blob, and unwrapped into a non-extractable session object for each
+ * signature. Groundwork for subscriber issuance (issue 3) and remote signing
+ * (issue 6); see hsm/README.md "Wrapped subscriber keys" and HSM-NOTES.md
+ * "Wrapped subscriber keys in SoftHSM2 2.6.1" for why each attribute is set.
+ *
+ * What the attributes stop (tested in tests/unit/hsm/test_p11wrap.c): with
+ * only the user PIN and a blob, unwrapping as non-sensitive or extractable,
+ * re-wrapping under a key of known value and using the wrapping key as an
+ * AES-ECB/CBC decryption oracle all fail. The user PIN plus a blob still
+ * allows *signing* with that subscriber's key: the caller (the signer
+ * process) must authorize each signature itself before p11wrap_sign().
+ *
+ * Blob format, version 1 (nothing else is stored in it; the caller stores the
+ * subscriber's public key beside it, and p11wrap_sign() checks every
+ * signature against that public key, because a blob is not bound to its
+ * subscriber):
+ *
+ *	byte 0		P11WRAP_BLOB_V1 (0x01)
+ *	byte 1		key type: P11WRAP_BLOB_* below (0x01 rsa2048, 0x02
+ *			rsa3072, 0x03 rsa4096, 0x04 ec-p256, 0x05 ec-p384)
+ *	bytes 2..	CKM_AES_KEY_WRAP_PAD output (RFC 5649) of the private
+ *			key as the module encodes it (SoftHSM2: a PKCS#8
+ *			PrivateKeyInfo, zero-padded), a multiple of 8 bytes,
+ *			at least 16
+ *
+ * Sizes seen with SoftHSM2 2.6.1: 82 bytes for ec-p256, about 1,226-1,234
+ * for rsa2048. Wrapping is deterministic (no IV): the same key always gives
+ * the same blob.
+ *
+ * A struct p11wrap owns its own read-write session on one token, opened
+ * through the same module file as hsm/p11.c's (dlopen shares one library
+ * instance per process), logged in as user. In PKCS#11 a login belongs to
+ * the whole process: never C_Logout while wrapped keys are in use (it
+ * destroys every private session object of the process), and do not run
+ * p11wrap_create_wrapping_key() in a process that serves signatures.
+ * Whoever called C_Initialize first (p11_module_load or p11wrap_open) calls
+ * C_Finalize: close that one last. Not thread-safe: one struct p11wrap per
+ * thread (scale with processes, HSM-NOTES.md).
+ */
+#ifndef PKI_P11WRAP_H
+#define PKI_P11WRAP_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+
+#include "hsm/p11.h"
+
+#define P11WRAP_BLOB_V1		0x01
+#define P11WRAP_BLOB_RSA2048	0x01
+#define P11WRAP_BLOB_RSA3072	0x02
+#define P11WRAP_BLOB_RSA4096	0x03
+#define P11WRAP_BLOB_EC_P256	0x04
+#define P11WRAP_BLOB_EC_P384	0x05
+#define P11WRAP_BLOB_MAX	8192	/* RSA-4096 needs about 2,400 */
+
+/* RSA padding for p11wrap_sign(); ignored for EC keys. */
+enum p11wrap_pad {
+	P11WRAP_PAD_PKCS1 = 0,	/* PKCS#1 v1.5, DigestInfo + CKM_RSA_PKCS */
+	P11WRAP_PAD_PSS,	/* CKM_RSA_PKCS_PSS, MGF1 = digest, salt = dlen */
+};
+
+struct p11wrap;
+
+/*
+ * The ceremony step: logs in as SO on the token labelled token_label,
+ * generates an AES-256 wrapping key as a public session object with
+ * CKA_TRUSTED=true and the restrictive attributes (p11wrap.c
+ * p11wrap_keytmpl), logs out, logs in as user, copies it to a private token
+ * object with CKA_MODIFIABLE=false, destroys the session original, checks
+ * the copy as p11wrap_check_wrapping_key() does, logs out and closes.
+ * module is the module's file path. Refuses (-1) when any object labelled
+ * label exists on the token (including an orphan from a failed attempt),
+ * when the module lacks CKM_AES_KEY_WRAP_PAD, or when someone is already
+ * logged in to the token in this process (the SO cannot log in then).
+ * The SO PIN can make a trusted key of known value: keep it for ceremonies.
+ */
+int	p11wrap_create_wrapping_key(const char *module, const char *token_label,
+	    const char *so_pin, const char *user_pin, const char *label,
+	    char *err, size_t errlen);
+
+/*
+ * Loads the module at path (C_Initialize with CKF_OS_LOCKING_OK, "already
+ * initialized" accepted), checks that the token offers CKM_AES_KEY_WRAP_PAD
+ * for wrap and unwrap, opens a read-write session and logs in as user
+ * (CKR_USER_ALREADY_LOGGED_IN accepted). The PIN is kept in a locked,
+ * non-dumpable page for re-login after a lost session; the caller wipes
+ * its copy. With lockpath set, logins are serialized with an flock on it
+ * (SoftHSM2 rewrites its token file at login). NULL with err on failure.
+ * Call after fork(), in the process that uses it. Free with p11wrap_close().
+ */
+struct p11wrap	*p11wrap_open(const char *module, const char *token_label,
+		    const char *user_pin, const char *lockpath, char *err,
+		    size_t errlen);
+/* Closes the session (no C_Logout), wipes the PIN; NULL is a no-op. */
+void		 p11wrap_close(struct p11wrap *);
+
+/*
+ * Start-up check of the wrapping key labelled label: exactly one secret key
+ * with that label, and every attribute exactly the safe value (AES, 32
+ * bytes, token, private, trusted, not modifiable, sensitive,
+ * never extractable, wrap/unwrap only, CKA_ALLOWED_MECHANISMS exactly
+ * {CKM_AES_KEY_WRAP_PAD}, CKA_UNWRAP_TEMPLATE exactly the subscriber
+ * template). 0, or -1 naming the first attribute that is wrong. A key left
+ * with default attributes by a failed creation is refused.
+ * p11wrap_generate() and p11wrap_sign() run the same check the first time
+ * they use a wrapping key label.
+ */
+int	p11wrap_check_wrapping_key(struct p11wrap *, const char *label,
+	    char *err, size_t errlen);
+
+/*
+ * Generates a subscriber key pair of type (ec-p256, ec-p384, rsa2048,
+ * rsa3072, rsa4096) as session objects (private: CKA_PRIVATE, SENSITIVE,
+ * EXTRACTABLE, WRAP_WITH_TRUSTED, SIGN; DECRYPT/UNWRAP/DERIVE=false), wraps
+ * the private key under the wrapping key labelled wrapping_label and
+ * destroys both objects. Returns 0 with *blob (malloc'd, *bloblen bytes, the
+ * format above; caller frees) and *pub (the public key; caller frees with
+ * EVP_PKEY_free), or -1 with err and both NULL.
+ */
+int	p11wrap_generate(struct p11wrap *, const char *wrapping_label,
+	    enum p11_keytype type, unsigned char **blob, size_t *bloblen,
+	    EVP_PKEY **pub, char *err, size_t errlen);
+
+/*
+ * Signs a digest computed by the caller with the key wrapped in blob:
+ * unwraps it into a session object (sensitive, non-extractable, template
+ * identical to the wrapping key's CKA_UNWRAP_TEMPLATE), signs, destroys the
+ * object, then verifies the signature with expected_pub (the public key
+ * stored beside the blob) and returns it only if it verifies. mdname is
+ * "SHA256", "SHA384" or "SHA512"; dlen must match. EC: CKM_ECDSA, the
+ * signature DER-encoded (ECDSA-Sig-Value). RSA: pad as above. *sig is
+ * malloc'd (caller frees). -1 with err and *sig NULL on any failure,
+ * including a tampered blob, a wrong wrapping key and a blob that belongs
+ * to another public key. Lost sessions are recovered as in p11.c.
+ */
+int	p11wrap_sign(struct p11wrap *, const char *wrapping_label,
+	    const unsigned char *blob, size_t bloblen,
+	    const EVP_PKEY *expected_pub, const char *mdname,
+	    enum p11wrap_pad pad, const unsigned char *digest, size_t dlen,
+	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
+
+/*
+ * TEST ONLY: closes every session of the token's slot underneath the
+ * handle (as a token reset would). The next call must recover.
+ */
+int	p11wrap_test_drop_session(struct p11wrap *);
+
+#endif
