@@ -10,3 +10,4 @@ echo "== bench_signer (token in $dir)"
 "$BUILD/tests/bench/bench_signer" "$dir" "$SECS"
 "$(dirname "$0")/bench_tsa.sh" "$BUILD" 5
 "$(dirname "$0")/bench_ocsp.sh" "$BUILD" 5
+echo "== bench_p11wrap (wrapped subscriber keys)" && "$BUILD/tests/bench/bench_p11wrap" "$dir" "$SECS"

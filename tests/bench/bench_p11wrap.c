@@ -1,0 +1,252 @@
+/*
+ * Wrapped subscriber keys (hsm/p11wrap.c) against a throw-away SoftHSM2
+ * token made in DIR, single process (not a timed test: numbers for
+ * hsm/README.md, compared with HSM-NOTES.md's table).
+ *
+ *	bench_p11wrap DIR [seconds]
+ *
+ * For P-256 and RSA-2048, each for a fixed duration:
+ *   keys/s	p11wrap_generate: generate a session key pair, wrap, destroy
+ *   resident	p11_sign_digest with a token key (the ceiling)
+ *   wrapped	p11wrap_sign: unwrap -> sign -> destroy -> verify with the
+ *		expected public key
+ *   verify	the verification alone (OpenSSL, in-process), its share
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "hsm/p11.h"
+#include "hsm/p11wrap.h"
+
+#define TOKEN		"wrapbench"
+#define SO_PIN		"bench-so-pin"
+#define USER_PIN	"bench-user-pin"
+#define WKEY		"wrap"
+
+static const char *const names[] = { "P-256", "RSA-2048" };
+static const char *const labels[] = { "res-p256", "res-rsa2048" };
+static const enum p11_keytype types[] = { P11_KEY_EC_P256, P11_KEY_RSA2048 };
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+writefile(const char *path, const char *data)
+{
+	FILE *f;
+
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	fputs(data, f);
+	if (fclose(f) != 0)
+		return -1;
+	return chmod(path, 0600);
+}
+
+/* p11wrap_generate for secs; keys per second or -1. Keeps the last. */
+static double
+bench_gen(struct p11wrap *w, enum p11_keytype type, double secs,
+    unsigned char **blob, size_t *bloblen, EVP_PKEY **pub)
+{
+	char err[256];
+	double t0 = now(), t1;
+	long n = 0;
+
+	do {
+		free(*blob);
+		EVP_PKEY_free(*pub);
+		if (p11wrap_generate(w, WKEY, type, blob, bloblen, pub, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "generate: %s\n", err);
+			return -1;
+		}
+		n++;
+	} while ((t1 = now()) - t0 < secs);
+	return (double)n / (t1 - t0);
+}
+
+static double
+bench_resident(struct p11_token *t, const char *label, double secs)
+{
+	unsigned char dg[32], *sig;
+	size_t siglen;
+	char err[256];
+	double t0 = now(), t1;
+	long n = 0;
+
+	memset(dg, 0x5a, sizeof(dg));
+	do {
+		if (p11_sign_digest(t, label, "SHA256", dg, sizeof(dg), &sig,
+		    &siglen, err, sizeof(err)) == -1) {
+			fprintf(stderr, "resident %s: %s\n", label, err);
+			return -1;
+		}
+		free(sig);
+		dg[0]++;
+		n++;
+	} while ((t1 = now()) - t0 < secs);
+	return (double)n / (t1 - t0);
+}
+
+static double
+bench_wrapped(struct p11wrap *w, const unsigned char *blob, size_t bloblen,
+    EVP_PKEY *pub, double secs)
+{
+	unsigned char dg[32], *sig;
+	size_t siglen;
+	char err[256];
+	double t0 = now(), t1;
+	long n = 0;
+
+	memset(dg, 0x5a, sizeof(dg));
+	do {
+		if (p11wrap_sign(w, WKEY, blob, bloblen, pub, "SHA256",
+		    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "wrapped: %s\n", err);
+			return -1;
+		}
+		free(sig);
+		dg[0]++;
+		n++;
+	} while ((t1 = now()) - t0 < secs);
+	return (double)n / (t1 - t0);
+}
+
+/* OpenSSL verifications per second of one signature (p11wrap's check). */
+static double
+bench_verify(struct p11wrap *w, const unsigned char *blob, size_t bloblen,
+    EVP_PKEY *pub, double secs)
+{
+	unsigned char dg[32], *sig = NULL;
+	size_t siglen;
+	EVP_PKEY_CTX *ctx;
+	char err[256];
+	double t0, t1;
+	long n = 0;
+
+	memset(dg, 0x5a, sizeof(dg));
+	if (p11wrap_sign(w, WKEY, blob, bloblen, pub, "SHA256",
+	    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "verify: %s\n", err);
+		return -1;
+	}
+	t0 = now();
+	do {
+		if ((ctx = EVP_PKEY_CTX_new(pub, NULL)) == NULL ||
+		    EVP_PKEY_verify_init(ctx) != 1 ||
+		    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) <= 0 ||
+		    EVP_PKEY_verify(ctx, sig, siglen, dg, sizeof(dg)) != 1) {
+			fprintf(stderr, "verify failed\n");
+			EVP_PKEY_CTX_free(ctx);
+			free(sig);
+			return -1;
+		}
+		EVP_PKEY_CTX_free(ctx);
+		n++;
+	} while ((t1 = now()) - t0 < secs);
+	free(sig);
+	return (double)n / (t1 - t0);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct p11_module *m = NULL;
+	struct p11_token *t = NULL;
+	struct p11wrap *w = NULL;
+	unsigned char *blob[2] = { NULL, NULL };
+	size_t bloblen[2] = { 0, 0 };
+	EVP_PKEY *pub[2] = { NULL, NULL }, *rpub = NULL;
+	char conf[1024], path[512], tokdir[512], err[256];
+	const char *module = getenv("PKI_TEST_HSM_MODULE");
+	double secs = 3, r[4][2];
+	int i, rc = 1;
+
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: bench_p11wrap DIR [seconds]\n");
+		return 2;
+	}
+	if (argc == 3 && (secs = atof(argv[2])) <= 0)
+		secs = 3;
+	if (module == NULL)
+		module = "/usr/lib/softhsm/libsofthsm2.so";
+	snprintf(tokdir, sizeof(tokdir), "%s/wraptokens", argv[1]);
+	snprintf(path, sizeof(path), "%s/softhsm2-wrap.conf", argv[1]);
+	snprintf(conf, sizeof(conf), "directories.tokendir = %s\n"
+	    "objectstore.backend = file\nlog.level = ERROR\n", tokdir);
+	if (mkdir(tokdir, 0700) == -1 || writefile(path, conf) == -1 ||
+	    setenv("SOFTHSM2_CONF", path, 1) == -1) {
+		perror(argv[1]);
+		return 1;
+	}
+	/* The ceremony first: the SO cannot log in once the user is. */
+	if ((m = p11_module_load(module, err, sizeof(err))) == NULL ||
+	    p11_token_init(m, TOKEN, SO_PIN, USER_PIN, err,
+	    sizeof(err)) == -1 ||
+	    p11wrap_create_wrapping_key(module, TOKEN, SO_PIN, USER_PIN, WKEY,
+	    err, sizeof(err)) == -1 ||
+	    (w = p11wrap_open(module, TOKEN, USER_PIN, NULL, err,
+	    sizeof(err))) == NULL ||
+	    p11wrap_check_wrapping_key(w, WKEY, err, sizeof(err)) == -1 ||
+	    (t = p11_token_open(m, TOKEN, USER_PIN, NULL, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "setup: %s\n", err);
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		if (p11_key_generate(t, labels[i], types[i], &rpub, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "setup: %s\n", err);
+			goto out;
+		}
+		EVP_PKEY_free(rpub);
+		rpub = NULL;
+	}
+	for (i = 0; i < 2; i++) {
+		if ((r[0][i] = bench_gen(w, types[i], secs, &blob[i],
+		    &bloblen[i], &pub[i])) < 0 ||
+		    (r[1][i] = bench_resident(t, labels[i], secs)) < 0 ||
+		    (r[2][i] = bench_wrapped(w, blob[i], bloblen[i], pub[i],
+		    secs)) < 0 ||
+		    (r[3][i] = bench_verify(w, blob[i], bloblen[i], pub[i],
+		    secs)) < 0)
+			goto out;
+	}
+	printf("SoftHSM2 wrapped subscriber keys, single process, %.0f s per "
+	    "cell (%ld CPUs online)\n", secs, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("| path | %s | %s |\n|---|---:|---:|\n", names[0], names[1]);
+	printf("| keys/s, generate + wrap (p11wrap_generate) | %.1f | %.1f |\n",
+	    r[0][0], r[0][1]);
+	printf("| sign/s, resident key (p11_sign_digest) | %.0f | %.0f |\n",
+	    r[1][0], r[1][1]);
+	printf("| sign/s, unwrap -> sign -> destroy -> verify (p11wrap_sign) "
+	    "| %.0f | %.0f |\n", r[2][0], r[2][1]);
+	printf("| verify/s alone (OpenSSL, the check inside p11wrap_sign) | "
+	    "%.0f | %.0f |\n", r[3][0], r[3][1]);
+	printf("| blob size (bytes) | %zu | %zu |\n", bloblen[0], bloblen[1]);
+	rc = 0;
+out:
+	for (i = 0; i < 2; i++) {
+		free(blob[i]);
+		EVP_PKEY_free(pub[i]);
+	}
+	p11_token_close(t);
+	p11wrap_close(w);
+	p11_module_free(m);
+	return rc;
+}
