@@ -34,7 +34,6 @@
 #include "lib/crlgen.h"
 #include "lib/db.h"
 #include "lib/log.h"
-#include "lib/publish.h"
 
 #define CRLGEN_HDR_MAX		6	/* tag, 0x84, four length octets */
 #define CRLGEN_MAX_LEN		(1024u * 1024 * 1024)
@@ -67,14 +66,13 @@ static const struct db_stmt stmt_base = { "lib_crlgen_base",
 static const struct db_stmt stmt_newest = { "lib_crlgen_newest",
 	"SELECT max_seq, coalesce(base_number, 0) FROM crl WHERE issuer_id = $1 "
 	"AND kind = $2 ORDER BY number DESC LIMIT 1", 2 };
+/* Rows in binary form (crlgen_row): text, timestamptz, smallint, timestamptz. */
 static const struct db_stmt stmt_full = { "lib_crlgen_full",
-	"SELECT serial, floor(extract(epoch FROM revoked_at))::bigint, "
-	"revocation_reason, floor(extract(epoch FROM invalidity_date))::bigint "
+	"SELECT serial, revoked_at, revocation_reason, invalidity_date "
 	"FROM certificate WHERE issuer_id = $1 AND revocation_seq IS NOT NULL "
 	"AND revoked_at IS NOT NULL AND not_after > to_timestamp($2::bigint)", 2 };
 static const struct db_stmt stmt_delta = { "lib_crlgen_delta",
-	"SELECT serial, floor(extract(epoch FROM revoked_at))::bigint, "
-	"revocation_reason, floor(extract(epoch FROM invalidity_date))::bigint "
+	"SELECT serial, revoked_at, revocation_reason, invalidity_date "
 	"FROM certificate WHERE issuer_id = $1 AND revocation_seq IS NOT NULL "
 	"AND not_after > to_timestamp($2::bigint) AND (revocation_seq > $3::bigint "
 	"OR (revocation_seq > $3::bigint - " CRLGEN_SEQ_WINDOW " AND NOT "
@@ -91,6 +89,16 @@ static const struct db_stmt stmt_current = { "lib_crlgen_current",
 	"SET number = EXCLUDED.number, this_update = EXCLUDED.this_update, "
 	"next_update = EXCLUDED.next_update, der = EXCLUDED.der "
 	"WHERE crl_current.number < EXCLUDED.number", 6 };
+
+/*
+ * The LDAP publication of the CRL just stored, copied inside the server
+ * (the DER crosses the wire once). The same row and audit event as
+ * publish_queue_add().
+ */
+static const struct db_stmt stmt_queue = { "lib_crlgen_queue",
+	"INSERT INTO publish_queue (dn, attribute, der) SELECT $1, $2, der "
+	"FROM crl_current WHERE issuer_id = $3 AND kind = $4 AND number = $5 "
+	"RETURNING id", 5 };
 
 /* A growing byte buffer; failed sticks after the first allocation failure. */
 struct cbuf {
@@ -233,19 +241,43 @@ put2(unsigned char *p, int v)
 }
 
 /*
+ * Civil date of a day count since 1970-01-01 (proleptic Gregorian; H.
+ * Hinnant's algorithm): no gmtime_r, whose lock and table walk cost more
+ * than the rest of an entry.
+ */
+static void
+crlgen_civil(long long days, int *y, int *m, int *d)
+{
+	long long z = days + 719468, era, doe, yoe, doy, mp;
+
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/*
  * RFC 5280 §5.1.2.4: UTCTime through 2049, GeneralizedTime from 2050; gen
  * forces GeneralizedTime (invalidityDate, §5.3.2). Writes at most 17 bytes.
  */
 static size_t
 der_time(unsigned char *out, time_t t, int gen)
 {
-	struct tm tm;
-	int year;
+	long long days = (long long)t / 86400, secs = (long long)t % 86400;
+	int year, mon, day;
 	size_t n = 0;
 
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	year = tm.tm_year + 1900;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	crlgen_civil(days, &year, &mon, &day);
+	if (year < 0 || year > 9999)
+		year = year < 0 ? 0 : 9999;	/* not reachable from timestamptz we store */
 	if (!gen && year >= 1950 && year <= 2049) {
 		out[n++] = 0x17;
 		out[n++] = 13;
@@ -256,11 +288,11 @@ der_time(unsigned char *out, time_t t, int gen)
 		n += 2;
 	}
 	put2(out + n, year % 100);
-	put2(out + n + 2, tm.tm_mon + 1);
-	put2(out + n + 4, tm.tm_mday);
-	put2(out + n + 6, tm.tm_hour);
-	put2(out + n + 8, tm.tm_min);
-	put2(out + n + 10, tm.tm_sec);
+	put2(out + n + 2, mon);
+	put2(out + n + 4, day);
+	put2(out + n + 6, (int)(secs / 3600));
+	put2(out + n + 8, (int)(secs / 60 % 60));
+	put2(out + n + 10, (int)(secs % 60));
 	n += 12;
 	out[n++] = 'Z';
 	return n;
@@ -341,6 +373,32 @@ der_serial(unsigned char *out, const char *hex)
 	return 2 + nb;
 }
 
+/* A binary int64/int16 column (network byte order). */
+static int64_t
+crlgen_be64(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | u[i];
+	return (int64_t)v;
+}
+
+/* A binary timestamptz (µs since 2000-01-01 UTC) as seconds since 1970, rounded down. */
+static time_t
+crlgen_pgtime(const PGresult *row, int col)
+{
+	int64_t us;
+
+	if (PQgetlength(row, 0, col) != 8)
+		return 0;
+	us = crlgen_be64(PQgetvalue(row, 0, col));
+	return (time_t)((us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000)) +
+	    946684800);
+}
+
 /* One revoked entry (RFC 5280 §5.1.2.6, §5.3) from a row of stmt_full/stmt_delta. */
 static int
 crlgen_row(void *arg, const PGresult *row)
@@ -354,6 +412,7 @@ crlgen_row(void *arg, const PGresult *row)
 	unsigned char content[128], exts[64], *e;
 	size_t n = 0, x = 0, len;
 	const char *serial = PQgetvalue(row, 0, 0);
+	const unsigned char *r2;
 	time_t when;
 	int reason;
 
@@ -369,9 +428,10 @@ crlgen_row(void *arg, const PGresult *row)
 		when = c->res->this_update;
 		reason = REASON_REMOVE;
 	} else {
-		when = (time_t)strtoll(PQgetvalue(row, 0, 1), NULL, 10);
-		reason = PQgetisnull(row, 0, 2) ? REASON_UNSPECIFIED :
-		    atoi(PQgetvalue(row, 0, 2));
+		when = crlgen_pgtime(row, 1);
+		r2 = (const unsigned char *)PQgetvalue(row, 0, 2);
+		reason = PQgetisnull(row, 0, 2) || PQgetlength(row, 0, 2) != 2 ?
+		    REASON_UNSPECIFIED : (int)(r2[0] << 8 | r2[1]);
 	}
 	n += der_time(content + n, when, 0);
 	/* §5.3.1: reasonCode unspecified SHOULD be absent. */
@@ -383,8 +443,7 @@ crlgen_row(void *arg, const PGresult *row)
 	if (reason != REASON_REMOVE && !PQgetisnull(row, 0, 3)) {
 		memcpy(exts + x, inv_ext, sizeof(inv_ext));
 		x += sizeof(inv_ext);
-		x += der_time(exts + x, (time_t)strtoll(PQgetvalue(row, 0, 3),
-		    NULL, 10), 1);
+		x += der_time(exts + x, crlgen_pgtime(row, 3), 1);
 	}
 	if (x > 0) {
 		n += der_hdr(content + n, 0x30, x);
@@ -568,6 +627,31 @@ crlgen_iso(time_t t, char *out, size_t outlen)
 	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Queues the stored CRL for attribute attr of the CA's entry, audited. */
+static int
+crlgen_queue(struct crlgen_ctx *c, const char *attr, const char *id,
+    const char *kind, const char *num)
+{
+	const char *v[5] = { c->pol->ldap_dn, attr, id, kind, num };
+	PGresult *res;
+	json_t *details = NULL;
+	int rc = -1;
+
+	if ((res = db_exec(c->db, &stmt_queue, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:I}", "dn", c->pol->ldap_dn,
+	    "attribute", attr, "bytes", (json_int_t)c->res->len)) == NULL ||
+	    audit_append(c->db, c->actor, "publish.queue", "publish_queue",
+	    PQgetvalue(res, 0, 0), details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
 /* The rows of the CRL just built, its publication and its audit event. */
 static int
 crlgen_record(struct crlgen_ctx *c, const char *snapshot)
@@ -618,12 +702,11 @@ crlgen_record(struct crlgen_ctx *c, const char *snapshot)
 		crlgen_seterr(c, "storing CRL %lld failed", r->number);
 		goto out;
 	}
-	if (c->pol->ldap_dn != NULL && (publish_queue_add(c->db, c->actor,
-	    c->pol->ldap_dn, c->kind == CRLGEN_DELTA ?
-	    "deltaRevocationList;binary" : "certificateRevocationList;binary",
-	    r->der, r->len) == -1 || (c->pol->arl && publish_queue_add(c->db,
-	    c->actor, c->pol->ldap_dn, "authorityRevocationList;binary", r->der,
-	    r->len) == -1))) {
+	if (c->pol->ldap_dn != NULL && (crlgen_queue(c, c->kind ==
+	    CRLGEN_DELTA ? "deltaRevocationList;binary" :
+	    "certificateRevocationList;binary", id, kind, num) == -1 ||
+	    (c->pol->arl && crlgen_queue(c, "authorityRevocationList;binary",
+	    id, kind, num) == -1))) {
 		crlgen_seterr(c, "queueing CRL %lld for LDAP failed", r->number);
 		goto out;
 	}
@@ -677,7 +760,7 @@ crlgen_build(struct crlgen_ctx *c, const struct db_stmt *stmt,
 		goto out;
 	}
 	c->b.len = reserve;
-	if (db_exec_rows(c->db, stmt, values, crlgen_row, c) == -1) {
+	if (db_exec_rows(c->db, stmt, values, 1, crlgen_row, c) == -1) {
 		if (!c->row_failed)
 			crlgen_seterr(c, "reading revoked certificates failed "
 			    "(SQLSTATE %s)", db_last_sqlstate(c->db));

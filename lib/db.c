@@ -265,7 +265,7 @@ db_exec(struct db *db, const struct db_stmt *stmt, const char *const *values,
 
 int
 db_exec_rows(struct db *db, const struct db_stmt *stmt,
-    const char *const *values, db_row_fn fn, void *arg)
+    const char *const *values, int binary, db_row_fn fn, void *arg)
 {
 	PGresult *res;
 	ExecStatusType st;
@@ -280,7 +280,7 @@ db_exec_rows(struct db *db, const struct db_stmt *stmt,
 	if (db_prepare(db, stmt) == -1)
 		return -1;
 	if (PQsendQueryPrepared(db->conn, stmt->name, stmt->nparams, values,
-	    NULL, NULL, 0) != 1) {
+	    NULL, NULL, binary ? 1 : 0) != 1) {
 		log_err("db: %s: PQsendQueryPrepared: %s", stmt->name,
 		    PQerrorMessage(db->conn));
 		snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");

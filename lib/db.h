@@ -41,14 +41,17 @@ PGresult	*db_exec(struct db *, const struct db_stmt *stmt,
 /*
  * Executes stmt in libpq's single-row mode and calls fn(arg, row) for each
  * row as it arrives (row: a one-row result, valid during the call only), so
- * a result of millions of rows is never held in memory. fn returns 0 to go
+ * a result of millions of rows is never held in memory; binary asks for
+ * the binary form of every column (PQfformat 1: network byte order, see
+ * the type's send function). fn returns 0 to go
  * on or -1 to stop (the rest is read and dropped). Returns 0 when every row
  * went to fn, -1 otherwise (fn's refusal, or a failure logged with its
  * SQLSTATE readable through db_last_sqlstate()).
  */
 typedef int	 (*db_row_fn)(void *arg, const PGresult *row);
 int		 db_exec_rows(struct db *, const struct db_stmt *stmt,
-		    const char *const *values, db_row_fn fn, void *arg);
+		    const char *const *values, int binary, db_row_fn fn,
+		    void *arg);
 /* Executes stmt and returns 0 when it succeeded (result discarded). */
 int		 db_exec_ok(struct db *, const struct db_stmt *stmt,
 		    const char *const *values);
