@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -60,22 +61,32 @@ cert_reason_name(int code)
 	return "?";
 }
 
-/* Canonical serial: upper-case hex without leading zeros, as BN_bn2hex writes it. */
+/*
+ * Canonical serial: as BN_bn2hex writes it (upper case, whole octets, no
+ * leading zero octet), the form the certificate table stores.
+ */
 static int
 cert_serial(const char *in, char *out, size_t outlen)
 {
-	size_t i, n;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	size_t n;
+	int rc = -1;
 
 	if (strncasecmp(in, "0x", 2) == 0)
 		in += 2;
-	while (in[0] == '0' && in[1] != '\0')
-		in++;
 	n = strlen(in);
-	if (n == 0 || n >= outlen || strspn(in, "0123456789abcdefABCDEF") != n)
+	if (n == 0 || n > 2 * 20 + 8 || strspn(in, "0123456789abcdefABCDEF") != n)
 		return -1;
-	for (i = 0; i <= n; i++)
-		out[i] = (char)(in[i] >= 'a' && in[i] <= 'f' ? in[i] - 32 : in[i]);
-	return 0;
+	if (BN_hex2bn(&bn, in) == 0 || BN_is_zero(bn) ||
+	    (hex = BN_bn2hex(bn)) == NULL || strlen(hex) >= outlen)
+		goto out;
+	memcpy(out, hex, strlen(hex) + 1);
+	rc = 0;
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
 }
 
 /* Reads a PEM or DER PKCS#10 request and checks its self-signature (proof of possession). */

@@ -93,6 +93,15 @@ for a in cert.revoke cert.release; do
 	[ "$(q "SELECT count(*) FROM audit_event WHERE action = '$a' AND details->>'serial' = '$ser'")" -ge 1 ] ||
 		fail "$a not audited"
 done
+# A serial whose first octet is below 0x10 ("0F..." as openssl prints it) names its certificate too.
+for i in $(seq 80); do
+	pkictl cert issue --profile subscriber --csr "$tmp/rsa.csr" --out "$tmp/z.pem" || fail "issue #$i"
+	zser=$(openssl x509 -noout -serial -in "$tmp/z.pem" | cut -d= -f2)
+	[ "${zser:0:1}" = 0 ] && break
+done
+[ "${zser:0:1}" = 0 ] || fail "no serial with a leading zero nibble in 80 issuances"
+pkictl cert revoke --serial "$zser" --reason superseded >/dev/null || fail "revoke $zser"
+pkictl cert status --serial "$zser" | grep -q 'status revoked' || fail "status of $zser"
 # Even the superuser cannot undo a revocation or delete a certificate.
 sql_fails "$PKI_TEST_PG_URI" "UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL WHERE serial = '$ser'" 'final'
 sql_fails "$PKI_TEST_PG_URI" "DELETE FROM certificate WHERE serial = '$ser'" 'never deleted'
