@@ -828,6 +828,16 @@ p11wrap_wkey(struct p11wrap *w, const char *label, CK_OBJECT_HANDLE *h,
 	return CKR_OK;
 }
 
+/* After a call that used the cached wrapping key handle failed. */
+static void
+p11wrap_wkey_failed(struct p11wrap *w, CK_RV rv)
+{
+	if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID ||
+	    rv == CKR_WRAPPING_KEY_HANDLE_INVALID ||
+	    rv == CKR_UNWRAPPING_KEY_HANDLE_INVALID)
+		w->have_wkey = 0;	/* look it up (and check it) again */
+}
+
 static CK_RV
 p11wrap_check_op(struct p11wrap *w, void *arg, char *err, size_t errlen)
 {
@@ -1199,6 +1209,7 @@ p11wrap_gen_op(struct p11wrap *w, void *varg, char *err, size_t errlen)
 		rv = w->f->C_WrapKey(w->session, &wmech, wkey, hpriv,
 		    out + P11WRAP_HDR, &wlen);
 	if (rv != CKR_OK) {
+		p11wrap_wkey_failed(w, rv);
 		p11wrap_seterr(err, errlen, "C_WrapKey (CKM_AES_KEY_WRAP_PAD "
 		    "under \"%s\"): %s", g->wlabel, p11wrap_rvname(rv));
 		goto out;
@@ -1319,6 +1330,7 @@ p11wrap_sign_op(struct p11wrap *w, void *varg, char *err, size_t errlen)
 	rv = w->f->C_UnwrapKey(w->session, &wmech, wkey,
 	    (CK_BYTE_PTR)a->wrapped, a->wrappedlen, tmpl, nt, &key);
 	if (rv != CKR_OK) {
+		p11wrap_wkey_failed(w, rv);
 		/* SoftHSM2 says CKR_GENERAL_ERROR for a tampered blob. */
 		p11wrap_seterr(err, errlen, "C_UnwrapKey under \"%s\": %s "
 		    "(tampered blob or another wrapping key?)", a->wlabel,
