@@ -740,6 +740,8 @@ test_tampered_blob(void **state)
 		    f->ecbloblen - cases[i].cut, f->ecpub, "SHA256",
 		    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
 		    sizeof(err)), -1);
+		if (getenv("P11WRAP_TEST_VERBOSE") != NULL)
+			fprintf(stderr, "case %zu: %s\n", i, err);
 		if (strstr(err, cases[i].want) == NULL)
 			fail_msg("case %zu: %s", i, err);
 		assert_null(sig);
