@@ -68,8 +68,9 @@ struct p11wrap;
 /*
  * The ceremony step: logs in as SO on the token labelled token_label,
  * generates an AES-256 wrapping key as a public session object with
- * CKA_TRUSTED=true and the restrictive attributes (p11wrap.c
- * p11wrap_keytmpl), logs out, logs in as user, copies it to a private token
+ * CKA_TRUSTED=true and the restrictive attributes (hsm/README.md "Wrapped
+ * subscriber keys"; the unwrap template is p11wrap.c p11wrap_unwrap_tmpl),
+ * logs out, logs in as user, copies it to a private token
  * object with CKA_MODIFIABLE=false, destroys the session original, checks
  * the copy as p11wrap_check_wrapping_key() does, logs out and closes.
  * module is the module's file path. Refuses (-1) when any object labelled
