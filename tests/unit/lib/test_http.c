@@ -217,7 +217,7 @@ static int
 setup(void **state)
 {
 	struct fixture *fx;
-	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2 };
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0 };
 	char err[256];
 
 	fx = calloc(1, sizeof(*fx));
