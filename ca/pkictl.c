@@ -7,6 +7,7 @@
  *	pkictl [--config FILE] key list --token L [--pin-file F]
  *	pkictl [--config FILE] ca init | ca status | ca export
  *	pkictl [--config FILE] cert issue|revoke|release|status ...
+ *	pkictl [--config FILE] crl arl
  *	pkictl [--config FILE] publish
  *
  * PINs are read from files (mode 0600) named on the command line or in the
@@ -56,6 +57,7 @@ usage(void)
 	    " [--invalidity-date 2026-01-01T00:00:00Z]\n"
 	    "  cert release --serial HEX [--issuer issuing]   (certificateHold only)\n"
 	    "  cert status --serial HEX [--issuer issuing]\n"
+	    "  crl arl      sign the root's CRL (ARL) at a ceremony\n"
 	    "  publish      retry pending LDAP publications\n"
 	    "The configuration file comes from --config or PKI_CONFIG.\n");
 }
