@@ -207,8 +207,9 @@ val() { sed -n "s/^$1 *= *//p" "$PKI_CONFIG" | head -n1; }
 raw_key() { "$BUILD/tests/bench/bench_p11_key" "$PKI_HSM_MODULE" "$(val ocsp_token)" \
 	"$(val ocsp_pin_file)" ocsp-issuing-1 "$SECS"; }
 raw=$(raw_key)
-for i in $(seq "$(nproc)"); do raw_key >"$dir/raw.$i" & done
-wait
+rawpids=()
+for i in $(seq "$(nproc)"); do raw_key >"$dir/raw.$i" & rawpids+=($!); done
+wait "${rawpids[@]}"
 raw_all=$(cat "$dir"/raw.* | awk '{s += $1} END {printf "%.0f", s}')
 printf '  %-28s %10.0f sign/s (%d processes: %.0f)\n' "softhsm2-raw-P256" "$raw" "$(nproc)" "$raw_all"
 
