@@ -257,7 +257,7 @@ struct ocsp_cache_stats {
 void	ocsp_cache_stats(struct ocsp_cache *, int64_t stale_before, time_t now,
 	    struct ocsp_cache_stats *);
 
-/* --- sync.c --------------------------------------------------------------- */
+/* --- sync.c (and ocsp_answer, respond.c) ------------------------------------ */
 
 /* The responder's shared state: issuers, policy, cache, freshness. */
 struct ocsp_responder {
@@ -286,7 +286,7 @@ struct ocsp_sync *ocsp_sync_start(struct ocsp_responder *r,
 void		 ocsp_sync_stop(struct ocsp_sync *);
 
 /*
- * Answers one DER OCSPRequest: *der is either a blob's bytes (then *blob
+ * respond.c. Answers one DER OCSPRequest: *der is either a blob's bytes (then *blob
  * holds the reference to drop) or OPENSSL_malloc'd (*blob NULL), or one of
  * the static error responses (*blob NULL, *owned 0). *cacheable says
  * whether HTTP caches may keep it (no nonce echoed). Returns 0, or -1 only
