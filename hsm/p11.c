@@ -4,10 +4,12 @@
  *
  * A struct p11_token owns one read-write session on one token, the user PIN
  * (in a locked, non-dumpable page, for re-login after a lost session) and a
- * cache of private key handles by label. When a call reports that the session
- * or the login is gone, the token is found again by label, a new session is
- * opened and the PIN given again, a bounded number of times with back-off;
- * the cache is dropped with the session.
+ * cache of object handles by class and label. When a call reports that the
+ * session or the login is gone, the token is found again by label, a new
+ * session is opened and the PIN given again, a bounded number of times with
+ * back-off; the cache is dropped with the session. p11_token_run() (see
+ * p11_priv.h) lends that session and recovery to the rest of hsm/
+ * (p11wrap.c); p11util.c holds the helpers both use.
  */
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -15,8 +17,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,24 +25,16 @@
 
 #include <p11-kit/pkcs11.h>
 
-#include <openssl/asn1.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/objects.h>
-#include <openssl/param_build.h>
 #include <openssl/rand.h>
 
 #include "hsm/p11.h"
+#include "hsm/p11_priv.h"
 
-#define P11_LABEL_LEN		32	/* CK_TOKEN_INFO.label, blank padded */
-#define P11_KEYLABEL_MAX	64
 #define P11_PIN_MAX		256
 #define P11_RETRIES		3	/* reconnect attempts after a lost session */
 #define P11_ID_LEN		16	/* random CKA_ID */
-#define P11_SIG_MAX		1024	/* RSA-8192 fits */
 
 static const unsigned long p11_backoff_ms[P11_RETRIES] = { 10, 50, 200 };
 
@@ -53,8 +45,10 @@ struct p11_module {
 	unsigned long		 gen;		/* bumped at each re-init */
 };
 
+/* A handle cache entry (p11_token_cache); dropped with the session. */
 struct p11_key {
 	char			 label[P11_KEYLABEL_MAX + 1];
+	CK_OBJECT_CLASS		 cls;
 	CK_OBJECT_HANDLE	 handle;
 	CK_KEY_TYPE		 type;
 };
@@ -84,131 +78,6 @@ static const struct {
 	{ P11_KEY_EC_P256, "ec-p256" },
 	{ P11_KEY_EC_P384, "ec-p384" },
 };
-
-/* DER of the curve OIDs, as CKA_EC_PARAMS (namedCurve). */
-static const unsigned char p11_oid_p256[] = {
-	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
-};
-static const unsigned char p11_oid_p384[] = {
-	0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22
-};
-
-/* DigestInfo prefixes (RFC 8017 §9.2, note 1). */
-static const unsigned char p11_di_sha256[] = {
-	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20
-};
-static const unsigned char p11_di_sha384[] = {
-	0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30
-};
-static const unsigned char p11_di_sha512[] = {
-	0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40
-};
-
-static const struct {
-	const char		*name;
-	size_t			 dlen;
-	const unsigned char	*prefix;
-	size_t			 prefixlen;
-} p11_digests[] = {
-	{ "SHA256", 32, p11_di_sha256, sizeof(p11_di_sha256) },
-	{ "SHA384", 48, p11_di_sha384, sizeof(p11_di_sha384) },
-	{ "SHA512", 64, p11_di_sha512, sizeof(p11_di_sha512) },
-};
-
-static void	p11_seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static void
-p11_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static const char *
-p11_rvname(CK_RV rv)
-{
-	switch (rv) {
-	case CKR_OK: return "CKR_OK";
-	case CKR_HOST_MEMORY: return "CKR_HOST_MEMORY";
-	case CKR_SLOT_ID_INVALID: return "CKR_SLOT_ID_INVALID";
-	case CKR_GENERAL_ERROR: return "CKR_GENERAL_ERROR";
-	case CKR_FUNCTION_FAILED: return "CKR_FUNCTION_FAILED";
-	case CKR_ARGUMENTS_BAD: return "CKR_ARGUMENTS_BAD";
-	case CKR_ATTRIBUTE_SENSITIVE: return "CKR_ATTRIBUTE_SENSITIVE";
-	case CKR_ATTRIBUTE_TYPE_INVALID: return "CKR_ATTRIBUTE_TYPE_INVALID";
-	case CKR_ATTRIBUTE_VALUE_INVALID: return "CKR_ATTRIBUTE_VALUE_INVALID";
-	case CKR_DATA_LEN_RANGE: return "CKR_DATA_LEN_RANGE";
-	case CKR_DEVICE_ERROR: return "CKR_DEVICE_ERROR";
-	case CKR_DEVICE_MEMORY: return "CKR_DEVICE_MEMORY";
-	case CKR_DEVICE_REMOVED: return "CKR_DEVICE_REMOVED";
-	case CKR_FUNCTION_CANCELED: return "CKR_FUNCTION_CANCELED";
-	case CKR_KEY_HANDLE_INVALID: return "CKR_KEY_HANDLE_INVALID";
-	case CKR_KEY_TYPE_INCONSISTENT: return "CKR_KEY_TYPE_INCONSISTENT";
-	case CKR_KEY_FUNCTION_NOT_PERMITTED:
-		return "CKR_KEY_FUNCTION_NOT_PERMITTED";
-	case CKR_MECHANISM_INVALID: return "CKR_MECHANISM_INVALID";
-	case CKR_MECHANISM_PARAM_INVALID: return "CKR_MECHANISM_PARAM_INVALID";
-	case CKR_OBJECT_HANDLE_INVALID: return "CKR_OBJECT_HANDLE_INVALID";
-	case CKR_OPERATION_ACTIVE: return "CKR_OPERATION_ACTIVE";
-	case CKR_OPERATION_NOT_INITIALIZED:
-		return "CKR_OPERATION_NOT_INITIALIZED";
-	case CKR_PIN_INCORRECT: return "CKR_PIN_INCORRECT";
-	case CKR_PIN_INVALID: return "CKR_PIN_INVALID";
-	case CKR_PIN_LEN_RANGE: return "CKR_PIN_LEN_RANGE";
-	case CKR_PIN_LOCKED: return "CKR_PIN_LOCKED";
-	case CKR_SESSION_CLOSED: return "CKR_SESSION_CLOSED";
-	case CKR_SESSION_COUNT: return "CKR_SESSION_COUNT";
-	case CKR_SESSION_HANDLE_INVALID: return "CKR_SESSION_HANDLE_INVALID";
-	case CKR_SESSION_READ_ONLY: return "CKR_SESSION_READ_ONLY";
-	case CKR_SESSION_EXISTS: return "CKR_SESSION_EXISTS";
-	case CKR_TEMPLATE_INCOMPLETE: return "CKR_TEMPLATE_INCOMPLETE";
-	case CKR_TEMPLATE_INCONSISTENT: return "CKR_TEMPLATE_INCONSISTENT";
-	case CKR_TOKEN_NOT_PRESENT: return "CKR_TOKEN_NOT_PRESENT";
-	case CKR_TOKEN_NOT_RECOGNIZED: return "CKR_TOKEN_NOT_RECOGNIZED";
-	case CKR_TOKEN_WRITE_PROTECTED: return "CKR_TOKEN_WRITE_PROTECTED";
-	case CKR_USER_ALREADY_LOGGED_IN: return "CKR_USER_ALREADY_LOGGED_IN";
-	case CKR_USER_NOT_LOGGED_IN: return "CKR_USER_NOT_LOGGED_IN";
-	case CKR_USER_PIN_NOT_INITIALIZED:
-		return "CKR_USER_PIN_NOT_INITIALIZED";
-	case CKR_USER_TYPE_INVALID: return "CKR_USER_TYPE_INVALID";
-	case CKR_BUFFER_TOO_SMALL: return "CKR_BUFFER_TOO_SMALL";
-	case CKR_CRYPTOKI_NOT_INITIALIZED:
-		return "CKR_CRYPTOKI_NOT_INITIALIZED";
-	case CKR_CRYPTOKI_ALREADY_INITIALIZED:
-		return "CKR_CRYPTOKI_ALREADY_INITIALIZED";
-	default: return "CKR_(unknown)";
-	}
-}
-
-/* Return values after which the session (or its login) is gone. */
-static int
-p11_rv_lost(CK_RV rv)
-{
-	switch (rv) {
-	case CKR_SESSION_HANDLE_INVALID:
-	case CKR_SESSION_CLOSED:
-	case CKR_USER_NOT_LOGGED_IN:
-	case CKR_DEVICE_REMOVED:
-	case CKR_DEVICE_ERROR:
-	case CKR_TOKEN_NOT_PRESENT:
-	case CKR_TOKEN_NOT_RECOGNIZED:
-	case CKR_SLOT_ID_INVALID:
-	case CKR_SESSION_COUNT:
-	case CKR_CRYPTOKI_NOT_INITIALIZED:
-		return 1;
-	default:
-		return 0;
-	}
-}
 
 static void
 p11_sleep_ms(unsigned long ms)
@@ -357,11 +226,8 @@ p11_module_free(struct p11_module *m)
 	free(m);
 }
 
-/*
- * Finds the slot whose initialized token carries label. Returns 0 and the
- * slot, 1 when no such token is present, -1 on error.
- */
-static int
+/* See p11_priv.h. */
+int
 p11_slot_find(struct p11_module *m, const char *label, CK_SLOT_ID *slot,
     char *err, size_t errlen)
 {
@@ -725,35 +591,70 @@ p11_token_label(const struct p11_token *t)
 	return t->label;
 }
 
-/*
- * Finds at most max objects of class cls with CKA_LABEL label (any label
- * when NULL). Returns the PKCS#11 return value; *n gets the count.
- */
-static CK_RV
-p11_find(struct p11_token *t, CK_OBJECT_CLASS cls, const char *label,
-    CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *n)
+CK_FUNCTION_LIST_PTR
+p11_module_funcs(struct p11_module *m)
 {
-	CK_ATTRIBUTE tmpl[2];
-	CK_ULONG ntmpl = 0;
-	CK_RV rv, rv2;
+	return m->f;
+}
 
-	*n = 0;
-	tmpl[ntmpl].type = CKA_CLASS;
-	tmpl[ntmpl].pValue = &cls;
-	tmpl[ntmpl].ulValueLen = sizeof(cls);
-	ntmpl++;
-	if (label != NULL) {
-		tmpl[ntmpl].type = CKA_LABEL;
-		tmpl[ntmpl].pValue = (void *)label;
-		tmpl[ntmpl].ulValueLen = strlen(label);
-		ntmpl++;
+CK_SLOT_ID
+p11_token_slot(struct p11_token *t)
+{
+	return t->slot;
+}
+
+int
+p11_token_cached(struct p11_token *t, CK_OBJECT_CLASS cls, const char *label,
+    CK_OBJECT_HANDLE *h, CK_KEY_TYPE *kt)
+{
+	size_t i;
+
+	for (i = 0; i < t->nkeys; i++) {
+		if (t->keys[i].cls == cls &&
+		    strcmp(t->keys[i].label, label) == 0) {
+			*h = t->keys[i].handle;
+			if (kt != NULL)
+				*kt = t->keys[i].type;
+			return 1;
+		}
 	}
-	if ((rv = t->m->f->C_FindObjectsInit(t->session, tmpl, ntmpl)) !=
-	    CKR_OK)
-		return rv;
-	rv = t->m->f->C_FindObjects(t->session, objs, max, n);
-	rv2 = t->m->f->C_FindObjectsFinal(t->session);
-	return rv != CKR_OK ? rv : rv2;
+	return 0;
+}
+
+int
+p11_token_cache(struct p11_token *t, CK_OBJECT_CLASS cls, const char *label,
+    CK_OBJECT_HANDLE h, CK_KEY_TYPE kt)
+{
+	struct p11_key *nk;
+
+	p11_token_uncache(t, cls, label);
+	nk = reallocarray(t->keys, t->nkeys + 1, sizeof(*t->keys));
+	if (nk == NULL)
+		return -1;
+	t->keys = nk;
+	memset(&t->keys[t->nkeys], 0, sizeof(t->keys[t->nkeys]));
+	snprintf(t->keys[t->nkeys].label, sizeof(t->keys[t->nkeys].label),
+	    "%s", label);
+	t->keys[t->nkeys].cls = cls;
+	t->keys[t->nkeys].handle = h;
+	t->keys[t->nkeys].type = kt;
+	t->nkeys++;
+	return 0;
+}
+
+/* Also after a stale handle (CKR_OBJECT_HANDLE_INVALID and the like). */
+void
+p11_token_uncache(struct p11_token *t, CK_OBJECT_CLASS cls, const char *label)
+{
+	size_t i;
+
+	for (i = 0; i < t->nkeys; i++) {
+		if (t->keys[i].cls == cls &&
+		    strcmp(t->keys[i].label, label) == 0) {
+			t->keys[i] = t->keys[--t->nkeys];
+			return;
+		}
+	}
 }
 
 /*
@@ -810,174 +711,28 @@ p11_run(struct p11_token *t, p11_op op, void *arg, const char *what,
 	return -1;
 }
 
-/* Reads one variable-length attribute into a malloc'd buffer. */
-static CK_RV
-p11_attr_get(struct p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
-    unsigned char **val, size_t *len)
-{
-	CK_ATTRIBUTE a;
-	CK_RV rv;
+struct p11_token_run_arg {
+	p11_token_op	 op;
+	void		*arg;
+};
 
-	*val = NULL;
-	*len = 0;
-	a.type = type;
-	a.pValue = NULL;
-	a.ulValueLen = 0;
-	if ((rv = t->m->f->C_GetAttributeValue(t->session, o, &a, 1)) != CKR_OK)
-		return rv;
-	if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > 65536)
-		return CKR_ATTRIBUTE_VALUE_INVALID;
-	if ((a.pValue = malloc(a.ulValueLen + 1)) == NULL)
-		return CKR_HOST_MEMORY;
-	if ((rv = t->m->f->C_GetAttributeValue(t->session, o, &a, 1)) !=
-	    CKR_OK) {
-		free(a.pValue);
-		return rv;
-	}
-	*val = a.pValue;
-	*len = a.ulValueLen;
-	return CKR_OK;
+static CK_RV
+p11_token_run_op(struct p11_token *t, void *varg, char *err, size_t errlen)
+{
+	struct p11_token_run_arg *r = varg;
+
+	return r->op(t->m->f, t->session, r->arg, err, errlen);
 }
 
-static CK_RV
-p11_attr_ulong(struct p11_token *t, CK_OBJECT_HANDLE o,
-    CK_ATTRIBUTE_TYPE type, CK_ULONG *v)
+int
+p11_token_run(struct p11_token *t, p11_token_op op, void *arg,
+    const char *what, char *err, size_t errlen)
 {
-	CK_ATTRIBUTE a;
+	struct p11_token_run_arg r;
 
-	a.type = type;
-	a.pValue = v;
-	a.ulValueLen = sizeof(*v);
-	return t->m->f->C_GetAttributeValue(t->session, o, &a, 1);
-}
-
-static CK_RV
-p11_attr_bool(struct p11_token *t, CK_OBJECT_HANDLE o,
-    CK_ATTRIBUTE_TYPE type, int *v)
-{
-	CK_ATTRIBUTE a;
-	CK_BBOOL b = CK_FALSE;
-	CK_RV rv;
-
-	a.type = type;
-	a.pValue = &b;
-	a.ulValueLen = sizeof(b);
-	rv = t->m->f->C_GetAttributeValue(t->session, o, &a, 1);
-	*v = b == CK_TRUE;
-	return rv;
-}
-
-/* Builds an EVP_PKEY from a public key object's attributes. */
-static CK_RV
-p11_pub_evp(struct p11_token *t, CK_OBJECT_HANDLE o, EVP_PKEY **pub,
-    char *err, size_t errlen)
-{
-	CK_ULONG kt = 0;
-	unsigned char *a = NULL, *b = NULL;
-	size_t alen, blen;
-	const unsigned char *p;
-	ASN1_OBJECT *curve = NULL;
-	ASN1_OCTET_STRING *point = NULL;
-	BIGNUM *n = NULL, *e = NULL;
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	const char *group;
-	CK_RV rv;
-
-	*pub = NULL;
-	if ((rv = p11_attr_ulong(t, o, CKA_KEY_TYPE, &kt)) != CKR_OK) {
-		p11_seterr(err, errlen, "C_GetAttributeValue CKA_KEY_TYPE: %s",
-		    p11_rvname(rv));
-		goto out;
-	}
-	rv = CKR_FUNCTION_FAILED;
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL) {
-		p11_seterr(err, errlen, "OSSL_PARAM_BLD_new failed");
-		goto out;
-	}
-	if (kt == CKK_EC) {
-		if ((rv = p11_attr_get(t, o, CKA_EC_PARAMS, &a, &alen)) !=
-		    CKR_OK ||
-		    (rv = p11_attr_get(t, o, CKA_EC_POINT, &b, &blen)) !=
-		    CKR_OK) {
-			p11_seterr(err, errlen, "C_GetAttributeValue EC "
-			    "public key: %s", p11_rvname(rv));
-			goto out;
-		}
-		rv = CKR_FUNCTION_FAILED;
-		p = a;
-		if ((curve = d2i_ASN1_OBJECT(NULL, &p, (long)alen)) == NULL ||
-		    p != a + alen) {
-			p11_seterr(err, errlen, "CKA_EC_PARAMS: not a named "
-			    "curve");
-			goto out;
-		}
-		if ((group = OBJ_nid2sn(OBJ_obj2nid(curve))) == NULL ||
-		    OBJ_obj2nid(curve) == NID_undef) {
-			p11_seterr(err, errlen, "CKA_EC_PARAMS: unknown curve");
-			goto out;
-		}
-		/* CKA_EC_POINT is the DER of an OCTET STRING. */
-		p = b;
-		if ((point = d2i_ASN1_OCTET_STRING(NULL, &p, (long)blen)) ==
-		    NULL || p != b + blen) {
-			p11_seterr(err, errlen, "CKA_EC_POINT: not an OCTET "
-			    "STRING");
-			goto out;
-		}
-		if (OSSL_PARAM_BLD_push_utf8_string(bld,
-		    OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
-		    OSSL_PARAM_BLD_push_octet_string(bld,
-		    OSSL_PKEY_PARAM_PUB_KEY, ASN1_STRING_get0_data(point),
-		    (size_t)ASN1_STRING_length(point)) != 1) {
-			p11_seterr(err, errlen, "OSSL_PARAM_BLD_push failed");
-			goto out;
-		}
-		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	} else if (kt == CKK_RSA) {
-		if ((rv = p11_attr_get(t, o, CKA_MODULUS, &a, &alen)) !=
-		    CKR_OK ||
-		    (rv = p11_attr_get(t, o, CKA_PUBLIC_EXPONENT, &b, &blen)) !=
-		    CKR_OK) {
-			p11_seterr(err, errlen, "C_GetAttributeValue RSA "
-			    "public key: %s", p11_rvname(rv));
-			goto out;
-		}
-		rv = CKR_FUNCTION_FAILED;
-		if ((n = BN_bin2bn(a, (int)alen, NULL)) == NULL ||
-		    (e = BN_bin2bn(b, (int)blen, NULL)) == NULL ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) !=
-		    1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) !=
-		    1) {
-			p11_seterr(err, errlen, "RSA public key parameters");
-			goto out;
-		}
-		ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	} else {
-		p11_seterr(err, errlen, "unsupported key type 0x%lx", kt);
-		goto out;
-	}
-	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL || ctx == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, pub, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-		p11_seterr(err, errlen, "EVP_PKEY_fromdata failed");
-		*pub = NULL;
-		goto out;
-	}
-	rv = CKR_OK;
-out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(n);
-	BN_free(e);
-	ASN1_OBJECT_free(curve);
-	ASN1_OCTET_STRING_free(point);
-	free(a);
-	free(b);
-	return rv;
+	r.op = op;
+	r.arg = arg;
+	return p11_run(t, p11_token_run_op, &r, what, err, errlen);
 }
 
 struct p11_gen_arg {
@@ -1004,16 +759,9 @@ p11_gen_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 	CK_RV rv;
 	size_t i;
 
-#define P11_ATTR(arr, cnt, t_, v_, l_) do {				\
-	(arr)[(cnt)].type = (t_);					\
-	(arr)[(cnt)].pValue = (void *)(v_);				\
-	(arr)[(cnt)].ulValueLen = (l_);					\
-	(cnt)++;							\
-} while (0)
-
 	for (i = 0; i < 2; i++) {
-		if ((rv = p11_find(t, classes[i], g->label, objs, 1, &n)) !=
-		    CKR_OK) {
+		if ((rv = p11_find_objects(t->m->f, t->session, classes[i],
+		    g->label, 0, objs, 1, &n)) != CKR_OK) {
 			p11_seterr(err, errlen, "C_FindObjects: %s",
 			    p11_rvname(rv));
 			return rv;
@@ -1075,7 +823,6 @@ p11_gen_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
 		P11_ATTR(pubt, npub, CKA_EC_PARAMS, oid, oidlen);
 	}
-#undef P11_ATTR
 	rv = t->m->f->C_GenerateKeyPair(t->session, &mech, pubt, npub, privt,
 	    npriv, &hpub, &hpriv);
 	if (rv != CKR_OK) {
@@ -1083,8 +830,8 @@ p11_gen_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 		    p11_keytype_name(g->type), g->label, p11_rvname(rv));
 		return rv;
 	}
-	if ((rv = p11_pub_evp(t, hpub, g->pub, err, errlen)) != CKR_OK &&
-	    p11_rv_lost(rv)) {
+	if ((rv = p11_pub_evp(t->m->f, t->session, hpub, g->pub, err,
+	    errlen)) != CKR_OK && p11_rv_lost(rv)) {
 		/* The key exists; a retry would refuse the duplicate label. */
 		p11_seterr(err, errlen, "key \"%s\" generated but its public "
 		    "key could not be read: %s", g->label, p11_rvname(rv));
@@ -1124,8 +871,8 @@ p11_pub_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 	CK_ULONG n = 0;
 	CK_RV rv;
 
-	if ((rv = p11_find(t, CKO_PUBLIC_KEY, a->label, objs, 2, &n)) !=
-	    CKR_OK) {
+	if ((rv = p11_find_objects(t->m->f, t->session, CKO_PUBLIC_KEY,
+	    a->label, 0, objs, 2, &n)) != CKR_OK) {
 		p11_seterr(err, errlen, "C_FindObjects: %s", p11_rvname(rv));
 		return rv;
 	}
@@ -1135,7 +882,7 @@ p11_pub_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 		    "\"%s\" in token \"%s\"", a->label, t->label);
 		return CKR_FUNCTION_FAILED;
 	}
-	return p11_pub_evp(t, objs[0], a->pub, err, errlen);
+	return p11_pub_evp(t->m->f, t->session, objs[0], a->pub, err, errlen);
 }
 
 int
@@ -1155,18 +902,21 @@ static void
 p11_key_typename(struct p11_token *t, CK_OBJECT_HANDLE o, char *out,
     size_t outlen)
 {
+	CK_FUNCTION_LIST_PTR f = t->m->f;
 	CK_ULONG kt = 0;
 	unsigned char *v = NULL;
 	size_t vlen = 0;
 
 	snprintf(out, outlen, "unknown");
-	if (p11_attr_ulong(t, o, CKA_KEY_TYPE, &kt) != CKR_OK)
+	if (p11_attr_ulong(f, t->session, o, CKA_KEY_TYPE, &kt) != CKR_OK)
 		return;
 	if (kt == CKK_RSA) {
-		if (p11_attr_get(t, o, CKA_MODULUS, &v, &vlen) == CKR_OK)
+		if (p11_attr_get(f, t->session, o, CKA_MODULUS, &v, &vlen) ==
+		    CKR_OK)
 			snprintf(out, outlen, "rsa%zu", vlen * 8);
 	} else if (kt == CKK_EC) {
-		if (p11_attr_get(t, o, CKA_EC_PARAMS, &v, &vlen) != CKR_OK)
+		if (p11_attr_get(f, t->session, o, CKA_EC_PARAMS, &v,
+		    &vlen) != CKR_OK)
 			return;
 		if (vlen == sizeof(p11_oid_p256) &&
 		    memcmp(v, p11_oid_p256, vlen) == 0)
@@ -1196,20 +946,23 @@ p11_key_list(struct p11_token *t,
 		p11_session_drop(t);
 	if (!t->have_session && p11_session_open(t, NULL, 0) != 0)
 		goto out;
-	if (p11_find(t, CKO_PRIVATE_KEY, NULL, objs, 256, &n) != CKR_OK)
+	if (p11_find_objects(t->m->f, t->session, CKO_PRIVATE_KEY, NULL, 0,
+	    objs, 256, &n) != CKR_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
 		free(lab);
 		lab = NULL;
-		if (p11_attr_get(t, objs[i], CKA_LABEL, &lab, &lablen) !=
-		    CKR_OK)
+		if (p11_attr_get(t->m->f, t->session, objs[i], CKA_LABEL, &lab,
+		    &lablen) != CKR_OK)
 			goto out;
 		if (lablen > P11_KEYLABEL_MAX)
 			lablen = P11_KEYLABEL_MAX;
 		memcpy(label, lab, lablen);
 		label[lablen] = '\0';
-		if (p11_attr_bool(t, objs[i], CKA_SENSITIVE, &sens) != CKR_OK ||
-		    p11_attr_bool(t, objs[i], CKA_EXTRACTABLE, &extr) != CKR_OK)
+		if (p11_attr_bool(t->m->f, t->session, objs[i], CKA_SENSITIVE,
+		    &sens) != CKR_OK ||
+		    p11_attr_bool(t->m->f, t->session, objs[i],
+		    CKA_EXTRACTABLE, &extr) != CKR_OK)
 			goto out;
 		p11_key_typename(t, objs[i], type, sizeof(type));
 		fn(label, type, sens, extr, arg);
@@ -1225,23 +978,17 @@ out:
  * CKR_OK, or an error with err written (a lost session is left to p11_run).
  */
 static CK_RV
-p11_key_lookup(struct p11_token *t, const char *label, struct p11_key **kp,
-    char *err, size_t errlen)
+p11_key_lookup(struct p11_token *t, const char *label, CK_OBJECT_HANDLE *h,
+    CK_KEY_TYPE *kt, char *err, size_t errlen)
 {
 	CK_OBJECT_HANDLE objs[2];
-	CK_ULONG n = 0, kt = 0;
-	struct p11_key *nk;
+	CK_ULONG n = 0;
 	CK_RV rv;
-	size_t i;
 
-	*kp = NULL;
-	for (i = 0; i < t->nkeys; i++) {
-		if (strcmp(t->keys[i].label, label) == 0) {
-			*kp = &t->keys[i];
-			return CKR_OK;
-		}
-	}
-	if ((rv = p11_find(t, CKO_PRIVATE_KEY, label, objs, 2, &n)) != CKR_OK) {
+	if (p11_token_cached(t, CKO_PRIVATE_KEY, label, h, kt))
+		return CKR_OK;
+	if ((rv = p11_find_objects(t->m->f, t->session, CKO_PRIVATE_KEY,
+	    label, 0, objs, 2, &n)) != CKR_OK) {
 		p11_seterr(err, errlen, "C_FindObjects: %s", p11_rvname(rv));
 		return rv;
 	}
@@ -1251,43 +998,23 @@ p11_key_lookup(struct p11_token *t, const char *label, struct p11_key **kp,
 		    "\"%s\" in token \"%s\"", label, t->label);
 		return CKR_KEY_HANDLE_INVALID;
 	}
-	if ((rv = p11_attr_ulong(t, objs[0], CKA_KEY_TYPE, &kt)) != CKR_OK) {
+	if ((rv = p11_attr_ulong(t->m->f, t->session, objs[0], CKA_KEY_TYPE,
+	    kt)) != CKR_OK) {
 		p11_seterr(err, errlen, "C_GetAttributeValue CKA_KEY_TYPE: %s",
 		    p11_rvname(rv));
 		return rv;
 	}
-	if (kt != CKK_RSA && kt != CKK_EC) {
+	if (*kt != CKK_RSA && *kt != CKK_EC) {
 		p11_seterr(err, errlen, "key \"%s\": unsupported type 0x%lx",
-		    label, kt);
+		    label, *kt);
 		return CKR_KEY_TYPE_INCONSISTENT;
 	}
-	nk = reallocarray(t->keys, t->nkeys + 1, sizeof(*t->keys));
-	if (nk == NULL) {
+	if (p11_token_cache(t, CKO_PRIVATE_KEY, label, objs[0], *kt) == -1) {
 		p11_seterr(err, errlen, "reallocarray: %s", strerror(errno));
 		return CKR_HOST_MEMORY;
 	}
-	t->keys = nk;
-	memset(&t->keys[t->nkeys], 0, sizeof(t->keys[t->nkeys]));
-	snprintf(t->keys[t->nkeys].label, sizeof(t->keys[t->nkeys].label),
-	    "%s", label);
-	t->keys[t->nkeys].handle = objs[0];
-	t->keys[t->nkeys].type = kt;
-	*kp = &t->keys[t->nkeys++];
+	*h = objs[0];
 	return CKR_OK;
-}
-
-/* Removes label from the handle cache (after CKR_OBJECT_HANDLE_INVALID). */
-static void
-p11_key_forget(struct p11_token *t, const char *label)
-{
-	size_t i;
-
-	for (i = 0; i < t->nkeys; i++) {
-		if (strcmp(t->keys[i].label, label) == 0) {
-			t->keys[i] = t->keys[--t->nkeys];
-			return;
-		}
-	}
 }
 
 int
@@ -1296,13 +1023,11 @@ p11_key_exists(struct p11_token *t, const char *label, char *err,
 {
 	CK_OBJECT_HANDLE objs[1];
 	CK_ULONG n = 0;
-	size_t i;
 	int attempt, r;
 	CK_RV rv;
 
-	for (i = 0; i < t->nkeys; i++)
-		if (strcmp(t->keys[i].label, label) == 0)
-			return 1;
+	if (p11_token_cached(t, CKO_PRIVATE_KEY, label, &objs[0], NULL))
+		return 1;
 	for (attempt = 0; attempt <= P11_RETRIES; attempt++) {
 		if (attempt > 0)
 			p11_sleep_ms(p11_backoff_ms[attempt - 1]);
@@ -1314,7 +1039,8 @@ p11_key_exists(struct p11_token *t, const char *label, char *err,
 			if (r == -1)
 				continue;
 		}
-		rv = p11_find(t, CKO_PRIVATE_KEY, label, objs, 1, &n);
+		rv = p11_find_objects(t->m->f, t->session, CKO_PRIVATE_KEY,
+		    label, 0, objs, 1, &n);
 		if (rv == CKR_OK)
 			return n > 0;
 		p11_seterr(err, errlen, "C_FindObjects: %s", p11_rvname(rv));
@@ -1335,44 +1061,12 @@ struct p11_sign_arg {
 	size_t			*siglen;
 };
 
-/* r||s (each half n bytes) to DER ECDSA-Sig-Value (RFC 5480 §2.2 / 3279). */
-static int
-p11_ecdsa_der(const unsigned char *rs, size_t rslen, unsigned char **der,
-    size_t *derlen)
-{
-	ECDSA_SIG *es = NULL;
-	BIGNUM *r = NULL, *s = NULL;
-	unsigned char *out = NULL;
-	int len, rc = -1;
-
-	if (rslen == 0 || rslen % 2 != 0)
-		goto out;
-	if ((es = ECDSA_SIG_new()) == NULL ||
-	    (r = BN_bin2bn(rs, (int)(rslen / 2), NULL)) == NULL ||
-	    (s = BN_bin2bn(rs + rslen / 2, (int)(rslen / 2), NULL)) == NULL)
-		goto out;
-	if (ECDSA_SIG_set0(es, r, s) != 1)
-		goto out;
-	r = s = NULL;	/* owned by es */
-	if ((len = i2d_ECDSA_SIG(es, &out)) <= 0)
-		goto out;
-	*der = out;
-	*derlen = (size_t)len;
-	out = NULL;
-	rc = 0;
-out:
-	OPENSSL_free(out);
-	BN_free(r);
-	BN_free(s);
-	ECDSA_SIG_free(es);
-	return rc;
-}
-
 static CK_RV
 p11_sign_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 {
 	struct p11_sign_arg *a = varg;
-	struct p11_key *k;
+	CK_OBJECT_HANDLE key;
+	CK_KEY_TYPE kt;
 	CK_MECHANISM mech = { 0, NULL, 0 };
 	unsigned char buf[P11_SIG_MAX], *der = NULL;
 	CK_ULONG len = sizeof(buf);
@@ -1383,10 +1077,10 @@ p11_sign_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 	int again;
 
 	for (again = 0; again < 2; again++) {
-		if ((rv = p11_key_lookup(t, a->label, &k, err, errlen)) !=
-		    CKR_OK)
+		if ((rv = p11_key_lookup(t, a->label, &key, &kt, err,
+		    errlen)) != CKR_OK)
 			return rv;
-		if (k->type == CKK_RSA) {
+		if (kt == CKK_RSA) {
 			mech.mechanism = CKM_RSA_PKCS;
 			in = a->in;
 			inlen = a->inlen;
@@ -1395,7 +1089,7 @@ p11_sign_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 			in = a->digest;
 			inlen = a->dlen;
 		}
-		rv = t->m->f->C_SignInit(t->session, &mech, k->handle);
+		rv = t->m->f->C_SignInit(t->session, &mech, key);
 		if (rv == CKR_OK) {
 			len = sizeof(buf);
 			rv = t->m->f->C_Sign(t->session, (CK_BYTE_PTR)in,
@@ -1404,7 +1098,7 @@ p11_sign_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 		if (rv == CKR_KEY_HANDLE_INVALID ||
 		    rv == CKR_OBJECT_HANDLE_INVALID) {
 			/* Stale cached handle: look the label up once more. */
-			p11_key_forget(t, a->label);
+			p11_token_uncache(t, CKO_PRIVATE_KEY, a->label);
 			continue;
 		}
 		break;
@@ -1442,29 +1136,18 @@ p11_sign_digest(struct p11_token *t, const char *label, const char *mdname,
     size_t *siglen, char *err, size_t errlen)
 {
 	struct p11_sign_arg a;
-	unsigned char di[19 + 64];
-	size_t i;
+	const struct p11_digest *d;
+	unsigned char di[P11_DIGESTINFO_MAX];
 
 	*sig = NULL;
 	*siglen = 0;
-	for (i = 0; i < sizeof(p11_digests) / sizeof(p11_digests[0]); i++)
-		if (strcmp(mdname, p11_digests[i].name) == 0)
-			break;
-	if (i == sizeof(p11_digests) / sizeof(p11_digests[0])) {
-		p11_seterr(err, errlen, "digest %s refused (SHA256, SHA384 or "
-		    "SHA512 only)", mdname);
+	if ((d = p11_digest_find(mdname, dlen, err, errlen)) == NULL)
 		return -1;
-	}
-	if (dlen != p11_digests[i].dlen) {
-		p11_seterr(err, errlen, "%s digest of %zu bytes (want %zu)",
-		    mdname, dlen, p11_digests[i].dlen);
-		return -1;
-	}
-	memcpy(di, p11_digests[i].prefix, p11_digests[i].prefixlen);
-	memcpy(di + p11_digests[i].prefixlen, digest, dlen);
+	memcpy(di, d->prefix, d->prefixlen);
+	memcpy(di + d->prefixlen, digest, dlen);
 	a.label = label;
 	a.in = di;
-	a.inlen = p11_digests[i].prefixlen + dlen;
+	a.inlen = d->prefixlen + dlen;
 	a.digest = digest;
 	a.dlen = dlen;
 	a.sig = sig;
