@@ -17,6 +17,7 @@
 
 #include "ca/extern.h"
 #include "hsm/signer.h"
+#include "lib/cadb.h"
 #include "lib/config.h"
 #include "lib/crlgen.h"
 #include "lib/db.h"
@@ -39,42 +40,6 @@ arl_sign(void *arg, const unsigned char *tbs, size_t tbslen,
 	    tbs, tbslen, sig, siglen, err, errlen);
 }
 
-/* The root: id, certificate, where its key is. */
-static int
-arl_load_root(struct db *db, long long *id, X509 **cert, char *token,
-    size_t tokenlen, char *label, size_t labellen)
-{
-	static const struct db_stmt stmt = { "ca_arl_root",
-		"SELECT c.id, c.der, k.token_label, k.key_label FROM ca_certificate c "
-		"JOIN ca_key k ON k.id = c.key_id WHERE c.name = 'root'", 0 };
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	PGresult *res;
-	size_t len;
-	int rc = -1;
-
-	*cert = NULL;
-	if ((res = db_exec(db, &stmt, NULL, NULL, NULL)) == NULL)
-		return -1;
-	if (PQntuples(res) != 1) {
-		log_err("no root CA: run `pkictl ca init` first");
-		goto out;
-	}
-	*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	if (db_bytea_value(PQgetvalue(res, 0, 1), &der, &len) == -1)
-		goto out;
-	p = der;
-	if ((*cert = d2i_X509(NULL, &p, (long)len)) == NULL)
-		goto out;
-	snprintf(token, tokenlen, "%s", PQgetvalue(res, 0, 2));
-	snprintf(label, labellen, "%s", PQgetvalue(res, 0, 3));
-	rc = 0;
-out:
-	free(der);
-	PQclear(res);
-	return rc;
-}
-
 static int
 arl_issue(const struct config *cfg, const char *actor)
 {
@@ -85,18 +50,18 @@ arl_issue(const struct config *cfg, const char *actor)
 	struct crlgen_result r;
 	struct config *policy = NULL;
 	struct db *db = NULL;
-	X509 *root = NULL;
+	struct cadb_ca root;
 	const char *base = config_get(cfg, "urls.crl_base", NULL);
 	const char *ldap_base = config_get(cfg, "ldap.base", NULL);
-	char err[512], token[64], label[SIGNER_LABEL_MAX + 1], url[512];
+	char err[512], url[512];
 	char dn[512], path[1024], nu[32];
 	long days, grace;
-	long long id;
 	struct tm tm;
 	int pending, rc = PKICTL_EXIT_FAIL;
 
 	memset(&r, 0, sizeof(r));
 	memset(&as, 0, sizeof(as));
+	memset(&root, 0, sizeof(root));
 	snprintf(path, sizeof(path), "%s/crl.conf", config_get(cfg,
 	    "pki.policy_dir", "policy"));
 	if ((policy = config_load(config_get(cfg, "crl.policy_file", path), err,
@@ -112,32 +77,35 @@ arl_issue(const struct config *cfg, const char *actor)
 		log_err("config: urls.crl_base missing");
 		goto out;
 	}
-	if ((db = pkictl_db(cfg)) == NULL || arl_load_root(db, &id, &root, token,
-	    sizeof(token), label, sizeof(label)) == -1)
+	if ((db = pkictl_db(cfg)) == NULL)
 		goto out;
+	if (cadb_load(db, "root", &root) != 0) {
+		log_err("no root CA: run `pkictl ca init` first");
+		goto out;
+	}
 
 	memset(&sc, 0, sizeof(sc));
 	sc.module = config_get(cfg, "hsm.module", NULL);
 	sc.lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
-	sc.tokens[0].label = token;
-	if ((sc.tokens[0].pin_file = pkictl_pin_file(cfg, token, NULL)) == NULL)
+	sc.tokens[0].label = root.token;
+	if ((sc.tokens[0].pin_file = pkictl_pin_file(cfg, root.token, NULL)) == NULL)
 		goto out;
 	sc.ntokens = 1;
 	/* The root key signs this CRL and nothing else in this run. */
 	sc.grants[0].kind = SIGNER_KIND_CRL;
-	sc.grants[0].key_label = label;
+	sc.grants[0].key_label = root.key_label;
 	sc.ngrants = 1;
 	if ((as.signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 		log_err("signer: %s", err);
 		goto out;
 	}
-	as.label = label;
+	as.label = root.key_label;
 	as.digest = config_get(policy, "arl.digest", "SHA384");
 
 	memset(&is, 0, sizeof(is));
-	is.id = id;
+	is.id = root.id;
 	is.name = "root";
-	is.cert = root;
+	is.cert = root.cert;
 	is.digest = as.digest;
 	memset(&pol, 0, sizeof(pol));
 	/*
@@ -154,7 +122,7 @@ arl_issue(const struct config *cfg, const char *actor)
 	pol.expired_grace = grace;
 	pol.out_dir = config_get(cfg, "pki.out_dir", NULL);
 	if (ldap_base != NULL) {
-		if (publish_ca_dn(ldap_base, root, dn, sizeof(dn)) == -1) {
+		if (publish_ca_dn(ldap_base, root.cert, dn, sizeof(dn)) == -1) {
 			log_err("no LDAP entry name for the root");
 			goto out;
 		}
@@ -181,7 +149,7 @@ arl_issue(const struct config *cfg, const char *actor)
 out:
 	crlgen_result_clear(&r);
 	signer_close(as.signer);
-	X509_free(root);
+	cadb_clear(&root);
 	db_close(db);
 	config_free(policy);
 	return rc;

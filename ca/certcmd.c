@@ -19,6 +19,7 @@
 
 #include "ca/extern.h"
 #include "hsm/signer.h"
+#include "lib/cadb.h"
 #include "lib/audit.h"
 #include "lib/config.h"
 #include "lib/db.h"
@@ -126,48 +127,20 @@ cert_read_csr(const char *path)
 	return req;
 }
 
-struct cert_issuer {
-	long long	 id;
-	X509		*cert;
-	char		 token[64];
-	char		 key_label[SIGNER_LABEL_MAX + 1];
-};
-
-/* The issuer named name (ca_certificate.name) with its key's location. */
+/* The issuer named name: a CA certificate of role root or issuing. */
 static int
-cert_load_issuer(struct db *db, const char *name, struct cert_issuer *is)
+cert_load_issuer(struct db *db, const char *name, struct cadb_ca *is)
 {
-	static const struct db_stmt stmt = { "ca_certcmd_issuer",
-		"SELECT c.id, c.der, k.token_label, k.key_label FROM ca_certificate c "
-		"JOIN ca_key k ON k.id = c.key_id WHERE c.name = $1 AND "
-		"c.role IN ('root', 'issuing')", 1 };
-	const char *values[1] = { name };
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	PGresult *res;
-	size_t len;
-	int rc = -1;
+	int rc;
 
-	memset(is, 0, sizeof(*is));
-	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
+	if ((rc = cadb_load(db, name, is)) == -1)
 		return -1;
-	if (PQntuples(res) != 1) {
+	if (rc == 1 || (strcmp(is->role, "root") != 0 &&
+	    strcmp(is->role, "issuing") != 0)) {
 		log_err("no issuing CA named %s (see `pkictl ca status`)", name);
-		goto out;
+		return -1;
 	}
-	is->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	if (db_bytea_value(PQgetvalue(res, 0, 1), &der, &len) == -1)
-		goto out;
-	p = der;
-	if ((is->cert = d2i_X509(NULL, &p, (long)len)) == NULL)
-		goto out;
-	snprintf(is->token, sizeof(is->token), "%s", PQgetvalue(res, 0, 2));
-	snprintf(is->key_label, sizeof(is->key_label), "%s", PQgetvalue(res, 0, 3));
-	rc = 0;
-out:
-	free(der);
-	PQclear(res);
-	return rc;
+	return 0;
 }
 
 struct cert_issue_txn {
@@ -191,7 +164,7 @@ static int
 cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
     const char *profile_name, const char *csr_path, const char *out_path)
 {
-	struct cert_issuer is;
+	struct cadb_ca is;
 	struct cert_issue_txn txn;
 	struct signer_config sc;
 	struct signer *signer = NULL;
@@ -263,7 +236,7 @@ out:
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	signer_close(signer);
-	X509_free(is.cert);
+	cadb_clear(&is);
 	X509_REQ_free(req);
 	profile_free(prof);
 	db_close(db);

@@ -37,6 +37,7 @@
 
 #include "crl/extern.h"
 #include "hsm/signer.h"
+#include "lib/cadb.h"
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/http.h"
@@ -73,49 +74,49 @@ usage(void)
 static int
 crld_load_cas(struct crld *d, const char *uri)
 {
-	static const struct db_stmt stmt = { "crl_main_cas",
-		"SELECT c.id, c.name, c.der, k.token_label, k.key_label FROM "
-		"ca_certificate c JOIN ca_key k ON k.id = c.key_id "
-		"WHERE c.name IN ('root', 'issuing')", 0 };
+	static const char *const names[] = { "root", "issuing" };
 	const char *base = config_get(d->cfg, "ldap.base", NULL);
+	struct cadb_ca c;
 	struct db *db = NULL;
-	PGresult *res = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *p;
+	unsigned char *der = NULL, *enc = NULL;
 	struct crl_ca *ca;
 	struct tm tm;
-	size_t len;
 	char err[512];
-	int i, rc = -1;
+	size_t i;
+	int len, rc = -1;
 
+	memset(&c, 0, sizeof(c));
 	if ((db = db_connect(uri, err, sizeof(err))) == NULL) {
 		log_err("database: %s", err);
 		goto out;
 	}
-	if ((res = db_exec(db, &stmt, NULL, NULL, NULL)) == NULL)
-		goto out;
-	for (i = 0; i < PQntuples(res); i++) {
-		ca = strcmp(PQgetvalue(res, i, 1), "root") == 0 ? &d->root :
-		    &d->issuing;
-		ca->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		snprintf(ca->name, sizeof(ca->name), "%s", PQgetvalue(res, i, 1));
-		snprintf(ca->token, sizeof(ca->token), "%s", PQgetvalue(res, i, 3));
-		snprintf(ca->key_label, sizeof(ca->key_label), "%s",
-		    PQgetvalue(res, i, 4));
-		if (db_bytea_value(PQgetvalue(res, i, 2), &der, &len) == -1)
-			goto out;
-		p = der;
-		if ((ca->cert = d2i_X509(NULL, &p, (long)len)) == NULL ||
-		    p != der + len) {
-			log_err("ca_certificate %s: not a DER certificate",
-			    ca->name);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		cadb_clear(&c);
+		if (cadb_load(db, names[i], &c) != 0) {
+			log_err("no %s CA in the database: run `pkictl ca init`",
+			    names[i]);
 			goto out;
 		}
+		ca = i == 0 ? &d->root : &d->issuing;
+		ca->id = c.id;
+		snprintf(ca->name, sizeof(ca->name), "%s", c.name);
+		snprintf(ca->token, sizeof(ca->token), "%s", c.token);
+		snprintf(ca->key_label, sizeof(ca->key_label), "%s", c.key_label);
+		ca->cert = c.cert;
+		c.cert = NULL;
+		/* Served as application/pkix-cert at the AIA caIssuers URL. */
 		memset(&tm, 0, sizeof(tm));
-		if (ASN1_TIME_to_tm(X509_get0_notBefore(ca->cert), &tm) != 1)
+		if ((len = i2d_X509(ca->cert, &enc)) <= 0 ||
+		    ASN1_TIME_to_tm(X509_get0_notBefore(ca->cert), &tm) != 1)
 			goto out;
-		if (crl_cache_set(d->cache, ca == &d->root ? CRL_DOC_ROOT_CERT :
-		    CRL_DOC_ISSUING_CERT, der, len, 0, timegm(&tm), 0) == -1) {
+		/* The cache frees with free(): hand it plain malloc'd bytes. */
+		if ((der = malloc((size_t)len)) == NULL)
+			goto out;
+		memcpy(der, enc, (size_t)len);
+		OPENSSL_free(enc);
+		enc = NULL;
+		if (crl_cache_set(d->cache, i == 0 ? CRL_DOC_ROOT_CERT :
+		    CRL_DOC_ISSUING_CERT, der, (size_t)len, 0, timegm(&tm), 0) == -1) {
 			der = NULL;	/* freed by crl_cache_set */
 			goto out;
 		}
@@ -127,15 +128,11 @@ crld_load_cas(struct crld *d, const char *uri)
 			goto out;
 		}
 	}
-	if (d->issuing.cert == NULL || d->root.cert == NULL) {
-		log_err("no root or issuing CA in the database: run `pkictl ca "
-		    "init`");
-		goto out;
-	}
 	rc = 0;
 out:
 	free(der);
-	PQclear(res);
+	OPENSSL_free(enc);
+	cadb_clear(&c);
 	db_close(db);
 	return rc;
 }

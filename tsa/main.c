@@ -38,6 +38,7 @@
 #include <openssl/x509.h>
 
 #include "hsm/signer.h"
+#include "lib/cadb.h"
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/http.h"
@@ -143,19 +144,14 @@ static int
 tsad_load_certs(const struct config *cfg, X509 **cert, STACK_OF(X509) **extra,
     char *label, size_t labellen)
 {
-	static const struct db_stmt stmt = { "tsa_main_certs",
-		"SELECT c.name, c.der, k.key_label FROM ca_certificate c JOIN "
-		"ca_key k ON k.id = c.key_id WHERE c.name IN ('tsa', 'issuing')", 0 };
 	const char *uri = config_get(cfg, "pg.tsa_uri", NULL);
+	struct cadb_ca tsa, issuing;
 	struct db *db = NULL;
-	PGresult *res = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	size_t len;
-	X509 *x;
 	char err[512];
-	int i, rc = -1;
+	int rc = -1;
 
+	memset(&tsa, 0, sizeof(tsa));
+	memset(&issuing, 0, sizeof(issuing));
 	*cert = NULL;
 	*extra = NULL;
 	if (uri == NULL) {
@@ -166,37 +162,26 @@ tsad_load_certs(const struct config *cfg, X509 **cert, STACK_OF(X509) **extra,
 		log_err("database: %s", err);
 		goto out;
 	}
-	if ((res = db_exec(db, &stmt, NULL, NULL, NULL)) == NULL ||
-	    (*extra = sk_X509_new_null()) == NULL)
-		goto out;
-	for (i = 0; i < PQntuples(res); i++) {
-		der = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 1), &len);
-		p = der;
-		x = der != NULL ? d2i_X509(NULL, &p, (long)len) : NULL;
-		PQfreemem(der);
-		if (x == NULL)
-			goto out;
-		if (strcmp(PQgetvalue(res, i, 0), "tsa") == 0) {
-			*cert = x;
-			snprintf(label, labellen, "%s", PQgetvalue(res, i, 2));
-		} else if (sk_X509_push(*extra, x) == 0) {
-			X509_free(x);
-			goto out;
-		}
-	}
-	if (*cert == NULL) {
-		log_err("no TSA certificate in the database: run `pkictl ca init`");
+	if (cadb_load(db, "tsa", &tsa) != 0 || cadb_load(db, "issuing", &issuing) != 0) {
+		log_err("no TSA or issuing CA certificate in the database: run "
+		    "`pkictl ca init`");
 		goto out;
 	}
+	if ((*extra = sk_X509_new_null()) == NULL ||
+	    sk_X509_push(*extra, issuing.cert) == 0)
+		goto out;
+	issuing.cert = NULL;	/* owned by *extra now */
+	*cert = tsa.cert;
+	tsa.cert = NULL;
+	snprintf(label, labellen, "%s", tsa.key_label);
 	rc = 0;
 out:
 	if (rc == -1) {
-		X509_free(*cert);
-		*cert = NULL;
 		sk_X509_pop_free(*extra, X509_free);
 		*extra = NULL;
 	}
-	PQclear(res);
+	cadb_clear(&tsa);
+	cadb_clear(&issuing);
 	db_close(db);
 	return rc;
 }

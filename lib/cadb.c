@@ -1,0 +1,58 @@
+/*
+ * Reading the CA hierarchy (lib/cadb.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "lib/cadb.h"
+#include "lib/db.h"
+#include "lib/log.h"
+
+int
+cadb_load(struct db *db, const char *name, struct cadb_ca *ca)
+{
+	static const struct db_stmt stmt = { "cadb_load",
+		"SELECT c.id, c.role, c.der, k.token_label, k.key_label FROM "
+		"ca_certificate c JOIN ca_key k ON k.id = c.key_id WHERE c.name = $1", 1 };
+	const char *values[1] = { name };
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	PGresult *res;
+	size_t len;
+	int rc = -1;
+
+	memset(ca, 0, sizeof(*ca));
+	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		rc = 1;
+		goto out;
+	}
+	ca->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	snprintf(ca->name, sizeof(ca->name), "%s", name);
+	snprintf(ca->role, sizeof(ca->role), "%s", PQgetvalue(res, 0, 1));
+	snprintf(ca->token, sizeof(ca->token), "%s", PQgetvalue(res, 0, 3));
+	snprintf(ca->key_label, sizeof(ca->key_label), "%s", PQgetvalue(res, 0, 4));
+	if (db_bytea_value(PQgetvalue(res, 0, 2), &der, &len) == -1)
+		goto out;
+	p = der;
+	if ((ca->cert = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len) {
+		log_err("ca_certificate %s: not one DER certificate", name);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(der);
+	PQclear(res);
+	return rc;
+}
+
+void
+cadb_clear(struct cadb_ca *ca)
+{
+	X509_free(ca->cert);
+	memset(ca, 0, sizeof(*ca));
+}

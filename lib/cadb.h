@@ -1,0 +1,30 @@
+/*
+ * The CA hierarchy as the ceremony recorded it (tables ca_certificate and
+ * ca_key): a certificate by name ('root', 'issuing', 'ocsp-root',
+ * 'ocsp-issuing', 'tsa') with the token and label of its key.
+ */
+#ifndef PKI_CADB_H
+#define PKI_CADB_H
+
+#include <openssl/x509.h>
+
+struct db;
+
+struct cadb_ca {
+	long long	 id;		/* ca_certificate.id */
+	char		 name[32];
+	char		 role[16];	/* root, issuing, ocsp, tsa */
+	X509		*cert;		/* owned; cadb_clear() frees it */
+	char		 token[64];	/* token label holding the key */
+	char		 key_label[65];
+};
+
+/*
+ * Loads the certificate named name. Returns 0, 1 when there is no such
+ * certificate (the ceremony has not run), or -1 on a database or DER error
+ * (logged). The caller clears ca with cadb_clear() in every case.
+ */
+int	cadb_load(struct db *, const char *name, struct cadb_ca *ca);
+void	cadb_clear(struct cadb_ca *);
+
+#endif
