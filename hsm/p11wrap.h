@@ -31,15 +31,15 @@
  * for rsa2048. Wrapping is deterministic (no IV): the same key always gives
  * the same blob.
  *
- * A struct p11wrap owns its own read-write session on one token, opened
- * through the same module file as hsm/p11.c's (dlopen shares one library
- * instance per process), logged in as user. In PKCS#11 a login belongs to
- * the whole process: never C_Logout while wrapped keys are in use (it
- * destroys every private session object of the process), and do not run
- * p11wrap_create_wrapping_key() in a process that serves signatures.
- * Whoever called C_Initialize first (p11_module_load or p11wrap_open) calls
- * C_Finalize: close that one last. Not thread-safe: one struct p11wrap per
- * thread (scale with processes, HSM-NOTES.md).
+ * The calls run on a struct p11_token from p11_token_open() (hsm/p11.h):
+ * its read-write session, logged in as user, its kept PIN and its recovery
+ * of lost sessions (p11_token_run() in hsm/p11_priv.h). The same token
+ * handle can serve p11_sign_digest() too. In PKCS#11 a login belongs to the
+ * whole process: never C_Logout while wrapped keys are in use (it destroys
+ * every private session object of the process), and do not run
+ * p11wrap_create_wrapping_key() in a process that serves signatures. Not
+ * thread-safe, as the token handle is not: one per thread (scale with
+ * processes, HSM-NOTES.md).
  */
 #ifndef PKI_P11WRAP_H
 #define PKI_P11WRAP_H
@@ -63,41 +63,24 @@ enum p11wrap_pad {
 	P11WRAP_PAD_PSS,	/* CKM_RSA_PKCS_PSS, MGF1 = digest, salt = dlen */
 };
 
-struct p11wrap;
-
 /*
  * The ceremony step: logs in as SO on the token labelled token_label,
  * generates an AES-256 wrapping key as a public session object with
  * CKA_TRUSTED=true and the restrictive attributes (hsm/README.md "Wrapped
  * subscriber keys"; the unwrap template is p11wrap.c p11wrap_unwrap_tmpl),
- * logs out, logs in as user, copies it to a private token
- * object with CKA_MODIFIABLE=false, destroys the session original, checks
- * the copy as p11wrap_check_wrapping_key() does, logs out and closes.
- * module is the module's file path. Refuses (-1) when any object labelled
- * label exists on the token (including an orphan from a failed attempt),
- * when the module lacks CKM_AES_KEY_WRAP_PAD, or when someone is already
+ * logs out, logs in as user, copies it to a private token object with
+ * CKA_MODIFIABLE=false, destroys the session original, checks the copy as
+ * p11wrap_check_wrapping_key() does, logs out and closes: all in a session
+ * of its own on the module (from p11_module_load(); no struct p11_token).
+ * Refuses (-1) when any object labelled label exists on the token
+ * (including an orphan from a failed attempt), when the module lacks
+ * CKM_AES_KEY_WRAP_PAD, or when someone is already
  * logged in to the token in this process (the SO cannot log in then).
  * The SO PIN can make a trusted key of known value: keep it for ceremonies.
  */
-int	p11wrap_create_wrapping_key(const char *module, const char *token_label,
-	    const char *so_pin, const char *user_pin, const char *label,
-	    char *err, size_t errlen);
-
-/*
- * Loads the module at path (C_Initialize with CKF_OS_LOCKING_OK, "already
- * initialized" accepted), checks that the token offers CKM_AES_KEY_WRAP_PAD
- * for wrap and unwrap, opens a read-write session and logs in as user
- * (CKR_USER_ALREADY_LOGGED_IN accepted). The PIN is kept in a locked,
- * non-dumpable page for re-login after a lost session; the caller wipes
- * its copy. With lockpath set, logins are serialized with an flock on it
- * (SoftHSM2 rewrites its token file at login). NULL with err on failure.
- * Call after fork(), in the process that uses it. Free with p11wrap_close().
- */
-struct p11wrap	*p11wrap_open(const char *module, const char *token_label,
-		    const char *user_pin, const char *lockpath, char *err,
-		    size_t errlen);
-/* Closes the session (no C_Logout), wipes the PIN; NULL is a no-op. */
-void		 p11wrap_close(struct p11wrap *);
+int	p11wrap_create_wrapping_key(struct p11_module *,
+	    const char *token_label, const char *so_pin, const char *user_pin,
+	    const char *label, char *err, size_t errlen);
 
 /*
  * Start-up check of the wrapping key labelled label: exactly one secret key
@@ -105,12 +88,13 @@ void		 p11wrap_close(struct p11wrap *);
  * bytes, token, private, trusted, not modifiable, sensitive,
  * never extractable, wrap/unwrap only, CKA_ALLOWED_MECHANISMS exactly
  * {CKM_AES_KEY_WRAP_PAD}, CKA_UNWRAP_TEMPLATE exactly the subscriber
- * template). 0, or -1 naming the first attribute that is wrong. A key left
- * with default attributes by a failed creation is refused.
+ * template), and the token offers CKM_AES_KEY_WRAP_PAD for wrap and unwrap
+ * with 32-byte keys. 0, or -1 naming the first attribute that is wrong. A
+ * key left with default attributes by a failed creation is refused.
  * p11wrap_generate() and p11wrap_sign() run the same check the first time
- * they use a wrapping key label.
+ * they use a wrapping key label in a session of the token.
  */
-int	p11wrap_check_wrapping_key(struct p11wrap *, const char *label,
+int	p11wrap_check_wrapping_key(struct p11_token *, const char *label,
 	    char *err, size_t errlen);
 
 /*
@@ -122,7 +106,7 @@ int	p11wrap_check_wrapping_key(struct p11wrap *, const char *label,
  * format above; caller frees) and *pub (the public key; caller frees with
  * EVP_PKEY_free), or -1 with err and both NULL.
  */
-int	p11wrap_generate(struct p11wrap *, const char *wrapping_label,
+int	p11wrap_generate(struct p11_token *, const char *wrapping_label,
 	    enum p11_keytype type, unsigned char **blob, size_t *bloblen,
 	    EVP_PKEY **pub, char *err, size_t errlen);
 
@@ -136,18 +120,13 @@ int	p11wrap_generate(struct p11wrap *, const char *wrapping_label,
  * signature DER-encoded (ECDSA-Sig-Value). RSA: pad as above. *sig is
  * malloc'd (caller frees). -1 with err and *sig NULL on any failure,
  * including a tampered blob, a wrong wrapping key and a blob that belongs
- * to another public key. Lost sessions are recovered as in p11.c.
+ * to another public key. Lost sessions are recovered as p11_sign_digest()
+ * does.
  */
-int	p11wrap_sign(struct p11wrap *, const char *wrapping_label,
+int	p11wrap_sign(struct p11_token *, const char *wrapping_label,
 	    const unsigned char *blob, size_t bloblen,
 	    const EVP_PKEY *expected_pub, const char *mdname,
 	    enum p11wrap_pad pad, const unsigned char *digest, size_t dlen,
 	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
-
-/*
- * TEST ONLY: closes every session of the token's slot underneath the
- * handle (as a token reset would). The next call must recover.
- */
-int	p11wrap_test_drop_session(struct p11wrap *);
 
 #endif

@@ -58,7 +58,7 @@ writefile(const char *path, const char *data)
 
 /* p11wrap_generate for secs; keys per second or -1. Keeps the last. */
 static double
-bench_gen(struct p11wrap *w, enum p11_keytype type, double secs,
+bench_gen(struct p11_token *t, enum p11_keytype type, double secs,
     unsigned char **blob, size_t *bloblen, EVP_PKEY **pub)
 {
 	char err[256];
@@ -68,7 +68,7 @@ bench_gen(struct p11wrap *w, enum p11_keytype type, double secs,
 	do {
 		free(*blob);
 		EVP_PKEY_free(*pub);
-		if (p11wrap_generate(w, WKEY, type, blob, bloblen, pub, err,
+		if (p11wrap_generate(t, WKEY, type, blob, bloblen, pub, err,
 		    sizeof(err)) == -1) {
 			fprintf(stderr, "generate: %s\n", err);
 			return -1;
@@ -102,7 +102,7 @@ bench_resident(struct p11_token *t, const char *label, double secs)
 }
 
 static double
-bench_wrapped(struct p11wrap *w, const unsigned char *blob, size_t bloblen,
+bench_wrapped(struct p11_token *t, const unsigned char *blob, size_t bloblen,
     EVP_PKEY *pub, double secs)
 {
 	unsigned char dg[32], *sig;
@@ -113,7 +113,7 @@ bench_wrapped(struct p11wrap *w, const unsigned char *blob, size_t bloblen,
 
 	memset(dg, 0x5a, sizeof(dg));
 	do {
-		if (p11wrap_sign(w, WKEY, blob, bloblen, pub, "SHA256",
+		if (p11wrap_sign(t, WKEY, blob, bloblen, pub, "SHA256",
 		    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
 		    sizeof(err)) == -1) {
 			fprintf(stderr, "wrapped: %s\n", err);
@@ -128,7 +128,7 @@ bench_wrapped(struct p11wrap *w, const unsigned char *blob, size_t bloblen,
 
 /* OpenSSL verifications per second of one signature (p11wrap's check). */
 static double
-bench_verify(struct p11wrap *w, const unsigned char *blob, size_t bloblen,
+bench_verify(struct p11_token *t, const unsigned char *blob, size_t bloblen,
     EVP_PKEY *pub, double secs)
 {
 	unsigned char dg[32], *sig = NULL;
@@ -139,7 +139,7 @@ bench_verify(struct p11wrap *w, const unsigned char *blob, size_t bloblen,
 	long n = 0;
 
 	memset(dg, 0x5a, sizeof(dg));
-	if (p11wrap_sign(w, WKEY, blob, bloblen, pub, "SHA256",
+	if (p11wrap_sign(t, WKEY, blob, bloblen, pub, "SHA256",
 	    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "verify: %s\n", err);
@@ -168,7 +168,6 @@ main(int argc, char **argv)
 {
 	struct p11_module *m = NULL;
 	struct p11_token *t = NULL;
-	struct p11wrap *w = NULL;
 	unsigned char *blob[2] = { NULL, NULL };
 	size_t bloblen[2] = { 0, 0 };
 	EVP_PKEY *pub[2] = { NULL, NULL }, *rpub = NULL;
@@ -198,13 +197,11 @@ main(int argc, char **argv)
 	if ((m = p11_module_load(module, err, sizeof(err))) == NULL ||
 	    p11_token_init(m, TOKEN, SO_PIN, USER_PIN, err,
 	    sizeof(err)) == -1 ||
-	    p11wrap_create_wrapping_key(module, TOKEN, SO_PIN, USER_PIN, WKEY,
-	    err, sizeof(err)) == -1 ||
-	    (w = p11wrap_open(module, TOKEN, USER_PIN, NULL, err,
-	    sizeof(err))) == NULL ||
-	    p11wrap_check_wrapping_key(w, WKEY, err, sizeof(err)) == -1 ||
+	    p11wrap_create_wrapping_key(m, TOKEN, SO_PIN, USER_PIN, WKEY, err,
+	    sizeof(err)) == -1 ||
 	    (t = p11_token_open(m, TOKEN, USER_PIN, NULL, err,
-	    sizeof(err))) == NULL) {
+	    sizeof(err))) == NULL ||
+	    p11wrap_check_wrapping_key(t, WKEY, err, sizeof(err)) == -1) {
 		fprintf(stderr, "setup: %s\n", err);
 		goto out;
 	}
@@ -218,12 +215,12 @@ main(int argc, char **argv)
 		rpub = NULL;
 	}
 	for (i = 0; i < 2; i++) {
-		if ((r[0][i] = bench_gen(w, types[i], secs, &blob[i],
+		if ((r[0][i] = bench_gen(t, types[i], secs, &blob[i],
 		    &bloblen[i], &pub[i])) < 0 ||
 		    (r[1][i] = bench_resident(t, labels[i], secs)) < 0 ||
-		    (r[2][i] = bench_wrapped(w, blob[i], bloblen[i], pub[i],
+		    (r[2][i] = bench_wrapped(t, blob[i], bloblen[i], pub[i],
 		    secs)) < 0 ||
-		    (r[3][i] = bench_verify(w, blob[i], bloblen[i], pub[i],
+		    (r[3][i] = bench_verify(t, blob[i], bloblen[i], pub[i],
 		    secs)) < 0)
 			goto out;
 	}
@@ -246,7 +243,6 @@ out:
 		EVP_PKEY_free(pub[i]);
 	}
 	p11_token_close(t);
-	p11wrap_close(w);
 	p11_module_free(m);
 	return rc;
 }

@@ -32,7 +32,7 @@
 struct fixture {
 	struct hsmtest		 h;
 	struct p11_module	*mod;
-	struct p11wrap		*w;
+	struct p11_token	*tok;
 	char			 dup_err[256];	/* second ceremony, same label */
 	int			 dup_rc;
 	/* The attacker's view: raw PKCS#11 on the same (logged-in) token. */
@@ -160,24 +160,23 @@ setup(void **state)
 	    err, sizeof(err)) == -1)
 		goto fail;
 	/* The ceremony, before anyone of this process is logged in. */
-	if (p11wrap_create_wrapping_key(f->h.module, TOKEN, HSMTEST_SO_PIN,
+	if (p11wrap_create_wrapping_key(f->mod, TOKEN, HSMTEST_SO_PIN,
 	    HSMTEST_USER_PIN, WKEY, err, sizeof(err)) == -1 ||
-	    p11wrap_create_wrapping_key(f->h.module, TOKEN, HSMTEST_SO_PIN,
+	    p11wrap_create_wrapping_key(f->mod, TOKEN, HSMTEST_SO_PIN,
 	    HSMTEST_USER_PIN, WKEY2, err, sizeof(err)) == -1)
 		goto fail;
 	if (make_weak_trusted(f) == -1) {
 		snprintf(err, sizeof(err), "weak trusted key failed");
 		goto fail;
 	}
-	f->dup_rc = p11wrap_create_wrapping_key(f->h.module, TOKEN,
-	    HSMTEST_SO_PIN, HSMTEST_USER_PIN, WKEY, f->dup_err,
-	    sizeof(f->dup_err));
-	if ((f->w = p11wrap_open(f->h.module, TOKEN, HSMTEST_USER_PIN, NULL,
+	f->dup_rc = p11wrap_create_wrapping_key(f->mod, TOKEN, HSMTEST_SO_PIN,
+	    HSMTEST_USER_PIN, WKEY, f->dup_err, sizeof(f->dup_err));
+	if ((f->tok = p11_token_open(f->mod, TOKEN, HSMTEST_USER_PIN, NULL,
 	    err, sizeof(err))) == NULL)
 		goto fail;
-	if (p11wrap_generate(f->w, WKEY, P11_KEY_EC_P256, &f->ecblob,
+	if (p11wrap_generate(f->tok, WKEY, P11_KEY_EC_P256, &f->ecblob,
 	    &f->ecbloblen, &f->ecpub, err, sizeof(err)) == -1 ||
-	    p11wrap_generate(f->w, WKEY, P11_KEY_RSA2048, &f->rsablob,
+	    p11wrap_generate(f->tok, WKEY, P11_KEY_RSA2048, &f->rsablob,
 	    &f->rsabloblen, &f->rsapub, err, sizeof(err)) == -1)
 		goto fail;
 	if (raw_open(f) == -1) {
@@ -202,7 +201,7 @@ teardown(void **state)
 	free(f->rsablob);
 	EVP_PKEY_free(f->ecpub);
 	EVP_PKEY_free(f->rsapub);
-	p11wrap_close(f->w);
+	p11_token_close(f->tok);
 	p11_module_free(f->mod);
 	hsmtest_teardown(&f->h);
 	free(f);
@@ -280,8 +279,8 @@ sign_ok(struct fixture *f, const unsigned char *blob, size_t bloblen,
 	assert_non_null(md);
 	assert_int_equal(EVP_Digest("hello", 5, dg, &dlen, md, NULL), 1);
 	EVP_MD_free(md);
-	if (p11wrap_sign(f->w, WKEY, blob, bloblen, pub, mdname, pad, dg, dlen,
-	    &sig, &siglen, err, sizeof(err)) == -1)
+	if (p11wrap_sign(f->tok, WKEY, blob, bloblen, pub, mdname, pad, dg,
+	    dlen, &sig, &siglen, err, sizeof(err)) == -1)
 		fail_msg("p11wrap_sign %s: %s", mdname, err);
 	assert_int_equal(verify(pub, mdname, pad == P11WRAP_PAD_PSS, dg, dlen,
 	    sig, siglen), 1);
@@ -323,14 +322,14 @@ test_ceremony(void **state)
 	assert_int_equal(f->f->C_FindObjectsFinal(f->s), CKR_OK);
 	assert_int_equal(n, 0);
 	/* The SO cannot log in while the user is (a running signer). */
-	assert_int_equal(p11wrap_create_wrapping_key(f->h.module, TOKEN,
+	assert_int_equal(p11wrap_create_wrapping_key(f->mod, TOKEN,
 	    HSMTEST_SO_PIN, HSMTEST_USER_PIN, "wrap-3", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "C_Login (SO)"));
-	assert_int_equal(p11wrap_check_wrapping_key(f->w, WKEY, err,
+	assert_int_equal(p11wrap_check_wrapping_key(f->tok, WKEY, err,
 	    sizeof(err)), 0);
-	assert_int_equal(p11wrap_check_wrapping_key(f->w, WKEY2, err,
+	assert_int_equal(p11wrap_check_wrapping_key(f->tok, WKEY2, err,
 	    sizeof(err)), 0);
-	assert_int_equal(p11wrap_check_wrapping_key(f->w, "no-such", err,
+	assert_int_equal(p11wrap_check_wrapping_key(f->tok, "no-such", err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "no wrapping key labelled"));
 }
@@ -357,7 +356,7 @@ test_ec_p256(void **state)
 	    P11WRAP_PAD_PKCS1);
 	no_private_keys_left(f);
 	/* Another key: another blob; P-384 too. */
-	assert_int_equal(p11wrap_generate(f->w, WKEY, P11_KEY_EC_P384, &blob,
+	assert_int_equal(p11wrap_generate(f->tok, WKEY, P11_KEY_EC_P384, &blob,
 	    &bloblen, &pub, err, sizeof(err)), 0);
 	assert_int_equal(blob[1], P11WRAP_BLOB_EC_P384);
 	sign_ok(f, blob, bloblen, pub, "SHA384", P11WRAP_PAD_PKCS1);
@@ -389,14 +388,14 @@ test_rsa2048(void **state)
 	    P11WRAP_PAD_PSS);
 	no_private_keys_left(f);
 	/* Refusals before the token is touched. */
-	assert_int_equal(p11wrap_sign(f->w, WKEY, f->rsablob, f->rsabloblen,
+	assert_int_equal(p11wrap_sign(f->tok, WKEY, f->rsablob, f->rsabloblen,
 	    f->rsapub, "SHA1", P11WRAP_PAD_PKCS1, dg, 20, &sig, &siglen, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "SHA1 refused"));
-	assert_int_equal(p11wrap_sign(f->w, WKEY, f->rsablob, f->rsabloblen,
+	assert_int_equal(p11wrap_sign(f->tok, WKEY, f->rsablob, f->rsabloblen,
 	    f->rsapub, "SHA256", P11WRAP_PAD_PKCS1, dg, 20, &sig, &siglen,
 	    err, sizeof(err)), -1);
-	assert_int_equal(p11wrap_sign(f->w, "no-such", f->rsablob,
+	assert_int_equal(p11wrap_sign(f->tok, "no-such", f->rsablob,
 	    f->rsabloblen, f->rsapub, "SHA256", P11WRAP_PAD_PKCS1, dg, 32,
 	    &sig, &siglen, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "no wrapping key labelled"));
@@ -462,13 +461,13 @@ test_wrapping_key_refuses_crypto(void **state)
 	    CKR_OK);
 	/* An identical copy is possible; start-up then refuses the label. */
 	if (f->f->C_CopyObject(f->s, wk, NULL, 0, &copy) == CKR_OK) {
-		assert_int_equal(p11wrap_check_wrapping_key(f->w, WKEY, err,
+		assert_int_equal(p11wrap_check_wrapping_key(f->tok, WKEY, err,
 		    sizeof(err)), -1);
 		assert_non_null(strstr(err, "several secret keys labelled"));
 		assert_int_equal(f->f->C_DestroyObject(f->s, copy), CKR_OK);
 	}
 	/* The failed attempts changed nothing. */
-	assert_int_equal(p11wrap_check_wrapping_key(f->w, WKEY, NULL, 0), 0);
+	assert_int_equal(p11wrap_check_wrapping_key(f->tok, WKEY, NULL, 0), 0);
 }
 
 /* Tries to read the private value of key h; 1 if anything came out. */
@@ -736,7 +735,7 @@ test_tampered_blob(void **state)
 		else if (cases[i].pos != SIZE_MAX)
 			b[cases[i].pos] ^= 0x20;
 		err[0] = '\0';
-		assert_int_equal(p11wrap_sign(f->w, WKEY, b,
+		assert_int_equal(p11wrap_sign(f->tok, WKEY, b,
 		    f->ecbloblen - cases[i].cut, f->ecpub, "SHA256",
 		    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
 		    sizeof(err)), -1);
@@ -753,18 +752,18 @@ test_tampered_blob(void **state)
 	assert_non_null(b);
 	memcpy(b, f->ecblob, f->ecbloblen);
 	b[1] = P11WRAP_BLOB_RSA2048;
-	assert_int_equal(p11wrap_sign(f->w, WKEY, b, f->ecbloblen, f->ecpub,
+	assert_int_equal(p11wrap_sign(f->tok, WKEY, b, f->ecbloblen, f->ecpub,
 	    "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "expected public key is not one"));
 	/* ... and with an RSA public key, the unwrap itself fails. */
-	assert_int_equal(p11wrap_sign(f->w, WKEY, b, f->ecbloblen, f->rsapub,
+	assert_int_equal(p11wrap_sign(f->tok, WKEY, b, f->ecbloblen, f->rsapub,
 	    "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
 	    sizeof(err)), -1);
 	assert_null(sig);
 	free(b);
 	/* Under the other wrapping key: CKR_GENERAL_ERROR from SoftHSM2. */
-	assert_int_equal(p11wrap_sign(f->w, WKEY2, f->ecblob, f->ecbloblen,
+	assert_int_equal(p11wrap_sign(f->tok, WKEY2, f->ecblob, f->ecbloblen,
 	    f->ecpub, "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig,
 	    &siglen, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "C_UnwrapKey under \"" WKEY2 "\""));
@@ -786,22 +785,22 @@ test_swapped_blob(void **state)
 	char err[256] = "";
 
 	memset(dg, 0x33, sizeof(dg));
-	assert_int_equal(p11wrap_generate(f->w, WKEY, P11_KEY_EC_P256, &blob,
+	assert_int_equal(p11wrap_generate(f->tok, WKEY, P11_KEY_EC_P256, &blob,
 	    &bloblen, &pub, err, sizeof(err)), 0);
-	assert_int_equal(p11wrap_sign(f->w, WKEY, blob, bloblen, f->ecpub,
+	assert_int_equal(p11wrap_sign(f->tok, WKEY, blob, bloblen, f->ecpub,
 	    "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "does not verify with the expected "
 	    "public key"));
 	assert_null(sig);
 	assert_int_equal(siglen, 0);
-	assert_int_equal(p11wrap_generate(f->w, WKEY, P11_KEY_RSA2048, &rblob,
+	assert_int_equal(p11wrap_generate(f->tok, WKEY, P11_KEY_RSA2048, &rblob,
 	    &rbloblen, &rpub, err, sizeof(err)), 0);
-	assert_int_equal(p11wrap_sign(f->w, WKEY, rblob, rbloblen, f->rsapub,
+	assert_int_equal(p11wrap_sign(f->tok, WKEY, rblob, rbloblen, f->rsapub,
 	    "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "does not verify"));
-	assert_int_equal(p11wrap_sign(f->w, WKEY, rblob, rbloblen, f->rsapub,
+	assert_int_equal(p11wrap_sign(f->tok, WKEY, rblob, rbloblen, f->rsapub,
 	    "SHA256", P11WRAP_PAD_PSS, dg, sizeof(dg), &sig, &siglen, err,
 	    sizeof(err)), -1);
 	assert_null(sig);
@@ -842,11 +841,11 @@ test_check_refuses_weak_key(void **state)
 	ATTR(t, nt, CKA_PRIVATE, &yes, sizeof(yes));
 	ATTR(t, nt, CKA_LABEL, "weak-default", strlen("weak-default"));
 	assert_int_equal(f->f->C_GenerateKey(f->s, &gen, t, nt, &h), CKR_OK);
-	assert_int_equal(p11wrap_check_wrapping_key(f->w, "weak-default", err,
+	assert_int_equal(p11wrap_check_wrapping_key(f->tok, "weak-default", err,
 	    sizeof(err)), -1);
 	fprintf(stderr, "default key: %s\n", err);
 	assert_non_null(strstr(err, "wrapping key \"weak-default\""));
-	assert_int_equal(p11wrap_generate(f->w, "weak-default",
+	assert_int_equal(p11wrap_generate(f->tok, "weak-default",
 	    P11_KEY_EC_P256, &blob, &bloblen, &pub, err, sizeof(err)), -1);
 	assert_null(blob);
 	assert_null(pub);
@@ -873,13 +872,13 @@ test_check_refuses_weak_key(void **state)
 	ATTR(t, nt, CKA_UNWRAP_TEMPLATE, u + 2, 10 * sizeof(CK_ATTRIBUTE));
 	ATTR(t, nt, CKA_MODIFIABLE, &no, sizeof(no));
 	assert_int_equal(f->f->C_GenerateKey(f->s, &gen, t, nt, &h2), CKR_OK);
-	assert_int_equal(p11wrap_check_wrapping_key(f->w, "weak-untrusted",
+	assert_int_equal(p11wrap_check_wrapping_key(f->tok, "weak-untrusted",
 	    err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "CKA_TRUSTED is false"));
 	assert_int_equal(f->f->C_DestroyObject(f->s, h), CKR_OK);
 	/* CKA_MODIFIABLE=false does not stop C_DestroyObject. */
 	assert_int_equal(f->f->C_DestroyObject(f->s, h2), CKR_OK);
-	assert_int_equal(p11wrap_check_wrapping_key(f->w, WKEY, err,
+	assert_int_equal(p11wrap_check_wrapping_key(f->tok, WKEY, err,
 	    sizeof(err)), 0);
 }
 
@@ -948,7 +947,7 @@ test_control_weak_key_leaks(void **state)
 	assert_int_equal(f->f->C_Decrypt(f->s, blob + 2, 16, out, &outlen),
 	    CKR_OK);
 	/* And p11wrap refuses to use such a key. */
-	assert_int_equal(p11wrap_check_wrapping_key(f->w, WEAK, err,
+	assert_int_equal(p11wrap_check_wrapping_key(f->tok, WEAK, err,
 	    sizeof(err)), -1);
 	fprintf(stderr, "weak trusted key: %s\n", err);
 	assert_non_null(strstr(err, "CKA_MODIFIABLE is true"));
@@ -963,10 +962,10 @@ test_lost_session(void **state)
 	sign_ok(f, f->ecblob, f->ecbloblen, f->ecpub, "SHA256",
 	    P11WRAP_PAD_PKCS1);
 	/* Closes the attacker's raw session too: reopen it after. */
-	assert_int_equal(p11wrap_test_drop_session(f->w), 0);
+	assert_int_equal(p11_test_drop_session(f->tok), 0);
 	sign_ok(f, f->ecblob, f->ecbloblen, f->ecpub, "SHA256",
 	    P11WRAP_PAD_PKCS1);
-	assert_int_equal(p11wrap_test_drop_session(f->w), 0);
+	assert_int_equal(p11_test_drop_session(f->tok), 0);
 	sign_ok(f, f->rsablob, f->rsabloblen, f->rsapub, "SHA256",
 	    P11WRAP_PAD_PKCS1);
 	assert_int_equal(raw_open(f), 0);
