@@ -174,23 +174,13 @@ ceremony_signer_config(const struct config *cfg, struct signer_config *sc)
 	size_t i;
 
 	memset(sc, 0, sizeof(*sc));
-	sc->module = config_get(cfg, "hsm.module", NULL);
-	sc->lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
-	if (sc->module == NULL) {
-		log_err("config: hsm.module missing");
-		return -1;
-	}
 	for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
-		if (pkictl_signer_token(cfg, roles[i], &sc->tokens[i].label,
-		    &sc->tokens[i].pin_file) == -1)
+		if (signer_config_add_token(sc, cfg, roles[i]) == -1)
 			return -1;
 	}
-	sc->ntokens = (int)i;
-	sc->grants[0].kind = SIGNER_KIND_CERT;
-	sc->grants[0].key_label = CA_KEY_ROOT;
-	sc->grants[1].kind = SIGNER_KIND_CERT;
-	sc->grants[1].key_label = CA_KEY_ISSUING;
-	sc->ngrants = 2;
+	if (signer_config_grant(sc, SIGNER_KIND_CERT, CA_KEY_ROOT) == -1 ||
+	    signer_config_grant(sc, SIGNER_KIND_CERT, CA_KEY_ISSUING) == -1)
+		return -1;
 	sc->allow_keygen = 1;
 	return 0;
 }

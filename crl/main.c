@@ -39,6 +39,7 @@
 #include "hsm/signer.h"
 #include "lib/cadb.h"
 #include "lib/config.h"
+#include "lib/daemon.h"
 #include "lib/db.h"
 #include "lib/http.h"
 #include "lib/log.h"
@@ -323,25 +324,19 @@ main(int argc, char **argv)
 
 	/* The signer: the issuing CA's token, TBSCertLists with its key only. */
 	memset(&sc, 0, sizeof(sc));
-	sc.module = config_get(d.cfg, "hsm.module", NULL);
-	sc.lock_dir = config_get(d.cfg, "hsm.lock_dir", NULL);
-	sc.tokens[0].label = d.issuing.token;
-	sc.tokens[0].pin_file = config_get(d.cfg, "hsm.ca_pin_file", NULL);
-	sc.tokens[0].pin_env = "PKI_CA_PIN";
-	sc.ntokens = 1;
-	sc.grants[0].kind = SIGNER_KIND_CRL;
-	sc.grants[0].key_label = d.issuing.key_label;
-	sc.ngrants = 1;
-	if (sc.module == NULL) {
-		log_err("config: hsm.module is required");
+	/*
+	 * The issuing CA's key is in the token of role "ca"; grant it CRLs only.
+	 * The database named the token; the configuration must agree.
+	 */
+	if (signer_config_add_token(&sc, d.cfg, "ca") == -1 ||
+	    signer_config_grant(&sc, SIGNER_KIND_CRL, d.issuing.key_label) == -1)
+		goto out;
+	if (strcmp(sc.tokens[0].label, d.issuing.token) != 0) {
+		log_err("hsm.ca_token is %s but the issuing CA key is in token %s",
+		    sc.tokens[0].label, d.issuing.token);
 		goto out;
 	}
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_block_signals(&sigs);
 	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 		log_err("signer: %s", err);
 		goto out;

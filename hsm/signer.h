@@ -57,6 +57,20 @@ struct signer_config {
 };
 
 struct signer;
+struct config;
+
+/*
+ * Adds the token of role ("root", "ca", "ocsp", "tsa", "audit", "wrap") from
+ * pki.conf: hsm.<role>_token, its PIN from hsm.<role>_pin_file or else the
+ * environment variable PKI_<ROLE>_PIN; the first call also sets module and
+ * lock_dir from hsm.module and hsm.lock_dir. sc starts zeroed; the strings
+ * stay owned by cfg. -1 (logged) when something is missing.
+ */
+int	signer_config_add_token(struct signer_config *, const struct config *,
+	    const char *role);
+/* Grants kind with key_label (borrowed); -1 when the table is full. */
+int	signer_config_grant(struct signer_config *, enum signer_kind,
+	    const char *key_label);
 
 /*
  * Forks the signer process. The child closes every other descriptor, opens

@@ -34,6 +34,7 @@
 
 #include "hsm/signer.h"
 #include "lib/config.h"
+#include "lib/daemon.h"
 #include "lib/db.h"
 #include "lib/http.h"
 #include "lib/log.h"
@@ -308,28 +309,14 @@ main(int argc, char **argv)
 
 	/* The signer: the OCSP token, OCSP responses with the responder keys only. */
 	memset(&sc, 0, sizeof(sc));
-	sc.module = config_get(cfg, "hsm.module", NULL);
-	sc.lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
-	sc.tokens[0].label = config_get(cfg, "hsm.ocsp_token", NULL);
-	sc.tokens[0].pin_file = config_get(cfg, "hsm.ocsp_pin_file", NULL);
-	sc.tokens[0].pin_env = "PKI_OCSP_PIN";
-	sc.ntokens = 1;
-	for (i = 0; i < r.niss; i++) {
-		sc.grants[i].kind = SIGNER_KIND_OCSP;
-		sc.grants[i].key_label = labels[i];
-	}
-	sc.ngrants = r.niss;
-	if (sc.module == NULL || sc.tokens[0].label == NULL) {
-		log_err("config: hsm.module and hsm.ocsp_token are required");
+	if (signer_config_add_token(&sc, cfg, "ocsp") == -1)
 		goto out;
+	for (i = 0; i < r.niss; i++) {
+		if (signer_config_grant(&sc, SIGNER_KIND_OCSP, labels[i]) == -1)
+			goto out;
 	}
 	/* Signals go to sigwait() below: block them before any thread exists. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_block_signals(&sigs);
 	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 		log_err("signer: %s", err);
 		goto out;

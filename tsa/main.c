@@ -40,6 +40,7 @@
 #include "hsm/signer.h"
 #include "lib/cadb.h"
 #include "lib/config.h"
+#include "lib/daemon.h"
 #include "lib/db.h"
 #include "lib/http.h"
 #include "lib/log.h"
@@ -218,15 +219,9 @@ tsaproc(struct tsad_conf *c, int index)
 
 	/* The signer: the TSA token, and time-stamp tokens with the TSA key only. */
 	memset(&sc, 0, sizeof(sc));
-	sc.module = config_get(c->cfg, "hsm.module", NULL);
-	sc.lock_dir = config_get(c->cfg, "hsm.lock_dir", NULL);
-	sc.tokens[0].label = config_get(c->cfg, "hsm.tsa_token", NULL);
-	sc.tokens[0].pin_file = config_get(c->cfg, "hsm.tsa_pin_file", NULL);
-	sc.tokens[0].pin_env = "PKI_TSA_PIN";
-	sc.ntokens = 1;
-	sc.grants[0].kind = SIGNER_KIND_TIMESTAMP;
-	sc.grants[0].key_label = c->label;
-	sc.ngrants = 1;
+	if (signer_config_add_token(&sc, c->cfg, "tsa") == -1 ||
+	    signer_config_grant(&sc, SIGNER_KIND_TIMESTAMP, c->label) == -1)
+		goto out;
 	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 		log_err("signer: %s", err);
 		goto out;
@@ -303,7 +298,9 @@ tsad_supervise(struct tsad_conf *c)
 	sigset_t sigs = c->sigs;
 	int i, sig, status, nrestart = 0, running = 0, rc = 0, stopping = 0;
 
+	/* The supervisor also waits for SIGCHLD (workers do not). */
 	sigaddset(&sigs, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	memset(restarts, 0, sizeof(restarts));
 	for (i = 0; i < c->workers; i++) {
 		if ((pids[i] = tsad_fork_worker(c, i)) == -1)
@@ -419,29 +416,14 @@ main(int argc, char **argv)
 	    config_get(c.cfg, "tsa.instance", host));
 	if ((s = config_get(c.cfg, "hsm.softhsm2_conf", NULL)) != NULL)
 		setenv("SOFTHSM2_CONF", s, 1);
-	if (config_get(c.cfg, "hsm.module", NULL) == NULL ||
-	    config_get(c.cfg, "hsm.tsa_token", NULL) == NULL) {
-		log_err("config: hsm.module and hsm.tsa_token are required");
-		goto out;
-	}
 	if (tsad_load_certs(c.cfg, &c.cert, &c.extra, c.label, sizeof(c.label)) == -1)
 		goto out;
 	/* Signals go to sigwait(): block them before any process or thread exists. */
-	sigemptyset(&c.sigs);
-	sigaddset(&c.sigs, SIGTERM);
-	sigaddset(&c.sigs, SIGINT);
-	sigaddset(&c.sigs, SIGHUP);
-	signal(SIGPIPE, SIG_IGN);
-	if (c.workers == 1) {
-		pthread_sigmask(SIG_BLOCK, &c.sigs, NULL);
+	daemon_block_signals(&c.sigs);
+	if (c.workers == 1)
 		rc = tsaproc(&c, 0);
-	} else {
-		/* SIGCHLD too: the supervisor waits for it (workers do not). */
-		sigaddset(&c.sigs, SIGCHLD);
-		pthread_sigmask(SIG_BLOCK, &c.sigs, NULL);
-		sigdelset(&c.sigs, SIGCHLD);
+	else
 		rc = tsad_supervise(&c);
-	}
 out:
 	X509_free(c.cert);
 	sk_X509_pop_free(c.extra, X509_free);

@@ -1,0 +1,72 @@
+/*
+ * Building a signer's configuration from pki.conf's [hsm] section: the
+ * module, the lock directory and, per role, the token and its PIN source.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hsm/signer.h"
+#include "lib/config.h"
+#include "lib/log.h"
+
+/* The environment variable each role's PIN may come from instead of a file. */
+static const struct {
+	const char	*role;
+	const char	*pin_env;
+} signer_roles[] = {
+	{ "root", "PKI_ROOT_PIN" }, { "ca", "PKI_CA_PIN" },
+	{ "ocsp", "PKI_OCSP_PIN" }, { "tsa", "PKI_TSA_PIN" },
+	{ "audit", "PKI_AUDIT_PIN" }, { "wrap", "PKI_WRAP_PIN" },
+};
+
+int
+signer_config_add_token(struct signer_config *sc, const struct config *cfg,
+    const char *role)
+{
+	struct signer_token *t;
+	char key[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(signer_roles) / sizeof(signer_roles[0]); i++) {
+		if (strcmp(signer_roles[i].role, role) == 0)
+			break;
+	}
+	if (i == sizeof(signer_roles) / sizeof(signer_roles[0]) ||
+	    sc->ntokens >= SIGNER_MAX_TOKENS) {
+		log_err("signer: no token role %s", role);
+		return -1;
+	}
+	if (sc->module == NULL) {
+		sc->module = config_get(cfg, "hsm.module", NULL);
+		sc->lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
+	}
+	if (sc->module == NULL) {
+		log_err("config: hsm.module missing");
+		return -1;
+	}
+	t = &sc->tokens[sc->ntokens];
+	snprintf(key, sizeof(key), "hsm.%s_token", role);
+	if ((t->label = config_get(cfg, key, NULL)) == NULL) {
+		log_err("config: %s missing", key);
+		return -1;
+	}
+	snprintf(key, sizeof(key), "hsm.%s_pin_file", role);
+	t->pin_file = config_get(cfg, key, NULL);
+	t->pin_env = signer_roles[i].pin_env;
+	sc->ntokens++;
+	return 0;
+}
+
+int
+signer_config_grant(struct signer_config *sc, enum signer_kind kind,
+    const char *key_label)
+{
+	if (sc->ngrants >= SIGNER_MAX_GRANTS) {
+		log_err("signer: more than %d grants", SIGNER_MAX_GRANTS);
+		return -1;
+	}
+	sc->grants[sc->ngrants].kind = kind;
+	sc->grants[sc->ngrants].key_label = key_label;
+	sc->ngrants++;
+	return 0;
+}
