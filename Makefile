@@ -126,10 +126,13 @@ down:
 
 # make check: everything, twice (plain build, then ASan+UBSan).
 check: deps
+	@rm -f build/tests/summary build/asan/tests/summary
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory test SAN=1
 	@$(MAKE) --no-print-directory fuzz
-	@echo "check: all passed (plain and ASan+UBSan builds)"
+	@echo "check: plain and ASan+UBSan builds, $(words $(FUZZ_BINS)) fuzz harnesses"
+	@cat build/tests/summary build/asan/tests/summary | \
+		awk -v z=$(words $(FUZZ_BINS)) '{ p += $$1; f += $$2 } END { printf "check: %d passed, %d failed\n", p + z, f }'
 
 test: all
 	@./tests/run.sh $(BUILD)
