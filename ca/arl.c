@@ -43,7 +43,6 @@ arl_sign(void *arg, const unsigned char *tbs, size_t tbslen,
 static int
 arl_issue(const struct config *cfg, const char *actor)
 {
-	struct signer_config sc;
 	struct arl_signer as;
 	struct crlgen_issuer is;
 	struct crlgen_policy pol;
@@ -84,21 +83,9 @@ arl_issue(const struct config *cfg, const char *actor)
 		goto out;
 	}
 
-	memset(&sc, 0, sizeof(sc));
-	sc.module = config_get(cfg, "hsm.module", NULL);
-	sc.lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
-	sc.tokens[0].label = root.token;
-	if ((sc.tokens[0].pin_file = pkictl_pin_file(cfg, root.token, NULL)) == NULL)
-		goto out;
-	sc.ntokens = 1;
 	/* The root key signs this CRL and nothing else in this run. */
-	sc.grants[0].kind = SIGNER_KIND_CRL;
-	sc.grants[0].key_label = root.key_label;
-	sc.ngrants = 1;
-	if ((as.signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
-		log_err("signer: %s", err);
+	if ((as.signer = pkictl_signer_for(cfg, &root, SIGNER_KIND_CRL)) == NULL)
 		goto out;
-	}
 	as.label = root.key_label;
 	as.digest = config_get(policy, "arl.digest", "SHA384");
 

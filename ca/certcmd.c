@@ -166,7 +166,6 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 {
 	struct cadb_ca is;
 	struct cert_issue_txn txn;
-	struct signer_config sc;
 	struct signer *signer = NULL;
 	struct profile *prof = NULL;
 	struct db *db = NULL;
@@ -187,18 +186,9 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	}
 	if ((db = pkictl_db(cfg)) == NULL || cert_load_issuer(db, issuer_name, &is) == -1)
 		goto out;
-	memset(&sc, 0, sizeof(sc));
-	sc.module = config_get(cfg, "hsm.module", NULL);
-	sc.lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
-	sc.tokens[0].label = is.token;
-	if ((sc.tokens[0].pin_file = pkictl_pin_file(cfg, is.token, NULL)) == NULL)
+	if ((signer = pkictl_signer_for(cfg, &is, SIGNER_KIND_CERT)) == NULL)
 		goto out;
-	sc.ntokens = 1;
-	sc.grants[0].kind = SIGNER_KIND_CERT;
-	sc.grants[0].key_label = is.key_label;
-	sc.ngrants = 1;
-	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL ||
-	    (key = signer_pkey(signer, SIGNER_KIND_CERT, is.key_label, err,
+	if ((key = signer_pkey(signer, SIGNER_KIND_CERT, is.key_label, err,
 	    sizeof(err))) == NULL) {
 		log_err("signer: %s", err);
 		goto out;

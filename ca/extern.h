@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <openssl/x509.h>
 
+#include "hsm/signer.h"
+
 struct config;
 struct db;
 
@@ -91,6 +93,13 @@ int	 cmd_crl(const struct config *, const char *actor, int argc, char **argv);
 
 /* Helpers shared by the subcommands (pkictl.c). */
 struct db	*pkictl_db(const struct config *);
+/*
+ * A signer holding the token of ca's key that may sign only kind with that
+ * key (the key's PIN file found as by pkictl_pin_file). NULL when logged.
+ */
+struct cadb_ca;
+struct signer	*pkictl_signer_for(const struct config *, const struct cadb_ca *,
+		    enum signer_kind);
 /* The PIN file of token: given, or that of the configured role using it. */
 const char	*pkictl_pin_file(const struct config *, const char *token,
 		    const char *given);

@@ -28,6 +28,8 @@
 
 #include "ca/extern.h"
 #include "hsm/p11.h"
+#include "hsm/signer.h"
+#include "lib/cadb.h"
 #include "lib/audit.h"
 #include "lib/config.h"
 #include "lib/db.h"
@@ -120,6 +122,28 @@ pkictl_pin_file(const struct config *cfg, const char *token, const char *given)
 	}
 	log_err("no PIN file for token %s: give --pin-file", token);
 	return NULL;
+}
+
+struct signer *
+pkictl_signer_for(const struct config *cfg, const struct cadb_ca *ca,
+    enum signer_kind kind)
+{
+	struct signer_config sc;
+	struct signer *signer;
+	char err[512];
+
+	memset(&sc, 0, sizeof(sc));
+	sc.module = config_get(cfg, "hsm.module", DEFAULT_HSM_MODULE);
+	sc.lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
+	sc.tokens[0].label = ca->token;
+	if ((sc.tokens[0].pin_file = pkictl_pin_file(cfg, ca->token, NULL)) == NULL)
+		return NULL;
+	sc.ntokens = 1;
+	if (signer_config_grant(&sc, kind, ca->key_label) == -1)
+		return NULL;
+	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL)
+		log_err("signer for %s: %s", ca->name, err);
+	return signer;
 }
 
 /* "pkictl:<login name>", the actor of audit events made by this CLI. */
