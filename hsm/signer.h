@@ -54,6 +54,12 @@ struct signer_config {
 	struct signer_grant	 grants[SIGNER_MAX_GRANTS];
 	int			 ngrants;
 	int			 allow_keygen;	/* ceremonies only */
+	/*
+	 * The grant for signer_keygen_wrapped(): generating subscriber keys
+	 * wrapped under the wrapping key with this label (hsm/p11wrap.h), which
+	 * must be in one of the tokens; NULL: not granted.
+	 */
+	const char		*wrap_label;
 };
 
 struct signer;
@@ -101,6 +107,17 @@ int	signer_pubkey(struct signer *, const char *key_label, EVP_PKEY **pub,
 int	signer_keygen(struct signer *, const char *token_label,
 	    const char *key_label, const char *keytype, EVP_PKEY **pub,
 	    char *err, size_t errlen);
+
+/*
+ * Generates a subscriber key pair of keytype (as p11_keytype_parse) in the
+ * token holding the wrapping key wrap_label (the config's wrap_label only)
+ * and returns it wrapped: *blob (malloc'd, p11wrap format v1, caller frees)
+ * and *pub (caller frees). The private key never exists outside the token
+ * in clear; nobody in the worker can sign with it. -1 with err, both NULL.
+ */
+int	signer_keygen_wrapped(struct signer *, const char *wrap_label,
+	    const char *keytype, unsigned char **blob, size_t *bloblen,
+	    EVP_PKEY **pub, char *err, size_t errlen);
 
 /*
  * An EVP_PKEY for key_label whose signing goes to the signer with the given

@@ -350,6 +350,53 @@ out:
 	return rc;
 }
 
+int
+signer_keygen_wrapped(struct signer *s, const char *wrap_label,
+    const char *keytype, unsigned char **blob, size_t *bloblen,
+    EVP_PKEY **pub, char *err, size_t errlen)
+{
+	unsigned char *req = NULL, *rep = NULL;
+	size_t reqlen, replen, n;
+	int rc = -1;
+
+	*blob = NULL;
+	*bloblen = 0;
+	*pub = NULL;
+	if (signer_proto_wrapgen_encode(wrap_label, keytype, &req,
+	    &reqlen) == -1) {
+		signer_seterr(err, errlen, "wrapgen request: wrapping key "
+		    "label <= %d, key type <= %d bytes", SIGNER_LABEL_MAX,
+		    SIGNER_KEYTYPE_MAX);
+		goto out;
+	}
+	if (signer_call(s, SIGNER_MSG_WRAPGEN, req, reqlen, NULL, 0, &rep,
+	    &replen, err, errlen) == -1)
+		goto out;
+	/* {u32 n, n bytes of blob, SPKI} (signer_proto.h) */
+	n = replen < 4 ? 0 : (size_t)rep[0] << 24 | (size_t)rep[1] << 16 |
+	    (size_t)rep[2] << 8 | rep[3];
+	if (replen < 4 || n < 2 || n > replen - 4 ||
+	    (*blob = malloc(n)) == NULL) {
+		signer_seterr(err, errlen, "signer sent a malformed wrapped "
+		    "key");
+		goto out;
+	}
+	memcpy(*blob, rep + 4, n);
+	*bloblen = n;
+	if (signer_spki(rep + 4 + n, replen - 4 - n, pub, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(*blob);
+		*blob = NULL;
+		*bloblen = 0;
+	}
+	free(req);
+	free(rep);
+	return rc;
+}
+
 EVP_PKEY *
 signer_pkey(struct signer *s, enum signer_kind kind, const char *key_label,
     char *err, size_t errlen)

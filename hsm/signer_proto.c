@@ -265,6 +265,19 @@ signer_proto_keygen_encode(const char *token, const char *label,
 	return proto_finish(&b, ok, body, len);
 }
 
+int
+signer_proto_wrapgen_encode(const char *wrap_label, const char *keytype,
+    unsigned char **body, size_t *len)
+{
+	struct proto_buf b = { NULL, 0, 0 };
+	int ok;
+
+	ok = proto_addstr(&b, wrap_label, strlen(wrap_label),
+	    SIGNER_LABEL_MAX) == 0 &&
+	    proto_addstr(&b, keytype, strlen(keytype), SIGNER_KEYTYPE_MAX) == 0;
+	return proto_finish(&b, ok, body, len);
+}
+
 static int
 proto_get32(struct proto_rd *r, uint32_t *v)
 {
@@ -343,6 +356,20 @@ signer_proto_keygen_decode(const unsigned char *body, size_t len,
 	memset(req, 0, sizeof(*req));
 	if (proto_getstr(&r, SIGNER_TOKLABEL_MAX, req->token) == -1 ||
 	    proto_getstr(&r, SIGNER_LABEL_MAX, req->label) == -1 ||
+	    proto_getstr(&r, SIGNER_KEYTYPE_MAX, req->keytype) == -1 ||
+	    r.left != 0)
+		return -1;
+	return 0;
+}
+
+int
+signer_proto_wrapgen_decode(const unsigned char *body, size_t len,
+    struct signer_wrapgen_req *req)
+{
+	struct proto_rd r = { body, len };
+
+	memset(req, 0, sizeof(*req));
+	if (proto_getstr(&r, SIGNER_LABEL_MAX, req->label) == -1 ||
 	    proto_getstr(&r, SIGNER_KEYTYPE_MAX, req->keytype) == -1 ||
 	    r.left != 0)
 		return -1;

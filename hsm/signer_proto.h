@@ -8,11 +8,13 @@
  *	SIGN	u32 kind, str key_label, str mdname, str tbs
  *	PUBKEY	str key_label
  *	KEYGEN	str token_label, str key_label, str keytype
+ *	WRAPGEN	str wrapping_key_label, str keytype
  *
  * A reply is {u32 status, u32 length} followed by length bytes: on
  * SIGNER_OK the signature (SIGN) or the DER SubjectPublicKeyInfo (PUBKEY,
- * KEYGEN); otherwise an error text (not NUL-terminated). Right after start-up
- * the signer sends one reply without a request: SIGNER_OK with an empty
+ * KEYGEN), or for WRAPGEN {u32 n, n bytes of the p11wrap blob (format
+ * v1), then the DER SubjectPublicKeyInfo}; otherwise an error text (not
+ * NUL-terminated). Right after start-up the signer sends one reply without a request: SIGNER_OK with an empty
  * payload, or an error naming why it cannot serve.
  *
  * Each string has a hard cap, a body must be consumed exactly (no trailing
@@ -30,6 +32,7 @@ enum signer_msg {
 	SIGNER_MSG_SIGN = 1,
 	SIGNER_MSG_PUBKEY = 2,
 	SIGNER_MSG_KEYGEN = 3,
+	SIGNER_MSG_WRAPGEN = 4,	/* a wrapped subscriber key (hsm/p11wrap.h) */
 };
 
 enum signer_status {
@@ -57,6 +60,11 @@ struct signer_sign_req {
 struct signer_keygen_req {
 	char	token[SIGNER_TOKLABEL_MAX + 1];
 	char	label[SIGNER_LABEL_MAX + 1];
+	char	keytype[SIGNER_KEYTYPE_MAX + 1];
+};
+
+struct signer_wrapgen_req {
+	char	label[SIGNER_LABEL_MAX + 1];	/* the wrapping key */
 	char	keytype[SIGNER_KEYTYPE_MAX + 1];
 };
 
@@ -96,6 +104,8 @@ int	signer_proto_pubkey_encode(const char *label, unsigned char **body,
 	    size_t *len);
 int	signer_proto_keygen_encode(const char *token, const char *label,
 	    const char *keytype, unsigned char **body, size_t *len);
+int	signer_proto_wrapgen_encode(const char *wrap_label,
+	    const char *keytype, unsigned char **body, size_t *len);
 
 /* Parses a request body; -1 on wrong lengths, caps or trailing bytes. */
 int	signer_proto_sign_decode(const unsigned char *body, size_t len,
@@ -104,5 +114,7 @@ int	signer_proto_pubkey_decode(const unsigned char *body, size_t len,
 	    char label[SIGNER_LABEL_MAX + 1]);
 int	signer_proto_keygen_decode(const unsigned char *body, size_t len,
 	    struct signer_keygen_req *);
+int	signer_proto_wrapgen_decode(const unsigned char *body, size_t len,
+	    struct signer_wrapgen_req *);
 
 #endif

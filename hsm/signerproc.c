@@ -5,7 +5,8 @@
  * does not grant: an unknown request type, a (kind, key) pair without a
  * grant, a digest other than SHA-256/384/512, to-be-signed bytes that do not
  * decode as the structure the kind names, key generation without
- * allow_keygen. It hashes the to-be-signed bytes itself. A frame that breaks
+ * allow_keygen, wrapped key generation under any wrapping key but the one
+ * granted (it never returns a subscriber key but wrapped). It hashes the to-be-signed bytes itself. A frame that breaks
  * the wire format (signer_proto.h) cannot come from a working worker: the
  * signer exits and the parent sees EOF.
  */
@@ -32,6 +33,7 @@
 
 #include "hsm/extern.h"
 #include "hsm/p11.h"
+#include "hsm/p11wrap.h"
 #include "hsm/signer.h"
 #include "hsm/signer_proto.h"
 #include "lib/log.h"
@@ -52,6 +54,7 @@ struct signerproc {
 	struct signerproc_keymap	 keymap[SIGNER_MAX_GRANTS];
 	int				 nkeymap;
 	int				 fd;
+	int				 wrap_token;	/* holds cfg->wrap_label */
 	EVP_MD				*md[3];	/* SHA256, SHA384, SHA512 */
 };
 
@@ -469,6 +472,63 @@ out:
 	return 0;
 }
 
+/*
+ * WRAPGEN: a subscriber key generated in the token of the granted wrapping
+ * key and returned only wrapped under it (hsm/p11wrap.h), with its public key.
+ */
+static int
+signerproc_answer_wrapgen(struct signerproc *sp, const unsigned char *body,
+    size_t len, struct signerproc_reply *r)
+{
+	struct signer_wrapgen_req req;
+	enum p11_keytype kt;
+	char err[SIGNER_ERRTEXT_MAX - 64];
+	unsigned char *blob = NULL, *der = NULL;
+	size_t bloblen = 0;
+	EVP_PKEY *pub = NULL;
+	int derlen;
+
+	if (signer_proto_wrapgen_decode(body, len, &req) == -1)
+		return -1;
+	if (sp->cfg->wrap_label == NULL ||
+	    strcmp(sp->cfg->wrap_label, req.label) != 0) {
+		signerproc_refuse(r, SIGNER_REFUSED, "wrapped key generation "
+		    "under \"%s\" not granted", req.label);
+		goto out;
+	}
+	if (p11_keytype_parse(req.keytype, &kt) == -1) {
+		signerproc_refuse(r, SIGNER_REFUSED, "unknown key type \"%s\"",
+		    req.keytype);
+		goto out;
+	}
+	if (p11wrap_generate(sp->tokens[sp->wrap_token], req.label, kt, &blob,
+	    &bloblen, &pub, err, sizeof(err)) == -1) {
+		signerproc_refuse(r, SIGNER_FAILED, "%s", err);
+		goto out;
+	}
+	if ((derlen = i2d_PUBKEY(pub, &der)) <= 0 ||
+	    (r->data = malloc(4 + bloblen + (size_t)derlen)) == NULL) {
+		signerproc_refuse(r, SIGNER_FAILED, "encoding the wrapped key "
+		    "failed");
+		goto out;
+	}
+	r->data[0] = (unsigned char)(bloblen >> 24);
+	r->data[1] = (unsigned char)(bloblen >> 16);
+	r->data[2] = (unsigned char)(bloblen >> 8);
+	r->data[3] = (unsigned char)bloblen;
+	memcpy(r->data + 4, blob, bloblen);
+	memcpy(r->data + 4 + bloblen, der, (size_t)derlen);
+	r->len = 4 + bloblen + (size_t)derlen;
+	r->status = SIGNER_OK;
+out:
+	if (r->status == SIGNER_REFUSED)
+		log_warn("signer: wrapgen refused: %s", r->text);
+	OPENSSL_free(der);
+	free(blob);
+	EVP_PKEY_free(pub);
+	return 0;
+}
+
 static const struct {
 	uint32_t	 type;
 	int		(*fn)(struct signerproc *, const unsigned char *,
@@ -477,6 +537,7 @@ static const struct {
 	{ SIGNER_MSG_SIGN, signerproc_answer_sign },
 	{ SIGNER_MSG_PUBKEY, signerproc_answer_pubkey },
 	{ SIGNER_MSG_KEYGEN, signerproc_answer_keygen },
+	{ SIGNER_MSG_WRAPGEN, signerproc_answer_wrapgen },
 };
 
 /* Opens the module and logs in to every token; -1 with why in err. */
@@ -525,6 +586,17 @@ signerproc_start(struct signerproc *sp, char *err, size_t errlen)
 			goto out;
 		}
 	}
+	/* The wrapping key of a WRAPGEN grant, checked attribute by attribute. */
+	for (i = 0; sp->cfg->wrap_label != NULL && i < sp->ntokens; i++)
+		if (p11wrap_check_wrapping_key(sp->tokens[i],
+		    sp->cfg->wrap_label, e, sizeof(e)) == 0)
+			break;
+	if (sp->cfg->wrap_label != NULL && i == sp->ntokens) {
+		snprintf(err, errlen, "signer: wrapping key \"%s\": %s",
+		    sp->cfg->wrap_label, e);
+		goto out;
+	}
+	sp->wrap_token = sp->cfg->wrap_label != NULL ? i : -1;
 	rc = 0;
 out:
 	OPENSSL_cleanse(pin, sizeof(pin));
