@@ -38,6 +38,7 @@ PKICTL_SRCS := ca/pkictl.c ca/ceremony.c ca/profile.c ca/certstore.c ca/certcmd.
 TSAD_SRCS := $(sort $(wildcard tsa/*.c))
 OCSPD_SRCS := $(sort $(wildcard ocsp/*.c))
 CRLD_SRCS := $(sort $(wildcard crl/*.c))
+RAD_SRCS := $(sort $(wildcard ra/*.c))
 
 LIBPKI := $(BUILD)/libpki.a
 LIBHSM := $(BUILD)/libpkihsm.a
@@ -45,6 +46,7 @@ PKICTL := $(BUILD)/pkictl
 TSAD := $(BUILD)/tsad
 OCSPD := $(if $(OCSPD_SRCS),$(BUILD)/ocspd)
 CRLD := $(if $(CRLD_SRCS),$(BUILD)/crld)
+RAD := $(if $(RAD_SRCS),$(BUILD)/rad)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -58,7 +60,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
-PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD)
+PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(RAD)
 
 # libFuzzer harnesses: tests/fuzz/fuzz_*.c, each built with clang against the
 # library sources and run for FUZZ_SECONDS by `make fuzz` (part of `make check`).
@@ -66,7 +68,7 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 10
 # Daemon sources a harness may drive (everything but the daemons' main.c).
-FUZZ_COMPONENT_SRCS := $(filter-out %/main.c,$(TSAD_SRCS) $(OCSPD_SRCS) $(CRLD_SRCS))
+FUZZ_COMPONENT_SRCS := $(filter-out %/main.c,$(TSAD_SRCS) $(OCSPD_SRCS) $(CRLD_SRCS) $(RAD_SRCS))
 
 .PHONY: all deps build up down check test unit integration clean bench fuzz
 .DEFAULT_GOAL := all
@@ -96,6 +98,9 @@ $(BUILD)/ocspd: $(call obj,$(OCSPD_SRCS)) $(LIBHSM) $(LIBPKI)
 
 $(BUILD)/crld: $(call obj,$(CRLD_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/rad: $(call obj,$(RAD_SRCS)) $(LIBHSM) $(LIBPKI)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -o $@
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
@@ -151,7 +156,7 @@ bench: build
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HSM_SRCS) $(FUZZ_COMPONENT_SRCS)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
-		-fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -o $@
+		-fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -largon2 -o $@
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do \

@@ -456,6 +456,10 @@ EOF
 				echo "allow_unsynchronized_clock = true"
 				echo "spill_file = $DIR/spool/tsa.spill"
 			fi
+			if [ "$name" = ra ]; then
+				echo "# Local stack only: the LOCAL FILE SINK; mail is written here, never sent."
+				echo "mail_sink_dir = $DIR/spool/ra-mail"
+			fi
 		done
 	} | write_file "$CONF" 0644
 }

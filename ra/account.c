@@ -1,0 +1,831 @@
+/*
+ * The subscriber account API: registration, email verification, log-in,
+ * log-out, /v1/me. Each state change and its audit event commit in one
+ * transaction; a refused request changes nothing (except a wrong password,
+ * which counts toward the account's lock-out, audited too).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <argon2.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "lib/audit.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "ra/extern.h"
+
+#define RA_SALT_BYTES		16	/* RFC 9106 §3.1: 128 bits */
+#define RA_HASH_BYTES		32
+#define RA_TXN_ATTEMPTS		3
+#define RA_LOCK_SHIFT_MAX	20
+
+static const struct db_stmt stmt_account_insert = {
+	"ra_register_account_insert",
+	"INSERT INTO ra_account (email, phone, password_hash) VALUES ($1, $2, $3) "
+	"ON CONFLICT (email) DO NOTHING RETURNING id",
+	3
+};
+static const struct db_stmt stmt_verification_insert = {
+	"ra_register_verification_insert",
+	"INSERT INTO ra_email_verification (account_id, token_sha256, expires_at) "
+	"VALUES ($1, $2::bytea, now() + make_interval(secs => $3::int))",
+	3
+};
+static const struct db_stmt stmt_verification_claim = {
+	"ra_verify_verification_claim",
+	"UPDATE ra_email_verification SET used_at = now() "
+	"WHERE token_sha256 = $1::bytea AND used_at IS NULL AND expires_at > now() "
+	"RETURNING account_id",
+	1
+};
+static const struct db_stmt stmt_account_verified = {
+	"ra_verify_account_verified",
+	"UPDATE ra_account SET email_verified = true, "
+	"email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1",
+	1
+};
+static const struct db_stmt stmt_login_account = {
+	"ra_login_account_select",
+	"SELECT id, password_hash, failed_logins, "
+	"coalesce(ceil(extract(epoch FROM locked_until - now())), 0)::bigint "
+	"FROM ra_account WHERE email = $1 FOR UPDATE",
+	1
+};
+static const struct db_stmt stmt_login_ok = {
+	"ra_login_account_reset",
+	"UPDATE ra_account SET failed_logins = 0, locked_until = NULL "
+	"WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
+	1
+};
+static const struct db_stmt stmt_login_failed = {
+	"ra_login_account_failed",
+	"UPDATE ra_account SET failed_logins = $2::int, locked_until = CASE "
+	"WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) "
+	"ELSE locked_until END WHERE id = $1",
+	3
+};
+static const struct db_stmt stmt_session_insert = {
+	"ra_login_session_insert",
+	"INSERT INTO ra_session (account_id, token_sha256, client_addr, expires_at) "
+	"VALUES ($1, $2::bytea, $3, now() + make_interval(secs => $4::int)) "
+	"RETURNING id, to_char(expires_at AT TIME ZONE 'UTC', "
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+	4
+};
+static const struct db_stmt stmt_session_revoke = {
+	"ra_logout_session_revoke",
+	"UPDATE ra_session SET revoked_at = now() WHERE token_sha256 = $1::bytea "
+	"AND revoked_at IS NULL AND expires_at > now() RETURNING id, account_id",
+	1
+};
+static const struct db_stmt stmt_me = {
+	"ra_me_session_account",
+	"SELECT a.id, a.email, a.phone, a.email_verified, "
+	"to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	"to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	"FROM ra_session s JOIN ra_account a ON a.id = s.account_id "
+	"WHERE s.token_sha256 = $1::bytea AND s.revoked_at IS NULL "
+	"AND s.expires_at > now()",
+	1
+};
+
+/* What a transaction found, for the handler to answer. */
+enum ra_outcome {
+	RA_DONE = 0,
+	RA_DUPLICATE,		/* 409 */
+	RA_NOT_FOUND,		/* 404 */
+	RA_BAD_CREDENTIALS,	/* 401 */
+	RA_LOCKED,		/* 429 with retry_after */
+	RA_MAIL_FAILED,		/* 503 */
+};
+
+static const char *
+ra_title(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	}
+	return "Error";
+}
+
+static int
+ra_problem(struct http_response *resp, int status, const char *detail)
+{
+	return http_problem(resp, status, NULL, ra_title(status), detail);
+}
+
+static int
+ra_too_many(struct http_response *resp, long retry_after, const char *detail)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%ld", retry_after);
+	if (http_add_header(resp, "Retry-After", s) == -1)
+		return -1;
+	return ra_problem(resp, 429, detail);
+}
+
+static int
+ra_unauthorized(struct http_response *resp, const char *detail)
+{
+	/* RFC 6750 §3. */
+	if (http_add_header(resp, "WWW-Authenticate",
+	    "Bearer realm=\"pki-ra\", error=\"invalid_token\"") == -1)
+		return -1;
+	return ra_problem(resp, 401, detail);
+}
+
+/* RFC 8259 §11: application/json, parameters allowed. */
+static int
+ra_is_json(const struct http_request *req)
+{
+	const char *ct = req->content_type;
+
+	return ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
+	    (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+}
+
+static int
+ra_sha256(const unsigned char *in, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(in, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+		log_openssl(LOGL_ERR, "EVP_Digest(SHA-256)");
+		return -1;
+	}
+	return 0;
+}
+
+/* A new random token: its text form for the client, its digest for us. */
+static int
+ra_token_new(char text[RA_TOKEN_B64_LEN + 1], char **digest_param)
+{
+	unsigned char raw[RA_TOKEN_BYTES], md[32];
+	int rc = -1;
+
+	*digest_param = NULL;
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		log_openssl(LOGL_ERR, "RAND_bytes");
+		goto out;
+	}
+	if (ra_sha256(raw, sizeof(raw), md) == -1)
+		goto out;
+	ra_token_encode(raw, text);
+	if ((*digest_param = db_bytea_param(md, sizeof(md))) == NULL)
+		goto out;
+	rc = 0;
+out:
+	ra_wipe(raw, sizeof(raw));
+	return rc;
+}
+
+/* The digest parameter of a presented token. NULL on failure. */
+static char *
+ra_token_digest(const unsigned char raw[RA_TOKEN_BYTES])
+{
+	unsigned char md[32];
+
+	if (ra_sha256(raw, RA_TOKEN_BYTES, md) == -1)
+		return NULL;
+	return db_bytea_param(md, sizeof(md));
+}
+
+/* --- registration ------------------------------------------------------------ */
+
+struct ra_register_txn {
+	struct ra			*ra;
+	const struct ra_register_req	*req;
+	const char			*hash;
+	const char			*client;
+	enum ra_outcome			 outcome;
+	char				 id[24];
+};
+
+static int
+ra_register_txn(struct db *db, void *arg)
+{
+	struct ra_register_txn *t = arg;
+	const char *v[4];
+	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_DONE;
+	v[0] = t->req->email;
+	v[1] = t->req->phone;
+	v[2] = t->hash;
+	if ((res = db_exec(db, &stmt_account_insert, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_DUPLICATE;
+		goto out;
+	}
+	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	if (ra_token_new(tok, &digest) == -1)
+		goto out;
+	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->verify_ttl_s);
+	v[0] = t->id;
+	v[1] = digest;
+	v[2] = ttl;
+	if (db_exec_ok(db, &stmt_verification_insert, v) == -1)
+		goto out;
+	if ((details = json_pack("{s:s, s:b}", "client", t->client,
+	    "email_verified", 0)) == NULL)
+		goto out;
+	if (audit_append(db, "subscriber:self", "ra.account.register",
+	    "ra_account", t->id, details, NULL) == -1)
+		goto out;
+	/* Sent before COMMIT: a failed send leaves no account behind. */
+	if (asprintf(&body, "Welcome. To verify your email address, open this "
+	    "link (valid for %ld hours, usable once):\r\n\r\n%s%s\r\n",
+	    t->ra->policy->verify_ttl_s / 3600, t->ra->verify_url, tok) == -1) {
+		body = NULL;
+		goto out;
+	}
+	if (ra_mail_send(t->ra->mailer, t->req->email, "Verify your email "
+	    "address", body) == -1) {
+		t->outcome = RA_MAIL_FAILED;
+		goto out;
+	}
+	rc = 0;
+out:
+	ra_wipe(tok, sizeof(tok));
+	if (body != NULL) {
+		ra_wipe(body, strlen(body));
+		free(body);
+	}
+	json_decref(details);
+	free(digest);
+	PQclear(res);
+	return rc;
+}
+
+/* Argon2id (RFC 9106) with a fresh salt, PHC string form. 0 or -1. */
+static int
+ra_password_hash(const struct ra_policy *p, const char *pw, char *out,
+    size_t outlen)
+{
+	unsigned char salt[RA_SALT_BYTES];
+	size_t need;
+	int r;
+
+	if (RAND_bytes(salt, sizeof(salt)) != 1) {
+		log_openssl(LOGL_ERR, "RAND_bytes");
+		return -1;
+	}
+	need = argon2_encodedlen((uint32_t)p->argon2_t_cost,
+	    (uint32_t)p->argon2_m_cost_kib, (uint32_t)p->argon2_parallelism,
+	    RA_SALT_BYTES, RA_HASH_BYTES, Argon2_id);
+	if (need > outlen) {
+		log_err("argon2: encoded hash needs %zu bytes", need);
+		return -1;
+	}
+	if ((r = argon2id_hash_encoded((uint32_t)p->argon2_t_cost,
+	    (uint32_t)p->argon2_m_cost_kib, (uint32_t)p->argon2_parallelism, pw,
+	    strlen(pw), salt, sizeof(salt), RA_HASH_BYTES, out, outlen)) !=
+	    ARGON2_OK) {
+		log_err("argon2id_hash_encoded: %s", argon2_error_message(r));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ra_register(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_register_req r;
+	struct ra_register_txn t;
+	char detail[256], hash[256];
+	json_t *o = NULL;
+	long wait;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	if ((wait = ra_ratelimit_hit(ra->rl_register, req->remote_addr,
+	    time(NULL))) > 0) {
+		rc = ra_too_many(resp, wait, "too many registrations from this "
+		    "address; try again later");
+		goto out;
+	}
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_register(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1 ||
+	    ra_password_check(ra->policy, r.password, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	if (ra_password_hash(ra->policy, r.password, hash, sizeof(hash)) == -1)
+		goto out;
+	ra_wipe(r.password, sizeof(r.password));
+	memset(&t, 0, sizeof(t));
+	t.ra = ra;
+	t.req = &r;
+	t.hash = hash;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_register_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_DUPLICATE)
+			rc = ra_problem(resp, 409, "an account with this email "
+			    "address exists");
+		else if (t.outcome == RA_MAIL_FAILED) {
+			http_add_header(resp, "Retry-After", "60");
+			rc = ra_problem(resp, 503, "the verification email could "
+			    "not be sent; nothing was stored");
+		}
+		goto out;
+	}
+	log_info("register: account %s created, verification link sent", t.id);
+	if ((o = json_pack("{s:I, s:s, s:s, s:b}", "id",
+	    (json_int_t)strtoll(t.id, NULL, 10), "email", r.email, "phone",
+	    r.phone, "email_verified", 0)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 201, o);
+out:
+	json_decref(o);
+	ra_wipe(&r, sizeof(r));
+	return rc;
+}
+
+/* --- email verification ---------------------------------------------------- */
+
+struct ra_verify_txn {
+	char		*digest;
+	const char	*client;
+	enum ra_outcome	 outcome;
+	char		 id[24];
+};
+
+static int
+ra_verify_txn(struct db *db, void *arg)
+{
+	struct ra_verify_txn *t = arg;
+	const char *v[1];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_DONE;
+	v[0] = t->digest;
+	if ((res = db_exec(db, &stmt_verification_claim, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_NOT_FOUND;
+		goto out;
+	}
+	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	v[0] = t->id;
+	if (db_exec_ok(db, &stmt_account_verified, v) == -1)
+		goto out;
+	if ((details = json_pack("{s:s}", "client", t->client)) == NULL)
+		goto out;
+	if (audit_append(db, "subscriber:self", "ra.account.verify_email",
+	    "ra_account", t->id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+static int
+ra_verify_email(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_token_req r;
+	struct ra_verify_txn t;
+	char detail[256];
+	json_t *o = NULL;
+	int rc = -1;
+
+	memset(&t, 0, sizeof(t));
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_token(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	t.digest = ra_token_digest(r.token);
+	ra_wipe(&r, sizeof(r));
+	if (t.digest == NULL)
+		goto out;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_verify_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_NOT_FOUND)
+			rc = ra_problem(resp, 404, "no pending verification for "
+			    "this token: unknown, expired or already used");
+		goto out;
+	}
+	log_info("verify-email: account %s verified", t.id);
+	if ((o = json_pack("{s:I, s:b}", "id", (json_int_t)strtoll(t.id, NULL,
+	    10), "email_verified", 1)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	free(t.digest);
+	return rc;
+}
+
+/* --- sessions ---------------------------------------------------------------- */
+
+struct ra_login_txn {
+	struct ra		*ra;
+	struct ra_login_req	*req;
+	const char		*client;
+	enum ra_outcome		 outcome;
+	long			 retry_after;
+	char			 id[24];
+	char			 session_id[24];
+	char			 token[RA_TOKEN_B64_LEN + 1];
+	char			 expires[40];
+};
+
+/* Seconds of lock after the failed-th failure, 0 below the threshold. */
+static long
+ra_lock_seconds(const struct ra_policy *p, long failed)
+{
+	long n = failed - p->lockout_threshold, s = p->lockout_base_s;
+
+	if (n < 0)
+		return 0;
+	while (n-- > 0 && s < p->lockout_max_s)
+		s *= 2;
+	return s > p->lockout_max_s ? p->lockout_max_s : s;
+}
+
+static int
+ra_login_txn(struct db *db, void *arg)
+{
+	struct ra_login_txn *t = arg;
+	const struct ra_policy *p = t->ra->policy;
+	const char *v[4];
+	char failed_s[24], lock_s[24], ttl[24], *digest = NULL;
+	PGresult *res = NULL, *res2 = NULL;
+	json_t *details = NULL;
+	long failed, lock;
+	int rc = -1, ok;
+
+	t->outcome = RA_DONE;
+	v[0] = t->req->email;
+	if ((res = db_exec(db, &stmt_login_account, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		/* Unknown email: spend the same time, change nothing. */
+		(void)argon2id_verify(t->ra->dummy_hash, t->req->password,
+		    strlen(t->req->password));
+		t->outcome = RA_BAD_CREDENTIALS;
+		rc = 0;
+		goto out;
+	}
+	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	if ((t->retry_after = strtol(PQgetvalue(res, 0, 3), NULL, 10)) > 0) {
+		t->outcome = RA_LOCKED;	/* no attempt while locked */
+		rc = 0;
+		goto out;
+	}
+	ok = argon2id_verify(PQgetvalue(res, 0, 1), t->req->password,
+	    strlen(t->req->password)) == ARGON2_OK;
+	if (!ok) {
+		failed = strtol(PQgetvalue(res, 0, 2), NULL, 10) + 1;
+		lock = ra_lock_seconds(p, failed);
+		snprintf(failed_s, sizeof(failed_s), "%ld", failed);
+		snprintf(lock_s, sizeof(lock_s), "%ld", lock);
+		v[0] = t->id;
+		v[1] = failed_s;
+		v[2] = lock_s;
+		if (db_exec_ok(db, &stmt_login_failed, v) == -1)
+			goto out;
+		if ((details = json_pack("{s:s, s:I}", "client", t->client,
+		    "failed_logins", (json_int_t)failed)) == NULL ||
+		    audit_append(db, "subscriber:unauthenticated",
+		    "ra.login.failed", "ra_account", t->id, details, NULL) == -1)
+			goto out;
+		if (lock > 0) {
+			json_decref(details);
+			if ((details = json_pack("{s:I, s:I}", "failed_logins",
+			    (json_int_t)failed, "locked_seconds",
+			    (json_int_t)lock)) == NULL ||
+			    audit_append(db, "ra:lockout", "ra.account.lock",
+			    "ra_account", t->id, details, NULL) == -1)
+				goto out;
+			log_info("login: account %s locked for %ld s after %ld "
+			    "failures", t->id, lock, failed);
+		}
+		t->outcome = RA_BAD_CREDENTIALS;
+		rc = 0;
+		goto out;
+	}
+	v[0] = t->id;
+	if (db_exec_ok(db, &stmt_login_ok, v) == -1)
+		goto out;
+	if (ra_token_new(t->token, &digest) == -1)
+		goto out;
+	snprintf(ttl, sizeof(ttl), "%ld", p->session_ttl_s);
+	v[0] = t->id;
+	v[1] = digest;
+	v[2] = t->client;
+	v[3] = ttl;
+	if ((res2 = db_exec(db, &stmt_session_insert, v, NULL, NULL)) == NULL ||
+	    PQntuples(res2) != 1)
+		goto out;
+	snprintf(t->session_id, sizeof(t->session_id), "%s",
+	    PQgetvalue(res2, 0, 0));
+	snprintf(t->expires, sizeof(t->expires), "%s", PQgetvalue(res2, 0, 1));
+	if ((details = json_pack("{s:s, s:s}", "client", t->client,
+	    "account_id", t->id)) == NULL ||
+	    audit_append(db, "subscriber:self", "ra.session.login", "ra_session",
+	    t->session_id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1)
+		ra_wipe(t->token, sizeof(t->token));
+	json_decref(details);
+	free(digest);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+/* Wipes the token member of a reply before it is freed. */
+static void
+ra_wipe_json_token(json_t *o)
+{
+	json_t *s = json_object_get(o, "token");
+
+	if (s != NULL && json_is_string(s))
+		ra_wipe((char *)json_string_value(s), json_string_length(s));
+}
+
+static int
+ra_login(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_login_req r;
+	struct ra_login_txn t;
+	char detail[256];
+	json_t *o = NULL;
+	long wait;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if ((wait = ra_ratelimit_hit(ra->rl_login, req->remote_addr,
+	    time(NULL))) > 0) {
+		rc = ra_too_many(resp, wait, "too many log-in attempts from this "
+		    "address; try again later");
+		goto out;
+	}
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_login(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	t.ra = ra;
+	t.req = &r;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_login_txn,
+	    &t) == -1)
+		goto out;
+	switch (t.outcome) {
+	case RA_BAD_CREDENTIALS:
+		rc = ra_problem(resp, 401, "wrong email or password");
+		goto out;
+	case RA_LOCKED:
+		rc = ra_too_many(resp, t.retry_after, "this account is locked "
+		    "after repeated failed log-ins; try again later");
+		goto out;
+	default:
+		break;
+	}
+	log_info("login: session %s for account %s", t.session_id, t.id);
+	if ((o = json_pack("{s:s, s:s, s:s}", "token", t.token, "token_type",
+	    "Bearer", "expires_at", t.expires)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	if (o != NULL) {
+		ra_wipe_json_token(o);
+		json_decref(o);
+	}
+	ra_wipe(&t, sizeof(t));
+	ra_wipe(&r, sizeof(r));
+	return rc;
+}
+
+/*
+ * The presented Bearer token (RFC 6750 §2.1), as its digest parameter.
+ * NULL when absent or malformed (*detail says which) or on failure.
+ */
+static char *
+ra_bearer(const struct http_request *req, const char **detail)
+{
+	struct ra_token_req r;
+	const char *h = http_header(req, "Authorization");
+	char *digest;
+
+	*detail = "a Bearer token is required (RFC 6750 §2.1)";
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	*detail = "unknown, expired or revoked token";
+	if (ra_token_decode(h, r.token) == -1)
+		return NULL;
+	digest = ra_token_digest(r.token);
+	ra_wipe(&r, sizeof(r));
+	return digest;
+}
+
+struct ra_logout_txn {
+	char		*digest;
+	const char	*client;
+	enum ra_outcome	 outcome;
+	char		 id[24];
+};
+
+static int
+ra_logout_txn(struct db *db, void *arg)
+{
+	struct ra_logout_txn *t = arg;
+	const char *v[1];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_DONE;
+	v[0] = t->digest;
+	if ((res = db_exec(db, &stmt_session_revoke, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_BAD_CREDENTIALS;
+		goto out;
+	}
+	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	if ((details = json_pack("{s:s, s:s}", "client", t->client,
+	    "account_id", PQgetvalue(res, 0, 1))) == NULL ||
+	    audit_append(db, "subscriber:self", "ra.session.logout",
+	    "ra_session", t->id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+static int
+ra_logout(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_logout_txn t;
+	const char *detail;
+	int rc = -1;
+
+	memset(&t, 0, sizeof(t));
+	if (req->body_len > 0) {
+		rc = ra_problem(resp, 400, "log-out takes no body");
+		goto out;
+	}
+	if ((t.digest = ra_bearer(req, &detail)) == NULL) {
+		rc = ra_unauthorized(resp, detail);
+		goto out;
+	}
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_logout_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_BAD_CREDENTIALS)
+			rc = ra_unauthorized(resp, "unknown, expired or revoked "
+			    "token");
+		goto out;
+	}
+	log_info("logout: session %s revoked", t.id);
+	rc = http_respond(resp, 204, NULL, NULL, 0);
+out:
+	free(t.digest);
+	return rc;
+}
+
+static int
+ra_me(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	const char *v[1], *detail;
+	char *digest = NULL;
+	PGresult *res = NULL;
+	json_t *o = NULL;
+	int rc = -1;
+
+	if ((digest = ra_bearer(req, &detail)) == NULL) {
+		rc = ra_unauthorized(resp, detail);
+		goto out;
+	}
+	v[0] = digest;
+	if ((res = db_exec(ra->db, &stmt_me, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = ra_unauthorized(resp, "unknown, expired or revoked token");
+		goto out;
+	}
+	if ((o = json_pack("{s:I, s:s, s:s, s:b, s:s, s:s}", "id",
+	    (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "email",
+	    PQgetvalue(res, 0, 1), "phone", PQgetvalue(res, 0, 2),
+	    "email_verified", strcmp(PQgetvalue(res, 0, 3), "t") == 0,
+	    "created_at", PQgetvalue(res, 0, 4), "session_expires_at",
+	    PQgetvalue(res, 0, 5))) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	PQclear(res);
+	free(digest);
+	return rc;
+}
+
+/* --- routing ------------------------------------------------------------------ */
+
+int
+ra_account_init(struct ra *ra)
+{
+	static const char dummy[] = "not a password of anybody";
+
+	return ra_password_hash(ra->policy, dummy, ra->dummy_hash,
+	    sizeof(ra->dummy_hash));
+}
+
+struct ra_route {
+	const char	*path;
+	const char	*method;
+	int		(*fn)(struct ra *, const struct http_request *,
+			    struct http_response *);
+};
+
+static int
+ra_health(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+
+	return http_respond(resp, 200, "application/json", ok, sizeof(ok) - 1);
+}
+
+static const struct ra_route ra_routes[] = {
+	{ "/v1/register", "POST", ra_register },
+	{ "/v1/verify-email", "POST", ra_verify_email },
+	{ "/v1/login", "POST", ra_login },
+	{ "/v1/logout", "POST", ra_logout },
+	{ "/v1/me", "GET", ra_me },
+	{ "/health", "GET", ra_health },
+};
+
+int
+ra_handle(void *arg, const struct http_request *req, struct http_response *resp)
+{
+	struct ra *ra = arg;
+	size_t i;
+
+	for (i = 0; i < sizeof(ra_routes) / sizeof(ra_routes[0]); i++) {
+		if (strcmp(req->path, ra_routes[i].path) != 0)
+			continue;
+		if (strcmp(req->method, ra_routes[i].method) != 0) {
+			http_add_header(resp, "Allow", ra_routes[i].method);
+			return ra_problem(resp, 405, "see docs/openapi.yaml");
+		}
+		return ra_routes[i].fn(ra, req, resp);
+	}
+	return ra_problem(resp, 404, "no such resource; see docs/openapi.yaml");
+}

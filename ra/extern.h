@@ -1,0 +1,130 @@
+/*
+ * Private interfaces of rad, the registration authority (ra/README.md).
+ */
+#ifndef PKI_RA_EXTERN_H
+#define PKI_RA_EXTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct config;
+struct db;
+struct http_request;
+struct http_response;
+
+/* Hard caps, whatever policy says (policy may only be stricter). */
+#define RA_EMAIL_MAX		254	/* RFC 5321 §4.5.3.1.3 path, less <> */
+#define RA_PHONE_MAX		16	/* E.164: '+' and at most 15 digits */
+#define RA_PASSWORD_MAX		256	/* bytes of UTF-8 */
+#define RA_TOKEN_BYTES		32	/* 256 random bits */
+#define RA_TOKEN_B64_LEN	43	/* base64url of 32 bytes, unpadded */
+
+/* policy/ra.conf, read once at start-up (policy.c). */
+struct ra_policy {
+	long	pw_min_len;		/* characters (code points) */
+	long	pw_max_len;		/* bytes */
+	int	pw_upper, pw_lower, pw_digit, pw_symbol;
+	long	argon2_t_cost;
+	long	argon2_m_cost_kib;
+	long	argon2_parallelism;
+	long	verify_ttl_s;		/* email verification link */
+	long	session_ttl_s;
+	long	lockout_threshold;	/* failed log-ins before a lock */
+	long	lockout_base_s;		/* first lock; doubles with each failure */
+	long	lockout_max_s;
+	long	register_per_min;	/* per client address, per process */
+	long	login_per_min;
+};
+
+/* Loads the policy (config NULL: the built-in defaults). 0 or -1, logged. */
+int	ra_policy_load(const struct config *, struct ra_policy *);
+
+/* request.c: the JSON request parsers (stateless; fuzzed). */
+struct ra_register_req {
+	char	email[RA_EMAIL_MAX + 1];	/* lower-cased */
+	char	phone[RA_PHONE_MAX + 1];
+	char	password[RA_PASSWORD_MAX + 1];	/* wipe with ra_wipe() */
+};
+struct ra_login_req {
+	char	email[RA_EMAIL_MAX + 1];	/* lower-cased */
+	char	password[RA_PASSWORD_MAX + 1];	/* wipe with ra_wipe() */
+};
+struct ra_token_req {
+	unsigned char	token[RA_TOKEN_BYTES];	/* decoded */
+};
+
+/*
+ * Each parses one request body: a JSON object (RFC 8259) with exactly the
+ * named members, no duplicate key, no other member. On failure returns -1
+ * with a client-facing detail that never quotes a value (it may be a
+ * secret). The password copies left in jansson's memory are wiped.
+ */
+int	ra_parse_register(const void *body, size_t len,
+	    struct ra_register_req *, char *detail, size_t detaillen);
+int	ra_parse_login(const void *body, size_t len, struct ra_login_req *,
+	    char *detail, size_t detaillen);
+int	ra_parse_token(const void *body, size_t len, struct ra_token_req *,
+	    char *detail, size_t detaillen);
+
+/*
+ * Field rules. Each returns 0 or -1 with a precise detail (without the
+ * value). ra_email_check lower-cases email in place.
+ */
+int	ra_email_check(char *email, char *detail, size_t detaillen);
+int	ra_phone_check(const char *phone, char *detail, size_t detaillen);
+int	ra_password_check(const struct ra_policy *, const char *password,
+	    char *detail, size_t detaillen);
+/* 43 base64url characters → 32 bytes. 0 or -1. */
+int	ra_token_decode(const char *s, unsigned char out[RA_TOKEN_BYTES]);
+/* 32 bytes → 43 base64url characters and a NUL. */
+void	ra_token_encode(const unsigned char in[RA_TOKEN_BYTES],
+	    char out[RA_TOKEN_B64_LEN + 1]);
+/* explicit_bzero, named for grepping. */
+void	ra_wipe(void *, size_t);
+
+/* mail.c: the mail sender adapter. */
+struct ra_mailer;
+
+/*
+ * The LOCAL FILE SINK, the only sender in this slice: each message is one
+ * file (0600) in dir, written to a temporary name and renamed. Nothing is
+ * delivered. NULL with err.
+ */
+struct ra_mailer	*ra_mailer_file_sink(const char *dir, char *err,
+			    size_t errlen);
+void			 ra_mailer_free(struct ra_mailer *);
+/* Sends one plain-text message. 0 or -1 (logged, without the body). */
+int			 ra_mail_send(struct ra_mailer *, const char *to,
+			    const char *subject, const char *body);
+
+/* ratelimit.c: fixed one-minute windows per client address, in memory. */
+struct ra_ratelimit;
+
+struct ra_ratelimit	*ra_ratelimit_new(long per_minute);
+void			 ra_ratelimit_free(struct ra_ratelimit *);
+/*
+ * Counts one request of addr at now. 0 when allowed; otherwise the seconds
+ * until the window ends (≥ 1), for Retry-After.
+ */
+long			 ra_ratelimit_hit(struct ra_ratelimit *,
+			    const char *addr, time_t now);
+
+/* account.c: the subscriber API handlers. */
+struct ra {
+	const struct ra_policy	*policy;
+	struct db		*db;
+	struct ra_mailer	*mailer;
+	struct ra_ratelimit	*rl_register;
+	struct ra_ratelimit	*rl_login;
+	const char		*verify_url;	/* prefix of the emailed link */
+	char			 dummy_hash[256];	/* for unknown emails */
+};
+
+/* Prepares the dummy hash (equal log-in time for unknown emails). 0 or -1. */
+int	ra_account_init(struct ra *);
+/* The http_handler of rad: every /v1 route. */
+int	ra_handle(void *arg, const struct http_request *,
+	    struct http_response *);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * rad: the registration authority's subscriber API (this slice: accounts,
+ * email verification, sessions; ra/README.md, docs/openapi.yaml).
+ *
+ * Processes: one. rad holds no key and has no signer. It reads
+ * the configuration (pki.conf [ra], [pg] ra_uri, [urls] ra) and
+ * policy/ra.conf, connects to PostgreSQL as pki_ra, prepares the mail sink
+ * directory, starts libmicrohttpd on one thread (bounded bodies, time-outs),
+ * then demotes to ra.user (pki) and enters the SANDBOX_NET_FILES seccomp
+ * profile (the mail file sink writes files; no exec, no process fork).
+ * It may: read and write its own tables and audit_event (pki_ra grants of
+ * schema/008_ra_accounts.sql), write files in ra.mail_sink_dir. It may not:
+ * touch any key, any other table, or any other directory.
+ *
+ * Stops on SIGTERM or SIGINT; in-flight requests finish.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+#include "lib/daemon.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "lib/sandbox.h"
+#include "ra/extern.h"
+
+#define RA_MAX_BODY		(16 * 1024)	/* a request is ~200 bytes */
+#define RA_TIMEOUT_S		10
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: rad [--config FILE]\n");
+	exit(2);
+}
+
+/*
+ * The mail sink directory exists, mode 0700, owned by the user rad demotes
+ * to (it cannot create it once sandboxed). 0 or -1, logged.
+ */
+static int
+ra_sink_dir(const struct config *cfg, const char *dir)
+{
+	const char *user = config_get(cfg, "ra.user", geteuid() == 0 ? "pki" : NULL);
+	struct passwd *pw;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_err("mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0 && user != NULL) {
+		if ((pw = getpwnam(user)) == NULL) {
+			log_err("ra.user %s: no such user", user);
+			return -1;
+		}
+		if (chown(dir, pw->pw_uid, pw->pw_gid) == -1) {
+			log_err("chown %s: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (chmod(dir, 0700) == -1) {
+		log_err("chmod %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config *cfg = NULL, *polcfg = NULL;
+	struct ra_policy policy;
+	struct ra ra;
+	struct http_server *srv = NULL;
+	struct http_limits lim;
+	const char *path = getenv("PKI_CONFIG"), *s, *sink, *uri;
+	char err[512], policy_path[PATH_MAX], verify_url[1024];
+	enum log_level level = LOGL_INFO;
+	sigset_t sigs;
+	long port;
+	int ch, sig = 0, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (ch != 'c')
+			usage();
+		path = optarg;
+	}
+	if (optind != argc)
+		usage();
+	memset(&ra, 0, sizeof(ra));
+	log_init("ra", LOGL_INFO, stderr);
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return 1;
+	}
+	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
+	    log_level_parse(s, &level) == 0)
+		log_init("ra", level, stderr);
+	snprintf(policy_path, sizeof(policy_path), "%s/ra.conf",
+	    config_get(cfg, "pki.policy_dir", "policy"));
+	if ((polcfg = config_load(config_get(cfg, "ra.policy_file", policy_path),
+	    err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (ra_policy_load(polcfg, &policy) == -1 ||
+	    config_get_long(cfg, "ra.port", 18080, 0, 65535, &port) == -1)
+		goto out;
+	ra.policy = &policy;
+	if ((sink = config_get(cfg, "ra.mail_sink_dir", NULL)) == NULL) {
+		log_err("config: ra.mail_sink_dir missing (the local file sink "
+		    "is the only mail sender of this version)");
+		goto out;
+	}
+	if (ra_sink_dir(cfg, sink) == -1)
+		goto out;
+	if ((ra.mailer = ra_mailer_file_sink(sink, err, sizeof(err))) == NULL) {
+		log_err("mail: %s", err);
+		goto out;
+	}
+	log_warn("mail: LOCAL FILE SINK in %s: messages are written there, "
+	    "never delivered", sink);
+	snprintf(verify_url, sizeof(verify_url), "%s",
+	    config_get(cfg, "ra.verify_url", ""));
+	if (verify_url[0] == '\0')
+		snprintf(verify_url, sizeof(verify_url), "%s/verify-email?token=",
+		    config_get(cfg, "urls.ra", "http://127.0.0.1:18080"));
+	ra.verify_url = verify_url;
+	if ((uri = config_get(cfg, "pg.ra_uri", NULL)) == NULL) {
+		log_err("config: pg.ra_uri missing");
+		goto out;
+	}
+	if ((ra.db = db_connect(uri, err, sizeof(err))) == NULL) {
+		log_err("database: %s", err);
+		goto out;
+	}
+	if (ra_account_init(&ra) == -1)
+		goto out;
+	if ((ra.rl_register = ra_ratelimit_new(policy.register_per_min)) == NULL ||
+	    (ra.rl_login = ra_ratelimit_new(policy.login_per_min)) == NULL) {
+		log_err("ra_ratelimit_new: out of memory");
+		goto out;
+	}
+	/* Signals go to sigwait(): block them before any thread exists. */
+	daemon_block_signals(&sigs);
+	memset(&lim, 0, sizeof(lim));
+	lim.max_body = RA_MAX_BODY;
+	lim.timeout_s = RA_TIMEOUT_S;
+	lim.threads = 1;	/* one database connection, one thread */
+	if ((srv = http_start(config_get(cfg, "ra.listen", "127.0.0.1"),
+	    (uint16_t)port, &lim, ra_handle, &ra, err, sizeof(err))) == NULL) {
+		log_err("http: %s", err);
+		goto out;
+	}
+	if (sandbox_enter(cfg, "ra", SANDBOX_NET_FILES) == -1)
+		goto out;
+	log_info("serving the subscriber API on %s:%u",
+	    config_get(cfg, "ra.listen", "127.0.0.1"), http_port(srv));
+	do {
+		if (sigwait(&sigs, &sig) != 0)
+			break;
+	} while (sig == SIGHUP);
+	log_info("signal %d: stopping", sig);
+	rc = 0;
+out:
+	http_stop(srv);
+	ra_ratelimit_free(ra.rl_login);
+	ra_ratelimit_free(ra.rl_register);
+	db_close(ra.db);
+	ra_mailer_free(ra.mailer);
+	config_free(polcfg);
+	config_free(cfg);
+	return rc;
+}

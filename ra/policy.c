@@ -1,0 +1,52 @@
+/*
+ * policy/ra.conf: password rules, Argon2id cost, token lifetimes, lock-out
+ * and rate limits. Read once at start-up; the code has no other copy of
+ * these numbers than the defaults below (used when a key is absent).
+ */
+#include <string.h>
+
+#include "lib/config.h"
+#include "lib/log.h"
+#include "ra/extern.h"
+
+int
+ra_policy_load(const struct config *c, struct ra_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (config_get_long(c, "password.min_length", 9, 1, 128,
+	    &p->pw_min_len) == -1 ||
+	    config_get_long(c, "password.max_length", 128, 1, RA_PASSWORD_MAX,
+	    &p->pw_max_len) == -1 ||
+	    config_get_bool(c, "password.require_upper", 1, &p->pw_upper) == -1 ||
+	    config_get_bool(c, "password.require_lower", 1, &p->pw_lower) == -1 ||
+	    config_get_bool(c, "password.require_digit", 1, &p->pw_digit) == -1 ||
+	    config_get_bool(c, "password.require_symbol", 1,
+	    &p->pw_symbol) == -1 ||
+	    /* RFC 9106 §4 and OWASP's floor: t ≥ 2 with m ≥ 19 MiB. */
+	    config_get_long(c, "password.argon2_t_cost", 2, 1, 64,
+	    &p->argon2_t_cost) == -1 ||
+	    config_get_long(c, "password.argon2_m_cost_kib", 19456, 8192,
+	    4 * 1024 * 1024, &p->argon2_m_cost_kib) == -1 ||
+	    config_get_long(c, "password.argon2_parallelism", 1, 1, 16,
+	    &p->argon2_parallelism) == -1 ||
+	    config_get_long(c, "email_verification.ttl_seconds", 86400, 60,
+	    30 * 86400, &p->verify_ttl_s) == -1 ||
+	    config_get_long(c, "session.ttl_seconds", 3600, 60, 7 * 86400,
+	    &p->session_ttl_s) == -1 ||
+	    config_get_long(c, "lockout.threshold", 5, 1, 100,
+	    &p->lockout_threshold) == -1 ||
+	    config_get_long(c, "lockout.base_seconds", 60, 1, 86400,
+	    &p->lockout_base_s) == -1 ||
+	    config_get_long(c, "lockout.max_seconds", 3600, 1, 7 * 86400,
+	    &p->lockout_max_s) == -1 ||
+	    config_get_long(c, "rate.register_per_minute", 30, 1, 100000,
+	    &p->register_per_min) == -1 ||
+	    config_get_long(c, "rate.login_per_minute", 30, 1, 100000,
+	    &p->login_per_min) == -1)
+		return -1;
+	if (p->pw_min_len > p->pw_max_len) {
+		log_err("policy: password.min_length > password.max_length");
+		return -1;
+	}
+	return 0;
+}
