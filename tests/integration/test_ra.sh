@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# rad, the subscriber account API, over HTTP with curl against the stack of
+# tests/run.sh: register → mail file (the local file sink) → verify → login
+# → /v1/me → logout → the token is refused; then every documented rejection
+# with its status and no state change (tables, audit_event, mail files);
+# the lock-out with back-off and its audit events; the per-address log-in
+# rate limit; no password or token in rad's log or in audit_event.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+url=$PKI_RA_URL
+mail=$PKI_DIR/spool/ra-mail
+log=$PKI_DIR/log/ra.log
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+secrets=()	# every password and token used, none may be logged
+
+# req METHOD PATH [BODY [CONTENT-TYPE [AUTH]]]: sets code; body in $tmp/out, headers in $tmp/hdr.
+req() {
+	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')
+	if [ $# -ge 3 ]; then
+		args+=(-H "Content-Type: ${4:-application/json}" --data-binary "$3")
+	fi
+	[ -z "${5:-}" ] || args+=(-H "Authorization: Bearer $5")
+	code=$(curl "${args[@]}" "$url$2")
+}
+# expect STATUS WHAT: the last answer had STATUS and, for errors, problem JSON with it.
+expect() {
+	[ "$code" = "$1" ] || fail "$2: HTTP $code, expected $1: $(cat "$tmp/out")"
+	if [ "$1" -ge 400 ]; then
+		grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
+			fail "$2: not RFC 9457 problem JSON"
+		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: problem status"
+	fi
+}
+detail() { jq -r .detail "$tmp/out"; }
+state() {
+	q "SELECT (SELECT count(*) FROM ra_account) || '/' ||
+	    (SELECT count(*) FROM ra_account WHERE email_verified) || '/' ||
+	    (SELECT coalesce(sum(failed_logins), 0) FROM ra_account) || '/' ||
+	    (SELECT count(*) FROM ra_account WHERE locked_until IS NOT NULL) || '/' ||
+	    (SELECT count(*) FROM ra_email_verification) || '/' ||
+	    (SELECT count(*) FROM ra_email_verification WHERE used_at IS NOT NULL) || '/' ||
+	    (SELECT count(*) FROM ra_session) || '/' ||
+	    (SELECT count(*) FROM ra_session WHERE revoked_at IS NOT NULL) || '/' ||
+	    (SELECT coalesce(max(id), 0) FROM audit_event)"
+	find "$mail" -type f 2>/dev/null | wc -l
+}
+# unchanged WHAT: the state is the one saved by `before`.
+before() { state >"$tmp/state.before"; }
+unchanged() {
+	state >"$tmp/state.after"
+	cmp -s "$tmp/state.before" "$tmp/state.after" ||
+		fail "$1 changed state: $(tr '\n' ' ' <"$tmp/state.before") -> $(tr '\n' ' ' <"$tmp/state.after")"
+}
+# mail_token EMAIL: the token of the newest message to EMAIL in the file sink.
+mail_token() {
+	local f
+	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1)
+	[ -n "$f" ] || fail "no mail to $1 in $mail"
+	[ "$(stat -c %a "$f")" = 600 ] || fail "mail file $f is not 0600"
+	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1
+}
+register() { # register EMAIL PASSWORD
+	req POST /v1/register "{\"email\":\"$1\",\"phone\":\"+6281234567890\",\"password\":\"$2\"}"
+}
+login() { req POST /v1/login "{\"email\":\"$1\",\"password\":\"$2\"}"; }
+
+# --- the happy path -------------------------------------------------------------
+pw='Correct-Horse9'
+secrets+=("$pw")
+register 'Alice@Example.COM' "$pw"
+expect 201 register
+[ "$(jq -r .email "$tmp/out")" = alice@example.com ] || fail "email not lower-cased"
+[ "$(jq -r .email_verified "$tmp/out")" = false ] || fail "new account verified"
+id=$(jq -r .id "$tmp/out")
+[ "$(q "SELECT email_verified FROM ra_account WHERE id = $id")" = f ] ||
+	fail "new account not marked unverified"
+q "SELECT password_hash FROM ra_account WHERE id = $id" | grep -q '^\$argon2id\$v=19\$m=19456,t=2,p=1\$' ||
+	fail "password not hashed with Argon2id at the policy's cost"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.register' AND object_id = '$id'")" = 1 ] ||
+	fail "no audit event for the registration"
+vtok=$(mail_token alice@example.com)
+[ ${#vtok} -eq 43 ] || fail "no verification token in the mail"
+secrets+=("$vtok")
+# Stored hashed: the digest of the token's 32 bytes, never the token.
+[ "$(q "SELECT count(*) FROM ra_email_verification WHERE account_id = $id
+	AND expires_at BETWEEN now() + interval '23 hours' AND now() + interval '25 hours'")" = 1 ] ||
+	fail "verification expiry is not the policy's 24 h"
+# An unverified account may log in; /v1/me says it is unverified.
+login alice@example.com "$pw"
+expect 200 "login before verification"
+t0=$(jq -r .token "$tmp/out")
+secrets+=("$t0")
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $t0" "$url/v1/me")
+expect 200 "/v1/me unverified"
+[ "$(jq -r .email_verified "$tmp/out")" = false ] || fail "/v1/me: verified too early"
+
+req POST /v1/verify-email "{\"token\":\"$vtok\"}"
+expect 200 verify-email
+[ "$(q "SELECT email_verified FROM ra_account WHERE id = $id")" = t ] || fail "not verified"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.verify_email' AND object_id = '$id'")" = 1 ] ||
+	fail "no audit event for the verification"
+
+login alice@example.com "$pw"
+expect 200 login
+tok=$(jq -r .token "$tmp/out")
+secrets+=("$tok")
+[ "$(jq -r .token_type "$tmp/out")" = Bearer ] || fail "token_type"
+[ ${#tok} -eq 43 ] || fail "session token is not 256 bits in base64url"
+sid=$(q "SELECT id FROM ra_session WHERE account_id = $id ORDER BY id DESC LIMIT 1")
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.session.login' AND object_id = '$sid'")" = 1 ] ||
+	fail "no audit event for the log-in"
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok" "$url/v1/me")
+expect 200 /v1/me
+[ "$(jq -r .email "$tmp/out")" = alice@example.com ] || fail "/v1/me email"
+[ "$(jq -r .email_verified "$tmp/out")" = true ] || fail "/v1/me email_verified"
+
+code=$(curl -sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok" "$url/v1/logout")
+expect 204 logout
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.session.logout' AND object_id = '$sid'")" = 1 ] ||
+	fail "no audit event for the log-out"
+before
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok" "$url/v1/me")
+expect 401 "/v1/me after logout"
+grep -qi '^www-authenticate: Bearer' "$tmp/hdr" || fail "401 without WWW-Authenticate"
+code=$(curl -sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok" "$url/v1/logout")
+expect 401 "second logout"
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' "$url/v1/me")
+expect 401 "/v1/me without a token"
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer not-a-token" "$url/v1/me")
+expect 401 "/v1/me with a malformed token"
+unchanged "refused tokens"
+# An expired session is refused too.
+q "UPDATE ra_session SET expires_at = now() - interval '1 second' WHERE token_sha256 = sha256(decode(translate('$t0', '-_', '+/') || '=', 'base64'))" >/dev/null
+before
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $t0" "$url/v1/me")
+expect 401 "expired session"
+unchanged "expired session"
+note "register, verify, login, /v1/me, logout: ok"
+
+# --- registration rejections: documented status, nothing stored, no mail -----------
+before
+for bad in 'Short1!a' 'alllower1!x' 'ALLUPPER1!X' 'NoDigits!!x' 'NoSymbol1xx'; do
+	secrets+=("$bad")
+	register bob@example.com "$bad"
+	expect 400 "weak password"
+	case $bad in
+	Short1!a) detail | grep -q 'at least 9 characters' || fail "length: $(detail)" ;;
+	alllower1!x) detail | grep -q 'upper-case' || fail "upper: $(detail)" ;;
+	ALLUPPER1!X) detail | grep -q 'lower-case' || fail "lower: $(detail)" ;;
+	NoDigits!!x) detail | grep -q 'digit' || fail "digit: $(detail)" ;;
+	NoSymbol1xx) detail | grep -q 'symbol' || fail "symbol: $(detail)" ;;
+	esac
+	detail | grep -qF -- "$bad" && fail "the detail quotes the password"
+done
+# (The other malformed forms are covered by tests/fuzz/fuzz_ra_request.c's
+# corpus; each registration counts toward the per-address rate limit.)
+for e in 'no-at-sign.example.com' 'a..b@example.com' 'a@-bad-.nodot' 'sp ace@example.com'; do
+	register "$e" "$pw"
+	expect 400 "malformed email $e"
+	detail | grep -q '^email:' || fail "email detail: $(detail)"
+done
+req POST /v1/register '{"email":"bob@example.com","phone":"0812","password":"Correct-Horse9"}'
+expect 400 "malformed phone"
+register alice@example.com "$pw"
+expect 409 "duplicate email"
+register ALICE@example.com "$pw"
+expect 409 "duplicate email, other case"
+req POST /v1/register '{"email":"bob@example.com","email":"eve@example.com","phone":"+6281234567890","password":"Correct-Horse9"}'
+expect 400 "duplicate JSON key"
+detail | grep -q 'duplicate' || fail "duplicate key detail: $(detail)"
+req POST /v1/register '{"email":"bob@example.com","phone":"+6281234567890","password":"Correct-Horse9","role":"officer"}'
+expect 400 "unknown field"
+detail | grep -q 'role' || fail "unknown field detail: $(detail)"
+req POST /v1/register '{"email":"bob@example.com","password":"Correct-Horse9"}'
+expect 400 "missing field"
+req POST /v1/register '{"email":"bob@example.com","phone":"+6281234567890","password":12345}'
+expect 400 "password not a string"
+req POST /v1/register '{"email":"bob@example.com","phone":"+6281234567890","password":"Correct-Horse9"'
+expect 400 "truncated JSON"
+req POST /v1/register '["bob@example.com"]'
+expect 400 "not an object"
+req POST /v1/register '{"email":"bob@example.com","phone":"+6281234567890","password":"Correct-Horse9"}' text/plain
+expect 415 "wrong content type"
+head -c 17000 /dev/zero | tr '\0' 'a' | sed 's/^/{"email":"/; s/$/"}/' >"$tmp/big.json"
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H 'Content-Type: application/json' \
+	--data-binary "@$tmp/big.json" "$url/v1/register")
+expect 413 "oversized body"
+req GET /v1/register
+expect 405 "GET /v1/register"
+grep -qi '^allow: POST' "$tmp/hdr" || fail "405 without Allow"
+req GET /v1/nothing
+expect 404 "unknown path"
+unchanged "refused registrations"
+[ "$(q "SELECT count(*) FROM ra_account WHERE email = 'bob@example.com'")" = 0 ] || fail "bob stored"
+note "registration rejections: ok"
+
+# --- verification tokens: wrong, malformed, reused, expired -----------------------
+register carol@example.com "$pw"
+expect 201 "register carol"
+cid=$(jq -r .id "$tmp/out")
+ctok=$(mail_token carol@example.com)
+secrets+=("$ctok")
+before
+req POST /v1/verify-email "{\"token\":\"$vtok\"}"
+expect 404 "reused token"
+wrong=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+req POST /v1/verify-email "{\"token\":\"$wrong\"}"
+expect 404 "wrong token"
+req POST /v1/verify-email '{"token":"short"}'
+expect 400 "malformed token"
+req POST /v1/verify-email "{\"token\":\"$ctok\",\"extra\":1}"
+expect 400 "unknown field in verify-email"
+req POST /v1/verify-email "{\"token\":\"$ctok\"}" text/plain
+expect 415 "verify-email content type"
+q "UPDATE ra_email_verification SET expires_at = now() - interval '1 second' WHERE account_id = $cid" >/dev/null
+req POST /v1/verify-email "{\"token\":\"$ctok\"}"
+expect 404 "expired token"
+unchanged "refused verifications"
+[ "$(q "SELECT email_verified FROM ra_account WHERE id = $cid")" = f ] || fail "carol verified"
+note "verification rejections: ok"
+
+# --- log-in: wrong password, lock-out with back-off, its audit ---------------------
+register dave@example.com "$pw"
+expect 201 "register dave"
+did=$(jq -r .id "$tmp/out")
+before
+login nobody@example.com "$pw"
+expect 401 "unknown email"
+req POST /v1/login '{"email":"dave@example.com","password":"x","x":1}'
+expect 400 "unknown login field"
+req POST /v1/login "{\"email\":\"dave@example.com\",\"password\":\"$pw\"}" text/plain
+expect 415 "login content type"
+unchanged "refused log-ins"
+for i in 1 2 3 4 5; do
+	login dave@example.com "Wrong-Pass$i"
+	secrets+=("Wrong-Pass$i")
+	expect 401 "wrong password $i"
+done
+[ "$(q "SELECT failed_logins FROM ra_account WHERE id = $did")" = 5 ] || fail "failures not counted"
+[ "$(q "SELECT count(*) FROM ra_account WHERE id = $did AND locked_until > now() + interval '50 seconds'")" = 1 ] ||
+	fail "not locked for 60 s after 5 failures"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.login.failed' AND object_id = '$did'")" = 5 ] ||
+	fail "failed log-ins not audited"
+[ "$(q "SELECT details->>'locked_seconds' FROM audit_event WHERE action = 'ra.account.lock' AND object_id = '$did'")" = 60 ] ||
+	fail "lock not audited"
+before
+login dave@example.com "$pw"
+expect 429 "locked account, right password"
+grep -qi '^retry-after: [0-9]' "$tmp/hdr" || fail "429 without Retry-After"
+unchanged "a log-in while locked"
+# Back-off: the next failure after the lock doubles it.
+q "UPDATE ra_account SET locked_until = now() - interval '1 second' WHERE id = $did" >/dev/null
+login dave@example.com "Wrong-Pass6"
+secrets+=("Wrong-Pass6")
+expect 401 "sixth wrong password"
+[ "$(q "SELECT details->>'locked_seconds' FROM audit_event WHERE action = 'ra.account.lock' AND object_id = '$did' ORDER BY id DESC LIMIT 1")" = 120 ] ||
+	fail "back-off did not double"
+q "UPDATE ra_account SET locked_until = now() - interval '1 second' WHERE id = $did" >/dev/null
+login dave@example.com "$pw"
+expect 200 "log-in after the lock"
+secrets+=("$(jq -r .token "$tmp/out")")
+[ "$(q "SELECT failed_logins || '/' || (locked_until IS NULL) FROM ra_account WHERE id = $did")" = 0/true ] ||
+	fail "a successful log-in does not reset the count"
+note "lock-out and back-off: ok"
+
+# --- rate limit per client address ------------------------------------------------
+limited=0
+for i in $(seq 1 65); do
+	before
+	login "nobody$i@example.com" "$pw"
+	if [ "$code" = 429 ]; then
+		limited=1
+		break
+	fi
+	expect 401 "log-in $i before the limit"
+done
+[ "$limited" = 1 ] || fail "no 429 after 65 log-ins from one address"
+expect 429 "rate-limited log-in"
+grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "429 without Retry-After"
+unchanged "a rate-limited log-in"
+login dave@example.com "$pw"
+expect 429 "rate limit applies to good passwords too"
+note "log-in rate limit after $i attempts: ok"
+
+# --- no secret in rad's log or in audit_event --------------------------------------
+q "SELECT actor || ' ' || action || ' ' || coalesce(object_id, '') || ' ' || details::text FROM audit_event" >"$tmp/audit.txt"
+for s in "${secrets[@]}"; do
+	! grep -qF -- "$s" "$log" || fail "a secret is in $log"
+	! grep -qF -- "$s" "$tmp/audit.txt" || fail "a secret is in audit_event"
+done
+! grep -q '"level":"err"' "$log" || { grep '"level":"err"' "$log"; fail "errors in $log"; }
+note "no secret in the log or the audit trail: ok"
