@@ -24,6 +24,7 @@ struct db;
 #define CA_KEY_OCSP_ROOT	"ocsp-root-1"
 #define CA_KEY_OCSP_ISSUING	"ocsp-issuing-1"
 #define CA_KEY_TSA		"tsa-1"
+#define CA_KEY_WRAP		"subscriber-wrap-1"	/* wrap token, hsm/p11wrap.h */
 
 /* profile.c: certificate profiles from policy/profiles/<name>.cnf */
 struct profile;
@@ -37,6 +38,10 @@ struct profile	*profile_load(const char *policy_dir, const char *name,
 void		 profile_free(struct profile *);
 const char	*profile_keytype(const struct profile *);
 const char	*profile_digest(const struct profile *);
+const char	*profile_name(const struct profile *);
+long		 profile_validity_days(const struct profile *);
+/* A [profile] key (borrowed from the profile), or NULL when absent. */
+const char	*profile_get(const struct profile *, const char *key);
 
 /*
  * Builds a certificate for subject_pub from the profile (a fresh 127-bit
@@ -50,6 +55,18 @@ const char	*profile_digest(const struct profile *);
 X509		*profile_issue(const struct profile *, const X509_NAME *subject_name,
 		    EVP_PKEY *subject_pub, const char *cn_suffix, X509 *issuer,
 		    EVP_PKEY *signing_key, char *err, size_t errlen);
+
+/*
+ * profile_issue() in two steps, so that a caller can lint the certificate
+ * between them (ca/worker): profile_build() fills everything but the
+ * signature (new X509, caller frees; NULL with err); profile_sign() signs x
+ * in place and checks it as profile_issue() does (0, or -1 with err).
+ */
+X509		*profile_build(const struct profile *, const X509_NAME *subject_name,
+		    EVP_PKEY *subject_pub, const char *cn_suffix, X509 *issuer,
+		    char *err, size_t errlen);
+int		 profile_sign(const struct profile *, X509 *, EVP_PKEY *subject_pub,
+		    X509 *issuer, EVP_PKEY *signing_key, char *err, size_t errlen);
 
 /* certstore.c: CA certificates in PostgreSQL, PEM files and LDAP */
 /* hex helpers: lower-case hex of a SHA-256 over der */
@@ -87,6 +104,10 @@ int	 ceremony_status(const struct config *);
 
 /* certcmd.c: pkictl cert issue|revoke|release|status */
 int	 cmd_cert(const struct config *, const char *actor, int argc, char **argv);
+
+/* ordercmd.c: pkictl order add|show, pkictl wrapkey create */
+int	 cmd_order(const struct config *, const char *actor, int argc, char **argv);
+int	 cmd_wrapkey(const struct config *, const char *actor, int argc, char **argv);
 
 /* arl.c: pkictl crl arl (the root's CRL, at a ceremony) */
 int	 cmd_crl(const struct config *, const char *actor, int argc, char **argv);

@@ -221,6 +221,29 @@ profile_digest(const struct profile *p)
 	return p->digest;
 }
 
+const char *
+profile_name(const struct profile *p)
+{
+	return p->name;
+}
+
+long
+profile_validity_days(const struct profile *p)
+{
+	return p->validity_days;
+}
+
+const char *
+profile_get(const struct profile *p, const char *key)
+{
+	const char *v;
+
+	ERR_set_mark();
+	v = NCONF_get_string(p->conf, "profile", key);
+	ERR_pop_to_mark();
+	return v;
+}
+
 /* Subject from the profile's subject section; "N.TYPE" allows repeats (as in openssl req). */
 static X509_NAME *
 profile_subject(const struct profile *p, const char *cn_suffix, char *err,
@@ -293,21 +316,14 @@ out:
 }
 
 X509 *
-profile_issue(const struct profile *p, const X509_NAME *subject_name,
-    EVP_PKEY *subject_pub, const char *cn_suffix, X509 *issuer,
-    EVP_PKEY *signing_key, char *err, size_t errlen)
+profile_build(const struct profile *p, const X509_NAME *subject_name,
+    EVP_PKEY *subject_pub, const char *cn_suffix, X509 *issuer, char *err,
+    size_t errlen)
 {
 	X509 *x = NULL, *ret = NULL;
 	X509_NAME *subject = NULL;
-	EVP_PKEY *issuer_pub;
-	const EVP_MD *md;
 	X509V3_CTX v3;
 
-	if ((md = EVP_get_digestbyname(p->digest)) == NULL) {
-		profile_err(err, errlen, "profile %s: digest %s unknown", p->name,
-		    p->digest);
-		goto out;
-	}
 	if (subject_name != NULL) {
 		if (X509_NAME_entry_count(subject_name) == 0) {
 			profile_err(err, errlen, "profile %s: empty subject", p->name);
@@ -346,27 +362,65 @@ profile_issue(const struct profile *p, const X509_NAME *subject_name,
 		    p->name, p->extensions);
 		goto out;
 	}
-	if (X509_sign(x, signing_key, md) <= 0) {
-		profile_err(err, errlen, "profile %s: %s", p->name,
-		    "signing failed");
-		goto out;
-	}
-	/* Our own lint: the signature verifies and OpenSSL parses every extension. */
-	issuer_pub = issuer != NULL ? X509_get0_pubkey(issuer) : subject_pub;
-	if (X509_verify(x, issuer_pub) != 1) {
-		profile_err(err, errlen, "profile %s: %s", p->name,
-		    "signature does not verify with the issuer's public key");
-		goto out;
-	}
-	if ((X509_get_extension_flags(x) & EXFLAG_INVALID) != 0) {
-		profile_err(err, errlen, "profile %s: %s", p->name,
-		    "an extension does not parse");
-		goto out;
-	}
 	ret = x;
 	x = NULL;
 out:
 	X509_NAME_free(subject);
 	X509_free(x);
 	return ret;
+}
+
+int
+profile_sign(const struct profile *p, X509 *x, EVP_PKEY *subject_pub,
+    X509 *issuer, EVP_PKEY *signing_key, char *err, size_t errlen)
+{
+	EVP_PKEY *issuer_pub;
+	const EVP_MD *md;
+
+	if ((md = EVP_get_digestbyname(p->digest)) == NULL) {
+		profile_err(err, errlen, "profile %s: digest %s unknown", p->name,
+		    p->digest);
+		return -1;
+	}
+	if (X509_sign(x, signing_key, md) <= 0) {
+		profile_err(err, errlen, "profile %s: %s", p->name,
+		    "signing failed");
+		return -1;
+	}
+	/* Our own lint: the signature verifies and OpenSSL parses every extension. */
+	issuer_pub = issuer != NULL ? X509_get0_pubkey(issuer) : subject_pub;
+	if (X509_verify(x, issuer_pub) != 1) {
+		profile_err(err, errlen, "profile %s: %s", p->name,
+		    "signature does not verify with the issuer's public key");
+		return -1;
+	}
+	if ((X509_get_extension_flags(x) & EXFLAG_INVALID) != 0) {
+		profile_err(err, errlen, "profile %s: %s", p->name,
+		    "an extension does not parse");
+		return -1;
+	}
+	return 0;
+}
+
+X509 *
+profile_issue(const struct profile *p, const X509_NAME *subject_name,
+    EVP_PKEY *subject_pub, const char *cn_suffix, X509 *issuer,
+    EVP_PKEY *signing_key, char *err, size_t errlen)
+{
+	X509 *x;
+
+	if (EVP_get_digestbyname(p->digest) == NULL) {
+		profile_err(err, errlen, "profile %s: digest %s unknown", p->name,
+		    p->digest);
+		return NULL;
+	}
+	if ((x = profile_build(p, subject_name, subject_pub, cn_suffix, issuer,
+	    err, errlen)) == NULL)
+		return NULL;
+	if (profile_sign(p, x, subject_pub, issuer, signing_key, err,
+	    errlen) == -1) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
 }
