@@ -9,6 +9,7 @@
  *	pkictl [--config FILE] cert issue|revoke|release|status ...
  *	pkictl [--config FILE] crl arl
  *	pkictl [--config FILE] publish
+ *	pkictl [--config FILE] order add|show ..., wrapkey create ... (ca/ordercmd.c)
  *
  * PINs are read from files (mode 0600) named on the command line or in the
  * configuration ([hsm] <role>_pin_file), never from argv. Token and key
@@ -61,6 +62,8 @@ usage(void)
 	    "  cert status --serial HEX [--issuer issuing]\n"
 	    "  crl arl      sign the root's CRL (ARL) at a ceremony\n"
 	    "  publish      retry pending LDAP publications\n"
+	    "  order add --kind K --profile P --key-type T --subject JSON | order show --id N\n"
+	    "  wrapkey create --so-pin-file F [--label L]   (subscriber-key wrapping key)\n"
 	    "The configuration file comes from --config or PKI_CONFIG.\n");
 }
 
@@ -449,6 +452,11 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[0], "crl") == 0 && argc >= 2) {
 		pkictl_actor(actor, sizeof(actor));
 		if ((rc = cmd_crl(cfg, actor, argc - 1, argv + 1)) == PKICTL_EXIT_USAGE)
+			usage();
+	} else if ((strcmp(argv[0], "order") == 0 || strcmp(argv[0], "wrapkey") == 0) && argc >= 2) {
+		pkictl_actor(actor, sizeof(actor));
+		if ((rc = (argv[0][0] == 'o' ? cmd_order : cmd_wrapkey)(cfg, actor, argc - 1,
+		    argv + 1)) == PKICTL_EXIT_USAGE)
 			usage();
 	} else if (strcmp(argv[0], "publish") == 0)
 		rc = cmd_publish(cfg, argc, argv);

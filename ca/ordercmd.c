@@ -1,0 +1,263 @@
+/*
+ * pkictl order add|show: issuance orders for the CA issuance worker (cad)
+ * until the RA inserts them itself; and pkictl wrapkey create: the ceremony
+ * step that makes the subscriber-key wrapping key (hsm/p11wrap.h) in the
+ * wrap token.
+ *
+ *	pkictl order add --kind personal|corporate|eseal --profile P
+ *	    --key-type T --subject JSON
+ *	pkictl order show --id N
+ *	pkictl wrapkey create --so-pin-file F [--label L]
+ *
+ * The subject is the verified data as a JSON object of attribute → string
+ * ({"C":"ID","CN":"Budi Santoso","serialNumber":"NIK:..."}); cad builds the
+ * subject from it alone and lints it before signing. An order and its audit
+ * event are written in one transaction.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "ca/extern.h"
+#include "hsm/p11.h"
+#include "hsm/p11wrap.h"
+#include "lib/audit.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/secret.h"
+
+#define ORDER_SUBJECT_MAX	4096
+#define ORDER_PIN_MAX		256
+
+static const struct db_stmt stmt_order_insert = { "ca_ordercmd_insert",
+	"INSERT INTO issuance_order (kind, profile, subject, key_type, "
+	"requested_by) VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING id", 5 };
+static const struct db_stmt stmt_order_show = { "ca_ordercmd_show",
+	"SELECT o.id, o.kind, o.profile, o.subject::text, o.key_type, o.status, "
+	"o.attempts, coalesce(o.last_error, ''), coalesce(c.serial, '') FROM "
+	"issuance_order o LEFT JOIN certificate c ON c.id = o.certificate_id "
+	"WHERE o.id = $1", 1 };
+
+struct order_add {
+	const char	*actor;
+	const char	*kind, *profile, *key_type, *subject;
+	long long	 id;
+};
+
+static int
+order_add_txn(struct db *db, void *arg)
+{
+	struct order_add *o = arg;
+	const char *values[5] = { o->kind, o->profile, o->subject, o->key_type,
+	    o->actor };
+	PGresult *res;
+	json_t *details;
+	char idbuf[32];
+	int rc = -1;
+
+	res = db_exec(db, &stmt_order_insert, values, NULL, NULL);
+	if (res == NULL || PQntuples(res) != 1)
+		goto out;
+	o->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	snprintf(idbuf, sizeof(idbuf), "%lld", o->id);
+	details = json_pack("{s:s, s:s, s:s, s:s}", "kind", o->kind, "profile",
+	    o->profile, "key_type", o->key_type, "subject", o->subject);
+	if (details == NULL)
+		goto out;
+	rc = audit_append(db, o->actor, "order.add", "issuance_order", idbuf,
+	    details, NULL);
+	json_decref(details);
+out:
+	PQclear(res);
+	return rc;
+}
+
+static int
+order_add(const struct config *cfg, const char *actor, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kind", required_argument, NULL, 'k' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "key-type", required_argument, NULL, 't' },
+		{ "subject", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct order_add o;
+	struct db *db = NULL;
+	json_error_t jerr;
+	json_t *subj = NULL;
+	int ch, rc = PKICTL_EXIT_FAIL;
+
+	memset(&o, 0, sizeof(o));
+	o.actor = actor;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k': o.kind = optarg; break;
+		case 'p': o.profile = optarg; break;
+		case 't': o.key_type = optarg; break;
+		case 's': o.subject = optarg; break;
+		default: return PKICTL_EXIT_USAGE;
+		}
+	}
+	if (o.kind == NULL || o.profile == NULL || o.key_type == NULL ||
+	    o.subject == NULL || optind != argc)
+		return PKICTL_EXIT_USAGE;
+	/* The database checks kind, profile and key type; the shape is ours. */
+	subj = json_load_bounded(o.subject, strlen(o.subject),
+	    ORDER_SUBJECT_MAX, &jerr);
+	if (subj == NULL || !json_is_object(subj)) {
+		log_err("--subject: a JSON object of attribute: string expected");
+		goto out;
+	}
+	if ((db = pkictl_db(cfg)) == NULL)
+		goto out;
+	if (db_transaction(db, NULL, 3, order_add_txn, &o) == -1) {
+		log_err("order not added (see the database's message above)");
+		goto out;
+	}
+	printf("%lld\n", o.id);
+	rc = PKICTL_EXIT_OK;
+out:
+	json_decref(subj);
+	db_close(db);
+	return rc;
+}
+
+static int
+order_show(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *id = NULL, *values[1];
+	struct db *db = NULL;
+	PGresult *res = NULL;
+	int ch, i, rc = PKICTL_EXIT_FAIL;
+	static const char *const names[] = { "id", "kind", "profile", "subject",
+	    "key_type", "status", "attempts", "last_error", "serial" };
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'i': id = optarg; break;
+		default: return PKICTL_EXIT_USAGE;
+		}
+	}
+	if (id == NULL || optind != argc || strspn(id, "0123456789") !=
+	    strlen(id) || strlen(id) == 0 || strlen(id) > 18)
+		return PKICTL_EXIT_USAGE;
+	if ((db = pkictl_db(cfg)) == NULL)
+		goto out;
+	values[0] = id;
+	if ((res = db_exec(db, &stmt_order_show, values, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		log_err("no issuance order %s", id);
+		goto out;
+	}
+	for (i = 0; i < 9; i++)
+		printf("%s\t%s\n", names[i], PQgetvalue(res, 0, i));
+	rc = PKICTL_EXIT_OK;
+out:
+	PQclear(res);
+	db_close(db);
+	return rc;
+}
+
+int
+cmd_order(const struct config *cfg, const char *actor, int argc, char **argv)
+{
+	if (strcmp(argv[0], "add") == 0)
+		return order_add(cfg, actor, argc, argv);
+	if (strcmp(argv[0], "show") == 0)
+		return order_show(cfg, argc, argv);
+	return PKICTL_EXIT_USAGE;
+}
+
+/*
+ * The wrap token's PIN comes from hsm.wrap_pin_file, the SO PIN from the
+ * file given; the key's label from --label, else cad.wrap_label, else
+ * CA_KEY_WRAP. Refused (exit 3) when a key with that label exists.
+ */
+int
+cmd_wrapkey(const struct config *cfg, const char *actor, int argc,
+    char **argv)
+{
+	static const struct option opts[] = {
+		{ "so-pin-file", required_argument, NULL, 's' },
+		{ "label", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *so_file = NULL, *label, *token, *pin_file;
+	char so_pin[ORDER_PIN_MAX], pin[ORDER_PIN_MAX], err[512], id[64];
+	struct p11_module *mod = NULL;
+	struct db *db = NULL;
+	json_t *details = NULL;
+	int ch, rc = PKICTL_EXIT_FAIL;
+
+	so_pin[0] = pin[0] = '\0';
+	label = config_get(cfg, "cad.wrap_label", CA_KEY_WRAP);
+	if (strcmp(argv[0], "create") != 0)
+		return PKICTL_EXIT_USAGE;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': so_file = optarg; break;
+		case 'l': label = optarg; break;
+		default: return PKICTL_EXIT_USAGE;
+		}
+	}
+	if (so_file == NULL || optind != argc)
+		return PKICTL_EXIT_USAGE;
+	if (pkictl_signer_token(cfg, "wrap", &token, &pin_file) == -1)
+		goto out;
+	if (secret_read(so_file, NULL, so_pin, sizeof(so_pin), err,
+	    sizeof(err)) == -1 || secret_read(pin_file, NULL, pin,
+	    sizeof(pin), err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
+	/* The audit event and the key: the event commits only if the key was made. */
+	snprintf(id, sizeof(id), "%s/%s", token, label);
+	if ((db = pkictl_db(cfg)) == NULL || db_begin(db, NULL) == -1 ||
+	    (details = json_pack("{s:s, s:s}", "token", token, "label",
+	    label)) == NULL ||
+	    audit_append(db, actor, "hsm.wrapkey.create", "hsm_key", id,
+	    details, NULL) == -1) {
+		log_err("audit event not written: no wrapping key made");
+		goto out;
+	}
+	if ((mod = p11_module_load(config_get(cfg, "hsm.module",
+	    "/usr/lib/softhsm/libsofthsm2.so"), err, sizeof(err))) == NULL) {
+		log_err("PKCS#11 module: %s", err);
+		goto out;
+	}
+	if (p11wrap_create_wrapping_key(mod, token, so_pin, pin, label, err,
+	    sizeof(err)) == -1) {
+		log_err("wrapkey create %s in %s: %s", label, token, err);
+		if (strstr(err, "exists") != NULL)
+			rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	if (db_commit(db) == -1) {
+		log_err("wrapping key %s created but its audit event was not "
+		    "committed", label);
+		goto out;
+	}
+	printf("wrapping key %s created in token %s\n", label, token);
+	rc = PKICTL_EXIT_OK;
+out:
+	OPENSSL_cleanse(so_pin, sizeof(so_pin));
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (rc != PKICTL_EXIT_OK && db != NULL)
+		(void)db_rollback(db);
+	json_decref(details);
+	db_close(db);
+	p11_module_free(mod);
+	return rc;
+}
