@@ -33,11 +33,15 @@ endif
 # Libraries take every .c in their folder; daemons' main.c files live in subfolders.
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 HSM_SRCS := $(sort $(wildcard hsm/*.c))
-PKICTL_SRCS := ca/pkictl.c ca/ceremony.c ca/profile.c ca/certstore.c ca/certcmd.c ca/arl.c
+PKICTL_SRCS := ca/pkictl.c ca/ceremony.c ca/profile.c ca/certstore.c ca/certcmd.c ca/arl.c \
+	ca/ordercmd.c
 # Daemons: every .c of their folder (main.c holds main()).
 TSAD_SRCS := $(sort $(wildcard tsa/*.c))
 OCSPD_SRCS := $(sort $(wildcard ocsp/*.c))
 CRLD_SRCS := $(sort $(wildcard crl/*.c))
+# cad, the CA issuance worker: its folder plus the profile and certificate
+# store code it shares with pkictl.
+CAD_SRCS := $(sort $(wildcard ca/worker/*.c)) ca/profile.c ca/certstore.c
 RAD_SRCS := $(sort $(wildcard ra/*.c))
 
 LIBPKI := $(BUILD)/libpki.a
@@ -46,6 +50,7 @@ PKICTL := $(BUILD)/pkictl
 TSAD := $(BUILD)/tsad
 OCSPD := $(if $(OCSPD_SRCS),$(BUILD)/ocspd)
 CRLD := $(if $(CRLD_SRCS),$(BUILD)/crld)
+CAD := $(BUILD)/cad
 RAD := $(if $(RAD_SRCS),$(BUILD)/rad)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -60,7 +65,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
-PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(RAD)
+PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(CAD) $(RAD)
 
 # libFuzzer harnesses: tests/fuzz/fuzz_*.c, each built with clang against the
 # library sources and run for FUZZ_SECONDS by `make fuzz` (part of `make check`).
@@ -97,6 +102,9 @@ $(BUILD)/ocspd: $(call obj,$(OCSPD_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/crld: $(call obj,$(CRLD_SRCS)) $(LIBHSM) $(LIBPKI)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/cad: $(call obj,$(CAD_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/rad: $(call obj,$(RAD_SRCS)) $(LIBHSM) $(LIBPKI)

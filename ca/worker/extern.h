@@ -1,0 +1,66 @@
+/*
+ * Private interfaces of cad, the CA issuance worker (ca/README.md "cad").
+ */
+#ifndef PKI_CAD_EXTERN_H
+#define PKI_CAD_EXTERN_H
+
+#include <stddef.h>
+#include <openssl/x509.h>
+
+#include "hsm/signer.h"
+
+struct config;
+struct db;
+struct profile;
+
+#define CAD_MAX_PROFILES	8
+
+/* What main.c opens before the sandbox and issue.c uses per order. */
+struct cad {
+	const struct config	*cfg;
+	struct db		*db;
+	struct signer		*signer;
+	EVP_PKEY		*ca_key;	/* signer_pkey(CERT, issuing key) */
+	X509			*issuer;	/* borrowed from main's cadb_ca */
+	long long		 issuer_id;
+	const char		*wrap_label;
+	struct profile		*profiles[CAD_MAX_PROFILES];
+	int			 nprofiles;
+	long			 max_validity_days;
+	long			 max_attempts;
+	char			 actor[128];
+};
+
+/*
+ * lint.c. cad_subject() builds the subject from an order's verified data
+ * (a JSON object attribute → string) in a fixed RDN order, refusing an
+ * attribute the profile does not allow, a missing required one, an empty or
+ * over-long value. New X509_NAME (caller frees) or NULL with why in err.
+ */
+X509_NAME	*cad_subject(const struct profile *, const char *json,
+		    char *err, size_t errlen);
+/* 0 when the key type is one of the profile's key_types, else -1 with err. */
+int		 cad_lint_keytype(const struct profile *, const char *keytype,
+		    char *err, size_t errlen);
+/*
+ * Lints an unsigned certificate before it goes to the signer: profile
+ * conformance (kind, subject attributes, required extensions present and
+ * parsable, not a CA), key type and size (RSA >= 2048 bits, EC P-256/P-384
+ * only), serial (positive, >= 64 bits, <= 20 octets; RFC 5280 §4.1.2.2),
+ * issuer name, validity (notBefore < notAfter <= issuer's notAfter, at most
+ * max_days days), no empty subject attribute. 0, or -1 with the first
+ * failure in err.
+ */
+int		 cad_lint(const struct profile *, X509 *, X509 *issuer,
+		    long max_days, char *err, size_t errlen);
+
+/*
+ * issue.c. Claims one pending order (FOR UPDATE SKIP LOCKED) and issues it
+ * in one transaction. 1 when an order was finished (done or failed), 0 when
+ * none was pending, -1 on a transient failure (the order stays pending with
+ * last_error and attempts counted; the caller backs off).
+ */
+int		 cad_issue_one(struct cad *);
+struct profile	*cad_profile(const struct cad *, const char *name);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * One issuance, in one transaction (ca/README.md "cad", exactly once):
+ *
+ *	BEGIN
+ *	SELECT the oldest pending order FOR UPDATE SKIP LOCKED   (the claim)
+ *	subject from the verified data, lint          → failed, nothing signed
+ *	signer: generate the subscriber key, wrapped  (HSM, hsm/p11wrap.h)
+ *	build from the profile, lint                  → failed, nothing signed
+ *	signer: sign with the issuing CA key          (SIGNER_KIND_CERT)
+ *	INSERT certificate (+ audit cert.issue), INSERT subscriber_key,
+ *	UPDATE order done (+ audit order.done; NOTIFY issuance_done by trigger)
+ *	COMMIT
+ *
+ * A crash or error before COMMIT rolls everything back: the order is pending
+ * again and the next claim redoes it with a new key and serial; the
+ * certificate signed in the lost transaction was never stored nor handed
+ * out. After COMMIT the order is done and no worker claims it again (the
+ * database refuses to change a finished order: schema/007_issuance.sql).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "ca/extern.h"
+#include "ca/worker/extern.h"
+#include "lib/audit.h"
+#include "lib/db.h"
+#include "lib/log.h"
+
+static const struct db_stmt stmt_claim = { "cad_issue_claim",
+	"SELECT id, kind, profile, subject::text, key_type FROM issuance_order "
+	"WHERE status = 'pending' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 0 };
+static const struct db_stmt stmt_key_insert = { "cad_issue_key_insert",
+	"INSERT INTO subscriber_key (order_id, certificate_id, key_type, "
+	"wrapped, spki, spki_sha256, wrapping_key_label) VALUES ($1, $2, $3, "
+	"$4::bytea, $5::bytea, $6, $7) RETURNING id", 7 };
+static const struct db_stmt stmt_done = { "cad_issue_done",
+	"UPDATE issuance_order SET status = 'done', certificate_id = $2, "
+	"claimed_at = now(), claimed_by = $3, done_at = clock_timestamp(), "
+	"attempts = attempts + 1, last_error = NULL WHERE id = $1 AND "
+	"status = 'pending'", 3 };
+static const struct db_stmt stmt_failed = { "cad_issue_failed",
+	"UPDATE issuance_order SET status = 'failed', last_error = $2, "
+	"claimed_at = now(), claimed_by = $3, done_at = clock_timestamp(), "
+	"attempts = attempts + 1 WHERE id = $1 AND status = 'pending'", 3 };
+/* After a rolled-back attempt: count it, give up after max_attempts. */
+static const struct db_stmt stmt_retry = { "cad_issue_retry",
+	"UPDATE issuance_order SET attempts = attempts + 1, last_error = $2, "
+	"claimed_by = $3, status = CASE WHEN attempts + 1 >= $4::int THEN "
+	"'failed' ELSE 'pending' END, done_at = CASE WHEN attempts + 1 >= "
+	"$4::int THEN clock_timestamp() END WHERE id = (SELECT id FROM "
+	"issuance_order WHERE id = $1 AND status = 'pending' FOR UPDATE SKIP "
+	"LOCKED) RETURNING status, attempts", 4 };
+
+struct cad_order {
+	char		 id[24];
+	char		 kind[16];
+	char		 profile[40];
+	char		*subject;	/* JSON text, malloc'd */
+	char		 key_type[16];
+};
+
+struct profile *
+cad_profile(const struct cad *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->nprofiles; i++)
+		if (strcmp(profile_name(c->profiles[i]), name) == 0)
+			return c->profiles[i];
+	return NULL;
+}
+
+/* Audits action on the order with details (a new reference, stolen). */
+static int
+cad_audit(struct cad *c, const char *action, const char *order_id,
+    json_t *details)
+{
+	int rc;
+
+	if (details == NULL)
+		return -1;
+	rc = audit_append(c->db, c->actor, action, "issuance_order", order_id,
+	    details, NULL);
+	json_decref(details);
+	return rc;
+}
+
+/* 1 when exactly one row was updated. */
+static int
+cad_one_row(PGresult *res)
+{
+	int ok;
+
+	ok = res != NULL && strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return ok;
+}
+
+/* The order cannot be issued as ordered: failed, in the claiming transaction. */
+static int
+cad_fail(struct cad *c, const struct cad_order *o, const char *why)
+{
+	const char *values[3] = { o->id, why, c->actor };
+
+	log_warn("order %s refused: %s", o->id, why);
+	if (!cad_one_row(db_exec(c->db, &stmt_failed, values, NULL, NULL)) ||
+	    cad_audit(c, "order.fail", o->id, json_pack("{s:s, s:s, s:s}",
+	    "profile", o->profile, "kind", o->kind, "error", why)) == -1 ||
+	    db_commit(c->db) == -1) {
+		(void)db_rollback(c->db);
+		return -1;
+	}
+	return 1;
+}
+
+/* After a rollback: count the attempt in a transaction of its own. */
+static void
+cad_retry(struct cad *c, const struct cad_order *o, const char *why)
+{
+	char maxbuf[24];
+	const char *values[4] = { o->id, why, c->actor, maxbuf };
+	PGresult *res = NULL;
+
+	log_warn("order %s: attempt failed, rolled back: %s", o->id, why);
+	snprintf(maxbuf, sizeof(maxbuf), "%ld", c->max_attempts);
+	if (db_begin(c->db, NULL) == -1)
+		return;
+	res = db_exec(c->db, &stmt_retry, values, NULL, NULL);
+	if (res == NULL || PQntuples(res) != 1 ||
+	    cad_audit(c, strcmp(PQgetvalue(res, 0, 0), "failed") == 0 ?
+	    "order.fail" : "order.retry", o->id, json_pack("{s:s, s:s, s:i}",
+	    "profile", o->profile, "error", why, "attempts",
+	    atoi(PQgetvalue(res, 0, 1)))) == -1 || db_commit(c->db) == -1)
+		(void)db_rollback(c->db);
+	PQclear(res);
+}
+
+static int
+cad_claim(struct cad *c, struct cad_order *o)
+{
+	PGresult *res;
+	int rc = -1;
+
+	if ((res = db_exec(c->db, &stmt_claim, NULL, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		rc = 0;
+		goto out;
+	}
+	snprintf(o->id, sizeof(o->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(o->kind, sizeof(o->kind), "%s", PQgetvalue(res, 0, 1));
+	snprintf(o->profile, sizeof(o->profile), "%s", PQgetvalue(res, 0, 2));
+	snprintf(o->key_type, sizeof(o->key_type), "%s", PQgetvalue(res, 0, 4));
+	if ((o->subject = strdup(PQgetvalue(res, 0, 3))) == NULL)
+		goto out;
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Stores certificate, wrapped key and the order's end; audits; no commit. */
+static int
+cad_store(struct cad *c, const struct cad_order *o, X509 *cert,
+    const unsigned char *blob, size_t bloblen, EVP_PKEY *pub)
+{
+	unsigned char *spki = NULL;
+	char *blobhex = NULL, *spkihex = NULL, certid[24], fp[65];
+	const char *values[7];
+	long long cid;
+	PGresult *res = NULL;
+	int len, rc = -1;
+
+	if (certstore_add_issued(c->db, c->actor, c->issuer_id, o->profile,
+	    cert, &cid) == -1)
+		goto out;
+	snprintf(certid, sizeof(certid), "%lld", cid);
+	if ((len = i2d_PUBKEY(pub, &spki)) <= 0 ||
+	    (blobhex = db_bytea_param(blob, bloblen)) == NULL ||
+	    (spkihex = db_bytea_param(spki, (size_t)len)) == NULL)
+		goto out;
+	certstore_sha256_hex(spki, (size_t)len, fp);
+	values[0] = o->id;
+	values[1] = certid;
+	values[2] = o->key_type;
+	values[3] = blobhex;
+	values[4] = spkihex;
+	values[5] = fp;
+	values[6] = c->wrap_label;
+	res = db_exec(c->db, &stmt_key_insert, values, NULL, NULL);
+	if (res == NULL || PQntuples(res) != 1)
+		goto out;
+	values[2] = c->actor;
+	if (!cad_one_row(db_exec(c->db, &stmt_done, values, NULL, NULL)))
+		goto out;
+	if (cad_audit(c, "order.done", o->id, json_pack("{s:s, s:s, s:s, "
+	    "s:s, s:s, s:s}", "certificate_id", certid, "subscriber_key_id",
+	    PQgetvalue(res, 0, 0), "profile", o->profile, "key_type",
+	    o->key_type, "spki_sha256", fp, "wrapping_key", c->wrap_label)) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	OPENSSL_free(spki);
+	free(blobhex);
+	free(spkihex);
+	return rc;
+}
+
+/* A fresh X509 from the signed one's DER: exactly the bytes stored. */
+static X509 *
+cad_reparse(X509 *x)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *y = NULL;
+	int len;
+
+	if ((len = i2d_X509(x, &der)) > 0) {
+		p = der;
+		y = d2i_X509(NULL, &p, len);
+	}
+	OPENSSL_free(der);
+	return y;
+}
+
+int
+cad_issue_one(struct cad *c)
+{
+	struct cad_order o;
+	struct profile *prof;
+	X509_NAME *subject = NULL;
+	X509 *x = NULL, *signed_x = NULL;
+	EVP_PKEY *pub = NULL;
+	unsigned char *blob = NULL;
+	size_t bloblen = 0;
+	const char *pkind;
+	char err[512];
+	int r, rc = -1;
+
+	memset(&o, 0, sizeof(o));
+	if (db_begin(c->db, NULL) == -1)
+		return -1;
+	if ((r = cad_claim(c, &o)) != 1) {
+		(void)db_rollback(c->db);
+		rc = r;
+		goto out;
+	}
+	/* What is wrong with the order itself fails it before the HSM works. */
+	if ((prof = cad_profile(c, o.profile)) == NULL) {
+		snprintf(err, sizeof(err), "profile %s is not served by cad "
+		    "(cad.profiles)", o.profile);
+		rc = cad_fail(c, &o, err);
+		goto out;
+	}
+	pkind = profile_get(prof, "kind");
+	if (pkind == NULL || strcmp(pkind, o.kind) != 0) {
+		snprintf(err, sizeof(err), "lint: profile %s is for kind %s, "
+		    "not %s", o.profile, pkind != NULL ? pkind : "(none)",
+		    o.kind);
+		rc = cad_fail(c, &o, err);
+		goto out;
+	}
+	if (cad_lint_keytype(prof, o.key_type, err, sizeof(err)) == -1 ||
+	    (subject = cad_subject(prof, o.subject, err, sizeof(err))) == NULL) {
+		rc = cad_fail(c, &o, err);
+		goto out;
+	}
+	if (signer_keygen_wrapped(c->signer, c->wrap_label, o.key_type, &blob,
+	    &bloblen, &pub, err, sizeof(err)) == -1) {
+		(void)db_rollback(c->db);
+		cad_retry(c, &o, err);
+		goto out;
+	}
+	if ((x = profile_build(prof, subject, pub, NULL, c->issuer, err,
+	    sizeof(err))) == NULL ||
+	    cad_lint(prof, x, c->issuer, c->max_validity_days, err,
+	    sizeof(err)) == -1) {
+		rc = cad_fail(c, &o, err);
+		goto out;
+	}
+	if (profile_sign(prof, x, pub, c->issuer, c->ca_key, err,
+	    sizeof(err)) == -1 || (signed_x = cad_reparse(x)) == NULL) {
+		(void)db_rollback(c->db);
+		cad_retry(c, &o, err);
+		goto out;
+	}
+	if (cad_store(c, &o, signed_x, blob, bloblen, pub) == -1 ||
+	    db_commit(c->db) == -1) {
+		/* Nothing of this attempt is kept: the order is pending again. */
+		(void)db_rollback(c->db);
+		snprintf(err, sizeof(err), "storing the certificate failed "
+		    "(SQLSTATE %s); nothing issued", db_last_sqlstate(c->db));
+		cad_retry(c, &o, err);
+		goto out;
+	}
+	log_info("order %s done: %s certificate for key %s", o.id, o.profile,
+	    o.key_type);
+	rc = 1;
+out:
+	free(o.subject);
+	X509_NAME_free(subject);
+	X509_free(x);
+	X509_free(signed_x);
+	EVP_PKEY_free(pub);
+	free(blob);
+	return rc;
+}

@@ -1,0 +1,351 @@
+/*
+ * cad's lint: the checks a certificate passes before the issuing key signs
+ * it. The profile's [ profile ] keys kind, key_types, subject_required,
+ * subject_allowed and extensions_required (policy/README.md) say what
+ * conforms; the rest is RFC 5280 and CA/Browser Forum practice.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ca/extern.h"
+#include "ca/worker/extern.h"
+#include "lib/json.h"
+
+#define LINT_JSON_MAX		4096
+#define LINT_VALUE_MAX		128	/* ub-organization-name etc.: 64 or 128 */
+#define LINT_CN_MAX		64	/* ub-common-name, RFC 5280 Appendix A */
+#define LINT_SERIAL_MIN_BITS	64	/* CA/B BR §7.1 */
+#define LINT_SERIAL_MAX_OCTETS	20	/* RFC 5280 §4.1.2.2 */
+
+/* Subject attributes cad knows, in the RDN order it writes them. */
+static const char *const lint_rdn_order[] = {
+	"C", "ST", "L", "O", "OU", "organizationIdentifier", "serialNumber",
+	"CN", "emailAddress",
+};
+#define LINT_NRDN (sizeof(lint_rdn_order) / sizeof(lint_rdn_order[0]))
+
+static void __attribute__((format(printf, 3, 4)))
+lint_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* 1 when word is an item of the comma-separated list, else 0. */
+static int
+lint_in_list(const char *list, const char *word)
+{
+	size_t n = strlen(word), len;
+	const char *p = list;
+
+	while (list != NULL && *p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		len = strcspn(p, ", ");
+		if (len == n && strncmp(p, word, n) == 0)
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+/* The profile's [profile] key, or an error naming it. */
+static const char *
+lint_key(const struct profile *p, const char *key, char *err, size_t errlen)
+{
+	const char *v = profile_get(p, key);
+
+	if (v == NULL || *v == '\0')
+		lint_err(err, errlen, "profile %s: [profile] %s missing (cad "
+		    "serves only profiles with its lint keys)", profile_name(p),
+		    key);
+	return v;
+}
+
+/* 1 when s is empty or only white space. */
+static int
+lint_blank(const unsigned char *s, int len)
+{
+	int i;
+
+	for (i = 0; i < len; i++)
+		if (!isspace(s[i]))
+			return 0;
+	return 1;
+}
+
+int
+cad_lint_keytype(const struct profile *p, const char *keytype, char *err,
+    size_t errlen)
+{
+	const char *types;
+
+	if ((types = lint_key(p, "key_types", err, errlen)) == NULL)
+		return -1;
+	if (!lint_in_list(types, keytype)) {
+		lint_err(err, errlen, "lint: key type %s not allowed by profile "
+		    "%s (%s)", keytype, profile_name(p), types);
+		return -1;
+	}
+	return 0;
+}
+
+X509_NAME *
+cad_subject(const struct profile *p, const char *text, char *err,
+    size_t errlen)
+{
+	const char *required, *allowed, *key, *v;
+	X509_NAME *name = NULL, *ret = NULL;
+	json_error_t jerr;
+	json_t *root = NULL, *val;
+	size_t i, n;
+
+	if ((required = lint_key(p, "subject_required", err, errlen)) == NULL ||
+	    (allowed = lint_key(p, "subject_allowed", err, errlen)) == NULL)
+		goto out;
+	if ((root = json_load_bounded(text, strlen(text), LINT_JSON_MAX,
+	    &jerr)) == NULL) {
+		lint_err(err, errlen, "lint: subject is not a JSON object: %s",
+		    jerr.text);
+		goto out;
+	}
+	json_object_foreach(root, key, val) {
+		for (i = 0; i < LINT_NRDN; i++)
+			if (strcmp(key, lint_rdn_order[i]) == 0)
+				break;
+		if (i == LINT_NRDN || !lint_in_list(allowed, key)) {
+			lint_err(err, errlen, "lint: subject attribute %s not "
+			    "allowed by profile %s (%s)", key, profile_name(p),
+			    allowed);
+			goto out;
+		}
+		if (!json_is_string(val)) {
+			lint_err(err, errlen, "lint: subject attribute %s is not "
+			    "a string", key);
+			goto out;
+		}
+	}
+	if ((name = X509_NAME_new()) == NULL) {
+		lint_err(err, errlen, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < LINT_NRDN; i++) {
+		key = lint_rdn_order[i];
+		if ((val = json_object_get(root, key)) == NULL) {
+			if (lint_in_list(required, key)) {
+				lint_err(err, errlen, "lint: subject attribute "
+				    "%s required by profile %s is missing", key,
+				    profile_name(p));
+				goto out;
+			}
+			continue;
+		}
+		v = json_string_value(val);
+		n = json_string_length(val);
+		if (lint_blank((const unsigned char *)v, (int)n)) {
+			lint_err(err, errlen, "lint: subject attribute %s is "
+			    "empty", key);
+			goto out;
+		}
+		if (memchr(v, '\0', n) != NULL || n > (strcmp(key, "CN") == 0 ?
+		    LINT_CN_MAX : LINT_VALUE_MAX)) {
+			lint_err(err, errlen, "lint: subject attribute %s is "
+			    "longer than %d characters or holds a NUL", key,
+			    strcmp(key, "CN") == 0 ? LINT_CN_MAX : LINT_VALUE_MAX);
+			goto out;
+		}
+		/* RFC 5280 §4.1.2.4 / X.520: countryName is PrintableString(2). */
+		if (strcmp(key, "C") == 0 && (n != 2 || !isupper((unsigned char)v[0]) ||
+		    !isupper((unsigned char)v[1]))) {
+			lint_err(err, errlen, "lint: subject attribute C must be "
+			    "two upper-case letters (ISO 3166)");
+			goto out;
+		}
+		if (X509_NAME_add_entry_by_txt(name, key, strcmp(key, "C") == 0 ||
+		    strcmp(key, "serialNumber") == 0 ? MBSTRING_ASC :
+		    MBSTRING_UTF8, (const unsigned char *)v, (int)n, -1, 0) != 1) {
+			lint_err(err, errlen, "lint: subject attribute %s: value "
+			    "refused by its ASN.1 type", key);
+			goto out;
+		}
+	}
+	ret = name;
+	name = NULL;
+out:
+	json_decref(root);
+	X509_NAME_free(name);
+	return ret;
+}
+
+/* Key type and size: RSA >= 2048 bits, EC on P-256 or P-384 only. */
+static int
+lint_key_size(const struct profile *p, EVP_PKEY *pub, char *err, size_t errlen)
+{
+	char group[64];
+	size_t glen = 0;
+	const char *kt;
+
+	if (EVP_PKEY_is_a(pub, "RSA")) {
+		if (EVP_PKEY_get_bits(pub) < 2048) {
+			lint_err(err, errlen, "lint: RSA key of %d bits (2048 at "
+			    "least)", EVP_PKEY_get_bits(pub));
+			return -1;
+		}
+		kt = EVP_PKEY_get_bits(pub) == 2048 ? "rsa2048" :
+		    EVP_PKEY_get_bits(pub) == 3072 ? "rsa3072" :
+		    EVP_PKEY_get_bits(pub) == 4096 ? "rsa4096" : "rsa-other";
+	} else if (EVP_PKEY_is_a(pub, "EC")) {
+		if (EVP_PKEY_get_utf8_string_param(pub, "group", group,
+		    sizeof(group), &glen) != 1) {
+			lint_err(err, errlen, "lint: EC key without a named curve");
+			return -1;
+		}
+		kt = strcmp(group, "prime256v1") == 0 ? "ec-p256" :
+		    strcmp(group, "secp384r1") == 0 ? "ec-p384" : NULL;
+		if (kt == NULL) {
+			lint_err(err, errlen, "lint: EC curve %s refused (P-256, "
+			    "P-384 only)", group);
+			return -1;
+		}
+	} else {
+		lint_err(err, errlen, "lint: subject key is neither RSA nor EC");
+		return -1;
+	}
+	return cad_lint_keytype(p, kt, err, errlen);
+}
+
+int
+cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
+    char *err, size_t errlen)
+{
+	const char *kind, *exts;
+	char word[64];
+	const ASN1_INTEGER *sn;
+	BIGNUM *bn = NULL;
+	X509_NAME *subj;
+	X509_NAME_ENTRY *e;
+	EVP_PKEY *pub;
+	const char *q;
+	size_t len;
+	int i, n, nid, days, secs, rc = -1;
+
+	if ((kind = lint_key(p, "kind", err, errlen)) == NULL ||
+	    (exts = lint_key(p, "extensions_required", err, errlen)) == NULL)
+		goto out;
+	if (X509_get_version(x) != X509_VERSION_3) {
+		lint_err(err, errlen, "lint: not a v3 certificate");
+		goto out;
+	}
+	sn = X509_get0_serialNumber(x);
+	if ((bn = ASN1_INTEGER_to_BN(sn, NULL)) == NULL || BN_is_negative(bn) ||
+	    BN_num_bits(bn) < LINT_SERIAL_MIN_BITS ||
+	    BN_num_bytes(bn) > LINT_SERIAL_MAX_OCTETS - 1) {
+		lint_err(err, errlen, "lint: serial must be positive, of at "
+		    "least %d bits and at most %d octets (RFC 5280 §4.1.2.2)",
+		    LINT_SERIAL_MIN_BITS, LINT_SERIAL_MAX_OCTETS);
+		goto out;
+	}
+	if (X509_NAME_cmp(X509_get_issuer_name(x),
+	    X509_get_subject_name(issuer)) != 0) {
+		lint_err(err, errlen, "lint: issuer name is not the issuing CA's");
+		goto out;
+	}
+	/* Validity: ordered, within the issuer's, at most max_days. */
+	if (ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x),
+	    X509_get0_notAfter(x)) != 1 || days < 0 || secs < 0 ||
+	    (days == 0 && secs == 0)) {
+		lint_err(err, errlen, "lint: notAfter is not after notBefore");
+		goto out;
+	}
+	if (days > max_days || (days == max_days && secs > 0)) {
+		lint_err(err, errlen, "lint: validity of %d days %d s exceeds "
+		    "the cap of %ld days (cad.max_validity_days)", days, secs,
+		    max_days);
+		goto out;
+	}
+	if (ASN1_TIME_compare(X509_get0_notAfter(x),
+	    X509_get0_notAfter(issuer)) > 0) {
+		lint_err(err, errlen, "lint: valid beyond the issuer (RFC 5280 "
+		    "§6.1.3)");
+		goto out;
+	}
+	/* Subject: non-empty, no empty attribute, only the profile's. */
+	subj = X509_get_subject_name(x);
+	if ((n = X509_NAME_entry_count(subj)) == 0) {
+		lint_err(err, errlen, "lint: empty subject");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		e = X509_NAME_get_entry(subj, i);
+		nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		q = nid == NID_commonName ? "CN" : nid == NID_countryName ? "C" :
+		    OBJ_nid2sn(nid);
+		if (nid == NID_undef || !lint_in_list(profile_get(p,
+		    "subject_allowed"), q)) {
+			lint_err(err, errlen, "lint: subject attribute %s not "
+			    "allowed by profile %s", nid == NID_undef ? "?" : q,
+			    profile_name(p));
+			goto out;
+		}
+		if (lint_blank(ASN1_STRING_get0_data(X509_NAME_ENTRY_get_data(e)),
+		    ASN1_STRING_length(X509_NAME_ENTRY_get_data(e)))) {
+			lint_err(err, errlen, "lint: subject attribute %s is empty",
+			    q);
+			goto out;
+		}
+	}
+	if ((pub = X509_get0_pubkey(x)) == NULL) {
+		lint_err(err, errlen, "lint: no subject public key");
+		goto out;
+	}
+	if (lint_key_size(p, pub, err, errlen) == -1)
+		goto out;
+	/* Extensions: each required one present; all parse; an end entity. */
+	for (q = exts; *q != '\0'; q += len) {
+		while (*q == ' ' || *q == ',')
+			q++;
+		if ((len = strcspn(q, ", ")) == 0)
+			break;
+		snprintf(word, sizeof(word), "%.*s", (int)len, q);
+		if ((nid = OBJ_sn2nid(word)) == NID_undef) {
+			lint_err(err, errlen, "lint: profile %s names an unknown "
+			    "extension %s", profile_name(p), word);
+			goto out;
+		}
+		if (X509_get_ext_by_NID(x, nid, -1) < 0) {
+			lint_err(err, errlen, "lint: required extension %s "
+			    "missing", word);
+			goto out;
+		}
+	}
+	if ((X509_get_extension_flags(x) & EXFLAG_INVALID) != 0) {
+		lint_err(err, errlen, "lint: an extension does not parse");
+		goto out;
+	}
+	if (X509_check_ca(x) != 0) {
+		lint_err(err, errlen, "lint: a CA certificate: refused outside "
+		    "a ceremony");
+		goto out;
+	}
+	if ((X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE) == 0) {
+		lint_err(err, errlen, "lint: keyUsage lacks digitalSignature");
+		goto out;
+	}
+	rc = 0;
+out:
+	BN_free(bn);
+	return rc;
+}

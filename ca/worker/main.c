@@ -1,0 +1,276 @@
+/*
+ * cad: the CA issuance worker (DESIGN.md "Data flow", ca/README.md "cad").
+ *
+ * Processes:
+ *  - the worker (main): connects to PostgreSQL as pki_ca, loads the issuing
+ *    CA and the profiles it serves, forks its signer, LISTENs on
+ *    issuance_order, then drops to an unprivileged user and enters a seccomp
+ *    sandbox. It claims orders one at a time (SELECT … FOR UPDATE SKIP
+ *    LOCKED), woken by NOTIFY or every cad.poll_seconds, and issues each in
+ *    one transaction (issue.c). It never holds a PIN nor a private key:
+ *    subscriber keys reach it only wrapped.
+ *  - its signer (hsm/signerproc.c): alone loads the PKCS#11 module and logs
+ *    in to the CA and wrap tokens. It may do two things: sign
+ *    TBSCertificates with the issuing CA key (SIGNER_KIND_CERT), and
+ *    generate subscriber keys returned only wrapped under the wrapping key
+ *    (WRAPGEN). No CRL, OCSP, time-stamp or CMS signatures, no other key.
+ * Run several cad processes (on one or several machines) to issue in
+ * parallel: SoftHSM2 scales with processes (HSM-NOTES.md), and SKIP LOCKED
+ * gives each worker a different order.
+ *
+ * Configuration (pki.conf): [cad] issuer (default "issuing"), profiles
+ * (default "personal corporate eseal"), wrap_label (default
+ * "subscriber-wrap-1"), poll_seconds (5), max_validity_days (1096),
+ * max_attempts (5), instance, user, insecure_no_sandbox; [hsm] ca_* and
+ * wrap_*; [pg] ca_uri; [pki] policy_dir. --once issues what is pending and
+ * exits (tests, benchmarks). Stops on SIGTERM or SIGINT after the order in
+ * hand.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "ca/extern.h"
+#include "ca/worker/extern.h"
+#include "hsm/signer.h"
+#include "lib/cadb.h"
+#include "lib/config.h"
+#include "lib/daemon.h"
+#include "lib/db.h"
+#include "lib/log.h"
+#include "lib/sandbox.h"
+
+#define CAD_BACKOFF_MS		1000	/* after a failed attempt */
+
+static volatile sig_atomic_t cad_stop;
+
+static void
+cad_on_signal(int sig)
+{
+	cad_stop = sig;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: cad [--config FILE] [--once]\n");
+	exit(2);
+}
+
+/* Loads each profile of cad.profiles (space-separated). */
+static int
+cad_load_profiles(struct cad *c)
+{
+	char list[256], *p, *save = NULL, err[512];
+	const char *dir = config_get(c->cfg, "pki.policy_dir", "policy");
+
+	snprintf(list, sizeof(list), "%s", config_get(c->cfg, "cad.profiles",
+	    "personal corporate eseal"));
+	for (p = strtok_r(list, " ,", &save); p != NULL;
+	    p = strtok_r(NULL, " ,", &save)) {
+		if (c->nprofiles == CAD_MAX_PROFILES) {
+			log_err("cad.profiles: more than %d", CAD_MAX_PROFILES);
+			return -1;
+		}
+		if ((c->profiles[c->nprofiles] = profile_load(dir, p, c->cfg,
+		    err, sizeof(err))) == NULL) {
+			log_err("%s", err);
+			return -1;
+		}
+		if (profile_get(c->profiles[c->nprofiles], "kind") == NULL)
+			log_warn("profile %s has no [profile] kind: its orders "
+			    "will fail", p);
+		if (profile_validity_days(c->profiles[c->nprofiles]) >
+		    c->max_validity_days)
+			log_warn("profile %s: validity_days %ld over the cap "
+			    "(cad.max_validity_days %ld): its orders will fail "
+			    "lint", p, profile_validity_days(c->profiles[
+			    c->nprofiles]), c->max_validity_days);
+		c->nprofiles++;
+	}
+	return c->nprofiles > 0 ? 0 : -1;
+}
+
+/* Waits for a NOTIFY, the poll interval or a signal; -1 on a lost connection. */
+static int
+cad_wait(struct cad *c, long ms, const sigset_t *unblocked)
+{
+	struct pollfd pfd;
+	struct timespec ts;
+	PGnotify *nt;
+	PGconn *conn = db_conn(c->db);
+	int n;
+
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	n = ppoll(&pfd, 1, &ts, unblocked);
+	if (n == -1 && errno != EINTR) {
+		log_err("ppoll: %s", strerror(errno));
+		return -1;
+	}
+	if (n > 0) {
+		if (PQconsumeInput(conn) != 1) {
+			log_err("database connection lost: %s",
+			    PQerrorMessage(conn));
+			return -1;
+		}
+		while ((nt = PQnotifies(conn)) != NULL)
+			PQfreemem(nt);
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cad c;
+	struct cadb_ca is;
+	struct config *cfg = NULL;
+	struct signer_config sc;
+	struct sigaction sa;
+	sigset_t sigs, unblocked;
+	const char *path = getenv("PKI_CONFIG"), *sconf, *uri;
+	char err[512], host[64];
+	long poll_s;
+	PGresult *res;
+	int ch, once = 0, r, rc = 1, issued = 0;
+
+	memset(&c, 0, sizeof(c));
+	memset(&is, 0, sizeof(is));
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'o': once = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("cad", LOGL_INFO, stderr);
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return 1;
+	}
+	c.cfg = cfg;
+	if ((sconf = config_get(cfg, "hsm.softhsm2_conf", NULL)) != NULL)
+		setenv("SOFTHSM2_CONF", sconf, 1);
+	if (config_get_long(cfg, "cad.poll_seconds", 5, 1, 3600, &poll_s) == -1 ||
+	    config_get_long(cfg, "cad.max_validity_days", 1096, 1, 30 * 366,
+	    &c.max_validity_days) == -1 ||
+	    config_get_long(cfg, "cad.max_attempts", 5, 1, 1000,
+	    &c.max_attempts) == -1)
+		goto out;
+	c.wrap_label = config_get(cfg, "cad.wrap_label", CA_KEY_WRAP);
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(c.actor, sizeof(c.actor), "cad:%s",
+	    config_get(cfg, "cad.instance", host));
+	snprintf(c.actor + strlen(c.actor), sizeof(c.actor) - strlen(c.actor),
+	    ":%ld", (long)getpid());
+	if (cad_load_profiles(&c) == -1)
+		goto out;
+
+	if ((uri = config_get(cfg, "pg.ca_uri", NULL)) == NULL) {
+		log_err("config: pg.ca_uri missing");
+		goto out;
+	}
+	if ((c.db = db_connect(uri, err, sizeof(err))) == NULL) {
+		log_err("database: %s", err);
+		goto out;
+	}
+	if ((r = cadb_load(c.db, config_get(cfg, "cad.issuer", "issuing"),
+	    &is)) != 0 || strcmp(is.role, "issuing") != 0) {
+		log_err("no issuing CA named %s (pkictl ca status)",
+		    config_get(cfg, "cad.issuer", "issuing"));
+		goto out;
+	}
+	c.issuer = is.cert;
+	c.issuer_id = is.id;
+
+	/* The signer: CA and wrap tokens; CERT with the issuing key, WRAPGEN. */
+	memset(&sc, 0, sizeof(sc));
+	if (signer_config_add_token(&sc, cfg, "ca") == -1 ||
+	    signer_config_add_token(&sc, cfg, "wrap") == -1 ||
+	    signer_config_grant(&sc, SIGNER_KIND_CERT, is.key_label) == -1)
+		goto out;
+	sc.wrap_label = c.wrap_label;
+	if ((c.signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+		log_err("signer: %s", err);
+		goto out;
+	}
+	if ((c.ca_key = signer_pkey(c.signer, SIGNER_KIND_CERT, is.key_label,
+	    err, sizeof(err))) == NULL) {
+		log_err("signer key %s: %s", is.key_label, err);
+		goto out;
+	}
+	res = PQexec(db_conn(c.db), "LISTEN issuance_order");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_err("LISTEN issuance_order: %s",
+		    PQerrorMessage(db_conn(c.db)));
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+
+	/* Signals arrive only while waiting, never in the middle of an order. */
+	daemon_block_signals(&sigs);
+	pthread_sigmask(SIG_BLOCK, NULL, &unblocked);
+	sigdelset(&unblocked, SIGTERM);
+	sigdelset(&unblocked, SIGINT);
+	sigdelset(&unblocked, SIGHUP);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cad_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	if (sandbox_enter(cfg, "cad", SANDBOX_NET_WORKER) == -1)
+		goto out;
+	log_info("issuing with %s (signer pid %ld), wrapping key %s, %d "
+	    "profile(s); as %s", is.name, (long)signer_pid(c.signer),
+	    c.wrap_label, c.nprofiles, c.actor);
+
+	while (!cad_stop) {
+		r = cad_issue_one(&c);
+		if (r == 1) {
+			issued++;
+			continue;
+		}
+		if (PQstatus(db_conn(c.db)) != CONNECTION_OK) {
+			log_err("database connection lost");
+			goto out;
+		}
+		if (r == 0 && once)
+			break;
+		if (cad_wait(&c, r == -1 ? CAD_BACKOFF_MS : poll_s * 1000,
+		    &unblocked) == -1)
+			goto out;
+	}
+	log_info("stopping: %d order(s) finished by this worker", issued);
+	rc = 0;
+out:
+	EVP_PKEY_free(c.ca_key);
+	signer_close(c.signer);
+	while (c.nprofiles > 0)
+		profile_free(c.profiles[--c.nprofiles]);
+	cadb_clear(&is);
+	db_close(c.db);
+	config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# cad, the CA issuance worker: orders → certificates that openssl verify
+# accepts against the chain, with the subscriber key generated in the HSM and
+# stored only wrapped (its public key is the certificate's); exactly one
+# certificate per order with two workers racing and after a kill -9 mid-run;
+# NOTIFY wakes a worker; lint failures fail the order with a clear error and
+# sign nothing; every step audited.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+CAD=$BUILD/cad
+pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+pids=()
+stop_workers() {
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+}
+trap 'stop_workers; _lib_cleanup' EXIT
+start_worker() { # start_worker NAME [ENV=VAL...]: a cad in the background
+	local name=$1
+	shift
+	env "$@" PKI_CAD_INSTANCE="$name" "$CAD" --config "$PKI_CONFIG" >>"$tmp/$name.log" 2>&1 &
+	pids+=($!)
+}
+wait_done() { # wait_done SQL-CONDITION N SECONDS: until N orders match
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(q "SELECT count(*) FROM issuance_order WHERE $1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+run_once() { # run_once [ENV=VAL...]: issue what is pending, then exit
+	env "$@" PKI_CAD_INSTANCE=once "$CAD" --config "$PKI_CONFIG" --once >>"$tmp/once.log" 2>&1 ||
+		{ cat "$tmp/once.log"; fail "cad --once failed"; }
+}
+order() { # order KIND PROFILE KEYTYPE SUBJECT-JSON: prints the id
+	pkictl order add --kind "$1" --profile "$2" --key-type "$3" --subject "$4"
+}
+cert_of() { # cert_of ORDER-ID FILE: the order's certificate as PEM
+	q "SELECT encode(c.der, 'base64') FROM issuance_order o JOIN certificate c ON c.id = o.certificate_id WHERE o.id = $1" |
+		base64 -d | openssl x509 -inform DER -out "$2" || fail "order $1: no certificate"
+}
+mine() { q "SELECT count(*) FROM certificate WHERE profile IN ('personal', 'corporate', 'eseal')"; }
+
+# --- the ceremony step: the subscriber-key wrapping key --------------------------------
+rc=0
+pkictl wrapkey create --so-pin-file "$PKI_STACK_DIR/secrets/pki-wrap.so-pin" >"$tmp/wk.out" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || { cat "$tmp/wk.out"; fail "pkictl wrapkey create: exit $rc"; }
+rc=0
+pkictl wrapkey create --so-pin-file "$PKI_STACK_DIR/secrets/pki-wrap.so-pin" >"$tmp/wk.out" 2>&1 || rc=$?
+[ "$rc" -eq 3 ] || { cat "$tmp/wk.out"; fail "a second wrapping key with the same label: exit $rc, want 3"; }
+
+# --- three kinds, three profiles, EC and RSA -------------------------------------------
+n0=$(mine)
+o1=$(order personal personal ec-p256 '{"C":"ID","CN":"Budi Santoso","serialNumber":"NIK:3174012345670001"}') ||
+	fail "order add personal"
+o2=$(order corporate corporate rsa2048 '{"C":"ID","O":"PT Contoh Sejahtera","CN":"Siti Rahma","serialNumber":"NIK:3174015505900002"}') ||
+	fail "order add corporate"
+o3=$(order eseal eseal ec-p256 '{"C":"ID","O":"PT Contoh Sejahtera","CN":"PT Contoh Sejahtera Seal","organizationIdentifier":"NTRID-0123456789"}') ||
+	fail "order add eseal"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.add' AND object_id IN ('$o1', '$o2', '$o3')")" = 3 ] ||
+	fail "order add not audited"
+run_once
+for o in "$o1" "$o2" "$o3"; do
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] ||
+		{ cat "$tmp/once.log"; q "SELECT last_error FROM issuance_order WHERE id = $o"; fail "order $o not done"; }
+	cert_of "$o" "$tmp/$o.pem"
+	openssl verify -x509_strict -CAfile "$PKI_ROOT_CERT" -untrusted "$PKI_ISSUING_CERT" \
+		"$tmp/$o.pem" >"$tmp/verify.out" 2>&1 || { cat "$tmp/verify.out"; fail "order $o: openssl verify"; }
+	# The wrapped key's public key is the certificate's; the blob is p11wrap v1.
+	[ "$(openssl x509 -in "$tmp/$o.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)" = \
+	  "$(q "SELECT encode(sha256(k.spki), 'hex') FROM subscriber_key k WHERE k.order_id = $o")" ] ||
+		fail "order $o: the stored public key is not the certificate's"
+	[ "$(q "SELECT get_byte(wrapped, 0) FROM subscriber_key WHERE order_id = $o")" = 1 ] ||
+		fail "order $o: wrapped key not in format v1"
+	[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.done' AND object_id = '$o'")" = 1 ] ||
+		fail "order $o: order.done not audited"
+done
+[ "$(q "SELECT get_byte(wrapped, 1) FROM subscriber_key WHERE order_id = $o2")" = 1 ] ||
+	fail "order $o2: not an rsa2048 blob"
+openssl x509 -in "$tmp/$o2.pem" -noout -text >"$tmp/o2.txt"
+grep -qF 'Public-Key: (2048 bit)' "$tmp/o2.txt" || fail "corporate: not RSA-2048"
+grep -qF 'O = PT Contoh Sejahtera' "$tmp/o2.txt" || fail "corporate: no organization"
+openssl x509 -in "$tmp/$o3.pem" -noout -text >"$tmp/o3.txt"
+grep -qF 'organizationIdentifier = NTRID-0123456789' "$tmp/o3.txt" || fail "eseal: no organizationIdentifier"
+grep -qF 'E-mail Protection' "$tmp/o3.txt" && fail "eseal: a seal must not have emailProtection"
+openssl x509 -in "$tmp/$o1.pem" -noout -text >"$tmp/o1.txt"
+for want in 'serialNumber = NIK:3174012345670001' 'Digital Signature, Non Repudiation' 'CA:FALSE' \
+    'Policy: 2.999.1.1.2' 'OCSP - URI:http://127.0.0.1'; do
+	grep -qF -- "$want" "$tmp/o1.txt" || fail "personal certificate lacks: $want"
+done
+ser=$(openssl x509 -noout -serial -in "$tmp/$o1.pem" | cut -d= -f2)
+[ ${#ser} -ge 16 ] || fail "serial $ser has fewer than 64 bits"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.issue' AND details->>'serial' = '$ser'")" = 1 ] ||
+	fail "issuance not audited"
+[ "$(mine)" -eq $((n0 + 3)) ] || fail "3 orders, $(( $(mine) - n0 )) certificates"
+note "3 kinds issued: $(pkictl order show --id "$o1" | sed -n 's/^serial\t//p') ..."
+
+# --- lint: the order fails with a clear error, nothing is signed -----------------------
+n0=$(mine)
+f1=$(order personal personal ec-p256 '{"C":"ID","CN":"","serialNumber":"NIK:3174012345670003"}')
+f2=$(order corporate corporate ec-p256 '{"C":"ID","CN":"No Company","serialNumber":"NIK:3174012345670004"}')
+f3=$(order personal eseal ec-p256 '{"C":"ID","O":"X","CN":"X Seal","organizationIdentifier":"NTRID-1"}')
+f4=$(order personal personal ec-p256 '{"C":"ID","CN":"Budi","serialNumber":"NIK:1","OU":"not allowed"}')
+f5=$(order personal personal rsa4096 '{"C":"ID","CN":"Budi","serialNumber":"NIK:1"}')
+run_once
+f6=$(order personal personal ec-p256 '{"C":"ID","CN":"Too Long","serialNumber":"NIK:3174012345670005"}')
+# A validity cap below the profile's 365 days: lint refuses to sign.
+run_once PKI_CAD_MAX_VALIDITY_DAYS=30
+want_fail() { # want_fail ORDER PATTERN
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $1")" = failed ] || fail "order $1 not failed"
+	q "SELECT last_error FROM issuance_order WHERE id = $1" | grep -qF -- "$2" ||
+		fail "order $1: last_error '$(q "SELECT last_error FROM issuance_order WHERE id = $1")', want '$2'"
+	[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.fail' AND object_id = '$1'")" = 1 ] ||
+		fail "order $1: failure not audited"
+	[ "$(q "SELECT count(*) FROM subscriber_key WHERE order_id = $1")" = 0 ] || fail "order $1: a key was stored"
+}
+want_fail "$f1" 'subject attribute CN is empty'
+want_fail "$f2" 'subject attribute O required by profile corporate is missing'
+want_fail "$f3" 'profile eseal is for kind eseal, not personal'
+want_fail "$f4" 'subject attribute OU not allowed by profile personal'
+want_fail "$f5" 'key type rsa4096 not allowed by profile personal'
+want_fail "$f6" 'validity of 365 days 300 s exceeds the cap of 30 days'
+[ "$(mine)" -eq "$n0" ] || fail "a lint failure signed a certificate"
+# The database refuses what no worker may do.
+sql_fails "$PKI_TEST_PG_URI" "UPDATE issuance_order SET status = 'pending', done_at = NULL WHERE id = $f1" 'final'
+sql_fails "$PKI_TEST_PG_URI" "UPDATE issuance_order SET status = 'failed', last_error = 'x', done_at = now(), certificate_id = NULL WHERE id = $o1" 'final'
+sql_fails "$PKI_TEST_PG_URI" "INSERT INTO issuance_order (kind, profile, subject, key_type, requested_by) VALUES ('personal', 'personal', '{}', 'dsa1024', 't')" 'check constraint'
+ca_uri=$(sed -n 's/^ca_uri = //p' "$PKI_CONFIG")
+ra_uri=$(sed -n 's/^ra_uri = //p' "$PKI_CONFIG")
+sql_fails "$ca_uri" "DELETE FROM issuance_order WHERE id = $o1" 'permission denied'
+sql_fails "$ca_uri" "DELETE FROM subscriber_key WHERE order_id = $o1" 'permission denied'
+sql_fails "$ra_uri" "UPDATE issuance_order SET status = 'done' WHERE id = $f1" 'permission denied'
+sql_fails "$ra_uri" "SELECT wrapped FROM subscriber_key" 'permission denied'
+
+# --- NOTIFY wakes a waiting worker (its poll is 60 s) ----------------------------------
+start_worker notify PKI_CAD_POLL_SECONDS=60
+sleep 2
+w=$(order personal personal ec-p256 '{"C":"ID","CN":"Wake Up","serialNumber":"NIK:3174012345670006"}')
+wait_done "id = $w AND status = 'done'" 1 5 || { cat "$tmp/notify.log"; fail "NOTIFY did not wake the worker"; }
+stop_workers
+
+# --- two workers racing over 20 orders: 20 certificates, none twice --------------------
+n0=$(mine)
+first=$(q "SELECT coalesce(max(id), 0) FROM issuance_order")
+q "INSERT INTO issuance_order (kind, profile, subject, key_type, requested_by)
+   SELECT 'personal', 'personal', jsonb_build_object('C', 'ID', 'CN', 'Race ' || g, 'serialNumber', 'NIK:' || g),
+          'ec-p256', 'test_cad' FROM generate_series(1, 20) g" >/dev/null
+start_worker race-a PKI_CAD_POLL_SECONDS=1
+start_worker race-b PKI_CAD_POLL_SECONDS=1
+wait_done "id > $first AND status = 'done'" 20 120 || { cat "$tmp/race-a.log" "$tmp/race-b.log"; fail "20 racing orders not done"; }
+stop_workers
+[ "$(q "SELECT count(DISTINCT certificate_id) FROM issuance_order WHERE id > $first")" = 20 ] ||
+	fail "racing workers: not 20 distinct certificates"
+[ "$(mine)" -eq $((n0 + 20)) ] || fail "racing workers: $(( $(mine) - n0 )) certificates for 20 orders"
+note "race: $(q "SELECT string_agg(n::text, '+') FROM (SELECT count(*) n FROM issuance_order WHERE id > $first GROUP BY split_part(claimed_by, ':', 2)) s") orders per worker"
+
+# --- kill -9 mid-run, restart: still exactly one certificate per order -----------------
+n0=$(mine)
+first=$(q "SELECT coalesce(max(id), 0) FROM issuance_order")
+q "INSERT INTO issuance_order (kind, profile, subject, key_type, requested_by)
+   SELECT 'personal', 'personal', jsonb_build_object('C', 'ID', 'CN', 'Crash ' || g, 'serialNumber', 'NIK:' || g),
+          'rsa2048', 'test_cad' FROM generate_series(1, 12) g" >/dev/null
+start_worker crash PKI_CAD_POLL_SECONDS=1
+victim=${pids[-1]}
+wait_done "id > $first AND status = 'done'" 2 120 || { cat "$tmp/crash.log"; fail "crash worker issued nothing"; }
+kill -KILL "$victim"
+wait "$victim" 2>/dev/null || true
+pids=()
+before=$(q "SELECT count(*) FROM issuance_order WHERE id > $first AND status = 'done'")
+[ "$before" -lt 12 ] || note "warning: the worker finished before the kill"
+run_once
+[ "$(q "SELECT count(*) FROM issuance_order WHERE id > $first AND status = 'done'")" = 12 ] ||
+	fail "after kill -9 and restart: not every order done"
+[ "$(mine)" -eq $((n0 + 12)) ] || fail "after kill -9: $(( $(mine) - n0 )) certificates for 12 orders"
+[ "$(q "SELECT count(*) FROM certificate c WHERE profile IN ('personal', 'corporate', 'eseal') AND
+      (SELECT count(*) FROM issuance_order o WHERE o.certificate_id = c.id) <> 1")" = 0 ] ||
+	fail "a certificate that is not exactly one order's"
+[ "$(q "SELECT count(*) FROM subscriber_key k JOIN issuance_order o ON o.id = k.order_id WHERE o.certificate_id <> k.certificate_id")" = 0 ] ||
+	fail "a wrapped key stored beside another order's certificate"
+note "kill -9 after $before of 12 orders; restart finished the rest, one certificate each"
+
+# Nothing logged a PIN or a key; no sanitizer report.
+! grep -qiE 'pin[^a-z]*[0-9a-f]{48}|AddressSanitizer|runtime error' "$tmp"/*.log ||
+	fail "a worker log holds a secret or a sanitizer report"
+exit 0
