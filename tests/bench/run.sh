@@ -12,3 +12,4 @@ echo "== bench_signer (token in $dir)"
 "$(dirname "$0")/bench_ocsp.sh" "$BUILD" 5
 echo "== bench_p11wrap (wrapped subscriber keys)" && "$BUILD/tests/bench/bench_p11wrap" "$dir" "$SECS"
 "$(dirname "$0")/bench_crl.sh" "$BUILD"
+"$(dirname "$0")/bench_cad.sh" "$BUILD"
