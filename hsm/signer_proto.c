@@ -2,6 +2,7 @@
  * Wire format between a worker and its signer (see signer_proto.h).
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <arpa/inet.h>
 
@@ -106,11 +107,56 @@ signer_proto_send(int fd, uint32_t type, const void *body, size_t len)
 	return rc;
 }
 
+/*
+ * Writes the iovecs (n <= 3) with as few system calls as the socket allows:
+ * one frame in one sendmsg() wakes the peer once, where a write per piece
+ * woke it for the header alone and then again for the body (two extra
+ * context switches per request on a busy machine).
+ */
+static int
+signer_proto_writev(int fd, struct iovec *iov, int n)
+{
+	struct msghdr msg;
+	ssize_t w;
+
+	while (n > 0) {
+		if (iov->iov_len == 0) {
+			iov++;
+			n--;
+			continue;
+		}
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = iov;
+		msg.msg_iovlen = (size_t)n;
+		/* A worker must not die of SIGPIPE when its signer exits. */
+		if ((w = sendmsg(fd, &msg, MSG_NOSIGNAL)) == -1 &&
+		    errno == ENOTSOCK)
+			w = writev(fd, iov, n);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		/* A partial write: skip what went out and go on. */
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (unsigned char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
 int
 signer_proto_send2(int fd, uint32_t type, const void *head, size_t headlen,
     const void *tail, size_t taillen)
 {
 	unsigned char hdr[8];
+	struct iovec iov[3];
 
 	if (headlen > SIGNER_FRAME_MAX || taillen > SIGNER_FRAME_MAX - headlen) {
 		errno = EMSGSIZE;
@@ -118,12 +164,14 @@ signer_proto_send2(int fd, uint32_t type, const void *head, size_t headlen,
 	}
 	proto_put32(hdr, type);
 	proto_put32(hdr + 4, (uint32_t)(headlen + taillen));
-	/* A stream socket: the three writes make one frame. */
-	if (signer_proto_write(fd, hdr, sizeof(hdr)) == -1 ||
-	    (headlen > 0 && signer_proto_write(fd, head, headlen) == -1) ||
-	    (taillen > 0 && signer_proto_write(fd, tail, taillen) == -1))
-		return -1;
-	return 0;
+	/* The TBS (tail) goes out in place, without a copy into a frame. */
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)head;
+	iov[1].iov_len = headlen;
+	iov[2].iov_base = (void *)tail;
+	iov[2].iov_len = taillen;
+	return signer_proto_writev(fd, iov, 3);
 }
 
 int
