@@ -23,8 +23,6 @@
 #include "lib/log.h"
 #include "ra/extern.h"
 
-#define RA_SALT_BYTES		16	/* RFC 9106 §3.1: 128 bits */
-#define RA_HASH_BYTES		32
 #define RA_TXN_ATTEMPTS		3
 #define RA_LOCK_SHIFT_MAX	20
 
@@ -108,106 +106,6 @@ enum ra_outcome {
 	RA_MAIL_FAILED,		/* 503 */
 };
 
-static const char *
-ra_title(int status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 503: return "Service Unavailable";
-	}
-	return "Error";
-}
-
-static int
-ra_problem(struct http_response *resp, int status, const char *detail)
-{
-	return http_problem(resp, status, NULL, ra_title(status), detail);
-}
-
-static int
-ra_too_many(struct http_response *resp, long retry_after, const char *detail)
-{
-	char s[32];
-
-	snprintf(s, sizeof(s), "%ld", retry_after);
-	if (http_add_header(resp, "Retry-After", s) == -1)
-		return -1;
-	return ra_problem(resp, 429, detail);
-}
-
-static int
-ra_unauthorized(struct http_response *resp, const char *detail)
-{
-	/* RFC 6750 §3. */
-	if (http_add_header(resp, "WWW-Authenticate",
-	    "Bearer realm=\"pki-ra\", error=\"invalid_token\"") == -1)
-		return -1;
-	return ra_problem(resp, 401, detail);
-}
-
-/* RFC 8259 §11: application/json, parameters allowed. */
-static int
-ra_is_json(const struct http_request *req)
-{
-	const char *ct = req->content_type;
-
-	return ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
-	    (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
-}
-
-static int
-ra_sha256(const unsigned char *in, size_t len, unsigned char out[32])
-{
-	unsigned int n = 0;
-
-	if (EVP_Digest(in, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32) {
-		log_openssl(LOGL_ERR, "EVP_Digest(SHA-256)");
-		return -1;
-	}
-	return 0;
-}
-
-/* A new random token: its text form for the client, its digest for us. */
-static int
-ra_token_new(char text[RA_TOKEN_B64_LEN + 1], char **digest_param)
-{
-	unsigned char raw[RA_TOKEN_BYTES], md[32];
-	int rc = -1;
-
-	*digest_param = NULL;
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
-		log_openssl(LOGL_ERR, "RAND_bytes");
-		goto out;
-	}
-	if (ra_sha256(raw, sizeof(raw), md) == -1)
-		goto out;
-	ra_token_encode(raw, text);
-	if ((*digest_param = db_bytea_param(md, sizeof(md))) == NULL)
-		goto out;
-	rc = 0;
-out:
-	ra_wipe(raw, sizeof(raw));
-	return rc;
-}
-
-/* The digest parameter of a presented token. NULL on failure. */
-static char *
-ra_token_digest(const unsigned char raw[RA_TOKEN_BYTES])
-{
-	unsigned char md[32];
-
-	if (ra_sha256(raw, RA_TOKEN_BYTES, md) == -1)
-		return NULL;
-	return db_bytea_param(md, sizeof(md));
-}
-
 /* --- registration ------------------------------------------------------------ */
 
 struct ra_register_txn {
@@ -279,37 +177,7 @@ out:
 	return rc;
 }
 
-/* Argon2id (RFC 9106) with a fresh salt, PHC string form. 0 or -1. */
-static int
-ra_password_hash(const struct ra_policy *p, const char *pw, char *out,
-    size_t outlen)
-{
-	unsigned char salt[RA_SALT_BYTES];
-	size_t need;
-	int r;
-
-	if (RAND_bytes(salt, sizeof(salt)) != 1) {
-		log_openssl(LOGL_ERR, "RAND_bytes");
-		return -1;
-	}
-	need = argon2_encodedlen((uint32_t)p->argon2_t_cost,
-	    (uint32_t)p->argon2_m_cost_kib, (uint32_t)p->argon2_parallelism,
-	    RA_SALT_BYTES, RA_HASH_BYTES, Argon2_id);
-	if (need > outlen) {
-		log_err("argon2: encoded hash needs %zu bytes", need);
-		return -1;
-	}
-	if ((r = argon2id_hash_encoded((uint32_t)p->argon2_t_cost,
-	    (uint32_t)p->argon2_m_cost_kib, (uint32_t)p->argon2_parallelism, pw,
-	    strlen(pw), salt, sizeof(salt), RA_HASH_BYTES, out, outlen)) !=
-	    ARGON2_OK) {
-		log_err("argon2id_hash_encoded: %s", argon2_error_message(r));
-		return -1;
-	}
-	return 0;
-}
-
-static int
+int
 ra_register(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
@@ -412,7 +280,7 @@ out:
 	return rc;
 }
 
-static int
+int
 ra_verify_email(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
@@ -586,7 +454,7 @@ ra_wipe_json_token(json_t *o)
 		ra_wipe((char *)json_string_value(s), json_string_length(s));
 }
 
-static int
+int
 ra_login(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
@@ -646,31 +514,6 @@ out:
 	return rc;
 }
 
-/*
- * The presented Bearer token (RFC 6750 §2.1), as its digest parameter.
- * NULL when absent or malformed (*detail says which) or on failure.
- */
-static char *
-ra_bearer(const struct http_request *req, const char **detail)
-{
-	struct ra_token_req r;
-	const char *h = http_header(req, "Authorization");
-	char *digest;
-
-	*detail = "a Bearer token is required (RFC 6750 §2.1)";
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
-		return NULL;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	*detail = "unknown, expired or revoked token";
-	if (ra_token_decode(h, r.token) == -1)
-		return NULL;
-	digest = ra_token_digest(r.token);
-	ra_wipe(&r, sizeof(r));
-	return digest;
-}
-
 struct ra_logout_txn {
 	char		*digest;
 	const char	*client;
@@ -708,7 +551,7 @@ out:
 	return rc;
 }
 
-static int
+int
 ra_logout(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
@@ -740,7 +583,7 @@ out:
 	return rc;
 }
 
-static int
+int
 ra_me(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
@@ -776,7 +619,7 @@ out:
 	return rc;
 }
 
-/* --- routing ------------------------------------------------------------------ */
+/* --- start-up ------------------------------------------------------------------ */
 
 int
 ra_account_init(struct ra *ra)
@@ -785,47 +628,4 @@ ra_account_init(struct ra *ra)
 
 	return ra_password_hash(ra->policy, dummy, ra->dummy_hash,
 	    sizeof(ra->dummy_hash));
-}
-
-struct ra_route {
-	const char	*path;
-	const char	*method;
-	int		(*fn)(struct ra *, const struct http_request *,
-			    struct http_response *);
-};
-
-static int
-ra_health(struct ra *ra, const struct http_request *req,
-    struct http_response *resp)
-{
-	static const char ok[] = "{\"status\":\"ok\"}";
-
-	return http_respond(resp, 200, "application/json", ok, sizeof(ok) - 1);
-}
-
-static const struct ra_route ra_routes[] = {
-	{ "/v1/register", "POST", ra_register },
-	{ "/v1/verify-email", "POST", ra_verify_email },
-	{ "/v1/login", "POST", ra_login },
-	{ "/v1/logout", "POST", ra_logout },
-	{ "/v1/me", "GET", ra_me },
-	{ "/health", "GET", ra_health },
-};
-
-int
-ra_handle(void *arg, const struct http_request *req, struct http_response *resp)
-{
-	struct ra *ra = arg;
-	size_t i;
-
-	for (i = 0; i < sizeof(ra_routes) / sizeof(ra_routes[0]); i++) {
-		if (strcmp(req->path, ra_routes[i].path) != 0)
-			continue;
-		if (strcmp(req->method, ra_routes[i].method) != 0) {
-			http_add_header(resp, "Allow", ra_routes[i].method);
-			return ra_problem(resp, 405, "see docs/openapi.yaml");
-		}
-		return ra_routes[i].fn(ra, req, resp);
-	}
-	return ra_problem(resp, 404, "no such resource; see docs/openapi.yaml");
 }

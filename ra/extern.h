@@ -110,7 +110,7 @@ void			 ra_ratelimit_free(struct ra_ratelimit *);
 long			 ra_ratelimit_hit(struct ra_ratelimit *,
 			    const char *addr, time_t now);
 
-/* account.c: the subscriber API handlers. */
+/* The state rad's handlers share (main.c builds it). */
 struct ra {
 	const struct ra_policy	*policy;
 	struct db		*db;
@@ -121,10 +121,76 @@ struct ra {
 	char			 dummy_hash[256];	/* for unknown emails */
 };
 
-/* Prepares the dummy hash (equal log-in time for unknown emails). 0 or -1. */
-int	ra_account_init(struct ra *);
-/* The http_handler of rad: every /v1 route. */
+/* Attempts of one transaction on serialization failure (db_transaction). */
+#define RA_TXN_ATTEMPTS		3
+
+/* A handler: answers in resp; -1 only for our own failure (500). */
+typedef int	(*ra_handler)(struct ra *, const struct http_request *,
+		    struct http_response *);
+
+/* route.c: the http_handler of rad, every route. */
 int	ra_handle(void *arg, const struct http_request *,
+	    struct http_response *);
+
+/* common.c: helpers every handler shares. */
+const char	*ra_title(int status);
+/* RFC 9457 problem JSON, type about:blank. 0 or -1. */
+int		 ra_problem(struct http_response *, int status,
+		    const char *detail);
+/* 429 with Retry-After. */
+int		 ra_too_many(struct http_response *, long retry_after,
+		    const char *detail);
+/* 401 with WWW-Authenticate: Bearer (RFC 6750 §3). */
+int		 ra_unauthorized(struct http_response *, const char *detail);
+/* 1 when the request's Content-Type is application/json (RFC 8259 §11). */
+int		 ra_is_json(const struct http_request *);
+int		 ra_sha256(const unsigned char *, size_t, unsigned char out[32]);
+/*
+ * A new random token: its base64url text for the client, and the bytea
+ * parameter of its SHA-256 digest for the database (free it). 0 or -1.
+ */
+int		 ra_token_new(char text[RA_TOKEN_B64_LEN + 1],
+		    char **digest_param);
+/* The bytea parameter of raw's SHA-256 (free it). NULL on failure. */
+char		*ra_token_digest(const unsigned char raw[RA_TOKEN_BYTES]);
+/* Argon2id (RFC 9106) at the policy's cost, fresh salt, PHC string. 0/-1. */
+int		 ra_password_hash(const struct ra_policy *, const char *pw,
+		    char *out, size_t outlen);
+/*
+ * The digest parameter of the request's Bearer token (RFC 6750 §2.1), or
+ * NULL with *detail saying why (absent, malformed) or on failure.
+ */
+char		*ra_bearer(const struct http_request *, const char **detail);
+
+/* Who a subscriber request is from. */
+struct ra_subject {
+	char	account_id[24];
+	char	session_id[24];
+};
+/*
+ * Authenticates the subscriber's Bearer session. 1: *who is filled; 0: a
+ * 401 was put in resp (answer it); -1: our failure.
+ */
+int	ra_session_account(struct ra *, const struct http_request *,
+	    struct http_response *, struct ra_subject *who);
+/*
+ * The decimal id between prefix and suffix of path ("/v1/x/", "/y").
+ * 0 with out filled, or -1 when path has another shape.
+ */
+int	ra_path_id(const char *path, const char *prefix, const char *suffix,
+	    char out[24]);
+
+/* account.c: registration, email verification, sessions. */
+int	ra_account_init(struct ra *);
+int	ra_register(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_verify_email(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_login(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_logout(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_me(struct ra *, const struct http_request *,
 	    struct http_response *);
 
 #endif

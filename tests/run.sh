@@ -9,7 +9,9 @@
 # no sanitizer report in its logs), removes the directory whatever happens,
 # and ends with "N passed, M failed". Exits non-zero when a test failed or
 # when no test ran. PKI_TEST_KEEP=1 keeps the directory after a failure;
-# PKI_TEST_TIMEOUT (seconds, default 600) bounds each test.
+# PKI_TEST_TIMEOUT (seconds, default 600) bounds each test. PKI_TEST_ONLY, a
+# shell pattern on test names (e.g. 'integration/test_ra*'), runs only those
+# (for development; make check runs everything).
 #
 # Environment given to every test:
 #   PKI_TEST_PG_URI     superuser conninfo to the migrated database pki
@@ -105,6 +107,8 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1fs", b - a}'; }
 
 # run_test NAME CMD...: runs CMD with its output in a file; ok/FAIL line.
 run_test() {
+	# shellcheck disable=SC2053
+	[[ $1 == ${PKI_TEST_ONLY:-*} ]] || return 0
 	local name=$1 t0 rc out
 	shift
 	out=$TMP/out/${name//\//_}.log

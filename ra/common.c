@@ -1,0 +1,241 @@
+/*
+ * Helpers every rad handler shares: RFC 9457 problem answers, content-type
+ * checks, random tokens stored as SHA-256 digests, Argon2id hashing, and
+ * Bearer-session authentication of subscribers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <argon2.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "ra/extern.h"
+
+#define RA_SALT_BYTES		16	/* RFC 9106 §3.1: 128 bits */
+#define RA_HASH_BYTES		32
+
+static const struct db_stmt stmt_session_account = {
+	"ra_common_session_account",
+	"SELECT s.account_id, s.id FROM ra_session s "
+	"WHERE s.token_sha256 = $1::bytea AND s.revoked_at IS NULL "
+	"AND s.expires_at > now()",
+	1
+};
+
+const char *
+ra_title(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	}
+	return "Error";
+}
+
+int
+ra_problem(struct http_response *resp, int status, const char *detail)
+{
+	return http_problem(resp, status, NULL, ra_title(status), detail);
+}
+
+int
+ra_too_many(struct http_response *resp, long retry_after, const char *detail)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%ld", retry_after);
+	if (http_add_header(resp, "Retry-After", s) == -1)
+		return -1;
+	return ra_problem(resp, 429, detail);
+}
+
+int
+ra_unauthorized(struct http_response *resp, const char *detail)
+{
+	/* RFC 6750 §3. */
+	if (http_add_header(resp, "WWW-Authenticate",
+	    "Bearer realm=\"pki-ra\", error=\"invalid_token\"") == -1)
+		return -1;
+	return ra_problem(resp, 401, detail);
+}
+
+/* RFC 8259 §11: application/json, parameters allowed. */
+int
+ra_is_json(const struct http_request *req)
+{
+	const char *ct = req->content_type;
+
+	return ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
+	    (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+}
+
+int
+ra_sha256(const unsigned char *in, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(in, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+		log_openssl(LOGL_ERR, "EVP_Digest(SHA-256)");
+		return -1;
+	}
+	return 0;
+}
+
+/* A new random token: its text form for the client, its digest for us. */
+int
+ra_token_new(char text[RA_TOKEN_B64_LEN + 1], char **digest_param)
+{
+	unsigned char raw[RA_TOKEN_BYTES], md[32];
+	int rc = -1;
+
+	*digest_param = NULL;
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		log_openssl(LOGL_ERR, "RAND_bytes");
+		goto out;
+	}
+	if (ra_sha256(raw, sizeof(raw), md) == -1)
+		goto out;
+	ra_token_encode(raw, text);
+	if ((*digest_param = db_bytea_param(md, sizeof(md))) == NULL)
+		goto out;
+	rc = 0;
+out:
+	ra_wipe(raw, sizeof(raw));
+	return rc;
+}
+
+/* The digest parameter of a presented token. NULL on failure. */
+char *
+ra_token_digest(const unsigned char raw[RA_TOKEN_BYTES])
+{
+	unsigned char md[32];
+
+	if (ra_sha256(raw, RA_TOKEN_BYTES, md) == -1)
+		return NULL;
+	return db_bytea_param(md, sizeof(md));
+}
+
+/* Argon2id (RFC 9106) with a fresh salt, PHC string form. 0 or -1. */
+int
+ra_password_hash(const struct ra_policy *p, const char *pw, char *out,
+    size_t outlen)
+{
+	unsigned char salt[RA_SALT_BYTES];
+	size_t need;
+	int r;
+
+	if (RAND_bytes(salt, sizeof(salt)) != 1) {
+		log_openssl(LOGL_ERR, "RAND_bytes");
+		return -1;
+	}
+	need = argon2_encodedlen((uint32_t)p->argon2_t_cost,
+	    (uint32_t)p->argon2_m_cost_kib, (uint32_t)p->argon2_parallelism,
+	    RA_SALT_BYTES, RA_HASH_BYTES, Argon2_id);
+	if (need > outlen) {
+		log_err("argon2: encoded hash needs %zu bytes", need);
+		return -1;
+	}
+	if ((r = argon2id_hash_encoded((uint32_t)p->argon2_t_cost,
+	    (uint32_t)p->argon2_m_cost_kib, (uint32_t)p->argon2_parallelism, pw,
+	    strlen(pw), salt, sizeof(salt), RA_HASH_BYTES, out, outlen)) !=
+	    ARGON2_OK) {
+		log_err("argon2id_hash_encoded: %s", argon2_error_message(r));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The presented Bearer token (RFC 6750 §2.1), as its digest parameter.
+ * NULL when absent or malformed (*detail says which) or on failure.
+ */
+char *
+ra_bearer(const struct http_request *req, const char **detail)
+{
+	struct ra_token_req r;
+	const char *h = http_header(req, "Authorization");
+	char *digest;
+
+	*detail = "a Bearer token is required (RFC 6750 §2.1)";
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	*detail = "unknown, expired or revoked token";
+	if (ra_token_decode(h, r.token) == -1)
+		return NULL;
+	digest = ra_token_digest(r.token);
+	ra_wipe(&r, sizeof(r));
+	return digest;
+}
+
+
+int
+ra_session_account(struct ra *ra, const struct http_request *req,
+    struct http_response *resp, struct ra_subject *who)
+{
+	const char *v[1], *detail;
+	char *digest = NULL;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	memset(who, 0, sizeof(*who));
+	if ((digest = ra_bearer(req, &detail)) == NULL) {
+		rc = ra_unauthorized(resp, detail) == -1 ? -1 : 0;
+		goto out;
+	}
+	v[0] = digest;
+	if ((res = db_exec(ra->db, &stmt_session_account, v, NULL,
+	    NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = ra_unauthorized(resp, "unknown, expired or revoked "
+		    "token") == -1 ? -1 : 0;
+		goto out;
+	}
+	snprintf(who->account_id, sizeof(who->account_id), "%s",
+	    PQgetvalue(res, 0, 0));
+	snprintf(who->session_id, sizeof(who->session_id), "%s",
+	    PQgetvalue(res, 0, 1));
+	rc = 1;
+out:
+	PQclear(res);
+	free(digest);
+	return rc;
+}
+
+int
+ra_path_id(const char *path, const char *prefix, const char *suffix,
+    char out[24])
+{
+	size_t plen = strlen(prefix), n;
+	const char *p, *end;
+
+	out[0] = '\0';
+	if (strncmp(path, prefix, plen) != 0)
+		return -1;
+	p = path + plen;
+	for (end = p; *end >= '0' && *end <= '9'; end++)
+		;
+	n = (size_t)(end - p);
+	if (n == 0 || n > 18 || *p == '0' || strcmp(end, suffix) != 0)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}

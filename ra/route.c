@@ -1,0 +1,87 @@
+/*
+ * rad's routing: one table of (method, path pattern, handler). A pattern
+ * segment "{id}" matches a positive decimal id (the handler reads it back
+ * with ra_path_id). A known path with another method answers 405 with
+ * Allow; anything else 404. Each module adds its own rows here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/http.h"
+#include "ra/extern.h"
+
+struct ra_route {
+	const char	*method;
+	const char	*pattern;
+	int		(*fn)(struct ra *, const struct http_request *,
+			    struct http_response *);
+};
+
+static int
+ra_health(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+
+	(void)ra;
+	(void)req;
+	return http_respond(resp, 200, "application/json", ok, sizeof(ok) - 1);
+}
+
+static const struct ra_route ra_routes[] = {
+	/* account.c */
+	{ "POST", "/v1/register", ra_register },
+	{ "POST", "/v1/verify-email", ra_verify_email },
+	{ "POST", "/v1/login", ra_login },
+	{ "POST", "/v1/logout", ra_logout },
+	{ "GET", "/v1/me", ra_me },
+	{ "GET", "/health", ra_health },
+};
+
+/* 1 when path matches pattern segment by segment, "{id}" as an id. */
+static int
+ra_route_match(const char *pattern, const char *path)
+{
+	size_t n;
+
+	while (*pattern != '\0' && *path != '\0') {
+		if (strncmp(pattern, "{id}", 4) == 0) {
+			if (*path < '1' || *path > '9')
+				return 0;
+			for (n = 0; path[n] >= '0' && path[n] <= '9'; n++)
+				;
+			if (n > 18)
+				return 0;
+			pattern += 4;
+			path += n;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+int
+ra_handle(void *arg, const struct http_request *req, struct http_response *resp)
+{
+	struct ra *ra = arg;
+	char allow[64];
+	size_t i, len = 0;
+
+	allow[0] = '\0';
+	for (i = 0; i < sizeof(ra_routes) / sizeof(ra_routes[0]); i++) {
+		if (!ra_route_match(ra_routes[i].pattern, req->path))
+			continue;
+		if (strcmp(req->method, ra_routes[i].method) == 0)
+			return ra_routes[i].fn(ra, req, resp);
+		if (len < sizeof(allow))
+			len += (size_t)snprintf(allow + len, sizeof(allow) - len,
+			    "%s%s", len > 0 ? ", " : "", ra_routes[i].method);
+	}
+	if (allow[0] != '\0') {
+		http_add_header(resp, "Allow", allow);
+		return ra_problem(resp, 405, "see docs/openapi.yaml");
+	}
+	return ra_problem(resp, 404, "no such resource; see docs/openapi.yaml");
+}
