@@ -32,13 +32,15 @@ declare -A PORT_DEFAULT=([PG]=15432 [LDAP]=13389 [RA]=18080 [OCSP]=18081
 # runs in the foreground, takes `--config DIR/pki.conf`, listens on
 # 127.0.0.1 at the port pki.conf gives as NAME.port (the port of its [urls]
 # entry), logs to stderr (kept in DIR/log/NAME.log), stops on SIGTERM; when
-# started as root it demotes itself (to pki).
+# started as root it demotes itself (to pki). A worker without a port ("-")
+# is up once its log holds the ready line READY (cad: "issuing with").
 DAEMONS=(
 	"ra rad RA"
 	"ocsp ocspd OCSP"
 	"crl crld CRL"
 	"tsa tsad TSA"
 	"sign signd SIGN"
+	"cad cad - issuing with"
 )
 STOP_TIMEOUT=${PKI_STACK_STOP_TIMEOUT:-20}
 START_TIMEOUT=${PKI_STACK_START_TIMEOUT:-60}
@@ -299,6 +301,25 @@ wait_port() {
 	die "$name did not listen on 127.0.0.1:$port within ${START_TIMEOUT}s; see $logf"
 }
 
+# wait_ready NAME PIDFILE LOG FROM-LINE TEXT: a portless worker's start-up
+# ends with TEXT in its log (after line FROM-LINE, this start's lines).
+wait_ready() {
+	local name=$1 f=$2 logf=$3 from=$4 text=$5 i pid
+	read -r pid <"$f"
+	for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+		if ! child_alive "$pid"; then
+			local how
+			how=$(how_died "$pid")
+			log_tail "$logf"
+			die "$name $how during start-up; see $logf"
+		fi
+		tail -n +"$from" "$logf" | grep -qF -- "$text" && return 0
+		sleep 0.1
+	done
+	log_tail "$logf"
+	die "$name did not log '$text' within ${START_TIMEOUT}s; see $logf"
+}
+
 # --- ports ------------------------------------------------------------------------
 declare -A PORT
 load_ports() {
@@ -447,10 +468,10 @@ EOF
 		# Each daemon listens on 127.0.0.1 at <name>.port (the port of its URL).
 		local d name bin key
 		for d in "${DAEMONS[@]}"; do
-			read -r name bin key <<<"$d"
+			read -r name bin key _ <<<"$d"
 			echo
 			echo "[$name]"
-			echo "port = ${PORT[$key]}"
+			[ "$key" = - ] || echo "port = ${PORT[$key]}"
 			if [ "$name" = tsa ]; then
 				echo "# Local stack only: this machine's clock need not be NTP-synchronized."
 				echo "allow_unsynchronized_clock = true"
@@ -652,9 +673,23 @@ hsm_up() {
 	return 0
 }
 
+# The subscriber-key wrapping key (DESIGN.md "Keys"), made once at the
+# ceremony; exit 3 means it exists.
+wrapkey_up() {
+	local rc=0
+	pkictl wrapkey create --so-pin-file "$SECRETS/pki-wrap.so-pin" >>"$LOG/pkictl.log" 2>&1 || rc=$?
+	case $rc in
+	0) say "ca: subscriber-key wrapping key created" ;;
+	3) ;;
+	*) log_tail "$LOG/pkictl.log"; die "'pkictl wrapkey create' failed; see $LOG/pkictl.log" ;;
+	esac
+	give_to_stack "$HSMDIR/tokens"
+}
+
 ca_up() {
 	if pkictl ca status >>"$LOG/pkictl.log" 2>&1; then
 		say "ca: initialized"
+		wrapkey_up
 		return 0
 	fi
 	say "ca: running the key ceremony (pkictl ca init)"
@@ -664,6 +699,7 @@ ca_up() {
 	pkictl crl arl >>"$LOG/pkictl.log" 2>&1 ||
 		{ log_tail "$LOG/pkictl.log"; die "'pkictl crl arl' failed; see $LOG/pkictl.log"; }
 	give_to_stack "$HSMDIR/tokens" "$DIR/pki"
+	wrapkey_up
 	local f
 	for f in root issuing chain ocsp-root ocsp-issuing tsa; do
 		[ -s "$DIR/pki/$f.pem" ] || die "'pkictl ca init' succeeded but did not write $DIR/pki/$f.pem"
@@ -672,16 +708,24 @@ ca_up() {
 
 # --- daemons -------------------------------------------------------------------------------
 daemon_up() {
-	local name=$1 bin=$BUILD/$2 port=${PORT[$3]}
-	local f=$RUN/$name.pid logf=$LOG/$name.log
+	local name=$1 bin=$BUILD/$2 key=$3
+	shift 3
+	local ready=$* f=$RUN/$name.pid logf=$LOG/$name.log
 	[ -x "$bin" ] || return 0
 	if pidfile_pid "$f" >/dev/null; then
 		say "$name: already running"
 		return 0
 	fi
-	port_in_use "$port" && die "port $port ($name) is taken by another process (ss -ltnp)"
-	start_bg "$name" "$f" "$logf" root "$bin" --config "$CONF"
-	wait_port "$name" "$f" "$port" "$logf"
+	if [ "$key" = - ]; then
+		local from
+		from=$(($(wc -l <"$logf" 2>/dev/null || echo 0) + 1))
+		start_bg "$name" "$f" "$logf" root "$bin" --config "$CONF"
+		wait_ready "$name" "$f" "$logf" "$from" "$ready"
+	else
+		port_in_use "${PORT[$key]}" && die "port ${PORT[$key]} ($name) is taken by another process (ss -ltnp)"
+		start_bg "$name" "$f" "$logf" root "$bin" --config "$CONF"
+		wait_port "$name" "$f" "${PORT[$key]}" "$logf"
+	fi
 	say "$name: started (pid $(<"$f"))"
 }
 
@@ -773,13 +817,15 @@ cmd_status() {
 		status_line ca "not-init" "no certificates in $DIR/pki"
 	fi
 	for d in "${DAEMONS[@]}"; do
-		read -r name bin key <<<"$d"
+		read -r name bin key _ <<<"$d"
+		local where="127.0.0.1:${PORT[$key]:-}"
+		[ "$key" = - ] && where="worker (no port)"
 		if [ ! -x "$BUILD/$bin" ]; then
-			status_line "$name" "-" "not built ($BUILD/$bin); reserved port ${PORT[$key]}"
+			status_line "$name" "-" "not built ($BUILD/$bin)"
 			continue
 		fi
 		st=$(component_state "$RUN/$name.pid")
-		status_line "$name" "${st%% *}" "${st#* } 127.0.0.1:${PORT[$key]}"
+		status_line "$name" "${st%% *}" "${st#* } $where"
 		[ "${st%% *}" = up ] || rc=3
 	done
 	return $rc

@@ -1,5 +1,6 @@
 /*
- * Publication of CA certificates and CRLs to LDAP (RFC 4523). See
+ * Publication of CA certificates, CRLs and subscriber certificates to LDAP
+ * (RFC 4523). See
  * lib/ldappub.h. One short-lived connection per call: publication goes
  * through a retrying queue, so a slow or absent directory costs at most
  * the time-outs below and never blocks issuance.
@@ -134,12 +135,21 @@ out:
 	return rc;
 }
 
+/* An entry's structural and auxiliary classes, by the attribute published. */
+static int
+ldappub_is_subscriber_attr(const char *attr)
+{
+	return strcasecmp(attr, "userCertificate;binary") == 0 ||
+	    strcasecmp(attr, "description") == 0;
+}
+
 /* Adds dn with its object classes, cn and attr. Returns the LDAP code. */
 static int
 ldappub_add(LDAP *ld, const char *dn, const char *cn, const char *attr,
     struct berval *val)
 {
-	char *oc_vals[] = { "applicationProcess", "pkiCA", "deltaCRL", NULL };
+	char *ca_oc[] = { "applicationProcess", "pkiCA", "deltaCRL", NULL };
+	char *user_oc[] = { "applicationProcess", "pkiUser", NULL };
 	char *cn_vals[] = { (char *)cn, NULL };
 	struct berval *bvals[] = { val, NULL };
 	LDAPMod oc, cnm, data;
@@ -148,7 +158,7 @@ ldappub_add(LDAP *ld, const char *dn, const char *cn, const char *attr,
 	memset(&oc, 0, sizeof(oc));
 	oc.mod_op = LDAP_MOD_ADD;
 	oc.mod_type = "objectClass";
-	oc.mod_values = oc_vals;
+	oc.mod_values = ldappub_is_subscriber_attr(attr) ? user_oc : ca_oc;
 	memset(&cnm, 0, sizeof(cnm));
 	cnm.mod_op = LDAP_MOD_ADD;
 	cnm.mod_type = "cn";
@@ -158,6 +168,43 @@ ldappub_add(LDAP *ld, const char *dn, const char *cn, const char *attr,
 	data.mod_type = (char *)attr;
 	data.mod_bvalues = bvals;
 	return ldap_add_ext_s(ld, dn, mods, NULL, NULL);
+}
+
+/*
+ * Adds the organizationalUnit parent of dn ("cn=x,ou=subscribers,<base>"),
+ * for directories made before it was part of the base entries. Returns
+ * the LDAP code; an existing parent counts as success.
+ */
+static int
+ldappub_add_parent_ou(LDAP *ld, const char *dn)
+{
+	const char *parent = strchr(dn, ',');
+	char ou[64], *ou_vals[] = { ou, NULL };
+	char *oc_vals[] = { "organizationalUnit", NULL };
+	LDAPMod oc, oum;
+	LDAPMod *mods[] = { &oc, &oum, NULL };
+	size_t n;
+	int lrc;
+
+	/* Escaped commas never occur here: the first RDN is cn=<hex serial>. */
+	if (parent == NULL || strncasecmp(parent + 1, "ou=", 3) != 0)
+		return LDAP_NO_SUCH_OBJECT;
+	parent++;
+	n = strcspn(parent + 3, ",");
+	if (n == 0 || n >= sizeof(ou))
+		return LDAP_NO_SUCH_OBJECT;
+	memcpy(ou, parent + 3, n);
+	ou[n] = '\0';
+	memset(&oc, 0, sizeof(oc));
+	oc.mod_op = LDAP_MOD_ADD;
+	oc.mod_type = "objectClass";
+	oc.mod_values = oc_vals;
+	memset(&oum, 0, sizeof(oum));
+	oum.mod_op = LDAP_MOD_ADD;
+	oum.mod_type = "ou";
+	oum.mod_values = ou_vals;
+	lrc = ldap_add_ext_s(ld, parent, mods, NULL, NULL);
+	return lrc == LDAP_ALREADY_EXISTS ? LDAP_SUCCESS : lrc;
 }
 
 static int
@@ -206,6 +253,9 @@ ldappub_put(const struct ldappub_conf *conf, const char *dn,
 	lrc = ldappub_replace(ld, dn, attr, &val);
 	if (lrc == LDAP_NO_SUCH_OBJECT) {
 		lrc = ldappub_add(ld, dn, cn, attr, &val);
+		if (lrc == LDAP_NO_SUCH_OBJECT && ldappub_is_subscriber_attr(attr) &&
+		    ldappub_add_parent_ou(ld, dn) == LDAP_SUCCESS)
+			lrc = ldappub_add(ld, dn, cn, attr, &val);
 		if (lrc == LDAP_ALREADY_EXISTS)
 			lrc = ldappub_replace(ld, dn, attr, &val);
 		else if (lrc != LDAP_SUCCESS) {

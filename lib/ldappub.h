@@ -11,15 +11,18 @@ struct ldappub_conf {
 	const char	*uri;		/* ldap://127.0.0.1:port or ldapi:// */
 	const char	*bind_dn;	/* NULL: anonymous */
 	const char	*bind_pw_file;	/* file holding the bind password */
+	const char	*base;		/* ldap.base: subscriber entries go under it */
 };
 
 /*
- * Creates or updates the entry dn (objectClass applicationProcess, with the
- * auxiliary classes pkiCA and deltaCRL; dn's first RDN is cn=...) and
- * replaces attribute
- * attr ("cACertificate;binary", "certificateRevocationList;binary",
- * "authorityRevocationList;binary", "deltaRevocationList;binary") with the
- * DER bytes. Returns 0, or -1 with a message in err.
+ * Creates or updates the entry dn (dn's first RDN is cn=...) and replaces
+ * attribute attr with the bytes der. A CA entry (attr "cACertificate;binary",
+ * "certificateRevocationList;binary", "authorityRevocationList;binary",
+ * "deltaRevocationList;binary") is an applicationProcess with the auxiliary
+ * classes pkiCA and deltaCRL; a subscriber entry (attr
+ * "userCertificate;binary" or "description") an applicationProcess with
+ * pkiUser, whose missing ou= parent is created. Returns 0, or -1 with a
+ * message in err.
  */
 int	ldappub_put(const struct ldappub_conf *, const char *dn,
 	    const char *attr, const unsigned char *der, size_t len,

@@ -33,7 +33,24 @@ static const struct db_stmt stmt_queue_failed = { "publish_queue_failed",
 	"UPDATE publish_queue SET attempts = attempts + 1, last_error = $2, "
 	"next_attempt_at = now() + make_interval(secs => $3::int) WHERE id = $1", 3 };
 static const struct db_stmt stmt_queue_pending = { "publish_queue_pending",
-	"SELECT count(*) FROM publish_queue WHERE done_at IS NULL", 0 };
+	"SELECT (SELECT count(*) FROM publish_queue WHERE done_at IS NULL) + "
+	"(SELECT count(*) FROM publish_certificate WHERE done_at IS NULL)", 0 };
+/* The certificate's state now, not when it was queued (schema/013). */
+static const struct db_stmt stmt_cert_claim = { "publish_certificate_claim",
+	"SELECT p.id, c.serial, c.der, p.attempts, c.revocation_reason, "
+	"to_char(c.revoked_at AT TIME ZONE 'UTC', "
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), c.id FROM publish_certificate p "
+	"JOIN certificate c ON c.id = p.certificate_id WHERE p.done_at IS NULL "
+	"AND p.next_attempt_at <= now() ORDER BY p.id LIMIT 32 "
+	"FOR UPDATE OF p SKIP LOCKED", 0 };
+/* Done: this row and any older pending row of the same certificate. */
+static const struct db_stmt stmt_cert_done = { "publish_certificate_done",
+	"UPDATE publish_certificate SET done_at = now(), attempts = attempts + "
+	"(id = $1)::int, last_error = NULL WHERE done_at IS NULL AND "
+	"certificate_id = $2 AND id <= $1", 2 };
+static const struct db_stmt stmt_cert_failed = { "publish_certificate_failed",
+	"UPDATE publish_certificate SET attempts = attempts + 1, last_error = $2, "
+	"next_attempt_at = now() + make_interval(secs => $3::int) WHERE id = $1", 3 };
 
 int
 publish_ca_dn(const char *base, X509 *cert, char *dn, size_t dnlen)
@@ -101,6 +118,93 @@ out:
 	return rc;
 }
 
+/* Seconds until the next attempt after attempts failures: 10, 20, ... 1 h. */
+static long
+publish_backoff(long attempts)
+{
+	long delay = attempts < 9 ? 10L << attempts : PUBLISH_BACKOFF_MAX_S;
+
+	return delay > PUBLISH_BACKOFF_MAX_S ? PUBLISH_BACKOFF_MAX_S : delay;
+}
+
+/* RFC 5280 §5.3.1 CRLReason names, by code (7 is unused). */
+static const char *
+publish_reason_name(int code)
+{
+	static const char *const names[] = { "unspecified", "keyCompromise",
+	    "cACompromise", "affiliationChanged", "superseded",
+	    "cessationOfOperation", "certificateHold", NULL, "removeFromCRL",
+	    "privilegeWithdrawn", "aACompromise" };
+
+	if (code < 0 || code > 10 || names[code] == NULL)
+		return "unknown";
+	return names[code];
+}
+
+/*
+ * Publishes one subscriber certificate's entry, cn=<serial>,ou=subscribers,
+ * <base>: userCertificate;binary and a description of its status now.
+ */
+static int
+publish_cert_row(struct db *db, const struct ldappub_conf *lc, PGresult *res,
+    int i, const char *actor)
+{
+	unsigned char *der = NULL;
+	size_t len;
+	char err[256] = "", backoff[32], dn[512], status[160];
+	const char *id = PQgetvalue(res, i, 0), *serial = PQgetvalue(res, i, 1);
+	const char *values[3];
+	json_t *details = NULL;
+	long attempts = strtol(PQgetvalue(res, i, 3), NULL, 10), delay;
+	int ok = 0, rc = -1;
+
+	if (db_bytea_value(PQgetvalue(res, i, 2), &der, &len) == -1)
+		goto out;
+	if (PQgetisnull(res, i, 4))
+		snprintf(status, sizeof(status), "status=valid");
+	else
+		snprintf(status, sizeof(status), "status=%s; reason=%s; "
+		    "revoked_at=%s", atoi(PQgetvalue(res, i, 4)) == 6 ? "on-hold" :
+		    "revoked", publish_reason_name(atoi(PQgetvalue(res, i, 4))),
+		    PQgetvalue(res, i, 5));
+	if (lc == NULL || lc->uri == NULL || lc->base == NULL || *lc->base == '\0')
+		snprintf(err, sizeof(err), "ldap.uri or ldap.base not configured");
+	else if ((size_t)snprintf(dn, sizeof(dn), "cn=%s,ou=subscribers,%s",
+	    serial, lc->base) >= sizeof(dn))
+		snprintf(err, sizeof(err), "ldap.base too long");
+	else
+		ok = ldappub_put(lc, dn, "userCertificate;binary", der, len, err,
+		    sizeof(err)) == 0 &&
+		    ldappub_put(lc, dn, "description", (unsigned char *)status,
+		    strlen(status), err, sizeof(err)) == 0;
+	values[0] = id;
+	if (ok) {
+		values[1] = PQgetvalue(res, i, 6);
+		if (db_exec_ok(db, &stmt_cert_done, values) == -1)
+			goto out;
+	} else {
+		delay = publish_backoff(attempts);
+		snprintf(backoff, sizeof(backoff), "%ld", delay);
+		values[1] = err;
+		values[2] = backoff;
+		if (db_exec_ok(db, &stmt_cert_failed, values) == -1)
+			goto out;
+		log_warn("LDAP publication of certificate %s failed (retry in "
+		    "%ld s): %s", serial, delay, err);
+	}
+	details = json_pack("{s:s, s:s, s:s, s:b, s:s?}", "certificate_id",
+	    PQgetvalue(res, i, 6), "serial", serial, "status", status, "ok", ok,
+	    "error", ok ? NULL : err);
+	if (details == NULL || audit_append(db, actor, "publish.ldap",
+	    "publish_certificate", id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	free(der);
+	return rc;
+}
+
 /* Publishes one claimed row and records the outcome, audited, in the caller's transaction. */
 static int
 publish_row(struct db *db, const struct ldappub_conf *lc, PGresult *res, int i,
@@ -129,10 +233,7 @@ publish_row(struct db *db, const struct ldappub_conf *lc, PGresult *res, int i,
 		if (db_exec_ok(db, &stmt_queue_done, values) == -1)
 			goto out;
 	} else {
-		/* Exponential back-off: 10 s, 20 s, ... capped at an hour. */
-		delay = attempts < 9 ? 10L << attempts : PUBLISH_BACKOFF_MAX_S;
-		if (delay > PUBLISH_BACKOFF_MAX_S)
-			delay = PUBLISH_BACKOFF_MAX_S;
+		delay = publish_backoff(attempts);
 		snprintf(backoff, sizeof(backoff), "%ld", delay);
 		values[1] = err;
 		values[2] = backoff;
@@ -169,6 +270,13 @@ publish_txn(struct db *db, void *varg)
 		return -1;
 	for (i = 0; i < PQntuples(res); i++) {
 		if (publish_row(db, arg->lc, res, i, arg->actor) == -1)
+			goto out;
+	}
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_cert_claim, NULL, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		if (publish_cert_row(db, arg->lc, res, i, arg->actor) == -1)
 			goto out;
 	}
 	rc = 0;

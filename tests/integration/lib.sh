@@ -25,6 +25,10 @@ if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$TEST_TMP"; fi
 _lib_cleanup() {
 	local rc=$? d
 	set +e
+	for d in "${_lib_restart[@]}"; do
+		"$STACK_SH" up --dir "$d" --ports auto --build "$BUILD" --ephemeral >"$TEST_TMP/restart.log" 2>&1 ||
+			{ echo "$TEST_NAME: could not restart the stack's daemons:" >&2; cat "$TEST_TMP/restart.log" >&2; rc=1; }
+	done
 	for d in "${_lib_stacks[@]}"; do
 		"$STACK_SH" down --dir "$d" >/dev/null 2>&1 ||
 			echo "$TEST_NAME: could not stop the stack in $d" >&2
@@ -82,6 +86,23 @@ stack_down() {
 # stack_get DIR KEY: a value from DIR/stack.env.
 stack_get() {
 	sed -n "s/^$2=//p" "$1/stack.env"
+}
+
+# stack_daemon_stop NAME: stops the shared stack's daemon NAME (SIGTERM, waits
+# up to 20 s), e.g. so a test can run its own cad workers alone; the EXIT
+# trap starts it again with `stack.sh up` (which starts only what is down).
+_lib_restart=()
+stack_daemon_stop() {
+	local pid i
+	pid=$(pidfile_of "$PKI_STACK_DIR" "$1")
+	[ -n "$pid" ] || return 0
+	_lib_restart+=("$PKI_STACK_DIR")
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	fail "stack daemon $1 (pid $pid) did not stop on SIGTERM"
 }
 
 # pidfile_of DIR NAME: the PID in DIR/run/NAME.pid, or nothing.

@@ -19,6 +19,8 @@ stop_workers() {
 	pids=()
 }
 trap 'stop_workers; _lib_cleanup' EXIT
+# The stack runs a cad of its own: the counts below need this test's workers alone.
+stack_daemon_stop cad
 start_worker() { # start_worker NAME [ENV=VAL...]: a cad in the background
 	local name=$1
 	shift
@@ -99,6 +101,30 @@ ser=$(openssl x509 -noout -serial -in "$tmp/$o1.pem" | cut -d= -f2)
 	fail "issuance not audited"
 [ "$(mine)" -eq $((n0 + 3)) ] || fail "3 orders, $(( $(mine) - n0 )) certificates"
 note "3 kinds issued: $(pkictl order show --id "$o1" | sed -n 's/^serial\t//p') ..."
+
+# --- the directory: each subscriber certificate gets an entry; revocation updates it ---
+ldap_entry() { # ldap_entry SERIAL OUT: the entry's attributes (ldapsearch -LLL)
+	ldapsearch -x -LLL -o ldif-wrap=no -H "$PKI_LDAP_URI" -b "cn=$1,ou=subscribers,$PKI_LDAP_BASE" \
+		-s base '(objectClass=pkiUser)' 'userCertificate;binary' description >"$2" 2>&1 ||
+		{ cat "$2"; fail "ldapsearch for subscriber $1"; }
+}
+[ "$(q "SELECT count(*) FROM publish_certificate p JOIN issuance_order o ON o.certificate_id = p.certificate_id
+      WHERE o.id IN ('$o1', '$o2', '$o3') AND p.done_at IS NULL")" = 3 ] ||
+	fail "issuance did not queue the 3 certificates for the directory"
+pkictl publish >"$tmp/publish.out" 2>&1 || { cat "$tmp/publish.out"; fail "pkictl publish"; }
+ldap_entry "$ser" "$tmp/entry.ldif"
+sed -n 's/^userCertificate;binary:: //p' "$tmp/entry.ldif" | base64 -d >"$tmp/entry.der"
+openssl x509 -inform DER -in "$tmp/entry.der" -outform PEM | cmp -s - <(openssl x509 -in "$tmp/$o1.pem") ||
+	fail "the directory's userCertificate is not the issued certificate"
+grep -qx 'description: status=valid' "$tmp/entry.ldif" || fail "directory entry: $(cat "$tmp/entry.ldif")"
+pkictl cert revoke --serial "$ser" --reason privilegeWithdrawn >/dev/null || fail "pkictl cert revoke"
+pkictl publish >"$tmp/publish.out" 2>&1 || { cat "$tmp/publish.out"; fail "pkictl publish"; }
+ldap_entry "$ser" "$tmp/entry.ldif"
+grep -q '^description: status=revoked; reason=privilegeWithdrawn; revoked_at=20' "$tmp/entry.ldif" ||
+	fail "revocation did not update the directory entry: $(grep description "$tmp/entry.ldif")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'publish.ldap' AND object_type = 'publish_certificate' AND details->>'serial' = '$ser'")" -ge 2 ] ||
+	fail "directory publication of $ser not audited"
+note "directory: cn=$ser,ou=subscribers,$PKI_LDAP_BASE published, then updated on revocation"
 
 # --- lint: the order fails with a clear error, nothing is signed -----------------------
 n0=$(mine)

@@ -221,11 +221,45 @@ make_crl(long next_days, int *lenp)
 	return der;
 }
 
+/* A real self-signed certificate (slapd checks the syntax); DER to free(). */
+static unsigned char *
+make_cert(int *lenp)
+{
+	EVP_PKEY *pkey;
+	X509 *x;
+	unsigned char *der, *p;
+	int len;
+
+	pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	x = X509_new();
+	assert_non_null(pkey);
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 0x0A1B2C), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x),
+	    "CN", MBSTRING_ASC, (const unsigned char *)"Budi", -1, -1, 0), 1);
+	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(x)), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, pkey), 1);
+	assert_true(X509_sign(x, pkey, EVP_sha256()) > 0);
+	len = i2d_X509(x, NULL);
+	assert_true(len > 0);
+	der = malloc((size_t)len);
+	assert_non_null(der);
+	p = der;
+	assert_int_equal(i2d_X509(x, &p), len);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	*lenp = len;
+	return der;
+}
+
 static void
 test_add_then_replace(void **state)
 {
 	struct fixture *fx = *state;
-	struct ldappub_conf conf = { fx->uri, ADMIN_DN, fx->pwfile };
+	struct ldappub_conf conf = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
 	unsigned char *der1, *der2;
 	int len1, len2;
 	struct berval **vals;
@@ -277,15 +311,53 @@ test_add_then_replace(void **state)
 	free(der2);
 }
 
+/* A subscriber entry: its ou= parent is created, classes pkiUser. */
+static void
+test_subscriber_entry(void **state)
+{
+	struct fixture *fx = *state;
+	struct ldappub_conf conf = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
+	static const char dn[] = "cn=0A1B2C,ou=subscribers,dc=test";
+	static const char st[] = "status=revoked; reason=privilegeWithdrawn";
+	unsigned char *der;
+	struct berval **vals;
+	char err[512];
+	int len, i, user = 0;
+
+	der = make_cert(&len);
+	if (ldappub_put(&conf, dn, "userCertificate;binary", der, (size_t)len,
+	    err, sizeof(err)) == -1)
+		fail_msg("ldappub_put (userCertificate): %s", err);
+	if (ldappub_put(&conf, dn, "description", (const unsigned char *)st,
+	    strlen(st), err, sizeof(err)) == -1)
+		fail_msg("ldappub_put (description): %s", err);
+	vals = read_attr(fx, dn, "userCertificate;binary");
+	assert_non_null(vals);
+	assert_int_equal(vals[0]->bv_len, len);
+	assert_memory_equal(vals[0]->bv_val, der, len);
+	ldap_value_free_len(vals);
+	vals = read_attr(fx, dn, "description");
+	assert_non_null(vals);
+	assert_int_equal(vals[0]->bv_len, strlen(st));
+	ldap_value_free_len(vals);
+	vals = read_attr(fx, dn, "objectClass");
+	assert_non_null(vals);
+	for (i = 0; vals[i] != NULL; i++)
+		user |= vals[i]->bv_len == 7 && memcmp(vals[i]->bv_val, "pkiUser", 7) == 0;
+	assert_true(user);
+	ldap_value_free_len(vals);
+	free(der);
+}
+
 static void
 test_failures(void **state)
 {
 	struct fixture *fx = *state;
-	struct ldappub_conf conf = { fx->uri, ADMIN_DN, fx->pwfile };
-	struct ldappub_conf anon = { fx->uri, NULL, NULL };
-	struct ldappub_conf nopw = { fx->uri, ADMIN_DN, NULL };
-	struct ldappub_conf down = { "ldap://127.0.0.1:1", NULL, NULL };
-	struct ldappub_conf wrongpw = { fx->uri, ADMIN_DN, NULL };
+	struct ldappub_conf conf = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
+	struct ldappub_conf anon = { fx->uri, NULL, NULL, NULL };
+	struct ldappub_conf nopw = { fx->uri, ADMIN_DN, NULL, NULL };
+	struct ldappub_conf down = { "ldap://127.0.0.1:1", NULL, NULL, NULL };
+	struct ldappub_conf wrongpw = { fx->uri, ADMIN_DN, NULL, NULL };
 	const unsigned char der[] = { 0x30, 0x00 };
 	char err[512], badpw[160];
 	int fd;
@@ -333,6 +405,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_then_replace),
+		cmocka_unit_test(test_subscriber_entry),
 		cmocka_unit_test(test_failures),
 	};
 
