@@ -134,6 +134,25 @@ main(int argc, char **argv)
 	}
 	log_warn("mail: LOCAL FILE SINK in %s: messages are written there, "
 	    "never delivered", sink);
+	/* factor.c: the SMS file sink and the OTP key, read before demotion. */
+	if ((sink = config_get(cfg, "ra.sms_sink_dir", NULL)) == NULL) {
+		log_err("config: ra.sms_sink_dir missing (the local file sink "
+		    "is the only SMS sender of this version)");
+		goto out;
+	}
+	if (ra_sink_dir(cfg, sink) == -1)
+		goto out;
+	if ((ra.sms = ra_sms_file_sink(sink, err, sizeof(err))) == NULL) {
+		log_err("sms: %s", err);
+		goto out;
+	}
+	log_warn("sms: LOCAL FILE SINK in %s: messages are written there, "
+	    "never delivered", sink);
+	if (ra_factor_init(&ra, config_get(cfg, "ra.otp_key_file", NULL), err,
+	    sizeof(err)) == -1) {
+		log_err("otp key: %s", err);
+		goto out;
+	}
 	snprintf(verify_url, sizeof(verify_url), "%s",
 	    config_get(cfg, "ra.verify_url", ""));
 	if (verify_url[0] == '\0')
@@ -182,6 +201,8 @@ out:
 	ra_ratelimit_free(ra.rl_register);
 	db_close(ra.db);
 	ra_mailer_free(ra.mailer);
+	ra_sms_free(ra.sms);
+	ra_wipe(ra.otp_key, sizeof(ra.otp_key));
 	config_free(polcfg);
 	config_free(cfg);
 	return rc;
