@@ -374,6 +374,20 @@ make_secret() {
 	mv -f -- "$f.tmp" "$f"
 }
 
+# rad's OTP HMAC key (ra/factor.c): 256 bits as 64 hex digits from
+# openssl rand, mode 0600, created once; never in argv.
+make_otp_key() {
+	local f=$1
+	[ -s "$f" ] && return 0
+	(
+		umask 077
+		openssl rand -hex 32 | tr -d '\n' >"$f.tmp"
+	)
+	[ "$(wc -c <"$f.tmp")" -eq 64 ] || die "openssl rand failed for $f"
+	give_to_stack "$f.tmp"
+	mv -f -- "$f.tmp" "$f"
+}
+
 # Writes stdin to $1 atomically with mode $2, owned by the stack user.
 write_file() {
 	local f=$1 mode=$2
@@ -422,6 +436,7 @@ write_layout() {
 		make_secret "$SECRETS/$t.so-pin"
 	done
 	make_secret "$SECRETS/ldap-admin.pw"
+	make_otp_key "$SECRETS/ra-otp.key"
 
 	write_file "$SOFTHSM2_CONF" 0644 <<EOF
 # SoftHSM2 configuration of this stack (written by deploy/stack.sh).
@@ -480,6 +495,8 @@ EOF
 			if [ "$name" = ra ]; then
 				echo "# Local stack only: the LOCAL FILE SINK; mail is written here, never sent."
 				echo "mail_sink_dir = $DIR/spool/ra-mail"
+				echo "sms_sink_dir = $DIR/spool/ra-sms"
+				echo "otp_key_file = $SECRETS/ra-otp.key"
 			fi
 		done
 	} | write_file "$CONF" 0644

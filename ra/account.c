@@ -87,7 +87,7 @@ static const struct db_stmt stmt_session_revoke = {
 };
 static const struct db_stmt stmt_me = {
 	"ra_me_session_account",
-	"SELECT a.id, a.email, a.phone, a.email_verified, "
+	"SELECT a.id, a.email, a.phone, a.email_verified, a.phone_verified, "
 	"to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
 	"to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
 	"FROM ra_session s JOIN ra_account a ON a.id = s.account_id "
@@ -604,12 +604,13 @@ ra_me(struct ra *ra, const struct http_request *req,
 		rc = ra_unauthorized(resp, "unknown, expired or revoked token");
 		goto out;
 	}
-	if ((o = json_pack("{s:I, s:s, s:s, s:b, s:s, s:s}", "id",
+	if ((o = json_pack("{s:I, s:s, s:s, s:b, s:b, s:s, s:s}", "id",
 	    (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "email",
 	    PQgetvalue(res, 0, 1), "phone", PQgetvalue(res, 0, 2),
 	    "email_verified", strcmp(PQgetvalue(res, 0, 3), "t") == 0,
-	    "created_at", PQgetvalue(res, 0, 4), "session_expires_at",
-	    PQgetvalue(res, 0, 5))) == NULL)
+	    "phone_verified", strcmp(PQgetvalue(res, 0, 4), "t") == 0,
+	    "created_at", PQgetvalue(res, 0, 5), "session_expires_at",
+	    PQgetvalue(res, 0, 6))) == NULL)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
+
 struct config;
 struct db;
 struct http_request;
@@ -35,6 +37,13 @@ struct ra_policy {
 	long	lockout_max_s;
 	long	register_per_min;	/* per client address, per process */
 	long	login_per_min;
+	/* factor.c: one-time codes and the factor lock-out */
+	long	otp_ttl_s;
+	long	otp_max_attempts;	/* wrong codes that kill one OTP */
+	long	otp_per_hour;		/* OTPs sent per account */
+	long	factor_lock_threshold;	/* wrong factors before a lock */
+	long	factor_lock_base_s;	/* first lock; doubles with each failure */
+	long	factor_lock_max_s;
 };
 
 /* Loads the policy (config NULL: the built-in defaults). 0 or -1, logged. */
@@ -119,6 +128,8 @@ struct ra {
 	struct ra_ratelimit	*rl_login;
 	const char		*verify_url;	/* prefix of the emailed link */
 	char			 dummy_hash[256];	/* for unknown emails */
+	struct ra_sms		*sms;		/* factor.c */
+	unsigned char		 otp_key[32];	/* HMAC key of OTP digests */
 };
 
 /* Attempts of one transaction on serialization failure (db_transaction). */
@@ -191,6 +202,140 @@ int	ra_login(struct ra *, const struct http_request *,
 int	ra_logout(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_me(struct ra *, const struct http_request *,
+	    struct http_response *);
+
+/*
+ * --- Second factors (factor.c, factor_request.c, sms.c) -------------------
+ *
+ * A sensitive action (agreement, rekey, revocation, changing the email,
+ * phone, password or PIN) carries a factor member, a JSON object:
+ *	{"type":"otp","otp_id":N,"code":"123456"}  a code from POST /v1/otp
+ *	{"type":"pin","pin":"123456"}		    the account's PIN
+ *	{"type":"totp","code":"123456"}		    RFC 6238; not enrolable yet:
+ *						    refused as not enrolled
+ */
+#define RA_OTP_DIGITS		6
+#define RA_PIN_DIGITS		6
+#define RA_PURPOSE_MAX		16
+
+enum ra_factor_type {
+	RA_FACTOR_OTP = 1,
+	RA_FACTOR_PIN,
+	RA_FACTOR_TOTP,		/* XXX issue 3: lib/totp.c, then ra_factor_check */
+};
+struct ra_factor {
+	enum ra_factor_type	type;
+	long long		otp_id;			/* RA_FACTOR_OTP */
+	char			secret[RA_OTP_DIGITS + 1];	/* code or PIN; wipe */
+};
+struct ra_otp_req {
+	char	channel[8];			/* "email" or "sms" */
+	char	purpose[RA_PURPOSE_MAX + 1];	/* one of ra_purpose_check's */
+};
+struct ra_phone_verify_req {
+	long long	otp_id;
+	char		code[RA_OTP_DIGITS + 1];	/* wipe */
+};
+struct ra_pin_req {
+	char			pin[RA_PIN_DIGITS + 1];	/* the new PIN; wipe */
+	struct ra_factor	factor;
+};
+
+/*
+ * factor_request.c (stateless; fuzzed). The body parsers follow the rules of
+ * ra_parse_register; ra_factor_parse checks one factor object (borrowed).
+ * Details never quote a code or PIN. On failure the output is zeroed.
+ */
+int	ra_parse_otp_request(const void *body, size_t len, struct ra_otp_req *,
+	    char *detail, size_t detaillen);
+int	ra_parse_phone_verify(const void *body, size_t len,
+	    struct ra_phone_verify_req *, char *detail, size_t detaillen);
+int	ra_parse_pin_set(const void *body, size_t len, struct ra_pin_req *,
+	    char *detail, size_t detaillen);
+int	ra_factor_parse(json_t *factor, struct ra_factor *, char *detail,
+	    size_t detaillen);
+/* 0 when purpose is one of the fixed list (schema/010 ra_otp.purpose). */
+int	ra_purpose_check(const char *purpose);
+/*
+ * The code for one 32-bit random draw: 0 with 6 digits in out, or -1 when v
+ * falls in the top 2^32 mod 10^6 values, which would bias the result (draw
+ * again). ra_otp_code_new draws from RAND_bytes until one fits. 0 or -1.
+ */
+int	ra_otp_code_from(uint32_t v, char out[RA_OTP_DIGITS + 1]);
+int	ra_otp_code_new(char out[RA_OTP_DIGITS + 1]);
+/* 6 ASCII digits, not all one digit, not a run up or down (mod 10). */
+int	ra_pin_check(const char *pin, char *detail, size_t detaillen);
+
+/* sms.c: the SMS sender adapter; only the LOCAL FILE SINK (like mail.c). */
+struct ra_sms;
+
+struct ra_sms	*ra_sms_file_sink(const char *dir, char *err, size_t errlen);
+void		 ra_sms_free(struct ra_sms *);
+/* Sends one text to an E.164 number. 0 or -1 (logged, without the text). */
+int		 ra_sms_send(struct ra_sms *, const char *to, const char *text);
+
+/* factor.c */
+enum ra_factor_result {
+	RA_FACTOR_OK = 0,	/* verified; an OTP is consumed */
+	RA_FACTOR_MALFORMED,	/* 400: not a factor object */
+	RA_FACTOR_NOT_ENROLLED,	/* 400: no PIN set; TOTP */
+	RA_FACTOR_REFUSED,	/* 401: unknown, expired, used or dead OTP, or
+				   one of another purpose; nothing counted */
+	RA_FACTOR_WRONG,	/* 401: wrong code or PIN; counted */
+	RA_FACTOR_LOCKED,	/* 429: retry_after; nothing tried */
+};
+struct ra_factor_outcome {
+	enum ra_factor_result	result;
+	long			retry_after;	/* RA_FACTOR_LOCKED */
+	char			kind[8];	/* "otp", "pin": for the audit */
+	long long		otp_id;
+	char			detail[192];	/* client-facing, no secret */
+};
+
+/*
+ * Reads the OTP HMAC key: a file of mode 0600 holding 64 hex digits (256
+ * bits; deploy/stack.sh writes it with openssl rand once). 0, or -1 with err.
+ */
+int	ra_factor_init(struct ra *, const char *key_file, char *err,
+	    size_t errlen);
+
+/*
+ * THE VERIFIER every sensitive action calls, inside its own transaction
+ * (the db of its db_transaction fn), BEFORE any change of its own:
+ *
+ *	if (ra_factor_verify(ra, db, id, "revoke", factor, &fo) == -1)
+ *		return -1;			(our failure: roll back)
+ *	if (fo.result != RA_FACTOR_OK)
+ *		return 0;			(COMMIT: only the failure record)
+ *	... the action's change and audit_append() ...
+ *
+ * and, after db_transaction, answers a refusal with ra_factor_respond().
+ * A wrong code or PIN is recorded (the OTP's attempts, the account's
+ * factor_failures and lock, audit ra.otp.failed / ra.factor.failed /
+ * ra.factor.lock); that record must COMMIT although the action is refused,
+ * or guessing would cost nothing. Any other refusal writes nothing. On
+ * RA_FACTOR_OK an OTP is consumed (single use) and the failure count reset,
+ * both part of the caller's transaction: if the caller then fails and rolls
+ * back, the OTP stays usable. An OTP authorizes only the purpose it was
+ * issued for; a PIN authorizes any. The account row is locked FOR UPDATE.
+ * factor: borrowed; purpose: one of ra_purpose_check's. Returns 0 with
+ * *out filled (whatever the result), -1 on our failure (logged).
+ */
+int	ra_factor_verify(struct ra *, struct db *, const char *account_id,
+	    const char *purpose, json_t *factor, struct ra_factor_outcome *out);
+/* The same for a factor parsed beforehand with ra_factor_parse. */
+int	ra_factor_check(struct ra *, struct db *, const char *account_id,
+	    const char *purpose, const struct ra_factor *,
+	    struct ra_factor_outcome *out);
+/* Answers a refusal: 400, 401 (no WWW-Authenticate) or 429. 0 or -1. */
+int	ra_factor_respond(struct http_response *,
+	    const struct ra_factor_outcome *);
+
+int	ra_otp_send(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_phone_verify(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_pin_set(struct ra *, const struct http_request *,
 	    struct http_response *);
 
 #endif

@@ -9,7 +9,8 @@
  * then demotes to ra.user (pki) and enters the SANDBOX_NET_FILES seccomp
  * profile (the mail file sink writes files; no exec, no process fork).
  * It may: read and write its own tables and audit_event (pki_ra grants of
- * schema/008_ra_accounts.sql), write files in ra.mail_sink_dir. It may not:
+ * schema/008, 009, 010), write files in ra.mail_sink_dir and ra.sms_sink_dir;
+ * it reads ra.otp_key_file before demotion. It may not:
  * touch any key, any other table, or any other directory.
  *
  * Stops on SIGTERM or SIGINT; in-flight requests finish.
@@ -134,6 +135,25 @@ main(int argc, char **argv)
 	}
 	log_warn("mail: LOCAL FILE SINK in %s: messages are written there, "
 	    "never delivered", sink);
+	/* factor.c: the SMS file sink and the OTP key, read before demotion. */
+	if ((sink = config_get(cfg, "ra.sms_sink_dir", NULL)) == NULL) {
+		log_err("config: ra.sms_sink_dir missing (the local file sink "
+		    "is the only SMS sender of this version)");
+		goto out;
+	}
+	if (ra_sink_dir(cfg, sink) == -1)
+		goto out;
+	if ((ra.sms = ra_sms_file_sink(sink, err, sizeof(err))) == NULL) {
+		log_err("sms: %s", err);
+		goto out;
+	}
+	log_warn("sms: LOCAL FILE SINK in %s: messages are written there, "
+	    "never delivered", sink);
+	if (ra_factor_init(&ra, config_get(cfg, "ra.otp_key_file", NULL), err,
+	    sizeof(err)) == -1) {
+		log_err("otp key: %s", err);
+		goto out;
+	}
 	snprintf(verify_url, sizeof(verify_url), "%s",
 	    config_get(cfg, "ra.verify_url", ""));
 	if (verify_url[0] == '\0')
@@ -182,6 +202,8 @@ out:
 	ra_ratelimit_free(ra.rl_register);
 	db_close(ra.db);
 	ra_mailer_free(ra.mailer);
+	ra_sms_free(ra.sms);
+	ra_wipe(ra.otp_key, sizeof(ra.otp_key));
 	config_free(polcfg);
 	config_free(cfg);
 	return rc;

@@ -44,6 +44,20 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    config_get_long(c, "rate.login_per_minute", 30, 1, 100000,
 	    &p->login_per_min) == -1)
 		return -1;
+	/* factor.c: one-time codes and the factor lock-out. */
+	if (config_get_long(c, "otp.ttl_seconds", 300, 30, 900,
+	    &p->otp_ttl_s) == -1 ||
+	    config_get_long(c, "otp.max_attempts", 3, 1, 10,
+	    &p->otp_max_attempts) == -1 ||
+	    config_get_long(c, "otp.per_hour", 10, 1, 100,
+	    &p->otp_per_hour) == -1 ||
+	    config_get_long(c, "factor_lockout.threshold", 5, 1, 100,
+	    &p->factor_lock_threshold) == -1 ||
+	    config_get_long(c, "factor_lockout.base_seconds", 300, 1, 86400,
+	    &p->factor_lock_base_s) == -1 ||
+	    config_get_long(c, "factor_lockout.max_seconds", 3600, 1, 7 * 86400,
+	    &p->factor_lock_max_s) == -1)
+		return -1;
 	if (p->pw_min_len > p->pw_max_len) {
 		log_err("policy: password.min_length > password.max_length");
 		return -1;

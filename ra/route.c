@@ -36,6 +36,10 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/logout", ra_logout },
 	{ "GET", "/v1/me", ra_me },
 	{ "GET", "/health", ra_health },
+	/* factor.c */
+	{ "POST", "/v1/otp", ra_otp_send },
+	{ "POST", "/v1/phone/verify", ra_phone_verify },
+	{ "POST", "/v1/pin", ra_pin_set },
 };
 
 /* 1 when path matches pattern segment by segment, "{id}" as an id. */

@@ -3,7 +3,10 @@
  * register, login and token bodies, then the password rules on what parsed.
  * Invariants: a parsed email is lower-case and passes ra_email_check again;
  * a parsed token re-encodes to 43 characters that decode to the same bytes;
- * nothing the parser refuses leaves bytes in its output.
+ * nothing the parser refuses leaves bytes in its output. Also the factor
+ * bodies (ra/factor_request.c: /v1/otp, /v1/phone/verify, /v1/pin and the
+ * factor object): what parses has a known channel and purpose, 6-digit
+ * codes and PINs, a positive otp_id, and a PIN that passes ra_pin_check.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +26,52 @@ fuzz_all_zero(const void *p, size_t n)
 		if (c[i] != 0)
 			return 0;
 	return 1;
+}
+
+static int
+fuzz_six_digits(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 6; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return s[6] == '\0';
+}
+
+static void
+fuzz_factors(const uint8_t *data, size_t size)
+{
+	struct ra_otp_req otp;
+	struct ra_phone_verify_req pv;
+	struct ra_pin_req pin;
+	char detail[256];
+
+	if (ra_parse_otp_request(data, size, &otp, detail, sizeof(detail)) == 0) {
+		if (ra_purpose_check(otp.purpose) != 0 ||
+		    (strcmp(otp.channel, "sms") != 0 &&
+		    strcmp(otp.channel, "email") != 0) ||
+		    (strcmp(otp.purpose, "phone_verify") == 0 &&
+		    strcmp(otp.channel, "sms") != 0))
+			__builtin_trap();
+	} else if (!fuzz_all_zero(&otp, sizeof(otp)))
+		__builtin_trap();
+	if (ra_parse_phone_verify(data, size, &pv, detail, sizeof(detail)) == 0) {
+		if (pv.otp_id < 1 || !fuzz_six_digits(pv.code))
+			__builtin_trap();
+	} else if (!fuzz_all_zero(&pv, sizeof(pv)))
+		__builtin_trap();
+	if (ra_parse_pin_set(data, size, &pin, detail, sizeof(detail)) == 0) {
+		if (!fuzz_six_digits(pin.pin) ||
+		    ra_pin_check(pin.pin, detail, sizeof(detail)) != 0 ||
+		    !fuzz_six_digits(pin.factor.secret) ||
+		    (pin.factor.type == RA_FACTOR_OTP) != (pin.factor.otp_id > 0) ||
+		    pin.factor.type < RA_FACTOR_OTP ||
+		    pin.factor.type > RA_FACTOR_TOTP)
+			__builtin_trap();
+		ra_wipe(&pin, sizeof(pin));
+	} else if (!fuzz_all_zero(&pin, sizeof(pin)))
+		__builtin_trap();
 }
 
 int
@@ -71,5 +120,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 	} else if (!fuzz_all_zero(&tok, sizeof(tok)))
 		__builtin_trap();
+	fuzz_factors(data, size);
 	return 0;
 }

@@ -1,0 +1,336 @@
+/*
+ * Second factors, the stateless part: the request parsers of POST /v1/otp,
+ * /v1/phone/verify and /v1/pin, the factor object, the purposes, the
+ * uniform 6-digit code and the PIN rule. No database, no I/O: fuzzed by
+ * tests/fuzz/fuzz_ra_request.c, unit-tested by tests/unit/ra/test_factor.c.
+ * Details never quote a value: it may be a code or a PIN.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "lib/json.h"
+#include "lib/log.h"
+#include "ra/extern.h"
+
+#define RA_FACTOR_MAX_BODY	(16 * 1024)
+#define RA_OTP_MODULUS		1000000U
+/*
+ * 4294 × 10^6, the largest multiple of 10^6 not above 2^32: below it every
+ * code has exactly 4294 draws; draws at or above it are redrawn.
+ */
+#define RA_OTP_LIMIT		4294000000U
+#define RA_OTP_ID_MAX		((1LL << 53) - 1)	/* exact in a JSON number */
+
+static const char *const ra_purposes[] = {
+	"phone_verify", "agreement", "rekey", "revoke", "change_password",
+	"change_email", "change_phone", "set_pin",
+};
+
+int
+ra_purpose_check(const char *purpose)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ra_purposes) / sizeof(ra_purposes[0]); i++)
+		if (strcmp(purpose, ra_purposes[i]) == 0)
+			return 0;
+	return -1;
+}
+
+static void
+ra_factor_wipe_json(json_t *s)
+{
+	if (s != NULL && json_is_string(s))
+		ra_wipe((char *)json_string_value(s), json_string_length(s));
+}
+
+/* As request.c's loader: jansson's message may quote a secret; not passed on. */
+static json_t *
+ra_factor_load(const void *body, size_t len, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root;
+
+	if ((root = json_load_bounded(body, len, RA_FACTOR_MAX_BODY,
+	    &err)) != NULL)
+		return root;
+	if (strstr(err.text, "duplicate object key") != NULL)
+		snprintf(detail, detaillen, "duplicate member name in the JSON "
+		    "object (RFC 8259 §4: names must be unique)");
+	else if (len == 0)
+		snprintf(detail, detaillen, "empty body: a JSON object is "
+		    "required");
+	else
+		snprintf(detail, detaillen, "malformed JSON (RFC 8259) at line "
+		    "%d, column %d, or not an object", err.line, err.column);
+	return NULL;
+}
+
+/* Exactly n ASCII digits copied to out (n + 1 bytes). 0 or -1. */
+static int
+ra_digits(json_t *s, const char *name, char *out, size_t n, char *detail,
+    size_t detaillen)
+{
+	const char *v;
+	size_t i;
+
+	if (!json_is_string(s) || json_string_length(s) != n)
+		goto bad;
+	v = json_string_value(s);
+	for (i = 0; i < n; i++)
+		if (v[i] < '0' || v[i] > '9')
+			goto bad;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return 0;
+bad:
+	snprintf(detail, detaillen, "%s: must be a string of %zu digits 0-9",
+	    name, n);
+	return -1;
+}
+
+static int
+ra_otp_id(json_t *o, long long *out, char *detail, size_t detaillen)
+{
+	if (!json_is_integer(o) || json_integer_value(o) < 1 ||
+	    json_integer_value(o) > RA_OTP_ID_MAX) {
+		snprintf(detail, detaillen, "otp_id: must be a positive integer");
+		return -1;
+	}
+	*out = (long long)json_integer_value(o);
+	return 0;
+}
+
+int
+ra_factor_parse(json_t *f, struct ra_factor *r, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *type, *id = NULL, *code = NULL;
+	const char *t;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (!json_is_object(f) || (type = json_object_get(f, "type")) == NULL ||
+	    !json_is_string(type)) {
+		snprintf(detail, detaillen, "factor: must be an object with a "
+		    "string member type (otp, pin or totp)");
+		goto out;
+	}
+	t = json_string_value(type);
+	if (strcmp(t, "otp") == 0) {
+		r->type = RA_FACTOR_OTP;
+		if (json_unpack_strict(f, &err, "{s:o, s:o, s:o}", "type", &type,
+		    "otp_id", &id, "code", &code) == -1)
+			goto unpack;
+		if (ra_otp_id(id, &r->otp_id, detail, detaillen) == -1 ||
+		    ra_digits(code, "factor.code", r->secret, RA_OTP_DIGITS,
+		    detail, detaillen) == -1)
+			goto out;
+	} else if (strcmp(t, "pin") == 0) {
+		r->type = RA_FACTOR_PIN;
+		if (json_unpack_strict(f, &err, "{s:o, s:o}", "type", &type,
+		    "pin", &code) == -1)
+			goto unpack;
+		if (ra_digits(code, "factor.pin", r->secret, RA_PIN_DIGITS,
+		    detail, detaillen) == -1)
+			goto out;
+	} else if (strcmp(t, "totp") == 0) {
+		r->type = RA_FACTOR_TOTP;
+		if (json_unpack_strict(f, &err, "{s:o, s:o}", "type", &type,
+		    "code", &code) == -1)
+			goto unpack;
+		if (ra_digits(code, "factor.code", r->secret, RA_OTP_DIGITS,
+		    detail, detaillen) == -1)
+			goto out;
+	} else {
+		snprintf(detail, detaillen, "factor.type: must be otp, pin or "
+		    "totp");
+		goto out;
+	}
+	rc = 0;
+	goto out;
+unpack:
+	/* jansson's strict-unpack messages name members, never values. */
+	snprintf(detail, detaillen, "factor: %s", err.text);
+out:
+	ra_factor_wipe_json(code);
+	if (rc == -1)
+		ra_wipe(r, sizeof(*r));
+	return rc;
+}
+
+int
+ra_parse_otp_request(const void *body, size_t len, struct ra_otp_req *r,
+    char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *ch = NULL, *purpose = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_factor_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o, s:o}", "channel", &ch,
+	    "purpose", &purpose) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (!json_is_string(ch) || (strcmp(json_string_value(ch), "email") != 0 &&
+	    strcmp(json_string_value(ch), "sms") != 0) ||
+	    json_string_length(ch) >= sizeof(r->channel)) {
+		snprintf(detail, detaillen, "channel: must be email or sms");
+		goto out;
+	}
+	if (!json_is_string(purpose) || json_string_length(purpose) >
+	    RA_PURPOSE_MAX || ra_purpose_check(json_string_value(purpose)) == -1) {
+		snprintf(detail, detaillen, "purpose: must be one of "
+		    "phone_verify, agreement, rekey, revoke, change_password, "
+		    "change_email, change_phone, set_pin");
+		goto out;
+	}
+	snprintf(r->channel, sizeof(r->channel), "%s", json_string_value(ch));
+	snprintf(r->purpose, sizeof(r->purpose), "%s",
+	    json_string_value(purpose));
+	if (strcmp(r->purpose, "phone_verify") == 0 &&
+	    strcmp(r->channel, "sms") != 0) {
+		snprintf(detail, detaillen, "purpose phone_verify: the code is "
+		    "sent by sms, to the phone it verifies");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc == -1)
+		memset(r, 0, sizeof(*r));
+	return rc;
+}
+
+int
+ra_parse_phone_verify(const void *body, size_t len,
+    struct ra_phone_verify_req *r, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *id = NULL, *code = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_factor_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o, s:o}", "otp_id", &id,
+	    "code", &code) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (ra_otp_id(id, &r->otp_id, detail, detaillen) == -1 ||
+	    ra_digits(code, "code", r->code, RA_OTP_DIGITS, detail,
+	    detaillen) == -1)
+		goto out;
+	rc = 0;
+out:
+	ra_factor_wipe_json(code);
+	json_decref(root);
+	if (rc == -1)
+		ra_wipe(r, sizeof(*r));
+	return rc;
+}
+
+int
+ra_parse_pin_set(const void *body, size_t len, struct ra_pin_req *r,
+    char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *pin = NULL, *factor = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_factor_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o, s:o}", "pin", &pin,
+	    "factor", &factor) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (ra_digits(pin, "pin", r->pin, RA_PIN_DIGITS, detail,
+	    detaillen) == -1 ||
+	    ra_pin_check(r->pin, detail, detaillen) == -1 ||
+	    ra_factor_parse(factor, &r->factor, detail, detaillen) == -1)
+		goto out;
+	rc = 0;
+out:
+	ra_factor_wipe_json(pin);
+	json_decref(root);
+	if (rc == -1)
+		ra_wipe(r, sizeof(*r));
+	return rc;
+}
+
+int
+ra_otp_code_from(uint32_t v, char out[RA_OTP_DIGITS + 1])
+{
+	out[0] = '\0';
+	if (v >= RA_OTP_LIMIT)
+		return -1;
+	snprintf(out, RA_OTP_DIGITS + 1, "%06u", (unsigned)(v % RA_OTP_MODULUS));
+	return 0;
+}
+
+int
+ra_otp_code_new(char out[RA_OTP_DIGITS + 1])
+{
+	unsigned char b[4];
+	uint32_t v;
+	int i, rc = -1;
+
+	/* A draw is redrawn with probability < 2^-22; 64 tries never all fail. */
+	for (i = 0; i < 64; i++) {
+		if (RAND_bytes(b, sizeof(b)) != 1) {
+			log_openssl(LOGL_ERR, "RAND_bytes");
+			break;
+		}
+		v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+		    (uint32_t)b[2] << 8 | b[3];
+		if (ra_otp_code_from(v, out) == 0) {
+			rc = 0;
+			break;
+		}
+	}
+	ra_wipe(b, sizeof(b));
+	v = 0;
+	return rc;
+}
+
+int
+ra_pin_check(const char *pin, char *detail, size_t detaillen)
+{
+	size_t i;
+	int same = 1, up = 1, down = 1, d, prev;
+
+	if (strlen(pin) != RA_PIN_DIGITS)
+		goto bad;
+	for (i = 0; i < RA_PIN_DIGITS; i++)
+		if (pin[i] < '0' || pin[i] > '9')
+			goto bad;
+	for (i = 1; i < RA_PIN_DIGITS; i++) {
+		d = pin[i] - '0';
+		prev = pin[i - 1] - '0';
+		if (d != prev)
+			same = 0;
+		if (d != (prev + 1) % 10)
+			up = 0;
+		if (d != (prev + 9) % 10)
+			down = 0;
+	}
+	if (same || up || down) {
+		snprintf(detail, detaillen, "pin: too easy to guess (one digit "
+		    "repeated, or a run up or down such as 123456)");
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(detail, detaillen, "pin: must be %d digits 0-9", RA_PIN_DIGITS);
+	return -1;
+}

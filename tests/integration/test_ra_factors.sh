@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# rad's second factors over HTTP with curl against the stack of tests/run.sh:
+# an SMS OTP read from the SMS file sink verifies the phone; wrong codes are
+# counted (401), a used, expired, dead or other-purpose OTP is refused (401)
+# and changes nothing; wrong factors in a row lock the account's factors
+# (429 with Retry-After, back-off doubling); the PIN is set with an OTP,
+# trivial PINs are refused (400), then the PIN itself authorizes its
+# replacement through the verifier; TOTP is refused as not enrolled; the
+# per-account OTP rate; no code, PIN, token or the OTP key in rad's log,
+# audit_event or a problem detail.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+url=$PKI_RA_URL
+mail=$PKI_DIR/spool/ra-mail
+sms=$PKI_DIR/spool/ra-sms
+log=$PKI_DIR/log/ra.log
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+secrets=()	# every code, PIN, password and token used; none may be logged
+touch "$tmp/details"
+
+# req METHOD PATH [BODY [CONTENT-TYPE [AUTH]]]: sets code; body in $tmp/out, headers in $tmp/hdr.
+req() {
+	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')
+	if [ $# -ge 3 ]; then
+		args+=(-H "Content-Type: ${4:-application/json}" --data-binary "$3")
+	fi
+	[ -z "${5:-}" ] || args+=(-H "Authorization: Bearer $5")
+	code=$(curl "${args[@]}" "$url$2")
+	jq -r '.detail // empty' "$tmp/out" >>"$tmp/details" 2>/dev/null || true
+}
+# The per-address limits of /v1/register and /v1/login may still be spent
+# by test_ra: wait them out.
+req_patient() {
+	local i
+	for i in 1 2 3; do
+		req "$@"
+		[ "$code" = 429 ] || return 0
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | head -n1)"
+	done
+}
+expect() {
+	[ "$code" = "$1" ] || fail "$2: HTTP $code, expected $1: $(cat "$tmp/out")"
+	if [ "$1" -ge 400 ]; then
+		grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
+			fail "$2: not RFC 9457 problem JSON"
+		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: problem status"
+	fi
+}
+detail() { jq -r .detail "$tmp/out"; }
+state() {
+	q "SELECT (SELECT count(*) FROM ra_account) || '/' ||
+	    (SELECT count(*) FROM ra_account WHERE phone_verified) || '/' ||
+	    (SELECT count(*) FROM ra_account WHERE pin_hash IS NOT NULL) || '/' ||
+	    (SELECT coalesce(string_agg(md5(coalesce(pin_hash, '')), ',' ORDER BY id), '') FROM ra_account) || '/' ||
+	    (SELECT coalesce(sum(factor_failures), 0) FROM ra_account) || '/' ||
+	    (SELECT count(*) FROM ra_account WHERE factor_locked_until IS NOT NULL) || '/' ||
+	    (SELECT count(*) FROM ra_otp) || '/' ||
+	    (SELECT count(*) FROM ra_otp WHERE consumed_at IS NOT NULL) || '/' ||
+	    (SELECT coalesce(sum(attempts), 0) FROM ra_otp) || '/' ||
+	    (SELECT count(*) FROM ra_session) || '/' ||
+	    (SELECT coalesce(max(id), 0) FROM audit_event)"
+	find "$mail" "$sms" -type f 2>/dev/null | wc -l
+}
+before() { state >"$tmp/state.before"; }
+unchanged() {
+	state >"$tmp/state.after"
+	cmp -s "$tmp/state.before" "$tmp/state.after" ||
+		fail "$1 changed state: $(tr '\n' ' ' <"$tmp/state.before") -> $(tr '\n' ' ' <"$tmp/state.after")"
+}
+# The newest file of a sink, checked: 0600 and marked not delivered.
+newest() {
+	local f
+	f=$(ls -t "$1"/* 2>/dev/null | head -n1)
+	[ -n "$f" ] || fail "no message in $1"
+	[ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
+	grep -q 'local file sink, not delivered' "$f" || fail "$f not marked as not delivered"
+	echo "$f"
+}
+sms_code() { # sms_code PHONE: the code of the newest SMS, sent to PHONE
+	local f
+	f=$(newest "$sms")
+	grep -q "^To: $1" "$f" || fail "newest SMS is not to $1"
+	sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | head -n1
+}
+mail_code() { # mail_code EMAIL
+	local f
+	f=$(newest "$mail")
+	grep -q "^To: <$1>" "$f" || fail "newest mail is not to $1"
+	tr -d '\r' <"$f" | sed -n 's/^ *\([0-9]\{6\}\)$/\1/p' | head -n1
+}
+mail_token() {
+	local f
+	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1)
+	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1
+}
+# account EMAIL PHONE: registered, verified, logged in; sets aid and tok.
+pw='Factor-Horse9'
+secrets+=("$pw")
+account() {
+	req_patient POST /v1/register "{\"email\":\"$1\",\"phone\":\"$2\",\"password\":\"$pw\"}"
+	expect 201 "register $1"
+	aid=$(jq -r .id "$tmp/out")
+	local v
+	v=$(mail_token "$1")
+	secrets+=("$v")
+	req POST /v1/verify-email "{\"token\":\"$v\"}"
+	expect 200 "verify $1"
+	req_patient POST /v1/login "{\"email\":\"$1\",\"password\":\"$pw\"}"
+	expect 200 "login $1"
+	tok=$(jq -r .token "$tmp/out")
+	secrets+=("$tok")
+}
+otp() { # otp CHANNEL PURPOSE: sets oid
+	req POST /v1/otp "{\"channel\":\"$1\",\"purpose\":\"$2\"}" application/json "$tok"
+	expect 201 "otp $1 $2"
+	oid=$(jq -r .otp_id "$tmp/out")
+}
+failures() { q "SELECT factor_failures FROM ra_account WHERE id = $aid"; }
+attempts() { q "SELECT attempts FROM ra_otp WHERE id = $1"; }
+pin_req() { # pin_req NEWPIN FACTOR-JSON
+	req POST /v1/pin "{\"pin\":\"$1\",\"factor\":$2}" application/json "$tok"
+}
+otpf() { echo "{\"type\":\"otp\",\"otp_id\":$1,\"code\":\"$2\"}"; }
+# A code other than c (for "wrong code").
+other() { printf '%06d' $(((10#$1 + 1) % 1000000)); }
+
+# --- phone verification by SMS ----------------------------------------------------
+phone=+6281299990001
+account frida@example.com "$phone"
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok" "$url/v1/me")
+expect 200 /v1/me
+[ "$(jq -r .phone_verified "$tmp/out")" = false ] || fail "/v1/me: phone verified too early"
+otp sms phone_verify
+[ "$(jq -r .purpose "$tmp/out")" = phone_verify ] || fail "otp reply purpose"
+c1=$(sms_code "$phone")
+[ ${#c1} -eq 6 ] || fail "no 6-digit code in the SMS"
+secrets+=("$c1")
+[ "$(q "SELECT count(*) FROM ra_otp WHERE id = $oid AND account_id = $aid AND channel = 'sms'
+	AND expires_at BETWEEN now() + interval '290 seconds' AND now() + interval '310 seconds'
+	AND max_attempts = 3 AND length(code_hmac) = 32 AND code_hmac <> sha256(convert_to('$c1', 'UTF8'))")" = 1 ] ||
+	fail "OTP row: channel, expiry (otp.ttl_seconds 300), max attempts or stored digest"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.otp.send' AND object_id = '$oid'
+	AND details->>'purpose' = 'phone_verify' AND details->>'channel' = 'sms'")" = 1 ] ||
+	fail "no audit event for the OTP"
+req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$(other "$c1")\"}" application/json "$tok"
+expect 401 "wrong code"
+detail | grep -q 'wrong code; 2 attempt' || fail "wrong code detail: $(detail)"
+[ "$(attempts "$oid")/$(failures)" = 1/1 ] || fail "wrong code not counted on the OTP and the account"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.otp.failed' AND object_id = '$oid'")" = 1 ] ||
+	fail "wrong code not audited"
+[ "$(q "SELECT phone_verified FROM ra_account WHERE id = $aid")" = f ] || fail "verified by a wrong code"
+req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$c1\"}" application/json "$tok"
+expect 200 "phone verify"
+[ "$(q "SELECT phone_verified || '/' || (phone_verified_at IS NOT NULL) || '/' || factor_failures FROM ra_account WHERE id = $aid")" = true/true/0 ] ||
+	fail "phone not verified, or the failure count not reset"
+[ "$(q "SELECT count(*) FROM ra_otp WHERE id = $oid AND consumed_at IS NOT NULL")" = 1 ] || fail "OTP not consumed"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.phone.verify' AND object_id = '$aid'")" = 1 ] ||
+	fail "no audit event for the phone verification"
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok" "$url/v1/me")
+[ "$(jq -r .phone_verified "$tmp/out")" = true ] || fail "/v1/me: phone_verified"
+before
+req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$c1\"}" application/json "$tok"
+expect 401 "reused code"
+detail | grep -q 'already used' || fail "reuse detail: $(detail)"
+req POST /v1/otp '{"channel":"sms","purpose":"phone_verify"}' application/json "$tok"
+expect 409 "phone already verified"
+req POST /v1/otp '{"channel":"email","purpose":"phone_verify"}' application/json "$tok"
+expect 400 "phone_verify by email"
+req POST /v1/otp '{"channel":"sms","purpose":"launch"}' application/json "$tok"
+expect 400 "unknown purpose"
+req POST /v1/otp '{"channel":"fax","purpose":"revoke"}' application/json "$tok"
+expect 400 "unknown channel"
+req POST /v1/otp '{"channel":"sms","purpose":"revoke","to":"+6281"}' application/json "$tok"
+expect 400 "unknown member"
+req POST /v1/otp '{"channel":"sms","purpose":"revoke"}' text/plain "$tok"
+expect 415 "otp content type"
+req POST /v1/otp '{"channel":"sms","purpose":"revoke"}'
+expect 401 "otp without a session"
+req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"12345\"}" application/json "$tok"
+expect 400 "five-digit code"
+req POST /v1/phone/verify "{\"otp_id\":\"$oid\",\"code\":\"$c1\"}" application/json "$tok"
+expect 400 "otp_id as a string"
+req POST /v1/phone/verify "{\"otp_id\":$oid,\"otp_id\":1,\"code\":\"$c1\"}" application/json "$tok"
+expect 400 "duplicate key"
+unchanged "refused OTP requests and a reused code"
+note "phone verification, wrong and reused codes: ok"
+
+# --- expired, other purpose, dead after max_attempts ---------------------------------------
+otp sms set_pin
+ce=$(sms_code "$phone")
+secrets+=("$ce")
+q "UPDATE ra_otp SET expires_at = now() - interval '1 second' WHERE id = $oid" >/dev/null
+before
+pin_req 402917 "$(otpf "$oid" "$ce")"
+expect 401 "expired OTP"
+detail | grep -q 'expired' || fail "expired detail: $(detail)"
+unchanged "an expired OTP"
+otp email revoke
+cr=$(mail_code frida@example.com)
+[ ${#cr} -eq 6 ] || fail "no code in the mail"
+secrets+=("$cr")
+before
+pin_req 402917 "$(otpf "$oid" "$cr")"
+expect 401 "OTP of another purpose"
+detail | grep -q 'issued for revoke, not set_pin' || fail "purpose detail: $(detail)"
+unchanged "an OTP of another purpose"
+otp email set_pin
+cd3=$(mail_code frida@example.com)
+secrets+=("$cd3")
+for i in 1 2 3; do
+	pin_req 402917 "$(otpf "$oid" "$(other "$cd3")")"
+	expect 401 "wrong code $i"
+done
+detail | grep -q 'now invalid' || fail "third wrong code detail: $(detail)"
+[ "$(attempts "$oid")/$(failures)" = 3/3 ] || fail "attempts $(attempts "$oid"), failures $(failures)"
+before
+pin_req 402917 "$(otpf "$oid" "$cd3")"
+expect 401 "the right code after max_attempts"
+detail | grep -q 'too many wrong codes' || fail "dead OTP detail: $(detail)"
+unchanged "a dead OTP"
+note "expired, other-purpose and dead OTPs: ok"
+
+# --- lock-out after repeated wrong factors, back-off ------------------------------------
+otp sms set_pin
+cl=$(sms_code "$phone")
+secrets+=("$cl")
+lid=$oid
+pin_req 402917 "$(otpf "$lid" "$(other "$cl")")"
+expect 401 "fourth wrong factor"
+pin_req 402917 "$(otpf "$lid" "$(other "$cl")")"
+expect 401 "fifth wrong factor"
+[ "$(failures)" = 5 ] || fail "failures $(failures)"
+[ "$(q "SELECT details->>'locked_seconds' FROM audit_event WHERE action = 'ra.factor.lock' AND object_id = '$aid'")" = 300 ] ||
+	fail "lock not audited with factor_lockout.base_seconds"
+[ "$(q "SELECT count(*) FROM ra_account WHERE id = $aid AND factor_locked_until > now() + interval '290 seconds'")" = 1 ] ||
+	fail "not locked for 300 s"
+before
+pin_req 402917 "$(otpf "$lid" "$cl")"
+expect 429 "right code while locked"
+grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "429 without Retry-After"
+req POST /v1/otp '{"channel":"sms","purpose":"set_pin"}' application/json "$tok"
+expect 429 "OTP request while locked"
+grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "429 without Retry-After"
+unchanged "factors while locked"
+q "UPDATE ra_account SET factor_locked_until = now() - interval '1 second' WHERE id = $aid" >/dev/null
+pin_req 402917 "$(otpf "$lid" "$(other "$cl")")"
+expect 401 "sixth wrong factor"
+[ "$(q "SELECT details->>'locked_seconds' FROM audit_event WHERE action = 'ra.factor.lock' AND object_id = '$aid' ORDER BY id DESC LIMIT 1")" = 600 ] ||
+	fail "back-off did not double"
+q "UPDATE ra_account SET factor_locked_until = now() - interval '1 second' WHERE id = $aid" >/dev/null
+note "lock-out with Retry-After and back-off: ok"
+
+# --- PIN: set with an OTP, trivial ones refused, replaced with the PIN -----------------------
+otp sms set_pin
+cp=$(sms_code "$phone")
+secrets+=("$cp")
+before
+for bad in 123456 654321 111111 890123 12345 1234567 12a456; do
+	pin_req "$bad" "$(otpf "$oid" "$cp")"
+	expect 400 "trivial or malformed PIN $bad"
+	detail | grep -q '^pin:' || fail "PIN detail: $(detail)"
+done
+pin_req 402917 '{"type":"totp","code":"123456"}'
+expect 400 "TOTP"
+detail | grep -q 'not enrolled' || fail "TOTP detail: $(detail)"
+pin_req 402917 '{"type":"pin","pin":"402917"}'
+expect 400 "PIN factor before any PIN"
+detail | grep -q 'no PIN' || fail "no-PIN detail: $(detail)"
+pin_req 402917 "{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$cp\",\"x\":1}"
+expect 400 "unknown factor member"
+pin_req 402917 '{"type":"sms","code":"123456"}'
+expect 400 "unknown factor type"
+pin_req 402917 '"123456"'
+expect 400 "factor not an object"
+unchanged "refused PIN requests"
+secrets+=(402917 580263)
+pin_req 402917 "$(otpf "$oid" "$cp")"
+expect 200 "PIN set with an OTP"
+[ "$(jq -r .replaced "$tmp/out")" = false ] || fail "first PIN said replaced"
+q "SELECT pin_hash FROM ra_account WHERE id = $aid" | grep -q '^\$argon2id\$' || fail "PIN not hashed with Argon2id"
+[ "$(failures)" = 0 ] || fail "a good factor did not reset the failures"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.pin.set' AND object_id = '$aid' AND details->>'factor' = 'otp'")" = 1 ] ||
+	fail "no audit event for the PIN"
+pin_req 580263 '{"type":"pin","pin":"402918"}'
+expect 401 "wrong PIN"
+[ "$(failures)" = 1 ] || fail "wrong PIN not counted"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.factor.failed' AND object_id = '$aid' AND details->>'type' = 'pin'")" = 1 ] ||
+	fail "wrong PIN not audited"
+h=$(q "SELECT pin_hash FROM ra_account WHERE id = $aid")
+pin_req 580263 '{"type":"pin","pin":"402917"}'
+expect 200 "PIN replaced with the PIN"
+[ "$(jq -r .replaced "$tmp/out")" = true ] || fail "replacement not reported"
+[ "$(q "SELECT pin_hash FROM ra_account WHERE id = $aid")" != "$h" ] || fail "PIN not replaced"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.pin.set' AND object_id = '$aid' AND details->>'factor' = 'pin'")" = 1 ] ||
+	fail "no audit event for the replacement"
+pin_req 402917 '{"type":"pin","pin":"402917"}'
+expect 401 "the old PIN after its replacement"
+note "PIN set, trivial PINs refused, replaced through the verifier: ok"
+
+# --- another account: no access to this one's OTPs; the per-account rate ----------------------
+foid=$oid
+account gustav@example.com +6281299990002
+before
+pin_req 402917 "$(otpf "$foid" "$cp")"
+expect 401 "another account's OTP"
+detail | grep -q 'no such OTP' || fail "foreign OTP detail: $(detail)"
+unchanged "another account's OTP"
+limited=0
+for i in $(seq 1 11); do
+	req POST /v1/otp '{"channel":"email","purpose":"agreement"}' application/json "$tok"
+	if [ "$code" = 429 ]; then limited=1; break; fi
+	expect 201 "OTP $i within otp.per_hour"
+	secrets+=("$(mail_code gustav@example.com)")
+done
+[ "$limited" = 1 ] && [ "$i" = 11 ] || fail "otp.per_hour (10) not enforced: 429 at $i"
+expect 429 "OTP rate"
+grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "429 without Retry-After"
+before
+req POST /v1/otp '{"channel":"sms","purpose":"agreement"}' application/json "$tok"
+expect 429 "OTP rate, sms"
+unchanged "a rate-limited OTP request"
+note "foreign OTP and otp.per_hour: ok"
+
+# --- no secret in rad's log, audit_event or a problem detail ------------------------------------
+secrets+=("$(cat "$PKI_DIR/secrets/ra-otp.key")")
+q "SELECT actor || ' ' || action || ' ' || coalesce(object_id, '') || ' ' || details::text FROM audit_event" >"$tmp/audit.txt"
+for s in "${secrets[@]}"; do
+	[ -n "$s" ] || continue
+	# Whole words: a 6-digit code may occur inside a longer number.
+	! grep -qwF -- "$s" "$log" || fail "a secret is in $log"
+	! grep -qwF -- "$s" "$tmp/audit.txt" || fail "a secret is in audit_event"
+	! grep -qwF -- "$s" "$tmp/details" || fail "a secret is in a problem detail"
+done
+! grep -q '"level":"err"' "$log" || { grep '"level":"err"' "$log"; fail "errors in $log"; }
+note "no secret in the log, the audit trail or a detail: ok"

@@ -1,0 +1,137 @@
+/*
+ * ra/factor_request.c: the uniform 6-digit code (rejection sampling, no
+ * modulo bias), the trivial-PIN rule and the factor object parser.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ra/extern.h"
+
+/* 4294 × 10^6: the first draw that would bias the codes. */
+#define LIMIT	4294000000U
+
+static void
+test_code_boundary(void **state)
+{
+	char c[RA_OTP_DIGITS + 1];
+
+	(void)state;
+	assert_int_equal(ra_otp_code_from(0, c), 0);
+	assert_string_equal(c, "000000");
+	assert_int_equal(ra_otp_code_from(1234567, c), 0);
+	assert_string_equal(c, "234567");
+	assert_int_equal(ra_otp_code_from(LIMIT - 1, c), 0);
+	assert_string_equal(c, "999999");
+	/* Every accepted value maps to exactly 4294 draws per code. */
+	assert_int_equal(ra_otp_code_from(LIMIT, c), -1);
+	assert_string_equal(c, "");
+	assert_int_equal(ra_otp_code_from(UINT32_MAX, c), -1);
+}
+
+/*
+ * 200,000 codes from RAND_bytes: 6 digits each; every decimal position has
+ * each digit about 20,000 times (chi-square, 9 degrees of freedom, bound
+ * 40: p < 1e-5 for a fair source).
+ */
+static void
+test_code_uniform(void **state)
+{
+	static long n[RA_OTP_DIGITS][10];
+	char c[RA_OTP_DIGITS + 1];
+	double chi, e;
+	int i, p, d, total = 200000;
+
+	(void)state;
+	for (i = 0; i < total; i++) {
+		assert_int_equal(ra_otp_code_new(c), 0);
+		assert_int_equal(strlen(c), RA_OTP_DIGITS);
+		for (p = 0; p < RA_OTP_DIGITS; p++) {
+			assert_true(c[p] >= '0' && c[p] <= '9');
+			n[p][c[p] - '0']++;
+		}
+	}
+	e = total / 10.0;
+	for (p = 0; p < RA_OTP_DIGITS; p++) {
+		chi = 0;
+		for (d = 0; d < 10; d++)
+			chi += (n[p][d] - e) * (n[p][d] - e) / e;
+		if (chi >= 40.0)
+			fail_msg("position %d: chi-square %.1f", p, chi);
+	}
+}
+
+static void
+test_pin_rule(void **state)
+{
+	static const char *bad[] = {
+		"000000", "999999", "123456", "654321", "890123", "210987",
+		"12345", "1234567", "12a456", "", " 40291",
+	};
+	static const char *good[] = {
+		"402917", "580263", "112233", "121212", "013579", "123457",
+	};
+	char detail[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (ra_pin_check(bad[i], detail, sizeof(detail)) != -1)
+			fail_msg("PIN %s accepted", bad[i]);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (ra_pin_check(good[i], detail, sizeof(detail)) != 0)
+			fail_msg("PIN %s refused: %s", good[i], detail);
+}
+
+static void
+test_factor_parse(void **state)
+{
+	struct ra_factor f;
+	char detail[256];
+	json_t *o;
+
+	(void)state;
+	o = json_pack("{s:s, s:i, s:s}", "type", "otp", "otp_id", 7, "code",
+	    "012345");
+	assert_int_equal(ra_factor_parse(o, &f, detail, sizeof(detail)), 0);
+	assert_int_equal(f.type, RA_FACTOR_OTP);
+	assert_int_equal(f.otp_id, 7);
+	assert_string_equal(f.secret, "012345");
+	json_decref(o);
+	o = json_pack("{s:s, s:s, s:i}", "type", "pin", "pin", "402917", "x", 1);
+	assert_int_equal(ra_factor_parse(o, &f, detail, sizeof(detail)), -1);
+	assert_non_null(strstr(detail, "x"));
+	assert_null(strstr(detail, "402917"));
+	json_decref(o);
+	o = json_pack("{s:s, s:i, s:s}", "type", "otp", "otp_id", 0, "code",
+	    "012345");
+	assert_int_equal(ra_factor_parse(o, &f, detail, sizeof(detail)), -1);
+	json_decref(o);
+	o = json_pack("{s:s, s:s}", "type", "totp", "code", "12345");
+	assert_int_equal(ra_factor_parse(o, &f, detail, sizeof(detail)), -1);
+	json_decref(o);
+	o = json_pack("{s:s, s:s}", "type", "totp", "code", "123456");
+	assert_int_equal(ra_factor_parse(o, &f, detail, sizeof(detail)), 0);
+	assert_int_equal(f.type, RA_FACTOR_TOTP);
+	json_decref(o);
+	assert_int_equal(ra_factor_parse(NULL, &f, detail, sizeof(detail)), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_code_boundary),
+		cmocka_unit_test(test_code_uniform),
+		cmocka_unit_test(test_pin_rule),
+		cmocka_unit_test(test_factor_parse),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
