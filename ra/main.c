@@ -148,7 +148,7 @@ main(int argc, char **argv)
 		log_err("database: %s", err);
 		goto out;
 	}
-	if (ra_account_init(&ra) == -1)
+	if (ra_account_init(&ra) == -1 || ra_officer_init(&ra, cfg) == -1)
 		goto out;
 	if ((ra.rl_register = ra_ratelimit_new(policy.register_per_min)) == NULL ||
 	    (ra.rl_login = ra_ratelimit_new(policy.login_per_min)) == NULL) {
@@ -178,6 +178,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	http_stop(srv);
+	ra_officer_free(&ra);
 	ra_ratelimit_free(ra.rl_login);
 	ra_ratelimit_free(ra.rl_register);
 	db_close(ra.db);
