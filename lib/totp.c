@@ -149,7 +149,8 @@ totp_code(const struct totp_params *p, const unsigned char *key, size_t keylen,
 	uint32_t bin;
 	int i;
 
-	out[0] = '\0';
+	/* All of out: totp_verify compares the whole buffer. */
+	memset(out, 0, TOTP_DIGITS_MAX + 1);
 	if (totp_params_check(p) != TOTP_OK || key == NULL || keylen == 0)
 		return TOTP_ERR_ARG;
 	/* RFC 4226 §5.2: the counter, 8 bytes big-endian. */

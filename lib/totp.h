@@ -67,8 +67,8 @@ int	totp_base32_decode(const char *in, unsigned char *out, size_t outlen,
 /* The time step T of RFC 6238 §4.2 at now (T0 = 0). TOTP_OK or _ERR_ARG. */
 int	totp_step(const struct totp_params *, time_t now, uint64_t *step);
 /*
- * The code of step (RFC 4226 §5.3 truncation), p->digits decimal digits and
- * a NUL into out. TOTP_OK, TOTP_ERR_ARG or TOTP_ERR_CRYPTO.
+ * The code of step (RFC 4226 §5.3 truncation), p->digits decimal digits
+ * into out, the rest of out zeroed. TOTP_OK, TOTP_ERR_ARG or TOTP_ERR_CRYPTO.
  */
 int	totp_code(const struct totp_params *, const unsigned char *key,
 	    size_t keylen, uint64_t step, char out[TOTP_DIGITS_MAX + 1]);

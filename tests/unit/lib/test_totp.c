@@ -78,9 +78,13 @@ test_six_digits(void **state)
 
 	/* The last six digits of the 8-digit value: 94287082 mod 10^6. */
 	totp_params_default(&p);
+	memset(code, 'X', sizeof(code));
 	assert_int_equal(totp_code(&p, (const unsigned char *)seed1, 20, 1,
 	    code), TOTP_OK);
 	assert_string_equal(code, "287082");
+	/* The whole buffer is defined: totp_verify compares all of it. */
+	assert_int_equal(code[7], 0);
+	assert_int_equal(code[8], 0);
 	p.digits = 5;
 	assert_int_equal(totp_code(&p, (const unsigned char *)seed1, 20, 1,
 	    code), TOTP_ERR_ARG);
