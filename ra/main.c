@@ -9,7 +9,9 @@
  * then demotes to ra.user (pki) and enters the SANDBOX_NET_FILES seccomp
  * profile (the mail file sink writes files; no exec, no process fork).
  * It may: read and write its own tables and audit_event (pki_ra grants of
- * schema/008_ra_accounts.sql), write files in ra.mail_sink_dir. It may not:
+ * schema/008_ra_accounts.sql, 011_ra_officer.sql), write files in
+ * ra.mail_sink_dir. Before the sandbox it reads ra.officer_key_file (the
+ * key sealing officers' TOTP secrets, kept in memory). It may not:
  * touch any key, any other table, or any other directory.
  *
  * Stops on SIGTERM or SIGINT; in-flight requests finish.
