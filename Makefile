@@ -34,7 +34,7 @@ endif
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 HSM_SRCS := $(sort $(wildcard hsm/*.c))
 PKICTL_SRCS := ca/pkictl.c ca/ceremony.c ca/profile.c ca/certstore.c ca/certcmd.c ca/arl.c \
-	ca/ordercmd.c
+	ca/ordercmd.c ca/officercmd.c ra/policy.c
 # Daemons: every .c of their folder (main.c holds main()).
 TSAD_SRCS := $(sort $(wildcard tsa/*.c))
 OCSPD_SRCS := $(sort $(wildcard ocsp/*.c))
@@ -93,7 +93,7 @@ $(LIBHSM): $(call obj,$(HSM_SRCS))
 	$(AR) rcs $@ $^
 
 $(PKICTL): $(call obj,$(PKICTL_SRCS)) $(LIBHSM) $(LIBPKI)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -o $@
 
 $(BUILD)/tsad: $(call obj,$(TSAD_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -10,6 +10,7 @@
  *	pkictl [--config FILE] crl arl
  *	pkictl [--config FILE] publish
  *	pkictl [--config FILE] order add|show ..., wrapkey create ... (ca/ordercmd.c)
+ *	pkictl [--config FILE] officer add|list|disable ... (ca/officercmd.c)
  *
  * PINs are read from files (mode 0600) named on the command line or in the
  * configuration ([hsm] <role>_pin_file), never from argv. Token and key
@@ -64,6 +65,10 @@ usage(void)
 	    "  publish      retry pending LDAP publications\n"
 	    "  order add --kind K --profile P --key-type T --subject JSON | order show --id N\n"
 	    "  wrapkey create --so-pin-file F [--label L]   (subscriber-key wrapping key)\n"
+	    "  officer add --username U --role ra_officer|ra_admin|auditor"
+	    " [--account-email E] --password-file F\n"
+	    "               (prints the TOTP secret and its otpauth:// URI once)\n"
+	    "  officer list | officer disable U\n"
 	    "The configuration file comes from --config or PKI_CONFIG.\n");
 }
 
@@ -457,6 +462,11 @@ main(int argc, char **argv)
 		pkictl_actor(actor, sizeof(actor));
 		if ((rc = (argv[0][0] == 'o' ? cmd_order : cmd_wrapkey)(cfg, actor, argc - 1,
 		    argv + 1)) == PKICTL_EXIT_USAGE)
+			usage();
+	} else if (strcmp(argv[0], "officer") == 0 && argc >= 2) {
+		pkictl_actor(actor, sizeof(actor));
+		if ((rc = cmd_officer(cfg, actor, argc - 1, argv + 1)) ==
+		    PKICTL_EXIT_USAGE)
 			usage();
 	} else if (strcmp(argv[0], "publish") == 0)
 		rc = cmd_publish(cfg, argc, argv);

@@ -437,6 +437,14 @@ write_layout() {
 	done
 	make_secret "$SECRETS/ldap-admin.pw"
 	make_otp_key "$SECRETS/ra-otp.key"
+	# The AES-256-GCM key sealing RA officers' TOTP secrets (rad and pkictl
+	# read it; lib/totp.h): 64 hex digits, 0600, made once.
+	if [ ! -s "$SECRETS/ra-officer.key" ]; then
+		(umask 077; openssl rand -hex 32 >"$SECRETS/ra-officer.key.tmp") ||
+			die "openssl rand failed for $SECRETS/ra-officer.key"
+		give_to_stack "$SECRETS/ra-officer.key.tmp"
+		mv -f -- "$SECRETS/ra-officer.key.tmp" "$SECRETS/ra-officer.key"
+	fi
 
 	write_file "$SOFTHSM2_CONF" 0644 <<EOF
 # SoftHSM2 configuration of this stack (written by deploy/stack.sh).
@@ -497,6 +505,7 @@ EOF
 				echo "mail_sink_dir = $DIR/spool/ra-mail"
 				echo "sms_sink_dir = $DIR/spool/ra-sms"
 				echo "otp_key_file = $SECRETS/ra-otp.key"
+				echo "officer_key_file = $SECRETS/ra-officer.key"
 			fi
 		done
 	} | write_file "$CONF" 0644

@@ -44,6 +44,9 @@ struct ra_policy {
 	long	factor_lock_threshold;	/* wrong factors before a lock */
 	long	factor_lock_base_s;	/* first lock; doubles with each failure */
 	long	factor_lock_max_s;
+	/* officer.c */
+	long	officer_session_ttl_s;
+	long	officer_login_per_min;
 };
 
 /* Loads the policy (config NULL: the built-in defaults). 0 or -1, logged. */
@@ -130,6 +133,9 @@ struct ra {
 	char			 dummy_hash[256];	/* for unknown emails */
 	struct ra_sms		*sms;		/* factor.c */
 	unsigned char		 otp_key[32];	/* HMAC key of OTP digests */
+	/* officer.c */
+	struct ra_ratelimit	*rl_officer;
+	unsigned char		 officer_key[32];	/* seals TOTP secrets */
 };
 
 /* Attempts of one transaction on serialization failure (db_transaction). */
@@ -336,6 +342,56 @@ int	ra_otp_send(struct ra *, const struct http_request *,
 int	ra_phone_verify(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_pin_set(struct ra *, const struct http_request *,
+	    struct http_response *);
+
+/* officer.c: RA officers (pkictl creates them), log-in with password + TOTP. */
+#define RA_OFFICER_USERNAME_MAX	64	/* ^[a-z][a-z0-9._-]{2,63}$ */
+#define RA_OFFICER_TOTP_MAX	8
+
+struct ra_officer_login_req {
+	char	username[RA_OFFICER_USERNAME_MAX + 1];
+	char	password[RA_PASSWORD_MAX + 1];		/* wipe with ra_wipe() */
+	char	totp[RA_OFFICER_TOTP_MAX + 1];		/* wipe with ra_wipe() */
+};
+/* {"username","password","totp"}, strict as ra_parse_login. 0 or -1. */
+int	ra_parse_officer_login(const void *body, size_t len,
+	    struct ra_officer_login_req *, char *detail, size_t detaillen);
+/* 0 when username has the shape of schema/011_ra_officer.sql, else -1. */
+int	ra_officer_username_check(const char *username);
+
+/*
+ * Who an officer request is from. Audit events of officers use the actor
+ * "officer:<officer_id>" (ra_officer_actor).
+ */
+struct ra_officer_subject {
+	char	officer_id[24];
+	char	username[RA_OFFICER_USERNAME_MAX + 1];
+	char	role[16];		/* ra_officer, ra_admin, auditor */
+	char	account_id[24];		/* own subscriber account, or "" */
+	char	session_id[24];
+	char	expires_at[40];		/* of the session, RFC 3339 UTC */
+};
+/*
+ * Authenticates an officer's Bearer session (never a subscriber's) and
+ * checks the officer's role is one of roles_allowed (NULL-terminated; NULL
+ * allows every role). 1: *who is filled; 0: a 401 (no valid officer
+ * session, or the officer is disabled) or 403 (role) was put in resp
+ * (answer it); -1: our failure.
+ */
+int	ra_officer_session(struct ra *, const struct http_request *,
+	    struct http_response *, const char *const *roles_allowed,
+	    struct ra_officer_subject *who);
+/* "officer:<id>" into out. */
+void	ra_officer_actor(const struct ra_officer_subject *, char *out,
+	    size_t outlen);
+/* Loads ra.officer_key_file and makes the log-in limiter. 0 or -1, logged. */
+int	ra_officer_init(struct ra *, const struct config *);
+void	ra_officer_free(struct ra *);
+int	ra_officer_login(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_officer_logout(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_officer_me(struct ra *, const struct http_request *,
 	    struct http_response *);
 
 #endif

@@ -9,8 +9,10 @@
  * then demotes to ra.user (pki) and enters the SANDBOX_NET_FILES seccomp
  * profile (the mail file sink writes files; no exec, no process fork).
  * It may: read and write its own tables and audit_event (pki_ra grants of
- * schema/008, 009, 010), write files in ra.mail_sink_dir and ra.sms_sink_dir;
- * it reads ra.otp_key_file before demotion. It may not:
+ * schema/008 to 012), write files in ra.mail_sink_dir and ra.sms_sink_dir.
+ * Before the sandbox it reads ra.otp_key_file (the HMAC key of OTP
+ * digests) and ra.officer_key_file (the key sealing officers' TOTP
+ * secrets), kept in memory. It may not:
  * touch any key, any other table, or any other directory.
  *
  * Stops on SIGTERM or SIGINT; in-flight requests finish.
@@ -168,7 +170,7 @@ main(int argc, char **argv)
 		log_err("database: %s", err);
 		goto out;
 	}
-	if (ra_account_init(&ra) == -1)
+	if (ra_account_init(&ra) == -1 || ra_officer_init(&ra, cfg) == -1)
 		goto out;
 	if ((ra.rl_register = ra_ratelimit_new(policy.register_per_min)) == NULL ||
 	    (ra.rl_login = ra_ratelimit_new(policy.login_per_min)) == NULL) {
@@ -198,6 +200,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	http_stop(srv);
+	ra_officer_free(&ra);
 	ra_ratelimit_free(ra.rl_login);
 	ra_ratelimit_free(ra.rl_register);
 	db_close(ra.db);

@@ -42,7 +42,12 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    config_get_long(c, "rate.register_per_minute", 30, 1, 100000,
 	    &p->register_per_min) == -1 ||
 	    config_get_long(c, "rate.login_per_minute", 30, 1, 100000,
-	    &p->login_per_min) == -1)
+	    &p->login_per_min) == -1 ||
+	    /* officer.c */
+	    config_get_long(c, "officer.session_ttl_seconds", 900, 60, 86400,
+	    &p->officer_session_ttl_s) == -1 ||
+	    config_get_long(c, "officer.login_per_minute", 30, 1, 100000,
+	    &p->officer_login_per_min) == -1)
 		return -1;
 	/* factor.c: one-time codes and the factor lock-out. */
 	if (config_get_long(c, "otp.ttl_seconds", 300, 30, 900,

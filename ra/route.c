@@ -35,6 +35,10 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/login", ra_login },
 	{ "POST", "/v1/logout", ra_logout },
 	{ "GET", "/v1/me", ra_me },
+	/* officer.c */
+	{ "POST", "/v1/officer/login", ra_officer_login },
+	{ "POST", "/v1/officer/logout", ra_officer_logout },
+	{ "GET", "/v1/officer/me", ra_officer_me },
 	{ "GET", "/health", ra_health },
 	/* factor.c */
 	{ "POST", "/v1/otp", ra_otp_send },
