@@ -22,6 +22,14 @@ TEST_TMP=$(mktemp -d "/tmp/pki-$TEST_NAME.XXXXXX")
 # The stack user (pki when root) must traverse it.
 if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$TEST_TMP"; fi
 
+# Each test's curl speaks from its own loopback address (127.0.0.N, all on
+# lo under Linux), so per-address rate limits (rad's log-in and
+# registration limits) count each test apart: one test's requests never
+# make the next wait. A test that needs another address passes --interface.
+TEST_ADDR=127.0.0.$(( $(cksum <<<"$TEST_NAME" | cut -d' ' -f1) % 200 + 20 ))
+printf 'interface = %s\n' "$TEST_ADDR" >"$TEST_TMP/.curlrc"
+export CURL_HOME=$TEST_TMP
+
 _lib_cleanup() {
 	local rc=$? d
 	set +e
