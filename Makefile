@@ -114,6 +114,11 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -lcurl -o $@
 
+# Unit tests of rad's modules link its sources (all but main.c).
+$(BUILD)/tests/unit/ra/%: $(BUILD)/obj/tests/unit/ra/%.o $(call obj,$(filter-out ra/main.c,$(RAD_SRCS))) $(LIBHSM) $(LIBPKI)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -lcmocka -o $@
+
 $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -459,6 +459,8 @@ EOF
 			if [ "$name" = ra ]; then
 				echo "# Local stack only: the LOCAL FILE SINK; mail is written here, never sent."
 				echo "mail_sink_dir = $DIR/spool/ra-mail"
+				echo "# Local stack only: the LOCAL SIMULATOR of identity verification."
+				echo "idv = simulator"
 			fi
 		done
 	} | write_file "$CONF" 0644

@@ -6,6 +6,7 @@
  * the configuration (pki.conf [ra], [pg] ra_uri, [urls] ra) and
  * policy/ra.conf, connects to PostgreSQL as pki_ra, prepares the mail sink
  * directory, starts libmicrohttpd on one thread (bounded bodies, time-outs),
+ * with the identity-verification adapter (ra.idv; only the LOCAL SIMULATOR),
  * then demotes to ra.user (pki) and enters the SANDBOX_NET_FILES seccomp
  * profile (the mail file sink writes files; no exec, no process fork).
  * It may: read and write its own tables and audit_event (pki_ra grants of
@@ -34,7 +35,6 @@
 #include "lib/sandbox.h"
 #include "ra/extern.h"
 
-#define RA_MAX_BODY		(16 * 1024)	/* a request is ~200 bytes */
 #define RA_TIMEOUT_S		10
 
 static void
@@ -150,6 +150,13 @@ main(int argc, char **argv)
 	}
 	if (ra_account_init(&ra) == -1)
 		goto out;
+	if ((ra.idv = ra_idv_new(config_get(cfg, "ra.idv", NULL), err,
+	    sizeof(err))) == NULL) {
+		log_err("config: %s", err);
+		goto out;
+	}
+	log_warn("idv: LOCAL SIMULATOR: identity verification is simulated "
+	    "from the submitted data (ra/idv.c); no registry is consulted");
 	if ((ra.rl_register = ra_ratelimit_new(policy.register_per_min)) == NULL ||
 	    (ra.rl_login = ra_ratelimit_new(policy.login_per_min)) == NULL) {
 		log_err("ra_ratelimit_new: out of memory");
@@ -158,7 +165,7 @@ main(int argc, char **argv)
 	/* Signals go to sigwait(): block them before any thread exists. */
 	daemon_block_signals(&sigs);
 	memset(&lim, 0, sizeof(lim));
-	lim.max_body = RA_MAX_BODY;
+	lim.max_body = ra_max_body(&policy);	/* per route: route.c */
 	lim.timeout_s = RA_TIMEOUT_S;
 	lim.threads = 1;	/* one database connection, one thread */
 	if ((srv = http_start(config_get(cfg, "ra.listen", "127.0.0.1"),
@@ -181,6 +188,7 @@ out:
 	ra_ratelimit_free(ra.rl_login);
 	ra_ratelimit_free(ra.rl_register);
 	db_close(ra.db);
+	ra_idv_free(ra.idv);
 	ra_mailer_free(ra.mailer);
 	config_free(polcfg);
 	config_free(cfg);
