@@ -121,6 +121,15 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "ra.port", 18080, 0, 65535, &port) == -1)
 		goto out;
 	ra.policy = &policy;
+	if ((ra.idv = ra_idv_new(config_get(cfg, "ra.idv", NULL), err,
+	    sizeof(err))) == NULL) {
+		log_err("config: %s", err);
+		goto out;
+	}
+	if (strcmp(ra_idv_name(ra.idv), "simulator") == 0)
+		log_warn("idv: LOCAL SIMULATOR: identity verification is "
+		    "simulated from the submitted data (ra/idv.c); no registry "
+		    "is consulted");
 	if ((sink = config_get(cfg, "ra.mail_sink_dir", NULL)) == NULL) {
 		log_err("config: ra.mail_sink_dir missing (the local file sink "
 		    "is the only mail sender of this version)");
@@ -150,13 +159,6 @@ main(int argc, char **argv)
 	}
 	if (ra_account_init(&ra) == -1)
 		goto out;
-	if ((ra.idv = ra_idv_new(config_get(cfg, "ra.idv", NULL), err,
-	    sizeof(err))) == NULL) {
-		log_err("config: %s", err);
-		goto out;
-	}
-	log_warn("idv: LOCAL SIMULATOR: identity verification is simulated "
-	    "from the submitted data (ra/idv.c); no registry is consulted");
 	if ((ra.rl_register = ra_ratelimit_new(policy.register_per_min)) == NULL ||
 	    (ra.rl_login = ra_ratelimit_new(policy.login_per_min)) == NULL) {
 		log_err("ra_ratelimit_new: out of memory");

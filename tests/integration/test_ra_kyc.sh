@@ -348,3 +348,13 @@ for s in "$nik" "$bnik" "${b64:0:40}" "$(base64 -w0 "$tmp/ktp.png" | cut -c1-40)
 	fi
 done
 note "no image or NIK in rad's log: ok"
+
+# --- ra.idv: the simulator or nothing ----------------------------------------------
+for v in remote dukcapil ''; do
+	if PKI_RA_IDV=$v "$BUILD/rad" --config "$PKI_CONFIG" >"$tmp/rad.out" 2>&1; then
+		fail "rad started with ra.idv = '$v'"
+	fi
+	grep -q 'unknown identity-verification adapter; the only one of this version is' "$tmp/rad.out" ||
+		fail "rad with ra.idv = '$v': $(cat "$tmp/rad.out")"
+done
+note "rad refuses to start with another ra.idv: ok"
