@@ -358,3 +358,19 @@ for v in remote dukcapil ''; do
 		fail "rad with ra.idv = '$v': $(cat "$tmp/rad.out")"
 done
 note "rad refuses to start with another ra.idv: ok"
+
+# --- the schema's guards and grants --------------------------------------------------
+for change in "status = 'issued'" "status = 'agreed', agreed_at = now(), decided_at = now()" "kind = 'rekyc'" "subject = '{}'"; do
+	if q "UPDATE ra_application SET $change WHERE id = $app" >/dev/null 2>&1; then
+		fail "ra_application_guard allowed: $change"
+	fi
+done
+[ "$(q "SELECT status FROM ra_application WHERE id = $app")" = submitted ] || fail "guard: status changed"
+[ "$(q "SELECT has_table_privilege('pki_ra', 'ra_application', 'DELETE'),
+	has_table_privilege('pki_ra', 'ra_kyc', 'DELETE'), has_table_privilege('pki_ra', 'ra_kyc', 'UPDATE'),
+	has_column_privilege('pki_ra', 'ra_application', 'kind', 'UPDATE'),
+	has_column_privilege('pki_ra', 'ra_application', 'status', 'UPDATE'),
+	has_column_privilege('pki_auditor', 'ra_kyc', 'ktp_photo', 'SELECT'),
+	has_column_privilege('pki_auditor', 'ra_kyc', 'idv_liveness', 'SELECT')")" = 'f|f|f|f|t|f|t' ] ||
+	fail "grants on ra_application / ra_kyc"
+note "state-machine guard and grants: ok"
