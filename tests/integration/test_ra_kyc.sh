@@ -78,9 +78,10 @@ if cmd == 'images':
     d = sys.argv[2]
     open(d + '/ktp.png', 'wb').write(png(32, 20, 1))
     open(d + '/selfie.jpg', 'wb').write(jpeg())
-    open(d + '/other.png', 'wb').write(png(16, 16, 9))
     # Just over 2 MiB, PNG magic: too large however well-formed.
     open(d + '/huge.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + b'\x00' * (2 * 1024 * 1024 - 7))
+    # Exactly 2 MiB (kyc.image_max_bytes): the largest accepted.
+    open(d + '/exact.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + b'\x00' * (2 * 1024 * 1024 - 8))
     open(d + '/gif.gif', 'wb').write(b'GIF89a\x01\x00\x01\x00\x80\x00\x00' + b'\x00' * 20)
 elif cmd == 'nik':
     print(nik(sys.argv[2], sys.argv[3]))
@@ -320,11 +321,14 @@ req GET /v1/applications
 expect 200 "Bob's list"
 [ "$(jq '.applications | length' "$tmp/out")" = 0 ] || fail "Bob sees applications"
 name='Siti OCR-MISMATCH LIVENESS-FAIL MATCH-FAIL'
-req POST /v1/applications "$(body "full_name=$name" sex=F birth_date=2004-02-29 "ktp_photo=@$tmp/other.png")"
+# Bob's e-KTP photo is exactly kyc.image_max_bytes: accepted (one byte more is 413 above).
+req POST /v1/applications "$(body "full_name=$name" sex=F birth_date=2004-02-29 "ktp_photo=@$tmp/exact.png")"
 expect 201 "Bob's KYC with the simulator's failure triggers"
 bapp=$(jq -r .id "$tmp/out")
+[ "$(q "SELECT length(ktp_photo) FROM ra_kyc WHERE application_id = $bapp")" = 2097152 ] ||
+	fail "the 2 MiB e-KTP photo was not stored whole"
 bnik=$(mk nik 2004-02-29 F)
-read -r liv mat ref <<<"$(mk sim "$bnik" "$name" 2004-02-29 "$tmp/other.png" "$tmp/selfie.jpg")"
+read -r liv mat ref <<<"$(mk sim "$bnik" "$name" 2004-02-29 "$tmp/exact.png" "$tmp/selfie.jpg")"
 [ "$liv" -lt 50 ] && [ "$mat" -lt 50 ] || fail "trigger scores $liv $mat"
 req GET "/v1/applications/$bapp"
 expect 200 "Bob's application"
