@@ -506,6 +506,8 @@ EOF
 				echo "sms_sink_dir = $DIR/spool/ra-sms"
 				echo "otp_key_file = $SECRETS/ra-otp.key"
 				echo "officer_key_file = $SECRETS/ra-officer.key"
+				echo "# Local stack only: the LOCAL SIMULATOR of identity verification."
+				echo "idv = simulator"
 			fi
 		done
 	} | write_file "$CONF" 0644

@@ -21,6 +21,7 @@ struct http_response;
 #define RA_PASSWORD_MAX		256	/* bytes of UTF-8 */
 #define RA_TOKEN_BYTES		32	/* 256 random bits */
 #define RA_TOKEN_B64_LEN	43	/* base64url of 32 bytes, unpadded */
+#define RA_VERSION_MAX		32	/* a consent's document version */
 
 /* policy/ra.conf, read once at start-up (policy.c). */
 struct ra_policy {
@@ -47,6 +48,14 @@ struct ra_policy {
 	/* officer.c */
 	long	officer_session_ttl_s;
 	long	officer_login_per_min;
+	/* KYC (nik.c, kyc.c) */
+	long	kyc_min_age;		/* years, on the day of submission (WIB) */
+	long	kyc_image_max;		/* bytes of one decoded image */
+	long	kyc_min_liveness;	/* 0-100, shown to the officer */
+	long	kyc_min_match;		/* 0-100, shown to the officer */
+	char	kyc_privacy_version[RA_VERSION_MAX + 1];
+	char	kyc_agreement_version[RA_VERSION_MAX + 1];
+	char	kyc_guarantee_version[RA_VERSION_MAX + 1];
 };
 
 /* Loads the policy (config NULL: the built-in defaults). 0 or -1, logged. */
@@ -130,6 +139,7 @@ struct ra {
 	struct ra_ratelimit	*rl_register;
 	struct ra_ratelimit	*rl_login;
 	const char		*verify_url;	/* prefix of the emailed link */
+	struct ra_idv		*idv;		/* KYC identity verification */
 	char			 dummy_hash[256];	/* for unknown emails */
 	struct ra_sms		*sms;		/* factor.c */
 	unsigned char		 otp_key[32];	/* HMAC key of OTP digests */
@@ -140,6 +150,8 @@ struct ra {
 
 /* Attempts of one transaction on serialization failure (db_transaction). */
 #define RA_TXN_ATTEMPTS		3
+/* The body limit of every route but those that say otherwise (route.c). */
+#define RA_MAX_BODY		(16 * 1024)
 
 /* A handler: answers in resp; -1 only for our own failure (500). */
 typedef int	(*ra_handler)(struct ra *, const struct http_request *,
@@ -148,6 +160,8 @@ typedef int	(*ra_handler)(struct ra *, const struct http_request *,
 /* route.c: the http_handler of rad, every route. */
 int	ra_handle(void *arg, const struct http_request *,
 	    struct http_response *);
+/* The server's body limit: the largest any route allows. */
+size_t	ra_max_body(const struct ra_policy *);
 
 /* common.c: helpers every handler shares. */
 const char	*ra_title(int status);
@@ -392,6 +406,132 @@ int	ra_officer_login(struct ra *, const struct http_request *,
 int	ra_officer_logout(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_officer_me(struct ra *, const struct http_request *,
+	    struct http_response *);
+
+/* --- KYC: nik.c, idv.c, kycreq.c (the parser), kyc.c ---------------------- */
+#define RA_NIK_LEN		16
+#define RA_NAME_MAX		100	/* full_name, bytes */
+#define RA_PLACE_MAX		64	/* birth_place, bytes */
+#define RA_ADDRESS_MAX		256	/* address, bytes */
+#define RA_IMAGE_MIN		16	/* bytes: less is no picture */
+#define RA_IMAGE_HARD_MAX	(8L * 1024 * 1024)	/* policy may be lower */
+#define RA_WIB_OFFSET_S		(7 * 3600)	/* ages count in UTC+7 */
+
+struct ra_date {
+	int	year, month, day;
+};
+/* A NIK's fields once its structure is valid (nik.c). */
+struct ra_nik {
+	int	province, regency, district;
+	int	day, month, yy;		/* day without the +40 */
+	char	sex;			/* 'M' or 'F' */
+	int	serial;
+};
+enum ra_nik_result {
+	RA_NIK_OK = 0,
+	RA_NIK_MALFORMED = -1,		/* structure (400) */
+	RA_NIK_MISMATCH = -2,		/* against birth date or sex (422) */
+};
+/* 1 when code is a province of Kepmendagri 100.1.1-6117/2022. */
+int	ra_province_valid(int code);
+/* Days of month m of year y (Gregorian), 0 for a month outside 1-12. */
+int	ra_days_in_month(int y, int m);
+/* The structure of a NIK; 0, or -1 with a detail that does not quote it. */
+int	ra_nik_parse(const char *nik, struct ra_nik *, char *detail,
+	    size_t detaillen);
+/* Structure, then agreement with birth and sex ('M'/'F'): ra_nik_result. */
+int	ra_nik_check(const char *nik, const struct ra_date *birth, char sex,
+	    char *detail, size_t detaillen);
+/* Strict YYYY-MM-DD, a real Gregorian date from 1900 on. 0 or -1. */
+int	ra_date_parse(const char *s, struct ra_date *);
+/* Whole years from birth to today (29 February: older on 1 March). */
+int	ra_age_years(const struct ra_date *birth, const struct ra_date *today);
+/* Today's date in Indonesia's western time (UTC+7). 0 or -1. */
+int	ra_date_today(struct ra_date *);
+
+/* A decoded, magic-checked image (kycreq.c). */
+struct ra_image {
+	unsigned char	*data;		/* malloc'd; freed by ra_kyc_req_free */
+	size_t		 len;
+	const char	*mime;		/* "image/jpeg" or "image/png" */
+};
+/* POST /v1/applications, kind personal. */
+struct ra_kyc_req {
+	char		nik[RA_NIK_LEN + 1];
+	char		full_name[RA_NAME_MAX + 1];
+	char		birth_place[RA_PLACE_MAX + 1];
+	char		birth_date[11];
+	struct ra_date	birth;
+	char		sex;			/* 'M' or 'F' */
+	char		address[RA_ADDRESS_MAX + 1];
+	char		privacy_version[RA_VERSION_MAX + 1];
+	char		agreement_version[RA_VERSION_MAX + 1];
+	char		guarantee_version[RA_VERSION_MAX + 1];
+	struct ra_image	ktp;
+	struct ra_image	selfie;
+};
+/* The largest body a KYC submission with two images of max bytes needs. */
+size_t	ra_kyc_max_body(long image_max);
+/* The same at the policy's kyc.image_max_bytes (route.c's limit). */
+size_t	ra_kyc_route_max(const struct ra_policy *);
+/*
+ * Parses a KYC body (strict JSON, RFC 8259; images in base64, RFC 4648 §4,
+ * padded) of at most ra_kyc_max_body(image_max) bytes. 0, or -1 with
+ * *status the answer (400 malformed, 413 an image over image_max, 415 an
+ * image neither JPEG nor PNG by its magic bytes) and a detail quoting no
+ * value. Field rules only: NIK structure and consistency, age and consent
+ * versions are the caller's (they need policy and the date). Free with
+ * ra_kyc_req_free (also after a failure).
+ */
+int	ra_parse_kyc(const void *body, size_t len, long image_max,
+	    struct ra_kyc_req *, int *status, char *detail, size_t detaillen);
+void	ra_kyc_req_free(struct ra_kyc_req *);
+/*
+ * Standard base64 (RFC 4648 §4) with padding, no whitespace, through
+ * EVP_DecodeBlock. *out malloc'd (free it). 0, or -1 when malformed or when
+ * the result would exceed max bytes (*too_big set then).
+ */
+int	ra_base64_decode(const char *s, size_t slen, size_t max,
+	    unsigned char **out, size_t *outlen, int *too_big);
+/* "image/jpeg" or "image/png" from the magic bytes, or NULL. */
+const char *ra_image_type(const unsigned char *, size_t);
+
+/* idv.c: the identity-verification adapter. */
+struct ra_idv_input {
+	const char		*nik;
+	const char		*full_name;
+	const char		*birth_date;	/* YYYY-MM-DD */
+	const unsigned char	*ktp;
+	size_t			 ktp_len;
+	const unsigned char	*selfie;
+	size_t			 selfie_len;
+};
+struct ra_idv_result {
+	char	ocr_nik[RA_NIK_LEN + 1];	/* read from the e-KTP photo */
+	char	ocr_name[RA_NAME_MAX + 1];
+	char	ocr_birth_date[11];
+	int	liveness;		/* 0-100, of the selfie */
+	int	match;			/* 0-100, selfie against the registry */
+	char	reference[64];		/* the provider's reference */
+};
+struct ra_idv;
+/*
+ * The adapter named by ra.idv; only "simulator" (the LOCAL SIMULATOR) is
+ * shipped. NULL with err for any other name. Free with ra_idv_free.
+ */
+struct ra_idv	*ra_idv_new(const char *name, char *err, size_t errlen);
+void		 ra_idv_free(struct ra_idv *);
+const char	*ra_idv_name(const struct ra_idv *);
+/* One verification; 0, or -1 (logged, never with the images or NIK). */
+int		 ra_idv_verify(struct ra_idv *, const struct ra_idv_input *,
+		    struct ra_idv_result *);
+
+/* kyc.c: the subscriber's applications. */
+int	ra_application_submit(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_application_list(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_application_get(struct ra *, const struct http_request *,
 	    struct http_response *);
 
 #endif

@@ -6,6 +6,7 @@
  * the configuration (pki.conf [ra], [pg] ra_uri, [urls] ra) and
  * policy/ra.conf, connects to PostgreSQL as pki_ra, prepares the mail sink
  * directory, starts libmicrohttpd on one thread (bounded bodies, time-outs),
+ * with the identity-verification adapter (ra.idv; only the LOCAL SIMULATOR),
  * then demotes to ra.user (pki) and enters the SANDBOX_NET_FILES seccomp
  * profile (the mail file sink writes files; no exec, no process fork).
  * It may: read and write its own tables and audit_event (pki_ra grants of
@@ -37,7 +38,6 @@
 #include "lib/sandbox.h"
 #include "ra/extern.h"
 
-#define RA_MAX_BODY		(16 * 1024)	/* a request is ~200 bytes */
 #define RA_TIMEOUT_S		10
 
 static void
@@ -124,6 +124,15 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "ra.port", 18080, 0, 65535, &port) == -1)
 		goto out;
 	ra.policy = &policy;
+	if ((ra.idv = ra_idv_new(config_get(cfg, "ra.idv", NULL), err,
+	    sizeof(err))) == NULL) {
+		log_err("config: %s", err);
+		goto out;
+	}
+	if (strcmp(ra_idv_name(ra.idv), "simulator") == 0)
+		log_warn("idv: LOCAL SIMULATOR: identity verification is "
+		    "simulated from the submitted data (ra/idv.c); no registry "
+		    "is consulted");
 	if ((sink = config_get(cfg, "ra.mail_sink_dir", NULL)) == NULL) {
 		log_err("config: ra.mail_sink_dir missing (the local file sink "
 		    "is the only mail sender of this version)");
@@ -180,7 +189,7 @@ main(int argc, char **argv)
 	/* Signals go to sigwait(): block them before any thread exists. */
 	daemon_block_signals(&sigs);
 	memset(&lim, 0, sizeof(lim));
-	lim.max_body = RA_MAX_BODY;
+	lim.max_body = ra_max_body(&policy);	/* per route: route.c */
 	lim.timeout_s = RA_TIMEOUT_S;
 	lim.threads = 1;	/* one database connection, one thread */
 	if ((srv = http_start(config_get(cfg, "ra.listen", "127.0.0.1"),
@@ -204,6 +213,7 @@ out:
 	ra_ratelimit_free(ra.rl_login);
 	ra_ratelimit_free(ra.rl_register);
 	db_close(ra.db);
+	ra_idv_free(ra.idv);
 	ra_mailer_free(ra.mailer);
 	ra_sms_free(ra.sms);
 	ra_wipe(ra.otp_key, sizeof(ra.otp_key));

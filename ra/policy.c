@@ -9,6 +9,27 @@
 #include "lib/log.h"
 #include "ra/extern.h"
 
+/*
+ * A document version the subscriber must have consented to: 1 to
+ * RA_VERSION_MAX characters of [A-Za-z0-9._-]. Default "1.0".
+ */
+static int
+ra_policy_version(const struct config *c, const char *key,
+    char out[RA_VERSION_MAX + 1])
+{
+	const char *v = config_get(c, key, "1.0");
+	size_t n = strlen(v);
+
+	if (n == 0 || n > RA_VERSION_MAX || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-") != n) {
+		log_err("policy: %s must be 1 to %d characters of A-Z a-z 0-9 "
+		    ". _ -", key, RA_VERSION_MAX);
+		return -1;
+	}
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
 int
 ra_policy_load(const struct config *c, struct ra_policy *p)
 {
@@ -62,6 +83,22 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->factor_lock_base_s) == -1 ||
 	    config_get_long(c, "factor_lockout.max_seconds", 3600, 1, 7 * 86400,
 	    &p->factor_lock_max_s) == -1)
+		return -1;
+	/* KYC (ra/README.md "Applications"). */
+	if (config_get_long(c, "kyc.min_age", 17, 17, 120,
+	    &p->kyc_min_age) == -1 ||
+	    config_get_long(c, "kyc.image_max_bytes", 2 * 1024 * 1024, 1024,
+	    RA_IMAGE_HARD_MAX, &p->kyc_image_max) == -1 ||
+	    config_get_long(c, "kyc.min_liveness", 70, 0, 100,
+	    &p->kyc_min_liveness) == -1 ||
+	    config_get_long(c, "kyc.min_match", 70, 0, 100,
+	    &p->kyc_min_match) == -1 ||
+	    ra_policy_version(c, "kyc.privacy_policy_version",
+	    p->kyc_privacy_version) == -1 ||
+	    ra_policy_version(c, "kyc.subscriber_agreement_version",
+	    p->kyc_agreement_version) == -1 ||
+	    ra_policy_version(c, "kyc.guarantee_policy_version",
+	    p->kyc_guarantee_version) == -1)
 		return -1;
 	if (p->pw_min_len > p->pw_max_len) {
 		log_err("policy: password.min_length > password.max_length");

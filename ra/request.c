@@ -13,8 +13,6 @@
 #include "lib/json.h"
 #include "ra/extern.h"
 
-#define RA_MAX_BODY	(16 * 1024)
-
 void
 ra_wipe(void *p, size_t len)
 {

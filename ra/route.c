@@ -3,6 +3,10 @@
  * segment "{id}" matches a positive decimal id (the handler reads it back
  * with ra_path_id). A known path with another method answers 405 with
  * Allow; anything else 404. Each module adds its own rows here.
+ *
+ * Bodies: every route allows RA_MAX_BODY (16 KiB) unless ra_large_bodies
+ * names it with its own limit; a larger body is answered 413 here, before
+ * the handler runs. The server (main.c) accepts the largest of them all.
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +48,45 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/otp", ra_otp_send },
 	{ "POST", "/v1/phone/verify", ra_phone_verify },
 	{ "POST", "/v1/pin", ra_pin_set },
+	/* kyc.c */
+	{ "POST", "/v1/applications", ra_application_submit },
+	{ "GET", "/v1/applications", ra_application_list },
+	{ "GET", "/v1/applications/{id}", ra_application_get },
 };
+
+/* The routes whose bodies may exceed RA_MAX_BODY, and their limit. */
+static const struct {
+	const char	*method;
+	const char	*pattern;
+	size_t		(*max)(const struct ra_policy *);
+} ra_large_bodies[] = {
+	{ "POST", "/v1/applications", ra_kyc_route_max },	/* kyc.c */
+};
+
+static size_t
+ra_route_max_body(const struct ra *ra, const struct ra_route *r)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ra_large_bodies) / sizeof(ra_large_bodies[0]);
+	    i++)
+		if (strcmp(ra_large_bodies[i].method, r->method) == 0 &&
+		    strcmp(ra_large_bodies[i].pattern, r->pattern) == 0)
+			return ra_large_bodies[i].max(ra->policy);
+	return RA_MAX_BODY;
+}
+
+size_t
+ra_max_body(const struct ra_policy *p)
+{
+	size_t i, n, max = RA_MAX_BODY;
+
+	for (i = 0; i < sizeof(ra_large_bodies) / sizeof(ra_large_bodies[0]);
+	    i++)
+		if ((n = ra_large_bodies[i].max(p)) > max)
+			max = n;
+	return max;
+}
 
 /* 1 when path matches pattern segment by segment, "{id}" as an id. */
 static int
@@ -81,8 +123,13 @@ ra_handle(void *arg, const struct http_request *req, struct http_response *resp)
 	for (i = 0; i < sizeof(ra_routes) / sizeof(ra_routes[0]); i++) {
 		if (!ra_route_match(ra_routes[i].pattern, req->path))
 			continue;
-		if (strcmp(req->method, ra_routes[i].method) == 0)
+		if (strcmp(req->method, ra_routes[i].method) == 0) {
+			if (req->body_len > ra_route_max_body(ra,
+			    &ra_routes[i]))
+				return ra_problem(resp, 413, "request body too "
+				    "large for this resource");
 			return ra_routes[i].fn(ra, req, resp);
+		}
 		if (len < sizeof(allow))
 			len += (size_t)snprintf(allow + len, sizeof(allow) - len,
 			    "%s%s", len > 0 ? ", " : "", ra_routes[i].method);
