@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -318,18 +319,6 @@ der_uint(unsigned char *out, unsigned long long v)
 	return 2 + n;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * The DER INTEGER (tag included) of a serial stored as hex (schema/004):
  * positive, leading zero octets dropped, 0x00 prepended when the high bit
@@ -346,13 +335,14 @@ der_serial(unsigned char *out, const char *hex)
 	if (n == 0 || n > 2 * sizeof(v))
 		return 0;
 	if (n % 2 == 1) {
-		if ((lo = hexval(hex[0])) < 0)
+		if ((lo = OPENSSL_hexchar2int((unsigned char)hex[0])) < 0)
 			return 0;
 		v[nb++] = (unsigned char)lo;
 		i = 1;
 	}
 	for (; i < n; i += 2) {
-		if ((hi = hexval(hex[i])) < 0 || (lo = hexval(hex[i + 1])) < 0)
+		if ((hi = OPENSSL_hexchar2int((unsigned char)hex[i])) < 0 ||
+		    (lo = OPENSSL_hexchar2int((unsigned char)hex[i + 1])) < 0)
 			return 0;
 		v[nb++] = (unsigned char)(hi << 4 | lo);
 	}

@@ -15,6 +15,8 @@
 
 #include "lib/secret.h"
 
+#define SECRET_HEXKEY_MAX	64	/* bytes: keys up to 512 bits */
+
 /* Reads up to len bytes, retrying on EINTR; the count, or -1. */
 static ssize_t
 secret_read_fd(int fd, char *buf, size_t len)
@@ -173,5 +175,35 @@ secret_read(const char *path, const char *envname, char *buf,
 out:
 	if (rc == -1)
 		OPENSSL_cleanse(buf, buflen);
+	return rc;
+}
+
+int
+secret_read_hexkey(const char *path, unsigned char *key, size_t keylen,
+    char *err, size_t errlen)
+{
+	char buf[2 * SECRET_HEXKEY_MAX + 8];
+	size_t got = 0;
+	int rc = -1;
+
+	memset(key, 0, keylen);
+	if (path == NULL || keylen == 0 || keylen > SECRET_HEXKEY_MAX) {
+		snprintf(err, errlen, "secret_read_hexkey: no key file or a bad "
+		    "key length");
+		return -1;
+	}
+	if (secret_read(path, NULL, buf, sizeof(buf), err, errlen) == -1)
+		goto out;
+	if (strlen(buf) != 2 * keylen ||
+	    OPENSSL_hexstr2buf_ex(key, keylen, &got, buf, '\0') != 1 ||
+	    got != keylen) {
+		snprintf(err, errlen, "%s: must hold exactly %zu hex digits "
+		    "(openssl rand -hex %zu)", path, 2 * keylen, keylen);
+		OPENSSL_cleanse(key, keylen);
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
 	return rc;
 }

@@ -17,4 +17,13 @@
 int	secret_read(const char *path, const char *envname, char *buf,
 	    size_t buflen, char *err, size_t errlen);
 
+/*
+ * Reads a symmetric key stored as hex in a file of mode 0600 or stricter
+ * (e.g. made with `openssl rand -hex 32`): exactly keylen bytes, 2 × keylen
+ * hex digits and nothing else. Returns 0 with key filled, or -1 with key
+ * zeroed and a message in err (never the key).
+ */
+int	secret_read_hexkey(const char *path, unsigned char *key, size_t keylen,
+	    char *err, size_t errlen);
+
 #endif

@@ -297,50 +297,12 @@ out:
 	return rc;
 }
 
-static int
-totp_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 totp_key_load(const char *path, unsigned char key[TOTP_SEAL_KEY_BYTES],
     char *err, size_t errlen)
 {
-	char buf[TOTP_SEAL_KEY_BYTES * 2 + 8];
-	int i, hi, lo, rc = TOTP_ERR_IO;
-
-	memset(key, 0, TOTP_SEAL_KEY_BYTES);
-	if (path == NULL) {
-		snprintf(err, errlen, "no key file configured");
-		return TOTP_ERR_IO;
-	}
-	if (secret_read(path, NULL, buf, sizeof(buf), err, errlen) == -1)
-		goto out;
-	if (strlen(buf) != TOTP_SEAL_KEY_BYTES * 2) {
-		snprintf(err, errlen, "%s: expected %d hex digits (openssl rand "
-		    "-hex %d)", path, TOTP_SEAL_KEY_BYTES * 2, TOTP_SEAL_KEY_BYTES);
-		goto out;
-	}
-	for (i = 0; i < TOTP_SEAL_KEY_BYTES; i++) {
-		if ((hi = totp_hex_value(buf[2 * i])) == -1 ||
-		    (lo = totp_hex_value(buf[2 * i + 1])) == -1) {
-			snprintf(err, errlen, "%s: not hexadecimal", path);
-			OPENSSL_cleanse(key, TOTP_SEAL_KEY_BYTES);
-			goto out;
-		}
-		key[i] = (unsigned char)(hi << 4 | lo);
-	}
-	rc = TOTP_OK;
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return rc;
+	return secret_read_hexkey(path, key, TOTP_SEAL_KEY_BYTES, err, errlen) ==
+	    0 ? TOTP_OK : TOTP_ERR_IO;
 }
 
 /* One AES-256-GCM pass: enc 1 seals, 0 opens (tag checked). */

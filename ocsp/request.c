@@ -16,18 +16,6 @@
 #include "ocsp/extern.h"
 
 static int
-ocsp_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 ocsp_b64val(int c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -67,8 +55,8 @@ ocsp_path_decode(const char *path, unsigned char **der, size_t *len)
 		if (path[i] == '%') {
 			if (i + 2 >= plen)
 				goto out;
-			if ((hi = ocsp_hexval((unsigned char)path[i + 1])) == -1 ||
-			    (lo = ocsp_hexval((unsigned char)path[i + 2])) == -1)
+			if ((hi = OPENSSL_hexchar2int((unsigned char)path[i + 1])) == -1 ||
+			    (lo = OPENSSL_hexchar2int((unsigned char)path[i + 2])) == -1)
 				goto out;
 			b64[n++] = (char)(hi << 4 | lo);
 			i += 2;

@@ -34,7 +34,6 @@
 #include "lib/secret.h"
 #include "ra/extern.h"
 
-#define RA_OTP_KEY_HEX		64
 #define RA_OTP_MAC_DOMAIN	"pki-ra-otp-v1"
 #define RA_TS_FMT		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 
@@ -129,51 +128,16 @@ enum ra_factor_txn_outcome {
 
 /* --- start-up ------------------------------------------------------------------- */
 
-static int
-ra_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 ra_factor_init(struct ra *ra, const char *key_file, char *err, size_t errlen)
 {
-	char buf[RA_OTP_KEY_HEX + 8];
-	int i, hi, lo, rc = -1;
-
 	if (key_file == NULL) {
 		snprintf(err, errlen, "ra.otp_key_file missing (the HMAC key of "
 		    "one-time codes)");
 		return -1;
 	}
-	if (secret_read(key_file, NULL, buf, sizeof(buf), err, errlen) == -1)
-		goto out;
-	if (strlen(buf) != RA_OTP_KEY_HEX) {
-		snprintf(err, errlen, "%s: must hold %d hex digits (256 bits)",
-		    key_file, RA_OTP_KEY_HEX);
-		goto out;
-	}
-	for (i = 0; i < RA_OTP_KEY_HEX / 2; i++) {
-		if ((hi = ra_hexval(buf[2 * i])) == -1 ||
-		    (lo = ra_hexval(buf[2 * i + 1])) == -1) {
-			snprintf(err, errlen, "%s: must hold %d hex digits",
-			    key_file, RA_OTP_KEY_HEX);
-			goto out;
-		}
-		ra->otp_key[i] = (unsigned char)(hi << 4 | lo);
-	}
-	rc = 0;
-out:
-	ra_wipe(buf, sizeof(buf));
-	if (rc == -1)
-		ra_wipe(ra->otp_key, sizeof(ra->otp_key));
-	return rc;
+	return secret_read_hexkey(key_file, ra->otp_key, sizeof(ra->otp_key),
+	    err, errlen);
 }
 
 /* --- the code's digest ------------------------------------------------------------ */

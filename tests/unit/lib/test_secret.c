@@ -183,11 +183,42 @@ test_empty_and_nul(void **state)
 	unlink(path);
 }
 
+/* Hex keys: exact length, hex only, mode checked, zeroed on failure. */
+static void
+test_hexkey(void **state)
+{
+	static const char good[] = "00112233445566778899aabbccddeeff\n";
+	unsigned char key[16], want[16];
+	char path[64], err[256];
+	int i;
+
+	for (i = 0; i < 16; i++)
+		want[i] = (unsigned char)(i * 0x11);
+	write_secret(path, sizeof(path), good, sizeof(good) - 1, 0600);
+	assert_int_equal(secret_read_hexkey(path, key, 16, err, sizeof(err)), 0);
+	assert_memory_equal(key, want, 16);
+	/* One byte short of the length asked for. */
+	assert_int_equal(secret_read_hexkey(path, key, 17, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "34 hex digits"));
+	assert_null(strstr(err, "0011"));
+	unlink(path);
+	write_secret(path, sizeof(path), "00112233445566778899aabbccddeefg",
+	    32, 0600);
+	assert_int_equal(secret_read_hexkey(path, key, 16, err, sizeof(err)), -1);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(key[i], 0);
+	unlink(path);
+	write_secret(path, sizeof(path), good, sizeof(good) - 1, 0644);
+	assert_int_equal(secret_read_hexkey(path, key, 16, err, sizeof(err)), -1);
+	unlink(path);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_0600),
+		cmocka_unit_test(test_hexkey),
 		cmocka_unit_test(test_file_0644_refused),
 		cmocka_unit_test(test_file_not_regular),
 		cmocka_unit_test(test_env_read_and_unset),
