@@ -104,6 +104,17 @@ void	ra_token_encode(const unsigned char in[RA_TOKEN_BYTES],
 /* explicit_bzero, named for grepping. */
 void	ra_wipe(void *, size_t);
 
+/*
+ * sink.c: the LOCAL FILE SINK shared by the mail and SMS adapters. The
+ * directory must be absolute (0 or -1 with err); a message (what: "mail
+ * sink", for logs) becomes one 0600 file DIR/<time>-<random>.<ext>,
+ * written whole or not at all. 0 or -1 (logged, without the message).
+ */
+int	ra_sink_dir_check(const char *dir, const char *what, char *err,
+	    size_t errlen);
+int	ra_sink_write(const char *dir, const char *ext, const char *what,
+	    const char *msg);
+
 /* mail.c: the mail sender adapter. */
 struct ra_mailer;
 
