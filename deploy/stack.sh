@@ -745,8 +745,8 @@ daemon_up() {
 		return 0
 	fi
 	if [ "$key" = - ]; then
-		local from
-		from=$(($(wc -l <"$logf" 2>/dev/null || echo 0) + 1))
+		local from=1
+		[ -f "$logf" ] && from=$(($(wc -l <"$logf") + 1))
 		start_bg "$name" "$f" "$logf" root "$bin" --config "$CONF"
 		wait_ready "$name" "$f" "$logf" "$from" "$ready"
 	else
