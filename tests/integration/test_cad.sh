@@ -103,8 +103,12 @@ ser=$(openssl x509 -noout -serial -in "$tmp/$o1.pem" | cut -d= -f2)
 note "3 kinds issued: $(pkictl order show --id "$o1" | sed -n 's/^serial\t//p') ..."
 
 # --- the directory: each subscriber certificate gets an entry; revocation updates it ---
+# Subscriber entries carry names and NIKs: only bound directory users read them.
+bind_dn=$(sed -n 's/^bind_dn = //p' "$PKI_CONFIG")
+bind_pw=$(sed -n 's/^bind_pw_file = //p' "$PKI_CONFIG")
 ldap_entry() { # ldap_entry SERIAL OUT: the entry's attributes (ldapsearch -LLL)
-	ldapsearch -x -LLL -o ldif-wrap=no -H "$PKI_LDAP_URI" -b "cn=$1,ou=subscribers,$PKI_LDAP_BASE" \
+	ldapsearch -x -LLL -o ldif-wrap=no -H "$PKI_LDAP_URI" -D "$bind_dn" -y "$bind_pw" \
+		-b "cn=$1,ou=subscribers,$PKI_LDAP_BASE" \
 		-s base '(objectClass=pkiUser)' 'userCertificate;binary' description >"$2" 2>&1 ||
 		{ cat "$2"; fail "ldapsearch for subscriber $1"; }
 }
@@ -117,6 +121,9 @@ sed -n 's/^userCertificate;binary:: //p' "$tmp/entry.ldif" | base64 -d >"$tmp/en
 openssl x509 -inform DER -in "$tmp/entry.der" -outform PEM | cmp -s - <(openssl x509 -in "$tmp/$o1.pem") ||
 	fail "the directory's userCertificate is not the issued certificate"
 grep -qx 'description: status=valid' "$tmp/entry.ldif" || fail "directory entry: $(cat "$tmp/entry.ldif")"
+ldapsearch -x -LLL -H "$PKI_LDAP_URI" -b "ou=subscribers,$PKI_LDAP_BASE" '(objectClass=pkiUser)' \
+	>"$tmp/anon.ldif" 2>&1 || true
+! grep -q 'userCertificate' "$tmp/anon.ldif" || fail "an anonymous bind reads subscriber certificates"
 pkictl cert revoke --serial "$ser" --reason privilegeWithdrawn >/dev/null || fail "pkictl cert revoke"
 pkictl publish >"$tmp/publish.out" 2>&1 || { cat "$tmp/publish.out"; fail "pkictl publish"; }
 ldap_entry "$ser" "$tmp/entry.ldif"
