@@ -108,6 +108,8 @@ int	 cmd_cert(const struct config *, const char *actor, int argc, char **argv);
 /* ordercmd.c: pkictl order add|show, pkictl wrapkey create */
 int	 cmd_order(const struct config *, const char *actor, int argc, char **argv);
 int	 cmd_wrapkey(const struct config *, const char *actor, int argc, char **argv);
+/* sigservicecmd.c: pkictl sigservice add --name N (signd's OAuth clients) */
+int	 cmd_sigservice(const struct config *, const char *actor, int argc, char **argv);
 
 /* arl.c: pkictl crl arl (the root's CRL, at a ceremony) */
 int	 cmd_crl(const struct config *, const char *actor, int argc, char **argv);

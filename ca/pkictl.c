@@ -10,6 +10,7 @@
  *	pkictl [--config FILE] crl arl
  *	pkictl [--config FILE] publish
  *	pkictl [--config FILE] order add|show ..., wrapkey create ... (ca/ordercmd.c)
+ *	pkictl [--config FILE] sigservice add --name N (ca/sigservicecmd.c)
  *
  * PINs are read from files (mode 0600) named on the command line or in the
  * configuration ([hsm] <role>_pin_file), never from argv. Token and key
@@ -64,6 +65,7 @@ usage(void)
 	    "  publish      retry pending LDAP publications\n"
 	    "  order add --kind K --profile P --key-type T --subject JSON | order show --id N\n"
 	    "  wrapkey create --so-pin-file F [--label L]   (subscriber-key wrapping key)\n"
+	    "  sigservice add --name N   (a signing service of signd; prints its secret once)\n"
 	    "The configuration file comes from --config or PKI_CONFIG.\n");
 }
 
@@ -457,6 +459,11 @@ main(int argc, char **argv)
 		pkictl_actor(actor, sizeof(actor));
 		if ((rc = (argv[0][0] == 'o' ? cmd_order : cmd_wrapkey)(cfg, actor, argc - 1,
 		    argv + 1)) == PKICTL_EXIT_USAGE)
+			usage();
+	} else if (strcmp(argv[0], "sigservice") == 0 && argc >= 2) {
+		pkictl_actor(actor, sizeof(actor));
+		if ((rc = cmd_sigservice(cfg, actor, argc - 1, argv + 1)) ==
+		    PKICTL_EXIT_USAGE)
 			usage();
 	} else if (strcmp(argv[0], "publish") == 0)
 		rc = cmd_publish(cfg, argc, argv);
