@@ -2,8 +2,8 @@
  * pkictl sigservice add --name N: registers a signing service, an OAuth 2.0
  * client of signd (RFC 6749 §4.4, client credentials; hsm/README.md
  * "signd"). Prints client_id and client_secret once, on stdout, as two
- * "key<TAB>value" lines; only the SHA-256 of the secret (256 random bits) is
- * stored, with its audit event (sign.service.add, no secret) in the same
+ * "key<TAB>value" lines; only the SHA-256 of the secret (256 random bits, as the
+ * base64url text the client presents) is stored, with its audit event (sign.service.add, no secret) in the same
  * transaction. Exit 3 when the name is taken.
  */
 #include <getopt.h>
@@ -119,14 +119,19 @@ cmd_sigservice(const struct config *cfg, const char *actor, int argc,
 	if (s.name == NULL || optind != argc)
 		return PKICTL_EXIT_USAGE;
 	if (RAND_bytes(idraw, sizeof(idraw)) != 1 ||
-	    RAND_bytes(secret, sizeof(secret)) != 1 ||
-	    EVP_Digest(secret, sizeof(secret), md, &mdlen, EVP_sha256(),
-	    NULL) != 1 || (digest = db_bytea_param(md, sizeof(md))) == NULL) {
+	    RAND_bytes(secret, sizeof(secret)) != 1) {
 		log_openssl(LOGL_ERR, "sigservice: random secret");
 		goto out;
 	}
 	sigservice_b64url(idraw, sizeof(idraw), client_id);
 	sigservice_b64url(secret, sizeof(secret), secret_txt);
+	/* The digest of the text the client presents (signd hashes it so). */
+	if (EVP_Digest(secret_txt, strlen(secret_txt), md, &mdlen,
+	    EVP_sha256(), NULL) != 1 ||
+	    (digest = db_bytea_param(md, sizeof(md))) == NULL) {
+		log_openssl(LOGL_ERR, "sigservice: SHA-256");
+		goto out;
+	}
 	s.actor = actor;
 	s.client_id = client_id;
 	s.digest = digest;

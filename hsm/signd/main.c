@@ -33,6 +33,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include "hsm/signd/extern.h"
 #include "lib/config.h"
 #include "lib/daemon.h"
@@ -63,6 +67,8 @@ main(int argc, char **argv)
 	struct http_limits lim;
 	const char *path = getenv("PKI_CONFIG"), *s, *uri;
 	char err[512];
+	unsigned char warm[32], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
 	enum log_level level = LOGL_INFO;
 	sigset_t sigs;
 	long port;
@@ -113,6 +119,16 @@ main(int argc, char **argv)
 	if ((srv = http_start(config_get(cfg, "sign.listen", "127.0.0.1"),
 	    (uint16_t)port, &lim, csc_handle, &sd, err, sizeof(err))) == NULL) {
 		log_err("http: %s", err);
+		goto out;
+	}
+	/*
+	 * OpenSSL reads its configuration and loads the default provider on
+	 * first use: do it now, as the sandbox forbids opening files.
+	 */
+	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1 ||
+	    RAND_bytes(warm, sizeof(warm)) != 1 ||
+	    EVP_Digest(warm, sizeof(warm), md, &mdlen, EVP_sha256(), NULL) != 1) {
+		log_openssl(LOGL_ERR, "OpenSSL start-up");
 		goto out;
 	}
 	if (sandbox_enter(cfg, "sign", SANDBOX_NET_WORKER) == -1)
