@@ -34,7 +34,7 @@ endif
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 HSM_SRCS := $(sort $(wildcard hsm/*.c))
 PKICTL_SRCS := ca/pkictl.c ca/ceremony.c ca/profile.c ca/certstore.c ca/certcmd.c ca/arl.c \
-	ca/ordercmd.c ca/officercmd.c ra/policy.c
+	ca/ordercmd.c ca/officercmd.c ca/sigservicecmd.c ra/policy.c
 # Daemons: every .c of their folder (main.c holds main()).
 TSAD_SRCS := $(sort $(wildcard tsa/*.c))
 OCSPD_SRCS := $(sort $(wildcard ocsp/*.c))
@@ -43,6 +43,8 @@ CRLD_SRCS := $(sort $(wildcard crl/*.c))
 # store code it shares with pkictl.
 CAD_SRCS := $(sort $(wildcard ca/worker/*.c)) ca/profile.c ca/certstore.c
 RAD_SRCS := $(sort $(wildcard ra/*.c))
+# signd, the remote-signing service (CSC API v2): worker and SAM (hsm/signd/).
+SIGND_SRCS := $(sort $(wildcard hsm/signd/*.c))
 
 LIBPKI := $(BUILD)/libpki.a
 LIBHSM := $(BUILD)/libpkihsm.a
@@ -52,6 +54,7 @@ OCSPD := $(if $(OCSPD_SRCS),$(BUILD)/ocspd)
 CRLD := $(if $(CRLD_SRCS),$(BUILD)/crld)
 CAD := $(BUILD)/cad
 RAD := $(if $(RAD_SRCS),$(BUILD)/rad)
+SIGND := $(if $(SIGND_SRCS),$(BUILD)/signd)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -65,7 +68,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
-PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(CAD) $(RAD)
+PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(CAD) $(RAD) $(SIGND)
 
 # libFuzzer harnesses: tests/fuzz/fuzz_*.c, each built with clang against the
 # library sources and run for FUZZ_SECONDS by `make fuzz` (part of `make check`).
@@ -73,7 +76,8 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 10
 # Daemon sources a harness may drive (everything but the daemons' main.c).
-FUZZ_COMPONENT_SRCS := $(filter-out %/main.c,$(TSAD_SRCS) $(OCSPD_SRCS) $(CRLD_SRCS) $(RAD_SRCS))
+FUZZ_COMPONENT_SRCS := $(filter-out %/main.c,$(TSAD_SRCS) $(OCSPD_SRCS) $(CRLD_SRCS) $(RAD_SRCS) \
+	$(SIGND_SRCS))
 
 .PHONY: all deps build up down check test unit integration clean bench fuzz
 .DEFAULT_GOAL := all
@@ -108,6 +112,9 @@ $(BUILD)/cad: $(call obj,$(CAD_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/rad: $(call obj,$(RAD_SRCS)) $(LIBHSM) $(LIBPKI)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -o $@
+
+$(BUILD)/signd: $(call obj,$(SIGND_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -o $@
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)

@@ -110,6 +110,8 @@ int	 cmd_order(const struct config *, const char *actor, int argc, char **argv);
 int	 cmd_wrapkey(const struct config *, const char *actor, int argc, char **argv);
 /* officercmd.c: pkictl officer add|list|disable (RA officers). */
 int	 cmd_officer(const struct config *, const char *actor, int argc, char **argv);
+/* sigservicecmd.c: pkictl sigservice add --name N (signd's OAuth clients) */
+int	 cmd_sigservice(const struct config *, const char *actor, int argc, char **argv);
 
 /* arl.c: pkictl crl arl (the root's CRL, at a ceremony) */
 int	 cmd_crl(const struct config *, const char *actor, int argc, char **argv);

@@ -11,6 +11,7 @@
  *	pkictl [--config FILE] publish
  *	pkictl [--config FILE] order add|show ..., wrapkey create ... (ca/ordercmd.c)
  *	pkictl [--config FILE] officer add|list|disable ... (ca/officercmd.c)
+ *	pkictl [--config FILE] sigservice add --name N (ca/sigservicecmd.c)
  *
  * PINs are read from files (mode 0600) named on the command line or in the
  * configuration ([hsm] <role>_pin_file), never from argv. Token and key
@@ -69,6 +70,7 @@ usage(void)
 	    " [--account-email E] --password-file F\n"
 	    "               (prints the TOTP secret and its otpauth:// URI once)\n"
 	    "  officer list | officer disable U\n"
+	    "  sigservice add --name N   (a signing service of signd; prints its secret once)\n"
 	    "The configuration file comes from --config or PKI_CONFIG.\n");
 }
 
@@ -466,6 +468,11 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[0], "officer") == 0 && argc >= 2) {
 		pkictl_actor(actor, sizeof(actor));
 		if ((rc = cmd_officer(cfg, actor, argc - 1, argv + 1)) ==
+		    PKICTL_EXIT_USAGE)
+			usage();
+	} else if (strcmp(argv[0], "sigservice") == 0 && argc >= 2) {
+		pkictl_actor(actor, sizeof(actor));
+		if ((rc = cmd_sigservice(cfg, actor, argc - 1, argv + 1)) ==
 		    PKICTL_EXIT_USAGE)
 			usage();
 	} else if (strcmp(argv[0], "publish") == 0)

@@ -22,7 +22,7 @@ HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 LDAP_BASE='dc=pki,dc=local'
 LDAP_ROOTDN="cn=admin,$LDAP_BASE"
 TOKENS=(pki-root pki-ca pki-ocsp pki-tsa pki-audit pki-wrap)
-PG_ROLES=(admin ca ra ocsp crl tsa sign auditor)
+PG_ROLES=(admin ca ra ocsp crl tsa sign sam auditor)
 # Ports: name, default. Auto mode picks free ones below the ephemeral range.
 PORT_NAMES=(PG LDAP RA OCSP CRL TSA SIGN)
 declare -A PORT_DEFAULT=([PG]=15432 [LDAP]=13389 [RA]=18080 [OCSP]=18081
@@ -508,6 +508,10 @@ EOF
 				echo "officer_key_file = $SECRETS/ra-officer.key"
 				echo "# Local stack only: the LOCAL SIMULATOR of identity verification."
 				echo "idv = simulator"
+			fi
+			if [ "$name" = sign ]; then
+				echo "# signd's SAM verifies OTPs of purpose sign with rad's OTP key."
+				echo "otp_key_file = $SECRETS/ra-otp.key"
 			fi
 		done
 	} | write_file "$CONF" 0644

@@ -120,6 +120,8 @@ static const int sandbox_signer[] = {
 	SCMP_SYS(ftruncate), SCMP_SYS(getdents64), SCMP_SYS(unlink),
 	SCMP_SYS(rename), SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(stat),
 	SCMP_SYS(statx),
+	/* SoftHSM2 mlocks its secure allocations (signd's SAM, issue 6). */
+	SCMP_SYS(mlock), SCMP_SYS(munlock),
 };
 
 /* SANDBOX_NET_FILES adds these to sandbox_net. */

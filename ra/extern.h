@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "lib/factor.h"
+
 struct config;
 struct db;
 struct http_request;
@@ -153,7 +155,7 @@ struct ra {
 	struct ra_idv		*idv;		/* KYC identity verification */
 	char			 dummy_hash[256];	/* for unknown emails */
 	struct ra_sms		*sms;		/* factor.c */
-	unsigned char		 otp_key[32];	/* HMAC key of OTP digests */
+	struct factor_verifier	 fv;		/* OTP key, lock-out (lib/factor.h) */
 	/* officer.c */
 	struct ra_ratelimit	*rl_officer;
 	unsigned char		 officer_key[32];	/* seals TOTP secrets */
@@ -249,16 +251,7 @@ int	ra_me(struct ra *, const struct http_request *,
 #define RA_PIN_DIGITS		6
 #define RA_PURPOSE_MAX		16
 
-enum ra_factor_type {
-	RA_FACTOR_OTP = 1,
-	RA_FACTOR_PIN,
-	RA_FACTOR_TOTP,		/* XXX issue 3: lib/totp.c, then ra_factor_check */
-};
-struct ra_factor {
-	enum ra_factor_type	type;
-	long long		otp_id;			/* RA_FACTOR_OTP */
-	char			secret[RA_OTP_DIGITS + 1];	/* code or PIN; wipe */
-};
+/* struct factor and enum factor_type: lib/factor.h. */
 struct ra_otp_req {
 	char	channel[8];			/* "email" or "sms" */
 	char	purpose[RA_PURPOSE_MAX + 1];	/* one of ra_purpose_check's */
@@ -269,7 +262,7 @@ struct ra_phone_verify_req {
 };
 struct ra_pin_req {
 	char			pin[RA_PIN_DIGITS + 1];	/* the new PIN; wipe */
-	struct ra_factor	factor;
+	struct factor	factor;
 };
 
 /*
@@ -283,7 +276,7 @@ int	ra_parse_phone_verify(const void *body, size_t len,
 	    struct ra_phone_verify_req *, char *detail, size_t detaillen);
 int	ra_parse_pin_set(const void *body, size_t len, struct ra_pin_req *,
 	    char *detail, size_t detaillen);
-int	ra_factor_parse(json_t *factor, struct ra_factor *, char *detail,
+int	ra_factor_parse(json_t *factor, struct factor *, char *detail,
 	    size_t detaillen);
 /* 0 when purpose is one of the fixed list (schema/010 ra_otp.purpose). */
 int	ra_purpose_check(const char *purpose);
@@ -305,24 +298,7 @@ void		 ra_sms_free(struct ra_sms *);
 /* Sends one text to an E.164 number. 0 or -1 (logged, without the text). */
 int		 ra_sms_send(struct ra_sms *, const char *to, const char *text);
 
-/* factor.c */
-enum ra_factor_result {
-	RA_FACTOR_OK = 0,	/* verified; an OTP is consumed */
-	RA_FACTOR_MALFORMED,	/* 400: not a factor object */
-	RA_FACTOR_NOT_ENROLLED,	/* 400: no PIN set; TOTP */
-	RA_FACTOR_REFUSED,	/* 401: unknown, expired, used or dead OTP, or
-				   one of another purpose; nothing counted */
-	RA_FACTOR_WRONG,	/* 401: wrong code or PIN; counted */
-	RA_FACTOR_LOCKED,	/* 429: retry_after; nothing tried */
-};
-struct ra_factor_outcome {
-	enum ra_factor_result	result;
-	long			retry_after;	/* RA_FACTOR_LOCKED */
-	char			kind[8];	/* "otp", "pin": for the audit */
-	long long		otp_id;
-	char			detail[192];	/* client-facing, no secret */
-};
-
+/* factor.c; struct factor_outcome and enum factor_result: lib/factor.h. */
 /*
  * Reads the OTP HMAC key: a file of mode 0600 holding 64 hex digits (256
  * bits; deploy/stack.sh writes it with openssl rand once). 0, or -1 with err.
@@ -336,7 +312,7 @@ int	ra_factor_init(struct ra *, const char *key_file, char *err,
  *
  *	if (ra_factor_verify(ra, db, id, "revoke", factor, &fo) == -1)
  *		return -1;			(our failure: roll back)
- *	if (fo.result != RA_FACTOR_OK)
+ *	if (fo.result != FACTOR_OK)
  *		return 0;			(COMMIT: only the failure record)
  *	... the action's change and audit_append() ...
  *
@@ -345,7 +321,7 @@ int	ra_factor_init(struct ra *, const char *key_file, char *err,
  * factor_failures and lock, audit ra.otp.failed / ra.factor.failed /
  * ra.factor.lock); that record must COMMIT although the action is refused,
  * or guessing would cost nothing. Any other refusal writes nothing. On
- * RA_FACTOR_OK an OTP is consumed (single use) and the failure count reset,
+ * FACTOR_OK an OTP is consumed (single use) and the failure count reset,
  * both part of the caller's transaction: if the caller then fails and rolls
  * back, the OTP stays usable. An OTP authorizes only the purpose it was
  * issued for; a PIN authorizes any. The account row is locked FOR UPDATE.
@@ -353,14 +329,14 @@ int	ra_factor_init(struct ra *, const char *key_file, char *err,
  * *out filled (whatever the result), -1 on our failure (logged).
  */
 int	ra_factor_verify(struct ra *, struct db *, const char *account_id,
-	    const char *purpose, json_t *factor, struct ra_factor_outcome *out);
+	    const char *purpose, json_t *factor, struct factor_outcome *out);
 /* The same for a factor parsed beforehand with ra_factor_parse. */
 int	ra_factor_check(struct ra *, struct db *, const char *account_id,
-	    const char *purpose, const struct ra_factor *,
-	    struct ra_factor_outcome *out);
+	    const char *purpose, const struct factor *,
+	    struct factor_outcome *out);
 /* Answers a refusal: 400, 401 (no WWW-Authenticate) or 429. 0 or -1. */
 int	ra_factor_respond(struct http_response *,
-	    const struct ra_factor_outcome *);
+	    const struct factor_outcome *);
 
 int	ra_otp_send(struct ra *, const struct http_request *,
 	    struct http_response *);

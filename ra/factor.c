@@ -29,54 +29,14 @@
 
 #include "lib/audit.h"
 #include "lib/db.h"
+#include "lib/factor.h"
 #include "lib/http.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "ra/extern.h"
 
-#define RA_OTP_MAC_DOMAIN	"pki-ra-otp-v1"
 #define RA_TS_FMT		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 
-static const struct db_stmt stmt_factor_account = {
-	"ra_factor_verify_account",
-	"SELECT pin_hash, factor_failures, "
-	"coalesce(ceil(extract(epoch FROM factor_locked_until - now())), 0)::bigint "
-	"FROM ra_account WHERE id = $1 FOR UPDATE",
-	1
-};
-static const struct db_stmt stmt_factor_otp = {
-	"ra_factor_verify_otp",
-	"SELECT channel, purpose, code_hmac, attempts, max_attempts, "
-	"consumed_at IS NOT NULL, expires_at <= now() "
-	"FROM ra_otp WHERE id = $1 AND account_id = $2 FOR UPDATE",
-	2
-};
-static const struct db_stmt stmt_factor_otp_consume = {
-	"ra_factor_verify_otp_consume",
-	"UPDATE ra_otp SET consumed_at = now() WHERE id = $1 "
-	"AND consumed_at IS NULL",
-	1
-};
-static const struct db_stmt stmt_factor_otp_attempt = {
-	"ra_factor_verify_otp_attempt",
-	"UPDATE ra_otp SET attempts = attempts + 1 WHERE id = $1 "
-	"RETURNING attempts, max_attempts",
-	1
-};
-static const struct db_stmt stmt_factor_failed = {
-	"ra_factor_verify_account_failed",
-	"UPDATE ra_account SET factor_failures = $2::int, "
-	"factor_locked_until = CASE WHEN $3::int > 0 "
-	"THEN now() + make_interval(secs => $3::int) "
-	"ELSE factor_locked_until END WHERE id = $1",
-	3
-};
-static const struct db_stmt stmt_factor_reset = {
-	"ra_factor_verify_account_reset",
-	"UPDATE ra_account SET factor_failures = 0, factor_locked_until = NULL "
-	"WHERE id = $1 AND (factor_failures <> 0 OR factor_locked_until IS NOT NULL)",
-	1
-};
 static const struct db_stmt stmt_otp_account = {
 	"ra_otp_send_account",
 	"SELECT a.email, a.phone, a.phone_verified, "
@@ -136,302 +96,42 @@ ra_factor_init(struct ra *ra, const char *key_file, char *err, size_t errlen)
 		    "one-time codes)");
 		return -1;
 	}
-	return secret_read_hexkey(key_file, ra->otp_key, sizeof(ra->otp_key),
-	    err, errlen);
+	if (factor_key_load(key_file, ra->fv.otp_key, err, errlen) == -1)
+		return -1;
+	ra->fv.lock_threshold = ra->policy->factor_lock_threshold;
+	ra->fv.lock_base_s = ra->policy->factor_lock_base_s;
+	ra->fv.lock_max_s = ra->policy->factor_lock_max_s;
+	ra->fv.actor = "subscriber:self";
+	ra->fv.lock_actor = "ra:lockout";
+	return 0;
 }
 
-/* --- the code's digest ------------------------------------------------------------ */
-
-/* HMAC-SHA256(otp key, domain|id|account|channel|purpose|code). 0 or -1. */
-static int
-ra_otp_mac(const struct ra *ra, const char *id, const char *account,
-    const char *channel, const char *purpose, const char *code,
-    unsigned char out[32])
-{
-	char msg[160];
-	unsigned int n = 0;
-	int len, rc = -1;
-
-	len = snprintf(msg, sizeof(msg), "%s|%s|%s|%s|%s|%s", RA_OTP_MAC_DOMAIN,
-	    id, account, channel, purpose, code);
-	if (len < 0 || (size_t)len >= sizeof(msg))
-		goto out;
-	if (HMAC(EVP_sha256(), ra->otp_key, sizeof(ra->otp_key),
-	    (const unsigned char *)msg, (size_t)len, out, &n) == NULL ||
-	    n != 32) {
-		log_openssl(LOGL_ERR, "HMAC(SHA-256)");
-		goto out;
-	}
-	rc = 0;
-out:
-	ra_wipe(msg, sizeof(msg));
-	return rc;
-}
-
-/* --- the verifier ------------------------------------------------------------------ */
-
-/* Seconds of lock after the failed-th wrong factor, 0 below the threshold. */
-static long
-ra_factor_lock_seconds(const struct ra_policy *p, long failed)
-{
-	long n = failed - p->factor_lock_threshold, s = p->factor_lock_base_s;
-
-	if (n < 0)
-		return 0;
-	while (n-- > 0 && s < p->factor_lock_max_s)
-		s *= 2;
-	return s > p->factor_lock_max_s ? p->factor_lock_max_s : s;
-}
-
-/*
- * Records one wrong factor on the account: the count, the lock when it
- * reaches the threshold, their audit events. 0 or -1.
- */
-static int
-ra_factor_failed(struct ra *ra, struct db *db, const char *account_id,
-    long failures, const char *purpose, const char *type)
-{
-	const char *v[3];
-	char failed_s[24], lock_s[24];
-	json_t *details = NULL;
-	long failed = failures + 1, lock;
-	int rc = -1;
-
-	lock = ra_factor_lock_seconds(ra->policy, failed);
-	snprintf(failed_s, sizeof(failed_s), "%ld", failed);
-	snprintf(lock_s, sizeof(lock_s), "%ld", lock);
-	v[0] = account_id;
-	v[1] = failed_s;
-	v[2] = lock_s;
-	if (db_exec_ok(db, &stmt_factor_failed, v) == -1)
-		goto out;
-	if (strcmp(type, "pin") == 0) {
-		if ((details = json_pack("{s:s, s:s, s:I}", "type", type,
-		    "purpose", purpose, "factor_failures",
-		    (json_int_t)failed)) == NULL ||
-		    audit_append(db, "subscriber:self", "ra.factor.failed",
-		    "ra_account", account_id, details, NULL) == -1)
-			goto out;
-		json_decref(details);
-		details = NULL;
-	}
-	if (lock > 0) {
-		if ((details = json_pack("{s:I, s:I}", "factor_failures",
-		    (json_int_t)failed, "locked_seconds", (json_int_t)lock)) ==
-		    NULL || audit_append(db, "ra:lockout", "ra.factor.lock",
-		    "ra_account", account_id, details, NULL) == -1)
-			goto out;
-		log_info("factor: account %s locked for %ld s after %ld wrong "
-		    "factors", account_id, lock, failed);
-	}
-	rc = 0;
-out:
-	json_decref(details);
-	return rc;
-}
-
-static void
-ra_factor_set(struct ra_factor_outcome *out, enum ra_factor_result r,
-    const char *detail)
-{
-	out->result = r;
-	snprintf(out->detail, sizeof(out->detail), "%s", detail);
-}
-
-/* The OTP branch of ra_factor_check; the account row is locked. */
-static int
-ra_factor_check_otp(struct ra *ra, struct db *db, const char *account_id,
-    const char *purpose, const struct ra_factor *f, long failures,
-    struct ra_factor_outcome *out)
-{
-	const char *v[2];
-	char id[24];
-	unsigned char mac[32], *stored = NULL;
-	size_t storedlen = 0;
-	PGresult *res = NULL, *res2 = NULL;
-	json_t *details = NULL;
-	long attempts, max;
-	int rc = -1;
-
-	snprintf(id, sizeof(id), "%lld", f->otp_id);
-	snprintf(out->kind, sizeof(out->kind), "otp");
-	out->otp_id = f->otp_id;
-	v[0] = id;
-	v[1] = account_id;
-	if ((res = db_exec(db, &stmt_factor_otp, v, NULL, NULL)) == NULL)
-		goto out;
-	/* Another account's OTP answers as an unknown one. */
-	if (PQntuples(res) != 1) {
-		ra_factor_set(out, RA_FACTOR_REFUSED, "factor: no such OTP for "
-		    "this account");
-		rc = 0;
-		goto out;
-	}
-	attempts = strtol(PQgetvalue(res, 0, 3), NULL, 10);
-	max = strtol(PQgetvalue(res, 0, 4), NULL, 10);
-	if (strcmp(PQgetvalue(res, 0, 5), "t") == 0) {
-		ra_factor_set(out, RA_FACTOR_REFUSED, "factor: this OTP was "
-		    "already used; request a new one");
-		rc = 0;
-		goto out;
-	}
-	if (attempts >= max) {
-		ra_factor_set(out, RA_FACTOR_REFUSED, "factor: this OTP is "
-		    "invalid after too many wrong codes; request a new one");
-		rc = 0;
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 6), "t") == 0) {
-		ra_factor_set(out, RA_FACTOR_REFUSED, "factor: this OTP has "
-		    "expired; request a new one");
-		rc = 0;
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 1), purpose) != 0) {
-		snprintf(out->detail, sizeof(out->detail), "factor: this OTP "
-		    "was issued for %s, not %s", PQgetvalue(res, 0, 1), purpose);
-		out->result = RA_FACTOR_REFUSED;
-		rc = 0;
-		goto out;
-	}
-	if (ra_otp_mac(ra, id, account_id, PQgetvalue(res, 0, 0),
-	    PQgetvalue(res, 0, 1), f->secret, mac) == -1 ||
-	    db_bytea_value(PQgetvalue(res, 0, 2), &stored, &storedlen) == -1)
-		goto out;
-	if (storedlen == sizeof(mac) &&
-	    CRYPTO_memcmp(mac, stored, sizeof(mac)) == 0) {
-		v[0] = id;
-		if (db_exec_ok(db, &stmt_factor_otp_consume, v) == -1)
-			goto out;
-		v[0] = account_id;
-		if (db_exec_ok(db, &stmt_factor_reset, v) == -1)
-			goto out;
-		ra_factor_set(out, RA_FACTOR_OK, "");
-		rc = 0;
-		goto out;
-	}
-	/* A wrong code: counted on the OTP and on the account. */
-	v[0] = id;
-	if ((res2 = db_exec(db, &stmt_factor_otp_attempt, v, NULL,
-	    NULL)) == NULL || PQntuples(res2) != 1)
-		goto out;
-	attempts = strtol(PQgetvalue(res2, 0, 0), NULL, 10);
-	if ((details = json_pack("{s:s, s:s, s:I, s:I}", "account_id",
-	    account_id, "purpose", purpose, "attempts", (json_int_t)attempts,
-	    "factor_failures", (json_int_t)(failures + 1))) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.otp.failed", "ra_otp", id,
-	    details, NULL) == -1)
-		goto out;
-	if (ra_factor_failed(ra, db, account_id, failures, purpose,
-	    "otp") == -1)
-		goto out;
-	out->result = RA_FACTOR_WRONG;
-	if (attempts >= max)
-		snprintf(out->detail, sizeof(out->detail), "factor: wrong code; "
-		    "this OTP is now invalid, request a new one");
-	else
-		snprintf(out->detail, sizeof(out->detail), "factor: wrong code; "
-		    "%ld attempt(s) left for this OTP", max - attempts);
-	rc = 0;
-out:
-	ra_wipe(mac, sizeof(mac));
-	json_decref(details);
-	free(stored);
-	PQclear(res2);
-	PQclear(res);
-	return rc;
-}
+/* --- the verifier: lib/factor.c, shared with signd's SAM ---------------------------- */
 
 int
 ra_factor_check(struct ra *ra, struct db *db, const char *account_id,
-    const char *purpose, const struct ra_factor *f,
-    struct ra_factor_outcome *out)
+    const char *purpose, const struct factor *f, struct factor_outcome *out)
 {
-	const char *v[1];
-	PGresult *res = NULL;
-	long failures;
-	int rc = -1;
-
 	memset(out, 0, sizeof(*out));
-	out->result = RA_FACTOR_MALFORMED;
+	out->result = FACTOR_MALFORMED;
 	if (ra_purpose_check(purpose) == -1) {
 		log_err("ra_factor_check: unknown purpose %s", purpose);
-		goto out;
+		return -1;
 	}
-	v[0] = account_id;
-	if ((res = db_exec(db, &stmt_factor_account, v, NULL, NULL)) == NULL)
-		goto out;
-	if (PQntuples(res) != 1) {
-		log_err("ra_factor_check: no account %s", account_id);
-		goto out;
-	}
-	failures = strtol(PQgetvalue(res, 0, 1), NULL, 10);
-	if ((out->retry_after = strtol(PQgetvalue(res, 0, 2), NULL, 10)) > 0) {
-		ra_factor_set(out, RA_FACTOR_LOCKED, "second factors of this "
-		    "account are locked after repeated wrong codes or PINs; try "
-		    "again later");
-		rc = 0;
-		goto out;
-	}
-	out->retry_after = 0;
-	switch (f->type) {
-	case RA_FACTOR_OTP:
-		rc = ra_factor_check_otp(ra, db, account_id, purpose, f,
-		    failures, out);
-		goto out;
-	case RA_FACTOR_PIN:
-		snprintf(out->kind, sizeof(out->kind), "pin");
-		if (PQgetisnull(res, 0, 0)) {
-			ra_factor_set(out, RA_FACTOR_NOT_ENROLLED, "factor: no "
-			    "PIN is set for this account (POST /v1/pin)");
-			rc = 0;
-			goto out;
-		}
-		if (argon2id_verify(PQgetvalue(res, 0, 0), f->secret,
-		    strlen(f->secret)) == ARGON2_OK) {
-			if (db_exec_ok(db, &stmt_factor_reset, v) == -1)
-				goto out;
-			ra_factor_set(out, RA_FACTOR_OK, "");
-			rc = 0;
-			goto out;
-		}
-		if (ra_factor_failed(ra, db, account_id, failures, purpose,
-		    "pin") == -1)
-			goto out;
-		ra_factor_set(out, RA_FACTOR_WRONG, "factor: wrong PIN");
-		rc = 0;
-		goto out;
-	case RA_FACTOR_TOTP:
-		/*
-		 * XXX issue 3: TOTP enrolment (RFC 6238, lib/totp.c) is not
-		 * there yet, so no account has a TOTP secret; check the code
-		 * here, counted like a wrong PIN, once it is.
-		 */
-		snprintf(out->kind, sizeof(out->kind), "totp");
-		ra_factor_set(out, RA_FACTOR_NOT_ENROLLED, "factor: TOTP is not "
-		    "enrolled for this account (TOTP enrolment is not available "
-		    "yet); use an OTP or the PIN");
-		rc = 0;
-		goto out;
-	}
-	ra_factor_set(out, RA_FACTOR_MALFORMED, "factor: unknown type");
-	rc = 0;
-out:
-	PQclear(res);
-	return rc;
+	return factor_check(&ra->fv, db, account_id, purpose, f, out);
 }
 
 int
 ra_factor_verify(struct ra *ra, struct db *db, const char *account_id,
-    const char *purpose, json_t *factor, struct ra_factor_outcome *out)
+    const char *purpose, json_t *factor, struct factor_outcome *out)
 {
-	struct ra_factor f;
+	struct factor f;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (ra_factor_parse(factor, &f, out->detail, sizeof(out->detail)) ==
 	    -1) {
-		out->result = RA_FACTOR_MALFORMED;
+		out->result = FACTOR_MALFORMED;
 		return 0;
 	}
 	rc = ra_factor_check(ra, db, account_id, purpose, &f, out);
@@ -441,18 +141,18 @@ ra_factor_verify(struct ra *ra, struct db *db, const char *account_id,
 
 int
 ra_factor_respond(struct http_response *resp,
-    const struct ra_factor_outcome *o)
+    const struct factor_outcome *o)
 {
 	switch (o->result) {
-	case RA_FACTOR_OK:
+	case FACTOR_OK:
 		break;
-	case RA_FACTOR_MALFORMED:
-	case RA_FACTOR_NOT_ENROLLED:
+	case FACTOR_MALFORMED:
+	case FACTOR_NOT_ENROLLED:
 		return ra_problem(resp, 400, o->detail);
-	case RA_FACTOR_REFUSED:
-	case RA_FACTOR_WRONG:
+	case FACTOR_REFUSED:
+	case FACTOR_WRONG:
 		return ra_problem(resp, 401, o->detail);
-	case RA_FACTOR_LOCKED:
+	case FACTOR_LOCKED:
 		return ra_too_many(resp, o->retry_after > 0 ? o->retry_after : 1,
 		    o->detail);
 	}
@@ -535,7 +235,7 @@ ra_otp_txn(struct db *db, void *arg)
 		goto out;
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res2, 0, 0));
 	if (ra_otp_code_new(code) == -1 ||
-	    ra_otp_mac(t->ra, t->id, t->account_id, t->req->channel,
+	    factor_otp_mac(t->ra->fv.otp_key, t->id, t->account_id, t->req->channel,
 	    t->req->purpose, code, mac) == -1 ||
 	    (digest = db_bytea_param(mac, sizeof(mac))) == NULL)
 		goto out;
@@ -647,10 +347,10 @@ out:
 struct ra_phone_txn {
 	struct ra			*ra;
 	const char			*account_id;
-	const struct ra_factor		*factor;
+	const struct factor		*factor;
 	const char			*client;
 	enum ra_factor_txn_outcome	 outcome;
-	struct ra_factor_outcome	 fo;
+	struct factor_outcome	 fo;
 };
 
 static int
@@ -665,7 +365,7 @@ ra_phone_txn(struct db *db, void *arg)
 	if (ra_factor_check(t->ra, db, t->account_id, "phone_verify",
 	    t->factor, &t->fo) == -1)
 		goto out;
-	if (t->fo.result != RA_FACTOR_OK) {
+	if (t->fo.result != FACTOR_OK) {
 		t->outcome = RA_FTX_FACTOR;
 		rc = 0;		/* commit the failure record, nothing else */
 		goto out;
@@ -690,7 +390,7 @@ ra_phone_verify(struct ra *ra, const struct http_request *req,
 {
 	struct ra_subject who;
 	struct ra_phone_verify_req r;
-	struct ra_factor f;
+	struct factor f;
 	struct ra_phone_txn t;
 	char detail[256];
 	json_t *o = NULL;
@@ -709,7 +409,7 @@ ra_phone_verify(struct ra *ra, const struct http_request *req,
 		rc = ra_problem(resp, 400, detail);
 		goto out;
 	}
-	f.type = RA_FACTOR_OTP;
+	f.type = FACTOR_OTP;
 	f.otp_id = r.otp_id;
 	memcpy(f.secret, r.code, sizeof(f.secret));
 	ra_wipe(&r, sizeof(r));
@@ -741,11 +441,11 @@ out:
 struct ra_pin_txn {
 	struct ra			*ra;
 	const char			*account_id;
-	const struct ra_factor		*factor;
+	const struct factor		*factor;
 	const char			*hash;
 	const char			*client;
 	enum ra_factor_txn_outcome	 outcome;
-	struct ra_factor_outcome	 fo;
+	struct factor_outcome	 fo;
 	int				 replaced;
 };
 
@@ -762,7 +462,7 @@ ra_pin_txn(struct db *db, void *arg)
 	if (ra_factor_check(t->ra, db, t->account_id, "set_pin", t->factor,
 	    &t->fo) == -1)
 		goto out;
-	if (t->fo.result != RA_FACTOR_OK) {
+	if (t->fo.result != FACTOR_OK) {
 		t->outcome = RA_FTX_FACTOR;
 		rc = 0;		/* commit the failure record, nothing else */
 		goto out;

@@ -27,7 +27,7 @@
 
 static const char *const ra_purposes[] = {
 	"phone_verify", "agreement", "rekey", "revoke", "change_password",
-	"change_email", "change_phone", "set_pin",
+	"change_email", "change_phone", "set_pin", "sign",
 };
 
 int
@@ -106,7 +106,7 @@ ra_otp_id(json_t *o, long long *out, char *detail, size_t detaillen)
 }
 
 int
-ra_factor_parse(json_t *f, struct ra_factor *r, char *detail, size_t detaillen)
+ra_factor_parse(json_t *f, struct factor *r, char *detail, size_t detaillen)
 {
 	json_error_t err;
 	json_t *type, *id = NULL, *code = NULL;
@@ -122,7 +122,7 @@ ra_factor_parse(json_t *f, struct ra_factor *r, char *detail, size_t detaillen)
 	}
 	t = json_string_value(type);
 	if (strcmp(t, "otp") == 0) {
-		r->type = RA_FACTOR_OTP;
+		r->type = FACTOR_OTP;
 		if (json_unpack_strict(f, &err, "{s:o, s:o, s:o}", "type", &type,
 		    "otp_id", &id, "code", &code) == -1)
 			goto unpack;
@@ -131,7 +131,7 @@ ra_factor_parse(json_t *f, struct ra_factor *r, char *detail, size_t detaillen)
 		    detail, detaillen) == -1)
 			goto out;
 	} else if (strcmp(t, "pin") == 0) {
-		r->type = RA_FACTOR_PIN;
+		r->type = FACTOR_PIN;
 		if (json_unpack_strict(f, &err, "{s:o, s:o}", "type", &type,
 		    "pin", &code) == -1)
 			goto unpack;
@@ -139,7 +139,7 @@ ra_factor_parse(json_t *f, struct ra_factor *r, char *detail, size_t detaillen)
 		    detail, detaillen) == -1)
 			goto out;
 	} else if (strcmp(t, "totp") == 0) {
-		r->type = RA_FACTOR_TOTP;
+		r->type = FACTOR_TOTP;
 		if (json_unpack_strict(f, &err, "{s:o, s:o}", "type", &type,
 		    "code", &code) == -1)
 			goto unpack;

@@ -216,7 +216,7 @@ out:
 	ra_idv_free(ra.idv);
 	ra_mailer_free(ra.mailer);
 	ra_sms_free(ra.sms);
-	ra_wipe(ra.otp_key, sizeof(ra.otp_key));
+	ra_wipe(ra.fv.otp_key, sizeof(ra.fv.otp_key));
 	config_free(polcfg);
 	config_free(cfg);
 	return rc;

@@ -65,9 +65,9 @@ fuzz_factors(const uint8_t *data, size_t size)
 		if (!fuzz_six_digits(pin.pin) ||
 		    ra_pin_check(pin.pin, detail, sizeof(detail)) != 0 ||
 		    !fuzz_six_digits(pin.factor.secret) ||
-		    (pin.factor.type == RA_FACTOR_OTP) != (pin.factor.otp_id > 0) ||
-		    pin.factor.type < RA_FACTOR_OTP ||
-		    pin.factor.type > RA_FACTOR_TOTP)
+		    (pin.factor.type == FACTOR_OTP) != (pin.factor.otp_id > 0) ||
+		    pin.factor.type < FACTOR_OTP ||
+		    pin.factor.type > FACTOR_TOTP)
 			__builtin_trap();
 		ra_wipe(&pin, sizeof(pin));
 	} else if (!fuzz_all_zero(&pin, sizeof(pin)))

@@ -92,7 +92,7 @@ test_pin_rule(void **state)
 static void
 test_factor_parse(void **state)
 {
-	struct ra_factor f;
+	struct factor f;
 	char detail[256];
 	json_t *o;
 
@@ -100,7 +100,7 @@ test_factor_parse(void **state)
 	o = json_pack("{s:s, s:i, s:s}", "type", "otp", "otp_id", 7, "code",
 	    "012345");
 	assert_int_equal(ra_factor_parse(o, &f, detail, sizeof(detail)), 0);
-	assert_int_equal(f.type, RA_FACTOR_OTP);
+	assert_int_equal(f.type, FACTOR_OTP);
 	assert_int_equal(f.otp_id, 7);
 	assert_string_equal(f.secret, "012345");
 	json_decref(o);
@@ -118,7 +118,7 @@ test_factor_parse(void **state)
 	json_decref(o);
 	o = json_pack("{s:s, s:s}", "type", "totp", "code", "123456");
 	assert_int_equal(ra_factor_parse(o, &f, detail, sizeof(detail)), 0);
-	assert_int_equal(f.type, RA_FACTOR_TOTP);
+	assert_int_equal(f.type, FACTOR_TOTP);
 	json_decref(o);
 	assert_int_equal(ra_factor_parse(NULL, &f, detail, sizeof(detail)), -1);
 }

@@ -1,0 +1,158 @@
+/*
+ * pkictl sigservice add --name N: registers a signing service, an OAuth 2.0
+ * client of signd (RFC 6749 §4.4, client credentials; hsm/README.md
+ * "signd"). Prints client_id and client_secret once, on stdout, as two
+ * "key<TAB>value" lines; only the SHA-256 of the secret (256 random bits, as the
+ * base64url text the client presents) is stored, with its audit event (sign.service.add, no secret) in the same
+ * transaction. Exit 3 when the name is taken.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "ca/extern.h"
+#include "lib/audit.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/log.h"
+
+static const struct db_stmt stmt_sigservice_insert = {
+	"ca_sigservicecmd_insert",
+	"INSERT INTO sign_service (name, client_id, secret_sha256) VALUES "
+	"($1, $2, $3::bytea) ON CONFLICT (name) DO NOTHING RETURNING id", 3 };
+
+struct sigservice_add {
+	const char	*actor, *name, *client_id, *digest;
+	char		 id[24];
+	int		 taken;
+};
+
+/* base64url without padding of n bytes into out (4n/3 + 1 bytes). */
+static void
+sigservice_b64url(const unsigned char *in, size_t n, char *out)
+{
+	static const char a[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t i, o = 0;
+	unsigned long v;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 |
+		    in[i + 2];
+		out[o++] = a[v >> 18 & 63];
+		out[o++] = a[v >> 12 & 63];
+		out[o++] = a[v >> 6 & 63];
+		out[o++] = a[v & 63];
+	}
+	if (n - i == 1) {
+		v = (unsigned long)in[i] << 16;
+		out[o++] = a[v >> 18 & 63];
+		out[o++] = a[v >> 12 & 63];
+	} else if (n - i == 2) {
+		v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8;
+		out[o++] = a[v >> 18 & 63];
+		out[o++] = a[v >> 12 & 63];
+		out[o++] = a[v >> 6 & 63];
+	}
+	out[o] = '\0';
+}
+
+static int
+sigservice_add_txn(struct db *db, void *arg)
+{
+	struct sigservice_add *s = arg;
+	const char *v[3] = { s->name, s->client_id, s->digest };
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	if ((res = db_exec(db, &stmt_sigservice_insert, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		s->taken = 1;
+		rc = 0;
+		goto out;
+	}
+	snprintf(s->id, sizeof(s->id), "%s", PQgetvalue(res, 0, 0));
+	if ((details = json_pack("{s:s, s:s}", "name", s->name, "client_id",
+	    s->client_id)) == NULL ||
+	    audit_append(db, s->actor, "sign.service.add", "sign_service", s->id,
+	    details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+cmd_sigservice(const struct config *cfg, const char *actor, int argc,
+    char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sigservice_add s;
+	struct db *db = NULL;
+	unsigned char idraw[16], secret[32], md[32];
+	char client_id[32], secret_txt[48], *digest = NULL;
+	unsigned int mdlen = 0;
+	int ch, rc = PKICTL_EXIT_FAIL;
+
+	memset(&s, 0, sizeof(s));
+	if (argc < 1 || strcmp(argv[0], "add") != 0)
+		return PKICTL_EXIT_USAGE;
+	optind = 0;	/* glibc: start afresh with argv[0] = "add" */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'n')
+			return PKICTL_EXIT_USAGE;
+		s.name = optarg;
+	}
+	if (s.name == NULL || optind != argc)
+		return PKICTL_EXIT_USAGE;
+	if (RAND_bytes(idraw, sizeof(idraw)) != 1 ||
+	    RAND_bytes(secret, sizeof(secret)) != 1) {
+		log_openssl(LOGL_ERR, "sigservice: random secret");
+		goto out;
+	}
+	sigservice_b64url(idraw, sizeof(idraw), client_id);
+	sigservice_b64url(secret, sizeof(secret), secret_txt);
+	/* The digest of the text the client presents (signd hashes it so). */
+	if (EVP_Digest(secret_txt, strlen(secret_txt), md, &mdlen,
+	    EVP_sha256(), NULL) != 1 ||
+	    (digest = db_bytea_param(md, sizeof(md))) == NULL) {
+		log_openssl(LOGL_ERR, "sigservice: SHA-256");
+		goto out;
+	}
+	s.actor = actor;
+	s.client_id = client_id;
+	s.digest = digest;
+	if ((db = pkictl_db(cfg)) == NULL)
+		goto out;
+	if (db_transaction(db, NULL, 3, sigservice_add_txn, &s) == -1) {
+		log_err("sigservice not added (see the database's message above)");
+		goto out;
+	}
+	if (s.taken) {
+		log_err("sigservice: a service named \"%s\" exists", s.name);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	printf("id\t%s\nclient_id\t%s\nclient_secret\t%s\n", s.id, client_id,
+	    secret_txt);
+	rc = PKICTL_EXIT_OK;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(secret_txt, sizeof(secret_txt));
+	free(digest);
+	db_close(db);
+	return rc;
+}

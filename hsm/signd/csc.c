@@ -1,0 +1,750 @@
+/*
+ * signd's worker: the CSC API v2 endpoints (docs/csc.md). It parses HTTP
+ * and JSON, authenticates signing services (OAuth 2.0 client credentials,
+ * RFC 6749 §4.4; Bearer tokens, RFC 6750), answers credentials/list and
+ * credentials/info from the database (pki_sign), and forwards
+ * credentials/authorize and signatures/signHash as fixed-format requests to
+ * the SAM, which decides them (samproc.c). Errors are CSC's JSON form
+ * {"error": ..., "error_description": ...}; a description never quotes a
+ * secret.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "hsm/signer_proto.h"
+#include "hsm/signd/extern.h"
+#include "lib/audit.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+
+#define CSC_PREFIX	"/csc/v2/"
+#define CSC_TXN		3
+
+static const struct db_stmt stmt_service_by_client = {
+	"signd_csc_token_service",
+	"SELECT id, secret_sha256 FROM sign_service WHERE client_id = $1 "
+	"AND disabled_at IS NULL",
+	1
+};
+static const struct db_stmt stmt_token_insert = {
+	"signd_csc_token_insert",
+	"INSERT INTO sign_token (service_id, token_sha256, expires_at) VALUES "
+	"($1, $2::bytea, now() + make_interval(secs => $3::int))",
+	3
+};
+static const struct db_stmt stmt_token_check = {
+	"signd_csc_token_check",
+	"SELECT t.service_id FROM sign_token t JOIN sign_service s ON "
+	"s.id = t.service_id WHERE t.token_sha256 = $1::bytea AND "
+	"t.expires_at > now() AND s.disabled_at IS NULL",
+	1
+};
+static const struct db_stmt stmt_cred_list = {
+	"signd_csc_credentials_list",
+	"SELECT sc.certificate_id FROM sign_credential sc JOIN certificate c "
+	"ON c.id = sc.certificate_id WHERE sc.account_id = $1 "
+	"ORDER BY sc.certificate_id LIMIT $2::int",
+	2
+};
+static const struct db_stmt stmt_cred_info = {
+	"signd_csc_credentials_info",
+	"SELECT sc.account_id, c.der, c.revoked_at IS NOT NULL, "
+	"coalesce(c.revocation_reason, -1), now() < c.not_before, "
+	"now() > c.not_after, k.key_type, "
+	"(SELECT der FROM ca_certificate i WHERE i.id = c.issuer_id), "
+	"(SELECT i2.der FROM ca_certificate i JOIN ca_certificate i2 ON "
+	"i2.id = i.issuer_id WHERE i.id = c.issuer_id) "
+	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
+	"JOIN subscriber_key k ON k.certificate_id = c.id "
+	"WHERE sc.certificate_id = $1",
+	1
+};
+static const struct db_stmt stmt_cred_owner = {
+	"signd_csc_credential_owner",
+	"SELECT account_id, (SELECT key_type FROM subscriber_key k WHERE "
+	"k.certificate_id = sc.certificate_id) FROM sign_credential sc "
+	"WHERE certificate_id = $1",
+	1
+};
+
+/* CSC's error form. 0 or -1. */
+static int
+csc_error(struct http_response *resp, int status, const char *error,
+    const char *desc)
+{
+	json_t *o;
+	int rc;
+
+	if ((o = json_pack("{s:s, s:s}", "error", error, "error_description",
+	    desc)) == NULL)
+		return -1;
+	rc = http_respond_json(resp, status, o);
+	json_decref(o);
+	if (rc == 0 && status == 401)
+		rc = http_add_header(resp, "WWW-Authenticate",
+		    strcmp(error, "invalid_client") == 0 ?
+		    "Basic realm=\"csc\"" :
+		    "Bearer realm=\"csc\", error=\"invalid_token\"");
+	return rc;
+}
+
+static int
+csc_is(const struct http_request *req, const char *type)
+{
+	size_t n = strlen(type);
+
+	return req->content_type != NULL &&
+	    strncasecmp(req->content_type, type, n) == 0 &&
+	    (req->content_type[n] == '\0' || req->content_type[n] == ';');
+}
+
+static int
+csc_sha256_param(const unsigned char *p, size_t n, char **param)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	*param = NULL;
+	if (EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) != 1)
+		return -1;
+	*param = db_bytea_param(md, sizeof(md));
+	return *param != NULL ? 0 : -1;
+}
+
+/*
+ * The signing service of the request's Bearer token: 1 with *service set;
+ * 0 when a 401 is in resp; -1 on our failure.
+ */
+static int
+csc_service(struct signd *sd, const struct http_request *req,
+    struct http_response *resp, unsigned long long *service)
+{
+	const char *h = http_header(req, "Authorization");
+	unsigned char raw[SIGND_TOKEN_BYTES];
+	char *digest = NULL;
+	const char *v[1];
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*service = 0;
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 ||
+	    csc_b64url32_decode(h + 7, raw) == -1) {
+		rc = csc_error(resp, 401, "invalid_token", h == NULL ?
+		    "an access token is required (Authorization: Bearer, RFC "
+		    "6750 §2.1)" : "malformed access token") == 0 ? 0 : -1;
+		goto out;
+	}
+	if (csc_sha256_param(raw, sizeof(raw), &digest) == -1)
+		goto out;
+	v[0] = digest;
+	if ((res = db_exec(sd->db, &stmt_token_check, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = csc_error(resp, 401, "invalid_token", "the access token is "
+		    "unknown or expired") == 0 ? 0 : -1;
+		goto out;
+	}
+	*service = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	rc = 1;
+out:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	free(digest);
+	PQclear(res);
+	return rc;
+}
+
+/* --- info ---------------------------------------------------------------------- */
+
+static int
+csc_info(struct signd *sd, const struct http_request *req,
+    struct http_response *resp)
+{
+	json_t *o;
+	char oauth[512];
+	int rc;
+
+	snprintf(oauth, sizeof(oauth), "%s/oauth2", sd->base_url);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:[s,s,s,s,"
+	    "s,s]}", "specs", "2.0.0.0", "name", "PKI remote signing (signd)",
+	    "logo", "", "region", "ID", "lang", "en-US", "description",
+	    "Remote signing with subscriber keys held in the HSM (SCAL2)",
+	    "authType", "oauth2client", "oauth2", oauth, "methods",
+	    "oauth2/token", "credentials/list", "credentials/info",
+	    "credentials/authorize", "signatures/signHash", "info");
+	if (o == NULL)
+		return -1;
+	rc = http_respond_json(resp, 200, o);
+	json_decref(o);
+	return rc;
+}
+
+/* --- oauth2/token ---------------------------------------------------------------- */
+
+/* The token row and its audit event (sign.token, no secret). */
+static int
+csc_token_txn(struct db *db, void *arg)
+{
+	const char *const *v = arg;
+	json_t *details;
+	int rc = -1;
+
+	if (db_exec_ok(db, &stmt_token_insert, v) == -1)
+		return -1;
+	if ((details = json_pack("{s:s, s:s}", "service_id", v[0],
+	    "expires_in", v[2])) == NULL)
+		return -1;
+	rc = audit_append(db, "signd:token", "sign.token", "sign_service", v[0],
+	    details, NULL);
+	json_decref(details);
+	return rc;
+}
+
+static int
+csc_token(struct signd *sd, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct csc_token_req t;
+	unsigned char md[32], tok[SIGND_TOKEN_BYTES], *stored = NULL;
+	unsigned int mdlen = 0;
+	size_t storedlen = 0;
+	char detail[256], svc[24], ttl[16], text[SIGND_TOKEN_B64_LEN + 1];
+	char *digest = NULL;
+	const char *v[3];
+	PGresult *res = NULL;
+	json_t *o = NULL;
+	int rc = -1, unsupported;
+
+	memset(&t, 0, sizeof(t));
+	if (!csc_is(req, "application/x-www-form-urlencoded")) {
+		rc = csc_error(resp, 400, "invalid_request", "the body must be "
+		    "application/x-www-form-urlencoded (RFC 6749 §4.4.2)");
+		goto out;
+	}
+	if (csc_parse_token(req->body, req->body_len, http_header(req,
+	    "Authorization"), &t, &unsupported, detail, sizeof(detail)) == -1) {
+		rc = csc_error(resp, 400, unsupported ?
+		    "unsupported_grant_type" : "invalid_request", detail);
+		goto out;
+	}
+	v[0] = t.client_id;
+	if ((res = db_exec(sd->db, &stmt_service_by_client, v, NULL,
+	    NULL)) == NULL)
+		goto out;
+	if (EVP_Digest(t.client_secret, strlen(t.client_secret), md, &mdlen,
+	    EVP_sha256(), NULL) != 1)
+		goto out;
+	if (PQntuples(res) != 1 || db_bytea_value(PQgetvalue(res, 0, 1),
+	    &stored, &storedlen) == -1 || storedlen != sizeof(md) ||
+	    CRYPTO_memcmp(md, stored, sizeof(md)) != 0) {
+		log_warn("token: client authentication failed from %s",
+		    req->remote_addr);
+		rc = csc_error(resp, 401, "invalid_client", "client "
+		    "authentication failed (RFC 6749 §5.2)");
+		goto out;
+	}
+	snprintf(svc, sizeof(svc), "%s", PQgetvalue(res, 0, 0));
+	if (RAND_bytes(tok, sizeof(tok)) != 1 ||
+	    csc_sha256_param(tok, sizeof(tok), &digest) == -1)
+		goto out;
+	csc_b64url32_encode(tok, text);
+	snprintf(ttl, sizeof(ttl), "%ld", sd->token_ttl_s);
+	v[0] = svc;
+	v[1] = digest;
+	v[2] = ttl;
+	if (db_transaction(sd->db, NULL, CSC_TXN, csc_token_txn, (void *)v) ==
+	    -1)
+		goto out;
+	log_info("token: service %s got an access token (%s s)", svc, ttl);
+	if ((o = json_pack("{s:s, s:s, s:I}", "access_token", text,
+	    "token_type", "Bearer", "expires_in", (json_int_t)sd->token_ttl_s))
+	    == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+	if (rc == 0)
+		rc = http_add_header(resp, "Cache-Control", "no-store");
+out:
+	OPENSSL_cleanse(&t, sizeof(t));
+	OPENSSL_cleanse(tok, sizeof(tok));
+	OPENSSL_cleanse(text, sizeof(text));
+	json_decref(o);
+	free(stored);
+	free(digest);
+	PQclear(res);
+	return rc;
+}
+
+/* --- credentials/list, credentials/info ----------------------------------------- */
+
+static int
+csc_list(struct signd *sd, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct csc_list_req r;
+	unsigned long long svc;
+	char detail[256], max[24];
+	const char *v[2];
+	PGresult *res = NULL;
+	json_t *o = NULL, *ids;
+	int rc = -1, a, i;
+
+	if ((a = csc_service(sd, req, resp, &svc)) != 1)
+		return a;
+	if (csc_parse_list(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return csc_error(resp, 400, "invalid_request", detail);
+	snprintf(max, sizeof(max), "%ld", r.max_results > 0 ? r.max_results :
+	    1000);
+	v[0] = r.user_id;
+	v[1] = max;
+	if ((res = db_exec(sd->db, &stmt_cred_list, v, NULL, NULL)) == NULL)
+		goto out;
+	if ((o = json_pack("{s:[]}", "credentialIDs")) == NULL)
+		goto out;
+	ids = json_object_get(o, "credentialIDs");
+	for (i = 0; i < PQntuples(res); i++)
+		if (json_array_append_new(ids, json_string(PQgetvalue(res, i,
+		    0))) == -1)
+			goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	PQclear(res);
+	return rc;
+}
+
+static json_t *
+csc_b64_json(const char *bytea)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	char *b = NULL;
+	json_t *s = NULL;
+
+	if (db_bytea_value(bytea, &der, &len) == 0 &&
+	    (b = csc_b64_encode(der, len)) != NULL)
+		s = json_string(b);
+	free(der);
+	free(b);
+	return s;
+}
+
+/* The CSC key algorithm OIDs and length of a key type. */
+static json_t *
+csc_key_json(const char *kt, int enabled)
+{
+	if (strncmp(kt, "rsa", 3) == 0)
+		return json_pack("{s:s, s:[s,s], s:i}", "status", enabled ?
+		    "enabled" : "disabled", "algo", "1.2.840.113549.1.1.1",
+		    "1.2.840.113549.1.1.10", "len", atoi(kt + 3));
+	return json_pack("{s:s, s:[s], s:i, s:s}", "status", enabled ?
+	    "enabled" : "disabled", "algo", "1.2.840.10045.2.1", "len",
+	    strcmp(kt, "ec-p384") == 0 ? 384 : 256, "curve",
+	    strcmp(kt, "ec-p384") == 0 ? "1.3.132.0.34" :
+	    "1.2.840.10045.3.1.7");
+}
+
+static void
+csc_time(const ASN1_TIME *t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	out[0] = '\0';
+	if (ASN1_TIME_to_tm(t, &tm) == 1)
+		strftime(out, outlen, "%Y%m%d%H%M%SZ", &tm);
+}
+
+static int
+csc_cred_info(struct signd *sd, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct csc_info_req r;
+	unsigned long long svc;
+	char detail[256], from[32], to[32], *subj = NULL, *iss = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	size_t derlen = 0;
+	const char *v[1], *status;
+	PGresult *res = NULL;
+	X509 *x = NULL;
+	BIGNUM *bn = NULL;
+	char *serial = NULL;
+	json_t *o = NULL, *cert = NULL, *certs = NULL;
+	int rc = -1, a, valid;
+
+	if ((a = csc_service(sd, req, resp, &svc)) != 1)
+		return a;
+	if (csc_parse_info(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return csc_error(resp, 400, "invalid_request", detail);
+	v[0] = r.credential;
+	if ((res = db_exec(sd->db, &stmt_cred_info, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1 || (r.user_id[0] != '\0' &&
+	    strcmp(r.user_id, PQgetvalue(res, 0, 0)) != 0)) {
+		rc = csc_error(resp, 400, "invalid_request", "Invalid parameter "
+		    "credentialID");
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+		status = strcmp(PQgetvalue(res, 0, 3), "6") == 0 ? "suspended" :
+		    "revoked";
+	else if (strcmp(PQgetvalue(res, 0, 4), "t") == 0 ||
+	    strcmp(PQgetvalue(res, 0, 5), "t") == 0)
+		status = "expired";
+	else
+		status = "valid";
+	valid = strcmp(status, "valid") == 0;
+	if ((cert = json_pack("{s:s}", "status", status)) == NULL ||
+	    (certs = json_array()) == NULL)
+		goto out;
+	if (r.certs != CSC_CERTS_NONE) {
+		if (json_array_append_new(certs, csc_b64_json(PQgetvalue(res, 0,
+		    1))) == -1)
+			goto out;
+		if (r.certs == CSC_CERTS_CHAIN && !PQgetisnull(res, 0, 7) &&
+		    json_array_append_new(certs, csc_b64_json(PQgetvalue(res,
+		    0, 7))) == -1)
+			goto out;
+		if (r.certs == CSC_CERTS_CHAIN && !PQgetisnull(res, 0, 8) &&
+		    json_array_append_new(certs, csc_b64_json(PQgetvalue(res,
+		    0, 8))) == -1)
+			goto out;
+		if (json_object_set(cert, "certificates", certs) == -1)
+			goto out;
+	}
+	if (r.cert_info) {
+		if (db_bytea_value(PQgetvalue(res, 0, 1), &der, &derlen) == -1)
+			goto out;
+		p = der;
+		if ((x = d2i_X509(NULL, &p, (long)derlen)) == NULL ||
+		    (subj = X509_NAME_oneline(X509_get_subject_name(x), NULL,
+		    0)) == NULL ||
+		    (iss = X509_NAME_oneline(X509_get_issuer_name(x), NULL,
+		    0)) == NULL ||
+		    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) ==
+		    NULL || (serial = BN_bn2hex(bn)) == NULL)
+			goto out;
+		csc_time(X509_get0_notBefore(x), from, sizeof(from));
+		csc_time(X509_get0_notAfter(x), to, sizeof(to));
+		if (json_object_set_new(cert, "issuerDN", json_string(iss)) ==
+		    -1 || json_object_set_new(cert, "subjectDN",
+		    json_string(subj)) == -1 || json_object_set_new(cert,
+		    "serialNumber", json_string(serial)) == -1 ||
+		    json_object_set_new(cert, "validFrom", json_string(from)) ==
+		    -1 || json_object_set_new(cert, "validTo", json_string(to)) ==
+		    -1)
+			goto out;
+	}
+	if ((o = json_pack("{s:s, s:o, s:O, s:s, s:s, s:i, s:s}",
+	    "description", "Subscriber signing key held wrapped in the HSM",
+	    "key", csc_key_json(PQgetvalue(res, 0, 6), valid), "cert", cert,
+	    "authMode", "explicit", "SCAL", "2", "multisign", SIGND_HASHES_MAX,
+	    "lang", "en-US")) == NULL)
+		goto out;
+	if (r.auth_info && json_object_set_new(o, "auth", json_pack(
+	    "{s:s, s:s, s:[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]}",
+	    "mode", "explicit", "expression", "PIN OR OTP", "objects",
+	    "type", "Password", "id", "PIN", "format", "N", "label",
+	    "the subscriber's 6-digit PIN", "type", "Password", "id", "OTP",
+	    "format", "N", "label", "a 6-digit OTP of purpose sign from the "
+	    "RA (POST /v1/otp), with its otpID")) == -1)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	json_decref(cert);
+	json_decref(certs);
+	X509_free(x);
+	BN_free(bn);
+	OPENSSL_free(serial);
+	OPENSSL_free(subj);
+	OPENSSL_free(iss);
+	free(der);
+	PQclear(res);
+	return rc;
+}
+
+/* --- authorize and signHash: through the SAM ---------------------------------------- */
+
+/*
+ * Checks that credential exists and, when user_id is given, belongs to it;
+ * 1 when it does (key type in kt), 0 with a 400 in resp, -1 on failure.
+ */
+static int
+csc_owner(struct signd *sd, const char *credential, const char *user_id,
+    char *kt, size_t ktlen, struct http_response *resp)
+{
+	const char *v[1] = { credential };
+	PGresult *res;
+	int rc;
+
+	if ((res = db_exec(sd->db, &stmt_cred_owner, v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || (user_id[0] != '\0' &&
+	    strcmp(user_id, PQgetvalue(res, 0, 0)) != 0)) {
+		rc = csc_error(resp, 400, "invalid_request", "Invalid parameter "
+		    "credentialID") == 0 ? 0 : -1;
+		PQclear(res);
+		return rc;
+	}
+	snprintf(kt, ktlen, "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return 1;
+}
+
+/*
+ * One round trip to the SAM. 0 with *status and the reply body (malloc'd);
+ * -1 when the SAM is gone (its socket is then unusable: 503 until restart).
+ */
+static int
+csc_sam_call(struct signd *sd, uint32_t type, const unsigned char *body,
+    size_t len, uint32_t *status, unsigned char **reply, size_t *replylen)
+{
+	*reply = NULL;
+	*replylen = 0;
+	if (sd->sam_fd == -1)
+		return -1;
+	if (signer_proto_send(sd->sam_fd, type, body, len) == -1 ||
+	    signer_proto_recv(sd->sam_fd, SIGNER_REPLY_MAX, status, reply,
+	    replylen) != 0) {
+		log_err("sam process %d: no reply; remote signing is "
+		    "unavailable until signd restarts", (int)sd->sam_pid);
+		sd->sam_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Answers a SAM refusal or failure in CSC's error form. */
+static int
+csc_sam_error(struct http_response *resp, uint32_t status,
+    const unsigned char *body, size_t len)
+{
+	uint32_t e = 0, retry = 0;
+	char text[256], ra[16];
+	int rc;
+
+	if (status != SAM_REFUSED || sam_refusal_decode(body, len, &e, &retry,
+	    text, sizeof(text)) == -1)
+		return csc_error(resp, 500, "server_error", "the signature "
+		    "activation module failed");
+	switch (e) {
+	case SAM_E_PIN:
+		return csc_error(resp, 400, "invalid_pin", text);
+	case SAM_E_OTP:
+		return csc_error(resp, 400, "invalid_otp", text);
+	case SAM_E_LOCKED:
+		rc = csc_error(resp, 429, "access_denied", text);
+		snprintf(ra, sizeof(ra), "%u", retry > 0 ? retry : 1);
+		if (rc == 0)
+			rc = http_add_header(resp, "Retry-After", ra);
+		return rc;
+	case SAM_E_KEY:
+		return csc_error(resp, 500, "server_error", text);
+	case SAM_E_CREDENTIAL:
+		return csc_error(resp, 400, "invalid_request",
+		    "Invalid parameter credentialID");
+	default:
+		return csc_error(resp, 400, "invalid_request", text);
+	}
+}
+
+static int
+csc_authorize(struct signd *sd, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct csc_authorize_req r;
+	unsigned long long svc;
+	unsigned char *body = NULL, *reply = NULL;
+	size_t len = 0, replylen = 0;
+	uint32_t status, ttl;
+	char detail[256], kt[16], sad[SIGND_SAD_B64_LEN + 1];
+	json_t *o = NULL;
+	int rc = -1, a;
+
+	memset(&r, 0, sizeof(r));
+	if ((a = csc_service(sd, req, resp, &svc)) != 1)
+		return a;
+	if (!csc_is(req, "application/json")) {
+		rc = csc_error(resp, 400, "invalid_request", "the body must be "
+		    "application/json");
+		goto out;
+	}
+	if (csc_parse_authorize(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		rc = csc_error(resp, 400, "invalid_request", detail);
+		goto out;
+	}
+	if ((a = csc_owner(sd, r.credential, r.user_id, kt, sizeof(kt),
+	    resp)) != 1) {
+		rc = a;
+		goto out;
+	}
+	r.sam.credential = strtoull(r.credential, NULL, 10);
+	r.sam.service = svc;
+	if (sam_authorize_encode(&r.sam, &body, &len) == -1)
+		goto out;
+	if (csc_sam_call(sd, SAM_MSG_AUTHORIZE, body, len, &status, &reply,
+	    &replylen) == -1) {
+		http_add_header(resp, "Retry-After", "60");
+		rc = csc_error(resp, 503, "temporarily_unavailable", "the "
+		    "signature activation module is unavailable");
+		goto out;
+	}
+	if (status != SAM_OK) {
+		rc = csc_sam_error(resp, status, reply, replylen);
+		goto out;
+	}
+	if (replylen != SIGND_SAD_BYTES + 4)
+		goto out;
+	csc_b64url32_encode(reply, sad);
+	ttl = (uint32_t)reply[32] << 24 | (uint32_t)reply[33] << 16 |
+	    (uint32_t)reply[34] << 8 | reply[35];
+	if ((o = json_pack("{s:s, s:I}", "SAD", sad, "expiresIn",
+	    (json_int_t)ttl)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+	if (rc == 0)
+		rc = http_add_header(resp, "Cache-Control", "no-store");
+out:
+	OPENSSL_cleanse(sad, sizeof(sad));
+	if (reply != NULL)
+		OPENSSL_cleanse(reply, replylen);
+	if (body != NULL)
+		OPENSSL_cleanse(body, len);
+	OPENSSL_cleanse(&r, sizeof(r));
+	json_decref(o);
+	free(reply);
+	free(body);
+	return rc;
+}
+
+static int
+csc_signhash(struct signd *sd, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct csc_signhash_req r;
+	unsigned long long svc;
+	unsigned char *body = NULL, *reply = NULL, **sigs = NULL;
+	size_t len = 0, replylen = 0, *lens = NULL;
+	uint32_t status, n = 0, i;
+	char detail[256], kt[16], *b = NULL;
+	json_t *o = NULL, *arr;
+	int rc = -1, a;
+
+	memset(&r, 0, sizeof(r));
+	if ((a = csc_service(sd, req, resp, &svc)) != 1)
+		return a;
+	if (!csc_is(req, "application/json")) {
+		rc = csc_error(resp, 400, "invalid_request", "the body must be "
+		    "application/json");
+		goto out;
+	}
+	if (csc_parse_signhash(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		rc = csc_error(resp, 400, "invalid_request", detail);
+		goto out;
+	}
+	if ((a = csc_owner(sd, r.credential, r.user_id, kt, sizeof(kt),
+	    resp)) != 1) {
+		rc = a;
+		goto out;
+	}
+	r.sam.credential = strtoull(r.credential, NULL, 10);
+	r.sam.service = svc;
+	if (sam_signhash_encode(&r.sam, &body, &len) == -1)
+		goto out;
+	if (csc_sam_call(sd, SAM_MSG_SIGNHASH, body, len, &status, &reply,
+	    &replylen) == -1) {
+		http_add_header(resp, "Retry-After", "60");
+		rc = csc_error(resp, 503, "temporarily_unavailable", "the "
+		    "signature activation module is unavailable");
+		goto out;
+	}
+	if (status != SAM_OK) {
+		rc = csc_sam_error(resp, status, reply, replylen);
+		goto out;
+	}
+	if (sam_sigs_decode(reply, replylen, &sigs, &lens, &n) == -1 ||
+	    n != r.sam.hashes.n)
+		goto out;
+	if ((o = json_pack("{s:[]}", "signatures")) == NULL)
+		goto out;
+	arr = json_object_get(o, "signatures");
+	for (i = 0; i < n; i++) {
+		if ((b = csc_b64_encode(sigs[i], lens[i])) == NULL ||
+		    json_array_append_new(arr, json_string(b)) == -1)
+			goto out;
+		free(b);
+		b = NULL;
+	}
+	rc = http_respond_json(resp, 200, o);
+out:
+	if (body != NULL)
+		OPENSSL_cleanse(body, len);
+	OPENSSL_cleanse(&r, sizeof(r));
+	sam_sigs_free(sigs, lens, n);
+	json_decref(o);
+	free(b);
+	free(reply);
+	free(body);
+	return rc;
+}
+
+/* --- routing ---------------------------------------------------------------------- */
+
+static const struct {
+	const char	*path;
+	int		(*fn)(struct signd *, const struct http_request *,
+			    struct http_response *);
+} csc_routes[] = {
+	{ "info", csc_info },
+	{ "oauth2/token", csc_token },
+	{ "credentials/list", csc_list },
+	{ "credentials/info", csc_cred_info },
+	{ "credentials/authorize", csc_authorize },
+	{ "signatures/signHash", csc_signhash },
+};
+
+int
+csc_handle(void *arg, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct signd *sd = arg;
+	size_t i, n = strlen(CSC_PREFIX);
+	int is_info;
+
+	if (strncmp(req->path, CSC_PREFIX, n) != 0)
+		return csc_error(resp, 404, "invalid_request", "unknown path "
+		    "(the CSC API is under /csc/v2/)");
+	for (i = 0; i < sizeof(csc_routes) / sizeof(csc_routes[0]); i++)
+		if (strcmp(req->path + n, csc_routes[i].path) == 0)
+			break;
+	if (i == sizeof(csc_routes) / sizeof(csc_routes[0]))
+		return csc_error(resp, 404, "invalid_request", "unknown CSC "
+		    "method");
+	is_info = strcmp(csc_routes[i].path, "info") == 0;
+	if (strcmp(req->method, "POST") != 0 &&
+	    !(is_info && strcmp(req->method, "GET") == 0)) {
+		if (http_add_header(resp, "Allow", is_info ? "GET, POST" :
+		    "POST") == -1)
+			return -1;
+		return csc_error(resp, 405, "invalid_request", "method not "
+		    "allowed");
+	}
+	if (!is_info && strcmp(csc_routes[i].path, "oauth2/token") != 0 &&
+	    !csc_is(req, "application/json"))
+		return csc_error(resp, 400, "invalid_request", "the body must be "
+		    "application/json");
+	return csc_routes[i].fn(sd, req, resp);
+}

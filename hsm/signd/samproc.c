@@ -1,0 +1,913 @@
+/*
+ * The signature activation module (SAM) of signd: its signer process
+ * (DESIGN.md "Privilege separation"; hsm/README.md "signd").
+ *
+ * It alone loads the PKCS#11 module, logs in to the wrap token and holds
+ * the pki_sam database role. It never parses HTTP or JSON: the worker sends
+ * fixed-format AUTHORIZE and SIGNHASH requests (sam_proto.c), and the SAM
+ * decides everything itself from its own database connection, since a
+ * compromised worker could lie about what the database says:
+ *
+ *  AUTHORIZE  the credential exists and its certificate is valid (not
+ *	       revoked, not on hold, within its validity); the subscriber's
+ *	       factor (PIN, or an OTP of purpose "sign") verifies against the
+ *	       owner account's rows with lib/factor.c (rad's rules: failures
+ *	       counted, lock-out, OTP consumed); then a SAD of 256 random bits
+ *	       is made, stored only as SHA-256 with the credential, the
+ *	       service, the exact hashes and their count, and an expiry.
+ *  SIGNHASH   the certificate is still valid; the SAD exists, is not
+ *	       expired, is for this credential, service and hash algorithm,
+ *	       covers every hash and none was used, enough signatures are
+ *	       left; the hashes are consumed, each is signed with
+ *	       p11wrap_sign (unwrap into a non-extractable session object,
+ *	       sign, destroy) and the signature verified against the
+ *	       certificate's public key before it is returned, so a blob moved
+ *	       to another subscriber's row never yields a returned signature;
+ *	       every signature is audited (sign.hash) in the same transaction
+ *	       as the consumption. Nothing is returned unless that commits.
+ *
+ * A malformed frame cannot come from a working worker: the SAM exits.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "hsm/p11.h"
+#include "hsm/p11wrap.h"
+#include "hsm/signer.h"
+#include "hsm/signer_proto.h"
+#include "hsm/signd/extern.h"
+#include "lib/audit.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/factor.h"
+#include "lib/log.h"
+#include "lib/sandbox.h"
+#include "lib/secret.h"
+
+#define SAM_PIN_MAX		256
+#define SAM_TXN_ATTEMPTS	3
+#define SAM_WRAP_LABEL		"subscriber-wrap-1"	/* = ca/extern.h CA_KEY_WRAP */
+#define SAM_REQ_MAX		(16 * 1024)	/* 100 × 64-byte hashes + head */
+
+struct sam {
+	const struct config	*cfg;
+	struct p11_module	*mod;
+	struct p11_token	*tok;
+	const char		*wrap_label;
+	struct db		*db;
+	struct factor_verifier	 fv;
+	long			 sad_ttl_s;
+};
+
+/* One reply. */
+struct sam_reply {
+	uint32_t	 status;
+	uint32_t	 error;		/* SAM_REFUSED */
+	uint32_t	 retry_after;
+	unsigned char	*data;		/* SAM_OK, malloc'd */
+	size_t		 len;
+	char		 text[256];
+};
+
+static const struct db_stmt stmt_cred = {
+	"signd_sam_credential",
+	"SELECT sc.account_id, c.revoked_at IS NOT NULL, "
+	"coalesce(c.revocation_reason, -1), now() < c.not_before, "
+	"now() > c.not_after, c.der, k.wrapped, k.key_type, "
+	"k.wrapping_key_label, c.serial "
+	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
+	"JOIN subscriber_key k ON k.certificate_id = c.id "
+	"WHERE sc.certificate_id = $1",
+	1
+};
+static const struct db_stmt stmt_service = {
+	"signd_sam_service",
+	"SELECT 1 FROM sign_service WHERE id = $1 AND disabled_at IS NULL",
+	1
+};
+static const struct db_stmt stmt_sad_insert = {
+	"signd_sam_sad_insert",
+	"INSERT INTO sign_sad (sad_sha256, certificate_id, account_id, "
+	"service_id, hash_algo, num_signatures, remaining, factor, expires_at) "
+	"VALUES ($1::bytea, $2, $3, $4, $5, $6::int, $6::int, $7, "
+	"now() + make_interval(secs => $8::int)) RETURNING id",
+	8
+};
+static const struct db_stmt stmt_sad_hashes = {
+	"signd_sam_sad_hashes",
+	"INSERT INTO sign_sad_hash (sad_id, hash) "
+	"SELECT $1, h FROM unnest($2::text[]) AS h",
+	2
+};
+static const struct db_stmt stmt_sad_find = {
+	"signd_sam_sad_find",
+	"SELECT id, certificate_id, service_id, hash_algo, remaining, "
+	"expires_at <= now(), account_id FROM sign_sad "
+	"WHERE sad_sha256 = $1::bytea FOR UPDATE",
+	1
+};
+static const struct db_stmt stmt_sad_consume = {
+	"signd_sam_sad_consume",
+	"UPDATE sign_sad_hash SET used_at = now() WHERE sad_id = $1 "
+	"AND hash = ANY($2::text[]) AND used_at IS NULL RETURNING hash",
+	2
+};
+static const struct db_stmt stmt_sad_count = {
+	"signd_sam_sad_count",
+	"UPDATE sign_sad SET remaining = remaining - $2::int WHERE id = $1 "
+	"AND remaining >= $2::int",
+	2
+};
+
+static void	sam_refuse(struct sam_reply *, uint32_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static void
+sam_refuse(struct sam_reply *r, uint32_t error, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = SAM_REFUSED;
+	r->error = error;
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+}
+
+static void
+sam_fail(struct sam_reply *r, const char *text)
+{
+	size_t n = strlen(text);
+
+	r->status = SAM_FAILED;
+	if (n >= sizeof(r->text))
+		n = sizeof(r->text) - 1;
+	memcpy(r->text, text, n);
+	r->text[n] = '\0';
+}
+
+static int
+sam_send(int fd, const struct sam_reply *r)
+{
+	unsigned char *b = NULL;
+	size_t len = 0;
+	int rc;
+
+	switch (r->status) {
+	case SAM_OK:
+		return signer_proto_send(fd, SAM_OK, r->data, r->len);
+	case SAM_REFUSED:
+		if (sam_refusal_encode(r->error, r->retry_after, r->text, &b,
+		    &len) == -1)
+			return -1;
+		rc = signer_proto_send(fd, SAM_REFUSED, b, len);
+		free(b);
+		return rc;
+	}
+	return signer_proto_send(fd, SAM_FAILED, r->text, strlen(r->text));
+}
+
+static void
+sam_hex(const unsigned char *p, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hx[p[i] >> 4];
+		out[2 * i + 1] = hx[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* "{hex,hex,...}": the text[] parameter of the hashes (malloc'd). */
+static char *
+sam_hash_array(const struct sam_hashes *h)
+{
+	size_t dl = sam_md_len(h->md), i;
+	char *s, *p;
+
+	if ((s = malloc(2 + h->n * (2 * dl + 1) + 1)) == NULL)
+		return NULL;
+	p = s;
+	*p++ = '{';
+	for (i = 0; i < h->n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		sam_hex(h->h[i], dl, p);
+		p += 2 * dl;
+	}
+	*p++ = '}';
+	*p = '\0';
+	return s;
+}
+
+/* The SHA-256 of a SAD as a bytea parameter (malloc'd), or NULL. */
+static char *
+sam_sad_digest(const unsigned char sad[SIGND_SAD_BYTES])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	if (EVP_Digest(sad, SIGND_SAD_BYTES, md, &n, EVP_sha256(), NULL) != 1 ||
+	    n != 32)
+		return NULL;
+	return db_bytea_param(md, sizeof(md));
+}
+
+/*
+ * The credential's row (stmt_cred) when its certificate may sign now;
+ * otherwise a refusal in r and NULL. *res to PQclear.
+ */
+static PGresult *
+sam_credential(struct db *db, uint64_t cred, struct sam_reply *r)
+{
+	char id[24];
+	const char *v[1] = { id };
+	PGresult *res;
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)cred);
+	if ((res = db_exec(db, &stmt_cred, v, NULL, NULL)) == NULL) {
+		sam_fail(r, "database error reading the credential");
+		return NULL;
+	}
+	if (PQntuples(res) != 1) {
+		sam_refuse(r, SAM_E_CREDENTIAL, "no such credential");
+		goto refused;
+	}
+	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+		if (strcmp(PQgetvalue(res, 0, 2), "6") == 0)
+			sam_refuse(r, SAM_E_CRED_STATUS, "the credential's "
+			    "certificate is suspended (certificateHold)");
+		else
+			sam_refuse(r, SAM_E_CRED_STATUS, "the credential's "
+			    "certificate is revoked");
+		goto refused;
+	}
+	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0 ||
+	    strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+		sam_refuse(r, SAM_E_CRED_STATUS, "the credential's certificate "
+		    "is outside its validity period");
+		goto refused;
+	}
+	return res;
+refused:
+	PQclear(res);
+	return NULL;
+}
+
+/* --- AUTHORIZE ----------------------------------------------------------------- */
+
+struct sam_auth_txn {
+	struct sam			*sam;
+	const struct sam_authorize_req	*q;
+	struct sam_reply		*r;
+	unsigned char			 sad[SIGND_SAD_BYTES];
+	int				 refused;
+};
+
+static int
+sam_auth_txn(struct db *db, void *arg)
+{
+	struct sam_auth_txn *t = arg;
+	const struct sam_authorize_req *q = t->q;
+	struct factor f;
+	struct factor_outcome fo;
+	PGresult *res = NULL, *res2 = NULL;
+	char cred[24], svc[24], acct[24], num[16], ttl[16], sadid[24];
+	char *digest = NULL, *hashes = NULL;
+	const char *v[8];
+	json_t *details = NULL;
+	int rc = -1;
+
+	memset(&f, 0, sizeof(f));
+	t->refused = 0;
+	memset(t->r, 0, sizeof(*t->r));
+	snprintf(cred, sizeof(cred), "%llu", (unsigned long long)q->credential);
+	snprintf(svc, sizeof(svc), "%llu", (unsigned long long)q->service);
+	if ((res = sam_credential(db, q->credential, t->r)) == NULL) {
+		t->refused = t->r->status == SAM_REFUSED;
+		rc = t->refused ? 0 : -1;
+		goto out;
+	}
+	snprintf(acct, sizeof(acct), "%s", PQgetvalue(res, 0, 0));
+	v[0] = svc;
+	if ((res2 = db_exec(db, &stmt_service, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res2) != 1) {
+		sam_refuse(t->r, SAM_E_REQUEST, "the signing service is "
+		    "unknown or disabled");
+		t->refused = 1;
+		rc = 0;
+		goto out;
+	}
+	f.type = q->factor == SAM_FACTOR_PIN ? FACTOR_PIN : FACTOR_OTP;
+	f.otp_id = (long long)q->otp_id;
+	memcpy(f.secret, q->secret, sizeof(f.secret));
+	if (factor_check(&t->sam->fv, db, acct, "sign", &f, &fo) == -1)
+		goto out;
+	if (fo.result != FACTOR_OK) {
+		t->refused = 1;
+		t->r->retry_after = (uint32_t)(fo.retry_after > 0 ?
+		    fo.retry_after : 0);
+		switch (fo.result) {
+		case FACTOR_LOCKED:
+			sam_refuse(t->r, SAM_E_LOCKED, "%s", fo.detail);
+			break;
+		case FACTOR_NOT_ENROLLED:
+			sam_refuse(t->r, SAM_E_NOT_ENROLLED, "%s", fo.detail);
+			break;
+		default:
+			sam_refuse(t->r, f.type == FACTOR_PIN ? SAM_E_PIN :
+			    SAM_E_OTP, "%s", fo.detail);
+			break;
+		}
+		t->r->retry_after = (uint32_t)(fo.retry_after > 0 ?
+		    fo.retry_after : 0);
+		rc = 0;		/* COMMIT the failure record, nothing else */
+		goto out;
+	}
+	if (RAND_bytes(t->sad, sizeof(t->sad)) != 1 ||
+	    (digest = sam_sad_digest(t->sad)) == NULL ||
+	    (hashes = sam_hash_array(&q->hashes)) == NULL)
+		goto out;
+	snprintf(num, sizeof(num), "%u", q->hashes.n);
+	snprintf(ttl, sizeof(ttl), "%ld", t->sam->sad_ttl_s);
+	v[0] = digest;
+	v[1] = cred;
+	v[2] = acct;
+	v[3] = svc;
+	v[4] = sam_md_name(q->hashes.md);
+	v[5] = num;
+	v[6] = fo.kind;
+	v[7] = ttl;
+	PQclear(res2);
+	if ((res2 = db_exec(db, &stmt_sad_insert, v, NULL, NULL)) == NULL ||
+	    PQntuples(res2) != 1)
+		goto out;
+	snprintf(sadid, sizeof(sadid), "%s", PQgetvalue(res2, 0, 0));
+	v[0] = sadid;
+	v[1] = hashes;
+	if (db_exec_ok(db, &stmt_sad_hashes, v) == -1)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I}",
+	    "account_id", acct, "certificate_id", cred, "service_id", svc,
+	    "factor", fo.kind, "otp_id", (json_int_t)fo.otp_id, "hash_algo",
+	    sam_md_name(q->hashes.md), "num_signatures",
+	    (json_int_t)q->hashes.n, "expires_in",
+	    (json_int_t)t->sam->sad_ttl_s)) == NULL ||
+	    audit_append(db, "sam:authorize", "sign.authorize", "sign_sad",
+	    sadid, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	factor_wipe(&f, sizeof(f));
+	json_decref(details);
+	free(digest);
+	free(hashes);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+static int
+sam_answer_authorize(struct sam *sam, const unsigned char *body, size_t len,
+    struct sam_reply *r)
+{
+	struct sam_authorize_req q;
+	struct sam_auth_txn t;
+	unsigned char *out = NULL;
+
+	if (sam_authorize_decode(body, len, &q) == -1)
+		return -1;
+	memset(&t, 0, sizeof(t));
+	t.sam = sam;
+	t.q = &q;
+	t.r = r;
+	if (db_transaction(sam->db, NULL, SAM_TXN_ATTEMPTS, sam_auth_txn,
+	    &t) == -1) {
+		if (r->status != SAM_REFUSED)
+			sam_fail(r, "authorization failed (database)");
+		goto out;
+	}
+	if (t.refused)
+		goto out;
+	if ((out = malloc(SIGND_SAD_BYTES + 4)) == NULL) {
+		sam_fail(r, "out of memory");
+		goto out;
+	}
+	memcpy(out, t.sad, SIGND_SAD_BYTES);
+	out[32] = (unsigned char)(sam->sad_ttl_s >> 24);
+	out[33] = (unsigned char)(sam->sad_ttl_s >> 16);
+	out[34] = (unsigned char)(sam->sad_ttl_s >> 8);
+	out[35] = (unsigned char)sam->sad_ttl_s;
+	r->status = SAM_OK;
+	r->data = out;
+	r->len = SIGND_SAD_BYTES + 4;
+	log_info("sam: credential %llu authorized for %u signature(s) by "
+	    "service %llu (%s)", (unsigned long long)q.credential, q.hashes.n,
+	    (unsigned long long)q.service, q.factor == SAM_FACTOR_PIN ? "pin" :
+	    "otp");
+out:
+	if (r->status == SAM_REFUSED)
+		log_warn("sam: authorize of credential %llu refused: %s",
+		    (unsigned long long)q.credential, r->text);
+	OPENSSL_cleanse(t.sad, sizeof(t.sad));
+	OPENSSL_cleanse(&q, sizeof(q));
+	return 0;
+}
+
+/* --- SIGNHASH ------------------------------------------------------------------ */
+
+struct sam_sign_txn {
+	struct sam			*sam;
+	const struct sam_signhash_req	*q;
+	struct sam_reply		*r;
+	unsigned char			*sigs[SIGND_HASHES_MAX];
+	size_t				 lens[SIGND_HASHES_MAX];
+	uint32_t			 nsigs;
+	int				 refused;
+};
+
+static void
+sam_sign_clear(struct sam_sign_txn *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->nsigs; i++) {
+		free(t->sigs[i]);
+		t->sigs[i] = NULL;
+	}
+	t->nsigs = 0;
+}
+
+/* Signs every hash of q with the credential's key; 0 or -1 (r set). */
+static int
+sam_sign_all(struct sam_sign_txn *t, const PGresult *cred)
+{
+	const struct sam_signhash_req *q = t->q;
+	const char *kt = PQgetvalue(cred, 0, 7);
+	const unsigned char *p;
+	unsigned char *der = NULL, *blob = NULL;
+	size_t derlen = 0, bloblen = 0, dl = sam_md_len(q->hashes.md);
+	X509 *x = NULL;
+	EVP_PKEY *pub;
+	enum p11wrap_pad pad;
+	char err[256];
+	uint32_t i;
+	int rc = -1, rsa = strncmp(kt, "rsa", 3) == 0;
+
+	if ((rsa && q->algo == SAM_ALGO_ECDSA) ||
+	    (!rsa && q->algo != SAM_ALGO_ECDSA)) {
+		sam_refuse(t->r, SAM_E_ALGO, "signAlgo does not fit the "
+		    "credential's %s key", kt);
+		t->refused = 1;
+		goto out;
+	}
+	pad = q->algo == SAM_ALGO_RSA_PSS ? P11WRAP_PAD_PSS : P11WRAP_PAD_PKCS1;
+	if (strcmp(PQgetvalue(cred, 0, 8), t->sam->wrap_label) != 0) {
+		log_err("sam: credential %llu: key wrapped under \"%s\", not "
+		    "\"%s\"", (unsigned long long)q->credential,
+		    PQgetvalue(cred, 0, 8), t->sam->wrap_label);
+		sam_refuse(t->r, SAM_E_KEY, "the credential's key cannot be used");
+		t->refused = 1;
+		goto out;
+	}
+	if (db_bytea_value(PQgetvalue(cred, 0, 5), &der, &derlen) == -1 ||
+	    db_bytea_value(PQgetvalue(cred, 0, 6), &blob, &bloblen) == -1 ||
+	    derlen > LONG_MAX) {
+		sam_fail(t->r, "reading the credential");
+		goto out;
+	}
+	p = der;
+	if ((x = d2i_X509(NULL, &p, (long)derlen)) == NULL ||
+	    p != der + derlen || (pub = X509_get0_pubkey(x)) == NULL) {
+		sam_fail(t->r, "the credential's certificate does not decode");
+		goto out;
+	}
+	for (i = 0; i < q->hashes.n; i++) {
+		/*
+		 * The signature is checked against the certificate's own
+		 * public key inside p11wrap_sign: a blob moved to another
+		 * row signs, but nothing is returned.
+		 */
+		if (p11wrap_sign(t->sam->tok, t->sam->wrap_label, blob,
+		    bloblen, pub, sam_md_name(q->hashes.md), pad,
+		    q->hashes.h[i], dl, &t->sigs[i], &t->lens[i], err,
+		    sizeof(err)) == -1) {
+			log_err("sam: credential %llu: %s",
+			    (unsigned long long)q->credential, err);
+			sam_refuse(t->r, SAM_E_KEY, "the credential's key did "
+			    "not produce a signature that verifies with its "
+			    "certificate");
+			t->refused = 1;
+			goto out;
+		}
+		if (t->lens[i] > SIGND_SIG_MAX) {
+			sam_fail(t->r, "signature too long");
+			goto out;
+		}
+		t->nsigs = i + 1;
+	}
+	rc = 0;
+out:
+	X509_free(x);
+	if (blob != NULL)
+		OPENSSL_cleanse(blob, bloblen);
+	free(blob);
+	free(der);
+	return rc;
+}
+
+static int
+sam_sign_txn(struct db *db, void *arg)
+{
+	struct sam_sign_txn *t = arg;
+	const struct sam_signhash_req *q = t->q;
+	PGresult *cred = NULL, *sad = NULL, *res = NULL;
+	char credid[24], svc[24], num[16], sadid[24], hex[129];
+	char *digest = NULL, *hashes = NULL;
+	const char *v[2];
+	json_t *details = NULL;
+	uint32_t i;
+	int rc = -1;
+
+	sam_sign_clear(t);
+	t->refused = 0;
+	memset(t->r, 0, sizeof(*t->r));
+	snprintf(credid, sizeof(credid), "%llu",
+	    (unsigned long long)q->credential);
+	snprintf(svc, sizeof(svc), "%llu", (unsigned long long)q->service);
+	if ((digest = sam_sad_digest(q->sad)) == NULL ||
+	    (hashes = sam_hash_array(&q->hashes)) == NULL)
+		goto out;
+	v[0] = digest;
+	if ((sad = db_exec(db, &stmt_sad_find, v, NULL, NULL)) == NULL)
+		goto out;
+	/* Every refusal below rolls back: nothing is consumed. */
+	if (PQntuples(sad) != 1) {
+		sam_refuse(t->r, SAM_E_SAD, "invalid SAD");
+		goto refused;
+	}
+	if (strcmp(PQgetvalue(sad, 0, 1), credid) != 0) {
+		sam_refuse(t->r, SAM_E_SAD, "the SAD was not issued for this "
+		    "credential");
+		goto refused;
+	}
+	if (strcmp(PQgetvalue(sad, 0, 2), svc) != 0) {
+		sam_refuse(t->r, SAM_E_SAD, "the SAD was issued to another "
+		    "signing service");
+		goto refused;
+	}
+	if (strcmp(PQgetvalue(sad, 0, 5), "t") == 0) {
+		sam_refuse(t->r, SAM_E_SAD_EXPIRED, "SAD expired");
+		goto refused;
+	}
+	if (strcmp(PQgetvalue(sad, 0, 3), sam_md_name(q->hashes.md)) != 0) {
+		sam_refuse(t->r, SAM_E_HASH, "the SAD was issued for %s "
+		    "hashes", PQgetvalue(sad, 0, 3));
+		goto refused;
+	}
+	if (strtol(PQgetvalue(sad, 0, 4), NULL, 10) < (long)q->hashes.n) {
+		sam_refuse(t->r, SAM_E_SAD, "the SAD has %s signature(s) "
+		    "left", PQgetvalue(sad, 0, 4));
+		goto refused;
+	}
+	if ((cred = sam_credential(db, q->credential, t->r)) == NULL) {
+		if (t->r->status == SAM_REFUSED)
+			goto refused;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(cred, 0, 0), PQgetvalue(sad, 0, 6)) != 0) {
+		sam_refuse(t->r, SAM_E_SAD, "the SAD was issued to another "
+		    "subscriber");
+		goto refused;
+	}
+	snprintf(sadid, sizeof(sadid), "%s", PQgetvalue(sad, 0, 0));
+	v[0] = sadid;
+	v[1] = hashes;
+	if ((res = db_exec(db, &stmt_sad_consume, v, NULL, NULL)) == NULL)
+		goto out;
+	if ((uint32_t)PQntuples(res) != q->hashes.n) {
+		sam_refuse(t->r, SAM_E_HASH, "%u of %u hash(es) are not "
+		    "covered by the SAD or were already signed",
+		    q->hashes.n - (uint32_t)PQntuples(res), q->hashes.n);
+		goto refused;
+	}
+	snprintf(num, sizeof(num), "%u", q->hashes.n);
+	v[1] = num;
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_sad_count, v, NULL, NULL)) == NULL)
+		goto out;
+	if (strcmp(PQcmdTuples(res), "1") != 0) {
+		sam_refuse(t->r, SAM_E_SAD, "the SAD has no signature left");
+		goto refused;
+	}
+	if (sam_sign_all(t, cred) == -1) {
+		if (t->refused)
+			goto refused;
+		goto out;
+	}
+	for (i = 0; i < q->hashes.n; i++) {
+		sam_hex(q->hashes.h[i], sam_md_len(q->hashes.md), hex);
+		if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+		    "s:s}", "account_id", PQgetvalue(cred, 0, 0),
+		    "certificate_id", credid, "serial", PQgetvalue(cred, 0, 9),
+		    "service_id", svc, "sad_id", sadid, "hash", hex,
+		    "hash_algo", sam_md_name(q->hashes.md), "sign_algo",
+		    q->algo == SAM_ALGO_ECDSA ? "ecdsa" :
+		    q->algo == SAM_ALGO_RSA_PSS ? "rsassa-pss" :
+		    "rsassa-pkcs1-v1_5")) == NULL ||
+		    audit_append(db, "sam:sign", "sign.hash", "sign_credential",
+		    credid, details, NULL) == -1)
+			goto out;
+		json_decref(details);
+		details = NULL;
+	}
+	rc = 0;
+	goto out;
+refused:
+	t->refused = 1;
+out:
+	if (rc == -1 && !t->refused)
+		sam_sign_clear(t);
+	json_decref(details);
+	free(digest);
+	free(hashes);
+	PQclear(res);
+	PQclear(cred);
+	PQclear(sad);
+	return rc;
+}
+
+static int
+sam_answer_signhash(struct sam *sam, const unsigned char *body, size_t len,
+    struct sam_reply *r)
+{
+	struct sam_signhash_req q;
+	struct sam_sign_txn t;
+
+	if (sam_signhash_decode(body, len, &q) == -1)
+		return -1;
+	memset(&t, 0, sizeof(t));
+	t.sam = sam;
+	t.q = &q;
+	t.r = r;
+	if (db_transaction(sam->db, NULL, SAM_TXN_ATTEMPTS, sam_sign_txn,
+	    &t) == -1) {
+		/* Rolled back: no signature leaves without its audit. */
+		sam_sign_clear(&t);
+		if (!t.refused)
+			sam_fail(r, "signing failed (database or token)");
+		goto out;
+	}
+	if (sam_sigs_encode(t.sigs, t.lens, t.nsigs, &r->data, &r->len) == -1) {
+		sam_fail(r, "out of memory");
+		goto out;
+	}
+	r->status = SAM_OK;
+	log_info("sam: credential %llu: %u signature(s) for service %llu",
+	    (unsigned long long)q.credential, t.nsigs,
+	    (unsigned long long)q.service);
+out:
+	if (r->status == SAM_REFUSED)
+		log_warn("sam: signHash on credential %llu refused: %s",
+		    (unsigned long long)q.credential, r->text);
+	sam_sign_clear(&t);
+	OPENSSL_cleanse(&q, sizeof(q));
+	return 0;
+}
+
+/* --- start-up and loop ------------------------------------------------------- */
+
+static int
+sam_start(struct sam *sam, char *err, size_t errlen)
+{
+	struct signer_config sc;
+	struct config *polcfg = NULL;
+	char pin[SAM_PIN_MAX], lockpath[PATH_MAX], e[256], polpath[PATH_MAX];
+	const char *uri;
+	int rc = -1;
+
+	memset(&sc, 0, sizeof(sc));
+	memset(pin, 0, sizeof(pin));
+	if (signer_config_add_token(&sc, sam->cfg, "wrap") == -1) {
+		snprintf(err, errlen, "sam: hsm.wrap_token and its PIN missing");
+		goto out;
+	}
+	sam->wrap_label = config_get(sam->cfg, "sign.wrap_label",
+	    config_get(sam->cfg, "cad.wrap_label", SAM_WRAP_LABEL));
+	if (config_get_long(sam->cfg, "sign.sad_ttl_seconds", 300, 10, 900,
+	    &sam->sad_ttl_s) == -1) {
+		snprintf(err, errlen, "sam: sign.sad_ttl_seconds: 10..900");
+		goto out;
+	}
+	snprintf(polpath, sizeof(polpath), "%s/ra.conf",
+	    config_get(sam->cfg, "pki.policy_dir", "policy"));
+	if ((polcfg = config_load(config_get(sam->cfg, "ra.policy_file",
+	    polpath), e, sizeof(e))) == NULL) {
+		snprintf(err, errlen, "sam: policy: %s", e);
+		goto out;
+	}
+	if (factor_policy_load(polcfg, &sam->fv) == -1) {
+		snprintf(err, errlen, "sam: policy: factor_lockout");
+		goto out;
+	}
+	sam->fv.actor = "subscriber:self";
+	sam->fv.lock_actor = "sam:lockout";
+	if (factor_key_load(config_get(sam->cfg, "sign.otp_key_file", NULL),
+	    sam->fv.otp_key, e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "sam: sign.otp_key_file: %s", e);
+		goto out;
+	}
+	if ((uri = config_get(sam->cfg, "pg.sam_uri", NULL)) == NULL) {
+		snprintf(err, errlen, "sam: pg.sam_uri missing");
+		goto out;
+	}
+	if ((sam->db = db_connect(uri, e, sizeof(e))) == NULL) {
+		snprintf(err, errlen, "sam: database: %s", e);
+		goto out;
+	}
+	if ((sam->mod = p11_module_load_child(sc.module, e, sizeof(e))) ==
+	    NULL) {
+		snprintf(err, errlen, "sam: %s", e);
+		goto out;
+	}
+	if (secret_read(sc.tokens[0].pin_file, sc.tokens[0].pin_env, pin,
+	    sizeof(pin), e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "sam: PIN of token \"%s\": %s",
+		    sc.tokens[0].label, e);
+		goto out;
+	}
+	if (sc.lock_dir != NULL)
+		snprintf(lockpath, sizeof(lockpath), "%s/%s.lock", sc.lock_dir,
+		    sc.tokens[0].label);
+	sam->tok = p11_token_open(sam->mod, sc.tokens[0].label, pin,
+	    sc.lock_dir != NULL ? lockpath : NULL, e, sizeof(e));
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (sam->tok == NULL) {
+		snprintf(err, errlen, "sam: %s", e);
+		goto out;
+	}
+	if (p11wrap_check_wrapping_key(sam->tok, sam->wrap_label, e,
+	    sizeof(e)) == -1) {
+		snprintf(err, errlen, "sam: wrapping key \"%s\": %s",
+		    sam->wrap_label, e);
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(pin, sizeof(pin));
+	config_free(polcfg);
+	return rc;
+}
+
+static void
+sam_stop(struct sam *sam)
+{
+	p11_token_close(sam->tok);
+	sam->tok = NULL;
+	p11_module_free(sam->mod);
+	sam->mod = NULL;
+	db_close(sam->db);
+	sam->db = NULL;
+	factor_wipe(sam->fv.otp_key, sizeof(sam->fv.otp_key));
+}
+
+int
+samproc(int fd, const struct config *cfg)
+{
+	struct sam sam;
+	struct sam_reply r;
+	unsigned char *body = NULL;
+	size_t len;
+	uint32_t type;
+	char err[512];
+	int n, status = 1;
+
+	memset(&sam, 0, sizeof(sam));
+	sam.cfg = cfg;
+	signal(SIGPIPE, SIG_IGN);
+	if (fd > 3)
+		close_range(3, (unsigned int)fd - 1, 0);
+	close_range((unsigned int)fd + 1, ~0U, 0);
+	log_init("sam", LOGL_INFO, stderr);
+	memset(&r, 0, sizeof(r));
+	if (sam_start(&sam, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		sam_fail(&r, err);
+		(void)sam_send(fd, &r);
+		goto out;
+	}
+	/* Everything is open: from here on, only what a signer needs. */
+	if (sandbox_enter(cfg, "sign", SANDBOX_SIGNER) == -1) {
+		sam_fail(&r, "sam: sandbox");
+		(void)sam_send(fd, &r);
+		goto out;
+	}
+	if (sam_send(fd, &r) == -1)
+		goto out;
+	for (;;) {
+		free(body);
+		body = NULL;
+		n = signer_proto_recv(fd, SAM_REQ_MAX, &type, &body, &len);
+		if (n == 1) {
+			status = 0;
+			break;
+		}
+		if (n == -1) {
+			log_err("sam: malformed or truncated frame from worker");
+			break;
+		}
+		memset(&r, 0, sizeof(r));
+		if (type == SAM_MSG_AUTHORIZE)
+			n = sam_answer_authorize(&sam, body, len, &r);
+		else if (type == SAM_MSG_SIGNHASH)
+			n = sam_answer_signhash(&sam, body, len, &r);
+		else {
+			log_err("sam: unknown request type %u from worker", type);
+			n = -1;
+		}
+		if (n == -1) {
+			log_err("sam: malformed request of type %u (%zu bytes) "
+			    "from worker", type, len);
+			break;
+		}
+		n = sam_send(fd, &r);
+		free(r.data);
+		if (n == -1) {
+			log_err("sam: write reply: %s", strerror(errno));
+			break;
+		}
+	}
+out:
+	if (body != NULL)
+		OPENSSL_cleanse(body, len);
+	free(body);
+	sam_stop(&sam);
+	close(fd);
+	return status;
+}
+
+int
+sam_spawn(const struct config *cfg, pid_t *pid, char *err, size_t errlen)
+{
+	int sv[2], status;
+	uint32_t st;
+	unsigned char *body = NULL;
+	size_t len = 0;
+	pid_t p;
+
+	*pid = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if ((p = fork()) == -1) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (p == 0) {
+		close(sv[0]);
+		_exit(samproc(sv[1], cfg));
+	}
+	close(sv[1]);
+	if (signer_proto_recv(sv[0], SIGNER_REPLY_MAX, &st, &body, &len) != 0) {
+		snprintf(err, errlen, "sam process %d: exited without a reply",
+		    (int)p);
+		goto fail;
+	}
+	if (st != SAM_OK) {
+		snprintf(err, errlen, "%.*s", (int)(len < 400 ? len : 400),
+		    body != NULL ? (const char *)body : "");
+		goto fail;
+	}
+	free(body);
+	*pid = p;
+	return sv[0];
+fail:
+	free(body);
+	close(sv[0]);
+	while (waitpid(p, &status, 0) == -1 && errno == EINTR)
+		;
+	return -1;
+}

@@ -1,0 +1,96 @@
+/*
+ * The subscriber's second factors, verified against the RA's tables
+ * (schema/010): one-time codes (ra_otp, stored as HMAC-SHA256 under the OTP
+ * key), the 6-digit PIN (Argon2id in ra_account.pin_hash), and the
+ * account-level lock-out after wrong factors in a row. Shared by rad
+ * (ra/factor.c, every sensitive action) and by signd's signature activation
+ * module (hsm/signd/samproc.c, credentials/authorize), so both apply the
+ * same rules to the same rows. The contract of factor_check() is the one
+ * ra/extern.h gives for ra_factor_verify().
+ */
+#ifndef PKI_FACTOR_H
+#define PKI_FACTOR_H
+
+#include <stddef.h>
+
+struct config;
+struct db;
+
+#define FACTOR_DIGITS		6	/* OTP codes and PINs */
+#define FACTOR_OTP_KEY_LEN	32	/* HMAC-SHA256 key, 256 bits */
+
+enum factor_type {
+	FACTOR_OTP = 1,
+	FACTOR_PIN,
+	FACTOR_TOTP,		/* XXX issue 3: lib/totp.c, then factor_check */
+};
+struct factor {
+	enum factor_type	type;
+	long long		otp_id;			/* FACTOR_OTP */
+	char			secret[FACTOR_DIGITS + 1];	/* code or PIN; wipe */
+};
+
+enum factor_result {
+	FACTOR_OK = 0,		/* verified; an OTP is consumed */
+	FACTOR_MALFORMED,	/* 400: not a factor object */
+	FACTOR_NOT_ENROLLED,	/* 400: no PIN set; TOTP */
+	FACTOR_REFUSED,		/* 401: unknown, expired, used or dead OTP, or
+				   one of another purpose; nothing counted */
+	FACTOR_WRONG,		/* 401: wrong code or PIN; counted */
+	FACTOR_LOCKED,		/* 429: retry_after; nothing tried */
+};
+struct factor_outcome {
+	enum factor_result	result;
+	long			retry_after;	/* FACTOR_LOCKED */
+	char			kind[8];	/* "otp", "pin": for the audit */
+	long long		otp_id;
+	char			detail[192];	/* client-facing, no secret */
+};
+
+/* Who verifies: the OTP key, the lock-out policy, the audit actors. */
+struct factor_verifier {
+	unsigned char	 otp_key[FACTOR_OTP_KEY_LEN];
+	long		 lock_threshold;	/* wrong factors before a lock */
+	long		 lock_base_s;		/* first lock; doubles */
+	long		 lock_max_s;
+	const char	*actor;		/* of ra.otp.failed, ra.factor.failed */
+	const char	*lock_actor;	/* of ra.factor.lock */
+};
+
+/*
+ * Reads the OTP HMAC key: a file of mode 0600 holding 64 hex digits (256
+ * bits). 0, or -1 with err (never the key).
+ */
+int	factor_key_load(const char *key_file,
+	    unsigned char key[FACTOR_OTP_KEY_LEN], char *err, size_t errlen);
+/*
+ * The lock-out policy from policy/ra.conf's [factor_lockout] (threshold,
+ * base_seconds, max_seconds; defaults 5, 300, 3600). polcfg NULL: the
+ * defaults. 0 or -1 (logged).
+ */
+int	factor_policy_load(const struct config *polcfg, struct factor_verifier *);
+/*
+ * HMAC-SHA256(otp key, "pki-ra-otp-v1|id|account|channel|purpose|code"): the
+ * stored digest of an OTP row. 0 or -1.
+ */
+int	factor_otp_mac(const unsigned char key[FACTOR_OTP_KEY_LEN],
+	    const char *id, const char *account, const char *channel,
+	    const char *purpose, const char *code, unsigned char out[32]);
+/*
+ * Verifies f for account_id inside the caller's open transaction, BEFORE
+ * any change of the caller's own; the account row is locked FOR UPDATE.
+ * A wrong code or PIN is recorded (the OTP's attempts, the account's
+ * factor_failures and lock, audit ra.otp.failed / ra.factor.failed /
+ * ra.factor.lock): the caller must COMMIT that record although it refuses
+ * the action. Any other refusal writes nothing. On FACTOR_OK an OTP is
+ * consumed and the failure count reset, in the caller's transaction. An OTP
+ * authorizes only the purpose it was issued for; a PIN authorizes any.
+ * Returns 0 with *out filled (whatever the result), -1 on our failure.
+ */
+int	factor_check(const struct factor_verifier *, struct db *,
+	    const char *account_id, const char *purpose, const struct factor *,
+	    struct factor_outcome *out);
+/* explicit_bzero, named for grepping. */
+void	factor_wipe(void *, size_t);
+
+#endif
