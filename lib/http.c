@@ -244,6 +244,54 @@ http_header(const struct http_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct http_query_buf {
+	char	*out;
+	size_t	 len, cap;
+	int	 overflow;
+};
+
+static enum MHD_Result
+http_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_query_buf *b = cls;
+	int n;
+
+	(void)kind;
+	n = snprintf(b->out + b->len, b->cap - b->len, "%s%s%s%s",
+	    b->len > 0 ? "&" : "", key, value != NULL ? "=" : "",
+	    value != NULL ? value : "");
+	if (n < 0 || (size_t)n >= b->cap - b->len) {
+		b->overflow = 1;
+		return MHD_NO;
+	}
+	b->len += (size_t)n;
+	return MHD_YES;
+}
+
+int
+http_query(const struct http_request *req, char *out, size_t outlen)
+{
+	struct http_query_buf b;
+
+	if (out == NULL || outlen == 0)
+		return -1;
+	out[0] = '\0';
+	if (req == NULL || req->conn == NULL)
+		return 0;
+	b.out = out;
+	b.len = 0;
+	b.cap = outlen;
+	b.overflow = 0;
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND,
+	    http_query_arg, &b);
+	if (b.overflow) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Queues resp on c, taking its body. Falls back to a bare 500 when the
  * response cannot be built. Returns MHD's verdict.

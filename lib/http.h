@@ -68,6 +68,13 @@ void			 http_stop(struct http_server *);
 
 /* Value of a request header, or NULL. */
 const char	*http_header(const struct http_request *, const char *name);
+/*
+ * The request's query string (RFC 3986 §3.4) rebuilt from its arguments in
+ * their order, undecoded but for libmicrohttpd's '+' → ' ': "a=1&b&c=x%20y".
+ * "" when there is none. 0, or -1 when it does not fit in outlen bytes.
+ */
+int		 http_query(const struct http_request *, char *out,
+		    size_t outlen);
 
 /* Sets body (copied), content type and status. 0 or -1. */
 int	http_respond(struct http_response *, int status,

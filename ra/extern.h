@@ -58,6 +58,9 @@ struct ra_policy {
 	char	kyc_privacy_version[RA_VERSION_MAX + 1];
 	char	kyc_agreement_version[RA_VERSION_MAX + 1];
 	char	kyc_guarantee_version[RA_VERSION_MAX + 1];
+	/* review.c */
+	char	review_four_eyes_kinds[128];	/* " kind kind " (padded) */
+	unsigned int review_revocation_reasons;	/* bit n: RFC 5280 code n */
 };
 
 /* Loads the policy (config NULL: the built-in defaults). 0 or -1, logged. */
@@ -519,6 +522,77 @@ int	ra_application_submit(struct ra *, const struct http_request *,
 int	ra_application_list(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_application_get(struct ra *, const struct http_request *,
+	    struct http_response *);
+
+/*
+ * --- Review by RA officers: reviewreq.c (parsers; fuzzed), review.c -------
+ */
+#define RA_REVIEW_Q_MAX		100	/* bytes of a decoded search text */
+#define RA_REVIEW_PAGE_MAX	100000
+#define RA_REVIEW_PER_PAGE_MAX	100
+#define RA_REVIEW_PER_PAGE_DEF	20
+#define RA_REVIEW_REASON_MAX	1000	/* bytes; ra_application.decision_reason */
+#define RA_REVIEW_QUERY_MAX	1024	/* bytes of a raw query string */
+
+/* GET /v1/officer/applications and /v1/officer/certificates. */
+struct ra_list_query {
+	char	status[16];		/* "" for any */
+	char	kind[16];		/* "" for any */
+	char	q[RA_REVIEW_Q_MAX + 1];	/* decoded UTF-8; "" for none */
+	long	page;			/* 1.. */
+	long	per_page;		/* 1..RA_REVIEW_PER_PAGE_MAX */
+};
+#define RA_LIST_APPLICATIONS	1	/* status, kind, q, page, per_page */
+#define RA_LIST_CERTIFICATES	2	/* q, page, per_page */
+/*
+ * Parses a raw query string (http_query: undecoded, '&'-separated,
+ * RFC 3986 §3.4, %XX and '+' decoded here) of the list named by which:
+ * every parameter at most once, none unknown, values valid. 0, or -1 with a
+ * detail (the search text is not quoted).
+ */
+int	ra_parse_list_query(const char *qs, int which, struct ra_list_query *,
+	    char *detail, size_t detaillen);
+
+struct ra_decision_req {
+	int	approve;			/* 1 approve, 0 reject */
+	char	reason[RA_REVIEW_REASON_MAX + 1];
+};
+/* {"decision":"approve"|"reject","reason":"..."} strictly. 0 or -1. */
+int	ra_parse_decision(const void *body, size_t len,
+	    struct ra_decision_req *, char *detail, size_t detaillen);
+
+struct ra_revoke_req {
+	int	reason;				/* RFC 5280 §5.3.1 code */
+	char	reason_name[24];
+	char	comment[RA_REVIEW_REASON_MAX + 1];
+	char	invalidity_date[21];		/* "" or YYYY-MM-DDTHH:MM:SSZ */
+	time_t	invalidity;			/* when invalidity_date is set */
+};
+/*
+ * {"reason":"keyCompromise",...,"comment":"...","invalidity_date"?:
+ * "YYYY-MM-DDTHH:MM:SSZ"} strictly; reason any RFC 5280 name but
+ * removeFromCRL (policy narrows it further). 0 or -1.
+ */
+int	ra_parse_revoke(const void *body, size_t len, struct ra_revoke_req *,
+	    char *detail, size_t detaillen);
+/* The RFC 5280 §5.3.1 CRLReason code of name, or -1 (8 is no reason). */
+int	ra_revocation_reason_code(const char *name);
+const char *ra_revocation_reason_name(int code);
+/* 1 when kind (a word) appears in the space-separated list, else 0. */
+int	ra_word_in(const char *list, const char *word);
+
+/* review.c: the officer endpoints (ra/README.md "Review"). */
+int	ra_review_list(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_review_get(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_review_evidence(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_review_decide(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_review_cert_list(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_review_revoke(struct ra *, const struct http_request *,
 	    struct http_response *);
 
 #endif

@@ -30,6 +30,114 @@ ra_policy_version(const struct config *c, const char *key,
 	return 0;
 }
 
+/*
+ * RFC 5280 §5.3.1 CRLReason names (review.c and pkictl's policy load); 
+ * 7 is unused, 8 (removeFromCRL) is no reason.
+ */
+static const char *const ra_reason_names[] = {
+	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
+	"superseded", "cessationOfOperation", "certificateHold", NULL,
+	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
+};
+#define RA_NREASONS	(int)(sizeof(ra_reason_names) / sizeof(ra_reason_names[0]))
+
+int
+ra_revocation_reason_code(const char *name)
+{
+	int i;
+
+	for (i = 0; i < RA_NREASONS; i++)
+		if (i != 8 && ra_reason_names[i] != NULL &&
+		    strcmp(ra_reason_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+ra_revocation_reason_name(int code)
+{
+	if (code < 0 || code >= RA_NREASONS || ra_reason_names[code] == NULL)
+		return "unknown";
+	return ra_reason_names[code];
+}
+
+int
+ra_word_in(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p = list;
+
+	if (n == 0)
+		return 0;
+	while ((p = strstr(p, word)) != NULL) {
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/*
+ * review.four_eyes_kinds: words among the application kinds (and eseal);
+ * review.revocation_reasons: RFC 5280 §5.3.1 names, certificateHold and
+ * removeFromCRL excluded (officers revoke; holds are pkictl's).
+ */
+static int
+ra_policy_review(const struct config *c, struct ra_policy *p)
+{
+	static const char *const kinds[] = { "personal", "corporate", "eseal",
+	    "rekey", "rekyc", NULL };
+	const char *v;
+	char buf[256], *w, *save = NULL;
+	size_t n;
+	int i, code;
+
+	v = config_get(c, "review.four_eyes_kinds", "corporate eseal");
+	if (strlen(v) >= sizeof(buf) || strlen(v) + 2 >=
+	    sizeof(p->review_four_eyes_kinds)) {
+		log_err("policy: review.four_eyes_kinds too long");
+		return -1;
+	}
+	memcpy(buf, v, strlen(v) + 1);
+	n = 0;
+	p->review_four_eyes_kinds[n++] = ' ';
+	for (w = strtok_r(buf, " \t,", &save); w != NULL;
+	    w = strtok_r(NULL, " \t,", &save)) {
+		for (i = 0; kinds[i] != NULL && strcmp(kinds[i], w) != 0; i++)
+			;
+		if (kinds[i] == NULL) {
+			log_err("policy: review.four_eyes_kinds: unknown kind "
+			    "\"%s\"", w);
+			return -1;
+		}
+		n += (size_t)snprintf(p->review_four_eyes_kinds + n,
+		    sizeof(p->review_four_eyes_kinds) - n, "%s ", w);
+	}
+	v = config_get(c, "review.revocation_reasons", "unspecified "
+	    "keyCompromise affiliationChanged superseded cessationOfOperation "
+	    "privilegeWithdrawn");
+	if (strlen(v) >= sizeof(buf)) {
+		log_err("policy: review.revocation_reasons too long");
+		return -1;
+	}
+	memcpy(buf, v, strlen(v) + 1);
+	p->review_revocation_reasons = 0;
+	for (w = strtok_r(buf, " \t,", &save); w != NULL;
+	    w = strtok_r(NULL, " \t,", &save)) {
+		if ((code = ra_revocation_reason_code(w)) == -1 || code == 6) {
+			log_err("policy: review.revocation_reasons: \"%s\" is "
+			    "not an RFC 5280 reason an officer may use", w);
+			return -1;
+		}
+		p->review_revocation_reasons |= 1U << code;
+	}
+	if (p->review_revocation_reasons == 0) {
+		log_err("policy: review.revocation_reasons is empty");
+		return -1;
+	}
+	return 0;
+}
+
 int
 ra_policy_load(const struct config *c, struct ra_policy *p)
 {
@@ -99,6 +207,9 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    p->kyc_agreement_version) == -1 ||
 	    ra_policy_version(c, "kyc.guarantee_policy_version",
 	    p->kyc_guarantee_version) == -1)
+		return -1;
+	/* review.c: four-eyes kinds and the reasons officers may revoke for. */
+	if (ra_policy_review(c, p) == -1)
 		return -1;
 	if (p->pw_min_len > p->pw_max_len) {
 		log_err("policy: password.min_length > password.max_length");

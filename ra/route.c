@@ -52,6 +52,16 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/applications", ra_application_submit },
 	{ "GET", "/v1/applications", ra_application_list },
 	{ "GET", "/v1/applications/{id}", ra_application_get },
+	/* review.c */
+	{ "GET", "/v1/officer/applications", ra_review_list },
+	{ "GET", "/v1/officer/applications/{id}", ra_review_get },
+	{ "GET", "/v1/officer/applications/{id}/evidence/ktp_photo",
+	    ra_review_evidence },
+	{ "GET", "/v1/officer/applications/{id}/evidence/selfie",
+	    ra_review_evidence },
+	{ "POST", "/v1/officer/applications/{id}/decision", ra_review_decide },
+	{ "GET", "/v1/officer/certificates", ra_review_cert_list },
+	{ "POST", "/v1/officer/certificates/{id}/revoke", ra_review_revoke },
 };
 
 /* The routes whose bodies may exceed RA_MAX_BODY, and their limit. */

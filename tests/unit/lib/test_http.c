@@ -65,6 +65,15 @@ handler(void *arg, const struct http_request *req, struct http_response *resp)
 			return -1;
 		return http_respond(resp, 204, NULL, NULL, 0);
 	}
+	if (strcmp(req->path, "/query") == 0 ||
+	    strcmp(req->path, "/query-short") == 0) {
+		char q[64];
+
+		if (http_query(req, q, strcmp(req->path, "/query") == 0 ?
+		    sizeof(q) : 8) == -1)
+			return http_respond(resp, 414, "text/plain", "long", 4);
+		return http_respond(resp, 200, "text/plain", q, strlen(q));
+	}
 	if (strcmp(req->path, "/json") == 0) {
 		json_t *o = json_pack("{s:s}", "ok", "yes");
 
@@ -254,6 +263,27 @@ test_get(void **state)
 	assert_string_equal(r.ctype, "application/octet-stream");
 	/* The path is passed undecoded and without the query. */
 	assert_string_equal(r.body.data, "GET /ocsp/MEow%2FQ\n");
+	reply_free(&r);
+}
+
+/* http_query: the arguments in order, undecoded but for '+'. */
+static void
+test_query(void **state)
+{
+	struct fixture *fx = *state;
+	struct reply r;
+
+	request(fx, "/query?status=submitted&q=a%20b+c&flag&page=2", NULL, 0,
+	    0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "status=submitted&q=a%20b c&flag&page=2");
+	reply_free(&r);
+	request(fx, "/query", NULL, 0, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(r.body.data == NULL || r.body.data[0] == '\0');
+	reply_free(&r);
+	request(fx, "/query-short?abcdefgh=1", NULL, 0, 0, NULL, &r);
+	assert_int_equal(r.status, 414);
 	reply_free(&r);
 }
 
@@ -516,6 +546,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get),
+		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_post_exact_body),
 		cmocka_unit_test(test_body_too_large),
 		cmocka_unit_test(test_endless_chunked_dropped),

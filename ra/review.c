@@ -1,0 +1,984 @@
+/*
+ * The RA officers' review (ra/README.md "Review"): the queue of
+ * applications with filters, search and paging; one application with its
+ * evidence and the automatic checks computed now; the decision (approve or
+ * reject, with a reason; four-eyes for the kinds policy names); officer
+ * revocation of a certificate. Roles: ra_officer and ra_admin decide and
+ * revoke; auditor only reads. Every change, and every view of an image, is
+ * audited with the actor "officer:<id>" in the transaction that makes it;
+ * a refusal changes nothing. The full NIK appears only in the detail view
+ * (officers need it), never in the list, a log line or the audit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "lib/audit.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "ra/extern.h"
+
+#define RA_TS(col)		"to_char(" col " AT TIME ZONE 'UTC', " \
+				"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* A future invalidity date is refused beyond this clock skew. */
+#define RA_REVIEW_SKEW_S	300
+
+static const char *const ra_review_readers[] = { "ra_officer", "ra_admin",
+    "auditor", NULL };
+static const char *const ra_review_deciders[] = { "ra_officer", "ra_admin",
+    NULL };
+
+/* --- statements --------------------------------------------------------------- */
+
+#define RA_QUEUE_FROM \
+	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id " \
+	"LEFT JOIN ra_kyc k ON k.application_id = a.id " \
+	"WHERE ($1::text = '' OR a.status = $1::text) AND " \
+	"($2::text = '' OR a.kind = $2::text) AND ($3::text = '' OR " \
+	"strpos(acc.email, lower($3::text)) > 0 OR " \
+	"strpos(lower(k.full_name), lower($3::text)) > 0 OR " \
+	"right(k.nik, 4) = $3::text) "
+static const struct db_stmt stmt_queue = {
+	"ra_review_list_select",
+	"SELECT a.id, a.kind, a.status, a.profile, " RA_TS("a.created_at") ", "
+	RA_TS("a.updated_at") ", acc.email, k.full_name, right(k.nik, 4), "
+	"(SELECT count(*) FROM ra_decision d WHERE d.application_id = a.id "
+	"AND d.decision = 'approve') " RA_QUEUE_FROM
+	"ORDER BY a.id DESC LIMIT $4::int OFFSET $5::int",
+	5
+};
+static const struct db_stmt stmt_queue_count = {
+	"ra_review_list_count",
+	"SELECT count(*) " RA_QUEUE_FROM,
+	3
+};
+
+static const struct db_stmt stmt_detail = {
+	"ra_review_get_select",
+	"SELECT a.id, a.kind, a.status, a.profile, a.subject::text, "
+	RA_TS("a.created_at") ", " RA_TS("a.updated_at") ", "
+	RA_TS("a.decided_at") ", a.decision_reason, a.order_id, "
+	"acc.id, acc.email, acc.phone, acc.email_verified, acc.phone_verified, "
+	RA_TS("acc.created_at") ", "
+	"k.nik, k.full_name, k.birth_place, k.birth_date::text, k.sex, "
+	"k.address, k.ktp_mime, length(k.ktp_photo), k.selfie_mime, "
+	"length(k.selfie), k.consent_privacy_policy, "
+	"k.consent_subscriber_agreement, k.consent_guarantee_policy, "
+	RA_TS("k.consented_at") ", k.idv_adapter, k.idv_reference, "
+	"k.idv_ocr->>'nik', k.idv_ocr->>'full_name', k.idv_ocr->>'birth_date', "
+	"k.idv_liveness, k.min_liveness, k.idv_match, k.min_match "
+	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
+	"LEFT JOIN ra_kyc k ON k.application_id = a.id WHERE a.id = $1",
+	1
+};
+enum {
+	D_ID, D_KIND, D_STATUS, D_PROFILE, D_SUBJECT, D_CREATED, D_UPDATED,
+	D_DECIDED, D_REASON, D_ORDER, D_ACC_ID, D_EMAIL, D_PHONE, D_EMAIL_OK,
+	D_PHONE_OK, D_ACC_CREATED, D_NIK, D_NAME, D_PLACE, D_BIRTH, D_SEX,
+	D_ADDRESS, D_KTP_MIME, D_KTP_LEN, D_SELFIE_MIME, D_SELFIE_LEN, D_PP,
+	D_SA, D_GP, D_CONSENTED, D_ADAPTER, D_REFERENCE, D_OCR_NIK, D_OCR_NAME,
+	D_OCR_BIRTH, D_LIVENESS, D_MIN_LIVENESS, D_MATCH, D_MIN_MATCH, D_NCOLS
+};
+static const struct db_stmt stmt_decisions = {
+	"ra_review_get_decisions",
+	"SELECT d.officer_id, o.username, d.decision, d.reason, "
+	RA_TS("d.created_at") " FROM ra_decision d JOIN ra_officer o ON "
+	"o.id = d.officer_id WHERE d.application_id = $1 ORDER BY d.id",
+	1
+};
+/* Active (not revoked, not expired) certificates of other applications. */
+static const struct db_stmt stmt_duplicates = {
+	"ra_review_get_duplicates",
+	"SELECT a2.id, c.id, c.serial FROM ra_kyc k2 "
+	"JOIN ra_application a2 ON a2.id = k2.application_id "
+	"JOIN issuance_order io ON io.id = a2.order_id "
+	"JOIN certificate c ON c.id = io.certificate_id "
+	"WHERE k2.nik = $2 AND a2.id <> $1::bigint AND c.revoked_at IS NULL "
+	"AND c.not_after > now() ORDER BY a2.id LIMIT 10",
+	2
+};
+
+static const struct db_stmt stmt_evidence = {
+	"ra_review_evidence_select",
+	"SELECT CASE WHEN $2::text = 'selfie' THEN selfie ELSE ktp_photo END, "
+	"CASE WHEN $2::text = 'selfie' THEN selfie_mime ELSE ktp_mime END "
+	"FROM ra_kyc WHERE application_id = $1",
+	2
+};
+
+static const struct db_stmt stmt_decide_lock = {
+	"ra_review_decide_lock",
+	"SELECT a.status, a.kind, a.account_id, acc.email, "
+	"(SELECT count(*) FROM ra_decision d WHERE d.application_id = a.id "
+	"AND d.decision = 'approve'), EXISTS (SELECT 1 FROM ra_decision d "
+	"WHERE d.application_id = a.id AND d.officer_id = $2::bigint) "
+	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
+	"WHERE a.id = $1 FOR UPDATE OF a",
+	2
+};
+static const struct db_stmt stmt_decide_insert = {
+	"ra_review_decide_insert",
+	"INSERT INTO ra_decision (application_id, officer_id, decision, reason) "
+	"VALUES ($1, $2, $3, $4) RETURNING id",
+	4
+};
+static const struct db_stmt stmt_decide_update = {
+	"ra_review_decide_update",
+	"UPDATE ra_application SET status = $2, decided_at = now(), "
+	"decision_reason = $3 WHERE id = $1 AND status = 'submitted' "
+	"RETURNING id",
+	3
+};
+
+#define RA_CERT_FROM \
+	"FROM certificate c LEFT JOIN issuance_order io ON " \
+	"io.certificate_id = c.id LEFT JOIN ra_application a ON " \
+	"a.order_id = io.id WHERE ($1::text = '' OR c.serial = " \
+	"upper($1::text) OR strpos(lower(c.subject), lower($1::text)) > 0) "
+static const struct db_stmt stmt_certs = {
+	"ra_review_cert_list_select",
+	"SELECT c.id, c.serial, c.subject, c.profile, " RA_TS("c.not_before")
+	", " RA_TS("c.not_after") ", CASE WHEN c.revocation_reason = 6 THEN "
+	"'hold' WHEN c.revoked_at IS NOT NULL THEN 'revoked' WHEN c.not_after "
+	"<= now() THEN 'expired' ELSE 'good' END, c.revocation_reason, a.id "
+	RA_CERT_FROM "ORDER BY c.id DESC LIMIT $2::int OFFSET $3::int",
+	3
+};
+static const struct db_stmt stmt_certs_count = {
+	"ra_review_cert_list_count",
+	"SELECT count(*) " RA_CERT_FROM,
+	1
+};
+static const struct db_stmt stmt_revoke_lock = {
+	"ra_review_revoke_lock",
+	"SELECT serial, profile, revocation_reason, subject FROM certificate "
+	"WHERE id = $1 FOR UPDATE",
+	1
+};
+static const struct db_stmt stmt_revoke_update = {
+	"ra_review_revoke_update",
+	"UPDATE certificate SET revoked_at = now(), revocation_reason = "
+	"$2::smallint, invalidity_date = $3::timestamptz, revoked_by = $4 "
+	"WHERE id = $1 RETURNING revocation_seq",
+	4
+};
+
+/* --- helpers ----------------------------------------------------------------- */
+
+static json_int_t
+ra_review_int(const PGresult *res, int row, int col)
+{
+	return (json_int_t)strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* A text column, or JSON null when SQL NULL. */
+static json_t *
+ra_review_str(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return json_null();
+	return json_string(PQgetvalue(res, row, col));
+}
+
+/* Appends {name, pass, detail} to checks. 0 or -1. */
+static int
+ra_review_check(json_t *checks, const char *name, int pass,
+    const char *detail)
+{
+	json_t *c;
+
+	if ((c = json_pack("{s:s, s:b, s:s}", "name", name, "pass", pass,
+	    "detail", detail)) == NULL)
+		return -1;
+	return json_array_append_new(checks, c);
+}
+
+/* --- GET /v1/officer/applications ---------------------------------------------- */
+
+int
+ra_review_list(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_officer_subject who;
+	struct ra_list_query lq;
+	char qs[RA_REVIEW_QUERY_MAX + 2], detail[192], lim[16], off[24];
+	const char *v[5];
+	PGresult *res = NULL, *cnt = NULL;
+	json_t *o = NULL, *a = NULL, *item;
+	int rc = -1, i, k;
+
+	if ((k = ra_officer_session(ra, req, resp, ra_review_readers, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (http_query(req, qs, sizeof(qs)) == -1)
+		return ra_problem(resp, 400, "query string too long");
+	if (ra_parse_list_query(qs, RA_LIST_APPLICATIONS, &lq, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	snprintf(lim, sizeof(lim), "%ld", lq.per_page);
+	snprintf(off, sizeof(off), "%ld", (lq.page - 1) * lq.per_page);
+	v[0] = lq.status;
+	v[1] = lq.kind;
+	v[2] = lq.q;
+	v[3] = lim;
+	v[4] = off;
+	if ((cnt = db_exec(ra->db, &stmt_queue_count, v, NULL, NULL)) == NULL ||
+	    PQntuples(cnt) != 1 ||
+	    (res = db_exec(ra->db, &stmt_queue, v, NULL, NULL)) == NULL)
+		goto out;
+	if ((a = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		if ((item = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, "
+		    "s:o, s:I}", "id", ra_review_int(res, i, 0), "kind",
+		    PQgetvalue(res, i, 1), "status", PQgetvalue(res, i, 2),
+		    "profile", PQgetvalue(res, i, 3), "created_at",
+		    PQgetvalue(res, i, 4), "updated_at", PQgetvalue(res, i, 5),
+		    "email", PQgetvalue(res, i, 6), "full_name",
+		    ra_review_str(res, i, 7), "nik_last4",
+		    ra_review_str(res, i, 8), "approvals",
+		    ra_review_int(res, i, 9))) == NULL ||
+		    json_array_append_new(a, item) == -1)
+			goto out;
+	}
+	if ((o = json_pack("{s:O, s:I, s:I, s:I}", "applications", a, "total",
+	    ra_review_int(cnt, 0, 0), "page", (json_int_t)lq.page, "per_page",
+	    (json_int_t)lq.per_page)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	json_decref(a);
+	PQclear(res);
+	PQclear(cnt);
+	return rc;
+}
+
+/* --- GET /v1/officer/applications/{id} ----------------------------------------- */
+
+/* The automatic checks of row 0 of res (an application with KYC). */
+static json_t *
+ra_review_checks(struct ra *ra, const PGresult *res)
+{
+	const char *nik = PQgetvalue(res, 0, D_NIK), *birth_s;
+	const char *v[2];
+	struct ra_nik n;
+	struct ra_date birth, today;
+	char detail[256];
+	PGresult *dup = NULL;
+	json_t *checks = NULL;
+	int ok, age, score, min, i;
+	size_t len;
+
+	if ((checks = json_array()) == NULL)
+		goto fail;
+	ok = ra_nik_parse(nik, &n, detail, sizeof(detail)) == 0;
+	if (ra_review_check(checks, "nik_structure", ok, ok ? "16 digits, a "
+	    "known province, regency, district, day and month" : detail) == -1)
+		goto fail;
+	birth_s = PQgetvalue(res, 0, D_BIRTH);
+	if (ra_date_parse(birth_s, &birth) == -1)
+		goto fail;
+	ok = ra_nik_check(nik, &birth, PQgetvalue(res, 0, D_SEX)[0], detail,
+	    sizeof(detail)) == RA_NIK_OK;
+	if (ra_review_check(checks, "nik_birth_date_sex", ok, ok ? "the NIK's "
+	    "date and sex digits agree with the typed birth date and sex" :
+	    detail) == -1)
+		goto fail;
+	if (ra_date_today(&today) == -1)
+		goto fail;
+	age = ra_age_years(&birth, &today);
+	snprintf(detail, sizeof(detail), "%d years old today (UTC+7); policy "
+	    "kyc.min_age %ld", age, ra->policy->kyc_min_age);
+	if (ra_review_check(checks, "age", age >= ra->policy->kyc_min_age,
+	    detail) == -1)
+		goto fail;
+	v[0] = PQgetvalue(res, 0, D_ID);
+	v[1] = nik;
+	if ((dup = db_exec(ra->db, &stmt_duplicates, v, NULL, NULL)) == NULL)
+		goto fail;
+	if (PQntuples(dup) == 0)
+		snprintf(detail, sizeof(detail), "no other application with "
+		    "this NIK holds an active certificate");
+	else {
+		len = (size_t)snprintf(detail, sizeof(detail), "active "
+		    "certificate(s) for this NIK:");
+		for (i = 0; i < PQntuples(dup) && len < sizeof(detail); i++)
+			len += (size_t)snprintf(detail + len, sizeof(detail) -
+			    len, "%s serial %s of application %s", i > 0 ?
+			    ";" : "", PQgetvalue(dup, i, 2),
+			    PQgetvalue(dup, i, 0));
+	}
+	if (ra_review_check(checks, "duplicate_nik", PQntuples(dup) == 0,
+	    detail) == -1)
+		goto fail;
+	ok = !PQgetisnull(res, 0, D_OCR_NIK) &&
+	    strcmp(PQgetvalue(res, 0, D_OCR_NIK), nik) == 0;
+	if (ra_review_check(checks, "ocr_nik", ok, ok ? "the NIK read from "
+	    "the e-KTP photo equals the typed NIK" : "the NIK read from the "
+	    "e-KTP photo differs from the typed NIK") == -1)
+		goto fail;
+	ok = !PQgetisnull(res, 0, D_OCR_NAME) &&
+	    strcasecmp(PQgetvalue(res, 0, D_OCR_NAME), PQgetvalue(res, 0,
+	    D_NAME)) == 0;
+	if (ra_review_check(checks, "ocr_name", ok, ok ? "the name read from "
+	    "the e-KTP photo equals the typed name (ignoring case)" :
+	    "the name read from the e-KTP photo differs from the typed "
+	    "name") == -1)
+		goto fail;
+	ok = !PQgetisnull(res, 0, D_OCR_BIRTH) &&
+	    strcmp(PQgetvalue(res, 0, D_OCR_BIRTH), birth_s) == 0;
+	if (ra_review_check(checks, "ocr_birth_date", ok, ok ? "the birth "
+	    "date read from the e-KTP photo equals the typed one" :
+	    "the birth date read from the e-KTP photo differs from the "
+	    "typed one") == -1)
+		goto fail;
+	score = atoi(PQgetvalue(res, 0, D_LIVENESS));
+	min = atoi(PQgetvalue(res, 0, D_MIN_LIVENESS));
+	snprintf(detail, sizeof(detail), "liveness %d, threshold %d (stored "
+	    "at submission)", score, min);
+	if (ra_review_check(checks, "liveness", score >= min, detail) == -1)
+		goto fail;
+	score = atoi(PQgetvalue(res, 0, D_MATCH));
+	min = atoi(PQgetvalue(res, 0, D_MIN_MATCH));
+	snprintf(detail, sizeof(detail), "face match %d, threshold %d (stored "
+	    "at submission)", score, min);
+	if (ra_review_check(checks, "match", score >= min, detail) == -1)
+		goto fail;
+	PQclear(dup);
+	return checks;
+fail:
+	PQclear(dup);
+	json_decref(checks);
+	return NULL;
+}
+
+int
+ra_review_get(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_officer_subject who;
+	const char *v[1];
+	char id[24];
+	PGresult *res = NULL, *dec = NULL;
+	json_t *o = NULL, *decisions = NULL, *kyc = NULL, *checks = NULL,
+	    *subject = NULL, *item;
+	json_error_t jerr;
+	int rc = -1, i, k;
+
+	if ((k = ra_officer_session(ra, req, resp, ra_review_readers, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, "/v1/officer/applications/", "", id) == -1)
+		return ra_problem(resp, 404, "no such application");
+	v[0] = id;
+	if ((res = db_exec(ra->db, &stmt_detail, v, NULL, NULL)) == NULL ||
+	    PQnfields(res) != D_NCOLS)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = ra_problem(resp, 404, "no such application");
+		goto out;
+	}
+	if ((dec = db_exec(ra->db, &stmt_decisions, v, NULL, NULL)) == NULL ||
+	    (decisions = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(dec); i++)
+		if ((item = json_pack("{s:I, s:s, s:s, s:s, s:s}", "officer_id",
+		    ra_review_int(dec, i, 0), "officer", PQgetvalue(dec, i, 1),
+		    "decision", PQgetvalue(dec, i, 2), "reason",
+		    PQgetvalue(dec, i, 3), "created_at",
+		    PQgetvalue(dec, i, 4))) == NULL ||
+		    json_array_append_new(decisions, item) == -1)
+			goto out;
+	if ((subject = json_loads(PQgetvalue(res, 0, D_SUBJECT), 0,
+	    &jerr)) == NULL)
+		goto out;
+	if (PQgetisnull(res, 0, D_NIK)) {
+		kyc = json_null();
+		if ((checks = json_array()) == NULL || ra_review_check(checks,
+		    "kyc", 0, "no personal KYC data with this application") ==
+		    -1)
+			goto out;
+	} else {
+		if ((checks = ra_review_checks(ra, res)) == NULL)
+			goto out;
+		kyc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, "
+		    "s:{s:{s:s, s:I}, s:{s:s, s:I}}, "
+		    "s:{s:s, s:s, s:s, s:s}, "
+		    "s:{s:s, s:s, s:{s:o, s:o, s:o}, s:I, s:I, s:I, s:I}}",
+		    "nik", PQgetvalue(res, 0, D_NIK), "full_name",
+		    PQgetvalue(res, 0, D_NAME), "birth_place",
+		    PQgetvalue(res, 0, D_PLACE), "birth_date",
+		    PQgetvalue(res, 0, D_BIRTH), "sex", PQgetvalue(res, 0, D_SEX),
+		    "address", PQgetvalue(res, 0, D_ADDRESS),
+		    "evidence", "ktp_photo", "content_type",
+		    PQgetvalue(res, 0, D_KTP_MIME), "bytes",
+		    ra_review_int(res, 0, D_KTP_LEN), "selfie", "content_type",
+		    PQgetvalue(res, 0, D_SELFIE_MIME), "bytes",
+		    ra_review_int(res, 0, D_SELFIE_LEN),
+		    "consents", "privacy_policy", PQgetvalue(res, 0, D_PP),
+		    "subscriber_agreement", PQgetvalue(res, 0, D_SA),
+		    "guarantee_policy", PQgetvalue(res, 0, D_GP), "accepted_at",
+		    PQgetvalue(res, 0, D_CONSENTED),
+		    "idv", "adapter", PQgetvalue(res, 0, D_ADAPTER), "reference",
+		    PQgetvalue(res, 0, D_REFERENCE), "ocr", "nik",
+		    ra_review_str(res, 0, D_OCR_NIK), "full_name",
+		    ra_review_str(res, 0, D_OCR_NAME), "birth_date",
+		    ra_review_str(res, 0, D_OCR_BIRTH), "liveness",
+		    ra_review_int(res, 0, D_LIVENESS), "min_liveness",
+		    ra_review_int(res, 0, D_MIN_LIVENESS), "match",
+		    ra_review_int(res, 0, D_MATCH), "min_match",
+		    ra_review_int(res, 0, D_MIN_MATCH));
+		if (kyc == NULL)
+			goto out;
+	}
+	o = json_pack("{s:I, s:s, s:s, s:s, s:O, s:s, s:s, s:o, s:o, s:o, "
+	    "s:b, s:{s:I, s:s, s:s, s:b, s:b, s:s}, s:O, s:O, s:O}",
+	    "id", ra_review_int(res, 0, D_ID), "kind",
+	    PQgetvalue(res, 0, D_KIND), "status", PQgetvalue(res, 0, D_STATUS),
+	    "profile", PQgetvalue(res, 0, D_PROFILE), "subject", subject,
+	    "created_at", PQgetvalue(res, 0, D_CREATED), "updated_at",
+	    PQgetvalue(res, 0, D_UPDATED), "decided_at",
+	    ra_review_str(res, 0, D_DECIDED), "decision_reason",
+	    ra_review_str(res, 0, D_REASON), "order_id",
+	    ra_review_str(res, 0, D_ORDER), "four_eyes",
+	    ra_word_in(ra->policy->review_four_eyes_kinds,
+	    PQgetvalue(res, 0, D_KIND)),
+	    "account", "id", ra_review_int(res, 0, D_ACC_ID), "email",
+	    PQgetvalue(res, 0, D_EMAIL), "phone", PQgetvalue(res, 0, D_PHONE),
+	    "email_verified", strcmp(PQgetvalue(res, 0, D_EMAIL_OK), "t") == 0,
+	    "phone_verified", strcmp(PQgetvalue(res, 0, D_PHONE_OK), "t") == 0,
+	    "created_at", PQgetvalue(res, 0, D_ACC_CREATED),
+	    "kyc", kyc, "decisions", decisions, "checks", checks);
+	if (o == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	json_decref(subject);
+	json_decref(kyc);
+	json_decref(checks);
+	json_decref(decisions);
+	PQclear(dec);
+	PQclear(res);
+	return rc;
+}
+
+/* --- GET /v1/officer/applications/{id}/evidence/{ktp_photo|selfie} -------------- */
+
+struct ra_evidence_txn {
+	const struct ra_officer_subject	*who;
+	const char			*id;
+	const char			*which;
+	const char			*client;
+	unsigned char			*data;		/* out, malloc'd */
+	size_t				 len;
+	char				 mime[16];
+	int				 found;
+};
+
+static int
+ra_evidence_txn(struct db *db, void *arg)
+{
+	struct ra_evidence_txn *t = arg;
+	const char *v[2];
+	char actor[40];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	free(t->data);
+	t->data = NULL;
+	t->found = 0;
+	v[0] = t->id;
+	v[1] = t->which;
+	if ((res = db_exec(db, &stmt_evidence, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = 0;		/* nothing to audit: COMMIT of nothing */
+		goto out;
+	}
+	if (db_bytea_value(PQgetvalue(res, 0, 0), &t->data, &t->len) == -1)
+		goto out;
+	snprintf(t->mime, sizeof(t->mime), "%s", PQgetvalue(res, 0, 1));
+	ra_officer_actor(t->who, actor, sizeof(actor));
+	if ((details = json_pack("{s:s, s:s, s:s, s:I}", "client", t->client,
+	    "evidence", t->which, "content_type", t->mime, "bytes",
+	    (json_int_t)t->len)) == NULL ||
+	    audit_append(db, actor, "ra.evidence.view", "ra_application", t->id,
+	    details, NULL) == -1)
+		goto out;
+	t->found = 1;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_review_evidence(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_officer_subject who;
+	struct ra_evidence_txn t;
+	char id[24];
+	const char *which;
+	int rc = -1, k;
+
+	if ((k = ra_officer_session(ra, req, resp, ra_review_readers, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, "/v1/officer/applications/",
+	    "/evidence/ktp_photo", id) == 0)
+		which = "ktp_photo";
+	else if (ra_path_id(req->path, "/v1/officer/applications/",
+	    "/evidence/selfie", id) == 0)
+		which = "selfie";
+	else
+		return ra_problem(resp, 404, "no such evidence; "
+		    "ktp_photo or selfie");
+	memset(&t, 0, sizeof(t));
+	t.who = &who;
+	t.id = id;
+	t.which = which;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_evidence_txn,
+	    &t) == -1)
+		goto out;
+	if (!t.found) {
+		rc = ra_problem(resp, 404, "no such application, or it has no "
+		    "personal KYC evidence");
+		goto out;
+	}
+	http_add_header(resp, "Cache-Control", "no-store");
+	rc = http_respond(resp, 200, t.mime, t.data, t.len);
+out:
+	if (t.data != NULL) {
+		ra_wipe(t.data, t.len);
+		free(t.data);
+	}
+	return rc;
+}
+
+/* --- POST /v1/officer/applications/{id}/decision -------------------------------- */
+
+enum ra_decide_outcome {
+	RA_DECIDE_DONE = 0,
+	RA_DECIDE_NOT_FOUND,	/* 404 */
+	RA_DECIDE_OWN,		/* 403 */
+	RA_DECIDE_TWICE,	/* 409 */
+	RA_DECIDE_NOT_OPEN,	/* 409 */
+	RA_DECIDE_MAIL_FAILED,	/* 503 */
+};
+
+struct ra_decide_txn {
+	struct ra			*ra;
+	const struct ra_officer_subject	*who;
+	const struct ra_decision_req	*req;
+	const char			*id;
+	const char			*client;
+	enum ra_decide_outcome		 outcome;
+	char				 status[16];	/* out: after */
+	char				 kind[16];
+	long				 approvals;	/* out: after */
+	int				 required;	/* out: 1 or 2 */
+};
+
+/* The applicant's email of a status change, written before COMMIT. */
+static int
+ra_decide_mail(struct ra_decide_txn *t, const char *to)
+{
+	char subject[128], *body = NULL;
+	int rc, n;
+
+	if (t->req->approve) {
+		snprintf(subject, sizeof(subject), "Your certificate application "
+		    "%s is approved", t->id);
+		n = asprintf(&body, "Your application %s (%s) was approved by "
+		    "the registration authority.\n\nSign in to read and accept "
+		    "the subscriber agreement; your certificate is issued after "
+		    "that.\n", t->id, t->kind);
+	} else {
+		snprintf(subject, sizeof(subject), "Your certificate application "
+		    "%s was rejected", t->id);
+		n = asprintf(&body, "Your application %s (%s) was rejected by "
+		    "the registration authority.\n\nReason:\n%s\n\nYou may "
+		    "submit a new application.\n", t->id, t->kind,
+		    t->req->reason);
+	}
+	if (n == -1)
+		return -1;
+	rc = ra_mail_send(t->ra->mailer, to, subject, body);
+	free(body);
+	return rc;
+}
+
+static int
+ra_decide_txn(struct db *db, void *arg)
+{
+	struct ra_decide_txn *t = arg;
+	const char *v[4];
+	char actor[40], email[RA_EMAIL_MAX + 1];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1, four_eyes, changed = 0;
+
+	t->outcome = RA_DECIDE_DONE;
+	v[0] = t->id;
+	v[1] = t->who->officer_id;
+	if ((res = db_exec(db, &stmt_decide_lock, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_DECIDE_NOT_FOUND;
+		goto out;
+	}
+	snprintf(t->status, sizeof(t->status), "%s", PQgetvalue(res, 0, 0));
+	snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, 0, 1));
+	snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 3));
+	t->approvals = strtol(PQgetvalue(res, 0, 4), NULL, 10);
+	four_eyes = ra_word_in(t->ra->policy->review_four_eyes_kinds, t->kind);
+	t->required = four_eyes ? 2 : 1;
+	if (t->who->account_id[0] != '\0' &&
+	    strcmp(t->who->account_id, PQgetvalue(res, 0, 2)) == 0) {
+		t->outcome = RA_DECIDE_OWN;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 5), "t") == 0) {
+		t->outcome = RA_DECIDE_TWICE;
+		goto out;
+	}
+	if (strcmp(t->status, "submitted") != 0) {
+		t->outcome = RA_DECIDE_NOT_OPEN;
+		goto out;
+	}
+	PQclear(res);
+	v[0] = t->id;
+	v[1] = t->who->officer_id;
+	v[2] = t->req->approve ? "approve" : "reject";
+	v[3] = t->req->reason;
+	if ((res = db_exec(db, &stmt_decide_insert, v, NULL, NULL)) == NULL) {
+		if (strcmp(db_last_sqlstate(db), "23505") == 0)
+			t->outcome = RA_DECIDE_TWICE;
+		goto out;
+	}
+	if (t->req->approve)
+		t->approvals++;
+	if (!t->req->approve || t->approvals >= t->required) {
+		PQclear(res);
+		v[0] = t->id;
+		v[1] = t->req->approve ? "approved" : "rejected";
+		v[2] = t->req->reason;
+		if ((res = db_exec(db, &stmt_decide_update, v, NULL,
+		    NULL)) == NULL || PQntuples(res) != 1)
+			goto out;
+		snprintf(t->status, sizeof(t->status), "%s", v[1]);
+		changed = 1;
+	}
+	ra_officer_actor(t->who, actor, sizeof(actor));
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:i, "
+	    "s:s}", "client", t->client, "officer", t->who->username,
+	    "decision", t->req->approve ? "approve" : "reject", "reason",
+	    t->req->reason, "kind", t->kind, "four_eyes", four_eyes,
+	    "approvals", (json_int_t)t->approvals, "approvals_required",
+	    t->required, "status", t->status)) == NULL ||
+	    audit_append(db, actor, "ra.application.decide", "ra_application",
+	    t->id, details, NULL) == -1)
+		goto out;
+	if (changed && audit_append(db, actor, t->req->approve ?
+	    "ra.application.approve" : "ra.application.reject",
+	    "ra_application", t->id, details, NULL) == -1)
+		goto out;
+	/* The applicant is told of a status change; no mail, no change. */
+	if (changed && ra_decide_mail(t, email) == -1) {
+		t->outcome = RA_DECIDE_MAIL_FAILED;
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_review_decide(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_officer_subject who;
+	struct ra_decision_req r;
+	struct ra_decide_txn t;
+	char id[24], detail[192];
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	if ((k = ra_officer_session(ra, req, resp, ra_review_deciders, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, "/v1/officer/applications/", "/decision",
+	    id) == -1)
+		return ra_problem(resp, 404, "no such application");
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
+	if (ra_parse_decision(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	memset(&t, 0, sizeof(t));
+	t.ra = ra;
+	t.who = &who;
+	t.req = &r;
+	t.id = id;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_decide_txn,
+	    &t) == -1) {
+		switch (t.outcome) {
+		case RA_DECIDE_NOT_FOUND:
+			rc = ra_problem(resp, 404, "no such application");
+			break;
+		case RA_DECIDE_OWN:
+			rc = ra_problem(resp, 403, "this application is of your "
+			    "own subscriber account; another officer must "
+			    "decide it");
+			break;
+		case RA_DECIDE_TWICE:
+			rc = ra_problem(resp, 409, "you have already decided "
+			    "this application; four-eyes needs another "
+			    "officer");
+			break;
+		case RA_DECIDE_NOT_OPEN:
+			snprintf(detail, sizeof(detail), "the application is "
+			    "%s; only a submitted application is decided",
+			    t.status);
+			rc = ra_problem(resp, 409, detail);
+			break;
+		case RA_DECIDE_MAIL_FAILED:
+			http_add_header(resp, "Retry-After", "60");
+			rc = ra_problem(resp, 503, "the applicant could not be "
+			    "emailed; nothing was stored");
+			break;
+		default:
+			break;
+		}
+		goto out;
+	}
+	log_info("application %s: %s by officer %s (%s); status %s",
+	    id, r.approve ? "approve" : "reject", who.officer_id, who.username,
+	    t.status);
+	if ((o = json_pack("{s:I, s:s, s:s, s:I, s:i}", "id",
+	    (json_int_t)strtoll(id, NULL, 10), "decision", r.approve ?
+	    "approve" : "reject", "status", t.status, "approvals",
+	    (json_int_t)t.approvals, "approvals_required", t.required)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	return rc;
+}
+
+/* --- GET /v1/officer/certificates ---------------------------------------------- */
+
+int
+ra_review_cert_list(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_officer_subject who;
+	struct ra_list_query lq;
+	char qs[RA_REVIEW_QUERY_MAX + 2], detail[192], lim[16], off[24];
+	const char *v[3];
+	PGresult *res = NULL, *cnt = NULL;
+	json_t *o = NULL, *a = NULL, *item;
+	int rc = -1, i, k;
+
+	if ((k = ra_officer_session(ra, req, resp, ra_review_readers, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (http_query(req, qs, sizeof(qs)) == -1)
+		return ra_problem(resp, 400, "query string too long");
+	if (ra_parse_list_query(qs, RA_LIST_CERTIFICATES, &lq, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	snprintf(lim, sizeof(lim), "%ld", lq.per_page);
+	snprintf(off, sizeof(off), "%ld", (lq.page - 1) * lq.per_page);
+	v[0] = lq.q;
+	v[1] = lim;
+	v[2] = off;
+	if ((cnt = db_exec(ra->db, &stmt_certs_count, v, NULL, NULL)) == NULL ||
+	    PQntuples(cnt) != 1 ||
+	    (res = db_exec(ra->db, &stmt_certs, v, NULL, NULL)) == NULL ||
+	    (a = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		if ((item = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, "
+		    "s:o}", "id", ra_review_int(res, i, 0), "serial",
+		    PQgetvalue(res, i, 1), "subject", PQgetvalue(res, i, 2),
+		    "profile", PQgetvalue(res, i, 3), "not_before",
+		    PQgetvalue(res, i, 4), "not_after", PQgetvalue(res, i, 5),
+		    "status", PQgetvalue(res, i, 6), "revocation_reason",
+		    PQgetisnull(res, i, 7) ? json_null() :
+		    json_string(ra_revocation_reason_name(atoi(PQgetvalue(res,
+		    i, 7)))), "application_id", PQgetisnull(res, i, 8) ?
+		    json_null() : json_integer(ra_review_int(res, i, 8)))) ==
+		    NULL || json_array_append_new(a, item) == -1)
+			goto out;
+	}
+	if ((o = json_pack("{s:O, s:I, s:I, s:I}", "certificates", a, "total",
+	    ra_review_int(cnt, 0, 0), "page", (json_int_t)lq.page, "per_page",
+	    (json_int_t)lq.per_page)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	json_decref(a);
+	PQclear(res);
+	PQclear(cnt);
+	return rc;
+}
+
+/* --- POST /v1/officer/certificates/{id}/revoke ---------------------------------- */
+
+enum ra_revoke_outcome {
+	RA_REVOKE_DONE = 0,
+	RA_REVOKE_NOT_FOUND,	/* 404 */
+	RA_REVOKE_NOT_SUBSCRIBER,	/* 403: a CA or service certificate */
+	RA_REVOKE_REVOKED,	/* 409 */
+};
+
+struct ra_revoke_txn {
+	const struct ra_officer_subject	*who;
+	const struct ra_revoke_req	*req;
+	const char			*id;
+	const char			*client;
+	enum ra_revoke_outcome		 outcome;
+	char				 serial[80];
+	char				 was[24];	/* "good" or "hold" */
+};
+
+static int
+ra_revoke_txn(struct db *db, void *arg)
+{
+	struct ra_revoke_txn *t = arg;
+	const char *v[4], *profile;
+	char actor[40], code[8];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_REVOKE_DONE;
+	v[0] = t->id;
+	if ((res = db_exec(db, &stmt_revoke_lock, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_REVOKE_NOT_FOUND;
+		goto out;
+	}
+	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0, 0));
+	profile = PQgetvalue(res, 0, 1);
+	if (strcmp(profile, "root") == 0 || strcmp(profile, "issuing-ca") == 0 ||
+	    strcmp(profile, "ocsp-responder") == 0 ||
+	    strcmp(profile, "tsa") == 0) {
+		t->outcome = RA_REVOKE_NOT_SUBSCRIBER;
+		goto out;
+	}
+	/* A hold (certificateHold, 6) may become a revocation; nothing else. */
+	if (!PQgetisnull(res, 0, 2) && strcmp(PQgetvalue(res, 0, 2), "6") != 0) {
+		t->outcome = RA_REVOKE_REVOKED;
+		goto out;
+	}
+	snprintf(t->was, sizeof(t->was), "%s", PQgetisnull(res, 0, 2) ?
+	    "not revoked" : "certificateHold");
+	PQclear(res);
+	ra_officer_actor(t->who, actor, sizeof(actor));
+	snprintf(code, sizeof(code), "%d", t->req->reason);
+	v[0] = t->id;
+	v[1] = code;
+	v[2] = t->req->invalidity_date[0] != '\0' ? t->req->invalidity_date :
+	    NULL;
+	v[3] = actor;
+	if ((res = db_exec(db, &stmt_revoke_update, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:o, s:s}",
+	    "client", t->client, "officer", t->who->username, "serial",
+	    t->serial, "reason", t->req->reason_name, "reason_code",
+	    t->req->reason, "comment", t->req->comment, "invalidity_date",
+	    t->req->invalidity_date[0] != '\0' ?
+	    json_string(t->req->invalidity_date) : json_null(), "previous",
+	    t->was)) == NULL ||
+	    audit_append(db, actor, "cert.revoke", "certificate", t->id, details,
+	    NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_review_revoke(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_officer_subject who;
+	struct ra_revoke_req r;
+	struct ra_revoke_txn t;
+	char id[24], detail[192];
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	if ((k = ra_officer_session(ra, req, resp, ra_review_deciders, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, "/v1/officer/certificates/", "/revoke",
+	    id) == -1)
+		return ra_problem(resp, 404, "no such certificate");
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
+	if (ra_parse_revoke(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	if ((ra->policy->review_revocation_reasons & (1U << r.reason)) == 0) {
+		snprintf(detail, sizeof(detail), "reason: %s is not allowed "
+		    "to officers (policy review.revocation_reasons)",
+		    r.reason_name);
+		return ra_problem(resp, 400, detail);
+	}
+	if (r.invalidity_date[0] != '\0' &&
+	    r.invalidity > time(NULL) + RA_REVIEW_SKEW_S)
+		return ra_problem(resp, 400, "invalidity_date: in the future "
+		    "(RFC 5280 §5.3.2: when the key is known or suspected to "
+		    "have been compromised)");
+	memset(&t, 0, sizeof(t));
+	t.who = &who;
+	t.req = &r;
+	t.id = id;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_revoke_txn,
+	    &t) == -1) {
+		switch (t.outcome) {
+		case RA_REVOKE_NOT_FOUND:
+			rc = ra_problem(resp, 404, "no such certificate");
+			break;
+		case RA_REVOKE_NOT_SUBSCRIBER:
+			rc = ra_problem(resp, 403, "a CA or service "
+			    "certificate; those are revoked with pkictl");
+			break;
+		case RA_REVOKE_REVOKED:
+			rc = ra_problem(resp, 409, "the certificate is already "
+			    "revoked; a revocation is final");
+			break;
+		default:
+			break;
+		}
+		goto out;
+	}
+	log_info("certificate %s (serial %s) revoked by officer %s (%s): %s",
+	    id, t.serial, who.officer_id, who.username, r.reason_name);
+	if ((o = json_pack("{s:I, s:s, s:s, s:s}", "id",
+	    (json_int_t)strtoll(id, NULL, 10), "serial", t.serial, "status",
+	    "revoked", "reason", r.reason_name)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	return rc;
+}

@@ -1,0 +1,409 @@
+/*
+ * The request parsers of the officers' review (review.c): the list query
+ * strings and the decision and revocation bodies. Stateless; fuzzed by
+ * tests/fuzz/fuzz_ra_review.c. Details never quote a value.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "lib/json.h"
+#include "ra/extern.h"
+
+/* 1 when s (n bytes) is well-formed UTF-8 (RFC 3629 §4) without controls. */
+static int
+ra_utf8_text(const unsigned char *s, size_t n)
+{
+	size_t i = 0, k, len;
+	unsigned int cp;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			if (s[i] < 0x20 || s[i] == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
+			len = 2;
+			cp = s[i] & 0x1f;
+		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
+			len = 3;
+			cp = s[i] & 0x0f;
+		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
+			len = 4;
+			cp = s[i] & 0x07;
+		} else
+			return 0;
+		if (n - i < len)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+static int
+ra_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes s[0..n) (RFC 3986 §2.1; '+' is a space, as in HTML forms)
+ * into out of outlen bytes, NUL-terminated. 0, or -1 when malformed, too
+ * long or not control-free UTF-8.
+ */
+static int
+ra_query_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < n; i++) {
+		if (o + 1 >= outlen)
+			return -1;
+		if (s[i] == '%') {
+			if (n - i < 3 || (hi = ra_hexval(s[i + 1])) == -1 ||
+			    (lo = ra_hexval(s[i + 2])) == -1)
+				return -1;
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (s[i] == '+')
+			out[o++] = ' ';
+		else
+			out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return ra_utf8_text((const unsigned char *)out, o) ? 0 : -1;
+}
+
+/* A decimal in [min, max] without sign or leading zero. 0 or -1. */
+static int
+ra_query_long(const char *s, long min, long max, long *out)
+{
+	long v = 0;
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 9 || (s[0] == '0' && n > 1))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+ra_one_of(const char *v, const char *const *set)
+{
+	int i;
+
+	for (i = 0; set[i] != NULL; i++)
+		if (strcmp(set[i], v) == 0)
+			return 1;
+	return 0;
+}
+
+int
+ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
+    char *detail, size_t detaillen)
+{
+	static const char *const statuses[] = { "submitted", "approved",
+	    "rejected", "agreed", "issued", "cancelled", NULL };
+	static const char *const kinds[] = { "personal", "corporate", "rekey",
+	    "rekyc", NULL };
+	const char *p, *amp, *eq;
+	char key[16], val[RA_REVIEW_Q_MAX * 3 + 1];
+	unsigned int seen = 0, bit;
+	size_t klen, vlen;
+
+	memset(r, 0, sizeof(*r));
+	r->page = 1;
+	r->per_page = RA_REVIEW_PER_PAGE_DEF;
+	if (strlen(qs) > RA_REVIEW_QUERY_MAX) {
+		snprintf(detail, detaillen, "query string longer than %d bytes",
+		    RA_REVIEW_QUERY_MAX);
+		return -1;
+	}
+	for (p = qs; *p != '\0'; p = *amp == '\0' ? amp : amp + 1) {
+		if ((amp = strchr(p, '&')) == NULL)
+			amp = p + strlen(p);
+		if ((eq = memchr(p, '=', (size_t)(amp - p))) == NULL) {
+			snprintf(detail, detaillen, "query: every parameter is "
+			    "name=value (RFC 3986 §3.4)");
+			return -1;
+		}
+		klen = (size_t)(eq - p);
+		vlen = (size_t)(amp - eq - 1);
+		if (klen == 0 || klen >= sizeof(key)) {
+			snprintf(detail, detaillen, "query: unknown parameter");
+			return -1;
+		}
+		memcpy(key, p, klen);
+		key[klen] = '\0';
+		if (strcmp(key, "q") == 0)
+			bit = 1;
+		else if (strcmp(key, "page") == 0)
+			bit = 2;
+		else if (strcmp(key, "per_page") == 0)
+			bit = 4;
+		else if (which == RA_LIST_APPLICATIONS &&
+		    strcmp(key, "status") == 0)
+			bit = 8;
+		else if (which == RA_LIST_APPLICATIONS &&
+		    strcmp(key, "kind") == 0)
+			bit = 16;
+		else {
+			snprintf(detail, detaillen, "query: unknown parameter; "
+			    "known: %s", which == RA_LIST_APPLICATIONS ?
+			    "status, kind, q, page, per_page" :
+			    "q, page, per_page");
+			return -1;
+		}
+		if (seen & bit) {
+			snprintf(detail, detaillen, "query: %s given twice", key);
+			return -1;
+		}
+		seen |= bit;
+		if (vlen >= sizeof(val) ||
+		    ra_query_decode(eq + 1, vlen, val, sizeof(val)) == -1) {
+			snprintf(detail, detaillen, "query: %s is not "
+			    "percent-encoded UTF-8 text (RFC 3986 §2.1)", key);
+			return -1;
+		}
+		switch (bit) {
+		case 1:
+			if (strlen(val) > RA_REVIEW_Q_MAX) {
+				snprintf(detail, detaillen, "query: q is at most "
+				    "%d bytes", RA_REVIEW_Q_MAX);
+				return -1;
+			}
+			memcpy(r->q, val, strlen(val) + 1);
+			break;
+		case 2:
+			if (ra_query_long(val, 1, RA_REVIEW_PAGE_MAX,
+			    &r->page) == -1) {
+				snprintf(detail, detaillen, "query: page is 1 to "
+				    "%d", RA_REVIEW_PAGE_MAX);
+				return -1;
+			}
+			break;
+		case 4:
+			if (ra_query_long(val, 1, RA_REVIEW_PER_PAGE_MAX,
+			    &r->per_page) == -1) {
+				snprintf(detail, detaillen, "query: per_page is "
+				    "1 to %d", RA_REVIEW_PER_PAGE_MAX);
+				return -1;
+			}
+			break;
+		case 8:
+			if (!ra_one_of(val, statuses)) {
+				snprintf(detail, detaillen, "query: status is one "
+				    "of submitted, approved, rejected, agreed, "
+				    "issued, cancelled");
+				return -1;
+			}
+			memcpy(r->status, val, strlen(val) + 1);
+			break;
+		default:
+			if (!ra_one_of(val, kinds)) {
+				snprintf(detail, detaillen, "query: kind is one "
+				    "of personal, corporate, rekey, rekyc");
+				return -1;
+			}
+			memcpy(r->kind, val, strlen(val) + 1);
+			break;
+		}
+	}
+	return 0;
+}
+
+/* A JSON object body of at most RA_MAX_BODY bytes, or NULL with detail. */
+static json_t *
+ra_review_load(const void *body, size_t len, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root;
+
+	if ((root = json_load_bounded(body, len, RA_MAX_BODY, &err)) != NULL &&
+	    json_is_object(root))
+		return root;
+	json_decref(root);
+	if (len == 0)
+		snprintf(detail, detaillen, "empty body: a JSON object is "
+		    "required");
+	else if (strstr(err.text, "duplicate object key") != NULL)
+		snprintf(detail, detaillen, "duplicate member name in the JSON "
+		    "object (RFC 8259 §4: names must be unique)");
+	else
+		snprintf(detail, detaillen, "malformed JSON (RFC 8259) or not "
+		    "an object");
+	return NULL;
+}
+
+/* A string member of 1 to max bytes of control-free UTF-8 (newline ok). */
+static int
+ra_review_text(json_t *s, const char *name, char *out, size_t max,
+    char *detail, size_t detaillen)
+{
+	const char *v;
+	size_t n, i;
+
+	if (!json_is_string(s)) {
+		snprintf(detail, detaillen, "%s: a string is required", name);
+		return -1;
+	}
+	v = json_string_value(s);
+	n = json_string_length(s);
+	for (i = 0; i < n && (v[i] == ' ' || v[i] == '\n' || v[i] == '\t');
+	    i++)
+		;
+	if (i == n || n > max || strlen(v) != n) {
+		snprintf(detail, detaillen, "%s: 1 to %zu bytes, not blank, "
+		    "no NUL", name, max);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (((unsigned char)v[i] < 0x20 && v[i] != '\n' &&
+		    v[i] != '\t') || v[i] == 0x7f) {
+			snprintf(detail, detaillen, "%s: no control characters",
+			    name);
+			return -1;
+		}
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
+int
+ra_parse_decision(const void *body, size_t len, struct ra_decision_req *r,
+    char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *dec = NULL, *reason = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_review_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o, s:o}", "decision", &dec,
+	    "reason", &reason) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (!json_is_string(dec) || (strcmp(json_string_value(dec),
+	    "approve") != 0 && strcmp(json_string_value(dec), "reject") != 0)) {
+		snprintf(detail, detaillen, "decision: \"approve\" or "
+		    "\"reject\"");
+		goto out;
+	}
+	r->approve = strcmp(json_string_value(dec), "approve") == 0;
+	if (ra_review_text(reason, "reason", r->reason, RA_REVIEW_REASON_MAX,
+	    detail, detaillen) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc == -1)
+		memset(r, 0, sizeof(*r));
+	return rc;
+}
+
+/* Strict "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339 §5.6, UTC only). 0 or -1. */
+static int
+ra_parse_utc(const char *s, time_t *out)
+{
+	struct tm tm;
+	struct ra_date d;
+	char date[11];
+	int i;
+
+	if (strlen(s) != 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+	    s[19] != 'Z')
+		return -1;
+	for (i = 11; i < 19; i++)
+		if (i != 13 && i != 16 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	memcpy(date, s, 10);
+	date[10] = '\0';
+	if (ra_date_parse(date, &d) == -1)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = d.year - 1900;
+	tm.tm_mon = d.month - 1;
+	tm.tm_mday = d.day;
+	tm.tm_hour = (s[11] - '0') * 10 + (s[12] - '0');
+	tm.tm_min = (s[14] - '0') * 10 + (s[15] - '0');
+	tm.tm_sec = (s[17] - '0') * 10 + (s[18] - '0');
+	if (tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+		return -1;
+	*out = timegm(&tm);
+	return 0;
+}
+
+int
+ra_parse_revoke(const void *body, size_t len, struct ra_revoke_req *r,
+    char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *reason = NULL, *comment = NULL, *inv = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_review_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o, s:o, s?o}", "reason", &reason,
+	    "comment", &comment, "invalidity_date", &inv) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (!json_is_string(reason) || (r->reason = ra_revocation_reason_code(
+	    json_string_value(reason))) == -1 || r->reason == 6) {
+		snprintf(detail, detaillen, "reason: an RFC 5280 §5.3.1 "
+		    "CRLReason name other than certificateHold and "
+		    "removeFromCRL");
+		goto out;
+	}
+	snprintf(r->reason_name, sizeof(r->reason_name), "%s",
+	    ra_revocation_reason_name(r->reason));
+	if (ra_review_text(comment, "comment", r->comment,
+	    RA_REVIEW_REASON_MAX, detail, detaillen) == -1)
+		goto out;
+	if (inv != NULL) {
+		if (!json_is_string(inv) || json_string_length(inv) !=
+		    sizeof(r->invalidity_date) - 1 ||
+		    ra_parse_utc(json_string_value(inv), &r->invalidity) == -1) {
+			snprintf(detail, detaillen, "invalidity_date: "
+			    "YYYY-MM-DDTHH:MM:SSZ (RFC 3339, UTC)");
+			goto out;
+		}
+		memcpy(r->invalidity_date, json_string_value(inv),
+		    sizeof(r->invalidity_date));
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc == -1)
+		memset(r, 0, sizeof(*r));
+	return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * libFuzzer harness for the officers' review parsers (ra/reviewreq.c): the
+ * list query strings and the decision and revocation bodies. The first byte
+ * picks the parser. Invariants: a parsed query has page and per_page in
+ * range and a search text within its bound; a parsed decision has a reason
+ * of 1 to RA_REVIEW_REASON_MAX bytes; a parsed revocation names a reason
+ * code officers may use (never certificateHold or removeFromCRL) whose name
+ * maps back to it; every refusal leaves a detail.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ra/extern.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ra_list_query lq;
+	struct ra_decision_req dr;
+	struct ra_revoke_req rr;
+	char detail[256], *qs;
+	int rc;
+
+	if (size < 1)
+		return 0;
+	detail[0] = '\0';
+	switch (data[0] % 4) {
+	case 0:
+	case 1:
+		if ((qs = malloc(size)) == NULL)
+			return 0;
+		memcpy(qs, data + 1, size - 1);
+		qs[size - 1] = '\0';
+		rc = ra_parse_list_query(qs, data[0] % 4 == 0 ?
+		    RA_LIST_APPLICATIONS : RA_LIST_CERTIFICATES, &lq, detail,
+		    sizeof(detail));
+		free(qs);
+		if (rc == 0 && (lq.page < 1 || lq.page > RA_REVIEW_PAGE_MAX ||
+		    lq.per_page < 1 || lq.per_page > RA_REVIEW_PER_PAGE_MAX ||
+		    strlen(lq.q) > RA_REVIEW_Q_MAX ||
+		    (data[0] % 4 == 1 && (lq.status[0] != '\0' ||
+		    lq.kind[0] != '\0'))))
+			__builtin_trap();
+		break;
+	case 2:
+		rc = ra_parse_decision(data + 1, size - 1, &dr, detail,
+		    sizeof(detail));
+		if (rc == 0 && (strlen(dr.reason) == 0 ||
+		    strlen(dr.reason) > RA_REVIEW_REASON_MAX))
+			__builtin_trap();
+		break;
+	default:
+		rc = ra_parse_revoke(data + 1, size - 1, &rr, detail,
+		    sizeof(detail));
+		if (rc == 0 && (rr.reason < 0 || rr.reason == 6 ||
+		    rr.reason == 8 || rr.reason > 10 ||
+		    ra_revocation_reason_code(rr.reason_name) != rr.reason ||
+		    strlen(rr.comment) == 0))
+			__builtin_trap();
+		break;
+	}
+	if (rc == -1 && detail[0] == '\0')
+		__builtin_trap();
+	return 0;
+}

@@ -1,0 +1,453 @@
+#!/usr/bin/env bash
+# The RA officers' review over HTTP against the stack of tests/run.sh:
+# officers made with pkictl (two ra_officer, one auditor, one linked to a
+# subscriber account), subscribers with personal KYC applications; the queue
+# with filters, search and paging and its strict query string; the detail
+# with every automatic check (the LOCAL SIMULATOR's OCR-MISMATCH,
+# LIVENESS-FAIL and MATCH-FAIL triggers make checks fail; a duplicate NIK
+# with an active certificate); evidence bytes as uploaded, each view
+# audited; approve and reject with the applicant's email from the mail sink
+# and a new application after a rejection; every refusal (no reason,
+# auditor, the same officer twice, an officer's own application, an
+# application no longer submitted) with its status and no change to the
+# tables, the mail sink or the audit; four-eyes for a corporate application;
+# officer revocation of a certificate cad issued, seen by `openssl ocsp`
+# with its reason, refusals of disallowed reasons and of a second
+# revocation; every change audited with the officer actor; no full NIK and
+# no secret in rad's log.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+url=$PKI_RA_URL
+mail=$PKI_DIR/spool/ra-mail
+log=$PKI_DIR/log/ra.log
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+secrets=()
+
+# req METHOD PATH [BODY-FILE] (Bearer $tok): sets code; body in $tmp/out.
+req() {
+	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')
+	[ $# -lt 3 ] || args+=(-H "Content-Type: application/json" --data-binary "@$3")
+	[ -z "${tok:-}" ] || args+=(-H "Authorization: Bearer $tok")
+	code=$(curl "${args[@]}" "$url$2")
+}
+req_patient() {
+	req "$@"
+	if [ "$code" = 429 ]; then
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr")"
+		req "$@"
+	fi
+}
+expect() {
+	[ "$code" = "$1" ] || fail "$2: HTTP $code, expected $1: $(head -c 400 "$tmp/out")"
+	if [ "$1" -ge 400 ]; then
+		grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
+			fail "$2: not RFC 9457 problem JSON"
+		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: problem status"
+	fi
+}
+json() { printf '%s' "$1" >"$tmp/body.json"; echo "$tmp/body.json"; }
+state() {
+	q "SELECT (SELECT count(*) FROM ra_application) || '/' ||
+	    (SELECT string_agg(id || status || coalesce(order_id::text, ''), ',' ORDER BY id) FROM ra_application) || '/' ||
+	    (SELECT count(*) FROM ra_decision) || '/' ||
+	    (SELECT count(*) FROM certificate WHERE revoked_at IS NOT NULL) || '/' ||
+	    (SELECT coalesce(max(revocation_seq), 0) FROM certificate) || '/' ||
+	    (SELECT coalesce(max(id), 0) FROM audit_event)"
+	ls "$mail" | wc -l
+}
+before() { state >"$tmp/state.before"; }
+unchanged() {
+	state >"$tmp/state.after"
+	cmp -s "$tmp/state.before" "$tmp/state.after" ||
+		fail "$1 changed state: $(tr '\n' ' ' <"$tmp/state.before") -> $(tr '\n' ' ' <"$tmp/state.after")"
+}
+# refuse STATUS WHAT METHOD PATH [BODY-FILE]: the request fails, nothing changes.
+refuse() {
+	local st=$1 what=$2
+	shift 2
+	before
+	req "$@"
+	expect "$st" "$what"
+	unchanged "$what"
+}
+audits() { # audits ACTION OBJECT_ID ACTOR
+	q "SELECT count(*) FROM audit_event WHERE action = '$1' AND object_id = '$2' AND actor = '$3'"
+}
+mail_to() { # mail_to EMAIL: the newest message to EMAIL
+	grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1
+}
+
+# --- images and KYC bodies (python3's standard library) ----------------------------
+cat >"$tmp/mk.py" <<'EOF'
+import base64, json, struct, sys, zlib
+
+def png(w, h, seed):
+    def chunk(t, d):
+        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+    raw = b''.join(b'\x00' + bytes((x * 7 + y * 3 + seed) & 0xff for x in range(w * 3))
+                   for y in range(h))
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
+            + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+
+cmd = sys.argv[1]
+if cmd == 'images':
+    d = sys.argv[2]
+    open(d + '/ktp.png', 'wb').write(png(32, 20, 1))
+    open(d + '/selfie.png', 'wb').write(png(24, 24, 9))
+elif cmd == 'body':
+    out, name, dob, sex, serial = sys.argv[2:7]
+    y, m, dd = (int(x) for x in dob.split('-'))
+    nik = '317401%02d%02d%02d%s' % (dd + (40 if sex == 'F' else 0), m, y % 100, serial)
+    b = {'nik': nik, 'full_name': name, 'birth_place': 'Bandung', 'birth_date': dob,
+         'sex': sex, 'address': 'Jl. Asia Afrika No. 8, Bandung',
+         'consents': {'privacy_policy': '1.0', 'subscriber_agreement': '1.0',
+                      'guarantee_policy': '1.0'},
+         'ktp_photo': base64.b64encode(open(sys.argv[7], 'rb').read()).decode(),
+         'selfie': base64.b64encode(open(sys.argv[8], 'rb').read()).decode()}
+    open(out, 'w').write(json.dumps(b))
+    print(nik)
+EOF
+python3 "$tmp/mk.py" images "$tmp"
+
+# --- subscribers -------------------------------------------------------------------
+spw='Review-Sub-Pass9'
+secrets+=("$spw")
+# subscriber EMAIL: registered, email verified from the mail sink, logged in;
+# sets $aid and $tok. The phone flag is set by SQL as the test superuser:
+# the OTP path (POST /v1/otp, /v1/phone/verify) is test_ra_factors' subject.
+subscriber() {
+	local t f
+	tok=
+	req_patient POST /v1/register "$(json "{\"email\":\"$1\",\"phone\":\"+6281298765432\",\"password\":\"$spw\"}")"
+	expect 201 "register $1"
+	aid=$(jq -r .id "$tmp/out")
+	f=$(mail_to "$1")
+	t=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1)
+	req POST /v1/verify-email "$(json "{\"token\":\"$t\"}")"
+	expect 200 "verify $1"
+	q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $aid" >/dev/null
+	req_patient POST /v1/login "$(json "{\"email\":\"$1\",\"password\":\"$spw\"}")"
+	expect 200 "login $1"
+	tok=$(jq -r .token "$tmp/out")
+	secrets+=("$tok")
+}
+# apply NAME DOB SEX SERIAL: a personal application by the logged-in
+# subscriber; sets $app and $nik.
+apply() {
+	nik=$(python3 "$tmp/mk.py" body "$tmp/kyc.json" "$1" "$2" "$3" "$4" "$tmp/ktp.png" "$tmp/selfie.png")
+	req POST /v1/applications "$tmp/kyc.json"
+	expect 201 "application of $1"
+	app=$(jq -r .id "$tmp/out")
+}
+
+subscriber r1@review.example
+acc1=$aid tok1=$tok
+apply 'Ratna Dewi' 1991-03-12 F 7391
+app1=$app nik1=$nik
+subscriber r2@review.example
+acc2=$aid tok2=$tok
+# The same NIK as app1, and the simulator's three failure triggers.
+apply 'Ratna OCR-MISMATCH LIVENESS-FAIL MATCH-FAIL' 1991-03-12 F 7391
+app2=$app
+subscriber r3@review.example
+acc3=$aid
+apply 'Hendra Gunawan' 1985-11-02 M 4242
+app3=$app
+subscriber r4@review.example
+acc4=$aid
+# No corporate submission endpoint exists yet: the corporate application
+# is made by SQL as the test superuser.
+app4=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($acc4, 'corporate',
+    'corporate', '{\"C\":\"ID\",\"O\":\"PT Review Sejahtera\",\"CN\":\"Review Four Eyes\"}') RETURNING id" | head -n1)
+note "subscribers and applications: ok"
+
+# --- officers ----------------------------------------------------------------------
+opw='Officer-Review-2026'
+secrets+=("$opw")
+(umask 077; printf '%s\n' "$opw" >"$tmp/officer.pw")
+officer() { # officer USER ROLE [ARGS...]: sets $oid and $otok (logged in)
+	local u=$1 r=$2 s c
+	shift 2
+	pkictl officer add --username "$u" --role "$r" --password-file "$tmp/officer.pw" "$@" \
+	    >"$tmp/add.out" 2>"$tmp/add.err" || fail "officer add $u: $(cat "$tmp/add.err")"
+	s=$(sed -n 's/^totp_secret //p' "$tmp/add.out")
+	secrets+=("$s")
+	oid=$(q "SELECT id FROM ra_officer WHERE username = '$u'")
+	c=$(oathtool --totp -b "$s")
+	tok=
+	req POST /v1/officer/login "$(json "{\"username\":\"$u\",\"password\":\"$opw\",\"totp\":\"$c\"}")"
+	expect 200 "officer login $u"
+	otok=$(jq -r .token "$tmp/out")
+	secrets+=("$otok")
+}
+command -v oathtool >/dev/null || fail "oathtool missing (deploy/packages.txt; make deps)"
+officer rev-one ra_officer
+off1=$oid tok_o1=$otok
+officer rev-two ra_officer
+off2=$oid tok_o2=$otok
+officer rev-audit auditor
+offa=$oid tok_a=$otok
+officer rev-own ra_officer --account-email r3@review.example
+off3=$oid tok_o3=$otok
+note "officers: ok"
+
+# --- the queue ---------------------------------------------------------------------
+tok=$tok_a
+req GET /v1/officer/applications
+expect 200 "queue (auditor)"
+[ "$(jq -r '.per_page' "$tmp/out")" = 20 ] || fail "default per_page"
+total=$(q "SELECT count(*) FROM ra_application")
+[ "$(jq -r .total "$tmp/out")" = "$total" ] || fail "queue total $(jq -r .total "$tmp/out") != $total"
+ids=$(jq -r '[.applications[].id] | map(tostring) | join(",")' "$tmp/out")
+[ "$ids" = "$(q "SELECT string_agg(id::text, ',' ORDER BY id DESC) FROM (SELECT id FROM ra_application ORDER BY id DESC LIMIT 20) x")" ] ||
+	fail "queue not newest first: $ids"
+grep -Eq '[0-9]{16}' "$tmp/out" && fail "the queue shows a full NIK"
+tok=$tok_o1
+req GET "/v1/officer/applications?kind=corporate&status=submitted"
+expect 200 "queue kind+status"
+jq -e --argjson id "$app4" '[.applications[] | select(.id == $id)] | length == 1' "$tmp/out" >/dev/null ||
+	fail "corporate filter misses app4"
+jq -e 'all(.applications[]; .kind == "corporate" and .status == "submitted")' "$tmp/out" >/dev/null ||
+	fail "kind/status filters"
+req GET "/v1/officer/applications?q=R2%40review.EXAMPLE"
+expect 200 "search by email"
+[ "$(jq -r '[.applications[].id] | map(tostring) | join(",")' "$tmp/out")" = "$app2" ] || fail "email search: $(cat "$tmp/out")"
+req GET "/v1/officer/applications?q=hendra+gunawan"
+expect 200 "search by name"
+[ "$(jq -r '[.applications[].id] | map(tostring) | join(",")' "$tmp/out")" = "$app3" ] || fail "name search"
+req GET "/v1/officer/applications?q=${nik1: -4}"
+expect 200 "search by NIK last 4"
+[ "$(jq -r '[.applications[].id] | sort | map(tostring) | join(",")' "$tmp/out")" = "$app1,$app2" ] ||
+	fail "NIK search: $(cat "$tmp/out")"
+[ "$(jq -r '.applications[0].nik_last4' "$tmp/out")" = "${nik1: -4}" ] || fail "nik_last4"
+req GET "/v1/officer/applications?q=review.example&per_page=1&page=2"
+expect 200 "paging"
+[ "$(jq -r '.total' "$tmp/out")" -ge 4 ] || fail "paging total"
+[ "$(jq -r '.applications | length' "$tmp/out")" = 1 ] || fail "per_page 1"
+[ "$(jq -r '.applications[0].id' "$tmp/out")" = "$app3" ] || fail "page 2 of per_page 1: $(cat "$tmp/out")"
+req GET "/v1/officer/applications?q=review.example&per_page=100&page=1000"
+expect 200 "a page past the end"
+[ "$(jq -r '.applications | length' "$tmp/out")" = 0 ] || fail "page past the end not empty"
+for bad in 'foo=1' 'status=open' 'kind=eseal' 'per_page=101' 'per_page=0' 'page=0' 'page=-1' \
+    'page=01' 'status=submitted&status=approved' 'q=%ZZ' 'q=%00' 'status' \
+    "q=$(printf 'a%.0s' $(seq 101))"; do
+	refuse 400 "query $bad" GET "/v1/officer/applications?$bad"
+done
+tok=
+refuse 401 "queue without a token" GET /v1/officer/applications
+tok=$tok1
+refuse 401 "queue with a subscriber token" GET /v1/officer/applications
+note "queue, filters, search, paging, strict query: ok"
+
+# --- the detail and its checks -----------------------------------------------------
+check() { # check NAME: pass of the named check in $tmp/out
+	jq -r --arg n "$1" '.checks[] | select(.name == $n) | .pass' "$tmp/out"
+}
+tok=$tok_a
+req GET "/v1/officer/applications/$app1"
+expect 200 "detail (auditor)"
+[ "$(jq -r .kyc.nik "$tmp/out")" = "$nik1" ] || fail "the detail lacks the full NIK"
+[ "$(jq -r '.account.email + "/" + (.account.email_verified|tostring) + "/" + (.account.phone_verified|tostring)' "$tmp/out")" = \
+    r1@review.example/true/true ] || fail "account in detail"
+for c in nik_structure nik_birth_date_sex age duplicate_nik ocr_nik ocr_name ocr_birth_date liveness match; do
+	[ "$(check $c)" = true ] || fail "app1 check $c: $(jq -c --arg n $c '.checks[] | select(.name == $n)' "$tmp/out")"
+done
+[ "$(jq -r '.kyc.evidence.ktp_photo.bytes' "$tmp/out")" = "$(stat -c %s "$tmp/ktp.png")" ] || fail "ktp bytes"
+req GET "/v1/officer/applications/$app2"
+expect 200 "detail of the failing application"
+for c in ocr_nik ocr_name liveness match; do
+	[ "$(check $c)" = false ] || fail "app2 check $c should fail: $(jq -c '.checks' "$tmp/out")"
+done
+for c in nik_structure nik_birth_date_sex age duplicate_nik; do
+	[ "$(check $c)" = true ] || fail "app2 check $c should pass"
+done
+jq -r '.checks[] | select(.name == "liveness") | .detail' "$tmp/out" | grep -q 'threshold 70' ||
+	fail "liveness detail names the threshold"
+# A stored NIK whose date no longer fits (the NIK check itself is recomputed).
+req GET "/v1/officer/applications/$app4"
+expect 200 "detail without KYC"
+[ "$(check kyc)" = false ] && [ "$(jq -r .kyc "$tmp/out")" = null ] || fail "corporate detail: $(cat "$tmp/out")"
+[ "$(jq -r .four_eyes "$tmp/out")" = true ] || fail "corporate is four-eyes"
+refuse 404 "detail of no application" GET /v1/officer/applications/999999999
+note "detail and automatic checks: ok"
+
+# --- evidence ----------------------------------------------------------------------
+n0=$(audits ra.evidence.view "$app1" "officer:$offa")
+code=$(curl -sS -o "$tmp/ev.bin" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok_a" \
+    "$url/v1/officer/applications/$app1/evidence/ktp_photo")
+[ "$code" = 200 ] || fail "evidence ktp_photo: $code"
+cmp -s "$tmp/ev.bin" "$tmp/ktp.png" || fail "ktp_photo bytes differ from the upload"
+grep -qi '^content-type: image/png' "$tmp/hdr" || fail "ktp_photo content type"
+code=$(curl -sS -o "$tmp/ev.bin" -w '%{http_code}' -H "Authorization: Bearer $tok_o2" \
+    "$url/v1/officer/applications/$app1/evidence/selfie")
+[ "$code" = 200 ] && cmp -s "$tmp/ev.bin" "$tmp/selfie.png" || fail "selfie bytes"
+[ "$(audits ra.evidence.view "$app1" "officer:$offa")" = $((n0 + 1)) ] || fail "evidence view not audited"
+[ "$(audits ra.evidence.view "$app1" "officer:$off2")" = 1 ] || fail "selfie view not audited"
+tok=$tok_a
+refuse 404 "evidence of an application without KYC" GET "/v1/officer/applications/$app4/evidence/selfie"
+refuse 404 "evidence of another kind" GET "/v1/officer/applications/$app1/evidence/passport"
+note "evidence: ok"
+
+# --- decisions: refusals -----------------------------------------------------------
+dec() { json "{\"decision\":\"$1\",\"reason\":\"$2\"}"; }
+tok=$tok_o1
+refuse 400 "decision without a reason" POST "/v1/officer/applications/$app1/decision" "$(json '{"decision":"approve"}')"
+refuse 400 "decision with a blank reason" POST "/v1/officer/applications/$app1/decision" "$(dec approve '  ')"
+refuse 400 "decision with an unknown member" POST "/v1/officer/applications/$app1/decision" \
+    "$(json '{"decision":"approve","reason":"ok","x":1}')"
+refuse 400 "decision neither approve nor reject" POST "/v1/officer/applications/$app1/decision" "$(dec maybe ok)"
+refuse 400 "decision with a reason over 1000 bytes" POST "/v1/officer/applications/$app1/decision" \
+    "$(dec approve "$(printf 'x%.0s' $(seq 1001))")"
+refuse 404 "decision on no application" POST /v1/officer/applications/999999999/decision "$(dec approve ok)"
+tok=$tok_a
+refuse 403 "decision by an auditor" POST "/v1/officer/applications/$app1/decision" "$(dec approve 'looks fine')"
+tok=$tok_o3
+refuse 403 "decision on the officer's own application" POST "/v1/officer/applications/$app3/decision" "$(dec approve 'mine')"
+jq -r .detail "$tmp/out" | grep -q 'own' || fail "own-application detail"
+# The database refuses it too, whatever rad would do.
+sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_decision (application_id, officer_id, decision, reason)
+    VALUES ($app3, $off3, 'approve', 'x')" 'may not decide'
+sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_decision (application_id, officer_id, decision, reason)
+    VALUES ($app3, $offa, 'approve', 'x')" 'may not decide'
+note "decision refusals: ok"
+
+# --- approve, reject, apply again ---------------------------------------------------
+tok=$tok_o1
+req POST "/v1/officer/applications/$app1/decision" "$(dec approve 'Documents and scores consistent')"
+expect 200 "approve app1"
+[ "$(jq -r .status "$tmp/out")" = approved ] || fail "app1 not approved: $(cat "$tmp/out")"
+[ "$(q "SELECT status || '/' || (decided_at IS NOT NULL) FROM ra_application WHERE id = $app1")" = approved/true ] ||
+	fail "app1 row"
+f=$(mail_to r1@review.example)
+grep -q "^Subject: .*application $app1 is approved" "$f" || fail "approval email: $(cat "$f")"
+[ "$(audits ra.application.decide "$app1" "officer:$off1")" = 1 ] &&
+	[ "$(audits ra.application.approve "$app1" "officer:$off1")" = 1 ] || fail "approval not audited"
+refuse 409 "the same officer deciding again" POST "/v1/officer/applications/$app1/decision" "$(dec reject 'changed my mind')"
+tok=$tok_o2
+refuse 409 "deciding an approved application" POST "/v1/officer/applications/$app1/decision" "$(dec reject 'late')"
+reason='e-KTP photo unreadable; liveness 12 below 70'
+req POST "/v1/officer/applications/$app2/decision" "$(dec reject "$reason")"
+expect 200 "reject app2"
+[ "$(q "SELECT status || '/' || decision_reason FROM ra_application WHERE id = $app2")" = "rejected/$reason" ] ||
+	fail "app2 row"
+f=$(mail_to r2@review.example)
+grep -q "^Subject: .*application $app2 was rejected" "$f" && grep -qF -- "$reason" "$f" ||
+	fail "rejection email lacks subject or reason: $(cat "$f")"
+[ "$(audits ra.application.reject "$app2" "officer:$off2")" = 1 ] || fail "rejection not audited"
+[ "$(q "SELECT details->>'reason' FROM audit_event WHERE action = 'ra.application.decide' AND object_id = '$app2'")" = "$reason" ] ||
+	fail "decision reason not in the audit"
+# After a rejection the applicant applies again (same NIK).
+tok=$tok2
+apply 'Ratna Dewi' 1991-03-12 F 7391
+app2b=$app
+note "approve and reject with emails, re-application after rejection: ok"
+
+# --- four-eyes ---------------------------------------------------------------------
+tok=$tok_o1
+req POST "/v1/officer/applications/$app4/decision" "$(dec approve 'Deed and NIB checked')"
+expect 200 "first approval of a corporate application"
+[ "$(jq -r '.status + "/" + (.approvals|tostring) + "/" + (.approvals_required|tostring)' "$tmp/out")" = submitted/1/2 ] ||
+	fail "one approval must leave it submitted: $(cat "$tmp/out")"
+[ "$(q "SELECT status FROM ra_application WHERE id = $app4")" = submitted ] || fail "app4 row after one approval"
+[ "$(audits ra.application.approve "$app4" "officer:$off1")" = 0 ] || fail "approve audited before the second approval"
+refuse 409 "the same officer approving twice (four-eyes)" POST "/v1/officer/applications/$app4/decision" \
+    "$(dec approve 'again')"
+tok=$tok_o2
+req POST "/v1/officer/applications/$app4/decision" "$(dec approve 'Second look: fine')"
+expect 200 "second approval"
+[ "$(jq -r .status "$tmp/out")" = approved ] || fail "two approvals must approve"
+[ "$(q "SELECT count(DISTINCT officer_id) FROM ra_decision WHERE application_id = $app4 AND decision = 'approve'")" = 2 ] ||
+	fail "two distinct approvers"
+[ "$(audits ra.application.approve "$app4" "officer:$off2")" = 1 ] || fail "four-eyes approval not audited"
+grep -q "^Subject: .*application $app4 is approved" "$(mail_to r4@review.example)" || fail "four-eyes email"
+tok=$tok_o1
+req GET "/v1/officer/applications/$app4"
+[ "$(jq -r '[.decisions[].officer] | join(",")' "$tmp/out")" = rev-one,rev-two ] || fail "decisions in the detail"
+note "four-eyes: ok"
+
+# --- a certificate for app1, the duplicate-NIK check --------------------------------
+o=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
+    --subject "{\"C\":\"ID\",\"CN\":\"Ratna Dewi\",\"serialNumber\":\"NIK:$nik1\"}") || fail "order add"
+for ((i = 0; i < 300; i++)); do
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = pending ] || break
+	sleep 0.1
+done
+[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] ||
+	fail "the stack's cad did not issue order $o: $(q "SELECT last_error FROM issuance_order WHERE id = $o")"
+cid=$(q "SELECT certificate_id FROM issuance_order WHERE id = $o")
+# Link it to app1 as the (later) agreement and issuance slices will.
+q "UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $app1" >/dev/null
+q "UPDATE ra_application SET status = 'issued', order_id = $o WHERE id = $app1" >/dev/null
+q "SELECT encode(der, 'base64') FROM certificate WHERE id = $cid" | base64 -d |
+	openssl x509 -inform DER -out "$tmp/cert.pem" || fail "certificate $cid"
+serial=$(q "SELECT serial FROM certificate WHERE id = $cid")
+tok=$tok_o1
+req GET "/v1/officer/applications/$app2b"
+expect 200 "detail of the re-application"
+[ "$(check duplicate_nik)" = false ] || fail "duplicate NIK with an active certificate not flagged"
+jq -r '.checks[] | select(.name == "duplicate_nik") | .detail' "$tmp/out" | grep -q "$serial" ||
+	fail "duplicate detail names the serial"
+req GET "/v1/officer/certificates?q=$serial"
+expect 200 "certificate search"
+[ "$(jq -r '.certificates[0] | "\(.id)/\(.status)/\(.application_id)"' "$tmp/out")" = "$cid/good/$app1" ] ||
+	fail "certificate list: $(cat "$tmp/out")"
+refuse 400 "certificate list with status" GET "/v1/officer/certificates?status=good"
+note "duplicate NIK, certificate search: ok"
+
+# --- officer revocation ------------------------------------------------------------
+rv() { json "{\"reason\":\"$1\",\"comment\":\"$2\"${3:+,\"invalidity_date\":\"$3\"}}"; }
+tok=$tok_o1
+refuse 400 "revocation for certificateHold" POST "/v1/officer/certificates/$cid/revoke" "$(rv certificateHold x)"
+refuse 400 "revocation for cACompromise (not in policy)" POST "/v1/officer/certificates/$cid/revoke" "$(rv cACompromise x)"
+refuse 400 "revocation for removeFromCRL" POST "/v1/officer/certificates/$cid/revoke" "$(rv removeFromCRL x)"
+refuse 400 "revocation for an unknown reason" POST "/v1/officer/certificates/$cid/revoke" "$(rv stolen x)"
+refuse 400 "revocation without a comment" POST "/v1/officer/certificates/$cid/revoke" "$(json '{"reason":"keyCompromise"}')"
+refuse 400 "revocation with a future invalidity date" POST "/v1/officer/certificates/$cid/revoke" \
+    "$(rv keyCompromise x 2099-01-01T00:00:00Z)"
+refuse 400 "revocation with a malformed invalidity date" POST "/v1/officer/certificates/$cid/revoke" \
+    "$(rv keyCompromise x 2026-02-30T00:00:00Z)"
+refuse 404 "revocation of no certificate" POST /v1/officer/certificates/999999999/revoke "$(rv keyCompromise x)"
+issuing=$(q "SELECT id FROM certificate WHERE profile = 'issuing-ca' ORDER BY id LIMIT 1")
+[ -z "$issuing" ] || refuse 403 "revocation of the issuing CA" POST "/v1/officer/certificates/$issuing/revoke" "$(rv keyCompromise x)"
+tok=$tok_a
+refuse 403 "revocation by an auditor" POST "/v1/officer/certificates/$cid/revoke" "$(rv keyCompromise x)"
+tok=$tok_o1
+comment='Subscriber reports the token lost'
+req POST "/v1/officer/certificates/$cid/revoke" "$(rv keyCompromise "$comment" 2026-11-20T00:00:00Z)"
+expect 200 "revocation"
+[ "$(q "SELECT revocation_reason || '/' || revoked_by || '/' || to_char(invalidity_date AT TIME ZONE 'UTC', 'YYYY-MM-DD') || '/' || (revocation_seq IS NOT NULL) FROM certificate WHERE id = $cid")" = \
+    "1/officer:$off1/2026-11-20/true" ] || fail "certificate row after revocation"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.revoke' AND object_id = '$cid' AND actor = 'officer:$off1'
+    AND details->>'reason' = 'keyCompromise' AND details->>'comment' = '$comment'")" = 1 ] || fail "cert.revoke audit"
+[ "$(q "SELECT count(*) FROM publish_certificate WHERE certificate_id = $cid")" -ge 2 ] || fail "LDAP update not queued"
+ok=
+for ((i = 0; i < 50; i++)); do
+	out=$(openssl ocsp -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
+	    -cert "$tmp/cert.pem" -resp_text 2>&1 || true)
+	if echo "$out" | grep -q 'cert.pem: revoked'; then ok=1; break; fi
+	sleep 0.1
+done
+[ -n "$ok" ] || { echo "$out"; fail "OCSP does not report the revocation"; }
+echo "$out" | grep -q 'Reason: keyCompromise' || { echo "$out"; fail "OCSP reason"; }
+echo "$out" | grep -q '^Response verify OK' || fail "OCSP response does not verify"
+refuse 409 "a second revocation" POST "/v1/officer/certificates/$cid/revoke" "$(rv superseded again)"
+tok=$tok_o2
+refuse 409 "a second revocation by another officer" POST "/v1/officer/certificates/$cid/revoke" "$(rv keyCompromise again)"
+req GET "/v1/officer/applications/$app2b"
+[ "$(check duplicate_nik)" = true ] || fail "a revoked certificate still counts as a duplicate"
+note "officer revocation, OCSP, refusals: ok"
+
+# --- grants, log --------------------------------------------------------------------
+ra_uri=$(sed -n 's/^ra_uri = //p' "$PKI_CONFIG")
+sql_fails "$ra_uri" "UPDATE ra_decision SET reason = 'x'" 'permission denied|final'
+sql_fails "$ra_uri" "DELETE FROM ra_decision" 'permission denied|final'
+for s in "${secrets[@]}"; do
+	! grep -qF -- "$s" "$log" || fail "a secret in rad's log"
+	[ "$(q "SELECT count(*) FROM audit_event WHERE details::text LIKE '%$s%'")" = 0 ] || fail "a secret in the audit"
+done
+! grep -qF -- "$nik1" "$log" || fail "a full NIK in rad's log"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action LIKE 'ra.application.%' AND details::text LIKE '%$nik1%'")" = 0 ] ||
+	fail "a full NIK in the review audit"
+note "grants, no secret or NIK in the log: ok"
