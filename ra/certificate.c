@@ -88,7 +88,8 @@ static const struct db_stmt stmt_agree_update = {
 	"THEN 'on-hold' WHEN c.revoked_at IS NOT NULL THEN 'revoked' " \
 	"WHEN c.not_after <= now() THEN 'expired' ELSE 'valid' END, " \
 	RA_TS("c.revoked_at") ", c.revocation_reason, a.id, a.kind, " \
-	RA_TS("c.not_after - make_interval(days => $2::int)") " " \
+	RA_TS("(c.not_after - make_interval(days => $2::int))") " "
+#define RA_CERT_FROM \
 	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id " \
 	"JOIN certificate c ON c.id = o.certificate_id " \
 	"JOIN ca_certificate i ON i.id = c.issuer_id " \
@@ -100,13 +101,13 @@ enum {
 };
 static const struct db_stmt stmt_cert_list = {
 	"ra_cert_list",
-	"SELECT " RA_CERT_COLUMNS "WHERE a.account_id = $1 "
+	"SELECT " RA_CERT_COLUMNS RA_CERT_FROM "WHERE a.account_id = $1 "
 	"ORDER BY c.id DESC LIMIT 100",
 	2
 };
 static const struct db_stmt stmt_cert_get = {
 	"ra_cert_get",
-	"SELECT " RA_CERT_COLUMNS ", c.der "
+	"SELECT " RA_CERT_COLUMNS ", c.der " RA_CERT_FROM
 	"WHERE a.account_id = $1 AND c.id = $3",
 	3
 };
@@ -122,7 +123,7 @@ static const struct db_stmt stmt_cert_lock = {
 	"SELECT c.serial, c.revoked_at IS NOT NULL AND c.revocation_reason <> 6, "
 	"c.not_after <= now(), "
 	"now() >= c.not_after - make_interval(days => $3::int), "
-	RA_TS("c.not_after - make_interval(days => $3::int)") ", "
+	RA_TS("(c.not_after - make_interval(days => $3::int))") ", "
 	"a.id, a.profile, a.subject::text, "
 	"EXISTS (SELECT 1 FROM ra_application p WHERE p.account_id = a.account_id "
 	"AND p.status IN ('submitted', 'approved', 'agreed')) "
