@@ -218,6 +218,14 @@ expect 400 "agreement without a factor"
 req POST "/v1/applications/999999999/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
 expect 404 "agreement of no application"
 unchanged "malformed agreements"
+# An OTP of another purpose authorizes nothing here and costs nothing.
+aoid=$oid aoc=$oc
+otp rekey
+before
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+expect 401 "agreement with an OTP of purpose rekey"
+unchanged "agreement with an OTP of purpose rekey"
+oid=$aoid oc=$aoc
 wrong=$(other "$oc")
 secrets+=("$wrong")
 fails0=$(q "SELECT factor_failures FROM ra_account WHERE id = $aid")
