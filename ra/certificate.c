@@ -773,7 +773,7 @@ ra_revoke_txn(struct db *db, void *arg)
 {
 	struct ra_cert_txn *t = arg;
 	const char *v[3];
-	char by[64];
+	char by[64], reason[8];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
 	int rc = -1;
@@ -790,17 +790,13 @@ ra_revoke_txn(struct db *db, void *arg)
 		goto out;
 	}
 	snprintf(by, sizeof(by), "subscriber:%s", t->who->account_id);
-	{
-		char reason[8];
-
-		snprintf(reason, sizeof(reason), "%d", t->reason);
-		v[0] = t->id;
-		v[1] = reason;
-		v[2] = by;
-		if ((res2 = db_exec(db, &stmt_cert_revoke, v, NULL, NULL)) ==
-		    NULL || PQntuples(res2) != 1)
-			goto out;
-	}
+	snprintf(reason, sizeof(reason), "%d", t->reason);
+	v[0] = t->id;
+	v[1] = reason;
+	v[2] = by;
+	if ((res2 = db_exec(db, &stmt_cert_revoke, v, NULL, NULL)) == NULL ||
+	    PQntuples(res2) != 1)
+		goto out;
 	snprintf(t->at, sizeof(t->at), "%s", PQgetvalue(res2, 0, 0));
 	if ((details = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "serial",
 	    t->serial, "reason", ra_reason_name(t->reason), "reason_code",

@@ -436,7 +436,7 @@ note "re-KYC: kind rekyc"
 # --- no secret in the logs, the audit or a problem detail ----------------------------------
 for s in "${secrets[@]}"; do
 	[ -n "$s" ] || continue
-	grep -qF -- "$s" "$log" && fail "a secret is in rad's log"
+	grep -qF -- "$s" "$log" "$tmp/rad2.log" && fail "a secret is in rad's log"
 	[ "$(q "SELECT count(*) FROM audit_event WHERE details::text LIKE '%' || \$\$$s\$\$ || '%'")" = 0 ] ||
 		fail "a secret is in audit_event"
 done
