@@ -61,6 +61,12 @@ struct ra_policy {
 	/* review.c */
 	char	review_four_eyes_kinds[128];	/* " kind kind " (padded) */
 	unsigned int review_revocation_reasons;	/* bit n: RFC 5280 code n */
+	/* certificate.c: agreement, rekey; notifier.c */
+	char	agreement_profile[32];	/* policy/profiles/<name>.cnf */
+	char	agreement_key_type[16];	/* issuance_order.key_type */
+	char	agreement_version[RA_VERSION_MAX + 1];
+	long	rekey_window_days;	/* before not_after */
+	long	notifier_interval_s;	/* reconciliation period */
 };
 
 /* Loads the policy (config NULL: the built-in defaults). 0 or -1, logged. */
@@ -162,6 +168,8 @@ struct ra {
 	/* officer.c */
 	struct ra_ratelimit	*rl_officer;
 	unsigned char		 officer_key[32];	/* seals TOTP secrets */
+	/* certificate.c, notifier.c */
+	struct ra_cert		*cert;
 };
 
 /* Attempts of one transaction on serialization failure (db_transaction). */
@@ -594,5 +602,80 @@ int	ra_review_cert_list(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_review_revoke(struct ra *, const struct http_request *,
 	    struct http_response *);
+
+/*
+ * --- Certificates: certreq.c (parsers), certificate.c, notifier.c -------
+ */
+struct ra_agree_req {
+	struct factor	factor;		/* wipe with ra_wipe() */
+};
+struct ra_self_revoke_req {
+	int			reason;		/* RFC 5280 §5.3.1: 0 or 9 */
+	struct factor	factor;		/* wipe with ra_wipe() */
+};
+/*
+ * {"accept":true,"factor":{...}}; {"reason","factor"}; {"factor"}: strict
+ * as ra_parse_register. 0, or -1 with a detail quoting no value (the output
+ * is then all zero).
+ */
+int	ra_parse_agree(const void *body, size_t len, struct ra_agree_req *,
+	    char *detail, size_t detaillen);
+int	ra_parse_self_revoke(const void *body, size_t len,
+	    struct ra_self_revoke_req *, char *detail, size_t detaillen);
+int	ra_parse_rekey(const void *body, size_t len, struct factor *,
+	    char *detail, size_t detaillen);
+/* A subscriber's reason name → its code: "unspecified" 0,
+   "privilegeWithdrawn" 9; -1 for any other. */
+int	ra_revocation_reason(const char *name);
+/*
+ * The RFC 2253 string of a subject (JSON object attribute → string, as
+ * issuance_order.subject) in cad's RDN order, as OpenSSL's XN_FLAG_RFC2253
+ * prints it (bytes outside printable ASCII as \XX). 0, or -1 (out = "")
+ * when it is not such an object, holds an unknown attribute or does not fit.
+ */
+int	ra_subject_dn(const char *subject_json, size_t len, char *out,
+	    size_t outlen);
+
+/* certificate.c */
+struct ra_cert;
+/*
+ * Reads the agreement profile's validity (pki.policy_dir) and the issuing
+ * CA's name (cad.issuer), connects the notifier's own database connection
+ * and starts its thread (notifier.c). Before the sandbox, after the signal
+ * mask. 0 or -1, logged.
+ */
+int	ra_certificate_init(struct ra *, const struct config *);
+/* Stops the notifier and frees; NULL-safe. */
+void	ra_certificate_free(struct ra *);
+int	ra_agreement_get(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_agreement_post(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_certificate_list(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_certificate_get(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_certificate_revoke(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_certificate_rekey(struct ra *, const struct http_request *,
+	    struct http_response *);
+
+/* notifier.c: the issuance notifier thread (ra/README.md). */
+struct ra_notifier;
+/*
+ * Connects (conninfo: pg.ra_uri), LISTENs issuance_done and starts the
+ * thread; every notification and every interval_s it marks the agreed
+ * applications whose order is done as issued (supersedes the certificate a
+ * rekey replaces) and mails the subscriber. NULL with err.
+ */
+struct ra_notifier	*ra_notifier_start(struct ra *, const char *conninfo,
+			    long interval_s, char *err, size_t errlen);
+/* Stops and joins the thread; NULL-safe. */
+void			 ra_notifier_stop(struct ra_notifier *);
+/*
+ * One reconciliation on db: every agreed application whose order is done
+ * becomes issued, each in its own transaction. The number handled, or -1.
+ */
+int			 ra_notifier_reconcile(struct ra *, struct db *);
 
 #endif

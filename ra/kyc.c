@@ -4,6 +4,8 @@
  * checked (account state, body, NIK, age, consent versions), verified by the
  * identity-verification adapter (idv.c; outside any transaction), then
  * stored with its audit event in one transaction. A refusal changes nothing.
+ * An account that had a certificate issued applies again as kind "rekyc"
+ * (after expiry: ra/README.md "Certificates").
  * Images and full NIKs never reach the log, a problem detail or the audit.
  */
 #include <stdio.h>
@@ -43,7 +45,9 @@ static const struct db_stmt stmt_kyc_account_lock = {
 static const struct db_stmt stmt_kyc_application_insert = {
 	"ra_kyc_submit_application_insert",
 	"INSERT INTO ra_application (account_id, kind, profile, subject) "
-	"VALUES ($1, 'personal', $2, $3::jsonb) RETURNING id",
+	"VALUES ($1, CASE WHEN EXISTS (SELECT 1 FROM ra_application p "
+	"WHERE p.account_id = $1 AND p.status = 'issued') THEN 'rekyc' "
+	"ELSE 'personal' END, $2, $3::jsonb) RETURNING id, kind",
 	3
 };
 static const struct db_stmt stmt_kyc_insert = {
@@ -152,6 +156,7 @@ struct ra_kyc_txn {
 	const char			*client;
 	enum ra_kyc_outcome		 outcome;
 	char				 id[24];
+	char				 kind[16];	/* personal, rekyc */
 };
 
 static int
@@ -189,6 +194,7 @@ ra_kyc_txn(struct db *db, void *arg)
 		goto out;
 	}
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, 0, 1));
 	if ((ocr = json_pack("{s:s, s:s, s:s}", "nik", t->idv->ocr_nik,
 	    "full_name", t->idv->ocr_name, "birth_date",
 	    t->idv->ocr_birth_date)) == NULL ||
@@ -236,7 +242,7 @@ ra_kyc_txn(struct db *db, void *arg)
 	    strcmp(t->idv->ocr_birth_date, r->birth_date) == 0;
 	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, "
 	    "s:b, s:{s:s, s:s, s:s}, s:s, s:I, s:s, s:I}", "client", t->client,
-	    "account_id", t->who->account_id, "kind", "personal", "nik_last4",
+	    "account_id", t->who->account_id, "kind", t->kind, "nik_last4",
 	    r->nik + RA_NIK_LEN - 4, "idv_adapter", ra_idv_name(t->ra->idv),
 	    "idv_reference", t->idv->reference, "liveness", t->idv->liveness,
 	    "match", t->idv->match, "ocr_consistent", ocr_ok, "consents",
@@ -406,11 +412,11 @@ ra_application_submit(struct ra *ra, const struct http_request *req,
 			rc = ra_kyc_refuse(resp, t.outcome);
 		goto out;
 	}
-	log_info("application %s: personal KYC submitted by account %s "
-	    "(idv %s %s: liveness %d, match %d)", t.id, who.account_id,
+	log_info("application %s: %s KYC submitted by account %s "
+	    "(idv %s %s: liveness %d, match %d)", t.id, t.kind, who.account_id,
 	    ra_idv_name(ra->idv), idv.reference, idv.liveness, idv.match);
 	if ((o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)strtoll(t.id,
-	    NULL, 10), "kind", "personal", "status", "submitted")) == NULL)
+	    NULL, 10), "kind", t.kind, "status", "submitted")) == NULL)
 		goto out;
 	rc = http_respond_json(resp, 201, o);
 out:

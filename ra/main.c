@@ -10,7 +10,9 @@
  * then demotes to ra.user (pki) and enters the SANDBOX_NET_FILES seccomp
  * profile (the mail file sink writes files; no exec, no process fork).
  * It may: read and write its own tables and audit_event (pki_ra grants of
- * schema/008 to 012), write files in ra.mail_sink_dir and ra.sms_sink_dir.
+ * schema/008 to 016), write files in ra.mail_sink_dir and ra.sms_sink_dir.
+ * A second thread, the issuance notifier (notifier.c), has its own
+ * database connection, made before the sandbox.
  * Before the sandbox it reads ra.otp_key_file (the HMAC key of OTP
  * digests) and ra.officer_key_file (the key sealing officers' TOTP
  * secrets), kept in memory. It may not:
@@ -188,6 +190,9 @@ main(int argc, char **argv)
 	}
 	/* Signals go to sigwait(): block them before any thread exists. */
 	daemon_block_signals(&sigs);
+	/* certificate.c: the notifier thread, its own connection (notifier.c). */
+	if (ra_certificate_init(&ra, cfg) == -1)
+		goto out;
 	memset(&lim, 0, sizeof(lim));
 	lim.max_body = ra_max_body(&policy);	/* per route: route.c */
 	lim.timeout_s = RA_TIMEOUT_S;
@@ -209,6 +214,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	http_stop(srv);
+	ra_certificate_free(&ra);
 	ra_officer_free(&ra);
 	ra_ratelimit_free(ra.rl_login);
 	ra_ratelimit_free(ra.rl_register);

@@ -138,6 +138,24 @@ ra_policy_review(const struct config *c, struct ra_policy *p)
 	return 0;
 }
 
+/* A name of [a-z][a-z0-9-]* (a profile, a key type), at most outlen - 1. */
+static int
+ra_policy_word(const struct config *c, const char *key, const char *def,
+    char *out, size_t outlen)
+{
+	const char *v = config_get(c, key, def);
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= outlen || v[0] < 'a' || v[0] > 'z' ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != n) {
+		log_err("policy: %s must be 1 to %zu characters of a-z 0-9 -, "
+		    "starting with a letter", key, outlen - 1);
+		return -1;
+	}
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
 int
 ra_policy_load(const struct config *c, struct ra_policy *p)
 {
@@ -211,6 +229,27 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	/* review.c: four-eyes kinds and the reasons officers may revoke for. */
 	if (ra_policy_review(c, p) == -1)
 		return -1;
+	/* certificate.c, notifier.c (ra/README.md "Certificates"). */
+	if (ra_policy_word(c, "agreement.profile", "personal",
+	    p->agreement_profile, sizeof(p->agreement_profile)) == -1 ||
+	    ra_policy_word(c, "agreement.key_type", "ec-p256",
+	    p->agreement_key_type, sizeof(p->agreement_key_type)) == -1 ||
+	    ra_policy_version(c, "agreement.version",
+	    p->agreement_version) == -1 ||
+	    config_get_long(c, "rekey.window_days", 30, 1, 3660,
+	    &p->rekey_window_days) == -1 ||
+	    config_get_long(c, "notifier.interval_seconds", 5, 1, 3600,
+	    &p->notifier_interval_s) == -1)
+		return -1;
+	if (strcmp(p->agreement_key_type, "ec-p256") != 0 &&
+	    strcmp(p->agreement_key_type, "ec-p384") != 0 &&
+	    strcmp(p->agreement_key_type, "rsa2048") != 0 &&
+	    strcmp(p->agreement_key_type, "rsa3072") != 0 &&
+	    strcmp(p->agreement_key_type, "rsa4096") != 0) {
+		log_err("policy: agreement.key_type must be one of ec-p256, "
+		    "ec-p384, rsa2048, rsa3072, rsa4096 (schema/007)");
+		return -1;
+	}
 	if (p->pw_min_len > p->pw_max_len) {
 		log_err("policy: password.min_length > password.max_length");
 		return -1;

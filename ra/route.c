@@ -62,6 +62,13 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/officer/applications/{id}/decision", ra_review_decide },
 	{ "GET", "/v1/officer/certificates", ra_review_cert_list },
 	{ "POST", "/v1/officer/certificates/{id}/revoke", ra_review_revoke },
+	/* certificate.c */
+	{ "GET", "/v1/applications/{id}/agreement", ra_agreement_get },
+	{ "POST", "/v1/applications/{id}/agreement", ra_agreement_post },
+	{ "GET", "/v1/certificates", ra_certificate_list },
+	{ "GET", "/v1/certificates/{id}", ra_certificate_get },
+	{ "POST", "/v1/certificates/{id}/revoke", ra_certificate_revoke },
+	{ "POST", "/v1/certificates/{id}/rekey", ra_certificate_rekey },
 };
 
 /* The routes whose bodies may exceed RA_MAX_BODY, and their limit. */

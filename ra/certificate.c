@@ -1,0 +1,1017 @@
+/*
+ * A subscriber's certificates at the RA (ra/README.md "Certificates"):
+ *
+ *  GET  /v1/applications/{id}/agreement	the certificate to be issued
+ *  POST /v1/applications/{id}/agreement	"I agree" + factor → issuance order
+ *  GET  /v1/certificates, /v1/certificates/{id}	status, PEM, history
+ *  POST /v1/certificates/{id}/revoke	reason 0 or 9 + factor; final
+ *  POST /v1/certificates/{id}/rekey	+ factor → a rekey application
+ *
+ * Each change runs in one transaction with its audit event; each factor is
+ * checked there by ra_factor_check (extern.h contract): state refusals come
+ * first and change nothing, then the factor, whose failure record alone
+ * commits. The subject of a certificate comes only from the verified KYC
+ * row of the application (ra_kyc), never from a request. The notifier
+ * (notifier.c) finishes what cad started.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+
+#include "lib/audit.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "ra/extern.h"
+
+#define RA_TS(col)	"to_char(" col " AT TIME ZONE 'UTC', " \
+			"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define RA_DN_MAX	1024
+
+struct ra_cert {
+	long			 validity_days;	/* of the agreement profile */
+	char			 issuer[64];	/* ca_certificate.name (cad.issuer) */
+	struct ra_notifier	*notifier;
+};
+
+/* The subject, from the KYC row only (C=ID, CN, serialNumber NIK:<nik>). */
+#define RA_KYC_SUBJECT \
+	"jsonb_build_object('C', 'ID', 'CN', k.full_name, 'serialNumber', " \
+	"'NIK:' || k.nik)::text"
+
+static const struct db_stmt stmt_agree_app = {
+	"ra_cert_agreement_application",
+	"SELECT a.status, a.kind, a.profile, " RA_KYC_SUBJECT ", "
+	"a.previous_certificate_id, a.order_id, o.status, o.last_error, "
+	"o.certificate_id, " RA_TS("a.agreed_at") ", o.key_type "
+	"FROM ra_application a LEFT JOIN ra_kyc k ON k.application_id = a.id "
+	"LEFT JOIN issuance_order o ON o.id = a.order_id "
+	"WHERE a.id = $1 AND a.account_id = $2",
+	2
+};
+static const struct db_stmt stmt_agree_app_lock = {
+	"ra_cert_agreement_application_lock",
+	"SELECT a.status, a.kind, a.profile, " RA_KYC_SUBJECT " "
+	"FROM ra_application a LEFT JOIN ra_kyc k ON k.application_id = a.id "
+	"WHERE a.id = $1 AND a.account_id = $2 FOR UPDATE OF a",
+	2
+};
+static const struct db_stmt stmt_agree_issuer = {
+	"ra_cert_agreement_issuer",
+	"SELECT i.subject, coalesce(r.subject, i.subject) FROM ca_certificate i "
+	"LEFT JOIN ca_certificate r ON r.id = i.issuer_id WHERE i.name = $1",
+	1
+};
+static const struct db_stmt stmt_agree_order = {
+	"ra_cert_agreement_order_insert",
+	"INSERT INTO issuance_order (kind, profile, subject, key_type, "
+	"requested_by) VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING id",
+	5
+};
+static const struct db_stmt stmt_agree_update = {
+	"ra_cert_agreement_application_agreed",
+	"UPDATE ra_application SET status = 'agreed', agreed_at = now(), "
+	"order_id = $2 WHERE id = $1 AND status = 'approved'",
+	2
+};
+
+/* One certificate of the account, as the subscriber sees it. */
+#define RA_CERT_COLUMNS \
+	"c.id, c.serial, c.subject, i.subject, coalesce(r.subject, i.subject), " \
+	"c.profile, " RA_TS("c.not_before") ", " RA_TS("c.not_after") ", " \
+	"CASE WHEN c.revoked_at IS NOT NULL AND c.revocation_reason = 6 " \
+	"THEN 'on-hold' WHEN c.revoked_at IS NOT NULL THEN 'revoked' " \
+	"WHEN c.not_after <= now() THEN 'expired' ELSE 'valid' END, " \
+	RA_TS("c.revoked_at") ", c.revocation_reason, a.id, a.kind, " \
+	RA_TS("(c.not_after - make_interval(days => $2::int))") " "
+#define RA_CERT_FROM \
+	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id " \
+	"JOIN certificate c ON c.id = o.certificate_id " \
+	"JOIN ca_certificate i ON i.id = c.issuer_id " \
+	"LEFT JOIN ca_certificate r ON r.id = i.issuer_id "
+enum {
+	CC_ID, CC_SERIAL, CC_SUBJECT, CC_ISSUER, CC_ROOT, CC_PROFILE, CC_NB,
+	CC_NA, CC_STATUS, CC_REVOKED_AT, CC_REASON, CC_APP, CC_KIND,
+	CC_REKEY_FROM, CC_NCOLS
+};
+static const struct db_stmt stmt_cert_list = {
+	"ra_cert_list",
+	"SELECT " RA_CERT_COLUMNS RA_CERT_FROM "WHERE a.account_id = $1 "
+	"ORDER BY c.id DESC LIMIT 100",
+	2
+};
+static const struct db_stmt stmt_cert_get = {
+	"ra_cert_get",
+	"SELECT " RA_CERT_COLUMNS ", c.der " RA_CERT_FROM
+	"WHERE a.account_id = $1 AND c.id = $3",
+	3
+};
+static const struct db_stmt stmt_cert_history = {
+	"ra_cert_get_history",
+	"SELECT " RA_TS("at") ", action, actor_kind FROM "
+	"ra_application_history($1) ORDER BY id",
+	1
+};
+/* The previous certificate's application too: a rekey continues it. */
+static const struct db_stmt stmt_cert_lock = {
+	"ra_cert_revoke_rekey_lock",
+	"SELECT c.serial, c.revoked_at IS NOT NULL AND c.revocation_reason <> 6, "
+	"c.not_after <= now(), "
+	"now() >= c.not_after - make_interval(days => $3::int), "
+	RA_TS("(c.not_after - make_interval(days => $3::int))") ", "
+	"a.id, a.profile, a.subject::text, "
+	"EXISTS (SELECT 1 FROM ra_application p WHERE p.account_id = a.account_id "
+	"AND p.status IN ('submitted', 'approved', 'agreed')) "
+	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id "
+	"JOIN certificate c ON c.id = o.certificate_id "
+	"WHERE a.account_id = $1 AND c.id = $2 FOR UPDATE OF c",
+	3
+};
+static const struct db_stmt stmt_cert_revoke = {
+	"ra_cert_revoke_update",
+	"UPDATE certificate SET revoked_at = now(), revocation_reason = $2::int, "
+	"revoked_by = $3 WHERE id = $1 AND (revoked_at IS NULL OR "
+	"revocation_reason = 6) RETURNING " RA_TS("revoked_at"),
+	3
+};
+static const struct db_stmt stmt_rekey_insert = {
+	"ra_cert_rekey_application_insert",
+	"INSERT INTO ra_application (account_id, kind, profile, subject, "
+	"previous_certificate_id) VALUES ($1, 'rekey', $2, $3::jsonb, $4) "
+	"RETURNING id",
+	4
+};
+/* The verified identity goes with the rekey: a copy of the KYC row. */
+static const struct db_stmt stmt_rekey_kyc = {
+	"ra_cert_rekey_kyc_copy",
+	"INSERT INTO ra_kyc (application_id, nik, full_name, birth_place, "
+	"birth_date, sex, address, ktp_photo, ktp_mime, selfie, selfie_mime, "
+	"consent_privacy_policy, consent_subscriber_agreement, "
+	"consent_guarantee_policy, consented_at, idv_adapter, idv_ocr, "
+	"idv_liveness, idv_match, idv_reference, min_liveness, min_match) "
+	"SELECT $1, nik, full_name, birth_place, birth_date, sex, address, "
+	"ktp_photo, ktp_mime, selfie, selfie_mime, consent_privacy_policy, "
+	"consent_subscriber_agreement, consent_guarantee_policy, consented_at, "
+	"idv_adapter, idv_ocr, idv_liveness, idv_match, idv_reference, "
+	"min_liveness, min_match FROM ra_kyc WHERE application_id = $2",
+	2
+};
+
+enum ra_cert_outcome {
+	RA_CO_DONE = 0,
+	RA_CO_NOT_FOUND,	/* 404 */
+	RA_CO_STATE,		/* 409, detail in the txn */
+	RA_CO_FACTOR,		/* ra_factor_respond() */
+	RA_CO_UNSUPPORTED,	/* 409: no personal KYC */
+};
+
+/* --- start-up ----------------------------------------------------------------- */
+
+/*
+ * validity_days of the [ profile ] section of policy_dir/profiles/name.cnf
+ * (an OpenSSL config file of our own; cad reads the same key). 0 or -1.
+ */
+static int
+ra_cert_profile_days(const char *policy_dir, const char *name, long *days)
+{
+	char path[1024], line[512], *p, *e;
+	FILE *f = NULL;
+	int in = 0, rc = -1;
+	long v;
+
+	*days = 0;
+	snprintf(path, sizeof(path), "%s/profiles/%s.cnf", policy_dir, name);
+	if ((f = fopen(path, "r")) == NULL) {
+		log_err("agreement: cannot open profile %s", path);
+		goto out;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p == '[') {
+			in = strncmp(p, "[ profile ]", 11) == 0 ||
+			    strncmp(p, "[profile]", 9) == 0;
+			continue;
+		}
+		if (!in || strncmp(p, "validity_days", 13) != 0)
+			continue;
+		for (p += 13; *p == ' ' || *p == '\t' || *p == '='; p++)
+			;
+		v = strtol(p, &e, 10);
+		if (e == p || v < 1 || v > 3660) {
+			log_err("agreement: %s: validity_days unreadable", path);
+			goto out;
+		}
+		*days = v;
+		rc = 0;
+		goto out;
+	}
+	log_err("agreement: %s: no validity_days in [ profile ]", path);
+out:
+	if (f != NULL)
+		fclose(f);
+	return rc;
+}
+
+int
+ra_certificate_init(struct ra *ra, const struct config *cfg)
+{
+	struct ra_cert *c = NULL;
+	const char *uri;
+	char err[512];
+	int rc = -1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_err("calloc: out of memory");
+		goto out;
+	}
+	if (ra_cert_profile_days(config_get(cfg, "pki.policy_dir", "policy"),
+	    ra->policy->agreement_profile, &c->validity_days) == -1)
+		goto out;
+	snprintf(c->issuer, sizeof(c->issuer), "%s",
+	    config_get(cfg, "cad.issuer", "issuing"));
+	if ((uri = config_get(cfg, "pg.ra_uri", NULL)) == NULL) {
+		log_err("config: pg.ra_uri missing");
+		goto out;
+	}
+	ra->cert = c;
+	if ((c->notifier = ra_notifier_start(ra, uri,
+	    ra->policy->notifier_interval_s, err, sizeof(err))) == NULL) {
+		log_err("notifier: %s", err);
+		ra->cert = NULL;
+		goto out;
+	}
+	c = NULL;
+	rc = 0;
+out:
+	free(c);
+	return rc;
+}
+
+void
+ra_certificate_free(struct ra *ra)
+{
+	if (ra->cert == NULL)
+		return;
+	ra_notifier_stop(ra->cert->notifier);
+	free(ra->cert);
+	ra->cert = NULL;
+}
+
+/* --- helpers -------------------------------------------------------------------- */
+
+/* The issuing and root subject DNs; 0, or -1 (logged). */
+static int
+ra_cert_issuer(struct ra *ra, struct db *db, char *issuer, char *root,
+    size_t len)
+{
+	const char *v[1];
+	PGresult *res;
+
+	v[0] = ra->cert->issuer;
+	if ((res = db_exec(db, &stmt_agree_issuer, v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		log_err("agreement: no CA certificate named %s", v[0]);
+		PQclear(res);
+		return -1;
+	}
+	snprintf(issuer, len, "%s", PQgetvalue(res, 0, 0));
+	snprintf(root, len, "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return 0;
+}
+
+/* The order's kind from the profile (schema/007 issuance_order.kind). */
+static const char *
+ra_cert_order_kind(const char *profile)
+{
+	if (strcmp(profile, "corporate") == 0 || strcmp(profile, "eseal") == 0)
+		return profile;
+	return "personal";
+}
+
+/* DER → PEM (RFC 7468 §2: 64 characters a line); malloc'd, or NULL. */
+static char *
+ra_cert_pem(const unsigned char *der, size_t len)
+{
+	static const char head[] = "-----BEGIN CERTIFICATE-----\n";
+	static const char tail[] = "-----END CERTIFICATE-----\n";
+	char *pem;
+	size_t off, n, i;
+
+	if ((pem = malloc(sizeof(head) + (len / 48 + 1) * 66 + sizeof(tail))) ==
+	    NULL)
+		return NULL;
+	memcpy(pem, head, sizeof(head) - 1);
+	off = sizeof(head) - 1;
+	for (i = 0; i < len; i += 48) {
+		n = len - i < 48 ? len - i : 48;
+		off += (size_t)EVP_EncodeBlock((unsigned char *)pem + off,
+		    der + i, (int)n);
+		pem[off++] = '\n';
+	}
+	memcpy(pem + off, tail, sizeof(tail));
+	return pem;
+}
+
+/* The factor kind (and OTP id) for audit details. */
+static int
+ra_cert_factor_details(json_t *d, const struct factor_outcome *fo)
+{
+	if (json_object_set_new(d, "factor", json_string(fo->kind)) == -1)
+		return -1;
+	if (fo->otp_id > 0 && json_object_set_new(d, "otp_id",
+	    json_integer(fo->otp_id)) == -1)
+		return -1;
+	return 0;
+}
+
+/* --- GET /v1/applications/{id}/agreement ----------------------------------------- */
+
+int
+ra_agreement_get(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	const struct ra_policy *p = ra->policy;
+	struct ra_subject who;
+	const char *v[2], *status;
+	char id[24], dn[RA_DN_MAX], issuer[RA_DN_MAX], root[RA_DN_MAX];
+	PGresult *res = NULL;
+	json_t *o = NULL, *subject = NULL, *order;
+	json_error_t jerr;
+	int rc = -1, k;
+
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k;
+	if (ra_path_id(req->path, "/v1/applications/", "/agreement", id) ==
+	    -1) {
+		rc = ra_problem(resp, 404, "no such application");
+		goto out;
+	}
+	v[0] = id;
+	v[1] = who.account_id;
+	if ((res = db_exec(ra->db, &stmt_agree_app, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = ra_problem(resp, 404, "no such application");
+		goto out;
+	}
+	status = PQgetvalue(res, 0, 0);
+	if (strcmp(status, "approved") != 0 && strcmp(status, "agreed") != 0 &&
+	    strcmp(status, "issued") != 0) {
+		rc = ra_problem(resp, 409, "the application is not approved: "
+		    "an officer must approve it before its agreement");
+		goto out;
+	}
+	if (PQgetisnull(res, 0, 3)) {
+		rc = ra_problem(resp, 409, "only personal applications (with "
+		    "KYC) can be agreed to here");
+		goto out;
+	}
+	if (ra_subject_dn(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0,
+	    3), dn, sizeof(dn)) == -1 ||
+	    (subject = json_loads(PQgetvalue(res, 0, 3), 0, &jerr)) == NULL ||
+	    ra_cert_issuer(ra, ra->db, issuer, root, sizeof(issuer)) == -1)
+		goto out;
+	if ((o = json_pack("{s:I, s:s, s:s, s:s, s:{s:s, s:O, s:s, s:s, s:I, "
+	    "s:s, s:s}}", "application_id", (json_int_t)strtoll(id, NULL, 10),
+	    "status", status, "kind", PQgetvalue(res, 0, 1),
+	    "agreement_version", p->agreement_version, "certificate",
+	    "subject_dn", dn, "subject", subject, "profile",
+	    PQgetvalue(res, 0, 2), "key_type", PQgetisnull(res, 0, 10) ?
+	    p->agreement_key_type : PQgetvalue(res, 0, 10), "validity_days",
+	    (json_int_t)ra->cert->validity_days, "issuer", issuer, "root",
+	    root)) == NULL)
+		goto out;
+	if (!PQgetisnull(res, 0, 4) && json_object_set_new(o,
+	    "previous_certificate_id", json_integer(strtoll(PQgetvalue(res, 0,
+	    4), NULL, 10))) == -1)
+		goto out;
+	if (!PQgetisnull(res, 0, 5)) {
+		/* Agreed: when, and where the order stands (a failure shows). */
+		if ((order = json_pack("{s:I, s:s, s:o, s:o}", "id",
+		    (json_int_t)strtoll(PQgetvalue(res, 0, 5), NULL, 10),
+		    "status", PQgetvalue(res, 0, 6), "last_error",
+		    PQgetisnull(res, 0, 7) ? json_null() :
+		    json_string(PQgetvalue(res, 0, 7)), "certificate_id",
+		    PQgetisnull(res, 0, 8) ? json_null() :
+		    json_integer(strtoll(PQgetvalue(res, 0, 8), NULL, 10)))) ==
+		    NULL || json_object_set_new(o, "order", order) == -1 ||
+		    json_object_set_new(o, "agreed_at", json_string(PQgetvalue(res,
+		    0, 9))) == -1)
+			goto out;
+	}
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(subject);
+	json_decref(o);
+	PQclear(res);
+	return rc;
+}
+
+/* --- POST /v1/applications/{id}/agreement ---------------------------------------- */
+
+struct ra_agree_txn {
+	struct ra			*ra;
+	const struct ra_subject		*who;
+	const char			*id;
+	const struct factor		*factor;
+	const char			*client;
+	enum ra_cert_outcome		 outcome;
+	char				 detail[160];
+	struct factor_outcome	 fo;
+	char				 order_id[24];
+	char				 dn[RA_DN_MAX];
+};
+
+static int
+ra_agree_txn(struct db *db, void *arg)
+{
+	struct ra_agree_txn *t = arg;
+	const struct ra_policy *p = t->ra->policy;
+	const char *v[5], *status;
+	char by[64];
+	PGresult *res = NULL, *res2 = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_CO_DONE;
+	v[0] = t->id;
+	v[1] = t->who->account_id;
+	if ((res = db_exec(db, &stmt_agree_app_lock, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_CO_NOT_FOUND;
+		goto out;
+	}
+	status = PQgetvalue(res, 0, 0);
+	if (strcmp(status, "approved") != 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), strcmp(status, "agreed") ==
+		    0 || strcmp(status, "issued") == 0 ? "the application is "
+		    "already agreed to" : "the application is %s: only an "
+		    "approved application can be agreed to", status);
+		goto out;
+	}
+	if (PQgetisnull(res, 0, 3)) {
+		t->outcome = RA_CO_UNSUPPORTED;
+		goto out;
+	}
+	if (ra_subject_dn(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0,
+	    3), t->dn, sizeof(t->dn)) == -1)
+		goto out;
+	/* The factor, before any change of ours (extern.h). */
+	if (ra_factor_check(t->ra, db, t->who->account_id, "agreement",
+	    t->factor, &t->fo) == -1)
+		goto out;
+	if (t->fo.result != FACTOR_OK) {
+		t->outcome = RA_CO_FACTOR;
+		rc = 0;		/* commit the failure record, nothing else */
+		goto out;
+	}
+	snprintf(by, sizeof(by), "ra:account:%s", t->who->account_id);
+	v[0] = ra_cert_order_kind(PQgetvalue(res, 0, 2));
+	v[1] = PQgetvalue(res, 0, 2);
+	v[2] = PQgetvalue(res, 0, 3);
+	v[3] = p->agreement_key_type;
+	v[4] = by;
+	if ((res2 = db_exec(db, &stmt_agree_order, v, NULL, NULL)) == NULL ||
+	    PQntuples(res2) != 1)
+		goto out;
+	snprintf(t->order_id, sizeof(t->order_id), "%s", PQgetvalue(res2, 0, 0));
+	v[0] = t->id;
+	v[1] = t->order_id;
+	PQclear(res2);
+	if ((res2 = db_exec(db, &stmt_agree_update, v, NULL, NULL)) == NULL ||
+	    strcmp(PQcmdTuples(res2), "1") != 0)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "account_id",
+	    t->who->account_id, "order_id", t->order_id, "profile",
+	    PQgetvalue(res, 0, 2), "key_type", p->agreement_key_type,
+	    "agreement_version", p->agreement_version, "client",
+	    t->client)) == NULL || ra_cert_factor_details(details, &t->fo) == -1 ||
+	    audit_append(db, "subscriber:self", "ra.application.agree",
+	    "ra_application", t->id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_agreement_post(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_agree_req r;
+	struct ra_agree_txn t;
+	char id[24], detail[256];
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k;
+	if (ra_path_id(req->path, "/v1/applications/", "/agreement", id) ==
+	    -1) {
+		rc = ra_problem(resp, 404, "no such application");
+		goto out;
+	}
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_agree(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	t.ra = ra;
+	t.who = &who;
+	t.id = id;
+	t.factor = &r.factor;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_agree_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_CO_NOT_FOUND)
+			rc = ra_problem(resp, 404, "no such application");
+		else if (t.outcome == RA_CO_STATE)
+			rc = ra_problem(resp, 409, t.detail);
+		else if (t.outcome == RA_CO_UNSUPPORTED)
+			rc = ra_problem(resp, 409, "only personal applications "
+			    "(with KYC) can be agreed to here");
+		goto out;
+	}
+	if (t.outcome == RA_CO_FACTOR) {
+		rc = ra_factor_respond(resp, &t.fo);
+		goto out;
+	}
+	log_info("application %s: agreed by account %s (%s); issuance order %s",
+	    id, who.account_id, t.fo.kind, t.order_id);
+	if ((o = json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)strtoll(id,
+	    NULL, 10), "status", "agreed", "order_id", (json_int_t)strtoll(
+	    t.order_id, NULL, 10), "subject_dn", t.dn)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 202, o);
+out:
+	ra_wipe(&r, sizeof(r));
+	json_decref(o);
+	return rc;
+}
+
+/* --- GET /v1/certificates[/{id}] ------------------------------------------------- */
+
+static const char *
+ra_reason_name(int code)
+{
+	switch (code) {
+	case 0: return "unspecified";
+	case 1: return "keyCompromise";
+	case 2: return "cACompromise";
+	case 3: return "affiliationChanged";
+	case 4: return "superseded";
+	case 5: return "cessationOfOperation";
+	case 6: return "certificateHold";
+	case 8: return "removeFromCRL";
+	case 9: return "privilegeWithdrawn";
+	case 10: return "aACompromise";
+	}
+	return "unknown";
+}
+
+/* Row i of a RA_CERT_COLUMNS result as JSON (new reference), or NULL. */
+static json_t *
+ra_cert_json(const PGresult *res, int i)
+{
+	json_t *o;
+	int reason;
+
+	if ((o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, "
+	    "s:s, s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, i, CC_ID),
+	    NULL, 10), "status", PQgetvalue(res, i, CC_STATUS), "serial",
+	    PQgetvalue(res, i, CC_SERIAL), "subject_dn", PQgetvalue(res, i,
+	    CC_SUBJECT), "issuer", PQgetvalue(res, i, CC_ISSUER), "root",
+	    PQgetvalue(res, i, CC_ROOT), "profile", PQgetvalue(res, i,
+	    CC_PROFILE), "not_before", PQgetvalue(res, i, CC_NB), "not_after",
+	    PQgetvalue(res, i, CC_NA), "application_id", (json_int_t)strtoll(
+	    PQgetvalue(res, i, CC_APP), NULL, 10), "application_kind",
+	    PQgetvalue(res, i, CC_KIND), "rekey_from", PQgetvalue(res, i,
+	    CC_REKEY_FROM))) == NULL)
+		return NULL;
+	if (!PQgetisnull(res, i, CC_REVOKED_AT)) {
+		reason = atoi(PQgetvalue(res, i, CC_REASON));
+		if (json_object_set_new(o, "revocation", json_pack("{s:s, s:i, "
+		    "s:s}", "revoked_at", PQgetvalue(res, i, CC_REVOKED_AT),
+		    "reason_code", reason, "reason", ra_reason_name(reason))) ==
+		    -1) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+int
+ra_certificate_list(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	const char *v[2];
+	char win[24];
+	PGresult *res = NULL;
+	json_t *o = NULL, *a = NULL, *item;
+	int rc = -1, i, k;
+
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k;
+	snprintf(win, sizeof(win), "%ld", ra->policy->rekey_window_days);
+	v[0] = who.account_id;
+	v[1] = win;
+	if ((res = db_exec(ra->db, &stmt_cert_list, v, NULL, NULL)) == NULL ||
+	    PQnfields(res) != CC_NCOLS || (a = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++)
+		if ((item = ra_cert_json(res, i)) == NULL ||
+		    json_array_append_new(a, item) == -1)
+			goto out;
+	if ((o = json_pack("{s:O}", "certificates", a)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	json_decref(a);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_certificate_get(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	const char *v[3];
+	char id[24], win[24], *pem = NULL;
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	PGresult *res = NULL, *hres = NULL;
+	json_t *o = NULL, *h = NULL, *e;
+	int rc = -1, i, k;
+
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k;
+	if (ra_path_id(req->path, "/v1/certificates/", "", id) == -1) {
+		rc = ra_problem(resp, 404, "no such certificate");
+		goto out;
+	}
+	snprintf(win, sizeof(win), "%ld", ra->policy->rekey_window_days);
+	v[0] = who.account_id;
+	v[1] = win;
+	v[2] = id;
+	if ((res = db_exec(ra->db, &stmt_cert_get, v, NULL, NULL)) == NULL ||
+	    PQnfields(res) != CC_NCOLS + 1)
+		goto out;
+	/* Another account's certificate is as absent as a missing one. */
+	if (PQntuples(res) != 1) {
+		rc = ra_problem(resp, 404, "no such certificate");
+		goto out;
+	}
+	if (db_bytea_value(PQgetvalue(res, 0, CC_NCOLS), &der, &derlen) == -1 ||
+	    (pem = ra_cert_pem(der, derlen)) == NULL ||
+	    (o = ra_cert_json(res, 0)) == NULL ||
+	    json_object_set_new(o, "pem", json_string(pem)) == -1)
+		goto out;
+	v[0] = PQgetvalue(res, 0, CC_APP);
+	if ((hres = db_exec(ra->db, &stmt_cert_history, v, NULL, NULL)) ==
+	    NULL || (h = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(hres); i++)
+		if ((e = json_pack("{s:s, s:s, s:s}", "at", PQgetvalue(hres, i,
+		    0), "action", PQgetvalue(hres, i, 1), "actor",
+		    PQgetvalue(hres, i, 2))) == NULL ||
+		    json_array_append_new(h, e) == -1)
+			goto out;
+	if (json_object_set(o, "history", h) == -1)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(h);
+	json_decref(o);
+	free(pem);
+	free(der);
+	PQclear(hres);
+	PQclear(res);
+	return rc;
+}
+
+/* --- POST /v1/certificates/{id}/revoke and /rekey -------------------------------- */
+
+struct ra_cert_txn {
+	struct ra			*ra;
+	const struct ra_subject		*who;
+	const char			*id;
+	const struct factor		*factor;
+	int				 reason;	/* revoke */
+	const char			*client;
+	enum ra_cert_outcome		 outcome;
+	char				 detail[200];
+	struct factor_outcome	 fo;
+	char				 serial[80];
+	char				 at[40];	/* revoked_at */
+	char				 app_id[24];	/* rekey: the new one */
+};
+
+/* The certificate of the account, locked; NULL with t->outcome on refusal. */
+static PGresult *
+ra_cert_lock(struct db *db, struct ra_cert_txn *t)
+{
+	const char *v[3];
+	char win[24];
+	PGresult *res;
+
+	snprintf(win, sizeof(win), "%ld", t->ra->policy->rekey_window_days);
+	v[0] = t->who->account_id;
+	v[1] = t->id;
+	v[2] = win;
+	if ((res = db_exec(db, &stmt_cert_lock, v, NULL, NULL)) == NULL)
+		return NULL;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_CO_NOT_FOUND;
+		PQclear(res);
+		return NULL;
+	}
+	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0, 0));
+	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), "the certificate is "
+		    "revoked; a revocation is final");
+		PQclear(res);
+		return NULL;
+	}
+	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), "the certificate has "
+		    "expired; apply again with a new KYC (POST /v1/applications, "
+		    "re-KYC)");
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+static int
+ra_revoke_txn(struct db *db, void *arg)
+{
+	struct ra_cert_txn *t = arg;
+	const char *v[3];
+	char by[64], reason[8];
+	PGresult *res = NULL, *res2 = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_CO_DONE;
+	if ((res = ra_cert_lock(db, t)) == NULL)
+		goto out;
+	if (ra_factor_check(t->ra, db, t->who->account_id, "revoke", t->factor,
+	    &t->fo) == -1)
+		goto out;
+	if (t->fo.result != FACTOR_OK) {
+		t->outcome = RA_CO_FACTOR;
+		rc = 0;		/* commit the failure record, nothing else */
+		goto out;
+	}
+	snprintf(by, sizeof(by), "subscriber:%s", t->who->account_id);
+	snprintf(reason, sizeof(reason), "%d", t->reason);
+	v[0] = t->id;
+	v[1] = reason;
+	v[2] = by;
+	if ((res2 = db_exec(db, &stmt_cert_revoke, v, NULL, NULL)) == NULL ||
+	    PQntuples(res2) != 1)
+		goto out;
+	snprintf(t->at, sizeof(t->at), "%s", PQgetvalue(res2, 0, 0));
+	if ((details = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "serial",
+	    t->serial, "reason", ra_reason_name(t->reason), "reason_code",
+	    t->reason, "account_id", t->who->account_id, "application_id",
+	    PQgetvalue(res, 0, 5), "client", t->client)) == NULL ||
+	    ra_cert_factor_details(details, &t->fo) == -1 ||
+	    audit_append(db, by, "cert.revoke", "certificate", t->id, details,
+	    NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+/* The answer of a refused certificate transaction; 0 or -1. */
+static int
+ra_cert_refuse(struct http_response *resp, const struct ra_cert_txn *t)
+{
+	switch (t->outcome) {
+	case RA_CO_NOT_FOUND:
+		return ra_problem(resp, 404, "no such certificate");
+	case RA_CO_STATE:
+		return ra_problem(resp, 409, t->detail);
+	default:
+		return -1;
+	}
+}
+
+int
+ra_certificate_revoke(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_self_revoke_req r;
+	struct ra_cert_txn t;
+	char id[24], detail[256];
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k;
+	if (ra_path_id(req->path, "/v1/certificates/", "/revoke", id) == -1) {
+		rc = ra_problem(resp, 404, "no such certificate");
+		goto out;
+	}
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_self_revoke(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	t.ra = ra;
+	t.who = &who;
+	t.id = id;
+	t.factor = &r.factor;
+	t.reason = r.reason;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_revoke_txn,
+	    &t) == -1) {
+		rc = ra_cert_refuse(resp, &t);
+		goto out;
+	}
+	if (t.outcome == RA_CO_FACTOR) {
+		rc = ra_factor_respond(resp, &t.fo);
+		goto out;
+	}
+	log_info("certificate %s (serial %s): revoked by its subscriber, "
+	    "account %s (%s)", id, t.serial, who.account_id,
+	    ra_reason_name(r.reason));
+	if ((o = json_pack("{s:I, s:s, s:s, s:{s:s, s:i, s:s}}", "id",
+	    (json_int_t)strtoll(id, NULL, 10), "serial", t.serial, "status",
+	    "revoked", "revocation", "revoked_at", t.at, "reason_code", r.reason,
+	    "reason", ra_reason_name(r.reason))) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	ra_wipe(&r, sizeof(r));
+	json_decref(o);
+	return rc;
+}
+
+static int
+ra_rekey_txn(struct db *db, void *arg)
+{
+	struct ra_cert_txn *t = arg;
+	const char *v[4];
+	PGresult *res = NULL, *res2 = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_CO_DONE;
+	if ((res = ra_cert_lock(db, t)) == NULL)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), "rekey opens %s, %ld "
+		    "days before the certificate expires (policy "
+		    "rekey.window_days)", PQgetvalue(res, 0, 4),
+		    t->ra->policy->rekey_window_days);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 8), "t") == 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), "this account has an "
+		    "open application; wait for it to end first");
+		goto out;
+	}
+	if (ra_factor_check(t->ra, db, t->who->account_id, "rekey", t->factor,
+	    &t->fo) == -1)
+		goto out;
+	if (t->fo.result != FACTOR_OK) {
+		t->outcome = RA_CO_FACTOR;
+		rc = 0;		/* commit the failure record, nothing else */
+		goto out;
+	}
+	v[0] = t->who->account_id;
+	v[1] = PQgetvalue(res, 0, 6);
+	v[2] = PQgetvalue(res, 0, 7);
+	v[3] = t->id;
+	if ((res2 = db_exec(db, &stmt_rekey_insert, v, NULL, NULL)) == NULL ||
+	    PQntuples(res2) != 1) {
+		/* 23505: a concurrent application took the open slot. */
+		if (strcmp(db_last_sqlstate(db), "23505") == 0) {
+			t->outcome = RA_CO_STATE;
+			snprintf(t->detail, sizeof(t->detail), "this account has "
+			    "an open application");
+		}
+		goto out;
+	}
+	snprintf(t->app_id, sizeof(t->app_id), "%s", PQgetvalue(res2, 0, 0));
+	PQclear(res2);
+	v[0] = t->app_id;
+	v[1] = PQgetvalue(res, 0, 5);
+	if ((res2 = db_exec(db, &stmt_rekey_kyc, v, NULL, NULL)) == NULL ||
+	    strcmp(PQcmdTuples(res2), "1") != 0) {
+		log_err("rekey: application %s has no KYC row to carry over",
+		    v[1]);
+		goto out;
+	}
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s}", "account_id",
+	    t->who->account_id, "previous_certificate_id", t->id,
+	    "previous_serial", t->serial, "kyc_from_application",
+	    PQgetvalue(res, 0, 5), "client", t->client)) == NULL ||
+	    ra_cert_factor_details(details, &t->fo) == -1 ||
+	    audit_append(db, "subscriber:self", "ra.application.rekey",
+	    "ra_application", t->app_id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_certificate_rekey(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct factor f;
+	struct ra_cert_txn t;
+	char id[24], detail[256];
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	memset(&f, 0, sizeof(f));
+	memset(&t, 0, sizeof(t));
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k;
+	if (ra_path_id(req->path, "/v1/certificates/", "/rekey", id) == -1) {
+		rc = ra_problem(resp, 404, "no such certificate");
+		goto out;
+	}
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_rekey(req->body, req->body_len, &f, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	t.ra = ra;
+	t.who = &who;
+	t.id = id;
+	t.factor = &f;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_rekey_txn,
+	    &t) == -1) {
+		rc = ra_cert_refuse(resp, &t);
+		goto out;
+	}
+	if (t.outcome == RA_CO_FACTOR) {
+		rc = ra_factor_respond(resp, &t.fo);
+		goto out;
+	}
+	log_info("certificate %s: rekey application %s by account %s", id,
+	    t.app_id, who.account_id);
+	if ((o = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)strtoll(
+	    t.app_id, NULL, 10), "kind", "rekey", "status", "submitted",
+	    "previous_certificate_id", (json_int_t)strtoll(id, NULL, 10))) ==
+	    NULL)
+		goto out;
+	rc = http_respond_json(resp, 201, o);
+out:
+	ra_wipe(&f, sizeof(f));
+	json_decref(o);
+	return rc;
+}

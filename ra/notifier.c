@@ -1,0 +1,351 @@
+/*
+ * The issuance notifier: a second thread of rad with its OWN database
+ * connection (libpq connections are not shared between threads; the HTTP
+ * thread keeps ra->db). It LISTENs issuance_done (schema/007: cad's
+ * "<order id>:<status>") and, on every notification and every
+ * notifier.interval_seconds (a notification is lost while the connection
+ * is down, or when rad was not running), reconciles: each agreed
+ * application whose issuance order is done becomes issued, in one
+ * transaction with its audit event (ra.application.issued, actor
+ * ra:notifier), the supersession of the certificate a rekey replaces
+ * (revocation reason 4, cert.revoke) and the subscriber's email (written
+ * before COMMIT: a failed send leaves the application agreed, retried at
+ * the next round). Several rad processes may run one each: the row lock and
+ * the status condition make each application issued once.
+ *
+ * A failed order is left as it is: the application stays agreed and
+ * GET /v1/applications/{id}/agreement shows the order's status and error
+ * (an officer cancels it; ra/README.md).
+ *
+ * The thread needs nothing the SANDBOX_NET_FILES profile lacks: poll,
+ * a pipe made before the sandbox, socket and connect to reconnect, and the
+ * mail sink's files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "lib/audit.h"
+#include "lib/db.h"
+#include "lib/log.h"
+#include "ra/extern.h"
+
+#define RA_NOTIFIER_ACTOR	"ra:notifier"
+#define RA_NOTIFIER_BATCH	100
+#define RA_NOTIFIER_RECONNECT_S	2
+#define RA_TS(col)	"to_char(" col " AT TIME ZONE 'UTC', " \
+			"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+struct ra_notifier {
+	struct ra	*ra;
+	char		*conninfo;
+	struct db	*db;
+	pthread_t	 thr;
+	int		 started;
+	int		 wake[2];	/* stop pipe */
+	long		 interval_s;
+	time_t		 last_connect;
+};
+
+static const struct db_stmt stmt_notifier_due = {
+	"ra_notifier_due",
+	"SELECT a.id FROM ra_application a JOIN issuance_order o "
+	"ON o.id = a.order_id WHERE a.status = 'agreed' AND o.status = 'done' "
+	"ORDER BY a.id LIMIT 100",
+	0
+};
+static const struct db_stmt stmt_notifier_lock = {
+	"ra_notifier_application_lock",
+	"SELECT a.account_id, a.kind, a.previous_certificate_id, o.id, c.id, "
+	"c.serial, c.subject, " RA_TS("c.not_after") ", acc.email "
+	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id "
+	"JOIN certificate c ON c.id = o.certificate_id "
+	"JOIN ra_account acc ON acc.id = a.account_id "
+	"WHERE a.id = $1 AND a.status = 'agreed' AND o.status = 'done' "
+	"FOR UPDATE OF a",
+	1
+};
+static const struct db_stmt stmt_notifier_issued = {
+	"ra_notifier_application_issued",
+	"UPDATE ra_application SET status = 'issued' WHERE id = $1 "
+	"AND status = 'agreed'",
+	1
+};
+static const struct db_stmt stmt_notifier_supersede = {
+	"ra_notifier_supersede",
+	"UPDATE certificate SET revoked_at = now(), revocation_reason = 4, "
+	"revoked_by = '" RA_NOTIFIER_ACTOR "' WHERE id = $1 AND "
+	"(revoked_at IS NULL OR revocation_reason = 6) RETURNING serial",
+	1
+};
+
+struct ra_notifier_txn {
+	struct ra	*ra;
+	const char	*id;
+	int		 done;
+	char		 serial[80];
+	char		 superseded[80];
+};
+
+static int
+ra_notifier_txn(struct db *db, void *arg)
+{
+	struct ra_notifier_txn *t = arg;
+	const char *v[1];
+	char body[2048];
+	PGresult *res = NULL, *res2 = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->done = 0;
+	t->superseded[0] = '\0';
+	v[0] = t->id;
+	if ((res = db_exec(db, &stmt_notifier_lock, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = 0;		/* another process did it */
+		goto out;
+	}
+	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0, 5));
+	if ((res2 = db_exec(db, &stmt_notifier_issued, v, NULL, NULL)) == NULL ||
+	    strcmp(PQcmdTuples(res2), "1") != 0)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "account_id",
+	    PQgetvalue(res, 0, 0), "order_id", PQgetvalue(res, 0, 3),
+	    "certificate_id", PQgetvalue(res, 0, 4), "serial", t->serial)) ==
+	    NULL || audit_append(db, RA_NOTIFIER_ACTOR, "ra.application.issued",
+	    "ra_application", t->id, details, NULL) == -1)
+		goto out;
+	json_decref(details);
+	details = NULL;
+	/* A rekey: the new certificate supersedes the old (RFC 5280 §5.3.1). */
+	if (!PQgetisnull(res, 0, 2)) {
+		PQclear(res2);
+		v[0] = PQgetvalue(res, 0, 2);
+		if ((res2 = db_exec(db, &stmt_notifier_supersede, v, NULL,
+		    NULL)) == NULL)
+			goto out;
+		if (PQntuples(res2) == 1) {
+			snprintf(t->superseded, sizeof(t->superseded), "%s",
+			    PQgetvalue(res2, 0, 0));
+			if ((details = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}",
+			    "serial", t->superseded, "reason", "superseded",
+			    "reason_code", 4, "by_certificate_id",
+			    PQgetvalue(res, 0, 4), "by_serial", t->serial,
+			    "application_id", t->id)) == NULL ||
+			    audit_append(db, RA_NOTIFIER_ACTOR, "cert.revoke",
+			    "certificate", v[0], details, NULL) == -1)
+				goto out;
+		}
+	}
+	snprintf(body, sizeof(body), "Your certificate has been issued.\r\n"
+	    "\r\n  Subject: %s\r\n  Serial:  %s\r\n  Valid until: %s\r\n%s%s%s"
+	    "\r\nSee it, with its history, under My certificates "
+	    "(GET /v1/certificates/%s).\r\n", PQgetvalue(res, 0, 6), t->serial,
+	    PQgetvalue(res, 0, 7), t->superseded[0] != '\0' ?
+	    "\r\nIt replaces your certificate of serial " : "",
+	    t->superseded, t->superseded[0] != '\0' ? ", now revoked as "
+	    "superseded.\r\n" : "", PQgetvalue(res, 0, 4));
+	/* Before COMMIT: a failed send leaves it agreed for the next round. */
+	if (ra_mail_send(t->ra->mailer, PQgetvalue(res, 0, 8),
+	    "Your certificate has been issued", body) == -1)
+		goto out;
+	t->done = 1;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_notifier_reconcile(struct ra *ra, struct db *db)
+{
+	struct ra_notifier_txn t;
+	PGresult *res;
+	int i, n = 0;
+
+	if ((res = db_exec(db, &stmt_notifier_due, NULL, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		memset(&t, 0, sizeof(t));
+		t.ra = ra;
+		t.id = PQgetvalue(res, i, 0);
+		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_notifier_txn,
+		    &t) == -1) {
+			log_warn("notifier: application %s not marked issued; "
+			    "retried next round", t.id);
+			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
+				PQclear(res);
+				return -1;
+			}
+			continue;
+		}
+		if (!t.done)
+			continue;
+		n++;
+		log_info("notifier: application %s issued (serial %s)%s%s",
+		    t.id, t.serial, t.superseded[0] != '\0' ?
+		    "; superseded serial " : "", t.superseded);
+	}
+	PQclear(res);
+	return n;
+}
+
+/* Connects and LISTENs; 0 or -1 (logged). */
+static int
+ra_notifier_connect(struct ra_notifier *nf)
+{
+	PGresult *res;
+	char err[512];
+
+	nf->last_connect = time(NULL);
+	if ((nf->db = db_connect(nf->conninfo, err, sizeof(err))) == NULL) {
+		log_warn("notifier: database: %s", err);
+		return -1;
+	}
+	res = PQexec(db_conn(nf->db), "LISTEN issuance_done");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_warn("notifier: LISTEN issuance_done: %s",
+		    PQerrorMessage(db_conn(nf->db)));
+		PQclear(res);
+		db_close(nf->db);
+		nf->db = NULL;
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static void
+ra_notifier_lost(struct ra_notifier *nf)
+{
+	if (nf->db == NULL)
+		return;
+	log_warn("notifier: lost the database connection; reconnecting");
+	db_close(nf->db);
+	nf->db = NULL;
+}
+
+static void *
+ra_notifier_main(void *arg)
+{
+	struct ra_notifier *nf = arg;
+	struct pollfd pfd[2];
+	PGnotify *nt;
+	time_t next = 0, now;
+	int npfd, timeout, due;
+	char c;
+
+	for (;;) {
+		now = time(NULL);
+		if (nf->db == NULL && now - nf->last_connect >=
+		    RA_NOTIFIER_RECONNECT_S && ra_notifier_connect(nf) == 0) {
+			log_info("notifier: database connection (re)established");
+			next = 0;
+		}
+		timeout = nf->db == NULL ? RA_NOTIFIER_RECONNECT_S * 1000 :
+		    next > now ? (int)(next - now) * 1000 : 0;
+		pfd[0].fd = nf->wake[0];
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		npfd = 1;
+		if (nf->db != NULL) {
+			pfd[1].fd = PQsocket(db_conn(nf->db));
+			pfd[1].events = POLLIN;
+			pfd[1].revents = 0;
+			npfd = 2;
+		}
+		if (poll(pfd, (nfds_t)npfd, timeout) == -1 && errno != EINTR)
+			break;
+		if (pfd[0].revents != 0 && read(nf->wake[0], &c, 1) >= 0)
+			break;	/* stop */
+		due = 0;
+		if (nf->db != NULL && npfd == 2 && pfd[1].revents != 0) {
+			if (PQconsumeInput(db_conn(nf->db)) != 1)
+				ra_notifier_lost(nf);
+			else
+				while ((nt = PQnotifies(db_conn(nf->db))) !=
+				    NULL) {
+					/* "<order id>:done" or ":failed". */
+					if (strstr(nt->extra, ":done") != NULL)
+						due = 1;
+					PQfreemem(nt);
+				}
+		}
+		now = time(NULL);
+		if (nf->db != NULL && (due || now >= next)) {
+			if (ra_notifier_reconcile(nf->ra, nf->db) == -1)
+				ra_notifier_lost(nf);
+			next = now + nf->interval_s;
+		}
+	}
+	return NULL;
+}
+
+struct ra_notifier *
+ra_notifier_start(struct ra *ra, const char *conninfo, long interval_s,
+    char *err, size_t errlen)
+{
+	struct ra_notifier *nf = NULL;
+	int r, rc = -1;
+
+	if ((nf = calloc(1, sizeof(*nf))) == NULL) {
+		snprintf(err, errlen, "calloc: %s", strerror(errno));
+		goto out;
+	}
+	nf->ra = ra;
+	nf->interval_s = interval_s;
+	nf->wake[0] = nf->wake[1] = -1;
+	if ((nf->conninfo = strdup(conninfo)) == NULL ||
+	    pipe2(nf->wake, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "strdup/pipe2: %s", strerror(errno));
+		goto out;
+	}
+	/* The first connection before the sandbox: a failure is fatal. */
+	if (ra_notifier_connect(nf) == -1) {
+		snprintf(err, errlen, "cannot connect its database connection");
+		goto out;
+	}
+	if ((r = pthread_create(&nf->thr, NULL, ra_notifier_main, nf)) != 0) {
+		snprintf(err, errlen, "pthread_create: %s", strerror(r));
+		goto out;
+	}
+	nf->started = 1;
+	rc = 0;
+out:
+	if (rc == -1) {
+		ra_notifier_stop(nf);
+		nf = NULL;
+	}
+	return nf;
+}
+
+void
+ra_notifier_stop(struct ra_notifier *nf)
+{
+	if (nf == NULL)
+		return;
+	if (nf->started) {
+		if (write(nf->wake[1], "x", 1) != 1)
+			log_warn("notifier: stop pipe: %s", strerror(errno));
+		pthread_join(nf->thr, NULL);
+	}
+	db_close(nf->db);
+	if (nf->wake[0] != -1)
+		close(nf->wake[0]);
+	if (nf->wake[1] != -1)
+		close(nf->wake[1]);
+	free(nf->conninfo);
+	free(nf);
+}
