@@ -146,6 +146,7 @@ struct ra {
 	/* officer.c */
 	struct ra_ratelimit	*rl_officer;
 	unsigned char		 officer_key[32];	/* seals TOTP secrets */
+	unsigned char		 totp_key[32];	/* totp.c: subscribers' TOTP */
 };
 
 /* Attempts of one transaction on serialization failure (db_transaction). */
@@ -231,8 +232,8 @@ int	ra_me(struct ra *, const struct http_request *,
  * phone, password or PIN) carries a factor member, a JSON object:
  *	{"type":"otp","otp_id":N,"code":"123456"}  a code from POST /v1/otp
  *	{"type":"pin","pin":"123456"}		    the account's PIN
- *	{"type":"totp","code":"123456"}		    RFC 6238; not enrolable yet:
- *						    refused as not enrolled
+ *	{"type":"totp","code":"123456"}		    RFC 6238, once enrolled and
+ *						    confirmed (POST /v1/totp)
  */
 #define RA_OTP_DIGITS		6
 #define RA_PIN_DIGITS		6
@@ -241,7 +242,7 @@ int	ra_me(struct ra *, const struct http_request *,
 enum ra_factor_type {
 	RA_FACTOR_OTP = 1,
 	RA_FACTOR_PIN,
-	RA_FACTOR_TOTP,		/* XXX issue 3: lib/totp.c, then ra_factor_check */
+	RA_FACTOR_TOTP,		/* ra/totp.c: ra_totp_match */
 };
 struct ra_factor {
 	enum ra_factor_type	type;
@@ -298,16 +299,17 @@ int		 ra_sms_send(struct ra_sms *, const char *to, const char *text);
 enum ra_factor_result {
 	RA_FACTOR_OK = 0,	/* verified; an OTP is consumed */
 	RA_FACTOR_MALFORMED,	/* 400: not a factor object */
-	RA_FACTOR_NOT_ENROLLED,	/* 400: no PIN set; TOTP */
+	RA_FACTOR_NOT_ENROLLED,	/* 400: no PIN set; no TOTP confirmed */
 	RA_FACTOR_REFUSED,	/* 401: unknown, expired, used or dead OTP, or
-				   one of another purpose; nothing counted */
-	RA_FACTOR_WRONG,	/* 401: wrong code or PIN; counted */
+				   one of another purpose, or a replayed TOTP
+				   code; nothing counted */
+	RA_FACTOR_WRONG,	/* 401: wrong code, PIN or TOTP; counted */
 	RA_FACTOR_LOCKED,	/* 429: retry_after; nothing tried */
 };
 struct ra_factor_outcome {
 	enum ra_factor_result	result;
 	long			retry_after;	/* RA_FACTOR_LOCKED */
-	char			kind[8];	/* "otp", "pin": for the audit */
+	char			kind[8];	/* "otp", "pin", "totp": audit */
 	long long		otp_id;
 	char			detail[192];	/* client-facing, no secret */
 };
@@ -532,6 +534,80 @@ int	ra_application_submit(struct ra *, const struct http_request *,
 int	ra_application_list(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_application_get(struct ra *, const struct http_request *,
+	    struct http_response *);
+
+/*
+ * --- Subscriber TOTP and the sensitive account changes (issue 3): totp.c,
+ * change.c, change_request.c (the parsers; fuzzed) ------------------------
+ */
+#define RA_TOTP_ISSUER		"PKI RA"	/* the authenticator app shows it */
+#define RA_TOTP_PENDING_TTL_S	600	/* an unconfirmed enrolment lives */
+
+struct ra_totp_enrol_req {
+	struct ra_factor	factor;
+};
+struct ra_totp_confirm_req {
+	char	code[RA_OTP_DIGITS + 1];		/* wipe */
+};
+struct ra_password_change_req {
+	char			current[RA_PASSWORD_MAX + 1];	/* wipe */
+	char			password[RA_PASSWORD_MAX + 1];	/* new; wipe */
+	struct ra_factor	factor;
+};
+struct ra_email_change_req {
+	char			email[RA_EMAIL_MAX + 1];	/* lower-cased */
+	struct ra_factor	factor;
+};
+struct ra_phone_change_req {
+	char			phone[RA_PHONE_MAX + 1];	/* E.164 */
+	struct ra_factor	factor;
+};
+/*
+ * The bodies of POST /v1/totp {"factor"}, /v1/totp/confirm {"code"},
+ * /v1/password {"current_password","new_password","factor"}, /v1/email
+ * {"email","factor"} and /v1/phone {"phone","factor"}: strict as
+ * ra_parse_register (field rules included, but not the password policy,
+ * which needs the policy: ra_password_check). A new password equal to the
+ * current one is refused. On failure the output is zeroed; details never
+ * quote a value.
+ */
+int	ra_parse_totp_enrol(const void *body, size_t len,
+	    struct ra_totp_enrol_req *, char *detail, size_t detaillen);
+int	ra_parse_totp_confirm(const void *body, size_t len,
+	    struct ra_totp_confirm_req *, char *detail, size_t detaillen);
+int	ra_parse_password_change(const void *body, size_t len,
+	    struct ra_password_change_req *, char *detail, size_t detaillen);
+int	ra_parse_email_change(const void *body, size_t len,
+	    struct ra_email_change_req *, char *detail, size_t detaillen);
+int	ra_parse_phone_change(const void *body, size_t len,
+	    struct ra_phone_change_req *, char *detail, size_t detaillen);
+
+/* Loads ra.totp_key_file (AES-256-GCM, lib/totp.h). 0 or -1, logged. */
+int	ra_totp_init(struct ra *, const struct config *);
+enum ra_totp_match {
+	RA_TOTP_NONE = 0,	/* no confirmed TOTP on the account */
+	RA_TOTP_MATCH,		/* accepted; totp_last_step advanced */
+	RA_TOTP_WRONG,		/* no code of the window matches */
+	RA_TOTP_REPLAY,		/* matches a step at or before the last one */
+};
+/*
+ * The TOTP branch of ra_factor_check: checks code (RFC 6238, ±1 step)
+ * against account_id's confirmed secret inside the caller's transaction,
+ * the account row already locked FOR UPDATE. On RA_TOTP_MATCH the step is
+ * stored (part of the caller's transaction); otherwise nothing is written
+ * (counting a wrong code is the caller's). 0 with *m, or -1 (logged).
+ */
+int	ra_totp_match(struct ra *, struct db *, const char *account_id,
+	    const char *code, enum ra_totp_match *m);
+int	ra_totp_enrol(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_totp_confirm(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_password_change(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_email_change(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_phone_change(struct ra *, const struct http_request *,
 	    struct http_response *);
 
 #endif

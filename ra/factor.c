@@ -12,8 +12,10 @@
  * (10^6 SHA-256 guesses would, without the key), and a digest moved to
  * another row or purpose no longer matches. Codes live otp.ttl_seconds, are
  * used once, die after otp.max_attempts wrong tries, and an account may be
- * sent otp.per_hour of them. Wrong factors in a row lock the account's
- * factors (factor_lockout.*) with back-off.
+ * sent otp.per_hour of them. Wrong factors in a row (codes, PINs, TOTP
+ * codes) lock the account's factors (factor_lockout.*) with back-off. The
+ * TOTP branch is ra_totp_match (totp.c). An email OTP goes only to a
+ * verified address (after POST /v1/email the new one is not, yet).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -86,7 +88,8 @@ static const struct db_stmt stmt_otp_account = {
 	"AND o.created_at > now() - interval '1 hour'), "
 	"coalesce((SELECT ceil(extract(epoch FROM min(o.created_at) + "
 	"interval '1 hour' - now())) FROM ra_otp o WHERE o.account_id = a.id "
-	"AND o.created_at > now() - interval '1 hour'), 0)::bigint "
+	"AND o.created_at > now() - interval '1 hour'), 0)::bigint, "
+	"a.email_verified "
 	"FROM ra_account a WHERE a.id = $1 FOR UPDATE",
 	1
 };
@@ -125,6 +128,7 @@ enum ra_factor_txn_outcome {
 	RA_FTX_RATE,		/* 429 */
 	RA_FTX_VERIFIED,	/* 409: phone already verified */
 	RA_FTX_SEND_FAILED,	/* 503 */
+	RA_FTX_EMAIL_UNVERIFIED,	/* 409: no code to an unproven address */
 };
 
 /* --- start-up ------------------------------------------------------------------- */
@@ -241,7 +245,7 @@ ra_factor_failed(struct ra *ra, struct db *db, const char *account_id,
 	v[2] = lock_s;
 	if (db_exec_ok(db, &stmt_factor_failed, v) == -1)
 		goto out;
-	if (strcmp(type, "pin") == 0) {
+	if (strcmp(type, "otp") != 0) {	/* an OTP's is ra.otp.failed */
 		if ((details = json_pack("{s:s, s:s, s:I}", "type", type,
 		    "purpose", purpose, "factor_failures",
 		    (json_int_t)failed)) == NULL ||
@@ -385,6 +389,7 @@ ra_factor_check(struct ra *ra, struct db *db, const char *account_id,
 {
 	const char *v[1];
 	PGresult *res = NULL;
+	enum ra_totp_match m;
 	long failures;
 	int rc = -1;
 
@@ -438,15 +443,33 @@ ra_factor_check(struct ra *ra, struct db *db, const char *account_id,
 		rc = 0;
 		goto out;
 	case RA_FACTOR_TOTP:
-		/*
-		 * XXX issue 3: TOTP enrolment (RFC 6238, lib/totp.c) is not
-		 * there yet, so no account has a TOTP secret; check the code
-		 * here, counted like a wrong PIN, once it is.
-		 */
 		snprintf(out->kind, sizeof(out->kind), "totp");
-		ra_factor_set(out, RA_FACTOR_NOT_ENROLLED, "factor: TOTP is not "
-		    "enrolled for this account (TOTP enrolment is not available "
-		    "yet); use an OTP or the PIN");
+		if (ra_totp_match(ra, db, account_id, f->secret, &m) == -1)
+			goto out;
+		switch (m) {
+		case RA_TOTP_NONE:
+			ra_factor_set(out, RA_FACTOR_NOT_ENROLLED, "factor: TOTP "
+			    "is not enrolled for this account (POST /v1/totp, "
+			    "then /v1/totp/confirm); use an OTP or the PIN");
+			break;
+		case RA_TOTP_MATCH:
+			if (db_exec_ok(db, &stmt_factor_reset, v) == -1)
+				goto out;
+			ra_factor_set(out, RA_FACTOR_OK, "");
+			break;
+		case RA_TOTP_REPLAY:
+			/* RFC 6238 §5.2; not a guess, so not counted. */
+			ra_factor_set(out, RA_FACTOR_REFUSED, "factor: this TOTP "
+			    "code was already used; wait for the next one");
+			break;
+		case RA_TOTP_WRONG:
+			if (ra_factor_failed(ra, db, account_id, failures,
+			    purpose, "totp") == -1)
+				goto out;
+			ra_factor_set(out, RA_FACTOR_WRONG, "factor: wrong TOTP "
+			    "code");
+			break;
+		}
 		rc = 0;
 		goto out;
 	}
@@ -566,6 +589,11 @@ ra_otp_txn(struct db *db, void *arg)
 		t->outcome = RA_FTX_VERIFIED;
 		goto out;
 	}
+	if (strcmp(t->req->channel, "email") == 0 &&
+	    strcmp(PQgetvalue(res, 0, 6), "t") != 0) {
+		t->outcome = RA_FTX_EMAIL_UNVERIFIED;
+		goto out;
+	}
 	if ((res2 = db_exec(db, &stmt_otp_nextval, NULL, NULL, NULL)) == NULL ||
 	    PQntuples(res2) != 1)
 		goto out;
@@ -655,6 +683,10 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 		case RA_FTX_VERIFIED:
 			rc = ra_problem(resp, 409, "the phone number is already "
 			    "verified");
+			break;
+		case RA_FTX_EMAIL_UNVERIFIED:
+			rc = ra_problem(resp, 409, "the email address is not "
+			    "verified (open the link sent to it); use sms");
 			break;
 		case RA_FTX_SEND_FAILED:
 			http_add_header(resp, "Retry-After", "60");

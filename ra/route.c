@@ -52,6 +52,12 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/applications", ra_application_submit },
 	{ "GET", "/v1/applications", ra_application_list },
 	{ "GET", "/v1/applications/{id}", ra_application_get },
+	/* totp.c, change.c (issue 3) */
+	{ "POST", "/v1/totp", ra_totp_enrol },
+	{ "POST", "/v1/totp/confirm", ra_totp_confirm },
+	{ "POST", "/v1/password", ra_password_change },
+	{ "POST", "/v1/email", ra_email_change },
+	{ "POST", "/v1/phone", ra_phone_change },
 };
 
 /* The routes whose bodies may exceed RA_MAX_BODY, and their limit. */
