@@ -272,7 +272,6 @@ if [ "$c_old" != "$(code_of "$secret2")" ] && [ "$c_old" != "$(code_of "$secret2
 	expect 401 "the replaced secret's code"
 fi
 q "UPDATE ra_account SET factor_failures = 0 WHERE id = $aid" >/dev/null
-# A sealed secret copied to another account does not open there (bound to the id).
 note "replacement only on confirmation, expiry: ok"
 
 # --- password change ----------------------------------------------------------------------
@@ -332,6 +331,7 @@ note "password change: weak 400, wrong current 401 (counted), sessions revoked, 
 phone2=+6281299997002
 saved_tok=$tok; saved_aid=$aid; saved_phone=$phone
 account uma@example.com "$phone2"
+uma_tok=$tok; uma_aid=$aid
 tok=$saved_tok; aid=$saved_aid
 before
 req POST /v1/email "{\"email\":\"UMA@example.com\",\"factor\":{\"type\":\"pin\",\"pin\":\"$pin\"}}" application/json "$tok"
@@ -395,6 +395,16 @@ req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$c\"}" application/json "
 expect 200 "verify the new phone"
 note "phone change: reset verification, 409 same number, verify again: ok"
 
+# --- a sealed secret copied to another account does not open there -------------------------
+q "UPDATE ra_account SET totp_secret_enc = (SELECT totp_secret_enc FROM ra_account WHERE id = $acct1),
+	totp_confirmed_at = now() WHERE id = $uma_aid" >/dev/null
+req POST /v1/pin "{\"pin\":\"402917\",\"factor\":$(totpf "$(code_of "$secret2")")}" application/json "$uma_tok"
+expect 500 "another account's sealed secret"
+[ "$(q "SELECT count(*) FROM ra_account WHERE id = $uma_aid AND pin_hash IS NULL AND totp_last_step = 0")" = 1 ] ||
+	fail "a moved sealed secret authorized something"
+grep -q "the TOTP secret of account $uma_aid does not open" "$log" || fail "the unopenable seal not logged"
+note "a sealed secret bound to its account: ok"
+
 # --- pki_ra: no DELETE, the grants are column-level ------------------------------------------
 [ "$(q "SELECT has_table_privilege('pki_ra', 'ra_account', 'DELETE')::text || '/' ||
 	has_column_privilege('pki_ra', 'ra_account', 'totp_secret_enc', 'UPDATE')::text || '/' ||
@@ -410,5 +420,7 @@ for s in "${secrets[@]}"; do
 	! grep -qwF -- "$s" "$tmp/audit.txt" || fail "a secret is in audit_event"
 	! grep -qwF -- "$s" "$tmp/details" || fail "a secret is in a problem detail"
 done
-! grep -q '"level":"err"' "$log" || { grep '"level":"err"' "$log"; fail "errors in $log"; }
+# The one error expected: the moved seal above.
+! grep '"level":"err"' "$log" | grep -v "TOTP secret of account $uma_aid does not open" ||
+	fail "errors in $log"
 note "no secret in the log, the audit trail or a detail: ok"
