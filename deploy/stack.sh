@@ -445,6 +445,14 @@ write_layout() {
 		give_to_stack "$SECRETS/ra-officer.key.tmp"
 		mv -f -- "$SECRETS/ra-officer.key.tmp" "$SECRETS/ra-officer.key"
 	fi
+	# The AES-256-GCM key sealing subscribers' TOTP secrets (rad only; not
+	# the officers' key, which pkictl reads too): 64 hex digits, 0600.
+	if [ ! -s "$SECRETS/ra-totp.key" ]; then
+		(umask 077; openssl rand -hex 32 >"$SECRETS/ra-totp.key.tmp") ||
+			die "openssl rand failed for $SECRETS/ra-totp.key"
+		give_to_stack "$SECRETS/ra-totp.key.tmp"
+		mv -f -- "$SECRETS/ra-totp.key.tmp" "$SECRETS/ra-totp.key"
+	fi
 
 	write_file "$SOFTHSM2_CONF" 0644 <<EOF
 # SoftHSM2 configuration of this stack (written by deploy/stack.sh).
@@ -506,6 +514,7 @@ EOF
 				echo "sms_sink_dir = $DIR/spool/ra-sms"
 				echo "otp_key_file = $SECRETS/ra-otp.key"
 				echo "officer_key_file = $SECRETS/ra-officer.key"
+				echo "totp_key_file = $SECRETS/ra-totp.key"
 				echo "# Local stack only: the LOCAL SIMULATOR of identity verification."
 				echo "idv = simulator"
 			fi

@@ -310,6 +310,7 @@ factor_check(const struct factor_verifier *fv, struct db *db, const char *accoun
 	const char *v[1];
 	PGresult *res = NULL;
 	long failures;
+	enum factor_totp_match m;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -358,15 +359,34 @@ factor_check(const struct factor_verifier *fv, struct db *db, const char *accoun
 		rc = 0;
 		goto out;
 	case FACTOR_TOTP:
-		/*
-		 * XXX issue 3: TOTP enrolment (RFC 6238, lib/totp.c) is not
-		 * there yet, so no account has a TOTP secret; check the code
-		 * here, counted like a wrong PIN, once it is.
-		 */
 		snprintf(out->kind, sizeof(out->kind), "totp");
-		factor_set(out, FACTOR_NOT_ENROLLED, "factor: TOTP is not "
-		    "enrolled for this account (TOTP enrolment is not available "
-		    "yet); use an OTP or the PIN");
+		m = FACTOR_TOTP_NONE;
+		if (fv->totp_match != NULL && fv->totp_match(fv->totp_arg, db,
+		    account_id, f->secret, &m) == -1)
+			goto out;
+		switch (m) {
+		case FACTOR_TOTP_NONE:
+			factor_set(out, FACTOR_NOT_ENROLLED, "factor: TOTP is "
+			    "not enrolled for this account (POST /v1/totp, then "
+			    "/v1/totp/confirm); use an OTP or the PIN");
+			break;
+		case FACTOR_TOTP_MATCH:
+			if (db_exec_ok(db, &stmt_factor_reset, v) == -1)
+				goto out;
+			factor_set(out, FACTOR_OK, "");
+			break;
+		case FACTOR_TOTP_REPLAY:
+			/* RFC 6238 §5.2; not a guess, so not counted. */
+			factor_set(out, FACTOR_REFUSED, "factor: this TOTP code "
+			    "was already used; wait for the next one");
+			break;
+		case FACTOR_TOTP_WRONG:
+			if (factor_failed(fv, db, account_id, failures, purpose,
+			    "totp") == -1)
+				goto out;
+			factor_set(out, FACTOR_WRONG, "factor: wrong TOTP code");
+			break;
+		}
 		rc = 0;
 		goto out;
 	}

@@ -22,7 +22,7 @@ struct db;
 enum factor_type {
 	FACTOR_OTP = 1,
 	FACTOR_PIN,
-	FACTOR_TOTP,		/* XXX issue 3: lib/totp.c, then factor_check */
+	FACTOR_TOTP,		/* RFC 6238, through factor_verifier.totp_match */
 };
 struct factor {
 	enum factor_type	type;
@@ -47,7 +47,21 @@ struct factor_outcome {
 	char			detail[192];	/* client-facing, no secret */
 };
 
-/* Who verifies: the OTP key, the lock-out policy, the audit actors. */
+/* What a TOTP hook found for a code (rad: ra/totp.c ra_totp_match). */
+enum factor_totp_match {
+	FACTOR_TOTP_NONE = 0,	/* no confirmed TOTP secret */
+	FACTOR_TOTP_MATCH,	/* the code matches; the step is recorded */
+	FACTOR_TOTP_REPLAY,	/* a step at or before the last accepted one */
+	FACTOR_TOTP_WRONG,	/* no match within ±1 step */
+};
+
+/*
+ * Who verifies: the OTP key, the lock-out policy, the audit actors, and the
+ * TOTP hook (NULL: no TOTP here, answered as not enrolled). The hook
+ * checks code against the account's sealed secret inside the caller's
+ * transaction and records the matched step (replay protection); 0 with *m,
+ * or -1 on failure.
+ */
 struct factor_verifier {
 	unsigned char	 otp_key[FACTOR_OTP_KEY_LEN];
 	long		 lock_threshold;	/* wrong factors before a lock */
@@ -55,6 +69,9 @@ struct factor_verifier {
 	long		 lock_max_s;
 	const char	*actor;		/* of ra.otp.failed, ra.factor.failed */
 	const char	*lock_actor;	/* of ra.factor.lock */
+	int		(*totp_match)(void *arg, struct db *, const char *account_id,
+			    const char *code, enum factor_totp_match *m);
+	void		*totp_arg;
 };
 
 /*

@@ -170,6 +170,7 @@ struct ra {
 	unsigned char		 officer_key[32];	/* seals TOTP secrets */
 	/* certificate.c, notifier.c */
 	struct ra_cert		*cert;
+	unsigned char		 totp_key[32];	/* totp.c: subscribers' TOTP */
 };
 
 /* Attempts of one transaction on serialization failure (db_transaction). */
@@ -255,8 +256,8 @@ int	ra_me(struct ra *, const struct http_request *,
  * phone, password or PIN) carries a factor member, a JSON object:
  *	{"type":"otp","otp_id":N,"code":"123456"}  a code from POST /v1/otp
  *	{"type":"pin","pin":"123456"}		    the account's PIN
- *	{"type":"totp","code":"123456"}		    RFC 6238; not enrolable yet:
- *						    refused as not enrolled
+ *	{"type":"totp","code":"123456"}		    RFC 6238, once enrolled and
+ *						    confirmed (POST /v1/totp)
  */
 #define RA_OTP_DIGITS		6
 #define RA_PIN_DIGITS		6
@@ -677,5 +678,74 @@ void			 ra_notifier_stop(struct ra_notifier *);
  * becomes issued, each in its own transaction. The number handled, or -1.
  */
 int			 ra_notifier_reconcile(struct ra *, struct db *);
+
+/*
+ * --- Subscriber TOTP and the sensitive account changes (issue 3): totp.c,
+ * change.c, change_request.c (the parsers; fuzzed) ------------------------
+ */
+#define RA_TOTP_ISSUER		"PKI RA"	/* the authenticator app shows it */
+#define RA_TOTP_PENDING_TTL_S	600	/* an unconfirmed enrolment lives */
+
+struct ra_totp_enrol_req {
+	struct factor	factor;
+};
+struct ra_totp_confirm_req {
+	char	code[RA_OTP_DIGITS + 1];		/* wipe */
+};
+struct ra_password_change_req {
+	char			current[RA_PASSWORD_MAX + 1];	/* wipe */
+	char			password[RA_PASSWORD_MAX + 1];	/* new; wipe */
+	struct factor	factor;
+};
+struct ra_email_change_req {
+	char			email[RA_EMAIL_MAX + 1];	/* lower-cased */
+	struct factor	factor;
+};
+struct ra_phone_change_req {
+	char			phone[RA_PHONE_MAX + 1];	/* E.164 */
+	struct factor	factor;
+};
+/*
+ * The bodies of POST /v1/totp {"factor"}, /v1/totp/confirm {"code"},
+ * /v1/password {"current_password","new_password","factor"}, /v1/email
+ * {"email","factor"} and /v1/phone {"phone","factor"}: strict as
+ * ra_parse_register (field rules included, but not the password policy,
+ * which needs the policy: ra_password_check). A new password equal to the
+ * current one is refused. On failure the output is zeroed; details never
+ * quote a value.
+ */
+int	ra_parse_totp_enrol(const void *body, size_t len,
+	    struct ra_totp_enrol_req *, char *detail, size_t detaillen);
+int	ra_parse_totp_confirm(const void *body, size_t len,
+	    struct ra_totp_confirm_req *, char *detail, size_t detaillen);
+int	ra_parse_password_change(const void *body, size_t len,
+	    struct ra_password_change_req *, char *detail, size_t detaillen);
+int	ra_parse_email_change(const void *body, size_t len,
+	    struct ra_email_change_req *, char *detail, size_t detaillen);
+int	ra_parse_phone_change(const void *body, size_t len,
+	    struct ra_phone_change_req *, char *detail, size_t detaillen);
+
+/* Loads ra.totp_key_file (AES-256-GCM, lib/totp.h). 0 or -1, logged. */
+int	ra_totp_init(struct ra *, const struct config *);
+/*
+ * The TOTP hook of the factor verifier (factor_verifier.totp_match, arg:
+ * the struct ra): checks code (RFC 6238, ±1 step) against account_id's
+ * confirmed secret inside the caller's transaction, the account row already
+ * locked FOR UPDATE. On FACTOR_TOTP_MATCH the step is stored (part of the
+ * caller's transaction); otherwise nothing is written (counting a wrong
+ * code is lib/factor.c's). 0 with *m, or -1 (logged).
+ */
+int	ra_totp_match(void *ra, struct db *, const char *account_id,
+	    const char *code, enum factor_totp_match *m);
+int	ra_totp_enrol(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_totp_confirm(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_password_change(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_email_change(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_phone_change(struct ra *, const struct http_request *,
+	    struct http_response *);
 
 #endif

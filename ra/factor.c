@@ -12,8 +12,10 @@
  * (10^6 SHA-256 guesses would, without the key), and a digest moved to
  * another row or purpose no longer matches. Codes live otp.ttl_seconds, are
  * used once, die after otp.max_attempts wrong tries, and an account may be
- * sent otp.per_hour of them. Wrong factors in a row lock the account's
- * factors (factor_lockout.*) with back-off.
+ * sent otp.per_hour of them. Wrong factors in a row (codes, PINs, TOTP
+ * codes) lock the account's factors (factor_lockout.*) with back-off. The
+ * TOTP branch is ra_totp_match (totp.c). An email OTP goes only to a
+ * verified address (after POST /v1/email the new one is not, yet).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,7 +47,8 @@ static const struct db_stmt stmt_otp_account = {
 	"AND o.created_at > now() - interval '1 hour'), "
 	"coalesce((SELECT ceil(extract(epoch FROM min(o.created_at) + "
 	"interval '1 hour' - now())) FROM ra_otp o WHERE o.account_id = a.id "
-	"AND o.created_at > now() - interval '1 hour'), 0)::bigint "
+	"AND o.created_at > now() - interval '1 hour'), 0)::bigint, "
+	"a.email_verified "
 	"FROM ra_account a WHERE a.id = $1 FOR UPDATE",
 	1
 };
@@ -84,6 +87,7 @@ enum ra_factor_txn_outcome {
 	RA_FTX_RATE,		/* 429 */
 	RA_FTX_VERIFIED,	/* 409: phone already verified */
 	RA_FTX_SEND_FAILED,	/* 503 */
+	RA_FTX_EMAIL_UNVERIFIED,	/* 409: no code to an unproven address */
 };
 
 /* --- start-up ------------------------------------------------------------------- */
@@ -230,6 +234,11 @@ ra_otp_txn(struct db *db, void *arg)
 		t->outcome = RA_FTX_VERIFIED;
 		goto out;
 	}
+	if (strcmp(t->req->channel, "email") == 0 &&
+	    strcmp(PQgetvalue(res, 0, 6), "t") != 0) {
+		t->outcome = RA_FTX_EMAIL_UNVERIFIED;
+		goto out;
+	}
 	if ((res2 = db_exec(db, &stmt_otp_nextval, NULL, NULL, NULL)) == NULL ||
 	    PQntuples(res2) != 1)
 		goto out;
@@ -319,6 +328,10 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 		case RA_FTX_VERIFIED:
 			rc = ra_problem(resp, 409, "the phone number is already "
 			    "verified");
+			break;
+		case RA_FTX_EMAIL_UNVERIFIED:
+			rc = ra_problem(resp, 409, "the email address is not "
+			    "verified (open the link sent to it); use sms");
 			break;
 		case RA_FTX_SEND_FAILED:
 			http_add_header(resp, "Retry-After", "60");

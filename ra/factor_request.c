@@ -27,7 +27,7 @@
 
 static const char *const ra_purposes[] = {
 	"phone_verify", "agreement", "rekey", "revoke", "change_password",
-	"change_email", "change_phone", "set_pin", "sign",
+	"change_email", "change_phone", "set_pin", "sign", "totp_enrol",
 };
 
 int
@@ -189,7 +189,7 @@ ra_parse_otp_request(const void *body, size_t len, struct ra_otp_req *r,
 	    RA_PURPOSE_MAX || ra_purpose_check(json_string_value(purpose)) == -1) {
 		snprintf(detail, detaillen, "purpose: must be one of "
 		    "phone_verify, agreement, rekey, revoke, change_password, "
-		    "change_email, change_phone, set_pin");
+		    "change_email, change_phone, set_pin, totp_enrol");
 		goto out;
 	}
 	snprintf(r->channel, sizeof(r->channel), "%s", json_string_value(ch));

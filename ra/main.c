@@ -181,7 +181,8 @@ main(int argc, char **argv)
 		log_err("database: %s", err);
 		goto out;
 	}
-	if (ra_account_init(&ra) == -1 || ra_officer_init(&ra, cfg) == -1)
+	if (ra_account_init(&ra) == -1 || ra_officer_init(&ra, cfg) == -1 ||
+	    ra_totp_init(&ra, cfg) == -1)
 		goto out;
 	if ((ra.rl_register = ra_ratelimit_new(policy.register_per_min)) == NULL ||
 	    (ra.rl_login = ra_ratelimit_new(policy.login_per_min)) == NULL) {
@@ -223,6 +224,7 @@ out:
 	ra_mailer_free(ra.mailer);
 	ra_sms_free(ra.sms);
 	ra_wipe(ra.fv.otp_key, sizeof(ra.fv.otp_key));
+	ra_wipe(ra.totp_key, sizeof(ra.totp_key));
 	config_free(polcfg);
 	config_free(cfg);
 	return rc;

@@ -69,6 +69,12 @@ static const struct ra_route ra_routes[] = {
 	{ "GET", "/v1/certificates/{id}", ra_certificate_get },
 	{ "POST", "/v1/certificates/{id}/revoke", ra_certificate_revoke },
 	{ "POST", "/v1/certificates/{id}/rekey", ra_certificate_rekey },
+	/* totp.c, change.c (issue 3) */
+	{ "POST", "/v1/totp", ra_totp_enrol },
+	{ "POST", "/v1/totp/confirm", ra_totp_confirm },
+	{ "POST", "/v1/password", ra_password_change },
+	{ "POST", "/v1/email", ra_email_change },
+	{ "POST", "/v1/phone", ra_phone_change },
 };
 
 /* The routes whose bodies may exceed RA_MAX_BODY, and their limit. */

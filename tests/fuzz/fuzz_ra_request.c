@@ -7,6 +7,9 @@
  * bodies (ra/factor_request.c: /v1/otp, /v1/phone/verify, /v1/pin and the
  * factor object): what parses has a known channel and purpose, 6-digit
  * codes and PINs, a positive otp_id, and a PIN that passes ra_pin_check.
+ * And the TOTP and account-change bodies (ra/change_request.c): a confirm
+ * code of 6 digits, two different non-empty passwords, an email that passes
+ * ra_email_check again, a phone that passes ra_phone_check, a valid factor.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -74,6 +77,62 @@ fuzz_factors(const uint8_t *data, size_t size)
 		__builtin_trap();
 }
 
+static int
+fuzz_factor_ok(const struct factor *f)
+{
+	return fuzz_six_digits(f->secret) && f->type >= FACTOR_OTP &&
+	    f->type <= FACTOR_TOTP &&
+	    (f->type == FACTOR_OTP) == (f->otp_id > 0);
+}
+
+static void
+fuzz_changes(const uint8_t *data, size_t size)
+{
+	struct ra_totp_enrol_req en;
+	struct ra_totp_confirm_req co;
+	struct ra_password_change_req pw;
+	struct ra_email_change_req em;
+	struct ra_phone_change_req ph;
+	char detail[256], again[RA_EMAIL_MAX + 1];
+
+	if (ra_parse_totp_enrol(data, size, &en, detail, sizeof(detail)) == 0) {
+		if (!fuzz_factor_ok(&en.factor))
+			__builtin_trap();
+		ra_wipe(&en, sizeof(en));
+	} else if (!fuzz_all_zero(&en, sizeof(en)))
+		__builtin_trap();
+	if (ra_parse_totp_confirm(data, size, &co, detail, sizeof(detail)) == 0) {
+		if (!fuzz_six_digits(co.code))
+			__builtin_trap();
+		ra_wipe(&co, sizeof(co));
+	} else if (!fuzz_all_zero(&co, sizeof(co)))
+		__builtin_trap();
+	if (ra_parse_password_change(data, size, &pw, detail,
+	    sizeof(detail)) == 0) {
+		if (pw.current[0] == '\0' || pw.password[0] == '\0' ||
+		    strcmp(pw.current, pw.password) == 0 ||
+		    !fuzz_factor_ok(&pw.factor))
+			__builtin_trap();
+		ra_wipe(&pw, sizeof(pw));
+	} else if (!fuzz_all_zero(&pw, sizeof(pw)))
+		__builtin_trap();
+	if (ra_parse_email_change(data, size, &em, detail, sizeof(detail)) == 0) {
+		memcpy(again, em.email, sizeof(again));
+		if (ra_email_check(again, detail, sizeof(detail)) != 0 ||
+		    strcmp(again, em.email) != 0 || !fuzz_factor_ok(&em.factor))
+			__builtin_trap();
+		ra_wipe(&em, sizeof(em));
+	} else if (!fuzz_all_zero(&em, sizeof(em)))
+		__builtin_trap();
+	if (ra_parse_phone_change(data, size, &ph, detail, sizeof(detail)) == 0) {
+		if (ra_phone_check(ph.phone, detail, sizeof(detail)) != 0 ||
+		    !fuzz_factor_ok(&ph.factor))
+			__builtin_trap();
+		ra_wipe(&ph, sizeof(ph));
+	} else if (!fuzz_all_zero(&ph, sizeof(ph)))
+		__builtin_trap();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -121,5 +180,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (!fuzz_all_zero(&tok, sizeof(tok)))
 		__builtin_trap();
 	fuzz_factors(data, size);
+	fuzz_changes(data, size);
 	return 0;
 }

@@ -19,7 +19,7 @@ for f in "$S"/secrets/*; do
 	[ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
 	[ "$(wc -c <"$f")" -ge 32 ] || fail "$f is too short"
 done
-[ "$(find "$S/secrets" -type f | wc -l)" -eq 15 ] || fail "want 6 PINs, 6 SO PINs, the LDAP password, the RA OTP key and the RA officer key"
+[ "$(find "$S/secrets" -type f | wc -l)" -eq 16 ] || fail "want 6 PINs, 6 SO PINs, the LDAP password, the RA OTP key, the RA officer key and the RA TOTP key"
 [ "$(tr -d "\n" <"$S/secrets/ra-officer.key" | grep -cE "^[0-9a-f]{64}$")" = 1 ] || fail "ra-officer.key is not 64 hex digits"
 [ "$(stat -c %a "$S/run")" = 700 ] || fail "run/ (PostgreSQL socket) is not 0700"
 if [ "$(id -u)" -eq 0 ]; then

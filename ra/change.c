@@ -1,0 +1,567 @@
+/*
+ * The sensitive account changes (issue 3), each authorized by a second
+ * factor (ra_factor_check, extern.h) of its own purpose:
+ *
+ *	POST /v1/password	change_password: the current password too;
+ *				Argon2id; every other session revoked
+ *	POST /v1/email		change_email: the new address is unverified
+ *				until the link mailed to it is opened
+ *	POST /v1/phone		change_phone: the new number is unverified
+ *				until POST /v1/phone/verify
+ *
+ * Each change and its audit event commit in one transaction; a refused
+ * request changes nothing but the failure counters (a wrong factor, a wrong
+ * current password). A notice goes to the account's (old) address after
+ * the commit; a notice that cannot be sent is logged, not fatal.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <argon2.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "lib/audit.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "ra/extern.h"
+
+static const struct db_stmt stmt_pw_account = {
+	"ra_password_change_account",
+	"SELECT password_hash, failed_logins, "
+	"coalesce(ceil(extract(epoch FROM locked_until - now())), 0)::bigint, "
+	"email FROM ra_account WHERE id = $1 FOR UPDATE",
+	1
+};
+static const struct db_stmt stmt_pw_failed = {
+	"ra_password_change_failed",
+	"UPDATE ra_account SET failed_logins = $2::int, locked_until = CASE "
+	"WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) "
+	"ELSE locked_until END WHERE id = $1",
+	3
+};
+static const struct db_stmt stmt_pw_update = {
+	"ra_password_change_update",
+	"UPDATE ra_account SET password_hash = $2, failed_logins = 0, "
+	"locked_until = NULL WHERE id = $1",
+	2
+};
+static const struct db_stmt stmt_pw_sessions = {
+	"ra_password_change_sessions_revoke",
+	"UPDATE ra_session SET revoked_at = now() WHERE account_id = $1 "
+	"AND id <> $2 AND revoked_at IS NULL AND expires_at > now() "
+	"RETURNING id",
+	2
+};
+static const struct db_stmt stmt_email_taken = {
+	"ra_email_change_taken",
+	"SELECT 1 FROM ra_account WHERE email = $1",
+	1
+};
+static const struct db_stmt stmt_email_update = {
+	"ra_email_change_update",
+	"UPDATE ra_account a SET email = $2, email_verified = false, "
+	"email_verified_at = NULL FROM (SELECT id, email FROM ra_account "
+	"WHERE id = $1) o WHERE a.id = o.id RETURNING o.email",
+	2
+};
+static const struct db_stmt stmt_email_supersede = {
+	"ra_email_change_supersede",
+	"UPDATE ra_email_verification SET used_at = now() "
+	"WHERE account_id = $1 AND used_at IS NULL",
+	1
+};
+static const struct db_stmt stmt_email_verification = {
+	"ra_email_change_verification_insert",
+	"INSERT INTO ra_email_verification (account_id, token_sha256, expires_at) "
+	"VALUES ($1, $2::bytea, now() + make_interval(secs => $3::int))",
+	3
+};
+static const struct db_stmt stmt_phone_update = {
+	"ra_phone_change_update",
+	"UPDATE ra_account a SET phone = $2, phone_verified = false, "
+	"phone_verified_at = NULL FROM (SELECT id, phone, email FROM ra_account "
+	"WHERE id = $1) o WHERE a.id = o.id AND o.phone <> $2 "
+	"RETURNING o.phone, o.email",
+	2
+};
+
+enum ra_change_outcome {
+	RA_CHANGE_DONE = 0,
+	RA_CHANGE_FACTOR,	/* ra_factor_respond() */
+	RA_CHANGE_BAD_PASSWORD,	/* 401 */
+	RA_CHANGE_LOCKED,	/* 429 */
+	RA_CHANGE_DUPLICATE,	/* 409 */
+	RA_CHANGE_SAME,		/* 409 */
+	RA_CHANGE_MAIL_FAILED,	/* 503 */
+};
+
+struct ra_change_txn {
+	struct ra			*ra;
+	const struct ra_subject		*who;
+	const struct factor		*factor;
+	const char			*client;
+	const char			*value;	/* new email, phone or hash */
+	const char			*current;	/* current password */
+	enum ra_change_outcome		 outcome;
+	struct factor_outcome	 fo;
+	long				 retry_after;
+	long				 revoked;
+	char				 email[RA_EMAIL_MAX + 1];	/* old */
+};
+
+/* The factor of the change; 1: verified; 0: refused (commit); -1: failure. */
+static int
+ra_change_factor(struct db *db, struct ra_change_txn *t, const char *purpose)
+{
+	if (ra_factor_check(t->ra, db, t->who->account_id, purpose, t->factor,
+	    &t->fo) == -1)
+		return -1;
+	if (t->fo.result != FACTOR_OK) {
+		t->outcome = RA_CHANGE_FACTOR;
+		return 0;
+	}
+	return 1;
+}
+
+/* {factor, otp_id (an OTP's), client} plus the caller's members. */
+static json_t *
+ra_change_details(const struct ra_change_txn *t)
+{
+	json_t *d;
+
+	if ((d = json_pack("{s:s, s:s}", "factor", t->fo.kind, "client",
+	    t->client)) == NULL)
+		return NULL;
+	if (t->fo.otp_id > 0 && json_object_set_new(d, "otp_id",
+	    json_integer((json_int_t)t->fo.otp_id)) == -1) {
+		json_decref(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* A notice after the commit: logged when it cannot be sent. */
+static void
+ra_change_notice(struct ra *ra, const char *to, const char *subject,
+    const char *body)
+{
+	if (ra_mail_send(ra->mailer, to, subject, body) == -1)
+		log_warn("change: the notice \"%s\" could not be sent", subject);
+}
+
+/* Seconds of lock after the failed-th failure (account.c's rule). */
+static long
+ra_change_lock_seconds(const struct ra_policy *p, long failed)
+{
+	long n = failed - p->lockout_threshold, s = p->lockout_base_s;
+
+	if (n < 0)
+		return 0;
+	while (n-- > 0 && s < p->lockout_max_s)
+		s *= 2;
+	return s > p->lockout_max_s ? p->lockout_max_s : s;
+}
+
+/* --- POST /v1/password ----------------------------------------------------------- */
+
+/*
+ * The current password is checked first: a wrong one counts toward the
+ * log-in lock-out (failed_logins, policy [lockout]) as a failed log-in
+ * would, so a stolen session cannot guess it for free; the factor is not
+ * tried then (an OTP stays usable).
+ */
+static int
+ra_password_txn(struct db *db, void *arg)
+{
+	struct ra_change_txn *t = arg;
+	const char *v[3];
+	char failed_s[24], lock_s[24];
+	PGresult *res = NULL, *res2 = NULL;
+	json_t *details = NULL;
+	long failed, lock;
+	int rc = -1, r;
+
+	t->outcome = RA_CHANGE_DONE;
+	v[0] = t->who->account_id;
+	if ((res = db_exec(db, &stmt_pw_account, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res, 0, 3));
+	if ((t->retry_after = strtol(PQgetvalue(res, 0, 2), NULL, 10)) > 0) {
+		t->outcome = RA_CHANGE_LOCKED;
+		goto out;
+	}
+	if (argon2id_verify(PQgetvalue(res, 0, 0), t->current,
+	    strlen(t->current)) != ARGON2_OK) {
+		failed = strtol(PQgetvalue(res, 0, 1), NULL, 10) + 1;
+		lock = ra_change_lock_seconds(t->ra->policy, failed);
+		snprintf(failed_s, sizeof(failed_s), "%ld", failed);
+		snprintf(lock_s, sizeof(lock_s), "%ld", lock);
+		v[1] = failed_s;
+		v[2] = lock_s;
+		if (db_exec_ok(db, &stmt_pw_failed, v) == -1)
+			goto out;
+		if ((details = json_pack("{s:s, s:I}", "client", t->client,
+		    "failed_logins", (json_int_t)failed)) == NULL ||
+		    audit_append(db, "subscriber:self",
+		    "ra.account.password_failed", "ra_account",
+		    t->who->account_id, details, NULL) == -1)
+			goto out;
+		if (lock > 0) {
+			json_decref(details);
+			if ((details = json_pack("{s:I, s:I}", "failed_logins",
+			    (json_int_t)failed, "locked_seconds",
+			    (json_int_t)lock)) == NULL ||
+			    audit_append(db, "ra:lockout", "ra.account.lock",
+			    "ra_account", t->who->account_id, details,
+			    NULL) == -1)
+				goto out;
+		}
+		t->outcome = RA_CHANGE_BAD_PASSWORD;
+		rc = 0;		/* commit the count, nothing else */
+		goto out;
+	}
+	if ((r = ra_change_factor(db, t, "change_password")) != 1) {
+		rc = r;
+		goto out;
+	}
+	v[1] = t->value;
+	if (db_exec_ok(db, &stmt_pw_update, v) == -1)
+		goto out;
+	v[1] = t->who->session_id;
+	if ((res2 = db_exec(db, &stmt_pw_sessions, v, NULL, NULL)) == NULL)
+		goto out;
+	t->revoked = PQntuples(res2);
+	if ((details = ra_change_details(t)) == NULL ||
+	    json_object_set_new(details, "sessions_revoked",
+	    json_integer(t->revoked)) == -1 ||
+	    audit_append(db, "subscriber:self", "ra.account.password_change",
+	    "ra_account", t->who->account_id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_password_change(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_password_change_req r;
+	struct ra_change_txn t;
+	char detail[256], hash[256];
+	json_t *o = NULL;
+	int rc = -1, a;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+		return a;
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_password_change(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1 ||
+	    ra_password_check(ra->policy, r.password, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	if (ra_password_hash(ra->policy, r.password, hash, sizeof(hash)) == -1)
+		goto out;
+	ra_wipe(r.password, sizeof(r.password));
+	t.ra = ra;
+	t.who = &who;
+	t.factor = &r.factor;
+	t.client = req->remote_addr;
+	t.value = hash;
+	t.current = r.current;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_password_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_CHANGE_LOCKED)
+			rc = ra_too_many(resp, t.retry_after, "this account is "
+			    "locked after repeated wrong passwords; try again "
+			    "later");
+		goto out;
+	}
+	switch (t.outcome) {
+	case RA_CHANGE_FACTOR:
+		rc = ra_factor_respond(resp, &t.fo);
+		goto out;
+	case RA_CHANGE_BAD_PASSWORD:
+		rc = ra_problem(resp, 401, "current_password: wrong password");
+		goto out;
+	default:
+		break;
+	}
+	log_info("password: account %s changed its password (authorized by "
+	    "%s), %ld other session(s) revoked", who.account_id, t.fo.kind,
+	    t.revoked);
+	ra_change_notice(ra, t.email, "Your password was changed", "The "
+	    "password of your account was changed, and every other session "
+	    "was logged out.\r\n\r\nIf you did not do this, contact us at "
+	    "once.\r\n");
+	if ((o = json_pack("{s:I, s:I}", "id", (json_int_t)strtoll(
+	    who.account_id, NULL, 10), "sessions_revoked",
+	    (json_int_t)t.revoked)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	ra_wipe(hash, sizeof(hash));
+	ra_wipe(&r, sizeof(r));
+	json_decref(o);
+	return rc;
+}
+
+/* --- POST /v1/email ---------------------------------------------------------------- */
+
+/*
+ * The new address is set unverified; links mailed before (to the old
+ * address) stop working (marked used), and a new link goes to the new
+ * address before COMMIT: a failed send leaves nothing changed.
+ */
+static int
+ra_email_txn(struct db *db, void *arg)
+{
+	struct ra_change_txn *t = arg;
+	const char *v[3];
+	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
+	PGresult *res = NULL, *res2 = NULL;
+	json_t *details = NULL;
+	int rc = -1, r;
+
+	memset(tok, 0, sizeof(tok));
+	t->outcome = RA_CHANGE_DONE;
+	if ((r = ra_change_factor(db, t, "change_email")) != 1) {
+		rc = r;
+		goto out;
+	}
+	v[0] = t->value;
+	if ((res = db_exec(db, &stmt_email_taken, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) > 0) {
+		t->outcome = RA_CHANGE_DUPLICATE;	/* roll back: OTP unused */
+		goto out;
+	}
+	v[0] = t->who->account_id;
+	v[1] = t->value;
+	if ((res2 = db_exec(db, &stmt_email_update, v, NULL, NULL)) == NULL ||
+	    PQntuples(res2) != 1)
+		goto out;
+	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res2, 0, 0));
+	if (db_exec_ok(db, &stmt_email_supersede, v) == -1 ||
+	    ra_token_new(tok, &digest) == -1)
+		goto out;
+	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->verify_ttl_s);
+	v[1] = digest;
+	v[2] = ttl;
+	if (db_exec_ok(db, &stmt_email_verification, v) == -1)
+		goto out;
+	if ((details = ra_change_details(t)) == NULL ||
+	    json_object_set_new(details, "old_email",
+	    json_string(t->email)) == -1 ||
+	    json_object_set_new(details, "new_email",
+	    json_string(t->value)) == -1 ||
+	    json_object_set_new(details, "email_verified",
+	    json_false()) == -1 ||
+	    audit_append(db, "subscriber:self", "ra.account.email_change",
+	    "ra_account", t->who->account_id, details, NULL) == -1)
+		goto out;
+	if (asprintf(&body, "The email address of your account was changed to "
+	    "this one. To verify it, open this link (valid for %ld hours, "
+	    "usable once):\r\n\r\n%s%s\r\n", t->ra->policy->verify_ttl_s / 3600,
+	    t->ra->verify_url, tok) == -1) {
+		body = NULL;
+		goto out;
+	}
+	if (ra_mail_send(t->ra->mailer, t->value, "Verify your new email "
+	    "address", body) == -1) {
+		t->outcome = RA_CHANGE_MAIL_FAILED;
+		goto out;
+	}
+	rc = 0;
+out:
+	ra_wipe(tok, sizeof(tok));
+	if (body != NULL) {
+		ra_wipe(body, strlen(body));
+		free(body);
+	}
+	json_decref(details);
+	free(digest);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_email_change(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_email_change_req r;
+	struct ra_change_txn t;
+	char detail[256], *body = NULL;
+	json_t *o = NULL;
+	int rc = -1, a;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+		return a;
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_email_change(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	t.ra = ra;
+	t.who = &who;
+	t.factor = &r.factor;
+	t.client = req->remote_addr;
+	t.value = r.email;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_email_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_CHANGE_DUPLICATE)
+			rc = ra_problem(resp, 409, "an account with this email "
+			    "address exists");
+		else if (t.outcome == RA_CHANGE_MAIL_FAILED) {
+			http_add_header(resp, "Retry-After", "60");
+			rc = ra_problem(resp, 503, "the verification email could "
+			    "not be sent; nothing was changed");
+		}
+		goto out;
+	}
+	if (t.outcome == RA_CHANGE_FACTOR) {
+		rc = ra_factor_respond(resp, &t.fo);
+		goto out;
+	}
+	log_info("email: account %s changed its email address (authorized by "
+	    "%s), verification link sent", who.account_id, t.fo.kind);
+	if (asprintf(&body, "The email address of your account was changed to "
+	    "%s.\r\n\r\nIf you did not do this, contact us at once.\r\n",
+	    r.email) == -1)
+		body = NULL;
+	else
+		ra_change_notice(ra, t.email, "Your email address was changed",
+		    body);
+	if ((o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)strtoll(
+	    who.account_id, NULL, 10), "email", r.email, "email_verified",
+	    0)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	free(body);
+	ra_wipe(&r, sizeof(r));
+	json_decref(o);
+	return rc;
+}
+
+/* --- POST /v1/phone ----------------------------------------------------------------- */
+
+static int
+ra_phone_change_txn(struct db *db, void *arg)
+{
+	struct ra_change_txn *t = arg;
+	const char *v[2];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1, r;
+
+	t->outcome = RA_CHANGE_DONE;
+	if ((r = ra_change_factor(db, t, "change_phone")) != 1) {
+		rc = r;
+		goto out;
+	}
+	v[0] = t->who->account_id;
+	v[1] = t->value;
+	if ((res = db_exec(db, &stmt_phone_update, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_CHANGE_SAME;	/* roll back: OTP unused */
+		goto out;
+	}
+	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res, 0, 1));
+	if ((details = ra_change_details(t)) == NULL ||
+	    json_object_set_new(details, "old_phone",
+	    json_string(PQgetvalue(res, 0, 0))) == -1 ||
+	    json_object_set_new(details, "new_phone",
+	    json_string(t->value)) == -1 ||
+	    json_object_set_new(details, "phone_verified", json_false()) == -1 ||
+	    audit_append(db, "subscriber:self", "ra.account.phone_change",
+	    "ra_account", t->who->account_id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_phone_change(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_phone_change_req r;
+	struct ra_change_txn t;
+	char detail[256];
+	json_t *o = NULL;
+	int rc = -1, a;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+		return a;
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_phone_change(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	t.ra = ra;
+	t.who = &who;
+	t.factor = &r.factor;
+	t.client = req->remote_addr;
+	t.value = r.phone;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_phone_change_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_CHANGE_SAME)
+			rc = ra_problem(resp, 409, "phone: this is already the "
+			    "account's phone number");
+		goto out;
+	}
+	if (t.outcome == RA_CHANGE_FACTOR) {
+		rc = ra_factor_respond(resp, &t.fo);
+		goto out;
+	}
+	log_info("phone: account %s changed its phone number (authorized by "
+	    "%s); unverified until POST /v1/phone/verify", who.account_id,
+	    t.fo.kind);
+	ra_change_notice(ra, t.email, "Your phone number was changed", "The "
+	    "phone number of your account was changed. It must be verified "
+	    "again by SMS.\r\n\r\nIf you did not do this, contact us at "
+	    "once.\r\n");
+	if ((o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)strtoll(
+	    who.account_id, NULL, 10), "phone", r.phone, "phone_verified",
+	    0)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	ra_wipe(&r, sizeof(r));
+	json_decref(o);
+	return rc;
+}

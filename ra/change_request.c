@@ -1,0 +1,225 @@
+/*
+ * The request parsers of subscriber TOTP (POST /v1/totp, /v1/totp/confirm)
+ * and of the sensitive account changes (POST /v1/password, /v1/email,
+ * /v1/phone). Stateless, no I/O: fuzzed by tests/fuzz/fuzz_ra_request.c.
+ * Each body is one JSON object (RFC 8259) with exactly the named members
+ * and no duplicate; details never quote a value (it may be a secret).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "lib/json.h"
+#include "ra/extern.h"
+
+#define RA_CHANGE_MAX_BODY	(16 * 1024)
+
+static void
+ra_change_wipe_json(json_t *s)
+{
+	if (s != NULL && json_is_string(s))
+		ra_wipe((char *)json_string_value(s), json_string_length(s));
+}
+
+/* As request.c's loader: jansson's message may quote a secret. */
+static json_t *
+ra_change_load(const void *body, size_t len, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root;
+
+	if ((root = json_load_bounded(body, len, RA_CHANGE_MAX_BODY,
+	    &err)) != NULL)
+		return root;
+	if (strstr(err.text, "duplicate object key") != NULL)
+		snprintf(detail, detaillen, "duplicate member name in the JSON "
+		    "object (RFC 8259 §4: names must be unique)");
+	else if (len == 0)
+		snprintf(detail, detaillen, "empty body: a JSON object is "
+		    "required");
+	else
+		snprintf(detail, detaillen, "malformed JSON (RFC 8259) at line "
+		    "%d, column %d, or not an object", err.line, err.column);
+	return NULL;
+}
+
+/* A string member of 1 to max bytes without NUL into out (max + 1). */
+static int
+ra_change_copy(json_t *s, const char *name, char *out, size_t max,
+    char *detail, size_t detaillen)
+{
+	size_t n;
+
+	if (!json_is_string(s)) {
+		snprintf(detail, detaillen, "%s: must be a string", name);
+		return -1;
+	}
+	n = json_string_length(s);
+	if (n == 0 || n > max || strlen(json_string_value(s)) != n) {
+		snprintf(detail, detaillen, "%s: 1 to %zu bytes, no NUL", name,
+		    max);
+		return -1;
+	}
+	memcpy(out, json_string_value(s), n + 1);
+	return 0;
+}
+
+int
+ra_parse_totp_enrol(const void *body, size_t len, struct ra_totp_enrol_req *r,
+    char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *factor = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_change_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o}", "factor", &factor) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (ra_factor_parse(factor, &r->factor, detail, detaillen) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc == -1)
+		ra_wipe(r, sizeof(*r));
+	return rc;
+}
+
+int
+ra_parse_totp_confirm(const void *body, size_t len,
+    struct ra_totp_confirm_req *r, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *code = NULL;
+	size_t i;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_change_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o}", "code", &code) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (!json_is_string(code) || json_string_length(code) != FACTOR_DIGITS)
+		goto bad;
+	for (i = 0; i < FACTOR_DIGITS; i++)
+		if (json_string_value(code)[i] < '0' ||
+		    json_string_value(code)[i] > '9')
+			goto bad;
+	memcpy(r->code, json_string_value(code), FACTOR_DIGITS);
+	r->code[FACTOR_DIGITS] = '\0';
+	rc = 0;
+	goto out;
+bad:
+	snprintf(detail, detaillen, "code: the %d-digit code the authenticator "
+	    "app shows (RFC 6238)", FACTOR_DIGITS);
+out:
+	ra_change_wipe_json(code);
+	json_decref(root);
+	if (rc == -1)
+		ra_wipe(r, sizeof(*r));
+	return rc;
+}
+
+int
+ra_parse_password_change(const void *body, size_t len,
+    struct ra_password_change_req *r, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *cur = NULL, *pw = NULL, *factor = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_change_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o, s:o, s:o}",
+	    "current_password", &cur, "new_password", &pw, "factor",
+	    &factor) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (ra_change_copy(cur, "current_password", r->current,
+	    RA_PASSWORD_MAX, detail, detaillen) == -1 ||
+	    ra_change_copy(pw, "new_password", r->password, RA_PASSWORD_MAX,
+	    detail, detaillen) == -1)
+		goto out;
+	if (strcmp(r->current, r->password) == 0) {
+		snprintf(detail, detaillen, "new_password: must differ from the "
+		    "current password");
+		goto out;
+	}
+	if (ra_factor_parse(factor, &r->factor, detail, detaillen) == -1)
+		goto out;
+	rc = 0;
+out:
+	ra_change_wipe_json(cur);
+	ra_change_wipe_json(pw);
+	json_decref(root);
+	if (rc == -1)
+		ra_wipe(r, sizeof(*r));
+	return rc;
+}
+
+int
+ra_parse_email_change(const void *body, size_t len,
+    struct ra_email_change_req *r, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *email = NULL, *factor = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_change_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o, s:o}", "email", &email,
+	    "factor", &factor) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (ra_change_copy(email, "email", r->email, RA_EMAIL_MAX, detail,
+	    detaillen) == -1 ||
+	    ra_email_check(r->email, detail, detaillen) == -1 ||
+	    ra_factor_parse(factor, &r->factor, detail, detaillen) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc == -1)
+		ra_wipe(r, sizeof(*r));
+	return rc;
+}
+
+int
+ra_parse_phone_change(const void *body, size_t len,
+    struct ra_phone_change_req *r, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *phone = NULL, *factor = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_change_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o, s:o}", "phone", &phone,
+	    "factor", &factor) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (ra_change_copy(phone, "phone", r->phone, RA_PHONE_MAX, detail,
+	    detaillen) == -1 ||
+	    ra_phone_check(r->phone, detail, detaillen) == -1 ||
+	    ra_factor_parse(factor, &r->factor, detail, detaillen) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc == -1)
+		ra_wipe(r, sizeof(*r));
+	return rc;
+}
