@@ -165,7 +165,7 @@ factor_failed(const struct factor_verifier *fv, struct db *db, const char *accou
 	v[2] = lock_s;
 	if (db_exec_ok(db, &stmt_factor_failed, v) == -1)
 		goto out;
-	if (strcmp(type, "pin") == 0) {
+	if (strcmp(type, "otp") != 0) {	/* an OTP's is ra.otp.failed */
 		if ((details = json_pack("{s:s, s:s, s:I}", "type", type,
 		    "purpose", purpose, "factor_failures",
 		    (json_int_t)failed)) == NULL ||
