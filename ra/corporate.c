@@ -42,8 +42,10 @@ static const struct db_stmt stmt_rep_lock = {
 	"ra_corporate_submit_representative",
 	"SELECT a.email_verified, a.phone_verified, EXISTS (SELECT 1 FROM "
 	"ra_application p WHERE p.account_id = a.id AND p.kind = 'personal' AND "
-	"p.status IN ('approved', 'agreed', 'issued')) FROM ra_account a "
-	"WHERE a.id = $1 FOR UPDATE OF a",
+	"p.status IN ('approved', 'agreed', 'issued')), EXISTS (SELECT 1 FROM "
+	"ra_application p WHERE p.account_id = a.id AND p.profile = 'company' "
+	"AND p.status = 'submitted') FROM ra_account a WHERE a.id = $1 "
+	"FOR UPDATE OF a",
 	1
 };
 static const struct db_stmt stmt_email_lock = {
@@ -437,6 +439,8 @@ ra_corp_submit_txn(struct db *db, void *arg)
 		t->outcome = RA_CORP_PHONE_UNVERIFIED;
 	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
 		t->outcome = RA_CORP_NO_KYC;
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
+		t->outcome = RA_CORP_PENDING;
 	if (t->outcome != RA_CORP_DONE)
 		goto out;
 	PQclear(res);
