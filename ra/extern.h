@@ -67,6 +67,8 @@ struct ra_policy {
 	char	agreement_version[RA_VERSION_MAX + 1];
 	long	rekey_window_days;	/* before not_after */
 	long	notifier_interval_s;	/* reconciliation period */
+	/* corporate.c */
+	long	corporate_invite_ttl_s;	/* an employee's enrolment token */
 };
 
 /* Loads the policy (config NULL: the built-in defaults). 0 or -1, logged. */
@@ -259,7 +261,7 @@ int	ra_me(struct ra *, const struct http_request *,
  *	{"type":"totp","code":"123456"}		    RFC 6238, once enrolled and
  *						    confirmed (POST /v1/totp)
  */
-#define RA_OTP_DIGITS		6
+#define RA_OTP_DIGITS		FACTOR_DIGITS
 #define RA_PIN_DIGITS		6
 #define RA_PURPOSE_MAX		16
 
@@ -270,7 +272,7 @@ struct ra_otp_req {
 };
 struct ra_phone_verify_req {
 	long long	otp_id;
-	char		code[RA_OTP_DIGITS + 1];	/* wipe */
+	char		code[FACTOR_DIGITS + 1];	/* wipe */
 };
 struct ra_pin_req {
 	char			pin[RA_PIN_DIGITS + 1];	/* the new PIN; wipe */
@@ -297,8 +299,8 @@ int	ra_purpose_check(const char *purpose);
  * falls in the top 2^32 mod 10^6 values, which would bias the result (draw
  * again). ra_otp_code_new draws from RAND_bytes until one fits. 0 or -1.
  */
-int	ra_otp_code_from(uint32_t v, char out[RA_OTP_DIGITS + 1]);
-int	ra_otp_code_new(char out[RA_OTP_DIGITS + 1]);
+int	ra_otp_code_from(uint32_t v, char out[FACTOR_DIGITS + 1]);
+int	ra_otp_code_new(char out[FACTOR_DIGITS + 1]);
 /* 6 ASCII digits, not all one digit, not a run up or down (mod 10). */
 int	ra_pin_check(const char *pin, char *detail, size_t detaillen);
 
@@ -468,6 +470,8 @@ struct ra_kyc_req {
 	char		guarantee_version[RA_VERSION_MAX + 1];
 	struct ra_image	ktp;
 	struct ra_image	selfie;
+	/* corporate.c: an employee's application for company_id (0: none) */
+	long long	company_id;
 };
 /* The largest body a KYC submission with two images of max bytes needs. */
 size_t	ra_kyc_max_body(long image_max);
@@ -690,7 +694,7 @@ struct ra_totp_enrol_req {
 	struct factor	factor;
 };
 struct ra_totp_confirm_req {
-	char	code[RA_OTP_DIGITS + 1];		/* wipe */
+	char	code[FACTOR_DIGITS + 1];		/* wipe */
 };
 struct ra_password_change_req {
 	char			current[RA_PASSWORD_MAX + 1];	/* wipe */
@@ -746,6 +750,100 @@ int	ra_password_change(struct ra *, const struct http_request *,
 int	ra_email_change(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_phone_change(struct ra *, const struct http_request *,
+	    struct http_response *);
+
+/* --- Corporate accounts: corpreq.c (parsers, fuzzed), corporate.c --------- */
+#define RA_COMPANY_NAME_MAX	64	/* X.520 ub-organization-name */
+#define RA_DEED_MAX		64
+#define RA_DECREE_MAX		64
+#define RA_COMMENT_MAX		500
+#define RA_DECISION_MAX		1000
+
+/* POST /v1/corporate */
+struct ra_corporate_req {
+	char		company_name[RA_COMPANY_NAME_MAX + 1];
+	char		nib[14];		/* 13 digits */
+	char		npwp[17];		/* 15 or 16 digits */
+	char		deed_number[RA_DEED_MAX + 1];
+	char		deed_date[11];
+	struct ra_date	deed;
+	char		decree_number[RA_DECREE_MAX + 1];	/* AHU-… */
+	char		sysadmin_email[RA_EMAIL_MAX + 1];	/* lower-cased */
+};
+/* POST /v1/corporate/{id}/employees */
+struct ra_enrol_req {
+	char	email[RA_EMAIL_MAX + 1];	/* lower-cased */
+};
+/* POST /v1/corporate/{id}/revocation-requests */
+struct ra_revreq_req {
+	long long		certificate_id;
+	char			reason[24];	/* ra_revreq_reason_code's names */
+	char			comment[RA_COMMENT_MAX + 1];	/* may be "" */
+	struct factor	factor;		/* wipe */
+};
+/* POST /v1/officer/revocation-requests/{id} */
+struct ra_revdecide_req {
+	int	revoke;				/* 1 revoke, 0 reject */
+	char	reason_text[RA_DECISION_MAX + 1];	/* required to reject */
+};
+/*
+ * Strict JSON as ra_parse_register; details never quote a value. On
+ * failure the output is zeroed (the factor wiped).
+ */
+int	ra_parse_corporate(const void *body, size_t len,
+	    struct ra_corporate_req *, char *detail, size_t detaillen);
+int	ra_parse_enrol(const void *body, size_t len, struct ra_enrol_req *,
+	    char *detail, size_t detaillen);
+int	ra_parse_revreq(const void *body, size_t len, struct ra_revreq_req *,
+	    char *detail, size_t detaillen);
+int	ra_parse_revdecide(const void *body, size_t len,
+	    struct ra_revdecide_req *, char *detail, size_t detaillen);
+/*
+ * A sysadmin address: ra_email_check (lower-cases in place), and no
+ * government domain: not go.id, mil.id nor any name under them. 0 or -1.
+ */
+int	ra_sysadmin_email_check(char *email, char *detail, size_t detaillen);
+/* The RFC 5280 §5.3.1 CRLReason code of a request's reason, or -1. */
+int	ra_revreq_reason_code(const char *reason);
+/*
+ * Optional member "company_id" of POST /v1/applications (kycreq.c): a
+ * positive integer, or absent (0). 0 or -1 with a detail.
+ */
+int	ra_company_id_parse(json_t *, long long *out, char *detail,
+	    size_t detaillen);
+
+/*
+ * For kyc.c, inside its submission transaction: whether account_id is an
+ * employee of company_id and that company is approved. 1 with the
+ * company's name in org (the subject's O); 0 (not a member, no such or no
+ * active company: answer 404); -1 our failure.
+ */
+int	ra_corporate_employee_org(struct db *, const char *account_id,
+	    const char *company_id, char *org, size_t orglen);
+/* Records that application_id was made for company_id. 0 or -1. */
+int	ra_corporate_application_link(struct db *, const char *application_id,
+	    const char *company_id);
+/*
+ * 1 when application_id is a company's application (profile "company":
+ * decided by officers, never agreed to or issued; schema/018), 0 when not,
+ * -1 on failure.
+ */
+int	ra_corporate_is_company_application(struct db *,
+	    const char *application_id);
+
+int	ra_corporate_submit(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_corporate_get(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_corporate_invite(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_corporate_accept(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_corporate_revreq(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_officer_revreq_list(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_officer_revreq_decide(struct ra *, const struct http_request *,
 	    struct http_response *);
 
 #endif

@@ -23,7 +23,9 @@
 #include "ra/extern.h"
 
 #define RA_KYC_PROFILE		"personal"
-#define RA_OPEN_STATUSES	"('submitted', 'approved', 'agreed')"
+/* A company's application (profile company) takes no slot (schema/018). */
+#define RA_OPEN_STATUSES	"('submitted', 'approved', 'agreed') AND " \
+				"p.profile <> 'company'"
 #define RA_TS(col)		"to_char(" col " AT TIME ZONE 'UTC', " \
 				"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -45,10 +47,11 @@ static const struct db_stmt stmt_kyc_account_lock = {
 static const struct db_stmt stmt_kyc_application_insert = {
 	"ra_kyc_submit_application_insert",
 	"INSERT INTO ra_application (account_id, kind, profile, subject) "
-	"VALUES ($1, CASE WHEN EXISTS (SELECT 1 FROM ra_application p "
-	"WHERE p.account_id = $1 AND p.status = 'issued') THEN 'rekyc' "
-	"ELSE 'personal' END, $2, $3::jsonb) RETURNING id, kind",
-	3
+	"VALUES ($1, CASE WHEN $4 = 'corporate' THEN 'corporate' WHEN EXISTS ("
+	"SELECT 1 FROM ra_application p WHERE p.account_id = $1 AND "
+	"p.status = 'issued') THEN 'rekyc' ELSE 'personal' END, $2, $3::jsonb) "
+	"RETURNING id, kind",
+	4
 };
 static const struct db_stmt stmt_kyc_insert = {
 	"ra_kyc_submit_kyc_insert",
@@ -100,6 +103,7 @@ enum ra_kyc_outcome {
 	RA_KYC_EMAIL_UNVERIFIED,	/* 403 */
 	RA_KYC_PHONE_UNVERIFIED,	/* 403 */
 	RA_KYC_OPEN,			/* 409 */
+	RA_KYC_NO_COMPANY,		/* 404: corporate.c */
 };
 
 /* The account's state against a submission (lock: FOR UPDATE). */
@@ -143,6 +147,9 @@ ra_kyc_refuse(struct http_response *resp, enum ra_kyc_outcome o)
 	case RA_KYC_OPEN:
 		return ra_problem(resp, 409, "this account has an open "
 		    "application; wait for its decision or cancel it first");
+	case RA_KYC_NO_COMPANY:
+		return ra_problem(resp, 404, "company_id: no approved company "
+		    "that this account is enrolled in as an employee");
 	default:
 		return -1;
 	}
@@ -168,10 +175,11 @@ ra_kyc_txn(struct db *db, void *arg)
 	const char *v[21];
 	int len[21], fmt[21], i;
 	char serial[32], liv[8], mat[8], minl[8], minm[8], *subject_s = NULL,
-	    *ocr_s = NULL;
+	    *ocr_s = NULL, company[24], org[RA_COMPANY_NAME_MAX + 1];
+	const char *kind = "personal", *profile = RA_KYC_PROFILE;
 	PGresult *res = NULL;
 	json_t *subject = NULL, *ocr = NULL, *details = NULL;
-	int rc = -1, ocr_ok;
+	int rc = -1, ocr_ok, k;
 
 	t->outcome = RA_KYC_DONE;
 	if (ra_kyc_account_state(db, t->who->account_id, 1, &t->outcome) == -1)
@@ -180,12 +188,28 @@ ra_kyc_txn(struct db *db, void *arg)
 		goto out;
 	snprintf(serial, sizeof(serial), "NIK:%s", r->nik);
 	if ((subject = json_pack("{s:s, s:s, s:s}", "C", "ID", "CN",
-	    r->full_name, "serialNumber", serial)) == NULL ||
-	    (subject_s = json_dumps(subject, JSON_COMPACT)) == NULL)
+	    r->full_name, "serialNumber", serial)) == NULL)
+		goto out;
+	/* corporate.c: an employee's application carries O, the company. */
+	if (r->company_id != 0) {
+		snprintf(company, sizeof(company), "%lld", r->company_id);
+		if ((k = ra_corporate_employee_org(db, t->who->account_id,
+		    company, org, sizeof(org))) != 1) {
+			if (k == 0)
+				t->outcome = RA_KYC_NO_COMPANY;
+			goto out;
+		}
+		if (json_object_set_new(subject, "O", json_string(org)) == -1)
+			goto out;
+		kind = "corporate";
+		profile = "corporate";
+	}
+	if ((subject_s = json_dumps(subject, JSON_COMPACT)) == NULL)
 		goto out;
 	v[0] = t->who->account_id;
-	v[1] = RA_KYC_PROFILE;
+	v[1] = profile;
 	v[2] = subject_s;
+	v[3] = kind;
 	if ((res = db_exec(db, &stmt_kyc_application_insert, v, NULL,
 	    NULL)) == NULL || PQntuples(res) != 1) {
 		/* 23505: a concurrent submission took the open slot. */
@@ -195,6 +219,9 @@ ra_kyc_txn(struct db *db, void *arg)
 	}
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
 	snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, 0, 1));
+	if (r->company_id != 0 && ra_corporate_application_link(db, t->id,
+	    company) == -1)
+		goto out;
 	if ((ocr = json_pack("{s:s, s:s, s:s}", "nik", t->idv->ocr_nik,
 	    "full_name", t->idv->ocr_name, "birth_date",
 	    t->idv->ocr_birth_date)) == NULL ||
@@ -416,7 +443,9 @@ ra_application_submit(struct ra *ra, const struct http_request *req,
 	    "(idv %s %s: liveness %d, match %d)", t.id, t.kind, who.account_id,
 	    ra_idv_name(ra->idv), idv.reference, idv.liveness, idv.match);
 	if ((o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)strtoll(t.id,
-	    NULL, 10), "kind", t.kind, "status", "submitted")) == NULL)
+	    NULL, 10), "kind", t.kind, "status", "submitted")) == NULL ||
+	    (r.company_id != 0 && json_object_set_new(o, "company_id",
+	    json_integer((json_int_t)r.company_id)) == -1))
 		goto out;
 	rc = http_respond_json(resp, 201, o);
 out:

@@ -221,7 +221,7 @@ ra_parse_kyc(const void *body, size_t len, long image_max,
 	json_t *root, *j_nik = NULL, *j_name = NULL, *j_place = NULL,
 	    *j_date = NULL, *j_sex = NULL, *j_addr = NULL, *j_cons = NULL,
 	    *j_ktp = NULL, *j_selfie = NULL, *j_pp = NULL, *j_sa = NULL,
-	    *j_gp = NULL;
+	    *j_gp = NULL, *j_company = NULL;	/* corporate.c */
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
@@ -244,10 +244,10 @@ ra_parse_kyc(const void *body, size_t len, long image_max,
 		return -1;
 	}
 	if (json_unpack_strict(root, &err, "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-	    "s:o, s:o}", "nik", &j_nik, "full_name", &j_name, "birth_place",
+	    "s:o, s:o, s?o}", "nik", &j_nik, "full_name", &j_name, "birth_place",
 	    &j_place, "birth_date", &j_date, "sex", &j_sex, "address", &j_addr,
 	    "consents", &j_cons, "ktp_photo", &j_ktp, "selfie",
-	    &j_selfie) == -1 ||
+	    &j_selfie, "company_id", &j_company) == -1 ||
 	    (json_is_object(j_cons) && json_unpack_strict(j_cons, &err,
 	    "{s:o, s:o, s:o}", "privacy_policy", &j_pp, "subscriber_agreement",
 	    &j_sa, "guarantee_policy", &j_gp) == -1)) {
@@ -260,6 +260,10 @@ ra_parse_kyc(const void *body, size_t len, long image_max,
 		    "privacy_policy, subscriber_agreement, guarantee_policy");
 		goto out;
 	}
+	/* corporate.c: an employee's application names the company. */
+	if (ra_company_id_parse(j_company, &r->company_id, detail,
+	    detaillen) == -1)
+		goto out;
 	if (!json_is_string(j_nik) || json_string_length(j_nik) != RA_NIK_LEN) {
 		snprintf(detail, detaillen, "nik: must be a string of exactly "
 		    "%d digits", RA_NIK_LEN);

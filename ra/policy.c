@@ -250,6 +250,10 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 		    "ec-p384, rsa2048, rsa3072, rsa4096 (schema/007)");
 		return -1;
 	}
+	/* corporate.c (ra/README.md "Corporate"). */
+	if (config_get_long(c, "corporate.invite_ttl_seconds", 7 * 86400, 600,
+	    30 * 86400, &p->corporate_invite_ttl_s) == -1)
+		return -1;
 	if (p->pw_min_len > p->pw_max_len) {
 		log_err("policy: password.min_length > password.max_length");
 		return -1;

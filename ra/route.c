@@ -75,6 +75,15 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/password", ra_password_change },
 	{ "POST", "/v1/email", ra_email_change },
 	{ "POST", "/v1/phone", ra_phone_change },
+	/* corporate.c */
+	{ "POST", "/v1/corporate", ra_corporate_submit },
+	{ "GET", "/v1/corporate/{id}", ra_corporate_get },
+	{ "POST", "/v1/corporate/{id}/employees", ra_corporate_invite },
+	{ "POST", "/v1/corporate/enrolments/accept", ra_corporate_accept },
+	{ "POST", "/v1/corporate/{id}/revocation-requests", ra_corporate_revreq },
+	{ "GET", "/v1/officer/revocation-requests", ra_officer_revreq_list },
+	{ "POST", "/v1/officer/revocation-requests/{id}",
+	    ra_officer_revreq_decide },
 };
 
 /* The routes whose bodies may exceed RA_MAX_BODY, and their limit. */

@@ -1,0 +1,1238 @@
+/*
+ * Corporate accounts (ra/README.md "Corporate", schema/018_ra_corporate.sql):
+ *
+ *  - a representative (a verified account with an approved personal
+ *    application) registers a company: POST /v1/corporate stores it with an
+ *    application of kind corporate, profile company, for the officers (four
+ *    eyes: ra/review.c), and mails the sysadmin an invitation to register;
+ *  - the sysadmin is the verified account whose email is the company's
+ *    sysadmin_email; once the company is approved, the sysadmin invites
+ *    employees (a mailed single-use token, stored as its SHA-256), who
+ *    accept it with their own account and then submit their own KYC with
+ *    company_id (kyc.c: kind corporate, O = the company's name);
+ *  - the sysadmin requests the revocation of an employee's certificate with
+ *    a second factor; an officer carries it out or rejects it.
+ *
+ * Each change commits with its audit event; a refusal changes nothing
+ * (but a wrong factor, which ra_factor_verify records). Tokens never reach
+ * a log, a problem detail or the audit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "lib/audit.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "ra/extern.h"
+
+#define RA_TS(col)		"to_char(" col " AT TIME ZONE 'UTC', " \
+				"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* The company's status, from its application's. */
+#define RA_COMPANY_STATUS(col)	"CASE " col " WHEN 'submitted' THEN 'pending' " \
+				"WHEN 'approved' THEN 'active' ELSE " col " END"
+
+/* --- statements ------------------------------------------------------------ */
+
+static const struct db_stmt stmt_rep_lock = {
+	"ra_corporate_submit_representative",
+	"SELECT a.email_verified, a.phone_verified, EXISTS (SELECT 1 FROM "
+	"ra_application p WHERE p.account_id = a.id AND p.kind = 'personal' AND "
+	"p.status IN ('approved', 'agreed', 'issued')), EXISTS (SELECT 1 FROM "
+	"ra_application p WHERE p.account_id = a.id AND p.profile = 'company' "
+	"AND p.status = 'submitted') FROM ra_account a WHERE a.id = $1 "
+	"FOR UPDATE OF a",
+	1
+};
+static const struct db_stmt stmt_email_lock = {
+	"ra_corporate_submit_email_lock",
+	"SELECT pg_advisory_xact_lock(hashtext('ra_company_sysadmin:' || $1))",
+	1
+};
+static const struct db_stmt stmt_email_taken = {
+	"ra_corporate_submit_email_taken",
+	"SELECT EXISTS (SELECT 1 FROM ra_account WHERE email = $1), "
+	"EXISTS (SELECT 1 FROM ra_company c JOIN ra_application a ON "
+	"a.id = c.application_id WHERE c.sysadmin_email = $1 AND "
+	"a.status NOT IN ('rejected', 'cancelled'))",
+	1
+};
+static const struct db_stmt stmt_company_application = {
+	"ra_corporate_submit_application",
+	"INSERT INTO ra_application (account_id, kind, profile, subject) "
+	"VALUES ($1, 'corporate', 'company', $2::jsonb) RETURNING id",
+	2
+};
+static const struct db_stmt stmt_company_insert = {
+	"ra_corporate_submit_company",
+	"INSERT INTO ra_company (application_id, representative_id, name, nib, "
+	"npwp, deed_number, deed_date, decree_number, sysadmin_email) VALUES "
+	"($1, $2, $3, $4, $5, $6, $7::date, $8, $9) RETURNING id",
+	9
+};
+/* Who account $2 is to company $1. */
+static const struct db_stmt stmt_company_role = {
+	"ra_corporate_company_role",
+	"SELECT c.name, a.status, c.representative_id = $2, EXISTS (SELECT 1 "
+	"FROM ra_account x WHERE x.id = $2 AND x.email = c.sysadmin_email AND "
+	"x.email_verified), EXISTS (SELECT 1 FROM ra_company_member m WHERE "
+	"m.company_id = c.id AND m.account_id = $2) FROM ra_company c JOIN "
+	"ra_application a ON a.id = c.application_id WHERE c.id = $1",
+	2
+};
+static const struct db_stmt stmt_company_get = {
+	"ra_corporate_get_company",
+	"SELECT c.id, c.name, c.nib, c.npwp, c.deed_number, c.deed_date::text, "
+	"c.decree_number, c.sysadmin_email, c.representative_id, "
+	"c.application_id, " RA_COMPANY_STATUS("a.status") ", "
+	RA_TS("c.created_at") ", (SELECT x.id FROM ra_account x WHERE "
+	"x.email = c.sysadmin_email AND x.email_verified) FROM ra_company c "
+	"JOIN ra_application a ON a.id = c.application_id WHERE c.id = $1",
+	1
+};
+/* Employees ($2: one account, or NULL for all). */
+static const struct db_stmt stmt_company_members = {
+	"ra_corporate_get_members",
+	"SELECT m.account_id, x.email, " RA_TS("m.created_at") " FROM "
+	"ra_company_member m JOIN ra_account x ON x.id = m.account_id WHERE "
+	"m.company_id = $1 AND ($2::bigint IS NULL OR m.account_id = $2) "
+	"ORDER BY m.id",
+	2
+};
+static const struct db_stmt stmt_company_apps = {
+	"ra_corporate_get_applications",
+	"SELECT ap.id, ap.account_id, ap.status, c.id, c.serial, "
+	"c.revoked_at IS NOT NULL FROM ra_company_application ca JOIN "
+	"ra_application ap ON ap.id = ca.application_id LEFT JOIN "
+	"issuance_order o ON o.id = ap.order_id LEFT JOIN certificate c ON "
+	"c.id = o.certificate_id WHERE ca.company_id = $1 AND ($2::bigint IS "
+	"NULL OR ap.account_id = $2) ORDER BY ap.id",
+	2
+};
+static const struct db_stmt stmt_company_revreqs = {
+	"ra_corporate_get_revocation_requests",
+	"SELECT id, certificate_id, reason, status, " RA_TS("created_at")
+	" FROM ra_revocation_request WHERE company_id = $1 ORDER BY id",
+	1
+};
+static const struct db_stmt stmt_invite_member = {
+	"ra_corporate_invite_member",
+	"SELECT EXISTS (SELECT 1 FROM ra_company_member m JOIN ra_account x ON "
+	"x.id = m.account_id WHERE m.company_id = $1 AND x.email = $2)",
+	2
+};
+static const struct db_stmt stmt_invite_insert = {
+	"ra_corporate_invite_insert",
+	"INSERT INTO ra_company_invitation (company_id, email, token_sha256, "
+	"invited_by, expires_at) VALUES ($1, $2, $3::bytea, $4, now() + "
+	"make_interval(secs => $5::int)) RETURNING id, " RA_TS("expires_at"),
+	5
+};
+static const struct db_stmt stmt_accept_claim = {
+	"ra_corporate_accept_claim",
+	"SELECT i.id, i.company_id, i.email = x.email, x.email_verified, "
+	"a.status = 'approved', EXISTS (SELECT 1 FROM ra_company_member m WHERE "
+	"m.company_id = i.company_id AND m.account_id = x.id) FROM "
+	"ra_company_invitation i JOIN ra_company c ON c.id = i.company_id JOIN "
+	"ra_application a ON a.id = c.application_id JOIN ra_account x ON "
+	"x.id = $2 WHERE i.token_sha256 = $1::bytea AND i.accepted_at IS NULL "
+	"AND i.expires_at > now() FOR UPDATE OF i",
+	2
+};
+static const struct db_stmt stmt_accept_update = {
+	"ra_corporate_accept_update",
+	"UPDATE ra_company_invitation SET accepted_at = now(), accepted_by = $2 "
+	"WHERE id = $1",
+	2
+};
+static const struct db_stmt stmt_member_insert = {
+	"ra_corporate_accept_member",
+	"INSERT INTO ra_company_member (company_id, account_id, role, "
+	"invitation_id) VALUES ($1, $2, 'employee', $3) RETURNING id",
+	3
+};
+static const struct db_stmt stmt_employee_org = {
+	"ra_corporate_employee_org",
+	"SELECT c.name FROM ra_company c JOIN ra_application a ON "
+	"a.id = c.application_id JOIN ra_company_member m ON m.company_id = c.id "
+	"WHERE c.id = $1 AND m.account_id = $2 AND a.status = 'approved'",
+	2
+};
+static const struct db_stmt stmt_application_link = {
+	"ra_corporate_application_link",
+	"INSERT INTO ra_company_application (application_id, company_id) "
+	"VALUES ($1, $2)",
+	2
+};
+static const struct db_stmt stmt_is_company_app = {
+	"ra_corporate_is_company_application",
+	"SELECT EXISTS (SELECT 1 FROM ra_company WHERE application_id = $1)",
+	1
+};
+/* An employee certificate of company $1: revoked?, pending request? */
+static const struct db_stmt stmt_revreq_cert = {
+	"ra_corporate_revreq_certificate",
+	"SELECT c.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM "
+	"ra_revocation_request r WHERE r.certificate_id = c.id AND "
+	"r.status = 'pending') FROM ra_company_application ca JOIN "
+	"ra_application ap ON ap.id = ca.application_id JOIN issuance_order o "
+	"ON o.id = ap.order_id JOIN certificate c ON c.id = o.certificate_id "
+	"WHERE ca.company_id = $1 AND c.id = $2",
+	2
+};
+static const struct db_stmt stmt_revreq_insert = {
+	"ra_corporate_revreq_insert",
+	"INSERT INTO ra_revocation_request (company_id, certificate_id, "
+	"requested_by, reason, comment) VALUES ($1, $2, $3, $4, $5) "
+	"RETURNING id",
+	5
+};
+static const struct db_stmt stmt_revreq_list = {
+	"ra_officer_revreq_list",
+	"SELECT r.id, r.company_id, co.name, r.certificate_id, c.serial, "
+	"r.reason, r.comment, r.status, r.requested_by, " RA_TS("r.created_at")
+	", " RA_TS("r.decided_at") ", r.decided_by, r.decision_reason FROM "
+	"ra_revocation_request r JOIN ra_company co ON co.id = r.company_id "
+	"JOIN certificate c ON c.id = r.certificate_id ORDER BY "
+	"r.status <> 'pending', r.id DESC LIMIT 100",
+	0
+};
+static const struct db_stmt stmt_revreq_lock = {
+	"ra_officer_revreq_lock",
+	"SELECT r.status, r.certificate_id, r.reason, c.revoked_at IS NOT NULL, "
+	"c.serial, i.name FROM ra_revocation_request r JOIN certificate c ON "
+	"c.id = r.certificate_id JOIN ca_certificate i ON i.id = c.issuer_id "
+	"WHERE r.id = $1 FOR UPDATE OF r",
+	1
+};
+static const struct db_stmt stmt_revreq_revoke = {
+	"ra_officer_revreq_revoke",
+	"UPDATE certificate SET revoked_at = now(), revocation_reason = "
+	"$2::smallint, revoked_by = $3 WHERE id = $1 AND revoked_at IS NULL "
+	"RETURNING id",
+	3
+};
+static const struct db_stmt stmt_revreq_close = {
+	"ra_officer_revreq_close",
+	"UPDATE ra_revocation_request SET status = $2, decided_by = $3, "
+	"decided_at = now(), decision_reason = $4 WHERE id = $1",
+	4
+};
+
+/* --- outcomes ---------------------------------------------------------------- */
+
+enum ra_corp_outcome {
+	RA_CORP_DONE = 0,
+	RA_CORP_EMAIL_UNVERIFIED,	/* 403 */
+	RA_CORP_PHONE_UNVERIFIED,	/* 403 */
+	RA_CORP_NO_KYC,			/* 403 */
+	RA_CORP_EMAIL_TAKEN,		/* 409 */
+	RA_CORP_PENDING,		/* 409: a company application waits */
+	RA_CORP_NOT_FOUND,		/* 404: no such company, or not a member */
+	RA_CORP_NOT_SYSADMIN,		/* 403 */
+	RA_CORP_NOT_ACTIVE,		/* 409 */
+	RA_CORP_MEMBER,			/* 409: already an employee */
+	RA_CORP_TOKEN,			/* 404: unknown, used or expired token */
+	RA_CORP_WRONG_EMAIL,		/* 403 */
+	RA_CORP_CERT_UNKNOWN,		/* 404 */
+	RA_CORP_CERT_REVOKED,		/* 409 */
+	RA_CORP_REQUEST_PENDING,	/* 409 */
+	RA_CORP_FACTOR,			/* ra_factor_respond */
+	RA_CORP_REQUEST_DECIDED,	/* 409 */
+	RA_CORP_MAIL_FAILED,		/* 503 */
+};
+
+static int
+ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
+{
+	switch (o) {
+	case RA_CORP_EMAIL_UNVERIFIED:
+		return ra_problem(resp, 403, "verify your email address first "
+		    "(POST /v1/verify-email)");
+	case RA_CORP_PHONE_UNVERIFIED:
+		return ra_problem(resp, 403, "verify your phone number by OTP "
+		    "first");
+	case RA_CORP_NO_KYC:
+		return ra_problem(resp, 403, "a company's representative needs a "
+		    "personal application the RA has approved");
+	case RA_CORP_EMAIL_TAKEN:
+		return ra_problem(resp, 409, "sysadmin_email: used by an "
+		    "account or by another company");
+	case RA_CORP_PENDING:
+		return ra_problem(resp, 409, "this account has a company "
+		    "application awaiting a decision");
+	case RA_CORP_NOT_FOUND:
+		return ra_problem(resp, 404, "no such company");
+	case RA_CORP_NOT_SYSADMIN:
+		return ra_problem(resp, 403, "only the company's sysadmin may do "
+		    "this");
+	case RA_CORP_NOT_ACTIVE:
+		return ra_problem(resp, 409, "the company is not approved by the "
+		    "RA");
+	case RA_CORP_MEMBER:
+		return ra_problem(resp, 409, "already an employee of this "
+		    "company");
+	case RA_CORP_TOKEN:
+		return ra_problem(resp, 404, "unknown, used or expired "
+		    "enrolment token");
+	case RA_CORP_WRONG_EMAIL:
+		return ra_problem(resp, 403, "the invitation is for another "
+		    "email address, or yours is not verified");
+	case RA_CORP_CERT_UNKNOWN:
+		return ra_problem(resp, 404, "certificate_id: no certificate of "
+		    "this company's employees");
+	case RA_CORP_CERT_REVOKED:
+		return ra_problem(resp, 409, "the certificate is already revoked");
+	case RA_CORP_REQUEST_PENDING:
+		return ra_problem(resp, 409, "a revocation request for this "
+		    "certificate is pending");
+	case RA_CORP_REQUEST_DECIDED:
+		return ra_problem(resp, 409, "the request is already decided");
+	case RA_CORP_MAIL_FAILED:
+		http_add_header(resp, "Retry-After", "60");
+		return ra_problem(resp, 503, "the email could not be sent; "
+		    "nothing was stored");
+	default:
+		return -1;
+	}
+}
+
+/* --- shared helpers ------------------------------------------------------ */
+
+#define RA_ROLE_REP		0x1
+#define RA_ROLE_SYSADMIN	0x2
+#define RA_ROLE_EMPLOYEE	0x4
+
+struct ra_company_view {
+	char	name[RA_COMPANY_NAME_MAX + 1];
+	char	status[16];		/* the application's */
+	int	roles;			/* RA_ROLE_* */
+};
+
+/* Who account_id is to company_id. 0 (roles 0: none or no company), -1. */
+static int
+ra_company_role(struct db *db, const char *company_id, const char *account_id,
+    struct ra_company_view *cv)
+{
+	const char *v[2];
+	PGresult *res;
+
+	memset(cv, 0, sizeof(*cv));
+	v[0] = company_id;
+	v[1] = account_id;
+	if ((res = db_exec(db, &stmt_company_role, v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 1) {
+		snprintf(cv->name, sizeof(cv->name), "%s", PQgetvalue(res, 0, 0));
+		snprintf(cv->status, sizeof(cv->status), "%s",
+		    PQgetvalue(res, 0, 1));
+		if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+			cv->roles |= RA_ROLE_REP;
+		if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
+			cv->roles |= RA_ROLE_SYSADMIN;
+		if (strcmp(PQgetvalue(res, 0, 4), "t") == 0)
+			cv->roles |= RA_ROLE_EMPLOYEE;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* The sysadmin's checks on an approved company: RA_CORP_DONE or a refusal. */
+static int
+ra_company_sysadmin(struct db *db, const char *company_id,
+    const char *account_id, enum ra_corp_outcome *o)
+{
+	struct ra_company_view cv;
+
+	*o = RA_CORP_DONE;
+	if (ra_company_role(db, company_id, account_id, &cv) == -1)
+		return -1;
+	if (cv.roles == 0)
+		*o = RA_CORP_NOT_FOUND;
+	else if (!(cv.roles & RA_ROLE_SYSADMIN))
+		*o = RA_CORP_NOT_SYSADMIN;
+	else if (strcmp(cv.status, "approved") != 0)
+		*o = RA_CORP_NOT_ACTIVE;
+	return 0;
+}
+
+int
+ra_corporate_employee_org(struct db *db, const char *account_id,
+    const char *company_id, char *org, size_t orglen)
+{
+	const char *v[2];
+	PGresult *res;
+	int rc;
+
+	org[0] = '\0';
+	v[0] = company_id;
+	v[1] = account_id;
+	if ((res = db_exec(db, &stmt_employee_org, v, NULL, NULL)) == NULL)
+		return -1;
+	if ((rc = PQntuples(res) == 1) == 1)
+		snprintf(org, orglen, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_corporate_application_link(struct db *db, const char *application_id,
+    const char *company_id)
+{
+	const char *v[2];
+
+	v[0] = application_id;
+	v[1] = company_id;
+	return db_exec_ok(db, &stmt_application_link, v);
+}
+
+int
+ra_corporate_is_company_application(struct db *db, const char *application_id)
+{
+	const char *v[1];
+	PGresult *res;
+	int rc;
+
+	v[0] = application_id;
+	if ((res = db_exec(db, &stmt_is_company_app, v, NULL, NULL)) == NULL)
+		return -1;
+	rc = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return rc;
+}
+
+/* --- POST /v1/corporate ------------------------------------------------------ */
+
+struct ra_corp_submit_txn {
+	struct ra			*ra;
+	const struct ra_subject		*who;
+	const struct ra_corporate_req	*req;
+	const char			*client;
+	enum ra_corp_outcome		 outcome;
+	char				 id[24];
+	char				 app_id[24];
+};
+
+static int
+ra_corp_submit_txn(struct db *db, void *arg)
+{
+	struct ra_corp_submit_txn *t = arg;
+	const struct ra_corporate_req *r = t->req;
+	const char *v[9];
+	char *subject_s = NULL, *body = NULL;
+	PGresult *res = NULL;
+	json_t *subject = NULL, *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_CORP_DONE;
+	v[0] = t->who->account_id;
+	if ((res = db_exec(db, &stmt_rep_lock, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		t->outcome = RA_CORP_EMAIL_UNVERIFIED;
+	else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+		t->outcome = RA_CORP_PHONE_UNVERIFIED;
+	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
+		t->outcome = RA_CORP_NO_KYC;
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
+		t->outcome = RA_CORP_PENDING;
+	if (t->outcome != RA_CORP_DONE)
+		goto out;
+	PQclear(res);
+	v[0] = r->sysadmin_email;
+	if ((res = db_exec(db, &stmt_email_lock, v, NULL, NULL)) == NULL)
+		goto out;
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_email_taken, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0 ||
+	    strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+		t->outcome = RA_CORP_EMAIL_TAKEN;
+		goto out;
+	}
+	PQclear(res);
+	/* What the officers decide on: the company's data. */
+	if ((subject = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "C", "ID", "O", r->company_name, "nib", r->nib, "npwp", r->npwp,
+	    "deed_number", r->deed_number, "deed_date", r->deed_date,
+	    "decree_number", r->decree_number, "sysadmin_email",
+	    r->sysadmin_email)) == NULL ||
+	    (subject_s = json_dumps(subject, JSON_COMPACT)) == NULL)
+		goto out;
+	v[0] = t->who->account_id;
+	v[1] = subject_s;
+	if ((res = db_exec(db, &stmt_company_application, v, NULL,
+	    NULL)) == NULL || PQntuples(res) != 1) {
+		if (strcmp(db_last_sqlstate(db), "23505") == 0)
+			t->outcome = RA_CORP_PENDING;
+		goto out;
+	}
+	snprintf(t->app_id, sizeof(t->app_id), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	v[0] = t->app_id;
+	v[1] = t->who->account_id;
+	v[2] = r->company_name;
+	v[3] = r->nib;
+	v[4] = r->npwp;
+	v[5] = r->deed_number;
+	v[6] = r->deed_date;
+	v[7] = r->decree_number;
+	v[8] = r->sysadmin_email;
+	if ((res = db_exec(db, &stmt_company_insert, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "client", t->client, "account_id", t->who->account_id,
+	    "application_id", t->app_id, "company_name", r->company_name,
+	    "nib", r->nib, "decree_number", r->decree_number,
+	    "sysadmin_domain", strchr(r->sysadmin_email, '@') + 1)) == NULL ||
+	    audit_append(db, "subscriber:self", "ra.corporate.submit",
+	    "ra_company", t->id, details, NULL) == -1)
+		goto out;
+	/* Sent before COMMIT: a failed send leaves no company behind. */
+	if (asprintf(&body, "%s has named this address as the system "
+	    "administrator of its corporate account with the RA.\r\n\r\n"
+	    "Register an account with this email address (POST /v1/register) "
+	    "and verify it. Once the RA approves the company (application "
+	    "%s), that account may enrol the company's employees.\r\n",
+	    r->company_name, t->app_id) == -1) {
+		body = NULL;
+		goto out;
+	}
+	if (ra_mail_send(t->ra->mailer, r->sysadmin_email, "Corporate account: "
+	    "you are named its sysadmin", body) == -1) {
+		t->outcome = RA_CORP_MAIL_FAILED;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(body);
+	json_decref(details);
+	json_decref(subject);
+	free(subject_s);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_corporate_submit(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_corporate_req r;
+	struct ra_corp_submit_txn t;
+	struct ra_date today;
+	char detail[256];
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	memset(&t, 0, sizeof(t));
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
+	if (ra_parse_corporate(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	if (ra_date_today(&today) == -1)
+		return -1;
+	if (r.deed.year * 10000 + r.deed.month * 100 + r.deed.day >
+	    today.year * 10000 + today.month * 100 + today.day)
+		return ra_problem(resp, 422, "deed_date: in the future");
+	t.ra = ra;
+	t.who = &who;
+	t.req = &r;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_submit_txn,
+	    &t) == -1) {
+		if (t.outcome != RA_CORP_DONE)
+			rc = ra_corp_refuse(resp, t.outcome);
+		goto out;
+	}
+	log_info("company %s: submitted by account %s (application %s)", t.id,
+	    who.account_id, t.app_id);
+	if ((o = json_pack("{s:I, s:I, s:s}", "id", (json_int_t)strtoll(t.id,
+	    NULL, 10), "application_id", (json_int_t)strtoll(t.app_id, NULL,
+	    10), "status", "pending")) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 201, o);
+out:
+	json_decref(o);
+	return rc;
+}
+
+/* --- GET /v1/corporate/{id} ----------------------------------------------- */
+
+int
+ra_corporate_get(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_company_view cv;
+	const char *v[2];
+	char id[24];
+	PGresult *res = NULL;
+	json_t *o = NULL, *emp = NULL, *apps = NULL, *rr = NULL, *item;
+	int rc = -1, k, i, all;
+
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, "/v1/corporate/", "", id) == -1)
+		return ra_problem(resp, 404, "no such company");
+	if (ra_company_role(ra->db, id, who.account_id, &cv) == -1)
+		return -1;
+	/* A company is as absent to a stranger as a missing one. */
+	if (cv.roles == 0)
+		return ra_corp_refuse(resp, RA_CORP_NOT_FOUND);
+	/* An employee sees the company and only their own records. */
+	all = (cv.roles & (RA_ROLE_REP | RA_ROLE_SYSADMIN)) != 0;
+	v[0] = id;
+	v[1] = all ? NULL : who.account_id;
+	if ((res = db_exec(ra->db, &stmt_company_get, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if ((o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, "
+	    "s:I, s:s, s:[]}", "id", (json_int_t)strtoll(PQgetvalue(res, 0, 0),
+	    NULL, 10), "company_name", PQgetvalue(res, 0, 1), "nib",
+	    PQgetvalue(res, 0, 2), "npwp", PQgetvalue(res, 0, 3), "deed_number",
+	    PQgetvalue(res, 0, 4), "deed_date", PQgetvalue(res, 0, 5),
+	    "decree_number", PQgetvalue(res, 0, 6), "sysadmin_email",
+	    PQgetvalue(res, 0, 7), "status", PQgetvalue(res, 0, 10),
+	    "representative_id", (json_int_t)strtoll(PQgetvalue(res, 0, 8),
+	    NULL, 10), "application_id", (json_int_t)strtoll(PQgetvalue(res, 0,
+	    9), NULL, 10), "created_at", PQgetvalue(res, 0, 11),
+	    "your_roles")) == NULL)
+		goto out;
+	if (json_object_set_new(o, "sysadmin_account_id", PQgetisnull(res, 0,
+	    12) ? json_null() : json_integer((json_int_t)strtoll(PQgetvalue(res,
+	    0, 12), NULL, 10))) == -1)
+		goto out;
+	item = json_object_get(o, "your_roles");
+	if (((cv.roles & RA_ROLE_REP) && json_array_append_new(item,
+	    json_string("representative")) == -1) ||
+	    ((cv.roles & RA_ROLE_SYSADMIN) && json_array_append_new(item,
+	    json_string("sysadmin")) == -1) ||
+	    ((cv.roles & RA_ROLE_EMPLOYEE) && json_array_append_new(item,
+	    json_string("employee")) == -1))
+		goto out;
+	PQclear(res);
+	if ((res = db_exec(ra->db, &stmt_company_members, v, NULL,
+	    NULL)) == NULL || (emp = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++)
+		if ((item = json_pack("{s:I, s:s, s:s}", "account_id",
+		    (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "email",
+		    PQgetvalue(res, i, 1), "enrolled_at", PQgetvalue(res, i,
+		    2))) == NULL || json_array_append_new(emp, item) == -1)
+			goto out;
+	PQclear(res);
+	if ((res = db_exec(ra->db, &stmt_company_apps, v, NULL,
+	    NULL)) == NULL || (apps = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		if ((item = json_pack("{s:I, s:I, s:s, s:n}", "id",
+		    (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+		    "account_id", (json_int_t)strtoll(PQgetvalue(res, i, 1), NULL,
+		    10), "status", PQgetvalue(res, i, 2), "certificate")) == NULL ||
+		    json_array_append_new(apps, item) == -1)
+			goto out;
+		if (!PQgetisnull(res, i, 3) && json_object_set_new(item,
+		    "certificate", json_pack("{s:I, s:s, s:b}", "id",
+		    (json_int_t)strtoll(PQgetvalue(res, i, 3), NULL, 10), "serial",
+		    PQgetvalue(res, i, 4), "revoked", strcmp(PQgetvalue(res, i, 5),
+		    "t") == 0)) == -1)
+			goto out;
+	}
+	if (json_object_set(o, "employees", emp) == -1 ||
+	    json_object_set(o, "applications", apps) == -1)
+		goto out;
+	if (all) {
+		PQclear(res);
+		if ((res = db_exec(ra->db, &stmt_company_revreqs, v, NULL,
+		    NULL)) == NULL || (rr = json_array()) == NULL)
+			goto out;
+		for (i = 0; i < PQntuples(res); i++)
+			if ((item = json_pack("{s:I, s:I, s:s, s:s, s:s}", "id",
+			    (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+			    "certificate_id", (json_int_t)strtoll(PQgetvalue(res,
+			    i, 1), NULL, 10), "reason", PQgetvalue(res, i, 2),
+			    "status", PQgetvalue(res, i, 3), "created_at",
+			    PQgetvalue(res, i, 4))) == NULL ||
+			    json_array_append_new(rr, item) == -1)
+				goto out;
+		if (json_object_set(o, "revocation_requests", rr) == -1)
+			goto out;
+	}
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(rr);
+	json_decref(apps);
+	json_decref(emp);
+	json_decref(o);
+	PQclear(res);
+	return rc;
+}
+
+/* --- POST /v1/corporate/{id}/employees ---------------------------------------- */
+
+struct ra_corp_invite_txn {
+	struct ra			*ra;
+	const struct ra_subject		*who;
+	const char			*company_id;
+	const struct ra_enrol_req	*req;
+	const char			*client;
+	enum ra_corp_outcome		 outcome;
+	char				 id[24];
+	char				 expires_at[40];
+};
+
+static int
+ra_corp_invite_txn(struct db *db, void *arg)
+{
+	struct ra_corp_invite_txn *t = arg;
+	const char *v[5];
+	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	tok[0] = '\0';
+	if (ra_company_sysadmin(db, t->company_id, t->who->account_id,
+	    &t->outcome) == -1 || t->outcome != RA_CORP_DONE)
+		goto out;
+	v[0] = t->company_id;
+	v[1] = t->req->email;
+	if ((res = db_exec(db, &stmt_invite_member, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		t->outcome = RA_CORP_MEMBER;
+		goto out;
+	}
+	PQclear(res);
+	if (ra_token_new(tok, &digest) == -1)
+		goto out;
+	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->corporate_invite_ttl_s);
+	v[2] = digest;
+	v[3] = t->who->account_id;
+	v[4] = ttl;
+	if ((res = db_exec(db, &stmt_invite_insert, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(t->expires_at, sizeof(t->expires_at), "%s",
+	    PQgetvalue(res, 0, 1));
+	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "client", t->client,
+	    "company_id", t->company_id, "invited_by", t->who->account_id,
+	    "expires_at", t->expires_at)) == NULL ||
+	    audit_append(db, "subscriber:self", "ra.corporate.invite",
+	    "ra_company_invitation", t->id, details, NULL) == -1)
+		goto out;
+	if (asprintf(&body, "Your company's sysadmin invites you to enrol as "
+	    "an employee (company %s) with the RA.\r\n\r\nLog in with an "
+	    "account of this email address and accept the invitation with "
+	    "POST /v1/corporate/enrolments/accept (valid until %s, usable "
+	    "once):\r\n\r\ntoken=%s\r\n", t->company_id, t->expires_at,
+	    tok) == -1) {
+		body = NULL;
+		goto out;
+	}
+	if (ra_mail_send(t->ra->mailer, t->req->email, "Enrol as an employee",
+	    body) == -1) {
+		t->outcome = RA_CORP_MAIL_FAILED;
+		goto out;
+	}
+	rc = 0;
+out:
+	ra_wipe(tok, sizeof(tok));
+	if (body != NULL) {
+		ra_wipe(body, strlen(body));
+		free(body);
+	}
+	json_decref(details);
+	free(digest);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_corporate_invite(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_enrol_req r;
+	struct ra_corp_invite_txn t;
+	char id[24], detail[256];
+	enum ra_corp_outcome o;
+	json_t *j = NULL;
+	int rc = -1, k;
+
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, "/v1/corporate/", "/employees", id) == -1)
+		return ra_problem(resp, 404, "no such company");
+	/* Who may ask comes first: a stranger learns nothing from the body. */
+	if (ra_company_sysadmin(ra->db, id, who.account_id, &o) == -1)
+		return -1;
+	if (o != RA_CORP_DONE)
+		return ra_corp_refuse(resp, o);
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
+	if (ra_parse_enrol(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	memset(&t, 0, sizeof(t));
+	t.ra = ra;
+	t.who = &who;
+	t.company_id = id;
+	t.req = &r;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_invite_txn,
+	    &t) == -1) {
+		if (t.outcome != RA_CORP_DONE)
+			rc = ra_corp_refuse(resp, t.outcome);
+		goto out;
+	}
+	log_info("company %s: invitation %s sent by account %s", id, t.id,
+	    who.account_id);
+	if ((j = json_pack("{s:I, s:I, s:s}", "invitation_id",
+	    (json_int_t)strtoll(t.id, NULL, 10), "company_id",
+	    (json_int_t)strtoll(id, NULL, 10), "expires_at",
+	    t.expires_at)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 201, j);
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* --- POST /v1/corporate/enrolments/accept ----------------------------------- */
+
+struct ra_corp_accept_txn {
+	const struct ra_subject	*who;
+	char			*digest;
+	const char		*client;
+	enum ra_corp_outcome	 outcome;
+	char			 company_id[24];
+	char			 member_id[24];
+};
+
+static int
+ra_corp_accept_txn(struct db *db, void *arg)
+{
+	struct ra_corp_accept_txn *t = arg;
+	const char *v[3];
+	char inv[24];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_CORP_DONE;
+	v[0] = t->digest;
+	v[1] = t->who->account_id;
+	if ((res = db_exec(db, &stmt_accept_claim, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_CORP_TOKEN;
+		goto out;
+	}
+	snprintf(inv, sizeof(inv), "%s", PQgetvalue(res, 0, 0));
+	snprintf(t->company_id, sizeof(t->company_id), "%s",
+	    PQgetvalue(res, 0, 1));
+	if (strcmp(PQgetvalue(res, 0, 2), "t") != 0 ||
+	    strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		t->outcome = RA_CORP_WRONG_EMAIL;
+	else if (strcmp(PQgetvalue(res, 0, 4), "t") != 0)
+		t->outcome = RA_CORP_NOT_ACTIVE;
+	else if (strcmp(PQgetvalue(res, 0, 5), "t") == 0)
+		t->outcome = RA_CORP_MEMBER;
+	if (t->outcome != RA_CORP_DONE)
+		goto out;
+	PQclear(res);
+	v[0] = inv;
+	v[1] = t->who->account_id;
+	if ((res = db_exec(db, &stmt_accept_update, v, NULL, NULL)) == NULL)
+		goto out;
+	PQclear(res);
+	v[0] = t->company_id;
+	v[1] = t->who->account_id;
+	v[2] = inv;
+	if ((res = db_exec(db, &stmt_member_insert, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	snprintf(t->member_id, sizeof(t->member_id), "%s",
+	    PQgetvalue(res, 0, 0));
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s}", "client",
+	    t->client, "company_id", t->company_id, "account_id",
+	    t->who->account_id, "invitation_id", inv, "role",
+	    "employee")) == NULL ||
+	    audit_append(db, "subscriber:self", "ra.corporate.enrol",
+	    "ra_company_member", t->member_id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_corporate_accept(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_token_req r;
+	struct ra_corp_accept_txn t;
+	char detail[256];
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	memset(&t, 0, sizeof(t));
+	memset(&r, 0, sizeof(r));
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
+	if (ra_parse_token(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	if ((t.digest = ra_token_digest(r.token)) == NULL)
+		goto out;
+	t.who = &who;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_accept_txn,
+	    &t) == -1) {
+		if (t.outcome != RA_CORP_DONE)
+			rc = ra_corp_refuse(resp, t.outcome);
+		goto out;
+	}
+	log_info("company %s: account %s enrolled as an employee", t.company_id,
+	    who.account_id);
+	if ((o = json_pack("{s:I, s:I, s:s}", "company_id",
+	    (json_int_t)strtoll(t.company_id, NULL, 10), "account_id",
+	    (json_int_t)strtoll(who.account_id, NULL, 10), "role",
+	    "employee")) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	ra_wipe(&r, sizeof(r));
+	json_decref(o);
+	free(t.digest);
+	return rc;
+}
+
+/* --- POST /v1/corporate/{id}/revocation-requests ------------------------------ */
+
+struct ra_corp_revreq_txn {
+	struct ra			*ra;
+	const struct ra_subject		*who;
+	const char			*company_id;
+	const struct ra_revreq_req	*req;
+	const char			*client;
+	enum ra_corp_outcome		 outcome;
+	struct factor_outcome	 fo;
+	char				 id[24];
+};
+
+static int
+ra_corp_revreq_txn(struct db *db, void *arg)
+{
+	struct ra_corp_revreq_txn *t = arg;
+	const char *v[5];
+	char cert[24];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	if (ra_company_sysadmin(db, t->company_id, t->who->account_id,
+	    &t->outcome) == -1 || t->outcome != RA_CORP_DONE)
+		goto out;
+	snprintf(cert, sizeof(cert), "%lld", t->req->certificate_id);
+	v[0] = t->company_id;
+	v[1] = cert;
+	if ((res = db_exec(db, &stmt_revreq_cert, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1)
+		t->outcome = RA_CORP_CERT_UNKNOWN;
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		t->outcome = RA_CORP_CERT_REVOKED;
+	else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		t->outcome = RA_CORP_REQUEST_PENDING;
+	if (t->outcome != RA_CORP_DONE)
+		goto out;
+	/* The verifier, before any change of ours (ra/extern.h). */
+	if (ra_factor_check(t->ra, db, t->who->account_id, "revoke",
+	    &t->req->factor, &t->fo) == -1)
+		goto out;
+	if (t->fo.result != FACTOR_OK) {
+		t->outcome = RA_CORP_FACTOR;
+		rc = 0;		/* COMMIT the failure record only */
+		goto out;
+	}
+	PQclear(res);
+	v[2] = t->who->account_id;
+	v[3] = t->req->reason;
+	v[4] = t->req->comment;
+	if ((res = db_exec(db, &stmt_revreq_insert, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		if (strcmp(db_last_sqlstate(db), "23505") == 0)
+			t->outcome = RA_CORP_REQUEST_PENDING;
+		goto out;
+	}
+	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "client",
+	    t->client, "company_id", t->company_id, "certificate_id", cert,
+	    "reason", t->req->reason, "requested_by", t->who->account_id,
+	    "factor", t->fo.kind)) == NULL ||
+	    audit_append(db, "subscriber:self", "ra.corporate.revocation_request",
+	    "ra_revocation_request", t->id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_corporate_revreq(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_revreq_req r;
+	struct ra_corp_revreq_txn t;
+	char id[24], detail[256];
+	enum ra_corp_outcome o;
+	json_t *j = NULL;
+	int rc = -1, k;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, "/v1/corporate/", "/revocation-requests",
+	    id) == -1)
+		return ra_problem(resp, 404, "no such company");
+	if (ra_company_sysadmin(ra->db, id, who.account_id, &o) == -1)
+		return -1;
+	if (o != RA_CORP_DONE)
+		return ra_corp_refuse(resp, o);
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
+	if (ra_parse_revreq(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	t.ra = ra;
+	t.who = &who;
+	t.company_id = id;
+	t.req = &r;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_revreq_txn,
+	    &t) == -1) {
+		if (t.outcome != RA_CORP_DONE && t.outcome != RA_CORP_FACTOR)
+			rc = ra_corp_refuse(resp, t.outcome);
+		goto out;
+	}
+	if (t.outcome == RA_CORP_FACTOR) {
+		rc = ra_factor_respond(resp, &t.fo);
+		goto out;
+	}
+	log_info("company %s: revocation request %s by account %s", id, t.id,
+	    who.account_id);
+	if ((j = json_pack("{s:I, s:I, s:I, s:s, s:s}", "id",
+	    (json_int_t)strtoll(t.id, NULL, 10), "company_id",
+	    (json_int_t)strtoll(id, NULL, 10), "certificate_id",
+	    (json_int_t)r.certificate_id, "reason", r.reason, "status",
+	    "pending")) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 201, j);
+out:
+	ra_wipe(&r, sizeof(r));
+	json_decref(j);
+	return rc;
+}
+
+/* --- officers: GET and POST /v1/officer/revocation-requests ----------------------- */
+
+int
+ra_officer_revreq_list(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	static const char *const roles[] = { "ra_officer", "ra_admin",
+	    "auditor", NULL };
+	struct ra_officer_subject who;
+	PGresult *res = NULL;
+	json_t *o = NULL, *a = NULL, *item;
+	int rc = -1, k, i;
+
+	if ((k = ra_officer_session(ra, req, resp, roles, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if ((res = db_exec(ra->db, &stmt_revreq_list, NULL, NULL,
+	    NULL)) == NULL || (a = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		if ((item = json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s, "
+		    "s:I, s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 0),
+		    NULL, 10), "company_id", (json_int_t)strtoll(PQgetvalue(res,
+		    i, 1), NULL, 10), "company_name", PQgetvalue(res, i, 2),
+		    "certificate_id", (json_int_t)strtoll(PQgetvalue(res, i, 3),
+		    NULL, 10), "serial", PQgetvalue(res, i, 4), "reason",
+		    PQgetvalue(res, i, 5), "comment", PQgetvalue(res, i, 6),
+		    "status", PQgetvalue(res, i, 7), "requested_by",
+		    (json_int_t)strtoll(PQgetvalue(res, i, 8), NULL, 10),
+		    "created_at", PQgetvalue(res, i, 9))) == NULL ||
+		    json_array_append_new(a, item) == -1)
+			goto out;
+		if (!PQgetisnull(res, i, 10) && (json_object_set_new(item,
+		    "decided_at", json_string(PQgetvalue(res, i, 10))) == -1 ||
+		    json_object_set_new(item, "decided_by", json_integer(
+		    (json_int_t)strtoll(PQgetvalue(res, i, 11), NULL, 10))) == -1 ||
+		    json_object_set_new(item, "decision_reason", PQgetisnull(res,
+		    i, 12) ? json_null() : json_string(PQgetvalue(res, i,
+		    12))) == -1))
+			goto out;
+	}
+	if ((o = json_pack("{s:O}", "revocation_requests", a)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	json_decref(a);
+	PQclear(res);
+	return rc;
+}
+
+struct ra_revdecide_txn {
+	const struct ra_officer_subject	*who;
+	const char			*id;
+	const struct ra_revdecide_req	*req;
+	const char			*client;
+	enum ra_corp_outcome		 outcome;
+	char				 serial[80];
+};
+
+static int
+ra_revdecide_txn(struct db *db, void *arg)
+{
+	struct ra_revdecide_txn *t = arg;
+	const char *v[4];
+	char actor[48], cert[24], issuer[64], reason[24], code[8];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_CORP_DONE;
+	ra_officer_actor(t->who, actor, sizeof(actor));
+	v[0] = t->id;
+	if ((res = db_exec(db, &stmt_revreq_lock, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_CORP_NOT_FOUND;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "pending") != 0) {
+		t->outcome = RA_CORP_REQUEST_DECIDED;
+		goto out;
+	}
+	snprintf(cert, sizeof(cert), "%s", PQgetvalue(res, 0, 1));
+	snprintf(reason, sizeof(reason), "%s", PQgetvalue(res, 0, 2));
+	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0, 4));
+	snprintf(issuer, sizeof(issuer), "%s", PQgetvalue(res, 0, 5));
+	if (t->req->revoke && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
+		t->outcome = RA_CORP_CERT_REVOKED;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (t->req->revoke) {
+		snprintf(code, sizeof(code), "%d", ra_revreq_reason_code(reason));
+		v[0] = cert;
+		v[1] = code;
+		v[2] = actor;
+		if ((res = db_exec(db, &stmt_revreq_revoke, v, NULL,
+		    NULL)) == NULL || PQntuples(res) != 1)
+			goto out;
+		/* The same event as pkictl cert revoke (ca/certcmd.c). */
+		if ((details = json_pack("{s:s, s:s, s:s, s:s}", "issuer", issuer,
+		    "serial", t->serial, "reason", reason,
+		    "revocation_request_id", t->id)) == NULL ||
+		    audit_append(db, actor, "cert.revoke", "certificate", cert,
+		    details, NULL) == -1)
+			goto out;
+		json_decref(details);
+		details = NULL;
+		PQclear(res);
+		res = NULL;
+	}
+	v[0] = t->id;
+	v[1] = t->req->revoke ? "done" : "rejected";
+	v[2] = t->who->officer_id;
+	v[3] = t->req->reason_text[0] != '\0' ? t->req->reason_text : NULL;
+	if (db_exec_ok(db, &stmt_revreq_close, v) == -1)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "client", t->client,
+	    "decision", t->req->revoke ? "revoke" : "reject", "certificate_id",
+	    cert, "reason", reason)) == NULL ||
+	    audit_append(db, actor, "ra.revocation_request.decide",
+	    "ra_revocation_request", t->id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_officer_revreq_decide(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	static const char *const roles[] = { "ra_officer", "ra_admin", NULL };
+	struct ra_officer_subject who;
+	struct ra_revdecide_req r;
+	struct ra_revdecide_txn t;
+	char id[24], detail[256];
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	if ((k = ra_officer_session(ra, req, resp, roles, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, "/v1/officer/revocation-requests/", "",
+	    id) == -1)
+		return ra_problem(resp, 404, "no such revocation request");
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
+	if (ra_parse_revdecide(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	memset(&t, 0, sizeof(t));
+	t.who = &who;
+	t.id = id;
+	t.req = &r;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_revdecide_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_CORP_NOT_FOUND)
+			rc = ra_problem(resp, 404, "no such revocation request");
+		else if (t.outcome != RA_CORP_DONE)
+			rc = ra_corp_refuse(resp, t.outcome);
+		goto out;
+	}
+	log_info("revocation request %s: %s by officer %s (certificate %s)", id,
+	    r.revoke ? "revoked" : "rejected", who.officer_id, t.serial);
+	if ((o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)strtoll(id, NULL,
+	    10), "status", r.revoke ? "done" : "rejected", "serial",
+	    t.serial)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	return rc;
+}
