@@ -113,6 +113,13 @@ stack_daemon_stop() {
 	fail "stack daemon $1 (pid $pid) did not stop on SIGTERM"
 }
 
+# The newest audit event that a test's own request could have written: the
+# stack's daemons keep appending theirs in the background (crld's CRLs and
+# directory publication, tsad's token batches), and a refusal-changes-nothing
+# check must not trip over them.
+AUDIT_MAX="(SELECT coalesce(max(id), 0) FROM audit_event WHERE action NOT IN
+    ('crl.issue', 'publish.ldap', 'publish.queue', 'tsa.tokens.record'))"
+
 # pidfile_of DIR NAME: the PID in DIR/run/NAME.pid, or nothing.
 pidfile_of() {
 	[ -s "$1/run/$2.pid" ] && head -n1 "$1/run/$2.pid" || true

@@ -42,7 +42,7 @@ state() {
 	    (SELECT count(*) FROM ra_email_verification WHERE used_at IS NOT NULL) || '/' ||
 	    (SELECT count(*) FROM ra_session) || '/' ||
 	    (SELECT count(*) FROM ra_session WHERE revoked_at IS NOT NULL) || '/' ||
-	    (SELECT coalesce(max(id), 0) FROM audit_event)"
+	    $AUDIT_MAX"
 	find "$mail" -type f 2>/dev/null | wc -l
 }
 # unchanged WHAT: the state is the one saved by `before`.

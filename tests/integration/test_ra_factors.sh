@@ -59,7 +59,7 @@ state() {
 	    (SELECT count(*) FROM ra_otp WHERE consumed_at IS NOT NULL) || '/' ||
 	    (SELECT coalesce(sum(attempts), 0) FROM ra_otp) || '/' ||
 	    (SELECT count(*) FROM ra_session) || '/' ||
-	    (SELECT coalesce(max(id), 0) FROM audit_event)"
+	    $AUDIT_MAX"
 	find "$mail" "$sms" -type f 2>/dev/null | wc -l
 }
 before() { state >"$tmp/state.before"; }

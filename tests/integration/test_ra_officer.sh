@@ -56,7 +56,7 @@ state() {
 	    (SELECT count(*) FROM ra_officer_session) || '/' ||
 	    (SELECT count(*) FROM ra_officer_session WHERE revoked_at IS NOT NULL) || '/' ||
 	    (SELECT count(*) FROM ra_session) || '/' ||
-	    (SELECT coalesce(max(id), 0) FROM audit_event)"
+	    $AUDIT_MAX"
 }
 before() { state >"$tmp/state.before"; }
 unchanged() {

@@ -54,7 +54,7 @@ state() {
 	    (SELECT count(*) FROM ra_decision) || '/' ||
 	    (SELECT count(*) FROM certificate WHERE revoked_at IS NOT NULL) || '/' ||
 	    (SELECT coalesce(max(revocation_seq), 0) FROM certificate) || '/' ||
-	    (SELECT coalesce(max(id), 0) FROM audit_event)"
+	    $AUDIT_MAX"
 	ls "$mail" | wc -l
 }
 before() { state >"$tmp/state.before"; }

@@ -64,7 +64,7 @@ state() {
 	    (SELECT count(*) FROM ra_session WHERE revoked_at IS NULL) || '/' ||
 	    (SELECT count(*) FROM ra_email_verification WHERE used_at IS NULL) || '/' ||
 	    (SELECT count(*) FROM ra_email_verification) || '/' ||
-	    (SELECT coalesce(max(id), 0) FROM audit_event)"
+	    $AUDIT_MAX"
 	find "$mail" "$sms" -type f 2>/dev/null | wc -l
 }
 counters() {
