@@ -15,36 +15,12 @@
 #include "lib/json.h"
 #include "ra/extern.h"
 
-#define RA_CERTREQ_MAX_BODY	(16 * 1024)
-
 /* cad's RDN order (ca/worker/lint.c lint_rdn_order), first to last. */
 static const char *const ra_rdn_order[] = {
 	"C", "ST", "L", "O", "OU", "organizationIdentifier", "serialNumber",
 	"CN", "emailAddress",
 };
 #define RA_NRDN	(sizeof(ra_rdn_order) / sizeof(ra_rdn_order[0]))
-
-/* The loader of request.c: jansson's message may quote a secret. */
-static json_t *
-ra_certreq_load(const void *body, size_t len, char *detail, size_t detaillen)
-{
-	json_error_t err;
-	json_t *root;
-
-	if ((root = json_load_bounded(body, len, RA_CERTREQ_MAX_BODY,
-	    &err)) != NULL)
-		return root;
-	if (strstr(err.text, "duplicate object key") != NULL)
-		snprintf(detail, detaillen, "duplicate member name in the JSON "
-		    "object (RFC 8259 §4: names must be unique)");
-	else if (len == 0)
-		snprintf(detail, detaillen, "empty body: a JSON object is "
-		    "required");
-	else
-		snprintf(detail, detaillen, "malformed JSON (RFC 8259) at line "
-		    "%d, column %d, or not an object", err.line, err.column);
-	return NULL;
-}
 
 int
 ra_parse_agree(const void *body, size_t len, struct ra_agree_req *r,
@@ -55,7 +31,7 @@ ra_parse_agree(const void *body, size_t len, struct ra_agree_req *r,
 	int accept = 0, rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_certreq_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:b, s:o}", "accept", &accept,
 	    "factor", &factor) == -1) {
@@ -98,7 +74,7 @@ ra_parse_self_revoke(const void *body, size_t len,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_certreq_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:s, s:o}", "reason", &reason,
 	    "factor", &factor) == -1) {
@@ -130,7 +106,7 @@ ra_parse_rekey(const void *body, size_t len, struct factor *f,
 	int rc = -1;
 
 	memset(f, 0, sizeof(*f));
-	if ((root = ra_certreq_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o}", "factor", &factor) == -1) {
 		snprintf(detail, detaillen, "request object: %s", err.text);
@@ -190,7 +166,7 @@ ra_subject_dn(const char *subject_json, size_t len, char *out, size_t outlen)
 	if (outlen == 0)
 		return -1;
 	out[0] = '\0';
-	if ((root = json_load_bounded(subject_json, len, RA_CERTREQ_MAX_BODY,
+	if ((root = json_load_bounded(subject_json, len, RA_MAX_BODY,
 	    &err)) == NULL)
 		goto out;
 	/* Only known attributes, each a non-empty string without NUL. */

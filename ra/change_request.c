@@ -13,58 +13,6 @@
 #include "lib/json.h"
 #include "ra/extern.h"
 
-#define RA_CHANGE_MAX_BODY	(16 * 1024)
-
-static void
-ra_change_wipe_json(json_t *s)
-{
-	if (s != NULL && json_is_string(s))
-		ra_wipe((char *)json_string_value(s), json_string_length(s));
-}
-
-/* As request.c's loader: jansson's message may quote a secret. */
-static json_t *
-ra_change_load(const void *body, size_t len, char *detail, size_t detaillen)
-{
-	json_error_t err;
-	json_t *root;
-
-	if ((root = json_load_bounded(body, len, RA_CHANGE_MAX_BODY,
-	    &err)) != NULL)
-		return root;
-	if (strstr(err.text, "duplicate object key") != NULL)
-		snprintf(detail, detaillen, "duplicate member name in the JSON "
-		    "object (RFC 8259 §4: names must be unique)");
-	else if (len == 0)
-		snprintf(detail, detaillen, "empty body: a JSON object is "
-		    "required");
-	else
-		snprintf(detail, detaillen, "malformed JSON (RFC 8259) at line "
-		    "%d, column %d, or not an object", err.line, err.column);
-	return NULL;
-}
-
-/* A string member of 1 to max bytes without NUL into out (max + 1). */
-static int
-ra_change_copy(json_t *s, const char *name, char *out, size_t max,
-    char *detail, size_t detaillen)
-{
-	size_t n;
-
-	if (!json_is_string(s)) {
-		snprintf(detail, detaillen, "%s: must be a string", name);
-		return -1;
-	}
-	n = json_string_length(s);
-	if (n == 0 || n > max || strlen(json_string_value(s)) != n) {
-		snprintf(detail, detaillen, "%s: 1 to %zu bytes, no NUL", name,
-		    max);
-		return -1;
-	}
-	memcpy(out, json_string_value(s), n + 1);
-	return 0;
-}
-
 int
 ra_parse_totp_enrol(const void *body, size_t len, struct ra_totp_enrol_req *r,
     char *detail, size_t detaillen)
@@ -74,7 +22,7 @@ ra_parse_totp_enrol(const void *body, size_t len, struct ra_totp_enrol_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_change_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o}", "factor", &factor) == -1) {
 		snprintf(detail, detaillen, "request object: %s", err.text);
@@ -100,7 +48,7 @@ ra_parse_totp_confirm(const void *body, size_t len,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_change_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o}", "code", &code) == -1) {
 		snprintf(detail, detaillen, "request object: %s", err.text);
@@ -120,7 +68,7 @@ bad:
 	snprintf(detail, detaillen, "code: the %d-digit code the authenticator "
 	    "app shows (RFC 6238)", FACTOR_DIGITS);
 out:
-	ra_change_wipe_json(code);
+	ra_json_wipe(code);
 	json_decref(root);
 	if (rc == -1)
 		ra_wipe(r, sizeof(*r));
@@ -136,7 +84,7 @@ ra_parse_password_change(const void *body, size_t len,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_change_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o, s:o}",
 	    "current_password", &cur, "new_password", &pw, "factor",
@@ -144,9 +92,9 @@ ra_parse_password_change(const void *body, size_t len,
 		snprintf(detail, detaillen, "request object: %s", err.text);
 		goto out;
 	}
-	if (ra_change_copy(cur, "current_password", r->current,
+	if (ra_json_string(cur, "current_password", r->current,
 	    RA_PASSWORD_MAX, detail, detaillen) == -1 ||
-	    ra_change_copy(pw, "new_password", r->password, RA_PASSWORD_MAX,
+	    ra_json_string(pw, "new_password", r->password, RA_PASSWORD_MAX,
 	    detail, detaillen) == -1)
 		goto out;
 	if (strcmp(r->current, r->password) == 0) {
@@ -158,8 +106,8 @@ ra_parse_password_change(const void *body, size_t len,
 		goto out;
 	rc = 0;
 out:
-	ra_change_wipe_json(cur);
-	ra_change_wipe_json(pw);
+	ra_json_wipe(cur);
+	ra_json_wipe(pw);
 	json_decref(root);
 	if (rc == -1)
 		ra_wipe(r, sizeof(*r));
@@ -175,14 +123,14 @@ ra_parse_email_change(const void *body, size_t len,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_change_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o}", "email", &email,
 	    "factor", &factor) == -1) {
 		snprintf(detail, detaillen, "request object: %s", err.text);
 		goto out;
 	}
-	if (ra_change_copy(email, "email", r->email, RA_EMAIL_MAX, detail,
+	if (ra_json_string(email, "email", r->email, RA_EMAIL_MAX, detail,
 	    detaillen) == -1 ||
 	    ra_email_check(r->email, detail, detaillen) == -1 ||
 	    ra_factor_parse(factor, &r->factor, detail, detaillen) == -1)
@@ -204,14 +152,14 @@ ra_parse_phone_change(const void *body, size_t len,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_change_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o}", "phone", &phone,
 	    "factor", &factor) == -1) {
 		snprintf(detail, detaillen, "request object: %s", err.text);
 		goto out;
 	}
-	if (ra_change_copy(phone, "phone", r->phone, RA_PHONE_MAX, detail,
+	if (ra_json_string(phone, "phone", r->phone, RA_PHONE_MAX, detail,
 	    detaillen) == -1 ||
 	    ra_phone_check(r->phone, detail, detaillen) == -1 ||
 	    ra_factor_parse(factor, &r->factor, detail, detaillen) == -1)

@@ -14,26 +14,6 @@
 
 #define RA_CORP_ID_MAX	((1LL << 53) - 1)	/* exact in a JSON number */
 
-static json_t *
-ra_corp_load(const void *body, size_t len, char *detail, size_t detaillen)
-{
-	json_error_t err;
-	json_t *root;
-
-	if ((root = json_load_bounded(body, len, RA_MAX_BODY, &err)) != NULL)
-		return root;
-	if (strstr(err.text, "duplicate object key") != NULL)
-		snprintf(detail, detaillen, "duplicate member name in the JSON "
-		    "object (RFC 8259 §4: names must be unique)");
-	else if (len == 0)
-		snprintf(detail, detaillen, "empty body: a JSON object is "
-		    "required");
-	else
-		snprintf(detail, detaillen, "malformed JSON (RFC 8259) at line "
-		    "%d, column %d, or not an object", err.line, err.column);
-	return NULL;
-}
-
 /*
  * A text member of min to max bytes without control characters (jansson
  * has checked the UTF-8) and, when trim, no space at either end.
@@ -134,7 +114,7 @@ ra_parse_corporate(const void *body, size_t len, struct ra_corporate_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_corp_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "company_name", &name, "nib", &nib, "npwp", &npwp, "deed_number",
@@ -201,7 +181,7 @@ ra_parse_enrol(const void *body, size_t len, struct ra_enrol_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_corp_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o}", "email", &email) == -1) {
 		snprintf(detail, detaillen, "request object: %s", err.text);
@@ -279,7 +259,7 @@ ra_parse_revreq(const void *body, size_t len, struct ra_revreq_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_corp_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o, s?o, s:o}",
 	    "certificate_id", &cert, "reason", &reason, "comment", &comment,
@@ -323,7 +303,7 @@ ra_parse_revdecide(const void *body, size_t len, struct ra_revdecide_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_corp_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s?o}", "decision", &decision,
 	    "reason_text", &text) == -1) {

@@ -102,6 +102,21 @@ int	ra_parse_token(const void *body, size_t len, struct ra_token_req *,
 	    char *detail, size_t detaillen);
 
 /*
+ * The JSON helpers of every parser above and in the other *req.c files.
+ * ra_json_load: body as a JSON object of at most RA_MAX_BODY bytes, no
+ * duplicate member (NULL with a detail that never quotes the body, which
+ * may hold a secret). ra_json_string: a string member of 1 to max bytes
+ * without NUL into out (max + 1 bytes); 0 or -1 with a detail naming the
+ * member, never its value. ra_json_wipe: wipes a jansson string in place
+ * (a password's copy) before its decref.
+ */
+json_t	*ra_json_load(const void *body, size_t len, char *detail,
+	    size_t detaillen);
+int	 ra_json_string(json_t *, const char *name, char *out, size_t max,
+	    char *detail, size_t detaillen);
+void	 ra_json_wipe(json_t *);
+
+/*
  * Field rules. Each returns 0 or -1 with a precise detail (without the
  * value). ra_email_check lower-cases email in place.
  */

@@ -16,7 +16,6 @@
 #include "lib/log.h"
 #include "ra/extern.h"
 
-#define RA_FACTOR_MAX_BODY	(16 * 1024)
 #define RA_OTP_MODULUS		1000000U
 /*
  * 4294 × 10^6, the largest multiple of 10^6 not above 2^32: below it every
@@ -39,35 +38,6 @@ ra_purpose_check(const char *purpose)
 		if (strcmp(purpose, ra_purposes[i]) == 0)
 			return 0;
 	return -1;
-}
-
-static void
-ra_factor_wipe_json(json_t *s)
-{
-	if (s != NULL && json_is_string(s))
-		ra_wipe((char *)json_string_value(s), json_string_length(s));
-}
-
-/* As request.c's loader: jansson's message may quote a secret; not passed on. */
-static json_t *
-ra_factor_load(const void *body, size_t len, char *detail, size_t detaillen)
-{
-	json_error_t err;
-	json_t *root;
-
-	if ((root = json_load_bounded(body, len, RA_FACTOR_MAX_BODY,
-	    &err)) != NULL)
-		return root;
-	if (strstr(err.text, "duplicate object key") != NULL)
-		snprintf(detail, detaillen, "duplicate member name in the JSON "
-		    "object (RFC 8259 §4: names must be unique)");
-	else if (len == 0)
-		snprintf(detail, detaillen, "empty body: a JSON object is "
-		    "required");
-	else
-		snprintf(detail, detaillen, "malformed JSON (RFC 8259) at line "
-		    "%d, column %d, or not an object", err.line, err.column);
-	return NULL;
 }
 
 /* Exactly n ASCII digits copied to out (n + 1 bytes). 0 or -1. */
@@ -157,7 +127,7 @@ unpack:
 	/* jansson's strict-unpack messages name members, never values. */
 	snprintf(detail, detaillen, "factor: %s", err.text);
 out:
-	ra_factor_wipe_json(code);
+	ra_json_wipe(code);
 	if (rc == -1)
 		ra_wipe(r, sizeof(*r));
 	return rc;
@@ -172,7 +142,7 @@ ra_parse_otp_request(const void *body, size_t len, struct ra_otp_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_factor_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o}", "channel", &ch,
 	    "purpose", &purpose) == -1) {
@@ -218,7 +188,7 @@ ra_parse_phone_verify(const void *body, size_t len,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_factor_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o}", "otp_id", &id,
 	    "code", &code) == -1) {
@@ -231,7 +201,7 @@ ra_parse_phone_verify(const void *body, size_t len,
 		goto out;
 	rc = 0;
 out:
-	ra_factor_wipe_json(code);
+	ra_json_wipe(code);
 	json_decref(root);
 	if (rc == -1)
 		ra_wipe(r, sizeof(*r));
@@ -247,7 +217,7 @@ ra_parse_pin_set(const void *body, size_t len, struct ra_pin_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_factor_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o}", "pin", &pin,
 	    "factor", &factor) == -1) {
@@ -261,7 +231,7 @@ ra_parse_pin_set(const void *body, size_t len, struct ra_pin_req *r,
 		goto out;
 	rc = 0;
 out:
-	ra_factor_wipe_json(pin);
+	ra_json_wipe(pin);
 	json_decref(root);
 	if (rc == -1)
 		ra_wipe(r, sizeof(*r));

@@ -105,22 +105,6 @@ ra_officer_username_check(const char *u)
 	return 0;
 }
 
-/* Copies a non-empty string member of at most max bytes. */
-static int
-ra_officer_copy(json_t *s, const char *name, char *out, size_t max,
-    char *detail, size_t detaillen)
-{
-	size_t n = json_string_length(s);
-
-	if (n == 0 || n > max || strlen(json_string_value(s)) != n) {
-		snprintf(detail, detaillen, "%s: 1 to %zu bytes, no NUL", name,
-		    max);
-		return -1;
-	}
-	memcpy(out, json_string_value(s), n + 1);
-	return 0;
-}
-
 int
 ra_parse_officer_login(const void *body, size_t len,
     struct ra_officer_login_req *r, char *detail, size_t detaillen)
@@ -149,11 +133,11 @@ ra_parse_officer_login(const void *body, size_t len,
 		    "be strings");
 		goto out;
 	}
-	if (ra_officer_copy(user, "username", r->username,
+	if (ra_json_string(user, "username", r->username,
 	    RA_OFFICER_USERNAME_MAX, detail, detaillen) == -1 ||
-	    ra_officer_copy(pw, "password", r->password, RA_PASSWORD_MAX,
+	    ra_json_string(pw, "password", r->password, RA_PASSWORD_MAX,
 	    detail, detaillen) == -1 ||
-	    ra_officer_copy(totp, "totp", r->totp, RA_OFFICER_TOTP_MAX, detail,
+	    ra_json_string(totp, "totp", r->totp, RA_OFFICER_TOTP_MAX, detail,
 	    detaillen) == -1)
 		goto out;
 	if (ra_officer_username_check(r->username) == -1) {

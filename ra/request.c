@@ -19,26 +19,24 @@ ra_wipe(void *p, size_t len)
 	explicit_bzero(p, len);
 }
 
-/* Wipes a jansson string in place (its buffer is ours until decref). */
-static void
-ra_wipe_json_string(json_t *s)
+void
+ra_json_wipe(json_t *s)
 {
 	if (s != NULL && json_is_string(s))
 		ra_wipe((char *)json_string_value(s), json_string_length(s));
 }
 
-/*
- * Loads body as a JSON object. The jansson message is not passed on: it may
- * quote the text near the error, and that text may be a secret.
- */
-static json_t *
-ra_load(const void *body, size_t len, char *detail, size_t detaillen)
+json_t *
+ra_json_load(const void *body, size_t len, char *detail, size_t detaillen)
 {
 	json_error_t err;
 	json_t *root;
 
-	if ((root = json_load_bounded(body, len, RA_MAX_BODY, &err)) != NULL)
+	/* jansson's message is not passed on: it may quote a secret. */
+	if ((root = json_load_bounded(body, len, RA_MAX_BODY, &err)) != NULL &&
+	    json_is_object(root))
 		return root;
+	json_decref(root);
 	if (strstr(err.text, "duplicate object key") != NULL)
 		snprintf(detail, detaillen, "duplicate member name in the JSON "
 		    "object (RFC 8259 §4: names must be unique)");
@@ -51,13 +49,21 @@ ra_load(const void *body, size_t len, char *detail, size_t detaillen)
 	return NULL;
 }
 
-/* Copies a string member of at most max bytes (max excludes the NUL). */
-static int
-ra_copy(json_t *s, const char *name, char *out, size_t max, char *detail,
-    size_t detaillen)
+int
+ra_json_string(json_t *s, const char *name, char *out, size_t max,
+    char *detail, size_t detaillen)
 {
-	size_t n = json_string_length(s);
+	size_t n;
 
+	if (!json_is_string(s)) {
+		snprintf(detail, detaillen, "%s: must be a string", name);
+		return -1;
+	}
+	n = json_string_length(s);
+	if (strlen(json_string_value(s)) != n) {
+		snprintf(detail, detaillen, "%s: must not contain NUL", name);
+		return -1;
+	}
 	if (n == 0) {
 		snprintf(detail, detaillen, "%s: must not be empty", name);
 		return -1;
@@ -87,7 +93,7 @@ ra_parse_register(const void *body, size_t len, struct ra_register_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o, s:o}", "email", &email,
 	    "phone", &phone, "password", &pw) == -1) {
@@ -100,11 +106,11 @@ ra_parse_register(const void *body, size_t len, struct ra_register_req *r,
 		    "strings");
 		goto out;
 	}
-	if (ra_copy(email, "email", r->email, RA_EMAIL_MAX, detail,
+	if (ra_json_string(email, "email", r->email, RA_EMAIL_MAX, detail,
 	    detaillen) == -1 ||
-	    ra_copy(phone, "phone", r->phone, RA_PHONE_MAX, detail,
+	    ra_json_string(phone, "phone", r->phone, RA_PHONE_MAX, detail,
 	    detaillen) == -1 ||
-	    ra_copy(pw, "password", r->password, RA_PASSWORD_MAX, detail,
+	    ra_json_string(pw, "password", r->password, RA_PASSWORD_MAX, detail,
 	    detaillen) == -1)
 		goto out;
 	if (ra_email_check(r->email, detail, detaillen) == -1 ||
@@ -112,7 +118,7 @@ ra_parse_register(const void *body, size_t len, struct ra_register_req *r,
 		goto out;
 	rc = 0;
 out:
-	ra_wipe_json_string(pw);
+	ra_json_wipe(pw);
 	json_decref(root);
 	if (rc == -1)
 		ra_wipe(r, sizeof(*r));
@@ -128,7 +134,7 @@ ra_parse_login(const void *body, size_t len, struct ra_login_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o}", "email", &email,
 	    "password", &pw) == -1) {
@@ -139,16 +145,16 @@ ra_parse_login(const void *body, size_t len, struct ra_login_req *r,
 		snprintf(detail, detaillen, "email and password must be strings");
 		goto out;
 	}
-	if (ra_copy(email, "email", r->email, RA_EMAIL_MAX, detail,
+	if (ra_json_string(email, "email", r->email, RA_EMAIL_MAX, detail,
 	    detaillen) == -1 ||
-	    ra_copy(pw, "password", r->password, RA_PASSWORD_MAX, detail,
+	    ra_json_string(pw, "password", r->password, RA_PASSWORD_MAX, detail,
 	    detaillen) == -1)
 		goto out;
 	if (ra_email_check(r->email, detail, detaillen) == -1)
 		goto out;
 	rc = 0;
 out:
-	ra_wipe_json_string(pw);
+	ra_json_wipe(pw);
 	json_decref(root);
 	if (rc == -1)
 		ra_wipe(r, sizeof(*r));
@@ -164,7 +170,7 @@ ra_parse_token(const void *body, size_t len, struct ra_token_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o}", "token", &tok) == -1) {
 		ra_unpack_detail(&err, detail, detaillen);
@@ -179,7 +185,7 @@ ra_parse_token(const void *body, size_t len, struct ra_token_req *r,
 	}
 	rc = 0;
 out:
-	ra_wipe_json_string(tok);
+	ra_json_wipe(tok);
 	json_decref(root);
 	if (rc == -1)
 		ra_wipe(r, sizeof(*r));

@@ -239,29 +239,6 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 	return 0;
 }
 
-/* A JSON object body of at most RA_MAX_BODY bytes, or NULL with detail. */
-static json_t *
-ra_review_load(const void *body, size_t len, char *detail, size_t detaillen)
-{
-	json_error_t err;
-	json_t *root;
-
-	if ((root = json_load_bounded(body, len, RA_MAX_BODY, &err)) != NULL &&
-	    json_is_object(root))
-		return root;
-	json_decref(root);
-	if (len == 0)
-		snprintf(detail, detaillen, "empty body: a JSON object is "
-		    "required");
-	else if (strstr(err.text, "duplicate object key") != NULL)
-		snprintf(detail, detaillen, "duplicate member name in the JSON "
-		    "object (RFC 8259 §4: names must be unique)");
-	else
-		snprintf(detail, detaillen, "malformed JSON (RFC 8259) or not "
-		    "an object");
-	return NULL;
-}
-
 /* A string member of 1 to max bytes of control-free UTF-8 (newline ok). */
 static int
 ra_review_text(json_t *s, const char *name, char *out, size_t max,
@@ -304,7 +281,7 @@ ra_parse_decision(const void *body, size_t len, struct ra_decision_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_review_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o}", "decision", &dec,
 	    "reason", &reason) == -1) {
@@ -370,7 +347,7 @@ ra_parse_revoke(const void *body, size_t len, struct ra_revoke_req *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((root = ra_review_load(body, len, detail, detaillen)) == NULL)
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s:o, s:o, s?o}", "reason", &reason,
 	    "comment", &comment, "invalidity_date", &inv) == -1) {
