@@ -130,17 +130,16 @@ out:
 
 /* --- the verifier ------------------------------------------------------------------ */
 
-/* Seconds of lock after the failed-th wrong factor, 0 below the threshold. */
-static long
-factor_lock_seconds(const struct factor_verifier *p, long failed)
+long
+lockout_seconds(long threshold, long base_s, long max_s, long failed)
 {
-	long n = failed - p->lock_threshold, s = p->lock_base_s;
+	long n = failed - threshold, s = base_s;
 
 	if (n < 0)
 		return 0;
-	while (n-- > 0 && s < p->lock_max_s)
+	while (n-- > 0 && s < max_s)
 		s *= 2;
-	return s > p->lock_max_s ? p->lock_max_s : s;
+	return s > max_s ? max_s : s;
 }
 
 /*
@@ -157,7 +156,8 @@ factor_failed(const struct factor_verifier *fv, struct db *db, const char *accou
 	long failed = failures + 1, lock;
 	int rc = -1;
 
-	lock = factor_lock_seconds(fv, failed);
+	lock = lockout_seconds(fv->lock_threshold, fv->lock_base_s,
+	    fv->lock_max_s, failed);
 	snprintf(failed_s, sizeof(failed_s), "%ld", failed);
 	snprintf(lock_s, sizeof(lock_s), "%ld", lock);
 	v[0] = account_id;

@@ -75,6 +75,12 @@ struct factor_verifier {
 };
 
 /*
+ * The lock after the failed-th failure in a row (log-ins, factors): 0 below
+ * threshold, then base_s doubling with each further failure, at most max_s.
+ */
+long	lockout_seconds(long threshold, long base_s, long max_s, long failed);
+
+/*
  * Reads the OTP HMAC key: a file of mode 0600 holding 64 hex digits (256
  * bits). 0, or -1 with err (never the key).
  */

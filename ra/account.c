@@ -337,19 +337,6 @@ struct ra_login_txn {
 	char			 expires[40];
 };
 
-/* Seconds of lock after the failed-th failure, 0 below the threshold. */
-static long
-ra_lock_seconds(const struct ra_policy *p, long failed)
-{
-	long n = failed - p->lockout_threshold, s = p->lockout_base_s;
-
-	if (n < 0)
-		return 0;
-	while (n-- > 0 && s < p->lockout_max_s)
-		s *= 2;
-	return s > p->lockout_max_s ? p->lockout_max_s : s;
-}
-
 static int
 ra_login_txn(struct db *db, void *arg)
 {
@@ -384,7 +371,8 @@ ra_login_txn(struct db *db, void *arg)
 	    strlen(t->req->password)) == ARGON2_OK;
 	if (!ok) {
 		failed = strtol(PQgetvalue(res, 0, 2), NULL, 10) + 1;
-		lock = ra_lock_seconds(p, failed);
+		lock = lockout_seconds(p->lockout_threshold,
+		    p->lockout_base_s, p->lockout_max_s, failed);
 		snprintf(failed_s, sizeof(failed_s), "%ld", failed);
 		snprintf(lock_s, sizeof(lock_s), "%ld", lock);
 		v[0] = t->id;

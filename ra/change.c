@@ -152,19 +152,6 @@ ra_change_notice(struct ra *ra, const char *to, const char *subject,
 		log_warn("change: the notice \"%s\" could not be sent", subject);
 }
 
-/* Seconds of lock after the failed-th failure (account.c's rule). */
-static long
-ra_change_lock_seconds(const struct ra_policy *p, long failed)
-{
-	long n = failed - p->lockout_threshold, s = p->lockout_base_s;
-
-	if (n < 0)
-		return 0;
-	while (n-- > 0 && s < p->lockout_max_s)
-		s *= 2;
-	return s > p->lockout_max_s ? p->lockout_max_s : s;
-}
-
 /* --- POST /v1/password ----------------------------------------------------------- */
 
 /*
@@ -197,7 +184,8 @@ ra_password_txn(struct db *db, void *arg)
 	if (argon2id_verify(PQgetvalue(res, 0, 0), t->current,
 	    strlen(t->current)) != ARGON2_OK) {
 		failed = strtol(PQgetvalue(res, 0, 1), NULL, 10) + 1;
-		lock = ra_change_lock_seconds(t->ra->policy, failed);
+		lock = lockout_seconds(t->ra->policy->lockout_threshold,
+		    t->ra->policy->lockout_base_s, t->ra->policy->lockout_max_s, failed);
 		snprintf(failed_s, sizeof(failed_s), "%ld", failed);
 		snprintf(lock_s, sizeof(lock_s), "%ld", lock);
 		v[1] = failed_s;

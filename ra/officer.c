@@ -245,19 +245,6 @@ struct ra_officer_login_txn {
 	char					 expires[40];
 };
 
-/* Seconds of lock after the failed-th failure, 0 below the threshold. */
-static long
-ra_officer_lock_seconds(const struct ra_policy *p, long failed)
-{
-	long n = failed - p->lockout_threshold, s = p->lockout_base_s;
-
-	if (n < 0)
-		return 0;
-	while (n-- > 0 && s < p->lockout_max_s)
-		s *= 2;
-	return s > p->lockout_max_s ? p->lockout_max_s : s;
-}
-
 /*
  * Checks the TOTP code against the sealed secret. TOTP_OK with *step, or
  * TOTP_ERR_MISMATCH / TOTP_ERR_REPLAY; another status is our failure.
@@ -301,7 +288,8 @@ ra_officer_login_failed(struct db *db, struct ra_officer_login_txn *t,
 	long failed = failed_before + 1, lock;
 	int rc = -1;
 
-	lock = ra_officer_lock_seconds(p, failed);
+	lock = lockout_seconds(p->lockout_threshold,
+	    p->lockout_base_s, p->lockout_max_s, failed);
 	snprintf(failed_s, sizeof(failed_s), "%ld", failed);
 	snprintf(lock_s, sizeof(lock_s), "%ld", lock);
 	v[0] = t->id;
