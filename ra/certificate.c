@@ -39,10 +39,18 @@ struct ra_cert {
 	struct ra_notifier	*notifier;
 };
 
-/* The subject, from the KYC row only (C=ID, CN, serialNumber NIK:<nik>). */
+/*
+ * The subject, from the KYC row (C=ID, CN, serialNumber NIK:<nik>) and, for
+ * an employee's corporate application (or its rekey), O: the company's name
+ * that rad put in the application's subject at submission (kyc.c, from the
+ * approved company the account is an employee of; the application's subject
+ * is immutable). Without it the order lacked the O that the corporate
+ * profile requires, and cad's lint failed every corporate order.
+ */
 #define RA_KYC_SUBJECT \
-	"jsonb_build_object('C', 'ID', 'CN', k.full_name, 'serialNumber', " \
-	"'NIK:' || k.nik)::text"
+	"(jsonb_build_object('C', 'ID', 'CN', k.full_name, 'serialNumber', " \
+	"'NIK:' || k.nik) || CASE WHEN a.profile = 'corporate' THEN " \
+	"jsonb_build_object('O', a.subject->>'O') ELSE '{}'::jsonb END)::text"
 
 static const struct db_stmt stmt_agree_app = {
 	"ra_cert_agreement_application",

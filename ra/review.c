@@ -93,6 +93,12 @@ static const struct db_stmt stmt_decisions = {
 	1
 };
 /* Active (not revoked, not expired) certificates of other applications. */
+/*
+ * Active certificates of other applications with the same NIK. A rekey
+ * application's own previous certificate is no duplicate: it is valid by
+ * the rekey window's rule and is superseded when the new one is issued
+ * (ra/notifier.c), so counting it failed the check on every rekey.
+ */
 static const struct db_stmt stmt_duplicates = {
 	"ra_review_get_duplicates",
 	"SELECT a2.id, c.id, c.serial FROM ra_kyc k2 "
@@ -100,7 +106,9 @@ static const struct db_stmt stmt_duplicates = {
 	"JOIN issuance_order io ON io.id = a2.order_id "
 	"JOIN certificate c ON c.id = io.certificate_id "
 	"WHERE k2.nik = $2 AND a2.id <> $1::bigint AND c.revoked_at IS NULL "
-	"AND c.not_after > now() ORDER BY a2.id LIMIT 10",
+	"AND c.not_after > now() AND c.id IS DISTINCT FROM (SELECT "
+	"previous_certificate_id FROM ra_application WHERE id = $1::bigint) "
+	"ORDER BY a2.id LIMIT 10",
 	2
 };
 
