@@ -188,7 +188,7 @@ static void
 test_hexkey(void **state)
 {
 	static const char good[] = "00112233445566778899aabbccddeeff\n";
-	unsigned char key[16], want[16];
+	unsigned char key[16], want[16], big[17];
 	char path[64], err[256];
 	int i;
 
@@ -198,7 +198,8 @@ test_hexkey(void **state)
 	assert_int_equal(secret_read_hexkey(path, key, 16, err, sizeof(err)), 0);
 	assert_memory_equal(key, want, 16);
 	/* One byte short of the length asked for. */
-	assert_int_equal(secret_read_hexkey(path, key, 17, err, sizeof(err)), -1);
+	assert_int_equal(secret_read_hexkey(path, big, sizeof(big), err,
+	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "34 hex digits"));
 	assert_null(strstr(err, "0011"));
 	unlink(path);
