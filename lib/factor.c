@@ -130,6 +130,15 @@ out:
 
 /* --- the verifier ------------------------------------------------------------------ */
 
+/* "<fv->actor>:<account id>", e.g. "subscriber:42", into out; returns out. */
+static const char *
+factor_actor(const struct factor_verifier *fv, const char *account_id,
+    char out[FACTOR_ACTOR_MAX])
+{
+	snprintf(out, FACTOR_ACTOR_MAX, "%s:%s", fv->actor, account_id);
+	return out;
+}
+
 long
 lockout_seconds(long threshold, long base_s, long max_s, long failed)
 {
@@ -150,6 +159,7 @@ static int
 factor_failed(const struct factor_verifier *fv, struct db *db, const char *account_id,
     long failures, const char *purpose, const char *type)
 {
+	char actor[FACTOR_ACTOR_MAX];
 	const char *v[3];
 	char failed_s[24], lock_s[24];
 	json_t *details = NULL;
@@ -169,7 +179,8 @@ factor_failed(const struct factor_verifier *fv, struct db *db, const char *accou
 		if ((details = json_pack("{s:s, s:s, s:I}", "type", type,
 		    "purpose", purpose, "factor_failures",
 		    (json_int_t)failed)) == NULL ||
-		    audit_append(db, fv->actor, "ra.factor.failed",
+		    audit_append(db, factor_actor(fv, account_id, actor),
+		    "ra.factor.failed",
 		    "ra_account", account_id, details, NULL) == -1)
 			goto out;
 		json_decref(details);
@@ -204,6 +215,7 @@ factor_check_otp(const struct factor_verifier *fv, struct db *db, const char *ac
     const char *purpose, const struct factor *f, long failures,
     struct factor_outcome *out)
 {
+	char actor[FACTOR_ACTOR_MAX];
 	const char *v[2];
 	char id[24];
 	unsigned char mac[32], *stored = NULL;
@@ -279,7 +291,8 @@ factor_check_otp(const struct factor_verifier *fv, struct db *db, const char *ac
 	if ((details = json_pack("{s:s, s:s, s:I, s:I}", "account_id",
 	    account_id, "purpose", purpose, "attempts", (json_int_t)attempts,
 	    "factor_failures", (json_int_t)(failures + 1))) == NULL ||
-	    audit_append(db, fv->actor, "ra.otp.failed", "ra_otp", id,
+	    audit_append(db, factor_actor(fv, account_id, actor),
+	    "ra.otp.failed", "ra_otp", id,
 	    details, NULL) == -1)
 		goto out;
 	if (factor_failed(fv, db, account_id, failures, purpose,

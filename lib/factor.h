@@ -18,6 +18,7 @@ struct db;
 
 #define FACTOR_DIGITS		6	/* OTP codes and PINs */
 #define FACTOR_OTP_KEY_LEN	32	/* HMAC-SHA256 key, 256 bits */
+#define FACTOR_ACTOR_MAX	64
 
 enum factor_type {
 	FACTOR_OTP = 1,
@@ -67,7 +68,9 @@ struct factor_verifier {
 	long		 lock_threshold;	/* wrong factors before a lock */
 	long		 lock_base_s;		/* first lock; doubles */
 	long		 lock_max_s;
-	const char	*actor;		/* of ra.otp.failed, ra.factor.failed */
+	const char	*actor;		/* "subscriber": ra.otp.failed and
+					   ra.factor.failed are by
+					   "<actor>:<account id>" */
 	const char	*lock_actor;	/* of ra.factor.lock */
 	int		(*totp_match)(void *arg, struct db *, const char *account_id,
 			    const char *code, enum factor_totp_match *m);

@@ -120,6 +120,7 @@ struct ra_register_txn {
 static int
 ra_register_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_register_txn *t = arg;
 	const char *v[4];
 	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
@@ -149,7 +150,7 @@ ra_register_txn(struct db *db, void *arg)
 	if ((details = json_pack("{s:s, s:b}", "client", t->client,
 	    "email_verified", 0)) == NULL)
 		goto out;
-	if (audit_append(db, "subscriber:self", "ra.account.register",
+	if (audit_append(db, ra_actor(actor, t->id), "ra.account.register",
 	    "ra_account", t->id, details, NULL) == -1)
 		goto out;
 	/* Sent before COMMIT: a failed send leaves no account behind. */
@@ -250,6 +251,7 @@ struct ra_verify_txn {
 static int
 ra_verify_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_verify_txn *t = arg;
 	const char *v[1];
 	PGresult *res = NULL;
@@ -270,7 +272,7 @@ ra_verify_txn(struct db *db, void *arg)
 		goto out;
 	if ((details = json_pack("{s:s}", "client", t->client)) == NULL)
 		goto out;
-	if (audit_append(db, "subscriber:self", "ra.account.verify_email",
+	if (audit_append(db, ra_actor(actor, t->id), "ra.account.verify_email",
 	    "ra_account", t->id, details, NULL) == -1)
 		goto out;
 	rc = 0;
@@ -340,6 +342,7 @@ struct ra_login_txn {
 static int
 ra_login_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_login_txn *t = arg;
 	const struct ra_policy *p = t->ra->policy;
 	const char *v[4];
@@ -418,7 +421,7 @@ ra_login_txn(struct db *db, void *arg)
 	snprintf(t->expires, sizeof(t->expires), "%s", PQgetvalue(res2, 0, 1));
 	if ((details = json_pack("{s:s, s:s}", "client", t->client,
 	    "account_id", t->id)) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.session.login", "ra_session",
+	    audit_append(db, ra_actor(actor, t->id), "ra.session.login", "ra_session",
 	    t->session_id, details, NULL) == -1)
 		goto out;
 	rc = 0;
@@ -512,6 +515,7 @@ struct ra_logout_txn {
 static int
 ra_logout_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_logout_txn *t = arg;
 	const char *v[1];
 	PGresult *res = NULL;
@@ -529,7 +533,7 @@ ra_logout_txn(struct db *db, void *arg)
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
 	if ((details = json_pack("{s:s, s:s}", "client", t->client,
 	    "account_id", PQgetvalue(res, 0, 1))) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.session.logout",
+	    audit_append(db, ra_actor(actor, PQgetvalue(res, 0, 1)), "ra.session.logout",
 	    "ra_session", t->id, details, NULL) == -1)
 		goto out;
 	rc = 0;

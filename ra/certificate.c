@@ -441,6 +441,7 @@ struct ra_agree_txn {
 static int
 ra_agree_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_agree_txn *t = arg;
 	const struct ra_policy *p = t->ra->policy;
 	const char *v[5], *status;
@@ -504,7 +505,7 @@ ra_agree_txn(struct db *db, void *arg)
 	    PQgetvalue(res, 0, 2), "key_type", p->agreement_key_type,
 	    "agreement_version", p->agreement_version, "client",
 	    t->client)) == NULL || ra_cert_factor_details(details, &t->fo) == -1 ||
-	    audit_append(db, "subscriber:self", "ra.application.agree",
+	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.application.agree",
 	    "ra_application", t->id, details, NULL) == -1)
 		goto out;
 	rc = 0;
@@ -897,6 +898,7 @@ out:
 static int
 ra_rekey_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_cert_txn *t = arg;
 	const char *v[4];
 	PGresult *res = NULL, *res2 = NULL;
@@ -957,7 +959,7 @@ ra_rekey_txn(struct db *db, void *arg)
 	    "previous_serial", t->serial, "kyc_from_application",
 	    PQgetvalue(res, 0, 5), "client", t->client)) == NULL ||
 	    ra_cert_factor_details(details, &t->fo) == -1 ||
-	    audit_append(db, "subscriber:self", "ra.application.rekey",
+	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.application.rekey",
 	    "ra_application", t->app_id, details, NULL) == -1)
 		goto out;
 	rc = 0;

@@ -163,6 +163,7 @@ ra_change_notice(struct ra *ra, const char *to, const char *subject,
 static int
 ra_password_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_change_txn *t = arg;
 	const char *v[3];
 	char failed_s[24], lock_s[24];
@@ -194,7 +195,7 @@ ra_password_txn(struct db *db, void *arg)
 			goto out;
 		if ((details = json_pack("{s:s, s:I}", "client", t->client,
 		    "failed_logins", (json_int_t)failed)) == NULL ||
-		    audit_append(db, "subscriber:self",
+		    audit_append(db, ra_actor(actor, t->who->account_id),
 		    "ra.account.password_failed", "ra_account",
 		    t->who->account_id, details, NULL) == -1)
 			goto out;
@@ -226,7 +227,7 @@ ra_password_txn(struct db *db, void *arg)
 	if ((details = ra_change_details(t)) == NULL ||
 	    json_object_set_new(details, "sessions_revoked",
 	    json_integer(t->revoked)) == -1 ||
-	    audit_append(db, "subscriber:self", "ra.account.password_change",
+	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.account.password_change",
 	    "ra_account", t->who->account_id, details, NULL) == -1)
 		goto out;
 	rc = 0;
@@ -319,6 +320,7 @@ out:
 static int
 ra_email_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_change_txn *t = arg;
 	const char *v[3];
 	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
@@ -360,7 +362,7 @@ ra_email_txn(struct db *db, void *arg)
 	    json_string(t->value)) == -1 ||
 	    json_object_set_new(details, "email_verified",
 	    json_false()) == -1 ||
-	    audit_append(db, "subscriber:self", "ra.account.email_change",
+	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.account.email_change",
 	    "ra_account", t->who->account_id, details, NULL) == -1)
 		goto out;
 	if (asprintf(&body, "The email address of your account was changed to "
@@ -460,6 +462,7 @@ out:
 static int
 ra_phone_change_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_change_txn *t = arg;
 	const char *v[2];
 	PGresult *res = NULL;
@@ -486,7 +489,7 @@ ra_phone_change_txn(struct db *db, void *arg)
 	    json_object_set_new(details, "new_phone",
 	    json_string(t->value)) == -1 ||
 	    json_object_set_new(details, "phone_verified", json_false()) == -1 ||
-	    audit_append(db, "subscriber:self", "ra.account.phone_change",
+	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.account.phone_change",
 	    "ra_account", t->who->account_id, details, NULL) == -1)
 		goto out;
 	rc = 0;

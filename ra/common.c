@@ -240,3 +240,10 @@ ra_path_id(const char *path, const char *prefix, const char *suffix,
 	out[n] = '\0';
 	return 0;
 }
+
+const char *
+ra_actor(char out[RA_ACTOR_MAX], const char *account_id)
+{
+	snprintf(out, RA_ACTOR_MAX, "subscriber:%s", account_id);
+	return out;
+}

@@ -420,6 +420,7 @@ struct ra_corp_submit_txn {
 static int
 ra_corp_submit_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_corp_submit_txn *t = arg;
 	const struct ra_corporate_req *r = t->req;
 	const char *v[9];
@@ -493,7 +494,7 @@ ra_corp_submit_txn(struct db *db, void *arg)
 	    "application_id", t->app_id, "company_name", r->company_name,
 	    "nib", r->nib, "decree_number", r->decree_number,
 	    "sysadmin_domain", strchr(r->sysadmin_email, '@') + 1)) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.corporate.submit",
+	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.corporate.submit",
 	    "ra_company", t->id, details, NULL) == -1)
 		goto out;
 	/* Sent before COMMIT: a failed send leaves no company behind. */
@@ -696,6 +697,7 @@ struct ra_corp_invite_txn {
 static int
 ra_corp_invite_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_corp_invite_txn *t = arg;
 	const char *v[5];
 	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
@@ -732,7 +734,7 @@ ra_corp_invite_txn(struct db *db, void *arg)
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "client", t->client,
 	    "company_id", t->company_id, "invited_by", t->who->account_id,
 	    "expires_at", t->expires_at)) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.corporate.invite",
+	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.corporate.invite",
 	    "ra_company_invitation", t->id, details, NULL) == -1)
 		goto out;
 	if (asprintf(&body, "Your company's sysadmin invites you to enrol as "
@@ -827,6 +829,7 @@ struct ra_corp_accept_txn {
 static int
 ra_corp_accept_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_corp_accept_txn *t = arg;
 	const char *v[3];
 	char inv[24];
@@ -873,7 +876,7 @@ ra_corp_accept_txn(struct db *db, void *arg)
 	    t->client, "company_id", t->company_id, "account_id",
 	    t->who->account_id, "invitation_id", inv, "role",
 	    "employee")) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.corporate.enrol",
+	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.corporate.enrol",
 	    "ra_company_member", t->member_id, details, NULL) == -1)
 		goto out;
 	rc = 0;
@@ -944,6 +947,7 @@ struct ra_corp_revreq_txn {
 static int
 ra_corp_revreq_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_corp_revreq_txn *t = arg;
 	const char *v[5];
 	char cert[24];
@@ -991,7 +995,7 @@ ra_corp_revreq_txn(struct db *db, void *arg)
 	    t->client, "company_id", t->company_id, "certificate_id", cert,
 	    "reason", t->req->reason, "requested_by", t->who->account_id,
 	    "factor", t->fo.kind)) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.corporate.revocation_request",
+	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.corporate.revocation_request",
 	    "ra_revocation_request", t->id, details, NULL) == -1)
 		goto out;
 	rc = 0;

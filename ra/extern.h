@@ -235,6 +235,13 @@ int		 ra_password_hash(const struct ra_policy *, const char *pw,
  */
 char		*ra_bearer(const struct http_request *, const char **detail);
 
+/*
+ * The audit actor of a subscriber's own action, "subscriber:<account id>",
+ * into out; returns out.
+ */
+#define RA_ACTOR_MAX	48
+const char	*ra_actor(char out[RA_ACTOR_MAX], const char *account_id);
+
 /* Who a subscriber request is from. */
 struct ra_subject {
 	char	account_id[24];

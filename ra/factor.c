@@ -105,7 +105,7 @@ ra_factor_init(struct ra *ra, const char *key_file, char *err, size_t errlen)
 	ra->fv.lock_threshold = ra->policy->factor_lock_threshold;
 	ra->fv.lock_base_s = ra->policy->factor_lock_base_s;
 	ra->fv.lock_max_s = ra->policy->factor_lock_max_s;
-	ra->fv.actor = "subscriber:self";
+	ra->fv.actor = "subscriber";
 	ra->fv.lock_actor = "ra:lockout";
 	return 0;
 }
@@ -203,6 +203,7 @@ ra_otp_deliver(struct ra_otp_txn *t, const char *email, const char *phone,
 static int
 ra_otp_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_otp_txn *t = arg;
 	const struct ra_policy *p = t->ra->policy;
 	const char *v[7];
@@ -264,7 +265,7 @@ ra_otp_txn(struct db *db, void *arg)
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "account_id",
 	    t->account_id, "channel", t->req->channel, "purpose",
 	    t->req->purpose, "client", t->client)) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.otp.send", "ra_otp", t->id,
+	    audit_append(db, ra_actor(actor, t->account_id), "ra.otp.send", "ra_otp", t->id,
 	    details, NULL) == -1)
 		goto out;
 	/* Sent before COMMIT: a failed send leaves no OTP behind. */
@@ -369,6 +370,7 @@ struct ra_phone_txn {
 static int
 ra_phone_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_phone_txn *t = arg;
 	const char *v[1];
 	json_t *details = NULL;
@@ -388,7 +390,7 @@ ra_phone_txn(struct db *db, void *arg)
 		goto out;
 	if ((details = json_pack("{s:I, s:s}", "otp_id",
 	    (json_int_t)t->fo.otp_id, "client", t->client)) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.phone.verify",
+	    audit_append(db, ra_actor(actor, t->account_id), "ra.phone.verify",
 	    "ra_account", t->account_id, details, NULL) == -1)
 		goto out;
 	rc = 0;
@@ -465,6 +467,7 @@ struct ra_pin_txn {
 static int
 ra_pin_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_pin_txn *t = arg;
 	const char *v[2];
 	PGresult *res = NULL;
@@ -493,7 +496,7 @@ ra_pin_txn(struct db *db, void *arg)
 	else
 		details = json_pack("{s:s, s:b, s:s}", "factor", t->fo.kind,
 		    "replaced", t->replaced, "client", t->client);
-	if (details == NULL || audit_append(db, "subscriber:self", "ra.pin.set",
+	if (details == NULL || audit_append(db, ra_actor(actor, t->account_id), "ra.pin.set",
 	    "ra_account", t->account_id, details, NULL) == -1)
 		goto out;
 	rc = 0;

@@ -169,6 +169,7 @@ struct ra_kyc_txn {
 static int
 ra_kyc_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_kyc_txn *t = arg;
 	const struct ra_kyc_req *r = t->req;
 	const struct ra_policy *p = t->ra->policy;
@@ -278,7 +279,7 @@ ra_kyc_txn(struct db *db, void *arg)
 	    "ktp_mime", r->ktp.mime, "ktp_bytes", (json_int_t)r->ktp.len,
 	    "selfie_mime", r->selfie.mime, "selfie_bytes",
 	    (json_int_t)r->selfie.len)) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.application.submit",
+	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.application.submit",
 	    "ra_application", t->id, details, NULL) == -1)
 		goto out;
 	rc = 0;

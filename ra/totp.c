@@ -188,6 +188,7 @@ struct ra_totp_enrol_txn {
 static int
 ra_totp_enrol_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_totp_enrol_txn *t = arg;
 	struct totp_params p;
 	const char *v[3];
@@ -245,7 +246,7 @@ ra_totp_enrol_txn(struct db *db, void *arg)
 	else
 		details = json_pack("{s:s, s:b, s:s}", "factor", t->fo.kind,
 		    "replaces_active", t->replaces, "client", t->client);
-	if (details == NULL || audit_append(db, "subscriber:self",
+	if (details == NULL || audit_append(db, ra_actor(actor, t->account_id),
 	    "ra.totp.enrol", "ra_account", t->account_id, details, NULL) == -1)
 		goto out;
 	rc = 0;
@@ -346,6 +347,7 @@ struct ra_totp_confirm_txn {
 static int
 ra_totp_confirm_txn(struct db *db, void *arg)
 {
+	char actor[RA_ACTOR_MAX];
 	struct ra_totp_confirm_txn *t = arg;
 	struct totp_params p;
 	const char *v[2];
@@ -394,7 +396,7 @@ ra_totp_confirm_txn(struct db *db, void *arg)
 		goto out;
 	if ((details = json_pack("{s:b, s:s}", "replaced", t->replaced,
 	    "client", t->client)) == NULL ||
-	    audit_append(db, "subscriber:self", "ra.totp.confirm",
+	    audit_append(db, ra_actor(actor, t->account_id), "ra.totp.confirm",
 	    "ra_account", t->account_id, details, NULL) == -1)
 		goto out;
 	rc = 0;

@@ -730,7 +730,7 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 		snprintf(err, errlen, "sam: policy: factor_lockout");
 		goto out;
 	}
-	sam->fv.actor = "subscriber:self";
+	sam->fv.actor = "subscriber";
 	sam->fv.lock_actor = "sam:lockout";
 	if (factor_key_load(config_get(sam->cfg, "sign.otp_key_file", NULL),
 	    sam->fv.otp_key, e, sizeof(e)) == -1) {

@@ -101,7 +101,7 @@ sms_otp() {
 	oid=$(j .otp_id)
 	oc=$(sms_code "$1" "$2")
 	[ ${#oc} = 6 ] || fail "no code in the SMS for $2"
-	audit ra.otp.send ra_otp "$oid" '^subscriber:' "details->>'purpose' = '$2'"
+	audit ra.otp.send ra_otp "$oid" '^subscriber:[0-9]+$' "details->>'purpose' = '$2'"
 }
 mail_otp() {
 	req POST /v1/otp "{\"channel\":\"email\",\"purpose\":\"$2\"}"
@@ -109,7 +109,7 @@ mail_otp() {
 	oid=$(j .otp_id)
 	oc=$(mail_code "$1" "$2")
 	[ ${#oc} = 6 ] || fail "no code in the mail for $2"
-	audit ra.otp.send ra_otp "$oid" '^subscriber:' "details->>'purpose' = '$2'"
+	audit ra.otp.send ra_otp "$oid" '^subscriber:[0-9]+$' "details->>'purpose' = '$2'"
 }
 otpf() { echo "{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$oc\"}"; }
 
@@ -142,15 +142,15 @@ account() {
 	req GET /v1/me
 	expect 200 "me $1"
 	[ "$(j '"\(.email_verified)/\(.phone_verified)"')" = true/false ] || fail "account $1: $(cat "$tmp/out")"
-	audit ra.account.register ra_account "$aid" '^subscriber:'
-	audit ra.account.verify_email ra_account "$aid" '^subscriber:'
-	audit ra.session.login ra_session '*' '^subscriber:' "details->>'account_id' = '$aid'"
+	audit ra.account.register ra_account "$aid" '^subscriber:[0-9]+$'
+	audit ra.account.verify_email ra_account "$aid" '^subscriber:[0-9]+$'
+	audit ra.session.login ra_session '*' '^subscriber:[0-9]+$' "details->>'account_id' = '$aid'"
 }
 verify_phone() { # verify_phone PHONE: by an SMS OTP of purpose phone_verify
 	sms_otp "$1" phone_verify
 	req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$oc\"}"
 	expect 200 "phone verify $1"
-	audit ra.phone.verify ra_account "$aid" '^subscriber:'
+	audit ra.phone.verify ra_account "$aid" '^subscriber:[0-9]+$'
 	req GET /v1/me
 	[ "$(j .phone_verified)" = true ] || fail "phone of account $aid not verified"
 }
@@ -301,7 +301,7 @@ req POST /v1/applications "@$tmp/kyc.json"
 expect 201 "KYC submission"
 app=$(j .id)
 [ "$(j '.kind + "/" + .status')" = personal/submitted ] || fail "application: $(cat "$tmp/out")"
-audit ra.application.submit ra_application "$app" '^subscriber:'
+audit ra.application.submit ra_application "$app" '^subscriber:[0-9]+$'
 stok=$tok
 note "1. account $acc: registered, email and phone verified, KYC application $app submitted"
 
@@ -335,10 +335,10 @@ req POST /v1/totp "{\"factor\":$(otpf)}"
 expect 201 "TOTP enrolment"
 totp_secret=$(j .secret)
 secrets+=("$totp_secret")
-audit ra.totp.enrol ra_account "$acc" '^subscriber:'
+audit ra.totp.enrol ra_account "$acc" '^subscriber:[0-9]+$'
 req POST /v1/totp/confirm "{\"code\":\"$(oathtool --totp -b "$totp_secret")\"}"
 expect 200 "TOTP confirmation"
-audit ra.totp.confirm ra_account "$acc" '^subscriber:'
+audit ra.totp.confirm ra_account "$acc" '^subscriber:[0-9]+$'
 req GET "/v1/applications/$app/agreement"
 expect 200 "agreement preview"
 dn="CN=Dewi Lestari,serialNumber=NIK:$nik,C=ID"
@@ -349,7 +349,7 @@ req POST "/v1/applications/$app/agreement" \
 	"{\"accept\":true,\"factor\":{\"type\":\"totp\",\"code\":\"$(oathtool --totp -b -N 'now + 30 seconds' "$totp_secret")\"}}"
 expect 202 "agreement with a TOTP code"
 order=$(j .order_id)
-audit ra.application.agree ra_application "$app" '^subscriber:' "details->>'order_id' = '$order' AND details->>'factor' = 'totp'"
+audit ra.application.agree ra_application "$app" '^subscriber:[0-9]+$' "details->>'order_id' = '$order' AND details->>'factor' = 'totp'"
 wait_status "$app" issued
 req GET /v1/certificates
 expect 200 "my certificates"
@@ -389,7 +389,7 @@ req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf)}"
 expect 201 "rekey (second rad)"
 base=
 rapp=$(j .id)
-audit ra.application.rekey ra_application "$rapp" '^subscriber:' "details->>'previous_certificate_id' = '$cid'"
+audit ra.application.rekey ra_application "$rapp" '^subscriber:[0-9]+$' "details->>'previous_certificate_id' = '$cid'"
 kill -TERM "$rad2"
 wait "$rad2" || { cat "$tmp/rad2.log" >&2; rad2=; fail "the second rad did not stop cleanly"; }
 rad2=
@@ -414,7 +414,7 @@ sms_otp "$phone" agreement
 req POST "/v1/applications/$rapp/agreement" "{\"accept\":true,\"factor\":$(otpf)}"
 expect 202 "rekey agreement"
 rorder=$(j .order_id)
-audit ra.application.agree ra_application "$rapp" '^subscriber:' "details->>'order_id' = '$rorder'"
+audit ra.application.agree ra_application "$rapp" '^subscriber:[0-9]+$' "details->>'order_id' = '$rorder'"
 wait_status "$rapp" issued
 req GET /v1/certificates
 expect 200 "my certificates after rekey"
@@ -468,7 +468,7 @@ expect 201 "company submission"
 comp=$(j .id)
 capp=$(j .application_id)
 [ "$(j .status)" = pending ] || fail "company: $(cat "$tmp/out")"
-audit ra.corporate.submit ra_company "$comp" '^subscriber:' "details->>'application_id' = '$capp'"
+audit ra.corporate.submit ra_company "$comp" '^subscriber:[0-9]+$' "details->>'application_id' = '$capp'"
 mail_to "$sysmail" sysadmin >/dev/null
 tok=$otok1
 req GET "/v1/officer/applications/$capp"
@@ -496,7 +496,7 @@ empmail=emp-$n@example.com
 req POST "/v1/corporate/$comp/employees" "{\"email\":\"$empmail\"}"
 expect 201 "invitation"
 inv=$(j .invitation_id)
-audit ra.corporate.invite ra_company_invitation "$inv" '^subscriber:'
+audit ra.corporate.invite ra_company_invitation "$inv" '^subscriber:[0-9]+$'
 ephone=+62814$(printf '%08d' $((RANDOM * 3 + n % 1000)))
 account "$empmail" "$ephone"
 emp=$aid etok=$tok
@@ -505,7 +505,7 @@ itok=$(mail_token "$empmail" /v1/corporate/enrolments/accept)
 secrets+=("$itok")
 req POST /v1/corporate/enrolments/accept "{\"token\":\"$itok\"}"
 expect 200 "enrolment"
-audit ra.corporate.enrol ra_company_member '*' '^subscriber:' "details->>'account_id' = '$emp'"
+audit ra.corporate.enrol ra_company_member '*' '^subscriber:[0-9]+$' "details->>'account_id' = '$emp'"
 verify_phone "$ephone"
 eserial4=$(printf '%04d' $((RANDOM % 9000 + 1000)))
 enik=$(python3 "$tmp/mk.py" "$tmp/ekyc.json" 'Agus Pratama' 1988-11-03 M "$eserial4" "$comp")
@@ -513,7 +513,7 @@ req POST /v1/applications "@$tmp/ekyc.json"
 expect 201 "employee's KYC"
 eapp=$(j .id)
 [ "$(j '.kind + "/" + (.company_id | tostring)')" = "corporate/$comp" ] || fail "employee application: $(cat "$tmp/out")"
-audit ra.application.submit ra_application "$eapp" '^subscriber:'
+audit ra.application.submit ra_application "$eapp" '^subscriber:[0-9]+$'
 tok=$otok1
 req GET "/v1/officer/applications/$eapp"
 expect 200 "employee application detail"
@@ -536,7 +536,7 @@ sms_otp "$ephone" agreement
 req POST "/v1/applications/$eapp/agreement" "{\"accept\":true,\"factor\":$(otpf)}"
 expect 202 "employee agreement"
 eorder=$(j .order_id)
-audit ra.application.agree ra_application "$eapp" '^subscriber:' "details->>'order_id' = '$eorder'"
+audit ra.application.agree ra_application "$eapp" '^subscriber:[0-9]+$' "details->>'order_id' = '$eorder'"
 wait_status "$eapp" issued
 req GET /v1/certificates
 expect 200 "employee's certificates"
@@ -561,7 +561,7 @@ req POST "/v1/corporate/$comp/revocation-requests" \
 	"{\"certificate_id\":$ecid,\"reason\":\"affiliationChanged\",\"comment\":\"left the company\",\"factor\":$(otpf)}"
 expect 201 "revocation request"
 rid=$(j .id)
-audit ra.corporate.revocation_request ra_revocation_request "$rid" '^subscriber:' "details->>'factor' = 'otp'"
+audit ra.corporate.revocation_request ra_revocation_request "$rid" '^subscriber:[0-9]+$' "details->>'factor' = 'otp'"
 ocsp_good "$tmp/e.pem"	# not before an officer decides
 tok=$otok1
 req GET /v1/officer/revocation-requests

@@ -249,7 +249,7 @@ order=$(jq -r .order_id "$tmp/out")
 	FROM issuance_order WHERE id = $order")" = "personal|personal|ec-p256|ra:account:$aid|true" ] ||
 	fail "the order: $(q "SELECT kind, profile, subject, key_type, requested_by FROM issuance_order WHERE id = $order")"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.application.agree' AND object_id = '$app'
-	AND actor = 'subscriber:self' AND details->>'order_id' = '$order' AND details->>'factor' = 'otp'")" = 1 ] ||
+	AND actor ~ '^subscriber:[0-9]+$' AND details->>'order_id' = '$order' AND details->>'factor' = 'otp'")" = 1 ] ||
 	fail "no ra.application.agree audit event"
 [ "$(q "SELECT consumed_at IS NOT NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "OTP not consumed"
 before
