@@ -93,8 +93,9 @@ otp() { # otp PURPOSE: an SMS OTP; sets oid and oc (the code)
 }
 otpf() { echo "{\"type\":\"otp\",\"otp_id\":$1,\"code\":\"$2\"}"; }
 other() { printf '%06d' $(((10#$1 + 1) % 1000000)); }
-# approve_by_sql APP: the officer's decision, as the superuser. Replaced by
-# the officer API once ra/review.c lands.
+# approve_by_sql APP: the officer's decision, as the superuser, to keep this
+# test on the subscriber's endpoints (test_lifecycle.sh approves through the
+# officer API).
 approve_by_sql() {
 	q "UPDATE ra_application SET status = 'approved', decided_at = now(),
 	    decision_reason = 'test' WHERE id = $1 AND status = 'submitted'

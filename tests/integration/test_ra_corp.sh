@@ -94,8 +94,9 @@ account() {
 verify_phone() {
 	q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $1" >/dev/null
 }
-# approve_by_sql APPLICATION: the officers' decision, made here by SQL.
-# XXX issue 3: replaced by the four-eyes officer API once ra/review.c lands.
+# approve_by_sql APPLICATION: the officers' decision, made here by SQL to keep
+# this test on the corporate endpoints; test_lifecycle.sh walks the same path
+# with two officers (four-eyes) through the officer API.
 approve_by_sql() {
 	q "UPDATE ra_application SET status = 'approved', decided_at = now() WHERE id = $1" >/dev/null
 }
@@ -290,8 +291,9 @@ eapp=$(jq -r .id "$tmp/out")
 note "enrolment (wrong account 403, reuse 404), employee's corporate KYC with O: ok"
 
 # --- a certificate for the employee's application -----------------------------------
-# XXX issue 3: the agreement (ra/certificate.c) will order it; until then the
-# test orders it with pkictl, the stack's cad issues it, and SQL links it.
+# Ordered with pkictl, issued by the stack's cad and linked by SQL, to keep
+# this test on the revocation request; test_lifecycle.sh gets the employee's
+# certificate through the agreement.
 subject=$(q "SELECT subject::text FROM ra_application WHERE id = $eapp")
 order=$(pkictl order add --kind corporate --profile corporate --key-type ec-p256 --subject "$subject") ||
 	fail "pkictl order add"
