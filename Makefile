@@ -135,6 +135,7 @@ $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find build/fuzz/obj -name '*.d' 2>/dev/null)
 
 # --- the two commands of the README -------------------------------------------
 deps:
@@ -173,10 +174,19 @@ bench: build
 	@$(MAKE) --no-print-directory $(BENCH_BINS)
 	@./tests/bench/run.sh $(BUILD)
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HSM_SRCS) $(FUZZ_COMPONENT_SRCS)
+# Each library and component source is compiled once for every harness
+# (fuzzer-no-link instrumentation), then each harness links them.
+FUZZ_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter
+FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRCS) $(HSM_SRCS) $(FUZZ_COMPONENT_SRCS))
+.SECONDARY: $(FUZZ_OBJS)
+
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
-		-fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -largon2 -o $@
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -largon2 -o $@
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do \
