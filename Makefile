@@ -112,7 +112,7 @@ $(BUILD)/cad: $(call obj,$(CAD_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/rad: $(call obj,$(RAD_SRCS)) $(LIBHSM) $(LIBPKI)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -lcurl -o $@
 
 $(BUILD)/signd: $(call obj,$(SIGND_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -o $@
@@ -124,7 +124,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)
 # tests/unit/ra/: rad's sources too (all but main.c), as the fuzz rule does.
 $(BUILD)/tests/unit/ra/%: $(BUILD)/obj/tests/unit/ra/%.o $(call obj,$(filter-out ra/main.c,$(RAD_SRCS))) $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -lcmocka -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -lcmocka -lcurl -o $@
 
 $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
@@ -176,7 +176,7 @@ bench: build
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HSM_SRCS) $(FUZZ_COMPONENT_SRCS)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
-		-fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -largon2 -o $@
+		-fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -largon2 -lcurl -o $@
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do \
