@@ -509,7 +509,8 @@ EOF
 				echo "spill_file = $DIR/spool/tsa.spill"
 			fi
 			if [ "$name" = ra ]; then
-				echo "# Local stack only: the LOCAL FILE SINK; mail is written here, never sent."
+				echo "# Local stack only: the LOCAL FILE SINK (mail = file_sink, the default);"
+				echo "# mail is written here, never sent. mail = smtp: ra/README.md \"Mail senders\"."
 				echo "mail_sink_dir = $DIR/spool/ra-mail"
 				echo "sms_sink_dir = $DIR/spool/ra-sms"
 				echo "otp_key_file = $SECRETS/ra-otp.key"

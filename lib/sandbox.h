@@ -28,7 +28,8 @@ enum sandbox_profile {
 	 * A network worker that also writes files (crld's CRL directory:
 	 * temporary file, fsync, rename) and reads its LDAP bind password at
 	 * each publication: SANDBOX_NET_WORKER plus openat, rename, unlink and
-	 * fchmod. Still no exec, no process fork, no ptrace, no mount.
+	 * fchmod; and socketpair, for rad's SMTP sender (libcurl). Still no
+	 * exec, no process fork, no ptrace, no mount.
 	 */
 	SANDBOX_NET_FILES = 3,
 };

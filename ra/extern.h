@@ -143,20 +143,55 @@ int	ra_sink_dir_check(const char *dir, const char *what, char *err,
 int	ra_sink_write(const char *dir, const char *ext, const char *what,
 	    const char *msg);
 
-/* mail.c: the mail sender adapter. */
+/* mail.c: the mail sender adapters (ra/README.md "Mail senders"). */
 struct ra_mailer;
 
 /*
- * The LOCAL FILE SINK, the only sender in this slice: each message is one
- * file (0600) in dir, written to a temporary name and renamed. Nothing is
- * delivered. NULL with err.
+ * The LOCAL FILE SINK: each message is one file (0600) in dir, written to a
+ * temporary name and renamed. Nothing is delivered. NULL with err.
  */
 struct ra_mailer	*ra_mailer_file_sink(const char *dir, char *err,
 			    size_t errlen);
+
+/* pki.conf [ra] smtp_*: borrowed strings, NULL when absent. */
+struct ra_smtp_conf {
+	const char	*url;		/* smtp://HOST[:PORT] or smtps://... */
+	const char	*from;		/* envelope and From: address */
+	const char	*user;		/* AUTH user, with password_file */
+	const char	*password_file;	/* 0600 (lib/secret.h) */
+	int		 starttls;	/* 1: CURLUSESSL_ALL (smtp_starttls = required) */
+};
+
+/*
+ * The SMTP sender (libcurl): checks the configuration (url scheme, from a
+ * bare address, user and password file together, no AUTH in clear), reads
+ * the password and calls curl_global_init(): call it before any thread is
+ * started and before the sandbox. NULL with err (never the password).
+ * ra_mailer_free() wipes the password and calls curl_global_cleanup().
+ */
+struct ra_mailer	*ra_mailer_smtp(const struct ra_smtp_conf *, char *err,
+			    size_t errlen);
 void			 ra_mailer_free(struct ra_mailer *);
-/* Sends one plain-text message. 0 or -1 (logged, without the body). */
+/*
+ * Sends one plain-text message. 0 or -1 (logged, without the body or the
+ * recipient). A To or Subject that ra_mail_header_ok() refuses is -1 and
+ * nothing is written or sent.
+ */
 int			 ra_mail_send(struct ra_mailer *, const char *to,
 			    const char *subject, const char *body);
+/* A header field value: non-empty printable US-ASCII (no CR, LF). 0 or -1. */
+int			 ra_mail_header_ok(const char *);
+/*
+ * The RFC 5322 message (Date, From when from is non-NULL, To, Subject,
+ * Message-ID, MIME-Version, Content-Type text/plain; charset=utf-8,
+ * Content-Transfer-Encoding 8bit; without from, the file sink's
+ * X-PKI-Mail-Sink mark), the body's line ends made CRLF. *out is the
+ * message (free it after ra_wipe()), or NULL and -1 when from or to is not a
+ * bare address or a field holds CR, LF or other controls.
+ */
+int			 ra_mail_format(char **out, const char *from,
+			    const char *to, const char *subject,
+			    const char *body, time_t now);
 
 /* ratelimit.c: fixed one-minute windows per client address, in memory. */
 struct ra_ratelimit;

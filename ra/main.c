@@ -4,13 +4,17 @@
  *
  * Processes: one. rad holds no key and has no signer. It reads
  * the configuration (pki.conf [ra], [pg] ra_uri, [urls] ra) and
- * policy/ra.conf, connects to PostgreSQL as pki_ra, prepares the mail sink
- * directory, starts libmicrohttpd on one thread (bounded bodies, time-outs),
+ * policy/ra.conf, builds the mail sender (ra.mail: the file sink's
+ * directory, or SMTP through libcurl, initialized here before any thread),
+ * connects to PostgreSQL as pki_ra, starts libmicrohttpd on one thread
+ * (bounded bodies, time-outs),
  * with the identity-verification adapter (ra.idv; only the LOCAL SIMULATOR),
  * then demotes to ra.user (pki) and enters the SANDBOX_NET_FILES seccomp
- * profile (the mail file sink writes files; no exec, no process fork).
+ * profile (the file sinks write files; the SMTP sender connects to
+ * ra.smtp_url; no exec, no process fork).
  * It may: read and write its own tables and audit_event (pki_ra grants of
- * schema/008 to 016), write files in ra.mail_sink_dir and ra.sms_sink_dir.
+ * schema/008 to 016), write files in ra.mail_sink_dir and ra.sms_sink_dir,
+ * connect to the SMTP server (ra.mail = smtp).
  * A second thread, the issuance notifier (notifier.c), has its own
  * database connection, made before the sandbox.
  * Before the sandbox it reads ra.otp_key_file (the HMAC key of OTP
@@ -50,7 +54,7 @@ usage(void)
 }
 
 /*
- * The mail sink directory exists, mode 0700, owned by the user rad demotes
+ * A file sink's directory exists, mode 0700, owned by the user rad demotes
  * to (it cannot create it once sandboxed). 0 or -1, logged.
  */
 static int
@@ -78,6 +82,68 @@ ra_sink_dir(const struct config *cfg, const char *dir)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The mail sender of ra.mail: "file_sink" (the default when
+ * ra.mail_sink_dir is set) or "smtp" (ra.smtp_*). Before any thread and the
+ * sandbox (curl_global_init, the password file). NULL, logged.
+ */
+static struct ra_mailer *
+ra_mailer_open(const struct config *cfg)
+{
+	struct ra_smtp_conf sc;
+	struct ra_mailer *m = NULL;
+	const char *kind, *sink, *tls;
+	char err[512];
+
+	sink = config_get(cfg, "ra.mail_sink_dir", NULL);
+	kind = config_get(cfg, "ra.mail", sink != NULL ? "file_sink" : NULL);
+	if (kind == NULL) {
+		log_err("config: ra.mail missing (file_sink with "
+		    "ra.mail_sink_dir, or smtp with ra.smtp_url and "
+		    "ra.smtp_from)");
+		return NULL;
+	}
+	if (strcmp(kind, "file_sink") == 0) {
+		if (sink == NULL) {
+			log_err("config: ra.mail = file_sink needs "
+			    "ra.mail_sink_dir");
+			return NULL;
+		}
+		if (ra_sink_dir(cfg, sink) == -1)
+			return NULL;
+		if ((m = ra_mailer_file_sink(sink, err, sizeof(err))) == NULL) {
+			log_err("mail: %s", err);
+			return NULL;
+		}
+		log_warn("mail: LOCAL FILE SINK in %s: messages are written "
+		    "there, never delivered", sink);
+		return m;
+	}
+	if (strcmp(kind, "smtp") != 0) {
+		log_err("config: ra.mail must be file_sink or smtp");
+		return NULL;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.url = config_get(cfg, "ra.smtp_url", NULL);
+	sc.from = config_get(cfg, "ra.smtp_from", NULL);
+	sc.user = config_get(cfg, "ra.smtp_user", NULL);
+	sc.password_file = config_get(cfg, "ra.smtp_password_file", NULL);
+	tls = config_get(cfg, "ra.smtp_starttls", "required");
+	if (strcmp(tls, "required") == 0)
+		sc.starttls = 1;
+	else if (strcmp(tls, "no") != 0) {
+		log_err("config: ra.smtp_starttls must be required or no");
+		return NULL;
+	}
+	if ((m = ra_mailer_smtp(&sc, err, sizeof(err))) == NULL) {
+		log_err("config: ra.mail = smtp: %s", err);
+		return NULL;
+	}
+	log_info("mail: SMTP to %s as %s%s", sc.url, sc.from,
+	    sc.starttls ? ", STARTTLS required" : "");
+	return m;
 }
 
 int
@@ -135,19 +201,8 @@ main(int argc, char **argv)
 		log_warn("idv: LOCAL SIMULATOR: identity verification is "
 		    "simulated from the submitted data (ra/idv.c); no registry "
 		    "is consulted");
-	if ((sink = config_get(cfg, "ra.mail_sink_dir", NULL)) == NULL) {
-		log_err("config: ra.mail_sink_dir missing (the local file sink "
-		    "is the only mail sender of this version)");
+	if ((ra.mailer = ra_mailer_open(cfg)) == NULL)
 		goto out;
-	}
-	if (ra_sink_dir(cfg, sink) == -1)
-		goto out;
-	if ((ra.mailer = ra_mailer_file_sink(sink, err, sizeof(err))) == NULL) {
-		log_err("mail: %s", err);
-		goto out;
-	}
-	log_warn("mail: LOCAL FILE SINK in %s: messages are written there, "
-	    "never delivered", sink);
 	/* factor.c: the SMS file sink and the OTP key, read before demotion. */
 	if ((sink = config_get(cfg, "ra.sms_sink_dir", NULL)) == NULL) {
 		log_err("config: ra.sms_sink_dir missing (the local file sink "
