@@ -120,6 +120,21 @@ stack_daemon_stop() {
 AUDIT_MAX="(SELECT coalesce(max(id), 0) FROM audit_event WHERE action NOT IN
     ('crl.issue', 'publish.ldap', 'publish.queue', 'tsa.tokens.record'))"
 
+# For HTTP tests whose req() leaves the status in $code, the body in
+# $tmp/out and the headers in $tmp/hdr:
+# expect STATUS WHAT: the answer had STATUS and, for an error, RFC 9457
+# problem JSON (application/problem+json) carrying the same status.
+expect() {
+	[ "$code" = "$1" ] || fail "$2: HTTP $code, expected $1: $(head -c 600 "$tmp/out")"
+	if [ "$1" -ge 400 ]; then
+		grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
+			fail "$2: not RFC 9457 problem JSON"
+		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: problem status"
+	fi
+}
+# detail: the problem's detail member.
+detail() { jq -r .detail "$tmp/out"; }
+
 # pidfile_of DIR NAME: the PID in DIR/run/NAME.pid, or nothing.
 pidfile_of() {
 	[ -s "$1/run/$2.pid" ] && head -n1 "$1/run/$2.pid" || true

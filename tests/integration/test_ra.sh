@@ -23,16 +23,6 @@ req() {
 	[ -z "${5:-}" ] || args+=(-H "Authorization: Bearer $5")
 	code=$(curl "${args[@]}" "$url$2")
 }
-# expect STATUS WHAT: the last answer had STATUS and, for errors, problem JSON with it.
-expect() {
-	[ "$code" = "$1" ] || fail "$2: HTTP $code, expected $1: $(cat "$tmp/out")"
-	if [ "$1" -ge 400 ]; then
-		grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
-			fail "$2: not RFC 9457 problem JSON"
-		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: problem status"
-	fi
-}
-detail() { jq -r .detail "$tmp/out"; }
 state() {
 	q "SELECT (SELECT count(*) FROM ra_account) || '/' ||
 	    (SELECT count(*) FROM ra_account WHERE email_verified) || '/' ||

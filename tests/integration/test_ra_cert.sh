@@ -47,15 +47,6 @@ req_patient() {
 		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | head -n1)"
 	done
 }
-expect() {
-	[ "$code" = "$1" ] || fail "$2: HTTP $code, expected $1: $(head -c 600 "$tmp/out")"
-	if [ "$1" -ge 400 ]; then
-		grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
-			fail "$2: not RFC 9457 problem JSON"
-		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: problem status"
-	fi
-}
-detail() { jq -r .detail "$tmp/out"; }
 state() {
 	q "SELECT (SELECT string_agg(id || ':' || status || ':' || coalesce(order_id::text, '-'), ',' ORDER BY id)
 	    FROM ra_application) || '/' ||

@@ -39,15 +39,6 @@ req_patient() {
 		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | head -n1)"
 	done
 }
-expect() {
-	[ "$code" = "$1" ] || fail "$2: HTTP $code, expected $1: $(cat "$tmp/out")"
-	if [ "$1" -ge 400 ]; then
-		grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
-			fail "$2: not RFC 9457 problem JSON"
-		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: problem status"
-	fi
-}
-detail() { jq -r .detail "$tmp/out"; }
 state() {
 	q "SELECT (SELECT count(*) FROM ra_account) || '/' ||
 	    (SELECT count(*) FROM ra_account WHERE phone_verified) || '/' ||

@@ -26,14 +26,6 @@ req() {
 	[ -z "${tok:-}" ] || args+=(-H "Authorization: Bearer $tok")
 	code=$(curl "${args[@]}" "$url$2")
 }
-expect() {
-	[ "$code" = "$1" ] || fail "$2: HTTP $code, expected $1: $(head -c 400 "$tmp/out")"
-	if [ "$1" -ge 400 ]; then
-		grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
-			fail "$2: not RFC 9457 problem JSON"
-		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: problem status"
-	fi
-}
 state() {
 	q "SELECT (SELECT count(*) FROM ra_application) || '/' ||
 	    (SELECT count(*) FROM ra_kyc) || '/' ||

@@ -39,14 +39,6 @@ req_patient() {
 		req "$@"
 	fi
 }
-expect() {
-	[ "$code" = "$1" ] || fail "$2: HTTP $code, expected $1: $(cat "$tmp/out")"
-	if [ "$1" -ge 400 ]; then
-		grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
-			fail "$2: not RFC 9457 problem JSON"
-		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: problem status"
-	fi
-}
 state() {
 	q "SELECT (SELECT count(*) FROM ra_officer) || '/' ||
 	    (SELECT coalesce(sum(failed_logins), 0) FROM ra_officer) || '/' ||

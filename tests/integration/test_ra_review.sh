@@ -39,14 +39,6 @@ req_patient() {
 		req "$@"
 	fi
 }
-expect() {
-	[ "$code" = "$1" ] || fail "$2: HTTP $code, expected $1: $(head -c 400 "$tmp/out")"
-	if [ "$1" -ge 400 ]; then
-		grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
-			fail "$2: not RFC 9457 problem JSON"
-		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: problem status"
-	fi
-}
 json() { printf '%s' "$1" >"$tmp/body.json"; echo "$tmp/body.json"; }
 state() {
 	q "SELECT (SELECT count(*) FROM ra_application) || '/' ||
