@@ -251,12 +251,8 @@ ra_password_change(struct ra *ra, const struct http_request *req,
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
-	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((a = ra_subscriber_json(ra, req, resp, &who)) != 1)
 		return a;
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_password_change(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1 ||
 	    ra_password_check(ra->policy, r.password, detail,
@@ -404,12 +400,8 @@ ra_email_change(struct ra *ra, const struct http_request *req,
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
-	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((a = ra_subscriber_json(ra, req, resp, &who)) != 1)
 		return a;
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_email_change(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);
@@ -512,12 +504,8 @@ ra_phone_change(struct ra *ra, const struct http_request *req,
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
-	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((a = ra_subscriber_json(ra, req, resp, &who)) != 1)
 		return a;
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_phone_change(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);

@@ -247,3 +247,17 @@ ra_actor(char out[RA_ACTOR_MAX], const char *account_id)
 	snprintf(out, RA_ACTOR_MAX, "subscriber:%s", account_id);
 	return out;
 }
+
+int
+ra_subscriber_json(struct ra *ra, const struct http_request *req,
+    struct http_response *resp, struct ra_subject *who)
+{
+	int a;
+
+	if ((a = ra_session_account(ra, req, resp, who)) != 1)
+		return a;
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json") ==
+		    -1 ? -1 : 0;
+	return 1;
+}

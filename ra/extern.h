@@ -289,6 +289,13 @@ struct ra_subject {
 int	ra_session_account(struct ra *, const struct http_request *,
 	    struct http_response *, struct ra_subject *who);
 /*
+ * The start of a subscriber's request with a JSON body: the session (as
+ * ra_session_account) and the content type. 1: go on; 0: a 401 or 415 was
+ * put in resp (answer it); -1: our failure.
+ */
+int	ra_subscriber_json(struct ra *, const struct http_request *,
+	    struct http_response *, struct ra_subject *who);
+/*
  * The decimal id between prefix and suffix of path ("/v1/x/", "/y").
  * 0 with out filled, or -1 when path has another shape.
  */

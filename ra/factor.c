@@ -298,12 +298,8 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 	int rc = -1, a;
 
 	memset(&t, 0, sizeof(t));
-	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((a = ra_subscriber_json(ra, req, resp, &who)) != 1)
 		return a;
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_otp_request(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);
@@ -413,12 +409,8 @@ ra_phone_verify(struct ra *ra, const struct http_request *req,
 
 	memset(&f, 0, sizeof(f));
 	memset(&t, 0, sizeof(t));
-	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((a = ra_subscriber_json(ra, req, resp, &who)) != 1)
 		return a;
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_phone_verify(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);
@@ -519,12 +511,8 @@ ra_pin_set(struct ra *ra, const struct http_request *req,
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
-	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((a = ra_subscriber_json(ra, req, resp, &who)) != 1)
 		return a;
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_pin_set(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);

@@ -291,12 +291,8 @@ ra_totp_enrol(struct ra *ra, const struct http_request *req,
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
-	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((a = ra_subscriber_json(ra, req, resp, &who)) != 1)
 		return a;
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_totp_enrol(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);
@@ -420,12 +416,8 @@ ra_totp_confirm(struct ra *ra, const struct http_request *req,
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
-	if ((a = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((a = ra_subscriber_json(ra, req, resp, &who)) != 1)
 		return a;
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_totp_confirm(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);
