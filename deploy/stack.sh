@@ -522,6 +522,8 @@ EOF
 			if [ "$name" = sign ]; then
 				echo "# signd's SAM verifies OTPs of purpose sign with rad's OTP key."
 				echo "otp_key_file = $SECRETS/ra-otp.key"
+				echo "# ... and TOTP codes with the key rad seals TOTP secrets with."
+				echo "totp_key_file = $SECRETS/ra-totp.key"
 			fi
 		done
 	} | write_file "$CONF" 0644

@@ -22,6 +22,7 @@
 #include "lib/factor.h"
 #include "lib/log.h"
 #include "lib/secret.h"
+#include "lib/totp.h"
 
 #define FACTOR_OTP_MAC_DOMAIN	"pki-ra-otp-v1"
 
@@ -410,3 +411,96 @@ out:
 	return rc;
 }
 
+/* --- TOTP (RFC 6238) against the account's sealed secret (schema/017) ----------- */
+
+static const struct db_stmt stmt_factor_totp = {
+	"factor_totp_select",
+	"SELECT totp_secret_enc, totp_last_step FROM ra_account WHERE id = $1",
+	1
+};
+static const struct db_stmt stmt_factor_totp_step = {
+	"factor_totp_step",
+	"UPDATE ra_account SET totp_last_step = $2::bigint WHERE id = $1",
+	2
+};
+
+/* Opens account_id's sealed secret (bytea text) with key. 0 or -1, logged. */
+static int
+factor_totp_unseal(const unsigned char *key, const char *account_id,
+    const char *sealed_hex, unsigned char secret[TOTP_SECRET_BYTES])
+{
+	unsigned char *sealed = NULL;
+	char aad[64];
+	size_t sealedlen = 0, n = 0;
+	int rc = -1;
+
+	snprintf(aad, sizeof(aad), "%s%s", FACTOR_TOTP_AAD_PREFIX, account_id);
+	if (db_bytea_value(sealed_hex, &sealed, &sealedlen) == -1)
+		goto out;
+	if (totp_open(key, aad, sealed, sealedlen, secret, TOTP_SECRET_BYTES,
+	    &n) != TOTP_OK || n != TOTP_SECRET_BYTES) {
+		log_err("totp: the TOTP secret of account %s does not open with "
+		    "the TOTP key file", account_id);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(sealed);
+	if (rc == -1)
+		OPENSSL_cleanse(secret, TOTP_SECRET_BYTES);
+	return rc;
+}
+
+int
+factor_totp_sealed_match(void *key, struct db *db, const char *account_id,
+    const char *code, enum factor_totp_match *m)
+{
+	struct totp_params p;
+	const char *v[2];
+	unsigned char secret[TOTP_SECRET_BYTES];
+	char step_s[24];
+	PGresult *res = NULL;
+	uint64_t last, step = 0;
+	int rc = -1, r;
+
+	*m = FACTOR_TOTP_NONE;
+	memset(secret, 0, sizeof(secret));
+	v[0] = account_id;
+	if ((res = db_exec(db, &stmt_factor_totp, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if (PQgetisnull(res, 0, 0)) {
+		rc = 0;
+		goto out;
+	}
+	last = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	if (factor_totp_unseal(key, account_id, PQgetvalue(res, 0, 0), secret) == -1)
+		goto out;
+	totp_params_default(&p);
+	r = totp_verify(&p, secret, sizeof(secret), code, time(NULL), last,
+	    &step);
+	if (r == TOTP_ERR_MISMATCH) {
+		*m = FACTOR_TOTP_WRONG;
+		rc = 0;
+		goto out;
+	}
+	if (r == TOTP_ERR_REPLAY) {
+		*m = FACTOR_TOTP_REPLAY;
+		rc = 0;
+		goto out;
+	}
+	if (r != TOTP_OK) {
+		log_err("totp: totp_verify failed (%d)", r);
+		goto out;
+	}
+	snprintf(step_s, sizeof(step_s), "%llu", (unsigned long long)step);
+	v[1] = step_s;
+	if (db_exec_ok(db, &stmt_factor_totp_step, v) == -1)
+		goto out;
+	*m = FACTOR_TOTP_MATCH;
+	rc = 0;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	PQclear(res);
+	return rc;
+}

@@ -119,4 +119,15 @@ int	factor_check(const struct factor_verifier *, struct db *,
 /* explicit_bzero, named for grepping. */
 void	factor_wipe(void *, size_t);
 
+/*
+ * The TOTP hook over ra_account's sealed secret (schema/017): key is the
+ * 32-byte AES-256-GCM key of ra.totp_key_file (rad) or sign.totp_key_file
+ * (signd's SAM), the seal bound to "ra_account_totp:<account id>". Checks
+ * code (RFC 6238, ±1 step) and records the matched step in the caller's
+ * transaction. Set factor_verifier.totp_match to it, totp_arg to the key.
+ */
+#define FACTOR_TOTP_AAD_PREFIX	"ra_account_totp:"
+int	factor_totp_sealed_match(void *key, struct db *, const char *account_id,
+	    const char *code, enum factor_totp_match *m);
+
 #endif

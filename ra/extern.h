@@ -795,16 +795,6 @@ int	ra_parse_phone_change(const void *body, size_t len,
 
 /* Loads ra.totp_key_file (AES-256-GCM, lib/totp.h). 0 or -1, logged. */
 int	ra_totp_init(struct ra *, const struct config *);
-/*
- * The TOTP hook of the factor verifier (factor_verifier.totp_match, arg:
- * the struct ra): checks code (RFC 6238, ±1 step) against account_id's
- * confirmed secret inside the caller's transaction, the account row already
- * locked FOR UPDATE. On FACTOR_TOTP_MATCH the step is stored (part of the
- * caller's transaction); otherwise nothing is written (counting a wrong
- * code is lib/factor.c's). 0 with *m, or -1 (logged).
- */
-int	ra_totp_match(void *ra, struct db *, const char *account_id,
-	    const char *code, enum factor_totp_match *m);
 int	ra_totp_enrol(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_totp_confirm(struct ra *, const struct http_request *,

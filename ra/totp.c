@@ -31,19 +31,9 @@
 #include "lib/totp.h"
 #include "ra/extern.h"
 
-#define RA_TOTP_AAD_PREFIX	"ra_account_totp:"
+
 #define RA_TOTP_URI_MAX		512
 
-static const struct db_stmt stmt_totp_match = {
-	"ra_totp_match_select",
-	"SELECT totp_secret_enc, totp_last_step FROM ra_account WHERE id = $1",
-	1
-};
-static const struct db_stmt stmt_totp_match_step = {
-	"ra_totp_match_step",
-	"UPDATE ra_account SET totp_last_step = $2::bigint WHERE id = $1",
-	2
-};
 static const struct db_stmt stmt_totp_enrol = {
 	"ra_totp_enrol_pending",
 	"UPDATE ra_account SET totp_pending_enc = $2::bytea, "
@@ -80,7 +70,7 @@ enum ra_totp_outcome {
 static void
 ra_totp_aad(const char *account_id, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%s%s", RA_TOTP_AAD_PREFIX, account_id);
+	snprintf(out, outlen, "%s%s", FACTOR_TOTP_AAD_PREFIX, account_id);
 }
 
 /*
@@ -113,62 +103,6 @@ out:
 	return rc;
 }
 
-/* --- the verifier's branch ------------------------------------------------------ */
-
-int
-ra_totp_match(void *arg, struct db *db, const char *account_id,
-    const char *code, enum factor_totp_match *m)
-{
-	struct ra *ra = arg;
-	struct totp_params p;
-	const char *v[2];
-	unsigned char secret[TOTP_SECRET_BYTES];
-	char step_s[24];
-	PGresult *res = NULL;
-	uint64_t last, step = 0;
-	int rc = -1, r;
-
-	*m = FACTOR_TOTP_NONE;
-	memset(secret, 0, sizeof(secret));
-	v[0] = account_id;
-	if ((res = db_exec(db, &stmt_totp_match, v, NULL, NULL)) == NULL ||
-	    PQntuples(res) != 1)
-		goto out;
-	if (PQgetisnull(res, 0, 0)) {
-		rc = 0;
-		goto out;
-	}
-	last = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
-	if (ra_totp_unseal(ra, account_id, PQgetvalue(res, 0, 0), secret) == -1)
-		goto out;
-	totp_params_default(&p);
-	r = totp_verify(&p, secret, sizeof(secret), code, time(NULL), last,
-	    &step);
-	if (r == TOTP_ERR_MISMATCH) {
-		*m = FACTOR_TOTP_WRONG;
-		rc = 0;
-		goto out;
-	}
-	if (r == TOTP_ERR_REPLAY) {
-		*m = FACTOR_TOTP_REPLAY;
-		rc = 0;
-		goto out;
-	}
-	if (r != TOTP_OK) {
-		log_err("totp: totp_verify failed (%d)", r);
-		goto out;
-	}
-	snprintf(step_s, sizeof(step_s), "%llu", (unsigned long long)step);
-	v[1] = step_s;
-	if (db_exec_ok(db, &stmt_totp_match_step, v) == -1)
-		goto out;
-	*m = FACTOR_TOTP_MATCH;
-	rc = 0;
-out:
-	OPENSSL_cleanse(secret, sizeof(secret));
-	PQclear(res);
-	return rc;
-}
 
 /* --- POST /v1/totp ---------------------------------------------------------------- */
 
@@ -479,7 +413,7 @@ ra_totp_init(struct ra *ra, const struct config *cfg)
 		return -1;
 	}
 	/* The factor verifier (lib/factor.c) checks TOTP codes through us. */
-	ra->fv.totp_match = ra_totp_match;
-	ra->fv.totp_arg = ra;
+	ra->fv.totp_match = factor_totp_sealed_match;
+	ra->fv.totp_arg = ra->totp_key;
 	return 0;
 }

@@ -614,16 +614,20 @@ csc_parse_authorize(const void *body, size_t len, struct csc_authorize_req *r,
 			    "(6 digits)");
 			goto out;
 		}
-		if (otpid == NULL || !json_is_integer(otpid) ||
+		/* Without otpID the OTP is the subscriber's TOTP code. */
+		if (otpid == NULL) {
+			r->sam.factor = SAM_FACTOR_TOTP;
+		} else if (!json_is_integer(otpid) ||
 		    json_integer_value(otpid) < 1 ||
 		    json_integer_value(otpid) > ((json_int_t)1 << 53)) {
 			snprintf(detail, detaillen, "Invalid parameter otpID: "
 			    "the id of the OTP (from the RA's POST /v1/otp, "
 			    "purpose sign)");
 			goto out;
+		} else {
+			r->sam.factor = SAM_FACTOR_OTP;
+			r->sam.otp_id = (uint64_t)json_integer_value(otpid);
 		}
-		r->sam.factor = SAM_FACTOR_OTP;
-		r->sam.otp_id = (uint64_t)json_integer_value(otpid);
 	}
 	if ((desc != NULL && !json_is_string(desc)) ||
 	    (client != NULL && !json_is_string(client))) {

@@ -85,6 +85,7 @@ enum sam_algo {
 enum sam_factor {
 	SAM_FACTOR_OTP = 1,
 	SAM_FACTOR_PIN = 2,
+	SAM_FACTOR_TOTP = 3,	/* the subscriber's RFC 6238 code (no otpID) */
 };
 
 struct sam_hashes {

@@ -214,7 +214,8 @@ sam_authorize_decode(const unsigned char *body, size_t len,
 	    q->otp_id > INT64_MAX)
 		goto bad;
 	if (!((q->factor == SAM_FACTOR_OTP && q->otp_id > 0) ||
-	    (q->factor == SAM_FACTOR_PIN && q->otp_id == 0)))
+	    (q->factor == SAM_FACTOR_PIN && q->otp_id == 0) ||
+	    (q->factor == SAM_FACTOR_TOTP && q->otp_id == 0)))
 		goto bad;
 	if (sam_get_hashes(&r, &q->hashes) == -1 || r.left != 0)
 		goto bad;

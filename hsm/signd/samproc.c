@@ -57,6 +57,7 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/factor.h"
+#include "lib/totp.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
 #include "lib/secret.h"
@@ -73,6 +74,7 @@ struct sam {
 	const char		*wrap_label;
 	struct db		*db;
 	struct factor_verifier	 fv;
+	unsigned char		 totp_key[32];	/* sign.totp_key_file */
 	long			 sad_ttl_s;
 };
 
@@ -318,7 +320,8 @@ sam_auth_txn(struct db *db, void *arg)
 		rc = 0;
 		goto out;
 	}
-	f.type = q->factor == SAM_FACTOR_PIN ? FACTOR_PIN : FACTOR_OTP;
+	f.type = q->factor == SAM_FACTOR_PIN ? FACTOR_PIN :
+	    q->factor == SAM_FACTOR_TOTP ? FACTOR_TOTP : FACTOR_OTP;
 	f.otp_id = (long long)q->otp_id;
 	memcpy(f.secret, q->secret, sizeof(f.secret));
 	if (factor_check(&t->sam->fv, db, acct, "sign", &f, &fo) == -1)
@@ -424,7 +427,7 @@ sam_answer_authorize(struct sam *sam, const unsigned char *body, size_t len,
 	log_info("sam: credential %llu authorized for %u signature(s) by "
 	    "service %llu (%s)", (unsigned long long)q.credential, q.hashes.n,
 	    (unsigned long long)q.service, q.factor == SAM_FACTOR_PIN ? "pin" :
-	    "otp");
+	    q.factor == SAM_FACTOR_TOTP ? "totp" : "otp");
 out:
 	if (r->status == SAM_REFUSED)
 		log_warn("sam: authorize of credential %llu refused: %s",
@@ -737,6 +740,14 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 		snprintf(err, errlen, "sam: sign.otp_key_file: %s", e);
 		goto out;
 	}
+	/* TOTP codes: the subscriber's secret, sealed by rad (schema/017). */
+	if (totp_key_load(config_get(sam->cfg, "sign.totp_key_file", NULL),
+	    sam->totp_key, e, sizeof(e)) != TOTP_OK) {
+		snprintf(err, errlen, "sam: sign.totp_key_file: %s", e);
+		goto out;
+	}
+	sam->fv.totp_match = factor_totp_sealed_match;
+	sam->fv.totp_arg = sam->totp_key;
 	if ((uri = config_get(sam->cfg, "pg.sam_uri", NULL)) == NULL) {
 		snprintf(err, errlen, "sam: pg.sam_uri missing");
 		goto out;
@@ -789,6 +800,7 @@ sam_stop(struct sam *sam)
 	db_close(sam->db);
 	sam->db = NULL;
 	factor_wipe(sam->fv.otp_key, sizeof(sam->fv.otp_key));
+	factor_wipe(sam->totp_key, sizeof(sam->totp_key));
 }
 
 int

@@ -80,8 +80,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_id(a.credential, 0);
 			check_hashes(&a.sam.hashes);
 			if (strlen(a.sam.secret) != 6 ||
-			    (a.sam.factor == SAM_FACTOR_PIN) !=
-			    (a.sam.otp_id == 0))
+			    (a.sam.factor == SAM_FACTOR_OTP) !=
+			    (a.sam.otp_id != 0))
 				abort();
 		}
 		break;

@@ -3,7 +3,7 @@
  * worker (hsm/signd/sam_proto.c), and the worker's decoding of the SAM's
  * replies. A worker is less trusted than its SAM: any bytes must be refused
  * or decoded within the caps (1..100 distinct hashes of the md's length,
- * 6-digit secrets, a factor consistent with its OTP id), never crash; what
+ * 6-digit secrets, an OTP id exactly for an OTP factor), never crash; what
  * decodes must encode back to the same bytes.
  */
 #include <stdint.h>
@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sam_authorize_decode(data, size, &a) == 0) {
 		check_hashes(&a.hashes);
 		if (strlen(a.secret) != 6 ||
-		    (a.factor == SAM_FACTOR_PIN) != (a.otp_id == 0) ||
+		    (a.factor == SAM_FACTOR_OTP) != (a.otp_id != 0) ||
 		    sam_authorize_encode(&a, &body, &len) == -1 ||
 		    len != size || memcmp(body, data, size) != 0)
 			abort();

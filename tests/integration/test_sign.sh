@@ -291,6 +291,31 @@ for i in 0 1; do
 done
 note "RSA-2048: PKCS#1 v1.5 (SHA-256, OTP) and PSS (SHA-384, bulk of 2) verified by openssl"
 
+# TOTP (issue 6: "a subscriber authorizes with TOTP"): enrolled at the RA with
+# the PIN, confirmed with a code of the app (oathtool), then given to
+# credentials/authorize as OTP without otpID; the SAM checks it itself.
+rreq POST /v1/totp '{"factor":{"type":"pin","pin":"402917"}}' "$tokA"
+[ "$code" = 201 ] || [ "$code" = 200 ] || fail "TOTP enrolment: $code $(cat "$tmp/out")"
+tsecret=$(jq -r .secret "$tmp/out")
+secrets+=("$tsecret")
+rreq POST /v1/totp/confirm "{\"code\":\"$(oathtool --totp -b "$tsecret")\"}" "$tokA"
+[ "$code" = 200 ] || fail "TOTP confirmation: $code $(cat "$tmp/out")"
+# The confirmation used this step's code: the next one is accepted (±1 step).
+tcode=$(oathtool --totp -b -N 'now + 30 seconds' "$tsecret")
+hashes sha256 1
+authorize "$credEC" "$H" $SHA256 "\"OTP\":\"$tcode\""
+expect 200 - "authorize with a TOTP code"
+signhash "$credEC" "$SAD" "$H" $SHA256 $EC
+expect 200 - "signHash after TOTP"
+verify "$tmp/ec.pem" 0
+# The same code again is a replay (RFC 6238 §5.2): refused, nothing counted.
+hashes sha256 1
+before
+authorize "$credEC" "$H" $SHA256 "\"OTP\":\"$tcode\""
+[ "$code" -ge 400 ] || fail "a replayed TOTP code authorized a signature"
+unchanged "replayed TOTP code"
+note "TOTP: authorized at the SAM, signature verified by openssl; a replayed code refused"
+
 # === refusals =====================================================================
 # Reused SAD: the same hashes again.
 before
