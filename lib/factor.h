@@ -48,7 +48,7 @@ struct factor_outcome {
 	char			detail[192];	/* client-facing, no secret */
 };
 
-/* What a TOTP hook found for a code (rad: ra/totp.c ra_totp_match). */
+/* What a TOTP hook found for a code (factor_totp_sealed_match below). */
 enum factor_totp_match {
 	FACTOR_TOTP_NONE = 0,	/* no confirmed TOTP secret */
 	FACTOR_TOTP_MATCH,	/* the code matches; the step is recorded */

@@ -14,7 +14,7 @@
  * used once, die after otp.max_attempts wrong tries, and an account may be
  * sent otp.per_hour of them. Wrong factors in a row (codes, PINs, TOTP
  * codes) lock the account's factors (factor_lockout.*) with back-off. The
- * TOTP branch is ra_totp_match (totp.c). An email OTP goes only to a
+ * TOTP branch is lib/factor.c factor_totp_sealed_match. An email OTP goes only to a
  * verified address (after POST /v1/email the new one is not, yet).
  */
 #include <errno.h>

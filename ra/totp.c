@@ -2,7 +2,7 @@
  * Subscriber TOTP (RFC 6238, issue 3): enrolment (POST /v1/totp, authorized
  * by a second factor of purpose totp_enrol), its confirmation (POST
  * /v1/totp/confirm, which proves the authenticator app holds the secret),
- * and ra_totp_match, the TOTP branch of the factor verifier (factor.c).
+ * and sets the factor verifier's TOTP hook (lib/factor.c factor_totp_sealed_match).
  *
  * The 20-byte secret (RFC 4226 §4 R6) is drawn from the CSPRNG, returned to
  * the subscriber once (base32 and an otpauth:// URI) and stored only sealed
