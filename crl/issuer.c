@@ -197,6 +197,19 @@ crl_issuer_notify(struct crl_issuer *ci, const PGnotify *n, double now)
 	return 0;
 }
 
+/* Follows every notification libpq has received so far. */
+static void
+crl_issuer_drain(struct crl_issuer *ci, double now)
+{
+	PGnotify *n;
+
+	while ((n = PQnotifies(db_conn(ci->db))) != NULL) {
+		if (crl_issuer_notify(ci, n, now) == -1)
+			ci->db_ok = 0;
+		PQfreemem(n);
+	}
+}
+
 /* Connects, LISTENs, loads what is current and when the last CRLs were made. */
 static int
 crl_issuer_connect(struct crl_issuer *ci)
@@ -265,7 +278,6 @@ crl_issuer_main(void *arg)
 	struct crl_issuer *ci = arg;
 	const struct crl_schedule *s = &ci->conf.sched;
 	struct pollfd pfd[2];
-	PGnotify *n;
 	double now, due, dirty_due = 0, backoff = 1;
 	char drain[64];
 	int stop, kick, fail, timeout_ms;
@@ -346,6 +358,13 @@ crl_issuer_main(void *arg)
 			backoff = 1;
 		}
 
+		/*
+		 * A notification that arrived while the CRLs above were
+		 * issued is already in libpq's queue, not on the socket:
+		 * follow it now, or poll would sleep past it.
+		 */
+		crl_issuer_drain(ci, crl_now());
+
 		/* Sleep until the next due time, a notification or a kick. */
 		due = crl_min(crl_min(ci->base_due, ci->delta_due),
 		    crl_min(ci->reconcile_due, ci->conf.ldap_enabled ?
@@ -374,12 +393,7 @@ crl_issuer_main(void *arg)
 			ci->db_ok = 0;
 			continue;
 		}
-		now = crl_now();
-		while ((n = PQnotifies(db_conn(ci->db))) != NULL) {
-			if (crl_issuer_notify(ci, n, now) == -1)
-				ci->db_ok = 0;
-			PQfreemem(n);
-		}
+		crl_issuer_drain(ci, crl_now());
 	}
 	db_close(ci->db);
 	ci->db = NULL;

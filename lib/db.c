@@ -104,6 +104,19 @@ db_close(struct db *db)
 	free(db);
 }
 
+int
+db_notified(struct db *db)
+{
+	PGnotify *n;
+	int count = 0;
+
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		PQfreemem(n);
+		count++;
+	}
+	return count;
+}
+
 PGconn *
 db_conn(struct db *db)
 {

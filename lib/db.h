@@ -27,6 +27,12 @@ struct db_stmt {
 struct db	*db_connect(const char *conninfo, char *err, size_t errlen);
 void		 db_close(struct db *);
 PGconn		*db_conn(struct db *);
+/*
+ * Drops the notifications libpq has already received, during any query or
+ * PQconsumeInput, and returns how many there were. A LISTENing loop calls it
+ * before it sleeps: those notifications are no longer on the socket.
+ */
+int		 db_notified(struct db *);
 
 /*
  * Executes stmt (preparing it on this connection first if needed) with text

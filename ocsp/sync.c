@@ -256,7 +256,6 @@ ocsp_sync_main(void *arg)
 {
 	struct ocsp_sync *sy = arg;
 	struct pollfd pfd[2];
-	PGnotify *nt;
 	struct timespec ts;
 	double now_ms, next_poll_ms = 0;
 	int more = 0, notified, timeout, npfd;
@@ -270,7 +269,9 @@ ocsp_sync_main(void *arg)
 			log_info("ocsp: database connection restored");
 			next_poll_ms = 0;
 		}
-		timeout = more ? 0 : next_poll_ms > now_ms ?
+		/* Received during the last poll's queries: not on the socket. */
+		notified = sy->db != NULL && db_notified(sy->db) > 0;
+		timeout = more || notified ? 0 : next_poll_ms > now_ms ?
 		    (int)(next_poll_ms - now_ms) + 1 : 0;
 		if (sy->db == NULL && timeout > OCSP_RECONNECT_S * 1000)
 			timeout = OCSP_RECONNECT_S * 1000;
@@ -286,15 +287,11 @@ ocsp_sync_main(void *arg)
 			break;
 		if (pfd[0].revents != 0 && read(sy->wake[0], &c, 1) >= 0)
 			break;	/* stop */
-		notified = 0;
 		if (sy->db != NULL && npfd == 2 && pfd[1].revents != 0) {
 			if (PQconsumeInput(db_conn(sy->db)) != 1)
 				ocsp_sync_lost(sy);
-			else
-				while ((nt = PQnotifies(db_conn(sy->db))) != NULL) {
-					notified = 1;
-					PQfreemem(nt);
-				}
+			else if (db_notified(sy->db) > 0)
+				notified = 1;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;

@@ -242,7 +242,6 @@ ra_notifier_main(void *arg)
 {
 	struct ra_notifier *nf = arg;
 	struct pollfd pfd[2];
-	PGnotify *nt;
 	time_t next = 0, now;
 	int npfd, timeout, due;
 	char c;
@@ -254,8 +253,10 @@ ra_notifier_main(void *arg)
 			log_info("notifier: database connection (re)established");
 			next = 0;
 		}
+		/* Received while the last reconciliation ran: not on the socket. */
+		due = nf->db != NULL && db_notified(nf->db) > 0;
 		timeout = nf->db == NULL ? RA_NOTIFIER_RECONNECT_S * 1000 :
-		    next > now ? (int)(next - now) * 1000 : 0;
+		    due ? 0 : next > now ? (int)(next - now) * 1000 : 0;
 		pfd[0].fd = nf->wake[0];
 		pfd[0].events = POLLIN;
 		pfd[0].revents = 0;
@@ -270,18 +271,12 @@ ra_notifier_main(void *arg)
 			break;
 		if (pfd[0].revents != 0 && read(nf->wake[0], &c, 1) >= 0)
 			break;	/* stop */
-		due = 0;
 		if (nf->db != NULL && npfd == 2 && pfd[1].revents != 0) {
+			/* "<order id>:done" or ":failed": either way, reconcile. */
 			if (PQconsumeInput(db_conn(nf->db)) != 1)
 				ra_notifier_lost(nf);
-			else
-				while ((nt = PQnotifies(db_conn(nf->db))) !=
-				    NULL) {
-					/* "<order id>:done" or ":failed". */
-					if (strstr(nt->extra, ":done") != NULL)
-						due = 1;
-					PQfreemem(nt);
-				}
+			else if (db_notified(nf->db) > 0)
+				due = 1;
 		}
 		now = time(NULL);
 		if (nf->db != NULL && (due || now >= next)) {

@@ -105,10 +105,11 @@ cad_wait(struct cad *c, long ms, const sigset_t *unblocked)
 {
 	struct pollfd pfd;
 	struct timespec ts;
-	PGnotify *nt;
 	PGconn *conn = db_conn(c->db);
 	int n;
 
+	if (db_notified(c->db) > 0)
+		return 0;	/* received while the last orders ran */
 	pfd.fd = PQsocket(conn);
 	pfd.events = POLLIN;
 	ts.tv_sec = ms / 1000;
@@ -124,8 +125,7 @@ cad_wait(struct cad *c, long ms, const sigset_t *unblocked)
 			    PQerrorMessage(conn));
 			return -1;
 		}
-		while ((nt = PQnotifies(conn)) != NULL)
-			PQfreemem(nt);
+		(void)db_notified(c->db);
 	}
 	return 0;
 }
