@@ -45,6 +45,11 @@ CAD_SRCS := $(sort $(wildcard ca/worker/*.c)) ca/profile.c ca/certstore.c
 RAD_SRCS := $(sort $(wildcard ra/*.c))
 # signd, the remote-signing service (CSC API v2): worker and SAM (hsm/signd/).
 SIGND_SRCS := $(sort $(wildcard hsm/signd/*.c))
+# pkisign, the PAdES document signer (sign/): a library (every .c but main.c,
+# shared with its unit tests and fuzz harnesses) and the CLI in main.c.
+SIGN_SRCS := $(sort $(wildcard sign/*.c))
+SIGN_LIB_SRCS := $(filter-out sign/main.c,$(SIGN_SRCS))
+SIGN_LIBS := -lqpdf -lqrencode -lcurl
 
 LIBPKI := $(BUILD)/libpki.a
 LIBHSM := $(BUILD)/libpkihsm.a
@@ -55,6 +60,7 @@ CRLD := $(if $(CRLD_SRCS),$(BUILD)/crld)
 CAD := $(BUILD)/cad
 RAD := $(if $(RAD_SRCS),$(BUILD)/rad)
 SIGND := $(if $(SIGND_SRCS),$(BUILD)/signd)
+PKISIGN := $(if $(filter sign/main.c,$(SIGN_SRCS)),$(BUILD)/pkisign)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -68,7 +74,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
-PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(CAD) $(RAD) $(SIGND)
+PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(CAD) $(RAD) $(SIGND) $(PKISIGN)
 
 # libFuzzer harnesses: tests/fuzz/fuzz_*.c, each built with clang against the
 # library sources and run for FUZZ_SECONDS by `make fuzz` (part of `make check`).
@@ -77,7 +83,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 10
 # Daemon sources a harness may drive (everything but the daemons' main.c).
 FUZZ_COMPONENT_SRCS := $(filter-out %/main.c,$(TSAD_SRCS) $(OCSPD_SRCS) $(CRLD_SRCS) $(RAD_SRCS) \
-	$(SIGND_SRCS))
+	$(SIGND_SRCS)) $(SIGN_LIB_SRCS)
 
 .PHONY: all deps build up down check test unit integration clean bench fuzz
 .DEFAULT_GOAL := all
@@ -117,6 +123,9 @@ $(BUILD)/rad: $(call obj,$(RAD_SRCS)) $(LIBHSM) $(LIBPKI)
 $(BUILD)/signd: $(call obj,$(SIGND_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -o $@
 
+$(BUILD)/pkisign: $(call obj,$(SIGN_SRCS)) $(LIBHSM) $(LIBPKI)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(SIGN_LIBS) -o $@
+
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -lcurl -o $@
@@ -125,6 +134,11 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)
 $(BUILD)/tests/unit/ra/%: $(BUILD)/obj/tests/unit/ra/%.o $(call obj,$(filter-out ra/main.c,$(RAD_SRCS))) $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -lcmocka -lcurl -o $@
+
+# tests/unit/sign/: the signer library too.
+$(BUILD)/tests/unit/sign/%: $(BUILD)/obj/tests/unit/sign/%.o $(call obj,$(SIGN_LIB_SRCS)) $(LIBHSM) $(LIBPKI)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(SIGN_LIBS) -lcmocka -o $@
 
 $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
@@ -186,7 +200,7 @@ build/fuzz/obj/%.o: %.c
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -largon2 -lcurl -o $@
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -largon2 $(SIGN_LIBS) -o $@
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do \

@@ -1,0 +1,89 @@
+/*
+ * The PDF side of the PAdES signer: read a PDF with qpdf (classic xref
+ * tables, xref streams, object streams, existing AcroForms and signatures)
+ * and write incremental updates to it, so that earlier signatures stay
+ * valid. Nothing here signs: pdf_prepare_signature() gives the new file with
+ * a zero-filled /Contents and its ByteRange; the caller hashes the ByteRange
+ * (pdf_byterange_digest), obtains a CMS SignedData and embeds it with
+ * pdf_embed_signature(). pdf_add_dss() appends a second update holding the
+ * validation material of PAdES B-LT (ETSI EN 319 142-1 §5.4).
+ *
+ * Every function returns 0 or -1 with a message in err (never a crash, for
+ * any input: tests/fuzz/fuzz_pdf.c). Encrypted and damaged PDFs are refused
+ * (an update needs the original's own cross-reference data to be right).
+ */
+#ifndef SIGN_PDF_H
+#define SIGN_PDF_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+/* Bytes reserved for the CMS SignedData by default (hex doubles them). */
+#define PDF_CONTENTS_DEFAULT	16384
+/* Largest PDF we accept as input. */
+#define PDF_MAX_INPUT		(256u * 1024 * 1024)
+
+struct pdf_doc;
+
+struct pdf_sig_opts {
+	const char	*field_name;	/* NULL: the first free "SignatureN" */
+	const char	*reason;	/* optional, UTF-8 */
+	const char	*location;	/* optional, UTF-8 */
+	const char	*name;		/* optional, UTF-8: the signer's name */
+	time_t		 signing_time;	/* /M, the claimed signing time */
+	/* A visible signature: a QR code of qr_text in a square of size
+	 * points whose lower-left corner is (x, y) on page (1-based). */
+	int		 visible;
+	int		 page;
+	double		 x, y, size;
+	const char	*qr_text;
+	size_t		 contents_max;	/* 0: PDF_CONTENTS_DEFAULT */
+};
+
+struct pdf_prepared {
+	unsigned char	*buf;		/* the whole new file */
+	size_t		 len;
+	size_t		 contents_off;	/* first hex digit inside <...> */
+	size_t		 contents_hexlen;
+	long long	 byterange[4];
+};
+
+/* Validation material for the DSS: DER certificates, OCSP responses, CRLs. */
+struct pdf_blob {
+	const unsigned char	*der;
+	size_t			 len;
+};
+struct pdf_dss {
+	const struct pdf_blob	*certs;
+	size_t			 ncerts;
+	const struct pdf_blob	*ocsps;
+	size_t			 nocsps;
+	const struct pdf_blob	*crls;
+	size_t			 ncrls;
+};
+
+/* Opens a PDF held in memory (copied: buf may be freed after). */
+int	pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
+	    char *err, size_t errlen);
+void	pdf_close(struct pdf_doc *);
+/* Pages, and signature fields already present (0 when none). */
+int	pdf_page_count(const struct pdf_doc *);
+int	pdf_signature_count(const struct pdf_doc *);
+
+int	pdf_prepare_signature(struct pdf_doc *, const struct pdf_sig_opts *,
+	    struct pdf_prepared *, char *err, size_t errlen);
+/* The digest of the two ByteRange parts of p->buf. */
+int	pdf_byterange_digest(const struct pdf_prepared *, const EVP_MD *,
+	    unsigned char *md, unsigned int *mdlen);
+/* Writes cms (DER) as hex into the reserved /Contents; -1 if it does not fit. */
+int	pdf_embed_signature(struct pdf_prepared *, const unsigned char *cms,
+	    size_t cmslen, char *err, size_t errlen);
+void	pdf_prepared_clear(struct pdf_prepared *);
+
+/* A new file: doc plus an update adding (or extending) the /DSS of its catalog. */
+int	pdf_add_dss(struct pdf_doc *, const struct pdf_dss *,
+	    unsigned char **out, size_t *outlen, char *err, size_t errlen);
+
+#endif
