@@ -7,7 +7,8 @@
  * is down, or when rad was not running), reconciles: each agreed
  * application whose issuance order is done becomes issued, in one
  * transaction with its audit event (ra.application.issued, actor
- * ra:notifier), the supersession of the certificate a rekey replaces
+ * ra:notifier), the subscriber's signing credential at signd
+ * (sign_credential, schema/020), the supersession of the certificate a rekey replaces
  * (revocation reason 4, cert.revoke) and the subscriber's email (written
  * before COMMIT: a failed send leaves the application agreed, retried at
  * the next round). Several rad processes may run one each: the row lock and
@@ -80,6 +81,13 @@ static const struct db_stmt stmt_notifier_issued = {
 	"AND status = 'agreed'",
 	1
 };
+/* The subscriber's key is in the HSM (cad made it): signd may use it. */
+static const struct db_stmt stmt_notifier_credential = {
+	"ra_notifier_credential",
+	"INSERT INTO sign_credential (certificate_id, account_id) "
+	"VALUES ($1, $2)",
+	2
+};
 static const struct db_stmt stmt_notifier_supersede = {
 	"ra_notifier_supersede",
 	"UPDATE certificate SET revoked_at = now(), revocation_reason = 4, "
@@ -100,7 +108,7 @@ static int
 ra_notifier_txn(struct db *db, void *arg)
 {
 	struct ra_notifier_txn *t = arg;
-	const char *v[1];
+	const char *v[1], *cred[2];
 	char body[2048];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
@@ -118,6 +126,12 @@ ra_notifier_txn(struct db *db, void *arg)
 	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0, 5));
 	if ((res2 = db_exec(db, &stmt_notifier_issued, v, NULL, NULL)) == NULL ||
 	    strcmp(PQcmdTuples(res2), "1") != 0)
+		goto out;
+	PQclear(res2);
+	cred[0] = PQgetvalue(res, 0, 4);
+	cred[1] = PQgetvalue(res, 0, 0);
+	if ((res2 = db_exec(db, &stmt_notifier_credential, cred, NULL,
+	    NULL)) == NULL)
 		goto out;
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "account_id",
 	    PQgetvalue(res, 0, 0), "order_id", PQgetvalue(res, 0, 3),

@@ -367,6 +367,45 @@ ocsp_good "$tmp/c1.pem"
 ldap_status "$serial1" "$tmp/c1.pem" 'status=valid$'
 note "1. officer $off1 approved (checks pass), TOTP agreement, order $order issued as certificate $cid ($serial1): openssl verify, OCSP good, LDAP valid"
 
+# --- 1b. the certificate is the subscriber's signing credential at signd -------------------
+# A document-signing service (registered by an administrator) finds it for
+# this userID; the subscriber authorizes one hash with an SMS OTP of purpose
+# sign; signHash returns a signature that openssl verifies with c1.pem's key.
+pkictl sigservice add --name "lifecycle-$$" >"$tmp/svc" || fail "pkictl sigservice add"
+secrets+=("$(sed -n 's/^client_secret\t//p' "$tmp/svc")")
+csc() { # csc METHOD BODY: signd with the service's token; sets code, body in $tmp/out
+	code=$(curl -sS -X POST -o "$tmp/out" -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H "Authorization: Bearer $stoken" --data-binary "$2" "$PKI_SIGN_URL/$1")
+}
+code=$(curl -sS -X POST -o "$tmp/out" -w '%{http_code}' --data-urlencode grant_type=client_credentials \
+	--data-urlencode "client_id=$(sed -n 's/^client_id\t//p' "$tmp/svc")" \
+	--data-urlencode "client_secret@"<(sed -n 's/^client_secret\t//p' "$tmp/svc" | tr -d '\n') \
+	"$PKI_SIGN_URL/oauth2/token")
+expect 200 "signd oauth2/token"
+stoken=$(j .access_token)
+secrets+=("$stoken")
+audit sign.service.add sign_service '*' '^pkictl:'
+csc credentials/list "{\"userID\":\"$acc\"}"
+expect 200 "credentials/list"
+[ "$(j '.credentialIDs | join(",")')" = "$cid" ] || fail "credentials/list for account $acc: $(cat "$tmp/out")"
+head -c 100 /dev/urandom >"$tmp/doc"
+openssl dgst -sha256 -binary "$tmp/doc" >"$tmp/doc.sha256"
+h=$(base64 -w0 "$tmp/doc.sha256")
+sms_otp "$phone" sign
+csc credentials/authorize "{\"credentialID\":\"$cid\",\"numSignatures\":1,\"hashes\":[\"$h\"],\"hashAlgorithmOID\":\"2.16.840.1.101.3.4.2.1\",\"OTP\":\"$oc\",\"otpID\":$oid}"
+expect 200 "credentials/authorize with an SMS OTP"
+sad=$(j .SAD)
+secrets+=("$sad")
+csc signatures/signHash "{\"credentialID\":\"$cid\",\"SAD\":\"$sad\",\"hashes\":[\"$h\"],\"hashAlgorithmOID\":\"2.16.840.1.101.3.4.2.1\",\"signAlgo\":\"1.2.840.10045.2.1\"}"
+expect 200 "signHash"
+j '.signatures[0]' | base64 -d >"$tmp/doc.sig"
+openssl x509 -in "$tmp/c1.pem" -noout -pubkey >"$tmp/c1.pub"
+openssl pkeyutl -verify -pubin -inkey "$tmp/c1.pub" -in "$tmp/doc.sha256" -sigfile "$tmp/doc.sig" >/dev/null 2>&1 ||
+	fail "the signHash signature does not verify with certificate $cid's key"
+audit sign.authorize sign_sad "*" "^sam:authorize$"
+audit sign.hash sign_credential "$cid" "^sam:sign$"
+note "1b. certificate $cid listed at signd for account $acc; OTP authorization; signHash verified by openssl"
+
 # ===========================================================================================
 # 2. Rekey
 # ===========================================================================================
