@@ -607,12 +607,14 @@ struct p11wrap_sign_arg {
 	size_t			 ti;
 	const struct p11_digest	*d;
 	enum p11wrap_pad	 pad;
-	const unsigned char	*digest;
+	const unsigned char	*const *digests;
+	size_t			 n;
 	size_t			 dlen;
-	unsigned char		**sig;		/* malloc'd, DER for EC */
-	size_t			*siglen;
+	unsigned char		**sigs;		/* malloc'd, DER for EC */
+	size_t			*siglens;
 };
 
+/* Unwraps the key once, signs every digest with it, destroys it. */
 static CK_RV
 p11wrap_sign_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
     char *err, size_t errlen)
@@ -627,9 +629,15 @@ p11wrap_sign_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
 	CK_ATTRIBUTE tmpl[2 + P11WRAP_NUNWRAP];
 	CK_ULONG nt = 0, len, i;
 	unsigned char buf[P11_SIG_MAX], in[P11_DIGESTINFO_MAX], *der = NULL;
-	size_t inlen, derlen = 0;
+	size_t inlen, derlen = 0, k;
 	CK_RV rv;
 
+	/* A retry after a lost session starts over. */
+	for (k = 0; k < a->n; k++) {
+		free(a->sigs[k]);
+		a->sigs[k] = NULL;
+		a->siglens[k] = 0;
+	}
 	if ((rv = p11wrap_wkey(a->tok, f, s, a->wlabel, &wkey, err,
 	    errlen)) != CKR_OK)
 		return rv;
@@ -647,54 +655,53 @@ p11wrap_sign_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
 		    p11_rvname(rv));
 		goto out;
 	}
-	if (kt == CKK_EC) {
-		mech.mechanism = CKM_ECDSA;
-		memcpy(in, a->digest, a->dlen);
-		inlen = a->dlen;
-	} else if (a->pad == P11WRAP_PAD_PSS) {
-		pss.hashAlg = a->d->hash;
-		pss.mgf = a->d->mgf;
-		pss.sLen = a->dlen;
-		mech.mechanism = CKM_RSA_PKCS_PSS;
-		mech.pParameter = &pss;
-		mech.ulParameterLen = sizeof(pss);
-		memcpy(in, a->digest, a->dlen);
-		inlen = a->dlen;
-	} else {
-		mech.mechanism = CKM_RSA_PKCS;
-		memcpy(in, a->d->prefix, a->d->prefixlen);
-		memcpy(in + a->d->prefixlen, a->digest, a->dlen);
-		inlen = a->d->prefixlen + a->dlen;
-	}
-	len = sizeof(buf);
-	if ((rv = f->C_SignInit(s, &mech, key)) == CKR_OK)
-		rv = f->C_Sign(s, in, inlen, buf, &len);
-	if (rv != CKR_OK) {
-		p11_seterr(err, errlen, "C_Sign with an unwrapped %s key: "
-		    "%s", p11_keytype_name(p11wrap_types[a->ti].type),
-		    p11_rvname(rv));
-		goto out;
-	}
-	if (kt == CKK_EC) {
-		if (p11_ecdsa_der(buf, len, &der, &derlen) == -1) {
-			p11_seterr(err, errlen, "ECDSA signature of %lu "
-			    "bytes: DER encoding failed", (unsigned long)len);
-			rv = CKR_FUNCTION_FAILED;
+	for (k = 0; k < a->n; k++) {
+		if (kt == CKK_EC) {
+			mech.mechanism = CKM_ECDSA;
+			memcpy(in, a->digests[k], a->dlen);
+			inlen = a->dlen;
+		} else if (a->pad == P11WRAP_PAD_PSS) {
+			pss.hashAlg = a->d->hash;
+			pss.mgf = a->d->mgf;
+			pss.sLen = a->dlen;
+			mech.mechanism = CKM_RSA_PKCS_PSS;
+			mech.pParameter = &pss;
+			mech.ulParameterLen = sizeof(pss);
+			memcpy(in, a->digests[k], a->dlen);
+			inlen = a->dlen;
+		} else {
+			mech.mechanism = CKM_RSA_PKCS;
+			memcpy(in, a->d->prefix, a->d->prefixlen);
+			memcpy(in + a->d->prefixlen, a->digests[k], a->dlen);
+			inlen = a->d->prefixlen + a->dlen;
+		}
+		len = sizeof(buf);
+		if ((rv = f->C_SignInit(s, &mech, key)) == CKR_OK)
+			rv = f->C_Sign(s, in, inlen, buf, &len);
+		if (rv != CKR_OK) {
+			p11_seterr(err, errlen, "C_Sign with an unwrapped %s "
+			    "key: %s", p11_keytype_name(p11wrap_types[a->ti].type),
+			    p11_rvname(rv));
 			goto out;
 		}
-		if ((*a->sig = malloc(derlen)) == NULL) {
+		if (kt == CKK_EC) {
+			if (p11_ecdsa_der(buf, len, &der, &derlen) == -1) {
+				p11_seterr(err, errlen, "ECDSA signature of %lu "
+				    "bytes: DER encoding failed",
+				    (unsigned long)len);
+				rv = CKR_FUNCTION_FAILED;
+				goto out;
+			}
+		} else if ((der = OPENSSL_memdup(buf, len)) != NULL)
+			derlen = len;
+		if (der == NULL || (a->sigs[k] = malloc(derlen)) == NULL) {
 			rv = CKR_HOST_MEMORY;
 			goto out;
 		}
-		memcpy(*a->sig, der, derlen);
-		*a->siglen = derlen;
-	} else {
-		if ((*a->sig = malloc(len)) == NULL) {
-			rv = CKR_HOST_MEMORY;
-			goto out;
-		}
-		memcpy(*a->sig, buf, len);
-		*a->siglen = len;
+		memcpy(a->sigs[k], der, derlen);
+		a->siglens[k] = derlen;
+		OPENSSL_free(der);
+		der = NULL;
 	}
 out:
 	if (key != CK_INVALID_HANDLE)
@@ -734,19 +741,25 @@ out:
 }
 
 int
-p11wrap_sign(struct p11_token *tok, const char *wrapping_label,
+p11wrap_sign_many(struct p11_token *tok, const char *wrapping_label,
     const unsigned char *blob, size_t bloblen, const EVP_PKEY *expected_pub,
-    const char *mdname, enum p11wrap_pad pad, const unsigned char *digest,
-    size_t dlen, unsigned char **sig, size_t *siglen, char *err,
-    size_t errlen)
+    const char *mdname, enum p11wrap_pad pad,
+    const unsigned char *const *digests, size_t n, size_t dlen,
+    unsigned char **sigs, size_t *siglens, char *err, size_t errlen)
 {
 	struct p11wrap_sign_arg a;
 	const struct p11_digest *d;
-	size_t ti;
+	size_t ti, k;
 	int rc = -1;
 
-	*sig = NULL;
-	*siglen = 0;
+	for (k = 0; k < n; k++) {
+		sigs[k] = NULL;
+		siglens[k] = 0;
+	}
+	if (n == 0) {
+		p11_seterr(err, errlen, "no digest to sign");
+		goto out;
+	}
 	if ((d = p11_digest_find(mdname, dlen, err, errlen)) == NULL)
 		goto out;
 	if (bloblen < P11WRAP_HDR + 16 || bloblen > P11WRAP_BLOB_MAX ||
@@ -789,31 +802,46 @@ p11wrap_sign(struct p11_token *tok, const char *wrapping_label,
 	a.ti = ti;
 	a.d = d;
 	a.pad = pad;
-	a.digest = digest;
+	a.digests = digests;
+	a.n = n;
 	a.dlen = dlen;
-	a.sig = sig;
-	a.siglen = siglen;
+	a.sigs = sigs;
+	a.siglens = siglens;
 	if (p11_token_run(tok, p11wrap_sign_op, &a, "wrapped key signature",
 	    err, errlen) == -1)
 		goto out;
 	/*
 	 * A blob is not bound to its subscriber: one moved to another
-	 * subscriber's row unwraps and signs fine. Only a signature that
-	 * verifies with the public key stored beside the blob goes out.
+	 * subscriber's row unwraps and signs fine. Only signatures that
+	 * verify with the public key stored beside the blob go out.
 	 */
-	if (p11wrap_verify(expected_pub, mdname, pad, digest, dlen, *sig,
-	    *siglen) == -1) {
-		p11_seterr(err, errlen, "signature with the wrapped key "
-		    "does not verify with the expected public key (blob of "
-		    "another subscriber?): not returned");
-		goto out;
-	}
+	for (k = 0; k < n; k++)
+		if (p11wrap_verify(expected_pub, mdname, pad, digests[k], dlen,
+		    sigs[k], siglens[k]) == -1) {
+			p11_seterr(err, errlen, "signature with the wrapped "
+			    "key does not verify with the expected public key "
+			    "(blob of another subscriber?): not returned");
+			goto out;
+		}
 	rc = 0;
 out:
-	if (rc == -1) {
-		free(*sig);
-		*sig = NULL;
-		*siglen = 0;
-	}
+	if (rc == -1)
+		for (k = 0; k < n; k++) {
+			free(sigs[k]);
+			sigs[k] = NULL;
+			siglens[k] = 0;
+		}
 	return rc;
+}
+
+int
+p11wrap_sign(struct p11_token *tok, const char *wrapping_label,
+    const unsigned char *blob, size_t bloblen, const EVP_PKEY *expected_pub,
+    const char *mdname, enum p11wrap_pad pad, const unsigned char *digest,
+    size_t dlen, unsigned char **sig, size_t *siglen, char *err,
+    size_t errlen)
+{
+	return p11wrap_sign_many(tok, wrapping_label, blob, bloblen,
+	    expected_pub, mdname, pad, &digest, 1, dlen, sig, siglen, err,
+	    errlen);
 }

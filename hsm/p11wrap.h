@@ -123,6 +123,17 @@ int	p11wrap_generate(struct p11_token *, const char *wrapping_label,
  * to another public key. Lost sessions are recovered as p11_sign_digest()
  * does.
  */
+/*
+ * The same for n digests with one unwrap (a bulk authorization's hashes):
+ * sigs[k] and siglens[k] for digests[k]; all or none (every signature
+ * verified before any is given).
+ */
+int	p11wrap_sign_many(struct p11_token *, const char *wrapping_label,
+	    const unsigned char *blob, size_t bloblen,
+	    const EVP_PKEY *expected_pub, const char *mdname,
+	    enum p11wrap_pad pad, const unsigned char *const *digests,
+	    size_t n, size_t dlen, unsigned char **sigs, size_t *siglens,
+	    char *err, size_t errlen);
 int	p11wrap_sign(struct p11_token *, const char *wrapping_label,
 	    const unsigned char *blob, size_t bloblen,
 	    const EVP_PKEY *expected_pub, const char *mdname,

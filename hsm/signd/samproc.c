@@ -18,9 +18,9 @@
  *  SIGNHASH   the certificate is still valid; the SAD exists, is not
  *	       expired, is for this credential, service and hash algorithm,
  *	       covers every hash and none was used, enough signatures are
- *	       left; the hashes are consumed, each is signed with
- *	       p11wrap_sign (unwrap into a non-extractable session object,
- *	       sign, destroy) and the signature verified against the
+ *	       left; the hashes are consumed, all are signed with
+ *	       p11wrap_sign_many (one unwrap into a non-extractable session
+ *	       object, a signature per hash, destroy) and each signature verified against the
  *	       certificate's public key before it is returned, so a blob moved
  *	       to another subscriber's row never yields a returned signature;
  *	       every signature is audited (sign.hash) in the same transaction
@@ -469,6 +469,7 @@ sam_sign_all(struct sam_sign_txn *t, const PGresult *cred)
 	const char *kt = PQgetvalue(cred, 0, 7);
 	const unsigned char *p;
 	unsigned char *der = NULL, *blob = NULL;
+	const unsigned char *digests[SIGND_HASHES_MAX];
 	size_t derlen = 0, bloblen = 0, dl = sam_md_len(q->hashes.md);
 	X509 *x = NULL;
 	EVP_PKEY *pub;
@@ -505,30 +506,29 @@ sam_sign_all(struct sam_sign_txn *t, const PGresult *cred)
 		sam_fail(t->r, "the credential's certificate does not decode");
 		goto out;
 	}
-	for (i = 0; i < q->hashes.n; i++) {
-		/*
-		 * The signature is checked against the certificate's own
-		 * public key inside p11wrap_sign: a blob moved to another
-		 * row signs, but nothing is returned.
-		 */
-		if (p11wrap_sign(t->sam->tok, t->sam->wrap_label, blob,
-		    bloblen, pub, sam_md_name(q->hashes.md), pad,
-		    q->hashes.h[i], dl, &t->sigs[i], &t->lens[i], err,
-		    sizeof(err)) == -1) {
-			log_err("sam: credential %llu: %s",
-			    (unsigned long long)q->credential, err);
-			sam_refuse(t->r, SAM_E_KEY, "the credential's key did "
-			    "not produce a signature that verifies with its "
-			    "certificate");
-			t->refused = 1;
-			goto out;
-		}
+	for (i = 0; i < q->hashes.n; i++)
+		digests[i] = q->hashes.h[i];
+	/*
+	 * One unwrap for all the hashes; every signature is checked against
+	 * the certificate's own public key inside p11wrap_sign_many: a blob
+	 * moved to another row signs, but nothing is returned.
+	 */
+	if (p11wrap_sign_many(t->sam->tok, t->sam->wrap_label, blob, bloblen,
+	    pub, sam_md_name(q->hashes.md), pad, digests, q->hashes.n, dl,
+	    t->sigs, t->lens, err, sizeof(err)) == -1) {
+		log_err("sam: credential %llu: %s",
+		    (unsigned long long)q->credential, err);
+		sam_refuse(t->r, SAM_E_KEY, "the credential's key did not "
+		    "produce a signature that verifies with its certificate");
+		t->refused = 1;
+		goto out;
+	}
+	t->nsigs = q->hashes.n;
+	for (i = 0; i < q->hashes.n; i++)
 		if (t->lens[i] > SIGND_SIG_MAX) {
 			sam_fail(t->r, "signature too long");
 			goto out;
 		}
-		t->nsigs = i + 1;
-	}
 	rc = 0;
 out:
 	X509_free(x);

@@ -814,6 +814,53 @@ test_swapped_blob(void **state)
 	no_private_keys_left(f);
 }
 
+/* A bulk: one unwrap, every digest signed; a wrong public key gives none. */
+static void
+test_sign_many(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char dgs[5][32], *sigs[5], *rsigs[3];
+	const unsigned char *dp[5];
+	size_t lens[5], rlens[3], k;
+	char err[256] = "";
+
+	for (k = 0; k < 5; k++) {
+		memset(dgs[k], (int)(0x40 + k), sizeof(dgs[k]));
+		dp[k] = dgs[k];
+	}
+	if (p11wrap_sign_many(f->tok, WKEY, f->ecblob, f->ecbloblen, f->ecpub,
+	    "SHA256", P11WRAP_PAD_PKCS1, dp, 5, 32, sigs, lens, err,
+	    sizeof(err)) == -1)
+		fail_msg("p11wrap_sign_many: %s", err);
+	for (k = 0; k < 5; k++) {
+		assert_int_equal(verify(f->ecpub, "SHA256", 0, dgs[k], 32,
+		    sigs[k], lens[k]), 1);
+		/* Each signature is over its own digest, not another's. */
+		assert_int_not_equal(verify(f->ecpub, "SHA256", 0,
+		    dgs[(k + 1) % 5], 32, sigs[k], lens[k]), 1);
+		free(sigs[k]);
+	}
+	if (p11wrap_sign_many(f->tok, WKEY, f->rsablob, f->rsabloblen,
+	    f->rsapub, "SHA256", P11WRAP_PAD_PSS, dp, 3, 32, rsigs, rlens, err,
+	    sizeof(err)) == -1)
+		fail_msg("p11wrap_sign_many (RSA-PSS): %s", err);
+	for (k = 0; k < 3; k++) {
+		assert_int_equal(verify(f->rsapub, "SHA256", 1, dgs[k], 32,
+		    rsigs[k], rlens[k]), 1);
+		free(rsigs[k]);
+	}
+	/* Another subscriber's public key: nothing at all is returned. */
+	assert_int_equal(p11wrap_sign_many(f->tok, WKEY, f->rsablob,
+	    f->rsabloblen, f->ecpub, "SHA256", P11WRAP_PAD_PKCS1, dp, 3, 32,
+	    rsigs, rlens, err, sizeof(err)), -1);
+	for (k = 0; k < 3; k++)
+		assert_null(rsigs[k]);
+	assert_int_equal(p11wrap_sign_many(f->tok, WKEY, f->ecblob,
+	    f->ecbloblen, f->ecpub, "SHA256", P11WRAP_PAD_PKCS1, dp, 0, 32,
+	    rsigs, rlens, err, sizeof(err)), -1);
+	no_private_keys_left(f);
+}
+
 /* (6) A wrapping key with default (or almost right) attributes. */
 static void
 test_check_refuses_weak_key(void **state)
@@ -984,6 +1031,7 @@ main(void)
 		cmocka_unit_test(test_attack_decrypt_blob),
 		cmocka_unit_test(test_tampered_blob),
 		cmocka_unit_test(test_swapped_blob),
+		cmocka_unit_test(test_sign_many),
 		cmocka_unit_test(test_check_refuses_weak_key),
 		cmocka_unit_test(test_control_weak_key_leaks),
 		cmocka_unit_test(test_lost_session),
