@@ -20,6 +20,36 @@ static const struct db_stmt stmt_audit_append = {
 	"SELECT audit_append($1, $2, $3, $4, $5::jsonb)",
 	5
 };
+/* One round trip for a batch; WITH ORDINALITY keeps the events' order. */
+static const struct db_stmt stmt_audit_append_many = {
+	"lib_audit_append_many",
+	"SELECT audit_append($1, $2, $3, $4, d.value) FROM "
+	"jsonb_array_elements($5::jsonb) WITH ORDINALITY AS d(value, n) "
+	"ORDER BY d.n",
+	5
+};
+
+/* The checks every append makes; 0 or -1 (logged). */
+static int
+audit_check(struct db *db, const char *actor, const char *action,
+    const char *object_type)
+{
+	if (db == NULL || actor == NULL || action == NULL ||
+	    object_type == NULL) {
+		log_err("audit_append: actor, action and object type needed");
+		return -1;
+	}
+	/*
+	 * Outside a transaction the event could commit without its change,
+	 * or the change without its event.
+	 */
+	if (PQtransactionStatus(db_conn(db)) != PQTRANS_INTRANS) {
+		log_err("audit_append: %s %s: not inside an open transaction",
+		    action, object_type);
+		return -1;
+	}
+	return 0;
+}
 
 int
 audit_append(struct db *db, const char *actor, const char *action,
@@ -34,20 +64,8 @@ audit_append(struct db *db, const char *actor, const char *action,
 
 	if (id_out != NULL)
 		*id_out = 0;
-	if (db == NULL || actor == NULL || action == NULL ||
-	    object_type == NULL) {
-		log_err("audit_append: actor, action and object type needed");
+	if (audit_check(db, actor, action, object_type) == -1)
 		goto out;
-	}
-	/*
-	 * Outside a transaction the event could commit without its change,
-	 * or the change without its event.
-	 */
-	if (PQtransactionStatus(db_conn(db)) != PQTRANS_INTRANS) {
-		log_err("audit_append: %s %s: not inside an open transaction",
-		    action, object_type);
-		goto out;
-	}
 	if (details != NULL && !json_is_object(details)) {
 		log_err("audit_append: %s: details must be a JSON object",
 		    action);
@@ -81,6 +99,58 @@ audit_append(struct db *db, const char *actor, const char *action,
 	}
 	if (id_out != NULL)
 		*id_out = (int64_t)id;
+	rc = 0;
+out:
+	PQclear(res);
+	free(js);
+	return rc;
+}
+
+int
+audit_append_many(struct db *db, const char *actor, const char *action,
+    const char *object_type, const char *object_id, json_t *details_array)
+{
+	PGresult *res = NULL;
+	const char *values[5];
+	char *js = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (audit_check(db, actor, action, object_type) == -1)
+		goto out;
+	if (!json_is_array(details_array)) {
+		log_err("audit_append_many: %s: details must be an array",
+		    action);
+		goto out;
+	}
+	for (i = 0; i < json_array_size(details_array); i++)
+		if (!json_is_object(json_array_get(details_array, i))) {
+			log_err("audit_append_many: %s: details %zu is not a "
+			    "JSON object", action, i);
+			goto out;
+		}
+	if (json_array_size(details_array) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if ((js = json_dumps(details_array, JSON_COMPACT | JSON_SORT_KEYS)) ==
+	    NULL) {
+		log_err("audit_append_many: %s: json_dumps failed", action);
+		goto out;
+	}
+	values[0] = actor;
+	values[1] = action;
+	values[2] = object_type;
+	values[3] = object_id;
+	values[4] = js;
+	if ((res = db_exec(db, &stmt_audit_append_many, values, NULL, NULL)) ==
+	    NULL)
+		goto out;
+	if ((size_t)PQntuples(res) != json_array_size(details_array)) {
+		log_err("audit_append_many: %s: %d of %zu events appended",
+		    action, PQntuples(res), json_array_size(details_array));
+		goto out;
+	}
 	rc = 0;
 out:
 	PQclear(res);

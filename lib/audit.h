@@ -22,4 +22,13 @@ int	audit_append(struct db *, const char *actor, const char *action,
 	    const char *object_type, const char *object_id, json_t *details,
 	    int64_t *id_out);
 
+/*
+ * Appends one event per element of details_array (JSON objects, borrowed),
+ * all with the same actor, action and object, in their order and in one
+ * round trip (a bulk of signatures). Same rules as audit_append().
+ */
+int	audit_append_many(struct db *, const char *actor, const char *action,
+	    const char *object_type, const char *object_id,
+	    json_t *details_array);
+
 #endif

@@ -628,22 +628,24 @@ sam_sign_txn(struct db *db, void *arg)
 			goto refused;
 		goto out;
 	}
+	if ((details = json_array()) == NULL)
+		goto out;
 	for (i = 0; i < q->hashes.n; i++) {
 		sam_hex(q->hashes.h[i], sam_md_len(q->hashes.md), hex);
-		if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-		    "s:s}", "account_id", PQgetvalue(cred, 0, 0),
-		    "certificate_id", credid, "serial", PQgetvalue(cred, 0, 9),
-		    "service_id", svc, "sad_id", sadid, "hash", hex,
-		    "hash_algo", sam_md_name(q->hashes.md), "sign_algo",
-		    q->algo == SAM_ALGO_ECDSA ? "ecdsa" :
+		if (json_array_append_new(details, json_pack("{s:s, s:s, s:s, "
+		    "s:s, s:s, s:s, s:s, s:s}", "account_id",
+		    PQgetvalue(cred, 0, 0), "certificate_id", credid, "serial",
+		    PQgetvalue(cred, 0, 9), "service_id", svc, "sad_id", sadid,
+		    "hash", hex, "hash_algo", sam_md_name(q->hashes.md),
+		    "sign_algo", q->algo == SAM_ALGO_ECDSA ? "ecdsa" :
 		    q->algo == SAM_ALGO_RSA_PSS ? "rsassa-pss" :
-		    "rsassa-pkcs1-v1_5")) == NULL ||
-		    audit_append(db, "sam:sign", "sign.hash", "sign_credential",
-		    credid, details, NULL) == -1)
+		    "rsassa-pkcs1-v1_5")) == -1)
 			goto out;
-		json_decref(details);
-		details = NULL;
 	}
+	/* One sign.hash event per signature, in one round trip. */
+	if (audit_append_many(db, "sam:sign", "sign.hash", "sign_credential",
+	    credid, details) == -1)
+		goto out;
 	rc = 0;
 	goto out;
 refused:

@@ -192,6 +192,51 @@ test_rollback_gone(void **state)
 	assert_int_equal(count_events(fx), before);
 }
 
+/* A batch: one event per element, in order, all or nothing. */
+static void
+test_append_many(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct db_stmt stmt_batch = {
+		"test_audit_batch",
+		"SELECT string_agg(details->>'hash', ',' ORDER BY id) FROM "
+		"audit_event WHERE actor = $1 AND action = 'sign.hash'",
+		1
+	};
+	const char *values[1] = { fx->actor };
+	json_t *arr, *bad;
+	PGresult *res;
+	long before = count_events(fx);
+
+	arr = json_pack("[{s:s}, {s:s}, {s:s}]", "hash", "aa", "hash", "bb",
+	    "hash", "cc");
+	bad = json_pack("[{s:s}, s]", "hash", "dd", "not an object");
+	assert_non_null(arr);
+	assert_non_null(bad);
+	/* Outside a transaction: refused. */
+	assert_int_equal(audit_append_many(fx->db, fx->actor, "sign.hash",
+	    "sign_credential", "7", arr), -1);
+	assert_int_equal(db_begin(fx->db, NULL), 0);
+	assert_int_equal(audit_append_many(fx->db, fx->actor, "sign.hash",
+	    "sign_credential", "7", bad), -1);
+	assert_int_equal(audit_append_many(fx->db, fx->actor, "sign.hash",
+	    "sign_credential", "7", arr), 0);
+	assert_int_equal(db_commit(fx->db), 0);
+	assert_int_equal(count_events(fx), before + 3);
+	res = db_exec(fx->other, &stmt_batch, values, NULL, NULL);
+	assert_non_null(res);
+	assert_string_equal(PQgetvalue(res, 0, 0), "aa,bb,cc");
+	PQclear(res);
+	/* Rolled back with its transaction. */
+	assert_int_equal(db_begin(fx->db, NULL), 0);
+	assert_int_equal(audit_append_many(fx->db, fx->actor, "sign.hash",
+	    "sign_credential", "7", arr), 0);
+	assert_int_equal(db_rollback(fx->db), 0);
+	assert_int_equal(count_events(fx), before + 3);
+	json_decref(arr);
+	json_decref(bad);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -225,6 +270,7 @@ main(void)
 		cmocka_unit_test(test_refused_outside_transaction),
 		cmocka_unit_test(test_commit_visible),
 		cmocka_unit_test(test_rollback_gone),
+		cmocka_unit_test(test_append_many),
 		cmocka_unit_test(test_bad_arguments),
 	};
 
