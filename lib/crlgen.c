@@ -83,13 +83,21 @@ static const struct db_stmt stmt_record = { "lib_crlgen_record",
 	"this_update, next_update, max_seq, snapshot, entries, bytes, sha256, "
 	"issued_by) VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint), "
 	"to_timestamp($7::bigint), $8, $9::pg_snapshot, $10, $11, $12, $13)", 13 };
+/*
+ * The DER reaches crl_current through a temporary table filled by COPY
+ * (db_copy_bytea): as a parameter, libpq would hold a second copy of it.
+ */
+#define CRLGEN_STAGE_CREATE	"CREATE TEMP TABLE crlgen_stage (der bytea) " \
+	"ON COMMIT DROP"
+#define CRLGEN_STAGE_COPY	"COPY crlgen_stage (der) FROM STDIN"
 static const struct db_stmt stmt_current = { "lib_crlgen_current",
 	"INSERT INTO crl_current (issuer_id, kind, number, this_update, "
-	"next_update, der) VALUES ($1, $2, $3, to_timestamp($4::bigint), "
-	"to_timestamp($5::bigint), $6) ON CONFLICT (issuer_id, kind) DO UPDATE "
+	"next_update, der) SELECT $1, $2, $3, to_timestamp($4::bigint), "
+	"to_timestamp($5::bigint), der FROM crlgen_stage "
+	"ON CONFLICT (issuer_id, kind) DO UPDATE "
 	"SET number = EXCLUDED.number, this_update = EXCLUDED.this_update, "
 	"next_update = EXCLUDED.next_update, der = EXCLUDED.der "
-	"WHERE crl_current.number < EXCLUDED.number", 6 };
+	"WHERE crl_current.number < EXCLUDED.number", 5 };
 
 /*
  * The LDAP publication of the CRL just stored, copied inside the server
@@ -651,7 +659,6 @@ crlgen_record(struct crlgen_ctx *c, const char *snapshot)
 	char id[24], num[24], base[24], tu[24], nu[24], seq[24], ent[24];
 	char bytes[24], obj[96], tus[32], nus[32];
 	const char *v[13];
-	int lens[6] = { 0 }, fmts[6] = { 0, 0, 0, 0, 0, 1 };
 	json_t *details = NULL;
 	PGresult *res = NULL;
 	int rc = -1;
@@ -686,9 +693,9 @@ crlgen_record(struct crlgen_ctx *c, const char *snapshot)
 	v[2] = num;
 	v[3] = tu;
 	v[4] = nu;
-	v[5] = (const char *)r->der;
-	lens[5] = (int)r->len;
-	if ((res = db_exec(c->db, &stmt_current, v, lens, fmts)) == NULL) {
+	if (db_run(c->db, CRLGEN_STAGE_CREATE) == -1 ||
+	    db_copy_bytea(c->db, CRLGEN_STAGE_COPY, r->der, r->len) == -1 ||
+	    (res = db_exec(c->db, &stmt_current, v, NULL, NULL)) == NULL) {
 		crlgen_seterr(c, "storing CRL %lld failed", r->number);
 		goto out;
 	}

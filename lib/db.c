@@ -355,6 +355,69 @@ out:
 	return rc;
 }
 
+static int	db_command(struct db *, const char *, const char **);
+
+int
+db_run(struct db *db, const char *sql)
+{
+	if (db == NULL || sql == NULL)
+		return -1;
+	db->sqlstate[0] = '\0';
+	return db_command(db, sql, NULL);
+}
+
+int
+db_copy_bytea(struct db *db, const char *copy_sql, const unsigned char *data,
+    size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char buf[DB_COPY_CHUNK * 2 + 4];
+	size_t off = 0, n, i, k;
+	PGresult *res;
+	int rc = -1;
+
+	if (db == NULL || copy_sql == NULL || (data == NULL && len > 0))
+		return -1;
+	db->sqlstate[0] = '\0';
+	res = PQexec(db->conn, copy_sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		db_fail(db, copy_sql, res);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	/* Text format: a backslash is COPY's escape, so "\\x" starts bytea hex. */
+	memcpy(buf, "\\\\x", 3);
+	k = 3;
+	for (;;) {
+		n = len - off < DB_COPY_CHUNK ? len - off : DB_COPY_CHUNK;
+		for (i = 0; i < n; i++) {
+			buf[k++] = hex[data[off + i] >> 4];
+			buf[k++] = hex[data[off + i] & 0x0f];
+		}
+		off += n;
+		if (off == len)
+			buf[k++] = '\n';
+		if (PQputCopyData(db->conn, buf, (int)k) != 1)
+			break;
+		k = 0;
+		if (off == len)
+			break;
+	}
+	if (off == len && PQputCopyEnd(db->conn, NULL) == 1)
+		rc = 0;
+	else
+		(void)PQputCopyEnd(db->conn, "db_copy_bytea: sending failed");
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			db_fail(db, copy_sql, res);
+			rc = -1;
+		}
+		PQclear(res);
+	}
+	return rc;
+}
+
 int
 db_begin(struct db *db, const char *isolation)
 {

@@ -62,6 +62,17 @@ int		 db_exec_rows(struct db *, const struct db_stmt *stmt,
 int		 db_exec_ok(struct db *, const struct db_stmt *stmt,
 		    const char *const *values);
 /*
+ * Streams one bytea value to PostgreSQL: copy_sql is "COPY t (col) FROM
+ * STDIN" for a single bytea column; data goes as hex text in chunks of
+ * DB_COPY_CHUNK bytes, so libpq never holds a copy of the whole value (a
+ * CRL of a million entries). 0, or -1 with the SQLSTATE as db_exec sets it.
+ */
+#define DB_COPY_CHUNK	65536
+/* A statement without parameters that cannot be prepared (CREATE, LISTEN). */
+int		 db_run(struct db *, const char *sql);
+int		 db_copy_bytea(struct db *, const char *copy_sql,
+		    const unsigned char *data, size_t len);
+/*
  * SQLSTATE of the most recent command on this connection if it failed, or
  * "" after a success. db_rollback() keeps the SQLSTATE that caused it;
  * "08006" stands for a lost connection.

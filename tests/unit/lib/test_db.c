@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <openssl/sha.h>
 
 #include "lib/db.h"
 #include "lib/log.h"
@@ -379,6 +380,52 @@ test_serialization_retry(void **state)
 	assert_int_equal(PQtransactionStatus(db_conn(fx->a)), PQTRANS_IDLE);
 }
 
+/*
+ * db_copy_bytea: a value of several chunks (every byte value, odd length)
+ * arrives intact, also through a temporary table as crlgen uses it; COPY to
+ * a missing table fails with its SQLSTATE and leaves the connection usable.
+ */
+static void
+test_copy_bytea(void **state)
+{
+	static const struct db_stmt stmt_check = { "test_db_copy_check",
+		"SELECT length(der), encode(sha256(der), 'hex') FROM "
+		"test_db_stage", 0 };
+	struct fixture *fx = *state;
+	size_t len = DB_COPY_CHUNK * 3 + 7, i;
+	unsigned char *data = malloc(len), md[32];
+	char hex[65], lenstr[24];
+	PGresult *res;
+
+	assert_non_null(data);
+	for (i = 0; i < len; i++)
+		data[i] = (unsigned char)(i * 131 + i / 256);
+	SHA256(data, len, md);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	snprintf(lenstr, sizeof(lenstr), "%zu", len);
+	assert_int_equal(db_begin(fx->a, NULL), 0);
+	assert_int_equal(db_run(fx->a, "CREATE TEMP TABLE test_db_stage "
+	    "(der bytea) ON COMMIT DROP"), 0);
+	assert_int_equal(db_copy_bytea(fx->a, "COPY test_db_stage (der) FROM "
+	    "STDIN", data, len), 0);
+	res = db_exec(fx->a, &stmt_check, NULL, NULL, NULL);
+	assert_non_null(res);
+	assert_int_equal(PQntuples(res), 1);
+	assert_string_equal(PQgetvalue(res, 0, 0), lenstr);
+	assert_string_equal(PQgetvalue(res, 0, 1), hex);
+	PQclear(res);
+	assert_int_equal(db_commit(fx->a), 0);
+	/* The table went with the transaction; COPY into it now fails. */
+	assert_int_equal(db_copy_bytea(fx->a, "COPY test_db_stage (der) FROM "
+	    "STDIN", data, 10), -1);
+	assert_string_equal(db_last_sqlstate(fx->a), "42P01");
+	assert_int_equal(db_run(fx->a, "SELECT 1"), -1);	/* not a command */
+	assert_int_equal(db_run(fx->a, "SET application_name = 'test_db'"),
+	    0);
+	free(data);
+}
+
 static void
 test_connect_failure(void **state)
 {
@@ -403,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_transaction_commit_rollback),
 		cmocka_unit_test(test_begin_commit_rollback),
 		cmocka_unit_test(test_serialization_retry),
+		cmocka_unit_test(test_copy_bytea),
 		cmocka_unit_test(test_connect_failure),
 	};
 
