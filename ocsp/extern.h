@@ -103,13 +103,25 @@ struct ocsp_status {
 	int64_t		 invalidity;	/* Unix time, 0: none */
 };
 
+#define OCSP_SIGNERS_MAX	8
+
+/*
+ * The key a live signature of this thread uses: each thread that signs
+ * (HTTP threads, the pre-signing thread) keeps to one signer process, so
+ * with ocsp.signers = ocsp.threads no two HTTP threads wait for each other.
+ */
+struct ocsp_issuer;
+EVP_PKEY	*ocsp_issuer_key(const struct ocsp_issuer *);
+
 /* An issuer we answer for, with its delegated responder (RFC 6960 §4.2.2.2). */
 struct ocsp_issuer {
 	long long	 db_id;		/* ca_certificate.id of the issuer */
 	char		 name[32];	/* "root", "issuing" */
 	X509		*cert;		/* the issuer */
 	X509		*rcert;		/* its responder certificate */
-	EVP_PKEY	*key;		/* the responder key (the signer's) */
+	/* The responder key through each signer process (ocsp.signers). */
+	EVP_PKEY	*keys[OCSP_SIGNERS_MAX];
+	int		 nkeys;
 	unsigned char	 name_hash[OCSP_NHASH][EVP_MAX_MD_SIZE];
 	unsigned char	 key_hash[OCSP_NHASH][EVP_MAX_MD_SIZE];
 	int		 hash_len[OCSP_NHASH];

@@ -251,17 +251,17 @@ main(int argc, char **argv)
 	struct ocsp_responder r;
 	struct config *cfg = NULL, *policy = NULL;
 	struct signer_config sc;
-	struct signer *signer = NULL;
+	struct signer *signers[OCSP_SIGNERS_MAX] = { NULL };
 	struct ocsp_sync *sync = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
 	const char *path = getenv("PKI_CONFIG"), *s, *policy_dir;
 	char err[512], policy_path[PATH_MAX];
 	char labels[OCSP_MAX_ISSUERS][SIGNER_LABEL_MAX + 1];
-	long port, threads, per_ip, max_conns;
+	long port, threads, per_ip, max_conns, nsigners;
 	sigset_t sigs;
 	enum log_level level = LOGL_INFO;
-	int ch, i, sig, reuse_port = 0, rc = 1;
+	int ch, i, j, sig, reuse_port = 0, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (ch != 'c')
@@ -296,7 +296,9 @@ main(int argc, char **argv)
 	    &max_conns) == -1 ||
 	    config_get_long(cfg, "ocsp.max_conns_per_ip", 256, 1, 65536,
 	    &per_ip) == -1 ||
-	    config_get_bool(cfg, "ocsp.reuse_port", 0, &reuse_port) == -1)
+	    config_get_bool(cfg, "ocsp.reuse_port", 0, &reuse_port) == -1 ||
+	    config_get_long(cfg, "ocsp.signers", threads < OCSP_SIGNERS_MAX ?
+	    threads : OCSP_SIGNERS_MAX, 1, OCSP_SIGNERS_MAX, &nsigners) == -1)
 		goto out;
 	if ((s = config_get(cfg, "hsm.softhsm2_conf", NULL)) != NULL)
 		setenv("SOFTHSM2_CONF", s, 1);
@@ -317,17 +319,23 @@ main(int argc, char **argv)
 	}
 	/* Signals go to sigwait() below: block them before any thread exists. */
 	daemon_block_signals(&sigs);
-	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
-		log_err("signer: %s", err);
-		goto out;
-	}
-	for (i = 0; i < r.niss; i++) {
-		if ((r.iss[i].key = signer_pkey(signer, SIGNER_KIND_OCSP,
-		    labels[i], err, sizeof(err))) == NULL) {
-			log_err("signer key %s: %s", labels[i], err);
+	/* One signer process per signing thread: SoftHSM2 scales with processes. */
+	for (j = 0; j < nsigners; j++)
+		if ((signers[j] = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+			log_err("signer %d: %s", j, err);
 			goto out;
 		}
-		if (X509_check_private_key(r.iss[i].rcert, r.iss[i].key) != 1) {
+	for (i = 0; i < r.niss; i++) {
+		for (j = 0; j < nsigners; j++) {
+			if ((r.iss[i].keys[j] = signer_pkey(signers[j],
+			    SIGNER_KIND_OCSP, labels[i], err, sizeof(err))) ==
+			    NULL) {
+				log_err("signer key %s: %s", labels[i], err);
+				goto out;
+			}
+			r.iss[i].nkeys = j + 1;
+		}
+		if (X509_check_private_key(r.iss[i].rcert, r.iss[i].keys[0]) != 1) {
 			log_openssl(LOGL_ERR, "responder certificate of %s does "
 			    "not match key %s", r.iss[i].name, labels[i]);
 			goto out;
@@ -366,11 +374,13 @@ out:
 	ocsp_sync_stop(sync);
 	ocsp_cache_free(r.cache);
 	for (i = 0; i < r.niss; i++) {
-		EVP_PKEY_free(r.iss[i].key);
+		for (j = 0; j < r.iss[i].nkeys; j++)
+			EVP_PKEY_free(r.iss[i].keys[j]);
 		X509_free(r.iss[i].cert);
 		X509_free(r.iss[i].rcert);
 	}
-	signer_close(signer);
+	for (j = 0; j < OCSP_SIGNERS_MAX; j++)
+		signer_close(signers[j]);
 	config_free(policy);
 	config_free(cfg);
 	return rc;

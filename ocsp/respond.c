@@ -217,6 +217,18 @@ out:
 	return rc;
 }
 
+EVP_PKEY *
+ocsp_issuer_key(const struct ocsp_issuer *iss)
+{
+	static unsigned int next;
+	static __thread int slot = -1;
+
+	if (slot == -1)
+		slot = (int)(__atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) %
+		    OCSP_SIGNERS_MAX);
+	return iss->keys[slot % (iss->nkeys > 0 ? iss->nkeys : 1)];
+}
+
 int
 ocsp_sign(const struct ocsp_issuer *iss, const struct ocsp_policy *pol,
     const struct ocsp_single *s, int n, OCSP_REQUEST *req, time_t this_update,
@@ -294,7 +306,7 @@ ocsp_sign(const struct ocsp_issuer *iss, const struct ocsp_policy *pol,
 	if (req != NULL && OCSP_copy_nonce(bs, req) <= 0)
 		goto out;
 	/* RFC 5019 §2.2.3: ResponderID byKey; the certificate is included. */
-	if (OCSP_basic_sign(bs, iss->rcert, iss->key, pol->sign_md, NULL,
+	if (OCSP_basic_sign(bs, iss->rcert, ocsp_issuer_key(iss), pol->sign_md, NULL,
 	    OCSP_RESPID_KEY) != 1)
 		goto out;
 	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL,

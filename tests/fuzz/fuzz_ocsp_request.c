@@ -53,7 +53,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    sizeof(err)) == -1)
 		abort();
 	config_free(policy);
-	r.iss[0].key = EVP_EC_gen("P-256");
+	r.iss[0].keys[0] = EVP_EC_gen("P-256");
+	r.iss[0].nkeys = 1;
 	r.iss[0].cert = fuzz_cert(r.iss[0].key, "fuzz CA");
 	r.iss[0].rcert = fuzz_cert(r.iss[0].key, "fuzz responder");
 	strcpy(r.iss[0].name, "fuzz");
