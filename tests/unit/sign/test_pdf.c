@@ -112,14 +112,15 @@ path_of(char *p, size_t len, const char *name)
 /* --- PDFs made here ----------------------------------------------------- */
 
 /*
- * A classic PDF with npages pages; with a form, an indirect AcroForm holding
- * a text field "Text1" whose widget sits in page 1's direct /Annots. An /Info
- * and an /ID too.
+ * A classic PDF with npages pages, an /Info and an /ID. form 1: an indirect
+ * AcroForm holding a text field "Text1" whose widget sits in page 1's direct
+ * /Annots; 2: certified with DocMDP /P 1; 3: a direct AcroForm whose /Fields
+ * and page 1's /Annots are indirect (empty) arrays.
  */
 static void
 make_pdf(const char *name, int npages, int form)
 {
-	char obj[64][512], path[512], kids[512] = "";
+	char obj[64][512], path[512], kids[256] = "";
 	size_t offs[64], n = 0, i, xref;
 	FILE *f;
 	long off;
@@ -129,7 +130,9 @@ make_pdf(const char *name, int npages, int form)
 	/* 1 catalog, 2 pages, 3 font, 4 contents, 5 info, [6 form, 7 field],
 	 * then the pages. */
 	snprintf(obj[n++], 512, "<< /Type /Catalog /Pages 2 0 R%s >>",
-	    form ? " /AcroForm 6 0 R" : "");
+	    form == 1 ? " /AcroForm 6 0 R" : form == 2 ?
+	    " /Perms << /DocMDP 6 0 R >>" : form == 3 ?
+	    " /AcroForm << /Fields 6 0 R >>" : "");
 	for (pg = 0; pg < npages; pg++) {
 		char r[16];
 
@@ -143,14 +146,28 @@ make_pdf(const char *name, int npages, int form)
 	snprintf(obj[n++], 512, "<< /Length %zu >>\nstream\n%s\nendstream",
 	    strlen(content), content);
 	snprintf(obj[n++], 512, "<< /Producer (test_pdf) /Title (A test) >>");
-	snprintf(obj[n++], 512, "<< /Fields [7 0 R] /DA (/Helv 0 Tf 0 g) "
-	    "/DR << /Font << /Helv 3 0 R >> >> >>");
-	snprintf(obj[n++], 512, "<< /FT /Tx /T (Text1) /V (hello) /Type /Annot "
-	    "/Subtype /Widget /Rect [72 600 272 630] /P 8 0 R /F 4 >>");
+	if (form == 2) {
+		snprintf(obj[n++], 512, "<< /Type /Sig /Filter /Adobe.PPKLite "
+		    "/SubFilter /adbe.pkcs7.detached /Reference [<< /Type "
+		    "/SigRef /TransformMethod /DocMDP /TransformParams << /Type "
+		    "/TransformParams /P 1 /V /1.2 >> >>] /ByteRange [0 0 0 0] "
+		    "/Contents <00> >>");
+		snprintf(obj[n++], 512, "null");
+	} else if (form == 3) {
+		snprintf(obj[n++], 512, "[]");
+		snprintf(obj[n++], 512, "[]");
+	} else {
+		snprintf(obj[n++], 512, "<< /Fields [7 0 R] /DA (/Helv 0 Tf 0 g) "
+		    "/DR << /Font << /Helv 3 0 R >> >> >>");
+		snprintf(obj[n++], 512, "<< /FT /Tx /T (Text1) /V (hello) /Type "
+		    "/Annot /Subtype /Widget /Rect [72 600 272 630] /P 8 0 R /F 4 "
+		    ">>");
+	}
 	for (pg = 0; pg < npages; pg++)
 		snprintf(obj[n++], 512, "<< /Type /Page /Parent 2 0 R /MediaBox "
 		    "[0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
-		    "/Contents 4 0 R%s >>", pg == 0 && form ? " /Annots [7 0 R]" :
+		    "/Contents 4 0 R%s >>", pg == 0 && form == 1 ?
+		    " /Annots [7 0 R]" : pg == 0 && form == 3 ? " /Annots 7 0 R" :
 		    "");
 	path_of(path, sizeof(path), name);
 	f = fopen(path, "wb");
@@ -609,6 +626,55 @@ test_existing_form(void **state)
 }
 
 static void
+test_indirect_arrays_and_docmdp(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	struct pdf_blob b = { (const unsigned char *)"\x30\x00", 2 };
+	struct pdf_dss dss = { &b, 1, NULL, 0, NULL, 0 };
+	struct pdf_prepared p;
+	struct pdf_doc *doc;
+	unsigned char *buf, *out;
+	size_t len, outlen;
+	char text[8192], path[512], err[256];
+
+	/* Indirect /Fields and /Annots: those array objects are rewritten. */
+	make_pdf("i0.pdf", 1, 3);
+	check_qpdf("i0.pdf");
+	assert_int_equal(sign_file("i0.pdf", "i1.pdf", &o), 0);
+	check_qpdf("i1.pdf");
+	check_pdfsig("i1.pdf", 1, 1);
+	show_object("i1.pdf", "6", text, sizeof(text));
+	assert_string_equal(text, "[ 10 0 R ]\n");
+	show_object("i1.pdf", "7", text, sizeof(text));
+	assert_string_equal(text, "[ 10 0 R ]\n");
+	show_object("i1.pdf", "1", text, sizeof(text));
+	assert_non_null(strstr(text, "/AcroForm << /Fields 6 0 R /SigFlags 3 "
+	    ">>"));
+	show_object("i1.pdf", "8", text, sizeof(text));
+	assert_non_null(strstr(text, "/Annots 7 0 R"));
+
+	/* Certified with no change allowed: a signature is refused, a DSS
+	 * (allowed by every DocMDP level) is not. */
+	make_pdf("m0.pdf", 1, 2);
+	check_qpdf("m0.pdf");
+	path_of(path, sizeof(path), "m0.pdf");
+	buf = read_file(path, &len);
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "DocMDP"));
+	assert_null(p.buf);
+	assert_int_equal(pdf_add_dss(doc, &dss, &out, &outlen, err,
+	    sizeof(err)), 0);
+	pdf_close(doc);
+	path_of(path, sizeof(path), "m1.pdf");
+	write_file(path, out, outlen);
+	free(out);
+	free(buf);
+	check_qpdf("m1.pdf");
+}
+
+static void
 test_dss(void **state)
 {
 	struct pdf_sig_opts o = opts_invisible();
@@ -837,6 +903,7 @@ main(void)
 		cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_visible_qr),
 		cmocka_unit_test(test_existing_form),
+		cmocka_unit_test(test_indirect_arrays_and_docmdp),
 		cmocka_unit_test(test_dss),
 		cmocka_unit_test(test_refused),
 	};
