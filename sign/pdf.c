@@ -1074,7 +1074,9 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 	char name[300], date[80], br[PDF_BR_WIDTH + 1];
 	long long sig_num, field_num, ap_num = 0, flagv;
 	size_t hexlen, br_off, contents_off, after;
-	int pageno, rc = -1;
+	const char *keys[3] = { "/Name", "/Reason", "/Location" };
+	const char *texts[3] = { o->name, o->reason, o->location };
+	int i, pageno, rc = -1;
 
 	memset(p, 0, sizeof(*p));
 	memset(&u, 0, sizeof(u));
@@ -1101,15 +1103,15 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 		goto out;
 	buf_printf(&u.out, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter "
 	    "/ETSI.CAdES.detached /M (%s)", date);
-	if ((o->name != NULL && (buf_str(&u.out, " /Name "), 1) &&
-	    buf_text(&u.out, o->name) == -1) ||
-	    (o->reason != NULL && (buf_str(&u.out, " /Reason "), 1) &&
-	    buf_text(&u.out, o->reason) == -1) ||
-	    (o->location != NULL && (buf_str(&u.out, " /Location "), 1) &&
-	    buf_text(&u.out, o->location) == -1)) {
-		snprintf(err, errlen, "name, reason or location is not valid "
-		    "UTF-8 text");
-		goto out;
+	for (i = 0; i < 3; i++) {
+		if (texts[i] == NULL)
+			continue;
+		buf_printf(&u.out, " %s ", keys[i]);
+		if (buf_text(&u.out, texts[i]) == -1) {
+			snprintf(err, errlen, "%s is not valid UTF-8 text (or "
+			    "holds NUL)", keys[i] + 1);
+			goto out;
+		}
 	}
 	buf_str(&u.out, " /ByteRange [");
 	br_off = u.out.len;
