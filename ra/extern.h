@@ -160,6 +160,7 @@ struct ra_smtp_conf {
 	const char	*user;		/* AUTH user, with password_file */
 	const char	*password_file;	/* 0600 (lib/secret.h) */
 	int		 starttls;	/* 1: CURLUSESSL_ALL (smtp_starttls = required) */
+	const char	*ca_file;	/* PEM CAs for the server; NULL: the system's */
 };
 
 /*

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/rand.h>
@@ -45,6 +46,7 @@ struct ra_mailer {
 	char			 user[256];
 	char			 password[RA_SMTP_PASSWORD_MAX];	/* wiped */
 	int			 starttls;
+	char			 ca_file[PATH_MAX];	/* "": the system's */
 };
 
 /* The upload state of libcurl's read callback. */
@@ -219,6 +221,17 @@ ra_mailer_smtp(const struct ra_smtp_conf *c, char *err, size_t errlen)
 	if (c->user != NULL)
 		snprintf(m->user, sizeof(m->user), "%s", c->user);
 	m->starttls = c->starttls;
+	if (c->ca_file != NULL) {
+		/* Checked now: unreadable, it would fail every send later. */
+		if (access(c->ca_file, R_OK) != 0 ||
+		    strlen(c->ca_file) >= sizeof(m->ca_file)) {
+			snprintf(err, errlen, "smtp_ca_file %s: %s", c->ca_file,
+			    strlen(c->ca_file) >= sizeof(m->ca_file) ?
+			    "path too long" : strerror(errno));
+			goto fail;
+		}
+		snprintf(m->ca_file, sizeof(m->ca_file), "%s", c->ca_file);
+	}
 	return m;
 fail:
 	if (m != NULL)
@@ -317,6 +330,11 @@ ra_smtp_send(struct ra_mailer *m, const char *to, const char *subject,
 	    (curl_off_t)up.len)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(c, CURLOPT_UPLOAD, 1L)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf)) != CURLE_OK) {
+		log_err("smtp: curl_easy_setopt: %s", curl_easy_strerror(cc));
+		goto out;
+	}
+	if (m->ca_file[0] != '\0' &&
+	    (cc = curl_easy_setopt(c, CURLOPT_CAINFO, m->ca_file)) != CURLE_OK) {
 		log_err("smtp: curl_easy_setopt: %s", curl_easy_strerror(cc));
 		goto out;
 	}

@@ -130,6 +130,7 @@ ra_mailer_open(const struct config *cfg)
 	sc.from = config_get(cfg, "ra.smtp_from", NULL);
 	sc.user = config_get(cfg, "ra.smtp_user", NULL);
 	sc.password_file = config_get(cfg, "ra.smtp_password_file", NULL);
+	sc.ca_file = config_get(cfg, "ra.smtp_ca_file", NULL);
 	tls = config_get(cfg, "ra.smtp_starttls", "required");
 	if (strcmp(tls, "required") == 0)
 		sc.starttls = 1;

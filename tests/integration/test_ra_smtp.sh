@@ -6,8 +6,11 @@
 # mail arrives there (envelope, To, Subject, MIME fields, the link), the
 # link verifies the account; with the server stopped, registration answers
 # 503 and stores nothing (no account, no audit event); no token in rad's log.
-# rad refuses to start with mail = smtp and no smtp_url. (A To with CR/LF
-# never reaching a server is tests/unit/ra/test_mail.c.)
+# rad refuses to start with mail = smtp and no smtp_url. Then TLS: STARTTLS
+# with AUTH against a test CA (ra.smtp_ca_file), implicit TLS (smtps://),
+# and the refusals (wrong password, untrusted certificate, no STARTTLS
+# offered): 503, nothing stored, nothing delivered. (A To with CR/LF never
+# reaching a server is tests/unit/ra/test_mail.c.)
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -154,3 +157,128 @@ kill -TERM "$rad2"
 wait "$rad2" || { cat "$tmp/rad2.log" >&2; rad2=; fail "the second rad did not stop cleanly"; }
 rad2=
 note "rad2's log: no token, password or address; clean stop"
+
+# === TLS: STARTTLS with AUTH, and implicit TLS (smtps://) =============================
+# A test CA and a server certificate for 127.0.0.1 made here; aiosmtpd
+# requires STARTTLS and AUTH (LOGIN/PLAIN) after TLS, and checks the
+# password it reads from a file. rad trusts the test CA by ra.smtp_ca_file.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj "/CN=SMTP test CA" -keyout "$tmp/smtpca.key" -out "$tmp/smtpca.pem" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+	-keyout "$tmp/smtpd.key" -out "$tmp/smtpd.csr" 2>/dev/null
+printf 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n' >"$tmp/smtpd.ext"
+openssl x509 -req -in "$tmp/smtpd.csr" -CA "$tmp/smtpca.pem" -CAkey "$tmp/smtpca.key" \
+	-CAcreateserial -days 2 -extfile "$tmp/smtpd.ext" -out "$tmp/smtpd.pem" 2>/dev/null
+smtp_pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+printf '%s' "$smtp_pw" >"$tmp/smtp.pw"
+chmod 0600 "$tmp/smtp.pw"
+[ "$(id -u)" -ne 0 ] || chown pki "$tmp/smtp.pw" "$tmp/smtpca.pem"
+printf '%s' 'not-the-password' >"$tmp/wrong.pw"
+chmod 0600 "$tmp/wrong.pw"
+[ "$(id -u)" -ne 0 ] || chown pki "$tmp/wrong.pw"
+cat >"$tmp/tls_smtpd.py" <<'PYEOF'
+# tls_smtpd.py MODE PORT MAILDIR CERT KEY PASSWORD-FILE: MODE starttls or smtps.
+import signal, ssl, sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+mode, port, maildir, cert, key, pwfile = sys.argv[1:7]
+password = open(pwfile, "rb").read()
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(cert, key)
+def check(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == b"rad" and data.password == password
+    print("AUTH %s %s" % (mechanism, "ok" if ok else "refused"), flush=True)
+    return AuthResult(success=ok)
+kw = dict(auth_required=True, auth_require_tls=True, authenticator=check)
+if mode == "starttls":
+    c = Controller(Mailbox(maildir), hostname="127.0.0.1", port=int(port),
+                   tls_context=ctx, require_starttls=True, **kw)
+else:
+    # Implicit TLS: aiosmtpd counts only STARTTLS as TLS for auth_require_tls.
+    kw["auth_require_tls"] = False
+    c = Controller(Mailbox(maildir), hostname="127.0.0.1", port=int(port),
+                   ssl_context=ctx, **kw)
+c.start()
+print("listening", flush=True)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *a: stop.set())
+stop.wait()
+c.stop()
+PYEOF
+# tls_server MODE: starts it on a new port (sport), Maildir $tmp/tls-MODE.
+tls_server() {
+	sport=$(free_port)
+	maildir=$tmp/tls-$1
+	"$PY" "$tmp/tls_smtpd.py" "$1" "$sport" "$maildir" "$tmp/smtpd.pem" "$tmp/smtpd.key" \
+		"$tmp/smtp.pw" >"$tmp/smtpd.log" 2>&1 &
+	smtpd=$!
+	wait_port "$sport" "$smtpd" smtpd
+}
+stop_server() { kill -TERM "$smtpd"; wait "$smtpd" 2>/dev/null || true; smtpd=; }
+# rad_tls URL PASSWORD-FILE [CA-FILE]: a second rad sending with AUTH over TLS.
+rad_tls() {
+	port2=$(free_port)
+	env PKI_RA_PORT="$port2" PKI_RA_MAIL=smtp PKI_RA_SMTP_URL="$1" PKI_RA_SMTP_FROM=ra@pki.test \
+	    PKI_RA_SMTP_STARTTLS=required PKI_RA_SMTP_USER=rad PKI_RA_SMTP_PASSWORD_FILE="$2" \
+	    ${3:+PKI_RA_SMTP_CA_FILE="$3"} "$BUILD/rad" --config "$PKI_CONFIG" >"$tmp/rad2.log" 2>&1 &
+	rad2=$!
+	wait_port "$port2" "$rad2" rad2
+	base=http://127.0.0.1:$port2
+}
+stop_rad() { kill -TERM "$rad2"; wait "$rad2" || { cat "$tmp/rad2.log" >&2; rad2=; fail "rad2 did not stop cleanly"; }; rad2=; }
+# register_via N EXPECT-HTTP: registers smtp.tlsN@example.com through rad2.
+register_via() {
+	req /v1/register "{\"email\":\"smtp.tls$1@example.com\",\"phone\":\"+628123456790$1\",\"password\":\"$pw\"}"
+	[ "$code" = "$2" ] || fail "register smtp.tls$1 through rad2: HTTP $code, want $2: $(cat "$tmp/out")"
+	kill -0 "$rad2" 2>/dev/null || fail "rad2 died sending over TLS (seccomp?): $(cat "$tmp/rad2.log")"
+}
+delivered() { find "$maildir/new" -type f 2>/dev/null | wc -l; }
+
+# STARTTLS + AUTH, the test CA trusted: delivered, AUTH accepted after TLS.
+tls_server starttls
+rad_tls "smtp://127.0.0.1:$sport" "$tmp/smtp.pw" "$tmp/smtpca.pem"
+grep -q 'STARTTLS required' "$tmp/rad2.log" || fail "rad2 does not say STARTTLS is required"
+register_via 1 201
+[ "$(delivered)" = 1 ] || fail "STARTTLS: $(delivered) messages delivered, want 1: $(cat "$tmp/smtpd.log")"
+grep -q '^AUTH .* ok$' "$tmp/smtpd.log" || fail "STARTTLS: the server saw no successful AUTH: $(cat "$tmp/smtpd.log")"
+grep -l 'smtp.tls1@example.com' "$maildir/new"/* >/dev/null || fail "STARTTLS: the message is not for smtp.tls1"
+# The wrong password: refused by the server, 503, no account.
+stop_rad
+rad_tls "smtp://127.0.0.1:$sport" "$tmp/wrong.pw" "$tmp/smtpca.pem"
+register_via 2 503
+[ "$(q "SELECT count(*) FROM ra_account WHERE email = 'smtp.tls2@example.com'")" = 0 ] ||
+	fail "an account was stored although AUTH failed"
+grep -q '^AUTH .* refused$' "$tmp/smtpd.log" || fail "the server saw no refused AUTH"
+# The server's certificate not trusted (the system's CA store only): 503.
+stop_rad
+rad_tls "smtp://127.0.0.1:$sport" "$tmp/smtp.pw"
+register_via 3 503
+[ "$(delivered)" = 1 ] || fail "a message went to a server whose certificate is not trusted"
+stop_rad
+stop_server
+# STARTTLS required but the server offers none (the plain aiosmtpd): 503.
+sport=$(free_port)
+maildir=$tmp/plain2
+"$PY" -m aiosmtpd -n -l "127.0.0.1:$sport" -c aiosmtpd.handlers.Mailbox "$maildir" >"$tmp/smtpd.log" 2>&1 &
+smtpd=$!
+wait_port "$sport" "$smtpd" smtpd
+rad_tls "smtp://127.0.0.1:$sport" "$tmp/smtp.pw" "$tmp/smtpca.pem"
+register_via 4 503
+[ "$(delivered)" = 0 ] || fail "a message (with the password) went to a server without STARTTLS"
+stop_rad
+stop_server
+note "STARTTLS + AUTH: delivered; wrong password, untrusted certificate, no STARTTLS offered: 503, nothing stored"
+
+# Implicit TLS (smtps://) + AUTH: delivered.
+tls_server smtps
+rad_tls "smtps://127.0.0.1:$sport" "$tmp/smtp.pw" "$tmp/smtpca.pem"
+register_via 5 201
+[ "$(delivered)" = 1 ] || fail "smtps: $(delivered) messages delivered, want 1: $(cat "$tmp/smtpd.log")"
+grep -q '^AUTH .* ok$' "$tmp/smtpd.log" || fail "smtps: no successful AUTH"
+for s in "$smtp_pw"; do
+	grep -qF -- "$s" "$tmp/rad2.log" && fail "rad2's log holds the SMTP password"
+done
+stop_rad
+stop_server
+note "smtps:// + AUTH: delivered; the SMTP password never in rad's log"
