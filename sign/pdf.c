@@ -1,0 +1,1477 @@
+/*
+ * The PDF layer of the PAdES signer (see pdf.h and sign/README.md).
+ *
+ * Reading is qpdf's (C API, recovery off): a PDF qpdf cannot read exactly as
+ * its cross-reference data says is refused, as is an encrypted one. Writing
+ * is ours: every update is appended to the original bytes (ISO 32000-1
+ * §7.5.6), its objects are either new (written here, so the /ByteRange and
+ * /Contents placeholders sit where we know) or existing dictionaries and
+ * arrays rewritten whole from a modified copy that qpdf serialises, so that
+ * every key we do not touch is kept. New object numbers start at the
+ * original's /Size; the cross-reference section is a classic table when the
+ * original's last one is a table, an (uncompressed) xref stream otherwise.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <qpdf/qpdf-c.h>
+#include <qrencode.h>
+
+#include "sign/pdf.h"
+
+/* Bytes at the end of a file searched for "startxref" (ISO 32000-1 §7.5.5). */
+#define PDF_TAIL_SEARCH		1024
+/* The largest object number a cross-reference table may give (Annex C). */
+#define PDF_MAX_OBJNUM		8388607LL
+/* The field tree: depth and node count before we call it hostile. */
+#define PDF_FIELD_DEPTH		32
+#define PDF_FIELD_NODES		65536
+/* Bounds of the options. */
+#define PDF_CONTENTS_MAX	(1024 * 1024)
+#define PDF_COORD_MAX		100000.0
+#define PDF_TEXT_MAX		4096
+/* Modules of white around the QR code (ISO/IEC 18004 asks for 4). */
+#define PDF_QR_QUIET		4
+/* Width of the ByteRange placeholder between its brackets. */
+#define PDF_BR_WIDTH		44
+
+struct pdf_doc {
+	unsigned char	*buf;		/* the original bytes */
+	size_t		 len;
+	qpdf_data	 q;		/* qpdf's view of buf (reads buf) */
+	long long	 startxref;	/* offset of the last xref section */
+	int		 xref_stream;	/* it is an xref stream, not a table */
+	long long	 size;		/* trailer /Size */
+	int		 npages;
+	int		 nsigs;		/* signature fields */
+	int		 docmdp_nochange; /* certified with /P 1 */
+	char		**names;	/* top-level field names (UTF-8) */
+	size_t		 nnames;
+};
+
+/* A growing output buffer; ok turns 0 for good on allocation failure. */
+struct pdf_buf {
+	unsigned char	*p;
+	size_t		 len, cap;
+	int		 ok;
+};
+
+/* An object written by an update: its number and where it starts. */
+struct pdf_entry {
+	long long	 num;
+	int		 gen;
+	size_t		 off;
+};
+
+struct pdf_update {
+	struct pdf_buf	 out;		/* original bytes, then the update */
+	struct pdf_entry ents[32];
+	size_t		 nents;
+	long long	 next;		/* next new object number */
+};
+
+/* --- small helpers ------------------------------------------------------ */
+
+static int
+buf_reserve(struct pdf_buf *b, size_t more)
+{
+	size_t ncap;
+	unsigned char *np;
+
+	if (!b->ok)
+		return -1;
+	if (more <= b->cap - b->len)
+		return 0;
+	if (more > SIZE_MAX / 2 - b->len) {
+		b->ok = 0;
+		return -1;
+	}
+	ncap = b->cap ? b->cap : 4096;
+	while (ncap - b->len < more)
+		ncap *= 2;
+	if ((np = realloc(b->p, ncap)) == NULL) {
+		b->ok = 0;
+		return -1;
+	}
+	b->p = np;
+	b->cap = ncap;
+	return 0;
+}
+
+static void
+buf_add(struct pdf_buf *b, const void *data, size_t len)
+{
+	if (len == 0 || buf_reserve(b, len) == -1)
+		return;
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+}
+
+static void
+buf_str(struct pdf_buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+static void buf_printf(struct pdf_buf *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+buf_printf(struct pdf_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->ok = 0;
+		return;
+	}
+	if (buf_reserve(b, (size_t)n + 1) == -1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* A PDF real (no exponent, at most 6 decimals, no trailing zeros). */
+static void
+buf_real(struct pdf_buf *b, double v)
+{
+	char s[64];
+	size_t n;
+
+	snprintf(s, sizeof(s), "%.6f", v);
+	n = strlen(s);
+	while (n > 0 && s[n - 1] == '0')
+		s[--n] = '\0';
+	if (n > 0 && s[n - 1] == '.')
+		s[--n] = '\0';
+	if (strcmp(s, "-0") == 0)
+		strcpy(s, "0");
+	buf_str(b, s);
+}
+
+static void
+buf_hex(struct pdf_buf *b, const unsigned char *p, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	if (buf_reserve(b, len * 2) == -1)
+		return;
+	for (i = 0; i < len; i++) {
+		b->p[b->len++] = (unsigned char)hex[p[i] >> 4];
+		b->p[b->len++] = (unsigned char)hex[p[i] & 0xf];
+	}
+}
+
+/*
+ * A text string (ISO 32000-1 §7.9.2.2): a literal in PDFDocEncoding when s
+ * is printable ASCII, else UTF-16BE with its byte order mark, as hex.
+ * -1 when s is not UTF-8 or holds a code point PDF text cannot carry.
+ */
+static int
+buf_text(struct pdf_buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char u[4];
+	uint32_t cp;
+	size_t i, n;
+	int ascii = 1;
+
+	for (i = 0; p[i] != '\0'; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			ascii = 0;
+	if (ascii) {
+		buf_str(b, "(");
+		for (i = 0; p[i] != '\0'; i++) {
+			if (p[i] == '(' || p[i] == ')' || p[i] == '\\')
+				buf_str(b, "\\");
+			buf_add(b, &p[i], 1);
+		}
+		buf_str(b, ")");
+		return 0;
+	}
+	buf_str(b, "<FEFF");
+	for (i = 0; p[i] != '\0'; i += n) {
+		if (p[i] < 0x80) {
+			cp = p[i];
+			n = 1;
+		} else if ((p[i] & 0xe0) == 0xc0) {
+			cp = p[i] & 0x1f;
+			n = 2;
+		} else if ((p[i] & 0xf0) == 0xe0) {
+			cp = p[i] & 0x0f;
+			n = 3;
+		} else if ((p[i] & 0xf8) == 0xf0) {
+			cp = p[i] & 0x07;
+			n = 4;
+		} else
+			return -1;
+		for (size_t k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return -1;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		/* Overlong forms, surrogates, beyond U+10FFFF, NUL. */
+		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+		    (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0)
+			return -1;
+		if (cp < 0x10000) {
+			u[0] = (unsigned char)(cp >> 8);
+			u[1] = (unsigned char)cp;
+			buf_hex(b, u, 2);
+		} else {
+			cp -= 0x10000;
+			u[0] = (unsigned char)(0xd8 | (cp >> 18));
+			u[1] = (unsigned char)(cp >> 10);
+			u[2] = (unsigned char)(0xdc | ((cp >> 8) & 0x03));
+			u[3] = (unsigned char)cp;
+			buf_hex(b, u, 4);
+		}
+	}
+	buf_str(b, ">");
+	return 0;
+}
+
+/* qpdf's pending error, if any, as our message; 1 when there was one. */
+static int
+pdf_qpdf_failed(qpdf_data q, const char *what, char *err, size_t errlen)
+{
+	qpdf_error e;
+
+	if (!qpdf_has_error(q))
+		return 0;
+	e = qpdf_get_error(q);
+	snprintf(err, errlen, "%s: qpdf: %s", what,
+	    e != NULL ? qpdf_get_error_full_text(q, e) : "unknown error");
+	return 1;
+}
+
+/* qpdf warnings mean qpdf had to guess: a damaged file, which we refuse. */
+static int
+pdf_qpdf_warned(qpdf_data q, const char *what, char *err, size_t errlen)
+{
+	qpdf_error w;
+
+	if (!qpdf_more_warnings(q))
+		return 0;
+	w = qpdf_next_warning(q);
+	snprintf(err, errlen, "%s: damaged PDF refused: qpdf: %s", what,
+	    w != NULL ? qpdf_get_error_full_text(q, w) : "warning");
+	while (qpdf_more_warnings(q))
+		(void)qpdf_next_warning(q);
+	return 1;
+}
+
+static int
+pdf_is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
+	    c == '\0';
+}
+
+/*
+ * The offset given by the last "startxref" of the file, and whether what
+ * is there is a classic table ("xref") or an xref stream ("N G obj").
+ */
+static int
+pdf_find_startxref(const unsigned char *buf, size_t len, long long *offp,
+    int *streamp, char *err, size_t errlen)
+{
+	static const char kw[] = "startxref";
+	size_t from, i, kwlen = sizeof(kw) - 1, pos = SIZE_MAX;
+	long long off = 0;
+	int digits = 0, k;
+
+	from = len > PDF_TAIL_SEARCH ? len - PDF_TAIL_SEARCH : 0;
+	for (i = len >= kwlen ? len - kwlen + 1 : 0; i-- > from;) {
+		if (memcmp(buf + i, kw, kwlen) == 0) {
+			pos = i + kwlen;
+			break;
+		}
+	}
+	if (pos == SIZE_MAX) {
+		snprintf(err, errlen, "no startxref in the last %d bytes: not a "
+		    "complete PDF (ISO 32000-1 §7.5.5)", PDF_TAIL_SEARCH);
+		return -1;
+	}
+	while (pos < len && pdf_is_ws(buf[pos]))
+		pos++;
+	while (pos < len && isdigit(buf[pos]) && digits < 12) {
+		off = off * 10 + (buf[pos++] - '0');
+		digits++;
+	}
+	if (digits == 0 || digits == 12 || (size_t)off >= len) {
+		snprintf(err, errlen, "startxref gives no offset inside the file");
+		return -1;
+	}
+	if (memmem(buf + pos, len - pos, "%%EOF", 5) == NULL) {
+		snprintf(err, errlen, "no %%%%EOF after startxref: truncated PDF");
+		return -1;
+	}
+	i = (size_t)off;
+	if (len - i >= 4 && memcmp(buf + i, "xref", 4) == 0) {
+		*offp = off;
+		*streamp = 0;
+		return 0;
+	}
+	/* "N G obj" */
+	for (k = 0; k < 2; k++) {
+		digits = 0;
+		while (i < len && isdigit(buf[i])) {
+			i++;
+			digits++;
+		}
+		if (digits == 0 || i >= len || !pdf_is_ws(buf[i]))
+			break;
+		while (i < len && pdf_is_ws(buf[i]))
+			i++;
+	}
+	if (k < 2 || len - i < 3 || memcmp(buf + i, "obj", 3) != 0) {
+		snprintf(err, errlen, "startxref offset %lld points at neither "
+		    "an xref table nor an xref stream object", off);
+		return -1;
+	}
+	*offp = off;
+	*streamp = 1;
+	return 0;
+}
+
+static int
+pdf_name_used(const struct pdf_doc *doc, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < doc->nnames; i++)
+		if (strcmp(doc->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+pdf_add_name(struct pdf_doc *doc, const char *name)
+{
+	char **nn, *s;
+
+	if (pdf_name_used(doc, name))
+		return 0;
+	if ((s = strdup(name)) == NULL)
+		return -1;
+	if ((nn = reallocarray(doc->names, doc->nnames + 1,
+	    sizeof(*nn))) == NULL) {
+		free(s);
+		return -1;
+	}
+	nn[doc->nnames++] = s;
+	doc->names = nn;
+	return 0;
+}
+
+/*
+ * Counts the signature fields under field f (terminal fields whose /FT,
+ * own or inherited, is /Sig; ISO 32000-1 §12.7.3.1). Kids with a /T are
+ * fields, kids without are widgets.
+ */
+static int
+pdf_walk_field(struct pdf_doc *doc, qpdf_oh f, int inherited_sig, int depth,
+    int *nodes, char *err, size_t errlen)
+{
+	qpdf_data q = doc->q;
+	qpdf_oh ft, kids, kid;
+	int i, n, is_sig = inherited_sig, has_field_kids = 0;
+
+	if (!qpdf_oh_is_dictionary(q, f))
+		return 0;
+	if (depth > PDF_FIELD_DEPTH || ++*nodes > PDF_FIELD_NODES) {
+		snprintf(err, errlen, "AcroForm field tree deeper than %d or "
+		    "larger than %d nodes (a cycle?)", PDF_FIELD_DEPTH,
+		    PDF_FIELD_NODES);
+		return -1;
+	}
+	ft = qpdf_oh_get_key(q, f, "/FT");
+	if (qpdf_oh_is_name(q, ft))
+		is_sig = qpdf_oh_is_name_and_equals(q, ft, "/Sig");
+	kids = qpdf_oh_get_key(q, f, "/Kids");
+	if (qpdf_oh_is_array(q, kids)) {
+		n = qpdf_oh_get_array_n_items(q, kids);
+		for (i = 0; i < n; i++) {
+			kid = qpdf_oh_get_array_item(q, kids, i);
+			if (!qpdf_oh_is_dictionary(q, kid) ||
+			    !qpdf_oh_has_key(q, kid, "/T"))
+				continue;
+			has_field_kids = 1;
+			if (pdf_walk_field(doc, kid, is_sig, depth + 1, nodes,
+			    err, errlen) == -1)
+				return -1;
+		}
+	}
+	if (!has_field_kids && is_sig)
+		doc->nsigs++;
+	if (pdf_qpdf_failed(q, "AcroForm", err, errlen))
+		return -1;
+	return 0;
+}
+
+/* Fields in use, signature fields and DocMDP from the catalog. */
+static int
+pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
+{
+	qpdf_data q = doc->q;
+	qpdf_oh root, af, fields, f, t, perms, mdp, ref, tp, p;
+	const char *s;
+	int i, n, nodes = 0;
+
+	root = qpdf_get_root(q);
+	af = qpdf_oh_get_key(q, root, "/AcroForm");
+	if (qpdf_oh_is_dictionary(q, af)) {
+		fields = qpdf_oh_get_key(q, af, "/Fields");
+		n = qpdf_oh_is_array(q, fields) ?
+		    qpdf_oh_get_array_n_items(q, fields) : 0;
+		for (i = 0; i < n; i++) {
+			f = qpdf_oh_get_array_item(q, fields, i);
+			if (!qpdf_oh_is_dictionary(q, f))
+				continue;
+			t = qpdf_oh_get_key(q, f, "/T");
+			if (qpdf_oh_is_string(q, t)) {
+				s = qpdf_oh_get_utf8_value(q, t);
+				if (strlen(s) == qpdf_get_last_string_length(q) &&
+				    pdf_add_name(doc, s) == -1) {
+					snprintf(err, errlen, "out of memory");
+					return -1;
+				}
+			}
+			if (pdf_walk_field(doc, f, 0, 0, &nodes, err,
+			    errlen) == -1)
+				return -1;
+		}
+	}
+	/* A certification signature forbidding changes (§12.8.2.2). */
+	perms = qpdf_oh_get_key(q, root, "/Perms");
+	mdp = qpdf_oh_is_dictionary(q, perms) ?
+	    qpdf_oh_get_key(q, perms, "/DocMDP") : 0;
+	ref = mdp != 0 && qpdf_oh_is_dictionary(q, mdp) ?
+	    qpdf_oh_get_key(q, mdp, "/Reference") : 0;
+	if (ref != 0 && qpdf_oh_is_array(q, ref)) {
+		n = qpdf_oh_get_array_n_items(q, ref);
+		for (i = 0; i < n && i < 16; i++) {
+			f = qpdf_oh_get_array_item(q, ref, i);
+			tp = qpdf_oh_is_dictionary(q, f) ?
+			    qpdf_oh_get_key(q, f, "/TransformParams") : 0;
+			p = tp != 0 && qpdf_oh_is_dictionary(q, tp) ?
+			    qpdf_oh_get_key(q, tp, "/P") : 0;
+			if (p != 0 && qpdf_oh_is_integer(q, p) &&
+			    qpdf_oh_get_int_value(q, p) == 1)
+				doc->docmdp_nochange = 1;
+		}
+	}
+	if (pdf_qpdf_failed(q, "catalog", err, errlen))
+		return -1;
+	return 0;
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+int
+pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
+    char *err, size_t errlen)
+{
+	struct pdf_doc *doc = NULL;
+	qpdf_data q;
+	qpdf_oh trailer, root, size;
+	long long id;
+	int rc = -1;
+
+	*out = NULL;
+	if (len == 0 || len > PDF_MAX_INPUT) {
+		snprintf(err, errlen, "PDF of %zu bytes: must be 1 to %u bytes",
+		    len, PDF_MAX_INPUT);
+		goto out;
+	}
+	if (len < 5 || memcmp(buf, "%PDF-", 5) != 0) {
+		/* qpdf tolerates junk before the header; offsets would not. */
+		snprintf(err, errlen, "not a PDF: no %%PDF- header at offset 0");
+		goto out;
+	}
+	if ((doc = calloc(1, sizeof(*doc))) == NULL ||
+	    (doc->buf = malloc(len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	memcpy(doc->buf, buf, len);
+	doc->len = len;
+	if (pdf_find_startxref(doc->buf, len, &doc->startxref,
+	    &doc->xref_stream, err, errlen) == -1)
+		goto out;
+
+	if ((doc->q = q = qpdf_init()) == NULL) {
+		snprintf(err, errlen, "qpdf_init failed");
+		goto out;
+	}
+	qpdf_silence_errors(q);
+	qpdf_set_suppress_warnings(q, QPDF_TRUE);
+	qpdf_set_attempt_recovery(q, QPDF_FALSE);
+	if (qpdf_read_memory(q, "input.pdf", (const char *)doc->buf, len,
+	    NULL) & QPDF_ERRORS) {
+		qpdf_error e = qpdf_get_error(q);
+
+		if (e != NULL && qpdf_get_error_code(q, e) == qpdf_e_password)
+			snprintf(err, errlen, "encrypted PDF (password "
+			    "required) refused: we sign only unencrypted PDFs");
+		else
+			snprintf(err, errlen, "damaged or unreadable PDF refused: "
+			    "qpdf: %s", e != NULL ?
+			    qpdf_get_error_full_text(q, e) : "read failed");
+		goto out;
+	}
+	if (qpdf_is_encrypted(q)) {
+		snprintf(err, errlen, "encrypted PDF refused: we sign only "
+		    "unencrypted PDFs");
+		goto out;
+	}
+	if (pdf_qpdf_warned(q, "read", err, errlen))
+		goto out;
+
+	trailer = qpdf_get_trailer(q);
+	root = qpdf_oh_get_key(q, trailer, "/Root");
+	if (!qpdf_oh_is_indirect(q, root) || !qpdf_oh_is_dictionary(q, root)) {
+		snprintf(err, errlen, "trailer /Root is not an indirect "
+		    "dictionary (ISO 32000-1 §7.5.5)");
+		goto out;
+	}
+	size = qpdf_oh_get_key(q, trailer, "/Size");
+	if (!qpdf_oh_is_integer(q, size) ||
+	    (doc->size = qpdf_oh_get_int_value(q, size)) < 1 ||
+	    doc->size > PDF_MAX_OBJNUM - 8 || (size_t)doc->size > len) {
+		snprintf(err, errlen, "trailer /Size missing or implausible");
+		goto out;
+	}
+	if (pdf_qpdf_failed(q, "trailer", err, errlen))
+		goto out;
+
+	/* Every object the cross-reference data lists must parse. */
+	for (id = 1; id < doc->size; id++) {
+		qpdf_oh o = qpdf_get_object_by_id(q, (int)id, 0);
+
+		(void)qpdf_oh_is_null(q, o);	/* resolves it */
+		qpdf_oh_release(q, o);
+		if (qpdf_has_error(q)) {
+			char what[64];
+
+			snprintf(what, sizeof(what), "object %lld", id);
+			pdf_qpdf_failed(q, what, err, errlen);
+			goto out;
+		}
+		if (pdf_qpdf_warned(q, "objects", err, errlen))
+			goto out;
+	}
+
+	doc->npages = qpdf_get_num_pages(q);
+	if (pdf_qpdf_failed(q, "page tree", err, errlen))
+		goto out;
+	if (doc->npages < 1) {
+		snprintf(err, errlen, "PDF without pages refused");
+		goto out;
+	}
+	if (pdf_read_form(doc, err, errlen) == -1)
+		goto out;
+	if (pdf_qpdf_warned(q, "structure", err, errlen))
+		goto out;
+	qpdf_oh_release_all(q);
+	*out = doc;
+	doc = NULL;
+	rc = 0;
+ out:
+	pdf_close(doc);
+	return rc;
+}
+
+void
+pdf_close(struct pdf_doc *doc)
+{
+	size_t i;
+
+	if (doc == NULL)
+		return;
+	if (doc->q != NULL)
+		qpdf_cleanup(&doc->q);
+	for (i = 0; i < doc->nnames; i++)
+		free(doc->names[i]);
+	free(doc->names);
+	free(doc->buf);
+	free(doc);
+}
+
+int
+pdf_page_count(const struct pdf_doc *doc)
+{
+	return doc->npages;
+}
+
+int
+pdf_signature_count(const struct pdf_doc *doc)
+{
+	return doc->nsigs;
+}
+
+/* --- writing an update -------------------------------------------------- */
+
+/* The output starts as the original bytes, then an end of line if needed. */
+static int
+upd_begin(struct pdf_update *u, const struct pdf_doc *doc, char *err,
+    size_t errlen)
+{
+	memset(u, 0, sizeof(*u));
+	u->out.ok = 1;
+	u->next = doc->size;
+	buf_add(&u->out, doc->buf, doc->len);
+	if (doc->buf[doc->len - 1] != '\n' && doc->buf[doc->len - 1] != '\r')
+		buf_str(&u->out, "\n");
+	if (!u->out.ok) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Starts object num gen here; -1 if it is already in this update. */
+static int
+upd_obj(struct pdf_update *u, long long num, int gen, char *err,
+    size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < u->nents; i++) {
+		if (u->ents[i].num == num) {
+			snprintf(err, errlen, "object %lld would be rewritten "
+			    "twice (one object used in two roles): refused",
+			    num);
+			return -1;
+		}
+	}
+	if (u->nents == sizeof(u->ents) / sizeof(u->ents[0])) {
+		snprintf(err, errlen, "too many objects in one update");
+		return -1;
+	}
+	u->ents[u->nents].num = num;
+	u->ents[u->nents].gen = gen;
+	u->ents[u->nents].off = u->out.len;
+	u->nents++;
+	buf_printf(&u->out, "%lld %d obj\n", num, gen);
+	return 0;
+}
+
+/* Rewrites the existing indirect object (id, gen) as the direct value v. */
+static int
+upd_rewrite(struct pdf_update *u, qpdf_data q, int id, int gen, qpdf_oh v,
+    const char *what, char *err, size_t errlen)
+{
+	const char *s;
+
+	if (upd_obj(u, id, gen, err, errlen) == -1)
+		return -1;
+	s = qpdf_oh_unparse(q, v);
+	if (pdf_qpdf_failed(q, what, err, errlen))
+		return -1;
+	buf_str(&u->out, s);
+	buf_str(&u->out, "\nendobj\n");
+	return 0;
+}
+
+/* A stream object holding data as it is (no filter). */
+static int
+upd_stream(struct pdf_update *u, long long num, const char *dict_extra,
+    const unsigned char *data, size_t len, char *err, size_t errlen)
+{
+	if (upd_obj(u, num, 0, err, errlen) == -1)
+		return -1;
+	buf_printf(&u->out, "<<%s /Length %zu >>\nstream\n", dict_extra, len);
+	buf_add(&u->out, data, len);
+	buf_str(&u->out, "\nendstream\nendobj\n");
+	return 0;
+}
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+	const struct pdf_entry *x = a, *y = b;
+
+	return x->num < y->num ? -1 : x->num > y->num;
+}
+
+/* The trailer keys (§7.5.5) of the new section: all but /Size and /W... */
+static int
+upd_trailer_keys(struct pdf_update *u, const struct pdf_doc *doc,
+    char *err, size_t errlen)
+{
+	qpdf_data q = doc->q;
+	qpdf_oh tr, root, info, id, id0;
+	unsigned char fresh[16];
+	const char *s;
+	size_t n;
+
+	tr = qpdf_get_trailer(q);
+	root = qpdf_oh_get_key(q, tr, "/Root");
+	buf_printf(&u->out, " /Root %d %d R", qpdf_oh_get_object_id(q, root),
+	    qpdf_oh_get_generation(q, root));
+	info = qpdf_oh_get_key(q, tr, "/Info");
+	if (qpdf_oh_is_indirect(q, info))
+		buf_printf(&u->out, " /Info %d %d R",
+		    qpdf_oh_get_object_id(q, info),
+		    qpdf_oh_get_generation(q, info));
+	else if (qpdf_oh_is_dictionary(q, info)) {
+		s = qpdf_oh_unparse(q, info);
+		buf_printf(&u->out, " /Info %s", s);
+	}
+	/* /ID: the first part stays, the second changes with each update. */
+	if (RAND_bytes(fresh, sizeof(fresh)) != 1) {
+		snprintf(err, errlen, "RAND_bytes failed");
+		return -1;
+	}
+	buf_str(&u->out, " /ID [<");
+	id = qpdf_oh_get_key(q, tr, "/ID");
+	id0 = qpdf_oh_is_array(q, id) && qpdf_oh_get_array_n_items(q, id) == 2 ?
+	    qpdf_oh_get_array_item(q, id, 0) : 0;
+	if (id0 != 0 && qpdf_oh_is_string(q, id0)) {
+		s = qpdf_oh_get_binary_string_value(q, id0, &n);
+		buf_hex(&u->out, (const unsigned char *)s, n);
+	} else
+		buf_hex(&u->out, fresh, sizeof(fresh));
+	buf_str(&u->out, "> <");
+	buf_hex(&u->out, fresh, sizeof(fresh));
+	buf_printf(&u->out, ">] /Prev %lld", doc->startxref);
+	if (pdf_qpdf_failed(q, "trailer", err, errlen))
+		return -1;
+	return 0;
+}
+
+static void
+put_be(unsigned char *p, unsigned long long v, int width)
+{
+	while (width-- > 0) {
+		p[width] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+/*
+ * The cross-reference section of the update (§7.5.4 or §7.5.8), in the
+ * form of the original's last one, its trailer, startxref and %%EOF.
+ */
+static int
+upd_finish(struct pdf_update *u, const struct pdf_doc *doc, char *err,
+    size_t errlen)
+{
+	unsigned char *rows = NULL, row[16];
+	size_t i, j, xoff, rowlen, nrows;
+	long long size;
+	int w2 = 4, rc = -1;
+
+	if (doc->xref_stream) {
+		/* The xref stream is an object of the update too. */
+		if (upd_obj(u, u->next++, 0, err, errlen) == -1)
+			goto out;
+	}
+	xoff = doc->xref_stream ? u->ents[u->nents - 1].off : u->out.len;
+	qsort(u->ents, u->nents, sizeof(u->ents[0]), ent_cmp);
+	size = u->next;
+
+	if (!doc->xref_stream) {
+		buf_str(&u->out, "xref\n");
+		for (i = 0; i < u->nents; i = j) {
+			for (j = i + 1; j < u->nents &&
+			    u->ents[j].num == u->ents[j - 1].num + 1; j++)
+				;
+			buf_printf(&u->out, "%lld %zu\n", u->ents[i].num, j - i);
+			for (; i < j; i++)
+				buf_printf(&u->out, "%010zu %05d n\r\n",
+				    u->ents[i].off, u->ents[i].gen);
+		}
+		buf_printf(&u->out, "trailer\n<< /Size %lld", size);
+		if (upd_trailer_keys(u, doc, err, errlen) == -1)
+			goto out;
+		buf_str(&u->out, " >>\n");
+	} else {
+		while (w2 < 8 && (xoff >> (8 * w2)) != 0)
+			w2++;
+		rowlen = 1 + (size_t)w2 + 2;
+		nrows = u->nents;
+		if ((rows = calloc(nrows, rowlen)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < nrows; i++) {
+			row[0] = 1;
+			put_be(row + 1, u->ents[i].off, w2);
+			put_be(row + 1 + w2, (unsigned)u->ents[i].gen, 2);
+			memcpy(rows + i * rowlen, row, rowlen);
+		}
+		buf_printf(&u->out, "<< /Type /XRef /Size %lld", size);
+		if (upd_trailer_keys(u, doc, err, errlen) == -1)
+			goto out;
+		buf_printf(&u->out, " /W [1 %d 2] /Index [", w2);
+		for (i = 0; i < u->nents; i = j) {
+			for (j = i + 1; j < u->nents &&
+			    u->ents[j].num == u->ents[j - 1].num + 1; j++)
+				;
+			buf_printf(&u->out, "%s%lld %zu", i ? " " : "",
+			    u->ents[i].num, j - i);
+		}
+		buf_printf(&u->out, "] /Length %zu >>\nstream\n", nrows * rowlen);
+		buf_add(&u->out, rows, nrows * rowlen);
+		buf_str(&u->out, "\nendstream\nendobj\n");
+	}
+	buf_printf(&u->out, "startxref\n%zu\n%%%%EOF\n", xoff);
+	if (!u->out.ok) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+ out:
+	free(rows);
+	return rc;
+}
+
+/* A direct copy of dictionary d with key set to v (v 0: key removed). */
+static qpdf_oh
+dict_with(qpdf_data q, qpdf_oh d, const char *key, qpdf_oh v)
+{
+	qpdf_oh c = qpdf_oh_new_dictionary(q);
+	const char *k;
+	char *kc;
+
+	if (d != 0 && qpdf_oh_is_dictionary(q, d)) {
+		qpdf_oh_begin_dict_key_iter(q, d);
+		while (qpdf_oh_dict_more_keys(q)) {
+			k = qpdf_oh_dict_next_key(q);
+			if ((kc = strdup(k)) == NULL)
+				break;
+			if (strcmp(kc, key) != 0)
+				qpdf_oh_replace_key(q, c, kc,
+				    qpdf_oh_get_key(q, d, kc));
+			free(kc);
+		}
+	}
+	if (v != 0)
+		qpdf_oh_replace_key(q, c, key, v);
+	return c;
+}
+
+/* A direct copy of array a (0 or not an array: empty) with v appended. */
+static qpdf_oh
+array_with(qpdf_data q, qpdf_oh a, qpdf_oh v)
+{
+	qpdf_oh c = qpdf_oh_new_array(q);
+	int i, n;
+
+	if (a != 0 && qpdf_oh_is_array(q, a)) {
+		n = qpdf_oh_get_array_n_items(q, a);
+		for (i = 0; i < n; i++)
+			qpdf_oh_append_item(q, c, qpdf_oh_get_array_item(q, a, i));
+	}
+	qpdf_oh_append_item(q, c, v);
+	return c;
+}
+
+/*
+ * Appends ref to the array under key of dictionary d. The array object is
+ * rewritten when it is indirect (*dp stays d); otherwise *dp is a copy of d
+ * holding the longer array, for the caller to write.
+ */
+static int
+upd_append_to(struct pdf_update *u, qpdf_data q, qpdf_oh d, const char *key,
+    qpdf_oh ref, qpdf_oh *dp, char *err, size_t errlen)
+{
+	qpdf_oh a = qpdf_oh_get_key(q, d, key);
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s array", key);
+	*dp = d;
+	if (!qpdf_oh_is_null(q, a) && !qpdf_oh_is_array(q, a)) {
+		snprintf(err, errlen, "%s is not an array: refused", key);
+		return -1;
+	}
+	if (qpdf_oh_is_indirect(q, a) && qpdf_oh_is_array(q, a))
+		return upd_rewrite(u, q, qpdf_oh_get_object_id(q, a),
+		    qpdf_oh_get_generation(q, a), array_with(q, a, ref), what,
+		    err, errlen);
+	*dp = dict_with(q, d, key, array_with(q, a, ref));
+	return pdf_qpdf_failed(q, what, err, errlen) ? -1 : 0;
+}
+
+/* --- the signature ------------------------------------------------------ */
+
+/* The appearance stream: a QR code of text filling a size x size square. */
+static int
+pdf_qr_appearance(struct pdf_buf *b, const char *text, double size,
+    char *err, size_t errlen)
+{
+	QRcode *qr;
+	int r, c, c0, total;
+
+	errno = 0;
+	if ((qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8,
+	    1)) == NULL) {
+		snprintf(err, errlen, "QRcode_encodeString: %s",
+		    errno == ERANGE ? "text too long for a QR code" :
+		    strerror(errno));
+		return -1;
+	}
+	total = qr->width + 2 * PDF_QR_QUIET;
+	/* White square, then the dark modules in module units. */
+	buf_str(b, "q\n1 g\n0 0 ");
+	buf_real(b, size);
+	buf_str(b, " ");
+	buf_real(b, size);
+	buf_str(b, " re\nf\n");
+	buf_real(b, size / total);
+	buf_str(b, " 0 0 ");
+	buf_real(b, size / total);
+	buf_str(b, " 0 0 cm\n0 g\n");
+	for (r = 0; r < qr->width; r++) {
+		for (c = 0; c < qr->width;) {
+			if (!(qr->data[r * qr->width + c] & 1)) {
+				c++;
+				continue;
+			}
+			for (c0 = c; c < qr->width &&
+			    (qr->data[r * qr->width + c] & 1); c++)
+				;
+			buf_printf(b, "%d %d %d 1 re\n", PDF_QR_QUIET + c0,
+			    total - PDF_QR_QUIET - 1 - r, c - c0);
+		}
+	}
+	buf_str(b, "f\nQ\n");
+	QRcode_free(qr);
+	return 0;
+}
+
+/* "D:YYYYMMDDHHmmSS+00'00'" (§7.9.4) for t, in UTC. */
+static int
+pdf_date(time_t t, char *s, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
+	    tm.tm_year + 1900 < 1)
+		return -1;
+	snprintf(s, len, "D:%04d%02d%02d%02d%02d%02d+00'00'",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec);
+	return 0;
+}
+
+static int
+pdf_check_opts(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
+    char *err, size_t errlen)
+{
+	const char *texts[3] = { o->reason, o->location, o->name };
+	const char *labels[3] = { "reason", "location", "name" };
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (texts[i] != NULL && strlen(texts[i]) > PDF_TEXT_MAX) {
+			snprintf(err, errlen, "%s longer than %d bytes",
+			    labels[i], PDF_TEXT_MAX);
+			return -1;
+		}
+	}
+	if (o->field_name != NULL && (o->field_name[0] == '\0' ||
+	    strchr(o->field_name, '.') != NULL ||
+	    strlen(o->field_name) > 255)) {
+		snprintf(err, errlen, "field name must be 1 to 255 bytes "
+		    "without a period (ISO 32000-1 §12.7.3.2)");
+		return -1;
+	}
+	if (o->field_name != NULL && pdf_name_used(doc, o->field_name)) {
+		snprintf(err, errlen, "a field named \"%s\" already exists",
+		    o->field_name);
+		return -1;
+	}
+	if (o->contents_max > PDF_CONTENTS_MAX) {
+		snprintf(err, errlen, "contents_max %zu above %d", o->contents_max,
+		    PDF_CONTENTS_MAX);
+		return -1;
+	}
+	if (o->visible) {
+		if (o->page < 1 || o->page > doc->npages) {
+			snprintf(err, errlen, "page %d: the PDF has %d page(s)",
+			    o->page, doc->npages);
+			return -1;
+		}
+		if (!isfinite(o->x) || !isfinite(o->y) || !isfinite(o->size) ||
+		    fabs(o->x) > PDF_COORD_MAX || fabs(o->y) > PDF_COORD_MAX ||
+		    o->size < 1.0 || o->size > PDF_COORD_MAX) {
+			snprintf(err, errlen, "visible signature: x, y within "
+			    "±%g and size 1 to %g points", PDF_COORD_MAX,
+			    PDF_COORD_MAX);
+			return -1;
+		}
+		if (o->qr_text == NULL || o->qr_text[0] == '\0') {
+			snprintf(err, errlen, "visible signature without QR text");
+			return -1;
+		}
+	} else if (o->page < 0 || o->page > doc->npages) {
+		snprintf(err, errlen, "page %d: the PDF has %d page(s)", o->page,
+		    doc->npages);
+		return -1;
+	}
+	if (doc->docmdp_nochange) {
+		snprintf(err, errlen, "the PDF is certified with DocMDP /P 1 (no "
+		    "changes allowed, ISO 32000-1 §12.8.2.2): a new signature "
+		    "would invalidate it");
+		return -1;
+	}
+	return 0;
+}
+
+/* A field name: the given one, or the first free SignatureN. */
+static void
+pdf_field_name(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
+    char *name, size_t len)
+{
+	int i;
+
+	if (o->field_name != NULL) {
+		snprintf(name, len, "%s", o->field_name);
+		return;
+	}
+	for (i = 1;; i++) {
+		snprintf(name, len, "Signature%d", i);
+		if (!pdf_name_used(doc, name))
+			return;
+	}
+}
+
+int
+pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
+    struct pdf_prepared *p, char *err, size_t errlen)
+{
+	struct pdf_update u;
+	struct pdf_buf ap = { NULL, 0, 0, 1 };
+	qpdf_data q = doc->q;
+	qpdf_oh page, root, af, fields_ref, newpage, newroot, newaf, afc, flags;
+	char name[300], date[80], br[PDF_BR_WIDTH + 1];
+	long long sig_num, field_num, ap_num = 0, flagv;
+	size_t hexlen, br_off, contents_off, after;
+	int pageno, rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	memset(&u, 0, sizeof(u));
+	if (pdf_check_opts(doc, o, err, errlen) == -1)
+		goto out;
+	pdf_field_name(doc, o, name, sizeof(name));
+	if (pdf_date(o->signing_time != 0 ? o->signing_time : time(NULL), date,
+	    sizeof(date)) == -1) {
+		snprintf(err, errlen, "signing time out of range");
+		goto out;
+	}
+	hexlen = 2 * (o->contents_max != 0 ? o->contents_max :
+	    PDF_CONTENTS_DEFAULT);
+	pageno = o->page >= 1 ? o->page : 1;
+	if (upd_begin(&u, doc, err, errlen) == -1)
+		goto out;
+	sig_num = u.next++;
+	field_num = u.next++;
+	if (o->visible)
+		ap_num = u.next++;
+
+	/* The signature dictionary (§12.8.1, ETSI EN 319 142-1 §5.3). */
+	if (upd_obj(&u, sig_num, 0, err, errlen) == -1)
+		goto out;
+	buf_printf(&u.out, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter "
+	    "/ETSI.CAdES.detached /M (%s)", date);
+	if ((o->name != NULL && (buf_str(&u.out, " /Name "), 1) &&
+	    buf_text(&u.out, o->name) == -1) ||
+	    (o->reason != NULL && (buf_str(&u.out, " /Reason "), 1) &&
+	    buf_text(&u.out, o->reason) == -1) ||
+	    (o->location != NULL && (buf_str(&u.out, " /Location "), 1) &&
+	    buf_text(&u.out, o->location) == -1)) {
+		snprintf(err, errlen, "name, reason or location is not valid "
+		    "UTF-8 text");
+		goto out;
+	}
+	buf_str(&u.out, " /ByteRange [");
+	br_off = u.out.len;
+	buf_printf(&u.out, "%*s] /Contents <", PDF_BR_WIDTH, "");
+	contents_off = u.out.len;
+	if (buf_reserve(&u.out, hexlen) == 0) {
+		memset(u.out.p + u.out.len, '0', hexlen);
+		u.out.len += hexlen;
+	}
+	buf_str(&u.out, "> >>\nendobj\n");
+
+	/* The field and its widget, merged (§12.7.4.5, §12.5.6.19). */
+	page = qpdf_get_page_n(q, (size_t)pageno - 1);
+	if (pdf_qpdf_failed(q, "page", err, errlen))
+		goto out;
+	if (!qpdf_oh_is_indirect(q, page)) {
+		snprintf(err, errlen, "page %d is not an indirect object",
+		    pageno);
+		goto out;
+	}
+	if (upd_obj(&u, field_num, 0, err, errlen) == -1)
+		goto out;
+	buf_str(&u.out, "<< /Type /Annot /Subtype /Widget /FT /Sig /T ");
+	if (buf_text(&u.out, name) == -1) {
+		snprintf(err, errlen, "field name is not valid UTF-8 text");
+		goto out;
+	}
+	buf_printf(&u.out, " /V %lld 0 R /F 132 /P %d %d R /Rect [", sig_num,
+	    qpdf_oh_get_object_id(q, page), qpdf_oh_get_generation(q, page));
+	if (o->visible) {
+		buf_real(&u.out, o->x);
+		buf_str(&u.out, " ");
+		buf_real(&u.out, o->y);
+		buf_str(&u.out, " ");
+		buf_real(&u.out, o->x + o->size);
+		buf_str(&u.out, " ");
+		buf_real(&u.out, o->y + o->size);
+		buf_printf(&u.out, "] /AP << /N %lld 0 R >> >>\nendobj\n",
+		    ap_num);
+	} else
+		buf_str(&u.out, "0 0 0 0] >>\nendobj\n");
+
+	if (o->visible) {
+		char extra[160];
+		struct pdf_buf d = { NULL, 0, 0, 1 };
+
+		if (pdf_qr_appearance(&ap, o->qr_text, o->size, err,
+		    errlen) == -1)
+			goto out;
+		buf_str(&d, " /Type /XObject /Subtype /Form /BBox [0 0 ");
+		buf_real(&d, o->size);
+		buf_str(&d, " ");
+		buf_real(&d, o->size);
+		buf_str(&d, "] /Resources << >>");
+		buf_add(&d, "", 1);
+		if (!ap.ok || !d.ok) {
+			free(d.p);
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		snprintf(extra, sizeof(extra), "%s", (char *)d.p);
+		free(d.p);
+		if (upd_stream(&u, ap_num, extra, ap.p, ap.len, err,
+		    errlen) == -1)
+			goto out;
+	}
+
+	/* The page's /Annots gets the widget. */
+	fields_ref = qpdf_get_object_by_id(q, (int)field_num, 0);
+	if (upd_append_to(&u, q, page, "/Annots", fields_ref, &newpage, err,
+	    errlen) == -1)
+		goto out;
+	if (newpage != page && upd_rewrite(&u, q,
+	    qpdf_oh_get_object_id(q, page), qpdf_oh_get_generation(q, page),
+	    newpage, "page", err, errlen) == -1)
+		goto out;
+
+	/* The catalog's /AcroForm gets the field and /SigFlags 3 (§12.7.2). */
+	root = qpdf_oh_get_key(q, qpdf_get_trailer(q), "/Root");
+	af = qpdf_oh_get_key(q, root, "/AcroForm");
+	if (!qpdf_oh_is_null(q, af) && !qpdf_oh_is_dictionary(q, af)) {
+		snprintf(err, errlen, "/AcroForm is not a dictionary: refused");
+		goto out;
+	}
+	afc = qpdf_oh_is_null(q, af) ? qpdf_oh_new_dictionary(q) : af;
+	if (upd_append_to(&u, q, afc, "/Fields", fields_ref, &newaf, err,
+	    errlen) == -1)
+		goto out;
+	flags = qpdf_oh_get_key(q, afc, "/SigFlags");
+	flagv = qpdf_oh_is_integer(q, flags) ?
+	    qpdf_oh_get_int_value(q, flags) : 0;
+	if ((flagv & 3) != 3 || !qpdf_oh_is_integer(q, flags)) {
+		newaf = dict_with(q, newaf, "/SigFlags",
+		    qpdf_oh_new_integer(q, flagv | 3));
+	}
+	if (newaf != afc) {
+		if (qpdf_oh_is_indirect(q, af)) {
+			if (upd_rewrite(&u, q, qpdf_oh_get_object_id(q, af),
+			    qpdf_oh_get_generation(q, af), newaf, "AcroForm",
+			    err, errlen) == -1)
+				goto out;
+		} else {
+			newroot = dict_with(q, root, "/AcroForm", newaf);
+			if (upd_rewrite(&u, q, qpdf_oh_get_object_id(q, root),
+			    qpdf_oh_get_generation(q, root), newroot, "catalog",
+			    err, errlen) == -1)
+				goto out;
+		}
+	}
+	if (pdf_qpdf_failed(q, "AcroForm", err, errlen))
+		goto out;
+
+	if (upd_finish(&u, doc, err, errlen) == -1)
+		goto out;
+
+	/* The ByteRange excludes /Contents' <...> exactly (§12.8.1). */
+	after = contents_off + hexlen + 1;
+	p->byterange[0] = 0;
+	p->byterange[1] = (long long)contents_off - 1;
+	p->byterange[2] = (long long)after;
+	p->byterange[3] = (long long)(u.out.len - after);
+	snprintf(br, sizeof(br), "%lld %lld %lld %lld", p->byterange[0],
+	    p->byterange[1], p->byterange[2], p->byterange[3]);
+	memset(u.out.p + br_off, ' ', PDF_BR_WIDTH);
+	memcpy(u.out.p + br_off, br, strlen(br));
+	p->buf = u.out.p;
+	p->len = u.out.len;
+	p->contents_off = contents_off;
+	p->contents_hexlen = hexlen;
+	u.out.p = NULL;
+	rc = 0;
+ out:
+	free(u.out.p);
+	free(ap.p);
+	qpdf_oh_release_all(q);
+	return rc;
+}
+
+int
+pdf_byterange_digest(const struct pdf_prepared *p, const EVP_MD *md,
+    unsigned char *out, unsigned int *outlen)
+{
+	EVP_MD_CTX *ctx = NULL;
+	const long long *br = p->byterange;
+	int rc = -1;
+
+	if (p->buf == NULL || br[0] != 0 || br[1] < 0 || br[2] < br[1] ||
+	    br[3] < 0 || (unsigned long long)br[2] + (unsigned long long)br[3] !=
+	    p->len)
+		goto out;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, md, NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, p->buf, (size_t)br[1]) != 1 ||
+	    EVP_DigestUpdate(ctx, p->buf + br[2], (size_t)br[3]) != 1 ||
+	    EVP_DigestFinal_ex(ctx, out, outlen) != 1)
+		goto out;
+	rc = 0;
+ out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int
+pdf_embed_signature(struct pdf_prepared *p, const unsigned char *cms,
+    size_t cmslen, char *err, size_t errlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char *d;
+	size_t i;
+
+	if (p->buf == NULL || p->contents_off + p->contents_hexlen > p->len) {
+		snprintf(err, errlen, "no prepared signature");
+		return -1;
+	}
+	if (cmslen == 0 || cmslen > p->contents_hexlen / 2) {
+		snprintf(err, errlen, "CMS SignedData of %zu bytes does not fit "
+		    "the %zu bytes reserved in /Contents (raise contents_max)",
+		    cmslen, p->contents_hexlen / 2);
+		return -1;
+	}
+	d = p->buf + p->contents_off;
+	for (i = 0; i < cmslen; i++) {
+		d[2 * i] = (unsigned char)hex[cms[i] >> 4];
+		d[2 * i + 1] = (unsigned char)hex[cms[i] & 0xf];
+	}
+	memset(d + 2 * cmslen, '0', p->contents_hexlen - 2 * cmslen);
+	return 0;
+}
+
+void
+pdf_prepared_clear(struct pdf_prepared *p)
+{
+	if (p == NULL)
+		return;
+	free(p->buf);
+	memset(p, 0, sizeof(*p));
+}
+
+/* --- the DSS ------------------------------------------------------------ */
+
+/* 1 if the stream s holds exactly der (after decoding its filters). */
+static int
+pdf_stream_equals(qpdf_data q, qpdf_oh s, const struct pdf_blob *b)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	QPDF_BOOL filtered = QPDF_FALSE;
+	int eq = 0;
+
+	if (!qpdf_oh_is_stream(q, s))
+		return 0;
+	if (qpdf_oh_get_stream_data(q, s, qpdf_dl_generalized, &filtered, &data,
+	    &len) == QPDF_SUCCESS && filtered)
+		eq = len == b->len && memcmp(data, b->der, len) == 0;
+	free(data);
+	/* An unreadable stream is not ours to judge: not equal. */
+	if (qpdf_has_error(q))
+		(void)qpdf_get_error(q);
+	while (qpdf_more_warnings(q))
+		(void)qpdf_next_warning(q);
+	return eq;
+}
+
+/*
+ * Writes the blobs not already in array a (nor earlier in the list) as new
+ * streams; *newa is a copy of a with their references, or 0 if none is new.
+ */
+static int
+dss_streams(struct pdf_update *u, qpdf_data q, qpdf_oh a,
+    const struct pdf_blob *blobs, size_t n, qpdf_oh *newa, char *err,
+    size_t errlen)
+{
+	qpdf_oh c = 0;
+	size_t i, k;
+	int j, m, dup;
+	long long num;
+
+	*newa = 0;
+	m = qpdf_oh_is_array(q, a) ? qpdf_oh_get_array_n_items(q, a) : 0;
+	for (i = 0; i < n; i++) {
+		if (blobs[i].der == NULL || blobs[i].len == 0) {
+			snprintf(err, errlen, "empty DSS entry");
+			return -1;
+		}
+		dup = 0;
+		for (k = 0; k < i && !dup; k++)
+			dup = blobs[k].len == blobs[i].len &&
+			    memcmp(blobs[k].der, blobs[i].der, blobs[i].len) == 0;
+		for (j = 0; j < m && j < 4096 && !dup; j++)
+			dup = pdf_stream_equals(q,
+			    qpdf_oh_get_array_item(q, a, j), &blobs[i]);
+		if (dup)
+			continue;
+		num = u->next++;
+		if (upd_stream(u, num, "", blobs[i].der, blobs[i].len, err,
+		    errlen) == -1)
+			return -1;
+		c = array_with(q, c != 0 ? c : a,
+		    qpdf_get_object_by_id(q, (int)num, 0));
+	}
+	*newa = c;
+	return 0;
+}
+
+int
+pdf_add_dss(struct pdf_doc *doc, const struct pdf_dss *dss,
+    unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+	static const char *keys[3] = { "/Certs", "/OCSPs", "/CRLs" };
+	const struct pdf_blob *lists[3];
+	size_t counts[3];
+	struct pdf_update u;
+	qpdf_data q = doc->q;
+	qpdf_oh root, d, newd, a, newa;
+	int i, rc = -1, changed = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	memset(&u, 0, sizeof(u));
+	lists[0] = dss->certs;
+	counts[0] = dss->ncerts;
+	lists[1] = dss->ocsps;
+	counts[1] = dss->nocsps;
+	lists[2] = dss->crls;
+	counts[2] = dss->ncrls;
+	if (counts[0] + counts[1] + counts[2] == 0 ||
+	    counts[0] + counts[1] + counts[2] > 20) {
+		snprintf(err, errlen, "DSS: 1 to 20 certificates, OCSP "
+		    "responses and CRLs in all");
+		goto out;
+	}
+	for (i = 0; i < 3; i++) {
+		if (counts[i] != 0 && lists[i] == NULL) {
+			snprintf(err, errlen, "DSS: %s list missing", keys[i] + 1);
+			goto out;
+		}
+	}
+	if (upd_begin(&u, doc, err, errlen) == -1)
+		goto out;
+	root = qpdf_oh_get_key(q, qpdf_get_trailer(q), "/Root");
+	d = qpdf_oh_get_key(q, root, "/DSS");
+	if (!qpdf_oh_is_null(q, d) && !qpdf_oh_is_dictionary(q, d)) {
+		snprintf(err, errlen, "/DSS is not a dictionary: refused");
+		goto out;
+	}
+	/* ETSI EN 319 142-1 §5.4.2: arrays of streams holding DER. */
+	newd = qpdf_oh_is_null(q, d) ? qpdf_oh_new_dictionary(q) : d;
+	for (i = 0; i < 3; i++) {
+		a = qpdf_oh_get_key(q, newd, keys[i]);
+		if (!qpdf_oh_is_null(q, a) && !qpdf_oh_is_array(q, a)) {
+			snprintf(err, errlen, "DSS %s is not an array: refused",
+			    keys[i]);
+			goto out;
+		}
+		if (dss_streams(&u, q, a, lists[i], counts[i], &newa, err,
+		    errlen) == -1)
+			goto out;
+		if (newa == 0)
+			continue;
+		changed = 1;
+		if (qpdf_oh_is_indirect(q, a)) {
+			if (upd_rewrite(&u, q, qpdf_oh_get_object_id(q, a),
+			    qpdf_oh_get_generation(q, a), newa, "DSS array",
+			    err, errlen) == -1)
+				goto out;
+		} else
+			newd = dict_with(q, newd, keys[i], newa);
+	}
+	if (!changed) {
+		snprintf(err, errlen, "DSS already holds all of this "
+		    "validation material");
+		goto out;
+	}
+	if (newd != d) {
+		if (qpdf_oh_is_indirect(q, d)) {
+			if (upd_rewrite(&u, q, qpdf_oh_get_object_id(q, d),
+			    qpdf_oh_get_generation(q, d), newd, "DSS", err,
+			    errlen) == -1)
+				goto out;
+		} else {
+			/* A new DSS is an indirect object of its own. */
+			long long num = u.next++;
+			const char *s;
+
+			if (upd_obj(&u, num, 0, err, errlen) == -1)
+				goto out;
+			s = qpdf_oh_unparse(q, newd);
+			buf_str(&u.out, s);
+			buf_str(&u.out, "\nendobj\n");
+			if (upd_rewrite(&u, q, qpdf_oh_get_object_id(q, root),
+			    qpdf_oh_get_generation(q, root), dict_with(q, root,
+			    "/DSS", qpdf_get_object_by_id(q, (int)num, 0)),
+			    "catalog", err, errlen) == -1)
+				goto out;
+		}
+	}
+	if (pdf_qpdf_failed(q, "DSS", err, errlen))
+		goto out;
+	if (upd_finish(&u, doc, err, errlen) == -1)
+		goto out;
+	*out = u.out.p;
+	*outlen = u.out.len;
+	u.out.p = NULL;
+	rc = 0;
+ out:
+	free(u.out.p);
+	qpdf_oh_release_all(q);
+	return rc;
+}
