@@ -550,6 +550,10 @@ pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
 
 	trailer = qpdf_get_trailer(q);
 	root = qpdf_oh_get_key(q, trailer, "/Root");
+	(void)qpdf_oh_is_dictionary(q, root);	/* resolves it */
+	if (pdf_qpdf_failed(q, "catalog", err, errlen) ||
+	    pdf_qpdf_warned(q, "catalog", err, errlen))
+		goto out;
 	if (!qpdf_oh_is_indirect(q, root) || !qpdf_oh_is_dictionary(q, root)) {
 		snprintf(err, errlen, "trailer /Root is not an indirect "
 		    "dictionary (ISO 32000-1 §7.5.5)");
@@ -1446,19 +1450,29 @@ pdf_add_dss(struct pdf_doc *doc, const struct pdf_dss *dss,
 			    errlen) == -1)
 				goto out;
 		} else {
-			/* A new DSS is an indirect object of its own. */
+			/*
+			 * A new DSS is an indirect object of its own. qpdf drops
+			 * a key whose value resolves to null, as a reference to
+			 * an object it does not know does: the new number holds
+			 * the DSS in qpdf's memory while we serialise the catalog
+			 * (then null again, so that doc stays as it was read).
+			 */
 			long long num = u.next++;
 			const char *s;
+			int wrote;
 
 			if (upd_obj(&u, num, 0, err, errlen) == -1)
 				goto out;
 			s = qpdf_oh_unparse(q, newd);
 			buf_str(&u.out, s);
 			buf_str(&u.out, "\nendobj\n");
-			if (upd_rewrite(&u, q, qpdf_oh_get_object_id(q, root),
+			qpdf_replace_object(q, (int)num, 0, newd);
+			wrote = upd_rewrite(&u, q, qpdf_oh_get_object_id(q, root),
 			    qpdf_oh_get_generation(q, root), dict_with(q, root,
 			    "/DSS", qpdf_get_object_by_id(q, (int)num, 0)),
-			    "catalog", err, errlen) == -1)
+			    "catalog", err, errlen);
+			qpdf_replace_object(q, (int)num, 0, qpdf_oh_new_null(q));
+			if (wrote == -1)
 				goto out;
 		}
 	}

@@ -1,0 +1,912 @@
+/*
+ * sign/pdf: incremental signature and DSS updates on PDFs made here (classic
+ * xref tables, xref and object streams through qpdf, several pages, an
+ * existing form), signed with a throw-away key by OpenSSL's CMS, and judged
+ * by independent tools: qpdf --check, pdfsig, pdftoppm, qpdf --show-object.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "sign/pdf.h"
+
+static char	 dir[256];
+static char	 big[65536];	/* qpdf's view of a signature dictionary */
+static EVP_PKEY	*key;
+static X509	*cert;
+
+/* --- files and commands ------------------------------------------------- */
+
+static void
+write_file(const char *path, const unsigned char *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static unsigned char *
+read_file(const char *path, size_t *lenp)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *p = NULL;
+	size_t n = 0, cap = 0, r;
+
+	assert_non_null(f);
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap ? cap * 2 : 65536;
+			p = realloc(p, cap);
+			assert_non_null(p);
+		}
+		if ((r = fread(p + n, 1, cap - n, f)) == 0)
+			break;
+		n += r;
+	}
+	fclose(f);
+	*lenp = n;
+	return p;
+}
+
+/* Runs a shell command; its exit status, and its stdout+stderr in out. */
+static int
+run(char *out, size_t outlen, const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	FILE *f;
+	size_t n = 0, r;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (n + 1 < outlen && (r = fread(out + n, 1, outlen - n - 1, f)) > 0)
+		n += r;
+	out[n] = '\0';
+	while (fread(cmd, 1, sizeof(cmd), f) > 0)
+		;
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static size_t
+count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	const char *p = hay;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	return n;
+}
+
+static void
+path_of(char *p, size_t len, const char *name)
+{
+	snprintf(p, len, "%s/%s", dir, name);
+}
+
+/* --- PDFs made here ----------------------------------------------------- */
+
+/*
+ * A classic PDF with npages pages, an /Info and an /ID. form 1: an indirect
+ * AcroForm holding a text field "Text1" whose widget sits in page 1's direct
+ * /Annots; 2: certified with DocMDP /P 1; 3: a direct AcroForm whose /Fields
+ * and page 1's /Annots are indirect (empty) arrays.
+ */
+static void
+make_pdf(const char *name, int npages, int form)
+{
+	char obj[64][512], path[512], kids[256] = "";
+	size_t offs[64], n = 0, i, xref;
+	FILE *f;
+	long off;
+	int pg;
+	const char *content = "BT /F1 24 Tf 72 700 Td (Hello, PDF) Tj ET";
+
+	/* 1 catalog, 2 pages, 3 font, 4 contents, 5 info, [6 form, 7 field],
+	 * then the pages. */
+	snprintf(obj[n++], 512, "<< /Type /Catalog /Pages 2 0 R%s >>",
+	    form == 1 ? " /AcroForm 6 0 R" : form == 2 ?
+	    " /Perms << /DocMDP 6 0 R >>" : form == 3 ?
+	    " /AcroForm << /Fields 6 0 R >>" : "");
+	for (pg = 0; pg < npages; pg++) {
+		char r[16];
+
+		snprintf(r, sizeof(r), "%s%d 0 R", pg ? " " : "", 8 + pg);
+		strcat(kids, r);
+	}
+	snprintf(obj[n++], 512, "<< /Type /Pages /Kids [%s] /Count %d >>", kids,
+	    npages);
+	snprintf(obj[n++], 512, "<< /Type /Font /Subtype /Type1 /BaseFont "
+	    "/Helvetica >>");
+	snprintf(obj[n++], 512, "<< /Length %zu >>\nstream\n%s\nendstream",
+	    strlen(content), content);
+	snprintf(obj[n++], 512, "<< /Producer (test_pdf) /Title (A test) >>");
+	if (form == 2) {
+		snprintf(obj[n++], 512, "<< /Type /Sig /Filter /Adobe.PPKLite "
+		    "/SubFilter /adbe.pkcs7.detached /Reference [<< /Type "
+		    "/SigRef /TransformMethod /DocMDP /TransformParams << /Type "
+		    "/TransformParams /P 1 /V /1.2 >> >>] /ByteRange [0 0 0 0] "
+		    "/Contents <00> >>");
+		snprintf(obj[n++], 512, "null");
+	} else if (form == 3) {
+		snprintf(obj[n++], 512, "[]");
+		snprintf(obj[n++], 512, "[]");
+	} else {
+		snprintf(obj[n++], 512, "<< /Fields [7 0 R] /DA (/Helv 0 Tf 0 g) "
+		    "/DR << /Font << /Helv 3 0 R >> >> >>");
+		snprintf(obj[n++], 512, "<< /FT /Tx /T (Text1) /V (hello) /Type "
+		    "/Annot /Subtype /Widget /Rect [72 600 272 630] /P 8 0 R /F 4 "
+		    ">>");
+	}
+	for (pg = 0; pg < npages; pg++)
+		snprintf(obj[n++], 512, "<< /Type /Page /Parent 2 0 R /MediaBox "
+		    "[0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+		    "/Contents 4 0 R%s >>", pg == 0 && form == 1 ?
+		    " /Annots [7 0 R]" : pg == 0 && form == 3 ? " /Annots 7 0 R" :
+		    "");
+	path_of(path, sizeof(path), name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", f);
+	for (i = 0; i < n; i++) {
+		off = ftell(f);
+		offs[i] = (size_t)off;
+		fprintf(f, "%zu 0 obj\n%s\nendobj\n", i + 1, obj[i]);
+	}
+	xref = (size_t)ftell(f);
+	fprintf(f, "xref\n0 %zu\n0000000000 65535 f\r\n", n + 1);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%010zu 00000 n\r\n", offs[i]);
+	fprintf(f, "trailer\n<< /Size %zu /Root 1 0 R /Info 5 0 R /ID "
+	    "[<00112233445566778899AABBCCDDEEFF> <00112233445566778899AABBCCDDEEFF>]"
+	    " >>\nstartxref\n%zu\n%%%%EOF\n", n + 1, xref);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* name2: name rewritten by qpdf with object streams (an xref stream). */
+static void
+make_objstm_pdf(const char *name, const char *name2)
+{
+	char a[512], b[512], out[4096];
+
+	path_of(a, sizeof(a), name);
+	path_of(b, sizeof(b), name2);
+	assert_int_equal(run(out, sizeof(out), "qpdf --object-streams=generate "
+	    "'%s' '%s'", a, b), 0);
+}
+
+/* --- signing with OpenSSL ----------------------------------------------- */
+
+static void
+make_key(void)
+{
+	key = EVP_EC_gen("P-256");
+	assert_non_null(key);
+	cert = X509_new();
+	assert_non_null(cert);
+	X509_set_version(cert, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), 42);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN",
+	    MBSTRING_ASC, (const unsigned char *)"test_pdf signer", -1, -1, 0);
+	X509_set_issuer_name(cert, X509_get_subject_name(cert));
+	X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+	X509_set_pubkey(cert, key);
+	assert_true(X509_sign(cert, key, EVP_sha256()) > 0);
+}
+
+/* A detached CMS SignedData over the ByteRange of p, embedded in it. */
+static void
+sign_prepared(struct pdf_prepared *p)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], md2[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, md2len = 0;
+	unsigned char *der = NULL;
+	char err[256];
+	BIO *in;
+	CMS_ContentInfo *cms;
+	int len;
+
+	/* pdf_byterange_digest agrees with a digest of the two parts. */
+	assert_int_equal(pdf_byterange_digest(p, EVP_sha256(), md, &mdlen), 0);
+	{
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+		EVP_DigestUpdate(ctx, p->buf, (size_t)p->byterange[1]);
+		EVP_DigestUpdate(ctx, p->buf + p->byterange[2],
+		    (size_t)p->byterange[3]);
+		EVP_DigestFinal_ex(ctx, md2, &md2len);
+		EVP_MD_CTX_free(ctx);
+	}
+	assert_int_equal(mdlen, 32);
+	assert_memory_equal(md, md2, 32);
+	/* The excluded part is exactly /Contents' <...>. */
+	assert_int_equal(p->buf[p->byterange[1]], '<');
+	assert_int_equal(p->buf[p->byterange[2] - 1], '>');
+	assert_int_equal(p->byterange[2] - p->byterange[1],
+	    (long long)p->contents_hexlen + 2);
+	assert_int_equal(p->byterange[2] + p->byterange[3], (long long)p->len);
+
+	in = BIO_new(BIO_s_mem());
+	BIO_write(in, p->buf, (int)p->byterange[1]);
+	BIO_write(in, p->buf + p->byterange[2], (int)p->byterange[3]);
+	cms = CMS_sign(cert, key, NULL, in, CMS_DETACHED | CMS_BINARY |
+	    CMS_NOSMIMECAP);
+	assert_non_null(cms);
+	len = i2d_CMS_ContentInfo(cms, &der);
+	assert_true(len > 0);
+	assert_int_equal(pdf_embed_signature(p, der, (size_t)len, err,
+	    sizeof(err)), 0);
+	OPENSSL_free(der);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+}
+
+/* Signs file in with opts into out; returns the signature count before. */
+static int
+sign_file(const char *in, const char *out, const struct pdf_sig_opts *o)
+{
+	char a[512], b[512], err[256];
+	unsigned char *buf;
+	size_t len;
+	struct pdf_doc *doc = NULL;
+	struct pdf_prepared p;
+	int before;
+
+	path_of(a, sizeof(a), in);
+	path_of(b, sizeof(b), out);
+	buf = read_file(a, &len);
+	if (pdf_open(buf, len, &doc, err, sizeof(err)) != 0)
+		fail_msg("pdf_open %s: %s", in, err);
+	before = pdf_signature_count(doc);
+	if (pdf_prepare_signature(doc, o, &p, err, sizeof(err)) != 0)
+		fail_msg("pdf_prepare_signature %s: %s", in, err);
+	/* The original bytes are a prefix of the new file. */
+	assert_true(p.len > len);
+	assert_memory_equal(p.buf, buf, len);
+	sign_prepared(&p);
+	write_file(b, p.buf, p.len);
+	pdf_prepared_clear(&p);
+	assert_null(p.buf);
+	pdf_close(doc);
+	free(buf);
+	return before;
+}
+
+/* qpdf --check passes without a warning. */
+static void
+check_qpdf(const char *name)
+{
+	char path[512], out[8192];
+
+	path_of(path, sizeof(path), name);
+	if (run(out, sizeof(out), "qpdf --check '%s'", path) != 0 ||
+	    strstr(out, "No syntax or stream encoding errors") == NULL)
+		fail_msg("qpdf --check %s:\n%s", name, out);
+}
+
+/* pdfsig: nsig signatures, all valid, the last one covering the file. */
+static void
+check_pdfsig(const char *name, int nsig, int last_total)
+{
+	char path[512], out[16384], want[64];
+	const char *last;
+
+	path_of(path, sizeof(path), name);
+	run(out, sizeof(out), "pdfsig -nocert '%s'", path);
+	snprintf(want, sizeof(want), "Signature #%d:", nsig);
+	if (strstr(out, want) == NULL ||
+	    count(out, "Signature #") != (size_t)nsig ||
+	    count(out, "Signature Validation: Signature is Valid.") !=
+	    (size_t)nsig || count(out, "ETSI.CAdES.detached") != (size_t)nsig)
+		fail_msg("pdfsig %s (want %d valid):\n%s", name, nsig, out);
+	last = strstr(out, want);
+	if (last_total && strstr(last, "Total document signed") == NULL)
+		fail_msg("pdfsig %s: the last signature does not cover the "
+		    "whole file:\n%s", name, out);
+	if (!last_total && strstr(last, "Total document signed") != NULL)
+		fail_msg("pdfsig %s: an update follows the last signature, yet "
+		    "it covers the whole file:\n%s", name, out);
+}
+
+/* qpdf's view of one object ("trailer" or a number), in out. */
+static void
+show_object(const char *name, const char *obj, char *out, size_t outlen)
+{
+	char path[512];
+
+	path_of(path, sizeof(path), name);
+	if (run(out, outlen, "qpdf --show-object=%s '%s'", obj, path) != 0)
+		fail_msg("qpdf --show-object=%s %s: %s", obj, name, out);
+}
+
+/* The number of the indirect object that key refers to in text. */
+static int
+ref_of(const char *text, const char *k)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "%s ", k);
+	p = strstr(text, pat);
+	if (p == NULL)
+		fail_msg("no %s in %s", k, text);
+	return atoi(p + strlen(pat));
+}
+
+static struct pdf_sig_opts
+opts_invisible(void)
+{
+	struct pdf_sig_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.reason = "Approval";
+	o.location = "Jakarta";
+	o.name = "Test Signer";
+	o.signing_time = 1700000000;
+	return o;
+}
+
+/* --- tests -------------------------------------------------------------- */
+
+static void
+test_classic_invisible(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	char out[8192];
+	size_t olen, nlen;
+	unsigned char *orig, *signd;
+
+	make_pdf("c1.pdf", 1, 0);
+	check_qpdf("c1.pdf");
+	assert_int_equal(sign_file("c1.pdf", "c1-s.pdf", &o), 0);
+	check_qpdf("c1-s.pdf");
+	check_pdfsig("c1-s.pdf", 1, 1);
+
+	/* A classic xref table follows the original, with /Prev to it. */
+	path_of(out, sizeof(out), "c1.pdf");
+	orig = read_file(out, &olen);
+	path_of(out, sizeof(out), "c1-s.pdf");
+	signd = read_file(out, &nlen);
+	assert_non_null(memmem(signd + olen, nlen - olen, "\nxref\n", 6));
+	assert_non_null(memmem(signd + olen, nlen - olen, "/SubFilter "
+	    "/ETSI.CAdES.detached", 29));
+	assert_non_null(memmem(signd + olen, nlen - olen,
+	    "/M (D:20231114221320+00'00')", 28));
+	free(orig);
+	free(signd);
+
+	/* The widget is in page 1's /Annots, the field in /AcroForm. */
+	show_object("c1-s.pdf", "trailer", out, sizeof(out));
+	assert_non_null(strstr(out, "/Prev "));
+	assert_int_equal(ref_of(out, "/Size"), 11);
+	show_object("c1-s.pdf", "1", out, sizeof(out));
+	assert_non_null(strstr(out, "/Fields [ 10 0 R ]"));
+	assert_non_null(strstr(out, "/SigFlags 3"));
+	show_object("c1-s.pdf", "8", out, sizeof(out));
+	assert_non_null(strstr(out, "/Annots [ 10 0 R ]"));
+	show_object("c1-s.pdf", "10", out, sizeof(out));
+	assert_non_null(strstr(out, "/FT /Sig"));
+	assert_non_null(strstr(out, "/T (Signature1)"));
+	assert_non_null(strstr(out, "/Rect [ 0 0 0 0 ]"));
+	assert_non_null(strstr(out, "/V 9 0 R"));
+	show_object("c1-s.pdf", "9", big, sizeof(big));
+	assert_non_null(strstr(big, "/Reason (Approval)"));
+	assert_non_null(strstr(big, "/Location (Jakarta)"));
+	assert_non_null(strstr(big, "/Name (Test Signer)"));
+}
+
+static void
+test_xref_stream(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	char path[512], out[8192], num[16];
+	unsigned char *orig, *signd;
+	size_t olen, nlen;
+
+	make_pdf("x0.pdf", 2, 1);
+	make_objstm_pdf("x0.pdf", "x1.pdf");
+	path_of(path, sizeof(path), "x1.pdf");
+	orig = read_file(path, &olen);
+	assert_non_null(memmem(orig, olen, "/ObjStm", 7));
+	assert_non_null(memmem(orig, olen, "/XRef", 5));
+	assert_int_equal(sign_file("x1.pdf", "x1-s.pdf", &o), 0);
+	check_qpdf("x1-s.pdf");
+	check_pdfsig("x1-s.pdf", 1, 1);
+
+	/* The update ends with an xref stream, not a table. */
+	path_of(path, sizeof(path), "x1-s.pdf");
+	signd = read_file(path, &nlen);
+	assert_null(memmem(signd + olen, nlen - olen, "\nxref", 5));
+	assert_non_null(memmem(signd + olen, nlen - olen, "/Type /XRef", 11));
+	assert_non_null(memmem(signd + olen, nlen - olen, "/W [1 4 2]", 10));
+	free(orig);
+	free(signd);
+
+	/* The text field of the form is still there, next to ours. */
+	show_object("x1-s.pdf", "trailer", out, sizeof(out));
+	snprintf(num, sizeof(num), "%d", ref_of(out, "/Root"));
+	show_object("x1-s.pdf", num, out, sizeof(out));
+	snprintf(num, sizeof(num), "%d", ref_of(out, "/AcroForm"));
+	show_object("x1-s.pdf", num, out, sizeof(out));
+	assert_non_null(strstr(out, "/DA (/Helv 0 Tf 0 g)"));
+	assert_int_equal(count(strstr(out, "/Fields [ "), " R"), 2);
+
+	/* A second signature on the xref-stream file keeps the first. */
+	assert_int_equal(sign_file("x1-s.pdf", "x1-ss.pdf", &o), 1);
+	check_qpdf("x1-ss.pdf");
+	check_pdfsig("x1-ss.pdf", 2, 1);
+}
+
+static void
+test_serial(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	char out[16384], path[512];
+	unsigned char *buf;
+	size_t len;
+	struct pdf_doc *doc;
+	char err[256];
+
+	make_pdf("s0.pdf", 1, 0);
+	assert_int_equal(sign_file("s0.pdf", "s1.pdf", &o), 0);
+	o.reason = "Second approval";
+	assert_int_equal(sign_file("s1.pdf", "s2.pdf", &o), 1);
+	check_qpdf("s2.pdf");
+	check_pdfsig("s2.pdf", 2, 1);
+	/* A third, with a name of our choice. */
+	o.field_name = "Approver";
+	assert_int_equal(sign_file("s2.pdf", "s3.pdf", &o), 2);
+	check_qpdf("s3.pdf");
+	check_pdfsig("s3.pdf", 3, 1);
+
+	path_of(path, sizeof(path), "s3.pdf");
+	buf = read_file(path, &len);
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	assert_int_equal(pdf_signature_count(doc), 3);
+	pdf_close(doc);
+	free(buf);
+	show_object("s3.pdf", "1", out, sizeof(out));
+	assert_non_null(strstr(out, "/Fields [ 10 0 R "));
+	assert_int_equal(count(out, " 0 R"), 3 + 1);	/* 3 fields, /Pages */
+}
+
+/* Counts dark pixels of a PGM (P5, 8 bits) in [x0, x1) x [y0, y1). */
+static size_t
+pgm_dark(const unsigned char *p, size_t len, int x0, int y0, int x1, int y1,
+    int *wp, int *hp)
+{
+	int w, h, max, n = 0, x, y;
+	size_t dark = 0;
+
+	assert_int_equal(sscanf((const char *)p, "P5 %d %d %d%n", &w, &h, &max,
+	    &n), 3);
+	n++;
+	assert_true((size_t)n + (size_t)w * (size_t)h <= len);
+	*wp = w;
+	*hp = h;
+	for (y = y0; y < y1 && y < h; y++)
+		for (x = x0; x < x1 && x < w; x++)
+			if (p[n + y * w + x] < 128)
+				dark++;
+	return dark;
+}
+
+static void
+test_visible_qr(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	char out[8192], path[512], ppm[512];
+	unsigned char *img;
+	size_t len, inside, outside, all;
+	int w, h;
+
+	make_pdf("v0.pdf", 3, 0);
+	o.visible = 1;
+	o.page = 2;
+	o.x = 100;
+	o.y = 200;
+	o.size = 120;
+	o.qr_text = "https://verify.example.test/doc/0123456789abcdef";
+	o.name = "Pénandatangan Ü€𝄞";	/* UTF-16, with a surrogate pair */
+	assert_int_equal(sign_file("v0.pdf", "v1.pdf", &o), 0);
+	check_qpdf("v1.pdf");
+	check_pdfsig("v1.pdf", 1, 1);
+
+	/* Page 2 (object 9) holds the widget with the asked /Rect. */
+	show_object("v1.pdf", "9", out, sizeof(out));
+	assert_non_null(strstr(out, "/Annots [ 12 0 R ]"));
+	show_object("v1.pdf", "12", out, sizeof(out));
+	assert_non_null(strstr(out, "/Rect [ 100 200 220 320 ]"));
+	assert_non_null(strstr(out, "/P 9 0 R"));
+	assert_non_null(strstr(out, "/AP << /N 13 0 R >>"));
+	show_object("v1.pdf", "11", big, sizeof(big));
+	assert_non_null(strstr(big, "/Name <feff005000e9006e"));
+	assert_non_null(strstr(big, "d834dd1e>"));
+
+	/* Rendered at 72 dpi: dark modules inside the square, none on the rest
+	 * of page 2 (which has text only at the top). */
+	path_of(path, sizeof(path), "v1.pdf");
+	path_of(ppm, sizeof(ppm), "v1-p2");
+	assert_int_equal(run(out, sizeof(out), "pdftoppm -r 72 -gray -f 2 -l 2 "
+	    "-singlefile '%s' '%s'", path, ppm), 0);
+	strcat(ppm, ".pgm");
+	img = read_file(ppm, &len);
+	/* PDF y 200..320 is image row 792-320..792-200. */
+	inside = pgm_dark(img, len, 100, 472, 220, 592, &w, &h);
+	assert_int_equal(w, 612);
+	assert_int_equal(h, 792);
+	all = pgm_dark(img, len, 0, 0, w, h, &w, &h);
+	outside = all - inside - pgm_dark(img, len, 0, 0, w, 120, &w, &h);
+	assert_true(inside > 120 * 120 / 4 && inside < 120 * 120 * 3 / 4);
+	assert_int_equal(outside, 0);
+	/* The quiet zone: the 4-module border (>= 4 points here) is white. */
+	assert_int_equal(pgm_dark(img, len, 100, 472, 220, 476, &w, &h), 0);
+	free(img);
+}
+
+static void
+test_existing_form(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	char out[8192], path[512], err[256];
+	unsigned char *buf;
+	size_t len;
+	struct pdf_doc *doc;
+	struct pdf_prepared p;
+
+	make_pdf("f0.pdf", 1, 1);
+	check_qpdf("f0.pdf");
+	/* A field named like the text field is refused. */
+	path_of(path, sizeof(path), "f0.pdf");
+	buf = read_file(path, &len);
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	assert_int_equal(pdf_signature_count(doc), 0);
+	assert_int_equal(pdf_page_count(doc), 1);
+	o.field_name = "Text1";
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "already exists"));
+	o.field_name = "a.b";
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "period"));
+	o.field_name = NULL;
+	o.reason = "bad \xff utf-8";
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "UTF-8"));
+	o.reason = "Approval";
+	o.page = 2;
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "page 2"));
+	pdf_close(doc);
+	free(buf);
+
+	o.page = 1;
+	assert_int_equal(sign_file("f0.pdf", "f1.pdf", &o), 0);
+	check_qpdf("f1.pdf");
+	check_pdfsig("f1.pdf", 1, 1);
+	/* The indirect AcroForm is rewritten, keeping its /DA and /DR. */
+	show_object("f1.pdf", "6", out, sizeof(out));
+	assert_non_null(strstr(out, "/Fields [ 7 0 R 10 0 R ]"));
+	assert_non_null(strstr(out, "/DA (/Helv 0 Tf 0 g)"));
+	assert_non_null(strstr(out, "/DR << /Font << /Helv 3 0 R >> >>"));
+	assert_non_null(strstr(out, "/SigFlags 3"));
+	show_object("f1.pdf", "8", out, sizeof(out));
+	assert_non_null(strstr(out, "/Annots [ 7 0 R 10 0 R ]"));
+	assert_non_null(strstr(out, "/Resources << /Font << /F1 3 0 R >> >>"));
+}
+
+static void
+test_indirect_arrays_and_docmdp(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	struct pdf_blob b = { (const unsigned char *)"\x30\x00", 2 };
+	struct pdf_dss dss = { &b, 1, NULL, 0, NULL, 0 };
+	struct pdf_prepared p;
+	struct pdf_doc *doc;
+	unsigned char *buf, *out;
+	size_t len, outlen;
+	char text[8192], path[512], err[256];
+
+	/* Indirect /Fields and /Annots: those array objects are rewritten. */
+	make_pdf("i0.pdf", 1, 3);
+	check_qpdf("i0.pdf");
+	assert_int_equal(sign_file("i0.pdf", "i1.pdf", &o), 0);
+	check_qpdf("i1.pdf");
+	check_pdfsig("i1.pdf", 1, 1);
+	show_object("i1.pdf", "6", text, sizeof(text));
+	assert_string_equal(text, "[ 10 0 R ]\n");
+	show_object("i1.pdf", "7", text, sizeof(text));
+	assert_string_equal(text, "[ 10 0 R ]\n");
+	show_object("i1.pdf", "1", text, sizeof(text));
+	assert_non_null(strstr(text, "/AcroForm << /Fields 6 0 R /SigFlags 3 "
+	    ">>"));
+	show_object("i1.pdf", "8", text, sizeof(text));
+	assert_non_null(strstr(text, "/Annots 7 0 R"));
+
+	/* Certified with no change allowed: a signature is refused, a DSS
+	 * (allowed by every DocMDP level) is not. */
+	make_pdf("m0.pdf", 1, 2);
+	check_qpdf("m0.pdf");
+	path_of(path, sizeof(path), "m0.pdf");
+	buf = read_file(path, &len);
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "DocMDP"));
+	assert_null(p.buf);
+	assert_int_equal(pdf_add_dss(doc, &dss, &out, &outlen, err,
+	    sizeof(err)), 0);
+	pdf_close(doc);
+	path_of(path, sizeof(path), "m1.pdf");
+	write_file(path, out, outlen);
+	free(out);
+	free(buf);
+	check_qpdf("m1.pdf");
+}
+
+static void
+test_dss(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	struct pdf_blob certs[3], ocsp[1];
+	struct pdf_dss dss;
+	unsigned char *der = NULL, *buf, *out = NULL, *raw;
+	char path[512], text[8192], err[256], num[16], raws[512];
+	struct pdf_doc *doc;
+	size_t len, outlen, rawlen;
+	int dlen, dssobj, first;
+	const char *names[2] = { "s-x.pdf", "d-c.pdf" };
+	int xs;
+
+	dlen = i2d_X509(cert, &der);
+	assert_true(dlen > 0);
+	certs[0].der = der;
+	certs[0].len = (size_t)dlen;
+	certs[1] = certs[0];		/* twice: stored once */
+	certs[2].der = (const unsigned char *)"not really a certificate";
+	certs[2].len = 24;
+	ocsp[0].der = (const unsigned char *)"\x30\x03\x0a\x01\x00";
+	ocsp[0].len = 5;
+	memset(&dss, 0, sizeof(dss));
+	dss.certs = certs;
+	dss.ncerts = 3;
+	dss.ocsps = ocsp;
+	dss.nocsps = 1;
+
+	make_pdf("d0.pdf", 1, 0);
+	make_objstm_pdf("d0.pdf", "d0x.pdf");
+	for (xs = 0; xs < 2; xs++) {
+		sign_file(xs ? "d0x.pdf" : "d0.pdf", names[xs], &o);
+		path_of(path, sizeof(path), names[xs]);
+		buf = read_file(path, &len);
+		assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+		if (pdf_add_dss(doc, &dss, &out, &outlen, err, sizeof(err)) != 0)
+			fail_msg("pdf_add_dss: %s", err);
+		assert_memory_equal(out, buf, len);
+		pdf_close(doc);
+		free(buf);
+		snprintf(path, sizeof(path), "%s/dss%d.pdf", dir, xs);
+		write_file(path, out, outlen);
+		free(out);
+		check_qpdf(xs ? "dss1.pdf" : "dss0.pdf");
+		check_pdfsig(xs ? "dss1.pdf" : "dss0.pdf", 1, 0);
+
+		/* /DSS in the catalog: two certificates, one OCSP response. */
+		show_object(xs ? "dss1.pdf" : "dss0.pdf", "trailer", text,
+		    sizeof(text));
+		snprintf(num, sizeof(num), "%d", ref_of(text, "/Root"));
+		show_object(xs ? "dss1.pdf" : "dss0.pdf", num, text,
+		    sizeof(text));
+		dssobj = ref_of(text, "/DSS");
+		snprintf(num, sizeof(num), "%d", dssobj);
+		show_object(xs ? "dss1.pdf" : "dss0.pdf", num, text,
+		    sizeof(text));
+		assert_non_null(strstr(text, "/Certs [ "));
+		first = ref_of(text, "/Certs [");
+		assert_int_equal(count(strstr(text, "/Certs"), " R") , 2 + 1);
+		assert_non_null(strstr(text, "/OCSPs [ "));
+		/* The first certificate stream holds the DER as it is. */
+		snprintf(raws, sizeof(raws), "%s/raw%d", dir, xs);
+		path_of(path, sizeof(path), xs ? "dss1.pdf" : "dss0.pdf");
+		assert_int_equal(run(text, sizeof(text), "qpdf "
+		    "--show-object=%d --raw-stream-data '%s' >'%s'", first, path,
+		    raws), 0);
+		raw = read_file(raws, &rawlen);
+		assert_int_equal(rawlen, (size_t)dlen);
+		assert_memory_equal(raw, der, rawlen);
+		free(raw);
+	}
+
+	/* Again on dss0.pdf: the same material is refused as nothing new, a
+	 * new CRL extends the existing DSS. */
+	path_of(path, sizeof(path), "dss0.pdf");
+	buf = read_file(path, &len);
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	assert_int_equal(pdf_add_dss(doc, &dss, &out, &outlen, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "already holds"));
+	memset(&dss, 0, sizeof(dss));
+	dss.crls = ocsp;
+	dss.ncrls = 1;
+	dss.certs = certs;
+	dss.ncerts = 1;
+	assert_int_equal(pdf_add_dss(doc, &dss, &out, &outlen, err,
+	    sizeof(err)), 0);
+	pdf_close(doc);
+	free(buf);
+	path_of(path, sizeof(path), "dss2.pdf");
+	write_file(path, out, outlen);
+	free(out);
+	check_qpdf("dss2.pdf");
+	check_pdfsig("dss2.pdf", 1, 0);
+	show_object("dss2.pdf", "trailer", text, sizeof(text));
+	snprintf(num, sizeof(num), "%d", ref_of(text, "/Root"));
+	show_object("dss2.pdf", num, text, sizeof(text));
+	snprintf(num, sizeof(num), "%d", ref_of(text, "/DSS"));
+	show_object("dss2.pdf", num, text, sizeof(text));
+	assert_non_null(strstr(text, "/CRLs [ "));
+	assert_int_equal(count(strstr(text, "/Certs"), " R") , 2 + 1);
+
+	/* A signature after the DSS keeps the first one valid too. */
+	o.reason = "After DSS";
+	assert_int_equal(sign_file("dss2.pdf", "dss3.pdf", &o), 1);
+	check_qpdf("dss3.pdf");
+	check_pdfsig("dss3.pdf", 2, 1);
+	OPENSSL_free(der);
+}
+
+static void
+expect_refused(const unsigned char *buf, size_t len, const char *want)
+{
+	struct pdf_doc *doc = (struct pdf_doc *)&doc;
+	char err[512] = "";
+
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), -1);
+	assert_null(doc);
+	if (strstr(err, want) == NULL)
+		fail_msg("want \"%s\" in \"%s\"", want, err);
+}
+
+static void
+test_refused(void **state)
+{
+	char a[512], b[512], out[4096];
+	unsigned char *buf;
+	size_t len;
+
+	make_pdf("r0.pdf", 1, 0);
+	path_of(a, sizeof(a), "r0.pdf");
+	/* Encrypted, with and without a user password. */
+	path_of(b, sizeof(b), "r-enc.pdf");
+	assert_int_equal(run(out, sizeof(out), "qpdf --encrypt u o 256 -- '%s' "
+	    "'%s'", a, b), 0);
+	buf = read_file(b, &len);
+	expect_refused(buf, len, "encrypted");
+	free(buf);
+	assert_int_equal(run(out, sizeof(out), "qpdf --encrypt '' o 256 -- "
+	    "'%s' '%s'", a, b), 0);
+	buf = read_file(b, &len);
+	expect_refused(buf, len, "encrypted");
+	free(buf);
+
+	buf = read_file(a, &len);
+	/* Truncated. */
+	expect_refused(buf, len / 2, "startxref");
+	expect_refused(buf, len - 10, "");
+	/* Garbage, empty. */
+	expect_refused((const unsigned char *)"hello, world", 12, "not a PDF");
+	expect_refused(buf, 0, "bytes");
+	/* A wrong xref offset (recovery is off). */
+	{
+		unsigned char *bad = malloc(len);
+		char *x;
+
+		memcpy(bad, buf, len);
+		x = memmem(bad, len, "0000000015 00000 n", 18);
+		assert_non_null(x);
+		memcpy(x, "0000000017", 10);
+		expect_refused(bad, len, "qpdf");
+		free(bad);
+	}
+	/* /Contents too small for the CMS. */
+	{
+		struct pdf_doc *doc;
+		struct pdf_prepared p;
+		struct pdf_sig_opts o = opts_invisible();
+		char err[256];
+		unsigned char cms[200];
+
+		memset(cms, 0x30, sizeof(cms));
+		o.contents_max = 100;
+		assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+		assert_int_equal(pdf_prepare_signature(doc, &o, &p, err,
+		    sizeof(err)), 0);
+		assert_int_equal(p.contents_hexlen, 200);
+		assert_int_equal(pdf_embed_signature(&p, cms, sizeof(cms), err,
+		    sizeof(err)), -1);
+		assert_non_null(strstr(err, "does not fit"));
+		assert_int_equal(pdf_embed_signature(&p, cms, 100, err,
+		    sizeof(err)), 0);
+		pdf_prepared_clear(&p);
+		/* Visible without text, or off the page range. */
+		o.visible = 1;
+		o.page = 1;
+		o.size = 50;
+		assert_int_equal(pdf_prepare_signature(doc, &o, &p, err,
+		    sizeof(err)), -1);
+		assert_non_null(strstr(err, "QR"));
+		pdf_close(doc);
+	}
+	free(buf);
+}
+
+static int
+setup(void **state)
+{
+	const char *base = getenv("PKI_TEST_DIR");
+
+	snprintf(dir, sizeof(dir), "%s/test_pdf.XXXXXX", base ? base : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	make_key();
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char out[1024];
+
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	if (getenv("PKI_TEST_KEEP") == NULL)
+		run(out, sizeof(out), "rm -rf -- '%s'", dir);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classic_invisible),
+		cmocka_unit_test(test_xref_stream),
+		cmocka_unit_test(test_serial),
+		cmocka_unit_test(test_visible_qr),
+		cmocka_unit_test(test_existing_form),
+		cmocka_unit_test(test_indirect_arrays_and_docmdp),
+		cmocka_unit_test(test_dss),
+		cmocka_unit_test(test_refused),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
