@@ -330,8 +330,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind != argc) {
-		warnmsg("unexpected argument \"%s\" (a PIN or OTP goes in "
-		    "--factor-file, never on the command line)", argv[optind]);
+		/* Not quoted: it could be a PIN typed where it must not be. */
+		warnmsg("unexpected argument %d (a PIN or OTP goes in "
+		    "--factor-file, never on the command line)", optind);
 		usage();
 	}
 	if (o->csc_url == NULL || o->client_id == NULL ||
