@@ -15,17 +15,17 @@
 #include "sign/net.h"
 
 /* Longest access token and SAD accepted (RFC 6750 §2.1 b64token). */
-#define CSC_TOKEN_MAX	1024
+#define CSCC_TOKEN_MAX	1024
 
-struct csc {
+struct cscc {
 	char	*base;
 	char	*token;
 };
 
-struct csc *
-csc_new(const char *base_url)
+struct cscc *
+cscc_new(const char *base_url)
 {
-	struct csc *c;
+	struct cscc *c;
 	size_t n;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -41,7 +41,7 @@ csc_new(const char *base_url)
 }
 
 void
-csc_free_secret(char *s)
+cscc_free_secret(char *s)
 {
 	if (s == NULL)
 		return;
@@ -50,17 +50,17 @@ csc_free_secret(char *s)
 }
 
 void
-csc_free(struct csc *c)
+cscc_free(struct cscc *c)
 {
 	if (c == NULL)
 		return;
 	free(c->base);
-	csc_free_secret(c->token);
+	cscc_free_secret(c->token);
 	free(c);
 }
 
 void
-csc_cred_clear(struct csc_cred *cr)
+cscc_cred_clear(struct cscc_cred *cr)
 {
 	X509_free(cr->cert);
 	sk_X509_pop_free(cr->chain, X509_free);
@@ -86,7 +86,7 @@ b64v(int ch)
 }
 
 int
-csc_b64_decode(const char *in, unsigned char **out, size_t *outlen)
+cscc_b64_decode(const char *in, unsigned char **out, size_t *outlen)
 {
 	size_t n = strlen(in), i, o = 0, pad = 0;
 	unsigned char *buf;
@@ -150,7 +150,7 @@ printable(const char *s, char *out, size_t outlen)
 }
 
 void
-csc_parse_error(long status, const unsigned char *body, size_t len,
+cscc_parse_error(long status, const unsigned char *body, size_t len,
     const char *const *avoid, char *msg, size_t msglen)
 {
 	json_t *root;
@@ -159,7 +159,7 @@ csc_parse_error(long status, const unsigned char *body, size_t len,
 	char eb[64] = "", db[256] = "";
 	size_t i;
 
-	root = json_load_bounded(body, len, CSC_RESP_MAX, &jerr);
+	root = json_load_bounded(body, len, CSCC_RESP_MAX, &jerr);
 	if (root != NULL)
 		json_unpack_ex(root, &jerr, 0, "{s?s, s?s}", "error", &e,
 		    "error_description", &d);
@@ -185,13 +185,13 @@ csc_parse_error(long status, const unsigned char *body, size_t len,
 	json_decref(root);
 }
 
-/* A token or SAD: 1..CSC_TOKEN_MAX characters of RFC 6750's b64token. */
+/* A token or SAD: 1..CSCC_TOKEN_MAX characters of RFC 6750's b64token. */
 static int
 token_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n > 0 && n <= CSC_TOKEN_MAX && strspn(s,
+	return n > 0 && n <= CSCC_TOKEN_MAX && strspn(s,
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789-._~+/=") == n;
 }
@@ -203,24 +203,24 @@ load(const unsigned char *body, size_t len, const char *what, char *err,
 	json_error_t jerr;
 	json_t *root;
 
-	if ((root = json_load_bounded(body, len, CSC_RESP_MAX, &jerr)) == NULL)
+	if ((root = json_load_bounded(body, len, CSCC_RESP_MAX, &jerr)) == NULL)
 		snprintf(err, errlen, "%s: the answer is not a JSON object: "
 		    "%s", what, jerr.text);
 	return root;
 }
 
 int
-csc_parse_token(const unsigned char *body, size_t len, char **token,
+cscc_parse_token(const unsigned char *body, size_t len, char **token,
     char *err, size_t errlen)
 {
 	json_t *root;
 	json_error_t jerr;
 	const char *t = NULL, *type = NULL;
-	int rc = CSC_ERR;
+	int rc = CSCC_ERR;
 
 	*token = NULL;
 	if ((root = load(body, len, "oauth2/token", err, errlen)) == NULL)
-		return CSC_ERR;
+		return CSCC_ERR;
 	if (json_unpack_ex(root, &jerr, 0, "{s:s, s:s}", "access_token", &t,
 	    "token_type", &type) != 0) {
 		snprintf(err, errlen, "oauth2/token: %s (RFC 6749 §5.1)",
@@ -243,7 +243,7 @@ csc_parse_token(const unsigned char *body, size_t len, char **token,
 }
 
 int
-csc_parse_info(const unsigned char *body, size_t len, struct csc_cred *cr,
+cscc_parse_info(const unsigned char *body, size_t len, struct cscc_cred *cr,
     char *err, size_t errlen)
 {
 	json_t *root, *certs = NULL, *algo = NULL, *v;
@@ -254,11 +254,11 @@ csc_parse_info(const unsigned char *body, size_t len, struct csc_cred *cr,
 	size_t i, dlen;
 	X509 *x = NULL;
 	EVP_PKEY *pk;
-	int rc = CSC_ERR;
+	int rc = CSCC_ERR;
 
 	memset(cr, 0, sizeof(*cr));
 	if ((root = load(body, len, "credentials/info", err, errlen)) == NULL)
-		return CSC_ERR;
+		return CSCC_ERR;
 	if (json_unpack_ex(root, &jerr, 0, "{s:{s:s, s?o}, s:{s:o, s?s}}",
 	    "cert", "status", &status, "certificates", &certs, "key", "algo",
 	    &algo, "status", &kstatus) != 0) {
@@ -275,7 +275,7 @@ csc_parse_info(const unsigned char *body, size_t len, struct csc_cred *cr,
 		goto nomem;
 	json_array_foreach(certs, i, v) {
 		if (!json_is_string(v) ||
-		    csc_b64_decode(json_string_value(v), &der, &dlen) != 0) {
+		    cscc_b64_decode(json_string_value(v), &der, &dlen) != 0) {
 			snprintf(err, errlen, "credentials/info: certificate "
 			    "%zu is not base64", i);
 			goto out;
@@ -327,23 +327,23 @@ csc_parse_info(const unsigned char *body, size_t len, struct csc_cred *cr,
 	X509_free(x);
 	json_decref(root);
 	if (rc != 0)
-		csc_cred_clear(cr);
+		cscc_cred_clear(cr);
 	return rc;
 }
 
 int
-csc_parse_authorize(const unsigned char *body, size_t len, char **sad,
+cscc_parse_authorize(const unsigned char *body, size_t len, char **sad,
     char *err, size_t errlen)
 {
 	json_t *root;
 	json_error_t jerr;
 	const char *s = NULL;
-	int rc = CSC_ERR;
+	int rc = CSCC_ERR;
 
 	*sad = NULL;
 	if ((root = load(body, len, "credentials/authorize", err, errlen)) ==
 	    NULL)
-		return CSC_ERR;
+		return CSCC_ERR;
 	if (json_unpack_ex(root, &jerr, 0, "{s:s}", "SAD", &s) != 0 ||
 	    !token_ok(s)) {
 		snprintf(err, errlen, "credentials/authorize: no SAD in the "
@@ -361,13 +361,13 @@ csc_parse_authorize(const unsigned char *body, size_t len, char **sad,
 }
 
 int
-csc_parse_signatures(const unsigned char *body, size_t len, size_t n,
+cscc_parse_signatures(const unsigned char *body, size_t len, size_t n,
     unsigned char **sigs, size_t *siglen, char *err, size_t errlen)
 {
 	json_t *root, *arr = NULL, *v;
 	json_error_t jerr;
 	size_t i;
-	int rc = CSC_ERR;
+	int rc = CSCC_ERR;
 
 	for (i = 0; i < n; i++) {
 		sigs[i] = NULL;
@@ -375,7 +375,7 @@ csc_parse_signatures(const unsigned char *body, size_t len, size_t n,
 	}
 	if ((root = load(body, len, "signatures/signHash", err, errlen)) ==
 	    NULL)
-		return CSC_ERR;
+		return CSCC_ERR;
 	if (json_unpack_ex(root, &jerr, 0, "{s:o}", "signatures", &arr) != 0 ||
 	    !json_is_array(arr) || json_array_size(arr) != n) {
 		snprintf(err, errlen, "signatures/signHash: not %zu "
@@ -384,7 +384,7 @@ csc_parse_signatures(const unsigned char *body, size_t len, size_t n,
 	}
 	json_array_foreach(arr, i, v) {
 		if (!json_is_string(v) ||
-		    csc_b64_decode(json_string_value(v), &sigs[i], &siglen[i])
+		    cscc_b64_decode(json_string_value(v), &sigs[i], &siglen[i])
 		    != 0 || siglen[i] == 0 || siglen[i] > 2048) {
 			snprintf(err, errlen, "signatures/signHash: signature "
 			    "%zu is not base64 of 1 to 2048 bytes", i);
@@ -406,11 +406,11 @@ csc_parse_signatures(const unsigned char *body, size_t len, size_t n,
 /* --- calls -------------------------------------------------------------------- */
 
 /*
- * POSTs body to base/path; on 200 leaves the answer in r, else CSC_REFUSED
- * (a 4xx CSC error) or CSC_ERR with the message in err.
+ * POSTs body to base/path; on 200 leaves the answer in r, else CSCC_REFUSED
+ * (a 4xx CSC error) or CSCC_ERR with the message in err.
  */
 static int
-csc_call(struct csc *c, const char *path, const char *ctype,
+cscc_call(struct cscc *c, const char *path, const char *ctype,
     const char *body, const char *const *avoid, struct net_resp *r,
     char *err, size_t errlen)
 {
@@ -421,39 +421,39 @@ csc_call(struct csc *c, const char *path, const char *ctype,
 	if ((size_t)snprintf(url, sizeof(url), "%s/%s", c->base, path) >=
 	    sizeof(url)) {
 		snprintf(err, errlen, "CSC URL too long");
-		return CSC_ERR;
+		return CSCC_ERR;
 	}
 	q.url = url;
 	q.content_type = ctype;
 	q.body = body;
 	q.bodylen = strlen(body);
 	q.bearer = c->token;
-	q.max = CSC_RESP_MAX;
+	q.max = CSCC_RESP_MAX;
 	if (net_send(&q, r, msg, sizeof(msg)) != 0) {
 		snprintf(err, errlen, "%s: %s", path, msg);
-		return CSC_ERR;
+		return CSCC_ERR;
 	}
 	if (r->status == 200)
 		return 0;
 	status = r->status;
-	csc_parse_error(status, r->body, r->len, avoid, msg, sizeof(msg));
+	cscc_parse_error(status, r->body, r->len, avoid, msg, sizeof(msg));
 	snprintf(err, errlen, "%s refused: %s", path, msg);
 	net_resp_clear(r);
 	/* 4xx: the service's answer to us (factor, credential, client). */
-	return status >= 400 && status < 500 ? CSC_REFUSED : CSC_ERR;
+	return status >= 400 && status < 500 ? CSCC_REFUSED : CSCC_ERR;
 }
 
 int
-csc_token(struct csc *c, const char *client_id, const char *secret,
+cscc_token(struct cscc *c, const char *client_id, const char *secret,
     char *err, size_t errlen)
 {
 	struct net_resp r = { 0 };
 	char *id = NULL, *sec = NULL, *body = NULL;
 	const char *avoid[] = { secret, NULL };
 	size_t blen;
-	int rc = CSC_ERR;
+	int rc = CSCC_ERR;
 
-	csc_free_secret(c->token);
+	cscc_free_secret(c->token);
 	c->token = NULL;
 	if ((id = curl_easy_escape(NULL, client_id, 0)) == NULL ||
 	    (sec = curl_easy_escape(NULL, secret, 0)) == NULL) {
@@ -467,18 +467,18 @@ csc_token(struct csc *c, const char *client_id, const char *secret,
 	}
 	snprintf(body, blen, "grant_type=client_credentials&client_id=%s&"
 	    "client_secret=%s", id, sec);
-	if ((rc = csc_call(c, "oauth2/token",
+	if ((rc = cscc_call(c, "oauth2/token",
 	    "application/x-www-form-urlencoded", body, avoid, &r, err,
 	    errlen)) != 0)
 		goto out;
-	rc = csc_parse_token(r.body, r.len, &c->token, err, errlen);
+	rc = cscc_parse_token(r.body, r.len, &c->token, err, errlen);
  out:
 	if (sec != NULL) {
 		OPENSSL_cleanse(sec, strlen(sec));
 		curl_free(sec);
 	}
 	curl_free(id);
-	csc_free_secret(body);
+	cscc_free_secret(body);
 	net_resp_clear(&r);
 	return rc;
 }
@@ -496,13 +496,13 @@ dump(json_t *o)
 }
 
 int
-csc_info(struct csc *c, const char *credential, const char *user,
-    struct csc_cred *cr, char *err, size_t errlen)
+cscc_info(struct cscc *c, const char *credential, const char *user,
+    struct cscc_cred *cr, char *err, size_t errlen)
 {
 	struct net_resp r = { 0 };
 	json_t *o;
 	char *body = NULL;
-	int rc = CSC_ERR;
+	int rc = CSCC_ERR;
 
 	memset(cr, 0, sizeof(*cr));
 	o = json_pack("{s:s, s:s, s:b, s:b}", "credentialID", credential,
@@ -517,16 +517,16 @@ csc_info(struct csc *c, const char *credential, const char *user,
 		    "request (credential and user must be UTF-8)");
 		goto out;
 	}
-	if ((rc = csc_call(c, "credentials/info", "application/json", body,
+	if ((rc = cscc_call(c, "credentials/info", "application/json", body,
 	    NULL, &r, err, errlen)) != 0)
 		goto out;
-	if ((rc = csc_parse_info(r.body, r.len, cr, err, errlen)) != 0)
+	if ((rc = cscc_parse_info(r.body, r.len, cr, err, errlen)) != 0)
 		goto out;
 	if (strcmp(cr->status, "valid") != 0) {
 		snprintf(err, errlen, "credentials/info: credential %s is %s",
 		    credential, cr->status);
-		csc_cred_clear(cr);
-		rc = CSC_REFUSED;
+		cscc_cred_clear(cr);
+		rc = CSCC_REFUSED;
 		goto out;
 	}
  out:
@@ -570,29 +570,29 @@ hash_array(const EVP_MD *md, unsigned char *const *hashes, size_t n)
 }
 
 int
-csc_authorize(struct csc *c, const char *credential, const char *user,
+cscc_authorize(struct cscc *c, const char *credential, const char *user,
     const EVP_MD *md, unsigned char *const *hashes, size_t n,
-    enum csc_factor factor, const char *code, long otp_id, char **sad,
+    enum cscc_factor factor, const char *code, long otp_id, char **sad,
     char *err, size_t errlen)
 {
 	struct net_resp r = { 0 };
 	const char *oid = md_oid(md), *avoid[] = { code, c->token, NULL };
 	json_t *o = NULL, *h;
 	char *body = NULL;
-	int rc = CSC_ERR;
+	int rc = CSCC_ERR;
 
 	*sad = NULL;
-	if (oid == NULL || n == 0 || n > CSC_HASHES_MAX) {
+	if (oid == NULL || n == 0 || n > CSCC_HASHES_MAX) {
 		snprintf(err, errlen, "credentials/authorize: 1 to %d hashes "
-		    "of SHA-256/384/512", CSC_HASHES_MAX);
-		return CSC_ERR;
+		    "of SHA-256/384/512", CSCC_HASHES_MAX);
+		return CSCC_ERR;
 	}
 	if ((h = hash_array(md, hashes, n)) == NULL ||
 	    (o = json_pack("{s:s, s:I, s:o, s:s, s:s}", "credentialID",
 	    credential, "numSignatures", (json_int_t)n, "hashes", h,
-	    "hashAlgorithmOID", oid, factor == CSC_FACTOR_PIN ? "PIN" : "OTP",
+	    "hashAlgorithmOID", oid, factor == CSCC_FACTOR_PIN ? "PIN" : "OTP",
 	    code)) == NULL ||
-	    (factor == CSC_FACTOR_OTP && json_object_set_new(o, "otpID",
+	    (factor == CSCC_FACTOR_OTP && json_object_set_new(o, "otpID",
 	    json_integer(otp_id)) != 0) ||
 	    (user != NULL && json_object_set_new(o, "userID",
 	    json_string(user)) != 0)) {
@@ -607,18 +607,18 @@ csc_authorize(struct csc *c, const char *credential, const char *user,
 		    "the request");
 		goto out;
 	}
-	if ((rc = csc_call(c, "credentials/authorize", "application/json",
+	if ((rc = cscc_call(c, "credentials/authorize", "application/json",
 	    body, avoid, &r, err, errlen)) != 0)
 		goto out;
-	rc = csc_parse_authorize(r.body, r.len, sad, err, errlen);
+	rc = cscc_parse_authorize(r.body, r.len, sad, err, errlen);
  out:
-	csc_free_secret(body);
+	cscc_free_secret(body);
 	net_resp_clear(&r);
 	return rc;
 }
 
 int
-csc_sign_hash(struct csc *c, const char *credential, const char *sad,
+cscc_sign_hash(struct cscc *c, const char *credential, const char *sad,
     const EVP_MD *md, int ec, unsigned char *const *hashes, size_t n,
     unsigned char **sigs, size_t *siglen, char *err, size_t errlen)
 {
@@ -626,12 +626,12 @@ csc_sign_hash(struct csc *c, const char *credential, const char *sad,
 	const char *oid = md_oid(md), *avoid[] = { sad, c->token, NULL };
 	json_t *o = NULL, *h;
 	char *body = NULL;
-	int rc = CSC_ERR;
+	int rc = CSCC_ERR;
 
-	if (oid == NULL || n == 0 || n > CSC_HASHES_MAX) {
+	if (oid == NULL || n == 0 || n > CSCC_HASHES_MAX) {
 		snprintf(err, errlen, "signatures/signHash: 1 to %d hashes "
-		    "of SHA-256/384/512", CSC_HASHES_MAX);
-		return CSC_ERR;
+		    "of SHA-256/384/512", CSCC_HASHES_MAX);
+		return CSCC_ERR;
 	}
 	/* ECDSA / RSA PKCS#1 v1.5 with the DigestInfo of oid (CSC §11.9). */
 	if ((h = hash_array(md, hashes, n)) == NULL ||
@@ -643,12 +643,12 @@ csc_sign_hash(struct csc *c, const char *credential, const char *sad,
 		    "request");
 		goto out;
 	}
-	if ((rc = csc_call(c, "signatures/signHash", "application/json",
+	if ((rc = cscc_call(c, "signatures/signHash", "application/json",
 	    body, avoid, &r, err, errlen)) != 0)
 		goto out;
-	rc = csc_parse_signatures(r.body, r.len, n, sigs, siglen, err, errlen);
+	rc = cscc_parse_signatures(r.body, r.len, n, sigs, siglen, err, errlen);
  out:
-	csc_free_secret(body);
+	cscc_free_secret(body);
 	net_resp_clear(&r);
 	return rc;
 }

@@ -72,7 +72,7 @@ struct opts {
 	const char	*csc_url, *client_id, *secret_file, *user, *credential;
 	const char	*factor_file, *tsa_url, *reason, *location, *name;
 	const char	*qr_url, *ca_file;
-	enum csc_factor	 factor;
+	enum cscc_factor	 factor;
 	int		 have_factor;
 	long		 otp_id;
 	int		 have_otp_id;
@@ -279,11 +279,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_FACTOR:
 			o->have_factor = 1;
 			if (strcmp(optarg, "pin") == 0)
-				o->factor = CSC_FACTOR_PIN;
+				o->factor = CSCC_FACTOR_PIN;
 			else if (strcmp(optarg, "otp") == 0)
-				o->factor = CSC_FACTOR_OTP;
+				o->factor = CSCC_FACTOR_OTP;
 			else if (strcmp(optarg, "totp") == 0)
-				o->factor = CSC_FACTOR_TOTP;
+				o->factor = CSCC_FACTOR_TOTP;
 			else
 				usage();
 			break;
@@ -347,11 +347,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		warnmsg("give --in and --out in pairs, at least one");
 		usage();
 	}
-	if (o->nin > CSC_HASHES_MAX) {
-		warnmsg("at most %d documents at once", CSC_HASHES_MAX);
+	if (o->nin > CSCC_HASHES_MAX) {
+		warnmsg("at most %d documents at once", CSCC_HASHES_MAX);
 		usage();
 	}
-	if ((o->factor == CSC_FACTOR_OTP) != o->have_otp_id) {
+	if ((o->factor == CSCC_FACTOR_OTP) != o->have_otp_id) {
 		warnmsg("--otp-id goes with --factor otp, and only with it");
 		usage();
 	}
@@ -424,7 +424,7 @@ subject_cn(X509 *x)
 
 /* Opens d->in and prepares its signature, the hash to sign in d->hash. */
 static int
-doc_prepare(struct doc *d, const struct opts *o, const struct csc_cred *cr,
+doc_prepare(struct doc *d, const struct opts *o, const struct cscc_cred *cr,
     const char *name, time_t now)
 {
 	struct pdf_sig_opts so = { 0 };
@@ -631,8 +631,8 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
-	struct csc *csc = NULL;
-	struct csc_cred cr = { 0 };
+	struct cscc *csc = NULL;
+	struct cscc_cred cr = { 0 };
 	struct doc *docs = NULL;
 	struct revinfo ri = { 0 };
 	struct pdf_dss dss;
@@ -658,18 +658,18 @@ main(int argc, char **argv)
 	    (sigs = calloc(o.nin, sizeof(*sigs))) == NULL ||
 	    (siglens = calloc(o.nin, sizeof(*siglens))) == NULL ||
 	    (tsa_certs = sk_X509_new_null()) == NULL ||
-	    (csc = csc_new(o.csc_url)) == NULL) {
+	    (csc = cscc_new(o.csc_url)) == NULL) {
 		warnmsg("out of memory");
 		goto out;
 	}
 	mdlen = (size_t)EVP_MD_get_size(o.md);
 
 	/* The service, and the credential's certificate. */
-	if ((r = csc_token(csc, o.client_id, secret, err, sizeof(err))) != 0 ||
-	    (r = csc_info(csc, o.credential, o.user, &cr, err, sizeof(err))) !=
+	if ((r = cscc_token(csc, o.client_id, secret, err, sizeof(err))) != 0 ||
+	    (r = cscc_info(csc, o.credential, o.user, &cr, err, sizeof(err))) !=
 	    0) {
 		warnmsg("%s", err);
-		status = r == CSC_REFUSED ? EXIT_REFUSED : 1;
+		status = r == CSCC_REFUSED ? EXIT_REFUSED : 1;
 		goto out;
 	}
 	OPENSSL_cleanse(secret, strlen(secret));
@@ -698,17 +698,17 @@ main(int argc, char **argv)
 	}
 
 	/* One authorization for all of them, one signHash. */
-	if ((r = csc_authorize(csc, o.credential, o.user, o.md, hashes, o.nin,
+	if ((r = cscc_authorize(csc, o.credential, o.user, o.md, hashes, o.nin,
 	    o.factor, code, o.otp_id, &sad, err, sizeof(err))) != 0) {
 		warnmsg("%s", err);
-		status = r == CSC_REFUSED ? EXIT_REFUSED : 1;
+		status = r == CSCC_REFUSED ? EXIT_REFUSED : 1;
 		goto out;
 	}
 	OPENSSL_cleanse(code, strlen(code));
-	if ((r = csc_sign_hash(csc, o.credential, sad, o.md, cr.ec, hashes,
+	if ((r = cscc_sign_hash(csc, o.credential, sad, o.md, cr.ec, hashes,
 	    o.nin, sigs, siglens, err, sizeof(err))) != 0) {
 		warnmsg("%s", err);
-		status = r == CSC_REFUSED ? EXIT_REFUSED : 1;
+		status = r == CSCC_REFUSED ? EXIT_REFUSED : 1;
 		goto out;
 	}
 	for (i = 0; i < o.nin; i++) {
@@ -776,11 +776,11 @@ main(int argc, char **argv)
 	sk_X509_free(pool);
 	sk_X509_pop_free(tsa_certs, X509_free);
 	X509_STORE_free(trust);
-	csc_cred_clear(&cr);
-	csc_free(csc);
-	csc_free_secret(sad);
-	csc_free_secret(secret);
-	csc_free_secret(code);
+	cscc_cred_clear(&cr);
+	cscc_free(csc);
+	cscc_free_secret(sad);
+	cscc_free_secret(secret);
+	cscc_free_secret(code);
 	free(o.ins);
 	free(o.outs);
 	curl_global_cleanup();

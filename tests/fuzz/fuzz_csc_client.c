@@ -31,7 +31,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *avoid[] = { "123456", "SECRETSAD", NULL };
-	struct csc_cred cr;
+	struct cscc_cred cr;
 	unsigned char *sigs[4], *out = NULL;
 	size_t siglen[4], n, i, outlen;
 	STACK_OF(X509) *certs = NULL;
@@ -43,37 +43,37 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	switch (data[-1] % 8) {
 	case 0:
-		csc_parse_error(400, data, size, avoid, msg, sizeof(msg));
+		cscc_parse_error(400, data, size, avoid, msg, sizeof(msg));
 		if (strstr(msg, "123456") != NULL ||
 		    strstr(msg, "SECRETSAD") != NULL)
 			abort();
 		break;
 	case 1:
-		if (csc_parse_token(data, size, &s, msg, sizeof(msg)) == 0 &&
+		if (cscc_parse_token(data, size, &s, msg, sizeof(msg)) == 0 &&
 		    (s == NULL || strlen(s) == 0 || strlen(s) > 1024))
 			abort();
-		csc_free_secret(s);
+		cscc_free_secret(s);
 		break;
 	case 2:
-		if (csc_parse_info(data, size, &cr, msg, sizeof(msg)) == 0) {
+		if (cscc_parse_info(data, size, &cr, msg, sizeof(msg)) == 0) {
 			if (cr.cert == NULL || sk_X509_num(cr.chain) < 1 ||
 			    sk_X509_num(cr.chain) > 10 ||
 			    X509_cmp(cr.cert, sk_X509_value(cr.chain, 0)) != 0)
 				abort();
-			csc_cred_clear(&cr);
+			cscc_cred_clear(&cr);
 		} else if (cr.cert != NULL || cr.chain != NULL)
 			abort();
 		break;
 	case 3:
-		if (csc_parse_authorize(data, size, &s, msg, sizeof(msg)) ==
+		if (cscc_parse_authorize(data, size, &s, msg, sizeof(msg)) ==
 		    0 && (s == NULL || strlen(s) == 0))
 			abort();
-		csc_free_secret(s);
+		cscc_free_secret(s);
 		break;
 	case 4:
 	case 5:
 		n = size > 0 ? data[0] % 4 + 1 : 1;
-		if (csc_parse_signatures(data, size, n, sigs, siglen, msg,
+		if (cscc_parse_signatures(data, size, n, sigs, siglen, msg,
 		    sizeof(msg)) == 0) {
 			for (i = 0; i < n; i++) {
 				if (sigs[i] == NULL || siglen[i] == 0 ||
@@ -91,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(str, data, size);
 		str[size] = '\0';
-		if (csc_b64_decode(str, &out, &outlen) == 0) {
+		if (cscc_b64_decode(str, &out, &outlen) == 0) {
 			if (outlen > size / 4 * 3)
 				abort();
 			free(out);
