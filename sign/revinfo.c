@@ -1,0 +1,426 @@
+/*
+ * OCSP and CRL fetching for PAdES B-LT: see revinfo.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+
+#include "sign/net.h"
+#include "sign/revinfo.h"
+
+static void
+ri_err(char *err, size_t errlen, const char *what)
+{
+	unsigned long e = ERR_peek_error();
+	char buf[256] = "";
+
+	if (e != 0)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	snprintf(err, errlen, "%s%s%s", what, e != 0 ? ": " : "", buf);
+	ERR_clear_error();
+}
+
+/* The certificate's subject for messages. */
+static void
+ri_name(X509 *x, char *out, size_t outlen)
+{
+	X509_NAME_oneline(X509_get_subject_name(x), out, (int)outlen);
+}
+
+static int
+ri_push(struct pdf_blob **arr, size_t *n, unsigned char *der, size_t len)
+{
+	struct pdf_blob *na;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if ((*arr)[i].len == len && memcmp((*arr)[i].der, der, len) ==
+		    0) {
+			OPENSSL_free(der);
+			return 0;
+		}
+	if ((na = reallocarray(*arr, *n + 1, sizeof(**arr))) == NULL) {
+		OPENSSL_free(der);
+		return -1;
+	}
+	*arr = na;
+	na[*n].der = der;
+	na[*n].len = len;
+	(*n)++;
+	return 0;
+}
+
+static int
+ri_add_cert(struct revinfo *ri, X509 *x)
+{
+	unsigned char *der = NULL;
+	int n;
+
+	if ((n = i2d_X509(x, &der)) <= 0)
+		return -1;
+	return ri_push(&ri->certs, &ri->ncerts, der, (size_t)n);
+}
+
+/* The first http(s) URI of an AIA OCSP entry or a CRL distribution point. */
+static char *
+ri_ocsp_url(X509 *x)
+{
+	STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(x);
+	char *u = NULL;
+	int i;
+
+	for (i = 0; urls != NULL && i < sk_OPENSSL_STRING_num(urls); i++) {
+		const char *s = sk_OPENSSL_STRING_value(urls, i);
+
+		if (strncmp(s, "http://", 7) == 0 ||
+		    strncmp(s, "https://", 8) == 0) {
+			u = strdup(s);
+			break;
+		}
+	}
+	X509_email_free(urls);
+	return u;
+}
+
+static char *
+ri_crl_url(X509 *x)
+{
+	STACK_OF(DIST_POINT) *dps;
+	char *u = NULL;
+	int i, j;
+
+	dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	for (i = 0; dps != NULL && u == NULL && i < sk_DIST_POINT_num(dps);
+	    i++) {
+		DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+
+		if (dp->distpoint == NULL || dp->distpoint->type != 0)
+			continue;
+		for (j = 0; j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname);
+		    j++) {
+			GENERAL_NAME *g = sk_GENERAL_NAME_value(
+			    dp->distpoint->name.fullname, j);
+			const char *s;
+			int len;
+
+			if (g->type != GEN_URI)
+				continue;
+			s = (const char *)ASN1_STRING_get0_data(
+			    g->d.uniformResourceIdentifier);
+			len = ASN1_STRING_length(g->d.uniformResourceIdentifier);
+			if ((size_t)len != strlen(s) ||
+			    (strncmp(s, "http://", 7) != 0 &&
+			    strncmp(s, "https://", 8) != 0))
+				continue;
+			u = strdup(s);
+			break;
+		}
+	}
+	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+	return u;
+}
+
+/*
+ * The OCSP response for x (issued by issuer) from url: RFC 6960 §4.2.1
+ * successful, a basic response signed for issuer (§4.2.2.2) chaining to
+ * trust, our nonce echoed if the responder echoes one (RFC 8954), a
+ * SingleResponse for x current within REVINFO_SKEW. Returns 0 (good), 1
+ * (revoked: err says so) or -1.
+ */
+static int
+ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
+    STACK_OF(X509) *pool, X509_STORE *trust, char *err, size_t errlen)
+{
+	OCSP_REQUEST *req = NULL;
+	OCSP_RESPONSE *resp = NULL;
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_CERTID *id = NULL;
+	ASN1_GENERALIZEDTIME *rev, *thisupd, *nextupd;
+	const STACK_OF(X509) *rcerts;
+	struct net_req q = { 0 };
+	struct net_resp r = { 0 };
+	unsigned char *reqder = NULL, *der = NULL;
+	const unsigned char *p;
+	int n, status, reason, i, rc = -1;
+
+	if ((req = OCSP_REQUEST_new()) == NULL ||
+	    (id = OCSP_cert_to_id(NULL, x, issuer)) == NULL) {
+		ri_err(err, errlen, "OCSP request");
+		goto out;
+	}
+	if (OCSP_request_add0_id(req, id) == NULL) {
+		ri_err(err, errlen, "OCSP_request_add0_id");
+		goto out;
+	}
+	/* req owns id now; a copy for the lookup below. */
+	if ((id = OCSP_cert_to_id(NULL, x, issuer)) == NULL ||
+	    OCSP_request_add1_nonce(req, NULL, -1) != 1 ||
+	    (n = i2d_OCSP_REQUEST(req, &reqder)) <= 0) {
+		ri_err(err, errlen, "OCSP request");
+		goto out;
+	}
+	q.url = url;
+	q.content_type = "application/ocsp-request";
+	q.body = reqder;
+	q.bodylen = (size_t)n;
+	q.max = REVINFO_OCSP_MAX;
+	if (net_send(&q, &r, err, errlen) != 0)
+		goto out;
+	if (r.status != 200) {
+		snprintf(err, errlen, "OCSP responder answered HTTP %ld",
+		    r.status);
+		goto out;
+	}
+	p = r.body;
+	if ((resp = d2i_OCSP_RESPONSE(NULL, &p, (long)r.len)) == NULL ||
+	    p != r.body + r.len) {
+		ERR_clear_error();
+		snprintf(err, errlen, "not a DER OCSPResponse (RFC 6960 "
+		    "§4.2.1)");
+		goto out;
+	}
+	if ((status = OCSP_response_status(resp)) !=
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		snprintf(err, errlen, "OCSP responseStatus %s (RFC 6960 "
+		    "§4.2.1)", OCSP_response_status_str(status));
+		goto out;
+	}
+	if ((bs = OCSP_response_get1_basic(resp)) == NULL) {
+		ri_err(err, errlen, "OCSP: no basic response (RFC 6960 "
+		    "§4.2.1)");
+		goto out;
+	}
+	if (OCSP_check_nonce(req, bs) == 0) {
+		snprintf(err, errlen, "OCSP: the response's nonce is not ours "
+		    "(RFC 8954)");
+		goto out;
+	}
+	if (OCSP_basic_verify(bs, pool, trust, 0) != 1) {
+		ri_err(err, errlen, "OCSP: the response's signature does not "
+		    "verify (RFC 6960 §3.2)");
+		goto out;
+	}
+	if (OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisupd,
+	    &nextupd) != 1) {
+		snprintf(err, errlen, "OCSP: no status for this certificate "
+		    "in the response (RFC 6960 §3.2)");
+		goto out;
+	}
+	if (OCSP_check_validity(thisupd, nextupd, REVINFO_SKEW, -1) != 1) {
+		ERR_clear_error();
+		snprintf(err, errlen, "OCSP: the response is not current "
+		    "(RFC 6960 §3.2)");
+		goto out;
+	}
+	if (status == V_OCSP_CERTSTATUS_REVOKED) {
+		snprintf(err, errlen, "revoked (OCSP, reason %s)",
+		    OCSP_crl_reason_str(reason));
+		rc = 1;
+		goto out;
+	}
+	if (status != V_OCSP_CERTSTATUS_GOOD) {
+		snprintf(err, errlen, "OCSP status unknown");
+		goto out;
+	}
+	if ((der = OPENSSL_memdup(r.body, r.len)) == NULL ||
+	    ri_push(&ri->ocsps, &ri->nocsps, der, r.len) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* The responder's certificate(s), to validate the response later. */
+	rcerts = OCSP_resp_get0_certs(bs);
+	for (i = 0; i < sk_X509_num(rcerts); i++)
+		if (ri_add_cert(ri, sk_X509_value(rcerts, i)) != 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	rc = 0;
+ out:
+	OCSP_CERTID_free(id);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	OCSP_REQUEST_free(req);
+	OPENSSL_free(reqder);
+	net_resp_clear(&r);
+	return rc;
+}
+
+/*
+ * The CRL of x from url: DER, issued and signed by issuer (RFC 5280 §5.1,
+ * §6.3.3), nextUpdate in the future, x not listed. Returns 0, 1 (revoked)
+ * or -1.
+ */
+static int
+ri_crl(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
+    char *err, size_t errlen)
+{
+	X509_CRL *crl = NULL;
+	X509_REVOKED *rev = NULL;
+	struct net_req q = { 0 };
+	struct net_resp r = { 0 };
+	const unsigned char *p;
+	const ASN1_TIME *next;
+	unsigned char *der = NULL;
+	int rc = -1;
+
+	q.url = url;
+	q.max = REVINFO_CRL_MAX;
+	if (net_send(&q, &r, err, errlen) != 0)
+		goto out;
+	if (r.status != 200) {
+		snprintf(err, errlen, "CRL distribution point answered HTTP "
+		    "%ld", r.status);
+		goto out;
+	}
+	p = r.body;
+	if ((crl = d2i_X509_CRL(NULL, &p, (long)r.len)) == NULL ||
+	    p != r.body + r.len) {
+		ERR_clear_error();
+		snprintf(err, errlen, "not a DER CRL (RFC 5280 §5.1)");
+		goto out;
+	}
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+	    X509_get_subject_name(issuer)) != 0 ||
+	    X509_CRL_verify(crl, X509_get0_pubkey(issuer)) != 1) {
+		ERR_clear_error();
+		snprintf(err, errlen, "CRL not issued and signed by the "
+		    "certificate's issuer (RFC 5280 §6.3.3)");
+		goto out;
+	}
+	if ((next = X509_CRL_get0_nextUpdate(crl)) == NULL ||
+	    X509_cmp_current_time(next) <= 0) {
+		snprintf(err, errlen, "CRL past its nextUpdate (RFC 5280 "
+		    "§5.1.2.5)");
+		goto out;
+	}
+	if (X509_CRL_get0_by_cert(crl, &rev, x) == 1) {
+		snprintf(err, errlen, "revoked (CRL)");
+		rc = 1;
+		goto out;
+	}
+	if ((der = OPENSSL_memdup(r.body, r.len)) == NULL ||
+	    ri_push(&ri->crls, &ri->ncrls, der, r.len) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+ out:
+	X509_CRL_free(crl);
+	net_resp_clear(&r);
+	return rc;
+}
+
+static int
+ri_self_signed(X509 *x)
+{
+	return X509_check_issued(x, x) == X509_V_OK &&
+	    X509_verify(x, X509_get0_pubkey(x)) == 1;
+}
+
+int
+revinfo_collect(STACK_OF(X509) *leaves, STACK_OF(X509) *pool,
+    X509_STORE *trust, struct revinfo *out, char *err, size_t errlen)
+{
+	STACK_OF(X509) *todo = NULL;
+	char name[256], e1[256], e2[256], *ourl = NULL, *curl = NULL;
+	int i, j, r1, r2, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	ERR_clear_error();
+	if ((todo = sk_X509_dup(leaves)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* todo grows with each issuer found, so each CA is seen once. */
+	for (i = 0; i < sk_X509_num(todo); i++) {
+		X509 *x = sk_X509_value(todo, i), *issuer = NULL;
+
+		ri_name(x, name, sizeof(name));
+		if (ri_add_cert(out, x) != 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		if (ri_self_signed(x))
+			continue;
+		for (j = 0; j < sk_X509_num(pool); j++)
+			if (X509_check_issued(sk_X509_value(pool, j), x) ==
+			    X509_V_OK) {
+				issuer = sk_X509_value(pool, j);
+				break;
+			}
+		if (issuer == NULL) {
+			snprintf(err, errlen, "%s: its issuer is not in the "
+			    "chain", name);
+			goto out;
+		}
+		for (j = 0; j < sk_X509_num(todo); j++)
+			if (X509_cmp(sk_X509_value(todo, j), issuer) == 0)
+				break;
+		if (j == sk_X509_num(todo) && sk_X509_push(todo, issuer) <= 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		free(ourl);
+		free(curl);
+		ourl = ri_ocsp_url(x);
+		curl = ri_crl_url(x);
+		snprintf(e1, sizeof(e1), "no OCSP URL in its "
+		    "authorityInfoAccess");
+		snprintf(e2, sizeof(e2), "no http CRL distribution point");
+		r1 = ourl == NULL ? -1 :
+		    ri_ocsp(out, x, issuer, ourl, pool, trust, e1, sizeof(e1));
+		r2 = curl == NULL ? -1 : ri_crl(out, x, issuer, curl, e2,
+		    sizeof(e2));
+		if (r1 == 1 || r2 == 1) {
+			snprintf(err, errlen, "%s: %s", name, r1 == 1 ? e1 :
+			    e2);
+			goto out;
+		}
+		if (r1 != 0 && r2 != 0) {
+			snprintf(err, errlen, "%s: no revocation information: "
+			    "OCSP: %s; CRL: %s", name, e1, e2);
+			goto out;
+		}
+	}
+	rc = 0;
+ out:
+	free(ourl);
+	free(curl);
+	sk_X509_free(todo);
+	if (rc != 0)
+		revinfo_clear(out);
+	return rc;
+}
+
+static void
+ri_free_blobs(struct pdf_blob *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		OPENSSL_free((void *)b[i].der);
+	free(b);
+}
+
+void
+revinfo_clear(struct revinfo *ri)
+{
+	ri_free_blobs(ri->certs, ri->ncerts);
+	ri_free_blobs(ri->ocsps, ri->nocsps);
+	ri_free_blobs(ri->crls, ri->ncrls);
+	memset(ri, 0, sizeof(*ri));
+}
+
+void
+revinfo_dss(const struct revinfo *ri, struct pdf_dss *dss)
+{
+	dss->certs = ri->certs;
+	dss->ncerts = ri->ncerts;
+	dss->ocsps = ri->ocsps;
+	dss->nocsps = ri->nocsps;
+	dss->crls = ri->crls;
+	dss->ncrls = ri->ncrls;
+}

@@ -1,0 +1,45 @@
+/*
+ * Validation material for PAdES B-LT (ETSI EN 319 142-1 §5.4): for each
+ * certificate to be validated later (the signer's, the TSA's) and every CA
+ * above it, an OCSP response from the URL of its authorityInfoAccess
+ * (RFC 6960, POST) and the CRL of its cRLDistributionPoints (RFC 5280
+ * §4.2.1.13, GET), checked, plus the certificates themselves; the result
+ * goes to pdf_add_dss() (sign/pdf.h).
+ */
+#ifndef SIGN_REVINFO_H
+#define SIGN_REVINFO_H
+
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "sign/pdf.h"
+
+/* Largest OCSP response and CRL fetched. */
+#define REVINFO_OCSP_MAX	(64u * 1024)
+#define REVINFO_CRL_MAX		(16u * 1024 * 1024)
+/* Clock skew allowed on OCSP thisUpdate/nextUpdate, seconds. */
+#define REVINFO_SKEW		300L
+
+struct revinfo {
+	struct pdf_blob	*certs, *ocsps, *crls;	/* DER, owned */
+	size_t		 ncerts, nocsps, ncrls;
+};
+
+/*
+ * Collects for every certificate of leaves (up to its self-signed root,
+ * issuers taken from pool) the OCSP response and the CRL. Each must be
+ * well-formed, signed by the certificate's issuer (OCSP: or its delegated
+ * responder) chaining to trust, current, and say "good" / not list the
+ * certificate; a certificate whose status is revoked fails. A CA whose
+ * OCSP or CRL cannot be had is an error only when it has neither. The
+ * OCSP responders' certificates are added to the certificates. Fills out
+ * (cleared on entry; revinfo_clear() frees). Returns 0 or -1 with err.
+ */
+int	revinfo_collect(STACK_OF(X509) *leaves, STACK_OF(X509) *pool,
+	    X509_STORE *trust, struct revinfo *out, char *err, size_t errlen);
+void	revinfo_clear(struct revinfo *);
+/* A pdf_dss pointing into ri (valid while ri is). */
+void	revinfo_dss(const struct revinfo *ri, struct pdf_dss *dss);
+
+#endif

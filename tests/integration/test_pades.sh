@@ -1,0 +1,355 @@
+#!/usr/bin/env bash
+# pkisign, the PAdES signer (sign/), against the stack's signd, TSA, OCSP
+# responder and CRL distribution point, judged by pdfsig (poppler, with an
+# NSS database trusting the stack's root), qpdf --check, openssl ts and
+# openssl ocsp: B-B with a PIN (classic xref table), a second signer on the
+# signed file (both signatures valid), a visible QR signature on page 2,
+# a bulk of 3 documents (xref table, xref stream + object streams, 3
+# pages) under ONE TOTP authorization (one SAD of 3 hashes), RSA PKCS#1
+# v1.5 at B-T (the signature-time-stamp token verified by openssl ts over
+# the signature value), B-LT (a /DSS with certificates, OCSP responses and
+# CRLs the tools accept). Refusals: a wrong TOTP code and a revoked
+# credential exit 3 and write nothing; usage errors exit 2. No PIN, TOTP
+# code, client secret, token or SAD in pkisign's arguments, its output or
+# the service's log.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+export LC_ALL=C
+tmp=$(test_tmpdir)
+rurl=$PKI_RA_URL
+sms=$PKI_DIR/spool/ra-sms
+mail=$PKI_DIR/spool/ra-mail
+PKISIGN=$BUILD/pkisign
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+secrets=()
+for t in pdfsig qpdf certutil oathtool; do
+	command -v "$t" >/dev/null || fail "$t missing (deploy/packages.txt; make deps)"
+done
+[ -x "$PKISIGN" ] || fail "$PKISIGN not built"
+
+# --- the RA: subscribers (as test_sign) ------------------------------------------------
+rreq() {
+	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')
+	[ $# -ge 3 ] && args+=(-H "Content-Type: application/json" --data-binary "$3")
+	[ -z "${4:-}" ] || args+=(-H "Authorization: Bearer $4")
+	code=$(curl "${args[@]}" "$rurl$2")
+}
+rreq_patient() {
+	local i
+	for i in 1 2 3; do
+		rreq "$@"
+		[ "$code" = 429 ] || return 0
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | head -n1)"
+	done
+}
+newest() { ls -t "$1"/* 2>/dev/null | head -n1; }
+sms_code() { sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$(newest "$sms")" | head -n1; }
+mail_token() {
+	local f
+	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1)
+	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1
+}
+pw='Pades-Horse7'
+secrets+=("$pw")
+# account EMAIL PHONE PIN: sets aid and tok.
+account() {
+	local v c
+	rreq_patient POST /v1/register "{\"email\":\"$1\",\"phone\":\"$2\",\"password\":\"$pw\"}"
+	[ "$code" = 201 ] || fail "register $1: $code $(cat "$tmp/out")"
+	aid=$(jq -r .id "$tmp/out")
+	v=$(mail_token "$1")
+	secrets+=("$v")
+	rreq POST /v1/verify-email "{\"token\":\"$v\"}"
+	[ "$code" = 200 ] || fail "verify $1: $code"
+	rreq_patient POST /v1/login "{\"email\":\"$1\",\"password\":\"$pw\"}"
+	[ "$code" = 200 ] || fail "login $1: $code"
+	tok=$(jq -r .token "$tmp/out")
+	secrets+=("$tok")
+	rreq POST /v1/otp '{"channel":"sms","purpose":"set_pin"}' "$tok"
+	[ "$code" = 201 ] || fail "otp set_pin $1: $code $(cat "$tmp/out")"
+	c=$(sms_code)
+	rreq POST /v1/pin "{\"pin\":\"$3\",\"factor\":{\"type\":\"otp\",\"otp_id\":$(jq -r .otp_id "$tmp/out"),\"code\":\"$c\"}}" "$tok"
+	[ "$code" = 200 ] || fail "pin $1: $code $(cat "$tmp/out")"
+	secrets+=("$3" "$c")
+}
+# issue ACCOUNT KIND PROFILE KEYTYPE CN [O]: the certificate id once cad is done,
+# with its sign_credential row (XXX issue 6, as test_sign).
+issue() {
+	local o i
+	o=$(pkictl order add --kind "$2" --profile "$3" --key-type "$4" \
+		--subject "{\"C\":\"ID\",${6:+\"O\":\"$6\",}\"CN\":\"$5\",\"serialNumber\":\"NIK:31740$RANDOM$RANDOM\"}") ||
+		fail "order add"
+	for ((i = 0; i < 300; i++)); do
+		[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] && break
+		sleep 0.1
+	done
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] ||
+		fail "order $o not issued by the stack's cad: $(q "SELECT last_error FROM issuance_order WHERE id = $o")"
+	i=$(q "SELECT certificate_id FROM issuance_order WHERE id = $o")
+	q "INSERT INTO sign_credential (certificate_id, account_id) VALUES ($i, $1)" >/dev/null
+	echo "$i"
+}
+cert_pem() { # cert_pem CRED FILE
+	q "SELECT encode(der, 'base64') FROM certificate WHERE id = $1" | base64 -d |
+		openssl x509 -inform DER -out "$2"
+}
+
+# --- test documents, made here ------------------------------------------------------
+# mkpdf FILE TEXT: a one-page PDF 1.4 with a classic xref table, offsets computed.
+mkpdf() {
+	local s off=() i content
+	content="BT /F1 24 Tf 72 760 Td ($2) Tj ET"
+	s=$'%PDF-1.4\n'
+	off[1]=${#s}; s+=$'1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n'
+	off[2]=${#s}; s+=$'2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n'
+	off[3]=${#s}; s+=$'3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>\nendobj\n'
+	off[4]=${#s}; s+="4 0 obj"$'\n'"<< /Length ${#content} >>"$'\n'"stream"$'\n'"$content"$'\n'"endstream"$'\n'"endobj"$'\n'
+	off[5]=${#s}; s+=$'5 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n'
+	local x=${#s}
+	s+=$'xref\n0 6\n0000000000 65535 f \n'
+	for i in 1 2 3 4 5; do s+=$(printf '%010d 00000 n \n' "${off[$i]}")$'\n'; done
+	s+="trailer"$'\n'"<< /Size 6 /Root 1 0 R >>"$'\n'"startxref"$'\n'"$x"$'\n%%EOF\n'
+	printf '%s' "$s" >"$1"
+}
+mkpdf "$tmp/simple.pdf" "Perjanjian kerja sama"
+mkpdf "$tmp/other.pdf" "Surat kuasa"
+qpdf --object-streams=generate "$tmp/other.pdf" "$tmp/xref.pdf" || fail "qpdf --object-streams=generate"
+qpdf --empty --pages "$tmp/simple.pdf" "$tmp/other.pdf" "$tmp/simple.pdf" -- "$tmp/multi.pdf" || fail "qpdf --pages"
+for f in simple other xref multi; do
+	qpdf --check "$tmp/$f.pdf" >"$tmp/check.out" 2>&1 || { cat "$tmp/check.out"; fail "test document $f.pdf is not clean"; }
+done
+grep -q '/Type */XRef' "$tmp/xref.pdf" || fail "xref.pdf has no xref stream"
+grep -q '/Type */ObjStm' "$tmp/xref.pdf" || fail "xref.pdf has no object stream"
+
+# --- pdfsig's trust: the stack's root -------------------------------------------------
+nss=$tmp/nss
+mkdir -p "$nss"
+certutil -N --empty-password -d "sql:$nss" || fail "certutil -N"
+certutil -A -d "sql:$nss" -n pki-root -t CT,C,C -i "$PKI_ROOT_CERT" || fail "certutil -A"
+# sigcheck FILE N: pdfsig lists N signatures, every one valid with a trusted
+# certificate; the output stays in $tmp/sig.out.
+sigcheck() {
+	pdfsig -nssdir "sql:$nss" "$1" >"$tmp/sig.out" 2>&1 || { cat "$tmp/sig.out"; fail "pdfsig $1"; }
+	[ "$(grep -c '^Signature #' "$tmp/sig.out")" = "$2" ] || { cat "$tmp/sig.out"; fail "$1: not $2 signature(s)"; }
+	[ "$(grep -c 'Signature Validation: Signature is Valid\.' "$tmp/sig.out")" = "$2" ] ||
+		{ cat "$tmp/sig.out"; fail "$1: a signature is not valid"; }
+	[ "$(grep -c 'Certificate Validation: Certificate is Trusted\.' "$tmp/sig.out")" = "$2" ] ||
+		{ cat "$tmp/sig.out"; fail "$1: a certificate is not trusted"; }
+	grep -q 'Signature Type: ETSI.CAdES.detached' "$tmp/sig.out" || { cat "$tmp/sig.out"; fail "$1: not ETSI.CAdES.detached"; }
+	qpdf --check "$1" >"$tmp/check.out" 2>&1 || { cat "$tmp/check.out"; fail "qpdf --check $1"; }
+}
+# The last signature covers the whole file.
+lastwhole() {
+	awk '/^Signature #/ { s = "" } { s = s $0 "\n" } END { printf "%s", s }' "$tmp/sig.out" |
+		grep -q 'Total document signed' || { cat "$tmp/sig.out"; fail "$1: the last signature does not cover the file"; }
+}
+
+# === the signing service and its subscribers =====================================
+pkictl sigservice add --name "pades-$$" >"$tmp/svc" || fail "pkictl sigservice add"
+cid=$(sed -n 's/^client_id\t//p' "$tmp/svc")
+csec=$(sed -n 's/^client_secret\t//p' "$tmp/svc")
+secrets+=("$csec")
+( umask 077; printf '%s\n' "$csec" >"$tmp/client.secret" )
+rm -f "$tmp/svc"
+
+account "pades-a-$$@example.com" +6281277780001 402917
+aA=$aid
+tokA=$tok
+account "pades-b-$$@example.com" +6281277780002 513829
+aB=$aid
+credA=$(issue "$aA" personal personal ec-p256 "Ayu Lestari")
+credRSA=$(issue "$aA" corporate corporate rsa2048 "Ayu Lestari" "PT Contoh Sejahtera")
+credB=$(issue "$aB" personal personal ec-p256 "Bima Saputra")
+credX=$(issue "$aB" personal personal ec-p256 "Bima Saputra")
+note "subscribers $aA (EC $credA, RSA $credRSA) and $aB (EC $credB, $credX to be revoked)"
+( umask 077; printf '402917\n' >"$tmp/pinA"; printf '513829\n' >"$tmp/pinB" )
+
+# A's TOTP, enrolled with the PIN and confirmed with this step's code.
+rreq POST /v1/totp '{"factor":{"type":"pin","pin":"402917"}}' "$tokA"
+[ "$code" = 201 ] || [ "$code" = 200 ] || fail "TOTP enrolment: $code $(cat "$tmp/out")"
+tsecret=$(jq -r .secret "$tmp/out")
+secrets+=("$tsecret")
+c=$(oathtool --totp -b "$tsecret")
+secrets+=("$c")
+rreq POST /v1/totp/confirm "{\"code\":\"$c\"}" "$tokA"
+[ "$code" = 200 ] || fail "TOTP confirmation: $code $(cat "$tmp/out")"
+
+# sign USER CRED FACTOR FACTORFILE [ARGS...]: runs pkisign; sets rc; output in $tmp/pkisign.out.
+sign() {
+	local args=(--csc-url "$PKI_SIGN_URL" --client-id "$cid" --client-secret-file "$tmp/client.secret"
+		--user "$1" --credential "$2" --factor "$3" --factor-file "$4")
+	shift 4
+	args+=("$@")
+	for s in "${secrets[@]}"; do
+		case " ${args[*]} " in *"$s"*) fail "a secret in pkisign's arguments" ;; esac
+	done
+	rc=0
+	"$PKISIGN" "${args[@]}" >"$tmp/pkisign.out" 2>&1 || rc=$?
+	for s in "${secrets[@]}"; do
+		grep -qF -- "$s" "$tmp/pkisign.out" && fail "a secret in pkisign's output"
+	done
+	return 0
+}
+signed() { [ "$rc" = 0 ] || { cat "$tmp/pkisign.out"; fail "pkisign: exit $rc: $1"; }; }
+
+# === B-B, one signer, then a second signer ====================================
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/a.pdf" --reason "Menyetujui" --location "Jakarta"
+signed "B-B with the PIN"
+sigcheck "$tmp/a.pdf" 1
+lastwhole "$tmp/a.pdf"
+grep -q 'Signer Certificate Common Name: Ayu Lestari' "$tmp/sig.out" || { cat "$tmp/sig.out"; fail "signer name"; }
+cmp -s <(head -c "$(stat -c %s "$tmp/simple.pdf")" "$tmp/a.pdf") "$tmp/simple.pdf" || fail "not an incremental update"
+# The CMS itself (pdfsig -dump): no signing-time, a signing-certificate-v2.
+( cd "$tmp" && pdfsig -nssdir "sql:$nss" -dump a.pdf >/dev/null 2>&1 ) || fail "pdfsig -dump"
+[ -s "$tmp/a.pdf.sig0" ] || fail "pdfsig -dump wrote no a.pdf.sig0"
+openssl cms -cmsout -print -inform DER -in "$tmp/a.pdf.sig0" >"$tmp/cms.txt" || fail "the CMS does not parse"
+grep -q 'id-smime-aa-signingCertificateV2' "$tmp/cms.txt" || fail "no signing-certificate-v2"
+grep -q 'signingTime' "$tmp/cms.txt" && fail "a signing-time attribute (EN 319 142-1 §5.3 forbids it)"
+note "B-B: valid, trusted, whole document, incremental"
+
+# B signs A's signed file: PIN from stdin.
+sign "$aB" "$credB" pin - --in "$tmp/a.pdf" --out "$tmp/ab.pdf" <"$tmp/pinB"
+signed "second signer"
+sigcheck "$tmp/ab.pdf" 2
+lastwhole "$tmp/ab.pdf"
+grep -q 'Signer Certificate Common Name: Bima Saputra' "$tmp/sig.out" || fail "second signer's name"
+note "two successive signers: both valid"
+
+# === a visible QR signature on page 2 =============================================
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/multi.pdf" --out "$tmp/qr.pdf" \
+	--visible 2,400,60,120 --qr-url "https://verify.example.id/d/42"
+signed "visible QR"
+sigcheck "$tmp/qr.pdf" 1
+qpdf --json "$tmp/qr.pdf" >"$tmp/qr.json" || fail "qpdf --json"
+jq -e '.acroform.fields | length == 1 and .[0].fieldtype == "/Sig" and .[0].pageposfrom1 == 2' "$tmp/qr.json" >/dev/null ||
+	fail "no signature field on page 2: $(jq -c .acroform "$tmp/qr.json")"
+# The widget's /Rect is the square asked for, with an appearance stream.
+w=$(jq -r '.acroform.fields[0].annotation.object' "$tmp/qr.json" | tr -d R | xargs | tr ' ' ,)
+qpdf --show-object="$w" "$tmp/qr.pdf" >"$tmp/widget.txt"
+grep -Eq '/Rect \[ *400(\.0*)? +60(\.0*)? +520(\.0*)? +180(\.0*)? *\]' "$tmp/widget.txt" ||
+	fail "the widget's /Rect: $(cat "$tmp/widget.txt")"
+grep -q '/AP' "$tmp/widget.txt" || fail "the widget has no appearance: $(cat "$tmp/widget.txt")"
+note "visible QR signature on page 2: valid"
+
+# === bulk: 3 documents, one TOTP authorization =====================================
+sads=$(q "SELECT count(*) FROM sign_sad")
+tcode=$(oathtool --totp -b -N 'now + 30 seconds' "$tsecret")
+secrets+=("$tcode")
+( umask 077; printf '%s\n' "$tcode" >"$tmp/totp" )
+sign "$aA" "$credA" totp "$tmp/totp" --in "$tmp/simple.pdf" --out "$tmp/b1.pdf" \
+	--in "$tmp/xref.pdf" --out "$tmp/b2.pdf" --in "$tmp/multi.pdf" --out "$tmp/b3.pdf"
+signed "bulk of 3 with TOTP"
+for f in b1 b2 b3; do
+	sigcheck "$tmp/$f.pdf" 1
+	lastwhole "$tmp/$f.pdf"
+done
+[ "$(q "SELECT count(*) FROM sign_sad")" = $((sads + 1)) ] || fail "the bulk took more than one authorization"
+[ "$(q "SELECT num_signatures || '/' || remaining FROM sign_sad ORDER BY id DESC LIMIT 1")" = 3/0 ] ||
+	fail "the bulk's SAD: $(q "SELECT num_signatures || '/' || remaining FROM sign_sad ORDER BY id DESC LIMIT 1")"
+note "bulk: 3 documents (xref table, xref stream, 3 pages) under one TOTP authorization"
+
+# === B-T, ECDSA =======================================================================
+sign "$aB" "$credB" pin "$tmp/pinB" --level B-T --tsa-url "$PKI_TSA_URL" --in "$tmp/xref.pdf" --out "$tmp/t.pdf"
+signed "B-T ECDSA"
+sigcheck "$tmp/t.pdf" 1
+lastwhole "$tmp/t.pdf"
+grep -q 'Signing Hash Algorithm: SHA-256' "$tmp/sig.out" || fail "hash algorithm"
+# The token, from the CMS: openssl ts -verify over the signature value.
+( cd "$tmp" && pdfsig -nssdir "sql:$nss" -dump t.pdf >/dev/null 2>&1 ) || fail "pdfsig -dump t.pdf"
+openssl asn1parse -inform DER -in "$tmp/t.pdf.sig0" >"$tmp/asn1.txt" || fail "asn1parse"
+# The signature value is the OCTET STRING before [1] (unsignedAttrs), the
+# token the SEQUENCE inside the attribute's SET.
+# asn1line: "OFFSET HL L" of an asn1parse line.
+asn1line() { sed -E 's/^ *([0-9]+):d=[0-9]+ +hl= *([0-9]+) +l= *([0-9]+).*/\1 \2 \3/'; }
+read -r soff shl slen < <(grep -B1 'cont \[ 1 \]' "$tmp/asn1.txt" | grep 'OCTET STRING' | tail -n1 | asn1line)
+dd if="$tmp/t.pdf.sig0" of="$tmp/sigval" bs=1 skip=$((soff + shl)) count="$slen" status=none
+openssl asn1parse -inform DER -in "$tmp/sigval" >/dev/null 2>&1 || fail "the signature value is not a DER ECDSA-Sig-Value"
+read -r toff thl tlen < <(grep -A2 'id-smime-aa-timeStampToken' "$tmp/asn1.txt" | sed -n 3p | asn1line)
+[ -n "${tlen:-}" ] || fail "no signature-time-stamp attribute"
+dd if="$tmp/t.pdf.sig0" of="$tmp/tst.der" bs=1 skip="$toff" count=$((thl + tlen)) status=none
+openssl ts -verify -in "$tmp/tst.der" -token_in -data "$tmp/sigval" -CAfile "$PKI_CHAIN" >"$tmp/ts.out" 2>&1 ||
+	{ cat "$tmp/ts.out"; fail "openssl ts -verify: the token is not over the signature value"; }
+head -c 100 /dev/urandom >"$tmp/notsig"
+openssl ts -verify -in "$tmp/tst.der" -token_in -data "$tmp/notsig" -CAfile "$PKI_CHAIN" >/dev/null 2>&1 &&
+	fail "openssl ts -verify accepted the token for other data"
+note "B-T: ECDSA signature valid, time-stamp token over the signature value verified by openssl ts"
+
+# === B-LT, RSA PKCS#1 v1.5 ===========================================================
+# (A third certificate: pdfsig 22.12 reports "Unknown issue with Certificate"
+# for the second of two signatures by one certificate in a file, with or
+# without a DSS: a poppler/NSS matter, not this file's.)
+sign "$aA" "$credRSA" pin "$tmp/pinA" --level B-LT --tsa-url "$PKI_TSA_URL" --in "$tmp/ab.pdf" --out "$tmp/lt.pdf"
+signed "B-LT"
+sigcheck "$tmp/lt.pdf" 3
+grep -q 'Signer Certificate Common Name: Ayu Lestari' "$tmp/sig.out" || fail "B-LT signer"
+root=$(qpdf --show-object=trailer "$tmp/lt.pdf" | sed -n 's|.*/Root \([0-9]*\) \([0-9]*\) R.*|\1,\2|p')
+[ -n "$root" ] || fail "no /Root in the trailer"
+qpdf --show-object="$root" "$tmp/lt.pdf" >"$tmp/root.txt"
+dss=$(sed -n 's|.*/DSS \([0-9]*\) \([0-9]*\) R.*|\1,\2|p' "$tmp/root.txt")
+[ -n "$dss" ] || fail "no /DSS in the catalog: $(cat "$tmp/root.txt")"
+qpdf --show-object="$dss" "$tmp/lt.pdf" >"$tmp/dss.txt"
+for k in Certs OCSPs CRLs; do grep -q "/$k" "$tmp/dss.txt" || fail "no /$k in the DSS: $(cat "$tmp/dss.txt")"; done
+# Every OCSP response says good, every CRL parses, every certificate too.
+n_ocsp=0
+for ref in $(sed -n 's|.*/OCSPs *\[\([^]]*\)\].*|\1|p' "$tmp/dss.txt" | grep -o '[0-9]* [0-9]* R' | tr ' ' ',' | sed 's/,R$//'); do
+	qpdf --show-object="$ref" --filtered-stream-data "$tmp/lt.pdf" >"$tmp/ocsp.der"
+	openssl ocsp -respin "$tmp/ocsp.der" -resp_text -noverify >"$tmp/ocsp.txt" 2>&1 || fail "an OCSP response in the DSS does not parse"
+	grep -q 'Cert Status: good' "$tmp/ocsp.txt" || fail "an OCSP response in the DSS is not good"
+	n_ocsp=$((n_ocsp + 1))
+done
+n_crl=0
+for ref in $(sed -n 's|.*/CRLs *\[\([^]]*\)\].*|\1|p' "$tmp/dss.txt" | grep -o '[0-9]* [0-9]* R' | tr ' ' ',' | sed 's/,R$//'); do
+	qpdf --show-object="$ref" --filtered-stream-data "$tmp/lt.pdf" >"$tmp/crl.der"
+	openssl crl -inform DER -in "$tmp/crl.der" -noout -issuer >/dev/null || fail "a CRL in the DSS does not parse"
+	n_crl=$((n_crl + 1))
+done
+[ "$n_ocsp" -ge 2 ] || fail "B-LT: $n_ocsp OCSP responses (signer and TSA at least)"
+[ "$n_crl" -ge 1 ] || fail "B-LT: no CRL"
+qpdf --json "$tmp/lt.pdf" >/dev/null || fail "qpdf --json lt.pdf"
+note "B-LT (RSA): DSS with $n_ocsp OCSP responses (good) and $n_crl CRL(s); 3 signatures valid"
+
+# === refusals: nothing written ========================================================
+# A wrong TOTP code.
+printf '%06d\n' $(( (10#$(oathtool --totp -b "$tsecret") + 500000) % 1000000 )) >"$tmp/badtotp"
+sign "$aA" "$credA" totp "$tmp/badtotp" --in "$tmp/simple.pdf" --out "$tmp/bad.pdf" --in "$tmp/other.pdf" --out "$tmp/bad2.pdf"
+[ "$rc" = 3 ] || { cat "$tmp/pkisign.out"; fail "wrong TOTP: exit $rc, want 3"; }
+grep -q 'invalid_otp' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "wrong TOTP: no CSC error in the message"; }
+[ ! -e "$tmp/bad.pdf" ] && [ ! -e "$tmp/bad2.pdf" ] || fail "wrong TOTP: an output was written"
+ls "$tmp" | grep -q '^bad.*\.pdf\.' && fail "wrong TOTP: a temporary file left"
+q "UPDATE ra_account SET factor_failures = 0, factor_locked_until = NULL WHERE id = $aA" >/dev/null
+# A revoked credential.
+cert_pem "$credX" "$tmp/x.pem"
+ser=$(openssl x509 -in "$tmp/x.pem" -noout -serial | cut -d= -f2)
+pkictl cert revoke --serial "$ser" --reason keyCompromise >/dev/null || fail "revoke"
+sign "$aB" "$credX" pin "$tmp/pinB" --in "$tmp/simple.pdf" --out "$tmp/rev.pdf"
+[ "$rc" = 3 ] || { cat "$tmp/pkisign.out"; fail "revoked credential: exit $rc, want 3"; }
+grep -q 'revoked' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "revoked credential: message"; }
+[ ! -e "$tmp/rev.pdf" ] || fail "revoked credential: output written"
+# Another subscriber's credential (userID checked by signd).
+sign "$aA" "$credB" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/other-user.pdf"
+[ "$rc" = 3 ] || { cat "$tmp/pkisign.out"; fail "another's credential: exit $rc, want 3"; }
+[ ! -e "$tmp/other-user.pdf" ] || fail "another's credential: output written"
+# Not a PDF.
+printf 'not a pdf\n' >"$tmp/junk.pdf"
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/junk.pdf" --out "$tmp/junk.signed.pdf"
+[ "$rc" = 1 ] || { cat "$tmp/pkisign.out"; fail "not a PDF: exit $rc, want 1"; }
+[ ! -e "$tmp/junk.signed.pdf" ] || fail "not a PDF: output written"
+# Usage: a factor on the command line, unpaired --in, B-T without a TSA.
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/u.pdf" 770123
+[ "$rc" = 2 ] || fail "an extra argument: exit $rc, want 2"
+grep -q 770123 "$tmp/pkisign.out" && fail "pkisign quoted a stray argument (it could be a PIN)"
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf"
+[ "$rc" = 2 ] || fail "--in without --out: exit $rc, want 2"
+sign "$aA" "$credA" pin "$tmp/pinA" --level B-T --in "$tmp/simple.pdf" --out "$tmp/u.pdf"
+[ "$rc" = 2 ] || fail "B-T without --tsa-url: exit $rc, want 2"
+sign "$aA" "$credA" otp "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/u.pdf"
+[ "$rc" = 2 ] || fail "--factor otp without --otp-id: exit $rc, want 2"
+[ ! -e "$tmp/u.pdf" ] || fail "a usage error wrote an output"
+note "refusals: wrong TOTP, revoked credential, another's credential (exit 3); junk (1); usage (2); nothing written"
+
+# === no secret in the service's log ====================================================
+for s in "${secrets[@]}"; do
+	grep -qF -- "$s" "$PKI_DIR/log/sign.log" && fail "a secret is in sign.log"
+done
+note "no PIN, TOTP code or client secret in pkisign's arguments, its output or sign.log"
