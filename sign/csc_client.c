@@ -125,8 +125,8 @@ cscc_b64_decode(const char *in, unsigned char **out, size_t *outlen)
 	return 0;
 }
 
-static char *
-b64_encode(const unsigned char *p, size_t len)
+char *
+cscc_b64_encode(const unsigned char *p, size_t len)
 {
 	char *s;
 
@@ -558,7 +558,7 @@ hash_array(const EVP_MD *md, unsigned char *const *hashes, size_t n)
 	if ((a = json_array()) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		if ((s = b64_encode(hashes[i], EVP_MD_get_size(md))) == NULL ||
+		if ((s = cscc_b64_encode(hashes[i], EVP_MD_get_size(md))) == NULL ||
 		    json_array_append_new(a, json_string(s)) != 0) {
 			free(s);
 			json_decref(a);

@@ -98,5 +98,7 @@ int	cscc_parse_signatures(const unsigned char *body, size_t len, size_t n,
 	    unsigned char **sigs, size_t *siglen, char *err, size_t errlen);
 /* Strict base64 (RFC 4648 §4, padded); *out malloc'ed. 0 or -1. */
 int	cscc_b64_decode(const char *in, unsigned char **out, size_t *outlen);
+/* Standard base64 with padding, NUL-terminated (malloc'd), or NULL. */
+char	*cscc_b64_encode(const unsigned char *p, size_t len);
 
 #endif

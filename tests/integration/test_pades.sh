@@ -74,7 +74,8 @@ account() {
 	secrets+=("$3" "$c")
 }
 # issue ACCOUNT KIND PROFILE KEYTYPE CN [O]: the certificate id once cad is done,
-# with its sign_credential row (XXX issue 6, as test_sign).
+# with its sign_credential row (pkictl orders belong to no RA account: linked
+# as an administrator would, as test_sign does).
 issue() {
 	local o i
 	o=$(pkictl order add --kind "$2" --profile "$3" --key-type "$4" \
@@ -347,6 +348,98 @@ sign "$aA" "$credA" otp "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/u.pdf"
 [ "$rc" = 2 ] || fail "--factor otp without --otp-id: exit $rc, want 2"
 [ ! -e "$tmp/u.pdf" ] || fail "a usage error wrote an output"
 note "refusals: wrong TOTP, revoked credential, another's credential (exit 3); junk (1); usage (2); nothing written"
+
+# === pkisign serve: the same as an HTTP service ========================================
+sport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$tmp/pades.conf" <<CONF
+[pades]
+listen = 127.0.0.1
+port = $sport
+csc_url = $PKI_SIGN_URL
+client_id = $cid
+client_secret_file = $tmp/client.secret
+tsa_url = $PKI_TSA_URL
+max_body_mib = 1
+CONF
+[ "$(id -u)" -ne 0 ] || chown pki "$tmp/pades.conf"
+"$PKISIGN" serve --config "$tmp/pades.conf" >"$tmp/serve.log" 2>&1 &
+spid=$!
+serve_stop() { [ -z "${spid:-}" ] || { kill -TERM "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; spid=; }; }
+fail() { serve_stop; echo "FAIL: $*" >&2; exit 1; }
+for ((i = 0; i < 100; i++)); do
+	curl -sf "http://127.0.0.1:$sport/health" >/dev/null 2>&1 && break
+	kill -0 "$spid" 2>/dev/null || fail "pkisign serve died: $(cat "$tmp/serve.log")"
+	sleep 0.1
+done
+grep -q "signing PDFs on 127.0.0.1:$sport" "$tmp/serve.log" || fail "pkisign serve: $(cat "$tmp/serve.log")"
+grep -q 'insecure_no_sandbox' "$tmp/serve.log" && fail "pkisign serve runs without its sandbox"
+# sreq BODY-FILE [CONTENT-TYPE]: POST /v1/sign; sets code, body in $tmp/sout.
+sreq() {
+	code=$(curl -sS -X POST -o "$tmp/sout" -w '%{http_code}' -H "Content-Type: ${2:-application/json}" \
+		--data-binary "@$1" "http://127.0.0.1:$sport/v1/sign")
+}
+# body USER CRED FACTOR-JSON LEVEL FILE...: a request body into $tmp/sbody.
+body() {
+	local u=$1 c=$2 f=$3 l=$4 docs=()
+	shift 4
+	for d in "$@"; do docs+=("{\"name\":\"$(basename "$d")\",\"pdf\":\"$(base64 -w0 "$d")\"}"); done
+	printf '{"user":"%s","credential":"%s","factor":%s,"level":"%s","reason":"Disetujui","documents":[%s]}' \
+		"$u" "$c" "$f" "$l" "$(IFS=,; echo "${docs[*]}")" >"$tmp/sbody"
+}
+problem() { # problem STATUS WHAT: the answer is that status, as RFC 9457 JSON
+	[ "$code" = "$1" ] || fail "$2: HTTP $code, want $1: $(head -c 300 "$tmp/sout")"
+	jq -e --argjson s "$1" '.status == $s and (.detail | type == "string")' "$tmp/sout" >/dev/null ||
+		fail "$2: not a problem body: $(head -c 300 "$tmp/sout")"
+}
+# Two documents, B-T, one PIN authorization.
+sads=$(q "SELECT count(*) FROM sign_sad")
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-T "$tmp/simple.pdf" "$tmp/multi.pdf"
+sreq "$tmp/sbody"
+[ "$code" = 200 ] || fail "pkisign serve: HTTP $code: $(head -c 500 "$tmp/sout")"
+[ "$(jq -r '.level + ":" + (.documents | length | tostring)' "$tmp/sout")" = "B-T:2" ] || fail "serve answer: $(head -c 300 "$tmp/sout")"
+for i in 0 1; do
+	jq -r ".documents[$i].pdf" "$tmp/sout" | base64 -d >"$tmp/served$i.pdf"
+	sigcheck "$tmp/served$i.pdf" 1
+	lastwhole "$tmp/served$i.pdf"
+	grep -q 'Signer Certificate Common Name: Bima Saputra' "$tmp/sig.out" || fail "served signer"
+done
+[ "$(q "SELECT count(*) FROM sign_sad")" = $((sads + 1)) ] || fail "serve: not one authorization for the two documents"
+note "pkisign serve: 2 documents at B-T under one PIN authorization, valid"
+# Refusals, each a problem body: wrong PIN (403, CSC's invalid_pin), not a
+# PDF (422), malformed and unknown members (400), not JSON (415), too big
+# (413), another path (404).
+body "$aB" "$credB" '{"type":"pin","code":"000000"}' B-B "$tmp/simple.pdf"
+sreq "$tmp/sbody"
+problem 403 "wrong PIN"
+grep -q invalid_pin "$tmp/sout" || fail "wrong PIN: no CSC error: $(cat "$tmp/sout")"
+q "UPDATE ra_account SET factor_failures = 0, factor_locked_until = NULL WHERE id = $aB" >/dev/null
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/junk.pdf"
+sreq "$tmp/sbody"
+problem 422 "not a PDF"
+printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"documents":[],"extra":1}' >"$tmp/sbody"
+sreq "$tmp/sbody"
+problem 400 "unknown member"
+printf '{"user":"1",' >"$tmp/sbody"
+sreq "$tmp/sbody"
+problem 400 "truncated JSON"
+printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"documents":[{"name":"a","pdf":"%%%%"}]}' >"$tmp/sbody"
+sreq "$tmp/sbody"
+problem 400 "bad base64"
+grep -q 123456 "$tmp/sout" && fail "the factor's code is quoted back"
+sreq "$tmp/sbody" text/plain
+problem 415 "text/plain"
+head -c $((1024 * 1024 + 10)) /dev/zero >"$tmp/big"
+sreq "$tmp/big"
+problem 413 "a body over max_body_mib"
+code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data '{}' "http://127.0.0.1:$sport/v2/sign")
+problem 404 "another path"
+kill -0 "$spid" 2>/dev/null || fail "pkisign serve died: $(cat "$tmp/serve.log")"
+secrets+=(513829)
+for s in "${secrets[@]}"; do
+	grep -qF -- "$s" "$tmp/serve.log" && fail "a secret in pkisign serve's log"
+done
+serve_stop
+note "pkisign serve refusals: 403 wrong PIN, 422 not a PDF, 400 malformed, 415, 413, 404; no secret in its log"
 
 # === no secret in the service's log ====================================================
 for s in "${secrets[@]}"; do

@@ -1,0 +1,423 @@
+/*
+ * The signing job (sign/job.h): the documents in memory, one authorization,
+ * the signed documents in memory.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "sign/cades.h"
+#include "sign/csc_client.h"
+#include "sign/job.h"
+#include "sign/pdf.h"
+#include "sign/revinfo.h"
+#include "sign/tsa_client.h"
+
+/* A document in flight. */
+struct doc {
+	struct sign_doc		*sd;
+	struct pdf_doc		*pdf;
+	struct pdf_prepared	 prep;
+	struct cades		*cades;
+	unsigned char		 hash[EVP_MAX_MD_SIZE];
+	unsigned char		*sig;
+	size_t			 siglen;
+	unsigned char		*result;	/* the signed file */
+	size_t			 resultlen;
+	int			 result_is_prep; /* result points into prep */
+};
+
+static void	sign_err(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static void
+sign_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+sign_level_name(enum sign_level l)
+{
+	return l == SIGN_LEVEL_BB ? "B-B" : l == SIGN_LEVEL_BT ? "B-T" :
+	    "B-LT";
+}
+
+/*
+ * The trust anchors for the TSA's token and the OCSP/CRL signatures: the
+ * self-signed certificates of the credential's chain, and --ca-file's.
+ */
+static X509_STORE *
+trust_store(STACK_OF(X509) *chain, const char *ca_file, char *err,
+    size_t errlen)
+{
+	X509_STORE *st;
+	int i;
+
+	if ((st = X509_STORE_new()) == NULL)
+		return NULL;
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (X509_check_issued(x, x) == X509_V_OK &&
+		    X509_STORE_add_cert(st, x) != 1)
+			goto fail;
+	}
+	if (ca_file != NULL && X509_STORE_load_file(st, ca_file) != 1) {
+		sign_err(err, errlen, "%s: cannot load CA certificates",
+		    ca_file);
+		goto fail;
+	}
+	return st;
+ fail:
+	X509_STORE_free(st);
+	return NULL;
+}
+
+/* The certificate's commonName (UTF-8), for /Name when --name is absent. */
+static char *
+subject_cn(X509 *x)
+{
+	X509_NAME *n = X509_get_subject_name(x);
+	unsigned char *u = NULL;
+	char *s = NULL;
+	int i, len;
+
+	if ((i = X509_NAME_get_index_by_NID(n, NID_commonName, -1)) < 0)
+		return NULL;
+	if ((len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(
+	    X509_NAME_get_entry(n, i)))) < 0)
+		return NULL;
+	if ((s = malloc(len + 1)) != NULL) {
+		memcpy(s, u, len);
+		s[len] = '\0';
+	}
+	OPENSSL_free(u);
+	return s;
+}
+
+/*
+ * Opens the document and prepares its signature, the hash to sign in
+ * d->hash. -1 with err; *bad set when the document itself is the cause.
+ */
+static int
+doc_prepare(struct doc *d, const struct sign_job *o,
+    const struct cscc_cred *cr, const char *name, time_t now, int *bad,
+    char *err, size_t errlen)
+{
+	struct pdf_sig_opts so = { 0 };
+	unsigned char br[EVP_MAX_MD_SIZE], *tbs = NULL;
+	unsigned int brlen, hlen;
+	size_t tbslen;
+	char e[512];
+	int rc = -1;
+
+	if (pdf_open(d->sd->in, d->sd->inlen, &d->pdf, e, sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: %s", d->sd->label, e);
+		*bad = 1;
+		goto out;
+	}
+	so.reason = o->reason;
+	so.location = o->location;
+	so.name = name;
+	so.signing_time = now;
+	so.visible = o->visible;
+	so.page = o->page;
+	so.x = o->x;
+	so.y = o->y;
+	so.size = o->size;
+	so.qr_text = o->qr_text;
+	so.contents_max = o->contents;
+	if (pdf_prepare_signature(d->pdf, &so, &d->prep, e, sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: %s", d->sd->label, e);
+		*bad = 1;
+		goto out;
+	}
+	if (pdf_byterange_digest(&d->prep, o->md, br, &brlen) != 0) {
+		sign_err(err, errlen, "%s: cannot digest the ByteRange",
+		    d->sd->label);
+		goto out;
+	}
+	if ((d->cades = cades_new(cr->cert, cr->chain, o->md, br, brlen, e,
+	    sizeof(e))) == NULL ||
+	    cades_tbs(d->cades, &tbs, &tbslen, e, sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: %s", d->sd->label, e);
+		goto out;
+	}
+	if (EVP_Digest(tbs, tbslen, d->hash, &hlen, o->md, NULL) != 1) {
+		sign_err(err, errlen, "%s: EVP_Digest failed", d->sd->label);
+		goto out;
+	}
+	rc = 0;
+ out:
+	free(tbs);
+	return rc;
+}
+
+/*
+ * The signature value into the CMS, the B-T time-stamp, the CMS into the
+ * PDF. tsa_certs collects the TSA's certificates (for B-LT).
+ */
+static int
+doc_embed(struct doc *d, const struct sign_job *o, X509_STORE *trust,
+    STACK_OF(X509) *chain, STACK_OF(X509) *tsa_certs, char *err,
+    size_t errlen)
+{
+	unsigned char *tst = NULL, *cms = NULL;
+	const unsigned char *sv;
+	STACK_OF(X509) *tc = NULL;
+	size_t tstlen, cmslen, svlen;
+	char e[512];
+	int i, j, rc = -1;
+
+	if (cades_set_signature(d->cades, d->sig, d->siglen, e,
+	    sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: %s", d->sd->label, e);
+		goto out;
+	}
+	if (o->level != SIGN_LEVEL_BB) {
+		sv = cades_signature(d->cades, &svlen);
+		if (tsa_timestamp(o->tsa_url, sv, svlen, trust, chain, &tst,
+		    &tstlen, &tc, e, sizeof(e)) != 0 ||
+		    cades_add_timestamp(d->cades, tst, tstlen, e,
+		    sizeof(e)) != 0) {
+			sign_err(err, errlen, "%s: time-stamp: %s",
+			    d->sd->label, e);
+			goto out;
+		}
+		for (i = 0; tc != NULL && i < sk_X509_num(tc); i++) {
+			X509 *x = sk_X509_value(tc, i);
+
+			for (j = 0; j < sk_X509_num(tsa_certs); j++)
+				if (X509_cmp(x, sk_X509_value(tsa_certs, j)) ==
+				    0)
+					break;
+			if (j < sk_X509_num(tsa_certs))
+				continue;
+			if (X509_up_ref(x) != 1 ||
+			    sk_X509_push(tsa_certs, x) <= 0) {
+				sign_err(err, errlen, "out of memory");
+				goto out;
+			}
+		}
+	}
+	if (cades_der(d->cades, &cms, &cmslen, e, sizeof(e)) != 0 ||
+	    pdf_embed_signature(&d->prep, cms, cmslen, e, sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: %s%s", d->sd->label, e,
+		    strstr(e, "fit") != NULL ? " (a larger contents size "
+		    "helps)" : "");
+		goto out;
+	}
+	d->result = d->prep.buf;
+	d->resultlen = d->prep.len;
+	d->result_is_prep = 1;
+	rc = 0;
+ out:
+	OPENSSL_free(tst);
+	OPENSSL_free(cms);
+	sk_X509_pop_free(tc, X509_free);
+	return rc;
+}
+
+/* B-LT: the signed file plus a DSS update. */
+static int
+doc_dss(struct doc *d, const struct pdf_dss *dss, char *err, size_t errlen)
+{
+	struct pdf_doc *signed_pdf = NULL;
+	unsigned char *out = NULL;
+	size_t outlen;
+	char e[512];
+	int rc = -1;
+
+	if (pdf_open(d->result, d->resultlen, &signed_pdf, e, sizeof(e))
+	    != 0 || pdf_add_dss(signed_pdf, dss, &out, &outlen, e,
+	    sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: DSS: %s", d->sd->label, e);
+		goto out;
+	}
+	d->result = out;
+	d->resultlen = outlen;
+	d->result_is_prep = 0;
+	rc = 0;
+ out:
+	pdf_close(signed_pdf);
+	return rc;
+}
+
+static void
+doc_clear(struct doc *d)
+{
+	if (!d->result_is_prep)
+		free(d->result);
+	pdf_prepared_clear(&d->prep);
+	pdf_close(d->pdf);
+	cades_free(d->cades);
+	free(d->sig);
+	memset(d, 0, sizeof(*d));
+}
+
+enum sign_status
+sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
+    char *err, size_t errlen)
+{
+	struct cscc *csc = NULL;
+	struct cscc_cred cr = { 0 };
+	struct doc *docs = NULL;
+	struct revinfo ri = { 0 };
+	struct pdf_dss dss;
+	X509_STORE *trust = NULL;
+	STACK_OF(X509) *tsa_certs = NULL, *leaves = NULL, *pool = NULL;
+	unsigned char **hashes = NULL, **sigs = NULL;
+	size_t *siglens = NULL, i, j, mdlen;
+	char *sad = NULL, *cn = NULL;
+	enum sign_status status = SIGN_FAILED;
+	time_t now;
+	int r, bad = 0;
+
+	sign_err(err, errlen, "failed");
+	for (i = 0; i < n; i++) {
+		sds[i].out = NULL;
+		sds[i].outlen = 0;
+	}
+	if (n == 0 || n > CSCC_HASHES_MAX) {
+		sign_err(err, errlen, "1 to %d documents at once",
+		    CSCC_HASHES_MAX);
+		return SIGN_FAILED;
+	}
+	if ((docs = calloc(n, sizeof(*docs))) == NULL ||
+	    (hashes = calloc(n, sizeof(*hashes))) == NULL ||
+	    (sigs = calloc(n, sizeof(*sigs))) == NULL ||
+	    (siglens = calloc(n, sizeof(*siglens))) == NULL ||
+	    (tsa_certs = sk_X509_new_null()) == NULL ||
+	    (csc = cscc_new(o->csc_url)) == NULL) {
+		sign_err(err, errlen, "out of memory");
+		goto out;
+	}
+	mdlen = (size_t)EVP_MD_get_size(o->md);
+
+	/* The service, and the credential's certificate. */
+	if ((r = cscc_token(csc, o->client_id, o->client_secret, err,
+	    errlen)) != 0 || (r = cscc_info(csc, o->credential, o->user, &cr,
+	    err, errlen)) != 0) {
+		status = r == CSCC_REFUSED ? SIGN_REFUSED : SIGN_FAILED;
+		goto out;
+	}
+	if ((trust = trust_store(cr.chain, o->ca_file, err, errlen)) == NULL)
+		goto out;
+	if (o->name == NULL)
+		cn = subject_cn(cr.cert);
+
+	/* Each document's hash to sign. */
+	now = time(NULL);
+	for (i = 0; i < n; i++) {
+		docs[i].sd = &sds[i];
+		if (doc_prepare(&docs[i], o, &cr, o->name ? o->name : cn, now,
+		    &bad, err, errlen) != 0) {
+			status = bad ? SIGN_BAD_DOCUMENT : SIGN_FAILED;
+			goto out;
+		}
+		hashes[i] = docs[i].hash;
+		for (j = 0; j < i; j++)
+			if (memcmp(hashes[i], hashes[j], mdlen) == 0) {
+				sign_err(err, errlen, "%s and %s are the same "
+				    "document: sign it once", sds[j].label,
+				    sds[i].label);
+				status = SIGN_BAD_DOCUMENT;
+				goto out;
+			}
+	}
+
+	/* One authorization for all of them, one signHash. */
+	if ((r = cscc_authorize(csc, o->credential, o->user, o->md, hashes, n,
+	    o->factor, o->code, o->otp_id, &sad, err, errlen)) != 0 ||
+	    (r = cscc_sign_hash(csc, o->credential, sad, o->md, cr.ec, hashes,
+	    n, sigs, siglens, err, errlen)) != 0) {
+		status = r == CSCC_REFUSED ? SIGN_REFUSED : SIGN_FAILED;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		docs[i].sig = sigs[i];
+		docs[i].siglen = siglens[i];
+		sigs[i] = NULL;
+		if (doc_embed(&docs[i], o, trust, cr.chain, tsa_certs, err,
+		    errlen) != 0)
+			goto out;
+	}
+
+	/* B-LT: the validation material, the same for every document. */
+	if (o->level == SIGN_LEVEL_BLT) {
+		if ((leaves = sk_X509_new_null()) == NULL ||
+		    sk_X509_push(leaves, cr.cert) <= 0 ||
+		    (pool = sk_X509_dup(cr.chain)) == NULL) {
+			sign_err(err, errlen, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < (size_t)sk_X509_num(tsa_certs); i++)
+			if (sk_X509_push(leaves, sk_X509_value(tsa_certs, i)) <=
+			    0 || sk_X509_push(pool, sk_X509_value(tsa_certs,
+			    i)) <= 0) {
+				sign_err(err, errlen, "out of memory");
+				goto out;
+			}
+		if (revinfo_collect(leaves, pool, trust, &ri, err, errlen) !=
+		    0) {
+			/* Keep the cause; say which step it was. */
+			char cause[512];
+
+			snprintf(cause, sizeof(cause), "%s", err);
+			sign_err(err, errlen, "B-LT: %s", cause);
+			goto out;
+		}
+		revinfo_dss(&ri, &dss);
+		for (i = 0; i < n; i++)
+			if (doc_dss(&docs[i], &dss, err, errlen) != 0)
+				goto out;
+	}
+
+	/* Every document signed: hand them over. */
+	for (i = 0; i < n; i++) {
+		sds[i].out = docs[i].result;
+		sds[i].outlen = docs[i].resultlen;
+		if (docs[i].result_is_prep)
+			docs[i].prep.buf = NULL;
+		docs[i].result = NULL;
+		docs[i].result_is_prep = 0;
+	}
+	status = SIGN_OK;
+	err[0] = '\0';
+ out:
+	if (status != SIGN_OK)
+		for (i = 0; i < n; i++) {
+			free(sds[i].out);
+			sds[i].out = NULL;
+			sds[i].outlen = 0;
+		}
+	for (i = 0; docs != NULL && i < n; i++)
+		doc_clear(&docs[i]);
+	for (i = 0; sigs != NULL && i < n; i++)
+		free(sigs[i]);
+	free(docs);
+	free(hashes);
+	free(sigs);
+	free(siglens);
+	free(cn);
+	revinfo_clear(&ri);
+	sk_X509_free(leaves);
+	sk_X509_free(pool);
+	sk_X509_pop_free(tsa_certs, X509_free);
+	X509_STORE_free(trust);
+	cscc_cred_clear(&cr);
+	cscc_free(csc);
+	cscc_free_secret(sad);
+	return status;
+}

@@ -1,0 +1,81 @@
+/*
+ * One signing job of the PAdES signer: N documents in memory, one
+ * authorization of the subscriber, N signed documents in memory. The CLI
+ * (sign/main.c) and the HTTP service (sign/serve.c) both run it; neither
+ * the documents nor the secrets touch a file here.
+ *
+ * The flow:
+ *	oauth2/token → credentials/info (certificate, chain, key type);
+ *	per document: pdf_prepare_signature → ByteRange digest → CAdES
+ *	    signed attributes → their hash;
+ *	one credentials/authorize for the N hashes (numSignatures = N) and
+ *	one signatures/signHash;
+ *	per document: the signature value into the SignerInfo (checked with
+ *	    the certificate), B-T: a time-stamp token over it, the CMS into
+ *	    /Contents; B-LT: a DSS update with certificates, OCSP responses
+ *	    and CRLs.
+ */
+#ifndef SIGN_JOB_H
+#define SIGN_JOB_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "sign/csc_client.h"
+
+enum sign_level { SIGN_LEVEL_BB, SIGN_LEVEL_BT, SIGN_LEVEL_BLT };
+
+/* What sign_documents() returns. */
+enum sign_status {
+	SIGN_OK = 0,
+	SIGN_FAILED = 1,	/* our side, a document, the network, TSA, OCSP */
+	SIGN_REFUSED = 3,	/* the signing service said no (a CSC 4xx) */
+	SIGN_BAD_DOCUMENT = 4,	/* a document is not a PDF we can sign */
+};
+
+struct sign_job {
+	/* The signing service and this client's registration there. */
+	const char		*csc_url;
+	const char		*client_id;
+	const char		*client_secret;
+	/* The subscriber, the credential and the factor authorizing it. */
+	const char		*user;
+	const char		*credential;
+	enum cscc_factor	 factor;
+	const char		*code;		/* PIN, OTP or TOTP code */
+	long			 otp_id;	/* CSCC_FACTOR_OTP only */
+	/* The signature. */
+	enum sign_level		 level;
+	const EVP_MD		*md;
+	const char		*tsa_url;	/* B-T, B-LT */
+	const char		*ca_file;	/* extra trust anchors, or NULL */
+	const char		*reason, *location;
+	const char		*name;		/* NULL: the certificate's CN */
+	int			 visible, page;
+	double			 x, y, size;
+	const char		*qr_text;	/* with visible */
+	size_t			 contents;	/* 0: PDF_CONTENTS_DEFAULT */
+};
+
+struct sign_doc {
+	const char		*label;		/* for messages: a file name */
+	const unsigned char	*in;
+	size_t			 inlen;
+	unsigned char		*out;		/* malloc'd by sign_documents */
+	size_t			 outlen;
+};
+
+/* "B-B", "B-T", "B-LT". */
+const char	*sign_level_name(enum sign_level);
+
+/*
+ * Signs the n documents (1..CSCC_HASHES_MAX) under one authorization. On
+ * SIGN_OK every docs[i].out holds the signed PDF (the caller frees it); on
+ * anything else none does, and err says why (never a secret).
+ */
+enum sign_status	sign_documents(const struct sign_job *,
+			    struct sign_doc *docs, size_t n, char *err,
+			    size_t errlen);
+
+#endif

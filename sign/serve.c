@@ -1,0 +1,493 @@
+/*
+ * pkisign serve (sign/serve.h): the signing job behind HTTP.
+ *
+ * Start-up: the configuration ([pades] of pki.conf), the client secret
+ * (0600 file), curl_global_init, libmicrohttpd on a loopback address, then
+ * demotion and the SANDBOX_NET_FILES seccomp profile (libcurl needs
+ * socket/connect/poll/socketpair; the CA file is opened per job).
+ * A request: the body parsed strictly, the job run (sign/job.c), the
+ * answer. Statuses: 200 signed; 400 malformed body; 403 the signing service
+ * refused (wrong factor, locked, credential revoked or another's: CSC's
+ * error and description); 413 body too large (lib/http, unread); 415 not
+ * JSON; 422 a document we cannot sign (not a PDF, encrypted, damaged);
+ * 502 the signing, time-stamping or revocation services failed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "lib/config.h"
+#include "lib/daemon.h"
+#include "lib/http.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/sandbox.h"
+#include "lib/secret.h"
+#include "sign/csc_client.h"
+#include "sign/serve.h"
+
+#define SERVE_SECRET_MAX	256
+#define SERVE_TIMEOUT_S		120	/* a B-LT job fetches OCSP and CRLs */
+
+struct serve {
+	const struct config	*cfg;
+	char			 secret[SERVE_SECRET_MAX];	/* wiped */
+	const char		*csc_url, *client_id, *tsa_url, *ca_file;
+};
+
+/* --- the request ---------------------------------------------------------- */
+
+static int
+serve_level(const char *s, enum sign_level *l)
+{
+	if (s == NULL || strcmp(s, "B-B") == 0)
+		*l = SIGN_LEVEL_BB;
+	else if (strcmp(s, "B-T") == 0)
+		*l = SIGN_LEVEL_BT;
+	else if (strcmp(s, "B-LT") == 0)
+		*l = SIGN_LEVEL_BLT;
+	else
+		return -1;
+	return 0;
+}
+
+static const EVP_MD *
+serve_digest(const char *s)
+{
+	if (s == NULL || strcmp(s, "sha256") == 0)
+		return EVP_sha256();
+	if (strcmp(s, "sha384") == 0)
+		return EVP_sha384();
+	if (strcmp(s, "sha512") == 0)
+		return EVP_sha512();
+	return NULL;
+}
+
+/* A JSON string member that must be printable UTF-8 text of 1..max bytes. */
+static int
+serve_text(const char *s, size_t max)
+{
+	size_t i, n;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s);
+	if (n == 0 || n > max)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return -1;
+	return 0;
+}
+
+/* Decimal digits only, 1..20 (an account or credential id). */
+static int
+serve_id(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n >= 1 && n <= 20 && strspn(s, "0123456789") == n ? 0 : -1;
+}
+
+static int
+serve_factor(json_t *f, struct serve_request *r, char *detail,
+    size_t detaillen)
+{
+	json_error_t je;
+	const char *type = NULL, *code = NULL;
+	json_int_t otp_id = 0;
+	int has_id;
+
+	if (json_unpack_strict(f, &je, "{s:s, s:s, s?I}", "type", &type,
+	    "code", &code, "otp_id", &otp_id) == -1) {
+		snprintf(detail, detaillen, "factor: {\"type\": \"pin\"|\"otp\"|"
+		    "\"totp\", \"code\": \"…\", \"otp_id\": N with otp}");
+		return -1;
+	}
+	has_id = json_object_get(f, "otp_id") != NULL;
+	if (strcmp(type, "pin") == 0)
+		r->job.factor = CSCC_FACTOR_PIN;
+	else if (strcmp(type, "otp") == 0)
+		r->job.factor = CSCC_FACTOR_OTP;
+	else if (strcmp(type, "totp") == 0)
+		r->job.factor = CSCC_FACTOR_TOTP;
+	else {
+		snprintf(detail, detaillen, "factor.type: pin, otp or totp");
+		return -1;
+	}
+	if ((r->job.factor == CSCC_FACTOR_OTP) != has_id ||
+	    (has_id && otp_id < 1)) {
+		snprintf(detail, detaillen, "factor.otp_id (a positive "
+		    "integer) goes with type otp, and only with it");
+		return -1;
+	}
+	/* Never quoted back: a PIN or a code. */
+	if (strlen(code) < 4 || strlen(code) >= sizeof(r->code) ||
+	    strspn(code, "0123456789") != strlen(code)) {
+		snprintf(detail, detaillen, "factor.code: the PIN or code, "
+		    "digits only");
+		return -1;
+	}
+	snprintf(r->code, sizeof(r->code), "%s", code);
+	r->job.code = r->code;
+	r->job.otp_id = (long)otp_id;
+	return 0;
+}
+
+static int
+serve_visible(json_t *v, struct serve_request *r, char *detail,
+    size_t detaillen)
+{
+	json_error_t je;
+	json_int_t page = 0;
+	double x = 0, y = 0, size = 0;
+	const char *qr = NULL;
+
+	if (json_unpack_strict(v, &je, "{s:I, s:F, s:F, s:F, s:s}", "page",
+	    &page, "x", &x, "y", &y, "size", &size, "qr_text", &qr) == -1 ||
+	    page < 1 || page > INT_MAX || size <= 0 || size > 14400 ||
+	    x < -14400 || x > 14400 || y < -14400 || y > 14400 ||
+	    serve_text(qr, 1024) == -1) {
+		snprintf(detail, detaillen, "visible: {\"page\": from 1, \"x\", "
+		    "\"y\", \"size\": points, \"qr_text\": up to 1024 bytes}");
+		return -1;
+	}
+	r->job.visible = 1;
+	r->job.page = (int)page;
+	r->job.x = x;
+	r->job.y = y;
+	r->job.size = size;
+	r->job.qr_text = qr;
+	return 0;
+}
+
+static int
+serve_documents(json_t *a, struct serve_request *r, char *detail,
+    size_t detaillen)
+{
+	json_error_t je;
+	json_t *d;
+	const char *name, *pdf;
+	unsigned char *bytes;
+	size_t i, len;
+
+	if (!json_is_array(a) || json_array_size(a) == 0 ||
+	    json_array_size(a) > CSCC_HASHES_MAX) {
+		snprintf(detail, detaillen, "documents: an array of 1 to %d "
+		    "{\"name\", \"pdf\"}", CSCC_HASHES_MAX);
+		return -1;
+	}
+	if ((r->docs = calloc(json_array_size(a), sizeof(*r->docs))) == NULL) {
+		snprintf(detail, detaillen, "out of memory");
+		return -1;
+	}
+	json_array_foreach(a, i, d) {
+		if (json_unpack_strict(d, &je, "{s:s, s:s}", "name", &name,
+		    "pdf", &pdf) == -1 || serve_text(name, 255) == -1) {
+			snprintf(detail, detaillen, "documents[%zu]: {\"name\": "
+			    "up to 255 bytes, \"pdf\": base64}", i);
+			return -1;
+		}
+		if (cscc_b64_decode(pdf, &bytes, &len) != 0 || len == 0) {
+			snprintf(detail, detaillen, "documents[%zu].pdf is not "
+			    "base64 (RFC 4648 §4, padded)", i);
+			return -1;
+		}
+		r->docs[r->ndocs].label = name;
+		r->docs[r->ndocs].in = bytes;
+		r->docs[r->ndocs].inlen = len;
+		r->ndocs++;
+	}
+	return 0;
+}
+
+int
+serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
+    char *detail, size_t detaillen)
+{
+	json_error_t je;
+	json_t *root, *factor = NULL, *visible = NULL, *docs = NULL;
+	const char *user = NULL, *cred = NULL, *level = NULL, *digest = NULL;
+	const char *reason = NULL, *location = NULL, *name = NULL;
+
+	memset(r, 0, sizeof(*r));
+	/* jansson's messages quote the text near the error: not echoed. */
+	if ((root = json_load_bounded(body, len, len, &je)) == NULL) {
+		snprintf(detail, detaillen, "the body is not a JSON object "
+		    "(RFC 8259; error at byte %d)", je.position);
+		return -1;
+	}
+	r->root = root;
+	if (json_unpack_strict(root, &je, "{s:s, s:s, s:o, s?s, s?s, s?s, "
+	    "s?s, s?s, s?o, s:o}", "user", &user, "credential", &cred,
+	    "factor", &factor, "level", &level, "digest", &digest, "reason",
+	    &reason, "location", &location, "name", &name, "visible", &visible,
+	    "documents", &docs) == -1) {
+		snprintf(detail, detaillen, "members: user, credential, "
+		    "factor (required), level, digest, reason, location, name, "
+		    "visible, documents (required), each once, of their type");
+		return -1;
+	}
+	if (serve_id(user) == -1 || serve_id(cred) == -1) {
+		snprintf(detail, detaillen, "user and credential are ids "
+		    "(decimal digits)");
+		return -1;
+	}
+	r->job.user = user;
+	r->job.credential = cred;
+	if (serve_level(level, &r->job.level) == -1) {
+		snprintf(detail, detaillen, "level: B-B, B-T or B-LT");
+		return -1;
+	}
+	if ((r->job.md = serve_digest(digest)) == NULL) {
+		snprintf(detail, detaillen, "digest: sha256, sha384 or sha512");
+		return -1;
+	}
+	if (serve_text(reason, 512) == -1 || serve_text(location, 512) == -1 ||
+	    serve_text(name, 512) == -1) {
+		snprintf(detail, detaillen, "reason, location and name: text of "
+		    "1 to 512 bytes without control characters");
+		return -1;
+	}
+	r->job.reason = reason;
+	r->job.location = location;
+	r->job.name = name;
+	if (serve_factor(factor, r, detail, detaillen) == -1 ||
+	    (visible != NULL && serve_visible(visible, r, detail,
+	    detaillen) == -1) ||
+	    serve_documents(docs, r, detail, detaillen) == -1)
+		return -1;
+	return 0;
+}
+
+void
+serve_request_clear(struct serve_request *r)
+{
+	json_t *root = r->root;
+	const char *code;
+	json_t *f;
+	size_t i;
+
+	for (i = 0; i < r->ndocs; i++) {
+		free((void *)r->docs[i].in);
+		free(r->docs[i].out);
+	}
+	free(r->docs);
+	/* The factor's code also sits in the parsed JSON. */
+	if (root != NULL && (f = json_object_get(root, "factor")) != NULL &&
+	    (code = json_string_value(json_object_get(f, "code"))) != NULL)
+		OPENSSL_cleanse((char *)code, strlen(code));
+	json_decref(root);
+	OPENSSL_cleanse(r->code, sizeof(r->code));
+	memset(r, 0, sizeof(*r));
+}
+
+/* --- HTTP ----------------------------------------------------------------- */
+
+static int
+serve_answer(struct http_response *resp, const struct serve_request *r)
+{
+	json_t *o = NULL, *docs;
+	char *b64;
+	size_t i;
+	int rc = -1;
+
+	if ((o = json_object()) == NULL || (docs = json_array()) == NULL ||
+	    json_object_set_new(o, "documents", docs) == -1 ||
+	    json_object_set_new(o, "level",
+	    json_string(sign_level_name(r->job.level))) == -1)
+		goto out;
+	for (i = 0; i < r->ndocs; i++) {
+		if ((b64 = cscc_b64_encode(r->docs[i].out,
+		    r->docs[i].outlen)) == NULL)
+			goto out;
+		if (json_array_append_new(docs, json_pack("{s:s, s:s}", "name",
+		    r->docs[i].label, "pdf", b64)) == -1) {
+			free(b64);
+			goto out;
+		}
+		free(b64);
+	}
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	return rc;
+}
+
+static int
+serve_handle(void *arg, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct serve *sv = arg;
+	struct serve_request r;
+	const char *ct = req->content_type;
+	char detail[1024];
+	enum sign_status st;
+	json_t *h;
+	int rc;
+
+	if (strcmp(req->path, "/health") == 0) {
+		if (strcmp(req->method, "GET") != 0)
+			return http_problem(resp, 405, NULL, NULL, "GET only");
+		h = json_pack("{s:s}", "status", "ok");
+		rc = http_respond_json(resp, 200, h);
+		json_decref(h);
+		return rc;
+	}
+	if (strcmp(req->path, "/v1/sign") != 0)
+		return http_problem(resp, 404, NULL, NULL, "POST /v1/sign");
+	if (strcmp(req->method, "POST") != 0)
+		return http_problem(resp, 405, NULL, NULL, "POST only");
+	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+	    (ct[16] != '\0' && ct[16] != ';'))
+		return http_problem(resp, 415, NULL, NULL,
+		    "the body must be application/json");
+	if (serve_parse(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		serve_request_clear(&r);
+		return http_problem(resp, 400, NULL, NULL, detail);
+	}
+	r.job.csc_url = sv->csc_url;
+	r.job.client_id = sv->client_id;
+	r.job.client_secret = sv->secret;
+	r.job.tsa_url = sv->tsa_url;
+	r.job.ca_file = sv->ca_file;
+	if (r.job.level != SIGN_LEVEL_BB && sv->tsa_url == NULL) {
+		serve_request_clear(&r);
+		return http_problem(resp, 400, NULL, NULL, "this service has "
+		    "no TSA (pades.tsa_url): level B-B only");
+	}
+	st = sign_documents(&r.job, r.docs, r.ndocs, detail, sizeof(detail));
+	switch (st) {
+	case SIGN_OK:
+		log_info("signed %zu document(s) (%s) for account %s, "
+		    "credential %s", r.ndocs, sign_level_name(r.job.level),
+		    r.job.user, r.job.credential);
+		rc = serve_answer(resp, &r);
+		break;
+	case SIGN_REFUSED:
+		log_info("refused by the signing service: account %s, "
+		    "credential %s", r.job.user, r.job.credential);
+		rc = http_problem(resp, 403, NULL, NULL, detail);
+		break;
+	case SIGN_BAD_DOCUMENT:
+		rc = http_problem(resp, 422, NULL, NULL, detail);
+		break;
+	default:
+		log_warn("signing failed: %s", detail);
+		rc = http_problem(resp, 502, NULL, NULL, detail);
+		break;
+	}
+	serve_request_clear(&r);
+	return rc;
+}
+
+static void
+serve_usage(void)
+{
+	fprintf(stderr, "usage: pkisign serve [--config FILE]\n");
+	exit(2);
+}
+
+int
+pkisign_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct serve sv;
+	struct config *cfg = NULL;
+	struct http_server *srv = NULL;
+	struct http_limits lim;
+	const char *path = getenv("PKI_CONFIG"), *s, *secret_file;
+	char err[512];
+	enum log_level level = LOGL_INFO;
+	long port, threads, max_mib;
+	sigset_t sigs;
+	int ch, sig, curl = 0, rc = 1;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (ch != 'c')
+			serve_usage();
+		path = optarg;
+	}
+	if (optind != argc)
+		serve_usage();
+	log_init("pades", LOGL_INFO, stderr);
+	memset(&sv, 0, sizeof(sv));
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return 1;
+	}
+	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
+	    log_level_parse(s, &level) == 0)
+		log_init("pades", level, stderr);
+	sv.cfg = cfg;
+	sv.csc_url = config_get(cfg, "pades.csc_url", NULL);
+	sv.client_id = config_get(cfg, "pades.client_id", NULL);
+	sv.tsa_url = config_get(cfg, "pades.tsa_url", NULL);
+	sv.ca_file = config_get(cfg, "pades.ca_file", NULL);
+	secret_file = config_get(cfg, "pades.client_secret_file", NULL);
+	if (sv.csc_url == NULL || sv.client_id == NULL || secret_file == NULL) {
+		log_err("config: pades.csc_url, pades.client_id and "
+		    "pades.client_secret_file are required");
+		goto out;
+	}
+	if (config_get_long(cfg, "pades.port", 18086, 0, 65535, &port) == -1 ||
+	    config_get_long(cfg, "pades.threads", 2, 1, 64, &threads) == -1 ||
+	    config_get_long(cfg, "pades.max_body_mib", 64, 1, 512,
+	    &max_mib) == -1)
+		goto out;
+	if (secret_read(secret_file, NULL, sv.secret, sizeof(sv.secret), err,
+	    sizeof(err)) == -1) {
+		log_err("pades.client_secret_file: %s", err);
+		goto out;
+	}
+	/* Before any thread and the sandbox. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err("curl_global_init failed");
+		goto out;
+	}
+	curl = 1;
+	daemon_block_signals(&sigs);
+	memset(&lim, 0, sizeof(lim));
+	lim.max_body = (size_t)max_mib * 1024 * 1024;
+	lim.threads = (unsigned int)threads;
+	lim.timeout_s = SERVE_TIMEOUT_S;
+	if ((srv = http_start(config_get(cfg, "pades.listen", "127.0.0.1"),
+	    (uint16_t)port, &lim, serve_handle, &sv, err, sizeof(err))) ==
+	    NULL) {
+		log_err("http: %s", err);
+		goto out;
+	}
+	if (sandbox_enter(cfg, "pades", SANDBOX_NET_FILES) == -1)
+		goto out;
+	log_info("signing PDFs on %s:%u with %s as client %s%s%s",
+	    config_get(cfg, "pades.listen", "127.0.0.1"), http_port(srv),
+	    sv.csc_url, sv.client_id, sv.tsa_url != NULL ? ", TSA " : "",
+	    sv.tsa_url != NULL ? sv.tsa_url : "");
+	do {
+		if (sigwait(&sigs, &sig) != 0)
+			break;
+	} while (sig == SIGHUP);
+	log_info("signal %d: stopping", sig);
+	rc = 0;
+out:
+	http_stop(srv);
+	OPENSSL_cleanse(sv.secret, sizeof(sv.secret));
+	if (curl)
+		curl_global_cleanup();
+	config_free(cfg);
+	return rc;
+}

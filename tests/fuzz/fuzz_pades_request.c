@@ -1,0 +1,34 @@
+/*
+ * libFuzzer harness: the body of pkisign serve's POST /v1/sign
+ * (sign/serve.c serve_parse), arbitrary bytes from the network. It must
+ * refuse or fill the request within its limits, never crash or leak, and
+ * a refusal's detail must never quote the factor's code.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sign/serve.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct serve_request r;
+	char detail[1024];
+	size_t i;
+
+	if (serve_parse(data, size, &r, detail, sizeof(detail)) == 0) {
+		if (r.ndocs == 0 || r.ndocs > CSCC_HASHES_MAX ||
+		    r.job.user == NULL || r.job.credential == NULL ||
+		    r.job.code == NULL || r.job.md == NULL)
+			abort();
+		for (i = 0; i < r.ndocs; i++)
+			if (r.docs[i].in == NULL || r.docs[i].inlen == 0)
+				abort();
+	} else if (strstr(detail, "31415926") != NULL)
+		abort();	/* the seeds' factor code */
+	serve_request_clear(&r);
+	return 0;
+}
