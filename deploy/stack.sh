@@ -24,11 +24,12 @@ LDAP_ROOTDN="cn=admin,$LDAP_BASE"
 TOKENS=(pki-root pki-ca pki-ocsp pki-tsa pki-audit pki-wrap)
 PG_ROLES=(admin ca ra ocsp crl tsa sign sam auditor)
 # Ports: name, default. Auto mode picks free ones below the ephemeral range.
-PORT_NAMES=(PG LDAP RA OCSP CRL TSA SIGN)
+PORT_NAMES=(PG LDAP RA OCSP CRL TSA SIGN PADES)
 declare -A PORT_DEFAULT=([PG]=15432 [LDAP]=13389 [RA]=18080 [OCSP]=18081
-	[CRL]=18082 [TSA]=18083 [SIGN]=18084)
+	[CRL]=18082 [TSA]=18083 [SIGN]=18084 [PADES]=18085)
 # Daemons started when their binary exists in BUILD, in this order, one line
-# each: name, binary (relative to BUILD), port key. Contract for a daemon:
+# each: name, binary (relative to BUILD; BINARY:SUBCOMMAND runs `BINARY
+# SUBCOMMAND`), port key. Contract for a daemon:
 # runs in the foreground, takes `--config DIR/pki.conf`, listens on
 # 127.0.0.1 at the port pki.conf gives as NAME.port (the port of its [urls]
 # entry), logs to stderr (kept in DIR/log/NAME.log), stops on SIGTERM; when
@@ -40,6 +41,7 @@ DAEMONS=(
 	"crl crld CRL"
 	"tsa tsad TSA"
 	"sign signd SIGN"
+	"pades pkisign:serve PADES"
 	"cad cad - issuing with"
 )
 STOP_TIMEOUT=${PKI_STACK_STOP_TIMEOUT:-20}
@@ -55,7 +57,7 @@ usage() {
 usage: deploy/stack.sh up|down|status [--dir DIR] [--ports auto|default]
                        [--build BUILD] [--ephemeral]
   --dir DIR        state directory (default: $REPO/var)
-  --ports MODE     default: PostgreSQL 15432, slapd 13389, RA..signing 18080-18084;
+  --ports MODE     default: PostgreSQL 15432, slapd 13389, RA..PAdES 18080-18085;
                    auto: free loopback ports (fixed at the first up of DIR)
   --build BUILD    where pkictl and the daemons are (default: $REPO/build)
   --ephemeral      throw-away stack: PostgreSQL without fsync (tests)
@@ -103,6 +105,8 @@ HSMDIR=$DIR/hsm
 CONF=$DIR/pki.conf
 ENVFILE=$DIR/stack.env
 PORTSFILE=$DIR/ports
+# pkisign serve's client id at signd (pades_up); its secret is in SECRETS.
+PADES_ID=$DIR/pki/pades-client.id
 PKICTL=$BUILD/pkictl
 export SOFTHSM2_CONF=$HSMDIR/softhsm2.conf
 # psql and migrate.sh give up on a server that does not answer.
@@ -328,18 +332,25 @@ load_ports() {
 	while IFS='=' read -r k v; do
 		[[ $k =~ ^[A-Z]+$ && $v =~ ^[0-9]+$ ]] && PORT[$k]=$v
 	done <"$PORTSFILE"
+	local missing=()
 	for k in "${PORT_NAMES[@]}"; do
-		[ -n "${PORT[$k]:-}" ] || die "$PORTSFILE lacks $k: remove the stack directory and start again"
+		[ -n "${PORT[$k]:-}" ] || missing+=("$k")
 	done
+	# A component added since this stack's first up gets its port now.
+	[ ${#missing[@]} -eq 0 ] || pick_ports "${missing[@]}"
 }
 
+# pick_ports [KEY...]: ports for the keys given (default: all), then the
+# ports file.
 pick_ports() {
-	local k p lo hi used taken=' ' tries
+	local k p lo hi used taken=' ' tries keys=("$@")
+	[ ${#keys[@]} -gt 0 ] || keys=("${PORT_NAMES[@]}")
 	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
 	# Below the kernel's ephemeral range, so outgoing connections never take them.
 	if [ "$lo" -gt 12000 ]; then hi=$((lo - 1)); lo=10000; else lo=$((hi + 1)); hi=65000; fi
 	used=$(ss -ltnH | awk '{n = split($4, a, ":"); print a[n]}' | tr '\n' ' ')
-	for k in "${PORT_NAMES[@]}"; do
+	for k in "${PORT[@]}"; do taken="$taken$k "; done
+	for k in "${keys[@]}"; do
 		if [ "$PORTS_MODE" = default ]; then
 			PORT[$k]=${PORT_DEFAULT[$k]}
 			continue
@@ -462,6 +473,11 @@ log.level = ERROR
 slots.removable = false
 EOF
 
+	write_conf
+}
+
+# pki.conf, from the layout, the ports and pades_up's registration.
+write_conf() {
 	local r
 	{
 		echo "# Written by deploy/stack.sh at each 'up'; edits are overwritten."
@@ -525,6 +541,13 @@ EOF
 				echo "# ... and TOTP codes with the key rad seals TOTP secrets with."
 				echo "totp_key_file = $SECRETS/ra-totp.key"
 			fi
+			if [ "$name" = pades ]; then
+				echo "# pkisign serve: a client of signd (registered by deploy/stack.sh)."
+				echo "csc_url = http://127.0.0.1:${PORT[SIGN]}/csc/v2"
+				echo "tsa_url = http://127.0.0.1:${PORT[TSA]}"
+				[ ! -s "$PADES_ID" ] || echo "client_id = $(<"$PADES_ID")"
+				echo "client_secret_file = $SECRETS/pades-client.secret"
+			fi
 		done
 	} | write_file "$CONF" 0644
 }
@@ -549,6 +572,7 @@ PKI_OCSP_URL=http://127.0.0.1:${PORT[OCSP]}
 PKI_CRL_URL=http://127.0.0.1:${PORT[CRL]}/crl/issuing.crl
 PKI_TSA_URL=http://127.0.0.1:${PORT[TSA]}
 PKI_SIGN_URL=http://127.0.0.1:${PORT[SIGN]}/csc/v2
+PKI_PADES_URL=http://127.0.0.1:${PORT[PADES]}/v1/sign
 PKI_LDAP_URI=ldap://127.0.0.1:${PORT[LDAP]}
 PKI_LDAP_BASE=$LDAP_BASE
 PKI_PG_URI=postgresql://pki_admin@$pgsock:${PORT[PG]}/pki
@@ -750,12 +774,37 @@ ca_up() {
 	done
 }
 
+# pkisign serve's registration at signd, once: `pkictl sigservice add` prints
+# the client id and secret; the secret goes to a 0600 file (never argv or a
+# log), the id beside the CA certificates, and pki.conf gets [pades].
+pades_up() {
+	[ ! -s "$PADES_ID" ] || return 0
+	local out rc=0
+	out=$(pkictl sigservice add --name local-pades 2>>"$LOG/pkictl.log") || rc=$?
+	case $rc in
+	0) ;;
+	3) warn "pades: a signing service named local-pades exists but $PADES_ID is gone: pkisign serve is not started"; return 0 ;;
+	*) die "'pkictl sigservice add' failed; see $LOG/pkictl.log" ;;
+	esac
+	(umask 077; sed -n 's/^client_secret\t//p' <<<"$out" >"$SECRETS/pades-client.secret.tmp")
+	give_to_stack "$SECRETS/pades-client.secret.tmp"
+	mv -f -- "$SECRETS/pades-client.secret.tmp" "$SECRETS/pades-client.secret"
+	sed -n 's/^client_id\t//p' <<<"$out" >"$PADES_ID.tmp"
+	mv -f -- "$PADES_ID.tmp" "$PADES_ID"
+	[ -s "$PADES_ID" ] && [ -s "$SECRETS/pades-client.secret" ] || die "pkictl sigservice add printed no client id or secret"
+	say "pades: registered at signd as local-pades"
+	write_conf
+}
+
 # --- daemons -------------------------------------------------------------------------------
 daemon_up() {
-	local name=$1 bin=$BUILD/$2 key=$3
+	local name=$1 bin=$BUILD/${2%%:*} key=$3 sub=()
+	[[ $2 != *:* ]] || sub=("${2#*:}")
 	shift 3
 	local ready=$* f=$RUN/$name.pid logf=$LOG/$name.log
 	[ -x "$bin" ] || return 0
+	# pkisign serve is a client of signd: registered by pades_up.
+	[ "$name" != pades ] || [ -s "$PADES_ID" ] || { warn "pades: no signing-service registration yet"; return 0; }
 	if pidfile_pid "$f" >/dev/null; then
 		say "$name: already running"
 		return 0
@@ -763,11 +812,11 @@ daemon_up() {
 	if [ "$key" = - ]; then
 		local from=1
 		[ -f "$logf" ] && from=$(($(wc -l <"$logf") + 1))
-		start_bg "$name" "$f" "$logf" root "$bin" --config "$CONF"
+		start_bg "$name" "$f" "$logf" root "$bin" "${sub[@]}" --config "$CONF"
 		wait_ready "$name" "$f" "$logf" "$from" "$ready"
 	else
 		port_in_use "${PORT[$key]}" && die "port ${PORT[$key]} ($name) is taken by another process (ss -ltnp)"
-		start_bg "$name" "$f" "$logf" root "$bin" --config "$CONF"
+		start_bg "$name" "$f" "$logf" root "$bin" "${sub[@]}" --config "$CONF"
 		wait_port "$name" "$f" "${PORT[$key]}" "$logf"
 	fi
 	say "$name: started (pid $(<"$f"))"
@@ -796,6 +845,7 @@ cmd_up() {
 	if [ -x "$PKICTL" ]; then
 		hsm_up
 		ca_up
+		pades_up
 	else
 		warn "$PKICTL is not built: no HSM tokens and no CA yet (run 'make', then 'up' again)"
 	fi
@@ -862,6 +912,7 @@ cmd_status() {
 	fi
 	for d in "${DAEMONS[@]}"; do
 		read -r name bin key _ <<<"$d"
+		bin=${bin%%:*}
 		local where="127.0.0.1:${PORT[$key]:-}"
 		[ "$key" = - ] && where="worker (no port)"
 		if [ ! -x "$BUILD/$bin" ]; then

@@ -438,6 +438,13 @@ secrets+=(513829)
 for s in "${secrets[@]}"; do
 	grep -qF -- "$s" "$tmp/serve.log" && fail "a secret in pkisign serve's log"
 done
+# The stack's own pkisign serve (deploy/stack.sh registers it at signd).
+body "$aA" "$credA" '{"type":"pin","code":"402917"}' B-B "$tmp/other.pdf"
+code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	--data-binary "@$tmp/sbody" "$PKI_PADES_URL")
+[ "$code" = 200 ] || fail "the stack's pkisign serve: HTTP $code: $(head -c 500 "$tmp/sout")"
+jq -r '.documents[0].pdf' "$tmp/sout" | base64 -d >"$tmp/stackserved.pdf"
+sigcheck "$tmp/stackserved.pdf" 1
 serve_stop
 note "pkisign serve refusals: 403 wrong PIN, 422 not a PDF, 400 malformed, 415, 413, 404; no secret in its log"
 

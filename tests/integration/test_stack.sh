@@ -19,7 +19,7 @@ for f in "$S"/secrets/*; do
 	[ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
 	[ "$(wc -c <"$f")" -ge 32 ] || fail "$f is too short"
 done
-[ "$(find "$S/secrets" -type f | wc -l)" -eq 16 ] || fail "want 6 PINs, 6 SO PINs, the LDAP password, the RA OTP key, the RA officer key and the RA TOTP key"
+[ "$(find "$S/secrets" -type f | wc -l)" -eq 17 ] || fail "want 6 PINs, 6 SO PINs, the LDAP password, the RA OTP key, the RA officer key, the RA TOTP key and pkisign serve's client secret"
 [ "$(tr -d "\n" <"$S/secrets/ra-officer.key" | grep -cE "^[0-9a-f]{64}$")" = 1 ] || fail "ra-officer.key is not 64 hex digits"
 [ "$(stat -c %a "$S/run")" = 700 ] || fail "run/ (PostgreSQL socket) is not 0700"
 if [ "$(id -u)" -eq 0 ]; then
@@ -40,7 +40,7 @@ done
 grep -q "^root_pin_file = $S/secrets/pki-root.pin$" "$S/pki.conf" || fail "root_pin_file path"
 # stack.env: every fact DESIGN.md lists, KEY=VALUE without quoting or spaces.
 for k in PKI_ROOT_CERT PKI_ISSUING_CERT PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI_RA_URL \
-    PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI \
+    PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL PKI_PADES_URL PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI \
     PKI_HSM_MODULE SOFTHSM2_CONF PKICTL PKI_CONFIG PKI_DIR; do
 	grep -qE "^$k=[^ ]+$" "$S/stack.env" || fail "stack.env lacks $k"
 done
