@@ -16,6 +16,7 @@
 #include <openssl/objects.h>
 
 #include "sign/cades.h"
+#include "sign/net.h"
 
 struct cades {
 	CMS_ContentInfo	*cms;
@@ -24,19 +25,6 @@ struct cades {
 	const EVP_MD	*md;
 	int		 signed_ok;
 };
-
-/* err gets "what: <OpenSSL's first error>" and the queue is cleared. */
-static void
-cades_err(char *err, size_t errlen, const char *what)
-{
-	unsigned long e = ERR_peek_error();
-	char buf[256] = "";
-
-	if (e != 0)
-		ERR_error_string_n(e, buf, sizeof(buf));
-	snprintf(err, errlen, "%s%s%s", what, e != 0 ? ": " : "", buf);
-	ERR_clear_error();
-}
 
 void
 cades_free(struct cades *c)
@@ -83,18 +71,18 @@ cades_new(X509 *signer, STACK_OF(X509) *chain, const EVP_MD *md,
 	}
 	c->md = md;
 	if (X509_up_ref(signer) != 1) {
-		cades_err(err, errlen, "X509_up_ref");
+		net_openssl_err(err, errlen, "X509_up_ref");
 		goto out;
 	}
 	c->signer = signer;
 	if ((c->cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL) {
-		cades_err(err, errlen, "CMS_sign");
+		net_openssl_err(err, errlen, "CMS_sign");
 		goto out;
 	}
 	/* The public key: CMS_PARTIAL leaves the signature to us. */
 	if ((c->si = CMS_add1_signer(c->cms, signer, pub, md, flags)) ==
 	    NULL) {
-		cades_err(err, errlen, "CMS_add1_signer");
+		net_openssl_err(err, errlen, "CMS_add1_signer");
 		goto out;
 	}
 	for (i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
@@ -103,7 +91,7 @@ cades_new(X509 *signer, STACK_OF(X509) *chain, const EVP_MD *md,
 		if (X509_cmp(x, signer) == 0)
 			continue;
 		if (CMS_add1_cert(c->cms, x) != 1) {
-			cades_err(err, errlen, "CMS_add1_cert");
+			net_openssl_err(err, errlen, "CMS_add1_cert");
 			goto out;
 		}
 	}
@@ -112,7 +100,7 @@ cades_new(X509 *signer, STACK_OF(X509) *chain, const EVP_MD *md,
 	    V_ASN1_OBJECT, OBJ_nid2obj(NID_pkcs7_data), -1) != 1 ||
 	    CMS_signed_add1_attr_by_NID(c->si, NID_pkcs9_messageDigest,
 	    V_ASN1_OCTET_STRING, digest, (int)mdlen) != 1) {
-		cades_err(err, errlen, "CMS_signed_add1_attr_by_NID");
+		net_openssl_err(err, errlen, "CMS_signed_add1_attr_by_NID");
 		goto out;
 	}
 	/*
@@ -123,13 +111,13 @@ cades_new(X509 *signer, STACK_OF(X509) *chain, const EVP_MD *md,
 	if ((sc = OSSL_ESS_signing_cert_v2_new_init(md, signer, NULL, 1)) ==
 	    NULL ||
 	    (sclen = i2d_ESS_SIGNING_CERT_V2(sc, &scder)) <= 0) {
-		cades_err(err, errlen, "ESS signing-certificate-v2");
+		net_openssl_err(err, errlen, "ESS signing-certificate-v2");
 		goto out;
 	}
 	if (CMS_signed_add1_attr_by_NID(c->si,
 	    NID_id_smime_aa_signingCertificateV2, V_ASN1_SEQUENCE, scder,
 	    sclen) != 1) {
-		cades_err(err, errlen, "CMS_signed_add1_attr_by_NID "
+		net_openssl_err(err, errlen, "CMS_signed_add1_attr_by_NID "
 		    "(signing-certificate-v2)");
 		goto out;
 	}
@@ -185,7 +173,7 @@ cades_tbs(struct cades *c, unsigned char **out, size_t *outlen, char *err,
 		    &d[i].p);
 		if (d[i].len <= 0) {
 			d[i].p = NULL;
-			cades_err(err, errlen, "i2d_X509_ATTRIBUTE");
+			net_openssl_err(err, errlen, "i2d_X509_ATTRIBUTE");
 			goto out;
 		}
 		total += d[i].len;
@@ -238,7 +226,7 @@ cades_set_signature(struct cades *c, const unsigned char *sig, size_t siglen,
 		return -1;
 	}
 	if (os == NULL || ASN1_STRING_set(os, sig, (int)siglen) != 1) {
-		cades_err(err, errlen, "ASN1_STRING_set");
+		net_openssl_err(err, errlen, "ASN1_STRING_set");
 		return -1;
 	}
 	/*
@@ -247,7 +235,7 @@ cades_set_signature(struct cades *c, const unsigned char *sig, size_t siglen,
 	 * exactly what cades_tbs() gave, with this certificate's key.
 	 */
 	if (CMS_SignerInfo_verify(c->si) != 1) {
-		cades_err(err, errlen, "the signature value does not verify "
+		net_openssl_err(err, errlen, "the signature value does not verify "
 		    "with the signer's certificate over the signed attributes");
 		return -1;
 	}
@@ -282,7 +270,7 @@ cades_add_timestamp(struct cades *c, const unsigned char *tst, size_t tstlen,
 	/* V_ASN1_SEQUENCE: the token's own DER goes in as it is. */
 	if (CMS_unsigned_add1_attr_by_NID(c->si, NID_id_smime_aa_timeStampToken,
 	    V_ASN1_SEQUENCE, tst, (int)tstlen) != 1) {
-		cades_err(err, errlen, "CMS_unsigned_add1_attr_by_NID "
+		net_openssl_err(err, errlen, "CMS_unsigned_add1_attr_by_NID "
 		    "(signature-time-stamp)");
 		return -1;
 	}
@@ -303,7 +291,7 @@ cades_der(const struct cades *c, unsigned char **out, size_t *outlen,
 	}
 	if ((n = i2d_CMS_ContentInfo(c->cms, out)) <= 0) {
 		*out = NULL;
-		cades_err(err, errlen, "i2d_CMS_ContentInfo");
+		net_openssl_err(err, errlen, "i2d_CMS_ContentInfo");
 		return -1;
 	}
 	*outlen = (size_t)n;

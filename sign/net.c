@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
 #include <openssl/crypto.h>
 
 #include "sign/net.h"
@@ -172,4 +173,16 @@ net_resp_clear(struct net_resp *r)
 		free(r->body);
 	}
 	memset(r, 0, sizeof(*r));
+}
+
+void
+net_openssl_err(char *err, size_t errlen, const char *what)
+{
+	unsigned long e = ERR_peek_error();
+	char buf[256] = "";
+
+	if (e != 0)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	snprintf(err, errlen, "%s%s%s", what, e != 0 ? ": " : "", buf);
+	ERR_clear_error();
 }

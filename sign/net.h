@@ -41,4 +41,10 @@ int	net_send(const struct net_req *req, struct net_resp *resp, char *err,
 	    size_t errlen);
 void	net_resp_clear(struct net_resp *);
 
+/*
+ * err = "what: <OpenSSL's first queued error>" (or just what), and the
+ * queue cleared: the message of a failed OpenSSL call.
+ */
+void	net_openssl_err(char *err, size_t errlen, const char *what);
+
 #endif

@@ -11,18 +11,6 @@
 #include "sign/net.h"
 #include "sign/revinfo.h"
 
-static void
-ri_err(char *err, size_t errlen, const char *what)
-{
-	unsigned long e = ERR_peek_error();
-	char buf[256] = "";
-
-	if (e != 0)
-		ERR_error_string_n(e, buf, sizeof(buf));
-	snprintf(err, errlen, "%s%s%s", what, e != 0 ? ": " : "", buf);
-	ERR_clear_error();
-}
-
 /* The certificate's subject for messages. */
 static void
 ri_name(X509 *x, char *out, size_t outlen)
@@ -148,18 +136,18 @@ ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
 
 	if ((req = OCSP_REQUEST_new()) == NULL ||
 	    (id = OCSP_cert_to_id(NULL, x, issuer)) == NULL) {
-		ri_err(err, errlen, "OCSP request");
+		net_openssl_err(err, errlen, "OCSP request");
 		goto out;
 	}
 	if (OCSP_request_add0_id(req, id) == NULL) {
-		ri_err(err, errlen, "OCSP_request_add0_id");
+		net_openssl_err(err, errlen, "OCSP_request_add0_id");
 		goto out;
 	}
 	/* req owns id now; a copy for the lookup below. */
 	if ((id = OCSP_cert_to_id(NULL, x, issuer)) == NULL ||
 	    OCSP_request_add1_nonce(req, NULL, -1) != 1 ||
 	    (n = i2d_OCSP_REQUEST(req, &reqder)) <= 0) {
-		ri_err(err, errlen, "OCSP request");
+		net_openssl_err(err, errlen, "OCSP request");
 		goto out;
 	}
 	q.url = url;
@@ -189,7 +177,7 @@ ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
 		goto out;
 	}
 	if ((bs = OCSP_response_get1_basic(resp)) == NULL) {
-		ri_err(err, errlen, "OCSP: no basic response (RFC 6960 "
+		net_openssl_err(err, errlen, "OCSP: no basic response (RFC 6960 "
 		    "§4.2.1)");
 		goto out;
 	}
@@ -199,7 +187,7 @@ ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
 		goto out;
 	}
 	if (OCSP_basic_verify(bs, pool, trust, 0) != 1) {
-		ri_err(err, errlen, "OCSP: the response's signature does not "
+		net_openssl_err(err, errlen, "OCSP: the response's signature does not "
 		    "verify (RFC 6960 §3.2)");
 		goto out;
 	}

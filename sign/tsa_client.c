@@ -13,18 +13,6 @@
 #include "sign/net.h"
 #include "sign/tsa_client.h"
 
-static void
-tsa_err(char *err, size_t errlen, const char *what)
-{
-	unsigned long e = ERR_peek_error();
-	char buf[256] = "";
-
-	if (e != 0)
-		ERR_error_string_n(e, buf, sizeof(buf));
-	snprintf(err, errlen, "%s%s%s", what, e != 0 ? ": " : "", buf);
-	ERR_clear_error();
-}
-
 /* A DER TimeStampReq for the SHA-256 of data, with a fresh nonce. */
 static int
 tsa_request(const unsigned char *data, size_t len, unsigned char **out,
@@ -40,11 +28,11 @@ tsa_request(const unsigned char *data, size_t len, unsigned char **out,
 
 	*out = NULL;
 	if (EVP_Digest(data, len, h, NULL, EVP_sha256(), NULL) != 1) {
-		tsa_err(err, errlen, "EVP_Digest");
+		net_openssl_err(err, errlen, "EVP_Digest");
 		return -1;
 	}
 	if (RAND_bytes(nb, sizeof(nb)) != 1) {
-		tsa_err(err, errlen, "RAND_bytes");
+		net_openssl_err(err, errlen, "RAND_bytes");
 		return -1;
 	}
 	nb[0] &= 0x7f;
@@ -52,7 +40,7 @@ tsa_request(const unsigned char *data, size_t len, unsigned char **out,
 	    NULL || (alg = X509_ALGOR_new()) == NULL ||
 	    (bn = BN_bin2bn(nb, sizeof(nb), NULL)) == NULL ||
 	    (nonce = BN_to_ASN1_INTEGER(bn, NULL)) == NULL) {
-		tsa_err(err, errlen, "out of memory");
+		net_openssl_err(err, errlen, "out of memory");
 		goto out;
 	}
 	X509_ALGOR_set_md(alg, EVP_sha256());
@@ -62,12 +50,12 @@ tsa_request(const unsigned char *data, size_t len, unsigned char **out,
 	    TS_REQ_set_msg_imprint(req, mi) != 1 ||
 	    TS_REQ_set_nonce(req, nonce) != 1 ||
 	    TS_REQ_set_cert_req(req, 1) != 1) {
-		tsa_err(err, errlen, "TS_REQ");
+		net_openssl_err(err, errlen, "TS_REQ");
 		goto out;
 	}
 	if ((n = i2d_TS_REQ(req, out)) <= 0) {
 		*out = NULL;
-		tsa_err(err, errlen, "i2d_TS_REQ");
+		net_openssl_err(err, errlen, "i2d_TS_REQ");
 		goto out;
 	}
 	*outlen = (size_t)n;
@@ -103,7 +91,7 @@ tsa_check_response(const unsigned char *reqder, size_t reqlen,
 		*certs = NULL;
 	p = reqder;
 	if ((req = d2i_TS_REQ(NULL, &p, (long)reqlen)) == NULL) {
-		tsa_err(err, errlen, "d2i_TS_REQ");
+		net_openssl_err(err, errlen, "d2i_TS_REQ");
 		goto out;
 	}
 	p = respder;
@@ -130,12 +118,12 @@ tsa_check_response(const unsigned char *reqder, size_t reqlen,
 	}
 	/* Version, imprint (algorithm and hash) and nonce those asked. */
 	if ((vctx = TS_REQ_to_TS_VERIFY_CTX(req, NULL)) == NULL) {
-		tsa_err(err, errlen, "TS_REQ_to_TS_VERIFY_CTX");
+		net_openssl_err(err, errlen, "TS_REQ_to_TS_VERIFY_CTX");
 		goto out;
 	}
 	if (trust != NULL) {
 		if (X509_STORE_up_ref(trust) != 1) {
-			tsa_err(err, errlen, "X509_STORE_up_ref");
+			net_openssl_err(err, errlen, "X509_STORE_up_ref");
 			goto out;
 		}
 		/* The context owns the reference from here. */
@@ -150,7 +138,7 @@ tsa_check_response(const unsigned char *reqder, size_t reqlen,
 		TS_VERIFY_CTX_add_flags(vctx, TS_VFY_SIGNATURE);
 	}
 	if (TS_RESP_verify_response(vctx, resp) != 1) {
-		tsa_err(err, errlen, "TSA: the time-stamp token does not "
+		net_openssl_err(err, errlen, "TSA: the time-stamp token does not "
 		    "match the request or does not verify (RFC 3161 §2.4.2)");
 		goto out;
 	}
@@ -171,7 +159,7 @@ tsa_check_response(const unsigned char *reqder, size_t reqlen,
 	}
 	if ((n = i2d_PKCS7(token, tst)) <= 0) {
 		*tst = NULL;
-		tsa_err(err, errlen, "i2d_PKCS7");
+		net_openssl_err(err, errlen, "i2d_PKCS7");
 		goto out;
 	}
 	*tstlen = (size_t)n;

@@ -1,0 +1,72 @@
+# Subscribers with certificates from the stack's cad, for the tests of signd
+# and pkisign (test_sign.sh, test_pades.sh); source it after lib.sh. The
+# caller sets tmp, rurl (the RA), sms and mail (the sinks), pw (the
+# accounts' password), q (SQL as superuser), pkictl, and a secrets array
+# (what the helpers learn is appended to it).
+# shellcheck shell=bash
+# rreq METHOD PATH [BODY [AUTH]]: the RA; sets code, body in $tmp/out.
+rreq() {
+	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')
+	[ $# -ge 3 ] && args+=(-H "Content-Type: application/json" --data-binary "$3")
+	[ -z "${4:-}" ] || args+=(-H "Authorization: Bearer $4")
+	code=$(curl "${args[@]}" "$rurl$2")
+}
+rreq_patient() {
+	local i
+	for i in 1 2 3; do
+		rreq "$@"
+		[ "$code" = 429 ] || return 0
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | head -n1)"
+	done
+}
+newest() { ls -t "$1"/* 2>/dev/null | head -n1; }
+sms_code() { sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$(newest "$sms")" | head -n1; }
+mail_token() {
+	local f
+	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1)
+	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1
+}
+# account EMAIL PHONE PIN: registered, verified, logged in, PIN set (by an
+# SMS OTP); sets aid and tok.
+account() {
+	local v c
+	rreq_patient POST /v1/register "{\"email\":\"$1\",\"phone\":\"$2\",\"password\":\"$pw\"}"
+	[ "$code" = 201 ] || fail "register $1: $code $(cat "$tmp/out")"
+	aid=$(jq -r .id "$tmp/out")
+	v=$(mail_token "$1")
+	secrets+=("$v")
+	rreq POST /v1/verify-email "{\"token\":\"$v\"}"
+	[ "$code" = 200 ] || fail "verify $1: $code"
+	rreq_patient POST /v1/login "{\"email\":\"$1\",\"password\":\"$pw\"}"
+	[ "$code" = 200 ] || fail "login $1: $code"
+	tok=$(jq -r .token "$tmp/out")
+	secrets+=("$tok")
+	rreq POST /v1/otp '{"channel":"sms","purpose":"set_pin"}' "$tok"
+	[ "$code" = 201 ] || fail "otp set_pin $1: $code $(cat "$tmp/out")"
+	c=$(sms_code)
+	rreq POST /v1/pin "{\"pin\":\"$3\",\"factor\":{\"type\":\"otp\",\"otp_id\":$(jq -r .otp_id "$tmp/out"),\"code\":\"$c\"}}" "$tok"
+	[ "$code" = 200 ] || fail "pin $1: $code $(cat "$tmp/out")"
+	secrets+=("$3" "$c")
+}
+# issue ACCOUNT KIND PROFILE KEYTYPE CN [O]: prints the certificate id once cad is done.
+issue() {
+	local o i
+	o=$(pkictl order add --kind "$2" --profile "$3" --key-type "$4" \
+		--subject "{\"C\":\"ID\",${6:+\"O\":\"$6\",}\"CN\":\"$5\",\"serialNumber\":\"NIK:31740$RANDOM$RANDOM\"}") ||
+		fail "order add"
+	for ((i = 0; i < 300; i++)); do
+		[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] && break
+		sleep 0.1
+	done
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] ||
+		fail "order $o not issued by the stack's cad: $(q "SELECT last_error FROM issuance_order WHERE id = $o")"
+	i=$(q "SELECT certificate_id FROM issuance_order WHERE id = $o")
+	# pkictl orders belong to no RA account (rad's issued applications get
+	# their row from the notifier): link it as an administrator would.
+	q "INSERT INTO sign_credential (certificate_id, account_id) VALUES ($i, $1)" >/dev/null
+	echo "$i"
+}
+cert_pem() { # cert_pem CRED FILE
+	q "SELECT encode(der, 'base64') FROM certificate WHERE id = $1" | base64 -d |
+		openssl x509 -inform DER -out "$2"
+}
