@@ -36,7 +36,7 @@
 #define TSA_SERIAL_BYTES	16	/* 126 random bits, always 16 bytes */
 #define TSA_MAX_POLICIES	8
 
-#define TSA_MAX_DIGESTS		3
+#define TSA_MAX_DIGESTS		3	/* SHA-256, SHA-384, SHA-512 */
 
 /* A policy we issue under: the default first, then the other accepted ones. */
 struct tsa_policy {
@@ -160,7 +160,7 @@ tsa_add_digests(struct tsa_responder *r, const char *list, char *err,
 	struct tsa_digest *dg;
 	char buf[256], *tok, *save = NULL;
 	const EVP_MD *md;
-	int n = 0;
+	int i, n = 0;
 
 	snprintf(buf, sizeof(buf), "%s", list);
 	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
@@ -172,11 +172,16 @@ tsa_add_digests(struct tsa_responder *r, const char *list, char *err,
 			return -1;
 		}
 		if ((md = EVP_get_digestbyname(tok)) == NULL ||
-		    TS_RESP_CTX_add_md(r->ctx, md) != 1 ||
-		    r->ndigests == TSA_MAX_DIGESTS) {
+		    TS_RESP_CTX_add_md(r->ctx, md) != 1) {
 			snprintf(err, errlen, "tsa.digests: %s unavailable", tok);
 			return -1;
 		}
+		n++;
+		for (i = 0; i < r->ndigests; i++)
+			if (r->digests[i].nid == EVP_MD_get_type(md))
+				break;
+		if (i < r->ndigests)
+			continue;	/* named twice */
 		dg = &r->digests[r->ndigests++];
 		dg->nid = EVP_MD_get_type(md);
 		dg->size = (size_t)EVP_MD_get_size(md);
@@ -185,7 +190,6 @@ tsa_add_digests(struct tsa_responder *r, const char *list, char *err,
 			snprintf(err, errlen, "tsa.digests: %s has no OID", tok);
 			return -1;
 		}
-		n++;
 	}
 	if (n == 0) {
 		snprintf(err, errlen, "tsa.digests: no digest");
@@ -225,7 +229,8 @@ tsa_add_policies(struct tsa_responder *r, const char *def, const char *others,
 	if (def == NULL || (oid = OBJ_txt2obj(def, 1)) == NULL ||
 	    TS_RESP_CTX_set_def_policy(r->ctx, oid) != 1 ||
 	    tsa_keep_policy(r, oid) == -1) {
-		snprintf(err, errlen, "tsa.policy: missing or not an OID");
+		snprintf(err, errlen, "tsa.policy: missing, not an OID or over "
+		    "63 characters");
 		goto out;
 	}
 	oid = NULL;	/* kept in r->policies[0] */
@@ -235,7 +240,8 @@ tsa_add_policies(struct tsa_responder *r, const char *def, const char *others,
 		if (++n > TSA_MAX_POLICIES || (oid = OBJ_txt2obj(tok, 1)) == NULL ||
 		    TS_RESP_CTX_add_policy(r->ctx, oid) != 1 ||
 		    tsa_keep_policy(r, oid) == -1) {
-			snprintf(err, errlen, "tsa.other_policies: %s rejected", tok);
+			snprintf(err, errlen, "tsa.other_policies: %s rejected "
+			    "(not an OID, over 63 characters or too many)", tok);
 			goto out;
 		}
 		oid = NULL;	/* kept */
