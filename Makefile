@@ -135,6 +135,11 @@ $(BUILD)/tests/unit/ra/%: $(BUILD)/obj/tests/unit/ra/%.o $(call obj,$(filter-out
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -lcmocka -lcurl -o $@
 
+# tests/unit/tsa/: tsad's sources too (all but main.c).
+$(BUILD)/tests/unit/tsa/%: $(BUILD)/obj/tests/unit/tsa/%.o $(call obj,$(filter-out tsa/main.c,$(TSAD_SRCS))) $(LIBHSM) $(LIBPKI)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
 # tests/unit/sign/: the signer library too.
 $(BUILD)/tests/unit/sign/%: $(BUILD)/obj/tests/unit/sign/%.o $(call obj,$(SIGN_LIB_SRCS)) $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)

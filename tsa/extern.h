@@ -4,8 +4,11 @@
 #ifndef PKI_TSA_EXTERN_H
 #define PKI_TSA_EXTERN_H
 
+#include <sys/time.h>
+
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -51,6 +54,72 @@ int	tsa_respond(struct tsa_responder *, const unsigned char *query,
 
 /* 1 when the kernel reports the system clock synchronized (adjtimex), else 0. */
 int	tsa_clock_synchronized(void);
+
+/*
+ * For tests only: the time source (like gettimeofday: 0 or -1) and the
+ * serial source (fills 16 bytes: 0 or -1) both ways of building a token use,
+ * NULL for the real ones; fast 0 makes every response go through
+ * TS_RESP_CTX, as before the direct path existed.
+ */
+void	tsa_responder_test_hooks(struct tsa_responder *,
+	    int (*now)(struct timeval *), int (*serial)(unsigned char *, size_t),
+	    int fast);
+
+/* Tokens built by the direct path (tsa/token.c) so far. */
+size_t	tsa_responder_direct_tokens(const struct tsa_responder *);
+
+/*
+ * token.c: granted responses written directly as DER, without TS_RESP_CTX
+ * (the same octets it would write; see token.c).
+ */
+struct tsa_token;
+
+struct tsa_token_conf {
+	X509		*cert;		/* the TSA certificate */
+	STACK_OF(X509)	*chain;		/* added after it on certReq; may be NULL */
+	EVP_PKEY	*key;		/* EC or RSA; the signer's in tsad */
+	const EVP_MD	*sign_md;	/* digest of the signature */
+	const EVP_MD	*ess_md;	/* of the ESSCertID(v2); SHA-1 gives v1 */
+	unsigned int	 accuracy_seconds, accuracy_millis, accuracy_micros;
+	int		 ordering;
+	unsigned int	 precision;	/* genTime fraction digits, 0-6 */
+};
+
+/* One token's variable parts; the DER pieces are whole TLVs. */
+struct tsa_token_input {
+	const unsigned char	*policy;	/* OBJECT IDENTIFIER */
+	size_t			 policy_len;
+	const unsigned char	*imprint;	/* MessageImprint */
+	size_t			 imprint_len;
+	const unsigned char	*serial;	/* big-endian magnitude */
+	size_t			 serial_len;
+	const unsigned char	*nonce;		/* INTEGER, or NULL */
+	size_t			 nonce_len;
+	struct tm		 tm;		/* genTime, UTC */
+	long			 usec;
+	int			 cert_req;
+};
+
+#define TSA_GENTIME_MAX	24
+
+/*
+ * Encodes the constant parts once (the key and certificates are
+ * referenced or copied; the caller keeps its own). NULL with err. Free with
+ * tsa_token_free().
+ */
+struct tsa_token	*tsa_token_new(const struct tsa_token_conf *, char *err,
+			    size_t errlen);
+void			 tsa_token_free(struct tsa_token *);
+/*
+ * A granted TimeStampResp for in, signed with the key: *der is
+ * OPENSSL_malloc'd. -1 when it cannot be built (allocation, signature).
+ */
+int			 tsa_token_build(struct tsa_token *,
+			    const struct tsa_token_input *in, unsigned char **der,
+			    size_t *derlen);
+/* genTime's characters (not NUL-terminated) as TS_RESP_CTX writes them; its length. */
+size_t			 tsa_token_gentime(const struct tm *, long usec,
+			    unsigned int precision, char out[TSA_GENTIME_MAX]);
 
 /* record.c: batched recording of issued tokens, off the request path. */
 struct tsa_recorder;

@@ -1,8 +1,16 @@
 /*
- * Building time-stamp responses (RFC 3161, RFC 5816) with OpenSSL's
- * TS_RESP_CTX: policy, digests, accuracy and ordering come from
- * policy/tsa.conf; we add the strict parsing of the query, 127-bit random
- * serials and a genTime that is refused while the clock is unsynchronized.
+ * Answering time-stamp queries (RFC 3161, RFC 5816): policy, digests,
+ * accuracy and ordering come from policy/tsa.conf; we add the strict parsing
+ * of the query, 126-bit random serials and a genTime that is refused while
+ * the clock is unsynchronized.
+ *
+ * A query that will certainly be granted (version 1, an accepted imprint
+ * digest of the right length without parameters, an offered policy or none,
+ * no extensions, the clock usable) gets its token from tsa/token.c, which
+ * writes the DER directly. Every other query, and any token the direct path
+ * fails to build, goes through OpenSSL's TS_RESP_CTX, which writes the
+ * rejections (badAlg, unacceptedPolicy, badDataFormat, timeNotAvailable,
+ * unacceptedExtension, ...) and would write the same granted token.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -10,6 +18,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <sys/timex.h>
+#include <time.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -27,10 +36,57 @@
 #define TSA_SERIAL_BYTES	16	/* 126 random bits, always 16 bytes */
 #define TSA_MAX_POLICIES	8
 
-struct tsa_responder {
-	TS_RESP_CTX	*ctx;
-	int		 allow_unsync;
+#define TSA_MAX_DIGESTS		3	/* SHA-256, SHA-384, SHA-512 */
+
+/* A policy we issue under: the default first, then the other accepted ones. */
+struct tsa_policy {
+	ASN1_OBJECT	*oid;
+	unsigned char	 der[64];	/* OBJECT IDENTIFIER, with header */
+	size_t		 derlen;
+	char		 text[64];	/* dotted, for the record */
 };
+
+/* An accepted message-imprint digest. */
+struct tsa_digest {
+	int		 nid;
+	size_t		 size;
+	char		 text[64];	/* dotted OID, for the record */
+};
+
+struct tsa_responder {
+	TS_RESP_CTX		*ctx;
+	struct tsa_token	*token;		/* the direct path for granted tokens */
+	int			 allow_unsync;
+	int			 fast;
+	struct tsa_policy	 policies[1 + TSA_MAX_POLICIES];
+	int			 npolicies;
+	size_t			 direct;	/* tokens built by tsa/token.c */
+	struct tsa_digest	 digests[TSA_MAX_DIGESTS];
+	int			 ndigests;
+	int			(*now)(struct timeval *);
+	int			(*serial)(unsigned char *, size_t);
+};
+
+static int
+tsa_gettimeofday(struct timeval *tv)
+{
+	return gettimeofday(tv, NULL);
+}
+
+/*
+ * Serials unique across every instance sharing the database without any
+ * coordination: 126 random bits (top bit clear for a positive INTEGER, next
+ * bit set for a fixed length); a collision is as likely as guessing a key,
+ * and the tsa_token primary key would still catch one.
+ */
+static int
+tsa_random_serial(unsigned char *buf, size_t len)
+{
+	if (len != TSA_SERIAL_BYTES || RAND_bytes(buf, (int)len) != 1)
+		return -1;
+	buf[0] = (unsigned char)((buf[0] & 0x3f) | 0x40);
+	return 0;
+}
 
 int
 tsa_clock_synchronized(void)
@@ -56,7 +112,7 @@ tsa_time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
 		TS_RESP_CTX_add_failure_info(ctx, TS_INFO_TIME_NOT_AVAILABLE);
 		return 0;
 	}
-	if (gettimeofday(&tv, NULL) == -1) {
+	if (r->now(&tv) == -1) {
 		TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
 		    "Time is not available.");
 		TS_RESP_CTX_add_failure_info(ctx, TS_INFO_TIME_NOT_AVAILABLE);
@@ -67,21 +123,16 @@ tsa_time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
 	return 1;
 }
 
-/*
- * Serials unique across every instance sharing the database without any
- * coordination: 126 random bits (top bit clear for a positive INTEGER, next
- * bit set for a fixed length); a collision is as likely as guessing a key,
- * and the tsa_token primary key would still catch one.
- */
+/* The serial of a token through TS_RESP_CTX (tsa_random_serial()). */
 static ASN1_INTEGER *
 tsa_serial_cb(TS_RESP_CTX *ctx, void *data)
 {
+	struct tsa_responder *r = data;
 	unsigned char buf[TSA_SERIAL_BYTES];
 	ASN1_INTEGER *serial = NULL;
 	BIGNUM *bn = NULL;
 
-	if (RAND_bytes(buf, sizeof(buf)) == 1) {
-		buf[0] = (unsigned char)((buf[0] & 0x3f) | 0x40);
+	if (r->serial(buf, sizeof(buf)) == 0) {
 		if ((bn = BN_bin2bn(buf, sizeof(buf), NULL)) != NULL)
 			serial = BN_to_ASN1_INTEGER(bn, NULL);
 	}
@@ -103,11 +154,13 @@ tsa_policy_long(const struct config *policy, const char *key, long def, long min
 
 /* Adds each digest of a comma-separated list ("SHA256, SHA384") the TSA accepts. */
 static int
-tsa_add_digests(TS_RESP_CTX *ctx, const char *list, char *err, size_t errlen)
+tsa_add_digests(struct tsa_responder *r, const char *list, char *err,
+    size_t errlen)
 {
+	struct tsa_digest *dg;
 	char buf[256], *tok, *save = NULL;
 	const EVP_MD *md;
-	int n = 0;
+	int i, n = 0;
 
 	snprintf(buf, sizeof(buf), "%s", list);
 	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
@@ -119,11 +172,24 @@ tsa_add_digests(TS_RESP_CTX *ctx, const char *list, char *err, size_t errlen)
 			return -1;
 		}
 		if ((md = EVP_get_digestbyname(tok)) == NULL ||
-		    TS_RESP_CTX_add_md(ctx, md) != 1) {
+		    TS_RESP_CTX_add_md(r->ctx, md) != 1) {
 			snprintf(err, errlen, "tsa.digests: %s unavailable", tok);
 			return -1;
 		}
 		n++;
+		for (i = 0; i < r->ndigests; i++)
+			if (r->digests[i].nid == EVP_MD_get_type(md))
+				break;
+		if (i < r->ndigests)
+			continue;	/* named twice */
+		dg = &r->digests[r->ndigests++];
+		dg->nid = EVP_MD_get_type(md);
+		dg->size = (size_t)EVP_MD_get_size(md);
+		if (OBJ_obj2txt(dg->text, sizeof(dg->text), OBJ_nid2obj(dg->nid),
+		    1) <= 0) {
+			snprintf(err, errlen, "tsa.digests: %s has no OID", tok);
+			return -1;
+		}
 	}
 	if (n == 0) {
 		snprintf(err, errlen, "tsa.digests: no digest");
@@ -132,8 +198,28 @@ tsa_add_digests(TS_RESP_CTX *ctx, const char *list, char *err, size_t errlen)
 	return 0;
 }
 
+/* Keeps oid as the next policy (taking it on success): its DER and text. */
 static int
-tsa_add_policies(TS_RESP_CTX *ctx, const char *def, const char *others,
+tsa_keep_policy(struct tsa_responder *r, ASN1_OBJECT *oid)
+{
+	struct tsa_policy *pol = &r->policies[r->npolicies];
+	unsigned char *p = pol->der;
+	int n;
+
+	if ((n = i2d_ASN1_OBJECT(oid, NULL)) <= 0 ||
+	    (size_t)n > sizeof(pol->der) ||
+	    OBJ_obj2txt(pol->text, sizeof(pol->text), oid, 1) <= 0 ||
+	    (size_t)OBJ_obj2txt(NULL, 0, oid, 1) >= sizeof(pol->text))
+		return -1;
+	i2d_ASN1_OBJECT(oid, &p);
+	pol->derlen = (size_t)n;
+	pol->oid = oid;
+	r->npolicies++;
+	return 0;
+}
+
+static int
+tsa_add_policies(struct tsa_responder *r, const char *def, const char *others,
     char *err, size_t errlen)
 {
 	char buf[512], *tok, *save = NULL;
@@ -141,22 +227,24 @@ tsa_add_policies(TS_RESP_CTX *ctx, const char *def, const char *others,
 	int rc = -1, n = 0;
 
 	if (def == NULL || (oid = OBJ_txt2obj(def, 1)) == NULL ||
-	    TS_RESP_CTX_set_def_policy(ctx, oid) != 1) {
-		snprintf(err, errlen, "tsa.policy: missing or not an OID");
+	    TS_RESP_CTX_set_def_policy(r->ctx, oid) != 1 ||
+	    tsa_keep_policy(r, oid) == -1) {
+		snprintf(err, errlen, "tsa.policy: missing, not an OID or over "
+		    "63 characters");
 		goto out;
 	}
-	ASN1_OBJECT_free(oid);
-	oid = NULL;
+	oid = NULL;	/* kept in r->policies[0] */
 	snprintf(buf, sizeof(buf), "%s", others != NULL ? others : "");
 	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
 	    tok = strtok_r(NULL, ", ", &save)) {
 		if (++n > TSA_MAX_POLICIES || (oid = OBJ_txt2obj(tok, 1)) == NULL ||
-		    TS_RESP_CTX_add_policy(ctx, oid) != 1) {
-			snprintf(err, errlen, "tsa.other_policies: %s rejected", tok);
+		    TS_RESP_CTX_add_policy(r->ctx, oid) != 1 ||
+		    tsa_keep_policy(r, oid) == -1) {
+			snprintf(err, errlen, "tsa.other_policies: %s rejected "
+			    "(not an OID, over 63 characters or too many)", tok);
 			goto out;
 		}
-		ASN1_OBJECT_free(oid);
-		oid = NULL;
+		oid = NULL;	/* kept */
 	}
 	rc = 0;
 out:
@@ -169,6 +257,7 @@ tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
     STACK_OF(X509) *extra, int allow_unsync, char *err, size_t errlen)
 {
 	struct tsa_responder *r = NULL, *ret = NULL;
+	struct tsa_token_conf tc;
 	const EVP_MD *sign_md, *ess_md;
 	long secs, millis, micros, precision;
 	int ordering, chain;
@@ -179,6 +268,9 @@ tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
 		goto out;
 	}
 	r->allow_unsync = allow_unsync;
+	r->fast = 1;
+	r->now = tsa_gettimeofday;
+	r->serial = tsa_random_serial;
 	sign_md = EVP_get_digestbyname(config_get(policy, "tsa.signing_digest",
 	    "SHA256"));
 	ess_md = EVP_get_digestbyname(config_get(policy, "tsa.ess_cert_id_digest",
@@ -214,15 +306,30 @@ tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
 		snprintf(err, errlen, "TS_RESP_CTX set-up failed");
 		goto out;
 	}
-	if (tsa_add_policies(r->ctx, config_get(policy, "tsa.policy", NULL),
+	if (tsa_add_policies(r, config_get(policy, "tsa.policy", NULL),
 	    config_get(policy, "tsa.other_policies", ""), err, errlen) == -1 ||
-	    tsa_add_digests(r->ctx, config_get(policy, "tsa.digests",
+	    tsa_add_digests(r, config_get(policy, "tsa.digests",
 	    "SHA256, SHA384, SHA512"), err, errlen) == -1)
 		goto out;
 	if (ordering)
 		TS_RESP_CTX_add_flags(r->ctx, TS_ORDERING);
 	TS_RESP_CTX_set_serial_cb(r->ctx, tsa_serial_cb, r);
 	TS_RESP_CTX_set_time_cb(r->ctx, tsa_time_cb, r);
+
+	/* The direct path, configured as the TS_RESP_CTX above. */
+	memset(&tc, 0, sizeof(tc));
+	tc.cert = cert;
+	tc.chain = chain ? extra : NULL;
+	tc.key = key;
+	tc.sign_md = sign_md;
+	tc.ess_md = ess_md;
+	tc.accuracy_seconds = (unsigned int)secs;
+	tc.accuracy_millis = (unsigned int)millis;
+	tc.accuracy_micros = (unsigned int)micros;
+	tc.ordering = ordering;
+	tc.precision = (unsigned int)precision;
+	if ((r->token = tsa_token_new(&tc, err, errlen)) == NULL)
+		goto out;
 	ret = r;
 	r = NULL;
 out:
@@ -234,10 +341,30 @@ out:
 void
 tsa_responder_free(struct tsa_responder *r)
 {
+	int i;
+
 	if (r == NULL)
 		return;
 	TS_RESP_CTX_free(r->ctx);
+	tsa_token_free(r->token);
+	for (i = 0; i < r->npolicies; i++)
+		ASN1_OBJECT_free(r->policies[i].oid);
 	free(r);
+}
+
+size_t
+tsa_responder_direct_tokens(const struct tsa_responder *r)
+{
+	return r->direct;
+}
+
+void
+tsa_responder_test_hooks(struct tsa_responder *r, int (*now)(struct timeval *),
+    int (*serial)(unsigned char *, size_t), int fast)
+{
+	r->now = now != NULL ? now : tsa_gettimeofday;
+	r->serial = serial != NULL ? serial : tsa_random_serial;
+	r->fast = fast;
 }
 
 static void
@@ -302,6 +429,137 @@ tsa_fill_record(TS_RESP *resp, int cert_req, struct tsa_record *rec)
 	return rec->serial[0] != '\0' ? 0 : -1;
 }
 
+/*
+ * The policy a query gets (an index into r->policies) when TS_RESP_CTX would
+ * certainly grant it: version 1 (RFC 3161 §2.4.1), no extensions (we
+ * support none), an accepted imprint digest with absent or NULL parameters
+ * and a hash of its size, and no policy or one we offer. -1 otherwise; the
+ * digest in *dg.
+ */
+static int
+tsa_fast_policy(const struct tsa_responder *r, TS_REQ *req,
+    const struct tsa_digest **dg)
+{
+	TS_MSG_IMPRINT *mi = TS_REQ_get_msg_imprint(req);
+	const ASN1_OBJECT *alg;
+	ASN1_OBJECT *pol;
+	int i, nid, ptype;
+
+	*dg = NULL;
+	if (TS_REQ_get_version(req) != 1 || TS_REQ_get_ext_count(req) != 0)
+		return -1;
+	X509_ALGOR_get0(&alg, &ptype, NULL, TS_MSG_IMPRINT_get_algo(mi));
+	nid = OBJ_obj2nid(alg);
+	for (i = 0; i < r->ndigests && *dg == NULL; i++)
+		if (r->digests[i].nid == nid)
+			*dg = &r->digests[i];
+	if (*dg == NULL || (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL) ||
+	    ASN1_STRING_length(TS_MSG_IMPRINT_get_msg(mi)) != (int)(*dg)->size)
+		return -1;
+	if ((pol = TS_REQ_get_policy_id(req)) == NULL)
+		return 0;
+	for (i = 0; i < r->npolicies; i++)
+		if (OBJ_cmp(pol, r->policies[i].oid) == 0)
+			return i;
+	return -1;
+}
+
+/* The serial's hex as BN_bn2hex() writes it (upper case, no leading 00). */
+static void
+tsa_serial_hex(const unsigned char *p, size_t n, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	while (n > 1 && p[0] == 0) {
+		p++;
+		n--;
+	}
+	for (i = 0; i < n && o + 2 < outlen; i++) {
+		out[o++] = hex[p[i] >> 4];
+		out[o++] = hex[p[i] & 0x0f];
+	}
+	out[o] = '\0';
+}
+
+/*
+ * A granted token through tsa/token.c: 1 with *reply and *rec filled; 0
+ * when the query is not for the direct path or the token could not be built
+ * (TS_RESP_CTX answers then, as it always did).
+ */
+static int
+tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
+    size_t *replylen, struct tsa_record *rec)
+{
+	const struct tsa_digest *dg;
+	const struct tsa_policy *pol;
+	struct tsa_token_input in;
+	unsigned char serial[TSA_SERIAL_BYTES], *imprint = NULL, *nonce = NULL;
+	const ASN1_INTEGER *n;
+	ASN1_OCTET_STRING *msg;
+	struct timeval tv;
+	time_t sec;
+	int i, len, rc = 0;
+
+	if (!r->fast || (i = tsa_fast_policy(r, req, &dg)) == -1)
+		return 0;
+	pol = &r->policies[i];
+	/* An unusable clock: TS_RESP_CTX answers timeNotAvailable. */
+	if (!r->allow_unsync && !tsa_clock_synchronized())
+		return 0;
+	memset(&in, 0, sizeof(in));
+	if (r->now(&tv) == -1 || r->serial(serial, sizeof(serial)) == -1)
+		return 0;
+	sec = tv.tv_sec;
+	if (gmtime_r(&sec, &in.tm) == NULL)
+		return 0;
+	in.usec = (long)tv.tv_usec;
+	in.policy = pol->der;
+	in.policy_len = pol->derlen;
+	in.serial = serial;
+	in.serial_len = sizeof(serial);
+	in.cert_req = TS_REQ_get_cert_req(req);
+	/* Re-encoded as TS_RESP_CTX does: the same octets for a DER query. */
+	if ((len = i2d_TS_MSG_IMPRINT(TS_REQ_get_msg_imprint(req), &imprint)) <= 0)
+		goto out;
+	in.imprint = imprint;
+	in.imprint_len = (size_t)len;
+	if ((n = TS_REQ_get_nonce(req)) != NULL) {
+		if ((len = i2d_ASN1_INTEGER(n, &nonce)) <= 0)
+			goto out;
+		in.nonce = nonce;
+		in.nonce_len = (size_t)len;
+	}
+	if (tsa_token_build(r->token, &in, reply, replylen) == -1) {
+		log_openssl(LOGL_WARN, "tsa: the direct token path failed; "
+		    "answering through TS_RESP_CTX");
+		goto out;
+	}
+
+	memset(rec, 0, sizeof(*rec));
+	tsa_serial_hex(serial, sizeof(serial), rec->serial, sizeof(rec->serial));
+	snprintf(rec->gen_time, sizeof(rec->gen_time),
+	    "%04d-%02d-%02dT%02d:%02d:%02dZ", in.tm.tm_year + 1900,
+	    in.tm.tm_mon + 1, in.tm.tm_mday, in.tm.tm_hour, in.tm.tm_min,
+	    in.tm.tm_sec);
+	snprintf(rec->policy, sizeof(rec->policy), "%s", pol->text);
+	snprintf(rec->imprint_alg, sizeof(rec->imprint_alg), "%s", dg->text);
+	msg = TS_MSG_IMPRINT_get_msg(TS_REQ_get_msg_imprint(req));
+	tsa_hex(ASN1_STRING_get0_data(msg), (size_t)ASN1_STRING_length(msg),
+	    rec->imprint, sizeof(rec->imprint));
+	if (n != NULL)
+		tsa_hex(ASN1_STRING_get0_data(n), (size_t)ASN1_STRING_length(n),
+		    rec->nonce, sizeof(rec->nonce));
+	rec->cert_req = in.cert_req;
+	r->direct++;
+	rc = 1;
+out:
+	ERR_clear_error();
+	OPENSSL_free(imprint);
+	OPENSSL_free(nonce);
+	return rc;
+}
+
 int
 tsa_respond(struct tsa_responder *r, const unsigned char *query, size_t len,
     unsigned char **reply, size_t *replylen, int *granted, struct tsa_record *rec)
@@ -324,6 +582,11 @@ tsa_respond(struct tsa_responder *r, const unsigned char *query, size_t len,
 	 */
 	well_formed = len > 0 && len <= LONG_MAX &&
 	    (req = d2i_TS_REQ(NULL, &p, (long)len)) != NULL && p == query + len;
+	if (well_formed && tsa_fast_respond(r, req, reply, replylen, rec) == 1) {
+		*granted = 1;
+		rc = 0;
+		goto out;
+	}
 	if (well_formed)
 		cert_req = TS_REQ_get_cert_req(req);
 	in = well_formed ? BIO_new_mem_buf(query, (int)len) : BIO_new(BIO_s_mem());

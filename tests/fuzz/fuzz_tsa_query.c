@@ -2,7 +2,9 @@
  * libFuzzer harness: arbitrary bytes as an RFC 3161 TimeStampReq through
  * tsa_respond(), with a software key (no HSM in a fuzz run). Every input must
  * produce a DER TimeStampResp that parses back; only well-formed queries may
- * be granted.
+ * be granted, and a granted token (written by tsa/token.c) must pass
+ * TS_RESP_verify_response against the query (signature, ESSCertIDv2,
+ * imprint, nonce, policy).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@ int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct tsa_responder *responder;
+static X509 *tsa_cert;
 
 /* A throw-away TSA certificate (self-signed, critical timeStamping EKU). */
 static X509 *
@@ -62,9 +65,31 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (responder == NULL)
 		abort();
 	config_free(policy);
-	X509_free(cert);
+	tsa_cert = cert;	/* kept for verification */
 	EVP_PKEY_free(key);
 	return 0;
+}
+
+/* OpenSSL's verifier must accept a granted token for its query. */
+static void
+fuzz_verify(TS_REQ *req, TS_RESP *resp)
+{
+	TS_VERIFY_CTX *vctx;
+	X509_STORE *store;
+	STACK_OF(X509) *certs;
+
+	if ((vctx = TS_REQ_to_TS_VERIFY_CTX(req, NULL)) == NULL ||
+	    (store = X509_STORE_new()) == NULL || (certs = sk_X509_new_null()) == NULL)
+		abort();
+	TS_VERIFY_CTX_add_flags(vctx, TS_VFY_SIGNATURE);
+	X509_STORE_add_cert(store, tsa_cert);
+	TS_VERIFY_CTX_set_store(vctx, store);
+	X509_up_ref(tsa_cert);
+	sk_X509_push(certs, tsa_cert);
+	TS_VERIFY_CTX_set_certs(vctx, certs);
+	if (TS_RESP_verify_response(vctx, resp) != 1)
+		abort();
+	TS_VERIFY_CTX_free(vctx);
 }
 
 int
@@ -87,6 +112,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = data;
 		if ((req = d2i_TS_REQ(NULL, &p, (long)size)) == NULL || p != data + size)
 			abort();	/* granted a query that is not exactly one TimeStampReq */
+		fuzz_verify(req, resp);
 		TS_REQ_free(req);
 	}
 	TS_RESP_free(resp);
