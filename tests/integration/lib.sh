@@ -172,3 +172,22 @@ sql_fails() {
 	fi
 	echo "$out" | grep -qE -- "$3" || fail "[$1] $2: wrong error: $out"
 }
+
+# no_secret_in WHAT FILE...: fails when a member of the caller's "secrets"
+# array occurs in one of the files as a whole word. Whole words, because a
+# 6-digit code may well occur inside a longer number, a NIK or a hex serial
+# (once in a few hundred runs: a flaky test, not a leak).
+no_secret_in() {
+	local what=$1 s
+	shift
+	for s in "${secrets[@]}"; do
+		[ -n "$s" ] || continue
+		! grep -qwF -- "$s" "$@" || fail "a secret is in $what"
+	done
+}
+
+# audit_text FILE: every audit event as one line of text, for no_secret_in.
+audit_text() {
+	sql_as "${PKI_TEST_PG_URI:?tests/run.sh sets it}" \
+		"SELECT actor || ' ' || action || ' ' || coalesce(object_id, '') || ' ' || details::text FROM audit_event" >"$1"
+}

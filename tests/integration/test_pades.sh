@@ -123,9 +123,7 @@ sign() {
 	done
 	rc=0
 	"$PKISIGN" "${args[@]}" >"$tmp/pkisign.out" 2>&1 || rc=$?
-	for s in "${secrets[@]}"; do
-		grep -qF -- "$s" "$tmp/pkisign.out" && fail "a secret in pkisign's output"
-	done
+	no_secret_in "pkisign's output" "$tmp/pkisign.out"
 	return 0
 }
 signed() { [ "$rc" = 0 ] || { cat "$tmp/pkisign.out"; fail "pkisign: exit $rc: $1"; }; }
@@ -371,9 +369,7 @@ code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: appli
 problem 404 "another path"
 kill -0 "$spid" 2>/dev/null || fail "pkisign serve died: $(cat "$tmp/serve.log")"
 secrets+=(513829)
-for s in "${secrets[@]}"; do
-	grep -qF -- "$s" "$tmp/serve.log" && fail "a secret in pkisign serve's log"
-done
+no_secret_in "pkisign serve's log" "$tmp/serve.log"
 # The stack's own pkisign serve (deploy/stack.sh registers it at signd).
 body "$aA" "$credA" '{"type":"pin","code":"402917"}' B-B "$tmp/other.pdf"
 code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
@@ -385,7 +381,5 @@ serve_stop
 note "pkisign serve refusals: 403 wrong PIN, 422 not a PDF, 400 malformed, 415, 413, 404; no secret in its log"
 
 # === no secret in the service's log ====================================================
-for s in "${secrets[@]}"; do
-	grep -qF -- "$s" "$PKI_DIR/log/sign.log" && fail "a secret is in sign.log"
-done
+no_secret_in sign.log "$PKI_DIR/log/sign.log"
 note "no PIN, TOTP code or client secret in pkisign's arguments, its output or sign.log"

@@ -424,10 +424,7 @@ expect 201 "re-KYC submission"
 note "re-KYC: kind rekyc"
 
 # --- no secret in the logs, the audit or a problem detail ----------------------------------
-for s in "${secrets[@]}"; do
-	[ -n "$s" ] || continue
-	grep -qF -- "$s" "$log" "$tmp/rad2.log" && fail "a secret is in rad's log"
-	[ "$(q "SELECT count(*) FROM audit_event WHERE details::text LIKE '%' || \$\$$s\$\$ || '%'")" = 0 ] ||
-		fail "a secret is in audit_event"
-done
+no_secret_in "rad's log" "$log" "$tmp/rad2.log"
+audit_text "$tmp/audit.txt"
+no_secret_in audit_event "$tmp/audit.txt"
 note "no secret in the log or the audit"

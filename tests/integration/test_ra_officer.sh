@@ -329,11 +329,9 @@ sql_fails "$admin_uri" "SELECT password_hash FROM ra_account" 'permission denied
 note "grants: ok"
 
 # --- no secret in rad's log or in audit_event ---------------------------------------------
-q "SELECT actor || ' ' || action || ' ' || coalesce(object_id, '') || ' ' || details::text FROM audit_event" >"$tmp/audit.txt"
-for s in "${secrets[@]}"; do
-	[ ${#s} -gt 6 ] && { ! grep -qF -- "$s" "$log" || fail "a secret is in $log"; }
-	! grep -qF -- "$s" "$tmp/audit.txt" || fail "a secret is in audit_event"
-done
+audit_text "$tmp/audit.txt"
+no_secret_in "$log" "$log"
+no_secret_in audit_event "$tmp/audit.txt"
 ! grep -qF -- "$raw" "$log" || fail "the raw TOTP secret is in $log"
 ! grep -q '"level":"err"' "$log" || { grep '"level":"err"' "$log"; fail "errors in $log"; }
 note "no secret in the log or the audit trail: ok"

@@ -404,13 +404,10 @@ note "a sealed secret bound to its account: ok"
 
 # --- no secret in rad's log, audit_event or a problem detail ----------------------------------
 secrets+=("$(cat "$PKI_DIR/secrets/ra-totp.key")" "$hex")
-q "SELECT actor || ' ' || action || ' ' || coalesce(object_id, '') || ' ' || details::text FROM audit_event" >"$tmp/audit.txt"
-for s in "${secrets[@]}"; do
-	[ -n "$s" ] || continue
-	! grep -qwF -- "$s" "$log" || fail "a secret is in $log"
-	! grep -qwF -- "$s" "$tmp/audit.txt" || fail "a secret is in audit_event"
-	! grep -qwF -- "$s" "$tmp/details" || fail "a secret is in a problem detail"
-done
+audit_text "$tmp/audit.txt"
+no_secret_in "$log" "$log"
+no_secret_in audit_event "$tmp/audit.txt"
+no_secret_in "a problem detail" "$tmp/details"
 # The one error expected: the moved seal above.
 ! grep '"level":"err"' "$log" | grep -v "TOTP secret of account $uma_aid does not open" ||
 	fail "errors in $log"
