@@ -9,7 +9,8 @@
 # [100000] credentials; BENCH_CONC [8] client connections; jobs per
 # measurement BENCH_COLD [2000] (cold, authorization excluded),
 # BENCH_COLD_INC [400] (cold, included), BENCH_BULK10 [300], BENCH_BULK100
-# [60]; BENCH_SECS [3] seconds per HSM cell.
+# [60], BENCH_CTRL [500] (each of the 4 runs of the control below);
+# BENCH_SECS [3] seconds per HSM cell.
 #
 # What it does: starts an ephemeral stack (signd with its defaults:
 # sign.threads 2, one SAM per thread); registers one real RA subscriber and
@@ -36,6 +37,9 @@
 #                   SAM) + signHash, timed as a pair
 #   bulk 10 / 100   authorize 10 or 100 hashes first, then time signHash
 #                   (one unwrap for all of them); signatures per second
+#   control         with all credentials loaded, cold (excluded) on the
+#                   small subset and on the whole set, alternated twice:
+#                   "no slowdown" judged on the same stack at the same time
 # and the HSM (tests/bench/bench_p11wrap.c p256, its own token, 1 and 2
 # processes at once): raw signing with a resident key, and the unwrap →
 # sign → destroy → verify cycle. Goals (issue 6): cold ≥ 80 % of the cycle
@@ -52,6 +56,7 @@ COLD_INC=${BENCH_COLD_INC:-400}
 BULK10=${BENCH_BULK10:-300}
 BULK100=${BENCH_BULK100:-60}
 SECS=${BENCH_SECS:-3}
+CTRL=${BENCH_CTRL:-500}
 FIRST=10000001		# row ids of the bench subscribers, far above the stack's
 for b in bench_signd bench_signd_keys bench_p11wrap; do
 	[ -x "$BUILD/tests/bench/$b" ] || { echo "bench_signd.sh: $BUILD/tests/bench/$b missing (make $BUILD/tests/bench/$b)" >&2; exit 1; }
@@ -81,8 +86,11 @@ sams=$(( $(pgrep -c -f "signd --config $PKI_CONFIG" || echo 1) - 1 ))
 "$PKICTL" --config "$PKI_CONFIG" sigservice add --name bench >"$dir/svc"
 cid=$(sed -n 's/^client_id\t//p' "$dir/svc")
 sec=$(sed -n 's/^client_secret\t//p' "$dir/svc")
-post "$PKI_SIGN_URL/oauth2/token" "grant_type=client_credentials&client_id=$cid&client_secret=$sec" \
-	application/x-www-form-urlencoded | jq -r .access_token >"$dir/token"
+# A fresh access token (600 s) before each measurement: the run is longer.
+token() {
+	post "$PKI_SIGN_URL/oauth2/token" "grant_type=client_credentials&client_id=$cid&client_secret=$sec" \
+		application/x-www-form-urlencoded | jq -r .access_token >"$dir/token"
+}
 rm -f "$dir/svc"
 pin=$(od -An -N4 -tu4 /dev/urandom | awk '{ printf "%06d", $1 % 1000000 }')
 printf '%s\n' "$pin" >"$dir/pin"
@@ -150,12 +158,32 @@ measure() {
 	for m in "cold excluded 1 $COLD" "cold_inc included 1 $COLD_INC" "bulk10 excluded 10 $BULK10" \
 	    "bulk100 excluded 100 $BULK100"; do
 		set -- $m
+		token
 		out=$("$BUILD/tests/bench/bench_signd" "$PKI_SIGN_URL" "$dir/token" "$dir/pin" "$FIRST" "$n" \
 			"$2" "$3" "$4" "$CONC") || { echo "$out"; tail -n 5 "$PKI_DIR/log/sign.log"; exit 1; }
 		R[$1,$n]=$out
 		echo "   $n: $out"
 	done
 	R[load,$n]=$(uptime | sed 's/.*load average: //')
+}
+
+# control: with all LARGE loaded, cold on the first SMALL credentials and on
+# all LARGE, alternated twice, so that the other work on a shared machine
+# weighs on both alike; the mean req/s of each in C[small], C[large].
+declare -A C
+control() {
+	local r n out
+	C[small]=0 C[large]=0
+	for r in 1 2; do
+		for n in "$SMALL" "$LARGE"; do
+			token
+			out=$("$BUILD/tests/bench/bench_signd" "$PKI_SIGN_URL" "$dir/token" "$dir/pin" "$FIRST" "$n" \
+				excluded 1 "$CTRL" "$CONC") || { echo "$out"; exit 1; }
+			echo "   control $r, first $n: $out"
+			[ "$n" = "$SMALL" ] && C[small]=$(awk -v a="${C[small]}" -v b="$(kv "$out" req_s)" 'BEGIN { print a + b / 2 }')
+			[ "$n" = "$LARGE" ] && C[large]=$(awk -v a="${C[large]}" -v b="$(kv "$out" req_s)" 'BEGIN { print a + b / 2 }')
+		done
+	done
 }
 
 echo "== credentials: $SMALL"
@@ -166,6 +194,8 @@ echo "== credentials: $LARGE"
 load $((FIRST + SMALL)) $((LARGE - SMALL))
 echo "== signd with $LARGE credentials (load: $(uptime | sed 's/.*load average: //'))"
 measure "$LARGE"
+echo "== control: cold on $SMALL vs $LARGE credentials, alternated (load: $(uptime | sed 's/.*load average: //'))"
+control
 
 echo "== HSM limits (bench_p11wrap p256, own token, $SECS s per cell; signd idle)"
 mkdir -p "$dir/h1" "$dir/h2a" "$dir/h2b"
@@ -217,6 +247,9 @@ bs=$(kv "${R[bulk10,$S]}" sig_s); bl=$(kv "${R[bulk10,$L]}" sig_s)
 echo "Goals (against the 2-process HSM figures: signd runs $sams SAMs; 1-process figures in brackets):"
 echo "- cold ≥ 80 % of the cycle limit: $S: $(ratio "$cs" "$cyc2") ($(ratio "$cs" "$cyc1")), $L: $(ratio "$cl" "$cyc2") ($(ratio "$cl" "$cyc1")) — $(verdict "$cl" "$cyc2" 0.8)"
 echo "- bulk of 10 ≥ 70 % of the resident-key rate: $S: $(ratio "$bs" "$res2") ($(ratio "$bs" "$res1")), $L: $(ratio "$bl" "$res2") ($(ratio "$bl" "$res1")) — $(verdict "$bl" "$res2" 0.7)"
-echo "- no slowdown $S → $L (taken as ≥ 90 %): cold $(ratio "$cl" "$cs"), bulk 10 $(ratio "$bl" "$bs") — $(verdict "$cl" "$cs" 0.9) / $(verdict "$bl" "$bs" 0.9)"
+echo "- no slowdown $S → $L (taken as ≥ 90 %): successive runs: cold $(ratio "$cl" "$cs"), bulk 10 $(ratio "$bl" "$bs");" \
+	"alternated control, cold req/s on the first $S vs all $L: ${C[small]} vs ${C[large]} = $(ratio "${C[large]}" "${C[small]}") — $(verdict "${C[large]}" "${C[small]}" 0.9)"
 echo "- several signer processes: $sams SAM processes — $( [ "${sams:-0}" -ge 2 ] && echo met || echo "NOT met")"
+echo "- CPU seconds used by each signd process (worker, then the SAMs; both SAMs busy = both cores used):" \
+	"$(ps -o times= -p "$(pgrep -d, -f "signd --config $PKI_CONFIG")" | tr -s ' \n' ' ')"
 echo "Authorization included means one Argon2id PIN hash per authorization (policy/ra.conf argon2_*: ~tens of ms of CPU each)."

@@ -275,11 +275,30 @@ main(int argc, char **argv)
 		snprintf(lockpath, sizeof(lockpath), "%s/%s.lock", sc.lock_dir,
 		    sc.tokens[0].label);
 	if (secret_read(sc.tokens[0].pin_file, sc.tokens[0].pin_env, pin,
-	    sizeof(pin), err, sizeof(err)) == -1 ||
-	    (mod = p11_module_load(sc.module, err, sizeof(err))) == NULL ||
-	    (tok = p11_token_open(mod, sc.tokens[0].label, pin,
-	    sc.lock_dir != NULL ? lockpath : NULL, err, sizeof(err))) == NULL ||
-	    p11wrap_check_wrapping_key(tok, wrap_label, err,
+	    sizeof(pin), err, sizeof(err)) == -1) {
+		fprintf(stderr, "bench_signd_keys: %s\n", err);
+		goto out;
+	}
+	/*
+	 * SoftHSM2 2.6.1 rewrites its token file at each login: a process
+	 * loading the module at that moment reads a token it believes has no
+	 * user PIN (CKR_USER_PIN_NOT_INITIALIZED) and keeps that view until
+	 * the module is loaded again. Two of us start together: retry.
+	 */
+	for (t = 0; t < 10 && tok == NULL; t++) {
+		if (t > 0) {
+			fprintf(stderr, "bench_signd_keys: %s; again\n", err);
+			p11_module_free(mod);
+			mod = NULL;
+			nanosleep(&(struct timespec){ 0, 200000000L }, NULL);
+		}
+		if ((mod = p11_module_load(sc.module, err, sizeof(err))) ==
+		    NULL)
+			break;
+		tok = p11_token_open(mod, sc.tokens[0].label, pin,
+		    sc.lock_dir != NULL ? lockpath : NULL, err, sizeof(err));
+	}
+	if (tok == NULL || p11wrap_check_wrapping_key(tok, wrap_label, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "bench_signd_keys: %s\n", err);
 		goto out;
