@@ -149,9 +149,10 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# Benchmarks: bench_signd is a libcurl load generator.
 $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcurl -o $@
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 -include $(shell find build/fuzz/obj -name '*.d' 2>/dev/null)

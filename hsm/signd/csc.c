@@ -9,6 +9,7 @@
  * secret.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,13 @@
 
 #define CSC_PREFIX	"/csc/v2/"
 #define CSC_TXN		3
+
+/* What one request runs with: its thread's connection and SAM. */
+struct csc_ctx {
+	struct signd		*sd;
+	struct db		*db;	/* the thread's own pki_sign connection */
+	struct signd_sam	*sam;	/* the thread's SAM */
+};
 
 static const struct db_stmt stmt_service_by_client = {
 	"signd_csc_token_service",
@@ -126,7 +134,7 @@ csc_sha256_param(const unsigned char *p, size_t n, char **param)
  * 0 when a 401 is in resp; -1 on our failure.
  */
 static int
-csc_service(struct signd *sd, const struct http_request *req,
+csc_service(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp, unsigned long long *service)
 {
 	const char *h = http_header(req, "Authorization");
@@ -147,7 +155,7 @@ csc_service(struct signd *sd, const struct http_request *req,
 	if (csc_sha256_param(raw, sizeof(raw), &digest) == -1)
 		goto out;
 	v[0] = digest;
-	if ((res = db_exec(sd->db, &stmt_token_check, v, NULL, NULL)) == NULL)
+	if ((res = db_exec(c->db, &stmt_token_check, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
 		rc = csc_error(resp, 401, "invalid_token", "the access token is "
@@ -166,14 +174,14 @@ out:
 /* --- info ---------------------------------------------------------------------- */
 
 static int
-csc_info(struct signd *sd, const struct http_request *req,
+csc_info(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	json_t *o;
 	char oauth[512];
 	int rc;
 
-	snprintf(oauth, sizeof(oauth), "%s/oauth2", sd->base_url);
+	snprintf(oauth, sizeof(oauth), "%s/oauth2", c->sd->base_url);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:[s,s,s,s,"
 	    "s,s]}", "specs", "2.0.0.0", "name", "PKI remote signing (signd)",
 	    "logo", "", "region", "ID", "lang", "en-US", "description",
@@ -210,7 +218,7 @@ csc_token_txn(struct db *db, void *arg)
 }
 
 static int
-csc_token(struct signd *sd, const struct http_request *req,
+csc_token(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	struct csc_token_req t;
@@ -237,7 +245,7 @@ csc_token(struct signd *sd, const struct http_request *req,
 		goto out;
 	}
 	v[0] = t.client_id;
-	if ((res = db_exec(sd->db, &stmt_service_by_client, v, NULL,
+	if ((res = db_exec(c->db, &stmt_service_by_client, v, NULL,
 	    NULL)) == NULL)
 		goto out;
 	if (EVP_Digest(t.client_secret, strlen(t.client_secret), md, &mdlen,
@@ -257,16 +265,16 @@ csc_token(struct signd *sd, const struct http_request *req,
 	    csc_sha256_param(tok, sizeof(tok), &digest) == -1)
 		goto out;
 	csc_b64url32_encode(tok, text);
-	snprintf(ttl, sizeof(ttl), "%ld", sd->token_ttl_s);
+	snprintf(ttl, sizeof(ttl), "%ld", c->sd->token_ttl_s);
 	v[0] = svc;
 	v[1] = digest;
 	v[2] = ttl;
-	if (db_transaction(sd->db, NULL, CSC_TXN, csc_token_txn, (void *)v) ==
+	if (db_transaction(c->db, NULL, CSC_TXN, csc_token_txn, (void *)v) ==
 	    -1)
 		goto out;
 	log_info("token: service %s got an access token (%s s)", svc, ttl);
 	if ((o = json_pack("{s:s, s:s, s:I}", "access_token", text,
-	    "token_type", "Bearer", "expires_in", (json_int_t)sd->token_ttl_s))
+	    "token_type", "Bearer", "expires_in", (json_int_t)c->sd->token_ttl_s))
 	    == NULL)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
@@ -286,7 +294,7 @@ out:
 /* --- credentials/list, credentials/info ----------------------------------------- */
 
 static int
-csc_list(struct signd *sd, const struct http_request *req,
+csc_list(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	struct csc_list_req r;
@@ -297,7 +305,7 @@ csc_list(struct signd *sd, const struct http_request *req,
 	json_t *o = NULL, *ids;
 	int rc = -1, a, i;
 
-	if ((a = csc_service(sd, req, resp, &svc)) != 1)
+	if ((a = csc_service(c, req, resp, &svc)) != 1)
 		return a;
 	if (csc_parse_list(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
@@ -306,7 +314,7 @@ csc_list(struct signd *sd, const struct http_request *req,
 	    1000);
 	v[0] = r.user_id;
 	v[1] = max;
-	if ((res = db_exec(sd->db, &stmt_cred_list, v, NULL, NULL)) == NULL)
+	if ((res = db_exec(c->db, &stmt_cred_list, v, NULL, NULL)) == NULL)
 		goto out;
 	if ((o = json_pack("{s:[]}", "credentialIDs")) == NULL)
 		goto out;
@@ -364,7 +372,7 @@ csc_time(const ASN1_TIME *t, char *out, size_t outlen)
 }
 
 static int
-csc_cred_info(struct signd *sd, const struct http_request *req,
+csc_cred_info(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	struct csc_info_req r;
@@ -381,13 +389,13 @@ csc_cred_info(struct signd *sd, const struct http_request *req,
 	json_t *o = NULL, *cert = NULL, *certs = NULL;
 	int rc = -1, a, valid;
 
-	if ((a = csc_service(sd, req, resp, &svc)) != 1)
+	if ((a = csc_service(c, req, resp, &svc)) != 1)
 		return a;
 	if (csc_parse_info(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return csc_error(resp, 400, "invalid_request", detail);
 	v[0] = r.credential;
-	if ((res = db_exec(sd->db, &stmt_cred_info, v, NULL, NULL)) == NULL)
+	if ((res = db_exec(c->db, &stmt_cred_info, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1 || (r.user_id[0] != '\0' &&
 	    strcmp(r.user_id, PQgetvalue(res, 0, 0)) != 0)) {
@@ -481,14 +489,14 @@ out:
  * 1 when it does (key type in kt), 0 with a 400 in resp, -1 on failure.
  */
 static int
-csc_owner(struct signd *sd, const char *credential, const char *user_id,
+csc_owner(struct csc_ctx *c, const char *credential, const char *user_id,
     char *kt, size_t ktlen, struct http_response *resp)
 {
 	const char *v[1] = { credential };
 	PGresult *res;
 	int rc;
 
-	if ((res = db_exec(sd->db, &stmt_cred_owner, v, NULL, NULL)) == NULL)
+	if ((res = db_exec(c->db, &stmt_cred_owner, v, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) != 1 || (user_id[0] != '\0' &&
 	    strcmp(user_id, PQgetvalue(res, 0, 0)) != 0)) {
@@ -503,26 +511,38 @@ csc_owner(struct signd *sd, const char *credential, const char *user_id,
 }
 
 /*
- * One round trip to the SAM. 0 with *status and the reply body (malloc'd);
- * -1 when the SAM is gone (its socket is then unusable: 503 until restart).
+ * One round trip to the thread's SAM. 0 with *status and the reply body
+ * (malloc'd); -1 when that SAM is gone (its socket is then unusable: 503
+ * until restart). The lock matters only when sign.sams < sign.threads.
  */
 static int
-csc_sam_call(struct signd *sd, uint32_t type, const unsigned char *body,
+csc_sam_call(struct csc_ctx *c, uint32_t type, const unsigned char *body,
     size_t len, uint32_t *status, unsigned char **reply, size_t *replylen)
 {
+	struct signd_sam *sam = c->sam;
+	int rc = -1;
+
 	*reply = NULL;
 	*replylen = 0;
-	if (sd->sam_fd == -1)
+	if (pthread_mutex_lock(&sam->lock) != 0)
 		return -1;
-	if (signer_proto_send(sd->sam_fd, type, body, len) == -1 ||
-	    signer_proto_recv(sd->sam_fd, SIGNER_REPLY_MAX, status, reply,
+	if (sam->dead || sam->fd == -1)
+		goto out;
+	if (signer_proto_send(sam->fd, type, body, len) == -1 ||
+	    signer_proto_recv(sam->fd, SIGNER_REPLY_MAX, status, reply,
 	    replylen) != 0) {
-		log_err("sam process %d: no reply; remote signing is "
-		    "unavailable until signd restarts", (int)sd->sam_pid);
-		sd->sam_fd = -1;
-		return -1;
+		log_err("sam process %d: no reply; its share of remote signing "
+		    "is unavailable until signd restarts", (int)sam->pid);
+		sam->dead = 1;
+		free(*reply);
+		*reply = NULL;
+		*replylen = 0;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&sam->lock);
+	return rc;
 }
 
 /* Answers a SAM refusal or failure in CSC's error form. */
@@ -560,7 +580,7 @@ csc_sam_error(struct http_response *resp, uint32_t status,
 }
 
 static int
-csc_authorize(struct signd *sd, const struct http_request *req,
+csc_authorize(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	struct csc_authorize_req r;
@@ -573,7 +593,7 @@ csc_authorize(struct signd *sd, const struct http_request *req,
 	int rc = -1, a;
 
 	memset(&r, 0, sizeof(r));
-	if ((a = csc_service(sd, req, resp, &svc)) != 1)
+	if ((a = csc_service(c, req, resp, &svc)) != 1)
 		return a;
 	if (!csc_is(req, "application/json")) {
 		rc = csc_error(resp, 400, "invalid_request", "the body must be "
@@ -585,7 +605,7 @@ csc_authorize(struct signd *sd, const struct http_request *req,
 		rc = csc_error(resp, 400, "invalid_request", detail);
 		goto out;
 	}
-	if ((a = csc_owner(sd, r.credential, r.user_id, kt, sizeof(kt),
+	if ((a = csc_owner(c, r.credential, r.user_id, kt, sizeof(kt),
 	    resp)) != 1) {
 		rc = a;
 		goto out;
@@ -594,7 +614,7 @@ csc_authorize(struct signd *sd, const struct http_request *req,
 	r.sam.service = svc;
 	if (sam_authorize_encode(&r.sam, &body, &len) == -1)
 		goto out;
-	if (csc_sam_call(sd, SAM_MSG_AUTHORIZE, body, len, &status, &reply,
+	if (csc_sam_call(c, SAM_MSG_AUTHORIZE, body, len, &status, &reply,
 	    &replylen) == -1) {
 		http_add_header(resp, "Retry-After", "60");
 		rc = csc_error(resp, 503, "temporarily_unavailable", "the "
@@ -630,7 +650,7 @@ out:
 }
 
 static int
-csc_signhash(struct signd *sd, const struct http_request *req,
+csc_signhash(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	struct csc_signhash_req r;
@@ -643,7 +663,7 @@ csc_signhash(struct signd *sd, const struct http_request *req,
 	int rc = -1, a;
 
 	memset(&r, 0, sizeof(r));
-	if ((a = csc_service(sd, req, resp, &svc)) != 1)
+	if ((a = csc_service(c, req, resp, &svc)) != 1)
 		return a;
 	if (!csc_is(req, "application/json")) {
 		rc = csc_error(resp, 400, "invalid_request", "the body must be "
@@ -655,7 +675,7 @@ csc_signhash(struct signd *sd, const struct http_request *req,
 		rc = csc_error(resp, 400, "invalid_request", detail);
 		goto out;
 	}
-	if ((a = csc_owner(sd, r.credential, r.user_id, kt, sizeof(kt),
+	if ((a = csc_owner(c, r.credential, r.user_id, kt, sizeof(kt),
 	    resp)) != 1) {
 		rc = a;
 		goto out;
@@ -664,7 +684,7 @@ csc_signhash(struct signd *sd, const struct http_request *req,
 	r.sam.service = svc;
 	if (sam_signhash_encode(&r.sam, &body, &len) == -1)
 		goto out;
-	if (csc_sam_call(sd, SAM_MSG_SIGNHASH, body, len, &status, &reply,
+	if (csc_sam_call(c, SAM_MSG_SIGNHASH, body, len, &status, &reply,
 	    &replylen) == -1) {
 		http_add_header(resp, "Retry-After", "60");
 		rc = csc_error(resp, 503, "temporarily_unavailable", "the "
@@ -705,7 +725,7 @@ out:
 
 static const struct {
 	const char	*path;
-	int		(*fn)(struct signd *, const struct http_request *,
+	int		(*fn)(struct csc_ctx *, const struct http_request *,
 			    struct http_response *);
 } csc_routes[] = {
 	{ "info", csc_info },
@@ -716,13 +736,29 @@ static const struct {
 	{ "signatures/signHash", csc_signhash },
 };
 
+/*
+ * The calling thread's slot, taken on its first request and kept: libmicrohttpd
+ * calls the handler from its sign.threads pool threads only. -1 past them.
+ */
+static int
+csc_slot(struct signd *sd)
+{
+	static __thread int slot = -1;
+
+	if (slot == -1)
+		slot = (int)__atomic_fetch_add(&sd->next_slot, 1,
+		    __ATOMIC_RELAXED);
+	return slot < (int)sd->nthreads ? slot : -1;
+}
+
 int
 csc_handle(void *arg, const struct http_request *req,
     struct http_response *resp)
 {
 	struct signd *sd = arg;
+	struct csc_ctx c;
 	size_t i, n = strlen(CSC_PREFIX);
-	int is_info;
+	int is_info, slot;
 
 	if (strncmp(req->path, CSC_PREFIX, n) != 0)
 		return csc_error(resp, 404, "invalid_request", "unknown path "
@@ -746,5 +782,13 @@ csc_handle(void *arg, const struct http_request *req,
 	    !csc_is(req, "application/json"))
 		return csc_error(resp, 400, "invalid_request", "the body must be "
 		    "application/json");
-	return csc_routes[i].fn(sd, req, resp);
+	if ((slot = csc_slot(sd)) == -1) {
+		log_err("csc: a request on a thread beyond sign.threads (%u)",
+		    sd->nthreads);
+		return -1;
+	}
+	c.sd = sd;
+	c.db = sd->db[slot];
+	c.sam = &sd->sams[(unsigned int)slot % sd->nsams];
+	return csc_routes[i].fn(&c, req, resp);
 }

@@ -2,14 +2,17 @@
  * Private interfaces of signd, the remote-signing service (CSC API v2;
  * hsm/README.md "signd", docs/csc.md).
  *
- * Two processes: the worker (main.c, csc.c, csc_request.c) speaks HTTP and
- * JSON, and the signature activation module, the SAM (samproc.c), which
- * alone holds the wrapping token's PIN and the pki_sam database role. They
- * talk over a socketpair with the fixed-format requests of sam_proto.c.
+ * Two kinds of process: the worker (main.c, csc.c, csc_request.c) speaks
+ * HTTP and JSON on sign.threads threads, and a pool of sign.sams signature
+ * activation modules, the SAMs (samproc.c), each of which alone holds its
+ * login to the wrapping token and its pki_sam connection. Each talks to
+ * the worker over its own socketpair with the fixed-format requests of
+ * sam_proto.c.
  */
 #ifndef PKI_SIGND_EXTERN_H
 #define PKI_SIGND_EXTERN_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -212,12 +215,30 @@ uint32_t csc_md_from_oid(const char *oid);
 void	csc_wipe(void *, size_t);
 
 /* --- the worker (csc.c) ------------------------------------------------------ */
+#define SIGND_THREADS_MAX	16	/* sign.threads; sign.sams ≤ sign.threads */
+
+/* One SAM process as the worker sees it. */
+struct signd_sam {
+	pthread_mutex_t	 lock;		/* one request at a time on fd */
+	int		 fd;		/* the socketpair end; -1 if none */
+	pid_t		 pid;
+	int		 dead;		/* no reply once: 503 until restart */
+};
+/*
+ * The worker's state. Each HTTP thread takes a slot on its first request
+ * (csc_handle: a thread-local index from next_slot) and keeps it: its own
+ * database connection db[slot] and the SAM sams[slot % nsams], so threads
+ * never share a connection and, with nsams = nthreads (the default), never
+ * wait for each other's SAM.
+ */
 struct signd {
-	struct db	*db;		/* pki_sign */
-	int		 sam_fd;
-	pid_t		 sam_pid;
-	long		 token_ttl_s;
-	const char	*base_url;	/* [urls] sign */
+	struct db		*db[SIGND_THREADS_MAX];	/* pki_sign */
+	unsigned int		 nthreads;
+	struct signd_sam	 sams[SIGND_THREADS_MAX];
+	unsigned int		 nsams;
+	unsigned int		 next_slot;	/* atomic */
+	long			 token_ttl_s;
+	const char		*base_url;	/* [urls] sign */
 };
 int	csc_handle(void *arg, const struct http_request *,
 	    struct http_response *);

@@ -3,7 +3,11 @@
  * token made in DIR, single process (not a timed test: numbers for
  * hsm/README.md, compared with HSM-NOTES.md's table).
  *
- *	bench_p11wrap DIR [seconds]
+ *	bench_p11wrap DIR [seconds [p256]]
+ *
+ * With "p256", only P-256, printed as one line of key=value fields
+ * (gen_s, resident_s, cycle_s, verify_s) for tests/bench/bench_signd.sh,
+ * which runs one and two of these at once beside signd.
  *
  * For P-256 and RSA-2048, each for a fixed duration:
  *   keys/s	p11wrap_generate: generate a session key pair, wrap, destroy
@@ -174,14 +178,16 @@ main(int argc, char **argv)
 	char conf[1024], path[512], tokdir[512], err[256];
 	const char *module = getenv("PKI_TEST_HSM_MODULE");
 	double secs = 3, r[4][2];
-	int i, rc = 1;
+	int i, ntypes = 2, rc = 1;
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: bench_p11wrap DIR [seconds]\n");
+	if (argc < 2 || argc > 4 || (argc == 4 && strcmp(argv[3], "p256") != 0)) {
+		fprintf(stderr, "usage: bench_p11wrap DIR [seconds [p256]]\n");
 		return 2;
 	}
-	if (argc == 3 && (secs = atof(argv[2])) <= 0)
+	if (argc >= 3 && (secs = atof(argv[2])) <= 0)
 		secs = 3;
+	if (argc == 4)
+		ntypes = 1;
 	if (module == NULL)
 		module = "/usr/lib/softhsm/libsofthsm2.so";
 	snprintf(tokdir, sizeof(tokdir), "%s/wraptokens", argv[1]);
@@ -205,7 +211,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "setup: %s\n", err);
 		goto out;
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < ntypes; i++) {
 		if (p11_key_generate(t, labels[i], types[i], &rpub, err,
 		    sizeof(err)) == -1) {
 			fprintf(stderr, "setup: %s\n", err);
@@ -214,7 +220,7 @@ main(int argc, char **argv)
 		EVP_PKEY_free(rpub);
 		rpub = NULL;
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < ntypes; i++) {
 		if ((r[0][i] = bench_gen(t, types[i], secs, &blob[i],
 		    &bloblen[i], &pub[i])) < 0 ||
 		    (r[1][i] = bench_resident(t, labels[i], secs)) < 0 ||
@@ -223,6 +229,12 @@ main(int argc, char **argv)
 		    (r[3][i] = bench_verify(t, blob[i], bloblen[i], pub[i],
 		    secs)) < 0)
 			goto out;
+	}
+	if (ntypes == 1) {
+		printf("gen_s=%.0f resident_s=%.0f cycle_s=%.0f verify_s=%.0f\n",
+		    r[0][0], r[1][0], r[2][0], r[3][0]);
+		rc = 0;
+		goto out;
 	}
 	printf("SoftHSM2 wrapped subscriber keys, single process, %.0f s per "
 	    "cell (%ld CPUs online)\n", secs, sysconf(_SC_NPROCESSORS_ONLN));

@@ -13,4 +13,4 @@ echo "== bench_signer (token in $dir)"
 echo "== bench_p11wrap (wrapped subscriber keys)" && "$BUILD/tests/bench/bench_p11wrap" "$dir" "$SECS"
 "$(dirname "$0")/bench_crl.sh" "$BUILD"
 "$(dirname "$0")/bench_cad.sh" "$BUILD"
-"$(dirname "$0")/bench_signd.sh" "$BUILD" 10 100
+"$(dirname "$0")/bench_signd.sh" "$BUILD"
