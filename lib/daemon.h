@@ -5,6 +5,7 @@
 #define PKI_DAEMON_H
 
 #include <signal.h>
+#include <time.h>
 
 /*
  * Blocks SIGTERM, SIGINT and SIGHUP (returned in *set for sigwait()) in the
@@ -13,5 +14,20 @@
  * die). Call before any thread or child exists.
  */
 void	daemon_block_signals(sigset_t *set);
+
+/*
+ * How often a supervisor may restart a child that died: at most
+ * DAEMON_RESTARTS_MAX times within DAEMON_RESTART_WINDOW_S seconds, after
+ * which it gives up (a child that cannot start — a missing token, a wrong
+ * PIN file — would otherwise be restarted forever). Zero-initialize.
+ */
+#define DAEMON_RESTARTS_MAX	5
+#define DAEMON_RESTART_WINDOW_S	60
+struct daemon_restarts {
+	time_t		at[DAEMON_RESTARTS_MAX];
+	unsigned int	n;
+};
+/* 1 and counts the restart when one more is allowed now, else 0. */
+int	daemon_restart_allowed(struct daemon_restarts *);
 
 #endif

@@ -50,8 +50,6 @@
 #define TSA_MAX_QUERY		(16 * 1024)	/* a TimeStampReq is ~100 bytes */
 
 #define TSA_MAX_WORKERS		16
-#define TSA_RESTARTS_MAX	5	/* within TSA_RESTART_WINDOW_S, then give up */
-#define TSA_RESTART_WINDOW_S	60
 
 /* What the supervisor loads once and every worker uses. */
 struct tsad_conf {
@@ -294,14 +292,14 @@ static int
 tsad_supervise(struct tsad_conf *c)
 {
 	pid_t pids[TSA_MAX_WORKERS], pid;
-	time_t restarts[TSA_RESTARTS_MAX];
+	struct daemon_restarts restarts;
 	sigset_t sigs = c->sigs;
-	int i, sig, status, nrestart = 0, running = 0, rc = 0, stopping = 0;
+	int i, sig, status, running = 0, rc = 0, stopping = 0;
 
 	/* The supervisor also waits for SIGCHLD (workers do not). */
 	sigaddset(&sigs, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	memset(restarts, 0, sizeof(restarts));
+	memset(&restarts, 0, sizeof(restarts));
 	for (i = 0; i < c->workers; i++) {
 		if ((pids[i] = tsad_fork_worker(c, i)) == -1)
 			return 1;
@@ -337,17 +335,14 @@ tsad_supervise(struct tsad_conf *c)
 			    WIFSIGNALED(status) ? "was killed by signal" :
 			    "exited with status", WIFSIGNALED(status) ?
 			    WTERMSIG(status) : WEXITSTATUS(status));
-			if (restarts[nrestart % TSA_RESTARTS_MAX] != 0 &&
-			    time(NULL) - restarts[nrestart % TSA_RESTARTS_MAX] <
-			    TSA_RESTART_WINDOW_S) {
+			if (!daemon_restart_allowed(&restarts)) {
 				log_err("%d restarts within %d s: giving up",
-				    TSA_RESTARTS_MAX, TSA_RESTART_WINDOW_S);
+				    DAEMON_RESTARTS_MAX, DAEMON_RESTART_WINDOW_S);
 				kill(0, SIGTERM);
 				stopping = 1;
 				rc = 1;
 				continue;
 			}
-			restarts[nrestart++ % TSA_RESTARTS_MAX] = time(NULL);
 			sleep(1);
 			if ((pids[i] = tsad_fork_worker(c, i)) != -1)
 				running++;

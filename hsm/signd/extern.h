@@ -218,11 +218,21 @@ void	csc_wipe(void *, size_t);
 #define SIGND_THREADS_MAX	16	/* sign.threads; sign.sams ≤ sign.threads */
 
 /* One SAM process as the worker sees it. */
+/*
+ * One SAM as the worker sees it. A dead one (no reply) or a recycled one
+ * (fd -1) is replaced by the supervisor: main.c's control thread swaps the
+ * new socket in and signals ready; a request meanwhile waits for it up to
+ * SIGND_SAM_WAIT_S, then answers 503.
+ */
+#define SIGND_SAM_WAIT_S	3
 struct signd_sam {
 	pthread_mutex_t	 lock;		/* one request at a time on fd */
+	pthread_cond_t	 ready;		/* a new SAM is in the slot */
 	int		 fd;		/* the socketpair end; -1 if none */
 	pid_t		 pid;
-	int		 dead;		/* no reply once: 503 until restart */
+	int		 dead;		/* no reply once: until replaced */
+	unsigned long	 signhashes;	/* sent to this SAM process */
+	unsigned long	 recycle_after;	/* sign.sam_recycle_after; 0 never */
 };
 /*
  * The worker's state. Each HTTP thread takes a slot on its first request

@@ -22,11 +22,20 @@
  *    token, holds its own pki_sam connection and the OTP key; verifies
  *    factors, makes and consumes SADs, checks the certificate, unwraps,
  *    signs, verifies, audits. Then SANDBOX_SIGNER. None parses HTTP or
- *    JSON. A SAM that stops answering leaves its threads answering 503
- *    until signd restarts; the others go on.
+ *    JSON.
+ *  - the supervisor (this file): the first process, which forks the SAMs
+ *    and the worker and then only waits. It keeps the privileges a SAM
+ *    needs to start (the wrap token's PIN file, pki_sam's password), so
+ *    when a SAM dies it starts another and hands the worker the new
+ *    socket (SCM_RIGHTS over a control socketpair); the threads of the
+ *    dead one answer 503 meanwhile (a few tens of milliseconds), the
+ *    others go on. More than DAEMON_RESTARTS_MAX SAM deaths within
+ *    DAEMON_RESTART_WINDOW_S, or the worker's death, stop signd.
  *
- * Stops on SIGTERM or SIGINT; in-flight requests finish.
+ * Stops on SIGTERM or SIGINT (to the supervisor); in-flight requests finish.
  */
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -37,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -60,105 +70,164 @@ usage(void)
 	exit(2);
 }
 
-/* Waits for every SAM forked so far; their sockets are closed first. */
-static void
-signd_sams_stop(struct signd *sd)
-{
-	unsigned int i;
-	int st;
+/* --- handing a new SAM to the worker ------------------------------------------------ */
 
-	for (i = 0; i < sd->nsams; i++)
-		if (sd->sams[i].fd != -1) {
-			close(sd->sams[i].fd);
-			sd->sams[i].fd = -1;
-		}
-	for (i = 0; i < sd->nsams; i++)
-		if (sd->sams[i].pid > 0)
-			while (waitpid(sd->sams[i].pid, &st, 0) == -1 &&
-			    errno == EINTR)
-				;
+/* What the supervisor sends with the SAM's socket: which slot, which pid. */
+struct sam_handoff {
+	uint32_t	index;
+	int32_t		pid;
+};
+
+static int
+handoff_send(int ctl, unsigned int index, pid_t pid, int fd)
+{
+	struct sam_handoff h = { index, (int32_t)pid };
+	struct iovec iov = { &h, sizeof(h) };
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&u, 0, sizeof(u));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	while ((n = sendmsg(ctl, &msg, MSG_NOSIGNAL)) == -1 && errno == EINTR)
+		;
+	return n == (ssize_t)sizeof(h) ? 0 : -1;
 }
 
-int
-main(int argc, char **argv)
+/*
+ * 1 with a SAM's socket in *fd, 0 when the supervisor closed the channel,
+ * -1 on a message that is not a hand-off (any descriptor it carried is
+ * closed).
+ */
+static int
+handoff_recv(int ctl, struct sam_handoff *h, int *fd)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct config *cfg = NULL;
-	struct signd sd;
+	struct iovec iov = { h, sizeof(*h) };
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*fd = -1;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	while ((n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC)) == -1 && errno == EINTR)
+		;
+	if (n == 0)
+		return 0;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	if (n != (ssize_t)sizeof(*h) || *fd == -1 ||
+	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+		if (*fd != -1)
+			close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	return 1;
+}
+
+struct signd_control {
+	struct signd	*sd;
+	int		 ctl;
+};
+
+/* The worker's thread that puts each new SAM in its slot. */
+static void *
+signd_control_loop(void *arg)
+{
+	struct signd_control *c = arg;
+	struct signd_sam *sam;
+	struct sam_handoff h;
+	int fd, r;
+
+	while ((r = handoff_recv(c->ctl, &h, &fd)) != 0) {
+		if (r == -1 || h.index >= c->sd->nsams) {
+			log_err("control: a message that is not a SAM hand-off");
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		sam = &c->sd->sams[h.index];
+		pthread_mutex_lock(&sam->lock);
+		if (sam->fd != -1)
+			close(sam->fd);
+		sam->fd = fd;
+		sam->pid = (pid_t)h.pid;
+		sam->dead = 0;
+		sam->signhashes = 0;
+		pthread_cond_broadcast(&sam->ready);
+		pthread_mutex_unlock(&sam->lock);
+		log_info("sam %u: process %d serves again", h.index, (int)h.pid);
+	}
+	return NULL;
+}
+
+/* --- the worker ------------------------------------------------------------------- */
+
+static int
+signd_worker(const struct config *cfg, struct signd *sd, int ctl,
+    sigset_t *sigs)
+{
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *path = getenv("PKI_CONFIG"), *s, *uri;
+	struct signd_control control = { sd, ctl };
+	pthread_t thread;
+	const char *uri;
 	char err[512];
 	unsigned char warm[32], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i, nlocks = 0;
-	enum log_level level = LOGL_INFO;
-	sigset_t sigs;
-	long port, threads, sams;
-	int ch, sig = 0, rc = 1;
+	unsigned int mdlen = 0, i;
+	long port;
+	int sig = 0, rc = 1, have_thread = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		if (ch != 'c')
-			usage();
-		path = optarg;
-	}
-	if (optind != argc)
-		usage();
-	memset(&sd, 0, sizeof(sd));
-	for (i = 0; i < SIGND_THREADS_MAX; i++) {
-		sd.sams[i].fd = -1;
-		sd.sams[i].pid = -1;
-	}
-	log_init("sign", LOGL_INFO, stderr);
-	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
-		log_err("%s", err);
+	/* The supervisor's death stops the worker as SIGTERM would. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() == 1) {
+		log_err("worker: the supervisor is gone");
 		return 1;
 	}
-	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
-	    log_level_parse(s, &level) == 0)
-		log_init("sign", level, stderr);
-	if (config_get_long(cfg, "sign.port", 18084, 0, 65535, &port) == -1 ||
-	    config_get_long(cfg, "sign.token_ttl_seconds", 600, 60, 3600,
-	    &sd.token_ttl_s) == -1 ||
-	    config_get_long(cfg, "sign.threads", 2, 1, SIGND_THREADS_MAX,
-	    &threads) == -1 ||
-	    config_get_long(cfg, "sign.sams", threads, 1, threads, &sams) == -1)
+	if (config_get_long(cfg, "sign.port", 18084, 0, 65535, &port) == -1)
 		goto out;
-	sd.nthreads = (unsigned int)threads;
-	sd.base_url = config_get(cfg, "urls.sign", "http://127.0.0.1:18084/csc/v2");
 	if ((uri = config_get(cfg, "pg.sign_uri", NULL)) == NULL) {
 		log_err("config: pg.sign_uri missing");
 		goto out;
 	}
-	for (nlocks = 0; nlocks < (unsigned int)sams; nlocks++)
-		if (pthread_mutex_init(&sd.sams[nlocks].lock, NULL) != 0) {
-			log_err("pthread_mutex_init failed");
-			goto out;
-		}
-	/* Signals go to sigwait(): block them before any child or thread. */
-	daemon_block_signals(&sigs);
-	/* The SAMs first: none may inherit the worker's connections. */
-	for (sd.nsams = 0; sd.nsams < (unsigned int)sams; sd.nsams++) {
-		sd.sams[sd.nsams].fd = sam_spawn(cfg, &sd.sams[sd.nsams].pid,
-		    err, sizeof(err));
-		if (sd.sams[sd.nsams].fd == -1) {
-			log_err("%s", err);
-			goto out;
-		}
-	}
-	for (i = 0; i < sd.nthreads; i++)
-		if ((sd.db[i] = db_connect(uri, err, sizeof(err))) == NULL) {
+	for (i = 0; i < sd->nthreads; i++)
+		if ((sd->db[i] = db_connect(uri, err, sizeof(err))) == NULL) {
 			log_err("database: %s", err);
 			goto out;
 		}
+	if (pthread_create(&thread, NULL, signd_control_loop, &control) != 0) {
+		log_err("pthread_create failed");
+		goto out;
+	}
+	have_thread = 1;
 	memset(&lim, 0, sizeof(lim));
 	lim.max_body = SIGND_MAX_BODY;
 	lim.timeout_s = SIGND_TIMEOUT_S;
-	lim.threads = sd.nthreads;	/* each with its connection and SAM */
+	lim.threads = sd->nthreads;	/* each with its connection and SAM */
 	if ((srv = http_start(config_get(cfg, "sign.listen", "127.0.0.1"),
-	    (uint16_t)port, &lim, csc_handle, &sd, err, sizeof(err))) == NULL) {
+	    (uint16_t)port, &lim, csc_handle, sd, err, sizeof(err))) == NULL) {
 		log_err("http: %s", err);
 		goto out;
 	}
@@ -176,20 +245,260 @@ main(int argc, char **argv)
 		goto out;
 	log_info("serving the CSC API v2 on %s:%u (%u thread(s), %u SAM(s), "
 	    "first SAM pid %d)", config_get(cfg, "sign.listen", "127.0.0.1"),
-	    http_port(srv), sd.nthreads, sd.nsams, (int)sd.sams[0].pid);
+	    http_port(srv), sd->nthreads, sd->nsams, (int)sd->sams[0].pid);
 	do {
-		if (sigwait(&sigs, &sig) != 0)
+		if (sigwait(sigs, &sig) != 0)
 			break;
 	} while (sig == SIGHUP);
 	log_info("signal %d: stopping", sig);
 	rc = 0;
 out:
 	http_stop(srv);
+	/* The control thread ends when the supervisor closes its end. */
+	shutdown(ctl, SHUT_RDWR);
+	if (have_thread)
+		pthread_join(thread, NULL);
+	close(ctl);
 	for (i = 0; i < SIGND_THREADS_MAX; i++)
-		db_close(sd.db[i]);
-	signd_sams_stop(&sd);
-	for (i = 0; i < nlocks; i++)
+		db_close(sd->db[i]);
+	/* Each SAM sees the end of its socket and exits. */
+	for (i = 0; i < sd->nsams; i++)
+		if (sd->sams[i].fd != -1)
+			close(sd->sams[i].fd);
+	return rc;
+}
+
+/* --- the supervisor ----------------------------------------------------------------- */
+
+/* Waits for pid, whatever signals arrive. */
+static void
+signd_reap(pid_t pid)
+{
+	int st;
+
+	if (pid > 0)
+		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+			;
+}
+
+/* Logs how a child ended: "sam 1 (pid 42) was killed by signal 9: …". */
+static void
+signd_log_end(const char *who, pid_t pid, int st, const char *then)
+{
+	log_err("%s (pid %d) %s %d: %s", who, (int)pid, WIFSIGNALED(st) ?
+	    "was killed by signal" : "exited with status", WIFSIGNALED(st) ?
+	    WTERMSIG(st) : WEXITSTATUS(st), then);
+}
+
+/*
+ * Waits for the worker and restarts each SAM that dies; returns signd's
+ * exit status. pids[i] is SAM i; the worker holds every SAM's socket.
+ */
+static int
+signd_supervise(const struct config *cfg, pid_t *pids, unsigned int nsams,
+    pid_t worker, int ctl, sigset_t *sigs)
+{
+	struct daemon_restarts restarts;
+	char err[512];
+	unsigned int i;
+	pid_t pid;
+	int sig, st, fd, recycled, rc = 0, stopping = 0;
+
+	memset(&restarts, 0, sizeof(restarts));
+	while (worker > 0) {
+		if (sigwait(sigs, &sig) != 0)
+			break;
+		if (sig == SIGHUP)
+			continue;
+		if (sig != SIGCHLD) {
+			log_info("signal %d: stopping", sig);
+			stopping = 1;
+			kill(worker, SIGTERM);
+			continue;
+		}
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (pid == worker) {
+				worker = -1;
+				if (!stopping || !WIFEXITED(st) ||
+				    WEXITSTATUS(st) != 0) {
+					signd_log_end("worker", pid, st,
+					    "stopping");
+					rc = 1;
+				}
+				break;
+			}
+			for (i = 0; i < nsams && pids[i] != pid; i++)
+				;
+			if (i == nsams)
+				continue;
+			pids[i] = -1;
+			if (stopping)
+				continue;
+			/* Status 0: the worker closed its socket to recycle it. */
+			recycled = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+			if (recycled)
+				log_info("sam %u (pid %d) recycled: starting "
+				    "another", i, (int)pid);
+			else {
+				snprintf(err, sizeof(err), "sam %u", i);
+				signd_log_end(err, pid, st, "starting another");
+			}
+			if (!recycled && !daemon_restart_allowed(&restarts)) {
+				log_err("%d SAM restarts within %d s: stopping",
+				    DAEMON_RESTARTS_MAX, DAEMON_RESTART_WINDOW_S);
+				stopping = 1;
+				rc = 1;
+				kill(worker, SIGTERM);
+				break;
+			}
+			if ((fd = sam_spawn(cfg, &pids[i], err, sizeof(err))) ==
+			    -1) {
+				log_err("sam %u: %s", i, err);
+				continue;	/* its threads answer 503 */
+			}
+			if (handoff_send(ctl, i, pids[i], fd) == -1)
+				log_err("sam %u: handing it to the worker: %s", i,
+				    strerror(errno));
+			close(fd);	/* the worker's copy is the one that counts */
+		}
+	}
+	if (worker > 0) {
+		kill(worker, SIGTERM);
+		signd_reap(worker);
+	}
+	close(ctl);
+	/* With the worker gone, each SAM reads the end of its socket. */
+	for (i = 0; i < nsams; i++)
+		signd_reap(pids[i]);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config *cfg = NULL;
+	struct signd sd;
+	const char *path = getenv("PKI_CONFIG"), *s;
+	char err[512];
+	enum log_level level = LOGL_INFO;
+	sigset_t sigs, supsigs;
+	pid_t pids[SIGND_THREADS_MAX], worker;
+	pthread_condattr_t cattr;
+	long threads, sams, recycle;
+	unsigned int i, nlocks = 0;
+	int ch, ctl[2] = { -1, -1 }, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (ch != 'c')
+			usage();
+		path = optarg;
+	}
+	if (optind != argc)
+		usage();
+	memset(&sd, 0, sizeof(sd));
+	for (i = 0; i < SIGND_THREADS_MAX; i++) {
+		sd.sams[i].fd = -1;
+		sd.sams[i].pid = -1;
+		pids[i] = -1;
+	}
+	log_init("sign", LOGL_INFO, stderr);
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return 1;
+	}
+	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
+	    log_level_parse(s, &level) == 0)
+		log_init("sign", level, stderr);
+	if (config_get_long(cfg, "sign.token_ttl_seconds", 600, 60, 3600,
+	    &sd.token_ttl_s) == -1 ||
+	    config_get_long(cfg, "sign.threads", 2, 1, SIGND_THREADS_MAX,
+	    &threads) == -1 ||
+	    config_get_long(cfg, "sign.sams", threads, 1, threads, &sams) == -1)
+		goto out;
+	sd.nthreads = (unsigned int)threads;
+	sd.base_url = config_get(cfg, "urls.sign", "http://127.0.0.1:18084/csc/v2");
+	if (config_get_long(cfg, "sign.sam_recycle_after", 100000, 0,
+	    1000000000L, &recycle) == -1)
+		goto out;
+	if (pthread_condattr_init(&cattr) != 0 ||
+	    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC) != 0) {
+		log_err("pthread_condattr failed");
+		goto out;
+	}
+	for (nlocks = 0; nlocks < (unsigned int)sams; nlocks++) {
+		if (pthread_mutex_init(&sd.sams[nlocks].lock, NULL) != 0)
+			break;
+		if (pthread_cond_init(&sd.sams[nlocks].ready, &cattr) != 0) {
+			pthread_mutex_destroy(&sd.sams[nlocks].lock);
+			break;
+		}
+		sd.sams[nlocks].recycle_after = (unsigned long)recycle;
+	}
+	pthread_condattr_destroy(&cattr);
+	if (nlocks < (unsigned int)sams) {
+		log_err("pthread_mutex_init or pthread_cond_init failed");
+		goto out;
+	}
+	/*
+	 * Signals go to sigwait(): block them before any child or thread;
+	 * the supervisor also waits for SIGCHLD (its children do not).
+	 */
+	daemon_block_signals(&sigs);
+	supsigs = sigs;
+	sigaddset(&supsigs, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &supsigs, NULL);
+	for (sd.nsams = 0; sd.nsams < (unsigned int)sams; sd.nsams++) {
+		sd.sams[sd.nsams].fd = sam_spawn(cfg, &sd.sams[sd.nsams].pid,
+		    err, sizeof(err));
+		if (sd.sams[sd.nsams].fd == -1) {
+			log_err("%s", err);
+			goto out;
+		}
+		pids[sd.nsams] = sd.sams[sd.nsams].pid;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) == -1) {
+		log_err("socketpair: %s", strerror(errno));
+		goto out;
+	}
+	if ((worker = fork()) == -1) {
+		log_err("fork: %s", strerror(errno));
+		goto out;
+	}
+	if (worker == 0) {
+		close(ctl[0]);
+		pthread_sigmask(SIG_SETMASK, &sigs, NULL);
+		rc = signd_worker(cfg, &sd, ctl[1], &sigs);
+		config_free(cfg);
+		_exit(rc);
+	}
+	/* The supervisor keeps no SAM socket: only the worker talks to them. */
+	close(ctl[1]);
+	ctl[1] = -1;
+	for (i = 0; i < sd.nsams; i++) {
+		close(sd.sams[i].fd);
+		sd.sams[i].fd = -1;
+	}
+	rc = signd_supervise(cfg, pids, sd.nsams, worker, ctl[0], &supsigs);
+	ctl[0] = -1;
+out:
+	for (i = 0; i < SIGND_THREADS_MAX; i++)
+		if (sd.sams[i].fd != -1)
+			close(sd.sams[i].fd);
+	if (ctl[0] != -1)
+		close(ctl[0]);
+	if (ctl[1] != -1)
+		close(ctl[1]);
+	if (rc != 0)
+		for (i = 0; i < sd.nsams; i++)
+			signd_reap(pids[i]);
+	for (i = 0; i < nlocks; i++) {
+		pthread_cond_destroy(&sd.sams[i].ready);
 		pthread_mutex_destroy(&sd.sams[i].lock);
+	}
 	config_free(cfg);
 	return rc;
 }

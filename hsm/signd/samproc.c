@@ -28,6 +28,7 @@
  *
  * A malformed frame cannot come from a working worker: the SAM exits.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -823,6 +824,8 @@ samproc(int fd, const struct config *cfg)
 		close_range(3, (unsigned int)fd - 1, 0);
 	close_range((unsigned int)fd + 1, ~0U, 0);
 	log_init("sam", LOGL_INFO, stderr);
+	/* "signd-sam" in ps and pgrep: the SAMs apart from the worker. */
+	(void)prctl(PR_SET_NAME, "signd-sam", 0, 0, 0);
 	memset(&r, 0, sizeof(r));
 	if (sam_start(&sam, err, sizeof(err)) == -1) {
 		log_err("%s", err);

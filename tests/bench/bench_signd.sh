@@ -77,8 +77,9 @@ kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f %%", 100 * a / b }'; }
 verdict() { awk -v a="$1" -v b="$2" -v g="$3" 'BEGIN { print (a >= g * b) ? "met" : "NOT met" }'; }
 
-# The SAMs are forks of the worker: same command line.
-sams=$(( $(pgrep -c -f "signd --config $PKI_CONFIG" || echo 1) - 1 ))
+# The SAMs name themselves signd-sam (children of signd's supervisor).
+sup=$(head -n1 "$PKI_DIR/run/sign.pid")
+sams=$(pgrep -c -P "$sup" -x signd-sam || true)
 
 # --- a signing service, a real subscriber with a PIN set through rad --------------
 (umask 077; : >"$dir/token"; : >"$dir/pin"; : >"$dir/pinhash")
@@ -250,6 +251,6 @@ echo "- bulk of 10 ≥ 70 % of the resident-key rate: $S: $(ratio "$bs" "$res2")
 echo "- no slowdown $S → $L (taken as ≥ 90 %): successive runs: cold $(ratio "$cl" "$cs"), bulk 10 $(ratio "$bl" "$bs");" \
 	"alternated control, cold req/s on the first $S vs all $L: ${C[small]} vs ${C[large]} = $(ratio "${C[large]}" "${C[small]}") — $(verdict "${C[large]}" "${C[small]}" 0.9)"
 echo "- several signer processes: $sams SAM processes — $( [ "${sams:-0}" -ge 2 ] && echo met || echo "NOT met")"
-echo "- CPU seconds used by each signd process (worker, then the SAMs; both SAMs busy = both cores used):" \
-	"$(ps -o times= -p "$(pgrep -d, -f "signd --config $PKI_CONFIG")" | tr -s ' \n' ' ')"
+echo "- CPU seconds used by each signd process (supervisor, worker, SAMs; both SAMs busy = both cores used):" \
+	"$(ps -o comm=,times= -p "$(pgrep -d, -f "signd --config $PKI_CONFIG")" | tr -s ' \n' ' ')"
 echo "Authorization included means one Argon2id PIN hash per authorization (policy/ra.conf argon2_*: ~tens of ms of CPU each)."

@@ -191,3 +191,12 @@ audit_text() {
 	sql_as "${PKI_TEST_PG_URI:?tests/run.sh sets it}" \
 		"SELECT actor || ' ' || action || ' ' || coalesce(object_id, '') || ' ' || details::text FROM audit_event" >"$1"
 }
+
+# free_port: a TCP port nothing on this machine listens on now.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 30000))
+		ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+}

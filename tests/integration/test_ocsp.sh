@@ -217,13 +217,6 @@ grep -q '"database_ok":true' "$tmp/health" && grep -q '"certificates":' "$tmp/he
 	{ cat "$tmp/health"; fail "/health"; }
 
 # --- a second ocspd: PostgreSQL unreachable, answers from its cache ---------------------
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 30000))
-		ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-}
 port=$(free_port)
 url2=http://127.0.0.1:$port
 # This instance answers "unknown" for never-issued serials (the policy's other choice).

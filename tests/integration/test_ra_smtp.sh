@@ -32,9 +32,6 @@ smtp_cleanup() {
 }
 trap smtp_cleanup EXIT
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # wait_port PORT PID WHAT: until 127.0.0.1:PORT accepts, while PID lives.
 wait_port() {
 	local i

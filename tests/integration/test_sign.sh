@@ -209,6 +209,80 @@ for i in 0 1 2; do cp "$tmp/h$i.bin" "$tmp/ec-h$i.bin"; done
 	fail "signature not audited with subscriber, credential, hash and service"
 note "ECDSA P-256: 3 signatures in one authorization verified by openssl"
 
+# === a SAM that dies is replaced by the supervisor ================================
+sup=$(pidfile_of "$PKI_DIR" sign)
+[ -n "$sup" ] || fail "no signd pid file"
+sams_before=$(pgrep -P "$sup" -x signd-sam | sort | tr '\n' ' ')
+[ "$(wc -w <<<"$sams_before")" = 2 ] || fail "signd runs SAMs [$sams_before], want 2 (sign.sams)"
+victim=${sams_before%% *}
+kill -KILL "$victim"
+# Within 10 s, every request succeeds again (both HTTP threads, each with its SAM).
+hashes sha256 1
+ok_in_a_row=0
+for _ in $(seq 100); do
+	authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
+	if [ "$code" = 200 ]; then
+		signhash "$credEC" "$SAD" "$H" $SHA256 $EC
+		[ "$code" = 200 ] && verify "$tmp/ec.pem" 0
+	fi
+	if [ "$code" = 200 ]; then
+		ok_in_a_row=$((ok_in_a_row + 1))
+		[ "$ok_in_a_row" -ge 6 ] && break
+		continue
+	fi
+	# Meanwhile: CSC's error form, 503, and a short Retry-After.
+	[ "$code" = 503 ] || fail "while a SAM is replaced: HTTP $code: $(cat "$tmp/out")"
+	[ "$(jq -r .error "$tmp/out")" = temporarily_unavailable ] || fail "503 body: $(cat "$tmp/out")"
+	ok_in_a_row=0
+	sleep 0.1
+done
+[ "$ok_in_a_row" -ge 6 ] || fail "signd did not recover after a SAM was killed"
+sams_after=$(pgrep -P "$sup" -x signd-sam | sort | tr '\n' ' ')
+[ "$(wc -w <<<"$sams_after")" = 2 ] || fail "after the kill signd runs SAMs [$sams_after], want 2"
+case " $sams_after " in *" $victim "*) fail "the killed SAM $victim is still listed" ;; esac
+grep -q "sam [01] (pid $victim) was killed by signal 9: starting another" "$PKI_DIR/log/sign.log" ||
+	fail "the supervisor did not log the SAM's death"
+grep -q 'serves again' "$PKI_DIR/log/sign.log" || fail "the worker did not log the new SAM"
+note "a killed SAM: 503 temporarily_unavailable meanwhile, replaced by the supervisor, signing verified again"
+
+# === recycling: a second signd whose one SAM is replaced after every 2 signHash ===
+port2=$(free_port)
+PKI_SIGN_PORT=$port2 PKI_SIGN_THREADS=1 PKI_SIGN_SAM_RECYCLE_AFTER=2 \
+	"$BUILD/signd" --config "$PKI_CONFIG" >"$tmp/signd2.log" 2>&1 &
+signd2=$!
+surl1=$surl
+surl=http://127.0.0.1:$port2/csc/v2
+for _ in $(seq 100); do
+	curl -s -o /dev/null -X POST "$surl/info" -H 'Content-Type: application/json' --data '{}' && break
+	kill -0 "$signd2" 2>/dev/null || { cat "$tmp/signd2.log"; fail "signd #2 died at start"; }
+	sleep 0.1
+done
+sam_pids=()
+for i in 1 2 3 4 5; do
+	hashes sha256 1
+	authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
+	expect 200 - "signd #2: authorize $i"
+	signhash "$credEC" "$SAD" "$H" $SHA256 $EC
+	expect 200 - "signd #2: signHash $i (no 503 across a recycling)"
+	verify "$tmp/ec.pem" 0
+	sam_pids+=("$(pgrep -P "$signd2" -x signd-sam)")
+done
+surl=$surl1
+[ "$(printf '%s\n' "${sam_pids[@]}" | sort -u | wc -l)" = 3 ] ||
+	fail "SAM pids across 5 signHash with recycling every 2: ${sam_pids[*]}"
+[ "$(grep -c 'recycled after 2 signHash requests' "$tmp/signd2.log")" = 2 ] ||
+	{ cat "$tmp/signd2.log"; fail "signd #2 did not log two recycles"; }
+[ "$(grep -c 'recycled: starting another' "$tmp/signd2.log")" = 2 ] ||
+	{ cat "$tmp/signd2.log"; fail "signd #2's supervisor did not start two SAMs"; }
+children=$(pgrep -P "$signd2" | tr '\n' ' ')
+[ "$(wc -w <<<"$children")" = 2 ] || fail "signd #2: supervisor's children [$children], want the worker and one SAM"
+kill -TERM "$signd2"
+wait "$signd2" || { cat "$tmp/signd2.log"; fail "signd #2 exited non-zero on SIGTERM"; }
+for p in $children; do
+	! kill -0 "$p" 2>/dev/null || fail "signd #2 left process $p behind"
+done
+note "sign.sam_recycle_after: a SAM replaced every 2 signHash, every request served; clean stop"
+
 # RSA PKCS#1 v1.5, SHA-256, with an OTP of purpose sign.
 sign_otp "$tokA"
 hashes sha256 1

@@ -142,13 +142,6 @@ done
 	fail "token record fields"
 
 # --- a second instance: database outage, clean shutdown, spill, replay ------------
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 30000))
-		ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-}
 port=$(free_port)
 spill=$tmp/tsa2.spill
 start_tsa2() {
