@@ -1,10 +1,14 @@
 /*
  * Start-up glue every daemon shares (lib/daemon.h).
  */
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 
+#include "lib/config.h"
 #include "lib/daemon.h"
+#include "lib/log.h"
 
 void
 daemon_block_signals(sigset_t *set)
@@ -27,4 +31,37 @@ daemon_restart_allowed(struct daemon_restarts *r)
 	*oldest = now;
 	r->n++;
 	return 1;
+}
+
+struct config *
+daemon_load_config(int argc, char **argv, const char *logname,
+    void (*usage)(void))
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv("PKI_CONFIG"), *s;
+	struct config *cfg;
+	enum log_level level = LOGL_INFO;
+	char err[512];
+	int ch;
+
+	optind = 1;	/* pkisign serve calls this after its own parsing */
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (ch != 'c')
+			usage();
+		path = optarg;
+	}
+	if (optind != argc)
+		usage();
+	log_init(logname, LOGL_INFO, stderr);
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return NULL;
+	}
+	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
+	    log_level_parse(s, &level) == 0)
+		log_init(logname, level, stderr);
+	return cfg;
 }

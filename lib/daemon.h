@@ -30,4 +30,14 @@ struct daemon_restarts {
 /* 1 and counts the restart when one more is allowed now, else 0. */
 int	daemon_restart_allowed(struct daemon_restarts *);
 
+/*
+ * The start-up the daemons share: parses `[--config FILE]` (default
+ * $PKI_CONFIG; anything else calls usage, which must exit), logs as
+ * logname to stderr at the configuration's log.level and returns the
+ * configuration, or NULL after logging why it cannot be loaded.
+ */
+struct config;
+struct config	*daemon_load_config(int argc, char **argv, const char *logname,
+		    void (*usage)(void));
+
 #endif

@@ -19,7 +19,6 @@
  * Configuration: pki.conf ([ocsp], [hsm], [pg]) and policy/ocsp.conf.
  * Stops cleanly on SIGTERM or SIGINT.
  */
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -244,10 +243,6 @@ out:
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct ocsp_responder r;
 	struct config *cfg = NULL, *policy = NULL;
 	struct signer_config sc;
@@ -255,30 +250,16 @@ main(int argc, char **argv)
 	struct ocsp_sync *sync = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *path = getenv("PKI_CONFIG"), *s, *policy_dir;
+	const char *s, *policy_dir;
 	char err[512], policy_path[PATH_MAX];
 	char labels[OCSP_MAX_ISSUERS][SIGNER_LABEL_MAX + 1];
 	long port, threads, per_ip, max_conns, nsigners;
 	sigset_t sigs;
-	enum log_level level = LOGL_INFO;
-	int ch, i, j, sig, reuse_port = 0, rc = 1;
+	int i, j, sig, reuse_port = 0, rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		if (ch != 'c')
-			usage();
-		path = optarg;
-	}
-	if (optind != argc)
-		usage();
-	log_init("ocsp", LOGL_INFO, stderr);
 	memset(&r, 0, sizeof(r));
-	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
-		log_err("%s", err);
+	if ((cfg = daemon_load_config(argc, argv, "ocsp", usage)) == NULL)
 		return 1;
-	}
-	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
-	    log_level_parse(s, &level) == 0)
-		log_init("ocsp", level, stderr);
 	policy_dir = config_get(cfg, "pki.policy_dir", "policy");
 	snprintf(policy_path, sizeof(policy_path), "%s/ocsp.conf", policy_dir);
 	if ((policy = config_load(config_get(cfg, "ocsp.policy_file",

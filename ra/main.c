@@ -27,7 +27,6 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -150,38 +149,20 @@ ra_mailer_open(const struct config *cfg)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct config *cfg = NULL, *polcfg = NULL;
 	struct ra_policy policy;
 	struct ra ra;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *path = getenv("PKI_CONFIG"), *s, *sink, *uri;
+	const char *sink, *uri;
 	char err[512], policy_path[PATH_MAX], verify_url[1024];
-	enum log_level level = LOGL_INFO;
 	sigset_t sigs;
 	long port;
-	int ch, sig = 0, rc = 1;
+	int sig = 0, rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		if (ch != 'c')
-			usage();
-		path = optarg;
-	}
-	if (optind != argc)
-		usage();
 	memset(&ra, 0, sizeof(ra));
-	log_init("ra", LOGL_INFO, stderr);
-	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
-		log_err("%s", err);
+	if ((cfg = daemon_load_config(argc, argv, "ra", usage)) == NULL)
 		return 1;
-	}
-	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
-	    log_level_parse(s, &level) == 0)
-		log_init("ra", level, stderr);
 	snprintf(policy_path, sizeof(policy_path), "%s/ra.conf",
 	    config_get(cfg, "pki.policy_dir", "policy"));
 	if ((polcfg = config_load(config_get(cfg, "ra.policy_file", policy_path),

@@ -13,7 +13,6 @@
  * 502 the signing, time-stamping or revocation services failed.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -401,38 +400,19 @@ serve_usage(void)
 int
 pkisign_serve(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct serve sv;
 	struct config *cfg = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *path = getenv("PKI_CONFIG"), *s, *secret_file;
+	const char *secret_file;
 	char err[512];
-	enum log_level level = LOGL_INFO;
 	long port, threads, max_mib;
 	sigset_t sigs;
-	int ch, sig, curl = 0, rc = 1;
+	int sig, curl = 0, rc = 1;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		if (ch != 'c')
-			serve_usage();
-		path = optarg;
-	}
-	if (optind != argc)
-		serve_usage();
-	log_init("pades", LOGL_INFO, stderr);
 	memset(&sv, 0, sizeof(sv));
-	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
-		log_err("%s", err);
+	if ((cfg = daemon_load_config(argc, argv, "pades", serve_usage)) == NULL)
 		return 1;
-	}
-	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
-	    log_level_parse(s, &level) == 0)
-		log_init("pades", level, stderr);
 	sv.cfg = cfg;
 	sv.csc_url = config_get(cfg, "pades.csc_url", NULL);
 	sv.client_id = config_get(cfg, "pades.client_id", NULL);

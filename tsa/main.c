@@ -24,7 +24,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -354,33 +353,15 @@ tsad_supervise(struct tsad_conf *c)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct tsad_conf c;
-	const char *path = getenv("PKI_CONFIG"), *s, *policy_dir;
+	const char *s, *policy_dir;
 	char err[512], policy_path[PATH_MAX], host[48];
-	enum log_level level = LOGL_INFO;
-	int ch, rc = 1;
+	int rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		if (ch != 'c')
-			usage();
-		path = optarg;
-	}
-	if (optind != argc)
-		usage();
 	memset(&c, 0, sizeof(c));
 	c.flush_timeout = 10;
-	log_init("tsa", LOGL_INFO, stderr);
-	if ((c.cfg = config_load(path, err, sizeof(err))) == NULL) {
-		log_err("%s", err);
+	if ((c.cfg = daemon_load_config(argc, argv, "tsa", usage)) == NULL)
 		return 1;
-	}
-	if ((s = config_get(c.cfg, "log.level", NULL)) != NULL &&
-	    log_level_parse(s, &level) == 0)
-		log_init("tsa", level, stderr);
 	policy_dir = config_get(c.cfg, "pki.policy_dir", "policy");
 	snprintf(policy_path, sizeof(policy_path), "%s/tsa.conf", policy_dir);
 	if ((c.policy = config_load(config_get(c.cfg, "tsa.policy_file",

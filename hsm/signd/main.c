@@ -40,7 +40,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,25 +77,37 @@ struct sam_handoff {
 	int32_t		pid;
 };
 
+/* A message of one struct sam_handoff with room for one descriptor. */
+union handoff_cmsg {
+	struct cmsghdr	hdr;
+	char		buf[CMSG_SPACE(sizeof(int))];
+};
+
+static void
+handoff_msg(struct msghdr *msg, struct iovec *iov, struct sam_handoff *h,
+    union handoff_cmsg *u)
+{
+	memset(msg, 0, sizeof(*msg));
+	memset(u, 0, sizeof(*u));
+	iov->iov_base = h;
+	iov->iov_len = sizeof(*h);
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = u->buf;
+	msg->msg_controllen = sizeof(u->buf);
+}
+
 static int
 handoff_send(int ctl, unsigned int index, pid_t pid, int fd)
 {
 	struct sam_handoff h = { index, (int32_t)pid };
-	struct iovec iov = { &h, sizeof(h) };
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} u;
+	union handoff_cmsg u;
+	struct iovec iov;
 	struct msghdr msg;
 	struct cmsghdr *cm;
 	ssize_t n;
 
-	memset(&msg, 0, sizeof(msg));
-	memset(&u, 0, sizeof(u));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof(u.buf);
+	handoff_msg(&msg, &iov, &h, &u);
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
@@ -108,31 +119,26 @@ handoff_send(int ctl, unsigned int index, pid_t pid, int fd)
 }
 
 /*
- * 1 with a SAM's socket in *fd, 0 when the supervisor closed the channel,
+ * 1 with a SAM's socket in *fd, 0 when the channel is closed (or broken),
  * -1 on a message that is not a hand-off (any descriptor it carried is
  * closed).
  */
 static int
 handoff_recv(int ctl, struct sam_handoff *h, int *fd)
 {
-	struct iovec iov = { h, sizeof(*h) };
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} u;
+	union handoff_cmsg u;
+	struct iovec iov;
 	struct msghdr msg;
 	struct cmsghdr *cm;
 	ssize_t n;
 
 	*fd = -1;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof(u.buf);
+	handoff_msg(&msg, &iov, h, &u);
 	while ((n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC)) == -1 && errno == EINTR)
 		;
-	if (n == 0)
+	if (n == -1)
+		log_err("control: recvmsg: %s", strerror(errno));
+	if (n <= 0)
 		return 0;
 	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
@@ -376,43 +382,24 @@ signd_supervise(const struct config *cfg, pid_t *pids, unsigned int nsams,
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct config *cfg = NULL;
 	struct signd sd;
-	const char *path = getenv("PKI_CONFIG"), *s;
 	char err[512];
-	enum log_level level = LOGL_INFO;
 	sigset_t sigs, supsigs;
 	pid_t pids[SIGND_THREADS_MAX], worker;
 	pthread_condattr_t cattr;
 	long threads, sams, recycle;
 	unsigned int i, nlocks = 0;
-	int ch, ctl[2] = { -1, -1 }, rc = 1;
+	int ctl[2] = { -1, -1 }, rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		if (ch != 'c')
-			usage();
-		path = optarg;
-	}
-	if (optind != argc)
-		usage();
 	memset(&sd, 0, sizeof(sd));
 	for (i = 0; i < SIGND_THREADS_MAX; i++) {
 		sd.sams[i].fd = -1;
 		sd.sams[i].pid = -1;
 		pids[i] = -1;
 	}
-	log_init("sign", LOGL_INFO, stderr);
-	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
-		log_err("%s", err);
+	if ((cfg = daemon_load_config(argc, argv, "sign", usage)) == NULL)
 		return 1;
-	}
-	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
-	    log_level_parse(s, &level) == 0)
-		log_init("sign", level, stderr);
 	if (config_get_long(cfg, "sign.token_ttl_seconds", 600, 60, 3600,
 	    &sd.token_ttl_s) == -1 ||
 	    config_get_long(cfg, "sign.threads", 2, 1, SIGND_THREADS_MAX,

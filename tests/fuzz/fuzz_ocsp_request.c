@@ -55,8 +55,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	config_free(policy);
 	r.iss[0].keys[0] = EVP_EC_gen("P-256");
 	r.iss[0].nkeys = 1;
-	r.iss[0].cert = fuzz_cert(r.iss[0].key, "fuzz CA");
-	r.iss[0].rcert = fuzz_cert(r.iss[0].key, "fuzz responder");
+	r.iss[0].cert = fuzz_cert(r.iss[0].keys[0], "fuzz CA");
+	r.iss[0].rcert = fuzz_cert(r.iss[0].keys[0], "fuzz responder");
 	strcpy(r.iss[0].name, "fuzz");
 	if (ocsp_issuer_hash(&r.iss[0]) == -1)
 		abort();
