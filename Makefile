@@ -161,8 +161,11 @@ $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBHSM) $(LIBPKI)
 deps:
 	@./deploy/deps.sh
 
+# Builds and fuzz runs use every core (CI and the README call plain `make`).
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
 build: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 
 up: build
 	@./deploy/stack.sh up --build $(BUILD)
@@ -173,9 +176,9 @@ down:
 # make check: everything, twice (plain build, then ASan+UBSan).
 check: deps
 	@rm -f build/tests/summary build/asan/tests/summary
-	@$(MAKE) --no-print-directory test
-	@$(MAKE) --no-print-directory test SAN=1
-	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory -j$(NPROC) test
+	@$(MAKE) --no-print-directory -j$(NPROC) test SAN=1
+	@$(MAKE) --no-print-directory -j$(NPROC) fuzz
 	@echo "check: plain and ASan+UBSan builds, $(words $(FUZZ_BINS)) fuzz harnesses"
 	@cat build/tests/summary build/asan/tests/summary | \
 		awk -v z=$(words $(FUZZ_BINS)) '{ p += $$1; f += $$2 } END { printf "check: %d passed, %d failed\n", p + z, f }'
@@ -208,14 +211,18 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -largon2 $(SIGN_LIBS) -o $@
 
-fuzz: $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_BINS); do \
-		mkdir -p build/fuzz/corpus/$$(basename $$f); \
-		echo "fuzz: $$(basename $$f) for $(FUZZ_SECONDS) s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
-			build/fuzz/corpus/$$(basename $$f) $$(test -d tests/fixtures/$$(basename $$f) && echo tests/fixtures/$$(basename $$f)) \
-			>build/fuzz/$$(basename $$f).log 2>&1 || { tail -40 build/fuzz/$$(basename $$f).log; exit 1; }; \
-	done; echo "fuzz: $(words $(FUZZ_BINS)) harness(es), no crash"
+# One run per harness, as targets so that `make -j` runs them side by side.
+# (Not .PHONY: make skips pattern rules for phony targets; no such file exists.)
+FUZZ_RUNS := $(patsubst build/fuzz/%,fuzz-run/%,$(FUZZ_BINS))
+fuzz: $(FUZZ_RUNS)
+	@echo "fuzz: $(words $(FUZZ_BINS)) harness(es), no crash"
+
+fuzz-run/%: build/fuzz/%
+	@mkdir -p build/fuzz/corpus/$*
+	@echo "fuzz: $* for $(FUZZ_SECONDS) s"
+	@$< -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 build/fuzz/corpus/$* \
+		$$(test -d tests/fixtures/$* && echo tests/fixtures/$*) \
+		>build/fuzz/$*.log 2>&1 || { tail -40 build/fuzz/$*.log; exit 1; }
 
 clean:
 	rm -rf build
