@@ -260,6 +260,14 @@ crld_seccomp(int insecure)
 	}
 }
 
+/* SIGHUP: a base CRL now (daemon_wait's hook). */
+static void
+crld_hup(void *issuer)
+{
+	log_info("SIGHUP: issuing a base CRL now");
+	crl_issuer_kick(issuer);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -279,7 +287,7 @@ main(int argc, char **argv)
 	long port, max_age;
 	sigset_t sigs;
 	enum log_level level = LOGL_INFO;
-	int ch, sig, once = 0, insecure = 0, rc = 1;
+	int ch, once = 0, insecure = 0, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "c:o", opts, NULL)) != -1) {
 		switch (ch) {
@@ -365,16 +373,7 @@ main(int argc, char **argv)
 	log_info("serving CRLs on %s:%u (issuer %s, key %s, %s)",
 	    config_get(d.cfg, "crl.listen", "127.0.0.1"), http_port(srv),
 	    d.issuing.name, d.issuing.key_label, d.url);
-	for (;;) {
-		if (sigwait(&sigs, &sig) != 0)
-			break;
-		if (sig != SIGHUP)
-			break;
-		log_info("SIGHUP: issuing a base CRL now");
-		crl_issuer_kick(issuer);
-	}
-	log_info("signal %d: stopping", sig);
-	rc = 0;
+	rc = daemon_wait(&sigs, crld_hup, issuer);
 out:
 	http_stop(srv);
 	crl_issuer_stop(issuer);

@@ -89,6 +89,8 @@ struct signer	*signer_spawn(const struct signer_config *, char *err, size_t errl
 void		 signer_close(struct signer *);
 int		 signer_fd(const struct signer *);	/* for tests and poll() */
 pid_t		 signer_pid(const struct signer *);
+/* 1 once a round trip failed (the signer is gone): spawn a new one. */
+int		 signer_broken(struct signer *);
 
 /*
  * Asks the signer to sign tbs (DER of the structure named by kind) with

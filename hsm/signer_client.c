@@ -241,6 +241,17 @@ signer_close(struct signer *s)
 }
 
 int
+signer_broken(struct signer *s)
+{
+	int b;
+
+	pthread_mutex_lock(&s->mtx);
+	b = s->broken;
+	pthread_mutex_unlock(&s->mtx);
+	return b;
+}
+
+int
 signer_fd(const struct signer *s)
 {
 	return s->fd;

@@ -1,10 +1,13 @@
 /*
  * Start-up glue every daemon shares (lib/daemon.h).
  */
+#include <sys/wait.h>
+
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/config.h"
 #include "lib/daemon.h"
@@ -13,12 +16,49 @@
 void
 daemon_block_signals(sigset_t *set)
 {
+	sigset_t chld;
+
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+int
+daemon_wait(const sigset_t *set, void (*hup)(void *), void *arg)
+{
+	sigset_t w = *set;
+	siginfo_t info;
+	int sig;
+
+	sigaddset(&w, SIGCHLD);
+	for (;;) {
+		if (sigwait(&w, &sig) != 0)
+			return 1;
+		if (sig == SIGHUP) {
+			if (hup != NULL)
+				hup(arg);
+			continue;
+		}
+		if (sig != SIGCHLD) {
+			log_info("signal %d: stopping", sig);
+			return 0;
+		}
+		/* A child that only stopped (SIGSTOP) is no reason to go. */
+		memset(&info, 0, sizeof(info));
+		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    info.si_pid != 0) {
+			log_err("child process %d (the signer) ended: stopping, "
+			    "so that a restart brings a new one",
+			    (int)info.si_pid);
+			return 1;
+		}
+	}
 }
 
 int

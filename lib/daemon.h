@@ -11,9 +11,21 @@
  * Blocks SIGTERM, SIGINT and SIGHUP (returned in *set for sigwait()) in the
  * calling thread, so threads and processes started afterwards inherit the
  * mask, and ignores SIGPIPE (a client closing its connection is no reason to
- * die). Call before any thread or child exists.
+ * die). SIGCHLD is blocked too (not in *set), for daemon_wait(). Call
+ * before any thread or child exists.
  */
 void	daemon_block_signals(sigset_t *set);
+
+/*
+ * Waits for SIGTERM or SIGINT, or for a child process to end (the
+ * daemon's signer: a daemon whose signer is gone can no longer sign, so it
+ * stops, and whatever supervises it — tsad's and signd's supervisors, the
+ * stack's `make up`, a service manager — starts it again with a new one).
+ * SIGHUP calls hup(arg) when hup is not NULL and goes on waiting. Returns
+ * the exit status: 0 after SIGTERM or SIGINT, 1 when a child ended. `set`
+ * is daemon_block_signals()'s (which also blocks SIGCHLD for this).
+ */
+int	daemon_wait(const sigset_t *set, void (*hup)(void *), void *arg);
 
 /*
  * How often a supervisor may restart a child that died: at most

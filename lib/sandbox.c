@@ -101,7 +101,7 @@ static const int sandbox_common[] = {
 	SCMP_SYS(rt_sigtimedwait), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
 	SCMP_SYS(ftruncate), SCMP_SYS(dup), SCMP_SYS(uname), SCMP_SYS(sysinfo),
 	SCMP_SYS(adjtimex), SCMP_SYS(clock_adjtime), SCMP_SYS(getuid), SCMP_SYS(geteuid),
-	SCMP_SYS(sched_getaffinity), SCMP_SYS(wait4),
+	SCMP_SYS(sched_getaffinity), SCMP_SYS(wait4), SCMP_SYS(waitid),
 };
 
 static const int sandbox_net[] = {

@@ -255,7 +255,7 @@ main(int argc, char **argv)
 	char labels[OCSP_MAX_ISSUERS][SIGNER_LABEL_MAX + 1];
 	long port, threads, per_ip, max_conns, nsigners;
 	sigset_t sigs;
-	int i, j, sig, reuse_port = 0, rc = 1;
+	int i, j, reuse_port = 0, rc = 1;
 
 	memset(&r, 0, sizeof(r));
 	if ((cfg = daemon_load_config(argc, argv, "ocsp", usage)) == NULL)
@@ -344,12 +344,7 @@ main(int argc, char **argv)
 		goto out;
 	log_info("serving OCSP on %s:%u for %d issuer(s)",
 	    config_get(cfg, "ocsp.listen", "127.0.0.1"), http_port(srv), r.niss);
-	do {
-		if (sigwait(&sigs, &sig) != 0)
-			break;
-	} while (sig == SIGHUP);
-	log_info("signal %d: stopping", sig);
-	rc = 0;
+	rc = daemon_wait(&sigs, NULL, NULL);
 out:
 	http_stop(srv);
 	ocsp_sync_stop(sync);

@@ -158,7 +158,7 @@ main(int argc, char **argv)
 	char err[512], policy_path[PATH_MAX], verify_url[1024];
 	sigset_t sigs;
 	long port;
-	int sig = 0, rc = 1;
+	int rc = 1;
 
 	memset(&ra, 0, sizeof(ra));
 	if ((cfg = daemon_load_config(argc, argv, "ra", usage)) == NULL)
@@ -244,12 +244,7 @@ main(int argc, char **argv)
 		goto out;
 	log_info("serving the subscriber API on %s:%u",
 	    config_get(cfg, "ra.listen", "127.0.0.1"), http_port(srv));
-	do {
-		if (sigwait(&sigs, &sig) != 0)
-			break;
-	} while (sig == SIGHUP);
-	log_info("signal %d: stopping", sig);
-	rc = 0;
+	rc = daemon_wait(&sigs, NULL, NULL);
 out:
 	http_stop(srv);
 	ra_certificate_free(&ra);

@@ -199,7 +199,7 @@ tsaproc(struct tsad_conf *c, int index)
 	EVP_PKEY *key = NULL;
 	const char *spill;
 	char err[512], instance[80], spillbuf[PATH_MAX];
-	int sig = 0, rc = 1;
+	int rc = 1;
 
 	memset(&t, 0, sizeof(t));
 	t.allow_unsync = c->allow_unsync;
@@ -252,12 +252,7 @@ tsaproc(struct tsad_conf *c, int index)
 	log_info("worker %d serving RFC 3161 on %s:%u (instance %s, key %s)",
 	    index, config_get(c->cfg, "tsa.listen", "127.0.0.1"), http_port(srv),
 	    instance, c->label);
-	do {
-		if (sigwait(&c->sigs, &sig) != 0)
-			break;
-	} while (sig == SIGHUP);
-	log_info("worker %d: signal %d: stopping", index, sig);
-	rc = 0;
+	rc = daemon_wait(&c->sigs, NULL, NULL);
 out:
 	http_stop(srv);
 	if (tsa_recorder_stop(t.recorder, (unsigned int)c->flush_timeout) == -1)

@@ -256,6 +256,11 @@ main(int argc, char **argv)
 			log_err("database connection lost");
 			goto out;
 		}
+		/* Orders stay queued; a restart brings a new signer. */
+		if (signer_broken(c.signer)) {
+			log_err("the signer process is gone: stopping");
+			goto out;
+		}
 		if (r == 0 && once)
 			break;
 		if (cad_wait(&c, r == -1 ? CAD_BACKOFF_MS : poll_s * 1000,

@@ -205,7 +205,7 @@ signd_worker(const struct config *cfg, struct signd *sd, int ctl,
 	unsigned char warm[32], md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
 	long port;
-	int sig = 0, rc = 1, have_thread = 0;
+	int rc = 1, have_thread = 0;
 
 	/* The supervisor's death stops the worker as SIGTERM would. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() == 1) {
@@ -252,12 +252,7 @@ signd_worker(const struct config *cfg, struct signd *sd, int ctl,
 	log_info("serving the CSC API v2 on %s:%u (%u thread(s), %u SAM(s), "
 	    "first SAM pid %d)", config_get(cfg, "sign.listen", "127.0.0.1"),
 	    http_port(srv), sd->nthreads, sd->nsams, (int)sd->sams[0].pid);
-	do {
-		if (sigwait(sigs, &sig) != 0)
-			break;
-	} while (sig == SIGHUP);
-	log_info("signal %d: stopping", sig);
-	rc = 0;
+	rc = daemon_wait(sigs, NULL, NULL);
 out:
 	http_stop(srv);
 	/* The control thread ends when the supervisor closes its end. */
@@ -457,7 +452,6 @@ main(int argc, char **argv)
 	}
 	if (worker == 0) {
 		close(ctl[0]);
-		pthread_sigmask(SIG_SETMASK, &sigs, NULL);
 		rc = signd_worker(cfg, &sd, ctl[1], &sigs);
 		config_free(cfg);
 		_exit(rc);

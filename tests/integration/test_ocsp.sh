@@ -260,4 +260,23 @@ done
 grep -q '"database_ok":true' "$tmp/h2" || { cat "$tmp/h2" "$tmp/ocsp2.log"; fail "ocspd #2 did not reconnect"; }
 kill -TERM "$ocsp2"
 wait "$ocsp2" || { cat "$tmp/ocsp2.log"; fail "ocspd #2 exited non-zero on SIGTERM"; }
+
+# --- an ocspd whose signer dies stops (status 1) rather than serve on unable to sign ---
+port=$(free_port)
+PKI_OCSP_PORT=$port "$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/ocsp3.log" 2>&1 &
+ocsp3=$!
+for _ in $(seq 100); do
+	curl -s "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+	kill -0 "$ocsp3" 2>/dev/null || { cat "$tmp/ocsp3.log"; fail "ocspd #3 died at start"; }
+	sleep 0.1
+done
+signer=$(pgrep -P "$ocsp3" | head -n1)
+[ -n "$signer" ] || fail "ocspd #3 has no signer process"
+kill -KILL "$signer"
+st=0
+for _ in $(seq 100); do kill -0 "$ocsp3" 2>/dev/null || break; sleep 0.1; done
+wait "$ocsp3" || st=$?
+[ "$st" = 1 ] || { cat "$tmp/ocsp3.log"; fail "ocspd #3 after its signer was killed: exit $st, want 1"; }
+grep -q "child process $signer (the signer) ended: stopping" "$tmp/ocsp3.log" ||
+	{ cat "$tmp/ocsp3.log"; fail "ocspd #3 did not say why it stopped"; }
 note ok

@@ -129,6 +129,28 @@ for i in 1 2 3 4; do
 		fail "tsad does not serve after a worker was replaced"
 done
 
+# --- a worker whose signer dies stops, and the supervisor replaces it -------------
+workers=$(pgrep -P "$sup" | sort)
+victim=$(echo "$workers" | head -n1)
+signer=$(pgrep -P "$victim" | head -n1)
+[ -n "$signer" ] || fail "worker $victim has no signer process"
+kill -KILL "$signer"
+for _ in $(seq 100); do
+	now=$(pgrep -P "$sup" | sort)
+	[ "$(echo "$now" | wc -l)" -eq "$(echo "$workers" | wc -l)" ] &&
+		! echo "$now" | grep -qx "$victim" && break
+	sleep 0.1
+done
+echo "$now" | grep -qx "$victim" && fail "worker $victim lives on without its signer"
+grep -q "child process $signer (the signer) ended: stopping" "$PKI_DIR/log/tsa.log" ||
+	fail "the worker did not log its signer's end"
+for i in 5 6 7 8; do
+	code=$(post "$tmp/sha256-none.tsq" "$tmp/w$i.tsr")
+	[ "$code" = 200 ] && [ "$(status_of "$tmp/w$i.tsr")" = "Granted." ] ||
+		fail "tsad does not serve after a worker lost its signer"
+done
+note "a worker whose signer was killed stopped and was replaced; tokens granted again"
+
 # --- every token recorded, with an audit event per batch ------------------------
 for i in $(seq 50); do
 	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${serials[@]}" | sed 's/,$//'))")
