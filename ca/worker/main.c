@@ -234,11 +234,14 @@ main(int argc, char **argv)
 	sigdelset(&unblocked, SIGTERM);
 	sigdelset(&unblocked, SIGINT);
 	sigdelset(&unblocked, SIGHUP);
+	sigdelset(&unblocked, SIGCHLD);	/* the signer ended */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = cad_on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
 
 	if (sandbox_enter(cfg, "cad", SANDBOX_NET_WORKER) == -1)
 		goto out;
@@ -257,7 +260,7 @@ main(int argc, char **argv)
 			goto out;
 		}
 		/* Orders stay queued; a restart brings a new signer. */
-		if (signer_broken(c.signer)) {
+		if (signer_broken(c.signer) || cad_stop == SIGCHLD) {
 			log_err("the signer process is gone: stopping");
 			goto out;
 		}
@@ -266,6 +269,11 @@ main(int argc, char **argv)
 		if (cad_wait(&c, r == -1 ? CAD_BACKOFF_MS : poll_s * 1000,
 		    &unblocked) == -1)
 			goto out;
+	}
+	if (cad_stop == SIGCHLD) {
+		log_err("the signer process (pid %ld) ended: stopping, so that "
+		    "a restart brings a new one", (long)signer_pid(c.signer));
+		goto out;
 	}
 	log_info("stopping: %d order(s) finished by this worker", issued);
 	rc = 0;

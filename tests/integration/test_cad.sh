@@ -217,6 +217,26 @@ run_once
 	fail "a wrapped key stored beside another order's certificate"
 note "kill -9 after $before of 12 orders; restart finished the rest, one certificate each"
 
+# --- a worker whose signer dies stops with status 1 (orders stay queued) -------------
+start_worker nosigner PKI_CAD_POLL_SECONDS=1
+victim=${pids[-1]}
+signer=
+for _ in $(seq 100); do
+	signer=$(pgrep -P "$victim" | head -n1)
+	[ -n "$signer" ] && grep -q 'issuing with' "$tmp/nosigner.log" && break
+	sleep 0.1
+done
+[ -n "$signer" ] || { cat "$tmp/nosigner.log"; fail "worker $victim has no signer"; }
+kill -KILL "$signer"
+for _ in $(seq 100); do kill -0 "$victim" 2>/dev/null || break; sleep 0.1; done
+st=0
+wait "$victim" || st=$?
+pids=()
+[ "$st" = 1 ] || { cat "$tmp/nosigner.log"; fail "cad after its signer was killed: exit $st, want 1"; }
+grep -q "the signer process (pid $signer) ended: stopping" "$tmp/nosigner.log" ||
+	{ cat "$tmp/nosigner.log"; fail "cad did not say why it stopped"; }
+note "a worker whose signer was killed stopped with status 1"
+
 # Nothing logged a PIN or a key; no sanitizer report.
 ! grep -qiE 'pin[^a-z]*[0-9a-f]{48}|AddressSanitizer|runtime error' "$tmp"/*.log ||
 	fail "a worker log holds a secret or a sanitizer report"
