@@ -119,24 +119,42 @@ static const struct db_stmt stmt_sad_hashes = {
 	"SELECT $1, h FROM unnest($2::text[]) AS h",
 	2
 };
+/*
+ * signHash reads the SAD (locked) and the requested credential in one
+ * round trip: the credential's columns first, as stmt_cred's (NULL when
+ * there is none), then the SAD's from SAM_SAD_COL on.
+ */
+#define SAM_SAD_COL	10
 static const struct db_stmt stmt_sad_find = {
 	"signd_sam_sad_find",
-	"SELECT id, certificate_id, service_id, hash_algo, remaining, "
-	"expires_at <= now(), account_id FROM sign_sad "
-	"WHERE sad_sha256 = $1::bytea FOR UPDATE",
-	1
+	"SELECT sc.account_id, c.revoked_at IS NOT NULL, "
+	"coalesce(c.revocation_reason, -1), now() < c.not_before, "
+	"now() > c.not_after, c.der, k.wrapped, k.key_type, "
+	"k.wrapping_key_label, c.serial, "
+	"s.id, s.certificate_id, s.service_id, s.hash_algo, s.remaining, "
+	"s.expires_at <= now(), s.account_id "
+	"FROM sign_sad s LEFT JOIN (sign_credential sc "
+	"JOIN certificate c ON c.id = sc.certificate_id "
+	"JOIN subscriber_key k ON k.certificate_id = c.id) "
+	"ON sc.certificate_id = $2 "
+	"WHERE s.sad_sha256 = $1::bytea FOR UPDATE OF s",
+	2
 };
+/*
+ * Marks the hashes used and counts them off the SAD in one round trip: the
+ * count changes only when every hash was covered and unused; the caller
+ * refuses (and so rolls back) unless both numbers say so.
+ */
 static const struct db_stmt stmt_sad_consume = {
 	"signd_sam_sad_consume",
-	"UPDATE sign_sad_hash SET used_at = now() WHERE sad_id = $1 "
-	"AND hash = ANY($2::text[]) AND used_at IS NULL RETURNING hash",
-	2
-};
-static const struct db_stmt stmt_sad_count = {
-	"signd_sam_sad_count",
-	"UPDATE sign_sad SET remaining = remaining - $2::int WHERE id = $1 "
-	"AND remaining >= $2::int",
-	2
+	"WITH used AS (UPDATE sign_sad_hash SET used_at = now() "
+	"WHERE sad_id = $1 AND hash = ANY($2::text[]) AND used_at IS NULL "
+	"RETURNING hash), "
+	"counted AS (UPDATE sign_sad SET remaining = remaining - $3::int "
+	"WHERE id = $1 AND remaining >= $3::int "
+	"AND (SELECT count(*) FROM used) = $3::int RETURNING id) "
+	"SELECT (SELECT count(*) FROM used), (SELECT count(*) FROM counted)",
+	3
 };
 
 static void	sam_refuse(struct sam_reply *, uint32_t, const char *, ...)
@@ -236,6 +254,35 @@ sam_sad_digest(const unsigned char sad[SIGND_SAD_BYTES])
 }
 
 /*
+ * 0 when row 0 of res (stmt_cred's columns) is a credential whose
+ * certificate may sign now; otherwise -1 with a refusal in r.
+ */
+static int
+sam_credential_check(const PGresult *res, struct sam_reply *r)
+{
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+		sam_refuse(r, SAM_E_CREDENTIAL, "no such credential");
+		return -1;
+	}
+	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+		if (strcmp(PQgetvalue(res, 0, 2), "6") == 0)
+			sam_refuse(r, SAM_E_CRED_STATUS, "the credential's "
+			    "certificate is suspended (certificateHold)");
+		else
+			sam_refuse(r, SAM_E_CRED_STATUS, "the credential's "
+			    "certificate is revoked");
+		return -1;
+	}
+	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0 ||
+	    strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+		sam_refuse(r, SAM_E_CRED_STATUS, "the credential's certificate "
+		    "is outside its validity period");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The credential's row (stmt_cred) when its certificate may sign now;
  * otherwise a refusal in r and NULL. *res to PQclear.
  */
@@ -251,29 +298,11 @@ sam_credential(struct db *db, uint64_t cred, struct sam_reply *r)
 		sam_fail(r, "database error reading the credential");
 		return NULL;
 	}
-	if (PQntuples(res) != 1) {
-		sam_refuse(r, SAM_E_CREDENTIAL, "no such credential");
-		goto refused;
-	}
-	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
-		if (strcmp(PQgetvalue(res, 0, 2), "6") == 0)
-			sam_refuse(r, SAM_E_CRED_STATUS, "the credential's "
-			    "certificate is suspended (certificateHold)");
-		else
-			sam_refuse(r, SAM_E_CRED_STATUS, "the credential's "
-			    "certificate is revoked");
-		goto refused;
-	}
-	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0 ||
-	    strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
-		sam_refuse(r, SAM_E_CRED_STATUS, "the credential's certificate "
-		    "is outside its validity period");
-		goto refused;
+	if (sam_credential_check(res, r) == -1) {
+		PQclear(res);
+		return NULL;
 	}
 	return res;
-refused:
-	PQclear(res);
-	return NULL;
 }
 
 /* --- AUTHORIZE ----------------------------------------------------------------- */
@@ -548,8 +577,9 @@ sam_sign_txn(struct db *db, void *arg)
 	PGresult *cred = NULL, *sad = NULL, *res = NULL;
 	char credid[24], svc[24], num[16], sadid[24], hex[129];
 	char *digest = NULL, *hashes = NULL;
-	const char *v[2];
+	const char *v[3];
 	json_t *details = NULL;
+	unsigned long used;
 	uint32_t i;
 	int rc = -1;
 
@@ -563,6 +593,7 @@ sam_sign_txn(struct db *db, void *arg)
 	    (hashes = sam_hash_array(&q->hashes)) == NULL)
 		goto out;
 	v[0] = digest;
+	v[1] = credid;
 	if ((sad = db_exec(db, &stmt_sad_find, v, NULL, NULL)) == NULL)
 		goto out;
 	/* Every refusal below rolls back: nothing is consumed. */
@@ -570,57 +601,57 @@ sam_sign_txn(struct db *db, void *arg)
 		sam_refuse(t->r, SAM_E_SAD, "invalid SAD");
 		goto refused;
 	}
-	if (strcmp(PQgetvalue(sad, 0, 1), credid) != 0) {
+	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 1), credid) != 0) {
 		sam_refuse(t->r, SAM_E_SAD, "the SAD was not issued for this "
 		    "credential");
 		goto refused;
 	}
-	if (strcmp(PQgetvalue(sad, 0, 2), svc) != 0) {
+	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 2), svc) != 0) {
 		sam_refuse(t->r, SAM_E_SAD, "the SAD was issued to another "
 		    "signing service");
 		goto refused;
 	}
-	if (strcmp(PQgetvalue(sad, 0, 5), "t") == 0) {
+	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 5), "t") == 0) {
 		sam_refuse(t->r, SAM_E_SAD_EXPIRED, "SAD expired");
 		goto refused;
 	}
-	if (strcmp(PQgetvalue(sad, 0, 3), sam_md_name(q->hashes.md)) != 0) {
+	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 3),
+	    sam_md_name(q->hashes.md)) != 0) {
 		sam_refuse(t->r, SAM_E_HASH, "the SAD was issued for %s "
-		    "hashes", PQgetvalue(sad, 0, 3));
+		    "hashes", PQgetvalue(sad, 0, SAM_SAD_COL + 3));
 		goto refused;
 	}
-	if (strtol(PQgetvalue(sad, 0, 4), NULL, 10) < (long)q->hashes.n) {
+	if (strtol(PQgetvalue(sad, 0, SAM_SAD_COL + 4), NULL, 10) <
+	    (long)q->hashes.n) {
 		sam_refuse(t->r, SAM_E_SAD, "the SAD has %s signature(s) "
-		    "left", PQgetvalue(sad, 0, 4));
+		    "left", PQgetvalue(sad, 0, SAM_SAD_COL + 4));
 		goto refused;
 	}
-	if ((cred = sam_credential(db, q->credential, t->r)) == NULL) {
-		if (t->r->status == SAM_REFUSED)
-			goto refused;
-		goto out;
-	}
-	if (strcmp(PQgetvalue(cred, 0, 0), PQgetvalue(sad, 0, 6)) != 0) {
+	/* The same row holds the credential's columns (stmt_cred's). */
+	if (sam_credential_check(sad, t->r) == -1)
+		goto refused;
+	cred = sad;
+	if (strcmp(PQgetvalue(cred, 0, 0), PQgetvalue(sad, 0, SAM_SAD_COL + 6))
+	    != 0) {
 		sam_refuse(t->r, SAM_E_SAD, "the SAD was issued to another "
 		    "subscriber");
 		goto refused;
 	}
-	snprintf(sadid, sizeof(sadid), "%s", PQgetvalue(sad, 0, 0));
+	snprintf(sadid, sizeof(sadid), "%s", PQgetvalue(sad, 0, SAM_SAD_COL));
+	snprintf(num, sizeof(num), "%u", q->hashes.n);
 	v[0] = sadid;
 	v[1] = hashes;
+	v[2] = num;
 	if ((res = db_exec(db, &stmt_sad_consume, v, NULL, NULL)) == NULL)
 		goto out;
-	if ((uint32_t)PQntuples(res) != q->hashes.n) {
-		sam_refuse(t->r, SAM_E_HASH, "%u of %u hash(es) are not "
+	used = strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+	if (used != q->hashes.n) {
+		sam_refuse(t->r, SAM_E_HASH, "%lu of %u hash(es) are not "
 		    "covered by the SAD or were already signed",
-		    q->hashes.n - (uint32_t)PQntuples(res), q->hashes.n);
+		    (unsigned long)q->hashes.n - used, q->hashes.n);
 		goto refused;
 	}
-	snprintf(num, sizeof(num), "%u", q->hashes.n);
-	v[1] = num;
-	PQclear(res);
-	if ((res = db_exec(db, &stmt_sad_count, v, NULL, NULL)) == NULL)
-		goto out;
-	if (strcmp(PQcmdTuples(res), "1") != 0) {
+	if (strcmp(PQgetvalue(res, 0, 1), "1") != 0) {
 		sam_refuse(t->r, SAM_E_SAD, "the SAD has no signature left");
 		goto refused;
 	}
@@ -658,8 +689,7 @@ out:
 	free(digest);
 	free(hashes);
 	PQclear(res);
-	PQclear(cred);
-	PQclear(sad);
+	PQclear(sad);	/* cred is the same result */
 	return rc;
 }
 
