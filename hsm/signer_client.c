@@ -10,7 +10,6 @@
  */
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -31,6 +30,7 @@
 #include "hsm/extern.h"
 #include "hsm/signer.h"
 #include "hsm/signer_proto.h"
+#include "lib/daemon.h"
 
 struct signer {
 	int		 fd;
@@ -210,10 +210,7 @@ out:
 	if (rc == -1 && s != NULL) {
 		if (s->fd != -1)
 			close(s->fd);
-		if (s->pid > 0)
-			while (waitpid(s->pid, NULL, 0) == -1 &&
-			    errno == EINTR)
-				;
+		daemon_reap(s->pid);
 		if (mtx) {
 			pthread_mutex_destroy(&s->mtx);
 			pthread_mutex_destroy(&s->provmtx);
@@ -232,9 +229,7 @@ signer_close(struct signer *s)
 	provider_unload(s->libctx, s->prov, s->dflt);
 	if (s->fd != -1)
 		close(s->fd);	/* the signer sees EOF and exits */
-	if (s->pid > 0)
-		while (waitpid(s->pid, NULL, 0) == -1 && errno == EINTR)
-			;
+	daemon_reap(s->pid);
 	pthread_mutex_destroy(&s->mtx);
 	pthread_mutex_destroy(&s->provmtx);
 	free(s);

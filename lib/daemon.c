@@ -3,6 +3,7 @@
  */
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -59,6 +60,14 @@ daemon_wait(const sigset_t *set, void (*hup)(void *), void *arg)
 			return 1;
 		}
 	}
+}
+
+void
+daemon_reap(pid_t pid)
+{
+	if (pid > 0)
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
 }
 
 int

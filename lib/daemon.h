@@ -5,6 +5,7 @@
 #define PKI_DAEMON_H
 
 #include <signal.h>
+#include <sys/types.h>
 #include <time.h>
 
 /*
@@ -26,6 +27,9 @@ void	daemon_block_signals(sigset_t *set);
  * is daemon_block_signals()'s (which also blocks SIGCHLD for this).
  */
 int	daemon_wait(const sigset_t *set, void (*hup)(void *), void *arg);
+
+/* Waits for child pid to end, whatever signals arrive; nothing for pid <= 0. */
+void	daemon_reap(pid_t pid);
 
 /*
  * How often a supervisor may restart a child that died: at most

@@ -271,17 +271,6 @@ out:
 
 /* --- the supervisor ----------------------------------------------------------------- */
 
-/* Waits for pid, whatever signals arrive. */
-static void
-signd_reap(pid_t pid)
-{
-	int st;
-
-	if (pid > 0)
-		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-			;
-}
-
 /* Logs how a child ended: "sam 1 (pid 42) was killed by signal 9: …". */
 static void
 signd_log_end(const char *who, pid_t pid, int st, const char *then)
@@ -292,26 +281,68 @@ signd_log_end(const char *who, pid_t pid, int st, const char *then)
 }
 
 /*
+ * Starts a SAM in every empty slot and hands it to the worker. A slot whose
+ * SAM was recycled (free[i]) is refilled without counting; any other start
+ * counts against the restart budget: -1 when it is spent. A start that
+ * fails leaves the slot empty for the next call (its threads answer 503).
+ */
+static int
+signd_fill(const struct config *cfg, pid_t *pids, int *free_restart,
+    unsigned int nsams, int ctl, struct daemon_restarts *restarts)
+{
+	char err[512];
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < nsams; i++) {
+		if (pids[i] != -1)
+			continue;
+		if (!free_restart[i] && !daemon_restart_allowed(restarts)) {
+			log_err("%d SAM restarts within %d s: stopping",
+			    DAEMON_RESTARTS_MAX, DAEMON_RESTART_WINDOW_S);
+			return -1;
+		}
+		free_restart[i] = 0;
+		if ((fd = sam_spawn(cfg, &pids[i], err, sizeof(err))) == -1) {
+			log_err("sam %u: %s (trying again in a second)", i, err);
+			continue;
+		}
+		if (handoff_send(ctl, i, pids[i], fd) == -1)
+			log_err("sam %u: handing it to the worker: %s", i,
+			    strerror(errno));
+		close(fd);	/* the worker's copy is the one that counts */
+	}
+	return 0;
+}
+
+/*
  * Waits for the worker and restarts each SAM that dies; returns signd's
- * exit status. pids[i] is SAM i; the worker holds every SAM's socket.
+ * exit status. pids[i] is SAM i; the worker holds every SAM's socket. While
+ * a slot is empty (a start failed) it tries again every second.
  */
 static int
 signd_supervise(const struct config *cfg, pid_t *pids, unsigned int nsams,
     pid_t worker, int ctl, sigset_t *sigs)
 {
+	static const struct timespec retry = { 1, 0 };
 	struct daemon_restarts restarts;
-	char err[512];
+	int free_restart[SIGND_THREADS_MAX] = { 0 };
+	char who[32];
 	unsigned int i;
 	pid_t pid;
-	int sig, st, fd, recycled, rc = 0, stopping = 0;
+	int sig, st, empty, rc = 0, stopping = 0;
 
 	memset(&restarts, 0, sizeof(restarts));
 	while (worker > 0) {
-		if (sigwait(sigs, &sig) != 0)
+		for (empty = 0, i = 0; i < nsams; i++)
+			empty |= pids[i] == -1;
+		if (empty && !stopping)
+			sig = sigtimedwait(sigs, NULL, &retry);
+		else if (sigwait(sigs, &sig) != 0)
 			break;
-		if (sig == SIGHUP)
+		if (sig == SIGHUP || (sig == -1 && errno == EINTR))
 			continue;
-		if (sig != SIGCHLD) {
+		if (sig != SIGCHLD && sig != -1) {
 			log_info("signal %d: stopping", sig);
 			stopping = 1;
 			kill(worker, SIGTERM);
@@ -336,41 +367,30 @@ signd_supervise(const struct config *cfg, pid_t *pids, unsigned int nsams,
 			if (stopping)
 				continue;
 			/* Status 0: the worker closed its socket to recycle it. */
-			recycled = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-			if (recycled)
+			free_restart[i] = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+			if (free_restart[i])
 				log_info("sam %u (pid %d) recycled: starting "
 				    "another", i, (int)pid);
 			else {
-				snprintf(err, sizeof(err), "sam %u", i);
-				signd_log_end(err, pid, st, "starting another");
+				snprintf(who, sizeof(who), "sam %u", i);
+				signd_log_end(who, pid, st, "starting another");
 			}
-			if (!recycled && !daemon_restart_allowed(&restarts)) {
-				log_err("%d SAM restarts within %d s: stopping",
-				    DAEMON_RESTARTS_MAX, DAEMON_RESTART_WINDOW_S);
-				stopping = 1;
-				rc = 1;
-				kill(worker, SIGTERM);
-				break;
-			}
-			if ((fd = sam_spawn(cfg, &pids[i], err, sizeof(err))) ==
-			    -1) {
-				log_err("sam %u: %s", i, err);
-				continue;	/* its threads answer 503 */
-			}
-			if (handoff_send(ctl, i, pids[i], fd) == -1)
-				log_err("sam %u: handing it to the worker: %s", i,
-				    strerror(errno));
-			close(fd);	/* the worker's copy is the one that counts */
+		}
+		if (worker > 0 && !stopping && signd_fill(cfg, pids,
+		    free_restart, nsams, ctl, &restarts) == -1) {
+			stopping = 1;
+			rc = 1;
+			kill(worker, SIGTERM);
 		}
 	}
 	if (worker > 0) {
 		kill(worker, SIGTERM);
-		signd_reap(worker);
+		daemon_reap(worker);
 	}
 	close(ctl);
 	/* With the worker gone, each SAM reads the end of its socket. */
 	for (i = 0; i < nsams; i++)
-		signd_reap(pids[i]);
+		daemon_reap(pids[i]);
 	return rc;
 }
 
@@ -475,7 +495,7 @@ out:
 		close(ctl[1]);
 	if (rc != 0)
 		for (i = 0; i < sd.nsams; i++)
-			signd_reap(pids[i]);
+			daemon_reap(pids[i]);
 	for (i = 0; i < nlocks; i++) {
 		pthread_cond_destroy(&sd.sams[i].ready);
 		pthread_mutex_destroy(&sd.sams[i].lock);

@@ -31,7 +31,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -52,6 +51,7 @@
 #include "hsm/p11.h"
 #include "hsm/p11wrap.h"
 #include "hsm/signer.h"
+#include "lib/daemon.h"
 #include "hsm/signer_proto.h"
 #include "hsm/signd/extern.h"
 #include "lib/audit.h"
@@ -916,7 +916,7 @@ out:
 int
 sam_spawn(const struct config *cfg, pid_t *pid, char *err, size_t errlen)
 {
-	int sv[2], status;
+	int sv[2];
 	uint32_t st;
 	unsigned char *body = NULL;
 	size_t len = 0;
@@ -954,7 +954,6 @@ sam_spawn(const struct config *cfg, pid_t *pid, char *err, size_t errlen)
 fail:
 	free(body);
 	close(sv[0]);
-	while (waitpid(p, &status, 0) == -1 && errno == EINTR)
-		;
+	daemon_reap(p);
 	return -1;
 }
