@@ -29,8 +29,6 @@ val() { sed -n "s/^$1 *= *//p" "$conf" | head -n1; }
 su_uri="host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=pki user=$PKI_STACK_USER"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$su_uri" -c "$1"; }
 now() { date +%s.%N; }
-"$BUILD/pkictl" --config "$conf" wrapkey create --so-pin-file "$dir/stack/secrets/pki-wrap.so-pin" \
-	>"$dir/wk.log" 2>&1 || { cat "$dir/wk.log"; exit 1; }
 
 # run KEYTYPE N WORKERS: orders per second, workers started and waiting first.
 run() {
