@@ -30,9 +30,16 @@ TEST_ADDR=127.0.0.$(( $(cksum <<<"$TEST_NAME" | cut -d' ' -f1) % 200 + 20 ))
 printf 'interface = %s\n' "$TEST_ADDR" >"$TEST_TMP/.curlrc"
 export CURL_HOME=$TEST_TMP
 
+# at_exit CMD: CMD (eval'd) runs at the test's end, before the stack
+# restarts and clean-up. Never put commands before _lib_cleanup in an EXIT
+# trap: it must see the test's own exit status first.
+_lib_at_exit=()
+at_exit() { _lib_at_exit+=("$1"); }
+
 _lib_cleanup() {
-	local rc=$? d
+	local rc=$? d h
 	set +e
+	for h in "${_lib_at_exit[@]}"; do eval "$h"; done
 	for d in "${_lib_restart[@]}"; do
 		"$STACK_SH" up --dir "$d" --ports auto --build "$BUILD" --ephemeral >"$TEST_TMP/restart.log" 2>&1 ||
 			{ echo "$TEST_NAME: could not restart the stack's daemons:" >&2; cat "$TEST_TMP/restart.log" >&2; rc=1; }

@@ -234,7 +234,7 @@ o2() { openssl ocsp -url "$url2" -CAfile "$pki/root.pem" "$@" 2>&1 || true; }
 o2 -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0124 | grep -q ': unknown' ||
 	fail "policy nonissued=unknown not honoured"
 q "ALTER ROLE pki_ocsp NOLOGIN"
-trap 'restore; _lib_cleanup' EXIT
+at_exit restore
 q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pki_ocsp'" >/dev/null
 for _ in $(seq 50); do
 	curl -s "$url2/health" >"$tmp/h2"

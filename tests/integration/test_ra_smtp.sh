@@ -20,17 +20,12 @@ PY=/usr/bin/python3
 rad2=
 smtpd=
 
-# The second rad and the SMTP server are ours: stop them whatever happens,
-# then lib.sh's cleanup.
+# The second rad and the SMTP server are ours: stop them whatever happens.
 smtp_cleanup() {
-	local rc=$?
-	set +e
 	[ -z "$rad2" ] || { kill -TERM "$rad2" 2>/dev/null; wait "$rad2" 2>/dev/null; }
 	[ -z "$smtpd" ] || { kill -TERM "$smtpd" 2>/dev/null; wait "$smtpd" 2>/dev/null; }
-	(exit "$rc")
-	_lib_cleanup
 }
-trap smtp_cleanup EXIT
+at_exit smtp_cleanup
 
 # wait_port PORT PID WHAT: until 127.0.0.1:PORT accepts, while PID lives.
 wait_port() {
