@@ -424,7 +424,7 @@ certstore_publish(struct db *db, const struct config *cfg, const char *actor)
 	lc.bind_dn = config_get(cfg, "ldap.bind_dn", NULL);
 	lc.bind_pw_file = config_get(cfg, "ldap.bind_pw_file", NULL);
 	lc.base = config_get(cfg, "ldap.base", NULL);
-	return publish_run(db, &lc, actor);
+	return publish_run(db, &lc, actor, 0, NULL);
 }
 
 int

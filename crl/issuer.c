@@ -33,6 +33,8 @@
 #include "lib/publish.h"
 
 #define CRL_RECONNECT_MAX_S	30
+/* Seconds of LDAP publication per round of the issuing loop. */
+#define CRL_PUBLISH_BUDGET_S	1.0
 
 static const struct db_stmt stmt_current = { "crl_issuer_current",
 	"SELECT number, floor(extract(epoch FROM this_update))::bigint, "
@@ -280,7 +282,7 @@ crl_issuer_main(void *arg)
 	struct pollfd pfd[2];
 	double now, due, dirty_due = 0, backoff = 1;
 	char drain[64];
-	int stop, kick, fail, timeout_ms;
+	int stop, kick, fail, more, timeout_ms;
 
 	for (;;) {
 		pthread_mutex_lock(&ci->mtx);
@@ -340,10 +342,16 @@ crl_issuer_main(void *arg)
 			ci->reconcile_due = now + (double)s->reconcile_interval;
 		}
 		if (!fail && ci->conf.ldap_enabled && ci->publish_due <= now) {
-			if (publish_run(ci->db, &ci->conf.ldap, ci->conf.actor) ==
-			    -1)
+			/*
+			 * At most CRL_PUBLISH_BUDGET_S per round, so a backlog
+			 * (an issuance burst, a directory back from an outage)
+			 * drains round after round between CRL duties.
+			 */
+			if (publish_run(ci->db, &ci->conf.ldap, ci->conf.actor,
+			    CRL_PUBLISH_BUDGET_S, &more) == -1)
 				fail = 1;
-			ci->publish_due = now + (double)s->publish_interval;
+			ci->publish_due = more ? now :
+			    now + (double)s->publish_interval;
 		}
 		if (fail) {
 			/* Retried soon; a lost connection is reopened above. */

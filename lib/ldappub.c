@@ -1,9 +1,9 @@
 /*
  * Publication of CA certificates, CRLs and subscriber certificates to LDAP
  * (RFC 4523). See
- * lib/ldappub.h. One short-lived connection per call: publication goes
- * through a retrying queue, so a slow or absent directory costs at most
- * the time-outs below and never blocks issuance.
+ * lib/ldappub.h. One connection per call or per batch (a session):
+ * publication goes through a retrying queue, so a slow or absent directory
+ * costs at most the time-outs below and never blocks issuance.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -222,12 +222,28 @@ ldappub_replace(LDAP *ld, const char *dn, const char *attr,
 	return ldap_modify_ext_s(ld, dn, mods, NULL, NULL);
 }
 
+void
+ldappub_session_init(struct ldappub_session *sess,
+    const struct ldappub_conf *conf)
+{
+	sess->conf = conf;
+	sess->ld = NULL;
+}
+
+void
+ldappub_session_close(struct ldappub_session *sess)
+{
+	if (sess->ld != NULL)
+		ldap_unbind_ext_s(sess->ld, NULL, NULL);
+	sess->ld = NULL;
+}
+
 int
-ldappub_put(const struct ldappub_conf *conf, const char *dn,
+ldappub_session_put(struct ldappub_session *sess, const char *dn,
     const char *attr, const unsigned char *der, size_t len, char *err,
     size_t errlen)
 {
-	LDAP *ld = NULL;
+	const struct ldappub_conf *conf = sess->conf;
 	struct berval val;
 	char *cn = NULL;
 	int lrc, rc = -1;
@@ -241,7 +257,7 @@ ldappub_put(const struct ldappub_conf *conf, const char *dn,
 	}
 	if (ldappub_first_cn(dn, &cn, err, errlen) == -1)
 		goto out;
-	if (ldappub_open(conf, &ld, err, errlen) == -1)
+	if (sess->ld == NULL && ldappub_open(conf, &sess->ld, err, errlen) == -1)
 		goto out;
 	val.bv_val = (char *)der;
 	val.bv_len = len;
@@ -250,29 +266,45 @@ ldappub_put(const struct ldappub_conf *conf, const char *dn,
 	 * add when the entry is missing; if another publisher added it in
 	 * between, replace again.
 	 */
-	lrc = ldappub_replace(ld, dn, attr, &val);
+	lrc = ldappub_replace(sess->ld, dn, attr, &val);
 	if (lrc == LDAP_NO_SUCH_OBJECT) {
-		lrc = ldappub_add(ld, dn, cn, attr, &val);
+		lrc = ldappub_add(sess->ld, dn, cn, attr, &val);
 		if (lrc == LDAP_NO_SUCH_OBJECT && ldappub_is_subscriber_attr(attr) &&
-		    ldappub_add_parent_ou(ld, dn) == LDAP_SUCCESS)
-			lrc = ldappub_add(ld, dn, cn, attr, &val);
+		    ldappub_add_parent_ou(sess->ld, dn) == LDAP_SUCCESS)
+			lrc = ldappub_add(sess->ld, dn, cn, attr, &val);
 		if (lrc == LDAP_ALREADY_EXISTS)
-			lrc = ldappub_replace(ld, dn, attr, &val);
+			lrc = ldappub_replace(sess->ld, dn, attr, &val);
 		else if (lrc != LDAP_SUCCESS) {
-			ldappub_error(ld, lrc, "ldap_add_ext_s", dn, err,
+			ldappub_error(sess->ld, lrc, "ldap_add_ext_s", dn, err,
 			    errlen);
 			goto out;
 		}
 	}
 	if (lrc != LDAP_SUCCESS) {
-		ldappub_error(ld, lrc, "ldap_modify_ext_s", dn, err, errlen);
+		ldappub_error(sess->ld, lrc, "ldap_modify_ext_s", dn, err,
+		    errlen);
 		goto out;
 	}
 	log_info("ldappub: published %s of %s (%zu bytes)", attr, dn, len);
 	rc = 0;
 out:
-	if (ld != NULL)
-		ldap_unbind_ext_s(ld, NULL, NULL);
+	/* After a failure the connection's state is unknown: start afresh. */
+	if (rc == -1)
+		ldappub_session_close(sess);
 	free(cn);
+	return rc;
+}
+
+int
+ldappub_put(const struct ldappub_conf *conf, const char *dn,
+    const char *attr, const unsigned char *der, size_t len, char *err,
+    size_t errlen)
+{
+	struct ldappub_session sess;
+	int rc;
+
+	ldappub_session_init(&sess, conf);
+	rc = ldappub_session_put(&sess, dn, attr, der, len, err, errlen);
+	ldappub_session_close(&sess);
 	return rc;
 }

@@ -28,4 +28,22 @@ int	ldappub_put(const struct ldappub_conf *, const char *dn,
 	    const char *attr, const unsigned char *der, size_t len,
 	    char *err, size_t errlen);
 
+/*
+ * The same over one connection kept for several puts (a publisher's batch):
+ * opened by the first put, dropped after any failure so that the next put
+ * connects again. Close it when the batch ends.
+ */
+struct ldap;
+struct ldappub_session {
+	const struct ldappub_conf	*conf;
+	struct ldap			*ld;
+};
+
+void	ldappub_session_init(struct ldappub_session *,
+	    const struct ldappub_conf *);
+int	ldappub_session_put(struct ldappub_session *, const char *dn,
+	    const char *attr, const unsigned char *der, size_t len,
+	    char *err, size_t errlen);
+void	ldappub_session_close(struct ldappub_session *);
+
 #endif

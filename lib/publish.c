@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/objects.h>
@@ -18,6 +19,9 @@
 #include "lib/publish.h"
 
 #define PUBLISH_BACKOFF_MAX_S	3600
+/* Rows of each queue claimed per transaction. */
+#define PUBLISH_BATCH		32
+#define PUBLISH_BATCH_SQL	"32"
 
 static const struct db_stmt stmt_queue_insert = { "publish_queue_insert",
 	"INSERT INTO publish_queue (dn, attribute, der) VALUES ($1, $2, "
@@ -25,7 +29,7 @@ static const struct db_stmt stmt_queue_insert = { "publish_queue_insert",
 static const struct db_stmt stmt_queue_claim = { "publish_queue_claim",
 	"SELECT id, dn, attribute, der, attempts FROM publish_queue WHERE "
 	"done_at IS NULL AND next_attempt_at <= now() ORDER BY id "
-	"LIMIT 32 FOR UPDATE SKIP LOCKED", 0 };
+	"LIMIT " PUBLISH_BATCH_SQL " FOR UPDATE SKIP LOCKED", 0 };
 static const struct db_stmt stmt_queue_done = { "publish_queue_done",
 	"UPDATE publish_queue SET done_at = now(), attempts = attempts + 1, "
 	"last_error = NULL WHERE id = $1", 1 };
@@ -41,7 +45,7 @@ static const struct db_stmt stmt_cert_claim = { "publish_certificate_claim",
 	"to_char(c.revoked_at AT TIME ZONE 'UTC', "
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), c.id FROM publish_certificate p "
 	"JOIN certificate c ON c.id = p.certificate_id WHERE p.done_at IS NULL "
-	"AND p.next_attempt_at <= now() ORDER BY p.id LIMIT 32 "
+	"AND p.next_attempt_at <= now() ORDER BY p.id LIMIT " PUBLISH_BATCH_SQL " "
 	"FOR UPDATE OF p SKIP LOCKED", 0 };
 /* Done: this row and any older pending row of the same certificate. */
 static const struct db_stmt stmt_cert_done = { "publish_certificate_done",
@@ -144,11 +148,13 @@ publish_reason_name(int code)
 /*
  * Publishes one subscriber certificate's entry, cn=<serial>,ou=subscribers,
  * <base>: userCertificate;binary and a description of its status now.
+ * 0 published, 1 failed (retried later), -1.
  */
 static int
-publish_cert_row(struct db *db, const struct ldappub_conf *lc, PGresult *res,
+publish_cert_row(struct db *db, struct ldappub_session *ls, PGresult *res,
     int i, const char *actor)
 {
+	const struct ldappub_conf *lc = ls->conf;
 	unsigned char *der = NULL;
 	size_t len;
 	char err[256] = "", backoff[32], dn[512], status[160];
@@ -173,10 +179,11 @@ publish_cert_row(struct db *db, const struct ldappub_conf *lc, PGresult *res,
 	    serial, lc->base) >= sizeof(dn))
 		snprintf(err, sizeof(err), "ldap.base too long");
 	else
-		ok = ldappub_put(lc, dn, "userCertificate;binary", der, len, err,
-		    sizeof(err)) == 0 &&
-		    ldappub_put(lc, dn, "description", (unsigned char *)status,
-		    strlen(status), err, sizeof(err)) == 0;
+		ok = ldappub_session_put(ls, dn, "userCertificate;binary", der,
+		    len, err, sizeof(err)) == 0 &&
+		    ldappub_session_put(ls, dn, "description",
+		    (unsigned char *)status, strlen(status), err,
+		    sizeof(err)) == 0;
 	values[0] = id;
 	if (ok) {
 		values[1] = PQgetvalue(res, i, 6);
@@ -198,18 +205,22 @@ publish_cert_row(struct db *db, const struct ldappub_conf *lc, PGresult *res,
 	if (details == NULL || audit_append(db, actor, "publish.ldap",
 	    "publish_certificate", id, details, NULL) == -1)
 		goto out;
-	rc = 0;
+	rc = ok ? 0 : 1;
 out:
 	json_decref(details);
 	free(der);
 	return rc;
 }
 
-/* Publishes one claimed row and records the outcome, audited, in the caller's transaction. */
+/*
+ * Publishes one claimed row and records the outcome, audited, in the
+ * caller's transaction: 0 published, 1 failed (retried later), -1.
+ */
 static int
-publish_row(struct db *db, const struct ldappub_conf *lc, PGresult *res, int i,
+publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
     const char *actor)
 {
+	const struct ldappub_conf *lc = ls->conf;
 	unsigned char *der = NULL;
 	size_t len;
 	char err[256] = "", backoff[32];
@@ -227,7 +238,8 @@ publish_row(struct db *db, const struct ldappub_conf *lc, PGresult *res, int i,
 		snprintf(err, sizeof(err), "ldap.uri not configured");
 		ok = 0;
 	} else
-		ok = ldappub_put(lc, dn, attr, der, len, err, sizeof(err)) == 0;
+		ok = ldappub_session_put(ls, dn, attr, der, len, err,
+		    sizeof(err)) == 0;
 	values[0] = id;
 	if (ok) {
 		if (db_exec_ok(db, &stmt_queue_done, values) == -1)
@@ -247,7 +259,7 @@ publish_row(struct db *db, const struct ldappub_conf *lc, PGresult *res, int i,
 	if (details == NULL || audit_append(db, actor, "publish.ldap",
 	    "publish_queue", id, details, NULL) == -1)
 		goto out;
-	rc = 0;
+	rc = ok ? 0 : 1;
 out:
 	json_decref(details);
 	free(der);
@@ -255,44 +267,81 @@ out:
 }
 
 struct publish_arg {
-	const struct ldappub_conf	*lc;
-	const char			*actor;
+	struct ldappub_session	 ls;
+	const char		*actor;
+	int			 claimed;	/* rows of this batch */
+	int			 failed;	/* of which not published */
 };
 
+/* One batch: up to PUBLISH_BATCH rows of each queue, one transaction. */
 static int
 publish_txn(struct db *db, void *varg)
 {
 	struct publish_arg *arg = varg;
 	PGresult *res;
-	int i, rc = -1;
+	int i, r, rc = -1;
 
+	arg->claimed = arg->failed = 0;
 	if ((res = db_exec(db, &stmt_queue_claim, NULL, NULL, NULL)) == NULL)
 		return -1;
 	for (i = 0; i < PQntuples(res); i++) {
-		if (publish_row(db, arg->lc, res, i, arg->actor) == -1)
+		if ((r = publish_row(db, &arg->ls, res, i, arg->actor)) == -1)
 			goto out;
+		arg->failed += r;
 	}
+	arg->claimed += PQntuples(res);
 	PQclear(res);
 	if ((res = db_exec(db, &stmt_cert_claim, NULL, NULL, NULL)) == NULL)
 		return -1;
 	for (i = 0; i < PQntuples(res); i++) {
-		if (publish_cert_row(db, arg->lc, res, i, arg->actor) == -1)
+		if ((r = publish_cert_row(db, &arg->ls, res, i,
+		    arg->actor)) == -1)
 			goto out;
+		arg->failed += r;
 	}
+	arg->claimed += PQntuples(res);
 	rc = 0;
 out:
 	PQclear(res);
 	return rc;
 }
 
-int
-publish_run(struct db *db, const struct ldappub_conf *lc, const char *actor)
+static double
+publish_now(void)
 {
-	struct publish_arg arg = { lc, actor };
-	PGresult *res;
-	int pending;
+	struct timespec ts;
 
-	if (db_transaction(db, NULL, 3, publish_txn, &arg) == -1)
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+publish_run(struct db *db, const struct ldappub_conf *lc, const char *actor,
+    double budget_s, int *more_due)
+{
+	struct publish_arg arg;
+	PGresult *res;
+	double until = publish_now() + budget_s;
+	int pending, rc;
+
+	memset(&arg, 0, sizeof(arg));
+	ldappub_session_init(&arg.ls, lc);
+	arg.actor = actor;
+	/*
+	 * Batch after batch while a batch came back full: a queue that grew
+	 * during an issuance burst drains at the directory's pace, not at
+	 * PUBLISH_BATCH rows per call. A batch with a failure ends it: the
+	 * directory is in trouble and each failed row waits for its back-off.
+	 */
+	do
+		rc = db_transaction(db, NULL, 3, publish_txn, &arg);
+	while (rc == 0 && arg.claimed >= PUBLISH_BATCH && arg.failed == 0 &&
+	    (budget_s <= 0 || publish_now() < until));
+	ldappub_session_close(&arg.ls);
+	if (more_due != NULL)
+		*more_due = rc == 0 && arg.claimed >= PUBLISH_BATCH &&
+		    arg.failed == 0;
+	if (rc == -1)
 		return -1;
 	if ((res = db_exec(db, &stmt_queue_pending, NULL, NULL, NULL)) == NULL)
 		return -1;

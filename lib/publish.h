@@ -31,8 +31,13 @@ int	publish_queue_add(struct db *, const char *actor, const char *dn,
  * Publishes the rows that are due (FOR UPDATE SKIP LOCKED: several
  * publishers may run), recording each success or failure (next attempt after
  * 10 s, doubling, at most an hour) with an audit event. lc NULL or without a
- * URI counts as a failure. Returns the number of rows still pending, or -1.
+ * URI counts as a failure. Works in batches (one transaction and one
+ * directory connection each) until nothing is due, a batch has a failure, or
+ * budget_s seconds have passed (0: no limit); *more_due (may be NULL) then
+ * says whether due rows are left. Returns the number of rows still pending
+ * (due or waiting for a retry), or -1.
  */
-int	publish_run(struct db *, const struct ldappub_conf *lc, const char *actor);
+int	publish_run(struct db *, const struct ldappub_conf *lc, const char *actor,
+	    double budget_s, int *more_due);
 
 #endif

@@ -18,7 +18,7 @@ stop_workers() {
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	pids=()
 }
-trap 'stop_workers; _lib_cleanup' EXIT
+at_exit stop_workers
 # The stack runs a cad of its own: the counts below need this test's workers alone.
 stack_daemon_stop cad
 start_worker() { # start_worker NAME [ENV=VAL...]: a cad in the background
@@ -216,6 +216,19 @@ run_once
 [ "$(q "SELECT count(*) FROM subscriber_key k JOIN issuance_order o ON o.id = k.order_id WHERE o.certificate_id <> k.certificate_id")" = 0 ] ||
 	fail "a wrapped key stored beside another order's certificate"
 note "kill -9 after $before of 12 orders; restart finished the rest, one certificate each"
+
+# --- a directory backlog larger than one batch drains in one `pkictl publish` ----------
+# As after a directory rebuild: every subscriber certificate queued again,
+# twice, so the queue holds several batches (32 rows each) at once.
+q "INSERT INTO publish_certificate (certificate_id) SELECT c.id FROM certificate c,
+   generate_series(1, 2) WHERE c.profile NOT IN ('root', 'issuing-ca', 'ocsp-responder', 'tsa')" >/dev/null
+backlog=$(q "SELECT count(*) FROM publish_certificate WHERE done_at IS NULL")
+[ "$backlog" -gt 64 ] || fail "only $backlog publications queued: the check needs more than two batches"
+pkictl publish >"$tmp/publish.out" 2>&1 || { cat "$tmp/publish.out"; fail "pkictl publish left a backlog"; }
+grep -qx '0 publication(s) pending' "$tmp/publish.out" || fail "pkictl publish: $(tail -n1 "$tmp/publish.out")"
+[ "$(q "SELECT count(*) FROM publish_certificate WHERE done_at IS NULL")" = 0 ] ||
+	fail "publications left pending after pkictl publish"
+note "a backlog of $backlog directory publications drained by one pkictl publish"
 
 # --- a worker whose signer dies stops with status 1 (orders stay queued) -------------
 start_worker nosigner PKI_CAD_POLL_SECONDS=1
