@@ -168,7 +168,7 @@ out:
 /* Stores certificate, wrapped key and the order's end; audits; no commit. */
 static int
 cad_store(struct cad *c, const struct cad_order *o, X509 *cert,
-    const unsigned char *blob, size_t bloblen, EVP_PKEY *pub)
+    const unsigned char *blob, size_t bloblen)
 {
 	unsigned char *spki = NULL;
 	char *blobhex = NULL, *spkihex = NULL, certid[24], fp[65];
@@ -181,7 +181,8 @@ cad_store(struct cad *c, const struct cad_order *o, X509 *cert,
 	    cert, &cid) == -1)
 		goto out;
 	snprintf(certid, sizeof(certid), "%lld", cid);
-	if ((len = i2d_PUBKEY(pub, &spki)) <= 0 ||
+	/* The certificate's own SubjectPublicKeyInfo bytes (no re-encoding). */
+	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki)) <= 0 ||
 	    (blobhex = db_bytea_param(blob, bloblen)) == NULL ||
 	    (spkihex = db_bytea_param(spki, (size_t)len)) == NULL)
 		goto out;
@@ -213,30 +214,13 @@ out:
 	return rc;
 }
 
-/* A fresh X509 from the signed one's DER: exactly the bytes stored. */
-static X509 *
-cad_reparse(X509 *x)
-{
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	X509 *y = NULL;
-	int len;
-
-	if ((len = i2d_X509(x, &der)) > 0) {
-		p = der;
-		y = d2i_X509(NULL, &p, len);
-	}
-	OPENSSL_free(der);
-	return y;
-}
-
 int
 cad_issue_one(struct cad *c)
 {
 	struct cad_order o;
 	struct profile *prof;
 	X509_NAME *subject = NULL;
-	X509 *x = NULL, *signed_x = NULL;
+	X509 *x = NULL;
 	EVP_PKEY *pub = NULL;
 	unsigned char *blob = NULL;
 	size_t bloblen = 0;
@@ -286,12 +270,12 @@ cad_issue_one(struct cad *c)
 		goto out;
 	}
 	if (profile_sign(prof, x, pub, c->issuer, c->ca_key, err,
-	    sizeof(err)) == -1 || (signed_x = cad_reparse(x)) == NULL) {
+	    sizeof(err)) == -1) {
 		(void)db_rollback(c->db);
 		cad_retry(c, &o, err);
 		goto out;
 	}
-	if (cad_store(c, &o, signed_x, blob, bloblen, pub) == -1 ||
+	if (cad_store(c, &o, x, blob, bloblen) == -1 ||
 	    db_commit(c->db) == -1) {
 		/* Nothing of this attempt is kept: the order is pending again. */
 		(void)db_rollback(c->db);
@@ -307,7 +291,6 @@ out:
 	free(o.subject);
 	X509_NAME_free(subject);
 	X509_free(x);
-	X509_free(signed_x);
 	EVP_PKEY_free(pub);
 	free(blob);
 	return rc;
