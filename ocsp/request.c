@@ -137,22 +137,25 @@ ocsp_query_free(struct ocsp_query *q)
 	memset(q, 0, sizeof(*q));
 }
 
-/* RFC 8954 §2.1: a nonce we echo is an OCTET STRING of 1..32 octets. */
+/*
+ * RFC 8954 §2.1: a nonce we echo is an OCTET STRING of 1..32 octets; one
+ * of 0 or more than 32 octets (or not an OCTET STRING, or two nonces) must
+ * be rejected. 1: a nonce to echo, 0: none, -1: such a bad one.
+ */
 static int
-ocsp_nonce_ok(OCSP_REQUEST *req)
+ocsp_nonce_check(OCSP_REQUEST *req)
 {
 	X509_EXTENSION *ext;
 	ASN1_OCTET_STRING *v;
 	const unsigned char *p;
 	ASN1_OCTET_STRING *inner = NULL;
-	int idx, ok = 0;
+	int idx, rc = -1;
 
 	if ((idx = OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce,
 	    -1)) < 0)
 		return 0;
-	/* One nonce only. */
 	if (OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, idx) >= 0)
-		return 0;
+		return -1;
 	ext = OCSP_REQUEST_get_ext(req, idx);
 	v = X509_EXTENSION_get_data(ext);
 	p = ASN1_STRING_get0_data(v);
@@ -162,11 +165,12 @@ ocsp_nonce_ok(OCSP_REQUEST *req)
 		goto out;
 	if (p != ASN1_STRING_get0_data(v) + ASN1_STRING_length(v))
 		goto out;
-	ok = ASN1_STRING_length(inner) >= 1 &&
-	    ASN1_STRING_length(inner) <= OCSP_MAX_NONCE;
+	if (ASN1_STRING_length(inner) >= 1 &&
+	    ASN1_STRING_length(inner) <= OCSP_MAX_NONCE)
+		rc = 1;
 out:
 	ASN1_OCTET_STRING_free(inner);
-	return ok;
+	return rc;
 }
 
 int
@@ -219,7 +223,14 @@ ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q)
 		bn = NULL;
 		q->nids++;
 	}
-	q->has_nonce = ocsp_nonce_ok(q->req);
+	switch (ocsp_nonce_check(q->req)) {
+	case 1:
+		q->has_nonce = 1;
+		break;
+	case -1:
+		q->bad_nonce = 1;
+		break;
+	}
 	rc = 0;
 out:
 	OPENSSL_free(hex);

@@ -369,7 +369,9 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 	*owned = 0;
 	*cacheable = 0;
 	memset(s, 0, sizeof(s));
-	if (ocsp_query_parse(reqder, reqlen, &q) == -1) {
+	/* A nonce we would echo but must not: malformed (RFC 8954 §2.1). */
+	if (ocsp_query_parse(reqder, reqlen, &q) == -1 ||
+	    (q.bad_nonce && r->pol.echo_nonce)) {
 		ocsp_static(ocsp_malformed_der, der, derlen);
 		rc = 0;
 		goto out;

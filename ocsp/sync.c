@@ -62,8 +62,8 @@ struct ocsp_sync {
 
 static const struct db_stmt stmt_poll = { "ocsp_sync_poll",
 	"SELECT id, issuer_id, serial, "
-	"extract(epoch FROM revoked_at)::bigint, revocation_reason, "
-	"extract(epoch FROM invalidity_date)::bigint, "
+	"floor(extract(epoch FROM revoked_at))::bigint, revocation_reason, "
+	"floor(extract(epoch FROM invalidity_date))::bigint, "
 	"coalesce(revocation_seq, 0) FROM certificate "
 	"WHERE issuer_id = ANY($1::bigint[]) AND (id > $2 OR revocation_seq > $3)",
 	3 };

@@ -14,6 +14,9 @@
 
 struct config;
 
+/* Octets of a query's nonce (its magnitude); larger: badDataFormat. */
+#define TSA_NONCE_MAX	64
+
 /* What tsad records of each token it issues (schema/003_tsa.sql). */
 struct tsa_record {
 	char	serial[48];		/* hex */
@@ -21,7 +24,7 @@ struct tsa_record {
 	char	policy[64];		/* OID */
 	char	imprint_alg[64];	/* OID */
 	char	imprint[2 * 64 + 1];	/* hex */
-	char	nonce[2 * 32 + 1];	/* hex, "" when absent */
+	char	nonce[1 + 2 * TSA_NONCE_MAX + 1]; /* [-]hex, "" when absent */
 	int	cert_req;
 };
 

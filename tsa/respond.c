@@ -381,6 +381,21 @@ tsa_hex(const unsigned char *p, size_t n, char *out, size_t outlen)
 	out[2 * i] = '\0';
 }
 
+/* A nonce as recorded: "-" when negative, then its magnitude in hex. */
+static void
+tsa_nonce_hex(const ASN1_INTEGER *n, char *out, size_t outlen)
+{
+	size_t off = 0;
+
+	if (ASN1_STRING_type(n) == V_ASN1_NEG_INTEGER && outlen > 1)
+		out[off++] = '-';
+	if (ASN1_STRING_length(n) <= 0)
+		snprintf(out + off, outlen - off, "00");
+	else
+		tsa_hex(ASN1_STRING_get0_data(n), (size_t)ASN1_STRING_length(n),
+		    out + off, outlen - off);
+}
+
 static void
 tsa_integer_hex(const ASN1_INTEGER *ai, char *out, size_t outlen)
 {
@@ -423,8 +438,7 @@ tsa_fill_record(TS_RESP *resp, int cert_req, struct tsa_record *rec)
 	tsa_hex(ASN1_STRING_get0_data(msg), (size_t)ASN1_STRING_length(msg),
 	    rec->imprint, sizeof(rec->imprint));
 	if ((nonce = TS_TST_INFO_get_nonce(tst)) != NULL)
-		tsa_hex(ASN1_STRING_get0_data(nonce), (size_t)ASN1_STRING_length(nonce),
-		    rec->nonce, sizeof(rec->nonce));
+		tsa_nonce_hex(nonce, rec->nonce, sizeof(rec->nonce));
 	rec->cert_req = cert_req;
 	return rec->serial[0] != '\0' ? 0 : -1;
 }
@@ -548,8 +562,7 @@ tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
 	tsa_hex(ASN1_STRING_get0_data(msg), (size_t)ASN1_STRING_length(msg),
 	    rec->imprint, sizeof(rec->imprint));
 	if (n != NULL)
-		tsa_hex(ASN1_STRING_get0_data(n), (size_t)ASN1_STRING_length(n),
-		    rec->nonce, sizeof(rec->nonce));
+		tsa_nonce_hex(n, rec->nonce, sizeof(rec->nonce));
 	rec->cert_req = in.cert_req;
 	r->direct++;
 	rc = 1;
@@ -558,6 +571,15 @@ out:
 	OPENSSL_free(imprint);
 	OPENSSL_free(nonce);
 	return rc;
+}
+
+/* A nonce of at most TSA_NONCE_MAX octets (recorded whole), or none. */
+static int
+tsa_nonce_fits(const TS_REQ *req)
+{
+	const ASN1_INTEGER *n = TS_REQ_get_nonce(req);
+
+	return n == NULL || ASN1_STRING_length(n) <= TSA_NONCE_MAX;
 }
 
 int
@@ -581,7 +603,8 @@ tsa_respond(struct tsa_responder *r, const unsigned char *query, size_t len,
 	 * with failInfo badDataFormat, as for any undecodable request.
 	 */
 	well_formed = len > 0 && len <= LONG_MAX &&
-	    (req = d2i_TS_REQ(NULL, &p, (long)len)) != NULL && p == query + len;
+	    (req = d2i_TS_REQ(NULL, &p, (long)len)) != NULL && p == query + len &&
+	    tsa_nonce_fits(req);
 	if (well_formed && tsa_fast_respond(r, req, reply, replylen, rec) == 1) {
 		*granted = 1;
 		rc = 0;

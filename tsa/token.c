@@ -115,8 +115,8 @@ tsa_token_i2d_append(struct der *d, int n, unsigned char *der)
 
 /*
  * RFC 5035 / RFC 5816: the SigningCertificate(V2) attribute exactly as
- * TS_RESP_CTX adds it (signer certificate only, with its IssuerSerial;
- * the hash algorithm omitted when it is SHA-256, the default).
+ * TS_RESP_CTX adds it (signer certificate only, its hash without the
+ * optional IssuerSerial; the hash algorithm omitted when it is SHA-256).
  */
 static int
 tsa_token_ess_attr(struct tsa_token *t, X509 *cert, const EVP_MD *ess_md,
