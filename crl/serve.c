@@ -236,10 +236,9 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 	/* RFC 9110 §13.1.2: If-None-Match wins over If-Modified-Since. */
 	inm = http_header(req, "If-None-Match");
 	ims = http_header(req, "If-Modified-Since");
-	if ((inm != NULL && (strcmp(inm, b->etag) == 0 || strcmp(inm, "*") ==
-	    0)) || (inm == NULL && ims != NULL && strcmp(ims, b->lastmod) ==
-	    0)) {
-		rc = http_respond(resp, 304, crl_docs[i].ctype, NULL, 0);
+	if (inm != NULL ? http_etag_matches(inm, b->etag) :
+	    http_unmodified_since(ims, b->last_modified)) {
+		rc = http_not_modified(resp, b->len);
 		goto out;
 	}
 	rc = http_respond(resp, 200, crl_docs[i].ctype, b->der, b->len);

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -211,6 +212,58 @@ http_token_ok(const char *s)
 }
 
 int
+http_etag_matches(const char *inm, const char *etag)
+{
+	const char *p = inm, *q;
+	size_t n;
+
+	if (inm == NULL || etag == NULL)
+		return 0;
+	if (strncmp(etag, "W/", 2) == 0)
+		etag += 2;
+	n = strlen(etag);
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
+			return 0;	/* not an entity-tag: no match */
+		if ((size_t)(q + 1 - p) == n && memcmp(p, etag, n) == 0)
+			return 1;
+		p = q + 1;
+	}
+	return 0;
+}
+
+int
+http_unmodified_since(const char *ims, time_t lastmod)
+{
+	struct tm tm;
+	const char *end;
+
+	if (ims == NULL)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	/* IMF-fixdate, the only form we send (RFC 9110 §5.6.7). */
+	if ((end = strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm)) == NULL ||
+	    *end != '\0')
+		return 0;
+	return lastmod <= timegm(&tm);
+}
+
+int
+http_not_modified(struct http_response *resp, size_t full_len)
+{
+	if (http_respond(resp, 304, NULL, NULL, 0) == -1)
+		return -1;
+	resp->full_len = full_len;
+	return 0;
+}
+
+int
 http_add_header(struct http_response *resp, const char *name,
     const char *value)
 {
@@ -292,6 +345,16 @@ http_query(const struct http_request *req, char *out, size_t outlen)
 	return 0;
 }
 
+static ssize_t
+http_no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	(void)pos;
+	(void)buf;
+	(void)max;
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 /*
  * Queues resp on c, taking its body. Falls back to a bare 500 when the
  * response cannot be built. Returns MHD's verdict.
@@ -303,7 +366,14 @@ http_queue(struct MHD_Connection *c, struct http_response *resp)
 	enum MHD_Result ret = MHD_NO;
 	int i;
 
-	if (resp->body_len > 0) {
+	if (resp->status == 304)
+		/*
+		 * RFC 9110 §8.6: Content-Length, if any, is the 200's (an empty
+		 * buffer would make MHD say 0); MHD sends no body with a 304.
+		 */
+		r = MHD_create_response_from_callback(resp->full_len, 1024,
+		    http_no_body, NULL, NULL);
+	else if (resp->body_len > 0) {
 		r = MHD_create_response_from_buffer(resp->body_len, resp->body,
 		    MHD_RESPMEM_MUST_FREE);
 		if (r != NULL)

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <jansson.h>
 
 /* A zero field takes the default given in its comment. */
@@ -42,6 +43,7 @@ struct http_response {
 	int		 nheaders;
 	char		*header_name[HTTP_MAX_HEADERS];	/* owned */
 	char		*header_value[HTTP_MAX_HEADERS];	/* owned */
+	size_t		 full_len;	/* 304: the 200's length (http_not_modified) */
 };
 
 /*
@@ -91,5 +93,16 @@ int	http_problem(struct http_response *, int status, const char *type,
 int	http_add_header(struct http_response *, const char *name,
 	    const char *value);
 void	http_response_clear(struct http_response *);
+
+/*
+ * Conditional GET (RFC 9110 §13.1). http_etag_matches: If-None-Match (a
+ * list of entity-tags, or "*") matches etag by the weak comparison.
+ * http_unmodified_since: If-Modified-Since (an HTTP-date) is not older than
+ * lastmod; an unparsable date never matches. http_not_modified: a 304 whose
+ * Content-Length is full_len, the 200's length (§8.6), without a body.
+ */
+int	http_etag_matches(const char *if_none_match, const char *etag);
+int	http_unmodified_since(const char *if_modified_since, time_t lastmod);
+int	http_not_modified(struct http_response *, size_t full_len);
 
 #endif

@@ -507,6 +507,46 @@ test_response_helpers(void **state)
 }
 
 static void
+test_conditional(void **state)
+{
+	const char *etag = "\"0123abcd\"";
+	struct http_response resp;
+
+	assert_true(http_etag_matches("\"0123abcd\"", etag));
+	assert_true(http_etag_matches("W/\"0123abcd\"", etag));
+	assert_true(http_etag_matches("\"x\", \"0123abcd\"", etag));
+	assert_true(http_etag_matches("\"x\",W/\"0123abcd\"", etag));
+	assert_true(http_etag_matches("*", etag));
+	assert_true(http_etag_matches("\"0123abcd\"", "W/\"0123abcd\""));
+	assert_false(http_etag_matches("\"0123abc\"", etag));
+	assert_false(http_etag_matches("\"0123abcde\"", etag));
+	assert_false(http_etag_matches("0123abcd", etag));
+	assert_false(http_etag_matches("\"0123abcd", etag));
+	assert_false(http_etag_matches("", etag));
+	assert_false(http_etag_matches(NULL, etag));
+
+	/* 2001-09-09T01:46:40Z = 1000000000 */
+	assert_true(http_unmodified_since("Sun, 09 Sep 2001 01:46:40 GMT",
+	    1000000000));
+	assert_true(http_unmodified_since("Sun, 09 Sep 2001 01:46:41 GMT",
+	    1000000000));
+	assert_false(http_unmodified_since("Sun, 09 Sep 2001 01:46:39 GMT",
+	    1000000000));
+	assert_false(http_unmodified_since("Sunday, 09-Sep-01 01:46:40 GMT",
+	    1000000000));
+	assert_false(http_unmodified_since("Sun, 09 Sep 2001 01:46:40 GMT x",
+	    1000000000));
+	assert_false(http_unmodified_since(NULL, 1000000000));
+
+	memset(&resp, 0, sizeof(resp));
+	assert_int_equal(http_not_modified(&resp, 1088), 0);
+	assert_int_equal(resp.status, 304);
+	assert_int_equal(resp.full_len, 1088);
+	assert_int_equal(resp.body_len, 0);
+	http_response_clear(&resp);
+}
+
+static void
 test_start_errors_and_ipv6(void **state)
 {
 	struct http_server *srv, *srv2;
@@ -554,6 +594,7 @@ main(void)
 		cmocka_unit_test(test_handler_failure_500),
 		cmocka_unit_test(test_custom_headers),
 		cmocka_unit_test(test_response_helpers),
+		cmocka_unit_test(test_conditional),
 		cmocka_unit_test(test_start_errors_and_ipv6),
 	};
 	int rc;
