@@ -249,8 +249,9 @@ factor_check_otp(const struct factor_verifier *fv, struct db *db, const char *ac
 		goto out;
 	}
 	if (attempts >= max) {
-		factor_set(out, FACTOR_REFUSED, "factor: this OTP is "
-		    "invalid after too many wrong codes; request a new one");
+		factor_set(out, FACTOR_REFUSED, "factor: this OTP is no "
+		    "longer valid (too many wrong codes, or sent to a phone "
+		    "number since replaced); request a new one");
 		rc = 0;
 		goto out;
 	}

@@ -79,6 +79,18 @@ static const struct db_stmt stmt_email_verification = {
 	"VALUES ($1, $2::bytea, now() + make_interval(secs => $3::int))",
 	3
 };
+/*
+ * A phone_verify code sent to the old number must not verify the new one:
+ * spent (attempts = max_attempts, "dead") with the change. The send path
+ * locks the account row, so no code for the old number commits later.
+ */
+static const struct db_stmt stmt_phone_otps_void = {
+	"ra_phone_change_otps_void",
+	"UPDATE ra_otp SET attempts = max_attempts WHERE account_id = $1 AND "
+	"purpose = 'phone_verify' AND consumed_at IS NULL AND "
+	"attempts < max_attempts AND expires_at > now()",
+	1
+};
 static const struct db_stmt stmt_phone_update = {
 	"ra_phone_change_update",
 	"UPDATE ra_account a SET phone = $2, phone_verified = false, "
@@ -457,7 +469,7 @@ ra_phone_change_txn(struct db *db, void *arg)
 	char actor[RA_ACTOR_MAX];
 	struct ra_change_txn *t = arg;
 	const char *v[2];
-	PGresult *res = NULL;
+	PGresult *res = NULL, *voided = NULL;
 	json_t *details = NULL;
 	int rc = -1, r;
 
@@ -475,7 +487,12 @@ ra_phone_change_txn(struct db *db, void *arg)
 		goto out;
 	}
 	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res, 0, 1));
+	if ((voided = db_exec(db, &stmt_phone_otps_void, v, NULL, NULL)) ==
+	    NULL)
+		goto out;
 	if ((details = ra_change_details(t)) == NULL ||
+	    json_object_set_new(details, "phone_verify_codes_voided",
+	    json_integer(strtol(PQcmdTuples(voided), NULL, 10))) == -1 ||
 	    json_object_set_new(details, "old_phone",
 	    json_string(PQgetvalue(res, 0, 0))) == -1 ||
 	    json_object_set_new(details, "new_phone",
@@ -488,6 +505,7 @@ ra_phone_change_txn(struct db *db, void *arg)
 out:
 	json_decref(details);
 	PQclear(res);
+	PQclear(voided);
 	return rc;
 }
 

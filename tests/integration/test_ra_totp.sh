@@ -381,6 +381,18 @@ expect 200 "phone change with TOTP"
 	fail "phone not changed, or its verification not reset"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.phone_change' AND object_id = '$aid'
 	AND details->>'factor' = 'totp' AND details->>'new_phone' = '$phone'")" = 1 ] || fail "no audit of the phone change"
+# A code sent to a number cannot verify the number that replaced it.
+otp sms phone_verify
+stale_oid=$oid stale_c=$c
+phone=+6281299997004
+req POST /v1/phone "{\"phone\":\"$phone\",\"factor\":{\"type\":\"pin\",\"pin\":\"$pin\"}}" application/json "$tok"
+expect 200 "a second phone change (PIN)"
+[ "$(q "SELECT details->>'phone_verify_codes_voided' FROM audit_event WHERE action = 'ra.account.phone_change'
+	AND object_id = '$aid' AND details->>'new_phone' = '$phone'")" = 1 ] || fail "the pending code not voided (audit)"
+req POST /v1/phone/verify "{\"otp_id\":$stale_oid,\"code\":\"$stale_c\"}" application/json "$tok"
+expect 401 "a code sent to the previous number"
+[ "$(q "SELECT phone_verified FROM ra_account WHERE id = $aid")" = f ] ||
+	fail "a code sent to the previous number verified the new one"
 otp sms phone_verify
 req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$c\"}" application/json "$tok"
 expect 200 "verify the new phone"
