@@ -45,12 +45,14 @@ struct ra_cert {
  * that rad put in the application's subject at submission (kyc.c, from the
  * approved company the account is an employee of; the application's subject
  * is immutable). Without it the order lacked the O that the corporate
- * profile requires, and cad's lint failed every corporate order.
+ * profile requires, and cad's lint failed every corporate order. NULL
+ * without a KYC row (a company application): nothing to agree to here.
  */
 #define RA_KYC_SUBJECT \
+	"CASE WHEN k.application_id IS NOT NULL THEN " \
 	"(jsonb_build_object('C', 'ID', 'CN', k.full_name, 'serialNumber', " \
 	"'NIK:' || k.nik) || CASE WHEN a.profile = 'corporate' THEN " \
-	"jsonb_build_object('O', a.subject->>'O') ELSE '{}'::jsonb END)::text"
+	"jsonb_build_object('O', a.subject->>'O') ELSE '{}'::jsonb END)::text END"
 
 static const struct db_stmt stmt_agree_app = {
 	"ra_cert_agreement_application",
@@ -134,7 +136,8 @@ static const struct db_stmt stmt_cert_lock = {
 	RA_TS("(c.not_after - make_interval(days => $3::int))") ", "
 	"a.id, a.profile, a.subject::text, "
 	"EXISTS (SELECT 1 FROM ra_application p WHERE p.account_id = a.account_id "
-	"AND p.status IN ('submitted', 'approved', 'agreed')) "
+	"AND p.status IN ('submitted', 'approved', 'agreed') AND "
+	"p.profile <> 'company'), c.revocation_reason = 6 "
 	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id "
 	"JOIN certificate c ON c.id = o.certificate_id "
 	"WHERE a.account_id = $1 AND c.id = $2 FOR UPDATE OF c",
@@ -908,6 +911,12 @@ ra_rekey_txn(struct db *db, void *arg)
 	t->outcome = RA_CO_DONE;
 	if ((res = ra_cert_lock(db, t)) == NULL)
 		goto out;
+	if (strcmp(PQgetvalue(res, 0, 9), "t") == 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), "the certificate is on "
+		    "hold: only a valid certificate can be rekeyed");
+		goto out;
+	}
 	if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "rekey opens %s, %ld "

@@ -319,6 +319,14 @@ for ((i = 0; i < 100; i++)); do
 done
 base=http://127.0.0.1:$port2
 before
+# On hold (suspended): not rekeyed, the OTP left unused; released, it may be.
+"$PKICTL" --config "$PKI_CONFIG" cert revoke --serial "$serial" --reason certificateHold >/dev/null ||
+	fail "pkictl cert revoke (hold)"
+req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$oc")}"
+expect 409 "rekey of a certificate on hold"
+detail | grep -q 'on hold' || fail "rekey on hold: $(detail)"
+"$PKICTL" --config "$PKI_CONFIG" cert release --serial "$serial" >/dev/null || fail "pkictl cert release"
+before
 req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$(other "$oc")")}"
 expect 401 "rekey with a wrong OTP"
 req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$oc")}"
@@ -355,7 +363,8 @@ cid2=$(q "SELECT certificate_id FROM issuance_order WHERE id = $rorder")
 	fail "no cert.revoke (superseded) event"
 # Superseded in the same transaction as the application's issued state.
 [ "$(q "SELECT count(DISTINCT txid) FROM audit_event WHERE (action = 'ra.application.issued' AND object_id = '$rapp')
-	OR (action = 'cert.revoke' AND object_id = '$cid')")" = 1 ] || fail "issued and superseded in different transactions"
+	OR (action = 'cert.revoke' AND object_id = '$cid' AND details->>'reason' = 'superseded')")" = 1 ] ||
+	fail "issued and superseded in different transactions"
 wait_ocsp_revoked "$tmp/c1.pem" superseded
 req GET "/v1/certificates/$cid"
 expect 200 "old certificate"

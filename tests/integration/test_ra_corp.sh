@@ -222,6 +222,12 @@ expect 200 "sysadmin GET before approval"
 [ "$(jq -r '.status + "/" + (.your_roles | join(","))' "$tmp/out")" = pending/sysadmin ] || fail "GET: $(cat "$tmp/out")"
 refuse 409 "invite before approval" POST "/v1/corporate/$cid/employees" '{"email":"emp-corp@example.com"}'
 approve_by_sql "$capp"
+# Approved, a company application still has nothing to agree to: 409, not 500.
+tok=$rtok
+refuse 409 "the company application's agreement preview" GET "/v1/applications/$capp/agreement"
+refuse 409 "agreeing to the company application" POST "/v1/applications/$capp/agreement" \
+	'{"accept":true,"factor":{"type":"pin","pin":"000000"}}'
+tok=$systok
 req GET "/v1/corporate/$cid"
 expect 200 "sysadmin GET"
 [ "$(jq -r '.status + "/" + (.sysadmin_account_id | tostring)' "$tmp/out")" = "active/$sys" ] || fail "GET active: $(cat "$tmp/out")"
