@@ -180,13 +180,20 @@ unit_env() {
 }
 
 if [ "$MODE" != integration ]; then
+	units=0
 	while IFS= read -r bin; do
 		name=unit/${bin#"$BUILD"/tests/unit/}
 		d=$(unit_env "${name//\//_}")
 		run_test "$name" env PKI_TEST_DIR="$d/scratch" SOFTHSM2_CONF="$d/hsm/softhsm2.conf" \
 			"$bin"
+		units=$((units + 1))
 	done < <(find "$BUILD/tests/unit" -mindepth 2 -maxdepth 2 -type f -name 'test_*' \
 		-perm -u+x 2>/dev/null | sort)
+	# A missing or empty unit directory is a failure, not "nothing to do".
+	if [ "$units" -eq 0 ] && [ -z "${PKI_TEST_ONLY:-}" ]; then
+		echo "FAIL unit (no unit test program in $BUILD/tests/unit)"
+		failed=$((failed + 1))
+	fi
 fi
 
 # --- integration tests ----------------------------------------------------------------

@@ -111,8 +111,10 @@ for role in root ca ocsp tsa; do
 	[ "$s" -eq "$n" ] || { cat "$tmp/objs"; fail "a key in $token is not sensitive + never extractable"; }
 done
 # No private key in any file outside the token store, nor in the repository.
-if grep -rlE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' "$PKI_DIR" --exclude-dir=tokens 2>/dev/null; then
-	fail "a private key file exists in the stack directory"
+# -q: a match is status 0 even when another file could not be read (with
+# -l a read error made it 2 and hid the match).
+if grep -rqsE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' "$PKI_DIR" --exclude-dir=tokens; then
+	fail "a private key file exists in the stack directory: $(grep -rlsE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' "$PKI_DIR" --exclude-dir=tokens)"
 fi
 if git -C "$here/../.." grep -lE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' -- . ':!tests/fuzz' 2>/dev/null; then
 	fail "a private key is committed"

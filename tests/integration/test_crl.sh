@@ -191,6 +191,7 @@ entry "$tmp/full2.crl" "$s2" | grep -q 'Certificate Hold' || fail "hold entry la
 pkictl cert release --serial "$s2" >/dev/null || fail "release"
 released() {
 	fetch issuing.crl "$tmp/full4.crl" && fetch issuing-delta.crl "$tmp/delta.crl" &&
+		openssl crl -inform DER -in "$tmp/full4.crl" -noout 2>/dev/null &&
 		! serials "$tmp/full4.crl" | grep -qx "$s2" &&
 		entry "$tmp/delta.crl" "$s2" | grep -q 'Remove From CRL'
 }

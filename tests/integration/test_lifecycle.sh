@@ -234,8 +234,8 @@ all_checks_pass() {
 
 # --- OCSP, LDAP ---------------------------------------------------------------------------
 ocsp_of() {
-	openssl ocsp -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
-		-cert "$1" -no_nonce 2>&1 || true
+	ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
+		-cert "$1" -no_nonce
 }
 ocsp_good() { ocsp_of "$1" | grep -q ": good" || fail "OCSP does not say $1 is good: $(ocsp_of "$1")"; }
 wait_ocsp_revoked() { # wait_ocsp_revoked PEM REASON-REGEX

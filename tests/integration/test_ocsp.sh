@@ -11,9 +11,9 @@ pki=$PKI_DIR/pki
 url=$PKI_OCSP_URL
 q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
 
-# ocsp ARGS...: openssl ocsp against our responder, verifying with the root.
-# (never fails: the checks read its output; pipefail would hide a match)
-ocsp() { openssl ocsp -url "$url" -CAfile "$pki/root.pem" "$@" 2>&1 || true; }
+# ocsp ARGS...: openssl ocsp against our responder, verifying with the root
+# (lib.sh ocsp_client: statuses only from verified responses).
+ocsp() { ocsp_client -url "$url" -CAfile "$pki/root.pem" "$@"; }
 now_ms() { date +%s%3N; }
 
 # A subscriber certificate from the issuing CA.
@@ -268,7 +268,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 grep -q '"unsigned":0' "$tmp/h2" || { cat "$tmp/h2" "$tmp/ocsp2.log"; fail "ocspd #2 did not pre-sign"; }
-o2() { openssl ocsp -url "$url2" -CAfile "$pki/root.pem" "$@" 2>&1 || true; }
+o2() { ocsp_client -url "$url2" -CAfile "$pki/root.pem" "$@"; }
 o2 -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0124 | grep -q ': unknown' ||
 	fail "policy nonissued=unknown not honoured"
 q "ALTER ROLE pki_ocsp NOLOGIN"

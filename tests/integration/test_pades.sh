@@ -298,7 +298,15 @@ CONF
 [ "$(id -u)" -ne 0 ] || chown pki "$tmp/pades.conf"
 "$PKISIGN" serve --config "$tmp/pades.conf" >"$tmp/serve.log" 2>&1 &
 spid=$!
-serve_stop() { [ -z "${spid:-}" ] || { kill -TERM "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; spid=; }; }
+# serve_stop: SIGTERM, and pkisign serve must end with status 0.
+serve_stop() {
+	local st=0
+	[ -n "${spid:-}" ] || return 0
+	kill -TERM "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null || st=$?
+	spid=
+	[ "$st" = 0 ] || { echo "FAIL: pkisign serve ended with status $st: $(tail -n 5 "$tmp/serve.log")" >&2; exit 1; }
+}
 fail() { serve_stop; echo "FAIL: $*" >&2; exit 1; }
 for ((i = 0; i < 100; i++)); do
 	curl -sf "http://127.0.0.1:$sport/health" >/dev/null 2>&1 && break
@@ -378,6 +386,8 @@ code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: appli
 jq -r '.documents[0].pdf' "$tmp/sout" | base64 -d >"$tmp/stackserved.pdf"
 sigcheck "$tmp/stackserved.pdf" 1
 serve_stop
+! grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' "$tmp/serve.log" ||
+	fail "pkisign serve: a sanitizer report: $(grep -m1 -A5 -E 'Sanitizer|runtime error' "$tmp/serve.log")"
 note "pkisign serve refusals: 403 wrong PIN, 422 not a PDF, 400 malformed, 415, 413, 404; no secret in its log"
 
 # === no secret in the service's log ====================================================

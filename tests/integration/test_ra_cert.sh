@@ -104,8 +104,8 @@ wait_issued() {
 }
 # ocsp_status PEM: good / revoked (and the reason line) from ocspd.
 ocsp_status() {
-	openssl ocsp -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
-		-cert "$1" -no_nonce 2>&1 || true
+	ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
+		-cert "$1" -no_nonce
 }
 wait_ocsp_revoked() { # wait_ocsp_revoked PEM REASON
 	local i out

@@ -307,8 +307,8 @@ q "UPDATE ra_application SET status = 'approved', decided_at = now() WHERE id = 
 q "SELECT encode(der, 'base64') FROM certificate WHERE id = $cert" | base64 -d |
 	openssl x509 -inform DER -out "$tmp/emp.pem"
 openssl x509 -in "$tmp/emp.pem" -noout -subject | grep -q 'O = PT Contoh Sejahtera' || fail "certificate without O"
-ocsp() { openssl ocsp -url "$PKI_OCSP_URL" -CAfile "$PKI_DIR/pki/root.pem" -issuer "$PKI_DIR/pki/issuing.pem" \
-    -cert "$tmp/emp.pem" -no_nonce 2>&1 || true; }
+ocsp() { ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_DIR/pki/root.pem" -issuer "$PKI_DIR/pki/issuing.pem" \
+    -cert "$tmp/emp.pem" -no_nonce; }
 ocsp | grep -q 'emp.pem: good' || fail "new certificate not good: $(ocsp)"
 
 # --- a second company: its sysadmin cannot touch the first's certificates -----------

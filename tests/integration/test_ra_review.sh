@@ -416,8 +416,8 @@ expect 200 "revocation"
 [ "$(q "SELECT count(*) FROM publish_certificate WHERE certificate_id = $cid")" -ge 2 ] || fail "LDAP update not queued"
 ok=
 for ((i = 0; i < 50; i++)); do
-	out=$(openssl ocsp -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
-	    -cert "$tmp/cert.pem" -resp_text 2>&1 || true)
+	out=$(ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
+	    -cert "$tmp/cert.pem" -resp_text)
 	if echo "$out" | grep -q 'cert.pem: revoked'; then ok=1; break; fi
 	sleep 0.1
 done

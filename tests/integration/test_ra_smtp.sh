@@ -218,7 +218,14 @@ rad_tls() {
 	wait_port "$port2" "$rad2" rad2
 	base=http://127.0.0.1:$port2
 }
-stop_rad() { kill -TERM "$rad2"; wait "$rad2" || { cat "$tmp/rad2.log" >&2; rad2=; fail "rad2 did not stop cleanly"; }; rad2=; }
+# stop_rad: each TLS rad2's log is scanned for the SMTP password before the
+# next one overwrites it.
+stop_rad() {
+	kill -TERM "$rad2"
+	wait "$rad2" || { cat "$tmp/rad2.log" >&2; rad2=; fail "rad2 did not stop cleanly"; }
+	rad2=
+	! grep -qF -- "$smtp_pw" "$tmp/rad2.log" || fail "rad2's log holds the SMTP password"
+}
 # register_via N EXPECT-HTTP: registers smtp.tlsN@example.com through rad2.
 register_via() {
 	req /v1/register "{\"email\":\"smtp.tls$1@example.com\",\"phone\":\"+628123456790$1\",\"password\":\"$pw\"}"

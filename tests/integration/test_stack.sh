@@ -71,10 +71,14 @@ ldapwhoami -x -o nettimeout=5 -H "$ldap_uri" -D 'cn=admin,dc=pki,dc=local' \
 	-y "$S/secrets/ldap-admin.pw" >/dev/null || fail "admin bind with secrets/ldap-admin.pw failed"
 # Wrong password refused; cn=config not readable anonymously.
 printf 'wrong' >"$T/wrong.pw"
+rc=0
 ldapwhoami -x -o nettimeout=5 -H "$ldap_uri" -D 'cn=admin,dc=pki,dc=local' -y "$T/wrong.pw" \
-	>/dev/null 2>&1 && fail "admin bind with a wrong password succeeded"
-[ -z "$(ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b cn=config -s base dn 2>/dev/null)" ] ||
-	fail "cn=config is readable anonymously"
+	>/dev/null 2>&1 || rc=$?
+[ "$rc" = 49 ] || fail "admin bind with a wrong password: status $rc, want 49 (invalidCredentials)"
+rc=0
+out=$(ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b cn=config -s base dn 2>&1) || rc=$?
+case $rc in 0 | 32 | 50) ;; *) fail "anonymous search of cn=config: status $rc: $out" ;; esac
+grep -q '^dn:' <<<"$out" && fail "cn=config is readable anonymously"
 for r in pki_admin pki_ca pki_ra pki_ocsp pki_crl pki_tsa pki_sign pki_auditor; do
 	got=$(sql_as "host=$pg_host port=$pg_port dbname=pki user=$r" 'SELECT current_user') ||
 		fail "psql as $r over the socket failed"

@@ -124,7 +124,9 @@ replaced() {
 			! echo "$now" | grep -qx "$victim" && break
 		sleep 0.1
 	done
-	echo "$now" | grep -qx "$victim" && fail "worker $victim not replaced after $2"
+	! echo "$now" | grep -qx "$victim" || fail "worker $victim still runs after $2"
+	[ "$(echo "$now" | wc -l)" -eq "$(echo "$workers" | wc -l)" ] ||
+		fail "worker $victim not replaced after $2: workers $(echo $workers) -> $(echo $now)"
 	for i in 1 2 3 4; do
 		code=$(post "$tmp/sha256-none.tsq" "$tmp/w$i.tsr")
 		[ "$code" = 200 ] && [ "$(status_of "$tmp/w$i.tsr")" = "Granted." ] ||
