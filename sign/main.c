@@ -7,8 +7,9 @@
  *	    One process, no privilege: it reads the documents, the client
  *	    secret and the subscriber's factor (files only, never argv), runs
  *	    the signing job (sign/job.h) and writes every output to a
- *	    temporary file beside it, renamed into place only once all N
- *	    documents are signed. Exit status: 0 all signed, 2 usage, 3
+ *	    temporary file beside it (made before anything is signed, so an
+ *	    unwritable or duplicate output fails first), renamed into place
+ *	    only once all N documents are signed. Exit status: 0 all signed, 2 usage, 3
  *	    refused by the signing service (wrong factor, locked, credential
  *	    revoked or unknown, client refused), 1 anything else. Nothing is
  *	    written when the status is not 0.
@@ -342,29 +343,82 @@ parse_args(int argc, char **argv, struct opts *o)
 struct out {
 	const char	*path;
 	char		*tmp;
+	int		 fd;
+	dev_t		 dev;	/* of the temporary file: its directory */
+	ino_t		 dir_ino;
 };
 
-/* Writes buf to a temporary file beside o->path (renamed later). */
+/*
+ * Before anything is signed (a SAD, an audit row, a one-time code spent):
+ * every output gets its temporary file beside it, so an output that cannot
+ * be written fails now; an output that is a directory, or named twice (the
+ * same directory and name), is refused.
+ */
+static int
+out_open(struct out *outs, size_t n)
+{
+	struct stat st;
+	const char *base;
+	char *dir;
+	size_t i, k, len;
+
+	for (i = 0; i < n; i++) {
+		struct out *d = &outs[i];
+
+		if (stat(d->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			warnmsg("%s: not a regular file", d->path);
+			return -1;
+		}
+		len = strlen(d->path) + sizeof(".XXXXXX");
+		if ((d->tmp = malloc(len)) == NULL) {
+			warnmsg("out of memory");
+			return -1;
+		}
+		snprintf(d->tmp, len, "%s.XXXXXX", d->path);
+		if ((d->fd = mkstemp(d->tmp)) == -1) {
+			warnmsg("%s: %s", d->path, strerror(errno));
+			free(d->tmp);
+			d->tmp = NULL;
+			return -1;
+		}
+		/* The directory, named as the temporary file's: same inode. */
+		base = strrchr(d->path, '/');
+		if ((dir = strndup(d->path, base == NULL ? 0 : (size_t)(base -
+		    d->path) + 1)) == NULL) {
+			warnmsg("out of memory");
+			return -1;
+		}
+		if (stat(*dir != '\0' ? dir : ".", &st) == -1) {
+			warnmsg("%s: %s", d->path, strerror(errno));
+			free(dir);
+			return -1;
+		}
+		free(dir);
+		d->dev = st.st_dev;
+		d->dir_ino = st.st_ino;
+		for (k = 0; k < i; k++)
+			if (outs[k].dev == d->dev && outs[k].dir_ino ==
+			    d->dir_ino && strcmp(strrchr(outs[k].path, '/') ?
+			    strrchr(outs[k].path, '/') + 1 : outs[k].path,
+			    base != NULL ? base + 1 : d->path) == 0) {
+				warnmsg("%s and %s are the same output",
+				    outs[k].path, d->path);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+/* Writes buf into d's temporary file (renamed later). */
 static int
 out_write(struct out *d, const unsigned char *buf, size_t len)
 {
-	size_t n, off = 0;
+	size_t off = 0;
 	mode_t um;
 	ssize_t w;
-	int fd;
+	int fd = d->fd;
 
-	n = strlen(d->path) + sizeof(".XXXXXX");
-	if ((d->tmp = malloc(n)) == NULL) {
-		warnmsg("out of memory");
-		return -1;
-	}
-	snprintf(d->tmp, n, "%s.XXXXXX", d->path);
-	if ((fd = mkstemp(d->tmp)) == -1) {
-		warnmsg("%s: mkstemp: %s", d->tmp, strerror(errno));
-		free(d->tmp);
-		d->tmp = NULL;
-		return -1;
-	}
+	d->fd = -1;
 	um = umask(0);
 	umask(um);
 	if (fchmod(fd, 0666 & ~um) == -1)
@@ -418,6 +472,8 @@ main(int argc, char **argv)
 		warnmsg("out of memory");
 		goto out;
 	}
+	for (i = 0; i < o.nin; i++)
+		outs[i].fd = -1;
 	for (i = 0; i < o.nin; i++) {
 		docs[i].label = o.ins[i];
 		outs[i].path = o.outs[i];
@@ -425,6 +481,8 @@ main(int argc, char **argv)
 		    (unsigned char **)&docs[i].in, &docs[i].inlen) != 0)
 			goto out;
 	}
+	if (out_open(outs, o.nin) == -1)
+		goto out;
 	switch (sign_documents(&o.job, docs, o.nin, err, sizeof(err))) {
 	case SIGN_OK:
 		break;
@@ -442,7 +500,10 @@ main(int argc, char **argv)
 			goto out;
 	for (i = 0; i < o.nin; i++) {
 		if (rename(outs[i].tmp, outs[i].path) == -1) {
-			warnmsg("rename %s: %s", outs[i].path, strerror(errno));
+			/* Checked above, so unexpected; say what is written. */
+			warnmsg("rename %s: %s (%zu of %zu outputs written "
+			    "before it)", outs[i].path, strerror(errno), i,
+			    o.nin);
 			goto out;
 		}
 		free(outs[i].tmp);
@@ -452,11 +513,14 @@ main(int argc, char **argv)
 	}
 	status = 0;
  out:
-	for (i = 0; outs != NULL && i < o.nin; i++)
+	for (i = 0; outs != NULL && i < o.nin; i++) {
+		if (outs[i].fd != -1)
+			close(outs[i].fd);
 		if (outs[i].tmp != NULL) {
 			unlink(outs[i].tmp);
 			free(outs[i].tmp);
 		}
+	}
 	for (i = 0; docs != NULL && i < o.nin; i++) {
 		free((void *)docs[i].in);
 		free(docs[i].out);

@@ -281,7 +281,19 @@ sign "$aA" "$credA" pin "$tmp/pinA" --level B-T --in "$tmp/simple.pdf" --out "$t
 sign "$aA" "$credA" otp "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/u.pdf"
 [ "$rc" = 2 ] || fail "--factor otp without --otp-id: exit $rc, want 2"
 [ ! -e "$tmp/u.pdf" ] || fail "a usage error wrote an output"
-note "refusals: wrong TOTP, revoked credential, another's credential (exit 3); junk (1); usage (2); nothing written"
+# Outputs checked before anything is signed: no SAD spent, nothing written.
+sads=$(q "SELECT count(*) FROM sign_sad")
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/dup.pdf" --in "$tmp/simple.pdf" --out "$tmp/./dup.pdf"
+[ "$rc" = 1 ] && grep -q 'the same output' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "one --out twice: exit $rc"; }
+mkdir -p "$tmp/adir"
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/first.pdf" --in "$tmp/simple.pdf" --out "$tmp/adir"
+[ "$rc" = 1 ] || { cat "$tmp/pkisign.out"; fail "--out a directory: exit $rc"; }
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/no/such/dir.pdf"
+[ "$rc" = 1 ] || { cat "$tmp/pkisign.out"; fail "--out in a missing directory: exit $rc"; }
+[ ! -e "$tmp/dup.pdf" ] && [ ! -e "$tmp/first.pdf" ] && [ -z "$(ls "$tmp" | grep -E '\.pdf\.[A-Za-z0-9]{6}$')" ] ||
+	fail "a refused output left a file"
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] || fail "an unusable output still spent an authorization"
+note "refusals: wrong TOTP, revoked credential, another's credential (exit 3); junk, duplicate or unwritable outputs (1); usage (2); nothing written"
 
 # === pkisign serve: the same as an HTTP service ========================================
 sport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
