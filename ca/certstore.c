@@ -18,6 +18,7 @@
 
 #include "ca/extern.h"
 #include "lib/audit.h"
+#include "lib/cadb.h"
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/ldappub.h"
@@ -109,26 +110,6 @@ out:
 	return rc;
 }
 
-/* RFC 2253 form of a name, malloc'd. */
-static char *
-certstore_name(const X509_NAME *name)
-{
-	BIO *b;
-	char *s = NULL, *data;
-	long n;
-
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return NULL;
-	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_get_mem_data(b, &data)) >= 0 &&
-	    (s = malloc((size_t)n + 1)) != NULL) {
-		memcpy(s, data, (size_t)n);
-		s[n] = '\0';
-	}
-	BIO_free(b);
-	return s;
-}
-
 /* ASN1_TIME as an ISO 8601 UTC string PostgreSQL accepts. */
 static int
 certstore_time(const ASN1_TIME *t, char *out, size_t outlen)
@@ -179,8 +160,8 @@ certstore_facts(X509 *cert, struct cert_facts *f)
 	memset(f, 0, sizeof(*f));
 	if ((len = i2d_X509(cert, &der)) <= 0 ||
 	    (f->der_hex = db_bytea_param(der, (size_t)len)) == NULL ||
-	    (f->subject = certstore_name(X509_get_subject_name(cert))) == NULL ||
-	    (f->issuer = certstore_name(X509_get_issuer_name(cert))) == NULL ||
+	    (f->subject = cadb_name_text(X509_get_subject_name(cert), 0)) == NULL ||
+	    (f->issuer = cadb_name_text(X509_get_issuer_name(cert), 0)) == NULL ||
 	    (f->serial = certstore_serial_hex(cert)) == NULL ||
 	    certstore_time(X509_get0_notBefore(cert), f->not_before,
 	    sizeof(f->not_before)) == -1 ||

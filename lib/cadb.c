@@ -56,3 +56,25 @@ cadb_clear(struct cadb_ca *ca)
 	X509_free(ca->cert);
 	memset(ca, 0, sizeof(*ca));
 }
+
+char *
+cadb_name_text(const X509_NAME *name, int utf8)
+{
+	unsigned long flags = XN_FLAG_RFC2253;
+	BIO *b;
+	char *s = NULL, *data;
+	long n;
+
+	if (utf8)
+		flags &= ~(unsigned long)ASN1_STRFLGS_ESC_MSB;
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(b, name, 0, flags) >= 0 &&
+	    (n = BIO_get_mem_data(b, &data)) >= 0 &&
+	    (s = malloc((size_t)n + 1)) != NULL) {
+		memcpy(s, data, (size_t)n);
+		s[n] = '\0';
+	}
+	BIO_free(b);
+	return s;
+}

@@ -27,4 +27,11 @@ struct cadb_ca {
 int	cadb_load(struct db *, const char *name, struct cadb_ca *ca);
 void	cadb_clear(struct cadb_ca *);
 
+/*
+ * The RFC 4514 (XN_FLAG_RFC2253) text of a name, malloc'd, or NULL. utf8 0:
+ * non-ASCII escaped as \XX, the form stored in certificate.subject; 1: as
+ * UTF-8, for JSON (CSC's subjectDN/issuerDN).
+ */
+char	*cadb_name_text(const X509_NAME *, int utf8);
+
 #endif

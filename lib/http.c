@@ -211,6 +211,19 @@ http_token_ok(const char *s)
 	return 1;
 }
 
+const char *
+http_bearer(const struct http_request *req)
+{
+	const char *h = http_header(req, "Authorization");
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return h;
+}
+
 int
 http_etag_matches(const char *inm, const char *etag)
 {

@@ -29,28 +29,11 @@ static const struct db_stmt stmt_session_account = {
 	1
 };
 
-const char *
-ra_title(int status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 503: return "Service Unavailable";
-	}
-	return "Error";
-}
-
 int
 ra_problem(struct http_response *resp, int status, const char *detail)
 {
-	return http_problem(resp, status, NULL, ra_title(status), detail);
+	/* The title is the status's reason phrase (RFC 9457 §4.2.1). */
+	return http_problem(resp, status, NULL, NULL, detail);
 }
 
 int
@@ -168,15 +151,12 @@ char *
 ra_bearer(const struct http_request *req, const char **detail)
 {
 	struct ra_token_req r;
-	const char *h = http_header(req, "Authorization");
+	const char *h = http_bearer(req);
 	char *digest;
 
 	*detail = "a Bearer token is required (RFC 6750 §2.1)";
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+	if (h == NULL)
 		return NULL;
-	h += 7;
-	while (*h == ' ')
-		h++;
 	*detail = "unknown, expired or revoked token";
 	if (ra_token_decode(h, r.token) == -1)
 		return NULL;

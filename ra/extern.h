@@ -242,7 +242,6 @@ int	ra_handle(void *arg, const struct http_request *,
 size_t	ra_max_body(const struct ra_policy *);
 
 /* common.c: helpers every handler shares. */
-const char	*ra_title(int status);
 /* RFC 9457 problem JSON, type about:blank. 0 or -1. */
 int		 ra_problem(struct http_response *, int status,
 		    const char *detail);

@@ -26,6 +26,7 @@
 #include "hsm/signer_proto.h"
 #include "hsm/signd/extern.h"
 #include "lib/audit.h"
+#include "lib/cadb.h"
 #include "lib/db.h"
 #include "lib/http.h"
 #include "lib/log.h"
@@ -139,7 +140,7 @@ static int
 csc_service(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp, unsigned long long *service)
 {
-	const char *h = http_header(req, "Authorization");
+	const char *h = http_header(req, "Authorization"), *tok = http_bearer(req);
 	unsigned char raw[SIGND_TOKEN_BYTES];
 	char *digest = NULL;
 	const char *v[1];
@@ -147,8 +148,7 @@ csc_service(struct csc_ctx *c, const struct http_request *req,
 	int rc = -1;
 
 	*service = 0;
-	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 ||
-	    csc_b64url32_decode(h + 7, raw) == -1) {
+	if (tok == NULL || csc_b64url32_decode(tok, raw) == -1) {
 		rc = csc_error(resp, 401, "invalid_token", h == NULL ?
 		    "an access token is required (Authorization: Bearer, RFC "
 		    "6750 §2.1)" : "malformed access token") == 0 ? 0 : -1;
@@ -437,10 +437,9 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 			goto out;
 		p = der;
 		if ((x = d2i_X509(NULL, &p, (long)derlen)) == NULL ||
-		    (subj = X509_NAME_oneline(X509_get_subject_name(x), NULL,
-		    0)) == NULL ||
-		    (iss = X509_NAME_oneline(X509_get_issuer_name(x), NULL,
-		    0)) == NULL ||
+		    (subj = cadb_name_text(X509_get_subject_name(x), 1)) ==
+		    NULL ||
+		    (iss = cadb_name_text(X509_get_issuer_name(x), 1)) == NULL ||
 		    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) ==
 		    NULL || (serial = BN_bn2hex(bn)) == NULL)
 			goto out;
@@ -477,8 +476,8 @@ out:
 	X509_free(x);
 	BN_free(bn);
 	OPENSSL_free(serial);
-	OPENSSL_free(subj);
-	OPENSSL_free(iss);
+	free(subj);
+	free(iss);
 	free(der);
 	PQclear(res);
 	return rc;

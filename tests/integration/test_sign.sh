@@ -170,6 +170,10 @@ note "service $sid, subscribers $aA ($credEC ec-p256, $credRSA rsa2048) and $aB 
 
 sreq credentials/list "{\"userID\":\"$aA\"}" "$at"
 expect 200 - "credentials/list"
+# RFC 6750 §2.1 / RFC 9110 §11.1: the scheme in any case, one or more spaces.
+code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	-H "Authorization: bearer  $at" --data-binary "{\"userID\":\"$aA\"}" "$surl/credentials/list")
+expect 200 - "credentials/list with 'bearer  <token>'"
 [ "$(jq -c '.credentialIDs' "$tmp/out")" = "[\"$credEC\",\"$credRSA\"]" ] || fail "credentials/list: $(cat "$tmp/out")"
 sreq credentials/list "{\"userID\":\"$aB\"}" "$at"
 [ "$(jq -c '.credentialIDs' "$tmp/out")" = "[\"$credB\"]" ] || fail "credentials/list B: $(cat "$tmp/out")"
@@ -182,6 +186,12 @@ jq -r '.cert.certificates[0]' "$tmp/out" | base64 -d | openssl x509 -inform DER 
   "valid/enabled/$EC/explicit/2" ] || fail "credentials/info: $(cat "$tmp/out")"
 [ "$(jq -r '.cert.serialNumber' "$tmp/out")" = "$(openssl x509 -in "$tmp/ec.pem" -noout -serial | cut -d= -f2)" ] ||
 	fail "credentials/info: serialNumber"
+# subjectDN / issuerDN: RFC 4514 strings, non-ASCII as UTF-8 (as CSC v2 asks).
+for f in subject issuer; do
+	want=$(openssl x509 -in "$tmp/ec.pem" -noout -$f -nameopt RFC2253,-esc_msb | sed "s/^$f=//")
+	[ "$(jq -r ".cert.${f}DN" "$tmp/out")" = "$want" ] ||
+		fail "credentials/info ${f}DN: $(jq -r ".cert.${f}DN" "$tmp/out"), want $want"
+done
 sreq credentials/info "{\"credentialID\":\"$credRSA\"}" "$at"
 [ "$(jq -r '(.key.algo | join(",")) + "/" + (.key.len | tostring)' "$tmp/out")" = "$RSA,$PSS/2048" ] ||
 	fail "credentials/info RSA key: $(cat "$tmp/out")"
