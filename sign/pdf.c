@@ -895,12 +895,12 @@ array_with(qpdf_data q, qpdf_oh a, qpdf_oh v)
 
 /*
  * Appends ref to the array under key of dictionary d. The array object is
- * rewritten when it is indirect (*dp stays d); otherwise *dp is a copy of d
- * holding the longer array, for the caller to write.
+ * rewritten when it is indirect (*dp stays d) unless own_copy; otherwise *dp
+ * is a copy of d holding the longer array, direct, for the caller to write.
  */
 static int
 upd_append_to(struct pdf_update *u, qpdf_data q, qpdf_oh d, const char *key,
-    qpdf_oh ref, qpdf_oh *dp, char *err, size_t errlen)
+    qpdf_oh ref, int own_copy, qpdf_oh *dp, char *err, size_t errlen)
 {
 	qpdf_oh a = qpdf_oh_get_key(q, d, key);
 	char what[64];
@@ -911,12 +911,36 @@ upd_append_to(struct pdf_update *u, qpdf_data q, qpdf_oh d, const char *key,
 		snprintf(err, errlen, "%s is not an array: refused", key);
 		return -1;
 	}
-	if (qpdf_oh_is_indirect(q, a) && qpdf_oh_is_array(q, a))
+	if (!own_copy && qpdf_oh_is_indirect(q, a) && qpdf_oh_is_array(q, a))
 		return upd_rewrite(u, q, qpdf_oh_get_object_id(q, a),
 		    qpdf_oh_get_generation(q, a), array_with(q, a, ref), what,
 		    err, errlen);
 	*dp = dict_with(q, d, key, array_with(q, a, ref));
 	return pdf_qpdf_failed(q, what, err, errlen) ? -1 : 0;
+}
+
+/* Whether page's /Annots is an indirect array another page uses too. */
+static int
+pdf_annots_shared(qpdf_data q, qpdf_oh page)
+{
+	qpdf_oh a = qpdf_oh_get_key(q, page, "/Annots"), other, b;
+	int n, i, id, pid;
+
+	if (!qpdf_oh_is_indirect(q, a))
+		return 0;
+	id = qpdf_oh_get_object_id(q, a);
+	pid = qpdf_oh_get_object_id(q, page);
+	n = qpdf_get_num_pages(q);
+	for (i = 0; i < n; i++) {
+		other = qpdf_get_page_n(q, (size_t)i);
+		if (qpdf_oh_get_object_id(q, other) == pid)
+			continue;
+		b = qpdf_oh_get_key(q, other, "/Annots");
+		if (qpdf_oh_is_indirect(q, b) && qpdf_oh_get_object_id(q, b) ==
+		    id)
+			return 1;
+	}
+	return 0;
 }
 
 /* --- the signature ------------------------------------------------------ */
@@ -1179,10 +1203,14 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 			goto out;
 	}
 
-	/* The page's /Annots gets the widget. */
+	/*
+	 * The page's /Annots gets the widget; an /Annots array that other
+	 * pages share is left alone (the widget would show on all of them):
+	 * this page gets its own copy.
+	 */
 	fields_ref = qpdf_get_object_by_id(q, (int)field_num, 0);
-	if (upd_append_to(&u, q, page, "/Annots", fields_ref, &newpage, err,
-	    errlen) == -1)
+	if (upd_append_to(&u, q, page, "/Annots", fields_ref,
+	    pdf_annots_shared(q, page), &newpage, err, errlen) == -1)
 		goto out;
 	if (newpage != page && upd_rewrite(&u, q,
 	    qpdf_oh_get_object_id(q, page), qpdf_oh_get_generation(q, page),
@@ -1197,7 +1225,7 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 		goto out;
 	}
 	afc = qpdf_oh_is_null(q, af) ? qpdf_oh_new_dictionary(q) : af;
-	if (upd_append_to(&u, q, afc, "/Fields", fields_ref, &newaf, err,
+	if (upd_append_to(&u, q, afc, "/Fields", fields_ref, 0, &newaf, err,
 	    errlen) == -1)
 		goto out;
 	flags = qpdf_oh_get_key(q, afc, "/SigFlags");

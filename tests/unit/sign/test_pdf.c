@@ -115,7 +115,8 @@ path_of(char *p, size_t len, const char *name)
  * A classic PDF with npages pages, an /Info and an /ID. form 1: an indirect
  * AcroForm holding a text field "Text1" whose widget sits in page 1's direct
  * /Annots; 2: certified with DocMDP /P 1; 3: a direct AcroForm whose /Fields
- * and page 1's /Annots are indirect (empty) arrays.
+ * and page 1's /Annots are indirect (empty) arrays; 4: as 3, but every page
+ * shares that one /Annots array.
  */
 static void
 make_pdf(const char *name, int npages, int form)
@@ -131,7 +132,7 @@ make_pdf(const char *name, int npages, int form)
 	 * then the pages. */
 	snprintf(obj[n++], 512, "<< /Type /Catalog /Pages 2 0 R%s >>",
 	    form == 1 ? " /AcroForm 6 0 R" : form == 2 ?
-	    " /Perms << /DocMDP 6 0 R >>" : form == 3 ?
+	    " /Perms << /DocMDP 6 0 R >>" : form >= 3 ?
 	    " /AcroForm << /Fields 6 0 R >>" : "");
 	for (pg = 0; pg < npages; pg++) {
 		char r[16];
@@ -153,7 +154,7 @@ make_pdf(const char *name, int npages, int form)
 		    "/TransformParams /P 1 /V /1.2 >> >>] /ByteRange [0 0 0 0] "
 		    "/Contents <00> >>");
 		snprintf(obj[n++], 512, "null");
-	} else if (form == 3) {
+	} else if (form >= 3) {
 		snprintf(obj[n++], 512, "[]");
 		snprintf(obj[n++], 512, "[]");
 	} else {
@@ -167,8 +168,8 @@ make_pdf(const char *name, int npages, int form)
 		snprintf(obj[n++], 512, "<< /Type /Page /Parent 2 0 R /MediaBox "
 		    "[0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
 		    "/Contents 4 0 R%s >>", pg == 0 && form == 1 ?
-		    " /Annots [7 0 R]" : pg == 0 && form == 3 ? " /Annots 7 0 R" :
-		    "");
+		    " /Annots [7 0 R]" : (pg == 0 && form == 3) || form == 4 ?
+		    " /Annots 7 0 R" : "");
 	path_of(path, sizeof(path), name);
 	f = fopen(path, "wb");
 	assert_non_null(f);
@@ -651,6 +652,20 @@ test_indirect_arrays_and_docmdp(void **state)
 	assert_non_null(strstr(text, "/AcroForm << /Fields 6 0 R /SigFlags 3 "
 	    ">>"));
 	show_object("i1.pdf", "8", text, sizeof(text));
+	assert_non_null(strstr(text, "/Annots 7 0 R"));
+
+	/* One /Annots array shared by both pages: left alone, page 1 gets
+	 * its own copy with the widget (else it would show on page 2 too). */
+	make_pdf("s0.pdf", 2, 4);
+	check_qpdf("s0.pdf");
+	assert_int_equal(sign_file("s0.pdf", "s1.pdf", &o), 0);
+	check_qpdf("s1.pdf");
+	check_pdfsig("s1.pdf", 1, 1);
+	show_object("s1.pdf", "7", text, sizeof(text));
+	assert_string_equal(text, "[ ]\n");
+	show_object("s1.pdf", "8", text, sizeof(text));
+	assert_non_null(strstr(text, "/Annots [ 11 0 R ]"));
+	show_object("s1.pdf", "9", text, sizeof(text));
 	assert_non_null(strstr(text, "/Annots 7 0 R"));
 
 	/* Certified with no change allowed: a signature is refused, a DSS
