@@ -157,6 +157,18 @@ static const struct db_stmt stmt_rekey_insert = {
 	"RETURNING id",
 	4
 };
+/*
+ * An employee's corporate certificate stays the company's: the rekey
+ * application gets the previous one's company link (its sysadmin may ask
+ * to revoke the new certificate as it could the old one).
+ */
+static const struct db_stmt stmt_rekey_company = {
+	"ra_cert_rekey_company_link",
+	"INSERT INTO ra_company_application (application_id, company_id) "
+	"SELECT $1, company_id FROM ra_company_application "
+	"WHERE application_id = $2",
+	2
+};
 /* The verified identity goes with the rekey: a copy of the KYC row. */
 static const struct db_stmt stmt_rekey_kyc = {
 	"ra_cert_rekey_kyc_copy",
@@ -963,6 +975,9 @@ ra_rekey_txn(struct db *db, void *arg)
 		    v[1]);
 		goto out;
 	}
+	PQclear(res2);
+	if ((res2 = db_exec(db, &stmt_rekey_company, v, NULL, NULL)) == NULL)
+		goto out;
 	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s}", "account_id",
 	    t->who->account_id, "previous_certificate_id", t->id,
 	    "previous_serial", t->serial, "kyc_from_application",

@@ -320,15 +320,38 @@ approve_by_sql "$(jq -r .application_id "$tmp/out")"
 account admin@lain.co.id
 sys2=$aid; sys2tok=$tok
 
-# --- the revocation request -------------------------------------------------------------
-otp_for() { # otp_for TOKEN EMAIL: an email OTP of purpose revoke; sets oid, ocode
+otp_for() { # otp_for TOKEN EMAIL [PURPOSE]: an email OTP (default revoke); sets oid, ocode
 	tok=$1
-	req POST /v1/otp '{"channel":"email","purpose":"revoke"}'
-	expect 201 "otp revoke"
+	req POST /v1/otp "{\"channel\":\"email\",\"purpose\":\"${3:-revoke}\"}"
+	expect 201 "otp ${3:-revoke}"
 	oid=$(jq -r .otp_id "$tmp/out")
 	ocode=$(mail_code "$2")
 	secrets+=("$ocode")
 }
+
+# --- an employee's rekey stays the company's ---------------------------------------------
+# A second rad with a wide rekey window (the documented override, as test_ra_cert.sh).
+port2=$(free_port)
+PKI_RA_PORT=$port2 PKI_REKEY_WINDOW_DAYS=400 "$BUILD/rad" --config "$PKI_CONFIG" >"$tmp/rad2.log" 2>&1 &
+rad2=$!
+at_exit 'kill -TERM "$rad2" 2>/dev/null; wait "$rad2" 2>/dev/null'
+for _ in $(seq 100); do
+	curl -sf "http://127.0.0.1:$port2/health" >/dev/null 2>&1 && break
+	kill -0 "$rad2" 2>/dev/null || fail "the second rad died: $(cat "$tmp/rad2.log")"
+	sleep 0.1
+done
+otp_for "$etok" emp-corp@example.com rekey
+url_main=$url
+url=http://127.0.0.1:$port2
+req POST "/v1/certificates/$cert/rekey" "{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}}"
+expect 201 "the employee rekeys"
+url=$url_main
+rkapp=$(jq -r .id "$tmp/out")
+[ "$(q "SELECT company_id FROM ra_company_application WHERE application_id = $rkapp")" = "$cid" ] ||
+	fail "the rekey application is not linked to the company"
+note "an employee's rekey application stays linked to the company: ok"
+
+# --- the revocation request -------------------------------------------------------------
 rr() { echo "{\"certificate_id\":$1,\"reason\":\"$2\",\"comment\":\"left the company\",\"factor\":{\"type\":\"otp\",\"otp_id\":$3,\"code\":\"$4\"}}"; }
 otp_for "$sys2tok" admin@lain.co.id
 refuse 404 "another company's sysadmin, on their own company" POST "/v1/corporate/$cid2/revocation-requests" "$(rr "$cert" affiliationChanged "$oid" "$ocode")"
