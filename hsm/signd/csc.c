@@ -180,9 +180,16 @@ csc_info(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	json_t *o;
-	char oauth[512];
+	char oauth[512], detail[128];
 	int rc;
 
+	/* A body is optional; one that is there is checked like any other. */
+	if (req->body_len > 0 && !csc_is(req, "application/json"))
+		return csc_error(resp, 400, "invalid_request", "the body must be "
+		    "application/json");
+	if (csc_parse_server_info(req->body, req->body_len, detail,
+	    sizeof(detail)) == -1)
+		return csc_error(resp, 400, "invalid_request", detail);
 	snprintf(oauth, sizeof(oauth), "%s/oauth2", c->sd->base_url);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:[s,s,s,s,"
 	    "s,s]}", "specs", "2.0.0.0", "name", "PKI remote signing (signd)",

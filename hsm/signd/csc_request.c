@@ -412,7 +412,33 @@ out:
 	return rc;
 }
 
-/* --- credentials/list, credentials/info ----------------------------------------- */
+/* --- info, credentials/list, credentials/info ----------------------------------- */
+
+int
+csc_parse_server_info(const void *body, size_t len, char *detail,
+    size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *lang = NULL;
+	int rc = -1;
+
+	if (len == 0)
+		return 0;
+	if ((root = csc_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s?o}", "lang", &lang) == -1) {
+		snprintf(detail, detaillen, "unknown member (lang)");
+		goto out;
+	}
+	if (lang != NULL && !json_is_string(lang)) {
+		snprintf(detail, detaillen, "Invalid parameter lang");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
 
 int
 csc_parse_list(const void *body, size_t len, struct csc_list_req *r,

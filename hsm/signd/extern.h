@@ -197,6 +197,9 @@ int	csc_parse_token(const void *body, size_t len, const char *basic,
 	    size_t detaillen);
 int	csc_parse_list(const void *body, size_t len, struct csc_list_req *,
 	    char *detail, size_t detaillen);
+/* The info method's optional body: {"lang": "<string>"} or nothing. */
+int	csc_parse_server_info(const void *body, size_t len, char *detail,
+	    size_t detaillen);
 int	csc_parse_info(const void *body, size_t len, struct csc_info_req *,
 	    char *detail, size_t detaillen);
 int	csc_parse_authorize(const void *body, size_t len,

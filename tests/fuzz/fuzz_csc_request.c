@@ -39,7 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct csc_info_req i;
 	struct csc_authorize_req a;
 	struct csc_signhash_req s;
-	char detail[256], basic[256];
+	char detail[256] = "", basic[256];
 	const uint8_t *body;
 	size_t len, k;
 	int unsupported;
@@ -48,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	body = data + 1;
 	len = size - 1;
-	switch (data[0] % 6) {
+	switch (data[0] % 7) {
 	case 0:
 		if (csc_parse_token(body, len, NULL, &t, &unsupported, detail,
 		    sizeof(detail)) == 0 && (t.client_id[0] == '\0' ||
@@ -84,6 +84,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (a.sam.otp_id != 0))
 				abort();
 		}
+		break;
+	case 6:
+		(void)csc_parse_server_info(body, len, detail, sizeof(detail));
 		break;
 	case 5:
 		if (csc_parse_signhash(body, len, &s, detail,

@@ -202,16 +202,7 @@ resp_status "$tmp/empty.out" | grep -q 'malformedrequest' || fail "empty: want m
 # Nonces (RFC 8954 §2.1): 32 octets echoed; 0 or 33 octets malformedRequest.
 cat >"$tmp/nonce.py" <<'PY'
 import sys
-def tlv(tag, body):
-    n = len(body)
-    enc = bytes([n]) if n < 128 else (lambda b: bytes([0x80 | len(b)]) + b)(n.to_bytes((n.bit_length() + 7) // 8, "big"))
-    return bytes([tag]) + enc + body
-def content(der):  # the value of the first TLV
-    n, i = der[1], 2
-    if n & 0x80:
-        k = n & 0x7F
-        n, i = int.from_bytes(der[2:2 + k], "big"), 2 + k
-    return der[i:i + n]
+from der import tlv, content
 req = open(sys.argv[1], "rb").read()
 tbs = content(content(req))            # TBSRequest's fields: the requestList only
 nonce = tlv(0x04, tlv(0x04, bytes(range(int(sys.argv[2])))))
@@ -219,7 +210,7 @@ ext = tlv(0x30, tlv(0x06, bytes.fromhex("2b0601050507300102")) + nonce)
 sys.stdout.buffer.write(tlv(0x30, tlv(0x30, tbs + tlv(0xA2, tlv(0x30, ext)))))
 PY
 ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -no_nonce -reqout "$tmp/plain.req" >/dev/null
-python3 "$tmp/nonce.py" "$tmp/plain.req" 32 >"$tmp/n32.req"
+PYTHONPATH=$(dirname "$0") python3 "$tmp/nonce.py" "$tmp/plain.req" 32 >"$tmp/n32.req"
 openssl ocsp -reqin "$tmp/n32.req" -req_text | grep -q 'OCSP Nonce' || fail "test setup: no nonce in n32.req"
 post "$tmp/n32.req" "$tmp/n32.out" >/dev/null
 openssl ocsp -respin "$tmp/n32.out" -resp_text -noverify >"$tmp/n32.txt" 2>&1 || true
@@ -227,7 +218,7 @@ grep -A1 'OCSP Nonce' "$tmp/n32.txt" >"$tmp/n32.nonce" || true
 grep -q '0420000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F' "$tmp/n32.nonce" ||
 	{ cat "$tmp/n32.txt"; fail "a 32-octet nonce is not echoed"; }
 for n in 0 33; do
-	python3 "$tmp/nonce.py" "$tmp/plain.req" "$n" >"$tmp/n$n.req"
+	PYTHONPATH=$(dirname "$0") python3 "$tmp/nonce.py" "$tmp/plain.req" "$n" >"$tmp/n$n.req"
 	post "$tmp/n$n.req" "$tmp/n$n.out" >/dev/null
 	resp_status "$tmp/n$n.out" | grep -q 'malformedrequest' || fail "a $n-octet nonce: want malformedRequest"
 done

@@ -153,6 +153,12 @@ expect 400 invalid_request "no secret"
 curl -sS -o "$tmp/out" -w '%{http_code}' "$surl/info" >"$tmp/code"
 [ "$(cat "$tmp/code")" = 200 ] && jq -e '.methods | index("signatures/signHash")' "$tmp/out" >/dev/null ||
 	fail "info: $(cat "$tmp/out")"
+sreq info '{"lang":"en-US"}'
+expect 200 - "info with a lang"
+sreq info '{"bogus":1,"bogus":2'
+expect 400 invalid_request "info with a malformed body"
+sreq info '{"lang":"en-US","x":1}'
+expect 400 invalid_request "info with an unknown member"
 
 # === subscribers and their credentials ==========================================
 account "sig-a-$$@example.com" +6281277770001 402917

@@ -162,16 +162,7 @@ done
 # --- nonces recorded whole, with their sign; one over 64 octets refused ------------
 cat >"$tmp/nonce.py" <<'PY'
 import sys
-def tlv(tag, body):
-    n = len(body)
-    enc = bytes([n]) if n < 128 else (lambda b: bytes([0x80 | len(b)]) + b)(n.to_bytes((n.bit_length() + 7) // 8, "big"))
-    return bytes([tag]) + enc + body
-def content(der):
-    n, i = der[1], 2
-    if n & 0x80:
-        k = n & 0x7F
-        n, i = int.from_bytes(der[2:2 + k], "big"), 2 + k
-    return der[i:i + n]
+from der import tlv, content
 # A query without nonce or certReq, plus the INTEGER whose content octets are argv[2] (hex).
 q = open(sys.argv[1], "rb").read()
 sys.stdout.buffer.write(tlv(0x30, content(q) + tlv(0x02, bytes.fromhex(sys.argv[2]))))
@@ -180,7 +171,7 @@ openssl ts -query -data "$tmp/doc" -sha256 -no_nonce -out "$tmp/plain.tsq" 2>/de
 n64=$(for i in $(seq 1 64); do printf '%02x' "$i"; done)
 declare -A want_nonce=([ff]=-01 [eeddccbbaa998878]=-1122334455667788 [$n64]=$n64)
 for hex in "${!want_nonce[@]}"; do
-	python3 "$tmp/nonce.py" "$tmp/plain.tsq" "$hex" >"$tmp/n.tsq"
+	PYTHONPATH=$(dirname "$0") python3 "$tmp/nonce.py" "$tmp/plain.tsq" "$hex" >"$tmp/n.tsq"
 	[ "$(post "$tmp/n.tsq" "$tmp/n.tsr")" = 200 ] || fail "nonce $hex: HTTP status"
 	[ "$(status_of "$tmp/n.tsr")" = "Granted." ] || { reply_text "$tmp/n.tsr"; fail "nonce $hex: not granted"; }
 	openssl ts -verify -in "$tmp/n.tsr" -queryfile "$tmp/n.tsq" -CAfile "$pki/root.pem" \
@@ -193,7 +184,7 @@ for hex in "${!want_nonce[@]}"; do
 	done
 	[ "$got" = "${want_nonce[$hex]}" ] || fail "nonce $hex recorded as '$got', want '${want_nonce[$hex]}'"
 done
-python3 "$tmp/nonce.py" "$tmp/plain.tsq" "01$n64" >"$tmp/n65.tsq"
+PYTHONPATH=$(dirname "$0") python3 "$tmp/nonce.py" "$tmp/plain.tsq" "01$n64" >"$tmp/n65.tsq"
 reject nonce-65-octets "$tmp/n65.tsq" 'wrong format'
 note "nonces recorded with their sign and in full (64 octets); 65 octets: badDataFormat"
 
