@@ -288,7 +288,8 @@ signd_log_end(const char *who, pid_t pid, int st, const char *then)
  */
 static int
 signd_fill(const struct config *cfg, pid_t *pids, int *free_restart,
-    unsigned int nsams, int ctl, struct daemon_restarts *restarts)
+    unsigned int nsams, int ctl, struct daemon_restarts *restarts,
+    int *failed)
 {
 	char err[512];
 	unsigned int i;
@@ -305,6 +306,7 @@ signd_fill(const struct config *cfg, pid_t *pids, int *free_restart,
 		free_restart[i] = 0;
 		if ((fd = sam_spawn(cfg, &pids[i], err, sizeof(err))) == -1) {
 			log_err("sam %u: %s (trying again in a second)", i, err);
+			*failed = 1;
 			continue;
 		}
 		if (handoff_send(ctl, i, pids[i], fd) == -1)
@@ -315,30 +317,45 @@ signd_fill(const struct config *cfg, pid_t *pids, int *free_restart,
 	return 0;
 }
 
+static long long
+signd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * Waits for the worker and restarts each SAM that dies; returns signd's
  * exit status. pids[i] is SAM i; the worker holds every SAM's socket. While
- * a slot is empty (a start failed) it tries again every second.
+ * a slot is empty (a start failed) it tries again a second later: not
+ * sooner, whatever wakes it (the failed SAM's own SIGCHLD did, and five
+ * immediate retries spent the restart budget in 0.1 s).
  */
 static int
 signd_supervise(const struct config *cfg, pid_t *pids, unsigned int nsams,
     pid_t worker, int ctl, sigset_t *sigs)
 {
-	static const struct timespec retry = { 1, 0 };
+	struct timespec wait;
+	long long retry_at = 0, left;
 	struct daemon_restarts restarts;
 	int free_restart[SIGND_THREADS_MAX] = { 0 };
 	char who[32];
 	unsigned int i;
 	pid_t pid;
-	int sig, st, empty, rc = 0, stopping = 0;
+	int sig, st, empty, failed, rc = 0, stopping = 0;
 
 	memset(&restarts, 0, sizeof(restarts));
 	while (worker > 0) {
 		for (empty = 0, i = 0; i < nsams; i++)
 			empty |= pids[i] == -1;
-		if (empty && !stopping)
-			sig = sigtimedwait(sigs, NULL, &retry);
-		else if (sigwait(sigs, &sig) != 0)
+		if (empty && !stopping) {
+			left = retry_at - signd_now_ms();
+			wait.tv_sec = left > 0 ? left / 1000 : 0;
+			wait.tv_nsec = left > 0 ? (left % 1000) * 1000000 : 0;
+			sig = sigtimedwait(sigs, NULL, &wait);
+		} else if (sigwait(sigs, &sig) != 0)
 			break;
 		if (sig == SIGHUP || (sig == -1 && errno == EINTR))
 			continue;
@@ -376,12 +393,16 @@ signd_supervise(const struct config *cfg, pid_t *pids, unsigned int nsams,
 				signd_log_end(who, pid, st, "starting another");
 			}
 		}
-		if (worker > 0 && !stopping && signd_fill(cfg, pids,
-		    free_restart, nsams, ctl, &restarts) == -1) {
+		if (worker <= 0 || stopping || signd_now_ms() < retry_at)
+			continue;
+		failed = 0;
+		if (signd_fill(cfg, pids, free_restart, nsams, ctl, &restarts,
+		    &failed) == -1) {
 			stopping = 1;
 			rc = 1;
 			kill(worker, SIGTERM);
-		}
+		} else if (failed)
+			retry_at = signd_now_ms() + 1000;
 	}
 	if (worker > 0) {
 		kill(worker, SIGTERM);

@@ -290,6 +290,37 @@ surl=$surl1
 	{ cat "$tmp/signd2.log"; fail "signd #2 did not log two recycles"; }
 [ "$(grep -c 'recycled: starting another' "$tmp/signd2.log")" = 2 ] ||
 	{ cat "$tmp/signd2.log"; fail "signd #2's supervisor did not start two SAMs"; }
+# A SAM that cannot start (its database role refused for a moment): the
+# supervisor tries again every second; once the role is back, signing resumes.
+victim=$(pgrep -P "$signd2" -x signd-sam)
+q "ALTER ROLE pki_sam NOLOGIN" >/dev/null
+at_exit 'q "ALTER ROLE pki_sam LOGIN" >/dev/null 2>&1'
+kill -KILL "$victim"
+for _ in $(seq 50); do
+	grep -q 'sam 0: sam: database: .*(trying again in a second)' "$tmp/signd2.log" && break
+	sleep 0.1
+done
+grep -q 'sam 0: sam: database: .*(trying again in a second)' "$tmp/signd2.log" ||
+	{ cat "$tmp/signd2.log"; fail "signd #2: no failed SAM start while pki_sam cannot log in"; }
+# A second apart: ~3 attempts in 2.5 s, not a burst that spends the restart budget.
+sleep 2.5
+n=$(grep -c 'sam 0: sam: database: .*(trying again in a second)' "$tmp/signd2.log")
+[ "$n" -ge 2 ] && [ "$n" -le 4 ] || { cat "$tmp/signd2.log"; fail "signd #2: $n SAM start attempts in 2.5 s, want 2..4"; }
+q "ALTER ROLE pki_sam LOGIN" >/dev/null
+surl=http://127.0.0.1:$port2/csc/v2
+for _ in $(seq 50); do
+	hashes sha256 1
+	authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
+	[ "$code" = 200 ] && break
+	[ "$code" = 503 ] || fail "signd #2 while its SAM cannot start: HTTP $code: $(cat "$tmp/out")"
+	sleep 0.2
+done
+expect 200 - "signd #2: authorize once the SAM started again"
+signhash "$credEC" "$SAD" "$H" $SHA256 $EC
+expect 200 - "signd #2: signHash once the SAM started again"
+verify "$tmp/ec.pem" 0
+surl=$surl1
+kill -0 "$signd2" 2>/dev/null || fail "signd #2 stopped instead of retrying the SAM's start"
 children=$(pgrep -P "$signd2" | tr '\n' ' ')
 [ "$(wc -w <<<"$children")" = 2 ] || fail "signd #2: supervisor's children [$children], want the worker and one SAM"
 kill -TERM "$signd2"
@@ -297,7 +328,7 @@ wait "$signd2" || { cat "$tmp/signd2.log"; fail "signd #2 exited non-zero on SIG
 for p in $children; do
 	! kill -0 "$p" 2>/dev/null || fail "signd #2 left process $p behind"
 done
-note "sign.sam_recycle_after: a SAM replaced every 2 signHash, every request served; clean stop"
+note "sign.sam_recycle_after: a SAM replaced every 2 signHash, every request served; a SAM start refused by the database retried until it works; clean stop"
 
 # RSA PKCS#1 v1.5, SHA-256, with an OTP of purpose sign.
 sign_otp "$tokA"
