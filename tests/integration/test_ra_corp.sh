@@ -148,7 +148,8 @@ refuse 403 "company before an approved personal KYC" POST /v1/corporate "$(compa
 jq -r .detail "$tmp/out" | grep -q 'personal application' || fail "403 detail: $(jq -r .detail "$tmp/out")"
 kyc 'Rudi Hartono' 1980-03-04 0001
 expect 201 "representative's personal KYC"
-approve_by_sql "$(jq -r .id "$tmp/out")"
+rpapp=$(jq -r .id "$tmp/out")
+approve_by_sql "$rpapp"
 tok=
 refuse 401 "company without a session" POST /v1/corporate "$(company admin@contoh.co.id)"
 tok=$rtok
@@ -349,7 +350,27 @@ url=$url_main
 rkapp=$(jq -r .id "$tmp/out")
 [ "$(q "SELECT company_id FROM ra_company_application WHERE application_id = $rkapp")" = "$cid" ] ||
 	fail "the rekey application is not linked to the company"
-note "an employee's rekey application stays linked to the company: ok"
+# The representative's approved company application is no open application:
+# their own certificate can be rekeyed.
+subject=$(q "SELECT (jsonb_build_object('C', 'ID', 'CN', k.full_name, 'serialNumber', 'NIK:' || k.nik))::text
+	FROM ra_kyc k WHERE k.application_id = $rpapp")
+rorder=$(pkictl order add --kind personal --profile personal --key-type ec-p256 --subject "$subject") ||
+	fail "pkictl order add (representative)"
+for _ in $(seq 300); do
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $rorder")" = done ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT status FROM issuance_order WHERE id = $rorder")" = done ] || fail "cad did not issue order $rorder"
+rcert=$(q "SELECT certificate_id FROM issuance_order WHERE id = $rorder")
+q "UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $rpapp;
+   UPDATE ra_application SET status = 'issued', order_id = $rorder WHERE id = $rpapp" >/dev/null
+[ "$(q "SELECT status FROM ra_application WHERE id = $capp")" = approved ] || fail "test setup: company not approved"
+otp_for "$rtok" rep-corp@example.com rekey
+url=http://127.0.0.1:$port2
+req POST "/v1/certificates/$rcert/rekey" "{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}}"
+expect 201 "the representative rekeys (the company application is no open application)"
+url=$url_main
+note "an employee's rekey application stays linked to the company; the representative can rekey: ok"
 
 # --- the revocation request -------------------------------------------------------------
 rr() { echo "{\"certificate_id\":$1,\"reason\":\"$2\",\"comment\":\"left the company\",\"factor\":{\"type\":\"otp\",\"otp_id\":$3,\"code\":\"$4\"}}"; }
