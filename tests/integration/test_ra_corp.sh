@@ -293,15 +293,19 @@ note "enrolment (wrong account 403, reuse 404), employee's corporate KYC with O:
 # Ordered with pkictl, issued by the stack's cad and linked by SQL, to keep
 # this test on the revocation request; test_lifecycle.sh gets the employee's
 # certificate through the agreement.
-subject=$(q "SELECT subject::text FROM ra_application WHERE id = $eapp")
-order=$(pkictl order add --kind corporate --profile corporate --key-type ec-p256 --subject "$subject") ||
-	fail "pkictl order add"
-for _ in $(seq 300); do
-	[ "$(q "SELECT status FROM issuance_order WHERE id = $order")" = done ] && break
-	sleep 0.1
-done
-[ "$(q "SELECT status FROM issuance_order WHERE id = $order")" = done ] || fail "cad did not issue order $order"
-cert=$(q "SELECT certificate_id FROM issuance_order WHERE id = $order")
+# order_issued KIND SUBJECT-JSON: an EC order (profile = kind) the stack's
+# cad issues; sets order and cert.
+order_issued() {
+	order=$(pkictl order add --kind "$1" --profile "$1" --key-type ec-p256 --subject "$2") ||
+		fail "pkictl order add ($1)"
+	for _ in $(seq 300); do
+		[ "$(q "SELECT status FROM issuance_order WHERE id = $order")" = done ] && break
+		sleep 0.1
+	done
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $order")" = done ] || fail "cad did not issue order $order"
+	cert=$(q "SELECT certificate_id FROM issuance_order WHERE id = $order")
+}
+order_issued corporate "$(q "SELECT subject::text FROM ra_application WHERE id = $eapp")"
 q "UPDATE ra_application SET status = 'approved', decided_at = now() WHERE id = $eapp;
    UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $eapp;
    UPDATE ra_application SET status = 'issued', order_id = $order WHERE id = $eapp" >/dev/null
@@ -352,16 +356,10 @@ rkapp=$(jq -r .id "$tmp/out")
 	fail "the rekey application is not linked to the company"
 # The representative's approved company application is no open application:
 # their own certificate can be rekeyed.
-subject=$(q "SELECT (jsonb_build_object('C', 'ID', 'CN', k.full_name, 'serialNumber', 'NIK:' || k.nik))::text
-	FROM ra_kyc k WHERE k.application_id = $rpapp")
-rorder=$(pkictl order add --kind personal --profile personal --key-type ec-p256 --subject "$subject") ||
-	fail "pkictl order add (representative)"
-for _ in $(seq 300); do
-	[ "$(q "SELECT status FROM issuance_order WHERE id = $rorder")" = done ] && break
-	sleep 0.1
-done
-[ "$(q "SELECT status FROM issuance_order WHERE id = $rorder")" = done ] || fail "cad did not issue order $rorder"
-rcert=$(q "SELECT certificate_id FROM issuance_order WHERE id = $rorder")
+ecert=$cert
+order_issued personal "$(q "SELECT (jsonb_build_object('C', 'ID', 'CN', k.full_name, 'serialNumber', 'NIK:' || k.nik))::text
+	FROM ra_kyc k WHERE k.application_id = $rpapp")"
+rorder=$order rcert=$cert cert=$ecert
 q "UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $rpapp;
    UPDATE ra_application SET status = 'issued', order_id = $rorder WHERE id = $rpapp" >/dev/null
 [ "$(q "SELECT status FROM ra_application WHERE id = $capp")" = approved ] || fail "test setup: company not approved"
