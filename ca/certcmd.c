@@ -4,15 +4,20 @@
  * its audit event. Issuance forks a signer that may sign TBSCertificates with
  * the issuer's key only.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -160,6 +165,34 @@ cert_issue_record(struct db *db, void *arg)
 	    t->cert, &id);
 }
 
+/* A subscriber key we sign: RSA of 2048 bits or more, EC P-256 or P-384. */
+static int
+cert_key_ok(EVP_PKEY *k, char *err, size_t errlen)
+{
+	char group[64];
+	size_t glen;
+
+	if (k == NULL) {
+		snprintf(err, errlen, "no public key");
+		return -1;
+	}
+	if (EVP_PKEY_is_a(k, "RSA")) {
+		if (EVP_PKEY_get_bits(k) >= 2048)
+			return 0;
+		snprintf(err, errlen, "RSA of %d bits; at least 2048",
+		    EVP_PKEY_get_bits(k));
+		return -1;
+	}
+	if (EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_utf8_string_param(k,
+	    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) == 1 &&
+	    (strcmp(group, "prime256v1") == 0 || strcmp(group, "secp384r1") == 0))
+		return 0;
+	snprintf(err, errlen, "%s: only RSA >= 2048 bits, EC P-256 or P-384",
+	    EVP_PKEY_get0_type_name(k) != NULL ? EVP_PKEY_get0_type_name(k) :
+	    "unknown key type");
+	return -1;
+}
+
 static int
 cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
     const char *profile_name, const char *csr_path, const char *out_path)
@@ -179,6 +212,16 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	memset(&is, 0, sizeof(is));
 	if ((req = cert_read_csr(csr_path)) == NULL)
 		goto out;
+	if (cert_key_ok(X509_REQ_get0_pubkey(req), err, sizeof(err)) == -1) {
+		log_err("the CSR's key: %s", err);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	/* The output first: a certificate that cannot be handed out is not issued. */
+	if (out_path != NULL && (out = BIO_new_file(out_path, "w")) == NULL) {
+		log_err("--out %s: %s", out_path, strerror(errno));
+		goto out;
+	}
 	if ((prof = profile_load(config_get(cfg, "pki.policy_dir", "policy"),
 	    profile_name, cfg, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
@@ -186,6 +229,13 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	}
 	if ((db = pkictl_db(cfg)) == NULL || cert_load_issuer(db, issuer_name, &is) == -1)
 		goto out;
+	/* The root key signs only at ceremonies (pkictl ca init, crl arl). */
+	if (strcmp(is.role, "issuing") != 0) {
+		log_err("issuer %s (%s): only an issuing CA signs outside a "
+		    "ceremony", issuer_name, is.role);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
 	if ((signer = pkictl_signer_for(cfg, &is, SIGNER_KIND_CERT)) == NULL)
 		goto out;
 	if ((key = signer_pkey(signer, SIGNER_KIND_CERT, is.key_label, err,
@@ -198,10 +248,15 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		log_err("issue: %s", err);
 		goto out;
 	}
-	/* CA certificates come from ceremonies only. */
-	if (X509_check_ca(cert) != 0) {
-		log_err("profile %s makes a CA certificate: refused outside a ceremony",
-		    profile_name);
+	/*
+	 * CA certificates, and the delegated OCSP responder's and the TSA's
+	 * (one per issuer, their keys in the HSM), come from ceremonies only:
+	 * any CSR's key holding one could sign status or time for us.
+	 */
+	if (X509_check_ca(cert) != 0 || (X509_get_extended_key_usage(cert) &
+	    (XKU_OCSP_SIGN | XKU_TIMESTAMP)) != 0) {
+		log_err("profile %s makes a CA, OCSP responder or TSA "
+		    "certificate: refused outside a ceremony", profile_name);
 		rc = PKICTL_EXIT_REFUSED;
 		goto out;
 	}
@@ -213,9 +268,10 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		log_err("recording the certificate failed; it was not issued");
 		goto out;
 	}
-	out = out_path != NULL ? BIO_new_file(out_path, "w") :
-	    BIO_new_fp(stdout, BIO_NOCLOSE);
-	if (out == NULL || PEM_write_bio_X509(out, cert) != 1) {
+	if (out == NULL)
+		out = BIO_new_fp(stdout, BIO_NOCLOSE);
+	if (out == NULL || PEM_write_bio_X509(out, cert) != 1 ||
+	    BIO_flush(out) != 1) {
 		log_err("certificate recorded but not written; `pkictl cert status` "
 		    "finds it");
 		goto out;
@@ -223,6 +279,8 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	rc = PKICTL_EXIT_OK;
 out:
 	BIO_free(out);
+	if (rc != PKICTL_EXIT_OK && out != NULL && out_path != NULL)
+		(void)unlink(out_path);	/* nothing half-written is left */
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	signer_close(signer);
@@ -249,8 +307,8 @@ cert_change_txn(struct db *db, void *arg)
 		"UPDATE certificate SET revoked_at = now(), revocation_reason = "
 		"$3::smallint, invalidity_date = $4::timestamptz, revoked_by = $5 "
 		"WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = $1) "
-		"AND serial = $2 AND (revoked_at IS NULL OR revocation_reason = 6) "
-		"RETURNING id", 5 };
+		"AND serial = $2 AND (revoked_at IS NULL OR (revocation_reason = 6 "
+		"AND $3::smallint <> 6)) RETURNING id", 5 };
 	static const struct db_stmt stmt_release = { "ca_certcmd_release",
 		"UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL, "
 		"invalidity_date = NULL, revoked_by = $3 WHERE issuer_id = "
@@ -293,6 +351,28 @@ out:
 	json_decref(details);
 	PQclear(res);
 	return rc;
+}
+
+/* An invalidity date: YYYY-MM-DDTHH:MM:SS[.fff]Z, not after now. 0 or -1. */
+static int
+cert_invalidity_ok(const char *s)
+{
+	struct tm tm;
+	const char *end;
+	size_t n;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (*end == '.') {
+		n = strspn(end + 1, "0123456789");
+		if (n == 0 || n > 6)
+			return -1;
+		end += 1 + n;
+	}
+	if (strcmp(end, "Z") != 0)
+		return -1;
+	return timegm(&tm) <= time(NULL) ? 0 : -1;
 }
 
 /* Prints one certificate's status; 0 found, -1 not found or error. */
@@ -379,6 +459,12 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 	change.issuer = issuer;
 	change.serial = serial;
 	change.invalidity = invalidity;
+	if (invalidity != NULL && cert_invalidity_ok(invalidity) == -1) {
+		log_err("--invalidity-date: YYYY-MM-DDTHH:MM:SSZ (UTC), not in the "
+		    "future (RFC 5280 §5.3.2: when the key was known or suspected "
+		    "to be compromised)");
+		return PKICTL_EXIT_USAGE;
+	}
 	if (strcmp(verb, "revoke") == 0) {
 		if (reason == NULL || (change.reason = cert_reason_code(reason)) < 0) {
 			log_err("--reason: one of unspecified, keyCompromise, "
@@ -403,7 +489,8 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 	if (!change.found) {
 		fprintf(stderr, "pkictl: refused: certificate %s of issuer %s %s\n",
 		    serial, issuer, change.reason >= 0 ?
-		    "does not exist or is already revoked" :
+		    "does not exist, is already revoked, or (for a hold) is "
+		    "already on hold" :
 		    "does not exist or is not on hold");
 		rc = PKICTL_EXIT_REFUSED;
 		goto out;

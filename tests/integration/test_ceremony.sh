@@ -120,6 +120,11 @@ if git -C "$here/../.." grep -lE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' -- .
 	fail "a private key is committed"
 fi
 
+# pkictl's key commands on the stack's tokens (hsm.lock_dir set: the token's
+# lock file is <dir>/<token>.lock, as the signers name it).
+pkictl key list --token pki-ca >"$tmp/keys" 2>&1 || { cat "$tmp/keys"; fail "pkictl key list --token pki-ca"; }
+grep -q 'issuing-ca-1' "$tmp/keys" || { cat "$tmp/keys"; fail "key list lacks issuing-ca-1"; }
+
 # --- PostgreSQL: certificates stored, ceremony audited, ceremony refuses twice -
 q() { psql "${PKI_TEST_PG_URI:?tests/run.sh sets it}" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 [ "$(q "SELECT count(*) FROM ca_certificate")" = 5 ] || fail "ca_certificate rows"

@@ -38,6 +38,7 @@ for want in 'serialNumber = NIK3174012345670001' 'Digital Signature, Non Repudia
 	grep -qF -- "$want" <<<"$text" || fail "subscriber certificate lacks: $want"
 done
 ser=$(openssl x509 -noout -serial -in "$tmp/ec.pem" | cut -d= -f2)
+rser=$(openssl x509 -noout -serial -in "$tmp/rsa.pem" | cut -d= -f2)
 [ ${#ser} -ge 16 ] || fail "serial too short"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.issue' AND details->>'serial' = '$ser'")" = 1 ] ||
 	fail "issuance not audited"
@@ -69,6 +70,19 @@ expect_refused 1 "junk CSR" pkictl cert issue --profile subscriber --csr "$tmp/j
 expect_refused 3 "CA profile outside a ceremony" pkictl cert issue --profile issuing-ca --csr "$tmp/ec.csr"
 expect_refused 1 "unknown profile" pkictl cert issue --profile no-such --csr "$tmp/ec.csr"
 expect_refused 1 "unknown issuer" pkictl cert issue --issuer nobody --profile subscriber --csr "$tmp/ec.csr"
+# The responder's and the TSA's certificates come from the ceremony only, the
+# root signs only there, weak keys are refused, and an unwritable --out
+# fails before anything is signed.
+expect_refused 3 "OCSP responder profile outside a ceremony" pkictl cert issue --profile ocsp-responder --csr "$tmp/ec.csr"
+expect_refused 3 "TSA profile outside a ceremony" pkictl cert issue --profile tsa --csr "$tmp/ec.csr"
+expect_refused 3 "the root signing a subscriber" pkictl cert issue --issuer root --profile subscriber --csr "$tmp/ec.csr"
+newcsr weak "/C=ID/CN=Weak Key" rsa:1024
+expect_refused 3 "an RSA-1024 CSR" pkictl cert issue --profile subscriber --csr "$tmp/weak.csr"
+grep -q 'at least 2048' "$tmp/out" || fail "weak key: $(cat "$tmp/out")"
+newcsr p521 "/C=ID/CN=P521 Key" ec -pkeyopt ec_paramgen_curve:P-521
+expect_refused 3 "a P-521 CSR" pkictl cert issue --profile subscriber --csr "$tmp/p521.csr"
+expect_refused 1 "--out in a missing directory" pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" \
+	--out "$tmp/no/such/dir.pem"
 [ "$(count)" = "$n0" ] || fail "a refused issuance stored a certificate"
 
 # --- revocation, hold, release --------------------------------------------------------
@@ -76,8 +90,13 @@ expect_refused 2 "bad reason" pkictl cert revoke --serial "$ser" --reason remove
 expect_refused 2 "bad serial" pkictl cert revoke --serial "xyz" --reason keyCompromise
 expect_refused 3 "unknown serial" pkictl cert revoke --serial 0ABC --reason keyCompromise
 expect_refused 3 "release a good certificate" pkictl cert release --serial "$ser"
-pkictl cert revoke --serial "$ser" --reason certificateHold >/dev/null || fail "hold"
+pkictl cert revoke --serial "$ser" --reason certificateHold --invalidity-date 2026-11-02T00:00:00.5Z >/dev/null ||
+	fail "hold"
 pkictl cert status --serial "$ser" | grep -q 'status on-hold' || fail "status after hold"
+held=$(q "SELECT revoked_at || '/' || invalidity_date FROM certificate WHERE serial = '$ser'")
+expect_refused 3 "a second hold" pkictl cert revoke --serial "$ser" --reason certificateHold
+[ "$(q "SELECT revoked_at || '/' || invalidity_date FROM certificate WHERE serial = '$ser'")" = "$held" ] ||
+	fail "a second hold rewrote the first"
 pkictl cert release --serial "$ser" >/dev/null || fail "release"
 pkictl cert status --serial "$ser" | grep -q 'status good' || fail "status after release"
 # Lower-case and leading zeros name the same certificate.
@@ -87,6 +106,12 @@ pkictl cert status --serial "$ser" | grep -q 'status revoked .* reason keyCompro
 	fail "status after revoke"
 expect_refused 3 "revoke twice" pkictl cert revoke --serial "$ser" --reason superseded
 expect_refused 3 "release a revoked certificate" pkictl cert release --serial "$ser"
+expect_refused 2 "an invalidity date in the future" pkictl cert revoke --serial "$rser" --reason keyCompromise \
+	--invalidity-date 2099-01-01T00:00:00Z
+expect_refused 2 "a malformed invalidity date" pkictl cert revoke --serial "$rser" --reason keyCompromise \
+	--invalidity-date notadate
+grep -q 'YYYY-MM-DDTHH:MM:SSZ' "$tmp/out" || fail "invalidity date message: $(cat "$tmp/out")"
+pkictl cert status --serial "$rser" | grep -q 'status good' || fail "a refused revocation changed $rser"
 [ "$(q "SELECT revocation_reason || ' ' || to_char(invalidity_date AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM certificate WHERE serial = '$ser'")" = "1 2026-11-01" ] ||
 	fail "revocation row"
 for a in cert.revoke cert.release; do
