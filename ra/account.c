@@ -282,47 +282,147 @@ out:
 	return rc;
 }
 
+/*
+ * Uses up the verification token tok: 1 verified (*id set), 0 no pending
+ * verification for it (unknown, expired or used), -1 an error.
+ */
+static int
+ra_verify_email_token(struct ra *ra, const unsigned char tok[RA_TOKEN_BYTES],
+    const char *client, char id[24])
+{
+	struct ra_verify_txn t;
+	int rc = -1;
+
+	memset(&t, 0, sizeof(t));
+	if ((t.digest = ra_token_digest(tok)) == NULL)
+		return -1;
+	t.client = client;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_verify_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_NOT_FOUND)
+			rc = 0;
+		goto out;
+	}
+	log_info("verify-email: account %s verified", t.id);
+	snprintf(id, 24, "%s", t.id);
+	rc = 1;
+out:
+	free(t.digest);
+	return rc;
+}
+
 int
 ra_verify_email(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
 	struct ra_token_req r;
-	struct ra_verify_txn t;
-	char detail[256];
+	char detail[256], id[24];
 	json_t *o = NULL;
-	int rc = -1;
+	int rc = -1, v;
 
-	memset(&t, 0, sizeof(t));
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
 	if (ra_parse_token(req->body, req->body_len, &r, detail,
-	    sizeof(detail)) == -1) {
-		rc = ra_problem(resp, 400, detail);
-		goto out;
-	}
-	t.digest = ra_token_digest(r.token);
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	v = ra_verify_email_token(ra, r.token, req->remote_addr, id);
 	ra_wipe(&r, sizeof(r));
-	if (t.digest == NULL)
-		goto out;
-	t.client = req->remote_addr;
-	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_verify_txn,
-	    &t) == -1) {
-		if (t.outcome == RA_NOT_FOUND)
-			rc = ra_problem(resp, 404, "no pending verification for "
-			    "this token: unknown, expired or already used");
-		goto out;
-	}
-	log_info("verify-email: account %s verified", t.id);
-	if ((o = json_pack("{s:I, s:b}", "id", (json_int_t)strtoll(t.id, NULL,
-	    10), "email_verified", 1)) == NULL)
-		goto out;
-	rc = http_respond_json(resp, 200, o);
-out:
+	if (v == 0)
+		return ra_problem(resp, 404, "no pending verification for this "
+		    "token: unknown, expired or already used");
+	if (v == 1 && (o = json_pack("{s:I, s:b}", "id", (json_int_t)strtoll(id,
+	    NULL, 10), "email_verified", 1)) != NULL)
+		rc = http_respond_json(resp, 200, o);
 	json_decref(o);
-	free(t.digest);
 	return rc;
+}
+
+/*
+ * The link in the verification mail (ra.verify_url's default) for people
+ * without an app: GET shows a page whose button POSTs the token, so that a
+ * mail scanner fetching links does not verify anything; the POST verifies.
+ */
+static int
+ra_html(struct http_response *resp, int status, const char *text,
+    const char *token)
+{
+	char page[1024];
+	int n;
+
+	n = snprintf(page, sizeof(page), "<!DOCTYPE html>\n<html lang=\"en\">"
+	    "<head><meta charset=\"utf-8\"><title>Email verification</title>"
+	    "</head><body><p>%s</p>%s%s%s</body></html>\n", text,
+	    token != NULL ? "<form method=\"post\" action=\"/verify-email\">"
+	    "<input type=\"hidden\" name=\"token\" value=\"" : "",
+	    token != NULL ? token : "", token != NULL ? "\"><button type="
+	    "\"submit\">Verify my email address</button></form>" : "");
+	if (n < 0 || (size_t)n >= sizeof(page) ||
+	    http_add_header(resp, "Cache-Control", "no-store") == -1 ||
+	    http_add_header(resp, "Referrer-Policy", "no-referrer") == -1 ||
+	    http_add_header(resp, "Content-Security-Policy", "default-src "
+	    "'none'; form-action 'self'") == -1)
+		return -1;
+	return http_respond(resp, status, "text/html; charset=utf-8", page,
+	    (size_t)n);
+}
+
+/* "token=<43 base64url characters>", exactly: 0 with the token, or -1. */
+static int
+ra_token_field(const char *s, size_t len, unsigned char tok[RA_TOKEN_BYTES],
+    char text[RA_TOKEN_B64_LEN + 1])
+{
+	if (len != 6 + RA_TOKEN_B64_LEN || strncmp(s, "token=", 6) != 0)
+		return -1;
+	memcpy(text, s + 6, RA_TOKEN_B64_LEN);
+	text[RA_TOKEN_B64_LEN] = '\0';
+	return ra_token_decode(text, tok);
+}
+
+int
+ra_verify_email_page(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	unsigned char tok[RA_TOKEN_BYTES];
+	char q[128], text[RA_TOKEN_B64_LEN + 1];
+	int rc;
+
+	(void)ra;
+	if (http_query(req, q, sizeof(q)) == -1 ||
+	    ra_token_field(q, strlen(q), tok, text) == -1)
+		return ra_html(resp, 400, "This verification link is not valid: "
+		    "copy the whole link from the mail.", NULL);
+	rc = ra_html(resp, 200, "Confirm the email address of your account.",
+	    text);
+	OPENSSL_cleanse(tok, sizeof(tok));
+	OPENSSL_cleanse(text, sizeof(text));
+	return rc;
+}
+
+int
+ra_verify_email_form(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	unsigned char tok[RA_TOKEN_BYTES];
+	char text[RA_TOKEN_B64_LEN + 1], id[24];
+	int v;
+
+	if (req->content_type == NULL || strncasecmp(req->content_type,
+	    "application/x-www-form-urlencoded", 33) != 0)
+		return ra_problem(resp, 415, "the body must be "
+		    "application/x-www-form-urlencoded");
+	if (ra_token_field((const char *)req->body, req->body_len, tok,
+	    text) == -1)
+		return ra_html(resp, 400, "This verification link is not valid: "
+		    "copy the whole link from the mail.", NULL);
+	v = ra_verify_email_token(ra, tok, req->remote_addr, id);
+	OPENSSL_cleanse(tok, sizeof(tok));
+	OPENSSL_cleanse(text, sizeof(text));
+	if (v == -1)
+		return -1;
+	return v == 1 ? ra_html(resp, 200, "Your email address is verified. "
+	    "You can go back to the app.", NULL) : ra_html(resp, 404, "This "
+	    "link has expired or was already used: ask the app for a new "
+	    "one.", NULL);
 }
 
 /* --- sessions ---------------------------------------------------------------- */

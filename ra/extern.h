@@ -308,6 +308,11 @@ int	ra_register(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_verify_email(struct ra *, const struct http_request *,
 	    struct http_response *);
+/* GET /verify-email?token=… (a page with a button) and its form POST. */
+int	ra_verify_email_page(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_verify_email_form(struct ra *, const struct http_request *,
+	    struct http_response *);
 int	ra_login(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_logout(struct ra *, const struct http_request *,

@@ -36,6 +36,8 @@ static const struct ra_route ra_routes[] = {
 	/* account.c */
 	{ "POST", "/v1/register", ra_register },
 	{ "POST", "/v1/verify-email", ra_verify_email },
+	{ "GET", "/verify-email", ra_verify_email_page },
+	{ "POST", "/verify-email", ra_verify_email_form },
 	{ "POST", "/v1/login", ra_login },
 	{ "POST", "/v1/logout", ra_logout },
 	{ "GET", "/v1/me", ra_me },

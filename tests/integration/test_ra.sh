@@ -210,6 +210,30 @@ unchanged "refused verifications"
 [ "$(q "SELECT email_verified FROM ra_account WHERE id = $cid")" = f ] || fail "carol verified"
 note "verification rejections: ok"
 
+# --- the mail's link, for people without an app: GET a page, its button POSTs -------
+register erin@example.com "$pw"
+expect 201 "register erin"
+eid=$(jq -r .id "$tmp/out")
+f=$(grep -l -- "^To: <erin@example.com>" "$mail"/*.eml | xargs ls -t | head -n1)
+link=$(tr -d '\r' <"$f" | grep -o 'http[^ ]*/verify-email?token=[A-Za-z0-9_-]\{43\}' | head -n1)
+[ -n "$link" ] || fail "no verification link in the mail: $(cat "$f")"
+secrets+=("${link##*=}")
+code=$(curl -sS -o "$tmp/page" -D "$tmp/hdr" -w '%{http_code}' "$link")
+[ "$code" = 200 ] && grep -qi '^content-type: text/html' "$tmp/hdr" &&
+	grep -q "name=\"token\" value=\"${link##*=}\"" "$tmp/page" || fail "GET of the mail's link: $code $(cat "$tmp/page")"
+grep -qi "^referrer-policy: no-referrer" "$tmp/hdr" || fail "the link's page leaks its URL (no Referrer-Policy)"
+[ "$(q "SELECT email_verified FROM ra_account WHERE id = $eid")" = f ] || fail "a GET of the link verified the address"
+form() { curl -sS -o "$tmp/page" -w '%{http_code}' -H 'Content-Type: application/x-www-form-urlencoded' \
+	--data-binary "$1" "$url/verify-email"; }
+[ "$(form "token=${link##*=}")" = 200 ] && grep -q 'verified' "$tmp/page" || fail "the link's button: $(cat "$tmp/page")"
+[ "$(q "SELECT email_verified FROM ra_account WHERE id = $eid")" = t ] || fail "the link's button did not verify"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.verify_email' AND object_id = '$eid'")" = 1 ] ||
+	fail "the link's verification not audited"
+[ "$(form "token=${link##*=}")" = 404 ] || fail "the link's token used twice"
+[ "$(form "token=short")" = 400 ] || fail "a malformed form token"
+[ "$(curl -sS -o /dev/null -w '%{http_code}' "$url/verify-email?token=short")" = 400 ] || fail "GET of a malformed link"
+note "the mail's link: a page (GET verifies nothing), its button verifies once: ok"
+
 # --- log-in: wrong password, lock-out with back-off, its audit ---------------------
 register dave@example.com "$pw"
 expect 201 "register dave"
