@@ -111,4 +111,9 @@ sql_fails "$ua" "SELECT audit_append('a', 'b', 'c', NULL, NULL)" 'permission den
 sql_fails "$ua" "UPDATE audit_event SET actor = 'x'" 'permission denied'
 sql_fails "$ua" 'DELETE FROM audit_event' 'permission denied'
 sql_fails "$ua" 'TRUNCATE audit_event' 'permission denied'
+# Officers: who and what, never the password hash or the sealed TOTP secret.
+sql_as "$ua" 'SELECT count(id), count(username), count(role), count(disabled_at) FROM ra_officer' >/dev/null ||
+	fail "pki_auditor cannot read the officers"
+sql_fails "$ua" 'SELECT password_hash FROM ra_officer' 'permission denied'
+sql_fails "$ua" 'SELECT totp_secret_enc FROM ra_officer' 'permission denied'
 note ok
