@@ -191,8 +191,10 @@ cmd_token_init(const struct config *cfg, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *label = NULL, *so_file = NULL, *pin_file = NULL;
-	char so_pin[PIN_MAX], pin[PIN_MAX], err[512];
+	char so_pin[PIN_MAX], pin[PIN_MAX], err[512], actor[128];
 	struct p11_module *mod = NULL;
+	struct db *db = NULL;
+	json_t *details = NULL;
 	int ch, rc = PKICTL_EXIT_FAIL;
 
 	so_pin[0] = pin[0] = '\0';
@@ -213,10 +215,20 @@ cmd_token_init(const struct config *cfg, int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
+	/* A token's birth is a state change: audited, so the database first. */
+	if ((db = pkictl_db(cfg)) == NULL || db_begin(db, NULL) == -1)
+		goto out;
 	if ((mod = pkictl_module(cfg)) == NULL)
 		goto out;
 	if (p11_token_init(mod, label, so_pin, pin, err, sizeof(err)) == -1) {
 		log_err("token init %s: %s", label, err);
+		goto out;
+	}
+	pkictl_actor(actor, sizeof(actor));
+	if ((details = json_pack("{s:s}", "token", label)) == NULL ||
+	    audit_append(db, actor, "hsm.token.init", "hsm_token", label, details,
+	    NULL) == -1 || db_commit(db) == -1) {
+		log_err("token %s initialized but its audit event failed", label);
 		goto out;
 	}
 	printf("token %s initialized\n", label);
@@ -224,7 +236,9 @@ cmd_token_init(const struct config *cfg, int argc, char **argv)
 out:
 	OPENSSL_cleanse(so_pin, sizeof(so_pin));
 	OPENSSL_cleanse(pin, sizeof(pin));
+	json_decref(details);
 	p11_module_free(mod);
+	db_close(db);
 	return rc;
 }
 

@@ -133,6 +133,11 @@ file_fp=$(openssl x509 -in "$pki/root.pem" -outform DER | sha256sum | cut -d' ' 
 [ "$db_fp" = "$file_fp" ] || fail "root in PostgreSQL differs from root.pem"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ca.key.generate'")" = 5 ] ||
 	fail "key generation not audited"
+# Each of the stack's tokens was initialized by pkictl, audited.
+for t in pki-root pki-ca pki-ocsp pki-tsa pki-audit pki-wrap; do
+	[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'hsm.token.init' AND object_id = '$t'")" = 1 ] ||
+		fail "token init $t not audited"
+done
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ca.cert.issue'")" = 5 ] ||
 	fail "certificate issuance not audited"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ca.init'")" = 1 ] ||
