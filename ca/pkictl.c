@@ -19,7 +19,6 @@
  * (see ca/ceremony.c). Exit status: 0 ok, 1 failure, 2 usage, 3 refused.
  */
 #include <getopt.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,21 +279,14 @@ pkictl_token(const struct config *cfg, struct p11_module *mod, const char *label
     const char *pin_file)
 {
 	struct p11_token *tok = NULL;
-	const char *lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
-	char pin[PIN_MAX], err[512], lock[PATH_MAX];
+	char pin[PIN_MAX], err[512];
 
 	if ((pin_file = pkictl_pin_file(cfg, label, pin_file)) == NULL)
 		return NULL;
-	/* The token's lock file in hsm.lock_dir, as the signer processes name it. */
-	if (lock_dir != NULL && (size_t)snprintf(lock, sizeof(lock), "%s/%s.lock",
-	    lock_dir, label) >= sizeof(lock)) {
-		log_err("hsm.lock_dir too long");
-		return NULL;
-	}
 	if (secret_read(pin_file, NULL, pin, sizeof(pin), err, sizeof(err)) == -1)
 		log_err("%s", err);
 	else if ((tok = p11_token_open(mod, label, pin,
-	    lock_dir != NULL ? lock : NULL, err, sizeof(err))) == NULL)
+	    config_get(cfg, "hsm.lock_dir", NULL), err, sizeof(err))) == NULL)
 		log_err("token %s: %s", label, err);
 	OPENSSL_cleanse(pin, sizeof(pin));
 	return tok;

@@ -503,7 +503,7 @@ out:
 
 struct p11_token *
 p11_token_open(struct p11_module *m, const char *label, const char *pin,
-    const char *lockpath, char *err, size_t errlen)
+    const char *lock_dir, char *err, size_t errlen)
 {
 	struct p11_token *t = NULL;
 	size_t pinlen;
@@ -527,8 +527,10 @@ p11_token_open(struct p11_module *m, const char *label, const char *pin,
 	t->m = m;
 	t->session = CK_INVALID_HANDLE;
 	snprintf(t->label, sizeof(t->label), "%s", label);
-	if (lockpath != NULL && (t->lockpath = strdup(lockpath)) == NULL) {
-		p11_seterr(err, errlen, "strdup: %s", strerror(errno));
+	if (lock_dir != NULL && asprintf(&t->lockpath, "%s/%s.lock", lock_dir,
+	    label) == -1) {
+		t->lockpath = NULL;
+		p11_seterr(err, errlen, "asprintf: %s", strerror(errno));
 		goto out;
 	}
 	/* The PIN lives in its own page: locked, not in core dumps. */

@@ -64,11 +64,12 @@ int	p11_token_list(struct p11_module *,
  * Opens a read-write session on the token with this label and logs in as
  * user with pin. The PIN is kept (in memory locked with mlock) only for
  * re-login after a lost session; the caller wipes its own copy. Start-up
- * logins on one token are serialized with an flock on lockpath when non-NULL
- * (SoftHSM2 rewrites its token file at login). NULL with a message in err.
+ * logins on one token are serialized with an flock on <lock_dir>/<label>.lock
+ * when lock_dir is non-NULL (SoftHSM2 rewrites its token file at login), the
+ * one name every process of the stack uses. NULL with a message in err.
  */
 struct p11_token	*p11_token_open(struct p11_module *, const char *label,
-			    const char *pin, const char *lockpath, char *err,
+			    const char *pin, const char *lock_dir, char *err,
 			    size_t errlen);
 void			 p11_token_close(struct p11_token *);
 const char		*p11_token_label(const struct p11_token *);

@@ -545,7 +545,7 @@ static int
 signerproc_start(struct signerproc *sp, char *err, size_t errlen)
 {
 	const struct signer_token *st;
-	char pin[SIGNER_PIN_MAX], lockpath[PATH_MAX], e[256];
+	char pin[SIGNER_PIN_MAX], e[256];
 	int i, rc = -1;
 
 	if (sp->cfg->ntokens < 1 || sp->cfg->ntokens > SIGNER_MAX_TOKENS ||
@@ -566,11 +566,8 @@ signerproc_start(struct signerproc *sp, char *err, size_t errlen)
 			    "%s", st->label, e);
 			goto out;
 		}
-		if (sp->cfg->lock_dir != NULL)
-			snprintf(lockpath, sizeof(lockpath), "%s/%s.lock",
-			    sp->cfg->lock_dir, st->label);
 		sp->tokens[i] = p11_token_open(sp->mod, st->label, pin,
-		    sp->cfg->lock_dir != NULL ? lockpath : NULL, e, sizeof(e));
+		    sp->cfg->lock_dir, e, sizeof(e));
 		OPENSSL_cleanse(pin, sizeof(pin));
 		if (sp->tokens[i] == NULL) {
 			snprintf(err, errlen, "signer: %s", e);

@@ -738,7 +738,7 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 {
 	struct signer_config sc;
 	struct config *polcfg = NULL;
-	char pin[SAM_PIN_MAX], lockpath[PATH_MAX], e[256], polpath[PATH_MAX];
+	char pin[SAM_PIN_MAX], e[256], polpath[PATH_MAX];
 	const char *uri;
 	int rc = -1;
 
@@ -800,11 +800,8 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 		    sc.tokens[0].label, e);
 		goto out;
 	}
-	if (sc.lock_dir != NULL)
-		snprintf(lockpath, sizeof(lockpath), "%s/%s.lock", sc.lock_dir,
-		    sc.tokens[0].label);
 	sam->tok = p11_token_open(sam->mod, sc.tokens[0].label, pin,
-	    sc.lock_dir != NULL ? lockpath : NULL, e, sizeof(e));
+	    sc.lock_dir, e, sizeof(e));
 	OPENSSL_cleanse(pin, sizeof(pin));
 	if (sam->tok == NULL) {
 		snprintf(err, errlen, "sam: %s", e);

@@ -216,7 +216,7 @@ main(int argc, char **argv)
 	X509 *cacert = NULL;
 	FILE *out[T_N] = { NULL };
 	unsigned char *blob = NULL, *der = NULL, *spki = NULL;
-	char pin[256], err[512], lockpath[PATH_MAX], path[PATH_MAX];
+	char pin[256], err[512], path[PATH_MAX];
 	char pinhash[512], fp[65], spkifp[65], ts[40], nbs[40], nas[40];
 	char *serial = NULL, *subject = NULL;
 	const char *wrap_label;
@@ -271,9 +271,6 @@ main(int argc, char **argv)
 	}
 	if (signer_config_add_token(&sc, cfg, "wrap") == -1)
 		goto out;
-	if (sc.lock_dir != NULL)
-		snprintf(lockpath, sizeof(lockpath), "%s/%s.lock", sc.lock_dir,
-		    sc.tokens[0].label);
 	if (secret_read(sc.tokens[0].pin_file, sc.tokens[0].pin_env, pin,
 	    sizeof(pin), err, sizeof(err)) == -1) {
 		fprintf(stderr, "bench_signd_keys: %s\n", err);
@@ -296,7 +293,7 @@ main(int argc, char **argv)
 		    NULL)
 			break;
 		tok = p11_token_open(mod, sc.tokens[0].label, pin,
-		    sc.lock_dir != NULL ? lockpath : NULL, err, sizeof(err));
+		    sc.lock_dir, err, sizeof(err));
 	}
 	if (tok == NULL || p11wrap_check_wrapping_key(tok, wrap_label, err,
 	    sizeof(err)) == -1) {

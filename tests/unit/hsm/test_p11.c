@@ -347,7 +347,7 @@ test_wrong_pin(void **state)
 	struct fixture *f = *state;
 	struct p11_module *m;
 	struct p11_token *t;
-	char err[256] = "", lock[256];
+	char err[256] = "";
 
 	/*
 	 * SoftHSM keeps one login per application: log the good handle's
@@ -361,9 +361,7 @@ test_wrong_pin(void **state)
 		if ((m = p11_module_load_child(f->h.module, err,
 		    sizeof(err))) == NULL)
 			_exit(2);
-		snprintf(lock, sizeof(lock), "%s/%s.lock", f->h.lockdir,
-		    TOKEN);
-		t = p11_token_open(m, TOKEN, "wrong-pin", lock, err,
+		t = p11_token_open(m, TOKEN, "wrong-pin", f->h.lockdir, err,
 		    sizeof(err));
 		if (t != NULL || strstr(err, "wrong user PIN") == NULL) {
 			fprintf(stderr, "unexpected: %s\n", err);
