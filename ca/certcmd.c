@@ -5,6 +5,7 @@
  * the issuer's key only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +194,31 @@ cert_key_ok(EVP_PKEY *k, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * --out, opened before anything is signed but not truncated yet (a refusal
+ * must leave an existing file as it was); *created: ours to remove.
+ */
+static FILE *
+cert_out_open(const char *path, int *created)
+{
+	FILE *f;
+	int fd;
+
+	*created = 0;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) != -1)
+		*created = 1;
+	else if (errno == EEXIST)
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd == -1)
+		return NULL;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		if (*created)
+			(void)unlink(path);
+	}
+	return f;
+}
+
 static int
 cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
     const char *profile_name, const char *csr_path, const char *out_path)
@@ -205,9 +231,10 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	X509_REQ *req = NULL;
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
+	FILE *outf = NULL;
 	BIO *out = NULL;
 	char err[512];
-	int rc = PKICTL_EXIT_FAIL;
+	int created = 0, rc = PKICTL_EXIT_FAIL;
 
 	memset(&is, 0, sizeof(is));
 	if ((req = cert_read_csr(csr_path)) == NULL)
@@ -218,7 +245,8 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		goto out;
 	}
 	/* The output first: a certificate that cannot be handed out is not issued. */
-	if (out_path != NULL && (out = BIO_new_file(out_path, "w")) == NULL) {
+	if (out_path != NULL && (outf = cert_out_open(out_path, &created)) ==
+	    NULL) {
 		log_err("--out %s: %s", out_path, strerror(errno));
 		goto out;
 	}
@@ -268,10 +296,10 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		log_err("recording the certificate failed; it was not issued");
 		goto out;
 	}
-	if (out == NULL)
-		out = BIO_new_fp(stdout, BIO_NOCLOSE);
-	if (out == NULL || PEM_write_bio_X509(out, cert) != 1 ||
-	    BIO_flush(out) != 1) {
+	if ((outf != NULL && ftruncate(fileno(outf), 0) == -1) ||
+	    (out = BIO_new_fp(outf != NULL ? outf : stdout, BIO_NOCLOSE)) ==
+	    NULL || PEM_write_bio_X509(out, cert) != 1 || BIO_flush(out) != 1 ||
+	    (outf != NULL && fflush(outf) != 0)) {
 		log_err("certificate recorded but not written; `pkictl cert status` "
 		    "finds it");
 		goto out;
@@ -279,8 +307,12 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	rc = PKICTL_EXIT_OK;
 out:
 	BIO_free(out);
-	if (rc != PKICTL_EXIT_OK && out != NULL && out_path != NULL)
-		(void)unlink(out_path);	/* nothing half-written is left */
+	if (outf != NULL && fclose(outf) != 0 && rc == PKICTL_EXIT_OK) {
+		log_err("--out %s: %s", out_path, strerror(errno));
+		rc = PKICTL_EXIT_FAIL;
+	}
+	if (rc != PKICTL_EXIT_OK && created)
+		(void)unlink(out_path);	/* a file we made and did not fill */
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	signer_close(signer);

@@ -102,13 +102,13 @@ void	http_response_clear(struct http_response *);
  * Content-Length is full_len, the 200's length (§8.6), without a body.
  */
 int	http_etag_matches(const char *if_none_match, const char *etag);
+int	http_unmodified_since(const char *if_modified_since, time_t lastmod);
+int	http_not_modified(struct http_response *, size_t full_len);
 
 /*
  * The token of an "Authorization: Bearer <token>" header (RFC 6750 §2.1:
  * the scheme in any case, one or more spaces), or NULL.
  */
 const char	*http_bearer(const struct http_request *);
-int	http_unmodified_since(const char *if_modified_since, time_t lastmod);
-int	http_not_modified(struct http_response *, size_t full_len);
 
 #endif

@@ -75,6 +75,10 @@ expect_refused 1 "unknown issuer" pkictl cert issue --issuer nobody --profile su
 # fails before anything is signed.
 expect_refused 3 "OCSP responder profile outside a ceremony" pkictl cert issue --profile ocsp-responder --csr "$tmp/ec.csr"
 expect_refused 3 "TSA profile outside a ceremony" pkictl cert issue --profile tsa --csr "$tmp/ec.csr"
+echo "an earlier file" >"$tmp/keep.pem"
+expect_refused 3 "a refusal with --out an existing file" pkictl cert issue --profile tsa --csr "$tmp/ec.csr" \
+	--out "$tmp/keep.pem"
+[ "$(cat "$tmp/keep.pem")" = "an earlier file" ] || fail "a refused issuance changed the existing --out file"
 expect_refused 3 "the root signing a subscriber" pkictl cert issue --issuer root --profile subscriber --csr "$tmp/ec.csr"
 newcsr weak "/C=ID/CN=Weak Key" rsa:1024
 expect_refused 3 "an RSA-1024 CSR" pkictl cert issue --profile subscriber --csr "$tmp/weak.csr"
