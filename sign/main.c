@@ -342,6 +342,7 @@ parse_args(int argc, char **argv, struct opts *o)
 /* An output in flight: the temporary file beside it, renamed at the end. */
 struct out {
 	const char	*path;
+	const char	*base;	/* path's last component */
 	char		*tmp;
 	int		 fd;
 	dev_t		 dev;	/* of the temporary file: its directory */
@@ -358,7 +359,6 @@ static int
 out_open(struct out *outs, size_t n)
 {
 	struct stat st;
-	const char *base;
 	char *dir;
 	size_t i, k, len;
 
@@ -382,9 +382,10 @@ out_open(struct out *outs, size_t n)
 			return -1;
 		}
 		/* The directory, named as the temporary file's: same inode. */
-		base = strrchr(d->path, '/');
-		if ((dir = strndup(d->path, base == NULL ? 0 : (size_t)(base -
-		    d->path) + 1)) == NULL) {
+		d->base = strrchr(d->path, '/') != NULL ?
+		    strrchr(d->path, '/') + 1 : d->path;
+		if ((dir = strndup(d->path, (size_t)(d->base - d->path))) ==
+		    NULL) {
 			warnmsg("out of memory");
 			return -1;
 		}
@@ -398,9 +399,7 @@ out_open(struct out *outs, size_t n)
 		d->dir_ino = st.st_ino;
 		for (k = 0; k < i; k++)
 			if (outs[k].dev == d->dev && outs[k].dir_ino ==
-			    d->dir_ino && strcmp(strrchr(outs[k].path, '/') ?
-			    strrchr(outs[k].path, '/') + 1 : outs[k].path,
-			    base != NULL ? base + 1 : d->path) == 0) {
+			    d->dir_ino && strcmp(outs[k].base, d->base) == 0) {
 				warnmsg("%s and %s are the same output",
 				    outs[k].path, d->path);
 				return -1;
