@@ -66,6 +66,9 @@ struct p11_token {
 	char			*lockpath;
 	struct p11_key		*keys;
 	size_t			 nkeys;
+	void			*sobj;		/* p11_token_attach */
+	void			(*sobj_forget)(void *);
+	void			(*sobj_free)(void *);
 };
 
 static const struct {
@@ -413,6 +416,9 @@ p11_session_drop(struct p11_token *t)
 	t->have_session = 0;
 	t->session = CK_INVALID_HANDLE;
 	t->nkeys = 0;
+	/* The session's objects went with it. */
+	if (t->sobj != NULL)
+		t->sobj_forget(t->sobj);
 }
 
 /*
@@ -584,6 +590,8 @@ p11_token_close(struct p11_token *t)
 	}
 	free(t->lockpath);
 	free(t->keys);
+	if (t->sobj != NULL)
+		t->sobj_free(t->sobj);
 	free(t);
 }
 
@@ -642,6 +650,21 @@ p11_token_cache(struct p11_token *t, CK_OBJECT_CLASS cls, const char *label,
 	t->keys[t->nkeys].type = kt;
 	t->nkeys++;
 	return 0;
+}
+
+void
+p11_token_attach(struct p11_token *t, void *state, void (*forget)(void *),
+    void (*freefn)(void *))
+{
+	t->sobj = state;
+	t->sobj_forget = forget;
+	t->sobj_free = freefn;
+}
+
+void *
+p11_token_attached(struct p11_token *t)
+{
+	return t->sobj;
 }
 
 /* Also after a stale handle (CKR_OBJECT_HANDLE_INVALID and the like). */

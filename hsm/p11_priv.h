@@ -82,6 +82,17 @@ int	p11_token_cache(struct p11_token *, CK_OBJECT_CLASS, const char *label,
 void	p11_token_uncache(struct p11_token *, CK_OBJECT_CLASS,
 	    const char *label);
 
+/*
+ * State about the session's own objects that another file of hsm/ keeps
+ * with the token (p11wrap.c's unwrapped subscriber keys): forget(state)
+ * runs whenever the session is dropped or replaced, since its session
+ * objects are destroyed with it, and freefn(state) at p11_token_close.
+ * One attachment per token; p11_token_attached gives it back (NULL: none).
+ */
+void	p11_token_attach(struct p11_token *, void *state,
+	    void (*forget)(void *), void (*freefn)(void *));
+void	*p11_token_attached(struct p11_token *);
+
 /* --- p11util.c ------------------------------------------------------------ */
 
 /* snprintf into err when err is non-NULL and errlen > 0. */

@@ -11,6 +11,7 @@
  * CKO_SECRET_KEY), which is emptied with the session: a new session checks
  * the key again. Only the ceremony opens sessions of its own.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 
 #include "hsm/p11_priv.h"
 #include "hsm/p11wrap.h"
@@ -599,11 +601,202 @@ p11wrap_generate(struct p11_token *tok, const char *wrapping_label,
 	    err, errlen);
 }
 
+/* --- unwrapped keys kept for the next signature (p11wrap_cache_limit) ---- */
+
+struct p11wrap_kept {
+	unsigned char		 id[SHA256_DIGEST_LENGTH];	/* p11wrap_blob_id */
+	EVP_PKEY		*pub;	/* what its first signature verified with */
+	CK_OBJECT_HANDLE	 h;	/* session object of the token's session */
+	uint64_t		 used;	/* least recently used goes first */
+};
+
+struct p11wrap_cache {
+	struct p11wrap_kept	*e;
+	size_t			 n;
+	size_t			 max;
+	uint64_t		 tick;
+	struct p11wrap_cache_stats st;
+};
+
+/* The session is gone, and its objects with it: only forget the handles. */
+static void
+p11wrap_cache_forget(void *arg)
+{
+	struct p11wrap_cache *c = arg;
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		EVP_PKEY_free(c->e[i].pub);
+	c->n = 0;
+}
+
+static void
+p11wrap_cache_free(void *arg)
+{
+	struct p11wrap_cache *c = arg;
+
+	p11wrap_cache_forget(c);
+	free(c->e);
+	free(c);
+}
+
+/* Removes entry i, destroying its object through the live session s. */
+static void
+p11wrap_cache_drop(struct p11wrap_cache *c, CK_FUNCTION_LIST_PTR f,
+    CK_SESSION_HANDLE s, size_t i)
+{
+	if (f != NULL)
+		(void)f->C_DestroyObject(s, c->e[i].h);
+	EVP_PKEY_free(c->e[i].pub);
+	c->e[i] = c->e[--c->n];
+}
+
+struct p11wrap_trim_arg {
+	struct p11wrap_cache	*c;
+};
+
+static CK_RV
+p11wrap_trim_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
+    char *err, size_t errlen)
+{
+	struct p11wrap_cache *c = ((struct p11wrap_trim_arg *)varg)->c;
+
+	(void)err;
+	(void)errlen;
+	while (c->n > c->max)
+		p11wrap_cache_drop(c, f, s, 0);
+	return CKR_OK;
+}
+
+int
+p11wrap_cache_limit(struct p11_token *tok, size_t max, char *err,
+    size_t errlen)
+{
+	struct p11wrap_cache *c = p11_token_attached(tok);
+	struct p11wrap_kept *ne;
+	struct p11wrap_trim_arg a;
+
+	if (max > P11WRAP_CACHE_MAX) {
+		p11_seterr(err, errlen, "unwrapped-key cache of %zu keys: at "
+		    "most %d", max, P11WRAP_CACHE_MAX);
+		return -1;
+	}
+	if (c == NULL) {
+		if (max == 0)
+			return 0;
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			p11_seterr(err, errlen, "out of memory");
+			return -1;
+		}
+		p11_token_attach(tok, c, p11wrap_cache_forget,
+		    p11wrap_cache_free);
+	}
+	c->max = max;
+	a.c = c;
+	if (c->n > max && p11_token_run(tok, p11wrap_trim_op, &a,
+	    "unwrapped-key cache", err, errlen) == -1)
+		return -1;
+	if (max > 0 && (ne = reallocarray(c->e, max, sizeof(*c->e))) != NULL)
+		c->e = ne;
+	else if (max > 0) {
+		c->max = c->n;
+		p11_seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+p11wrap_cache_stats(struct p11_token *tok, struct p11wrap_cache_stats *st)
+{
+	struct p11wrap_cache *c = p11_token_attached(tok);
+
+	memset(st, 0, sizeof(*st));
+	if (c != NULL) {
+		*st = c->st;
+		st->kept = c->n;
+	}
+}
+
+/*
+ * The cache's name for a blob under a wrapping key: SHA-256 over the label,
+ * a zero byte and the blob (a key unwrapped under another wrapping key is
+ * another entry).
+ */
+static int
+p11wrap_blob_id(const char *wlabel, const unsigned char *blob, size_t bloblen,
+    unsigned char id[SHA256_DIGEST_LENGTH])
+{
+	EVP_MD_CTX *ctx;
+	int ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, wlabel, strlen(wlabel) + 1) == 1 &&
+	    EVP_DigestUpdate(ctx, blob, bloblen) == 1 &&
+	    EVP_DigestFinal_ex(ctx, id, NULL) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The kept entry for this blob whose first signature verified with pub;
+ * (size_t)-1 when none. A blob kept for another public key (moved to
+ * another subscriber's row) is not a match: it is unwrapped again and its
+ * signature checked against pub.
+ */
+static size_t
+p11wrap_cache_find(struct p11wrap_cache *c, const unsigned char *id,
+    const EVP_PKEY *pub)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (memcmp(c->e[i].id, id, SHA256_DIGEST_LENGTH) == 0 &&
+		    EVP_PKEY_eq(c->e[i].pub, pub) == 1)
+			return i;
+	return (size_t)-1;
+}
+
+/* Keeps key h for the blob id, the least recently used one going first. */
+static void
+p11wrap_cache_keep(struct p11wrap_cache *c, CK_FUNCTION_LIST_PTR f,
+    CK_SESSION_HANDLE s, const unsigned char *id, const EVP_PKEY *pub,
+    CK_OBJECT_HANDLE h)
+{
+	struct p11wrap_kept *k;
+	size_t i, lru = 0;
+
+	if (c->n == c->max) {
+		for (i = 1; i < c->n; i++)
+			if (c->e[i].used < c->e[lru].used)
+				lru = i;
+		p11wrap_cache_drop(c, f, s, lru);
+		c->st.evicted++;
+	}
+	k = &c->e[c->n];
+	memcpy(k->id, id, SHA256_DIGEST_LENGTH);
+	if (EVP_PKEY_up_ref((EVP_PKEY *)pub) != 1) {
+		(void)f->C_DestroyObject(s, h);
+		return;
+	}
+	k->pub = (EVP_PKEY *)pub;
+	k->h = h;
+	k->used = ++c->tick;
+	c->n++;
+}
+
+/* --- signing ---------------------------------------------------------------- */
+
 struct p11wrap_sign_arg {
 	struct p11_token	*tok;
 	const char		*wlabel;
 	const unsigned char	*wrapped;	/* blob past the header */
 	size_t			 wrappedlen;
+	const unsigned char	*id;		/* p11wrap_blob_id */
+	const EVP_PKEY		*pub;		/* stored beside the blob */
+	const char		*mdname;
 	size_t			 ti;
 	const struct p11_digest	*d;
 	enum p11wrap_pad	 pad;
@@ -614,47 +807,62 @@ struct p11wrap_sign_arg {
 	size_t			*siglens;
 };
 
-/* Unwraps the key once, signs every digest with it, destroys it. */
-static CK_RV
-p11wrap_sign_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
-    char *err, size_t errlen)
-{
-	struct p11wrap_sign_arg *a = varg;
-	CK_OBJECT_HANDLE wkey, key = CK_INVALID_HANDLE;
-	CK_MECHANISM wmech = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
-	CK_MECHANISM mech = { 0, NULL, 0 };
-	CK_RSA_PKCS_PSS_PARAMS pss;
-	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-	CK_KEY_TYPE kt = p11wrap_types[a->ti].ckk;
-	CK_ATTRIBUTE tmpl[2 + P11WRAP_NUNWRAP];
-	CK_ULONG nt = 0, len, i;
-	unsigned char buf[P11_SIG_MAX], in[P11_DIGESTINFO_MAX], *der = NULL;
-	size_t inlen, derlen = 0, k;
-	CK_RV rv;
 
-	/* A retry after a lost session starts over. */
+/* 0 when sig verifies over digest with pub (EC, or RSA with pad). */
+static int
+p11wrap_verify(const EVP_PKEY *pub, const char *mdname, enum p11wrap_pad pad,
+    const unsigned char *digest, size_t dlen, const unsigned char *sig,
+    size_t siglen)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_MD *md = NULL;
+	int rc = -1;
+
+	if ((md = EVP_MD_fetch(NULL, mdname, NULL)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, (EVP_PKEY *)pub,
+	    NULL)) == NULL ||
+	    EVP_PKEY_verify_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0)
+		goto out;
+	if (EVP_PKEY_is_a(pub, "RSA") && pad == P11WRAP_PAD_PSS &&
+	    (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, (int)dlen) <= 0))
+		goto out;
+	if (EVP_PKEY_verify(ctx, sig, siglen, digest, dlen) != 1)
+		goto out;
+	rc = 0;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	EVP_MD_free(md);
+	return rc;
+}
+
+static void
+p11wrap_sigs_clear(struct p11wrap_sign_arg *a)
+{
+	size_t k;
+
 	for (k = 0; k < a->n; k++) {
 		free(a->sigs[k]);
 		a->sigs[k] = NULL;
 		a->siglens[k] = 0;
 	}
-	if ((rv = p11wrap_wkey(a->tok, f, s, a->wlabel, &wkey, err,
-	    errlen)) != CKR_OK)
-		return rv;
-	P11_ATTR(tmpl, nt, CKA_CLASS, &cls, sizeof(cls));
-	P11_ATTR(tmpl, nt, CKA_KEY_TYPE, &kt, sizeof(kt));
-	for (i = 0; i < P11WRAP_NUNWRAP; i++)
-		tmpl[nt++] = p11wrap_unwrap_tmpl[i];
-	rv = f->C_UnwrapKey(s, &wmech, wkey,
-	    (CK_BYTE_PTR)a->wrapped, a->wrappedlen, tmpl, nt, &key);
-	if (rv != CKR_OK) {
-		p11wrap_wkey_failed(a->tok, a->wlabel, rv);
-		/* SoftHSM2 says CKR_GENERAL_ERROR for a tampered blob. */
-		p11_seterr(err, errlen, "C_UnwrapKey under \"%s\": %s "
-		    "(tampered blob or another wrapping key?)", a->wlabel,
-		    p11_rvname(rv));
-		goto out;
-	}
+}
+
+/* Signs every digest with key; CKR_OK or an error with err. */
+static CK_RV
+p11wrap_sign_digests(struct p11wrap_sign_arg *a, CK_FUNCTION_LIST_PTR f,
+    CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, char *err, size_t errlen)
+{
+	CK_MECHANISM mech = { 0, NULL, 0 };
+	CK_RSA_PKCS_PSS_PARAMS pss;
+	CK_KEY_TYPE kt = p11wrap_types[a->ti].ckk;
+	CK_ULONG len;
+	unsigned char buf[P11_SIG_MAX], in[P11_DIGESTINFO_MAX], *der = NULL;
+	size_t inlen, derlen = 0, k;
+	CK_RV rv = CKR_OK;
+
 	for (k = 0; k < a->n; k++) {
 		if (kt == CKK_EC) {
 			mech.mechanism = CKM_ECDSA;
@@ -704,40 +912,100 @@ p11wrap_sign_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
 		der = NULL;
 	}
 out:
-	if (key != CK_INVALID_HANDLE)
-		f->C_DestroyObject(s, key);
 	OPENSSL_free(der);
 	return rv;
 }
 
-/* 0 when sig verifies over digest with pub (EC, or RSA with pad). */
-static int
-p11wrap_verify(const EVP_PKEY *pub, const char *mdname, enum p11wrap_pad pad,
-    const unsigned char *digest, size_t dlen, const unsigned char *sig,
-    size_t siglen)
+/*
+ * Which signatures are checked against the expected public key before any
+ * is given: from a freshly unwrapped key the first one, which proves the
+ * blob holds that key (a blob moved to another subscriber's row signs fine
+ * but fails here); every RSA signature, as a fault in an RSA-CRT signature
+ * gives the key away (and an RSA verification costs ~1 % of the signature);
+ * no further ECDSA signature of a key already proven, where a verification
+ * costs more than half a signature and a faulty signature only fails for
+ * its relying party.
+ */
+static CK_RV
+p11wrap_check_sigs(struct p11wrap_sign_arg *a, int fresh, char *err,
+    size_t errlen)
 {
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_MD *md = NULL;
-	int rc = -1;
+	size_t k, upto = p11wrap_types[a->ti].ckk == CKK_RSA ? a->n :
+	    fresh ? 1 : 0;
 
-	if ((md = EVP_MD_fetch(NULL, mdname, NULL)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, (EVP_PKEY *)pub,
-	    NULL)) == NULL ||
-	    EVP_PKEY_verify_init(ctx) != 1 ||
-	    EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0)
-		goto out;
-	if (EVP_PKEY_is_a(pub, "RSA") && pad == P11WRAP_PAD_PSS &&
-	    (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, (int)dlen) <= 0))
-		goto out;
-	if (EVP_PKEY_verify(ctx, sig, siglen, digest, dlen) != 1)
-		goto out;
-	rc = 0;
-out:
-	EVP_PKEY_CTX_free(ctx);
-	EVP_MD_free(md);
-	return rc;
+	for (k = 0; k < upto; k++)
+		if (p11wrap_verify(a->pub, a->mdname, a->pad, a->digests[k],
+		    a->dlen, a->sigs[k], a->siglens[k]) == -1) {
+			p11_seterr(err, errlen, "signature with the wrapped "
+			    "key does not verify with the expected public key "
+			    "(blob of another subscriber?): not returned");
+			return CKR_FUNCTION_FAILED;
+		}
+	return CKR_OK;
+}
+
+/*
+ * Signs every digest with the key kept for the blob, or unwraps it, signs,
+ * checks, and keeps it (or destroys it when nothing is kept).
+ */
+static CK_RV
+p11wrap_sign_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
+    char *err, size_t errlen)
+{
+	struct p11wrap_sign_arg *a = varg;
+	struct p11wrap_cache *c = p11_token_attached(a->tok);
+	CK_OBJECT_HANDLE wkey, key = CK_INVALID_HANDLE;
+	CK_MECHANISM wmech = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE kt = p11wrap_types[a->ti].ckk;
+	CK_ATTRIBUTE tmpl[2 + P11WRAP_NUNWRAP];
+	CK_ULONG nt = 0, i;
+	size_t hit;
+	CK_RV rv;
+
+	/* A retry after a lost session starts over. */
+	p11wrap_sigs_clear(a);
+	if (c != NULL && c->max > 0 &&
+	    (hit = p11wrap_cache_find(c, a->id, a->pub)) != (size_t)-1) {
+		c->e[hit].used = ++c->tick;
+		rv = p11wrap_sign_digests(a, f, s, c->e[hit].h, err, errlen);
+		if (rv == CKR_OK && (rv = p11wrap_check_sigs(a, 0, err,
+		    errlen)) == CKR_OK) {
+			c->st.hits++;
+			return CKR_OK;
+		}
+		p11wrap_sigs_clear(a);
+		if (p11_rv_lost(rv))
+			return rv;	/* the session's objects are gone */
+		/* Whatever went wrong with it, unwrap the blob again. */
+		p11wrap_cache_drop(c, f, s, hit);
+	}
+	if ((rv = p11wrap_wkey(a->tok, f, s, a->wlabel, &wkey, err,
+	    errlen)) != CKR_OK)
+		return rv;
+	P11_ATTR(tmpl, nt, CKA_CLASS, &cls, sizeof(cls));
+	P11_ATTR(tmpl, nt, CKA_KEY_TYPE, &kt, sizeof(kt));
+	for (i = 0; i < P11WRAP_NUNWRAP; i++)
+		tmpl[nt++] = p11wrap_unwrap_tmpl[i];
+	rv = f->C_UnwrapKey(s, &wmech, wkey,
+	    (CK_BYTE_PTR)a->wrapped, a->wrappedlen, tmpl, nt, &key);
+	if (rv != CKR_OK) {
+		p11wrap_wkey_failed(a->tok, a->wlabel, rv);
+		/* SoftHSM2 says CKR_GENERAL_ERROR for a tampered blob. */
+		p11_seterr(err, errlen, "C_UnwrapKey under \"%s\": %s "
+		    "(tampered blob or another wrapping key?)", a->wlabel,
+		    p11_rvname(rv));
+		return rv;
+	}
+	if (c != NULL)
+		c->st.unwraps++;
+	if ((rv = p11wrap_sign_digests(a, f, s, key, err, errlen)) == CKR_OK)
+		rv = p11wrap_check_sigs(a, 1, err, errlen);
+	if (rv == CKR_OK && c != NULL && c->max > 0)
+		p11wrap_cache_keep(c, f, s, a->id, a->pub, key);
+	else
+		(void)f->C_DestroyObject(s, key);
+	return rv;
 }
 
 int
@@ -749,6 +1017,7 @@ p11wrap_sign_many(struct p11_token *tok, const char *wrapping_label,
 {
 	struct p11wrap_sign_arg a;
 	const struct p11_digest *d;
+	unsigned char id[SHA256_DIGEST_LENGTH];
 	size_t ti, k;
 	int rc = -1;
 
@@ -795,10 +1064,17 @@ p11wrap_sign_many(struct p11_token *tok, const char *wrapping_label,
 		p11_seterr(err, errlen, "unknown padding %d", (int)pad);
 		goto out;
 	}
+	if (p11wrap_blob_id(wrapping_label, blob, bloblen, id) == -1) {
+		p11_seterr(err, errlen, "SHA-256 of the blob failed");
+		goto out;
+	}
 	a.tok = tok;
 	a.wlabel = wrapping_label;
 	a.wrapped = blob + P11WRAP_HDR;
 	a.wrappedlen = bloblen - P11WRAP_HDR;
+	a.id = id;
+	a.pub = expected_pub;
+	a.mdname = mdname;
 	a.ti = ti;
 	a.d = d;
 	a.pad = pad;
@@ -810,19 +1086,6 @@ p11wrap_sign_many(struct p11_token *tok, const char *wrapping_label,
 	if (p11_token_run(tok, p11wrap_sign_op, &a, "wrapped key signature",
 	    err, errlen) == -1)
 		goto out;
-	/*
-	 * A blob is not bound to its subscriber: one moved to another
-	 * subscriber's row unwraps and signs fine. Only signatures that
-	 * verify with the public key stored beside the blob go out.
-	 */
-	for (k = 0; k < n; k++)
-		if (p11wrap_verify(expected_pub, mdname, pad, digests[k], dlen,
-		    sigs[k], siglens[k]) == -1) {
-			p11_seterr(err, errlen, "signature with the wrapped "
-			    "key does not verify with the expected public key "
-			    "(blob of another subscriber?): not returned");
-			goto out;
-		}
 	rc = 0;
 out:
 	if (rc == -1)

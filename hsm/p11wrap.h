@@ -113,20 +113,28 @@ int	p11wrap_generate(struct p11_token *, const char *wrapping_label,
 /*
  * Signs a digest computed by the caller with the key wrapped in blob:
  * unwraps it into a session object (sensitive, non-extractable, template
- * identical to the wrapping key's CKA_UNWRAP_TEMPLATE), signs, destroys the
- * object, then verifies the signature with expected_pub (the public key
- * stored beside the blob) and returns it only if it verifies. mdname is
- * "SHA256", "SHA384" or "SHA512"; dlen must match. EC: CKM_ECDSA, the
- * signature DER-encoded (ECDSA-Sig-Value). RSA: pad as above. *sig is
- * malloc'd (caller frees). -1 with err and *sig NULL on any failure,
- * including a tampered blob, a wrong wrapping key and a blob that belongs
- * to another public key. Lost sessions are recovered as p11_sign_digest()
- * does.
+ * identical to the wrapping key's CKA_UNWRAP_TEMPLATE), signs, and checks
+ * the signature with expected_pub (the public key stored beside the blob)
+ * before returning it; then destroys the object, or keeps it for the next
+ * signature with this blob and this public key when the token has an
+ * unwrapped-key cache (p11wrap_cache_limit). mdname is "SHA256", "SHA384"
+ * or "SHA512"; dlen must match. EC: CKM_ECDSA, the signature DER-encoded
+ * (ECDSA-Sig-Value). RSA: pad as above. *sig is malloc'd (caller frees).
+ * -1 with err and *sig NULL on any failure, including a tampered blob, a
+ * wrong wrapping key and a blob that belongs to another public key. Lost
+ * sessions are recovered as p11_sign_digest() does.
+ *
+ * Which signatures are checked: the first one made with a freshly unwrapped
+ * key (it proves the blob holds expected_pub's key: a blob is not bound to
+ * its subscriber) and every RSA signature (an RSA-CRT fault would give the
+ * key away; the check costs ~1 % of the signature). Further ECDSA
+ * signatures of a key already proven are not checked: the check costs more
+ * than half a SoftHSM2 signature, and a faulty ECDSA signature only fails
+ * for its relying party.
  */
 /*
  * The same for n digests with one unwrap (a bulk authorization's hashes):
- * sigs[k] and siglens[k] for digests[k]; all or none (every signature
- * verified before any is given).
+ * sigs[k] and siglens[k] for digests[k]; all or none.
  */
 int	p11wrap_sign_many(struct p11_token *, const char *wrapping_label,
 	    const unsigned char *blob, size_t bloblen,
@@ -139,5 +147,30 @@ int	p11wrap_sign(struct p11_token *, const char *wrapping_label,
 	    const EVP_PKEY *expected_pub, const char *mdname,
 	    enum p11wrap_pad pad, const unsigned char *digest, size_t dlen,
 	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
+
+/*
+ * The unwrapped-key cache of a token: up to max subscriber keys stay
+ * unwrapped (session objects of the token's session, same attributes) after
+ * a signature, keyed by SHA-256(wrapping label, blob) and the public key the
+ * first signature verified with, so a hot key signs without the unwrap that
+ * dominates a cold signature (hsm/README.md "Unwrapped-key cache"). The
+ * least recently used key is destroyed to make room; a lost session forgets
+ * them all (they went with it); max 0 (the default) keeps none and destroys
+ * what was kept. The caller still decides before every signature whether
+ * the key may sign (the SAM checks the credential and the SAD each time).
+ * At most P11WRAP_CACHE_MAX. 0, or -1 with err.
+ */
+#define P11WRAP_CACHE_MAX	100000
+
+struct p11wrap_cache_stats {
+	unsigned long long	hits;		/* signed with a kept key */
+	unsigned long long	unwraps;	/* C_UnwrapKey calls that worked */
+	unsigned long long	evicted;	/* destroyed to make room */
+	size_t			kept;		/* keys unwrapped now */
+};
+
+int	p11wrap_cache_limit(struct p11_token *, size_t max, char *err,
+	    size_t errlen);
+void	p11wrap_cache_stats(struct p11_token *, struct p11wrap_cache_stats *);
 
 #endif

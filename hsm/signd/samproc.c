@@ -20,9 +20,11 @@
  *	       covers every hash and none was used, enough signatures are
  *	       left; the hashes are consumed, all are signed with
  *	       p11wrap_sign_many (one unwrap into a non-extractable session
- *	       object, a signature per hash, destroy) and each signature verified against the
- *	       certificate's public key before it is returned, so a blob moved
- *	       to another subscriber's row never yields a returned signature;
+ *	       object, or the key kept unwrapped from an earlier signHash:
+ *	       sign.key_cache; a signature per hash) and a freshly unwrapped
+ *	       key's signature verified against the certificate's public key
+ *	       before any is returned, so a blob moved to another subscriber's
+ *	       row never yields a returned signature;
  *	       every signature is audited (sign.hash) in the same transaction
  *	       as the consumption. Nothing is returned unless that commits.
  *
@@ -67,6 +69,7 @@
 #define SAM_TXN_ATTEMPTS	3
 #define SAM_WRAP_LABEL		"subscriber-wrap-1"	/* = ca/extern.h CA_KEY_WRAP */
 #define SAM_REQ_MAX		(16 * 1024)	/* 100 × 64-byte hashes + head */
+#define SAM_KEY_CACHE		1000	/* unwrapped keys kept, per SAM */
 
 struct sam {
 	const struct config	*cfg;
@@ -539,8 +542,10 @@ sam_sign_all(struct sam_sign_txn *t, const PGresult *cred)
 	for (i = 0; i < q->hashes.n; i++)
 		digests[i] = q->hashes.h[i];
 	/*
-	 * One unwrap for all the hashes; every signature is checked against
-	 * the certificate's own public key inside p11wrap_sign_many: a blob
+	 * One unwrap for all the hashes (none when the key is kept from an
+	 * earlier signHash with this blob and this certificate's key); a
+	 * freshly unwrapped key's signature is checked against the
+	 * certificate's own public key inside p11wrap_sign_many: a blob
 	 * moved to another row signs, but nothing is returned.
 	 */
 	if (p11wrap_sign_many(t->sam->tok, t->sam->wrap_label, blob, bloblen,
@@ -740,6 +745,7 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 	struct config *polcfg = NULL;
 	char pin[SAM_PIN_MAX], e[256], polpath[PATH_MAX];
 	const char *uri;
+	long keep;
 	int rc = -1;
 
 	memset(&sc, 0, sizeof(sc));
@@ -813,6 +819,17 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 		    sam->wrap_label, e);
 		goto out;
 	}
+	/* Hot keys sign without the unwrap (hsm/README.md, ~8 KiB a key). */
+	if (config_get_long(sam->cfg, "sign.key_cache", SAM_KEY_CACHE, 0,
+	    P11WRAP_CACHE_MAX, &keep) == -1) {
+		snprintf(err, errlen, "sam: sign.key_cache: 0..%d",
+		    P11WRAP_CACHE_MAX);
+		goto out;
+	}
+	if (p11wrap_cache_limit(sam->tok, (size_t)keep, e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "sam: sign.key_cache: %s", e);
+		goto out;
+	}
 	rc = 0;
 out:
 	OPENSSL_cleanse(pin, sizeof(pin));
@@ -823,6 +840,14 @@ out:
 static void
 sam_stop(struct sam *sam)
 {
+	struct p11wrap_cache_stats st;
+
+	if (sam->tok != NULL) {
+		p11wrap_cache_stats(sam->tok, &st);
+		log_info("sam: unwrapped-key cache: %llu signHash with a kept "
+		    "key, %llu unwraps, %llu keys evicted, %zu kept at exit",
+		    st.hits, st.unwraps, st.evicted, st.kept);
+	}
 	p11_token_close(sam->tok);
 	sam->tok = NULL;
 	p11_module_free(sam->mod);

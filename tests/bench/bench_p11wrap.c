@@ -15,6 +15,11 @@
  *   wrapped	p11wrap_sign: unwrap -> sign -> destroy -> verify with the
  *		expected public key
  *   verify	the verification alone (OpenSSL, in-process), its share
+ *   kept	p11wrap_sign with the unwrapped-key cache on and the key
+ *		kept (the hot-key path: blob digest, lookup, sign; an EC
+ *		signature of a key already proven is not verified again)
+ *   KiB/key	resident memory per kept key: KEPT_KEYS keys unwrapped and
+ *		kept, the growth of the process divided by their number
  */
 #include <sys/stat.h>
 
@@ -33,6 +38,7 @@
 #define SO_PIN		"bench-so-pin"
 #define USER_PIN	"bench-user-pin"
 #define WKEY		"wrap"
+#define KEPT_KEYS	2000
 
 static const char *const names[] = { "P-256", "RSA-2048" };
 static const char *const labels[] = { "res-p256", "res-rsa2048" };
@@ -130,6 +136,93 @@ bench_wrapped(struct p11_token *t, const unsigned char *blob, size_t bloblen,
 	return (double)n / (t1 - t0);
 }
 
+/* Resident memory of this process in KiB (/proc/self/statm), or -1. */
+static long
+rss_kib(void)
+{
+	FILE *f;
+	long size, res = -1;
+
+	if ((f = fopen("/proc/self/statm", "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%ld %ld", &size, &res) != 2)
+		res = -1;
+	fclose(f);
+	return res < 0 ? -1 : res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * The hot-key path: the cache on, the key kept after the first signature.
+ * Signatures per second, or -1.
+ */
+static double
+bench_kept(struct p11_token *t, const unsigned char *blob, size_t bloblen,
+    EVP_PKEY *pub, double secs)
+{
+	char err[256];
+	double r;
+
+	if (p11wrap_cache_limit(t, 1, err, sizeof(err)) == -1) {
+		fprintf(stderr, "kept: %s\n", err);
+		return -1;
+	}
+	r = bench_wrapped(t, blob, bloblen, pub, secs);
+	if (p11wrap_cache_limit(t, 0, err, sizeof(err)) == -1) {
+		fprintf(stderr, "kept: %s\n", err);
+		return -1;
+	}
+	return r;
+}
+
+/*
+ * KiB of resident memory per kept key: KEPT_KEYS distinct keys generated,
+ * then each signed once with a cache that keeps them all. -1 on error.
+ */
+static double
+bench_kept_memory(struct p11_token *t, enum p11_keytype type)
+{
+	unsigned char *blobs[KEPT_KEYS], dg[32], *sig;
+	size_t lens[KEPT_KEYS], siglen;
+	EVP_PKEY *pubs[KEPT_KEYS];
+	char err[256];
+	long before, after;
+	double r = -1;
+	int i, made = 0;
+
+	memset(dg, 0x5a, sizeof(dg));
+	for (; made < KEPT_KEYS; made++)
+		if (p11wrap_generate(t, WKEY, type, &blobs[made], &lens[made],
+		    &pubs[made], err, sizeof(err)) == -1) {
+			fprintf(stderr, "kept memory: %s\n", err);
+			goto out;
+		}
+	if (p11wrap_cache_limit(t, KEPT_KEYS, err, sizeof(err)) == -1) {
+		fprintf(stderr, "kept memory: %s\n", err);
+		goto out;
+	}
+	/* One round unkept first, so allocator pools are warm. */
+	before = rss_kib();
+	for (i = 0; i < KEPT_KEYS; i++) {
+		if (p11wrap_sign(t, WKEY, blobs[i], lens[i], pubs[i], "SHA256",
+		    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "kept memory: %s\n", err);
+			goto out;
+		}
+		free(sig);
+	}
+	after = rss_kib();
+	if (before >= 0 && after >= 0)
+		r = (double)(after - before) / KEPT_KEYS;
+out:
+	(void)p11wrap_cache_limit(t, 0, err, sizeof(err));
+	for (i = 0; i < made; i++) {
+		free(blobs[i]);
+		EVP_PKEY_free(pubs[i]);
+	}
+	return r;
+}
+
 /* OpenSSL verifications per second of one signature (p11wrap's check). */
 static double
 bench_verify(struct p11_token *t, const unsigned char *blob, size_t bloblen,
@@ -177,7 +270,7 @@ main(int argc, char **argv)
 	EVP_PKEY *pub[2] = { NULL, NULL }, *rpub = NULL;
 	char conf[1024], path[512], tokdir[512], err[256];
 	const char *module = getenv("PKI_TEST_HSM_MODULE");
-	double secs = 3, r[4][2];
+	double secs = 3, r[6][2];
 	int i, ntypes = 2, rc = 1;
 
 	if (argc < 2 || argc > 4 || (argc == 4 && strcmp(argv[3], "p256") != 0)) {
@@ -227,12 +320,17 @@ main(int argc, char **argv)
 		    (r[2][i] = bench_wrapped(t, blob[i], bloblen[i], pub[i],
 		    secs)) < 0 ||
 		    (r[3][i] = bench_verify(t, blob[i], bloblen[i], pub[i],
+		    secs)) < 0 ||
+		    (r[4][i] = bench_kept(t, blob[i], bloblen[i], pub[i],
 		    secs)) < 0)
 			goto out;
+		/* RSA-2048 keys take ~0.2 s each to make: P-256 only. */
+		r[5][i] = i == 0 ? bench_kept_memory(t, types[i]) : -1;
 	}
 	if (ntypes == 1) {
-		printf("gen_s=%.0f resident_s=%.0f cycle_s=%.0f verify_s=%.0f\n",
-		    r[0][0], r[1][0], r[2][0], r[3][0]);
+		printf("gen_s=%.0f resident_s=%.0f cycle_s=%.0f verify_s=%.0f "
+		    "kept_s=%.0f kept_kib=%.1f\n", r[0][0], r[1][0], r[2][0],
+		    r[3][0], r[4][0], r[5][0]);
 		rc = 0;
 		goto out;
 	}
@@ -247,6 +345,10 @@ main(int argc, char **argv)
 	    "| %.0f | %.0f |\n", r[2][0], r[2][1]);
 	printf("| verify/s alone (OpenSSL, the check inside p11wrap_sign) | "
 	    "%.0f | %.0f |\n", r[3][0], r[3][1]);
+	printf("| sign/s, key kept unwrapped (p11wrap_sign, cache on) | %.0f | "
+	    "%.0f |\n", r[4][0], r[4][1]);
+	printf("| resident memory per kept key (KiB, %d keys) | %.1f | — |\n",
+	    KEPT_KEYS, r[5][0]);
 	printf("| blob size (bytes) | %zu | %zu |\n", bloblen[0], bloblen[1]);
 	rc = 0;
 out:

@@ -10,7 +10,9 @@
 # measurement BENCH_COLD [2000] (cold, authorization excluded),
 # BENCH_COLD_INC [400] (cold, included), BENCH_BULK10 [300], BENCH_BULK100
 # [60], BENCH_CTRL [500] (each of the 4 runs of the control below);
-# BENCH_SECS [3] seconds per HSM cell.
+# BENCH_SECS [3] seconds per HSM cell; BENCH_HOT [2000] and BENCH_HOT10
+# [400] jobs of the hot measurements, BENCH_HOT_KEYS [8] credentials they
+# use, BENCH_KEY_CACHE [1000] the hot signd's sign.key_cache.
 #
 # What it does: starts an ephemeral stack (signd with its defaults:
 # sign.threads 2, one SAM per thread); registers one real RA subscriber and
@@ -40,6 +42,10 @@
 #   control         with all credentials loaded, cold (excluded) on the
 #                   small subset and on the whole set, alternated twice:
 #                   "no slowdown" judged on the same stack at the same time
+#   hot 1 / 10      a second signd with sign.key_cache on, BENCH_HOT_KEYS
+#                   credentials (each SAM keeps them unwrapped after its
+#                   first signHash for each): signHash of 1 or 10 hashes,
+#                   authorization excluded; signatures per second
 # and the HSM (tests/bench/bench_p11wrap.c p256, its own token, 1 and 2
 # processes at once): raw signing with a resident key, and the unwrap →
 # sign → destroy → verify cycle. Goals (issue 6): cold ≥ 80 % of the cycle
@@ -57,15 +63,22 @@ BULK10=${BENCH_BULK10:-300}
 BULK100=${BENCH_BULK100:-60}
 SECS=${BENCH_SECS:-3}
 CTRL=${BENCH_CTRL:-500}
+HOT=${BENCH_HOT:-2000}
+HOT10=${BENCH_HOT10:-400}
+HOT_KEYS=${BENCH_HOT_KEYS:-8}
+KEY_CACHE=${BENCH_KEY_CACHE:-1000}
 FIRST=10000001		# row ids of the bench subscribers, far above the stack's
 for b in bench_signd bench_signd_keys bench_p11wrap; do
 	[ -x "$BUILD/tests/bench/$b" ] || { echo "bench_signd.sh: $BUILD/tests/bench/$b missing (make $BUILD/tests/bench/$b)" >&2; exit 1; }
 done
 dir=$(mktemp -d /tmp/pki-bench-signd.XXXXXX)
 [ "$(id -u)" -ne 0 ] || chown pki:pki "$dir"
-trap '"$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+hotpid=
+trap '[ -z "$hotpid" ] || kill "$hotpid" 2>/dev/null; "$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 echo "== bench_signd: load before: $(uptime | sed 's/.*load average/load average/')"
-"$REPO/deploy/stack.sh" up --dir "$dir/stack" --ports auto --build "$BUILD" --ephemeral >"$dir/up.log" 2>&1 ||
+# The stack's signd keeps no unwrapped key (sign.key_cache 0), so that cold
+# means cold; the hot measurements use a second signd with the cache on.
+PKI_SIGN_KEY_CACHE=0 "$REPO/deploy/stack.sh" up --dir "$dir/stack" --ports auto --build "$BUILD" --ephemeral >"$dir/up.log" 2>&1 ||
 	{ cat "$dir/up.log"; exit 1; }
 set -a; . "$dir/stack/stack.env"; set +a
 su_uri="host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=pki user=$PKI_STACK_USER"
@@ -198,6 +211,36 @@ measure "$LARGE"
 echo "== control: cold on $SMALL vs $LARGE credentials, alternated (load: $(uptime | sed 's/.*load average: //'))"
 control
 
+# hot: a second signd (same database, same wrap token) keeping unwrapped keys.
+hot() {
+	local port url pid out m
+	port=$(while :; do p=$((20000 + RANDOM % 30000)); ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; break; }; done)
+	url=http://127.0.0.1:$port/csc/v2
+	PKI_SIGN_PORT=$port PKI_SIGN_KEY_CACHE=$KEY_CACHE "$BUILD/signd" --config "$PKI_CONFIG" >"$dir/signd-hot.log" 2>&1 &
+	pid=$!
+	hotpid=$pid
+	for _ in $(seq 100); do
+		curl -s -o /dev/null -X POST "$url/info" -H 'Content-Type: application/json' --data '{}' && break
+		kill -0 "$pid" 2>/dev/null || { cat "$dir/signd-hot.log"; exit 1; }
+		sleep 0.1
+	done
+	for m in "hot excluded 1 $HOT" "hot10 excluded 10 $HOT10"; do
+		set -- $m
+		token
+		out=$("$BUILD/tests/bench/bench_signd" "$url" "$dir/token" "$dir/pin" "$FIRST" "$HOT_KEYS" \
+			"$2" "$3" "$4" "$CONC") || { echo "$out"; tail -n 5 "$dir/signd-hot.log"; kill "$pid"; exit 1; }
+		R[$1]=$out
+		echo "   $HOT_KEYS credentials: $out"
+	done
+	kill -TERM "$pid"
+	wait "$pid" || true
+	hotpid=
+	R[hotcache]=$(grep 'unwrapped-key cache' "$dir/signd-hot.log" | sed 's/.*cache: //' | paste -sd ';' -)
+	echo "   SAMs at exit: ${R[hotcache]}"
+}
+echo "== hot keys: a second signd with sign.key_cache $KEY_CACHE, $HOT_KEYS credentials (load: $(uptime | sed 's/.*load average: //'))"
+hot
+
 echo "== HSM limits (bench_p11wrap p256, own token, $SECS s per cell; signd idle)"
 mkdir -p "$dir/h1" "$dir/h2a" "$dir/h2b"
 h1=$("$BUILD/tests/bench/bench_p11wrap" "$dir/h1" "$SECS" p256)
@@ -210,6 +253,8 @@ echo "   2 processes: $h2a | $h2b"
 res1=$(kv "$h1" resident_s); cyc1=$(kv "$h1" cycle_s)
 res2=$(awk -v a="$(kv "$h2a" resident_s)" -v b="$(kv "$h2b" resident_s)" 'BEGIN { print a + b }')
 cyc2=$(awk -v a="$(kv "$h2a" cycle_s)" -v b="$(kv "$h2b" cycle_s)" 'BEGIN { print a + b }')
+kept1=$(kv "$h1" kept_s)
+kept2=$(awk -v a="$(kv "$h2a" kept_s)" -v b="$(kv "$h2b" kept_s)" 'BEGIN { print a + b }')
 loadend=$(uptime | sed 's/.*load average: //')
 
 S=$SMALL L=$LARGE
@@ -238,16 +283,26 @@ row "bulk 100: signatures/s (signHash of 100; authorization excluded)" "$(kv "${
 row "bulk 100: signHash p50 / p99 ms" "$(kv "${R[bulk100,$S]}" p50_ms) / $(kv "${R[bulk100,$S]}" p99_ms)" \
 	"$(kv "${R[bulk100,$L]}" p50_ms) / $(kv "${R[bulk100,$L]}" p99_ms)"
 echo
+row "hot keys ($HOT_KEYS credentials, sign.key_cache $KEY_CACHE)" "signatures/s" "p50 / p99 ms"
+row "---" "---:" "---:"
+row "hot: signHash of 1 hash (authorization excluded)" "$(kv "${R[hot]}" sig_s)" "$(kv "${R[hot]}" p50_ms) / $(kv "${R[hot]}" p99_ms)"
+row "hot: signHash of 10 hashes" "$(kv "${R[hot10]}" sig_s)" "$(kv "${R[hot10]}" p50_ms) / $(kv "${R[hot10]}" p99_ms)"
+echo "SAMs of the hot signd at exit: ${R[hotcache]}"
+echo
 row "HSM (SoftHSM2, P-256)" "1 process" "2 processes"
 row "---" "---:" "---:"
 row "sign/s, resident key" "$res1" "$res2"
 row "sign/s, unwrap → sign → destroy → verify" "$cyc1" "$cyc2"
+row "sign/s, key kept unwrapped (p11wrap cache)" "$kept1" "$kept2"
+row "resident memory per kept key, KiB" "$(kv "$h1" kept_kib)" ""
 echo
 cs=$(kv "${R[cold,$S]}" req_s); cl=$(kv "${R[cold,$L]}" req_s)
 bs=$(kv "${R[bulk10,$S]}" sig_s); bl=$(kv "${R[bulk10,$L]}" sig_s)
 echo "Goals (against the 2-process HSM figures: signd runs $sams SAMs; 1-process figures in brackets):"
 echo "- cold ≥ 80 % of the cycle limit: $S: $(ratio "$cs" "$cyc2") ($(ratio "$cs" "$cyc1")), $L: $(ratio "$cl" "$cyc2") ($(ratio "$cl" "$cyc1")) — $(verdict "$cl" "$cyc2" 0.8)"
 echo "- bulk of 10 ≥ 70 % of the resident-key rate: $S: $(ratio "$bs" "$res2") ($(ratio "$bs" "$res1")), $L: $(ratio "$bl" "$res2") ($(ratio "$bl" "$res1")) — $(verdict "$bl" "$res2" 0.7)"
+hs=$(kv "${R[hot10]}" sig_s); h1s=$(kv "${R[hot]}" sig_s)
+echo "- a hot key in a bounded cache of unwrapped handles ≥ 70 % of the resident-key rate: bulk 10 $(ratio "$hs" "$res2") ($(ratio "$hs" "$res1")), 1 hash $(ratio "$h1s" "$res2") ($(ratio "$h1s" "$res1")) — $(verdict "$hs" "$res2" 0.7)"
 echo "- no slowdown $S → $L (taken as ≥ 90 %): successive runs: cold $(ratio "$cl" "$cs"), bulk 10 $(ratio "$bl" "$bs");" \
 	"alternated control, cold req/s on the first $S vs all $L: ${C[small]} vs ${C[large]} = $(ratio "${C[large]}" "${C[small]}") — $(verdict "${C[large]}" "${C[small]}" 0.9)"
 echo "- several signer processes: $sams SAM processes — $( [ "${sams:-0}" -ge 2 ] && echo met || echo "NOT met")"

@@ -290,6 +290,10 @@ surl=$surl1
 	{ cat "$tmp/signd2.log"; fail "signd #2 did not log two recycles"; }
 [ "$(grep -c 'recycled: starting another' "$tmp/signd2.log")" = 2 ] ||
 	{ cat "$tmp/signd2.log"; fail "signd #2's supervisor did not start two SAMs"; }
+# sign.key_cache: each recycled SAM unwrapped the key for its first signHash
+# and signed the second with the key it kept (both verified above).
+[ "$(grep -c 'unwrapped-key cache: 1 signHash with a kept key, 1 unwraps, 0 keys evicted, 1 kept at exit' "$tmp/signd2.log")" = 2 ] ||
+	{ cat "$tmp/signd2.log"; fail "signd #2's SAMs did not sign with a kept key"; }
 # A SAM that cannot start (its database role refused for a moment): the
 # supervisor tries again every second; once the role is back, signing resumes.
 victim=$(pgrep -P "$signd2" -x signd-sam)
@@ -328,7 +332,7 @@ wait "$signd2" || { cat "$tmp/signd2.log"; fail "signd #2 exited non-zero on SIG
 for p in $children; do
 	! kill -0 "$p" 2>/dev/null || fail "signd #2 left process $p behind"
 done
-note "sign.sam_recycle_after: a SAM replaced every 2 signHash, every request served; a SAM start refused by the database retried until it works; clean stop"
+note "sign.sam_recycle_after: a SAM replaced every 2 signHash, every request served, the second signed with the key kept unwrapped; a SAM start refused by the database retried until it works; clean stop"
 
 # RSA PKCS#1 v1.5, SHA-256, with an OTP of purpose sign.
 sign_otp "$tokA"

@@ -1018,6 +1018,123 @@ test_lost_session(void **state)
 	assert_int_equal(raw_open(f), 0);
 }
 
+/* Private key objects in the token now (session objects included). */
+static CK_ULONG
+private_keys(struct fixture *f)
+{
+	CK_ATTRIBUTE t[1];
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_OBJECT_HANDLE o[16];
+	CK_ULONG nt = 0, n = 0, total = 0;
+
+	ATTR(t, nt, CKA_CLASS, &cls, sizeof(cls));
+	assert_int_equal(f->f->C_FindObjectsInit(f->s, t, nt), CKR_OK);
+	do {
+		assert_int_equal(f->f->C_FindObjects(f->s, o, 16, &n), CKR_OK);
+		total += n;
+	} while (n > 0);
+	assert_int_equal(f->f->C_FindObjectsFinal(f->s), CKR_OK);
+	return total;
+}
+
+static void
+stats_are(struct fixture *f, unsigned long long hits,
+    unsigned long long unwraps, unsigned long long evicted, size_t kept)
+{
+	struct p11wrap_cache_stats st;
+
+	p11wrap_cache_stats(f->tok, &st);
+	if (st.hits != hits || st.unwraps != unwraps || st.evicted != evicted ||
+	    st.kept != kept)
+		fail_msg("cache: hits %llu unwraps %llu evicted %llu kept %zu; "
+		    "expected %llu %llu %llu %zu", st.hits, st.unwraps,
+		    st.evicted, st.kept, hits, unwraps, evicted, kept);
+	assert_int_equal(private_keys(f), kept);
+}
+
+/*
+ * The unwrapped-key cache: a hot key signs without an unwrap; a kept key is
+ * as sensitive as an unwrapped one; a blob kept for one public key and
+ * presented with another is unwrapped again and refused; the least recently
+ * used key is destroyed at the limit; a lost session forgets every key;
+ * limit 0 destroys them all.
+ */
+static void
+test_cache(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *b2 = NULL, *b3 = NULL, dg[32], *sig = NULL;
+	size_t b2len = 0, b3len = 0, siglen = 0;
+	EVP_PKEY *p2 = NULL, *p3 = NULL;
+	CK_OBJECT_HANDLE h;
+	CK_ULONG n;
+	char err[256] = "";
+
+	assert_int_equal(p11wrap_generate(f->tok, WKEY, P11_KEY_EC_P256, &b2,
+	    &b2len, &p2, err, sizeof(err)), 0);
+	assert_int_equal(p11wrap_generate(f->tok, WKEY, P11_KEY_EC_P256, &b3,
+	    &b3len, &p3, err, sizeof(err)), 0);
+	assert_int_equal(p11wrap_cache_limit(f->tok, P11WRAP_CACHE_MAX + 1,
+	    err, sizeof(err)), -1);
+	assert_int_equal(p11wrap_cache_limit(f->tok, 2, err, sizeof(err)), 0);
+	stats_are(f, 0, 0, 0, 0);
+	sign_ok(f, f->ecblob, f->ecbloblen, f->ecpub, "SHA256",
+	    P11WRAP_PAD_PKCS1);
+	stats_are(f, 0, 1, 0, 1);
+	sign_ok(f, f->ecblob, f->ecbloblen, f->ecpub, "SHA384",
+	    P11WRAP_PAD_PKCS1);
+	sign_ok(f, f->ecblob, f->ecbloblen, f->ecpub, "SHA256",
+	    P11WRAP_PAD_PKCS1);
+	stats_are(f, 2, 1, 0, 1);
+	/* The kept key is no easier to read than any unwrapped one. */
+	h = raw_find(f, CKO_PRIVATE_KEY, NULL, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(leaks(f, h), 0);
+	/* The kept blob with another subscriber's public key: refused. */
+	memset(dg, 0x44, sizeof(dg));
+	assert_int_equal(p11wrap_sign(f->tok, WKEY, f->ecblob, f->ecbloblen,
+	    p2, "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen,
+	    err, sizeof(err)), -1);
+	assert_null(sig);
+	assert_non_null(strstr(err, "does not verify"));
+	stats_are(f, 2, 2, 0, 1);
+	/* RSA keys are kept too (and every RSA signature checked). */
+	sign_ok(f, f->rsablob, f->rsabloblen, f->rsapub, "SHA256",
+	    P11WRAP_PAD_PSS);
+	sign_ok(f, f->rsablob, f->rsabloblen, f->rsapub, "SHA512",
+	    P11WRAP_PAD_PKCS1);
+	stats_are(f, 3, 3, 0, 2);
+	/* Full: the least recently used (the EC key) goes. */
+	sign_ok(f, b2, b2len, p2, "SHA256", P11WRAP_PAD_PKCS1);
+	stats_are(f, 3, 4, 1, 2);
+	sign_ok(f, f->rsablob, f->rsabloblen, f->rsapub, "SHA256",
+	    P11WRAP_PAD_PKCS1);
+	sign_ok(f, f->ecblob, f->ecbloblen, f->ecpub, "SHA256",
+	    P11WRAP_PAD_PKCS1);
+	stats_are(f, 4, 5, 2, 2);
+	/* A lost session took the kept keys with it: unwrapped again. */
+	assert_int_equal(p11_test_drop_session(f->tok), 0);
+	sign_ok(f, b3, b3len, p3, "SHA256", P11WRAP_PAD_PKCS1);
+	assert_int_equal(raw_open(f), 0);
+	stats_are(f, 4, 6, 2, 1);
+	sign_ok(f, b3, b3len, p3, "SHA256", P11WRAP_PAD_PKCS1);
+	stats_are(f, 5, 6, 2, 1);
+	/* A smaller limit destroys the surplus; 0 destroys everything. */
+	sign_ok(f, b2, b2len, p2, "SHA256", P11WRAP_PAD_PKCS1);
+	stats_are(f, 5, 7, 2, 2);
+	assert_int_equal(p11wrap_cache_limit(f->tok, 1, err, sizeof(err)), 0);
+	stats_are(f, 5, 7, 2, 1);
+	assert_int_equal(p11wrap_cache_limit(f->tok, 0, err, sizeof(err)), 0);
+	stats_are(f, 5, 7, 2, 0);
+	sign_ok(f, b2, b2len, p2, "SHA256", P11WRAP_PAD_PKCS1);
+	stats_are(f, 5, 8, 2, 0);
+	no_private_keys_left(f);
+	free(b2);
+	free(b3);
+	EVP_PKEY_free(p2);
+	EVP_PKEY_free(p3);
+}
+
 int
 main(void)
 {
@@ -1035,6 +1152,7 @@ main(void)
 		cmocka_unit_test(test_check_refuses_weak_key),
 		cmocka_unit_test(test_control_weak_key_leaks),
 		cmocka_unit_test(test_lost_session),
+		cmocka_unit_test(test_cache),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
