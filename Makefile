@@ -34,7 +34,7 @@ endif
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 HSM_SRCS := $(sort $(wildcard hsm/*.c))
 PKICTL_SRCS := ca/pkictl.c ca/ceremony.c ca/profile.c ca/certstore.c ca/certcmd.c ca/arl.c \
-	ca/ordercmd.c ca/officercmd.c ca/sigservicecmd.c ra/policy.c
+	ca/ordercmd.c ca/officercmd.c ca/sigservicecmd.c ca/auditcmd.c ra/policy.c
 # Daemons: every .c of their folder (main.c holds main()).
 TSAD_SRCS := $(sort $(wildcard tsa/*.c))
 OCSPD_SRCS := $(sort $(wildcard ocsp/*.c))
@@ -61,6 +61,9 @@ CAD := $(BUILD)/cad
 RAD := $(if $(RAD_SRCS),$(BUILD)/rad)
 SIGND := $(if $(SIGND_SRCS),$(BUILD)/signd)
 PKISIGN := $(if $(filter sign/main.c,$(SIGN_SRCS)),$(BUILD)/pkisign)
+# pkiaudit, the auditor's offline verifier of exported, sealed audit trails.
+PKIAUDIT_SRCS := $(sort $(wildcard audit/*.c))
+PKIAUDIT := $(BUILD)/pkiaudit
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -74,7 +77,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
-PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(CAD) $(RAD) $(SIGND) $(PKISIGN)
+PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(CAD) $(RAD) $(SIGND) $(PKISIGN) $(PKIAUDIT)
 
 # libFuzzer harnesses: tests/fuzz/fuzz_*.c, each built with clang against the
 # library sources and run for FUZZ_SECONDS by `make fuzz` (part of `make check`).
@@ -125,6 +128,9 @@ $(BUILD)/signd: $(call obj,$(SIGND_SRCS)) $(LIBHSM) $(LIBPKI)
 
 $(BUILD)/pkisign: $(call obj,$(SIGN_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(SIGN_LIBS) -o $@
+
+$(PKIAUDIT): $(call obj,$(PKIAUDIT_SRCS)) $(LIBPKI)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)

@@ -117,6 +117,16 @@ int	 cmd_sigservice(const struct config *, const char *actor, int argc, char **a
 int	 cmd_crl(const struct config *, const char *actor, int argc, char **argv);
 
 /* Helpers shared by the subcommands (pkictl.c). */
+struct p11_module;
+struct p11_token;
+/* The configured PKCS#11 module; NULL when logged. */
+struct p11_module *pkictl_module(const struct config *);
+/* token opened with the PIN of pin_file (or the role's); NULL when logged. */
+struct p11_token *pkictl_token(const struct config *, struct p11_module *,
+		    const char *token, const char *pin_file);
+/* pkictl audit init|seal|export (ca/auditcmd.c). */
+int		 cmd_audit(const struct config *, const char *actor, int argc,
+		    char **argv);
 struct db	*pkictl_db(const struct config *);
 /*
  * A signer holding the token of ca's key that may sign only kind with that

@@ -71,6 +71,9 @@ usage(void)
 	    "               (prints the TOTP secret and its otpauth:// URI once)\n"
 	    "  officer list | officer disable U\n"
 	    "  sigservice add --name N   (a signing service of signd; prints its secret once)\n"
+	    "  audit init [--out F]   (the HSM audit key; public key to pki.out_dir/audit-pub.pem)\n"
+	    "  audit seal             (seal new audit events: a signed Merkle tree head)\n"
+	    "  audit export --events F --seals F   (for pkiaudit verify)\n"
 	    "The configuration file comes from --config or PKI_CONFIG.\n");
 }
 
@@ -168,7 +171,7 @@ pkictl_actor(char *out, size_t outlen)
 	snprintf(out, outlen, "pkictl:%s", who);
 }
 
-static struct p11_module *
+struct p11_module *
 pkictl_module(const struct config *cfg)
 {
 	const char *path = config_get(cfg, "hsm.module", DEFAULT_HSM_MODULE);
@@ -274,7 +277,7 @@ print_key(const char *label, const char *type, int sensitive, int extractable,
 }
 
 /* Opens token with its PIN (wiped here), for the key commands. */
-static struct p11_token *
+struct p11_token *
 pkictl_token(const struct config *cfg, struct p11_module *mod, const char *label,
     const char *pin_file)
 {
@@ -487,6 +490,11 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[0], "sigservice") == 0 && argc >= 2) {
 		pkictl_actor(actor, sizeof(actor));
 		if ((rc = cmd_sigservice(cfg, actor, argc - 1, argv + 1)) ==
+		    PKICTL_EXIT_USAGE)
+			usage();
+	} else if (strcmp(argv[0], "audit") == 0 && argc >= 2) {
+		pkictl_actor(actor, sizeof(actor));
+		if ((rc = cmd_audit(cfg, actor, argc - 1, argv + 1)) ==
 		    PKICTL_EXIT_USAGE)
 			usage();
 	} else if (strcmp(argv[0], "publish") == 0)

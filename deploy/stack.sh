@@ -22,7 +22,7 @@ HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 LDAP_BASE='dc=pki,dc=local'
 LDAP_ROOTDN="cn=admin,$LDAP_BASE"
 TOKENS=(pki-root pki-ca pki-ocsp pki-tsa pki-audit pki-wrap)
-PG_ROLES=(admin ca ra ocsp crl tsa sign sam auditor)
+PG_ROLES=(admin ca ra ocsp crl tsa sign sam auditor sealer)
 # Ports: name, default. Auto mode picks free ones below the ephemeral range.
 PORT_NAMES=(PG LDAP RA OCSP CRL TSA SIGN PADES)
 declare -A PORT_DEFAULT=([PG]=15432 [LDAP]=13389 [RA]=18080 [OCSP]=18081
@@ -567,6 +567,8 @@ PKI_ISSUING_CERT=$DIR/pki/issuing.pem
 PKI_CHAIN=$DIR/pki/chain.pem
 PKI_OCSP_CERT=$DIR/pki/ocsp-issuing.pem
 PKI_TSA_CERT=$DIR/pki/tsa.pem
+PKI_AUDIT_PUBKEY=$DIR/pki/audit-pub.pem
+PKIAUDIT=$BUILD/pkiaudit
 PKI_RA_URL=http://127.0.0.1:${PORT[RA]}
 PKI_OCSP_URL=http://127.0.0.1:${PORT[OCSP]}
 PKI_CRL_URL=http://127.0.0.1:${PORT[CRL]}/crl/issuing.crl
@@ -754,10 +756,27 @@ wrapkey_up() {
 	give_to_stack "$HSMDIR/tokens"
 }
 
+# The HSM audit key, once, then a seal of whatever the audit trail holds
+# (DESIGN.md "Audit": `pkictl audit seal` belongs on a timer; every
+# `make up` seals too).
+audit_up() {
+	local rc=0
+	pkictl audit init >>"$LOG/pkictl.log" 2>&1 || rc=$?
+	case $rc in
+	0) say "audit: HSM audit key created, public key $DIR/pki/audit-pub.pem" ;;
+	3) ;;
+	*) log_tail "$LOG/pkictl.log"; die "'pkictl audit init' failed; see $LOG/pkictl.log" ;;
+	esac
+	pkictl audit seal >>"$LOG/pkictl.log" 2>&1 ||
+		{ log_tail "$LOG/pkictl.log"; die "'pkictl audit seal' failed; see $LOG/pkictl.log"; }
+	give_to_stack "$HSMDIR/tokens" "$DIR/pki"
+}
+
 ca_up() {
 	if pkictl ca status >>"$LOG/pkictl.log" 2>&1; then
 		say "ca: initialized"
 		wrapkey_up
+		audit_up
 		return 0
 	fi
 	say "ca: running the key ceremony (pkictl ca init)"
@@ -768,6 +787,7 @@ ca_up() {
 		{ log_tail "$LOG/pkictl.log"; die "'pkictl crl arl' failed; see $LOG/pkictl.log"; }
 	give_to_stack "$HSMDIR/tokens" "$DIR/pki"
 	wrapkey_up
+	audit_up
 	local f
 	for f in root issuing chain ocsp-root ocsp-issuing tsa; do
 		[ -s "$DIR/pki/$f.pem" ] || die "'pkictl ca init' succeeded but did not write $DIR/pki/$f.pem"

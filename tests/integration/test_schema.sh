@@ -116,4 +116,18 @@ sql_as "$ua" 'SELECT count(id), count(username), count(role), count(disabled_at)
 	fail "pki_auditor cannot read the officers"
 sql_fails "$ua" 'SELECT password_hash FROM ra_officer' 'permission denied'
 sql_fails "$ua" 'SELECT totp_secret_enc FROM ra_officer' 'permission denied'
+sql_as "$ua" 'SELECT count(*) FROM audit_seal' >/dev/null || fail "pki_auditor cannot read the seals"
+sql_fails "$ua" "INSERT INTO audit_seal (id, tree_size, txid_xmin, root, frontier, sealed_at, key_label, signature) VALUES (999, 1, 1, '\\x00', '{}', now(), 'k', '\\x00')" 'permission denied'
+
+# --- pki_sealer reads the trail and adds seals; a seal is never changed -------------------
+us=$(role_uri pki_sealer)
+sql_as "$us" 'SELECT count(*) FROM audit_event' >/dev/null || fail "pki_sealer cannot read audit_event"
+sql_fails "$us" "UPDATE audit_event SET actor = 'x'" 'permission denied'
+sql_fails "$us" 'DELETE FROM audit_seal' 'append-only|permission denied'
+sql_fails "$us" "UPDATE audit_seal SET key_label = 'x'" 'append-only|permission denied'
+sql_fails "$SU" 'DELETE FROM audit_seal' 'append-only'
+sql_fails "$SU" 'TRUNCATE audit_seal' 'append-only'
+for r in "${APP_ROLES[@]}"; do
+	sql_fails "$(role_uri "$r")" 'SELECT count(*) FROM audit_seal' 'permission denied'
+done
 note ok

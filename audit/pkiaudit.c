@@ -1,0 +1,388 @@
+/*
+ * pkiaudit: the auditor's tool (DESIGN.md "Audit", audit/README.md). It
+ * needs no database and no HSM: only an export made by `pkictl audit
+ * export` and the audit public key, each obtained independently.
+ *
+ *  verify --events F --seals F --pubkey P
+ *	recomputes the Merkle tree over the events in file order, and for
+ *	every seal checks its signature and that the tree of its size has
+ *	its root; reports events after the last seal as unsealed. Exit 0
+ *	only when every seal holds.
+ *  prove --events F --seals F --event ID [--seal N]
+ *	prints the inclusion proof of event ID in seal N (default: the first
+ *	seal that covers it), JSON, for someone who gets only that event.
+ *  check --proof F --pubkey P
+ *	checks such a proof: the seal's signature, then the event's path.
+ *
+ * Exit status: 0 verified, 1 not verified (a message says what failed),
+ * 2 usage or unreadable input.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "lib/auditseal.h"
+#include "lib/merkle.h"
+
+#define EXIT_VERIFIED	0
+#define EXIT_FAILED	1
+#define EXIT_USAGE	2
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: pkiaudit verify --events F --seals F --pubkey P\n"
+	    "       pkiaudit prove --events F --seals F --event ID [--seal N]\n"
+	    "       pkiaudit check --proof F --pubkey P\n");
+}
+
+static EVP_PKEY *
+load_pubkey(const char *path)
+{
+	EVP_PKEY *k = NULL;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "pkiaudit: %s: cannot open\n", path);
+		return NULL;
+	}
+	if ((k = PEM_read_PUBKEY(f, NULL, NULL, NULL)) == NULL)
+		fprintf(stderr, "pkiaudit: %s: not a PEM public key\n", path);
+	fclose(f);
+	return k;
+}
+
+/*
+ * Reads one line (without its newline) of at most AUDITSEAL_LINE_MAX bytes.
+ * 1 with *line, *len; 0 at the end; -1 for a line too long or unterminated.
+ */
+static int
+read_line(FILE *f, char **line, size_t *cap, size_t *len)
+{
+	ssize_t n;
+
+	if ((n = getline(line, cap, f)) == -1)
+		return 0;
+	if (n == 0 || (*line)[n - 1] != '\n' || n - 1 > AUDITSEAL_LINE_MAX)
+		return -1;
+	(*line)[--n] = '\0';
+	*len = (size_t)n;
+	return 1;
+}
+
+struct seals {
+	struct auditseal	*s;
+	size_t			 n;
+};
+
+/* Every seal of the file: numbered 1, 2, ... with growing tree sizes. */
+static int
+load_seals(const char *path, struct seals *out)
+{
+	struct auditseal *ns;
+	FILE *f;
+	char *line = NULL, err[256];
+	size_t cap = 0, len;
+	int r, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "pkiaudit: %s: cannot open\n", path);
+		return -1;
+	}
+	while ((r = read_line(f, &line, &cap, &len)) == 1) {
+		if ((ns = reallocarray(out->s, out->n + 1, sizeof(*ns))) == NULL)
+			goto out;
+		out->s = ns;
+		if (auditseal_seal_parse(line, len, &out->s[out->n], err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "pkiaudit: %s line %zu: %s\n", path,
+			    out->n + 1, err);
+			goto out;
+		}
+		if (out->s[out->n].id != out->n + 1 || (out->n > 0 &&
+		    out->s[out->n].tree_size <= out->s[out->n - 1].tree_size)) {
+			fprintf(stderr, "pkiaudit: %s line %zu: seal %llu out of "
+			    "order (seals are numbered from 1, each over a "
+			    "larger tree)\n", path, out->n + 1,
+			    (unsigned long long)out->s[out->n].id);
+			goto out;
+		}
+		out->n++;
+	}
+	if (r == -1) {
+		fprintf(stderr, "pkiaudit: %s line %zu: too long or not "
+		    "terminated\n", path, out->n + 1);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	fclose(f);
+	if (rc == -1) {
+		free(out->s);
+		memset(out, 0, sizeof(*out));
+	}
+	return rc;
+}
+
+static int
+cmd_verify(const char *events, const char *sealsf, const char *pubf)
+{
+	struct seals seals;
+	struct merkle m;
+	unsigned char leaf[MERKLE_HASH], root[MERKLE_HASH];
+	EVP_PKEY *pub = NULL;
+	FILE *f = NULL;
+	char *line = NULL, err[256];
+	size_t cap = 0, len, k = 0, bad = 0;
+	int r, rc = EXIT_USAGE;
+
+	memset(&seals, 0, sizeof(seals));
+	if ((pub = load_pubkey(pubf)) == NULL || load_seals(sealsf, &seals) == -1)
+		goto out;
+	if ((f = fopen(events, "r")) == NULL) {
+		fprintf(stderr, "pkiaudit: %s: cannot open\n", events);
+		goto out;
+	}
+	for (k = 0; k < seals.n; k++)
+		if (auditseal_seal_verify(&seals.s[k], pub, err,
+		    sizeof(err)) == -1) {
+			printf("seal %llu: FAILED: %s\n",
+			    (unsigned long long)seals.s[k].id, err);
+			bad++;
+		}
+	merkle_init(&m);
+	k = 0;
+	while ((r = read_line(f, &line, &cap, &len)) == 1) {
+		merkle_leaf_hash(line, len, leaf);
+		(void)merkle_append(&m, leaf);
+		if (k < seals.n && m.size == seals.s[k].tree_size) {
+			merkle_root(&m, root);
+			if (memcmp(root, seals.s[k].root, MERKLE_HASH) != 0) {
+				printf("seal %llu: FAILED: the first %llu events "
+				    "do not give its root (an event was changed, "
+				    "removed, added or moved)\n",
+				    (unsigned long long)seals.s[k].id,
+				    (unsigned long long)m.size);
+				bad++;
+			} else
+				printf("seal %llu: verified: %llu events, sealed "
+				    "at %s by key %s\n",
+				    (unsigned long long)seals.s[k].id,
+				    (unsigned long long)m.size,
+				    seals.s[k].sealed_at, seals.s[k].key);
+			k++;
+		}
+	}
+	if (r == -1) {
+		fprintf(stderr, "pkiaudit: %s line %llu: too long or not "
+		    "terminated\n", events, (unsigned long long)m.size + 1);
+		goto out;
+	}
+	for (; k < seals.n; k++) {
+		printf("seal %llu: FAILED: the export has %llu events, the seal "
+		    "covers %llu\n", (unsigned long long)seals.s[k].id,
+		    (unsigned long long)m.size,
+		    (unsigned long long)seals.s[k].tree_size);
+		bad++;
+	}
+	printf("%llu event(s), %zu seal(s): %s; %llu event(s) after the last "
+	    "seal (not yet sealed)\n", (unsigned long long)m.size, seals.n,
+	    bad == 0 ? "all verified" : "NOT VERIFIED",
+	    (unsigned long long)(seals.n > 0 && m.size >
+	    seals.s[seals.n - 1].tree_size ? m.size -
+	    seals.s[seals.n - 1].tree_size : seals.n == 0 ? m.size : 0));
+	rc = bad == 0 && seals.n > 0 ? EXIT_VERIFIED : EXIT_FAILED;
+	if (seals.n == 0)
+		printf("no seal: nothing is verified\n");
+out:
+	free(line);
+	if (f != NULL)
+		fclose(f);
+	free(seals.s);
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+static int
+cmd_prove(const char *events, const char *sealsf, unsigned long long id,
+    unsigned long long want_seal)
+{
+	struct auditseal_proof p;
+	struct seals seals;
+	unsigned char (*leaves)[MERKLE_HASH] = NULL, (*nl)[MERKLE_HASH];
+	FILE *f = NULL;
+	char *line = NULL, *json;
+	size_t cap = 0, len, n = 0, k;
+	uint64_t eid, index = UINT64_MAX;
+	int r, rc = EXIT_USAGE;
+
+	memset(&p, 0, sizeof(p));
+	if (load_seals(sealsf, &seals) == -1)
+		return EXIT_USAGE;
+	if (seals.n == 0) {
+		fprintf(stderr, "pkiaudit: no seal in %s\n", sealsf);
+		goto out;
+	}
+	if ((f = fopen(events, "r")) == NULL) {
+		fprintf(stderr, "pkiaudit: %s: cannot open\n", events);
+		goto out;
+	}
+	/* The leaves up to the last seal; the event's line kept. */
+	while (n < seals.s[seals.n - 1].tree_size &&
+	    (r = read_line(f, &line, &cap, &len)) == 1) {
+		if ((nl = reallocarray(leaves, n + 1, MERKLE_HASH)) == NULL)
+			goto out;
+		leaves = nl;
+		merkle_leaf_hash(line, len, leaves[n]);
+		if (index == UINT64_MAX && auditseal_event_id(line, len,
+		    &eid) == 0 && eid == id) {
+			index = n;
+			if ((p.event = strdup(line)) == NULL)
+				goto out;
+		}
+		n++;
+	}
+	if (index == UINT64_MAX) {
+		fprintf(stderr, "pkiaudit: event %llu is not among the %zu "
+		    "sealed events of %s\n", id, n, events);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	for (k = 0; k < seals.n; k++)
+		if (want_seal == 0 ? seals.s[k].tree_size > index :
+		    seals.s[k].id == want_seal)
+			break;
+	if (k == seals.n || seals.s[k].tree_size <= index ||
+	    seals.s[k].tree_size > n) {
+		fprintf(stderr, "pkiaudit: no seal covering event %llu (leaf "
+		    "%llu) in the export\n", id, (unsigned long long)index);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	p.seal = seals.s[k];
+	p.leaf_index = index;
+	p.tree_size = seals.s[k].tree_size;
+	if (merkle_inclusion_proof((const unsigned char (*)[MERKLE_HASH])leaves,
+	    p.tree_size, index, p.path, &p.npath) == -1 ||
+	    (json = auditseal_proof_json(&p)) == NULL)
+		goto out;
+	printf("%s\n", json);
+	free(json);
+	rc = EXIT_VERIFIED;
+out:
+	auditseal_proof_clear(&p);
+	free(leaves);
+	free(line);
+	if (f != NULL)
+		fclose(f);
+	free(seals.s);
+	return rc;
+}
+
+static int
+cmd_check(const char *prooff, const char *pubf)
+{
+	struct auditseal_proof p;
+	EVP_PKEY *pub = NULL;
+	FILE *f = NULL;
+	char *text = NULL, err[256];
+	size_t len;
+	int rc = EXIT_USAGE;
+
+	memset(&p, 0, sizeof(p));
+	if ((pub = load_pubkey(pubf)) == NULL)
+		goto out;
+	if ((f = fopen(prooff, "r")) == NULL ||
+	    (text = malloc(4 * AUDITSEAL_LINE_MAX + 1)) == NULL) {
+		fprintf(stderr, "pkiaudit: %s: cannot read\n", prooff);
+		goto out;
+	}
+	len = fread(text, 1, 4 * AUDITSEAL_LINE_MAX + 1, f);
+	if (len > 4 * AUDITSEAL_LINE_MAX || ferror(f)) {
+		fprintf(stderr, "pkiaudit: %s: unreadable or too large\n",
+		    prooff);
+		goto out;
+	}
+	if (auditseal_proof_parse(text, len, &p, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pkiaudit: %s: %s\n", prooff, err);
+		goto out;
+	}
+	if (auditseal_proof_verify(&p, pub, err, sizeof(err)) == -1) {
+		printf("NOT VERIFIED: %s\n", err);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	printf("verified: the event is leaf %llu of seal %llu (tree size %llu, "
+	    "sealed at %s by key %s)\n", (unsigned long long)p.leaf_index,
+	    (unsigned long long)p.seal.id, (unsigned long long)p.tree_size,
+	    p.seal.sealed_at, p.seal.key);
+	rc = EXIT_VERIFIED;
+out:
+	auditseal_proof_clear(&p);
+	free(text);
+	if (f != NULL)
+		fclose(f);
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "events", required_argument, NULL, 'e' },
+		{ "seals", required_argument, NULL, 's' },
+		{ "pubkey", required_argument, NULL, 'k' },
+		{ "event", required_argument, NULL, 'i' },
+		{ "seal", required_argument, NULL, 'n' },
+		{ "proof", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *events = NULL, *seals = NULL, *pub = NULL, *proof = NULL;
+	unsigned long long id = 0, seal = 0;
+	char *end;
+	int ch;
+
+	if (argc < 2) {
+		usage();
+		return EXIT_USAGE;
+	}
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'e': events = optarg; break;
+		case 's': seals = optarg; break;
+		case 'k': pub = optarg; break;
+		case 'p': proof = optarg; break;
+		case 'i':
+		case 'n':
+			(ch == 'i' ? &id : &seal)[0] = strtoull(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0') {
+				usage();
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h': usage(); return EXIT_VERIFIED;
+		default: usage(); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		goto bad;
+	if (strcmp(argv[1], "verify") == 0 && events && seals && pub)
+		return cmd_verify(events, seals, pub);
+	if (strcmp(argv[1], "prove") == 0 && events && seals && id > 0)
+		return cmd_prove(events, seals, id, seal);
+	if (strcmp(argv[1], "check") == 0 && proof && pub)
+		return cmd_check(proof, pub);
+bad:
+	usage();
+	return EXIT_USAGE;
+}

@@ -1,0 +1,493 @@
+/*
+ * pkictl audit: the HSM audit key, the seals of the audit trail and its
+ * export for auditors (DESIGN.md "Audit"; audit/README.md has the model and
+ * lib/auditseal.h the formats).
+ *
+ *  audit init    generates the audit key (EC P-256, "audit-1" unless
+ *		  audit.key_label says otherwise) in the audit token and
+ *		  writes its public key to pki.out_dir/audit-pub.pem (or
+ *		  --out); refused (exit 3) when the key exists.
+ *  audit seal    adds every event of transactions that ended since the last
+ *		  seal to the Merkle tree, signs the new tree head with the
+ *		  audit key and stores the seal (nothing to do: exit 0, no
+ *		  seal). Run it from a timer; `make up` runs it at start-up.
+ *  audit export  writes the events in tree order and the seals, one JSON
+ *		  line each, for `pkiaudit verify` (files must not exist).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "ca/extern.h"
+#include "hsm/p11.h"
+#include "lib/audit.h"
+#include "lib/auditseal.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/log.h"
+#include "lib/merkle.h"
+
+#define AUDIT_KEY_LABEL		"audit-1"
+#define AUDIT_SEAL_LOCK		"7251001"	/* pg_advisory_xact_lock key */
+
+/* pg.sealer_uri: the one role that reads the trail and adds seals. */
+static struct db *
+audit_db(const struct config *cfg)
+{
+	const char *uri = config_get(cfg, "pg.sealer_uri", NULL);
+	char err[512];
+	struct db *db;
+
+	if (uri == NULL) {
+		log_err("config: pg.sealer_uri missing");
+		return NULL;
+	}
+	if ((db = db_connect(uri, err, sizeof(err))) == NULL)
+		log_err("database: %s", err);
+	return db;
+}
+
+static const struct db_stmt stmt_lock = { "pkictl_audit_lock",
+	"SELECT pg_advisory_xact_lock(" AUDIT_SEAL_LOCK ")", 0 };
+/* The boundary of this seal: transactions older than xmin have ended. */
+static const struct db_stmt stmt_now = { "pkictl_audit_now",
+	"SELECT txid_snapshot_xmin(txid_current_snapshot()), "
+	AUDITSEAL_TIME_SQL("now()"), 0 };
+static const struct db_stmt stmt_last = { "pkictl_audit_last",
+	"SELECT id, tree_size, txid_xmin, encode(root, 'hex'), "
+	"coalesce(array_to_string(ARRAY(SELECT encode(f, 'hex') "
+	"FROM unnest(frontier) WITH ORDINALITY AS u(f, n) ORDER BY n), ','), '') "
+	"FROM audit_seal ORDER BY id DESC LIMIT 1", 0 };
+static const struct db_stmt stmt_events = { "pkictl_audit_events",
+	"SELECT " AUDITSEAL_EVENT_LINE_SQL " FROM audit_event e "
+	"WHERE e.txid >= $1::bigint AND e.txid < $2::bigint ORDER BY e.id", 2 };
+static const struct db_stmt stmt_insert = { "pkictl_audit_insert",
+	"INSERT INTO audit_seal (id, tree_size, txid_xmin, root, frontier, "
+	"sealed_at, key_label, signature) VALUES ($1, $2, $3, "
+	"decode($4, 'hex'), ARRAY(SELECT decode(f, 'hex') FROM "
+	"unnest(string_to_array($5, ',')) WITH ORDINALITY AS u(f, n) "
+	"ORDER BY n)::bytea[], now(), $6, decode($7, 'hex'))", 7 };
+static const struct db_stmt stmt_export_seals = { "pkictl_audit_seals",
+	"SELECT id, tree_size, encode(root, 'hex'), "
+	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, "
+	"encode(signature, 'hex') FROM audit_seal ORDER BY id", 0 };
+/* Tree order: by the seal that took the event, then id; unsealed last. */
+static const struct db_stmt stmt_export_events = { "pkictl_audit_export",
+	"SELECT " AUDITSEAL_EVENT_LINE_SQL " FROM audit_event e ORDER BY "
+	"(SELECT min(s.id) FROM audit_seal s WHERE s.txid_xmin > e.txid) "
+	"NULLS LAST, e.id", 0 };
+
+static void
+audit_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+audit_unhex(const char *s, unsigned char *out, size_t n)
+{
+	size_t i;
+	unsigned int b;
+
+	if (strlen(s) != 2 * n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (sscanf(s + 2 * i, "%2x", &b) != 1)
+			return -1;
+		out[i] = (unsigned char)b;
+	}
+	return 0;
+}
+
+/* The audit token, opened with its PIN, and the key label. */
+static struct p11_token *
+audit_token(const struct config *cfg, struct p11_module **mod,
+    const char **label)
+{
+	const char *token, *pin_file;
+
+	*label = config_get(cfg, "audit.key_label", AUDIT_KEY_LABEL);
+	if (pkictl_signer_token(cfg, "audit", &token, &pin_file) == -1 ||
+	    (*mod = pkictl_module(cfg)) == NULL)
+		return NULL;
+	return pkictl_token(cfg, *mod, token, pin_file);
+}
+
+static int
+audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct p11_module *mod = NULL;
+	struct p11_token *tok = NULL;
+	struct db *db = NULL;
+	EVP_PKEY *pub = NULL;
+	unsigned char *der = NULL, fp[32];
+	char path[1024], err[512], hex[65];
+	const char *label, *out = NULL, *dir;
+	json_t *details = NULL;
+	FILE *f = NULL;
+	int ch, len, rc = PKICTL_EXIT_FAIL, r;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'o')
+			return PKICTL_EXIT_USAGE;
+		out = optarg;
+	}
+	if (optind != argc)
+		return PKICTL_EXIT_USAGE;
+	if (out == NULL) {
+		if ((dir = config_get(cfg, "pki.out_dir", NULL)) == NULL) {
+			log_err("audit init: give --out or set pki.out_dir");
+			return PKICTL_EXIT_FAIL;
+		}
+		snprintf(path, sizeof(path), "%s/audit-pub.pem", dir);
+		out = path;
+	}
+	if ((tok = audit_token(cfg, &mod, &label)) == NULL)
+		goto out;
+	if ((r = p11_key_exists(tok, label, err, sizeof(err))) != 0) {
+		if (r == 1)
+			log_err("audit init: the audit key \"%s\" exists in token "
+			    "%s: refused", label, p11_token_label(tok));
+		else
+			log_err("audit init: %s", err);
+		rc = r == 1 ? PKICTL_EXIT_REFUSED : PKICTL_EXIT_FAIL;
+		goto out;
+	}
+	if ((f = fopen(out, "wx")) == NULL) {
+		log_err("audit init: %s: cannot create (exists?)", out);
+		goto out;
+	}
+	if ((db = pkictl_db(cfg)) == NULL || db_begin(db, NULL) == -1)
+		goto out;
+	if (p11_key_generate(tok, label, P11_KEY_EC_P256, &pub, err,
+	    sizeof(err)) == -1) {
+		log_err("audit init: %s", err);
+		goto out;
+	}
+	if ((len = i2d_PUBKEY(pub, &der)) <= 0 ||
+	    EVP_Digest(der, (size_t)len, fp, NULL, EVP_sha256(), NULL) != 1 ||
+	    PEM_write_PUBKEY(f, pub) != 1 || fclose(f) != 0) {
+		f = NULL;
+		log_err("audit init: writing %s failed", out);
+		goto out;
+	}
+	f = NULL;
+	audit_hex(fp, sizeof(fp), hex);
+	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "token",
+	    p11_token_label(tok), "label", label, "type", "ec-p256",
+	    "public_key_sha256", hex)) == NULL ||
+	    audit_append(db, actor, "audit.key.create", "hsm_key", label,
+	    details, NULL) == -1 || db_commit(db) == -1)
+		goto out;
+	printf("audit key %s created in token %s; public key %s (SHA-256 of "
+	    "its DER %s)\n", label, p11_token_label(tok), out, hex);
+	rc = PKICTL_EXIT_OK;
+out:
+	if (f != NULL) {
+		fclose(f);
+		remove(out);
+	}
+	json_decref(details);
+	OPENSSL_free(der);
+	EVP_PKEY_free(pub);
+	db_close(db);
+	p11_token_close(tok);
+	p11_module_free(mod);
+	return rc;
+}
+
+struct seal_scan {
+	struct merkle	 m;
+	unsigned long	 added;
+};
+
+static int
+seal_row(void *arg, const PGresult *row)
+{
+	struct seal_scan *s = arg;
+	unsigned char leaf[MERKLE_HASH];
+
+	merkle_leaf_hash(PQgetvalue(row, 0, 0), (size_t)PQgetlength(row, 0, 0),
+	    leaf);
+	if (merkle_append(&s->m, leaf) == -1)
+		return -1;
+	s->added++;
+	return 0;
+}
+
+/* The previous seal's tree (empty when none); 0 or -1. */
+static int
+seal_resume(const PGresult *last, struct merkle *m, uint64_t *next_id,
+    const char **from_xmin)
+{
+	unsigned char frontier[MERKLE_DEPTH][MERKLE_HASH], root[MERKLE_HASH],
+	    want[MERKLE_HASH];
+	char *list, *tok, *save = NULL;
+	size_t nf = 0;
+	uint64_t size;
+	int rc = -1;
+
+	merkle_init(m);
+	*next_id = 1;
+	*from_xmin = "0";
+	if (PQntuples(last) == 0)
+		return 0;
+	*next_id = strtoull(PQgetvalue(last, 0, 0), NULL, 10) + 1;
+	size = strtoull(PQgetvalue(last, 0, 1), NULL, 10);
+	*from_xmin = PQgetvalue(last, 0, 2);
+	if ((list = strdup(PQgetvalue(last, 0, 4))) == NULL)
+		return -1;
+	for (tok = strtok_r(list, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (nf == MERKLE_DEPTH ||
+		    audit_unhex(tok, frontier[nf++], MERKLE_HASH) == -1)
+			goto out;
+	}
+	if (merkle_resume(m, size, (const unsigned char (*)[MERKLE_HASH])
+	    frontier, nf) == -1 ||
+	    audit_unhex(PQgetvalue(last, 0, 3), want, MERKLE_HASH) == -1)
+		goto out;
+	/* A stored frontier must give the stored root. */
+	merkle_root(m, root);
+	if (memcmp(root, want, MERKLE_HASH) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1)
+		log_err("audit seal: seal %s is inconsistent (its frontier does "
+		    "not give its root): run pkiaudit verify on an export",
+		    PQgetvalue(last, 0, 0));
+	free(list);
+	return rc;
+}
+
+static int
+audit_seal(const struct config *cfg, const char *actor)
+{
+	struct p11_module *mod = NULL;
+	struct p11_token *tok = NULL;
+	struct db *db = NULL;
+	struct seal_scan scan;
+	struct auditseal seal;
+	PGresult *now = NULL, *last = NULL;
+	unsigned char digest[32], *sig = NULL;
+	char head[512], err[512], idbuf[24], sizebuf[24], roothex[65],
+	    *frontier = NULL, *sighex = NULL;
+	const char *label, *from, *v[7];
+	json_t *details = NULL;
+	size_t siglen = 0, i;
+	int n, rc = PKICTL_EXIT_FAIL;
+
+	memset(&scan, 0, sizeof(scan));
+	memset(&seal, 0, sizeof(seal));
+	if ((db = audit_db(cfg)) == NULL || db_begin(db, NULL) == -1)
+		goto out;
+	/* One sealer at a time; then the boundary, in a later snapshot. */
+	if ((now = db_exec(db, &stmt_lock, NULL, NULL, NULL)) == NULL)
+		goto out;
+	PQclear(now);
+	if ((now = db_exec(db, &stmt_now, NULL, NULL, NULL)) == NULL ||
+	    (last = db_exec(db, &stmt_last, NULL, NULL, NULL)) == NULL ||
+	    seal_resume(last, &scan.m, &seal.id, &from) == -1)
+		goto out;
+	v[0] = from;
+	v[1] = PQgetvalue(now, 0, 0);
+	if (db_exec_rows(db, &stmt_events, v, 0, seal_row, &scan) == -1)
+		goto out;
+	if (scan.added == 0) {
+		printf("audit seal: no event to seal since seal %llu\n",
+		    (unsigned long long)(seal.id - 1));
+		rc = PKICTL_EXIT_OK;
+		goto out;
+	}
+	seal.tree_size = scan.m.size;
+	merkle_root(&scan.m, seal.root);
+	snprintf(seal.sealed_at, sizeof(seal.sealed_at), "%s",
+	    PQgetvalue(now, 0, 1));
+	if ((tok = audit_token(cfg, &mod, &label)) == NULL)
+		goto out;
+	snprintf(seal.key, sizeof(seal.key), "%s", label);
+	if ((n = auditseal_head_text(&seal, head, sizeof(head))) == -1 ||
+	    EVP_Digest(head, (size_t)n, digest, NULL, EVP_sha256(), NULL) != 1)
+		goto out;
+	if (p11_sign_digest(tok, label, "SHA256", digest, sizeof(digest), &sig,
+	    &siglen, err, sizeof(err)) == -1) {
+		log_err("audit seal: %s", err);
+		goto out;
+	}
+	if ((frontier = malloc(scan.m.nf * (2 * MERKLE_HASH + 1) + 1)) == NULL ||
+	    (sighex = malloc(2 * siglen + 1)) == NULL)
+		goto out;
+	frontier[0] = '\0';
+	for (i = 0; i < scan.m.nf; i++) {
+		if (i > 0)
+			strcat(frontier, ",");
+		audit_hex(scan.m.frontier[i], MERKLE_HASH,
+		    frontier + strlen(frontier));
+	}
+	audit_hex(seal.root, MERKLE_HASH, roothex);
+	audit_hex(sig, siglen, sighex);
+	snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)seal.id);
+	snprintf(sizebuf, sizeof(sizebuf), "%llu",
+	    (unsigned long long)seal.tree_size);
+	v[0] = idbuf;
+	v[1] = sizebuf;
+	v[2] = PQgetvalue(now, 0, 0);
+	v[3] = roothex;
+	v[4] = frontier;
+	v[5] = label;
+	v[6] = sighex;
+	if (db_exec_ok(db, &stmt_insert, v) == -1)
+		goto out;
+	/* This event is in the next seal: its transaction is this one. */
+	if ((details = json_pack("{s:I, s:I, s:s}", "tree_size",
+	    (json_int_t)seal.tree_size, "events", (json_int_t)scan.added,
+	    "root", roothex)) == NULL ||
+	    audit_append(db, actor, "audit.seal", "audit_seal", idbuf, details,
+	    NULL) == -1 || db_commit(db) == -1)
+		goto out;
+	printf("audit seal %s: %lu event(s) added, tree size %s, root %s, "
+	    "signed with %s at %s\n", idbuf, scan.added, sizebuf, roothex,
+	    label, seal.sealed_at);
+	rc = PKICTL_EXIT_OK;
+out:
+	json_decref(details);
+	free(frontier);
+	free(sighex);
+	free(sig);
+	PQclear(now);
+	PQclear(last);
+	db_close(db);
+	p11_token_close(tok);
+	p11_module_free(mod);
+	return rc;
+}
+
+struct export_out {
+	FILE		*f;
+	unsigned long	 n;
+};
+
+static int
+export_row(void *arg, const PGresult *row)
+{
+	struct export_out *o = arg;
+
+	if (fwrite(PQgetvalue(row, 0, 0), 1, (size_t)PQgetlength(row, 0, 0),
+	    o->f) != (size_t)PQgetlength(row, 0, 0) || fputc('\n', o->f) == EOF)
+		return -1;
+	o->n++;
+	return 0;
+}
+
+static int
+audit_export(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "events", required_argument, NULL, 'e' },
+		{ "seals", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct export_out ev = { NULL, 0 };
+	struct auditseal seal;
+	struct db *db = NULL;
+	PGresult *res = NULL;
+	FILE *sf = NULL;
+	const char *epath = NULL, *spath = NULL;
+	char *line;
+	int ch, i, made = 0, rc = PKICTL_EXIT_FAIL;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'e')
+			epath = optarg;
+		else if (ch == 's')
+			spath = optarg;
+		else
+			return PKICTL_EXIT_USAGE;
+	}
+	if (optind != argc || epath == NULL || spath == NULL)
+		return PKICTL_EXIT_USAGE;
+	if ((ev.f = fopen(epath, "wx")) != NULL)
+		made |= 1;
+	if (ev.f == NULL || (sf = fopen(spath, "wx")) == NULL) {
+		log_err("audit export: %s: cannot create (exists?)",
+		    ev.f == NULL ? epath : spath);
+		goto out;
+	}
+	made |= 2;
+	/* One snapshot for both files. */
+	if ((db = audit_db(cfg)) == NULL ||
+	    db_begin(db, "REPEATABLE READ") == -1 ||
+	    (res = db_exec(db, &stmt_export_seals, NULL, NULL, NULL)) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		memset(&seal, 0, sizeof(seal));
+		seal.id = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+		seal.tree_size = strtoull(PQgetvalue(res, i, 1), NULL, 10);
+		snprintf(seal.sealed_at, sizeof(seal.sealed_at), "%s",
+		    PQgetvalue(res, i, 3));
+		snprintf(seal.key, sizeof(seal.key), "%s", PQgetvalue(res, i, 4));
+		seal.siglen = strlen(PQgetvalue(res, i, 5)) / 2;
+		if (seal.siglen > sizeof(seal.sig) ||
+		    audit_unhex(PQgetvalue(res, i, 2), seal.root,
+		    MERKLE_HASH) == -1 || audit_unhex(PQgetvalue(res, i, 5),
+		    seal.sig, seal.siglen) == -1 ||
+		    (line = auditseal_seal_json(&seal)) == NULL)
+			goto out;
+		fprintf(sf, "%s\n", line);
+		free(line);
+	}
+	if (db_exec_rows(db, &stmt_export_events, NULL, 0, export_row,
+	    &ev) == -1 || db_commit(db) == -1)
+		goto out;
+	if (fclose(sf) != 0 || fclose(ev.f) != 0) {
+		sf = ev.f = NULL;
+		log_err("audit export: write failed");
+		goto out;
+	}
+	sf = ev.f = NULL;
+	printf("audit export: %lu event(s) to %s, %d seal(s) to %s\n", ev.n,
+	    epath, PQntuples(res), spath);
+	rc = PKICTL_EXIT_OK;
+out:
+	if (sf != NULL)
+		fclose(sf);
+	if (ev.f != NULL)
+		fclose(ev.f);
+	/* Nothing half-written is left for an auditor to trust. */
+	if (rc != PKICTL_EXIT_OK && (made & 1))
+		remove(epath);
+	if (rc != PKICTL_EXIT_OK && (made & 2))
+		remove(spath);
+	PQclear(res);
+	db_close(db);
+	return rc;
+}
+
+int
+cmd_audit(const struct config *cfg, const char *actor, int argc, char **argv)
+{
+	if (argc >= 1 && strcmp(argv[0], "init") == 0)
+		return audit_init(cfg, actor, argc, argv);
+	if (argc == 1 && strcmp(argv[0], "seal") == 0)
+		return audit_seal(cfg, actor);
+	if (argc >= 1 && strcmp(argv[0], "export") == 0)
+		return audit_export(cfg, argc, argv);
+	return PKICTL_EXIT_USAGE;
+}

@@ -1,0 +1,322 @@
+/* Sealed audit trail formats; see auditseal.h and audit/README.md. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "lib/auditseal.h"
+
+#define AUDITSEAL_HEAD_MAGIC	"pki-audit-tree-head-v1"
+
+static void
+auditseal_err(char *err, size_t errlen, const char *msg)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", msg);
+}
+
+static void
+auditseal_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Lower-case hex of exactly max bytes (or up to max with *n). 0 or -1. */
+static int
+auditseal_unhex(const char *s, unsigned char *out, size_t max, size_t *n)
+{
+	size_t len = strlen(s), i;
+	int hi, lo;
+
+	if (len % 2 != 0 || len / 2 > max || (n == NULL && len / 2 != max))
+		return -1;
+	for (i = 0; i < len / 2; i++) {
+		hi = s[2 * i];
+		lo = s[2 * i + 1];
+		if (!isxdigit(hi) || !isxdigit(lo) || isupper(hi) || isupper(lo))
+			return -1;
+		hi = isdigit(hi) ? hi - '0' : hi - 'a' + 10;
+		lo = isdigit(lo) ? lo - '0' : lo - 'a' + 10;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	if (n != NULL)
+		*n = len / 2;
+	return 0;
+}
+
+int
+auditseal_head_text(const struct auditseal *s, char *buf, size_t len)
+{
+	char root[2 * MERKLE_HASH + 1];
+	int n;
+
+	auditseal_hex(s->root, MERKLE_HASH, root);
+	n = snprintf(buf, len, AUDITSEAL_HEAD_MAGIC "\nseal %llu\nsize %llu\n"
+	    "root %s\ntime %s\n", (unsigned long long)s->id,
+	    (unsigned long long)s->tree_size, root, s->sealed_at);
+	return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+static json_t *
+auditseal_seal_object(const struct auditseal *s)
+{
+	char root[2 * MERKLE_HASH + 1], sig[2 * AUDITSEAL_SIG_MAX + 1];
+
+	auditseal_hex(s->root, MERKLE_HASH, root);
+	auditseal_hex(s->sig, s->siglen, sig);
+	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "seal",
+	    (json_int_t)s->id, "tree_size", (json_int_t)s->tree_size, "root",
+	    root, "sealed_at", s->sealed_at, "key", s->key, "signature", sig);
+}
+
+char *
+auditseal_seal_json(const struct auditseal *s)
+{
+	json_t *o;
+	char *out;
+
+	if ((o = auditseal_seal_object(s)) == NULL)
+		return NULL;
+	out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return out;
+}
+
+/* A seal from its JSON object; 0 or -1 with err. */
+static int
+auditseal_seal_from(json_t *o, struct auditseal *s, char *err, size_t errlen)
+{
+	json_int_t id, size;
+	const char *root, *at, *key, *sig;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	if (json_unpack(o, "{s:I, s:I, s:s, s:s, s:s, s:s !}", "seal", &id,
+	    "tree_size", &size, "root", &root, "sealed_at", &at, "key", &key,
+	    "signature", &sig) != 0) {
+		auditseal_err(err, errlen, "a seal needs exactly seal, "
+		    "tree_size, root, sealed_at, key and signature");
+		return -1;
+	}
+	if (id <= 0 || size <= 0) {
+		auditseal_err(err, errlen, "seal and tree_size must be positive");
+		return -1;
+	}
+	s->id = (uint64_t)id;
+	s->tree_size = (uint64_t)size;
+	if (auditseal_unhex(root, s->root, MERKLE_HASH, NULL) == -1) {
+		auditseal_err(err, errlen, "root: 64 lower-case hex digits");
+		return -1;
+	}
+	if (strlen(at) == 0 || strlen(at) >= sizeof(s->sealed_at) ||
+	    strlen(key) == 0 || strlen(key) >= sizeof(s->key)) {
+		auditseal_err(err, errlen, "sealed_at or key: empty or too long");
+		return -1;
+	}
+	/* Printable ASCII only: they go into the signed text as they are. */
+	for (i = 0; at[i] != '\0'; i++)
+		if (at[i] <= ' ' || at[i] > '~')
+			goto bad_text;
+	for (i = 0; key[i] != '\0'; i++)
+		if (key[i] <= ' ' || key[i] > '~')
+			goto bad_text;
+	memcpy(s->sealed_at, at, strlen(at) + 1);
+	memcpy(s->key, key, strlen(key) + 1);
+	if (auditseal_unhex(sig, s->sig, sizeof(s->sig), &s->siglen) == -1 ||
+	    s->siglen == 0) {
+		auditseal_err(err, errlen, "signature: lower-case hex, at most "
+		    "256 bytes");
+		return -1;
+	}
+	return 0;
+bad_text:
+	auditseal_err(err, errlen, "sealed_at and key: printable ASCII only");
+	return -1;
+}
+
+int
+auditseal_seal_parse(const char *line, size_t len, struct auditseal *s,
+    char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *o;
+	int rc;
+
+	if (len > AUDITSEAL_LINE_MAX ||
+	    (o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		auditseal_err(err, errlen, "not a JSON seal line");
+		return -1;
+	}
+	rc = auditseal_seal_from(o, s, err, errlen);
+	json_decref(o);
+	return rc;
+}
+
+int
+auditseal_seal_verify(const struct auditseal *s, EVP_PKEY *pub, char *err,
+    size_t errlen)
+{
+	char head[512];
+	EVP_MD_CTX *c = NULL;
+	int n, rc = -1;
+
+	if ((n = auditseal_head_text(s, head, sizeof(head))) == -1) {
+		auditseal_err(err, errlen, "tree head too long");
+		return -1;
+	}
+	if ((c = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, pub) == 1 &&
+	    EVP_DigestVerify(c, s->sig, s->siglen, (unsigned char *)head,
+	    (size_t)n) == 1)
+		rc = 0;
+	else
+		auditseal_err(err, errlen, "the seal's signature does not "
+		    "verify with the audit public key");
+	EVP_MD_CTX_free(c);
+	return rc;
+}
+
+char *
+auditseal_proof_json(const struct auditseal_proof *p)
+{
+	char hex[2 * MERKLE_HASH + 1];
+	json_t *o, *path, *seal;
+	char *out = NULL;
+	size_t i;
+
+	if ((path = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < p->npath; i++) {
+		auditseal_hex(p->path[i], MERKLE_HASH, hex);
+		if (json_array_append_new(path, json_string(hex)) == -1) {
+			json_decref(path);
+			return NULL;
+		}
+	}
+	if ((seal = auditseal_seal_object(&p->seal)) == NULL) {
+		json_decref(path);
+		return NULL;
+	}
+	o = json_pack("{s:s, s:I, s:I, s:o, s:o}", "event", p->event,
+	    "leaf_index", (json_int_t)p->leaf_index, "tree_size",
+	    (json_int_t)p->tree_size, "path", path, "seal", seal);
+	if (o != NULL)
+		out = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(o);
+	return out;
+}
+
+void
+auditseal_proof_clear(struct auditseal_proof *p)
+{
+	free(p->event);
+	memset(p, 0, sizeof(*p));
+}
+
+int
+auditseal_proof_parse(const char *text, size_t len, struct auditseal_proof *p,
+    char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *o, *path, *seal, *h;
+	json_int_t idx, size;
+	const char *event;
+	size_t i;
+	int rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (len > 4 * AUDITSEAL_LINE_MAX ||
+	    (o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		auditseal_err(err, errlen, "not a JSON proof");
+		return -1;
+	}
+	if (json_unpack(o, "{s:s, s:I, s:I, s:o, s:o !}", "event", &event,
+	    "leaf_index", &idx, "tree_size", &size, "path", &path, "seal",
+	    &seal) != 0 || !json_is_array(path)) {
+		auditseal_err(err, errlen, "a proof needs exactly event, "
+		    "leaf_index, tree_size, path (an array) and seal");
+		goto out;
+	}
+	if (idx < 0 || size <= 0 || idx >= size ||
+	    json_array_size(path) > MERKLE_DEPTH) {
+		auditseal_err(err, errlen, "leaf_index, tree_size or path out "
+		    "of range");
+		goto out;
+	}
+	p->leaf_index = (uint64_t)idx;
+	p->tree_size = (uint64_t)size;
+	json_array_foreach(path, i, h) {
+		if (!json_is_string(h) || auditseal_unhex(json_string_value(h),
+		    p->path[i], MERKLE_HASH, NULL) == -1) {
+			auditseal_err(err, errlen, "path: hashes of 64 "
+			    "lower-case hex digits");
+			goto out;
+		}
+	}
+	p->npath = json_array_size(path);
+	if (auditseal_seal_from(seal, &p->seal, err, errlen) == -1)
+		goto out;
+	if (p->seal.tree_size != p->tree_size) {
+		auditseal_err(err, errlen, "the proof's tree_size is not its "
+		    "seal's");
+		goto out;
+	}
+	if ((p->event = strdup(event)) == NULL) {
+		auditseal_err(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1)
+		auditseal_proof_clear(p);
+	json_decref(o);
+	return rc;
+}
+
+int
+auditseal_proof_verify(const struct auditseal_proof *p, EVP_PKEY *pub,
+    char *err, size_t errlen)
+{
+	unsigned char leaf[MERKLE_HASH];
+
+	if (auditseal_seal_verify(&p->seal, pub, err, errlen) == -1)
+		return -1;
+	merkle_leaf_hash(p->event, strlen(p->event), leaf);
+	if (merkle_inclusion_verify(leaf, p->leaf_index, p->tree_size,
+	    (const unsigned char (*)[MERKLE_HASH])p->path, p->npath,
+	    p->seal.root) == -1) {
+		auditseal_err(err, errlen, "the event is not at leaf_index in "
+		    "the sealed tree (changed event or path)");
+		return -1;
+	}
+	return 0;
+}
+
+int
+auditseal_event_id(const char *line, size_t len, uint64_t *id)
+{
+	json_error_t je;
+	json_t *o;
+	json_int_t v;
+	int rc = -1;
+
+	if (len > AUDITSEAL_LINE_MAX ||
+	    (o = json_loadb(line, len, 0, &je)) == NULL)
+		return -1;
+	if (json_unpack(o, "{s:I}", "id", &v) == 0 && v > 0) {
+		*id = (uint64_t)v;
+		rc = 0;
+	}
+	json_decref(o);
+	return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * Sealed audit trail (DESIGN.md "Audit", audit/README.md): the formats that
+ * `pkictl audit seal` signs and exports and the auditor's `pkiaudit`
+ * verifies, in one place so that both sides agree byte for byte.
+ *
+ *  event line  one audit event as PostgreSQL renders
+ *		jsonb_build_object('id', id, 'at', <UTC, µs>, 'actor', ...,
+ *		'details', details)::text (AUDITSEAL_EVENT_LINE_SQL): the
+ *		Merkle leaf is SHA-256(0x00 || the line's bytes), no newline.
+ *  tree head   the text a seal's signature covers (auditseal_head_text):
+ *		"pki-audit-tree-head-v1\nseal N\nsize N\nroot HEX\ntime T\n",
+ *		signed with ECDSA over SHA-256 by the HSM audit key.
+ *  seal line   a seal as exported: {"key", "root", "seal", "sealed_at",
+ *		"signature" (hex of the DER), "tree_size"}, compact JSON.
+ *  proof       an inclusion proof of one event (`pkiaudit prove`):
+ *		{"event": LINE, "leaf_index", "path": [HEX...], "seal": SEAL,
+ *		"tree_size"}.
+ */
+#ifndef PKI_AUDITSEAL_H
+#define PKI_AUDITSEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "lib/merkle.h"
+
+/* The event line of audit_event e, as one SQL expression. */
+#define AUDITSEAL_EVENT_LINE_SQL \
+	"jsonb_build_object('id', e.id, 'at', to_char(e.at AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'actor', e.actor, 'action', " \
+	"e.action, 'object_type', e.object_type, 'object_id', e.object_id, " \
+	"'details', e.details)::text"
+/* The same timestamp format for a seal's time. */
+#define AUDITSEAL_TIME_SQL(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+#define AUDITSEAL_SIG_MAX	256
+#define AUDITSEAL_LINE_MAX	(1024 * 1024)	/* one exported line, at most */
+
+struct auditseal {
+	uint64_t	id;
+	uint64_t	tree_size;
+	unsigned char	root[MERKLE_HASH];
+	char		sealed_at[40];	/* YYYY-MM-DDTHH:MM:SS.ffffffZ */
+	char		key[65];	/* the audit key's label */
+	unsigned char	sig[AUDITSEAL_SIG_MAX];
+	size_t		siglen;
+};
+
+/* The tree head text into buf; its length, or -1 when buf is too small. */
+int	auditseal_head_text(const struct auditseal *, char *buf, size_t len);
+
+/* The seal line (malloc'd, no newline), or NULL. */
+char	*auditseal_seal_json(const struct auditseal *);
+
+/*
+ * Parses a seal line (len bytes, not NUL-terminated, untrusted). 0, or -1
+ * with err.
+ */
+int	auditseal_seal_parse(const char *line, size_t len, struct auditseal *,
+	    char *err, size_t errlen);
+
+/* 0 when the seal's signature verifies with pub over its tree head. */
+int	auditseal_seal_verify(const struct auditseal *, EVP_PKEY *pub,
+	    char *err, size_t errlen);
+
+/* An inclusion proof: the event line (malloc'd), its place and path. */
+struct auditseal_proof {
+	char		*event;
+	uint64_t	 leaf_index;
+	uint64_t	 tree_size;
+	unsigned char	 path[MERKLE_DEPTH][MERKLE_HASH];
+	size_t		 npath;
+	struct auditseal seal;
+};
+
+/* The proof as JSON (malloc'd, pretty-printed), or NULL. */
+char	*auditseal_proof_json(const struct auditseal_proof *);
+
+/* Parses a proof (untrusted); 0 or -1 with err. Free with _clear. */
+int	auditseal_proof_parse(const char *text, size_t len,
+	    struct auditseal_proof *, char *err, size_t errlen);
+void	auditseal_proof_clear(struct auditseal_proof *);
+
+/*
+ * Checks a proof: its seal's signature with pub, then the event's leaf
+ * through the path up to the seal's root. 0, or -1 with err.
+ */
+int	auditseal_proof_verify(const struct auditseal_proof *, EVP_PKEY *pub,
+	    char *err, size_t errlen);
+
+/* The "id" of an event line (untrusted): 0 with *id, or -1. */
+int	auditseal_event_id(const char *line, size_t len, uint64_t *id);
+
+#endif

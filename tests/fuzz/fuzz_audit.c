@@ -1,0 +1,57 @@
+/*
+ * libFuzzer harness: what pkiaudit parses from an auditor's files (lib/
+ * auditseal.c): seal lines, inclusion proofs and event lines. Each must be
+ * refused or parsed within its limits, never crash; a parsed seal must
+ * print back to a line that parses to the same seal, and a parsed proof is
+ * checked against a key made at start-up, whose signatures are in no seed:
+ * it must never verify.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+
+#include "lib/auditseal.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static EVP_PKEY *
+fixed_key(void)
+{
+	static EVP_PKEY *k;
+
+	if (k == NULL)
+		k = EVP_EC_gen("P-256");
+	return k;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct auditseal s, again;
+	struct auditseal_proof p;
+	char err[256], *line;
+	uint64_t id;
+
+	if (auditseal_seal_parse((const char *)data, size, &s, err,
+	    sizeof(err)) == 0) {
+		if ((line = auditseal_seal_json(&s)) == NULL)
+			abort();
+		if (auditseal_seal_parse(line, strlen(line), &again, err,
+		    sizeof(err)) != 0 || memcmp(&s, &again, sizeof(s)) != 0)
+			abort();
+		free(line);
+		(void)auditseal_seal_verify(&s, fixed_key(), err, sizeof(err));
+	}
+	if (auditseal_proof_parse((const char *)data, size, &p, err,
+	    sizeof(err)) == 0) {
+		if (auditseal_proof_verify(&p, fixed_key(), err,
+		    sizeof(err)) == 0)
+			abort();
+		auditseal_proof_clear(&p);
+	}
+	(void)auditseal_event_id((const char *)data, size, &id);
+	return 0;
+}

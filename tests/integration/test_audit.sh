@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# The sealed audit trail (DESIGN.md "Audit", audit/README.md) against the
+# stack: `make up` made the HSM audit key and a first seal; new events are
+# sealed by `pkictl audit seal` into an RFC 9162 Merkle tree whose signed
+# heads verify with OpenSSL alone; `pkictl audit export` + `pkiaudit verify`
+# (no database, no HSM) accept the trail and refuse it after an event is
+# changed in the database (as a superuser can, triggers disabled), after a
+# line of the export is changed, removed or moved, and after a seal is
+# altered; an event of a transaction still open at sealing time is sealed
+# the next time, never skipped; two sealers at once do not collide; an
+# inclusion proof of one event verifies alone and fails when the event or
+# the key differs.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+pkiaudit() { "$BUILD/pkiaudit" "$@"; }
+n=0
+export_to() { # export_to NAME: a fresh export in $tmp/NAME.events, .seals
+	rm -f "$tmp/$1.events" "$tmp/$1.seals"
+	pkictl audit export --events "$tmp/$1.events" --seals "$tmp/$1.seals" >/dev/null
+}
+verify_ok() { # verify_ok NAME WHAT
+	pkiaudit verify --events "$tmp/$1.events" --seals "$tmp/$1.seals" --pubkey "$PKI_AUDIT_PUBKEY" \
+		>"$tmp/v.out" || { cat "$tmp/v.out"; fail "$2: pkiaudit verify refused a true trail"; }
+}
+verify_fails() { # verify_fails EVENTS SEALS PATTERN WHAT [PUBKEY]
+	local rc=0
+	pkiaudit verify --events "$1" --seals "$2" --pubkey "${5:-$PKI_AUDIT_PUBKEY}" >"$tmp/v.out" 2>&1 || rc=$?
+	[ "$rc" = 1 ] || { cat "$tmp/v.out"; fail "$4: pkiaudit verify exit $rc, not 1"; }
+	grep -qE -- "$3" "$tmp/v.out" || { cat "$tmp/v.out"; fail "$4: no '$3' in the report"; }
+}
+
+# --- the stack's key and first seal -----------------------------------------------
+[ -s "$PKI_AUDIT_PUBKEY" ] || fail "stack.env PKI_AUDIT_PUBKEY ($PKI_AUDIT_PUBKEY) missing"
+openssl pkey -pubin -in "$PKI_AUDIT_PUBKEY" -noout -text | grep -q 'NIST CURVE: P-256' ||
+	fail "the audit public key is not P-256"
+[ "$(q "SELECT count(*) FROM audit_seal WHERE id = 1")" = 1 ] || fail "make up made no first seal"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'audit.key.create'")" = 1 ] ||
+	fail "the audit key's creation is not audited"
+rc=0; pkictl audit init >"$tmp/init.out" 2>&1 || rc=$?
+[ "$rc" = 3 ] || fail "a second audit init: exit $rc, not 3 (refused)"
+grep -q 'exists' "$tmp/init.out" || fail "a second audit init does not say why"
+note "audit key: P-256 in the audit token, its creation audited, a second init refused; make up sealed"
+
+# --- a seal, checked by OpenSSL alone --------------------------------------------
+pkictl sigservice add --name audit-test >/dev/null
+pkictl audit seal >"$tmp/seal.out"
+grep -qE '^audit seal [0-9]+: [0-9]+ event\(s\) added' "$tmp/seal.out" || fail "audit seal: $(cat "$tmp/seal.out")"
+last=$(q "SELECT max(id) FROM audit_seal")
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'audit.seal' AND object_id = '$last'")" = 1 ] ||
+	fail "seal $last is not audited"
+export_to a
+verify_ok a "after seal $last"
+grep -q "seal $last: verified" "$tmp/v.out" || fail "seal $last not reported verified"
+# The tree head text and its signature, with nothing of ours: OpenSSL verifies.
+tail -n 1 "$tmp/a.seals" >"$tmp/seal.json"
+printf 'pki-audit-tree-head-v1\nseal %s\nsize %s\nroot %s\ntime %s\n' \
+	"$(jq -r .seal "$tmp/seal.json")" "$(jq -r .tree_size "$tmp/seal.json")" \
+	"$(jq -r .root "$tmp/seal.json")" "$(jq -r .sealed_at "$tmp/seal.json")" >"$tmp/head.txt"
+jq -r .signature "$tmp/seal.json" | xxd -r -p >"$tmp/head.sig"
+openssl dgst -sha256 -verify "$PKI_AUDIT_PUBKEY" -signature "$tmp/head.sig" "$tmp/head.txt" >/dev/null ||
+	fail "openssl does not verify the tree head's signature"
+# ... and recomputes the root from the exported lines (RFC 9162, in Python).
+python3 - "$tmp/a.events" "$(jq -r .tree_size "$tmp/seal.json")" "$(jq -r .root "$tmp/seal.json")" <<'PY' ||
+import hashlib, sys
+lines = open(sys.argv[1], 'rb').read().split(b'\n')[:int(sys.argv[2])]
+def mth(d):
+    if len(d) == 1:
+        return hashlib.sha256(b'\x00' + d[0]).digest()
+    k = 1
+    while 2 * k < len(d):
+        k *= 2
+    return hashlib.sha256(b'\x01' + mth(d[:k]) + mth(d[k:])).digest()
+sys.exit(0 if mth(lines).hex() == sys.argv[3] else 1)
+PY
+	fail "an independent RFC 9162 computation does not give the seal's root"
+rc=0; pkiaudit verify --events "$tmp/a.events" --seals "$tmp/a.seals" --pubkey "$PKI_ROOT_CERT" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "a certificate given as the public key: exit $rc"
+openssl ecparam -genkey -name prime256v1 -noout 2>/dev/null | openssl pkey -pubout >"$tmp/other.pem"
+verify_fails "$tmp/a.events" "$tmp/a.seals" 'signature does not verify' "another public key" "$tmp/other.pem"
+note "seal: signed tree head verified by openssl dgst, root recomputed by an independent RFC 9162 implementation"
+
+# --- tampering with the database, the export, the seals ------------------------------
+victim=$(q "SELECT min(id) FROM audit_event WHERE action = 'sign.service.add'")
+[ -n "$victim" ] || fail "no sign.service.add event to tamper with"
+orig=$(q "SELECT details::text FROM audit_event WHERE id = $victim")
+at_exit "q \"ALTER TABLE audit_event ENABLE TRIGGER audit_event_no_update_delete\" >/dev/null 2>&1"
+q "ALTER TABLE audit_event DISABLE TRIGGER audit_event_no_update_delete" >/dev/null
+q "UPDATE audit_event SET details = details || '{\"name\":\"forged\"}' WHERE id = $victim" >/dev/null
+q "ALTER TABLE audit_event ENABLE TRIGGER audit_event_no_update_delete" >/dev/null
+export_to t
+verify_fails "$tmp/t.events" "$tmp/t.seals" "seal $last: FAILED: the first" "an event changed in the database"
+q "ALTER TABLE audit_event DISABLE TRIGGER audit_event_no_update_delete" >/dev/null
+q "UPDATE audit_event SET details = '$orig'::jsonb WHERE id = $victim" >/dev/null
+q "ALTER TABLE audit_event ENABLE TRIGGER audit_event_no_update_delete" >/dev/null
+export_to r
+verify_ok r "the event restored"
+# The export itself: a changed, a removed and a moved line; a changed seal.
+sed '3s/"actor": "/"actor": "x/' "$tmp/a.events" >"$tmp/e1"
+verify_fails "$tmp/e1" "$tmp/a.seals" 'seal 1: FAILED' "a changed line"
+sed '2d' "$tmp/a.events" >"$tmp/e2"
+verify_fails "$tmp/e2" "$tmp/a.seals" 'seal 1: FAILED' "a removed line"
+sed -n '2p' "$tmp/a.events" >"$tmp/line2"; sed '2d' "$tmp/a.events" | sed "3r $tmp/line2" >"$tmp/e3"
+verify_fails "$tmp/e3" "$tmp/a.seals" 'seal 1: FAILED' "two lines swapped"
+head -n 5 "$tmp/a.events" >"$tmp/e4"
+verify_fails "$tmp/e4" "$tmp/a.seals" 'the export has 5 events' "a truncated export"
+jq -c '.tree_size -= 1' "$tmp/seal.json" >"$tmp/s1"; { head -n -1 "$tmp/a.seals"; cat "$tmp/s1"; } >"$tmp/s1.seals"
+verify_fails "$tmp/a.events" "$tmp/s1.seals" 'signature does not verify' "a seal's size changed"
+printf 'not json\n' >"$tmp/bad.seals"
+rc=0; pkiaudit verify --events "$tmp/a.events" --seals "$tmp/bad.seals" --pubkey "$PKI_AUDIT_PUBKEY" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "an unreadable seal file: exit $rc, not 2"
+note "tampering refused: an event changed in the database (restored after), a changed, removed, moved line, a truncated export, a changed seal, another key"
+
+# --- an event of a transaction still open is sealed later, never lost ----------------
+(psql -X -q -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" >/dev/null <<'SQL'
+BEGIN;
+SELECT audit_append('test:audit', 'test.inflight', 'test', 'inflight', '{}'::jsonb);
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+) &
+holder=$!
+for _ in $(seq 50); do
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND state = 'active'")" -ge 1 ] && break
+	sleep 0.1
+done
+pkictl audit seal >/dev/null
+wait "$holder" || fail "the holding transaction failed"
+ev=$(q "SELECT id FROM audit_event WHERE action = 'test.inflight'")
+export_to b
+# Not in a seal made while its transaction was open: after the last seal's size.
+size=$(tail -n 1 "$tmp/b.seals" | jq .tree_size)
+pos=$(grep -n "\"id\": $ev," "$tmp/b.events" | cut -d: -f1)
+[ "$pos" -gt "$size" ] || fail "event $ev (line $pos) was sealed while its transaction was open (tree size $size)"
+pkictl audit seal >/dev/null
+export_to c
+verify_ok c "after the in-flight event"
+size=$(tail -n 1 "$tmp/c.seals" | jq .tree_size)
+pos=$(grep -n "\"id\": $ev," "$tmp/c.events" | cut -d: -f1)
+[ "$pos" -le "$size" ] || fail "event $ev was not sealed once its transaction ended"
+note "an event whose transaction was open at sealing time: left out, sealed by the next seal"
+
+# --- two sealers at once ------------------------------------------------------------
+pkictl sigservice add --name audit-test-2 >/dev/null
+pkictl audit seal >"$tmp/p1" 2>&1 & p1=$!
+pkictl audit seal >"$tmp/p2" 2>&1 & p2=$!
+wait "$p1" || { cat "$tmp/p1"; fail "concurrent sealer 1 failed"; }
+wait "$p2" || { cat "$tmp/p2"; fail "concurrent sealer 2 failed"; }
+export_to d
+verify_ok d "after two concurrent sealers"
+note "two sealers at once: both succeed, every seal verifies"
+
+# --- an inclusion proof -------------------------------------------------------------
+pkiaudit prove --events "$tmp/d.events" --seals "$tmp/d.seals" --event "$victim" >"$tmp/proof.json" ||
+	fail "pkiaudit prove failed"
+[ "$(jq -r .event "$tmp/proof.json" | jq .id)" = "$victim" ] || fail "the proof is not of event $victim"
+pkiaudit check --proof "$tmp/proof.json" --pubkey "$PKI_AUDIT_PUBKEY" >"$tmp/check.out" ||
+	{ cat "$tmp/check.out"; fail "a true proof was refused"; }
+jq '.event |= sub("\"actor\": \""; "\"actor\": \"x")' "$tmp/proof.json" >"$tmp/proof2.json"
+cmp -s "$tmp/proof.json" "$tmp/proof2.json" && fail "the test did not change the proof's event"
+rc=0; pkiaudit check --proof "$tmp/proof2.json" --pubkey "$PKI_AUDIT_PUBKEY" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "a proof of a changed event: exit $rc, not 1"
+jq '.leaf_index += 1' "$tmp/proof.json" >"$tmp/proof3.json"
+rc=0; pkiaudit check --proof "$tmp/proof3.json" --pubkey "$PKI_AUDIT_PUBKEY" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "a proof with another leaf index: exit $rc, not 1"
+rc=0; pkiaudit check --proof "$tmp/proof.json" --pubkey "$tmp/other.pem" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "a proof checked with another key: exit $rc, not 1"
+rc=0; pkiaudit prove --events "$tmp/d.events" --seals "$tmp/d.seals" --event 999999999 >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "a proof of an event that is not there: exit $rc"
+note "inclusion proof of event $victim: verifies alone; a changed event, index or key is refused"
