@@ -41,7 +41,7 @@ grep -q "^root_pin_file = $S/secrets/pki-root.pin$" "$S/pki.conf" || fail "root_
 # stack.env: every fact DESIGN.md lists, KEY=VALUE without quoting or spaces.
 for k in PKI_ROOT_CERT PKI_ISSUING_CERT PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI_RA_URL \
     PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL PKI_PADES_URL PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI \
-    PKI_HSM_MODULE SOFTHSM2_CONF PKICTL PKI_CONFIG PKI_DIR; do
+    PKI_HSM_MODULE SOFTHSM2_CONF PKICTL PKI_CONFIG PKI_DIR PKI_AUDIT_PUBKEY PKIAUDIT; do
 	grep -qE "^$k=[^ ]+$" "$S/stack.env" || fail "stack.env lacks $k"
 done
 if grep -vE '^(#|$)' "$S/stack.env" | grep -qvE '^[A-Z0-9_]+=[^ "'\'']*$'; then
