@@ -29,28 +29,12 @@
 #include "lib/auditseal.h"
 #include "lib/config.h"
 #include "lib/db.h"
+#include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/merkle.h"
 
 #define AUDIT_KEY_LABEL		"audit-1"
 #define AUDIT_SEAL_LOCK		"7251001"	/* pg_advisory_xact_lock key */
-
-/* pg.sealer_uri: the one role that reads the trail and adds seals. */
-static struct db *
-audit_db(const struct config *cfg)
-{
-	const char *uri = config_get(cfg, "pg.sealer_uri", NULL);
-	char err[512];
-	struct db *db;
-
-	if (uri == NULL) {
-		log_err("config: pg.sealer_uri missing");
-		return NULL;
-	}
-	if ((db = db_connect(uri, err, sizeof(err))) == NULL)
-		log_err("database: %s", err);
-	return db;
-}
 
 static const struct db_stmt stmt_lock = { "pkictl_audit_lock",
 	"SELECT pg_advisory_xact_lock(" AUDIT_SEAL_LOCK ")", 0 };
@@ -81,35 +65,6 @@ static const struct db_stmt stmt_export_events = { "pkictl_audit_export",
 	"SELECT " AUDITSEAL_EVENT_LINE_SQL " FROM audit_event e ORDER BY "
 	"(SELECT min(s.id) FROM audit_seal s WHERE s.txid_xmin > e.txid) "
 	"NULLS LAST, e.id", 0 };
-
-static void
-audit_hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
-}
-
-static int
-audit_unhex(const char *s, unsigned char *out, size_t n)
-{
-	size_t i;
-	unsigned int b;
-
-	if (strlen(s) != 2 * n)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (sscanf(s + 2 * i, "%2x", &b) != 1)
-			return -1;
-		out[i] = (unsigned char)b;
-	}
-	return 0;
-}
 
 /* The audit token, opened with its PIN, and the key label. */
 static struct p11_token *
@@ -188,7 +143,7 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 		goto out;
 	}
 	f = NULL;
-	audit_hex(fp, sizeof(fp), hex);
+	hex_encode(fp, sizeof(fp), hex);
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "token",
 	    p11_token_label(tok), "label", label, "type", "ec-p256",
 	    "public_key_sha256", hex)) == NULL ||
@@ -256,12 +211,12 @@ seal_resume(const PGresult *last, struct merkle *m, uint64_t *next_id,
 	for (tok = strtok_r(list, ",", &save); tok != NULL;
 	    tok = strtok_r(NULL, ",", &save)) {
 		if (nf == MERKLE_DEPTH ||
-		    audit_unhex(tok, frontier[nf++], MERKLE_HASH) == -1)
+		    hex_decode(tok, frontier[nf++], MERKLE_HASH, NULL) == -1)
 			goto out;
 	}
 	if (merkle_resume(m, size, (const unsigned char (*)[MERKLE_HASH])
 	    frontier, nf) == -1 ||
-	    audit_unhex(PQgetvalue(last, 0, 3), want, MERKLE_HASH) == -1)
+	    hex_decode(PQgetvalue(last, 0, 3), want, MERKLE_HASH, NULL) == -1)
 		goto out;
 	/* A stored frontier must give the stored root. */
 	merkle_root(m, root);
@@ -296,7 +251,8 @@ audit_seal(const struct config *cfg, const char *actor)
 
 	memset(&scan, 0, sizeof(scan));
 	memset(&seal, 0, sizeof(seal));
-	if ((db = audit_db(cfg)) == NULL || db_begin(db, NULL) == -1)
+	if ((db = pkictl_db_as(cfg, "pg.sealer_uri")) == NULL ||
+	    db_begin(db, NULL) == -1)
 		goto out;
 	/* One sealer at a time; then the boundary, in a later snapshot. */
 	if ((now = db_exec(db, &stmt_lock, NULL, NULL, NULL)) == NULL)
@@ -338,11 +294,11 @@ audit_seal(const struct config *cfg, const char *actor)
 	for (i = 0; i < scan.m.nf; i++) {
 		if (i > 0)
 			strcat(frontier, ",");
-		audit_hex(scan.m.frontier[i], MERKLE_HASH,
+		hex_encode(scan.m.frontier[i], MERKLE_HASH,
 		    frontier + strlen(frontier));
 	}
-	audit_hex(seal.root, MERKLE_HASH, roothex);
-	audit_hex(sig, siglen, sighex);
+	hex_encode(seal.root, MERKLE_HASH, roothex);
+	hex_encode(sig, siglen, sighex);
 	snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)seal.id);
 	snprintf(sizebuf, sizeof(sizebuf), "%llu",
 	    (unsigned long long)seal.tree_size);
@@ -432,7 +388,7 @@ audit_export(const struct config *cfg, int argc, char **argv)
 	}
 	made |= 2;
 	/* One snapshot for both files. */
-	if ((db = audit_db(cfg)) == NULL ||
+	if ((db = pkictl_db_as(cfg, "pg.sealer_uri")) == NULL ||
 	    db_begin(db, "REPEATABLE READ") == -1 ||
 	    (res = db_exec(db, &stmt_export_seals, NULL, NULL, NULL)) == NULL)
 		goto out;
@@ -445,9 +401,9 @@ audit_export(const struct config *cfg, int argc, char **argv)
 		snprintf(seal.key, sizeof(seal.key), "%s", PQgetvalue(res, i, 4));
 		seal.siglen = strlen(PQgetvalue(res, i, 5)) / 2;
 		if (seal.siglen > sizeof(seal.sig) ||
-		    audit_unhex(PQgetvalue(res, i, 2), seal.root,
-		    MERKLE_HASH) == -1 || audit_unhex(PQgetvalue(res, i, 5),
-		    seal.sig, seal.siglen) == -1 ||
+		    hex_decode(PQgetvalue(res, i, 2), seal.root,
+		    MERKLE_HASH, NULL) == -1 || hex_decode(PQgetvalue(res, i, 5),
+		    seal.sig, seal.siglen, NULL) == -1 ||
 		    (line = auditseal_seal_json(&seal)) == NULL)
 			goto out;
 		fprintf(sf, "%s\n", line);

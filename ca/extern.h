@@ -128,6 +128,8 @@ struct p11_token *pkictl_token(const struct config *, struct p11_module *,
 int		 cmd_audit(const struct config *, const char *actor, int argc,
 		    char **argv);
 struct db	*pkictl_db(const struct config *);
+/* A connection as the role of config key uri_key ("pg.sealer_uri"). */
+struct db	*pkictl_db_as(const struct config *, const char *uri_key);
 /*
  * A signer holding the token of ca's key that may sign only kind with that
  * key (the key's PIN file found as by pkictl_pin_file). NULL when logged.

@@ -78,19 +78,25 @@ usage(void)
 }
 
 struct db *
-pkictl_db(const struct config *cfg)
+pkictl_db_as(const struct config *cfg, const char *uri_key)
 {
-	const char *uri = config_get(cfg, "pg.admin_uri", NULL);
+	const char *uri = config_get(cfg, uri_key, NULL);
 	char err[512];
 	struct db *db;
 
 	if (uri == NULL) {
-		log_err("config: pg.admin_uri missing");
+		log_err("config: %s missing", uri_key);
 		return NULL;
 	}
 	if ((db = db_connect(uri, err, sizeof(err))) == NULL)
 		log_err("database: %s", err);
 	return db;
+}
+
+struct db *
+pkictl_db(const struct config *cfg)
+{
+	return pkictl_db_as(cfg, "pg.admin_uri");
 }
 
 int

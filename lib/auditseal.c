@@ -1,5 +1,4 @@
 /* Sealed audit trail formats; see auditseal.h and audit/README.md. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "lib/auditseal.h"
+#include "lib/hex.h"
 
 #define AUDITSEAL_HEAD_MAGIC	"pki-audit-tree-head-v1"
 
@@ -18,49 +18,13 @@ auditseal_err(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
-static void
-auditseal_hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
-}
-
-/* Lower-case hex of exactly max bytes (or up to max with *n). 0 or -1. */
-static int
-auditseal_unhex(const char *s, unsigned char *out, size_t max, size_t *n)
-{
-	size_t len = strlen(s), i;
-	int hi, lo;
-
-	if (len % 2 != 0 || len / 2 > max || (n == NULL && len / 2 != max))
-		return -1;
-	for (i = 0; i < len / 2; i++) {
-		hi = s[2 * i];
-		lo = s[2 * i + 1];
-		if (!isxdigit(hi) || !isxdigit(lo) || isupper(hi) || isupper(lo))
-			return -1;
-		hi = isdigit(hi) ? hi - '0' : hi - 'a' + 10;
-		lo = isdigit(lo) ? lo - '0' : lo - 'a' + 10;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	if (n != NULL)
-		*n = len / 2;
-	return 0;
-}
-
 int
 auditseal_head_text(const struct auditseal *s, char *buf, size_t len)
 {
 	char root[2 * MERKLE_HASH + 1];
 	int n;
 
-	auditseal_hex(s->root, MERKLE_HASH, root);
+	hex_encode(s->root, MERKLE_HASH, root);
 	n = snprintf(buf, len, AUDITSEAL_HEAD_MAGIC "\nseal %llu\nsize %llu\n"
 	    "root %s\ntime %s\n", (unsigned long long)s->id,
 	    (unsigned long long)s->tree_size, root, s->sealed_at);
@@ -72,8 +36,8 @@ auditseal_seal_object(const struct auditseal *s)
 {
 	char root[2 * MERKLE_HASH + 1], sig[2 * AUDITSEAL_SIG_MAX + 1];
 
-	auditseal_hex(s->root, MERKLE_HASH, root);
-	auditseal_hex(s->sig, s->siglen, sig);
+	hex_encode(s->root, MERKLE_HASH, root);
+	hex_encode(s->sig, s->siglen, sig);
 	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "seal",
 	    (json_int_t)s->id, "tree_size", (json_int_t)s->tree_size, "root",
 	    root, "sealed_at", s->sealed_at, "key", s->key, "signature", sig);
@@ -114,7 +78,7 @@ auditseal_seal_from(json_t *o, struct auditseal *s, char *err, size_t errlen)
 	}
 	s->id = (uint64_t)id;
 	s->tree_size = (uint64_t)size;
-	if (auditseal_unhex(root, s->root, MERKLE_HASH, NULL) == -1) {
+	if (hex_decode(root, s->root, MERKLE_HASH, NULL) == -1) {
 		auditseal_err(err, errlen, "root: 64 lower-case hex digits");
 		return -1;
 	}
@@ -132,7 +96,7 @@ auditseal_seal_from(json_t *o, struct auditseal *s, char *err, size_t errlen)
 			goto bad_text;
 	memcpy(s->sealed_at, at, strlen(at) + 1);
 	memcpy(s->key, key, strlen(key) + 1);
-	if (auditseal_unhex(sig, s->sig, sizeof(s->sig), &s->siglen) == -1 ||
+	if (hex_decode(sig, s->sig, sizeof(s->sig), &s->siglen) == -1 ||
 	    s->siglen == 0) {
 		auditseal_err(err, errlen, "signature: lower-case hex, at most "
 		    "256 bytes");
@@ -197,7 +161,7 @@ auditseal_proof_json(const struct auditseal_proof *p)
 	if ((path = json_array()) == NULL)
 		return NULL;
 	for (i = 0; i < p->npath; i++) {
-		auditseal_hex(p->path[i], MERKLE_HASH, hex);
+		hex_encode(p->path[i], MERKLE_HASH, hex);
 		if (json_array_append_new(path, json_string(hex)) == -1) {
 			json_decref(path);
 			return NULL;
@@ -256,7 +220,7 @@ auditseal_proof_parse(const char *text, size_t len, struct auditseal_proof *p,
 	p->leaf_index = (uint64_t)idx;
 	p->tree_size = (uint64_t)size;
 	json_array_foreach(path, i, h) {
-		if (!json_is_string(h) || auditseal_unhex(json_string_value(h),
+		if (!json_is_string(h) || hex_decode(json_string_value(h),
 		    p->path[i], MERKLE_HASH, NULL) == -1) {
 			auditseal_err(err, errlen, "path: hashes of 64 "
 			    "lower-case hex digits");

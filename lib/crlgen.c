@@ -33,6 +33,7 @@
 
 #include "lib/audit.h"
 #include "lib/crlgen.h"
+#include "lib/hex.h"
 #include "lib/db.h"
 #include "lib/log.h"
 
@@ -604,19 +605,6 @@ crlgen_sigalg(struct crlgen_ctx *c, const unsigned char **alg, size_t *len)
 }
 
 static void
-crlgen_hex(const unsigned char *d, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
-}
-
-static void
 crlgen_iso(time_t t, char *out, size_t outlen)
 {
 	struct tm tm;
@@ -923,7 +911,7 @@ crlgen_txn(struct db *db, void *arg)
 		crlgen_seterr(c, "EVP_Digest failed");
 		goto out;
 	}
-	crlgen_hex(md, sizeof(md), r->sha256);
+	hex_encode(md, sizeof(md), r->sha256);
 	t0 = crlgen_now();
 	if (crlgen_record(c, snapshot) == -1)
 		goto out;

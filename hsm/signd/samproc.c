@@ -60,6 +60,7 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/factor.h"
+#include "lib/hex.h"
 #include "lib/totp.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
@@ -208,19 +209,6 @@ sam_send(int fd, const struct sam_reply *r)
 	return signer_proto_send(fd, SAM_FAILED, r->text, strlen(r->text));
 }
 
-static void
-sam_hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hx[p[i] >> 4];
-		out[2 * i + 1] = hx[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* "{hex,hex,...}": the text[] parameter of the hashes (malloc'd). */
 static char *
 sam_hash_array(const struct sam_hashes *h)
@@ -235,7 +223,7 @@ sam_hash_array(const struct sam_hashes *h)
 	for (i = 0; i < h->n; i++) {
 		if (i > 0)
 			*p++ = ',';
-		sam_hex(h->h[i], dl, p);
+		hex_encode(h->h[i], dl, p);
 		p += 2 * dl;
 	}
 	*p++ = '}';
@@ -668,7 +656,7 @@ sam_sign_txn(struct db *db, void *arg)
 	if ((details = json_array()) == NULL)
 		goto out;
 	for (i = 0; i < q->hashes.n; i++) {
-		sam_hex(q->hashes.h[i], sam_md_len(q->hashes.md), hex);
+		hex_encode(q->hashes.h[i], sam_md_len(q->hashes.md), hex);
 		if (json_array_append_new(details, json_pack("{s:s, s:s, s:s, "
 		    "s:s, s:s, s:s, s:s, s:s}", "account_id",
 		    PQgetvalue(cred, 0, 0), "certificate_id", credid, "serial",
