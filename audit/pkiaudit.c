@@ -58,20 +58,25 @@ load_pubkey(const char *path)
 }
 
 /*
- * Reads one line (without its newline) of at most AUDITSEAL_LINE_MAX bytes.
- * 1 with *line, *len; 0 at the end; -1 for a line too long or unterminated.
+ * Reads one line (without its newline) of at most AUDITSEAL_LINE_MAX bytes
+ * into buf (AUDITSEAL_LINE_MAX + 2 bytes): never more, whatever the file
+ * holds. 1 with *len; 0 at the end; -1 for a line too long, unterminated
+ * or holding a NUL byte.
  */
 static int
-read_line(FILE *f, char **line, size_t *cap, size_t *len)
+read_line(FILE *f, char *buf, size_t *len)
 {
-	ssize_t n;
+	size_t n;
 
-	if ((n = getline(line, cap, f)) == -1)
+	if (fgets(buf, AUDITSEAL_LINE_MAX + 2, f) == NULL)
 		return 0;
-	if (n == 0 || (*line)[n - 1] != '\n' || n - 1 > AUDITSEAL_LINE_MAX)
+	n = strlen(buf);
+	if (n == 0 || buf[n - 1] != '\n') {
+		/* Too long, a NUL inside, or no newline at the end. */
 		return -1;
-	(*line)[--n] = '\0';
-	*len = (size_t)n;
+	}
+	buf[--n] = '\0';
+	*len = n;
 	return 1;
 }
 
@@ -86,16 +91,19 @@ load_seals(const char *path, struct seals *out)
 {
 	struct auditseal *ns;
 	FILE *f;
-	char *line = NULL, err[256];
-	size_t cap = 0, len;
+	char *line, err[256];
+	size_t len;
 	int r, rc = -1;
 
 	memset(out, 0, sizeof(*out));
+	if ((line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL)
+		return -1;
 	if ((f = fopen(path, "r")) == NULL) {
 		fprintf(stderr, "pkiaudit: %s: cannot open\n", path);
+		free(line);
 		return -1;
 	}
-	while ((r = read_line(f, &line, &cap, &len)) == 1) {
+	while ((r = read_line(f, line, &len)) == 1) {
 		if ((ns = reallocarray(out->s, out->n + 1, sizeof(*ns))) == NULL)
 			goto out;
 		out->s = ns;
@@ -139,12 +147,15 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf)
 	unsigned char leaf[MERKLE_HASH], root[MERKLE_HASH];
 	EVP_PKEY *pub = NULL;
 	FILE *f = NULL;
-	char *line = NULL, err[256];
-	size_t cap = 0, len, k = 0, bad = 0;
+	char *line = NULL, err[256], *sigbad = NULL;
+	size_t len, k = 0, bad = 0;
 	int r, rc = EXIT_USAGE;
 
 	memset(&seals, 0, sizeof(seals));
 	if ((pub = load_pubkey(pubf)) == NULL || load_seals(sealsf, &seals) == -1)
+		goto out;
+	if ((line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL ||
+	    (sigbad = calloc(seals.n + 1, 1)) == NULL)
 		goto out;
 	if ((f = fopen(events, "r")) == NULL) {
 		fprintf(stderr, "pkiaudit: %s: cannot open\n", events);
@@ -155,11 +166,12 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf)
 		    sizeof(err)) == -1) {
 			printf("seal %llu: FAILED: %s\n",
 			    (unsigned long long)seals.s[k].id, err);
+			sigbad[k] = 1;
 			bad++;
 		}
 	merkle_init(&m);
 	k = 0;
-	while ((r = read_line(f, &line, &cap, &len)) == 1) {
+	while ((r = read_line(f, line, &len)) == 1) {
 		merkle_leaf_hash(line, len, leaf);
 		(void)merkle_append(&m, leaf);
 		if (k < seals.n && m.size == seals.s[k].tree_size) {
@@ -171,7 +183,7 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf)
 				    (unsigned long long)seals.s[k].id,
 				    (unsigned long long)m.size);
 				bad++;
-			} else
+			} else if (!sigbad[k])
 				printf("seal %llu: verified: %llu events, sealed "
 				    "at %s by key %s\n",
 				    (unsigned long long)seals.s[k].id,
@@ -202,6 +214,7 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf)
 	if (seals.n == 0)
 		printf("no seal: nothing is verified\n");
 out:
+	free(sigbad);
 	free(line);
 	if (f != NULL)
 		fclose(f);
@@ -219,9 +232,9 @@ cmd_prove(const char *events, const char *sealsf, unsigned long long id,
 	unsigned char (*leaves)[MERKLE_HASH] = NULL, (*nl)[MERKLE_HASH];
 	FILE *f = NULL;
 	char *line = NULL, *json;
-	size_t cap = 0, len, n = 0, k;
+	size_t len, n = 0, k, cap = 0;
 	uint64_t eid, index = UINT64_MAX;
-	int r, rc = EXIT_USAGE;
+	int r = 0, rc = EXIT_USAGE;
 
 	memset(&p, 0, sizeof(p));
 	if (load_seals(sealsf, &seals) == -1)
@@ -230,16 +243,20 @@ cmd_prove(const char *events, const char *sealsf, unsigned long long id,
 		fprintf(stderr, "pkiaudit: no seal in %s\n", sealsf);
 		goto out;
 	}
-	if ((f = fopen(events, "r")) == NULL) {
+	if ((f = fopen(events, "r")) == NULL ||
+	    (line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL) {
 		fprintf(stderr, "pkiaudit: %s: cannot open\n", events);
 		goto out;
 	}
 	/* The leaves up to the last seal; the event's line kept. */
 	while (n < seals.s[seals.n - 1].tree_size &&
-	    (r = read_line(f, &line, &cap, &len)) == 1) {
-		if ((nl = reallocarray(leaves, n + 1, MERKLE_HASH)) == NULL)
-			goto out;
-		leaves = nl;
+	    (r = read_line(f, line, &len)) == 1) {
+		if (n == cap) {
+			cap = cap == 0 ? 1024 : 2 * cap;
+			if ((nl = reallocarray(leaves, cap, MERKLE_HASH)) == NULL)
+				goto out;
+			leaves = nl;
+		}
 		merkle_leaf_hash(line, len, leaves[n]);
 		if (index == UINT64_MAX && auditseal_event_id(line, len,
 		    &eid) == 0 && eid == id) {
@@ -248,6 +265,11 @@ cmd_prove(const char *events, const char *sealsf, unsigned long long id,
 				goto out;
 		}
 		n++;
+	}
+	if (r == -1) {
+		fprintf(stderr, "pkiaudit: %s line %zu: too long or not "
+		    "terminated\n", events, n + 1);
+		goto out;
 	}
 	if (index == UINT64_MAX) {
 		fprintf(stderr, "pkiaudit: event %llu is not among the %zu "

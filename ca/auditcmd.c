@@ -38,14 +38,20 @@
 
 static const struct db_stmt stmt_lock = { "pkictl_audit_lock",
 	"SELECT pg_advisory_xact_lock(" AUDIT_SEAL_LOCK ")", 0 };
-/* The boundary of this seal: transactions older than xmin have ended. */
+/*
+ * The boundary of this seal (transactions older than xmin have ended) and
+ * its time, read after the lock: a seal is never dated before the previous
+ * one or before the events it takes.
+ */
 static const struct db_stmt stmt_now = { "pkictl_audit_now",
 	"SELECT txid_snapshot_xmin(txid_current_snapshot()), "
-	AUDITSEAL_TIME_SQL("now()"), 0 };
+	AUDITSEAL_TIME_SQL("c") ", c::text "
+	"FROM (SELECT clock_timestamp() AS c) AS t", 0 };
 static const struct db_stmt stmt_last = { "pkictl_audit_last",
 	"SELECT id, tree_size, txid_xmin, encode(root, 'hex'), "
 	"coalesce(array_to_string(ARRAY(SELECT encode(f, 'hex') "
-	"FROM unnest(frontier) WITH ORDINALITY AS u(f, n) ORDER BY n), ','), '') "
+	"FROM unnest(frontier) WITH ORDINALITY AS u(f, n) ORDER BY n), ','), ''), "
+	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, encode(signature, 'hex') "
 	"FROM audit_seal ORDER BY id DESC LIMIT 1", 0 };
 static const struct db_stmt stmt_events = { "pkictl_audit_events",
 	"SELECT " AUDITSEAL_EVENT_LINE_SQL " FROM audit_event e "
@@ -55,7 +61,7 @@ static const struct db_stmt stmt_insert = { "pkictl_audit_insert",
 	"sealed_at, key_label, signature) VALUES ($1, $2, $3, "
 	"decode($4, 'hex'), ARRAY(SELECT decode(f, 'hex') FROM "
 	"unnest(string_to_array($5, ',')) WITH ORDINALITY AS u(f, n) "
-	"ORDER BY n)::bytea[], now(), $6, decode($7, 'hex'))", 7 };
+	"ORDER BY n)::bytea[], $8::timestamptz, $6, decode($7, 'hex'))", 8 };
 static const struct db_stmt stmt_export_seals = { "pkictl_audit_seals",
 	"SELECT id, tree_size, encode(root, 'hex'), "
 	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, "
@@ -63,8 +69,8 @@ static const struct db_stmt stmt_export_seals = { "pkictl_audit_seals",
 /* Tree order: by the seal that took the event, then id; unsealed last. */
 static const struct db_stmt stmt_export_events = { "pkictl_audit_export",
 	"SELECT " AUDITSEAL_EVENT_LINE_SQL " FROM audit_event e ORDER BY "
-	"(SELECT min(s.id) FROM audit_seal s WHERE s.txid_xmin > e.txid) "
-	"NULLS LAST, e.id", 0 };
+	"(SELECT s.id FROM audit_seal s WHERE s.txid_xmin > e.txid "
+	"ORDER BY s.txid_xmin LIMIT 1) NULLS LAST, e.id", 0 };
 
 /* The audit token, opened with its PIN, and the key label. */
 static struct p11_token *
@@ -74,6 +80,12 @@ audit_token(const struct config *cfg, struct p11_module **mod,
 	const char *token, *pin_file;
 
 	*label = config_get(cfg, "audit.key_label", AUDIT_KEY_LABEL);
+	if (!auditseal_label_ok(*label)) {
+		log_err("audit.key_label: 1 to %d printable ASCII characters, "
+		    "no space (it is part of the signed tree head)",
+		    AUDITSEAL_LABEL_MAX);
+		return NULL;
+	}
 	if (pkictl_signer_token(cfg, "audit", &token, &pin_file) == -1 ||
 	    (*mod = pkictl_module(cfg)) == NULL)
 		return NULL;
@@ -186,16 +198,20 @@ seal_row(void *arg, const PGresult *row)
 	return 0;
 }
 
-/* The previous seal's tree (empty when none); 0 or -1. */
+/*
+ * The previous seal's tree (empty when none), once its signature verifies
+ * with the audit key and its frontier gives its root: a row changed in the
+ * database would otherwise be extended into seals that never verify.
+ * 0 or -1.
+ */
 static int
-seal_resume(const PGresult *last, struct merkle *m, uint64_t *next_id,
-    const char **from_xmin)
+seal_resume(const PGresult *last, EVP_PKEY *pub, struct merkle *m,
+    uint64_t *next_id, const char **from_xmin)
 {
-	unsigned char frontier[MERKLE_DEPTH][MERKLE_HASH], root[MERKLE_HASH],
-	    want[MERKLE_HASH];
-	char *list, *tok, *save = NULL;
+	unsigned char frontier[MERKLE_DEPTH][MERKLE_HASH], root[MERKLE_HASH];
+	struct auditseal prev;
+	char *list, *tok, *save = NULL, err[256] = "";
 	size_t nf = 0;
-	uint64_t size;
 	int rc = -1;
 
 	merkle_init(m);
@@ -203,9 +219,23 @@ seal_resume(const PGresult *last, struct merkle *m, uint64_t *next_id,
 	*from_xmin = "0";
 	if (PQntuples(last) == 0)
 		return 0;
-	*next_id = strtoull(PQgetvalue(last, 0, 0), NULL, 10) + 1;
-	size = strtoull(PQgetvalue(last, 0, 1), NULL, 10);
+	memset(&prev, 0, sizeof(prev));
+	prev.id = strtoull(PQgetvalue(last, 0, 0), NULL, 10);
+	prev.tree_size = strtoull(PQgetvalue(last, 0, 1), NULL, 10);
+	*next_id = prev.id + 1;
 	*from_xmin = PQgetvalue(last, 0, 2);
+	snprintf(prev.sealed_at, sizeof(prev.sealed_at), "%s",
+	    PQgetvalue(last, 0, 5));
+	snprintf(prev.key, sizeof(prev.key), "%s", PQgetvalue(last, 0, 6));
+	if (hex_decode(PQgetvalue(last, 0, 3), prev.root, MERKLE_HASH,
+	    NULL) == -1 || hex_decode(PQgetvalue(last, 0, 7), prev.sig,
+	    sizeof(prev.sig), &prev.siglen) == -1 ||
+	    auditseal_seal_verify(&prev, pub, err, sizeof(err)) == -1) {
+		log_err("audit seal: the last seal (%s) does not verify with the "
+		    "audit key: %s; nothing sealed", PQgetvalue(last, 0, 0),
+		    err[0] != '\0' ? err : "unreadable row");
+		return -1;
+	}
 	if ((list = strdup(PQgetvalue(last, 0, 4))) == NULL)
 		return -1;
 	for (tok = strtok_r(list, ",", &save); tok != NULL;
@@ -214,13 +244,12 @@ seal_resume(const PGresult *last, struct merkle *m, uint64_t *next_id,
 		    hex_decode(tok, frontier[nf++], MERKLE_HASH, NULL) == -1)
 			goto out;
 	}
-	if (merkle_resume(m, size, (const unsigned char (*)[MERKLE_HASH])
-	    frontier, nf) == -1 ||
-	    hex_decode(PQgetvalue(last, 0, 3), want, MERKLE_HASH, NULL) == -1)
+	if (merkle_resume(m, prev.tree_size, (const unsigned char (*)
+	    [MERKLE_HASH])frontier, nf) == -1)
 		goto out;
-	/* A stored frontier must give the stored root. */
+	/* A stored frontier must give the signed root. */
 	merkle_root(m, root);
-	if (memcmp(root, want, MERKLE_HASH) != 0)
+	if (memcmp(root, prev.root, MERKLE_HASH) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -240,11 +269,12 @@ audit_seal(const struct config *cfg, const char *actor)
 	struct db *db = NULL;
 	struct seal_scan scan;
 	struct auditseal seal;
+	EVP_PKEY *pub = NULL;
 	PGresult *now = NULL, *last = NULL;
 	unsigned char digest[32], *sig = NULL;
 	char head[512], err[512], idbuf[24], sizebuf[24], roothex[65],
 	    *frontier = NULL, *sighex = NULL;
-	const char *label, *from, *v[7];
+	const char *label, *from, *v[8];
 	json_t *details = NULL;
 	size_t siglen = 0, i;
 	int n, rc = PKICTL_EXIT_FAIL;
@@ -258,9 +288,15 @@ audit_seal(const struct config *cfg, const char *actor)
 	if ((now = db_exec(db, &stmt_lock, NULL, NULL, NULL)) == NULL)
 		goto out;
 	PQclear(now);
+	if ((tok = audit_token(cfg, &mod, &label)) == NULL)
+		goto out;
+	if (p11_key_public(tok, label, &pub, err, sizeof(err)) == -1) {
+		log_err("audit seal: %s (run `pkictl audit init` first)", err);
+		goto out;
+	}
 	if ((now = db_exec(db, &stmt_now, NULL, NULL, NULL)) == NULL ||
 	    (last = db_exec(db, &stmt_last, NULL, NULL, NULL)) == NULL ||
-	    seal_resume(last, &scan.m, &seal.id, &from) == -1)
+	    seal_resume(last, pub, &scan.m, &seal.id, &from) == -1)
 		goto out;
 	v[0] = from;
 	v[1] = PQgetvalue(now, 0, 0);
@@ -276,8 +312,6 @@ audit_seal(const struct config *cfg, const char *actor)
 	merkle_root(&scan.m, seal.root);
 	snprintf(seal.sealed_at, sizeof(seal.sealed_at), "%s",
 	    PQgetvalue(now, 0, 1));
-	if ((tok = audit_token(cfg, &mod, &label)) == NULL)
-		goto out;
 	snprintf(seal.key, sizeof(seal.key), "%s", label);
 	if ((n = auditseal_head_text(&seal, head, sizeof(head))) == -1 ||
 	    EVP_Digest(head, (size_t)n, digest, NULL, EVP_sha256(), NULL) != 1)
@@ -309,6 +343,7 @@ audit_seal(const struct config *cfg, const char *actor)
 	v[4] = frontier;
 	v[5] = label;
 	v[6] = sighex;
+	v[7] = PQgetvalue(now, 0, 2);
 	if (db_exec_ok(db, &stmt_insert, v) == -1)
 		goto out;
 	/* This event is in the next seal: its transaction is this one. */
@@ -327,6 +362,7 @@ out:
 	free(frontier);
 	free(sighex);
 	free(sig);
+	EVP_PKEY_free(pub);
 	PQclear(now);
 	PQclear(last);
 	db_close(db);
@@ -406,18 +442,23 @@ audit_export(const struct config *cfg, int argc, char **argv)
 		    seal.sig, seal.siglen, NULL) == -1 ||
 		    (line = auditseal_seal_json(&seal)) == NULL)
 			goto out;
-		fprintf(sf, "%s\n", line);
+		if (fprintf(sf, "%s\n", line) < 0) {
+			free(line);
+			goto out;
+		}
 		free(line);
 	}
 	if (db_exec_rows(db, &stmt_export_events, NULL, 0, export_row,
 	    &ev) == -1 || db_commit(db) == -1)
 		goto out;
-	if (fclose(sf) != 0 || fclose(ev.f) != 0) {
-		sf = ev.f = NULL;
+	i = ferror(sf) || ferror(ev.f);
+	i |= fclose(sf) != 0;
+	i |= fclose(ev.f) != 0;
+	sf = ev.f = NULL;
+	if (i) {
 		log_err("audit export: write failed");
 		goto out;
 	}
-	sf = ev.f = NULL;
 	printf("audit export: %lu event(s) to %s, %d seal(s) to %s\n", ev.n,
 	    epath, PQntuples(res), spath);
 	rc = PKICTL_EXIT_OK;

@@ -19,6 +19,17 @@ auditseal_err(char *err, size_t errlen, const char *msg)
 }
 
 int
+auditseal_label_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return 0;
+	return i > 0 && i <= AUDITSEAL_LABEL_MAX;
+}
+
+int
 auditseal_head_text(const struct auditseal *s, char *buf, size_t len)
 {
 	char root[2 * MERKLE_HASH + 1];
@@ -26,8 +37,8 @@ auditseal_head_text(const struct auditseal *s, char *buf, size_t len)
 
 	hex_encode(s->root, MERKLE_HASH, root);
 	n = snprintf(buf, len, AUDITSEAL_HEAD_MAGIC "\nseal %llu\nsize %llu\n"
-	    "root %s\ntime %s\n", (unsigned long long)s->id,
-	    (unsigned long long)s->tree_size, root, s->sealed_at);
+	    "root %s\ntime %s\nkey %s\n", (unsigned long long)s->id,
+	    (unsigned long long)s->tree_size, root, s->sealed_at, s->key);
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
@@ -62,8 +73,6 @@ auditseal_seal_from(json_t *o, struct auditseal *s, char *err, size_t errlen)
 {
 	json_int_t id, size;
 	const char *root, *at, *key, *sig;
-	size_t i;
-
 	memset(s, 0, sizeof(*s));
 	if (json_unpack(o, "{s:I, s:I, s:s, s:s, s:s, s:s !}", "seal", &id,
 	    "tree_size", &size, "root", &root, "sealed_at", &at, "key", &key,
@@ -88,12 +97,8 @@ auditseal_seal_from(json_t *o, struct auditseal *s, char *err, size_t errlen)
 		return -1;
 	}
 	/* Printable ASCII only: they go into the signed text as they are. */
-	for (i = 0; at[i] != '\0'; i++)
-		if (at[i] <= ' ' || at[i] > '~')
-			goto bad_text;
-	for (i = 0; key[i] != '\0'; i++)
-		if (key[i] <= ' ' || key[i] > '~')
-			goto bad_text;
+	if (!auditseal_label_ok(at) || !auditseal_label_ok(key))
+		goto bad_text;
 	memcpy(s->sealed_at, at, strlen(at) + 1);
 	memcpy(s->key, key, strlen(key) + 1);
 	if (hex_decode(sig, s->sig, sizeof(s->sig), &s->siglen) == -1 ||

@@ -8,7 +8,8 @@
  *		'details', details)::text (AUDITSEAL_EVENT_LINE_SQL): the
  *		Merkle leaf is SHA-256(0x00 || the line's bytes), no newline.
  *  tree head   the text a seal's signature covers (auditseal_head_text):
- *		"pki-audit-tree-head-v1\nseal N\nsize N\nroot HEX\ntime T\n",
+ *		"pki-audit-tree-head-v1\nseal N\nsize N\nroot HEX\ntime T\n"
+ *		"key LABEL\n",
  *		signed with ECDSA over SHA-256 by the HSM audit key.
  *  seal line   a seal as exported: {"key", "root", "seal", "sealed_at",
  *		"signature" (hex of the DER), "tree_size"}, compact JSON.
@@ -37,6 +38,7 @@
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 #define AUDITSEAL_SIG_MAX	256
+#define AUDITSEAL_LABEL_MAX	64	/* a key label, in the signed text */
 #define AUDITSEAL_LINE_MAX	(1024 * 1024)	/* one exported line, at most */
 
 struct auditseal {
@@ -44,10 +46,16 @@ struct auditseal {
 	uint64_t	tree_size;
 	unsigned char	root[MERKLE_HASH];
 	char		sealed_at[40];	/* YYYY-MM-DDTHH:MM:SS.ffffffZ */
-	char		key[65];	/* the audit key's label */
+	char		key[AUDITSEAL_LABEL_MAX + 1];	/* the audit key's label */
 	unsigned char	sig[AUDITSEAL_SIG_MAX];
 	size_t		siglen;
 };
+
+/*
+ * 1 when s may be a seal's time or key label: 1 to 64 printable ASCII
+ * characters, no space (they go into the signed text as they are).
+ */
+int	auditseal_label_ok(const char *s);
 
 /* The tree head text into buf; its length, or -1 when buf is too small. */
 int	auditseal_head_text(const struct auditseal *, char *buf, size_t len);

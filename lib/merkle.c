@@ -95,7 +95,7 @@ merkle_split(uint64_t n)
 {
 	uint64_t k = 1;
 
-	while (k << 1 < n)
+	while (k <= (n - 1) >> 1)	/* 2k < n, without overflow */
 		k <<= 1;
 	return k;
 }

@@ -56,9 +56,10 @@ verify_ok a "after seal $last"
 grep -q "seal $last: verified" "$tmp/v.out" || fail "seal $last not reported verified"
 # The tree head text and its signature, with nothing of ours: OpenSSL verifies.
 tail -n 1 "$tmp/a.seals" >"$tmp/seal.json"
-printf 'pki-audit-tree-head-v1\nseal %s\nsize %s\nroot %s\ntime %s\n' \
+printf 'pki-audit-tree-head-v1\nseal %s\nsize %s\nroot %s\ntime %s\nkey %s\n' \
 	"$(jq -r .seal "$tmp/seal.json")" "$(jq -r .tree_size "$tmp/seal.json")" \
-	"$(jq -r .root "$tmp/seal.json")" "$(jq -r .sealed_at "$tmp/seal.json")" >"$tmp/head.txt"
+	"$(jq -r .root "$tmp/seal.json")" "$(jq -r .sealed_at "$tmp/seal.json")" \
+	"$(jq -r .key "$tmp/seal.json")" >"$tmp/head.txt"
 jq -r .signature "$tmp/seal.json" | xxd -r -p >"$tmp/head.sig"
 openssl dgst -sha256 -verify "$PKI_AUDIT_PUBKEY" -signature "$tmp/head.sig" "$tmp/head.txt" >/dev/null ||
 	fail "openssl does not verify the tree head's signature"
@@ -111,7 +112,21 @@ verify_fails "$tmp/a.events" "$tmp/s1.seals" 'signature does not verify' "a seal
 printf 'not json\n' >"$tmp/bad.seals"
 rc=0; pkiaudit verify --events "$tmp/a.events" --seals "$tmp/bad.seals" --pubkey "$PKI_AUDIT_PUBKEY" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "an unreadable seal file: exit $rc, not 2"
-note "tampering refused: an event changed in the database (restored after), a changed, removed, moved line, a truncated export, a changed seal, another key"
+# The sealer itself refuses to extend a last seal changed in the database.
+at_exit "q \"ALTER TABLE audit_seal ENABLE TRIGGER audit_seal_no_update_delete\" >/dev/null 2>&1"
+sz=$(q "SELECT tree_size FROM audit_seal WHERE id = $last")
+q "ALTER TABLE audit_seal DISABLE TRIGGER audit_seal_no_update_delete" >/dev/null
+q "UPDATE audit_seal SET tree_size = tree_size + 1 WHERE id = $last" >/dev/null
+q "ALTER TABLE audit_seal ENABLE TRIGGER audit_seal_no_update_delete" >/dev/null
+pkictl sigservice add --name audit-test-3 >/dev/null
+rc=0; pkictl audit seal >"$tmp/seal2.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "audit seal extended a changed seal (exit $rc)"
+grep -q 'does not verify with the audit key' "$tmp/seal2.out" || fail "audit seal over a changed seal: $(cat "$tmp/seal2.out")"
+[ "$(q "SELECT max(id) FROM audit_seal")" = "$last" ] || fail "a seal was added over a changed one"
+q "ALTER TABLE audit_seal DISABLE TRIGGER audit_seal_no_update_delete" >/dev/null
+q "UPDATE audit_seal SET tree_size = $sz WHERE id = $last" >/dev/null
+q "ALTER TABLE audit_seal ENABLE TRIGGER audit_seal_no_update_delete" >/dev/null
+note "tampering refused: an event changed in the database (restored after), the sealer over a changed seal, a changed, removed, moved line, a truncated export, a changed seal, another key"
 
 # --- an event of a transaction still open is sealed later, never lost ----------------
 (psql -X -q -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" >/dev/null <<'SQL'
