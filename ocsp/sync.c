@@ -251,6 +251,15 @@ ocsp_sync_sign(struct ocsp_sync *sy, int *more)
 	return done;
 }
 
+/* Milliseconds until the next reconnection attempt (at least 100). */
+static int
+ocsp_sync_reconnect_ms(const struct ocsp_sync *sy)
+{
+	time_t left = sy->last_connect + OCSP_RECONNECT_S - time(NULL);
+
+	return left > 0 ? (int)left * 1000 : 100;
+}
+
 static void *
 ocsp_sync_main(void *arg)
 {
@@ -273,8 +282,13 @@ ocsp_sync_main(void *arg)
 		notified = sy->db != NULL && db_notified(sy->db) > 0;
 		timeout = more || notified ? 0 : next_poll_ms > now_ms ?
 		    (int)(next_poll_ms - now_ms) + 1 : 0;
-		if (sy->db == NULL && timeout > OCSP_RECONNECT_S * 1000)
-			timeout = OCSP_RECONNECT_S * 1000;
+		/*
+		 * Without a database there is nothing to poll: sleep until the
+		 * next reconnection (a past next_poll_ms made this loop spin at
+		 * 100 % CPU for as long as PostgreSQL was away).
+		 */
+		if (sy->db == NULL && !more)
+			timeout = ocsp_sync_reconnect_ms(sy);
 		pfd[0].fd = sy->wake[0];
 		pfd[0].events = POLLIN;
 		npfd = 1;

@@ -272,6 +272,12 @@ for _ in $(seq 50); do
 done
 grep -q '"database_ok":false' "$tmp/h2" || { cat "$tmp/h2"; fail "/health does not say the database is down"; }
 grep -q '"status":"degraded"' "$tmp/h2" || { cat "$tmp/h2"; fail "/health: want degraded"; }
+# Waiting for the database is not a busy loop: over 3 idle seconds (a
+# reconnection attempt every 2 s) ocspd uses well under a second of CPU.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+t0=$(ticks "$ocsp2"); sleep 3; t1=$(ticks "$ocsp2")
+[ $((t1 - t0)) -lt $(( $(getconf CLK_TCK) / 2 )) ] ||
+	fail "ocspd #2 used $((t1 - t0)) clock ticks of CPU in 3 idle seconds while the database is down (busy loop)"
 o2 -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -no_nonce | grep -q 'sub1.pem: good' ||
 	fail "outage: cached answer not served"
 o2 -issuer "$pki/issuing.pem" -cert "$tmp/sub2.pem" -no_nonce -resp_text | grep -q 'Reason: keyCompromise' ||
