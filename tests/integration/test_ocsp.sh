@@ -252,6 +252,7 @@ url2=http://127.0.0.1:$port
 PKI_OCSP_PORT=$port PKI_OCSP_NONISSUED=unknown \
 	"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/ocsp2.log" 2>&1 &
 ocsp2=$!
+at_exit "kill $ocsp2 2>/dev/null || true"
 restore() { q "ALTER ROLE pki_ocsp LOGIN" >/dev/null 2>&1 || true; }
 for _ in $(seq 100); do
 	curl -s "$url2/health" >"$tmp/h2" 2>/dev/null && grep -q '"unsigned":0' "$tmp/h2" && break
@@ -300,6 +301,7 @@ wait "$ocsp2" || { cat "$tmp/ocsp2.log"; fail "ocspd #2 exited non-zero on SIGTE
 port=$(free_port)
 PKI_OCSP_PORT=$port "$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/ocsp3.log" 2>&1 &
 ocsp3=$!
+at_exit "kill $ocsp3 2>/dev/null || true"
 for _ in $(seq 100); do
 	curl -s "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
 	kill -0 "$ocsp3" 2>/dev/null || { cat "$tmp/ocsp3.log"; fail "ocspd #3 died at start"; }
