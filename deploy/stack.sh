@@ -930,6 +930,11 @@ cmd_status() {
 	else
 		status_line ca "not-init" "no certificates in $DIR/pki"
 	fi
+	if [ -s "$DIR/pki/audit-pub.pem" ]; then
+		status_line audit "key ready" "public key $DIR/pki/audit-pub.pem; sealed at each up (pkictl audit seal), verify with pkiaudit"
+	else
+		status_line audit "no key" "pkictl audit init not run"
+	fi
 	for d in "${DAEMONS[@]}"; do
 		read -r name bin key _ <<<"$d"
 		bin=${bin%%:*}

@@ -61,6 +61,7 @@ grep -qE '^slapd +up ' "$T/status" || fail "status: slapd not up"
 if [ -x "$BUILD/pkictl" ]; then
 	grep -qE '^hsm +ready +6/6' "$T/status" || { cat "$T/status"; fail "status: tokens"; }
 	grep -qE '^ca +initialized' "$T/status" || { cat "$T/status"; fail "status: CA"; }
+	grep -qE '^audit +key ready' "$T/status" || { cat "$T/status"; fail "status: audit key"; }
 fi
 
 # --- the services answer -------------------------------------------------------------
