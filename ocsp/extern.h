@@ -59,6 +59,7 @@ struct ocsp_query {
 	struct ocsp_certid ids[OCSP_MAX_CERTIDS];
 	int		 has_nonce;	/* a nonce of 1..32 octets we may echo */
 	int		 bad_nonce;	/* 0 or > 32 octets, not an OCTET STRING, twice */
+	int		 critical_nonce; /* marked critical: refused unless echoed */
 };
 
 /*

@@ -173,6 +173,28 @@ out:
 	return rc;
 }
 
+/*
+ * RFC 6960 §4.4: an extension we do not understand is ignored unless it is
+ * critical. The nonce is understood (echoed, or ignored by policy: the
+ * caller then refuses a critical one); acceptableResponses is satisfied by
+ * the basic response every client must accept (§4.2.1); the service
+ * locator asks for the authoritative responder, which we are. 1: every
+ * critical extension understood, 0: not.
+ */
+static int
+ocsp_critical_understood(X509_EXTENSION *ext, int single)
+{
+	int nid;
+
+	if (!X509_EXTENSION_get_critical(ext))
+		return 1;
+	nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+	if (single)
+		return nid == NID_id_pkix_OCSP_serviceLocator;
+	return nid == NID_id_pkix_OCSP_Nonce ||
+	    nid == NID_id_pkix_OCSP_acceptableResponses;
+}
+
 int
 ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q)
 {
@@ -183,7 +205,7 @@ ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q)
 	ASN1_INTEGER *serial;
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
-	int i, n, rc = -1;
+	int i, k, n, rc = -1;
 
 	memset(q, 0, sizeof(*q));
 	if (der == NULL || len == 0 || len > 65536)
@@ -221,7 +243,21 @@ ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q)
 		hex = NULL;
 		BN_free(bn);
 		bn = NULL;
+		for (k = 0; k < OCSP_ONEREQ_get_ext_count(one); k++)
+			if (!ocsp_critical_understood(OCSP_ONEREQ_get_ext(one, k),
+			    1))
+				goto out;
 		q->nids++;
+	}
+	for (k = 0; k < OCSP_REQUEST_get_ext_count(q->req); k++) {
+		X509_EXTENSION *ext = OCSP_REQUEST_get_ext(q->req, k);
+
+		if (!ocsp_critical_understood(ext, 0))
+			goto out;
+		if (X509_EXTENSION_get_critical(ext) &&
+		    OBJ_obj2nid(X509_EXTENSION_get_object(ext)) ==
+		    NID_id_pkix_OCSP_Nonce)
+			q->critical_nonce = 1;
 	}
 	switch (ocsp_nonce_check(q->req)) {
 	case 1:

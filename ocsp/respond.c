@@ -369,9 +369,13 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 	*owned = 0;
 	*cacheable = 0;
 	memset(s, 0, sizeof(s));
-	/* A nonce we would echo but must not: malformed (RFC 8954 §2.1). */
+	/*
+	 * A nonce we would echo but must not: malformed (RFC 8954 §2.1); a
+	 * critical one we would ignore (policy) is not understood (§4.4).
+	 */
 	if (ocsp_query_parse(reqder, reqlen, &q) == -1 ||
-	    (q.bad_nonce && r->pol.echo_nonce)) {
+	    (q.bad_nonce && r->pol.echo_nonce) ||
+	    (q.critical_nonce && !r->pol.echo_nonce)) {
 		ocsp_static(ocsp_malformed_der, der, derlen);
 		rc = 0;
 		goto out;

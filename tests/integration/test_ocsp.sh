@@ -222,6 +222,39 @@ for n in 0 33; do
 	post "$tmp/n$n.req" "$tmp/n$n.out" >/dev/null
 	resp_status "$tmp/n$n.out" | grep -q 'malformedrequest' || fail "a $n-octet nonce: want malformedRequest"
 done
+# Extensions (RFC 6960 §4.4): an unknown one is ignored unless critical, in
+# the request or in a single request; a critical nonce is understood (echoed).
+cat >"$tmp/ext.py" <<'PY'
+import sys
+from der import tlv, content
+req, where, oid, crit, value = sys.argv[1:6]
+request = content(content(content(open(req, "rb").read())))  # the one Request
+ext = tlv(0x30, tlv(0x06, bytes.fromhex(oid)) + (tlv(0x01, b"\xff") if crit == "1" else b"") +
+          tlv(0x04, bytes.fromhex(value)))
+if where == "single":              # Request ::= SEQUENCE { reqCert, [0] EXPLICIT Extensions }
+    tbs = tlv(0x30, tlv(0x30, content(request) + tlv(0xA0, tlv(0x30, ext))))
+else:                              # TBSRequest's [2] EXPLICIT Extensions
+    tbs = tlv(0x30, request) + tlv(0xA2, tlv(0x30, ext))
+sys.stdout.buffer.write(tlv(0x30, tlv(0x30, tbs)))
+PY
+ext_case() {	# name where oid critical value -> the response status
+	PYTHONPATH=$(dirname "$0") python3 "$tmp/ext.py" "$tmp/plain.req" "$2" "$3" "$4" "$5" >"$tmp/$1.req"
+	openssl ocsp -reqin "$tmp/$1.req" -req_text >/dev/null 2>&1 || fail "test setup: $1.req does not parse"
+	post "$tmp/$1.req" "$tmp/$1.out" >/dev/null
+	resp_status "$tmp/$1.out"
+}
+ext_case crit_top top 2a0304 1 0500 | grep -q 'malformedrequest' ||
+	fail "an unknown critical request extension: want malformedRequest"
+ext_case crit_single single 2a0304 1 0500 | grep -q 'malformedrequest' ||
+	fail "an unknown critical single-request extension: want malformedRequest"
+ext_case noncrit_top top 2a0304 0 0500 | grep -q 'successful' ||
+	fail "an unknown non-critical request extension must be ignored"
+ext_case noncrit_single single 2a0304 0 0500 | grep -q 'successful' ||
+	fail "an unknown non-critical single-request extension must be ignored"
+ext_case crit_nonce top 2b0601050507300102 1 0408a1a2a3a4a5a6a7a8 | grep -q 'successful' ||
+	fail "a critical nonce: want successful"
+openssl ocsp -respin "$tmp/crit_nonce.out" -resp_text -noverify 2>/dev/null | grep -A1 'OCSP Nonce' |
+	grep -q '0408A1A2A3A4A5A6A7A8' || fail "a critical nonce is not echoed"
 curl -sS -o "$tmp/badget.out" "$url/not%base64!"
 resp_status "$tmp/badget.out" | grep -q 'malformedrequest' || fail "bad GET path: want malformedRequest"
 curl -sS -o "$tmp/badget2.out" "$url/$(printf 'hello' | base64)"
@@ -248,8 +281,9 @@ grep -q '"database_ok":true' "$tmp/health" && grep -q '"certificates":' "$tmp/he
 # --- a second ocspd: PostgreSQL unreachable, answers from its cache ---------------------
 port=$(free_port)
 url2=http://127.0.0.1:$port
-# This instance answers "unknown" for never-issued serials (the policy's other choice).
-PKI_OCSP_PORT=$port PKI_OCSP_NONISSUED=unknown \
+# This instance answers "unknown" for never-issued serials and ignores nonces
+# (the policy's other choices).
+PKI_OCSP_PORT=$port PKI_OCSP_NONISSUED=unknown PKI_OCSP_NONCE=ignore \
 	"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/ocsp2.log" 2>&1 &
 ocsp2=$!
 at_exit "kill $ocsp2 2>/dev/null || true"
@@ -263,6 +297,14 @@ grep -q '"unsigned":0' "$tmp/h2" || { cat "$tmp/h2" "$tmp/ocsp2.log"; fail "ocsp
 o2() { ocsp_client -url "$url2" -CAfile "$pki/root.pem" "$@"; }
 o2 -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0124 | grep -q ': unknown' ||
 	fail "policy nonissued=unknown not honoured"
+# Nonces ignored: a plain one is not echoed; a critical one is not understood.
+curl -sS -o "$tmp/n32b.out" -H 'Content-Type: application/ocsp-request' --data-binary "@$tmp/n32.req" "$url2/"
+resp_status "$tmp/n32b.out" | grep -q 'successful' || fail "nonce=ignore: a nonce request must be answered"
+openssl ocsp -respin "$tmp/n32b.out" -resp_text -noverify 2>/dev/null | grep -q 'OCSP Nonce' &&
+	fail "nonce=ignore: the nonce was echoed"
+curl -sS -o "$tmp/crit_nonce2.out" -H 'Content-Type: application/ocsp-request' --data-binary "@$tmp/crit_nonce.req" "$url2/"
+resp_status "$tmp/crit_nonce2.out" | grep -q 'malformedrequest' ||
+	fail "nonce=ignore: a critical nonce (not understood) must be malformedRequest"
 q "ALTER ROLE pki_ocsp NOLOGIN"
 at_exit restore
 q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pki_ocsp'" >/dev/null
