@@ -270,7 +270,7 @@ tsad_fork_worker(struct tsad_conf *c, int index)
 	pid_t pid;
 
 	if ((pid = fork()) == -1) {
-		log_err("fork: %s", strerror(errno));
+		log_err("worker %d: fork: %s", index, strerror(errno));
 		return -1;
 	}
 	if (pid == 0)
@@ -278,33 +278,62 @@ tsad_fork_worker(struct tsad_conf *c, int index)
 	return pid;
 }
 
+static long long
+tsad_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * The supervisor: starts the workers, restarts one that dies (a bounded
- * number of times), forwards SIGTERM/SIGINT and waits for every worker.
+ * number of times), forwards SIGTERM/SIGINT and waits for every worker. A
+ * fork that fails leaves its slot empty and is tried again a second later,
+ * so a passing shortage of memory or processes does not leave tsad short of
+ * a worker for good; the budget counts workers that died, not fork tries.
  */
 static int
 tsad_supervise(struct tsad_conf *c)
 {
 	pid_t pids[TSA_MAX_WORKERS], pid;
+	int counted[TSA_MAX_WORKERS] = { 0 };	/* this slot's death counted */
 	struct daemon_restarts restarts;
+	struct timespec wait;
 	sigset_t sigs = c->sigs;
-	int i, sig, status, running = 0, rc = 0, stopping = 0;
+	long long retry_at = 0, left;
+	int i, sig, status, running = 0, empty, rc = 0, stopping = 0;
 
 	/* The supervisor also waits for SIGCHLD (workers do not). */
 	sigaddset(&sigs, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	memset(&restarts, 0, sizeof(restarts));
 	for (i = 0; i < c->workers; i++) {
-		if ((pids[i] = tsad_fork_worker(c, i)) == -1)
+		if ((pids[i] = tsad_fork_worker(c, i)) == -1) {
+			/* At start a failure is fatal: stop the ones started. */
+			while (--i >= 0) {
+				kill(pids[i], SIGTERM);
+				daemon_reap(pids[i]);
+			}
 			return 1;
+		}
 		running++;
 	}
-	while (running > 0) {
-		if (sigwait(&sigs, &sig) != 0)
+	for (;;) {
+		empty = running < c->workers;
+		if (stopping && running == 0)
 			break;
-		if (sig == SIGHUP)
+		if (empty && !stopping) {
+			left = retry_at - tsad_now_ms();
+			wait.tv_sec = left > 0 ? left / 1000 : 0;
+			wait.tv_nsec = left > 0 ? (left % 1000) * 1000000 : 0;
+			sig = sigtimedwait(&sigs, NULL, &wait);
+		} else if (sigwait(&sigs, &sig) != 0)
+			break;
+		if (sig == SIGHUP || (sig == -1 && errno == EINTR))
 			continue;
-		if (sig != SIGCHLD) {
+		if (sig != SIGCHLD && sig != -1) {
 			log_info("signal %d: stopping %d worker(s)", sig, running);
 			stopping = 1;
 			for (i = 0; i < c->workers; i++) {
@@ -329,17 +358,31 @@ tsad_supervise(struct tsad_conf *c)
 			    WIFSIGNALED(status) ? "was killed by signal" :
 			    "exited with status", WIFSIGNALED(status) ?
 			    WTERMSIG(status) : WEXITSTATUS(status));
-			if (!daemon_restart_allowed(&restarts)) {
+			/* Not at once: a worker that dies at start would spin. */
+			if (retry_at < tsad_now_ms() + 1000)
+				retry_at = tsad_now_ms() + 1000;
+		}
+		if (stopping || running == c->workers || tsad_now_ms() < retry_at)
+			continue;
+		for (i = 0; i < c->workers; i++) {
+			if (pids[i] != -1)
+				continue;
+			if (!counted[i] && !daemon_restart_allowed(&restarts)) {
 				log_err("%d restarts within %d s: giving up",
 				    DAEMON_RESTARTS_MAX, DAEMON_RESTART_WINDOW_S);
-				kill(0, SIGTERM);
+				for (i = 0; i < c->workers; i++)
+					if (pids[i] > 0)
+						kill(pids[i], SIGTERM);
 				stopping = 1;
 				rc = 1;
-				continue;
+				break;
 			}
-			sleep(1);
-			if ((pids[i] = tsad_fork_worker(c, i)) != -1)
+			counted[i] = 1;
+			if ((pids[i] = tsad_fork_worker(c, i)) != -1) {
 				running++;
+				counted[i] = 0;
+			} else
+				retry_at = tsad_now_ms() + 1000;
 		}
 	}
 	return rc;

@@ -147,6 +147,60 @@ grep -q "child process $signer (the signer) ended: stopping" "$PKI_DIR/log/tsa.l
 	fail "the worker did not log its signer's end"
 note "a killed worker, and a worker whose signer was killed, replaced; tokens granted again"
 
+# A worker lost while fork() fails is started once fork works again: the
+# slot is not left empty for good. fork() is made to fail with a pids
+# cgroup of one task around the supervisor (it runs as root, whom
+# RLIMIT_NPROC does not stop), or RLIMIT_NPROC 1 when it is not root.
+nofork_on() {	# nofork_on PID: prints how to undo, "" when neither works
+	local pid=$1 v1=/sys/fs/cgroup/pids v2=/sys/fs/cgroup cg was
+	if [ "$(ps -o uid= -p "$pid" | tr -d ' ')" != 0 ]; then
+		prlimit --pid "$pid" --nproc=1:1 && echo rlimit
+	elif [ -w "$v1/cgroup.procs" ]; then
+		cg=$v1/pki-test-$$ was=$v1$(sed -n 's/^[0-9]*:pids://p' "/proc/$pid/cgroup")
+		mkdir "$cg" && echo 1 >"$cg/pids.max" && echo "$pid" >"$cg/cgroup.procs" &&
+			echo "cgroup $cg $was"
+	elif grep -qw pids "$v2/cgroup.controllers" 2>/dev/null && grep -qw pids "$v2/cgroup.subtree_control"; then
+		cg=$v2/pki-test-$$ was=$v2$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+		mkdir "$cg" && echo 1 >"$cg/pids.max" && echo "$pid" >"$cg/cgroup.procs" &&
+			echo "cgroup $cg $was"
+	fi
+}
+nofork_off() {	# nofork_off PID HOW
+	set -- "$1" $2
+	case $2 in
+	rlimit) prlimit --pid "$1" --nproc=unlimited:unlimited ;;
+	cgroup) echo "$1" >"$4/cgroup.procs"; rmdir "$3" ;;
+	esac
+}
+victim=$(pgrep -P "$sup" | sort | head -n1)
+nofork=$(nofork_on "$sup" 2>/dev/null || true)
+if [ -z "$nofork" ]; then
+	note "cannot make fork() fail for the supervisor here (no pids cgroup): case skipped"
+else
+	at_exit "nofork_off $sup '$nofork' 2>/dev/null || true"
+	kill -KILL "$victim"
+	for _ in $(seq 50); do
+		grep -q "fork: Resource temporarily unavailable" "$PKI_DIR/log/tsa.log" && break
+		sleep 0.1
+	done
+	grep -q "fork: Resource temporarily unavailable" "$PKI_DIR/log/tsa.log" ||
+		fail "no fork failure logged while fork() fails"
+	sleep 2	# two more failed tries: they must not spend the restart budget
+	[ "$(pgrep -P "$sup" | wc -l)" -eq $(($(echo "$workers" | wc -l) - 1)) ] ||
+		fail "test setup: a worker was started while fork() fails"
+	nofork_off "$sup" "$nofork"
+	for _ in $(seq 50); do
+		[ "$(pgrep -P "$sup" | wc -l)" -eq "$(echo "$workers" | wc -l)" ] && break
+		sleep 0.1
+	done
+	[ "$(pgrep -P "$sup" | wc -l)" -eq "$(echo "$workers" | wc -l)" ] ||
+		fail "the worker lost while fork() failed was not started again"
+	code=$(post "$tmp/sha256-none.tsq" "$tmp/fork.tsr")
+	[ "$code" = 200 ] && [ "$(status_of "$tmp/fork.tsr")" = "Granted." ] ||
+		fail "tsad does not serve after fork() failures"
+	note "a worker lost while fork() failed was started again once it worked ($nofork)"
+fi
+
 # --- every token recorded, with an audit event per batch ------------------------
 for i in $(seq 50); do
 	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${serials[@]}" | sed 's/,$//'))")
