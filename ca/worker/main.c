@@ -49,6 +49,7 @@
 #include "lib/sandbox.h"
 
 #define CAD_BACKOFF_MS		1000	/* after a failed attempt */
+#define CAD_RECONNECT_MAX_MS	30000	/* longest wait between reconnections */
 
 static volatile sig_atomic_t cad_stop;
 
@@ -130,6 +131,57 @@ cad_wait(struct cad *c, long ms, const sigset_t *unblocked)
 	return 0;
 }
 
+/* Connects (again) and LISTENs; 0, or -1 with the reason logged. */
+static int
+cad_connect(struct cad *c, const char *uri)
+{
+	char err[512];
+	PGresult *res;
+	int rc = -1;
+
+	db_close(c->db);
+	if ((c->db = db_connect(uri, err, sizeof(err))) == NULL) {
+		log_err("database: %s", err);
+		return -1;
+	}
+	/* LISTEN is a utility statement: it cannot be prepared. */
+	res = PQexec(db_conn(c->db), "LISTEN issuance_order");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_err("LISTEN issuance_order: %s",
+		    PQerrorMessage(db_conn(c->db)));
+	else
+		rc = 0;
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * The connection was lost (PostgreSQL restarted, a failover, a network
+ * cut): connects again, waiting 1, 2, 4 … 30 s between tries, until it
+ * works or a signal stops cad. An order in hand when the connection went
+ * was rolled back with it and is claimed again. 0 when connected.
+ */
+static int
+cad_reconnect(struct cad *c, const char *uri, const sigset_t *unblocked)
+{
+	struct timespec ts;
+	long wait_ms = CAD_BACKOFF_MS;
+
+	log_err("database connection lost: connecting again");
+	while (!cad_stop) {
+		if (cad_connect(c, uri) == 0) {
+			log_info("database connection back");
+			return 0;
+		}
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (wait_ms % 1000) * 1000000L;
+		(void)ppoll(NULL, 0, &ts, unblocked);
+		wait_ms = wait_ms * 2 > CAD_RECONNECT_MAX_MS ?
+		    CAD_RECONNECT_MAX_MS : wait_ms * 2;
+	}
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -147,7 +199,6 @@ main(int argc, char **argv)
 	const char *path = getenv("PKI_CONFIG"), *sconf, *uri;
 	char err[512], host[64];
 	long poll_s;
-	PGresult *res;
 	int ch, once = 0, r, rc = 1, issued = 0;
 
 	memset(&c, 0, sizeof(c));
@@ -219,14 +270,8 @@ main(int argc, char **argv)
 		log_err("signer key %s: %s", is.key_label, err);
 		goto out;
 	}
-	res = PQexec(db_conn(c.db), "LISTEN issuance_order");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_err("LISTEN issuance_order: %s",
-		    PQerrorMessage(db_conn(c.db)));
-		PQclear(res);
+	if (cad_connect(&c, uri) == -1)
 		goto out;
-	}
-	PQclear(res);
 
 	/* Signals arrive only while waiting, never in the middle of an order. */
 	daemon_block_signals(&sigs);
@@ -255,10 +300,6 @@ main(int argc, char **argv)
 			issued++;
 			continue;
 		}
-		if (PQstatus(db_conn(c.db)) != CONNECTION_OK) {
-			log_err("database connection lost");
-			goto out;
-		}
 		/* Orders stay queued; a restart brings a new signer. */
 		if (signer_broken(c.signer) || cad_stop == SIGCHLD) {
 			log_err("the signer process is gone: stopping");
@@ -266,9 +307,16 @@ main(int argc, char **argv)
 		}
 		if (r == 0 && once)
 			break;
-		if (cad_wait(&c, r == -1 ? CAD_BACKOFF_MS : poll_s * 1000,
-		    &unblocked) == -1)
+		if (PQstatus(db_conn(c.db)) == CONNECTION_OK &&
+		    cad_wait(&c, r == -1 ? CAD_BACKOFF_MS : poll_s * 1000,
+		    &unblocked) == 0)
+			continue;
+		if (once) {
+			log_err("database connection lost");
 			goto out;
+		}
+		if (cad_reconnect(&c, uri, &unblocked) == -1)
+			break;	/* a signal: the checks below */
 	}
 	if (cad_stop == SIGCHLD) {
 		log_err("the signer process (pid %ld) ended: stopping, so that "

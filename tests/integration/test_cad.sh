@@ -233,6 +233,29 @@ grep -qx '0 publication(s) pending' "$tmp/publish.out" || fail "pkictl publish: 
 	fail "publications left pending after pkictl publish"
 note "a backlog of $backlog directory publications drained by one pkictl publish"
 
+# --- a worker that loses its database connection connects again ----------------------
+# Its backend is terminated and its role refused for a while (as in a
+# PostgreSQL restart or failover): it keeps running, retries with back-off,
+# and issues the next order once the database takes it again.
+start_worker dblost PKI_CAD_POLL_SECONDS=1
+victim=${pids[-1]}
+for _ in $(seq 100); do grep -q 'issuing with' "$tmp/dblost.log" && break; sleep 0.1; done
+grep -q 'issuing with' "$tmp/dblost.log" || { cat "$tmp/dblost.log"; fail "dblost worker did not start"; }
+restore_ca() { q "ALTER ROLE pki_ca LOGIN" >/dev/null 2>&1 || true; }
+at_exit restore_ca
+q "ALTER ROLE pki_ca NOLOGIN" >/dev/null
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pki_ca'" >/dev/null
+for _ in $(seq 100); do grep -q 'connection lost: connecting again' "$tmp/dblost.log" && break; sleep 0.1; done
+grep -q 'connection lost: connecting again' "$tmp/dblost.log" || { cat "$tmp/dblost.log"; fail "cad did not notice the lost connection"; }
+sleep 2
+kill -0 "$victim" 2>/dev/null || { cat "$tmp/dblost.log"; fail "cad exited when its database connection was lost"; }
+restore_ca
+id=$(order personal personal ec-p256 '{"C":"ID","CN":"After Outage","serialNumber":"NIK:3171010101900009"}')
+wait_done "id = $id AND status = 'done'" 1 40 || { cat "$tmp/dblost.log"; fail "no certificate after the database came back"; }
+grep -q 'database connection back' "$tmp/dblost.log" || fail "cad did not log the reconnection"
+stop_workers
+note "a worker whose connection was cut reconnected and issued order $id"
+
 # --- a worker whose signer dies stops with status 1 (orders stay queued) -------------
 start_worker nosigner PKI_CAD_POLL_SECONDS=1
 victim=${pids[-1]}
