@@ -228,15 +228,9 @@ crl_issuer_connect(struct crl_issuer *ci)
 		log_err("database: %s", err);
 		goto out;
 	}
-	/* LISTEN is a utility statement: it cannot be prepared. */
-	res = PQexec(db_conn(ci->db), "LISTEN certificate_status; "
-	    "LISTEN crl_issued");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_err("database: LISTEN: %s", PQerrorMessage(db_conn(ci->db)));
+	if (db_listen(ci->db, "LISTEN certificate_status; LISTEN crl_issued") ==
+	    -1)
 		goto out;
-	}
-	PQclear(res);
-	res = NULL;
 	if (crl_issuer_load(ci, ci->conf.issuing->id, "full") == -1 ||
 	    crl_issuer_load(ci, ci->conf.issuing->id, "delta") == -1 ||
 	    (ci->conf.root != NULL && crl_issuer_load(ci, ci->conf.root->id,

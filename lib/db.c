@@ -6,6 +6,7 @@
  * connection however often it runs.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,16 +29,31 @@ struct db {
 	char	**prepared;	/* statement names prepared on conn */
 	size_t	  nprepared;
 	size_t	  capprepared;
+	int	  in_txn;	/* between db_begin and db_commit/db_rollback */
+	char	 *listen;	/* db_listen's commands, run again on a reconnect */
+	int	  relisten;	/* reconnected, listen not yet run again */
+	int	  closing;	/* the server said FATAL: it closes the connection */
 };
 
-/* Notices (e.g. from RAISE NOTICE) go to our log, not raw to stderr. */
+static void	db_fail(struct db *, const char *, const PGresult *);
+
+/*
+ * Notices (e.g. from RAISE NOTICE) go to our log, not raw to stderr. A
+ * FATAL received while idle comes this way too (pg_terminate_backend, a
+ * shutdown): the server closes the connection after it.
+ */
 static void
-db_notice(void *arg, const char *msg)
+db_notice(void *arg, const PGresult *res)
 {
+	struct db *db = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	char buf[1024];
 	size_t len;
 
-	snprintf(buf, sizeof(buf), "%s", msg);
+	if (sev != NULL && (strcmp(sev, "FATAL") == 0 ||
+	    strcmp(sev, "PANIC") == 0))
+		db->closing = 1;
+	snprintf(buf, sizeof(buf), "%s", PQresultErrorMessage(res));
 	len = strlen(buf);
 	while (len > 0 && buf[len - 1] == '\n')
 		buf[--len] = '\0';
@@ -79,7 +95,7 @@ db_connect(const char *conninfo, char *err, size_t errlen)
 		snprintf(err, errlen, "PQsetClientEncoding UTF8 failed");
 		goto out;
 	}
-	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	PQsetNoticeReceiver(db->conn, db_notice, db);
 	rc = 0;
 out:
 	if (rc == -1) {
@@ -101,7 +117,92 @@ db_close(struct db *db)
 	for (i = 0; i < db->nprepared; i++)
 		free(db->prepared[i]);
 	free(db->prepared);
+	free(db->listen);
 	free(db);
+}
+
+/*
+ * Makes sure a statement outside a transaction finds a live connection: one
+ * the server has closed (a restart, a failover, pg_terminate_backend) is
+ * connected again with the same parameters, its prepared statements
+ * forgotten and its LISTENs (db_listen) made again, so a daemon recovers
+ * without being restarted. The server's FATAL message or the end of the
+ * stream makes the socket readable while we are idle: one poll() notices
+ * it before the statement is sent, not after. Inside a transaction nothing
+ * is done: the transaction is lost with the connection and fails. 0 when
+ * the connection is usable, -1 (SQLSTATE 08006) when not.
+ */
+static int
+db_ready(struct db *db)
+{
+	struct pollfd pfd;
+	PGresult *res;
+	size_t i;
+
+	if (db->in_txn)
+		return 0;
+	/*
+	 * The server's last words (FATAL, given to db_notice) come first and
+	 * the end of the stream only on a further read (or not yet: the
+	 * backend may still be exiting): read while readable. Notifications
+	 * read here wait in libpq for PQnotifies.
+	 */
+	for (i = 0; i < 4 && PQstatus(db->conn) == CONNECTION_OK; i++) {
+		pfd.fd = PQsocket(db->conn);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0)
+			break;
+		/* PQisBusy parses what was read (a FATAL goes to db_notice). */
+		if (PQconsumeInput(db->conn) == 1)
+			(void)PQisBusy(db->conn);
+	}
+	if (PQstatus(db->conn) != CONNECTION_OK || db->closing) {
+		log_warn("db: the connection to PostgreSQL was lost: "
+		    "connecting again");
+		db->closing = 0;
+		PQreset(db->conn);
+		if (PQstatus(db->conn) != CONNECTION_OK ||
+		    PQsetClientEncoding(db->conn, "UTF8") != 0) {
+			db_fail(db, "reconnecting", NULL);
+			snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
+			return -1;
+		}
+		for (i = 0; i < db->nprepared; i++)
+			free(db->prepared[i]);
+		db->nprepared = 0;
+		db->relisten = db->listen != NULL;
+		log_info("db: connected to PostgreSQL again");
+	}
+	if (db->relisten) {
+		res = PQexec(db->conn, db->listen);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			db_fail(db, db->listen, res);
+			PQclear(res);
+			return -1;	/* tried again on the next call */
+		}
+		PQclear(res);
+		db->relisten = 0;
+	}
+	return 0;
+}
+
+int
+db_listen(struct db *db, const char *sql)
+{
+	char *copy;
+
+	if (db == NULL || sql == NULL || db->in_txn)
+		return -1;
+	if ((copy = strdup(sql)) == NULL) {
+		log_err("db_listen: out of memory");
+		return -1;
+	}
+	free(db->listen);
+	db->listen = copy;
+	db->relisten = 1;
+	db->sqlstate[0] = '\0';
+	return db_ready(db);
 }
 
 int
@@ -252,6 +353,8 @@ db_exec(struct db *db, const struct db_stmt *stmt, const char *const *values,
 		return NULL;
 	}
 	db->sqlstate[0] = '\0';
+	if (db_ready(db) == -1)
+		return NULL;
 	for (;;) {
 		if (db_prepare(db, stmt) == -1)
 			return NULL;
@@ -290,7 +393,7 @@ db_exec_rows(struct db *db, const struct db_stmt *stmt,
 		return -1;
 	}
 	db->sqlstate[0] = '\0';
-	if (db_prepare(db, stmt) == -1)
+	if (db_ready(db) == -1 || db_prepare(db, stmt) == -1)
 		return -1;
 	if (PQsendQueryPrepared(db->conn, stmt->name, stmt->nparams, values,
 	    NULL, NULL, binary ? 1 : 0) != 1) {
@@ -363,6 +466,8 @@ db_run(struct db *db, const char *sql)
 	if (db == NULL || sql == NULL)
 		return -1;
 	db->sqlstate[0] = '\0';
+	if (db_ready(db) == -1)
+		return -1;
 	return db_command(db, sql, NULL);
 }
 
@@ -379,6 +484,8 @@ db_copy_bytea(struct db *db, const char *copy_sql, const unsigned char *data,
 	if (db == NULL || copy_sql == NULL || (data == NULL && len > 0))
 		return -1;
 	db->sqlstate[0] = '\0';
+	if (db_ready(db) == -1)
+		return -1;
 	res = PQexec(db->conn, copy_sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		db_fail(db, copy_sql, res);
@@ -442,8 +549,15 @@ db_begin(struct db *db, const char *isolation)
 	}
 	db->sqlstate[0] = '\0';
 	db->retryable = 0;
+	/* A caller that begins again has given up the last transaction. */
+	db->in_txn = 0;
+	if (db_ready(db) == -1)
+		return -1;
 	snprintf(sql, sizeof(sql), "BEGIN ISOLATION LEVEL %s", levels[i]);
-	return db_command(db, sql, NULL);
+	if (db_command(db, sql, NULL) == -1)
+		return -1;
+	db->in_txn = 1;
+	return 0;
 }
 
 int
@@ -453,6 +567,7 @@ db_commit(struct db *db)
 
 	if (db == NULL)
 		return -1;
+	db->in_txn = 0;
 	/*
 	 * COMMIT of a failed transaction "succeeds" as a ROLLBACK: roll back
 	 * explicitly and keep the SQLSTATE of the failure.
@@ -476,6 +591,7 @@ db_rollback(struct db *db)
 {
 	if (db == NULL)
 		return -1;
+	db->in_txn = 0;
 	/* The SQLSTATE that caused the rollback stays readable. */
 	return db_command(db, "ROLLBACK", NULL);
 }
@@ -510,12 +626,18 @@ db_transaction(struct db *db, const char *isolation, int max_attempts,
 		return -1;
 	if (max_attempts < 1)
 		max_attempts = 1;
-	if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+	if (db->in_txn) {
 		log_err("db_transaction: a transaction is already open");
 		return -1;
 	}
 	for (attempt = 1; attempt <= max_attempts; attempt++) {
-		if (db_begin(db, isolation) == -1)
+		/*
+		 * A BEGIN that finds the connection closed under it ran
+		 * nothing: connect again and begin once more.
+		 */
+		if (db_begin(db, isolation) == -1 &&
+		    (PQstatus(db->conn) == CONNECTION_OK ||
+		    db_begin(db, isolation) == -1))
 			return -1;
 		if (fn(db, arg) == 0) {
 			if (db_commit(db) == 0)

@@ -70,6 +70,13 @@ int		 db_exec_ok(struct db *, const struct db_stmt *stmt,
 #define DB_COPY_CHUNK	65536
 /* A statement without parameters that cannot be prepared (CREATE, LISTEN). */
 int		 db_run(struct db *, const char *sql);
+/*
+ * Runs sql ("LISTEN a; LISTEN b") now and again whenever the connection is
+ * made anew. Every call outside a transaction first makes sure the
+ * connection is alive and, when the server closed it (a restart, a
+ * failover), connects again: a daemon recovers without a restart. 0 or -1.
+ */
+int		 db_listen(struct db *, const char *sql);
 int		 db_copy_bytea(struct db *, const char *copy_sql,
 		    const unsigned char *data, size_t len);
 /*

@@ -203,6 +203,17 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 		    SCMP_A0(SCMP_CMP_MASKED_EQ, 0x00010000, 0x00010000)) != 0)
 			goto fail;
 		break;
+	case SANDBOX_SAM:
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 0) !=
+		    0 || seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect),
+		    0) != 0 || seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+		    SCMP_SYS(setsockopt), 0) != 0 || seccomp_rule_add(ctx,
+		    SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 0) != 0 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockname),
+		    0) != 0 || seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+		    SCMP_SYS(getpeername), 0) != 0)
+			goto fail;
+		/* FALLTHROUGH */
 	case SANDBOX_SIGNER:
 		if (sandbox_allow(ctx, sandbox_signer, sizeof(sandbox_signer) /
 		    sizeof(sandbox_signer[0])) == -1)

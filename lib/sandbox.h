@@ -32,6 +32,13 @@ enum sandbox_profile {
 	 * exec, no process fork, no ptrace, no mount.
 	 */
 	SANDBOX_NET_FILES = 3,
+	/*
+	 * signd's SAM: a signer that keeps a PostgreSQL connection, so it may
+	 * also open a socket and connect, to reconnect after the server
+	 * closed the connection (a restart, a failover; lib/db.c). Still no
+	 * accept, no threads, no process fork, no exec.
+	 */
+	SANDBOX_SAM = 4,
 };
 
 /*

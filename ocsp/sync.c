@@ -174,7 +174,6 @@ ocsp_sync_poll(struct ocsp_sync *sy)
 static int
 ocsp_sync_connect(struct ocsp_sync *sy)
 {
-	PGresult *res;
 	char err[512];
 
 	sy->last_connect = time(NULL);
@@ -182,16 +181,11 @@ ocsp_sync_connect(struct ocsp_sync *sy)
 		log_warn("ocsp: database: %s", err);
 		return -1;
 	}
-	res = PQexec(db_conn(sy->db), "LISTEN certificate_status");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_warn("ocsp: LISTEN certificate_status: %s",
-		    PQerrorMessage(db_conn(sy->db)));
-		PQclear(res);
+	if (db_listen(sy->db, "LISTEN certificate_status") == -1) {
 		db_close(sy->db);
 		sy->db = NULL;
 		return -1;
 	}
-	PQclear(res);
 	return 0;
 }
 

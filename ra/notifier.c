@@ -220,7 +220,6 @@ ra_notifier_reconcile(struct ra *ra, struct db *db)
 static int
 ra_notifier_connect(struct ra_notifier *nf)
 {
-	PGresult *res;
 	char err[512];
 
 	nf->last_connect = time(NULL);
@@ -228,16 +227,11 @@ ra_notifier_connect(struct ra_notifier *nf)
 		log_warn("notifier: database: %s", err);
 		return -1;
 	}
-	res = PQexec(db_conn(nf->db), "LISTEN issuance_done");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_warn("notifier: LISTEN issuance_done: %s",
-		    PQerrorMessage(db_conn(nf->db)));
-		PQclear(res);
+	if (db_listen(nf->db, "LISTEN issuance_done") == -1) {
 		db_close(nf->db);
 		nf->db = NULL;
 		return -1;
 	}
-	PQclear(res);
 	return 0;
 }
 

@@ -136,23 +136,13 @@ static int
 cad_connect(struct cad *c, const char *uri)
 {
 	char err[512];
-	PGresult *res;
-	int rc = -1;
 
 	db_close(c->db);
 	if ((c->db = db_connect(uri, err, sizeof(err))) == NULL) {
 		log_err("database: %s", err);
 		return -1;
 	}
-	/* LISTEN is a utility statement: it cannot be prepared. */
-	res = PQexec(db_conn(c->db), "LISTEN issuance_order");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		log_err("LISTEN issuance_order: %s",
-		    PQerrorMessage(db_conn(c->db)));
-	else
-		rc = 0;
-	PQclear(res);
-	return rc;
+	return db_listen(c->db, "LISTEN issuance_order");
 }
 
 /*

@@ -21,7 +21,7 @@
  *    first: each alone loads the PKCS#11 module and logs in to the wrap
  *    token, holds its own pki_sam connection and the OTP key; verifies
  *    factors, makes and consumes SADs, checks the certificate, unwraps,
- *    signs, verifies, audits. Then SANDBOX_SIGNER. None parses HTTP or
+ *    signs, verifies, audits. Then SANDBOX_SAM. None parses HTTP or
  *    JSON.
  *  - the supervisor (this file): the first process, which forks the SAMs
  *    and the worker and then only waits. It keeps the privileges a SAM

@@ -874,7 +874,7 @@ samproc(int fd, const struct config *cfg)
 		goto out;
 	}
 	/* Everything is open: from here on, only what a signer needs. */
-	if (sandbox_enter(cfg, "sign", SANDBOX_SIGNER) == -1) {
+	if (sandbox_enter(cfg, "sign", SANDBOX_SAM) == -1) {
 		sam_fail(&r, "sam: sandbox");
 		(void)sam_send(fd, &r);
 		goto out;

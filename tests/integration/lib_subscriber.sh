@@ -1,8 +1,10 @@
-# Subscribers with certificates from the stack's cad, for the tests of signd
-# and pkisign (test_sign.sh, test_pades.sh); source it after lib.sh. The
-# caller sets tmp, rurl (the RA), sms and mail (the sinks), pw (the
-# accounts' password), q (SQL as superuser), pkictl, and a secrets array
-# (what the helpers learn is appended to it).
+# Subscribers with certificates from the stack's cad, and CSC calls on their
+# credentials, for the tests of signd and pkisign (test_sign.sh,
+# test_pades.sh, test_pg_restart.sh); source it after lib.sh. The caller
+# sets tmp, rurl (the RA), sms and mail (the sinks), pw (the accounts'
+# password), q (SQL as superuser), pkictl, and a secrets array (what the
+# helpers learn is appended to it); for the CSC calls also surl (signd) and
+# at (a signing service's access token).
 # shellcheck shell=bash
 # rreq METHOD PATH [BODY [AUTH]]: the RA; sets code, body in $tmp/out.
 rreq() {
@@ -70,3 +72,48 @@ cert_pem() { # cert_pem CRED FILE
 	q "SELECT encode(der, 'base64') FROM certificate WHERE id = $1" | base64 -d |
 		openssl x509 -inform DER -out "$2"
 }
+
+# --- CSC calls -------------------------------------------------------------------
+# sreq PATH BODY [TOKEN]: a CSC call; sets code, body in $tmp/out.
+sreq() {
+	local args=(-sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}'
+		-H "Content-Type: application/json" --data-binary "$2")
+	[ -z "${3:-}" ] || args+=(-H "Authorization: Bearer $3")
+	code=$(curl "${args[@]}" "$surl/$1")
+	jq -r '.error_description // empty' "$tmp/out" >>"$tmp/details" 2>/dev/null || true
+}
+# hashN ALG N: N fresh digests; sets H (base64 array, JSON) and files $tmp/hI.bin.
+hashes() {
+	local i arr=()
+	for ((i = 0; i < $2; i++)); do
+		head -c 64 /dev/urandom >"$tmp/doc$i"
+		openssl dgst "-$1" -binary "$tmp/doc$i" >"$tmp/h$i.bin"
+		arr+=("$(base64 -w0 "$tmp/h$i.bin")")
+	done
+	H=$(printf '%s\n' "${arr[@]}" | jq -R . | jq -sc .)
+}
+SHA256=2.16.840.1.101.3.4.2.1
+SHA384=2.16.840.1.101.3.4.2.2
+RSA=1.2.840.113549.1.1.1
+PSS=1.2.840.113549.1.1.10
+EC=1.2.840.10045.2.1
+# authorize CRED HASHES-JSON HASHOID FACTOR-MEMBERS [TOKEN]: sets code, SAD
+authorize() {
+	sreq credentials/authorize "{\"credentialID\":\"$1\",\"numSignatures\":$(jq length <<<"$2"),\"hashes\":$2,\"hashAlgorithmOID\":\"$3\",$4}" "${5:-$at}"
+	SAD=$(jq -r '.SAD // empty' "$tmp/out")
+	[ -z "$SAD" ] || secrets+=("$SAD")
+}
+signhash() { # signhash CRED SAD HASHES-JSON HASHOID SIGNALGO [TOKEN]
+	sreq signatures/signHash "{\"credentialID\":\"$1\",\"SAD\":\"$2\",\"hashes\":$3,\"hashAlgorithmOID\":\"$4\",\"signAlgo\":\"$5\"}" "${6:-$at}"
+}
+# verify CERT I DIGEST [PKEYOPTS...]: signature I of $tmp/out over $tmp/hI.bin
+verify() {
+	local c=$1 i=$2
+	shift 2
+	openssl x509 -in "$c" -noout -pubkey >"$tmp/pub.pem"
+	jq -r ".signatures[$i]" "$tmp/out" | base64 -d >"$tmp/sig$i"
+	openssl pkeyutl -verify -pubin -inkey "$tmp/pub.pem" -in "$tmp/h$i.bin" \
+		-sigfile "$tmp/sig$i" "$@" >"$tmp/verify.out" 2>&1 ||
+		{ cat "$tmp/verify.out"; fail "signature $i does not verify against $c"; }
+}
+

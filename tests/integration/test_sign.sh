@@ -28,15 +28,6 @@ pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
 secrets=()
 touch "$tmp/details"
 
-# --- HTTP helpers ------------------------------------------------------------------
-# sreq PATH BODY [TOKEN]: a CSC call; sets code, body in $tmp/out.
-sreq() {
-	local args=(-sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}'
-		-H "Content-Type: application/json" --data-binary "$2")
-	[ -z "${3:-}" ] || args+=(-H "Authorization: Bearer $3")
-	code=$(curl "${args[@]}" "$surl/$1")
-	jq -r '.error_description // empty' "$tmp/out" >>"$tmp/details" 2>/dev/null || true
-}
 # expect STATUS ERROR WHAT: the HTTP status and, for errors, CSC's error code.
 expect() {
 	[ "$code" = "$1" ] || fail "$3: HTTP $code, expected $1: $(cat "$tmp/out")"
@@ -73,42 +64,6 @@ sign_otp() {
 	oid=$(jq -r .otp_id "$tmp/out")
 	ocode=$(sms_code)
 	secrets+=("$ocode")
-}
-
-# --- hashes and signatures --------------------------------------------------------------
-# hashN ALG N: N fresh digests; sets H (base64 array, JSON) and files $tmp/hI.bin.
-hashes() {
-	local i arr=()
-	for ((i = 0; i < $2; i++)); do
-		head -c 64 /dev/urandom >"$tmp/doc$i"
-		openssl dgst "-$1" -binary "$tmp/doc$i" >"$tmp/h$i.bin"
-		arr+=("$(base64 -w0 "$tmp/h$i.bin")")
-	done
-	H=$(printf '%s\n' "${arr[@]}" | jq -R . | jq -sc .)
-}
-SHA256=2.16.840.1.101.3.4.2.1
-SHA384=2.16.840.1.101.3.4.2.2
-RSA=1.2.840.113549.1.1.1
-PSS=1.2.840.113549.1.1.10
-EC=1.2.840.10045.2.1
-# authorize CRED HASHES-JSON HASHOID FACTOR-MEMBERS [TOKEN]: sets code, SAD
-authorize() {
-	sreq credentials/authorize "{\"credentialID\":\"$1\",\"numSignatures\":$(jq length <<<"$2"),\"hashes\":$2,\"hashAlgorithmOID\":\"$3\",$4}" "${5:-$at}"
-	SAD=$(jq -r '.SAD // empty' "$tmp/out")
-	[ -z "$SAD" ] || secrets+=("$SAD")
-}
-signhash() { # signhash CRED SAD HASHES-JSON HASHOID SIGNALGO [TOKEN]
-	sreq signatures/signHash "{\"credentialID\":\"$1\",\"SAD\":\"$2\",\"hashes\":$3,\"hashAlgorithmOID\":\"$4\",\"signAlgo\":\"$5\"}" "${6:-$at}"
-}
-# verify CERT I DIGEST [PKEYOPTS...]: signature I of $tmp/out over $tmp/hI.bin
-verify() {
-	local c=$1 i=$2
-	shift 2
-	openssl x509 -in "$c" -noout -pubkey >"$tmp/pub.pem"
-	jq -r ".signatures[$i]" "$tmp/out" | base64 -d >"$tmp/sig$i"
-	openssl pkeyutl -verify -pubin -inkey "$tmp/pub.pem" -in "$tmp/h$i.bin" \
-		-sigfile "$tmp/sig$i" "$@" >"$tmp/verify.out" 2>&1 ||
-		{ cat "$tmp/verify.out"; fail "signature $i does not verify against $c"; }
 }
 
 # === the signing service =======================================================

@@ -62,6 +62,18 @@ exec_plain(struct db *db, const char *sql)
 	PQclear(res);
 }
 
+/* The same for a statement that returns rows (a SELECT of a function). */
+static void
+exec_plain_tuples(struct db *db, const char *sql)
+{
+	PGresult *res;
+
+	res = PQexec(db_conn(db), sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+}
+
 static int
 setup(void **state)
 {
@@ -426,6 +438,93 @@ test_copy_bytea(void **state)
 	free(data);
 }
 
+/* b ends a's backend, as a server restart or pg_terminate_backend would. */
+static void
+kill_backend(struct fixture *fx, struct db *victim)
+{
+	char sql[96];
+	int pid = PQbackendPID(db_conn(victim)), i;
+	PGresult *res;
+
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", pid);
+	exec_plain_tuples(fx->b, sql);
+	/* Until the backend is gone: the test must not race its exit. */
+	for (i = 0; i < 100; i++) {
+		snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_stat_activity "
+		    "WHERE pid = %d", pid);
+		res = PQexec(db_conn(fx->b), sql);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    PQntuples(res) == 0) {
+			PQclear(res);
+			return;
+		}
+		PQclear(res);
+		usleep(20000);
+	}
+	fail_msg("backend %d did not end", pid);
+}
+
+/*
+ * A connection the server closed is made again before the next statement:
+ * the statement succeeds, prepared anew, and the LISTEN is made again.
+ */
+static void
+test_reconnect(void **state)
+{
+	struct fixture *fx = *state;
+	const char *v[2] = { "r1", "7" };
+	char notify[64];
+	int pid, i, got = 0;
+
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, v), 0);
+	assert_int_equal(db_listen(fx->a, "LISTEN test_db_reconnect"), 0);
+	pid = PQbackendPID(db_conn(fx->a));
+	kill_backend(fx, fx->a);
+	/* The first statement after it works: no failed request. */
+	assert_int_equal(query_long(fx->a, &fx->count, "r1"), 1);
+	assert_int_not_equal(PQbackendPID(db_conn(fx->a)), pid);
+	assert_string_equal(db_last_sqlstate(fx->a), "");
+	/* A transaction right after a loss begins on the new connection. */
+	kill_backend(fx, fx->a);
+	assert_int_equal(db_begin(fx->a, NULL), 0);
+	assert_int_equal(query_long(fx->a, &fx->sel_v, "r1"), 7);
+	assert_int_equal(db_commit(fx->a), 0);
+	/* Still LISTENing after two reconnections. */
+	snprintf(notify, sizeof(notify), "NOTIFY test_db_reconnect");
+	exec_plain(fx->b, notify);
+	for (i = 0; i < 100 && got == 0; i++) {
+		assert_int_equal(PQconsumeInput(db_conn(fx->a)), 1);
+		got = db_notified(fx->a);
+		if (got == 0)
+			usleep(20000);
+	}
+	assert_true(got > 0);
+}
+
+/*
+ * Inside a transaction a lost connection is not made again: the rest of the
+ * transaction must fail, never run on its own outside it.
+ */
+static void
+test_no_reconnect_in_transaction(void **state)
+{
+	struct fixture *fx = *state;
+	const char *v1[2] = { "t1", "1" }, *v2[2] = { "t2", "2" };
+
+	assert_int_equal(db_begin(fx->a, NULL), 0);
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, v1), 0);
+	kill_backend(fx, fx->a);
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, v2), -1);
+	assert_string_equal(db_last_sqlstate(fx->a), "08006");
+	assert_int_equal(db_commit(fx->a), -1);
+	(void)db_rollback(fx->a);
+	assert_int_equal(query_long(fx->b, &fx->count, "t1"), 0);
+	assert_int_equal(query_long(fx->b, &fx->count, "t2"), 0);
+	/* Outside the transaction again, the connection is made anew. */
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, v2), 0);
+	assert_int_equal(query_long(fx->b, &fx->count, "t2"), 1);
+}
+
 static void
 test_connect_failure(void **state)
 {
@@ -452,6 +551,8 @@ main(void)
 		cmocka_unit_test(test_serialization_retry),
 		cmocka_unit_test(test_copy_bytea),
 		cmocka_unit_test(test_connect_failure),
+		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_no_reconnect_in_transaction),
 	};
 
 	if (getenv("PKI_TEST_PG_URI") == NULL) {
