@@ -108,7 +108,7 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 	const char *label, *out = NULL, *dir;
 	json_t *details = NULL;
 	FILE *f = NULL;
-	int ch, len, rc = PKICTL_EXIT_FAIL, r;
+	int ch, len, rc = PKICTL_EXIT_FAIL, r, generated = 0, written = 0;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch != 'o')
@@ -147,6 +147,7 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 		log_err("audit init: %s", err);
 		goto out;
 	}
+	generated = 1;
 	if ((len = i2d_PUBKEY(pub, &der)) <= 0 ||
 	    EVP_Digest(der, (size_t)len, fp, NULL, EVP_sha256(), NULL) != 1 ||
 	    PEM_write_PUBKEY(f, pub) != 1 || fclose(f) != 0) {
@@ -155,6 +156,7 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 		goto out;
 	}
 	f = NULL;
+	written = 1;
 	hex_encode(fp, sizeof(fp), hex);
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "token",
 	    p11_token_label(tok), "label", label, "type", "ec-p256",
@@ -169,6 +171,21 @@ out:
 	if (f != NULL) {
 		fclose(f);
 		remove(out);
+	} else if (written && rc != PKICTL_EXIT_OK)
+		remove(out);
+	/*
+	 * Not committed: no event names the key, so it must not stay either
+	 * (a second `audit init` would be refused for a key nobody recorded).
+	 */
+	if (generated && rc != PKICTL_EXIT_OK) {
+		if (p11_key_destroy(tok, label, err, sizeof(err)) == -1)
+			log_err("audit init: the key generated before the "
+			    "failure is still in token %s: %s; destroy it "
+			    "before running audit init again",
+			    p11_token_label(tok), err);
+		else
+			log_err("audit init: failed; the key generated was "
+			    "destroyed and %s removed", out);
 	}
 	json_decref(details);
 	OPENSSL_free(der);

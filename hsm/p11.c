@@ -1076,6 +1076,45 @@ p11_key_exists(struct p11_token *t, const char *label, char *err,
 	return -1;
 }
 
+static CK_RV
+p11_key_destroy_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
+    char *err, size_t errlen)
+{
+	static const CK_OBJECT_CLASS classes[] = {
+		CKO_PRIVATE_KEY, CKO_PUBLIC_KEY
+	};
+	const char *label = varg;
+	CK_OBJECT_HANDLE objs[8];
+	CK_ULONG n, i;
+	size_t c;
+	CK_RV rv;
+
+	for (c = 0; c < sizeof(classes) / sizeof(classes[0]); c++) {
+		rv = p11_find_objects(f, s, classes[c], label, 1, objs, 8, &n);
+		for (i = 0; rv == CKR_OK && i < n; i++)
+			rv = f->C_DestroyObject(s, objs[i]);
+		if (rv != CKR_OK) {
+			p11_seterr(err, errlen, "destroying \"%s\": %s", label,
+			    p11_rvname(rv));
+			return rv;
+		}
+	}
+	return CKR_OK;
+}
+
+int
+p11_key_destroy(struct p11_token *t, const char *label, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	rc = p11_token_run(t, p11_key_destroy_op, (void *)label, "key destroy",
+	    err, errlen);
+	p11_token_uncache(t, CKO_PRIVATE_KEY, label);
+	p11_token_uncache(t, CKO_PUBLIC_KEY, label);
+	return rc;
+}
+
 struct p11_sign_arg {
 	const char		*label;
 	const unsigned char	*in;	/* DigestInfo (RSA) or digest (EC) */

@@ -95,6 +95,14 @@ int	p11_key_public(struct p11_token *, const char *label, EVP_PKEY **pub,
 int	p11_key_exists(struct p11_token *, const char *label, char *err,
 	    size_t errlen);
 
+/*
+ * Destroys the key pair labelled label (private and public objects): for a
+ * ceremony step that generated it and then failed, so that running it
+ * again is not refused. 0 (also when there was none) or -1 with err.
+ */
+int	p11_key_destroy(struct p11_token *, const char *label, char *err,
+	    size_t errlen);
+
 /* Calls fn for each private key: label, type, sensitive, extractable. */
 int	p11_key_list(struct p11_token *,
 	    void (*fn)(const char *label, const char *type, int sensitive,

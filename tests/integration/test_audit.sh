@@ -42,7 +42,21 @@ openssl pkey -pubin -in "$PKI_AUDIT_PUBKEY" -noout -text | grep -q 'NIST CURVE: 
 rc=0; pkictl audit init >"$tmp/init.out" 2>&1 || rc=$?
 [ "$rc" = 3 ] || fail "a second audit init: exit $rc, not 3 (refused)"
 grep -q 'exists' "$tmp/init.out" || fail "a second audit init does not say why"
-note "audit key: P-256 in the audit token, its creation audited, a second init refused; make up sealed"
+# An init that fails after generating its key (here: it cannot write the
+# audit event, as the read-only auditor role) leaves neither the key nor
+# the public key file: the same init fails the same way again, not "exists".
+auditor_uri=${PKI_PG_URI/pki_admin@/pki_auditor@}
+[ "$auditor_uri" != "$PKI_PG_URI" ] || fail "test setup: no pki_admin in PKI_PG_URI"
+for i in 1 2; do
+	rc=0
+	PKI_AUDIT_KEY_LABEL=audit-failing PKI_PG_ADMIN_URI=$auditor_uri \
+		pkictl audit init --out "$tmp/failing.pem" >"$tmp/fail$i.out" 2>&1 || rc=$?
+	[ "$rc" = 1 ] || { cat "$tmp/fail$i.out"; fail "a failing audit init (#$i): exit $rc, not 1"; }
+	grep -q 'the key generated was destroyed' "$tmp/fail$i.out" ||
+		{ cat "$tmp/fail$i.out"; fail "a failing audit init (#$i) does not say it cleaned up"; }
+	[ ! -e "$tmp/failing.pem" ] || fail "a failing audit init left its public key file"
+done
+note "audit key: P-256 in the audit token, its creation audited, a second init refused, a failed one leaves no key; make up sealed"
 
 # --- a seal, checked by OpenSSL alone --------------------------------------------
 pkictl sigservice add --name audit-test >/dev/null
