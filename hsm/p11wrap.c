@@ -603,20 +603,129 @@ p11wrap_generate(struct p11_token *tok, const char *wrapping_label,
 
 /* --- unwrapped keys kept for the next signature (p11wrap_cache_limit) ---- */
 
+/*
+ * Kept keys live in a dense array (e[0..n-1]); a hash index on the blob id
+ * (open addressing, linear probing) finds one in O(1) and a doubly linked
+ * list in use order gives the least recently used one to evict, so a
+ * signature costs the same with 10 or 100,000 keys kept.
+ */
+#define P11WRAP_NONE	UINT32_MAX
+
 struct p11wrap_kept {
 	unsigned char		 id[SHA256_DIGEST_LENGTH];	/* p11wrap_blob_id */
 	EVP_PKEY		*pub;	/* what its first signature verified with */
 	CK_OBJECT_HANDLE	 h;	/* session object of the token's session */
-	uint64_t		 used;	/* least recently used goes first */
+	uint32_t		 prev;	/* more recently used, or P11WRAP_NONE */
+	uint32_t		 next;	/* less recently used, or P11WRAP_NONE */
 };
 
 struct p11wrap_cache {
 	struct p11wrap_kept	*e;
 	size_t			 n;
 	size_t			 max;
-	uint64_t		 tick;
+	uint32_t		 mru;	/* head of the use list */
+	uint32_t		 lru;	/* its tail: evicted first */
+	uint32_t		*slots;	/* entry index + 1; 0 is empty */
+	size_t			 nslots;	/* a power of two, >= 2 * max */
 	struct p11wrap_cache_stats st;
 };
+
+/* The id is a SHA-256: any 8 of its bytes are a good hash. */
+static size_t
+p11wrap_slot(const struct p11wrap_cache *c, const unsigned char *id)
+{
+	uint64_t v;
+
+	memcpy(&v, id, sizeof(v));
+	return (size_t)v & (c->nslots - 1);
+}
+
+static void
+p11wrap_index_add(struct p11wrap_cache *c, uint32_t k)
+{
+	size_t p = p11wrap_slot(c, c->e[k].id);
+
+	while (c->slots[p] != 0)
+		p = (p + 1) & (c->nslots - 1);
+	c->slots[p] = k + 1;
+}
+
+static size_t
+p11wrap_index_at(const struct p11wrap_cache *c, uint32_t k)
+{
+	size_t p = p11wrap_slot(c, c->e[k].id);
+
+	while (c->slots[p] != k + 1)
+		p = (p + 1) & (c->nslots - 1);
+	return p;
+}
+
+/* Removes entry k from the index, closing the gap (linear probing). */
+static void
+p11wrap_index_del(struct p11wrap_cache *c, uint32_t k)
+{
+	size_t mask = c->nslots - 1, p = p11wrap_index_at(c, k), q = p, home;
+
+	c->slots[p] = 0;
+	for (;;) {
+		q = (q + 1) & mask;
+		if (c->slots[q] == 0)
+			return;
+		home = p11wrap_slot(c, c->e[c->slots[q] - 1].id);
+		/* Stays when its home is cyclically within (p, q]. */
+		if (p <= q ? (home > p && home <= q) : (home > p || home <= q))
+			continue;
+		c->slots[p] = c->slots[q];
+		c->slots[q] = 0;
+		p = q;
+	}
+}
+
+static void
+p11wrap_use_unlink(struct p11wrap_cache *c, uint32_t k)
+{
+	struct p11wrap_kept *e = &c->e[k];
+
+	if (e->prev != P11WRAP_NONE)
+		c->e[e->prev].next = e->next;
+	else
+		c->mru = e->next;
+	if (e->next != P11WRAP_NONE)
+		c->e[e->next].prev = e->prev;
+	else
+		c->lru = e->prev;
+}
+
+static void
+p11wrap_use_front(struct p11wrap_cache *c, uint32_t k)
+{
+	c->e[k].prev = P11WRAP_NONE;
+	c->e[k].next = c->mru;
+	if (c->mru != P11WRAP_NONE)
+		c->e[c->mru].prev = k;
+	c->mru = k;
+	if (c->lru == P11WRAP_NONE)
+		c->lru = k;
+}
+
+/* Rebuilds the index for max entries: at least twice as many slots. */
+static int
+p11wrap_index_build(struct p11wrap_cache *c, size_t max)
+{
+	size_t ns = 16, i;
+	uint32_t *slots;
+
+	while (ns < 2 * max)
+		ns *= 2;
+	if ((slots = calloc(ns, sizeof(*slots))) == NULL)
+		return -1;
+	free(c->slots);
+	c->slots = slots;
+	c->nslots = ns;
+	for (i = 0; i < c->n; i++)
+		p11wrap_index_add(c, (uint32_t)i);
+	return 0;
+}
 
 /* The session is gone, and its objects with it: only forget the handles. */
 static void
@@ -628,6 +737,9 @@ p11wrap_cache_forget(void *arg)
 	for (i = 0; i < c->n; i++)
 		EVP_PKEY_free(c->e[i].pub);
 	c->n = 0;
+	c->mru = c->lru = P11WRAP_NONE;
+	if (c->slots != NULL)
+		memset(c->slots, 0, c->nslots * sizeof(*c->slots));
 }
 
 static void
@@ -636,19 +748,39 @@ p11wrap_cache_free(void *arg)
 	struct p11wrap_cache *c = arg;
 
 	p11wrap_cache_forget(c);
+	free(c->slots);
 	free(c->e);
 	free(c);
 }
 
-/* Removes entry i, destroying its object through the live session s. */
+/*
+ * Removes entry k, destroying its object through the live session s; the
+ * last entry moves into its place.
+ */
 static void
 p11wrap_cache_drop(struct p11wrap_cache *c, CK_FUNCTION_LIST_PTR f,
-    CK_SESSION_HANDLE s, size_t i)
+    CK_SESSION_HANDLE s, uint32_t k)
 {
+	uint32_t last = (uint32_t)c->n - 1;
+
 	if (f != NULL)
-		(void)f->C_DestroyObject(s, c->e[i].h);
-	EVP_PKEY_free(c->e[i].pub);
-	c->e[i] = c->e[--c->n];
+		(void)f->C_DestroyObject(s, c->e[k].h);
+	EVP_PKEY_free(c->e[k].pub);
+	p11wrap_index_del(c, k);
+	p11wrap_use_unlink(c, k);
+	if (k != last) {
+		c->slots[p11wrap_index_at(c, last)] = k + 1;
+		c->e[k] = c->e[last];
+		if (c->e[k].prev != P11WRAP_NONE)
+			c->e[c->e[k].prev].next = k;
+		else
+			c->mru = k;
+		if (c->e[k].next != P11WRAP_NONE)
+			c->e[c->e[k].next].prev = k;
+		else
+			c->lru = k;
+	}
+	c->n--;
 }
 
 struct p11wrap_trim_arg {
@@ -664,7 +796,7 @@ p11wrap_trim_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
 	(void)err;
 	(void)errlen;
 	while (c->n > c->max)
-		p11wrap_cache_drop(c, f, s, 0);
+		p11wrap_cache_drop(c, f, s, c->lru);
 	return CKR_OK;
 }
 
@@ -688,6 +820,12 @@ p11wrap_cache_limit(struct p11_token *tok, size_t max, char *err,
 			p11_seterr(err, errlen, "out of memory");
 			return -1;
 		}
+		c->mru = c->lru = P11WRAP_NONE;
+		if (p11wrap_index_build(c, 0) == -1) {
+			free(c);
+			p11_seterr(err, errlen, "out of memory");
+			return -1;
+		}
 		p11_token_attach(tok, c, p11wrap_cache_forget,
 		    p11wrap_cache_free);
 	}
@@ -696,9 +834,8 @@ p11wrap_cache_limit(struct p11_token *tok, size_t max, char *err,
 	if (c->n > max && p11_token_run(tok, p11wrap_trim_op, &a,
 	    "unwrapped-key cache", err, errlen) == -1)
 		return -1;
-	if (max > 0 && (ne = reallocarray(c->e, max, sizeof(*c->e))) != NULL)
-		c->e = ne;
-	else if (max > 0) {
+	if (max > 0 && ((ne = reallocarray(c->e, max, sizeof(*c->e))) == NULL ||
+	    (c->e = ne, p11wrap_index_build(c, max)) == -1)) {
 		c->max = c->n;
 		p11_seterr(err, errlen, "out of memory");
 		return -1;
@@ -742,21 +879,24 @@ p11wrap_blob_id(const char *wlabel, const unsigned char *blob, size_t bloblen,
 
 /*
  * The kept entry for this blob whose first signature verified with pub;
- * (size_t)-1 when none. A blob kept for another public key (moved to
+ * P11WRAP_NONE when none. A blob kept for another public key (moved to
  * another subscriber's row) is not a match: it is unwrapped again and its
  * signature checked against pub.
  */
-static size_t
+static uint32_t
 p11wrap_cache_find(struct p11wrap_cache *c, const unsigned char *id,
     const EVP_PKEY *pub)
 {
-	size_t i;
+	size_t p = p11wrap_slot(c, id);
+	uint32_t k;
 
-	for (i = 0; i < c->n; i++)
-		if (memcmp(c->e[i].id, id, SHA256_DIGEST_LENGTH) == 0 &&
-		    EVP_PKEY_eq(c->e[i].pub, pub) == 1)
-			return i;
-	return (size_t)-1;
+	for (; c->slots[p] != 0; p = (p + 1) & (c->nslots - 1)) {
+		k = c->slots[p] - 1;
+		if (memcmp(c->e[k].id, id, SHA256_DIGEST_LENGTH) == 0 &&
+		    EVP_PKEY_eq(c->e[k].pub, pub) == 1)
+			return k;
+	}
+	return P11WRAP_NONE;
 }
 
 /* Keeps key h for the blob id, the least recently used one going first. */
@@ -766,24 +906,21 @@ p11wrap_cache_keep(struct p11wrap_cache *c, CK_FUNCTION_LIST_PTR f,
     CK_OBJECT_HANDLE h)
 {
 	struct p11wrap_kept *k;
-	size_t i, lru = 0;
 
-	if (c->n == c->max) {
-		for (i = 1; i < c->n; i++)
-			if (c->e[i].used < c->e[lru].used)
-				lru = i;
-		p11wrap_cache_drop(c, f, s, lru);
-		c->st.evicted++;
-	}
-	k = &c->e[c->n];
-	memcpy(k->id, id, SHA256_DIGEST_LENGTH);
 	if (EVP_PKEY_up_ref((EVP_PKEY *)pub) != 1) {
 		(void)f->C_DestroyObject(s, h);
 		return;
 	}
+	if (c->n == c->max) {
+		p11wrap_cache_drop(c, f, s, c->lru);
+		c->st.evicted++;
+	}
+	k = &c->e[c->n];
+	memcpy(k->id, id, SHA256_DIGEST_LENGTH);
 	k->pub = (EVP_PKEY *)pub;
 	k->h = h;
-	k->used = ++c->tick;
+	p11wrap_index_add(c, (uint32_t)c->n);
+	p11wrap_use_front(c, (uint32_t)c->n);
 	c->n++;
 }
 
@@ -960,14 +1097,15 @@ p11wrap_sign_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
 	CK_KEY_TYPE kt = p11wrap_types[a->ti].ckk;
 	CK_ATTRIBUTE tmpl[2 + P11WRAP_NUNWRAP];
 	CK_ULONG nt = 0, i;
-	size_t hit;
+	uint32_t hit;
 	CK_RV rv;
 
 	/* A retry after a lost session starts over. */
 	p11wrap_sigs_clear(a);
 	if (c != NULL && c->max > 0 &&
-	    (hit = p11wrap_cache_find(c, a->id, a->pub)) != (size_t)-1) {
-		c->e[hit].used = ++c->tick;
+	    (hit = p11wrap_cache_find(c, a->id, a->pub)) != P11WRAP_NONE) {
+		p11wrap_use_unlink(c, hit);
+		p11wrap_use_front(c, hit);
 		rv = p11wrap_sign_digests(a, f, s, c->e[hit].h, err, errlen);
 		if (rv == CKR_OK && (rv = p11wrap_check_sigs(a, 0, err,
 		    errlen)) == CKR_OK) {

@@ -1135,6 +1135,82 @@ test_cache(void **state)
 	EVP_PKEY_free(p3);
 }
 
+/*
+ * The cache against a model of exact LRU: 24 blobs signed in a random
+ * (seeded) order through a cache of 8, then of 3: after every signature the
+ * hits, unwraps, evictions and kept objects are the model's. Exercises the
+ * hash index (insertions, deletions with wrap-around) and the use list.
+ */
+static void
+test_cache_lru_model(void **state)
+{
+	enum { NB = 24, STEPS = 300 };
+	struct fixture *f = *state;
+	unsigned char *blob[NB];
+	size_t len[NB], limit = 8, size = 0, i, j;
+	EVP_PKEY *pub[NB];
+	int order[NB];	/* the model: blob indexes, most recently used first */
+	struct p11wrap_cache_stats base, st;
+	unsigned long long hits = 0, unwraps = 0, evicted = 0;
+	uint32_t seed = 12345;
+	char err[256] = "";
+	int b, step;
+
+	for (i = 0; i < NB; i++)
+		assert_int_equal(p11wrap_generate(f->tok, WKEY, P11_KEY_EC_P256,
+		    &blob[i], &len[i], &pub[i], err, sizeof(err)), 0);
+	assert_int_equal(p11wrap_cache_limit(f->tok, limit, err, sizeof(err)),
+	    0);
+	p11wrap_cache_stats(f->tok, &base);
+	assert_int_equal(base.kept, 0);
+	for (step = 0; step < STEPS; step++) {
+		if (step == STEPS / 2) {
+			/* Lowered: the least recently used go first. */
+			limit = 3;
+			assert_int_equal(p11wrap_cache_limit(f->tok, limit, err,
+			    sizeof(err)), 0);
+			if (size > limit)
+				size = limit;
+		}
+		seed = seed * 1103515245u + 12345u;
+		/* Skewed towards a few blobs, so that there are hits. */
+		b = (int)((seed >> 16) % (step % 3 == 0 ? NB : 6));
+		for (i = 0; i < size && order[i] != b; i++)
+			;
+		if (i < size)
+			hits++;
+		else {
+			unwraps++;
+			if (size == limit) {
+				evicted++;
+				size--;
+			}
+			i = size++;
+		}
+		for (j = i; j > 0; j--)
+			order[j] = order[j - 1];
+		order[0] = b;
+		sign_ok(f, blob[b], len[b], pub[b], "SHA256",
+		    P11WRAP_PAD_PKCS1);
+		p11wrap_cache_stats(f->tok, &st);
+		if (st.hits - base.hits != hits ||
+		    st.unwraps - base.unwraps != unwraps ||
+		    st.evicted - base.evicted != evicted || st.kept != size)
+			fail_msg("step %d (blob %d): hits %llu unwraps %llu "
+			    "evicted %llu kept %zu; the model says %llu %llu "
+			    "%llu %zu", step, b, st.hits - base.hits,
+			    st.unwraps - base.unwraps, st.evicted - base.evicted,
+			    st.kept, hits, unwraps, evicted, size);
+	}
+	assert_int_equal(private_keys(f), size);
+	assert_int_equal(p11wrap_cache_limit(f->tok, 0, err, sizeof(err)), 0);
+	no_private_keys_left(f);
+	for (i = 0; i < NB; i++) {
+		free(blob[i]);
+		EVP_PKEY_free(pub[i]);
+	}
+}
+
 int
 main(void)
 {
@@ -1153,6 +1229,7 @@ main(void)
 		cmocka_unit_test(test_control_weak_key_leaks),
 		cmocka_unit_test(test_lost_session),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_cache_lru_model),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
