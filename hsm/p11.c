@@ -69,6 +69,7 @@ struct p11_token {
 	void			*sobj;		/* p11_token_attach */
 	void			(*sobj_forget)(void *);
 	void			(*sobj_free)(void *);
+	int			 session_keys;	/* p11_token_session_keys */
 };
 
 static const struct {
@@ -1006,14 +1007,17 @@ static CK_RV
 p11_key_lookup(struct p11_token *t, const char *label, CK_OBJECT_HANDLE *h,
     CK_KEY_TYPE *kt, char *err, size_t errlen)
 {
-	CK_OBJECT_HANDLE objs[2];
+	CK_OBJECT_HANDLE objs[2], copy;
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[1] = { { CKA_TOKEN, &no, sizeof(no) } };
 	CK_ULONG n = 0;
 	CK_RV rv;
 
 	if (p11_token_cached(t, CKO_PRIVATE_KEY, label, h, kt))
 		return CKR_OK;
+	/* Token objects only: a session copy (below) has the same label. */
 	if ((rv = p11_find_objects(t->m->f, t->session, CKO_PRIVATE_KEY,
-	    label, 0, objs, 2, &n)) != CKR_OK) {
+	    label, 1, objs, 2, &n)) != CKR_OK) {
 		p11_seterr(err, errlen, "C_FindObjects: %s", p11_rvname(rv));
 		return rv;
 	}
@@ -1034,12 +1038,30 @@ p11_key_lookup(struct p11_token *t, const char *label, CK_OBJECT_HANDLE *h,
 		    label, *kt);
 		return CKR_KEY_TYPE_INCONSISTENT;
 	}
+	/*
+	 * SoftHSM2 checks a token object's files on every use (openat, flock,
+	 * read, close: ~20 system calls a signature); a copy made a session
+	 * object inside the same token signs without them. It stays as
+	 * sensitive and unextractable as the original (a copy cannot change
+	 * those) and goes with the session. A module that refuses the copy
+	 * signs with the token object.
+	 */
+	if (t->session_keys && t->m->f->C_CopyObject(t->session, objs[0], tmpl,
+	    1, &copy) == CKR_OK)
+		objs[0] = copy;
 	if (p11_token_cache(t, CKO_PRIVATE_KEY, label, objs[0], *kt) == -1) {
 		p11_seterr(err, errlen, "reallocarray: %s", strerror(errno));
 		return CKR_HOST_MEMORY;
 	}
 	*h = objs[0];
 	return CKR_OK;
+}
+
+void
+p11_token_session_keys(struct p11_token *t, int on)
+{
+	t->session_keys = on;
+	t->nkeys = 0;	/* looked up again, copied or not */
 }
 
 int
@@ -1090,7 +1112,8 @@ p11_key_destroy_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
 	CK_RV rv;
 
 	for (c = 0; c < sizeof(classes) / sizeof(classes[0]); c++) {
-		rv = p11_find_objects(f, s, classes[c], label, 1, objs, 8, &n);
+		/* Session copies (p11_token_session_keys) too. */
+		rv = p11_find_objects(f, s, classes[c], label, 0, objs, 8, &n);
 		for (i = 0; rv == CKR_OK && i < n; i++)
 			rv = f->C_DestroyObject(s, objs[i]);
 		if (rv != CKR_OK) {

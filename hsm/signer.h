@@ -60,6 +60,12 @@ struct signer_config {
 	 * must be in one of the tokens; NULL: not granted.
 	 */
 	const char		*wrap_label;
+	/*
+	 * Sign through session copies of the keys (p11_token_session_keys):
+	 * hsm.session_keys, default true (SoftHSM2; a hardware HSM gains
+	 * nothing and may refuse the copy, which falls back to the key).
+	 */
+	int			 session_keys;
 };
 
 struct signer;

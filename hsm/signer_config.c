@@ -39,6 +39,9 @@ signer_config_add_token(struct signer_config *sc, const struct config *cfg,
 	if (sc->module == NULL) {
 		sc->module = config_get(cfg, "hsm.module", NULL);
 		sc->lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
+		if (config_get_bool(cfg, "hsm.session_keys", 1,
+		    &sc->session_keys) == -1)
+			return -1;
 	}
 	if (sc->module == NULL) {
 		log_err("config: hsm.module missing");

@@ -573,6 +573,7 @@ signerproc_start(struct signerproc *sp, char *err, size_t errlen)
 			snprintf(err, errlen, "signer: %s", e);
 			goto out;
 		}
+		p11_token_session_keys(sp->tokens[i], sp->cfg->session_keys);
 		sp->ntokens++;
 	}
 	/* Outside ceremonies every granted key must be there at start-up. */

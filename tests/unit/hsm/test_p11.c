@@ -341,6 +341,107 @@ test_lost_session(void **state)
 	sign_verify(f, "s-rsa", "SHA256");
 }
 
+/*
+ * Private key objects labelled label with CKA_TOKEN = token, seen from a
+ * session of our own (session objects are visible to every session of the
+ * application); when one exists, *sensitive_ok says whether it is
+ * sensitive, not extractable and its private value unreadable.
+ */
+static CK_ULONG
+count_keys(struct fixture *f, const char *label, CK_BBOOL token,
+    int *sensitive_ok)
+{
+	void *dl;
+	CK_C_GetFunctionList gfl;
+	CK_FUNCTION_LIST_PTR fl;
+	CK_SLOT_ID slots[16];
+	CK_ULONG nslots = 16, found = 0, i;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE o[4];
+	CK_TOKEN_INFO ti;
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[3] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_TOKEN, &token, sizeof(token) },
+	};
+	CK_BBOOL sens = CK_FALSE, extr = CK_TRUE;
+	CK_ATTRIBUTE a[2] = {
+		{ CKA_SENSITIVE, &sens, sizeof(sens) },
+		{ CKA_EXTRACTABLE, &extr, sizeof(extr) },
+	};
+	unsigned char value[1024];
+	CK_ATTRIBUTE v = { CKA_VALUE, value, sizeof(value) };
+	CK_ATTRIBUTE d = { CKA_PRIVATE_EXPONENT, value, sizeof(value) };
+	CK_RV rv, rv2;
+
+	dl = dlopen(f->h.module, RTLD_NOW | RTLD_NOLOAD);
+	assert_non_null(dl);
+	*(void **)&gfl = dlsym(dl, "C_GetFunctionList");
+	assert_int_equal(gfl(&fl), CKR_OK);
+	assert_int_equal(fl->C_GetSlotList(CK_TRUE, slots, &nslots), CKR_OK);
+	for (i = 0; i < nslots; i++) {
+		assert_int_equal(fl->C_GetTokenInfo(slots[i], &ti), CKR_OK);
+		if (memcmp(ti.label, TOKEN, strlen(TOKEN)) == 0)
+			break;
+	}
+	assert_true(i < nslots);
+	assert_int_equal(fl->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL,
+	    NULL, &s), CKR_OK);
+	assert_int_equal(fl->C_FindObjectsInit(s, tmpl, 3), CKR_OK);
+	assert_int_equal(fl->C_FindObjects(s, o, 4, &found), CKR_OK);
+	assert_int_equal(fl->C_FindObjectsFinal(s), CKR_OK);
+	if (found > 0 && sensitive_ok != NULL) {
+		/* EC keys hold the secret in CKA_VALUE, RSA keys in CKA_PRIVATE_EXPONENT. */
+		rv = fl->C_GetAttributeValue(s, o[0], &v, 1);
+		rv2 = fl->C_GetAttributeValue(s, o[0], &d, 1);
+		*sensitive_ok = fl->C_GetAttributeValue(s, o[0], a, 2) ==
+		    CKR_OK && sens == CK_TRUE && extr == CK_FALSE &&
+		    rv != CKR_OK && rv2 != CKR_OK &&
+		    (rv == CKR_ATTRIBUTE_SENSITIVE ||
+		    rv2 == CKR_ATTRIBUTE_SENSITIVE);
+	}
+	fl->C_CloseSession(s);
+	dlclose(dl);
+	return found;
+}
+
+/*
+ * p11_token_session_keys: signing goes through one session copy per key,
+ * as sensitive and unextractable as the token key; the copy goes with the
+ * session and is made again after; off, the token key signs directly.
+ */
+static void
+test_session_keys(void **state)
+{
+	struct fixture *f = *state;
+	int ok = 0;
+
+	assert_int_equal(count_keys(f, "s-ec", CK_FALSE, NULL), 0);
+	p11_token_session_keys(f->tok, 1);
+	sign_verify(f, "s-ec", "SHA256");
+	sign_verify(f, "s-ec", "SHA384");
+	sign_verify(f, "s-rsa", "SHA256");
+	assert_int_equal(count_keys(f, "s-ec", CK_FALSE, &ok), 1);
+	assert_true(ok);
+	ok = 0;
+	assert_int_equal(count_keys(f, "s-rsa", CK_FALSE, &ok), 1);
+	assert_true(ok);
+	assert_int_equal(count_keys(f, "s-ec", CK_TRUE, NULL), 1);
+	/* A lost session took the copies; the next signature makes one. */
+	assert_int_equal(p11_test_drop_session(f->tok), 0);
+	assert_int_equal(count_keys(f, "s-ec", CK_FALSE, NULL), 0);
+	sign_verify(f, "s-ec", "SHA256");
+	sign_verify(f, "s-ec", "SHA256");
+	assert_int_equal(count_keys(f, "s-ec", CK_FALSE, NULL), 1);
+	/* Off: the token key itself, and no further copy. */
+	p11_token_session_keys(f->tok, 0);
+	assert_int_equal(p11_test_drop_session(f->tok), 0);
+	sign_verify(f, "s-ec", "SHA256");
+	assert_int_equal(count_keys(f, "s-ec", CK_FALSE, NULL), 0);
+	assert_int_equal(count_keys(f, "s-ec", CK_TRUE, NULL), 1);
+}
+
 static void
 test_wrong_pin(void **state)
 {
@@ -388,6 +489,7 @@ main(void)
 		cmocka_unit_test(test_keygen_duplicate),
 		cmocka_unit_test(test_sign_digest),
 		cmocka_unit_test(test_lost_session),
+		cmocka_unit_test(test_session_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
