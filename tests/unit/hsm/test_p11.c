@@ -125,37 +125,49 @@ test_token_missing(void **state)
 }
 
 /* Reads boolean attributes of the object with class and label, raw. */
+/*
+ * A session of our own on the test token, in the module the p11 handle
+ * loaded (its login covers this session too: same application).
+ */
+static CK_SESSION_HANDLE
+own_session(struct fixture *f, CK_FUNCTION_LIST_PTR *fl, void **dl)
+{
+	CK_C_GetFunctionList gfl;
+	CK_SLOT_ID slots[16];
+	CK_ULONG nslots = 16, i;
+	CK_SESSION_HANDLE s;
+	CK_TOKEN_INFO ti;
+
+	*dl = dlopen(f->h.module, RTLD_NOW | RTLD_NOLOAD);
+	assert_non_null(*dl);
+	*(void **)&gfl = dlsym(*dl, "C_GetFunctionList");
+	assert_int_equal(gfl(fl), CKR_OK);
+	assert_int_equal((*fl)->C_GetSlotList(CK_TRUE, slots, &nslots), CKR_OK);
+	for (i = 0; i < nslots; i++) {
+		assert_int_equal((*fl)->C_GetTokenInfo(slots[i], &ti), CKR_OK);
+		if (memcmp(ti.label, TOKEN, strlen(TOKEN)) == 0)
+			break;
+	}
+	assert_true(i < nslots);
+	assert_int_equal((*fl)->C_OpenSession(slots[i], CKF_SERIAL_SESSION,
+	    NULL, NULL, &s), CKR_OK);
+	return s;
+}
+
 static void
 check_attrs(struct fixture *f, CK_OBJECT_CLASS cls, const char *label,
     const CK_ATTRIBUTE_TYPE *types, const CK_BBOOL *want, size_t n)
 {
 	void *dl;
-	CK_C_GetFunctionList gfl;
 	CK_FUNCTION_LIST_PTR fl;
-	CK_SLOT_ID slots[16];
-	CK_ULONG nslots = 16, found = 0, i;
-	CK_SESSION_HANDLE s;
+	CK_ULONG found = 0;
+	CK_SESSION_HANDLE s = own_session(f, &fl, &dl);
 	CK_OBJECT_HANDLE o;
-	CK_TOKEN_INFO ti;
 	CK_ATTRIBUTE tmpl[2];
 	CK_BBOOL v;
 	CK_ATTRIBUTE a;
 	size_t k;
 
-	dl = dlopen(f->h.module, RTLD_NOW | RTLD_NOLOAD);
-	assert_non_null(dl);
-	*(void **)&gfl = dlsym(dl, "C_GetFunctionList");
-	assert_int_equal(gfl(&fl), CKR_OK);
-	assert_int_equal(fl->C_GetSlotList(CK_TRUE, slots, &nslots), CKR_OK);
-	for (i = 0; i < nslots; i++) {
-		assert_int_equal(fl->C_GetTokenInfo(slots[i], &ti), CKR_OK);
-		if (memcmp(ti.label, TOKEN, strlen(TOKEN)) == 0)
-			break;
-	}
-	assert_true(i < nslots);
-	assert_int_equal(fl->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL,
-	    NULL, &s), CKR_OK);
-	/* The p11 handle's login covers this session too (same app). */
 	tmpl[0].type = CKA_CLASS;
 	tmpl[0].pValue = &cls;
 	tmpl[0].ulValueLen = sizeof(cls);
@@ -352,13 +364,10 @@ count_keys(struct fixture *f, const char *label, CK_BBOOL token,
     int *sensitive_ok)
 {
 	void *dl;
-	CK_C_GetFunctionList gfl;
 	CK_FUNCTION_LIST_PTR fl;
-	CK_SLOT_ID slots[16];
-	CK_ULONG nslots = 16, found = 0, i;
-	CK_SESSION_HANDLE s;
+	CK_ULONG found = 0;
+	CK_SESSION_HANDLE s = own_session(f, &fl, &dl);
 	CK_OBJECT_HANDLE o[4];
-	CK_TOKEN_INFO ti;
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE tmpl[3] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
@@ -375,19 +384,6 @@ count_keys(struct fixture *f, const char *label, CK_BBOOL token,
 	CK_ATTRIBUTE d = { CKA_PRIVATE_EXPONENT, value, sizeof(value) };
 	CK_RV rv, rv2;
 
-	dl = dlopen(f->h.module, RTLD_NOW | RTLD_NOLOAD);
-	assert_non_null(dl);
-	*(void **)&gfl = dlsym(dl, "C_GetFunctionList");
-	assert_int_equal(gfl(&fl), CKR_OK);
-	assert_int_equal(fl->C_GetSlotList(CK_TRUE, slots, &nslots), CKR_OK);
-	for (i = 0; i < nslots; i++) {
-		assert_int_equal(fl->C_GetTokenInfo(slots[i], &ti), CKR_OK);
-		if (memcmp(ti.label, TOKEN, strlen(TOKEN)) == 0)
-			break;
-	}
-	assert_true(i < nslots);
-	assert_int_equal(fl->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL,
-	    NULL, &s), CKR_OK);
 	assert_int_equal(fl->C_FindObjectsInit(s, tmpl, 3), CKR_OK);
 	assert_int_equal(fl->C_FindObjects(s, o, 4, &found), CKR_OK);
 	assert_int_equal(fl->C_FindObjectsFinal(s), CKR_OK);

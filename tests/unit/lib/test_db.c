@@ -57,19 +57,8 @@ exec_plain(struct db *db, const char *sql)
 	PGresult *res;
 
 	res = PQexec(db_conn(db), sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
-	PQclear(res);
-}
-
-/* The same for a statement that returns rows (a SELECT of a function). */
-static void
-exec_plain_tuples(struct db *db, const char *sql)
-{
-	PGresult *res;
-
-	res = PQexec(db_conn(db), sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
 		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
 	PQclear(res);
 }
@@ -447,7 +436,7 @@ kill_backend(struct fixture *fx, struct db *victim)
 	PGresult *res;
 
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", pid);
-	exec_plain_tuples(fx->b, sql);
+	exec_plain(fx->b, sql);
 	/* Until the backend is gone: the test must not race its exit. */
 	for (i = 0; i < 100; i++) {
 		snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_stat_activity "
