@@ -73,6 +73,7 @@ usage(void)
 	    "  sigservice add --name N   (a signing service of signd; prints its secret once)\n"
 	    "  audit init [--out F]   (the HSM audit key; public key to pki.out_dir/audit-pub.pem)\n"
 	    "  audit seal             (seal new audit events: a signed Merkle tree head)\n"
+	    "  audit seal --every SECONDS  (seal now and then periodically, until SIGTERM)\n"
 	    "  audit export --events F --seals F   (for pkiaudit verify)\n"
 	    "The configuration file comes from --config or PKI_CONFIG.\n");
 }

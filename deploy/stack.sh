@@ -502,6 +502,11 @@ write_conf() {
 		echo "bind_dn = $LDAP_ROOTDN"
 		echo "bind_pw_file = $SECRETS/ldap-admin.pw"
 		echo
+		echo "[audit]"
+		echo "# The sealer (pkictl audit seal --every N) seals the trail this often;"
+		echo "# 0: no sealer (PKI_STACK_SEAL_EVERY at 'up')."
+		echo "seal_every_seconds = ${PKI_STACK_SEAL_EVERY:-300}"
+		echo
 		echo "[pki]"
 		echo "out_dir = $DIR/pki"
 		echo "policy_dir = $REPO/policy"
@@ -842,6 +847,28 @@ daemon_up() {
 	say "$name: started (pid $(<"$f"))"
 }
 
+# The periodic sealer (DESIGN.md "Audit"): `pkictl audit seal --every N`,
+# kept running beside the daemons (as pkictl runs at 'up': it needs the
+# audit token's PIN for each seal). A service manager would run the same
+# command, or `pkictl audit seal` from a timer.
+SEALER_PIDFILE=$RUN/sealer.pid
+sealer_every() {
+	sed -n '/^\[audit\]/,/^\[/s/^seal_every_seconds = *//p' "$CONF" | head -n1
+}
+sealer_up() {
+	local every logf=$LOG/sealer.log from=1
+	every=$(sealer_every)
+	[ -x "$PKICTL" ] && [ -s "$DIR/pki/audit-pub.pem" ] && [ "${every:-0}" -gt 0 ] || return 0
+	if pidfile_pid "$SEALER_PIDFILE" >/dev/null; then
+		say "sealer: already running"
+		return 0
+	fi
+	[ -f "$logf" ] && from=$(($(wc -l <"$logf") + 1))
+	start_bg sealer "$SEALER_PIDFILE" "$logf" root "$PKICTL" --config "$CONF" audit seal --every "$every"
+	wait_ready sealer "$SEALER_PIDFILE" "$logf" "$from" "sealing the audit trail every"
+	say "sealer: started (pid $(<"$SEALER_PIDFILE")), a seal every ${every}s"
+}
+
 # --- commands ------------------------------------------------------------------------------
 lock_dir() {
 	exec 9>>"$DIR/.lock"
@@ -876,6 +903,7 @@ cmd_up() {
 		# shellcheck disable=SC2086
 		(daemon_up $d) || failed+=("${d%% *}")
 	done
+	(sealer_up) || failed+=(sealer)
 	give_to_stack "$RUN"
 	write_env
 	summary
@@ -889,6 +917,7 @@ cmd_down() {
 	[ -d "$RUN" ] || { say "nothing to stop in $DIR"; return 0; }
 	lock_dir
 	local i name
+	stop_pidfile sealer "$SEALER_PIDFILE" TERM
 	for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
 		name=${DAEMONS[i]%% *}
 		stop_pidfile "$name" "$RUN/$name.pid" TERM
@@ -931,9 +960,18 @@ cmd_status() {
 		status_line ca "not-init" "no certificates in $DIR/pki"
 	fi
 	if [ -s "$DIR/pki/audit-pub.pem" ]; then
-		status_line audit "key ready" "public key $DIR/pki/audit-pub.pem; sealed at each up (pkictl audit seal), verify with pkiaudit"
+		status_line audit "key ready" "public key $DIR/pki/audit-pub.pem; sealed at each up and by the sealer, verify with pkiaudit"
 	else
 		status_line audit "no key" "pkictl audit init not run"
+	fi
+	local every
+	every=$(sealer_every)
+	if [ "${every:-0}" -gt 0 ] && [ -s "$DIR/pki/audit-pub.pem" ]; then
+		st=$(component_state "$SEALER_PIDFILE")
+		status_line sealer "${st%% *}" "${st#* } pkictl audit seal --every ${every}s (log/sealer.log)"
+		[ "${st%% *}" = up ] || rc=3
+	else
+		status_line sealer "-" "off (audit.seal_every_seconds ${every:-0} in pki.conf)"
 	fi
 	for d in "${DAEMONS[@]}"; do
 		read -r name bin key _ <<<"$d"

@@ -135,6 +135,9 @@ run_test() {
 }
 
 # --- the stack ------------------------------------------------------------------
+# No periodic sealer in the shared stack: test_audit seals and counts seals
+# itself (test_stack runs a stack with one).
+export PKI_STACK_SEAL_EVERY=${PKI_STACK_SEAL_EVERY:-0}
 t0=$(now)
 if ! "$REPO/deploy/stack.sh" up --dir "$STACK" --ports auto --build "$BUILD" --ephemeral \
     >"$TMP/stack-up.log" 2>&1; then

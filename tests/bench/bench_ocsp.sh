@@ -39,13 +39,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 die() { echo "bench_ocsp: $*" >&2; exit 1; }
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 30000))
-		ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-}
+. "$REPO/tests/free_port.sh"
 wait_port() { # wait_port PORT NAME
 	local _
 	for _ in $(seq 100); do

@@ -53,6 +53,7 @@
 # small to the large set, several signer processes.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/tests/free_port.sh"
 BUILD=$(realpath "${1:-build}")
 SMALL=${BENCH_SMALL:-10000}
 LARGE=${BENCH_LARGE:-100000}
@@ -214,7 +215,7 @@ control
 # hot: a second signd (same database, same wrap token) keeping unwrapped keys.
 hot() {
 	local port url pid out m
-	port=$(while :; do p=$((20000 + RANDOM % 30000)); ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; break; }; done)
+	port=$(free_port)
 	url=http://127.0.0.1:$port/csc/v2
 	PKI_SIGN_PORT=$port PKI_SIGN_KEY_CACHE=$KEY_CACHE "$BUILD/signd" --config "$PKI_CONFIG" >"$dir/signd-hot.log" 2>&1 &
 	pid=$!

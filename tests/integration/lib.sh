@@ -216,11 +216,5 @@ audit_text() {
 		"SELECT actor || ' ' || action || ' ' || coalesce(object_id, '') || ' ' || details::text FROM audit_event" >"$1"
 }
 
-# free_port: a TCP port nothing on this machine listens on now.
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 30000))
-		ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-}
+# free_port: a TCP port for a server of the test's own.
+. "$(dirname "${BASH_SOURCE[0]}")/../free_port.sh"

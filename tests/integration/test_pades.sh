@@ -296,7 +296,7 @@ sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/no/such/d
 note "refusals: wrong TOTP, revoked credential, another's credential (exit 3); junk, duplicate or unwritable outputs (1); usage (2); nothing written"
 
 # === pkisign serve: the same as an HTTP service ========================================
-sport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sport=$(free_port)
 cat >"$tmp/pades.conf" <<CONF
 [pades]
 listen = 127.0.0.1

@@ -8,6 +8,8 @@
 
 T=$(test_tmpdir)
 S=$T/stack
+# This stack runs the periodic audit sealer (the suite's shared one does not).
+export PKI_STACK_SEAL_EVERY=300
 
 # --- first up ------------------------------------------------------------------------
 stack_new "$S"
@@ -62,6 +64,12 @@ if [ -x "$BUILD/pkictl" ]; then
 	grep -qE '^hsm +ready +6/6' "$T/status" || { cat "$T/status"; fail "status: tokens"; }
 	grep -qE '^ca +initialized' "$T/status" || { cat "$T/status"; fail "status: CA"; }
 	grep -qE '^audit +key ready' "$T/status" || { cat "$T/status"; fail "status: audit key"; }
+	grep -qE '^sealer +up +pid=[0-9]+ pkictl audit seal --every 300s' "$T/status" ||
+		{ cat "$T/status"; fail "status: the audit sealer"; }
+	grep -q 'sealing the audit trail every 300 s' "$S/log/sealer.log" ||
+		fail "the sealer did not start: $(cat "$S/log/sealer.log")"
+	grep -qE '^audit seal( [0-9]+: [0-9]+ event\(s\) added|: no event to seal)' "$S/log/sealer.log" ||
+		fail "the sealer did not seal at start: $(cat "$S/log/sealer.log")"
 fi
 
 # --- the services answer -------------------------------------------------------------
