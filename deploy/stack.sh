@@ -421,7 +421,9 @@ fill() {
 	printf '%s\n' "$t"
 }
 
-pg_conninfo() { echo "host=$RUN port=${PORT[PG]} dbname=${2:-pki} user=$1"; }
+# connect_timeout bounds a daemon's reconnection (lib/db.c, PQreset) to a
+# server that does not answer, as after a failover to an unreachable host.
+pg_conninfo() { echo "host=$RUN port=${PORT[PG]} dbname=${2:-pki} user=$1 connect_timeout=5"; }
 
 write_layout() {
 	mkdir -p -- "$DIR"

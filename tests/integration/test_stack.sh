@@ -134,13 +134,23 @@ ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b 'dc=pki,dc=local' -s base d
 	fail "slapd does not answer after its restart"
 
 # --- secrets never in argv nor logs ------------------------------------------------------
+# Every process's command line, read once (one line each: "PID: ARGS"); a
+# sentinel process shows the search finds what is there.
+bash -c 'sleep 60; :' "pki-test-sentinel-$$" & sentinel=$!
+for p in /proc/[0-9]*; do
+	printf '%s: ' "${p#/proc/}"
+	tr '\0\n' '  ' 2>/dev/null <"$p/cmdline" || true
+	echo
+done >"$T/cmdlines"
+pkill -P "$sentinel" 2>/dev/null || true
+kill "$sentinel" 2>/dev/null || true
+[ "$(grep -F -- "pki-test-sentinel-$$" "$T/cmdlines" | cut -d: -f1)" = "$sentinel" ] ||
+	fail "test setup: the sentinel's command line was not read"
 for f in "$S"/secrets/*; do
 	secret=$(cat "$f")
-	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$secret"; then
-			fail "the secret of $(basename "$f") is in the command line of pid ${p#/proc/}"
-		fi
-	done
+	if pid=$(grep -F -- "$secret" "$T/cmdlines" | cut -d: -f1 | head -n1) && [ -n "$pid" ]; then
+		fail "the secret of $(basename "$f") is in the command line of pid $pid"
+	fi
 	if grep -rqF -- "$secret" "$S/log" "$S.up.log" "$S/pki.conf" "$S/stack.env" "$S/ldap/slapd.d"; then
 		fail "the secret of $(basename "$f") appears in a log or config file"
 	fi
