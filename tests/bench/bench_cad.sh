@@ -2,7 +2,8 @@
 # cad sustained issuance (not a timed test): orders → signed, stored
 # certificates per second with 1 and 2 workers, for EC P-256 and RSA-2048
 # subscriber keys, beside, in the same run, the HSM's own rate for the same
-# work (generate + wrap a key, sign with the issuing key: one process) and
+# work (generate + wrap a key, sign with the issuing key through a session
+# copy as cad's signer does: one process) and
 # `openssl ca -batch` (software keys, one process per certificate).
 #	tests/bench/bench_cad.sh BUILD [orders-for-ec]
 set -euo pipefail
@@ -71,7 +72,7 @@ rsa1=$(run rsa2048 "$N_RSA" 1); rsa2=$(run rsa2048 "$N_RSA" 2)
 gen_ec=$(awk -F'|' '/generate \+ wrap/ {gsub(/ /, "", $3); print $3}' "$dir/wrap.out")
 gen_rsa=$(awk -F'|' '/generate \+ wrap/ {gsub(/ /, "", $4); print $4}' "$dir/wrap.out")
 sign=$("$BUILD/tests/bench/bench_p11_key" "$PKI_HSM_MODULE" "$(val ca_token)" "$(val ca_pin_file)" \
-	issuing-ca-1 2 | awk '{print $1}')
+	issuing-ca-1 2 session | awk '{print $1}')
 hsm() { awk -v g="$1" -v s="$sign" 'BEGIN {printf "%.1f", 1 / (1 / g + 1 / s)}'; }
 
 # openssl ca -batch, software P-384 CA key, one process per certificate.
