@@ -1,7 +1,9 @@
 /*
  * PostgreSQL helpers over libpq: named prepared statements prepared once per
  * connection on first use, transactions, and retry on serialization failure
- * or deadlock (SQLSTATE 40001, 40P01).
+ * or deadlock (SQLSTATE 40001, 40P01). A connection the server closed (a
+ * restart, a failover) is made again before the next statement outside a
+ * transaction (db_listen's LISTENs with it); inside one it fails (08006).
  */
 #ifndef PKI_DB_H
 #define PKI_DB_H
