@@ -70,6 +70,26 @@ daemon_reap(pid_t pid)
 			;
 }
 
+long long
+daemon_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+daemon_sigwait_until(const sigset_t *set, long long deadline_ms)
+{
+	struct timespec wait;
+	long long left = deadline_ms - daemon_now_ms();
+
+	wait.tv_sec = left > 0 ? left / 1000 : 0;
+	wait.tv_nsec = left > 0 ? (left % 1000) * 1000000 : 0;
+	return sigtimedwait(set, NULL, &wait);
+}
+
 int
 daemon_restart_allowed(struct daemon_restarts *r)
 {

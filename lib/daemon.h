@@ -46,6 +46,14 @@ struct daemon_restarts {
 /* 1 and counts the restart when one more is allowed now, else 0. */
 int	daemon_restart_allowed(struct daemon_restarts *);
 
+/* Milliseconds of CLOCK_MONOTONIC: deadlines of the supervisors' retries. */
+long long daemon_now_ms(void);
+/*
+ * A supervisor's wait: the next signal of set (blocked) or, at deadline_ms
+ * (daemon_now_ms()), -1 with errno EAGAIN; -1 with EINTR when interrupted.
+ */
+int	daemon_sigwait_until(const sigset_t *set, long long deadline_ms);
+
 /*
  * The start-up the daemons share: parses `[--config FILE]` (default
  * $PKI_CONFIG; anything else calls usage, which must exit), logs as

@@ -124,6 +124,12 @@ static const int sandbox_signer[] = {
 	SCMP_SYS(mlock), SCMP_SYS(munlock),
 };
 
+/* SANDBOX_SAM adds these to sandbox_signer: libpq reconnecting (lib/db.c). */
+static const int sandbox_sam[] = {
+	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+};
+
 /* SANDBOX_NET_FILES adds these to sandbox_net. */
 static const int sandbox_files[] = {
 	SCMP_SYS(openat), SCMP_SYS(rename), SCMP_SYS(renameat),
@@ -204,14 +210,8 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 			goto fail;
 		break;
 	case SANDBOX_SAM:
-		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 0) !=
-		    0 || seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect),
-		    0) != 0 || seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-		    SCMP_SYS(setsockopt), 0) != 0 || seccomp_rule_add(ctx,
-		    SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 0) != 0 ||
-		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockname),
-		    0) != 0 || seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-		    SCMP_SYS(getpeername), 0) != 0)
+		if (sandbox_allow(ctx, sandbox_sam, sizeof(sandbox_sam) /
+		    sizeof(sandbox_sam[0])) == -1)
 			goto fail;
 		/* FALLTHROUGH */
 	case SANDBOX_SIGNER:

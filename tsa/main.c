@@ -278,15 +278,6 @@ tsad_fork_worker(struct tsad_conf *c, int index)
 	return pid;
 }
 
-static long long
-tsad_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The supervisor: starts the workers, restarts one that dies (a bounded
  * number of times), forwards SIGTERM/SIGINT and waits for every worker. A
@@ -300,9 +291,8 @@ tsad_supervise(struct tsad_conf *c)
 	pid_t pids[TSA_MAX_WORKERS], pid;
 	int counted[TSA_MAX_WORKERS] = { 0 };	/* this slot's death counted */
 	struct daemon_restarts restarts;
-	struct timespec wait;
 	sigset_t sigs = c->sigs;
-	long long retry_at = 0, left;
+	long long retry_at = 0;
 	int i, sig, status, running = 0, empty, rc = 0, stopping = 0;
 
 	/* The supervisor also waits for SIGCHLD (workers do not). */
@@ -325,10 +315,7 @@ tsad_supervise(struct tsad_conf *c)
 		if (stopping && running == 0)
 			break;
 		if (empty && !stopping) {
-			left = retry_at - tsad_now_ms();
-			wait.tv_sec = left > 0 ? left / 1000 : 0;
-			wait.tv_nsec = left > 0 ? (left % 1000) * 1000000 : 0;
-			sig = sigtimedwait(&sigs, NULL, &wait);
+			sig = daemon_sigwait_until(&sigs, retry_at);
 		} else if (sigwait(&sigs, &sig) != 0)
 			break;
 		if (sig == SIGHUP || (sig == -1 && errno == EINTR))
@@ -359,10 +346,10 @@ tsad_supervise(struct tsad_conf *c)
 			    "exited with status", WIFSIGNALED(status) ?
 			    WTERMSIG(status) : WEXITSTATUS(status));
 			/* Not at once: a worker that dies at start would spin. */
-			if (retry_at < tsad_now_ms() + 1000)
-				retry_at = tsad_now_ms() + 1000;
+			if (retry_at < daemon_now_ms() + 1000)
+				retry_at = daemon_now_ms() + 1000;
 		}
-		if (stopping || running == c->workers || tsad_now_ms() < retry_at)
+		if (stopping || running == c->workers || daemon_now_ms() < retry_at)
 			continue;
 		for (i = 0; i < c->workers; i++) {
 			if (pids[i] != -1)
@@ -382,7 +369,7 @@ tsad_supervise(struct tsad_conf *c)
 				running++;
 				counted[i] = 0;
 			} else
-				retry_at = tsad_now_ms() + 1000;
+				retry_at = daemon_now_ms() + 1000;
 		}
 	}
 	return rc;

@@ -131,35 +131,24 @@ cad_wait(struct cad *c, long ms, const sigset_t *unblocked)
 	return 0;
 }
 
-/* Connects (again) and LISTENs; 0, or -1 with the reason logged. */
-static int
-cad_connect(struct cad *c, const char *uri)
-{
-	char err[512];
-
-	db_close(c->db);
-	if ((c->db = db_connect(uri, err, sizeof(err))) == NULL) {
-		log_err("database: %s", err);
-		return -1;
-	}
-	return db_listen(c->db, "LISTEN issuance_order");
-}
+#define CAD_LISTEN	"LISTEN issuance_order"
 
 /*
  * The connection was lost (PostgreSQL restarted, a failover, a network
- * cut): connects again, waiting 1, 2, 4 … 30 s between tries, until it
- * works or a signal stops cad. An order in hand when the connection went
- * was rolled back with it and is claimed again. 0 when connected.
+ * cut): lib/db connects again and LISTENs again at the next statement;
+ * this only paces the tries, 1, 2, 4 … 30 s apart, until one works or a
+ * signal stops cad. An order in hand when the connection went was rolled
+ * back with it and is claimed again. 0 when connected.
  */
 static int
-cad_reconnect(struct cad *c, const char *uri, const sigset_t *unblocked)
+cad_reconnect(struct cad *c, const sigset_t *unblocked)
 {
 	struct timespec ts;
 	long wait_ms = CAD_BACKOFF_MS;
 
 	log_err("database connection lost: connecting again");
 	while (!cad_stop) {
-		if (cad_connect(c, uri) == 0) {
+		if (db_listen(c->db, CAD_LISTEN) == 0) {
 			log_info("database connection back");
 			return 0;
 		}
@@ -260,7 +249,7 @@ main(int argc, char **argv)
 		log_err("signer key %s: %s", is.key_label, err);
 		goto out;
 	}
-	if (cad_connect(&c, uri) == -1)
+	if (db_listen(c.db, CAD_LISTEN) == -1)
 		goto out;
 
 	/* Signals arrive only while waiting, never in the middle of an order. */
@@ -305,7 +294,7 @@ main(int argc, char **argv)
 			log_err("database connection lost");
 			goto out;
 		}
-		if (cad_reconnect(&c, uri, &unblocked) == -1)
+		if (cad_reconnect(&c, &unblocked) == -1)
 			break;	/* a signal: the checks below */
 	}
 	if (cad_stop == SIGCHLD) {

@@ -317,15 +317,6 @@ signd_fill(const struct config *cfg, pid_t *pids, int *free_restart,
 	return 0;
 }
 
-static long long
-signd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Waits for the worker and restarts each SAM that dies; returns signd's
  * exit status. pids[i] is SAM i; the worker holds every SAM's socket. While
@@ -337,8 +328,7 @@ static int
 signd_supervise(const struct config *cfg, pid_t *pids, unsigned int nsams,
     pid_t worker, int ctl, sigset_t *sigs)
 {
-	struct timespec wait;
-	long long retry_at = 0, left;
+	long long retry_at = 0;
 	struct daemon_restarts restarts;
 	int free_restart[SIGND_THREADS_MAX] = { 0 };
 	char who[32];
@@ -351,10 +341,7 @@ signd_supervise(const struct config *cfg, pid_t *pids, unsigned int nsams,
 		for (empty = 0, i = 0; i < nsams; i++)
 			empty |= pids[i] == -1;
 		if (empty && !stopping) {
-			left = retry_at - signd_now_ms();
-			wait.tv_sec = left > 0 ? left / 1000 : 0;
-			wait.tv_nsec = left > 0 ? (left % 1000) * 1000000 : 0;
-			sig = sigtimedwait(sigs, NULL, &wait);
+			sig = daemon_sigwait_until(sigs, retry_at);
 		} else if (sigwait(sigs, &sig) != 0)
 			break;
 		if (sig == SIGHUP || (sig == -1 && errno == EINTR))
@@ -393,7 +380,7 @@ signd_supervise(const struct config *cfg, pid_t *pids, unsigned int nsams,
 				signd_log_end(who, pid, st, "starting another");
 			}
 		}
-		if (worker <= 0 || stopping || signd_now_ms() < retry_at)
+		if (worker <= 0 || stopping || daemon_now_ms() < retry_at)
 			continue;
 		failed = 0;
 		if (signd_fill(cfg, pids, free_restart, nsams, ctl, &restarts,
@@ -402,7 +389,7 @@ signd_supervise(const struct config *cfg, pid_t *pids, unsigned int nsams,
 			rc = 1;
 			kill(worker, SIGTERM);
 		} else if (failed)
-			retry_at = signd_now_ms() + 1000;
+			retry_at = daemon_now_ms() + 1000;
 	}
 	if (worker > 0) {
 		kill(worker, SIGTERM);
