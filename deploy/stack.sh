@@ -4,7 +4,7 @@
 # on 127.0.0.1. See deploy/README.md for the layout.
 #
 #   deploy/stack.sh up|down|status [--dir DIR] [--ports auto|default]
-#                                  [--build BUILD] [--ephemeral]
+#                                  [--build BUILD] [--ephemeral] [--standby]
 #
 # up is idempotent: state (secrets, cluster, directory, tokens, CA) is created
 # once and reused; only components that are down are started. Secrets come
@@ -24,9 +24,10 @@ LDAP_ROOTDN="cn=admin,$LDAP_BASE"
 TOKENS=(pki-root pki-ca pki-ocsp pki-tsa pki-audit pki-wrap)
 PG_ROLES=(admin ca ra ocsp crl tsa sign sam auditor sealer)
 # Ports: name, default. Auto mode picks free ones below the ephemeral range.
-PORT_NAMES=(PG LDAP RA OCSP CRL TSA SIGN PADES)
+# STANDBY is the PostgreSQL hot standby's (--standby), reserved in any case.
+PORT_NAMES=(PG LDAP RA OCSP CRL TSA SIGN PADES STANDBY)
 declare -A PORT_DEFAULT=([PG]=15432 [LDAP]=13389 [RA]=18080 [OCSP]=18081
-	[CRL]=18082 [TSA]=18083 [SIGN]=18084 [PADES]=18085)
+	[CRL]=18082 [TSA]=18083 [SIGN]=18084 [PADES]=18085 [STANDBY]=15433)
 # Daemons started when their binary exists in BUILD, in this order, one line
 # each: name, binary (relative to BUILD; BINARY:SUBCOMMAND runs `BINARY
 # SUBCOMMAND`), port key. Contract for a daemon:
@@ -55,12 +56,14 @@ warn() { echo "$prog: warning: $*" >&2; }
 usage() {
 	cat >&2 <<EOF
 usage: deploy/stack.sh up|down|status [--dir DIR] [--ports auto|default]
-                       [--build BUILD] [--ephemeral]
+                       [--build BUILD] [--ephemeral] [--standby]
   --dir DIR        state directory (default: $REPO/var)
   --ports MODE     default: PostgreSQL 15432, slapd 13389, RA..PAdES 18080-18085;
                    auto: free loopback ports (fixed at the first up of DIR)
   --build BUILD    where pkictl and the daemons are (default: $REPO/build)
   --ephemeral      throw-away stack: PostgreSQL without fsync (tests)
+  --standby        (up) also run a PostgreSQL hot standby (DIR/pg2); kept
+                   by every later up once made
 EOF
 	exit 2
 }
@@ -72,6 +75,7 @@ DIR=$REPO/var
 BUILD=$REPO/build
 PORTS_MODE=default
 EPHEMERAL=0
+STANDBY=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--dir) [ $# -ge 2 ] || usage; DIR=$2; shift 2 ;;
@@ -81,6 +85,7 @@ while [ $# -gt 0 ]; do
 	--ports) [ $# -ge 2 ] || usage; PORTS_MODE=$2; shift 2 ;;
 	--ports=*) PORTS_MODE=${1#--ports=}; shift ;;
 	--ephemeral) EPHEMERAL=1; shift ;;
+	--standby) STANDBY=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "$prog: unknown argument: $1" >&2; usage ;;
 	esac
@@ -100,6 +105,7 @@ SECRETS=$DIR/secrets
 RUN=$DIR/run
 LOG=$DIR/log
 PGDATA=$DIR/pg/data
+PG2DATA=$DIR/pg2/data
 LDAPDIR=$DIR/ldap
 HSMDIR=$DIR/hsm
 CONF=$DIR/pki.conf
@@ -421,9 +427,20 @@ fill() {
 	printf '%s\n' "$t"
 }
 
-# connect_timeout bounds a daemon's reconnection (lib/db.c, PQreset) to a
-# server that does not answer, as after a failover to an unreachable host.
-pg_conninfo() { echo "host=$RUN port=${PORT[PG]} dbname=${2:-pki} user=$1 connect_timeout=5"; }
+# A stack with a standby: asked for now, or made by an earlier up.
+has_standby() { [ "$STANDBY" -eq 1 ] || [ -s "$PG2DATA/PG_VERSION" ]; }
+
+# pg_conninfo ROLE [DB [ATTRS]]: a daemon's conninfo. connect_timeout bounds
+# its reconnection (lib/db.c, PQreset) to a server that does not answer, as
+# after a failover to an unreachable host. With a standby, both nodes are
+# listed and target_session_attrs (ATTRS, default read-write) picks one.
+pg_conninfo() {
+	if has_standby; then
+		echo "host=$RUN,$RUN port=${PORT[PG]},${PORT[STANDBY]} dbname=${2:-pki} user=$1 connect_timeout=5 target_session_attrs=${3:-read-write}"
+	else
+		echo "host=$RUN port=${PORT[PG]} dbname=${2:-pki} user=$1 connect_timeout=5"
+	fi
+}
 
 write_layout() {
 	mkdir -p -- "$DIR"
@@ -494,8 +511,13 @@ write_conf() {
 		done
 		echo
 		echo "[pg]"
+		# ocspd only reads: a standby takes that load off the primary.
 		for r in "${PG_ROLES[@]}"; do
-			echo "${r}_uri = $(pg_conninfo "pki_$r")"
+			if [ "$r" = ocsp ]; then
+				echo "${r}_uri = $(pg_conninfo "pki_$r" pki prefer-standby)"
+			else
+				echo "${r}_uri = $(pg_conninfo "pki_$r")"
+			fi
 		done
 		echo
 		echo "[ldap]"
@@ -560,7 +582,11 @@ write_conf() {
 }
 
 write_env() {
-	local pgsock=${RUN//\//%2F}
+	local pgsock=${RUN//\//%2F} pguri
+	pguri=postgresql://pki_admin@$pgsock:${PORT[PG]}/pki
+	if has_standby; then
+		pguri=postgresql://pki_admin@$pgsock:${PORT[PG]},$pgsock:${PORT[STANDBY]}/pki?target_session_attrs=read-write
+	fi
 	write_file "$ENVFILE" 0644 <<EOF
 # Facts about the stack in $DIR, one KEY=VALUE per line, no quoting needed.
 # Written by deploy/stack.sh at each 'up'. Daemon URLs are listed even when the
@@ -584,17 +610,41 @@ PKI_SIGN_URL=http://127.0.0.1:${PORT[SIGN]}/csc/v2
 PKI_PADES_URL=http://127.0.0.1:${PORT[PADES]}/v1/sign
 PKI_LDAP_URI=ldap://127.0.0.1:${PORT[LDAP]}
 PKI_LDAP_BASE=$LDAP_BASE
-PKI_PG_URI=postgresql://pki_admin@$pgsock:${PORT[PG]}/pki
+PKI_PG_URI=$pguri
 PKI_PG_HOST=$RUN
 PKI_PG_PORT=${PORT[PG]}
+$(has_standby && echo "PKI_PG_STANDBY_PORT=${PORT[STANDBY]}" || true)
 PKI_HSM_MODULE=$HSM_MODULE
 SOFTHSM2_CONF=$SOFTHSM2_CONF
 EOF
 }
 
 # --- PostgreSQL ---------------------------------------------------------------------
+# Node 1 (DIR/pg, port PG) is the cluster every stack has. With --standby
+# (kept once made) node 2 (DIR/pg2, port STANDBY) is a hot standby streaming
+# from whichever node is the primary, through a replication slot on it
+# (pki_node<N>). The data directories say which is which: a standby has
+# standby.signal. After a failover (the standby promoted, the old primary
+# stopped), the next up re-joins the old primary as a standby of the new one
+# with pg_rewind; the daemons' conninfo lists both nodes, and libpq's
+# target_session_attrs finds the primary (or, for ocspd, a standby first).
 PG_PIDFILE=$RUN/postgres.pid
 PG_LOG=$LOG/postgresql.log
+
+node_data() { if [ "$1" = 1 ]; then echo "$PGDATA"; else echo "$PG2DATA"; fi; }
+node_port() { if [ "$1" = 1 ]; then echo "${PORT[PG]}"; else echo "${PORT[STANDBY]}"; fi; }
+node_pidfile() { if [ "$1" = 1 ]; then echo "$PG_PIDFILE"; else echo "$RUN/postgres2.pid"; fi; }
+node_log() { if [ "$1" = 1 ]; then echo "$PG_LOG"; else echo "$LOG/postgresql2.log"; fi; }
+node_name() { if [ "$1" = 1 ]; then echo postgres; else echo postgres2; fi; }
+node_is_standby() { [ -e "$(node_data "$1")/standby.signal" ]; }
+# The stack user's conninfo to one node (database postgres by default).
+node_conninfo() { echo "host=$RUN port=$(node_port "$1") dbname=${2:-postgres} user=$STACK_USER connect_timeout=5"; }
+node_sql() { psql -X -At -v ON_ERROR_STOP=1 "$(node_conninfo "$1")" -c "$2"; }
+# The timeline of a stopped node's last checkpoint (a promotion starts a new one).
+node_timeline() {
+	as_stack "$PGBIN/pg_controldata" -D "$(node_data "$1")" 2>/dev/null |
+		sed -n "s/^Latest checkpoint's TimeLineID: *//p"
+}
 
 pg_init() {
 	[ -s "$PGDATA/PG_VERSION" ] && return 0
@@ -614,11 +664,15 @@ pg_init() {
 	mv -- "$PGDATA.tmp" "$PGDATA"
 }
 
+# pg_configure NODE: its settings; primary_conninfo names the other node and
+# only counts while NODE is a standby.
 pg_configure() {
-	write_file "$PGDATA/pki-stack.conf" 0600 <<EOF
+	local n=$1 data other=$((3 - $1))
+	data=$(node_data "$n")
+	write_file "$data/pki-stack.conf" 0600 <<EOF
 # Written by deploy/stack.sh at each 'up'.
 listen_addresses = '127.0.0.1'
-port = ${PORT[PG]}
+port = $(node_port "$n")
 unix_socket_directories = '$RUN'
 unix_socket_permissions = 0700
 password_encryption = scram-sha-256
@@ -626,51 +680,142 @@ max_connections = 200
 timezone = 'UTC'
 log_timezone = 'UTC'
 log_line_prefix = '%m [%p] %q%u@%d '
-$([ "$EPHEMERAL" -eq 1 ] && printf '%s\n' 'fsync = off' 'synchronous_commit = off' 'full_page_writes = off')
+# pg_rewind can re-join a failed primary as a standby (--standby stacks).
+wal_log_hints = on
+# A standby away for long cannot fill the primary's disk through its slot.
+max_slot_wal_keep_size = 1GB
+$(has_standby && printf '%s\n' \
+	"primary_conninfo = 'host=$RUN port=$(node_port "$other") user=$STACK_USER application_name=node$n'" \
+	"primary_slot_name = 'pki_node$n'" || true)
+$([ "$EPHEMERAL" -eq 1 ] && printf '%s\n' 'fsync = off' 'synchronous_commit = off')
+# pg_rewind needs full-page writes.
+$([ "$EPHEMERAL" -eq 1 ] && ! has_standby && echo 'full_page_writes = off' || true)
 EOF
-	write_file "$PGDATA/pg_hba.conf" 0600 <<EOF
+	write_file "$data/pg_hba.conf" 0600 <<EOF
 # Written by deploy/stack.sh. The socket directory ($RUN) is 0700: only
 # $STACK_USER and root reach it, so local connections are trusted.
 # TCP on 127.0.0.1 needs a SCRAM password (roles have none by default).
 local all all trust
+local replication all trust
 host  all all 127.0.0.1/32 scram-sha-256
 EOF
 }
 
+# pg_start NODE: starts it unless it runs; waits until it accepts connections.
+pg_start() {
+	local n=$1 name data port f logf
+	name=$(node_name "$n"); data=$(node_data "$n"); port=$(node_port "$n")
+	f=$(node_pidfile "$n"); logf=$(node_log "$n")
+	if pidfile_pid "$f" >/dev/null; then
+		# Settings a reload can change take effect now (pg_configure).
+		node_sql "$n" 'SELECT pg_reload_conf()' >/dev/null ||
+			warn "$name: reloading its configuration failed; see $logf"
+		say "$name: already running"
+		return 0
+	fi
+	port_in_use "$port" && die "port $port ($name) is taken by another process (ss -ltnp); stop it or use another --dir with --ports auto"
+	# A postmaster.pid left by a killed postmaster whose PID is gone.
+	if [ -s "$data/postmaster.pid" ]; then
+		local old
+		read -r old <"$data/postmaster.pid" || true
+		pid_alive "$old" "$data/postmaster.pid" || rm -f -- "$data/postmaster.pid"
+	fi
+	start_bg "$name" "$f" "$logf" stack "$PGBIN/postgres" -D "$data"
+	local i pid
+	read -r pid <"$f"
+	for ((i = 0; ; i++)); do
+		child_alive "$pid" || { log_tail "$logf"; die "$name $(how_died "$pid") during start-up; see $logf"; }
+		"$PGBIN/pg_isready" -q -h "$RUN" -p "$port" -U "$STACK_USER" -d postgres -t 1 && break
+		[ "$i" -lt $((START_TIMEOUT * 10)) ] || { log_tail "$logf"; die "$name not ready within ${START_TIMEOUT}s; see $logf"; }
+		sleep 0.1
+	done
+	say "$name: started (pid $pid$(node_is_standby "$n" && echo ', standby'))"
+}
+
+# Which node is the primary (prints 1 or 2). A running node that is not in
+# recovery is; otherwise the one without standby.signal; two without it (a
+# failover happened while the old primary was down) are told apart by the
+# promotion's new timeline.
+pg_primary_node() {
+	local n r found=()
+	[ -s "$PG2DATA/PG_VERSION" ] || { echo 1; return 0; }
+	for n in 1 2; do
+		pidfile_pid "$(node_pidfile "$n")" >/dev/null || continue
+		r=$(node_sql "$n" 'SELECT pg_is_in_recovery()' 2>/dev/null) || continue
+		[ "$r" = f ] && found+=("$n")
+	done
+	[ ${#found[@]} -le 1 ] || die "both PostgreSQL nodes run as primaries (split brain): stop the one that should not be ($(node_data 1), $(node_data 2))"
+	[ ${#found[@]} -eq 0 ] || { echo "${found[0]}"; return 0; }
+	node_is_standby 1 || found+=(1)
+	node_is_standby 2 || found+=(2)
+	case ${#found[@]} in
+	0) die "both PostgreSQL nodes are standbys: promote one (pg_ctl promote -D DATA), then up again" ;;
+	1) echo "${found[0]}" ;;
+	*)
+		local t1 t2
+		t1=$(node_timeline 1); t2=$(node_timeline 2)
+		[[ $t1 =~ ^[0-9]+$ && $t2 =~ ^[0-9]+$ && $t1 != "$t2" ]] ||
+			die "cannot tell which PostgreSQL node is the primary (timelines '$t1' and '$t2'): create standby.signal in the other's data directory"
+		if [ "$t1" -gt "$t2" ]; then echo 1; else echo 2; fi
+		;;
+	esac
+}
+
+# pg_standby_up NODE PRIMARY: makes NODE a standby of PRIMARY (a base
+# backup the first time, pg_rewind for a former primary) and starts it.
+pg_standby_up() {
+	local s=$1 p=$2 data slot
+	data=$(node_data "$s")
+	slot=pki_node$s
+	node_sql "$p" "SELECT pg_create_physical_replication_slot('$slot', true)
+	    WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '$slot')" >/dev/null ||
+		die "cannot create replication slot $slot on $(node_name "$p"); see $(node_log "$p")"
+	if [ ! -s "$data/PG_VERSION" ]; then
+		say "$(node_name "$s"): base backup of $(node_name "$p") into $data"
+		mkdir_owned 0700 "$(dirname "$data")"
+		rm -rf -- "$data.tmp"
+		mkdir_owned 0700 "$data.tmp"
+		if ! (cd "$DIR" && as_stack "$PGBIN/pg_basebackup" -d "$(node_conninfo "$p")" \
+		    -D "$data.tmp" -X stream -S "$slot" -c fast) >>"$LOG/basebackup.log" 2>&1; then
+			log_tail "$LOG/basebackup.log"
+			die "pg_basebackup failed; see $LOG/basebackup.log"
+		fi
+		as_stack touch "$data.tmp/standby.signal"
+		mv -- "$data.tmp" "$data"
+	elif ! node_is_standby "$s"; then
+		pidfile_pid "$(node_pidfile "$s")" >/dev/null &&
+			die "$(node_name "$s") runs as a primary beside $(node_name "$p"): stop it first"
+		say "$(node_name "$s"): a former primary; re-joining it as a standby of $(node_name "$p") (pg_rewind)"
+		if ! (cd "$DIR" && as_stack "$PGBIN/pg_rewind" -D "$data" \
+		    --source-server="$(node_conninfo "$p")") >>"$LOG/rewind.log" 2>&1; then
+			log_tail "$LOG/rewind.log"
+			die "pg_rewind of $data failed; see $LOG/rewind.log"
+		fi
+		# Slots belong to a primary: those the old one kept would hold WAL
+		# back here for nobody.
+		rm -rf -- "$data"/pg_replslot/*
+		as_stack touch "$data/standby.signal"
+	fi
+	pg_configure "$s"
+	pg_start "$s"
+}
+
 pg_up() {
 	pg_init
-	pg_configure
-	if pidfile_pid "$PG_PIDFILE" >/dev/null; then
-		say "postgres: already running"
-	else
-		port_in_use "${PORT[PG]}" && die "port ${PORT[PG]} (PostgreSQL) is taken by another process (ss -ltnp); stop it or use another --dir with --ports auto"
-		# A postmaster.pid left by a killed postmaster whose PID is gone.
-		if [ -s "$PGDATA/postmaster.pid" ]; then
-			local old
-			read -r old <"$PGDATA/postmaster.pid" || true
-			pid_alive "$old" "$PGDATA/postmaster.pid" || rm -f -- "$PGDATA/postmaster.pid"
-		fi
-		start_bg postgres "$PG_PIDFILE" "$PG_LOG" stack "$PGBIN/postgres" -D "$PGDATA"
-		local i pid
-		read -r pid <"$PG_PIDFILE"
-		for ((i = 0; ; i++)); do
-			child_alive "$pid" || { log_tail "$PG_LOG"; die "postgres $(how_died "$pid") during start-up; see $PG_LOG"; }
-			"$PGBIN/pg_isready" -q -h "$RUN" -p "${PORT[PG]}" -U "$STACK_USER" -d postgres -t 1 && break
-			[ "$i" -lt $((START_TIMEOUT * 10)) ] || { log_tail "$PG_LOG"; die "postgres not ready within ${START_TIMEOUT}s; see $PG_LOG"; }
-			sleep 0.1
-		done
-		say "postgres: started (pid $pid)"
-	fi
-	local have
-	have=$(psql -X -At -v ON_ERROR_STOP=1 "$(pg_conninfo "$STACK_USER" postgres)" \
-	    -c "SELECT 1 FROM pg_database WHERE datname = 'pki'") || die "cannot query PostgreSQL; see $PG_LOG"
+	local p=1 have
+	if has_standby; then p=$(pg_primary_node); fi
+	pg_configure "$p"
+	pg_start "$p"
+	have=$(node_sql "$p" "SELECT 1 FROM pg_database WHERE datname = 'pki'") ||
+		die "cannot query PostgreSQL; see $(node_log "$p")"
 	if [ "$have" != 1 ]; then
-		psql -X -q -v ON_ERROR_STOP=1 "$(pg_conninfo "$STACK_USER" postgres)" \
-		    -c 'CREATE DATABASE pki' || die "CREATE DATABASE pki failed; see $PG_LOG"
+		node_sql "$p" 'CREATE DATABASE pki' >/dev/null ||
+			die "CREATE DATABASE pki failed; see $(node_log "$p")"
 		say "postgres: created database pki"
 	fi
-	"$REPO/deploy/migrate.sh" "$(pg_conninfo "$STACK_USER")" "$REPO/schema" ||
-		die "migrations failed (output above; server log: $PG_LOG)"
+	"$REPO/deploy/migrate.sh" "$(node_conninfo "$p" pki)" "$REPO/schema" ||
+		die "migrations failed (output above; server log: $(node_log "$p"))"
+	if has_standby; then pg_standby_up $((3 - p)) "$p"; fi
 }
 
 # --- slapd ----------------------------------------------------------------------------
@@ -926,9 +1071,10 @@ cmd_down() {
 	done
 	stop_pidfile slapd "$LDAP_PIDFILE" TERM
 	# SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for clients).
+	stop_pidfile postgres2 "$(node_pidfile 2)" INT
 	stop_pidfile postgres "$PG_PIDFILE" INT
 	local left
-	left=$(pgrep -f -- "$DIR/(pg/data|ldap/slapd.d|pki.conf)" || true)
+	left=$(pgrep -f -- "$DIR/(pg2?/data|ldap/slapd.d|pki.conf)" || true)
 	[ -z "$left" ] || warn "processes still using $DIR: $(tr '\n' ' ' <<<"$left")"
 	say "stack in $DIR is down"
 }
@@ -945,9 +1091,15 @@ cmd_status() {
 	[ -s "$CONF" ] || { echo "no stack in $DIR (run: deploy/stack.sh up --dir $DIR)"; return 3; }
 	load_ports
 	local st rc=0 name bin key d pid
-	st=$(component_state "$PG_PIDFILE")
-	status_line postgres "${st%% *}" "${st#* } 127.0.0.1:${PORT[PG]} socket=$RUN"
-	[ "${st%% *}" = up ] || rc=3
+	local n role
+	for n in 1 2; do
+		[ "$n" = 1 ] || has_standby || continue
+		role=''
+		has_standby && role=$(node_is_standby "$n" && echo ' standby' || echo ' primary')
+		st=$(component_state "$(node_pidfile "$n")")
+		status_line "$(node_name "$n")" "${st%% *}" "${st#* } 127.0.0.1:$(node_port "$n") socket=$RUN$role"
+		[ "${st%% *}" = up ] || rc=3
+	done
 	st=$(component_state "$LDAP_PIDFILE")
 	status_line slapd "${st%% *}" "${st#* } ldap://127.0.0.1:${PORT[LDAP]} base=$LDAP_BASE"
 	[ "${st%% *}" = up ] || rc=3

@@ -282,6 +282,7 @@ struct ocsp_responder {
 	/* Unix time of the last successful read of the database (atomic). */
 	int64_t			 synced_at;
 	int			 db_ok;		/* atomic */
+	int			 db_standby;	/* atomic: polling a replica */
 	uint64_t		 signed_live;	/* atomic counters */
 	uint64_t		 signed_ahead;
 };

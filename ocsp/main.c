@@ -61,11 +61,13 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	json_t *o;
 
 	ocsp_cache_stats(r->cache, synced - r->pol.refresh, now, &cs);
-	o = json_pack("{s:s, s:b, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
+	o = json_pack("{s:s, s:b, s:b, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
 	    "s:I, s:I, s:I}",
 	    "status", db_ok && cs.stale == 0 && cs.expired == 0 &&
 	    cs.unsigned_entries == 0 ? "ok" : "degraded",
 	    "database_ok", db_ok,
+	    "database_standby", __atomic_load_n(&r->db_standby,
+	    __ATOMIC_RELAXED),
 	    "synced_at", (json_int_t)synced,
 	    "synced_seconds_ago", (json_int_t)(now - synced),
 	    "cache",

@@ -14,6 +14,9 @@
  *  - A changed status drops the entry's responses at once (cache.c), so a
  *    revocation is answered live until its new response is signed here, in
  *    batches of OCSP_SIGN_BATCH between checks of the connection.
+ *  - On a hot standby (a read replica: target_session_attrs=prefer-standby)
+ *    LISTEN is refused; the poll period alone then bounds how late a change
+ *    is seen, plus the replication lag.
  *  - While PostgreSQL is unreachable nothing is re-signed (the status might
  *    be stale): cached responses are served until their nextUpdate; the
  *    connection is retried every OCSP_RECONNECT_S.
@@ -67,6 +70,9 @@ static const struct db_stmt stmt_poll = { "ocsp_sync_poll",
 	"coalesce(revocation_seq, 0) FROM certificate "
 	"WHERE issuer_id = ANY($1::bigint[]) AND (id > $2 OR revocation_seq > $3)",
 	3 };
+
+static const struct db_stmt stmt_in_recovery = { "ocsp_sync_in_recovery",
+	"SELECT pg_is_in_recovery()", 0 };
 
 static int
 ocsp_issuer_index(const struct ocsp_responder *r, long long db_id)
@@ -170,23 +176,36 @@ ocsp_sync_poll(struct ocsp_sync *sy)
 	return n;
 }
 
-/* Connects and LISTENs; 0 or -1 (logged). */
+/* Connects and LISTENs (unless on a standby); 0 or -1 (logged). */
 static int
 ocsp_sync_connect(struct ocsp_sync *sy)
 {
+	PGresult *res;
 	char err[512];
+	int standby;
 
 	sy->last_connect = time(NULL);
 	if ((sy->db = db_connect(sy->conninfo, err, sizeof(err))) == NULL) {
 		log_warn("ocsp: database: %s", err);
 		return -1;
 	}
-	if (db_listen(sy->db, "LISTEN certificate_status") == -1) {
-		db_close(sy->db);
-		sy->db = NULL;
-		return -1;
-	}
+	if ((res = db_exec(sy->db, &stmt_in_recovery, NULL, NULL, NULL)) ==
+	    NULL)
+		goto fail;
+	standby = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (standby)
+		log_info("ocsp: reading from a standby, where LISTEN is refused: "
+		    "changes are seen by polling every %ld ms",
+		    (long)sy->r->pol.poll_ms);
+	else if (db_listen(sy->db, "LISTEN certificate_status") == -1)
+		goto fail;
+	__atomic_store_n(&sy->r->db_standby, standby, __ATOMIC_RELAXED);
 	return 0;
+fail:
+	db_close(sy->db);
+	sy->db = NULL;
+	return -1;
 }
 
 static void
