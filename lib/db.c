@@ -35,6 +35,42 @@ struct db {
 	int	  closing;	/* the server said FATAL: it closes the connection */
 };
 
+/* This thread met an unreachable database since db_unavailable_clear(). */
+static __thread int db_thread_unavailable;
+
+int
+db_unavailable(void)
+{
+	return db_thread_unavailable;
+}
+
+void
+db_unavailable_clear(void)
+{
+	db_thread_unavailable = 0;
+}
+
+/*
+ * Connection exceptions (class 08), the server shutting down or starting
+ * (57P01-57P03), and a write refused by a standby (25006): states in which
+ * the same request can succeed shortly, on a server back or promoted.
+ */
+static int
+db_state_unavailable(const char *sqlstate)
+{
+	return strncmp(sqlstate, "08", 2) == 0 ||
+	    strcmp(sqlstate, "57P01") == 0 || strcmp(sqlstate, "57P02") == 0 ||
+	    strcmp(sqlstate, "57P03") == 0 || strcmp(sqlstate, "25006") == 0;
+}
+
+/* The connection is gone: SQLSTATE 08006. */
+static void
+db_lost(struct db *db)
+{
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
+	db_thread_unavailable = 1;
+}
+
 static void	db_fail(struct db *, const char *, const PGresult *);
 
 /*
@@ -165,7 +201,7 @@ db_ready(struct db *db)
 		if (PQstatus(db->conn) != CONNECTION_OK ||
 		    PQsetClientEncoding(db->conn, "UTF8") != 0) {
 			db_fail(db, "reconnecting", NULL);
-			snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
+			db_lost(db);
 			return -1;
 		}
 		for (i = 0; i < db->nprepared; i++)
@@ -255,6 +291,8 @@ db_fail(struct db *db, const char *what, const PGresult *res)
 	if (state == NULL || strlen(state) != 5)
 		state = PQstatus(db->conn) == CONNECTION_BAD ? "08006" : "";
 	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state);
+	if (db_state_unavailable(db->sqlstate))
+		db_thread_unavailable = 1;
 	if (msg == NULL) {
 		snprintf(buf, sizeof(buf), "%s", PQerrorMessage(db->conn));
 		len = strlen(buf);
@@ -399,7 +437,7 @@ db_exec_rows(struct db *db, const struct db_stmt *stmt,
 	    NULL, NULL, binary ? 1 : 0) != 1) {
 		log_err("db: %s: PQsendQueryPrepared: %s", stmt->name,
 		    PQerrorMessage(db->conn));
-		snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
+		db_lost(db);
 		return -1;
 	}
 	if (PQsetSingleRowMode(db->conn) != 1)
@@ -420,7 +458,7 @@ db_exec_rows(struct db *db, const struct db_stmt *stmt,
 	}
 	if (failed && db->sqlstate[0] == '\0' &&
 	    PQstatus(db->conn) != CONNECTION_OK)
-		snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
+		db_lost(db);
 	return failed || stopped || !done ? -1 : 0;
 }
 

@@ -89,6 +89,18 @@ int		 db_copy_bytea(struct db *, const char *copy_sql,
 const char	*db_last_sqlstate(const struct db *);
 
 /*
+ * Whether a command of the calling thread failed since
+ * db_unavailable_clear() because no usable server was there (connection
+ * lost or refused, the server shutting down or starting, a write on a
+ * standby): a request that failed that way may succeed after a restart or
+ * a failover, so lib/http answers it with 503 and Retry-After
+ * (DB_RETRY_AFTER_S) instead of 500. lib/http clears it before each request.
+ */
+#define DB_RETRY_AFTER_S	5
+int		 db_unavailable(void);
+void		 db_unavailable_clear(void);
+
+/*
  * Plain BEGIN/COMMIT/ROLLBACK; 0 or -1. isolation: NULL ("READ COMMITTED"),
  * "REPEATABLE READ" or "SERIALIZABLE"; anything else is refused. db_commit()
  * of a transaction that already failed rolls it back and returns -1.

@@ -31,6 +31,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "lib/db.h"
 #include "lib/http.h"
 #include "lib/log.h"
 
@@ -437,6 +438,30 @@ http_queue_problem(struct MHD_Connection *c, int status, const char *detail)
 }
 
 /*
+ * 503 problem JSON with Retry-After: a handler failed because its database
+ * was unavailable (lib/db.h: db_unavailable), as during a restart or a
+ * failover. Handlers with an error form of their own (CSC) answer it
+ * themselves.
+ */
+static enum MHD_Result
+http_queue_unavailable(struct MHD_Connection *c)
+{
+	struct http_response resp;
+	enum MHD_Result ret = MHD_NO;
+	char s[16];
+
+	memset(&resp, 0, sizeof(resp));
+	snprintf(s, sizeof(s), "%d", DB_RETRY_AFTER_S);
+	if (http_problem(&resp, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, NULL,
+	    "the database is unavailable for now (a restart or failover); "
+	    "try again shortly") == 0 &&
+	    http_add_header(&resp, "Retry-After", s) == 0)
+		ret = http_queue(c, &resp);
+	http_response_clear(&resp);
+	return ret;
+}
+
+/*
  * Content-Length as sent, when present and a plain decimal number.
  * Returns 1 with *len set, 0 when absent, -1 when malformed (MHD itself
  * answers those with 400).
@@ -532,6 +557,7 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 	req.conn = c;
 
 	memset(&resp, 0, sizeof(resp));
+	db_unavailable_clear();
 	hrc = srv->handler(srv->arg, &req, &resp);
 	if (resp.status < 100 || resp.status > 599 ||
 	    (hrc == -1 && resp.status == 0)) {
@@ -539,8 +565,12 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 			log_err("http: %s %s: handler left no valid status "
 			    "(%d)", method, url, resp.status);
 		http_response_clear(&resp);
-		ret = http_queue_problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    NULL);
+		/* A restart or failover under way: the client may retry. */
+		if (hrc == -1 && db_unavailable())
+			ret = http_queue_unavailable(c);
+		else
+			ret = http_queue_problem(c,
+			    MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
 		goto out;
 	}
 	ret = http_queue(c, &resp);

@@ -109,6 +109,21 @@ csc_error(struct http_response *resp, int status, const char *error,
 	return rc;
 }
 
+/*
+ * 503 temporarily_unavailable (RFC 6749 §4.1.2.1) with Retry-After: the
+ * database is away (a restart or failover), the request may succeed soon.
+ */
+static int
+csc_unavailable(struct http_response *resp, const char *desc)
+{
+	char ra[16];
+
+	snprintf(ra, sizeof(ra), "%d", DB_RETRY_AFTER_S);
+	if (csc_error(resp, 503, "temporarily_unavailable", desc) == -1)
+		return -1;
+	return http_add_header(resp, "Retry-After", ra);
+}
+
 static int
 csc_is(const struct http_request *req, const char *type)
 {
@@ -614,6 +629,8 @@ csc_sam_error(struct http_response *resp, uint32_t status,
 		return rc;
 	case SAM_E_KEY:
 		return csc_error(resp, 500, "server_error", text);
+	case SAM_E_UNAVAILABLE:
+		return csc_unavailable(resp, text);
 	case SAM_E_CREDENTIAL:
 		return csc_error(resp, 400, "invalid_request",
 		    "Invalid parameter credentialID");
@@ -835,5 +852,13 @@ csc_handle(void *arg, const struct http_request *req,
 	c.sd = sd;
 	c.db = sd->db[slot];
 	c.sam = &sd->sams[(unsigned int)slot % sd->nsams];
-	return csc_routes[i].fn(&c, req, resp);
+	if (csc_routes[i].fn(&c, req, resp) == 0)
+		return 0;
+	if (resp->status != 0)
+		return -1;
+	/* Failures in CSC's error form too (lib/http would answer problem JSON). */
+	if (db_unavailable())
+		return csc_unavailable(resp, "the database is unavailable for "
+		    "now (a restart or failover); try again shortly");
+	return csc_error(resp, 500, "server_error", "internal error");
 }

@@ -894,6 +894,7 @@ samproc(int fd, const struct config *cfg)
 			break;
 		}
 		memset(&r, 0, sizeof(r));
+		db_unavailable_clear();
 		if (type == SAM_MSG_AUTHORIZE)
 			n = sam_answer_authorize(&sam, body, len, &r);
 		else if (type == SAM_MSG_SIGNHASH)
@@ -906,6 +907,14 @@ samproc(int fd, const struct config *cfg)
 			log_err("sam: malformed request of type %u (%zu bytes) "
 			    "from worker", type, len);
 			break;
+		}
+		/* The worker answers 503 + Retry-After, not 500. */
+		if (r.status == SAM_FAILED && db_unavailable()) {
+			log_warn("sam: %s: the database is unavailable", r.text);
+			sam_refuse(&r, SAM_E_UNAVAILABLE, "the database is "
+			    "unavailable for now (a restart or failover); try "
+			    "again shortly");
+			r.retry_after = DB_RETRY_AFTER_S;
 		}
 		n = sam_send(fd, &r);
 		free(r.data);

@@ -213,6 +213,7 @@ test_failures_sqlstate(void **state)
 	const char *dup[2] = { "dup", "1" };
 	PGresult *res;
 
+	db_unavailable_clear();
 	assert_null(db_exec(fx->a, &stmt_div0, zero, NULL, NULL));
 	assert_string_equal(db_last_sqlstate(fx->a), "22012");
 	/* A success clears it. */
@@ -228,6 +229,8 @@ test_failures_sqlstate(void **state)
 	assert_string_equal(db_last_sqlstate(fx->a), "23505");
 	/* Missing parameters are refused before reaching the server. */
 	assert_null(db_exec(fx->a, &fx->ins, NULL, NULL, NULL));
+	/* None of these says the database is unavailable (a 503). */
+	assert_int_equal(db_unavailable(), 0);
 }
 
 struct txn_arg {
@@ -503,8 +506,13 @@ test_no_reconnect_in_transaction(void **state)
 	assert_int_equal(db_begin(fx->a, NULL), 0);
 	assert_int_equal(db_exec_ok(fx->a, &fx->ins, v1), 0);
 	kill_backend(fx, fx->a);
+	db_unavailable_clear();
 	assert_int_equal(db_exec_ok(fx->a, &fx->ins, v2), -1);
 	assert_string_equal(db_last_sqlstate(fx->a), "08006");
+	/* lib/http answers such a request with 503 and Retry-After. */
+	assert_int_equal(db_unavailable(), 1);
+	db_unavailable_clear();
+	assert_int_equal(db_unavailable(), 0);
 	assert_int_equal(db_commit(fx->a), -1);
 	(void)db_rollback(fx->a);
 	assert_int_equal(query_long(fx->b, &fx->count, "t1"), 0);
