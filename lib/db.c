@@ -291,8 +291,6 @@ db_fail(struct db *db, const char *what, const PGresult *res)
 	if (state == NULL || strlen(state) != 5)
 		state = PQstatus(db->conn) == CONNECTION_BAD ? "08006" : "";
 	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state);
-	if (db_state_unavailable(db->sqlstate))
-		db_thread_unavailable = 1;
 	if (msg == NULL) {
 		snprintf(buf, sizeof(buf), "%s", PQerrorMessage(db->conn));
 		len = strlen(buf);
@@ -302,6 +300,10 @@ db_fail(struct db *db, const char *what, const PGresult *res)
 	}
 	if (db_is_retryable(db->sqlstate)) {
 		db->retryable = 1;
+		log_warn("db: %s: %s (SQLSTATE %s)", what, msg, db->sqlstate);
+	} else if (db_state_unavailable(db->sqlstate)) {
+		/* Operations, not a fault of ours: a restart or failover. */
+		db_thread_unavailable = 1;
 		log_warn("db: %s: %s (SQLSTATE %s)", what, msg, db->sqlstate);
 	} else
 		log_err("db: %s: %s (SQLSTATE %s)", what, msg,

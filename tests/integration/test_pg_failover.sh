@@ -5,13 +5,15 @@
 # standby is promoted, and every daemon carries on in the same processes
 # (their conninfo lists both nodes; target_session_attrs finds the new
 # primary); finally the next `up` re-joins the old primary as a standby
-# (pg_rewind) and it replicates what the new primary writes.
+# (pg_rewind) and it replicates what the new primary writes. The stack's
+# sealer seals the audit trail every second throughout, and the trail
+# exported from the new primary verifies.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
 . "$(dirname "$0")/lib_survive.sh"
 tmp=$(test_tmpdir)
 S=$tmp/s
-stack_new "$S" --standby
+PKI_STACK_SEAL_EVERY=1 stack_new "$S" --standby
 set -a
 # shellcheck disable=SC1091
 . "$S/stack.env"
@@ -43,6 +45,8 @@ curl -sS "$PKI_OCSP_URL/health" >"$tmp/health"
 grep -q 'reading from a standby' "$PKI_DIR/log/ocsp.log" || fail "ocspd did not log that it polls a standby"
 
 survive_before failover
+sealer=$(pidfile_of "$PKI_DIR" sealer)
+[ -n "$sealer" ] || fail "the stack's sealer does not run"
 # ocspd on the standby sees a revocation made on the primary by polling.
 cred0=$(issue "$aid" personal personal ec-p256 "Rudi Hartono Nol")
 cert_pem "$cred0" "$tmp/cred0.pem"
@@ -67,7 +71,19 @@ for _ in $(seq 200); do kill -0 "$pg" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$pg" 2>/dev/null || fail "the primary did not stop"
 [ "$(sql_as "$(node 2)" 'SELECT pg_promote()')" = t ] || fail "pg_promote on node 2"
 [ "$(sql_as "$(node 2)" 'SELECT pg_is_in_recovery()')" = f ] || fail "node 2 was not promoted"
+seals_before=$(q "SELECT coalesce(max(id), 0) FROM audit_seal")
 survive_after "after the failover"
+# The sealer (a new connection for each seal) seals what happened since.
+for _ in $(seq 100); do
+	[ "$(q "SELECT coalesce(max(id), 0) FROM audit_seal")" -gt "$seals_before" ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT coalesce(max(id), 0) FROM audit_seal")" -gt "$seals_before" ] ||
+	fail "no audit seal on the new primary: $(tail -n 3 "$PKI_DIR/log/sealer.log")"
+[ "$(pidfile_of "$PKI_DIR" sealer)" = "$sealer" ] || fail "the sealer was restarted"
+pkictl audit export --events "$tmp/a.events" --seals "$tmp/a.seals" >/dev/null || fail "audit export"
+"$BUILD/pkiaudit" verify --events "$tmp/a.events" --seals "$tmp/a.seals" --pubkey "$PKI_AUDIT_PUBKEY" \
+	>"$tmp/v.out" || { cat "$tmp/v.out"; fail "pkiaudit verify after the failover"; }
 note "primary stopped, standby promoted; rad, signd (threads and SAMs), cad, ocspd, crld and tsad served with the same processes"
 
 # --- the old primary re-joins as a standby ------------------------------------------
