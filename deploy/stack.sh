@@ -563,6 +563,8 @@ write_conf() {
 				echo "totp_key_file = $SECRETS/ra-totp.key"
 				echo "# Local stack only: the LOCAL SIMULATOR of identity verification."
 				echo "idv = simulator"
+				echo "# The officers' console (GET /console/), read at start-up."
+				echo "console_dir = $REPO/ra/console"
 			fi
 			if [ "$name" = sign ]; then
 				echo "# signd's SAM verifies OTPs of purpose sign with rad's OTP key."

@@ -207,6 +207,9 @@ long			 ra_ratelimit_hit(struct ra_ratelimit *,
 			    const char *addr, time_t now);
 
 /* The state rad's handlers share (main.c builds it). */
+/* console.c: index.html, console.js, console.css */
+#define RA_CONSOLE_NFILES	3
+
 struct ra {
 	const struct ra_policy	*policy;
 	struct db		*db;
@@ -224,7 +227,23 @@ struct ra {
 	/* certificate.c, notifier.c */
 	struct ra_cert		*cert;
 	unsigned char		 totp_key[32];	/* totp.c: subscribers' TOTP */
+	/* console.c: the officers' console, from ra.console_dir */
+	int			 console_on;
+	struct {
+		char		*body;
+		size_t		 len;
+	}			 console[RA_CONSOLE_NFILES];
 };
+
+/*
+ * console.c: the officers' console. ra_console_load reads the files of dir
+ * (NULL or "": the console is off) into ra; 0, or -1 with err. The handler
+ * serves GET /console/ and its files with a strict CSP.
+ */
+int	ra_console_load(struct ra *, const char *dir, char *err, size_t errlen);
+void	ra_console_free(struct ra *);
+int	ra_console_get(struct ra *, const struct http_request *,
+	    struct http_response *);
 
 /* Attempts of one transaction on serialization failure (db_transaction). */
 #define RA_TXN_ATTEMPTS		3

@@ -218,6 +218,11 @@ main(int argc, char **argv)
 		log_err("database: %s", err);
 		goto out;
 	}
+	if (ra_console_load(&ra, config_get(cfg, "ra.console_dir", NULL), err,
+	    sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
 	if (ra_account_init(&ra) == -1 || ra_officer_init(&ra, cfg) == -1 ||
 	    ra_totp_init(&ra, cfg) == -1)
 		goto out;
@@ -247,6 +252,7 @@ main(int argc, char **argv)
 	rc = daemon_wait(&sigs, NULL, NULL);
 out:
 	http_stop(srv);
+	ra_console_free(&ra);
 	ra_certificate_free(&ra);
 	ra_officer_free(&ra);
 	ra_ratelimit_free(ra.rl_login);

@@ -46,6 +46,11 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/officer/logout", ra_officer_logout },
 	{ "GET", "/v1/officer/me", ra_officer_me },
 	{ "GET", "/health", ra_health },
+	/* console.c */
+	{ "GET", "/console", ra_console_get },
+	{ "GET", "/console/", ra_console_get },
+	{ "GET", "/console/console.js", ra_console_get },
+	{ "GET", "/console/console.css", ra_console_get },
 	/* factor.c */
 	{ "POST", "/v1/otp", ra_otp_send },
 	{ "POST", "/v1/phone/verify", ra_phone_verify },

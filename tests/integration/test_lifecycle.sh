@@ -154,36 +154,8 @@ verify_phone() { # verify_phone PHONE: by an SMS OTP of purpose phone_verify
 	req GET /v1/me
 	[ "$(j .phone_verified)" = true ] || fail "phone of account $aid not verified"
 }
-# KYC bodies: an e-KTP PNG and a JPEG selfie (python3's standard library).
-cat >"$tmp/mk.py" <<'EOF'
-import base64, json, struct, sys, zlib
-def png(w, h, seed):
-    def chunk(t, d):
-        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
-    raw = b''.join(b'\x00' + bytes((x * 7 + y * 3 + seed) & 0xff for x in range(w * 3)) for y in range(h))
-    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
-            + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
-def jpeg():
-    q = b'\xff\xdb\x00\x43\x00' + b'\x01' * 64
-    sof = b'\xff\xc0\x00\x0b\x08\x00\x08\x00\x08\x01\x01\x11\x00'
-    dht = lambda tc: b'\xff\xc4\x00\x14' + bytes([tc]) + b'\x01' + b'\x00' * 15 + b'\x00'
-    sos = b'\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00'
-    return b'\xff\xd8' + q + sof + dht(0x00) + dht(0x10) + sos + b'\x3f' + b'\xff\xd9'
-# mk.py OUT NAME DOB SEX SERIAL [COMPANY_ID]: writes OUT (and OUT.ktp.png); prints the NIK
-out, name, dob, sex, serial = sys.argv[1:6]
-y, m, d = (int(x) for x in dob.split('-'))
-nik = '317401%02d%02d%02d%s' % (d + (40 if sex == 'F' else 0), m, y % 100, serial)
-ktp = png(32, 20, int(serial) & 0xff)
-open(out + '.ktp.png', 'wb').write(ktp)
-b = {'nik': nik, 'full_name': name, 'birth_place': 'Jakarta', 'birth_date': dob, 'sex': sex,
-     'address': 'Jl. Merdeka Barat No. 9, Jakarta Pusat',
-     'consents': {'privacy_policy': '1.0', 'subscriber_agreement': '1.0', 'guarantee_policy': '1.0'},
-     'ktp_photo': base64.b64encode(ktp).decode(), 'selfie': base64.b64encode(jpeg()).decode()}
-if len(sys.argv) > 6:
-    b['company_id'] = int(sys.argv[6])
-open(out, 'w').write(json.dumps(b))
-print(nik)
-EOF
+# KYC bodies: an e-KTP PNG and a JPEG selfie (kyc_body.py).
+mk_kyc() { python3 "$(dirname "$0")/kyc_body.py" "$@"; }
 # wait_status APP STATUS: the subscriber ($tok) sees APP in STATUS within 30 s.
 wait_status() {
 	local i
@@ -296,7 +268,7 @@ account "$email" "$phone"
 acc=$aid
 verify_phone "$phone"
 serial4=$(printf '%04d' $((RANDOM % 9000 + 1000)))
-nik=$(python3 "$tmp/mk.py" "$tmp/kyc.json" 'Dewi Lestari' 1992-04-21 F "$serial4")
+nik=$(mk_kyc "$tmp/kyc.json" 'Dewi Lestari' 1992-04-21 F "$serial4")
 req POST /v1/applications "@$tmp/kyc.json"
 expect 201 "KYC submission"
 app=$(j .id)
@@ -547,7 +519,7 @@ expect 200 "enrolment"
 audit ra.corporate.enrol ra_company_member '*' '^subscriber:[0-9]+$' "details->>'account_id' = '$emp'"
 verify_phone "$ephone"
 eserial4=$(printf '%04d' $((RANDOM % 9000 + 1000)))
-enik=$(python3 "$tmp/mk.py" "$tmp/ekyc.json" 'Agus Pratama' 1988-11-03 M "$eserial4" "$comp")
+enik=$(mk_kyc "$tmp/ekyc.json" 'Agus Pratama' 1988-11-03 M "$eserial4" "$comp")
 req POST /v1/applications "@$tmp/ekyc.json"
 expect 201 "employee's KYC"
 eapp=$(j .id)

@@ -1,0 +1,267 @@
+// The RA officers' console: a client of rad's officer API on this origin
+// (docs/openapi.yaml). The session token lives in sessionStorage, so it
+// ends with the tab; data is only ever put into the page as text.
+'use strict';
+
+const TOKEN = 'ra.officer.token';
+const PER_PAGE = 20;
+const state = { page: 1, total: 0, app: null, cert: null };
+
+const $ = (id) => document.getElementById(id);
+
+function show(id, on) { $(id).hidden = !on; }
+
+function say(text, ok) {
+  const m = $('message');
+  m.textContent = text;
+  m.className = ok ? 'ok' : 'error';
+  m.hidden = false;
+}
+
+function quiet() { $('message').hidden = true; }
+
+// api(METHOD, PATH[, BODY]): the parsed JSON answer, or throws an Error
+// whose message is the problem's detail. A 401 ends the session.
+async function api(method, path, body) {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN);
+  if (token) headers.Authorization = 'Bearer ' + token;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    cache: 'no-store', credentials: 'omit',
+  });
+  if (r.status === 204) return null;
+  let data = null;
+  try { data = await r.json(); } catch (e) { data = null; }
+  if (!r.ok) {
+    if (r.status === 401 && path !== '/v1/officer/login') loggedOut();
+    const detail = data && (data.detail || data.title);
+    const retry = r.headers.get('Retry-After');
+    throw new Error((detail || 'HTTP ' + r.status) +
+      (retry ? ' (try again in ' + retry + ' s)' : ''));
+  }
+  return data;
+}
+
+function loggedOut() {
+  sessionStorage.removeItem(TOKEN);
+  show('main-view', false);
+  show('who', false);
+  show('login-view', true);
+}
+
+async function start() {
+  if (!sessionStorage.getItem(TOKEN)) { loggedOut(); return; }
+  try {
+    const me = await api('GET', '/v1/officer/me');
+    $('who-name').textContent = me.username;
+    $('who-role').textContent = me.role;
+    show('who', true);
+    show('login-view', false);
+    show('main-view', true);
+    view('queue');
+    await loadQueue();
+  } catch (e) {
+    say(e.message, false);
+  }
+}
+
+function view(name) {
+  show('queue-view', name === 'queue');
+  show('detail-view', name === 'detail');
+  show('certs-view', name === 'certs');
+}
+
+function cell(tr, text) {
+  const td = document.createElement('td');
+  td.textContent = text === null || text === undefined ? '' : String(text);
+  tr.appendChild(td);
+  return td;
+}
+
+function facts(dl, pairs) {
+  dl.replaceChildren();
+  for (const [k, v] of pairs) {
+    const dt = document.createElement('dt');
+    const dd = document.createElement('dd');
+    dt.textContent = k;
+    dd.textContent = v === null || v === undefined ? '' :
+      typeof v === 'object' ? JSON.stringify(v) : String(v);
+    dl.append(dt, dd);
+  }
+}
+
+async function loadQueue() {
+  const p = new URLSearchParams();
+  const status = $('queue-status').value, kind = $('queue-kind').value;
+  const q = $('queue-q').value.trim();
+  if (status) p.set('status', status);
+  if (kind) p.set('kind', kind);
+  if (q) p.set('q', q);
+  p.set('page', String(state.page));
+  p.set('per_page', String(PER_PAGE));
+  const data = await api('GET', '/v1/officer/applications?' + p.toString());
+  const body = $('queue-table').tBodies[0];
+  body.replaceChildren();
+  for (const a of data.applications) {
+    const tr = document.createElement('tr');
+    tr.dataset.id = a.id;
+    const id = cell(tr, '');
+    const link = document.createElement('button');
+    link.type = 'button';
+    link.className = 'open';
+    link.textContent = String(a.id);
+    link.addEventListener('click', () => openApp(a.id).catch((e) => say(e.message, false)));
+    id.appendChild(link);
+    cell(tr, a.kind); cell(tr, a.status); cell(tr, a.email);
+    cell(tr, a.full_name); cell(tr, a.nik_last4 ? '…' + a.nik_last4 : '');
+    cell(tr, a.approvals); cell(tr, a.updated_at);
+    body.appendChild(tr);
+  }
+  state.total = data.total;
+  const pages = Math.max(1, Math.ceil(data.total / PER_PAGE));
+  $('queue-page').textContent = 'page ' + state.page + ' of ' + pages + ' (' + data.total + ')';
+  $('queue-prev').disabled = state.page <= 1;
+  $('queue-next').disabled = state.page >= pages;
+}
+
+async function openApp(id) {
+  quiet();
+  const a = await api('GET', '/v1/officer/applications/' + id);
+  state.app = a;
+  $('detail-id').textContent = String(a.id);
+  facts($('detail-facts'), [
+    ['Kind', a.kind], ['Status', a.status], ['Profile', a.profile],
+    ['Subject', a.subject], ['Four-eyes', a.four_eyes ? 'yes (two officers)' : 'no'],
+    ['Email', a.account && a.account.email], ['Phone', a.account && a.account.phone],
+    ['Submitted', a.created_at], ['Decided', a.decided_at], ['Decision reason', a.decision_reason],
+  ]);
+  const checks = $('detail-checks').tBodies[0];
+  checks.replaceChildren();
+  for (const c of a.checks || []) {
+    const tr = document.createElement('tr');
+    tr.className = c.pass ? 'pass' : 'fail';
+    tr.dataset.check = c.name;
+    cell(tr, c.name); cell(tr, c.pass ? 'pass' : 'FAIL'); cell(tr, c.detail);
+    checks.appendChild(tr);
+  }
+  const kyc = a.kyc || {};
+  facts($('detail-kyc'), Object.keys(kyc).map((k) => [k, kyc[k]]));
+  const list = $('detail-decisions');
+  list.replaceChildren();
+  for (const d of a.decisions || []) {
+    const li = document.createElement('li');
+    li.textContent = d.created_at + ': ' + d.officer + ' — ' + d.decision + ': ' + d.reason;
+    list.appendChild(li);
+  }
+  $('evidence').replaceChildren();
+  $('decision-reason').value = '';
+  show('decision-form', a.status === 'submitted');
+  view('detail');
+}
+
+async function showEvidence(which) {
+  const token = sessionStorage.getItem(TOKEN);
+  const r = await fetch('/v1/officer/applications/' + state.app.id + '/evidence/' + which, {
+    headers: { Authorization: 'Bearer ' + token }, cache: 'no-store', credentials: 'omit',
+  });
+  if (!r.ok) throw new Error('evidence: HTTP ' + r.status);
+  const img = document.createElement('img');
+  img.id = 'evidence-' + which;
+  img.alt = which;
+  img.src = URL.createObjectURL(await r.blob());
+  const old = $(img.id);
+  if (old) old.remove();
+  $('evidence').appendChild(img);
+}
+
+async function decide(decision) {
+  const reason = $('decision-reason').value.trim();
+  if (!reason) { say('A reason is required.', false); return; }
+  const r = await api('POST', '/v1/officer/applications/' + state.app.id + '/decision',
+    { decision, reason });
+  await openApp(state.app.id);
+  say('Application ' + r.id + ': ' + r.decision + ' recorded; status ' + r.status +
+    ' (approvals ' + r.approvals + ' of ' + r.approvals_required + ').', true);
+}
+
+async function loadCerts() {
+  const q = $('certs-q').value.trim();
+  const data = await api('GET', '/v1/officer/certificates?q=' + encodeURIComponent(q));
+  const body = $('certs-table').tBodies[0];
+  body.replaceChildren();
+  for (const c of data.certificates) {
+    const tr = document.createElement('tr');
+    tr.dataset.serial = c.serial;
+    cell(tr, c.id); cell(tr, c.serial); cell(tr, c.subject); cell(tr, c.profile);
+    cell(tr, c.not_after);
+    cell(tr, c.status + (c.revocation_reason ? ' (' + c.revocation_reason + ')' : ''));
+    const td = cell(tr, '');
+    if (c.status === 'good' || c.status === 'hold') {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'revoke';
+      b.textContent = 'Revoke…';
+      b.addEventListener('click', () => {
+        state.cert = c;
+        $('revoke-serial').textContent = c.serial;
+        $('revoke-comment').value = '';
+        show('revoke-form', true);
+      });
+      td.appendChild(b);
+    }
+    body.appendChild(tr);
+  }
+  if (data.certificates.length === 0) say('No certificate matches.', true);
+}
+
+async function revoke() {
+  const comment = $('revoke-comment').value.trim();
+  if (!comment) { say('A comment is required.', false); return; }
+  const r = await api('POST', '/v1/officer/certificates/' + state.cert.id + '/revoke',
+    { reason: $('revoke-reason').value, comment });
+  show('revoke-form', false);
+  await loadCerts();
+  say('Certificate ' + r.serial + ' revoked (' + r.reason + ').', true);
+}
+
+// Every handler reports its failure in the message line.
+function on(id, event, fn) {
+  $(id).addEventListener(event, (e) => {
+    if (event === 'submit') e.preventDefault();
+    quiet();
+    Promise.resolve().then(() => fn(e)).catch((err) => say(err.message, false));
+  });
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  on('login-form', 'submit', async () => {
+    const r = await api('POST', '/v1/officer/login', {
+      username: $('login-username').value.trim(),
+      password: $('login-password').value,
+      totp: $('login-totp').value.trim(),
+    });
+    $('login-password').value = '';
+    $('login-totp').value = '';
+    sessionStorage.setItem(TOKEN, r.token);
+    await start();
+  });
+  on('logout', 'click', async () => {
+    try { await api('POST', '/v1/officer/logout'); } finally { loggedOut(); }
+    say('Logged out.', true);
+  });
+  on('nav-queue', 'click', async () => { view('queue'); await loadQueue(); });
+  on('nav-certs', 'click', () => view('certs'));
+  on('queue-form', 'submit', async () => { state.page = 1; await loadQueue(); });
+  on('queue-prev', 'click', async () => { state.page--; await loadQueue(); });
+  on('queue-next', 'click', async () => { state.page++; await loadQueue(); });
+  on('detail-back', 'click', async () => { view('queue'); await loadQueue(); });
+  on('show-ktp', 'click', () => showEvidence('ktp_photo'));
+  on('show-selfie', 'click', () => showEvidence('selfie'));
+  on('decision-form', 'submit', (e) => decide(e.submitter ? e.submitter.value : ''));
+  on('certs-form', 'submit', loadCerts);
+  on('revoke-form', 'submit', revoke);
+  on('revoke-cancel', 'click', () => show('revoke-form', false));
+  start();
+});
