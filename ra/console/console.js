@@ -5,7 +5,10 @@
 
 const TOKEN = 'ra.officer.token';
 const PER_PAGE = 20;
-const state = { page: 1, total: 0, app: null, cert: null };
+const state = { page: 1, total: 0, app: null, cert: null, revreq: null, role: '' };
+
+// Auditors read; only officers and admins get the buttons that decide.
+function canAct() { return state.role === 'ra_officer' || state.role === 'ra_admin'; }
 
 const $ = (id) => document.getElementById(id);
 
@@ -57,6 +60,7 @@ async function start() {
     const me = await api('GET', '/v1/officer/me');
     $('who-name').textContent = me.username;
     $('who-role').textContent = me.role;
+    state.role = me.role;
     show('who', true);
     show('login-view', false);
     show('main-view', true);
@@ -71,6 +75,7 @@ function view(name) {
   show('queue-view', name === 'queue');
   show('detail-view', name === 'detail');
   show('certs-view', name === 'certs');
+  show('revreqs-view', name === 'revreqs');
 }
 
 function cell(tr, text) {
@@ -157,7 +162,7 @@ async function openApp(id) {
   }
   $('evidence').replaceChildren();
   $('decision-reason').value = '';
-  show('decision-form', a.status === 'submitted');
+  show('decision-form', a.status === 'submitted' && canAct());
   view('detail');
 }
 
@@ -198,7 +203,7 @@ async function loadCerts() {
     cell(tr, c.not_after);
     cell(tr, c.status + (c.revocation_reason ? ' (' + c.revocation_reason + ')' : ''));
     const td = cell(tr, '');
-    if (c.status === 'good' || c.status === 'hold') {
+    if ((c.status === 'good' || c.status === 'hold') && canAct()) {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'revoke';
@@ -224,6 +229,49 @@ async function revoke() {
   show('revoke-form', false);
   await loadCerts();
   say('Certificate ' + r.serial + ' revoked (' + r.reason + ').', true);
+}
+
+async function loadRevreqs() {
+  const data = await api('GET', '/v1/officer/revocation-requests');
+  const body = $('revreqs-table').tBodies[0];
+  body.replaceChildren();
+  for (const r of data.revocation_requests) {
+    const tr = document.createElement('tr');
+    tr.dataset.id = r.id;
+    tr.dataset.status = r.status;
+    cell(tr, r.id); cell(tr, r.company_name); cell(tr, r.serial); cell(tr, r.reason);
+    cell(tr, r.comment);
+    cell(tr, r.status + (r.decision_reason ? ' (' + r.decision_reason + ')' : ''));
+    cell(tr, r.created_at);
+    const td = cell(tr, '');
+    if (r.status === 'pending' && canAct()) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'decide';
+      b.textContent = 'Decide…';
+      b.addEventListener('click', () => {
+        state.revreq = r;
+        $('revreq-id').textContent = String(r.id);
+        $('revreq-serial').textContent = r.serial;
+        $('revreq-text').value = '';
+        show('revreq-form', true);
+      });
+      td.appendChild(b);
+    }
+    body.appendChild(tr);
+  }
+  if (data.revocation_requests.length === 0) say('No revocation request.', true);
+}
+
+async function decideRevreq(decision) {
+  const text = $('revreq-text').value.trim();
+  if (decision === 'reject' && !text) { say('A note is required to reject.', false); return; }
+  const body = { decision };
+  if (text) body.reason_text = text;
+  const r = await api('POST', '/v1/officer/revocation-requests/' + state.revreq.id, body);
+  show('revreq-form', false);
+  await loadRevreqs();
+  say('Request ' + r.id + ': ' + r.status + ' (certificate ' + r.serial + ').', true);
 }
 
 // Every handler reports its failure in the message line.
@@ -253,6 +301,9 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   on('nav-queue', 'click', async () => { view('queue'); await loadQueue(); });
   on('nav-certs', 'click', () => view('certs'));
+  on('nav-revreqs', 'click', async () => { view('revreqs'); await loadRevreqs(); });
+  on('revreq-form', 'submit', (e) => decideRevreq(e.submitter ? e.submitter.value : ''));
+  on('revreq-cancel', 'click', () => show('revreq-form', false));
   on('queue-form', 'submit', async () => { state.page = 1; await loadQueue(); });
   on('queue-prev', 'click', async () => { state.page--; await loadQueue(); });
   on('queue-next', 'click', async () => { state.page++; await loadQueue(); });

@@ -1,15 +1,22 @@
-"""The RA console in headless Chromium, as an officer uses it.
+"""The RA console in headless Chromium, as an officer or an auditor uses it.
 
-console_browser.py URL USERNAME PASSWORD-FILE TOTP-SECRET-FILE APP-ID SERIAL
+console_browser.py SCENARIO URL USERNAME PASSWORD-FILE TOTP-SECRET-FILE ARGS...
 
 Drives Chromium through the DevTools protocol over --remote-debugging-pipe
-(Python's standard library only): logs in with password and TOTP, finds
-application APP-ID in the queue, opens it, checks its automatic checks,
-views both evidence images, tries to approve without a reason (the form
-refuses), approves with one, searches certificate SERIAL and revokes it
-(keyCompromise), then logs out. Any console error, uncaught exception or
-Content-Security-Policy violation fails the run. Prints one line per step;
-exit status 0 only when every step passed.
+(Python's standard library only). Every scenario logs in with password and
+TOTP, does its work, logs out; any console error, uncaught exception or
+Content-Security-Policy violation fails it. Prints one line per step; exit
+status 0 only when every step passed.
+
+  review APP-ID SERIAL  an officer finds application APP-ID in the queue,
+                        checks its automatic checks, views both evidence
+                        images, tries to approve without a reason (the form
+                        refuses), approves with one, then finds certificate
+                        SERIAL and revokes it (keyCompromise)
+  auditor APP-ID SERIAL an auditor opens APP-ID and finds SERIAL: no button
+                        that decides is shown
+  revreq REQ-ID NOTE    an officer carries out the sysadmin's revocation
+                        request REQ-ID with NOTE
 """
 import base64
 import hashlib
@@ -164,95 +171,133 @@ def q(s):
     return json.dumps(s)
 
 
+def login(b, url, username, password, secret):
+    b.call('Page.navigate', {'url': url + '/console/'})
+    b.wait("document.readyState === 'complete' && !document.getElementById('login-view').hidden",
+           'the log-in form')
+    print('console: loaded, log-in form shown')
+    b.js("""(() => {
+        document.getElementById('login-username').value = %s;
+        document.getElementById('login-password').value = %s;
+        document.getElementById('login-totp').value = %s;
+        document.getElementById('login-submit').click(); })()""" % (q(username), q(password), q(totp(secret))))
+    b.wait("!document.getElementById('main-view').hidden && "
+           "document.getElementById('who-name').textContent === %s" % q(username), 'the queue after log-in')
+    assert b.js("document.getElementById('login-password').value") == '', 'password left in the form'
+    role = b.js("document.getElementById('who-role').textContent")
+    print('console: logged in as %s (%s)' % (username, role))
+    return role
+
+
+def open_application(b, app_id):
+    b.wait("!!document.querySelector('#queue-table tr[data-id=\"%s\"]')" % app_id,
+           'application %s in the queue' % app_id)
+    print('console: application %s listed among %s' % (
+        app_id, b.js("document.getElementById('queue-page').textContent")))
+    b.js("document.querySelector('#queue-table tr[data-id=\"%s\"] button.open').click()" % app_id)
+    b.wait("!document.getElementById('detail-view').hidden && "
+           "document.getElementById('detail-id').textContent === %s" % q(app_id), 'the detail view')
+
+
+def find_certificate(b, serial):
+    b.js("document.getElementById('nav-certs').click()")
+    b.wait("!document.getElementById('certs-view').hidden", 'the certificates view')
+    b.js("document.getElementById('certs-q').value = %s;"
+         "document.getElementById('certs-search').click()" % q(serial))
+    b.wait("!!document.querySelector('#certs-table tr[data-serial=\"%s\"]')" % serial,
+           'certificate %s' % serial)
+
+
+def review(b, app_id, serial):
+    open_application(b, app_id)
+    checks = b.js("[...document.querySelectorAll('#detail-checks tbody tr')]"
+                  ".map(tr => [tr.dataset.check, tr.className])")
+    assert len(checks) >= 9, 'checks shown: %r' % checks
+    failing = [c for c, cls in checks if cls != 'pass']
+    assert not failing, 'failing checks: %r' % failing
+    nik = b.js("[...document.querySelectorAll('#detail-kyc dt')].some(dt => dt.textContent === 'nik')")
+    assert nik, 'the identity data has no NIK'
+    print('console: detail of %s with %d automatic checks, all passing' % (app_id, len(checks)))
+
+    b.js("document.getElementById('show-ktp').click()")
+    b.wait("(() => { const i = document.getElementById('evidence-ktp_photo');"
+           " return i && i.complete && i.naturalWidth === 32 && i.naturalHeight === 20; })()",
+           'the e-KTP photo (32x20 PNG)')
+    b.js("document.getElementById('show-selfie').click()")
+    b.wait("(() => { const i = document.getElementById('evidence-selfie');"
+           " return i && i.complete && i.naturalWidth === 8; })()", 'the selfie (8x8 JPEG)')
+    print('console: e-KTP photo (32x20) and selfie (8x8) shown')
+
+    b.js("document.getElementById('approve').click()")  # no reason: the form refuses
+    time.sleep(0.5)
+    status = b.js("[...document.querySelectorAll('#detail-facts dd')][1].textContent")
+    assert status == 'submitted', 'status after approving without a reason: %r' % status
+    b.js("document.getElementById('decision-reason').value = 'documents consistent, checks pass';"
+         "document.getElementById('approve').click()")
+    b.wait("document.getElementById('message').className === 'ok' && "
+           "document.getElementById('message').textContent.includes('status approved')",
+           'the approval')
+    print('console: %s' % b.js("document.getElementById('message').textContent"))
+
+    find_certificate(b, serial)
+    b.js("document.querySelector('#certs-table tr[data-serial=\"%s\"] button.revoke').click();"
+         "document.getElementById('revoke-reason').value = 'keyCompromise';"
+         "document.getElementById('revoke-comment').value = 'key reported lost by the subscriber';"
+         "document.getElementById('revoke-submit').click()" % serial)
+    b.wait("document.getElementById('message').className === 'ok' && "
+           "document.getElementById('message').textContent.includes('revoked (keyCompromise)')",
+           'the revocation')
+    b.wait("document.querySelector('#certs-table tr[data-serial=\"%s\"]').textContent"
+           ".includes('revoked')" % serial, 'the revoked status in the table')
+    print('console: %s' % b.js("document.getElementById('message').textContent"))
+
+
+def auditor(b, app_id, serial):
+    open_application(b, app_id)
+    assert b.js("document.getElementById('decision-form').hidden"), 'an auditor is offered a decision'
+    find_certificate(b, serial)
+    assert b.js("!document.querySelector('#certs-table tr[data-serial=\"%s\"] button.revoke')" % serial), \
+        'an auditor is offered a revocation'
+    print('console: the auditor reads application %s and certificate %s without any button '
+          'that decides' % (app_id, serial))
+
+
+def revreq(b, req_id, note):
+    b.js("document.getElementById('nav-revreqs').click()")
+    b.wait("!!document.querySelector('#revreqs-table tr[data-id=\"%s\"][data-status=\"pending\"] "
+           "button.decide')" % req_id, 'pending request %s' % req_id)
+    b.js("document.querySelector('#revreqs-table tr[data-id=\"%s\"] button.decide').click();"
+         "document.getElementById('revreq-text').value = %s;"
+         "document.getElementById('revreq-revoke').click()" % (req_id, q(note)))
+    b.wait("document.getElementById('message').className === 'ok' && "
+           "document.getElementById('message').textContent.startsWith('Request %s: done')" % req_id,
+           'the request carried out')
+    b.wait("document.querySelector('#revreqs-table tr[data-id=\"%s\"]').dataset.status === 'done'" % req_id,
+           'the request shown as done')
+    print('console: %s' % b.js("document.getElementById('message').textContent"))
+
+
+SCENARIOS = {'review': review, 'auditor': auditor, 'revreq': revreq}
+
+
 def main():
-    url, username, pw_file, secret_file, app_id, serial = sys.argv[1:7]
+    scenario, url, username, pw_file, secret_file = sys.argv[1:6]
+    args = sys.argv[6:]
     password = open(pw_file).read().rstrip('\n')
     secret = open(secret_file).read().strip()
     b = Chromium()
     step = 'start'
     try:
         b.open_page()
-        step = 'load'
-        b.call('Page.navigate', {'url': url + '/console/'})
-        b.wait("document.readyState === 'complete' && !document.getElementById('login-view').hidden",
-               'the log-in form')
-        print('console: loaded, log-in form shown')
-
         step = 'log-in'
-        b.js("""(() => {
-            document.getElementById('login-username').value = %s;
-            document.getElementById('login-password').value = %s;
-            document.getElementById('login-totp').value = %s;
-            document.getElementById('login-submit').click(); })()""" % (q(username), q(password), q(totp(secret))))
-        b.wait("!document.getElementById('main-view').hidden && "
-               "document.getElementById('who-name').textContent === %s" % q(username), 'the queue after log-in')
-        role = b.js("document.getElementById('who-role').textContent")
-        assert role == 'ra_officer', 'role shown: %r' % role
-        assert b.js("document.getElementById('login-password').value") == '', 'password left in the form'
-        print('console: logged in as %s (%s)' % (username, role))
-
-        step = 'queue'
-        b.wait("!!document.querySelector('#queue-table tr[data-id=\"%s\"]')" % app_id,
-               'application %s in the queue' % app_id)
-        print('console: application %s listed among %s' % (
-            app_id, b.js("document.getElementById('queue-page').textContent")))
-        b.js("document.querySelector('#queue-table tr[data-id=\"%s\"] button.open').click()" % app_id)
-        b.wait("!document.getElementById('detail-view').hidden && "
-               "document.getElementById('detail-id').textContent === %s" % q(app_id), 'the detail view')
-        checks = b.js("[...document.querySelectorAll('#detail-checks tbody tr')]"
-                      ".map(tr => [tr.dataset.check, tr.className])")
-        assert len(checks) >= 9, 'checks shown: %r' % checks
-        failing = [c for c, cls in checks if cls != 'pass']
-        assert not failing, 'failing checks: %r' % failing
-        nik = b.js("[...document.querySelectorAll('#detail-kyc dt')].some(dt => dt.textContent === 'nik')")
-        assert nik, 'the identity data has no NIK'
-        print('console: detail of %s with %d automatic checks, all passing' % (app_id, len(checks)))
-
-        step = 'evidence'
-        b.js("document.getElementById('show-ktp').click()")
-        b.wait("(() => { const i = document.getElementById('evidence-ktp_photo');"
-               " return i && i.complete && i.naturalWidth === 32 && i.naturalHeight === 20; })()",
-               'the e-KTP photo (32x20 PNG)')
-        b.js("document.getElementById('show-selfie').click()")
-        b.wait("!!document.getElementById('evidence-selfie')", 'the selfie')
-        print('console: e-KTP photo shown (32x20), selfie fetched')
-
-        step = 'decision'
-        b.js("document.getElementById('approve').click()")  # no reason: the form refuses
-        time.sleep(0.5)
-        status = b.js("[...document.querySelectorAll('#detail-facts dd')][1].textContent")
-        assert status == 'submitted', 'status after approving without a reason: %r' % status
-        b.js("document.getElementById('decision-reason').value = 'documents consistent, checks pass';"
-             "document.getElementById('approve').click()")
-        b.wait("document.getElementById('message').className === 'ok' && "
-               "document.getElementById('message').textContent.includes('status approved')",
-               'the approval')
-        print('console: %s' % b.js("document.getElementById('message').textContent"))
-
-        step = 'revocation'
-        b.js("document.getElementById('nav-certs').click()")
-        b.wait("!document.getElementById('certs-view').hidden", 'the certificates view')
-        b.js("document.getElementById('certs-q').value = %s;"
-             "document.getElementById('certs-search').click()" % q(serial))
-        b.wait("!!document.querySelector('#certs-table tr[data-serial=\"%s\"] button.revoke')" % serial,
-               'certificate %s with its revoke button' % serial)
-        b.js("document.querySelector('#certs-table tr[data-serial=\"%s\"] button.revoke').click();"
-             "document.getElementById('revoke-reason').value = 'keyCompromise';"
-             "document.getElementById('revoke-comment').value = 'key reported lost by the subscriber';"
-             "document.getElementById('revoke-submit').click()" % serial)
-        b.wait("document.getElementById('message').className === 'ok' && "
-               "document.getElementById('message').textContent.includes('revoked (keyCompromise)')",
-               'the revocation')
-        b.wait("document.querySelector('#certs-table tr[data-serial=\"%s\"]').textContent"
-               ".includes('revoked')" % serial, 'the revoked status in the table')
-        print('console: %s' % b.js("document.getElementById('message').textContent"))
-
+        login(b, url, username, password, secret)
+        step = scenario
+        SCENARIOS[scenario](b, *args)
         step = 'log-out'
         b.js("document.getElementById('logout').click()")
         b.wait("!document.getElementById('login-view').hidden && "
                "sessionStorage.getItem('ra.officer.token') === null", 'the log-in form after log-out')
         print('console: logged out, token gone from sessionStorage')
-
         step = 'page reports'
         problems = b.problems()
         assert not problems, 'the page reported: %r' % problems

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The RA officers' console (GET /console/ on rad) in headless Chromium
-# (console_browser.py, DevTools protocol over a pipe): an officer logs in
-# with password and TOTP, finds a subscriber's KYC application in the
-# queue, reads its automatic checks, views the e-KTP photo and the selfie,
-# approves it with a reason (not without one), revokes a certificate cad
-# issued, and logs out; the page reports no error and no CSP violation.
+# (console_browser.py, DevTools protocol over a pipe): an auditor reads an
+# application and a certificate and is offered no button that decides;
+# then an officer logs in with password and TOTP, finds the subscriber's
+# KYC application in the queue, reads its automatic checks, views the
+# e-KTP photo and the selfie, approves it with a reason (not without one),
+# revokes a certificate cad issued, and logs out; the page reports no
+# error and no CSP violation. (test_ra_corp.sh carries out a sysadmin's
+# revocation request in the console.)
 # Then, from the database, OpenSSL and curl: the decision, the approval,
 # the evidence views and the revocation, each audited with the officer as
 # actor; `openssl ocsp` says the certificate is revoked (keyCompromise);
@@ -41,14 +44,28 @@ code=$(curl -sS -o /dev/null -D "$tmp/hdr" -w '%{http_code}' "$rurl/console/cons
 [ "$code" = 200 ] && grep -qi '^content-type: text/javascript' "$tmp/hdr" || fail "console.js: $code"
 
 # --- an officer, a submitted application, an issued certificate --------------------------
-officer=console-$$
 (umask 077; printf '%s\n' "$pw" >"$tmp/officer.pw")
-pkictl officer add --username "$officer" --role ra_officer --password-file "$tmp/officer.pw" \
-	>"$tmp/add.out" 2>"$tmp/add.err" || fail "officer add: $(cat "$tmp/add.err")"
-offid=$(sed -n 's/^officer .* created, id \([0-9]*\).*/\1/p' "$tmp/add.out")
-(umask 077; sed -n 's/^totp_secret //p' "$tmp/add.out" >"$tmp/officer.totp")
-[ -n "$offid" ] && [ -s "$tmp/officer.totp" ] || fail "officer add: $(cat "$tmp/add.out")"
-secrets+=("$(cat "$tmp/officer.totp")")
+# new_officer USER ROLE: pkictl officer add; its TOTP secret in $tmp/USER.totp; sets offid.
+new_officer() {
+	pkictl officer add --username "$1" --role "$2" --password-file "$tmp/officer.pw" \
+		>"$tmp/add.out" 2>"$tmp/add.err" || fail "officer add $1: $(cat "$tmp/add.err")"
+	offid=$(sed -n 's/^officer .* created, id \([0-9]*\).*/\1/p' "$tmp/add.out")
+	(umask 077; sed -n 's/^totp_secret //p' "$tmp/add.out" >"$tmp/$1.totp")
+	[ -n "$offid" ] && [ -s "$tmp/$1.totp" ] || fail "officer add $1: $(cat "$tmp/add.out")"
+	secrets+=("$(cat "$tmp/$1.totp")")
+}
+# browser SCENARIO USER ARGS...: console_browser.py, its lines as notes.
+browser() {
+	local scenario=$1 user=$2
+	shift 2
+	python3 "$(dirname "$0")/console_browser.py" "$scenario" "$rurl" "$user" "$tmp/officer.pw" \
+		"$tmp/$user.totp" "$@" >"$tmp/browser.out" 2>&1 ||
+		{ cat "$tmp/browser.out"; fail "the console in Chromium ($scenario)"; }
+	sed "s/^/$TEST_NAME: /" "$tmp/browser.out"
+}
+new_officer "console-a-$$" auditor
+new_officer "console-$$" ra_officer
+officer=console-$$
 
 account "console-$$@example.com" "+62813$(printf '%07d' $((RANDOM * 7 + $$ % 1000)))" 640213
 rreq POST /v1/otp '{"channel":"sms","purpose":"phone_verify"}' "$tok"
@@ -68,10 +85,10 @@ cert_pem "$cred" "$tmp/cert.pem"
 serial=$(openssl x509 -in "$tmp/cert.pem" -noout -serial | cut -d= -f2)
 audit0=$(q "SELECT coalesce(max(id), 0) FROM audit_event")
 
-# --- the officer at work, in Chromium -----------------------------------------------------
-python3 "$(dirname "$0")/console_browser.py" "$rurl" "$officer" "$tmp/officer.pw" "$tmp/officer.totp" \
-	"$app" "$serial" >"$tmp/browser.out" 2>&1 || { cat "$tmp/browser.out"; fail "the console in Chromium"; }
-sed "s/^/$TEST_NAME: /" "$tmp/browser.out"
+# --- an auditor, then the officer at work, in Chromium -----------------------------------
+browser auditor "console-a-$$" "$app" "$serial"
+[ "$(q "SELECT status FROM ra_application WHERE id = $app")" = submitted ] || fail "the auditor changed the application"
+browser review "$officer" "$app" "$serial"
 
 # --- what it did, seen from outside --------------------------------------------------------
 [ "$(q "SELECT status FROM ra_application WHERE id = $app")" = approved ] ||

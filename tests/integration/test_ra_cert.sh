@@ -122,14 +122,8 @@ wait_ocsp_revoked() { # wait_ocsp_revoked PEM REASON
 
 # --- images and the KYC body (as test_ra_kyc.sh) ---------------------------------
 cat >"$tmp/mk.py" <<'EOF'
-import base64, json, struct, sys, zlib
-def png(w, h, seed):
-    def chunk(t, d):
-        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
-    raw = b''.join(b'\x00' + bytes((x * 7 + y * 3 + seed) & 0xff for x in range(w * 3))
-                   for y in range(h))
-    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
-            + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+import base64, json, sys
+from kyc_body import png
 out, nik, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 b = {'nik': nik, 'full_name': 'Budi Santoso', 'birth_place': 'Jakarta',
      'birth_date': '1990-08-15', 'sex': 'M', 'address': 'Jl. Sudirman No. 1, Jakarta Pusat',
@@ -139,7 +133,7 @@ b = {'nik': nik, 'full_name': 'Budi Santoso', 'birth_place': 'Jakarta',
 open(out, 'w').write(json.dumps(b))
 EOF
 nik=3174011508900$(printf '%03d' $((RANDOM % 900 + 100)))
-python3 "$tmp/mk.py" "$tmp/kyc.json" "$nik" 3
+PYTHONPATH="$REPO/tests/integration" python3 "$tmp/mk.py" "$tmp/kyc.json" "$nik" 3
 
 # --- the subscriber: account, email, phone ----------------------------------------
 email=cert-$$@example.com
@@ -426,7 +420,7 @@ unchanged "rekey of a revoked certificate"
 note "revocation: keyCompromise 400, wrong OTP 401 counted, privilegeWithdrawn → OCSP revoked, twice 409"
 
 # --- re-KYC: the account that had a certificate applies as rekyc ---------------------------
-python3 "$tmp/mk.py" "$tmp/kyc2.json" "$nik" 7
+PYTHONPATH="$REPO/tests/integration" python3 "$tmp/mk.py" "$tmp/kyc2.json" "$nik" 7
 req POST /v1/applications "@$tmp/kyc2.json"
 expect 201 "re-KYC submission"
 [ "$(jq -r .kind "$tmp/out")" = rekyc ] || fail "re-KYC kind: $(cat "$tmp/out")"

@@ -95,19 +95,8 @@ approve_by_sql() {
 
 # A KYC body (e-KTP PNG, selfie JPEG) as in test_ra_kyc.
 cat >"$tmp/mk.py" <<'EOF'
-import base64, json, struct, sys, zlib
-def png(w, h, seed):
-    def chunk(t, d):
-        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
-    raw = b''.join(b'\x00' + bytes((x * 7 + y * 3 + seed) & 0xff for x in range(w * 3)) for y in range(h))
-    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
-            + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
-def jpeg():
-    q = b'\xff\xdb\x00\x43\x00' + b'\x01' * 64
-    sof = b'\xff\xc0\x00\x0b\x08\x00\x08\x00\x08\x01\x01\x11\x00'
-    dht = lambda tc: b'\xff\xc4\x00\x14' + bytes([tc]) + b'\x01' + b'\x00' * 15 + b'\x00'
-    sos = b'\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00'
-    return b'\xff\xd8' + q + sof + dht(0x00) + dht(0x10) + sos + b'\x3f' + b'\xff\xd9'
+import base64, json, sys
+from kyc_body import png, jpeg
 name, dob, serial = sys.argv[1:4]
 y, m, d = (int(x) for x in dob.split('-'))
 b = {'nik': '317401%02d%02d%02d%s' % (d, m, y % 100, serial), 'full_name': name,
@@ -121,7 +110,7 @@ open(sys.argv[0][:-5] + 'kyc.json', 'w').write(json.dumps(b))
 EOF
 # kyc NAME DOB SERIAL [COMPANY_ID]: POST /v1/applications.
 kyc() {
-	python3 "$tmp/mk.py" "$@"
+	PYTHONPATH="$REPO/tests/integration" python3 "$tmp/mk.py" "$@"
 	code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H 'Content-Type: application/json' \
 	    -H "Authorization: Bearer $tok" --data-binary "@$tmp/kyc.json" "$url/v1/applications")
 }
@@ -424,8 +413,18 @@ expect 200 "officer list"
 refuse 400 "reject without a reason" POST "/v1/officer/revocation-requests/$rid" '{"decision":"reject"}'
 refuse 400 "unknown decision" POST "/v1/officer/revocation-requests/$rid" '{"decision":"hold"}'
 refuse 404 "no such request" POST /v1/officer/revocation-requests/999999 '{"decision":"revoke"}'
-req POST "/v1/officer/revocation-requests/$rid" '{"decision":"revoke","reason_text":"HR letter checked"}'
-expect 200 "officer revokes"
+# The decision itself: a second officer in the RA console (headless Chromium).
+pkictl officer add --username corp.console --role ra_officer --password-file "$tmp/off.pw" >"$tmp/add2.out" ||
+	fail "officer add corp.console"
+(umask 077; sed -n 's/^totp_secret //p' "$tmp/add2.out" >"$tmp/console.totp")
+secrets+=("$(cat "$tmp/console.totp")")
+off=$(q "SELECT id FROM ra_officer WHERE username = 'corp.console'")
+python3 "$REPO/tests/integration/console_browser.py" revreq "$url" corp.console "$tmp/off.pw" \
+	"$tmp/console.totp" "$rid" "HR letter checked" >"$tmp/browser.out" 2>&1 ||
+	{ cat "$tmp/browser.out"; fail "the console in Chromium"; }
+sed "s/^/$TEST_NAME: /" "$tmp/browser.out"
+[ "$(q "SELECT decision_reason FROM ra_revocation_request WHERE id = $rid")" = "HR letter checked" ] ||
+	fail "the console's note is not the request's decision reason"
 [ "$(q "SELECT revocation_reason || '/' || revoked_by FROM certificate WHERE id = $cert AND revoked_at IS NOT NULL")" = "3/officer:$off" ] ||
 	fail "certificate not revoked (affiliationChanged, by the officer)"
 [ "$(q "SELECT status || '/' || decided_by FROM ra_revocation_request WHERE id = $rid")" = "done/$off" ] || fail "request not closed"
@@ -440,7 +439,7 @@ expect 200 "sysadmin GET after revocation"
 [ "$(jq -r ".applications[] | select(.id == $eapp) | .certificate.revoked" "$tmp/out")" = true ] ||
 	fail "GET does not show the revocation"
 [ "$(jq -r ".revocation_requests[] | select(.id == $rid) | .status" "$tmp/out")" = done ] || fail "GET request status"
-note "officer revokes (401 subscriber, 400, 404, 200, 409 twice), OCSP revoked: ok"
+note "officer revokes in the console (API: 401 subscriber, 400, 404, 409 twice), OCSP revoked: ok"
 
 # --- no secret in rad's log or the audit --------------------------------------------
 audit_text "$tmp/audit.txt"

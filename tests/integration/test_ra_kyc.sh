@@ -41,25 +41,8 @@ json() { printf '%s' "$1" >"$tmp/body.json"; echo "$tmp/body.json"; }
 
 # --- images and bodies, made now with python3's standard library ------------------
 cat >"$tmp/mk.py" <<'EOF'
-import base64, datetime, hashlib, json, struct, sys, zlib
-
-def png(w, h, seed):
-    def chunk(t, d):
-        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
-    raw = b''.join(b'\x00' + bytes((x * 7 + y * 3 + seed) & 0xff for x in range(w * 3))
-                   for y in range(h))
-    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
-            + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
-
-def jpeg():
-    # A baseline JPEG (ITU-T T.81) of one grey 8x8 block: DC and AC tables
-    # of one 1-bit code each (DC category 0, EOB); the scan is bits "00".
-    q = b'\xff\xdb\x00\x43\x00' + b'\x01' * 64
-    sof = b'\xff\xc0\x00\x0b\x08\x00\x08\x00\x08\x01\x01\x11\x00'
-    dht = lambda tc: b'\xff\xc4\x00\x14' + bytes([tc]) + b'\x01' + b'\x00' * 15 + b'\x00'
-    sos = b'\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00'
-    app0 = b'\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00'
-    return b'\xff\xd8' + app0 + q + sof + dht(0x00) + dht(0x10) + sos + b'\x3f' + b'\xff\xd9'
+import base64, datetime, hashlib, json, sys
+from kyc_body import png, jpeg
 
 def nik(date, sex, serial='0001'):
     y, m, d = (int(x) for x in date.split('-'))
@@ -119,7 +102,7 @@ elif cmd == 'sim':
     if 'MATCH-FAIL' in name: mat = h[1] % 50
     print(liv, mat, 'sim-' + h[:8].hex())
 EOF
-mk() { python3 "$tmp/mk.py" "$@"; }
+mk() { PYTHONPATH="$REPO/tests/integration" python3 "$tmp/mk.py" "$@"; }
 mk images "$tmp"
 # body KEY=VALUE...: a fresh $tmp/body.json (none at all if mk fails, so that
 # refuse cannot resend the previous body).
