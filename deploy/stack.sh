@@ -605,6 +605,7 @@ PKI_TSA_CERT=$DIR/pki/tsa.pem
 PKI_AUDIT_PUBKEY=$DIR/pki/audit-pub.pem
 PKIAUDIT=$BUILD/pkiaudit
 PKI_RA_URL=http://127.0.0.1:${PORT[RA]}
+PKI_RA_CONSOLE_URL=http://127.0.0.1:${PORT[RA]}/console/
 PKI_OCSP_URL=http://127.0.0.1:${PORT[OCSP]}
 PKI_CRL_URL=http://127.0.0.1:${PORT[CRL]}/crl/issuing.crl
 PKI_TSA_URL=http://127.0.0.1:${PORT[TSA]}
@@ -1149,6 +1150,7 @@ summary() {
 	echo
 	echo "stack in $DIR:"
 	cmd_status | sed 's/^/  /' || true
+	echo "  console: http://127.0.0.1:${PORT[RA]}/console/   (RA officers; add one: $PKICTL --config $CONF officer add)"
 	echo "  config:  $CONF"
 	echo "  env:     $ENVFILE   (source it: set -a; . $ENVFILE; set +a)"
 	echo "  logs:    $LOG/*.log"

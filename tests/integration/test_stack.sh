@@ -49,6 +49,10 @@ done
 if grep -vE '^(#|$)' "$S/stack.env" | grep -qvE '^[A-Z0-9_]+=[^ "'\'']*$'; then
 	fail "stack.env has a line that is not KEY=VALUE"
 fi
+# The officers' console answers where stack.env and the summary say.
+console=$(stack_get "$S" PKI_RA_CONSOLE_URL)
+grep -qF "console: $console" "$S.up.log" || fail "the summary does not name the console ($console)"
+[ "$(curl -sS -o /dev/null -w '%{http_code}' "$console")" = 200 ] || fail "GET $console"
 
 ldap_uri=$(stack_get "$S" PKI_LDAP_URI)
 pg_host=$(stack_get "$S" PKI_PG_HOST)
