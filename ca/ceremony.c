@@ -185,6 +185,29 @@ ceremony_signer_config(const struct config *cfg, struct signer_config *sc)
 	return 0;
 }
 
+/*
+ * A ceremony that failed before its COMMIT takes back the first ngen keys it
+ * generated, newest first, so that running it again finds clean tokens.
+ */
+static void
+ceremony_undo(struct signer *signer, struct ceremony *c, int ngen)
+{
+	struct ca_member *m;
+	char err[512];
+
+	while (ngen-- > 0) {
+		m = &c->m[ngen];
+		if (signer_unkeygen(signer, m->token_label, m->key_label,
+		    profile_keytype(m->prof), err, sizeof(err)) == -1)
+			log_err("ceremony: could not destroy key %s in token %s: "
+			    "%s; delete it (or re-create the token) before the "
+			    "next ceremony", m->key_label, m->token_label, err);
+		else
+			log_info("ceremony: failed, so key %s in token %s was "
+			    "destroyed", m->key_label, m->token_label);
+	}
+}
+
 int
 ceremony_init(const struct config *cfg, const char *actor)
 {
@@ -196,7 +219,7 @@ ceremony_init(const struct config *cfg, const char *actor)
 	const char *policy_dir, *out_dir;
 	char err[512], when[64], cn[128];
 	struct ca_member *m;
-	int i, pending, rc = PKICTL_EXIT_FAIL;
+	int i, pending, ngen = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
@@ -244,11 +267,12 @@ ceremony_init(const struct config *cfg, const char *actor)
 		m = &c.m[i];
 		if (signer_keygen(signer, m->token_label, m->key_label,
 		    profile_keytype(m->prof), &m->pub, err, sizeof(err)) == -1) {
-			log_err("ceremony: key %s in token %s: %s (a token left over "
-			    "from an interrupted ceremony must be re-created)",
-			    m->key_label, m->token_label, err);
+			log_err("ceremony: key %s in token %s: %s (a key left by a "
+			    "ceremony that was killed must be deleted, or its "
+			    "token re-created)", m->key_label, m->token_label, err);
 			goto out;
 		}
+		ngen = i + 1;
 		log_info("ceremony: generated %s key %s in token %s",
 		    profile_keytype(m->prof), m->key_label, m->token_label);
 	}
@@ -281,6 +305,7 @@ ceremony_init(const struct config *cfg, const char *actor)
 		    "committed");
 		goto out;
 	}
+	committed = 1;	/* the keys are the CA's now, whatever follows */
 	if (certstore_export(db, out_dir) == -1) {
 		log_err("ceremony: committed, but writing %s failed; run "
 		    "`pkictl ca export`", out_dir);
@@ -292,6 +317,8 @@ ceremony_init(const struct config *cfg, const char *actor)
 	printf("CA hierarchy initialized; certificates in %s\n", out_dir);
 	rc = PKICTL_EXIT_OK;
 out:
+	if (!committed && ngen > 0)
+		ceremony_undo(signer, &c, ngen);
 	for (i = 0; i < M_COUNT; i++) {
 		EVP_PKEY_free(signing[i]);
 		EVP_PKEY_free(c.m[i].pub);

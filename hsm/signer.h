@@ -117,6 +117,16 @@ int	signer_keygen(struct signer *, const char *token_label,
 	    char *err, size_t errlen);
 
 /*
+ * Destroys a key pair this same signer process generated with
+ * signer_keygen (token, label and keytype as given then): a ceremony that
+ * fails after key generation leaves no key behind. Any other key is
+ * refused, so the request cannot delete a key in use. 0, or -1 with err.
+ */
+int	signer_unkeygen(struct signer *, const char *token_label,
+	    const char *key_label, const char *keytype, char *err,
+	    size_t errlen);
+
+/*
  * Generates a subscriber key pair of keytype (as p11_keytype_parse) in the
  * token holding the wrapping key wrap_label (the config's wrap_label only)
  * and returns it wrapped: *blob (malloc'd, p11wrap format v1, caller frees)

@@ -357,6 +357,30 @@ out:
 }
 
 int
+signer_unkeygen(struct signer *s, const char *token_label,
+    const char *key_label, const char *keytype, char *err, size_t errlen)
+{
+	unsigned char *req = NULL, *rep = NULL;
+	size_t reqlen, replen;
+	int rc = -1;
+
+	if (signer_proto_keygen_encode(token_label, key_label, keytype, &req,
+	    &reqlen) == -1) {
+		signer_seterr(err, errlen, "unkeygen request: labels or key "
+		    "type too long");
+		goto out;
+	}
+	if (signer_call(s, SIGNER_MSG_UNKEYGEN, req, reqlen, NULL, 0, &rep,
+	    &replen, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(req);
+	free(rep);
+	return rc;
+}
+
+int
 signer_keygen_wrapped(struct signer *s, const char *wrap_label,
     const char *keytype, unsigned char **blob, size_t *bloblen,
     EVP_PKEY **pub, char *err, size_t errlen)

@@ -33,6 +33,7 @@ enum signer_msg {
 	SIGNER_MSG_PUBKEY = 2,
 	SIGNER_MSG_KEYGEN = 3,
 	SIGNER_MSG_WRAPGEN = 4,	/* a wrapped subscriber key (hsm/p11wrap.h) */
+	SIGNER_MSG_UNKEYGEN = 5, /* undo a KEYGEN of this signer (body as KEYGEN) */
 };
 
 enum signer_status {

@@ -168,3 +168,43 @@ done
 [ "$(q "SELECT count(*) FROM publish_queue WHERE done_at IS NULL")" = 0 ] ||
 	fail "publications left pending"
 echo "ceremony: ok"
+
+# --- a ceremony that fails after generating its keys leaves none behind ---------
+# Its own tokens (same PIN files, another token directory) and its own
+# database; it runs as the read-only auditor role, so recording the hierarchy
+# fails after the five keys exist. The signer destroys exactly the keys it
+# generated, so the same ceremony as pki_admin then succeeds on those tokens
+# (before, it stopped at "exists" until the tokens were re-created).
+ct=$tmp/fresh
+mkdir -p "$ct/tokens" "$ct/pki"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$ct/tokens" >"$ct/softhsm2.conf"
+db=ceremony_$$
+dburi() { echo "${PKI_TEST_PG_URI/dbname=pki/dbname=$db} user=$1"; }
+psql -X -q -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" -c "CREATE DATABASE $db" ||
+	fail "CREATE DATABASE $db"
+trap 'psql -X -q "$PKI_TEST_PG_URI" -c "DROP DATABASE IF EXISTS '"$db"'" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+"$here/../../deploy/migrate.sh" "${PKI_TEST_PG_URI/dbname=pki/dbname=$db}" "$here/../../schema" >/dev/null ||
+	fail "migrations of $db"
+# fresh ROLE ARGS...: pkictl on the fresh tokens and database, LDAP unreachable
+# (the stack's directory keeps its CA), certificates into $ct/pki.
+fresh() {
+	local role=$1
+	shift
+	PKI_HSM_SOFTHSM2_CONF=$ct/softhsm2.conf PKI_PG_ADMIN_URI=$(dburi "$role") \
+	    PKI_LDAP_URI=ldap://127.0.0.1:9 PKI_PKI_OUT_DIR=$ct/pki pkictl "$@"
+}
+for t in root ca ocsp tsa audit wrap; do
+	fresh pki_admin token init --label "pki-$t" --so-pin-file "$PKI_DIR/secrets/pki-$t.so-pin" \
+	    --pin-file "$PKI_DIR/secrets/pki-$t.pin" >/dev/null 2>"$tmp/token.err" ||
+		fail "token init pki-$t: $(cat "$tmp/token.err")"
+done
+set +e
+out=$(fresh pki_auditor ca init 2>&1); rc=$?
+set -e
+[ $rc -ne 0 ] || fail "a ceremony as the read-only role succeeded: $out"
+[ "$(grep -c 'was destroyed' <<<"$out")" = 5 ] || fail "the failed ceremony did not destroy its 5 keys: $out"
+out=$(fresh pki_admin ca init 2>&1) || fail "the ceremony after a failed one: $out"
+openssl verify -CAfile "$ct/pki/root.pem" "$ct/pki/issuing.pem" >/dev/null ||
+	fail "the second ceremony's issuing CA does not verify"
+! cmp -s "$ct/pki/root.pem" "$pki/root.pem" || fail "the fresh ceremony wrote the stack's root"
+echo "ceremony: a failed ceremony destroyed its keys; the next one succeeded"
