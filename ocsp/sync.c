@@ -16,7 +16,8 @@
  *    batches of OCSP_SIGN_BATCH between checks of the connection.
  *  - On a hot standby (a read replica: target_session_attrs=prefer-standby)
  *    LISTEN is refused; the poll period alone then bounds how late a change
- *    is seen, plus the replication lag.
+ *    is seen, plus the replication lag. Each poll there also asks whether
+ *    the standby was promoted, and LISTENs once it was.
  *  - While PostgreSQL is unreachable nothing is re-signed (the status might
  *    be stale): cached responses are served until their nextUpdate; the
  *    connection is retried every OCSP_RECONNECT_S.
@@ -59,6 +60,7 @@ struct ocsp_sync {
 	struct ocsp_mark	 max;
 	time_t			 last_full;
 	time_t			 last_connect;
+	int			 standby;	/* connected to a hot standby */
 	char			 issuers[256];	/* "{1,2}" */
 	struct ocsp_due		 due[OCSP_SIGN_BATCH];
 };
@@ -194,6 +196,7 @@ ocsp_sync_connect(struct ocsp_sync *sy)
 		goto fail;
 	standby = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
+	sy->standby = standby;
 	if (standby)
 		log_info("ocsp: reading from a standby, where LISTEN is refused: "
 		    "changes are seen by polling every %ld ms",
@@ -206,6 +209,33 @@ fail:
 	db_close(sy->db);
 	sy->db = NULL;
 	return -1;
+}
+
+/*
+ * On a standby: once it has been promoted (a failover), LISTEN there like on
+ * any primary. 0, or -1 when the connection failed.
+ */
+static int
+ocsp_sync_check_promoted(struct ocsp_sync *sy)
+{
+	PGresult *res;
+	int promoted;
+
+	if (!sy->standby)
+		return 0;
+	if ((res = db_exec(sy->db, &stmt_in_recovery, NULL, NULL, NULL)) ==
+	    NULL)
+		return -1;
+	promoted = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "f") == 0;
+	PQclear(res);
+	if (!promoted)
+		return 0;
+	if (db_listen(sy->db, "LISTEN certificate_status") == -1)
+		return -1;
+	sy->standby = 0;
+	__atomic_store_n(&sy->r->db_standby, 0, __ATOMIC_RELAXED);
+	log_info("ocsp: the standby was promoted: LISTENing for changes again");
+	return 0;
 }
 
 static void
@@ -323,7 +353,8 @@ ocsp_sync_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 		if (sy->db != NULL && (notified || now_ms >= next_poll_ms)) {
-			if (ocsp_sync_poll(sy) == -1)
+			if (ocsp_sync_poll(sy) == -1 ||
+			    ocsp_sync_check_promoted(sy) == -1)
 				ocsp_sync_lost(sy);
 			next_poll_ms = now_ms + (double)sy->r->pol.poll_ms;
 		}

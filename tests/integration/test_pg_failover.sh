@@ -71,6 +71,14 @@ for _ in $(seq 200); do kill -0 "$pg" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$pg" 2>/dev/null || fail "the primary did not stop"
 [ "$(sql_as "$(node 2)" 'SELECT pg_promote()')" = t ] || fail "pg_promote on node 2"
 [ "$(sql_as "$(node 2)" 'SELECT pg_is_in_recovery()')" = f ] || fail "node 2 was not promoted"
+# ocspd, still connected to node 2, sees the promotion and LISTENs again.
+for _ in $(seq 50); do
+	[ "$(curl -sS "$PKI_OCSP_URL/health" | jq -r .database_standby)" = false ] && break
+	sleep 0.1
+done
+[ "$(curl -sS "$PKI_OCSP_URL/health" | jq -r .database_standby)" = false ] ||
+	fail "ocspd did not notice the promotion: $(curl -sS "$PKI_OCSP_URL/health")"
+grep -q 'the standby was promoted: LISTENing' "$PKI_DIR/log/ocsp.log" || fail "ocspd did not log the promotion"
 seals_before=$(q "SELECT coalesce(max(id), 0) FROM audit_seal")
 survive_after "after the failover"
 # The sealer (a new connection for each seal) seals what happened since.
