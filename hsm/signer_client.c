@@ -327,31 +327,48 @@ out:
 	return rc;
 }
 
+/* KEYGEN and UNKEYGEN: the same request, one round trip of type. */
+static int
+signer_keyreq(struct signer *s, uint32_t type, const char *token_label,
+    const char *key_label, const char *keytype, unsigned char **rep,
+    size_t *replen, char *err, size_t errlen)
+{
+	unsigned char *req = NULL;
+	size_t reqlen;
+	int rc;
+
+	*rep = NULL;
+	*replen = 0;
+	if (signer_proto_keygen_encode(token_label, key_label, keytype, &req,
+	    &reqlen) == -1) {
+		signer_seterr(err, errlen, "key request: token label <= %d, "
+		    "key label <= %d, key type <= %d bytes", SIGNER_TOKLABEL_MAX,
+		    SIGNER_LABEL_MAX, SIGNER_KEYTYPE_MAX);
+		return -1;
+	}
+	rc = signer_call(s, type, req, reqlen, NULL, 0, rep, replen, err,
+	    errlen);
+	free(req);
+	return rc;
+}
+
 int
 signer_keygen(struct signer *s, const char *token_label,
     const char *key_label, const char *keytype, EVP_PKEY **pub, char *err,
     size_t errlen)
 {
-	unsigned char *req = NULL, *rep = NULL;
-	size_t reqlen, replen;
+	unsigned char *rep = NULL;
+	size_t replen;
 	int rc = -1;
 
 	*pub = NULL;
-	if (signer_proto_keygen_encode(token_label, key_label, keytype, &req,
-	    &reqlen) == -1) {
-		signer_seterr(err, errlen, "keygen request: token label <= %d, "
-		    "key label <= %d, key type <= %d bytes", SIGNER_TOKLABEL_MAX,
-		    SIGNER_LABEL_MAX, SIGNER_KEYTYPE_MAX);
-		goto out;
-	}
-	if (signer_call(s, SIGNER_MSG_KEYGEN, req, reqlen, NULL, 0, &rep,
-	    &replen, err, errlen) == -1)
+	if (signer_keyreq(s, SIGNER_MSG_KEYGEN, token_label, key_label, keytype,
+	    &rep, &replen, err, errlen) == -1)
 		goto out;
 	if (signer_spki(rep, replen, pub, err, errlen) == -1)
 		goto out;
 	rc = 0;
 out:
-	free(req);
 	free(rep);
 	return rc;
 }
@@ -360,22 +377,12 @@ int
 signer_unkeygen(struct signer *s, const char *token_label,
     const char *key_label, const char *keytype, char *err, size_t errlen)
 {
-	unsigned char *req = NULL, *rep = NULL;
-	size_t reqlen, replen;
-	int rc = -1;
+	unsigned char *rep = NULL;
+	size_t replen;
+	int rc;
 
-	if (signer_proto_keygen_encode(token_label, key_label, keytype, &req,
-	    &reqlen) == -1) {
-		signer_seterr(err, errlen, "unkeygen request: labels or key "
-		    "type too long");
-		goto out;
-	}
-	if (signer_call(s, SIGNER_MSG_UNKEYGEN, req, reqlen, NULL, 0, &rep,
-	    &replen, err, errlen) == -1)
-		goto out;
-	rc = 0;
-out:
-	free(req);
+	rc = signer_keyreq(s, SIGNER_MSG_UNKEYGEN, token_label, key_label,
+	    keytype, &rep, &replen, err, errlen);
 	free(rep);
 	return rc;
 }

@@ -85,6 +85,17 @@ function cell(tr, text) {
   return td;
 }
 
+// A button of class cls in parent, calling fn when clicked.
+function button(parent, cls, text, fn) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = cls;
+  b.textContent = text;
+  b.addEventListener('click', fn);
+  parent.appendChild(b);
+  return b;
+}
+
 function facts(dl, pairs) {
   dl.replaceChildren();
   for (const [k, v] of pairs) {
@@ -112,13 +123,8 @@ async function loadQueue() {
   for (const a of data.applications) {
     const tr = document.createElement('tr');
     tr.dataset.id = a.id;
-    const id = cell(tr, '');
-    const link = document.createElement('button');
-    link.type = 'button';
-    link.className = 'open';
-    link.textContent = String(a.id);
-    link.addEventListener('click', () => openApp(a.id).catch((e) => say(e.message, false)));
-    id.appendChild(link);
+    button(cell(tr, ''), 'open', String(a.id),
+      () => openApp(a.id).catch((e) => say(e.message, false)));
     cell(tr, a.kind); cell(tr, a.status); cell(tr, a.email);
     cell(tr, a.full_name); cell(tr, a.nik_last4 ? '…' + a.nik_last4 : '');
     cell(tr, a.approvals); cell(tr, a.updated_at);
@@ -204,17 +210,12 @@ async function loadCerts() {
     cell(tr, c.status + (c.revocation_reason ? ' (' + c.revocation_reason + ')' : ''));
     const td = cell(tr, '');
     if ((c.status === 'good' || c.status === 'hold') && canAct()) {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'revoke';
-      b.textContent = 'Revoke…';
-      b.addEventListener('click', () => {
+      button(td, 'revoke', 'Revoke…', () => {
         state.cert = c;
         $('revoke-serial').textContent = c.serial;
         $('revoke-comment').value = '';
         show('revoke-form', true);
       });
-      td.appendChild(b);
     }
     body.appendChild(tr);
   }
@@ -245,18 +246,13 @@ async function loadRevreqs() {
     cell(tr, r.created_at);
     const td = cell(tr, '');
     if (r.status === 'pending' && canAct()) {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'decide';
-      b.textContent = 'Decide…';
-      b.addEventListener('click', () => {
+      button(td, 'decide', 'Decide…', () => {
         state.revreq = r;
         $('revreq-id').textContent = String(r.id);
         $('revreq-serial').textContent = r.serial;
         $('revreq-text').value = '';
         show('revreq-form', true);
       });
-      td.appendChild(b);
     }
     body.appendChild(tr);
   }
