@@ -1150,7 +1150,7 @@ summary() {
 	echo
 	echo "stack in $DIR:"
 	cmd_status | sed 's/^/  /' || true
-	echo "  console: http://127.0.0.1:${PORT[RA]}/console/   (RA officers; add one: $PKICTL --config $CONF officer add)"
+	echo "  console: http://127.0.0.1:${PORT[RA]}/console/   (RA officers; add one: $PKICTL --config $CONF officer add --username U --role ra_officer --password-file F)"
 	echo "  config:  $CONF"
 	echo "  env:     $ENVFILE   (source it: set -a; . $ENVFILE; set +a)"
 	echo "  logs:    $LOG/*.log"
