@@ -6,6 +6,18 @@
 # shellcheck shell=bash
 survive_daemons="ra ocsp crl tsa sign pades cad"
 
+# survive_revoked PEM WHAT: ocspd says PEM is revoked within 5 s.
+survive_revoked() {
+	local out
+	for _ in $(seq 100); do
+		out=$(ocsp_client -issuer "$PKI_DIR/pki/issuing.pem" -cert "$1" -url "$PKI_OCSP_URL" \
+			-CAfile "$PKI_DIR/pki/root.pem")
+		grep -q ': revoked' <<<"$out" && return 0
+		sleep 0.05
+	done
+	fail "ocspd $2: $out"
+}
+
 # Each daemon's PID and its children's (signer, SAMs, workers), one line each.
 survive_pids() {
 	local d p
@@ -43,7 +55,7 @@ survive_before() {
 # cad issues an order, a revocation reaches ocspd and crld, tsad records a
 # token. WHAT ("after the restart") goes into the failure messages.
 survive_after() {
-	local what=$1 i out tserial
+	local what=$1 i tserial
 	survive_pids >"$tmp/pids.after"
 	diff "$tmp/pids.before" "$tmp/pids.after" >"$tmp/pids.diff" ||
 		{ cat "$tmp/pids.diff"; fail "a daemon was restarted instead of reconnecting"; }
@@ -66,13 +78,7 @@ survive_after() {
 	# ocspd and crld: a revocation reaches both.
 	pkictl cert revoke --issuer issuing --serial "$serial" --reason keyCompromise >/dev/null ||
 		fail "pkictl cert revoke"
-	for _ in $(seq 100); do
-		out=$(ocsp_client -issuer "$PKI_DIR/pki/issuing.pem" -cert "$tmp/cred.pem" -url "$PKI_OCSP_URL" \
-			-CAfile "$PKI_DIR/pki/root.pem")
-		echo "$out" | grep -q ': revoked' && break
-		sleep 0.1
-	done
-	echo "$out" | grep -q ': revoked' || fail "ocspd $what: $out"
+	survive_revoked "$tmp/cred.pem" "$what"
 	for _ in $(seq 100); do
 		[ "$(q "SELECT coalesce(max(id), 0) FROM crl")" -gt "$crl_before" ] && break
 		sleep 0.1
