@@ -46,11 +46,29 @@ sign_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+static const char *const sign_level_names[] = {
+	[SIGN_LEVEL_BB] = "B-B", [SIGN_LEVEL_BT] = "B-T",
+	[SIGN_LEVEL_BLT] = "B-LT", [SIGN_LEVEL_BLTA] = "B-LTA",
+};
+
 const char *
 sign_level_name(enum sign_level l)
 {
-	return l == SIGN_LEVEL_BB ? "B-B" : l == SIGN_LEVEL_BT ? "B-T" :
-	    "B-LT";
+	return sign_level_names[l];
+}
+
+int
+sign_level_parse(const char *s, enum sign_level *l)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sign_level_names) / sizeof(*sign_level_names);
+	    i++)
+		if (strcmp(s, sign_level_names[i]) == 0) {
+			*l = (enum sign_level)i;
+			return 0;
+		}
+	return -1;
 }
 
 /*
@@ -176,6 +194,7 @@ doc_embed(struct doc *d, const struct sign_job *o, X509_STORE *trust,
 	unsigned char *tst = NULL, *cms = NULL;
 	const unsigned char *sv;
 	STACK_OF(X509) *tc = NULL;
+	unsigned char imprint[TSA_IMPRINT_LEN];
 	size_t tstlen, cmslen, svlen;
 	char e[512];
 	int i, j, rc = -1;
@@ -187,7 +206,12 @@ doc_embed(struct doc *d, const struct sign_job *o, X509_STORE *trust,
 	}
 	if (o->level != SIGN_LEVEL_BB) {
 		sv = cades_signature(d->cades, &svlen);
-		if (tsa_timestamp(o->tsa_url, sv, svlen, trust, chain, &tst,
+		if (EVP_Digest(sv, svlen, imprint, NULL, EVP_sha256(), NULL)
+		    != 1) {
+			sign_err(err, errlen, "EVP_Digest failed");
+			goto out;
+		}
+		if (tsa_timestamp(o->tsa_url, imprint, trust, chain, &tst,
 		    &tstlen, &tc, e, sizeof(e)) != 0 ||
 		    cades_add_timestamp(d->cades, tst, tstlen, e,
 		    sizeof(e)) != 0) {
@@ -251,6 +275,61 @@ doc_dss(struct doc *d, const struct pdf_dss *dss, char *err, size_t errlen)
 	rc = 0;
  out:
 	pdf_close(signed_pdf);
+	return rc;
+}
+
+/*
+ * B-LTA: the file so far plus a document time-stamp (ETSI EN 319 142-1
+ * §5.5): an RFC 3161 token over the SHA-256 of its ByteRange, which covers
+ * the signature and the DSS.
+ */
+static int
+doc_timestamp(struct doc *d, const struct sign_job *o, X509_STORE *trust,
+    STACK_OF(X509) *chain, char *err, size_t errlen)
+{
+	struct pdf_doc *pdf = NULL;
+	struct pdf_sig_opts so;
+	struct pdf_prepared prep;
+	unsigned char imprint[TSA_IMPRINT_LEN], *tst = NULL;
+	unsigned int mdlen;
+	size_t tstlen;
+	char e[512];
+	int rc = -1;
+
+	memset(&so, 0, sizeof(so));
+	memset(&prep, 0, sizeof(prep));
+	so.doc_timestamp = 1;
+	so.contents_max = o->contents;
+	if (pdf_open(d->result, d->resultlen, &pdf, e, sizeof(e)) != 0 ||
+	    pdf_prepare_signature(pdf, &so, &prep, e, sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: document time-stamp: %s",
+		    d->sd->label, e);
+		goto out;
+	}
+	if (pdf_byterange_digest(&prep, EVP_sha256(), imprint, &mdlen) != 0 ||
+	    mdlen != sizeof(imprint)) {
+		sign_err(err, errlen, "%s: ByteRange digest failed",
+		    d->sd->label);
+		goto out;
+	}
+	if (tsa_timestamp(o->tsa_url, imprint, trust, chain, &tst, &tstlen,
+	    NULL, e, sizeof(e)) != 0 ||
+	    pdf_embed_signature(&prep, tst, tstlen, e, sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: document time-stamp: %s",
+		    d->sd->label, e);
+		goto out;
+	}
+	if (!d->result_is_prep)
+		free(d->result);
+	d->result = prep.buf;
+	d->resultlen = prep.len;
+	d->result_is_prep = 0;
+	prep.buf = NULL;
+	rc = 0;
+ out:
+	OPENSSL_free(tst);
+	pdf_prepared_clear(&prep);
+	pdf_close(pdf);
 	return rc;
 }
 
@@ -355,7 +434,7 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	}
 
 	/* B-LT: the validation material, the same for every document. */
-	if (o->level == SIGN_LEVEL_BLT) {
+	if (o->level >= SIGN_LEVEL_BLT) {
 		if ((leaves = sk_X509_new_null()) == NULL ||
 		    sk_X509_push(leaves, cr.cert) <= 0 ||
 		    (pool = sk_X509_dup(cr.chain)) == NULL) {
@@ -383,6 +462,11 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 			if (doc_dss(&docs[i], &dss, err, errlen) != 0)
 				goto out;
 	}
+	if (o->level >= SIGN_LEVEL_BLTA)
+		for (i = 0; i < n; i++)
+			if (doc_timestamp(&docs[i], o, trust, cr.chain, err,
+			    errlen) != 0)
+				goto out;
 
 	/* Every document signed: hand them over. */
 	for (i = 0; i < n; i++) {

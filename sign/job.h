@@ -13,7 +13,7 @@
  *	per document: the signature value into the SignerInfo (checked with
  *	    the certificate), B-T: a time-stamp token over it, the CMS into
  *	    /Contents; B-LT: a DSS update with certificates, OCSP responses
- *	    and CRLs.
+ *	    and CRLs; B-LTA: a document time-stamp update over all of that.
  */
 #ifndef SIGN_JOB_H
 #define SIGN_JOB_H
@@ -24,7 +24,9 @@
 
 #include "sign/csc_client.h"
 
-enum sign_level { SIGN_LEVEL_BB, SIGN_LEVEL_BT, SIGN_LEVEL_BLT };
+/* Each level includes the ones before it. */
+enum sign_level { SIGN_LEVEL_BB, SIGN_LEVEL_BT, SIGN_LEVEL_BLT,
+    SIGN_LEVEL_BLTA };
 
 /* What sign_documents() returns. */
 enum sign_status {
@@ -48,7 +50,7 @@ struct sign_job {
 	/* The signature. */
 	enum sign_level		 level;
 	const EVP_MD		*md;
-	const char		*tsa_url;	/* B-T, B-LT */
+	const char		*tsa_url;	/* B-T and above */
 	const char		*ca_file;	/* extra trust anchors, or NULL */
 	const char		*reason, *location;
 	const char		*name;		/* NULL: the certificate's CN */
@@ -66,8 +68,11 @@ struct sign_doc {
 	size_t			 outlen;
 };
 
-/* "B-B", "B-T", "B-LT". */
+/* "B-B", "B-T", "B-LT", "B-LTA". */
+#define SIGN_LEVELS	"B-B, B-T, B-LT or B-LTA"
 const char	*sign_level_name(enum sign_level);
+/* The level named s; -1 for any other name. */
+int		 sign_level_parse(const char *s, enum sign_level *);
 
 /*
  * Signs the n documents (1..CSCC_HASHES_MAX) under one authorization. On

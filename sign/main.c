@@ -1,7 +1,7 @@
 /*
  * pkisign: signs PDF documents as PAdES baseline signatures (ETSI EN 319
- * 142-1, levels B-B, B-T, B-LT) with a key held by a remote signing service
- * speaking the CSC API v2 (our signd, docs/csc.md).
+ * 142-1, levels B-B, B-T, B-LT, B-LTA) with a key held by a remote signing
+ * service speaking the CSC API v2 (our signd, docs/csc.md).
  *
  *	pkisign --csc-url ... --in a.pdf --out a.signed.pdf [...]
  *	    One process, no privilege: it reads the documents, the client
@@ -64,7 +64,7 @@ usage(void)
 	    "usage: pkisign --csc-url URL --client-id ID --client-secret-file F\n"
 	    "           --user ACCOUNT_ID --credential CRED\n"
 	    "           --factor pin|otp|totp --factor-file F|- [--otp-id N]\n"
-	    "           [--level B-B|B-T|B-LT] [--tsa-url URL] [--ca-file F]\n"
+	    "           [--level B-B|B-T|B-LT|B-LTA] [--tsa-url URL] [--ca-file F]\n"
 	    "           [--digest sha256|sha384|sha512] [--contents-size BYTES]\n"
 	    "           [--reason R] [--location L] [--name N]\n"
 	    "           [--visible PAGE,X,Y,SIZE --qr-url URL]\n"
@@ -261,13 +261,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->have_otp_id = 1;
 			break;
 		case O_LEVEL:
-			if (strcmp(optarg, "B-B") == 0)
-				o->job.level = SIGN_LEVEL_BB;
-			else if (strcmp(optarg, "B-T") == 0)
-				o->job.level = SIGN_LEVEL_BT;
-			else if (strcmp(optarg, "B-LT") == 0)
-				o->job.level = SIGN_LEVEL_BLT;
-			else
+			if (sign_level_parse(optarg, &o->job.level) == -1)
 				usage();
 			break;
 		case O_TSA: o->job.tsa_url = optarg; break;
@@ -324,7 +318,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		usage();
 	}
 	if (o->job.level != SIGN_LEVEL_BB && o->job.tsa_url == NULL) {
-		warnmsg("levels B-T and B-LT need --tsa-url");
+		warnmsg("levels B-T, B-LT and B-LTA need --tsa-url");
 		usage();
 	}
 	if (o->job.visible != (o->job.qr_text != NULL)) {

@@ -1060,7 +1060,15 @@ pdf_check_opts(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
 		    doc->npages);
 		return -1;
 	}
-	if (doc->docmdp_nochange) {
+	if (o->doc_timestamp && (o->visible || o->reason != NULL ||
+	    o->location != NULL || o->name != NULL)) {
+		snprintf(err, errlen, "a document time-stamp is invisible and "
+		    "has no name, reason or location");
+		return -1;
+	}
+	/* ISO 32000-2 §12.8.2.2.2: a DSS or a document time-stamp may follow
+	 * a certification with /P 1 (ETSI EN 319 142-1 §5.4, §5.5). */
+	if (doc->docmdp_nochange && !o->doc_timestamp) {
 		snprintf(err, errlen, "the PDF is certified with DocMDP /P 1 (no "
 		    "changes allowed, ISO 32000-1 §12.8.2.2): a new signature "
 		    "would invalidate it");
@@ -1122,11 +1130,17 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 	if (o->visible)
 		ap_num = u.next++;
 
-	/* The signature dictionary (§12.8.1, ETSI EN 319 142-1 §5.3). */
+	/* The signature dictionary (§12.8.1, ETSI EN 319 142-1 §5.3), or the
+	 * document time-stamp dictionary (ISO 32000-2 §12.8.5, EN 319 142-1
+	 * §5.5). */
 	if (upd_obj(&u, sig_num, 0, err, errlen) == -1)
 		goto out;
-	buf_printf(&u.out, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter "
-	    "/ETSI.CAdES.detached /M (%s)", date);
+	if (o->doc_timestamp)
+		buf_str(&u.out, "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite "
+		    "/SubFilter /ETSI.RFC3161");
+	else
+		buf_printf(&u.out, "<< /Type /Sig /Filter /Adobe.PPKLite "
+		    "/SubFilter /ETSI.CAdES.detached /M (%s)", date);
 	for (i = 0; i < 3; i++) {
 		if (texts[i] == NULL)
 			continue;

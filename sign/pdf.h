@@ -6,7 +6,8 @@
  * a zero-filled /Contents and its ByteRange; the caller hashes the ByteRange
  * (pdf_byterange_digest), obtains a CMS SignedData and embeds it with
  * pdf_embed_signature(). pdf_add_dss() appends a second update holding the
- * validation material of PAdES B-LT (ETSI EN 319 142-1 §5.4).
+ * validation material of PAdES B-LT (ETSI EN 319 142-1 §5.4); a document
+ * time-stamp (B-LTA) is prepared and embedded like a signature.
  *
  * Every function returns 0 or -1 with a message in err (never a crash, for
  * any input: tests/fuzz/fuzz_pdf.c). Encrypted and damaged PDFs are refused
@@ -40,6 +41,11 @@ struct pdf_sig_opts {
 	double		 x, y, size;
 	const char	*qr_text;
 	size_t		 contents_max;	/* 0: PDF_CONTENTS_DEFAULT */
+	/* A document time-stamp (PAdES B-LTA, ETSI EN 319 142-1 §5.5):
+	 * /Type /DocTimeStamp, /SubFilter /ETSI.RFC3161, /Contents an RFC
+	 * 3161 token over the ByteRange; invisible, no /M, name, reason or
+	 * location (the time is the token's). */
+	int		 doc_timestamp;
 };
 
 struct pdf_prepared {

@@ -45,20 +45,6 @@ struct serve {
 
 /* --- the request ---------------------------------------------------------- */
 
-static int
-serve_level(const char *s, enum sign_level *l)
-{
-	if (s == NULL || strcmp(s, "B-B") == 0)
-		*l = SIGN_LEVEL_BB;
-	else if (strcmp(s, "B-T") == 0)
-		*l = SIGN_LEVEL_BT;
-	else if (strcmp(s, "B-LT") == 0)
-		*l = SIGN_LEVEL_BLT;
-	else
-		return -1;
-	return 0;
-}
-
 static const EVP_MD *
 serve_digest(const char *s)
 {
@@ -243,8 +229,10 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 	}
 	r->job.user = user;
 	r->job.credential = cred;
-	if (serve_level(level, &r->job.level) == -1) {
-		snprintf(detail, detaillen, "level: B-B, B-T or B-LT");
+	if (level == NULL)
+		r->job.level = SIGN_LEVEL_BB;
+	else if (sign_level_parse(level, &r->job.level) == -1) {
+		snprintf(detail, detaillen, "level: " SIGN_LEVELS);
 		return -1;
 	}
 	if ((r->job.md = serve_digest(digest)) == NULL) {

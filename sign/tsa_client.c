@@ -13,9 +13,9 @@
 #include "sign/net.h"
 #include "sign/tsa_client.h"
 
-/* A DER TimeStampReq for the SHA-256 of data, with a fresh nonce. */
+/* A DER TimeStampReq for a SHA-256 imprint, with a fresh nonce. */
 static int
-tsa_request(const unsigned char *data, size_t len, unsigned char **out,
+tsa_request(const unsigned char h[TSA_IMPRINT_LEN], unsigned char **out,
     size_t *outlen, char *err, size_t errlen)
 {
 	TS_REQ *req = NULL;
@@ -23,14 +23,10 @@ tsa_request(const unsigned char *data, size_t len, unsigned char **out,
 	X509_ALGOR *alg = NULL;
 	ASN1_INTEGER *nonce = NULL;
 	BIGNUM *bn = NULL;
-	unsigned char h[32], nb[8];
+	unsigned char nb[8];
 	int n, rc = -1;
 
 	*out = NULL;
-	if (EVP_Digest(data, len, h, NULL, EVP_sha256(), NULL) != 1) {
-		net_openssl_err(err, errlen, "EVP_Digest");
-		return -1;
-	}
 	if (RAND_bytes(nb, sizeof(nb)) != 1) {
 		net_openssl_err(err, errlen, "RAND_bytes");
 		return -1;
@@ -46,7 +42,7 @@ tsa_request(const unsigned char *data, size_t len, unsigned char **out,
 	X509_ALGOR_set_md(alg, EVP_sha256());
 	if (TS_REQ_set_version(req, 1) != 1 ||
 	    TS_MSG_IMPRINT_set_algo(mi, alg) != 1 ||
-	    TS_MSG_IMPRINT_set_msg(mi, h, sizeof(h)) != 1 ||
+	    TS_MSG_IMPRINT_set_msg(mi, (unsigned char *)h, TSA_IMPRINT_LEN) != 1 ||
 	    TS_REQ_set_msg_imprint(req, mi) != 1 ||
 	    TS_REQ_set_nonce(req, nonce) != 1 ||
 	    TS_REQ_set_cert_req(req, 1) != 1) {
@@ -186,7 +182,7 @@ tsa_check_response(const unsigned char *reqder, size_t reqlen,
 }
 
 int
-tsa_timestamp(const char *url, const unsigned char *data, size_t len,
+tsa_timestamp(const char *url, const unsigned char imprint[TSA_IMPRINT_LEN],
     X509_STORE *trust, STACK_OF(X509) *untrusted, unsigned char **tst,
     size_t *tstlen, STACK_OF(X509) **certs, char *err, size_t errlen)
 {
@@ -200,7 +196,7 @@ tsa_timestamp(const char *url, const unsigned char *data, size_t len,
 	*tstlen = 0;
 	if (certs != NULL)
 		*certs = NULL;
-	if (tsa_request(data, len, &req, &reqlen, err, errlen) != 0)
+	if (tsa_request(imprint, &req, &reqlen, err, errlen) != 0)
 		goto out;
 	q.url = url;
 	q.content_type = "application/timestamp-query";

@@ -1,6 +1,7 @@
 /*
  * An RFC 3161 time-stamp client: the signature-time-stamp of PAdES B-T
- * (ETSI EN 319 142-1 §5.4, EN 319 122-1 §5.3).
+ * (ETSI EN 319 142-1 §5.4, EN 319 122-1 §5.3) and the document time-stamp
+ * of B-LTA (§5.5).
  */
 #ifndef SIGN_TSA_CLIENT_H
 #define SIGN_TSA_CLIENT_H
@@ -9,24 +10,28 @@
 
 #include <openssl/x509.h>
 
+/* The messageImprint is always SHA-256. */
+#define TSA_IMPRINT_LEN	32
 /* Largest TimeStampResp accepted. */
 #define TSA_RESP_MAX	(64u * 1024)
 
 /*
- * POSTs a TimeStampReq (RFC 3161 §2.4.1: SHA-256 messageImprint of data, a
- * 64-bit random nonce, certReq TRUE) to url as application/timestamp-query
- * and checks the TimeStampResp (§2.4.2): HTTP 200, status granted or
- * grantedWithMods, the token's version, imprint and nonce those asked; when
- * trust is not NULL also the token's signature and the TSA certificate's
- * chain to it, intermediates from untrusted (may be NULL) or the token
- * (id-kp-timeStamping, §2.3). On success *tst is the DER TimeStampToken
- * (OPENSSL_free()), and when certs is not NULL *certs the certificates the
- * token carries (free with sk_X509_pop_free(*certs, X509_free)).
- * Returns 0, or -1 with a message in err.
+ * POSTs a TimeStampReq (RFC 3161 §2.4.1: the given SHA-256 messageImprint,
+ * since the caller hashes what is stamped; a 64-bit random nonce; certReq
+ * TRUE) to url as application/timestamp-query and checks the TimeStampResp
+ * (§2.4.2): HTTP 200, status granted or grantedWithMods, the token's
+ * version, imprint and nonce those asked; when trust is not NULL also the
+ * token's signature and the TSA certificate's chain to it, intermediates
+ * from untrusted (may be NULL) or the token (id-kp-timeStamping, §2.3). On
+ * success *tst is the DER TimeStampToken (OPENSSL_free()), and when certs is
+ * not NULL *certs the certificates the token carries (free with
+ * sk_X509_pop_free(*certs, X509_free)). Returns 0, or -1 with a message in
+ * err.
  */
-int	tsa_timestamp(const char *url, const unsigned char *data, size_t len,
-	    X509_STORE *trust, STACK_OF(X509) *untrusted, unsigned char **tst,
-	    size_t *tstlen, STACK_OF(X509) **certs, char *err, size_t errlen);
+int	tsa_timestamp(const char *url,
+	    const unsigned char imprint[TSA_IMPRINT_LEN], X509_STORE *trust,
+	    STACK_OF(X509) *untrusted, unsigned char **tst, size_t *tstlen,
+	    STACK_OF(X509) **certs, char *err, size_t errlen);
 
 /*
  * The checks of tsa_timestamp() on a response body already received, for

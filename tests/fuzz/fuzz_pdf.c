@@ -1,7 +1,7 @@
 /*
  * libFuzzer harness: arbitrary bytes as a PDF through sign/pdf's reader and
- * both writers (pdf_open, pdf_prepare_signature invisible and visible,
- * pdf_embed_signature, pdf_byterange_digest, pdf_add_dss) with fixed
+ * both writers (pdf_open, pdf_prepare_signature invisible, visible and as
+ * a document time-stamp, pdf_embed_signature, pdf_byterange_digest, pdf_add_dss) with fixed
  * options. Whatever qpdf makes of the input, we must return 0 or -1 with a
  * message, never crash or leak; and an update we write must keep the
  * original bytes as its prefix and exclude exactly /Contents' <...>.
@@ -76,6 +76,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.size = 50;
 	o.qr_text = "https://verify.example.test/fuzz";
 	o.field_name = "Fuzz";
+	if (pdf_prepare_signature(doc, &o, &p, err, sizeof(err)) == 0) {
+		fuzz_check_prepared(data, size, &p);
+		pdf_prepared_clear(&p);
+	}
+	memset(&o, 0, sizeof(o));
+	o.doc_timestamp = 1;
+	o.contents_max = 64;
 	if (pdf_prepare_signature(doc, &o, &p, err, sizeof(err)) == 0) {
 		fuzz_check_prepared(data, size, &p);
 		pdf_prepared_clear(&p);

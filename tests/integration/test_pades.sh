@@ -8,7 +8,8 @@
 # pages) under ONE TOTP authorization (one SAD of 3 hashes), RSA PKCS#1
 # v1.5 at B-T (the signature-time-stamp token verified by openssl ts over
 # the signature value), B-LT (a /DSS with certificates, OCSP responses and
-# CRLs the tools accept). Refusals: a wrong TOTP code and a revoked
+# CRLs the tools accept), B-LTA (a document time-stamp over the signature and
+# the DSS, verified by openssl ts over its ByteRange). Refusals: a wrong TOTP code and a revoked
 # credential exit 3 and write nothing; usage errors exit 2. No PIN, TOTP
 # code, client secret, token or SAD in pkisign's arguments, its output or
 # the service's log.
@@ -244,6 +245,45 @@ done
 qpdf --json "$tmp/lt.pdf" >/dev/null || fail "qpdf --json lt.pdf"
 note "B-LT (RSA): DSS with $n_ocsp OCSP responses (good) and $n_crl CRL(s); 3 signatures valid"
 
+# === B-LTA: a document time-stamp over the signature and its DSS =====================
+# pdfsig 22.12 lists the time-stamp (its signer the TSA, the whole file
+# covered) but cannot validate /SubFilter /ETSI.RFC3161 ("Unable to validate
+# this type of signature"): openssl ts verifies the token over the bytes
+# pdfsig says it covers.
+sign "$aB" "$credB" pin "$tmp/pinB" --level B-LTA --tsa-url "$PKI_TSA_URL" --in "$tmp/simple.pdf" --out "$tmp/lta.pdf"
+signed "B-LTA"
+pdfsig -nssdir "sql:$nss" "$tmp/lta.pdf" >"$tmp/sig.out" 2>&1 || { cat "$tmp/sig.out"; fail "pdfsig lta.pdf"; }
+[ "$(grep -c '^Signature #' "$tmp/sig.out")" = 2 ] || { cat "$tmp/sig.out"; fail "B-LTA: not 2 signatures"; }
+awk '/^Signature #1/,/^Signature #2/' "$tmp/sig.out" >"$tmp/sig1.out"
+awk '/^Signature #2/,0' "$tmp/sig.out" >"$tmp/sig2.out"
+grep -q 'Signature Validation: Signature is Valid\.' "$tmp/sig1.out" &&
+	grep -q 'Certificate Validation: Certificate is Trusted\.' "$tmp/sig1.out" &&
+	grep -q 'Signature Type: ETSI.CAdES.detached' "$tmp/sig1.out" &&
+	grep -q 'Not total document signed' "$tmp/sig1.out" || { cat "$tmp/sig.out"; fail "B-LTA: the signature"; }
+tsa_cn=$(openssl x509 -in "$PKI_TSA_CERT" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= *//p')
+grep -q "Signer Certificate Common Name: $tsa_cn" "$tmp/sig2.out" &&
+	grep -q 'Total document signed' "$tmp/sig2.out" || { cat "$tmp/sig.out"; fail "B-LTA: the document time-stamp"; }
+qpdf --check "$tmp/lta.pdf" >"$tmp/check.out" 2>&1 || { cat "$tmp/check.out"; fail "qpdf --check lta.pdf"; }
+# The time-stamp's dictionary, and the DSS inside what it covers.
+grep -aq '/Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161' "$tmp/lta.pdf" ||
+	fail "B-LTA: no DocTimeStamp dictionary"
+read -r r1 r2 r3 r4 < <(sed -n 's/.*Signed Ranges: \[\([0-9]*\) - \([0-9]*\)\], \[\([0-9]*\) - \([0-9]*\)\].*/\1 \2 \3 \4/p' "$tmp/sig2.out")
+[ "${r1:-}" = 0 ] && [ "$r4" = "$(stat -c %s "$tmp/lta.pdf")" ] || fail "B-LTA: ranges $r1-$r2, $r3-$r4"
+dss_at=$(grep -abo '/DSS [0-9]* 0 R' "$tmp/lta.pdf" | head -n1 | cut -d: -f1)
+[ -n "$dss_at" ] && [ "$dss_at" -lt "$r2" ] || fail "B-LTA: the DSS is not under the document time-stamp"
+{ head -c "$r2" "$tmp/lta.pdf"; tail -c +$((r3 + 1)) "$tmp/lta.pdf"; } >"$tmp/lta.covered"
+( cd "$tmp" && rm -f lta.pdf.sig* && pdfsig -nssdir "sql:$nss" -dump lta.pdf >/dev/null 2>&1 ) || fail "pdfsig -dump lta.pdf"
+len=$(openssl asn1parse -inform DER -in "$tmp/lta.pdf.sig1" | head -n1 | asn1line | awk '{print $2 + $3}')
+head -c "$len" "$tmp/lta.pdf.sig1" >"$tmp/dts.der"
+openssl ts -verify -in "$tmp/dts.der" -token_in -data "$tmp/lta.covered" -CAfile "$PKI_CHAIN" >"$tmp/ts.out" 2>&1 ||
+	{ cat "$tmp/ts.out"; fail "openssl ts -verify: the document time-stamp is not over its ByteRange"; }
+# One byte changed in the DSS's update: the token no longer matches.
+cp "$tmp/lta.covered" "$tmp/lta.tampered"
+printf 'X' | dd of="$tmp/lta.tampered" bs=1 seek="$dss_at" conv=notrunc status=none
+openssl ts -verify -in "$tmp/dts.der" -token_in -data "$tmp/lta.tampered" -CAfile "$PKI_CHAIN" >/dev/null 2>&1 &&
+	fail "openssl ts -verify accepted the document time-stamp for changed bytes"
+note "B-LTA: signature valid, DSS, document time-stamp over the whole file verified by openssl ts"
+
 # === refusals: nothing written ========================================================
 # A wrong TOTP code.
 printf '%06d\n' $(( (10#$(oathtool --totp -b "$tsecret") + 500000) % 1000000 )) >"$tmp/badtotp"
@@ -359,6 +399,15 @@ for i in 0 1; do
 done
 [ "$(q "SELECT count(*) FROM sign_sad")" = $((sads + 1)) ] || fail "serve: not one authorization for the two documents"
 note "pkisign serve: 2 documents at B-T under one PIN authorization, valid"
+# B-LTA through the service: the signature and a document time-stamp over it.
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-LTA "$tmp/xref.pdf"
+sreq "$tmp/sbody"
+[ "$code" = 200 ] && [ "$(jq -r .level "$tmp/sout")" = B-LTA ] || fail "serve B-LTA: HTTP $code: $(head -c 500 "$tmp/sout")"
+jq -r '.documents[0].pdf' "$tmp/sout" | base64 -d >"$tmp/servedlta.pdf"
+pdfsig -nssdir "sql:$nss" "$tmp/servedlta.pdf" >"$tmp/sig.out" 2>&1 || fail "pdfsig servedlta.pdf"
+[ "$(grep -c '^Signature #' "$tmp/sig.out")" = 2 ] && grep -q 'Signature is Valid\.' "$tmp/sig.out" &&
+	grep -aq '/SubFilter /ETSI.RFC3161' "$tmp/servedlta.pdf" || { cat "$tmp/sig.out"; fail "serve B-LTA: the file"; }
+qpdf --check "$tmp/servedlta.pdf" >/dev/null 2>&1 || fail "serve B-LTA: qpdf --check"
 # Refusals, each a problem body: wrong PIN (403, CSC's invalid_pin), not a
 # PDF (422), malformed and unknown members (400), not JSON (415), too big
 # (413), another path (404).
@@ -373,6 +422,10 @@ problem 422 "not a PDF"
 printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"documents":[],"extra":1}' >"$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "unknown member"
+printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"level":"B-LTX","documents":[]}' >"$tmp/sbody"
+sreq "$tmp/sbody"
+problem 400 "unknown level"
+grep -q 'B-LTA' "$tmp/sout" || fail "unknown level: the levels are not named: $(cat "$tmp/sout")"
 printf '{"user":"1",' >"$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "truncated JSON"

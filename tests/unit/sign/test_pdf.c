@@ -681,12 +681,89 @@ test_indirect_arrays_and_docmdp(void **state)
 	assert_null(p.buf);
 	assert_int_equal(pdf_add_dss(doc, &dss, &out, &outlen, err,
 	    sizeof(err)), 0);
+	/* A document time-stamp is allowed too (ISO 32000-2 §12.8.2.2.2). */
+	memset(&o, 0, sizeof(o));
+	o.doc_timestamp = 1;
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    0);
+	pdf_prepared_clear(&p);
 	pdf_close(doc);
 	path_of(path, sizeof(path), "m1.pdf");
 	write_file(path, out, outlen);
 	free(out);
 	free(buf);
 	check_qpdf("m1.pdf");
+}
+
+/*
+ * A document time-stamp (B-LTA) after a signature: its own dictionary, an
+ * invisible field like a signature's, the whole file covered. The token
+ * here is any DER (a CMS): what is in it is the TSA's, tested end to end in
+ * tests/integration/test_pades.sh.
+ */
+static void
+test_doc_timestamp(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible(), t;
+	struct pdf_prepared p;
+	struct pdf_doc *doc;
+	unsigned char *buf;
+	size_t len;
+	char path[512], out[16384], err[256], *upd;
+	const char *last;
+
+	make_pdf("t0.pdf", 1, 0);
+	assert_int_equal(sign_file("t0.pdf", "t1.pdf", &o), 0);
+	path_of(path, sizeof(path), "t1.pdf");
+	buf = read_file(path, &len);
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+
+	/* Invisible, nameless: the options of a signature are refused. */
+	memset(&t, 0, sizeof(t));
+	t.doc_timestamp = 1;
+	t.reason = "Approval";
+	assert_int_equal(pdf_prepare_signature(doc, &t, &p, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "document time-stamp"));
+	t.reason = NULL;
+	t.visible = 1;
+	t.page = 1;
+	t.size = 50;
+	t.qr_text = "https://example.com/";
+	assert_int_equal(pdf_prepare_signature(doc, &t, &p, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "document time-stamp"));
+
+	memset(&t, 0, sizeof(t));
+	t.doc_timestamp = 1;
+	assert_int_equal(pdf_prepare_signature(doc, &t, &p, err, sizeof(err)),
+	    0);
+	assert_memory_equal(p.buf, buf, len);
+	upd = strndup((const char *)p.buf + len, p.len - len);
+	assert_non_null(upd);
+	assert_non_null(strstr(upd, "<< /Type /DocTimeStamp /Filter "
+	    "/Adobe.PPKLite /SubFilter /ETSI.RFC3161 /ByteRange ["));
+	assert_null(strstr(upd, "/M ("));
+	assert_null(strstr(upd, "/Type /Sig "));
+	assert_non_null(strstr(upd, "/FT /Sig /T (Signature2)"));
+	free(upd);
+	sign_prepared(&p);
+	path_of(path, sizeof(path), "t2.pdf");
+	write_file(path, p.buf, p.len);
+	pdf_prepared_clear(&p);
+	pdf_close(doc);
+	free(buf);
+	check_qpdf("t2.pdf");
+
+	/* pdfsig: the signature, no longer the whole file, then the
+	 * time-stamp, which is (pdfsig 22 does not know its SubFilter). */
+	run(out, sizeof(out), "pdfsig -nocert '%s'", path);
+	if (count(out, "Signature #") != 2 || (last = strstr(out,
+	    "Signature #2:")) == NULL ||
+	    strstr(out, "Not total document signed") == NULL ||
+	    strstr(last, "Total document signed") == NULL ||
+	    strstr(last, "ETSI.CAdES.detached") != NULL)
+		fail_msg("pdfsig t2.pdf:\n%s", out);
 }
 
 static void
@@ -920,6 +997,7 @@ main(void)
 		cmocka_unit_test(test_existing_form),
 		cmocka_unit_test(test_indirect_arrays_and_docmdp),
 		cmocka_unit_test(test_dss),
+		cmocka_unit_test(test_doc_timestamp),
 		cmocka_unit_test(test_refused),
 	};
 
