@@ -140,7 +140,7 @@ run() { # run NAME URL SCRIPT
 	local out
 	out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$3" "$2" 2>&1) || { echo "$out"; die "wrk $1"; }
 	echo "$out" >"$dir/wrk-$1.txt"
-	if echo "$out" | grep -q 'Non-2xx'; then echo "$out"; die "$1: non-2xx answers"; fi
+	if grep -q 'Non-2xx' <<<"$out"; then echo "$out"; die "$1: non-2xx answers"; fi
 	RPS[$1]=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
 	P99[$1]=$(echo "$out" | awk '$1 == "99%" { print $2 }')
 	printf '  %-28s %10.0f req/s  p99 %s\n' "$1" "${RPS[$1]}" "${P99[$1]}"

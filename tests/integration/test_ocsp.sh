@@ -38,14 +38,14 @@ done
 
 # --- good, nonce echoed, verified ------------------------------------------------
 out=$(ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -resp_text)
-echo "$out" | grep -q '^Response verify OK' || { echo "$out"; fail "response does not verify"; }
-echo "$out" | grep -q "sub1.pem: good" || { echo "$out"; fail "sub1 not good"; }
-echo "$out" | grep -q 'OCSP Nonce' || fail "nonce not echoed"
-echo "$out" | grep -qi 'WARNING' && { echo "$out"; fail "openssl ocsp warns"; }
+grep -q '^Response verify OK' <<<"$out" || { echo "$out"; fail "response does not verify"; }
+grep -q "sub1.pem: good" <<<"$out" || { echo "$out"; fail "sub1 not good"; }
+grep -q 'OCSP Nonce' <<<"$out" || fail "nonce not echoed"
+grep -qi 'WARNING' <<<"$out" && { echo "$out"; fail "openssl ocsp warns"; }
 # The delegated responder of the issuing CA signed it, its certificate included.
 ski=$(openssl x509 -in "$pki/ocsp-issuing.pem" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :')
-echo "$out" | grep -q "Responder Id: $ski" || { echo "$out"; fail "not ResponderID byKey of ocsp-issuing"; }
-echo "$out" | grep -q 'OCSP Responder (PKI Local Issuing' || fail "responder certificate not included"
+grep -q "Responder Id: $ski" <<<"$out" || { echo "$out"; fail "not ResponderID byKey of ocsp-issuing"; }
+grep -q 'OCSP Responder (PKI Local Issuing' <<<"$out" || fail "responder certificate not included"
 
 # Without a nonce: the pre-signed response, the same bytes every time.
 ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -no_nonce -respout "$tmp/pre1.der" >"$tmp/o" ||
@@ -58,24 +58,24 @@ openssl ocsp -respin "$tmp/pre1.der" -resp_text -noverify 2>/dev/null | grep -q 
 
 # SHA-256 CertIDs, and several CertIDs in one request.
 out=$(ocsp -sha256 -issuer "$pki/issuing.pem" -cert "$tmp/sub2.pem" -resp_text)
-echo "$out" | grep -q 'Hash Algorithm: sha256' || { echo "$out"; fail "SHA-256 CertID not echoed"; }
-echo "$out" | grep -q "sub2.pem: good" || { echo "$out"; fail "SHA-256 CertID: not good"; }
+grep -q 'Hash Algorithm: sha256' <<<"$out" || { echo "$out"; fail "SHA-256 CertID not echoed"; }
+grep -q "sub2.pem: good" <<<"$out" || { echo "$out"; fail "SHA-256 CertID: not good"; }
 out=$(ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -cert "$tmp/sub2.pem" -serial 0x7E57ABCD)
-echo "$out" | grep -q "sub1.pem: good" && echo "$out" | grep -q "sub2.pem: good" &&
-	echo "$out" | grep -q "0x7E57ABCD: revoked" || { echo "$out"; fail "several CertIDs"; }
+grep -q "sub1.pem: good" <<<"$out" && grep -q "sub2.pem: good" <<<"$out" &&
+	grep -q "0x7E57ABCD: revoked" <<<"$out" || { echo "$out"; fail "several CertIDs"; }
 
 # The root's responder answers for the issuing CA.
 out=$(ocsp -issuer "$pki/root.pem" -cert "$pki/issuing.pem" -resp_text)
-echo "$out" | grep -q 'issuing.pem: good' || { echo "$out"; fail "issuing CA via the root's responder"; }
+grep -q 'issuing.pem: good' <<<"$out" || { echo "$out"; fail "issuing CA via the root's responder"; }
 ski=$(openssl x509 -in "$pki/ocsp-root.pem" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :')
-echo "$out" | grep -q "Responder Id: $ski" || { echo "$out"; fail "root: not signed by ocsp-root"; }
+grep -q "Responder Id: $ski" <<<"$out" || { echo "$out"; fail "root: not signed by ocsp-root"; }
 
 # --- a serial never issued: revoked, certificateHold, 1970 (RFC 6960 §2.2) ------
 out=$(ocsp -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0123 -resp_text)
-echo "$out" | grep -q '0x0123456789ABCDEF0123: revoked' || { echo "$out"; fail "never-issued: not revoked"; }
-echo "$out" | grep -q 'Revocation Time: Jan  1 00:00:00 1970 GMT' || { echo "$out"; fail "never-issued: time"; }
-echo "$out" | grep -q 'Reason: certificateHold' || { echo "$out"; fail "never-issued: reason"; }
-echo "$out" | grep -q '^Response verify OK' || fail "never-issued: does not verify"
+grep -q '0x0123456789ABCDEF0123: revoked' <<<"$out" || { echo "$out"; fail "never-issued: not revoked"; }
+grep -q 'Revocation Time: Jan  1 00:00:00 1970 GMT' <<<"$out" || { echo "$out"; fail "never-issued: time"; }
+grep -q 'Reason: certificateHold' <<<"$out" || { echo "$out"; fail "never-issued: reason"; }
+grep -q '^Response verify OK' <<<"$out" || fail "never-issued: does not verify"
 
 # --- revocation reflected within one second ----------------------------------
 "$PKICTL" --config "$PKI_CONFIG" cert revoke --issuer issuing --serial "$s2" \
@@ -83,20 +83,20 @@ echo "$out" | grep -q '^Response verify OK' || fail "never-issued: does not veri
 t0=$(now_ms)
 while :; do
 	out=$(ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub2.pem" -resp_text)
-	echo "$out" | grep -q 'sub2.pem: revoked' && break
+	grep -q 'sub2.pem: revoked' <<<"$out" && break
 	[ $(($(now_ms) - t0)) -lt 1000 ] || { echo "$out"; fail "revocation not answered within 1 s"; }
 	sleep 0.05
 done
 note "revocation seen after $(($(now_ms) - t0)) ms"
-echo "$out" | grep -q 'Reason: keyCompromise' || { echo "$out"; fail "revocation reason"; }
-echo "$out" | grep -q '^Response verify OK' || fail "revoked: does not verify"
+grep -q 'Reason: keyCompromise' <<<"$out" || { echo "$out"; fail "revocation reason"; }
+grep -q '^Response verify OK' <<<"$out" || fail "revoked: does not verify"
 # Times are GeneralizedTime without fractions: truncated, as in the CRL,
 # never rounded up past the response's own thisUpdate.
 echo "$out" | grep -A1 'Invalidity Date' | grep -q 'Nov 20 00:00:00 2026 GMT' ||
 	{ echo "$out"; fail "invalidity date (00:00:00.7 must read 00:00:00)"; }
 want=$(date -u -d "@$(q "SELECT floor(extract(epoch FROM revoked_at)) FROM certificate
 	WHERE ltrim(serial, '0') = ltrim(upper('$s2'), '0')")" '+%b %e %H:%M:%S %Y GMT')
-echo "$out" | grep -q "Revocation Time: $want" ||
+grep -q "Revocation Time: $want" <<<"$out" ||
 	{ echo "$out"; fail "revocation time is not the database's second ($want)"; }
 # The pre-signed (no nonce) answer too, and the SHA-256 one.
 ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub2.pem" -no_nonce | grep -q 'sub2.pem: revoked' ||
@@ -125,7 +125,7 @@ tr -d '\r' <"$tmp/get.h" >"$tmp/get.hdr"
 grep -qi '^content-type: application/ocsp-response$' "$tmp/get.hdr" || fail "GET: content type"
 cc=$(sed -n 's/^[Cc]ache-[Cc]ontrol: //p' "$tmp/get.hdr")
 for w in public no-transform must-revalidate; do
-	echo "$cc" | grep -q "$w" || fail "GET: Cache-Control lacks $w ($cc)"
+	grep -q "$w" <<<"$cc" || fail "GET: Cache-Control lacks $w ($cc)"
 done
 maxage=$(echo "$cc" | sed -n 's/.*max-age=\([0-9]*\).*/\1/p')
 nextup=$(openssl ocsp -respin "$tmp/get.der" -noverify -resp_text 2>/dev/null | sed -n 's/^ *Next Update: //p' | head -1)
@@ -326,7 +326,7 @@ o2 -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -no_nonce | grep -q 'sub1.pe
 o2 -issuer "$pki/issuing.pem" -cert "$tmp/sub2.pem" -no_nonce -resp_text | grep -q 'Reason: keyCompromise' ||
 	fail "outage: cached revocation not served"
 out=$(o2 -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem")
-echo "$out" | grep -q 'sub1.pem: good' || { echo "$out"; fail "outage: nonce request not answered"; }
+grep -q 'sub1.pem: good' <<<"$out" || { echo "$out"; fail "outage: nonce request not answered"; }
 o2 -issuer "$pki/root.pem" -cert "$pki/issuing.pem" -no_nonce | grep -q 'issuing.pem: good' ||
 	fail "outage: root responder"
 restore

@@ -418,12 +418,12 @@ ok=
 for ((i = 0; i < 50; i++)); do
 	out=$(ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
 	    -cert "$tmp/cert.pem" -resp_text)
-	if echo "$out" | grep -q 'cert.pem: revoked'; then ok=1; break; fi
+	if grep -q 'cert.pem: revoked' <<<"$out"; then ok=1; break; fi
 	sleep 0.1
 done
 [ -n "$ok" ] || { echo "$out"; fail "OCSP does not report the revocation"; }
-echo "$out" | grep -q 'Reason: keyCompromise' || { echo "$out"; fail "OCSP reason"; }
-echo "$out" | grep -q '^Response verify OK' || fail "OCSP response does not verify"
+grep -q 'Reason: keyCompromise' <<<"$out" || { echo "$out"; fail "OCSP reason"; }
+grep -q '^Response verify OK' <<<"$out" || fail "OCSP response does not verify"
 refuse 409 "a second revocation" POST "/v1/officer/certificates/$cid/revoke" "$(rv superseded again)"
 tok=$tok_o2
 refuse 409 "a second revocation by another officer" POST "/v1/officer/certificates/$cid/revoke" "$(rv keyCompromise again)"

@@ -20,8 +20,8 @@ n_files=$(find "$REPO/schema" -maxdepth 1 -name '[0-9][0-9][0-9]_*.sql' | wc -l)
 	fail "schema_version does not list every file in schema/"
 before=$(sql_as "$SU" "SELECT string_agg(version || sha256 || applied_at, ',') FROM schema_version")
 out=$("$REPO/deploy/migrate.sh" "$SU" "$REPO/schema") || fail "migrate.sh again failed: $out"
-echo "$out" | grep -q '^migrate: 0 applied' || fail "second migrate.sh applied something: $out"
-echo "$out" | grep -q 'migrate: applied' && fail "second migrate.sh applied a file: $out"
+grep -q '^migrate: 0 applied' <<<"$out" || fail "second migrate.sh applied something: $out"
+grep -q 'migrate: applied' <<<"$out" && fail "second migrate.sh applied a file: $out"
 after=$(sql_as "$SU" "SELECT string_agg(version || sha256 || applied_at, ',') FROM schema_version")
 [ "$before" = "$after" ] || fail "schema_version changed on a second run"
 
@@ -32,7 +32,7 @@ sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
 	'CREATE DATABASE pki_migrate_test' >/dev/null
 SU2=${SU/dbname=pki/dbname=pki_migrate_test}
 out=$("$REPO/deploy/migrate.sh" "$SU2" "$REPO/schema") || fail "migrations in a second database: $out"
-echo "$out" | grep -q "^migrate: $n_files applied, 0 already applied" || fail "second database: $out"
+grep -q "^migrate: $n_files applied, 0 already applied" <<<"$out" || fail "second database: $out"
 sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
 	'DROP DATABASE pki_migrate_test' >/dev/null
 
@@ -42,7 +42,7 @@ mkdir -p "$mig"
 cp "$REPO"/schema/[0-9][0-9][0-9]_*.sql "$mig/"
 printf 'CREATE TABLE migrate_test_half (x int);\nSELECT no_such_function();\n' >"$mig/999_broken.sql"
 if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "a broken migration succeeded"; fi
-echo "$out" | grep -q '999_broken.sql failed' || fail "broken migration message: $out"
+grep -q '999_broken.sql failed' <<<"$out" || fail "broken migration message: $out"
 [ "$(sql_as "$SU" "SELECT count(*) FROM pg_tables WHERE tablename = 'migrate_test_half'")" = 0 ] ||
 	fail "a failed migration left a table behind"
 [ "$(sql_as "$SU" 'SELECT count(*) FROM schema_version WHERE version = 999')" = 0 ] ||
@@ -52,7 +52,7 @@ rm "$mig/999_broken.sql"
 first=$(ls "$mig" | head -n1)
 echo '-- edited' >>"$mig/$first"
 if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "an edited applied migration was accepted"; fi
-echo "$out" | grep -q 'applied with different content' || fail "edited migration message: $out"
+grep -q 'applied with different content' <<<"$out" || fail "edited migration message: $out"
 
 # --- audit_append for every application role -----------------------------------------------
 sql_as "$SU" 'SELECT count(*) FROM audit_event' >/dev/null

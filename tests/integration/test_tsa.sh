@@ -121,10 +121,10 @@ replaced() {
 	for _ in $(seq 100); do
 		now=$(pgrep -P "$sup" | sort)
 		[ "$(echo "$now" | wc -l)" -eq "$(echo "$workers" | wc -l)" ] &&
-			! echo "$now" | grep -qx "$victim" && break
+			! grep -qx "$victim" <<<"$now" && break
 		sleep 0.1
 	done
-	! echo "$now" | grep -qx "$victim" || fail "worker $victim still runs after $2"
+	! grep -qx "$victim" <<<"$now" || fail "worker $victim still runs after $2"
 	[ "$(echo "$now" | wc -l)" -eq "$(echo "$workers" | wc -l)" ] ||
 		fail "worker $victim not replaced after $2: workers $(echo $workers) -> $(echo $now)"
 	for i in 1 2 3 4; do
