@@ -28,6 +28,7 @@
 
 #include "ca/extern.h"
 #include "hsm/p11.h"
+#include "hsm/signer.h"
 #include "lib/audit.h"
 #include "lib/auditseal.h"
 #include "lib/config.h"
@@ -35,6 +36,7 @@
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/merkle.h"
+#include "lib/sandbox.h"
 
 #define AUDIT_KEY_LABEL		"audit-1"
 #define AUDIT_SEAL_LOCK		"7251001"	/* pg_advisory_xact_lock key */
@@ -281,42 +283,93 @@ out:
 	return rc;
 }
 
-static int
-audit_seal(const struct config *cfg, const char *actor)
+/*
+ * What sealing holds (privilege separation, DESIGN.md): the sealer role's
+ * connection, and a signer process that alone logged in to the audit token
+ * and signs nothing but tree heads with the audit key (SIGNER_KIND_AUDIT;
+ * it checks the text itself).
+ */
+struct sealer {
+	struct db	*db;
+	struct signer	*signer;
+	EVP_PKEY	*pub;
+	const char	*label;
+};
+
+static void
+sealer_close(struct sealer *sl)
 {
-	struct p11_module *mod = NULL;
-	struct p11_token *tok = NULL;
-	struct db *db = NULL;
+	EVP_PKEY_free(sl->pub);
+	signer_close(sl->signer);
+	db_close(sl->db);
+	memset(sl, 0, sizeof(*sl));
+}
+
+/* sandbox_section: the signer's (NULL: pkictl's own, not sandboxed). */
+static int
+sealer_open(const struct config *cfg, const char *sandbox_section,
+    struct sealer *sl)
+{
+	struct signer_config sc;
+	char err[512];
+
+	memset(sl, 0, sizeof(*sl));
+	sl->label = config_get(cfg, "audit.key_label", AUDIT_KEY_LABEL);
+	if (!auditseal_label_ok(sl->label)) {
+		log_err("audit.key_label: 1 to %d printable ASCII characters, "
+		    "no space (it is part of the signed tree head)",
+		    AUDITSEAL_LABEL_MAX);
+		return -1;
+	}
+	memset(&sc, 0, sizeof(sc));
+	if (signer_config_add_token(&sc, cfg, "audit") == -1 ||
+	    signer_config_grant(&sc, SIGNER_KIND_AUDIT, sl->label) == -1)
+		return -1;
+	sc.sandbox_section = sandbox_section;
+	if ((sl->signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+		log_err("audit seal: %s (run `pkictl audit init` first)", err);
+		goto fail;
+	}
+	if (signer_pubkey(sl->signer, sl->label, &sl->pub, err,
+	    sizeof(err)) == -1) {
+		log_err("audit seal: %s", err);
+		goto fail;
+	}
+	if ((sl->db = pkictl_db_as(cfg, "pg.sealer_uri")) == NULL)
+		goto fail;
+	return 0;
+fail:
+	sealer_close(sl);
+	return -1;
+}
+
+static int
+audit_seal_once(struct sealer *sl, const char *actor)
+{
+	struct db *db = sl->db;
 	struct seal_scan scan;
 	struct auditseal seal;
-	EVP_PKEY *pub = NULL;
 	PGresult *now = NULL, *last = NULL;
-	unsigned char digest[32], *sig = NULL;
+	unsigned char *sig = NULL;
 	char head[512], err[512], idbuf[24], sizebuf[24], roothex[65],
 	    *frontier = NULL, *sighex = NULL;
-	const char *label, *from, *v[8];
+	const char *from, *v[8];
 	json_t *details = NULL;
 	size_t siglen = 0, i;
-	int n, rc = PKICTL_EXIT_FAIL;
+	int n, in_txn = 0, rc = PKICTL_EXIT_FAIL;
 
 	memset(&scan, 0, sizeof(scan));
 	memset(&seal, 0, sizeof(seal));
-	if ((db = pkictl_db_as(cfg, "pg.sealer_uri")) == NULL ||
-	    db_begin(db, NULL) == -1)
+	if (db_begin(db, NULL) == -1)
 		goto out;
+	in_txn = 1;
 	/* One sealer at a time; then the boundary, in a later snapshot. */
 	if ((now = db_exec(db, &stmt_lock, NULL, NULL, NULL)) == NULL)
 		goto out;
 	PQclear(now);
-	if ((tok = audit_token(cfg, &mod, &label)) == NULL)
-		goto out;
-	if (p11_key_public(tok, label, &pub, err, sizeof(err)) == -1) {
-		log_err("audit seal: %s (run `pkictl audit init` first)", err);
-		goto out;
-	}
 	if ((now = db_exec(db, &stmt_now, NULL, NULL, NULL)) == NULL ||
 	    (last = db_exec(db, &stmt_last, NULL, NULL, NULL)) == NULL ||
-	    seal_resume(last, pub, &scan.m, &seal.id, &from) == -1)
+	    seal_resume(last, sl->pub, &scan.m, &seal.id, &from) == -1)
 		goto out;
 	v[0] = from;
 	v[1] = PQgetvalue(now, 0, 0);
@@ -332,12 +385,12 @@ audit_seal(const struct config *cfg, const char *actor)
 	merkle_root(&scan.m, seal.root);
 	snprintf(seal.sealed_at, sizeof(seal.sealed_at), "%s",
 	    PQgetvalue(now, 0, 1));
-	snprintf(seal.key, sizeof(seal.key), "%s", label);
-	if ((n = auditseal_head_text(&seal, head, sizeof(head))) == -1 ||
-	    EVP_Digest(head, (size_t)n, digest, NULL, EVP_sha256(), NULL) != 1)
+	snprintf(seal.key, sizeof(seal.key), "%s", sl->label);
+	if ((n = auditseal_head_text(&seal, head, sizeof(head))) == -1)
 		goto out;
-	if (p11_sign_digest(tok, label, "SHA256", digest, sizeof(digest), &sig,
-	    &siglen, err, sizeof(err)) == -1) {
+	if (signer_sign(sl->signer, SIGNER_KIND_AUDIT, sl->label, "SHA256",
+	    (const unsigned char *)head, (size_t)n, &sig, &siglen, err,
+	    sizeof(err)) == -1) {
 		log_err("audit seal: %s", err);
 		goto out;
 	}
@@ -361,7 +414,7 @@ audit_seal(const struct config *cfg, const char *actor)
 	v[2] = PQgetvalue(now, 0, 0);
 	v[3] = roothex;
 	v[4] = frontier;
-	v[5] = label;
+	v[5] = sl->label;
 	v[6] = sighex;
 	v[7] = PQgetvalue(now, 0, 2);
 	if (db_exec_ok(db, &stmt_insert, v) == -1)
@@ -371,23 +424,38 @@ audit_seal(const struct config *cfg, const char *actor)
 	    (json_int_t)seal.tree_size, "events", (json_int_t)scan.added,
 	    "root", roothex)) == NULL ||
 	    audit_append(db, actor, "audit.seal", "audit_seal", idbuf, details,
-	    NULL) == -1 || db_commit(db) == -1)
+	    NULL) == -1)
+		goto out;
+	in_txn = 0;	/* a failed COMMIT rolls back */
+	if (db_commit(db) == -1)
 		goto out;
 	printf("audit seal %s: %lu event(s) added, tree size %s, root %s, "
 	    "signed with %s at %s\n", idbuf, scan.added, sizebuf, roothex,
-	    label, seal.sealed_at);
+	    sl->label, seal.sealed_at);
 	rc = PKICTL_EXIT_OK;
 out:
+	/* The connection outlives this seal (the periodic sealer). */
+	if (in_txn)
+		(void)db_rollback(db);
 	json_decref(details);
 	free(frontier);
 	free(sighex);
 	free(sig);
-	EVP_PKEY_free(pub);
 	PQclear(now);
 	PQclear(last);
-	db_close(db);
-	p11_token_close(tok);
-	p11_module_free(mod);
+	return rc;
+}
+
+static int
+audit_seal(const struct config *cfg, const char *actor)
+{
+	struct sealer sl;
+	int rc;
+
+	if (sealer_open(cfg, NULL, &sl) == -1)
+		return PKICTL_EXIT_FAIL;
+	rc = audit_seal_once(&sl, actor);
+	sealer_close(&sl);
 	return rc;
 }
 
@@ -508,9 +576,14 @@ sealer_on_signal(int sig)
 /*
  * `audit seal --every SECONDS`: the periodic sealing DESIGN.md asks for, as
  * a process a service manager (or the local stack) keeps running: a seal
- * now, then one every SECONDS until SIGTERM or SIGINT (exit 0). A seal that
- * fails is logged and tried again at the next period: a database or token
- * outage must not end the sealing.
+ * now, then one every SECONDS until SIGTERM or SIGINT (exit 0). Like a
+ * daemon it forks its signer (which logs in to the audit token, then is
+ * demoted and sandboxed), connects as the sealer role, then demotes itself
+ * (audit.user, pki when root) and enters SANDBOX_NET_WORKER: no file, no
+ * exec, no fork. A seal that fails is logged and tried again at the next
+ * period (lib/db connects again after a database outage; the signer logs
+ * in again after a token outage); a signer that is gone ends the sealer
+ * with status 1, so that whatever supervises it starts a new one.
  */
 static int
 audit_seal_every(const struct config *cfg, const char *actor, int argc,
@@ -520,6 +593,7 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 		{ "every", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct sealer sl;
 	struct sigaction sa;
 	struct timespec ts;
 	char *end;
@@ -538,16 +612,29 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 	}
 	if (optind != argc || secs == -1)
 		return PKICTL_EXIT_USAGE;
+	if (sealer_open(cfg, "audit", &sl) == -1)
+		return PKICTL_EXIT_FAIL;
+	if (sandbox_enter(cfg, "audit", SANDBOX_NET_WORKER) == -1) {
+		sealer_close(&sl);
+		return PKICTL_EXIT_FAIL;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sealer_on_signal;	/* no SA_RESTART: sleeps end */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	log_info("audit sealer: sealing the audit trail every %ld s", secs);
+	log_info("audit sealer: sealing the audit trail every %ld s (signer "
+	    "pid %ld)", secs, (long)signer_pid(sl.signer));
 	while (!sealer_stop) {
-		if ((rc = audit_seal(cfg, actor)) != PKICTL_EXIT_OK)
+		if ((rc = audit_seal_once(&sl, actor)) != PKICTL_EXIT_OK)
 			log_err("audit sealer: the seal failed (exit %d); trying "
 			    "again in %ld s", rc, secs);
 		fflush(stdout);
+		if (signer_broken(sl.signer)) {
+			log_err("audit sealer: the signer process is gone: "
+			    "stopping, so that a restart brings a new one");
+			sealer_close(&sl);
+			return PKICTL_EXIT_FAIL;
+		}
 		ts.tv_sec = secs;
 		ts.tv_nsec = 0;
 		while (!sealer_stop && nanosleep(&ts, &ts) == -1 &&
@@ -555,6 +642,7 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 			;
 	}
 	log_info("audit sealer: signal %d: stopping", (int)sealer_stop);
+	sealer_close(&sl);
 	return PKICTL_EXIT_OK;
 }
 

@@ -345,6 +345,7 @@ main(int argc, char **argv)
 		    sc.tokens[0].label, d.issuing.token);
 		goto out;
 	}
+	sc.sandbox_section = "crl";
 	daemon_block_signals(&sigs);
 	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 		log_err("signer: %s", err);

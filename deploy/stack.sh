@@ -998,9 +998,9 @@ daemon_up() {
 }
 
 # The periodic sealer (DESIGN.md "Audit"): `pkictl audit seal --every N`,
-# kept running beside the daemons (as pkictl runs at 'up': it needs the
-# audit token's PIN for each seal). A service manager would run the same
-# command, or `pkictl audit seal` from a timer.
+# kept running beside the daemons. Started as root like them: its signer
+# reads the audit token's PIN, then both demote to pki (audit.user) and
+# enter their sandboxes. A service manager would run the same command.
 SEALER_PIDFILE=$RUN/sealer.pid
 sealer_every() {
 	sed -n '/^\[audit\]/,/^\[/s/^seal_every_seconds = *//p' "$CONF" | head -n1

@@ -26,6 +26,7 @@ enum signer_kind {
 	SIGNER_KIND_OCSP = 3,		/* ResponseData (RFC 6960 §4.2.1) */
 	SIGNER_KIND_TIMESTAMP = 4,	/* SignedAttributes over a TSTInfo (RFC 3161) */
 	SIGNER_KIND_CMS = 5,		/* SignedAttributes of CMS SignedData (RFC 5652) */
+	SIGNER_KIND_AUDIT = 6,		/* an audit tree head (lib/auditseal.h) */
 };
 const char	*signer_kind_name(enum signer_kind);
 
@@ -66,6 +67,15 @@ struct signer_config {
 	 * nothing and may refuse the copy, which falls back to the key).
 	 */
 	int			 session_keys;
+	/*
+	 * A daemon's signer demotes itself and enters SANDBOX_SIGNER once it
+	 * has logged in (lib/sandbox.h): sandbox_enter(cfg, sandbox_section),
+	 * so <section>.user and <section>.insecure_no_sandbox apply to it as
+	 * to the worker. NULL (pkictl's ceremonies, tests): neither. cfg is
+	 * set by signer_config_add_token().
+	 */
+	const struct config	*cfg;
+	const char		*sandbox_section;
 };
 
 struct signer;

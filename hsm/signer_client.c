@@ -72,6 +72,8 @@ signer_kind_name(enum signer_kind kind)
 		return "timestamp";
 	case SIGNER_KIND_CMS:
 		return "cms";
+	case SIGNER_KIND_AUDIT:
+		return "audit";
 	}
 	return "unknown";
 }

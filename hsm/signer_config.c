@@ -36,6 +36,7 @@ signer_config_add_token(struct signer_config *sc, const struct config *cfg,
 		log_err("signer: no token role %s", role);
 		return -1;
 	}
+	sc->cfg = cfg;
 	if (sc->module == NULL) {
 		sc->module = config_get(cfg, "hsm.module", NULL);
 		sc->lock_dir = config_get(cfg, "hsm.lock_dir", NULL);

@@ -36,7 +36,9 @@
 #include "hsm/p11wrap.h"
 #include "hsm/signer.h"
 #include "hsm/signer_proto.h"
+#include "lib/auditseal.h"
 #include "lib/log.h"
+#include "lib/sandbox.h"
 #include "lib/secret.h"
 
 #define SIGNER_PIN_MAX	256
@@ -218,8 +220,8 @@ signerproc_attr(STACK_OF(X509_ATTRIBUTE) *attrs, int nid, ASN1_TYPE **val)
  * follows it, -1 with why in err.
  */
 static int
-signerproc_tbs_check(uint32_t kind, const unsigned char *tbs, size_t len,
-    char *err, size_t errlen)
+signerproc_tbs_check(uint32_t kind, const char *label,
+    const unsigned char *tbs, size_t len, char *err, size_t errlen)
 {
 	const unsigned char *p = tbs;
 	ASN1_VALUE *cinf = NULL;
@@ -281,6 +283,15 @@ signerproc_tbs_check(uint32_t kind, const unsigned char *tbs, size_t len,
 			goto out;
 		}
 		break;
+	case SIGNER_KIND_AUDIT:
+		/* Text, not DER: the head must name the key that signs it. */
+		if (auditseal_head_check(tbs, len, label) == -1) {
+			snprintf(err, errlen, "not an audit tree head for key "
+			    "%s (lib/auditseal.h)", label);
+			goto out;
+		}
+		p = tbs + len;
+		break;
 	default:
 		snprintf(err, errlen, "unknown kind %u", kind);
 		goto out;
@@ -332,7 +343,7 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 
 	if (signer_proto_sign_decode(body, len, &req) == -1)
 		return -1;
-	if (req.kind < SIGNER_KIND_CERT || req.kind > SIGNER_KIND_CMS) {
+	if (req.kind < SIGNER_KIND_CERT || req.kind > SIGNER_KIND_AUDIT) {
 		signerproc_refuse(r, SIGNER_REFUSED, "unknown kind %u",
 		    req.kind);
 		goto out;
@@ -347,7 +358,7 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 		    "(SHA256, SHA384 or SHA512 only)", req.mdname);
 		goto out;
 	}
-	if (signerproc_tbs_check(req.kind, req.tbs, req.tbslen, err,
+	if (signerproc_tbs_check(req.kind, req.label, req.tbs, req.tbslen, err,
 	    sizeof(err)) == -1) {
 		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
 		    signer_kind_name(req.kind), err);
@@ -691,6 +702,19 @@ signerproc(int fd, const struct signer_config *cfg)
 	if (signerproc_start(&sp, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		signerproc_refuse(&r, SIGNER_FAILED, "%s", err);
+		(void)signerproc_send(fd, &r);
+		goto out;
+	}
+	/*
+	 * Logged in, the PIN kept only in its locked page (hsm/p11.c): the
+	 * rest of the signer's life needs neither root nor more than the
+	 * token's files (a re-login reads them again).
+	 */
+	if (cfg->sandbox_section != NULL && (cfg->cfg == NULL ||
+	    sandbox_enter(cfg->cfg, cfg->sandbox_section, SANDBOX_SIGNER) ==
+	    -1)) {
+		signerproc_refuse(&r, SIGNER_FAILED, "signer: cannot enter its "
+		    "sandbox (%s.user, the log says why)", cfg->sandbox_section);
 		(void)signerproc_send(fd, &r);
 		goto out;
 	}

@@ -42,6 +42,36 @@ auditseal_head_text(const struct auditseal *s, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
+int
+auditseal_head_check(const unsigned char *text, size_t len,
+    const char *key_label)
+{
+	struct auditseal s;
+	unsigned long long id, size;
+	char buf[512], root[2 * MERKLE_HASH + 1];
+	size_t n;
+	int r;
+
+	/* Bounded, NUL-free copy: sscanf reads a string. */
+	if (len == 0 || len >= sizeof(buf) || memchr(text, '\0', len) != NULL)
+		return -1;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	memset(&s, 0, sizeof(s));
+	r = sscanf(buf, AUDITSEAL_HEAD_MAGIC "\nseal %llu\nsize %llu\nroot "
+	    "%64[0-9a-f]\ntime %39[!-~]\nkey %64[!-~]\n", &id, &size, root,
+	    s.sealed_at, s.key);
+	if (r != 5 || hex_decode(root, s.root, sizeof(s.root), &n) == -1 ||
+	    n != MERKLE_HASH || strcmp(s.key, key_label) != 0)
+		return -1;
+	s.id = id;
+	s.tree_size = size;
+	/* Exactly the text auditseal_head_text() makes of what was read. */
+	r = auditseal_head_text(&s, buf, sizeof(buf));
+	return r > 0 && (size_t)r == len && memcmp(buf, text, len) == 0 ?
+	    0 : -1;
+}
+
 static json_t *
 auditseal_seal_object(const struct auditseal *s)
 {

@@ -60,6 +60,14 @@ int	auditseal_label_ok(const char *s);
 /* The tree head text into buf; its length, or -1 when buf is too small. */
 int	auditseal_head_text(const struct auditseal *, char *buf, size_t len);
 
+/*
+ * 0 when text (len bytes, untrusted) is exactly a tree head as
+ * auditseal_head_text() writes it, for the key labelled key_label: what
+ * the audit key's signer agrees to sign (hsm/signer.h SIGNER_KIND_AUDIT).
+ */
+int	auditseal_head_check(const unsigned char *text, size_t len,
+	    const char *key_label);
+
 /* The seal line (malloc'd, no newline), or NULL. */
 char	*auditseal_seal_json(const struct auditseal *);
 

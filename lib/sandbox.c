@@ -218,6 +218,15 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 		if (sandbox_allow(ctx, sandbox_signer, sizeof(sandbox_signer) /
 		    sizeof(sandbox_signer[0])) == -1)
 			goto fail;
+		/*
+		 * SoftHSM2 reports errors (a token gone, say) with syslog(3),
+		 * which opens a socket to /dev/log: refused, not fatal (glibc
+		 * drops the message); the signer logs the failure itself. A
+		 * SAM's socket() is allowed above and falls through to here.
+		 */
+		if (profile == SANDBOX_SIGNER && seccomp_rule_add(ctx,
+		    SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0) != 0)
+			goto fail;
 		break;
 	default:
 		snprintf(err, errlen, "unknown sandbox profile %d", (int)profile);

@@ -21,7 +21,8 @@ enum sandbox_profile {
 	/*
 	 * A signer: as a worker without accept and sockets, plus the file
 	 * operations SoftHSM2 performs on its token directory at every signature
-	 * (openat, flock, fstat, lseek; HSM-NOTES.md).
+	 * (openat, flock, fstat, lseek; HSM-NOTES.md). socket() fails with
+	 * EACCES instead of ending the process (SoftHSM2's syslog(3)).
 	 */
 	SANDBOX_SIGNER = 2,
 	/*

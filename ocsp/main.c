@@ -300,6 +300,7 @@ main(int argc, char **argv)
 		if (signer_config_grant(&sc, SIGNER_KIND_OCSP, labels[i]) == -1)
 			goto out;
 	}
+	sc.sandbox_section = "ocsp";
 	/* Signals go to sigwait() below: block them before any thread exists. */
 	daemon_block_signals(&sigs);
 	/* One signer process per signing thread: SoftHSM2 scales with processes. */

@@ -219,6 +219,7 @@ tsaproc(struct tsad_conf *c, int index)
 	if (signer_config_add_token(&sc, c->cfg, "tsa") == -1 ||
 	    signer_config_grant(&sc, SIGNER_KIND_TIMESTAMP, c->label) == -1)
 		goto out;
+	sc.sandbox_section = "tsa";
 	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 		log_err("signer: %s", err);
 		goto out;

@@ -240,6 +240,7 @@ main(int argc, char **argv)
 	    signer_config_grant(&sc, SIGNER_KIND_CERT, is.key_label) == -1)
 		goto out;
 	sc.wrap_label = c.wrap_label;
+	sc.sandbox_section = "cad";
 	if ((c.signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 		log_err("signer: %s", err);
 		goto out;

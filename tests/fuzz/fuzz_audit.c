@@ -1,6 +1,8 @@
 /*
  * libFuzzer harness: what pkiaudit parses from an auditor's files (lib/
- * auditseal.c): seal lines, inclusion proofs and event lines. Each must be
+ * auditseal.c): seal lines, inclusion proofs and event lines; and the tree
+ * head text the audit key's signer checks before it signs (a head it
+ * accepts must be exactly what auditseal_head_text() writes). Each must be
  * refused or parsed within its limits, never crash; a parsed seal must
  * print back to a line that parses to the same seal, and a parsed proof is
  * checked against a key made at start-up, whose signatures are in no seed:
@@ -53,5 +55,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		auditseal_proof_clear(&p);
 	}
 	(void)auditseal_event_id((const char *)data, size, &id);
+	if (auditseal_head_check(data, size, "audit-1") == 0 &&
+	    (size < 23 || memcmp(data, "pki-audit-tree-head-v1\n", 23) != 0 ||
+	    data[size - 1] != '\n'))
+		abort();
 	return 0;
 }

@@ -182,6 +182,22 @@ procs_mentioning() {
 	return 0
 }
 
+# sandboxed PID WHAT: the process runs demoted (as pki when the tests run as
+# root), with no_new_privs and a seccomp filter (lib/sandbox.c; a sanitizer
+# build installs no filter).
+sandboxed() {
+	local st uid
+	st=$(cat "/proc/$1/status" 2>/dev/null) || fail "$2 (pid $1) is not running"
+	uid=$(awk '/^Uid:/ {print $3}' <<<"$st")
+	if [ "$(id -u)" -eq 0 ] && [ "$uid" != "$(id -u pki)" ]; then
+		fail "$2 (pid $1) runs as uid $uid, not pki"
+	fi
+	[ "$(awk '/^NoNewPrivs:/ {print $2}' <<<"$st")" = 1 ] || fail "$2 (pid $1) runs without no_new_privs"
+	if ! ldd "$BUILD/pkictl" | grep -q libasan; then
+		[ "$(awk '/^Seccomp:/ {print $2}' <<<"$st")" = 2 ] || fail "$2 (pid $1) runs without its seccomp filter"
+	fi
+}
+
 # sql_as CONNINFO SQL: one statement, unaligned output, errors fatal to psql.
 sql_as() {
 	psql -X -q -At -v ON_ERROR_STOP=1 "$1" -c "$2"
@@ -194,7 +210,9 @@ sql_fails() {
 	if out=$(psql -X -q -At -v ON_ERROR_STOP=1 "$1" -c "$2" 2>&1); then
 		fail "succeeded but must fail: [$1] $2"
 	fi
-	echo "$out" | grep -qE -- "$3" || fail "[$1] $2: wrong error: $out"
+	# Not echo | grep -q: grep may exit before echo has written everything,
+	# and under pipefail echo's SIGPIPE failed the check (test_schema, once).
+	grep -qE -- "$3" <<<"$out" || fail "[$1] $2: wrong error: $out"
 }
 
 # no_secret_in WHAT FILE...: fails when a member of the caller's "secrets"

@@ -32,6 +32,33 @@ if [ "$(id -u)" -eq 0 ]; then
 	[ "$ldap_user" = pki ] || fail "slapd runs as $ldap_user, not pki"
 fi
 
+# Every process of every daemon is demoted and sandboxed: the workers, the
+# signers that hold an HSM login (they demote once logged in), signd's SAMs,
+# the sealer and its signer. Not the two supervisors, tsad's and signd's,
+# which keep root to start a worker or a SAM again (tsa/README.md,
+# hsm/README.md) and do nothing else.
+nproc=0
+for name in ra ocsp crl tsa sign pades cad sealer; do
+	pid=$(pidfile_of "$S" "$name")
+	[ -n "$pid" ] || fail "$name: no PID file"
+	case $name in
+	tsa | sign) ;;
+	*) sandboxed "$pid" "$name"; nproc=$((nproc + 1)) ;;
+	esac
+	for c in $(pgrep -P "$pid"); do
+		sandboxed "$c" "$name's process $c"
+		nproc=$((nproc + 1))
+		for g in $(pgrep -P "$c"); do
+			sandboxed "$g" "$name's process $g"
+			nproc=$((nproc + 1))
+		done
+	done
+done
+# rad, pkisign serve; ocspd, crld, cad, the sealer and their signers; tsad's
+# workers and their signers; signd's worker and SAMs.
+[ "$nproc" -ge 16 ] || fail "only $nproc daemon processes found"
+note "$nproc daemon processes: demoted, no_new_privs, seccomp"
+
 # pki.conf: the keys the C code reads, absolute paths.
 for k in module softhsm2_conf lock_dir root_token root_pin_file ca_token ca_pin_file \
     ocsp_token ocsp_pin_file tsa_token tsa_pin_file audit_token audit_pin_file \

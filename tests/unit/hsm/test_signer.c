@@ -4,7 +4,8 @@
  * CMS signing through signer_pkey() with EC P-256 and RSA-2048, every output
  * verified with the public key; the signer's refusals (kind, key, digest,
  * keygen, TBS that does not decode as the kind); a malformed frame ending the
- * signer; a token that goes away and comes back; two threads at once.
+ * signer; a token that goes away and comes back, also with the signer in
+ * its sandbox (SANDBOX_SIGNER); two threads at once.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -36,6 +37,8 @@
 #include "hsm/p11.h"
 #include "hsm/signer.h"
 #include "hsm/signer_proto.h"
+#include "lib/auditseal.h"
+#include "lib/config.h"
 #include "lib/log.h"
 #include "tests/unit/hsm/hsmtest.h"
 
@@ -95,7 +98,7 @@ setup(void **state)
 	f->cfg.tokens[0].label = TOKEN;
 	f->cfg.tokens[0].pin_file = f->h.pinfile;
 	f->cfg.ntokens = 1;
-	for (kind = SIGNER_KIND_CERT; kind <= SIGNER_KIND_CMS; kind++) {
+	for (kind = SIGNER_KIND_CERT; kind <= SIGNER_KIND_AUDIT; kind++) {
 		add_grant(&f->cfg, (enum signer_kind)kind, "ec-ca");
 		add_grant(&f->cfg, (enum signer_kind)kind, "rsa-ca");
 	}
@@ -516,6 +519,63 @@ expect_refusal(struct fixture *f, enum signer_kind kind, const char *label,
 		fail_msg("refusal \"%s\" does not say \"%s\"", err, want);
 }
 
+/*
+ * The audit key's kind: a tree head as lib/auditseal writes it, naming the
+ * key that signs it, and nothing else; the signature verifies as pkiaudit
+ * checks it.
+ */
+static void
+test_audit_head(void **state)
+{
+	struct fixture *f = *state;
+	struct auditseal seal;
+	EVP_PKEY *pub = NULL;
+	unsigned char *sig = NULL, *tbs;
+	size_t siglen = 0, len;
+	char head[512], bad[600], err[512] = "";
+	int n;
+
+	memset(&seal, 0, sizeof(seal));
+	seal.id = 4;
+	seal.tree_size = 1234;
+	memset(seal.root, 0xab, sizeof(seal.root));
+	snprintf(seal.sealed_at, sizeof(seal.sealed_at),
+	    "2026-12-03T15:00:00.123456Z");
+	snprintf(seal.key, sizeof(seal.key), "ec-ca");
+	assert_true((n = auditseal_head_text(&seal, head, sizeof(head))) > 0);
+	if (signer_sign(f->s, SIGNER_KIND_AUDIT, "ec-ca", "SHA256",
+	    (unsigned char *)head, (size_t)n, &sig, &siglen, err,
+	    sizeof(err)) == -1)
+		fail_msg("audit head: %s", err);
+	assert_true(siglen <= sizeof(seal.sig));
+	memcpy(seal.sig, sig, siglen);
+	seal.siglen = siglen;
+	assert_int_equal(signer_pubkey(f->s, "ec-ca", &pub, err, sizeof(err)),
+	    0);
+	assert_int_equal(auditseal_seal_verify(&seal, pub, err, sizeof(err)),
+	    0);
+	free(sig);
+	EVP_PKEY_free(pub);
+
+	/* Another key's head, a changed layout, trailing text, a certificate. */
+	expect_refusal(f, SIGNER_KIND_AUDIT, "rsa-ca", "SHA256",
+	    (unsigned char *)head, (size_t)n, "not an audit tree head");
+	snprintf(bad, sizeof(bad), "%.*s", n, head);
+	*strstr(bad, "size ") = 'S';
+	expect_refusal(f, SIGNER_KIND_AUDIT, "ec-ca", "SHA256",
+	    (unsigned char *)bad, strlen(bad), "not an audit tree head");
+	snprintf(bad, sizeof(bad), "%.*sextra\n", n, head);
+	expect_refusal(f, SIGNER_KIND_AUDIT, "ec-ca", "SHA256",
+	    (unsigned char *)bad, strlen(bad), "not an audit tree head");
+	tbs = tbs_cert(f, &len);
+	expect_refusal(f, SIGNER_KIND_AUDIT, "ec-ca", "SHA256", tbs, len,
+	    "not an audit tree head");
+	/* And a head is not a certificate. */
+	expect_refusal(f, SIGNER_KIND_CERT, "ec-ca", "SHA256",
+	    (unsigned char *)head, (size_t)n, "TBSCertificate");
+	OPENSSL_free(tbs);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -793,6 +853,91 @@ test_token_away_and_back(void **state)
 	OPENSSL_free(tbs);
 }
 
+/* "Seccomp:" or "NoNewPrivs:" of /proc/PID/status; -1 when absent. */
+static int
+proc_status(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	FILE *fp;
+	int v = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, key, strlen(key)) == 0)
+			v = atoi(line + strlen(key));
+	fclose(fp);
+	return v;
+}
+
+/*
+ * A daemon's signer demotes itself and enters SANDBOX_SIGNER after its
+ * login (sandbox_section): it still signs, and still logs in again when
+ * the token went away and came back. SoftHSM2 then reports the missing
+ * token through syslog(3), whose socket() the sandbox refuses without
+ * ending the process (a killed signer showed first in the local stack).
+ * Run as root or not: the section's user does not exist and
+ * insecure_no_sandbox lets the signer go on without demotion, but the
+ * seccomp filter is installed (not in sanitizer builds: lib/sandbox.c).
+ */
+static void
+test_token_away_sandboxed(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct config *conf;
+	struct signer *s;
+	unsigned char *tbs, *sig = NULL;
+	size_t len, siglen;
+	char path[512], dir[512], away[600], err[512] = "";
+	FILE *fp;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/sandbox.conf", f->h.dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fprintf(fp, "[t]\nuser = pki-test-no-such-user\n"
+	    "insecure_no_sandbox = true\n");
+	assert_int_equal(fclose(fp), 0);
+	assert_non_null(conf = config_load(path, err, sizeof(err)));
+	c.cfg = conf;
+	c.sandbox_section = "t";
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("sandboxed signer: %s", err);
+	pid = signer_pid(s);
+#if !defined(__SANITIZE_ADDRESS__)
+	/* libseccomp sets no_new_privs with the filter. */
+	assert_int_equal(proc_status(pid, "NoNewPrivs:"), 1);
+	assert_int_equal(proc_status(pid, "Seccomp:"), 2);
+#else
+	assert_int_equal(proc_status(pid, "Seccomp:"), 0);	/* none there */
+#endif
+	tbs = tbs_cert(f, &len);
+	if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
+	    &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("sandboxed signer: %s", err);
+	free(sig);
+	sig = NULL;
+
+	token_dir(f, dir, sizeof(dir));
+	snprintf(away, sizeof(away), "%s/away", f->h.dir);
+	assert_int_equal(rename(dir, away), 0);
+	assert_int_equal(signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256",
+	    tbs, len, &sig, &siglen, err, sizeof(err)), -1);
+	if (strstr(err, "token \"" TOKEN "\" unavailable") == NULL)
+		fail_msg("token away, sandboxed: %s", err);
+	assert_int_equal(rename(away, dir), 0);
+	if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
+	    &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("sandboxed, after the token came back: %s", err);
+	assert_int_equal(signer_pid(s), pid);
+	assert_int_equal(signer_broken(s), 0);
+	free(sig);
+	OPENSSL_free(tbs);
+	signer_close(s);
+	config_free(conf);
+}
+
 struct worker {
 	struct fixture	*f;
 	struct signer	*s;
@@ -886,10 +1031,12 @@ main(void)
 		cmocka_unit_test(test_timestamp),
 		cmocka_unit_test(test_cms),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_audit_head),
 		cmocka_unit_test(test_keygen_allowed),
 		cmocka_unit_test(test_unknown_type),
 		cmocka_unit_test(test_malformed_frames),
 		cmocka_unit_test(test_token_away_and_back),
+		cmocka_unit_test(test_token_away_sandboxed),
 		cmocka_unit_test(test_concurrency),
 	};
 
