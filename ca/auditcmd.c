@@ -305,10 +305,34 @@ sealer_close(struct sealer *sl)
 	memset(sl, 0, sizeof(*sl));
 }
 
-/* sandbox_section: the signer's (NULL: pkictl's own, not sandboxed). */
+static volatile sig_atomic_t sealer_stop;
+
+static void
+sealer_on_signal(int sig)
+{
+	sealer_stop = sig;
+}
+
+/* Sleeps secs seconds, or less when a signal came. */
+static void
+sealer_sleep(long secs)
+{
+	struct timespec ts;
+
+	ts.tv_sec = secs;
+	ts.tv_nsec = 0;
+	while (!sealer_stop && nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * sandbox_section: the signer's (NULL: pkictl's own, not sandboxed).
+ * retry_secs > 0 (the periodic sealer): a database that cannot be reached
+ * yet is tried again every retry_secs until a signal.
+ */
 static int
 sealer_open(const struct config *cfg, const char *sandbox_section,
-    struct sealer *sl)
+    long retry_secs, struct sealer *sl)
 {
 	struct signer_config sc;
 	char err[512];
@@ -335,8 +359,13 @@ sealer_open(const struct config *cfg, const char *sandbox_section,
 		log_err("audit seal: %s", err);
 		goto fail;
 	}
-	if ((sl->db = pkictl_db_as(cfg, "pg.sealer_uri")) == NULL)
-		goto fail;
+	while ((sl->db = pkictl_db_as(cfg, "pg.sealer_uri")) == NULL) {
+		if (retry_secs <= 0 || sealer_stop)
+			goto fail;
+		log_warn("audit sealer: no database yet; trying again in %ld s",
+		    retry_secs);
+		sealer_sleep(retry_secs);
+	}
 	return 0;
 fail:
 	sealer_close(sl);
@@ -452,7 +481,7 @@ audit_seal(const struct config *cfg, const char *actor)
 	struct sealer sl;
 	int rc;
 
-	if (sealer_open(cfg, NULL, &sl) == -1)
+	if (sealer_open(cfg, NULL, 0, &sl) == -1)
 		return PKICTL_EXIT_FAIL;
 	rc = audit_seal_once(&sl, actor);
 	sealer_close(&sl);
@@ -565,14 +594,6 @@ out:
 	return rc;
 }
 
-static volatile sig_atomic_t sealer_stop;
-
-static void
-sealer_on_signal(int sig)
-{
-	sealer_stop = sig;
-}
-
 /*
  * `audit seal --every SECONDS`: the periodic sealing DESIGN.md asks for, as
  * a process a service manager (or the local stack) keeps running: a seal
@@ -580,10 +601,11 @@ sealer_on_signal(int sig)
  * daemon it forks its signer (which logs in to the audit token, then is
  * demoted and sandboxed), connects as the sealer role, then demotes itself
  * (audit.user, pki when root) and enters SANDBOX_NET_WORKER: no file, no
- * exec, no fork. A seal that fails is logged and tried again at the next
- * period (lib/db connects again after a database outage; the signer logs
- * in again after a token outage); a signer that is gone ends the sealer
- * with status 1, so that whatever supervises it starts a new one.
+ * exec, no fork. A database not reachable at start is tried again every
+ * period; a seal that fails is logged and tried again at the next period
+ * (lib/db connects again after a database outage; the signer logs in
+ * again after a token outage); a signer that is gone ends the sealer with
+ * status 1, so that whatever supervises it starts a new one.
  */
 static int
 audit_seal_every(const struct config *cfg, const char *actor, int argc,
@@ -595,7 +617,6 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 	};
 	struct sealer sl;
 	struct sigaction sa;
-	struct timespec ts;
 	char *end;
 	long secs = -1;
 	int ch, rc;
@@ -612,16 +633,16 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 	}
 	if (optind != argc || secs == -1)
 		return PKICTL_EXIT_USAGE;
-	if (sealer_open(cfg, "audit", &sl) == -1)
-		return PKICTL_EXIT_FAIL;
-	if (sandbox_enter(cfg, "audit", SANDBOX_NET_WORKER) == -1) {
-		sealer_close(&sl);
-		return PKICTL_EXIT_FAIL;
-	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sealer_on_signal;	/* no SA_RESTART: sleeps end */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	if (sealer_open(cfg, "audit", secs, &sl) == -1)
+		return sealer_stop ? PKICTL_EXIT_OK : PKICTL_EXIT_FAIL;
+	if (sandbox_enter(cfg, "audit", SANDBOX_NET_WORKER) == -1) {
+		sealer_close(&sl);
+		return PKICTL_EXIT_FAIL;
+	}
 	log_info("audit sealer: sealing the audit trail every %ld s (signer "
 	    "pid %ld)", secs, (long)signer_pid(sl.signer));
 	while (!sealer_stop) {
@@ -629,17 +650,14 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 			log_err("audit sealer: the seal failed (exit %d); trying "
 			    "again in %ld s", rc, secs);
 		fflush(stdout);
-		if (signer_broken(sl.signer)) {
+		/* A ^C reaches the signer too: stopping, not a lost signer. */
+		if (!sealer_stop && signer_broken(sl.signer)) {
 			log_err("audit sealer: the signer process is gone: "
 			    "stopping, so that a restart brings a new one");
 			sealer_close(&sl);
 			return PKICTL_EXIT_FAIL;
 		}
-		ts.tv_sec = secs;
-		ts.tv_nsec = 0;
-		while (!sealer_stop && nanosleep(&ts, &ts) == -1 &&
-		    errno == EINTR)
-			;
+		sealer_sleep(secs);
 	}
 	log_info("audit sealer: signal %d: stopping", (int)sealer_stop);
 	sealer_close(&sl);

@@ -64,6 +64,9 @@ struct p11_token {
 	size_t			 pinlen;
 	size_t			 pinpage;
 	char			*lockpath;
+	/* Opened at the first login and kept: a signer demoted since (its
+	 * sandbox) may no longer be able to open a lock file root made. */
+	int			 lockfd;
 	struct p11_key		*keys;
 	size_t			 nkeys;
 	void			*sobj;		/* p11_token_attach */
@@ -433,23 +436,24 @@ p11_session_open(struct p11_token *t, char *err, size_t errlen)
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
 	CK_C_INITIALIZE_ARGS args;
 	CK_RV rv;
-	int lockfd = -1, rc = -1, r;
+	int locked = 0, rc = -1, r;
 
 	p11_session_drop(t);
 	if (t->lockpath != NULL) {
-		lockfd = open(t->lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (lockfd == -1) {
+		if (t->lockfd == -1 && (t->lockfd = open(t->lockpath,
+		    O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
 			p11_seterr(err, errlen, "open %s: %s", t->lockpath,
 			    strerror(errno));
 			goto out;
 		}
-		while (flock(lockfd, LOCK_EX) == -1) {
+		while (flock(t->lockfd, LOCK_EX) == -1) {
 			if (errno != EINTR) {
 				p11_seterr(err, errlen, "flock %s: %s",
 				    t->lockpath, strerror(errno));
 				goto out;
 			}
 		}
+		locked = 1;
 	}
 	if ((r = p11_slot_find(t->m, t->label, &t->slot, err, errlen)) == 1 &&
 	    t->m->finalize) {
@@ -503,8 +507,8 @@ p11_session_open(struct p11_token *t, char *err, size_t errlen)
 out:
 	if (s != CK_INVALID_HANDLE)
 		t->m->f->C_CloseSession(s);
-	if (lockfd != -1)
-		close(lockfd);	/* releases the flock */
+	if (locked)
+		(void)flock(t->lockfd, LOCK_UN);
 	return rc;
 }
 
@@ -533,6 +537,7 @@ p11_token_open(struct p11_module *m, const char *label, const char *pin,
 	}
 	t->m = m;
 	t->session = CK_INVALID_HANDLE;
+	t->lockfd = -1;
 	snprintf(t->label, sizeof(t->label), "%s", label);
 	if (lock_dir != NULL && asprintf(&t->lockpath, "%s/%s.lock", lock_dir,
 	    label) == -1) {
@@ -589,6 +594,8 @@ p11_token_close(struct p11_token *t)
 		munlock(t->pin, t->pinpage);
 		munmap(t->pin, t->pinpage);
 	}
+	if (t->lockfd != -1)
+		close(t->lockfd);
 	free(t->lockpath);
 	free(t->keys);
 	if (t->sobj != NULL)

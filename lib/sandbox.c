@@ -109,7 +109,7 @@ static const int sandbox_net[] = {
 	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
 	SCMP_SYS(eventfd2), SCMP_SYS(pipe2), SCMP_SYS(setsockopt),
 	SCMP_SYS(getsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
-	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(clone3),
+	SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
 	SCMP_SYS(sendmmsg),
 	/* Reconnecting to PostgreSQL after an outage (unix socket or loopback). */
 	SCMP_SYS(socket), SCMP_SYS(connect),
@@ -207,6 +207,14 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 		    sizeof(sandbox_net[0])) == -1 ||
 		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 		    SCMP_A0(SCMP_CMP_MASKED_EQ, 0x00010000, 0x00010000)) != 0)
+			goto fail;
+		/*
+		 * clone3 passes its flags in memory, which a filter cannot
+		 * read: "not implemented", and glibc's pthread_create falls
+		 * back to clone above (allowing clone3 allowed a fork).
+		 */
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+		    SCMP_SYS(clone3), 0) != 0)
 			goto fail;
 		break;
 	case SANDBOX_SAM:

@@ -199,6 +199,16 @@ kill -TERM "$sealer"
 st=0; wait "$sealer" || st=$?
 [ "$st" = 0 ] || { cat "$tmp/every.log"; fail "the sealer exited $st on SIGTERM, not 0"; }
 grep -q 'audit sealer: signal 15: stopping' "$tmp/every.log" || fail "the sealer did not say why it stopped"
+# A database not reachable at start: tried again each period, and a
+# SIGTERM still ends it cleanly.
+PKI_PG_SEALER_URI="host=127.0.0.1 port=$(free_port) dbname=pki user=pki_sealer connect_timeout=2" \
+	"$PKICTL" --config "$PKI_CONFIG" audit seal --every 1 >"$tmp/nodb.log" 2>&1 & nodb=$!
+at_exit "kill $nodb 2>/dev/null || true"
+for _ in $(seq 50); do [ "$(grep -c 'no database yet' "$tmp/nodb.log")" -ge 2 ] && break; sleep 0.1; done
+[ "$(grep -c 'no database yet' "$tmp/nodb.log")" -ge 2 ] || { cat "$tmp/nodb.log"; fail "the sealer did not retry the database"; }
+kill -TERM "$nodb"
+st=0; wait "$nodb" || st=$?
+[ "$st" = 0 ] || { cat "$tmp/nodb.log"; fail "the sealer waiting for its database exited $st on SIGTERM"; }
 rc=0; pkictl audit seal --every 0 >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "audit seal --every 0: exit $rc, not 2 (usage)"
 export_to e
