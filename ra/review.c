@@ -85,6 +85,15 @@ enum {
 	D_SA, D_GP, D_CONSENTED, D_ADAPTER, D_REFERENCE, D_OCR_NIK, D_OCR_NAME,
 	D_OCR_BIRTH, D_LIVENESS, D_MIN_LIVENESS, D_MATCH, D_MIN_MATCH, D_NCOLS
 };
+/* A corporate application's company, and who represents it. */
+static const struct db_stmt stmt_company = {
+	"ra_review_get_company",
+	"SELECT c.id, c.name, c.nib, c.npwp, c.deed_number, c.deed_date::text, "
+	"c.decree_number, c.sysadmin_email, r.id, r.email "
+	"FROM ra_company c JOIN ra_account r ON r.id = c.representative_id "
+	"WHERE c.application_id = $1",
+	1
+};
 static const struct db_stmt stmt_decisions = {
 	"ra_review_get_decisions",
 	"SELECT d.officer_id, o.username, d.decision, d.reason, "
@@ -373,9 +382,9 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 	struct ra_officer_subject who;
 	const char *v[1];
 	char id[24];
-	PGresult *res = NULL, *dec = NULL;
+	PGresult *res = NULL, *dec = NULL, *corp = NULL;
 	json_t *o = NULL, *decisions = NULL, *kyc = NULL, *checks = NULL,
-	    *subject = NULL, *item;
+	    *subject = NULL, *company = NULL, *item;
 	json_error_t jerr;
 	int rc = -1, i, k;
 
@@ -404,6 +413,19 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 			goto out;
 	if ((subject = json_loads(PQgetvalue(res, 0, D_SUBJECT), 0,
 	    &jerr)) == NULL)
+		goto out;
+	if ((corp = db_exec(ra->db, &stmt_company, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(corp) == 0)
+		company = json_null();
+	else if ((company = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, "
+	    "s:s, s:{s:I, s:s}}", "id", ra_review_int(corp, 0, 0), "name",
+	    PQgetvalue(corp, 0, 1), "nib", PQgetvalue(corp, 0, 2), "npwp",
+	    PQgetvalue(corp, 0, 3), "deed_number", PQgetvalue(corp, 0, 4),
+	    "deed_date", PQgetvalue(corp, 0, 5), "decree_number",
+	    PQgetvalue(corp, 0, 6), "sysadmin_email", PQgetvalue(corp, 0, 7),
+	    "representative", "id", ra_review_int(corp, 0, 8), "email",
+	    PQgetvalue(corp, 0, 9))) == NULL)
 		goto out;
 	if (PQgetisnull(res, 0, D_NIK)) {
 		kyc = json_null();
@@ -445,7 +467,7 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 			goto out;
 	}
 	o = json_pack("{s:I, s:s, s:s, s:s, s:O, s:s, s:s, s:o, s:o, s:o, "
-	    "s:b, s:{s:I, s:s, s:s, s:b, s:b, s:s}, s:O, s:O, s:O}",
+	    "s:b, s:{s:I, s:s, s:s, s:b, s:b, s:s}, s:O, s:O, s:O, s:O}",
 	    "id", ra_review_int(res, 0, D_ID), "kind",
 	    PQgetvalue(res, 0, D_KIND), "status", PQgetvalue(res, 0, D_STATUS),
 	    "profile", PQgetvalue(res, 0, D_PROFILE), "subject", subject,
@@ -461,12 +483,15 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 	    "email_verified", strcmp(PQgetvalue(res, 0, D_EMAIL_OK), "t") == 0,
 	    "phone_verified", strcmp(PQgetvalue(res, 0, D_PHONE_OK), "t") == 0,
 	    "created_at", PQgetvalue(res, 0, D_ACC_CREATED),
-	    "kyc", kyc, "decisions", decisions, "checks", checks);
+	    "kyc", kyc, "decisions", decisions, "checks", checks, "company",
+	    company);
 	if (o == NULL)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:
 	json_decref(o);
+	json_decref(company);
+	PQclear(corp);
 	json_decref(subject);
 	json_decref(kyc);
 	json_decref(checks);

@@ -157,6 +157,14 @@ async function openApp(id) {
     cell(tr, c.name); cell(tr, c.pass ? 'pass' : 'FAIL'); cell(tr, c.detail);
     checks.appendChild(tr);
   }
+  const co = a.company;
+  show('detail-company-part', !!co);
+  facts($('detail-company'), co ? [
+    ['Name', co.name], ['NIB', co.nib], ['NPWP', co.npwp],
+    ['Deed', co.deed_number + ' of ' + co.deed_date], ['Ministry decree', co.decree_number],
+    ['Representative', co.representative.email + ' (account ' + co.representative.id + ')'],
+    ['Sysadmin email', co.sysadmin_email],
+  ] : []);
   const kyc = a.kyc || {};
   facts($('detail-kyc'), Object.keys(kyc).map((k) => [k, kyc[k]]));
   const list = $('detail-decisions');

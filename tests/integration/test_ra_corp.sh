@@ -419,10 +419,20 @@ pkictl officer add --username corp.console --role ra_officer --password-file "$t
 (umask 077; sed -n 's/^totp_secret //p' "$tmp/add2.out" >"$tmp/console.totp")
 secrets+=("$(cat "$tmp/console.totp")")
 off=$(q "SELECT id FROM ra_officer WHERE username = 'corp.console'")
-python3 "$REPO/tests/integration/console_browser.py" revreq "$url" corp.console "$tmp/off.pw" \
-	"$tmp/console.totp" "$rid" "HR letter checked" >"$tmp/browser.out" 2>&1 ||
-	{ cat "$tmp/browser.out"; fail "the console in Chromium"; }
+# The same log-in also opens the company application (one TOTP step: a
+# second log-in in it would be a refused replay).
+python3 "$REPO/tests/integration/console_browser.py" revreq,company "$url" corp.console "$tmp/off.pw" \
+	"$tmp/console.totp" "$rid" "HR letter checked" "$capp" 1234567890123 admin@contoh.co.id \
+	>"$tmp/browser.out" 2>&1 || { cat "$tmp/browser.out"; fail "the console in Chromium"; }
 sed "s/^/$TEST_NAME: /" "$tmp/browser.out"
+# The company application's detail shows its company (the API here; the
+# console in the Chromium run above).
+req GET "/v1/officer/applications/$capp"
+expect 200 "officer detail of the company application"
+[ "$(jq -r '[.company.name, .company.nib, .company.npwp, .company.deed_number, .company.deed_date,
+    .company.sysadmin_email, (.company.representative.id | tostring)] | join("/")' "$tmp/out")" = \
+  "PT Contoh Sejahtera/1234567890123/012345678901000/12/2020-01-15/admin@contoh.co.id/$rep" ] ||
+	fail "officer detail: company $(jq -c .company "$tmp/out")"
 [ "$(q "SELECT decision_reason FROM ra_revocation_request WHERE id = $rid")" = "HR letter checked" ] ||
 	fail "the console's note is not the request's decision reason"
 [ "$(q "SELECT revocation_reason || '/' || revoked_by FROM certificate WHERE id = $cert AND revoked_at IS NOT NULL")" = "3/officer:$off" ] ||

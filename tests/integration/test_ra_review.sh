@@ -241,6 +241,7 @@ tok=$tok_a
 req GET "/v1/officer/applications/$app1"
 expect 200 "detail (auditor)"
 [ "$(jq -r .kyc.nik "$tmp/out")" = "$nik1" ] || fail "the detail lacks the full NIK"
+jq -e 'has("company") and .company == null' "$tmp/out" >/dev/null || fail "a personal application with a company"
 [ "$(jq -r '.account.email + "/" + (.account.email_verified|tostring) + "/" + (.account.phone_verified|tostring)' "$tmp/out")" = \
     r1@review.example/true/true ] || fail "account in detail"
 for c in nik_structure nik_birth_date_sex age duplicate_nik ocr_nik ocr_name ocr_birth_date liveness match; do
