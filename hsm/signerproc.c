@@ -693,6 +693,11 @@ signerproc(int fd, const struct signer_config *cfg)
 	sp.cfg = cfg;
 	sp.fd = fd;
 	signal(SIGPIPE, SIG_IGN);
+	/* Not the worker's handlers (the sealer sets them before it forks
+	 * us); a mask the worker blocked stays as it is. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	/* Nothing the parent had open but stdio and our socket. */
 	if (fd > 3)
 		close_range(3, (unsigned int)fd - 1, 0);

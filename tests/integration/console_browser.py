@@ -315,6 +315,7 @@ def main():
             n = fn.__code__.co_argcount - 1
             fn(b, *args[:n])
             args = args[n:]
+        assert not args, 'arguments no scenario took: %r' % args
         step = 'log-out'
         b.js("document.getElementById('logout').click()")
         b.wait("!document.getElementById('login-view').hidden && "

@@ -189,6 +189,15 @@ n0=$(seals)
 at_exit "kill $sealer 2>/dev/null || true"
 for _ in $(seq 50); do grep -q 'sealing the audit trail every 1 s' "$tmp/every.log" && break; sleep 0.1; done
 grep -q 'sealing the audit trail every 1 s' "$tmp/every.log" || { cat "$tmp/every.log"; fail "the sealer did not start"; }
+# Its signer is a process of its own, demoted and sandboxed, and does not
+# keep the sealer's SIGTERM handler (SigCgt bit 15).
+spid=$(pgrep -P "$sealer")
+[ -n "$spid" ] || fail "the sealer has no signer process"
+sandboxed "$sealer" "the sealer"
+sandboxed "$spid" "the sealer's signer"
+cgt=$(awk '/^SigCgt:/ {print $2}' "/proc/$spid/status")
+(( ((16#$cgt >> 14) & 1) == 0 )) ||
+	fail "the sealer's signer catches SIGTERM with the sealer's handler"
 for i in 1 2; do	# an event, then a seal of it without anyone asking
 	before=$(seals)
 	pkictl sigservice add --name "audit-every-$i" >/dev/null
