@@ -77,6 +77,19 @@ static const struct db_stmt stmt_export_events = { "pkictl_audit_export",
 	"(SELECT s.id FROM audit_seal s WHERE s.txid_xmin > e.txid "
 	"ORDER BY s.txid_xmin LIMIT 1) NULLS LAST, e.id", 0 };
 
+/* The audit key's label (audit.key_label), or NULL (logged). */
+static const char *
+audit_key_label(const struct config *cfg)
+{
+	const char *label = config_get(cfg, "audit.key_label", AUDIT_KEY_LABEL);
+
+	if (auditseal_label_ok(label))
+		return label;
+	log_err("audit.key_label: 1 to %d printable ASCII characters, no space "
+	    "(it is part of the signed tree head)", AUDITSEAL_LABEL_MAX);
+	return NULL;
+}
+
 /* The audit token, opened with its PIN, and the key label. */
 static struct p11_token *
 audit_token(const struct config *cfg, struct p11_module **mod,
@@ -84,13 +97,8 @@ audit_token(const struct config *cfg, struct p11_module **mod,
 {
 	const char *token, *pin_file;
 
-	*label = config_get(cfg, "audit.key_label", AUDIT_KEY_LABEL);
-	if (!auditseal_label_ok(*label)) {
-		log_err("audit.key_label: 1 to %d printable ASCII characters, "
-		    "no space (it is part of the signed tree head)",
-		    AUDITSEAL_LABEL_MAX);
+	if ((*label = audit_key_label(cfg)) == NULL)
 		return NULL;
-	}
 	if (pkictl_signer_token(cfg, "audit", &token, &pin_file) == -1 ||
 	    (*mod = pkictl_module(cfg)) == NULL)
 		return NULL;
@@ -338,13 +346,8 @@ sealer_open(const struct config *cfg, const char *sandbox_section,
 	char err[512];
 
 	memset(sl, 0, sizeof(*sl));
-	sl->label = config_get(cfg, "audit.key_label", AUDIT_KEY_LABEL);
-	if (!auditseal_label_ok(sl->label)) {
-		log_err("audit.key_label: 1 to %d printable ASCII characters, "
-		    "no space (it is part of the signed tree head)",
-		    AUDITSEAL_LABEL_MAX);
+	if ((sl->label = audit_key_label(cfg)) == NULL)
 		return -1;
-	}
 	memset(&sc, 0, sizeof(sc));
 	if (signer_config_add_token(&sc, cfg, "audit") == -1 ||
 	    signer_config_grant(&sc, SIGNER_KIND_AUDIT, sl->label) == -1)

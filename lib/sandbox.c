@@ -210,7 +210,7 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 			goto fail;
 		/*
 		 * clone3 passes its flags in memory, which a filter cannot
-		 * read: "not implemented", and glibc's pthread_create falls
+		 * read: it answers ENOSYS, and glibc's pthread_create falls
 		 * back to clone above (allowing clone3 allowed a fork).
 		 */
 		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
