@@ -64,6 +64,21 @@ child_worker_io(void)
 	if (pthread_create(&th, NULL, thread_noop, NULL) != 0 ||
 	    pthread_join(th, NULL) != 0)
 		_exit(13);
+	/* A thread may name itself (libmicrohttpd's threads do, late). */
+	if (pthread_setname_np(pthread_self(), "sandboxed") != 0)
+		_exit(14);
+	_exit(0);
+}
+
+static void
+child_worker_prctl(void)
+{
+	char err[256];
+
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1)
+		_exit(11);
+	/* Any prctl but PR_SET_NAME: a worker must not make itself dumpable. */
+	(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	_exit(0);
 }
 
@@ -164,6 +179,12 @@ test_worker_denies_fork(void **state)
 }
 
 static void
+test_worker_denies_other_prctl(void **state)
+{
+	assert_killed_by_seccomp(child_worker_prctl);
+}
+
+static void
 test_signer_opens_but_no_socket(void **state)
 {
 	assert_killed_by_seccomp(child_signer_open);
@@ -221,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_worker_denies_open),
 		cmocka_unit_test(test_worker_denies_exec),
 		cmocka_unit_test(test_worker_denies_fork),
+		cmocka_unit_test(test_worker_denies_other_prctl),
 		cmocka_unit_test(test_signer_opens_but_no_socket),
 		cmocka_unit_test(test_demote),
 		cmocka_unit_test(test_demote_refuses_root_and_unknown),
