@@ -102,6 +102,11 @@ for p in "$DIR" "$BUILD"; do
 done
 
 SECRETS=$DIR/secrets
+# The HSM PINs and SO PINs: root's when the stack runs as root. Only a
+# signer reads them, as root before it demotes, and pkictl run as root; no
+# daemon process running as the stack user can (rad, crld and the signers
+# may open files under their seccomp filters).
+PINS=$SECRETS/hsm
 RUN=$DIR/run
 LOG=$DIR/log
 PGDATA=$DIR/pg/data
@@ -378,17 +383,27 @@ pick_ports() {
 
 # --- files --------------------------------------------------------------------------
 # A secret: 192 random bits as 48 hex digits, no newline, mode 0600, created
-# once. Nothing here passes it through argv.
+# once, the stack user's (keep: the invoking user's). Nothing here passes it
+# through argv.
 make_secret() {
-	local f=$1
+	local f=$1 owner=${2:-stack}
 	[ -s "$f" ] && return 0
 	(
 		umask 077
 		od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$f.tmp"
 	)
 	[ "$(wc -c <"$f.tmp")" -eq 48 ] || die "could not read /dev/urandom for $f"
-	give_to_stack "$f.tmp"
+	[ "$owner" = keep ] || give_to_stack "$f.tmp"
 	mv -f -- "$f.tmp" "$f"
+}
+
+# An HSM PIN or SO PIN: a secret that stays the invoking user's (root's when
+# the stack runs as root), taken back from the stack user if an older stack
+# gave it away.
+make_pin() {
+	make_secret "$1" keep
+	chmod 0600 -- "$1"
+	if [ "$(id -u)" -eq 0 ]; then chown 0:0 -- "$1"; fi
 }
 
 # rad's OTP HMAC key (ra/factor.c): 256 bits as 64 hex digits from
@@ -460,10 +475,19 @@ write_layout() {
 	local sock="$RUN/.s.PGSQL.65535"
 	[ ${#sock} -lt 100 ] || die "$DIR is too long for a unix socket path ($sock); use a shorter --dir"
 
-	local t
+	local t f
+	mkdir -p -- "$PINS"
+	chmod 0700 -- "$PINS"
+	if [ "$(id -u)" -eq 0 ]; then chown 0:0 -- "$PINS"; fi
 	for t in "${TOKENS[@]}"; do
-		make_secret "$SECRETS/$t.pin"
-		make_secret "$SECRETS/$t.so-pin"
+		# Before 2026-12-03 the PINs lay in secrets/, the stack user's.
+		for f in "$t.pin" "$t.so-pin"; do
+			if [ -s "$SECRETS/$f" ] && [ ! -e "$PINS/$f" ]; then
+				mv -- "$SECRETS/$f" "$PINS/$f"
+			fi
+		done
+		make_pin "$PINS/$t.pin"
+		make_pin "$PINS/$t.so-pin"
 	done
 	make_secret "$SECRETS/ldap-admin.pw"
 	make_otp_key "$SECRETS/ra-otp.key"
@@ -507,7 +531,7 @@ write_conf() {
 		echo "lock_dir = $RUN"
 		for t in root ca ocsp tsa audit wrap; do
 			echo "${t}_token = pki-$t"
-			echo "${t}_pin_file = $SECRETS/pki-$t.pin"
+			echo "${t}_pin_file = $PINS/pki-$t.pin"
 		done
 		echo
 		echo "[pg]"
@@ -888,8 +912,8 @@ hsm_up() {
 			continue
 		fi
 		say "hsm: creating token $t"
-		pkictl token init --label "$t" --so-pin-file "$SECRETS/$t.so-pin" \
-		    --pin-file "$SECRETS/$t.pin" >>"$LOG/pkictl.log" 2>&1 ||
+		pkictl token init --label "$t" --so-pin-file "$PINS/$t.so-pin" \
+		    --pin-file "$PINS/$t.pin" >>"$LOG/pkictl.log" 2>&1 ||
 			{ log_tail "$LOG/pkictl.log"; die "token init $t failed; see $LOG/pkictl.log"; }
 		made=$((made + 1))
 	done
@@ -902,7 +926,7 @@ hsm_up() {
 # ceremony; exit 3 means it exists.
 wrapkey_up() {
 	local rc=0
-	pkictl wrapkey create --so-pin-file "$SECRETS/pki-wrap.so-pin" >>"$LOG/pkictl.log" 2>&1 || rc=$?
+	pkictl wrapkey create --so-pin-file "$PINS/pki-wrap.so-pin" >>"$LOG/pkictl.log" 2>&1 || rc=$?
 	case $rc in
 	0) say "ca: subscriber-key wrapping key created" ;;
 	3) ;;
