@@ -352,6 +352,10 @@ main(int argc, char **argv)
 		goto out;
 	}
 	d.ic.signer = signer;
+	/* The CRL files only; before the first thread. */
+	if (sandbox_limit_writes("crld", &d.ic.full.out_dir,
+	    d.ic.full.out_dir != NULL ? 1 : 0) == -1)
+		goto out;
 	if (once) {
 		rc = crl_issue_once(&d.ic) == 0 ? 0 : 1;
 		goto out;

@@ -529,6 +529,7 @@ write_conf() {
 		echo "module = $HSM_MODULE"
 		echo "softhsm2_conf = $SOFTHSM2_CONF"
 		echo "lock_dir = $RUN"
+		echo "module_write_dir = $HSMDIR/tokens"
 		for t in root ca ocsp tsa audit wrap; do
 			echo "${t}_token = pki-$t"
 			echo "${t}_pin_file = $PINS/pki-$t.pin"

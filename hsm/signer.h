@@ -76,6 +76,13 @@ struct signer_config {
 	 */
 	const struct config	*cfg;
 	const char		*sandbox_section;
+	/*
+	 * hsm.module_write_dir: the directory the module writes (SoftHSM2's
+	 * directories.tokendir). A sandboxed signer writes files nowhere
+	 * else (Landlock, lib/sandbox.h); NULL: nowhere, as a hardware HSM's
+	 * module needs.
+	 */
+	const char		*module_write_dir;
 };
 
 struct signer;

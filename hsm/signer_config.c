@@ -40,6 +40,8 @@ signer_config_add_token(struct signer_config *sc, const struct config *cfg,
 	if (sc->module == NULL) {
 		sc->module = config_get(cfg, "hsm.module", NULL);
 		sc->lock_dir = config_get(cfg, "hsm.lock_dir", NULL);
+		sc->module_write_dir = config_get(cfg, "hsm.module_write_dir",
+		    NULL);
 		if (config_get_bool(cfg, "hsm.session_keys", 1,
 		    &sc->session_keys) == -1)
 			return -1;

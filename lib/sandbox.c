@@ -1,8 +1,10 @@
 /*
- * Linux implementation of lib/sandbox.h: setres[ug]id, no_new_privs and a
- * libseccomp allowlist. One file per platform, as openssh's sandbox-*.c.
+ * Linux implementation of lib/sandbox.h: setres[ug]id, no_new_privs, a
+ * Landlock ruleset for writes and a libseccomp allowlist. One file per
+ * platform, as openssh's sandbox-*.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <malloc.h>
@@ -12,7 +14,10 @@
 #include <string.h>
 #include <time.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/landlock.h>
 
 #include <jansson.h>
 #include <seccomp.h>
@@ -80,6 +85,112 @@ sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errle
 		    strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* Newer than Debian 12's kernel headers (Linux 6.1). */
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE	(1ULL << 14)
+#endif
+
+/* The rights Landlock ABI abi knows that change the file system or exec. */
+static uint64_t
+sandbox_write_rights(int abi)
+{
+	uint64_t r = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+	    LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+	    LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |
+	    LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
+	    LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+	    LANDLOCK_ACCESS_FS_MAKE_SYM;
+
+	if (abi >= 2)
+		r |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		r |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	return r;
+}
+
+int
+sandbox_landlock(const char *const *dirs, size_t ndirs, char *err,
+    size_t errlen)
+{
+	struct landlock_ruleset_attr attr;
+	struct landlock_path_beneath_attr rule;
+	int abi, ruleset = -1, rc = -1;
+	size_t i;
+
+	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 1) {
+		if (errno == ENOSYS || errno == EOPNOTSUPP)
+			return 0;
+		snprintf(err, errlen, "landlock_create_ruleset: %s",
+		    strerror(errno));
+		return -1;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.handled_access_fs = sandbox_write_rights(abi);
+	if ((ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr,
+	    sizeof(attr), 0)) == -1) {
+		snprintf(err, errlen, "landlock_create_ruleset: %s",
+		    strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < ndirs; i++) {
+		memset(&rule, 0, sizeof(rule));
+		/* Everything beneath the directory, but never exec. */
+		rule.allowed_access = attr.handled_access_fs &
+		    ~(uint64_t)LANDLOCK_ACCESS_FS_EXECUTE;
+		if ((rule.parent_fd = open(dirs[i], O_PATH | O_DIRECTORY |
+		    O_CLOEXEC)) == -1) {
+			snprintf(err, errlen, "%s: %s", dirs[i], strerror(errno));
+			goto out;
+		}
+		if (syscall(SYS_landlock_add_rule, ruleset,
+		    LANDLOCK_RULE_PATH_BENEATH, &rule, 0) == -1) {
+			snprintf(err, errlen, "landlock_add_rule %s: %s", dirs[i],
+			    strerror(errno));
+			close(rule.parent_fd);
+			goto out;
+		}
+		close(rule.parent_fd);
+	}
+	/* Needed unless CAP_SYS_ADMIN; the demotion sets it anyway. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+	    syscall(SYS_landlock_restrict_self, ruleset, 0) == -1) {
+		snprintf(err, errlen, "landlock_restrict_self: %s",
+		    strerror(errno));
+		goto out;
+	}
+	rc = abi;
+out:
+	close(ruleset);
+	return rc;
+}
+
+int
+sandbox_limit_writes(const char *who, const char *const *dirs, size_t ndirs)
+{
+	char err[256], list[1024] = "";
+	size_t i, off = 0;
+	int abi;
+
+	if ((abi = sandbox_landlock(dirs, ndirs, err, sizeof(err))) == -1) {
+		log_err("sandbox: %s: %s", who, err);
+		return -1;
+	}
+	for (i = 0; i < ndirs && off < sizeof(list); i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+		    i > 0 ? ", " : "", dirs[i]);
+	if (abi == 0)
+		log_warn("sandbox: %s: the kernel has no Landlock: file writes "
+		    "are limited only by the user's permissions", who);
+	else if (ndirs == 0)
+		log_info("sandbox: %s writes no file (Landlock ABI %d)", who, abi);
+	else
+		log_info("sandbox: %s writes files only in: %s (Landlock ABI %d)",
+		    who, list, abi);
 	return 0;
 }
 

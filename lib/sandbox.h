@@ -58,6 +58,23 @@ int	sandbox_demote(const char *user, const char *chroot_dir, char *err,
  */
 int	sandbox_seccomp(enum sandbox_profile, char *err, size_t errlen);
 
+/*
+ * Landlock: from now on this process and the threads and children it
+ * starts later may create, write, truncate, rename or remove files only
+ * beneath dirs (which must exist), and execute nothing; reading is not
+ * limited. Threads that already run are not covered (the kernel has no
+ * way to apply it to them): call it before the first thread, after forking
+ * any child that must write elsewhere (a signer and its token directory).
+ * Returns the Landlock ABI in force, 0 when the kernel has no Landlock
+ * (nothing changed), or -1 with err.
+ */
+int	sandbox_landlock(const char *const *dirs, size_t ndirs, char *err,
+	    size_t errlen);
+
+/* sandbox_landlock() for a daemon process: logs what holds; 0, or -1 logged. */
+int	sandbox_limit_writes(const char *who, const char *const *dirs,
+	    size_t ndirs);
+
 struct config;
 
 /*

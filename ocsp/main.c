@@ -325,6 +325,9 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* Before the first thread (the signers, forked, keep theirs). */
+	if (sandbox_limit_writes("ocspd", NULL, 0) == -1)
+		goto out;
 	if ((sync = ocsp_sync_start(&r, config_get(cfg, "pg.ocsp_uri", ""),
 	    err, sizeof(err))) == NULL) {
 		log_err("sync: %s", err);

@@ -154,7 +154,7 @@ main(int argc, char **argv)
 	struct ra ra;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *sink, *uri;
+	const char *sink, *uri, *writable[2];
 	char err[512], policy_path[PATH_MAX], verify_url[1024];
 	sigset_t sigs;
 	long port;
@@ -233,6 +233,14 @@ main(int argc, char **argv)
 	}
 	/* Signals go to sigwait(): block them before any thread exists. */
 	daemon_block_signals(&sigs);
+	/* Files only in the sinks (spool), before the first thread. */
+	writable[0] = sink;
+	if ((writable[1] = config_get(cfg, "ra.mail_sink_dir", NULL)) != NULL &&
+	    strcmp(config_get(cfg, "ra.mail", "file_sink"), "file_sink") != 0)
+		writable[1] = NULL;
+	if (sandbox_limit_writes("rad", writable, writable[1] != NULL ? 2 : 1) ==
+	    -1)
+		goto out;
 	/* certificate.c: the notifier thread, its own connection (notifier.c). */
 	if (ra_certificate_init(&ra, cfg) == -1)
 		goto out;

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -197,8 +198,8 @@ tsaproc(struct tsad_conf *c, int index)
 	struct http_server *srv = NULL;
 	struct http_limits lim;
 	EVP_PKEY *key = NULL;
-	const char *spill;
-	char err[512], instance[80], spillbuf[PATH_MAX];
+	const char *spill, *writable = NULL;
+	char err[512], instance[80], spillbuf[PATH_MAX], spilldir[PATH_MAX];
 	int rc = 1;
 
 	memset(&t, 0, sizeof(t));
@@ -234,6 +235,14 @@ tsaproc(struct tsad_conf *c, int index)
 		log_err("responder: %s", err);
 		goto out;
 	}
+	/* Files only where the spill file is, before the recorder's thread. */
+	if (spill != NULL) {
+		snprintf(spilldir, sizeof(spilldir), "%s", spill);
+		writable = dirname(spilldir);
+	}
+	if (sandbox_limit_writes("tsad", &writable, writable != NULL ? 1 : 0) ==
+	    -1)
+		goto out;
 	if ((t.recorder = tsa_recorder_start(config_get(c->cfg, "pg.tsa_uri", ""),
 	    instance, spill, (size_t)c->max_queue, err, sizeof(err))) == NULL) {
 		log_err("recorder: %s", err);

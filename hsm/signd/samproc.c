@@ -854,6 +854,7 @@ samproc(int fd, const struct config *cfg)
 	unsigned char *body = NULL;
 	size_t len;
 	uint32_t type;
+	const char *wdir;
 	char err[512];
 	int n, status = 1;
 
@@ -874,7 +875,9 @@ samproc(int fd, const struct config *cfg)
 		goto out;
 	}
 	/* Everything is open: from here on, only what a signer needs. */
-	if (sandbox_enter(cfg, "sign", SANDBOX_SAM) == -1) {
+	wdir = config_get(cfg, "hsm.module_write_dir", NULL);
+	if (sandbox_limit_writes("sam", &wdir, wdir != NULL ? 1 : 0) == -1 ||
+	    sandbox_enter(cfg, "sign", SANDBOX_SAM) == -1) {
 		sam_fail(&r, "sam: sandbox");
 		(void)sam_send(fd, &r);
 		goto out;

@@ -76,6 +76,22 @@ done
 [ "$nproc" -ge 16 ] || fail "only $nproc daemon processes found"
 note "$nproc daemon processes: demoted, no_new_privs, seccomp"
 
+# Each daemon limits its writes (Landlock) before its first thread, and each
+# signer to the token directory: the log says so, or that the kernel cannot.
+if ! grep -qh "has no Landlock" "$S"/log/*.log; then
+	for want in "rad writes files only in: $S/spool/ra-sms, $S/spool/ra-mail" \
+	    "ocspd writes no file" "crld writes files only in: $S/pki" \
+	    "tsad writes files only in: $S/spool" "cad writes no file" \
+	    "signd writes no file" "pkisign serve writes no file" "sealer writes no file" \
+	    "sam writes files only in: $S/hsm/tokens"; do
+		grep -qhF "sandbox: $want (Landlock ABI" "$S"/log/*.log || fail "no log line 'sandbox: $want'"
+	done
+	n=$(grep -hcF "sandbox: signer writes files only in: $S/hsm/tokens (Landlock" "$S"/log/*.log |
+		awk '{ n += $1 } END { print n }')
+	# ocspd's signers, crld's, cad's, tsad's (one per worker) and the sealer's.
+	[ "$n" -ge 5 ] || fail "only $n signers limited their writes to the token directory"
+fi
+
 # pki.conf: the keys the C code reads, absolute paths.
 for k in module softhsm2_conf lock_dir root_token root_pin_file ca_token ca_pin_file \
     ocsp_token ocsp_pin_file tsa_token tsa_pin_file audit_token audit_pin_file \

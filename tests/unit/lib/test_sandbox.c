@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,6 +143,92 @@ child_signer_open(void)
 	_exit(0);
 }
 
+/* Two directories made before the Landlock ruleset: a/ writable, b/ not. */
+static char landlock_base[] = "/tmp/test_sandbox.XXXXXX";
+
+static int
+landlock_try(const char *rel, int flags)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", landlock_base, rel);
+	if ((fd = open(path, flags | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static void
+child_landlock(void)
+{
+	char a[128], b[128], from[512], to[512], err[256];
+	const char *dirs[1];
+	char *const argv[] = { (char *)"true", NULL };
+	int abi;
+
+	snprintf(a, sizeof(a), "%s/a", landlock_base);
+	snprintf(b, sizeof(b), "%s/b", landlock_base);
+	dirs[0] = a;
+	if ((abi = sandbox_landlock(dirs, 1, err, sizeof(err))) == -1)
+		_exit(10);
+	if (abi == 0)
+		_exit(77);	/* no Landlock in this kernel */
+	/* Beneath a/: create, write, rename, remove. */
+	snprintf(from, sizeof(from), "%s/new", a);
+	snprintf(to, sizeof(to), "%s/renamed", a);
+	if (landlock_try("a/new", O_WRONLY | O_CREAT | O_EXCL) == -1 ||
+	    rename(from, to) == -1 || unlink(to) == -1)
+		_exit(11);
+	/* b/: read, but no create, write, truncate or remove. */
+	if (landlock_try("b/existing", O_RDONLY) == -1)
+		_exit(12);
+	if (landlock_try("b/new", O_WRONLY | O_CREAT) != -1 || errno != EACCES)
+		_exit(13);
+	if (landlock_try("b/existing", O_WRONLY) != -1 || errno != EACCES)
+		_exit(14);
+	snprintf(from, sizeof(from), "%s/existing", b);
+	if (unlink(from) != -1 || errno != EACCES)
+		_exit(15);
+	snprintf(to, sizeof(to), "%s/moved", a);
+	if (rename(from, to) != -1 || (errno != EACCES && errno != EXDEV))
+		_exit(16);
+	/* Nothing executes. */
+	execve("/bin/true", argv, NULL);
+	if (errno != EACCES)
+		_exit(17);
+	_exit(0);
+}
+
+static void
+test_landlock_limits_writes(void **state)
+{
+	char path[512];
+	int st, fd;
+
+	assert_non_null(mkdtemp(landlock_base));
+	snprintf(path, sizeof(path), "%s/a", landlock_base);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/b", landlock_base);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/b/existing", landlock_base);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
+	close(fd);
+	st = run_child(child_landlock);
+	assert_true(WIFEXITED(st));
+	/* The file the child could not remove is still there. */
+	assert_int_equal(access(path, F_OK), 0);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/b", landlock_base);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/a", landlock_base);
+	rmdir(path);
+	rmdir(landlock_base);
+	if (WEXITSTATUS(st) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void
 test_worker_allows_io(void **state)
 {
@@ -245,6 +332,7 @@ main(void)
 		cmocka_unit_test(test_worker_denies_other_prctl),
 		cmocka_unit_test(test_signer_opens_but_no_socket),
 		cmocka_unit_test(test_demote),
+		cmocka_unit_test(test_landlock_limits_writes),
 		cmocka_unit_test(test_demote_refuses_root_and_unknown),
 	};
 
