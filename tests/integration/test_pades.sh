@@ -273,7 +273,10 @@ dss_at=$(grep -abo '/DSS [0-9]* 0 R' "$tmp/lta.pdf" | head -n1 | cut -d: -f1)
 [ -n "$dss_at" ] && [ "$dss_at" -lt "$r2" ] || fail "B-LTA: the DSS is not under the document time-stamp"
 { head -c "$r2" "$tmp/lta.pdf"; tail -c +$((r3 + 1)) "$tmp/lta.pdf"; } >"$tmp/lta.covered"
 ( cd "$tmp" && rm -f lta.pdf.sig* && pdfsig -nssdir "sql:$nss" -dump lta.pdf >/dev/null 2>&1 ) || fail "pdfsig -dump lta.pdf"
-len=$(openssl asn1parse -inform DER -in "$tmp/lta.pdf.sig1" | head -n1 | asn1line | awk '{print $2 + $3}')
+# Through a file: head would stop reading while openssl still writes, and
+# under pipefail openssl's EPIPE failed the test (silently, by set -e).
+openssl asn1parse -inform DER -in "$tmp/lta.pdf.sig1" >"$tmp/lta.asn1"
+len=$(head -n1 "$tmp/lta.asn1" | asn1line | awk '{print $2 + $3}')
 head -c "$len" "$tmp/lta.pdf.sig1" >"$tmp/dts.der"
 openssl ts -verify -in "$tmp/dts.der" -token_in -data "$tmp/lta.covered" -CAfile "$PKI_CHAIN" >"$tmp/ts.out" 2>&1 ||
 	{ cat "$tmp/ts.out"; fail "openssl ts -verify: the document time-stamp is not over its ByteRange"; }
