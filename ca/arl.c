@@ -107,7 +107,9 @@ arl_issue(const struct config *cfg, const char *actor)
 	pol.url = NULL;
 	pol.next_update = days * 86400;
 	pol.expired_grace = grace;
-	pol.out_dir = config_get(cfg, "pki.out_dir", NULL);
+	/* Where crld writes the issuing CA's CRLs. */
+	pol.out_dir = config_get(cfg, "crl.out_dir", config_get(cfg,
+	    "pki.out_dir", NULL));
 	if (ldap_base != NULL) {
 		if (publish_ca_dn(ldap_base, root.cert, dn, sizeof(dn)) == -1) {
 			log_err("no LDAP entry name for the root");

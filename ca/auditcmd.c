@@ -642,7 +642,7 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 	sigaction(SIGINT, &sa, NULL);
 	if (sealer_open(cfg, "audit", secs, &sl) == -1)
 		return sealer_stop ? PKICTL_EXIT_OK : PKICTL_EXIT_FAIL;
-	if (sandbox_limit_writes("sealer", NULL, 0) == -1 ||
+	if (sandbox_limit_writes(cfg, "audit", "sealer", NULL, 0) == -1 ||
 	    sandbox_enter(cfg, "audit", SANDBOX_NET_WORKER) == -1) {
 		sealer_close(&sl);
 		return PKICTL_EXIT_FAIL;

@@ -22,6 +22,8 @@
  * delta) now. `crld --once` issues one base CRL and one delta, prints their
  * timings and exits (benchmarks).
  */
+#include <sys/stat.h>
+
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -352,8 +354,10 @@ main(int argc, char **argv)
 		goto out;
 	}
 	d.ic.signer = signer;
+	/* CRL files are 0644 without fchmod, which the filter refuses. */
+	umask(022);
 	/* The CRL files only; before the first thread. */
-	if (sandbox_limit_writes("crld", &d.ic.full.out_dir,
+	if (sandbox_limit_writes(d.cfg, "crl", "crld", &d.ic.full.out_dir,
 	    d.ic.full.out_dir != NULL ? 1 : 0) == -1)
 		goto out;
 	if (once) {

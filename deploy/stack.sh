@@ -102,11 +102,11 @@ for p in "$DIR" "$BUILD"; do
 done
 
 SECRETS=$DIR/secrets
-# The HSM PINs and SO PINs: root's when the stack runs as root. Only a
-# signer reads them, as root before it demotes, and pkictl run as root; no
-# daemon process running as the stack user can (rad, crld and the signers
-# may open files under their seccomp filters).
-PINS=$SECRETS/hsm
+# The HSM PINs and SO PINs: root's when the stack runs as root, in a
+# directory of root's directly under DIR (which root owns), so that the stack
+# user can neither read them nor swap the directory. Only a signer reads
+# them, as root before it demotes, and pkictl run as root.
+PINS=$DIR/pins
 RUN=$DIR/run
 LOG=$DIR/log
 PGDATA=$DIR/pg/data
@@ -401,6 +401,7 @@ make_secret() {
 # the stack runs as root), taken back from the stack user if an older stack
 # gave it away.
 make_pin() {
+	[ ! -L "$1" ] || die "$1 is a symbolic link; a PIN must be a file"
 	make_secret "$1" keep
 	chmod 0600 -- "$1"
 	if [ "$(id -u)" -eq 0 ]; then chown 0:0 -- "$1"; fi
@@ -471,18 +472,40 @@ write_layout() {
 	mkdir_owned 0700 "$HSMDIR/tokens"
 	mkdir_owned 0755 "$DIR/pki"
 	mkdir_owned 0700 "$DIR/spool"
+	mkdir_owned 0700 "$DIR/spool/tsa"
+	mkdir_owned 0755 "$DIR/pki/crl"
+	# Before 2026-12-03 tsad spilled into spool/ itself: records not yet in
+	# the database must follow it (whole lines: appended to a newer file).
+	local f to
+	for f in "$DIR"/spool/tsa.spill*; do
+		[ -f "$f" ] && [ ! -L "$f" ] || continue
+		to=$DIR/spool/tsa/$(basename "$f")
+		if [ -e "$to" ]; then
+			cat -- "$f" >>"$to" && rm -f -- "$f"
+		else
+			mv -- "$f" "$to"
+		fi
+	done
 	as_stack test -w "$RUN" || die "$RUN is not writable by $STACK_USER"
 	local sock="$RUN/.s.PGSQL.65535"
 	[ ${#sock} -lt 100 ] || die "$DIR is too long for a unix socket path ($sock); use a shorter --dir"
 
-	local t f
+	local t
+	if [ "$(id -u)" -eq 0 ] && [ "$(stat -c %u -- "$DIR")" != 0 ]; then
+		die "$DIR is not root's: as root the stack keeps the HSM PINs in $PINS, which only root may be able to rename (chown root $DIR)"
+	fi
+	[ ! -L "$PINS" ] || die "$PINS is a symbolic link"
 	mkdir -p -- "$PINS"
 	chmod 0700 -- "$PINS"
 	if [ "$(id -u)" -eq 0 ]; then chown 0:0 -- "$PINS"; fi
 	for t in "${TOKENS[@]}"; do
-		# Before 2026-12-03 the PINs lay in secrets/, the stack user's.
+		# Before 2026-12-03 the PINs lay in secrets/, the stack user's:
+		# moved, or removed where this directory already has them.
 		for f in "$t.pin" "$t.so-pin"; do
-			if [ -s "$SECRETS/$f" ] && [ ! -e "$PINS/$f" ]; then
+			[ -f "$SECRETS/$f" ] && [ ! -L "$SECRETS/$f" ] || continue
+			if [ -e "$PINS/$f" ]; then
+				rm -f -- "$SECRETS/$f"
+			else
 				mv -- "$SECRETS/$f" "$PINS/$f"
 			fi
 		done
@@ -576,7 +599,12 @@ write_conf() {
 			if [ "$name" = tsa ]; then
 				echo "# Local stack only: this machine's clock need not be NTP-synchronized."
 				echo "allow_unsynchronized_clock = true"
-				echo "spill_file = $DIR/spool/tsa.spill"
+				echo "# In a directory of its own: tsad may write nowhere else (Landlock)."
+				echo "spill_file = $DIR/spool/tsa/tsa.spill"
+			fi
+			if [ "$name" = crl ]; then
+				echo "# CRL files, apart from the CA certificates: crld may write only here."
+				echo "out_dir = $DIR/pki/crl"
 			fi
 			if [ "$name" = ra ]; then
 				echo "# Local stack only: the LOCAL FILE SINK (mail = file_sink, the default);"

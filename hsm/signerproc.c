@@ -716,7 +716,8 @@ signerproc(int fd, const struct signer_config *cfg)
 	 * token's files (a re-login reads them again).
 	 */
 	if (cfg->sandbox_section != NULL && (cfg->cfg == NULL ||
-	    sandbox_limit_writes("signer", &cfg->module_write_dir,
+	    sandbox_limit_writes(cfg->cfg, cfg->sandbox_section, "signer",
+	    &cfg->module_write_dir,
 	    cfg->module_write_dir != NULL ? 1 : 0) == -1 ||
 	    sandbox_enter(cfg->cfg, cfg->sandbox_section, SANDBOX_SIGNER) ==
 	    -1)) {

@@ -1018,6 +1018,7 @@ crlgen_write_file(const char *dir, const char *name, const unsigned char *der,
     size_t len, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
+	struct stat st;
 	size_t off = 0;
 	ssize_t n;
 	int fd = -1, rc = -1;
@@ -1028,7 +1029,12 @@ crlgen_write_file(const char *dir, const char *name, const unsigned char *der,
 		snprintf(err, errlen, "%s/%s: path too long", dir, name);
 		return -1;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	/*
+	 * A fresh file, not O_TRUNC, which crld's filter refuses: a stale one
+	 * (an earlier process with our pid) is removed first.
+	 */
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, 0644)) == -1) {
 		snprintf(err, errlen, "open %s: %s", tmp, strerror(errno));
 		goto out;
@@ -1043,8 +1049,12 @@ crlgen_write_file(const char *dir, const char *name, const unsigned char *der,
 		}
 		off += (size_t)n;
 	}
-	/* Readable by the web server or whoever serves the directory. */
-	if (fchmod(fd, 0644) == -1 || fsync(fd) == -1) {
+	/*
+	 * Readable by the web server or whoever serves the directory, whatever
+	 * the umask; crld sets 022, so its filter need not allow fchmod.
+	 */
+	if (fstat(fd, &st) == -1 || ((st.st_mode & 07777) != 0644 &&
+	    fchmod(fd, 0644) == -1) || fsync(fd) == -1) {
 		snprintf(err, errlen, "fchmod/fsync %s: %s", tmp,
 		    strerror(errno));
 		goto out;

@@ -170,27 +170,42 @@ out:
 }
 
 int
-sandbox_limit_writes(const char *who, const char *const *dirs, size_t ndirs)
+sandbox_limit_writes(const struct config *cfg, const char *section,
+    const char *who, const char *const *dirs, size_t ndirs)
 {
-	char err[256], list[1024] = "";
+	char err[256], list[1024] = "", key[64];
 	size_t i, off = 0;
-	int abi;
+	int abi, insecure = 0;
 
+	snprintf(key, sizeof(key), "%s.insecure_no_sandbox", section);
+	if (cfg == NULL || config_get_bool(cfg, key, 0, &insecure) == -1)
+		return -1;
 	if ((abi = sandbox_landlock(dirs, ndirs, err, sizeof(err))) == -1) {
 		log_err("sandbox: %s: %s", who, err);
 		return -1;
 	}
+	if (abi == 0) {
+		if (!insecure) {
+			log_err("sandbox: %s: the kernel has no Landlock (boot "
+			    "with it in lsm=); %s = true runs without it "
+			    "(development only)", who, key);
+			return -1;
+		}
+		log_warn("sandbox: %s: running WITHOUT Landlock (%s): file "
+		    "writes are limited only by the user's permissions", who,
+		    key);
+		return 0;
+	}
 	for (i = 0; i < ndirs && off < sizeof(list); i++)
 		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 		    i > 0 ? ", " : "", dirs[i]);
-	if (abi == 0)
-		log_warn("sandbox: %s: the kernel has no Landlock: file writes "
-		    "are limited only by the user's permissions", who);
-	else if (ndirs == 0)
-		log_info("sandbox: %s writes no file (Landlock ABI %d)", who, abi);
+	if (ndirs == 0)
+		log_info("sandbox: %s writes no file (Landlock ABI %d%s)", who,
+		    abi, abi < 3 ? ", which cannot limit truncation" : "");
 	else
-		log_info("sandbox: %s writes files only in: %s (Landlock ABI %d)",
-		    who, list, abi);
+		log_info("sandbox: %s writes files only in: %s (Landlock ABI %d%s)",
+		    who, list, abi, abi < 3 ?
+		    ", which cannot limit truncation" : "");
 	return 0;
 }
 
@@ -241,11 +256,15 @@ static const int sandbox_sam[] = {
 	SCMP_SYS(getsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
 };
 
-/* SANDBOX_NET_FILES adds these to sandbox_net. */
+/*
+ * SANDBOX_NET_FILES adds these to sandbox_net, and openat without O_TRUNC
+ * (Landlock ABI 1 and 2, Debian 12's, cannot stop an O_RDONLY|O_TRUNC open
+ * from emptying a file the user owns). No fchmod: Landlock cannot limit
+ * it, and it would change the mode of any file the user owns.
+ */
 static const int sandbox_files[] = {
-	SCMP_SYS(openat), SCMP_SYS(rename), SCMP_SYS(renameat),
+	SCMP_SYS(rename), SCMP_SYS(renameat),
 	SCMP_SYS(renameat2), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
-	SCMP_SYS(fchmod),
 	/*
 	 * rad's SMTP sender: libcurl's multi handle (under curl_easy_perform)
 	 * makes an AF_UNIX socketpair to wake itself; the TCP connection uses
@@ -318,7 +337,12 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 	switch (profile) {
 	case SANDBOX_NET_FILES:
 		if (sandbox_allow(ctx, sandbox_files, sizeof(sandbox_files) /
-		    sizeof(sandbox_files[0])) == -1)
+		    sizeof(sandbox_files[0])) == -1 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, O_TRUNC, 0)) != 0 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+		    SCMP_SYS(openat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, O_TRUNC,
+		    O_TRUNC)) != 0)
 			goto fail;
 		/* FALLTHROUGH */
 	case SANDBOX_NET_WORKER:

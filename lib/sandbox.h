@@ -28,9 +28,9 @@ enum sandbox_profile {
 	/*
 	 * A network worker that also writes files (crld's CRL directory:
 	 * temporary file, fsync, rename) and reads its LDAP bind password at
-	 * each publication: SANDBOX_NET_WORKER plus openat, rename, unlink and
-	 * fchmod; and socketpair, for rad's SMTP sender (libcurl). Still no
-	 * exec, no process fork, no ptrace, no mount.
+	 * each publication: SANDBOX_NET_WORKER plus openat (EACCES with
+	 * O_TRUNC), rename and unlink, and socketpair, for rad's SMTP sender
+	 * (libcurl). No fchmod, no exec, no process fork, no ptrace, no mount.
 	 */
 	SANDBOX_NET_FILES = 3,
 	/*
@@ -58,6 +58,8 @@ int	sandbox_demote(const char *user, const char *chroot_dir, char *err,
  */
 int	sandbox_seccomp(enum sandbox_profile, char *err, size_t errlen);
 
+struct config;
+
 /*
  * Landlock: from now on this process and the threads and children it
  * starts later may create, write, truncate, rename or remove files only
@@ -71,11 +73,13 @@ int	sandbox_seccomp(enum sandbox_profile, char *err, size_t errlen);
 int	sandbox_landlock(const char *const *dirs, size_t ndirs, char *err,
 	    size_t errlen);
 
-/* sandbox_landlock() for a daemon process: logs what holds; 0, or -1 logged. */
-int	sandbox_limit_writes(const char *who, const char *const *dirs,
-	    size_t ndirs);
-
-struct config;
+/*
+ * sandbox_landlock() for a daemon process (who, for the log), which logs
+ * what holds. Fails closed: a kernel without Landlock is an error unless
+ * <section>.insecure_no_sandbox = true, a development flag. 0, or -1 logged.
+ */
+int	sandbox_limit_writes(const struct config *, const char *section,
+	    const char *who, const char *const *dirs, size_t ndirs);
 
 /*
  * A daemon's whole sandbox from its configuration section: demote to

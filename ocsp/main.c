@@ -326,7 +326,7 @@ main(int argc, char **argv)
 		}
 	}
 	/* Before the first thread (the signers, forked, keep theirs). */
-	if (sandbox_limit_writes("ocspd", NULL, 0) == -1)
+	if (sandbox_limit_writes(cfg, "ocsp", "ocspd", NULL, 0) == -1)
 		goto out;
 	if ((sync = ocsp_sync_start(&r, config_get(cfg, "pg.ocsp_uri", ""),
 	    err, sizeof(err))) == NULL) {

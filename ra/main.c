@@ -238,7 +238,7 @@ main(int argc, char **argv)
 	if ((writable[1] = config_get(cfg, "ra.mail_sink_dir", NULL)) != NULL &&
 	    strcmp(config_get(cfg, "ra.mail", "file_sink"), "file_sink") != 0)
 		writable[1] = NULL;
-	if (sandbox_limit_writes("rad", writable, writable[1] != NULL ? 2 : 1) ==
+	if (sandbox_limit_writes(cfg, "ra", "rad", writable, writable[1] != NULL ? 2 : 1) ==
 	    -1)
 		goto out;
 	/* certificate.c: the notifier thread, its own connection (notifier.c). */

@@ -433,7 +433,7 @@ pkisign_serve(int argc, char **argv)
 	lim.max_body = (size_t)max_mib * 1024 * 1024;
 	lim.threads = (unsigned int)threads;
 	lim.timeout_s = SERVE_TIMEOUT_S;
-	if (sandbox_limit_writes("pkisign serve", NULL, 0) == -1)
+	if (sandbox_limit_writes(cfg, "pades", "pkisign serve", NULL, 0) == -1)
 		goto out;
 	if ((srv = http_start(config_get(cfg, "pades.listen", "127.0.0.1"),
 	    (uint16_t)port, &lim, serve_handle, &sv, err, sizeof(err))) ==

@@ -876,7 +876,7 @@ samproc(int fd, const struct config *cfg)
 	}
 	/* Everything is open: from here on, only what a signer needs. */
 	wdir = config_get(cfg, "hsm.module_write_dir", NULL);
-	if (sandbox_limit_writes("sam", &wdir, wdir != NULL ? 1 : 0) == -1 ||
+	if (sandbox_limit_writes(cfg, "sign", "sam", &wdir, wdir != NULL ? 1 : 0) == -1 ||
 	    sandbox_enter(cfg, "sign", SANDBOX_SAM) == -1) {
 		sam_fail(&r, "sam: sandbox");
 		(void)sam_send(fd, &r);

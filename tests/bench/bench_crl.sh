@@ -84,7 +84,7 @@ for n in "${SIZES[@]}"; do
 	[ "$(j entries)" = "$total" ] || { echo "bench_crl: crld listed $(j entries) of $total"; exit 1; }
 	curl -fsS -o /dev/null "$PKI_CRL_URL" 2>/dev/null || true
 	# The same CRL from crld's file, checked by openssl.
-	openssl crl -inform DER -in "$PKI_DIR/pki/issuing.crl" -CAfile "$PKI_CHAIN" -noout 2>&1 |
+	openssl crl -inform DER -in "$PKI_DIR/pki/crl/issuing.crl" -CAfile "$PKI_CHAIN" -noout 2>&1 |
 		grep -q 'verify OK' || { echo "bench_crl: crld's CRL does not verify"; exit 1; }
 
 	# The same serials and reasons as an openssl index.txt.

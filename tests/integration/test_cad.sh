@@ -50,10 +50,10 @@ mine() { q "SELECT count(*) FROM certificate WHERE profile IN ('personal', 'corp
 
 # --- the ceremony step: the subscriber-key wrapping key --------------------------------
 rc=0
-pkictl wrapkey create --so-pin-file "$PKI_STACK_DIR/secrets/hsm/pki-wrap.so-pin" >"$tmp/wk.out" 2>&1 || rc=$?
+pkictl wrapkey create --so-pin-file "$PKI_STACK_DIR/pins/pki-wrap.so-pin" >"$tmp/wk.out" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || { cat "$tmp/wk.out"; fail "pkictl wrapkey create: exit $rc"; }
 rc=0
-pkictl wrapkey create --so-pin-file "$PKI_STACK_DIR/secrets/hsm/pki-wrap.so-pin" >"$tmp/wk.out" 2>&1 || rc=$?
+pkictl wrapkey create --so-pin-file "$PKI_STACK_DIR/pins/pki-wrap.so-pin" >"$tmp/wk.out" 2>&1 || rc=$?
 [ "$rc" -eq 3 ] || { cat "$tmp/wk.out"; fail "a second wrapping key with the same label: exit $rc, want 3"; }
 
 # --- three kinds, three profiles, EC and RSA -------------------------------------------

@@ -194,8 +194,8 @@ fresh() {
 	    PKI_LDAP_URI=ldap://127.0.0.1:9 PKI_PKI_OUT_DIR=$ct/pki pkictl "$@"
 }
 for t in root ca ocsp tsa audit wrap; do
-	fresh pki_admin token init --label "pki-$t" --so-pin-file "$PKI_DIR/secrets/hsm/pki-$t.so-pin" \
-	    --pin-file "$PKI_DIR/secrets/hsm/pki-$t.pin" >/dev/null 2>"$tmp/token.err" ||
+	fresh pki_admin token init --label "pki-$t" --so-pin-file "$PKI_DIR/pins/pki-$t.so-pin" \
+	    --pin-file "$PKI_DIR/pins/pki-$t.pin" >/dev/null 2>"$tmp/token.err" ||
 		fail "token init pki-$t: $(cat "$tmp/token.err")"
 done
 set +e

@@ -143,9 +143,9 @@ if grep -q "Freshest CRL" <<<"$text"; then fail "a delta carries Freshest CRL"; 
 	fail "CRL issuer is not the issuing CA's subject"
 # Files: what crld wrote is what it serves.
 fetch issuing.crl "$tmp/now.crl"
-wait_for cmp -s "$PKI_DIR/pki/issuing.crl" "$tmp/now.crl" >/dev/null ||
-	fail "$PKI_DIR/pki/issuing.crl differs from the served CRL"
-cmp -s "$PKI_DIR/pki/root.crl" "$tmp/root.crl" || fail "$PKI_DIR/pki/root.crl differs from the served ARL"
+wait_for cmp -s "$PKI_DIR/pki/crl/issuing.crl" "$tmp/now.crl" >/dev/null ||
+	fail "$PKI_DIR/pki/crl/issuing.crl differs from the served CRL"
+cmp -s "$PKI_DIR/pki/crl/root.crl" "$tmp/root.crl" || fail "$PKI_DIR/pki/crl/root.crl differs from the served ARL"
 
 # --- a fresh base CRL (SIGHUP), then a good certificate verifies against it -----------------
 pid=$(pidfile_of "$PKI_STACK_DIR" crl)

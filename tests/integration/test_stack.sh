@@ -16,29 +16,30 @@ stack_new "$S"
 for f in pki.conf stack.env ports hsm/softhsm2.conf secrets/ldap-admin.pw; do
 	[ -s "$S/$f" ] || fail "$S/$f missing after up"
 done
-[ "$(stat -c %a "$S/secrets")" = 700 ] || fail "secrets/ is not 0700"
-for f in $(find "$S/secrets" -type f); do
+for d in secrets pins; do
+	[ "$(stat -c %a "$S/$d")" = 700 ] || fail "$d/ is not 0700"
+done
+for f in $(find "$S/secrets" "$S/pins" -type f); do
 	[ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
 	[ "$(wc -c <"$f")" -ge 32 ] || fail "$f is too short"
 done
-[ "$(find "$S/secrets/hsm" -type f -name 'pki-*.pin' | wc -l)" -eq 6 ] &&
-	[ "$(find "$S/secrets/hsm" -type f -name 'pki-*.so-pin' | wc -l)" -eq 6 ] ||
-	fail "secrets/hsm/ does not hold the 6 PINs and 6 SO PINs"
-[ "$(stat -c %a "$S/secrets/hsm")" = 700 ] || fail "secrets/hsm/ is not 0700"
-# As root, the HSM PINs are root's: the stack user, whom every daemon
-# process runs as, reads the daemons' own secrets but no PIN.
+[ "$(find "$S/pins" -type f -name 'pki-*.pin' | wc -l)" -eq 6 ] &&
+	[ "$(find "$S/pins" -type f -name 'pki-*.so-pin' | wc -l)" -eq 6 ] &&
+	[ "$(find "$S/pins" -type f | wc -l)" -eq 12 ] ||
+	fail "pins/ does not hold exactly the 6 PINs and 6 SO PINs"
+[ "$(find "$S/secrets" -type f | wc -l)" -eq 5 ] || fail "want in secrets/ the LDAP password, the RA OTP key, the RA officer key, the RA TOTP key and pkisign serve's client secret"
+# As root, the HSM PINs are root's, in a directory of root's whose parent is
+# root's: the stack user, whom every daemon process runs as, reads the
+# daemons' own secrets but no PIN, and cannot move pins/ aside.
+as_pki() { setpriv --reuid=pki --regid="$(id -g pki)" --init-groups -- "$@"; }
 if [ "$(id -u)" -eq 0 ]; then
-	for f in "$S/secrets/hsm" "$S"/secrets/hsm/*; do
+	for f in "$S" "$S/pins" "$S"/pins/*; do
 		[ "$(stat -c %U "$f")" = root ] || fail "$f is not root's"
 	done
-	setpriv --reuid=pki --regid="$(id -g pki)" --init-groups -- test -r "$S/secrets/ldap-admin.pw" ||
-		fail "pki cannot read secrets/ldap-admin.pw"
-	if setpriv --reuid=pki --regid="$(id -g pki)" --init-groups -- cat "$S/secrets/hsm/pki-ca.pin" \
-	    >/dev/null 2>&1; then
-		fail "pki can read the CA token's PIN"
-	fi
+	as_pki test -r "$S/secrets/ldap-admin.pw" || fail "pki cannot read secrets/ldap-admin.pw"
+	as_pki cat "$S/pins/pki-ca.pin" >/dev/null 2>&1 && fail "pki can read the CA token's PIN"
+	as_pki mv "$S/pins" "$S/pins.aside" 2>/dev/null && fail "pki can move pins/ aside"
 fi
-[ "$(find "$S/secrets" -type f | wc -l)" -eq 17 ] || fail "want 6 PINs, 6 SO PINs, the LDAP password, the RA OTP key, the RA officer key, the RA TOTP key and pkisign serve's client secret"
 [ "$(tr -d "\n" <"$S/secrets/ra-officer.key" | grep -cE "^[0-9a-f]{64}$")" = 1 ] || fail "ra-officer.key is not 64 hex digits"
 [ "$(stat -c %a "$S/run")" = 700 ] || fail "run/ (PostgreSQL socket) is not 0700"
 if [ "$(id -u)" -eq 0 ]; then
@@ -77,20 +78,18 @@ done
 note "$nproc daemon processes: demoted, no_new_privs, seccomp"
 
 # Each daemon limits its writes (Landlock) before its first thread, and each
-# signer to the token directory: the log says so, or that the kernel cannot.
-if ! grep -qh "has no Landlock" "$S"/log/*.log; then
-	for want in "rad writes files only in: $S/spool/ra-sms, $S/spool/ra-mail" \
-	    "ocspd writes no file" "crld writes files only in: $S/pki" \
-	    "tsad writes files only in: $S/spool" "cad writes no file" \
-	    "signd writes no file" "pkisign serve writes no file" "sealer writes no file" \
-	    "sam writes files only in: $S/hsm/tokens"; do
-		grep -qhF "sandbox: $want (Landlock ABI" "$S"/log/*.log || fail "no log line 'sandbox: $want'"
-	done
-	n=$(grep -hcF "sandbox: signer writes files only in: $S/hsm/tokens (Landlock" "$S"/log/*.log |
-		awk '{ n += $1 } END { print n }')
-	# ocspd's signers, crld's, cad's, tsad's (one per worker) and the sealer's.
-	[ "$n" -ge 5 ] || fail "only $n signers limited their writes to the token directory"
-fi
+# signer to the token directory (a kernel without Landlock: none starts).
+for want in "rad writes files only in: $S/spool/ra-sms, $S/spool/ra-mail" \
+    "ocspd writes no file" "crld writes files only in: $S/pki/crl" \
+    "tsad writes files only in: $S/spool/tsa" "cad writes no file" \
+    "signd writes no file" "pkisign serve writes no file" "sealer writes no file" \
+    "sam writes files only in: $S/hsm/tokens"; do
+	grep -qhF "sandbox: $want (Landlock ABI" "$S"/log/*.log || fail "no log line 'sandbox: $want'"
+done
+n=$(grep -hcF "sandbox: signer writes files only in: $S/hsm/tokens (Landlock" "$S"/log/*.log |
+	awk '{ n += $1 } END { print n }')
+# ocspd's signers, crld's, cad's, tsad's (one per worker) and the sealer's.
+[ "$n" -ge 5 ] || fail "only $n signers limited their writes to the token directory"
 
 # pki.conf: the keys the C code reads, absolute paths.
 for k in module softhsm2_conf lock_dir root_token root_pin_file ca_token ca_pin_file \
@@ -99,7 +98,7 @@ for k in module softhsm2_conf lock_dir root_token root_pin_file ca_token ca_pin_
     auditor_uri uri base bind_dn bind_pw_file out_dir policy_dir ra ocsp crl_base tsa sign; do
 	grep -qE "^$k = [^ ]" "$S/pki.conf" || fail "pki.conf lacks $k"
 done
-grep -q "^root_pin_file = $S/secrets/hsm/pki-root.pin$" "$S/pki.conf" || fail "root_pin_file path"
+grep -q "^root_pin_file = $S/pins/pki-root.pin$" "$S/pki.conf" || fail "root_pin_file path"
 # stack.env: every fact DESIGN.md lists, KEY=VALUE without quoting or spaces.
 for k in PKI_ROOT_CERT PKI_ISSUING_CERT PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI_RA_URL \
     PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL PKI_PADES_URL PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI \
@@ -165,7 +164,7 @@ PGCONNECT_TIMEOUT=5 psql -X -w "host=127.0.0.1 port=$pg_port dbname=pki user=pki
 
 # --- second up: same state, nothing restarted ----------------------------------------
 sum_state() {
-	( cd "$S" && sha256sum $(find secrets -type f | sort) pki.conf ports && cat pki/root.pem 2>/dev/null | sha256sum;
+	( cd "$S" && sha256sum $(find secrets pins -type f | sort) pki.conf ports && cat pki/root.pem 2>/dev/null | sha256sum;
 	  find hsm/tokens -name token.object | sort ) 2>/dev/null
 }
 sum_state >"$T/state1"
@@ -210,7 +209,7 @@ pkill -P "$sentinel" 2>/dev/null || true
 kill "$sentinel" 2>/dev/null || true
 [ "$(grep -F -- "pki-test-sentinel-$$" "$T/cmdlines" | cut -d: -f1)" = "$sentinel" ] ||
 	fail "test setup: the sentinel's command line was not read"
-for f in $(find "$S/secrets" -type f); do
+for f in $(find "$S/secrets" "$S/pins" -type f); do
 	secret=$(cat "$f")
 	if pid=$(grep -F -- "$secret" "$T/cmdlines" | cut -d: -f1 | head -n1) && [ -n "$pid" ]; then
 		fail "the secret of $(basename "$f") is in the command line of pid $pid"
@@ -232,18 +231,22 @@ grep -qE '^postgres +down' "$T/status" && grep -qE '^slapd +down' "$T/status" ||
 	{ cat "$T/status"; fail "status after down"; }
 "$STACK_SH" down --dir "$S" >/dev/null || fail "a second down is not a no-op"
 
-# A stack made before secrets/hsm/ existed kept its PINs in secrets/, the
-# stack user's: up moves them back under root (same state as before).
-for f in "$S"/secrets/hsm/*; do
-	mv -- "$f" "$S/secrets/"
+# A stack made before pins/ existed kept its PINs in secrets/, the stack
+# user's: up moves them back under root (same state as before), and removes
+# a stale copy it already has. Likewise tsad's spill file, from spool/.
+for f in "$S"/pins/*; do
+	cp -p -- "$f" "$S/secrets/"
 	chown "$(stat -c %U "$S/secrets")" -- "$S/secrets/$(basename "$f")"
 done
-rmdir -- "$S/secrets/hsm"
+rm -f -- "$S"/pins/pki-tsa*
+: >"$S/spool/tsa.spill.0"
 stack_up "$S"
 sum_state >"$T/state3"
 diff "$T/state1" "$T/state3" >/dev/null || fail "up after down changed the state: $(diff "$T/state1" "$T/state3")"
-[ "$(stat -c %U "$S/secrets/hsm/pki-tsa.pin")" = "$(id -un)" ] ||
-	fail "up left a moved PIN the stack user's"
+[ -z "$(find "$S/secrets" -name '*pin')" ] || fail "up left PINs in secrets/: $(ls "$S/secrets")"
+[ "$(stat -c %U "$S/pins/pki-tsa.pin")" = "$(id -un)" ] || fail "up left a moved PIN the stack user's"
+[ ! -e "$S/spool/tsa.spill.0" ] && [ -e "$S/spool/tsa/tsa.spill.0" ] ||
+	fail "up did not move the spill file to spool/tsa/"
 sql_as "host=$pg_host port=$pg_port dbname=pki user=pki_admin" 'SELECT 1' >/dev/null ||
 	fail "PostgreSQL not back after down/up"
 stack_down "$S"

@@ -41,6 +41,9 @@ run_child(void (*fn)(void))
 	return status;
 }
 
+/* A file with content that a NET_FILES process must not empty. */
+static char trunc_path[] = "/tmp/test_sandbox_trunc.XXXXXX";
+
 static void *
 thread_noop(void *arg)
 {
@@ -69,6 +72,37 @@ child_worker_io(void)
 	if (pthread_setname_np(pthread_self(), "sandboxed") != 0)
 		_exit(14);
 	_exit(0);
+}
+
+static void
+child_files_no_trunc(void)
+{
+	char err[256];
+	int fd;
+
+	if (sandbox_seccomp(SANDBOX_NET_FILES, err, sizeof(err)) == -1)
+		_exit(11);
+	/* Opening still works; emptying a file on open does not. */
+	if ((fd = open("/tmp", O_RDONLY | O_DIRECTORY)) == -1)
+		_exit(12);
+	close(fd);
+	if (open(trunc_path, O_RDONLY | O_TRUNC) != -1 || errno != EACCES)
+		_exit(13);
+	_exit(0);
+}
+
+static void
+child_files_fchmod(void)
+{
+	char err[256];
+	int fd;
+
+	if ((fd = open(trunc_path, O_RDONLY)) == -1)
+		_exit(10);
+	if (sandbox_seccomp(SANDBOX_NET_FILES, err, sizeof(err)) == -1)
+		_exit(11);
+	(void)fchmod(fd, 0666);
+	_exit(0);	/* not reached */
 }
 
 static void
@@ -224,8 +258,7 @@ test_landlock_limits_writes(void **state)
 	snprintf(path, sizeof(path), "%s/a", landlock_base);
 	rmdir(path);
 	rmdir(landlock_base);
-	if (WEXITSTATUS(st) == 77)
-		skip();
+	/* 77: no Landlock here, so every daemon would refuse to start. */
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
@@ -263,6 +296,26 @@ static void
 test_worker_denies_fork(void **state)
 {
 	assert_killed_by_seccomp(child_worker_fork);
+}
+
+static void
+test_files_refuses_trunc_and_fchmod(void **state)
+{
+	struct stat st;
+	int fd, status;
+
+	assert_true((fd = mkstemp(trunc_path)) >= 0);
+	assert_int_equal(write(fd, "content", 7), 7);
+	close(fd);
+	status = run_child(child_files_no_trunc);
+	assert_int_equal(stat(trunc_path, &st), 0);
+	assert_int_equal(st.st_size, 7);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_killed_by_seccomp(child_files_fchmod);
+	assert_int_equal(stat(trunc_path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	unlink(trunc_path);
 }
 
 static void
@@ -330,6 +383,7 @@ main(void)
 		cmocka_unit_test(test_worker_denies_exec),
 		cmocka_unit_test(test_worker_denies_fork),
 		cmocka_unit_test(test_worker_denies_other_prctl),
+		cmocka_unit_test(test_files_refuses_trunc_and_fchmod),
 		cmocka_unit_test(test_signer_opens_but_no_socket),
 		cmocka_unit_test(test_demote),
 		cmocka_unit_test(test_landlock_limits_writes),
