@@ -284,7 +284,7 @@ main(int argc, char **argv)
 	struct crl_issuer *issuer = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *path = getenv("PKI_CONFIG"), *s;
+	const char *path = getenv("PKI_CONFIG"), *s, *readable[1];
 	char err[512], policy_path[PATH_MAX];
 	long port, max_age;
 	sigset_t sigs;
@@ -356,9 +356,15 @@ main(int argc, char **argv)
 	d.ic.signer = signer;
 	/* CRL files are 0644 without fchmod, which the filter refuses. */
 	umask(022);
-	/* The CRL files only; before the first thread. */
-	if (sandbox_limit_writes(d.cfg, "crl", "crld", &d.ic.full.out_dir,
-	    d.ic.full.out_dir != NULL ? 1 : 0) == -1)
+	/*
+	 * Before the first thread: files written only as CRLs, read only
+	 * there, in the system's directories and the LDAP password file
+	 * (read at each publication): not the database's or the tokens'.
+	 */
+	readable[0] = d.ic.ldap.bind_pw_file;
+	if (sandbox_limit_files(d.cfg, "crl", "crld", &d.ic.full.out_dir,
+	    d.ic.full.out_dir != NULL ? 1 : 0, readable,
+	    readable[0] != NULL ? 1 : 0) == -1)
 		goto out;
 	if (once) {
 		rc = crl_issue_once(&d.ic) == 0 ? 0 : 1;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -111,12 +112,65 @@ sandbox_write_rights(int abi)
 	return r;
 }
 
+/*
+ * What a process that limits its reads may still read: libraries (dlopen,
+ * NSS modules), configuration (resolver, OpenSSL, CA certificates), time
+ * zones, the random devices, and /proc and /sys (CPU count, the sanitizers'
+ * maps). Not /var, /srv, /home, /root, /tmp: a stack's database, tokens,
+ * directory and secrets live there. Landlock keeps /proc/PID of processes
+ * outside the domain (ptrace rules) out of reach.
+ */
+static const char *const sandbox_system_reads[] = {
+	"/etc", "/usr", "/lib", "/lib64", "/proc", "/sys", "/dev/null",
+	"/dev/urandom", "/dev/random",
+};
+
+#define SANDBOX_READ_RIGHTS	(LANDLOCK_ACCESS_FS_READ_FILE | \
+	LANDLOCK_ACCESS_FS_READ_DIR)
+
+/* Adds a rule for path: rights, less those a file cannot have. */
+static int
+sandbox_landlock_rule(int ruleset, const char *path, uint64_t rights,
+    int missing_ok, char *err, size_t errlen)
+{
+	struct landlock_path_beneath_attr rule;
+	struct stat st;
+	int rc = -1;
+
+	memset(&rule, 0, sizeof(rule));
+	if ((rule.parent_fd = open(path, O_PATH | O_CLOEXEC)) == -1) {
+		if (missing_ok && errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(rule.parent_fd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode))
+		rights &= LANDLOCK_ACCESS_FS_EXECUTE |
+		    LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+		    LANDLOCK_ACCESS_FS_TRUNCATE;
+	rule.allowed_access = rights;
+	if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+	    &rule, 0) == -1) {
+		snprintf(err, errlen, "landlock_add_rule %s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	close(rule.parent_fd);
+	return rc;
+}
+
 int
-sandbox_landlock(const char *const *dirs, size_t ndirs, char *err,
-    size_t errlen)
+sandbox_landlock(const char *const *dirs, size_t ndirs,
+    const char *const *reads, size_t nreads, char *err, size_t errlen)
 {
 	struct landlock_ruleset_attr attr;
-	struct landlock_path_beneath_attr rule;
+	uint64_t write;
 	int abi, ruleset = -1, rc = -1;
 	size_t i;
 
@@ -131,31 +185,29 @@ sandbox_landlock(const char *const *dirs, size_t ndirs, char *err,
 	}
 	memset(&attr, 0, sizeof(attr));
 	attr.handled_access_fs = sandbox_write_rights(abi);
+	if (reads != NULL)
+		attr.handled_access_fs |= SANDBOX_READ_RIGHTS;
+	/* Everything beneath a writable directory, but never exec. */
+	write = attr.handled_access_fs & ~(uint64_t)LANDLOCK_ACCESS_FS_EXECUTE;
 	if ((ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr,
 	    sizeof(attr), 0)) == -1) {
 		snprintf(err, errlen, "landlock_create_ruleset: %s",
 		    strerror(errno));
 		return -1;
 	}
-	for (i = 0; i < ndirs; i++) {
-		memset(&rule, 0, sizeof(rule));
-		/* Everything beneath the directory, but never exec. */
-		rule.allowed_access = attr.handled_access_fs &
-		    ~(uint64_t)LANDLOCK_ACCESS_FS_EXECUTE;
-		if ((rule.parent_fd = open(dirs[i], O_PATH | O_DIRECTORY |
-		    O_CLOEXEC)) == -1) {
-			snprintf(err, errlen, "%s: %s", dirs[i], strerror(errno));
+	for (i = 0; i < ndirs; i++)
+		if (sandbox_landlock_rule(ruleset, dirs[i], write, 0, err,
+		    errlen) == -1)
 			goto out;
-		}
-		if (syscall(SYS_landlock_add_rule, ruleset,
-		    LANDLOCK_RULE_PATH_BENEATH, &rule, 0) == -1) {
-			snprintf(err, errlen, "landlock_add_rule %s: %s", dirs[i],
-			    strerror(errno));
-			close(rule.parent_fd);
+	for (i = 0; reads != NULL && i < nreads; i++)
+		if (sandbox_landlock_rule(ruleset, reads[i],
+		    SANDBOX_READ_RIGHTS, 0, err, errlen) == -1)
 			goto out;
-		}
-		close(rule.parent_fd);
-	}
+	for (i = 0; reads != NULL && i < sizeof(sandbox_system_reads) /
+	    sizeof(sandbox_system_reads[0]); i++)
+		if (sandbox_landlock_rule(ruleset, sandbox_system_reads[i],
+		    SANDBOX_READ_RIGHTS, 1, err, errlen) == -1)
+			goto out;
 	/* Needed unless CAP_SYS_ADMIN; the demotion sets it anyway. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
 	    syscall(SYS_landlock_restrict_self, ruleset, 0) == -1) {
@@ -169,18 +221,31 @@ out:
 	return rc;
 }
 
-int
-sandbox_limit_writes(const struct config *cfg, const char *section,
-    const char *who, const char *const *dirs, size_t ndirs)
+/* "a, b, c" of paths into list. */
+static void
+sandbox_path_list(const char *const *paths, size_t n, char *list, size_t len)
 {
-	char err[256], list[1024] = "", key[64];
 	size_t i, off = 0;
+
+	list[0] = '\0';
+	for (i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(list + off, len - off, "%s%s",
+		    i > 0 ? ", " : "", paths[i]);
+}
+
+int
+sandbox_limit_files(const struct config *cfg, const char *section,
+    const char *who, const char *const *dirs, size_t ndirs,
+    const char *const *reads, size_t nreads)
+{
+	char err[256], wlist[1024], rlist[1024], rmsg[1100] = "", key[64];
 	int abi, insecure = 0;
 
 	snprintf(key, sizeof(key), "%s.insecure_no_sandbox", section);
 	if (cfg == NULL || config_get_bool(cfg, key, 0, &insecure) == -1)
 		return -1;
-	if ((abi = sandbox_landlock(dirs, ndirs, err, sizeof(err))) == -1) {
+	if ((abi = sandbox_landlock(dirs, ndirs, reads, nreads, err,
+	    sizeof(err))) == -1) {
 		log_err("sandbox: %s: %s", who, err);
 		return -1;
 	}
@@ -192,21 +257,30 @@ sandbox_limit_writes(const struct config *cfg, const char *section,
 			return -1;
 		}
 		log_warn("sandbox: %s: running WITHOUT Landlock (%s): file "
-		    "writes are limited only by the user's permissions", who,
+		    "access is limited only by the user's permissions", who,
 		    key);
 		return 0;
 	}
-	for (i = 0; i < ndirs && off < sizeof(list); i++)
-		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
-		    i > 0 ? ", " : "", dirs[i]);
+	sandbox_path_list(dirs, ndirs, wlist, sizeof(wlist));
+	sandbox_path_list(reads, nreads, rlist, sizeof(rlist));
+	if (reads != NULL)
+		snprintf(rmsg, sizeof(rmsg), "; reads only the system's files%s%s",
+		    nreads > 0 ? " and " : "", rlist);
 	if (ndirs == 0)
-		log_info("sandbox: %s writes no file (Landlock ABI %d%s)", who,
-		    abi, abi < 3 ? ", which cannot limit truncation" : "");
+		log_info("sandbox: %s writes no file%s (Landlock ABI %d%s)", who,
+		    rmsg, abi, abi < 3 ? ", which cannot limit truncation" : "");
 	else
-		log_info("sandbox: %s writes files only in: %s (Landlock ABI %d%s)",
-		    who, list, abi, abi < 3 ?
+		log_info("sandbox: %s writes files only in: %s%s (Landlock ABI "
+		    "%d%s)", who, wlist, rmsg, abi, abi < 3 ?
 		    ", which cannot limit truncation" : "");
 	return 0;
+}
+
+int
+sandbox_limit_writes(const struct config *cfg, const char *section,
+    const char *who, const char *const *dirs, size_t ndirs)
+{
+	return sandbox_limit_files(cfg, section, who, dirs, ndirs, NULL, 0);
 }
 
 /* Calls every process keeps: memory, time, signals, exit, I/O on open descriptors. */
@@ -332,7 +406,7 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 	 * killed so at a start in a clean CI run. No other prctl.
 	 */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-	    SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) != 0)
+	    SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0)) != 0)
 		goto fail;
 	switch (profile) {
 	case SANDBOX_NET_FILES:

@@ -63,21 +63,27 @@ struct config;
 /*
  * Landlock: from now on this process and the threads and children it
  * starts later may create, write, truncate, rename or remove files only
- * beneath dirs (which must exist), and execute nothing; reading is not
- * limited. Threads that already run are not covered (the kernel has no
- * way to apply it to them): call it before the first thread, after forking
- * any child that must write elsewhere (a signer and its token directory).
- * Returns the Landlock ABI in force, 0 when the kernel has no Landlock
- * (nothing changed), or -1 with err.
+ * beneath dirs (which must exist), and execute nothing. With reads
+ * non-NULL it may also read only beneath dirs, reads (files or
+ * directories) and the system's directories (/etc, /usr, /proc, ...:
+ * sandbox.c); NULL: reading is not limited. Threads that already run are
+ * not covered (the kernel has no way to apply it to them): call it before
+ * the first thread, after forking any child that must write elsewhere (a
+ * signer and its token directory). Returns the Landlock ABI in force, 0
+ * when the kernel has no Landlock (nothing changed), or -1 with err.
  */
-int	sandbox_landlock(const char *const *dirs, size_t ndirs, char *err,
-	    size_t errlen);
+int	sandbox_landlock(const char *const *dirs, size_t ndirs,
+	    const char *const *reads, size_t nreads, char *err, size_t errlen);
 
 /*
  * sandbox_landlock() for a daemon process (who, for the log), which logs
  * what holds. Fails closed: a kernel without Landlock is an error unless
  * <section>.insecure_no_sandbox = true, a development flag. 0, or -1 logged.
  */
+int	sandbox_limit_files(const struct config *, const char *section,
+	    const char *who, const char *const *dirs, size_t ndirs,
+	    const char *const *reads, size_t nreads);
+/* sandbox_limit_files() with reading not limited. */
 int	sandbox_limit_writes(const struct config *, const char *section,
 	    const char *who, const char *const *dirs, size_t ndirs);
 

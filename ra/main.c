@@ -154,11 +154,11 @@ main(int argc, char **argv)
 	struct ra ra;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *sink, *uri, *writable[2];
+	const char *sink, *uri, *writable[2], *readable[2];
 	char err[512], policy_path[PATH_MAX], verify_url[1024];
 	sigset_t sigs;
 	long port;
-	int rc = 1;
+	int rc = 1, smtp;
 
 	memset(&ra, 0, sizeof(ra));
 	if ((cfg = daemon_load_config(argc, argv, "ra", usage)) == NULL)
@@ -233,13 +233,22 @@ main(int argc, char **argv)
 	}
 	/* Signals go to sigwait(): block them before any thread exists. */
 	daemon_block_signals(&sigs);
-	/* Files only in the sinks (spool), before the first thread. */
+	/*
+	 * Before the first thread: files written only in the sinks (spool),
+	 * read only there, in the system's directories, the policy (the
+	 * certificate profiles, read next) and, for SMTP over TLS, the CA file
+	 * libcurl reads at each message: not the database's, the tokens' or
+	 * the other daemons' files, which the same user owns.
+	 */
 	writable[0] = sink;
+	smtp = strcmp(config_get(cfg, "ra.mail", "file_sink"), "smtp") == 0;
 	if ((writable[1] = config_get(cfg, "ra.mail_sink_dir", NULL)) != NULL &&
-	    strcmp(config_get(cfg, "ra.mail", "file_sink"), "file_sink") != 0)
+	    smtp)
 		writable[1] = NULL;
-	if (sandbox_limit_writes(cfg, "ra", "rad", writable, writable[1] != NULL ? 2 : 1) ==
-	    -1)
+	readable[0] = config_get(cfg, "pki.policy_dir", "policy");
+	readable[1] = smtp ? config_get(cfg, "ra.smtp_ca_file", NULL) : NULL;
+	if (sandbox_limit_files(cfg, "ra", "rad", writable, writable[1] !=
+	    NULL ? 2 : 1, readable, readable[1] != NULL ? 2 : 1) == -1)
 		goto out;
 	/* certificate.c: the notifier thread, its own connection (notifier.c). */
 	if (ra_certificate_init(&ra, cfg) == -1)

@@ -392,7 +392,7 @@ pkisign_serve(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *secret_file;
+	const char *secret_file, *readable[1];
 	char err[512];
 	long port, threads, max_mib;
 	sigset_t sigs;
@@ -433,7 +433,13 @@ pkisign_serve(int argc, char **argv)
 	lim.max_body = (size_t)max_mib * 1024 * 1024;
 	lim.threads = (unsigned int)threads;
 	lim.timeout_s = SERVE_TIMEOUT_S;
-	if (sandbox_limit_writes(cfg, "pades", "pkisign serve", NULL, 0) == -1)
+	/*
+	 * Before the threads: no file written; read only the system's and the
+	 * CA file libcurl reads at each call (a PDF arrives in memory).
+	 */
+	readable[0] = sv.ca_file;
+	if (sandbox_limit_files(cfg, "pades", "pkisign serve", NULL, 0,
+	    readable, sv.ca_file != NULL ? 1 : 0) == -1)
 		goto out;
 	if ((srv = http_start(config_get(cfg, "pades.listen", "127.0.0.1"),
 	    (uint16_t)port, &lim, serve_handle, &sv, err, sizeof(err))) ==

@@ -79,10 +79,13 @@ note "$nproc daemon processes: demoted, no_new_privs, seccomp"
 
 # Each daemon limits its writes (Landlock) before its first thread, and each
 # signer to the token directory (a kernel without Landlock: none starts).
-for want in "rad writes files only in: $S/spool/ra-sms, $S/spool/ra-mail" \
-    "ocspd writes no file" "crld writes files only in: $S/pki/crl" \
+# rad, crld and pkisign serve, which may open files by name, also read only
+# the system's directories and what they name.
+sysreads="reads only the system's files"
+for want in "rad writes files only in: $S/spool/ra-sms, $S/spool/ra-mail; $sysreads and $REPO/policy" \
+    "ocspd writes no file" "crld writes files only in: $S/pki/crl; $sysreads and $S/secrets/ldap-admin.pw" \
     "tsad writes files only in: $S/spool/tsa" "cad writes no file" \
-    "signd writes no file" "pkisign serve writes no file" "sealer writes no file" \
+    "signd writes no file" "pkisign serve writes no file; $sysreads" "sealer writes no file" \
     "sam writes files only in: $S/hsm/tokens"; do
 	grep -qhF "sandbox: $want (Landlock ABI" "$S"/log/*.log || fail "no log line 'sandbox: $want'"
 done

@@ -204,7 +204,7 @@ child_landlock(void)
 	snprintf(a, sizeof(a), "%s/a", landlock_base);
 	snprintf(b, sizeof(b), "%s/b", landlock_base);
 	dirs[0] = a;
-	if ((abi = sandbox_landlock(dirs, 1, err, sizeof(err))) == -1)
+	if ((abi = sandbox_landlock(dirs, 1, NULL, 0, err, sizeof(err))) == -1)
 		_exit(10);
 	if (abi == 0)
 		_exit(77);	/* no Landlock in this kernel */
@@ -259,6 +259,80 @@ test_landlock_limits_writes(void **state)
 	rmdir(path);
 	rmdir(landlock_base);
 	/* 77: no Landlock here, so every daemon would refuse to start. */
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* base/w writable, base/r readable, base/x neither; each with a file f. */
+static char reads_base[] = "/tmp/test_sandbox_reads.XXXXXX";
+
+static int
+reads_open(const char *rel, int flags)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", reads_base, rel);
+	if ((fd = open(path, flags | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static void
+child_landlock_reads(void)
+{
+	char w[128], r[128], err[256];
+	const char *dirs[1], *reads[1];
+
+	snprintf(w, sizeof(w), "%s/w", reads_base);
+	snprintf(r, sizeof(r), "%s/r", reads_base);
+	dirs[0] = w;
+	reads[0] = r;
+	if (sandbox_landlock(dirs, 1, reads, 1, err, sizeof(err)) < 1)
+		_exit(10);
+	/* The system's files, the readable and the writable directory. */
+	if (reads_open("r/f", O_RDONLY) == -1 || reads_open("w/f", O_RDONLY) ==
+	    -1 || reads_open("w/new", O_WRONLY | O_CREAT) == -1)
+		_exit(11);
+	if (open("/etc/passwd", O_RDONLY) == -1)
+		_exit(12);
+	/* Not a file nor a listing elsewhere; not a write where reading is allowed. */
+	if (reads_open("x/f", O_RDONLY) != -1 || errno != EACCES)
+		_exit(13);
+	if (reads_open("x", O_RDONLY | O_DIRECTORY) != -1 || errno != EACCES)
+		_exit(14);
+	if (reads_open("r/f", O_WRONLY) != -1 || errno != EACCES)
+		_exit(15);
+	_exit(0);
+}
+
+static void
+test_landlock_limits_reads(void **state)
+{
+	const char *sub[] = { "w", "r", "x" };
+	char path[512];
+	size_t i;
+	int fd, st;
+
+	assert_non_null(mkdtemp(reads_base));
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", reads_base, sub[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+		snprintf(path, sizeof(path), "%s/%s/f", reads_base, sub[i]);
+		assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
+		close(fd);
+	}
+	st = run_child(child_landlock_reads);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s/f", reads_base, sub[i]);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s/new", reads_base, sub[i]);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", reads_base, sub[i]);
+		rmdir(path);
+	}
+	rmdir(reads_base);
+	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
@@ -387,6 +461,7 @@ main(void)
 		cmocka_unit_test(test_signer_opens_but_no_socket),
 		cmocka_unit_test(test_demote),
 		cmocka_unit_test(test_landlock_limits_writes),
+		cmocka_unit_test(test_landlock_limits_reads),
 		cmocka_unit_test(test_demote_refuses_root_and_unknown),
 	};
 
