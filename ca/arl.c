@@ -3,7 +3,7 @@
  * CA and its OCSP responder), signed at a ceremony because the root key is
  * used only then. It is made like crld's CRLs (lib/crlgen.c: numbered in
  * crl_state, recorded in crl and crl_current, audited as "crl.issue",
- * written to pki.out_dir/root.crl, queued for LDAP as
+ * written to crl.out_dir (or pki.out_dir)/root.crl, queued for LDAP as
  * authorityRevocationList;binary and certificateRevocationList;binary on
  * the root's entry), through a signer granted only {CRL, root key}; crld
  * serves the newest one at ${urls::crl_base}/root.crl.
@@ -127,7 +127,7 @@ arl_issue(const struct config *cfg, const char *actor)
 	strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	printf("ARL %lld of the root issued: %lld entries, %zu bytes, next "
 	    "update %s, %s/root.crl, served at %s\n", r.number, r.entries,
-	    r.len, nu, pol.out_dir != NULL ? pol.out_dir : "(no pki.out_dir)",
+	    r.len, nu, pol.out_dir != NULL ? pol.out_dir : "(no crl.out_dir)",
 	    url);
 	if (pol.ldap_dn != NULL) {
 		if ((pending = certstore_publish(db, cfg, actor)) != 0)

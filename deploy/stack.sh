@@ -142,16 +142,19 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 as_stack() { "${AS_STACK[@]}" "$@"; }
 
-# mkdir with owner and mode (owner only changes when root).
+# mkdir with owner and mode (owner only changes when root). A symbolic link
+# is refused: the stack user owns most parents, and root must not chmod or
+# chown whatever such a link would point at.
 mkdir_owned() {
 	local mode=$1 d=$2
+	[ ! -L "$d" ] || die "$d is a symbolic link; the stack makes its own directories"
 	mkdir -p -- "$d"
 	chmod "$mode" -- "$d"
-	if [ "$(id -u)" -eq 0 ]; then chown "$STACK_USER:$STACK_GROUP" -- "$d"; fi
+	if [ "$(id -u)" -eq 0 ]; then chown -h "$STACK_USER:$STACK_GROUP" -- "$d"; fi
 }
 
 give_to_stack() {
-	if [ "$(id -u)" -eq 0 ]; then chown -R "$STACK_USER:$STACK_GROUP" -- "$@"; fi
+	if [ "$(id -u)" -eq 0 ]; then chown -hR "$STACK_USER:$STACK_GROUP" -- "$@"; fi
 }
 
 # Names the first component of $1 the stack user cannot traverse, if any.
@@ -474,17 +477,28 @@ write_layout() {
 	mkdir_owned 0700 "$DIR/spool"
 	mkdir_owned 0700 "$DIR/spool/tsa"
 	mkdir_owned 0755 "$DIR/pki/crl"
-	# Before 2026-12-03 tsad spilled into spool/ itself: records not yet in
-	# the database must follow it (whole lines: appended to a newer file).
+	# Before 2026-12-03 tsad spilled into spool/ itself (records not yet in
+	# the database must follow it: whole lines, appended to a newer file),
+	# and crld wrote its CRLs, and pkictl the ARL, into pki/. The stack
+	# user owns these directories: nothing here follows a link planted
+	# there (rename does not; dd opens with O_NOFOLLOW; the CRLs move as
+	# that user). tsad made its spill files as root.
 	local f to
 	for f in "$DIR"/spool/tsa.spill*; do
 		[ -f "$f" ] && [ ! -L "$f" ] || continue
 		to=$DIR/spool/tsa/$(basename "$f")
-		if [ -e "$to" ]; then
-			cat -- "$f" >>"$to" && rm -f -- "$f"
+		if [ -e "$to" ] || [ -L "$to" ]; then
+			dd if="$f" iflag=nofollow status=none |
+				dd of="$to" oflag=append,nofollow conv=notrunc status=none &&
+				rm -f -- "$f" || die "could not append $f to $to"
 		else
-			mv -- "$f" "$to"
+			mv -- "$f" "$to" || die "could not move $f to $to"
 		fi
+	done
+	for f in root.crl issuing.crl issuing-delta.crl; do
+		[ -f "$DIR/pki/$f" ] && [ ! -L "$DIR/pki/$f" ] || continue
+		as_stack sh -c '[ -e "$2" ] || mv -- "$1" "$2"; rm -f -- "$1"' sh "$DIR/pki/$f" "$DIR/pki/crl/$f" ||
+			die "could not move $DIR/pki/$f to $DIR/pki/crl/"
 	done
 	as_stack test -w "$RUN" || die "$RUN is not writable by $STACK_USER"
 	local sock="$RUN/.s.PGSQL.65535"
@@ -498,20 +512,25 @@ write_layout() {
 	mkdir -p -- "$PINS"
 	chmod 0700 -- "$PINS"
 	if [ "$(id -u)" -eq 0 ]; then chown 0:0 -- "$PINS"; fi
+	local old
 	for t in "${TOKENS[@]}"; do
-		# Before 2026-12-03 the PINs lay in secrets/, the stack user's:
-		# moved, or removed where this directory already has them.
+		# Before 2026-12-03 the PINs lay in secrets/, the stack user's
+		# (for a few commits of that day in secrets/hsm/): moved, or
+		# removed where this directory already has them.
 		for f in "$t.pin" "$t.so-pin"; do
-			[ -f "$SECRETS/$f" ] && [ ! -L "$SECRETS/$f" ] || continue
-			if [ -e "$PINS/$f" ]; then
-				rm -f -- "$SECRETS/$f"
-			else
-				mv -- "$SECRETS/$f" "$PINS/$f"
-			fi
+			for old in "$SECRETS/hsm/$f" "$SECRETS/$f"; do
+				[ -f "$old" ] && [ ! -L "$old" ] || continue
+				if [ -e "$PINS/$f" ]; then
+					rm -f -- "$old"
+				else
+					mv -- "$old" "$PINS/$f"
+				fi
+			done
 		done
 		make_pin "$PINS/$t.pin"
 		make_pin "$PINS/$t.so-pin"
 	done
+	[ ! -d "$SECRETS/hsm" ] || [ -L "$SECRETS/hsm" ] || rmdir -- "$SECRETS/hsm" 2>/dev/null || true
 	make_secret "$SECRETS/ldap-admin.pw"
 	make_otp_key "$SECRETS/ra-otp.key"
 	# The AES-256-GCM key sealing RA officers' TOTP secrets (rad and pkictl

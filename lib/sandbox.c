@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pwd.h>
@@ -171,6 +172,7 @@ sandbox_landlock(const char *const *dirs, size_t ndirs,
 {
 	struct landlock_ruleset_attr attr;
 	uint64_t write;
+	char resolv[PATH_MAX];
 	int abi, ruleset = -1, rc = -1;
 	size_t i;
 
@@ -208,6 +210,15 @@ sandbox_landlock(const char *const *dirs, size_t ndirs,
 		if (sandbox_landlock_rule(ruleset, sandbox_system_reads[i],
 		    SANDBOX_READ_RIGHTS, 1, err, errlen) == -1)
 			goto out;
+	/*
+	 * /etc/resolv.conf is often a link into /run (systemd-resolved,
+	 * NetworkManager), rewritten by rename: its directory, or glibc
+	 * silently falls back to a resolver on 127.0.0.1.
+	 */
+	if (reads != NULL && realpath("/etc/resolv.conf", resolv) != NULL &&
+	    strncmp(resolv, "/etc/", 5) != 0 && sandbox_landlock_rule(ruleset,
+	    dirname(resolv), SANDBOX_READ_RIGHTS, 1, err, errlen) == -1)
+		goto out;
 	/* Needed unless CAP_SYS_ADMIN; the demotion sets it anyway. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
 	    syscall(SYS_landlock_restrict_self, ruleset, 0) == -1) {
@@ -233,19 +244,40 @@ sandbox_path_list(const char *const *paths, size_t n, char *list, size_t len)
 		    i > 0 ? ", " : "", paths[i]);
 }
 
+#define SANDBOX_MAX_READS	16
+
 int
 sandbox_limit_files(const struct config *cfg, const char *section,
     const char *who, const char *const *dirs, size_t ndirs,
     const char *const *reads, size_t nreads)
 {
 	char err[256], wlist[1024], rlist[1024], rmsg[1100] = "", key[64];
+	char rkey[64], extra[1024], *tok, *save = NULL;
+	const char *all[SANDBOX_MAX_READS], *s;
+	size_t i, nall = 0;
 	int abi, insecure = 0;
 
 	snprintf(key, sizeof(key), "%s.insecure_no_sandbox", section);
 	if (cfg == NULL || config_get_bool(cfg, key, 0, &insecure) == -1)
 		return -1;
-	if ((abi = sandbox_landlock(dirs, ndirs, reads, nreads, err,
-	    sizeof(err))) == -1) {
+	/* <section>.read_paths: what a conninfo or ldap.conf names, say. */
+	snprintf(rkey, sizeof(rkey), "%s.read_paths", section);
+	for (i = 0; reads != NULL && i < nreads && nall < SANDBOX_MAX_READS; i++)
+		all[nall++] = reads[i];
+	if (reads != NULL && (s = config_get(cfg, rkey, NULL)) != NULL) {
+		snprintf(extra, sizeof(extra), "%s", s);
+		for (tok = strtok_r(extra, " \t,", &save); tok != NULL;
+		    tok = strtok_r(NULL, " \t,", &save)) {
+			if (nall == SANDBOX_MAX_READS) {
+				log_err("sandbox: %s: more than %d paths to read",
+				    rkey, SANDBOX_MAX_READS);
+				return -1;
+			}
+			all[nall++] = tok;
+		}
+	}
+	if ((abi = sandbox_landlock(dirs, ndirs, reads != NULL ? all : NULL,
+	    nall, err, sizeof(err))) == -1) {
 		log_err("sandbox: %s: %s", who, err);
 		return -1;
 	}
@@ -262,10 +294,10 @@ sandbox_limit_files(const struct config *cfg, const char *section,
 		return 0;
 	}
 	sandbox_path_list(dirs, ndirs, wlist, sizeof(wlist));
-	sandbox_path_list(reads, nreads, rlist, sizeof(rlist));
+	sandbox_path_list(all, nall, rlist, sizeof(rlist));
 	if (reads != NULL)
 		snprintf(rmsg, sizeof(rmsg), "; reads only the system's files%s%s",
-		    nreads > 0 ? " and " : "", rlist);
+		    nall > 0 ? " and " : "", rlist);
 	if (ndirs == 0)
 		log_info("sandbox: %s writes no file%s (Landlock ABI %d%s)", who,
 		    rmsg, abi, abi < 3 ? ", which cannot limit truncation" : "");
@@ -333,8 +365,9 @@ static const int sandbox_sam[] = {
 /*
  * SANDBOX_NET_FILES adds these to sandbox_net, and openat without O_TRUNC
  * (Landlock ABI 1 and 2, Debian 12's, cannot stop an O_RDONLY|O_TRUNC open
- * from emptying a file the user owns). No fchmod: Landlock cannot limit
- * it, and it would change the mode of any file the user owns.
+ * from emptying a file the user owns). fchmod answers EPERM: Landlock
+ * cannot limit it, and it would change the mode of any file the user owns
+ * (an error, not the end of crld if its CRL directory's ACL asks for it).
  */
 static const int sandbox_files[] = {
 	SCMP_SYS(rename), SCMP_SYS(renameat),
@@ -416,7 +449,9 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 		    SCMP_A2(SCMP_CMP_MASKED_EQ, O_TRUNC, 0)) != 0 ||
 		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
 		    SCMP_SYS(openat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, O_TRUNC,
-		    O_TRUNC)) != 0)
+		    O_TRUNC)) != 0 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+		    SCMP_SYS(fchmod), 0) != 0)
 			goto fail;
 		/* FALLTHROUGH */
 	case SANDBOX_NET_WORKER:

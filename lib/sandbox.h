@@ -30,7 +30,8 @@ enum sandbox_profile {
 	 * temporary file, fsync, rename) and reads its LDAP bind password at
 	 * each publication: SANDBOX_NET_WORKER plus openat (EACCES with
 	 * O_TRUNC), rename and unlink, and socketpair, for rad's SMTP sender
-	 * (libcurl). No fchmod, no exec, no process fork, no ptrace, no mount.
+	 * (libcurl). fchmod answers EPERM. No exec, no process fork, no
+	 * ptrace, no mount.
 	 */
 	SANDBOX_NET_FILES = 3,
 	/*
@@ -77,7 +78,9 @@ int	sandbox_landlock(const char *const *dirs, size_t ndirs,
 
 /*
  * sandbox_landlock() for a daemon process (who, for the log), which logs
- * what holds. Fails closed: a kernel without Landlock is an error unless
+ * what holds. With reads non-NULL, <section>.read_paths (paths separated by
+ * spaces or commas, e.g. a conninfo's sslrootcert) may be read too. Fails
+ * closed: a kernel without Landlock is an error unless
  * <section>.insecure_no_sandbox = true, a development flag. 0, or -1 logged.
  */
 int	sandbox_limit_files(const struct config *, const char *section,

@@ -434,8 +434,9 @@ pkisign_serve(int argc, char **argv)
 	lim.threads = (unsigned int)threads;
 	lim.timeout_s = SERVE_TIMEOUT_S;
 	/*
-	 * Before the threads: no file written; read only the system's and the
-	 * CA file libcurl reads at each call (a PDF arrives in memory).
+	 * Before the threads: no file written; read only the system's and
+	 * pades.ca_file, the trust anchors each job loads to check the chain
+	 * (sign/job.c; a PDF arrives in memory).
 	 */
 	readable[0] = sv.ca_file;
 	if (sandbox_limit_files(cfg, "pades", "pkisign serve", NULL, 0,

@@ -242,18 +242,42 @@ for f in "$S"/pins/*; do
 	chown "$(stat -c %U "$S/secrets")" -- "$S/secrets/$(basename "$f")"
 done
 rm -f -- "$S"/pins/pki-tsa*
+# (for a few commits the PINs lay in secrets/hsm/)
+mkdir -m 0700 "$S/secrets/hsm"
+mv -- "$S/pins/pki-ocsp.pin" "$S/secrets/hsm/"
+rm -f -- "$S/secrets/pki-ocsp.pin"
 : >"$S/spool/tsa.spill.0"
+mv -- "$S/pki/crl/root.crl" "$S/pki/root.crl"
 stack_up "$S"
 sum_state >"$T/state3"
 diff "$T/state1" "$T/state3" >/dev/null || fail "up after down changed the state: $(diff "$T/state1" "$T/state3")"
 [ -z "$(find "$S/secrets" -name '*pin')" ] || fail "up left PINs in secrets/: $(ls "$S/secrets")"
 [ "$(stat -c %U "$S/pins/pki-tsa.pin")" = "$(id -un)" ] || fail "up left a moved PIN the stack user's"
+[ ! -e "$S/secrets/hsm" ] || fail "up left secrets/hsm/"
 [ ! -e "$S/spool/tsa.spill.0" ] && [ -e "$S/spool/tsa/tsa.spill.0" ] ||
 	fail "up did not move the spill file to spool/tsa/"
+[ ! -e "$S/pki/root.crl" ] && [ -s "$S/pki/crl/root.crl" ] || fail "up did not move the ARL to pki/crl/"
+
 sql_as "host=$pg_host port=$pg_port dbname=pki user=pki_admin" 'SELECT 1' >/dev/null ||
 	fail "PostgreSQL not back after down/up"
 stack_down "$S"
 [ -z "$(procs_mentioning "$S/")" ] || fail "processes left after the second down"
+
+# A link the stack user put where up makes a directory is refused, not
+# followed: root would chmod and chown what it points at.
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir -m 0755 "$T/victim"
+	mv -- "$S/spool/tsa" "$S/spool/tsa.real"
+	ln -s "$T/victim" "$S/spool/tsa"
+	chown -h pki "$S/spool/tsa"
+	"$STACK_SH" up --dir "$S" --ports auto --build "$BUILD" --ephemeral >"$T/link.log" 2>&1 &&
+		fail "up accepted spool/tsa as a symbolic link"
+	grep -q 'spool/tsa is a symbolic link' "$T/link.log" || { cat "$T/link.log"; fail "up did not say why"; }
+	[ "$(stat -c '%U %a' "$T/victim")" = "root 755" ] || fail "up changed the link's target: $(stat -c '%U %a' "$T/victim")"
+	"$STACK_SH" down --dir "$S" >/dev/null 2>&1 || true
+	rm -f -- "$S/spool/tsa"
+	mv -- "$S/spool/tsa.real" "$S/spool/tsa"
+fi
 
 # --- a directory the stack user cannot reach is refused clearly -------------------------
 if [ "$(id -u)" -eq 0 ]; then
