@@ -183,17 +183,24 @@ child_signer_open(void)
 /* Two directories made before the Landlock ruleset: a/ writable, b/ not. */
 static char landlock_base[] = "/tmp/test_sandbox.XXXXXX";
 
+/* Opens and closes base/rel: 0, or -1 with errno. */
 static int
-landlock_try(const char *rel, int flags)
+open_under(const char *base, const char *rel, int flags)
 {
 	char path[512];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", landlock_base, rel);
+	snprintf(path, sizeof(path), "%s/%s", base, rel);
 	if ((fd = open(path, flags | O_CLOEXEC, 0600)) == -1)
 		return -1;
 	close(fd);
 	return 0;
+}
+
+static int
+landlock_try(const char *rel, int flags)
+{
+	return open_under(landlock_base, rel, flags);
 }
 
 static void
@@ -271,14 +278,7 @@ static char reads_base[] = "/tmp/test_sandbox_reads.XXXXXX";
 static int
 reads_open(const char *rel, int flags)
 {
-	char path[512];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", reads_base, rel);
-	if ((fd = open(path, flags | O_CLOEXEC, 0600)) == -1)
-		return -1;
-	close(fd);
-	return 0;
+	return open_under(reads_base, rel, flags);
 }
 
 static void
