@@ -362,9 +362,8 @@ main(int argc, char **argv)
 	 * (read at each publication): not the database's or the tokens'.
 	 */
 	readable[0] = d.ic.ldap.bind_pw_file;
-	if (sandbox_limit_files(d.cfg, "crl", "crld", &d.ic.full.out_dir,
-	    d.ic.full.out_dir != NULL ? 1 : 0, readable,
-	    readable[0] != NULL ? 1 : 0) == -1)
+	if (sandbox_limit_files(d.cfg, "crl", "crld", &d.ic.full.out_dir, 1,
+	    readable, 1) == -1)
 		goto out;
 	if (once) {
 		rc = crl_issue_once(&d.ic) == 0 ? 0 : 1;

@@ -142,15 +142,17 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 as_stack() { "${AS_STACK[@]}" "$@"; }
 
-# mkdir with owner and mode (owner only changes when root). A symbolic link
-# is refused: the stack user owns most parents, and root must not chmod or
-# chown whatever such a link would point at.
+# mkdir_owned MODE DIR [root]: mkdir with mode, owned by the stack user (or
+# root; owner only changes when root). A symbolic link is refused: the stack
+# user owns most parents, and root must not chmod or chown whatever such a
+# link would point at.
 mkdir_owned() {
-	local mode=$1 d=$2
+	local mode=$1 d=$2 owner="$STACK_USER:$STACK_GROUP"
+	[ "${3:-}" != root ] || owner=0:0
 	[ ! -L "$d" ] || die "$d is a symbolic link; the stack makes its own directories"
 	mkdir -p -- "$d"
 	chmod "$mode" -- "$d"
-	if [ "$(id -u)" -eq 0 ]; then chown -h "$STACK_USER:$STACK_GROUP" -- "$d"; fi
+	if [ "$(id -u)" -eq 0 ]; then chown -h "$owner" -- "$d"; fi
 }
 
 give_to_stack() {
@@ -508,10 +510,7 @@ write_layout() {
 	if [ "$(id -u)" -eq 0 ] && [ "$(stat -c %u -- "$DIR")" != 0 ]; then
 		die "$DIR is not root's: as root the stack keeps the HSM PINs in $PINS, which only root may be able to rename (chown root $DIR)"
 	fi
-	[ ! -L "$PINS" ] || die "$PINS is a symbolic link"
-	mkdir -p -- "$PINS"
-	chmod 0700 -- "$PINS"
-	if [ "$(id -u)" -eq 0 ]; then chown 0:0 -- "$PINS"; fi
+	mkdir_owned 0700 "$PINS" root
 	local old
 	for t in "${TOKENS[@]}"; do
 		# Before 2026-12-03 the PINs lay in secrets/, the stack user's

@@ -717,8 +717,7 @@ signerproc(int fd, const struct signer_config *cfg)
 	 */
 	if (cfg->sandbox_section != NULL && (cfg->cfg == NULL ||
 	    sandbox_limit_writes(cfg->cfg, cfg->sandbox_section, "signer",
-	    &cfg->module_write_dir,
-	    cfg->module_write_dir != NULL ? 1 : 0) == -1 ||
+	    &cfg->module_write_dir, 1) == -1 ||
 	    sandbox_enter(cfg->cfg, cfg->sandbox_section, SANDBOX_SIGNER) ==
 	    -1)) {
 		signerproc_refuse(&r, SIGNER_FAILED, "signer: cannot enter its "

@@ -1,6 +1,6 @@
 /*
  * Linux implementation of lib/sandbox.h: setres[ug]id, no_new_privs, a
- * Landlock ruleset for writes and a libseccomp allowlist. One file per
+ * Landlock ruleset for file access and a libseccomp allowlist. One file per
  * platform, as openssh's sandbox-*.c.
  */
 #include <errno.h>
@@ -198,11 +198,11 @@ sandbox_landlock(const char *const *dirs, size_t ndirs,
 		return -1;
 	}
 	for (i = 0; i < ndirs; i++)
-		if (sandbox_landlock_rule(ruleset, dirs[i], write, 0, err,
-		    errlen) == -1)
+		if (dirs[i] != NULL && sandbox_landlock_rule(ruleset, dirs[i],
+		    write, 0, err, errlen) == -1)
 			goto out;
 	for (i = 0; reads != NULL && i < nreads; i++)
-		if (sandbox_landlock_rule(ruleset, reads[i],
+		if (reads[i] != NULL && sandbox_landlock_rule(ruleset, reads[i],
 		    SANDBOX_READ_RIGHTS, 0, err, errlen) == -1)
 			goto out;
 	for (i = 0; reads != NULL && i < sizeof(sandbox_system_reads) /
@@ -232,16 +232,18 @@ out:
 	return rc;
 }
 
-/* "a, b, c" of paths into list. */
-static void
+/* "a, b, c" of the paths that are not NULL into list; how many. */
+static size_t
 sandbox_path_list(const char *const *paths, size_t n, char *list, size_t len)
 {
-	size_t i, off = 0;
+	size_t i, off = 0, listed = 0;
 
 	list[0] = '\0';
 	for (i = 0; i < n && off < len; i++)
-		off += (size_t)snprintf(list + off, len - off, "%s%s",
-		    i > 0 ? ", " : "", paths[i]);
+		if (paths[i] != NULL)
+			off += (size_t)snprintf(list + off, len - off, "%s%s",
+			    listed++ > 0 ? ", " : "", paths[i]);
+	return listed;
 }
 
 #define SANDBOX_MAX_READS	16
@@ -251,7 +253,8 @@ sandbox_limit_files(const struct config *cfg, const char *section,
     const char *who, const char *const *dirs, size_t ndirs,
     const char *const *reads, size_t nreads)
 {
-	char err[256], wlist[1024], rlist[1024], rmsg[1100] = "", key[64];
+	char err[256], wlist[1024], rlist[1024], wmsg[1100], rmsg[1100] = "";
+	char key[64];
 	char rkey[64], extra[1024], *tok, *save = NULL;
 	const char *all[SANDBOX_MAX_READS], *s;
 	size_t i, nall = 0;
@@ -293,18 +296,16 @@ sandbox_limit_files(const struct config *cfg, const char *section,
 		    key);
 		return 0;
 	}
-	sandbox_path_list(dirs, ndirs, wlist, sizeof(wlist));
-	sandbox_path_list(all, nall, rlist, sizeof(rlist));
+	if (sandbox_path_list(dirs, ndirs, wlist, sizeof(wlist)) > 0)
+		snprintf(wmsg, sizeof(wmsg), "writes files only in: %s", wlist);
+	else
+		snprintf(wmsg, sizeof(wmsg), "writes no file");
 	if (reads != NULL)
 		snprintf(rmsg, sizeof(rmsg), "; reads only the system's files%s%s",
-		    nall > 0 ? " and " : "", rlist);
-	if (ndirs == 0)
-		log_info("sandbox: %s writes no file%s (Landlock ABI %d%s)", who,
-		    rmsg, abi, abi < 3 ? ", which cannot limit truncation" : "");
-	else
-		log_info("sandbox: %s writes files only in: %s%s (Landlock ABI "
-		    "%d%s)", who, wlist, rmsg, abi, abi < 3 ?
-		    ", which cannot limit truncation" : "");
+		    sandbox_path_list(all, nall, rlist, sizeof(rlist)) > 0 ?
+		    " and " : "", rlist);
+	log_info("sandbox: %s %s%s (Landlock ABI %d%s)", who, wmsg, rmsg, abi,
+	    abi < 3 ? ", which cannot limit truncation" : "");
 	return 0;
 }
 

@@ -64,7 +64,8 @@ struct config;
 /*
  * Landlock: from now on this process and the threads and children it
  * starts later may create, write, truncate, rename or remove files only
- * beneath dirs (which must exist), and execute nothing. With reads
+ * beneath dirs (which must exist; NULL entries are skipped, as in reads),
+ * and execute nothing. With reads
  * non-NULL it may also read only beneath dirs, reads (files or
  * directories) and the system's directories (/etc, /usr, /proc, ...:
  * sandbox.c); NULL: reading is not limited. Threads that already run are

@@ -242,13 +242,11 @@ main(int argc, char **argv)
 	 */
 	writable[0] = sink;
 	smtp = strcmp(config_get(cfg, "ra.mail", "file_sink"), "smtp") == 0;
-	if ((writable[1] = config_get(cfg, "ra.mail_sink_dir", NULL)) != NULL &&
-	    smtp)
-		writable[1] = NULL;
+	writable[1] = smtp ? NULL : config_get(cfg, "ra.mail_sink_dir", NULL);
 	readable[0] = config_get(cfg, "pki.policy_dir", "policy");
 	readable[1] = smtp ? config_get(cfg, "ra.smtp_ca_file", NULL) : NULL;
-	if (sandbox_limit_files(cfg, "ra", "rad", writable, writable[1] !=
-	    NULL ? 2 : 1, readable, readable[1] != NULL ? 2 : 1) == -1)
+	if (sandbox_limit_files(cfg, "ra", "rad", writable, 2, readable, 2) ==
+	    -1)
 		goto out;
 	/* certificate.c: the notifier thread, its own connection (notifier.c). */
 	if (ra_certificate_init(&ra, cfg) == -1)

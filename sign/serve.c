@@ -440,7 +440,7 @@ pkisign_serve(int argc, char **argv)
 	 */
 	readable[0] = sv.ca_file;
 	if (sandbox_limit_files(cfg, "pades", "pkisign serve", NULL, 0,
-	    readable, sv.ca_file != NULL ? 1 : 0) == -1)
+	    readable, 1) == -1)
 		goto out;
 	if ((srv = http_start(config_get(cfg, "pades.listen", "127.0.0.1"),
 	    (uint16_t)port, &lim, serve_handle, &sv, err, sizeof(err))) ==

@@ -240,8 +240,7 @@ tsaproc(struct tsad_conf *c, int index)
 		snprintf(spilldir, sizeof(spilldir), "%s", spill);
 		writable = dirname(spilldir);
 	}
-	if (sandbox_limit_writes(c->cfg, "tsa", "tsad", &writable, writable != NULL ? 1 : 0) ==
-	    -1)
+	if (sandbox_limit_writes(c->cfg, "tsa", "tsad", &writable, 1) == -1)
 		goto out;
 	if ((t.recorder = tsa_recorder_start(config_get(c->cfg, "pg.tsa_uri", ""),
 	    instance, spill, (size_t)c->max_queue, err, sizeof(err))) == NULL) {

@@ -77,6 +77,7 @@ struct sam {
 	struct p11_module	*mod;
 	struct p11_token	*tok;
 	const char		*wrap_label;
+	const char		*module_write_dir;	/* hsm.module_write_dir */
 	struct db		*db;
 	struct factor_verifier	 fv;
 	unsigned char		 totp_key[32];	/* sign.totp_key_file */
@@ -794,6 +795,7 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 		    sc.tokens[0].label, e);
 		goto out;
 	}
+	sam->module_write_dir = sc.module_write_dir;
 	sam->tok = p11_token_open(sam->mod, sc.tokens[0].label, pin,
 	    sc.lock_dir, e, sizeof(e));
 	OPENSSL_cleanse(pin, sizeof(pin));
@@ -854,7 +856,6 @@ samproc(int fd, const struct config *cfg)
 	unsigned char *body = NULL;
 	size_t len;
 	uint32_t type;
-	const char *wdir;
 	char err[512];
 	int n, status = 1;
 
@@ -875,9 +876,8 @@ samproc(int fd, const struct config *cfg)
 		goto out;
 	}
 	/* Everything is open: from here on, only what a signer needs. */
-	wdir = config_get(cfg, "hsm.module_write_dir", NULL);
-	if (sandbox_limit_writes(cfg, "sign", "sam", &wdir, wdir != NULL ? 1 : 0) == -1 ||
-	    sandbox_enter(cfg, "sign", SANDBOX_SAM) == -1) {
+	if (sandbox_limit_writes(cfg, "sign", "sam", &sam.module_write_dir,
+	    1) == -1 || sandbox_enter(cfg, "sign", SANDBOX_SAM) == -1) {
 		sam_fail(&r, "sam: sandbox");
 		(void)sam_send(fd, &r);
 		goto out;
