@@ -68,17 +68,20 @@ static const struct db_stmt stmt_base = { "lib_crlgen_base",
 static const struct db_stmt stmt_newest = { "lib_crlgen_newest",
 	"SELECT max_seq, coalesce(base_number, 0) FROM crl WHERE issuer_id = $1 "
 	"AND kind = $2 ORDER BY number DESC LIMIT 1", 2 };
-/* Rows in binary form (crlgen_row): text, timestamptz, smallint, timestamptz. */
-static const struct db_stmt stmt_full = { "lib_crlgen_full",
-	"SELECT serial, revoked_at, revocation_reason, invalidity_date "
-	"FROM certificate WHERE issuer_id = $1 AND revocation_seq IS NOT NULL "
-	"AND revoked_at IS NOT NULL AND not_after > to_timestamp($2::bigint)", 2 };
-static const struct db_stmt stmt_delta = { "lib_crlgen_delta",
-	"SELECT serial, revoked_at, revocation_reason, invalidity_date "
-	"FROM certificate WHERE issuer_id = $1 AND revocation_seq IS NOT NULL "
-	"AND not_after > to_timestamp($2::bigint) AND (revocation_seq > $3::bigint "
-	"OR (revocation_seq > $3::bigint - " CRLGEN_SEQ_WINDOW " AND NOT "
-	"pg_visible_in_snapshot(crl_xid8(xmin), $4::pg_snapshot)))", 4 };
+/*
+ * The entries as a binary COPY (crlgen_row: text, timestamptz, smallint,
+ * timestamptz). Its literals are numbers printed here and a snapshot that
+ * crlgen_snapshot_ok() passed: COPY takes no parameters.
+ */
+#define CRLGEN_ROWS	"COPY (SELECT serial, revoked_at, revocation_reason, " \
+	"invalidity_date FROM certificate WHERE issuer_id = %lld " \
+	"AND revocation_seq IS NOT NULL AND not_after > to_timestamp(%lld) "
+static const char copy_full[] = CRLGEN_ROWS
+	"AND revoked_at IS NOT NULL) TO STDOUT (FORMAT binary)";
+static const char copy_delta[] = CRLGEN_ROWS
+	"AND (revocation_seq > %lld OR (revocation_seq > %lld - "
+	CRLGEN_SEQ_WINDOW " AND NOT pg_visible_in_snapshot(crl_xid8(xmin), "
+	"'%s'::pg_snapshot)))) TO STDOUT (FORMAT binary)";
 static const struct db_stmt stmt_record = { "lib_crlgen_record",
 	"INSERT INTO crl (issuer_id, number, kind, is_base, base_number, "
 	"this_update, next_update, max_seq, snapshot, entries, bytes, sha256, "
@@ -335,23 +338,23 @@ der_uint(unsigned char *out, unsigned long long v)
  * not a serial RFC 5280 allows.
  */
 static size_t
-der_serial(unsigned char *out, const char *hex)
+der_serial(unsigned char *out, const unsigned char *hex, size_t n)
 {
 	unsigned char v[CRLGEN_SERIAL_MAX + 8];
-	size_t n = strlen(hex), nb = 0, i = 0, z = 0;
+	size_t nb = 0, i = 0, z = 0;
 	int hi, lo;
 
 	if (n == 0 || n > 2 * sizeof(v))
 		return 0;
 	if (n % 2 == 1) {
-		if ((lo = OPENSSL_hexchar2int((unsigned char)hex[0])) < 0)
+		if ((lo = OPENSSL_hexchar2int(hex[0])) < 0)
 			return 0;
 		v[nb++] = (unsigned char)lo;
 		i = 1;
 	}
 	for (; i < n; i += 2) {
-		if ((hi = OPENSSL_hexchar2int((unsigned char)hex[i])) < 0 ||
-		    (lo = OPENSSL_hexchar2int((unsigned char)hex[i + 1])) < 0)
+		if ((hi = OPENSSL_hexchar2int(hex[i])) < 0 ||
+		    (lo = OPENSSL_hexchar2int(hex[i + 1])) < 0)
 			return 0;
 		v[nb++] = (unsigned char)(hi << 4 | lo);
 	}
@@ -372,11 +375,10 @@ der_serial(unsigned char *out, const char *hex)
 	return 2 + nb;
 }
 
-/* A binary int64/int16 column (network byte order). */
+/* A binary int64 column (network byte order). */
 static int64_t
-crlgen_be64(const char *p)
+crlgen_be64(const unsigned char *u)
 {
-	const unsigned char *u = (const unsigned char *)p;
 	uint64_t v = 0;
 	int i;
 
@@ -387,20 +389,20 @@ crlgen_be64(const char *p)
 
 /* A binary timestamptz (µs since 2000-01-01 UTC) as seconds since 1970, rounded down. */
 static time_t
-crlgen_pgtime(const PGresult *row, int col)
+crlgen_pgtime(const struct db_row *row, int col)
 {
 	int64_t us;
 
-	if (PQgetlength(row, 0, col) != 8)
+	if (row->length[col] != 8)
 		return 0;
-	us = crlgen_be64(PQgetvalue(row, 0, col));
+	us = crlgen_be64(row->value[col]);
 	return (time_t)((us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000)) +
 	    946684800);
 }
 
-/* One revoked entry (RFC 5280 §5.1.2.6, §5.3) from a row of stmt_full/stmt_delta. */
+/* One revoked entry (RFC 5280 §5.1.2.6, §5.3) from a row of copy_full/copy_delta. */
 static int
-crlgen_row(void *arg, const PGresult *row)
+crlgen_row(void *arg, const struct db_row *row)
 {
 	/* Entry extension prefixes: reasonCode (2.5.29.21), invalidityDate (2.5.29.24). */
 	static const unsigned char reason_ext[] = { 0x30, 0x0a, 0x06, 0x03,
@@ -410,26 +412,31 @@ crlgen_row(void *arg, const PGresult *row)
 	struct crlgen_ctx *c = arg;
 	unsigned char content[128], exts[64], *e;
 	size_t n = 0, x = 0, len;
-	const char *serial = PQgetvalue(row, 0, 0);
 	const unsigned char *r2;
 	time_t when;
 	int reason;
 
-	if ((len = der_serial(content, serial)) == 0) {
-		crlgen_seterr(c, "certificate serial \"%.48s\" is not a valid "
-		    "CRL entry serial (RFC 5280 §4.1.2.2)", serial);
+	if (row->nfields != 4 || row->length[0] < 0 ||
+	    (len = der_serial(content, row->value[0],
+	    (size_t)row->length[0])) == 0) {
+		int shown = row->nfields == 4 && row->length[0] > 0 ?
+		    (row->length[0] < 48 ? row->length[0] : 48) : 0;
+
+		crlgen_seterr(c, "certificate serial \"%.*s\" is not a valid "
+		    "CRL entry serial (RFC 5280 §4.1.2.2)", shown, shown > 0 ?
+		    (const char *)row->value[0] : "");
 		c->row_failed = 1;
 		return -1;
 	}
 	n = len;
-	if (PQgetisnull(row, 0, 1)) {
+	if (row->length[1] < 0) {
 		/* A released hold, in a delta only: removeFromCRL (§5.3.1). */
 		when = c->res->this_update;
 		reason = REASON_REMOVE;
 	} else {
 		when = crlgen_pgtime(row, 1);
-		r2 = (const unsigned char *)PQgetvalue(row, 0, 2);
-		reason = PQgetisnull(row, 0, 2) || PQgetlength(row, 0, 2) != 2 ?
+		r2 = row->value[2];
+		reason = row->length[2] != 2 ?
 		    REASON_UNSPECIFIED : (int)(r2[0] << 8 | r2[1]);
 	}
 	n += der_time(content + n, when, 0);
@@ -439,7 +446,7 @@ crlgen_row(void *arg, const PGresult *row)
 		x += sizeof(reason_ext);
 		exts[x++] = (unsigned char)reason;
 	}
-	if (reason != REASON_REMOVE && !PQgetisnull(row, 0, 3)) {
+	if (reason != REASON_REMOVE && row->length[3] >= 0) {
 		memcpy(exts + x, inv_ext, sizeof(inv_ext));
 		x += sizeof(inv_ext);
 		x += der_time(exts + x, crlgen_pgtime(row, 3), 1);
@@ -717,13 +724,20 @@ out:
 	return rc;
 }
 
+/* "xmin:xmax:xip,..." (pg_snapshot's text form): digits, colons, commas. */
+static int
+crlgen_snapshot_ok(const char *snap)
+{
+	return snap[0] != '\0' && strspn(snap, "0123456789:,") == strlen(snap);
+}
+
 /*
  * Builds and signs the CertificateList into c->b and c->res. pre: the
  * TBSCertList fields before revokedCertificates; ext: crlExtensions.
  */
 static int
-crlgen_build(struct crlgen_ctx *c, const struct db_stmt *stmt,
-    const char *const *values, const struct cbuf *pre, const struct cbuf *ext)
+crlgen_build(struct crlgen_ctx *c, const char *copy_sql,
+    const struct cbuf *pre, const struct cbuf *ext)
 {
 	struct crlgen_result *r = c->res;
 	unsigned char *sig = NULL, h[CRLGEN_HDR_MAX];
@@ -745,7 +759,7 @@ crlgen_build(struct crlgen_ctx *c, const struct db_stmt *stmt,
 		goto out;
 	}
 	c->b.len = reserve;
-	if (db_exec_rows(c->db, stmt, values, 1, crlgen_row, c) == -1) {
+	if (db_copy_rows(c->db, copy_sql, crlgen_row, c) == -1) {
 		if (!c->row_failed)
 			crlgen_seterr(c, "reading revoked certificates failed "
 			    "(SQLSTATE %s)", db_last_sqlstate(c->db));
@@ -808,9 +822,10 @@ crlgen_txn(struct db *db, void *arg)
 	struct cbuf pre = { NULL, 0, 0, 0 }, ext = { NULL, 0, 0, 0 };
 	unsigned char tmp[32], *name = NULL, md[32];
 	PGresult *res = NULL;
-	char id[24], cutoff[24], bseq[24], snapshot[4096] = "";
-	char bsnap[4096] = "";
-	const char *v[4];
+	char id[24], snapshot[4096] = "", bsnap[4096] = "";
+	char sql[sizeof(copy_delta) + 4096 + 4 * 24];
+	long long cutoff;
+	const char *v[2];
 	long long cur_seq, base_seq = 0;
 	int namelen, rc = -1;
 	double t0;
@@ -898,14 +913,17 @@ crlgen_txn(struct db *db, void *arg)
 			crlgen_seterr(c, "CRL fields: out of memory");
 		goto out;
 	}
-	snprintf(cutoff, sizeof(cutoff), "%lld",
-	    (long long)r->this_update - c->pol->expired_grace);
-	v[1] = cutoff;
-	snprintf(bseq, sizeof(bseq), "%lld", base_seq);
-	v[2] = bseq;
-	v[3] = bsnap;
-	if (crlgen_build(c, c->kind == CRLGEN_DELTA ? &stmt_delta : &stmt_full,
-	    v, &pre, &ext) == -1)
+	cutoff = (long long)r->this_update - c->pol->expired_grace;
+	if (c->kind != CRLGEN_DELTA)
+		snprintf(sql, sizeof(sql), copy_full, c->is->id, cutoff);
+	else if (!crlgen_snapshot_ok(bsnap)) {
+		crlgen_seterr(c, "base CRL %lld of %s: its snapshot is not a "
+		    "pg_snapshot", r->base_number, c->is->name);
+		goto out;
+	} else
+		snprintf(sql, sizeof(sql), copy_delta, c->is->id, cutoff,
+		    base_seq, base_seq, bsnap);
+	if (crlgen_build(c, sql, &pre, &ext) == -1)
 		goto out;
 	if (EVP_Digest(r->der, r->len, md, NULL, EVP_sha256(), NULL) != 1) {
 		crlgen_seterr(c, "EVP_Digest failed");

@@ -6,6 +6,7 @@
  * connection however often it runs.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,6 +463,138 @@ db_exec_rows(struct db *db, const struct db_stmt *stmt,
 	    PQstatus(db->conn) != CONNECTION_OK)
 		db_lost(db);
 	return failed || stopped || !done ? -1 : 0;
+}
+
+static uint32_t
+db_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static int
+db_copy_parse_msg(struct db_copy_state *st, const unsigned char *msg,
+    size_t len, db_copy_row_fn fn, void *arg)
+{
+	/* PostgreSQL's binary COPY signature, then flags and extension length. */
+	static const unsigned char sig[11] = { 'P', 'G', 'C', 'O', 'P', 'Y',
+	    '\n', 0xff, '\r', '\n', 0 };
+	struct db_row row;
+	size_t off = 0;
+	uint32_t ext, flen;
+	int i, n;
+
+	if (!st->header_seen) {
+		if (len < sizeof(sig) + 8 || memcmp(msg, sig, sizeof(sig)) != 0)
+			return -1;
+		/* Bit 16 (OIDs included) is the only defined flag: not asked. */
+		if (db_be32(msg + 11) != 0)
+			return -1;
+		ext = db_be32(msg + 15);
+		if (ext > len - (sizeof(sig) + 8))
+			return -1;
+		off = sizeof(sig) + 8 + ext;
+		st->header_seen = 1;
+	}
+	while (off < len) {
+		if (len - off < 2)
+			return -1;
+		n = (int16_t)(msg[off] << 8 | msg[off + 1]);
+		off += 2;
+		if (n == -1) {
+			st->trailer_seen = 1;
+			return off == len ? 1 : -1;
+		}
+		if (n < 0 || n > DB_ROW_FIELDS)
+			return -1;
+		row.nfields = n;
+		for (i = 0; i < n; i++) {
+			if (len - off < 4)
+				return -1;
+			flen = db_be32(msg + off);
+			off += 4;
+			if (flen == 0xffffffffu) {
+				row.value[i] = NULL;
+				row.length[i] = -1;
+				continue;
+			}
+			if (flen > INT32_MAX || flen > len - off)
+				return -1;
+			row.value[i] = msg + off;
+			row.length[i] = (int)flen;
+			off += flen;
+		}
+		if (fn(arg, &row) == -1) {
+			st->stopped = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+db_copy_parse(struct db_copy_state *st, const unsigned char *msg, size_t len,
+    db_copy_row_fn fn, void *arg)
+{
+	int r;
+
+	/* Nothing may follow the trailer, a refusal or bytes that were not COPY. */
+	if (st->trailer_seen || st->stopped || st->bad)
+		return -1;
+	if ((r = db_copy_parse_msg(st, msg, len, fn, arg)) == -1 && !st->stopped)
+		st->bad = 1;
+	return r;
+}
+
+int
+db_copy_rows(struct db *db, const char *copy_sql, db_copy_row_fn fn,
+    void *arg)
+{
+	struct db_copy_state st = { 0, 0, 0, 0 };
+	PGresult *res;
+	char *msg;
+	int n, failed = 0, done = 0;
+
+	if (db == NULL || copy_sql == NULL || fn == NULL) {
+		log_err("db_copy_rows: invalid arguments");
+		return -1;
+	}
+	db->sqlstate[0] = '\0';
+	if (db_ready(db) == -1)
+		return -1;
+	res = PQexec(db->conn, copy_sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		db_fail(db, copy_sql, res);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	/* Every message is read, even after a failure, so the connection is usable. */
+	while ((n = PQgetCopyData(db->conn, &msg, 0)) > 0) {
+		if (!failed && db_copy_parse(&st, (unsigned char *)msg,
+		    (size_t)n, fn, arg) == -1) {
+			if (!st.stopped)
+				log_err("db_copy_rows: the server sent bytes "
+				    "that are not a binary COPY");
+			failed = 1;
+		}
+		PQfreemem(msg);
+	}
+	if (n == -2)
+		failed = 1;
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			done = 1;
+		else {
+			db_fail(db, "COPY TO STDOUT", res);
+			failed = 1;
+		}
+		PQclear(res);
+	}
+	if (failed && db->sqlstate[0] == '\0' &&
+	    PQstatus(db->conn) != CONNECTION_OK)
+		db_lost(db);
+	return failed || !done || !st.trailer_seen ? -1 : 0;
 }
 
 int

@@ -22,11 +22,15 @@ trap cleanup EXIT
 "$REPO/deploy/stack.sh" up --dir "$dir/stack" --ports auto --build "$BUILD" --ephemeral >"$dir/up.log" 2>&1 ||
 	{ cat "$dir/up.log"; exit 1; }
 set -a; . "$dir/stack/stack.env"; set +a
-# The stack's own crld would race us for the same rows: stop it.
-if [ -s "$dir/stack/run/crl.pid" ]; then
-	kill "$(cat "$dir/stack/run/crl.pid")" 2>/dev/null || true
-	sleep 1
-fi
+# The stack's own crld would race us for the same rows, and ocspd would spend
+# a core taking in the synthetic revocations (LISTEN/NOTIFY, reconciliation)
+# while crld runs: a 2-vCPU machine then times ocspd too. Only PostgreSQL
+# and slapd stay up, as for openssl ca after it.
+for d in crl ocsp cad tsa sign ra pades sealer; do
+	[ -s "$dir/stack/run/$d.pid" ] || continue
+	kill "$(cat "$dir/stack/run/$d.pid")" 2>/dev/null || true
+done
+sleep 1
 SU="host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=pki user=$PKI_STACK_USER"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$SU" -c "$1"; }
 iss=$(q "SELECT id FROM ca_certificate WHERE name = 'issuing'")

@@ -430,6 +430,177 @@ test_copy_bytea(void **state)
 	free(data);
 }
 
+/* What test_copy_rows' callback saw; it stops at stop_at (0: never). */
+struct copy_seen {
+	long	rows;
+	long	stop_at;
+	int	bad;
+};
+
+/* Rows of (i::text, NULL, i-byte bytea of 'x'): checks each one against i. */
+static int
+copy_check_row(void *arg, const struct db_row *row)
+{
+	struct copy_seen *seen = arg;
+	char want[24];
+	long i = seen->rows + 1;
+	int k;
+
+	snprintf(want, sizeof(want), "%ld", i);
+	if (row->nfields != 3 || row->length[0] != (int)strlen(want) ||
+	    memcmp(row->value[0], want, strlen(want)) != 0 ||
+	    row->length[1] != -1 || row->value[1] != NULL ||
+	    row->length[2] != (int)(i % 300))
+		seen->bad++;
+	for (k = 0; k < row->length[2] && k < (int)(i % 300); k++)
+		if (row->value[2][k] != 'x')
+			seen->bad++;
+	seen->rows++;
+	return seen->stop_at != 0 && seen->rows == seen->stop_at ? -1 : 0;
+}
+
+/*
+ * db_copy_rows: 20,000 rows of a binary COPY arrive in order with their
+ * values, NULLs and empty values; a callback that stops, a query that fails
+ * midway (division by zero at row 15,000) and one that does not parse each
+ * give -1, the last two with their SQLSTATE, and the connection stays usable.
+ */
+static void
+test_copy_rows(void **state)
+{
+	/* Ordered by the number: "ORDER BY i" would sort the text column i. */
+	static const char rows_sql[] = "COPY (SELECT i::text AS t, NULL::int, "
+	    "convert_to(repeat('x', i %% 300), 'UTF8') FROM generate_series(1, "
+	    "%d) AS g(i) ORDER BY g.i) TO STDOUT (FORMAT binary)";
+	struct fixture *fx = *state;
+	struct copy_seen seen = { 0, 0, 0 };
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), rows_sql, 20000);
+	assert_int_equal(db_copy_rows(fx->a, sql, copy_check_row, &seen), 0);
+	assert_int_equal(seen.rows, 20000);
+	assert_int_equal(seen.bad, 0);
+
+	memset(&seen, 0, sizeof(seen));
+	seen.stop_at = 10;
+	assert_int_equal(db_copy_rows(fx->a, sql, copy_check_row, &seen), -1);
+	assert_int_equal(seen.rows, 10);
+	assert_int_equal(db_run(fx->a, "SET application_name = 'test_db'"),
+	    0);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(db_copy_rows(fx->a, "COPY (SELECT i::text AS t, "
+	    "NULL::int, convert_to(repeat('x', (i / (15000 - i)) * 0 + "
+	    "i % 300), 'UTF8') FROM generate_series(1, 20000) AS g(i) "
+	    "ORDER BY g.i) TO STDOUT (FORMAT binary)", copy_check_row, &seen),
+	    -1);
+	assert_string_equal(db_last_sqlstate(fx->a), "22012");
+	assert_true(seen.rows < 15000);
+	assert_int_equal(seen.bad, 0);
+	assert_int_equal(db_run(fx->a, "SET application_name = 'test_db'"),
+	    0);
+
+	assert_int_equal(db_copy_rows(fx->a, "COPY (SELEC 1) TO STDOUT "
+	    "(FORMAT binary)", copy_check_row, &seen), -1);
+	assert_string_equal(db_last_sqlstate(fx->a), "42601");
+	/* A text COPY is not what the parser reads. */
+	assert_int_equal(db_copy_rows(fx->a, "COPY (SELECT 1) TO STDOUT",
+	    copy_check_row, &seen), -1);
+	assert_int_equal(db_run(fx->a, "SET application_name = 'test_db'"),
+	    0);
+}
+
+static int
+copy_count_row(void *arg, const struct db_row *row)
+{
+	(*(int *)arg)++;
+	return row->nfields >= 0 ? 0 : -1;
+}
+
+/* db_copy_parse on bytes PostgreSQL would never send. */
+static void
+test_copy_parse(void **state)
+{
+	static const unsigned char hdr[] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n',
+	    0xff, '\r', '\n', 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	/* One row of two fields: "ab" and NULL; then the trailer. */
+	static const unsigned char row[] = { 0, 2, 0, 0, 0, 2, 'a', 'b',
+	    0xff, 0xff, 0xff, 0xff };
+	static const unsigned char trailer[] = { 0xff, 0xff };
+	unsigned char m[128];
+	struct db_copy_state st;
+	int n;
+
+	(void)state;
+	/* The good stream: header with the first row, a row, the trailer. */
+	memset(&st, 0, sizeof(st));
+	n = 0;
+	memcpy(m, hdr, sizeof(hdr));
+	memcpy(m + sizeof(hdr), row, sizeof(row));
+	assert_int_equal(db_copy_parse(&st, m, sizeof(hdr) + sizeof(row),
+	    copy_count_row, &n), 0);
+	assert_int_equal(db_copy_parse(&st, row, sizeof(row), copy_count_row,
+	    &n), 0);
+	assert_int_equal(db_copy_parse(&st, trailer, sizeof(trailer),
+	    copy_count_row, &n), 1);
+	assert_int_equal(n, 2);
+	/* Nothing may follow the trailer. */
+	assert_int_equal(db_copy_parse(&st, row, sizeof(row), copy_count_row,
+	    &n), -1);
+
+	/* A wrong signature, flags (OIDs), an extension longer than the message. */
+	memset(&st, 0, sizeof(st));
+	memcpy(m, hdr, sizeof(hdr));
+	m[0] = 'X';
+	assert_int_equal(db_copy_parse(&st, m, sizeof(hdr), copy_count_row,
+	    &n), -1);
+	memset(&st, 0, sizeof(st));
+	memcpy(m, hdr, sizeof(hdr));
+	m[13] = 1;
+	assert_int_equal(db_copy_parse(&st, m, sizeof(hdr), copy_count_row,
+	    &n), -1);
+	memset(&st, 0, sizeof(st));
+	memcpy(m, hdr, sizeof(hdr));
+	m[18] = 9;
+	assert_int_equal(db_copy_parse(&st, m, sizeof(hdr), copy_count_row,
+	    &n), -1);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(db_copy_parse(&st, hdr, 10, copy_count_row, &n), -1);
+
+	/* After a good header: a row cut short, a field longer than the rest. */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(db_copy_parse(&st, hdr, sizeof(hdr), copy_count_row,
+	    &n), 0);
+	assert_int_equal(db_copy_parse(&st, row, sizeof(row) - 1,
+	    copy_count_row, &n), -1);
+	memset(&st, 0, sizeof(st));
+	st.header_seen = 1;
+	memcpy(m, row, sizeof(row));
+	m[5] = 200;
+	assert_int_equal(db_copy_parse(&st, m, sizeof(row), copy_count_row,
+	    &n), -1);
+	/* More fields than a db_row holds, a negative count other than -1. */
+	memset(&st, 0, sizeof(st));
+	st.header_seen = 1;
+	m[0] = 0;
+	m[1] = DB_ROW_FIELDS + 1;
+	assert_int_equal(db_copy_parse(&st, m, sizeof(row), copy_count_row,
+	    &n), -1);
+	memset(&st, 0, sizeof(st));
+	st.header_seen = 1;
+	m[0] = 0xff;
+	m[1] = 0xfe;
+	assert_int_equal(db_copy_parse(&st, m, sizeof(row), copy_count_row,
+	    &n), -1);
+	/* Bytes after the trailer in the same message. */
+	memset(&st, 0, sizeof(st));
+	st.header_seen = 1;
+	m[0] = 0xff;
+	m[1] = 0xff;
+	m[2] = 0;
+	assert_int_equal(db_copy_parse(&st, m, 3, copy_count_row, &n), -1);
+}
+
 /* b ends a's backend, as a server restart or pg_terminate_backend would. */
 static void
 kill_backend(struct fixture *fx, struct db *victim)
@@ -547,6 +718,8 @@ main(void)
 		cmocka_unit_test(test_begin_commit_rollback),
 		cmocka_unit_test(test_serialization_retry),
 		cmocka_unit_test(test_copy_bytea),
+		cmocka_unit_test(test_copy_rows),
+		cmocka_unit_test(test_copy_parse),
 		cmocka_unit_test(test_connect_failure),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_no_reconnect_in_transaction),
