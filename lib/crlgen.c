@@ -728,7 +728,8 @@ out:
 static int
 crlgen_snapshot_ok(const char *snap)
 {
-	return snap[0] != '\0' && strspn(snap, "0123456789:,") == strlen(snap);
+	return snap != NULL && snap[0] != '\0' &&
+	    strspn(snap, "0123456789:,") == strlen(snap);
 }
 
 /*
@@ -760,9 +761,12 @@ crlgen_build(struct crlgen_ctx *c, const char *copy_sql,
 	}
 	c->b.len = reserve;
 	if (db_copy_rows(c->db, copy_sql, crlgen_row, c) == -1) {
+		const char *state = db_last_sqlstate(c->db);
+
 		if (!c->row_failed)
 			crlgen_seterr(c, "reading revoked certificates failed "
-			    "(SQLSTATE %s)", db_last_sqlstate(c->db));
+			    "(SQLSTATE %s)", state[0] != '\0' ? state : "none: "
+			    "not a binary COPY");
 		goto out;
 	}
 	elen = c->b.len - reserve;
@@ -822,8 +826,9 @@ crlgen_txn(struct db *db, void *arg)
 	struct cbuf pre = { NULL, 0, 0, 0 }, ext = { NULL, 0, 0, 0 };
 	unsigned char tmp[32], *name = NULL, md[32];
 	PGresult *res = NULL;
-	char id[24], snapshot[4096] = "", bsnap[4096] = "";
-	char sql[sizeof(copy_delta) + 4096 + 4 * 24];
+	/* Snapshots on the heap: one grows with the transactions in flight. */
+	char id[24], *snapshot = NULL, *bsnap = NULL, *sql = NULL;
+	size_t sqllen;
 	long long cutoff;
 	const char *v[2];
 	long long cur_seq, base_seq = 0;
@@ -851,7 +856,10 @@ crlgen_txn(struct db *db, void *arg)
 		goto out;
 	}
 	cur_seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	snprintf(snapshot, sizeof(snapshot), "%s", PQgetvalue(res, 0, 1));
+	if ((snapshot = strdup(PQgetvalue(res, 0, 1))) == NULL) {
+		crlgen_seterr(c, "snapshot: out of memory");
+		goto out;
+	}
 	r->this_update = (time_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 	r->next_update = r->this_update + c->pol->next_update;
 	r->max_seq = cur_seq;
@@ -867,7 +875,10 @@ crlgen_txn(struct db *db, void *arg)
 		}
 		r->base_number = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		base_seq = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-		snprintf(bsnap, sizeof(bsnap), "%s", PQgetvalue(res, 0, 2));
+		if ((bsnap = strdup(PQgetvalue(res, 0, 2))) == NULL) {
+			crlgen_seterr(c, "snapshot: out of memory");
+			goto out;
+		}
 		PQclear(res);
 		res = NULL;
 	}
@@ -914,15 +925,22 @@ crlgen_txn(struct db *db, void *arg)
 		goto out;
 	}
 	cutoff = (long long)r->this_update - c->pol->expired_grace;
-	if (c->kind != CRLGEN_DELTA)
-		snprintf(sql, sizeof(sql), copy_full, c->is->id, cutoff);
-	else if (!crlgen_snapshot_ok(bsnap)) {
+	if (c->kind == CRLGEN_DELTA && !crlgen_snapshot_ok(bsnap)) {
 		crlgen_seterr(c, "base CRL %lld of %s: its snapshot is not a "
 		    "pg_snapshot", r->base_number, c->is->name);
 		goto out;
-	} else
-		snprintf(sql, sizeof(sql), copy_delta, c->is->id, cutoff,
-		    base_seq, base_seq, bsnap);
+	}
+	/* The formats plus four numbers of at most 20 characters each. */
+	sqllen = sizeof(copy_delta) + 4 * 20 + (bsnap != NULL ? strlen(bsnap) : 0);
+	if ((sql = malloc(sqllen)) == NULL) {
+		crlgen_seterr(c, "CRL query: out of memory");
+		goto out;
+	}
+	if (c->kind != CRLGEN_DELTA)
+		snprintf(sql, sqllen, copy_full, c->is->id, cutoff);
+	else
+		snprintf(sql, sqllen, copy_delta, c->is->id, cutoff, base_seq,
+		    base_seq, bsnap);
 	if (crlgen_build(c, sql, &pre, &ext) == -1)
 		goto out;
 	if (EVP_Digest(r->der, r->len, md, NULL, EVP_sha256(), NULL) != 1) {
@@ -941,6 +959,9 @@ out:
 	OPENSSL_free(name);
 	free(pre.d);
 	free(ext.d);
+	free(snapshot);
+	free(bsnap);
+	free(sql);
 	return rc;
 }
 

@@ -487,8 +487,11 @@ db_copy_parse_msg(struct db_copy_state *st, const unsigned char *msg,
 	if (!st->header_seen) {
 		if (len < sizeof(sig) + 8 || memcmp(msg, sig, sizeof(sig)) != 0)
 			return -1;
-		/* Bit 16 (OIDs included) is the only defined flag: not asked. */
-		if (db_be32(msg + 11) != 0)
+		/*
+		 * Bits 16-31 are critical (16: OIDs included, not asked for);
+		 * bits 0-15 are to be ignored (the format's definition).
+		 */
+		if (db_be32(msg + 11) & 0xffff0000u)
 			return -1;
 		ext = db_be32(msg + 15);
 		if (ext > len - (sizeof(sig) + 8))
@@ -564,7 +567,8 @@ db_copy_rows(struct db *db, const char *copy_sql, db_copy_row_fn fn,
 		return -1;
 	res = PQexec(db->conn, copy_sql);
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
-		db_fail(db, copy_sql, res);
+		/* Not copy_sql itself: its literals may run to kilobytes. */
+		db_fail(db, "COPY TO STDOUT", res);
 		PQclear(res);
 		return -1;
 	}
@@ -580,8 +584,17 @@ db_copy_rows(struct db *db, const char *copy_sql, db_copy_row_fn fn,
 		}
 		PQfreemem(msg);
 	}
-	if (n == -2)
-		failed = 1;
+	if (n == -2) {
+		/*
+		 * libpq could not read on (out of memory, a failed wait): the
+		 * COPY is still open, and PQgetResult would answer COPY_OUT for
+		 * ever. The next call connects afresh (db_ready).
+		 */
+		log_err("db: COPY TO STDOUT: %s", PQerrorMessage(db->conn));
+		db->closing = 1;
+		db_lost(db);
+		return -1;
+	}
 	while ((res = PQgetResult(db->conn)) != NULL) {
 		if (PQresultStatus(res) == PGRES_COMMAND_OK)
 			done = 1;
