@@ -18,15 +18,15 @@ rreq_patient() {
 	for i in 1 2 3; do
 		rreq "$@"
 		[ "$code" = 429 ] || return 0
-		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | head -n1)"
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | sed -n 1p)"
 	done
 }
-newest() { ls -t "$1"/* 2>/dev/null | head -n1; }
-sms_code() { sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$(newest "$sms")" | head -n1; }
+newest() { ls -t "$1"/* 2>/dev/null | sed -n 1p; }
+sms_code() { sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$(newest "$sms")" | sed -n 1p; }
 mail_token() {
 	local f
-	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1)
-	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1
+	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p)
+	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | sed -n 1p
 }
 # account EMAIL PHONE PIN: registered, verified, logged in, PIN set (by an
 # SMS OTP); sets aid and tok.

@@ -34,7 +34,7 @@ verify_fails() { # verify_fails EVENTS SEALS PATTERN WHAT [PUBKEY]
 
 # --- the stack's key and first seal -----------------------------------------------
 [ -s "$PKI_AUDIT_PUBKEY" ] || fail "stack.env PKI_AUDIT_PUBKEY ($PKI_AUDIT_PUBKEY) missing"
-openssl pkey -pubin -in "$PKI_AUDIT_PUBKEY" -noout -text | grep -q 'NIST CURVE: P-256' ||
+openssl pkey -pubin -in "$PKI_AUDIT_PUBKEY" -noout -text | has 'NIST CURVE: P-256' ||
 	fail "the audit public key is not P-256"
 [ "$(q "SELECT count(*) FROM audit_seal WHERE id = 1")" = 1 ] || fail "make up made no first seal"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'audit.key.create'")" = 1 ] ||

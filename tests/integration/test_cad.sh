@@ -151,7 +151,7 @@ f6=$(order personal personal ec-p256 '{"C":"ID","CN":"Too Long","serialNumber":"
 run_once PKI_CAD_MAX_VALIDITY_DAYS=30
 want_fail() { # want_fail ORDER PATTERN
 	[ "$(q "SELECT status FROM issuance_order WHERE id = $1")" = failed ] || fail "order $1 not failed"
-	q "SELECT last_error FROM issuance_order WHERE id = $1" | grep -qF -- "$2" ||
+	q "SELECT last_error FROM issuance_order WHERE id = $1" | has -F -- "$2" ||
 		fail "order $1: last_error '$(q "SELECT last_error FROM issuance_order WHERE id = $1")', want '$2'"
 	[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.fail' AND object_id = '$1'")" = 1 ] ||
 		fail "order $1: failure not audited"
@@ -264,7 +264,7 @@ start_worker nosigner PKI_CAD_POLL_SECONDS=1
 victim=${pids[-1]}
 signer=
 for _ in $(seq 100); do
-	signer=$(pgrep -P "$victim" | head -n1 || true)  # none yet: pgrep fails
+	signer=$(pgrep -P "$victim" | sed -n 1p || true)  # none yet: pgrep fails
 	[ -n "$signer" ] && grep -q 'issuing with' "$tmp/nosigner.log" && break
 	sleep 0.1
 done

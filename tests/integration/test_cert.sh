@@ -62,7 +62,7 @@ openssl req -in "$tmp/ec.csr" -outform DER -out "$tmp/ec.der"
 # Flip one bit of the signature's last byte.
 n=$(stat -c %s "$tmp/ec.der")
 { head -c $((n - 1)) "$tmp/ec.der"; tail -c 1 "$tmp/ec.der" | tr '\000-\377' '\001-\377\000'; } >"$tmp/bad.csr"
-openssl req -inform DER -in "$tmp/bad.csr" -noout -verify 2>&1 | grep -q "verify OK" &&
+openssl req -inform DER -in "$tmp/bad.csr" -noout -verify 2>&1 | has "verify OK" &&
 	fail "test CSR still verifies"
 expect_refused 1 "tampered CSR" pkictl cert issue --profile subscriber --csr "$tmp/bad.csr"
 echo "not a csr" >"$tmp/junk.csr"
@@ -96,17 +96,17 @@ expect_refused 3 "unknown serial" pkictl cert revoke --serial 0ABC --reason keyC
 expect_refused 3 "release a good certificate" pkictl cert release --serial "$ser"
 pkictl cert revoke --serial "$ser" --reason certificateHold --invalidity-date 2026-11-02T00:00:00.5Z >/dev/null ||
 	fail "hold"
-pkictl cert status --serial "$ser" | grep -q 'status on-hold' || fail "status after hold"
+pkictl cert status --serial "$ser" | has 'status on-hold' || fail "status after hold"
 held=$(q "SELECT revoked_at || '/' || invalidity_date FROM certificate WHERE serial = '$ser'")
 expect_refused 3 "a second hold" pkictl cert revoke --serial "$ser" --reason certificateHold
 [ "$(q "SELECT revoked_at || '/' || invalidity_date FROM certificate WHERE serial = '$ser'")" = "$held" ] ||
 	fail "a second hold rewrote the first"
 pkictl cert release --serial "$ser" >/dev/null || fail "release"
-pkictl cert status --serial "$ser" | grep -q 'status good' || fail "status after release"
+pkictl cert status --serial "$ser" | has 'status good' || fail "status after release"
 # Lower-case and leading zeros name the same certificate.
 pkictl cert revoke --serial "00$(tr 'A-F' 'a-f' <<<"$ser")" --reason keyCompromise \
 	--invalidity-date 2026-11-01T00:00:00Z >/dev/null || fail "revoke"
-pkictl cert status --serial "$ser" | grep -q 'status revoked .* reason keyCompromise' ||
+pkictl cert status --serial "$ser" | has 'status revoked .* reason keyCompromise' ||
 	fail "status after revoke"
 expect_refused 3 "revoke twice" pkictl cert revoke --serial "$ser" --reason superseded
 expect_refused 3 "release a revoked certificate" pkictl cert release --serial "$ser"
@@ -115,7 +115,7 @@ expect_refused 2 "an invalidity date in the future" pkictl cert revoke --serial 
 expect_refused 2 "a malformed invalidity date" pkictl cert revoke --serial "$rser" --reason keyCompromise \
 	--invalidity-date notadate
 grep -q 'YYYY-MM-DDTHH:MM:SSZ' "$tmp/out" || fail "invalidity date message: $(cat "$tmp/out")"
-pkictl cert status --serial "$rser" | grep -q 'status good' || fail "a refused revocation changed $rser"
+pkictl cert status --serial "$rser" | has 'status good' || fail "a refused revocation changed $rser"
 [ "$(q "SELECT revocation_reason || ' ' || to_char(invalidity_date AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM certificate WHERE serial = '$ser'")" = "1 2026-11-01" ] ||
 	fail "revocation row"
 for a in cert.revoke cert.release; do
@@ -130,7 +130,7 @@ for i in $(seq 80); do
 done
 [ "${zser:0:1}" = 0 ] || fail "no serial with a leading zero nibble in 80 issuances"
 pkictl cert revoke --serial "$zser" --reason superseded >/dev/null || fail "revoke $zser"
-pkictl cert status --serial "$zser" | grep -q 'status revoked' || fail "status of $zser"
+pkictl cert status --serial "$zser" | has 'status revoked' || fail "status of $zser"
 # Even the superuser cannot undo a revocation or delete a certificate.
 sql_fails "$PKI_TEST_PG_URI" "UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL WHERE serial = '$ser'" 'final'
 sql_fails "$PKI_TEST_PG_URI" "DELETE FROM certificate WHERE serial = '$ser'" 'never deleted'

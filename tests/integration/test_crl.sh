@@ -106,15 +106,15 @@ text=$(openssl x509 -in "$tmp/zero.pem" -noout -text)
 grep -qF "URI:$B/issuing.crl" <<<"$text" || fail "certificate CDP is not $B/issuing.crl"
 grep -qF "URI:$B/issuing-delta.crl" <<<"$text" || fail "certificate freshestCRL is not the delta URL"
 grep -qF "CA Issuers - URI:$B/issuing.crt" <<<"$text" || fail "certificate caIssuers is not $B/issuing.crt"
-openssl x509 -in "$PKI_ISSUING_CERT" -noout -text | grep -qF "URI:$B/root.crl" ||
+openssl x509 -in "$PKI_ISSUING_CERT" -noout -text | has -F "URI:$B/root.crl" ||
 	fail "the issuing CA's CDP is not $B/root.crl"
 
 # --- every CRL verifies with openssl and certtool ---------------------------------------
-openssl crl -in "$tmp/issuing.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | grep -q 'verify OK' ||
+openssl crl -in "$tmp/issuing.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | has 'verify OK' ||
 	fail "openssl crl: issuing.crl does not verify"
-openssl crl -in "$tmp/issuing-delta.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | grep -q 'verify OK' ||
+openssl crl -in "$tmp/issuing-delta.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | has 'verify OK' ||
 	fail "openssl crl: issuing-delta.crl does not verify"
-openssl crl -in "$tmp/root.crl" -inform DER -CAfile "$PKI_ROOT_CERT" -noout 2>&1 | grep -q 'verify OK' ||
+openssl crl -in "$tmp/root.crl" -inform DER -CAfile "$PKI_ROOT_CERT" -noout 2>&1 | has 'verify OK' ||
 	fail "openssl crl: root.crl (ARL) does not verify against the root"
 # A CRL checked against the wrong issuer must fail (the check above can fail).
 if openssl crl -in "$tmp/issuing.crl" -inform DER -CAfile "$PKI_ROOT_CERT" -noout >/dev/null 2>&1; then
@@ -170,7 +170,7 @@ verify_with "$tmp/one.pem" "$tmp/base.crl.pem" || { cat "$tmp/verify.out"; fail 
 # --- revocation: listed within seconds, with reason and invalidity date ---------------------
 pkictl cert revoke --serial "$s1" --reason keyCompromise --invalidity-date 2026-11-01T00:00:00Z >/dev/null ||
 	fail "revoke"
-listed() { fetch issuing.crl "$tmp/full.crl" && serials "$tmp/full.crl" | grep -qx "$s1"; }
+listed() { fetch issuing.crl "$tmp/full.crl" && serials "$tmp/full.crl" | has -x "$s1"; }
 took=$(wait_for listed) || fail "revoked $s1 not on the served CRL within 10 s"
 awk -v t="$took" 'BEGIN { exit !(t <= 5) }' || fail "revocation took ${took}s to reach the CRL (want <= 5 s)"
 note "revocation listed after ${took}s"
@@ -186,28 +186,28 @@ verify_with "$tmp/two.pem" "$tmp/full.crl.pem" || { cat "$tmp/verify.out"; fail 
 # Entries carry no reason for unspecified (RFC 5280 §5.3.1).
 s3=$(newcert three)
 pkictl cert revoke --serial "$s3" --reason unspecified >/dev/null || fail "revoke unspecified"
-listed3() { fetch issuing.crl "$tmp/full3.crl" && serials "$tmp/full3.crl" | grep -qx "$s3"; }
+listed3() { fetch issuing.crl "$tmp/full3.crl" && serials "$tmp/full3.crl" | has -x "$s3"; }
 wait_for listed3 >/dev/null || fail "$s3 not listed within 10 s"
-if entry "$tmp/full3.crl" "$s3" | grep -q 'Reason Code'; then fail "unspecified carries a reason code"; fi
+if entry "$tmp/full3.crl" "$s3" | has 'Reason Code'; then fail "unspecified carries a reason code"; fi
 
 # --- hold, then release: the delta says removeFromCRL ---------------------------------------
 pkictl cert revoke --serial "$s2" --reason certificateHold >/dev/null || fail "hold"
-held() { fetch issuing.crl "$tmp/full2.crl" && serials "$tmp/full2.crl" | grep -qx "$s2"; }
+held() { fetch issuing.crl "$tmp/full2.crl" && serials "$tmp/full2.crl" | has -x "$s2"; }
 wait_for held >/dev/null || fail "hold not listed within 10 s"
-entry "$tmp/full2.crl" "$s2" | grep -q 'Certificate Hold' || fail "hold entry lacks certificateHold"
+entry "$tmp/full2.crl" "$s2" | has 'Certificate Hold' || fail "hold entry lacks certificateHold"
 pkictl cert release --serial "$s2" >/dev/null || fail "release"
 released() {
 	fetch issuing.crl "$tmp/full4.crl" && fetch issuing-delta.crl "$tmp/delta.crl" &&
 		openssl crl -inform DER -in "$tmp/full4.crl" -noout 2>/dev/null &&
-		! serials "$tmp/full4.crl" | grep -qx "$s2" &&
-		entry "$tmp/delta.crl" "$s2" | grep -q 'Remove From CRL'
+		! serials "$tmp/full4.crl" | has -x "$s2" &&
+		entry "$tmp/delta.crl" "$s2" | has 'Remove From CRL'
 }
 wait_for released >/dev/null || fail "release: not off the complete CRL, or no removeFromCRL in the delta, within 10 s"
 
 # --- the delta: on the base, exactly what changed since it ------------------------------------
 [ "$(basenum "$tmp/delta.crl")" = "$bn" ] || fail "delta refers to base $(basenum "$tmp/delta.crl"), want $bn"
 [ "$(crlnum "$tmp/delta.crl")" -gt "$(crlnum "$tmp/full2.crl")" ] || fail "delta number not above the complete CRLs before it"
-openssl crl -in "$tmp/delta.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | grep -q 'verify OK' ||
+openssl crl -in "$tmp/delta.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | has 'verify OK' ||
 	fail "openssl crl: the delta does not verify"
 want=$(printf '%s\n' "$s1" "$s2" "$s3" | sort)
 [ "$(serials "$tmp/delta.crl")" = "$want" ] ||
@@ -215,7 +215,7 @@ want=$(printf '%s\n' "$s1" "$s2" "$s3" | sort)
 # Revocations before the base (e.g. test_cert's) are on the base, not the delta.
 old=$(serials "$tmp/base.crl")
 for s in $old; do
-	if serials "$tmp/delta.crl" | grep -qx "$s"; then fail "delta repeats $s from before its base"; fi
+	if serials "$tmp/delta.crl" | has -x "$s"; then fail "delta repeats $s from before its base"; fi
 done
 # Base + delta: OpenSSL applies the delta (the base alone does not know).
 pem "$tmp/delta.crl"
@@ -256,7 +256,7 @@ in_ldap() {
 		cmp -s "$tmp/h.crl" "$tmp/l.crl" && cmp -s "$tmp/h.delta" "$tmp/l.delta"
 }
 wait_for in_ldap >/dev/null || fail "ldapsearch: the directory's CRLs differ from the served ones (10 s)"
-openssl crl -in "$tmp/l.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | grep -q 'verify OK' ||
+openssl crl -in "$tmp/l.crl" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | has 'verify OK' ||
 	fail "the CRL from LDAP does not verify"
 
 # --- the ARL: made by pkictl at a ceremony, verified, served, in the directory ---------------
@@ -265,10 +265,10 @@ n0=$(crlnum "$tmp/root.crl")
 pkictl crl arl >"$tmp/arl.out" || fail "pkictl crl arl"
 arl_new() { fetch root.crl "$tmp/root2.crl" && [ "$(crlnum "$tmp/root2.crl")" -gt "$n0" ]; }
 wait_for arl_new >/dev/null || fail "crld does not serve the new ARL within 10 s"
-openssl crl -in "$tmp/root2.crl" -inform DER -CAfile "$PKI_ROOT_CERT" -noout 2>&1 | grep -q 'verify OK' ||
+openssl crl -in "$tmp/root2.crl" -inform DER -CAfile "$PKI_ROOT_CERT" -noout 2>&1 | has 'verify OK' ||
 	fail "the new ARL does not verify against the root"
 # No IDP on the ARL: the root (no CDP) is checked against it by -crl_check_all.
-if openssl crl -inform DER -in "$tmp/root2.crl" -noout -text | grep -q 'Issuing Distribution Point'; then
+if openssl crl -inform DER -in "$tmp/root2.crl" -noout -text | has 'Issuing Distribution Point'; then
 	fail "the ARL carries an IDP (puts the root out of its scope)"
 fi
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'crl.issue' AND object_id = 'root:$(crlnum "$tmp/root2.crl")'")" = 1 ] ||

@@ -70,7 +70,7 @@ req_patient() {
 	for i in 1 2 3; do
 		req "$@"
 		[ "$code" = 429 ] || return 0
-		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | head -n1)"
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | sed -n 1p)"
 	done
 }
 expect() {
@@ -81,17 +81,17 @@ j() { jq -r "$1" "$tmp/out"; }
 # --- the sinks -------------------------------------------------------------------------
 mail_to() { # mail_to EMAIL [PATTERN]: the newest message to EMAIL (holding PATTERN)
 	local f
-	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml 2>/dev/null | xargs -r grep -l -- "${2:-.}" | xargs -r ls -t | head -n1)
+	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml 2>/dev/null | xargs -r grep -l -- "${2:-.}" | xargs -r ls -t | sed -n 1p)
 	[ -n "$f" ] || fail "no mail to $1${2:+ with '$2'}"
 	echo "$f"
 }
-mail_token() { sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(mail_to "$1" "${2:-token=}")" | tr -d '\r' | head -n1; }
-mail_code() { tr -d '\r' <"$(mail_to "$1" "one-time code for $2")" | sed -n 's/^ *\([0-9]\{6\}\)$/\1/p' | head -n1; }
+mail_token() { sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(mail_to "$1" "${2:-token=}")" | tr -d '\r' | sed -n 1p; }
+mail_code() { tr -d '\r' <"$(mail_to "$1" "one-time code for $2")" | sed -n 's/^ *\([0-9]\{6\}\)$/\1/p' | sed -n 1p; }
 sms_code() { # sms_code PHONE PURPOSE: the code of the newest SMS of PURPOSE to PHONE
 	local f
-	f=$(grep -l -- "^To: $1" "$sms"/*.sms 2>/dev/null | xargs -r grep -l -- " for $2," | xargs -r ls -t | head -n1)
+	f=$(grep -l -- "^To: $1" "$sms"/*.sms 2>/dev/null | xargs -r grep -l -- " for $2," | xargs -r ls -t | sed -n 1p)
 	[ -n "$f" ] || fail "no SMS for $2 to $1"
-	sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | head -n1
+	sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p
 }
 # sms_otp PHONE PURPOSE / mail_otp EMAIL PURPOSE: an OTP for the session
 # $tok; sets oid and oc.
@@ -209,7 +209,7 @@ ocsp_of() {
 	ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
 		-cert "$1" -no_nonce
 }
-ocsp_good() { ocsp_of "$1" | grep -q ": good" || fail "OCSP does not say $1 is good: $(ocsp_of "$1")"; }
+ocsp_good() { ocsp_of "$1" | has ": good" || fail "OCSP does not say $1 is good: $(ocsp_of "$1")"; }
 wait_ocsp_revoked() { # wait_ocsp_revoked PEM REASON-REGEX
 	local i out
 	for ((i = 0; i < 50; i++)); do
@@ -555,7 +555,7 @@ ecid=$(j '.certificates[0].id')
 cert_pem "$ecid" "$tmp/e.pem"
 eserial=$serial
 [ "$(subject_of "$tmp/e.pem")" = "$edn" ] || fail "employee certificate subject $(subject_of "$tmp/e.pem") is not $edn"
-openssl x509 -in "$tmp/e.pem" -noout -subject | grep -qF "O = $company" || fail "no O = $company in the certificate"
+openssl x509 -in "$tmp/e.pem" -noout -subject | has -F "O = $company" || fail "no O = $company in the certificate"
 audit cert.issue certificate "$ecid" '^cad:'
 audit order.done issuance_order "$eorder" '^cad:'
 audit ra.application.issued ra_application "$eapp" '^ra:notifier$' "details->>'certificate_id' = '$ecid'"

@@ -80,7 +80,7 @@ sigcheck() {
 # The last signature covers the whole file.
 lastwhole() {
 	awk '/^Signature #/ { s = "" } { s = s $0 "\n" } END { printf "%s", s }' "$tmp/sig.out" |
-		grep -q 'Total document signed' || { cat "$tmp/sig.out"; fail "$1: the last signature does not cover the file"; }
+		has 'Total document signed' || { cat "$tmp/sig.out"; fail "$1: the last signature does not cover the file"; }
 }
 
 # === the signing service and its subscribers =====================================
@@ -269,7 +269,7 @@ grep -aq '/Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161' "
 	fail "B-LTA: no DocTimeStamp dictionary"
 read -r r1 r2 r3 r4 < <(sed -n 's/.*Signed Ranges: \[\([0-9]*\) - \([0-9]*\)\], \[\([0-9]*\) - \([0-9]*\)\].*/\1 \2 \3 \4/p' "$tmp/sig2.out")
 [ "${r1:-}" = 0 ] && [ "$r4" = "$(stat -c %s "$tmp/lta.pdf")" ] || fail "B-LTA: ranges $r1-$r2, $r3-$r4"
-dss_at=$(grep -abo '/DSS [0-9]* 0 R' "$tmp/lta.pdf" | head -n1 | cut -d: -f1)
+dss_at=$(grep -abo '/DSS [0-9]* 0 R' "$tmp/lta.pdf" | sed -n 1p | cut -d: -f1)
 [ -n "$dss_at" ] && [ "$dss_at" -lt "$r2" ] || fail "B-LTA: the DSS is not under the document time-stamp"
 { head -c "$r2" "$tmp/lta.pdf"; tail -c +$((r3 + 1)) "$tmp/lta.pdf"; } >"$tmp/lta.covered"
 ( cd "$tmp" && rm -f lta.pdf.sig* && pdfsig -nssdir "sql:$nss" -dump lta.pdf >/dev/null 2>&1 ) || fail "pdfsig -dump lta.pdf"
@@ -294,7 +294,7 @@ sign "$aA" "$credA" totp "$tmp/badtotp" --in "$tmp/simple.pdf" --out "$tmp/bad.p
 [ "$rc" = 3 ] || { cat "$tmp/pkisign.out"; fail "wrong TOTP: exit $rc, want 3"; }
 grep -q 'invalid_otp' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "wrong TOTP: no CSC error in the message"; }
 [ ! -e "$tmp/bad.pdf" ] && [ ! -e "$tmp/bad2.pdf" ] || fail "wrong TOTP: an output was written"
-ls "$tmp" | grep -q '^bad.*\.pdf\.' && fail "wrong TOTP: a temporary file left"
+ls "$tmp" | has '^bad.*\.pdf\.' && fail "wrong TOTP: a temporary file left"
 q "UPDATE ra_account SET factor_failures = 0, factor_locked_until = NULL WHERE id = $aA" >/dev/null
 # A revoked credential.
 cert_pem "$credX" "$tmp/x.pem"

@@ -45,10 +45,10 @@ unchanged() {
 # mail_token EMAIL: the token of the newest message to EMAIL in the file sink.
 mail_token() {
 	local f
-	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1)
+	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p)
 	[ -n "$f" ] || fail "no mail to $1 in $mail"
 	[ "$(stat -c %a "$f")" = 600 ] || fail "mail file $f is not 0600"
-	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1
+	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | sed -n 1p
 }
 register() { # register EMAIL PASSWORD
 	req POST /v1/register "{\"email\":\"$1\",\"phone\":\"+6281234567890\",\"password\":\"$2\"}"
@@ -65,7 +65,7 @@ expect 201 register
 id=$(jq -r .id "$tmp/out")
 [ "$(q "SELECT email_verified FROM ra_account WHERE id = $id")" = f ] ||
 	fail "new account not marked unverified"
-q "SELECT password_hash FROM ra_account WHERE id = $id" | grep -q '^\$argon2id\$v=19\$m=19456,t=2,p=1\$' ||
+q "SELECT password_hash FROM ra_account WHERE id = $id" | has '^\$argon2id\$v=19\$m=19456,t=2,p=1\$' ||
 	fail "password not hashed with Argon2id at the policy's cost"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.register' AND object_id = '$id'")" = 1 ] ||
 	fail "no audit event for the registration"
@@ -135,20 +135,20 @@ for bad in 'Short1!a' 'alllower1!x' 'ALLUPPER1!X' 'NoDigits!!x' 'NoSymbol1xx'; d
 	register bob@example.com "$bad"
 	expect 400 "weak password"
 	case $bad in
-	Short1!a) detail | grep -q 'at least 9 characters' || fail "length: $(detail)" ;;
-	alllower1!x) detail | grep -q 'upper-case' || fail "upper: $(detail)" ;;
-	ALLUPPER1!X) detail | grep -q 'lower-case' || fail "lower: $(detail)" ;;
-	NoDigits!!x) detail | grep -q 'digit' || fail "digit: $(detail)" ;;
-	NoSymbol1xx) detail | grep -q 'symbol' || fail "symbol: $(detail)" ;;
+	Short1!a) detail | has 'at least 9 characters' || fail "length: $(detail)" ;;
+	alllower1!x) detail | has 'upper-case' || fail "upper: $(detail)" ;;
+	ALLUPPER1!X) detail | has 'lower-case' || fail "lower: $(detail)" ;;
+	NoDigits!!x) detail | has 'digit' || fail "digit: $(detail)" ;;
+	NoSymbol1xx) detail | has 'symbol' || fail "symbol: $(detail)" ;;
 	esac
-	detail | grep -qF -- "$bad" && fail "the detail quotes the password"
+	detail | has -F -- "$bad" && fail "the detail quotes the password"
 done
 # (The other malformed forms are covered by tests/fuzz/fuzz_ra_request.c's
 # corpus; each registration counts toward the per-address rate limit.)
 for e in 'no-at-sign.example.com' 'a..b@example.com' 'a@-bad-.nodot' 'sp ace@example.com'; do
 	register "$e" "$pw"
 	expect 400 "malformed email $e"
-	detail | grep -q '^email:' || fail "email detail: $(detail)"
+	detail | has '^email:' || fail "email detail: $(detail)"
 done
 req POST /v1/register '{"email":"bob@example.com","phone":"0812","password":"Correct-Horse9"}'
 expect 400 "malformed phone"
@@ -158,10 +158,10 @@ register ALICE@example.com "$pw"
 expect 409 "duplicate email, other case"
 req POST /v1/register '{"email":"bob@example.com","email":"eve@example.com","phone":"+6281234567890","password":"Correct-Horse9"}'
 expect 400 "duplicate JSON key"
-detail | grep -q 'duplicate' || fail "duplicate key detail: $(detail)"
+detail | has 'duplicate' || fail "duplicate key detail: $(detail)"
 req POST /v1/register '{"email":"bob@example.com","phone":"+6281234567890","password":"Correct-Horse9","role":"officer"}'
 expect 400 "unknown field"
-detail | grep -q 'role' || fail "unknown field detail: $(detail)"
+detail | has 'role' || fail "unknown field detail: $(detail)"
 req POST /v1/register '{"email":"bob@example.com","password":"Correct-Horse9"}'
 expect 400 "missing field"
 req POST /v1/register '{"email":"bob@example.com","phone":"+6281234567890","password":12345}'
@@ -214,8 +214,8 @@ note "verification rejections: ok"
 register erin@example.com "$pw"
 expect 201 "register erin"
 eid=$(jq -r .id "$tmp/out")
-f=$(grep -l -- "^To: <erin@example.com>" "$mail"/*.eml | xargs ls -t | head -n1)
-link=$(tr -d '\r' <"$f" | grep -o 'http[^ ]*/verify-email?token=[A-Za-z0-9_-]\{43\}' | head -n1)
+f=$(grep -l -- "^To: <erin@example.com>" "$mail"/*.eml | xargs ls -t | sed -n 1p)
+link=$(tr -d '\r' <"$f" | grep -o 'http[^ ]*/verify-email?token=[A-Za-z0-9_-]\{43\}' | sed -n 1p)
 [ -n "$link" ] || fail "no verification link in the mail: $(cat "$f")"
 secrets+=("${link##*=}")
 code=$(curl -sS -o "$tmp/page" -D "$tmp/hdr" -w '%{http_code}' "$link")

@@ -44,7 +44,7 @@ req_patient() {
 	for i in 1 2 3; do
 		req "$@"
 		[ "$code" = 429 ] || return 0
-		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | head -n1)"
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | sed -n 1p)"
 	done
 }
 state() {
@@ -66,11 +66,11 @@ unchanged() {
 }
 newest() { # newest DIR PATTERN: the newest file of a sink holding PATTERN
 	local f
-	f=$(grep -l -- "$2" "$1"/* 2>/dev/null | xargs -r ls -t | head -n1)
+	f=$(grep -l -- "$2" "$1"/* 2>/dev/null | xargs -r ls -t | sed -n 1p)
 	[ -n "$f" ] || fail "no message with '$2' in $1"
 	echo "$f"
 }
-sms_code() { sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$(newest "$sms" "^To: $1")" | head -n1; }
+sms_code() { sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$(newest "$sms" "^To: $1")" | sed -n 1p; }
 otp() { # otp PURPOSE: an SMS OTP; sets oid and oc (the code)
 	local b=$base
 	base=$url
@@ -90,7 +90,7 @@ other() { printf '%06d' $(((10#$1 + 1) % 1000000)); }
 approve_by_sql() {
 	q "UPDATE ra_application SET status = 'approved', decided_at = now(),
 	    decision_reason = 'test' WHERE id = $1 AND status = 'submitted'
-	    RETURNING id" | grep -qx "$1" || fail "approve_by_sql $1"
+	    RETURNING id" | has -x "$1" || fail "approve_by_sql $1"
 }
 # wait_issued APP: the notifier marks it issued within 30 s (cad issues).
 wait_issued() {
@@ -144,7 +144,7 @@ tok=
 req_patient POST /v1/register "{\"email\":\"$email\",\"phone\":\"$phone\",\"password\":\"$pw\"}"
 expect 201 register
 aid=$(jq -r .id "$tmp/out")
-vt=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(newest "$mail" "^To: <$email>")" | tr -d '\r' | head -n1)
+vt=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(newest "$mail" "^To: <$email>")" | tr -d '\r' | sed -n 1p)
 secrets+=("$vt")
 req POST /v1/verify-email "{\"token\":\"$vt\"}"
 expect 200 "verify email"
@@ -169,7 +169,7 @@ otp agreement
 before
 req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
 expect 409 "agreement before approval"
-detail | grep -q approved || fail "409 detail: $(detail)"
+detail | has approved || fail "409 detail: $(detail)"
 unchanged "agreement before approval"
 tok=
 req GET "/v1/applications/$app/agreement"
@@ -272,7 +272,7 @@ jq -e --arg s "$serial" --arg i "$issuer_dn" --arg r "$root_dn" '
 	 index("cert.issue") != null and index("ra.application.issued") != null) and
 	([.history[].actor] | all(. == "subscriber" or . == "ra" or . == "cad" or . == "officer" or test("^[a-z]+$")))' \
 	"$tmp/out" >/dev/null || fail "certificate detail: $(jq 'del(.pem)' "$tmp/out")"
-jq -r '.history[] | .actor' "$tmp/out" | grep -q ':' && fail "history shows actor identities"
+jq -r '.history[] | .actor' "$tmp/out" | has ':' && fail "history shows actor identities"
 # Another account sees nothing of it.
 tok_a=$tok
 tok=
@@ -298,7 +298,7 @@ otp rekey
 before
 req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$oc")}"
 expect 409 "rekey outside the window"
-detail | grep -q 'rekey opens .* 30 days' || fail "rekey 409 detail: $(detail)"
+detail | has 'rekey opens .* 30 days' || fail "rekey 409 detail: $(detail)"
 unchanged "rekey outside the window"
 
 # A second rad with a wide window (the documented environment override of
@@ -318,7 +318,7 @@ before
 	fail "pkictl cert revoke (hold)"
 req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$oc")}"
 expect 409 "rekey of a certificate on hold"
-detail | grep -q 'on hold' || fail "rekey on hold: $(detail)"
+detail | has 'on hold' || fail "rekey on hold: $(detail)"
 "$PKICTL" --config "$PKI_CONFIG" cert release --serial "$serial" >/dev/null || fail "pkictl cert release"
 before
 req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$(other "$oc")")}"
@@ -383,7 +383,7 @@ note "rekey: 409 outside the window; inside (second rad): application, approval,
 before
 req POST "/v1/certificates/$cid2/revoke" "{\"reason\":\"keyCompromise\",\"factor\":$(otpf 1 000000)}"
 expect 400 "revocation reason keyCompromise"
-detail | grep -q 'privilegeWithdrawn' || fail "400 detail: $(detail)"
+detail | has 'privilegeWithdrawn' || fail "400 detail: $(detail)"
 req POST "/v1/certificates/$cid2/revoke" "{\"reason\":\"superseded\",\"factor\":$(otpf 1 000000)}"
 expect 400 "revocation reason superseded"
 req POST "/v1/certificates/$cid2/revoke" "{\"reason\":\"unspecified\",\"factor\":$(otpf 1 000000),\"reason_code\":1}"

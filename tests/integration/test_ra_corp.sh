@@ -61,9 +61,9 @@ refuse() {
 	expect "$1" "$2"
 	unchanged "$2"
 }
-newest_to() { grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1; }
-mail_token() { sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(newest_to "$1")" | tr -d '\r' | head -n1; }
-mail_code() { tr -d '\r' <"$(newest_to "$1")" | sed -n 's/^ *\([0-9]\{6\}\)$/\1/p' | head -n1; }
+newest_to() { grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p; }
+mail_token() { sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(newest_to "$1")" | tr -d '\r' | sed -n 1p; }
+mail_code() { tr -d '\r' <"$(newest_to "$1")" | sed -n 's/^ *\([0-9]\{6\}\)$/\1/p' | sed -n 1p; }
 pw='Corp-Test-Pass9'
 # account EMAIL: registered, email verified, logged in; sets aid and tok.
 account() {
@@ -134,7 +134,7 @@ rep=$aid; rtok=$tok
 refuse 403 "company before phone verification" POST /v1/corporate "$(company admin@contoh.co.id)"
 verify_phone "$rep"
 refuse 403 "company before an approved personal KYC" POST /v1/corporate "$(company admin@contoh.co.id)"
-jq -r .detail "$tmp/out" | grep -q 'personal application' || fail "403 detail: $(jq -r .detail "$tmp/out")"
+jq -r .detail "$tmp/out" | has 'personal application' || fail "403 detail: $(jq -r .detail "$tmp/out")"
 kyc 'Rudi Hartono' 1980-03-04 0001
 expect 201 "representative's personal KYC"
 rpapp=$(jq -r .id "$tmp/out")
@@ -153,7 +153,7 @@ expect 201 "second representative's personal KYC"
 approve_by_sql "$(jq -r .id "$tmp/out")"
 tok=$rtok
 refuse 400 "sysadmin at .go.id" POST /v1/corporate "$(company it@kemenkeu.go.id)"
-jq -r .detail "$tmp/out" | grep -q 'go.id' || fail "government detail"
+jq -r .detail "$tmp/out" | has 'go.id' || fail "government detail"
 refuse 400 "sysadmin at a subdomain of .mil.id" POST /v1/corporate "$(company it@x.tni.mil.id)"
 refuse 400 "sysadmin at go.id itself" POST /v1/corporate "$(company it@GO.ID)"
 refuse 409 "sysadmin email of an existing account" POST /v1/corporate "$(company Other-Corp@example.com)"
@@ -300,10 +300,10 @@ q "UPDATE ra_application SET status = 'approved', decided_at = now() WHERE id = 
    UPDATE ra_application SET status = 'issued', order_id = $order WHERE id = $eapp" >/dev/null
 q "SELECT encode(der, 'base64') FROM certificate WHERE id = $cert" | base64 -d |
 	openssl x509 -inform DER -out "$tmp/emp.pem"
-openssl x509 -in "$tmp/emp.pem" -noout -subject | grep -q 'O = PT Contoh Sejahtera' || fail "certificate without O"
+openssl x509 -in "$tmp/emp.pem" -noout -subject | has 'O = PT Contoh Sejahtera' || fail "certificate without O"
 ocsp() { ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_DIR/pki/root.pem" -issuer "$PKI_DIR/pki/issuing.pem" \
     -cert "$tmp/emp.pem" -no_nonce; }
-ocsp | grep -q 'emp.pem: good' || fail "new certificate not good: $(ocsp)"
+ocsp | has 'emp.pem: good' || fail "new certificate not good: $(ocsp)"
 
 # --- a second company: its sysadmin cannot touch the first's certificates -----------
 tok=$rtok
@@ -385,7 +385,7 @@ rid=$(jq -r .id "$tmp/out")
 	fail "ra.corporate.revocation_request not audited"
 otp_for "$systok" admin@contoh.co.id
 refuse 409 "a second request while one is pending" POST "/v1/corporate/$cid/revocation-requests" "$(rr "$cert" unspecified "$oid" "$ocode")"
-ocsp | grep -q 'emp.pem: good' || fail "revoked before an officer decided"
+ocsp | has 'emp.pem: good' || fail "revoked before an officer decided"
 note "revocation request (404 other sysadmin, 403 employee, 401 wrong OTP counted, 201, 409 pending): ok"
 
 # --- the officer carries it out ------------------------------------------------------
@@ -441,8 +441,8 @@ expect 200 "officer detail of the company application"
 [ "$(q "SELECT count(*) FROM audit_event WHERE actor = 'officer:$off' AND ((action = 'cert.revoke' AND object_id = '$cert')
     OR (action = 'ra.revocation_request.decide' AND object_id = '$rid'))")" = 2 ] || fail "revocation not audited"
 refuse 409 "decide twice" POST "/v1/officer/revocation-requests/$rid" '{"decision":"reject","reason_text":"x"}'
-for _ in $(seq 50); do ocsp | grep -q 'emp.pem: revoked' && break; sleep 0.1; done
-ocsp | grep -q 'emp.pem: revoked' || fail "OCSP does not say revoked: $(ocsp)"
+for _ in $(seq 50); do ocsp | has 'emp.pem: revoked' && break; sleep 0.1; done
+ocsp | has 'emp.pem: revoked' || fail "OCSP does not say revoked: $(ocsp)"
 tok=$systok
 req GET "/v1/corporate/$cid"
 expect 200 "sysadmin GET after revocation"

@@ -36,7 +36,7 @@ req_patient() {
 	for i in 1 2 3; do
 		req "$@"
 		[ "$code" = 429 ] || return 0
-		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | head -n1)"
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | sed -n 1p)"
 	done
 }
 state() {
@@ -62,7 +62,7 @@ unchanged() {
 # The newest file of a sink, checked: 0600 and marked not delivered.
 newest() {
 	local f
-	f=$(ls -t "$1"/* 2>/dev/null | head -n1)
+	f=$(ls -t "$1"/* 2>/dev/null | sed -n 1p)
 	[ -n "$f" ] || fail "no message in $1"
 	[ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
 	grep -q 'local file sink, not delivered' "$f" || fail "$f not marked as not delivered"
@@ -72,18 +72,18 @@ sms_code() { # sms_code PHONE: the code of the newest SMS, sent to PHONE
 	local f
 	f=$(newest "$sms")
 	grep -q "^To: $1" "$f" || fail "newest SMS is not to $1"
-	sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | head -n1
+	sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p
 }
 mail_code() { # mail_code EMAIL
 	local f
 	f=$(newest "$mail")
 	grep -q "^To: <$1>" "$f" || fail "newest mail is not to $1"
-	tr -d '\r' <"$f" | sed -n 's/^ *\([0-9]\{6\}\)$/\1/p' | head -n1
+	tr -d '\r' <"$f" | sed -n 's/^ *\([0-9]\{6\}\)$/\1/p' | sed -n 1p
 }
 mail_token() {
 	local f
-	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1)
-	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1
+	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p)
+	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | sed -n 1p
 }
 # account EMAIL PHONE: registered, verified, logged in; sets aid and tok.
 pw='Factor-Horse9'
@@ -136,7 +136,7 @@ secrets+=("$c1")
 	fail "no audit event for the OTP"
 req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$(other "$c1")\"}" application/json "$tok"
 expect 401 "wrong code"
-detail | grep -q 'wrong code; 2 attempt' || fail "wrong code detail: $(detail)"
+detail | has 'wrong code; 2 attempt' || fail "wrong code detail: $(detail)"
 [ "$(attempts "$oid")/$(failures)" = 1/1 ] || fail "wrong code not counted on the OTP and the account"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.otp.failed' AND object_id = '$oid'")" = 1 ] ||
 	fail "wrong code not audited"
@@ -153,7 +153,7 @@ code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization:
 before
 req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$c1\"}" application/json "$tok"
 expect 401 "reused code"
-detail | grep -q 'already used' || fail "reuse detail: $(detail)"
+detail | has 'already used' || fail "reuse detail: $(detail)"
 req POST /v1/otp '{"channel":"sms","purpose":"phone_verify"}' application/json "$tok"
 expect 409 "phone already verified"
 req POST /v1/otp '{"channel":"email","purpose":"phone_verify"}' application/json "$tok"
@@ -185,7 +185,7 @@ q "UPDATE ra_otp SET expires_at = now() - interval '1 second' WHERE id = $oid" >
 before
 pin_req 402917 "$(otpf "$oid" "$ce")"
 expect 401 "expired OTP"
-detail | grep -q 'expired' || fail "expired detail: $(detail)"
+detail | has 'expired' || fail "expired detail: $(detail)"
 unchanged "an expired OTP"
 otp email revoke
 cr=$(mail_code frida@example.com)
@@ -194,7 +194,7 @@ secrets+=("$cr")
 before
 pin_req 402917 "$(otpf "$oid" "$cr")"
 expect 401 "OTP of another purpose"
-detail | grep -q 'issued for revoke, not set_pin' || fail "purpose detail: $(detail)"
+detail | has 'issued for revoke, not set_pin' || fail "purpose detail: $(detail)"
 unchanged "an OTP of another purpose"
 otp email set_pin
 cd3=$(mail_code frida@example.com)
@@ -203,12 +203,12 @@ for i in 1 2 3; do
 	pin_req 402917 "$(otpf "$oid" "$(other "$cd3")")"
 	expect 401 "wrong code $i"
 done
-detail | grep -q 'now invalid' || fail "third wrong code detail: $(detail)"
+detail | has 'now invalid' || fail "third wrong code detail: $(detail)"
 [ "$(attempts "$oid")/$(failures)" = 3/3 ] || fail "attempts $(attempts "$oid"), failures $(failures)"
 before
 pin_req 402917 "$(otpf "$oid" "$cd3")"
 expect 401 "the right code after max_attempts"
-detail | grep -q 'too many wrong codes' || fail "dead OTP detail: $(detail)"
+detail | has 'too many wrong codes' || fail "dead OTP detail: $(detail)"
 unchanged "a dead OTP"
 note "expired, other-purpose and dead OTPs: ok"
 
@@ -250,14 +250,14 @@ before
 for bad in 123456 654321 111111 890123 12345 1234567 12a456; do
 	pin_req "$bad" "$(otpf "$oid" "$cp")"
 	expect 400 "trivial or malformed PIN $bad"
-	detail | grep -q '^pin:' || fail "PIN detail: $(detail)"
+	detail | has '^pin:' || fail "PIN detail: $(detail)"
 done
 pin_req 402917 '{"type":"totp","code":"123456"}'
 expect 400 "TOTP"
-detail | grep -q 'not enrolled' || fail "TOTP detail: $(detail)"
+detail | has 'not enrolled' || fail "TOTP detail: $(detail)"
 pin_req 402917 '{"type":"pin","pin":"402917"}'
 expect 400 "PIN factor before any PIN"
-detail | grep -q 'no PIN' || fail "no-PIN detail: $(detail)"
+detail | has 'no PIN' || fail "no-PIN detail: $(detail)"
 pin_req 402917 "{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$cp\",\"x\":1}"
 expect 400 "unknown factor member"
 pin_req 402917 '{"type":"sms","code":"123456"}'
@@ -269,7 +269,7 @@ secrets+=(402917 580263)
 pin_req 402917 "$(otpf "$oid" "$cp")"
 expect 200 "PIN set with an OTP"
 [ "$(jq -r .replaced "$tmp/out")" = false ] || fail "first PIN said replaced"
-q "SELECT pin_hash FROM ra_account WHERE id = $aid" | grep -q '^\$argon2id\$' || fail "PIN not hashed with Argon2id"
+q "SELECT pin_hash FROM ra_account WHERE id = $aid" | has '^\$argon2id\$' || fail "PIN not hashed with Argon2id"
 [ "$(failures)" = 0 ] || fail "a good factor did not reset the failures"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.pin.set' AND object_id = '$aid' AND details->>'factor' = 'otp'")" = 1 ] ||
 	fail "no audit event for the PIN"
@@ -295,7 +295,7 @@ account gustav@example.com +6281299990002
 before
 pin_req 402917 "$(otpf "$foid" "$cp")"
 expect 401 "another account's OTP"
-detail | grep -q 'no such OTP' || fail "foreign OTP detail: $(detail)"
+detail | has 'no such OTP' || fail "foreign OTP detail: $(detail)"
 unchanged "another account's OTP"
 limited=0
 for i in $(seq 1 11); do

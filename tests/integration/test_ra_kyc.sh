@@ -134,8 +134,8 @@ account() { # account EMAIL: registers, sets $aid and $tok (logged in), unverifi
 }
 verify_email() { # verify_email EMAIL
 	local t f save=$tok
-	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1)
-	t=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1)
+	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p)
+	t=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | sed -n 1p)
 	tok=
 	req POST /v1/verify-email "$(json "{\"token\":\"$t\"}")"
 	expect 200 "verify $1"
@@ -153,13 +153,13 @@ atok=$tok
 before
 req POST /v1/applications "$(body)"
 expect 403 "KYC before email verification"
-jq -r .detail "$tmp/out" | grep -qi email || fail "403 does not say email"
+jq -r .detail "$tmp/out" | has -i email || fail "403 does not say email"
 unchanged "KYC before email verification"
 verify_email alice-kyc@example.com
 before
 req POST /v1/applications "$(body)"
 expect 403 "KYC before phone verification"
-jq -r .detail "$tmp/out" | grep -qi phone || fail "403 does not say phone"
+jq -r .detail "$tmp/out" | has -i phone || fail "403 does not say phone"
 unchanged "KYC before phone verification"
 verify_phone "$alice"
 tok=
@@ -184,20 +184,20 @@ refuse() { # refuse STATUS WHAT BODY-FILE [CONTENT-TYPE]
 refuse 400 "malformed NIK (15 digits)" "$(body nik=317401150890001)"
 refuse 400 "malformed NIK (letter)" "$(body nik=31740115089O0001)"
 refuse 400 "malformed NIK (province 37)" "$(body nik=3774011508900001)"
-jq -r .detail "$tmp/out" | grep -q 'digits 1-2' || fail "province detail: $(jq -r .detail "$tmp/out")"
+jq -r .detail "$tmp/out" | has 'digits 1-2' || fail "province detail: $(jq -r .detail "$tmp/out")"
 refuse 400 "malformed NIK (regency 00)" "$(body nik=3100011508900001)"
 refuse 400 "malformed NIK (district 00)" "$(body nik=3174001508900001)"
 refuse 400 "malformed NIK (day 32)" "$(body nik=3174013208900001)"
 refuse 400 "malformed NIK (month 13)" "$(body nik=3174011513900001)"
 refuse 400 "malformed NIK (serial 0000)" "$(body nik=3174011508900000)"
 refuse 422 "NIK / birth date mismatch (day)" "$(body nik=3174011608900001)"
-jq -r .detail "$tmp/out" | grep -q 'birth_date' || fail "mismatch detail"
+jq -r .detail "$tmp/out" | has 'birth_date' || fail "mismatch detail"
 refuse 422 "NIK / birth date mismatch (year)" "$(body nik=3174011508910001)"
 refuse 422 "NIK / sex mismatch (female NIK, sex M)" "$(body nik=3174015508900001)"
 refuse 422 "NIK / sex mismatch (male NIK, sex F)" "$(body nik=3174011508900001 sex=F)"
 young=$(mk age16)
 refuse 422 "under 17" "$(body birth_date="$young")"
-jq -r .detail "$tmp/out" | grep -q 'kyc.min_age' || fail "under-age detail"
+jq -r .detail "$tmp/out" | has 'kyc.min_age' || fail "under-age detail"
 refuse 400 "birth date not a date (30 Feb)" "$(body birth_date=1990-02-30 nik=3174013002900001)"
 refuse 400 "sex X" "$(body sex=X nik=3174011508900001)"
 refuse 422 "outdated privacy policy version" "$(body consents.privacy_policy=0.9)"
@@ -207,7 +207,7 @@ refuse 400 "unknown member" "$(body role=officer)"
 refuse 400 "missing address" "$(body address=-)"
 refuse 400 "name with digits" "$(body 'full_name=Budi 2')"
 refuse 413 "e-KTP photo over kyc.image_max_bytes" "$(body "ktp_photo=@$tmp/huge.png")"
-jq -r .detail "$tmp/out" | grep -q 'kyc.image_max_bytes' || fail "413 detail"
+jq -r .detail "$tmp/out" | has 'kyc.image_max_bytes' || fail "413 detail"
 refuse 413 "selfie over kyc.image_max_bytes" "$(body "selfie=@$tmp/huge.png")"
 refuse 415 "GIF e-KTP photo" "$(body "ktp_photo=@$tmp/gif.gif")"
 printf 'this is not an image at all, just text' >"$tmp/text.png"

@@ -94,7 +94,7 @@ uri=$(sed -n 's/^totp_uri //p' "$tmp/add.out")
 	fail "otpauth URI: $uri"
 ! grep -qF -- "$sa" "$tmp/add.err" || fail "TOTP secret on pkictl's stderr"
 aid=$(q "SELECT id FROM ra_officer WHERE username = 'alice'")
-q "SELECT password_hash FROM ra_officer WHERE id = $aid" | grep -q '^\$argon2id\$v=19\$m=19456,t=2,p=1\$' ||
+q "SELECT password_hash FROM ra_officer WHERE id = $aid" | has '^\$argon2id\$v=19\$m=19456,t=2,p=1\$' ||
 	fail "officer password not Argon2id at the policy's cost"
 raw=$(printf '%s' "$sa" | base32 -d | od -An -tx1 | tr -d ' \n')
 [ ${#raw} = 40 ] || fail "secret does not decode to 20 bytes"
@@ -298,7 +298,7 @@ pkictl officer list >"$tmp/list"
 grep -qP "^$did\tdave\tra_admin\t[0-9]+\tactive\t" "$tmp/list" || fail "officer list: $(cat "$tmp/list")"
 pkictl officer disable dave >/dev/null || fail "officer disable"
 [ "$(audits ra.officer.disable "$did")" = 1 ] || fail "ra.officer.disable not audited"
-pkictl officer list | grep -qP "^$did\tdave\tra_admin\t[0-9]+\tdisabled\t" || fail "list after disable"
+pkictl officer list | has -P "^$did\tdave\tra_admin\t[0-9]+\tdisabled\t" || fail "list after disable"
 rc=0; pkictl officer disable dave 2>/dev/null || rc=$?
 [ "$rc" = 3 ] || fail "second disable: exit $rc"
 rc=0; pkictl officer disable nobody 2>/dev/null || rc=$?

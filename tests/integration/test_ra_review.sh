@@ -68,7 +68,7 @@ audits() { # audits ACTION OBJECT_ID ACTOR
 	q "SELECT count(*) FROM audit_event WHERE action = '$1' AND object_id = '$2' AND actor = '$3'"
 }
 mail_to() { # mail_to EMAIL: the newest message to EMAIL
-	grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1
+	grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p
 }
 
 # --- images and KYC bodies (python3's standard library) ----------------------------
@@ -116,7 +116,7 @@ subscriber() {
 	expect 201 "register $1"
 	aid=$(jq -r .id "$tmp/out")
 	f=$(mail_to "$1")
-	t=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1)
+	t=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | sed -n 1p)
 	req POST /v1/verify-email "$(json "{\"token\":\"$t\"}")"
 	expect 200 "verify $1"
 	q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $aid" >/dev/null
@@ -152,7 +152,7 @@ acc4=$aid
 # No corporate submission endpoint exists yet: the corporate application
 # is made by SQL as the test superuser.
 app4=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($acc4, 'corporate',
-    'corporate', '{\"C\":\"ID\",\"O\":\"PT Review Sejahtera\",\"CN\":\"Review Four Eyes\"}') RETURNING id" | head -n1)
+    'corporate', '{\"C\":\"ID\",\"O\":\"PT Review Sejahtera\",\"CN\":\"Review Four Eyes\"}') RETURNING id" | sed -n 1p)
 note "subscribers and applications: ok"
 
 # --- officers ----------------------------------------------------------------------
@@ -256,7 +256,7 @@ done
 for c in nik_structure nik_birth_date_sex age duplicate_nik; do
 	[ "$(check $c)" = true ] || fail "app2 check $c should pass"
 done
-jq -r '.checks[] | select(.name == "liveness") | .detail' "$tmp/out" | grep -q 'threshold 70' ||
+jq -r '.checks[] | select(.name == "liveness") | .detail' "$tmp/out" | has 'threshold 70' ||
 	fail "liveness detail names the threshold"
 # A stored NIK whose date no longer fits (the NIK check itself is recomputed).
 req GET "/v1/officer/applications/$app4"
@@ -298,7 +298,7 @@ tok=$tok_a
 refuse 403 "decision by an auditor" POST "/v1/officer/applications/$app1/decision" "$(dec approve 'looks fine')"
 tok=$tok_o3
 refuse 403 "decision on the officer's own application" POST "/v1/officer/applications/$app3/decision" "$(dec approve 'mine')"
-jq -r .detail "$tmp/out" | grep -q 'own' || fail "own-application detail"
+jq -r .detail "$tmp/out" | has 'own' || fail "own-application detail"
 # The database refuses it too, whatever rad would do.
 sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_decision (application_id, officer_id, decision, reason)
     VALUES ($app3, $off3, 'approve', 'x')" 'may not decide'
@@ -380,7 +380,7 @@ tok=$tok_o1
 req GET "/v1/officer/applications/$app2b"
 expect 200 "detail of the re-application"
 [ "$(check duplicate_nik)" = false ] || fail "duplicate NIK with an active certificate not flagged"
-jq -r '.checks[] | select(.name == "duplicate_nik") | .detail' "$tmp/out" | grep -q "$serial" ||
+jq -r '.checks[] | select(.name == "duplicate_nik") | .detail' "$tmp/out" | has "$serial" ||
 	fail "duplicate detail names the serial"
 req GET "/v1/officer/certificates?q=$serial"
 expect 200 "certificate search"

@@ -38,7 +38,7 @@ req_patient() {
 	for i in 1 2 3; do
 		req "$@"
 		[ "$code" = 429 ] || return 0
-		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | head -n1)"
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr" | sed -n 1p)"
 	done
 }
 me() { # me TOKEN: GET /v1/me into $tmp/out
@@ -72,7 +72,7 @@ unchanged() { # unchanged WHAT [counters-too]
 }
 newest() {
 	local f
-	f=$(ls -t "$1"/* 2>/dev/null | head -n1)
+	f=$(ls -t "$1"/* 2>/dev/null | sed -n 1p)
 	[ -n "$f" ] || fail "no message in $1"
 	echo "$f"
 }
@@ -80,12 +80,12 @@ sms_code() { # sms_code PHONE
 	local f
 	f=$(newest "$sms")
 	grep -q "^To: $1" "$f" || fail "newest SMS is not to $1"
-	sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | head -n1
+	sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p
 }
 mail_token() {
 	local f
-	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | head -n1)
-	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | head -n1
+	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p)
+	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | sed -n 1p
 }
 pw='Totp-Horse9-staple'
 secrets+=("$pw")
@@ -139,7 +139,7 @@ otp sms set_pin
 before
 req POST /v1/totp "{\"factor\":$(otpf "$oid" "$c")}" application/json "$tok"
 expect 401 "an OTP of another purpose"
-detail | grep -q 'issued for set_pin, not totp_enrol' || fail "purpose detail: $(detail)"
+detail | has 'issued for set_pin, not totp_enrol' || fail "purpose detail: $(detail)"
 req POST /v1/totp "{\"factor\":$(otpf "$oid" "$c")}" text/plain "$tok"
 expect 415 "enrol content type"
 req POST /v1/totp "{\"factor\":$(otpf "$oid" "$c"),\"label\":\"x\"}" application/json "$tok"
@@ -148,7 +148,7 @@ req POST /v1/totp "{\"factor\":$(otpf "$oid" "$c")}"
 expect 401 "enrol without a session"
 req POST /v1/totp "{\"factor\":$(totpf 123456)}" application/json "$tok"
 expect 400 "TOTP factor before any enrolment"
-detail | grep -q 'not enrolled' || fail "not-enrolled detail: $(detail)"
+detail | has 'not enrolled' || fail "not-enrolled detail: $(detail)"
 req POST /v1/totp/confirm '{"code":"123456"}' application/json "$tok"
 expect 409 "confirm without a pending enrolment"
 unchanged "refused enrolments"
@@ -199,7 +199,7 @@ note "enrolment (OTP totp_enrol), sealed storage, confirmation: ok"
 before
 req POST /v1/pin "{\"pin\":\"402917\",\"factor\":$(totpf "$c0")}" application/json "$tok"
 expect 401 "replayed TOTP code"
-detail | grep -q 'already used' || fail "replay detail: $(detail)"
+detail | has 'already used' || fail "replay detail: $(detail)"
 unchanged "a replayed code (not counted)"
 c1=$(code_of "$secret" '+ 30')
 secrets+=("$c1" 402917 580263)
@@ -212,7 +212,7 @@ expect 401 "the same code again"
 for i in 1 2 3 4 5; do
 	req POST /v1/pin "{\"pin\":\"580263\",\"factor\":$(totpf "$(wrong_code "$secret")")}" application/json "$tok"
 	expect 401 "wrong TOTP code $i"
-	detail | grep -q 'wrong TOTP code' || fail "wrong code detail: $(detail)"
+	detail | has 'wrong TOTP code' || fail "wrong code detail: $(detail)"
 	[ "$(failures)" = "$i" ] || fail "wrong TOTP code $i not counted ($(failures))"
 done
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.factor.failed' AND object_id = '$aid' AND details->>'type' = 'totp'")" = 5 ] ||
@@ -245,7 +245,7 @@ q "UPDATE ra_account SET totp_pending_at = now() - interval '11 minutes' WHERE i
 before
 req POST /v1/totp/confirm "{\"code\":\"$(code_of "$secret2")\"}" application/json "$tok"
 expect 409 "an expired pending enrolment"
-detail | grep -q 'expired' || fail "expired detail: $(detail)"
+detail | has 'expired' || fail "expired detail: $(detail)"
 unchanged "an expired confirmation"
 q "UPDATE ra_account SET totp_pending_at = now() WHERE id = $aid" >/dev/null
 req POST /v1/totp/confirm "{\"code\":\"$(code_of "$secret2")\"}" application/json "$tok"
@@ -267,7 +267,7 @@ note "replacement only on confirmation, expiry: ok"
 
 # --- password change ----------------------------------------------------------------------
 pin=580263	# the PIN now set (by the last successful POST /v1/pin)
-q "SELECT count(*) FROM ra_account WHERE id = $aid AND pin_hash IS NOT NULL" | grep -qx 1 || fail "no PIN"
+q "SELECT count(*) FROM ra_account WHERE id = $aid AND pin_hash IS NOT NULL" | has -x 1 || fail "no PIN"
 login tari@example.com "$pw"
 tok2=$t
 newpw='Second-Lantern7-river'
@@ -290,7 +290,7 @@ grep -qi '^www-authenticate' "$tmp/hdr" && fail "401 of a wrong password asks fo
 [ "$(audits ra.account.password_failed)" = 1 ] || fail "wrong current password not audited"
 q "UPDATE ra_account SET failed_logins = 0 WHERE id = $aid" >/dev/null
 # Only the count and its audit event: the account, OTPs, sessions, mail alike.
-[ "$(state | head -n1 | cut -d/ -f1-7)" = "$(head -n1 "$tmp/state.before" | cut -d/ -f1-7)" ] &&
+[ "$(state | sed -n 1p | cut -d/ -f1-7)" = "$(head -n1 "$tmp/state.before" | cut -d/ -f1-7)" ] &&
     [ "$(state | tail -n1)" = "$(tail -n1 "$tmp/state.before")" ] ||
 	fail "a wrong current password changed the account, an OTP, a session or sent mail"
 before

@@ -49,7 +49,7 @@ grep -q '999_broken.sql failed' <<<"$out" || fail "broken migration message: $ou
 	fail "a failed migration was recorded"
 # An applied file that changed is refused.
 rm "$mig/999_broken.sql"
-first=$(ls "$mig" | head -n1)
+first=$(ls "$mig" | sed -n 1p)
 echo '-- edited' >>"$mig/$first"
 if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "an edited applied migration was accepted"; fi
 grep -q 'applied with different content' <<<"$out" || fail "edited migration message: $out"

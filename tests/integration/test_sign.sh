@@ -348,7 +348,7 @@ sad1=$SAD
 before
 signhash "$credEC" "$sad1" "$(jq -c '.[1:2]' <<<"$H")" $SHA256 $EC
 expect 400 invalid_request "hash not covered"
-desc | grep -q 'not covered' || fail "hash not covered: $(desc)"
+desc | has 'not covered' || fail "hash not covered: $(desc)"
 signhash "$credEC" "$sad1" "$H" $SHA256 $EC
 expect 400 invalid_request "one covered hash and one not"
 unchanged "hash not covered"
@@ -491,7 +491,7 @@ pkictl cert revoke --serial "$ser" --reason certificateHold >/dev/null || fail "
 before
 signhash "$credRSA" "$sad_rsa" "$H" $SHA256 $RSA
 expect 400 invalid_request "signHash on a suspended credential"
-desc | grep -q suspended || fail "suspended: $(desc)"
+desc | has suspended || fail "suspended: $(desc)"
 authorize "$credRSA" "$H" $SHA256 '"PIN":"402917"'
 expect 400 invalid_request "authorize on a suspended credential"
 unchanged "suspended credential"
@@ -509,7 +509,7 @@ pkictl cert revoke --serial "$ser" --reason keyCompromise >/dev/null || fail "re
 before
 signhash "$credEC" "$sad_rev" "$H" $SHA256 $EC
 expect 400 invalid_request "signHash on a revoked credential"
-desc | grep -q revoked || fail "revoked: $(desc)"
+desc | has revoked || fail "revoked: $(desc)"
 authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
 expect 400 invalid_request "authorize on a revoked credential"
 unchanged "revoked credential"

@@ -108,7 +108,7 @@ for k in PKI_ROOT_CERT PKI_ISSUING_CERT PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI
     PKI_HSM_MODULE SOFTHSM2_CONF PKICTL PKI_CONFIG PKI_DIR PKI_AUDIT_PUBKEY PKIAUDIT; do
 	grep -qE "^$k=[^ ]+$" "$S/stack.env" || fail "stack.env lacks $k"
 done
-if grep -vE '^(#|$)' "$S/stack.env" | grep -qvE '^[A-Z0-9_]+=[^ "'\'']*$'; then
+if grep -vE '^(#|$)' "$S/stack.env" | has -vE '^[A-Z0-9_]+=[^ "'\'']*$'; then
 	fail "stack.env has a line that is not KEY=VALUE"
 fi
 # The officers' console answers where stack.env and the summary say.
@@ -214,7 +214,7 @@ kill "$sentinel" 2>/dev/null || true
 	fail "test setup: the sentinel's command line was not read"
 for f in $(find "$S/secrets" "$S/pins" -type f); do
 	secret=$(cat "$f")
-	if pid=$(grep -F -- "$secret" "$T/cmdlines" | cut -d: -f1 | head -n1) && [ -n "$pid" ]; then
+	if pid=$(grep -F -- "$secret" "$T/cmdlines" | cut -d: -f1 | sed -n 1p) && [ -n "$pid" ]; then
 		fail "the secret of $(basename "$f") is in the command line of pid $pid"
 	fi
 	if grep -rqF -- "$secret" "$S/log" "$S.up.log" "$S/pki.conf" "$S/stack.env" "$S/ldap/slapd.d"; then

@@ -52,8 +52,8 @@ for d in sha256 sha384 sha512; do
 		openssl cms -cmsout -print -inform DER -in "$base.tok" >"$base.cms" 2>&1
 		grep -q 'id-smime-aa-signingCertificateV2' "$base.cms" ||
 			fail "$d $variant: no signing-certificate-v2 attribute"
-		reply_text "$base.tsr" | grep -q '^Policy OID: 2.999.1.2.1' || fail "$d $variant: policy"
-		reply_text "$base.tsr" | grep -q '^Accuracy: 0x01 seconds' || fail "$d $variant: accuracy"
+		reply_text "$base.tsr" | has '^Policy OID: 2.999.1.2.1' || fail "$d $variant: policy"
+		reply_text "$base.tsr" | has '^Accuracy: 0x01 seconds' || fail "$d $variant: accuracy"
 		serials+=("$(reply_text "$base.tsr" | sed -n 's/^Serial number: 0x//p')")
 	done
 done
@@ -62,7 +62,7 @@ base=$tmp/sha256-nonce-cert
 openssl cms -verify -inform DER -in "$base.tok" -CAfile "$pki/root.pem" \
 	-certfile "$pki/issuing.pem" -purpose timestampsign -out "$tmp/tstinfo.der" \
 	>"$tmp/cms.out" 2>&1 || { cat "$tmp/cms.out"; fail "openssl cms -verify rejects the token"; }
-openssl asn1parse -inform DER -in "$tmp/tstinfo.der" | grep -q '2.999.1.2.1' ||
+openssl asn1parse -inform DER -in "$tmp/tstinfo.der" | has '2.999.1.2.1' ||
 	fail "the CMS content is not our TSTInfo"
 # A token does not verify for other data.
 echo "other document" >"$tmp/other"
@@ -80,7 +80,7 @@ reject() { # reject NAME QUERYFILE FAILURE-TEXT
 	code=$(post "$2" "$tmp/$1.tsr")
 	[ "$code" = 200 ] || fail "$1: HTTP $code"
 	[ "$(status_of "$tmp/$1.tsr")" = "Rejected." ] || { reply_text "$tmp/$1.tsr"; fail "$1: not rejected"; }
-	reply_text "$tmp/$1.tsr" | grep -q "$3" || { reply_text "$tmp/$1.tsr"; fail "$1: want failure info '$3'"; }
+	reply_text "$tmp/$1.tsr" | has "$3" || { reply_text "$tmp/$1.tsr"; fail "$1: want failure info '$3'"; }
 }
 openssl ts -query -data "$tmp/doc" -sha1 -out "$tmp/sha1.tsq" 2>/dev/null
 reject weak-hash "$tmp/sha1.tsq" 'unrecognized or unsupported algorithm'
@@ -108,7 +108,7 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "$url/")
 code=$(post "$tmp/sha256-none.tsq" "$tmp/again.tsr")
 [ "$code" = 200 ] && [ "$(status_of "$tmp/again.tsr")" = "Granted." ] ||
 	fail "tsad stopped serving after bad queries"
-curl -sS "$url/health" | grep -q '"records_queued"' || fail "/health"
+curl -sS "$url/health" | has '"records_queued"' || fail "/health"
 
 # --- the stack's tsad runs worker processes; a dead worker is replaced ------------
 sup=$(head -n1 "$PKI_DIR/run/tsa.pid")
@@ -135,12 +135,12 @@ replaced() {
 }
 workers=$(pgrep -P "$sup" | sort)
 [ "$(echo "$workers" | wc -l)" -ge 2 ] || fail "tsad runs fewer than 2 workers: $workers"
-victim=$(echo "$workers" | head -n1)
+victim=$(echo "$workers" | sed -n 1p)
 replaced "$victim" "a worker was killed"
 
 # A worker whose signer dies stops, and the supervisor replaces it.
-victim=$(pgrep -P "$sup" | sort | head -n1)
-signer=$(pgrep -P "$victim" | head -n1)
+victim=$(pgrep -P "$sup" | sort | sed -n 1p)
+signer=$(pgrep -P "$victim" | sed -n 1p)
 [ -n "$signer" ] || fail "worker $victim has no signer process"
 replaced "$signer" "a worker's signer was killed"
 grep -q "child process $signer (the signer) ended: stopping" "$PKI_DIR/log/tsa.log" ||
@@ -172,7 +172,7 @@ nofork_off() {	# nofork_off PID HOW
 	cgroup) echo "$1" >"$4/cgroup.procs"; rmdir "$3" ;;
 	esac
 }
-victim=$(pgrep -P "$sup" | sort | head -n1)
+victim=$(pgrep -P "$sup" | sort | sed -n 1p)
 nofork=$(nofork_on "$sup" 2>/dev/null || true)
 if [ -z "$nofork" ]; then
 	note "cannot make fork() fail for the supervisor here (no pids cgroup): case skipped"
@@ -296,7 +296,7 @@ post "$tmp/sha256-none.tsq" "$tmp/clock.tsr" "http://127.0.0.1:$port" >/dev/null
 if grep -q '"clock_synchronized":true' "$tmp/h3"; then
 	[ "$(status_of "$tmp/clock.tsr")" = "Granted." ] || fail "synchronized clock but not granted"
 else
-	reply_text "$tmp/clock.tsr" | grep -q 'time source is not available' ||
+	reply_text "$tmp/clock.tsr" | has 'time source is not available' ||
 		{ reply_text "$tmp/clock.tsr"; fail "unsynchronized clock: want timeNotAvailable"; }
 fi
 kill -TERM "$tsa3"
