@@ -181,11 +181,13 @@ up: build
 down:
 	@./deploy/stack.sh down
 
-# make check: everything, twice (plain build, then ASan+UBSan).
+# make check: everything, twice (plain build and ASan+UBSan), the two test
+# suites side by side (tests/run_both.sh: each uses about one core).
 check: deps
 	@rm -f build/tests/summary build/asan/tests/summary
-	@$(MAKE) --no-print-directory -j$(NPROC) test
-	@$(MAKE) --no-print-directory -j$(NPROC) test SAN=1
+	@$(MAKE) --no-print-directory -j$(NPROC) all
+	@$(MAKE) --no-print-directory -j$(NPROC) all SAN=1
+	@./tests/run_both.sh build build/asan
 	@$(MAKE) --no-print-directory -j$(NPROC) fuzz
 	@echo "check: plain and ASan+UBSan builds, $(words $(FUZZ_BINS)) fuzz harnesses"
 	@cat build/tests/summary build/asan/tests/summary | \

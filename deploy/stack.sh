@@ -17,6 +17,7 @@ shopt -u patsub_replacement 2>/dev/null || true
 umask 022
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/deploy/port_range.sh"
 PGBIN=/usr/lib/postgresql/15/bin
 HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 LDAP_BASE='dc=pki,dc=local'
@@ -299,7 +300,7 @@ log_tail() {
 }
 
 port_in_use() {
-	ss -ltnH "sport = :$1" 2>/dev/null | grep -q .
+	[ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]
 }
 
 # wait_port NAME PIDFILE PORT LOGFILE: until something listens on PORT, the
@@ -333,7 +334,8 @@ wait_ready() {
 			log_tail "$logf"
 			die "$name $how during start-up; see $logf"
 		fi
-		tail -n +"$from" "$logf" | grep -qF -- "$text" && return 0
+		# grep -q on a pipe would SIGPIPE tail (pipefail): a substitution.
+		grep -qF -- "$text" < <(tail -n +"$from" "$logf") && return 0
 		sleep 0.1
 	done
 	log_tail "$logf"
@@ -361,9 +363,7 @@ load_ports() {
 pick_ports() {
 	local k p lo hi used taken=' ' tries keys=("$@")
 	[ ${#keys[@]} -gt 0 ] || keys=("${PORT_NAMES[@]}")
-	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
-	# Below the kernel's ephemeral range, so outgoing connections never take them.
-	if [ "$lo" -gt 12000 ]; then hi=$((lo - 1)); lo=10000; else lo=$((hi + 1)); hi=65000; fi
+	read -r lo hi < <(port_range) || die "no range of ports to pick from (PKI_PORT_SLICE)"
 	used=$(ss -ltnH | awk '{n = split($4, a, ":"); print a[n]}' | tr '\n' ' ')
 	for k in "${PORT[@]}"; do taken="$taken$k "; done
 	for k in "${keys[@]}"; do
@@ -955,7 +955,7 @@ hsm_up() {
 	out=$(pkictl token list 2>>"$LOG/pkictl.log") ||
 		die "'$PKICTL --config $CONF token list' failed; see $LOG/pkictl.log"
 	for t in "${TOKENS[@]}"; do
-		if printf '%s\n' "$out" | cut -f1 | grep -qxF -- "$t"; then
+		if grep -qxF -- "$t" < <(cut -f1 <<<"$out"); then
 			continue
 		fi
 		say "hsm: creating token $t"

@@ -1,15 +1,16 @@
-# free_port: a TCP port for a test or benchmark server, below the kernel's
-# ephemeral range (outgoing connections take their source ports there, so a
-# port in it can be taken between this check and the server's bind) and
-# used by no socket now. Sourced by tests/integration/lib.sh and the
-# benches; deploy/stack.sh --ports auto picks its ports the same way.
+# free_port: a TCP port for a test or benchmark server, from the range
+# deploy/port_range.sh gives (below the kernel's ephemeral range, within
+# PKI_PORT_SLICE), used by no socket now. Sourced by tests/integration/lib.sh
+# and the benches; deploy/stack.sh --ports auto picks its ports the same way.
 # shellcheck shell=bash
+. "$(dirname "${BASH_SOURCE[0]}")/../deploy/port_range.sh"
 free_port() {
 	local lo hi p
-	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
-	if [ "$lo" -gt 12000 ]; then hi=$((lo - 1)); lo=10000; else lo=$((hi + 1)); hi=65000; fi
+	read -r lo hi < <(port_range)
+	[ -n "$hi" ] || return 1
 	while :; do
 		p=$((lo + SRANDOM % (hi - lo + 1)))
-		ss -tanH "sport = :$p" | grep -q . || { echo "$p"; return; }
+		# Not "ss | grep -q": a SIGPIPE-d ss would make a busy port look free.
+		[ -n "$(ss -tanH "sport = :$p")" ] || { echo "$p"; return; }
 	done
 }
