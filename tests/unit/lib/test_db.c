@@ -517,6 +517,18 @@ copy_count_row(void *arg, const struct db_row *row)
 	return row->nfields >= 0 ? 0 : -1;
 }
 
+/* db_copy_parse of one message with a fresh state, past the header or not. */
+static int
+parse_one(const unsigned char *m, size_t len, int header_seen)
+{
+	struct db_copy_state st;
+	int n = 0;
+
+	memset(&st, 0, sizeof(st));
+	st.header_seen = header_seen;
+	return db_copy_parse(&st, m, len, copy_count_row, &n);
+}
+
 /* db_copy_parse on bytes PostgreSQL would never send. */
 static void
 test_copy_parse(void **state)
@@ -550,63 +562,40 @@ test_copy_parse(void **state)
 
 	/*
 	 * A wrong signature, a critical flag (bit 16: OIDs), an extension
-	 * longer than the message; a non-critical flag (bit 0) is ignored.
+	 * longer than the message, a short header; a non-critical flag (bit
+	 * 0) is ignored.
 	 */
-	memset(&st, 0, sizeof(st));
 	memcpy(m, hdr, sizeof(hdr));
 	m[0] = 'X';
-	assert_int_equal(db_copy_parse(&st, m, sizeof(hdr), copy_count_row,
-	    &n), -1);
-	memset(&st, 0, sizeof(st));
+	assert_int_equal(parse_one(m, sizeof(hdr), 0), -1);
 	memcpy(m, hdr, sizeof(hdr));
 	m[12] = 1;	/* bit 16 */
-	assert_int_equal(db_copy_parse(&st, m, sizeof(hdr), copy_count_row,
-	    &n), -1);
-	memset(&st, 0, sizeof(st));
-	memcpy(m, hdr, sizeof(hdr));
-	m[14] = 1;
-	assert_int_equal(db_copy_parse(&st, m, sizeof(hdr), copy_count_row,
-	    &n), 0);
-	memset(&st, 0, sizeof(st));
+	assert_int_equal(parse_one(m, sizeof(hdr), 0), -1);
 	memcpy(m, hdr, sizeof(hdr));
 	m[18] = 9;
-	assert_int_equal(db_copy_parse(&st, m, sizeof(hdr), copy_count_row,
-	    &n), -1);
-	memset(&st, 0, sizeof(st));
-	assert_int_equal(db_copy_parse(&st, hdr, 10, copy_count_row, &n), -1);
+	assert_int_equal(parse_one(m, sizeof(hdr), 0), -1);
+	assert_int_equal(parse_one(hdr, 10, 0), -1);
+	memcpy(m, hdr, sizeof(hdr));
+	m[14] = 1;
+	assert_int_equal(parse_one(m, sizeof(hdr), 0), 0);
 
-	/* After a good header: a row cut short, a field longer than the rest. */
-	memset(&st, 0, sizeof(st));
-	assert_int_equal(db_copy_parse(&st, hdr, sizeof(hdr), copy_count_row,
-	    &n), 0);
-	assert_int_equal(db_copy_parse(&st, row, sizeof(row) - 1,
-	    copy_count_row, &n), -1);
-	memset(&st, 0, sizeof(st));
-	st.header_seen = 1;
+	/* After the header: a row cut short, a field longer than the rest. */
+	assert_int_equal(parse_one(row, sizeof(row) - 1, 1), -1);
 	memcpy(m, row, sizeof(row));
 	m[5] = 200;
-	assert_int_equal(db_copy_parse(&st, m, sizeof(row), copy_count_row,
-	    &n), -1);
+	assert_int_equal(parse_one(m, sizeof(row), 1), -1);
 	/* More fields than a db_row holds, a negative count other than -1. */
-	memset(&st, 0, sizeof(st));
-	st.header_seen = 1;
 	m[0] = 0;
 	m[1] = DB_ROW_FIELDS + 1;
-	assert_int_equal(db_copy_parse(&st, m, sizeof(row), copy_count_row,
-	    &n), -1);
-	memset(&st, 0, sizeof(st));
-	st.header_seen = 1;
+	assert_int_equal(parse_one(m, sizeof(row), 1), -1);
 	m[0] = 0xff;
 	m[1] = 0xfe;
-	assert_int_equal(db_copy_parse(&st, m, sizeof(row), copy_count_row,
-	    &n), -1);
+	assert_int_equal(parse_one(m, sizeof(row), 1), -1);
 	/* Bytes after the trailer in the same message. */
-	memset(&st, 0, sizeof(st));
-	st.header_seen = 1;
 	m[0] = 0xff;
 	m[1] = 0xff;
 	m[2] = 0;
-	assert_int_equal(db_copy_parse(&st, m, 3, copy_count_row, &n), -1);
+	assert_int_equal(parse_one(m, 3, 1), -1);
 }
 
 /* b ends a's backend, as a server restart or pg_terminate_backend would. */
