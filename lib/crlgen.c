@@ -66,22 +66,38 @@ static const struct db_stmt stmt_base = { "lib_crlgen_base",
 	"SELECT number, max_seq, snapshot::text FROM crl WHERE issuer_id = $1 "
 	"AND is_base ORDER BY number DESC LIMIT 1", 1 };
 static const struct db_stmt stmt_newest = { "lib_crlgen_newest",
-	"SELECT max_seq, coalesce(base_number, 0) FROM crl WHERE issuer_id = $1 "
-	"AND kind = $2 ORDER BY number DESC LIMIT 1", 2 };
+	"SELECT max_seq, coalesce(base_number, 0), snapshot::text FROM crl "
+	"WHERE issuer_id = $1 AND kind = $2 ORDER BY number DESC LIMIT 1", 2 };
+/*
+ * Whether a revocation at or below a CRL's max_seq committed after that CRL
+ * was built ($3, its snapshot): one that took its revocation_seq before
+ * another but committed after it. max_seq alone cannot tell, and the CRL
+ * would wait for the next scheduled base.
+ */
+static const struct db_stmt stmt_committed_since = {
+	"lib_crlgen_committed_since",
+	"SELECT EXISTS (SELECT 1 FROM certificate, (SELECT "
+	"pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS cur) s "
+	"WHERE issuer_id = $1 AND revocation_seq <= $2::bigint AND "
+	"revocation_seq > $2::bigint - " CRLGEN_SEQ_WINDOW " AND NOT "
+	"pg_visible_in_snapshot(crl_xid8(xmin, s.cur), $3::pg_snapshot))", 3 };
 /*
  * The entries as a binary COPY (crlgen_row: text, timestamptz, smallint,
  * timestamptz). Its literals are numbers printed here and a snapshot that
- * crlgen_snapshot_ok() passed: COPY takes no parameters.
+ * crlgen_snapshot_ok() passed: COPY takes no parameters. A delta reads the
+ * current snapshot's xmax once (s.cur) for crl_xid8 (schema/023).
  */
-#define CRLGEN_ROWS	"COPY (SELECT serial, revoked_at, revocation_reason, " \
-	"invalidity_date FROM certificate WHERE issuer_id = %lld " \
-	"AND revocation_seq IS NOT NULL AND not_after > to_timestamp(%lld) "
-static const char copy_full[] = CRLGEN_ROWS
+#define CRLGEN_COLS	"COPY (SELECT serial, revoked_at, revocation_reason, " \
+	"invalidity_date FROM certificate"
+#define CRLGEN_WHERE	" WHERE issuer_id = %lld AND revocation_seq IS NOT " \
+	"NULL AND not_after > to_timestamp(%lld) "
+static const char copy_full[] = CRLGEN_COLS CRLGEN_WHERE
 	"AND revoked_at IS NOT NULL) TO STDOUT (FORMAT binary)";
-static const char copy_delta[] = CRLGEN_ROWS
-	"AND (revocation_seq > %lld OR (revocation_seq > %lld - "
-	CRLGEN_SEQ_WINDOW " AND NOT pg_visible_in_snapshot(crl_xid8(xmin), "
-	"'%s'::pg_snapshot)))) TO STDOUT (FORMAT binary)";
+static const char copy_delta[] = CRLGEN_COLS ", (SELECT "
+	"pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS cur) s"
+	CRLGEN_WHERE "AND (revocation_seq > %lld OR (revocation_seq > %lld - "
+	CRLGEN_SEQ_WINDOW " AND NOT pg_visible_in_snapshot(crl_xid8(xmin, "
+	"s.cur), '%s'::pg_snapshot)))) TO STDOUT (FORMAT binary)";
 static const struct db_stmt stmt_record = { "lib_crlgen_record",
 	"INSERT INTO crl (issuer_id, number, kind, is_base, base_number, "
 	"this_update, next_update, max_seq, snapshot, entries, bytes, sha256, "
@@ -889,8 +905,21 @@ crlgen_txn(struct db *db, void *arg)
 		if (PQntuples(res) == 1 &&
 		    strtoll(PQgetvalue(res, 0, 0), NULL, 10) >= cur_seq &&
 		    strtoll(PQgetvalue(res, 0, 1), NULL, 10) == r->base_number) {
-			rc = 0;		/* issued stays 0: nothing new */
-			goto out;
+			const char *cv[3] = { id, PQgetvalue(res, 0, 0),
+			    PQgetvalue(res, 0, 2) };
+			PGresult *late;
+			int fresh;
+
+			if ((late = db_exec(db, &stmt_committed_since, cv, NULL,
+			    NULL)) == NULL)
+				goto out;
+			fresh = PQntuples(late) == 1 &&
+			    strcmp(PQgetvalue(late, 0, 0), "f") == 0;
+			PQclear(late);
+			if (fresh) {
+				rc = 0;	/* issued stays 0: nothing new */
+				goto out;
+			}
 		}
 		PQclear(res);
 		res = NULL;

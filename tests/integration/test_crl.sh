@@ -289,6 +289,43 @@ certtool --verify-crl --load-ca-certificate "$tmp/root.der" --inder --infile "$t
 	>"$tmp/ct.out" 2>&1 || true
 grep -q 'Verification output: Verified' "$tmp/ct.out" || { cat "$tmp/ct.out"; fail "certtool rejects the ARL"; }
 
+# --- a revocation in flight while its base was built: on the delta, not lost ---------------------
+# X takes its revocation_seq first but commits after the next base; Y, later
+# in sequence, commits before it, so the base's max_seq is above X's. The
+# delta finds X through the base's snapshot (crl_xid8, schema/023), not by
+# its sequence number.
+sx=$(newcert inflight-x)
+sy=$(newcert inflight-y)
+coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" 2>&1; }
+at_exit "kill $TX_PID 2>/dev/null || true"
+echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 1, revoked_by = 'test_crl'
+    WHERE serial = '$sx' RETURNING revocation_seq;" >&"${TX[1]}"
+read -r -t 10 xseq <&"${TX[0]}" || fail "the open transaction did not revoke $sx"
+pkictl cert revoke --serial "$sy" --reason superseded >/dev/null || fail "revoke $sy"
+yseq=$(q "SELECT revocation_seq FROM certificate WHERE serial = '$sy'")
+[ "$yseq" -gt "$xseq" ] || fail "want Y's revocation_seq ($yseq) above X's ($xseq)"
+before=$(crlnum "$tmp/h.crl")
+kill -HUP "$pid"
+wait_for base_ready >/dev/null || fail "no new base CRL while a revocation was in flight"
+bn2=$(crlnum "$tmp/base.crl")
+[ "$(q "SELECT max_seq >= $yseq FROM crl WHERE number = $bn2 AND issuer_id = $iss")" = t ] ||
+	fail "base $bn2 does not cover Y's revocation_seq"
+serials "$tmp/base.crl" | has -x "$sy" || fail "base $bn2 lacks $sy"
+if serials "$tmp/base.crl" | has -x "$sx"; then fail "base $bn2 lists $sx, still uncommitted"; fi
+echo "COMMIT; SELECT 'committed';" >&"${TX[1]}"
+read -r -t 10 ok <&"${TX[0]}" && [ "$ok" = committed ] || fail "the open transaction did not commit: $ok"
+# crld was told (NOTIFY at commit), but the newest CRLs' max_seq already
+# covered X's number: only their snapshot shows that X is new to them.
+inflight_on_delta() {
+	fetch issuing-delta.crl "$tmp/d2.crl" && [ "$(basenum "$tmp/d2.crl")" = "$bn2" ] &&
+		serials "$tmp/d2.crl" | has -x "$sx" &&
+		fetch issuing.crl "$tmp/f2.crl" && serials "$tmp/f2.crl" | has -x "$sx"
+}
+wait_for inflight_on_delta >/dev/null ||
+	fail "the CRLs lack $sx, revoked in flight (delta on base $bn2 lists: $(serials "$tmp/d2.crl" | tr '\n' ' '))"
+[ "$(serials "$tmp/d2.crl")" = "$sx" ] || fail "the delta on base $bn2 lists [$(serials "$tmp/d2.crl" | tr '\n' ' ')], want [$sx]"
+note "a revocation committed after its base was built, below its max_seq: on the next complete CRL and delta"
+
 # --- bad requests get 4xx ------------------------------------------------------------------------
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
 [ "$(code -X POST --data-binary x "$B/issuing.crl")" = 405 ] || fail "POST: not 405"
