@@ -89,7 +89,8 @@ crld_load_cas(struct crld *d, const char *uri)
 	int len, rc = -1;
 
 	memset(&c, 0, sizeof(c));
-	if ((db = db_connect(uri, err, sizeof(err))) == NULL) {
+	if ((db = db_connect(uri, err, sizeof(err))) == NULL ||
+	    crlgen_schema_check(db, err, sizeof(err)) == -1) {
 		log_err("database: %s", err);
 		goto out;
 	}

@@ -76,16 +76,17 @@ static const struct db_stmt stmt_newest = { "lib_crlgen_newest",
  */
 static const struct db_stmt stmt_committed_since = {
 	"lib_crlgen_committed_since",
-	"SELECT EXISTS (SELECT 1 FROM certificate, (SELECT "
-	"pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS cur) s "
+	"SELECT EXISTS (SELECT 1 FROM certificate "
 	"WHERE issuer_id = $1 AND revocation_seq <= $2::bigint AND "
 	"revocation_seq > $2::bigint - " CRLGEN_SEQ_WINDOW " AND NOT "
-	"pg_visible_in_snapshot(crl_xid8(xmin, s.cur), $3::pg_snapshot))", 3 };
+	"pg_visible_in_snapshot(crl_xid8(xmin, "
+	"pg_snapshot_xmax($4::pg_snapshot)::text::bigint), $3::pg_snapshot))", 4 };
 /*
  * The entries as a binary COPY (crlgen_row: text, timestamptz, smallint,
  * timestamptz). Its literals are numbers printed here and a snapshot that
- * crlgen_snapshot_ok() passed: COPY takes no parameters. A delta reads the
- * current snapshot's xmax once (s.cur) for crl_xid8 (schema/023).
+ * crlgen_snapshot_ok() passed: COPY takes no parameters. A delta gives
+ * crl_xid8 (schema/023) the xmax of this transaction's snapshot as a
+ * constant, so it is computed once, not per row.
  */
 #define CRLGEN_COLS	"COPY (SELECT serial, revoked_at, revocation_reason, " \
 	"invalidity_date FROM certificate"
@@ -93,11 +94,11 @@ static const struct db_stmt stmt_committed_since = {
 	"NULL AND not_after > to_timestamp(%lld) "
 static const char copy_full[] = CRLGEN_COLS CRLGEN_WHERE
 	"AND revoked_at IS NOT NULL) TO STDOUT (FORMAT binary)";
-static const char copy_delta[] = CRLGEN_COLS ", (SELECT "
-	"pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS cur) s"
-	CRLGEN_WHERE "AND (revocation_seq > %lld OR (revocation_seq > %lld - "
+static const char copy_delta[] = CRLGEN_COLS CRLGEN_WHERE
+	"AND (revocation_seq > %lld OR (revocation_seq > %lld - "
 	CRLGEN_SEQ_WINDOW " AND NOT pg_visible_in_snapshot(crl_xid8(xmin, "
-	"s.cur), '%s'::pg_snapshot)))) TO STDOUT (FORMAT binary)";
+	"pg_snapshot_xmax('%s'::pg_snapshot)::text::bigint), "
+	"'%s'::pg_snapshot)))) TO STDOUT (FORMAT binary)";
 static const struct db_stmt stmt_record = { "lib_crlgen_record",
 	"INSERT INTO crl (issuer_id, number, kind, is_base, base_number, "
 	"this_update, next_update, max_seq, snapshot, entries, bytes, sha256, "
@@ -905,8 +906,8 @@ crlgen_txn(struct db *db, void *arg)
 		if (PQntuples(res) == 1 &&
 		    strtoll(PQgetvalue(res, 0, 0), NULL, 10) >= cur_seq &&
 		    strtoll(PQgetvalue(res, 0, 1), NULL, 10) == r->base_number) {
-			const char *cv[3] = { id, PQgetvalue(res, 0, 0),
-			    PQgetvalue(res, 0, 2) };
+			const char *cv[4] = { id, PQgetvalue(res, 0, 0),
+			    PQgetvalue(res, 0, 2), snapshot };
 			PGresult *late;
 			int fresh;
 
@@ -954,13 +955,15 @@ crlgen_txn(struct db *db, void *arg)
 		goto out;
 	}
 	cutoff = (long long)r->this_update - c->pol->expired_grace;
-	if (c->kind == CRLGEN_DELTA && !crlgen_snapshot_ok(bsnap)) {
-		crlgen_seterr(c, "base CRL %lld of %s: its snapshot is not a "
-		    "pg_snapshot", r->base_number, c->is->name);
+	if (c->kind == CRLGEN_DELTA && (!crlgen_snapshot_ok(bsnap) ||
+	    !crlgen_snapshot_ok(snapshot))) {
+		crlgen_seterr(c, "a snapshot of %s's CRLs is not a pg_snapshot "
+		    "(base %lld)", c->is->name, r->base_number);
 		goto out;
 	}
-	/* The formats plus four numbers of at most 20 characters each. */
-	sqllen = sizeof(copy_delta) + 4 * 20 + (bsnap != NULL ? strlen(bsnap) : 0);
+	/* The formats plus four numbers of at most 20 characters and two snapshots. */
+	sqllen = sizeof(copy_delta) + 4 * 20 + strlen(snapshot) +
+	    (bsnap != NULL ? strlen(bsnap) : 0);
 	if ((sql = malloc(sqllen)) == NULL) {
 		crlgen_seterr(c, "CRL query: out of memory");
 		goto out;
@@ -969,7 +972,7 @@ crlgen_txn(struct db *db, void *arg)
 		snprintf(sql, sqllen, copy_full, c->is->id, cutoff);
 	else
 		snprintf(sql, sqllen, copy_delta, c->is->id, cutoff, base_seq,
-		    base_seq, bsnap);
+		    base_seq, snapshot, bsnap);
 	if (crlgen_build(c, sql, &pre, &ext) == -1)
 		goto out;
 	if (EVP_Digest(r->der, r->len, md, NULL, EVP_sha256(), NULL) != 1) {
@@ -992,6 +995,32 @@ out:
 	free(bsnap);
 	free(sql);
 	return rc;
+}
+
+int
+crlgen_schema_check(struct db *db, char *err, size_t errlen)
+{
+	static const struct db_stmt stmt_version = { "lib_crlgen_schema",
+		"SELECT coalesce(max(version), 0) FROM schema_version", 0 };
+	PGresult *res;
+	long long v;
+
+	if ((res = db_exec(db, &stmt_version, NULL, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		PQclear(res);
+		snprintf(err, errlen, "reading schema_version failed (SQLSTATE "
+		    "%s)", db_last_sqlstate(db));
+		return -1;
+	}
+	v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (v < CRLGEN_SCHEMA_MIN) {
+		snprintf(err, errlen, "the database is at schema version %lld; "
+		    "CRLs need %d (crl_xid8(xid, bigint)): run "
+		    "deploy/migrate.sh first", v, CRLGEN_SCHEMA_MIN);
+		return -1;
+	}
+	return 0;
 }
 
 int

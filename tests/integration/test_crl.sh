@@ -301,6 +301,7 @@ at_exit "kill $TX_PID 2>/dev/null || true"
 echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 1, revoked_by = 'test_crl'
     WHERE serial = '$sx' RETURNING revocation_seq;" >&"${TX[1]}"
 read -r -t 10 xseq <&"${TX[0]}" || fail "the open transaction did not revoke $sx"
+[[ $xseq =~ ^[0-9]+$ ]] || fail "the open transaction: $xseq"
 pkictl cert revoke --serial "$sy" --reason superseded >/dev/null || fail "revoke $sy"
 yseq=$(q "SELECT revocation_seq FROM certificate WHERE serial = '$sy'")
 [ "$yseq" -gt "$xseq" ] || fail "want Y's revocation_seq ($yseq) above X's ($xseq)"
@@ -324,7 +325,28 @@ inflight_on_delta() {
 wait_for inflight_on_delta >/dev/null ||
 	fail "the CRLs lack $sx, revoked in flight (delta on base $bn2 lists: $(serials "$tmp/d2.crl" | tr '\n' ' '))"
 [ "$(serials "$tmp/d2.crl")" = "$sx" ] || fail "the delta on base $bn2 lists [$(serials "$tmp/d2.crl" | tr '\n' ' ')], want [$sx]"
+exec {TX[1]}>&-
+wait "$TX_PID" || true
 note "a revocation committed after its base was built, below its max_seq: on the next complete CRL and delta"
+
+# --- a crld newer than the schema says so and issues nothing ---------------------------------
+# A database migrated to 022 only (crl_xid8(xid, bigint) is 023's).
+admin_uri="host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=postgres user=$(q 'SELECT current_user')"
+sql_as "$admin_uri" 'DROP DATABASE IF EXISTS pki_crl_old' >/dev/null 2>&1
+sql_as "$admin_uri" 'CREATE DATABASE pki_crl_old' >/dev/null
+at_exit "sql_as '$admin_uri' 'DROP DATABASE IF EXISTS pki_crl_old' >/dev/null 2>&1 || true"
+mkdir -p "$tmp/schema022"
+cp "$REPO"/schema/0[01]*.sql "$REPO"/schema/02[0-2]_*.sql "$tmp/schema022/"
+"$REPO/deploy/migrate.sh" "${PKI_TEST_PG_URI/dbname=pki/dbname=pki_crl_old}" "$tmp/schema022" >/dev/null ||
+	fail "migrating a database to 022"
+crl_uri=$(sed -n 's/^crl_uri = //p' "$PKI_CONFIG")
+[ -n "$crl_uri" ] || fail "no crl_uri in $PKI_CONFIG"
+if PKI_PG_CRL_URI=${crl_uri/dbname=pki/dbname=pki_crl_old} "$BUILD/crld" --config "$PKI_CONFIG" --once \
+    >"$tmp/old.out" 2>&1; then
+	fail "crld --once succeeded against schema 022"
+fi
+has 'schema version 22; CRLs need 23' <"$tmp/old.out" || { cat "$tmp/old.out"; fail "crld does not say the schema is too old"; }
+note "against a schema before 023: crld says to migrate, issues nothing"
 
 # --- bad requests get 4xx ------------------------------------------------------------------------
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
