@@ -297,10 +297,14 @@ grep -q 'Verification output: Verified' "$tmp/ct.out" || { cat "$tmp/ct.out"; fa
 sx=$(newcert inflight-x)
 sy=$(newcert inflight-y)
 coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" 2>&1; }
-at_exit "kill $TX_PID 2>/dev/null || true"
+# bash unsets TX and TX_PID as soon as the coprocess ends: keep copies.
+tx_pid=$TX_PID
+tx_in=${TX[1]}
+tx_out=${TX[0]}
+at_exit "kill $tx_pid 2>/dev/null || true"
 echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 1, revoked_by = 'test_crl'
-    WHERE serial = '$sx' RETURNING revocation_seq;" >&"${TX[1]}"
-read -r -t 10 xseq <&"${TX[0]}" || fail "the open transaction did not revoke $sx"
+    WHERE serial = '$sx' RETURNING revocation_seq;" >&"$tx_in"
+read -r -t 10 xseq <&"$tx_out" || fail "the open transaction did not revoke $sx"
 [[ $xseq =~ ^[0-9]+$ ]] || fail "the open transaction: $xseq"
 pkictl cert revoke --serial "$sy" --reason superseded >/dev/null || fail "revoke $sy"
 yseq=$(q "SELECT revocation_seq FROM certificate WHERE serial = '$sy'")
@@ -313,8 +317,8 @@ bn2=$(crlnum "$tmp/base.crl")
 	fail "base $bn2 does not cover Y's revocation_seq"
 serials "$tmp/base.crl" | has -x "$sy" || fail "base $bn2 lacks $sy"
 if serials "$tmp/base.crl" | has -x "$sx"; then fail "base $bn2 lists $sx, still uncommitted"; fi
-echo "COMMIT; SELECT 'committed';" >&"${TX[1]}"
-read -r -t 10 ok <&"${TX[0]}" && [ "$ok" = committed ] || fail "the open transaction did not commit: $ok"
+echo "COMMIT; SELECT 'committed';" >&"$tx_in"
+read -r -t 10 ok <&"$tx_out" && [ "$ok" = committed ] || fail "the open transaction did not commit: $ok"
 # crld was told (NOTIFY at commit), but the newest CRLs' max_seq already
 # covered X's number: only their snapshot shows that X is new to them.
 inflight_on_delta() {
@@ -325,8 +329,8 @@ inflight_on_delta() {
 wait_for inflight_on_delta >/dev/null ||
 	fail "the CRLs lack $sx, revoked in flight (delta on base $bn2 lists: $(serials "$tmp/d2.crl" | tr '\n' ' '))"
 [ "$(serials "$tmp/d2.crl")" = "$sx" ] || fail "the delta on base $bn2 lists [$(serials "$tmp/d2.crl" | tr '\n' ' ')], want [$sx]"
-exec {TX[1]}>&-
-wait "$TX_PID" || true
+exec {tx_in}>&-
+wait "$tx_pid" 2>/dev/null || true
 note "a revocation committed after its base was built, below its max_seq: on the next complete CRL and delta"
 
 # --- a crld newer than the schema says so and issues nothing ---------------------------------
