@@ -228,10 +228,6 @@ crl_issuer_connect(struct crl_issuer *ci)
 		log_err("database: %s", err);
 		goto out;
 	}
-	if (crlgen_schema_check(ci->db, err, sizeof(err)) == -1) {
-		log_err("database: %s", err);
-		goto out;
-	}
 	if (db_listen(ci->db, "LISTEN certificate_status; LISTEN crl_issued") ==
 	    -1)
 		goto out;
@@ -503,8 +499,7 @@ crl_issue_once(const struct crl_issuer_conf *conf)
 	char err[512];
 	int i, rc = -1;
 
-	if ((db = db_connect(conf->conninfo, err, sizeof(err))) == NULL ||
-	    crlgen_schema_check(db, err, sizeof(err)) == -1) {
+	if ((db = db_connect(conf->conninfo, err, sizeof(err))) == NULL) {
 		log_err("database: %s", err);
 		goto out;
 	}

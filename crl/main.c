@@ -89,6 +89,7 @@ crld_load_cas(struct crld *d, const char *uri)
 	int len, rc = -1;
 
 	memset(&c, 0, sizeof(c));
+	/* The schema check once, at start-up: migrations only move forward. */
 	if ((db = db_connect(uri, err, sizeof(err))) == NULL ||
 	    crlgen_schema_check(db, err, sizeof(err)) == -1) {
 		log_err("database: %s", err);

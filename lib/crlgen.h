@@ -83,18 +83,18 @@ struct crlgen_result {
  * file under out_dir (atomically). A delta needs a base CRL of the issuer.
  * Returns 0 (res filled; free with crlgen_result_clear()) or -1 with err.
  */
-/*
- * 0 when the database has the migrations crlgen's statements use
- * (CRLGEN_SCHEMA_MIN); otherwise -1 and a message that says to migrate.
- * crld calls it when it connects: against an older schema it issues
- * nothing and says why (retrying) rather than fail at its first delta.
- */
-#define CRLGEN_SCHEMA_MIN	23
-int	crlgen_schema_check(struct db *, char *err, size_t errlen);
 int	crlgen_issue(struct db *, const char *actor,
 	    const struct crlgen_issuer *, const struct crlgen_policy *,
 	    enum crlgen_kind, int flags, crlgen_sign_fn sign, void *sign_arg,
 	    struct crlgen_result *res, char *err, size_t errlen);
+/*
+ * 0 when the database has the migrations crlgen's statements use
+ * (CRLGEN_SCHEMA_MIN); otherwise -1 and a message that says to migrate.
+ * crld calls it at start-up: against an older schema it refuses to start
+ * and says why, rather than fail at its first delta.
+ */
+#define CRLGEN_SCHEMA_MIN	23
+int	crlgen_schema_check(struct db *, char *err, size_t errlen);
 void	crlgen_result_clear(struct crlgen_result *);
 
 /*

@@ -6,8 +6,8 @@
  * connection however often it runs.
  */
 #include <errno.h>
-#include <stdint.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
