@@ -79,14 +79,17 @@ static const struct db_stmt stmt_committed_since = {
 	"SELECT EXISTS (SELECT 1 FROM certificate "
 	"WHERE issuer_id = $1 AND revocation_seq <= $2::bigint AND "
 	"revocation_seq > $2::bigint - " CRLGEN_SEQ_WINDOW " AND NOT "
-	"pg_visible_in_snapshot(crl_xid8(xmin, "
-	"pg_snapshot_xmax($4::pg_snapshot)::text::bigint), $3::pg_snapshot))", 4 };
+	"pg_visible_in_snapshot(coalesce(revocation_xid, crl_xid8(xmin, "
+	"pg_snapshot_xmax($4::pg_snapshot)::text::bigint)), $3::pg_snapshot))",
+	4 };
 /*
  * The entries as a binary COPY (crlgen_row: text, timestamptz, smallint,
  * timestamptz). Its literals are numbers printed here and a snapshot that
- * crlgen_snapshot_ok() passed: COPY takes no parameters. A delta gives
- * crl_xid8 (schema/023) the xmax of this transaction's snapshot as a
- * constant, so it is computed once, not per row.
+ * crlgen_snapshot_ok() passed: COPY takes no parameters. A delta judges a
+ * row by the top-level transaction that last changed its status
+ * (revocation_xid, schema/024); rows revoked before 024 by their xmin,
+ * through crl_xid8 (schema/023), which gets the xmax of this transaction's
+ * snapshot as a constant, so it is computed once, not per row.
  */
 #define CRLGEN_COLS	"COPY (SELECT serial, revoked_at, revocation_reason, " \
 	"invalidity_date FROM certificate"
@@ -96,9 +99,9 @@ static const char copy_full[] = CRLGEN_COLS CRLGEN_WHERE
 	"AND revoked_at IS NOT NULL) TO STDOUT (FORMAT binary)";
 static const char copy_delta[] = CRLGEN_COLS CRLGEN_WHERE
 	"AND (revocation_seq > %lld OR (revocation_seq > %lld - "
-	CRLGEN_SEQ_WINDOW " AND NOT pg_visible_in_snapshot(crl_xid8(xmin, "
-	"pg_snapshot_xmax('%s'::pg_snapshot)::text::bigint), "
-	"'%s'::pg_snapshot)))) TO STDOUT (FORMAT binary)";
+	CRLGEN_SEQ_WINDOW " AND NOT pg_visible_in_snapshot(coalesce("
+	"revocation_xid, crl_xid8(xmin, pg_snapshot_xmax('%s'::pg_snapshot)"
+	"::text::bigint)), '%s'::pg_snapshot)))) TO STDOUT (FORMAT binary)";
 static const struct db_stmt stmt_record = { "lib_crlgen_record",
 	"INSERT INTO crl (issuer_id, number, kind, is_base, base_number, "
 	"this_update, next_update, max_seq, snapshot, entries, bytes, sha256, "
@@ -1016,7 +1019,7 @@ crlgen_schema_check(struct db *db, char *err, size_t errlen)
 	PQclear(res);
 	if (v < CRLGEN_SCHEMA_MIN) {
 		snprintf(err, errlen, "the database is at schema version %lld; "
-		    "CRLs need %d (crl_xid8(xid, bigint)): run "
+		    "CRLs need %d (certificate.revocation_xid): run "
 		    "deploy/migrate.sh first", v, CRLGEN_SCHEMA_MIN);
 		return -1;
 	}

@@ -93,7 +93,7 @@ int	crlgen_issue(struct db *, const char *actor,
  * crld calls it at start-up: against an older schema it refuses to start
  * and says why, rather than fail at its first delta.
  */
-#define CRLGEN_SCHEMA_MIN	23
+#define CRLGEN_SCHEMA_MIN	24
 int	crlgen_schema_check(struct db *, char *err, size_t errlen);
 void	crlgen_result_clear(struct crlgen_result *);
 

@@ -292,65 +292,80 @@ grep -q 'Verification output: Verified' "$tmp/ct.out" || { cat "$tmp/ct.out"; fa
 # --- a revocation in flight while its base was built: on the delta, not lost ---------------------
 # X takes its revocation_seq first but commits after the next base; Y, later
 # in sequence, commits before it, so the base's max_seq is above X's. The
-# delta finds X through the base's snapshot (crl_xid8, schema/023), not by
-# its sequence number.
-sx=$(newcert inflight-x)
-sy=$(newcert inflight-y)
-coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" 2>&1; }
-# bash unsets TX and TX_PID as soon as the coprocess ends: keep copies.
-tx_pid=$TX_PID
-tx_in=${TX[1]}
-tx_out=${TX[0]}
-at_exit "kill $tx_pid 2>/dev/null || true"
-echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 1, revoked_by = 'test_crl'
-    WHERE serial = '$sx' RETURNING revocation_seq;" >&"$tx_in"
-read -r -t 10 xseq <&"$tx_out" || fail "the open transaction did not revoke $sx"
-[[ $xseq =~ ^[0-9]+$ ]] || fail "the open transaction: $xseq"
-pkictl cert revoke --serial "$sy" --reason superseded >/dev/null || fail "revoke $sy"
-yseq=$(q "SELECT revocation_seq FROM certificate WHERE serial = '$sy'")
-[ "$yseq" -gt "$xseq" ] || fail "want Y's revocation_seq ($yseq) above X's ($xseq)"
-before=$(crlnum "$tmp/h.crl")
-kill -HUP "$pid"
-wait_for base_ready >/dev/null || fail "no new base CRL while a revocation was in flight"
-bn2=$(crlnum "$tmp/base.crl")
-[ "$(q "SELECT max_seq >= $yseq FROM crl WHERE number = $bn2 AND issuer_id = $iss")" = t ] ||
-	fail "base $bn2 does not cover Y's revocation_seq"
-serials "$tmp/base.crl" | has -x "$sy" || fail "base $bn2 lacks $sy"
-if serials "$tmp/base.crl" | has -x "$sx"; then fail "base $bn2 lists $sx, still uncommitted"; fi
-echo "COMMIT; SELECT 'committed';" >&"$tx_in"
-read -r -t 10 ok <&"$tx_out" && [ "$ok" = committed ] || fail "the open transaction did not commit: $ok"
-# crld was told (NOTIFY at commit), but the newest CRLs' max_seq already
-# covered X's number: only their snapshot shows that X is new to them.
-inflight_on_delta() {
-	fetch issuing-delta.crl "$tmp/d2.crl" && [ "$(basenum "$tmp/d2.crl")" = "$bn2" ] &&
-		serials "$tmp/d2.crl" | has -x "$sx" &&
-		fetch issuing.crl "$tmp/f2.crl" && serials "$tmp/f2.crl" | has -x "$sx"
-}
-wait_for inflight_on_delta >/dev/null ||
-	fail "the CRLs lack $sx, revoked in flight (delta on base $bn2 lists: $(serials "$tmp/d2.crl" | tr '\n' ' '))"
-[ "$(serials "$tmp/d2.crl")" = "$sx" ] || fail "the delta on base $bn2 lists [$(serials "$tmp/d2.crl" | tr '\n' ' ')], want [$sx]"
-exec {tx_in}>&-
-wait "$tx_pid" 2>/dev/null || true
-note "a revocation committed after its base was built, below its max_seq: on the next complete CRL and delta"
+# delta finds X through the base's snapshot, not by its sequence number.
+# The second round revokes X under a SAVEPOINT: the row's xmin is then a
+# subtransaction's id, which a pg_snapshot cannot judge (it lists top-level
+# transactions only); crld judges by revocation_xid (schema/024).
+for mode in plain savepoint; do
+	case $mode in
+	plain) open_sql='BEGIN;' close_sql='COMMIT;' ;;
+	savepoint) open_sql='BEGIN; SAVEPOINT s;' close_sql='RELEASE SAVEPOINT s; COMMIT;' ;;
+	esac
+	sx=$(newcert "inflight-x-$mode")
+	sy=$(newcert "inflight-y-$mode")
+	coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" 2>&1; }
+	# bash unsets TX and TX_PID as soon as the coprocess ends: keep copies.
+	tx_pid=$TX_PID
+	tx_in=${TX[1]}
+	tx_out=${TX[0]}
+	at_exit "kill $tx_pid 2>/dev/null || true"
+	echo "$open_sql UPDATE certificate SET revoked_at = now(), revocation_reason = 1,
+	    revoked_by = 'test_crl' WHERE serial = '$sx' RETURNING revocation_seq;" >&"$tx_in"
+	read -r -t 10 xseq <&"$tx_out" || fail "$mode: the open transaction did not revoke $sx"
+	[[ $xseq =~ ^[0-9]+$ ]] || fail "$mode: the open transaction: $xseq"
+	pkictl cert revoke --serial "$sy" --reason superseded >/dev/null || fail "revoke $sy"
+	yseq=$(q "SELECT revocation_seq FROM certificate WHERE serial = '$sy'")
+	[ "$yseq" -gt "$xseq" ] || fail "$mode: want Y's revocation_seq ($yseq) above X's ($xseq)"
+	before=$(q "SELECT max(number) FROM crl WHERE issuer_id = $iss")
+	kill -HUP "$pid"
+	wait_for base_ready >/dev/null || fail "$mode: no new base CRL while a revocation was in flight"
+	bn2=$(crlnum "$tmp/base.crl")
+	[ "$(q "SELECT max_seq >= $yseq FROM crl WHERE number = $bn2 AND issuer_id = $iss")" = t ] ||
+		fail "$mode: base $bn2 does not cover Y's revocation_seq"
+	serials "$tmp/base.crl" | has -x "$sy" || fail "$mode: base $bn2 lacks $sy"
+	if serials "$tmp/base.crl" | has -x "$sx"; then fail "$mode: base $bn2 lists $sx, still uncommitted"; fi
+	echo "$close_sql SELECT 'committed';" >&"$tx_in"
+	read -r -t 10 ok <&"$tx_out" && [ "$ok" = committed ] || fail "$mode: the open transaction did not commit: $ok"
+	# The round tests what it says: X's row version is a subtransaction's
+	# under the SAVEPOINT, the top-level transaction's otherwise.
+	sub=$(q "SELECT xmin::text::bigint <> (revocation_xid::text::bigint & 4294967295)
+	    FROM certificate WHERE serial = '$sx'")
+	[ "$sub" = "$([ "$mode" = savepoint ] && echo t || echo f)" ] ||
+		fail "$mode: X's xmin is a subtransaction's: $sub"
+	# crld was told (NOTIFY at commit), but the newest CRLs' max_seq already
+	# covered X's number: only their snapshot shows that X is new to them.
+	inflight_on_delta() {
+		fetch issuing-delta.crl "$tmp/d2.crl" && [ "$(basenum "$tmp/d2.crl")" = "$bn2" ] &&
+			serials "$tmp/d2.crl" | has -x "$sx" &&
+			fetch issuing.crl "$tmp/f2.crl" && serials "$tmp/f2.crl" | has -x "$sx"
+	}
+	wait_for inflight_on_delta >/dev/null ||
+		fail "$mode: the CRLs lack $sx, revoked in flight (delta on base $bn2 lists: $(serials "$tmp/d2.crl" | tr '\n' ' '))"
+	[ "$(serials "$tmp/d2.crl")" = "$sx" ] ||
+		fail "$mode: the delta on base $bn2 lists [$(serials "$tmp/d2.crl" | tr '\n' ' ')], want [$sx]"
+	exec {tx_in}>&-
+	wait "$tx_pid" 2>/dev/null || true
+	note "$mode: a revocation committed after its base was built, below its max_seq: on the next complete CRL and delta"
+done
 
 # --- a crld newer than the schema says so and issues nothing ---------------------------------
-# A database migrated to 022 only (crl_xid8(xid, bigint) is 023's).
+# A database migrated to 023 only (certificate.revocation_xid is 024's).
 admin_uri="host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=postgres user=$(q 'SELECT current_user')"
 sql_as "$admin_uri" 'DROP DATABASE IF EXISTS pki_crl_old' >/dev/null 2>&1
 sql_as "$admin_uri" 'CREATE DATABASE pki_crl_old' >/dev/null
 at_exit "sql_as '$admin_uri' 'DROP DATABASE IF EXISTS pki_crl_old' >/dev/null 2>&1 || true"
-mkdir -p "$tmp/schema022"
-cp "$REPO"/schema/0[01]*.sql "$REPO"/schema/02[0-2]_*.sql "$tmp/schema022/"
-"$REPO/deploy/migrate.sh" "${PKI_TEST_PG_URI/dbname=pki/dbname=pki_crl_old}" "$tmp/schema022" >/dev/null ||
-	fail "migrating a database to 022"
+mkdir -p "$tmp/schema023"
+cp "$REPO"/schema/0[01]*.sql "$REPO"/schema/02[0-3]_*.sql "$tmp/schema023/"
+"$REPO/deploy/migrate.sh" "${PKI_TEST_PG_URI/dbname=pki/dbname=pki_crl_old}" "$tmp/schema023" >/dev/null ||
+	fail "migrating a database to 023"
 crl_uri=$(sed -n 's/^crl_uri = //p' "$PKI_CONFIG")
 [ -n "$crl_uri" ] || fail "no crl_uri in $PKI_CONFIG"
 if PKI_PG_CRL_URI=${crl_uri/dbname=pki/dbname=pki_crl_old} "$BUILD/crld" --config "$PKI_CONFIG" --once \
     >"$tmp/old.out" 2>&1; then
-	fail "crld --once succeeded against schema 022"
+	fail "crld --once succeeded against schema 023"
 fi
-has 'schema version 22; CRLs need 23' <"$tmp/old.out" || { cat "$tmp/old.out"; fail "crld does not say the schema is too old"; }
-note "against a schema before 023: crld says to migrate, issues nothing"
+has 'schema version 23; CRLs need 24' <"$tmp/old.out" || { cat "$tmp/old.out"; fail "crld does not say the schema is too old"; }
+note "against a schema before 024: crld says to migrate, issues nothing"
 
 # --- bad requests get 4xx ------------------------------------------------------------------------
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
