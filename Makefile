@@ -157,6 +157,11 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# sam_worker plays a compromised signd worker: signd's sources too (all but main.c).
+$(BUILD)/tests/tools/sam_worker: $(BUILD)/obj/tests/tools/sam_worker.o $(call obj,$(filter-out hsm/signd/main.c,$(SIGND_SRCS))) $(LIBHSM) $(LIBPKI)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -o $@
+
 # Benchmarks: bench_signd is a libcurl load generator.
 $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)

@@ -11,7 +11,7 @@
  *	pkictl [--config FILE] publish
  *	pkictl [--config FILE] order add|show ..., wrapkey create ... (ca/ordercmd.c)
  *	pkictl [--config FILE] officer add|list|disable ... (ca/officercmd.c)
- *	pkictl [--config FILE] sigservice add --name N (ca/sigservicecmd.c)
+ *	pkictl [--config FILE] sigservice add|disable --name N (ca/sigservicecmd.c)
  *
  * PINs are read from files (mode 0600) named on the command line or in the
  * configuration ([hsm] <role>_pin_file), never from argv. Token and key
@@ -71,6 +71,7 @@ usage(void)
 	    "               (prints the TOTP secret and its otpauth:// URI once)\n"
 	    "  officer list | officer disable U\n"
 	    "  sigservice add --name N   (a signing service of signd; prints its secret once)\n"
+	    "  sigservice disable --name N   (its tokens and SADs stop working)\n"
 	    "  audit init [--out F]   (the HSM audit key; public key to pki.out_dir/audit-pub.pem)\n"
 	    "  audit seal             (seal new audit events: a signed Merkle tree head)\n"
 	    "  audit seal --every SECONDS  (seal now and then periodically, until SIGTERM)\n"

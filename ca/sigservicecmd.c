@@ -5,6 +5,12 @@
  * "key<TAB>value" lines; only the SHA-256 of the secret (256 random bits, as the
  * base64url text the client presents) is stored, with its audit event (sign.service.add, no secret) in the same
  * transaction. Exit 3 when the name is taken.
+ *
+ * pkictl sigservice disable --name N: the service's tokens stop working at
+ * once (signd checks disabled_at at every request), and so do the SADs it
+ * was given (signd's SAM checks it again at signHash). Audited as
+ * sign.service.disable; exit 3 when it was already disabled. There is no
+ * enable: register the service again under a new name, with a new secret.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -26,6 +32,14 @@ static const struct db_stmt stmt_sigservice_insert = {
 	"ca_sigservicecmd_insert",
 	"INSERT INTO sign_service (name, client_id, secret_sha256) VALUES "
 	"($1, $2, $3::bytea) ON CONFLICT (name) DO NOTHING RETURNING id", 3 };
+
+static const struct db_stmt stmt_sigservice_disable = {
+	"ca_sigservicecmd_disable",
+	"UPDATE sign_service SET disabled_at = now() WHERE name = $1 "
+	"AND disabled_at IS NULL RETURNING id", 1 };
+static const struct db_stmt stmt_sigservice_exists = {
+	"ca_sigservicecmd_exists",
+	"SELECT id FROM sign_service WHERE name = $1", 1 };
 
 struct sigservice_add {
 	const char	*actor, *name, *client_id, *digest;
@@ -92,6 +106,83 @@ out:
 	return rc;
 }
 
+struct sigservice_disable {
+	const char	*actor, *name;
+	int		 missing, already;
+	char		 id[24];
+};
+
+static int
+sigservice_disable_txn(struct db *db, void *arg)
+{
+	struct sigservice_disable *d = arg;
+	const char *v[1] = { d->name };
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	d->missing = d->already = 0;
+	if ((res = db_exec(db, &stmt_sigservice_disable, v, NULL, NULL)) ==
+	    NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		if ((res = db_exec(db, &stmt_sigservice_exists, v, NULL,
+		    NULL)) == NULL)
+			goto out;
+		if (PQntuples(res) == 1)
+			d->already = 1;
+		else
+			d->missing = 1;
+		goto out;	/* rolls back: nothing changed */
+	}
+	snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(res, 0, 0));
+	if ((details = json_pack("{s:s}", "name", d->name)) == NULL ||
+	    audit_append(db, d->actor, "sign.service.disable", "sign_service",
+	    d->id, details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+static int
+sigservice_disable(const struct config *cfg, const char *actor, int argc,
+    char **argv)
+{
+	struct sigservice_disable d;
+	struct db *db;
+	int rc = PKICTL_EXIT_FAIL;
+
+	if (argc != 3 || strcmp(argv[1], "--name") != 0)
+		return PKICTL_EXIT_USAGE;
+	memset(&d, 0, sizeof(d));
+	d.actor = actor;
+	d.name = argv[2];
+	if ((db = pkictl_db(cfg)) == NULL)
+		return PKICTL_EXIT_FAIL;
+	if (db_transaction(db, NULL, 3, sigservice_disable_txn, &d) == -1) {
+		if (d.missing)
+			log_err("sigservice: no service named \"%s\"", d.name);
+		else if (d.already) {
+			log_err("sigservice: \"%s\" is already disabled",
+			    d.name);
+			rc = PKICTL_EXIT_REFUSED;
+		} else
+			log_err("sigservice not disabled (see the database's "
+			    "message above)");
+		goto out;
+	}
+	printf("sigservice %s (id %s) disabled; its tokens and SADs no longer "
+	    "work\n", d.name, d.id);
+	rc = PKICTL_EXIT_OK;
+out:
+	db_close(db);
+	return rc;
+}
+
 int
 cmd_sigservice(const struct config *cfg, const char *actor, int argc,
     char **argv)
@@ -108,6 +199,8 @@ cmd_sigservice(const struct config *cfg, const char *actor, int argc,
 	int ch, rc = PKICTL_EXIT_FAIL;
 
 	memset(&s, 0, sizeof(s));
+	if (argc >= 1 && strcmp(argv[0], "disable") == 0)
+		return sigservice_disable(cfg, actor, argc, argv);
 	if (argc < 1 || strcmp(argv[0], "add") != 0)
 		return PKICTL_EXIT_USAGE;
 	optind = 0;	/* glibc: start afresh with argv[0] = "add" */

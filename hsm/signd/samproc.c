@@ -137,7 +137,9 @@ static const struct db_stmt stmt_sad_find = {
 	"now() > c.not_after, c.der, k.wrapped, k.key_type, "
 	"k.wrapping_key_label, c.serial, "
 	"s.id, s.certificate_id, s.service_id, s.hash_algo, s.remaining, "
-	"s.expires_at <= now(), s.account_id "
+	"s.expires_at <= now(), s.account_id, "
+	"EXISTS (SELECT 1 FROM sign_service v WHERE v.id = s.service_id "
+	"AND v.disabled_at IS NULL) "
 	"FROM sign_sad s LEFT JOIN (sign_credential sc "
 	"JOIN certificate c ON c.id = sc.certificate_id "
 	"JOIN subscriber_key k ON k.certificate_id = c.id) "
@@ -603,6 +605,16 @@ sam_sign_txn(struct db *db, void *arg)
 	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 2), svc) != 0) {
 		sam_refuse(t->r, SAM_E_SAD, "the SAD was issued to another "
 		    "signing service");
+		goto refused;
+	}
+	/*
+	 * The worker's token check refuses a disabled service too; a SAD
+	 * issued before the service was disabled must not outlive it through
+	 * a worker that skips that check.
+	 */
+	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 7), "t") != 0) {
+		sam_refuse(t->r, SAM_E_REQUEST, "the signing service is "
+		    "unknown or disabled");
 		goto refused;
 	}
 	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 5), "t") == 0) {

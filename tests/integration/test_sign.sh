@@ -524,6 +524,73 @@ expect 400 invalid_request "duplicate member"
 sreq credentials/authorize "{\"credentialID\":\"$credB\",\"numSignatures\":1,\"hashes\":$H,\"hashAlgorithmOID\":\"$SHA256\",\"PIN\":\"513829\",\"x\":1}" "$at"
 expect 400 invalid_request "unknown member"
 
+# === a compromised worker ======================================================
+# sam_worker (tests/tools) spawns a SAM of its own, as signd's supervisor
+# does, and sends it what signd's worker would never forward. The SAM must
+# refuse on its own checks, and a refusal changes nothing.
+samw() { "$BUILD/tests/tools/sam_worker" "$PKI_CONFIG" "$@" 2>>"$tmp/samw.err" || {
+	cat "$tmp/samw.err"; fail "sam_worker $1 did not run"; }; }
+printf 513829 >"$tmp/pinB"
+chmod 600 "$tmp/pinB"
+printf 000001 >"$tmp/pin.wrong"
+chmod 600 "$tmp/pin.wrong"
+h1=$(openssl rand -hex 32)
+h2=$(openssl rand -hex 32)
+h3=$(openssl rand -hex 32)
+pkictl sigservice add --name "docsign2-$$" >"$tmp/svc2" || fail "pkictl sigservice add (2)"
+sid2=$(sed -n 's/^id\t//p' "$tmp/svc2")
+cid2=$(sed -n 's/^client_id\t//p' "$tmp/svc2")
+csec2=$(sed -n 's/^client_secret\t//p' "$tmp/svc2")
+secrets+=("$csec2")
+token "grant_type=client_credentials&client_id=$cid2&client_secret=$csec2"
+expect 200 - "oauth2/token of the second service"
+at_s2=$(jq -r .access_token "$tmp/out")
+secrets+=("$at_s2")
+[ "$(samw authorize "$credB" "$sid" "$tmp/pinB" "$tmp/sad.w" "$h1" "$h2")" = ok ] ||
+	fail "sam_worker: B's PIN did not authorize"
+[ "$(samw authorize "$credB" "$sid2" "$tmp/pinB" "$tmp/sad.w2" "$h1")" = ok ] ||
+	fail "sam_worker: B's PIN did not authorize for the second service"
+before
+# enum sam_error (hsm/signd/extern.h): 1 request, 8 SAD, 10 hash.
+out=$(samw signhash "$credRSA" "$sid" "$tmp/sad.w" pkcs1 "$h1")
+[ "$out" = "refused 8 the SAD was not issued for this credential" ] || fail "B's SAD on A's credential: $out"
+out=$(samw signhash "$credB" "$sid2" "$tmp/sad.w" ecdsa "$h1")
+[ "$out" = "refused 8 the SAD was issued to another signing service" ] || fail "B's SAD from another service: $out"
+out=$(samw signhash "$credB" "$sid" "$tmp/sad.w" ecdsa "$h1" "$h3")
+[[ $out == "refused 10 "* ]] || fail "a hash the SAD does not cover: $out"
+unchanged "a compromised worker's signHash requests"
+f0=$(failures "$aB")
+out=$(samw authorize "$credB" "$sid" "$tmp/pin.wrong" "$tmp/sad.x" "$h1")
+[[ $out == "refused 4 "* ]] || fail "a wrong PIN through sam_worker: $out"
+[ "$(failures "$aB")" = $((f0 + 1)) ] || fail "a wrong PIN through sam_worker was not counted"
+[ ! -e "$tmp/sad.x" ] || fail "a wrong PIN gave a SAD"
+# A service taken out of use: its tokens stop at once, and so do its SADs
+# (the SAM checks the service itself at signHash).
+pkictl sigservice disable --name "docsign2-$$" >"$tmp/dis" || fail "pkictl sigservice disable"
+[ "$(q "SELECT disabled_at IS NOT NULL FROM sign_service WHERE id = $sid2")" = t ] || fail "service 2 not disabled"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.service.disable' AND object_id = '$sid2'")" = 1 ] ||
+	fail "sigservice disable not audited"
+rc=0
+pkictl sigservice disable --name "docsign2-$$" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 3 ] || fail "disabling it again: exit $rc, want 3"
+rc=0
+pkictl sigservice disable --name "nosuch-$$" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "disabling an unknown service: exit $rc, want 1"
+sreq credentials/list "{\"userID\":\"$aB\"}" "$at_s2"
+expect 401 invalid_token "a disabled service's token"
+token "grant_type=client_credentials&client_id=$cid2&client_secret=$csec2"
+expect 401 invalid_client "a disabled service's credentials"
+before
+out=$(samw signhash "$credB" "$sid2" "$tmp/sad.w2" ecdsa "$h1")
+[ "$out" = "refused 1 the signing service is unknown or disabled" ] || fail "a disabled service's SAD: $out"
+unchanged "a disabled service's SAD"
+# What was refused consumed nothing: the first SAD still signs both hashes.
+[ "$(samw signhash "$credB" "$sid" "$tmp/sad.w" ecdsa "$h1" "$h2")" = "ok 2" ] ||
+	fail "sam_worker: the SAD did not sign after the refusals"
+out=$(samw signhash "$credB" "$sid" "$tmp/sad.w" ecdsa "$h1")
+[ "$out" = "refused 8 the SAD has 0 signature(s) left" ] || fail "sam_worker: a spent SAD: $out"
+note "a compromised worker: another credential, service or hash, a wrong PIN, a disabled service's SAD, a spent SAD: refused by the SAM"
+
 # === no secret anywhere ========================================================
 no_secret_in sign.log "$PKI_DIR/log/sign.log"
 no_secret_in ra.log "$PKI_DIR/log/ra.log"
