@@ -26,12 +26,26 @@
 
 #define FACTOR_OTP_MAC_DOMAIN	"pki-ra-otp-v1"
 
-static const struct db_stmt stmt_factor_account = {
-	"factor_check_account",
-	"SELECT pin_hash, factor_failures, "
-	"coalesce(ceil(extract(epoch FROM factor_locked_until - now())), 0)::bigint "
-	"FROM ra_account WHERE id = $1 FOR UPDATE",
-	1
+/*
+ * The account's lock-out counters, by enum factor_scope: rad's, and signd's
+ * SAM's (schema/026), so that neither side can lock the other out.
+ */
+#define FACTOR_ACCOUNT_SQL(failures, until) \
+	"SELECT pin_hash, " failures ", " \
+	"coalesce(ceil(extract(epoch FROM " until " - now())), 0)::bigint " \
+	"FROM ra_account WHERE id = $1 FOR UPDATE"
+#define FACTOR_FAILED_SQL(failures, until) \
+	"UPDATE ra_account SET " failures " = $2::int, " until " = CASE " \
+	"WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) " \
+	"ELSE " until " END WHERE id = $1"
+#define FACTOR_RESET_SQL(failures, until) \
+	"UPDATE ra_account SET " failures " = 0, " until " = NULL " \
+	"WHERE id = $1 AND (" failures " <> 0 OR " until " IS NOT NULL)"
+static const struct db_stmt stmt_factor_account[] = {
+	[FACTOR_SCOPE_RA] = { "factor_check_account", FACTOR_ACCOUNT_SQL(
+	    "factor_failures", "factor_locked_until"), 1 },
+	[FACTOR_SCOPE_SIGN] = { "factor_check_account_sign", FACTOR_ACCOUNT_SQL(
+	    "sign_factor_failures", "sign_factor_locked_until"), 1 },
 };
 static const struct db_stmt stmt_factor_otp = {
 	"factor_check_otp",
@@ -52,19 +66,19 @@ static const struct db_stmt stmt_factor_otp_attempt = {
 	"RETURNING attempts, max_attempts",
 	1
 };
-static const struct db_stmt stmt_factor_failed = {
-	"factor_check_account_failed",
-	"UPDATE ra_account SET factor_failures = $2::int, "
-	"factor_locked_until = CASE WHEN $3::int > 0 "
-	"THEN now() + make_interval(secs => $3::int) "
-	"ELSE factor_locked_until END WHERE id = $1",
-	3
+static const struct db_stmt stmt_factor_failed[] = {
+	[FACTOR_SCOPE_RA] = { "factor_check_account_failed", FACTOR_FAILED_SQL(
+	    "factor_failures", "factor_locked_until"), 3 },
+	[FACTOR_SCOPE_SIGN] = { "factor_check_account_failed_sign",
+	    FACTOR_FAILED_SQL("sign_factor_failures",
+	    "sign_factor_locked_until"), 3 },
 };
-static const struct db_stmt stmt_factor_reset = {
-	"factor_check_account_reset",
-	"UPDATE ra_account SET factor_failures = 0, factor_locked_until = NULL "
-	"WHERE id = $1 AND (factor_failures <> 0 OR factor_locked_until IS NOT NULL)",
-	1
+static const struct db_stmt stmt_factor_reset[] = {
+	[FACTOR_SCOPE_RA] = { "factor_check_account_reset", FACTOR_RESET_SQL(
+	    "factor_failures", "factor_locked_until"), 1 },
+	[FACTOR_SCOPE_SIGN] = { "factor_check_account_reset_sign",
+	    FACTOR_RESET_SQL("sign_factor_failures",
+	    "sign_factor_locked_until"), 1 },
 };
 
 void
@@ -174,7 +188,7 @@ factor_failed(const struct factor_verifier *fv, struct db *db, const char *accou
 	v[0] = account_id;
 	v[1] = failed_s;
 	v[2] = lock_s;
-	if (db_exec_ok(db, &stmt_factor_failed, v) == -1)
+	if (db_exec_ok(db, &stmt_factor_failed[fv->scope], v) == -1)
 		goto out;
 	if (strcmp(type, "otp") != 0) {	/* an OTP's is ra.otp.failed */
 		if ((details = json_pack("{s:s, s:s, s:I}", "type", type,
@@ -278,7 +292,7 @@ factor_check_otp(const struct factor_verifier *fv, struct db *db, const char *ac
 		if (db_exec_ok(db, &stmt_factor_otp_consume, v) == -1)
 			goto out;
 		v[0] = account_id;
-		if (db_exec_ok(db, &stmt_factor_reset, v) == -1)
+		if (db_exec_ok(db, &stmt_factor_reset[fv->scope], v) == -1)
 			goto out;
 		factor_set(out, FACTOR_OK, "");
 		rc = 0;
@@ -331,7 +345,7 @@ factor_check(const struct factor_verifier *fv, struct db *db, const char *accoun
 	memset(out, 0, sizeof(*out));
 	out->result = FACTOR_MALFORMED;
 	v[0] = account_id;
-	if ((res = db_exec(db, &stmt_factor_account, v, NULL, NULL)) == NULL)
+	if ((res = db_exec(db, &stmt_factor_account[fv->scope], v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
 		log_err("factor_check: no account %s", account_id);
@@ -361,7 +375,7 @@ factor_check(const struct factor_verifier *fv, struct db *db, const char *accoun
 		}
 		if (argon2id_verify(PQgetvalue(res, 0, 0), f->secret,
 		    strlen(f->secret)) == ARGON2_OK) {
-			if (db_exec_ok(db, &stmt_factor_reset, v) == -1)
+			if (db_exec_ok(db, &stmt_factor_reset[fv->scope], v) == -1)
 				goto out;
 			factor_set(out, FACTOR_OK, "");
 			rc = 0;
@@ -386,7 +400,7 @@ factor_check(const struct factor_verifier *fv, struct db *db, const char *accoun
 			    "/v1/totp/confirm); use an OTP or the PIN");
 			break;
 		case FACTOR_TOTP_MATCH:
-			if (db_exec_ok(db, &stmt_factor_reset, v) == -1)
+			if (db_exec_ok(db, &stmt_factor_reset[fv->scope], v) == -1)
 				goto out;
 			factor_set(out, FACTOR_OK, "");
 			break;

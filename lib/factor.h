@@ -63,8 +63,14 @@ enum factor_totp_match {
  * transaction and records the matched step (replay protection); 0 with *m,
  * or -1 on failure.
  */
+/* Whose lock-out counters a verifier counts on (ra_account, schema/026). */
+enum factor_scope {
+	FACTOR_SCOPE_RA = 0,	/* factor_failures, factor_locked_until */
+	FACTOR_SCOPE_SIGN,	/* sign_factor_*: signd's SAM */
+};
 struct factor_verifier {
 	unsigned char	 otp_key[FACTOR_OTP_KEY_LEN];
+	enum factor_scope scope;
 	long		 lock_threshold;	/* wrong factors before a lock */
 	long		 lock_base_s;		/* first lock; doubles */
 	long		 lock_max_s;
@@ -106,7 +112,7 @@ int	factor_otp_mac(const unsigned char key[FACTOR_OTP_KEY_LEN],
  * Verifies f for account_id inside the caller's open transaction, BEFORE
  * any change of the caller's own; the account row is locked FOR UPDATE.
  * A wrong code or PIN is recorded (the OTP's attempts, the account's
- * factor_failures and lock, audit ra.otp.failed / ra.factor.failed /
+ * failure count and lock of fv's scope, audit ra.otp.failed / ra.factor.failed /
  * ra.factor.lock): the caller must COMMIT that record although it refuses
  * the action. Any other refusal writes nothing. On FACTOR_OK an OTP is
  * consumed and the failure count reset, in the caller's transaction. An OTP

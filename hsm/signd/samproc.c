@@ -773,6 +773,7 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 		snprintf(err, errlen, "sam: policy: factor_lockout");
 		goto out;
 	}
+	sam->fv.scope = FACTOR_SCOPE_SIGN;	/* never locks the RA */
 	sam->fv.actor = "subscriber";
 	sam->fv.lock_actor = "sam:lockout";
 	if (factor_key_load(config_get(sam->cfg, "sign.otp_key_file", NULL),

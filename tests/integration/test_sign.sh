@@ -52,7 +52,8 @@ unchanged() {
 	cmp -s "$tmp/state.before" "$tmp/state.after" ||
 		fail "$1 changed state: $(cat "$tmp/state.before") -> $(cat "$tmp/state.after")"
 }
-failures() { q "SELECT factor_failures FROM ra_account WHERE id = $1"; }
+# signd's own count of wrong factors (schema/026), apart from rad's.
+failures() { q "SELECT sign_factor_failures FROM ra_account WHERE id = $1"; }
 
 # --- subscribers (as test_ra_factors) ------------------------------------------------
 pw='Signer-Horse7'
@@ -453,13 +454,23 @@ for i in 3 4 5; do
 	authorize "$credB" "$H" $SHA256 '"PIN":"000001"'
 	expect 400 invalid_pin "wrong factor $i"
 done
-[ "$(q "SELECT factor_locked_until > now() FROM ra_account WHERE id = $aB")" = t ] || fail "5 wrong factors did not lock"
+[ "$(q "SELECT sign_factor_locked_until > now() FROM ra_account WHERE id = $aB")" = t ] || fail "5 wrong factors did not lock"
 authorize "$credB" "$H" $SHA256 '"PIN":"513829"'
 expect 429 access_denied "the right PIN while locked"
 grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "lock-out without Retry-After"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.factor.lock' AND object_id = '$aB'")" -ge 1 ] ||
 	fail "lock-out not audited"
-q "UPDATE ra_account SET factor_failures = 0, factor_locked_until = NULL WHERE id = $aB" >/dev/null
+# Signing's lock is not the RA's: B still uses the PIN there (replacing it
+# by itself), and a wrong PIN there is counted on the RA's side only.
+ra_count=$(q "SELECT factor_failures || '/' || (factor_locked_until IS NULL) FROM ra_account WHERE id = $aB")
+[ "$ra_count" = 0/true ] || fail "wrong factors at signd counted or locked at the RA: $ra_count"
+rreq POST /v1/pin '{"pin":"513829","factor":{"type":"pin","pin":"513829"}}' "$tokB"
+[ "$code" = 200 ] || fail "B's PIN at the RA while signing is locked: $code $(cat "$tmp/out")"
+rreq POST /v1/pin '{"pin":"513829","factor":{"type":"pin","pin":"000001"}}' "$tokB"
+[ "$code" = 401 ] || fail "a wrong PIN at the RA: $code $(cat "$tmp/out")"
+[ "$(q "SELECT factor_failures || '/' || sign_factor_failures FROM ra_account WHERE id = $aB")" = "1/$((f0 + 5))" ] ||
+	fail "a wrong PIN at the RA: counts $(q "SELECT factor_failures || '/' || sign_factor_failures FROM ra_account WHERE id = $aB")"
+q "UPDATE ra_account SET sign_factor_failures = 0, sign_factor_locked_until = NULL WHERE id = $aB" >/dev/null
 authorize "$credB" "$H" $SHA256 '"PIN":"513829"'
 expect 200 - "B's PIN after the lock is lifted"
 sadB=$SAD
