@@ -128,6 +128,24 @@ struct p11_token *pkictl_token(const struct config *, struct p11_module *,
 int		 cmd_audit(const struct config *, const char *actor, int argc,
 		    char **argv);
 struct db	*pkictl_db(const struct config *);
+struct db_stmt;
+/*
+ * Disables the row named name (an officer, a signing service) with its
+ * audit event, in one transaction: disable is "UPDATE … SET disabled_at =
+ * now() WHERE <name> = $1 AND disabled_at IS NULL RETURNING id", exists
+ * "SELECT id … WHERE <name> = $1". PKICTL_EXIT_OK with id set;
+ * PKICTL_EXIT_REFUSED when it was disabled already; PKICTL_EXIT_FAIL when
+ * there is none or on failure (logged, naming what).
+ */
+struct pkictl_disable {
+	const struct db_stmt	*disable, *exists;
+	const char		*what;		/* "officer", "signing service" */
+	const char		*action, *object_type, *name_key;	/* audit */
+	const char		*actor, *name;
+	char			 id[24];
+	int			 missing, already;
+};
+int		 pkictl_disable(const struct config *, struct pkictl_disable *);
 /* A connection as the role of config key uri_key ("pg.sealer_uri"). */
 struct db	*pkictl_db_as(const struct config *, const char *uri_key);
 /*

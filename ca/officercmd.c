@@ -396,77 +396,27 @@ officer_list(const struct config *cfg, int argc)
 	return rc;
 }
 
-struct officer_disable {
-	const char	*actor, *username;
-	int		 missing, already;
-	char		 id[24];
-};
-
-static int
-officer_disable_txn(struct db *db, void *arg)
-{
-	struct officer_disable *d = arg;
-	const char *v[1] = { d->username };
-	PGresult *res = NULL;
-	json_t *details = NULL;
-	int rc = -1;
-
-	d->missing = d->already = 0;
-	if ((res = db_exec(db, &stmt_officer_disable, v, NULL, NULL)) == NULL)
-		goto out;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		if ((res = db_exec(db, &stmt_officer_exists, v, NULL,
-		    NULL)) == NULL)
-			goto out;
-		if (PQntuples(res) == 1)
-			d->already = 1;
-		else
-			d->missing = 1;
-		goto out;
-	}
-	snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(res, 0, 0));
-	if ((details = json_pack("{s:s}", "username", d->username)) == NULL ||
-	    audit_append(db, d->actor, "ra.officer.disable", "ra_officer", d->id,
-	    details, NULL) == -1)
-		goto out;
-	rc = 0;
-out:
-	json_decref(details);
-	PQclear(res);
-	return rc;
-}
-
 static int
 officer_disable(const struct config *cfg, const char *actor, int argc,
     char **argv)
 {
-	struct officer_disable d;
-	struct db *db;
-	int rc = PKICTL_EXIT_FAIL;
+	struct pkictl_disable d;
+	int rc;
 
 	if (argc != 2)
 		return PKICTL_EXIT_USAGE;
 	memset(&d, 0, sizeof(d));
+	d.disable = &stmt_officer_disable;
+	d.exists = &stmt_officer_exists;
+	d.what = "officer";
+	d.action = "ra.officer.disable";
+	d.object_type = "ra_officer";
+	d.name_key = "username";
 	d.actor = actor;
-	d.username = argv[1];
-	if ((db = pkictl_db(cfg)) == NULL)
-		return PKICTL_EXIT_FAIL;
-	if (db_transaction(db, NULL, OFFICER_TXN_ATTEMPTS, officer_disable_txn,
-	    &d) == -1) {
-		if (d.missing)
-			log_err("no officer %s", d.username);
-		else if (d.already) {
-			log_err("officer %s is already disabled", d.username);
-			rc = PKICTL_EXIT_REFUSED;
-		}
-		goto out;
-	}
-	printf("officer %s disabled; its sessions no longer work\n",
-	    d.username);
-	rc = PKICTL_EXIT_OK;
-out:
-	db_close(db);
+	d.name = argv[1];
+	if ((rc = pkictl_disable(cfg, &d)) == PKICTL_EXIT_OK)
+		printf("officer %s disabled; its sessions no longer work\n",
+		    d.name);
 	return rc;
 }
 

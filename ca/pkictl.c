@@ -101,6 +101,63 @@ pkictl_db(const struct config *cfg)
 	return pkictl_db_as(cfg, "pg.admin_uri");
 }
 
+static int
+pkictl_disable_txn(struct db *db, void *arg)
+{
+	struct pkictl_disable *d = arg;
+	const char *v[1] = { d->name };
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	d->missing = d->already = 0;
+	if ((res = db_exec(db, d->disable, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		if ((res = db_exec(db, d->exists, v, NULL, NULL)) == NULL)
+			goto out;
+		if (PQntuples(res) == 1)
+			d->already = 1;
+		else
+			d->missing = 1;
+		goto out;	/* rolls back: nothing changed */
+	}
+	snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(res, 0, 0));
+	if ((details = json_pack("{s:s}", d->name_key, d->name)) == NULL ||
+	    audit_append(db, d->actor, d->action, d->object_type, d->id,
+	    details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+pkictl_disable(const struct config *cfg, struct pkictl_disable *d)
+{
+	struct db *db;
+	int rc = PKICTL_EXIT_FAIL;
+
+	if ((db = pkictl_db(cfg)) == NULL)
+		return PKICTL_EXIT_FAIL;
+	if (db_transaction(db, NULL, 3, pkictl_disable_txn, d) == -1) {
+		if (d->missing)
+			log_err("no %s %s", d->what, d->name);
+		else if (d->already) {
+			log_err("%s %s is already disabled", d->what, d->name);
+			rc = PKICTL_EXIT_REFUSED;
+		} else
+			log_err("%s %s not disabled (see the database's "
+			    "message above)", d->what, d->name);
+	} else
+		rc = PKICTL_EXIT_OK;
+	db_close(db);
+	return rc;
+}
+
 int
 pkictl_signer_token(const struct config *cfg, const char *role,
     const char **label, const char **pin_file)

@@ -106,80 +106,27 @@ out:
 	return rc;
 }
 
-struct sigservice_disable {
-	const char	*actor, *name;
-	int		 missing, already;
-	char		 id[24];
-};
-
-static int
-sigservice_disable_txn(struct db *db, void *arg)
-{
-	struct sigservice_disable *d = arg;
-	const char *v[1] = { d->name };
-	PGresult *res = NULL;
-	json_t *details = NULL;
-	int rc = -1;
-
-	d->missing = d->already = 0;
-	if ((res = db_exec(db, &stmt_sigservice_disable, v, NULL, NULL)) ==
-	    NULL)
-		goto out;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		if ((res = db_exec(db, &stmt_sigservice_exists, v, NULL,
-		    NULL)) == NULL)
-			goto out;
-		if (PQntuples(res) == 1)
-			d->already = 1;
-		else
-			d->missing = 1;
-		goto out;	/* rolls back: nothing changed */
-	}
-	snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(res, 0, 0));
-	if ((details = json_pack("{s:s}", "name", d->name)) == NULL ||
-	    audit_append(db, d->actor, "sign.service.disable", "sign_service",
-	    d->id, details, NULL) == -1)
-		goto out;
-	rc = 0;
-out:
-	json_decref(details);
-	PQclear(res);
-	return rc;
-}
-
 static int
 sigservice_disable(const struct config *cfg, const char *actor, int argc,
     char **argv)
 {
-	struct sigservice_disable d;
-	struct db *db;
-	int rc = PKICTL_EXIT_FAIL;
+	struct pkictl_disable d;
+	int rc;
 
 	if (argc != 3 || strcmp(argv[1], "--name") != 0)
 		return PKICTL_EXIT_USAGE;
 	memset(&d, 0, sizeof(d));
+	d.disable = &stmt_sigservice_disable;
+	d.exists = &stmt_sigservice_exists;
+	d.what = "signing service";
+	d.action = "sign.service.disable";
+	d.object_type = "sign_service";
+	d.name_key = "name";
 	d.actor = actor;
 	d.name = argv[2];
-	if ((db = pkictl_db(cfg)) == NULL)
-		return PKICTL_EXIT_FAIL;
-	if (db_transaction(db, NULL, 3, sigservice_disable_txn, &d) == -1) {
-		if (d.missing)
-			log_err("sigservice: no service named \"%s\"", d.name);
-		else if (d.already) {
-			log_err("sigservice: \"%s\" is already disabled",
-			    d.name);
-			rc = PKICTL_EXIT_REFUSED;
-		} else
-			log_err("sigservice not disabled (see the database's "
-			    "message above)");
-		goto out;
-	}
-	printf("sigservice %s (id %s) disabled; its tokens and SADs no longer "
-	    "work\n", d.name, d.id);
-	rc = PKICTL_EXIT_OK;
-out:
-	db_close(db);
+	if ((rc = pkictl_disable(cfg, &d)) == PKICTL_EXIT_OK)
+		printf("signing service %s (id %s) disabled; its tokens and "
+		    "SADs no longer work\n", d.name, d.id);
 	return rc;
 }
 
