@@ -265,7 +265,8 @@ factor_check_otp(const struct factor_verifier *fv, struct db *db, const char *ac
 	if (attempts >= max) {
 		factor_set(out, FACTOR_REFUSED, "factor: this OTP is no "
 		    "longer valid (too many wrong codes, or sent to a phone "
-		    "number since replaced); request a new one");
+		    "number or email address since replaced); request a new "
+		    "one");
 		rc = 0;
 		goto out;
 	}

@@ -80,15 +80,29 @@ static const struct db_stmt stmt_email_verification = {
 	3
 };
 /*
- * A phone_verify code sent to the old number must not verify the new one:
- * spent (attempts = max_attempts, "dead") with the change. The send path
- * locks the account row, so no code for the old number commits later.
+ * Codes sent to the old address or number must not authorize anything
+ * after the change (whoever holds the old phone or mailbox may not be the
+ * account's owner any more; a phone_verify code would verify the new
+ * number): every live code of the channel is spent (attempts =
+ * max_attempts, "dead": 401 if used) in the change's transaction. The send
+ * path locks the account row and reads the address under that lock, so
+ * no code for the old address commits later. The code that authorized
+ * the change is consumed by then and left alone.
  */
+static const struct db_stmt stmt_email_otps_void = {
+	"ra_email_change_otps_void",
+	"UPDATE ra_otp SET attempts = max_attempts WHERE account_id = $1 AND "
+	"channel = 'email' AND consumed_at IS NULL AND "
+	"attempts < max_attempts AND expires_at > now()",
+	1
+};
+/* The same for SMS codes; returns how many of them were phone_verify's. */
 static const struct db_stmt stmt_phone_otps_void = {
 	"ra_phone_change_otps_void",
-	"UPDATE ra_otp SET attempts = max_attempts WHERE account_id = $1 AND "
-	"purpose = 'phone_verify' AND consumed_at IS NULL AND "
-	"attempts < max_attempts AND expires_at > now()",
+	"WITH voided AS (UPDATE ra_otp SET attempts = max_attempts "
+	"WHERE account_id = $1 AND channel = 'sms' AND consumed_at IS NULL "
+	"AND attempts < max_attempts AND expires_at > now() RETURNING purpose) "
+	"SELECT count(*) FILTER (WHERE purpose = 'phone_verify') FROM voided",
 	1
 };
 static const struct db_stmt stmt_phone_update = {
@@ -321,9 +335,9 @@ out:
 /* --- POST /v1/email ---------------------------------------------------------------- */
 
 /*
- * The new address is set unverified; links mailed before (to the old
- * address) stop working (marked used), and a new link goes to the new
- * address before COMMIT: a failed send leaves nothing changed.
+ * The new address is set unverified; links and codes mailed before (to the
+ * old address) stop working (marked used, spent), and a new link goes to
+ * the new address before COMMIT: a failed send leaves nothing changed.
  */
 static int
 ra_email_txn(struct db *db, void *arg)
@@ -356,6 +370,7 @@ ra_email_txn(struct db *db, void *arg)
 		goto out;
 	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res2, 0, 0));
 	if (db_exec_ok(db, &stmt_email_supersede, v) == -1 ||
+	    db_exec_ok(db, &stmt_email_otps_void, v) == -1 ||
 	    ra_token_new(tok, &digest) == -1)
 		goto out;
 	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->verify_ttl_s);
@@ -488,11 +503,11 @@ ra_phone_change_txn(struct db *db, void *arg)
 	}
 	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res, 0, 1));
 	if ((voided = db_exec(db, &stmt_phone_otps_void, v, NULL, NULL)) ==
-	    NULL)
+	    NULL || PQntuples(voided) != 1)
 		goto out;
 	if ((details = ra_change_details(t)) == NULL ||
 	    json_object_set_new(details, "phone_verify_codes_voided",
-	    json_integer(strtol(PQcmdTuples(voided), NULL, 10))) == -1 ||
+	    json_integer(strtol(PQgetvalue(voided, 0, 0), NULL, 10))) == -1 ||
 	    json_object_set_new(details, "old_phone",
 	    json_string(PQgetvalue(res, 0, 0))) == -1 ||
 	    json_object_set_new(details, "new_phone",

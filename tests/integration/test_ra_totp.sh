@@ -8,8 +8,9 @@
 # only once confirmed. Password change (weak 400, wrong current 401 and
 # counted, other sessions revoked, new password logs in), email change
 # (unverified, link to the new address works, notice to the old one,
-# duplicate 409, no email OTP to an unverified address), phone change
-# (verification reset, same number 409). Every refusal changes nothing but
+# duplicate 409, no email OTP to an unverified address, a code mailed to the
+# old address 401), phone change (verification reset, same number 409, codes
+# of any purpose sent to the old number 401). Every refusal changes nothing but
 # the failure counters; no secret in rad's log, audit_event or a detail.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
@@ -81,6 +82,12 @@ sms_code() { # sms_code PHONE
 	f=$(newest "$sms")
 	grep -q "^To: $1" "$f" || fail "newest SMS is not to $1"
 	sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p
+}
+mail_code() { # mail_code EMAIL: the code of the newest mail, sent to EMAIL
+	local f
+	f=$(newest "$mail")
+	grep -q "^To: <$1>" "$f" || fail "newest mail is not to $1"
+	tr -d '\r' <"$f" | sed -n 's/^ *\([0-9]\{6\}\)$/\1/p' | sed -n 1p
 }
 mail_token() {
 	local f
@@ -332,6 +339,13 @@ expect 400 "a malformed email"
 req POST /v1/email "{\"email\":\"tari@example.com\",\"factor\":{\"type\":\"pin\",\"pin\":\"$pin\"}}" application/json "$tok"
 expect 409 "the same email"
 unchanged "refused email changes (the PIN's success rolled back too)"
+# A code mailed to the old address, of another purpose, must die with the change.
+req POST /v1/otp '{"channel":"email","purpose":"set_pin"}' application/json "$tok"
+expect 201 "an email OTP to the old address"
+old_mail_oid=$(jq -r .otp_id "$tmp/out")
+old_mail_c=$(mail_code tari@example.com)
+[ -n "$old_mail_c" ] || fail "no code in the mail to the old address"
+secrets+=("$old_mail_c")
 otp sms change_email
 before
 req POST /v1/email "{\"email\":\"uma@example.com\",\"factor\":$(otpf "$oid" "$c")}" application/json "$tok"
@@ -347,6 +361,11 @@ expect 200 "email change"
 	fail "no audit of the email change"
 grep -l "^To: <tari@example.com>" "$mail"/*.eml | xargs grep -l "changed to" >/dev/null || fail "no notice to the old address"
 before
+req POST /v1/pin "{\"pin\":\"402917\",\"factor\":$(otpf "$old_mail_oid" "$old_mail_c")}" application/json "$tok"
+expect 401 "a set_pin code mailed to the previous address"
+jq -r .detail "$tmp/out" | grep -q "no longer valid" || fail "a set_pin code mailed to the previous address: $(cat "$tmp/out")"
+unchanged "a set_pin code mailed to the previous address"
+before
 req POST /v1/otp '{"channel":"email","purpose":"agreement"}' application/json "$tok"
 expect 409 "an email OTP to an unverified address"
 unchanged "an email OTP to an unverified address"
@@ -359,7 +378,7 @@ me "$tok"
 [ "$(jq -r '"\(.email)/\(.email_verified)"' "$tmp/out")" = tari.new@example.com/true ] || fail "/v1/me after verification"
 req POST /v1/otp '{"channel":"email","purpose":"agreement"}' application/json "$tok"
 expect 201 "an email OTP once verified"
-note "email change: 409 taken, unverified, link works, notice, email OTP gated: ok"
+note "email change: 409 taken, unverified, link works, notice, old codes void, email OTP gated: ok"
 
 # --- phone change ---------------------------------------------------------------------------
 otp sms phone_verify
@@ -384,11 +403,18 @@ expect 200 "phone change with TOTP"
 # A code sent to a number cannot verify the number that replaced it.
 otp sms phone_verify
 stale_oid=$oid stale_c=$c
+otp sms set_pin		# another purpose: voided all the same
+stale_pin_oid=$oid stale_pin_c=$c
 phone=+6281299997004
 req POST /v1/phone "{\"phone\":\"$phone\",\"factor\":{\"type\":\"pin\",\"pin\":\"$pin\"}}" application/json "$tok"
 expect 200 "a second phone change (PIN)"
 [ "$(q "SELECT details->>'phone_verify_codes_voided' FROM audit_event WHERE action = 'ra.account.phone_change'
 	AND object_id = '$aid' AND details->>'new_phone' = '$phone'")" = 1 ] || fail "the pending code not voided (audit)"
+before
+req POST /v1/pin "{\"pin\":\"402917\",\"factor\":$(otpf "$stale_pin_oid" "$stale_pin_c")}" application/json "$tok"
+expect 401 "a set_pin code sent to the previous number"
+jq -r .detail "$tmp/out" | grep -q "no longer valid" || fail "a set_pin code sent to the previous number: $(cat "$tmp/out")"
+unchanged "a set_pin code sent to the previous number"
 req POST /v1/phone/verify "{\"otp_id\":$stale_oid,\"code\":\"$stale_c\"}" application/json "$tok"
 expect 401 "a code sent to the previous number"
 [ "$(q "SELECT phone_verified FROM ra_account WHERE id = $aid")" = f ] ||
@@ -396,7 +422,7 @@ expect 401 "a code sent to the previous number"
 otp sms phone_verify
 req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$c\"}" application/json "$tok"
 expect 200 "verify the new phone"
-note "phone change: reset verification, 409 same number, verify again: ok"
+note "phone change: reset verification, 409 same number, old codes void, verify again: ok"
 
 # --- a sealed secret copied to another account does not open there -------------------------
 q "UPDATE ra_account SET totp_secret_enc = (SELECT totp_secret_enc FROM ra_account WHERE id = $acct1),
