@@ -39,17 +39,28 @@
 
 #define RA_TS_FMT		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 
+/*
+ * Two statements, the lock first, for otp.per_hour to hold across rad
+ * processes: the account row lock makes concurrent sends of one account
+ * wait for each other, and under READ COMMITTED only a statement begun
+ * after the wait sees the OTP that the transaction it waited for
+ * committed. A count in the locking statement itself would use that
+ * statement's snapshot, taken before the wait, and miss it.
+ */
 static const struct db_stmt stmt_otp_account = {
 	"ra_otp_send_account",
-	"SELECT a.email, a.phone, a.phone_verified, "
-	"coalesce(ceil(extract(epoch FROM a.factor_locked_until - now())), 0)::bigint, "
-	"(SELECT count(*) FROM ra_otp o WHERE o.account_id = a.id "
-	"AND o.created_at > now() - interval '1 hour'), "
-	"coalesce((SELECT ceil(extract(epoch FROM min(o.created_at) + "
-	"interval '1 hour' - now())) FROM ra_otp o WHERE o.account_id = a.id "
-	"AND o.created_at > now() - interval '1 hour'), 0)::bigint, "
-	"a.email_verified "
-	"FROM ra_account a WHERE a.id = $1 FOR UPDATE",
+	"SELECT email, phone, phone_verified, "
+	"coalesce(ceil(extract(epoch FROM factor_locked_until - now())), 0)::bigint, "
+	"email_verified "
+	"FROM ra_account WHERE id = $1 FOR UPDATE",
+	1
+};
+/* The account's OTPs of the last hour, and seconds until the oldest leaves it. */
+static const struct db_stmt stmt_otp_recent = {
+	"ra_otp_send_recent",
+	"SELECT count(*), coalesce(ceil(extract(epoch FROM min(created_at) + "
+	"interval '1 hour' - now())), 0)::bigint FROM ra_otp "
+	"WHERE account_id = $1 AND created_at > now() - interval '1 hour'",
 	1
 };
 static const struct db_stmt stmt_otp_nextval = {
@@ -209,7 +220,7 @@ ra_otp_txn(struct db *db, void *arg)
 	const char *v[7];
 	char code[RA_OTP_DIGITS + 1], ttl[24], max[24], *digest = NULL;
 	unsigned char mac[32];
-	PGresult *res = NULL, *res2 = NULL, *res3 = NULL;
+	PGresult *res = NULL, *recent = NULL, *res2 = NULL, *res3 = NULL;
 	json_t *details = NULL;
 	int rc = -1;
 
@@ -223,8 +234,11 @@ ra_otp_txn(struct db *db, void *arg)
 		t->outcome = RA_FTX_LOCKED;
 		goto out;
 	}
-	if (strtol(PQgetvalue(res, 0, 4), NULL, 10) >= p->otp_per_hour) {
-		t->retry_after = strtol(PQgetvalue(res, 0, 5), NULL, 10);
+	if ((recent = db_exec(db, &stmt_otp_recent, v, NULL, NULL)) == NULL ||
+	    PQntuples(recent) != 1)
+		goto out;
+	if (strtol(PQgetvalue(recent, 0, 0), NULL, 10) >= p->otp_per_hour) {
+		t->retry_after = strtol(PQgetvalue(recent, 0, 1), NULL, 10);
 		if (t->retry_after < 1)
 			t->retry_after = 1;
 		t->outcome = RA_FTX_RATE;
@@ -236,7 +250,7 @@ ra_otp_txn(struct db *db, void *arg)
 		goto out;
 	}
 	if (strcmp(t->req->channel, "email") == 0 &&
-	    strcmp(PQgetvalue(res, 0, 6), "t") != 0) {
+	    strcmp(PQgetvalue(res, 0, 4), "t") != 0) {
 		t->outcome = RA_FTX_EMAIL_UNVERIFIED;
 		goto out;
 	}
@@ -282,6 +296,7 @@ out:
 	free(digest);
 	PQclear(res3);
 	PQclear(res2);
+	PQclear(recent);
 	PQclear(res);
 	return rc;
 }

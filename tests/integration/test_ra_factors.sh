@@ -6,8 +6,9 @@
 # (429 with Retry-After, back-off doubling); the PIN is set with an OTP,
 # trivial PINs are refused (400), then the PIN itself authorizes its
 # replacement through the verifier; TOTP is refused as not enrolled; the
-# per-account OTP rate; no code, PIN, token or the OTP key in rad's log,
-# audit_event or a problem detail.
+# per-account OTP rate, also when a send of another rad process commits
+# while this one waits for the account's lock; no code, PIN, token or the
+# OTP key in rad's log, audit_event or a problem detail.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -312,6 +313,55 @@ req POST /v1/otp '{"channel":"sms","purpose":"agreement"}' application/json "$to
 expect 429 "OTP rate, sms"
 unchanged "a rate-limited OTP request"
 note "foreign OTP and otp.per_hour: ok"
+
+# --- otp.per_hour across processes: a send committed while this one waited --------------------
+# An open transaction stands in for another rad process's send: it holds the
+# account's row lock and inserts the hour's tenth OTP. rad's request waits
+# for the lock; once the other commits, rad must count the tenth (429).
+account hilda@example.com +6281299990003
+q "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts)
+	SELECT $aid, 'sms', 'agreement', sha256(convert_to('race' || i, 'UTF8')), now() + interval '5 minutes', 3
+	FROM generate_series(1, 9) i" >/dev/null
+coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" 2>&1; }
+# bash unsets TX and TX_PID as soon as the coprocess ends: keep copies.
+tx_pid=$TX_PID
+tx_in=${TX[1]}
+tx_out=${TX[0]}
+at_exit "kill $tx_pid 2>/dev/null || true"
+echo "BEGIN; SELECT 1 FROM ra_account WHERE id = $aid FOR UPDATE;
+    INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts)
+    VALUES ($aid, 'sms', 'agreement', sha256('race10'), now() + interval '5 minutes', 3) RETURNING id;" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && read -r -t 10 tenth <&"$tx_out" || fail "the open transaction did not insert"
+[ "$locked" = 1 ] && [[ $tenth =~ ^[0-9]+$ ]] || fail "the open transaction: $locked $tenth"
+before
+curl -sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Content-Type: application/json" \
+    -H "Authorization: Bearer $tok" --data-binary '{"channel":"sms","purpose":"agreement"}' \
+    "$url/v1/otp" >"$tmp/race.code" &
+race_pid=$!
+waiting=0
+for i in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pki_ra' AND wait_event_type = 'Lock'")" -ge 1 ] &&
+		{ waiting=1; break; }
+	sleep 0.1
+done
+echo "COMMIT; SELECT 'committed';" >&"$tx_in"
+read -r -t 10 ok <&"$tx_out" && [ "$ok" = committed ] || fail "the open transaction did not commit: $ok"
+exec {tx_in}>&-
+wait "$tx_pid" 2>/dev/null || true
+wait "$race_pid" || fail "curl POST /v1/otp failed"
+[ "$waiting" = 1 ] || fail "rad's send did not wait for the account's lock (the race was not tested)"
+code=$(cat "$tmp/race.code")
+jq -r '.detail // empty' "$tmp/out" >>"$tmp/details" 2>/dev/null || true
+expect 429 "an OTP over otp.per_hour, the tenth committed while rad waited"
+grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "429 without Retry-After"
+[ "$(q "SELECT count(*) FROM ra_otp WHERE account_id = $aid")" = 10 ] ||
+	fail "otp.per_hour exceeded across processes: $(q "SELECT count(*) FROM ra_otp WHERE account_id = $aid") OTPs"
+state >"$tmp/state.race"
+# The one change: the tenth OTP of the open transaction.
+[ "$(sed -n 1p "$tmp/state.race" | cut -d/ -f7)" = "$(($(sed -n 1p "$tmp/state.before" | cut -d/ -f7) + 1))" ] &&
+    [ "$(tail -n1 "$tmp/state.race")" = "$(tail -n1 "$tmp/state.before")" ] ||
+	fail "the refused send changed more than the open transaction did: $(tr '\n' ' ' <"$tmp/state.before") -> $(tr '\n' ' ' <"$tmp/state.race")"
+note "otp.per_hour across processes (a send committed during the lock wait): ok"
 
 # --- no secret in rad's log, audit_event or a problem detail ------------------------------------
 secrets+=("$(cat "$PKI_DIR/secrets/ra-otp.key")")
