@@ -499,7 +499,13 @@ int	ra_officer_me(struct ra *, const struct http_request *,
 
 /* --- KYC: nik.c, idv.c, kycreq.c (the parser), kyc.c ---------------------- */
 #define RA_NIK_LEN		16
-#define RA_NAME_MAX		100	/* full_name, bytes */
+/*
+ * full_name, bytes (ASCII letters and . , ' -): it becomes the certificate's
+ * CN, which cad's lint caps at ub-common-name, 64 (RFC 5280 Appendix A). A
+ * longer name was accepted here, approved, agreed to, then refused by cad,
+ * leaving an application no one could finish or replace.
+ */
+#define RA_NAME_MAX		64
 #define RA_PLACE_MAX		64	/* birth_place, bytes */
 #define RA_ADDRESS_MAX		256	/* address, bytes */
 #define RA_IMAGE_MIN		16	/* bytes: less is no picture */

@@ -206,6 +206,8 @@ refuse 400 "missing consent" "$(body consents.subscriber_agreement=-)"
 refuse 400 "unknown member" "$(body role=officer)"
 refuse 400 "missing address" "$(body address=-)"
 refuse 400 "name with digits" "$(body 'full_name=Budi 2')"
+# The name becomes the certificate's CN: at most 64 characters (cad's lint).
+refuse 400 "a name of 65 letters" "$(body "full_name=$(printf 'A%.0s' {1..65})")"
 refuse 413 "e-KTP photo over kyc.image_max_bytes" "$(body "ktp_photo=@$tmp/huge.png")"
 jq -r .detail "$tmp/out" | has 'kyc.image_max_bytes' || fail "413 detail"
 refuse 413 "selfie over kyc.image_max_bytes" "$(body "selfie=@$tmp/huge.png")"
