@@ -66,10 +66,25 @@ static const struct db_stmt stmt_agree_app = {
 };
 static const struct db_stmt stmt_agree_app_lock = {
 	"ra_cert_agreement_application_lock",
-	"SELECT a.status, a.kind, a.profile, " RA_KYC_SUBJECT " "
+	"SELECT a.status, a.kind, a.profile, " RA_KYC_SUBJECT ", "
+	"a.previous_certificate_id "
 	"FROM ra_application a LEFT JOIN ra_kyc k ON k.application_id = a.id "
 	"WHERE a.id = $1 AND a.account_id = $2 FOR UPDATE OF a",
 	2
+};
+/*
+ * The certificate a rekey replaces, still valid: the rekey checks ran when
+ * it was requested, and it may since have been revoked, held or expired.
+ * FOR SHARE: a revocation waits for this agreement, and the notifier
+ * deals with one that comes after it (ra/notifier.c).
+ */
+static const struct db_stmt stmt_agree_previous = {
+	"ra_cert_agreement_previous",
+	"SELECT CASE WHEN revoked_at IS NOT NULL AND revocation_reason = 6 "
+	"THEN 'on hold' WHEN revoked_at IS NOT NULL THEN 'revoked' "
+	"WHEN not_after <= now() THEN 'expired' END "
+	"FROM certificate WHERE id = $1 FOR SHARE",
+	1
 };
 static const struct db_stmt stmt_agree_issuer = {
 	"ra_cert_agreement_issuer",
@@ -486,6 +501,21 @@ ra_agree_txn(struct db *db, void *arg)
 	if (PQgetisnull(res, 0, 3)) {
 		t->outcome = RA_CO_UNSUPPORTED;
 		goto out;
+	}
+	if (!PQgetisnull(res, 0, 4)) {
+		v[0] = PQgetvalue(res, 0, 4);
+		if ((res2 = db_exec(db, &stmt_agree_previous, v, NULL,
+		    NULL)) == NULL || PQntuples(res2) != 1)
+			goto out;
+		if (!PQgetisnull(res2, 0, 0)) {
+			t->outcome = RA_CO_STATE;
+			snprintf(t->detail, sizeof(t->detail), "the certificate "
+			    "this rekey replaces is %s: apply for a new "
+			    "certificate instead", PQgetvalue(res2, 0, 0));
+			goto out;
+		}
+		PQclear(res2);
+		res2 = NULL;
 	}
 	if (ra_subject_dn(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0,
 	    3), t->dn, sizeof(t->dn)) == -1)

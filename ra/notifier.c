@@ -96,25 +96,99 @@ static const struct db_stmt stmt_notifier_supersede = {
 	1
 };
 
+/*
+ * The certificate a rekey replaces was revoked for good after the
+ * agreement (which, like the approval, refuses one that already was) and
+ * before the new one was issued: an affiliationChanged, privilegeWithdrawn
+ * or subscriber's revocation would be undone by the pending rekey, so the
+ * new certificate follows it, with the same reason. keyCompromise concerns
+ * the old key only: the new certificate, on a new key, stands.
+ */
+static const struct db_stmt stmt_notifier_previous_revoked = {
+	"ra_notifier_previous_revoked",
+	"SELECT revocation_reason FROM certificate WHERE id = $1 AND "
+	"revoked_at IS NOT NULL AND revocation_reason NOT IN (1, 4, 6)",
+	1
+};
+static const struct db_stmt stmt_notifier_follow = {
+	"ra_notifier_follow_revocation",
+	"UPDATE certificate SET revoked_at = now(), revocation_reason = "
+	"$2::smallint, revoked_by = '" RA_NOTIFIER_ACTOR "' WHERE id = $1 AND "
+	"revoked_at IS NULL RETURNING serial",
+	2
+};
+
 struct ra_notifier_txn {
 	struct ra	*ra;
 	const char	*id;
 	int		 done;
+	int		 followed;	/* the reason the new one was revoked with, or -1 */
 	char		 serial[80];
 	char		 superseded[80];
 };
+
+/*
+ * A rekey's old certificate (previous) was not superseded: if it was
+ * revoked for good, revokes the new one (cert) with the same reason and
+ * audits it. 0 or -1.
+ */
+static int
+ra_notifier_follow(struct ra_notifier_txn *t, struct db *db,
+    const char *previous, const char *cert)
+{
+	const char *v[2];
+	PGresult *res = NULL, *res2 = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	v[0] = previous;
+	if ((res = db_exec(db, &stmt_notifier_previous_revoked, v, NULL,
+	    NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = 0;		/* still valid, on hold, or keyCompromise */
+		goto out;
+	}
+	v[0] = cert;
+	v[1] = PQgetvalue(res, 0, 0);
+	if ((res2 = db_exec(db, &stmt_notifier_follow, v, NULL, NULL)) ==
+	    NULL)
+		goto out;
+	if (PQntuples(res2) == 1) {
+		t->followed = atoi(v[1]);
+		if ((details = json_pack("{s:s, s:i, s:s, s:s, s:s}", "serial",
+		    t->serial, "reason_code", t->followed, "because",
+		    "the certificate it was to replace was revoked before it "
+		    "was issued", "previous_certificate_id", previous,
+		    "application_id", t->id)) == NULL ||
+		    audit_append(db, RA_NOTIFIER_ACTOR, "cert.revoke",
+		    "certificate", cert, details, NULL) == -1)
+			goto out;
+		log_warn("notifier: application %s: certificate %s revoked "
+		    "(reason %d) as soon as issued: the certificate it "
+		    "replaces, %s, was revoked meanwhile", t->id, t->serial,
+		    t->followed, previous);
+	}
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
 
 static int
 ra_notifier_txn(struct db *db, void *arg)
 {
 	struct ra_notifier_txn *t = arg;
 	const char *v[1], *cred[2];
-	char body[2048];
+	char body[2048], followed[200] = "";
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
 	int rc = -1;
 
 	t->done = 0;
+	t->followed = -1;
 	t->superseded[0] = '\0';
 	v[0] = t->id;
 	if ((res = db_exec(db, &stmt_notifier_lock, v, NULL, NULL)) == NULL)
@@ -159,16 +233,23 @@ ra_notifier_txn(struct db *db, void *arg)
 			    audit_append(db, RA_NOTIFIER_ACTOR, "cert.revoke",
 			    "certificate", v[0], details, NULL) == -1)
 				goto out;
-		}
+		} else if (ra_notifier_follow(t, db, v[0], PQgetvalue(res, 0,
+		    4)) == -1)
+			goto out;
 	}
+	if (t->followed >= 0)
+		snprintf(followed, sizeof(followed), "\r\nIt was revoked at "
+		    "once (reason code %d): the certificate it was to replace "
+		    "had been revoked before it was issued. Apply for a new "
+		    "certificate if you need one.\r\n", t->followed);
 	snprintf(body, sizeof(body), "Your certificate has been issued.\r\n"
-	    "\r\n  Subject: %s\r\n  Serial:  %s\r\n  Valid until: %s\r\n%s%s%s"
+	    "\r\n  Subject: %s\r\n  Serial:  %s\r\n  Valid until: %s\r\n%s%s%s%s"
 	    "\r\nSee it, with its history, under My certificates "
 	    "(GET /v1/certificates/%s).\r\n", PQgetvalue(res, 0, 6), t->serial,
 	    PQgetvalue(res, 0, 7), t->superseded[0] != '\0' ?
 	    "\r\nIt replaces your certificate of serial " : "",
 	    t->superseded, t->superseded[0] != '\0' ? ", now revoked as "
-	    "superseded.\r\n" : "", PQgetvalue(res, 0, 4));
+	    "superseded.\r\n" : "", followed, PQgetvalue(res, 0, 4));
 	/* Before COMMIT: a failed send leaves it agreed for the next round. */
 	if (ra_mail_send(t->ra->mailer, PQgetvalue(res, 0, 8),
 	    "Your certificate has been issued", body) == -1)

@@ -426,6 +426,74 @@ expect 201 "re-KYC submission"
 [ "$(jq -r .kind "$tmp/out")" = rekyc ] || fail "re-KYC kind: $(cat "$tmp/out")"
 note "re-KYC: kind rekyc"
 
+# --- a rekey whose certificate is held or revoked after the rekey was asked for ---------------
+# The rekey checks run when it is asked for; the agreement checks again
+# (409 while the old certificate is on hold), and a revocation after the
+# agreement, before cad issues, is followed by the new certificate.
+rkapp=$(jq -r .id "$tmp/out")
+# Five more codes below: the ones sent so far are aged out of otp.per_hour.
+q "UPDATE ra_otp SET created_at = created_at - interval '1 hour' WHERE account_id = $aid" >/dev/null
+approve_by_sql "$rkapp"
+otp agreement
+req POST "/v1/applications/$rkapp/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+expect 202 "re-KYC agreement"
+wait_issued "$rkapp"
+cid3=$(q "SELECT o.certificate_id FROM ra_application a JOIN issuance_order o ON o.id = a.order_id WHERE a.id = $rkapp")
+serial3=$(q "SELECT serial FROM certificate WHERE id = $cid3")
+PKI_RA_PORT=$port2 PKI_REKEY_WINDOW_DAYS=400 "$BUILD/rad" --config "$PKI_CONFIG" >>"$tmp/rad2.log" 2>&1 &
+rad2=$!
+for ((i = 0; i < 100; i++)); do
+	curl -sf "http://127.0.0.1:$port2/health" >/dev/null 2>&1 && break
+	kill -0 "$rad2" 2>/dev/null || { cat "$tmp/rad2.log" >&2; rad2=; fail "the second rad died"; }
+	sleep 0.1
+done
+base=http://127.0.0.1:$port2
+otp rekey
+req POST "/v1/certificates/$cid3/rekey" "{\"factor\":$(otpf "$oid" "$oc")}"
+expect 201 "rekey of the re-KYC certificate"
+rapp3=$(jq -r .id "$tmp/out")
+kill -TERM "$rad2"
+wait "$rad2" || { cat "$tmp/rad2.log" >&2; rad2=; fail "the second rad did not stop cleanly"; }
+rad2=
+base=
+approve_by_sql "$rapp3"
+"$PKICTL" --config "$PKI_CONFIG" cert revoke --serial "$serial3" --reason certificateHold >/dev/null ||
+	fail "pkictl cert revoke (hold)"
+otp agreement
+before
+req POST "/v1/applications/$rapp3/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+expect 409 "the agreement to a rekey of a certificate on hold"
+detail | has 'on hold' || fail "agreement, on hold: $(detail)"
+unchanged "the agreement to a rekey of a certificate on hold"
+"$PKICTL" --config "$PKI_CONFIG" cert release --serial "$serial3" >/dev/null || fail "pkictl cert release"
+# cad held still (SIGSTOP, this stack's processes only) between the
+# agreement and the subscriber's revocation of the old certificate.
+cad_tree() { local p; for p in "$@"; do echo "$p"; cad_tree $(pgrep -P "$p" || true); done; }
+cad_pids=$(cad_tree "$(cat "$PKI_DIR/run/cad.pid")")
+[ -n "$cad_pids" ] || fail "no cad process"
+kill -STOP $cad_pids
+at_exit "kill -CONT $(echo $cad_pids) 2>/dev/null || true"
+req POST "/v1/applications/$rapp3/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+expect 202 "the agreement once the hold is released"
+otp revoke
+req POST "/v1/certificates/$cid3/revoke" "{\"reason\":\"privilegeWithdrawn\",\"factor\":$(otpf "$oid" "$oc")}"
+expect 200 "revocation of the old certificate while its rekey is pending"
+[ "$(q "SELECT o.status FROM ra_application a JOIN issuance_order o ON o.id = a.order_id WHERE a.id = $rapp3")" = pending ] ||
+	fail "cad issued while stopped"
+kill -CONT $cad_pids
+wait_issued "$rapp3"
+cid4=$(q "SELECT o.certificate_id FROM ra_application a JOIN issuance_order o ON o.id = a.order_id WHERE a.id = $rapp3")
+[ "$(q "SELECT revocation_reason || '|' || revoked_by FROM certificate WHERE id = $cid3")" = "9|subscriber:$aid" ] ||
+	fail "the old certificate's revocation changed: $(q "SELECT revocation_reason || '|' || revoked_by FROM certificate WHERE id = $cid3")"
+[ "$(q "SELECT revocation_reason || '|' || revoked_by FROM certificate WHERE id = $cid4")" = "9|ra:notifier" ] ||
+	fail "the new certificate outlives the revoked one: $(q "SELECT revoked_at, revocation_reason FROM certificate WHERE id = $cid4")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.revoke' AND object_id = '$cid4' AND actor = 'ra:notifier'
+	AND details->>'reason_code' = '9' AND details->>'previous_certificate_id' = '$cid3'")" = 1 ] ||
+	fail "no cert.revoke event for the new certificate"
+m=$(newest "$mail" "It was revoked at once (reason code 9)")
+has "^To: <$email>" <"$m" || fail "the mail saying the new certificate was revoked went elsewhere"
+note "rekey: agreement refused while the old certificate is on hold; old one revoked (privilegeWithdrawn) before cad issued → the new one revoked with it"
+
 # --- no secret in the logs, the audit or a problem detail ----------------------------------
 no_secret_in "rad's log" "$log" "$tmp/rad2.log"
 audit_text "$tmp/audit.txt"
