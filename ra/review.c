@@ -134,7 +134,8 @@ static const struct db_stmt stmt_decide_lock = {
 	"SELECT a.status, a.kind, a.account_id, acc.email, "
 	"(SELECT count(*) FROM ra_decision d WHERE d.application_id = a.id "
 	"AND d.decision = 'approve'), EXISTS (SELECT 1 FROM ra_decision d "
-	"WHERE d.application_id = a.id AND d.officer_id = $2::bigint) "
+	"WHERE d.application_id = a.id AND d.officer_id = $2::bigint), "
+	"a.profile "
 	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
 	"WHERE a.id = $1 FOR UPDATE OF a",
 	2
@@ -214,6 +215,21 @@ ra_review_check(json_t *checks, const char *name, int pass,
 	    "detail", detail)) == NULL)
 		return -1;
 	return json_array_append_new(checks, c);
+}
+
+/*
+ * 1 when two distinct officers must approve an application: its kind or its
+ * profile is a word of review.four_eyes_kinds. The profile counts because a
+ * rekey keeps the kind "rekey" but renews the profile of the certificate it
+ * replaces: a corporate or e-seal certificate needs four eyes however it is
+ * applied for.
+ */
+static int
+ra_review_four_eyes(const struct ra_policy *p, const char *kind,
+    const char *profile)
+{
+	return ra_word_in(p->review_four_eyes_kinds, kind) ||
+	    ra_word_in(p->review_four_eyes_kinds, profile);
 }
 
 /* --- GET /v1/officer/applications ---------------------------------------------- */
@@ -476,8 +492,8 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 	    ra_review_str(res, 0, D_DECIDED), "decision_reason",
 	    ra_review_str(res, 0, D_REASON), "order_id",
 	    ra_review_str(res, 0, D_ORDER), "four_eyes",
-	    ra_word_in(ra->policy->review_four_eyes_kinds,
-	    PQgetvalue(res, 0, D_KIND)),
+	    ra_review_four_eyes(ra->policy, PQgetvalue(res, 0, D_KIND),
+	    PQgetvalue(res, 0, D_PROFILE)),
 	    "account", "id", ra_review_int(res, 0, D_ACC_ID), "email",
 	    PQgetvalue(res, 0, D_EMAIL), "phone", PQgetvalue(res, 0, D_PHONE),
 	    "email_verified", strcmp(PQgetvalue(res, 0, D_EMAIL_OK), "t") == 0,
@@ -617,6 +633,7 @@ struct ra_decide_txn {
 	enum ra_decide_outcome		 outcome;
 	char				 status[16];	/* out: after */
 	char				 kind[16];
+	char				 profile[40];
 	long				 approvals;	/* out: after */
 	int				 required;	/* out: 1 or 2 */
 };
@@ -673,7 +690,8 @@ ra_decide_txn(struct db *db, void *arg)
 	snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, 0, 1));
 	snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 3));
 	t->approvals = strtol(PQgetvalue(res, 0, 4), NULL, 10);
-	four_eyes = ra_word_in(t->ra->policy->review_four_eyes_kinds, t->kind);
+	snprintf(t->profile, sizeof(t->profile), "%s", PQgetvalue(res, 0, 6));
+	four_eyes = ra_review_four_eyes(t->ra->policy, t->kind, t->profile);
 	t->required = four_eyes ? 2 : 1;
 	if (t->who->account_id[0] != '\0' &&
 	    strcmp(t->who->account_id, PQgetvalue(res, 0, 2)) == 0) {
@@ -712,10 +730,11 @@ ra_decide_txn(struct db *db, void *arg)
 		changed = 1;
 	}
 	ra_officer_actor(t->who, actor, sizeof(actor));
-	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:i, "
-	    "s:s}", "client", t->client, "officer", t->who->username,
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, "
+	    "s:i, s:s}", "client", t->client, "officer", t->who->username,
 	    "decision", t->req->approve ? "approve" : "reject", "reason",
-	    t->req->reason, "kind", t->kind, "four_eyes", four_eyes,
+	    t->req->reason, "kind", t->kind, "profile", t->profile,
+	    "four_eyes", four_eyes,
 	    "approvals", (json_int_t)t->approvals, "approvals_required",
 	    t->required, "status", t->status)) == NULL ||
 	    audit_append(db, actor, "ra.application.decide", "ra_application",

@@ -8,8 +8,10 @@
 # the sysadmin registers with the named email and enrols an employee by a
 # mailed token; the employee's own KYC with company_id becomes a corporate
 # application with O in its subject; strangers get 404 / 403; a corporate
-# certificate issued by the stack's cad for that application; the sysadmin
-# requests its revocation with an email OTP (a wrong code refused), a
+# certificate issued by the stack's cad for that application; its rekey
+# (kind rekey, profile corporate) stays the company's and is four-eyes: one
+# officer's approval leaves it submitted, a second officer's approves it;
+# the sysadmin requests its revocation with an email OTP (a wrong code refused), a
 # sysadmin of another company cannot; an officer (password + TOTP) revokes
 # it and `openssl ocsp` then says revoked; no token in the log or audit.
 . "$(dirname "$0")/lib.sh"
@@ -356,8 +358,59 @@ otp_for "$rtok" rep-corp@example.com rekey
 url=http://127.0.0.1:$port2
 req POST "/v1/certificates/$rcert/rekey" "{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}}"
 expect 201 "the representative rekeys (the company application is no open application)"
+rrkapp=$(jq -r .id "$tmp/out")
 url=$url_main
 note "an employee's rekey application stays linked to the company; the representative can rekey: ok"
+
+# --- officers --------------------------------------------------------------------------
+command -v oathtool >/dev/null || fail "oathtool missing"
+opw='Officer-Corp-2026'
+(umask 077; printf '%s\n' "$opw" >"$tmp/off.pw")
+# officer USER: a ra_officer made with pkictl, logged in; sets oid and otok.
+officer() {
+	local s
+	pkictl officer add --username "$1" --role ra_officer --password-file "$tmp/off.pw" >"$tmp/add.out" ||
+		fail "officer add $1"
+	s=$(sed -n 's/^totp_secret //p' "$tmp/add.out")
+	secrets+=("$s")
+	oid=$(q "SELECT id FROM ra_officer WHERE username = '$1'")
+	tok=
+	req POST /v1/officer/login "{\"username\":\"$1\",\"password\":\"$opw\",\"totp\":\"$(oathtool --totp -b "$s")\"}"
+	expect 200 "officer log-in $1"
+	otok=$(jq -r .token "$tmp/out")
+	secrets+=("$otok")
+}
+officer corp.rekey.one
+offr1=$oid tok_r1=$otok
+officer corp.rekey.two
+offr2=$oid tok_r2=$otok
+approve() { echo "{\"decision\":\"approve\",\"reason\":\"$1\"}"; }
+
+# --- an employee's rekey is four-eyes, as the corporate certificate it renews ----------
+# Its kind is rekey, its profile corporate: review.four_eyes_kinds (corporate
+# eseal) names the profile, so one officer's approval leaves it submitted.
+[ "$(q "SELECT kind || '/' || profile || '/' || status FROM ra_application WHERE id = $rkapp")" = rekey/corporate/submitted ] ||
+	fail "test setup: the employee's rekey application"
+tok=$tok_r1
+req POST "/v1/officer/applications/$rkapp/decision" "$(approve 'Same employee, same company')"
+expect 200 "first approval of the employee's rekey"
+[ "$(jq -r '.status + "/" + (.approvals|tostring) + "/" + (.approvals_required|tostring)' "$tmp/out")" = submitted/1/2 ] ||
+	fail "one officer approved a corporate rekey: $(cat "$tmp/out")"
+[ "$(q "SELECT status FROM ra_application WHERE id = $rkapp")" = submitted ] ||
+	fail "the employee's rekey is no longer submitted after one approval"
+[ "$(q "SELECT details->>'four_eyes' FROM audit_event WHERE action = 'ra.application.decide' AND object_id = '$rkapp'")" = true ] ||
+	fail "the decision's audit event does not say four-eyes"
+req GET "/v1/officer/applications/$rkapp"
+expect 200 "officer detail of the employee's rekey"
+[ "$(jq -r .four_eyes "$tmp/out")" = true ] || fail "a corporate rekey shown without four-eyes"
+tok=$tok_r2
+req POST "/v1/officer/applications/$rkapp/decision" "$(approve 'Second look: fine')"
+expect 200 "second approval of the employee's rekey"
+[ "$(jq -r '.status + "/" + (.approvals|tostring)' "$tmp/out")" = approved/2 ] ||
+	fail "two officers' approvals must approve: $(cat "$tmp/out")"
+[ "$(q "SELECT count(DISTINCT officer_id) FROM ra_decision WHERE application_id = $rkapp AND decision = 'approve'")" = 2 ] ||
+	fail "the corporate rekey's approvers"
+note "an employee's corporate rekey needs two officers' approvals (four-eyes by its profile): ok"
 
 # --- the revocation request -------------------------------------------------------------
 rr() { echo "{\"certificate_id\":$1,\"reason\":\"$2\",\"comment\":\"left the company\",\"factor\":{\"type\":\"otp\",\"otp_id\":$3,\"code\":\"$4\"}}"; }
@@ -389,19 +442,8 @@ ocsp | has 'emp.pem: good' || fail "revoked before an officer decided"
 note "revocation request (404 other sysadmin, 403 employee, 401 wrong OTP counted, 201, 409 pending): ok"
 
 # --- the officer carries it out ------------------------------------------------------
-command -v oathtool >/dev/null || fail "oathtool missing"
-opw='Officer-Corp-2026'
-(umask 077; printf '%s\n' "$opw" >"$tmp/off.pw")
-pkictl officer add --username corp.officer --role ra_officer --password-file "$tmp/off.pw" >"$tmp/add.out" ||
-	fail "officer add"
-osec=$(sed -n 's/^totp_secret //p' "$tmp/add.out")
-secrets+=("$osec")
-off=$(q "SELECT id FROM ra_officer WHERE username = 'corp.officer'")
-tok=
-req POST /v1/officer/login "{\"username\":\"corp.officer\",\"password\":\"$opw\",\"totp\":\"$(oathtool --totp -b "$osec")\"}"
-expect 200 "officer log-in"
-otok=$(jq -r .token "$tmp/out")
-secrets+=("$otok")
+officer corp.officer
+off=$oid
 tok=$systok
 refuse 401 "a subscriber token on the officer list" GET /v1/officer/revocation-requests
 refuse 401 "a subscriber decides" POST "/v1/officer/revocation-requests/$rid" '{"decision":"revoke"}'
