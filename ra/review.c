@@ -129,15 +129,28 @@ static const struct db_stmt stmt_evidence = {
 	2
 };
 
+/*
+ * Two statements, the lock first, for four-eyes to hold when two officers
+ * decide at once: the application's row lock makes their decisions wait
+ * for each other, and under READ COMMITTED only a statement begun after
+ * the wait sees the decision that the transaction it waited for committed.
+ * A count in the locking statement itself would use that statement's
+ * snapshot, taken before the wait, and miss it: two distinct approvals,
+ * the application still submitted, both audited as 1 of 2.
+ */
 static const struct db_stmt stmt_decide_lock = {
 	"ra_review_decide_lock",
-	"SELECT a.status, a.kind, a.account_id, acc.email, "
-	"(SELECT count(*) FROM ra_decision d WHERE d.application_id = a.id "
-	"AND d.decision = 'approve'), EXISTS (SELECT 1 FROM ra_decision d "
-	"WHERE d.application_id = a.id AND d.officer_id = $2::bigint), "
-	"a.profile "
+	"SELECT a.status, a.kind, a.account_id, acc.email, a.profile "
 	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
 	"WHERE a.id = $1 FOR UPDATE OF a",
+	1
+};
+/* The application's approvals, and whether this officer decided it. */
+static const struct db_stmt stmt_decide_count = {
+	"ra_review_decide_count",
+	"SELECT count(*) FILTER (WHERE decision = 'approve'), "
+	"count(*) FILTER (WHERE officer_id = $2::bigint) > 0 "
+	"FROM ra_decision WHERE application_id = $1",
 	2
 };
 static const struct db_stmt stmt_decide_insert = {
@@ -673,7 +686,7 @@ ra_decide_txn(struct db *db, void *arg)
 	struct ra_decide_txn *t = arg;
 	const char *v[4];
 	char actor[40], email[RA_EMAIL_MAX + 1];
-	PGresult *res = NULL;
+	PGresult *res = NULL, *cnt = NULL;
 	json_t *details = NULL;
 	int rc = -1, four_eyes, changed = 0;
 
@@ -689,8 +702,7 @@ ra_decide_txn(struct db *db, void *arg)
 	snprintf(t->status, sizeof(t->status), "%s", PQgetvalue(res, 0, 0));
 	snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, 0, 1));
 	snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 3));
-	t->approvals = strtol(PQgetvalue(res, 0, 4), NULL, 10);
-	snprintf(t->profile, sizeof(t->profile), "%s", PQgetvalue(res, 0, 6));
+	snprintf(t->profile, sizeof(t->profile), "%s", PQgetvalue(res, 0, 4));
 	four_eyes = ra_review_four_eyes(t->ra->policy, t->kind, t->profile);
 	t->required = four_eyes ? 2 : 1;
 	if (t->who->account_id[0] != '\0' &&
@@ -698,7 +710,12 @@ ra_decide_txn(struct db *db, void *arg)
 		t->outcome = RA_DECIDE_OWN;
 		goto out;
 	}
-	if (strcmp(PQgetvalue(res, 0, 5), "t") == 0) {
+	/* After the lock, in a statement of its own: see stmt_decide_lock. */
+	if ((cnt = db_exec(db, &stmt_decide_count, v, NULL, NULL)) == NULL ||
+	    PQntuples(cnt) != 1)
+		goto out;
+	t->approvals = strtol(PQgetvalue(cnt, 0, 0), NULL, 10);
+	if (strcmp(PQgetvalue(cnt, 0, 1), "t") == 0) {
 		t->outcome = RA_DECIDE_TWICE;
 		goto out;
 	}
@@ -752,6 +769,7 @@ ra_decide_txn(struct db *db, void *arg)
 	rc = 0;
 out:
 	json_decref(details);
+	PQclear(cnt);
 	PQclear(res);
 	return rc;
 }

@@ -10,7 +10,9 @@
 # and a new application after a rejection; every refusal (no reason,
 # auditor, the same officer twice, an officer's own application, an
 # application no longer submitted) with its status and no change to the
-# tables, the mail sink or the audit; four-eyes for a corporate application;
+# tables, the mail sink or the audit; four-eyes for a corporate application,
+# also when the two approvals come at once (an open transaction commits the
+# first while rad's second waits for the application's lock);
 # officer revocation of a certificate cad issued, seen by `openssl ocsp`
 # with its reason, refusals of disallowed reasons and of a second
 # revocation; every change audited with the officer actor; no full NIK and
@@ -359,6 +361,59 @@ tok=$tok_o1
 req GET "/v1/officer/applications/$app4"
 [ "$(jq -r '[.decisions[].officer] | join(",")' "$tmp/out")" = rev-one,rev-two ] || fail "decisions in the detail"
 note "four-eyes: ok"
+
+# --- four-eyes: two officers approve at once ------------------------------------------
+# An open transaction stands in for rev-one's approval in another rad
+# process: it holds the application's row lock, as ra_decide_txn does, and
+# inserts rev-one's ra_decision row (the count reads only ra_decision, not
+# the audit). rev-two's approval through rad waits for the lock; once the
+# other commits, rad must count both: approved, 2 of 2.
+subscriber r5@review.example
+acc5=$aid
+app5=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($acc5, 'corporate',
+    'corporate', '{\"C\":\"ID\",\"O\":\"PT Serentak Jaya\",\"CN\":\"Review Race\"}') RETURNING id" | sed -n 1p)
+coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" 2>&1; }
+# bash unsets TX and TX_PID as soon as the coprocess ends: keep copies.
+tx_pid=$TX_PID
+tx_in=${TX[1]}
+tx_out=${TX[0]}
+at_exit "kill $tx_pid 2>/dev/null || true"
+echo "BEGIN; SELECT 1 FROM ra_application WHERE id = $app5 FOR UPDATE;
+    INSERT INTO ra_decision (application_id, officer_id, decision, reason)
+    VALUES ($app5, $off1, 'approve', 'Deed and NIB checked') RETURNING id;" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && read -r -t 10 first <&"$tx_out" || fail "the open transaction did not insert"
+[ "$locked" = 1 ] && [[ $first =~ ^[0-9]+$ ]] || fail "the open transaction: $locked $first"
+printf '%s' '{"decision":"approve","reason":"Second look: fine"}' >"$tmp/race.json"
+curl -sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Content-Type: application/json" \
+    -H "Authorization: Bearer $tok_o2" --data-binary "@$tmp/race.json" \
+    "$url/v1/officer/applications/$app5/decision" >"$tmp/race.code" &
+race_pid=$!
+waiting=0
+for i in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pki_ra' AND wait_event_type = 'Lock'")" -ge 1 ] &&
+		{ waiting=1; break; }
+	sleep 0.1
+done
+echo "COMMIT; SELECT 'committed';" >&"$tx_in"
+read -r -t 10 ok <&"$tx_out" && [ "$ok" = committed ] || fail "the open transaction did not commit: $ok"
+exec {tx_in}>&-
+wait "$tx_pid" 2>/dev/null || true
+wait "$race_pid" || fail "curl POST .../decision failed"
+[ "$waiting" = 1 ] || fail "rad's decision did not wait for the application's lock (the race was not tested)"
+code=$(cat "$tmp/race.code")
+expect 200 "an approval while another officer's commits"
+[ "$(jq -r '.status + "/" + (.approvals|tostring) + "/" + (.approvals_required|tostring)' "$tmp/out")" = approved/2/2 ] ||
+	fail "two distinct approvals at once did not approve: $(cat "$tmp/out")"
+[ "$(q "SELECT status || '/' || (decided_at IS NOT NULL) FROM ra_application WHERE id = $app5")" = approved/true ] ||
+	fail "app5 row after two approvals: $(q "SELECT status FROM ra_application WHERE id = $app5")"
+[ "$(q "SELECT count(DISTINCT officer_id) FROM ra_decision WHERE application_id = $app5 AND decision = 'approve'")" = 2 ] ||
+	fail "app5's approvers"
+[ "$(q "SELECT details->>'approvals' || '/' || (details->>'status') FROM audit_event
+    WHERE action = 'ra.application.decide' AND object_id = '$app5' AND actor = 'officer:$off2'")" = 2/approved ] ||
+	fail "rev-two's decision audited with the wrong count"
+[ "$(audits ra.application.approve "$app5" "officer:$off2")" = 1 ] || fail "the approval not audited"
+grep -q "^Subject: .*application $app5 is approved" "$(mail_to r5@review.example)" || fail "no approval email for app5"
+note "four-eyes with two approvals at once (the first committed while rad waited for the lock): ok"
 
 # --- a certificate for app1, the duplicate-NIK check --------------------------------
 o=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
