@@ -140,7 +140,8 @@ static const struct db_stmt stmt_evidence = {
  */
 static const struct db_stmt stmt_decide_lock = {
 	"ra_review_decide_lock",
-	"SELECT a.status, a.kind, a.account_id, acc.email, a.profile "
+	"SELECT a.status, a.kind, a.account_id, acc.email, a.profile, "
+	"a.previous_certificate_id "
 	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
 	"WHERE a.id = $1 FOR UPDATE OF a",
 	1
@@ -152,6 +153,20 @@ static const struct db_stmt stmt_decide_count = {
 	"count(*) FILTER (WHERE officer_id = $2::bigint) > 0 "
 	"FROM ra_decision WHERE application_id = $1",
 	2
+};
+/*
+ * The certificate a rekey renews, at its approval: the rekey request
+ * checked it (ra/certificate.c), but it may have been revoked, put on hold
+ * or expired while the application waited for officers. FOR SHARE holds
+ * it as read until COMMIT: a concurrent revocation waits for the approval,
+ * or the approval for the revocation, and then reads the row it left.
+ */
+static const struct db_stmt stmt_decide_previous = {
+	"ra_review_decide_previous",
+	"SELECT serial, revoked_at IS NULL AND not_after > now(), "
+	"revocation_reason = 6, revoked_at IS NOT NULL "
+	"FROM certificate WHERE id = $1 FOR SHARE",
+	1
 };
 static const struct db_stmt stmt_decide_insert = {
 	"ra_review_decide_insert",
@@ -634,6 +649,7 @@ enum ra_decide_outcome {
 	RA_DECIDE_OWN,		/* 403 */
 	RA_DECIDE_TWICE,	/* 409 */
 	RA_DECIDE_NOT_OPEN,	/* 409 */
+	RA_DECIDE_PREVIOUS,	/* 409: a rekey's certificate is no longer valid */
 	RA_DECIDE_MAIL_FAILED,	/* 503 */
 };
 
@@ -649,6 +665,7 @@ struct ra_decide_txn {
 	char				 profile[40];
 	long				 approvals;	/* out: after */
 	int				 required;	/* out: 1 or 2 */
+	char				 detail[160];	/* RA_DECIDE_PREVIOUS */
 };
 
 /* The applicant's email of a status change, written before COMMIT. */
@@ -677,6 +694,39 @@ ra_decide_mail(struct ra_decide_txn *t, const char *to)
 		return -1;
 	rc = ra_mail_send(t->ra->mailer, to, subject, body);
 	free(body);
+	return rc;
+}
+
+/*
+ * A rekey is approved only while the certificate it renews (id) is valid:
+ * not revoked, not on hold, not expired. 0 when it is; -1 otherwise, with
+ * t->outcome RA_DECIDE_PREVIOUS and t->detail when it is not, and
+ * RA_DECIDE_DONE on a database failure.
+ */
+static int
+ra_decide_previous(struct db *db, struct ra_decide_txn *t, const char *id)
+{
+	const char *v[1];
+	PGresult *res = NULL;
+	int rc = -1;
+
+	v[0] = id;
+	if ((res = db_exec(db, &stmt_decide_previous, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+		t->outcome = RA_DECIDE_PREVIOUS;
+		snprintf(t->detail, sizeof(t->detail), "the certificate this "
+		    "rekey renews (serial %s) %s; only a valid certificate is "
+		    "rekeyed", PQgetvalue(res, 0, 0),
+		    strcmp(PQgetvalue(res, 0, 2), "t") == 0 ? "is on hold" :
+		    strcmp(PQgetvalue(res, 0, 3), "t") == 0 ? "is revoked" :
+		    "has expired");
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
 	return rc;
 }
 
@@ -723,6 +773,9 @@ ra_decide_txn(struct db *db, void *arg)
 		t->outcome = RA_DECIDE_NOT_OPEN;
 		goto out;
 	}
+	if (t->req->approve && strcmp(t->kind, "rekey") == 0 &&
+	    ra_decide_previous(db, t, PQgetvalue(res, 0, 5)) == -1)
+		goto out;
 	PQclear(res);
 	v[0] = t->id;
 	v[1] = t->who->officer_id;
@@ -822,6 +875,9 @@ ra_review_decide(struct ra *ra, const struct http_request *req,
 			    "%s; only a submitted application is decided",
 			    t.status);
 			rc = ra_problem(resp, 409, detail);
+			break;
+		case RA_DECIDE_PREVIOUS:
+			rc = ra_problem(resp, 409, t.detail);
 			break;
 		case RA_DECIDE_MAIL_FAILED:
 			http_add_header(resp, "Retry-After", "60");

@@ -10,7 +10,9 @@
 # application with O in its subject; strangers get 404 / 403; a corporate
 # certificate issued by the stack's cad for that application; its rekey
 # (kind rekey, profile corporate) stays the company's and is four-eyes: one
-# officer's approval leaves it submitted, a second officer's approves it;
+# officer's approval leaves it submitted, a second officer's approves it; a
+# rekey whose certificate is put on hold or revoked while it waits is not
+# approved (409, nothing changed);
 # the sysadmin requests its revocation with an email OTP (a wrong code refused), a
 # sysadmin of another company cannot; an officer (password + TOTP) revokes
 # it and `openssl ocsp` then says revoked; no token in the log or audit.
@@ -411,6 +413,35 @@ expect 200 "second approval of the employee's rekey"
 [ "$(q "SELECT count(DISTINCT officer_id) FROM ra_decision WHERE application_id = $rkapp AND decision = 'approve'")" = 2 ] ||
 	fail "the corporate rekey's approvers"
 note "an employee's corporate rekey needs two officers' approvals (four-eyes by its profile): ok"
+
+# --- a rekey is approved only while the certificate it renews is valid ----------------
+# The representative's rekey waits for an officer; meanwhile its certificate
+# is put on hold, then revoked: each approval is 409 and changes nothing
+# (no decision, no audit event, no mail). A rejection still closes it.
+[ "$(q "SELECT kind || '/' || status || '/' || previous_certificate_id FROM ra_application WHERE id = $rrkapp")" = \
+  "rekey/submitted/$rcert" ] || fail "test setup: the representative's rekey application"
+rserial=$(q "SELECT serial FROM certificate WHERE id = $rcert")
+n_mail=$(ls "$mail" | wc -l)
+pkictl cert revoke --serial "$rserial" --reason certificateHold >/dev/null || fail "pkictl cert revoke (hold)"
+tok=$tok_r1
+refuse 409 "approving the rekey of a certificate on hold" POST "/v1/officer/applications/$rrkapp/decision" \
+	"$(approve 'Same person, same NIK')"
+detail | has 'on hold' || fail "409 detail (hold): $(detail)"
+pkictl cert release --serial "$rserial" >/dev/null || fail "pkictl cert release"
+pkictl cert revoke --serial "$rserial" --reason keyCompromise >/dev/null || fail "pkictl cert revoke"
+tok=$tok_r2
+refuse 409 "approving the rekey of a revoked certificate" POST "/v1/officer/applications/$rrkapp/decision" \
+	"$(approve 'Same person, same NIK')"
+detail | has 'revoked' || fail "409 detail (revoked): $(detail)"
+[ "$(q "SELECT status || '/' || (decided_at IS NULL) || '/' || (SELECT count(*) FROM ra_decision WHERE application_id = $rrkapp)
+    FROM ra_application WHERE id = $rrkapp")" = submitted/true/0 ] || fail "a refused rekey approval changed the application"
+[ "$(q "SELECT count(*) FROM audit_event WHERE object_id = '$rrkapp' AND action LIKE 'ra.application.%' AND action <> 'ra.application.rekey'")" = 0 ] ||
+	fail "a refused rekey approval was audited"
+[ "$(ls "$mail" | wc -l)" = "$n_mail" ] || fail "a refused rekey approval mailed someone"
+req POST "/v1/officer/applications/$rrkapp/decision" '{"decision":"reject","reason":"the certificate to renew is revoked"}'
+expect 200 "rejecting the rekey of a revoked certificate"
+[ "$(q "SELECT status FROM ra_application WHERE id = $rrkapp")" = rejected ] || fail "the rekey is not rejected"
+note "a rekey of a certificate on hold or revoked meanwhile: approval 409, nothing changed; rejection ok"
 
 # --- the revocation request -------------------------------------------------------------
 rr() { echo "{\"certificate_id\":$1,\"reason\":\"$2\",\"comment\":\"left the company\",\"factor\":{\"type\":\"otp\",\"otp_id\":$3,\"code\":\"$4\"}}"; }
