@@ -540,7 +540,7 @@ expect 400 invalid_request "unknown member"
 # does, and sends it what signd's worker would never forward. The SAM must
 # refuse on its own checks, and a refusal changes nothing.
 samw() { "$BUILD/tests/tools/sam_worker" "$PKI_CONFIG" "$@" 2>>"$tmp/samw.err" || {
-	cat "$tmp/samw.err"; fail "sam_worker $1 did not run"; }; }
+	cat "$tmp/samw.err" >&2; fail "sam_worker $1 did not run"; }; }
 printf 513829 >"$tmp/pinB"
 chmod 600 "$tmp/pinB"
 printf 000001 >"$tmp/pin.wrong"

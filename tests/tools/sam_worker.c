@@ -144,7 +144,7 @@ main(int argc, char **argv)
 {
 	struct sam_authorize_req a;
 	struct sam_signhash_req s;
-	struct config *cfg;
+	struct config *cfg = NULL;
 	unsigned char *body = NULL;
 	size_t len = 0;
 	char err[512], pin[16];
@@ -218,6 +218,7 @@ main(int argc, char **argv)
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		;
 out:
+	config_free(cfg);
 	if (body != NULL)
 		OPENSSL_cleanse(body, len);
 	free(body);
