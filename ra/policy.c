@@ -78,7 +78,8 @@ ra_word_in(const char *list, const char *word)
 }
 
 /*
- * review.four_eyes_kinds: words among the application kinds (and eseal);
+ * review.four_eyes_kinds: words among the application kinds (and eseal),
+ * matched against an application's kind and its profile (ra/review.c);
  * review.revocation_reasons: RFC 5280 §5.3.1 names, certificateHold and
  * removeFromCRL excluded (officers revoke; holds are pkictl's).
  */
