@@ -203,6 +203,36 @@ sql_as() {
 	psql -X -q -At -v ON_ERROR_STOP=1 "$1" -c "$2"
 }
 
+# open_tx: a psql coprocess on the test database, to hold a transaction open
+# while a daemon races it. Sets tx_pid, tx_in (write SQL there) and tx_out
+# (read its answers): bash unsets TX and TX_PID as soon as the coprocess
+# ends, so these are copies. commit_tx [SQL]: runs SQL (e.g. RELEASE
+# SAVEPOINT s;) and COMMIT, checks that it committed, and ends psql.
+open_tx() {
+	coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" 2>&1; }
+	tx_pid=$TX_PID
+	tx_in=${TX[1]}
+	tx_out=${TX[0]}
+	at_exit "kill $tx_pid 2>/dev/null || true"
+}
+commit_tx() {
+	local ok=
+	echo "${1:-} COMMIT; SELECT 'committed';" >&"$tx_in"
+	read -r -t 10 ok <&"$tx_out" && [ "$ok" = committed ] || fail "the open transaction did not commit: $ok"
+	exec {tx_in}>&-
+	wait "$tx_pid" 2>/dev/null || true
+}
+# wait_lock ROLE: 0 once a backend of ROLE waits for a lock (within 10 s), else 1.
+wait_lock() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(sql_as "$PKI_TEST_PG_URI" "SELECT count(*) FROM pg_stat_activity
+		    WHERE usename = '$1' AND wait_event_type = 'Lock'")" -ge 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # has [GREP OPTION...] PATTERN: grep -q for the end of a pipeline. grep -q
 # exits at the first match, and a writer still writing then gets SIGPIPE,
 # which under pipefail fails the whole check (ldd in sandboxed(), openssl

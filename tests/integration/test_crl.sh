@@ -298,17 +298,12 @@ grep -q 'Verification output: Verified' "$tmp/ct.out" || { cat "$tmp/ct.out"; fa
 # transactions only); crld judges by revocation_xid (schema/024).
 for mode in plain savepoint; do
 	case $mode in
-	plain) open_sql='BEGIN;' close_sql='COMMIT;' ;;
-	savepoint) open_sql='BEGIN; SAVEPOINT s;' close_sql='RELEASE SAVEPOINT s; COMMIT;' ;;
+	plain) open_sql='BEGIN;' close_sql= ;;
+	savepoint) open_sql='BEGIN; SAVEPOINT s;' close_sql='RELEASE SAVEPOINT s;' ;;
 	esac
 	sx=$(newcert "inflight-x-$mode")
 	sy=$(newcert "inflight-y-$mode")
-	coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" 2>&1; }
-	# bash unsets TX and TX_PID as soon as the coprocess ends: keep copies.
-	tx_pid=$TX_PID
-	tx_in=${TX[1]}
-	tx_out=${TX[0]}
-	at_exit "kill $tx_pid 2>/dev/null || true"
+	open_tx
 	echo "$open_sql UPDATE certificate SET revoked_at = now(), revocation_reason = 1,
 	    revoked_by = 'test_crl' WHERE serial = '$sx' RETURNING revocation_seq;" >&"$tx_in"
 	read -r -t 10 xseq <&"$tx_out" || fail "$mode: the open transaction did not revoke $sx"
@@ -324,8 +319,7 @@ for mode in plain savepoint; do
 		fail "$mode: base $bn2 does not cover Y's revocation_seq"
 	serials "$tmp/base.crl" | has -x "$sy" || fail "$mode: base $bn2 lacks $sy"
 	if serials "$tmp/base.crl" | has -x "$sx"; then fail "$mode: base $bn2 lists $sx, still uncommitted"; fi
-	echo "$close_sql SELECT 'committed';" >&"$tx_in"
-	read -r -t 10 ok <&"$tx_out" && [ "$ok" = committed ] || fail "$mode: the open transaction did not commit: $ok"
+	commit_tx "$close_sql"
 	# The round tests what it says: X's row version is a subtransaction's
 	# under the SAVEPOINT, the top-level transaction's otherwise.
 	sub=$(q "SELECT xmin::text::bigint <> (revocation_xid::text::bigint & 4294967295)
@@ -343,8 +337,6 @@ for mode in plain savepoint; do
 		fail "$mode: the CRLs lack $sx, revoked in flight (delta on base $bn2 lists: $(serials "$tmp/d2.crl" | tr '\n' ' '))"
 	[ "$(serials "$tmp/d2.crl")" = "$sx" ] ||
 		fail "$mode: the delta on base $bn2 lists [$(serials "$tmp/d2.crl" | tr '\n' ' ')], want [$sx]"
-	exec {tx_in}>&-
-	wait "$tx_pid" 2>/dev/null || true
 	note "$mode: a revocation committed after its base was built, below its max_seq: on the next complete CRL and delta"
 done
 

@@ -322,12 +322,7 @@ account hilda@example.com +6281299990003
 q "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts)
 	SELECT $aid, 'sms', 'agreement', sha256(convert_to('race' || i, 'UTF8')), now() + interval '5 minutes', 3
 	FROM generate_series(1, 9) i" >/dev/null
-coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" 2>&1; }
-# bash unsets TX and TX_PID as soon as the coprocess ends: keep copies.
-tx_pid=$TX_PID
-tx_in=${TX[1]}
-tx_out=${TX[0]}
-at_exit "kill $tx_pid 2>/dev/null || true"
+open_tx
 echo "BEGIN; SELECT 1 FROM ra_account WHERE id = $aid FOR UPDATE;
     INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts)
     VALUES ($aid, 'sms', 'agreement', sha256('race10'), now() + interval '5 minutes', 3) RETURNING id;" >&"$tx_in"
@@ -339,15 +334,8 @@ curl -sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Content-Type:
     "$url/v1/otp" >"$tmp/race.code" &
 race_pid=$!
 waiting=0
-for i in $(seq 1 100); do
-	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pki_ra' AND wait_event_type = 'Lock'")" -ge 1 ] &&
-		{ waiting=1; break; }
-	sleep 0.1
-done
-echo "COMMIT; SELECT 'committed';" >&"$tx_in"
-read -r -t 10 ok <&"$tx_out" && [ "$ok" = committed ] || fail "the open transaction did not commit: $ok"
-exec {tx_in}>&-
-wait "$tx_pid" 2>/dev/null || true
+wait_lock pki_ra && waiting=1
+commit_tx
 wait "$race_pid" || fail "curl POST /v1/otp failed"
 [ "$waiting" = 1 ] || fail "rad's send did not wait for the account's lock (the race was not tested)"
 code=$(cat "$tmp/race.code")

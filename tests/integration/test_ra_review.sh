@@ -372,12 +372,7 @@ subscriber r5@review.example
 acc5=$aid
 app5=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($acc5, 'corporate',
     'corporate', '{\"C\":\"ID\",\"O\":\"PT Serentak Jaya\",\"CN\":\"Review Race\"}') RETURNING id" | sed -n 1p)
-coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" 2>&1; }
-# bash unsets TX and TX_PID as soon as the coprocess ends: keep copies.
-tx_pid=$TX_PID
-tx_in=${TX[1]}
-tx_out=${TX[0]}
-at_exit "kill $tx_pid 2>/dev/null || true"
+open_tx
 echo "BEGIN; SELECT 1 FROM ra_application WHERE id = $app5 FOR UPDATE;
     INSERT INTO ra_decision (application_id, officer_id, decision, reason)
     VALUES ($app5, $off1, 'approve', 'Deed and NIB checked') RETURNING id;" >&"$tx_in"
@@ -389,15 +384,8 @@ curl -sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Content-Type:
     "$url/v1/officer/applications/$app5/decision" >"$tmp/race.code" &
 race_pid=$!
 waiting=0
-for i in $(seq 1 100); do
-	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pki_ra' AND wait_event_type = 'Lock'")" -ge 1 ] &&
-		{ waiting=1; break; }
-	sleep 0.1
-done
-echo "COMMIT; SELECT 'committed';" >&"$tx_in"
-read -r -t 10 ok <&"$tx_out" && [ "$ok" = committed ] || fail "the open transaction did not commit: $ok"
-exec {tx_in}>&-
-wait "$tx_pid" 2>/dev/null || true
+wait_lock pki_ra && waiting=1
+commit_tx
 wait "$race_pid" || fail "curl POST .../decision failed"
 [ "$waiting" = 1 ] || fail "rad's decision did not wait for the application's lock (the race was not tested)"
 code=$(cat "$tmp/race.code")
