@@ -455,6 +455,25 @@ out:
 
 /* --- POST /v1/applications/{id}/agreement ---------------------------------------- */
 
+int
+ra_rekey_previous_check(struct db *db, const char *certificate_id,
+    char why[RA_REKEY_WHY_MAX])
+{
+	const char *v[1] = { certificate_id };
+	PGresult *res;
+
+	why[0] = '\0';
+	if ((res = db_exec(db, &stmt_agree_previous, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	if (!PQgetisnull(res, 0, 0))
+		snprintf(why, RA_REKEY_WHY_MAX, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
 struct ra_agree_txn {
 	struct ra			*ra;
 	const struct ra_subject		*who;
@@ -475,7 +494,7 @@ ra_agree_txn(struct db *db, void *arg)
 	struct ra_agree_txn *t = arg;
 	const struct ra_policy *p = t->ra->policy;
 	const char *v[5], *status;
-	char by[64];
+	char by[64], why[RA_REKEY_WHY_MAX];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
 	int rc = -1;
@@ -503,19 +522,16 @@ ra_agree_txn(struct db *db, void *arg)
 		goto out;
 	}
 	if (!PQgetisnull(res, 0, 4)) {
-		v[0] = PQgetvalue(res, 0, 4);
-		if ((res2 = db_exec(db, &stmt_agree_previous, v, NULL,
-		    NULL)) == NULL || PQntuples(res2) != 1)
+		if (ra_rekey_previous_check(db, PQgetvalue(res, 0, 4), why) ==
+		    -1)
 			goto out;
-		if (!PQgetisnull(res2, 0, 0)) {
+		if (why[0] != '\0') {
 			t->outcome = RA_CO_STATE;
 			snprintf(t->detail, sizeof(t->detail), "the certificate "
 			    "this rekey replaces is %s: apply for a new "
-			    "certificate instead", PQgetvalue(res2, 0, 0));
+			    "certificate instead", why);
 			goto out;
 		}
-		PQclear(res2);
-		res2 = NULL;
 	}
 	if (ra_subject_dn(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0,
 	    3), t->dn, sizeof(t->dn)) == -1)

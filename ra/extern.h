@@ -667,6 +667,10 @@ struct ra_decision_req {
 /* {"decision":"approve"|"reject","reason":"..."} strictly. 0 or -1. */
 int	ra_parse_decision(const void *body, size_t len,
 	    struct ra_decision_req *, char *detail, size_t detaillen);
+/* {"reason":"..."} strictly (an officer's cancellation or new order). */
+int	ra_parse_reason(const void *body, size_t len,
+	    char reason[RA_REVIEW_REASON_MAX + 1], char *detail,
+	    size_t detaillen);
 
 struct ra_revoke_req {
 	int	reason;				/* RFC 5280 §5.3.1 code */
@@ -757,6 +761,26 @@ int	ra_certificate_get(struct ra *, const struct http_request *,
 int	ra_certificate_revoke(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_certificate_rekey(struct ra *, const struct http_request *,
+	    struct http_response *);
+/*
+ * The certificate a rekey replaces (certificate_id), read FOR SHARE: why ""
+ * while it is valid, else "on hold", "revoked" or "expired". 0, or -1 on a
+ * database failure.
+ */
+#define RA_REKEY_WHY_MAX	16
+int	ra_rekey_previous_check(struct db *, const char *certificate_id,
+	    char why[RA_REKEY_WHY_MAX]);
+
+/*
+ * cancel.c: an application that will not be issued (ra/README.md
+ * "Cancellation"): the subscriber's and an officer's cancellation, and an
+ * officer's new order for an agreed application whose order failed.
+ */
+int	ra_application_cancel(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_officer_cancel(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_officer_reorder(struct ra *, const struct http_request *,
 	    struct http_response *);
 
 /* notifier.c: the issuance notifier thread (ra/README.md). */

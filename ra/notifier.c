@@ -16,7 +16,7 @@
  *
  * A failed order is left as it is: the application stays agreed and
  * GET /v1/applications/{id}/agreement shows the order's status and error
- * (an officer cancels it; ra/README.md).
+ * (an officer orders it again, or it is cancelled: cancel.c).
  *
  * The thread needs nothing the SANDBOX_NET_FILES profile lacks: poll,
  * a pipe made before the sandbox, socket and connect to reconnect, and the

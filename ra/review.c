@@ -72,9 +72,11 @@ static const struct db_stmt stmt_detail = {
 	"k.consent_subscriber_agreement, k.consent_guarantee_policy, "
 	RA_TS("k.consented_at") ", k.idv_adapter, k.idv_reference, "
 	"k.idv_ocr->>'nik', k.idv_ocr->>'full_name', k.idv_ocr->>'birth_date', "
-	"k.idv_liveness, k.min_liveness, k.idv_match, k.min_match "
+	"k.idv_liveness, k.min_liveness, k.idv_match, k.min_match, "
+	"o.status, o.last_error "
 	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
-	"LEFT JOIN ra_kyc k ON k.application_id = a.id WHERE a.id = $1",
+	"LEFT JOIN ra_kyc k ON k.application_id = a.id "
+	"LEFT JOIN issuance_order o ON o.id = a.order_id WHERE a.id = $1",
 	1
 };
 enum {
@@ -83,7 +85,8 @@ enum {
 	D_PHONE_OK, D_ACC_CREATED, D_NIK, D_NAME, D_PLACE, D_BIRTH, D_SEX,
 	D_ADDRESS, D_KTP_MIME, D_KTP_LEN, D_SELFIE_MIME, D_SELFIE_LEN, D_PP,
 	D_SA, D_GP, D_CONSENTED, D_ADAPTER, D_REFERENCE, D_OCR_NIK, D_OCR_NAME,
-	D_OCR_BIRTH, D_LIVENESS, D_MIN_LIVENESS, D_MATCH, D_MIN_MATCH, D_NCOLS
+	D_OCR_BIRTH, D_LIVENESS, D_MIN_LIVENESS, D_MATCH, D_MIN_MATCH,
+	D_ORDER_STATUS, D_ORDER_ERROR, D_NCOLS
 };
 /* A corporate application's company, and who represents it. */
 static const struct db_stmt stmt_company = {
@@ -511,7 +514,8 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 			goto out;
 	}
 	o = json_pack("{s:I, s:s, s:s, s:s, s:O, s:s, s:s, s:o, s:o, s:o, "
-	    "s:b, s:{s:I, s:s, s:s, s:b, s:b, s:s}, s:O, s:O, s:O, s:O}",
+	    "s:o, s:o, s:b, s:{s:I, s:s, s:s, s:b, s:b, s:s}, s:O, s:O, s:O, "
+	    "s:O}",
 	    "id", ra_review_int(res, 0, D_ID), "kind",
 	    PQgetvalue(res, 0, D_KIND), "status", PQgetvalue(res, 0, D_STATUS),
 	    "profile", PQgetvalue(res, 0, D_PROFILE), "subject", subject,
@@ -519,7 +523,9 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 	    PQgetvalue(res, 0, D_UPDATED), "decided_at",
 	    ra_review_str(res, 0, D_DECIDED), "decision_reason",
 	    ra_review_str(res, 0, D_REASON), "order_id",
-	    ra_review_str(res, 0, D_ORDER), "four_eyes",
+	    ra_review_str(res, 0, D_ORDER), "order_status",
+	    ra_review_str(res, 0, D_ORDER_STATUS), "order_error",
+	    ra_review_str(res, 0, D_ORDER_ERROR), "four_eyes",
 	    ra_review_four_eyes(ra->policy, PQgetvalue(res, 0, D_KIND),
 	    PQgetvalue(res, 0, D_PROFILE)),
 	    "account", "id", ra_review_int(res, 0, D_ACC_ID), "email",

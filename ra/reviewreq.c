@@ -306,6 +306,28 @@ out:
 	return rc;
 }
 
+int
+ra_parse_reason(const void *body, size_t len,
+    char reason[RA_REVIEW_REASON_MAX + 1], char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *r = NULL;
+	int rc = -1;
+
+	reason[0] = '\0';
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o}", "reason", &r) == -1)
+		snprintf(detail, detaillen, "request object: %s", err.text);
+	else if (ra_review_text(r, "reason", reason, RA_REVIEW_REASON_MAX,
+	    detail, detaillen) == 0)
+		rc = 0;
+	json_decref(root);
+	if (rc == -1)
+		reason[0] = '\0';
+	return rc;
+}
+
 /* Strict "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339 §5.6, UTC only). 0 or -1. */
 static int
 ra_parse_utc(const char *s, time_t *out)

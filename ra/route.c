@@ -67,6 +67,10 @@ static const struct ra_route ra_routes[] = {
 	{ "GET", "/v1/officer/applications/{id}/evidence/selfie",
 	    ra_review_evidence },
 	{ "POST", "/v1/officer/applications/{id}/decision", ra_review_decide },
+	/* cancel.c */
+	{ "POST", "/v1/applications/{id}/cancel", ra_application_cancel },
+	{ "POST", "/v1/officer/applications/{id}/cancel", ra_officer_cancel },
+	{ "POST", "/v1/officer/applications/{id}/reorder", ra_officer_reorder },
 	{ "GET", "/v1/officer/certificates", ra_review_cert_list },
 	{ "POST", "/v1/officer/certificates/{id}/revoke", ra_review_revoke },
 	/* certificate.c */

@@ -147,6 +147,8 @@ async function openApp(id) {
     ['Subject', a.subject], ['Four-eyes', a.four_eyes ? 'yes (two officers)' : 'no'],
     ['Email', a.account && a.account.email], ['Phone', a.account && a.account.phone],
     ['Submitted', a.created_at], ['Decided', a.decided_at], ['Decision reason', a.decision_reason],
+    ['Issuance order', a.order_id && (a.order_id + ': ' + a.order_status +
+      (a.order_error ? ' — ' + a.order_error : ''))],
   ]);
   const checks = $('detail-checks').tBodies[0];
   checks.replaceChildren();
@@ -177,6 +179,14 @@ async function openApp(id) {
   $('evidence').replaceChildren();
   $('decision-reason').value = '';
   show('decision-form', a.status === 'submitted' && canAct());
+  // An approved application, or an agreed one whose order failed (cancel.c).
+  const failed = a.status === 'agreed' && a.order_status === 'failed';
+  $('end-reason').value = '';
+  $('end-note').textContent = failed
+    ? 'Its issuance order failed. Once the cause is mended, order it again; or cancel it.'
+    : 'The subscriber has not agreed yet. Cancelling frees the account to apply again.';
+  show('reorder-app', failed);
+  show('end-form', canAct() && a.profile !== 'company' && (a.status === 'approved' || failed));
   view('detail');
 }
 
@@ -203,6 +213,15 @@ async function decide(decision) {
   await openApp(state.app.id);
   say('Application ' + r.id + ': ' + r.decision + ' recorded; status ' + r.status +
     ' (approvals ' + r.approvals + ' of ' + r.approvals_required + ').', true);
+}
+
+async function endApp(what) {
+  const reason = $('end-reason').value.trim();
+  if (!reason) { say('A reason is required.', false); return; }
+  const r = await api('POST', '/v1/officer/applications/' + state.app.id + '/' + what, { reason });
+  await openApp(state.app.id);
+  say('Application ' + r.id + (what === 'reorder' ? ': ordered again (order ' + r.order_id + ').'
+    : ': cancelled; the subscriber is told by email.'), true);
 }
 
 async function loadCerts() {
@@ -315,6 +334,7 @@ document.addEventListener('DOMContentLoaded', () => {
   on('show-ktp', 'click', () => showEvidence('ktp_photo'));
   on('show-selfie', 'click', () => showEvidence('selfie'));
   on('decision-form', 'submit', (e) => decide(e.submitter ? e.submitter.value : ''));
+  on('end-form', 'submit', (e) => endApp(e.submitter ? e.submitter.value : ''));
   on('certs-form', 'submit', loadCerts);
   on('revoke-form', 'submit', revoke);
   on('revoke-cancel', 'click', () => show('revoke-form', false));

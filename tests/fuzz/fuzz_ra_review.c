@@ -1,11 +1,12 @@
 /*
  * libFuzzer harness for the officers' review parsers (ra/reviewreq.c): the
- * list query strings and the decision and revocation bodies. The first byte
- * picks the parser. Invariants: a parsed query has page and per_page in
- * range and a search text within its bound; a parsed decision has a reason
- * of 1 to RA_REVIEW_REASON_MAX bytes; a parsed revocation names a reason
- * code officers may use (never certificateHold or removeFromCRL) whose name
- * maps back to it; every refusal leaves a detail.
+ * list query strings and the decision, reason (cancel, reorder) and
+ * revocation bodies. The first byte picks the parser. Invariants: a parsed
+ * query has page and per_page in range and a search text within its bound;
+ * a parsed decision, and a parsed reason body, has a reason of 1 to
+ * RA_REVIEW_REASON_MAX bytes; a parsed revocation names a reason code
+ * officers may use (never certificateHold or removeFromCRL) whose name maps
+ * back to it; every refusal leaves a detail.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -22,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ra_list_query lq;
 	struct ra_decision_req dr;
 	struct ra_revoke_req rr;
-	char detail[256], *qs;
+	char detail[256], reason[RA_REVIEW_REASON_MAX + 1], *qs;
 	int rc;
 
 	if (size < 1)
@@ -51,6 +52,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    sizeof(detail));
 		if (rc == 0 && (strlen(dr.reason) == 0 ||
 		    strlen(dr.reason) > RA_REVIEW_REASON_MAX))
+			__builtin_trap();
+		if (rc == -1 && detail[0] == '\0')
+			__builtin_trap();
+		/* The same bytes as a cancellation's or new order's body. */
+		detail[0] = '\0';
+		rc = ra_parse_reason(data + 1, size - 1, reason, detail,
+		    sizeof(detail));
+		if (rc == 0 && (strlen(reason) == 0 ||
+		    strlen(reason) > RA_REVIEW_REASON_MAX))
 			__builtin_trap();
 		break;
 	default:

@@ -11,8 +11,9 @@ status 0 only when every step passed.
   review APP-ID SERIAL  an officer finds application APP-ID in the queue,
                         checks its automatic checks, views both evidence
                         images, tries to approve without a reason (the form
-                        refuses), approves with one, then finds certificate
-                        SERIAL and revokes it (keyCompromise)
+                        refuses), approves with one, cancels it with a
+                        reason, then finds certificate SERIAL and revokes it
+                        (keyCompromise)
   auditor APP-ID SERIAL an auditor opens APP-ID and finds SERIAL: no button
                         that decides is shown
   revreq REQ-ID NOTE    an officer carries out the sysadmin's revocation
@@ -239,6 +240,18 @@ def review(b, app_id, serial):
            'the approval')
     print('console: %s' % b.js("document.getElementById('message').textContent"))
 
+    # Approved, not agreed to: the officer may cancel it, not order it again.
+    assert not b.js("document.getElementById('end-form').hidden"), 'no cancel form once approved'
+    assert b.js("document.getElementById('reorder-app').hidden"), 'a new order offered without a failed one'
+    b.js("document.getElementById('end-reason').value = 'the subscriber withdrew it by phone';"
+         "document.getElementById('cancel-app').click()")
+    b.wait("document.getElementById('message').className === 'ok' && "
+           "document.getElementById('message').textContent.includes('cancelled')", 'the cancellation')
+    b.wait("document.getElementById('end-form').hidden && "
+           "[...document.querySelectorAll('#detail-facts dd')][1].textContent === 'cancelled'",
+           'the cancelled status')
+    print('console: %s' % b.js("document.getElementById('message').textContent"))
+
     find_certificate(b, serial)
     b.js("document.querySelector('#certs-table tr[data-serial=\"%s\"] button.revoke').click();"
          "document.getElementById('revoke-reason').value = 'keyCompromise';"
@@ -255,6 +268,7 @@ def review(b, app_id, serial):
 def auditor(b, app_id, serial):
     open_application(b, app_id)
     assert b.js("document.getElementById('decision-form').hidden"), 'an auditor is offered a decision'
+    assert b.js("document.getElementById('end-form').hidden"), 'an auditor is offered a cancellation'
     find_certificate(b, serial)
     assert b.js("!document.querySelector('#certs-table tr[data-serial=\"%s\"] button.revoke')" % serial), \
         'an auditor is offered a revocation'

@@ -5,6 +5,7 @@
 # then an officer logs in with password and TOTP, finds the subscriber's
 # KYC application in the queue, reads its automatic checks, views the
 # e-KTP photo and the selfie, approves it with a reason (not without one),
+# cancels it with a reason (the subscriber is mailed),
 # revokes a certificate cad issued, and logs out; the page reports no
 # error and no CSP violation. (test_ra_corp.sh carries out a sysadmin's
 # revocation request in the console.)
@@ -91,7 +92,7 @@ browser auditor "console-a-$$" "$app" "$serial"
 browser review "$officer" "$app" "$serial"
 
 # --- what it did, seen from outside --------------------------------------------------------
-[ "$(q "SELECT status FROM ra_application WHERE id = $app")" = approved ] ||
+[ "$(q "SELECT status FROM ra_application WHERE id = $app")" = cancelled ] ||
 	fail "application $app: $(q "SELECT status FROM ra_application WHERE id = $app")"
 [ "$(q "SELECT decision || '|' || reason FROM ra_decision WHERE application_id = $app AND officer_id = $offid")" = \
 	'approve|documents consistent, checks pass' ] || fail "no approval by officer $offid in ra_decision"
@@ -101,7 +102,8 @@ browser review "$officer" "$app" "$serial"
 	fail "certificate $cred: $(q "SELECT revocation_reason || '|' || coalesce(revoked_by, '-') FROM certificate WHERE id = $cred")"
 events=$(q "SELECT string_agg(action, ',' ORDER BY id) FROM audit_event
 	WHERE id > $audit0 AND actor = 'officer:$offid'")
-for a in ra.officer.login ra.evidence.view ra.application.decide cert.revoke ra.officer.logout; do
+for a in ra.officer.login ra.evidence.view ra.application.decide ra.application.approve \
+	ra.application.cancel cert.revoke ra.officer.logout; do
 	[[ ",$events," == *",$a,"* ]] || fail "no $a event by officer:$offid (got: $events)"
 done
 [ "$(q "SELECT count(*) FROM audit_event WHERE id > $audit0 AND actor = 'officer:$offid' AND action = 'ra.evidence.view'")" = 2 ] ||
@@ -116,5 +118,7 @@ done
 grep -q ': revoked' <<<"$out" && grep -q 'Reason: keyCompromise' <<<"$out" ||
 	fail "openssl ocsp after the console's revocation: $out"
 no_secret_in "rad's log" "$PKI_DIR/log/ra.log"
-note "the console's approval, evidence views and revocation are in the database and the audit trail; OCSP says keyCompromise"
+grep -l "^Subject: Your certificate application $app was cancelled" "$PKI_DIR"/spool/ra-mail/*.eml >/dev/null ||
+	fail "the subscriber was not mailed the console's cancellation"
+note "the console's approval, cancellation, evidence views and revocation are in the database and the audit trail; OCSP says keyCompromise"
 exit 0

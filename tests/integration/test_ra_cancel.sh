@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# An application that will not be issued, at rad against the stack of
+# tests/run.sh with its own cad: the subscriber cancels a submitted
+# application and may apply again; another subscriber cannot touch it; an
+# officer cannot cancel a submitted one (rejects it instead) but cancels an
+# approved one with a reason, mailed to the subscriber; an agreed
+# application is refused by all three requests while its order is pending
+# (cad held still with SIGSTOP); once the order has failed (marked by SQL as
+# cad marks it), an officer orders it again and the stack's cad issues it
+# (openssl verify accepts the certificate), or the subscriber cancels it and
+# applies again. Refusals change nothing (tables, mail sink, audit); every
+# change is audited with its actor; no secret in rad's log.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+url=$PKI_RA_URL
+mail=$PKI_DIR/spool/ra-mail
+sms=$PKI_DIR/spool/ra-sms
+log=$PKI_DIR/log/ra.log
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+secrets=()
+
+# req METHOD PATH [BODY] (Bearer $tok): sets code; body in $tmp/out.
+req() {
+	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')
+	[ $# -lt 3 ] || args+=(-H "Content-Type: application/json" --data-binary "$3")
+	[ -z "${tok:-}" ] || args+=(-H "Authorization: Bearer $tok")
+	code=$(curl "${args[@]}" "$url$2")
+}
+req_patient() {
+	req "$@"
+	if [ "$code" = 429 ]; then
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr")"
+		req "$@"
+	fi
+}
+state() {
+	q "SELECT (SELECT string_agg(id || status || coalesce(order_id::text, ''), ',' ORDER BY id) FROM ra_application) || '/' ||
+	    (SELECT count(*) FROM issuance_order) || '/' || $AUDIT_MAX"
+	ls "$mail" | wc -l
+}
+before() { state >"$tmp/state.before"; }
+unchanged() {
+	state >"$tmp/state.after"
+	cmp -s "$tmp/state.before" "$tmp/state.after" ||
+		fail "$1 changed state: $(tr '\n' ' ' <"$tmp/state.before") -> $(tr '\n' ' ' <"$tmp/state.after")"
+}
+# refuse STATUS WHAT METHOD PATH [BODY]: the request fails, nothing changes.
+refuse() {
+	local st=$1 what=$2
+	shift 2
+	before
+	req "$@"
+	expect "$st" "$what"
+	unchanged "$what"
+}
+status_of() { q "SELECT status FROM ra_application WHERE id = $1"; }
+audits() { # audits ACTION OBJECT_ID ACTOR
+	q "SELECT count(*) FROM audit_event WHERE action = '$1' AND object_id = '$2' AND actor = '$3'"
+}
+mail_to() { grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p; }
+
+# --- subscribers and officers ---------------------------------------------------------
+spw='Cancel-Sub-Pass9'
+secrets+=("$spw")
+# subscriber EMAIL PHONE: registered, email verified (mail sink), phone
+# flagged verified by SQL (test_ra_factors tests that path), logged in; sets aid, tok.
+subscriber() {
+	local t
+	tok=
+	req_patient POST /v1/register "{\"email\":\"$1\",\"phone\":\"$2\",\"password\":\"$spw\"}"
+	expect 201 "register $1"
+	aid=$(jq -r .id "$tmp/out")
+	t=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(mail_to "$1")" | tr -d '\r' | sed -n 1p)
+	req POST /v1/verify-email "{\"token\":\"$t\"}"
+	expect 200 "verify $1"
+	q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $aid" >/dev/null
+	req_patient POST /v1/login "{\"email\":\"$1\",\"password\":\"$spw\"}"
+	expect 200 "login $1"
+	tok=$(jq -r .token "$tmp/out")
+	secrets+=("$tok")
+}
+# apply NAME DOB SEX SERIAL: a personal application of the logged-in subscriber; sets app.
+apply() {
+	python3 "$(dirname "$0")/kyc_body.py" "$tmp/kyc.json" "$1" "$2" "$3" "$4" >/dev/null
+	curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok" \
+		-H 'Content-Type: application/json' --data-binary "@$tmp/kyc.json" "$url/v1/applications" >"$tmp/code"
+	code=$(cat "$tmp/code")
+	expect 201 "application of $1"
+	app=$(jq -r .id "$tmp/out")
+}
+# agree APP PHONE: "I agree" with an SMS OTP of purpose agreement (sink).
+agree() {
+	local f c
+	req POST /v1/otp '{"channel":"sms","purpose":"agreement"}'
+	expect 201 "otp agreement"
+	f=$(grep -l -- "^To: $2" "$sms"/* | xargs ls -t | sed -n 1p)
+	c=$(sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p)
+	secrets+=("$c")
+	req POST "/v1/applications/$1/agreement" "{\"accept\":true,\"factor\":{\"type\":\"otp\",\"otp_id\":$(jq -r .otp_id "$tmp/out"),\"code\":\"$c\"}}"
+	expect 202 "agreement to $1"
+}
+opw='Officer-Cancel-2026'
+secrets+=("$opw")
+(umask 077; printf '%s\n' "$opw" >"$tmp/officer.pw")
+officer() { # officer USER ROLE: sets oid and otok (logged in)
+	local s
+	pkictl officer add --username "$1" --role "$2" --password-file "$tmp/officer.pw" \
+	    >"$tmp/add.out" 2>"$tmp/add.err" || fail "officer add $1: $(cat "$tmp/add.err")"
+	s=$(sed -n 's/^totp_secret //p' "$tmp/add.out")
+	secrets+=("$s")
+	oid=$(q "SELECT id FROM ra_officer WHERE username = '$1'")
+	tok=
+	req POST /v1/officer/login "{\"username\":\"$1\",\"password\":\"$opw\",\"totp\":\"$(oathtool --totp -b "$s")\"}"
+	expect 200 "officer login $1"
+	otok=$(jq -r .token "$tmp/out")
+	secrets+=("$otok")
+}
+command -v oathtool >/dev/null || fail "oathtool missing (deploy/packages.txt; make deps)"
+officer can-off ra_officer
+off=$oid tok_o=$otok
+officer can-aud auditor
+tok_a=$otok
+subscriber c1@cancel.example +6281200000101
+acc1=$aid tok1=$tok
+subscriber c2@cancel.example +6281200000102
+acc2=$aid tok2=$tok
+note "subscribers and officers: ok"
+
+# --- the subscriber withdraws a submitted application ---------------------------------
+tok=$tok1
+apply 'Sari Cancel Satu' 1990-04-05 F 0101
+app1=$app
+tok=$tok2
+refuse 404 "another subscriber's cancellation" POST "/v1/applications/$app1/cancel"
+tok=
+refuse 401 "a cancellation without a session" POST "/v1/applications/$app1/cancel"
+tok=$tok1
+refuse 400 "a cancellation with a body" POST "/v1/applications/$app1/cancel" '{"x":1}'
+refuse 405 "GET of the cancel resource" GET "/v1/applications/$app1/cancel"
+req POST "/v1/applications/$app1/cancel"
+expect 200 "the subscriber's cancellation"
+[ "$(jq -r .status "$tmp/out")" = cancelled ] || fail "cancel answer: $(cat "$tmp/out")"
+[ "$(status_of "$app1")" = cancelled ] || fail "application $app1 not cancelled"
+[ "$(audits ra.application.cancel "$app1" "subscriber:$acc1")" = 1 ] || fail "no cancel audit event"
+[ "$(q "SELECT details->>'from' FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$app1'")" = submitted ] ||
+	fail "the audit event does not say what was cancelled"
+refuse 409 "a second cancellation" POST "/v1/applications/$app1/cancel"
+detail | has final || fail "second cancellation: $(detail)"
+apply 'Sari Cancel Satu' 1990-04-05 F 0101
+app1b=$app
+note "subscriber: a submitted application cancelled (404 for another subscriber, 409 twice), a new one accepted"
+
+# --- an officer: not a submitted application; an approved one, with a reason -----------
+tok=$tok_o
+refuse 409 "an officer's cancellation of a submitted application" POST "/v1/officer/applications/$app1b/cancel" '{"reason":"no"}'
+detail | has reject || fail "officer, submitted: $(detail)"
+req POST "/v1/officer/applications/$app1b/decision" '{"decision":"approve","reason":"documents in order"}'
+expect 200 "approval of $app1b"
+refuse 400 "an officer's cancellation without a reason" POST "/v1/officer/applications/$app1b/cancel" '{}'
+refuse 400 "an officer's cancellation with a blank reason" POST "/v1/officer/applications/$app1b/cancel" '{"reason":"  "}'
+refuse 415 "an officer's cancellation without JSON" POST "/v1/officer/applications/$app1b/cancel"
+refuse 409 "a new order for an approved application" POST "/v1/officer/applications/$app1b/reorder" '{"reason":"retry"}'
+tok=$tok_a
+refuse 403 "an auditor's cancellation" POST "/v1/officer/applications/$app1b/cancel" '{"reason":"no"}'
+tok=$tok1
+refuse 401 "a subscriber at the officer's cancellation" POST "/v1/officer/applications/$app1b/cancel" '{"reason":"no"}'
+tok=$tok_o
+req POST "/v1/officer/applications/$app1b/cancel" '{"reason":"The subscriber asked us by phone to withdraw it."}'
+expect 200 "the officer's cancellation of an approved application"
+[ "$(status_of "$app1b")" = cancelled ] || fail "application $app1b not cancelled"
+[ "$(audits ra.application.cancel "$app1b" "officer:$off")" = 1 ] || fail "no officer cancel audit event"
+m=$(mail_to c1@cancel.example)
+has "^Subject: Your certificate application $app1b was cancelled" "$m" || fail "no cancellation mail: $(cat "$m")"
+has "asked us by phone to withdraw" "$m" || fail "the mail lacks the reason"
+note "officer: submitted → 409 (reject instead); approved → cancelled with a reason, mailed and audited"
+
+# --- an agreed application: refused while cad holds its order; reordered once it failed --
+cad_tree() { local p; for p in "$@"; do echo "$p"; cad_tree $(pgrep -P "$p" || true); done; }
+cad_pids=$(cad_tree "$(cat "$PKI_DIR/run/cad.pid")")
+[ -n "$cad_pids" ] || fail "no cad process"
+# fail_order APP: agreed while cad is held still, the order then failed as cad fails it.
+fail_order() {
+	local o
+	kill -STOP $cad_pids
+	agree "$1" "$2"
+	o=$(q "SELECT order_id FROM ra_application WHERE id = $1")
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = pending ] || fail "cad took order $o while stopped"
+	tok=$3
+	refuse 409 "a subscriber's cancellation while the order is pending" POST "/v1/applications/$1/cancel"
+	detail | has "being issued" || fail "pending: $(detail)"
+	tok=$tok_o
+	refuse 409 "an officer's cancellation while the order is pending" POST "/v1/officer/applications/$1/cancel" '{"reason":"x"}'
+	refuse 409 "a new order while the order is pending" POST "/v1/officer/applications/$1/reorder" '{"reason":"x"}'
+	q "UPDATE issuance_order SET status = 'failed', attempts = 5, done_at = now(),
+	    last_error = 'signer: token not present (test)' WHERE id = $o" >/dev/null
+	kill -CONT $cad_pids
+	failed_order=$o
+}
+at_exit "kill -CONT $(echo $cad_pids) 2>/dev/null || true"
+tok=$tok2
+apply 'Budi Cancel Dua' 1988-09-21 M 0202
+app2=$app
+tok=$tok_o
+req POST "/v1/officer/applications/$app2/decision" '{"decision":"approve","reason":"ok"}'
+expect 200 "approval of $app2"
+tok=$tok2
+fail_order "$app2" +6281200000102 "$tok2"
+tok=$tok2
+req GET "/v1/applications/$app2/agreement"
+expect 200 "the agreement view of a failed order"
+[ "$(jq -r .order.status "$tmp/out")" = failed ] || fail "the subscriber does not see the failure: $(cat "$tmp/out")"
+refuse 401 "a subscriber at the officer's reorder" POST "/v1/officer/applications/$app2/reorder" '{"reason":"x"}'
+tok=$tok_a
+refuse 403 "an auditor's reorder" POST "/v1/officer/applications/$app2/reorder" '{"reason":"x"}'
+tok=$tok_o
+req GET "/v1/officer/applications/$app2"
+expect 200 "the officer's detail of a failed order"
+[ "$(jq -r '.order_status + "|" + .order_error' "$tmp/out")" = "failed|signer: token not present (test)" ] ||
+	fail "the officer does not see the failed order: $(jq -c '{order_id, order_status, order_error}' "$tmp/out")"
+refuse 400 "a reorder without a reason" POST "/v1/officer/applications/$app2/reorder" '{"reason":1}'
+req POST "/v1/officer/applications/$app2/reorder" '{"reason":"the token is back"}'
+expect 202 "the officer's new order"
+new_order=$(jq -r .order_id "$tmp/out")
+[ "$new_order" != "$failed_order" ] || fail "no new order"
+[ "$(q "SELECT order_id FROM ra_application WHERE id = $app2")" = "$new_order" ] || fail "the application keeps the failed order"
+[ "$(q "SELECT count(*) FROM issuance_order n, issuance_order f WHERE n.id = $new_order AND f.id = $failed_order
+    AND n.kind = f.kind AND n.profile = f.profile AND n.subject = f.subject AND n.key_type = f.key_type
+    AND n.requested_by = 'ra:officer:$off'")" = 1 ] || fail "the new order is not what was agreed to"
+[ "$(audits ra.application.reorder "$app2" "officer:$off")" = 1 ] || fail "no reorder audit event"
+for ((i = 0; i < 300; i++)); do
+	[ "$(status_of "$app2")" = issued ] && break
+	sleep 0.1
+done
+[ "$(status_of "$app2")" = issued ] || fail "the new order was not issued: $(q "SELECT status, last_error FROM issuance_order WHERE id = $new_order")"
+q "SELECT encode(c.der, 'base64') FROM issuance_order o JOIN certificate c ON c.id = o.certificate_id
+    WHERE o.id = $new_order" | base64 -d | openssl x509 -inform DER -out "$tmp/c2.pem"
+openssl verify -CAfile "$PKI_ROOT_CERT" -untrusted "$PKI_ISSUING_CERT" "$tmp/c2.pem" >/dev/null ||
+	fail "openssl verify rejects the reordered certificate"
+openssl x509 -in "$tmp/c2.pem" -noout -subject | has 'Budi Cancel Dua' || fail "the certificate's subject"
+tok=$tok2
+refuse 409 "cancelling an issued application" POST "/v1/applications/$app2/cancel"
+tok=$tok_o
+refuse 409 "a new order for an issued application" POST "/v1/officer/applications/$app2/reorder" '{"reason":"x"}'
+note "agreed: refused while pending; failed → ordered again → issued (openssl verify ok); issued is final"
+
+# --- a failed order the subscriber cancels, then applies again ------------------------
+tok=$tok1
+apply 'Sari Cancel Satu' 1990-04-05 F 0101
+app3=$app
+tok=$tok_o
+req POST "/v1/officer/applications/$app3/decision" '{"decision":"approve","reason":"ok"}'
+expect 200 "approval of $app3"
+tok=$tok1
+fail_order "$app3" +6281200000101 "$tok1"
+tok=$tok1
+req POST "/v1/applications/$app3/cancel"
+expect 200 "the subscriber's cancellation after a failed order"
+[ "$(status_of "$app3")" = cancelled ] || fail "application $app3 not cancelled"
+[ "$(q "SELECT details->>'failed_order_id' FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$app3'")" = "$failed_order" ] ||
+	fail "the audit event does not name the failed order"
+tok=$tok_o
+refuse 409 "a new order for a cancelled application" POST "/v1/officer/applications/$app3/reorder" '{"reason":"x"}'
+tok=$tok1
+apply 'Sari Cancel Satu' 1990-04-05 F 0101
+note "failed order: the subscriber cancels and applies again"
+
+no_secret_in "rad's log" "$log"
+audit_text "$tmp/audit.txt"
+no_secret_in audit_event "$tmp/audit.txt"
+note "no secret in rad's log or the audit"
