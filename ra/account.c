@@ -51,6 +51,31 @@ static const struct db_stmt stmt_account_verified = {
 	"email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1",
 	1
 };
+/* A resend: the account, locked, so that resends count one at a time. */
+static const struct db_stmt stmt_resend_account = {
+	"ra_verify_resend_account",
+	"SELECT email, email_verified FROM ra_account WHERE id = $1 FOR UPDATE",
+	1
+};
+/*
+ * The links of the last hour, after the lock and in a statement of its own
+ * (READ COMMITTED: a new snapshot) so a concurrent resend's row is seen;
+ * and the seconds until the oldest of them leaves the hour.
+ */
+static const struct db_stmt stmt_resend_count = {
+	"ra_verify_resend_count",
+	"SELECT count(*), coalesce(ceil(extract(epoch FROM min(created_at) + "
+	"interval '1 hour' - now())), 0)::bigint FROM ra_email_verification "
+	"WHERE account_id = $1 AND created_at > now() - interval '1 hour'",
+	1
+};
+/* Earlier links stop working: only the newest mail's link verifies. */
+static const struct db_stmt stmt_resend_void = {
+	"ra_verify_resend_void",
+	"UPDATE ra_email_verification SET used_at = now() WHERE account_id = $1 "
+	"AND used_at IS NULL AND expires_at > now()",
+	1
+};
 static const struct db_stmt stmt_login_account = {
 	"ra_login_account_select",
 	"SELECT id, password_hash, failed_logins, "
@@ -104,6 +129,7 @@ enum ra_outcome {
 	RA_BAD_CREDENTIALS,	/* 401 */
 	RA_LOCKED,		/* 429 with retry_after */
 	RA_MAIL_FAILED,		/* 503 */
+	RA_ALREADY,		/* 409 */
 };
 
 /* --- registration ------------------------------------------------------------ */
@@ -333,6 +359,141 @@ ra_verify_email(struct ra *ra, const struct http_request *req,
 	if (v == 1 && (o = json_pack("{s:I, s:b}", "id", (json_int_t)strtoll(id,
 	    NULL, 10), "email_verified", 1)) != NULL)
 		rc = http_respond_json(resp, 200, o);
+	json_decref(o);
+	return rc;
+}
+
+/* --- POST /v1/verify-email/resend ------------------------------------------- */
+
+struct ra_resend_txn {
+	struct ra		*ra;
+	const char		*account_id;
+	const char		*client;
+	enum ra_outcome		 outcome;
+	long			 retry_after;	/* RA_LOCKED */
+	char			 email[RA_EMAIL_MAX + 1];
+};
+
+/*
+ * A new verification link for the session's unverified account, mailed to
+ * its address before COMMIT; the links mailed before are voided. At most
+ * email_verification.per_hour links an hour (the registration's counts),
+ * counted in PostgreSQL so that it holds across rad processes.
+ */
+static int
+ra_resend_txn(struct db *db, void *arg)
+{
+	char actor[RA_ACTOR_MAX];
+	struct ra_resend_txn *t = arg;
+	const char *v[3];
+	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
+	PGresult *res = NULL, *cnt = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_DONE;
+	tok[0] = '\0';
+	v[0] = t->account_id;
+	if ((res = db_exec(db, &stmt_resend_account, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res, 0, 0));
+	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+		t->outcome = RA_ALREADY;
+		goto out;
+	}
+	if ((cnt = db_exec(db, &stmt_resend_count, v, NULL, NULL)) == NULL ||
+	    PQntuples(cnt) != 1)
+		goto out;
+	if (strtol(PQgetvalue(cnt, 0, 0), NULL, 10) >=
+	    t->ra->policy->verify_per_hour) {
+		t->outcome = RA_LOCKED;
+		t->retry_after = strtol(PQgetvalue(cnt, 0, 1), NULL, 10);
+		if (t->retry_after < 1)
+			t->retry_after = 1;
+		goto out;
+	}
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_resend_void, v, NULL, NULL)) == NULL ||
+	    ra_token_new(tok, &digest) == -1)
+		goto out;
+	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->verify_ttl_s);
+	v[1] = digest;
+	v[2] = ttl;
+	if (db_exec_ok(db, &stmt_verification_insert, v) == -1)
+		goto out;
+	if ((details = json_pack("{s:s, s:I}", "client", t->client,
+	    "links_voided", (json_int_t)strtoll(PQcmdTuples(res), NULL,
+	    10))) == NULL ||
+	    audit_append(db, ra_actor(actor, t->account_id),
+	    "ra.account.verify_resend", "ra_account", t->account_id, details,
+	    NULL) == -1)
+		goto out;
+	if (asprintf(&body, "To verify your email address, open this link "
+	    "(valid for %ld hours, usable once; links mailed before no longer "
+	    "work):\r\n\r\n%s%s\r\n", t->ra->policy->verify_ttl_s / 3600,
+	    t->ra->verify_url, tok) == -1) {
+		body = NULL;
+		goto out;
+	}
+	if (ra_mail_send(t->ra->mailer, t->email, "Verify your email address",
+	    body) == -1) {
+		t->outcome = RA_MAIL_FAILED;
+		goto out;
+	}
+	rc = 0;
+out:
+	ra_wipe(tok, sizeof(tok));
+	if (body != NULL) {
+		ra_wipe(body, strlen(body));
+		free(body);
+	}
+	json_decref(details);
+	free(digest);
+	PQclear(cnt);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_verify_email_resend(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_resend_txn t;
+	json_t *o = NULL;
+	int rc, k;
+
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k;
+	if (req->body_len > 0)
+		return ra_problem(resp, 400, "this request takes no body");
+	memset(&t, 0, sizeof(t));
+	t.ra = ra;
+	t.account_id = who.account_id;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_resend_txn,
+	    &t) == -1) {
+		switch (t.outcome) {
+		case RA_ALREADY:
+			return ra_problem(resp, 409, "the email address of this "
+			    "account is verified");
+		case RA_LOCKED:
+			return ra_too_many(resp, t.retry_after, "too many "
+			    "verification links this hour; try again later");
+		case RA_MAIL_FAILED:
+			http_add_header(resp, "Retry-After", "60");
+			return ra_problem(resp, 503, "the verification email "
+			    "could not be sent; nothing was stored");
+		default:
+			return -1;
+		}
+	}
+	log_info("verify-email: account %s: a new link sent", who.account_id);
+	if ((o = json_pack("{s:s, s:I}", "email", t.email, "expires_in",
+	    (json_int_t)ra->policy->verify_ttl_s)) == NULL)
+		return -1;
+	rc = http_respond_json(resp, 202, o);
 	json_decref(o);
 	return rc;
 }

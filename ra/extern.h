@@ -34,6 +34,7 @@ struct ra_policy {
 	long	argon2_m_cost_kib;
 	long	argon2_parallelism;
 	long	verify_ttl_s;		/* email verification link */
+	long	verify_per_hour;	/* links an hour, the registration's too */
 	long	session_ttl_s;
 	long	lockout_threshold;	/* failed log-ins before a lock */
 	long	lockout_base_s;		/* first lock; doubles with each failure */
@@ -326,6 +327,9 @@ int	ra_account_init(struct ra *);
 int	ra_register(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_verify_email(struct ra *, const struct http_request *,
+	    struct http_response *);
+/* POST /v1/verify-email/resend: a new link for the session's account. */
+int	ra_verify_email_resend(struct ra *, const struct http_request *,
 	    struct http_response *);
 /* GET /verify-email?token=… (a page with a button) and its form POST. */
 int	ra_verify_email_page(struct ra *, const struct http_request *,

@@ -179,6 +179,8 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->argon2_parallelism) == -1 ||
 	    config_get_long(c, "email_verification.ttl_seconds", 86400, 60,
 	    30 * 86400, &p->verify_ttl_s) == -1 ||
+	    config_get_long(c, "email_verification.per_hour", 3, 1, 100,
+	    &p->verify_per_hour) == -1 ||
 	    config_get_long(c, "session.ttl_seconds", 3600, 60, 7 * 86400,
 	    &p->session_ttl_s) == -1 ||
 	    config_get_long(c, "lockout.threshold", 5, 1, 100,

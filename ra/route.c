@@ -36,6 +36,7 @@ static const struct ra_route ra_routes[] = {
 	/* account.c */
 	{ "POST", "/v1/register", ra_register },
 	{ "POST", "/v1/verify-email", ra_verify_email },
+	{ "POST", "/v1/verify-email/resend", ra_verify_email_resend },
 	{ "GET", "/verify-email", ra_verify_email_page },
 	{ "POST", "/verify-email", ra_verify_email_form },
 	{ "POST", "/v1/login", ra_login },

@@ -3,6 +3,8 @@
 # tests/run.sh: register → mail file (the local file sink) → verify → login
 # → /v1/me → logout → the token is refused; then every documented rejection
 # with its status and no state change (tables, audit_event, mail files);
+# a new verification link (earlier ones voided, an hourly limit, none once
+# verified);
 # the lock-out with back-off and its audit events; the per-address log-in
 # rate limit; no password or token in rad's log or in audit_event.
 . "$(dirname "$0")/lib.sh"
@@ -209,6 +211,49 @@ expect 404 "expired token"
 unchanged "refused verifications"
 [ "$(q "SELECT email_verified FROM ra_account WHERE id = $cid")" = f ] || fail "carol verified"
 note "verification rejections: ok"
+
+# --- a new link for carol, whose link expired: resend, voiding, the hourly limit ----
+login carol@example.com "$pw"
+expect 200 "carol logs in unverified"
+ctk=$(jq -r .token "$tmp/out")
+secrets+=("$ctk")
+before
+req POST /v1/verify-email/resend
+expect 401 "resend without a session"
+req POST /v1/verify-email/resend '{}' application/json "$ctk"
+expect 400 "resend with a body"
+unchanged "refused resends"
+req POST /v1/verify-email/resend '' application/json "$ctk"
+expect 202 "resend"
+[ "$(jq -r .email "$tmp/out")" = carol@example.com ] || fail "resend answer: $(cat "$tmp/out")"
+r1=$(mail_token carol@example.com)
+secrets+=("$r1")
+[ "$r1" != "$ctok" ] || fail "the resend mailed the old link"
+req POST /v1/verify-email/resend '' application/json "$ctk"
+expect 202 "second resend"
+r2=$(mail_token carol@example.com)
+secrets+=("$r2")
+[ "$(q "SELECT details->>'links_voided' FROM audit_event WHERE action = 'ra.account.verify_resend'
+    AND object_id = '$cid' ORDER BY id DESC LIMIT 1")" = 1 ] || fail "the second resend did not void the first link"
+# The registration's link and two resends: policy per_hour = 3.
+before
+req POST /v1/verify-email/resend '' application/json "$ctk"
+expect 429 "a fourth link within the hour"
+ra=$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr")
+[ -n "$ra" ] && [ "$ra" -ge 3000 ] && [ "$ra" -le 3600 ] || fail "Retry-After of the hourly limit: '$ra'"
+req POST /v1/verify-email "{\"token\":\"$r1\"}"
+expect 404 "a link voided by a newer one"
+unchanged "the hourly limit and the voided link"
+req POST /v1/verify-email "{\"token\":\"$r2\"}"
+expect 200 "the newest link"
+[ "$(q "SELECT email_verified FROM ra_account WHERE id = $cid")" = t ] || fail "carol not verified by the resent link"
+before
+req POST /v1/verify-email/resend '' application/json "$ctk"
+expect 409 "resend once verified"
+unchanged "resend once verified"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.verify_resend' AND object_id = '$cid'
+    AND actor = 'subscriber:$cid'")" = 2 ] || fail "resends not audited"
+note "resend: a new link, earlier ones voided, 3 an hour (429 with Retry-After), 409 once verified: ok"
 
 # --- the mail's link, for people without an app: GET a page, its button POSTs -------
 register erin@example.com "$pw"
