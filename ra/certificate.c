@@ -35,6 +35,8 @@
 
 struct ra_cert {
 	long			 validity_days;	/* of the agreement profile */
+	long			 corporate_days;	/* of profile corporate */
+	long			 eseal_days;	/* of profile eseal */
 	char			 issuer[64];	/* ca_certificate.name (cad.issuer) */
 	struct ra_notifier	*notifier;
 };
@@ -45,14 +47,17 @@ struct ra_cert {
  * that rad put in the application's subject at submission (kyc.c, from the
  * approved company the account is an employee of; the application's subject
  * is immutable). Without it the order lacked the O that the corporate
- * profile requires, and cad's lint failed every corporate order. NULL
- * without a KYC row (a company application): nothing to agree to here.
+ * profile requires, and cad's lint failed every corporate order. An
+ * e-seal's subject is the application's own, which rad built from the
+ * approved company at submission (corporate.c). NULL without a KYC row
+ * otherwise (a company application): nothing to agree to here.
  */
 #define RA_KYC_SUBJECT \
 	"CASE WHEN k.application_id IS NOT NULL THEN " \
 	"(jsonb_build_object('C', 'ID', 'CN', k.full_name, 'serialNumber', " \
 	"'NIK:' || k.nik) || CASE WHEN a.profile = 'corporate' THEN " \
-	"jsonb_build_object('O', a.subject->>'O') ELSE '{}'::jsonb END)::text END"
+	"jsonb_build_object('O', a.subject->>'O') ELSE '{}'::jsonb END)::text " \
+	"WHEN a.profile = 'eseal' THEN a.subject::text END"
 
 static const struct db_stmt stmt_agree_app = {
 	"ra_cert_agreement_application",
@@ -205,7 +210,7 @@ enum ra_cert_outcome {
 	RA_CO_NOT_FOUND,	/* 404 */
 	RA_CO_STATE,		/* 409, detail in the txn */
 	RA_CO_FACTOR,		/* ra_factor_respond() */
-	RA_CO_UNSUPPORTED,	/* 409: no personal KYC */
+	RA_CO_UNSUPPORTED,	/* 409: a company application, no key */
 };
 
 /* --- start-up ----------------------------------------------------------------- */
@@ -256,11 +261,22 @@ out:
 	return rc;
 }
 
+/* The validity in days of the certificate an application's profile gets. */
+static long
+ra_cert_validity(const struct ra_cert *c, const char *profile)
+{
+	if (strcmp(profile, "eseal") == 0)
+		return c->eseal_days;
+	if (strcmp(profile, "corporate") == 0)
+		return c->corporate_days;
+	return c->validity_days;
+}
+
 int
 ra_certificate_init(struct ra *ra, const struct config *cfg)
 {
 	struct ra_cert *c = NULL;
-	const char *uri;
+	const char *uri, *dir;
 	char err[512];
 	int rc = -1;
 
@@ -268,8 +284,11 @@ ra_certificate_init(struct ra *ra, const struct config *cfg)
 		log_err("calloc: out of memory");
 		goto out;
 	}
-	if (ra_cert_profile_days(config_get(cfg, "pki.policy_dir", "policy"),
-	    ra->policy->agreement_profile, &c->validity_days) == -1)
+	dir = config_get(cfg, "pki.policy_dir", "policy");
+	if (ra_cert_profile_days(dir, ra->policy->agreement_profile,
+	    &c->validity_days) == -1 ||
+	    ra_cert_profile_days(dir, "corporate", &c->corporate_days) == -1 ||
+	    ra_cert_profile_days(dir, "eseal", &c->eseal_days) == -1)
 		goto out;
 	snprintf(c->issuer, sizeof(c->issuer), "%s",
 	    config_get(cfg, "cad.issuer", "issuing"));
@@ -408,8 +427,8 @@ ra_agreement_get(struct ra *ra, const struct http_request *req,
 		goto out;
 	}
 	if (PQgetisnull(res, 0, 3)) {
-		rc = ra_problem(resp, 409, "only personal applications (with "
-		    "KYC) can be agreed to here");
+		rc = ra_problem(resp, 409, "a company's application certifies "
+		    "no key: nothing to agree to");
 		goto out;
 	}
 	if (ra_subject_dn(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0,
@@ -424,7 +443,8 @@ ra_agreement_get(struct ra *ra, const struct http_request *req,
 	    "subject_dn", dn, "subject", subject, "profile",
 	    PQgetvalue(res, 0, 2), "key_type", PQgetisnull(res, 0, 10) ?
 	    p->agreement_key_type : PQgetvalue(res, 0, 10), "validity_days",
-	    (json_int_t)ra->cert->validity_days, "issuer", issuer, "root",
+	    (json_int_t)ra_cert_validity(ra->cert, PQgetvalue(res, 0, 2)),
+	    "issuer", issuer, "root",
 	    root)) == NULL)
 		goto out;
 	if (!PQgetisnull(res, 0, 4) && json_object_set_new(o,
@@ -618,8 +638,8 @@ ra_agreement_post(struct ra *ra, const struct http_request *req,
 		else if (t.outcome == RA_CO_STATE)
 			rc = ra_problem(resp, 409, t.detail);
 		else if (t.outcome == RA_CO_UNSUPPORTED)
-			rc = ra_problem(resp, 409, "only personal applications "
-			    "(with KYC) can be agreed to here");
+			rc = ra_problem(resp, 409, "a company's application "
+			    "certifies no key: nothing to agree to");
 		goto out;
 	}
 	if (t.outcome == RA_CO_FACTOR) {
@@ -1015,8 +1035,10 @@ ra_rekey_txn(struct db *db, void *arg)
 	PQclear(res2);
 	v[0] = t->app_id;
 	v[1] = PQgetvalue(res, 0, 5);
+	/* An e-seal has no person's KYC: its subject is the company's. */
 	if ((res2 = db_exec(db, &stmt_rekey_kyc, v, NULL, NULL)) == NULL ||
-	    strcmp(PQcmdTuples(res2), "1") != 0) {
+	    strcmp(PQcmdTuples(res2), strcmp(PQgetvalue(res, 0, 6), "eseal") ==
+	    0 ? "0" : "1") != 0) {
 		log_err("rekey: application %s has no KYC row to carry over",
 		    v[1]);
 		goto out;

@@ -191,6 +191,21 @@ static const struct db_stmt stmt_revreq_insert = {
 	"RETURNING id",
 	5
 };
+static const struct db_stmt stmt_eseal_company = {
+	"ra_corporate_eseal_company",
+	"SELECT name, nib FROM ra_company WHERE id = $1",
+	1
+};
+/*
+ * An e-seal application: kind corporate (made for a company), profile
+ * eseal; the representative's account's open application while open.
+ */
+static const struct db_stmt stmt_eseal_insert = {
+	"ra_corporate_eseal_insert",
+	"INSERT INTO ra_application (account_id, kind, profile, subject) "
+	"VALUES ($1, 'corporate', 'eseal', $2::jsonb) RETURNING id",
+	2
+};
 static const struct db_stmt stmt_revreq_list = {
 	"ra_officer_revreq_list",
 	"SELECT r.id, r.company_id, co.name, r.certificate_id, c.serial, "
@@ -244,6 +259,8 @@ enum ra_corp_outcome {
 	RA_CORP_FACTOR,			/* ra_factor_respond */
 	RA_CORP_REQUEST_DECIDED,	/* 409 */
 	RA_CORP_MAIL_FAILED,		/* 503 */
+	RA_CORP_NOT_REPRESENTATIVE,	/* 403 */
+	RA_CORP_OPEN,			/* 409: the account's open application */
 };
 
 static int
@@ -292,6 +309,12 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 		    "certificate is pending");
 	case RA_CORP_REQUEST_DECIDED:
 		return ra_problem(resp, 409, "the request is already decided");
+	case RA_CORP_NOT_REPRESENTATIVE:
+		return ra_problem(resp, 403, "only the company's representative "
+		    "may do this");
+	case RA_CORP_OPEN:
+		return ra_problem(resp, 409, "this account has an open "
+		    "application; wait for it to end (or cancel it) first");
 	case RA_CORP_MAIL_FAILED:
 		http_add_header(resp, "Retry-After", "60");
 		return ra_problem(resp, 503, "the email could not be sent; "
@@ -1059,6 +1082,127 @@ ra_corporate_revreq(struct ra *ra, const struct http_request *req,
 	rc = http_respond_json(resp, 201, j);
 out:
 	ra_wipe(&r, sizeof(r));
+	json_decref(j);
+	return rc;
+}
+
+/* --- POST /v1/corporate/{id}/eseals ------------------------------------------------ */
+
+struct ra_corp_eseal_txn {
+	const struct ra_subject		*who;
+	const char			*company_id;
+	const struct ra_eseal_req	*req;
+	const char			*client;
+	enum ra_corp_outcome		 outcome;
+	char				 id[24];
+	json_t				*subject;	/* out */
+};
+
+/*
+ * The subject comes from the company the officers approved: C=ID, O its
+ * name, CN the seal's name, organizationIdentifier NTRID-<NIB> (ETSI EN
+ * 319 412-1 §5.1.4: the national trade register of Indonesia).
+ */
+static int
+ra_corp_eseal_txn(struct db *db, void *arg)
+{
+	char actor[RA_ACTOR_MAX], orgid[32], *subject = NULL;
+	struct ra_corp_eseal_txn *t = arg;
+	struct ra_company_view cv;
+	const char *v[2];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_CORP_DONE;
+	json_decref(t->subject);
+	t->subject = NULL;
+	if (ra_company_role(db, t->company_id, t->who->account_id, &cv) == -1)
+		goto out;
+	if (cv.roles == 0)
+		t->outcome = RA_CORP_NOT_FOUND;
+	else if (!(cv.roles & RA_ROLE_REP))
+		t->outcome = RA_CORP_NOT_REPRESENTATIVE;
+	else if (strcmp(cv.status, "approved") != 0)
+		t->outcome = RA_CORP_NOT_ACTIVE;
+	if (t->outcome != RA_CORP_DONE)
+		goto out;
+	v[0] = t->company_id;
+	if ((res = db_exec(db, &stmt_eseal_company, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	snprintf(orgid, sizeof(orgid), "NTRID-%s", PQgetvalue(res, 0, 1));
+	if ((t->subject = json_pack("{s:s, s:s, s:s, s:s}", "C", "ID", "O",
+	    PQgetvalue(res, 0, 0), "CN", t->req->name,
+	    "organizationIdentifier", orgid)) == NULL ||
+	    (subject = json_dumps(t->subject, JSON_COMPACT)) == NULL)
+		goto out;
+	PQclear(res);
+	v[0] = t->who->account_id;
+	v[1] = subject;
+	if ((res = db_exec(db, &stmt_eseal_insert, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		/* 23505: ra_application_open, the account's one open slot. */
+		if (strcmp(db_last_sqlstate(db), "23505") == 0)
+			t->outcome = RA_CORP_OPEN;
+		goto out;
+	}
+	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	if (ra_corporate_application_link(db, t->id, t->company_id) == -1 ||
+	    (details = json_pack("{s:s, s:s, s:s, s:s, s:s}", "client",
+	    t->client, "kind", "corporate", "profile", "eseal", "company_id",
+	    t->company_id, "name", t->req->name)) == NULL ||
+	    audit_append(db, ra_actor(actor, t->who->account_id),
+	    "ra.application.submit", "ra_application", t->id, details,
+	    NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(subject);
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_corporate_eseal(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_eseal_req r;
+	struct ra_corp_eseal_txn t;
+	char id[24], detail[256];
+	json_t *j = NULL;
+	int rc = -1, k;
+
+	memset(&t, 0, sizeof(t));
+	if ((k = ra_subscriber_json(ra, req, resp, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, "/v1/corporate/", "/eseals", id) == -1)
+		return ra_problem(resp, 404, "no such company");
+	if (ra_parse_eseal(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	t.who = &who;
+	t.company_id = id;
+	t.req = &r;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_eseal_txn,
+	    &t) == -1) {
+		if (t.outcome != RA_CORP_DONE)
+			rc = ra_corp_refuse(resp, t.outcome);
+		goto out;
+	}
+	log_info("company %s: e-seal application %s by account %s", id, t.id,
+	    who.account_id);
+	if ((j = json_pack("{s:I, s:I, s:s, s:s, s:s, s:O}", "id",
+	    (json_int_t)strtoll(t.id, NULL, 10), "company_id",
+	    (json_int_t)strtoll(id, NULL, 10), "kind", "corporate", "profile",
+	    "eseal", "status", "submitted", "subject", t.subject)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 201, j);
+out:
+	json_decref(t.subject);
 	json_decref(j);
 	return rc;
 }

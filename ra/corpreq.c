@@ -204,6 +204,28 @@ out:
 	return rc;
 }
 
+int
+ra_parse_eseal(const void *body, size_t len, struct ra_eseal_req *r,
+    char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *name = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o}", "name", &name) == -1)
+		snprintf(detail, detaillen, "request object: %s", err.text);
+	else if (ra_corp_text(name, "name", r->name, 1, RA_ESEAL_NAME_MAX,
+	    detail, detaillen) == 0)
+		rc = 0;
+	json_decref(root);
+	if (rc == -1)
+		memset(r, 0, sizeof(*r));
+	return rc;
+}
+
 static const struct {
 	const char	*name;
 	int		 code;		/* RFC 5280 §5.3.1 */

@@ -893,6 +893,11 @@ struct ra_revreq_req {
 	char			comment[RA_COMMENT_MAX + 1];	/* may be "" */
 	struct factor	factor;		/* wipe */
 };
+/* POST /v1/corporate/{id}/eseals: the seal's name, its certificate's CN. */
+#define RA_ESEAL_NAME_MAX	64	/* X.520 ub-common-name */
+struct ra_eseal_req {
+	char	name[RA_ESEAL_NAME_MAX + 1];
+};
 /* POST /v1/officer/revocation-requests/{id} */
 struct ra_revdecide_req {
 	int	revoke;				/* 1 revoke, 0 reject */
@@ -910,6 +915,8 @@ int	ra_parse_revreq(const void *body, size_t len, struct ra_revreq_req *,
 	    char *detail, size_t detaillen);
 int	ra_parse_revdecide(const void *body, size_t len,
 	    struct ra_revdecide_req *, char *detail, size_t detaillen);
+int	ra_parse_eseal(const void *body, size_t len, struct ra_eseal_req *,
+	    char *detail, size_t detaillen);
 /*
  * A sysadmin address: ra_email_check (lower-cases in place), and no
  * government domain: not go.id, mil.id nor any name under them. 0 or -1.
@@ -952,6 +959,8 @@ int	ra_corporate_invite(struct ra *, const struct http_request *,
 int	ra_corporate_accept(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_corporate_revreq(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_corporate_eseal(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_officer_revreq_list(struct ra *, const struct http_request *,
 	    struct http_response *);

@@ -88,13 +88,20 @@ enum {
 	D_OCR_BIRTH, D_LIVENESS, D_MIN_LIVENESS, D_MATCH, D_MIN_MATCH,
 	D_ORDER_STATUS, D_ORDER_ERROR, D_NCOLS
 };
-/* A corporate application's company, and who represents it. */
+/*
+ * The company of an application: the company's own (profile company), or
+ * the one an employee's or e-seal application was made for
+ * (ra_company_application); who represents it, and whether the officers
+ * approved it.
+ */
 static const struct db_stmt stmt_company = {
 	"ra_review_get_company",
 	"SELECT c.id, c.name, c.nib, c.npwp, c.deed_number, c.deed_date::text, "
-	"c.decree_number, c.sysadmin_email, r.id, r.email "
+	"c.decree_number, c.sysadmin_email, r.id, r.email, ca.status "
 	"FROM ra_company c JOIN ra_account r ON r.id = c.representative_id "
-	"WHERE c.application_id = $1",
+	"JOIN ra_application ca ON ca.id = c.application_id "
+	"WHERE c.application_id = $1 OR c.id = (SELECT company_id FROM "
+	"ra_company_application WHERE application_id = $1)",
 	1
 };
 static const struct db_stmt stmt_decisions = {
@@ -325,6 +332,28 @@ out:
 
 /* --- GET /v1/officer/applications/{id} ----------------------------------------- */
 
+/*
+ * An e-seal application's checks (its company in corp, row 0, or none):
+ * the officers approved the company, and the applicant still represents it.
+ * The subject's O and organizationIdentifier came from that company.
+ */
+static int
+ra_review_eseal_checks(json_t *checks, const PGresult *res,
+    const PGresult *corp)
+{
+	int one = PQntuples(corp) == 1;
+	int active = one && strcmp(PQgetvalue(corp, 0, 10), "approved") == 0;
+	int rep = one && strcmp(PQgetvalue(corp, 0, 8), PQgetvalue(res, 0,
+	    D_ACC_ID)) == 0;
+
+	if (ra_review_check(checks, "company_active", active, active ? "the "
+	    "RA approved the company" : "the company is not approved") == -1)
+		return -1;
+	return ra_review_check(checks, "representative", rep, rep ? "the "
+	    "applicant is the company's representative" : "the applicant "
+	    "does not represent the company");
+}
+
 /* The automatic checks of row 0 of res (an application with KYC). */
 static json_t *
 ra_review_checks(struct ra *ra, const PGresult *res)
@@ -476,9 +505,13 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 		goto out;
 	if (PQgetisnull(res, 0, D_NIK)) {
 		kyc = json_null();
-		if ((checks = json_array()) == NULL || ra_review_check(checks,
-		    "kyc", 0, "no personal KYC data with this application") ==
-		    -1)
+		if ((checks = json_array()) == NULL)
+			goto out;
+		if (strcmp(PQgetvalue(res, 0, D_PROFILE), "eseal") == 0) {
+			if (ra_review_eseal_checks(checks, res, corp) == -1)
+				goto out;
+		} else if (ra_review_check(checks, "kyc", 0, "no personal KYC "
+		    "data with this application") == -1)
 			goto out;
 	} else {
 		if ((checks = ra_review_checks(ra, res)) == NULL)

@@ -93,6 +93,7 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/corporate/{id}/employees", ra_corporate_invite },
 	{ "POST", "/v1/corporate/enrolments/accept", ra_corporate_accept },
 	{ "POST", "/v1/corporate/{id}/revocation-requests", ra_corporate_revreq },
+	{ "POST", "/v1/corporate/{id}/eseals", ra_corporate_eseal },
 	{ "GET", "/v1/officer/revocation-requests", ra_officer_revreq_list },
 	{ "POST", "/v1/officer/revocation-requests/{id}",
 	    ra_officer_revreq_decide },

@@ -5,7 +5,8 @@
  * number and a lower-case sysadmin email outside go.id and mil.id; a parsed
  * revocation request has a positive certificate id, a reason with an RFC
  * 5280 code and a factor type; a decision is revoke, or reject with a
- * reason; a refusal leaves the output zeroed.
+ * reason; an e-seal's name has 1 to RA_ESEAL_NAME_MAX bytes, no control
+ * character and no space at either end; a refusal leaves the output zeroed.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ra_enrol_req e;
 	struct ra_revreq_req r;
 	struct ra_revdecide_req d;
+	struct ra_eseal_req es;
+	size_t n;
 	char detail[256], email[RA_EMAIL_MAX + 1];
 	const char *p;
 
@@ -88,6 +91,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!d.revoke && d.reason_text[0] == '\0')
 			__builtin_trap();
 	} else if (!fuzz_zero(&d, sizeof(d)))
+		__builtin_trap();
+	if (ra_parse_eseal(data, size, &es, detail, sizeof(detail)) == 0) {
+		n = strlen(es.name);
+		if (n == 0 || n > RA_ESEAL_NAME_MAX || es.name[0] == ' ' ||
+		    es.name[n - 1] == ' ')
+			__builtin_trap();
+		for (p = es.name; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				__builtin_trap();
+	} else if (!fuzz_zero(&es, sizeof(es)))
 		__builtin_trap();
 	/* The sysadmin rule alone, on the raw bytes as one address. */
 	if (size < sizeof(email)) {

@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# A company's electronic seal, end to end at rad with the stack's cad: the
+# representative of an approved company applies (POST
+# /v1/corporate/{id}/eseals) for a seal certificate whose subject comes from
+# the company the officers approved (O, organizationIdentifier NTRID-<NIB>)
+# and the seal's name (CN); refusals (a pending company, the sysadmin, a
+# stranger, bad names, the representative's own open application) change
+# nothing; two officers must approve it (four-eyes by profile) and see the
+# company and the e-seal checks; the representative agrees with an SMS OTP;
+# cad issues it on the eseal profile: `openssl verify` accepts it, its
+# subject and key usage are a seal's, and it is the representative's
+# credential for remote signing; the company view lists it; audited. Its
+# rekey (a second rad with a wide window) keeps the company and subject,
+# carries no person's KYC and needs two officers again.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+url=$PKI_RA_URL
+mail=$PKI_DIR/spool/ra-mail
+sms=$PKI_DIR/spool/ra-sms
+log=$PKI_DIR/log/ra.log
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+secrets=()
+
+# req METHOD PATH [BODY] (Bearer $tok): sets code; body in $tmp/out.
+req() {
+	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')
+	[ $# -lt 3 ] || args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	[ -z "${tok:-}" ] || args+=(-H "Authorization: Bearer $tok")
+	code=$(curl "${args[@]}" "$url$2")
+}
+req_patient() {
+	req "$@"
+	if [ "$code" = 429 ]; then
+		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/Ip' "$tmp/hdr")"
+		req "$@"
+	fi
+}
+state() {
+	q "SELECT (SELECT string_agg(id || status, ',' ORDER BY id) FROM ra_application) || '/' ||
+	    (SELECT count(*) FROM ra_company_application) || '/' || $AUDIT_MAX"
+}
+before() { state >"$tmp/state.before"; }
+unchanged() {
+	state >"$tmp/state.after"
+	cmp -s "$tmp/state.before" "$tmp/state.after" ||
+		fail "$1 changed state: $(cat "$tmp/state.before") -> $(cat "$tmp/state.after")"
+}
+refuse() { # refuse STATUS WHAT METHOD PATH [BODY]
+	before
+	req "$3" "$4" "${5-}"
+	expect "$1" "$2"
+	unchanged "$2"
+}
+newest_to() { grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p; }
+pw='Eseal-Test-Pass9'
+secrets+=("$pw")
+# account EMAIL PHONE: registered, email verified, phone flagged verified
+# (SQL: test_ra_factors tests the OTP), logged in; sets aid and tok.
+account() {
+	local v
+	tok=
+	req_patient POST /v1/register "{\"email\":\"$1\",\"phone\":\"$2\",\"password\":\"$pw\"}"
+	expect 201 "register $1"
+	aid=$(jq -r .id "$tmp/out")
+	v=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(newest_to "$1")" | tr -d '\r' | sed -n 1p)
+	secrets+=("$v")
+	req POST /v1/verify-email "{\"token\":\"$v\"}"
+	expect 200 "verify $1"
+	q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $aid" >/dev/null
+	req_patient POST /v1/login "{\"email\":\"$1\",\"password\":\"$pw\"}"
+	expect 200 "login $1"
+	tok=$(jq -r .token "$tmp/out")
+	secrets+=("$tok")
+}
+# The officers' decision on the company (test_ra_corp and test_lifecycle
+# decide companies through the officer API).
+approve_by_sql() {
+	q "UPDATE ra_application SET status = 'approved', decided_at = now(), decision_reason = 'test'
+	    WHERE id = $1" >/dev/null
+}
+
+# --- the representative and the company ------------------------------------------------
+account rep-seal@example.com +6281200000301
+rep=$aid rtok=$tok
+python3 "$(dirname "$0")/kyc_body.py" "$tmp/kyc.json" 'Wahyu Segel' 1979-02-03 M 0301 >/dev/null
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok" \
+	-H 'Content-Type: application/json' --data-binary "@$tmp/kyc.json" "$url/v1/applications")
+expect 201 "the representative's personal KYC"
+papp=$(jq -r .id "$tmp/out")
+approve_by_sql "$papp"
+req POST /v1/corporate '{"company_name":"PT Segel Nusantara","nib":"9876543210123","npwp":"098765432109000",
+	"deed_number":"7","deed_date":"2019-05-20","decree_number":"AHU-0076543.AH.01.01.Tahun 2019",
+	"sysadmin_email":"admin@segel.example"}'
+expect 201 "the company"
+cid=$(jq -r .id "$tmp/out") capp=$(jq -r .application_id "$tmp/out")
+seal='{"name":"Segel Faktur Elektronik"}'
+refuse 409 "an e-seal of a company not yet approved" POST "/v1/corporate/$cid/eseals" "$seal"
+approve_by_sql "$capp"
+account admin@segel.example +6281200000302
+refuse 403 "the sysadmin applies for the seal" POST "/v1/corporate/$cid/eseals" "$seal"
+account stranger-seal@example.com +6281200000303
+refuse 404 "a stranger applies for the seal" POST "/v1/corporate/$cid/eseals" "$seal"
+refuse 404 "no such company" POST "/v1/corporate/999999/eseals" "$seal"
+tok=
+refuse 401 "no session" POST "/v1/corporate/$cid/eseals" "$seal"
+tok=$rtok
+refuse 400 "an empty name" POST "/v1/corporate/$cid/eseals" '{"name":""}'
+refuse 400 "a name with a space at the end" POST "/v1/corporate/$cid/eseals" '{"name":"Segel "}'
+refuse 400 "a 65-byte name" POST "/v1/corporate/$cid/eseals" "{\"name\":\"$(printf 'S%.0s' $(seq 65))\"}"
+refuse 400 "an unknown member" POST "/v1/corporate/$cid/eseals" '{"name":"Segel","o":"PT Lain"}'
+refuse 405 "GET of the e-seal resource" GET "/v1/corporate/$cid/eseals"
+before
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok" \
+	-H 'Content-Type: text/plain' --data-binary "$seal" "$url/v1/corporate/$cid/eseals")
+expect 415 "not JSON"
+unchanged "not JSON"
+note "refusals: 409 pending company, 403 sysadmin, 404 stranger and unknown company, 401, 400 names: ok"
+
+# The seal is the representative's open application: their own approved
+# one comes first (they cancel it here).
+refuse 409 "an e-seal beside the representative's open application" POST "/v1/corporate/$cid/eseals" "$seal"
+detail | has "open application" || fail "open slot: $(detail)"
+req POST "/v1/applications/$papp/cancel"
+expect 200 "the representative cancels the personal application"
+req POST "/v1/corporate/$cid/eseals" "$seal"
+expect 201 "the e-seal application"
+sapp=$(jq -r .id "$tmp/out")
+[ "$(jq -r '[.kind, .profile, .status, .subject.C, .subject.O, .subject.CN, .subject.organizationIdentifier] | join("/")' "$tmp/out")" = \
+	"corporate/eseal/submitted/ID/PT Segel Nusantara/Segel Faktur Elektronik/NTRID-9876543210123" ] ||
+	fail "e-seal answer: $(cat "$tmp/out")"
+[ "$(q "SELECT a.account_id || '/' || (a.subject->>'organizationIdentifier') || '/' || ca.company_id
+    FROM ra_application a JOIN ra_company_application ca ON ca.application_id = a.id WHERE a.id = $sapp")" = \
+	"$rep/NTRID-9876543210123/$cid" ] || fail "e-seal rows"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.application.submit' AND object_id = '$sapp'
+    AND actor = 'subscriber:$rep' AND details->>'profile' = 'eseal' AND details->>'company_id' = '$cid'")" = 1 ] ||
+	fail "the e-seal application is not audited"
+refuse 409 "a second e-seal while one is open" POST "/v1/corporate/$cid/eseals" '{"name":"Segel Kedua"}'
+note "the e-seal application: subject from the approved company, linked, audited; one open at a time: ok"
+
+# --- two officers ------------------------------------------------------------------------
+opw='Officer-Eseal-2026'
+secrets+=("$opw")
+(umask 077; printf '%s\n' "$opw" >"$tmp/officer.pw")
+officer() { # officer USER: a ra_officer, logged in; sets oid and otok
+	local s
+	pkictl officer add --username "$1" --role ra_officer --password-file "$tmp/officer.pw" \
+	    >"$tmp/add.out" 2>"$tmp/add.err" || fail "officer add $1: $(cat "$tmp/add.err")"
+	s=$(sed -n 's/^totp_secret //p' "$tmp/add.out")
+	secrets+=("$s")
+	oid=$(q "SELECT id FROM ra_officer WHERE username = '$1'")
+	tok=
+	req POST /v1/officer/login "{\"username\":\"$1\",\"password\":\"$opw\",\"totp\":\"$(oathtool --totp -b "$s")\"}"
+	expect 200 "officer login $1"
+	otok=$(jq -r .token "$tmp/out")
+	secrets+=("$otok")
+}
+command -v oathtool >/dev/null || fail "oathtool missing (deploy/packages.txt; make deps)"
+officer seal-one
+tok1=$otok
+officer seal-two
+tok2=$otok
+tok=$tok1
+req GET "/v1/officer/applications/$sapp"
+expect 200 "the officer's detail of the e-seal application"
+[ "$(jq -r '[.profile, (.four_eyes | tostring), .company.name, .company.nib, (.company.representative.id | tostring)] | join("/")' "$tmp/out")" = \
+	"eseal/true/PT Segel Nusantara/9876543210123/$rep" ] || fail "e-seal detail: $(jq -c '{profile, four_eyes, company}' "$tmp/out")"
+[ "$(jq -r '[.checks[] | .name + ":" + (.pass | tostring)] | join(",")' "$tmp/out")" = \
+	"company_active:true,representative:true" ] || fail "e-seal checks: $(jq -c .checks "$tmp/out")"
+req POST "/v1/officer/applications/$sapp/decision" '{"decision":"approve","reason":"deed and NIB checked"}'
+expect 200 "the first approval"
+[ "$(jq -r '.status + "/" + (.approvals | tostring) + "/" + (.approvals_required | tostring)' "$tmp/out")" = submitted/1/2 ] ||
+	fail "one officer approved an e-seal: $(cat "$tmp/out")"
+tok=$tok2
+req POST "/v1/officer/applications/$sapp/decision" '{"decision":"approve","reason":"second look: fine"}'
+expect 200 "the second approval"
+[ "$(jq -r .status "$tmp/out")" = approved ] || fail "two approvals: $(cat "$tmp/out")"
+note "officers: the company and e-seal checks shown; four-eyes (1 of 2, then approved): ok"
+
+# --- the agreement and issuance --------------------------------------------------------
+tok=$rtok
+req GET "/v1/applications/$sapp/agreement"
+expect 200 "the e-seal's agreement view"
+[ "$(jq -r '[.certificate.profile, (.certificate.validity_days | tostring), .certificate.subject_dn] | join("|")' "$tmp/out")" = \
+	"eseal|730|CN=Segel Faktur Elektronik,organizationIdentifier=NTRID-9876543210123,O=PT Segel Nusantara,C=ID" ] ||
+	fail "agreement view: $(jq -c .certificate "$tmp/out")"
+req POST /v1/otp '{"channel":"sms","purpose":"agreement"}'
+expect 201 "otp agreement"
+oid=$(jq -r .otp_id "$tmp/out")
+f=$(grep -l -- "^To: +6281200000301" "$sms"/* | xargs ls -t | sed -n 1p)
+c=$(sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p)
+secrets+=("$c")
+req POST "/v1/applications/$sapp/agreement" "{\"accept\":true,\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
+expect 202 "the representative agrees"
+order=$(jq -r .order_id "$tmp/out")
+[ "$(q "SELECT kind || '/' || profile FROM issuance_order WHERE id = $order")" = eseal/eseal ] || fail "the order is not an e-seal's"
+for ((i = 0; i < 300; i++)); do
+	[ "$(q "SELECT status FROM ra_application WHERE id = $sapp")" = issued ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT status FROM ra_application WHERE id = $sapp")" = issued ] ||
+	fail "the e-seal was not issued: $(q "SELECT status || ' ' || coalesce(last_error, '') FROM issuance_order WHERE id = $order")"
+cert=$(q "SELECT certificate_id FROM issuance_order WHERE id = $order")
+q "SELECT encode(der, 'base64') FROM certificate WHERE id = $cert" | base64 -d | openssl x509 -inform DER -out "$tmp/seal.pem"
+openssl verify -CAfile "$PKI_ROOT_CERT" -untrusted "$PKI_ISSUING_CERT" "$tmp/seal.pem" >/dev/null ||
+	fail "openssl verify rejects the e-seal"
+openssl x509 -in "$tmp/seal.pem" -noout -subject -nameopt RFC2253 >"$tmp/subj"
+has -F 'CN=Segel Faktur Elektronik,organizationIdentifier=NTRID-9876543210123,O=PT Segel Nusantara,C=ID' "$tmp/subj" ||
+	fail "the e-seal's subject: $(cat "$tmp/subj")"
+openssl x509 -in "$tmp/seal.pem" -noout -ext keyUsage,extendedKeyUsage >"$tmp/ku" 2>&1
+has 'Digital Signature, Non Repudiation' "$tmp/ku" || fail "the e-seal's key usage: $(cat "$tmp/ku")"
+has 'E-mail Protection' "$tmp/ku" && fail "an e-seal with e-mail protection"
+openssl x509 -in "$tmp/seal.pem" -noout -days 729 -checkend $((729 * 86400)) >/dev/null ||
+	fail "the e-seal is valid for less than 729 days"
+[ "$(q "SELECT account_id FROM sign_credential WHERE certificate_id = $cert")" = "$rep" ] ||
+	fail "the e-seal is not the representative's signing credential"
+req GET "/v1/corporate/$cid"
+expect 200 "the company view"
+jq -e --argjson a "$sapp" '[.. | objects | select(.id? == $a and .status? == "issued")] | length >= 1' "$tmp/out" >/dev/null ||
+	fail "the company view does not list the e-seal: $(cat "$tmp/out")"
+note "agreement (eseal, 730 days, the seal's DN) → cad → issued: openssl verify ok, seal subject and key usage, a signing credential of the representative"
+
+# --- its rekey: the company's subject again, no person's KYC, four-eyes ------------------
+# A second rad with a window wider than the seal's 730 days (the documented
+# override, as test_ra_cert.sh).
+port2=$(free_port)
+PKI_RA_PORT=$port2 PKI_REKEY_WINDOW_DAYS=800 "$BUILD/rad" --config "$PKI_CONFIG" >"$tmp/rad2.log" 2>&1 &
+rad2=$!
+at_exit 'kill -TERM "$rad2" 2>/dev/null; wait "$rad2" 2>/dev/null'
+for _ in $(seq 100); do
+	curl -sf "http://127.0.0.1:$port2/health" >/dev/null 2>&1 && break
+	kill -0 "$rad2" 2>/dev/null || fail "the second rad died: $(cat "$tmp/rad2.log")"
+	sleep 0.1
+done
+tok=$rtok
+req POST /v1/otp '{"channel":"sms","purpose":"rekey"}'
+expect 201 "otp rekey"
+oid=$(jq -r .otp_id "$tmp/out")
+f=$(grep -l -- "^To: +6281200000301" "$sms"/* | xargs ls -t | sed -n 1p)
+c=$(sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p)
+secrets+=("$c")
+url_main=$url
+url=http://127.0.0.1:$port2
+req POST "/v1/certificates/$cert/rekey" "{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
+url=$url_main
+expect 201 "the representative rekeys the e-seal"
+rkapp=$(jq -r .id "$tmp/out")
+[ "$(q "SELECT a.kind || '/' || a.profile || '/' || (a.subject->>'organizationIdentifier') || '/' || ca.company_id || '/' ||
+    (SELECT count(*) FROM ra_kyc WHERE application_id = a.id)
+    FROM ra_application a JOIN ra_company_application ca ON ca.application_id = a.id WHERE a.id = $rkapp")" = \
+	"rekey/eseal/NTRID-9876543210123/$cid/0" ] || fail "the e-seal's rekey application"
+tok=$tok1
+req POST "/v1/officer/applications/$rkapp/decision" '{"decision":"approve","reason":"same company"}'
+expect 200 "first approval of the rekey"
+[ "$(jq -r .status "$tmp/out")" = submitted ] || fail "one officer approved an e-seal rekey"
+tok=$tok2
+req POST "/v1/officer/applications/$rkapp/decision" '{"decision":"approve","reason":"same company"}'
+expect 200 "second approval of the rekey"
+tok=$rtok
+req GET "/v1/applications/$rkapp/agreement"
+expect 200 "the rekey's agreement view"
+[ "$(jq -r '.certificate.profile + "|" + .certificate.subject_dn' "$tmp/out")" = \
+	"eseal|CN=Segel Faktur Elektronik,organizationIdentifier=NTRID-9876543210123,O=PT Segel Nusantara,C=ID" ] ||
+	fail "the rekey's agreement view: $(jq -c .certificate "$tmp/out")"
+note "rekey of the e-seal: linked to the company, no KYC row, four-eyes, the same seal subject: ok"
+
+no_secret_in "rad's log" "$log" "$tmp/rad2.log"
+audit_text "$tmp/audit.txt"
+no_secret_in audit_event "$tmp/audit.txt"
