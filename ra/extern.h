@@ -396,10 +396,19 @@ int	ra_otp_code_new(char out[FACTOR_DIGITS + 1]);
 /* 6 ASCII digits, not all one digit, not a run up or down (mod 10). */
 int	ra_pin_check(const char *pin, char *detail, size_t detaillen);
 
-/* sms.c: the SMS sender adapter; only the LOCAL FILE SINK (like mail.c). */
+/* sms.c: the SMS sender adapter: the LOCAL FILE SINK or an HTTPS gateway. */
 struct ra_sms;
+struct ra_sms_gateway_conf {
+	const char	*url;		/* https://…, or http:// to loopback */
+	const char	*token_file;	/* the Bearer token, 0600 */
+	const char	*ca_file;	/* NULL: the system's CA store */
+	const char	*sender;	/* NULL: "PKI RA" */
+};
 
 struct ra_sms	*ra_sms_file_sink(const char *dir, char *err, size_t errlen);
+/* Before any thread and the sandbox (curl_global_init, the token file). */
+struct ra_sms	*ra_sms_gateway(const struct ra_sms_gateway_conf *, char *err,
+		    size_t errlen);
 void		 ra_sms_free(struct ra_sms *);
 /* Sends one text to an E.164 number. 0 or -1 (logged, without the text). */
 int		 ra_sms_send(struct ra_sms *, const char *to, const char *text);

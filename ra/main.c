@@ -11,7 +11,8 @@
  * with the identity-verification adapter (ra.idv; only the LOCAL SIMULATOR),
  * then demotes to ra.user (pki) and enters the SANDBOX_NET_FILES seccomp
  * profile (the file sinks write files; the SMTP sender connects to
- * ra.smtp_url; no exec, no process fork).
+ * ra.smtp_url, the SMS gateway sender to ra.sms_gateway_url; no exec, no
+ * process fork).
  * It may: read and write its own tables and audit_event (pki_ra grants of
  * schema/008 to 016), write files in ra.mail_sink_dir and ra.sms_sink_dir,
  * connect to the SMTP server (ra.mail = smtp).
@@ -146,6 +147,54 @@ ra_mailer_open(const struct config *cfg)
 	return m;
 }
 
+/*
+ * The SMS sender of ra.sms: "file_sink" (the default when ra.sms_sink_dir
+ * is set; *sink is that directory) or "gateway" (ra.sms_gateway_*; *sink
+ * NULL). Before any thread and the sandbox. NULL, logged.
+ */
+static struct ra_sms *
+ra_sms_open(const struct config *cfg, const char **sink)
+{
+	struct ra_sms_gateway_conf gc;
+	struct ra_sms *s;
+	const char *kind, *dir;
+	char err[512];
+
+	*sink = NULL;
+	dir = config_get(cfg, "ra.sms_sink_dir", NULL);
+	kind = config_get(cfg, "ra.sms", dir != NULL ? "file_sink" : NULL);
+	if (kind != NULL && strcmp(kind, "gateway") == 0) {
+		memset(&gc, 0, sizeof(gc));
+		gc.url = config_get(cfg, "ra.sms_gateway_url", NULL);
+		gc.token_file = config_get(cfg, "ra.sms_gateway_token_file",
+		    NULL);
+		gc.ca_file = config_get(cfg, "ra.sms_gateway_ca_file", NULL);
+		gc.sender = config_get(cfg, "ra.sms_gateway_sender", NULL);
+		if ((s = ra_sms_gateway(&gc, err, sizeof(err))) == NULL) {
+			log_err("config: ra.sms = gateway: %s", err);
+			return NULL;
+		}
+		log_info("sms: gateway %s", gc.url);
+		return s;
+	}
+	if (kind == NULL || strcmp(kind, "file_sink") != 0 || dir == NULL) {
+		log_err("config: ra.sms must be file_sink (with "
+		    "ra.sms_sink_dir) or gateway (with ra.sms_gateway_url and "
+		    "ra.sms_gateway_token_file)");
+		return NULL;
+	}
+	if (ra_sink_dir(cfg, dir) == -1)
+		return NULL;
+	if ((s = ra_sms_file_sink(dir, err, sizeof(err))) == NULL) {
+		log_err("sms: %s", err);
+		return NULL;
+	}
+	log_warn("sms: LOCAL FILE SINK in %s: messages are written there, "
+	    "never delivered", dir);
+	*sink = dir;
+	return s;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -154,7 +203,7 @@ main(int argc, char **argv)
 	struct ra ra;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *sink, *uri, *writable[2], *readable[2];
+	const char *sink, *uri, *writable[2], *readable[3];
 	char err[512], policy_path[PATH_MAX], verify_url[1024];
 	sigset_t sigs;
 	long port;
@@ -185,20 +234,9 @@ main(int argc, char **argv)
 		    "is consulted");
 	if ((ra.mailer = ra_mailer_open(cfg)) == NULL)
 		goto out;
-	/* factor.c: the SMS file sink and the OTP key, read before demotion. */
-	if ((sink = config_get(cfg, "ra.sms_sink_dir", NULL)) == NULL) {
-		log_err("config: ra.sms_sink_dir missing (the local file sink "
-		    "is the only SMS sender of this version)");
+	/* factor.c: the SMS sender and the OTP key, read before demotion. */
+	if ((ra.sms = ra_sms_open(cfg, &sink)) == NULL)
 		goto out;
-	}
-	if (ra_sink_dir(cfg, sink) == -1)
-		goto out;
-	if ((ra.sms = ra_sms_file_sink(sink, err, sizeof(err))) == NULL) {
-		log_err("sms: %s", err);
-		goto out;
-	}
-	log_warn("sms: LOCAL FILE SINK in %s: messages are written there, "
-	    "never delivered", sink);
 	if (ra_factor_init(&ra, config_get(cfg, "ra.otp_key_file", NULL), err,
 	    sizeof(err)) == -1) {
 		log_err("otp key: %s", err);
@@ -245,7 +283,9 @@ main(int argc, char **argv)
 	writable[1] = smtp ? NULL : config_get(cfg, "ra.mail_sink_dir", NULL);
 	readable[0] = config_get(cfg, "pki.policy_dir", "policy");
 	readable[1] = smtp ? config_get(cfg, "ra.smtp_ca_file", NULL) : NULL;
-	if (sandbox_limit_files(cfg, "ra", "rad", writable, 2, readable, 2) ==
+	readable[2] = sink == NULL ? config_get(cfg, "ra.sms_gateway_ca_file",
+	    NULL) : NULL;
+	if (sandbox_limit_files(cfg, "ra", "rad", writable, 2, readable, 3) ==
 	    -1)
 		goto out;
 	/* certificate.c: the notifier thread, its own connection (notifier.c). */
