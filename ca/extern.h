@@ -112,6 +112,11 @@ int	 cmd_wrapkey(const struct config *, const char *actor, int argc, char **argv
 int	 cmd_officer(const struct config *, const char *actor, int argc, char **argv);
 /* sigservicecmd.c: pkictl sigservice add --name N (signd's OAuth clients) */
 int	 cmd_sigservice(const struct config *, const char *actor, int argc, char **argv);
+/* kyccmd.c: pkictl kyc erase (the evidence retention of ra/README.md) */
+int	 cmd_kyc(const struct config *, const char *actor, int argc, char **argv);
+/* policy/ra.conf (or ra.policy_file), as rad reads it. 0 or -1, logged. */
+struct ra_policy;
+int	 pkictl_ra_policy(const struct config *, struct ra_policy *);
 
 /* arl.c: pkictl crl arl (the root's CRL, at a ceremony) */
 int	 cmd_crl(const struct config *, const char *actor, int argc, char **argv);

@@ -77,26 +77,6 @@ officer_username_ok(const char *u)
 	return 1;
 }
 
-/* policy/ra.conf (or ra.policy_file), as rad reads it. 0 or -1, logged. */
-static int
-officer_policy(const struct config *cfg, struct ra_policy *p)
-{
-	struct config *pol;
-	char path[PATH_MAX], err[512];
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/ra.conf",
-	    config_get(cfg, "pki.policy_dir", "policy"));
-	if ((pol = config_load(config_get(cfg, "ra.policy_file", path), err,
-	    sizeof(err))) == NULL) {
-		log_err("%s", err);
-		return -1;
-	}
-	rc = ra_policy_load(pol, p);
-	config_free(pol);
-	return rc;
-}
-
 /* The subscriber password rules, at least OFFICER_PW_MIN characters. */
 static int
 officer_password_check(const struct ra_policy *p, const char *pw)
@@ -306,7 +286,7 @@ officer_add(const struct config *cfg, const char *actor, int argc,
 		log_err("--password-file: %s", err);
 		goto out;
 	}
-	if (officer_policy(cfg, &pol) == -1 ||
+	if (pkictl_ra_policy(cfg, &pol) == -1 ||
 	    officer_password_check(&pol, pw) == -1)
 		goto out;
 	if (totp_key_load(config_get(cfg, "ra.officer_key_file", NULL), key,

@@ -19,6 +19,7 @@
  * (see ca/ceremony.c). Exit status: 0 ok, 1 failure, 2 usage, 3 refused.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@
 #include "lib/db.h"
 #include "lib/log.h"
 #include "lib/secret.h"
+#include "ra/extern.h"
 
 #define PIN_MAX			256
 #define DEFAULT_HSM_MODULE	"/usr/lib/softhsm/libsofthsm2.so"
@@ -72,11 +74,32 @@ usage(void)
 	    "  officer list | officer disable U\n"
 	    "  sigservice add --name N   (a signing service of signd; prints its secret once)\n"
 	    "  sigservice disable --name N   (its tokens and SADs stop working)\n"
+	    "  kyc erase [--days N]   (the images of applications rejected or cancelled\n"
+	    "               N days ago; default policy kyc.unissued_evidence_days)\n"
 	    "  audit init [--out F]   (the HSM audit key; public key to pki.out_dir/audit-pub.pem)\n"
 	    "  audit seal             (seal new audit events: a signed Merkle tree head)\n"
 	    "  audit seal --every SECONDS  (seal now and then periodically, until SIGTERM)\n"
 	    "  audit export --events F --seals F   (for pkiaudit verify)\n"
 	    "The configuration file comes from --config or PKI_CONFIG.\n");
+}
+
+int
+pkictl_ra_policy(const struct config *cfg, struct ra_policy *p)
+{
+	struct config *pol;
+	char path[PATH_MAX], err[512];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/ra.conf",
+	    config_get(cfg, "pki.policy_dir", "policy"));
+	if ((pol = config_load(config_get(cfg, "ra.policy_file", path), err,
+	    sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return -1;
+	}
+	rc = ra_policy_load(pol, p);
+	config_free(pol);
+	return rc;
 }
 
 struct db *
@@ -555,6 +578,11 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[0], "sigservice") == 0 && argc >= 2) {
 		pkictl_actor(actor, sizeof(actor));
 		if ((rc = cmd_sigservice(cfg, actor, argc - 1, argv + 1)) ==
+		    PKICTL_EXIT_USAGE)
+			usage();
+	} else if (strcmp(argv[0], "kyc") == 0 && argc >= 2) {
+		pkictl_actor(actor, sizeof(actor));
+		if ((rc = cmd_kyc(cfg, actor, argc - 1, argv + 1)) ==
 		    PKICTL_EXIT_USAGE)
 			usage();
 	} else if (strcmp(argv[0], "audit") == 0 && argc >= 2) {

@@ -53,6 +53,7 @@ struct ra_policy {
 	long	officer_login_per_min;
 	/* KYC (nik.c, kyc.c) */
 	long	kyc_min_age;		/* years, on the day of submission (WIB) */
+	long	kyc_erase_days;		/* pkictl kyc erase: after an unissued end */
 	long	kyc_image_max;		/* bytes of one decoded image */
 	long	kyc_min_liveness;	/* 0-100, shown to the officer */
 	long	kyc_min_match;		/* 0-100, shown to the officer */

@@ -222,6 +222,8 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->kyc_min_liveness) == -1 ||
 	    config_get_long(c, "kyc.min_match", 70, 0, 100,
 	    &p->kyc_min_match) == -1 ||
+	    config_get_long(c, "kyc.unissued_evidence_days", 90, 1, 3650,
+	    &p->kyc_erase_days) == -1 ||
 	    ra_policy_version(c, "kyc.privacy_policy_version",
 	    p->kyc_privacy_version) == -1 ||
 	    ra_policy_version(c, "kyc.subscriber_agreement_version",

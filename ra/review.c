@@ -73,7 +73,7 @@ static const struct db_stmt stmt_detail = {
 	RA_TS("k.consented_at") ", k.idv_adapter, k.idv_reference, "
 	"k.idv_ocr->>'nik', k.idv_ocr->>'full_name', k.idv_ocr->>'birth_date', "
 	"k.idv_liveness, k.min_liveness, k.idv_match, k.min_match, "
-	"o.status, o.last_error "
+	"o.status, o.last_error, " RA_TS("k.evidence_erased_at") " "
 	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
 	"LEFT JOIN ra_kyc k ON k.application_id = a.id "
 	"LEFT JOIN issuance_order o ON o.id = a.order_id WHERE a.id = $1",
@@ -86,7 +86,7 @@ enum {
 	D_ADDRESS, D_KTP_MIME, D_KTP_LEN, D_SELFIE_MIME, D_SELFIE_LEN, D_PP,
 	D_SA, D_GP, D_CONSENTED, D_ADAPTER, D_REFERENCE, D_OCR_NIK, D_OCR_NAME,
 	D_OCR_BIRTH, D_LIVENESS, D_MIN_LIVENESS, D_MATCH, D_MIN_MATCH,
-	D_ORDER_STATUS, D_ORDER_ERROR, D_NCOLS
+	D_ORDER_STATUS, D_ORDER_ERROR, D_ERASED, D_NCOLS
 };
 /*
  * The company of an application: the company's own (profile company), or
@@ -134,8 +134,8 @@ static const struct db_stmt stmt_duplicates = {
 static const struct db_stmt stmt_evidence = {
 	"ra_review_evidence_select",
 	"SELECT CASE WHEN $2::text = 'selfie' THEN selfie ELSE ktp_photo END, "
-	"CASE WHEN $2::text = 'selfie' THEN selfie_mime ELSE ktp_mime END "
-	"FROM ra_kyc WHERE application_id = $1",
+	"CASE WHEN $2::text = 'selfie' THEN selfie_mime ELSE ktp_mime END, "
+	RA_TS("evidence_erased_at") " FROM ra_kyc WHERE application_id = $1",
 	2
 };
 
@@ -543,7 +543,10 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 		    ra_review_int(res, 0, D_MIN_LIVENESS), "match",
 		    ra_review_int(res, 0, D_MATCH), "min_match",
 		    ra_review_int(res, 0, D_MIN_MATCH));
-		if (kyc == NULL)
+		/* Erased by pkictl kyc erase (schema/027): when. */
+		if (kyc == NULL || json_object_set_new(json_object_get(kyc,
+		    "evidence"), "erased_at", ra_review_str(res, 0,
+		    D_ERASED)) == -1)
 			goto out;
 	}
 	o = json_pack("{s:I, s:s, s:s, s:s, s:O, s:s, s:s, s:o, s:o, s:o, "
@@ -595,6 +598,7 @@ struct ra_evidence_txn {
 	size_t				 len;
 	char				 mime[16];
 	int				 found;
+	char				 erased_at[24];	/* out: or "" */
 };
 
 static int
@@ -610,12 +614,20 @@ ra_evidence_txn(struct db *db, void *arg)
 	free(t->data);
 	t->data = NULL;
 	t->found = 0;
+	t->erased_at[0] = '\0';
 	v[0] = t->id;
 	v[1] = t->which;
 	if ((res = db_exec(db, &stmt_evidence, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
 		rc = 0;		/* nothing to audit: COMMIT of nothing */
+		goto out;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		/* Erased (schema/027): nothing shown, nothing to audit. */
+		snprintf(t->erased_at, sizeof(t->erased_at), "%s",
+		    PQgetvalue(res, 0, 2));
+		rc = 0;
 		goto out;
 	}
 	if (db_bytea_value(PQgetvalue(res, 0, 0), &t->data, &t->len) == -1)
@@ -642,7 +654,7 @@ ra_review_evidence(struct ra *ra, const struct http_request *req,
 {
 	struct ra_officer_subject who;
 	struct ra_evidence_txn t;
-	char id[24];
+	char id[24], detail[160];
 	const char *which;
 	int rc = -1, k;
 
@@ -665,6 +677,13 @@ ra_review_evidence(struct ra *ra, const struct http_request *req,
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_evidence_txn,
 	    &t) == -1)
 		goto out;
+	if (t.erased_at[0] != '\0') {
+		snprintf(detail, sizeof(detail), "the evidence of this "
+		    "application was erased at %s (policy "
+		    "kyc.unissued_evidence_days)", t.erased_at);
+		rc = ra_problem(resp, 410, detail);
+		goto out;
+	}
 	if (!t.found) {
 		rc = ra_problem(resp, 404, "no such application, or it has no "
 		    "personal KYC evidence");

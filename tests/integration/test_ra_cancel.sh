@@ -9,7 +9,10 @@
 # cad marks it), an officer orders it again and the stack's cad issues it
 # (openssl verify accepts the certificate), or the subscriber cancels it and
 # applies again. Refusals change nothing (tables, mail sink, audit); every
-# change is audited with its actor; no secret in rad's log.
+# change is audited with its actor; no secret in rad's log. Then evidence
+# retention: `pkictl kyc erase` erases the images of applications
+# cancelled 90+ days ago (policy), keeps an issued one's and a recent one's,
+# and officers get 410 for erased images; schema/027's guard holds.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -265,6 +268,48 @@ refuse 409 "a new order for a cancelled application" POST "/v1/officer/applicati
 tok=$tok1
 apply 'Sari Cancel Satu' 1990-04-05 F 0101
 note "failed order: the subscriber cancels and applies again"
+
+# --- evidence retention: pkictl kyc erase -------------------------------------------------
+# app1 and app1b (cancelled) and app2 (issued) ended 100 days ago; app3
+# (cancelled) today. The application guard stamps updated_at itself, so
+# the backdating runs with triggers off (the test superuser).
+q "SET session_replication_role = replica;
+   UPDATE ra_application SET updated_at = now() - interval '100 days' WHERE id IN ($app1, $app1b, $app2)" >/dev/null
+erased() { q "SELECT string_agg(application_id || ':' || (ktp_photo IS NULL)::int || (selfie IS NULL)::int ||
+    (evidence_erased_at IS NOT NULL)::int, ',' ORDER BY application_id) FROM ra_kyc
+    WHERE application_id IN ($app1, $app1b, $app2, $app3)"; }
+[ "$(erased)" = "$app1:000,$app1b:000,$app2:000,$app3:000" ] || fail "evidence before erasure: $(erased)"
+set +e
+pkictl kyc erase --days 0 >/dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "kyc erase --days 0: exit $rc, not 2 (usage)"
+pkictl kyc erase >"$tmp/erase.out" 2>"$tmp/erase.err" || fail "pkictl kyc erase: $(cat "$tmp/erase.err")"
+[ "$(cat "$tmp/erase.out")" = "$(printf 'erased\t2')" ] || fail "kyc erase printed: $(cat "$tmp/erase.out")"
+[ "$(erased)" = "$app1:111,$app1b:111,$app2:000,$app3:000" ] || fail "evidence after erasure: $(erased)"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.kyc.erase_evidence' AND object_id IN ('$app1', '$app1b')
+    AND actor LIKE 'pkictl:%' AND details->>'status' = 'cancelled' AND (details->>'bytes')::int > 0
+    AND details->>'retention_days' = '90'")" = 2 ] || fail "the erasure is not audited"
+pkictl kyc erase >"$tmp/erase.out" 2>"$tmp/erase.err" || fail "pkictl kyc erase (again)"
+[ "$(cat "$tmp/erase.out")" = "$(printf 'erased\t0')" ] || fail "a second erasure erased: $(cat "$tmp/erase.out")"
+tok=$tok_o
+refuse 410 "the officer asks for erased evidence" GET "/v1/officer/applications/$app1/evidence/selfie"
+detail | has 'erased at' || fail "410 detail: $(detail)"
+req GET "/v1/officer/applications/$app1"
+expect 200 "the detail of an application whose evidence is erased"
+[ "$(jq -r '.kyc.evidence.erased_at != null and .kyc.full_name == "Sari Cancel Satu"' "$tmp/out")" = true ] ||
+	fail "the detail after erasure: $(jq -c .kyc "$tmp/out")"
+req GET "/v1/officer/applications/$app2/evidence/ktp_photo"
+expect 200 "an issued application's evidence is kept"
+# schema/027's guard, even for the superuser: only the images, only of an
+# application that certified nothing, only once.
+sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_kyc SET ktp_photo = NULL, selfie = NULL, evidence_erased_at = now()
+    WHERE application_id = $app2" 'only a rejected or cancelled' || fail "an issued application's evidence erased"
+sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_kyc SET full_name = 'X' WHERE application_id = $app1" 'only the evidence' ||
+	fail "the KYC data of an erased application changed"
+sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_kyc SET ktp_photo = '\\x00', selfie = '\\x00', evidence_erased_at = NULL
+    WHERE application_id = $app1" 'erased once' || fail "erased evidence replaced"
+note "kyc erase: cancelled 90+ days ago erased (audited, 410 to officers, data kept), issued and recent kept; the guard holds"
 
 no_secret_in "rad's log" "$log"
 audit_text "$tmp/audit.txt"
