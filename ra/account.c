@@ -132,6 +132,43 @@ enum ra_outcome {
 	RA_ALREADY,		/* 409 */
 };
 
+/* --- verification links --------------------------------------------------- */
+
+int
+ra_verify_link_send(struct ra *ra, struct db *db, const char *account_id,
+    const char *to, const char *subject, const char *intro)
+{
+	const char *v[3];
+	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
+	int rc = -1;
+
+	tok[0] = '\0';
+	if (ra_token_new(tok, &digest) == -1)
+		goto out;
+	snprintf(ttl, sizeof(ttl), "%ld", ra->policy->verify_ttl_s);
+	v[0] = account_id;
+	v[1] = digest;
+	v[2] = ttl;
+	if (db_exec_ok(db, &stmt_verification_insert, v) == -1)
+		goto out;
+	if (asprintf(&body, "%sTo verify your email address, open this link "
+	    "(valid for %ld hours, usable once):\r\n\r\n%s%s\r\n", intro,
+	    ra->policy->verify_ttl_s / 3600, ra->verify_url, tok) == -1) {
+		body = NULL;
+		goto out;
+	}
+	rc = ra_mail_send(ra->mailer, to, subject, body) == -1 ?
+	    RA_LINK_MAIL_FAILED : 0;
+out:
+	ra_wipe(tok, sizeof(tok));
+	if (body != NULL) {
+		ra_wipe(body, strlen(body));
+		free(body);
+	}
+	free(digest);
+	return rc;
+}
+
 /* --- registration ------------------------------------------------------------ */
 
 struct ra_register_txn {
@@ -149,10 +186,9 @@ ra_register_txn(struct db *db, void *arg)
 	char actor[RA_ACTOR_MAX];
 	struct ra_register_txn *t = arg;
 	const char *v[4];
-	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
 	PGresult *res = NULL;
 	json_t *details = NULL;
-	int rc = -1;
+	int rc = -1, k;
 
 	t->outcome = RA_DONE;
 	v[0] = t->req->email;
@@ -165,14 +201,6 @@ ra_register_txn(struct db *db, void *arg)
 		goto out;
 	}
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
-	if (ra_token_new(tok, &digest) == -1)
-		goto out;
-	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->verify_ttl_s);
-	v[0] = t->id;
-	v[1] = digest;
-	v[2] = ttl;
-	if (db_exec_ok(db, &stmt_verification_insert, v) == -1)
-		goto out;
 	if ((details = json_pack("{s:s, s:b}", "client", t->client,
 	    "email_verified", 0)) == NULL)
 		goto out;
@@ -180,26 +208,15 @@ ra_register_txn(struct db *db, void *arg)
 	    "ra_account", t->id, details, NULL) == -1)
 		goto out;
 	/* Sent before COMMIT: a failed send leaves no account behind. */
-	if (asprintf(&body, "Welcome. To verify your email address, open this "
-	    "link (valid for %ld hours, usable once):\r\n\r\n%s%s\r\n",
-	    t->ra->policy->verify_ttl_s / 3600, t->ra->verify_url, tok) == -1) {
-		body = NULL;
-		goto out;
-	}
-	if (ra_mail_send(t->ra->mailer, t->req->email, "Verify your email "
-	    "address", body) == -1) {
-		t->outcome = RA_MAIL_FAILED;
+	if ((k = ra_verify_link_send(t->ra, db, t->id, t->req->email,
+	    "Verify your email address", "Welcome. ")) != 0) {
+		if (k == RA_LINK_MAIL_FAILED)
+			t->outcome = RA_MAIL_FAILED;
 		goto out;
 	}
 	rc = 0;
 out:
-	ra_wipe(tok, sizeof(tok));
-	if (body != NULL) {
-		ra_wipe(body, strlen(body));
-		free(body);
-	}
 	json_decref(details);
-	free(digest);
 	PQclear(res);
 	return rc;
 }
@@ -385,14 +402,12 @@ ra_resend_txn(struct db *db, void *arg)
 {
 	char actor[RA_ACTOR_MAX];
 	struct ra_resend_txn *t = arg;
-	const char *v[3];
-	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
+	const char *v[1];
 	PGresult *res = NULL, *cnt = NULL;
 	json_t *details = NULL;
-	int rc = -1;
+	int rc = -1, k;
 
 	t->outcome = RA_DONE;
-	tok[0] = '\0';
 	v[0] = t->account_id;
 	if ((res = db_exec(db, &stmt_resend_account, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
@@ -414,13 +429,7 @@ ra_resend_txn(struct db *db, void *arg)
 		goto out;
 	}
 	PQclear(res);
-	if ((res = db_exec(db, &stmt_resend_void, v, NULL, NULL)) == NULL ||
-	    ra_token_new(tok, &digest) == -1)
-		goto out;
-	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->verify_ttl_s);
-	v[1] = digest;
-	v[2] = ttl;
-	if (db_exec_ok(db, &stmt_verification_insert, v) == -1)
+	if ((res = db_exec(db, &stmt_resend_void, v, NULL, NULL)) == NULL)
 		goto out;
 	if ((details = json_pack("{s:s, s:I}", "client", t->client,
 	    "links_voided", (json_int_t)strtoll(PQcmdTuples(res), NULL,
@@ -429,27 +438,16 @@ ra_resend_txn(struct db *db, void *arg)
 	    "ra.account.verify_resend", "ra_account", t->account_id, details,
 	    NULL) == -1)
 		goto out;
-	if (asprintf(&body, "To verify your email address, open this link "
-	    "(valid for %ld hours, usable once; links mailed before no longer "
-	    "work):\r\n\r\n%s%s\r\n", t->ra->policy->verify_ttl_s / 3600,
-	    t->ra->verify_url, tok) == -1) {
-		body = NULL;
-		goto out;
-	}
-	if (ra_mail_send(t->ra->mailer, t->email, "Verify your email address",
-	    body) == -1) {
-		t->outcome = RA_MAIL_FAILED;
+	if ((k = ra_verify_link_send(t->ra, db, t->account_id, t->email,
+	    "Verify your email address", "A new link, as you asked; links "
+	    "mailed before no longer work.\r\n\r\n")) != 0) {
+		if (k == RA_LINK_MAIL_FAILED)
+			t->outcome = RA_MAIL_FAILED;
 		goto out;
 	}
 	rc = 0;
 out:
-	ra_wipe(tok, sizeof(tok));
-	if (body != NULL) {
-		ra_wipe(body, strlen(body));
-		free(body);
-	}
 	json_decref(details);
-	free(digest);
 	PQclear(cnt);
 	PQclear(res);
 	return rc;

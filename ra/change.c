@@ -73,12 +73,6 @@ static const struct db_stmt stmt_email_supersede = {
 	"WHERE account_id = $1 AND used_at IS NULL",
 	1
 };
-static const struct db_stmt stmt_email_verification = {
-	"ra_email_change_verification_insert",
-	"INSERT INTO ra_email_verification (account_id, token_sha256, expires_at) "
-	"VALUES ($1, $2::bytea, now() + make_interval(secs => $3::int))",
-	3
-};
 /*
  * Codes sent to the old address or number must not authorize anything
  * after the change (whoever holds the old phone or mailbox may not be the
@@ -344,13 +338,11 @@ ra_email_txn(struct db *db, void *arg)
 {
 	char actor[RA_ACTOR_MAX];
 	struct ra_change_txn *t = arg;
-	const char *v[3];
-	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
+	const char *v[2];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
-	int rc = -1, r;
+	int rc = -1, r, k;
 
-	memset(tok, 0, sizeof(tok));
 	t->outcome = RA_CHANGE_DONE;
 	if ((r = ra_change_factor(db, t, "change_email")) != 1) {
 		rc = r;
@@ -370,13 +362,7 @@ ra_email_txn(struct db *db, void *arg)
 		goto out;
 	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res2, 0, 0));
 	if (db_exec_ok(db, &stmt_email_supersede, v) == -1 ||
-	    db_exec_ok(db, &stmt_email_otps_void, v) == -1 ||
-	    ra_token_new(tok, &digest) == -1)
-		goto out;
-	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->verify_ttl_s);
-	v[1] = digest;
-	v[2] = ttl;
-	if (db_exec_ok(db, &stmt_email_verification, v) == -1)
+	    db_exec_ok(db, &stmt_email_otps_void, v) == -1)
 		goto out;
 	if ((details = ra_change_details(t)) == NULL ||
 	    json_object_set_new(details, "old_email",
@@ -388,27 +374,16 @@ ra_email_txn(struct db *db, void *arg)
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.account.email_change",
 	    "ra_account", t->who->account_id, details, NULL) == -1)
 		goto out;
-	if (asprintf(&body, "The email address of your account was changed to "
-	    "this one. To verify it, open this link (valid for %ld hours, "
-	    "usable once):\r\n\r\n%s%s\r\n", t->ra->policy->verify_ttl_s / 3600,
-	    t->ra->verify_url, tok) == -1) {
-		body = NULL;
-		goto out;
-	}
-	if (ra_mail_send(t->ra->mailer, t->value, "Verify your new email "
-	    "address", body) == -1) {
-		t->outcome = RA_CHANGE_MAIL_FAILED;
+	if ((k = ra_verify_link_send(t->ra, db, t->who->account_id, t->value,
+	    "Verify your new email address", "The email address of your "
+	    "account was changed to this one. ")) != 0) {
+		if (k == RA_LINK_MAIL_FAILED)
+			t->outcome = RA_CHANGE_MAIL_FAILED;
 		goto out;
 	}
 	rc = 0;
 out:
-	ra_wipe(tok, sizeof(tok));
-	if (body != NULL) {
-		ra_wipe(body, strlen(body));
-		free(body);
-	}
 	json_decref(details);
-	free(digest);
 	PQclear(res2);
 	PQclear(res);
 	return rc;

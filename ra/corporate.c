@@ -197,6 +197,19 @@ static const struct db_stmt stmt_eseal_company = {
 	1
 };
 /*
+ * The representative's account, locked (one submission at a time, as
+ * kyc.c's), and whether it has an open application: checked here, so an
+ * ordinary 409 does not reach the unique index (and the log as an error).
+ */
+static const struct db_stmt stmt_eseal_account = {
+	"ra_corporate_eseal_account",
+	"SELECT EXISTS (SELECT 1 FROM ra_application p WHERE p.account_id = "
+	"a.id AND p.status IN ('submitted', 'approved', 'agreed') AND "
+	"p.profile <> 'company') FROM ra_account a WHERE a.id = $1 "
+	"FOR UPDATE OF a",
+	1
+};
+/*
  * An e-seal application: kind corporate (made for a company), profile
  * eseal; the representative's account's open application while open.
  */
@@ -1139,6 +1152,14 @@ ra_corp_eseal_txn(struct db *db, void *arg)
 		goto out;
 	PQclear(res);
 	v[0] = t->who->account_id;
+	if ((res = db_exec(db, &stmt_eseal_account, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		t->outcome = RA_CORP_OPEN;
+		goto out;
+	}
+	PQclear(res);
 	v[1] = subject;
 	if ((res = db_exec(db, &stmt_eseal_insert, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1) {

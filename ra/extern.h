@@ -329,6 +329,16 @@ int	ra_register(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_verify_email(struct ra *, const struct http_request *,
 	    struct http_response *);
+/*
+ * A new email verification link for account_id, stored as its SHA-256
+ * (email_verification.ttl_seconds) and mailed to `to` with subject, intro
+ * before the link: inside the caller's transaction, before its COMMIT. 0;
+ * RA_LINK_MAIL_FAILED when the mail could not be sent; -1 on any other
+ * failure. The token is wiped.
+ */
+#define RA_LINK_MAIL_FAILED	(-2)
+int	ra_verify_link_send(struct ra *, struct db *, const char *account_id,
+	    const char *to, const char *subject, const char *intro);
 /* POST /v1/verify-email/resend: a new link for the session's account. */
 int	ra_verify_email_resend(struct ra *, const struct http_request *,
 	    struct http_response *);

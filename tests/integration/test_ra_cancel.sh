@@ -24,66 +24,20 @@ q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
 pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
 secrets=()
 
-# req METHOD PATH [BODY] (Bearer $tok): sets code; body in $tmp/out.
-req() {
-	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')
-	[ $# -lt 3 ] || args+=(-H "Content-Type: application/json" --data-binary "$3")
-	[ -z "${tok:-}" ] || args+=(-H "Authorization: Bearer $tok")
-	code=$(curl "${args[@]}" "$url$2")
-}
-req_patient() {
-	req "$@"
-	if [ "$code" = 429 ]; then
-		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr")"
-		req "$@"
-	fi
-}
+. "$(dirname "$0")/lib_ra.sh"
 state() {
 	q "SELECT (SELECT string_agg(id || status || coalesce(order_id::text, ''), ',' ORDER BY id) FROM ra_application) || '/' ||
 	    (SELECT count(*) FROM issuance_order) || '/' || $AUDIT_MAX"
 	ls "$mail" | wc -l
 }
-before() { state >"$tmp/state.before"; }
-unchanged() {
-	state >"$tmp/state.after"
-	cmp -s "$tmp/state.before" "$tmp/state.after" ||
-		fail "$1 changed state: $(tr '\n' ' ' <"$tmp/state.before") -> $(tr '\n' ' ' <"$tmp/state.after")"
-}
-# refuse STATUS WHAT METHOD PATH [BODY]: the request fails, nothing changes.
-refuse() {
-	local st=$1 what=$2
-	shift 2
-	before
-	req "$@"
-	expect "$st" "$what"
-	unchanged "$what"
-}
 status_of() { q "SELECT status FROM ra_application WHERE id = $1"; }
 audits() { # audits ACTION OBJECT_ID ACTOR
 	q "SELECT count(*) FROM audit_event WHERE action = '$1' AND object_id = '$2' AND actor = '$3'"
 }
-mail_to() { grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p; }
 
 # --- subscribers and officers ---------------------------------------------------------
 spw='Cancel-Sub-Pass9'
 secrets+=("$spw")
-# subscriber EMAIL PHONE: registered, email verified (mail sink), phone
-# flagged verified by SQL (test_ra_factors tests that path), logged in; sets aid, tok.
-subscriber() {
-	local t
-	tok=
-	req_patient POST /v1/register "{\"email\":\"$1\",\"phone\":\"$2\",\"password\":\"$spw\"}"
-	expect 201 "register $1"
-	aid=$(jq -r .id "$tmp/out")
-	t=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(mail_to "$1")" | tr -d '\r' | sed -n 1p)
-	req POST /v1/verify-email "{\"token\":\"$t\"}"
-	expect 200 "verify $1"
-	q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $aid" >/dev/null
-	req_patient POST /v1/login "{\"email\":\"$1\",\"password\":\"$spw\"}"
-	expect 200 "login $1"
-	tok=$(jq -r .token "$tmp/out")
-	secrets+=("$tok")
-}
 # apply NAME DOB SEX SERIAL: a personal application of the logged-in subscriber; sets app.
 apply() {
 	python3 "$(dirname "$0")/kyc_body.py" "$tmp/kyc.json" "$1" "$2" "$3" "$4" >/dev/null
@@ -95,11 +49,10 @@ apply() {
 }
 # agree APP PHONE: "I agree" with an SMS OTP of purpose agreement (sink).
 agree() {
-	local f c
+	local c
 	req POST /v1/otp '{"channel":"sms","purpose":"agreement"}'
 	expect 201 "otp agreement"
-	f=$(grep -l -- "^To: $2" "$sms"/* | xargs ls -t | sed -n 1p)
-	c=$(sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p)
+	c=$(sms_code "$2")
 	secrets+=("$c")
 	req POST "/v1/applications/$1/agreement" "{\"accept\":true,\"factor\":{\"type\":\"otp\",\"otp_id\":$(jq -r .otp_id "$tmp/out"),\"code\":\"$c\"}}"
 	expect 202 "agreement to $1"
@@ -107,20 +60,8 @@ agree() {
 opw='Officer-Cancel-2026'
 secrets+=("$opw")
 (umask 077; printf '%s\n' "$opw" >"$tmp/officer.pw")
-officer() { # officer USER ROLE: sets oid and otok (logged in)
-	local s
-	pkictl officer add --username "$1" --role "$2" --password-file "$tmp/officer.pw" \
-	    >"$tmp/add.out" 2>"$tmp/add.err" || fail "officer add $1: $(cat "$tmp/add.err")"
-	s=$(sed -n 's/^totp_secret //p' "$tmp/add.out")
-	secrets+=("$s")
-	oid=$(q "SELECT id FROM ra_officer WHERE username = '$1'")
-	tok=
-	req POST /v1/officer/login "{\"username\":\"$1\",\"password\":\"$opw\",\"totp\":\"$(oathtool --totp -b "$s")\"}"
-	expect 200 "officer login $1"
-	otok=$(jq -r .token "$tmp/out")
-	secrets+=("$otok")
-}
-command -v oathtool >/dev/null || fail "oathtool missing (deploy/packages.txt; make deps)"
+officer() { ra_officer "$1" "$2" "$tmp/officer.pw"; }
+subscriber() { ra_account "$1" "$2" "$spw"; }
 officer can-off ra_officer
 off=$oid tok_o=$otok
 officer can-aud auditor

@@ -23,57 +23,14 @@ q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
 pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
 secrets=()
 
-# req METHOD PATH [BODY] (Bearer $tok): sets code; body in $tmp/out.
-req() {
-	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')
-	[ $# -lt 3 ] || args+=(-H 'Content-Type: application/json' --data-binary "$3")
-	[ -z "${tok:-}" ] || args+=(-H "Authorization: Bearer $tok")
-	code=$(curl "${args[@]}" "$url$2")
-}
-req_patient() {
-	req "$@"
-	if [ "$code" = 429 ]; then
-		sleep "$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/Ip' "$tmp/hdr")"
-		req "$@"
-	fi
-}
+. "$(dirname "$0")/lib_ra.sh"
 state() {
 	q "SELECT (SELECT string_agg(id || status, ',' ORDER BY id) FROM ra_application) || '/' ||
 	    (SELECT count(*) FROM ra_company_application) || '/' || $AUDIT_MAX"
 }
-before() { state >"$tmp/state.before"; }
-unchanged() {
-	state >"$tmp/state.after"
-	cmp -s "$tmp/state.before" "$tmp/state.after" ||
-		fail "$1 changed state: $(cat "$tmp/state.before") -> $(cat "$tmp/state.after")"
-}
-refuse() { # refuse STATUS WHAT METHOD PATH [BODY]
-	before
-	req "$3" "$4" "${5-}"
-	expect "$1" "$2"
-	unchanged "$2"
-}
-newest_to() { grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p; }
 pw='Eseal-Test-Pass9'
 secrets+=("$pw")
-# account EMAIL PHONE: registered, email verified, phone flagged verified
-# (SQL: test_ra_factors tests the OTP), logged in; sets aid and tok.
-account() {
-	local v
-	tok=
-	req_patient POST /v1/register "{\"email\":\"$1\",\"phone\":\"$2\",\"password\":\"$pw\"}"
-	expect 201 "register $1"
-	aid=$(jq -r .id "$tmp/out")
-	v=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(newest_to "$1")" | tr -d '\r' | sed -n 1p)
-	secrets+=("$v")
-	req POST /v1/verify-email "{\"token\":\"$v\"}"
-	expect 200 "verify $1"
-	q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $aid" >/dev/null
-	req_patient POST /v1/login "{\"email\":\"$1\",\"password\":\"$pw\"}"
-	expect 200 "login $1"
-	tok=$(jq -r .token "$tmp/out")
-	secrets+=("$tok")
-}
+account() { ra_account "$1" "$2" "$pw"; }
 # The officers' decision on the company (test_ra_corp and test_lifecycle
 # decide companies through the officer API).
 approve_by_sql() {
@@ -143,20 +100,7 @@ note "the e-seal application: subject from the approved company, linked, audited
 opw='Officer-Eseal-2026'
 secrets+=("$opw")
 (umask 077; printf '%s\n' "$opw" >"$tmp/officer.pw")
-officer() { # officer USER: a ra_officer, logged in; sets oid and otok
-	local s
-	pkictl officer add --username "$1" --role ra_officer --password-file "$tmp/officer.pw" \
-	    >"$tmp/add.out" 2>"$tmp/add.err" || fail "officer add $1: $(cat "$tmp/add.err")"
-	s=$(sed -n 's/^totp_secret //p' "$tmp/add.out")
-	secrets+=("$s")
-	oid=$(q "SELECT id FROM ra_officer WHERE username = '$1'")
-	tok=
-	req POST /v1/officer/login "{\"username\":\"$1\",\"password\":\"$opw\",\"totp\":\"$(oathtool --totp -b "$s")\"}"
-	expect 200 "officer login $1"
-	otok=$(jq -r .token "$tmp/out")
-	secrets+=("$otok")
-}
-command -v oathtool >/dev/null || fail "oathtool missing (deploy/packages.txt; make deps)"
+officer() { ra_officer "$1" ra_officer "$tmp/officer.pw"; }
 officer seal-one
 tok1=$otok
 officer seal-two
@@ -188,8 +132,7 @@ expect 200 "the e-seal's agreement view"
 req POST /v1/otp '{"channel":"sms","purpose":"agreement"}'
 expect 201 "otp agreement"
 oid=$(jq -r .otp_id "$tmp/out")
-f=$(grep -l -- "^To: +6281200000301" "$sms"/* | xargs ls -t | sed -n 1p)
-c=$(sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p)
+c=$(sms_code +6281200000301)
 secrets+=("$c")
 req POST "/v1/applications/$sapp/agreement" "{\"accept\":true,\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
 expect 202 "the representative agrees"
@@ -237,8 +180,7 @@ tok=$rtok
 req POST /v1/otp '{"channel":"sms","purpose":"rekey"}'
 expect 201 "otp rekey"
 oid=$(jq -r .otp_id "$tmp/out")
-f=$(grep -l -- "^To: +6281200000301" "$sms"/* | xargs ls -t | sed -n 1p)
-c=$(sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p)
+c=$(sms_code +6281200000301)
 secrets+=("$c")
 url_main=$url
 url=http://127.0.0.1:$port2
