@@ -58,15 +58,21 @@ static const struct db_stmt stmt_resend_account = {
 	1
 };
 /*
- * The links of the last hour, after the lock and in a statement of its own
- * (READ COMMITTED: a new snapshot) so a concurrent resend's row is seen;
- * and the seconds until the oldest of them leaves the hour.
+ * The links of the last hour and of the last day, after the lock and in a
+ * statement of its own (READ COMMITTED: a new snapshot) so a concurrent
+ * resend's row is seen; and the seconds until the oldest of each leaves
+ * its window. The daily cap bounds what an unverified account registered
+ * with a stranger's address can have mailed to it.
  */
 static const struct db_stmt stmt_resend_count = {
 	"ra_verify_resend_count",
-	"SELECT count(*), coalesce(ceil(extract(epoch FROM min(created_at) + "
-	"interval '1 hour' - now())), 0)::bigint FROM ra_email_verification "
-	"WHERE account_id = $1 AND created_at > now() - interval '1 hour'",
+	"SELECT count(*) FILTER (WHERE created_at > now() - interval '1 hour'), "
+	"coalesce(ceil(extract(epoch FROM min(created_at) FILTER (WHERE "
+	"created_at > now() - interval '1 hour') + interval '1 hour' - "
+	"now())), 0)::bigint, count(*), coalesce(ceil(extract(epoch FROM "
+	"min(created_at) + interval '1 day' - now())), 0)::bigint "
+	"FROM ra_email_verification "
+	"WHERE account_id = $1 AND created_at > now() - interval '1 day'",
 	1
 };
 /* Earlier links stop working: only the newest mail's link verifies. */
@@ -394,8 +400,9 @@ struct ra_resend_txn {
 /*
  * A new verification link for the session's unverified account, mailed to
  * its address before COMMIT; the links mailed before are voided. At most
- * email_verification.per_hour links an hour (the registration's counts),
- * counted in PostgreSQL so that it holds across rad processes.
+ * email_verification.per_hour links an hour and per_day a day (the
+ * registration's counts), counted in PostgreSQL so that it holds across rad
+ * processes.
  */
 static int
 ra_resend_txn(struct db *db, void *arg)
@@ -405,7 +412,7 @@ ra_resend_txn(struct db *db, void *arg)
 	const char *v[1];
 	PGresult *res = NULL, *cnt = NULL;
 	json_t *details = NULL;
-	int rc = -1, k;
+	int rc = -1, k, i;
 
 	t->outcome = RA_DONE;
 	v[0] = t->account_id;
@@ -420,11 +427,19 @@ ra_resend_txn(struct db *db, void *arg)
 	if ((cnt = db_exec(db, &stmt_resend_count, v, NULL, NULL)) == NULL ||
 	    PQntuples(cnt) != 1)
 		goto out;
-	if (strtol(PQgetvalue(cnt, 0, 0), NULL, 10) >=
-	    t->ra->policy->verify_per_hour) {
+	/* The day's cap first: its wait is the longer one. */
+	if (strtol(PQgetvalue(cnt, 0, 2), NULL, 10) >=
+	    t->ra->policy->verify_per_day)
+		i = 3;
+	else if (strtol(PQgetvalue(cnt, 0, 0), NULL, 10) >=
+	    t->ra->policy->verify_per_hour)
+		i = 1;
+	else
+		i = 0;
+	if (i != 0) {
 		t->outcome = RA_LOCKED;
-		t->retry_after = strtol(PQgetvalue(cnt, 0, 1), NULL, 10);
-		if (t->retry_after < 1)
+		if ((t->retry_after = strtol(PQgetvalue(cnt, 0, i), NULL,
+		    10)) < 1)
 			t->retry_after = 1;
 		goto out;
 	}
@@ -478,7 +493,8 @@ ra_verify_email_resend(struct ra *ra, const struct http_request *req,
 			    "account is verified");
 		case RA_LOCKED:
 			return ra_too_many(resp, t.retry_after, "too many "
-			    "verification links this hour; try again later");
+			    "verification links (policy email_verification "
+			    "per_hour, per_day); try again later");
 		case RA_MAIL_FAILED:
 			http_add_header(resp, "Retry-After", "60");
 			return ra_problem(resp, 503, "the verification email "

@@ -114,9 +114,14 @@ ra_cancel_allowed(struct ra_cancel_txn *t, const PGresult *res)
 
 	t->outcome = RA_CANCEL_STATE;
 	if (strcmp(status, "agreed") == 0 && strcmp(order, "failed") != 0) {
-		snprintf(t->detail, sizeof(t->detail), "the certificate of this "
-		    "application is being issued (order %s is %s)",
-		    PQgetvalue(res, 0, CL_ORDER), order);
+		/* No order row: it changed meanwhile (a concurrent reorder). */
+		if (order[0] == '\0')
+			snprintf(t->detail, sizeof(t->detail), "the application "
+			    "changed meanwhile; read it again");
+		else
+			snprintf(t->detail, sizeof(t->detail), "the certificate "
+			    "of this application is being issued (order %s is "
+			    "%s)", PQgetvalue(res, 0, CL_ORDER), order);
 		return -1;
 	}
 	if (t->reorder) {

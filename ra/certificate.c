@@ -1039,8 +1039,9 @@ ra_rekey_txn(struct db *db, void *arg)
 	if ((res2 = db_exec(db, &stmt_rekey_kyc, v, NULL, NULL)) == NULL ||
 	    strcmp(PQcmdTuples(res2), strcmp(PQgetvalue(res, 0, 6), "eseal") ==
 	    0 ? "0" : "1") != 0) {
-		log_err("rekey: application %s has no KYC row to carry over",
-		    v[1]);
+		log_err("rekey: application %s: expected %s KYC row to carry "
+		    "over", v[1], strcmp(PQgetvalue(res, 0, 6), "eseal") == 0 ?
+		    "no" : "one");
 		goto out;
 	}
 	PQclear(res2);

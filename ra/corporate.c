@@ -198,15 +198,21 @@ static const struct db_stmt stmt_eseal_company = {
 };
 /*
  * The representative's account, locked (one submission at a time, as
- * kyc.c's), and whether it has an open application: checked here, so an
- * ordinary 409 does not reach the unique index (and the log as an error).
+ * kyc.c's): its email and phone verified; an issued application with
+ * personal KYC (the person who asks for the company's seal holds a
+ * certificate of their own: their identity was verified and certified, and
+ * cannot have been withdrawn since the company was registered); and
+ * whether it has an open application, checked here so that an ordinary 409
+ * does not reach the unique index (and the log as an error).
  */
 static const struct db_stmt stmt_eseal_account = {
 	"ra_corporate_eseal_account",
-	"SELECT EXISTS (SELECT 1 FROM ra_application p WHERE p.account_id = "
-	"a.id AND p.status IN ('submitted', 'approved', 'agreed') AND "
-	"p.profile <> 'company') FROM ra_account a WHERE a.id = $1 "
-	"FOR UPDATE OF a",
+	"SELECT a.email_verified, a.phone_verified, EXISTS (SELECT 1 FROM "
+	"ra_application p JOIN ra_kyc k ON k.application_id = p.id WHERE "
+	"p.account_id = a.id AND p.status = 'issued'), EXISTS (SELECT 1 FROM "
+	"ra_application p WHERE p.account_id = a.id AND p.status IN "
+	"('submitted', 'approved', 'agreed') AND p.profile <> 'company') "
+	"FROM ra_account a WHERE a.id = $1 FOR UPDATE OF a",
 	1
 };
 /*
@@ -274,6 +280,7 @@ enum ra_corp_outcome {
 	RA_CORP_MAIL_FAILED,		/* 503 */
 	RA_CORP_NOT_REPRESENTATIVE,	/* 403 */
 	RA_CORP_OPEN,			/* 409: the account's open application */
+	RA_CORP_NO_CERT,		/* 403: no issued personal application */
 };
 
 static int
@@ -325,6 +332,10 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 	case RA_CORP_NOT_REPRESENTATIVE:
 		return ra_problem(resp, 403, "only the company's representative "
 		    "may do this");
+	case RA_CORP_NO_CERT:
+		return ra_problem(resp, 403, "the representative needs a "
+		    "personal certificate of their own (an issued application) "
+		    "first");
 	case RA_CORP_OPEN:
 		return ra_problem(resp, 409, "this account has an open "
 		    "application; wait for it to end (or cancel it) first");
@@ -1155,10 +1166,16 @@ ra_corp_eseal_txn(struct db *db, void *arg)
 	if ((res = db_exec(db, &stmt_eseal_account, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
 		goto out;
-	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		t->outcome = RA_CORP_EMAIL_UNVERIFIED;
+	else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+		t->outcome = RA_CORP_PHONE_UNVERIFIED;
+	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
+		t->outcome = RA_CORP_NO_CERT;
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
 		t->outcome = RA_CORP_OPEN;
+	if (t->outcome != RA_CORP_DONE)
 		goto out;
-	}
 	PQclear(res);
 	v[1] = subject;
 	if ((res = db_exec(db, &stmt_eseal_insert, v, NULL, NULL)) == NULL ||

@@ -35,6 +35,7 @@ struct ra_policy {
 	long	argon2_parallelism;
 	long	verify_ttl_s;		/* email verification link */
 	long	verify_per_hour;	/* links an hour, the registration's too */
+	long	verify_per_day;		/* and a day */
 	long	session_ttl_s;
 	long	lockout_threshold;	/* failed log-ins before a lock */
 	long	lockout_base_s;		/* first lock; doubles with each failure */
@@ -54,6 +55,7 @@ struct ra_policy {
 	/* KYC (nik.c, kyc.c) */
 	long	kyc_min_age;		/* years, on the day of submission (WIB) */
 	long	kyc_erase_days;		/* pkictl kyc erase: after an unissued end */
+	long	kyc_per_day;		/* KYC submissions per account a day */
 	long	kyc_image_max;		/* bytes of one decoded image */
 	long	kyc_min_liveness;	/* 0-100, shown to the officer */
 	long	kyc_min_match;		/* 0-100, shown to the officer */

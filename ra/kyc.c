@@ -29,19 +29,39 @@
 #define RA_TS(col)		"to_char(" col " AT TIME ZONE 'UTC', " \
 				"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
+/*
+ * The submissions of the last day, and the seconds until the oldest of
+ * them leaves it: with cancellation (cancel.c) the open slot alone no
+ * longer bounds how often one account has its identity verified (maybe a
+ * paid remote call) and stores images.
+ */
+#define RA_KYC_RECENT \
+	"(SELECT count(*) FROM ra_application p JOIN ra_kyc k ON " \
+	"k.application_id = p.id WHERE p.account_id = a.id AND p.created_at > " \
+	"now() - interval '1 day'), (SELECT coalesce(ceil(extract(epoch FROM " \
+	"min(p.created_at) + interval '1 day' - now())), 0)::bigint FROM " \
+	"ra_application p JOIN ra_kyc k ON k.application_id = p.id WHERE " \
+	"p.account_id = a.id AND p.created_at > now() - interval '1 day') "
 static const struct db_stmt stmt_kyc_account = {
 	"ra_kyc_submit_account_state",
 	"SELECT a.email_verified, a.phone_verified, EXISTS (SELECT 1 FROM "
 	"ra_application p WHERE p.account_id = a.id AND p.status IN "
-	RA_OPEN_STATUSES ") FROM ra_account a WHERE a.id = $1",
+	RA_OPEN_STATUSES "), " RA_KYC_RECENT "FROM ra_account a WHERE a.id = $1",
 	1
 };
-/* The same, locking the account: one submission at a time per account. */
+/*
+ * The same, locking the account: one submission at a time per account.
+ * (The count's subqueries run after the lock is granted, in this
+ * statement's snapshot; two submissions of one account serialize on the
+ * lock, and the second's count may miss the first only if it began before
+ * the first committed: one extra submission at most.)
+ */
 static const struct db_stmt stmt_kyc_account_lock = {
 	"ra_kyc_submit_account_lock",
 	"SELECT a.email_verified, a.phone_verified, EXISTS (SELECT 1 FROM "
 	"ra_application p WHERE p.account_id = a.id AND p.status IN "
-	RA_OPEN_STATUSES ") FROM ra_account a WHERE a.id = $1 FOR UPDATE OF a",
+	RA_OPEN_STATUSES "), " RA_KYC_RECENT "FROM ra_account a WHERE a.id = $1 "
+	"FOR UPDATE OF a",
 	1
 };
 static const struct db_stmt stmt_kyc_application_insert = {
@@ -104,17 +124,23 @@ enum ra_kyc_outcome {
 	RA_KYC_PHONE_UNVERIFIED,	/* 403 */
 	RA_KYC_OPEN,			/* 409 */
 	RA_KYC_NO_COMPANY,		/* 404: corporate.c */
+	RA_KYC_TOO_MANY,		/* 429: kyc.per_day */
 };
 
-/* The account's state against a submission (lock: FOR UPDATE). */
+/*
+ * The account's state against a submission (lock: FOR UPDATE); *retry the
+ * seconds to wait for RA_KYC_TOO_MANY.
+ */
 static int
-ra_kyc_account_state(struct db *db, const char *account_id, int lock,
-    enum ra_kyc_outcome *outcome)
+ra_kyc_account_state(struct db *db, const struct ra_policy *p,
+    const char *account_id, int lock, enum ra_kyc_outcome *outcome,
+    long *retry)
 {
 	const char *v[1];
 	PGresult *res;
 
 	*outcome = RA_KYC_DONE;
+	*retry = 0;
 	v[0] = account_id;
 	if ((res = db_exec(db, lock ? &stmt_kyc_account_lock : &stmt_kyc_account,
 	    v, NULL, NULL)) == NULL)
@@ -129,15 +155,23 @@ ra_kyc_account_state(struct db *db, const char *account_id, int lock,
 		*outcome = RA_KYC_PHONE_UNVERIFIED;
 	else if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
 		*outcome = RA_KYC_OPEN;
+	else if (strtol(PQgetvalue(res, 0, 3), NULL, 10) >= p->kyc_per_day) {
+		*outcome = RA_KYC_TOO_MANY;
+		if ((*retry = strtol(PQgetvalue(res, 0, 4), NULL, 10)) < 1)
+			*retry = 1;
+	}
 	PQclear(res);
 	return 0;
 }
 
 /* The refusal of an outcome; 0 or -1. */
 static int
-ra_kyc_refuse(struct http_response *resp, enum ra_kyc_outcome o)
+ra_kyc_refuse(struct http_response *resp, enum ra_kyc_outcome o, long retry)
 {
 	switch (o) {
+	case RA_KYC_TOO_MANY:
+		return ra_too_many(resp, retry, "too many applications from "
+		    "this account today (policy kyc.per_day); try again later");
 	case RA_KYC_EMAIL_UNVERIFIED:
 		return ra_problem(resp, 403, "verify your email address before "
 		    "applying (POST /v1/verify-email)");
@@ -162,6 +196,7 @@ struct ra_kyc_txn {
 	const struct ra_idv_result	*idv;
 	const char			*client;
 	enum ra_kyc_outcome		 outcome;
+	long				 retry_after;	/* RA_KYC_TOO_MANY */
 	char				 id[24];
 	char				 kind[16];	/* personal, rekyc */
 };
@@ -183,7 +218,8 @@ ra_kyc_txn(struct db *db, void *arg)
 	int rc = -1, ocr_ok, k;
 
 	t->outcome = RA_KYC_DONE;
-	if (ra_kyc_account_state(db, t->who->account_id, 1, &t->outcome) == -1)
+	if (ra_kyc_account_state(db, p, t->who->account_id, 1, &t->outcome,
+	    &t->retry_after) == -1)
 		goto out;
 	if (t->outcome != RA_KYC_DONE)
 		goto out;
@@ -365,6 +401,7 @@ ra_application_submit(struct ra *ra, const struct http_request *req,
 	enum ra_kyc_outcome outcome;
 	char detail[256];
 	json_t *o = NULL;
+	long retry;
 	int rc = -1, status, k;
 
 	memset(&r, 0, sizeof(r));
@@ -373,10 +410,11 @@ ra_application_submit(struct ra *ra, const struct http_request *req,
 		goto out;
 	}
 	/* Cheap refusals first, before a body of megabytes is parsed. */
-	if (ra_kyc_account_state(ra->db, who.account_id, 0, &outcome) == -1)
+	if (ra_kyc_account_state(ra->db, p, who.account_id, 0, &outcome,
+	    &retry) == -1)
 		goto out;
 	if (outcome != RA_KYC_DONE) {
-		rc = ra_kyc_refuse(resp, outcome);
+		rc = ra_kyc_refuse(resp, outcome, retry);
 		goto out;
 	}
 	if (!ra_is_json(req)) {
@@ -437,7 +475,7 @@ ra_application_submit(struct ra *ra, const struct http_request *req,
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_kyc_txn,
 	    &t) == -1) {
 		if (t.outcome != RA_KYC_DONE)
-			rc = ra_kyc_refuse(resp, t.outcome);
+			rc = ra_kyc_refuse(resp, t.outcome, t.retry_after);
 		goto out;
 	}
 	log_info("application %s: %s KYC submitted by account %s "

@@ -181,6 +181,8 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    30 * 86400, &p->verify_ttl_s) == -1 ||
 	    config_get_long(c, "email_verification.per_hour", 3, 1, 100,
 	    &p->verify_per_hour) == -1 ||
+	    config_get_long(c, "email_verification.per_day", 6, 1, 1000,
+	    &p->verify_per_day) == -1 ||
 	    config_get_long(c, "session.ttl_seconds", 3600, 60, 7 * 86400,
 	    &p->session_ttl_s) == -1 ||
 	    config_get_long(c, "lockout.threshold", 5, 1, 100,
@@ -224,6 +226,8 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->kyc_min_match) == -1 ||
 	    config_get_long(c, "kyc.unissued_evidence_days", 90, 1, 3650,
 	    &p->kyc_erase_days) == -1 ||
+	    config_get_long(c, "kyc.per_day", 3, 1, 100,
+	    &p->kyc_per_day) == -1 ||
 	    ra_policy_version(c, "kyc.privacy_policy_version",
 	    p->kyc_privacy_version) == -1 ||
 	    ra_policy_version(c, "kyc.subscriber_agreement_version",

@@ -98,10 +98,11 @@ static const struct db_stmt stmt_company = {
 	"ra_review_get_company",
 	"SELECT c.id, c.name, c.nib, c.npwp, c.deed_number, c.deed_date::text, "
 	"c.decree_number, c.sysadmin_email, r.id, r.email, ca.status "
-	"FROM ra_company c JOIN ra_account r ON r.id = c.representative_id "
-	"JOIN ra_application ca ON ca.id = c.application_id "
-	"WHERE c.application_id = $1 OR c.id = (SELECT company_id FROM "
-	"ra_company_application WHERE application_id = $1)",
+	"FROM (SELECT id FROM ra_company WHERE application_id = $1 UNION ALL "
+	"SELECT company_id FROM ra_company_application WHERE "
+	"application_id = $1) x JOIN ra_company c ON c.id = x.id "
+	"JOIN ra_account r ON r.id = c.representative_id "
+	"JOIN ra_application ca ON ca.id = c.application_id LIMIT 1",
 	1
 };
 static const struct db_stmt stmt_decisions = {

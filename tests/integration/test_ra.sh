@@ -254,6 +254,32 @@ unchanged "resend once verified"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.verify_resend' AND object_id = '$cid'
     AND actor = 'subscriber:$cid'")" = 2 ] || fail "resends not audited"
 note "resend: a new link, earlier ones voided, 3 an hour (429 with Retry-After), 409 once verified: ok"
+# The daily cap (per_day 6): the hour's links moved two hours back, twice.
+register dana@example.com "$pw"
+expect 201 "register dana"
+dnid=$(jq -r .id "$tmp/out")
+login dana@example.com "$pw"
+expect 200 "dana logs in"
+dtk=$(jq -r .token "$tmp/out")
+secrets+=("$dtk")
+back2h() { q "UPDATE ra_email_verification SET created_at = created_at - interval '2 hours' WHERE account_id = $dnid" >/dev/null; }
+for i in 1 2; do
+	req POST /v1/verify-email/resend '' application/json "$dtk"
+	expect 202 "dana's resend $i"
+done
+back2h
+for i in 3 4 5; do
+	req POST /v1/verify-email/resend '' application/json "$dtk"
+	expect 202 "dana's resend $i"
+done
+back2h
+before
+req POST /v1/verify-email/resend '' application/json "$dtk"
+expect 429 "a seventh link within a day"
+unchanged "a seventh link within a day"
+ra=$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr")
+[ -n "$ra" ] && [ "$ra" -gt 3600 ] && [ "$ra" -le 86400 ] || fail "Retry-After of the daily cap: '$ra'"
+note "resend: 6 links a day (429, Retry-After beyond the hour): ok"
 
 # --- the mail's link, for people without an app: GET a page, its button POSTs -------
 register erin@example.com "$pw"

@@ -206,9 +206,17 @@ expect 200 "the subscriber's cancellation after a failed order"
 	fail "the audit event does not name the failed order"
 tok=$tok_o
 refuse 409 "a new order for a cancelled application" POST "/v1/officer/applications/$app3/reorder" '{"reason":"x"}'
+# A fourth submission today: cancelling does not lift kyc.per_day (3).
 tok=$tok1
-apply 'Sari Cancel Satu' 1990-04-05 F 0101
-note "failed order: the subscriber cancels and applies again"
+python3 "$(dirname "$0")/kyc_body.py" "$tmp/kyc.json" 'Sari Cancel Satu' 1990-04-05 F 0101 >/dev/null
+before
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok" \
+	-H 'Content-Type: application/json' --data-binary "@$tmp/kyc.json" "$url/v1/applications")
+expect 429 "a fourth KYC submission in a day"
+unchanged "a fourth KYC submission in a day"
+ra=$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/hdr")
+[ -n "$ra" ] && [ "$ra" -gt 80000 ] && [ "$ra" -le 86400 ] || fail "Retry-After of kyc.per_day: '$ra'"
+note "failed order: the subscriber cancels; a fourth submission today is 429 (kyc.per_day)"
 
 # --- evidence retention: pkictl kyc erase -------------------------------------------------
 # app1 and app1b (cancelled) and app2 (issued) ended 100 days ago; app3

@@ -4,8 +4,8 @@
 # /v1/corporate/{id}/eseals) for a seal certificate whose subject comes from
 # the company the officers approved (O, organizationIdentifier NTRID-<NIB>)
 # and the seal's name (CN); refusals (a pending company, the sysadmin, a
-# stranger, bad names, the representative's own open application) change
-# nothing; two officers must approve it (four-eyes by profile) and see the
+# stranger, bad names, a representative without a certificate of their
+# own, a second open application) change nothing; two officers must approve it (four-eyes by profile) and see the
 # company and the e-seal checks; the representative agrees with an SMS OTP;
 # cad issues it on the eseal profile: `openssl verify` accepts it, its
 # subject and key usage are a seal's, and it is the representative's
@@ -75,12 +75,22 @@ expect 415 "not JSON"
 unchanged "not JSON"
 note "refusals: 409 pending company, 403 sysadmin, 404 stranger and unknown company, 401, 400 names: ok"
 
-# The seal is the representative's open application: their own approved
-# one comes first (they cancel it here).
-refuse 409 "an e-seal beside the representative's open application" POST "/v1/corporate/$cid/eseals" "$seal"
-detail | has "open application" || fail "open slot: $(detail)"
-req POST "/v1/applications/$papp/cancel"
-expect 200 "the representative cancels the personal application"
+# The representative holds a certificate of their own first: their
+# approved personal application is agreed to and issued by the stack's cad.
+refuse 403 "an e-seal before the representative's own certificate" POST "/v1/corporate/$cid/eseals" "$seal"
+detail | has "personal certificate" || fail "no personal certificate: $(detail)"
+req POST /v1/otp '{"channel":"sms","purpose":"agreement"}'
+expect 201 "otp agreement (personal)"
+oid=$(jq -r .otp_id "$tmp/out")
+c=$(sms_code +6281200000301)
+secrets+=("$c")
+req POST "/v1/applications/$papp/agreement" "{\"accept\":true,\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
+expect 202 "the representative agrees to their personal certificate"
+for ((i = 0; i < 300; i++)); do
+	[ "$(q "SELECT status FROM ra_application WHERE id = $papp")" = issued ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT status FROM ra_application WHERE id = $papp")" = issued ] || fail "the personal certificate was not issued"
 req POST "/v1/corporate/$cid/eseals" "$seal"
 expect 201 "the e-seal application"
 sapp=$(jq -r .id "$tmp/out")
@@ -94,7 +104,8 @@ sapp=$(jq -r .id "$tmp/out")
     AND actor = 'subscriber:$rep' AND details->>'profile' = 'eseal' AND details->>'company_id' = '$cid'")" = 1 ] ||
 	fail "the e-seal application is not audited"
 refuse 409 "a second e-seal while one is open" POST "/v1/corporate/$cid/eseals" '{"name":"Segel Kedua"}'
-note "the e-seal application: subject from the approved company, linked, audited; one open at a time: ok"
+detail | has "open application" || fail "open slot: $(detail)"
+note "the e-seal application: 403 before the representative's own certificate; subject from the approved company, linked, audited; one open at a time: ok"
 
 # --- two officers ------------------------------------------------------------------------
 opw='Officer-Eseal-2026'
