@@ -350,6 +350,26 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 
 /* --- shared helpers ------------------------------------------------------ */
 
+/*
+ * A representative's locked account row (stmt_rep_lock, stmt_eseal_account:
+ * email verified, phone verified, the identity the step needs, something
+ * in the way) → RA_CORP_DONE or the first refusal.
+ */
+static enum ra_corp_outcome
+ra_corp_rep_refusal(const PGresult *res, enum ra_corp_outcome no_identity,
+    enum ra_corp_outcome in_the_way)
+{
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		return RA_CORP_EMAIL_UNVERIFIED;
+	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+		return RA_CORP_PHONE_UNVERIFIED;
+	if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
+		return no_identity;
+	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
+		return in_the_way;
+	return RA_CORP_DONE;
+}
+
 #define RA_ROLE_REP		0x1
 #define RA_ROLE_SYSADMIN	0x2
 #define RA_ROLE_EMPLOYEE	0x4
@@ -481,15 +501,8 @@ ra_corp_submit_txn(struct db *db, void *arg)
 	if ((res = db_exec(db, &stmt_rep_lock, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
 		goto out;
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-		t->outcome = RA_CORP_EMAIL_UNVERIFIED;
-	else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
-		t->outcome = RA_CORP_PHONE_UNVERIFIED;
-	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
-		t->outcome = RA_CORP_NO_KYC;
-	else if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
-		t->outcome = RA_CORP_PENDING;
-	if (t->outcome != RA_CORP_DONE)
+	if ((t->outcome = ra_corp_rep_refusal(res, RA_CORP_NO_KYC,
+	    RA_CORP_PENDING)) != RA_CORP_DONE)
 		goto out;
 	PQclear(res);
 	v[0] = r->sysadmin_email;
@@ -1166,15 +1179,8 @@ ra_corp_eseal_txn(struct db *db, void *arg)
 	if ((res = db_exec(db, &stmt_eseal_account, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
 		goto out;
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-		t->outcome = RA_CORP_EMAIL_UNVERIFIED;
-	else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
-		t->outcome = RA_CORP_PHONE_UNVERIFIED;
-	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
-		t->outcome = RA_CORP_NO_CERT;
-	else if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
-		t->outcome = RA_CORP_OPEN;
-	if (t->outcome != RA_CORP_DONE)
+	if ((t->outcome = ra_corp_rep_refusal(res, RA_CORP_NO_CERT,
+	    RA_CORP_OPEN)) != RA_CORP_DONE)
 		goto out;
 	PQclear(res);
 	v[1] = subject;
