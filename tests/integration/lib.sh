@@ -270,5 +270,17 @@ audit_text() {
 		"SELECT actor || ' ' || action || ' ' || coalesce(object_id, '') || ' ' || details::text FROM audit_event" >"$1"
 }
 
+# wait_port PORT PID WHAT: until 127.0.0.1:PORT accepts, while PID (a
+# server of the test's own, logging to $tmp/WHAT.log) lives.
+wait_port() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || fail "$3 died: $(cat "$tmp/$3.log")"
+		sleep 0.1
+	done
+	fail "$3 does not listen on 127.0.0.1:$1: $(cat "$tmp/$3.log")"
+}
+
 # free_port: a TCP port for a server of the test's own.
 . "$(dirname "${BASH_SOURCE[0]}")/../free_port.sh"

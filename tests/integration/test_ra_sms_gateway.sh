@@ -21,16 +21,6 @@ cleanup() {
 	[ -z "$sim" ] || { kill -TERM "$sim" 2>/dev/null; wait "$sim" 2>/dev/null; }
 }
 at_exit cleanup
-# wait_port PORT PID WHAT: until 127.0.0.1:PORT accepts, while PID lives.
-wait_port() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		kill -0 "$2" 2>/dev/null || fail "$3 died: $(cat "$tmp/$3.log")"
-		sleep 0.1
-	done
-	fail "$3 does not listen on 127.0.0.1:$1: $(cat "$tmp/$3.log")"
-}
 req() { # req METHOD PATH [BODY]: the second rad, Bearer $tok; sets code
 	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')
 	[ $# -lt 3 ] || args+=(-H 'Content-Type: application/json' --data-binary "$3")

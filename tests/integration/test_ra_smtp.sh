@@ -27,16 +27,6 @@ smtp_cleanup() {
 }
 at_exit smtp_cleanup
 
-# wait_port PORT PID WHAT: until 127.0.0.1:PORT accepts, while PID lives.
-wait_port() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		kill -0 "$2" 2>/dev/null || fail "$3 died: $(cat "$tmp/$3.log")"
-		sleep 0.1
-	done
-	fail "$3 does not listen on 127.0.0.1:$1: $(cat "$tmp/$3.log")"
-}
 req() { # req PATH BODY: POST to the second rad; sets code, body in $tmp/out
 	code=$(curl -sS -X POST -o "$tmp/out" -w '%{http_code}' \
 	    -H 'Content-Type: application/json' --data-binary "$2" "$base$1") ||
