@@ -49,15 +49,17 @@ static const struct db_stmt stmt_cancel_lock = {
 	"ra_cancel_lock",
 	"SELECT a.status, a.kind, a.profile, a.account_id, acc.email, "
 	"coalesce(o.status, ''), coalesce(a.order_id::text, ''), "
-	"a.previous_certificate_id, coalesce(o.last_error, '') "
+	"a.previous_certificate_id, coalesce(o.last_error, ''), "
+	"ra_officer_in_company(nullif($3, '')::bigint, "
+	"ra_application_company(a.id)) "
 	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
 	"LEFT JOIN issuance_order o ON o.id = a.order_id "
 	"WHERE a.id = $1 AND ($2 = '' OR a.account_id::text = $2) "
 	"FOR UPDATE OF a",
-	2
+	3
 };
 enum { CL_STATUS, CL_KIND, CL_PROFILE, CL_ACCOUNT, CL_EMAIL, CL_ORDER_STATUS,
-    CL_ORDER, CL_PREVIOUS, CL_ORDER_ERROR };
+    CL_ORDER, CL_PREVIOUS, CL_ORDER_ERROR, CL_OFFICER_IN_COMPANY };
 
 static const struct db_stmt stmt_cancel_update = {
 	"ra_cancel_update",
@@ -83,6 +85,7 @@ enum ra_cancel_outcome {
 	RA_CANCEL_DONE = 0,
 	RA_CANCEL_NOT_FOUND,	/* 404 */
 	RA_CANCEL_OWN,		/* 403: an officer's own account */
+	RA_CANCEL_COMPANY,	/* 403: the officer's account is in its company */
 	RA_CANCEL_STATE,	/* 409, detail */
 	RA_CANCEL_MAIL_FAILED,	/* 503 */
 };
@@ -204,6 +207,7 @@ ra_cancel_txn(struct db *db, void *arg)
 	t->outcome = RA_CANCEL_DONE;
 	v[0] = t->id;
 	v[1] = t->subscriber != NULL ? t->subscriber->account_id : "";
+	v[2] = t->officer != NULL ? t->officer->officer_id : "";
 	if ((res = db_exec(db, &stmt_cancel_lock, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
@@ -216,6 +220,10 @@ ra_cancel_txn(struct db *db, void *arg)
 	    strcmp(t->officer->account_id, PQgetvalue(res, 0, CL_ACCOUNT)) ==
 	    0) {
 		t->outcome = RA_CANCEL_OWN;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, CL_OFFICER_IN_COMPANY), "t") == 0) {
+		t->outcome = RA_CANCEL_COMPANY;
 		goto out;
 	}
 	if (ra_cancel_allowed(t, res) == -1)
@@ -302,6 +310,8 @@ ra_cancel_run(struct ra *ra, struct ra_cancel_txn *t,
 			return ra_problem(resp, 403, "this application is of "
 			    "your own subscriber account; another officer must "
 			    "act on it");
+		case RA_CANCEL_COMPANY:
+			return ra_problem(resp, 403, RA_OFFICER_COMPANY_DETAIL);
 		case RA_CANCEL_STATE:
 			return ra_problem(resp, 409, t->detail);
 		case RA_CANCEL_MAIL_FAILED:

@@ -238,10 +238,11 @@ static const struct db_stmt stmt_revreq_list = {
 static const struct db_stmt stmt_revreq_lock = {
 	"ra_officer_revreq_lock",
 	"SELECT r.status, r.certificate_id, r.reason, c.revoked_at IS NOT NULL, "
-	"c.serial, i.name FROM ra_revocation_request r JOIN certificate c ON "
+	"c.serial, i.name, ra_officer_in_company($2::bigint, r.company_id) "
+	"FROM ra_revocation_request r JOIN certificate c ON "
 	"c.id = r.certificate_id JOIN ca_certificate i ON i.id = c.issuer_id "
 	"WHERE r.id = $1 FOR UPDATE OF r",
-	1
+	2
 };
 static const struct db_stmt stmt_revreq_revoke = {
 	"ra_officer_revreq_revoke",
@@ -281,6 +282,7 @@ enum ra_corp_outcome {
 	RA_CORP_NOT_REPRESENTATIVE,	/* 403 */
 	RA_CORP_OPEN,			/* 409: the account's open application */
 	RA_CORP_NO_CERT,		/* 403: no issued personal application */
+	RA_CORP_OFFICER_IN_COMPANY,	/* 403 */
 };
 
 static int
@@ -327,6 +329,8 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 	case RA_CORP_REQUEST_PENDING:
 		return ra_problem(resp, 409, "a revocation request for this "
 		    "certificate is pending");
+	case RA_CORP_OFFICER_IN_COMPANY:
+		return ra_problem(resp, 403, RA_OFFICER_COMPANY_DETAIL);
 	case RA_CORP_REQUEST_DECIDED:
 		return ra_problem(resp, 409, "the request is already decided");
 	case RA_CORP_NOT_REPRESENTATIVE:
@@ -1323,10 +1327,15 @@ ra_revdecide_txn(struct db *db, void *arg)
 	t->outcome = RA_CORP_DONE;
 	ra_officer_actor(t->who, actor, sizeof(actor));
 	v[0] = t->id;
+	v[1] = t->who->officer_id;
 	if ((res = db_exec(db, &stmt_revreq_lock, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
 		t->outcome = RA_CORP_NOT_FOUND;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 6), "t") == 0) {
+		t->outcome = RA_CORP_OFFICER_IN_COMPANY;
 		goto out;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "pending") != 0) {

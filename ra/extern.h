@@ -476,6 +476,10 @@ int	ra_pin_set(struct ra *, const struct http_request *,
 /* officer.c: RA officers (pkictl creates them), log-in with password + TOTP. */
 #define RA_OFFICER_USERNAME_MAX	64	/* ^[a-z][a-z0-9._-]{2,63}$ */
 #define RA_OFFICER_TOTP_MAX	8
+/* 403 to an officer whose linked account belongs to the company (schema/028). */
+#define RA_OFFICER_COMPANY_DETAIL "your linked subscriber account belongs " \
+	"to this company (representative, sysadmin or employee); an officer " \
+	"outside it must act"
 
 struct ra_officer_login_req {
 	char	username[RA_OFFICER_USERNAME_MAX + 1];

@@ -98,11 +98,9 @@ static const struct db_stmt stmt_company = {
 	"ra_review_get_company",
 	"SELECT c.id, c.name, c.nib, c.npwp, c.deed_number, c.deed_date::text, "
 	"c.decree_number, c.sysadmin_email, r.id, r.email, ca.status "
-	"FROM (SELECT id FROM ra_company WHERE application_id = $1 UNION ALL "
-	"SELECT company_id FROM ra_company_application WHERE "
-	"application_id = $1) x JOIN ra_company c ON c.id = x.id "
-	"JOIN ra_account r ON r.id = c.representative_id "
-	"JOIN ra_application ca ON ca.id = c.application_id LIMIT 1",
+	"FROM ra_company c JOIN ra_account r ON r.id = c.representative_id "
+	"JOIN ra_application ca ON ca.id = c.application_id "
+	"WHERE c.id = ra_application_company($1)",
 	1
 };
 static const struct db_stmt stmt_decisions = {
@@ -152,10 +150,11 @@ static const struct db_stmt stmt_evidence = {
 static const struct db_stmt stmt_decide_lock = {
 	"ra_review_decide_lock",
 	"SELECT a.status, a.kind, a.account_id, acc.email, a.profile, "
-	"a.previous_certificate_id "
+	"a.previous_certificate_id, "
+	"ra_officer_in_company($2::bigint, ra_application_company(a.id)) "
 	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
 	"WHERE a.id = $1 FOR UPDATE OF a",
-	1
+	2
 };
 /* The application's approvals, and whether this officer decided it. */
 static const struct db_stmt stmt_decide_count = {
@@ -706,6 +705,7 @@ enum ra_decide_outcome {
 	RA_DECIDE_DONE = 0,
 	RA_DECIDE_NOT_FOUND,	/* 404 */
 	RA_DECIDE_OWN,		/* 403 */
+	RA_DECIDE_COMPANY,	/* 403: the officer's account is in its company */
 	RA_DECIDE_TWICE,	/* 409 */
 	RA_DECIDE_NOT_OPEN,	/* 409 */
 	RA_DECIDE_PREVIOUS,	/* 409: a rekey's certificate is no longer valid */
@@ -819,6 +819,10 @@ ra_decide_txn(struct db *db, void *arg)
 		t->outcome = RA_DECIDE_OWN;
 		goto out;
 	}
+	if (strcmp(PQgetvalue(res, 0, 6), "t") == 0) {
+		t->outcome = RA_DECIDE_COMPANY;
+		goto out;
+	}
 	/* After the lock, in a statement of its own: see stmt_decide_lock. */
 	if ((cnt = db_exec(db, &stmt_decide_count, v, NULL, NULL)) == NULL ||
 	    PQntuples(cnt) != 1)
@@ -923,6 +927,9 @@ ra_review_decide(struct ra *ra, const struct http_request *req,
 			rc = ra_problem(resp, 403, "this application is of your "
 			    "own subscriber account; another officer must "
 			    "decide it");
+			break;
+		case RA_DECIDE_COMPANY:
+			rc = ra_problem(resp, 403, RA_OFFICER_COMPANY_DETAIL);
 			break;
 		case RA_DECIDE_TWICE:
 			rc = ra_problem(resp, 409, "you have already decided "

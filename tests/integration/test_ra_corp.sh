@@ -368,11 +368,12 @@ note "an employee's rekey application stays linked to the company; the represent
 command -v oathtool >/dev/null || fail "oathtool missing"
 opw='Officer-Corp-2026'
 (umask 077; printf '%s\n' "$opw" >"$tmp/off.pw")
-# officer USER: a ra_officer made with pkictl, logged in; sets oid and otok.
+# officer USER [ACCOUNT-EMAIL]: a ra_officer made with pkictl (linked to the
+# subscriber account ACCOUNT-EMAIL if given), logged in; sets oid and otok.
 officer() {
 	local s
-	pkictl officer add --username "$1" --role ra_officer --password-file "$tmp/off.pw" >"$tmp/add.out" ||
-		fail "officer add $1"
+	pkictl officer add --username "$1" --role ra_officer --password-file "$tmp/off.pw" \
+	    ${2:+--account-email "$2"} >"$tmp/add.out" || fail "officer add $1"
 	s=$(sed -n 's/^totp_secret //p' "$tmp/add.out")
 	secrets+=("$s")
 	oid=$(q "SELECT id FROM ra_officer WHERE username = '$1'")
@@ -387,6 +388,31 @@ offr1=$oid tok_r1=$otok
 officer corp.rekey.two
 offr2=$oid tok_r2=$otok
 approve() { echo "{\"decision\":\"approve\",\"reason\":\"$1\"}"; }
+
+# --- an officer whose account belongs to the company acts on none of its files ---------
+# Officers linked to the company's sysadmin and to its employee (schema/028):
+# 403 from rad, and the database refuses the decision row itself.
+officer corp.sysadmin.officer admin@contoh.co.id
+offsys=$oid tok_sys_off=$otok
+officer corp.representative.officer rep-corp@example.com
+tok_rep_off=$otok
+officer corp.employee.officer emp-corp@example.com
+tok_emp_off=$otok
+tok=$tok_sys_off
+refuse 403 "the company's sysadmin, as officer, decides an employee's rekey" \
+    POST "/v1/officer/applications/$rkapp/decision" "$(approve 'My colleague')"
+jq -r .detail "$tmp/out" | has 'belongs to this company' || fail "company-conflict detail: $(cat "$tmp/out")"
+refuse 403 "the company's sysadmin, as officer, cancels an employee's rekey" \
+    POST "/v1/officer/applications/$rkapp/cancel" '{"reason":"not needed"}'
+tok=$tok_rep_off
+refuse 403 "the company's representative, as officer, decides an employee's rekey" \
+    POST "/v1/officer/applications/$rkapp/decision" "$(approve 'Our team')"
+jq -r .detail "$tmp/out" | has 'belongs to this company' || fail "company-conflict detail: $(cat "$tmp/out")"
+sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_decision (application_id, officer_id, decision, reason)
+    VALUES ($rkapp, $offsys, 'approve', 'x')" 'may not decide'
+sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_decision (application_id, officer_id, decision, reason)
+    VALUES ((SELECT application_id FROM ra_company WHERE id = $cid), $offsys, 'approve', 'x')" 'may not decide'
+note "officers linked to the company's sysadmin or representative: 403 on its applications, refused in the database: ok"
 
 # --- an employee's rekey is four-eyes, as the corporate certificate it renews ----------
 # Its kind is rekey, its profile corporate: review.four_eyes_kinds (corporate
@@ -486,6 +512,13 @@ expect 200 "officer list"
 refuse 400 "reject without a reason" POST "/v1/officer/revocation-requests/$rid" '{"decision":"reject"}'
 refuse 400 "unknown decision" POST "/v1/officer/revocation-requests/$rid" '{"decision":"hold"}'
 refuse 404 "no such request" POST /v1/officer/revocation-requests/999999 '{"decision":"revoke"}'
+tok=$tok_emp_off
+refuse 403 "an officer linked to an employee decides the company's revocation request" \
+    POST "/v1/officer/revocation-requests/$rid" '{"decision":"reject","reason_text":"keep it"}'
+jq -r .detail "$tmp/out" | has 'belongs to this company' || fail "company-conflict detail: $(cat "$tmp/out")"
+sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_revocation_request SET status = 'rejected', decided_at = now(),
+    decided_by = (SELECT id FROM ra_officer WHERE username = 'corp.employee.officer') WHERE id = $rid" 'may not decide'
+tok=$otok
 # The decision itself: a second officer in the RA console (headless Chromium).
 pkictl officer add --username corp.console --role ra_officer --password-file "$tmp/off.pw" >"$tmp/add2.out" ||
 	fail "officer add corp.console"
