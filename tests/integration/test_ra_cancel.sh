@@ -138,7 +138,9 @@ fail_order() {
 	refuse 409 "an officer's cancellation while the order is pending" POST "/v1/officer/applications/$1/cancel" '{"reason":"x"}'
 	refuse 409 "a new order while the order is pending" POST "/v1/officer/applications/$1/reorder" '{"reason":"x"}'
 	q "UPDATE issuance_order SET status = 'failed', attempts = 5, done_at = now(),
-	    last_error = 'signer: token not present (test)' WHERE id = $o" >/dev/null
+	    last_error = 'signer: token not present (test)' WHERE id = $o;
+	   SELECT audit_append('cad:test', 'order.fail', 'issuance_order', '$o',
+	    '{\"error\": \"signer: token not present (test)\"}')" >/dev/null
 	kill -CONT $cad_pids
 	failed_order=$o
 }
@@ -183,6 +185,13 @@ q "SELECT encode(c.der, 'base64') FROM issuance_order o JOIN certificate c ON c.
 openssl verify -CAfile "$PKI_ROOT_CERT" -untrusted "$PKI_ISSUING_CERT" "$tmp/c2.pem" >/dev/null ||
 	fail "openssl verify rejects the reordered certificate"
 openssl x509 -in "$tmp/c2.pem" -noout -subject | has 'Budi Cancel Dua' || fail "the certificate's subject"
+# The subscriber's history keeps the failed order's events (schema/029).
+tok=$tok2
+req GET "/v1/certificates/$(q "SELECT certificate_id FROM issuance_order WHERE id = $new_order")"
+expect 200 "the subscriber's reordered certificate"
+[ "$(jq -r '[.history[].action | select(. == "ra.application.agree" or . == "order.fail" or
+    . == "ra.application.reorder")] | join(" ")' "$tmp/out")" = "ra.application.agree order.fail ra.application.reorder" ] ||
+	fail "the history after a reorder: $(jq -c '[.history[].action]' "$tmp/out")"
 tok=$tok2
 refuse 409 "cancelling an issued application" POST "/v1/applications/$app2/cancel"
 tok=$tok_o
