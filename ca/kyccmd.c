@@ -1,17 +1,22 @@
 /*
- * pkictl kyc erase [--days N]: erases the e-KTP photo and the selfie of
- * every application that certified nothing (rejected or cancelled) and
- * ended at least N days ago (default policy/ra.conf
- * kyc.unissued_evidence_days; ra/README.md "Evidence retention"). The typed
- * KYC data, the identity-verification results and the decisions stay; the
- * images of an application that led to a certificate are that
- * certificate's registration evidence and are kept. schema/027's trigger
- * refuses any other change of ra_kyc.
+ * pkictl kyc erase [--days N] [--issued-days M]: erases the e-KTP photo and
+ * the selfie of every application
+ * - that certified nothing (rejected or cancelled) and ended at least N
+ *   days ago (default policy/ra.conf kyc.unissued_evidence_days), and
+ * - that led to a certificate which expired or was revoked (a hold is no
+ *   end) at least M days ago (kyc.issued_evidence_days): its registration
+ *   evidence, kept for that retention period.
+ * ra/README.md "Evidence retention". The typed KYC data, the
+ * identity-verification results and the decisions stay. schema/027 and
+ * 030's trigger refuses any other change of ra_kyc, and the evidence of a
+ * living certificate.
  *
  * Batches of KYC_ERASE_BATCH applications, each one transaction: the rows
  * locked, both images set to NULL with evidence_erased_at, and one audit
- * event per application (ra.kyc.erase_evidence: its status and how many
- * bytes went). Prints how many applications' evidence was erased.
+ * event per application (ra.kyc.erase_evidence: its status, how many
+ * bytes went, the retention period; for an issued one the certificate and
+ * when it ended). Prints how many applications' evidence was erased, of
+ * each sort.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -30,14 +35,30 @@
 
 #define KYC_ERASE_BATCH		200
 
+/* Columns: application, status, bytes, certificate id, its end (or ''). */
 static const struct db_stmt stmt_kyc_erasable = {
 	"ca_kyccmd_erasable",
 	"SELECT k.application_id, a.status, octet_length(k.ktp_photo) + "
-	"octet_length(k.selfie) FROM ra_kyc k JOIN ra_application a ON "
+	"octet_length(k.selfie), '', '' FROM ra_kyc k JOIN ra_application a ON "
 	"a.id = k.application_id WHERE k.evidence_erased_at IS NULL AND "
 	"a.status IN ('rejected', 'cancelled') AND a.updated_at < now() - "
 	"make_interval(days => $1::int) ORDER BY k.application_id LIMIT "
 	"$2::int FOR UPDATE OF k SKIP LOCKED",
+	2
+};
+static const struct db_stmt stmt_kyc_erasable_issued = {
+	"ca_kyccmd_erasable_issued",
+	"SELECT k.application_id, a.status, octet_length(k.ktp_photo) + "
+	"octet_length(k.selfie), c.id, to_char(certificate_ended_at("
+	"c.revoked_at, c.revocation_reason, c.not_after) AT TIME ZONE 'UTC', "
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ra_kyc k "
+	"JOIN ra_application a ON a.id = k.application_id "
+	"JOIN issuance_order o ON o.id = a.order_id "
+	"JOIN certificate c ON c.id = o.certificate_id "
+	"WHERE k.evidence_erased_at IS NULL AND a.status = 'issued' AND "
+	"certificate_ended_at(c.revoked_at, c.revocation_reason, c.not_after) "
+	"< now() - make_interval(days => $1::int) ORDER BY k.application_id "
+	"LIMIT $2::int FOR UPDATE OF k SKIP LOCKED",
 	2
 };
 static const struct db_stmt stmt_kyc_erase = {
@@ -49,9 +70,10 @@ static const struct db_stmt stmt_kyc_erase = {
 };
 
 struct kyc_erase {
-	const char	*actor;
-	long		 days;
-	int		 done;		/* out: erased in this batch */
+	const char		*actor;
+	const struct db_stmt	*erasable;	/* which sort */
+	long			 days;
+	int			 done;		/* out: erased in this batch */
 };
 
 static int
@@ -69,7 +91,7 @@ kyc_erase_txn(struct db *db, void *arg)
 	snprintf(batch, sizeof(batch), "%d", KYC_ERASE_BATCH);
 	v[0] = days;
 	v[1] = batch;
-	if ((res = db_exec(db, &stmt_kyc_erasable, v, NULL, NULL)) == NULL)
+	if ((res = db_exec(db, e->erasable, v, NULL, NULL)) == NULL)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
 		v[0] = PQgetvalue(res, i, 0);
@@ -82,6 +104,11 @@ kyc_erase_txn(struct db *db, void *arg)
 		    PQgetvalue(res, i, 1), "bytes", (json_int_t)strtoll(
 		    PQgetvalue(res, i, 2), NULL, 10), "retention_days",
 		    (json_int_t)e->days)) == NULL ||
+		    (*PQgetvalue(res, i, 3) != '\0' && (json_object_set_new(
+		    details, "certificate_id", json_string(PQgetvalue(res, i,
+		    3))) == -1 || json_object_set_new(details,
+		    "certificate_ended_at", json_string(PQgetvalue(res, i,
+		    4))) == -1)) ||
 		    audit_append(db, e->actor, "ra.kyc.erase_evidence",
 		    "ra_application", v[0], details, NULL) == -1)
 			goto out;
@@ -97,54 +124,91 @@ out:
 	return rc;
 }
 
+/* Every application of one sort, a batch to a transaction; -1 on failure. */
+static long
+kyc_erase_all(struct db *db, struct kyc_erase *e)
+{
+	long total = 0;
+
+	do {
+		if (db_transaction(db, NULL, 3, kyc_erase_txn, e) == -1) {
+			log_err("kyc erase: stopped after %ld applications",
+			    total);
+			return -1;
+		}
+		total += e->done;
+	} while (e->done == KYC_ERASE_BATCH);
+	return total;
+}
+
+/* A --days or --issued-days value, 1 to max; -1 if malformed. */
+static long
+kyc_days(const char *arg, long max)
+{
+	char *end;
+	long n;
+
+	n = strtol(arg, &end, 10);
+	if (*arg == '\0' || *end != '\0' || n < 1 || n > max)
+		return -1;
+	return n;
+}
+
 static int
 kyc_erase(const struct config *cfg, const char *actor, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "days", required_argument, NULL, 'd' },
+		{ "issued-days", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ra_policy pol;
-	struct kyc_erase e;
+	struct kyc_erase unissued, issued;
 	struct db *db = NULL;
-	char *end;
-	long total = 0;
+	long n_unissued, n_issued;
 	int ch, rc = 1;
 
-	memset(&e, 0, sizeof(e));
-	e.actor = actor;
-	e.days = -1;
+	memset(&unissued, 0, sizeof(unissued));
+	memset(&issued, 0, sizeof(issued));
+	unissued.actor = issued.actor = actor;
+	unissued.erasable = &stmt_kyc_erasable;
+	issued.erasable = &stmt_kyc_erasable_issued;
+	unissued.days = issued.days = -2;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'd')
-			return PKICTL_EXIT_USAGE;
-		e.days = strtol(optarg, &end, 10);
-		if (*optarg == '\0' || *end != '\0' || e.days < 1 ||
-		    e.days > 3650) {
+		if (ch == 'd' && (unissued.days = kyc_days(optarg,
+		    3650)) == -1) {
 			log_err("kyc erase: --days must be 1 to 3650");
 			return PKICTL_EXIT_USAGE;
 		}
+		if (ch == 'i' && (issued.days = kyc_days(optarg,
+		    36500)) == -1) {
+			log_err("kyc erase: --issued-days must be 1 to 36500");
+			return PKICTL_EXIT_USAGE;
+		}
+		if (ch != 'd' && ch != 'i')
+			return PKICTL_EXIT_USAGE;
 	}
 	if (optind != argc)
 		return PKICTL_EXIT_USAGE;
-	if (e.days == -1) {
+	if (unissued.days == -2 || issued.days == -2) {
 		if (pkictl_ra_policy(cfg, &pol) == -1)
 			return 1;
-		e.days = pol.kyc_erase_days;
+		if (unissued.days == -2)
+			unissued.days = pol.kyc_erase_days;
+		if (issued.days == -2)
+			issued.days = pol.kyc_erase_issued_days;
 	}
 	if ((db = pkictl_db(cfg)) == NULL)
 		return 1;
-	do {
-		if (db_transaction(db, NULL, 3, kyc_erase_txn, &e) == -1) {
-			log_err("kyc erase: stopped after %ld applications",
-			    total);
-			goto out;
-		}
-		total += e.done;
-	} while (e.done == KYC_ERASE_BATCH);
-	printf("erased\t%ld\n", total);
+	if ((n_unissued = kyc_erase_all(db, &unissued)) == -1 ||
+	    (n_issued = kyc_erase_all(db, &issued)) == -1)
+		goto out;
+	printf("erased\t%ld\nerased_issued\t%ld\n", n_unissued, n_issued);
 	log_info("kyc erase: the evidence of %ld applications rejected or "
-	    "cancelled over %ld days ago erased", total, e.days);
+	    "cancelled over %ld days ago erased, and of %ld whose certificate "
+	    "ended over %ld days ago", n_unissued, unissued.days, n_issued,
+	    issued.days);
 	rc = 0;
 out:
 	db_close(db);

@@ -55,6 +55,7 @@ struct ra_policy {
 	/* KYC (nik.c, kyc.c) */
 	long	kyc_min_age;		/* years, on the day of submission (WIB) */
 	long	kyc_erase_days;		/* pkictl kyc erase: after an unissued end */
+	long	kyc_erase_issued_days;	/* ... after the certificate's end */
 	long	kyc_per_day;		/* KYC submissions per account a day */
 	long	kyc_image_max;		/* bytes of one decoded image */
 	long	kyc_min_liveness;	/* 0-100, shown to the officer */

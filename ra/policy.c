@@ -226,6 +226,8 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->kyc_min_match) == -1 ||
 	    config_get_long(c, "kyc.unissued_evidence_days", 90, 1, 3650,
 	    &p->kyc_erase_days) == -1 ||
+	    config_get_long(c, "kyc.issued_evidence_days", 3650, 1, 36500,
+	    &p->kyc_erase_issued_days) == -1 ||
 	    config_get_long(c, "kyc.per_day", 3, 1, 100,
 	    &p->kyc_per_day) == -1 ||
 	    ra_policy_version(c, "kyc.privacy_policy_version",

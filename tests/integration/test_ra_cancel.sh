@@ -243,13 +243,13 @@ rc=$?
 set -e
 [ "$rc" = 2 ] || fail "kyc erase --days 0: exit $rc, not 2 (usage)"
 pkictl kyc erase >"$tmp/erase.out" 2>"$tmp/erase.err" || fail "pkictl kyc erase: $(cat "$tmp/erase.err")"
-[ "$(cat "$tmp/erase.out")" = "$(printf 'erased\t2')" ] || fail "kyc erase printed: $(cat "$tmp/erase.out")"
+[ "$(cat "$tmp/erase.out")" = "$(printf 'erased\t2\nerased_issued\t0')" ] || fail "kyc erase printed: $(cat "$tmp/erase.out")"
 [ "$(erased)" = "$app1:111,$app1b:111,$app2:000,$app3:000" ] || fail "evidence after erasure: $(erased)"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.kyc.erase_evidence' AND object_id IN ('$app1', '$app1b')
     AND actor LIKE 'pkictl:%' AND details->>'status' = 'cancelled' AND (details->>'bytes')::int > 0
     AND details->>'retention_days' = '90'")" = 2 ] || fail "the erasure is not audited"
 pkictl kyc erase >"$tmp/erase.out" 2>"$tmp/erase.err" || fail "pkictl kyc erase (again)"
-[ "$(cat "$tmp/erase.out")" = "$(printf 'erased\t0')" ] || fail "a second erasure erased: $(cat "$tmp/erase.out")"
+[ "$(cat "$tmp/erase.out")" = "$(printf 'erased\t0\nerased_issued\t0')" ] || fail "a second erasure erased: $(cat "$tmp/erase.out")"
 tok=$tok_o
 refuse 410 "the officer asks for erased evidence" GET "/v1/officer/applications/$app1/evidence/selfie"
 detail | has 'erased at' || fail "410 detail: $(detail)"
@@ -262,12 +262,38 @@ expect 200 "an issued application's evidence is kept"
 # schema/027's guard, even for the superuser: only the images, only of an
 # application that certified nothing, only once.
 sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_kyc SET ktp_photo = NULL, selfie = NULL, evidence_erased_at = now()
-    WHERE application_id = $app2" 'only a rejected or cancelled' || fail "an issued application's evidence erased"
+    WHERE application_id = $app2" 'or of an ended certificate' || fail "a living certificate's evidence erased"
 sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_kyc SET full_name = 'X' WHERE application_id = $app1" 'only the evidence' ||
 	fail "the KYC data of an erased application changed"
 sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_kyc SET ktp_photo = '\\x00', selfie = '\\x00', evidence_erased_at = NULL
     WHERE application_id = $app1" 'erased once' || fail "erased evidence replaced"
 note "kyc erase: cancelled 90+ days ago erased (audited, 410 to officers, data kept), issued and recent kept; the guard holds"
+
+# An issued application's evidence goes kyc.issued_evidence_days after its
+# certificate ended (schema/030): not while it lives, not while on hold.
+cert2=$(q "SELECT o.certificate_id FROM ra_application a JOIN issuance_order o ON o.id = a.order_id WHERE a.id = $app2")
+# erase_prints [ARGS...] EXPECTED: pkictl kyc erase ARGS prints EXPECTED (printf format).
+erase_prints() {
+	local want=${*: -1}
+	pkictl kyc erase "${@:1:$#-1}" >"$tmp/erase.out" 2>"$tmp/erase.err" || fail "pkictl kyc erase $*: $(cat "$tmp/erase.err")"
+	[ "$(cat "$tmp/erase.out")" = "$(printf "$want")" ] || fail "kyc erase ${*:1:$#-1} printed: $(cat "$tmp/erase.out")"
+}
+set +e
+pkictl kyc erase --issued-days 0 >/dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "kyc erase --issued-days 0: exit $rc, not 2 (usage)"
+q "UPDATE certificate SET revoked_at = now() - interval '5 days', revocation_reason = 6 WHERE id = $cert2" >/dev/null
+erase_prints --issued-days 1 'erased\t0\nerased_issued\t0'
+q "UPDATE certificate SET revoked_at = now() - interval '2 days', revocation_reason = 9 WHERE id = $cert2" >/dev/null
+erase_prints 'erased\t0\nerased_issued\t0'
+erase_prints --issued-days 1 'erased\t0\nerased_issued\t1'
+[ "$(erased)" = "$app1:111,$app1b:111,$app2:111,$app3:000" ] || fail "evidence after the issued erasure: $(erased)"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.kyc.erase_evidence' AND object_id = '$app2'
+    AND details->>'status' = 'issued' AND details->>'certificate_id' = '$cert2' AND details->>'retention_days' = '1'
+    AND (details->>'certificate_ended_at')::timestamptz < now() - interval '1 day'")" = 1 ] ||
+	fail "the issued erasure is not audited"
+note "kyc erase: an issued application's evidence kept while its certificate lives or is held, erased kyc.issued_evidence_days after its revocation (audited)"
 
 no_secret_in "rad's log" "$log"
 audit_text "$tmp/audit.txt"
