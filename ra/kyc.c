@@ -30,38 +30,35 @@
 				"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /*
- * The submissions of the last day, and the seconds until the oldest of
- * them leaves it: with cancellation (cancel.c) the open slot alone no
- * longer bounds how often one account has its identity verified (maybe a
- * paid remote call) and stores images.
+ * The account against a submission: email and phone verified, an open
+ * application, the submissions of the last day and the seconds until the
+ * oldest of them leaves it. The daily count exists because with
+ * cancellation (cancel.c) the open slot alone no longer bounds how often
+ * one account has its identity verified (maybe a paid remote call) and
+ * stores images.
  */
-#define RA_KYC_RECENT \
-	"(SELECT count(*) FROM ra_application p JOIN ra_kyc k ON " \
-	"k.application_id = p.id WHERE p.account_id = a.id AND p.created_at > " \
-	"now() - interval '1 day'), (SELECT coalesce(ceil(extract(epoch FROM " \
-	"min(p.created_at) + interval '1 day' - now())), 0)::bigint FROM " \
-	"ra_application p JOIN ra_kyc k ON k.application_id = p.id WHERE " \
-	"p.account_id = a.id AND p.created_at > now() - interval '1 day') "
 static const struct db_stmt stmt_kyc_account = {
 	"ra_kyc_submit_account_state",
 	"SELECT a.email_verified, a.phone_verified, EXISTS (SELECT 1 FROM "
 	"ra_application p WHERE p.account_id = a.id AND p.status IN "
-	RA_OPEN_STATUSES "), " RA_KYC_RECENT "FROM ra_account a WHERE a.id = $1",
+	RA_OPEN_STATUSES "), r.n, r.wait FROM ra_account a, LATERAL ("
+	"SELECT count(*) AS n, coalesce(ceil(extract(epoch FROM "
+	"min(p.created_at) + interval '1 day' - now())), 0)::bigint AS wait "
+	"FROM ra_application p JOIN ra_kyc k ON k.application_id = p.id "
+	"WHERE p.account_id = a.id AND p.created_at > now() - "
+	"interval '1 day') r WHERE a.id = $1",
 	1
 };
 /*
- * The same, locking the account: one submission at a time per account.
- * (The count's subqueries run after the lock is granted, in this
- * statement's snapshot; two submissions of one account serialize on the
- * lock, and the second's count may miss the first only if it began before
- * the first committed: one extra submission at most.)
+ * One submission at a time per account: the account's row lock first, then
+ * its state in a statement of its own, whose snapshot (READ COMMITTED)
+ * sees a submission committed while this one waited for the lock. In the
+ * locking statement itself the count would use the snapshot taken before
+ * the wait, and a second concurrent submission could pass kyc.per_day.
  */
 static const struct db_stmt stmt_kyc_account_lock = {
 	"ra_kyc_submit_account_lock",
-	"SELECT a.email_verified, a.phone_verified, EXISTS (SELECT 1 FROM "
-	"ra_application p WHERE p.account_id = a.id AND p.status IN "
-	RA_OPEN_STATUSES "), " RA_KYC_RECENT "FROM ra_account a WHERE a.id = $1 "
-	"FOR UPDATE OF a",
+	"SELECT 1 FROM ra_account WHERE id = $1 FOR UPDATE",
 	1
 };
 static const struct db_stmt stmt_kyc_application_insert = {
@@ -142,8 +139,9 @@ ra_kyc_account_state(struct db *db, const struct ra_policy *p,
 	*outcome = RA_KYC_DONE;
 	*retry = 0;
 	v[0] = account_id;
-	if ((res = db_exec(db, lock ? &stmt_kyc_account_lock : &stmt_kyc_account,
-	    v, NULL, NULL)) == NULL)
+	if (lock && db_exec_ok(db, &stmt_kyc_account_lock, v) == -1)
+		return -1;
+	if ((res = db_exec(db, &stmt_kyc_account, v, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
