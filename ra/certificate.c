@@ -72,7 +72,8 @@ static const struct db_stmt stmt_agree_app = {
 static const struct db_stmt stmt_agree_app_lock = {
 	"ra_cert_agreement_application_lock",
 	"SELECT a.status, a.kind, a.profile, " RA_KYC_SUBJECT ", "
-	"a.previous_certificate_id "
+	"a.previous_certificate_id, "
+	"coalesce(ra_company_active(ra_application_company(a.id)), true) "
 	"FROM ra_application a LEFT JOIN ra_kyc k ON k.application_id = a.id "
 	"WHERE a.id = $1 AND a.account_id = $2 FOR UPDATE OF a",
 	2
@@ -157,7 +158,8 @@ static const struct db_stmt stmt_cert_lock = {
 	"a.id, a.profile, a.subject::text, "
 	"EXISTS (SELECT 1 FROM ra_application p WHERE p.account_id = a.account_id "
 	"AND p.status IN ('submitted', 'approved', 'agreed') AND "
-	"p.profile <> 'company'), c.revocation_reason = 6 "
+	"p.profile <> 'company'), c.revocation_reason = 6, "
+	"coalesce(ra_company_active(ra_application_company(a.id)), true) "
 	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id "
 	"JOIN certificate c ON c.id = o.certificate_id "
 	"WHERE a.account_id = $1 AND c.id = $2 FOR UPDATE OF c",
@@ -539,6 +541,11 @@ ra_agree_txn(struct db *db, void *arg)
 	}
 	if (PQgetisnull(res, 0, 3)) {
 		t->outcome = RA_CO_UNSUPPORTED;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 5), "t") != 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), RA_COMPANY_INACTIVE);
 		goto out;
 	}
 	if (!PQgetisnull(res, 0, 4)) {
@@ -1007,6 +1014,11 @@ ra_rekey_txn(struct db *db, void *arg)
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "this account has an "
 		    "open application; wait for it to end first");
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 10), "t") != 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), RA_COMPANY_INACTIVE);
 		goto out;
 	}
 	if (ra_factor_check(t->ra, db, t->who->account_id, "rekey", t->factor,

@@ -32,9 +32,6 @@
 
 #define RA_TS(col)		"to_char(" col " AT TIME ZONE 'UTC', " \
 				"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-/* The company's status, from its application's. */
-#define RA_COMPANY_STATUS(col)	"CASE " col " WHEN 'submitted' THEN 'pending' " \
-				"WHEN 'approved' THEN 'active' ELSE " col " END"
 
 /* --- statements ------------------------------------------------------------ */
 
@@ -77,7 +74,8 @@ static const struct db_stmt stmt_company_insert = {
 /* Who account $2 is to company $1. */
 static const struct db_stmt stmt_company_role = {
 	"ra_corporate_company_role",
-	"SELECT c.name, a.status, c.representative_id = $2, EXISTS (SELECT 1 "
+	"SELECT c.name, " RA_COMPANY_STATUS ", c.representative_id = $2, "
+	"EXISTS (SELECT 1 "
 	"FROM ra_account x WHERE x.id = $2 AND x.email = c.sysadmin_email AND "
 	"x.email_verified), EXISTS (SELECT 1 FROM ra_company_member m WHERE "
 	"m.company_id = c.id AND m.account_id = $2) FROM ra_company c JOIN "
@@ -88,9 +86,10 @@ static const struct db_stmt stmt_company_get = {
 	"ra_corporate_get_company",
 	"SELECT c.id, c.name, c.nib, c.npwp, c.deed_number, c.deed_date::text, "
 	"c.decree_number, c.sysadmin_email, c.representative_id, "
-	"c.application_id, " RA_COMPANY_STATUS("a.status") ", "
+	"c.application_id, " RA_COMPANY_STATUS ", "
 	RA_TS("c.created_at") ", (SELECT x.id FROM ra_account x WHERE "
-	"x.email = c.sysadmin_email AND x.email_verified) FROM ra_company c "
+	"x.email = c.sysadmin_email AND x.email_verified), "
+	RA_TS("c.deactivated_at") " FROM ra_company c "
 	"JOIN ra_application a ON a.id = c.application_id WHERE c.id = $1",
 	1
 };
@@ -135,7 +134,8 @@ static const struct db_stmt stmt_invite_insert = {
 static const struct db_stmt stmt_accept_claim = {
 	"ra_corporate_accept_claim",
 	"SELECT i.id, i.company_id, i.email = x.email, x.email_verified, "
-	"a.status = 'approved', EXISTS (SELECT 1 FROM ra_company_member m WHERE "
+	"a.status = 'approved' AND c.deactivated_at IS NULL, "
+	"EXISTS (SELECT 1 FROM ra_company_member m WHERE "
 	"m.company_id = i.company_id AND m.account_id = x.id) FROM "
 	"ra_company_invitation i JOIN ra_company c ON c.id = i.company_id JOIN "
 	"ra_application a ON a.id = c.application_id JOIN ra_account x ON "
@@ -159,7 +159,8 @@ static const struct db_stmt stmt_employee_org = {
 	"ra_corporate_employee_org",
 	"SELECT c.name FROM ra_company c JOIN ra_application a ON "
 	"a.id = c.application_id JOIN ra_company_member m ON m.company_id = c.id "
-	"WHERE c.id = $1 AND m.account_id = $2 AND a.status = 'approved'",
+	"WHERE c.id = $1 AND m.account_id = $2 AND a.status = 'approved' "
+	"AND c.deactivated_at IS NULL",
 	2
 };
 static const struct db_stmt stmt_application_link = {
@@ -310,8 +311,8 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 		return ra_problem(resp, 403, "only the company's sysadmin may do "
 		    "this");
 	case RA_CORP_NOT_ACTIVE:
-		return ra_problem(resp, 409, "the company is not approved by the "
-		    "RA");
+		return ra_problem(resp, 409, "the company is not active (not "
+		    "approved by the RA, or deactivated)");
 	case RA_CORP_MEMBER:
 		return ra_problem(resp, 409, "already an employee of this "
 		    "company");
@@ -380,7 +381,7 @@ ra_corp_rep_refusal(const PGresult *res, enum ra_corp_outcome no_identity,
 
 struct ra_company_view {
 	char	name[RA_COMPANY_NAME_MAX + 1];
-	char	status[16];		/* the application's */
+	char	status[16];		/* RA_COMPANY_STATUS: active, ... */
 	int	roles;			/* RA_ROLE_* */
 };
 
@@ -426,7 +427,7 @@ ra_company_sysadmin(struct db *db, const char *company_id,
 		*o = RA_CORP_NOT_FOUND;
 	else if (!(cv.roles & RA_ROLE_SYSADMIN))
 		*o = RA_CORP_NOT_SYSADMIN;
-	else if (strcmp(cv.status, "approved") != 0)
+	else if (strcmp(cv.status, "active") != 0)
 		*o = RA_CORP_NOT_ACTIVE;
 	return 0;
 }
@@ -677,7 +678,9 @@ ra_corporate_get(struct ra *ra, const struct http_request *req,
 		goto out;
 	if (json_object_set_new(o, "sysadmin_account_id", PQgetisnull(res, 0,
 	    12) ? json_null() : json_integer((json_int_t)strtoll(PQgetvalue(res,
-	    0, 12), NULL, 10))) == -1)
+	    0, 12), NULL, 10))) == -1 ||
+	    json_object_set_new(o, "deactivated_at", PQgetisnull(res, 0, 13) ?
+	    json_null() : json_string(PQgetvalue(res, 0, 13))) == -1)
 		goto out;
 	item = json_object_get(o, "your_roles");
 	if (((cv.roles & RA_ROLE_REP) && json_array_append_new(item,
@@ -1164,7 +1167,7 @@ ra_corp_eseal_txn(struct db *db, void *arg)
 		t->outcome = RA_CORP_NOT_FOUND;
 	else if (!(cv.roles & RA_ROLE_REP))
 		t->outcome = RA_CORP_NOT_REPRESENTATIVE;
-	else if (strcmp(cv.status, "approved") != 0)
+	else if (strcmp(cv.status, "active") != 0)
 		t->outcome = RA_CORP_NOT_ACTIVE;
 	if (t->outcome != RA_CORP_DONE)
 		goto out;

@@ -477,6 +477,18 @@ int	ra_pin_set(struct ra *, const struct http_request *,
 /* officer.c: RA officers (pkictl creates them), log-in with password + TOTP. */
 #define RA_OFFICER_USERNAME_MAX	64	/* ^[a-z][a-z0-9._-]{2,63}$ */
 #define RA_OFFICER_TOTP_MAX	8
+/*
+ * A company's status in SQL (c: ra_company, a: its application): pending,
+ * active, rejected or cancelled as its application is submitted, approved,
+ * ..., unless an officer deactivated it (schema/031): deactivated.
+ */
+#define RA_COMPANY_STATUS	"CASE WHEN c.deactivated_at IS NOT NULL THEN " \
+				"'deactivated' WHEN a.status = 'submitted' THEN " \
+				"'pending' WHEN a.status = 'approved' THEN " \
+				"'active' ELSE a.status END"
+/* 409 on an application made for a company that is not active. */
+#define RA_COMPANY_INACTIVE "the company this application is made for is " \
+	"not active (deactivated by the RA)"
 /* 403 to an officer whose linked account belongs to the company (schema/028). */
 #define RA_OFFICER_COMPANY_DETAIL "your linked subscriber account belongs " \
 	"to this company (representative, sysadmin or employee); an officer " \
@@ -703,6 +715,14 @@ int	ra_parse_reason(const void *body, size_t len,
 	    char reason[RA_REVIEW_REASON_MAX + 1], char *detail,
 	    size_t detaillen);
 
+struct ra_deactivation_req {
+	char	reason[RA_REVIEW_REASON_MAX + 1];
+	int	revoke_certificates;		/* 0 or 1 */
+};
+/* {"reason":"...","revoke_certificates":bool?} strictly. 0 or -1. */
+int	ra_parse_deactivation(const void *body, size_t len,
+	    struct ra_deactivation_req *, char *detail, size_t detaillen);
+
 struct ra_revoke_req {
 	int	reason;				/* RFC 5280 §5.3.1 code */
 	char	reason_name[24];
@@ -809,6 +829,9 @@ int	ra_rekey_previous_check(struct db *, const char *certificate_id,
  */
 int	ra_application_cancel(struct ra *, const struct http_request *,
 	    struct http_response *);
+/* deactivate.c: an officer deactivates a company (schema/031). */
+int	ra_officer_company_deactivate(struct ra *,
+	    const struct http_request *, struct http_response *);
 int	ra_officer_cancel(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_officer_reorder(struct ra *, const struct http_request *,

@@ -180,7 +180,7 @@ ra_kyc_refuse(struct http_response *resp, enum ra_kyc_outcome o, long retry)
 		return ra_problem(resp, 409, "this account has an open "
 		    "application; wait for its decision or cancel it first");
 	case RA_KYC_NO_COMPANY:
-		return ra_problem(resp, 404, "company_id: no approved company "
+		return ra_problem(resp, 404, "company_id: no active company "
 		    "that this account is enrolled in as an employee");
 	default:
 		return -1;

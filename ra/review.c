@@ -97,9 +97,10 @@ enum {
 static const struct db_stmt stmt_company = {
 	"ra_review_get_company",
 	"SELECT c.id, c.name, c.nib, c.npwp, c.deed_number, c.deed_date::text, "
-	"c.decree_number, c.sysadmin_email, r.id, r.email, ca.status "
+	"c.decree_number, c.sysadmin_email, r.id, r.email, "
+	RA_COMPANY_STATUS " "
 	"FROM ra_company c JOIN ra_account r ON r.id = c.representative_id "
-	"JOIN ra_application ca ON ca.id = c.application_id "
+	"JOIN ra_application a ON a.id = c.application_id "
 	"WHERE c.id = ra_application_company($1)",
 	1
 };
@@ -151,7 +152,9 @@ static const struct db_stmt stmt_decide_lock = {
 	"ra_review_decide_lock",
 	"SELECT a.status, a.kind, a.account_id, acc.email, a.profile, "
 	"a.previous_certificate_id, "
-	"ra_officer_in_company($2::bigint, ra_application_company(a.id)) "
+	"ra_officer_in_company($2::bigint, ra_application_company(a.id)), "
+	"a.profile = 'company' OR coalesce(ra_company_active("
+	"ra_application_company(a.id)), true) "
 	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
 	"WHERE a.id = $1 FOR UPDATE OF a",
 	2
@@ -342,12 +345,12 @@ ra_review_eseal_checks(json_t *checks, const PGresult *res,
     const PGresult *corp)
 {
 	int one = PQntuples(corp) == 1;
-	int active = one && strcmp(PQgetvalue(corp, 0, 10), "approved") == 0;
+	int active = one && strcmp(PQgetvalue(corp, 0, 10), "active") == 0;
 	int rep = one && strcmp(PQgetvalue(corp, 0, 8), PQgetvalue(res, 0,
 	    D_ACC_ID)) == 0;
 
 	if (ra_review_check(checks, "company_active", active, active ? "the "
-	    "RA approved the company" : "the company is not approved") == -1)
+	    "RA approved the company" : "the company is not active") == -1)
 		return -1;
 	return ra_review_check(checks, "representative", rep, rep ? "the "
 	    "applicant is the company's representative" : "the applicant "
@@ -495,7 +498,8 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 	if (PQntuples(corp) == 0)
 		company = json_null();
 	else if ((company = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, "
-	    "s:s, s:{s:I, s:s}}", "id", ra_review_int(corp, 0, 0), "name",
+	    "s:s, s:s, s:{s:I, s:s}}", "id", ra_review_int(corp, 0, 0),
+	    "status", PQgetvalue(corp, 0, 10), "name",
 	    PQgetvalue(corp, 0, 1), "nib", PQgetvalue(corp, 0, 2), "npwp",
 	    PQgetvalue(corp, 0, 3), "deed_number", PQgetvalue(corp, 0, 4),
 	    "deed_date", PQgetvalue(corp, 0, 5), "decree_number",
@@ -709,6 +713,7 @@ enum ra_decide_outcome {
 	RA_DECIDE_TWICE,	/* 409 */
 	RA_DECIDE_NOT_OPEN,	/* 409 */
 	RA_DECIDE_PREVIOUS,	/* 409: a rekey's certificate is no longer valid */
+	RA_DECIDE_COMPANY_INACTIVE,	/* 409 */
 	RA_DECIDE_MAIL_FAILED,	/* 503 */
 };
 
@@ -836,6 +841,11 @@ ra_decide_txn(struct db *db, void *arg)
 		t->outcome = RA_DECIDE_NOT_OPEN;
 		goto out;
 	}
+	/* Made for a company: approved only while the company is active. */
+	if (t->req->approve && strcmp(PQgetvalue(res, 0, 7), "t") != 0) {
+		t->outcome = RA_DECIDE_COMPANY_INACTIVE;
+		goto out;
+	}
 	if (t->req->approve && strcmp(t->kind, "rekey") == 0 &&
 	    ra_decide_previous(db, t, PQgetvalue(res, 0, 5)) == -1)
 		goto out;
@@ -944,6 +954,9 @@ ra_review_decide(struct ra *ra, const struct http_request *req,
 			break;
 		case RA_DECIDE_PREVIOUS:
 			rc = ra_problem(resp, 409, t.detail);
+			break;
+		case RA_DECIDE_COMPANY_INACTIVE:
+			rc = ra_problem(resp, 409, RA_COMPANY_INACTIVE);
 			break;
 		case RA_DECIDE_MAIL_FAILED:
 			http_add_header(resp, "Retry-After", "60");

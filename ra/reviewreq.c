@@ -328,6 +328,31 @@ ra_parse_reason(const void *body, size_t len,
 	return rc;
 }
 
+int
+ra_parse_deactivation(const void *body, size_t len,
+    struct ra_deactivation_req *r, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *reason = NULL;
+	int revoke = 0, rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s:o, s?b}", "reason", &reason,
+	    "revoke_certificates", &revoke) == -1)
+		snprintf(detail, detaillen, "request object: %s", err.text);
+	else if (ra_review_text(reason, "reason", r->reason,
+	    RA_REVIEW_REASON_MAX, detail, detaillen) == 0) {
+		r->revoke_certificates = revoke != 0;
+		rc = 0;
+	}
+	json_decref(root);
+	if (rc == -1)
+		memset(r, 0, sizeof(*r));
+	return rc;
+}
+
 /* Strict "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339 §5.6, UTC only). 0 or -1. */
 static int
 ra_parse_utc(const char *s, time_t *out)

@@ -97,6 +97,9 @@ static const struct ra_route ra_routes[] = {
 	{ "GET", "/v1/officer/revocation-requests", ra_officer_revreq_list },
 	{ "POST", "/v1/officer/revocation-requests/{id}",
 	    ra_officer_revreq_decide },
+	/* deactivate.c */
+	{ "POST", "/v1/officer/companies/{id}/deactivate",
+	    ra_officer_company_deactivate },
 };
 
 /* The routes whose bodies may exceed RA_MAX_BODY, and their limit. */

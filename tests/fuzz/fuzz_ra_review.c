@@ -1,7 +1,7 @@
 /*
  * libFuzzer harness for the officers' review parsers (ra/reviewreq.c): the
- * list query strings and the decision, reason (cancel, reorder) and
- * revocation bodies. The first byte picks the parser. Invariants: a parsed
+ * list query strings and the decision, reason (cancel, reorder), company
+ * deactivation and revocation bodies. The first byte picks the parser. Invariants: a parsed
  * query has page and per_page in range and a search text within its bound;
  * a parsed decision, and a parsed reason body, has a reason of 1 to
  * RA_REVIEW_REASON_MAX bytes; a parsed revocation names a reason code
@@ -23,6 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ra_list_query lq;
 	struct ra_decision_req dr;
 	struct ra_revoke_req rr;
+	struct ra_deactivation_req da;
 	char detail[256], reason[RA_REVIEW_REASON_MAX + 1], *qs;
 	int rc;
 
@@ -61,6 +62,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    sizeof(detail));
 		if (rc == 0 && (strlen(reason) == 0 ||
 		    strlen(reason) > RA_REVIEW_REASON_MAX))
+			__builtin_trap();
+		if (rc == -1 && detail[0] == '\0')
+			__builtin_trap();
+		/* And as a company's deactivation. */
+		detail[0] = '\0';
+		rc = ra_parse_deactivation(data + 1, size - 1, &da, detail,
+		    sizeof(detail));
+		if (rc == 0 && (strlen(da.reason) == 0 ||
+		    strlen(da.reason) > RA_REVIEW_REASON_MAX ||
+		    (da.revoke_certificates != 0 &&
+		    da.revoke_certificates != 1)))
 			__builtin_trap();
 		break;
 	default:

@@ -557,6 +557,97 @@ expect 200 "sysadmin GET after revocation"
 [ "$(jq -r ".revocation_requests[] | select(.id == $rid) | .status" "$tmp/out")" = done ] || fail "GET request status"
 note "officer revokes in the console (API: 401 subscriber, 400, 404, 409 twice), OCSP revoked: ok"
 
+# --- an officer deactivates the company --------------------------------------------------
+# Before: the employee's approved rekey (rkapp) is open; the sysadmin holds
+# a valid corporate certificate of the company (issued by cad, linked by SQL
+# as above) and has asked to revoke it.
+sapp=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($sys, 'corporate', 'corporate',
+    '{\"C\":\"ID\",\"O\":\"PT Contoh Sejahtera\",\"CN\":\"Admin Contoh\",\"serialNumber\":\"NIK:3174011505900009\"}') RETURNING id" | sed -n 1p)
+q "INSERT INTO ra_company_application (application_id, company_id) VALUES ($sapp, $cid)" >/dev/null
+order_issued corporate "$(q "SELECT subject::text FROM ra_application WHERE id = $sapp")"
+scert=$cert cert=$ecert
+q "UPDATE ra_application SET status = 'approved', decided_at = now() WHERE id = $sapp;
+   UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $sapp;
+   UPDATE ra_application SET status = 'issued', order_id = $order WHERE id = $sapp" >/dev/null
+q "SELECT encode(der, 'base64') FROM certificate WHERE id = $scert" | base64 -d | openssl x509 -inform DER -out "$tmp/sys.pem"
+ocsp_sys() { ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_DIR/pki/root.pem" -issuer "$PKI_DIR/pki/issuing.pem" \
+    -cert "$tmp/sys.pem" -no_nonce; }
+otp_for "$systok" admin@contoh.co.id
+req POST "/v1/corporate/$cid/revocation-requests" "$(rr "$scert" cessationOfOperation "$oid" "$ocode")"
+expect 201 "the sysadmin asks to revoke their corporate certificate"
+rid2=$(jq -r .id "$tmp/out")
+[ "$(q "SELECT status FROM ra_application WHERE id = $rkapp")" = approved ] || fail "test setup: the employee's rekey"
+deact() { echo "{\"reason\":\"$1\",\"revoke_certificates\":$2}"; }
+tok=$systok
+refuse 401 "a subscriber deactivates" POST "/v1/officer/companies/$cid/deactivate" "$(deact 'x' true)"
+tok=$tok_sys_off
+refuse 403 "the company's sysadmin, as officer, deactivates it" POST "/v1/officer/companies/$cid/deactivate" "$(deact 'x' true)"
+jq -r .detail "$tmp/out" | has 'belongs to this company' || fail "company-conflict detail: $(cat "$tmp/out")"
+sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_company SET deactivated_at = now(), deactivation_reason = 'x',
+    deactivated_by = $offsys WHERE id = $cid" 'may not deactivate'
+sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_company SET name = 'PT Lain' WHERE id = $cid" 'only its deactivation'
+tok=$tok_r1
+refuse 400 "a deactivation without a reason" POST "/v1/officer/companies/$cid/deactivate" '{"revoke_certificates":true}'
+refuse 400 "a deactivation with an unknown member" POST "/v1/officer/companies/$cid/deactivate" '{"reason":"x","now":1}'
+refuse 400 "revoke_certificates not a boolean" POST "/v1/officer/companies/$cid/deactivate" '{"reason":"x","revoke_certificates":"yes"}'
+refuse 404 "a deactivation of no company" POST /v1/officer/companies/999999999/deactivate "$(deact 'x' true)"
+n_mail=$(ls "$mail" | wc -l)
+req POST "/v1/officer/companies/$cid/deactivate" "$(deact 'Contract ended on 2026-11-30' true)"
+expect 200 "an officer deactivates the company"
+[ "$(jq -r '.status + "/" + (.cancelled_applications|tostring) + "/" + (.revoked_certificates|tostring)' "$tmp/out")" = \
+    deactivated/1/1 ] || fail "deactivation reply: $(cat "$tmp/out")"
+[ "$(q "SELECT deactivated_by || '/' || deactivation_reason || '/' || (deactivated_at IS NOT NULL) FROM ra_company WHERE id = $cid")" = \
+    "$offr1/Contract ended on 2026-11-30/true" ] || fail "the company row after deactivation"
+[ "$(q "SELECT status FROM ra_application WHERE id = $rkapp")" = cancelled ] || fail "the open rekey was not cancelled"
+[ "$(q "SELECT revocation_reason || '/' || revoked_by FROM certificate WHERE id = $scert AND revoked_at IS NOT NULL")" = "5/officer:$offr1" ] ||
+	fail "the company's certificate was not revoked (cessationOfOperation)"
+[ "$(q "SELECT revocation_reason FROM certificate WHERE id = $ecert")" = 3 ] || fail "an earlier revocation changed"
+[ "$(q "SELECT status || '/' || decided_by FROM ra_revocation_request WHERE id = $rid2")" = "done/$offr1" ] ||
+	fail "the pending revocation request was not closed"
+[ "$(q "SELECT count(*) FROM audit_event WHERE actor = 'officer:$offr1' AND (
+    (action = 'ra.company.deactivate' AND object_id = '$cid' AND details->>'revoked_certificates' = '1') OR
+    (action = 'ra.application.cancel' AND object_id = '$rkapp' AND details->>'company_id' = '$cid') OR
+    (action = 'cert.revoke' AND object_id = '$scert' AND details->>'reason' = 'cessationOfOperation') OR
+    (action = 'ra.revocation_request.decide' AND object_id = '$rid2'))")" = 4 ] || fail "the deactivation is not audited"
+[ "$(ls "$mail" | wc -l)" -ge $((n_mail + 3)) ] || fail "the deactivation mailed fewer than three people"
+for who in rep-corp@example.com admin@contoh.co.id emp-corp@example.com; do
+	grep -q 'Contract ended on 2026-11-30' "$(newest_to "$who")" || fail "no deactivation mail to $who"
+done
+for _ in $(seq 50); do ocsp_sys | has 'sys.pem: revoked' && break; sleep 0.1; done
+ocsp_sys | grep -A4 'sys.pem: revoked' | has 'Reason: cessationOfOperation' || fail "OCSP after deactivation: $(ocsp_sys)"
+note "deactivation (401, 403 conflict, 400s, 404): open rekey cancelled, certificate revoked (OCSP), request closed, mailed, audited"
+
+# Nothing acts in the deactivated company's name any more.
+refuse 409 "a second deactivation" POST "/v1/officer/companies/$cid/deactivate" "$(deact 'again' false)"
+req GET "/v1/officer/applications/$capp"
+expect 200 "officer detail of a deactivated company's application"
+[ "$(jq -r .company.status "$tmp/out")" = deactivated ] || fail "officer detail: $(jq -c .company "$tmp/out")"
+tok=$systok
+req GET "/v1/corporate/$cid"
+expect 200 "sysadmin GET of the deactivated company"
+[ "$(jq -r '.status + "/" + (.deactivated_at != null | tostring)' "$tmp/out")" = deactivated/true ] ||
+	fail "GET after deactivation: $(cat "$tmp/out")"
+refuse 409 "the sysadmin invites into a deactivated company" POST "/v1/corporate/$cid/employees" '{"email":"late@example.com"}'
+jq -r .detail "$tmp/out" | has 'deactivated' || fail "not-active detail: $(cat "$tmp/out")"
+tok=$rtok
+refuse 409 "an e-seal for a deactivated company" POST "/v1/corporate/$cid/eseals" '{"name":"Segel Contoh"}'
+tok=$etok
+before
+kyc 'Siti Rahma' 1990-05-15 0003 "$cid"
+expect 404 "an employee's KYC for a deactivated company"
+unchanged "an employee's KYC for a deactivated company"
+# An application made for it that is still submitted (here by SQL) is not approved.
+lapp=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($sys2, 'corporate', 'corporate',
+    '{\"C\":\"ID\",\"O\":\"PT Contoh Sejahtera\",\"CN\":\"Late\"}') RETURNING id" | sed -n 1p)
+q "INSERT INTO ra_company_application (application_id, company_id) VALUES ($lapp, $cid)" >/dev/null
+tok=$tok_r2
+refuse 409 "approving an application made for a deactivated company" POST "/v1/officer/applications/$lapp/decision" \
+    "$(approve 'looks fine')"
+jq -r .detail "$tmp/out" | has 'not active' || fail "inactive-company detail: $(cat "$tmp/out")"
+req POST "/v1/officer/applications/$lapp/decision" '{"decision":"reject","reason":"the company is deactivated"}'
+expect 200 "rejecting it"
+note "after deactivation: 409 again, status deactivated, invite/e-seal 409, KYC 404, approval 409 (rejection ok)"
+
 # --- no secret in rad's log or the audit --------------------------------------------
 audit_text "$tmp/audit.txt"
 no_secret_in "rad's log" "$log"
