@@ -162,11 +162,14 @@ async function openApp(id) {
   const co = a.company;
   show('detail-company-part', !!co);
   facts($('detail-company'), co ? [
-    ['Name', co.name], ['NIB', co.nib], ['NPWP', co.npwp],
+    ['Name', co.name], ['Status', co.status], ['NIB', co.nib], ['NPWP', co.npwp],
     ['Deed', co.deed_number + ' of ' + co.deed_date], ['Ministry decree', co.decree_number],
     ['Representative', co.representative.email + ' (account ' + co.representative.id + ')'],
     ['Sysadmin email', co.sysadmin_email],
   ] : []);
+  $('deactivate-reason').value = '';
+  $('deactivate-revoke').checked = false;
+  show('deactivate-form', !!co && co.status === 'active' && canAct());
   const kyc = a.kyc || {};
   facts($('detail-kyc'), Object.keys(kyc).map((k) => [k, kyc[k]]));
   const list = $('detail-decisions');
@@ -222,6 +225,16 @@ async function endApp(what) {
   await openApp(state.app.id);
   say('Application ' + r.id + (what === 'reorder' ? ': ordered again (order ' + r.order_id + ').'
     : ': cancelled; the subscriber is told by email.'), true);
+}
+
+async function deactivate() {
+  const reason = $('deactivate-reason').value.trim();
+  if (!reason) { say('A reason is required.', false); return; }
+  const r = await api('POST', '/v1/officer/companies/' + state.app.company.id + '/deactivate',
+    { reason, revoke_certificates: $('deactivate-revoke').checked });
+  await openApp(state.app.id);
+  say('Company ' + r.id + ' deactivated: ' + r.cancelled_applications + ' application(s) cancelled, ' +
+    r.revoked_certificates + ' certificate(s) revoked; its people are told by email.', true);
 }
 
 async function loadCerts() {
@@ -335,6 +348,7 @@ document.addEventListener('DOMContentLoaded', () => {
   on('show-selfie', 'click', () => showEvidence('selfie'));
   on('decision-form', 'submit', (e) => decide(e.submitter ? e.submitter.value : ''));
   on('end-form', 'submit', (e) => endApp(e.submitter ? e.submitter.value : ''));
+  on('deactivate-form', 'submit', deactivate);
   on('certs-form', 'submit', loadCerts);
   on('revoke-form', 'submit', revoke);
   on('revoke-cancel', 'click', () => show('revoke-form', false));

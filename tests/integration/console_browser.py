@@ -18,6 +18,14 @@ status 0 only when every step passed.
                         that decides is shown
   revreq REQ-ID NOTE    an officer carries out the sysadmin's revocation
                         request REQ-ID with NOTE
+  company APP-ID NIB SYSADMIN
+                        a corporate application APP-ID shows its company
+  deactivate APP-ID REASON
+                        an officer opens the company application APP-ID,
+                        tries to deactivate the company without a reason
+                        (the form refuses), then deactivates it with REASON,
+                        revoking its certificates; the company is then shown
+                        deactivated, without the form
 """
 import base64
 import hashlib
@@ -307,7 +315,29 @@ def company(b, app_id, nib, sysadmin):
     print('console: corporate application %s shows its company (%s)' % (app_id, ', '.join(sorted(shown))))
 
 
-SCENARIOS = {'review': review, 'auditor': auditor, 'revreq': revreq, 'company': company}
+def deactivate(b, app_id, reason):
+    b.js("document.getElementById('queue-status').value = ''")
+    b.js("document.getElementById('queue-kind').value = 'corporate'")
+    b.js("document.getElementById('queue-form').requestSubmit()")
+    open_application(b, app_id)
+    b.wait("!document.getElementById('deactivate-form').hidden", 'the deactivation form')
+    b.js("document.getElementById('deactivate-reason').value = '   ';"
+         "document.getElementById('deactivate-company').click()")
+    b.wait("document.getElementById('message').className === 'error'", 'a refusal without a reason')
+    b.js("document.getElementById('deactivate-reason').value = %s;"
+         "document.getElementById('deactivate-revoke').checked = true;"
+         "document.getElementById('deactivate-company').click()" % q(reason))
+    b.wait("document.getElementById('message').className === 'ok' && "
+           "document.getElementById('message').textContent.startsWith('Company ')", 'the company deactivated')
+    print('console: %s' % b.js("document.getElementById('message').textContent"))
+    b.wait("[...document.querySelectorAll('#detail-company dt')].some(dt => dt.textContent === 'Status' && "
+           "dt.nextElementSibling.textContent === 'deactivated') && "
+           "document.getElementById('deactivate-form').hidden", 'the company shown deactivated, no form')
+    print('console: company application %s shows the company deactivated, no deactivation form' % app_id)
+
+
+SCENARIOS = {'review': review, 'auditor': auditor, 'revreq': revreq, 'company': company,
+             'deactivate': deactivate}
 
 
 def main():

@@ -592,10 +592,18 @@ refuse 400 "a deactivation with an unknown member" POST "/v1/officer/companies/$
 refuse 400 "revoke_certificates not a boolean" POST "/v1/officer/companies/$cid/deactivate" '{"reason":"x","revoke_certificates":"yes"}'
 refuse 404 "a deactivation of no company" POST /v1/officer/companies/999999999/deactivate "$(deact 'x' true)"
 n_mail=$(ls "$mail" | wc -l)
-req POST "/v1/officer/companies/$cid/deactivate" "$(deact 'Contract ended on 2026-11-30' true)"
-expect 200 "an officer deactivates the company"
-[ "$(jq -r '.status + "/" + (.cancelled_applications|tostring) + "/" + (.revoked_certificates|tostring)' "$tmp/out")" = \
-    deactivated/1/1 ] || fail "deactivation reply: $(cat "$tmp/out")"
+# The deactivation itself: an officer in the RA console (headless Chromium).
+pkictl officer add --username corp.deactivator --role ra_officer --password-file "$tmp/off.pw" >"$tmp/add3.out" ||
+	fail "officer add corp.deactivator"
+(umask 077; sed -n 's/^totp_secret //p' "$tmp/add3.out" >"$tmp/deact.totp")
+secrets+=("$(cat "$tmp/deact.totp")")
+offr1=$(q "SELECT id FROM ra_officer WHERE username = 'corp.deactivator'")
+python3 "$REPO/tests/integration/console_browser.py" deactivate "$url" corp.deactivator "$tmp/off.pw" \
+	"$tmp/deact.totp" "$capp" 'Contract ended on 2026-11-30' >"$tmp/browser2.out" 2>&1 ||
+	{ cat "$tmp/browser2.out"; fail "the deactivation in Chromium"; }
+sed "s/^/$TEST_NAME: /" "$tmp/browser2.out"
+grep -q 'deactivated: 1 application(s) cancelled, 1 certificate(s) revoked' "$tmp/browser2.out" ||
+	fail "the console's deactivation counts: $(cat "$tmp/browser2.out")"
 [ "$(q "SELECT deactivated_by || '/' || deactivation_reason || '/' || (deactivated_at IS NOT NULL) FROM ra_company WHERE id = $cid")" = \
     "$offr1/Contract ended on 2026-11-30/true" ] || fail "the company row after deactivation"
 [ "$(q "SELECT status FROM ra_application WHERE id = $rkapp")" = cancelled ] || fail "the open rekey was not cancelled"
@@ -615,9 +623,10 @@ for who in rep-corp@example.com admin@contoh.co.id emp-corp@example.com; do
 done
 for _ in $(seq 50); do ocsp_sys | has 'sys.pem: revoked' && break; sleep 0.1; done
 ocsp_sys | grep -A4 'sys.pem: revoked' | has 'Reason: cessationOfOperation' || fail "OCSP after deactivation: $(ocsp_sys)"
-note "deactivation (401, 403 conflict, 400s, 404): open rekey cancelled, certificate revoked (OCSP), request closed, mailed, audited"
+note "deactivation (401, 403 conflict, 400s, 404; done in the console): open rekey cancelled, certificate revoked (OCSP), request closed, mailed, audited"
 
 # Nothing acts in the deactivated company's name any more.
+tok=$tok_r1
 refuse 409 "a second deactivation" POST "/v1/officer/companies/$cid/deactivate" "$(deact 'again' false)"
 req GET "/v1/officer/applications/$capp"
 expect 200 "officer detail of a deactivated company's application"
