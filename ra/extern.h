@@ -71,6 +71,8 @@ struct ra_policy {
 	char	agreement_key_type[16];	/* issuance_order.key_type */
 	char	agreement_version[RA_VERSION_MAX + 1];
 	long	rekey_window_days;	/* before not_after */
+	/* notifier.c: days before not_after to remind, as an SQL int[] ("{30,7}") */
+	char	rekey_reminder_days[64];
 	long	notifier_interval_s;	/* reconciliation period */
 	/* corporate.c */
 	long	corporate_invite_ttl_s;	/* an employee's enrolment token */
@@ -854,6 +856,8 @@ void			 ra_notifier_stop(struct ra_notifier *);
  * becomes issued, each in its own transaction. The number handled, or -1.
  */
 int			 ra_notifier_reconcile(struct ra *, struct db *);
+/* Sends due expiry reminders (rekey.reminder_days); how many, or -1. */
+int			 ra_notifier_remind(struct ra *, struct db *);
 
 /*
  * --- Subscriber TOTP and the sensitive account changes (issue 3): totp.c,

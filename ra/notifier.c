@@ -14,6 +14,10 @@
  * the next round). Several rad processes may run one each: the row lock and
  * the status condition make each application issued once.
  *
+ * On the same period it sends expiry reminders (rekey.reminder_days before
+ * a certificate's not_after: ra_notifier_remind, schema/032), once per
+ * certificate and count, each with its audit event.
+ *
  * A failed order is left as it is: the application stays agreed and
  * GET /v1/applications/{id}/agreement shows the order's status and error
  * (an officer orders it again, or it is cancelled: cancel.c).
@@ -41,7 +45,7 @@
 #include "ra/extern.h"
 
 #define RA_NOTIFIER_ACTOR	"ra:notifier"
-#define RA_NOTIFIER_BATCH	100
+#define RA_NOTIFIER_BATCH_S	"100"	/* rows a round takes (SQL LIMIT) */
 #define RA_NOTIFIER_RECONNECT_S	2
 #define RA_TS(col)	"to_char(" col " AT TIME ZONE 'UTC', " \
 			"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -61,7 +65,7 @@ static const struct db_stmt stmt_notifier_due = {
 	"ra_notifier_due",
 	"SELECT a.id FROM ra_application a JOIN issuance_order o "
 	"ON o.id = a.order_id WHERE a.status = 'agreed' AND o.status = 'done' "
-	"ORDER BY a.id LIMIT 100",
+	"ORDER BY a.id LIMIT " RA_NOTIFIER_BATCH_S,
 	0
 };
 static const struct db_stmt stmt_notifier_lock = {
@@ -263,6 +267,149 @@ out:
 	return rc;
 }
 
+/* --- expiry reminders (schema/032) ------------------------------------------- */
+
+/*
+ * Issued certificates within one of $1 (rekey.reminder_days) of expiry,
+ * valid, not being rekeyed (a rekey application in any state but
+ * rejected or cancelled), not of a deactivated company, and not yet
+ * reminded at that count or a smaller one; per certificate the smallest
+ * count reached, so that one issued late gets only the nearest reminder.
+ */
+static const struct db_stmt stmt_remind_due = {
+	"ra_notifier_remind_due",
+	"SELECT DISTINCT ON (c.id) c.id, d.days FROM ra_application a "
+	"JOIN issuance_order o ON o.id = a.order_id "
+	"JOIN certificate c ON c.id = o.certificate_id "
+	"CROSS JOIN unnest($1::int[]) AS d(days) "
+	"WHERE a.status = 'issued' AND c.revoked_at IS NULL AND "
+	"c.not_after > now() AND "
+	"c.not_after <= now() + make_interval(days => d.days) AND "
+	"NOT EXISTS (SELECT 1 FROM ra_expiry_reminder r WHERE "
+	"r.certificate_id = c.id AND r.days <= d.days) AND "
+	"NOT EXISTS (SELECT 1 FROM ra_application p WHERE "
+	"p.previous_certificate_id = c.id AND p.status IN ('submitted', "
+	"'approved', 'agreed', 'issued')) AND "
+	"coalesce(ra_company_active(ra_application_company(a.id)), true) "
+	"ORDER BY c.id, d.days LIMIT " RA_NOTIFIER_BATCH_S,
+	1
+};
+/* Recorded once, whichever rad gets there first; still valid. */
+static const struct db_stmt stmt_remind_insert = {
+	"ra_notifier_remind_insert",
+	"INSERT INTO ra_expiry_reminder (certificate_id, days) SELECT c.id, "
+	"$2::int FROM certificate c WHERE c.id = $1 AND c.revoked_at IS NULL "
+	"AND c.not_after > now() ON CONFLICT DO NOTHING "
+	"RETURNING certificate_id",
+	2
+};
+static const struct db_stmt stmt_remind_certificate = {
+	"ra_notifier_remind_certificate",
+	"SELECT c.serial, c.subject, " RA_TS("c.not_after") ", acc.email, "
+	"ceil(extract(epoch FROM c.not_after - now()) / 86400)::int "
+	"FROM certificate c JOIN issuance_order o ON o.certificate_id = c.id "
+	"JOIN ra_application a ON a.order_id = o.id "
+	"JOIN ra_account acc ON acc.id = a.account_id WHERE c.id = $1",
+	1
+};
+
+struct ra_remind_txn {
+	struct ra	*ra;
+	const char	*certificate_id;
+	const char	*days;
+	int		 sent;
+};
+
+static int
+ra_remind_txn(struct db *db, void *arg)
+{
+	struct ra_remind_txn *t = arg;
+	const char *v[2];
+	char subject[96], body[2048];
+	PGresult *res = NULL, *ins = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->sent = 0;
+	v[0] = t->certificate_id;
+	v[1] = t->days;
+	if ((res = db_exec(db, &stmt_remind_certificate, v, NULL, NULL)) ==
+	    NULL || PQntuples(res) != 1 ||
+	    (ins = db_exec(db, &stmt_remind_insert, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(ins) != 1) {
+		rc = 0;		/* another rad did, or it was revoked */
+		goto out;
+	}
+	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "serial",
+	    PQgetvalue(res, 0, 0), "not_after", PQgetvalue(res, 0, 2),
+	    "reminder_days", t->days, "days_left", PQgetvalue(res, 0, 4))) ==
+	    NULL || audit_append(db, RA_NOTIFIER_ACTOR,
+	    "ra.certificate.expiry_reminder", "certificate", t->certificate_id,
+	    details, NULL) == -1)
+		goto out;
+	snprintf(subject, sizeof(subject), "Your certificate expires in %s "
+	    "day(s)", PQgetvalue(res, 0, 4));
+	snprintf(body, sizeof(body), "Your certificate\r\n\r\n  Subject: %s\r\n"
+	    "  Serial:  %s\r\n\r\nexpires at %s, in %s day(s).\r\n\r\n"
+	    "Rekey it before then (My certificates, or POST "
+	    "/v1/certificates/%s/rekey, authorized by a second factor): the "
+	    "new certificate keeps your verified identity. After it expires, "
+	    "only a new application with a new e-KTP photo and selfie is "
+	    "left.\r\n", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0),
+	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 4), t->certificate_id);
+	/* Before COMMIT: a failed send is tried again at the next round. */
+	if (ra_mail_send(t->ra->mailer, PQgetvalue(res, 0, 3), subject,
+	    body) == -1)
+		goto out;
+	t->sent = 1;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(ins);
+	PQclear(res);
+	return rc;
+}
+
+/* One round of reminders; how many were sent, or -1 (the connection). */
+int
+ra_notifier_remind(struct ra *ra, struct db *db)
+{
+	struct ra_remind_txn t;
+	const char *v[1];
+	PGresult *res;
+	int i, n = 0;
+
+	if (strcmp(ra->policy->rekey_reminder_days, "{}") == 0)
+		return 0;
+	v[0] = ra->policy->rekey_reminder_days;
+	if ((res = db_exec(db, &stmt_remind_due, v, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		memset(&t, 0, sizeof(t));
+		t.ra = ra;
+		t.certificate_id = PQgetvalue(res, i, 0);
+		t.days = PQgetvalue(res, i, 1);
+		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_remind_txn,
+		    &t) == -1) {
+			log_warn("notifier: certificate %s: no expiry reminder "
+			    "sent; retried next round", t.certificate_id);
+			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
+				PQclear(res);
+				return -1;
+			}
+			continue;
+		}
+		if (t.sent) {
+			n++;
+			log_info("notifier: certificate %s: expiry reminder "
+			    "(%s days) sent", t.certificate_id, t.days);
+		}
+	}
+	PQclear(res);
+	return n;
+}
+
 int
 ra_notifier_reconcile(struct ra *ra, struct db *db)
 {
@@ -369,7 +516,10 @@ ra_notifier_main(void *arg)
 		}
 		now = time(NULL);
 		if (nf->db != NULL && (due || now >= next)) {
-			if (ra_notifier_reconcile(nf->ra, nf->db) == -1)
+			/* Reminders on the period only, not on each order. */
+			if (ra_notifier_reconcile(nf->ra, nf->db) == -1 ||
+			    (now >= next && ra_notifier_remind(nf->ra,
+			    nf->db) == -1))
 				ra_notifier_lost(nf);
 			next = now + nf->interval_s;
 		}

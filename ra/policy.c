@@ -83,6 +83,56 @@ ra_word_in(const char *list, const char *word)
  * review.revocation_reasons: RFC 5280 §5.3.1 names, certificateHold and
  * removeFromCRL excluded (officers revoke; holds are pkictl's).
  */
+/*
+ * rekey.reminder_days: up to four distinct day counts, 1 to
+ * rekey.window_days (a reminder asks to rekey, which the window must then
+ * allow), kept as an SQL int[] literal; empty for none.
+ */
+static int
+ra_policy_reminders(const struct config *c, struct ra_policy *p)
+{
+	const char *v;
+	char buf[64], *w, *save = NULL, *end;
+	long days, seen[4];
+	size_t i, n = 0, len = 0;
+
+	v = config_get(c, "rekey.reminder_days", "30 7");
+	if (strlen(v) >= sizeof(buf)) {
+		log_err("policy: rekey.reminder_days too long");
+		return -1;
+	}
+	memcpy(buf, v, strlen(v) + 1);
+	len = (size_t)snprintf(p->rekey_reminder_days,
+	    sizeof(p->rekey_reminder_days), "{");
+	for (w = strtok_r(buf, " \t,", &save); w != NULL;
+	    w = strtok_r(NULL, " \t,", &save)) {
+		days = strtol(w, &end, 10);
+		if (*end != '\0' || days < 1 || days > p->rekey_window_days) {
+			log_err("policy: rekey.reminder_days: \"%s\" is not a "
+			    "number of days from 1 to rekey.window_days (%ld)", w,
+			    p->rekey_window_days);
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			if (seen[i] == days) {
+				log_err("policy: rekey.reminder_days: %ld twice",
+				    days);
+				return -1;
+			}
+		if (n == sizeof(seen) / sizeof(seen[0])) {
+			log_err("policy: rekey.reminder_days: at most 4");
+			return -1;
+		}
+		seen[n++] = days;
+		len += (size_t)snprintf(p->rekey_reminder_days + len,
+		    sizeof(p->rekey_reminder_days) - len, "%s%ld",
+		    n > 1 ? "," : "", days);
+	}
+	snprintf(p->rekey_reminder_days + len, sizeof(p->rekey_reminder_days) -
+	    len, "}");
+	return 0;
+}
+
 static int
 ra_policy_review(const struct config *c, struct ra_policy *p)
 {
@@ -251,6 +301,8 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->rekey_window_days) == -1 ||
 	    config_get_long(c, "notifier.interval_seconds", 5, 1, 3600,
 	    &p->notifier_interval_s) == -1)
+		return -1;
+	if (ra_policy_reminders(c, p) == -1)
 		return -1;
 	if (strcmp(p->agreement_key_type, "ec-p256") != 0 &&
 	    strcmp(p->agreement_key_type, "ec-p384") != 0 &&

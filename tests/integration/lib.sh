@@ -282,5 +282,20 @@ wait_port() {
 	fail "$3 does not listen on 127.0.0.1:$1: $(cat "$tmp/$3.log")"
 }
 
+# start_rad NAME [VAR=VALUE...]: another rad on a free port, with the stack's
+# configuration and these overrides of it (lib/config.h: PKI_<SECTION>_<KEY>),
+# the same database and sinks; logs to $tmp/NAME.log, stopped at exit; sets
+# rad_pid and rad_url.
+start_rad() {
+	local name=$1 port
+	shift
+	port=$(free_port)
+	env PKI_RA_PORT="$port" "$@" "$BUILD/rad" --config "$PKI_CONFIG" >"$tmp/$name.log" 2>&1 &
+	rad_pid=$!
+	at_exit "kill -TERM $rad_pid 2>/dev/null; wait $rad_pid 2>/dev/null"
+	wait_port "$port" "$rad_pid" "$name"
+	rad_url=http://127.0.0.1:$port
+}
+
 # free_port: a TCP port for a server of the test's own.
 . "$(dirname "${BASH_SOURCE[0]}")/../free_port.sh"

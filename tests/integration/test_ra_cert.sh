@@ -293,6 +293,29 @@ expect 200 "empty list"
 tok=$tok_a
 note "My certificates: list, detail, PEM verified by openssl, history; other accounts 404"
 
+# --- expiry reminder ---------------------------------------------------------------------
+# The stack's rad reminds 30 and 7 days before expiry (rekey.reminder_days);
+# a rad whose reminders start 400 days ahead (the documented overrides, with
+# its window as wide) mails this 365-day certificate's subscriber once.
+start_rad rad3 PKI_REKEY_WINDOW_DAYS=400 PKI_REKEY_REMINDER_DAYS='400 7' PKI_NOTIFIER_INTERVAL_SECONDS=1
+reminded() { q "SELECT count(*) FROM ra_expiry_reminder WHERE certificate_id = $cid"; }
+for ((i = 0; i < 100; i++)); do [ "$(reminded)" = 1 ] && break; sleep 0.1; done
+[ "$(q "SELECT days FROM ra_expiry_reminder WHERE certificate_id = $cid")" = 400 ] ||
+	fail "no 400-day reminder recorded: $(cat "$tmp/rad3.log")"
+sleep 2.5	# two more rounds: still one reminder
+[ "$(reminded)" = 1 ] || fail "the reminder was recorded $(reminded) times"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.certificate.expiry_reminder' AND object_id = '$cid'
+    AND actor = 'ra:notifier' AND details->>'reminder_days' = '400' AND details->>'serial' = '$serial'")" = 1 ] ||
+	fail "the reminder is not audited once"
+[ "$(grep -l -- "^To: <$email>" "$mail"/*.eml | xargs grep -l '^Subject: Your certificate expires in' | wc -l)" = 1 ] ||
+	fail "not one reminder mailed to $email"
+m=$(grep -l -- "^To: <$email>" "$mail"/*.eml | xargs grep -l '^Subject: Your certificate expires in')
+grep -q "$serial" "$m" && grep -q "/v1/certificates/$cid/rekey" "$m" || fail "the reminder mail: $(cat "$m")"
+kill -TERM "$rad_pid"
+wait "$rad_pid" || fail "the reminding rad did not stop cleanly: $(cat "$tmp/rad3.log")"
+! grep -q '"level":"err"' "$tmp/rad3.log" || fail "errors in the reminding rad's log: $(grep '"level":"err"' "$tmp/rad3.log")"
+note "expiry reminder: recorded, audited and mailed once (serial, how to rekey)"
+
 # --- rekey: outside the window ------------------------------------------------------------
 otp rekey
 before
@@ -495,7 +518,7 @@ has "^To: <$email>" <"$m" || fail "the mail saying the new certificate was revok
 note "rekey: agreement refused while the old certificate is on hold; old one revoked (privilegeWithdrawn) before cad issued → the new one revoked with it"
 
 # --- no secret in the logs, the audit or a problem detail ----------------------------------
-no_secret_in "rad's log" "$log" "$tmp/rad2.log"
+no_secret_in "rad's log" "$log" "$tmp/rad2.log" "$tmp/rad3.log"
 audit_text "$tmp/audit.txt"
 no_secret_in audit_event "$tmp/audit.txt"
 note "no secret in the log or the audit"

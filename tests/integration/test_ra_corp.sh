@@ -329,18 +329,10 @@ otp_for() { # otp_for TOKEN EMAIL [PURPOSE]: an email OTP (default revoke); sets
 
 # --- an employee's rekey stays the company's ---------------------------------------------
 # A second rad with a wide rekey window (the documented override, as test_ra_cert.sh).
-port2=$(free_port)
-PKI_RA_PORT=$port2 PKI_REKEY_WINDOW_DAYS=400 "$BUILD/rad" --config "$PKI_CONFIG" >"$tmp/rad2.log" 2>&1 &
-rad2=$!
-at_exit 'kill -TERM "$rad2" 2>/dev/null; wait "$rad2" 2>/dev/null'
-for _ in $(seq 100); do
-	curl -sf "http://127.0.0.1:$port2/health" >/dev/null 2>&1 && break
-	kill -0 "$rad2" 2>/dev/null || fail "the second rad died: $(cat "$tmp/rad2.log")"
-	sleep 0.1
-done
+start_rad rad2 PKI_REKEY_WINDOW_DAYS=400
 otp_for "$etok" emp-corp@example.com rekey
 url_main=$url
-url=http://127.0.0.1:$port2
+url=$rad_url
 req POST "/v1/certificates/$cert/rekey" "{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}}"
 expect 201 "the employee rekeys"
 url=$url_main
@@ -357,7 +349,7 @@ q "UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $rp
    UPDATE ra_application SET status = 'issued', order_id = $rorder WHERE id = $rpapp" >/dev/null
 [ "$(q "SELECT status FROM ra_application WHERE id = $capp")" = approved ] || fail "test setup: company not approved"
 otp_for "$rtok" rep-corp@example.com rekey
-url=http://127.0.0.1:$port2
+url=$rad_url
 req POST "/v1/certificates/$rcert/rekey" "{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}}"
 expect 201 "the representative rekeys (the company application is no open application)"
 rrkapp=$(jq -r .id "$tmp/out")

@@ -178,15 +178,7 @@ note "agreement (eseal, 730 days, the seal's DN) → cad → issued: openssl ver
 # --- its rekey: the company's subject again, no person's KYC, four-eyes ------------------
 # A second rad with a window wider than the seal's 730 days (the documented
 # override, as test_ra_cert.sh).
-port2=$(free_port)
-PKI_RA_PORT=$port2 PKI_REKEY_WINDOW_DAYS=800 "$BUILD/rad" --config "$PKI_CONFIG" >"$tmp/rad2.log" 2>&1 &
-rad2=$!
-at_exit 'kill -TERM "$rad2" 2>/dev/null; wait "$rad2" 2>/dev/null'
-for _ in $(seq 100); do
-	curl -sf "http://127.0.0.1:$port2/health" >/dev/null 2>&1 && break
-	kill -0 "$rad2" 2>/dev/null || fail "the second rad died: $(cat "$tmp/rad2.log")"
-	sleep 0.1
-done
+start_rad rad2 PKI_REKEY_WINDOW_DAYS=800
 tok=$rtok
 req POST /v1/otp '{"channel":"sms","purpose":"rekey"}'
 expect 201 "otp rekey"
@@ -194,7 +186,7 @@ oid=$(jq -r .otp_id "$tmp/out")
 c=$(sms_code +6281200000301)
 secrets+=("$c")
 url_main=$url
-url=http://127.0.0.1:$port2
+url=$rad_url
 req POST "/v1/certificates/$cert/rekey" "{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
 url=$url_main
 expect 201 "the representative rekeys the e-seal"
