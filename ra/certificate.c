@@ -158,8 +158,7 @@ static const struct db_stmt stmt_cert_lock = {
 	"a.id, a.profile, a.subject::text, "
 	"EXISTS (SELECT 1 FROM ra_application p WHERE p.account_id = a.account_id "
 	"AND p.status IN ('submitted', 'approved', 'agreed') AND "
-	"p.profile <> 'company'), c.revocation_reason = 6, "
-	"coalesce(ra_company_active(ra_application_company(a.id)), true) "
+	"p.profile <> 'company'), c.revocation_reason = 6 "
 	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id "
 	"JOIN certificate c ON c.id = o.certificate_id "
 	"WHERE a.account_id = $1 AND c.id = $2 FOR UPDATE OF c",
@@ -991,7 +990,7 @@ ra_rekey_txn(struct db *db, void *arg)
 	const char *v[4];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
-	int rc = -1;
+	int k, rc = -1;
 
 	t->outcome = RA_CO_DONE;
 	if ((res = ra_cert_lock(db, t)) == NULL)
@@ -1016,7 +1015,9 @@ ra_rekey_txn(struct db *db, void *arg)
 		    "open application; wait for it to end first");
 		goto out;
 	}
-	if (strcmp(PQgetvalue(res, 0, 10), "t") != 0) {
+	if ((k = ra_company_share(db, PQgetvalue(res, 0, 5))) == -1)
+		goto out;
+	if (k == 0) {
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), RA_COMPANY_INACTIVE);
 		goto out;

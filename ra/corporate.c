@@ -55,7 +55,8 @@ static const struct db_stmt stmt_email_taken = {
 	"SELECT EXISTS (SELECT 1 FROM ra_account WHERE email = $1), "
 	"EXISTS (SELECT 1 FROM ra_company c JOIN ra_application a ON "
 	"a.id = c.application_id WHERE c.sysadmin_email = $1 AND "
-	"a.status NOT IN ('rejected', 'cancelled'))",
+	"a.status NOT IN ('rejected', 'cancelled') AND "
+	"c.deactivated_at IS NULL)",
 	1
 };
 static const struct db_stmt stmt_company_application = {
@@ -71,7 +72,11 @@ static const struct db_stmt stmt_company_insert = {
 	"($1, $2, $3, $4, $5, $6, $7::date, $8, $9) RETURNING id",
 	9
 };
-/* Who account $2 is to company $1. */
+/*
+ * Who account $2 is to company $1. FOR SHARE, here and wherever rad acts
+ * in a company's name: a deactivation (deactivate.c) in progress is waited
+ * for and then seen, never missed by a snapshot taken before it committed.
+ */
 static const struct db_stmt stmt_company_role = {
 	"ra_corporate_company_role",
 	"SELECT c.name, " RA_COMPANY_STATUS ", c.representative_id = $2, "
@@ -79,7 +84,8 @@ static const struct db_stmt stmt_company_role = {
 	"FROM ra_account x WHERE x.id = $2 AND x.email = c.sysadmin_email AND "
 	"x.email_verified), EXISTS (SELECT 1 FROM ra_company_member m WHERE "
 	"m.company_id = c.id AND m.account_id = $2) FROM ra_company c JOIN "
-	"ra_application a ON a.id = c.application_id WHERE c.id = $1",
+	"ra_application a ON a.id = c.application_id WHERE c.id = $1 "
+	"FOR SHARE OF c",
 	2
 };
 static const struct db_stmt stmt_company_get = {
@@ -140,7 +146,7 @@ static const struct db_stmt stmt_accept_claim = {
 	"ra_company_invitation i JOIN ra_company c ON c.id = i.company_id JOIN "
 	"ra_application a ON a.id = c.application_id JOIN ra_account x ON "
 	"x.id = $2 WHERE i.token_sha256 = $1::bytea AND i.accepted_at IS NULL "
-	"AND i.expires_at > now() FOR UPDATE OF i",
+	"AND i.expires_at > now() FOR UPDATE OF i FOR SHARE OF c",
 	2
 };
 static const struct db_stmt stmt_accept_update = {
@@ -160,7 +166,7 @@ static const struct db_stmt stmt_employee_org = {
 	"SELECT c.name FROM ra_company c JOIN ra_application a ON "
 	"a.id = c.application_id JOIN ra_company_member m ON m.company_id = c.id "
 	"WHERE c.id = $1 AND m.account_id = $2 AND a.status = 'approved' "
-	"AND c.deactivated_at IS NULL",
+	"AND c.deactivated_at IS NULL FOR SHARE OF c",
 	2
 };
 static const struct db_stmt stmt_application_link = {
@@ -447,6 +453,30 @@ ra_corporate_employee_org(struct db *db, const char *account_id,
 		return -1;
 	if ((rc = PQntuples(res) == 1) == 1)
 		snprintf(org, orglen, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+static const struct db_stmt stmt_company_share = {
+	"ra_corporate_company_share",
+	"SELECT c.deactivated_at IS NULL AND a.status = 'approved' "
+	"FROM ra_company c JOIN ra_application a ON a.id = c.application_id "
+	"WHERE c.id = ra_application_company($1) FOR SHARE OF c",
+	1
+};
+
+int
+ra_company_share(struct db *db, const char *application_id)
+{
+	const char *v[1];
+	PGresult *res;
+	int rc;
+
+	v[0] = application_id;
+	if ((res = db_exec(db, &stmt_company_share, v, NULL, NULL)) == NULL)
+		return -1;
+	rc = PQntuples(res) == 0 ? 2 :
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 1 : 0;
 	PQclear(res);
 	return rc;
 }

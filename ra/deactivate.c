@@ -10,13 +10,14 @@
  *  - the company's row gets deactivated_at/by/reason (final: its guard);
  *  - the open applications made for it (employees', e-seals', their
  *    rekeys: submitted, approved, or agreed with a failed order) are
- *    cancelled; an order cad still holds makes the request 409, to be
- *    tried again once cad has finished;
+ *    cancelled; an agreed one whose order is pending or done (cad may be
+ *    signing it, or the notifier has yet to mark it issued) makes the
+ *    request 409, to be tried again in a moment;
  *  - with revoke_certificates, every valid (or held) certificate made for
  *    it is revoked as cessationOfOperation, and the sysadmin's pending
  *    revocation requests of those certificates are closed as done;
  *  - the representative, the sysadmin and each cancelled application's
- *    applicant are mailed before COMMIT: no mail, no change.
+ *    applicant are mailed last, before COMMIT: no mail, no change.
  * From then on the company is "deactivated": rad refuses whatever would
  * act in its name (corporate.c, kyc.c, certificate.c, review.c).
  */
@@ -122,11 +123,12 @@ struct ra_deact_txn {
 static int
 ra_deact_mail(struct ra_deact_txn *t, const char *to, const char *what)
 {
-	char subject[160], *body = NULL;
+	char subject[96], *body = NULL;
 	int rc;
 
-	snprintf(subject, sizeof(subject), "%s was deactivated by the "
-	    "registration authority", t->name);
+	/* The name may be UTF-8: in the body only (mail.c headers are ASCII). */
+	snprintf(subject, sizeof(subject), "Company %s was deactivated by the "
+	    "registration authority", t->id);
 	if (asprintf(&body, "The registration authority deactivated the "
 	    "company %s.\n\n%s\n\nReason:\n%s\n", t->name, what,
 	    t->req->reason) == -1)
@@ -157,7 +159,6 @@ ra_deact_cancel(struct db *db, struct ra_deact_txn *t, const PGresult *res,
     const char *actor)
 {
 	const char *v[2];
-	char what[160];
 	int i;
 
 	for (i = 0; i < PQntuples(res); i++) {
@@ -172,12 +173,6 @@ ra_deact_cancel(struct db *db, struct ra_deact_txn *t, const PGresult *res,
 		    DO_KIND), "profile", PQgetvalue(res, i, DO_PROFILE),
 		    "reason", t->req->reason, "company_id", t->id)) == -1)
 			return -1;
-		snprintf(what, sizeof(what), "Your application %s made for it "
-		    "was cancelled.", v[0]);
-		if (ra_deact_mail(t, PQgetvalue(res, i, DO_EMAIL), what) == -1) {
-			t->outcome = RA_DEACT_MAIL_FAILED;
-			return -1;
-		}
 	}
 	t->cancelled = PQntuples(res);
 	return 0;
@@ -255,13 +250,18 @@ ra_deact_txn(struct db *db, void *arg)
 	}
 	if ((open = db_exec(db, &stmt_deact_open, v, NULL, NULL)) == NULL)
 		goto out;
+	/*
+	 * An agreed application is cancelled only once its order failed (as in
+	 * cancel.c). Pending, cad may be signing it; done, the notifier has yet
+	 * to mark it issued; none, it was agreed to while this waited for the
+	 * row (the join was read before the wait).
+	 */
 	for (i = 0; i < PQntuples(open); i++)
-		if (strcmp(PQgetvalue(open, i, DO_ORDER_STATUS), "pending") ==
-		    0) {
+		if (strcmp(PQgetvalue(open, i, DO_STATUS), "agreed") == 0 &&
+		    strcmp(PQgetvalue(open, i, DO_ORDER_STATUS), "failed") != 0) {
 			t->outcome = RA_DEACT_STATE;
 			snprintf(t->detail, sizeof(t->detail), "application %s "
-			    "is being issued (its order is pending); try again "
-			    "once it is issued or has failed",
+			    "is being issued; try again in a moment",
 			    PQgetvalue(open, i, DO_ID));
 			goto out;
 		}
@@ -279,6 +279,7 @@ ra_deact_txn(struct db *db, void *arg)
 	    "cancelled_applications", t->cancelled, "revoked_certificates",
 	    t->revoked)) == -1)
 		goto out;
+	/* Last: a failure above leaves no one told of what did not happen. */
 	snprintf(what, sizeof(what), "%d open application(s) made for it were "
 	    "cancelled; %d of its certificates were revoked.", t->cancelled,
 	    t->revoked);
@@ -287,6 +288,15 @@ ra_deact_txn(struct db *db, void *arg)
 	    PQgetvalue(co, 0, DC_SYS_EMAIL), what) == -1)) {
 		t->outcome = RA_DEACT_MAIL_FAILED;
 		goto out;
+	}
+	for (i = 0; i < PQntuples(open); i++) {
+		snprintf(what, sizeof(what), "Your application %s made for it "
+		    "was cancelled.", PQgetvalue(open, i, DO_ID));
+		if (ra_deact_mail(t, PQgetvalue(open, i, DO_EMAIL), what) ==
+		    -1) {
+			t->outcome = RA_DEACT_MAIL_FAILED;
+			goto out;
+		}
 	}
 	rc = 0;
 out:

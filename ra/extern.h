@@ -488,6 +488,11 @@ int	ra_pin_set(struct ra *, const struct http_request *,
 				"'deactivated' WHEN a.status = 'submitted' THEN " \
 				"'pending' WHEN a.status = 'approved' THEN " \
 				"'active' ELSE a.status END"
+/*
+ * The company application_id was made for, its row shared until COMMIT (a
+ * deactivation is waited for and seen): 1 active, 0 not, 2 no company, -1.
+ */
+int	ra_company_share(struct db *, const char *application_id);
 /* 409 on an application made for a company that is not active. */
 #define RA_COMPANY_INACTIVE "the company this application is made for is " \
 	"not active (deactivated by the RA)"
