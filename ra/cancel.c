@@ -377,14 +377,10 @@ ra_officer_end(struct ra *ra, const struct http_request *req,
 	char id[24], reason[RA_REVIEW_REASON_MAX + 1], detail[192];
 	int k;
 
-	if ((k = ra_officer_session(ra, req, resp, ra_cancel_officers,
-	    &who)) != 1)
-		return k == 0 ? 0 : -1;
-	if (ra_path_id(req->path, "/v1/officer/applications/", reorder ?
-	    "/reorder" : "/cancel", id) == -1)
-		return ra_problem(resp, 404, "no such application");
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
+	if ((k = ra_officer_post(ra, req, resp, ra_cancel_officers, &who,
+	    "/v1/officer/applications/", reorder ? "/reorder" : "/cancel", id,
+	    "no such application")) != 1)
+		return k;
 	if (ra_parse_reason(req->body, req->body_len, reason, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);

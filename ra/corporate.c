@@ -1436,13 +1436,9 @@ ra_officer_revreq_decide(struct ra *ra, const struct http_request *req,
 	json_t *o = NULL;
 	int rc = -1, k;
 
-	if ((k = ra_officer_session(ra, req, resp, roles, &who)) != 1)
-		return k == 0 ? 0 : -1;
-	if (ra_path_id(req->path, "/v1/officer/revocation-requests/", "",
-	    id) == -1)
-		return ra_problem(resp, 404, "no such revocation request");
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
+	if ((k = ra_officer_post(ra, req, resp, roles, &who,
+	    "/v1/officer/revocation-requests/", "", id, "no such revocation request")) != 1)
+		return k;
 	if (ra_parse_revdecide(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);

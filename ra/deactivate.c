@@ -316,14 +316,10 @@ ra_officer_company_deactivate(struct ra *ra, const struct http_request *req,
 	json_t *o = NULL;
 	int rc = -1, k;
 
-	if ((k = ra_officer_session(ra, req, resp, ra_deactivate_officers,
-	    &who)) != 1)
-		return k == 0 ? 0 : -1;
-	if (ra_path_id(req->path, "/v1/officer/companies/", "/deactivate",
-	    id) == -1)
-		return ra_problem(resp, 404, "no such company");
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
+	if ((k = ra_officer_post(ra, req, resp, ra_deactivate_officers, &who,
+	    "/v1/officer/companies/", "/deactivate", id,
+	    "no such company")) != 1)
+		return k;
 	if (ra_parse_deactivation(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);

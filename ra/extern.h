@@ -534,6 +534,15 @@ struct ra_officer_subject {
 int	ra_officer_session(struct ra *, const struct http_request *,
 	    struct http_response *, const char *const *roles_allowed,
 	    struct ra_officer_subject *who);
+/*
+ * The start of an officer's POST of a JSON body to PREFIX{id}SUFFIX: a
+ * session of one of roles (who), the id (404 not_found), the content type
+ * (415). 1: go on; 0: answered; -1: our failure.
+ */
+int	ra_officer_post(struct ra *, const struct http_request *,
+	    struct http_response *, const char *const *roles,
+	    struct ra_officer_subject *who, const char *prefix,
+	    const char *suffix, char id[24], const char *not_found);
 /* "officer:<id>" into out. */
 void	ra_officer_actor(const struct ra_officer_subject *, char *out,
 	    size_t outlen);

@@ -229,6 +229,23 @@ out:
 	return rc;
 }
 
+int
+ra_officer_post(struct ra *ra, const struct http_request *req,
+    struct http_response *resp, const char *const *roles,
+    struct ra_officer_subject *who, const char *prefix, const char *suffix,
+    char id[24], const char *not_found)
+{
+	int k;
+
+	if ((k = ra_officer_session(ra, req, resp, roles, who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, prefix, suffix, id) == -1)
+		return ra_problem(resp, 404, not_found);
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
+	return 1;
+}
+
 /* --- log-in ------------------------------------------------------------------ */
 
 struct ra_officer_login_txn {

@@ -911,13 +911,9 @@ ra_review_decide(struct ra *ra, const struct http_request *req,
 	json_t *o = NULL;
 	int rc = -1, k;
 
-	if ((k = ra_officer_session(ra, req, resp, ra_review_deciders, &who)) != 1)
-		return k == 0 ? 0 : -1;
-	if (ra_path_id(req->path, "/v1/officer/applications/", "/decision",
-	    id) == -1)
-		return ra_problem(resp, 404, "no such application");
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
+	if ((k = ra_officer_post(ra, req, resp, ra_review_deciders, &who,
+	    "/v1/officer/applications/", "/decision", id, "no such application")) != 1)
+		return k;
 	if (ra_parse_decision(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
@@ -1131,13 +1127,9 @@ ra_review_revoke(struct ra *ra, const struct http_request *req,
 	json_t *o = NULL;
 	int rc = -1, k;
 
-	if ((k = ra_officer_session(ra, req, resp, ra_review_deciders, &who)) != 1)
-		return k == 0 ? 0 : -1;
-	if (ra_path_id(req->path, "/v1/officer/certificates/", "/revoke",
-	    id) == -1)
-		return ra_problem(resp, 404, "no such certificate");
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
+	if ((k = ra_officer_post(ra, req, resp, ra_review_deciders, &who,
+	    "/v1/officer/certificates/", "/revoke", id, "no such certificate")) != 1)
+		return k;
 	if (ra_parse_revoke(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
