@@ -29,8 +29,6 @@
 #include "lib/log.h"
 #include "ra/extern.h"
 
-#define RA_TS(col)	"to_char(" col " AT TIME ZONE 'UTC', " \
-			"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define RA_DN_MAX	1024
 
 struct ra_cert {

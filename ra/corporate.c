@@ -30,8 +30,6 @@
 #include "lib/log.h"
 #include "ra/extern.h"
 
-#define RA_TS(col)		"to_char(" col " AT TIME ZONE 'UTC', " \
-				"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* --- statements ------------------------------------------------------------ */
 
@@ -74,7 +72,7 @@ static const struct db_stmt stmt_company_insert = {
 };
 /*
  * Who account $2 is to company $1. FOR SHARE, here and wherever rad acts
- * in a company's name: a deactivation (deactivate.c) in progress is waited
+ * in a company's name: a deactivation (companies.c) in progress is waited
  * for and then seen, never missed by a snapshot taken before it committed.
  */
 static const struct db_stmt stmt_company_role = {

@@ -479,6 +479,9 @@ int	ra_pin_set(struct ra *, const struct http_request *,
 /* officer.c: RA officers (pkictl creates them), log-in with password + TOTP. */
 #define RA_OFFICER_USERNAME_MAX	64	/* ^[a-z][a-z0-9._-]{2,63}$ */
 #define RA_OFFICER_TOTP_MAX	8
+/* A timestamptz column as RFC 3339 UTC text ("2026-12-04T14:40:31Z"), in SQL. */
+#define RA_TS(col)	"to_char(" col " AT TIME ZONE 'UTC', " \
+			"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 /*
  * A company's status in SQL (c: ra_company, a: its application): pending,
  * active, rejected or cancelled as its application is submitted, approved,
@@ -710,6 +713,7 @@ struct ra_list_query {
 };
 #define RA_LIST_APPLICATIONS	1	/* status, kind, q, page, per_page */
 #define RA_LIST_CERTIFICATES	2	/* q, page, per_page */
+#define RA_LIST_COMPANIES	3	/* status, q, page, per_page */
 /*
  * Parses a raw query string (http_query: undecoded, '&'-separated,
  * RFC 3986 §3.4, %XX and '+' decoded here) of the list named by which:
@@ -845,7 +849,9 @@ int	ra_rekey_previous_check(struct db *, const char *certificate_id,
  */
 int	ra_application_cancel(struct ra *, const struct http_request *,
 	    struct http_response *);
-/* deactivate.c: an officer deactivates a company (schema/031). */
+/* companies.c: the officers' list of companies, and their deactivation (schema/031). */
+int	ra_officer_company_list(struct ra *, const struct http_request *,
+	    struct http_response *);
 int	ra_officer_company_deactivate(struct ra *,
 	    const struct http_request *, struct http_response *);
 int	ra_officer_cancel(struct ra *, const struct http_request *,

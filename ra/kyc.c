@@ -26,8 +26,6 @@
 /* A company's application (profile company) takes no slot (schema/018). */
 #define RA_OPEN_STATUSES	"('submitted', 'approved', 'agreed') AND " \
 				"p.profile <> 'company'"
-#define RA_TS(col)		"to_char(" col " AT TIME ZONE 'UTC', " \
-				"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /*
  * The account against a submission: email and phone verified, an open

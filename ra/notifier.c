@@ -47,8 +47,6 @@
 #define RA_NOTIFIER_ACTOR	"ra:notifier"
 #define RA_NOTIFIER_BATCH_S	"100"	/* rows a round takes (SQL LIMIT) */
 #define RA_NOTIFIER_RECONNECT_S	2
-#define RA_TS(col)	"to_char(" col " AT TIME ZONE 'UTC', " \
-			"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 struct ra_notifier {
 	struct ra	*ra;

@@ -24,8 +24,6 @@
 #include "lib/log.h"
 #include "ra/extern.h"
 
-#define RA_TS(col)		"to_char(" col " AT TIME ZONE 'UTC', " \
-				"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 /* A future invalidity date is refused beyond this clock skew. */
 #define RA_REVIEW_SKEW_S	300
 

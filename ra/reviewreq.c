@@ -131,6 +131,8 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 {
 	static const char *const statuses[] = { "submitted", "approved",
 	    "rejected", "agreed", "issued", "cancelled", NULL };
+	static const char *const company_statuses[] = { "pending", "active",
+	    "rejected", "cancelled", "deactivated", NULL };
 	static const char *const kinds[] = { "personal", "corporate", "rekey",
 	    "rekyc", NULL };
 	const char *p, *amp, *eq;
@@ -168,7 +170,7 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 			bit = 2;
 		else if (strcmp(key, "per_page") == 0)
 			bit = 4;
-		else if (which == RA_LIST_APPLICATIONS &&
+		else if (which != RA_LIST_CERTIFICATES &&
 		    strcmp(key, "status") == 0)
 			bit = 8;
 		else if (which == RA_LIST_APPLICATIONS &&
@@ -178,7 +180,8 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 			snprintf(detail, detaillen, "query: unknown parameter; "
 			    "known: %s", which == RA_LIST_APPLICATIONS ?
 			    "status, kind, q, page, per_page" :
-			    "q, page, per_page");
+			    which == RA_LIST_COMPANIES ?
+			    "status, q, page, per_page" : "q, page, per_page");
 			return -1;
 		}
 		if (seen & bit) {
@@ -218,7 +221,15 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 			}
 			break;
 		case 8:
-			if (!ra_one_of(val, statuses)) {
+			if (which == RA_LIST_COMPANIES &&
+			    !ra_one_of(val, company_statuses)) {
+				snprintf(detail, detaillen, "query: status is one "
+				    "of pending, active, rejected, cancelled, "
+				    "deactivated");
+				return -1;
+			}
+			if (which == RA_LIST_APPLICATIONS &&
+			    !ra_one_of(val, statuses)) {
 				snprintf(detail, detaillen, "query: status is one "
 				    "of submitted, approved, rejected, agreed, "
 				    "issued, cancelled");

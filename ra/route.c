@@ -97,7 +97,8 @@ static const struct ra_route ra_routes[] = {
 	{ "GET", "/v1/officer/revocation-requests", ra_officer_revreq_list },
 	{ "POST", "/v1/officer/revocation-requests/{id}",
 	    ra_officer_revreq_decide },
-	/* deactivate.c */
+	/* companies.c */
+	{ "GET", "/v1/officer/companies", ra_officer_company_list },
 	{ "POST", "/v1/officer/companies/{id}/deactivate",
 	    ra_officer_company_deactivate },
 };

@@ -1,5 +1,5 @@
 -- 031_ra_company_deactivation: an officer deactivates an approved company
--- (POST /v1/officer/companies/{id}/deactivate, ra/deactivate.c): its
+-- (POST /v1/officer/companies/{id}/deactivate, ra/companies.c): its
 -- contract ended, it closed, or its registration proved false. From then
 -- on it is no longer active: its sysadmin enrols nobody and requests no
 -- revocation, its representative applies for no e-seal, its employees

@@ -1,12 +1,13 @@
 /*
  * libFuzzer harness for the officers' review parsers (ra/reviewreq.c): the
- * list query strings and the decision, reason (cancel, reorder), company
- * deactivation and revocation bodies. The first byte picks the parser. Invariants: a parsed
- * query has page and per_page in range and a search text within its bound;
- * a parsed decision, and a parsed reason body, has a reason of 1 to
- * RA_REVIEW_REASON_MAX bytes; a parsed revocation names a reason code
- * officers may use (never certificateHold or removeFromCRL) whose name maps
- * back to it; every refusal leaves a detail.
+ * list query strings (applications, certificates, companies) and the
+ * decision, reason (cancel, reorder), company deactivation and revocation
+ * bodies. The first byte picks the parser. Invariants: a parsed query has
+ * page and per_page in range, a search text within its bound, and only the
+ * filters its list has; a parsed decision, reason or deactivation body has
+ * a reason of 1 to RA_REVIEW_REASON_MAX bytes; a parsed revocation names a
+ * reason code officers may use (never certificateHold or removeFromCRL)
+ * whose name maps back to it; every refusal leaves a detail.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ra_revoke_req rr;
 	struct ra_deactivation_req da;
 	char detail[256], reason[RA_REVIEW_REASON_MAX + 1], *qs;
-	int rc;
+	int rc, which;
 
 	if (size < 1)
 		return 0;
@@ -37,15 +38,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(qs, data + 1, size - 1);
 		qs[size - 1] = '\0';
-		rc = ra_parse_list_query(qs, data[0] % 4 == 0 ?
-		    RA_LIST_APPLICATIONS : RA_LIST_CERTIFICATES, &lq, detail,
+		/* Applications, certificates or (bit 2 of the first byte) companies. */
+		which = data[0] % 4 == 0 ? RA_LIST_APPLICATIONS : data[0] & 4 ?
+		    RA_LIST_COMPANIES : RA_LIST_CERTIFICATES;
+		rc = ra_parse_list_query(qs, which, &lq, detail,
 		    sizeof(detail));
 		free(qs);
 		if (rc == 0 && (lq.page < 1 || lq.page > RA_REVIEW_PAGE_MAX ||
 		    lq.per_page < 1 || lq.per_page > RA_REVIEW_PER_PAGE_MAX ||
 		    strlen(lq.q) > RA_REVIEW_Q_MAX ||
-		    (data[0] % 4 == 1 && (lq.status[0] != '\0' ||
-		    lq.kind[0] != '\0'))))
+		    (which != RA_LIST_APPLICATIONS && lq.kind[0] != '\0') ||
+		    (which == RA_LIST_CERTIFICATES && lq.status[0] != '\0')))
 			__builtin_trap();
 		break;
 	case 2:

@@ -647,7 +647,28 @@ refuse 409 "approving an application made for a deactivated company" POST "/v1/o
 jq -r .detail "$tmp/out" | has 'not active' || fail "inactive-company detail: $(cat "$tmp/out")"
 req POST "/v1/officer/applications/$lapp/decision" '{"decision":"reject","reason":"the company is deactivated"}'
 expect 200 "rejecting it"
-note "after deactivation: 409 again, status deactivated, invite/e-seal 409, KYC 404, approval 409 (rejection ok)"
+# The officers' list of companies: by status, by name, NIB or sysadmin email.
+tok=$tok_r2
+req GET "/v1/officer/companies?status=deactivated&q=contoh"
+expect 200 "the deactivated companies named like contoh"
+[ "$(jq -r ".companies[] | select(.id == $cid) | [.status, .name, .sysadmin_email, .representative_email,
+    (.employees | tostring), (.deactivated_at != null | tostring), (.application_id | tostring)] | join(\"/\")" "$tmp/out")" = \
+    "deactivated/PT Contoh Sejahtera/admin@contoh.co.id/rep-corp@example.com/1/true/$capp" ] ||
+	fail "the company list: $(cat "$tmp/out")"
+[ "$(jq -r '[.companies[].status] | unique | join(",")' "$tmp/out")" = deactivated ] || fail "status filter: $(cat "$tmp/out")"
+req GET "/v1/officer/companies?status=active&q=admin%40lain.co.id"
+expect 200 "the active companies by sysadmin email"
+[ "$(jq -r '([.companies[].id | tostring] | join(",")) + "/" + (.total | tostring)' "$tmp/out")" = "$cid2/1" ] ||
+	fail "search by sysadmin email (company $cid2): $(cat "$tmp/out")"
+req GET "/v1/officer/companies?q=1234567890123&per_page=1"
+expect 200 "companies by NIB, one per page"
+[ "$(jq -r '(.companies | length | tostring) + "/" + (.per_page | tostring)' "$tmp/out")" = 1/1 ] &&
+    [ "$(jq -r .total "$tmp/out")" -ge 2 ] || fail "search by NIB: $(cat "$tmp/out")"
+refuse 400 "an unknown company status" GET "/v1/officer/companies?status=approved"
+refuse 400 "a kind filter on companies" GET "/v1/officer/companies?kind=corporate"
+tok=$systok
+refuse 401 "a subscriber lists companies" GET /v1/officer/companies
+note "after deactivation: 409 again, status deactivated, invite/e-seal 409, KYC 404, approval 409 (rejection ok); the officers' company list (status, name, email, NIB, paging)"
 
 # --- no secret in rad's log or the audit --------------------------------------------
 audit_text "$tmp/audit.txt"

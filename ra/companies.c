@@ -1,10 +1,14 @@
 /*
- * An officer deactivates an approved company (ra/README.md "Corporate",
- * schema/031):
+ * The officers' companies (ra/README.md "Corporate", schema/018, 031):
  *
+ *	GET  /v1/officer/companies?status=&q=&page=&per_page=
+ *	    every officer role: the companies, newest first, with their status
+ *	    (pending, active, rejected, cancelled, deactivated), searched by
+ *	    name, NIB or sysadmin email
  *	POST /v1/officer/companies/{id}/deactivate
  *	    {"reason":"...","revoke_certificates":false}
  *
+ * An officer deactivates an approved company.
  * Its contract ended, it closed, or its registration proved false. In one
  * transaction, with their audit events:
  *  - the company's row gets deactivated_at/by/reason (final: its guard);
@@ -34,8 +38,94 @@
 #include "lib/log.h"
 #include "ra/extern.h"
 
+
 static const char *const ra_deactivate_officers[] = { "ra_officer",
     "ra_admin", NULL };
+static const char *const ra_company_readers[] = { "ra_officer", "ra_admin",
+    "auditor", NULL };
+
+/* --- GET /v1/officer/companies ---------------------------------------------------- */
+
+#define RA_COMPANIES_FROM \
+	"FROM ra_company c JOIN ra_application a ON a.id = c.application_id " \
+	"JOIN ra_account r ON r.id = c.representative_id " \
+	"WHERE ($1::text = '' OR " RA_COMPANY_STATUS " = $1::text) AND " \
+	"($2::text = '' OR strpos(lower(c.name), lower($2::text)) > 0 OR " \
+	"c.nib = $2::text OR c.sysadmin_email = lower($2::text)) "
+static const struct db_stmt stmt_companies = {
+	"ra_companies_list",
+	"SELECT c.id, c.name, c.nib, " RA_COMPANY_STATUS ", c.application_id, "
+	"r.email, c.sysadmin_email, (SELECT count(*) FROM ra_company_member m "
+	"WHERE m.company_id = c.id), " RA_TS("c.created_at") ", "
+	RA_TS("c.deactivated_at") " " RA_COMPANIES_FROM
+	"ORDER BY c.id DESC LIMIT $3::int OFFSET $4::int",
+	4
+};
+static const struct db_stmt stmt_companies_count = {
+	"ra_companies_count",
+	"SELECT count(*) " RA_COMPANIES_FROM,
+	2
+};
+
+int
+ra_officer_company_list(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_officer_subject who;
+	struct ra_list_query lq;
+	char qs[RA_REVIEW_QUERY_MAX + 2], detail[192], lim[16], off[24];
+	const char *v[4];
+	PGresult *res = NULL, *cnt = NULL;
+	json_t *o = NULL, *a = NULL, *item;
+	int rc = -1, i, k;
+
+	if ((k = ra_officer_session(ra, req, resp, ra_company_readers,
+	    &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (http_query(req, qs, sizeof(qs)) == -1)
+		return ra_problem(resp, 400, "query string too long");
+	if (ra_parse_list_query(qs, RA_LIST_COMPANIES, &lq, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	snprintf(lim, sizeof(lim), "%ld", lq.per_page);
+	snprintf(off, sizeof(off), "%ld", (lq.page - 1) * lq.per_page);
+	v[0] = lq.status;
+	v[1] = lq.q;
+	v[2] = lim;
+	v[3] = off;
+	if ((cnt = db_exec(ra->db, &stmt_companies_count, v, NULL, NULL)) ==
+	    NULL || PQntuples(cnt) != 1 ||
+	    (res = db_exec(ra->db, &stmt_companies, v, NULL, NULL)) == NULL ||
+	    (a = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++)
+		if ((item = json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:s, s:I, "
+		    "s:s, s:o}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 0),
+		    NULL, 10), "name", PQgetvalue(res, i, 1), "nib",
+		    PQgetvalue(res, i, 2), "status", PQgetvalue(res, i, 3),
+		    "application_id", (json_int_t)strtoll(PQgetvalue(res, i, 4),
+		    NULL, 10), "representative_email", PQgetvalue(res, i, 5),
+		    "sysadmin_email", PQgetvalue(res, i, 6), "employees",
+		    (json_int_t)strtoll(PQgetvalue(res, i, 7), NULL, 10),
+		    "created_at", PQgetvalue(res, i, 8), "deactivated_at",
+		    PQgetisnull(res, i, 9) ? json_null() :
+		    json_string(PQgetvalue(res, i, 9)))) == NULL ||
+		    json_array_append_new(a, item) == -1)
+			goto out;
+	if ((o = json_pack("{s:O, s:I, s:I, s:I}", "companies", a, "total",
+	    (json_int_t)strtoll(PQgetvalue(cnt, 0, 0), NULL, 10), "page",
+	    (json_int_t)lq.page, "per_page", (json_int_t)lq.per_page)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	json_decref(a);
+	PQclear(res);
+	PQclear(cnt);
+	return rc;
+}
+
+/* --- POST /v1/officer/companies/{id}/deactivate ---------------------------------- */
 
 /* The company, locked; its representative's and sysadmin's emails. */
 static const struct db_stmt stmt_deact_company = {
