@@ -76,6 +76,7 @@ function view(name) {
   show('detail-view', name === 'detail');
   show('certs-view', name === 'certs');
   show('revreqs-view', name === 'revreqs');
+  show('companies-view', name === 'companies');
 }
 
 function cell(tr, text) {
@@ -272,6 +273,29 @@ async function revoke() {
   say('Certificate ' + r.serial + ' revoked (' + r.reason + ').', true);
 }
 
+// Companies (companies.c): opening one shows its own application, whose
+// detail has the company and, while it is active, the deactivation form.
+async function loadCompanies() {
+  const p = new URLSearchParams();
+  const status = $('companies-status').value, q = $('companies-q').value.trim();
+  if (status) p.set('status', status);
+  if (q) p.set('q', q);
+  const data = await api('GET', '/v1/officer/companies?' + p.toString());
+  const body = $('companies-table').tBodies[0];
+  body.replaceChildren();
+  for (const c of data.companies) {
+    const tr = document.createElement('tr');
+    tr.dataset.id = c.id;
+    tr.dataset.status = c.status;
+    cell(tr, c.id); cell(tr, c.name); cell(tr, c.nib); cell(tr, c.status);
+    cell(tr, c.representative_email); cell(tr, c.sysadmin_email); cell(tr, c.employees);
+    button(cell(tr, ''), 'open', 'Open',
+      () => openApp(c.application_id).catch((e) => say(e.message, false)));
+    body.appendChild(tr);
+  }
+  if (data.companies.length === 0) say('No company matches.', true);
+}
+
 async function loadRevreqs() {
   const data = await api('GET', '/v1/officer/revocation-requests');
   const body = $('revreqs-table').tBodies[0];
@@ -338,6 +362,8 @@ document.addEventListener('DOMContentLoaded', () => {
   on('nav-queue', 'click', async () => { view('queue'); await loadQueue(); });
   on('nav-certs', 'click', () => view('certs'));
   on('nav-revreqs', 'click', async () => { view('revreqs'); await loadRevreqs(); });
+  on('nav-companies', 'click', async () => { view('companies'); await loadCompanies(); });
+  on('companies-form', 'submit', loadCompanies);
   on('revreq-form', 'submit', (e) => decideRevreq(e.submitter ? e.submitter.value : ''));
   on('revreq-cancel', 'click', () => show('revreq-form', false));
   on('queue-form', 'submit', async () => { state.page = 1; await loadQueue(); });

@@ -20,12 +20,12 @@ status 0 only when every step passed.
                         request REQ-ID with NOTE
   company APP-ID NIB SYSADMIN
                         a corporate application APP-ID shows its company
-  deactivate APP-ID REASON
-                        an officer opens the company application APP-ID,
-                        tries to deactivate the company without a reason
+  deactivate COMPANY-ID REASON
+                        an officer finds the company among the active ones,
+                        opens it, tries to deactivate it without a reason
                         (the form refuses), then deactivates it with REASON,
                         revoking its certificates; the company is then shown
-                        deactivated, without the form
+                        deactivated, without the form, and listed so
 """
 import base64
 import hashlib
@@ -315,12 +315,16 @@ def company(b, app_id, nib, sysadmin):
     print('console: corporate application %s shows its company (%s)' % (app_id, ', '.join(sorted(shown))))
 
 
-def deactivate(b, app_id, reason):
-    b.js("document.getElementById('queue-status').value = ''")
-    b.js("document.getElementById('queue-kind').value = 'corporate'")
-    b.js("document.getElementById('queue-form').requestSubmit()")
-    open_application(b, app_id)
-    b.wait("!document.getElementById('deactivate-form').hidden", 'the deactivation form')
+def deactivate(b, company_id, reason):
+    b.js("document.getElementById('nav-companies').click()")
+    b.js("document.getElementById('companies-status').value = 'active';"
+         "document.getElementById('companies-form').requestSubmit()")
+    row = "#companies-table tr[data-id=\"%s\"]" % company_id
+    b.wait("!!document.querySelector('%s[data-status=\"active\"] button.open')" % row,
+           'company %s among the active ones' % company_id)
+    b.js("document.querySelector('%s button.open').click()" % row)
+    b.wait("!document.getElementById('detail-view').hidden && "
+           "!document.getElementById('deactivate-form').hidden", 'the deactivation form')
     b.js("document.getElementById('deactivate-reason').value = '   ';"
          "document.getElementById('deactivate-company').click()")
     b.wait("document.getElementById('message').className === 'error'", 'a refusal without a reason')
@@ -333,7 +337,12 @@ def deactivate(b, app_id, reason):
     b.wait("[...document.querySelectorAll('#detail-company dt')].some(dt => dt.textContent === 'Status' && "
            "dt.nextElementSibling.textContent === 'deactivated') && "
            "document.getElementById('deactivate-form').hidden", 'the company shown deactivated, no form')
-    print('console: company application %s shows the company deactivated, no deactivation form' % app_id)
+    b.js("document.getElementById('nav-companies').click()")
+    b.js("document.getElementById('companies-status').value = 'deactivated';"
+         "document.getElementById('companies-form').requestSubmit()")
+    b.wait("!!document.querySelector('%s[data-status=\"deactivated\"]')" % row,
+           'company %s among the deactivated ones' % company_id)
+    print('console: company %s shown deactivated, in its detail (no form) and in the list' % company_id)
 
 
 SCENARIOS = {'review': review, 'auditor': auditor, 'revreq': revreq, 'company': company,

@@ -591,7 +591,7 @@ pkictl officer add --username corp.deactivator --role ra_officer --password-file
 secrets+=("$(cat "$tmp/deact.totp")")
 offr1=$(q "SELECT id FROM ra_officer WHERE username = 'corp.deactivator'")
 python3 "$REPO/tests/integration/console_browser.py" deactivate "$url" corp.deactivator "$tmp/off.pw" \
-	"$tmp/deact.totp" "$capp" 'Contract ended on 2026-11-30' >"$tmp/browser2.out" 2>&1 ||
+	"$tmp/deact.totp" "$cid" 'Contract ended on 2026-11-30' >"$tmp/browser2.out" 2>&1 ||
 	{ cat "$tmp/browser2.out"; fail "the deactivation in Chromium"; }
 sed "s/^/$TEST_NAME: /" "$tmp/browser2.out"
 grep -q 'deactivated: 1 application(s) cancelled, 1 certificate(s) revoked' "$tmp/browser2.out" ||
