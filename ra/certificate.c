@@ -210,6 +210,7 @@ enum ra_cert_outcome {
 	RA_CO_STATE,		/* 409, detail in the txn */
 	RA_CO_FACTOR,		/* ra_factor_respond() */
 	RA_CO_UNSUPPORTED,	/* 409: a company application, no key */
+	RA_CO_MAIL_FAILED,	/* 503 */
 };
 
 /* --- start-up ----------------------------------------------------------------- */
@@ -900,10 +901,61 @@ ra_revoke_txn(struct db *db, void *arg)
 	    audit_append(db, by, "cert.revoke", "certificate", t->id, details,
 	    NULL) == -1)
 		goto out;
+	/* The confirmation, before COMMIT: no mail, no revocation. */
+	if (ra_revocation_notice(t->ra, db, t->id, ra_reason_name(t->reason),
+	    "you") == -1) {
+		t->outcome = RA_CO_MAIL_FAILED;
+		goto out;
+	}
 	rc = 0;
 out:
 	json_decref(details);
 	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+/* --- the subscriber is told of a revocation -------------------------------------- */
+
+/* The certificate's subscriber: the account of the application it issued. */
+static const struct db_stmt stmt_notice_subscriber = {
+	"ra_revocation_notice_subscriber",
+	"SELECT acc.email, c.serial, c.subject, " RA_TS("c.revoked_at") " "
+	"FROM certificate c JOIN issuance_order o ON o.certificate_id = c.id "
+	"JOIN ra_application a ON a.order_id = o.id "
+	"JOIN ra_account acc ON acc.id = a.account_id "
+	"WHERE c.id = $1 AND c.revoked_at IS NOT NULL",
+	1
+};
+
+int
+ra_revocation_notice(struct ra *ra, struct db *db, const char *certificate_id,
+    const char *reason, const char *by)
+{
+	const char *v[1];
+	char *body = NULL;
+	PGresult *res;
+	int rc = -1;
+
+	v[0] = certificate_id;
+	if ((res = db_exec(db, &stmt_notice_subscriber, v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		rc = 0;		/* no subscriber's application: pkictl order add */
+		goto out;
+	}
+	if (asprintf(&body, "Your certificate\r\n\r\n  Subject: %s\r\n"
+	    "  Serial:  %s\r\n\r\nwas revoked at %s by %s.\r\nReason: %s"
+	    "\r\n\r\nIt can no longer be used to sign, and relying parties "
+	    "see it revoked (OCSP, CRL). Apply for a new certificate if you "
+	    "need one; if you did not expect this, contact us.\r\n",
+	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3),
+	    by, reason) == -1)
+		goto out;
+	rc = ra_mail_send(ra->mailer, PQgetvalue(res, 0, 0),
+	    "Your certificate was revoked", body);
+out:
+	free(body);
 	PQclear(res);
 	return rc;
 }
@@ -917,6 +969,10 @@ ra_cert_refuse(struct http_response *resp, const struct ra_cert_txn *t)
 		return ra_problem(resp, 404, "no such certificate");
 	case RA_CO_STATE:
 		return ra_problem(resp, 409, t->detail);
+	case RA_CO_MAIL_FAILED:
+		http_add_header(resp, "Retry-After", "60");
+		return ra_problem(resp, 503, "you could not be emailed; nothing "
+		    "was changed");
 	default:
 		return -1;
 	}

@@ -20,8 +20,9 @@
  *  - with revoke_certificates, every valid (or held) certificate made for
  *    it is revoked as cessationOfOperation, and the sysadmin's pending
  *    revocation requests of those certificates are closed as done;
- *  - the representative, the sysadmin and each cancelled application's
- *    applicant are mailed last, before COMMIT: no mail, no change.
+ *  - the representative, the sysadmin, each cancelled application's
+ *    applicant and each revoked certificate's subscriber are mailed last,
+ *    before COMMIT: no mail, no change.
  * From then on the company is "deactivated": rad refuses whatever would
  * act in its name (corporate.c, kyc.c, certificate.c, review.c).
  */
@@ -208,6 +209,7 @@ struct ra_deact_txn {
 	char					 name[RA_COMPANY_NAME_MAX + 1];
 	int					 cancelled;
 	int					 revoked;
+	PGresult				*revoked_res;	/* id, serial */
 };
 
 static int
@@ -289,7 +291,7 @@ ra_deact_revoke(struct db *db, struct ra_deact_txn *t, const char *actor)
 		    "cessationOfOperation", "reason_code", 5, "comment",
 		    t->req->reason, "company_id", t->id)) == -1;
 	t->revoked = PQntuples(res);
-	PQclear(res);
+	t->revoked_res = res;	/* their subscribers are told last */
 	if (failed)
 		return -1;
 	v[1] = t->who->officer_id;
@@ -317,6 +319,8 @@ ra_deact_txn(struct db *db, void *arg)
 
 	t->outcome = RA_DEACT_DONE;
 	t->cancelled = t->revoked = 0;
+	PQclear(t->revoked_res);	/* of an attempt that was rolled back */
+	t->revoked_res = NULL;
 	ra_officer_actor(t->who, actor, sizeof(actor));
 	v[0] = t->id;
 	v[1] = t->who->officer_id;
@@ -388,6 +392,14 @@ ra_deact_txn(struct db *db, void *arg)
 			goto out;
 		}
 	}
+	for (i = 0; t->revoked_res != NULL && i < PQntuples(t->revoked_res);
+	    i++)
+		if (ra_revocation_notice(t->ra, db, PQgetvalue(t->revoked_res,
+		    i, 0), "cessationOfOperation", "the registration authority, "
+		    "as your company was deactivated") == -1) {
+			t->outcome = RA_DEACT_MAIL_FAILED;
+			goto out;
+		}
 	rc = 0;
 out:
 	PQclear(open);
@@ -419,8 +431,9 @@ ra_officer_company_deactivate(struct ra *ra, const struct http_request *req,
 	t.req = &r;
 	t.id = id;
 	t.client = req->remote_addr;
-	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_deact_txn,
-	    &t) == -1) {
+	k = db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_deact_txn, &t);
+	PQclear(t.revoked_res);
+	if (k == -1) {
 		switch (t.outcome) {
 		case RA_DEACT_NOT_FOUND:
 			return ra_problem(resp, 404, "no such company");

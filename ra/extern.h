@@ -496,6 +496,15 @@ int	ra_pin_set(struct ra *, const struct http_request *,
  * deactivation is waited for and seen): 1 active, 0 not, 2 no company, -1.
  */
 int	ra_company_share(struct db *, const char *application_id);
+/*
+ * Mails the subscriber of certificate_id, just revoked in db's transaction,
+ * that it was revoked, why (reason) and by whom ("the registration
+ * authority", "you"), before COMMIT (ETSI EN 319 411-1: the subject is told
+ * of a change of its certificate's status). 0 (also when no application
+ * led to the certificate: nobody to tell), or -1: the caller rolls back.
+ */
+int	ra_revocation_notice(struct ra *, struct db *,
+	    const char *certificate_id, const char *reason, const char *by);
 /* 409 on an application made for a company that is not active. */
 #define RA_COMPANY_INACTIVE "the company this application is made for is " \
 	"not active (deactivated by the RA)"

@@ -421,6 +421,9 @@ expect 401 "revocation with a wrong OTP"
 [ "$(q "SELECT attempts FROM ra_otp WHERE id = $oid")" = 1 ] || fail "wrong revoke OTP not counted"
 req POST "/v1/certificates/$cid2/revoke" "{\"reason\":\"privilegeWithdrawn\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 200 "revocation privilegeWithdrawn"
+m=$(grep -l -- "^To: <$email>" "$mail"/*.eml | xargs grep -l "^Subject: Your certificate was revoked")
+[ "$(wc -l <<<"$m")" = 1 ] && grep -q 'by you' "$m" && grep -q 'Reason: privilegeWithdrawn' "$m" ||
+	fail "no revocation confirmation mailed to $email: $m"
 [ "$(q "SELECT revocation_reason || '|' || revoked_by FROM certificate WHERE id = $cid2")" = "9|subscriber:$aid" ] ||
 	fail "revocation row"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.revoke' AND object_id = '$cid2' AND actor = 'subscriber:$aid'
