@@ -282,6 +282,17 @@ wait_port() {
 	fail "$3 does not listen on 127.0.0.1:$1: $(cat "$tmp/$3.log")"
 }
 
+# hold_cad: the stack's cad and its signer held still (SIGSTOP: this stack's
+# processes only; SIGCONT at exit in any case); sets cad_pids for
+# "kill -CONT $cad_pids".
+_proc_tree() { local p; for p in "$@"; do echo "$p"; _proc_tree $(pgrep -P "$p" || true); done; }
+hold_cad() {
+	cad_pids=$(_proc_tree "$(cat "$PKI_DIR/run/cad.pid")")
+	[ -n "$cad_pids" ] || fail "no cad process"
+	at_exit "kill -CONT $(echo $cad_pids) 2>/dev/null || true"
+	kill -STOP $cad_pids
+}
+
 # start_rad NAME [VAR=VALUE...]: another rad on a free port, with the stack's
 # configuration and these overrides of it (lib/config.h: PKI_<SECTION>_<KEY>),
 # the same database and sinks; logs to $tmp/NAME.log, stopped at exit; sets

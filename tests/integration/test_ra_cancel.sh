@@ -121,13 +121,10 @@ has "asked us by phone to withdraw" "$m" || fail "the mail lacks the reason"
 note "officer: submitted → 409 (reject instead); approved → cancelled with a reason, mailed and audited"
 
 # --- an agreed application: refused while cad holds its order; reordered once it failed --
-cad_tree() { local p; for p in "$@"; do echo "$p"; cad_tree $(pgrep -P "$p" || true); done; }
-cad_pids=$(cad_tree "$(cat "$PKI_DIR/run/cad.pid")")
-[ -n "$cad_pids" ] || fail "no cad process"
 # fail_order APP: agreed while cad is held still, the order then failed as cad fails it.
 fail_order() {
 	local o
-	kill -STOP $cad_pids
+	hold_cad
 	agree "$1" "$2"
 	o=$(q "SELECT order_id FROM ra_application WHERE id = $1")
 	[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = pending ] || fail "cad took order $o while stopped"
@@ -144,7 +141,6 @@ fail_order() {
 	kill -CONT $cad_pids
 	failed_order=$o
 }
-at_exit "kill -CONT $(echo $cad_pids) 2>/dev/null || true"
 tok=$tok2
 apply 'Budi Cancel Dua' 1988-09-21 M 0202
 app2=$app

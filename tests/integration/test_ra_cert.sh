@@ -494,11 +494,7 @@ unchanged "the agreement to a rekey of a certificate on hold"
 "$PKICTL" --config "$PKI_CONFIG" cert release --serial "$serial3" >/dev/null || fail "pkictl cert release"
 # cad held still (SIGSTOP, this stack's processes only) between the
 # agreement and the subscriber's revocation of the old certificate.
-cad_tree() { local p; for p in "$@"; do echo "$p"; cad_tree $(pgrep -P "$p" || true); done; }
-cad_pids=$(cad_tree "$(cat "$PKI_DIR/run/cad.pid")")
-[ -n "$cad_pids" ] || fail "no cad process"
-kill -STOP $cad_pids
-at_exit "kill -CONT $(echo $cad_pids) 2>/dev/null || true"
+hold_cad
 req POST "/v1/applications/$rapp3/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
 expect 202 "the agreement once the hold is released"
 otp revoke

@@ -572,6 +572,24 @@ expect 201 "the sysadmin asks to revoke their corporate certificate"
 rid2=$(jq -r .id "$tmp/out")
 [ "$(q "SELECT status FROM ra_application WHERE id = $rkapp")" = approved ] || fail "test setup: the employee's rekey"
 deact() { echo "{\"reason\":\"$1\",\"revoke_certificates\":$2}"; }
+# An application made for the company, agreed, whose order cad holds (cad
+# held still): the deactivation waits for it (409); once the order failed,
+# the deactivation cancels it like the others.
+hold_cad
+psub='{"C":"ID","O":"PT Contoh Sejahtera","CN":"Pending Person","serialNumber":"NIK:3174011505900010"}'
+porder=$(q "INSERT INTO issuance_order (kind, profile, subject, key_type, requested_by)
+    VALUES ('corporate', 'corporate', '$psub', 'ec-p256', 'test') RETURNING id" | sed -n 1p)
+papp=$(q "INSERT INTO ra_application (account_id, kind, profile, subject)
+    VALUES ($sys2, 'corporate', 'corporate', '$psub') RETURNING id" | sed -n 1p)
+q "INSERT INTO ra_company_application (application_id, company_id) VALUES ($papp, $cid);
+   UPDATE ra_application SET status = 'approved', decided_at = now() WHERE id = $papp;
+   UPDATE ra_application SET status = 'agreed', agreed_at = now(), order_id = $porder WHERE id = $papp" >/dev/null
+tok=$tok_r1
+refuse 409 "a deactivation while an order made for the company is pending" POST "/v1/officer/companies/$cid/deactivate" \
+    "$(deact 'x' true)"
+detail | has "application $papp is being issued" || fail "pending-order detail: $(detail)"
+q "UPDATE issuance_order SET status = 'failed', attempts = 5, done_at = now(), last_error = 'test' WHERE id = $porder" >/dev/null
+kill -CONT $cad_pids
 tok=$systok
 refuse 401 "a subscriber deactivates" POST "/v1/officer/companies/$cid/deactivate" "$(deact 'x' true)"
 tok=$tok_sys_off
@@ -596,11 +614,12 @@ python3 "$REPO/tests/integration/console_browser.py" deactivate "$url" corp.deac
 	"$tmp/deact.totp" "$cid" 'Contract ended on 2026-11-30' >"$tmp/browser2.out" 2>&1 ||
 	{ cat "$tmp/browser2.out"; fail "the deactivation in Chromium"; }
 sed "s/^/$TEST_NAME: /" "$tmp/browser2.out"
-grep -q 'deactivated: 1 application(s) cancelled, 1 certificate(s) revoked' "$tmp/browser2.out" ||
+grep -q 'deactivated: 2 application(s) cancelled, 1 certificate(s) revoked' "$tmp/browser2.out" ||
 	fail "the console's deactivation counts: $(cat "$tmp/browser2.out")"
 [ "$(q "SELECT deactivated_by || '/' || deactivation_reason || '/' || (deactivated_at IS NOT NULL) FROM ra_company WHERE id = $cid")" = \
     "$offr1/Contract ended on 2026-11-30/true" ] || fail "the company row after deactivation"
-[ "$(q "SELECT status FROM ra_application WHERE id = $rkapp")" = cancelled ] || fail "the open rekey was not cancelled"
+[ "$(q "SELECT string_agg(status, ',') FROM ra_application WHERE id IN ($rkapp, $papp)")" = cancelled,cancelled ] ||
+	fail "the open rekey and the failed order's application were not cancelled"
 [ "$(q "SELECT revocation_reason || '/' || revoked_by FROM certificate WHERE id = $scert AND revoked_at IS NOT NULL")" = "5/officer:$offr1" ] ||
 	fail "the company's certificate was not revoked (cessationOfOperation)"
 [ "$(q "SELECT revocation_reason FROM certificate WHERE id = $ecert")" = 3 ] || fail "an earlier revocation changed"
