@@ -210,7 +210,6 @@ enum ra_cert_outcome {
 	RA_CO_STATE,		/* 409, detail in the txn */
 	RA_CO_FACTOR,		/* ra_factor_respond() */
 	RA_CO_UNSUPPORTED,	/* 409: a company application, no key */
-	RA_CO_MAIL_FAILED,	/* 503 */
 };
 
 /* --- start-up ----------------------------------------------------------------- */
@@ -901,12 +900,10 @@ ra_revoke_txn(struct db *db, void *arg)
 	    audit_append(db, by, "cert.revoke", "certificate", t->id, details,
 	    NULL) == -1)
 		goto out;
-	/* The confirmation, before COMMIT: no mail, no revocation. */
-	if (ra_revocation_notice(t->ra, db, t->id, ra_reason_name(t->reason),
-	    "you") == -1) {
-		t->outcome = RA_CO_MAIL_FAILED;
+	/* The confirmation, queued: a mail failure never undoes a revocation. */
+	if (ra_revocation_notice(db, t->id, ra_reason_name(t->reason),
+	    "you") == -1)
 		goto out;
-	}
 	rc = 0;
 out:
 	json_decref(details);
@@ -929,7 +926,7 @@ static const struct db_stmt stmt_notice_subscriber = {
 };
 
 int
-ra_revocation_notice(struct ra *ra, struct db *db, const char *certificate_id,
+ra_revocation_notice(struct db *db, const char *certificate_id,
     const char *reason, const char *by)
 {
 	const char *v[1];
@@ -952,7 +949,7 @@ ra_revocation_notice(struct ra *ra, struct db *db, const char *certificate_id,
 	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3),
 	    by, reason) == -1)
 		goto out;
-	rc = ra_mail_send(ra->mailer, PQgetvalue(res, 0, 0),
+	rc = ra_mail_queue(db, PQgetvalue(res, 0, 0),
 	    "Your certificate was revoked", body);
 out:
 	free(body);
@@ -969,10 +966,6 @@ ra_cert_refuse(struct http_response *resp, const struct ra_cert_txn *t)
 		return ra_problem(resp, 404, "no such certificate");
 	case RA_CO_STATE:
 		return ra_problem(resp, 409, t->detail);
-	case RA_CO_MAIL_FAILED:
-		http_add_header(resp, "Retry-After", "60");
-		return ra_problem(resp, 503, "you could not be emailed; nothing "
-		    "was changed");
 	default:
 		return -1;
 	}

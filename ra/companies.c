@@ -21,8 +21,9 @@
  *    it is revoked as cessationOfOperation, and the sysadmin's pending
  *    revocation requests of those certificates are closed as done;
  *  - the representative, the sysadmin, each cancelled application's
- *    applicant and each revoked certificate's subscriber are mailed last,
- *    before COMMIT: no mail, no change.
+ *    applicant and each revoked certificate's subscriber are told by mail,
+ *    queued in the same transaction (ra_mail_queue): one bouncing address
+ *    does not stop a deactivation.
  * From then on the company is "deactivated": rad refuses whatever would
  * act in its name (corporate.c, kyc.c, certificate.c, review.c).
  */
@@ -195,7 +196,6 @@ enum ra_deact_outcome {
 	RA_DEACT_NOT_FOUND,	/* 404 */
 	RA_DEACT_IN_COMPANY,	/* 403 */
 	RA_DEACT_STATE,		/* 409, detail */
-	RA_DEACT_MAIL_FAILED,	/* 503 */
 };
 
 struct ra_deact_txn {
@@ -209,11 +209,12 @@ struct ra_deact_txn {
 	char					 name[RA_COMPANY_NAME_MAX + 1];
 	int					 cancelled;
 	int					 revoked;
-	PGresult				*revoked_res;	/* id, serial */
 };
 
+/* Queues the mail that tells one of the company's people; 0 or -1. */
 static int
-ra_deact_mail(struct ra_deact_txn *t, const char *to, const char *what)
+ra_deact_mail(struct db *db, struct ra_deact_txn *t, const char *to,
+    const char *what)
 {
 	char subject[96], *body = NULL;
 	int rc;
@@ -225,7 +226,7 @@ ra_deact_mail(struct ra_deact_txn *t, const char *to, const char *what)
 	    "company %s.\n\n%s\n\nReason:\n%s\n", t->name, what,
 	    t->req->reason) == -1)
 		return -1;
-	rc = ra_mail_send(t->ra->mailer, to, subject, body);
+	rc = ra_mail_queue(db, to, subject, body);
 	free(body);
 	return rc;
 }
@@ -290,8 +291,12 @@ ra_deact_revoke(struct db *db, struct ra_deact_txn *t, const char *actor)
 		    t->who->username, "serial", PQgetvalue(res, i, 1), "reason",
 		    "cessationOfOperation", "reason_code", 5, "comment",
 		    t->req->reason, "company_id", t->id)) == -1;
+	for (i = 0; i < PQntuples(res) && !failed; i++)
+		failed = ra_revocation_notice(db, PQgetvalue(res, i, 0),
+		    "cessationOfOperation", "the registration authority, as "
+		    "your company was deactivated") == -1;
 	t->revoked = PQntuples(res);
-	t->revoked_res = res;	/* their subscribers are told last */
+	PQclear(res);
 	if (failed)
 		return -1;
 	v[1] = t->who->officer_id;
@@ -319,8 +324,6 @@ ra_deact_txn(struct db *db, void *arg)
 
 	t->outcome = RA_DEACT_DONE;
 	t->cancelled = t->revoked = 0;
-	PQclear(t->revoked_res);	/* of an attempt that was rolled back */
-	t->revoked_res = NULL;
 	ra_officer_actor(t->who, actor, sizeof(actor));
 	v[0] = t->id;
 	v[1] = t->who->officer_id;
@@ -373,33 +376,20 @@ ra_deact_txn(struct db *db, void *arg)
 	    "cancelled_applications", t->cancelled, "revoked_certificates",
 	    t->revoked)) == -1)
 		goto out;
-	/* Last: a failure above leaves no one told of what did not happen. */
 	snprintf(what, sizeof(what), "%d open application(s) made for it were "
 	    "cancelled; %d of its certificates were revoked.", t->cancelled,
 	    t->revoked);
-	if (ra_deact_mail(t, PQgetvalue(co, 0, DC_REP_EMAIL), what) == -1 ||
-	    (!PQgetisnull(co, 0, DC_SYS_EMAIL) && ra_deact_mail(t,
-	    PQgetvalue(co, 0, DC_SYS_EMAIL), what) == -1)) {
-		t->outcome = RA_DEACT_MAIL_FAILED;
+	if (ra_deact_mail(db, t, PQgetvalue(co, 0, DC_REP_EMAIL), what) == -1 ||
+	    (!PQgetisnull(co, 0, DC_SYS_EMAIL) && ra_deact_mail(db, t,
+	    PQgetvalue(co, 0, DC_SYS_EMAIL), what) == -1))
 		goto out;
-	}
 	for (i = 0; i < PQntuples(open); i++) {
 		snprintf(what, sizeof(what), "Your application %s made for it "
 		    "was cancelled.", PQgetvalue(open, i, DO_ID));
-		if (ra_deact_mail(t, PQgetvalue(open, i, DO_EMAIL), what) ==
-		    -1) {
-			t->outcome = RA_DEACT_MAIL_FAILED;
+		if (ra_deact_mail(db, t, PQgetvalue(open, i, DO_EMAIL), what) ==
+		    -1)
 			goto out;
-		}
 	}
-	for (i = 0; t->revoked_res != NULL && i < PQntuples(t->revoked_res);
-	    i++)
-		if (ra_revocation_notice(t->ra, db, PQgetvalue(t->revoked_res,
-		    i, 0), "cessationOfOperation", "the registration authority, "
-		    "as your company was deactivated") == -1) {
-			t->outcome = RA_DEACT_MAIL_FAILED;
-			goto out;
-		}
 	rc = 0;
 out:
 	PQclear(open);
@@ -431,9 +421,8 @@ ra_officer_company_deactivate(struct ra *ra, const struct http_request *req,
 	t.req = &r;
 	t.id = id;
 	t.client = req->remote_addr;
-	k = db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_deact_txn, &t);
-	PQclear(t.revoked_res);
-	if (k == -1) {
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_deact_txn,
+	    &t) == -1) {
 		switch (t.outcome) {
 		case RA_DEACT_NOT_FOUND:
 			return ra_problem(resp, 404, "no such company");
@@ -441,10 +430,6 @@ ra_officer_company_deactivate(struct ra *ra, const struct http_request *req,
 			return ra_problem(resp, 403, RA_OFFICER_COMPANY_DETAIL);
 		case RA_DEACT_STATE:
 			return ra_problem(resp, 409, t.detail);
-		case RA_DEACT_MAIL_FAILED:
-			http_add_header(resp, "Retry-After", "60");
-			return ra_problem(resp, 503, "the company's people could "
-			    "not be emailed; nothing was changed");
 		default:
 			return -1;
 		}

@@ -1337,7 +1337,6 @@ out:
 }
 
 struct ra_revdecide_txn {
-	struct ra			*ra;
 	const struct ra_officer_subject	*who;
 	const char			*id;
 	const struct ra_revdecide_req	*req;
@@ -1399,12 +1398,10 @@ ra_revdecide_txn(struct db *db, void *arg)
 		    audit_append(db, actor, "cert.revoke", "certificate", cert,
 		    details, NULL) == -1)
 			goto out;
-		if (ra_revocation_notice(t->ra, db, cert, reason, "the "
+		if (ra_revocation_notice(db, cert, reason, "the "
 		    "registration authority, at your company's request") ==
-		    -1) {
-			t->outcome = RA_CORP_MAIL_FAILED;
+		    -1)
 			goto out;
-		}
 		json_decref(details);
 		details = NULL;
 		PQclear(res);
@@ -1448,7 +1445,6 @@ ra_officer_revreq_decide(struct ra *ra, const struct http_request *req,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
 	memset(&t, 0, sizeof(t));
-	t.ra = ra;
 	t.who = &who;
 	t.id = id;
 	t.req = &r;

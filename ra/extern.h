@@ -187,6 +187,13 @@ void			 ra_mailer_free(struct ra_mailer *);
  */
 int			 ra_mail_send(struct ra_mailer *, const char *to,
 			    const char *subject, const char *body);
+/*
+ * Queues a notice in db's transaction (ra_mail_outbox, schema/033) for the
+ * notifier to send, retried with back-off: for mails that must not undo
+ * the change they tell of when they cannot be sent. 0 or -1.
+ */
+int			 ra_mail_queue(struct db *, const char *to,
+			    const char *subject, const char *body);
 /* A header field value: non-empty printable US-ASCII (no CR, LF). 0 or -1. */
 int			 ra_mail_header_ok(const char *);
 /*
@@ -497,14 +504,15 @@ int	ra_pin_set(struct ra *, const struct http_request *,
  */
 int	ra_company_share(struct db *, const char *application_id);
 /*
- * Mails the subscriber of certificate_id, just revoked in db's transaction,
- * that it was revoked, why (reason) and by whom ("the registration
- * authority", "you"), before COMMIT (ETSI EN 319 411-1: the subject is told
- * of a change of its certificate's status). 0 (also when no application
- * led to the certificate: nobody to tell), or -1: the caller rolls back.
+ * Queues, in db's transaction, the mail that tells the subscriber of
+ * certificate_id, just revoked there, that it was revoked, why (reason)
+ * and by whom ("the registration authority", "you") (ETSI EN 319 411-1:
+ * the subject is told of a change of its certificate's status); the
+ * notifier sends it (ra_mail_queue). 0 (also when no application led to
+ * the certificate: nobody to tell), or -1 (the database).
  */
-int	ra_revocation_notice(struct ra *, struct db *,
-	    const char *certificate_id, const char *reason, const char *by);
+int	ra_revocation_notice(struct db *, const char *certificate_id,
+	    const char *reason, const char *by);
 /* 409 on an application made for a company that is not active. */
 #define RA_COMPANY_INACTIVE "the company this application is made for is " \
 	"not active (deactivated by the RA)"
@@ -887,6 +895,13 @@ void			 ra_notifier_stop(struct ra_notifier *);
 int			 ra_notifier_reconcile(struct ra *, struct db *);
 /* Sends due expiry reminders (rekey.reminder_days); how many, or -1. */
 int			 ra_notifier_remind(struct ra *, struct db *);
+/*
+ * Sends due mails of the outbox (ra_mail_queue), oldest first, each in its
+ * own transaction; the first failure ends the round and backs that mail
+ * off (30 s, doubling, at most an hour). How many were sent, or -1 (the
+ * connection).
+ */
+int			 ra_notifier_outbox(struct ra *, struct db *);
 
 /*
  * --- Subscriber TOTP and the sensitive account changes (issue 3): totp.c,

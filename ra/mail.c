@@ -25,6 +25,9 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
+#include <libpq-fe.h>
+
+#include "lib/db.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "ra/extern.h"
@@ -360,6 +363,37 @@ out:
 		ra_wipe(msg, strlen(msg));	/* it may carry a one-time token */
 		free(msg);
 	}
+	return rc;
+}
+
+static const struct db_stmt stmt_mail_queue = {
+	"ra_mail_queue",
+	"WITH m AS (INSERT INTO ra_mail_outbox (recipient, subject, body) "
+	"VALUES ($1, $2, $3) RETURNING id) SELECT pg_notify('ra_mail', "
+	"m.id::text) FROM m",
+	3
+};
+
+int
+ra_mail_queue(struct db *db, const char *to, const char *subject,
+    const char *body)
+{
+	const char *v[3];
+	PGresult *res;
+	int rc;
+
+	/* What the sender would refuse at each attempt, refused now. */
+	if (ra_mail_addr_ok(to) == -1 || ra_mail_header_ok(subject) == -1) {
+		log_err("mail: a notice not queued: bad address or subject");
+		return -1;
+	}
+	v[0] = to;
+	v[1] = subject;
+	v[2] = body;
+	if ((res = db_exec(db, &stmt_mail_queue, v, NULL, NULL)) == NULL)
+		return -1;
+	rc = PQntuples(res) == 1 ? 0 : -1;
+	PQclear(res);
 	return rc;
 }
 

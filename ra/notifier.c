@@ -14,9 +14,11 @@
  * the next round). Several rad processes may run one each: the row lock and
  * the status condition make each application issued once.
  *
- * On the same period it sends expiry reminders (rekey.reminder_days before
+ * On the same period it queues expiry reminders (rekey.reminder_days before
  * a certificate's not_after: ra_notifier_remind, schema/032), once per
- * certificate and count, each with its audit event.
+ * certificate and count, each with its audit event; and on every round it
+ * sends the mail outbox (ra_notifier_outbox, schema/033: notices queued by
+ * ra_mail_queue, woken by NOTIFY ra_mail too), backing off a failure.
  *
  * A failed order is left as it is: the application stays agreed and
  * GET /v1/applications/{id}/agreement shows the order's status and error
@@ -270,7 +272,9 @@ out:
 /*
  * Issued certificates within one of $1 (rekey.reminder_days) of expiry,
  * valid, not being rekeyed (a rekey application in any state but
- * rejected or cancelled), not of a deactivated company, and not yet
+ * rejected or cancelled), whose account has no open application (rekey
+ * would be refused) nor a later certificate of the same profile (a
+ * re-application issued), not of a deactivated company, and not yet
  * reminded at that count or a smaller one; per certificate the smallest
  * count reached, so that one issued late gets only the nearest reminder.
  */
@@ -288,6 +292,15 @@ static const struct db_stmt stmt_remind_due = {
 	"NOT EXISTS (SELECT 1 FROM ra_application p WHERE "
 	"p.previous_certificate_id = c.id AND p.status IN ('submitted', "
 	"'approved', 'agreed', 'issued')) AND "
+	"NOT EXISTS (SELECT 1 FROM ra_application p WHERE "
+	"p.account_id = a.account_id AND p.status IN ('submitted', "
+	"'approved', 'agreed') AND p.profile <> 'company') AND "
+	"NOT EXISTS (SELECT 1 FROM ra_application p "
+	"JOIN issuance_order o2 ON o2.id = p.order_id "
+	"JOIN certificate c2 ON c2.id = o2.certificate_id "
+	"WHERE p.account_id = a.account_id AND p.profile = a.profile AND "
+	"c2.id <> c.id AND c2.revoked_at IS NULL AND "
+	"c2.not_after > c.not_after) AND "
 	"coalesce(ra_company_active(ra_application_company(a.id)), true) "
 	"ORDER BY c.id, d.days LIMIT " RA_NOTIFIER_BATCH_S,
 	1
@@ -356,9 +369,8 @@ ra_remind_txn(struct db *db, void *arg)
 	    "only a new application with a new e-KTP photo and selfie is "
 	    "left.\r\n", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0),
 	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 4), t->certificate_id);
-	/* Before COMMIT: a failed send is tried again at the next round. */
-	if (ra_mail_send(t->ra->mailer, PQgetvalue(res, 0, 3), subject,
-	    body) == -1)
+	/* Queued with its record: the outbox retries a failed send. */
+	if (ra_mail_queue(db, PQgetvalue(res, 0, 3), subject, body) == -1)
 		goto out;
 	t->sent = 1;
 	rc = 0;
@@ -408,6 +420,88 @@ ra_notifier_remind(struct ra *ra, struct db *db)
 	return n;
 }
 
+/* --- the mail outbox (schema/033) ------------------------------------------------ */
+
+#define RA_OUTBOX_ROUND		20	/* mails a round sends at most */
+#define RA_OUTBOX_BACKOFF_S	"30"	/* first retry; doubles, at most an hour */
+
+static const struct db_stmt stmt_outbox_next = {
+	"ra_notifier_outbox_next",
+	"SELECT id, recipient, subject, body FROM ra_mail_outbox "
+	"WHERE sent_at IS NULL AND next_attempt_at <= now() "
+	"ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+	0
+};
+static const struct db_stmt stmt_outbox_sent = {
+	"ra_notifier_outbox_sent",
+	"UPDATE ra_mail_outbox SET sent_at = now(), attempts = attempts + 1, "
+	"last_error = NULL WHERE id = $1",
+	1
+};
+static const struct db_stmt stmt_outbox_failed = {
+	"ra_notifier_outbox_failed",
+	"UPDATE ra_mail_outbox SET attempts = attempts + 1, last_error = "
+	"'not sent (see rad''s log)', next_attempt_at = now() + least("
+	"interval '1 hour', make_interval(secs => " RA_OUTBOX_BACKOFF_S
+	" * power(2, least(attempts, 12)))) WHERE id = $1",
+	1
+};
+
+struct ra_outbox_txn {
+	struct ra	*ra;
+	int		 found;		/* a mail was due */
+	int		 failed;	/* and could not be sent */
+};
+
+/* Sends the oldest due mail, recording the outcome; 0 or -1. */
+static int
+ra_outbox_txn(struct db *db, void *arg)
+{
+	struct ra_outbox_txn *t = arg;
+	const char *v[1];
+	PGresult *res;
+	int rc;
+
+	t->found = t->failed = 0;
+	if ((res = db_exec(db, &stmt_outbox_next, NULL, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	t->found = 1;
+	v[0] = PQgetvalue(res, 0, 0);
+	t->failed = ra_mail_send(t->ra->mailer, PQgetvalue(res, 0, 1),
+	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)) == -1;
+	if (t->failed)
+		log_warn("notifier: outbox mail %s not sent; retried later",
+		    v[0]);
+	rc = db_exec_ok(db, t->failed ? &stmt_outbox_failed :
+	    &stmt_outbox_sent, v);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_notifier_outbox(struct ra *ra, struct db *db)
+{
+	struct ra_outbox_txn t;
+	int n = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.ra = ra;
+	while (n < RA_OUTBOX_ROUND) {
+		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_outbox_txn,
+		    &t) == -1)
+			return strcmp(db_last_sqlstate(db), "08006") == 0 ? -1 : n;
+		/* Nothing due, or the mail server refuses: the next round. */
+		if (!t.found || t.failed)
+			break;
+		n++;
+	}
+	return n;
+}
+
 int
 ra_notifier_reconcile(struct ra *ra, struct db *db)
 {
@@ -453,7 +547,7 @@ ra_notifier_connect(struct ra_notifier *nf)
 		log_warn("notifier: database: %s", err);
 		return -1;
 	}
-	if (db_listen(nf->db, "LISTEN issuance_done") == -1) {
+	if (db_listen(nf->db, "LISTEN issuance_done; LISTEN ra_mail") == -1) {
 		db_close(nf->db);
 		nf->db = NULL;
 		return -1;
@@ -477,7 +571,7 @@ ra_notifier_main(void *arg)
 	struct ra_notifier *nf = arg;
 	struct pollfd pfd[2];
 	time_t next = 0, now;
-	int npfd, timeout, due;
+	int npfd, timeout, due, periodic;
 	char c;
 
 	for (;;) {
@@ -514,12 +608,15 @@ ra_notifier_main(void *arg)
 		}
 		now = time(NULL);
 		if (nf->db != NULL && (due || now >= next)) {
-			/* Reminders on the period only, not on each order. */
+			/* Reminders on the period only, not on each NOTIFY. */
+			periodic = now >= next;
 			if (ra_notifier_reconcile(nf->ra, nf->db) == -1 ||
-			    (now >= next && ra_notifier_remind(nf->ra,
-			    nf->db) == -1))
+			    (periodic && ra_notifier_remind(nf->ra,
+			    nf->db) == -1) ||
+			    ra_notifier_outbox(nf->ra, nf->db) == -1)
 				ra_notifier_lost(nf);
-			next = now + nf->interval_s;
+			if (periodic)
+				next = now + nf->interval_s;
 		}
 	}
 	return NULL;

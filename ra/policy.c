@@ -95,8 +95,13 @@ ra_policy_reminders(const struct config *c, struct ra_policy *p)
 	char buf[64], *w, *save = NULL, *end;
 	long days, seen[4];
 	size_t i, n = 0, len = 0;
+	int given;
 
-	v = config_get(c, "rekey.reminder_days", "30 7");
+	/* Unset: the defaults that fit the window (a site's smaller window). */
+	given = (v = config_get(c, "rekey.reminder_days", NULL)) != NULL;
+	if (!given)
+		v = p->rekey_window_days >= 30 ? "30 7" :
+		    p->rekey_window_days >= 7 ? "7" : "";
 	if (strlen(v) >= sizeof(buf)) {
 		log_err("policy: rekey.reminder_days too long");
 		return -1;

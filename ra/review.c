@@ -1041,11 +1041,9 @@ enum ra_revoke_outcome {
 	RA_REVOKE_NOT_FOUND,	/* 404 */
 	RA_REVOKE_NOT_SUBSCRIBER,	/* 403: a CA or service certificate */
 	RA_REVOKE_REVOKED,	/* 409 */
-	RA_REVOKE_MAIL_FAILED,	/* 503 */
 };
 
 struct ra_revoke_txn {
-	struct ra			*ra;
 	const struct ra_officer_subject	*who;
 	const struct ra_revoke_req	*req;
 	const char			*id;
@@ -1109,11 +1107,9 @@ ra_revoke_txn(struct db *db, void *arg)
 	    audit_append(db, actor, "cert.revoke", "certificate", t->id, details,
 	    NULL) == -1)
 		goto out;
-	if (ra_revocation_notice(t->ra, db, t->id, t->req->reason_name,
-	    "the registration authority") == -1) {
-		t->outcome = RA_REVOKE_MAIL_FAILED;
+	if (ra_revocation_notice(db, t->id, t->req->reason_name,
+	    "the registration authority") == -1)
 		goto out;
-	}
 	rc = 0;
 out:
 	json_decref(details);
@@ -1150,7 +1146,6 @@ ra_review_revoke(struct ra *ra, const struct http_request *req,
 		    "(RFC 5280 §5.3.2: when the key is known or suspected to "
 		    "have been compromised)");
 	memset(&t, 0, sizeof(t));
-	t.ra = ra;
 	t.who = &who;
 	t.req = &r;
 	t.id = id;
@@ -1168,11 +1163,6 @@ ra_review_revoke(struct ra *ra, const struct http_request *req,
 		case RA_REVOKE_REVOKED:
 			rc = ra_problem(resp, 409, "the certificate is already "
 			    "revoked; a revocation is final");
-			break;
-		case RA_REVOKE_MAIL_FAILED:
-			http_add_header(resp, "Retry-After", "60");
-			rc = ra_problem(resp, 503, "the subscriber could not be "
-			    "emailed; nothing was changed");
 			break;
 		default:
 			break;

@@ -46,6 +46,11 @@ ra_sink_write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * A file the sink cannot write is a warning: the caller answers 503 or, for
+ * a queued notice, tries again later (notifier.c); the local sinks stand in
+ * for SMTP and SMS, whose refusals are the caller's to report.
+ */
 int
 ra_sink_write(const char *dir, const char *ext, const char *what,
     const char *msg)
@@ -69,23 +74,23 @@ ra_sink_write(const char *dir, const char *ext, const char *what,
 		goto out;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) == -1) {
-		log_err("%s: open %s: %s", what, tmp, strerror(errno));
+		log_warn("%s: open %s: %s", what, tmp, strerror(errno));
 		goto out;
 	}
 	if (ra_sink_write_all(fd, msg, strlen(msg)) == -1 || fsync(fd) == -1) {
-		log_err("%s: write %s: %s", what, tmp, strerror(errno));
+		log_warn("%s: write %s: %s", what, tmp, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	if (close(fd) == -1) {
 		fd = -1;
-		log_err("%s: close %s: %s", what, tmp, strerror(errno));
+		log_warn("%s: close %s: %s", what, tmp, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, final) == -1) {
-		log_err("%s: rename %s: %s", what, tmp, strerror(errno));
+		log_warn("%s: rename %s: %s", what, tmp, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}

@@ -282,6 +282,21 @@ wait_port() {
 	fail "$3 does not listen on 127.0.0.1:$1: $(cat "$tmp/$3.log")"
 }
 
+# wait_mail EMAIL PATTERN: prints the path of a message to EMAIL in the mail
+# sink ($mail) with a line matching PATTERN (grep -E), waiting up to 10 s
+# (notices go through rad's outbox, schema/033); status 1 if none came.
+wait_mail() {
+	local i f
+	for ((i = 0; i < 100; i++)); do
+		f=$(grep -l -- "^To: <$1>" "$mail"/*.eml 2>/dev/null | xargs -r grep -l -E -- "$2" 2>/dev/null |
+		    sed -n 1p || true)
+		[ -n "$f" ] && { echo "$f"; return 0; }
+		sleep 0.1
+	done
+	echo "no mail to $1 matching $2" >&2
+	return 1
+}
+
 # hold_cad: the stack's cad and its signer held still (SIGSTOP: this stack's
 # processes only; SIGCONT at exit in any case); sets cad_pids for
 # "kill -CONT $cad_pids".

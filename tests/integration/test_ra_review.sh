@@ -459,9 +459,9 @@ tok=$tok_o1
 comment='Subscriber reports the token lost'
 req POST "/v1/officer/certificates/$cid/revoke" "$(rv keyCompromise "$comment" 2026-11-20T00:00:00Z)"
 expect 200 "revocation"
-f=$(mail_to r1@review.example)
-grep -q '^Subject: Your certificate was revoked' "$f" && grep -q 'by the registration authority' "$f" &&
-	grep -q 'Reason: keyCompromise' "$f" || fail "the subscriber was not told of the revocation: $(cat "$f")"
+f=$(wait_mail r1@review.example '^Subject: Your certificate was revoked') || fail "the subscriber was not told of the revocation"
+grep -q 'by the registration authority' "$f" && grep -q 'Reason: keyCompromise' "$f" ||
+	fail "the revocation notice: $(cat "$f")"
 [ "$(q "SELECT revocation_reason || '/' || revoked_by || '/' || to_char(invalidity_date AT TIME ZONE 'UTC', 'YYYY-MM-DD') || '/' || (revocation_seq IS NOT NULL) FROM certificate WHERE id = $cid")" = \
     "1/officer:$off1/2026-11-20/true" ] || fail "certificate row after revocation"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.revoke' AND object_id = '$cid' AND actor = 'officer:$off1'
