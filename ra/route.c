@@ -9,8 +9,13 @@
  * the handler runs. The server (main.c) accepts the largest of them all.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "lib/db.h"
 #include "lib/http.h"
 #include "ra/extern.h"
 
@@ -21,15 +26,46 @@ struct ra_route {
 			    struct http_response *);
 };
 
+/*
+ * The mail outbox's backlog (schema/033): what is not sent yet, what has
+ * failed at least once, and since when the oldest waits; for monitoring a
+ * mail server that stopped answering.
+ */
+static const struct db_stmt stmt_health_outbox = {
+	"ra_health_outbox",
+	"SELECT count(*), count(*) FILTER (WHERE attempts > 0), "
+	RA_TS("min(created_at)") " FROM ra_mail_outbox WHERE sent_at IS NULL",
+	0
+};
+
+/* 200 {"status":"ok", "mail_outbox":{...}}; 503 degraded without the database. */
 static int
 ra_health(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
-	static const char ok[] = "{\"status\":\"ok\"}";
+	PGresult *res;
+	json_t *o;
+	int rc;
 
-	(void)ra;
 	(void)req;
-	return http_respond(resp, 200, "application/json", ok, sizeof(ok) - 1);
+	if ((res = db_exec(ra->db, &stmt_health_outbox, NULL, NULL, NULL)) ==
+	    NULL || PQntuples(res) != 1) {
+		PQclear(res);
+		o = json_pack("{s:s, s:b}", "status", "degraded", "database", 0);
+		rc = o == NULL ? -1 : http_respond_json(resp, 503, o);
+		json_decref(o);
+		return rc;
+	}
+	o = json_pack("{s:s, s:b, s:{s:I, s:I, s:o}}", "status", "ok",
+	    "database", 1, "mail_outbox", "unsent", (json_int_t)strtoll(
+	    PQgetvalue(res, 0, 0), NULL, 10), "failing", (json_int_t)strtoll(
+	    PQgetvalue(res, 0, 1), NULL, 10), "oldest_unsent",
+	    PQgetisnull(res, 0, 2) ? json_null() :
+	    json_string(PQgetvalue(res, 0, 2)));
+	PQclear(res);
+	rc = o == NULL ? -1 : http_respond_json(resp, 200, o);
+	json_decref(o);
+	return rc;
 }
 
 static const struct ra_route ra_routes[] = {

@@ -429,6 +429,9 @@ outbox() { q "SELECT attempts >= 1, sent_at IS NOT NULL, last_error IS NOT NULL 
     WHERE recipient = '$email' AND subject = 'Your certificate was revoked'"; }
 for ((i = 0; i < 100; i++)); do [ "$(outbox)" = "t|f|t" ] && break; sleep 0.1; done
 [ "$(outbox)" = "t|f|t" ] || fail "the unsendable notice is not in the outbox with its failure: $(outbox)"
+curl -sS "$url/health" >"$tmp/health"
+jq -e '.status == "ok" and .mail_outbox.failing >= 1 and .mail_outbox.oldest_unsent != null' "$tmp/health" >/dev/null ||
+	fail "/health does not show the failing notice: $(cat "$tmp/health")"
 chmod 0700 "$mail"
 # Due now rather than after its 30-s back-off; the notifier's next round sends it.
 q "UPDATE ra_mail_outbox SET next_attempt_at = now() WHERE recipient = '$email' AND sent_at IS NULL" >/dev/null
@@ -436,6 +439,12 @@ m=$(wait_mail "$email" '^Subject: Your certificate was revoked') || fail "no rev
 grep -q 'by you' "$m" && grep -q 'Reason: privilegeWithdrawn' "$m" || fail "the revocation confirmation: $(cat "$m")"
 for ((i = 0; i < 50; i++)); do [ "$(outbox)" = "t|t|f" ] && break; sleep 0.1; done
 [ "$(outbox)" = "t|t|f" ] || fail "the outbox row after sending: $(outbox)"
+for ((i = 0; i < 50; i++)); do
+	curl -sS "$url/health" >"$tmp/health"
+	jq -e '.mail_outbox.failing == 0' "$tmp/health" >/dev/null && break
+	sleep 0.1
+done
+jq -e '.mail_outbox.failing == 0' "$tmp/health" >/dev/null || fail "/health after sending: $(cat "$tmp/health")"
 [ "$(q "SELECT revocation_reason || '|' || revoked_by FROM certificate WHERE id = $cid2")" = "9|subscriber:$aid" ] ||
 	fail "revocation row"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.revoke' AND object_id = '$cid2' AND actor = 'subscriber:$aid'
