@@ -5,7 +5,7 @@
 
 const TOKEN = 'ra.officer.token';
 const PER_PAGE = 20;
-const state = { page: 1, total: 0, app: null, cert: null, revreq: null, role: '' };
+const state = { page: 1, cpage: 1, total: 0, app: null, cert: null, revreq: null, role: '' };
 
 // Auditors read; only officers and admins get the buttons that decide.
 function canAct() { return state.role === 'ra_officer' || state.role === 'ra_admin'; }
@@ -280,6 +280,8 @@ async function loadCompanies() {
   const status = $('companies-status').value, q = $('companies-q').value.trim();
   if (status) p.set('status', status);
   if (q) p.set('q', q);
+  p.set('page', String(state.cpage));
+  p.set('per_page', String(PER_PAGE));
   const data = await api('GET', '/v1/officer/companies?' + p.toString());
   const body = $('companies-table').tBodies[0];
   body.replaceChildren();
@@ -293,6 +295,10 @@ async function loadCompanies() {
       () => openApp(c.application_id).catch((e) => say(e.message, false)));
     body.appendChild(tr);
   }
+  const pages = Math.max(1, Math.ceil(data.total / PER_PAGE));
+  $('companies-page').textContent = 'page ' + state.cpage + ' of ' + pages + ' (' + data.total + ')';
+  $('companies-prev').disabled = state.cpage <= 1;
+  $('companies-next').disabled = state.cpage >= pages;
   if (data.companies.length === 0) say('No company matches.', true);
 }
 
@@ -362,8 +368,10 @@ document.addEventListener('DOMContentLoaded', () => {
   on('nav-queue', 'click', async () => { view('queue'); await loadQueue(); });
   on('nav-certs', 'click', () => view('certs'));
   on('nav-revreqs', 'click', async () => { view('revreqs'); await loadRevreqs(); });
-  on('nav-companies', 'click', async () => { view('companies'); await loadCompanies(); });
-  on('companies-form', 'submit', loadCompanies);
+  on('nav-companies', 'click', async () => { view('companies'); state.cpage = 1; await loadCompanies(); });
+  on('companies-form', 'submit', async () => { state.cpage = 1; await loadCompanies(); });
+  on('companies-prev', 'click', async () => { state.cpage--; await loadCompanies(); });
+  on('companies-next', 'click', async () => { state.cpage++; await loadCompanies(); });
   on('revreq-form', 'submit', (e) => decideRevreq(e.submitter ? e.submitter.value : ''));
   on('revreq-cancel', 'click', () => show('revreq-form', false));
   on('queue-form', 'submit', async () => { state.page = 1; await loadQueue(); });

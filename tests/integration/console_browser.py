@@ -342,6 +342,8 @@ def deactivate(b, company_id, reason):
          "document.getElementById('companies-form').requestSubmit()")
     b.wait("!!document.querySelector('%s[data-status=\"deactivated\"]')" % row,
            'company %s among the deactivated ones' % company_id)
+    b.wait("document.getElementById('companies-page').textContent.startsWith('page 1 of ') && "
+           "document.getElementById('companies-prev').disabled", 'the companies pager on page 1')
     print('console: company %s shown deactivated, in its detail (no form) and in the list' % company_id)
 
 
