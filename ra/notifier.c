@@ -422,8 +422,9 @@ ra_notifier_remind(struct ra *ra, struct db *db)
 
 /* --- the mail outbox (schema/033) ------------------------------------------------ */
 
-#define RA_OUTBOX_ROUND		20	/* mails a round sends at most */
+#define RA_OUTBOX_ROUND		100	/* mails a round sends at most */
 #define RA_OUTBOX_BACKOFF_S	"30"	/* first retry; doubles, at most an hour */
+#define RA_OUTBOX_ATTEMPTS	"48"	/* then given up: two days and more */
 
 static const struct db_stmt stmt_outbox_next = {
 	"ra_notifier_outbox_next",
@@ -432,18 +433,27 @@ static const struct db_stmt stmt_outbox_next = {
 	"ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
 	0
 };
+/*
+ * Sent: the text goes (it names the subscriber; the row stays as the record
+ * of who was told what, when). clock_timestamp(): the send took time.
+ */
 static const struct db_stmt stmt_outbox_sent = {
 	"ra_notifier_outbox_sent",
-	"UPDATE ra_mail_outbox SET sent_at = now(), attempts = attempts + 1, "
-	"last_error = NULL WHERE id = $1",
+	"UPDATE ra_mail_outbox SET sent_at = clock_timestamp(), attempts = "
+	"attempts + 1, last_error = NULL, body = '' WHERE id = $1",
 	1
 };
+/* Backed off; after RA_OUTBOX_ATTEMPTS the mail is given up (never due). */
 static const struct db_stmt stmt_outbox_failed = {
 	"ra_notifier_outbox_failed",
-	"UPDATE ra_mail_outbox SET attempts = attempts + 1, last_error = "
-	"'not sent (see rad''s log)', next_attempt_at = now() + least("
-	"interval '1 hour', make_interval(secs => " RA_OUTBOX_BACKOFF_S
-	" * power(2, least(attempts, 12)))) WHERE id = $1",
+	"UPDATE ra_mail_outbox SET attempts = attempts + 1, "
+	"last_error = CASE WHEN attempts + 1 >= " RA_OUTBOX_ATTEMPTS " THEN "
+	"'given up after " RA_OUTBOX_ATTEMPTS " attempts (see rad''s log)' "
+	"ELSE 'not sent (see rad''s log)' END, "
+	"next_attempt_at = CASE WHEN attempts + 1 >= " RA_OUTBOX_ATTEMPTS
+	" THEN 'infinity' ELSE clock_timestamp() + least(interval '1 hour', "
+	"make_interval(secs => " RA_OUTBOX_BACKOFF_S " * power(2, "
+	"least(attempts, 12)))) END WHERE id = $1",
 	1
 };
 

@@ -38,7 +38,10 @@ static const struct db_stmt stmt_health_outbox = {
 	0
 };
 
-/* 200 {"status":"ok", "mail_outbox":{...}}; 503 degraded without the database. */
+/*
+ * 200 {"status":"ok", "mail_outbox":{...}}; 503 degraded (Retry-After)
+ * while the database does not answer; any other failure is ours: 500.
+ */
 static int
 ra_health(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
@@ -51,8 +54,11 @@ ra_health(struct ra *ra, const struct http_request *req,
 	if ((res = db_exec(ra->db, &stmt_health_outbox, NULL, NULL, NULL)) ==
 	    NULL || PQntuples(res) != 1) {
 		PQclear(res);
+		if (!db_unavailable())
+			return -1;
 		o = json_pack("{s:s, s:b}", "status", "degraded", "database", 0);
-		rc = o == NULL ? -1 : http_respond_json(resp, 503, o);
+		rc = o == NULL || http_add_header(resp, "Retry-After", "5") == -1 ?
+		    -1 : http_respond_json(resp, 503, o);
 		json_decref(o);
 		return rc;
 	}

@@ -21,7 +21,8 @@ CREATE TABLE ra_mail_outbox (
 CREATE INDEX ra_mail_outbox_due ON ra_mail_outbox (next_attempt_at) WHERE sent_at IS NULL;
 
 GRANT SELECT, INSERT ON ra_mail_outbox TO pki_ra;
-GRANT UPDATE (attempts, next_attempt_at, last_error, sent_at) ON ra_mail_outbox TO pki_ra;
+-- body: emptied once sent (it names the subscriber); the row is the record.
+GRANT UPDATE (attempts, next_attempt_at, last_error, sent_at, body) ON ra_mail_outbox TO pki_ra;
 GRANT USAGE ON SEQUENCE ra_mail_outbox_id_seq TO pki_ra;
 -- The auditor sees what was told to whom and when, not the text.
 GRANT SELECT (id, recipient, subject, created_at, attempts, sent_at) ON ra_mail_outbox TO pki_auditor;
