@@ -8,9 +8,9 @@
  *	POST /v1/officer/companies/{id}/deactivate
  *	    {"reason":"...","revoke_certificates":false}
  *
- * An officer deactivates an approved company.
- * Its contract ended, it closed, or its registration proved false. In one
- * transaction, with their audit events:
+ * An officer deactivates an approved company whose contract ended, that
+ * closed, or whose registration proved false. In one transaction, with
+ * their audit events:
  *  - the company's row gets deactivated_at/by/reason (final: its guard);
  *  - the open applications made for it (employees', e-seals', their
  *    rekeys: submitted, approved, or agreed with a failed order) are
