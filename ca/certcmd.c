@@ -346,6 +346,8 @@ cert_change_txn(struct db *db, void *arg)
 		"invalidity_date = NULL, revoked_by = $3 WHERE issuer_id = "
 		"(SELECT id FROM ca_certificate WHERE name = $1) AND serial = $2 "
 		"AND revocation_reason = 6 RETURNING id", 3 };
+	static const struct db_stmt stmt_notice = { "ca_certcmd_notice",
+		"SELECT ra_queue_status_notice($1::bigint, $2, $3, $4)", 4 };
 	struct cert_change *c = arg;
 	const char *values[5];
 	char reason[8];
@@ -377,6 +379,14 @@ cert_change_txn(struct db *db, void *arg)
 	if (details == NULL || audit_append(db, c->actor, c->reason >= 0 ?
 	    "cert.revoke" : "cert.release", "certificate", PQgetvalue(res, 0, 0),
 	    details, NULL) == -1)
+		goto out;
+	/* The subscriber is told, through rad's mail outbox (schema/034). */
+	values[0] = PQgetvalue(res, 0, 0);
+	values[1] = c->reason < 0 ? "released" : c->reason == 6 ?
+	    "suspended" : "revoked";
+	values[2] = c->reason >= 0 ? cert_reason_name(c->reason) : "";
+	values[3] = "the certification authority";
+	if (db_exec_ok(db, &stmt_notice, values) == -1)
 		goto out;
 	rc = 0;
 out:

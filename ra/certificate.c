@@ -914,47 +914,23 @@ out:
 
 /* --- the subscriber is told of a revocation -------------------------------------- */
 
-/* The certificate's subscriber: the account of the application it issued. */
-static const struct db_stmt stmt_notice_subscriber = {
-	"ra_revocation_notice_subscriber",
-	"SELECT acc.email, c.serial, c.subject, " RA_TS("c.revoked_at") " "
-	"FROM certificate c JOIN issuance_order o ON o.certificate_id = c.id "
-	"JOIN ra_application a ON a.order_id = o.id "
-	"JOIN ra_account acc ON acc.id = a.account_id "
-	"WHERE c.id = $1 AND c.revoked_at IS NOT NULL",
-	1
+/* The mail itself is schema/034's, shared with pkictl (hold, release). */
+static const struct db_stmt stmt_notice_queue = {
+	"ra_revocation_notice_queue",
+	"SELECT ra_queue_status_notice($1::bigint, 'revoked', $2, $3)",
+	3
 };
 
 int
 ra_revocation_notice(struct db *db, const char *certificate_id,
     const char *reason, const char *by)
 {
-	const char *v[1];
-	char *body = NULL;
-	PGresult *res;
-	int rc = -1;
+	const char *v[3];
 
 	v[0] = certificate_id;
-	if ((res = db_exec(db, &stmt_notice_subscriber, v, NULL, NULL)) == NULL)
-		return -1;
-	if (PQntuples(res) != 1) {
-		rc = 0;		/* no subscriber's application: pkictl order add */
-		goto out;
-	}
-	if (asprintf(&body, "Your certificate\r\n\r\n  Subject: %s\r\n"
-	    "  Serial:  %s\r\n\r\nwas revoked at %s by %s.\r\nReason: %s"
-	    "\r\n\r\nIt can no longer be used to sign, and relying parties "
-	    "see it revoked (OCSP, CRL). Apply for a new certificate if you "
-	    "need one; if you did not expect this, contact us.\r\n",
-	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3),
-	    by, reason) == -1)
-		goto out;
-	rc = ra_mail_queue(db, PQgetvalue(res, 0, 0),
-	    "Your certificate was revoked", body);
-out:
-	free(body);
-	PQclear(res);
-	return rc;
+	v[1] = reason;
+	v[2] = by;
+	return db_exec_ok(db, &stmt_notice_queue, v);
 }
 
 /* The answer of a refused certificate transaction; 0 or -1. */

@@ -343,6 +343,10 @@ req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$oc")}"
 expect 409 "rekey of a certificate on hold"
 detail | has 'on hold' || fail "rekey on hold: $(detail)"
 "$PKICTL" --config "$PKI_CONFIG" cert release --serial "$serial" >/dev/null || fail "pkictl cert release"
+# The subscriber is told of both (schema/034, through rad's outbox).
+m=$(wait_mail "$email" '^Subject: Your certificate was suspended') || fail "no suspension notice"
+grep -q "$serial" "$m" && grep -q 'by the certification authority' "$m" || fail "the suspension notice: $(cat "$m")"
+wait_mail "$email" '^Subject: Your certificate is valid again' >/dev/null || fail "no release notice"
 before
 req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$(other "$oc")")}"
 expect 401 "rekey with a wrong OTP"
