@@ -57,6 +57,22 @@ audit_check(struct db *db, const char *actor, const char *action,
 }
 
 int
+audit_append_new(struct db *db, const char *actor, const char *action,
+    const char *object_type, const char *object_id, json_t *details)
+{
+	int rc;
+
+	if (details == NULL) {
+		log_err("audit_append: %s: no details (out of memory)", action);
+		return -1;
+	}
+	rc = audit_append(db, actor, action, object_type, object_id, details,
+	    NULL);
+	json_decref(details);
+	return rc;
+}
+
+int
 audit_append(struct db *db, const char *actor, const char *action,
     const char *object_type, const char *object_id, json_t *details,
     int64_t *id_out)

@@ -23,6 +23,14 @@ int	audit_append(struct db *, const char *actor, const char *action,
 	    int64_t *id_out);
 
 /*
+ * audit_append() of details made for it, e.g. by json_pack() in the call:
+ * takes the reference (freed in any case); NULL details (json_pack failed)
+ * is -1. Returns 0 or -1.
+ */
+int	audit_append_new(struct db *, const char *actor, const char *action,
+	    const char *object_type, const char *object_id, json_t *details);
+
+/*
  * Appends one event per element of details_array (JSON objects, borrowed),
  * all with the same actor, action and object, in their order and in one
  * round trip (a bulk of signatures). Same rules as audit_append().

@@ -231,21 +231,6 @@ ra_deact_mail(struct db *db, struct ra_deact_txn *t, const char *to,
 	return rc;
 }
 
-/* audit_append with details made for it (NULL: out of memory); 0 or -1. */
-static int
-ra_deact_audit(struct db *db, const char *actor, const char *action,
-    const char *object_type, const char *object_id, json_t *details)
-{
-	int rc;
-
-	if (details == NULL)
-		return -1;
-	rc = audit_append(db, actor, action, object_type, object_id, details,
-	    NULL);
-	json_decref(details);
-	return rc;
-}
-
 /* Cancels the open applications (res, locked); 0 or -1. */
 static int
 ra_deact_cancel(struct db *db, struct ra_deact_txn *t, const PGresult *res,
@@ -259,7 +244,7 @@ ra_deact_cancel(struct db *db, struct ra_deact_txn *t, const PGresult *res,
 		v[1] = PQgetvalue(res, i, DO_STATUS);
 		if (db_exec_ok(db, &stmt_deact_cancel, v) == -1)
 			return -1;
-		if (ra_deact_audit(db, actor, "ra.application.cancel",
+		if (audit_append_new(db, actor, "ra.application.cancel",
 		    "ra_application", v[0], json_pack("{s:s, s:s, s:s, s:s, "
 		    "s:s, s:s, s:s}", "client", t->client, "officer",
 		    t->who->username, "from", v[1], "kind", PQgetvalue(res, i,
@@ -285,7 +270,7 @@ ra_deact_revoke(struct db *db, struct ra_deact_txn *t, const char *actor)
 		return -1;
 	/* The same event as an officer's revocation (review.c). */
 	for (i = 0; i < PQntuples(res) && !failed; i++)
-		failed = ra_deact_audit(db, actor, "cert.revoke", "certificate",
+		failed = audit_append_new(db, actor, "cert.revoke", "certificate",
 		    PQgetvalue(res, i, 0), json_pack("{s:s, s:s, s:s, s:s, s:i, "
 		    "s:s, s:s}", "client", t->client, "officer",
 		    t->who->username, "serial", PQgetvalue(res, i, 1), "reason",
@@ -304,7 +289,7 @@ ra_deact_revoke(struct db *db, struct ra_deact_txn *t, const char *actor)
 	if ((res = db_exec(db, &stmt_deact_revreqs, v, NULL, NULL)) == NULL)
 		return -1;
 	for (i = 0; i < PQntuples(res) && !failed; i++)
-		failed = ra_deact_audit(db, actor,
+		failed = audit_append_new(db, actor,
 		    "ra.revocation_request.decide", "ra_revocation_request",
 		    PQgetvalue(res, i, 0), json_pack("{s:s, s:s, s:s, s:s}",
 		    "client", t->client, "decision", "revoke", "certificate_id",
@@ -369,7 +354,7 @@ ra_deact_txn(struct db *db, void *arg)
 	    (t->req->revoke_certificates && ra_deact_revoke(db, t,
 	    actor) == -1))
 		goto out;
-	if (ra_deact_audit(db, actor, "ra.company.deactivate", "ra_company",
+	if (audit_append_new(db, actor, "ra.company.deactivate", "ra_company",
 	    t->id, json_pack("{s:s, s:s, s:s, s:b, s:i, s:i}", "client",
 	    t->client, "officer", t->who->username, "reason", t->req->reason,
 	    "revoke_certificates", t->req->revoke_certificates,

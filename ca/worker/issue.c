@@ -81,14 +81,8 @@ static int
 cad_audit(struct cad *c, const char *action, const char *order_id,
     json_t *details)
 {
-	int rc;
-
-	if (details == NULL)
-		return -1;
-	rc = audit_append(c->db, c->actor, action, "issuance_order", order_id,
-	    details, NULL);
-	json_decref(details);
-	return rc;
+	return audit_append_new(c->db, c->actor, action, "issuance_order",
+	    order_id, details);
 }
 
 /* 1 when exactly one row was updated. */
