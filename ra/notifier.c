@@ -14,9 +14,10 @@
  * the next round). Several rad processes may run one each: the row lock and
  * the status condition make each application issued once.
  *
- * On the same period it queues expiry reminders (rekey.reminder_days before
- * a certificate's not_after: ra_notifier_remind, schema/032), once per
- * certificate and count, each with its audit event; and on every round it
+ * At start and every RA_REMIND_PERIOD_S (or its period, if longer) it
+ * queues expiry reminders (rekey.reminder_days before a certificate's
+ * not_after: ra_notifier_remind, schema/032), once per certificate and
+ * count, each with its audit event; and on every round it
  * sends the mail outbox (ra_notifier_outbox, schema/033: notices queued by
  * ra_mail_queue, woken by NOTIFY ra_mail too), backing off a failure.
  *
@@ -48,6 +49,7 @@
 
 #define RA_NOTIFIER_ACTOR	"ra:notifier"
 #define RA_NOTIFIER_BATCH_S	"100"	/* rows a round takes (SQL LIMIT) */
+#define RA_REMIND_PERIOD_S	600	/* reminders count in days: not oftener */
 #define RA_NOTIFIER_RECONNECT_S	2
 
 struct ra_notifier {
@@ -59,6 +61,7 @@ struct ra_notifier {
 	int		 wake[2];	/* stop pipe */
 	long		 interval_s;
 	time_t		 last_connect;
+	time_t		 next_remind;
 };
 
 static const struct db_stmt stmt_notifier_due = {
@@ -286,6 +289,9 @@ static const struct db_stmt stmt_remind_due = {
 	"CROSS JOIN unnest($1::int[]) AS d(days) "
 	"WHERE a.status = 'issued' AND c.revoked_at IS NULL AND "
 	"c.not_after > now() AND "
+	/* The range certificate_not_after (schema/004) can serve. */
+	"c.not_after <= now() + make_interval(days => (SELECT max(x) FROM "
+	"unnest($1::int[]) x)) AND "
 	"c.not_after <= now() + make_interval(days => d.days) AND "
 	"NOT EXISTS (SELECT 1 FROM ra_expiry_reminder r WHERE "
 	"r.certificate_id = c.id AND r.days <= d.days) AND "
@@ -581,7 +587,7 @@ ra_notifier_main(void *arg)
 	struct ra_notifier *nf = arg;
 	struct pollfd pfd[2];
 	time_t next = 0, now;
-	int npfd, timeout, due, periodic;
+	int npfd, timeout, due, periodic, remind;
 	char c;
 
 	for (;;) {
@@ -618,13 +624,18 @@ ra_notifier_main(void *arg)
 		}
 		now = time(NULL);
 		if (nf->db != NULL && (due || now >= next)) {
-			/* Reminders on the period only, not on each NOTIFY. */
+			/* Reminders on their own period, not on each NOTIFY. */
 			periodic = now >= next;
+			remind = now >= nf->next_remind;
 			if (ra_notifier_reconcile(nf->ra, nf->db) == -1 ||
-			    (periodic && ra_notifier_remind(nf->ra,
+			    (remind && ra_notifier_remind(nf->ra,
 			    nf->db) == -1) ||
 			    ra_notifier_outbox(nf->ra, nf->db) == -1)
 				ra_notifier_lost(nf);
+			else if (remind)
+				nf->next_remind = now + (nf->interval_s >
+				    RA_REMIND_PERIOD_S ? nf->interval_s :
+				    RA_REMIND_PERIOD_S);
 			if (periodic)
 				next = now + nf->interval_s;
 		}

@@ -302,7 +302,7 @@ reminded() { q "SELECT count(*) FROM ra_expiry_reminder WHERE certificate_id = $
 for ((i = 0; i < 100; i++)); do [ "$(reminded)" = 1 ] && break; sleep 0.1; done
 [ "$(q "SELECT days FROM ra_expiry_reminder WHERE certificate_id = $cid")" = 400 ] ||
 	fail "no 400-day reminder recorded: $(cat "$tmp/rad3.log")"
-sleep 2.5	# two more rounds: still one reminder
+sleep 2.5	# more notifier rounds (rad3's period is 1 s): still one reminder
 [ "$(reminded)" = 1 ] || fail "the reminder was recorded $(reminded) times"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.certificate.expiry_reminder' AND object_id = '$cid'
     AND actor = 'ra:notifier' AND details->>'reminder_days' = '400' AND details->>'serial' = '$serial'")" = 1 ] ||
