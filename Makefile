@@ -11,7 +11,7 @@ endif
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := openssl libpq libmicrohttpd jansson libseccomp
+PKGS := openssl libpq libmicrohttpd jansson libseccomp libcap-ng
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter

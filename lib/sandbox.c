@@ -21,6 +21,7 @@
 
 #include <linux/landlock.h>
 
+#include <cap-ng.h>
 #include <jansson.h>
 #include <seccomp.h>
 
@@ -393,6 +394,69 @@ sandbox_allow(scmp_filter_ctx ctx, const int *calls, size_t n)
 	return 0;
 }
 
+/*
+ * SANDBOX_SUPERVISOR: what none of our processes does at any time. The
+ * filter is inherited by the workers and signers a supervisor starts,
+ * which then add their own allowlist; so everything they do before that
+ * (open, socket, bind, fork, setuid, Landlock, adjtimex read by tsad, ...)
+ * stays allowed here.
+ */
+static const int sandbox_supervisor_denied[] = {
+	SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(ptrace),
+	SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
+	SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(pivot_root),
+	SCMP_SYS(chroot), SCMP_SYS(setns), SCMP_SYS(unshare),
+	SCMP_SYS(open_tree), SCMP_SYS(move_mount), SCMP_SYS(fsopen),
+	SCMP_SYS(fsconfig), SCMP_SYS(fsmount), SCMP_SYS(fspick),
+	SCMP_SYS(mount_setattr), SCMP_SYS(init_module),
+	SCMP_SYS(finit_module), SCMP_SYS(delete_module),
+	SCMP_SYS(kexec_load), SCMP_SYS(kexec_file_load), SCMP_SYS(reboot),
+	SCMP_SYS(swapon), SCMP_SYS(swapoff), SCMP_SYS(bpf),
+	SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd),
+	SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at),
+	SCMP_SYS(iopl), SCMP_SYS(ioperm), SCMP_SYS(acct),
+	SCMP_SYS(settimeofday), SCMP_SYS(clock_settime),
+	SCMP_SYS(sethostname), SCMP_SYS(setdomainname),
+	SCMP_SYS(keyctl), SCMP_SYS(add_key), SCMP_SYS(request_key),
+	SCMP_SYS(quotactl), SCMP_SYS(syslog), SCMP_SYS(fanotify_init),
+	SCMP_SYS(lookup_dcookie), SCMP_SYS(vhangup), SCMP_SYS(personality),
+	SCMP_SYS(mknod), SCMP_SYS(mknodat), SCMP_SYS(kcmp),
+	SCMP_SYS(pidfd_getfd), SCMP_SYS(io_uring_setup),
+};
+
+/* The supervisor's filter: allow by default, kill on the calls above. */
+static int
+sandbox_seccomp_supervisor(char *err, size_t errlen)
+{
+	scmp_filter_ctx ctx;
+	size_t i;
+	int r;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL) {
+		snprintf(err, errlen, "seccomp_init failed");
+		return -1;
+	}
+	for (i = 0; i < sizeof(sandbox_supervisor_denied) /
+	    sizeof(sandbox_supervisor_denied[0]); i++) {
+		if (sandbox_supervisor_denied[i] < 0)
+			continue;	/* not a call on this architecture */
+		if (seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS,
+		    sandbox_supervisor_denied[i], 0) != 0) {
+			snprintf(err, errlen, "seccomp_rule_add failed");
+			seccomp_release(ctx);
+			return -1;
+		}
+	}
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) != 0 ||
+	    (r = seccomp_load(ctx)) != 0) {
+		snprintf(err, errlen, "seccomp_load: %s", strerror(-r));
+		seccomp_release(ctx);
+		return -1;
+	}
+	seccomp_release(ctx);
+	return 0;
+}
+
 #define SANDBOX_MMAP_THRESHOLD	(32 * 1024 * 1024)
 
 int
@@ -401,6 +465,8 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 	scmp_filter_ctx ctx;
 	int rc = -1, r;
 
+	if (profile == SANDBOX_SUPERVISOR)
+		return sandbox_seccomp_supervisor(err, errlen);
 	/*
 	 * Work libraries do lazily on first use that opens files: do it now.
 	 * glibc's gmtime_r() reads /etc/localtime; jansson seeds its hash
@@ -538,5 +604,75 @@ sandbox_enter(const struct config *cfg, const char *section,
 		log_warn("sandbox: running WITHOUT seccomp (%s.insecure_no_sandbox)",
 		    section);
 	}
+	return 0;
+}
+
+/*
+ * What a supervisor's children do as root before they demote: setuid and
+ * setgid (and setgroups), read the PIN and the pki-owned SoftHSM2 token
+ * directory (0700), signal their demoted children (a uid that is not
+ * theirs), bind a port below 1024 and lock SoftHSM2's secure memory.
+ */
+static const int sandbox_supervisor_caps[] = {
+	CAP_SETUID, CAP_SETGID, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
+	CAP_KILL, CAP_NET_BIND_SERVICE, CAP_IPC_LOCK,
+};
+
+/* Keeps only sandbox_supervisor_caps, bounding set included. */
+static int
+sandbox_keep_caps(char *err, size_t errlen)
+{
+	size_t i;
+
+	capng_clear(CAPNG_SELECT_ALL);
+	for (i = 0; i < sizeof(sandbox_supervisor_caps) /
+	    sizeof(sandbox_supervisor_caps[0]); i++) {
+		if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+		    CAPNG_BOUNDING_SET, (unsigned int)sandbox_supervisor_caps[i]) != 0) {
+			snprintf(err, errlen, "capng_update failed");
+			return -1;
+		}
+	}
+	if (capng_apply(CAPNG_SELECT_BOTH) != 0) {
+		snprintf(err, errlen, "capng_apply: cannot drop capabilities");
+		return -1;
+	}
+	return 0;
+}
+
+int
+sandbox_supervisor(const struct config *cfg, const char *section,
+    const char *who)
+{
+	char key[64], err[256];
+	int insecure = 0, rc = 0;
+
+	snprintf(key, sizeof(key), "%s.insecure_no_sandbox", section);
+	if (config_get_bool(cfg, key, 0, &insecure) == -1)
+		return -1;
+	*err = '\0';
+	if (geteuid() == 0 && sandbox_keep_caps(err, sizeof(err)) == -1)
+		rc = -1;
+	else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		snprintf(err, sizeof(err), "prctl(PR_SET_NO_NEW_PRIVS): %s",
+		    strerror(errno));
+		rc = -1;
+	} else if (SANDBOX_SANITIZER_BUILD)
+		log_warn("sandbox: %s: seccomp not installed in a sanitizer "
+		    "build", who);
+	else if (sandbox_seccomp(SANDBOX_SUPERVISOR, err, sizeof(err)) == -1)
+		rc = -1;
+	if (rc == -1) {
+		log_err("sandbox: %s: %s", who, err);
+		if (!insecure)
+			return -1;
+		log_warn("sandbox: %s runs WITHOUT its sandbox "
+		    "(%s.insecure_no_sandbox)", who, section);
+		return 0;
+	}
+	log_info("sandbox: %s keeps %s, no exec, ptrace, mount or namespaces",
+	    who, geteuid() == 0 ? "setuid, setgid, dac_override, "
+	    "dac_read_search, kill, net_bind_service and ipc_lock" :
+	    "no capability");
 	return 0;
 }

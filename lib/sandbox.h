@@ -41,6 +41,14 @@ enum sandbox_profile {
 	 * accept, no threads, no process fork, no exec.
 	 */
 	SANDBOX_SAM = 4,
+	/*
+	 * A supervisor that keeps root to start a worker or a signer again
+	 * (tsad's, signd's): everything its children need at start stays
+	 * allowed, since a filter is inherited; what no process of ours ever
+	 * does kills it: exec, ptrace, mount and namespaces, modules, kexec,
+	 * bpf, setting the clock, keyrings, reboot, ...
+	 */
+	SANDBOX_SUPERVISOR = 5,
 };
 
 /*
@@ -60,6 +68,19 @@ int	sandbox_demote(const char *user, const char *chroot_dir, char *err,
 int	sandbox_seccomp(enum sandbox_profile, char *err, size_t errlen);
 
 struct config;
+
+/*
+ * The sandbox of a supervisor that keeps root (SANDBOX_SUPERVISOR), for
+ * <section> and who (for the log): keeps only the capabilities its
+ * children need before they demote (setuid, setgid, reading and writing
+ * the pki-owned token directory, signalling its demoted children, binding
+ * a port below 1024, locking memory), in the bounding set too, then
+ * no_new_privs and the seccomp denylist (skipped, with a warning, in a
+ * sanitizer build). Not root: only no_new_privs and seccomp. Fails closed
+ * unless <section>.insecure_no_sandbox = true. 0, or -1 logged.
+ */
+int	sandbox_supervisor(const struct config *, const char *section,
+	    const char *who);
 
 /*
  * Landlock: from now on this process and the threads and children it

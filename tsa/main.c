@@ -307,6 +307,9 @@ tsad_supervise(struct tsad_conf *c)
 	/* The supervisor also waits for SIGCHLD (workers do not). */
 	sigaddset(&sigs, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	/* Before the first worker, so that each inherits what is left. */
+	if (sandbox_supervisor(c->cfg, "tsa", "tsad's supervisor") == -1)
+		return 1;
 	memset(&restarts, 0, sizeof(restarts));
 	for (i = 0; i < c->workers; i++) {
 		if ((pids[i] = tsad_fork_worker(c, i)) == -1) {

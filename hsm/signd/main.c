@@ -463,6 +463,9 @@ main(int argc, char **argv)
 	supsigs = sigs;
 	sigaddset(&supsigs, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &supsigs, NULL);
+	/* Before the first child, so that each inherits what is left. */
+	if (sandbox_supervisor(cfg, "sign", "signd's supervisor") == -1)
+		goto out;
 	for (sd.nsams = 0; sd.nsams < (unsigned int)sams; sd.nsams++) {
 		sd.sams[sd.nsams].fd = sam_spawn(cfg, &sd.sams[sd.nsams].pid,
 		    err, sizeof(err));

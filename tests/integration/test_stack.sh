@@ -52,15 +52,33 @@ fi
 
 # Every process of every daemon is demoted and sandboxed: the workers, the
 # signers that hold an HSM login (they demote once logged in), signd's SAMs,
-# the sealer and its signer. Not the two supervisors, tsad's and signd's,
-# which keep root to start a worker or a SAM again (tsa/README.md,
-# hsm/README.md) and do nothing else.
+# the sealer and its signer. The two supervisors, tsad's and signd's, keep
+# root to start a worker or a SAM again (tsa/README.md, hsm/README.md), but
+# only the capabilities those need, with no_new_privs and a seccomp filter
+# that kills exec, ptrace, mount and the like (lib/sandbox.c).
+supervised() {
+	local st
+	st=$(cat "/proc/$1/status" 2>/dev/null) || fail "$2 (pid $1) is not running"
+	[ "$(awk '/^NoNewPrivs:/ {print $2}' <<<"$st")" = 1 ] || fail "$2 (pid $1) runs without no_new_privs"
+	if ! ldd "$BUILD/pkictl" | has libasan; then
+		[ "$(awk '/^Seccomp:/ {print $2}' <<<"$st")" = 2 ] || fail "$2 (pid $1) runs without its seccomp filter"
+	fi
+	if [ "$(id -u)" -eq 0 ]; then
+		# setgid, setuid, dac_override, dac_read_search, kill, net_bind_service, ipc_lock
+		for c in CapEff CapPrm CapBnd; do
+			[ "$(awk "/^$c:/ {print \$2}" <<<"$st")" = 00000000000044e6 ] ||
+				fail "$2 (pid $1) has $c $(awk "/^$c:/ {print \$2}" <<<"$st"), not 44e6"
+		done
+	fi
+	grep -qF "sandbox: $2 keeps" "$S/log/$3.log" || fail "no 'sandbox: $2 keeps' line in $3.log"
+}
 nproc=0
 for name in ra ocsp crl tsa sign pades cad sealer; do
 	pid=$(pidfile_of "$S" "$name")
 	[ -n "$pid" ] || fail "$name: no PID file"
 	case $name in
-	tsa | sign) ;;
+	tsa) supervised "$pid" "tsad's supervisor" tsa ;;
+	sign) supervised "$pid" "signd's supervisor" sign ;;
 	*) sandboxed "$pid" "$name"; nproc=$((nproc + 1)) ;;
 	esac
 	for c in $(pgrep -P "$pid"); do

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -449,6 +450,134 @@ test_signer_opens_but_no_socket(void **state)
 	assert_killed_by_seccomp(child_signer_open);
 }
 
+/* The value of "Name:" in /proc/self/status (up to 63 characters), or "". */
+static const char *
+self_status(const char *name, char *buf, size_t len)
+{
+	char line[256];
+	size_t n = strlen(name);
+	FILE *f;
+
+	*buf = '\0';
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return buf;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			snprintf(buf, len, "%s", line + n + 1 + strspn(line + n + 1, " \t"));
+			buf[strcspn(buf, "\n")] = '\0';
+			break;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/*
+ * A supervisor (tsad's, signd's) keeps root, but only the capabilities its
+ * children need before they demote, and still forks, opens, connects and
+ * lets a child demote; exec kills it (below).
+ */
+static void
+child_supervisor_keeps(void)
+{
+	char conf[] = "/tmp/test_sandbox_sup.XXXXXX", err[256], v[64];
+	struct config *cfg;
+	pid_t pid;
+	int fd, st;
+
+	if ((fd = mkstemp(conf)) == -1 || write(fd, "[t]\n", 4) != 4)
+		_exit(10);
+	close(fd);
+	cfg = config_load(conf, err, sizeof(err));
+	unlink(conf);
+	if (cfg == NULL || sandbox_supervisor(cfg, "t", "test") == -1)
+		_exit(11);
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		_exit(12);
+	if (geteuid() == 0) {
+		/* setgid 6, setuid 7, dac 1 2, kill 5, bind 10, ipc_lock 14 */
+		if (strcmp(self_status("CapEff", v, sizeof(v)), "00000000000044e6") != 0 ||
+		    strcmp(self_status("CapPrm", v, sizeof(v)), "00000000000044e6") != 0 ||
+		    strcmp(self_status("CapBnd", v, sizeof(v)), "00000000000044e6") != 0 ||
+		    strcmp(self_status("CapInh", v, sizeof(v)), "0000000000000000") != 0)
+			_exit(13);
+		/* CAP_SYS_TIME and CAP_CHOWN are gone. */
+		if (chown("/proc/self/status", 1, 1) != -1)
+			_exit(14);
+	}
+	if ((fd = open("/etc/passwd", O_RDONLY)) == -1)
+		_exit(15);
+	close(fd);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		_exit(16);
+	close(fd);
+	if ((pid = fork()) == -1)
+		_exit(17);
+	if (pid == 0) {
+		/* A worker demoting itself. */
+		if (geteuid() == 0 && sandbox_demote("pki", NULL, err,
+		    sizeof(err)) == -1)
+			_exit(1);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		_exit(18);
+	config_free(cfg);
+	_exit(0);
+}
+
+static void
+test_supervisor_keeps_what_children_need(void **state)
+{
+	int st = run_child(child_supervisor_keeps);
+
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void
+child_supervisor_exec(void)
+{
+	char err[256];
+	char *const argv[] = { (char *)"true", NULL };
+
+	if (sandbox_seccomp(SANDBOX_SUPERVISOR, err, sizeof(err)) == -1)
+		_exit(11);
+	(void)syscall(SYS_execve, "/bin/true", argv, NULL);
+	_exit(0);
+}
+
+static void
+child_supervisor_ptrace(void)
+{
+	char err[256];
+
+	if (sandbox_seccomp(SANDBOX_SUPERVISOR, err, sizeof(err)) == -1)
+		_exit(11);
+	(void)syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
+	_exit(0);
+}
+
+static void
+child_supervisor_unshare(void)
+{
+	char err[256];
+
+	if (sandbox_seccomp(SANDBOX_SUPERVISOR, err, sizeof(err)) == -1)
+		_exit(11);
+	(void)syscall(SYS_unshare, 0x10000000 /* CLONE_NEWUSER */);
+	_exit(0);
+}
+
+static void
+test_supervisor_denies_exec_ptrace_unshare(void **state)
+{
+	assert_killed_by_seccomp(child_supervisor_exec);
+	assert_killed_by_seccomp(child_supervisor_ptrace);
+	assert_killed_by_seccomp(child_supervisor_unshare);
+}
+
 static void
 child_demote(void)
 {
@@ -505,6 +634,8 @@ main(void)
 		cmocka_unit_test(test_files_refuses_trunc_and_fchmod),
 		cmocka_unit_test(test_signer_opens_but_no_socket),
 		cmocka_unit_test(test_demote),
+		cmocka_unit_test(test_supervisor_keeps_what_children_need),
+		cmocka_unit_test(test_supervisor_denies_exec_ptrace_unshare),
 		cmocka_unit_test(test_landlock_limits_writes),
 		cmocka_unit_test(test_landlock_limits_reads),
 		cmocka_unit_test(test_demote_refuses_root_and_unknown),
