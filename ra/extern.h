@@ -876,17 +876,18 @@ int	ra_officer_cancel(struct ra *, const struct http_request *,
 int	ra_officer_reorder(struct ra *, const struct http_request *,
 	    struct http_response *);
 
-/* notifier.c: the issuance notifier thread (ra/README.md). */
+/* notifier.c: the issuance notifier's threads (ra/README.md). */
 struct ra_notifier;
 /*
- * Connects (conninfo: pg.ra_uri), LISTENs issuance_done and starts the
- * thread; every notification and every interval_s it marks the agreed
- * applications whose order is done as issued (supersedes the certificate a
- * rekey replaces) and mails the subscriber. NULL with err.
+ * Connects twice (conninfo: pg.ra_uri) and starts two threads. One LISTENs
+ * issuance_done; every notification and every interval_s it marks the
+ * agreed applications whose order is done as issued (supersedes the
+ * certificate a rekey replaces) and queues the subscriber's mail. The
+ * other LISTENs ra_mail and sends the outbox. NULL with err.
  */
 struct ra_notifier	*ra_notifier_start(struct ra *, const char *conninfo,
 			    long interval_s, char *err, size_t errlen);
-/* Stops and joins the thread; NULL-safe. */
+/* Stops and joins the threads; NULL-safe. */
 void			 ra_notifier_stop(struct ra_notifier *);
 /*
  * One reconciliation on db: every agreed application whose order is done

@@ -1,31 +1,35 @@
 /*
- * The issuance notifier: a second thread of rad with its OWN database
+ * The issuance notifier: two threads of rad, each with its OWN database
  * connection (libpq connections are not shared between threads; the HTTP
- * thread keeps ra->db). It LISTENs issuance_done (schema/007: cad's
+ * thread keeps ra->db).
+ *
+ * The issuance thread LISTENs issuance_done (schema/007: cad's
  * "<order id>:<status>") and, on every notification and every
  * notifier.interval_seconds (a notification is lost while the connection
  * is down, or when rad was not running), reconciles: each agreed
  * application whose issuance order is done becomes issued, in one
  * transaction with its audit event (ra.application.issued, actor
  * ra:notifier), the subscriber's signing credential at signd
- * (sign_credential, schema/020), the supersession of the certificate a rekey replaces
- * (revocation reason 4, cert.revoke) and the subscriber's email (written
- * before COMMIT: a failed send leaves the application agreed, retried at
- * the next round). Several rad processes may run one each: the row lock and
- * the status condition make each application issued once.
- *
- * At start and every RA_REMIND_PERIOD_S (or its period, if longer) it
+ * (sign_credential, schema/020), the supersession of the certificate a
+ * rekey replaces (revocation reason 4, cert.revoke) and the subscriber's
+ * email, queued in the outbox. Several rad processes may run one each: the
+ * row lock and the status condition make each application issued once. At
+ * start and every RA_REMIND_PERIOD_S (or its period, if longer) it also
  * queues expiry reminders (rekey.reminder_days before a certificate's
  * not_after: ra_notifier_remind, schema/032), once per certificate and
- * count, each with its audit event; and on every round it
- * sends the mail outbox (ra_notifier_outbox, schema/033: notices queued by
- * ra_mail_queue, woken by NOTIFY ra_mail too), backing off a failure.
+ * count, each with its audit event.
+ *
+ * The outbox thread LISTENs ra_mail and sends the mail outbox
+ * (ra_notifier_outbox, schema/033: mails queued by ra_mail_queue) on each
+ * notification and every period, backing off a failure. It is a thread of
+ * its own so that a slow mail server (up to 30 s a send) delays only mail:
+ * never an issuance, a signing credential or a supersession.
  *
  * A failed order is left as it is: the application stays agreed and
  * GET /v1/applications/{id}/agreement shows the order's status and error
  * (an officer orders it again, or it is cancelled: cancel.c).
  *
- * The thread needs nothing the SANDBOX_NET_FILES profile lacks: poll,
+ * The threads need nothing the SANDBOX_NET_FILES profile lacks: poll,
  * a pipe made before the sandbox, socket and connect to reconnect, and the
  * mail sink's files.
  */
@@ -52,16 +56,27 @@
 #define RA_REMIND_PERIOD_S	600	/* reminders count in days: not oftener */
 #define RA_NOTIFIER_RECONNECT_S	2
 
+struct ra_notifier;
+
+/* One thread: its own connection, the channel it LISTENs, its round. */
+struct ra_loop {
+	struct ra_notifier	*nf;
+	const char		*name;		/* for the log */
+	const char		*listen;
+	int			(*round)(struct ra_loop *);
+	struct db		*db;
+	pthread_t		 thr;
+	int			 started;
+	time_t			 last_connect;
+};
+
 struct ra_notifier {
 	struct ra	*ra;
 	char		*conninfo;
-	struct db	*db;
-	pthread_t	 thr;
-	int		 started;
-	int		 wake[2];	/* stop pipe */
 	long		 interval_s;
-	time_t		 last_connect;
-	time_t		 next_remind;
+	time_t		 next_remind;	/* the issuance thread's only */
+	int		 stop[2];	/* write end closed: stop */
+	struct ra_loop	 loops[2];	/* issuance, outbox */
 };
 
 static const struct db_stmt stmt_notifier_due = {
@@ -257,8 +272,12 @@ ra_notifier_txn(struct db *db, void *arg)
 	    "\r\nIt replaces your certificate of serial " : "",
 	    t->superseded, t->superseded[0] != '\0' ? ", now revoked as "
 	    "superseded.\r\n" : "", followed, PQgetvalue(res, 0, 4));
-	/* Before COMMIT: a failed send leaves it agreed for the next round. */
-	if (ra_mail_send(t->ra->mailer, PQgetvalue(res, 0, 8),
+	/*
+	 * Queued in this transaction (schema/033): a mail server that is away
+	 * delays the mail, never the issued state, the signing credential or
+	 * the supersession of the old certificate.
+	 */
+	if (ra_mail_queue(db, PQgetvalue(res, 0, 8),
 	    "Your certificate has been issued", body) == -1)
 		goto out;
 	t->done = 1;
@@ -554,90 +573,112 @@ ra_notifier_reconcile(struct ra *ra, struct db *db)
 
 /* Connects and LISTENs; 0 or -1 (logged). */
 static int
-ra_notifier_connect(struct ra_notifier *nf)
+ra_loop_connect(struct ra_loop *l)
 {
 	char err[512];
 
-	nf->last_connect = time(NULL);
-	if ((nf->db = db_connect(nf->conninfo, err, sizeof(err))) == NULL) {
-		log_warn("notifier: database: %s", err);
+	l->last_connect = time(NULL);
+	if ((l->db = db_connect(l->nf->conninfo, err, sizeof(err))) == NULL) {
+		log_warn("%s: database: %s", l->name, err);
 		return -1;
 	}
-	if (db_listen(nf->db, "LISTEN issuance_done; LISTEN ra_mail") == -1) {
-		db_close(nf->db);
-		nf->db = NULL;
+	if (db_listen(l->db, l->listen) == -1) {
+		db_close(l->db);
+		l->db = NULL;
 		return -1;
 	}
 	return 0;
 }
 
 static void
-ra_notifier_lost(struct ra_notifier *nf)
+ra_loop_lost(struct ra_loop *l)
 {
-	if (nf->db == NULL)
+	if (l->db == NULL)
 		return;
-	log_warn("notifier: lost the database connection; reconnecting");
-	db_close(nf->db);
-	nf->db = NULL;
+	log_warn("%s: lost the database connection; reconnecting", l->name);
+	db_close(l->db);
+	l->db = NULL;
 }
 
-static void *
-ra_notifier_main(void *arg)
+/*
+ * The issuance round: reconciliation, and the expiry reminders on their
+ * own period (not on each NOTIFY). -1 when the connection is lost.
+ */
+static int
+ra_notifier_round(struct ra_loop *l)
 {
-	struct ra_notifier *nf = arg;
+	struct ra_notifier *nf = l->nf;
+	time_t now = time(NULL);
+
+	if (ra_notifier_reconcile(nf->ra, l->db) == -1)
+		return -1;
+	if (now < nf->next_remind)
+		return 0;
+	if (ra_notifier_remind(nf->ra, l->db) == -1)
+		return -1;
+	nf->next_remind = now + (nf->interval_s > RA_REMIND_PERIOD_S ?
+	    nf->interval_s : RA_REMIND_PERIOD_S);
+	return 0;
+}
+
+/* The outbox round (its own thread: a slow mail server delays only mail). */
+static int
+ra_outbox_round(struct ra_loop *l)
+{
+	return ra_notifier_outbox(l->nf->ra, l->db) == -1 ? -1 : 0;
+}
+
+/*
+ * A thread's loop: a round on every notification of its channel and every
+ * interval_s; reconnects (every RA_NOTIFIER_RECONNECT_S) after a loss. Ends
+ * when the stop pipe's write end is closed.
+ */
+static void *
+ra_loop_main(void *arg)
+{
+	struct ra_loop *l = arg;
 	struct pollfd pfd[2];
 	time_t next = 0, now;
-	int npfd, timeout, due, periodic, remind;
-	char c;
+	int npfd, timeout, due;
 
 	for (;;) {
 		now = time(NULL);
-		if (nf->db == NULL && now - nf->last_connect >=
-		    RA_NOTIFIER_RECONNECT_S && ra_notifier_connect(nf) == 0) {
-			log_info("notifier: database connection (re)established");
+		if (l->db == NULL && now - l->last_connect >=
+		    RA_NOTIFIER_RECONNECT_S && ra_loop_connect(l) == 0) {
+			log_info("%s: database connection (re)established",
+			    l->name);
 			next = 0;
 		}
-		/* Received while the last reconciliation ran: not on the socket. */
-		due = nf->db != NULL && db_notified(nf->db) > 0;
-		timeout = nf->db == NULL ? RA_NOTIFIER_RECONNECT_S * 1000 :
+		/* Received while the last round ran: not on the socket. */
+		due = l->db != NULL && db_notified(l->db) > 0;
+		timeout = l->db == NULL ? RA_NOTIFIER_RECONNECT_S * 1000 :
 		    due ? 0 : next > now ? (int)(next - now) * 1000 : 0;
-		pfd[0].fd = nf->wake[0];
+		pfd[0].fd = l->nf->stop[0];
 		pfd[0].events = POLLIN;
 		pfd[0].revents = 0;
 		npfd = 1;
-		if (nf->db != NULL) {
-			pfd[1].fd = PQsocket(db_conn(nf->db));
+		if (l->db != NULL) {
+			pfd[1].fd = PQsocket(db_conn(l->db));
 			pfd[1].events = POLLIN;
 			pfd[1].revents = 0;
 			npfd = 2;
 		}
 		if (poll(pfd, (nfds_t)npfd, timeout) == -1 && errno != EINTR)
 			break;
-		if (pfd[0].revents != 0 && read(nf->wake[0], &c, 1) >= 0)
-			break;	/* stop */
-		if (nf->db != NULL && npfd == 2 && pfd[1].revents != 0) {
-			/* "<order id>:done" or ":failed": either way, reconcile. */
-			if (PQconsumeInput(db_conn(nf->db)) != 1)
-				ra_notifier_lost(nf);
-			else if (db_notified(nf->db) > 0)
+		if (pfd[0].revents != 0)
+			break;	/* stop: the write end was closed */
+		if (l->db != NULL && npfd == 2 && pfd[1].revents != 0) {
+			if (PQconsumeInput(db_conn(l->db)) != 1)
+				ra_loop_lost(l);
+			else if (db_notified(l->db) > 0)
 				due = 1;
 		}
 		now = time(NULL);
-		if (nf->db != NULL && (due || now >= next)) {
-			/* Reminders on their own period, not on each NOTIFY. */
-			periodic = now >= next;
-			remind = now >= nf->next_remind;
-			if (ra_notifier_reconcile(nf->ra, nf->db) == -1 ||
-			    (remind && ra_notifier_remind(nf->ra,
-			    nf->db) == -1) ||
-			    ra_notifier_outbox(nf->ra, nf->db) == -1)
-				ra_notifier_lost(nf);
-			else if (remind)
-				nf->next_remind = now + (nf->interval_s >
-				    RA_REMIND_PERIOD_S ? nf->interval_s :
-				    RA_REMIND_PERIOD_S);
-			if (periodic)
-				next = now + nf->interval_s;
+		if (l->db != NULL && (due || now >= next)) {
+			if (l->round(l) == -1)
+				ra_loop_lost(l);
+			if (now >= next)
+				next = now + l->nf->interval_s;
 		}
 	}
 	return NULL;
@@ -648,7 +689,8 @@ ra_notifier_start(struct ra *ra, const char *conninfo, long interval_s,
     char *err, size_t errlen)
 {
 	struct ra_notifier *nf = NULL;
-	int r, rc = -1;
+	struct ra_loop *l;
+	int i, r, rc = -1;
 
 	if ((nf = calloc(1, sizeof(*nf))) == NULL) {
 		snprintf(err, errlen, "calloc: %s", strerror(errno));
@@ -656,22 +698,30 @@ ra_notifier_start(struct ra *ra, const char *conninfo, long interval_s,
 	}
 	nf->ra = ra;
 	nf->interval_s = interval_s;
-	nf->wake[0] = nf->wake[1] = -1;
+	nf->stop[0] = nf->stop[1] = -1;
 	if ((nf->conninfo = strdup(conninfo)) == NULL ||
-	    pipe2(nf->wake, O_CLOEXEC) == -1) {
+	    pipe2(nf->stop, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "strdup/pipe2: %s", strerror(errno));
 		goto out;
 	}
-	/* The first connection before the sandbox: a failure is fatal. */
-	if (ra_notifier_connect(nf) == -1) {
-		snprintf(err, errlen, "cannot connect its database connection");
-		goto out;
+	nf->loops[0] = (struct ra_loop){ nf, "notifier",
+	    "LISTEN issuance_done", ra_notifier_round, NULL, 0, 0, 0 };
+	nf->loops[1] = (struct ra_loop){ nf, "outbox", "LISTEN ra_mail",
+	    ra_outbox_round, NULL, 0, 0, 0 };
+	for (i = 0; i < 2; i++) {
+		l = &nf->loops[i];
+		/* The first connection before the sandbox: a failure is fatal. */
+		if (ra_loop_connect(l) == -1) {
+			snprintf(err, errlen, "the %s cannot connect its "
+			    "database connection", l->name);
+			goto out;
+		}
+		if ((r = pthread_create(&l->thr, NULL, ra_loop_main, l)) != 0) {
+			snprintf(err, errlen, "pthread_create: %s", strerror(r));
+			goto out;
+		}
+		l->started = 1;
 	}
-	if ((r = pthread_create(&nf->thr, NULL, ra_notifier_main, nf)) != 0) {
-		snprintf(err, errlen, "pthread_create: %s", strerror(r));
-		goto out;
-	}
-	nf->started = 1;
 	rc = 0;
 out:
 	if (rc == -1) {
@@ -684,18 +734,20 @@ out:
 void
 ra_notifier_stop(struct ra_notifier *nf)
 {
+	int i;
+
 	if (nf == NULL)
 		return;
-	if (nf->started) {
-		if (write(nf->wake[1], "x", 1) != 1)
-			log_warn("notifier: stop pipe: %s", strerror(errno));
-		pthread_join(nf->thr, NULL);
+	/* Closing the write end wakes every loop (POLLHUP on the read end). */
+	if (nf->stop[1] != -1)
+		close(nf->stop[1]);
+	for (i = 0; i < 2; i++) {
+		if (nf->loops[i].started)
+			pthread_join(nf->loops[i].thr, NULL);
+		db_close(nf->loops[i].db);
 	}
-	db_close(nf->db);
-	if (nf->wake[0] != -1)
-		close(nf->wake[0]);
-	if (nf->wake[1] != -1)
-		close(nf->wake[1]);
+	if (nf->stop[0] != -1)
+		close(nf->stop[0]);
 	free(nf->conninfo);
 	free(nf);
 }

@@ -331,7 +331,9 @@ cid=$(j '.certificates[0].id')
 cert_pem "$cid" "$tmp/c1.pem"
 serial1=$serial
 [ "$(subject_of "$tmp/c1.pem")" = "$dn" ] || fail "issued subject $(subject_of "$tmp/c1.pem") is not the agreed $dn"
-grep -q "Serial:  $serial1" "$(mail_to "$email" 'certificate has been issued')" || fail "no issuance mail"
+# Queued with the issued state; the outbox thread sends it.
+m=$(wait_mail "$email" '^Subject: Your certificate has been issued') || fail "no issuance mail"
+grep -q "Serial:  $serial1" "$m" || fail "the issuance mail lacks serial $serial1"
 audit cert.issue certificate "$cid" '^cad:' "details->>'serial' = '$serial1'"
 audit order.done issuance_order "$order" '^cad:'
 audit ra.application.issued ra_application "$app" '^ra:notifier$' "details->>'certificate_id' = '$cid'"

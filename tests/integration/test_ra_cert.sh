@@ -247,7 +247,8 @@ cid=$(q "SELECT certificate_id FROM issuance_order WHERE id = $order")
 serial=$(q "SELECT serial FROM certificate WHERE id = $cid")
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.application.issued' AND object_id = '$app'
 	AND actor = 'ra:notifier' AND details->>'certificate_id' = '$cid'")" = 1 ] || fail "no ra.application.issued event"
-m=$(newest "$mail" "certificate has been issued")
+# Queued with the issued state and sent by the outbox thread (schema/033).
+m=$(wait_mail "$email" '^Subject: Your certificate has been issued') || fail "no issuance mail to $email"
 grep -q "^To: <$email>" "$m" || fail "the issuance mail is not to the subscriber"
 grep -q "Serial:  $serial" "$m" || fail "the issuance mail lacks the serial"
 grep -q "NIK:$nik" "$m" || fail "the issuance mail lacks the subject"
@@ -372,10 +373,25 @@ jq -e --argjson c "$cid" '.kind == "rekey" and .previous_certificate_id == $c an
 	(.certificate.subject_dn | test("^CN=Budi Santoso,serialNumber=NIK:[0-9]{16},C=ID$"))' "$tmp/out" >/dev/null ||
 	fail "rekey preview: $(cat "$tmp/out")"
 otp agreement
+# The mail sink refuses rad meanwhile: the issuance, its signing credential
+# and the supersession do not wait for the mail, which waits in the outbox.
+chmod 0500 "$mail"
+at_exit "chmod 0700 '$mail'"
 req POST "/v1/applications/$rapp/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
 expect 202 "rekey agreement"
 rorder=$(jq -r .order_id "$tmp/out")
 wait_issued "$rapp"
+issued_mail() { q "SELECT count(*) FILTER (WHERE sent_at IS NULL AND attempts >= 1 AND last_error IS NOT NULL) || '|' ||
+	count(*) FILTER (WHERE sent_at IS NOT NULL) FROM ra_mail_outbox
+	WHERE recipient = '$email' AND subject = 'Your certificate has been issued'"; }
+for ((i = 0; i < 100; i++)); do [ "$(issued_mail)" = "1|1" ] && break; sleep 0.1; done
+[ "$(issued_mail)" = "1|1" ] || fail "the rekey's issuance mail is not waiting in the outbox with its failure: $(issued_mail)"
+[ "$(q "SELECT count(*) FROM sign_credential WHERE certificate_id = (SELECT certificate_id FROM issuance_order WHERE id = $rorder)")" = 1 ] ||
+	fail "no signing credential for the rekeyed certificate while mail fails"
+chmod 0700 "$mail"
+q "UPDATE ra_mail_outbox SET next_attempt_at = now() WHERE recipient = '$email' AND sent_at IS NULL" >/dev/null
+for ((i = 0; i < 100; i++)); do [ "$(issued_mail)" = "0|2" ] && break; sleep 0.1; done
+[ "$(issued_mail)" = "0|2" ] || fail "the rekey's issuance mail was not sent once the sink accepted: $(issued_mail)"
 cid2=$(q "SELECT certificate_id FROM issuance_order WHERE id = $rorder")
 [ "$(q "SELECT revocation_reason || '|' || revoked_by FROM certificate WHERE id = $cid")" = "4|ra:notifier" ] ||
 	fail "the old certificate is not superseded: $(q "SELECT revoked_at, revocation_reason FROM certificate WHERE id = $cid")"
