@@ -916,21 +916,29 @@ out:
 
 /* The mail itself is schema/034's, shared with pkictl (hold, release). */
 static const struct db_stmt stmt_notice_queue = {
-	"ra_revocation_notice_queue",
-	"SELECT ra_queue_status_notice($1::bigint, 'revoked', $2, $3)",
-	3
+	"ra_status_notice_queue",
+	"SELECT ra_queue_status_notice($1::bigint, $2, $3, $4)",
+	4
 };
+
+int
+ra_status_notice(struct db *db, const char *certificate_id,
+    const char *status, const char *reason, const char *by)
+{
+	const char *v[4];
+
+	v[0] = certificate_id;
+	v[1] = status;
+	v[2] = reason;
+	v[3] = by;
+	return db_exec_ok(db, &stmt_notice_queue, v);
+}
 
 int
 ra_revocation_notice(struct db *db, const char *certificate_id,
     const char *reason, const char *by)
 {
-	const char *v[3];
-
-	v[0] = certificate_id;
-	v[1] = reason;
-	v[2] = by;
-	return db_exec_ok(db, &stmt_notice_queue, v);
+	return ra_status_notice(db, certificate_id, "revoked", reason, by);
 }
 
 /* The answer of a refused certificate transaction; 0 or -1. */

@@ -66,6 +66,7 @@ struct ra_policy {
 	/* review.c */
 	char	review_four_eyes_kinds[128];	/* " kind kind " (padded) */
 	unsigned int review_revocation_reasons;	/* bit n: RFC 5280 code n */
+	int	review_holds;		/* officers may suspend and release */
 	/* certificate.c: agreement, rekey; notifier.c */
 	char	agreement_profile[32];	/* policy/profiles/<name>.cnf */
 	char	agreement_key_type[16];	/* issuance_order.key_type */
@@ -513,6 +514,9 @@ int	ra_company_share(struct db *, const char *application_id);
  */
 int	ra_revocation_notice(struct db *, const char *certificate_id,
 	    const char *reason, const char *by);
+/* The same for status "suspended" (a hold) or "released" (reason ignored). */
+int	ra_status_notice(struct db *, const char *certificate_id,
+	    const char *status, const char *reason, const char *by);
 /* 409 on an application made for a company that is not active. */
 #define RA_COMPANY_INACTIVE "the company this application is made for is " \
 	"not active (deactivated by the RA)"
@@ -792,6 +796,11 @@ int	ra_review_decide(struct ra *, const struct http_request *,
 int	ra_review_cert_list(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_review_revoke(struct ra *, const struct http_request *,
+	    struct http_response *);
+/* POST /v1/officer/certificates/{id}/hold and .../release, {"reason"}. */
+int	ra_review_hold(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_review_release(struct ra *, const struct http_request *,
 	    struct http_response *);
 
 /*

@@ -81,7 +81,7 @@ ra_word_in(const char *list, const char *word)
  * review.four_eyes_kinds: words among the application kinds (and eseal),
  * matched against an application's kind and its profile (ra/review.c);
  * review.revocation_reasons: RFC 5280 §5.3.1 names, certificateHold and
- * removeFromCRL excluded (officers revoke; holds are pkictl's).
+ * removeFromCRL excluded (a hold is its own request: review.holds).
  */
 /*
  * rekey.reminder_days: up to four distinct day counts, 1 to
@@ -191,7 +191,7 @@ ra_policy_review(const struct config *c, struct ra_policy *p)
 		log_err("policy: review.revocation_reasons is empty");
 		return -1;
 	}
-	return 0;
+	return config_get_bool(c, "review.holds", 1, &p->review_holds);
 }
 
 /* A name of [a-z][a-z0-9-]* (a profile, a key type), at most outlen - 1. */

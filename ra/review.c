@@ -214,8 +214,8 @@ static const struct db_stmt stmt_certs_count = {
 };
 static const struct db_stmt stmt_revoke_lock = {
 	"ra_review_revoke_lock",
-	"SELECT serial, profile, revocation_reason, subject FROM certificate "
-	"WHERE id = $1 FOR UPDATE",
+	"SELECT serial, profile, revocation_reason, subject, not_after <= now() "
+	"FROM certificate WHERE id = $1 FOR UPDATE",
 	1
 };
 static const struct db_stmt stmt_revoke_update = {
@@ -224,6 +224,14 @@ static const struct db_stmt stmt_revoke_update = {
 	"$2::smallint, invalidity_date = $3::timestamptz, revoked_by = $4 "
 	"WHERE id = $1 RETURNING revocation_seq",
 	4
+};
+/* A hold released: valid again (the guard, schema/024, allows only this). */
+static const struct db_stmt stmt_release_update = {
+	"ra_review_release_update",
+	"UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL, "
+	"invalidity_date = NULL, revoked_by = $2 WHERE id = $1 AND "
+	"revocation_reason = 6 RETURNING revocation_seq",
+	2
 };
 
 /* --- helpers ----------------------------------------------------------------- */
@@ -1034,18 +1042,33 @@ out:
 	return rc;
 }
 
-/* --- POST /v1/officer/certificates/{id}/revoke ---------------------------------- */
+/*
+ * --- POST /v1/officer/certificates/{id}/revoke, .../hold, .../release ------------
+ * One transaction for the three: the certificate locked, the change, its
+ * audit event and the subscriber's notice (schema/034).
+ */
+
+enum ra_status_change {
+	RA_CHANGE_REVOKE = 0,
+	RA_CHANGE_HOLD,		/* certificateHold (6): suspended */
+	RA_CHANGE_RELEASE,	/* a hold lifted: valid again */
+};
 
 enum ra_revoke_outcome {
 	RA_REVOKE_DONE = 0,
 	RA_REVOKE_NOT_FOUND,	/* 404 */
 	RA_REVOKE_NOT_SUBSCRIBER,	/* 403: a CA or service certificate */
-	RA_REVOKE_REVOKED,	/* 409 */
+	RA_REVOKE_REVOKED,	/* 409: revoked for good */
+	RA_REVOKE_ON_HOLD,	/* 409: a hold of a certificate on hold */
+	RA_REVOKE_NOT_HELD,	/* 409: a release of one not on hold */
+	RA_REVOKE_EXPIRED,	/* 409: a hold of an expired certificate */
 };
 
 struct ra_revoke_txn {
 	const struct ra_officer_subject	*who;
-	const struct ra_revoke_req	*req;
+	enum ra_status_change		 change;
+	const struct ra_revoke_req	*req;	/* RA_CHANGE_REVOKE */
+	const char			*comment;
 	const char			*id;
 	const char			*client;
 	enum ra_revoke_outcome		 outcome;
@@ -1053,15 +1076,43 @@ struct ra_revoke_txn {
 	char				 was[24];	/* "good" or "hold" */
 };
 
+/* Whether the locked row (stmt_revoke_lock) allows t->change; 0 or -1. */
+static int
+ra_revoke_allowed(struct ra_revoke_txn *t, PGresult *res)
+{
+	const char *profile = PQgetvalue(res, 0, 1);
+	int revoked = !PQgetisnull(res, 0, 2);
+	int held = revoked && strcmp(PQgetvalue(res, 0, 2), "6") == 0;
+
+	if (strcmp(profile, "root") == 0 || strcmp(profile, "issuing-ca") == 0 ||
+	    strcmp(profile, "ocsp-responder") == 0 ||
+	    strcmp(profile, "tsa") == 0)
+		t->outcome = RA_REVOKE_NOT_SUBSCRIBER;
+	else if (revoked && !held)
+		t->outcome = RA_REVOKE_REVOKED;	/* final, whatever is asked */
+	else if (t->change == RA_CHANGE_HOLD && held)
+		t->outcome = RA_REVOKE_ON_HOLD;
+	else if (t->change == RA_CHANGE_HOLD &&
+	    strcmp(PQgetvalue(res, 0, 4), "t") == 0)
+		t->outcome = RA_REVOKE_EXPIRED;	/* nothing left to suspend */
+	else if (t->change == RA_CHANGE_RELEASE && !held)
+		t->outcome = RA_REVOKE_NOT_HELD;
+	snprintf(t->was, sizeof(t->was), "%s", held ? "certificateHold" :
+	    "not revoked");
+	return t->outcome == RA_REVOKE_DONE ? 0 : -1;
+}
+
 static int
 ra_revoke_txn(struct db *db, void *arg)
 {
+	static const char *const notice[] = { "revoked", "suspended",
+	    "released" };
 	struct ra_revoke_txn *t = arg;
-	const char *v[4], *profile;
+	const char *v[4], *reason, *inval = NULL;
 	char actor[40], code[8];
 	PGresult *res = NULL;
 	json_t *details = NULL;
-	int rc = -1;
+	int rc = -1, reason_code;
 
 	t->outcome = RA_REVOKE_DONE;
 	v[0] = t->id;
@@ -1072,49 +1123,133 @@ ra_revoke_txn(struct db *db, void *arg)
 		goto out;
 	}
 	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0, 0));
-	profile = PQgetvalue(res, 0, 1);
-	if (strcmp(profile, "root") == 0 || strcmp(profile, "issuing-ca") == 0 ||
-	    strcmp(profile, "ocsp-responder") == 0 ||
-	    strcmp(profile, "tsa") == 0) {
-		t->outcome = RA_REVOKE_NOT_SUBSCRIBER;
+	if (ra_revoke_allowed(t, res) == -1)
 		goto out;
-	}
-	/* A hold (certificateHold, 6) may become a revocation; nothing else. */
-	if (!PQgetisnull(res, 0, 2) && strcmp(PQgetvalue(res, 0, 2), "6") != 0) {
-		t->outcome = RA_REVOKE_REVOKED;
-		goto out;
-	}
-	snprintf(t->was, sizeof(t->was), "%s", PQgetisnull(res, 0, 2) ?
-	    "not revoked" : "certificateHold");
 	PQclear(res);
 	ra_officer_actor(t->who, actor, sizeof(actor));
-	snprintf(code, sizeof(code), "%d", t->req->reason);
+	reason = t->change == RA_CHANGE_REVOKE ? t->req->reason_name :
+	    t->change == RA_CHANGE_HOLD ? "certificateHold" : NULL;
+	reason_code = t->change == RA_CHANGE_REVOKE ? t->req->reason :
+	    t->change == RA_CHANGE_HOLD ? 6 : -1;
+	snprintf(code, sizeof(code), "%d", reason_code);
 	v[0] = t->id;
-	v[1] = code;
-	v[2] = t->req->invalidity_date[0] != '\0' ? t->req->invalidity_date :
-	    NULL;
-	v[3] = actor;
-	if ((res = db_exec(db, &stmt_revoke_update, v, NULL, NULL)) == NULL ||
-	    PQntuples(res) != 1)
+	if (t->change == RA_CHANGE_RELEASE) {
+		v[1] = actor;
+		res = db_exec(db, &stmt_release_update, v, NULL, NULL);
+	} else {
+		if (t->change == RA_CHANGE_REVOKE &&
+		    t->req->invalidity_date[0] != '\0')
+			inval = t->req->invalidity_date;
+		v[1] = code;
+		v[2] = inval;
+		v[3] = actor;
+		res = db_exec(db, &stmt_revoke_update, v, NULL, NULL);
+	}
+	if (res == NULL || PQntuples(res) != 1)
 		goto out;
-	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:o, s:s}",
+	if ((details = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:s, s:o, s:s}",
 	    "client", t->client, "officer", t->who->username, "serial",
-	    t->serial, "reason", t->req->reason_name, "reason_code",
-	    t->req->reason, "comment", t->req->comment, "invalidity_date",
-	    t->req->invalidity_date[0] != '\0' ?
-	    json_string(t->req->invalidity_date) : json_null(), "previous",
-	    t->was)) == NULL ||
-	    audit_append(db, actor, "cert.revoke", "certificate", t->id, details,
+	    t->serial, "reason", reason, "reason_code", reason_code >= 0 ?
+	    json_integer(reason_code) : json_null(), "comment", t->comment,
+	    "invalidity_date", inval != NULL ? json_string(inval) : json_null(),
+	    "previous", t->was)) == NULL ||
+	    audit_append(db, actor, t->change == RA_CHANGE_RELEASE ?
+	    "cert.release" : "cert.revoke", "certificate", t->id, details,
 	    NULL) == -1)
 		goto out;
-	if (ra_revocation_notice(db, t->id, t->req->reason_name,
-	    "the registration authority") == -1)
+	if (ra_status_notice(db, t->id, notice[t->change], reason != NULL ?
+	    reason : "", "the registration authority") == -1)
 		goto out;
 	rc = 0;
 out:
 	json_decref(details);
 	PQclear(res);
 	return rc;
+}
+
+/* The answer of a refused change; 0 or -1 (none: a database failure). */
+static int
+ra_revoke_refuse(struct http_response *resp, const struct ra_revoke_txn *t)
+{
+	switch (t->outcome) {
+	case RA_REVOKE_NOT_FOUND:
+		return ra_problem(resp, 404, "no such certificate");
+	case RA_REVOKE_NOT_SUBSCRIBER:
+		return ra_problem(resp, 403, "a CA or service certificate; "
+		    "those are revoked with pkictl");
+	case RA_REVOKE_REVOKED:
+		return ra_problem(resp, 409, "the certificate is already "
+		    "revoked; a revocation is final");
+	case RA_REVOKE_ON_HOLD:
+		return ra_problem(resp, 409, "the certificate is already on "
+		    "hold");
+	case RA_REVOKE_NOT_HELD:
+		return ra_problem(resp, 409, "the certificate is not on hold");
+	case RA_REVOKE_EXPIRED:
+		return ra_problem(resp, 409, "the certificate has expired: "
+		    "there is nothing to suspend");
+	case RA_REVOKE_DONE:
+		break;
+	}
+	return -1;
+}
+
+/* POST .../hold and .../release: {"reason": why}, recorded and audited. */
+static int
+ra_review_hold_release(struct ra *ra, const struct http_request *req,
+    struct http_response *resp, enum ra_status_change change)
+{
+	struct ra_officer_subject who;
+	struct ra_revoke_txn t;
+	char id[24], detail[192], why[RA_REVIEW_REASON_MAX + 1];
+	const char *status = change == RA_CHANGE_HOLD ? "hold" : "good";
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	if ((k = ra_officer_post(ra, req, resp, ra_review_deciders, &who,
+	    "/v1/officer/certificates/", change == RA_CHANGE_HOLD ? "/hold" :
+	    "/release", id, "no such certificate")) != 1)
+		return k;
+	if (!ra->policy->review_holds)
+		return ra_problem(resp, 403, "this CA does not suspend "
+		    "certificates (policy review.holds)");
+	if (ra_parse_reason(req->body, req->body_len, why, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	memset(&t, 0, sizeof(t));
+	t.who = &who;
+	t.change = change;
+	t.comment = why;
+	t.id = id;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_revoke_txn,
+	    &t) == -1)
+		return ra_revoke_refuse(resp, &t);
+	log_info("certificate %s (serial %s) %s by officer %s (%s)", id,
+	    t.serial, change == RA_CHANGE_HOLD ? "put on hold" : "released",
+	    who.officer_id, who.username);
+	if ((o = json_pack("{s:I, s:s, s:s}", "id",
+	    (json_int_t)strtoll(id, NULL, 10), "serial", t.serial, "status",
+	    status)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	return rc;
+}
+
+int
+ra_review_hold(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	return ra_review_hold_release(ra, req, resp, RA_CHANGE_HOLD);
+}
+
+int
+ra_review_release(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	return ra_review_hold_release(ra, req, resp, RA_CHANGE_RELEASE);
 }
 
 int
@@ -1147,26 +1282,14 @@ ra_review_revoke(struct ra *ra, const struct http_request *req,
 		    "have been compromised)");
 	memset(&t, 0, sizeof(t));
 	t.who = &who;
+	t.change = RA_CHANGE_REVOKE;
 	t.req = &r;
+	t.comment = r.comment;
 	t.id = id;
 	t.client = req->remote_addr;
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_revoke_txn,
 	    &t) == -1) {
-		switch (t.outcome) {
-		case RA_REVOKE_NOT_FOUND:
-			rc = ra_problem(resp, 404, "no such certificate");
-			break;
-		case RA_REVOKE_NOT_SUBSCRIBER:
-			rc = ra_problem(resp, 403, "a CA or service "
-			    "certificate; those are revoked with pkictl");
-			break;
-		case RA_REVOKE_REVOKED:
-			rc = ra_problem(resp, 409, "the certificate is already "
-			    "revoked; a revocation is final");
-			break;
-		default:
-			break;
-		}
+		rc = ra_revoke_refuse(resp, &t);
 		goto out;
 	}
 	log_info("certificate %s (serial %s) revoked by officer %s (%s): %s",

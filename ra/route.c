@@ -116,6 +116,8 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/officer/applications/{id}/reorder", ra_officer_reorder },
 	{ "GET", "/v1/officer/certificates", ra_review_cert_list },
 	{ "POST", "/v1/officer/certificates/{id}/revoke", ra_review_revoke },
+	{ "POST", "/v1/officer/certificates/{id}/hold", ra_review_hold },
+	{ "POST", "/v1/officer/certificates/{id}/release", ra_review_release },
 	/* certificate.c */
 	{ "GET", "/v1/applications/{id}/agreement", ra_agreement_get },
 	{ "POST", "/v1/applications/{id}/agreement", ra_agreement_post },

@@ -5,7 +5,7 @@
 
 const TOKEN = 'ra.officer.token';
 const PER_PAGE = 20;
-const state = { page: 1, cpage: 1, total: 0, app: null, cert: null, revreq: null, role: '' };
+const state = { page: 1, cpage: 1, total: 0, app: null, cert: null, holdAction: '', revreq: null, role: '' };
 
 // Auditors read; only officers and admins get the buttons that decide.
 function canAct() { return state.role === 'ra_officer' || state.role === 'ra_admin'; }
@@ -257,10 +257,30 @@ async function loadCerts() {
         $('revoke-comment').value = '';
         show('revoke-form', true);
       });
+      // Suspend a valid certificate, or lift a suspension (policy review.holds).
+      const hold = c.status === 'good';
+      button(td, hold ? 'hold' : 'release', hold ? 'Hold…' : 'Release…', () => {
+        state.cert = c;
+        state.holdAction = hold ? 'hold' : 'release';
+        $('hold-what').textContent = hold ? 'Suspend (hold)' : 'Release';
+        $('hold-serial').textContent = c.serial;
+        $('hold-reason').value = '';
+        show('hold-form', true);
+      });
     }
     body.appendChild(tr);
   }
   if (data.certificates.length === 0) say('No certificate matches.', true);
+}
+
+async function holdOrRelease() {
+  const reason = $('hold-reason').value.trim();
+  if (!reason) { say('A reason is required.', false); return; }
+  const r = await api('POST', '/v1/officer/certificates/' + state.cert.id + '/' + state.holdAction,
+    { reason });
+  show('hold-form', false);
+  await loadCerts();
+  say('Certificate ' + r.serial + (r.status === 'hold' ? ' is on hold.' : ' is valid again.'), true);
 }
 
 async function revoke() {
@@ -386,5 +406,7 @@ document.addEventListener('DOMContentLoaded', () => {
   on('certs-form', 'submit', loadCerts);
   on('revoke-form', 'submit', revoke);
   on('revoke-cancel', 'click', () => show('revoke-form', false));
+  on('hold-form', 'submit', holdOrRelease);
+  on('hold-cancel', 'click', () => show('hold-form', false));
   start();
 });

@@ -12,8 +12,9 @@ status 0 only when every step passed.
                         checks its automatic checks, views both evidence
                         images, tries to approve without a reason (the form
                         refuses), approves with one, cancels it with a
-                        reason, then finds certificate SERIAL and revokes it
-                        (keyCompromise)
+                        reason, then finds certificate SERIAL, puts it on
+                        hold and releases it (each with a reason; the form
+                        refuses none), and revokes it (keyCompromise)
   auditor APP-ID SERIAL an auditor opens APP-ID and finds SERIAL: no button
                         that decides is shown
   revreq REQ-ID NOTE    an officer carries out the sysadmin's revocation
@@ -261,6 +262,20 @@ def review(b, app_id, serial):
     print('console: %s' % b.js("document.getElementById('message').textContent"))
 
     find_certificate(b, serial)
+    # Suspended, then released, each with a reason; then revoked.
+    row = "document.querySelector('#certs-table tr[data-serial=\"%s\"]')" % serial
+    for action, shown, said in (('hold', 'hold', 'is on hold'), ('release', 'good', 'is valid again')):
+        b.wait("!!%s.querySelector('button.%s')" % (row, action), 'the %s button' % action)
+        b.js("%s.querySelector('button.%s').click()" % (row, action))
+        b.js("document.getElementById('hold-submit').click()")  # no reason: the form refuses
+        time.sleep(0.3)
+        assert not b.js("document.getElementById('hold-form').hidden"), '%s without a reason went through' % action
+        b.js("document.getElementById('hold-reason').value = %s;"
+             "document.getElementById('hold-submit').click()" % q('subscriber phoned the helpdesk (%s)' % action))
+        b.wait("document.getElementById('message').className === 'ok' && "
+               "document.getElementById('message').textContent.includes(%s)" % q(said), 'the %s' % action)
+        b.wait("%s.children[5].textContent.startsWith(%s)" % (row, q(shown)), 'status %s in the table' % shown)
+        print('console: %s' % b.js("document.getElementById('message').textContent"))
     b.js("document.querySelector('#certs-table tr[data-serial=\"%s\"] button.revoke').click();"
          "document.getElementById('revoke-reason').value = 'keyCompromise';"
          "document.getElementById('revoke-comment').value = 'key reported lost by the subscriber';"
@@ -280,6 +295,8 @@ def auditor(b, app_id, serial):
     find_certificate(b, serial)
     assert b.js("!document.querySelector('#certs-table tr[data-serial=\"%s\"] button.revoke')" % serial), \
         'an auditor is offered a revocation'
+    assert b.js("!document.querySelector('#certs-table tr[data-serial=\"%s\"] button.hold')" % serial), \
+        'an auditor is offered a hold'
     print('console: the auditor reads application %s and certificate %s without any button '
           'that decides' % (app_id, serial))
 

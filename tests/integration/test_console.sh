@@ -6,11 +6,12 @@
 # KYC application in the queue, reads its automatic checks, views the
 # e-KTP photo and the selfie, approves it with a reason (not without one),
 # cancels it with a reason (the subscriber is mailed),
-# revokes a certificate cad issued, and logs out; the page reports no
+# puts a certificate cad issued on hold and releases it (each with a
+# reason), revokes it, and logs out; the page reports no
 # error and no CSP violation. (test_ra_corp.sh carries out a sysadmin's
 # revocation request in the console.)
 # Then, from the database, OpenSSL and curl: the decision, the approval,
-# the evidence views and the revocation, each audited with the officer as
+# the evidence views, the hold, the release and the revocation, each audited with the officer as
 # actor; `openssl ocsp` says the certificate is revoked (keyCompromise);
 # the session is ended; the console's headers forbid inline script and
 # framing; nothing secret is in rad's log.
@@ -106,6 +107,10 @@ for a in ra.officer.login ra.evidence.view ra.application.decide ra.application.
 	ra.application.cancel cert.revoke ra.officer.logout; do
 	[[ ",$events," == *",$a,"* ]] || fail "no $a event by officer:$offid (got: $events)"
 done
+[ "$(q "SELECT string_agg(action || ':' || coalesce(details->>'reason', '-'), ',' ORDER BY id) FROM audit_event
+	WHERE id > $audit0 AND actor = 'officer:$offid' AND object_id = '$cred'")" = \
+	'cert.revoke:certificateHold,cert.release:-,cert.revoke:keyCompromise' ] ||
+	fail "the console's hold, release and revocation of $cred are not audited in that order"
 [ "$(q "SELECT count(*) FROM audit_event WHERE id > $audit0 AND actor = 'officer:$offid' AND action = 'ra.evidence.view'")" = 2 ] ||
 	fail "two evidence views were not audited as two"
 [ "$(q "SELECT count(*) FROM ra_officer_session WHERE officer_id = $offid AND revoked_at IS NULL")" = 0 ] ||
@@ -120,5 +125,5 @@ grep -q ': revoked' <<<"$out" && grep -q 'Reason: keyCompromise' <<<"$out" ||
 no_secret_in "rad's log" "$PKI_DIR/log/ra.log"
 grep -l "^Subject: Your certificate application $app was cancelled" "$PKI_DIR"/spool/ra-mail/*.eml >/dev/null ||
 	fail "the subscriber was not mailed the console's cancellation"
-note "the console's approval, cancellation, evidence views and revocation are in the database and the audit trail; OCSP says keyCompromise"
+note "the console's approval, cancellation, evidence views, hold, release and revocation are in the database and the audit trail; OCSP says keyCompromise"
 exit 0

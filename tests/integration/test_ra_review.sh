@@ -455,7 +455,66 @@ issuing=$(q "SELECT id FROM certificate WHERE profile = 'issuing-ca' ORDER BY id
 [ -z "$issuing" ] || refuse 403 "revocation of the issuing CA" POST "/v1/officer/certificates/$issuing/revoke" "$(rv keyCompromise x)"
 tok=$tok_a
 refuse 403 "revocation by an auditor" POST "/v1/officer/certificates/$cid/revoke" "$(rv keyCompromise x)"
+# ocsp_says PATTERN: within 5 s, openssl ocsp reports the certificate so.
+ocsp_says() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		out=$(ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
+		    -cert "$tmp/cert.pem" -resp_text)
+		grep -q "$1" <<<"$out" && return 0
+		sleep 0.1
+	done
+	echo "$out"
+	fail "OCSP does not report '$1'"
+}
+
+# --- hold (suspension) and release by an officer -----------------------------------
+hr() { json "{\"reason\":\"$1\"}"; }
+cert_row() { q "SELECT coalesce(revocation_reason::text, '-') || '/' || coalesce(revoked_by, '-') || '/' || (revoked_at IS NULL) FROM certificate WHERE id = $cid"; }
 tok=$tok_o1
+refuse 400 "hold without a reason" POST "/v1/officer/certificates/$cid/hold" "$(json '{}')"
+refuse 400 "hold with an empty reason" POST "/v1/officer/certificates/$cid/hold" "$(hr '')"
+refuse 400 "hold with a revocation reason name" POST "/v1/officer/certificates/$cid/hold" "$(rv certificateHold x)"
+refuse 409 "release of a certificate not on hold" POST "/v1/officer/certificates/$cid/release" "$(hr x)"
+refuse 404 "hold of no certificate" POST /v1/officer/certificates/999999999/hold "$(hr x)"
+[ -z "$issuing" ] || refuse 403 "hold of the issuing CA" POST "/v1/officer/certificates/$issuing/hold" "$(hr x)"
+tok=$tok_a
+refuse 403 "hold by an auditor" POST "/v1/officer/certificates/$cid/hold" "$(hr x)"
+tok=$tok_o1
+# A CPS without suspension (policy review.holds = false): 403, nothing changes.
+start_rad rad-noholds PKI_REVIEW_HOLDS=false
+url=$rad_url
+refuse 403 "hold where policy offers none" POST "/v1/officer/certificates/$cid/hold" "$(hr x)"
+has 'review.holds' <"$tmp/out" || fail "the 403 does not name review.holds: $(cat "$tmp/out")"
+url=$PKI_RA_URL
+why='Subscriber called: phone stolen, investigating'
+req POST "/v1/officer/certificates/$cid/hold" "$(hr "$why")"
+expect 200 "hold"
+[ "$(jq -r '"\(.status)/\(.serial)"' "$tmp/out")" = "hold/$serial" ] || fail "hold answer: $(cat "$tmp/out")"
+[ "$(cert_row)" = "6/officer:$off1/false" ] || fail "certificate row after the hold: $(cert_row)"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.revoke' AND object_id = '$cid' AND actor = 'officer:$off1'
+    AND details->>'reason' = 'certificateHold' AND details->>'reason_code' = '6' AND details->>'comment' = '$why'")" = 1 ] ||
+	fail "no cert.revoke (certificateHold) audit event"
+f=$(wait_mail r1@review.example '^Subject: Your certificate was suspended') || fail "the subscriber was not told of the hold"
+grep -q 'by the registration authority' "$f" || fail "the suspension notice: $(cat "$f")"
+ocsp_says 'Reason: certificateHold'
+refuse 409 "a second hold" POST "/v1/officer/certificates/$cid/hold" "$(hr again)"
+req GET "/v1/officer/certificates?q=$serial"
+[ "$(jq -r '.certificates[0].status' "$tmp/out")" = hold ] || fail "the list does not show the hold: $(cat "$tmp/out")"
+tok=$tok_o2
+why='Phone found; the subscriber confirmed by video call'
+req POST "/v1/officer/certificates/$cid/release" "$(hr "$why")"
+expect 200 "release"
+[ "$(jq -r .status "$tmp/out")" = good ] || fail "release answer: $(cat "$tmp/out")"
+[ "$(cert_row)" = "-/officer:$off2/true" ] || fail "certificate row after the release: $(cert_row)"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.release' AND object_id = '$cid' AND actor = 'officer:$off2'
+    AND details->>'previous' = 'certificateHold' AND details->>'comment' = '$why'")" = 1 ] || fail "no cert.release audit event"
+wait_mail r1@review.example '^Subject: Your certificate is valid again' >/dev/null || fail "the subscriber was not told of the release"
+ocsp_says 'cert.pem: good'
+refuse 409 "a second release" POST "/v1/officer/certificates/$cid/release" "$(hr again)"
+tok=$tok_o1
+note "hold and release by officers: OCSP certificateHold then good, audited, subscriber told; refusals: ok"
+
 comment='Subscriber reports the token lost'
 req POST "/v1/officer/certificates/$cid/revoke" "$(rv keyCompromise "$comment" 2026-11-20T00:00:00Z)"
 expect 200 "revocation"
@@ -467,19 +526,14 @@ grep -q 'by the registration authority' "$f" && grep -q 'Reason: keyCompromise' 
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.revoke' AND object_id = '$cid' AND actor = 'officer:$off1'
     AND details->>'reason' = 'keyCompromise' AND details->>'comment' = '$comment'")" = 1 ] || fail "cert.revoke audit"
 [ "$(q "SELECT count(*) FROM publish_certificate WHERE certificate_id = $cid")" -ge 2 ] || fail "LDAP update not queued"
-ok=
-for ((i = 0; i < 50; i++)); do
-	out=$(ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
-	    -cert "$tmp/cert.pem" -resp_text)
-	if grep -q 'cert.pem: revoked' <<<"$out"; then ok=1; break; fi
-	sleep 0.1
-done
-[ -n "$ok" ] || { echo "$out"; fail "OCSP does not report the revocation"; }
-grep -q 'Reason: keyCompromise' <<<"$out" || { echo "$out"; fail "OCSP reason"; }
+ocsp_says 'Reason: keyCompromise'
+grep -q 'cert.pem: revoked' <<<"$out" || { echo "$out"; fail "OCSP status"; }
 grep -q '^Response verify OK' <<<"$out" || fail "OCSP response does not verify"
 refuse 409 "a second revocation" POST "/v1/officer/certificates/$cid/revoke" "$(rv superseded again)"
 tok=$tok_o2
 refuse 409 "a second revocation by another officer" POST "/v1/officer/certificates/$cid/revoke" "$(rv keyCompromise again)"
+refuse 409 "a hold of a revoked certificate" POST "/v1/officer/certificates/$cid/hold" "$(hr x)"
+refuse 409 "a release of a revoked certificate" POST "/v1/officer/certificates/$cid/release" "$(hr x)"
 req GET "/v1/officer/applications/$app2b"
 [ "$(check duplicate_nik)" = true ] || fail "a revoked certificate still counts as a duplicate"
 note "officer revocation, OCSP, refusals: ok"
