@@ -372,6 +372,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	memset(&lim, 0, sizeof(lim));
+	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
+	lim.trusted_proxies = config_get(d.cfg, "crl.trusted_proxies", NULL);
 	lim.max_body = 1024;	/* GETs carry no body */
 	lim.threads = 2;
 	if ((srv = http_start(config_get(d.cfg, "crl.listen", "127.0.0.1"),

@@ -20,6 +20,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	# slapd asks debconf questions and starts a system instance; we run our own.
 	echo 'slapd slapd/no_configuration boolean true' | "${sudo[@]}" debconf-set-selections
+	# Nor start the system's PostgreSQL, slapd or nginx on their standard
+	# ports as they are installed (policy-rc.d, as in container images):
+	# the stack runs its own, and nginx is only the tests' reverse proxy.
+	policy=/usr/sbin/policy-rc.d
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\n# deploy/deps.sh: no service starts while it installs\nexit 101\n' |
+			"${sudo[@]}" tee "$policy" >/dev/null
+		"${sudo[@]}" chmod 0755 "$policy"
+		trap '"${sudo[@]}" rm -f "$policy"' EXIT
+	fi
 	"${sudo[@]}" apt-get update -qq
 	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -34,6 +34,7 @@
 #include "lib/db.h"
 #include "lib/http.h"
 #include "lib/log.h"
+#include "lib/proxy.h"
 
 /* Defaults for zero fields of struct http_limits (Taler caps at 1 MiB). */
 #define HTTP_DEF_MAX_BODY	(1024 * 1024)
@@ -49,6 +50,7 @@ struct http_server {
 	http_handler		 handler;
 	void			*arg;
 	struct http_limits	 lim;
+	struct proxy_set	*proxies;	/* trusted reverse proxies */
 	uint16_t		 port;
 };
 
@@ -534,6 +536,40 @@ http_remote_addr(struct MHD_Connection *c, char *buf, size_t len)
 		snprintf(buf, len, "unknown");
 }
 
+/* Counts the X-Forwarded-For headers, keeping the last one's value. */
+struct http_xff {
+	const char	*value;
+	int		 n;
+};
+
+static enum MHD_Result
+http_xff_count(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_xff *x = cls;
+
+	if (key != NULL && strcasecmp(key, "X-Forwarded-For") == 0) {
+		x->value = value;
+		x->n++;
+	}
+	return MHD_YES;
+}
+
+/* The client's address: the peer's, or behind a trusted proxy its X-Forwarded-For. */
+static void
+http_client_addr(const struct http_server *srv, struct MHD_Connection *c,
+    char *buf, size_t len)
+{
+	char peer[NI_MAXHOST];
+	struct http_xff x = { NULL, 0 };
+
+	http_remote_addr(c, peer, sizeof(peer));
+	if (proxy_set_count(srv->proxies) > 0)
+		MHD_get_connection_values(c, MHD_HEADER_KIND, http_xff_count,
+		    &x);
+	proxy_client_addr(srv->proxies, peer, x.value, x.n, buf, len);
+}
+
 /* Runs the handler on the complete request and queues its answer. */
 static enum MHD_Result
 http_dispatch(struct http_server *srv, struct MHD_Connection *c,
@@ -545,7 +581,7 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 	enum MHD_Result ret;
 	int hrc;
 
-	http_remote_addr(c, addr, sizeof(addr));
+	http_client_addr(srv, c, addr, sizeof(addr));
 	memset(&req, 0, sizeof(req));
 	req.method = method;
 	req.path = url;
@@ -695,6 +731,14 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		srv->lim.timeout_s = HTTP_DEF_TIMEOUT_S;
 	if (srv->lim.threads == 0)
 		srv->lim.threads = 1;
+	if ((srv->proxies = proxy_set_parse(srv->lim.trusted_proxies, err,
+	    errlen)) == NULL)
+		goto out;
+	srv->lim.trusted_proxies = NULL;	/* the caller's string */
+	if (proxy_set_count(srv->proxies) > 0)
+		log_info("http: behind %zu trusted proxy address(es): the client "
+		    "is the one their X-Forwarded-For names; no per-address "
+		    "connection limit", proxy_set_count(srv->proxies));
 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG;
@@ -715,7 +759,8 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_CONNECTION_LIMIT, srv->lim.max_conns,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->lim.max_conns_per_ip,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, proxy_set_count(srv->proxies) >
+	    0 ? 0U : srv->lim.max_conns_per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, srv->lim.timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->lim.conn_memory,
 	    MHD_OPTION_ARRAY, pool,
@@ -762,5 +807,6 @@ http_stop(struct http_server *srv)
 		return;
 	if (srv->daemon != NULL)
 		MHD_stop_daemon(srv->daemon);
+	proxy_set_free(srv->proxies);
 	free(srv);
 }

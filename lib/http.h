@@ -22,6 +22,13 @@ struct http_limits {
 	unsigned int	timeout_s;	/* idle connection time-out (30) */
 	unsigned int	threads;	/* worker threads (1) */
 	int		reuse_port;	/* SO_REUSEPORT: several processes share the port */
+	/*
+	 * Reverse proxies whose X-Forwarded-For names the client (lib/proxy.h;
+	 * <section>.trusted_proxies): NULL or "" for none. With any, the
+	 * per-address connection limit is off (every connection comes from a
+	 * proxy, which limits its clients itself).
+	 */
+	const char	*trusted_proxies;
 };
 
 struct http_request {
@@ -30,7 +37,7 @@ struct http_request {
 	const char	*content_type;	/* may be NULL */
 	const unsigned char *body;	/* may be NULL when body_len is 0 */
 	size_t		 body_len;
-	const char	*remote_addr;	/* textual peer address */
+	const char	*remote_addr;	/* the client: the peer, or behind a trusted proxy its X-Forwarded-For */
 	void		*conn;		/* struct MHD_Connection *, for headers */
 };
 

@@ -334,6 +334,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	memset(&lim, 0, sizeof(lim));
+	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
+	lim.trusted_proxies = config_get(cfg, "ocsp.trusted_proxies", NULL);
 	lim.max_body = OCSP_MAX_BODY;
 	lim.threads = (unsigned int)threads;
 	lim.timeout_s = 10;

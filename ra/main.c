@@ -292,6 +292,8 @@ main(int argc, char **argv)
 	if (ra_certificate_init(&ra, cfg) == -1)
 		goto out;
 	memset(&lim, 0, sizeof(lim));
+	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
+	lim.trusted_proxies = config_get(cfg, "ra.trusted_proxies", NULL);
 	lim.max_body = ra_max_body(&policy);	/* per route: route.c */
 	lim.timeout_s = RA_TIMEOUT_S;
 	lim.threads = 1;	/* one database connection, one thread */

@@ -430,6 +430,8 @@ pkisign_serve(int argc, char **argv)
 	curl = 1;
 	daemon_block_signals(&sigs);
 	memset(&lim, 0, sizeof(lim));
+	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
+	lim.trusted_proxies = config_get(cfg, "pades.trusted_proxies", NULL);
 	lim.max_body = (size_t)max_mib * 1024 * 1024;
 	lim.threads = (unsigned int)threads;
 	lim.timeout_s = SERVE_TIMEOUT_S;

@@ -248,6 +248,8 @@ tsaproc(struct tsad_conf *c, int index)
 		goto out;
 	}
 	memset(&lim, 0, sizeof(lim));
+	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
+	lim.trusted_proxies = config_get(c->cfg, "tsa.trusted_proxies", NULL);
 	lim.max_body = TSA_MAX_QUERY;
 	lim.threads = 1;	/* one TS_RESP_CTX, one thread: scale with processes */
 	lim.reuse_port = c->workers > 1;

@@ -231,6 +231,8 @@ signd_worker(const struct config *cfg, struct signd *sd, int ctl,
 	}
 	have_thread = 1;
 	memset(&lim, 0, sizeof(lim));
+	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
+	lim.trusted_proxies = config_get(cfg, "sign.trusted_proxies", NULL);
 	lim.max_body = SIGND_MAX_BODY;
 	lim.timeout_s = SIGND_TIMEOUT_S;
 	lim.threads = sd->nthreads;	/* each with its connection and SAM */

@@ -226,7 +226,7 @@ static int
 setup(void **state)
 {
 	struct fixture *fx;
-	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0 };
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL };
 	char err[256];
 
 	fx = calloc(1, sizeof(*fx));
@@ -546,6 +546,67 @@ test_conditional(void **state)
 	http_response_clear(&resp);
 }
 
+/* The X-Remote the /headers route answers with, X-Forwarded-For xff sent. */
+static void
+assert_client(const struct fixture *fx, const char *xff, const char *want)
+{
+	struct reply r;
+	char hdr[256], line[128];
+
+	if (xff != NULL)
+		snprintf(hdr, sizeof(hdr), "X-Forwarded-For: %s", xff);
+	request(fx, "/headers", NULL, 0, 0, xff != NULL ? hdr : NULL, &r);
+	assert_int_equal(r.status, 204);
+	snprintf(line, sizeof(line), "X-Remote: %s\r\n", want);
+	if (strstr(r.headers.data, line) == NULL)
+		fail_msg("X-Forwarded-For %s: want %s, got %s", xff != NULL ?
+		    xff : "(none)", want, r.headers.data);
+	reply_free(&r);
+}
+
+/* Behind a trusted proxy the client comes from X-Forwarded-For; else never. */
+static void
+test_trusted_proxy(void **state)
+{
+	struct fixture *fx = *state, behind;
+	struct http_limits lim = { MAX_BODY, 16384, 16, 1, 5, 1, 0,
+	    "10.0.0.0/8, 127.0.0.1" };
+	char err[256];
+
+	/* Not a trusted proxy: the header is the client's own word. */
+	assert_client(fx, "198.51.100.7", "127.0.0.1");
+	memset(&behind, 0, sizeof(behind));
+	behind.srv = http_start("127.0.0.1", 0, &lim, handler, &behind, err,
+	    sizeof(err));
+	if (behind.srv == NULL)
+		fail_msg("http_start: %s", err);
+	snprintf(behind.base, sizeof(behind.base), "http://127.0.0.1:%u",
+	    (unsigned int)http_port(behind.srv));
+	assert_client(&behind, NULL, "127.0.0.1");
+	assert_client(&behind, "198.51.100.7", "198.51.100.7");
+	/* A client's own X-Forwarded-For: only what the proxies appended counts. */
+	assert_client(&behind, "203.0.113.1, 198.51.100.7, 10.1.2.3",
+	    "198.51.100.7");
+	assert_client(&behind, " 2001:db8::1 ", "2001:db8::1");
+	assert_client(&behind, "::ffff:198.51.100.9", "198.51.100.9");
+	/* Not an address: the walk stops at the last one read. */
+	assert_client(&behind, "198.51.100.7, unknown", "127.0.0.1");
+	assert_client(&behind, "garbage, 10.9.9.9", "10.9.9.9");
+	assert_client(&behind, "198.51.100.7,", "127.0.0.1");
+	/* Every entry trusted: the leftmost. */
+	assert_client(&behind, "10.0.0.1, 10.0.0.2", "10.0.0.1");
+	http_stop(behind.srv);
+	/* A bad list is refused at start. */
+	lim.trusted_proxies = "127.0.0.1 proxy.example";
+	assert_null(http_start("127.0.0.1", 0, &lim, handler, NULL, err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "proxy.example"));
+	lim.trusted_proxies = "10.0.0.0/33";
+	assert_null(http_start("127.0.0.1", 0, &lim, handler, NULL, err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "prefix"));
+}
+
 static void
 test_start_errors_and_ipv6(void **state)
 {
@@ -596,6 +657,7 @@ main(void)
 		cmocka_unit_test(test_response_helpers),
 		cmocka_unit_test(test_conditional),
 		cmocka_unit_test(test_start_errors_and_ipv6),
+		cmocka_unit_test(test_trusted_proxy),
 	};
 	int rc;
 
