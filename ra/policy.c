@@ -191,7 +191,7 @@ ra_policy_review(const struct config *c, struct ra_policy *p)
 		log_err("policy: review.revocation_reasons is empty");
 		return -1;
 	}
-	return config_get_bool(c, "review.holds", 1, &p->review_holds);
+	return config_get_bool(c, "review.holds", 0, &p->review_holds);
 }
 
 /* A name of [a-z][a-z0-9-]* (a profile, a key type), at most outlen - 1. */

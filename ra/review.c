@@ -212,11 +212,22 @@ static const struct db_stmt stmt_certs_count = {
 	"SELECT count(*) " RA_CERT_FROM,
 	1
 };
+/*
+ * The certificate locked, whether it expired, whether it is of the
+ * officer's ($2) own account or of a company that account belongs to
+ * (schema/028: no officer acts on those), and who changed its status last.
+ */
 static const struct db_stmt stmt_revoke_lock = {
 	"ra_review_revoke_lock",
-	"SELECT serial, profile, revocation_reason, subject, not_after <= now() "
-	"FROM certificate WHERE id = $1 FOR UPDATE",
-	1
+	"SELECT c.serial, c.profile, c.revocation_reason, c.subject, "
+	"c.not_after <= now(), EXISTS (SELECT 1 FROM issuance_order o "
+	"JOIN ra_application a ON a.order_id = o.id "
+	"JOIN ra_officer f ON f.id = $2::bigint "
+	"WHERE o.certificate_id = c.id AND (a.account_id = f.account_id OR "
+	"ra_officer_in_company(f.id, ra_application_company(a.id)))), "
+	"coalesce(c.revoked_by, '') "
+	"FROM certificate c WHERE c.id = $1 FOR UPDATE OF c",
+	2
 };
 static const struct db_stmt stmt_revoke_update = {
 	"ra_review_revoke_update",
@@ -1061,7 +1072,9 @@ enum ra_revoke_outcome {
 	RA_REVOKE_REVOKED,	/* 409: revoked for good */
 	RA_REVOKE_ON_HOLD,	/* 409: a hold of a certificate on hold */
 	RA_REVOKE_NOT_HELD,	/* 409: a release of one not on hold */
-	RA_REVOKE_EXPIRED,	/* 409: a hold of an expired certificate */
+	RA_REVOKE_EXPIRED,	/* 409: a hold or release of an expired one */
+	RA_REVOKE_CONFLICT,	/* 403: the officer's own or company's */
+	RA_REVOKE_CA_HOLD,	/* 409: a hold pkictl placed, released by pkictl */
 };
 
 struct ra_revoke_txn {
@@ -1088,15 +1101,20 @@ ra_revoke_allowed(struct ra_revoke_txn *t, PGresult *res)
 	    strcmp(profile, "ocsp-responder") == 0 ||
 	    strcmp(profile, "tsa") == 0)
 		t->outcome = RA_REVOKE_NOT_SUBSCRIBER;
+	else if (strcmp(PQgetvalue(res, 0, 5), "t") == 0)
+		t->outcome = RA_REVOKE_CONFLICT;
 	else if (revoked && !held)
 		t->outcome = RA_REVOKE_REVOKED;	/* final, whatever is asked */
 	else if (t->change == RA_CHANGE_HOLD && held)
 		t->outcome = RA_REVOKE_ON_HOLD;
-	else if (t->change == RA_CHANGE_HOLD &&
-	    strcmp(PQgetvalue(res, 0, 4), "t") == 0)
-		t->outcome = RA_REVOKE_EXPIRED;	/* nothing left to suspend */
 	else if (t->change == RA_CHANGE_RELEASE && !held)
 		t->outcome = RA_REVOKE_NOT_HELD;
+	else if (t->change != RA_CHANGE_REVOKE &&
+	    strcmp(PQgetvalue(res, 0, 4), "t") == 0)
+		t->outcome = RA_REVOKE_EXPIRED;	/* nothing left to suspend */
+	else if (t->change == RA_CHANGE_RELEASE &&
+	    strncmp(PQgetvalue(res, 0, 6), "officer:", 8) != 0)
+		t->outcome = RA_REVOKE_CA_HOLD;
 	snprintf(t->was, sizeof(t->was), "%s", held ? "certificateHold" :
 	    "not revoked");
 	return t->outcome == RA_REVOKE_DONE ? 0 : -1;
@@ -1116,6 +1134,7 @@ ra_revoke_txn(struct db *db, void *arg)
 
 	t->outcome = RA_REVOKE_DONE;
 	v[0] = t->id;
+	v[1] = t->who->officer_id;
 	if ((res = db_exec(db, &stmt_revoke_lock, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
@@ -1187,7 +1206,13 @@ ra_revoke_refuse(struct http_response *resp, const struct ra_revoke_txn *t)
 		return ra_problem(resp, 409, "the certificate is not on hold");
 	case RA_REVOKE_EXPIRED:
 		return ra_problem(resp, 409, "the certificate has expired: "
-		    "there is nothing to suspend");
+		    "there is nothing to suspend or release");
+	case RA_REVOKE_CONFLICT:
+		return ra_problem(resp, 403, "the certificate is of your own "
+		    "account or of a company your account belongs to");
+	case RA_REVOKE_CA_HOLD:
+		return ra_problem(resp, 409, "the certification authority "
+		    "put this certificate on hold; it is released with pkictl");
 	case RA_REVOKE_DONE:
 		break;
 	}

@@ -252,6 +252,7 @@ async function loadCerts() {
     const td = cell(tr, '');
     if ((c.status === 'good' || c.status === 'hold') && canAct()) {
       button(td, 'revoke', 'Revoke…', () => {
+        show('hold-form', false);  // one form at a time: each acts on state.cert
         state.cert = c;
         $('revoke-serial').textContent = c.serial;
         $('revoke-comment').value = '';
@@ -260,6 +261,7 @@ async function loadCerts() {
       // Suspend a valid certificate, or lift a suspension (policy review.holds).
       const hold = c.status === 'good';
       button(td, hold ? 'hold' : 'release', hold ? 'Hold…' : 'Release…', () => {
+        show('revoke-form', false);
         state.cert = c;
         state.holdAction = hold ? 'hold' : 'release';
         $('hold-what').textContent = hold ? 'Suspend (hold)' : 'Release';

@@ -512,8 +512,31 @@ expect 200 "release"
 wait_mail r1@review.example '^Subject: Your certificate is valid again' >/dev/null || fail "the subscriber was not told of the release"
 ocsp_says 'cert.pem: good'
 refuse 409 "a second release" POST "/v1/officer/certificates/$cid/release" "$(hr again)"
+# A hold the CA placed (pkictl) is the CA's to release.
+pkictl cert revoke --serial "$serial" --reason certificateHold >/dev/null || fail "pkictl cert revoke (hold)"
+refuse 409 "an officer's release of pkictl's hold" POST "/v1/officer/certificates/$cid/release" "$(hr x)"
+has 'pkictl' <"$tmp/out" || fail "the 409 does not say pkictl releases it: $(cat "$tmp/out")"
+pkictl cert release --serial "$serial" >/dev/null || fail "pkictl cert release"
+ocsp_says 'cert.pem: good'
+# Nothing of the officer's own account (rev-own is r3's): a certificate for app3.
+o3=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
+    --subject "{\"C\":\"ID\",\"CN\":\"Hendra Gunawan\",\"serialNumber\":\"NIK:3171010211850001\"}") || fail "order add (app3)"
+for ((i = 0; i < 300; i++)); do
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $o3")" = pending ] || break
+	sleep 0.1
+done
+cid3=$(q "SELECT certificate_id FROM issuance_order WHERE id = $o3 AND status = 'done'")
+[ -n "$cid3" ] || fail "the stack's cad did not issue order $o3"
+q "UPDATE ra_application SET status = 'approved', decided_at = now(), decision_reason = 'test' WHERE id = $app3" >/dev/null
+q "UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $app3" >/dev/null
+q "UPDATE ra_application SET status = 'issued', order_id = $o3 WHERE id = $app3" >/dev/null
+tok=$tok_o3
+for act in hold release; do
+	refuse 403 "$act of the officer's own certificate" POST "/v1/officer/certificates/$cid3/$act" "$(hr x)"
+done
+refuse 403 "revocation of the officer's own certificate" POST "/v1/officer/certificates/$cid3/revoke" "$(rv keyCompromise x)"
 tok=$tok_o1
-note "hold and release by officers: OCSP certificateHold then good, audited, subscriber told; refusals: ok"
+note "hold and release by officers: OCSP certificateHold then good, audited, subscriber told; pkictl's hold and the officer's own certificate refused: ok"
 
 comment='Subscriber reports the token lost'
 req POST "/v1/officer/certificates/$cid/revoke" "$(rv keyCompromise "$comment" 2026-11-20T00:00:00Z)"
