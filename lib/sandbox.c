@@ -41,6 +41,7 @@ sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errle
 	struct passwd *pw = NULL;
 	uid_t ruid, euid, suid;
 	gid_t rgid, egid, sgid;
+	int pdeath = 0;
 
 	if (user != NULL && (pw = getpwnam(user)) == NULL) {
 		snprintf(err, errlen, "getpwnam(%s): no such user", user);
@@ -62,6 +63,7 @@ sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errle
 			    strerror(errno));
 			return -1;
 		}
+		(void)prctl(PR_GET_PDEATHSIG, &pdeath);
 		if (setgroups(1, &pw->pw_gid) == -1 ||
 		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
@@ -77,6 +79,16 @@ sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errle
 		    setuid(0) != -1) {
 			snprintf(err, errlen, "privileges of %s not fully dropped",
 			    user);
+			return -1;
+		}
+		/*
+		 * The kernel clears the parent-death signal when the uid
+		 * changes (prctl(2)): a worker that asked to die with its
+		 * supervisor asks again.
+		 */
+		if (pdeath != 0 && prctl(PR_SET_PDEATHSIG, pdeath) == -1) {
+			snprintf(err, errlen, "prctl(PR_SET_PDEATHSIG): %s",
+			    strerror(errno));
 			return -1;
 		}
 	} else if (pw != NULL && geteuid() != pw->pw_uid) {
@@ -421,7 +433,19 @@ static const int sandbox_supervisor_denied[] = {
 	SCMP_SYS(quotactl), SCMP_SYS(syslog), SCMP_SYS(fanotify_init),
 	SCMP_SYS(lookup_dcookie), SCMP_SYS(vhangup), SCMP_SYS(personality),
 	SCMP_SYS(mknod), SCMP_SYS(mknodat), SCMP_SYS(kcmp),
-	SCMP_SYS(pidfd_getfd), SCMP_SYS(io_uring_setup),
+	SCMP_SYS(pidfd_getfd), SCMP_SYS(io_uring_setup), SCMP_SYS(uselib),
+};
+
+/* clone() flags that make a namespace: a fork is fine, these are not. */
+static const unsigned long sandbox_clone_namespaces[] = {
+	0x00020000,	/* CLONE_NEWNS */
+	0x02000000,	/* CLONE_NEWCGROUP */
+	0x04000000,	/* CLONE_NEWUTS */
+	0x08000000,	/* CLONE_NEWIPC */
+	0x10000000,	/* CLONE_NEWUSER */
+	0x20000000,	/* CLONE_NEWPID */
+	0x40000000,	/* CLONE_NEWNET */
+	0x00000080,	/* CLONE_NEWTIME */
 };
 
 /* The supervisor's filter: allow by default, kill on the calls above. */
@@ -447,8 +471,32 @@ sandbox_seccomp_supervisor(char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) != 0 ||
-	    (r = seccomp_load(ctx)) != 0) {
+	for (i = 0; i < sizeof(sandbox_clone_namespaces) /
+	    sizeof(sandbox_clone_namespaces[0]); i++) {
+		if (seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(clone),
+		    1, SCMP_A0(SCMP_CMP_MASKED_EQ, sandbox_clone_namespaces[i],
+		    sandbox_clone_namespaces[i])) != 0) {
+			snprintf(err, errlen, "seccomp_rule_add(clone) failed");
+			seccomp_release(ctx);
+			return -1;
+		}
+	}
+	/*
+	 * clone3 passes its flags in memory, which a filter cannot read:
+	 * ENOSYS, and glibc falls back to clone (fork uses clone anyway).
+	 */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
+	    0) != 0) {
+		snprintf(err, errlen, "seccomp_rule_add(clone3) failed");
+		seccomp_release(ctx);
+		return -1;
+	}
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) != 0) {
+		snprintf(err, errlen, "seccomp_attr_set(TSYNC): %s", strerror(-r));
+		seccomp_release(ctx);
+		return -1;
+	}
+	if ((r = seccomp_load(ctx)) != 0) {
 		snprintf(err, errlen, "seccomp_load: %s", strerror(-r));
 		seccomp_release(ctx);
 		return -1;
@@ -618,24 +666,50 @@ static const int sandbox_supervisor_caps[] = {
 	CAP_KILL, CAP_NET_BIND_SERVICE, CAP_IPC_LOCK,
 };
 
-/* Keeps only sandbox_supervisor_caps, bounding set included. */
+/*
+ * Keeps only sandbox_supervisor_caps (those the process has: a container
+ * may not grant them all), bounding set included, and checks that the
+ * bounding set lost the rest (without CAP_SETPCAP libcap-ng leaves it).
+ */
 static int
 sandbox_keep_caps(char *err, size_t errlen)
 {
-	size_t i;
+	int keep[sizeof(sandbox_supervisor_caps) /
+	    sizeof(sandbox_supervisor_caps[0])];
+	size_t i, n = sizeof(keep) / sizeof(keep[0]);
+	int cap, kept, r;
 
+	if (capng_get_caps_process() != 0) {
+		snprintf(err, errlen, "capng_get_caps_process failed");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		keep[i] = capng_have_capability(CAPNG_PERMITTED,
+		    (unsigned int)sandbox_supervisor_caps[i]);
 	capng_clear(CAPNG_SELECT_ALL);
-	for (i = 0; i < sizeof(sandbox_supervisor_caps) /
-	    sizeof(sandbox_supervisor_caps[0]); i++) {
-		if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
-		    CAPNG_BOUNDING_SET, (unsigned int)sandbox_supervisor_caps[i]) != 0) {
+	for (i = 0; i < n; i++) {
+		if (keep[i] && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE |
+		    CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
+		    (unsigned int)sandbox_supervisor_caps[i]) != 0) {
 			snprintf(err, errlen, "capng_update failed");
 			return -1;
 		}
 	}
-	if (capng_apply(CAPNG_SELECT_BOTH) != 0) {
-		snprintf(err, errlen, "capng_apply: cannot drop capabilities");
+	if ((r = capng_apply(CAPNG_SELECT_BOTH)) != 0) {
+		snprintf(err, errlen, "capng_apply: cannot drop capabilities "
+		    "(%d)", r);
 		return -1;
+	}
+	for (cap = 0; cap < 64; cap++) {
+		if ((r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) == -1)
+			break;		/* past the kernel's last capability */
+		for (i = 0, kept = 0; i < n; i++)
+			kept |= keep[i] && sandbox_supervisor_caps[i] == cap;
+		if (r == 1 && !kept) {
+			snprintf(err, errlen, "capability %d is still in the "
+			    "bounding set", cap);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -645,33 +719,37 @@ sandbox_supervisor(const struct config *cfg, const char *section,
     const char *who)
 {
 	char key[64], err[256];
-	int insecure = 0, rc = 0;
+	int insecure = 0, failed = 0;
 
 	snprintf(key, sizeof(key), "%s.insecure_no_sandbox", section);
 	if (config_get_bool(cfg, key, 0, &insecure) == -1)
 		return -1;
-	*err = '\0';
-	if (geteuid() == 0 && sandbox_keep_caps(err, sizeof(err)) == -1)
-		rc = -1;
-	else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
-		snprintf(err, sizeof(err), "prctl(PR_SET_NO_NEW_PRIVS): %s",
+	/* Each step on its own: a development flag skips what fails, not the rest. */
+	if (geteuid() == 0 && sandbox_keep_caps(err, sizeof(err)) == -1) {
+		log_err("sandbox: %s: %s", who, err);
+		failed = 1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		log_err("sandbox: %s: prctl(PR_SET_NO_NEW_PRIVS): %s", who,
 		    strerror(errno));
-		rc = -1;
-	} else if (SANDBOX_SANITIZER_BUILD)
+		failed = 1;
+	}
+	if (SANDBOX_SANITIZER_BUILD)
 		log_warn("sandbox: %s: seccomp not installed in a sanitizer "
 		    "build", who);
-	else if (sandbox_seccomp(SANDBOX_SUPERVISOR, err, sizeof(err)) == -1)
-		rc = -1;
-	if (rc == -1) {
+	else if (sandbox_seccomp(SANDBOX_SUPERVISOR, err, sizeof(err)) == -1) {
 		log_err("sandbox: %s: %s", who, err);
+		failed = 1;
+	}
+	if (failed) {
 		if (!insecure)
 			return -1;
-		log_warn("sandbox: %s runs WITHOUT its sandbox "
+		log_warn("sandbox: %s runs without part of its sandbox "
 		    "(%s.insecure_no_sandbox)", who, section);
 		return 0;
 	}
-	log_info("sandbox: %s keeps %s, no exec, ptrace, mount or namespaces",
-	    who, geteuid() == 0 ? "setuid, setgid, dac_override, "
+	log_info("sandbox: %s keeps %s; no exec, ptrace, mount or namespaces",
+	    who, geteuid() == 0 ? "only setuid, setgid, dac_override, "
 	    "dac_read_search, kill, net_bind_service and ipc_lock" :
 	    "no capability");
 	return 0;

@@ -908,10 +908,10 @@ int			 ra_notifier_remind(struct ra *, struct db *);
 /*
  * Sends due mails of the outbox (ra_mail_queue), oldest first, each in its
  * own transaction; the first failure ends the round and backs that mail
- * off (30 s, doubling, at most an hour). How many were sent, or -1 (the
- * connection).
+ * off (30 s, doubling, at most an hour); stops early once stop_fd (-1:
+ * none) is readable. How many were sent, or -1 (the connection).
  */
-int			 ra_notifier_outbox(struct ra *, struct db *);
+int			 ra_notifier_outbox(struct ra *, struct db *, int stop_fd);
 
 /*
  * --- Subscriber TOTP and the sensitive account changes (issue 3): totp.c,

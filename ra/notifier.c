@@ -517,15 +517,25 @@ ra_outbox_txn(struct db *db, void *arg)
 	return rc;
 }
 
+/* 1 when fd (the stop pipe) says stop: its write end is closed. */
+static int
+ra_stopping(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	return fd != -1 && poll(&p, 1, 0) > 0 && p.revents != 0;
+}
+
 int
-ra_notifier_outbox(struct ra *ra, struct db *db)
+ra_notifier_outbox(struct ra *ra, struct db *db, int stop_fd)
 {
 	struct ra_outbox_txn t;
 	int n = 0;
 
 	memset(&t, 0, sizeof(t));
 	t.ra = ra;
-	while (n < RA_OUTBOX_ROUND) {
+	/* Between mails, not only between rounds: each may take 30 s. */
+	while (n < RA_OUTBOX_ROUND && !ra_stopping(stop_fd)) {
 		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_outbox_txn,
 		    &t) == -1)
 			return strcmp(db_last_sqlstate(db), "08006") == 0 ? -1 : n;
@@ -625,7 +635,8 @@ ra_notifier_round(struct ra_loop *l)
 static int
 ra_outbox_round(struct ra_loop *l)
 {
-	return ra_notifier_outbox(l->nf->ra, l->db) == -1 ? -1 : 0;
+	return ra_notifier_outbox(l->nf->ra, l->db, l->nf->stop[0]) == -1 ?
+	    -1 : 0;
 }
 
 /*
@@ -663,8 +674,11 @@ ra_loop_main(void *arg)
 			pfd[1].revents = 0;
 			npfd = 2;
 		}
-		if (poll(pfd, (nfds_t)npfd, timeout) == -1 && errno != EINTR)
+		if (poll(pfd, (nfds_t)npfd, timeout) == -1 && errno != EINTR) {
+			log_err("%s: poll: %s; the thread stops", l->name,
+			    strerror(errno));
 			break;
+		}
 		if (pfd[0].revents != 0)
 			break;	/* stop: the write end was closed */
 		if (l->db != NULL && npfd == 2 && pfd[1].revents != 0) {

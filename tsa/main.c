@@ -301,6 +301,9 @@ tsad_supervise(struct tsad_conf *c)
 {
 	pid_t pids[TSA_MAX_WORKERS], pid;
 	int counted[TSA_MAX_WORKERS] = { 0 };	/* this slot's death counted */
+	const char *writable[3] = { config_get(c->cfg, "hsm.module_write_dir",
+	    NULL), config_get(c->cfg, "hsm.lock_dir", NULL), NULL }, *spill;
+	char spilldir[PATH_MAX];
 	struct daemon_restarts restarts;
 	sigset_t sigs = c->sigs;
 	long long retry_at = 0;
@@ -309,8 +312,20 @@ tsad_supervise(struct tsad_conf *c)
 	/* The supervisor also waits for SIGCHLD (workers do not). */
 	sigaddset(&sigs, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	/* Before the first worker, so that each inherits what is left. */
-	if (sandbox_supervisor(c->cfg, "tsa", "tsad's supervisor") == -1)
+	/*
+	 * Before the first worker, so that each inherits what is left: the
+	 * capabilities and system calls a worker and its signer need, and
+	 * writes only where they write (the token and lock directories, the
+	 * spill files): uid 0 could otherwise write /proc/sys or /etc.
+	 */
+	spill = config_get(c->cfg, "tsa.spill_file", NULL);
+	if (spill != NULL) {
+		snprintf(spilldir, sizeof(spilldir), "%s", spill);
+		writable[2] = dirname(spilldir);
+	}
+	if (sandbox_limit_writes(c->cfg, "tsa", "tsad's supervisor", writable,
+	    3) == -1 ||
+	    sandbox_supervisor(c->cfg, "tsa", "tsad's supervisor") == -1)
 		return 1;
 	memset(&restarts, 0, sizeof(restarts));
 	for (i = 0; i < c->workers; i++) {

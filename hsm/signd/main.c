@@ -414,6 +414,7 @@ main(int argc, char **argv)
 	char err[512];
 	sigset_t sigs, supsigs;
 	pid_t pids[SIGND_THREADS_MAX], worker;
+	const char *writable[2];
 	pthread_condattr_t cattr;
 	long threads, sams, recycle;
 	unsigned int i, nlocks = 0;
@@ -465,8 +466,16 @@ main(int argc, char **argv)
 	supsigs = sigs;
 	sigaddset(&supsigs, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &supsigs, NULL);
-	/* Before the first child, so that each inherits what is left. */
-	if (sandbox_supervisor(cfg, "sign", "signd's supervisor") == -1)
+	/*
+	 * Before the first child, so that each inherits what is left: what a
+	 * SAM and the worker need, and writes only where a SAM writes (the
+	 * token and lock directories): uid 0 could otherwise write /proc/sys.
+	 */
+	writable[0] = config_get(cfg, "hsm.module_write_dir", NULL);
+	writable[1] = config_get(cfg, "hsm.lock_dir", NULL);
+	if (sandbox_limit_writes(cfg, "sign", "signd's supervisor", writable,
+	    2) == -1 ||
+	    sandbox_supervisor(cfg, "sign", "signd's supervisor") == -1)
 		goto out;
 	for (sd.nsams = 0; sd.nsams < (unsigned int)sams; sd.nsams++) {
 		sd.sams[sd.nsams].fd = sam_spawn(cfg, &sd.sams[sd.nsams].pid,

@@ -389,7 +389,8 @@ for ((i = 0; i < 100; i++)); do [ "$(issued_mail)" = "1|1" ] && break; sleep 0.1
 [ "$(q "SELECT count(*) FROM sign_credential WHERE certificate_id = (SELECT certificate_id FROM issuance_order WHERE id = $rorder)")" = 1 ] ||
 	fail "no signing credential for the rekeyed certificate while mail fails"
 chmod 0700 "$mail"
-q "UPDATE ra_mail_outbox SET next_attempt_at = now() WHERE recipient = '$email' AND sent_at IS NULL" >/dev/null
+q "UPDATE ra_mail_outbox SET next_attempt_at = now() WHERE recipient = '$email' AND sent_at IS NULL;
+	SELECT pg_notify('ra_mail', '')" >/dev/null
 for ((i = 0; i < 100; i++)); do [ "$(issued_mail)" = "0|2" ] && break; sleep 0.1; done
 [ "$(issued_mail)" = "0|2" ] || fail "the rekey's issuance mail was not sent once the sink accepted: $(issued_mail)"
 cid2=$(q "SELECT certificate_id FROM issuance_order WHERE id = $rorder")

@@ -104,7 +104,9 @@ for want in "rad writes files only in: $S/spool/ra-sms, $S/spool/ra-mail; $sysre
     "ocspd writes no file" "crld writes files only in: $S/pki/crl; $sysreads and $S/secrets/ldap-admin.pw" \
     "tsad writes files only in: $S/spool/tsa" "cad writes no file" \
     "signd writes no file" "pkisign serve writes no file; $sysreads" "sealer writes no file" \
-    "sam writes files only in: $S/hsm/tokens"; do
+    "sam writes files only in: $S/hsm/tokens" \
+    "tsad's supervisor writes files only in: $S/hsm/tokens, $S/run, $S/spool/tsa" \
+    "signd's supervisor writes files only in: $S/hsm/tokens, $S/run"; do
 	grep -qhF "sandbox: $want (Landlock ABI" "$S"/log/*.log || fail "no log line 'sandbox: $want'"
 done
 n=$(grep -hcF "sandbox: signer writes files only in: $S/hsm/tokens (Landlock" "$S"/log/*.log |

@@ -504,6 +504,16 @@ child_supervisor_keeps(void)
 		/* CAP_SYS_TIME and CAP_CHOWN are gone. */
 		if (chown("/proc/self/status", 1, 1) != -1)
 			_exit(14);
+		/*
+		 * Still uid 0: what keeps it from /proc/sys (core_pattern
+		 * runs a program as root) is Landlock, as tsad's and
+		 * signd's supervisors limit their writes.
+		 */
+		if (sandbox_limit_writes(cfg, "t", "test", NULL, 0) == -1)
+			_exit(19);
+		if ((fd = open("/proc/sys/kernel/core_pattern", O_WRONLY)) !=
+		    -1 || errno != EACCES)
+			_exit(20);
 	}
 	if ((fd = open("/etc/passwd", O_RDONLY)) == -1)
 		_exit(15);
@@ -570,12 +580,29 @@ child_supervisor_unshare(void)
 	_exit(0);
 }
 
+/* A namespace made by clone() rather than unshare(). */
+static void
+child_supervisor_clone_ns(void)
+{
+	char err[256];
+	long pid;
+
+	if (sandbox_seccomp(SANDBOX_SUPERVISOR, err, sizeof(err)) == -1)
+		_exit(11);
+	pid = syscall(SYS_clone, 0x10000000L /* CLONE_NEWUSER */ | SIGCHLD,
+	    NULL, NULL, NULL, 0L);
+	if (pid == 0)
+		_exit(0);
+	_exit(0);
+}
+
 static void
 test_supervisor_denies_exec_ptrace_unshare(void **state)
 {
 	assert_killed_by_seccomp(child_supervisor_exec);
 	assert_killed_by_seccomp(child_supervisor_ptrace);
 	assert_killed_by_seccomp(child_supervisor_unshare);
+	assert_killed_by_seccomp(child_supervisor_clone_ns);
 }
 
 static void
@@ -584,11 +611,18 @@ child_demote(void)
 	char err[256];
 	struct passwd *pw;
 
+	int sig = 0;
+
 	if (geteuid() == 0) {
 		if ((pw = getpwnam("pki")) == NULL)
 			_exit(20);
+		/* The kernel clears it on the uid change: demote sets it again. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+			_exit(25);
 		if (sandbox_demote("pki", NULL, err, sizeof(err)) == -1)
 			_exit(21);
+		if (prctl(PR_GET_PDEATHSIG, &sig) == -1 || sig != SIGTERM)
+			_exit(26);
 		if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid ||
 		    getgid() != pw->pw_gid)
 			_exit(22);
