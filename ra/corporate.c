@@ -181,7 +181,8 @@ static const struct db_stmt stmt_is_company_app = {
 /* An employee certificate of company $1: revoked?, pending request? */
 static const struct db_stmt stmt_revreq_cert = {
 	"ra_corporate_revreq_certificate",
-	"SELECT c.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM "
+	"SELECT c.revoked_at IS NOT NULL AND c.revocation_reason <> 6, "
+	"EXISTS (SELECT 1 FROM "
 	"ra_revocation_request r WHERE r.certificate_id = c.id AND "
 	"r.status = 'pending') FROM ra_company_application ca JOIN "
 	"ra_application ap ON ap.id = ca.application_id JOIN issuance_order o "
@@ -242,7 +243,8 @@ static const struct db_stmt stmt_revreq_list = {
 };
 static const struct db_stmt stmt_revreq_lock = {
 	"ra_officer_revreq_lock",
-	"SELECT r.status, r.certificate_id, r.reason, c.revoked_at IS NOT NULL, "
+	"SELECT r.status, r.certificate_id, r.reason, "
+	"c.revoked_at IS NOT NULL AND c.revocation_reason <> 6, "
 	"c.serial, i.name, ra_officer_in_company($2::bigint, r.company_id) "
 	"FROM ra_revocation_request r JOIN certificate c ON "
 	"c.id = r.certificate_id JOIN ca_certificate i ON i.id = c.issuer_id "
@@ -252,8 +254,8 @@ static const struct db_stmt stmt_revreq_lock = {
 static const struct db_stmt stmt_revreq_revoke = {
 	"ra_officer_revreq_revoke",
 	"UPDATE certificate SET revoked_at = now(), revocation_reason = "
-	"$2::smallint, revoked_by = $3 WHERE id = $1 AND revoked_at IS NULL "
-	"RETURNING id",
+	"$2::smallint, revoked_by = $3 WHERE id = $1 AND (revoked_at IS NULL "
+	"OR revocation_reason = 6) RETURNING id",
 	3
 };
 static const struct db_stmt stmt_revreq_close = {

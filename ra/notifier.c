@@ -110,12 +110,27 @@ static const struct db_stmt stmt_notifier_credential = {
 	"VALUES ($1, $2)",
 	2
 };
+/*
+ * The old certificate superseded, valid or on hold; with what it was: a
+ * hold (6) and who placed it go over to the new certificate.
+ */
 static const struct db_stmt stmt_notifier_supersede = {
 	"ra_notifier_supersede",
-	"UPDATE certificate SET revoked_at = now(), revocation_reason = 4, "
-	"revoked_by = '" RA_NOTIFIER_ACTOR "' WHERE id = $1 AND "
-	"(revoked_at IS NULL OR revocation_reason = 6) RETURNING serial",
+	"WITH prev AS (SELECT id, revocation_reason, revoked_by FROM "
+	"certificate WHERE id = $1 FOR UPDATE) "
+	"UPDATE certificate c SET revoked_at = now(), revocation_reason = 4, "
+	"revoked_by = '" RA_NOTIFIER_ACTOR "' FROM prev WHERE c.id = prev.id "
+	"AND (c.revoked_at IS NULL OR c.revocation_reason = 6) "
+	"RETURNING c.serial, prev.revocation_reason IS NOT DISTINCT FROM 6, "
+	"coalesce(prev.revoked_by, '')",
 	1
+};
+/* The new certificate put on hold as the old one was, by the same holder. */
+static const struct db_stmt stmt_notifier_hold = {
+	"ra_notifier_hold",
+	"UPDATE certificate SET revoked_at = now(), revocation_reason = 6, "
+	"revoked_by = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING serial",
+	2
 };
 
 /*
@@ -199,12 +214,52 @@ out:
 	return rc;
 }
 
+/*
+ * A rekey's old certificate was on hold (held_by placed it) when the new
+ * one was issued: the old one is superseded, and the new one goes on hold
+ * in its place, by the same holder, so that the hold is released (or made
+ * a revocation) as it would have been. 0 or -1.
+ */
+static int
+ra_notifier_hold(struct ra_notifier_txn *t, struct db *db,
+    const char *previous, const char *cert, const char *held_by)
+{
+	const char *v[2] = { cert, held_by };
+	PGresult *res;
+	json_t *details = NULL;
+	int rc = -1;
+
+	if ((res = db_exec(db, &stmt_notifier_hold, v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		rc = 0;
+		goto out;
+	}
+	t->followed = 6;
+	if ((details = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}",
+	    "serial", t->serial, "reason", "certificateHold", "reason_code", 6,
+	    "because", "the certificate it replaces was on hold when it was "
+	    "issued", "held_by", held_by, "previous_certificate_id", previous,
+	    "application_id", t->id)) == NULL ||
+	    audit_append(db, RA_NOTIFIER_ACTOR, "cert.revoke", "certificate",
+	    cert, details, NULL) == -1)
+		goto out;
+	log_warn("notifier: application %s: certificate %s put on hold as "
+	    "issued: the certificate it replaces, %s, was on hold (%s)", t->id,
+	    t->serial, previous, held_by);
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
 static int
 ra_notifier_txn(struct db *db, void *arg)
 {
 	struct ra_notifier_txn *t = arg;
 	const char *v[1], *cred[2];
-	char body[2048], followed[200] = "";
+	char body[2048], followed[200] = "", held_by[64] = "";
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
 	int rc = -1;
@@ -247,6 +302,9 @@ ra_notifier_txn(struct db *db, void *arg)
 		if (PQntuples(res2) == 1) {
 			snprintf(t->superseded, sizeof(t->superseded), "%s",
 			    PQgetvalue(res2, 0, 0));
+			snprintf(held_by, sizeof(held_by), "%s",
+			    strcmp(PQgetvalue(res2, 0, 1), "t") == 0 ?
+			    PQgetvalue(res2, 0, 2) : "");
 			if ((details = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}",
 			    "serial", t->superseded, "reason", "superseded",
 			    "reason_code", 4, "by_certificate_id",
@@ -255,11 +313,19 @@ ra_notifier_txn(struct db *db, void *arg)
 			    audit_append(db, RA_NOTIFIER_ACTOR, "cert.revoke",
 			    "certificate", v[0], details, NULL) == -1)
 				goto out;
+			if (held_by[0] != '\0' && ra_notifier_hold(t, db,
+			    v[0], PQgetvalue(res, 0, 4), held_by) == -1)
+				goto out;
 		} else if (ra_notifier_follow(t, db, v[0], PQgetvalue(res, 0,
 		    4)) == -1)
 			goto out;
 	}
-	if (t->followed >= 0)
+	if (t->followed == 6)
+		snprintf(followed, sizeof(followed), "\r\nIt was put on hold "
+		    "at once: the certificate it replaces was on hold when it "
+		    "was issued. It can sign once we release it; contact us."
+		    "\r\n");
+	else if (t->followed >= 0)
 		snprintf(followed, sizeof(followed), "\r\nIt was revoked at "
 		    "once (reason code %d): the certificate it was to replace "
 		    "had been revoked before it was issued. Apply for a new "

@@ -550,7 +550,7 @@ cid4=$(q "SELECT o.certificate_id FROM ra_application a JOIN issuance_order o ON
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.revoke' AND object_id = '$cid4' AND actor = 'ra:notifier'
 	AND details->>'reason_code' = '9' AND details->>'previous_certificate_id' = '$cid3'")" = 1 ] ||
 	fail "no cert.revoke event for the new certificate"
-m=$(newest "$mail" "It was revoked at once (reason code 9)")
+m=$(wait_mail "$email" 'It was revoked at once \(reason code 9\)') || fail "no mail saying the new certificate was revoked"
 has "^To: <$email>" <"$m" || fail "the mail saying the new certificate was revoked went elsewhere"
 note "rekey: agreement refused while the old certificate is on hold; old one revoked (privilegeWithdrawn) before cad issued → the new one revoked with it"
 

@@ -536,7 +536,32 @@ for act in hold release; do
 done
 refuse 403 "revocation of the officer's own certificate" POST "/v1/officer/certificates/$cid3/revoke" "$(rv keyCompromise x)"
 tok=$tok_o1
-note "hold and release by officers: OCSP certificateHold then good, audited, subscriber told; pkictl's hold and the officer's own certificate refused: ok"
+# A hold outlives a rekey already agreed to: app3's certificate held, then
+# a rekey of it (by SQL, agreed, its order done) issued by the notifier.
+req POST "/v1/officer/certificates/$cid3/hold" "$(hr 'suspected fraud, rekey in flight')"
+expect 200 "hold of app3's certificate"
+o5=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
+    --subject "{\"C\":\"ID\",\"CN\":\"Hendra Gunawan\",\"serialNumber\":\"NIK:3171010211850001\"}") || fail "order add (rekey)"
+rk=$(q "INSERT INTO ra_application (account_id, kind, profile, subject, previous_certificate_id)
+	SELECT account_id, 'rekey', profile, subject, $cid3 FROM ra_application WHERE id = $app3 RETURNING id" | head -n1)
+q "UPDATE ra_application SET status = 'approved', decided_at = now(), decision_reason = 'test' WHERE id = $rk" >/dev/null
+q "UPDATE ra_application SET status = 'agreed', agreed_at = now(), order_id = $o5 WHERE id = $rk" >/dev/null
+for ((i = 0; i < 300; i++)); do
+	[ "$(q "SELECT status FROM ra_application WHERE id = $rk")" = issued ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT status FROM ra_application WHERE id = $rk")" = issued ] || fail "the rekey $rk was not issued"
+cid5=$(q "SELECT certificate_id FROM issuance_order WHERE id = $o5")
+[ "$(q "SELECT revocation_reason || '/' || revoked_by FROM certificate WHERE id = $cid3")" = "4/ra:notifier" ] ||
+	fail "the held certificate was not superseded"
+[ "$(q "SELECT revocation_reason || '/' || revoked_by FROM certificate WHERE id = $cid5")" = "6/officer:$off1" ] ||
+	fail "the rekeyed certificate did not inherit the hold: $(q "SELECT revocation_reason || '/' || revoked_by FROM certificate WHERE id = $cid5")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.revoke' AND object_id = '$cid5' AND actor = 'ra:notifier'
+    AND details->>'reason' = 'certificateHold' AND details->>'held_by' = 'officer:$off1'")" = 1 ] || fail "the inherited hold is not audited"
+wait_mail r3@review.example 'It was put on hold at once' >/dev/null || fail "the subscriber was not told the new certificate is on hold"
+req POST "/v1/officer/certificates/$cid5/release" "$(hr 'fraud ruled out')"
+expect 200 "release of the inherited hold"
+note "hold and release by officers: OCSP certificateHold then good, audited, subscriber told; pkictl's hold and the officer's own certificate refused; a hold carried over to a rekey issued meanwhile: ok"
 
 comment='Subscriber reports the token lost'
 req POST "/v1/officer/certificates/$cid/revoke" "$(rv keyCompromise "$comment" 2026-11-20T00:00:00Z)"
