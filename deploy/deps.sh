@@ -25,10 +25,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 	# the stack runs its own, and nginx is only the tests' reverse proxy.
 	policy=/usr/sbin/policy-rc.d
 	if [ ! -e "$policy" ]; then
+		# Removed however this script ends: a policy-rc.d left behind would
+		# keep every later package from starting its service.
+		trap '"${sudo[@]}" rm -f "$policy"' EXIT
+		trap 'exit 130' INT
+		trap 'exit 143' TERM
+		trap 'exit 129' HUP
 		printf '#!/bin/sh\n# deploy/deps.sh: no service starts while it installs\nexit 101\n' |
 			"${sudo[@]}" tee "$policy" >/dev/null
 		"${sudo[@]}" chmod 0755 "$policy"
-		trap '"${sudo[@]}" rm -f "$policy"' EXIT
 	fi
 	"${sudo[@]}" apt-get update -qq
 	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

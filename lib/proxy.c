@@ -133,6 +133,14 @@ proxy_set_parse(const char *list, char *err, size_t errlen)
 			}
 			n->prefix = (unsigned int)bits;
 		}
+		/* ::ffff:a.b.c.d[/96+n] is the IPv4 a.b.c.d[/n]: peers are unmapped. */
+		if (n->family == AF_INET6 && n->prefix >= 96) {
+			unsigned int bits6 = n->prefix;
+
+			proxy_unmap(&n->family, n->addr);
+			if (n->family == AF_INET)
+				n->prefix = bits6 - 96;
+		}
 		set->n++;
 	}
 	return set;
@@ -174,7 +182,13 @@ proxy_client_addr(const struct proxy_set *set, const char *peer,
 	size_t len;
 	int family;
 
+	/* The peer as the client, unmapped (::ffff:a.b.c.d is a.b.c.d). */
 	snprintf(out, outlen, "%s", peer);
+	if (proxy_addr_parse(peer, &family, a) == 0) {
+		proxy_unmap(&family, a);
+		if (inet_ntop(family, a, text, sizeof(text)) != NULL)
+			snprintf(out, outlen, "%s", text);
+	}
 	if (xff == NULL || nheaders != 1 || !proxy_set_has(set, peer))
 		return;
 	end = xff + strlen(xff);

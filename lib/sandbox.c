@@ -42,6 +42,7 @@ sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errle
 	uid_t ruid, euid, suid;
 	gid_t rgid, egid, sgid;
 	int pdeath = 0;
+	pid_t ppid;
 
 	if (user != NULL && (pw = getpwnam(user)) == NULL) {
 		snprintf(err, errlen, "getpwnam(%s): no such user", user);
@@ -64,6 +65,7 @@ sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errle
 			return -1;
 		}
 		(void)prctl(PR_GET_PDEATHSIG, &pdeath);
+		ppid = getppid();
 		if (setgroups(1, &pw->pw_gid) == -1 ||
 		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
@@ -89,6 +91,11 @@ sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errle
 		if (pdeath != 0 && prctl(PR_SET_PDEATHSIG, pdeath) == -1) {
 			snprintf(err, errlen, "prctl(PR_SET_PDEATHSIG): %s",
 			    strerror(errno));
+			return -1;
+		}
+		/* The parent died while the signal was cleared: none will come. */
+		if (pdeath != 0 && getppid() != ppid) {
+			snprintf(err, errlen, "the parent process is gone");
 			return -1;
 		}
 	} else if (pw != NULL && geteuid() != pw->pw_uid) {
@@ -445,7 +452,7 @@ static const unsigned long sandbox_clone_namespaces[] = {
 	0x10000000,	/* CLONE_NEWUSER */
 	0x20000000,	/* CLONE_NEWPID */
 	0x40000000,	/* CLONE_NEWNET */
-	0x00000080,	/* CLONE_NEWTIME */
+	/* CLONE_NEWTIME only through clone3 (ENOSYS) or unshare (killed). */
 };
 
 /* The supervisor's filter: allow by default, kill on the calls above. */

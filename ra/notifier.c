@@ -259,7 +259,8 @@ ra_notifier_txn(struct db *db, void *arg)
 {
 	struct ra_notifier_txn *t = arg;
 	const char *v[1], *cred[2];
-	char body[2048], followed[200] = "", held_by[64] = "";
+	char body[2048], followed[200] = "", held_by[256] = "";
+	int was_held = 0;
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
 	int rc = -1;
@@ -302,9 +303,11 @@ ra_notifier_txn(struct db *db, void *arg)
 		if (PQntuples(res2) == 1) {
 			snprintf(t->superseded, sizeof(t->superseded), "%s",
 			    PQgetvalue(res2, 0, 0));
+			/* Held: the same holder, or the notifier if none was named. */
+			was_held = strcmp(PQgetvalue(res2, 0, 1), "t") == 0;
 			snprintf(held_by, sizeof(held_by), "%s",
-			    strcmp(PQgetvalue(res2, 0, 1), "t") == 0 ?
-			    PQgetvalue(res2, 0, 2) : "");
+			    PQgetvalue(res2, 0, 2)[0] != '\0' ?
+			    PQgetvalue(res2, 0, 2) : RA_NOTIFIER_ACTOR);
 			if ((details = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}",
 			    "serial", t->superseded, "reason", "superseded",
 			    "reason_code", 4, "by_certificate_id",
@@ -313,7 +316,7 @@ ra_notifier_txn(struct db *db, void *arg)
 			    audit_append(db, RA_NOTIFIER_ACTOR, "cert.revoke",
 			    "certificate", v[0], details, NULL) == -1)
 				goto out;
-			if (held_by[0] != '\0' && ra_notifier_hold(t, db,
+			if (was_held && ra_notifier_hold(t, db,
 			    v[0], PQgetvalue(res, 0, 4), held_by) == -1)
 				goto out;
 		} else if (ra_notifier_follow(t, db, v[0], PQgetvalue(res, 0,

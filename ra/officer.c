@@ -577,12 +577,14 @@ ra_officer_me(struct ra *ra, const struct http_request *req,
 
 	if ((r = ra_officer_session(ra, req, resp, NULL, &who)) != 1)
 		return r;
-	if ((o = json_pack("{s:I, s:s, s:s, s:o, s:s}", "id",
+	/* holds: whether this CA suspends (review.holds), for the console. */
+	if ((o = json_pack("{s:I, s:s, s:s, s:o, s:s, s:b}", "id",
 	    (json_int_t)strtoll(who.officer_id, NULL, 10), "username",
 	    who.username, "role", who.role, "account_id",
 	    who.account_id[0] == '\0' ? json_null() :
 	    json_integer(strtoll(who.account_id, NULL, 10)),
-	    "session_expires_at", who.expires_at)) == NULL)
+	    "session_expires_at", who.expires_at, "holds",
+	    ra->policy->review_holds)) == NULL)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:

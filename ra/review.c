@@ -1074,7 +1074,7 @@ enum ra_revoke_outcome {
 	RA_REVOKE_NOT_HELD,	/* 409: a release of one not on hold */
 	RA_REVOKE_EXPIRED,	/* 409: a hold or release of an expired one */
 	RA_REVOKE_CONFLICT,	/* 403: the officer's own or company's */
-	RA_REVOKE_CA_HOLD,	/* 409: a hold pkictl placed, released by pkictl */
+	RA_REVOKE_CA_HOLD,	/* 403: a hold pkictl placed, released by pkictl */
 };
 
 struct ra_revoke_txn {
@@ -1211,7 +1211,7 @@ ra_revoke_refuse(struct http_response *resp, const struct ra_revoke_txn *t)
 		return ra_problem(resp, 403, "the certificate is of your own "
 		    "account or of a company your account belongs to");
 	case RA_REVOKE_CA_HOLD:
-		return ra_problem(resp, 409, "the certification authority "
+		return ra_problem(resp, 403, "the certification authority "
 		    "put this certificate on hold; it is released with pkictl");
 	case RA_REVOKE_DONE:
 		break;

@@ -5,7 +5,7 @@
 
 const TOKEN = 'ra.officer.token';
 const PER_PAGE = 20;
-const state = { page: 1, cpage: 1, total: 0, app: null, cert: null, holdAction: '', revreq: null, role: '' };
+const state = { page: 1, cpage: 1, total: 0, app: null, cert: null, holdAction: '', holds: false, revreq: null, role: '' };
 
 // Auditors read; only officers and admins get the buttons that decide.
 function canAct() { return state.role === 'ra_officer' || state.role === 'ra_admin'; }
@@ -61,6 +61,7 @@ async function start() {
     $('who-name').textContent = me.username;
     $('who-role').textContent = me.role;
     state.role = me.role;
+    state.holds = me.holds === true;
     show('who', true);
     show('login-view', false);
     show('main-view', true);
@@ -260,7 +261,7 @@ async function loadCerts() {
       });
       // Suspend a valid certificate, or lift a suspension (policy review.holds).
       const hold = c.status === 'good';
-      button(td, hold ? 'hold' : 'release', hold ? 'Hold…' : 'Release…', () => {
+      if (state.holds) button(td, hold ? 'hold' : 'release', hold ? 'Hold…' : 'Release…', () => {
         show('revoke-form', false);
         state.cert = c;
         state.holdAction = hold ? 'hold' : 'release';

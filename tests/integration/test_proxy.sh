@@ -59,8 +59,8 @@ http {
 	include $ngx/pki.conf;
 }
 CONF
-nginx -t -q -c "$ngx/nginx.conf" -p "$ngx" 2>"$ngx/t.log" || fail "nginx -t: $(cat "$ngx/t.log")"
-nginx -c "$ngx/nginx.conf" -p "$ngx" >"$tmp/nginx.log" 2>&1 &
+nginx -t -q -e "$ngx/error.log" -c "$ngx/nginx.conf" -p "$ngx" 2>"$ngx/t.log" || fail "nginx -t: $(cat "$ngx/t.log")"
+nginx -e "$ngx/error.log" -c "$ngx/nginx.conf" -p "$ngx" >"$tmp/nginx.log" 2>&1 &
 ngx_pid=$!
 at_exit "kill -QUIT $ngx_pid 2>/dev/null; wait $ngx_pid 2>/dev/null"
 wait_port "$https_port" "$ngx_pid" nginx
@@ -81,7 +81,13 @@ curl -sS -o /dev/null "https://ra.test:$https_port/health" --resolve "ra.test:$h
 code=$(curl -sS --cacert "$ngx/tls.pem" --resolve "sign.test:$https_port:127.0.0.1" -o "$tmp/out" -w '%{http_code}' \
     -X POST -H 'Content-Type: application/json' --data '{}' "https://sign.test:$https_port/csc/v2/info")
 [ "$code" = 200 ] && jq -e '.specs' "$tmp/out" >/dev/null || fail "CSC info through TLS: $code $(cat "$tmp/out")"
-note "TLS: RA /health and CSC info through nginx, HSTS, our certificate only"
+# Plain HTTP: the RA's host is sent to https, an unknown host gets nothing.
+[ "$(curl -sS -H 'Host: ra.test' -o /dev/null -D "$tmp/rhdr" -w '%{http_code}' "http://127.0.0.1:$http_port/v1/login")" = 301 ] &&
+	grep -qi "^location: https://ra.test:$https_port/v1/login" "$tmp/rhdr" || fail "plain HTTP to the RA host is not sent to https: $(cat "$tmp/rhdr")"
+rc=0
+curl -sS -H 'Host: elsewhere.test' -o /dev/null "http://127.0.0.1:$http_port/health" 2>/dev/null || rc=$?
+[ "$rc" = 52 ] || fail "an unknown host on the HTTP port got an answer (curl exit $rc)"
+note "TLS: RA /health and CSC info through nginx, HSTS, our certificate only; plain HTTP to the RA redirected, unknown hosts dropped"
 
 # --- the client's address: the audit trail and the rate limit -----------------------------
 # register ADDR EMAIL [XFF] [DIRECT]: a registration from ADDR; prints the client audited.

@@ -440,7 +440,7 @@ note "an employee's corporate rekey needs two officers' approvals (four-eyes by 
   "rekey/submitted/$rcert" ] || fail "test setup: the representative's rekey application"
 rserial=$(q "SELECT serial FROM certificate WHERE id = $rcert")
 # Mail other than pkictl's status notices to the representative (schema/034).
-# (grep -L exits 1 when no file matches, i.e. when every file is listed.)
+# (grep -L exits 1 when no line matches anywhere, i.e. when every file is listed.)
 other_mail() { { grep -L -E '^Subject: Your certificate (was (suspended|revoked)|is valid again)' "$mail"/*.eml || true; } | wc -l; }
 n_mail=$(other_mail)
 pkictl cert revoke --serial "$rserial" --reason certificateHold >/dev/null || fail "pkictl cert revoke (hold)"

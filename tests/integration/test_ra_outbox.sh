@@ -42,7 +42,9 @@ start_rad rad-slow PKI_RA_MAIL=smtp PKI_RA_SMTP_URL="smtp://127.0.0.1:$sport" PK
 n=$$$RANDOM
 email=outbox-$n@example.com
 # A queued notice: the outbox thread takes it and waits on the staller.
-q "INSERT INTO ra_mail_outbox (recipient, subject, body) VALUES ('stalled-$n@example.com', 'Stalled', 'x');
+# First in line (oldest due first): other tests' due mails wait behind it.
+q "INSERT INTO ra_mail_outbox (recipient, subject, body, next_attempt_at)
+	VALUES ('stalled-$n@example.com', 'Stalled', 'x', now() - interval '1 day');
 	SELECT pg_notify('ra_mail', '')" >/dev/null
 for ((i = 0; i < 100; i++)); do [ -s "$tmp/accepted" ] && break; sleep 0.1; done
 [ -s "$tmp/accepted" ] || fail "rad's outbox never connected to the staller: $(cat "$tmp/rad-slow.log")"

@@ -486,7 +486,11 @@ start_rad rad-noholds PKI_REVIEW_HOLDS=false
 url=$rad_url
 refuse 403 "hold where policy offers none" POST "/v1/officer/certificates/$cid/hold" "$(hr x)"
 has 'review.holds' <"$tmp/out" || fail "the 403 does not name review.holds: $(cat "$tmp/out")"
+req GET /v1/officer/me
+jq -e '.holds == false' "$tmp/out" >/dev/null || fail "officer/me does not say holds are off: $(cat "$tmp/out")"
 url=$PKI_RA_URL
+req GET /v1/officer/me
+jq -e '.holds == true' "$tmp/out" >/dev/null || fail "officer/me does not say holds are on: $(cat "$tmp/out")"
 why='Subscriber called: phone stolen, investigating'
 req POST "/v1/officer/certificates/$cid/hold" "$(hr "$why")"
 expect 200 "hold"
@@ -514,8 +518,8 @@ ocsp_says 'cert.pem: good'
 refuse 409 "a second release" POST "/v1/officer/certificates/$cid/release" "$(hr again)"
 # A hold the CA placed (pkictl) is the CA's to release.
 pkictl cert revoke --serial "$serial" --reason certificateHold >/dev/null || fail "pkictl cert revoke (hold)"
-refuse 409 "an officer's release of pkictl's hold" POST "/v1/officer/certificates/$cid/release" "$(hr x)"
-has 'pkictl' <"$tmp/out" || fail "the 409 does not say pkictl releases it: $(cat "$tmp/out")"
+refuse 403 "an officer's release of pkictl's hold" POST "/v1/officer/certificates/$cid/release" "$(hr x)"
+has 'pkictl' <"$tmp/out" || fail "the 403 does not say pkictl releases it: $(cat "$tmp/out")"
 pkictl cert release --serial "$serial" >/dev/null || fail "pkictl cert release"
 ocsp_says 'cert.pem: good'
 # Nothing of the officer's own account (rev-own is r3's): a certificate for app3.
