@@ -308,6 +308,24 @@ hold_cad() {
 	kill -STOP $cad_pids
 }
 
+# order_issued KIND SUBJECT-JSON [KEY-TYPE]: a pkictl order (profile KIND,
+# key type ec-p256 unless given) that the stack's cad issues within 30 s;
+# sets order and cert. pkictl's orders belong to no RA account: a test
+# links one by SQL where it needs to.
+order_issued() {
+	local i st=
+	order=$("$PKICTL" --config "$PKI_CONFIG" order add --kind "$1" --profile "$1" \
+	    --key-type "${3:-ec-p256}" --subject "$2") || fail "pkictl order add ($1)"
+	for ((i = 0; i < 300; i++)); do
+		st=$(sql_as "$PKI_TEST_PG_URI" "SELECT status FROM issuance_order WHERE id = $order")
+		[ "$st" = done ] || [ "$st" = failed ] && break
+		sleep 0.1
+	done
+	[ "$st" = done ] || fail "the stack's cad did not issue order $order ($st): $(sql_as "$PKI_TEST_PG_URI" \
+	    "SELECT last_error FROM issuance_order WHERE id = $order")"
+	cert=$(sql_as "$PKI_TEST_PG_URI" "SELECT certificate_id FROM issuance_order WHERE id = $order")
+}
+
 # start_rad NAME [VAR=VALUE...]: another rad on a free port, with the stack's
 # configuration and these overrides of it (lib/config.h: PKI_<SECTION>_<KEY>),
 # the same database and sinks; logs to $tmp/NAME.log, stopped at exit; sets

@@ -52,21 +52,12 @@ account() {
 }
 # issue ACCOUNT KIND PROFILE KEYTYPE CN [O]: prints the certificate id once cad is done.
 issue() {
-	local o i
-	o=$(pkictl order add --kind "$2" --profile "$3" --key-type "$4" \
-		--subject "{\"C\":\"ID\",${6:+\"O\":\"$6\",}\"CN\":\"$5\",\"serialNumber\":\"NIK:31740$RANDOM$RANDOM\"}") ||
-		fail "order add"
-	for ((i = 0; i < 300; i++)); do
-		[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] && break
-		sleep 0.1
-	done
-	[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] ||
-		fail "order $o not issued by the stack's cad: $(q "SELECT last_error FROM issuance_order WHERE id = $o")"
-	i=$(q "SELECT certificate_id FROM issuance_order WHERE id = $o")
+	order_issued "$2" "{\"C\":\"ID\",${6:+\"O\":\"$6\",}\"CN\":\"$5\",\"serialNumber\":\"NIK:31740$RANDOM$RANDOM\"}" "$4"
+	[ "$3" = "$2" ] || fail "issue: profile $3 is not kind $2 (order_issued orders profile = kind)"
 	# pkictl orders belong to no RA account (rad's issued applications get
 	# their row from the notifier): link it as an administrator would.
-	q "INSERT INTO sign_credential (certificate_id, account_id) VALUES ($i, $1)" >/dev/null
-	echo "$i"
+	q "INSERT INTO sign_credential (certificate_id, account_id) VALUES ($cert, $1)" >/dev/null
+	echo "$cert"
 }
 cert_pem() { # cert_pem CRED FILE
 	q "SELECT encode(der, 'base64') FROM certificate WHERE id = $1" | base64 -d |

@@ -286,18 +286,6 @@ note "enrolment (wrong account 403, reuse 404), employee's corporate KYC with O:
 # Ordered with pkictl, issued by the stack's cad and linked by SQL, to keep
 # this test on the revocation request; test_lifecycle.sh gets the employee's
 # certificate through the agreement.
-# order_issued KIND SUBJECT-JSON: an EC order (profile = kind) the stack's
-# cad issues; sets order and cert.
-order_issued() {
-	order=$(pkictl order add --kind "$1" --profile "$1" --key-type ec-p256 --subject "$2") ||
-		fail "pkictl order add ($1)"
-	for _ in $(seq 300); do
-		[ "$(q "SELECT status FROM issuance_order WHERE id = $order")" = done ] && break
-		sleep 0.1
-	done
-	[ "$(q "SELECT status FROM issuance_order WHERE id = $order")" = done ] || fail "cad did not issue order $order"
-	cert=$(q "SELECT certificate_id FROM issuance_order WHERE id = $order")
-}
 order_issued corporate "$(q "SELECT subject::text FROM ra_application WHERE id = $eapp")"
 q "UPDATE ra_application SET status = 'approved', decided_at = now() WHERE id = $eapp;
    UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $eapp;

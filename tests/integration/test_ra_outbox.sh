@@ -12,7 +12,6 @@
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
 q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
 
 # --- the staller: accepts, counts, never answers -------------------------------------------
 sport=$(free_port)
@@ -54,14 +53,8 @@ stuck_at=$(date +%s)
 acc=$(q "INSERT INTO ra_account (email, phone, password_hash, email_verified, email_verified_at)
 	VALUES ('$email', '+6281100$((n % 100000))', '\$argon2id\$v=19\$m=8,t=1,p=1\$c2FsdHNhbHQ\$aGFzaGhhc2g', true, now())
 	RETURNING id" | head -n1)
-o=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
-    --subject "{\"C\":\"ID\",\"CN\":\"Slow Mail\",\"serialNumber\":\"NIK:3171010101900001\"}") || fail "order add"
-for ((i = 0; i < 300; i++)); do
-	[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] && break
-	sleep 0.1
-done
-[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] || fail "the stack's cad did not issue order $o"
-cid=$(q "SELECT certificate_id FROM issuance_order WHERE id = $o")
+order_issued personal '{"C":"ID","CN":"Slow Mail","serialNumber":"NIK:3171010101900001"}'
+o=$order cid=$cert
 app=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($acc, 'personal', 'personal',
 	'{\"C\":\"ID\",\"CN\":\"Slow Mail\"}') RETURNING id" | head -n1)
 q "UPDATE ra_application SET status = 'approved', decided_at = now(), decision_reason = 'test' WHERE id = $app" >/dev/null

@@ -410,15 +410,8 @@ grep -q "^Subject: .*application $app5 is approved" "$(mail_to r5@review.example
 note "four-eyes with two approvals at once (the first committed while rad waited for the lock): ok"
 
 # --- a certificate for app1, the duplicate-NIK check --------------------------------
-o=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
-    --subject "{\"C\":\"ID\",\"CN\":\"Ratna Dewi\",\"serialNumber\":\"NIK:$nik1\"}") || fail "order add"
-for ((i = 0; i < 300; i++)); do
-	[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = pending ] || break
-	sleep 0.1
-done
-[ "$(q "SELECT status FROM issuance_order WHERE id = $o")" = done ] ||
-	fail "the stack's cad did not issue order $o: $(q "SELECT last_error FROM issuance_order WHERE id = $o")"
-cid=$(q "SELECT certificate_id FROM issuance_order WHERE id = $o")
+order_issued personal "{\"C\":\"ID\",\"CN\":\"Ratna Dewi\",\"serialNumber\":\"NIK:$nik1\"}"
+o=$order cid=$cert
 # Link it to app1 as the (later) agreement and issuance slices will.
 q "UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $app1" >/dev/null
 q "UPDATE ra_application SET status = 'issued', order_id = $o WHERE id = $app1" >/dev/null
@@ -523,14 +516,9 @@ has 'pkictl' <"$tmp/out" || fail "the 403 does not say pkictl releases it: $(cat
 pkictl cert release --serial "$serial" >/dev/null || fail "pkictl cert release"
 ocsp_says 'cert.pem: good'
 # Nothing of the officer's own account (rev-own is r3's): a certificate for app3.
-o3=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
-    --subject "{\"C\":\"ID\",\"CN\":\"Hendra Gunawan\",\"serialNumber\":\"NIK:3171010211850001\"}") || fail "order add (app3)"
-for ((i = 0; i < 300; i++)); do
-	[ "$(q "SELECT status FROM issuance_order WHERE id = $o3")" = pending ] || break
-	sleep 0.1
-done
-cid3=$(q "SELECT certificate_id FROM issuance_order WHERE id = $o3 AND status = 'done'")
-[ -n "$cid3" ] || fail "the stack's cad did not issue order $o3"
+app3_subject='{"C":"ID","CN":"Hendra Gunawan","serialNumber":"NIK:3171010211850001"}'
+order_issued personal "$app3_subject"
+o3=$order cid3=$cert
 q "UPDATE ra_application SET status = 'approved', decided_at = now(), decision_reason = 'test' WHERE id = $app3" >/dev/null
 q "UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $app3" >/dev/null
 q "UPDATE ra_application SET status = 'issued', order_id = $o3 WHERE id = $app3" >/dev/null
@@ -544,8 +532,8 @@ tok=$tok_o1
 # a rekey of it (by SQL, agreed, its order done) issued by the notifier.
 req POST "/v1/officer/certificates/$cid3/hold" "$(hr 'suspected fraud, rekey in flight')"
 expect 200 "hold of app3's certificate"
-o5=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
-    --subject "{\"C\":\"ID\",\"CN\":\"Hendra Gunawan\",\"serialNumber\":\"NIK:3171010211850001\"}") || fail "order add (rekey)"
+order_issued personal "$app3_subject"
+o5=$order
 rk=$(q "INSERT INTO ra_application (account_id, kind, profile, subject, previous_certificate_id)
 	SELECT account_id, 'rekey', profile, subject, $cid3 FROM ra_application WHERE id = $app3 RETURNING id" | head -n1)
 q "UPDATE ra_application SET status = 'approved', decided_at = now(), decision_reason = 'test' WHERE id = $rk" >/dev/null
