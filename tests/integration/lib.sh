@@ -326,6 +326,26 @@ order_issued() {
 	cert=$(sql_as "$PKI_TEST_PG_URI" "SELECT certificate_id FROM issuance_order WHERE id = $order")
 }
 
+# agreed_by_sql APP ORDER: APP approved and agreed to with ORDER, by SQL
+# (the review and the agreement are other tests' subject): once ORDER is
+# done, a notifier issues it.
+agreed_by_sql() {
+	sql_as "$PKI_TEST_PG_URI" "UPDATE ra_application SET status = 'approved', decided_at = now(),
+	    decision_reason = 'test' WHERE id = $1" >/dev/null
+	sql_as "$PKI_TEST_PG_URI" "UPDATE ra_application SET status = 'agreed', agreed_at = now(),
+	    order_id = $2 WHERE id = $1" >/dev/null
+}
+
+# app_issued APP [SECONDS]: 0 once APP is issued, 1 after SECONDS (30).
+app_issued() {
+	local i
+	for ((i = 0; i < ${2:-30} * 10; i++)); do
+		[ "$(sql_as "$PKI_TEST_PG_URI" "SELECT status FROM ra_application WHERE id = $1")" = issued ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # start_rad NAME [VAR=VALUE...]: another rad on a free port, with the stack's
 # configuration and these overrides of it (lib/config.h: PKI_<SECTION>_<KEY>),
 # the same database and sinks; logs to $tmp/NAME.log, stopped at exit; sets

@@ -57,16 +57,9 @@ order_issued personal '{"C":"ID","CN":"Slow Mail","serialNumber":"NIK:3171010101
 o=$order cid=$cert
 app=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($acc, 'personal', 'personal',
 	'{\"C\":\"ID\",\"CN\":\"Slow Mail\"}') RETURNING id" | head -n1)
-q "UPDATE ra_application SET status = 'approved', decided_at = now(), decision_reason = 'test' WHERE id = $app" >/dev/null
-q "UPDATE ra_application SET status = 'agreed', agreed_at = now(), order_id = $o WHERE id = $app" >/dev/null
-
+agreed_by_sql "$app" "$o"
 # The notifier's next round (1 s) issues it, while the outbox is still stuck.
-for ((i = 0; i < 100; i++)); do
-	[ "$(q "SELECT status FROM ra_application WHERE id = $app")" = issued ] && break
-	sleep 0.1
-done
-[ "$(q "SELECT status FROM ra_application WHERE id = $app")" = issued ] ||
-	fail "application $app not issued while the mail server stalls: $(tail -5 "$tmp/rad-slow.log")"
+app_issued "$app" 10 || fail "application $app not issued while the mail server stalls: $(tail -5 "$tmp/rad-slow.log")"
 [ $(($(date +%s) - stuck_at)) -lt 25 ] || fail "issued only after the stalled send timed out"
 [ "$(q "SELECT sent_at IS NULL AND attempts = 0 FROM ra_mail_outbox WHERE recipient = 'stalled-$n@example.com'")" = t ] ||
 	fail "the stalled mail is no longer in flight: the check proves nothing"

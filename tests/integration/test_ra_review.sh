@@ -536,13 +536,8 @@ order_issued personal "$app3_subject"
 o5=$order
 rk=$(q "INSERT INTO ra_application (account_id, kind, profile, subject, previous_certificate_id)
 	SELECT account_id, 'rekey', profile, subject, $cid3 FROM ra_application WHERE id = $app3 RETURNING id" | head -n1)
-q "UPDATE ra_application SET status = 'approved', decided_at = now(), decision_reason = 'test' WHERE id = $rk" >/dev/null
-q "UPDATE ra_application SET status = 'agreed', agreed_at = now(), order_id = $o5 WHERE id = $rk" >/dev/null
-for ((i = 0; i < 300; i++)); do
-	[ "$(q "SELECT status FROM ra_application WHERE id = $rk")" = issued ] && break
-	sleep 0.1
-done
-[ "$(q "SELECT status FROM ra_application WHERE id = $rk")" = issued ] || fail "the rekey $rk was not issued"
+agreed_by_sql "$rk" "$o5"
+app_issued "$rk" || fail "the rekey $rk was not issued"
 cid5=$(q "SELECT certificate_id FROM issuance_order WHERE id = $o5")
 [ "$(q "SELECT revocation_reason || '/' || revoked_by FROM certificate WHERE id = $cid3")" = "4/ra:notifier" ] ||
 	fail "the held certificate was not superseded"
