@@ -317,22 +317,28 @@ order_issued() {
 	order=$("$PKICTL" --config "$PKI_CONFIG" order add --kind "$1" --profile "$1" \
 	    --key-type "${3:-ec-p256}" --subject "$2") || fail "pkictl order add ($1)"
 	for ((i = 0; i < 300; i++)); do
-		st=$(sql_as "$PKI_TEST_PG_URI" "SELECT status FROM issuance_order WHERE id = $order")
+		st=$(_lib_q "SELECT status FROM issuance_order WHERE id = $order" || true)
 		[ "$st" = done ] || [ "$st" = failed ] && break
 		sleep 0.1
 	done
-	[ "$st" = done ] || fail "the stack's cad did not issue order $order ($st): $(sql_as "$PKI_TEST_PG_URI" \
+	[ "$st" = done ] || fail "the stack's cad did not issue order $order ($st): $(_lib_q \
 	    "SELECT last_error FROM issuance_order WHERE id = $order")"
-	cert=$(sql_as "$PKI_TEST_PG_URI" "SELECT certificate_id FROM issuance_order WHERE id = $order")
+	cert=$(_lib_q "SELECT certificate_id FROM issuance_order WHERE id = $order")
+}
+
+# _lib_q SQL: the test's own q (a test on a stack of its own defines one
+# for that stack's database), else the run's stack.
+_lib_q() {
+	if declare -F q >/dev/null; then q "$1"; else sql_as "$PKI_TEST_PG_URI" "$1"; fi
 }
 
 # agreed_by_sql APP ORDER: APP approved and agreed to with ORDER, by SQL
 # (the review and the agreement are other tests' subject): once ORDER is
 # done, a notifier issues it.
 agreed_by_sql() {
-	sql_as "$PKI_TEST_PG_URI" "UPDATE ra_application SET status = 'approved', decided_at = now(),
+	_lib_q "UPDATE ra_application SET status = 'approved', decided_at = now(),
 	    decision_reason = 'test' WHERE id = $1" >/dev/null
-	sql_as "$PKI_TEST_PG_URI" "UPDATE ra_application SET status = 'agreed', agreed_at = now(),
+	_lib_q "UPDATE ra_application SET status = 'agreed', agreed_at = now(),
 	    order_id = $2 WHERE id = $1" >/dev/null
 }
 
@@ -340,7 +346,7 @@ agreed_by_sql() {
 app_issued() {
 	local i
 	for ((i = 0; i < ${2:-30} * 10; i++)); do
-		[ "$(sql_as "$PKI_TEST_PG_URI" "SELECT status FROM ra_application WHERE id = $1")" = issued ] && return 0
+		[ "$(_lib_q "SELECT status FROM ra_application WHERE id = $1" || true)" = issued ] && return 0
 		sleep 0.1
 	done
 	return 1

@@ -52,8 +52,8 @@ account() {
 }
 # issue ACCOUNT KIND PROFILE KEYTYPE CN [O]: prints the certificate id once cad is done.
 issue() {
-	order_issued "$2" "{\"C\":\"ID\",${6:+\"O\":\"$6\",}\"CN\":\"$5\",\"serialNumber\":\"NIK:31740$RANDOM$RANDOM\"}" "$4"
 	[ "$3" = "$2" ] || fail "issue: profile $3 is not kind $2 (order_issued orders profile = kind)"
+	order_issued "$2" "{\"C\":\"ID\",${6:+\"O\":\"$6\",}\"CN\":\"$5\",\"serialNumber\":\"NIK:31740$RANDOM$RANDOM\"}" "$4"
 	# pkictl orders belong to no RA account (rad's issued applications get
 	# their row from the notifier): link it as an administrator would.
 	q "INSERT INTO sign_credential (certificate_id, account_id) VALUES ($cert, $1)" >/dev/null
