@@ -527,6 +527,11 @@ for act in hold release; do
 	refuse 403 "$act of the officer's own certificate" POST "/v1/officer/certificates/$cid3/$act" "$(hr x)"
 done
 refuse 403 "revocation of the officer's own certificate" POST "/v1/officer/certificates/$cid3/revoke" "$(rv keyCompromise x)"
+# The database refuses it too (schema/035), whatever rad would do.
+ra_uri=$(sed -n 's/^ra_uri = //p' "$PKI_CONFIG")
+sql_fails "$ra_uri" "UPDATE certificate SET revoked_at = now(), revocation_reason = 6, revoked_by = 'officer:$off3'
+    WHERE id = $cid3" 'may not change the status'
+[ "$(q "SELECT revoked_at IS NULL FROM certificate WHERE id = $cid3")" = t ] || fail "the refused hold changed the certificate"
 tok=$tok_o1
 # A hold outlives a rekey already agreed to: app3's certificate held, then
 # a rekey of it (by SQL, agreed, its order done) issued by the notifier.
