@@ -13,6 +13,7 @@
 #include "lib/config.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/sandbox.h"
 
 void
 daemon_block_signals(sigset_t *set)
@@ -125,6 +126,8 @@ daemon_load_config(int argc, char **argv, const char *logname,
 	if (optind != argc)
 		usage();
 	log_init(logname, LOGL_INFO, stderr);
+	/* Before any thread: setenv and tzset are not thread-safe. */
+	sandbox_prepare();
 	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		return NULL;

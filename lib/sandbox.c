@@ -514,6 +514,38 @@ sandbox_seccomp_supervisor(char *err, size_t errlen)
 
 #define SANDBOX_MMAP_THRESHOLD	(32 * 1024 * 1024)
 
+/*
+ * What libraries do lazily on first use and that opens files or changes
+ * the environment, done once (lib/sandbox.h): glibc's gmtime_r() reads /etc/localtime; jansson seeds its hash
+ * function from /dev/urandom when the first object is made; libpq,
+ * reconnecting, looks for ~/.pgpass and without HOME asks getpwuid(),
+ * which opens /etc/passwd; glibc's malloc, shrinking a thread's arena,
+ * reads /proc/sys/vm/overcommit_memory once: no trimming at all (a
+ * daemon keeps its peak heap, which it would reach again anyway).
+ * Setting it also stops glibc from raising its mmap threshold after
+ * large frees, so every block of 128 KiB or more would be mapped
+ * afresh and faulted in page by page: signd's SAM spent most of each
+ * Argon2id PIN check (19 MiB) in page faults, which are slow on a
+ * paravirtualized guest (authorizations 23/s before, 88/s after;
+ * hsm/README.md). Blocks up to 32 MiB (glibc's maximum) now come
+ * from the heap and are reused.
+ */
+void
+sandbox_prepare(void)
+{
+	static int done;
+
+	if (done)
+		return;
+	done = 1;
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
+	mallopt(M_MMAP_THRESHOLD, SANDBOX_MMAP_THRESHOLD);
+	tzset();
+	json_object_seed(0);
+	if (getenv("HOME") == NULL || *getenv("HOME") == '\0')
+		setenv("HOME", "/nonexistent", 1);
+}
+
 int
 sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 {
@@ -522,28 +554,7 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 
 	if (profile == SANDBOX_SUPERVISOR)
 		return sandbox_seccomp_supervisor(err, errlen);
-	/*
-	 * Work libraries do lazily on first use that opens files: do it now.
-	 * glibc's gmtime_r() reads /etc/localtime; jansson seeds its hash
-	 * function from /dev/urandom when the first object is made; libpq,
-	 * reconnecting, looks for ~/.pgpass and without HOME asks getpwuid(),
-	 * which opens /etc/passwd; glibc's malloc, shrinking a thread's arena,
-	 * reads /proc/sys/vm/overcommit_memory once: no trimming at all (a
-	 * daemon keeps its peak heap, which it would reach again anyway).
-	 * Setting it also stops glibc from raising its mmap threshold after
-	 * large frees, so every block of 128 KiB or more would be mapped
-	 * afresh and faulted in page by page: signd's SAM spent most of each
-	 * Argon2id PIN check (19 MiB) in page faults, which are slow on a
-	 * paravirtualized guest (authorizations 23/s before, 88/s after;
-	 * hsm/README.md). Blocks up to 32 MiB (glibc's maximum) now come
-	 * from the heap and are reused.
-	 */
-	mallopt(M_TRIM_THRESHOLD, INT_MAX);
-	mallopt(M_MMAP_THRESHOLD, SANDBOX_MMAP_THRESHOLD);
-	tzset();
-	json_object_seed(0);
-	if (getenv("HOME") == NULL || *getenv("HOME") == '\0')
-		setenv("HOME", "/nonexistent", 1);
+	sandbox_prepare();
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
 		snprintf(err, errlen, "seccomp_init failed");
 		return -1;

@@ -61,6 +61,14 @@ int	sandbox_demote(const char *user, const char *chroot_dir, char *err,
 	    size_t errlen);
 
 /*
+ * What libraries would do lazily later, which a filter would refuse or
+ * which is not thread-safe (setenv HOME when unset, tzset, jansson's hash
+ * seed, malloc's trim settings): once, before the daemon's first thread
+ * (daemon_load_config() calls it); sandbox_seccomp() calls it too.
+ */
+void	sandbox_prepare(void);
+
+/*
  * Installs a seccomp-bpf allowlist (libseccomp); any other system call kills
  * the process (SCMP_ACT_KILL_PROCESS), so a violation is loud. Filters stack:
  * a later, stricter call narrows further. Returns 0 or -1 with err.

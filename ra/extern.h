@@ -197,6 +197,8 @@ int			 ra_mail_queue(struct db *, const char *to,
 			    const char *subject, const char *body);
 /* A header field value: non-empty printable US-ASCII (no CR, LF). 0 or -1. */
 int			 ra_mail_header_ok(const char *);
+/* 0 when s may be a mail's To (and envelope recipient), else -1. */
+int			 ra_mail_addr_ok(const char *);
 /*
  * The RFC 5322 message (Date, From when from is non-NULL, To, Subject,
  * Message-ID, MIME-Version, Content-Type text/plain; charset=utf-8,

@@ -75,7 +75,7 @@ ra_mail_header_ok(const char *s)
 }
 
 /* An address for a header or the envelope: as above, and no <>, no space. */
-static int
+int
 ra_mail_addr_ok(const char *s)
 {
 	if (ra_mail_header_ok(s) == -1 || strlen(s) > RA_EMAIL_MAX ||

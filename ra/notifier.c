@@ -346,7 +346,11 @@ ra_notifier_txn(struct db *db, void *arg)
 	 * delays the mail, never the issued state, the signing credential or
 	 * the supersession of the old certificate.
 	 */
-	if (ra_mail_queue(db, PQgetvalue(res, 0, 8),
+	if (ra_mail_addr_ok(PQgetvalue(res, 0, 8)) == -1)
+		/* Registration accepts none such; were one stored, the issuance still stands. */
+		log_warn("notifier: application %s: the account's address "
+		    "cannot be mailed; issued without a mail", t->id);
+	else if (ra_mail_queue(db, PQgetvalue(res, 0, 8),
 	    "Your certificate has been issued", body) == -1)
 		goto out;
 	t->done = 1;
