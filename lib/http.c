@@ -563,10 +563,13 @@ http_client_addr(const struct http_server *srv, struct MHD_Connection *c,
 	char peer[NI_MAXHOST];
 	struct http_xff x = { NULL, 0 };
 
+	/* No proxy trusted (the default): the peer, with no more work per request. */
+	if (proxy_set_count(srv->proxies) == 0) {
+		http_remote_addr(c, buf, len);
+		return;
+	}
 	http_remote_addr(c, peer, sizeof(peer));
-	if (proxy_set_count(srv->proxies) > 0)
-		MHD_get_connection_values(c, MHD_HEADER_KIND, http_xff_count,
-		    &x);
+	MHD_get_connection_values(c, MHD_HEADER_KIND, http_xff_count, &x);
 	proxy_client_addr(srv->proxies, peer, x.value, x.n, buf, len);
 }
 

@@ -184,12 +184,12 @@ proxy_client_addr(const struct proxy_set *set, const char *peer,
 
 	/* The peer as the client, unmapped (::ffff:a.b.c.d is a.b.c.d). */
 	snprintf(out, outlen, "%s", peer);
-	if (proxy_addr_parse(peer, &family, a) == 0) {
-		proxy_unmap(&family, a);
-		if (inet_ntop(family, a, text, sizeof(text)) != NULL)
-			snprintf(out, outlen, "%s", text);
-	}
-	if (xff == NULL || nheaders != 1 || !proxy_set_has(set, peer))
+	if (proxy_addr_parse(peer, &family, a) == -1)
+		return;
+	proxy_unmap(&family, a);
+	if (inet_ntop(family, a, text, sizeof(text)) != NULL)
+		snprintf(out, outlen, "%s", text);
+	if (xff == NULL || nheaders != 1 || !proxy_set_has_addr(set, family, a))
 		return;
 	end = xff + strlen(xff);
 	while (end > xff) {

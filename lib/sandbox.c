@@ -461,63 +461,56 @@ sandbox_seccomp_supervisor(char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
 	size_t i;
-	int r;
+	int rc = -1, r;
 
 	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL) {
 		snprintf(err, errlen, "seccomp_init failed");
 		return -1;
 	}
+	snprintf(err, errlen, "seccomp_rule_add failed");
 	for (i = 0; i < sizeof(sandbox_supervisor_denied) /
 	    sizeof(sandbox_supervisor_denied[0]); i++) {
-		if (sandbox_supervisor_denied[i] < 0)
-			continue;	/* not a call on this architecture */
-		if (seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS,
-		    sandbox_supervisor_denied[i], 0) != 0) {
-			snprintf(err, errlen, "seccomp_rule_add failed");
-			seccomp_release(ctx);
-			return -1;
-		}
+		if (sandbox_supervisor_denied[i] >= 0 &&	/* on this arch */
+		    seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS,
+		    sandbox_supervisor_denied[i], 0) != 0)
+			goto out;
 	}
 	for (i = 0; i < sizeof(sandbox_clone_namespaces) /
 	    sizeof(sandbox_clone_namespaces[0]); i++) {
 		if (seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(clone),
 		    1, SCMP_A0(SCMP_CMP_MASKED_EQ, sandbox_clone_namespaces[i],
-		    sandbox_clone_namespaces[i])) != 0) {
-			snprintf(err, errlen, "seccomp_rule_add(clone) failed");
-			seccomp_release(ctx);
-			return -1;
-		}
+		    sandbox_clone_namespaces[i])) != 0)
+			goto out;
 	}
 	/*
 	 * clone3 passes its flags in memory, which a filter cannot read:
 	 * ENOSYS, and glibc falls back to clone (fork uses clone anyway).
 	 */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
-	    0) != 0) {
-		snprintf(err, errlen, "seccomp_rule_add(clone3) failed");
-		seccomp_release(ctx);
-		return -1;
-	}
+	    0) != 0)
+		goto out;
 	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) != 0) {
-		snprintf(err, errlen, "seccomp_attr_set(TSYNC): %s", strerror(-r));
-		seccomp_release(ctx);
-		return -1;
+		snprintf(err, errlen, "seccomp_attr_set(TSYNC): %s",
+		    strerror(-r));
+		goto out;
 	}
 	if ((r = seccomp_load(ctx)) != 0) {
 		snprintf(err, errlen, "seccomp_load: %s", strerror(-r));
-		seccomp_release(ctx);
-		return -1;
+		goto out;
 	}
+	rc = 0;
+out:
 	seccomp_release(ctx);
-	return 0;
+	return rc;
 }
 
 #define SANDBOX_MMAP_THRESHOLD	(32 * 1024 * 1024)
 
 /*
  * What libraries do lazily on first use and that opens files or changes
- * the environment, done once (lib/sandbox.h): glibc's gmtime_r() reads /etc/localtime; jansson seeds its hash
- * function from /dev/urandom when the first object is made; libpq,
+ * the environment, done once (lib/sandbox.h): glibc's gmtime_r() reads
+ * /etc/localtime; jansson seeds its hash function from /dev/urandom when
+ * the first object is made; libpq,
  * reconnecting, looks for ~/.pgpass and without HOME asks getpwuid(),
  * which opens /etc/passwd; glibc's malloc, shrinking a thread's arena,
  * reads /proc/sys/vm/overcommit_memory once: no trimming at all (a

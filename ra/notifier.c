@@ -791,10 +791,10 @@ ra_notifier_start(struct ra *ra, const char *conninfo, long interval_s,
 		snprintf(err, errlen, "strdup/pipe2: %s", strerror(errno));
 		goto out;
 	}
-	nf->loops[0] = (struct ra_loop){ nf, "notifier",
-	    "LISTEN issuance_done", ra_notifier_round, NULL, 0, 0, 0 };
-	nf->loops[1] = (struct ra_loop){ nf, "outbox", "LISTEN ra_mail",
-	    ra_outbox_round, NULL, 0, 0, 0 };
+	nf->loops[0] = (struct ra_loop){ .nf = nf, .name = "notifier",
+	    .listen = "LISTEN issuance_done", .round = ra_notifier_round };
+	nf->loops[1] = (struct ra_loop){ .nf = nf, .name = "outbox",
+	    .listen = "LISTEN ra_mail", .round = ra_outbox_round };
 	for (i = 0; i < 2; i++) {
 		l = &nf->loops[i];
 		/* The first connection before the sandbox: a failure is fatal. */
