@@ -603,7 +603,7 @@ out:
  * now, then one every SECONDS until SIGTERM or SIGINT (exit 0). Like a
  * daemon it forks its signer (which logs in to the audit token, then is
  * demoted and sandboxed), connects as the sealer role, then demotes itself
- * (audit.user, pki when root) and enters SANDBOX_NET_WORKER: no file, no
+ * (audit.user, pki-audit when root) and enters SANDBOX_NET_WORKER: no file, no
  * exec, no fork. A database not reachable at start is tried again every
  * period; a seal that fails is logged and tried again at the next period
  * (lib/db connects again after a database outage; the signer logs in

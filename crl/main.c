@@ -232,9 +232,9 @@ crld_configure(struct crld *d)
 static void
 crld_demote(const struct config *cfg, int insecure)
 {
-	const char *user = config_get(cfg, "crl.user", geteuid() == 0 ? "pki" :
-	    NULL);
-	char err[256];
+	char err[256], name[64];
+	const char *user = sandbox_user(cfg, "crl", SANDBOX_NET_FILES, name,
+	    sizeof(name));
 
 	if (sandbox_demote(user, NULL, err, sizeof(err)) == -1) {
 		log_err("sandbox: %s", err);

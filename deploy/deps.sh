@@ -39,8 +39,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The system copies of PostgreSQL and slapd are not ours: the stack runs its own.
-# Dedicated, unprivileged user for the daemons when we run as root.
-if [ "$(id -u)" -eq 0 ] && ! getent passwd pki >/dev/null; then
-	useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin pki
+# Dedicated, unprivileged users when we run as root (deploy/README.md
+# "Users"): pki runs PostgreSQL and slapd and owns their data; each daemon
+# demotes to a user of its own; pki-hsm owns the SoftHSM2 token files that
+# the signer processes read. Kept in step with deploy/stack.sh DAEMON_USERS.
+if [ "$(id -u)" -eq 0 ]; then
+	for u in pki pki-hsm pki-ra pki-ocsp pki-crl pki-tsa pki-sign pki-pades pki-cad pki-audit; do
+		getent passwd "$u" >/dev/null ||
+			useradd --system --user-group --home-dir /nonexistent --no-create-home \
+			    --shell /usr/sbin/nologin "$u"
+	done
 fi
 exit 0

@@ -126,14 +126,32 @@ export PGCONNECT_TIMEOUT=10
 PKICTL_TIMEOUT=${PKI_STACK_PKICTL_TIMEOUT:-300}
 
 # --- who runs what ---------------------------------------------------------------
+# As root (deploy/README.md "Users"): PostgreSQL and slapd run as pki, which
+# owns their data; each daemon demotes to a user of its own (lib/sandbox.c
+# sandbox_user: pki-<section>); the signers and signd's SAMs, which read the
+# token files at every signature, to pki-hsm, which owns them. Each user
+# reaches only its own database role (pg_ident.conf). Otherwise everything
+# runs as the invoking user. Kept in step with deploy/deps.sh.
+DAEMON_SECTIONS=(ra ocsp crl tsa sign pades cad audit)
+# The database role of each user that connects (pg_ident.conf).
+declare -A ROLE_OF=([pki-cad]=pki_ca [pki-ra]=pki_ra [pki-ocsp]=pki_ocsp
+	[pki-crl]=pki_crl [pki-tsa]=pki_tsa [pki-sign]=pki_sign [pki-hsm]=pki_sam
+	[pki-audit]=pki_sealer)
+DB_ROLES=(pki_admin pki_ca pki_ra pki_ocsp pki_crl pki_tsa pki_sign pki_sam pki_auditor pki_sealer)
 if [ "$(id -u)" -eq 0 ]; then
 	STACK_USER=pki
-	getent passwd pki >/dev/null || die "user 'pki' does not exist: run 'make deps' (deploy/deps.sh) first"
+	HSM_USER=pki-hsm
+	for u in pki "$HSM_USER" "${DAEMON_SECTIONS[@]/#/pki-}"; do
+		getent passwd "$u" >/dev/null || die "user '$u' does not exist: run 'make deps' (deploy/deps.sh) first"
+	done
 	STACK_GROUP=$(id -gn pki)
 else
 	STACK_USER=$(id -un)
+	HSM_USER=$STACK_USER
 	STACK_GROUP=$(id -gn)
 fi
+# daemon_user SECTION: the user a daemon's section demotes to.
+daemon_user() { if [ "$(id -u)" -eq 0 ]; then echo "pki-$1"; else echo "$STACK_USER"; fi; }
 
 # Runs a command as the stack user (PostgreSQL refuses root). setpriv execs in
 # place, so a backgrounded command's $! is the daemon's own PID.
@@ -159,16 +177,31 @@ mkdir_owned() {
 give_to_stack() {
 	if [ "$(id -u)" -eq 0 ]; then chown -hR "$STACK_USER:$STACK_GROUP" -- "$@"; fi
 }
+# give_to USER PATH...: as give_to_stack, to USER and USER's group.
+give_to() {
+	local u=$1
+	shift
+	if [ "$(id -u)" -eq 0 ]; then chown -hR "$u:$(id -gn "$u")" -- "$@"; fi
+}
 
-# Names the first component of $1 the stack user cannot traverse, if any.
+# The public files (pki/) are the stack user's, the CRLs crld's.
+give_pki_dir() {
+	give_to_stack "$DIR/pki"
+	give_to "$(daemon_user crl)" "$DIR/pki/crl"
+}
+
+# first_blocked_parent PATH [USER]: the first component of PATH that USER
+# (default the stack user) cannot traverse, if any.
 first_blocked_parent() {
-	local p=$1 acc=''
+	local p=$1 acc='' as=("${AS_STACK[@]}")
+	[ -z "${2:-}" ] || [ "$(id -u)" -ne 0 ] ||
+		as=(setpriv --reuid="$2" --regid="$(id -g "$2")" --init-groups --)
 	local IFS=/
 	for c in $p; do
 		[ -n "$c" ] || continue
 		acc=$acc/$c
 		[ -e "$acc" ] || return 0
-		if ! as_stack test -x "$acc"; then echo "$acc"; return 0; fi
+		if ! "${as[@]}" test -x "$acc"; then echo "$acc"; return 0; fi
 	done
 }
 
@@ -465,18 +498,25 @@ pg_conninfo() {
 
 write_layout() {
 	mkdir -p -- "$DIR"
-	local blocked
-	blocked=$(first_blocked_parent "$DIR")
-	[ -z "$blocked" ] || die "$DIR is not reachable by user $STACK_USER: $blocked is not traversable (mode $(stat -c %a "$blocked")). Use --dir under a directory $STACK_USER can traverse (e.g. /srv or /tmp), or allow it: chmod o+x $blocked"
-	mkdir_owned 0700 "$SECRETS"
-	mkdir_owned 0700 "$RUN"
+	local blocked u
+	for u in "$STACK_USER" "$HSM_USER"; do
+		blocked=$(first_blocked_parent "$DIR" "$u")
+		[ -z "$blocked" ] || die "$DIR is not reachable by user $u: $blocked is not traversable (mode $(stat -c %a "$blocked")). Use --dir under a directory every user can traverse (e.g. /srv or /tmp), or allow it: chmod o+x $blocked"
+	done
+	# Traversable (0711), not listable, where a daemon's user reaches one
+	# file of its own: crld its LDAP password, every daemon the database
+	# socket (PostgreSQL's peer map decides who is who), tsad and rad
+	# their spool directories.
+	mkdir_owned 0711 "$SECRETS"
+	mkdir_owned 0711 "$RUN"
 	mkdir_owned 0750 "$LOG"
 	mkdir_owned 0700 "$DIR/pg"
 	mkdir_owned 0700 "$LDAPDIR"
 	mkdir_owned 0700 "$HSMDIR"
 	mkdir_owned 0700 "$HSMDIR/tokens"
+	give_to "$HSM_USER" "$HSMDIR"
 	mkdir_owned 0755 "$DIR/pki"
-	mkdir_owned 0700 "$DIR/spool"
+	mkdir_owned 0711 "$DIR/spool"
 	mkdir_owned 0700 "$DIR/spool/tsa"
 	mkdir_owned 0755 "$DIR/pki/crl"
 	# Before 2026-12-03 tsad spilled into spool/ itself (records not yet in
@@ -502,6 +542,11 @@ write_layout() {
 		as_stack sh -c '[ -e "$2" ] || mv -- "$1" "$2"; rm -f -- "$1"' sh "$DIR/pki/$f" "$DIR/pki/crl/$f" ||
 			die "could not move $DIR/pki/$f to $DIR/pki/crl/"
 	done
+	# Before 2026-12-04 every daemon ran as the stack user: tsad's spill
+	# files and crld's CRLs change hands (no link is followed: -h, and -R
+	# does not descend through one).
+	give_to "$(daemon_user tsa)" "$DIR/spool/tsa"
+	give_pki_dir
 	as_stack test -w "$RUN" || die "$RUN is not writable by $STACK_USER"
 	local sock="$RUN/.s.PGSQL.65535"
 	[ ${#sock} -lt 100 ] || die "$DIR is too long for a unix socket path ($sock); use a shorter --dir"
@@ -531,6 +576,8 @@ write_layout() {
 	done
 	[ ! -d "$SECRETS/hsm" ] || [ -L "$SECRETS/hsm" ] || rmdir -- "$SECRETS/hsm" 2>/dev/null || true
 	make_secret "$SECRETS/ldap-admin.pw"
+	# crld binds again at each publication, reading it as its own user.
+	give_to "$(daemon_user crl)" "$SECRETS/ldap-admin.pw"
 	make_otp_key "$SECRETS/ra-otp.key"
 	# The AES-256-GCM key sealing RA officers' TOTP secrets (rad and pkictl
 	# read it; lib/totp.h): 64 hex digits, 0600, made once.
@@ -748,7 +795,8 @@ pg_configure() {
 listen_addresses = '127.0.0.1'
 port = $(node_port "$n")
 unix_socket_directories = '$RUN'
-unix_socket_permissions = 0700
+# Every daemon's user reaches the socket; the peer map says as whom.
+unix_socket_permissions = 0777
 password_encryption = scram-sha-256
 max_connections = 200
 timezone = 'UTC'
@@ -766,13 +814,29 @@ $([ "$EPHEMERAL" -eq 1 ] && printf '%s\n' 'fsync = off' 'synchronous_commit = of
 $([ "$EPHEMERAL" -eq 1 ] && ! has_standby && echo 'full_page_writes = off' || true)
 EOF
 	write_file "$data/pg_hba.conf" 0600 <<EOF
-# Written by deploy/stack.sh. The socket directory ($RUN) is 0700: only
-# $STACK_USER and root reach it, so local connections are trusted.
+# Written by deploy/stack.sh. On the socket, the kernel names the client's
+# OS user and pg_ident.conf says which roles it may be: a daemon only its
+# own, so a daemon taken over is not the superuser, nor another daemon.
 # TCP on 127.0.0.1 needs a SCRAM password (roles have none by default).
-local all all trust
-local replication all trust
+local all all peer map=pki
+local replication all peer map=pki
 host  all all 127.0.0.1/32 scram-sha-256
 EOF
+	pg_ident | write_file "$data/pg_ident.conf" 0600
+}
+
+# The peer map: root (pkictl, this script, the tests) and the stack user
+# (its own cluster: superuser, replication) may be any role; each daemon's
+# user its role (ROLE_OF). Without root everything runs as the stack user.
+pg_ident() {
+	local u r
+	echo "# Written by deploy/stack.sh. MAPNAME SYSTEM-USERNAME PG-USERNAME"
+	for u in $([ "$(id -u)" -eq 0 ] && echo root) "$STACK_USER"; do
+		for r in "$STACK_USER" "${DB_ROLES[@]}"; do printf 'pki %s %s\n' "$u" "$r"; done
+	done
+	if [ "$(id -u)" -eq 0 ]; then
+		for u in "${!ROLE_OF[@]}"; do printf 'pki %s %s\n' "$u" "${ROLE_OF[$u]}"; done | sort
+	fi
 }
 
 # pg_start NODE: starts it unless it runs; waits until it accepts connections.
@@ -964,7 +1028,7 @@ hsm_up() {
 			{ log_tail "$LOG/pkictl.log"; die "token init $t failed; see $LOG/pkictl.log"; }
 		made=$((made + 1))
 	done
-	give_to_stack "$HSMDIR/tokens"
+	give_to "$HSM_USER" "$HSMDIR/tokens"
 	[ "$made" -eq 0 ] && say "hsm: ${#TOKENS[@]} tokens present"
 	return 0
 }
@@ -979,7 +1043,7 @@ wrapkey_up() {
 	3) ;;
 	*) log_tail "$LOG/pkictl.log"; die "'pkictl wrapkey create' failed; see $LOG/pkictl.log" ;;
 	esac
-	give_to_stack "$HSMDIR/tokens"
+	give_to "$HSM_USER" "$HSMDIR/tokens"
 }
 
 # The HSM audit key, once, then a seal of whatever the audit trail holds
@@ -995,7 +1059,8 @@ audit_up() {
 	esac
 	pkictl audit seal >>"$LOG/pkictl.log" 2>&1 ||
 		{ log_tail "$LOG/pkictl.log"; die "'pkictl audit seal' failed; see $LOG/pkictl.log"; }
-	give_to_stack "$HSMDIR/tokens" "$DIR/pki"
+	give_to "$HSM_USER" "$HSMDIR/tokens"
+	give_pki_dir
 }
 
 ca_up() {
@@ -1011,7 +1076,8 @@ ca_up() {
 	# The root's CRL (ARL) is signed at the ceremony: the root key is used only then.
 	pkictl crl arl >>"$LOG/pkictl.log" 2>&1 ||
 		{ log_tail "$LOG/pkictl.log"; die "'pkictl crl arl' failed; see $LOG/pkictl.log"; }
-	give_to_stack "$HSMDIR/tokens" "$DIR/pki"
+	give_to "$HSM_USER" "$HSMDIR/tokens"
+	give_pki_dir
 	wrapkey_up
 	audit_up
 	local f

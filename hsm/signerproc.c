@@ -721,7 +721,8 @@ signerproc(int fd, const struct signer_config *cfg)
 	    sandbox_enter(cfg->cfg, cfg->sandbox_section, SANDBOX_SIGNER) ==
 	    -1)) {
 		signerproc_refuse(&r, SIGNER_FAILED, "signer: cannot enter its "
-		    "sandbox (%s.user, the log says why)", cfg->sandbox_section);
+		    "sandbox (%s, hsm.user; the log says why)",
+		    cfg->sandbox_section);
 		(void)signerproc_send(fd, &r);
 		goto out;
 	}

@@ -632,19 +632,35 @@ out:
 	return rc;
 }
 
+const char *
+sandbox_user(const struct config *cfg, const char *section,
+    enum sandbox_profile profile, char *buf, size_t buflen)
+{
+	const char *user;
+	char key[64], dflt[64];
+
+	if (profile == SANDBOX_SIGNER || profile == SANDBOX_SAM)
+		section = "hsm";
+	snprintf(key, sizeof(key), "%s.user", section);
+	snprintf(dflt, sizeof(dflt), "pki-%s", section);
+	if ((user = config_get(cfg, key, geteuid() == 0 ? dflt : NULL)) == NULL)
+		return NULL;
+	snprintf(buf, buflen, "%s", user);
+	return buf;
+}
+
 int
 sandbox_enter(const struct config *cfg, const char *section,
     enum sandbox_profile profile)
 {
-	char key[64], err[256];
+	char key[64], err[256], name[64];
 	const char *user;
 	int insecure = 0;
 
 	snprintf(key, sizeof(key), "%s.insecure_no_sandbox", section);
 	if (config_get_bool(cfg, key, 0, &insecure) == -1)
 		return -1;
-	snprintf(key, sizeof(key), "%s.user", section);
-	user = config_get(cfg, key, geteuid() == 0 ? "pki" : NULL);
+	user = sandbox_user(cfg, section, profile, name, sizeof(name));
 	if (sandbox_demote(user, NULL, err, sizeof(err)) == -1) {
 		log_err("sandbox: %s", err);
 		if (!insecure)

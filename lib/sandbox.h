@@ -121,8 +121,22 @@ int	sandbox_limit_writes(const struct config *, const char *section,
 	    const char *who, const char *const *dirs, size_t ndirs);
 
 /*
+ * The user a process of section demotes to: <section>.user, by default
+ * "pki-<section>" (pki-ra, pki-ocsp, ...) when running as root, NULL (stay
+ * who we are) otherwise. Each daemon has a user of its own, so that one
+ * daemon taken over reads no other daemon's files and reaches no other
+ * database role (PostgreSQL's peer map, deploy/stack.sh). The processes
+ * that hold an HSM login (signers, signd's SAMs) are the exception:
+ * profile SANDBOX_SIGNER or SANDBOX_SAM demote to hsm.user (default
+ * "pki-hsm"), the owner of the token files they read at every signature.
+ * Writes the name to buf; returns buf, or NULL.
+ */
+const char *sandbox_user(const struct config *, const char *section,
+	    enum sandbox_profile, char *buf, size_t buflen);
+
+/*
  * A daemon's whole sandbox from its configuration section: demote to
- * <section>.user (default "pki" when root), then the seccomp profile. In a
+ * sandbox_user(), then the seccomp profile. In a
  * sanitizer build seccomp is skipped (LeakSanitizer ptraces the process at
  * exit) with a warning. A failure is fatal (returns -1, logged) unless
  * <section>.insecure_no_sandbox = true, a development flag, says to go on.

@@ -9,7 +9,7 @@
  * connects to PostgreSQL as pki_ra, starts libmicrohttpd on one thread
  * (bounded bodies, time-outs),
  * with the identity-verification adapter (ra.idv; only the LOCAL SIMULATOR),
- * then demotes to ra.user (pki) and enters the SANDBOX_NET_FILES seccomp
+ * then demotes to ra.user (pki-ra) and enters the SANDBOX_NET_FILES seccomp
  * profile (the file sinks write files; the SMTP sender connects to
  * ra.smtp_url, the SMS gateway sender to ra.sms_gateway_url; no exec, no
  * process fork).
@@ -60,7 +60,9 @@ usage(void)
 static int
 ra_sink_dir(const struct config *cfg, const char *dir)
 {
-	const char *user = config_get(cfg, "ra.user", geteuid() == 0 ? "pki" : NULL);
+	char name[64];
+	const char *user = sandbox_user(cfg, "ra", SANDBOX_NET_FILES, name,
+	    sizeof(name));
 	struct passwd *pw;
 
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {

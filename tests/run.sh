@@ -41,7 +41,8 @@ fi
 
 TMP=$(mktemp -d /tmp/pki-test.XXXXXX)
 # The stack's PostgreSQL and slapd run as pki when we are root.
-if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$TMP"; fi
+# Every daemon's own user traverses it.
+if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$TMP"; chmod 0711 -- "$TMP"; fi
 STACK=$TMP/stack
 passed=0
 failed=0

@@ -8,7 +8,7 @@
  *    [pg] sign_uri, [urls] sign), opens one PostgreSQL connection as
  *    pki_sign per HTTP thread, serves HTTP/JSON on sign.threads (2)
  *    libmicrohttpd threads (bounded bodies, time-outs), each thread keeping
- *    to its own connection and its own SAM, then demotes to sign.user (pki)
+ *    to its own connection and its own SAM, then demotes to sign.user (pki-sign)
  *    and enters the
  *    SANDBOX_NET_WORKER seccomp profile. It may: authenticate signing
  *    services and issue their access tokens (sign_service, sign_token),

@@ -19,8 +19,8 @@ _lib_stacks=()
 # One directory per test, made here (not in a $(...) subshell) so that the
 # EXIT trap knows it; test_tmpdir makes directories inside it.
 TEST_TMP=$(mktemp -d "/tmp/pki-$TEST_NAME.XXXXXX")
-# The stack user (pki when root) must traverse it.
-if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$TEST_TMP"; fi
+# The stack user (pki when root) owns it; every daemon's user traverses it.
+if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$TEST_TMP"; chmod 0711 -- "$TEST_TMP"; fi
 
 # Each test's curl speaks from its own loopback address (127.0.0.N, all on
 # lo under Linux), so per-address rate limits (rad's log-in and
@@ -86,7 +86,7 @@ note() { echo "$TEST_NAME: $*"; }
 test_tmpdir() {
 	local d
 	d=$(mktemp -d "$TEST_TMP/t.XXXXXX")
-	if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$d"; fi
+	if [ "$(id -u)" -eq 0 ]; then chown pki:pki -- "$d"; chmod 0711 -- "$d"; fi
 	echo "$d"
 }
 
@@ -182,15 +182,16 @@ procs_mentioning() {
 	return 0
 }
 
-# sandboxed PID WHAT: the process runs demoted (as pki when the tests run as
-# root), with no_new_privs and a seccomp filter (lib/sandbox.c; a sanitizer
-# build installs no filter).
+# sandboxed PID WHAT USER: the process runs demoted (as USER, e.g. pki-ocsp
+# or pki-hsm, when the tests run as root: deploy/README.md "Users"), with
+# no_new_privs and a seccomp filter (lib/sandbox.c; a sanitizer build
+# installs no filter).
 sandboxed() {
 	local st uid
 	st=$(cat "/proc/$1/status" 2>/dev/null) || fail "$2 (pid $1) is not running"
 	uid=$(awk '/^Uid:/ {print $3}' <<<"$st")
-	if [ "$(id -u)" -eq 0 ] && [ "$uid" != "$(id -u pki)" ]; then
-		fail "$2 (pid $1) runs as uid $uid, not pki"
+	if [ "$(id -u)" -eq 0 ] && [ "$uid" != "$(id -u "$3")" ]; then
+		fail "$2 (pid $1) runs as uid $uid ($(id -nu "$uid" 2>/dev/null)), not $3"
 	fi
 	[ "$(awk '/^NoNewPrivs:/ {print $2}' <<<"$st")" = 1 ] || fail "$2 (pid $1) runs without no_new_privs"
 	if ! ldd "$BUILD/pkictl" | has libasan; then

@@ -193,8 +193,8 @@ grep -q 'sealing the audit trail every 1 s' "$tmp/every.log" || { cat "$tmp/ever
 # keep the sealer's SIGTERM handler (SigCgt bit 15).
 spid=$(pgrep -P "$sealer")
 [ -n "$spid" ] || fail "the sealer has no signer process"
-sandboxed "$sealer" "the sealer"
-sandboxed "$spid" "the sealer's signer"
+sandboxed "$sealer" "the sealer" pki-audit
+sandboxed "$spid" "the sealer's signer" pki-hsm
 cgt=$(awk '/^SigCgt:/ {print $2}' "/proc/$spid/status")
 (( ((16#$cgt >> 14) & 1) == 0 )) ||
 	fail "the sealer's signer catches SIGTERM with the sealer's handler"

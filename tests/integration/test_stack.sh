@@ -16,9 +16,9 @@ stack_new "$S"
 for f in pki.conf stack.env ports hsm/softhsm2.conf secrets/ldap-admin.pw; do
 	[ -s "$S/$f" ] || fail "$S/$f missing after up"
 done
-for d in secrets pins; do
-	[ "$(stat -c %a "$S/$d")" = 700 ] || fail "$d/ is not 0700"
-done
+[ "$(stat -c %a "$S/pins")" = 700 ] || fail "pins/ is not 0700"
+# Traversable, not listable: crld reads its LDAP password there as pki-crl.
+[ "$(stat -c %a "$S/secrets")" = 711 ] || fail "secrets/ is not 0711"
 for f in $(find "$S/secrets" "$S/pins" -type f); do
 	[ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
 	[ "$(wc -c <"$f")" -ge 32 ] || fail "$f is too short"
@@ -29,19 +29,28 @@ done
 	fail "pins/ does not hold exactly the 6 PINs and 6 SO PINs"
 [ "$(find "$S/secrets" -type f | wc -l)" -eq 5 ] || fail "want in secrets/ the LDAP password, the RA OTP key, the RA officer key, the RA TOTP key and pkisign serve's client secret"
 # As root, the HSM PINs are root's, in a directory of root's whose parent is
-# root's: the stack user, whom every daemon process runs as, reads the
-# daemons' own secrets but no PIN, and cannot move pins/ aside.
-as_pki() { setpriv --reuid=pki --regid="$(id -g pki)" --init-groups -- "$@"; }
+# root's: no daemon's user reads a PIN or can move pins/ aside. Each reads
+# what it reads after it demoted, and nothing of another's: crld its LDAP
+# password; the signers (pki-hsm) the token files, which no worker reads.
+as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"; }
 if [ "$(id -u)" -eq 0 ]; then
 	for f in "$S" "$S/pins" "$S"/pins/*; do
 		[ "$(stat -c %U "$f")" = root ] || fail "$f is not root's"
 	done
-	as_pki test -r "$S/secrets/ldap-admin.pw" || fail "pki cannot read secrets/ldap-admin.pw"
-	as_pki cat "$S/pins/pki-ca.pin" >/dev/null 2>&1 && fail "pki can read the CA token's PIN"
-	as_pki mv "$S/pins" "$S/pins.aside" 2>/dev/null && fail "pki can move pins/ aside"
+	as_user pki-crl test -r "$S/secrets/ldap-admin.pw" || fail "pki-crl cannot read secrets/ldap-admin.pw"
+	for u in pki pki-hsm pki-ra pki-ocsp pki-tsa pki-sign pki-cad; do
+		as_user "$u" cat "$S/pins/pki-ca.pin" >/dev/null 2>&1 && fail "$u can read the CA token's PIN"
+		as_user "$u" mv "$S/pins" "$S/pins.aside" 2>/dev/null && fail "$u can move pins/ aside"
+	done
+	for u in pki-ra pki-ocsp pki-tsa pki-sign pki-cad; do
+		as_user "$u" cat "$S/secrets/ldap-admin.pw" >/dev/null 2>&1 && fail "$u can read crld's LDAP password"
+		as_user "$u" ls "$S/hsm/tokens" >/dev/null 2>&1 && fail "$u can read the token directory"
+		as_user "$u" ls "$S/pg/data" >/dev/null 2>&1 && fail "$u can read PostgreSQL's data"
+	done
+	as_user pki-hsm ls "$S/hsm/tokens" >/dev/null || fail "pki-hsm cannot read the token directory"
 fi
 [ "$(tr -d "\n" <"$S/secrets/ra-officer.key" | grep -cE "^[0-9a-f]{64}$")" = 1 ] || fail "ra-officer.key is not 64 hex digits"
-[ "$(stat -c %a "$S/run")" = 700 ] || fail "run/ (PostgreSQL socket) is not 0700"
+[ "$(stat -c %a "$S/run")" = 711 ] || fail "run/ (PostgreSQL socket) is not 0711"
 if [ "$(id -u)" -eq 0 ]; then
 	[ "$(stat -c %U "$S/pg/data")" = pki ] || fail "pg/data not owned by pki"
 	pg_user=$(ps -o user= -p "$(pidfile_of "$S" postgres)")
@@ -72,20 +81,29 @@ supervised() {
 	fi
 	grep -qF "sandbox: $2 keeps" "$S/log/$3.log" || fail "no 'sandbox: $2 keeps' line in $3.log"
 }
+# Each as a user of its own (deploy/README.md "Users"): a daemon's worker
+# as pki-<section>, whatever holds an HSM login (the signers, a worker's
+# children, and signd's SAMs) as pki-hsm.
 nproc=0
 for name in ra ocsp crl tsa sign pades cad sealer; do
 	pid=$(pidfile_of "$S" "$name")
 	[ -n "$pid" ] || fail "$name: no PID file"
+	user=pki-$name
+	[ "$name" != sealer ] || user=pki-audit
 	case $name in
 	tsa) supervised "$pid" "tsad's supervisor" tsa ;;
 	sign) supervised "$pid" "signd's supervisor" sign ;;
-	*) sandboxed "$pid" "$name"; nproc=$((nproc + 1)) ;;
+	*) sandboxed "$pid" "$name" "$user"; nproc=$((nproc + 1)) ;;
 	esac
 	for c in $(pgrep -P "$pid"); do
-		sandboxed "$c" "$name's process $c"
+		cuser=pki-hsm
+		if [ "$name" = tsa ] || { [ "$name" = sign ] && [ "$(cat "/proc/$c/comm")" != signd-sam ]; }; then
+			cuser=$user
+		fi
+		sandboxed "$c" "$name's process $c" "$cuser"
 		nproc=$((nproc + 1))
 		for g in $(pgrep -P "$c"); do
-			sandboxed "$g" "$name's process $g"
+			sandboxed "$g" "$name's process $g" pki-hsm
 			nproc=$((nproc + 1))
 		done
 	done
@@ -174,11 +192,30 @@ rc=0
 out=$(ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b cn=config -s base dn 2>&1) || rc=$?
 case $rc in 0 | 32 | 50) ;; *) fail "anonymous search of cn=config: status $rc: $out" ;; esac
 grep -q '^dn:' <<<"$out" && fail "cn=config is readable anonymously"
-for r in pki_admin pki_ca pki_ra pki_ocsp pki_crl pki_tsa pki_sign pki_auditor; do
+for r in pki_admin pki_ca pki_ra pki_ocsp pki_crl pki_tsa pki_sign pki_sam pki_auditor pki_sealer; do
 	got=$(sql_as "host=$pg_host port=$pg_port dbname=pki user=$r" 'SELECT current_user') ||
 		fail "psql as $r over the socket failed"
 	[ "$got" = "$r" ] || fail "connected as $got, not $r"
 done
+# On the socket each daemon's user is its own role and no other: not the
+# superuser, not another daemon's (pg_hba.conf peer, pg_ident.conf).
+if [ "$(id -u)" -eq 0 ]; then
+	superuser=$(stack_get "$S" PKI_STACK_USER)
+	for ur in pki-cad:pki_ca pki-ra:pki_ra pki-ocsp:pki_ocsp pki-crl:pki_crl pki-tsa:pki_tsa \
+	    pki-sign:pki_sign pki-hsm:pki_sam pki-audit:pki_sealer; do
+		u=${ur%%:*} r=${ur#*:}
+		got=$(as_user "$u" psql -X -At -w "host=$pg_host port=$pg_port dbname=pki user=$r" \
+			-c 'SELECT current_user') || fail "$u cannot connect as $r"
+		[ "$got" = "$r" ] || fail "$u connected as $got, not $r"
+		for other in "$superuser" pki_admin pki_ra pki_ca; do
+			[ "$other" != "$r" ] || continue
+			as_user "$u" psql -X -At -w "host=$pg_host port=$pg_port dbname=pki user=$other" \
+				-c 'SELECT 1' >/dev/null 2>&1 && fail "$u connected as $other"
+		done
+	done
+	as_user nobody psql -X -At -w "host=$pg_host port=$pg_port dbname=pki user=pki_ocsp" \
+		-c 'SELECT 1' >/dev/null 2>&1 && fail "nobody connected as pki_ocsp"
+fi
 # PKI_PG_URI (URI form) works too; TCP without a password does not.
 [ "$(sql_as "$(stack_get "$S" PKI_PG_URI)" 'SELECT current_user')" = pki_admin ] ||
 	fail "PKI_PG_URI does not connect as pki_admin"

@@ -878,11 +878,11 @@ proc_status(pid_t pid, const char *key)
  * the token went away and came back. SoftHSM2 then reports the missing
  * token through syslog(3), whose socket() the sandbox refuses without
  * ending the process (a killed signer showed first in the local stack).
- * As root the signer demotes to pki, which owns the token store as in the
- * stack, while the lock directory and its lock file stay root's (made by
+ * As root the signer demotes to hsm.user (pki-hsm), which owns the token
+ * store as in the stack, not to its section's user; while the lock directory and its lock file stay root's (made by
  * the fixture's signer): the re-login uses the descriptor opened at the
  * first login (a demoted signer could not open it again). Not root: the
- * section's user does not exist and insecure_no_sandbox lets the signer
+ * hsm.user given does not exist and insecure_no_sandbox lets the signer
  * go on without demotion. The seccomp filter is installed either way (not
  * in sanitizer builds: lib/sandbox.c).
  */
@@ -901,17 +901,18 @@ test_token_away_sandboxed(void **state)
 
 	snprintf(path, sizeof(path), "%s/sandbox.conf", f->h.dir);
 	assert_non_null(fp = fopen(path, "w"));
-	if (geteuid() == 0 && getpwnam("pki") != NULL) {
+	/* A signer demotes to hsm.user (default pki-hsm), not to [t]'s. */
+	if (geteuid() == 0 && getpwnam("pki-hsm") != NULL) {
 		char cmd[1024];
 
-		fprintf(fp, "[t]\nuser = pki\n");
-		snprintf(cmd, sizeof(cmd), "chown -R pki: '%s' && chown -R "
+		fprintf(fp, "[t]\nuser = pki-not-the-signers\n");
+		snprintf(cmd, sizeof(cmd), "chown -R pki-hsm: '%s' && chown -R "
 		    "root: '%s' && test -n \"$(ls '%s')\"", f->h.dir,
 		    f->h.lockdir, f->h.lockdir);
 		assert_int_equal(system(cmd), 0);
 	} else
-		fprintf(fp, "[t]\nuser = pki-test-no-such-user\n"
-		    "insecure_no_sandbox = true\n");
+		fprintf(fp, "[hsm]\nuser = pki-test-no-such-user\n"
+		    "[t]\ninsecure_no_sandbox = true\n");
 	assert_int_equal(fclose(fp), 0);
 	assert_non_null(conf = config_load(path, err, sizeof(err)));
 	c.cfg = conf;
@@ -919,6 +920,9 @@ test_token_away_sandboxed(void **state)
 	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
 		fail_msg("sandboxed signer: %s", err);
 	pid = signer_pid(s);
+	if (geteuid() == 0 && getpwnam("pki-hsm") != NULL)
+		assert_int_equal(proc_status(pid, "Uid:"),
+		    (int)getpwnam("pki-hsm")->pw_uid);
 #if !defined(__SANITIZE_ADDRESS__)
 	/* libseccomp sets no_new_privs with the filter. */
 	assert_int_equal(proc_status(pid, "NoNewPrivs:"), 1);
