@@ -12,7 +12,7 @@ BUILD=$(realpath "${1:-build}")
 N_EC=${2:-600}
 N_RSA=$((N_EC / 20 > 10 ? N_EC / 20 : 10))
 dir=$(mktemp -d /tmp/pki-bench-cad.XXXXXX)
-[ "$(id -u)" -ne 0 ] || chown pki:pki "$dir"
+[ "$(id -u)" -ne 0 ] || { chown pki:pki "$dir"; chmod 0711 "$dir"; }
 pids=()
 cleanup() {
 	local p

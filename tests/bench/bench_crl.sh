@@ -15,7 +15,7 @@ shift || true
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(100000 1000000)
 dir=$(mktemp -d /tmp/pki-bench-crl.XXXXXX)
-[ "$(id -u)" -ne 0 ] || chown pki:pki "$dir"
+[ "$(id -u)" -ne 0 ] || { chown pki:pki "$dir"; chmod 0711 "$dir"; }
 cleanup() { "$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"; }
 trap cleanup EXIT
 [ -z "${PKI_BENCH_KEEP:-}" ] || trap - EXIT

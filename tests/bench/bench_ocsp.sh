@@ -26,7 +26,7 @@ THREADS=2
 
 dir=$(mktemp -d /tmp/pki-bench-ocsp.XXXXXX)
 chmod 755 "$dir"
-if [ "$(id -u)" -eq 0 ]; then chown pki:pki "$dir"; fi
+if [ "$(id -u)" -eq 0 ]; then chown pki:pki "$dir"; chmod 0711 "$dir"; fi
 pids=()
 cleanup() {
 	set +e

@@ -73,7 +73,7 @@ for b in bench_signd bench_signd_keys bench_p11wrap; do
 	[ -x "$BUILD/tests/bench/$b" ] || { echo "bench_signd.sh: $BUILD/tests/bench/$b missing (make $BUILD/tests/bench/$b)" >&2; exit 1; }
 done
 dir=$(mktemp -d /tmp/pki-bench-signd.XXXXXX)
-[ "$(id -u)" -ne 0 ] || chown pki:pki "$dir"
+[ "$(id -u)" -ne 0 ] || { chown pki:pki "$dir"; chmod 0711 "$dir"; }
 hotpid=
 trap '[ -z "$hotpid" ] || kill "$hotpid" 2>/dev/null; "$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 echo "== bench_signd: load before: $(uptime | sed 's/.*load average/load average/')"

@@ -8,7 +8,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(realpath "${1:-build}")
 SECS=${2:-5}
 dir=$(mktemp -d /tmp/pki-bench-tsa.XXXXXX)
-[ "$(id -u)" -ne 0 ] || chown pki:pki "$dir"
+[ "$(id -u)" -ne 0 ] || { chown pki:pki "$dir"; chmod 0711 "$dir"; }
 cleanup() { "$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"; }
 trap cleanup EXIT
 "$REPO/deploy/stack.sh" up --dir "$dir/stack" --ports auto --build "$BUILD" --ephemeral >"$dir/up.log" 2>&1 ||

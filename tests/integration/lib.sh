@@ -199,6 +199,19 @@ sandboxed() {
 	fi
 }
 
+# publish_all: `pkictl publish` until nothing is pending. The stack's crld
+# publishes the same queue (FOR UPDATE SKIP LOCKED): rows it holds at that
+# moment count as pending, and are done a moment later.
+publish_all() {
+	local i out=$TEST_TMP/publish.out
+	for i in $(seq 50); do
+		"$PKICTL" --config "$PKI_CONFIG" publish >"$out" 2>&1 && return 0
+		sleep 0.2
+	done
+	cat "$out" >&2
+	fail "pkictl publish: $(tail -n1 "$out")"
+}
+
 # sql_as CONNINFO SQL: one statement, unaligned output, errors fatal to psql.
 sql_as() {
 	psql -X -q -At -v ON_ERROR_STOP=1 "$1" -c "$2"

@@ -117,7 +117,7 @@ ldap_entry() { # ldap_entry SERIAL OUT: the entry's attributes (ldapsearch -LLL)
 [ "$(q "SELECT count(*) FROM publish_certificate p JOIN issuance_order o ON o.certificate_id = p.certificate_id
       WHERE o.id IN ('$o1', '$o2', '$o3')")" = 3 ] ||
 	fail "issuance did not queue the 3 certificates for the directory"
-pkictl publish >"$tmp/publish.out" 2>&1 || { cat "$tmp/publish.out"; fail "pkictl publish"; }
+publish_all
 ldap_entry "$ser" "$tmp/entry.ldif"
 sed -n 's/^userCertificate;binary:: //p' "$tmp/entry.ldif" | base64 -d >"$tmp/entry.der"
 openssl x509 -inform DER -in "$tmp/entry.der" -outform PEM | cmp -s - <(openssl x509 -in "$tmp/$o1.pem") ||
@@ -130,7 +130,7 @@ ldapsearch -x -LLL -H "$PKI_LDAP_URI" -b "ou=subscribers,$PKI_LDAP_BASE" '(objec
 case $rc in 0 | 32 | 50) ;; *) fail "anonymous ldapsearch: status $rc: $(cat "$tmp/anon.ldif")" ;; esac
 ! grep -q 'userCertificate' "$tmp/anon.ldif" || fail "an anonymous bind reads subscriber certificates"
 pkictl cert revoke --serial "$ser" --reason privilegeWithdrawn >/dev/null || fail "pkictl cert revoke"
-pkictl publish >"$tmp/publish.out" 2>&1 || { cat "$tmp/publish.out"; fail "pkictl publish"; }
+publish_all
 ldap_entry "$ser" "$tmp/entry.ldif"
 grep -q '^description: status=revoked; reason=privilegeWithdrawn; revoked_at=20' "$tmp/entry.ldif" ||
 	fail "revocation did not update the directory entry: $(grep description "$tmp/entry.ldif")"

@@ -229,7 +229,7 @@ bind_pw=$(sed -n 's/^bind_pw_file = //p' "$PKI_CONFIG")
 # directory queue now, not at crld's next round), the entry
 # cn=SERIAL,ou=subscribers holds PEM's certificate and that description.
 ldap_status() {
-	pkictl publish >"$tmp/publish.out" 2>&1 || { cat "$tmp/publish.out" >&2; fail "pkictl publish"; }
+	publish_all
 	ldapsearch -x -LLL -o ldif-wrap=no -H "$PKI_LDAP_URI" -D "$bind_dn" -y "$bind_pw" \
 		-b "cn=$1,ou=subscribers,$PKI_LDAP_BASE" -s base '(objectClass=pkiUser)' \
 		'userCertificate;binary' description >"$tmp/entry.ldif" 2>&1 ||
