@@ -90,7 +90,7 @@ FUZZ_SECONDS ?= 5
 FUZZ_COMPONENT_SRCS := $(filter-out %/main.c,$(TSAD_SRCS) $(OCSPD_SRCS) $(CRLD_SRCS) $(RAD_SRCS) \
 	$(SIGND_SRCS)) $(SIGN_LIB_SRCS)
 
-.PHONY: all deps build up down check test unit integration clean bench fuzz
+.PHONY: all deps build up down check test unit integration clean bench fuzz install
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(UNIT_BINS) $(TOOL_BINS)
@@ -185,6 +185,16 @@ up: build
 
 down:
 	@./deploy/stack.sh down
+
+# A production host's files: binaries, data, systemd units, sysusers.d and
+# tmpfiles.d (deploy/README.md "Running in production"). Starts nothing.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+STATEDIR ?= /var/lib/pki
+RUNDIR ?= /run/pki
+install: build
+	@./deploy/install.sh --build $(BUILD) --prefix $(PREFIX) --sysconfdir $(SYSCONFDIR) \
+		--statedir $(STATEDIR) --rundir $(RUNDIR) $(if $(DESTDIR),--destdir $(DESTDIR))
 
 # make check: everything, twice (plain build and ASan+UBSan), the two test
 # suites side by side (tests/run_both.sh: each uses about one core).

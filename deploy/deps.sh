@@ -40,11 +40,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The system copies of PostgreSQL and slapd are not ours: the stack runs its own.
 # Dedicated, unprivileged users when we run as root (deploy/README.md
-# "Users"): pki runs PostgreSQL and slapd and owns their data; each daemon
-# demotes to a user of its own; pki-hsm owns the SoftHSM2 token files that
-# the signer processes read. Kept in step with deploy/stack.sh DAEMON_USERS.
+# "Users and privileges"): pki runs the local stack's PostgreSQL and slapd
+# and owns their data; each daemon demotes to a user of its own; pki-hsm
+# owns the SoftHSM2 token files that the signer processes read. The
+# daemons' users are those of deploy/systemd/pki.sysusers (what `make
+# install` gives systemd-sysusers on a production host).
 if [ "$(id -u)" -eq 0 ]; then
-	for u in pki pki-hsm pki-ra pki-ocsp pki-crl pki-tsa pki-sign pki-pades pki-cad pki-audit; do
+	for u in pki $(awk '$1 == "u" { print $2 }' "$here/systemd/pki.sysusers"); do
 		getent passwd "$u" >/dev/null ||
 			useradd --system --user-group --home-dir /nonexistent --no-create-home \
 			    --shell /usr/sbin/nologin "$u"

@@ -131,7 +131,8 @@ PKICTL_TIMEOUT=${PKI_STACK_PKICTL_TIMEOUT:-300}
 # sandbox_user: pki-<section>); the signers and signd's SAMs, which read the
 # token files at every signature, to pki-hsm, which owns them. Each user
 # reaches only its own database role (pg_ident.conf). Otherwise everything
-# runs as the invoking user. Kept in step with deploy/deps.sh.
+# runs as the invoking user. The users are deploy/systemd/pki.sysusers's
+# (deploy/deps.sh creates them).
 DAEMON_SECTIONS=(ra ocsp crl tsa sign pades cad audit)
 # The database role of each user that connects (pg_ident.conf).
 declare -A ROLE_OF=([pki-cad]=pki_ca [pki-ra]=pki_ra [pki-ocsp]=pki_ocsp
