@@ -304,6 +304,10 @@ main(int argc, char **argv)
 		usage();
 	memset(&d, 0, sizeof(d));
 	log_init("crl", LOGL_INFO, stderr);
+	if (http_take_inherited_socket(err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return 1;
+	}
 	if ((d.cfg = config_load(path, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		return 1;

@@ -97,6 +97,11 @@ unit() {
 		CAPS="$CAPS_BASE${caps:+ $caps}" CAPS_WHY="$why" RW="${rw:-}" CLOCK="$clock" \
 		>"$DESTDIR$UNITDIR/pki-$section.service"
 	chmod 0644 -- "$DESTDIR$UNITDIR/pki-$section.service"
+	# The HTTP daemons may also be handed a unix socket for the proxy.
+	[ "$section" = cad ] || [ "$section" = audit ] && return 0
+	fill "$REPO/deploy/systemd/pki-daemon.socket.in" UNIT="pki-$section.socket" \
+		SECTION="$section" DESCRIPTION="$desc" >"$DESTDIR$UNITDIR/pki-$section.socket"
+	chmod 0644 -- "$DESTDIR$UNITDIR/pki-$section.socket"
 }
 unit ra "registration authority (rad)" "$SBINDIR/rad --config $CONF" CAP_CHOWN \
 	$'\n# chown: rad gives the file sinks\' directories to its user.' "-$STATEDIR/spool"

@@ -12,6 +12,7 @@
 
 #include "lib/config.h"
 #include "lib/daemon.h"
+#include "lib/http.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
 
@@ -128,6 +129,11 @@ daemon_load_config(int argc, char **argv, const char *logname,
 	log_init(logname, LOGL_INFO, stderr);
 	/* Before any thread: setenv and tzset are not thread-safe. */
 	sandbox_prepare();
+	/* Also before any fork: the children inherit the socket, not its claim. */
+	if (http_take_inherited_socket(err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return NULL;
+	}
 	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		return NULL;

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -52,7 +53,11 @@ struct http_server {
 	struct http_limits	 lim;
 	struct proxy_set	*proxies;	/* trusted reverse proxies */
 	uint16_t		 port;
+	int			 on_unix;	/* a unix socket: every peer a proxy */
 };
+
+/* The listening socket a service manager passed, or -1 (http_start). */
+static int	http_inherited_fd = -1;
 
 /* Per-request state, MHD's *req_cls; freed in http_completed(). */
 struct http_req_state {
@@ -529,6 +534,10 @@ http_remote_addr(struct MHD_Connection *c, char *buf, size_t len)
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci == NULL || ci->client_addr == NULL)
 		return;
+	if (ci->client_addr->sa_family == AF_UNIX) {
+		snprintf(buf, len, "%s", PROXY_PEER_UNIX);
+		return;
+	}
 	slen = ci->client_addr->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	if (getnameinfo(ci->client_addr, slen, buf, len, NULL, 0,
@@ -564,7 +573,7 @@ http_client_addr(const struct http_server *srv, struct MHD_Connection *c,
 	struct http_xff x = { NULL, 0 };
 
 	/* No proxy trusted (the default): the peer, with no more work per request. */
-	if (proxy_set_count(srv->proxies) == 0) {
+	if (proxy_set_count(srv->proxies) == 0 && !srv->on_unix) {
 		http_remote_addr(c, buf, len);
 		return;
 	}
@@ -688,6 +697,45 @@ http_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
 	return -1;
 }
 
+int
+http_take_inherited_socket(char *err, size_t errlen)
+{
+	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
+	char fds[32];
+	char *end;
+	long pid;
+	int type = 0, accepting = 0;
+	socklen_t optlen;
+
+	if (pid_s == NULL || fds_s == NULL)
+		return 0;
+	errno = 0;
+	pid = strtol(pid_s, &end, 10);
+	if (errno != 0 || end == pid_s || *end != '\0' || pid != (long)getpid())
+		return 0;	/* another process's (sd_listen_fds(3) does so) */
+	snprintf(fds, sizeof(fds), "%s", fds_s);
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_FDNAMES");
+	if (strcmp(fds, "1") != 0) {
+		snprintf(err, errlen, "LISTEN_FDS=%s: one listening socket is "
+		    "served (one ListenStream= in the .socket unit)", fds);
+		return -1;
+	}
+	optlen = sizeof(type);
+	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &optlen) == -1 ||
+	    type != SOCK_STREAM || (optlen = sizeof(accepting),
+	    getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &optlen)) ==
+	    -1 || !accepting) {
+		snprintf(err, errlen, "LISTEN_FDS=1: descriptor 3 is not a "
+		    "listening stream socket");
+		return -1;
+	}
+	(void)fcntl(3, F_SETFD, FD_CLOEXEC);
+	http_inherited_fd = 3;
+	return 1;
+}
+
 struct http_server *
 http_start(const char *addr, uint16_t port, const struct http_limits *lim,
     http_handler handler, void *arg, char *err, size_t errlen)
@@ -696,9 +744,9 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 	struct sockaddr_storage ss, bound;
 	socklen_t slen, blen;
 	const union MHD_DaemonInfo *di;
-	struct MHD_OptionItem pool[3] = {
+	struct MHD_OptionItem pool[4] = {
 		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL },
-		{ MHD_OPTION_END, 0, NULL } };
+		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL } };
 	int npool = 0;
 	unsigned int flags;
 	int rc = -1;
@@ -709,7 +757,16 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		snprintf(err, errlen, "http_start: address and handler needed");
 		goto out;
 	}
-	if (http_sockaddr(addr, port, &ss, &slen) == -1) {
+	if (http_inherited_fd != -1) {
+		/* Passed by the service manager: its address, not ours. */
+		slen = sizeof(ss);
+		if (getsockname(http_inherited_fd, (struct sockaddr *)&ss,
+		    &slen) == -1) {
+			snprintf(err, errlen, "getsockname on the passed "
+			    "socket: %s", strerror(errno));
+			goto out;
+		}
+	} else if (http_sockaddr(addr, port, &ss, &slen) == -1) {
 		snprintf(err, errlen, "http_start: \"%s\" is not a numeric "
 		    "IPv4 or IPv6 address", addr);
 		goto out;
@@ -720,6 +777,7 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 	}
 	srv->handler = handler;
 	srv->arg = arg;
+	srv->on_unix = ss.ss_family == AF_UNIX;
 	if (lim != NULL)
 		srv->lim = *lim;
 	if (srv->lim.max_body == 0)
@@ -752,18 +810,27 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		pool[npool].option = MHD_OPTION_THREAD_POOL_SIZE;
 		pool[npool++].value = (intptr_t)srv->lim.threads;
 	}
-	if (srv->lim.reuse_port) {
-		pool[npool].option = MHD_OPTION_LISTENING_ADDRESS_REUSE;
-		pool[npool++].value = 1;
+	if (http_inherited_fd != -1) {
+		pool[npool].option = MHD_OPTION_LISTEN_SOCKET;
+		pool[npool++].value = http_inherited_fd;
+		log_info("http: serving the socket the service manager passed "
+		    "(%s), not %s port %u", srv->on_unix ? "unix" : "tcp", addr,
+		    (unsigned int)port);
+	} else {
+		pool[npool].option = MHD_OPTION_SOCK_ADDR;
+		pool[npool++].ptr_value = &ss;
+		if (srv->lim.reuse_port) {
+			pool[npool].option = MHD_OPTION_LISTENING_ADDRESS_REUSE;
+			pool[npool++].value = 1;
+		}
 	}
 	/* The logger goes first so MHD never prints on its own. */
 	srv->daemon = MHD_start_daemon(flags, port, NULL, NULL,
 	    http_access, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_CONNECTION_LIMIT, srv->lim.max_conns,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, proxy_set_count(srv->proxies) >
-	    0 ? 0U : srv->lim.max_conns_per_ip,
+	    0 || srv->on_unix ? 0U : srv->lim.max_conns_per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, srv->lim.timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->lim.conn_memory,
 	    MHD_OPTION_ARRAY, pool,
@@ -777,6 +844,8 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		    (unsigned int)port);
 		goto out;
 	}
+	/* MHD owns and closes it now: one server per passed socket. */
+	http_inherited_fd = -1;
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
 	blen = sizeof(bound);
 	if (di == NULL || getsockname(di->listen_fd, (struct sockaddr *)&bound,
@@ -785,9 +854,10 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		    strerror(errno));
 		goto out;
 	}
-	srv->port = ntohs(bound.ss_family == AF_INET6 ?
-	    ((struct sockaddr_in6 *)&bound)->sin6_port :
-	    ((struct sockaddr_in *)&bound)->sin_port);
+	if (bound.ss_family == AF_INET6)
+		srv->port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+	else if (bound.ss_family == AF_INET)
+		srv->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
 	rc = 0;
 out:
 	if (rc == -1) {

@@ -64,14 +64,32 @@ typedef int	(*http_handler)(void *arg, const struct http_request *,
 struct http_server;
 
 /*
- * Listens on addr:port only. addr is a numeric address ("127.0.0.1", "::1");
- * host names are refused. port 0 picks a free port. limits NULL: defaults.
+ * Takes the listening socket a service manager passed: systemd's socket
+ * activation protocol (sd_listen_fds(3): LISTEN_PID is this process,
+ * LISTEN_FDS is 1, the socket is descriptor 3). It unsets LISTEN_PID,
+ * LISTEN_FDS and LISTEN_FDNAMES, so that no child takes them for its own;
+ * the children a daemon forks (tsad's workers, signd's worker) inherit the
+ * socket, and http_start() serves it instead of binding addr and port. On
+ * a unix socket, whose permissions admit only the reverse proxy, every
+ * peer counts as a trusted proxy (lib/proxy.h: the client is the one
+ * X-Forwarded-For names; "unix" without it). Call it once, before any
+ * fork and thread: daemon_load_config() does. 1 when a socket was taken,
+ * 0 when none was passed (or not to this process), -1 with err when the
+ * variables name more than one socket or descriptor 3 is not a listening
+ * stream socket.
+ */
+int	http_take_inherited_socket(char *err, size_t errlen);
+
+/*
+ * Listens on addr:port only (or on the socket http_take_inherited_socket()
+ * took). addr is a numeric address ("127.0.0.1", "::1"); host names are
+ * refused. port 0 picks a free port. limits NULL: defaults.
  * Returns NULL with a message in err. Stop with http_stop().
  */
 struct http_server	*http_start(const char *addr, uint16_t port,
 			    const struct http_limits *, http_handler, void *arg,
 			    char *err, size_t errlen);
-/* The bound port (useful with port 0). */
+/* The bound port (useful with port 0); 0 on a unix socket. */
 uint16_t		 http_port(const struct http_server *);
 void			 http_stop(struct http_server *);
 

@@ -180,16 +180,21 @@ proxy_client_addr(const struct proxy_set *set, const char *peer,
 	unsigned char a[16];
 	const char *end, *start, *seg;
 	size_t len;
-	int family;
+	int family, trusted;
 
 	/* The peer as the client, unmapped (::ffff:a.b.c.d is a.b.c.d). */
 	snprintf(out, outlen, "%s", peer);
-	if (proxy_addr_parse(peer, &family, a) == -1)
-		return;
-	proxy_unmap(&family, a);
-	if (inet_ntop(family, a, text, sizeof(text)) != NULL)
-		snprintf(out, outlen, "%s", text);
-	if (xff == NULL || nheaders != 1 || !proxy_set_has_addr(set, family, a))
+	if (strcmp(peer, PROXY_PEER_UNIX) == 0)
+		trusted = 1;	/* the socket's permissions chose the peer */
+	else {
+		if (proxy_addr_parse(peer, &family, a) == -1)
+			return;
+		proxy_unmap(&family, a);
+		if (inet_ntop(family, a, text, sizeof(text)) != NULL)
+			snprintf(out, outlen, "%s", text);
+		trusted = proxy_set_has_addr(set, family, a);
+	}
+	if (xff == NULL || nheaders != 1 || !trusted)
 		return;
 	end = xff + strlen(xff);
 	while (end > xff) {

@@ -28,9 +28,12 @@ size_t			 proxy_set_count(const struct proxy_set *);
 /* 1 when the numeric address addr is in the set, else 0. */
 int			 proxy_set_has(const struct proxy_set *, const char *addr);
 
+/* The peer on a unix socket (lib/http.h): trusted as a proxy is. */
+#define PROXY_PEER_UNIX	"unix"
+
 /*
  * The client's address into out (numeric, as inet_ntop writes it): peer
- * itself unless peer is trusted and xff (the one X-Forwarded-For header;
+ * itself unless peer is trusted (one of the set, or PROXY_PEER_UNIX) and xff (the one X-Forwarded-For header;
  * NULL when absent) names one. xff is read from the right: trusted
  * proxies are skipped, the first other address is the client; an entry
  * that is not an address ends the walk at the last address read (the

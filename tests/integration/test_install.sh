@@ -40,6 +40,15 @@ U=$P/lib/systemd/system
 units=(ra ocsp crl tsa sign pades cad audit)
 paths=()
 for s in "${units[@]}"; do paths+=("$U/pki-$s.service"); done
+# The HTTP daemons' optional unix sockets for the reverse proxy (socket
+# activation: test_socket runs the daemons that way).
+for s in ra ocsp crl tsa sign pades; do
+	f=$U/pki-$s.socket
+	paths+=("$f")
+	grep -qx "ListenStream=$RUNDIR/$s.sock" "$f" || fail "pki-$s.socket does not listen on $RUNDIR/$s.sock"
+	grep -qx 'SocketMode=0660' "$f" || fail "pki-$s.socket: not SocketMode=0660"
+done
+for s in cad audit; do [ ! -e "$U/pki-$s.socket" ] || fail "pki-$s.socket: $s serves no HTTP"; done
 # verify: syntax, known settings, executables that exist. The units order
 # themselves after postgresql.service and slapd.service, which need not
 # exist on this host: only that may be said.

@@ -98,6 +98,38 @@ test_client(void **state)
 	proxy_set_free(set);
 }
 
+/*
+ * A unix socket's peer (PROXY_PEER_UNIX) is trusted with no set at all:
+ * the socket's permissions chose it. The rightmost address that is not a
+ * listed proxy is the client; "unix" when the header names none.
+ */
+static void
+test_unix_peer(void **state)
+{
+	struct proxy_set *none = set_of(NULL), *set = set_of("10.0.0.0/8");
+	char out[64];
+
+	proxy_client_addr(none, PROXY_PEER_UNIX, "198.51.100.1, 203.0.113.9", 1,
+	    out, sizeof(out));
+	assert_string_equal(out, "203.0.113.9");
+	proxy_client_addr(set, PROXY_PEER_UNIX, "203.0.113.9, 10.1.2.3", 1,
+	    out, sizeof(out));
+	assert_string_equal(out, "203.0.113.9");
+	proxy_client_addr(none, PROXY_PEER_UNIX, NULL, 0, out, sizeof(out));
+	assert_string_equal(out, "unix");
+	proxy_client_addr(none, PROXY_PEER_UNIX, "203.0.113.9", 2, out,
+	    sizeof(out));
+	assert_string_equal(out, "unix");
+	proxy_client_addr(none, PROXY_PEER_UNIX, "not-an-address", 1, out,
+	    sizeof(out));
+	assert_string_equal(out, "unix");
+	/* Not a unix peer: an address-less peer is not trusted. */
+	proxy_client_addr(none, "unknown", "203.0.113.9", 1, out, sizeof(out));
+	assert_string_equal(out, "unknown");
+	proxy_set_free(none);
+	proxy_set_free(set);
+}
+
 int
 main(void)
 {
@@ -105,6 +137,7 @@ main(void)
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_bad_lists),
 		cmocka_unit_test(test_client),
+		cmocka_unit_test(test_unix_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
