@@ -162,13 +162,13 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 as_stack() { "${AS_STACK[@]}" "$@"; }
 
-# mkdir_owned MODE DIR [root]: mkdir with mode, owned by the stack user (or
-# root; owner only changes when root). A symbolic link is refused: the stack
-# user owns most parents, and root must not chmod or chown whatever such a
-# link would point at.
+# mkdir_owned MODE DIR [USER]: mkdir with mode, owned by the stack user (or
+# USER, root included; owner only changes when root). A symbolic link is
+# refused: the stack user owns most parents, and root must not chmod or
+# chown whatever such a link would point at.
 mkdir_owned() {
 	local mode=$1 d=$2 owner="$STACK_USER:$STACK_GROUP"
-	[ "${3:-}" != root ] || owner=0:0
+	if [ -n "${3:-}" ] && [ "$(id -u)" -eq 0 ]; then owner="$3:$(id -gn "$3")"; fi
 	[ ! -L "$d" ] || die "$d is a symbolic link; the stack makes its own directories"
 	mkdir -p -- "$d"
 	chmod "$mode" -- "$d"
@@ -185,24 +185,27 @@ give_to() {
 	if [ "$(id -u)" -eq 0 ]; then chown -hR "$u:$(id -gn "$u")" -- "$@"; fi
 }
 
-# The public files (pki/) are the stack user's, the CRLs crld's.
+# The public files (pki/) are the stack user's, the CRLs crld's: crl/ is
+# never the stack user's, not even for a moment (crld may be writing).
 give_pki_dir() {
-	give_to_stack "$DIR/pki"
+	[ "$(id -u)" -eq 0 ] || return 0
+	chown -h "$STACK_USER:$STACK_GROUP" -- "$DIR/pki"
+	find "$DIR/pki" -mindepth 1 -maxdepth 1 ! -name crl -exec chown -hR "$STACK_USER:$STACK_GROUP" -- {} +
 	give_to "$(daemon_user crl)" "$DIR/pki/crl"
 }
 
 # first_blocked_parent PATH [USER]: the first component of PATH that USER
 # (default the stack user) cannot traverse, if any.
 first_blocked_parent() {
-	local p=$1 acc='' as=("${AS_STACK[@]}")
+	local p=$1 acc='' runner=("${AS_STACK[@]}")
 	[ -z "${2:-}" ] || [ "$(id -u)" -ne 0 ] ||
-		as=(setpriv --reuid="$2" --regid="$(id -g "$2")" --init-groups --)
+		runner=(setpriv --reuid="$2" --regid="$(id -g "$2")" --init-groups --)
 	local IFS=/
 	for c in $p; do
 		[ -n "$c" ] || continue
 		acc=$acc/$c
 		[ -e "$acc" ] || return 0
-		if ! "${as[@]}" test -x "$acc"; then echo "$acc"; return 0; fi
+		if ! "${runner[@]}" test -x "$acc"; then echo "$acc"; return 0; fi
 	done
 }
 
@@ -499,8 +502,9 @@ pg_conninfo() {
 
 write_layout() {
 	mkdir -p -- "$DIR"
-	local blocked u
-	for u in "$STACK_USER" "$HSM_USER"; do
+	local blocked u s users=("$STACK_USER" "$HSM_USER")
+	for s in "${DAEMON_SECTIONS[@]}"; do users+=("$(daemon_user "$s")"); done
+	for u in $(printf '%s\n' "${users[@]}" | sort -u); do
 		blocked=$(first_blocked_parent "$DIR" "$u")
 		[ -z "$blocked" ] || die "$DIR is not reachable by user $u: $blocked is not traversable (mode $(stat -c %a "$blocked")). Use --dir under a directory every user can traverse (e.g. /srv or /tmp), or allow it: chmod o+x $blocked"
 	done
@@ -513,19 +517,19 @@ write_layout() {
 	mkdir_owned 0750 "$LOG"
 	mkdir_owned 0700 "$DIR/pg"
 	mkdir_owned 0700 "$LDAPDIR"
-	mkdir_owned 0700 "$HSMDIR"
-	mkdir_owned 0700 "$HSMDIR/tokens"
-	give_to "$HSM_USER" "$HSMDIR"
+	mkdir_owned 0700 "$HSMDIR" "$HSM_USER"
+	mkdir_owned 0700 "$HSMDIR/tokens" "$HSM_USER"
+	give_to "$HSM_USER" "$HSMDIR/tokens"
 	mkdir_owned 0755 "$DIR/pki"
 	mkdir_owned 0711 "$DIR/spool"
-	mkdir_owned 0700 "$DIR/spool/tsa"
-	mkdir_owned 0755 "$DIR/pki/crl"
+	mkdir_owned 0700 "$DIR/spool/tsa" "$(daemon_user tsa)"
+	mkdir_owned 0755 "$DIR/pki/crl" "$(daemon_user crl)"
 	# Before 2026-12-03 tsad spilled into spool/ itself (records not yet in
 	# the database must follow it: whole lines, appended to a newer file),
-	# and crld wrote its CRLs, and pkictl the ARL, into pki/. The stack
-	# user owns these directories: nothing here follows a link planted
-	# there (rename does not; dd opens with O_NOFOLLOW; the CRLs move as
-	# that user). tsad made its spill files as root.
+	# and crld wrote its CRLs, and pkictl the ARL, into pki/. Other users
+	# own these directories: nothing here follows a link planted there
+	# (rename does not, mv -T never moves into a directory, dd opens with
+	# O_NOFOLLOW). tsad made its spill files as root.
 	local f to
 	for f in "$DIR"/spool/tsa.spill*; do
 		[ -f "$f" ] && [ ! -L "$f" ] || continue
@@ -540,7 +544,8 @@ write_layout() {
 	done
 	for f in root.crl issuing.crl issuing-delta.crl; do
 		[ -f "$DIR/pki/$f" ] && [ ! -L "$DIR/pki/$f" ] || continue
-		as_stack sh -c '[ -e "$2" ] || mv -- "$1" "$2"; rm -f -- "$1"' sh "$DIR/pki/$f" "$DIR/pki/crl/$f" ||
+		{ [ -e "$DIR/pki/crl/$f" ] || [ -L "$DIR/pki/crl/$f" ] || mv -T -- "$DIR/pki/$f" "$DIR/pki/crl/$f"; } &&
+			rm -f -- "$DIR/pki/$f" ||
 			die "could not move $DIR/pki/$f to $DIR/pki/crl/"
 	done
 	# Before 2026-12-04 every daemon ran as the stack user: tsad's spill
@@ -849,8 +854,14 @@ pg_start() {
 		# Settings a reload can change take effect now (pg_configure).
 		node_sql "$n" 'SELECT pg_reload_conf()' >/dev/null ||
 			warn "$name: reloading its configuration failed; see $logf"
-		say "$name: already running"
-		return 0
+		# The socket's mode takes a restart: an older stack's was 0700,
+		# which the daemons' own users cannot open (they reconnect).
+		if [ "$(node_sql "$n" 'SHOW unix_socket_permissions' 2>/dev/null)" = 0777 ]; then
+			say "$name: already running"
+			return 0
+		fi
+		say "$name: restarting: its socket's mode changes (0777, the peer map decides)"
+		stop_pidfile "$name" "$f" INT
 	fi
 	port_in_use "$port" && die "port $port ($name) is taken by another process (ss -ltnp); stop it or use another --dir with --ports auto"
 	# A postmaster.pid left by a killed postmaster whose PID is gone.
@@ -1110,6 +1121,23 @@ pades_up() {
 }
 
 # --- daemons -------------------------------------------------------------------------------
+# running_current NAME PIDFILE: 0 when it runs as this stack runs daemons.
+# One started before 2026-12-04, some of whose processes run as the stack
+# user (the owner of the cluster, which every daemon process was then), is
+# stopped (1): its files have just changed hands (write_layout).
+running_current() {
+	local pid p
+	pid=$(pidfile_pid "$2") || return 1
+	[ "$(id -u)" -eq 0 ] || return 0
+	for p in "$pid" $(group_members "$pid"); do
+		if [ "$(stat -c %U "/proc/$p" 2>/dev/null)" = "$STACK_USER" ]; then
+			say "$1: runs as $STACK_USER, as before each daemon had a user of its own: restarting"
+			stop_pidfile "$1" "$2" TERM
+			return 1
+		fi
+	done
+	return 0
+}
 daemon_up() {
 	local name=$1 bin=$BUILD/${2%%:*} key=$3 sub=()
 	[[ $2 != *:* ]] || sub=("${2#*:}")
@@ -1118,7 +1146,7 @@ daemon_up() {
 	[ -x "$bin" ] || return 0
 	# pkisign serve is a client of signd: registered by pades_up.
 	[ "$name" != pades ] || [ -s "$PADES_ID" ] || { warn "pades: no signing-service registration yet"; return 0; }
-	if pidfile_pid "$f" >/dev/null; then
+	if running_current "$name" "$f"; then
 		say "$name: already running"
 		return 0
 	fi
@@ -1147,7 +1175,7 @@ sealer_up() {
 	local every logf=$LOG/sealer.log from=1
 	every=$(sealer_every)
 	[ -x "$PKICTL" ] && [ -s "$DIR/pki/audit-pub.pem" ] && [ "${every:-0}" -gt 0 ] || return 0
-	if pidfile_pid "$SEALER_PIDFILE" >/dev/null; then
+	if running_current sealer "$SEALER_PIDFILE"; then
 		say "sealer: already running"
 		return 0
 	fi

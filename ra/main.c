@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -55,7 +56,11 @@ usage(void)
 
 /*
  * A file sink's directory exists, mode 0700, owned by the user rad demotes
- * to (it cannot create it once sandboxed). 0 or -1, logged.
+ * to (it cannot create it once sandboxed). Changes only what is not so
+ * yet, the mode before the owner: root may change the mode of a directory
+ * it owns, not of another user's without CAP_FOWNER, which a systemd unit
+ * does not grant (deploy/systemd). Through a descriptor, never following
+ * a link. 0 or -1, logged.
  */
 static int
 ra_sink_dir(const struct config *cfg, const char *dir)
@@ -63,27 +68,37 @@ ra_sink_dir(const struct config *cfg, const char *dir)
 	char name[64];
 	const char *user = sandbox_user(cfg, "ra", SANDBOX_NET_FILES, name,
 	    sizeof(name));
-	struct passwd *pw;
+	struct passwd *pw = NULL;
+	struct stat st;
+	int fd, rc = -1;
 
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		log_err("mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (geteuid() == 0 && user != NULL) {
-		if ((pw = getpwnam(user)) == NULL) {
-			log_err("ra.user %s: no such user", user);
-			return -1;
-		}
-		if (chown(dir, pw->pw_uid, pw->pw_gid) == -1) {
-			log_err("chown %s: %s", dir, strerror(errno));
-			return -1;
-		}
-	}
-	if (chmod(dir, 0700) == -1) {
-		log_err("chmod %s: %s", dir, strerror(errno));
+	if (geteuid() == 0 && user != NULL && (pw = getpwnam(user)) == NULL) {
+		log_err("ra.user %s: no such user", user);
 		return -1;
 	}
-	return 0;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1 || fstat(fd, &st) == -1) {
+		log_err("open %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) == -1) {
+		log_err("chmod %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (pw != NULL && (st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
+	    fchown(fd, pw->pw_uid, pw->pw_gid) == -1) {
+		log_err("chown %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	return rc;
 }
 
 /*

@@ -177,7 +177,7 @@ procs_mentioning() {
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
 		case $self in *" $p "*) continue ;; esac
-		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | has -F -- "$1" && echo "$p"
+		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | has -F -- "$1" && echo "$p"
 	done
 	return 0
 }

@@ -154,10 +154,10 @@ openssl x509 -req -in "$tmp/smtpd.csr" -CA "$tmp/smtpca.pem" -CAkey "$tmp/smtpca
 smtp_pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 printf '%s' "$smtp_pw" >"$tmp/smtp.pw"
 chmod 0600 "$tmp/smtp.pw"
-[ "$(id -u)" -ne 0 ] || chown pki "$tmp/smtp.pw" "$tmp/smtpca.pem"
+[ "$(id -u)" -ne 0 ] || chown pki-ra "$tmp/smtp.pw" "$tmp/smtpca.pem"  # rad's user reads the CA file at each message
 printf '%s' 'not-the-password' >"$tmp/wrong.pw"
 chmod 0600 "$tmp/wrong.pw"
-[ "$(id -u)" -ne 0 ] || chown pki "$tmp/wrong.pw"
+[ "$(id -u)" -ne 0 ] || chown pki-ra "$tmp/wrong.pw"
 cat >"$tmp/tls_smtpd.py" <<'PYEOF'
 # tls_smtpd.py MODE PORT MAILDIR CERT KEY PASSWORD-FILE: MODE starttls or smtps.
 import signal, ssl, sys, threading

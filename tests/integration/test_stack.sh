@@ -256,6 +256,39 @@ new_ldap=$(pidfile_of "$S" slapd)
 ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b 'dc=pki,dc=local' -s base dn >/dev/null ||
 	fail "slapd does not answer after its restart"
 
+# --- up on an older stack: a daemon running as pki, a socket of mode 0700 ----------------
+# Before 2026-12-04 every daemon ran as pki and the socket was 0700; up
+# gives the files to their new owners and restarts what still runs so.
+if [ "$(id -u)" -eq 0 ]; then
+	su_uri="host=$pg_host port=$pg_port dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
+	sql_as "$su_uri" "ALTER SYSTEM SET unix_socket_permissions = '0700'" >/dev/null
+	kill -INT "$(pidfile_of "$S" postgres)"
+	for _ in $(seq 100); do [ -z "$(pidfile_of "$S" postgres)" ] && break; sleep 0.1; done
+	stack_up "$S"
+	[ "$(sql_as "$su_uri" 'SHOW unix_socket_permissions')" = 0700 ] || fail "could not run postgres with a 0700 socket for the test"
+	ocsp_pid=$(pidfile_of "$S" ocsp)
+	kill -TERM "$ocsp_pid"
+	for _ in $(seq 100); do kill -0 "$ocsp_pid" 2>/dev/null || break; sleep 0.1; done
+	PKI_OCSP_USER=pki "$STACK_SH" up --dir "$S" --ports auto --build "$BUILD" --ephemeral >"$T/old-ocsp.log" 2>&1 ||
+		{ cat "$T/old-ocsp.log"; fail "up with an ocspd as pki failed"; }
+	old=$(pidfile_of "$S" ocsp)
+	[ "$(stat -c %U "/proc/$old")" = pki ] || fail "could not start an ocspd as pki for the test"
+	sql_as "$su_uri" "ALTER SYSTEM RESET unix_socket_permissions" >/dev/null
+	pg_before=$(pidfile_of "$S" postgres)
+	stack_up "$S"
+	grep -q "postgres: restarting: its socket's mode changes" "$S.up.log" || fail "up did not restart postgres for its socket's mode"
+	[ "$(pidfile_of "$S" postgres)" != "$pg_before" ] || fail "postgres not restarted"
+	[ "$(stat -c %a "$S/run/.s.PGSQL.$pg_port")" = 777 ] || fail "the socket is not 0777 after up"
+	grep -q "ocsp: runs as pki, as before each daemon had a user of its own: restarting" "$S.up.log" ||
+		fail "up did not restart the ocspd running as pki"
+	new=$(pidfile_of "$S" ocsp)
+	[ -n "$new" ] && [ "$new" != "$old" ] && [ "$(stat -c %U "/proc/$new")" = pki-ocsp ] ||
+		fail "ocspd not restarted as pki-ocsp"
+	grep -q "crl: already running" "$S.up.log" || fail "up restarted crld, which ran as pki-crl"
+	pg_pid=$(pidfile_of "$S" postgres)
+	note "up on an older stack: postgres restarted for a 0777 socket, an ocspd running as pki restarted as pki-ocsp"
+fi
+
 # --- secrets never in argv nor logs ------------------------------------------------------
 # Every process's command line, read once (one line each: "PID: ARGS"); a
 # sentinel process shows the search finds what is there.
