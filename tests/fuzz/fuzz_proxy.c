@@ -2,7 +2,8 @@
  * libFuzzer harness for lib/proxy.c: the trusted_proxies list (from the
  * configuration) and X-Forwarded-For (from anyone who reaches a proxy).
  * Input: the list, a NUL byte, the header value. Whatever comes, the client
- * is the peer or a numeric address that inet_pton reads back.
+ * is the peer (an address, or "unix") or a numeric address that inet_pton
+ * reads back.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -20,7 +21,9 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const peers[] = { "127.0.0.1", "10.1.2.3", "::1" };
+	/* PROXY_PEER_UNIX: a unix socket's peer, trusted whatever the set. */
+	static const char *const peers[] = { "127.0.0.1", "10.1.2.3", "::1",
+	    PROXY_PEER_UNIX };
 	struct proxy_set *set;
 	unsigned char a[16];
 	char *buf, *xff, out[64], err[128];
