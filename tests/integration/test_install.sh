@@ -101,6 +101,17 @@ for s in "${units[@]}"; do
 	done
 	[ "$(wc -w <<<"$rw")" -le "$((${#want[@]} + 1))" ] || fail "pki-$s.service may write more than it needs: $rw"
 done
+# The example has the keys of the stack's pki.conf, section by section (the
+# same daemons read both), but for what only the local stack sets (its
+# file sinks, an unsynchronized clock) and only production sets (the
+# trusted proxy, the mail relay).
+keys() { awk '/^\[/ { sec = $0 } /^[a-z_0-9]+ = / { print sec "." $1 }' "$1" | sort -u; }
+local_only='^\[(ra\]\.(mail_sink_dir|sms_sink_dir)|tsa\]\.allow_unsynchronized_clock)$'
+prod_only='^\[[a-z]+\]\.trusted_proxies$|^\[ra\]\.(mail|smtp_url|smtp_from)$'
+if ! diff <(keys "$PKI_CONFIG" | grep -vE "$local_only") <(keys "$conf" | grep -vE "$prod_only") >"$T/keys.diff"; then
+	cat "$T/keys.diff"
+	fail "pki.conf.example and the stack's pki.conf differ in keys (< the stack's, > the example's)"
+fi
 grep -q '^ProtectClock=yes' "$U/pki-tsa.service" && fail "pki-tsa.service: ProtectClock refuses tsad's adjtimex"
 grep -q '^ProtectClock=yes' "$U/pki-ocsp.service" || fail "pki-ocsp.service: no ProtectClock"
 for s in "${units[@]}"; do
