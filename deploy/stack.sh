@@ -855,8 +855,14 @@ pg_start() {
 		node_sql "$n" 'SELECT pg_reload_conf()' >/dev/null ||
 			warn "$name: reloading its configuration failed; see $logf"
 		# The socket's mode takes a restart: an older stack's was 0700,
-		# which the daemons' own users cannot open (they reconnect).
-		if [ "$(node_sql "$n" 'SHOW unix_socket_permissions' 2>/dev/null)" = 0777 ]; then
+		# which the daemons' own users cannot open (they reconnect). A
+		# server that does not answer now is left alone.
+		local perm
+		if ! perm=$(node_sql "$n" 'SHOW unix_socket_permissions'); then
+			warn "$name: could not read its socket's mode; see $logf"
+			return 0
+		fi
+		if [ "$perm" = 0777 ]; then
 			say "$name: already running"
 			return 0
 		fi
@@ -1165,7 +1171,7 @@ daemon_up() {
 
 # The periodic sealer (DESIGN.md "Audit"): `pkictl audit seal --every N`,
 # kept running beside the daemons. Started as root like them: its signer
-# reads the audit token's PIN, then both demote to pki (audit.user) and
+# reads the audit token's PIN, then both demote (to pki-hsm and pki-audit) and
 # enter their sandboxes. A service manager would run the same command.
 SEALER_PIDFILE=$RUN/sealer.pid
 sealer_every() {

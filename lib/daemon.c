@@ -141,5 +141,15 @@ daemon_load_config(int argc, char **argv, const char *logname,
 	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
 	    log_level_parse(s, &level) == 0)
 		log_init(logname, level, stderr);
+	/*
+	 * SoftHSM2 finds its tokens through the environment, which a service
+	 * manager does not set: from the configuration, before any thread.
+	 */
+	if ((s = config_get(cfg, "hsm.softhsm2_conf", NULL)) != NULL &&
+	    setenv("SOFTHSM2_CONF", s, 1) == -1) {
+		log_err("setenv SOFTHSM2_CONF: %s", strerror(errno));
+		config_free(cfg);
+		return NULL;
+	}
 	return cfg;
 }

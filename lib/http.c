@@ -15,6 +15,8 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -697,6 +699,48 @@ http_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
 	return -1;
 }
 
+/*
+ * A unix socket's peers are all trusted as proxies (http_client_addr): its
+ * file must not admit every local user (systemd's SocketMode defaults to
+ * 0666), nor may it be abstract, which has no permissions at all. 0, or
+ * -1 with err; other families pass.
+ */
+static int
+http_unix_socket_private(int fd, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+	struct stat st;
+
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == -1) {
+		snprintf(err, errlen, "getsockname on the passed socket: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (sun.sun_family != AF_UNIX)
+		return 0;
+	if (len <= offsetof(struct sockaddr_un, sun_path) ||
+	    sun.sun_path[0] == '\0') {
+		snprintf(err, errlen, "the passed unix socket has no path "
+		    "(abstract or unnamed): anyone could connect as the proxy");
+		return -1;
+	}
+	sun.sun_path[sizeof(sun.sun_path) - 1] = '\0';
+	if (stat(sun.sun_path, &st) == -1) {
+		snprintf(err, errlen, "stat %s: %s", sun.sun_path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & S_IWOTH) != 0) {
+		snprintf(err, errlen, "%s is writable by every user, who could "
+		    "then connect as the proxy: SocketMode=0660 and the "
+		    "proxy's group", sun.sun_path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 http_take_inherited_socket(char *err, size_t errlen)
 {
@@ -717,6 +761,8 @@ http_take_inherited_socket(char *err, size_t errlen)
 	(void)unsetenv("LISTEN_PID");
 	(void)unsetenv("LISTEN_FDS");
 	(void)unsetenv("LISTEN_FDNAMES");
+	if (strcmp(fds, "0") == 0)
+		return 0;
 	if (strcmp(fds, "1") != 0) {
 		snprintf(err, errlen, "LISTEN_FDS=%s: one listening socket is "
 		    "served (one ListenStream= in the .socket unit)", fds);
@@ -731,6 +777,8 @@ http_take_inherited_socket(char *err, size_t errlen)
 		    "listening stream socket");
 		return -1;
 	}
+	if (http_unix_socket_private(3, err, errlen) == -1)
+		return -1;
 	(void)fcntl(3, F_SETFD, FD_CLOEXEC);
 	http_inherited_fd = 3;
 	return 1;
@@ -755,6 +803,12 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		err[0] = '\0';
 	if (addr == NULL || handler == NULL) {
 		snprintf(err, errlen, "http_start: address and handler needed");
+		goto out;
+	}
+	if (http_inherited_fd == -1 && strcmp(addr, HTTP_LISTEN_PASSED) == 0) {
+		snprintf(err, errlen, "listen = %s, but no socket was passed "
+		    "(enable the daemon's .socket unit, then restart it)",
+		    HTTP_LISTEN_PASSED);
 		goto out;
 	}
 	if (http_inherited_fd != -1) {

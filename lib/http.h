@@ -76,9 +76,16 @@ struct http_server;
  * fork and thread: daemon_load_config() does. 1 when a socket was taken,
  * 0 when none was passed (or not to this process), -1 with err when the
  * variables name more than one socket or descriptor 3 is not a listening
- * stream socket.
+ * stream socket, or a unix socket every user may write (every peer of
+ * one is trusted) or without a path.
  */
 int	http_take_inherited_socket(char *err, size_t errlen);
+/*
+ * <section>.listen = systemd: serve only a passed socket; http_start()
+ * fails when none was, rather than bind 127.0.0.1 where the proxy does
+ * not look (a .socket unit stopped or not yet enabled).
+ */
+#define HTTP_LISTEN_PASSED	"systemd"
 
 /*
  * Listens on addr:port only (or on the socket http_take_inherited_socket()

@@ -252,7 +252,7 @@ main(int argc, char **argv)
 	struct ocsp_sync *sync = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *s, *policy_dir;
+	const char *policy_dir;
 	char err[512], policy_path[PATH_MAX];
 	char labels[OCSP_MAX_ISSUERS][SIGNER_LABEL_MAX + 1];
 	long port, threads, per_ip, max_conns, nsigners;
@@ -283,8 +283,6 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "ocsp.signers", threads < OCSP_SIGNERS_MAX ?
 	    threads : OCSP_SIGNERS_MAX, 1, OCSP_SIGNERS_MAX, &nsigners) == -1)
 		goto out;
-	if ((s = config_get(cfg, "hsm.softhsm2_conf", NULL)) != NULL)
-		setenv("SOFTHSM2_CONF", s, 1);
 	if (ocspd_load_issuers(cfg, &r, labels) == -1)
 		goto out;
 	if ((r.cache = ocsp_cache_new()) == NULL) {

@@ -59,8 +59,9 @@ usage(void)
  * to (it cannot create it once sandboxed). Changes only what is not so
  * yet, the mode before the owner: root may change the mode of a directory
  * it owns, not of another user's without CAP_FOWNER, which a systemd unit
- * does not grant (deploy/systemd). Through a descriptor, never following
- * a link. 0 or -1, logged.
+ * does not grant (deploy/systemd), so a directory of another's with the
+ * wrong mode is taken back first (CAP_CHOWN). Through a descriptor, never
+ * following a link. 0 or -1, logged.
  */
 static int
 ra_sink_dir(const struct config *cfg, const char *dir)
@@ -85,9 +86,19 @@ ra_sink_dir(const struct config *cfg, const char *dir)
 		log_err("open %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) == -1) {
-		log_err("chmod %s: %s", dir, strerror(errno));
-		goto out;
+	if ((st.st_mode & 07777) != 0700) {
+		/* Another's directory: ours again first (CAP_CHOWN), then the mode. */
+		if (st.st_uid != geteuid()) {
+			if (fchown(fd, geteuid(), (gid_t)-1) == -1) {
+				log_err("chown %s: %s", dir, strerror(errno));
+				goto out;
+			}
+			st.st_uid = geteuid();
+		}
+		if (fchmod(fd, 0700) == -1) {
+			log_err("chmod %s: %s", dir, strerror(errno));
+			goto out;
+		}
 	}
 	if (pw != NULL && (st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
 	    fchown(fd, pw->pw_uid, pw->pw_gid) == -1) {

@@ -408,7 +408,7 @@ int
 main(int argc, char **argv)
 {
 	struct tsad_conf c;
-	const char *s, *policy_dir;
+	const char *policy_dir;
 	char err[512], policy_path[PATH_MAX], host[48];
 	int rc = 1;
 
@@ -444,8 +444,6 @@ main(int argc, char **argv)
 	host[sizeof(host) - 1] = '\0';
 	snprintf(c.instance, sizeof(c.instance), "%s",
 	    config_get(c.cfg, "tsa.instance", host));
-	if ((s = config_get(c.cfg, "hsm.softhsm2_conf", NULL)) != NULL)
-		setenv("SOFTHSM2_CONF", s, 1);
 	if (tsad_load_certs(c.cfg, &c.cert, &c.extra, c.label, sizeof(c.label)) == -1)
 		goto out;
 	/* Signals go to sigwait(): block them before any process or thread exists. */

@@ -5,14 +5,18 @@
 # driven here by systemd-socket-activate) serves that socket and binds
 # nothing of its own. On a unix socket, whose permissions admit only the
 # reverse proxy, the client is the one X-Forwarded-For names. tsad's
-# supervisor hands the socket to both its workers. A malformed hand-over
-# is refused at start.
+# supervisor hands the socket to both its workers, signd's to its worker.
+# Refused at start: a malformed hand-over, a socket every user may write,
+# listen = systemd without a socket.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 tmp=$(test_tmpdir)
 q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
 command -v systemd-socket-activate >/dev/null || fail "systemd-socket-activate missing (package systemd)"
+# systemd-socket-activate passes on only what -E names: the sanitizers' settings too.
+sanenv=()
+for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do [ -z "${!v:-}" ] || sanenv+=(-E "$v"); done
 
 # activate NAME SOCKET VAR=VALUE... -- PROGRAM...: PROGRAM under
 # systemd-socket-activate on the unix socket SOCKET (made 0660, group pki:
@@ -23,14 +27,13 @@ activate() {
 	shift 2
 	while [ "$1" != -- ]; do envs+=(-E "$1"); shift; done
 	shift
-	# It passes on only what -E names (the sanitizers' settings too).
-	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do [ -z "${!v:-}" ] || envs+=(-E "$v"); done
+	envs+=("${sanenv[@]}")
 	(umask 077; exec systemd-socket-activate -l "$sock" "${envs[@]}" "$@") >"$tmp/$name.log" 2>&1 &
 	pid=$!
 	at_exit "kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null"
 	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 	[ -S "$sock" ] || { cat "$tmp/$name.log"; fail "$name: no socket $sock"; }
-	chgrp pki "$sock" && chmod 0660 "$sock"
+	if [ "$(id -u)" -eq 0 ]; then chgrp pki "$sock" && chmod 0660 "$sock"; fi
 	# It execs the daemon at the first connection, which waits meanwhile.
 	for _ in $(seq 200); do
 		curl -s --max-time 30 --unix-socket "$sock" -o /dev/null http://local/health && return 0
@@ -66,10 +69,12 @@ c=$(register "sock1-$n@example.com" "198.51.100.7, 203.0.113.9")
 c=$(register "sock2-$n@example.com")
 [ "$c" = unix ] || fail "without X-Forwarded-For the audit names client '$c', not 'unix'"
 # Only the proxy's group may connect.
-setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
-	curl -s -o /dev/null --unix-socket "$sock" http://ra.test/health && fail "user nobody connected to rad's socket"
-setpriv --reuid=pki --regid=pki --init-groups -- \
-	curl -sf -o /dev/null --unix-socket "$sock" http://ra.test/health || fail "the proxy's group cannot connect"
+if [ "$(id -u)" -eq 0 ]; then
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+		curl -s -o /dev/null --unix-socket "$sock" http://ra.test/health && fail "user nobody connected to rad's socket"
+	setpriv --reuid=pki --regid=pki --init-groups -- \
+		curl -sf -o /dev/null --unix-socket "$sock" http://ra.test/health || fail "the proxy's group cannot connect"
+fi
 kill -TERM "$pid"
 wait "$pid" || { cat "$tmp/rad.log"; fail "rad exited non-zero on SIGTERM"; }
 note "rad on a passed unix socket: X-Forwarded-For's client audited, 'unix' without it, only the proxy's group connects"
@@ -90,13 +95,50 @@ for i in $(seq 8); do
 	openssl ts -verify -in "$tmp/r.tsr" -queryfile "$tmp/q.tsq" -CAfile "$root" -untrusted "$chain" \
 		>/dev/null 2>&1 || fail "time-stamp $i over the socket does not verify"
 done
+# The second worker may still be starting: one answering was enough above.
+for _ in $(seq 100); do
+	[ "$(grep -c 'serving the socket the service manager passed' "$tmp/tsad.log")" = 2 ] && break
+	sleep 0.1
+done
 [ "$(grep -c 'serving the socket the service manager passed' "$tmp/tsad.log")" = 2 ] ||
 	{ cat "$tmp/tsad.log"; fail "not both of tsad's workers serve the passed socket"; }
 kill -TERM "$pid"
 wait "$pid" || { cat "$tmp/tsad.log"; fail "tsad exited non-zero on SIGTERM"; }
 note "tsad's two workers serve one passed socket; 8 tokens verify"
 
-# --- a malformed hand-over is refused --------------------------------------------------
+# --- signd: its supervisor hands the socket to the worker ----------------------------
+sock=$tmp/sign.sock
+activate signd "$sock" PKI_CONFIG="$PKI_CONFIG" PKI_SIGN_PORT="$(free_port)" -- "$BUILD/signd"
+code=$(curl -sS --unix-socket "$sock" -o "$tmp/info" -w '%{http_code}' -X POST \
+	-H 'Content-Type: application/json' --data '{}' http://sign.test/csc/v2/info)
+[ "$code" = 200 ] && jq -e '.specs == "2.0.0.0"' "$tmp/info" >/dev/null ||
+	fail "signd's info over the socket: $code $(cat "$tmp/info")"
+grep -qF "http: serving the socket the service manager passed (unix)" "$tmp/signd.log" ||
+	{ cat "$tmp/signd.log"; fail "signd's worker does not serve the passed socket"; }
+kill -TERM "$pid"
+wait "$pid" || { cat "$tmp/signd.log"; fail "signd exited non-zero on SIGTERM"; }
+note "signd's worker serves the passed socket (CSC info)"
+
+# --- refused at start ------------------------------------------------------------------
+# A socket every user may write: any of them would connect as the proxy.
+sock=$tmp/open.sock
+(exec systemd-socket-activate -l "$sock" -E PKI_CONFIG="$PKI_CONFIG" -E PKI_RA_PORT="$(free_port)" \
+	"${sanenv[@]}" "$BUILD/rad") >"$tmp/open.log" 2>&1 &
+pid=$!
+at_exit "kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null"
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+chmod 0666 "$sock"
+curl -s --max-time 20 -o /dev/null --unix-socket "$sock" http://ra.test/health && fail "rad served a socket every user may write"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" != 0 ] || fail "rad exited 0 with a socket every user may write"
+grep -q 'is writable by every user' "$tmp/open.log" || { cat "$tmp/open.log"; fail "no clear error for a world-writable socket"; }
+# listen = systemd without a socket: no fallback to an address of its own.
+rc=0
+PKI_RA_LISTEN=systemd PKI_RA_PORT=$(free_port) timeout 30 "$BUILD/rad" --config "$PKI_CONFIG" \
+	>"$tmp/nosock.log" 2>&1 || rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "rad with listen = systemd and no socket: exit $rc"
+grep -q 'listen = systemd, but no socket was passed' "$tmp/nosock.log" || { cat "$tmp/nosock.log"; fail "no clear error for listen = systemd"; }
 rc=0
 PKI_RA_PORT=$(free_port) bash -c 'export LISTEN_PID=$$ LISTEN_FDS=2; exec "$0" --config "$1"' \
 	"$BUILD/rad" "$PKI_CONFIG" >"$tmp/bad.log" 2>&1 3</dev/null 4</dev/null || rc=$?

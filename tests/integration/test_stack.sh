@@ -262,8 +262,9 @@ ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b 'dc=pki,dc=local' -s base d
 if [ "$(id -u)" -eq 0 ]; then
 	su_uri="host=$pg_host port=$pg_port dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
 	sql_as "$su_uri" "ALTER SYSTEM SET unix_socket_permissions = '0700'" >/dev/null
-	kill -INT "$(pidfile_of "$S" postgres)"
-	for _ in $(seq 100); do [ -z "$(pidfile_of "$S" postgres)" ] && break; sleep 0.1; done
+	pg_old=$(pidfile_of "$S" postgres)
+	kill -INT "$pg_old"
+	for _ in $(seq 100); do kill -0 "$pg_old" 2>/dev/null || break; sleep 0.1; done
 	stack_up "$S"
 	[ "$(sql_as "$su_uri" 'SHOW unix_socket_permissions')" = 0700 ] || fail "could not run postgres with a 0700 socket for the test"
 	ocsp_pid=$(pidfile_of "$S" ocsp)
