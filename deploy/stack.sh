@@ -1324,6 +1324,9 @@ summary() {
 	cmd_status | sed 's/^/  /' || true
 	echo "  console: http://127.0.0.1:${PORT[RA]}/console/   (RA officers; add one: $PKICTL --config $CONF officer add --username U --role ra_officer --password-file F)"
 	echo "  config:  $CONF"
+	if [ "$(id -u)" -eq 0 ]; then
+		echo "  users:   postgres and slapd as $STACK_USER; each daemon as pki-<name>, its signers as $HSM_USER (deploy/README.md \"Users and privileges\")"
+	fi
 	echo "  env:     $ENVFILE   (source it: set -a; . $ENVFILE; set +a)"
 	echo "  logs:    $LOG/*.log"
 	echo "  stop:    deploy/stack.sh down --dir $DIR"

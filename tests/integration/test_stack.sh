@@ -152,6 +152,10 @@ fi
 # The officers' console answers where stack.env and the summary say.
 console=$(stack_get "$S" PKI_RA_CONSOLE_URL)
 grep -qF "console: $console" "$S.up.log" || fail "the summary does not name the console ($console)"
+if [ "$(id -u)" -eq 0 ]; then
+	grep -qF "users:   postgres and slapd as pki; each daemon as pki-<name>, its signers as pki-hsm" "$S.up.log" ||
+		fail "the summary does not say who runs what"
+fi
 [ "$(curl -sS -o /dev/null -w '%{http_code}' "$console")" = 200 ] || fail "GET $console"
 
 ldap_uri=$(stack_get "$S" PKI_LDAP_URI)
