@@ -175,15 +175,14 @@ mkdir_owned() {
 	if [ "$(id -u)" -eq 0 ]; then chown -h "$owner" -- "$d"; fi
 }
 
-give_to_stack() {
-	if [ "$(id -u)" -eq 0 ]; then chown -hR "$STACK_USER:$STACK_GROUP" -- "$@"; fi
-}
-# give_to USER PATH...: as give_to_stack, to USER and USER's group.
+# give_to USER PATH...: PATHs (recursively, no link followed) to USER and
+# USER's group; only as root.
 give_to() {
 	local u=$1
 	shift
 	if [ "$(id -u)" -eq 0 ]; then chown -hR "$u:$(id -gn "$u")" -- "$@"; fi
 }
+give_to_stack() { give_to "$STACK_USER" "$@"; }
 
 # The public files (pki/) are the stack user's, the CRLs crld's: crl/ is
 # never the stack user's, not even for a moment (crld may be writing).
