@@ -392,9 +392,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	crld_seccomp(insecure);
-	log_info("serving CRLs on %s:%u (issuer %s, key %s, %s)",
-	    config_get(d.cfg, "crl.listen", "127.0.0.1"), http_port(srv),
-	    d.issuing.name, d.issuing.key_label, d.url);
+	log_info("serving CRLs on %s (issuer %s, key %s, %s)",
+	    http_where(srv), d.issuing.name, d.issuing.key_label, d.url);
 	rc = daemon_wait(&sigs, crld_hup, issuer);
 out:
 	http_stop(srv);

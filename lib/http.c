@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ struct http_server {
 	struct proxy_set	*proxies;	/* trusted reverse proxies */
 	uint16_t		 port;
 	int			 on_unix;	/* a unix socket: every peer a proxy */
+	char			 where[128];	/* http_where() */
 };
 
 /* The listening socket a service manager passed, or -1 (http_start). */
@@ -784,6 +786,48 @@ http_take_inherited_socket(char *err, size_t errlen)
 	return 1;
 }
 
+/* srv->port and srv->where from the address the socket is bound to. */
+static void
+http_describe(struct http_server *srv, const struct sockaddr_storage *ss,
+    socklen_t len, int passed)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)ss;
+	const char *by = passed ? " (passed by the service manager)" : "";
+	char host[INET6_ADDRSTRLEN];
+	size_t pathlen;
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		srv->port = ntohs(sin6->sin6_port);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(srv->where, sizeof(srv->where), "[%s]:%u%s", host,
+		    (unsigned int)srv->port, by);
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		srv->port = ntohs(sin->sin_port);
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(srv->where, sizeof(srv->where), "%s:%u%s", host,
+		    (unsigned int)srv->port, by);
+	} else if (ss->ss_family == AF_UNIX) {
+		/* sun_path need not be terminated: bound it by the length. */
+		pathlen = len > offsetof(struct sockaddr_un, sun_path) ?
+		    len - offsetof(struct sockaddr_un, sun_path) : 0;
+		pathlen = strnlen(sun->sun_path, pathlen);
+		snprintf(srv->where, sizeof(srv->where), "unix:%.*s%s",
+		    (int)pathlen, sun->sun_path, by);
+	} else
+		snprintf(srv->where, sizeof(srv->where), "address family %d%s",
+		    (int)ss->ss_family, by);
+}
+
+int
+http_socket_passed(void)
+{
+	return http_inherited_fd != -1;
+}
+
 struct http_server *
 http_start(const char *addr, uint16_t port, const struct http_limits *lim,
     http_handler handler, void *arg, char *err, size_t errlen)
@@ -797,7 +841,7 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL } };
 	int npool = 0;
 	unsigned int flags;
-	int rc = -1;
+	int passed, rc = -1;
 
 	if (errlen > 0)
 		err[0] = '\0';
@@ -899,6 +943,7 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		goto out;
 	}
 	/* MHD owns and closes it now: one server per passed socket. */
+	passed = http_inherited_fd != -1;
 	http_inherited_fd = -1;
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
 	blen = sizeof(bound);
@@ -908,10 +953,7 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		    strerror(errno));
 		goto out;
 	}
-	if (bound.ss_family == AF_INET6)
-		srv->port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
-	else if (bound.ss_family == AF_INET)
-		srv->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+	http_describe(srv, &bound, blen, passed);
 	rc = 0;
 out:
 	if (rc == -1) {
@@ -925,6 +967,12 @@ uint16_t
 http_port(const struct http_server *srv)
 {
 	return srv != NULL ? srv->port : 0;
+}
+
+const char *
+http_where(const struct http_server *srv)
+{
+	return srv != NULL ? srv->where : "";
 }
 
 void

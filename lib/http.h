@@ -80,6 +80,8 @@ struct http_server;
  * one is trusted) or without a path.
  */
 int	http_take_inherited_socket(char *err, size_t errlen);
+/* 1 when http_take_inherited_socket() took a socket not yet served. */
+int	http_socket_passed(void);
 /*
  * <section>.listen = systemd: serve only a passed socket; http_start()
  * fails when none was, rather than bind 127.0.0.1 where the proxy does
@@ -98,6 +100,11 @@ struct http_server	*http_start(const char *addr, uint16_t port,
 			    char *err, size_t errlen);
 /* The bound port (useful with port 0); 0 on a unix socket. */
 uint16_t		 http_port(const struct http_server *);
+/*
+ * Where it listens, for start-up logs: "127.0.0.1:18080", "[::1]:443",
+ * "unix:/run/pki/ra.sock", with " (passed by the service manager)".
+ */
+const char		*http_where(const struct http_server *);
 void			 http_stop(struct http_server *);
 
 /* Value of a request header, or NULL. */

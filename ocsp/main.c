@@ -348,8 +348,8 @@ main(int argc, char **argv)
 	}
 	if (sandbox_enter(cfg, "ocsp", SANDBOX_NET_WORKER) == -1)
 		goto out;
-	log_info("serving OCSP on %s:%u for %d issuer(s)",
-	    config_get(cfg, "ocsp.listen", "127.0.0.1"), http_port(srv), r.niss);
+	log_info("serving OCSP on %s for %d issuer(s)", http_where(srv),
+	    r.niss);
 	rc = daemon_wait(&sigs, NULL, NULL);
 out:
 	http_stop(srv);

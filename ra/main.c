@@ -332,8 +332,7 @@ main(int argc, char **argv)
 	}
 	if (sandbox_enter(cfg, "ra", SANDBOX_NET_FILES) == -1)
 		goto out;
-	log_info("serving the subscriber API on %s:%u",
-	    config_get(cfg, "ra.listen", "127.0.0.1"), http_port(srv));
+	log_info("serving the subscriber API on %s", http_where(srv));
 	rc = daemon_wait(&sigs, NULL, NULL);
 out:
 	http_stop(srv);

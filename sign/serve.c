@@ -452,9 +452,8 @@ pkisign_serve(int argc, char **argv)
 	}
 	if (sandbox_enter(cfg, "pades", SANDBOX_NET_FILES) == -1)
 		goto out;
-	log_info("signing PDFs on %s:%u with %s as client %s%s%s",
-	    config_get(cfg, "pades.listen", "127.0.0.1"), http_port(srv),
-	    sv.csc_url, sv.client_id, sv.tsa_url != NULL ? ", TSA " : "",
+	log_info("signing PDFs on %s with %s as client %s%s%s",
+	    http_where(srv), sv.csc_url, sv.client_id, sv.tsa_url != NULL ? ", TSA " : "",
 	    sv.tsa_url != NULL ? sv.tsa_url : "");
 	do {
 		if (sigwait(&sigs, &sig) != 0)

@@ -260,9 +260,8 @@ tsaproc(struct tsad_conf *c, int index)
 	}
 	if (sandbox_enter(c->cfg, "tsa", SANDBOX_NET_WORKER) == -1)
 		goto out;
-	log_info("worker %d serving RFC 3161 on %s:%u (instance %s, key %s)",
-	    index, config_get(c->cfg, "tsa.listen", "127.0.0.1"), http_port(srv),
-	    instance, c->label);
+	log_info("worker %d serving RFC 3161 on %s (instance %s, key %s)",
+	    index, http_where(srv), instance, c->label);
 	rc = daemon_wait(&c->sigs, NULL, NULL);
 out:
 	http_stop(srv);
@@ -433,7 +432,8 @@ main(int argc, char **argv)
 	    config_get_bool(c.cfg, "tsa.allow_unsynchronized_clock", 0,
 	    &c.allow_unsync) == -1)
 		goto out;
-	if (c.workers > 1 && c.port == 0) {
+	/* Workers each bind the port, unless they share a passed socket. */
+	if (c.workers > 1 && c.port == 0 && !http_socket_passed()) {
 		log_err("tsa.port 0 (any port) needs tsa.workers = 1");
 		goto out;
 	}

@@ -253,9 +253,8 @@ signd_worker(const struct config *cfg, struct signd *sd, int ctl,
 	}
 	if (sandbox_enter(cfg, "sign", SANDBOX_NET_WORKER) == -1)
 		goto out;
-	log_info("serving the CSC API v2 on %s:%u (%u thread(s), %u SAM(s), "
-	    "first SAM pid %d)", config_get(cfg, "sign.listen", "127.0.0.1"),
-	    http_port(srv), sd->nthreads, sd->nsams, (int)sd->sams[0].pid);
+	log_info("serving the CSC API v2 on %s (%u thread(s), %u SAM(s), "
+	    "first SAM pid %d)", http_where(srv), sd->nthreads, sd->nsams, (int)sd->sams[0].pid);
 	rc = daemon_wait(sigs, NULL, NULL);
 out:
 	http_stop(srv);

@@ -49,6 +49,8 @@ port=$(free_port)
 activate rad "$sock" PKI_CONFIG="$PKI_CONFIG" PKI_RA_PORT="$port" -- "$BUILD/rad"
 grep -qF "http: serving the socket the service manager passed (unix)" "$tmp/rad.log" ||
 	{ cat "$tmp/rad.log"; fail "rad does not say it serves the passed socket"; }
+grep -qF "serving the subscriber API on unix:$sock (passed by the service manager)" "$tmp/rad.log" ||
+	{ cat "$tmp/rad.log"; fail "rad's start-up line does not name the passed socket"; }
 # It bound nothing of its own: its port is free.
 curl -s -o /dev/null "http://127.0.0.1:$port/health" && fail "rad listens on ra.port too"
 sandboxed "$pid" rad pki-ra
@@ -80,8 +82,10 @@ wait "$pid" || { cat "$tmp/rad.log"; fail "rad exited non-zero on SIGTERM"; }
 note "rad on a passed unix socket: X-Forwarded-For's client audited, 'unix' without it, only the proxy's group connects"
 
 # --- tsad: the supervisor's two workers share the socket -----------------------------
+# tsa.port 0 (any port) is refused with two workers that would each bind
+# one, not when they share a passed socket.
 sock=$tmp/tsa.sock
-activate tsad "$sock" PKI_CONFIG="$PKI_CONFIG" PKI_TSA_PORT="$(free_port)" PKI_TSA_WORKERS=2 \
+activate tsad "$sock" PKI_CONFIG="$PKI_CONFIG" PKI_TSA_PORT=0 PKI_TSA_WORKERS=2 \
 	PKI_TSA_INSTANCE=test-socket PKI_TSA_SPILL_FILE="$tmp/tsa.spill" -- "$BUILD/tsad"
 [ "$(pgrep -c -P "$pid")" = 2 ] || fail "tsad's supervisor has $(pgrep -c -P "$pid") workers, not 2"
 head -c 1000 /dev/urandom >"$tmp/doc"
@@ -102,9 +106,11 @@ for _ in $(seq 100); do
 done
 [ "$(grep -c 'serving the socket the service manager passed' "$tmp/tsad.log")" = 2 ] ||
 	{ cat "$tmp/tsad.log"; fail "not both of tsad's workers serve the passed socket"; }
+[ "$(grep -cF "serving RFC 3161 on unix:$sock (passed by the service manager)" "$tmp/tsad.log")" = 2 ] ||
+	{ cat "$tmp/tsad.log"; fail "tsad's workers' start-up lines do not name the passed socket"; }
 kill -TERM "$pid"
 wait "$pid" || { cat "$tmp/tsad.log"; fail "tsad exited non-zero on SIGTERM"; }
-note "tsad's two workers serve one passed socket; 8 tokens verify"
+note "tsad's two workers serve one passed socket (tsa.port 0); 8 tokens verify"
 
 # --- signd: its supervisor hands the socket to the worker ----------------------------
 sock=$tmp/sign.sock
