@@ -30,9 +30,23 @@ static const struct db_stmt stmt_queue_claim = { "publish_queue_claim",
 	"SELECT id, dn, attribute, der, attempts FROM publish_queue WHERE "
 	"done_at IS NULL AND next_attempt_at <= now() ORDER BY id "
 	"LIMIT " PUBLISH_BATCH_SQL " FOR UPDATE SKIP LOCKED", 0 };
+/*
+ * Each row replaces the entry's attribute: the directory must end with the
+ * newest row of a (dn, attribute), never an older one retried after it (a
+ * CRL rolled back). Done: this row and every older pending row of its
+ * target. A row is published under a lock on its target, and skipped when
+ * a newer row of it is already done (another publisher got there first).
+ */
 static const struct db_stmt stmt_queue_done = { "publish_queue_done",
-	"UPDATE publish_queue SET done_at = now(), attempts = attempts + 1, "
-	"last_error = NULL WHERE id = $1", 1 };
+	"UPDATE publish_queue SET done_at = now(), attempts = attempts + "
+	"(id = $1)::int, last_error = NULL WHERE done_at IS NULL AND dn = $2 "
+	"AND attribute = $3 AND id <= $1", 3 };
+static const struct db_stmt stmt_queue_lock = { "publish_queue_lock",
+	"SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, "
+	"7365))", 2 };
+static const struct db_stmt stmt_queue_newer = { "publish_queue_newer",
+	"SELECT max(id) FROM publish_queue WHERE dn = $1 AND attribute = $2 "
+	"AND id > $3 AND done_at IS NOT NULL", 3 };
 static const struct db_stmt stmt_queue_failed = { "publish_queue_failed",
 	"UPDATE publish_queue SET attempts = attempts + 1, last_error = $2, "
 	"next_attempt_at = now() + make_interval(secs => $3::int) WHERE id = $1", 3 };
@@ -227,14 +241,31 @@ publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
 	const char *id = PQgetvalue(res, i, 0), *dn = PQgetvalue(res, i, 1);
 	const char *attr = PQgetvalue(res, i, 2);
 	const char *values[3];
+	char *newer = NULL;
+	PGresult *nres = NULL;
 	json_t *details = NULL;
 	long attempts = strtol(PQgetvalue(res, i, 4), NULL, 10);
 	long delay;
 	int ok, rc = -1;
 
+	/* Statements after the lock see what its last holder committed. */
+	values[0] = dn;
+	values[1] = attr;
+	values[2] = id;
+	if (db_exec_ok(db, &stmt_queue_lock, values) == -1 ||
+	    (nres = db_exec(db, &stmt_queue_newer, values, NULL, NULL)) ==
+	    NULL)
+		goto out;
+	if (!PQgetisnull(nres, 0, 0) &&
+	    (newer = strdup(PQgetvalue(nres, 0, 0))) == NULL)
+		goto out;
 	if (db_bytea_value(PQgetvalue(res, i, 3), &der, &len) == -1)
 		goto out;
-	if (lc == NULL || lc->uri == NULL) {
+	if (newer != NULL) {
+		ok = 1;		/* superseded: nothing to publish */
+		log_info("LDAP publication of %s to %s: row %s superseded by "
+		    "row %s, already published", attr, dn, id, newer);
+	} else if (lc == NULL || lc->uri == NULL) {
 		snprintf(err, sizeof(err), "ldap.uri not configured");
 		ok = 0;
 	} else
@@ -242,6 +273,8 @@ publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
 		    sizeof(err)) == 0;
 	values[0] = id;
 	if (ok) {
+		values[1] = dn;
+		values[2] = attr;
 		if (db_exec_ok(db, &stmt_queue_done, values) == -1)
 			goto out;
 	} else {
@@ -254,14 +287,17 @@ publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
 		log_warn("LDAP publication of %s to %s failed (retry in %ld s): %s",
 		    attr, dn, delay, err);
 	}
-	details = json_pack("{s:s, s:s, s:b, s:s?}", "dn", dn, "attribute", attr,
-	    "ok", ok, "error", ok ? NULL : err);
+	details = json_pack("{s:s, s:s, s:b, s:s?, s:s?}", "dn", dn,
+	    "attribute", attr, "ok", ok, "error", ok ? NULL : err,
+	    "superseded_by", newer);
 	if (details == NULL || audit_append(db, actor, "publish.ldap",
 	    "publish_queue", id, details, NULL) == -1)
 		goto out;
 	rc = ok ? 0 : 1;
 out:
 	json_decref(details);
+	PQclear(nres);
+	free(newer);
 	free(der);
 	return rc;
 }

@@ -289,6 +289,43 @@ certtool --verify-crl --load-ca-certificate "$tmp/root.der" --inder --infile "$t
 	>"$tmp/ct.out" 2>&1 || true
 grep -q 'Verification output: Verified' "$tmp/ct.out" || { cat "$tmp/ct.out"; fail "certtool rejects the ARL"; }
 
+# --- the directory keeps the newest CRL of an entry, whatever order rows are retried in ----------
+# Two queue rows for one test entry: the older ARL ($tmp/root.crl), waiting
+# out a back-off, and the newer ($tmp/root2.crl). Publishing the newer
+# retires the older; an older row whose newer one is already done is
+# skipped (superseded), never written over it.
+pdn1="cn=Publish Order $$ A,$PKI_LDAP_BASE"
+pdn2="cn=Publish Order $$ B,$PKI_LDAP_BASE"
+# A failure half-way must not leave a pending row for later tests' publish_all.
+at_exit "q \"UPDATE publish_queue SET done_at = now() WHERE done_at IS NULL AND dn IN ('$pdn1', '$pdn2')\" >/dev/null || true"
+at_exit "ldapdelete -x -H '$PKI_LDAP_URI' -D 'cn=admin,$PKI_LDAP_BASE' -y '$PKI_DIR/secrets/ldap-admin.pw' '$pdn1' '$pdn2' >/dev/null 2>&1 || true"
+hexof() { od -An -v -tx1 "$1" | tr -d ' \n'; }
+queue_row() { # queue_row DN FILE EXTRA-COLUMNS EXTRA-VALUES: the new row's id
+	q "INSERT INTO publish_queue (dn, attribute, der${3:-}) VALUES ('$1', 'certificateRevocationList;binary',
+	    decode('$(hexof "$2")', 'hex')${4:-}) RETURNING id"
+}
+old1=$(queue_row "$pdn1" "$tmp/root.crl" ", next_attempt_at" ", now() + interval '1 hour'")
+new1=$(queue_row "$pdn1" "$tmp/root2.crl")
+publish_all
+ldap_attr "$pdn1" 'certificateRevocationList;binary' "$tmp/p1.crl" && cmp -s "$tmp/p1.crl" "$tmp/root2.crl" ||
+	fail "the directory does not hold the newer of two queued CRLs"
+[ "$(q "SELECT count(*) FROM publish_queue WHERE id IN ($old1, $new1) AND done_at IS NOT NULL")" = 2 ] ||
+	fail "publishing row $new1 did not retire the older row $old1 of its entry"
+q "UPDATE publish_queue SET done_at = NULL, next_attempt_at = now() WHERE id = $old1" >/dev/null
+publish_all
+ldap_attr "$pdn1" 'certificateRevocationList;binary' "$tmp/p1.crl" && cmp -s "$tmp/p1.crl" "$tmp/root2.crl" ||
+	fail "an older row retried after the newer one rolled the directory's CRL back"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'publish.ldap' AND object_id = '$old1'
+    AND details->>'superseded_by' = '$new1' AND (details->>'ok')::boolean")" -ge 1 ] ||
+	fail "the skipped row $old1 is not audited as superseded by $new1"
+old2=$(queue_row "$pdn2" "$tmp/root.crl")
+new2=$(queue_row "$pdn2" "$tmp/root2.crl" ", done_at" ", now()")
+publish_all
+[ -n "$(q "SELECT done_at FROM publish_queue WHERE id = $old2")" ] || fail "row $old2 is still pending"
+ldap_attr "$pdn2" 'certificateRevocationList;binary' "$tmp/p2.crl" && [ -s "$tmp/p2.crl" ] &&
+	fail "row $old2 was published although row $new2 of its entry was done"
+note "LDAP queue: the newest row of an entry wins; an older one retried later is skipped as superseded (audited)"
+
 # --- a revocation in flight while its base was built: on the delta, not lost ---------------------
 # X takes its revocation_seq first but commits after the next base; Y, later
 # in sequence, commits before it, so the base's max_seq is above X's. The
