@@ -156,7 +156,9 @@ static const struct db_stmt stmt_cert_lock = {
 	"a.id, a.profile, a.subject::text, "
 	"EXISTS (SELECT 1 FROM ra_application p WHERE p.account_id = a.account_id "
 	"AND p.status IN ('submitted', 'approved', 'agreed') AND "
-	"p.profile <> 'company'), c.revocation_reason = 6 "
+	"p.profile <> 'company'), c.revocation_reason = 6, "
+	"EXISTS (SELECT 1 FROM ra_revocation_request r WHERE "
+	"r.certificate_id = c.id AND r.status = 'pending') "
 	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id "
 	"JOIN certificate c ON c.id = o.certificate_id "
 	"WHERE a.account_id = $1 AND c.id = $2 FOR UPDATE OF c",
@@ -1030,6 +1032,14 @@ ra_rekey_txn(struct db *db, void *arg)
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "the certificate is on "
 		    "hold: only a valid certificate can be rekeyed");
+		goto out;
+	}
+	/* A rekey would let the certificate outlive the company's request. */
+	if (strcmp(PQgetvalue(res, 0, 10), "t") == 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), "your company has asked "
+		    "for this certificate's revocation: it cannot be rekeyed "
+		    "while an officer decides");
 		goto out;
 	}
 	if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {

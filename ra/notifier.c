@@ -125,6 +125,17 @@ static const struct db_stmt stmt_notifier_supersede = {
 	"coalesce(prev.revoked_by, '')",
 	1
 };
+/*
+ * A company's revocation request pending on the old certificate goes over
+ * to the new one (a request made after the rekey was submitted): the
+ * officer's decision then applies to the certificate the employee holds.
+ */
+static const struct db_stmt stmt_notifier_move_request = {
+	"ra_notifier_move_request",
+	"UPDATE ra_revocation_request SET certificate_id = $2 WHERE "
+	"certificate_id = $1 AND status = 'pending' RETURNING id",
+	2
+};
 /* The new certificate put on hold as the old one was, by the same holder. */
 static const struct db_stmt stmt_notifier_hold = {
 	"ra_notifier_hold",
@@ -254,6 +265,41 @@ out:
 	return rc;
 }
 
+/*
+ * Moves the pending revocation request of the superseded certificate
+ * (previous), if any, to the new one (cert), audited. 0 or -1.
+ */
+static int
+ra_notifier_move_requests(struct ra_notifier_txn *t, struct db *db,
+    const char *previous, const char *cert)
+{
+	const char *v[2] = { previous, cert };
+	PGresult *res;
+	json_t *details = NULL;
+	int i, rc = -1;
+
+	if ((res = db_exec(db, &stmt_notifier_move_request, v, NULL, NULL)) ==
+	    NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		json_decref(details);
+		if ((details = json_pack("{s:s, s:s, s:s, s:s}",
+		    "from_certificate_id", previous, "to_certificate_id", cert,
+		    "to_serial", t->serial, "application_id", t->id)) == NULL ||
+		    audit_append(db, RA_NOTIFIER_ACTOR,
+		    "ra.revocation_request.move", "ra_revocation_request",
+		    PQgetvalue(res, i, 0), details, NULL) == -1)
+			goto out;
+		log_info("notifier: revocation request %s now names certificate "
+		    "%s, the rekey of %s", PQgetvalue(res, i, 0), cert, previous);
+	}
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
 static int
 ra_notifier_txn(struct db *db, void *arg)
 {
@@ -318,6 +364,9 @@ ra_notifier_txn(struct db *db, void *arg)
 				goto out;
 			if (was_held && ra_notifier_hold(t, db,
 			    v[0], PQgetvalue(res, 0, 4), held_by) == -1)
+				goto out;
+			if (ra_notifier_move_requests(t, db, v[0],
+			    PQgetvalue(res, 0, 4)) == -1)
 				goto out;
 		} else if (ra_notifier_follow(t, db, v[0], PQgetvalue(res, 0,
 		    4)) == -1)

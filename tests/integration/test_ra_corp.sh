@@ -567,6 +567,35 @@ otp_for "$systok" admin@contoh.co.id
 req POST "/v1/corporate/$cid/revocation-requests" "$(rr "$scert" cessationOfOperation "$oid" "$ocode")"
 expect 201 "the sysadmin asks to revoke their corporate certificate"
 rid2=$(jq -r .id "$tmp/out")
+# While the request waits, the certificate cannot be rekeyed (a new one
+# would outlive the company's request): 409, nothing stored.
+otp_for "$systok" admin@contoh.co.id rekey
+url=$rad_url
+refuse 409 "a rekey while the company's revocation request is pending" POST "/v1/certificates/$scert/rekey" \
+	"{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}}"
+url=$url_main
+detail | has 'asked for this certificate' || fail "pending-request rekey detail: $(detail)"
+# A rekey submitted before the request (made here as rad would have): once
+# issued, the old certificate is superseded and the pending request moves
+# to the new one, the certificate the sysadmin now holds.
+srk=$(q "INSERT INTO ra_application (account_id, kind, profile, subject, previous_certificate_id)
+    SELECT account_id, 'rekey', profile, subject, $scert FROM ra_application WHERE id = $sapp RETURNING id" | sed -n 1p)
+q "INSERT INTO ra_company_application (application_id, company_id) VALUES ($srk, $cid)" >/dev/null
+order_issued corporate "$(q "SELECT subject::text FROM ra_application WHERE id = $srk")"
+snew=$cert cert=$ecert
+q "UPDATE ra_application SET status = 'approved', decided_at = now() WHERE id = $srk;
+   UPDATE ra_application SET status = 'agreed', agreed_at = now(), order_id = $order WHERE id = $srk" >/dev/null
+moved() { [ "$(q "SELECT certificate_id || '/' || status FROM ra_revocation_request WHERE id = $rid2")" = "$snew/pending" ]; }
+for _ in $(seq 100); do moved && break; sleep 0.1; done
+moved || fail "the pending request $rid2 did not move to the rekeyed certificate $snew:
+    $(q "SELECT certificate_id || '/' || status FROM ra_revocation_request WHERE id = $rid2")"
+[ "$(q "SELECT revocation_reason FROM certificate WHERE id = $scert")" = 4 ] || fail "the old certificate is not superseded"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.revocation_request.move' AND object_id = '$rid2'
+    AND details->>'from_certificate_id' = '$scert' AND details->>'to_certificate_id' = '$snew'")" = 1 ] ||
+	fail "the request's move is not audited"
+scert=$snew
+q "SELECT encode(der, 'base64') FROM certificate WHERE id = $scert" | base64 -d | openssl x509 -inform DER -out "$tmp/sys.pem"
+note "a pending revocation request: rekey 409; a rekey issued meanwhile carries the request to the new certificate"
 [ "$(q "SELECT status FROM ra_application WHERE id = $rkapp")" = approved ] || fail "test setup: the employee's rekey"
 deact() { echo "{\"reason\":\"$1\",\"revoke_certificates\":$2}"; }
 # An application made for the company, agreed, whose order cad holds (cad
