@@ -312,11 +312,21 @@ crl_issuer_main(void *arg)
 			    (double)s->coalesce_ms / 1000, ci->dirty_first +
 			    (double)s->coalesce_max_ms / 1000);
 		if (ci->base_due <= now) {
-			/* The schedule: a base CRL and a delta on it. */
-			fail = crl_issuer_issue(ci, CRLGEN_BASE, 0) == -1 ||
-			    crl_issuer_issue(ci, CRLGEN_DELTA, 0) == -1;
-			ci->base_due = now + (double)s->full_interval;
-			ci->delta_due = now + (double)s->delta_interval;
+			/*
+			 * The schedule: a base CRL and a delta on it. A failed
+			 * one is retried as such after the back-off: the dirty
+			 * pass would skip it while nothing was revoked, and the
+			 * served CRL's nextUpdate would come closer unrenewed.
+			 */
+			if (crl_issuer_issue(ci, CRLGEN_BASE, 0) == -1) {
+				fail = 1;
+				ci->base_due = now + backoff;
+			} else {
+				ci->base_due = now + (double)s->full_interval;
+				fail = crl_issuer_issue(ci, CRLGEN_DELTA, 0) == -1;
+			}
+			ci->delta_due = now + (fail ? backoff :
+			    (double)s->delta_interval);
 			ci->dirty_first = 0;
 		} else if (ci->dirty_first != 0 && dirty_due <= now) {
 			/* After revocations: only when something is not covered yet. */
@@ -327,7 +337,8 @@ crl_issuer_main(void *arg)
 			    CRLGEN_IF_CHANGED) == -1;
 		} else if (ci->delta_due <= now) {
 			fail = crl_issuer_issue(ci, CRLGEN_DELTA, 0) == -1;
-			ci->delta_due = now + (double)s->delta_interval;
+			ci->delta_due = now + (fail ? backoff :
+			    (double)s->delta_interval);
 		}
 		if (ci->reconcile_due <= now) {
 			if (ci->dirty_first == 0)

@@ -158,6 +158,21 @@ base_ready() {
 		[ "$(basenum "$tmp/d.crl")" = "$(crlnum "$tmp/base.crl")" ]
 }
 wait_for base_ready >/dev/null || fail "no new base CRL and delta within 10 s of SIGHUP"
+# A base that fails (here the database refuses the crl row) is retried as a
+# base once the fault is gone, within seconds, not at the next scheduled
+# one (crl.full_interval later) while nothing is revoked.
+at_exit "q 'DROP TRIGGER IF EXISTS test_crl_refuse ON crl; DROP FUNCTION IF EXISTS test_crl_refuse()' >/dev/null 2>&1"
+q "CREATE FUNCTION test_crl_refuse() RETURNS trigger LANGUAGE plpgsql AS \$\$
+   BEGIN RAISE EXCEPTION 'test_crl: CRLs refused for a moment'; END \$\$;
+   CREATE TRIGGER test_crl_refuse BEFORE INSERT ON crl FOR EACH ROW EXECUTE FUNCTION test_crl_refuse()" >/dev/null
+before=$(crlnum "$tmp/base.crl")
+lines=$(wc -l <"$PKI_STACK_DIR/log/crl.log")
+kill -HUP "$pid"
+refused() { tail -n +"$((lines + 1))" "$PKI_STACK_DIR/log/crl.log" | grep -q 'CRLs refused for a moment'; }
+wait_for refused >/dev/null || fail "crld did not try a base CRL after SIGHUP (log/crl.log)"
+q 'DROP TRIGGER test_crl_refuse ON crl; DROP FUNCTION test_crl_refuse()' >/dev/null
+t=$(wait_for base_ready) || fail "a failed base CRL was not retried within 10 s of the fault's end"
+note "a failed base CRL retried ${t}s after the fault ended"
 bn=$(crlnum "$tmp/base.crl")
 [ "$(q "SELECT is_base FROM crl WHERE number = $bn AND issuer_id = (SELECT id FROM ca_certificate WHERE name = 'issuing')")" = t ] ||
 	fail "CRL $bn is not recorded as a base"
