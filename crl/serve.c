@@ -49,10 +49,16 @@ struct crl_cache {
 	long		 max_age;
 };
 
+/*
+ * Atomic: the cache drops its reference under its mutex, a response once
+ * MHD has sent it, from whichever thread that is.
+ */
 static void
-crl_blob_unref_locked(struct crl_blob *b)
+crl_blob_unref(void *arg)
 {
-	if (b == NULL || --b->refs > 0)
+	struct crl_blob *b = arg;
+
+	if (b == NULL || __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	free(b->der);
 	free(b);
@@ -81,7 +87,7 @@ crl_cache_free(struct crl_cache *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < CRL_DOC_COUNT; i++)
-		crl_blob_unref_locked(c->doc[i]);
+		crl_blob_unref(c->doc[i]);
 	pthread_mutex_destroy(&c->mtx);
 	free(c);
 }
@@ -116,7 +122,7 @@ crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
 	b->expires = expires;
 	b->refs = 1;
 	if (EVP_Digest(der, len, md, NULL, EVP_sha256(), NULL) != 1) {
-		crl_blob_unref_locked(b);
+		crl_blob_unref(b);
 		return -1;
 	}
 	b->etag[0] = '"';
@@ -128,9 +134,9 @@ crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
 	pthread_mutex_lock(&c->mtx);
 	if (c->doc[doc] != NULL && number != 0 && c->doc[doc]->number >= number) {
 		/* Never go back to an older CRL (another instance raced us). */
-		crl_blob_unref_locked(b);
+		crl_blob_unref(b);
 	} else {
-		crl_blob_unref_locked(c->doc[doc]);
+		crl_blob_unref(c->doc[doc]);
 		c->doc[doc] = b;
 	}
 	pthread_mutex_unlock(&c->mtx);
@@ -207,7 +213,7 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 		    "/crl/root.crl, /crl/root.crt, /crl/issuing.crt");
 	pthread_mutex_lock(&c->mtx);
 	if ((b = c->doc[i]) != NULL)
-		b->refs++;
+		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&c->mtx);
 	if (b == NULL) {
 		http_add_header(resp, "Retry-After", "10");
@@ -241,12 +247,11 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 		rc = http_not_modified(resp, b->len);
 		goto out;
 	}
-	rc = http_respond(resp, 200, crl_docs[i].ctype, b->der, b->len);
+	/* Not copied: the response holds the reference until it was sent. */
+	rc = http_respond_shared(resp, 200, crl_docs[i].ctype, b->der, b->len,
+	    crl_blob_unref, b);
+	b = NULL;
 out:
-	if (b != NULL) {
-		pthread_mutex_lock(&c->mtx);
-		crl_blob_unref_locked(b);
-		pthread_mutex_unlock(&c->mtx);
-	}
+	crl_blob_unref(b);
 	return rc;
 }

@@ -26,6 +26,7 @@
 #include <netdb.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,11 +116,27 @@ http_response_clear(struct http_response *resp)
 		return;
 	free(resp->content_type);
 	free(resp->body);
+	if (resp->release != NULL)
+		resp->release(resp->release_arg);
 	for (i = 0; i < resp->nheaders && i < HTTP_MAX_HEADERS; i++) {
 		free(resp->header_name[i]);
 		free(resp->header_value[i]);
 	}
 	memset(resp, 0, sizeof(*resp));
+}
+
+/* Drops the body resp holds, copied or shared. */
+static void
+http_response_drop_body(struct http_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+	if (resp->release != NULL)
+		resp->release(resp->release_arg);
+	resp->shared = NULL;
+	resp->release = NULL;
+	resp->release_arg = NULL;
+	resp->body_len = 0;
 }
 
 int
@@ -140,7 +157,7 @@ http_respond(struct http_response *resp, int status,
 		memcpy(b, body, len);
 	}
 	free(resp->content_type);
-	free(resp->body);
+	http_response_drop_body(resp);
 	resp->status = status;
 	resp->content_type = ct;
 	resp->body = b;
@@ -152,6 +169,31 @@ out:
 	free(ct);
 	free(b);
 	return rc;
+}
+
+int
+http_respond_shared(struct http_response *resp, int status,
+    const char *content_type, const void *body, size_t len,
+    void (*release)(void *), void *release_arg)
+{
+	char *ct = NULL;
+
+	if (release == NULL || status < 100 || status > 599 || body == NULL ||
+	    len == 0 || (content_type != NULL &&
+	    (ct = strdup(content_type)) == NULL)) {
+		if (release != NULL)
+			release(release_arg);
+		return -1;
+	}
+	free(resp->content_type);
+	http_response_drop_body(resp);
+	resp->status = status;
+	resp->content_type = ct;
+	resp->shared = body;
+	resp->body_len = len;
+	resp->release = release;
+	resp->release_arg = release_arg;
+	return 0;
 }
 
 /* Serializes v into resp with the given content type. 0 or -1. */
@@ -399,7 +441,14 @@ http_queue(struct MHD_Connection *c, struct http_response *resp)
 		 */
 		r = MHD_create_response_from_callback(resp->full_len, 1024,
 		    http_no_body, NULL, NULL);
-	else if (resp->body_len > 0) {
+	else if (resp->shared != NULL) {
+		/* MHD only reads the buffer; its prototype is not const. */
+		r = MHD_create_response_from_buffer_with_free_callback_cls(
+		    resp->body_len, (void *)(uintptr_t)resp->shared,
+		    resp->release, resp->release_arg);
+		if (r != NULL)
+			resp->release = NULL;	/* r releases it now */
+	} else if (resp->body_len > 0) {
 		r = MHD_create_response_from_buffer(resp->body_len, resp->body,
 		    MHD_RESPMEM_MUST_FREE);
 		if (r != NULL)

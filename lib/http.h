@@ -51,6 +51,10 @@ struct http_response {
 	char		*header_name[HTTP_MAX_HEADERS];	/* owned */
 	char		*header_value[HTTP_MAX_HEADERS];	/* owned */
 	size_t		 full_len;	/* 304: the 200's length (http_not_modified) */
+	/* http_respond_shared(): a body not copied, released when sent. */
+	const void	*shared;
+	void		(*release)(void *);
+	void		*release_arg;
 };
 
 /*
@@ -120,6 +124,17 @@ int		 http_query(const struct http_request *, char *out,
 /* Sets body (copied), content type and status. 0 or -1. */
 int	http_respond(struct http_response *, int status,
 	    const char *content_type, const void *body, size_t len);
+/*
+ * As http_respond, without copying body: it must stay valid until
+ * release(release_arg) is called — once the response was sent or
+ * dropped, from an MHD thread, or by http_response_clear() if it was
+ * never queued. For large shared documents (a CRL of a million entries
+ * served to many slow clients at once: one copy, not one per client).
+ * On failure release has been called already.
+ */
+int	http_respond_shared(struct http_response *, int status,
+	    const char *content_type, const void *body, size_t len,
+	    void (*release)(void *), void *release_arg);
 /* application/json body from a jansson value (borrowed). */
 int	http_respond_json(struct http_response *, int status, json_t *);
 /*

@@ -29,7 +29,17 @@ struct fixture {
 	struct http_server	*srv;
 	char			 base[64];
 	int			 calls;		/* handler invocations */
+	int			 released;	/* /shared bodies released */
 };
+
+static const char shared_doc[] = "one copy for every client";
+
+/* http_respond_shared's release: counts, from an MHD thread. */
+static void
+count_release(void *arg)
+{
+	__atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
+}
 
 /*
  * Echo handler. /fail returns -1 with no status; /fail-status returns -1
@@ -74,6 +84,9 @@ handler(void *arg, const struct http_request *req, struct http_response *resp)
 			return http_respond(resp, 414, "text/plain", "long", 4);
 		return http_respond(resp, 200, "text/plain", q, strlen(q));
 	}
+	if (strcmp(req->path, "/shared") == 0)
+		return http_respond_shared(resp, 200, "text/plain", shared_doc,
+		    sizeof(shared_doc) - 1, count_release, &fx->released);
 	if (strcmp(req->path, "/json") == 0) {
 		json_t *o = json_pack("{s:s}", "ok", "yes");
 
@@ -472,6 +485,44 @@ test_custom_headers(void **state)
 	reply_free(&r);
 }
 
+/* A shared body is sent as is and released once per response, after it. */
+static void
+test_shared_body(void **state)
+{
+	struct fixture *fx = *state;
+	struct http_response resp;
+	struct reply r;
+	int i, released = 0;
+
+	for (i = 1; i <= 3; i++) {
+		request(fx, "/shared", NULL, 0, 0, NULL, &r);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body.data, shared_doc);
+		reply_free(&r);
+	}
+	/* MHD releases the response once done with it: allow it a moment. */
+	for (i = 0; i < 100 && __atomic_load_n(&fx->released,
+	    __ATOMIC_SEQ_CST) < 3; i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&fx->released, __ATOMIC_SEQ_CST), 3);
+
+	/* Never queued: released by a later body or by the clear. */
+	memset(&resp, 0, sizeof(resp));
+	assert_int_equal(http_respond_shared(&resp, 200, NULL, shared_doc, 3,
+	    count_release, &released), 0);
+	assert_int_equal(http_respond(&resp, 200, NULL, "x", 1), 0);
+	assert_int_equal(released, 1);
+	assert_int_equal(http_respond_shared(&resp, 200, NULL, shared_doc, 3,
+	    count_release, &released), 0);
+	http_response_clear(&resp);
+	assert_int_equal(released, 2);
+	/* Refused: released at once, nothing held. */
+	assert_int_equal(http_respond_shared(&resp, 99, NULL, shared_doc, 3,
+	    count_release, &released), -1);
+	assert_int_equal(released, 3);
+	assert_null(resp.release);
+}
+
 static void
 test_response_helpers(void **state)
 {
@@ -654,6 +705,7 @@ main(void)
 		cmocka_unit_test(test_413_without_body),
 		cmocka_unit_test(test_handler_failure_500),
 		cmocka_unit_test(test_custom_headers),
+		cmocka_unit_test(test_shared_body),
 		cmocka_unit_test(test_response_helpers),
 		cmocka_unit_test(test_conditional),
 		cmocka_unit_test(test_start_errors_and_ipv6),
