@@ -9,8 +9,10 @@
  *    incremental query for rows with a newer id (new certificates) or a newer
  *    revocation_seq (revocations, holds, releases). Ids and sequence values
  *    are not committed in order, so the query reaches back to the values seen
- *    OCSP_OVERLAP polls ago; and every OCSP_FULL_SYNC_S a full pass reads
- *    everything again.
+ *    OCSP_OVERLAP_S seconds ago (by time, not by a count of polls: a burst
+ *    of notifications runs many polls a second, and a transaction that took
+ *    its number before them and committed after would be skipped); and
+ *    every OCSP_FULL_SYNC_S a full pass reads everything again.
  *  - A changed status drops the entry's responses at once (cache.c), so a
  *    revocation is answered live until its new response is signed here, in
  *    batches of OCSP_SIGN_BATCH between checks of the connection.
@@ -38,7 +40,9 @@
 #include "lib/log.h"
 #include "ocsp/extern.h"
 
-#define OCSP_OVERLAP		32	/* polls the incremental query reaches back */
+#define OCSP_OVERLAP_S		10	/* the incremental query reaches back */
+#define OCSP_RING		128	/* marks kept, at most one per step: */
+#define OCSP_RING_STEP_MS	100	/* 12.8 s of history at least */
 #define OCSP_FULL_SYNC_S	3600
 #define OCSP_RECONNECT_S	2
 #define OCSP_SIGN_BATCH		256
@@ -46,6 +50,8 @@
 struct ocsp_mark {
 	long long	 id;
 	long long	 seq;
+	double		 at_ms;		/* the poll that saw them (monotonic) */
+	double		 since_ms;	/* the ring entry's first poll */
 };
 
 struct ocsp_sync {
@@ -55,7 +61,7 @@ struct ocsp_sync {
 	pthread_t		 thr;
 	int			 started;
 	int			 wake[2];	/* stop pipe */
-	struct ocsp_mark	 ring[OCSP_OVERLAP];
+	struct ocsp_mark	 ring[OCSP_RING];
 	unsigned int		 nring;
 	struct ocsp_mark	 max;
 	time_t			 last_full;
@@ -155,24 +161,63 @@ out:
 	return rc;
 }
 
+static double
+ocsp_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * The marks to query from: the newest seen at least OCSP_OVERLAP_S ago,
+ * or the oldest kept when none is that old (a young daemon: its first
+ * marks follow the full load at start).
+ */
+static struct ocsp_mark
+ocsp_sync_from(const struct ocsp_sync *sy, double now_ms)
+{
+	unsigned int k, n = sy->nring < OCSP_RING ? sy->nring : OCSP_RING;
+	const struct ocsp_mark *m;
+
+	for (k = 1; k <= n; k++) {
+		m = &sy->ring[(sy->nring - k) % OCSP_RING];
+		if (m->at_ms <= now_ms - OCSP_OVERLAP_S * 1e3)
+			return *m;
+	}
+	return sy->ring[(sy->nring - n) % OCSP_RING];
+}
+
 /* Incremental (or, every OCSP_FULL_SYNC_S, full) reconciliation. */
 static int
 ocsp_sync_poll(struct ocsp_sync *sy)
 {
-	struct ocsp_mark from = { 0, 0 };
+	struct ocsp_mark from = { 0, 0, 0, 0 }, *newest;
 	time_t now = time(NULL);
+	double now_ms = ocsp_mono_ms();
 	int n, full = now - sy->last_full >= OCSP_FULL_SYNC_S;
 
-	/* ring[k % OCSP_OVERLAP] holds the marks after poll k. */
 	if (!full && sy->nring > 0)
-		from = sy->nring >= OCSP_OVERLAP ?
-		    sy->ring[sy->nring % OCSP_OVERLAP] : sy->ring[0];
+		from = ocsp_sync_from(sy, now_ms);
 	if ((n = ocsp_sync_query(sy, &from)) == -1)
 		return -1;
 	if (full)
 		sy->last_full = now;
-	sy->ring[sy->nring % OCSP_OVERLAP] = sy->max;
-	sy->nring++;
+	/*
+	 * ring[(nring - 1) % OCSP_RING] is the newest entry. Polls within
+	 * OCSP_RING_STEP_MS of its first update it (a notification burst);
+	 * later ones start a new entry.
+	 */
+	newest = sy->nring > 0 ? &sy->ring[(sy->nring - 1) % OCSP_RING] : NULL;
+	if (newest == NULL || now_ms - newest->since_ms >= OCSP_RING_STEP_MS) {
+		newest = &sy->ring[sy->nring % OCSP_RING];
+		newest->since_ms = now_ms;
+		sy->nring++;
+	}
+	newest->id = sy->max.id;
+	newest->seq = sy->max.seq;
+	newest->at_ms = now_ms;
 	if (n > 0)
 		log_info("ocsp: %d status change(s) from the database", n);
 	return n;

@@ -90,6 +90,35 @@ done
 note "revocation seen after $(($(now_ms) - t0)) ms"
 grep -q 'Reason: keyCompromise' <<<"$out" || { echo "$out"; fail "revocation reason"; }
 grep -q '^Response verify OK' <<<"$out" || fail "revoked: does not verify"
+
+# --- a revocation that commits after a burst of polls is still seen ---------------------
+# X takes its revocation_seq, then Y's revocation commits, then 40
+# notifications run 40 polls (ocspd polls at each one) before X commits.
+# The incremental query reaches back by time (ocsp/sync.c OCSP_OVERLAP_S),
+# so X, below the marks of the last polls, is still found at its commit;
+# reaching back a count of polls (32) left it "good" until the hourly pass.
+sx=$(issue latex)
+sy=$(issue latey)
+open_tx
+echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 1, revoked_by = 'test_ocsp'
+    WHERE upper(serial) = upper('$sx') RETURNING revocation_seq;" >&"$tx_in"
+read -r -t 10 xseq <&"$tx_out" || fail "the open transaction did not revoke $sx"
+[[ $xseq =~ ^[0-9]+$ ]] || fail "the open transaction: $xseq"
+"$PKICTL" --config "$PKI_CONFIG" cert revoke --issuer issuing --serial "$sy" --reason superseded >/dev/null ||
+	fail "pkictl cert revoke $sy"
+for _ in $(seq 60); do ocsp -issuer "$pki/issuing.pem" -cert "$tmp/latey.pem" -no_nonce | has 'latey.pem: revoked' && break; sleep 0.05; done
+for _ in $(seq 40); do q 'NOTIFY certificate_status' >/dev/null; sleep 0.05; done
+commit_tx
+t0=$(now_ms)
+until ocsp -issuer "$pki/issuing.pem" -cert "$tmp/latex.pem" -no_nonce | has 'latex.pem: revoked'; do
+	[ $(($(now_ms) - t0)) -lt 3000 ] || {
+		q "SELECT serial, revocation_seq, revoked_at FROM certificate WHERE upper(serial) IN (upper('$sx'), upper('$sy'))"
+		tail -n 5 "$PKI_STACK_DIR/log/ocsp.log"
+		fail "a revocation committed after 40 polls (seq $xseq) is not seen within 3 s"
+	}
+	sleep 0.05
+done
+note "a revocation committed after a burst of 40 polls seen after $(($(now_ms) - t0)) ms"
 # Times are GeneralizedTime without fractions: truncated, as in the CRL,
 # never rounded up past the response's own thisUpdate.
 echo "$out" | grep -A1 'Invalidity Date' | has 'Nov 20 00:00:00 2026 GMT' ||
