@@ -40,6 +40,19 @@ ra_purpose_check(const char *purpose)
 	return -1;
 }
 
+/* "purpose: must be one of ..." from the list itself, so both agree. */
+static void
+ra_purpose_list(char *detail, size_t detaillen)
+{
+	size_t i, off;
+
+	off = (size_t)snprintf(detail, detaillen, "purpose: must be one of ");
+	for (i = 0; i < sizeof(ra_purposes) / sizeof(ra_purposes[0]) &&
+	    off < detaillen; i++)
+		off += (size_t)snprintf(detail + off, detaillen - off, "%s%s",
+		    i > 0 ? ", " : "", ra_purposes[i]);
+}
+
 /* Exactly n ASCII digits copied to out (n + 1 bytes). 0 or -1. */
 static int
 ra_digits(json_t *s, const char *name, char *out, size_t n, char *detail,
@@ -157,9 +170,7 @@ ra_parse_otp_request(const void *body, size_t len, struct ra_otp_req *r,
 	}
 	if (!json_is_string(purpose) || json_string_length(purpose) >
 	    RA_PURPOSE_MAX || ra_purpose_check(json_string_value(purpose)) == -1) {
-		snprintf(detail, detaillen, "purpose: must be one of "
-		    "phone_verify, agreement, rekey, revoke, change_password, "
-		    "change_email, change_phone, set_pin, totp_enrol");
+		ra_purpose_list(detail, detaillen);
 		goto out;
 	}
 	snprintf(r->channel, sizeof(r->channel), "%s", json_string_value(ch));

@@ -109,9 +109,9 @@ static const struct db_stmt stmt_decisions = {
 	"o.id = d.officer_id WHERE d.application_id = $1 ORDER BY d.id",
 	1
 };
-/* Active (not revoked, not expired) certificates of other applications. */
 /*
- * Active certificates of other applications with the same NIK. A rekey
+ * Active certificates of other applications with the same NIK: valid or
+ * on hold (a hold may be released at any time), not expired. A rekey
  * application's own previous certificate is no duplicate: it is valid by
  * the rekey window's rule and is superseded when the new one is issued
  * (ra/notifier.c), so counting it failed the check on every rekey.
@@ -122,7 +122,8 @@ static const struct db_stmt stmt_duplicates = {
 	"JOIN ra_application a2 ON a2.id = k2.application_id "
 	"JOIN issuance_order io ON io.id = a2.order_id "
 	"JOIN certificate c ON c.id = io.certificate_id "
-	"WHERE k2.nik = $2 AND a2.id <> $1::bigint AND c.revoked_at IS NULL "
+	"WHERE k2.nik = $2 AND a2.id <> $1::bigint AND (c.revoked_at IS NULL "
+	"OR c.revocation_reason = 6) "
 	"AND c.not_after > now() AND c.id IS DISTINCT FROM (SELECT "
 	"previous_certificate_id FROM ra_application WHERE id = $1::bigint) "
 	"ORDER BY a2.id LIMIT 10",

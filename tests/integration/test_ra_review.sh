@@ -498,6 +498,9 @@ ocsp_says 'Reason: certificateHold'
 refuse 409 "a second hold" POST "/v1/officer/certificates/$cid/hold" "$(hr again)"
 req GET "/v1/officer/certificates?q=$serial"
 [ "$(jq -r '.certificates[0].status' "$tmp/out")" = hold ] || fail "the list does not show the hold: $(cat "$tmp/out")"
+# On hold is not gone: a release may make it valid again at any time.
+req GET "/v1/officer/applications/$app2b"
+[ "$(check duplicate_nik)" = false ] || fail "a certificate on hold is not counted as a duplicate NIK"
 tok=$tok_o2
 why='Phone found; the subscriber confirmed by video call'
 req POST "/v1/officer/certificates/$cid/release" "$(hr "$why")"
