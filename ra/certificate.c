@@ -212,6 +212,7 @@ enum ra_cert_outcome {
 	RA_CO_STATE,		/* 409, detail in the txn */
 	RA_CO_FACTOR,		/* ra_factor_respond() */
 	RA_CO_UNSUPPORTED,	/* 409: a company application, no key */
+	RA_CO_TOO_MANY,		/* 429: kyc.per_day, retry_after */
 };
 
 /* --- start-up ----------------------------------------------------------------- */
@@ -820,6 +821,7 @@ struct ra_cert_txn {
 	const char			*client;
 	enum ra_cert_outcome		 outcome;
 	char				 detail[200];
+	long				 retry_after;	/* RA_CO_TOO_MANY */
 	struct factor_outcome	 fo;
 	char				 serial[80];
 	char				 at[40];	/* revoked_at */
@@ -952,6 +954,10 @@ ra_cert_refuse(struct http_response *resp, const struct ra_cert_txn *t)
 		return ra_problem(resp, 404, "no such certificate");
 	case RA_CO_STATE:
 		return ra_problem(resp, 409, t->detail);
+	case RA_CO_TOO_MANY:
+		return ra_too_many(resp, t->retry_after, "too many applications "
+		    "from this account today (policy kyc.per_day); try again "
+		    "later");
 	default:
 		return -1;
 	}
@@ -1020,6 +1026,7 @@ ra_rekey_txn(struct db *db, void *arg)
 {
 	char actor[RA_ACTOR_MAX];
 	struct ra_cert_txn *t = arg;
+	enum ra_kyc_outcome ko;
 	const char *v[4];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
@@ -1061,6 +1068,14 @@ ra_rekey_txn(struct db *db, void *arg)
 	if (k == 0) {
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), RA_COMPANY_INACTIVE);
+		goto out;
+	}
+	/* Rekey and cancel in a loop would copy the images without end. */
+	if (ra_kyc_account_state(db, t->ra->policy, t->who->account_id, 1, &ko,
+	    &t->retry_after) == -1)
+		goto out;
+	if (ko == RA_KYC_TOO_MANY) {
+		t->outcome = RA_CO_TOO_MANY;
 		goto out;
 	}
 	if (ra_factor_check(t->ra, db, t->who->account_id, "rekey", t->factor,

@@ -412,6 +412,24 @@ int	ra_factor_parse(json_t *factor, struct factor *, char *detail,
 	    size_t detaillen);
 /* 0 when purpose is one of the fixed list (schema/010 ra_otp.purpose). */
 int	ra_purpose_check(const char *purpose);
+
+/* kyc.c: an account's state against a new application (KYC or rekey). */
+enum ra_kyc_outcome {
+	RA_KYC_DONE = 0,
+	RA_KYC_EMAIL_UNVERIFIED,	/* 403 */
+	RA_KYC_PHONE_UNVERIFIED,	/* 403 */
+	RA_KYC_OPEN,			/* 409 */
+	RA_KYC_NO_COMPANY,		/* 404: corporate.c */
+	RA_KYC_TOO_MANY,		/* 429: kyc.per_day */
+};
+/*
+ * lock: FOR UPDATE on the account first; *retry the seconds to wait for
+ * RA_KYC_TOO_MANY (kyc.per_day applications with KYC in a day: a rekey
+ * carries its KYC over, so it counts, and is counted). 0 or -1.
+ */
+int	ra_kyc_account_state(struct db *, const struct ra_policy *,
+	    const char *account_id, int lock, enum ra_kyc_outcome *,
+	    long *retry);
 /*
  * The code for one 32-bit random draw: 0 with 6 digits in out, or -1 when v
  * falls in the top 2^32 mod 10^6 values, which would bias the result (draw

@@ -113,20 +113,7 @@ static const struct db_stmt stmt_application_get = {
 	2
 };
 
-enum ra_kyc_outcome {
-	RA_KYC_DONE = 0,
-	RA_KYC_EMAIL_UNVERIFIED,	/* 403 */
-	RA_KYC_PHONE_UNVERIFIED,	/* 403 */
-	RA_KYC_OPEN,			/* 409 */
-	RA_KYC_NO_COMPANY,		/* 404: corporate.c */
-	RA_KYC_TOO_MANY,		/* 429: kyc.per_day */
-};
-
-/*
- * The account's state against a submission (lock: FOR UPDATE); *retry the
- * seconds to wait for RA_KYC_TOO_MANY.
- */
-static int
+int
 ra_kyc_account_state(struct db *db, const struct ra_policy *p,
     const char *account_id, int lock, enum ra_kyc_outcome *outcome,
     long *retry)
