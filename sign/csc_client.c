@@ -203,9 +203,13 @@ load(const unsigned char *body, size_t len, const char *what, char *err,
 	json_error_t jerr;
 	json_t *root;
 
+	/*
+	 * jansson's messages quote the text near the error: in a truncated
+	 * token or SAD answer, part of the secret. The position only.
+	 */
 	if ((root = json_load_bounded(body, len, CSCC_RESP_MAX, &jerr)) == NULL)
-		snprintf(err, errlen, "%s: the answer is not a JSON object: "
-		    "%s", what, jerr.text);
+		snprintf(err, errlen, "%s: the answer is not a JSON object "
+		    "(RFC 8259; error at byte %d)", what, jerr.position);
 	return root;
 }
 

@@ -253,7 +253,10 @@ doc_embed(struct doc *d, const struct sign_job *o, X509_STORE *trust,
 	return rc;
 }
 
-/* B-LT: the signed file plus a DSS update. */
+/*
+ * B-LT: the signed file plus a DSS update, or the signed file as it is when
+ * its DSS already holds all of this material.
+ */
 static int
 doc_dss(struct doc *d, const struct pdf_dss *dss, char *err, size_t errlen)
 {
@@ -269,9 +272,11 @@ doc_dss(struct doc *d, const struct pdf_dss *dss, char *err, size_t errlen)
 		sign_err(err, errlen, "%s: DSS: %s", d->sd->label, e);
 		goto out;
 	}
-	d->result = out;
-	d->resultlen = outlen;
-	d->result_is_prep = 0;
+	if (out != NULL) {
+		d->result = out;
+		d->resultlen = outlen;
+		d->result_is_prep = 0;
+	}
 	rc = 0;
  out:
 	pdf_close(signed_pdf);

@@ -37,6 +37,8 @@
 /* The field tree: depth and node count before we call it hostile. */
 #define PDF_FIELD_DEPTH		32
 #define PDF_FIELD_NODES		65536
+/* Entries of an existing DSS array compared with new material. */
+#define PDF_DSS_SCAN		4096
 /* Bounds of the options. */
 #define PDF_CONTENTS_MAX	(1024 * 1024)
 #define PDF_COORD_MAX		100000.0
@@ -56,8 +58,10 @@ struct pdf_doc {
 	int		 npages;
 	int		 nsigs;		/* signature fields */
 	int		 docmdp_nochange; /* certified with /P 1 */
-	char		**names;	/* top-level field names (UTF-8) */
+	char		**names;	/* top-level field names (UTF-8), sorted */
 	size_t		 nnames;
+	size_t		 names_cap;
+	int		 sig_next;	/* the first free "SignatureN" */
 };
 
 /* A growing output buffer; ok turns 0 for good on allocation failure. */
@@ -76,7 +80,8 @@ struct pdf_entry {
 
 struct pdf_update {
 	struct pdf_buf	 out;		/* original bytes, then the update */
-	struct pdf_entry ents[32];
+	/* A DSS update: its streams, the DSS, 3 arrays, catalog, xref. */
+	struct pdf_entry ents[PDF_DSS_MAX + 8];
 	size_t		 nents;
 	long long	 next;		/* next new object number */
 };
@@ -355,32 +360,81 @@ pdf_find_startxref(const unsigned char *buf, size_t len, long long *offp,
 }
 
 static int
-pdf_name_used(const struct pdf_doc *doc, const char *name)
+pdf_name_cmp(const void *a, const void *b)
 {
-	size_t i;
-
-	for (i = 0; i < doc->nnames; i++)
-		if (strcmp(doc->names[i], name) == 0)
-			return 1;
-	return 0;
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* 1 if name is a top-level field name; the names are sorted at open. */
+static int
+pdf_name_used(const struct pdf_doc *doc, const char *name)
+{
+	return doc->nnames > 0 && bsearch(&name, doc->names, doc->nnames,
+	    sizeof(*doc->names), pdf_name_cmp) != NULL;
+}
+
+/* Appends name; pdf_sort_names() sorts them and drops repeats. */
 static int
 pdf_add_name(struct pdf_doc *doc, const char *name)
 {
 	char **nn, *s;
+	size_t ncap;
 
-	if (pdf_name_used(doc, name))
-		return 0;
+	if (doc->nnames == doc->names_cap) {
+		ncap = doc->names_cap ? doc->names_cap * 2 : 64;
+		if ((nn = reallocarray(doc->names, ncap, sizeof(*nn))) == NULL)
+			return -1;
+		doc->names = nn;
+		doc->names_cap = ncap;
+	}
 	if ((s = strdup(name)) == NULL)
 		return -1;
-	if ((nn = reallocarray(doc->names, doc->nnames + 1,
-	    sizeof(*nn))) == NULL) {
-		free(s);
-		return -1;
+	doc->names[doc->nnames++] = s;
+	return 0;
+}
+
+/*
+ * Sorts the names (for pdf_name_used) and finds the first free SignatureN,
+ * in O(n log n) overall: a form with tens of thousands of fields is cheap
+ * to open, and an unauthenticated caller decides how many fields there are.
+ */
+static int
+pdf_sort_names(struct pdf_doc *doc)
+{
+	static const char pfx[] = "Signature";
+	unsigned char *used;
+	const char *d;
+	size_t i, k, plen = sizeof(pfx) - 1;
+	long v;
+
+	if (doc->nnames > 0)
+		qsort(doc->names, doc->nnames, sizeof(*doc->names),
+		    pdf_name_cmp);
+	for (i = k = 0; i < doc->nnames; i++) {
+		if (k > 0 && strcmp(doc->names[k - 1], doc->names[i]) == 0)
+			free(doc->names[i]);
+		else
+			doc->names[k++] = doc->names[i];
 	}
-	nn[doc->nnames++] = s;
-	doc->names = nn;
+	doc->nnames = k;
+	/* n names leave one of Signature1 .. Signature(n+1) free. */
+	if ((used = calloc(doc->nnames + 2, 1)) == NULL)
+		return -1;
+	for (i = 0; i < doc->nnames; i++) {
+		if (strncmp(doc->names[i], pfx, plen) != 0)
+			continue;
+		/* Only what "Signature%d" prints: no sign, no leading 0. */
+		d = doc->names[i] + plen;
+		if (d[0] < '1' || d[0] > '9' || strlen(d) > 9 ||
+		    strspn(d, "0123456789") != strlen(d))
+			continue;
+		if ((v = strtol(d, NULL, 10)) <= (long)doc->nnames + 1)
+			used[v] = 1;
+	}
+	for (v = 1; used[v]; v++)
+		;
+	doc->sig_next = (int)v;
+	free(used);
 	return 0;
 }
 
@@ -461,6 +515,10 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 			    errlen) == -1)
 				return -1;
 		}
+	}
+	if (pdf_sort_names(doc) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
 	/* A certification signature forbidding changes (§12.8.2.2). */
 	perms = qpdf_oh_get_key(q, root, "/Perms");
@@ -1082,17 +1140,10 @@ static void
 pdf_field_name(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
     char *name, size_t len)
 {
-	int i;
-
-	if (o->field_name != NULL) {
+	if (o->field_name != NULL)
 		snprintf(name, len, "%s", o->field_name);
-		return;
-	}
-	for (i = 1;; i++) {
-		snprintf(name, len, "Signature%d", i);
-		if (!pdf_name_used(doc, name))
-			return;
-	}
+	else
+		snprintf(name, len, "Signature%d", doc->sig_next);
 }
 
 int
@@ -1354,27 +1405,93 @@ pdf_prepared_clear(struct pdf_prepared *p)
 
 /* --- the DSS ------------------------------------------------------------ */
 
-/* 1 if the stream s holds exactly der (after decoding its filters). */
-static int
-pdf_stream_equals(qpdf_data q, qpdf_oh s, const struct pdf_blob *b)
-{
-	unsigned char *data = NULL;
-	size_t len = 0;
-	QPDF_BOOL filtered = QPDF_FALSE;
-	int eq = 0;
+/*
+ * An existing DSS stream that may equal a new item: unfiltered (raw bytes
+ * are the DER, as we write them) with its /Length. A filtered stream is
+ * never decoded: a Flate bomb listed thousands of times would be inflated
+ * as often; its material is merely stored again.
+ */
+struct dss_old {
+	int	 id, gen;
+	size_t	 len;
+};
 
-	if (!qpdf_oh_is_stream(q, s))
-		return 0;
-	if (qpdf_oh_get_stream_data(q, s, qpdf_dl_generalized, &filtered, &data,
-	    &len) == QPDF_SUCCESS && filtered)
-		eq = len == b->len && memcmp(data, b->der, len) == 0;
-	free(data);
-	/* An unreadable stream is not ours to judge: not equal. */
-	if (qpdf_has_error(q))
-		(void)qpdf_get_error(q);
-	while (qpdf_more_warnings(q))
-		(void)qpdf_next_warning(q);
-	return eq;
+static int
+dss_old_cmp(const void *a, const void *b)
+{
+	const struct dss_old *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
+/*
+ * Marks in dup[] the blobs found among the first PDF_DSS_SCAN streams of
+ * array a. Each distinct stream is read at most once, and only when its
+ * /Length equals the length of a blob still unmatched.
+ */
+static int
+dss_mark_present(qpdf_data q, qpdf_oh a, const struct pdf_blob *blobs,
+    size_t n, unsigned char *dup)
+{
+	struct dss_old *olds = NULL;
+	qpdf_oh s, dict, len;
+	unsigned char *data;
+	size_t i, k, nolds = 0, dlen;
+	int j, m, want, rc = -1;
+
+	m = qpdf_oh_is_array(q, a) ? qpdf_oh_get_array_n_items(q, a) : 0;
+	if (m > PDF_DSS_SCAN)
+		m = PDF_DSS_SCAN;
+	if (m > 0 && (olds = calloc((size_t)m, sizeof(*olds))) == NULL)
+		goto out;
+	for (j = 0; j < m; j++) {
+		s = qpdf_oh_get_array_item(q, a, j);
+		if (!qpdf_oh_is_stream(q, s))
+			continue;
+		dict = qpdf_oh_get_dict(q, s);
+		len = qpdf_oh_get_key(q, dict, "/Length");
+		if (!qpdf_oh_is_null(q, qpdf_oh_get_key(q, dict, "/Filter")) ||
+		    !qpdf_oh_is_null(q, qpdf_oh_get_key(q, dict, "/F")) ||
+		    !qpdf_oh_is_integer(q, len) ||
+		    qpdf_oh_get_int_value(q, len) < 0)
+			continue;
+		olds[nolds].id = qpdf_oh_get_object_id(q, s);
+		olds[nolds].gen = qpdf_oh_get_generation(q, s);
+		olds[nolds].len = (size_t)qpdf_oh_get_int_value(q, len);
+		nolds++;
+	}
+	if (nolds > 0)
+		qsort(olds, nolds, sizeof(*olds), dss_old_cmp);
+	for (i = 0; i < nolds; i++) {
+		if (i > 0 && dss_old_cmp(&olds[i - 1], &olds[i]) == 0)
+			continue;	/* the same stream listed again */
+		for (k = 0, want = 0; k < n && !want; k++)
+			want = !dup[k] && blobs[k].len == olds[i].len;
+		if (!want)
+			continue;
+		data = NULL;
+		dlen = 0;
+		s = qpdf_get_object_by_id(q, olds[i].id, olds[i].gen);
+		if (qpdf_oh_get_stream_data(q, s, qpdf_dl_none, NULL, &data,
+		    &dlen) == QPDF_SUCCESS) {
+			for (k = 0; k < n; k++)
+				if (!dup[k] && blobs[k].len == dlen &&
+				    memcmp(data, blobs[k].der, dlen) == 0)
+					dup[k] = 1;
+		}
+		free(data);
+		/* An unreadable stream is not ours to judge: not equal. */
+		if (qpdf_has_error(q))
+			(void)qpdf_get_error(q);
+		while (qpdf_more_warnings(q))
+			(void)qpdf_next_warning(q);
+	}
+	rc = 0;
+ out:
+	free(olds);
+	return rc;
 }
 
 /*
@@ -1386,26 +1503,28 @@ dss_streams(struct pdf_update *u, qpdf_data q, qpdf_oh a,
     const struct pdf_blob *blobs, size_t n, qpdf_oh *newa, char *err,
     size_t errlen)
 {
+	unsigned char dup[PDF_DSS_MAX];
 	qpdf_oh c = 0;
 	size_t i, k;
-	int j, m, dup;
 	long long num;
 
 	*newa = 0;
-	m = qpdf_oh_is_array(q, a) ? qpdf_oh_get_array_n_items(q, a) : 0;
+	memset(dup, 0, sizeof(dup));
 	for (i = 0; i < n; i++) {
 		if (blobs[i].der == NULL || blobs[i].len == 0) {
 			snprintf(err, errlen, "empty DSS entry");
 			return -1;
 		}
-		dup = 0;
-		for (k = 0; k < i && !dup; k++)
-			dup = blobs[k].len == blobs[i].len &&
+		for (k = 0; k < i && !dup[i]; k++)
+			dup[i] = blobs[k].len == blobs[i].len &&
 			    memcmp(blobs[k].der, blobs[i].der, blobs[i].len) == 0;
-		for (j = 0; j < m && j < 4096 && !dup; j++)
-			dup = pdf_stream_equals(q,
-			    qpdf_oh_get_array_item(q, a, j), &blobs[i]);
-		if (dup)
+	}
+	if (dss_mark_present(q, a, blobs, n, dup) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (dup[i])
 			continue;
 		num = u->next++;
 		if (upd_stream(u, num, "", blobs[i].der, blobs[i].len, err,
@@ -1440,9 +1559,9 @@ pdf_add_dss(struct pdf_doc *doc, const struct pdf_dss *dss,
 	lists[2] = dss->crls;
 	counts[2] = dss->ncrls;
 	if (counts[0] + counts[1] + counts[2] == 0 ||
-	    counts[0] + counts[1] + counts[2] > 20) {
-		snprintf(err, errlen, "DSS: 1 to 20 certificates, OCSP "
-		    "responses and CRLs in all");
+	    counts[0] + counts[1] + counts[2] > PDF_DSS_MAX) {
+		snprintf(err, errlen, "DSS: 1 to %d certificates, OCSP "
+		    "responses and CRLs in all", PDF_DSS_MAX);
 		goto out;
 	}
 	for (i = 0; i < 3; i++) {
@@ -1483,8 +1602,8 @@ pdf_add_dss(struct pdf_doc *doc, const struct pdf_dss *dss,
 			newd = dict_with(q, newd, keys[i], newa);
 	}
 	if (!changed) {
-		snprintf(err, errlen, "DSS already holds all of this "
-		    "validation material");
+		/* Nothing to add: no new file (*out NULL), not a failure. */
+		rc = 0;
 		goto out;
 	}
 	if (newd != d) {

@@ -25,6 +25,12 @@
 #define PDF_CONTENTS_DEFAULT	16384
 /* Largest PDF we accept as input. */
 #define PDF_MAX_INPUT		(256u * 1024 * 1024)
+/*
+ * Most items (certificates, OCSP responses, CRLs) in one DSS update: a
+ * chain of 10 with an OCSP response, its responder's certificate and a CRL
+ * for each, twice (signer and TSA), is under 100.
+ */
+#define PDF_DSS_MAX		256
 
 struct pdf_doc;
 
@@ -88,7 +94,12 @@ int	pdf_embed_signature(struct pdf_prepared *, const unsigned char *cms,
 	    size_t cmslen, char *err, size_t errlen);
 void	pdf_prepared_clear(struct pdf_prepared *);
 
-/* A new file: doc plus an update adding (or extending) the /DSS of its catalog. */
+/*
+ * A new file in *out: doc plus an update adding (or extending) the /DSS of
+ * its catalog with 1 to PDF_DSS_MAX items. Items the DSS already holds are
+ * not stored again; when it holds them all, 0 with *out NULL: nothing to
+ * add, the document stays as it is.
+ */
 int	pdf_add_dss(struct pdf_doc *, const struct pdf_dss *,
 	    unsigned char **out, size_t *outlen, char *err, size_t errlen);
 

@@ -268,15 +268,20 @@ csc_token(struct csc_ctx *c, const struct http_request *req,
 		    "unsupported_grant_type" : "invalid_request", detail);
 		goto out;
 	}
+	/*
+	 * A client_id of another form is unknown without asking PostgreSQL,
+	 * which would refuse bytes that are not UTF-8 (a 500 for anyone).
+	 */
 	v[0] = t.client_id;
-	if ((res = db_exec(c->db, &stmt_service_by_client, v, NULL,
-	    NULL)) == NULL)
+	if (csc_client_id_ok(t.client_id) && (res = db_exec(c->db,
+	    &stmt_service_by_client, v, NULL, NULL)) == NULL)
 		goto out;
 	if (EVP_Digest(t.client_secret, strlen(t.client_secret), md, &mdlen,
 	    EVP_sha256(), NULL) != 1)
 		goto out;
-	if (PQntuples(res) != 1 || db_bytea_value(PQgetvalue(res, 0, 1),
-	    &stored, &storedlen) == -1 || storedlen != sizeof(md) ||
+	if (res == NULL || PQntuples(res) != 1 ||
+	    db_bytea_value(PQgetvalue(res, 0, 1), &stored, &storedlen) == -1 ||
+	    storedlen != sizeof(md) ||
 	    CRYPTO_memcmp(md, stored, sizeof(md)) != 0) {
 		log_warn("token: client authentication failed from %s",
 		    req->remote_addr);

@@ -298,6 +298,14 @@ csc_form_value(const char *s, size_t n, char *out, size_t outlen)
 }
 
 int
+csc_client_id_ok(const char *id)
+{
+	return strlen(id) == CSC_CLIENT_ID_LEN && strspn(id,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_-") == CSC_CLIENT_ID_LEN;
+}
+
+int
 csc_parse_token(const void *body, size_t len, const char *basic,
     struct csc_token_req *r, int *unsupported, char *detail, size_t detaillen)
 {

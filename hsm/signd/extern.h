@@ -157,6 +157,9 @@ int	samproc(int fd, const struct config *);
 /* --- the CSC request parsers (csc_request.c; stateless, fuzzed) ---------------- */
 #define CSC_ID_MAX		20	/* decimal bigint */
 
+/* A client_id as pkictl makes it (schema/014: ^[A-Za-z0-9_-]{22}$). */
+#define CSC_CLIENT_ID_LEN	22
+
 struct csc_token_req {
 	char	client_id[64];
 	char	client_secret[64];	/* wipe */
@@ -196,6 +199,11 @@ struct csc_signhash_req {
 int	csc_parse_token(const void *body, size_t len, const char *basic,
 	    struct csc_token_req *, int *unsupported_grant, char *detail,
 	    size_t detaillen);
+/*
+ * 1 if id has the form of a registered client_id; anything else is no
+ * client of ours (and may not even be UTF-8 to PostgreSQL).
+ */
+int	csc_client_id_ok(const char *id);
 int	csc_parse_list(const void *body, size_t len, struct csc_list_req *,
 	    char *detail, size_t detaillen);
 /* The info method's optional body: {"lang": "<string>"} or nothing. */

@@ -8,7 +8,8 @@
 # RSA PKCS#1 v1.5 SHA-256, RSA-PSS SHA-384, a bulk of 3). Refused with CSC's
 # error and no state change but failure counters: expired SAD, reused SAD, a
 # hash not covered, wrong PIN / OTP (counted, then lock-out 429), a revoked
-# and a suspended credential, no / bad / expired token, another subscriber's
+# and a suspended credential, no / bad / expired token, a client_id that is
+# not UTF-8 (401, no database error), another subscriber's
 # credential (userID, OTP, SAD), a blob moved to another subscriber's row
 # (no signature returned). No PIN, OTP, SAD, token or secret in the logs,
 # audit or error descriptions. Every signature is audited (sign.hash).
@@ -105,6 +106,16 @@ token "grant_type=password&client_id=$cid&client_secret=$csec"
 expect 400 unsupported_grant_type "password grant"
 token "grant_type=client_credentials&client_id=$cid"
 expect 400 invalid_request "no secret"
+# A client_id not of pkictl's form is no client: 401 before any query (bytes
+# that are not UTF-8 made PostgreSQL fail the query: 500 for anyone).
+token "grant_type=client_credentials&client_id=%FF%FE${cid:2}&client_secret=$csec"
+expect 401 invalid_client "a client_id that is not UTF-8"
+token "grant_type=client_credentials" "$(printf '%%FF%s:%s' "${cid:1}" "$csec" | base64 -w0)"
+expect 401 invalid_client "a client_id that is not UTF-8, in HTTP Basic"
+token "grant_type=client_credentials&client_id=${cid}A&client_secret=$csec"
+expect 401 invalid_client "a client_id one character too long"
+! grep -q 'signd_csc_token_service:' "$PKI_DIR/log/sign.log" ||
+	fail "oauth2/token: a database error for a malformed client_id: $(grep 'signd_csc_token_service:' "$PKI_DIR/log/sign.log")"
 
 curl -sS -o "$tmp/out" -w '%{http_code}' "$surl/info" >"$tmp/code"
 [ "$(cat "$tmp/code")" = 200 ] && jq -e '.methods | index("signatures/signHash")' "$tmp/out" >/dev/null ||

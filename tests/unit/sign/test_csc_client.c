@@ -1,8 +1,9 @@
 /*
  * The CSC client's answer parsers (sign/csc_client.c): strict base64
  * (padding, alphabet, non-canonical bits), CSC error answers turned into
- * messages that never carry the caller's secrets, tokens, SADs, signatures
- * (count and size) and credentials/info (chain, key type, status).
+ * messages that never carry the caller's secrets, tokens, SADs (nor does a
+ * broken answer's parse error), signatures (count and size) and
+ * credentials/info (chain, key type, status).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,6 +91,38 @@ test_token_sad(void **state)
 	assert_null(s);
 }
 
+/*
+ * A truncated or broken token or authorize answer: jansson's message
+ * quotes the text near the error, the secret; ours gives the position.
+ */
+static void
+test_truncated_secret(void **state)
+{
+	const char *bodies[] = {
+		"{\"access_token\":\"Tok3nPartOne",
+		"{\"access_token\":\"Tok3nPartOne\\u",
+		"{\"SAD\":\"Tok3nPartOne",
+		"{\"SAD\":\"Tok3nPartOne\x01\"}",
+		"{\"SAD\":\"Tok3nPartOne\"",
+	};
+	char err[256], *s;
+	size_t i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		err[0] = '\0';
+		if (i < 2)
+			assert_int_equal(cscc_parse_token(S(bodies[i]), &s, err,
+			    sizeof(err)), CSCC_ERR);
+		else
+			assert_int_equal(cscc_parse_authorize(S(bodies[i]), &s,
+			    err, sizeof(err)), CSCC_ERR);
+		assert_null(s);
+		if (strstr(err, "Tok3n") != NULL || strstr(err, "PartOne") !=
+		    NULL || strstr(err, "error at byte") == NULL)
+			fail_msg("body %zu: %s", i, err);
+	}
+}
+
 static void
 test_signatures(void **state)
 {
@@ -162,6 +195,7 @@ main(void)
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_error),
 		cmocka_unit_test(test_token_sad),
+		cmocka_unit_test(test_truncated_secret),
 		cmocka_unit_test(test_signatures),
 		cmocka_unit_test(test_info),
 	};
