@@ -129,12 +129,21 @@ struct tsa_recorder;
 
 /*
  * Starts the recording thread: batches go to PostgreSQL (conninfo) with one
- * audit event each. Records left over from an earlier shutdown in spill_path
- * are loaded first. At most max_queue records wait in memory.
+ * audit event each. At most max_queue records wait in memory. spill_file
+ * (tsa.spill_file; NULL: none) names the family of spill files: worker of
+ * workers owns spill_file itself when workers is 1, spill_file.<worker>
+ * otherwise. Before the thread starts, and before the caller's sandbox
+ * (it opens, locks, renames and removes files in spill_file's directory):
+ * the worker's own file, and for worker 0 every other file of the family no
+ * current worker owns (another tsa.workers left it), becomes one file of the
+ * records still to write (record.c); the first of them are queued, the rest
+ * follow as the queue drains. NULL with err, e.g. when another process
+ * holds the worker's file.
  */
 struct tsa_recorder	*tsa_recorder_start(const char *conninfo,
-			    const char *instance, const char *spill_path,
-			    size_t max_queue, char *err, size_t errlen);
+			    const char *instance, const char *spill_file,
+			    int worker, int workers, size_t max_queue, char *err,
+			    size_t errlen);
 /*
  * Queues a record; -1 when the queue is full (the caller must not hand out
  * the token: what is not recorded is not issued).
@@ -146,10 +155,17 @@ void			 tsa_recorder_stats(struct tsa_recorder *, size_t *queued,
 			    int *db_ok);
 /*
  * Flushes everything (retrying the database for up to flush_timeout_s; what
- * still cannot be written goes to the spill file) and stops the thread.
- * Returns 0 when nothing was lost.
+ * still cannot be written stays in, or is appended to, the spill file) and
+ * stops the thread. Returns 0 when nothing was lost.
  */
 int			 tsa_recorder_stop(struct tsa_recorder *,
 			    unsigned int flush_timeout_s);
+/*
+ * For tests only: recorders started from now on hand each batch to
+ * write(arg, records, n), 0 meaning committed, instead of PostgreSQL; NULL
+ * restores the database.
+ */
+void			 tsa_recorder_test_writer(int (*write)(void *,
+			    const struct tsa_record *, size_t), void *arg);
 
 #endif

@@ -199,17 +199,16 @@ tsaproc(struct tsad_conf *c, int index)
 	struct http_limits lim;
 	EVP_PKEY *key = NULL;
 	const char *spill, *writable = NULL;
-	char err[512], instance[80], spillbuf[PATH_MAX], spilldir[PATH_MAX];
+	char err[512], instance[80], spilldir[PATH_MAX];
 	int rc = 1;
 
 	memset(&t, 0, sizeof(t));
 	t.allow_unsync = c->allow_unsync;
-	/* Each worker has its own spill file and instance name. */
+	/*
+	 * Each worker has its own spill file (tsa_recorder_start names it;
+	 * worker 0 takes over those another tsa.workers left) and instance name.
+	 */
 	spill = config_get(c->cfg, "tsa.spill_file", NULL);
-	if (spill != NULL && c->workers > 1) {
-		snprintf(spillbuf, sizeof(spillbuf), "%s.%d", spill, index);
-		spill = spillbuf;
-	}
 	if (c->workers > 1)
 		snprintf(instance, sizeof(instance), "%s-%d", c->instance, index);
 	else
@@ -235,7 +234,10 @@ tsaproc(struct tsad_conf *c, int index)
 		log_err("responder: %s", err);
 		goto out;
 	}
-	/* Files only where the spill file is, before the recorder's thread. */
+	/*
+	 * Files only where the spill files are, before the recorder's thread;
+	 * the recorder renames and removes there before the seccomp filter.
+	 */
 	if (spill != NULL) {
 		snprintf(spilldir, sizeof(spilldir), "%s", spill);
 		writable = dirname(spilldir);
@@ -243,7 +245,8 @@ tsaproc(struct tsad_conf *c, int index)
 	if (sandbox_limit_writes(c->cfg, "tsa", "tsad", &writable, 1) == -1)
 		goto out;
 	if ((t.recorder = tsa_recorder_start(config_get(c->cfg, "pg.tsa_uri", ""),
-	    instance, spill, (size_t)c->max_queue, err, sizeof(err))) == NULL) {
+	    instance, spill, index, (int)c->workers, (size_t)c->max_queue, err,
+	    sizeof(err))) == NULL) {
 		log_err("recorder: %s", err);
 		goto out;
 	}

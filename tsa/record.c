@@ -2,14 +2,43 @@
  * Recording issued tokens without a database round trip per request: request
  * threads queue a record (bounded); one thread writes batches, each with its
  * audit event, in one transaction. A database outage only delays recording;
- * a full queue stops issuance (tsa_recorder_add fails). On a clean shutdown
- * whatever the database does not take goes to a spill file, loaded again at
- * the next start (ON CONFLICT makes a replay harmless).
+ * a full queue stops issuance (tsa_recorder_add fails).
+ *
+ * On a clean shutdown whatever the database does not take goes to the
+ * worker's spill file. Its first line is a header, "#tsa-spill done=N",
+ * N a fixed-width byte offset: the records before N are in the database,
+ * those from N on are not. A record queued in memory that is also in the
+ * file is known by its offset there (ends[]), and after a clean shutdown no
+ * record is in the files twice:
+ *  - at start (before the sandbox) the worker locks its own file, worker 0
+ *    also every other file of the tsa.spill_file family that no current
+ *    worker owns (left by another tsa.workers), and writes what is still
+ *    to record from all of them into a new file (temporary file, fsync,
+ *    rename over its own, fsync of the directory), then removes the
+ *    others;
+ *  - records are read from the file a chunk at a time, only when none of
+ *    the previous chunk waits any more; N moves past a record once its
+ *    batch is committed (pwrite and fdatasync of the header), and the file
+ *    is emptied once everything in it is committed;
+ *  - at shutdown only the records that came from requests are appended.
+ * So nothing is lost on a clean shutdown, whatever the database does and
+ * whatever was loaded, and a crash at worst replays records the database
+ * already has (ON CONFLICT DO NOTHING makes that harmless). After start the
+ * file is used only through its open descriptor (dup, read, lseek, pwrite,
+ * fdatasync, ftruncate): the seccomp filter of a worker allows no open,
+ * rename or flock.
  */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +56,21 @@
 #define REC_LINGER_MS		100	/* wait this long for a batch to fill */
 #define REC_RETRY_MAX_MS	5000
 #define REC_FIELD_CHARS		"0123456789abcdefABCDEF.:-TZ"
+#define REC_LINE_MAX		1024	/* a spill line is under 600 bytes */
+
+/* The spill file's first line: the offset of the first record not yet in PG. */
+#define REC_SPILL_MAGIC		"#tsa-spill done="
+#define REC_SPILL_HDR		((off_t)sizeof(REC_SPILL_MAGIC) - 1 + 20 + 1)
+/* Records read from the spill file at once, at most half the free queue. */
+#define REC_SPILL_CHUNK		REC_BATCH
+#define REC_SPILL_LOCK_TRIES	3
 
 struct tsa_recorder {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;
 	pthread_t		 thread;
 	struct tsa_record	*ring;
+	off_t			*ends;		/* per slot: 0, or past its spill line */
 	size_t			 cap, head, count;
 	int			 stopping;
 	int			 db_ok;
@@ -43,9 +81,22 @@ struct tsa_recorder {
 	char			 instance[64];
 	char			 actor[80];
 	struct db		*db;
+	int			(*test_write)(void *, const struct tsa_record *,
+				    size_t);
+	void			*test_arg;
+
+	/*
+	 * The spill file (-1: none). Once the thread runs only it uses these.
+	 * [header, done): in PG. [done, loaded): spill_queued records in the
+	 * queue (and malformed lines). [loaded, end): only in the file.
+	 */
 	int			 spill_fd;
-	int			 spill_dirty;	/* spill holds records not yet in PG */
+	off_t			 spill_done, spill_loaded, spill_end;
+	size_t			 spill_queued;
 };
+
+static int	(*rec_test_write)(void *, const struct tsa_record *, size_t);
+static void	*rec_test_arg;
 
 static const struct db_stmt stmt_record_batch = { "tsa_record_batch",
 	"INSERT INTO tsa_token (serial, gen_time, policy, imprint_alg, imprint, "
@@ -162,6 +213,8 @@ rec_write(struct tsa_recorder *r, const struct tsa_record *b, size_t n)
 	struct rec_batch batch = { r, b, n };
 	char err[256];
 
+	if (r->test_write != NULL)
+		return r->test_write(r->test_arg, b, n);
 	if (r->db == NULL && (r->db = db_connect(r->conninfo, err,
 	    sizeof(err))) == NULL) {
 		log_warn("tsa: recorder: database unavailable: %s", err);
@@ -182,29 +235,6 @@ rec_spill_line(const struct tsa_record *t, FILE *f)
 	fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", t->serial, t->gen_time,
 	    t->policy, t->imprint_alg, t->imprint, t->nonce[0] ? t->nonce : "-",
 	    t->cert_req);
-}
-
-/* Appends every queued record to the spill file and fsyncs it. Lock held. */
-static int
-rec_spill_locked(struct tsa_recorder *r)
-{
-	FILE *f;
-	size_t i;
-	int fd, rc = -1;
-
-	if (r->spill_fd == -1 || (fd = dup(r->spill_fd)) == -1)
-		return -1;
-	if ((f = fdopen(fd, "a")) == NULL) {
-		close(fd);
-		return -1;
-	}
-	for (i = 0; i < r->count; i++)
-		rec_spill_line(&r->ring[(r->head + i) % r->cap], f);
-	if (fflush(f) == 0 && fsync(fileno(f)) == 0)
-		rc = 0;
-	if (fclose(f) != 0)
-		rc = -1;
-	return rc;
 }
 
 /* Parses one spill line; -1 when malformed. */
@@ -234,46 +264,536 @@ rec_parse_line(char *line, struct tsa_record *t)
 	return rec_valid(t) ? 0 : -1;
 }
 
+/*
+ * Reads one line of a spill file into buf: 1 for a line (the last one may
+ * lack its newline: rec_parse_line judges whether a crash cut it short), 0
+ * at the end of the file, -1 for a line too long (read past, to skip).
+ */
 static int
-rec_push_locked(struct tsa_recorder *r, const struct tsa_record *t)
+rec_getline(FILE *f, char *buf, size_t len)
 {
+	size_t l;
+	int c;
+
+	if (fgets(buf, (int)len, f) == NULL)
+		return 0;
+	l = strlen(buf);
+	if (l > 0 && buf[l - 1] == '\n')
+		return 1;
+	if ((c = getc(f)) == EOF)
+		return 1;
+	while (c != EOF && c != '\n')
+		c = getc(f);
+	return -1;
+}
+
+/* Writes the header (records from done on are not in PG) at offset 0. */
+static int
+rec_spill_header(int fd, off_t done)
+{
+	char h[REC_SPILL_HDR + 1];
+
+	snprintf(h, sizeof(h), "%s%020" PRIdMAX "\n", REC_SPILL_MAGIC,
+	    (intmax_t)done);
+	return pwrite(fd, h, (size_t)REC_SPILL_HDR, 0) == REC_SPILL_HDR ? 0 : -1;
+}
+
+/*
+ * Where the records still to write begin in a spill file of size bytes:
+ * its header's offset, 0 for a file without one (written before headers
+ * existed). A header that does not point just past a line (a torn write)
+ * counts as pointing at the first record: a replay is harmless, a loss
+ * is not.
+ */
+static off_t
+rec_spill_start(int fd, off_t size)
+{
+	char h[REC_SPILL_HDR + 1], c;
+	size_t ml = sizeof(REC_SPILL_MAGIC) - 1;
+	intmax_t done;
+
+	if (size < REC_SPILL_HDR || pread(fd, h, (size_t)REC_SPILL_HDR, 0) !=
+	    REC_SPILL_HDR || memcmp(h, REC_SPILL_MAGIC, ml) != 0)
+		return 0;
+	h[REC_SPILL_HDR] = '\0';
+	if (h[REC_SPILL_HDR - 1] != '\n' ||
+	    strspn(h + ml, "0123456789") != (size_t)REC_SPILL_HDR - 1 - ml)
+		return REC_SPILL_HDR;
+	done = strtoimax(h + ml, NULL, 10);
+	if (done <= REC_SPILL_HDR || done > (intmax_t)size)
+		return REC_SPILL_HDR;
+	if (pread(fd, &c, 1, (off_t)done - 1) != 1 || c != '\n')
+		return REC_SPILL_HDR;
+	return (off_t)done;
+}
+
+/*
+ * Copies the valid records of src still to write to out; adds their
+ * number to *n and that of malformed lines to *bad. -1 on a read error.
+ */
+static int
+rec_spill_copy(int src, FILE *out, size_t *n, size_t *bad)
+{
+	struct tsa_record t;
+	struct stat st;
+	char line[REC_LINE_MAX];
+	FILE *f = NULL;
+	int fd, k, rc = -1;
+
+	if (fstat(src, &st) == -1 || (fd = dup(src)) == -1)
+		return -1;
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return -1;
+	}
+	if (fseeko(f, rec_spill_start(src, st.st_size), SEEK_SET) == -1)
+		goto out;
+	while ((k = rec_getline(f, line, sizeof(line))) != 0) {
+		if (k == -1 || rec_parse_line(line, &t) == -1) {
+			(*bad)++;
+			continue;
+		}
+		rec_spill_line(&t, out);
+		(*n)++;
+	}
+	if (!ferror(f))
+		rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
+/* The spill file of worker of workers: tsa.spill_file itself for one. */
+static int
+rec_spill_name(const char *base, int worker, int workers, char *buf,
+    size_t len)
+{
+	int n;
+
+	if (workers > 1)
+		n = snprintf(buf, len, "%s.%d", base, worker);
+	else
+		n = snprintf(buf, len, "%s", base);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/*
+ * 1 when the directory entry name is a spill file of the family of bname
+ * (bname, bname.N) that none of workers workers owns now.
+ */
+static int
+rec_spill_orphan(const char *name, const char *bname, int workers)
+{
+	size_t bl = strlen(bname), dl;
+	const char *s;
+
+	if (strncmp(name, bname, bl) != 0)
+		return 0;
+	s = name + bl;
+	if (*s == '\0')
+		return workers > 1;
+	if (*s != '.' || (dl = strspn(s + 1, "0123456789")) == 0 ||
+	    s[1 + dl] != '\0')
+		return 0;
+	/* bname.N of a current worker, written as rec_spill_name() does. */
+	if (workers > 1 && dl <= 2 && (dl == 1 || s[1] != '0') &&
+	    atoi(s + 1) < workers)
+		return 0;
+	return 1;
+}
+
+/*
+ * Opens path (made when create) and takes its lock, so that no other
+ * process (a tsad still stopping, say) writes it while we do. The fd, -1
+ * on an error (in err), -2 when another process holds the lock.
+ */
+static int
+rec_spill_open(const char *path, int create, char *err, size_t errlen)
+{
+	struct stat st, pst;
+	int fd, tries, busy;
+
+	for (tries = 0; tries < REC_SPILL_LOCK_TRIES; tries++) {
+		if ((fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) |
+		    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
+			snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "%s: not a regular file", path);
+			close(fd);
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			busy = errno == EWOULDBLOCK;
+			snprintf(err, errlen, "flock %s: %s", path, busy ?
+			    "in use by another process" : strerror(errno));
+			close(fd);
+			return busy ? -2 : -1;
+		}
+		/* Still the file of that name, not one renamed away meanwhile? */
+		if (stat(path, &pst) == 0 && pst.st_dev == st.st_dev &&
+		    pst.st_ino == st.st_ino)
+			return fd;
+		close(fd);
+	}
+	snprintf(err, errlen, "%s: replaced while being opened", path);
+	return -1;
+}
+
+static int
+rec_fsync_dir(const char *dir)
+{
+	int fd, rc;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+struct rec_orphan {
+	char	*path;
+	int	 fd;
+};
+
+/*
+ * Worker 0's part: locks every file of the family no current worker owns.
+ * A file that cannot be opened or is locked is left for a later start, an
+ * empty one where it is.
+ * Fills *orphans (*n of them). -1 only when out of memory or the
+ * directory cannot be read.
+ */
+static int
+rec_spill_orphans(const char *dir, const char *bname, int workers,
+    struct rec_orphan **orphans, size_t *n)
+{
+	struct rec_orphan *o;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	char path[PATH_MAX], err[PATH_MAX + 64];
+	int fd, rc = -1;
+
+	*orphans = NULL;
+	*n = 0;
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!rec_spill_orphan(de->d_name, bname, workers))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    de->d_name) >= sizeof(path))
+			continue;
+		if ((fd = rec_spill_open(path, 0, err, sizeof(err))) < 0) {
+			log_warn("tsa: recorder: %s: left for a later start", err);
+			continue;
+		}
+		/* Nothing to take over (a worker that never spilled). */
+		if (fstat(fd, &st) == 0 && st.st_size == 0) {
+			close(fd);
+			continue;
+		}
+		if ((o = reallocarray(*orphans, *n + 1, sizeof(*o))) == NULL) {
+			close(fd);
+			goto out;
+		}
+		*orphans = o;
+		if ((o[*n].path = strdup(path)) == NULL) {
+			close(fd);
+			goto out;
+		}
+		o[(*n)++].fd = fd;
+	}
+	rc = 0;
+out:
+	closedir(d);
+	return rc;
+}
+
+static void
+rec_orphans_free(struct rec_orphan *o, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		close(o[i].fd);
+		free(o[i].path);
+	}
+	free(o);
+}
+
+/*
+ * At start, before the sandbox: takes over this worker's spill file (and,
+ * for worker 0, the family's orphans), leaving in its place one file with
+ * a header and every record of theirs still to write, made whole before
+ * it replaces the old one (temporary file, fsync, rename, fsync of the
+ * directory); the orphans are removed after. Sets spill_fd (locked) and
+ * the offsets. 0, or -1 with err.
+ */
+static int
+rec_spill_take(struct tsa_recorder *r, const char *base, int worker,
+    int workers, char *err, size_t errlen)
+{
+	struct rec_orphan *orphans = NULL;
+	struct stat st;
+	char own[PATH_MAX], tmp[PATH_MAX], dirbuf[PATH_MAX], namebuf[PATH_MAX];
+	const char *dir, *bname;
+	size_t norphans = 0, i, n = 0, bad = 0;
+	FILE *out = NULL;
+	int fd = -1, tmpfd = -1, dfd, rc = -1;
+
+	if (rec_spill_name(base, worker, workers, own, sizeof(own)) == -1 ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", own) >= sizeof(tmp) ||
+	    (size_t)snprintf(dirbuf, sizeof(dirbuf), "%s", base) >= sizeof(dirbuf)) {
+		snprintf(err, errlen, "%s: name too long", base);
+		return -1;
+	}
+	snprintf(namebuf, sizeof(namebuf), "%s", base);
+	dir = dirname(dirbuf);
+	bname = basename(namebuf);
+	if ((fd = rec_spill_open(own, 1, err, errlen)) < 0)
+		goto out;
+	if (worker == 0 && rec_spill_orphans(dir, bname, workers, &orphans,
+	    &norphans) == -1) {
+		snprintf(err, errlen, "reading %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "fstat %s: %s", own, strerror(errno));
+		goto out;
+	}
+	if (st.st_size == 0 && norphans == 0) {
+		r->spill_fd = fd;
+		fd = -1;
+		rc = 0;
+		goto out;
+	}
+	if ((tmpfd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1 || flock(tmpfd, LOCK_EX | LOCK_NB) == -1 ||
+	    (dfd = dup(tmpfd)) == -1) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if ((out = fdopen(dfd, "w")) == NULL) {
+		close(dfd);
+		snprintf(err, errlen, "fdopen %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fprintf(out, "%s%020" PRIdMAX "\n", REC_SPILL_MAGIC,
+	    (intmax_t)REC_SPILL_HDR);
+	if (rec_spill_copy(fd, out, &n, &bad) == -1) {
+		snprintf(err, errlen, "reading %s: %s", own, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < norphans; i++) {
+		if (rec_spill_copy(orphans[i].fd, out, &n, &bad) == -1) {
+			snprintf(err, errlen, "reading %s: %s", orphans[i].path,
+			    strerror(errno));
+			goto out;
+		}
+	}
+	if (fflush(out) != 0 || ferror(out) ||
+	    (n == 0 && ftruncate(tmpfd, 0) == -1) ||
+	    fsync(tmpfd) == -1) {
+		snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, own) == -1) {
+		snprintf(err, errlen, "rename %s to %s: %s", tmp, own,
+		    strerror(errno));
+		goto out;
+	}
+	if (rec_fsync_dir(dir) == -1) {
+		snprintf(err, errlen, "fsync %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	/* Their records are in our file now, on disk. */
+	for (i = 0; i < norphans; i++) {
+		if (unlink(orphans[i].path) == -1)
+			log_warn("tsa: recorder: unlink %s: %s (its records "
+			    "will be replayed)", orphans[i].path, strerror(errno));
+	}
+	if (norphans > 0 && rec_fsync_dir(dir) == -1)
+		log_warn("tsa: recorder: fsync %s: %s", dir, strerror(errno));
+	if (n > 0 || bad > 0 || norphans > 0)
+		log_warn("tsa: recorder: spill file %s: %zu record(s) to write, "
+		    "%zu other file(s) of %s taken over, %zu malformed line(s) "
+		    "dropped", own, n, norphans, base, bad);
+	r->spill_fd = tmpfd;
+	tmpfd = -1;
+	r->spill_end = n > 0 ? (off_t)lseek(r->spill_fd, 0, SEEK_END) : 0;
+	r->spill_done = r->spill_loaded = n > 0 ? REC_SPILL_HDR : 0;
+	rc = 0;
+out:
+	if (out != NULL)
+		fclose(out);
+	if (tmpfd != -1) {
+		unlink(tmp);
+		close(tmpfd);
+	}
+	if (fd != -1)
+		close(fd);
+	rec_orphans_free(orphans, norphans);
+	return rc;
+}
+
+static int
+rec_push_locked(struct tsa_recorder *r, const struct tsa_record *t, off_t end)
+{
+	size_t slot;
+
 	if (r->count == r->cap)
 		return -1;
-	r->ring[(r->head + r->count) % r->cap] = *t;
+	slot = (r->head + r->count) % r->cap;
+	r->ring[slot] = *t;
+	r->ends[slot] = end;
 	r->count++;
 	return 0;
 }
 
-/* Loads records a previous instance spilled; they stay in the file until written. */
-static int
-rec_load_spill(struct tsa_recorder *r)
+/*
+ * Queues the next records of the spill file, at most half of the free
+ * queue (new tokens keep room), from where the last chunk ended. Lock
+ * held; only when no record of the last chunk is queued any more.
+ */
+static void
+rec_spill_load_locked(struct tsa_recorder *r)
 {
 	struct tsa_record t;
-	char line[1024];
+	char line[REC_LINE_MAX];
+	size_t want, n = 0, bad = 0;
+	off_t pos;
 	FILE *f;
-	int fd, n = 0, bad = 0;
+	int fd, k;
 
-	if ((fd = dup(r->spill_fd)) == -1 || lseek(fd, 0, SEEK_SET) == -1 ||
-	    (f = fdopen(fd, "r")) == NULL) {
-		if (fd != -1)
-			close(fd);
+	want = (r->cap - r->count + 1) / 2;
+	if (want > REC_SPILL_CHUNK)
+		want = REC_SPILL_CHUNK;
+	if (want == 0 || r->spill_loaded >= r->spill_end)
+		return;
+	if ((fd = dup(r->spill_fd)) == -1)
+		return;
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return;
+	}
+	if (fseeko(f, r->spill_loaded, SEEK_SET) == 0) {
+		while (n < want && (k = rec_getline(f, line, sizeof(line))) != 0) {
+			if ((pos = ftello(f)) == -1)
+				break;
+			if (k == 1 && rec_parse_line(line, &t) == 0) {
+				/* Cannot fail (want is at most the room left). */
+				if (rec_push_locked(r, &t, pos) == -1)
+					break;
+				r->spill_queued++;
+				n++;
+			} else
+				bad++;
+			r->spill_loaded = pos;
+		}
+	}
+	if (ferror(f))
+		log_warn("tsa: recorder: reading the spill file failed: its "
+		    "records wait for the next start");
+	/* Read to the end: whatever a broken line left behind is done with. */
+	if (feof(f))
+		r->spill_loaded = r->spill_end;
+	fclose(f);
+	if (bad > 0)
+		log_warn("tsa: recorder: %zu malformed line(s) of the spill file "
+		    "skipped", bad);
+	if (n > 0)
+		pthread_cond_signal(&r->cond);
+}
+
+/*
+ * After a commit that moved spill_done, without the lock: records the new
+ * offset in the header, or empties the file once everything it held is in
+ * PG. A failure leaves records to replay, never a gap.
+ */
+static void
+rec_spill_sync(struct tsa_recorder *r)
+{
+	if (r->spill_queued == 0 && r->spill_loaded >= r->spill_end) {
+		if (ftruncate(r->spill_fd, 0) == 0) {
+			r->spill_done = r->spill_loaded = r->spill_end = 0;
+			log_info("tsa: recorder: every record of the spill file "
+			    "is in the database: file emptied");
+			return;
+		}
+		log_warn("tsa: recorder: emptying the spill file: %s",
+		    strerror(errno));
+	}
+	if (rec_spill_header(r->spill_fd, r->spill_done) == -1 ||
+	    fdatasync(r->spill_fd) == -1)
+		log_warn("tsa: recorder: spill file header: %s (records "
+		    "already written may be replayed)", strerror(errno));
+}
+
+/*
+ * At shutdown: appends the queued records that came from requests (those
+ * read from the file are still in it, after spill_done) and fsyncs.
+ * Lock held. 0, or -1 when they could not be kept.
+ */
+static int
+rec_spill_locked(struct tsa_recorder *r)
+{
+	FILE *f;
+	size_t i, slot;
+	off_t end;
+	int fd, rc = -1;
+
+	if (r->spill_fd == -1)
+		return -1;
+	if (r->spill_end == 0) {
+		if (rec_spill_header(r->spill_fd, REC_SPILL_HDR) == -1)
+			return -1;
+		r->spill_done = r->spill_loaded = r->spill_end = REC_SPILL_HDR;
+	}
+	if ((fd = dup(r->spill_fd)) == -1)
+		return -1;
+	if ((f = fdopen(fd, "r+")) == NULL) {
+		close(fd);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (rec_parse_line(line, &t) == -1) {
-			bad++;
-			continue;
+	if (fseeko(f, r->spill_end, SEEK_SET) == 0) {
+		for (i = 0; i < r->count; i++) {
+			slot = (r->head + i) % r->cap;
+			if (r->ends[slot] == 0)
+				rec_spill_line(&r->ring[slot], f);
 		}
-		if (rec_push_locked(r, &t) == -1)
-			break;
-		n++;
+		if (fflush(f) == 0 && (end = ftello(f)) != -1) {
+			r->spill_end = end;
+			if (rec_spill_header(r->spill_fd, r->spill_done) == 0 &&
+			    fsync(r->spill_fd) == 0)
+				rc = 0;
+		}
 	}
-	fclose(f);
-	if (n > 0 || bad > 0)
-		log_warn("tsa: recorder: %d record(s) from the spill file queued "
-		    "again, %d malformed line(s) skipped", n, bad);
-	r->spill_dirty = n > 0;
-	return 0;
+	if (fclose(f) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* Takes n committed records off the queue, and spill_done past any of the file. */
+static void
+rec_commit_locked(struct tsa_recorder *r, size_t n)
+{
+	size_t i, slot;
+
+	for (i = 0; i < n; i++) {
+		slot = (r->head + i) % r->cap;
+		if (r->ends[slot] != 0) {
+			r->spill_done = r->ends[slot];
+			r->spill_queued--;
+		}
+	}
+	r->head = (r->head + n) % r->cap;
+	r->count -= n;
+	/* Past any malformed line after the last record too. */
+	if (r->spill_queued == 0)
+		r->spill_done = r->spill_loaded;
 }
 
 static void
@@ -295,7 +815,8 @@ rec_thread(void *arg)
 	struct tsa_record *batch;
 	struct timespec ts, stop_at = { 0, 0 };
 	long backoff = 100;
-	size_t n, i;
+	size_t n, i, fresh;
+	off_t done;
 	int ok;
 
 	if ((batch = calloc(REC_BATCH, sizeof(*batch))) == NULL) {
@@ -321,12 +842,19 @@ rec_thread(void *arg)
 		pthread_mutex_lock(&r->lock);
 		r->db_ok = ok;
 		if (ok) {
-			r->head = (r->head + n) % r->cap;
-			r->count -= n;
+			done = r->spill_done;
+			rec_commit_locked(r, n);
 			backoff = 100;
-			if (r->count == 0 && r->spill_dirty && r->spill_fd != -1 &&
-			    ftruncate(r->spill_fd, 0) == 0)
-				r->spill_dirty = 0;
+			if (r->spill_fd == -1 || r->spill_end == 0)
+				continue;
+			/* Only this thread uses the file: no lock for its I/O. */
+			if (done != r->spill_done) {
+				pthread_mutex_unlock(&r->lock);
+				rec_spill_sync(r);
+				pthread_mutex_lock(&r->lock);
+			}
+			if (!r->stopping && r->spill_queued == 0)
+				rec_spill_load_locked(r);
 			continue;
 		}
 		if (r->stopping) {
@@ -334,12 +862,15 @@ rec_thread(void *arg)
 				rec_deadline(&stop_at, (long)r->flush_timeout_s * 1000);
 			clock_gettime(CLOCK_REALTIME, &ts);
 			if (ts.tv_sec >= stop_at.tv_sec) {
+				fresh = r->count - r->spill_queued;
 				if (rec_spill_locked(r) == 0) {
 					log_warn("tsa: recorder: %zu record(s) kept in "
-					    "the spill file for the next start", r->count);
+					    "the spill file for the next start (%zu "
+					    "new, %zu already there)", r->count, fresh,
+					    r->spill_queued);
 				} else {
 					log_err("tsa: recorder: %zu record(s) LOST: "
-					    "database and spill file unavailable", r->count);
+					    "database and spill file unavailable", fresh);
 					r->lost = 1;
 				}
 				r->count = 0;
@@ -355,9 +886,18 @@ rec_thread(void *arg)
 	return NULL;
 }
 
+void
+tsa_recorder_test_writer(int (*write)(void *, const struct tsa_record *,
+    size_t), void *arg)
+{
+	rec_test_write = write;
+	rec_test_arg = arg;
+}
+
 struct tsa_recorder *
 tsa_recorder_start(const char *conninfo, const char *instance,
-    const char *spill_path, size_t max_queue, char *err, size_t errlen)
+    const char *spill_file, int worker, int workers, size_t max_queue,
+    char *err, size_t errlen)
 {
 	struct tsa_recorder *r;
 
@@ -367,21 +907,24 @@ tsa_recorder_start(const char *conninfo, const char *instance,
 	}
 	r->spill_fd = -1;
 	r->db_ok = 1;
+	r->test_write = rec_test_write;
+	r->test_arg = rec_test_arg;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	r->cap = max_queue > 0 ? max_queue : 1;
 	snprintf(r->instance, sizeof(r->instance), "%s", instance);
 	snprintf(r->actor, sizeof(r->actor), "tsa:%s", instance);
 	if ((r->ring = calloc(r->cap, sizeof(*r->ring))) == NULL ||
+	    (r->ends = calloc(r->cap, sizeof(*r->ends))) == NULL ||
 	    (r->conninfo = strdup(conninfo)) == NULL) {
 		snprintf(err, errlen, "out of memory (queue of %zu)", r->cap);
 		goto fail;
 	}
-	if (spill_path != NULL && ((r->spill_fd = open(spill_path,
-	    O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) == -1 ||
-	    rec_load_spill(r) == -1)) {
-		snprintf(err, errlen, "spill file %s: %s", spill_path, strerror(errno));
-		goto fail;
+	if (spill_file != NULL) {
+		if (rec_spill_take(r, spill_file, worker, workers, err,
+		    errlen) == -1)
+			goto fail;
+		rec_spill_load_locked(r);	/* no other thread yet */
 	}
 	if (pthread_create(&r->thread, NULL, rec_thread, r) != 0) {
 		snprintf(err, errlen, "pthread_create failed");
@@ -392,6 +935,7 @@ fail:
 	if (r->spill_fd != -1)
 		close(r->spill_fd);
 	free(r->ring);
+	free(r->ends);
 	free(r->conninfo);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
@@ -407,7 +951,7 @@ tsa_recorder_add(struct tsa_recorder *r, const struct tsa_record *t)
 	if (!rec_valid(t))
 		return -1;
 	pthread_mutex_lock(&r->lock);
-	rc = r->stopping ? -1 : rec_push_locked(r, t);
+	rc = r->stopping ? -1 : rec_push_locked(r, t, 0);
 	if (rc == 0 && (r->count == 1 || r->count == REC_BATCH))
 		pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
@@ -441,6 +985,7 @@ tsa_recorder_stop(struct tsa_recorder *r, unsigned int flush_timeout_s)
 	if (r->spill_fd != -1)
 		close(r->spill_fd);
 	free(r->ring);
+	free(r->ends);
 	free(r->conninfo);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tsad judged by `openssl ts` and `openssl cms`, over HTTP with curl: every
 # digest, with and without nonce and certReq; every documented rejection;
-# records in PostgreSQL; the spill file across a database outage; the clock
-# check. Runs against the stack of tests/run.sh (which started tsad).
+# records in PostgreSQL; the spill file across a database outage, restarts
+# during it and a change of tsa.workers; the clock check. Runs against the stack of tests/run.sh (which started tsad).
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -245,20 +245,52 @@ note "nonces recorded with their sign and in full (64 octets); 65 octets: badDat
 # --- a second instance: database outage, clean shutdown, spill, replay ------------
 port=$(free_port)
 spill=$tmp/tsa2.spill
-start_tsa2() {
-	PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa2 PKI_TSA_SPILL_FILE=$spill PKI_TSA_WORKERS=1 \
+start_tsa2() {	# start_tsa2 [WORKERS]: returns once each worker serves
+	local workers=${1:-1} before
+	before=$(grep -c 'serving RFC 3161' "$tmp/tsa2.log" 2>/dev/null || true)
+	PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa2 PKI_TSA_SPILL_FILE=$spill PKI_TSA_WORKERS=$workers \
 	PKI_TSA_FLUSH_TIMEOUT_SECONDS=2 \
 		"$BUILD/tsad" --config "$PKI_CONFIG" >>"$tmp/tsa2.log" 2>&1 &
 	tsa2=$!
 	for _ in $(seq 100); do
-		curl -s "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+		[ "$(grep -c 'serving RFC 3161' "$tmp/tsa2.log" || true)" -ge $((before + workers)) ] &&
+			curl -s "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
 		kill -0 "$tsa2" 2>/dev/null || { cat "$tmp/tsa2.log"; fail "tsad #2 died at start"; }
 		sleep 0.1
 	done
 	cat "$tmp/tsa2.log"; fail "tsad #2 did not start"
 }
+# outage_tokens N: N tokens from tsad #2, their serials added to outage.
+outage_tokens() {
+	local i
+	for i in $(seq "$1"); do
+		openssl ts -query -data "$tmp/doc" -sha256 -out "$tmp/o.tsq" 2>/dev/null
+		[ "$(post "$tmp/o.tsq" "$tmp/o.tsr" "http://127.0.0.1:$port")" = 200 ] || fail "outage: HTTP"
+		[ "$(status_of "$tmp/o.tsr")" = "Granted." ] || fail "outage: tokens must still be issued"
+		outage+=("$(reply_text "$tmp/o.tsr" | sed -n 's/^Serial number: 0x//p')")
+	done
+}
+stop_tsa2() {
+	kill -TERM "$tsa2"
+	wait "$tsa2" || { cat "$tmp/tsa2.log"; fail "tsad #2 exited non-zero on SIGTERM ($1)"; }
+}
+# spilled FILE...: the serials the spill files hold (no record is in the
+# database while it refuses them, so the header's offset is the first line).
+spilled() { cat -- "$@" 2>/dev/null | grep -v '^#' | cut -f1; }
+# expect_spilled WHEN FILE...: exactly the outage serials, each once.
+expect_spilled() {
+	local when=$1
+	shift
+	[ "$(spilled "$@" | wc -l)" -eq "${#outage[@]}" ] &&
+		[ "$(spilled "$@" | sort -u | wc -l)" -eq "${#outage[@]}" ] ||
+		{ cat "$tmp/tsa2.log"; fail "$when: the spill files hold $(spilled "$@" | wc -l) records ($(spilled "$@" | sort -u | wc -l) distinct), want the ${#outage[@]} tokens issued"; }
+	for s in "${outage[@]}"; do
+		spilled "$@" | grep -qx "$s" || fail "$when: serial $s not spilled"
+	done
+}
 start_tsa2
 # Cut the recorder off: its role may not log in, and its session is ended.
+at_exit "sql_as '$PKI_TEST_PG_URI' 'ALTER ROLE pki_tsa LOGIN' >/dev/null 2>&1"
 q "ALTER ROLE pki_tsa NOLOGIN"
 q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pki_tsa'" >/dev/null
 outage=()
@@ -273,18 +305,40 @@ kill -TERM "$tsa2"
 wait "$tsa2" || { cat "$tmp/tsa2.log"; fail "tsad #2 exited non-zero on SIGTERM"; }
 [ "$(wc -l <"$spill")" -ge 3 ] || { cat "$tmp/tsa2.log"; fail "spill file has $(wc -l <"$spill") lines, want 3"; }
 for s in "${outage[@]}"; do grep -q "^$s	" "$spill" || fail "serial $s not spilled"; done
+expect_spilled "after the outage" "$spill"
+
+# Restarted while the database still refuses the records (tsad needs it to
+# start: the role logs in but may not insert): the records it loads again
+# are not appended again at shutdown, new ones are, none is erased.
 q "ALTER ROLE pki_tsa LOGIN"
+q "REVOKE INSERT ON tsa_token FROM pki_tsa"
+at_exit "sql_as '$PKI_TEST_PG_URI' 'GRANT INSERT ON tsa_token TO pki_tsa' >/dev/null 2>&1"
 start_tsa2
-for _ in $(seq 50); do
+outage_tokens 2
+stop_tsa2 "restarted during the outage"
+expect_spilled "after a restart during the outage" "$spill"
+
+# tsa.workers changed to 2 (files tsa2.spill.0 and .1): worker 0 takes over
+# tsa2.spill; then back to 1 worker, which takes over both.
+start_tsa2 2
+outage_tokens 4
+stop_tsa2 "2 workers"
+[ ! -e "$spill" ] || fail "tsa2.spill was not taken over by worker 0 of 2"
+expect_spilled "after 2 workers" "$spill.0" "$spill.1"
+q "GRANT INSERT ON tsa_token TO pki_tsa"
+start_tsa2 1
+n=0
+for _ in $(seq 100); do
 	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
-	[ "$n" -eq 3 ] && break
+	[ "$n" -eq "${#outage[@]}" ] && break
 	sleep 0.1
 done
-[ "$n" -eq 3 ] || { cat "$tmp/tsa2.log"; fail "spilled tokens not recorded after restart ($n of 3)"; }
+[ "$n" -eq "${#outage[@]}" ] || { cat "$tmp/tsa2.log"; fail "spilled tokens not recorded after restart ($n of ${#outage[@]})"; }
 for _ in $(seq 50); do [ -s "$spill" ] || break; sleep 0.1; done
 [ ! -s "$spill" ] || fail "spill file not emptied after replay"
-kill -TERM "$tsa2"
-wait "$tsa2" || fail "tsad #2 exited non-zero"
+[ ! -e "$spill.0" ] && [ ! -e "$spill.1" ] || fail "tsa2.spill.0/.1 not taken over by the one worker"
+stop_tsa2 "after the replay"
+note "spilled tokens: none lost or repeated across restarts during an outage and changes of tsa.workers (${#outage[@]} recorded)"
 
 # --- genTime only from a synchronized clock -------------------------------------
 port=$(free_port)

@@ -1,0 +1,652 @@
+/*
+ * tsa/record.c's spill files, with the database replaced by a fake writer
+ * (tsa_recorder_test_writer) that commits or fails batches on demand and
+ * counts how often it received each serial:
+ *  - records reloaded from the spill file while the database is still down
+ *    are not appended again at shutdown, and records never loaded are not
+ *    erased when the queue drains (the file held 160k lines for 100k
+ *    records, and the truncation lost 40k); a file larger than the queue
+ *    leaves room for new tokens;
+ *  - after some of the reloaded records are committed, a shutdown keeps
+ *    exactly the others and the new ones;
+ *  - worker 0 takes over the files another tsa.workers left (tsa.spill,
+ *    tsa.spill.N for N >= workers), worker 1 only its own, while both
+ *    start together; other names in the directory, and empty files, are
+ *    left alone;
+ *  - a file another process holds is neither taken nor written;
+ *  - the header's offset (and a torn one), files from before headers,
+ *    malformed lines and a last line without its newline.
+ * Each record reaches the writer exactly once, across restarts.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tsa/extern.h"
+
+#define HDR_MAGIC	"#tsa-spill done="
+#define HDR_LEN		37		/* magic, 20 digits, newline */
+#define MAX_SEEN	256
+
+/* The fake database: what it committed, and whether it answers at all. */
+struct fakedb {
+	pthread_mutex_t	 m;
+	int		 up;		/* commit batches */
+	int		 batches_left;	/* then go down; -1: stay up */
+	int		 failures;	/* batches refused */
+	char		 seen[MAX_SEEN][48];
+	int		 times[MAX_SEEN];
+	size_t		 nseen;
+};
+
+static struct fakedb db;
+static char topdir[512];
+static unsigned int run_id;
+
+static int
+fake_write(void *arg, const struct tsa_record *b, size_t n)
+{
+	struct fakedb *f = arg;
+	size_t i, j;
+	int rc = -1;
+
+	pthread_mutex_lock(&f->m);
+	if (f->up && f->batches_left == 0)
+		f->up = 0;
+	if (!f->up) {
+		f->failures++;
+		goto out;
+	}
+	if (f->batches_left > 0)
+		f->batches_left--;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < f->nseen && strcmp(f->seen[j], b[i].serial) != 0; j++)
+			;
+		if (j == f->nseen && f->nseen < MAX_SEEN)
+			snprintf(f->seen[f->nseen++], sizeof(f->seen[0]), "%s",
+			    b[i].serial);
+		if (j < MAX_SEEN)
+			f->times[j]++;
+	}
+	rc = 0;
+out:
+	pthread_mutex_unlock(&f->m);
+	return rc;
+}
+
+static void
+db_set(int up, int batches)
+{
+	pthread_mutex_lock(&db.m);
+	db.up = up;
+	db.batches_left = batches;
+	db.failures = 0;
+	pthread_mutex_unlock(&db.m);
+}
+
+static size_t
+db_count(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&db.m);
+	n = db.nseen;
+	pthread_mutex_unlock(&db.m);
+	return n;
+}
+
+static int
+db_failures(void)
+{
+	int n;
+
+	pthread_mutex_lock(&db.m);
+	n = db.failures;
+	pthread_mutex_unlock(&db.m);
+	return n;
+}
+
+/* Each of the n serials committed exactly once, and nothing else. */
+static void
+db_expect(char serials[][48], size_t n)
+{
+	size_t i, j;
+
+	pthread_mutex_lock(&db.m);
+	assert_int_equal(db.nseen, n);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < db.nseen && strcmp(db.seen[j], serials[i]) != 0; j++)
+			;
+		if (j == db.nseen)
+			fail_msg("serial %s never committed", serials[i]);
+		if (db.times[j] != 1)
+			fail_msg("serial %s committed %d times", serials[i],
+			    db.times[j]);
+	}
+	pthread_mutex_unlock(&db.m);
+}
+
+static void
+db_reset(void)
+{
+	pthread_mutex_lock(&db.m);
+	db.nseen = 0;
+	memset(db.times, 0, sizeof(db.times));
+	db.up = 0;
+	db.batches_left = -1;
+	db.failures = 0;
+	pthread_mutex_unlock(&db.m);
+}
+
+/* Waits up to 20 s for what() to reach want. */
+static void
+wait_for(size_t (*what)(void), size_t want, const char *desc)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 1000 && what() < want; i++)
+		nanosleep(&ts, NULL);
+	if (what() < want)
+		fail_msg("%s: %zu, want %zu", desc, what(), want);
+}
+
+static size_t
+failures_as_size(void)
+{
+	return (size_t)db_failures();
+}
+
+/* Record i of a set, with a serial unique to this run and set. */
+static void
+make_rec(struct tsa_record *t, char set, int i)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->serial, sizeof(t->serial), "%08x%c%07x", run_id,
+	    set == 'N' ? 'f' : set - 'A' + 'a', (unsigned int)i);
+	snprintf(t->gen_time, sizeof(t->gen_time), "2026-12-05T10:00:%02d.123Z",
+	    i % 60);
+	snprintf(t->policy, sizeof(t->policy), "2.999.1.2.1");
+	snprintf(t->imprint_alg, sizeof(t->imprint_alg), "2.16.840.1.101.3.4.2.1");
+	memset(t->imprint, 'a', 64);
+	if (i % 2)
+		snprintf(t->nonce, sizeof(t->nonce), "-%04x", (unsigned int)i);
+	t->cert_req = i % 3 == 0;
+}
+
+static void
+line_of(const struct tsa_record *t, FILE *f)
+{
+	fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", t->serial, t->gen_time,
+	    t->policy, t->imprint_alg, t->imprint, t->nonce[0] ? t->nonce : "-",
+	    t->cert_req);
+}
+
+/* A spill file as tsad wrote it before headers: records of set, from..to-1. */
+static void
+write_legacy(const char *path, char set, int from, int to, char out[][48],
+    size_t *nout)
+{
+	struct tsa_record t;
+	FILE *f;
+	int i;
+
+	assert_non_null(f = fopen(path, "a"));
+	for (i = from; i < to; i++) {
+		make_rec(&t, set, i);
+		line_of(&t, f);
+		if (out != NULL)
+			snprintf(out[(*nout)++], 48, "%s", t.serial);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+join(char *buf, size_t len, const char *dir, const char *name)
+{
+	assert_true((size_t)snprintf(buf, len, "%s/%s", dir, name) < len);
+}
+
+static void
+new_dir(char *buf, size_t len, const char *name)
+{
+	join(buf, len, topdir, name);
+	assert_int_equal(mkdir(buf, 0700), 0);
+}
+
+/*
+ * The serials a spill file still holds for the database (from its header's
+ * offset on), into out; also how many record lines the file has in all.
+ * Fails on a serial listed twice.
+ */
+static size_t
+read_spill(const char *path, char out[][48], size_t max, size_t *all)
+{
+	char line[1024], *tab;
+	size_t n = 0, i;
+	long done = 0, pos;
+	FILE *f;
+
+	*all = 0;
+	if ((f = fopen(path, "r")) == NULL) {
+		assert_int_equal(errno, ENOENT);
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		pos = ftell(f) - (long)strlen(line);
+		if (pos == 0 && strncmp(line, HDR_MAGIC, strlen(HDR_MAGIC)) == 0) {
+			assert_int_equal(strlen(line), HDR_LEN);
+			done = strtol(line + strlen(HDR_MAGIC), NULL, 10);
+			continue;
+		}
+		(*all)++;
+		if (pos < done)
+			continue;
+		assert_non_null(tab = strchr(line, '\t'));
+		*tab = '\0';
+		for (i = 0; i < n; i++)
+			if (strcmp(out[i], line) == 0)
+				fail_msg("%s: serial %s twice", path, line);
+		assert_true(n < max && strlen(line) < sizeof(out[0]));
+		memcpy(out[n++], line, strlen(line) + 1);
+	}
+	fclose(f);
+	return n;
+}
+
+/* The file's records still to write are exactly want (in any order). */
+static void
+spill_expect(const char *path, char want[][48], size_t nwant, size_t all)
+{
+	char got[MAX_SEEN][48];
+	size_t n, nall, i, j;
+
+	n = read_spill(path, got, MAX_SEEN, &nall);
+	if (n != nwant)
+		fail_msg("%s: %zu records to write, want %zu", path, n, nwant);
+	for (i = 0; i < nwant; i++) {
+		for (j = 0; j < n && strcmp(got[j], want[i]) != 0; j++)
+			;
+		if (j == n)
+			fail_msg("%s: serial %s missing", path, want[i]);
+	}
+	if (all != (size_t)-1 && nall != all)
+		fail_msg("%s: %zu record lines in all, want %zu", path, nall, all);
+}
+
+static off_t
+size_of(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		return -1;
+	return st.st_size;
+}
+
+static const char *size_path;
+
+static size_t
+file_empty(void)
+{
+	return size_of(size_path) == 0;
+}
+
+static struct tsa_recorder *
+start(const char *base, int worker, int workers, size_t cap)
+{
+	struct tsa_recorder *r;
+	char err[512];
+
+	if ((r = tsa_recorder_start("", "unit", base, worker, workers, cap, err,
+	    sizeof(err))) == NULL)
+		fail_msg("tsa_recorder_start: %s", err);
+	return r;
+}
+
+/* Adds records of set from..to-1, each accepted; their serials to out. */
+static void
+add(struct tsa_recorder *r, char set, int from, int to, char out[][48],
+    size_t *nout)
+{
+	struct tsa_record t;
+	int i;
+
+	for (i = from; i < to; i++) {
+		make_rec(&t, set, i);
+		if (tsa_recorder_add(r, &t) != 0)
+			fail_msg("record %c%d refused", set, i);
+		snprintf(out[(*nout)++], 48, "%s", t.serial);
+	}
+}
+
+/*
+ * The review's case, scaled down 1000 times: 60 records spilled; a restart
+ * with the database still down loads them, takes 40 new tokens and stops
+ * (the file held 160 lines); again with 40 more; then the database
+ * returns (the records never loaded were erased with the file).
+ */
+static void
+test_reload_while_down(void **state)
+{
+	char dir[600], base[700], all[160][48];
+	struct tsa_recorder *r;
+	size_t n = 0;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "reload");
+	join(base, sizeof(base), dir, "tsa.spill");
+	write_legacy(base, 'A', 0, 60, all, &n);
+
+	r = start(base, 0, 1, 100);
+	add(r, 'N', 0, 40, all, &n);
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	/* 100 records, none twice: those reloaded were not appended again. */
+	spill_expect(base, all, n, n);
+
+	r = start(base, 0, 1, 100);
+	add(r, 'N', 40, 80, all, &n);
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	spill_expect(base, all, n, n);
+	assert_int_equal(db_count(), 0);
+
+	/* The database is back: each record once, then the file is empty. */
+	db_set(1, -1);
+	r = start(base, 0, 1, 100);
+	wait_for(db_count, n, "records committed");
+	size_path = base;
+	wait_for(file_empty, 1, "spill file emptied");
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	db_expect(all, n);
+	assert_int_equal(size_of(base), 0);
+}
+
+/*
+ * More spilled records than the queue holds (8): half the free queue is
+ * loaded, the other half still takes tokens; the rest of the file follows
+ * chunk by chunk once the database is back.
+ */
+static void
+test_spill_larger_than_queue(void **state)
+{
+	char dir[600], base[700], all[64][48];
+	struct tsa_record t;
+	struct tsa_recorder *r;
+	size_t n = 0;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "larger");
+	join(base, sizeof(base), dir, "tsa.spill");
+	write_legacy(base, 'A', 0, 12, all, &n);
+
+	r = start(base, 0, 1, 8);
+	add(r, 'N', 0, 4, all, &n);
+	make_rec(&t, 'N', 99);
+	assert_int_equal(tsa_recorder_add(r, &t), -1);	/* full */
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	spill_expect(base, all, n, n);
+
+	r = start(base, 0, 1, 8);
+	add(r, 'N', 4, 8, all, &n);
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	spill_expect(base, all, n, n);
+	assert_int_equal(db_count(), 0);
+
+	db_set(1, -1);
+	r = start(base, 0, 1, 8);
+	wait_for(db_count, n, "records committed");
+	size_path = base;
+	wait_for(file_empty, 1, "spill file emptied");
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	db_expect(all, n);
+}
+
+/*
+ * One chunk of reloaded records is committed, then the database goes:
+ * the header moves past them, and a shutdown keeps exactly the rest.
+ */
+static void
+test_partial_commit(void **state)
+{
+	char dir[600], base[700], all[64][48], rest[64][48];
+	struct tsa_recorder *r;
+	size_t n = 0, nrest = 0, i;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "partial");
+	join(base, sizeof(base), dir, "tsa.spill");
+	write_legacy(base, 'A', 0, 10, all, &n);
+
+	db_set(1, 1);			/* one batch, then down */
+	r = start(base, 0, 1, 8);	/* chunks of 4 */
+	wait_for(failures_as_size, 1, "a batch refused");
+	add(r, 'N', 0, 2, all, &n);
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(db_count(), 4);
+	for (i = 4; i < n; i++)
+		memcpy(rest[nrest++], all[i], 48);
+	/* The 4 committed are before the header's offset (not rewritten yet). */
+	spill_expect(base, rest, nrest, n);
+
+	db_set(1, -1);
+	r = start(base, 0, 1, 8);
+	wait_for(db_count, n, "records committed");
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	db_expect(all, n);
+}
+
+/*
+ * tsa.workers changed from 1, then 4, to 2: worker 0 takes over tsa.spill
+ * and tsa.spill.3, worker 1 keeps tsa.spill.1, both started together; then
+ * back to 1 worker, which takes over both.
+ */
+static void
+test_workers_changed(void **state)
+{
+	char dir[600], base[700], p[800], all[64][48], w0[64][48], w1[64][48];
+	char other[8][48];
+	struct tsa_recorder *r0, *r1;
+	size_t n = 0, n0 = 0, n1 = 0, nother = 0, i, nall;
+	struct dirent *de;
+	DIR *d;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "workers");
+	join(base, sizeof(base), dir, "tsa.spill");
+	write_legacy(base, 'A', 0, 3, w0, &n0);
+	join(p, sizeof(p), dir, "tsa.spill.3");
+	write_legacy(p, 'C', 0, 3, w0, &n0);
+	join(p, sizeof(p), dir, "tsa.spill.1");
+	write_legacy(p, 'B', 0, 3, w1, &n1);
+	/* Not of the family: left alone. */
+	join(p, sizeof(p), dir, "tsa.spill.old");
+	write_legacy(p, 'D', 0, 1, other, &nother);
+	join(p, sizeof(p), dir, "tsa.spillx");
+	write_legacy(p, 'D', 1, 2, other, &nother);
+	join(p, sizeof(p), dir, "tsa.spill.1.bak");
+	write_legacy(p, 'D', 2, 3, other, &nother);
+	/* Empty: nothing to take over, left where it is. */
+	join(p, sizeof(p), dir, "tsa.spill.5");
+	write_legacy(p, 'D', 0, 0, NULL, NULL);
+
+	r1 = start(base, 1, 2, 100);
+	r0 = start(base, 0, 2, 100);
+	add(r0, 'N', 0, 1, w0, &n0);
+	add(r1, 'N', 1, 2, w1, &n1);
+	assert_int_equal(tsa_recorder_stop(r0, 0), 0);
+	assert_int_equal(tsa_recorder_stop(r1, 0), 0);
+	join(p, sizeof(p), dir, "tsa.spill.0");
+	spill_expect(p, w0, n0, n0);
+	join(p, sizeof(p), dir, "tsa.spill.1");
+	spill_expect(p, w1, n1, n1);
+	assert_int_equal(size_of(base), -1);
+	join(p, sizeof(p), dir, "tsa.spill.3");
+	assert_int_equal(size_of(p), -1);
+
+	db_set(1, -1);
+	r0 = start(base, 0, 1, 100);
+	for (i = 0; i < n0; i++)
+		memcpy(all[n++], w0[i], 48);
+	for (i = 0; i < n1; i++)
+		memcpy(all[n++], w1[i], 48);
+	wait_for(db_count, n, "records committed");
+	size_path = base;
+	wait_for(file_empty, 1, "spill file emptied");
+	assert_int_equal(tsa_recorder_stop(r0, 0), 0);
+	db_expect(all, n);
+	/* Left: the empty tsa.spill and tsa.spill.5, and three not ours. */
+	assert_non_null(d = opendir(dir));
+	nall = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		nall++;
+		if (strcmp(de->d_name, "tsa.spill") != 0 &&
+		    strcmp(de->d_name, "tsa.spill.5") != 0 &&
+		    strcmp(de->d_name, "tsa.spill.old") != 0 &&
+		    strcmp(de->d_name, "tsa.spillx") != 0 &&
+		    strcmp(de->d_name, "tsa.spill.1.bak") != 0)
+			fail_msg("%s left in the spill directory", de->d_name);
+	}
+	closedir(d);
+	assert_int_equal(nall, 5);
+	join(p, sizeof(p), dir, "tsa.spill.old");
+	spill_expect(p, other, 1, 1);
+}
+
+/* A file another process (here: recorder) holds is not touched. */
+static void
+test_locked(void **state)
+{
+	char dir[600], base[700], p[800], all[16][48], none[1][48], err[512];
+	struct tsa_recorder *r, *r2;
+	size_t n = 0;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "locked");
+	join(base, sizeof(base), dir, "tsa.spill");
+	write_legacy(base, 'A', 0, 3, all, &n);
+	r = start(base, 0, 1, 100);
+	/* Its own file: refused. */
+	assert_null(tsa_recorder_start("", "unit", base, 0, 1, 100, err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "in use by another process"));
+	/* Another's, as an orphan: left for a later start. */
+	r2 = start(base, 0, 2, 100);
+	assert_int_equal(tsa_recorder_stop(r2, 0), 0);
+	join(p, sizeof(p), dir, "tsa.spill.0");
+	spill_expect(p, none, 0, 0);
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	spill_expect(base, all, n, n);
+}
+
+/*
+ * The header: records before its offset are not replayed; one that does
+ * not point past a line (a torn write) replays them all. Malformed lines
+ * are dropped; a last line without its newline is read when whole.
+ */
+static void
+test_header_and_lines(void **state)
+{
+	char dir[600], base[700], all[16][48], later[16][48];
+	struct tsa_record t;
+	struct tsa_recorder *r;
+	size_t n = 0, nlater = 0, i;
+	long off;
+	FILE *f;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "header");
+	join(base, sizeof(base), dir, "tsa.spill");
+	/* Header, 2 records already in the database, 2 still to write. */
+	assert_non_null(f = fopen(base, "w"));
+	fprintf(f, "%s%020d\n", HDR_MAGIC, 0);
+	for (i = 0; i < 2; i++) {
+		make_rec(&t, 'A', (int)i);
+		line_of(&t, f);
+	}
+	off = ftell(f);
+	for (i = 2; i < 4; i++) {
+		make_rec(&t, 'A', (int)i);
+		line_of(&t, f);
+		snprintf(later[nlater++], 48, "%s", t.serial);
+	}
+	fprintf(f, "not\ta record\n");
+	make_rec(&t, 'A', 4);
+	fprintf(f, "%s\t%s\t%s\t%s\t%s\t-\t0", t.serial, t.gen_time, t.policy,
+	    t.imprint_alg, t.imprint);
+	snprintf(later[nlater++], 48, "%s", t.serial);
+	fseek(f, 0, SEEK_SET);
+	fprintf(f, "%s%020ld\n", HDR_MAGIC, off);
+	assert_int_equal(fclose(f), 0);
+
+	db_set(1, -1);
+	r = start(base, 0, 1, 100);
+	wait_for(db_count, nlater, "records committed");
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	db_expect(later, nlater);
+
+	/* Torn: an offset inside a line replays from the first record. */
+	db_reset();
+	n = 0;
+	assert_non_null(f = fopen(base, "w"));
+	fprintf(f, "%s%020d\n", HDR_MAGIC, HDR_LEN + 5);
+	assert_int_equal(fclose(f), 0);
+	write_legacy(base, 'B', 0, 3, all, &n);
+	db_set(1, -1);
+	r = start(base, 0, 1, 100);
+	wait_for(db_count, n, "records committed");
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	db_expect(all, n);
+}
+
+static int
+setup(void **state)
+{
+	const char *scratch = getenv("PKI_TEST_DIR");
+
+	run_id = (unsigned int)time(NULL) ^ ((unsigned int)getpid() << 16);
+	snprintf(topdir, sizeof(topdir), "%s/tsa-record.XXXXXX",
+	    scratch != NULL ? scratch : "/tmp");
+	if (mkdtemp(topdir) == NULL)
+		return -1;
+	pthread_mutex_init(&db.m, NULL);
+	tsa_recorder_test_writer(fake_write, &db);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	tsa_recorder_test_writer(NULL, NULL);
+	pthread_mutex_destroy(&db.m);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reload_while_down),
+		cmocka_unit_test(test_spill_larger_than_queue),
+		cmocka_unit_test(test_partial_commit),
+		cmocka_unit_test(test_workers_changed),
+		cmocka_unit_test(test_locked),
+		cmocka_unit_test(test_header_and_lines),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
