@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <microhttpd.h>
 
 #include "lib/db.h"
@@ -73,6 +74,35 @@ struct http_req_state {
 	int		 too_large;
 };
 
+static void	http_body_free(struct http_req_state *);
+
+/*
+ * Response bodies carry SADs, access tokens and TOTP secrets: wiped before
+ * free, as request bodies are (http_body_free). Frees p.
+ */
+static void
+http_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		OPENSSL_cleanse(p, len);
+	free(p);
+}
+
+/* A copied body handed to MHD: wiped and freed once sent or dropped. */
+struct http_owned_body {
+	unsigned char	*p;
+	size_t		 len;
+};
+
+static void
+http_owned_body_free(void *arg)
+{
+	struct http_owned_body *b = arg;
+
+	http_wipe(b->p, b->len);
+	free(b);
+}
+
 __attribute__((format(printf, 2, 0)))
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -102,7 +132,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 
 	if (st == NULL)
 		return;
-	free(st->body);
+	http_body_free(st);
 	free(st);
 	*req_cls = NULL;
 }
@@ -115,7 +145,7 @@ http_response_clear(struct http_response *resp)
 	if (resp == NULL)
 		return;
 	free(resp->content_type);
-	free(resp->body);
+	http_wipe(resp->body, resp->body_len);
 	if (resp->release != NULL)
 		resp->release(resp->release_arg);
 	for (i = 0; i < resp->nheaders && i < HTTP_MAX_HEADERS; i++) {
@@ -129,7 +159,7 @@ http_response_clear(struct http_response *resp)
 static void
 http_response_drop_body(struct http_response *resp)
 {
-	free(resp->body);
+	http_wipe(resp->body, resp->body_len);
 	resp->body = NULL;
 	if (resp->release != NULL)
 		resp->release(resp->release_arg);
@@ -212,7 +242,8 @@ http_respond_json_as(struct http_response *resp, int status,
 		goto out;
 	rc = 0;
 out:
-	free(s);
+	if (s != NULL)
+		http_wipe(s, strlen(s));
 	return rc;
 }
 
@@ -431,6 +462,7 @@ static enum MHD_Result
 http_queue(struct MHD_Connection *c, struct http_response *resp)
 {
 	struct MHD_Response *r = NULL;
+	struct http_owned_body *owned = NULL;
 	enum MHD_Result ret = MHD_NO;
 	int i;
 
@@ -449,10 +481,17 @@ http_queue(struct MHD_Connection *c, struct http_response *resp)
 		if (r != NULL)
 			resp->release = NULL;	/* r releases it now */
 	} else if (resp->body_len > 0) {
-		r = MHD_create_response_from_buffer(resp->body_len, resp->body,
-		    MHD_RESPMEM_MUST_FREE);
+		if ((owned = malloc(sizeof(*owned))) != NULL) {
+			owned->p = resp->body;
+			owned->len = resp->body_len;
+			r = MHD_create_response_from_buffer_with_free_callback_cls(
+			    resp->body_len, resp->body, http_owned_body_free,
+			    owned);
+		}
 		if (r != NULL)
 			resp->body = NULL;	/* owned by r now */
+		else
+			free(owned);
 	} else
 		r = MHD_create_response_from_buffer(0, NULL,
 		    MHD_RESPMEM_PERSISTENT);
@@ -545,6 +584,21 @@ http_content_length(struct MHD_Connection *c, unsigned long long *len)
 	return 1;
 }
 
+/*
+ * Request bodies carry PINs, OTPs, passwords, SADs and client secrets:
+ * wiped before their memory goes back to the allocator, here and when the
+ * buffer grows (realloc would leave the old copy behind unwiped).
+ */
+static void
+http_body_free(struct http_req_state *st)
+{
+	if (st->body != NULL)
+		OPENSSL_cleanse(st->body, st->cap);
+	free(st->body);
+	st->body = NULL;
+	st->len = st->cap = 0;
+}
+
 /* Appends data to the body or, past max_body, counts it as drained. */
 static int
 http_body_append(struct http_req_state *st, size_t max_body,
@@ -555,9 +609,7 @@ http_body_append(struct http_req_state *st, size_t max_body,
 
 	if (st->too_large || size > max_body - st->len) {
 		st->too_large = 1;
-		free(st->body);
-		st->body = NULL;
-		st->len = st->cap = 0;
+		http_body_free(st);
 		if (size > HTTP_DRAIN_MAX - st->drained)
 			return -1;
 		st->drained += size;
@@ -567,8 +619,13 @@ http_body_append(struct http_req_state *st, size_t max_body,
 		ncap = st->cap == 0 ? 4096 : st->cap;
 		while (ncap < st->len + size)
 			ncap = ncap > max_body / 2 ? max_body : ncap * 2;
-		if ((nb = realloc(st->body, ncap)) == NULL)
+		if ((nb = malloc(ncap)) == NULL)
 			return -1;
+		if (st->len > 0)
+			memcpy(nb, st->body, st->len);
+		if (st->body != NULL)
+			OPENSSL_cleanse(st->body, st->cap);
+		free(st->body);
 		st->body = nb;
 		st->cap = ncap;
 	}
