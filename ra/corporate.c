@@ -33,11 +33,26 @@
 
 /* --- statements ------------------------------------------------------------ */
 
+/*
+ * An application of account a with a person's verified KYC whose identity
+ * still stands: approved or agreed, or issued with its certificate valid
+ * (neither revoked, on hold, nor expired). An application's status stays
+ * "issued" after its certificate was revoked, e.g. for a forged e-KTP.
+ */
+#define RA_IDENTITY_STANDS(profiles, statuses) \
+	"EXISTS (SELECT 1 FROM ra_application p JOIN ra_kyc k ON " \
+	"k.application_id = p.id LEFT JOIN issuance_order o ON o.id = " \
+	"p.order_id LEFT JOIN certificate c ON c.id = o.certificate_id " \
+	"WHERE p.account_id = a.id AND p.profile IN " profiles " AND (" \
+	"p.status IN " statuses " OR (p.status = 'issued' AND c.revoked_at " \
+	"IS NULL AND c.not_after > now())))"
+
+/* Personal KYC (a first application or a re-KYC): approved will do. */
 static const struct db_stmt stmt_rep_lock = {
 	"ra_corporate_submit_representative",
-	"SELECT a.email_verified, a.phone_verified, EXISTS (SELECT 1 FROM "
-	"ra_application p WHERE p.account_id = a.id AND p.kind = 'personal' AND "
-	"p.status IN ('approved', 'agreed', 'issued')), EXISTS (SELECT 1 FROM "
+	"SELECT a.email_verified, a.phone_verified, "
+	RA_IDENTITY_STANDS("('personal')", "('approved', 'agreed')") ", "
+	"EXISTS (SELECT 1 FROM "
 	"ra_application p WHERE p.account_id = a.id AND p.profile = 'company' "
 	"AND p.status = 'submitted') FROM ra_account a WHERE a.id = $1 "
 	"FOR UPDATE OF a",
@@ -213,9 +228,9 @@ static const struct db_stmt stmt_eseal_company = {
  */
 static const struct db_stmt stmt_eseal_account = {
 	"ra_corporate_eseal_account",
-	"SELECT a.email_verified, a.phone_verified, EXISTS (SELECT 1 FROM "
-	"ra_application p JOIN ra_kyc k ON k.application_id = p.id WHERE "
-	"p.account_id = a.id AND p.status = 'issued'), EXISTS (SELECT 1 FROM "
+	"SELECT a.email_verified, a.phone_verified, "
+	RA_IDENTITY_STANDS("('personal', 'corporate')", "('-')") ", "	/* issued only */
+	"EXISTS (SELECT 1 FROM "
 	"ra_application p WHERE p.account_id = a.id AND p.status IN "
 	"('submitted', 'approved', 'agreed') AND p.profile <> 'company') "
 	"FROM ra_account a WHERE a.id = $1 FOR UPDATE OF a",
@@ -304,7 +319,8 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 		    "first");
 	case RA_CORP_NO_KYC:
 		return ra_problem(resp, 403, "a company's representative needs a "
-		    "personal application the RA has approved");
+		    "personal application the RA has approved, and its "
+		    "certificate, once issued, valid");
 	case RA_CORP_EMAIL_TAKEN:
 		return ra_problem(resp, 409, "sysadmin_email: used by an "
 		    "account or by another company");
@@ -344,9 +360,9 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 		return ra_problem(resp, 403, "only the company's representative "
 		    "may do this");
 	case RA_CORP_NO_CERT:
-		return ra_problem(resp, 403, "the representative needs a "
-		    "personal certificate of their own (an issued application) "
-		    "first");
+		return ra_problem(resp, 403, "the representative needs a valid "
+		    "certificate of their own (an issued application with their "
+		    "KYC) first");
 	case RA_CORP_OPEN:
 		return ra_problem(resp, 409, "this account has an open "
 		    "application; wait for it to end (or cancel it) first");

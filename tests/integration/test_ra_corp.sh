@@ -453,6 +453,16 @@ req POST "/v1/officer/applications/$rrkapp/decision" '{"decision":"reject","reas
 expect 200 "rejecting the rekey of a revoked certificate"
 [ "$(q "SELECT status FROM ra_application WHERE id = $rrkapp")" = rejected ] || fail "the rekey is not rejected"
 note "a rekey of a certificate on hold or revoked meanwhile: approval 409, nothing changed; rejection ok"
+# The representative's identity no longer stands (their certificate was
+# revoked, though its application stays "issued"): no new company, no seal.
+tok=$rtok
+refuse 403 "a company from a representative whose certificate is revoked" POST /v1/corporate \
+	"$(company admin@ketiga.co.id company_name='PT Ketiga' nib=1234567890999 npwp=012345678901999)"
+detail | has 'valid' || fail "revoked representative, company detail: $(detail)"
+refuse 403 "an e-seal from a representative whose certificate is revoked" POST "/v1/corporate/$cid/eseals" \
+	'{"name":"Segel Faktur Elektronik"}'
+detail | has 'valid certificate' || fail "revoked representative, e-seal detail: $(detail)"
+note "a representative whose certificate was revoked: company 403, e-seal 403"
 
 # --- the revocation request -------------------------------------------------------------
 rr() { echo "{\"certificate_id\":$1,\"reason\":\"$2\",\"comment\":\"left the company\",\"factor\":{\"type\":\"otp\",\"otp_id\":$3,\"code\":\"$4\"}}"; }
