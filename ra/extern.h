@@ -46,6 +46,7 @@ struct ra_policy {
 	long	otp_ttl_s;
 	long	otp_max_attempts;	/* wrong codes that kill one OTP */
 	long	otp_per_hour;		/* OTPs sent per account */
+	long	otp_per_phone_hour;	/* SMS OTPs per phone number, all accounts */
 	long	factor_lock_threshold;	/* wrong factors before a lock */
 	long	factor_lock_base_s;	/* first lock; doubles with each failure */
 	long	factor_lock_max_s;

@@ -63,6 +63,27 @@ static const struct db_stmt stmt_otp_recent = {
 	"WHERE account_id = $1 AND created_at > now() - interval '1 hour'",
 	1
 };
+/*
+ * SMS codes sent in the last hour to this account's phone number, for any
+ * account (numbers are not unique): many accounts on one premium-rate or
+ * victim number must not make the CA send SMS without end. The lock makes
+ * the count exact across accounts and processes.
+ */
+static const struct db_stmt stmt_otp_phone_lock = {
+	"ra_otp_send_phone_lock",
+	"SELECT pg_advisory_xact_lock(hashtext('ra_otp_phone:' || phone)) "
+	"FROM ra_account WHERE id = $1",
+	1
+};
+static const struct db_stmt stmt_otp_recent_phone = {
+	"ra_otp_send_recent_phone",
+	"SELECT count(*), coalesce(ceil(extract(epoch FROM min(o.created_at) + "
+	"interval '1 hour' - now())), 0)::bigint FROM ra_account a "
+	"JOIN ra_otp o ON o.account_id = a.id WHERE a.phone = (SELECT phone "
+	"FROM ra_account WHERE id = $1) AND o.channel = 'sms' AND "
+	"o.created_at > now() - interval '1 hour'",
+	1
+};
 static const struct db_stmt stmt_otp_nextval = {
 	"ra_otp_send_nextval",
 	"SELECT nextval('ra_otp_id_seq')",
@@ -96,6 +117,7 @@ enum ra_factor_txn_outcome {
 	RA_FTX_FACTOR,		/* ra_factor_respond() */
 	RA_FTX_LOCKED,		/* 429 */
 	RA_FTX_RATE,		/* 429 */
+	RA_FTX_PHONE_RATE,	/* 429: otp.per_phone_hour */
 	RA_FTX_VERIFIED,	/* 409: phone already verified */
 	RA_FTX_SEND_FAILED,	/* 503 */
 	RA_FTX_EMAIL_UNVERIFIED,	/* 409: no code to an unproven address */
@@ -244,6 +266,23 @@ ra_otp_txn(struct db *db, void *arg)
 		t->outcome = RA_FTX_RATE;
 		goto out;
 	}
+	if (strcmp(t->req->channel, "sms") == 0) {
+		PQclear(recent);
+		recent = NULL;
+		if (db_exec_ok(db, &stmt_otp_phone_lock, v) == -1 ||
+		    (recent = db_exec(db, &stmt_otp_recent_phone, v, NULL,
+		    NULL)) == NULL || PQntuples(recent) != 1)
+			goto out;
+		if (strtol(PQgetvalue(recent, 0, 0), NULL, 10) >=
+		    p->otp_per_phone_hour) {
+			t->retry_after = strtol(PQgetvalue(recent, 0, 1), NULL,
+			    10);
+			if (t->retry_after < 1)
+				t->retry_after = 1;
+			t->outcome = RA_FTX_PHONE_RATE;
+			goto out;
+		}
+	}
 	if (strcmp(t->req->purpose, "phone_verify") == 0 &&
 	    strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
 		t->outcome = RA_FTX_VERIFIED;
@@ -336,6 +375,11 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 			rc = ra_too_many(resp, t.retry_after, "too many "
 			    "one-time codes for this account in the last hour "
 			    "(policy otp.per_hour)");
+			break;
+		case RA_FTX_PHONE_RATE:
+			rc = ra_too_many(resp, t.retry_after, "too many SMS "
+			    "codes to this phone number in the last hour, for "
+			    "any account (policy otp.per_phone_hour)");
 			break;
 		case RA_FTX_VERIFIED:
 			rc = ra_problem(resp, 409, "the phone number is already "

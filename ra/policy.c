@@ -263,6 +263,8 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->otp_max_attempts) == -1 ||
 	    config_get_long(c, "otp.per_hour", 10, 1, 100,
 	    &p->otp_per_hour) == -1 ||
+	    config_get_long(c, "otp.per_phone_hour", 10, 1, 1000,
+	    &p->otp_per_phone_hour) == -1 ||
 	    config_get_long(c, "factor_lockout.threshold", 5, 1, 100,
 	    &p->factor_lock_threshold) == -1 ||
 	    config_get_long(c, "factor_lockout.base_seconds", 300, 1, 86400,

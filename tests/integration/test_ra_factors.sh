@@ -314,6 +314,30 @@ expect 429 "OTP rate, sms"
 unchanged "a rate-limited OTP request"
 note "foreign OTP and otp.per_hour: ok"
 
+# --- otp.per_phone_hour: SMS to one number, whichever accounts ask ----------------------------
+# Three accounts on one number (numbers are not unique), against a rad
+# allowing 2 SMS codes an hour to a number: the third account's is 429.
+start_rad rad-phone PKI_OTP_PER_PHONE_HOUR=2
+url_main=$url
+url=$rad_url
+shared=+62812$RANDOM$RANDOM
+for who in 1 2 3; do
+	account "phone$who-$$@example.com" "$shared"
+	eval "ptok$who=\$tok"
+done
+tok=$ptok1; otp sms agreement
+tok=$ptok2; otp sms agreement
+tok=$ptok3
+before
+req POST /v1/otp '{"channel":"sms","purpose":"agreement"}' application/json "$tok"
+expect 429 "a third SMS code to one number within the hour"
+detail | has 'per_phone_hour' || fail "per-phone 429 detail: $(detail)"
+grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "per-phone 429 without Retry-After"
+unchanged "an SMS code over otp.per_phone_hour"
+otp email agreement	# the number's limit is no account's: email still goes
+url=$url_main
+note "otp.per_phone_hour: the third account's SMS code to a shared number refused (429), its email code sent"
+
 # --- otp.per_hour across processes: a send committed while this one waited --------------------
 # An open transaction stands in for another rad process's send: it holds the
 # account's row lock and inserts the hour's tenth OTP. rad's request waits
