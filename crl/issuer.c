@@ -103,10 +103,12 @@ static int
 crl_issuer_load(struct crl_issuer *ci, long long issuer_id, const char *kind)
 {
 	enum crl_doc doc = crl_doc_of(&ci->conf, issuer_id, kind);
-	char id[24];
+	const struct crl_ca *ca;
+	char id[24], fname[64], e[256];
 	const char *v[2] = { id, kind };
 	unsigned char *der = NULL;
 	size_t len;
+	long long number;
 	PGresult *res;
 	int rc = -1;
 
@@ -121,8 +123,24 @@ crl_issuer_load(struct crl_issuer *ci, long long issuer_id, const char *kind)
 	}
 	if (db_bytea_value(PQgetvalue(res, 0, 3), &der, &len) == -1)
 		goto out;
-	if (crl_cache_set(ci->conf.cache, doc, der, len,
-	    strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+	/*
+	 * Newer than what we hold: another instance (or pkictl's ceremony)
+	 * issued it. Our out_dir gets it too, for the web server reading the
+	 * files; our own CRLs were written as they were issued.
+	 */
+	number = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	ca = issuer_id == ci->conf.issuing->id ? ci->conf.issuing :
+	    ci->conf.root;
+	if (ci->conf.full.out_dir != NULL &&
+	    number > crl_cache_number(ci->conf.cache, doc)) {
+		crlgen_file_name(ca->name, strcmp(kind, "delta") == 0, fname,
+		    sizeof(fname));
+		if (crlgen_write_file(ci->conf.full.out_dir, fname, der, len, e,
+		    sizeof(e)) == -1)
+			log_warn("CRL %lld of %s not written: %s", number,
+			    ca->name, e);
+	}
+	if (crl_cache_set(ci->conf.cache, doc, der, len, number,
 	    (time_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10),
 	    (time_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10)) == -1)
 		goto out;	/* der freed by crl_cache_set */

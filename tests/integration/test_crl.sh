@@ -392,6 +392,31 @@ for mode in plain savepoint; do
 	note "$mode: a revocation committed after its base was built, below its max_seq: on the next complete CRL and delta"
 done
 
+# --- two instances: each one's files follow the CRLs the other issues -----------------------
+# A second crld on the same database, its own port and out_dir, issues a
+# base (SIGHUP); the stack's crld serves it and writes it to its own files
+# too (a web server may serve those), not only the CRLs it issued itself.
+mkdir -p "$tmp/crl2"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl2"
+chmod 0711 "$tmp"
+PKI_CRL_PORT=$(free_port) PKI_CRL_OUT_DIR=$tmp/crl2 PKI_CRL_INSTANCE=test-second \
+	"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crld2.log" 2>&1 &
+crld2=$!
+at_exit "kill -TERM $crld2 2>/dev/null; wait $crld2 2>/dev/null"
+second_ready() { [ -s "$tmp/crl2/issuing.crl" ]; }
+wait_for second_ready >/dev/null || { cat "$tmp/crld2.log"; fail "the second crld wrote no CRL file"; }
+n2=$(crlnum "$tmp/crl2/issuing.crl")
+kill -HUP "$crld2"
+second_issued() { [ "$(crlnum "$tmp/crl2/issuing.crl")" -gt "$n2" ]; }
+wait_for second_issued >/dev/null || { cat "$tmp/crld2.log"; fail "the second crld issued no base CRL on SIGHUP"; }
+n3=$(crlnum "$tmp/crl2/issuing.crl")
+ours_follow() { [ "$(crlnum "$PKI_DIR/pki/crl/issuing.crl")" -ge "$n3" ]; }
+wait_for ours_follow >/dev/null ||
+	fail "the stack's crld did not write CRL $n3, issued by the other instance, to its files (has $(crlnum "$PKI_DIR/pki/crl/issuing.crl"))"
+kill -TERM "$crld2"
+wait "$crld2" || { cat "$tmp/crld2.log"; fail "the second crld exited non-zero on SIGTERM"; }
+note "two crld instances: CRL $n3 issued by the second is in the first's files"
+
 # --- a crld newer than the schema says so and issues nothing ---------------------------------
 # A database migrated to 023 only (certificate.revocation_xid is 024's).
 admin_uri="host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=postgres user=$(q 'SELECT current_user')"
