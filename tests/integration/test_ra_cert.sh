@@ -350,23 +350,15 @@ grep -q "$serial" "$m" && grep -q 'by the certification authority' "$m" || fail 
 wait_mail "$email" '^Subject: Your certificate is valid again' >/dev/null || fail "no release notice"
 # kyc.per_day counts rekeys too (each copies the KYC images): a third rad
 # allowing one application a day refuses this account, which applied today.
-port3=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-PKI_RA_PORT=$port3 PKI_REKEY_WINDOW_DAYS=400 PKI_KYC_PER_DAY=1 "$BUILD/rad" --config "$PKI_CONFIG" >"$tmp/rad3.log" 2>&1 &
-rad3=$!
-at_exit "kill -TERM $rad3 2>/dev/null; wait $rad3 2>/dev/null"
-for ((i = 0; i < 100; i++)); do
-	curl -sf "http://127.0.0.1:$port3/health" >/dev/null 2>&1 && break
-	kill -0 "$rad3" 2>/dev/null || { cat "$tmp/rad3.log" >&2; fail "the third rad died"; }
-	sleep 0.1
-done
-base=http://127.0.0.1:$port3
+start_rad rad-perday PKI_REKEY_WINDOW_DAYS=400 PKI_KYC_PER_DAY=1
+base=$rad_url
 before
 req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$oc")}"
 expect 429 "a rekey over kyc.per_day"
 detail | has 'kyc.per_day' || fail "rekey 429 detail: $(detail)"
 grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "rekey 429 without Retry-After: $(cat "$tmp/hdr")"
 unchanged "a rekey over kyc.per_day"
-kill -TERM "$rad3"; wait "$rad3" 2>/dev/null || true
+kill -TERM "$rad_pid"; wait "$rad_pid" 2>/dev/null || true
 base=http://127.0.0.1:$port2
 before
 req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$(other "$oc")")}"
