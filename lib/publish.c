@@ -34,16 +34,25 @@ static const struct db_stmt stmt_queue_claim = { "publish_queue_claim",
  * Each row replaces the entry's attribute: the directory must end with the
  * newest row of a (dn, attribute), never an older one retried after it (a
  * CRL rolled back). Done: this row and every older pending row of its
- * target. A row is published under a lock on its target, and skipped when
- * a newer row of it is already done (another publisher got there first).
+ * target; a row whose target has a newer row done is skipped. One
+ * publisher at a time (stmt_publisher_lock), so that two cannot write one
+ * entry in the opposite order of their rows.
  */
 static const struct db_stmt stmt_queue_done = { "publish_queue_done",
 	"UPDATE publish_queue SET done_at = now(), attempts = attempts + "
 	"(id = $1)::int, last_error = NULL WHERE done_at IS NULL AND dn = $2 "
 	"AND attribute = $3 AND id <= $1", 3 };
-static const struct db_stmt stmt_queue_lock = { "publish_queue_lock",
-	"SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, "
-	"7365))", 2 };
+/*
+ * crld (a time budget) only tries: a publisher held up by a directory
+ * outage must not stall its CRL issuance; the holder drains the queue.
+ * pkictl (no budget) waits its turn, then drains what is left.
+ */
+static const struct db_stmt stmt_publisher_try = { "publish_publisher_try",
+	"SELECT pg_try_advisory_xact_lock(hashtextextended("
+	"'lib/publish.c publisher', 0))", 0 };
+static const struct db_stmt stmt_publisher_wait = { "publish_publisher_wait",
+	"SELECT true FROM pg_advisory_xact_lock(hashtextextended("
+	"'lib/publish.c publisher', 0))", 0 };
 static const struct db_stmt stmt_queue_newer = { "publish_queue_newer",
 	"SELECT max(id) FROM publish_queue WHERE dn = $1 AND attribute = $2 "
 	"AND id > $3 AND done_at IS NOT NULL", 3 };
@@ -248,12 +257,10 @@ publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
 	long delay;
 	int ok, rc = -1;
 
-	/* Statements after the lock see what its last holder committed. */
 	values[0] = dn;
 	values[1] = attr;
 	values[2] = id;
-	if (db_exec_ok(db, &stmt_queue_lock, values) == -1 ||
-	    (nres = db_exec(db, &stmt_queue_newer, values, NULL, NULL)) ==
+	if ((nres = db_exec(db, &stmt_queue_newer, values, NULL, NULL)) ==
 	    NULL)
 		goto out;
 	if (!PQgetisnull(nres, 0, 0) &&
@@ -305,6 +312,7 @@ out:
 struct publish_arg {
 	struct ldappub_session	 ls;
 	const char		*actor;
+	int			 wait;		/* for the publisher lock */
 	int			 claimed;	/* rows of this batch */
 	int			 failed;	/* of which not published */
 };
@@ -318,6 +326,14 @@ publish_txn(struct db *db, void *varg)
 	int i, r, rc = -1;
 
 	arg->claimed = arg->failed = 0;
+	if ((res = db_exec(db, arg->wait ? &stmt_publisher_wait :
+	    &stmt_publisher_try, NULL, NULL, NULL)) == NULL)
+		return -1;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		PQclear(res);
+		return 0;	/* another publisher is at it */
+	}
+	PQclear(res);
 	if ((res = db_exec(db, &stmt_queue_claim, NULL, NULL, NULL)) == NULL)
 		return -1;
 	for (i = 0; i < PQntuples(res); i++) {
@@ -363,6 +379,7 @@ publish_run(struct db *db, const struct ldappub_conf *lc, const char *actor,
 	memset(&arg, 0, sizeof(arg));
 	ldappub_session_init(&arg.ls, lc);
 	arg.actor = actor;
+	arg.wait = budget_s <= 0;
 	/*
 	 * Batch after batch while a batch came back full: a queue that grew
 	 * during an issuance burst drains at the directory's pace, not at

@@ -28,8 +28,10 @@ int	publish_queue_add(struct db *, const char *actor, const char *dn,
 	    const char *attr, const unsigned char *der, size_t len);
 
 /*
- * Publishes the rows that are due (FOR UPDATE SKIP LOCKED: several
- * publishers may run), recording each success or failure (next attempt after
+ * Publishes the rows that are due, one publisher at a time across
+ * processes (a transaction-level advisory lock: with a budget_s it is only
+ * tried, and the round is left to its holder; without one it is waited
+ * for), recording each success or failure (next attempt after
  * 10 s, doubling, at most an hour) with an audit event. lc NULL or without a
  * URI counts as a failure. Works in batches (one transaction and one
  * directory connection each) until nothing is due, a batch has a failure, or
