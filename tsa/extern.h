@@ -154,9 +154,21 @@ int			 tsa_recorder_add(struct tsa_recorder *,
 void			 tsa_recorder_stats(struct tsa_recorder *, size_t *queued,
 			    int *db_ok);
 /*
- * Flushes everything (retrying the database for up to flush_timeout_s; what
- * still cannot be written stays in, or is appended to, the spill file) and
- * stops the thread. Returns 0 when nothing was lost.
+ * tsa.flush_timeout_seconds at most: with the grace below it stays under
+ * every stop timeout of a service manager (deploy/stack.sh waits 20 s,
+ * systemd TimeoutStopSec=30s) before SIGKILL.
+ */
+#define TSA_FLUSH_TIMEOUT_MAX	15
+/* How long tsa_recorder_stop waits after flush_timeout for a last answer. */
+#define TSA_STOP_GRACE_S	2
+/*
+ * Stops recording; r is gone after it (NULL: nothing to do). First the
+ * records not yet in the spill file are appended to it and fdatasynced;
+ * then the database gets what is left for up to flush_timeout_s (each
+ * statement but the COMMIT bounded by it); what it did not take stays in
+ * the file. A database that has not answered TSA_STOP_GRACE_S after that
+ * is left behind with the thread (which frees r if it ever returns): the
+ * process is meant to exit. Returns 0 when nothing was lost.
  */
 int			 tsa_recorder_stop(struct tsa_recorder *,
 			    unsigned int flush_timeout_s);

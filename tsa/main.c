@@ -18,8 +18,11 @@
  * processes.
  *
  * Configuration: pki.conf ([tsa], [hsm], [pg]) and policy/tsa.conf. Stops
- * cleanly on SIGTERM or SIGINT: in-flight requests finish, every record is
- * written (or spilled to tsa.spill_file for the next start).
+ * cleanly on SIGTERM or SIGINT: in-flight requests finish, the records not
+ * yet in the database go to tsa.spill_file (fdatasync) first, then the
+ * database gets tsa.flush_timeout_seconds (at most TSA_FLUSH_TIMEOUT_MAX,
+ * so that a worker is done before the service manager's SIGKILL) to take
+ * them; what it did not take waits in the file for the next start.
  */
 #include <sys/wait.h>
 
@@ -435,6 +438,15 @@ main(int argc, char **argv)
 	    config_get_bool(c.cfg, "tsa.allow_unsynchronized_clock", 0,
 	    &c.allow_unsync) == -1)
 		goto out;
+	/* Stopped before a service manager's SIGKILL, or records are lost. */
+	if (c.flush_timeout > TSA_FLUSH_TIMEOUT_MAX) {
+		log_err("config: tsa.flush_timeout_seconds: %ld is over %d: tsad "
+		    "must stop (flush timeout + %d s) before its service manager "
+		    "kills it (deploy/stack.sh after 20 s, systemd "
+		    "TimeoutStopSec=30s)", c.flush_timeout, TSA_FLUSH_TIMEOUT_MAX,
+		    TSA_STOP_GRACE_S);
+		goto out;
+	}
 	/* Workers each bind the port, unless they share a passed socket. */
 	if (c.workers > 1 && c.port == 0 && !http_socket_passed()) {
 		log_err("tsa.port 0 (any port) needs tsa.workers = 1");

@@ -4,23 +4,35 @@
  * audit event, in one transaction. A database outage only delays recording;
  * a full queue stops issuance (tsa_recorder_add fails).
  *
- * On a clean shutdown whatever the database does not take goes to the
- * worker's spill file. Its first line is a header, "#tsa-spill done=N",
- * N a fixed-width byte offset: the records before N are in the database,
- * those from N on are not. A record queued in memory that is also in the
- * file is known by its offset there (ends[]), and after a clean shutdown no
- * record is in the files twice:
+ * A clean shutdown never waits on the database for what it keeps: the
+ * worker's spill file holds what the database does not take. Its first
+ * line is a header, "#tsa-spill done=N", N a fixed-width byte offset: the
+ * records before N are in the database, those from N on may not be. A
+ * record queued in memory that is also in the file is known by its offset
+ * there (ends[]), and after a clean shutdown no record is in the files
+ * twice:
  *  - at start (before the sandbox) the worker locks its own file, worker 0
  *    also every other file of the tsa.spill_file family that no current
  *    worker owns (left by another tsa.workers), and writes what is still
  *    to record from all of them into a new file (temporary file, fsync,
  *    rename over its own, fsync of the directory), then removes the
- *    others;
- *  - records are read from the file a chunk at a time, only when none of
- *    the previous chunk waits any more; N moves past a record once its
- *    batch is committed (pwrite and fdatasync of the header), and the file
- *    is emptied once everything in it is committed;
- *  - at shutdown only the records that came from requests are appended.
+ *    others, empty ones too;
+ *  - records are read from the file a chunk at a time (without the lock:
+ *    requests do not wait on the disk), only when none of the previous
+ *    chunk waits any more; N moves past a record once its batch is
+ *    committed (pwrite and fdatasync of the header), and the file is
+ *    emptied once everything in it is committed;
+ *  - when stopping, tsa_recorder_stop first appends the records that came
+ *    from requests and fdatasyncs them (the "appended" region), and only
+ *    then is the database tried, for at most flush_timeout; N enters the
+ *    appended region only once every record before it is committed, so a
+ *    commit of appended records never carries N past a record of the file
+ *    that is not in the database (a replay is harmless, a gap is not);
+ *  - a database that does not answer at all (a COMMIT waiting for a
+ *    synchronous standby that is down) cannot hold the shutdown:
+ *    tsa_recorder_stop stops waiting TSA_STOP_GRACE_S after flush_timeout
+ *    and leaves the thread (and r) behind for the process exit; the file
+ *    already holds every record, N short of the unanswered batch.
  * So nothing is lost on a clean shutdown, whatever the database does and
  * whatever was loaded, and a crash at worst replays records the database
  * already has (ON CONFLICT DO NOTHING makes that harmless). After start the
@@ -55,6 +67,8 @@
 #define REC_BATCH		1000
 #define REC_LINGER_MS		100	/* wait this long for a batch to fill */
 #define REC_RETRY_MAX_MS	5000
+/* A database attempt when stopping gets at least this long. */
+#define REC_STOP_TRY_MIN_MS	1000
 #define REC_FIELD_CHARS		"0123456789abcdefABCDEF.:-TZ"
 #define REC_LINE_MAX		1024	/* a spill line is under 600 bytes */
 
@@ -67,15 +81,18 @@
 
 struct tsa_recorder {
 	pthread_mutex_t		 lock;
-	pthread_cond_t		 cond;
+	pthread_cond_t		 cond;		/* the thread's */
+	pthread_cond_t		 stop_cond;	/* tsa_recorder_stop's */
 	pthread_t		 thread;
 	struct tsa_record	*ring;
 	off_t			*ends;		/* per slot: 0, or past its spill line */
 	size_t			 cap, head, count;
 	int			 stopping;
 	int			 db_ok;
-	unsigned int		 flush_timeout_s;
+	struct timespec		 stop_at;	/* monotonic: PG given up */
 	int			 lost;		/* records neither in PG nor spilled */
+	int			 finished;	/* the thread is done with r */
+	int			 abandoned;	/* so the thread frees r */
 
 	char			*conninfo;
 	char			 instance[64];
@@ -84,15 +101,25 @@ struct tsa_recorder {
 	int			(*test_write)(void *, const struct tsa_record *,
 				    size_t);
 	void			*test_arg;
+	struct tsa_record	*batch;		/* what the thread writes */
 
 	/*
-	 * The spill file (-1: none). Once the thread runs only it uses these.
-	 * [header, done): in PG. [done, loaded): spill_queued records in the
-	 * queue (and malformed lines). [loaded, end): only in the file.
+	 * The spill file (-1: none). Only the thread reads or writes it,
+	 * except tsa_recorder_stop, which appends once, holding the lock while
+	 * file_busy is 0; the thread sets file_busy (under the lock) for its
+	 * I/O without the lock. [header, done): in PG. [done, loaded):
+	 * spill_queued records in the queue (and malformed lines). [loaded,
+	 * app): only in the file. [app, end): appended when stopping, app_queued
+	 * of them in the queue, those before app_done committed (app 0: none).
 	 */
 	int			 spill_fd;
+	int			 file_busy;
 	off_t			 spill_done, spill_loaded, spill_end;
 	size_t			 spill_queued;
+	off_t			 spill_app, app_done;
+	size_t			 app_queued;
+	struct tsa_record	*chunk;		/* read, not yet queued */
+	off_t			*chunk_ends;
 };
 
 static int	(*rec_test_write)(void *, const struct tsa_record *, size_t);
@@ -153,6 +180,7 @@ struct rec_batch {
 	struct tsa_recorder		*rec;
 	const struct tsa_record		*b;
 	size_t				 n;
+	long				 timeout_ms;	/* 0: none */
 };
 
 static int
@@ -161,7 +189,7 @@ rec_write_txn(struct db *db, void *arg)
 	struct rec_batch *batch = arg;
 	const struct tsa_record *b = batch->b;
 	char *arrays[7] = { NULL };
-	char *certreq = NULL;
+	char *certreq = NULL, sql[64];
 	const char *values[8];
 	json_t *details = NULL;
 	size_t i;
@@ -189,6 +217,16 @@ rec_write_txn(struct db *db, void *arg)
 	}
 	values[6] = certreq;
 	values[7] = batch->rec->instance;
+	/*
+	 * When stopping: a statement the server cannot finish in time (a lock
+	 * wait, a stalled server) fails, and the thread spills in time.
+	 */
+	if (batch->timeout_ms > 0) {
+		snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %ld",
+		    batch->timeout_ms);
+		if (db_run(db, sql) == -1)
+			goto out;
+	}
 	if (db_exec_ok(db, &stmt_record_batch, values) == -1)
 		goto out;
 	details = json_pack("{s:I, s:s, s:s, s:s}", "count", (json_int_t)batch->n,
@@ -196,6 +234,14 @@ rec_write_txn(struct db *db, void *arg)
 	    "instance", batch->rec->instance);
 	if (details == NULL || audit_append(db, batch->rec->actor,
 	    "tsa.tokens.record", "tsa_token", b[0].serial, details, NULL) == -1)
+		goto out;
+	/*
+	 * Not the COMMIT: a cancelled wait for a synchronous standby reports a
+	 * commit the standby may not have, and N would move past its records.
+	 * A COMMIT that hangs is left behind by tsa_recorder_stop instead.
+	 */
+	if (batch->timeout_ms > 0 &&
+	    db_run(db, "SET LOCAL statement_timeout = 0") == -1)
 		goto out;
 	rc = 0;
 out:
@@ -206,11 +252,15 @@ out:
 	return rc;
 }
 
-/* Writes n records; 0 when committed. Reconnects after a failure. */
+/*
+ * Writes n records; 0 when committed. Reconnects after a failure. timeout_ms
+ * (0: none) bounds each statement but the COMMIT (rec_write_txn).
+ */
 static int
-rec_write(struct tsa_recorder *r, const struct tsa_record *b, size_t n)
+rec_write(struct tsa_recorder *r, const struct tsa_record *b, size_t n,
+    long timeout_ms)
 {
-	struct rec_batch batch = { r, b, n };
+	struct rec_batch batch = { r, b, n, timeout_ms };
 	char err[256];
 
 	if (r->test_write != NULL)
@@ -267,24 +317,28 @@ rec_parse_line(char *line, struct tsa_record *t)
 /*
  * Reads one line of a spill file into buf: 1 for a line (the last one may
  * lack its newline: rec_parse_line judges whether a crash cut it short), 0
- * at the end of the file, -1 for a line too long (read past, to skip).
+ * at the end of the file, -1 for a line to skip: too long, or holding a NUL
+ * byte (a torn write; the line still ends at its own newline, so the next
+ * one is read whole).
  */
 static int
 rec_getline(FILE *f, char *buf, size_t len)
 {
-	size_t l;
-	int c;
+	size_t l = 0;
+	int c, skip = 0;
 
-	if (fgets(buf, (int)len, f) == NULL)
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (c == '\0')
+			skip = 1;
+		if (l < len - 1)
+			buf[l++] = (char)c;
+		else
+			skip = 1;
+	}
+	buf[l] = '\0';
+	if (c == EOF && l == 0 && !skip)
 		return 0;
-	l = strlen(buf);
-	if (l > 0 && buf[l - 1] == '\n')
-		return 1;
-	if ((c = getc(f)) == EOF)
-		return 1;
-	while (c != EOF && c != '\n')
-		c = getc(f);
-	return -1;
+	return skip ? -1 : 1;
 }
 
 /* Writes the header (records from done on are not in PG) at offset 0. */
@@ -403,19 +457,32 @@ rec_spill_orphan(const char *name, const char *bname, int workers)
 }
 
 /*
- * Opens path (made when create) and takes its lock, so that no other
- * process (a tsad still stopping, say) writes it while we do. The fd, -1
- * on an error (in err), -2 when another process holds the lock.
+ * Opens path (made when create; then *created says whether this call made
+ * it, and the caller fsyncs the directory) and takes its lock, so that no
+ * other process (a tsad still stopping, say) writes it while we do. The fd,
+ * -1 on an error (in err), -2 when another process holds the lock.
  */
 static int
-rec_spill_open(const char *path, int create, char *err, size_t errlen)
+rec_spill_open(const char *path, int create, int *created, char *err,
+    size_t errlen)
 {
 	struct stat st, pst;
 	int fd, tries, busy;
 
+	*created = 0;
 	for (tries = 0; tries < REC_SPILL_LOCK_TRIES; tries++) {
-		if ((fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) |
-		    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
+		*created = 0;
+		fd = open(path, (create ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+		    O_NOFOLLOW);
+		/* O_EXCL: only the process that made it syncs its entry. */
+		if (fd == -1 && errno == ENOENT && create) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+			    O_NOFOLLOW, 0600);
+			if (fd == -1 && errno == EEXIST)
+				continue;
+			*created = fd != -1;
+		}
+		if (fd == -1) {
 			snprintf(err, errlen, "open %s: %s", path, strerror(errno));
 			return -1;
 		}
@@ -460,10 +527,10 @@ struct rec_orphan {
 
 /*
  * Worker 0's part: locks every file of the family no current worker owns.
- * A file that cannot be opened or is locked is left for a later start, an
- * empty one where it is.
- * Fills *orphans (*n of them). -1 only when out of memory or the
- * directory cannot be read.
+ * A file that cannot be opened or is locked is left for a later start; an
+ * empty one is removed at once (holding its lock: no process writes it).
+ * Fills *orphans (*n of them, those with records). -1 only when out of
+ * memory or the directory cannot be read.
  */
 static int
 rec_spill_orphans(const char *dir, const char *bname, int workers,
@@ -474,7 +541,8 @@ rec_spill_orphans(const char *dir, const char *bname, int workers,
 	struct stat st;
 	DIR *d;
 	char path[PATH_MAX], err[PATH_MAX + 64];
-	int fd, rc = -1;
+	size_t removed = 0;
+	int fd, created, rc = -1;
 
 	*orphans = NULL;
 	*n = 0;
@@ -486,12 +554,18 @@ rec_spill_orphans(const char *dir, const char *bname, int workers,
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 		    de->d_name) >= sizeof(path))
 			continue;
-		if ((fd = rec_spill_open(path, 0, err, sizeof(err))) < 0) {
+		if ((fd = rec_spill_open(path, 0, &created, err,
+		    sizeof(err))) < 0) {
 			log_warn("tsa: recorder: %s: left for a later start", err);
 			continue;
 		}
 		/* Nothing to take over (a worker that never spilled). */
 		if (fstat(fd, &st) == 0 && st.st_size == 0) {
+			if (unlink(path) == 0)
+				removed++;
+			else
+				log_warn("tsa: recorder: unlink %s: %s", path,
+				    strerror(errno));
 			close(fd);
 			continue;
 		}
@@ -509,6 +583,13 @@ rec_spill_orphans(const char *dir, const char *bname, int workers,
 	rc = 0;
 out:
 	closedir(d);
+	if (removed > 0) {
+		log_info("tsa: recorder: %zu empty spill file(s) of %s removed",
+		    removed, bname);
+		if (rec_fsync_dir(dir) == -1)
+			log_warn("tsa: recorder: fsync %s: %s", dir,
+			    strerror(errno));
+	}
 	return rc;
 }
 
@@ -542,7 +623,7 @@ rec_spill_take(struct tsa_recorder *r, const char *base, int worker,
 	const char *dir, *bname;
 	size_t norphans = 0, i, n = 0, bad = 0;
 	FILE *out = NULL;
-	int fd = -1, tmpfd = -1, dfd, rc = -1;
+	int fd = -1, tmpfd = -1, dfd, created, rc = -1;
 
 	if (rec_spill_name(base, worker, workers, own, sizeof(own)) == -1 ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", own) >= sizeof(tmp) ||
@@ -553,8 +634,13 @@ rec_spill_take(struct tsa_recorder *r, const char *base, int worker,
 	snprintf(namebuf, sizeof(namebuf), "%s", base);
 	dir = dirname(dirbuf);
 	bname = basename(namebuf);
-	if ((fd = rec_spill_open(own, 1, err, errlen)) < 0)
+	if ((fd = rec_spill_open(own, 1, &created, err, errlen)) < 0)
 		goto out;
+	/* A file made here must survive a crash as the file it is. */
+	if (created && rec_fsync_dir(dir) == -1) {
+		snprintf(err, errlen, "fsync %s: %s", dir, strerror(errno));
+		goto out;
+	}
 	if (worker == 0 && rec_spill_orphans(dir, bname, workers, &orphans,
 	    &norphans) == -1) {
 		snprintf(err, errlen, "reading %s: %s", dir, strerror(errno));
@@ -654,129 +740,245 @@ rec_push_locked(struct tsa_recorder *r, const struct tsa_record *t, off_t end)
 }
 
 /*
+ * The header's offset now: every record before it is in PG. The appended
+ * region counts only once nothing before it waits: neither a record of
+ * the last chunk nor one never loaded.
+ */
+static off_t
+rec_spill_mark(const struct tsa_recorder *r)
+{
+	if (r->spill_app == 0 || r->spill_queued > 0 ||
+	    r->spill_loaded < r->spill_app)
+		return r->spill_done;
+	return r->app_done;
+}
+
+/*
  * Queues the next records of the spill file, at most half of the free
- * queue (new tokens keep room), from where the last chunk ended. Lock
- * held; only when no record of the last chunk is queued any more.
+ * queue (new tokens keep room), from where the last chunk ended; only when
+ * no record of the last chunk is queued any more, and not when stopping.
+ * Lock held on entry and return; released while the file is read (into
+ * r->chunk), so that requests never wait on the disk.
  */
 static void
 rec_spill_load_locked(struct tsa_recorder *r)
 {
-	struct tsa_record t;
 	char line[REC_LINE_MAX];
-	size_t want, n = 0, bad = 0;
-	off_t pos;
-	FILE *f;
-	int fd, k;
+	size_t want, n = 0, bad = 0, i;
+	off_t from, end, pos, last;
+	FILE *f = NULL;
+	int fd, k, eof = 0, failed = 0;
 
+	if (r->stopping || r->spill_fd == -1 || r->spill_queued > 0 ||
+	    r->spill_loaded >= r->spill_end)
+		return;
 	want = (r->cap - r->count + 1) / 2;
 	if (want > REC_SPILL_CHUNK)
 		want = REC_SPILL_CHUNK;
-	if (want == 0 || r->spill_loaded >= r->spill_end)
+	if (want == 0)
 		return;
-	if ((fd = dup(r->spill_fd)) == -1)
-		return;
-	if ((f = fdopen(fd, "r")) == NULL) {
+	from = last = r->spill_loaded;
+	end = r->spill_end;
+	r->file_busy = 1;
+	pthread_mutex_unlock(&r->lock);
+
+	if ((fd = dup(r->spill_fd)) != -1 && (f = fdopen(fd, "r")) == NULL)
 		close(fd);
-		return;
-	}
-	if (fseeko(f, r->spill_loaded, SEEK_SET) == 0) {
+	if (f != NULL && fseeko(f, from, SEEK_SET) == 0) {
 		while (n < want && (k = rec_getline(f, line, sizeof(line))) != 0) {
 			if ((pos = ftello(f)) == -1)
 				break;
-			if (k == 1 && rec_parse_line(line, &t) == 0) {
-				/* Cannot fail (want is at most the room left). */
-				if (rec_push_locked(r, &t, pos) == -1)
-					break;
-				r->spill_queued++;
-				n++;
-			} else
+			if (k == 1 && rec_parse_line(line, &r->chunk[n]) == 0)
+				r->chunk_ends[n++] = pos;
+			else
 				bad++;
-			r->spill_loaded = pos;
+			last = pos;
 		}
-	}
-	if (ferror(f))
+		eof = feof(f);
+		failed = ferror(f);
+	} else
+		failed = 1;
+	if (f != NULL)
+		fclose(f);
+
+	pthread_mutex_lock(&r->lock);
+	r->file_busy = 0;
+	pthread_cond_broadcast(&r->stop_cond);
+	if (failed)
 		log_warn("tsa: recorder: reading the spill file failed: its "
 		    "records wait for the next start");
-	/* Read to the end: whatever a broken line left behind is done with. */
-	if (feof(f))
-		r->spill_loaded = r->spill_end;
-	fclose(f);
 	if (bad > 0)
 		log_warn("tsa: recorder: %zu malformed line(s) of the spill file "
 		    "skipped", bad);
-	if (n > 0)
-		pthread_cond_signal(&r->cond);
+	/* Stopping: these stay in the file (after N) for the next start. */
+	if (r->stopping)
+		return;
+	/* Cannot fail unless requests took the room meanwhile. */
+	for (i = 0; i < n; i++) {
+		if (rec_push_locked(r, &r->chunk[i], r->chunk_ends[i]) == -1)
+			break;
+	}
+	r->spill_queued += i;
+	if (i < n)
+		r->spill_loaded = i > 0 ? r->chunk_ends[i - 1] : from;
+	else if (eof)	/* what a broken line left behind is done with */
+		r->spill_loaded = end;
+	else
+		r->spill_loaded = last;
+	if (i > 0)
+		log_info("tsa: recorder: %zu record(s) of the spill file queued "
+		    "(up to byte %jd of %jd)", i, (intmax_t)r->spill_loaded,
+		    (intmax_t)end);
 }
 
 /*
- * After a commit that moved spill_done, without the lock: records the new
- * offset in the header, or empties the file once everything it held is in
- * PG. A failure leaves records to replay, never a gap.
+ * After a commit that moved the header's offset: records it, or empties
+ * the file once everything it held is in PG. Lock held on entry and
+ * return, released for the I/O. A failure leaves records to replay, never
+ * a gap.
  */
 static void
-rec_spill_sync(struct tsa_recorder *r)
+rec_spill_sync_locked(struct tsa_recorder *r)
 {
-	if (r->spill_queued == 0 && r->spill_loaded >= r->spill_end) {
-		if (ftruncate(r->spill_fd, 0) == 0) {
-			r->spill_done = r->spill_loaded = r->spill_end = 0;
-			log_info("tsa: recorder: every record of the spill file "
-			    "is in the database: file emptied");
-			return;
-		}
-		log_warn("tsa: recorder: emptying the spill file: %s",
-		    strerror(errno));
+	off_t mark = rec_spill_mark(r);
+	int all, emptied = 0;
+
+	all = r->spill_queued == 0 && r->app_queued == 0 && mark >= r->spill_end;
+	r->file_busy = 1;
+	pthread_mutex_unlock(&r->lock);
+	if (all) {
+		if (ftruncate(r->spill_fd, 0) == 0)
+			emptied = 1;
+		else
+			log_warn("tsa: recorder: emptying the spill file: %s",
+			    strerror(errno));
 	}
-	if (rec_spill_header(r->spill_fd, r->spill_done) == -1 ||
-	    fdatasync(r->spill_fd) == -1)
+	if (!emptied && (rec_spill_header(r->spill_fd, mark) == -1 ||
+	    fdatasync(r->spill_fd) == -1))
 		log_warn("tsa: recorder: spill file header: %s (records "
 		    "already written may be replayed)", strerror(errno));
+	pthread_mutex_lock(&r->lock);
+	if (emptied) {
+		r->spill_done = r->spill_loaded = r->spill_end = 0;
+		r->spill_app = r->app_done = 0;
+		log_info("tsa: recorder: every record of the spill file is in "
+		    "the database: file emptied");
+	}
+	r->file_busy = 0;
+	pthread_cond_broadcast(&r->stop_cond);
 }
 
 /*
- * At shutdown: appends the queued records that came from requests (those
- * read from the file are still in it, after spill_done) and fsyncs.
- * Lock held. 0, or -1 when they could not be kept.
+ * Appends the queued records not in the spill file yet (those from
+ * requests; those read from it are still there, after N), fdatasyncs them
+ * and marks their slots with their offsets, so that they are never
+ * written twice; they form the appended region. The header is left as it
+ * is: nothing more is in PG. Lock held and file_busy 0 (called once by
+ * tsa_recorder_stop before the database is tried again, and by the thread
+ * for what that could not keep). Adds their number to *n. 0, or -1 (errno)
+ * when they could not be kept: then they stay unmarked, as before.
  */
 static int
-rec_spill_locked(struct tsa_recorder *r)
+rec_spill_fresh_locked(struct tsa_recorder *r, size_t *n)
 {
-	FILE *f;
-	size_t i, slot;
-	off_t end;
-	int fd, rc = -1;
+	FILE *f = NULL;
+	size_t i, slot, fresh = 0;
+	off_t start, end = 0;
+	int fd, rc = -1, saved;
 
-	if (r->spill_fd == -1)
+	if (r->spill_fd == -1) {
+		errno = EBADF;
 		return -1;
+	}
+	for (i = 0; i < r->count; i++)
+		fresh += r->ends[(r->head + i) % r->cap] == 0;
+	if (fresh == 0)
+		return 0;
+	/* Not twice: the appended region is the last one. */
+	if (r->spill_app != 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (r->spill_end == 0) {
 		if (rec_spill_header(r->spill_fd, REC_SPILL_HDR) == -1)
 			return -1;
 		r->spill_done = r->spill_loaded = r->spill_end = REC_SPILL_HDR;
 	}
+	start = r->spill_end;
 	if ((fd = dup(r->spill_fd)) == -1)
 		return -1;
 	if ((f = fdopen(fd, "r+")) == NULL) {
 		close(fd);
 		return -1;
 	}
-	if (fseeko(f, r->spill_end, SEEK_SET) == 0) {
+	if (fseeko(f, start, SEEK_SET) == -1)
+		goto out;
+	for (i = 0; i < r->count; i++) {
+		slot = (r->head + i) % r->cap;
+		if (r->ends[slot] != 0)
+			continue;
+		rec_spill_line(&r->ring[slot], f);
+		if ((end = ftello(f)) == -1)
+			goto out;
+		r->ends[slot] = end;
+	}
+	/* ftruncate: whatever an earlier failed try left after them. */
+	if (fflush(f) != 0 || ftruncate(r->spill_fd, end) == -1 ||
+	    fdatasync(r->spill_fd) == -1)
+		goto out;
+	r->spill_app = r->app_done = start;
+	r->app_queued = fresh;
+	r->spill_end = end;
+	*n += fresh;
+	rc = 0;
+out:
+	saved = errno;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -1;
+	if (rc == -1) {
 		for (i = 0; i < r->count; i++) {
 			slot = (r->head + i) % r->cap;
-			if (r->ends[slot] == 0)
-				rec_spill_line(&r->ring[slot], f);
+			if (r->ends[slot] > start)
+				r->ends[slot] = 0;
 		}
-		if (fflush(f) == 0 && (end = ftello(f)) != -1) {
-			r->spill_end = end;
-			if (rec_spill_header(r->spill_fd, r->spill_done) == 0 &&
-			    fsync(r->spill_fd) == 0)
-				rc = 0;
-		}
+		errno = saved;
 	}
-	if (fclose(f) != 0)
-		rc = -1;
 	return rc;
 }
 
-/* Takes n committed records off the queue, and spill_done past any of the file. */
+/*
+ * The thread's last word when the database did not take everything in
+ * time: appends what is not in the file yet (when tsa_recorder_stop could
+ * not), records N and fsyncs. Lock held. Empties the queue.
+ */
+static void
+rec_spill_final_locked(struct tsa_recorder *r)
+{
+	size_t appended = 0;
+
+	if (r->spill_fd == -1) {
+		log_err("tsa: recorder: %zu record(s) LOST: database unavailable "
+		    "and no tsa.spill_file", r->count);
+		r->lost = 1;
+	} else if (rec_spill_fresh_locked(r, &appended) == -1) {
+		log_err("tsa: recorder: %zu record(s) LOST: database and spill "
+		    "file unavailable (%s)", r->count - r->spill_queued -
+		    r->app_queued, strerror(errno));
+		r->lost = 1;
+	} else {
+		/* They are on disk: a stale header only replays some. */
+		if (rec_spill_header(r->spill_fd, rec_spill_mark(r)) == -1 ||
+		    fsync(r->spill_fd) == -1)
+			log_warn("tsa: recorder: spill file header: %s (records "
+			    "already written may be replayed)", strerror(errno));
+		log_warn("tsa: recorder: %zu record(s) kept in the spill file for "
+		    "the next start (%zu written at this shutdown, %zu loaded "
+		    "from it)", r->count, r->app_queued, r->spill_queued);
+	}
+	r->count = 0;
+}
+
+/* Takes n committed records off the queue, the offsets past those of the file. */
 static void
 rec_commit_locked(struct tsa_recorder *r, size_t n)
 {
@@ -784,7 +986,13 @@ rec_commit_locked(struct tsa_recorder *r, size_t n)
 
 	for (i = 0; i < n; i++) {
 		slot = (r->head + i) % r->cap;
-		if (r->ends[slot] != 0) {
+		if (r->ends[slot] == 0)
+			continue;
+		/* Each region is queued in its file order. */
+		if (r->spill_app != 0 && r->ends[slot] > r->spill_app) {
+			r->app_done = r->ends[slot];
+			r->app_queued--;
+		} else {
 			r->spill_done = r->ends[slot];
 			r->spill_queued--;
 		}
@@ -799,7 +1007,7 @@ rec_commit_locked(struct tsa_recorder *r, size_t n)
 static void
 rec_deadline(struct timespec *ts, long ms)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
+	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += ms / 1000;
 	ts->tv_nsec += (ms % 1000) * 1000000L;
 	if (ts->tv_nsec >= 1000000000L) {
@@ -808,27 +1016,61 @@ rec_deadline(struct timespec *ts, long ms)
 	}
 }
 
+/* Milliseconds until at (CLOCK_MONOTONIC); negative once past. */
+static long
+rec_ms_left(const struct timespec *at)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(at->tv_sec - now.tv_sec) * 1000 +
+	    (at->tv_nsec - now.tv_nsec) / 1000000L;
+}
+
+static void
+rec_free(struct tsa_recorder *r)
+{
+	db_close(r->db);
+	if (r->spill_fd != -1)
+		close(r->spill_fd);
+	free(r->ring);
+	free(r->ends);
+	free(r->batch);
+	free(r->chunk);
+	free(r->chunk_ends);
+	free(r->conninfo);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+	pthread_cond_destroy(&r->stop_cond);
+	free(r);
+}
+
 static void *
 rec_thread(void *arg)
 {
 	struct tsa_recorder *r = arg;
-	struct tsa_record *batch;
-	struct timespec ts, stop_at = { 0, 0 };
-	long backoff = 100;
-	size_t n, i, fresh;
-	off_t done;
-	int ok;
+	struct timespec ts;
+	long backoff = 100, left, timeout_ms;
+	size_t n, i;
+	off_t mark;
+	int ok, tried = 0, abandoned;
 
-	if ((batch = calloc(REC_BATCH, sizeof(*batch))) == NULL) {
-		log_err("tsa: recorder: out of memory");
-		return NULL;
-	}
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		while (r->count == 0 && !r->stopping)
 			pthread_cond_wait(&r->cond, &r->lock);
 		if (r->count == 0 && r->stopping)
 			break;
+		/*
+		 * Past flush_timeout: what is left stays in the spill file (its
+		 * records are there already, unless it could not be written).
+		 * Without one, the database gets one try at least.
+		 */
+		if (r->stopping && rec_ms_left(&r->stop_at) <= 0 &&
+		    (r->spill_fd != -1 || tried)) {
+			rec_spill_final_locked(r);
+			break;
+		}
 		/* Linger briefly so one transaction carries many tokens. */
 		if (r->count < REC_BATCH && !r->stopping) {
 			rec_deadline(&ts, REC_LINGER_MS);
@@ -836,53 +1078,41 @@ rec_thread(void *arg)
 		}
 		n = r->count < REC_BATCH ? r->count : REC_BATCH;
 		for (i = 0; i < n; i++)
-			batch[i] = r->ring[(r->head + i) % r->cap];
+			r->batch[i] = r->ring[(r->head + i) % r->cap];
+		timeout_ms = 0;
+		if (r->stopping) {
+			tried = 1;
+			timeout_ms = rec_ms_left(&r->stop_at);
+			if (timeout_ms < REC_STOP_TRY_MIN_MS)
+				timeout_ms = REC_STOP_TRY_MIN_MS;
+		}
 		pthread_mutex_unlock(&r->lock);
-		ok = rec_write(r, batch, n) == 0;
+		ok = rec_write(r, r->batch, n, timeout_ms) == 0;
 		pthread_mutex_lock(&r->lock);
 		r->db_ok = ok;
 		if (ok) {
-			done = r->spill_done;
+			mark = rec_spill_mark(r);
 			rec_commit_locked(r, n);
 			backoff = 100;
-			if (r->spill_fd == -1 || r->spill_end == 0)
-				continue;
-			/* Only this thread uses the file: no lock for its I/O. */
-			if (done != r->spill_done) {
-				pthread_mutex_unlock(&r->lock);
-				rec_spill_sync(r);
-				pthread_mutex_lock(&r->lock);
-			}
-			if (!r->stopping && r->spill_queued == 0)
-				rec_spill_load_locked(r);
+			if (r->spill_fd != -1 && r->spill_end != 0 &&
+			    mark != rec_spill_mark(r))
+				rec_spill_sync_locked(r);
+			rec_spill_load_locked(r);
 			continue;
 		}
-		if (r->stopping) {
-			if (stop_at.tv_sec == 0)
-				rec_deadline(&stop_at, (long)r->flush_timeout_s * 1000);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			if (ts.tv_sec >= stop_at.tv_sec) {
-				fresh = r->count - r->spill_queued;
-				if (rec_spill_locked(r) == 0) {
-					log_warn("tsa: recorder: %zu record(s) kept in "
-					    "the spill file for the next start (%zu "
-					    "new, %zu already there)", r->count, fresh,
-					    r->spill_queued);
-				} else {
-					log_err("tsa: recorder: %zu record(s) LOST: "
-					    "database and spill file unavailable", fresh);
-					r->lost = 1;
-				}
-				r->count = 0;
-				break;
-			}
-		}
-		rec_deadline(&ts, backoff);
+		left = REC_RETRY_MAX_MS;
+		if (r->stopping && (left = rec_ms_left(&r->stop_at)) <= 0)
+			continue;
+		rec_deadline(&ts, backoff < left ? backoff : left);
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 		backoff = backoff * 2 > REC_RETRY_MAX_MS ? REC_RETRY_MAX_MS : backoff * 2;
 	}
+	r->finished = 1;
+	abandoned = r->abandoned;
+	pthread_cond_broadcast(&r->stop_cond);
 	pthread_mutex_unlock(&r->lock);
-	free(batch);
+	if (abandoned)
+		rec_free(r);
 	return NULL;
 }
 
@@ -900,6 +1130,7 @@ tsa_recorder_start(const char *conninfo, const char *instance,
     char *err, size_t errlen)
 {
 	struct tsa_recorder *r;
+	pthread_condattr_t ca;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -910,13 +1141,24 @@ tsa_recorder_start(const char *conninfo, const char *instance,
 	r->test_write = rec_test_write;
 	r->test_arg = rec_test_arg;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
+	/* Deadlines on CLOCK_MONOTONIC: a TSA's clock may be stepped. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &ca);
+	pthread_cond_init(&r->stop_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	r->cap = max_queue > 0 ? max_queue : 1;
 	snprintf(r->instance, sizeof(r->instance), "%s", instance);
 	snprintf(r->actor, sizeof(r->actor), "tsa:%s", instance);
+	/* Everything the thread needs, now: it has no way to report failing. */
 	if ((r->ring = calloc(r->cap, sizeof(*r->ring))) == NULL ||
 	    (r->ends = calloc(r->cap, sizeof(*r->ends))) == NULL ||
-	    (r->conninfo = strdup(conninfo)) == NULL) {
+	    (r->batch = calloc(REC_BATCH, sizeof(*r->batch))) == NULL ||
+	    (r->conninfo = strdup(conninfo)) == NULL ||
+	    (spill_file != NULL &&
+	    ((r->chunk = calloc(REC_SPILL_CHUNK, sizeof(*r->chunk))) == NULL ||
+	    (r->chunk_ends = calloc(REC_SPILL_CHUNK,
+	    sizeof(*r->chunk_ends))) == NULL))) {
 		snprintf(err, errlen, "out of memory (queue of %zu)", r->cap);
 		goto fail;
 	}
@@ -924,7 +1166,9 @@ tsa_recorder_start(const char *conninfo, const char *instance,
 		if (rec_spill_take(r, spill_file, worker, workers, err,
 		    errlen) == -1)
 			goto fail;
-		rec_spill_load_locked(r);	/* no other thread yet */
+		pthread_mutex_lock(&r->lock);	/* no other thread yet */
+		rec_spill_load_locked(r);
+		pthread_mutex_unlock(&r->lock);
 	}
 	if (pthread_create(&r->thread, NULL, rec_thread, r) != 0) {
 		snprintf(err, errlen, "pthread_create failed");
@@ -932,14 +1176,7 @@ tsa_recorder_start(const char *conninfo, const char *instance,
 	}
 	return r;
 fail:
-	if (r->spill_fd != -1)
-		close(r->spill_fd);
-	free(r->ring);
-	free(r->ends);
-	free(r->conninfo);
-	pthread_mutex_destroy(&r->lock);
-	pthread_cond_destroy(&r->cond);
-	free(r);
+	rec_free(r);
 	return NULL;
 }
 
@@ -970,25 +1207,56 @@ tsa_recorder_stats(struct tsa_recorder *r, size_t *queued, int *db_ok)
 int
 tsa_recorder_stop(struct tsa_recorder *r, unsigned int flush_timeout_s)
 {
+	struct timespec until;
+	pthread_t thread;
+	size_t appended = 0, kept;
 	int lost;
 
 	if (r == NULL)
 		return 0;
 	pthread_mutex_lock(&r->lock);
 	r->stopping = 1;
-	r->flush_timeout_s = flush_timeout_s;
+	rec_deadline(&r->stop_at, (long)flush_timeout_s * 1000);
+	rec_deadline(&until, ((long)flush_timeout_s + TSA_STOP_GRACE_S) * 1000);
 	pthread_cond_broadcast(&r->cond);
+	/* Disk I/O of the thread (a chunk, the header), not the database. */
+	while (r->file_busy)
+		pthread_cond_wait(&r->stop_cond, &r->lock);
+	/* First on disk, then the database: SIGKILL may come at any time. */
+	if (r->spill_fd != -1 && !r->finished) {
+		if (rec_spill_fresh_locked(r, &appended) == -1)
+			log_warn("tsa: recorder: stopping: writing to the spill "
+			    "file: %s (tried again after the database)",
+			    strerror(errno));
+		else if (appended > 0)
+			log_info("tsa: recorder: stopping: %zu record(s) not yet in "
+			    "the database written to the spill file", appended);
+	}
+	while (!r->finished &&
+	    pthread_cond_timedwait(&r->stop_cond, &r->lock, &until) != ETIMEDOUT)
+		;
+	if (!r->finished) {
+		/* Its batch is still with the database: leave it behind. */
+		kept = r->spill_queued + r->app_queued;
+		lost = kept < r->count;
+		r->abandoned = 1;
+		if (lost)
+			log_err("tsa: recorder: the database did not answer within "
+			    "%u s: %zu record(s) LOST (not in the spill file)",
+			    flush_timeout_s, r->count - kept);
+		else
+			log_warn("tsa: recorder: the database did not answer within "
+			    "%u s: stopping without it; the %zu record(s) queued "
+			    "are in the spill file for the next start",
+			    flush_timeout_s, kept);
+		thread = r->thread;	/* r is the thread's from here on */
+		pthread_mutex_unlock(&r->lock);
+		pthread_detach(thread);
+		return lost ? -1 : 0;
+	}
 	pthread_mutex_unlock(&r->lock);
 	pthread_join(r->thread, NULL);
 	lost = r->lost;
-	db_close(r->db);
-	if (r->spill_fd != -1)
-		close(r->spill_fd);
-	free(r->ring);
-	free(r->ends);
-	free(r->conninfo);
-	pthread_mutex_destroy(&r->lock);
-	pthread_cond_destroy(&r->cond);
-	free(r);
+	rec_free(r);
 	return lost ? -1 : 0;
 }

@@ -2,7 +2,9 @@
 # tsad judged by `openssl ts` and `openssl cms`, over HTTP with curl: every
 # digest, with and without nonce and certReq; every documented rejection;
 # records in PostgreSQL; the spill file across a database outage, restarts
-# during it and a change of tsa.workers; the clock check. Runs against the stack of tests/run.sh (which started tsad).
+# during it and a change of tsa.workers, its reload chunk by chunk inside
+# the sandbox, a database that stalls at shutdown; the clock check. Runs
+# against the stack of tests/run.sh (which started tsad).
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -326,7 +328,13 @@ stop_tsa2 "2 workers"
 [ ! -e "$spill" ] || fail "tsa2.spill was not taken over by worker 0 of 2"
 expect_spilled "after 2 workers" "$spill.0" "$spill.1"
 q "GRANT INSERT ON tsa_token TO pki_tsa"
-start_tsa2 1
+# A worker that got no token left an empty file (SO_REUSEPORT may well send
+# all 4 to one worker): the one worker removes empty files of the family too.
+: >"$spill.7"
+# A queue of 4 loads the 9 records 2 at a time: only the first chunk before
+# the sandbox, the others after it (reading the open file, no open()).
+log_from=$(($(wc -l <"$tmp/tsa2.log") + 1))
+PKI_TSA_MAX_QUEUE=4 start_tsa2 1
 n=0
 for _ in $(seq 100); do
 	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
@@ -337,8 +345,64 @@ done
 for _ in $(seq 50); do [ -s "$spill" ] || break; sleep 0.1; done
 [ ! -s "$spill" ] || fail "spill file not emptied after replay"
 [ ! -e "$spill.0" ] && [ ! -e "$spill.1" ] || fail "tsa2.spill.0/.1 not taken over by the one worker"
+[ ! -e "$spill.7" ] || fail "the empty tsa2.spill.7 was not removed"
+tail -n +"$log_from" "$tmp/tsa2.log" >"$tmp/replay.log"
+[ "$(grep -c 'record(s) of the spill file queued' "$tmp/replay.log")" -ge 3 ] ||
+	{ cat "$tmp/replay.log"; fail "the spill file was not reloaded in chunks"; }
+sed -n '/serving RFC 3161/,$p' "$tmp/replay.log" | has 'record(s) of the spill file queued' ||
+	{ cat "$tmp/replay.log"; fail "no chunk of the spill file reloaded inside the sandbox"; }
 stop_tsa2 "after the replay"
-note "spilled tokens: none lost or repeated across restarts during an outage and changes of tsa.workers (${#outage[@]} recorded)"
+note "spilled tokens: none lost or repeated across restarts during an outage and changes of tsa.workers, reloaded in chunks inside the sandbox (${#outage[@]} recorded)"
+
+# --- a database that never answers at shutdown: the records are on disk first ---
+# The recorder's INSERT waits for a lock held by another session (as a
+# COMMIT waits for a synchronous standby that is down): SIGTERM appends the
+# records to the spill file at once, and tsad exits after
+# tsa.flush_timeout_seconds (2) and the 2 s grace, well before a service
+# manager's SIGKILL, without losing them.
+spill=$tmp/tsa4.spill
+outage=()
+start_tsa2
+open_tx
+echo "BEGIN; LOCK TABLE tsa_token IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "could not lock tsa_token: $locked"
+lockwaits() { q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pki_tsa' AND wait_event_type = 'Lock'"; }
+waiting=$(lockwaits)
+outage_tokens 2
+for _ in $(seq 100); do [ "$(lockwaits)" -gt "$waiting" ] && break; sleep 0.1; done
+[ "$(lockwaits)" -gt "$waiting" ] || fail "tsad #2's recorder does not wait for the lock"
+t0=$(date +%s%N)
+kill -TERM "$tsa2"
+# As a service manager would: SIGKILL after 20 s (deploy/stack.sh).
+for _ in $(seq 200); do kill -0 "$tsa2" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$tsa2" 2>/dev/null; then
+	kill -KILL "$tsa2"
+	fail "tsad #2 still runs 20 s after SIGTERM with a stalled database"
+fi
+wait "$tsa2" || { cat "$tmp/tsa2.log"; fail "tsad #2 exited non-zero on SIGTERM with a stalled database"; }
+took=$((($(date +%s%N) - t0) / 1000000))
+[ "$took" -lt 10000 ] || fail "tsad #2 took $took ms to stop with a stalled database (flush timeout 2 s)"
+expect_spilled "a stalled database at shutdown" "$spill"
+grep -q 'the database did not answer within 2 s' "$tmp/tsa2.log" ||
+	{ cat "$tmp/tsa2.log"; fail "tsad #2 did not say it left the stalled database behind"; }
+echo "ROLLBACK;" >&"$tx_in"
+exec {tx_in}>&-
+wait "$tx_pid" 2>/dev/null || true
+start_tsa2
+for _ in $(seq 100); do
+	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
+	[ "$n" -eq "${#outage[@]}" ] && break
+	sleep 0.1
+done
+[ "$n" -eq "${#outage[@]}" ] || { cat "$tmp/tsa2.log"; fail "tokens spilled while the database stalled not recorded ($n of ${#outage[@]})"; }
+stop_tsa2 "after a stalled database"
+note "a stalled database at shutdown: tsad stopped in $took ms, its records kept in the spill file and recorded at the next start"
+
+# tsa.flush_timeout_seconds must leave room under the service stop timeouts.
+if PKI_TSA_PORT=$port PKI_TSA_FLUSH_TIMEOUT_SECONDS=16 timeout 30 "$BUILD/tsad" --config "$PKI_CONFIG" >"$tmp/tsa5.log" 2>&1; then
+	fail "tsad started with tsa.flush_timeout_seconds = 16"
+fi
+grep -q 'flush_timeout_seconds: 16 is over 15' "$tmp/tsa5.log" || { cat "$tmp/tsa5.log"; fail "no reason given for refusing flush_timeout_seconds = 16"; }
 
 # --- genTime only from a synchronized clock -------------------------------------
 port=$(free_port)

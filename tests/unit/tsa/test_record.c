@@ -11,12 +11,20 @@
  *    exactly the others and the new ones;
  *  - worker 0 takes over the files another tsa.workers left (tsa.spill,
  *    tsa.spill.N for N >= workers), worker 1 only its own, while both
- *    start together; other names in the directory, and empty files, are
+ *    start together; empty ones are removed, other names in the directory
  *    left alone;
  *  - a file another process holds is neither taken nor written;
  *  - the header's offset (and a torn one), files from before headers,
- *    malformed lines and a last line without its newline.
- * Each record reaches the writer exactly once, across restarts.
+ *    malformed lines, a torn line holding NUL bytes (the next line is read
+ *    whole) and a last line without its newline;
+ *  - a shutdown writes the new records to the file before it tries the
+ *    database again; a database that never answers (a COMMIT waiting for
+ *    a synchronous standby) does not hold tsa_recorder_stop past
+ *    flush_timeout + TSA_STOP_GRACE_S, and when that batch commits later,
+ *    the header does not move past records of the file never sent.
+ * Each record reaches the writer exactly once, across restarts (but for
+ * records the database took after the shutdown left it behind: those may
+ * be replayed, which ON CONFLICT makes harmless).
  */
 #include <sys/stat.h>
 
@@ -44,9 +52,14 @@
 /* The fake database: what it committed, and whether it answers at all. */
 struct fakedb {
 	pthread_mutex_t	 m;
+	pthread_cond_t	 c;
 	int		 up;		/* commit batches */
 	int		 batches_left;	/* then go down; -1: stay up */
 	int		 failures;	/* batches refused */
+	int		 gate;		/* calls wait for a permit (a stall) */
+	int		 permits;
+	int		 blocked;	/* calls waiting now */
+	int		 returned;	/* calls answered */
 	char		 seen[MAX_SEEN][48];
 	int		 times[MAX_SEEN];
 	size_t		 nseen;
@@ -64,6 +77,15 @@ fake_write(void *arg, const struct tsa_record *b, size_t n)
 	int rc = -1;
 
 	pthread_mutex_lock(&f->m);
+	if (f->gate) {
+		f->blocked++;
+		pthread_cond_broadcast(&f->c);
+		while (f->gate && f->permits == 0)
+			pthread_cond_wait(&f->c, &f->m);
+		if (f->permits > 0)
+			f->permits--;
+		f->blocked--;
+	}
 	if (f->up && f->batches_left == 0)
 		f->up = 0;
 	if (!f->up) {
@@ -83,8 +105,90 @@ fake_write(void *arg, const struct tsa_record *b, size_t n)
 	}
 	rc = 0;
 out:
+	f->returned++;
+	pthread_cond_broadcast(&f->c);
 	pthread_mutex_unlock(&f->m);
 	return rc;
+}
+
+/* The writer stalls: each call waits for gate_pass() (or gate_open()). */
+static void
+gate_close(void)
+{
+	pthread_mutex_lock(&db.m);
+	db.gate = 1;
+	db.permits = 0;
+	pthread_mutex_unlock(&db.m);
+}
+
+static void
+gate_pass(int n)
+{
+	pthread_mutex_lock(&db.m);
+	db.permits += n;
+	pthread_cond_broadcast(&db.c);
+	pthread_mutex_unlock(&db.m);
+}
+
+static void
+gate_open(void)
+{
+	pthread_mutex_lock(&db.m);
+	db.gate = 0;
+	pthread_cond_broadcast(&db.c);
+	pthread_mutex_unlock(&db.m);
+}
+
+/* Waits up to 20 s until a call is stalled and returned calls reach want. */
+static void
+wait_stalled(int returned)
+{
+	struct timespec ts;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 20;
+	pthread_mutex_lock(&db.m);
+	while (rc == 0 && (db.blocked == 0 || db.returned < returned))
+		rc = pthread_cond_timedwait(&db.c, &db.m, &ts);
+	pthread_mutex_unlock(&db.m);
+	if (rc != 0)
+		fail_msg("no stalled database call after %d answered", returned);
+}
+
+/* How often serial was committed. */
+static int
+db_times(const char *serial)
+{
+	size_t j;
+	int n = 0;
+
+	pthread_mutex_lock(&db.m);
+	for (j = 0; j < db.nseen; j++)
+		if (strcmp(db.seen[j], serial) == 0)
+			n = db.times[j];
+	pthread_mutex_unlock(&db.m);
+	return n;
+}
+
+static size_t
+returned_as_size(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&db.m);
+	n = (size_t)db.returned;
+	pthread_mutex_unlock(&db.m);
+	return n;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void
@@ -148,6 +252,9 @@ db_reset(void)
 	db.up = 0;
 	db.batches_left = -1;
 	db.failures = 0;
+	db.gate = 0;
+	db.permits = 0;
+	db.returned = 0;
 	pthread_mutex_unlock(&db.m);
 }
 
@@ -478,7 +585,7 @@ test_workers_changed(void **state)
 	write_legacy(p, 'D', 1, 2, other, &nother);
 	join(p, sizeof(p), dir, "tsa.spill.1.bak");
 	write_legacy(p, 'D', 2, 3, other, &nother);
-	/* Empty: nothing to take over, left where it is. */
+	/* Empty: nothing to take over, removed (it was never removed before). */
 	join(p, sizeof(p), dir, "tsa.spill.5");
 	write_legacy(p, 'D', 0, 0, NULL, NULL);
 
@@ -495,6 +602,17 @@ test_workers_changed(void **state)
 	assert_int_equal(size_of(base), -1);
 	join(p, sizeof(p), dir, "tsa.spill.3");
 	assert_int_equal(size_of(p), -1);
+	join(p, sizeof(p), dir, "tsa.spill.5");
+	assert_int_equal(size_of(p), -1);
+
+	/*
+	 * A worker that got no token (SO_REUSEPORT may send them all to
+	 * another): its file stays empty, and the one worker removes it.
+	 */
+	r1 = start(base, 2, 3, 100);
+	assert_int_equal(tsa_recorder_stop(r1, 0), 0);
+	join(p, sizeof(p), dir, "tsa.spill.2");
+	assert_int_equal(size_of(p), 0);
 
 	db_set(1, -1);
 	r0 = start(base, 0, 1, 100);
@@ -507,7 +625,7 @@ test_workers_changed(void **state)
 	wait_for(file_empty, 1, "spill file emptied");
 	assert_int_equal(tsa_recorder_stop(r0, 0), 0);
 	db_expect(all, n);
-	/* Left: the empty tsa.spill and tsa.spill.5, and three not ours. */
+	/* Left: the empty tsa.spill, and three not ours. */
 	assert_non_null(d = opendir(dir));
 	nall = 0;
 	while ((de = readdir(d)) != NULL) {
@@ -515,14 +633,13 @@ test_workers_changed(void **state)
 			continue;
 		nall++;
 		if (strcmp(de->d_name, "tsa.spill") != 0 &&
-		    strcmp(de->d_name, "tsa.spill.5") != 0 &&
 		    strcmp(de->d_name, "tsa.spill.old") != 0 &&
 		    strcmp(de->d_name, "tsa.spillx") != 0 &&
 		    strcmp(de->d_name, "tsa.spill.1.bak") != 0)
 			fail_msg("%s left in the spill directory", de->d_name);
 	}
 	closedir(d);
-	assert_int_equal(nall, 5);
+	assert_int_equal(nall, 4);
 	join(p, sizeof(p), dir, "tsa.spill.old");
 	spill_expect(p, other, 1, 1);
 }
@@ -613,6 +730,177 @@ test_header_and_lines(void **state)
 	db_expect(all, n);
 }
 
+/*
+ * A torn line holding NUL bytes (blocks of zeros a crash left) ends at its
+ * own newline: it is dropped and the record after it is read (strlen saw
+ * no newline and took that record as the rest of the torn line). A last
+ * line of zeros without a newline is dropped too.
+ */
+static void
+test_torn_line_with_nul(void **state)
+{
+	static const char torn[] = "0123abcd\t2026-12-05T10:\0\0\0\0\0\0\0\n";
+	char dir[600], base[700], want[4][48];
+	struct tsa_record t;
+	struct tsa_recorder *r;
+	size_t n = 0;
+	FILE *f;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "nul");
+	join(base, sizeof(base), dir, "tsa.spill");
+	assert_non_null(f = fopen(base, "w"));
+	fprintf(f, "%s%020d\n", HDR_MAGIC, HDR_LEN);
+	make_rec(&t, 'A', 0);
+	line_of(&t, f);
+	snprintf(want[n++], 48, "%s", t.serial);
+	assert_int_equal(fwrite(torn, 1, sizeof(torn) - 1, f), sizeof(torn) - 1);
+	make_rec(&t, 'A', 1);
+	line_of(&t, f);
+	snprintf(want[n++], 48, "%s", t.serial);
+	assert_int_equal(fwrite("\0\0\0\0", 1, 4, f), 4);
+	assert_int_equal(fclose(f), 0);
+
+	/* Taken over while the database is down: both kept, nothing else. */
+	r = start(base, 0, 1, 100);
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	spill_expect(base, want, n, n);
+
+	db_set(1, -1);
+	r = start(base, 0, 1, 100);
+	wait_for(db_count, n, "records committed");
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	db_expect(want, n);
+}
+
+struct stopper {
+	struct tsa_recorder	*r;
+	unsigned int		 timeout;
+	int			 rc;
+};
+
+static void *
+stop_thread(void *arg)
+{
+	struct stopper *s = arg;
+
+	s->rc = tsa_recorder_stop(s->r, s->timeout);
+	return NULL;
+}
+
+/*
+ * The database refuses: while tsa_recorder_stop still tries it (3 s), the
+ * new records are in the file already, fdatasynced (a SIGKILL then loses
+ * nothing); at the end they are there once.
+ */
+static void
+test_stop_spills_first(void **state)
+{
+	char dir[600], base[700], all[8][48];
+	struct stopper st;
+	struct tsa_recorder *r;
+	pthread_t t;
+	size_t n = 0;
+	double t0, took;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "first");
+	join(base, sizeof(base), dir, "tsa.spill");
+	r = start(base, 0, 1, 100);
+	add(r, 'N', 0, 5, all, &n);
+	wait_for(failures_as_size, 1, "a batch refused");
+	st.r = r;
+	st.timeout = 3;
+	st.rc = -2;
+	t0 = now_s();
+	assert_int_equal(pthread_create(&t, NULL, stop_thread, &st), 0);
+	usleep(500 * 1000);
+	spill_expect(base, all, n, n);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	took = now_s() - t0;
+	assert_int_equal(st.rc, 0);
+	if (took < 2.5 || took > 3.0 + TSA_STOP_GRACE_S + 1)
+		fail_msg("tsa_recorder_stop took %.1f s for a flush timeout of 3 s",
+		    took);
+	spill_expect(base, all, n, n);
+}
+
+/*
+ * A database that takes a batch and never answers (a COMMIT waiting for a
+ * synchronous standby that is down). The file holds 12 records (A0-A11),
+ * the queue 8 (chunks of 4): A0-A3 are committed while N0 and N1 come in,
+ * so the next batch is N0, N1, A4-A6 (new records before the file's in the
+ * queue), and it stalls. tsa_recorder_stop returns after flush_timeout and
+ * the grace, without losing anything; when the stalled batch commits
+ * after all, the header moves past A6, not past N1: A7-A11 were never
+ * sent.
+ */
+static void
+test_stop_while_db_stalls(void **state)
+{
+	char dir[600], base[700], file[16][48], fresh[4][48], want[16][48];
+	struct tsa_recorder *r;
+	size_t nfile = 0, nfresh = 0, nwant, i;
+	double t0, took;
+	int rc;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "stall");
+	join(base, sizeof(base), dir, "tsa.spill");
+	write_legacy(base, 'A', 0, 12, file, &nfile);
+	db_set(1, -1);
+	gate_close();
+	r = start(base, 0, 1, 8);
+	wait_stalled(0);			/* A0-A3 */
+	add(r, 'N', 0, 2, fresh, &nfresh);
+	gate_pass(1);
+	wait_stalled(1);			/* N0, N1, A4-A6 */
+	assert_int_equal(db_count(), 4);
+
+	t0 = now_s();
+	alarm(30);	/* a stop that hangs fails the test */
+	rc = tsa_recorder_stop(r, 1);
+	alarm(0);
+	took = now_s() - t0;
+	assert_int_equal(rc, 0);
+	if (took < 1.0 + TSA_STOP_GRACE_S - 0.5 || took > 1.0 + TSA_STOP_GRACE_S + 1)
+		fail_msg("tsa_recorder_stop took %.1f s for a flush timeout of 1 s",
+		    took);
+	/* Everything not committed is in the file: A4-A11, N0, N1. */
+	nwant = 0;
+	for (i = 4; i < nfile; i++)
+		memcpy(want[nwant++], file[i], 48);
+	for (i = 0; i < nfresh; i++)
+		memcpy(want[nwant++], fresh[i], 48);
+	spill_expect(base, want, nwant, nfile + nfresh);
+
+	/* The stalled batch commits after all; the recorder then ends. */
+	gate_open();
+	wait_for(returned_as_size, 2, "the stalled batch answered");
+	usleep(300 * 1000);
+	assert_int_equal(db_count(), 9);
+	/* A7-A11 still to write; N0, N1 with them (a replay, not a gap). */
+	nwant = 0;
+	for (i = 7; i < nfile; i++)
+		memcpy(want[nwant++], file[i], 48);
+	for (i = 0; i < nfresh; i++)
+		memcpy(want[nwant++], fresh[i], 48);
+	spill_expect(base, want, nwant, nfile + nfresh);
+
+	r = start(base, 0, 1, 100);
+	wait_for(db_count, nfile + nfresh, "records committed");
+	size_path = base;
+	wait_for(file_empty, 1, "spill file emptied");
+	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	for (i = 0; i < nfile; i++)
+		if (db_times(file[i]) != 1)
+			fail_msg("serial %s committed %d times", file[i],
+			    db_times(file[i]));
+	for (i = 0; i < nfresh; i++)
+		if (db_times(fresh[i]) < 1)
+			fail_msg("serial %s never committed", fresh[i]);
+}
+
 static int
 setup(void **state)
 {
@@ -624,6 +912,7 @@ setup(void **state)
 	if (mkdtemp(topdir) == NULL)
 		return -1;
 	pthread_mutex_init(&db.m, NULL);
+	pthread_cond_init(&db.c, NULL);
 	tsa_recorder_test_writer(fake_write, &db);
 	return 0;
 }
@@ -632,6 +921,7 @@ static int
 teardown(void **state)
 {
 	tsa_recorder_test_writer(NULL, NULL);
+	pthread_cond_destroy(&db.c);
 	pthread_mutex_destroy(&db.m);
 	return 0;
 }
@@ -646,6 +936,9 @@ main(void)
 		cmocka_unit_test(test_workers_changed),
 		cmocka_unit_test(test_locked),
 		cmocka_unit_test(test_header_and_lines),
+		cmocka_unit_test(test_torn_line_with_nul),
+		cmocka_unit_test(test_stop_spills_first),
+		cmocka_unit_test(test_stop_while_db_stalls),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
