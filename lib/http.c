@@ -59,7 +59,7 @@ struct http_server {
 	struct proxy_set	*proxies;	/* trusted reverse proxies */
 	uint16_t		 port;
 	int			 on_unix;	/* a unix socket: every peer a proxy */
-	char			 where[128];	/* http_where() */
+	char			 where[192];	/* http_where(): a unix path and more */
 };
 
 /* The listening socket a service manager passed, or -1 (http_start). */

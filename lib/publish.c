@@ -35,7 +35,7 @@ static const struct db_stmt stmt_queue_claim = { "publish_queue_claim",
  * newest row of a (dn, attribute), never an older one retried after it (a
  * CRL rolled back). Done: this row and every older pending row of its
  * target; a row whose target has a newer row done is skipped. One
- * publisher at a time (stmt_publisher_lock), so that two cannot write one
+ * publisher at a time (stmt_publisher_try, _wait), so that two cannot write one
  * entry in the opposite order of their rows.
  */
 static const struct db_stmt stmt_queue_done = { "publish_queue_done",

@@ -9,7 +9,8 @@
  *    incremental query for rows with a newer id (new certificates) or a newer
  *    revocation_seq (revocations, holds, releases). Ids and sequence values
  *    are not committed in order, so the query reaches back to the values seen
- *    OCSP_OVERLAP_S seconds ago (by time, not by a count of polls: a burst
+ *    OCSP_OVERLAP_S seconds ago or OCSP_OVERLAP_POLLS ring entries back,
+ *    whichever is older (by time too, not by a count of polls only: a burst
  *    of notifications runs many polls a second, and a transaction that took
  *    its number before them and committed after would be skipped); and
  *    every OCSP_FULL_SYNC_S a full pass reads everything again.
@@ -41,6 +42,7 @@
 #include "ocsp/extern.h"
 
 #define OCSP_OVERLAP_S		10	/* the incremental query reaches back */
+#define OCSP_OVERLAP_POLLS	32	/* ... or this many ring entries */
 #define OCSP_RING		128	/* marks kept, at most one per step: */
 #define OCSP_RING_STEP_MS	100	/* 12.8 s of history at least */
 #define OCSP_FULL_SYNC_S	3600
@@ -171,20 +173,23 @@ ocsp_mono_ms(void)
 }
 
 /*
- * The marks to query from: the newest seen at least OCSP_OVERLAP_S ago,
- * or the oldest kept when none is that old (a young daemon: its first
- * marks follow the full load at start).
+ * The marks to query from: the newest seen at least OCSP_OVERLAP_S ago, or
+ * those OCSP_OVERLAP_POLLS entries back if older (at idle, one poll a
+ * second, that reaches further), or the oldest kept when neither exists
+ * (a young daemon: its first marks follow the full load at start).
  */
 static struct ocsp_mark
 ocsp_sync_from(const struct ocsp_sync *sy, double now_ms)
 {
 	unsigned int k, n = sy->nring < OCSP_RING ? sy->nring : OCSP_RING;
-	const struct ocsp_mark *m;
+	const struct ocsp_mark *m, *by_count;
 
+	by_count = &sy->ring[(sy->nring - (n < OCSP_OVERLAP_POLLS ? n :
+	    OCSP_OVERLAP_POLLS)) % OCSP_RING];
 	for (k = 1; k <= n; k++) {
 		m = &sy->ring[(sy->nring - k) % OCSP_RING];
 		if (m->at_ms <= now_ms - OCSP_OVERLAP_S * 1e3)
-			return *m;
+			return m->at_ms < by_count->at_ms ? *m : *by_count;
 	}
 	return sy->ring[(sy->nring - n) % OCSP_RING];
 }

@@ -1071,8 +1071,8 @@ ra_rekey_txn(struct db *db, void *arg)
 		goto out;
 	}
 	/* Rekey and cancel in a loop would copy the images without end. */
-	if (ra_kyc_account_state(db, t->ra->policy, t->who->account_id, 1, &ko,
-	    &t->retry_after) == -1)
+	if (ra_kyc_account_state(db, t->ra->policy, t->who->account_id,
+	    RA_KYC_LOCK | RA_KYC_COUNT_ONLY, &ko, &t->retry_after) == -1)
 		goto out;
 	if (ko == RA_KYC_TOO_MANY) {
 		t->outcome = RA_CO_TOO_MANY;

@@ -35,23 +35,28 @@
 
 /*
  * An application of account a with a person's verified KYC whose identity
- * still stands: approved or agreed, or issued with its certificate valid
- * (neither revoked, on hold, nor expired). An application's status stays
- * "issued" after its certificate was revoked, e.g. for a forged e-KTP.
+ * still stands: one of kinds approved or agreed, or issued with a
+ * certificate the RA or CA did not take away — valid, or revoked by the
+ * subscriber themselves, or superseded by its rekey. An application's
+ * status stays "issued" after an officer revoked or suspended its
+ * certificate, e.g. for a forged e-KTP; a rekey's approval stands on the
+ * certificate it renews, so only the listed kinds count before issuance.
  */
-#define RA_IDENTITY_STANDS(profiles, statuses) \
+#define RA_IDENTITY_STANDS(profiles, kinds) \
 	"EXISTS (SELECT 1 FROM ra_application p JOIN ra_kyc k ON " \
 	"k.application_id = p.id LEFT JOIN issuance_order o ON o.id = " \
 	"p.order_id LEFT JOIN certificate c ON c.id = o.certificate_id " \
-	"WHERE p.account_id = a.id AND p.profile IN " profiles " AND (" \
-	"p.status IN " statuses " OR (p.status = 'issued' AND c.revoked_at " \
-	"IS NULL AND c.not_after > now())))"
+	"WHERE p.account_id = a.id AND p.profile IN " profiles " AND ((" \
+	"p.kind IN " kinds " AND p.status IN ('approved', 'agreed')) OR " \
+	"(p.status = 'issued' AND (c.revoked_at IS NULL OR c.revoked_by = " \
+	"'subscriber:' || p.account_id OR (c.revoked_by = 'ra:notifier' AND " \
+	"c.revocation_reason = 4)))))"
 
 /* Personal KYC (a first application or a re-KYC): approved will do. */
 static const struct db_stmt stmt_rep_lock = {
 	"ra_corporate_submit_representative",
 	"SELECT a.email_verified, a.phone_verified, "
-	RA_IDENTITY_STANDS("('personal')", "('approved', 'agreed')") ", "
+	RA_IDENTITY_STANDS("('personal')", "('personal', 'rekyc')") ", "
 	"EXISTS (SELECT 1 FROM "
 	"ra_application p WHERE p.account_id = a.id AND p.profile = 'company' "
 	"AND p.status = 'submitted') FROM ra_account a WHERE a.id = $1 "
@@ -320,7 +325,8 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 	case RA_CORP_NO_KYC:
 		return ra_problem(resp, 403, "a company's representative needs a "
 		    "personal application the RA has approved, and its "
-		    "certificate, once issued, valid");
+		    "certificate, once issued, not revoked or suspended by the "
+		    "RA");
 	case RA_CORP_EMAIL_TAKEN:
 		return ra_problem(resp, 409, "sysadmin_email: used by an "
 		    "account or by another company");
@@ -360,9 +366,9 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 		return ra_problem(resp, 403, "only the company's representative "
 		    "may do this");
 	case RA_CORP_NO_CERT:
-		return ra_problem(resp, 403, "the representative needs a valid "
+		return ra_problem(resp, 403, "the representative needs a "
 		    "certificate of their own (an issued application with their "
-		    "KYC) first");
+		    "KYC) first, not revoked or suspended by the RA");
 	case RA_CORP_OPEN:
 		return ra_problem(resp, 409, "this account has an open "
 		    "application; wait for it to end (or cancel it) first");

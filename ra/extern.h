@@ -424,12 +424,16 @@ enum ra_kyc_outcome {
 	RA_KYC_TOO_MANY,		/* 429: kyc.per_day */
 };
 /*
- * lock: FOR UPDATE on the account first; *retry the seconds to wait for
- * RA_KYC_TOO_MANY (kyc.per_day applications with KYC in a day: a rekey
- * carries its KYC over, so it counts, and is counted). 0 or -1.
+ * RA_KYC_LOCK: FOR UPDATE on the account first; RA_KYC_COUNT_ONLY: only
+ * the day's count (a rekey, whatever the account's verification state);
+ * *retry the seconds to wait for RA_KYC_TOO_MANY (kyc.per_day applications
+ * with KYC in a day: a rekey carries its KYC over, so it counts, and is
+ * counted). 0 or -1.
  */
+#define RA_KYC_LOCK		0x1
+#define RA_KYC_COUNT_ONLY	0x2
 int	ra_kyc_account_state(struct db *, const struct ra_policy *,
-	    const char *account_id, int lock, enum ra_kyc_outcome *,
+	    const char *account_id, int flags, enum ra_kyc_outcome *,
 	    long *retry);
 /*
  * The code for one 32-bit random draw: 0 with 6 digits in out, or -1 when v

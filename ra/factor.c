@@ -66,8 +66,9 @@ static const struct db_stmt stmt_otp_recent = {
 /*
  * SMS codes sent in the last hour to this account's phone number, for any
  * account (numbers are not unique): many accounts on one premium-rate or
- * victim number must not make the CA send SMS without end. The lock makes
- * the count exact across accounts and processes.
+ * victim number must not make the CA send SMS without end. Counted by the
+ * number each code went to (ra_otp.phone, schema/039). The lock makes the
+ * count exact across accounts and processes.
  */
 static const struct db_stmt stmt_otp_phone_lock = {
 	"ra_otp_send_phone_lock",
@@ -77,11 +78,10 @@ static const struct db_stmt stmt_otp_phone_lock = {
 };
 static const struct db_stmt stmt_otp_recent_phone = {
 	"ra_otp_send_recent_phone",
-	"SELECT count(*), coalesce(ceil(extract(epoch FROM min(o.created_at) + "
-	"interval '1 hour' - now())), 0)::bigint FROM ra_account a "
-	"JOIN ra_otp o ON o.account_id = a.id WHERE a.phone = (SELECT phone "
-	"FROM ra_account WHERE id = $1) AND o.channel = 'sms' AND "
-	"o.created_at > now() - interval '1 hour'",
+	"SELECT count(*), coalesce(ceil(extract(epoch FROM min(created_at) + "
+	"interval '1 hour' - now())), 0)::bigint FROM ra_otp WHERE phone = "
+	"(SELECT phone FROM ra_account WHERE id = $1) AND channel = 'sms' AND "
+	"created_at > now() - interval '1 hour'",
 	1
 };
 static const struct db_stmt stmt_otp_nextval = {
@@ -92,8 +92,9 @@ static const struct db_stmt stmt_otp_nextval = {
 static const struct db_stmt stmt_otp_insert = {
 	"ra_otp_send_insert",
 	"INSERT INTO ra_otp (id, account_id, channel, purpose, code_hmac, "
-	"expires_at, max_attempts) VALUES ($1, $2, $3, $4, $5::bytea, "
-	"now() + make_interval(secs => $6::int), $7::int) "
+	"expires_at, max_attempts, phone) VALUES ($1, $2, $3, $4, $5::bytea, "
+	"now() + make_interval(secs => $6::int), $7::int, CASE WHEN $3 = "
+	"'sms' THEN (SELECT phone FROM ra_account WHERE id = $2) END) "
 	"RETURNING to_char(expires_at AT TIME ZONE 'UTC', " RA_TS_FMT ")",
 	7
 };

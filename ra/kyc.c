@@ -115,16 +115,18 @@ static const struct db_stmt stmt_application_get = {
 
 int
 ra_kyc_account_state(struct db *db, const struct ra_policy *p,
-    const char *account_id, int lock, enum ra_kyc_outcome *outcome,
+    const char *account_id, int flags, enum ra_kyc_outcome *outcome,
     long *retry)
 {
 	const char *v[1];
 	PGresult *res;
+	int all;
 
 	*outcome = RA_KYC_DONE;
 	*retry = 0;
 	v[0] = account_id;
-	if (lock && db_exec_ok(db, &stmt_kyc_account_lock, v) == -1)
+	if ((flags & RA_KYC_LOCK) && db_exec_ok(db, &stmt_kyc_account_lock,
+	    v) == -1)
 		return -1;
 	if ((res = db_exec(db, &stmt_kyc_account, v, NULL, NULL)) == NULL)
 		return -1;
@@ -132,11 +134,12 @@ ra_kyc_account_state(struct db *db, const struct ra_policy *p,
 		PQclear(res);
 		return -1;
 	}
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	all = (flags & RA_KYC_COUNT_ONLY) == 0;	/* a rekey: the count only */
+	if (all && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 		*outcome = RA_KYC_EMAIL_UNVERIFIED;
-	else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+	else if (all && strcmp(PQgetvalue(res, 0, 1), "t") != 0)
 		*outcome = RA_KYC_PHONE_UNVERIFIED;
-	else if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+	else if (all && strcmp(PQgetvalue(res, 0, 2), "t") == 0)
 		*outcome = RA_KYC_OPEN;
 	else if (strtol(PQgetvalue(res, 0, 3), NULL, 10) >= p->kyc_per_day) {
 		*outcome = RA_KYC_TOO_MANY;
@@ -201,8 +204,8 @@ ra_kyc_txn(struct db *db, void *arg)
 	int rc = -1, ocr_ok, k;
 
 	t->outcome = RA_KYC_DONE;
-	if (ra_kyc_account_state(db, p, t->who->account_id, 1, &t->outcome,
-	    &t->retry_after) == -1)
+	if (ra_kyc_account_state(db, p, t->who->account_id, RA_KYC_LOCK,
+	    &t->outcome, &t->retry_after) == -1)
 		goto out;
 	if (t->outcome != RA_KYC_DONE)
 		goto out;

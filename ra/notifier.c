@@ -133,8 +133,21 @@ static const struct db_stmt stmt_notifier_supersede = {
 static const struct db_stmt stmt_notifier_move_request = {
 	"ra_notifier_move_request",
 	"UPDATE ra_revocation_request SET certificate_id = $2 WHERE "
-	"certificate_id = $1 AND status = 'pending' RETURNING id",
+	"certificate_id = $1 AND status = 'pending' AND NOT EXISTS (SELECT 1 "
+	"FROM ra_revocation_request n WHERE n.certificate_id = $2 AND "
+	"n.status = 'pending') RETURNING id",
 	2
+};
+/*
+ * The old certificate's pending requests locked before the certificate,
+ * in the order an officer's decision takes them (request, then
+ * certificate), so that the two cannot deadlock.
+ */
+static const struct db_stmt stmt_notifier_lock_requests = {
+	"ra_notifier_lock_requests",
+	"SELECT id FROM ra_revocation_request WHERE certificate_id = $1 AND "
+	"status = 'pending' FOR UPDATE",
+	1
 };
 /* The new certificate put on hold as the old one was, by the same holder. */
 static const struct db_stmt stmt_notifier_hold = {
@@ -267,7 +280,10 @@ out:
 
 /*
  * Moves the pending revocation request of the superseded certificate
- * (previous), if any, to the new one (cert), audited. 0 or -1.
+ * (previous), if any, to the new one (cert), audited; not when the
+ * company already asked about the new one (one pending request per
+ * certificate): the old request then stays with the superseded
+ * certificate. 0 or -1.
  */
 static int
 ra_notifier_move_requests(struct ra_notifier_txn *t, struct db *db,
@@ -343,6 +359,10 @@ ra_notifier_txn(struct db *db, void *arg)
 	if (!PQgetisnull(res, 0, 2)) {
 		PQclear(res2);
 		v[0] = PQgetvalue(res, 0, 2);
+		if ((res2 = db_exec(db, &stmt_notifier_lock_requests, v, NULL,
+		    NULL)) == NULL)
+			goto out;
+		PQclear(res2);
 		if ((res2 = db_exec(db, &stmt_notifier_supersede, v, NULL,
 		    NULL)) == NULL)
 			goto out;

@@ -458,10 +458,10 @@ note "a rekey of a certificate on hold or revoked meanwhile: approval 409, nothi
 tok=$rtok
 refuse 403 "a company from a representative whose certificate is revoked" POST /v1/corporate \
 	"$(company admin@ketiga.co.id company_name='PT Ketiga' nib=1234567890999 npwp=012345678901999)"
-detail | has 'valid' || fail "revoked representative, company detail: $(detail)"
+detail | has 'not revoked or suspended' || fail "revoked representative, company detail: $(detail)"
 refuse 403 "an e-seal from a representative whose certificate is revoked" POST "/v1/corporate/$cid/eseals" \
 	'{"name":"Segel Faktur Elektronik"}'
-detail | has 'valid certificate' || fail "revoked representative, e-seal detail: $(detail)"
+detail | has 'not revoked or suspended' || fail "revoked representative, e-seal detail: $(detail)"
 note "a representative whose certificate was revoked: company 403, e-seal 403"
 
 # --- the revocation request -------------------------------------------------------------

@@ -78,7 +78,7 @@ note "refusals: 409 pending company, 403 sysadmin, 404 stranger and unknown comp
 # The representative holds a certificate of their own first: their
 # approved personal application is agreed to and issued by the stack's cad.
 refuse 403 "an e-seal before the representative's own certificate" POST "/v1/corporate/$cid/eseals" "$seal"
-detail | has "valid certificate of their own" || fail "no personal certificate: $(detail)"
+detail | has "certificate of their own" || fail "no personal certificate: $(detail)"
 req POST /v1/otp '{"channel":"sms","purpose":"agreement"}'
 expect 201 "otp agreement (personal)"
 oid=$(jq -r .otp_id "$tmp/out")

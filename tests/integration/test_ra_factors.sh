@@ -327,6 +327,9 @@ for who in 1 2 3; do
 done
 tok=$ptok1; otp sms agreement
 tok=$ptok2; otp sms agreement
+# Counted by the number each code went to, not the accounts' numbers now.
+[ "$(q "SELECT count(*) FROM ra_otp WHERE phone = '$shared' AND channel = 'sms'")" = 2 ] ||
+	fail "the SMS codes do not record the number they went to"
 tok=$ptok3
 before
 req POST /v1/otp '{"channel":"sms","purpose":"agreement"}' application/json "$tok"
