@@ -592,9 +592,7 @@ http_content_length(struct MHD_Connection *c, unsigned long long *len)
 static void
 http_body_free(struct http_req_state *st)
 {
-	if (st->body != NULL)
-		OPENSSL_cleanse(st->body, st->cap);
-	free(st->body);
+	http_wipe(st->body, st->cap);
 	st->body = NULL;
 	st->len = st->cap = 0;
 }
@@ -623,9 +621,7 @@ http_body_append(struct http_req_state *st, size_t max_body,
 			return -1;
 		if (st->len > 0)
 			memcpy(nb, st->body, st->len);
-		if (st->body != NULL)
-			OPENSSL_cleanse(st->body, st->cap);
-		free(st->body);
+		http_wipe(st->body, st->cap);
 		st->body = nb;
 		st->cap = ncap;
 	}

@@ -358,14 +358,12 @@ ocsp_sync_main(void *arg)
 {
 	struct ocsp_sync *sy = arg;
 	struct pollfd pfd[2];
-	struct timespec ts;
 	double now_ms, next_poll_ms = 0;
 	int more = 0, notified, timeout, npfd;
 	char c;
 
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+		now_ms = ocsp_mono_ms();
 		if (sy->db == NULL && time(NULL) - sy->last_connect >=
 		    OCSP_RECONNECT_S && ocsp_sync_connect(sy) == 0) {
 			log_info("ocsp: database connection restored");
@@ -400,8 +398,7 @@ ocsp_sync_main(void *arg)
 			else if (db_notified(sy->db) > 0)
 				notified = 1;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+		now_ms = ocsp_mono_ms();
 		if (sy->db != NULL && (notified || now_ms >= next_poll_ms)) {
 			if (ocsp_sync_poll(sy) == -1 ||
 			    ocsp_sync_check_promoted(sy) == -1)

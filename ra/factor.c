@@ -234,6 +234,20 @@ ra_otp_deliver(struct ra_otp_txn *t, const char *email, const char *phone,
 	return rc;
 }
 
+/*
+ * 1 when a (count, seconds until the oldest leaves the hour) row has
+ * reached limit; *retry_after then at least 1.
+ */
+static int
+ra_otp_over(const PGresult *recent, long limit, long *retry_after)
+{
+	if (strtol(PQgetvalue(recent, 0, 0), NULL, 10) < limit)
+		return 0;
+	if ((*retry_after = strtol(PQgetvalue(recent, 0, 1), NULL, 10)) < 1)
+		*retry_after = 1;
+	return 1;
+}
+
 static int
 ra_otp_txn(struct db *db, void *arg)
 {
@@ -260,10 +274,7 @@ ra_otp_txn(struct db *db, void *arg)
 	if ((recent = db_exec(db, &stmt_otp_recent, v, NULL, NULL)) == NULL ||
 	    PQntuples(recent) != 1)
 		goto out;
-	if (strtol(PQgetvalue(recent, 0, 0), NULL, 10) >= p->otp_per_hour) {
-		t->retry_after = strtol(PQgetvalue(recent, 0, 1), NULL, 10);
-		if (t->retry_after < 1)
-			t->retry_after = 1;
+	if (ra_otp_over(recent, p->otp_per_hour, &t->retry_after)) {
 		t->outcome = RA_FTX_RATE;
 		goto out;
 	}
@@ -274,12 +285,8 @@ ra_otp_txn(struct db *db, void *arg)
 		    (recent = db_exec(db, &stmt_otp_recent_phone, v, NULL,
 		    NULL)) == NULL || PQntuples(recent) != 1)
 			goto out;
-		if (strtol(PQgetvalue(recent, 0, 0), NULL, 10) >=
-		    p->otp_per_phone_hour) {
-			t->retry_after = strtol(PQgetvalue(recent, 0, 1), NULL,
-			    10);
-			if (t->retry_after < 1)
-				t->retry_after = 1;
+		if (ra_otp_over(recent, p->otp_per_phone_hour,
+		    &t->retry_after)) {
 			t->outcome = RA_FTX_PHONE_RATE;
 			goto out;
 		}
