@@ -22,6 +22,7 @@ PGBIN=/usr/lib/postgresql/15/bin
 HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 LDAP_BASE='dc=pki,dc=local'
 LDAP_ROOTDN="cn=admin,$LDAP_BASE"
+LDAP_PUBLISHER_DN="cn=publisher,$LDAP_BASE"
 TOKENS=(pki-root pki-ca pki-ocsp pki-tsa pki-audit pki-wrap)
 PG_ROLES=(admin ca ra ocsp crl tsa sign sam auditor sealer)
 # Ports: name, default. Auto mode picks free ones below the ephemeral range.
@@ -121,6 +122,15 @@ PORTSFILE=$DIR/ports
 PADES_ID=$DIR/pki/pades-client.id
 PKICTL=$BUILD/pkictl
 export SOFTHSM2_CONF=$HSMDIR/softhsm2.conf
+# stack.env's keys are what up writes, never what it reads. Some name
+# pki.conf keys (PKI_LDAP_URI is ldap.uri: lib/config.h), so a shell that
+# sourced another stack's stack.env would point this stack's daemons and
+# pkictl at that stack's directory, database or HSM module.
+unset PKI_DIR PKI_CONFIG PKI_STACK_USER PKI_ROOT_CERT PKI_ISSUING_CERT \
+    PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI_AUDIT_PUBKEY PKIAUDIT PKI_RA_URL \
+    PKI_RA_CONSOLE_URL PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL \
+    PKI_PADES_URL PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI PKI_PG_HOST PKI_PG_PORT \
+    PKI_PG_STANDBY_PORT PKI_HSM_MODULE
 # psql and migrate.sh give up on a server that does not answer.
 export PGCONNECT_TIMEOUT=10
 PKICTL_TIMEOUT=${PKI_STACK_PKICTL_TIMEOUT:-300}
@@ -480,6 +490,8 @@ fill() {
 	t=${t//@LDAP_BASE@/$LDAP_BASE}
 	t=${t//@LDAP_ROOTDN@/$LDAP_ROOTDN}
 	t=${t//@LDAP_ROOTPW_HASH@/${LDAP_ROOTPW_HASH:-}}
+	t=${t//@LDAP_PUBLISHER_DN@/$LDAP_PUBLISHER_DN}
+	t=${t//@LDAP_PUBLISHER_PW_HASH@/${LDAP_PUBLISHER_PW_HASH:-}}
 	[[ $t == *@[A-Z_]*@* ]] && die "unfilled placeholder in $1"
 	printf '%s\n' "$t"
 }
@@ -580,9 +592,14 @@ write_layout() {
 		make_pin "$PINS/$t.so-pin"
 	done
 	[ ! -d "$SECRETS/hsm" ] || [ -L "$SECRETS/hsm" ] || rmdir -- "$SECRETS/hsm" 2>/dev/null || true
+	# The directory administrator's (the rootdn's): no daemon binds as it.
+	# Before 2026-12-05 crld did, and owned this file: it goes back.
 	make_secret "$SECRETS/ldap-admin.pw"
-	# crld binds again at each publication, reading it as its own user.
-	give_to "$(daemon_user crl)" "$SECRETS/ldap-admin.pw"
+	give_to_stack "$SECRETS/ldap-admin.pw"
+	# The publisher's (deploy/slapd/config.ldif.in): crld binds again at
+	# each publication, reading it as its own user.
+	make_secret "$SECRETS/ldap-publisher.pw"
+	give_to "$(daemon_user crl)" "$SECRETS/ldap-publisher.pw"
 	make_otp_key "$SECRETS/ra-otp.key"
 	# The AES-256-GCM key sealing RA officers' TOTP secrets (rad and pkictl
 	# read it; lib/totp.h): 64 hex digits, 0600, made once.
@@ -641,8 +658,8 @@ write_conf() {
 		echo "[ldap]"
 		echo "uri = ldap://127.0.0.1:${PORT[LDAP]}"
 		echo "base = $LDAP_BASE"
-		echo "bind_dn = $LDAP_ROOTDN"
-		echo "bind_pw_file = $SECRETS/ldap-admin.pw"
+		echo "bind_dn = $LDAP_PUBLISHER_DN"
+		echo "bind_pw_file = $SECRETS/ldap-publisher.pw"
 		echo
 		echo "[audit]"
 		echo "# The sealer (pkictl audit seal --every N) seals the trail this often;"
@@ -978,9 +995,14 @@ LDAP_PIDFILE=$RUN/slapd.pid
 LDAP_LOG=$LOG/slapd.log
 
 ldap_init() {
-	[ -d "$LDAPDIR/slapd.d" ] && return 0
+	if [ -d "$LDAPDIR/slapd.d" ]; then
+		ldap_add_publisher
+		return 0
+	fi
 	say "slapd: creating configuration in $LDAPDIR/slapd.d"
 	LDAP_ROOTPW_HASH=$(slappasswd -h '{SSHA}' -T "$SECRETS/ldap-admin.pw") ||
+		die "slappasswd failed"
+	LDAP_PUBLISHER_PW_HASH=$(slappasswd -h '{SSHA}' -T "$SECRETS/ldap-publisher.pw") ||
 		die "slappasswd failed"
 	rm -rf -- "$LDAPDIR/slapd.d.tmp" "$LDAPDIR/data"
 	mkdir_owned 0700 "$LDAPDIR/slapd.d.tmp"
@@ -996,8 +1018,41 @@ ldap_init() {
 		log_tail "$LOG/slapadd.log"
 		die "slapadd -n1 (base entries) failed; see $LOG/slapadd.log"
 	fi
-	unset LDAP_ROOTPW_HASH
+	unset LDAP_ROOTPW_HASH LDAP_PUBLISHER_PW_HASH
 	mv -- "$LDAPDIR/slapd.d.tmp" "$LDAPDIR/slapd.d"
+}
+
+# A directory made before 2026-12-05 had no publisher: crld bound as the
+# rootdn. With slapd stopped (cn=config has no rootdn, so offline), its
+# ACL becomes config.ldif.in's and the publisher's entry base.ldif.in's.
+ldap_add_publisher() {
+	local mdb="$LDAPDIR/slapd.d/cn=config/olcDatabase={1}mdb.ldif"
+	[ -f "$mdb" ] || die "$mdb is missing; move $LDAPDIR aside to make a new directory"
+	grep -qF "$LDAP_PUBLISHER_DN" -- "$mdb" && return 0
+	if pidfile_pid "$LDAP_PIDFILE" >/dev/null; then
+		say "slapd: stopping it to add the publisher"
+		stop_pidfile slapd "$LDAP_PIDFILE" TERM
+	fi
+	say "slapd: adding the publisher $LDAP_PUBLISHER_DN"
+	LDAP_PUBLISHER_PW_HASH=$(slappasswd -h '{SSHA}' -T "$SECRETS/ldap-publisher.pw") ||
+		die "slappasswd failed"
+	if ! fill "$REPO/deploy/slapd/config.ldif.in" | awk '
+	    BEGIN { print "dn: olcDatabase={1}mdb,cn=config"; print "changetype: modify" }
+	    /^dn: / { m = ($0 ~ /^dn: olcDatabase=\{1\}mdb,/) }
+	    m && /^olcAddContentAcl: / { print "replace: olcAddContentAcl"; print; print "-" }
+	    m && /^olcAccess: / { if (!a++) print "replace: olcAccess"; print }' |
+	    (cd "$DIR" && as_stack slapmodify -n0 -F "$LDAPDIR/slapd.d") >>"$LOG/slapadd.log" 2>&1; then
+		log_tail "$LOG/slapadd.log"
+		die "slapmodify -n0 (the directory's ACL) failed; see $LOG/slapadd.log"
+	fi
+	if ! fill "$REPO/deploy/slapd/base.ldif.in" |
+	    awk -v dn="dn: $LDAP_PUBLISHER_DN" '/^dn: /{m = ($0 == dn)} m' |
+	    (cd "$DIR" && as_stack slapadd -n1 -F "$LDAPDIR/slapd.d") >>"$LOG/slapadd.log" 2>&1; then
+		log_tail "$LOG/slapadd.log"
+		die "slapadd -n1 (the publisher) failed; see $LOG/slapadd.log"
+	fi
+	unset LDAP_PUBLISHER_PW_HASH
+	LDAP_PUBLISHER_ADDED=1
 }
 
 ldap_up() {
@@ -1129,10 +1184,16 @@ pades_up() {
 # running_current NAME PIDFILE: 0 when it runs as this stack runs daemons.
 # One started before 2026-12-04, some of whose processes run as the stack
 # user (the owner of the cluster, which every daemon process was then), is
-# stopped (1): its files have just changed hands (write_layout).
+# stopped (1): its files have just changed hands (write_layout). So is a
+# crld started before its directory had a publisher (ldap_add_publisher).
 running_current() {
 	local pid p
 	pid=$(pidfile_pid "$2") || return 1
+	if [ "$1" = crl ] && [ "${LDAP_PUBLISHER_ADDED:-0}" -eq 1 ]; then
+		say "crl: restarting: it binds to the directory as the publisher now"
+		stop_pidfile "$1" "$2" TERM
+		return 1
+	fi
 	[ "$(id -u)" -eq 0 ] || return 0
 	for p in "$pid" $(group_members "$pid"); do
 		if [ "$(stat -c %U "/proc/$p" 2>/dev/null)" = "$STACK_USER" ]; then

@@ -13,7 +13,7 @@ export PKI_STACK_SEAL_EVERY=300
 
 # --- first up ------------------------------------------------------------------------
 stack_new "$S"
-for f in pki.conf stack.env ports hsm/softhsm2.conf secrets/ldap-admin.pw; do
+for f in pki.conf stack.env ports hsm/softhsm2.conf secrets/ldap-admin.pw secrets/ldap-publisher.pw; do
 	[ -s "$S/$f" ] || fail "$S/$f missing after up"
 done
 [ "$(stat -c %a "$S/pins")" = 700 ] || fail "pins/ is not 0700"
@@ -27,7 +27,7 @@ done
 	[ "$(find "$S/pins" -type f -name 'pki-*.so-pin' | wc -l)" -eq 6 ] &&
 	[ "$(find "$S/pins" -type f | wc -l)" -eq 12 ] ||
 	fail "pins/ does not hold exactly the 6 PINs and 6 SO PINs"
-[ "$(find "$S/secrets" -type f | wc -l)" -eq 5 ] || fail "want in secrets/ the LDAP password, the RA OTP key, the RA officer key, the RA TOTP key and pkisign serve's client secret"
+[ "$(find "$S/secrets" -type f | wc -l)" -eq 6 ] || fail "want in secrets/ the two LDAP passwords (administrator, publisher), the RA OTP key, the RA officer key, the RA TOTP key and pkisign serve's client secret"
 # As root, the HSM PINs are root's, in a directory of root's whose parent is
 # root's: no daemon's user reads a PIN or can move pins/ aside. Each reads
 # what it reads after it demoted, and nothing of another's: crld its LDAP
@@ -37,13 +37,17 @@ if [ "$(id -u)" -eq 0 ]; then
 	for f in "$S" "$S/pins" "$S"/pins/*; do
 		[ "$(stat -c %U "$f")" = root ] || fail "$f is not root's"
 	done
-	as_user pki-crl test -r "$S/secrets/ldap-admin.pw" || fail "pki-crl cannot read secrets/ldap-admin.pw"
+	as_user pki-crl test -r "$S/secrets/ldap-publisher.pw" || fail "pki-crl cannot read secrets/ldap-publisher.pw"
+	# The directory administrator's password is no daemon's.
+	for u in pki-crl pki-hsm pki-ra pki-ocsp pki-tsa pki-sign pki-cad; do
+		as_user "$u" cat "$S/secrets/ldap-admin.pw" >/dev/null 2>&1 && fail "$u can read the LDAP administrator's password"
+	done
 	for u in pki pki-hsm pki-ra pki-ocsp pki-tsa pki-sign pki-cad; do
 		as_user "$u" cat "$S/pins/pki-ca.pin" >/dev/null 2>&1 && fail "$u can read the CA token's PIN"
 		as_user "$u" mv "$S/pins" "$S/pins.aside" 2>/dev/null && fail "$u can move pins/ aside"
 	done
 	for u in pki-ra pki-ocsp pki-tsa pki-sign pki-cad; do
-		as_user "$u" cat "$S/secrets/ldap-admin.pw" >/dev/null 2>&1 && fail "$u can read crld's LDAP password"
+		as_user "$u" cat "$S/secrets/ldap-publisher.pw" >/dev/null 2>&1 && fail "$u can read crld's LDAP password"
 		as_user "$u" ls "$S/hsm/tokens" >/dev/null 2>&1 && fail "$u can read the token directory"
 		as_user "$u" ls "$S/pg/data" >/dev/null 2>&1 && fail "$u can read PostgreSQL's data"
 	done
@@ -119,7 +123,7 @@ note "$nproc daemon processes: demoted, no_new_privs, seccomp"
 # the system's directories and what they name.
 sysreads="reads only the system's files"
 for want in "rad writes files only in: $S/spool/ra-sms, $S/spool/ra-mail; $sysreads and $REPO/policy" \
-    "ocspd writes no file" "crld writes files only in: $S/pki/crl; $sysreads and $S/secrets/ldap-admin.pw" \
+    "ocspd writes no file" "crld writes files only in: $S/pki/crl; $sysreads and $S/secrets/ldap-publisher.pw" \
     "tsad writes files only in: $S/spool/tsa" "cad writes no file" \
     "signd writes no file" "pkisign serve writes no file; $sysreads" "sealer writes no file" \
     "sam writes files only in: $S/hsm/tokens" \
@@ -186,6 +190,34 @@ ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b 'dc=pki,dc=local' -s base d
 grep -q '^dn: dc=pki,dc=local$' "$T/ldap" || fail "base entry not found: $(cat "$T/ldap")"
 ldapwhoami -x -o nettimeout=5 -H "$ldap_uri" -D 'cn=admin,dc=pki,dc=local' \
 	-y "$S/secrets/ldap-admin.pw" >/dev/null || fail "admin bind with secrets/ldap-admin.pw failed"
+# crld and pkictl bind as the publisher (pki.conf), who writes what
+# lib/publish.c publishes and nothing else (deploy/slapd/config.ldif.in).
+grep -qx 'bind_dn = cn=publisher,dc=pki,dc=local' "$S/pki.conf" || fail "pki.conf does not bind as the publisher"
+pub=(-x -o nettimeout=5 -H "$ldap_uri" -D 'cn=publisher,dc=pki,dc=local' -y "$S/secrets/ldap-publisher.pw")
+ldap_as_publisher() { # LDIF on stdin; prints the status
+	local rc=0
+	ldapmodify "${pub[@]}" >"$T/ldapmodify.out" 2>&1 || rc=$?
+	echo "$rc"
+}
+ldapsearch -LLL -o ldif-wrap=no "${pub[@]}" -b 'dc=pki,dc=local' '(objectClass=pkiCA)' 'cACertificate;binary' >"$T/ldap-ca" ||
+	fail "ldapsearch as the publisher failed"
+[ "$(grep -c '^dn: ' "$T/ldap-ca")" -ge 2 ] || fail "the publisher does not see the CA entries: $(head -c 300 "$T/ldap-ca")"
+ca_dn=$(sed -n 's/^dn: //p' "$T/ldap-ca" | head -1)
+ca_b64=$(sed -n 's/^cACertificate;binary:: //p' "$T/ldap-ca" | head -1)
+[ -n "$ca_b64" ] || fail "no cACertificate;binary on $ca_dn"
+# The CA certificate written again as it is: what a publication does.
+rc=$(printf 'dn: %s\nchangetype: modify\nreplace: cACertificate;binary\ncACertificate;binary:: %s\n' "$ca_dn" "$ca_b64" | ldap_as_publisher)
+[ "$rc" = 0 ] || fail "the publisher cannot write cACertificate of $ca_dn: $rc $(cat "$T/ldapmodify.out")"
+for ldif in 'dn: dc=pki,dc=local\nchangetype: modify\nreplace: o\no: not ours\n' \
+    'dn: cn=admin,dc=pki,dc=local\nchangetype: add\nobjectClass: applicationProcess\nobjectClass: simpleSecurityObject\ncn: admin\nuserPassword: x\n' \
+    'dn: cn=extra,dc=pki,dc=local\nchangetype: add\nobjectClass: applicationProcess\ncn: extra\ndescription: not a PKI attribute\n' \
+    'dn: cn=publisher,dc=pki,dc=local\nchangetype: modify\nreplace: userPassword\nuserPassword: x\n' \
+    "dn: $ca_dn\\nchangetype: modify\\nreplace: description\\ndescription: not a PKI attribute\\n"; do
+	rc=$(printf "$ldif" | ldap_as_publisher)
+	[ "$rc" = 50 ] || fail "the publisher may do more than publish (status $rc, want 50 insufficientAccess): $ldif"
+done
+[ "$(ldapsearch -x -LLL -o nettimeout=5 -H "$ldap_uri" -b 'dc=pki,dc=local' -s base o | sed -n 's/^o: //p')" = 'PKI local stack' ] ||
+	fail "the base entry changed"
 # Wrong password refused; cn=config not readable anonymously.
 printf 'wrong' >"$T/wrong.pw"
 rc=0
