@@ -143,6 +143,11 @@ $(BUILD)/tests/unit/ra/%: $(BUILD)/obj/tests/unit/ra/%.o $(call obj,$(filter-out
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -lcmocka -lcurl -o $@
 
+# tests/unit/ca/: cad's sources too (all but its main.c).
+$(BUILD)/tests/unit/ca/%: $(BUILD)/obj/tests/unit/ca/%.o $(call obj,$(filter-out ca/worker/main.c,$(CAD_SRCS))) $(LIBHSM) $(LIBPKI)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
 # tests/unit/tsa/: tsad's sources too (all but main.c).
 $(BUILD)/tests/unit/tsa/%: $(BUILD)/obj/tests/unit/tsa/%.o $(call obj,$(filter-out tsa/main.c,$(TSAD_SRCS))) $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)

@@ -30,6 +30,8 @@ BUILD=$(realpath -m -- "$1")
 MODE=${2:-all}
 case $MODE in unit|integration|all) ;; *) usage ;; esac
 [ -d "$BUILD" ] || { echo "run.sh: $BUILD does not exist (run make first)" >&2; exit 2; }
+# Tests find the repository's files (policy/, tests/) from its root.
+cd "$REPO"
 TIMEOUT=${PKI_TEST_TIMEOUT:-600}
 HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 

@@ -26,6 +26,8 @@ struct cad {
 	const char		*wrap_label;
 	struct profile		*profiles[CAD_MAX_PROFILES];
 	int			 nprofiles;
+	/* The profiles' names as a text[] literal: the claim takes only these. */
+	char			 served[640];
 	long			 max_validity_days;
 	long			 max_attempts;
 	char			 actor[128];
@@ -48,8 +50,9 @@ int		 cad_lint_keytype(const struct profile *, const char *keytype,
  * parsable, not a CA), key type and size (RSA >= 2048 bits, EC P-256/P-384
  * only), serial (positive, >= 64 bits, <= 20 octets; RFC 5280 §4.1.2.2),
  * issuer name, validity (notBefore < notAfter <= issuer's notAfter, at most
- * max_days days), no empty subject attribute. 0, or -1 with the first
- * failure in err.
+ * max_days days, at least a day left), no empty subject attribute, no
+ * keyCertSign or cRLSign, no OCSPSigning, timeStamping or anyExtendedKeyUsage.
+ * 0, or -1 with the first failure in err.
  */
 int		 cad_lint(const struct profile *, X509 *, X509 *issuer,
 		    long max_days, char *err, size_t errlen);

@@ -2,7 +2,8 @@
  * One issuance, in one transaction (ca/README.md "cad", exactly once):
  *
  *	BEGIN
- *	SELECT the oldest pending order FOR UPDATE SKIP LOCKED   (the claim)
+ *	SELECT the oldest pending order of a profile it serves
+ *	    FOR UPDATE SKIP LOCKED                    (the claim)
  *	subject from the verified data, lint          → failed, nothing signed
  *	signer: generate the subscriber key, wrapped  (HSM, hsm/p11wrap.h)
  *	build from the profile, lint                  → failed, nothing signed
@@ -34,7 +35,8 @@
 
 static const struct db_stmt stmt_claim = { "cad_issue_claim",
 	"SELECT id, kind, profile, subject::text, key_type FROM issuance_order "
-	"WHERE status = 'pending' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 0 };
+	"WHERE status = 'pending' AND profile = ANY ($1::text[]) "
+	"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 1 };
 static const struct db_stmt stmt_key_insert = { "cad_issue_key_insert",
 	"INSERT INTO subscriber_key (order_id, certificate_id, key_type, "
 	"wrapped, spki, spki_sha256, wrapping_key_label) VALUES ($1, $2, $3, "
@@ -138,10 +140,11 @@ cad_retry(struct cad *c, const struct cad_order *o, const char *why)
 static int
 cad_claim(struct cad *c, struct cad_order *o)
 {
+	const char *served[1] = { c->served };
 	PGresult *res;
 	int rc = -1;
 
-	if ((res = db_exec(c->db, &stmt_claim, NULL, NULL, NULL)) == NULL)
+	if ((res = db_exec(c->db, &stmt_claim, served, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
 		rc = 0;
@@ -230,7 +233,11 @@ cad_issue_one(struct cad *c)
 		rc = r;
 		goto out;
 	}
-	/* What is wrong with the order itself fails it before the HSM works. */
+	/*
+	 * What is wrong with the order itself fails it before the HSM works.
+	 * The claim took a profile this worker serves; the test stays as a
+	 * guard.
+	 */
 	if ((prof = cad_profile(c, o.profile)) == NULL) {
 		snprintf(err, sizeof(err), "profile %s is not served by cad "
 		    "(cad.profiles)", o.profile);

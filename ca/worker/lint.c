@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -26,6 +27,19 @@
 #define LINT_CN_MAX		64	/* ub-common-name, RFC 5280 Appendix A */
 #define LINT_SERIAL_MIN_BITS	64	/* CA/B BR §7.1 */
 #define LINT_SERIAL_MAX_OCTETS	20	/* RFC 5280 §4.1.2.2 */
+/*
+ * A certificate must still be valid this long after it is signed: one
+ * the issuer's own expiry would cut shorter uses up its application for
+ * nothing (the CA needs a new issuing certificate first).
+ */
+#define LINT_MIN_REMAINING_S	86400
+/*
+ * Usages that would let a subscriber's key speak for the CA: sign OCSP
+ * responses for the issuer (RFC 6960 §4.2.2.2), time-stamps (RFC 3161
+ * §2.3), or anything (anyExtendedKeyUsage). Subscribers sign hashes of
+ * their own choosing through signd, so such a key would forge them.
+ */
+#define LINT_XKU_REFUSED	(XKU_OCSP_SIGN | XKU_TIMESTAMP | XKU_ANYEKU)
 
 /* Subject attributes cad knows, in the RDN order it writes them. */
 static const char *const lint_rdn_order[] = {
@@ -241,6 +255,7 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
 	const char *q;
 	size_t len;
 	int i, n, nid, days, secs, rc = -1;
+	time_t soon = time(NULL) + LINT_MIN_REMAINING_S;
 
 	if ((kind = lint_key(p, "kind", err, errlen)) == NULL ||
 	    (exts = lint_key(p, "extensions_required", err, errlen)) == NULL)
@@ -280,6 +295,12 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
 	    X509_get0_notAfter(issuer)) > 0) {
 		lint_err(err, errlen, "lint: valid beyond the issuer (RFC 5280 "
 		    "§6.1.3)");
+		goto out;
+	}
+	if (X509_cmp_time(X509_get0_notAfter(x), &soon) <= 0) {
+		lint_err(err, errlen, "lint: notAfter is less than %d hours "
+		    "away (the issuing CA's certificate ends then)",
+		    LINT_MIN_REMAINING_S / 3600);
 		goto out;
 	}
 	/* Subject: non-empty, no empty attribute, only the profile's. */
@@ -342,6 +363,20 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
 	}
 	if ((X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE) == 0) {
 		lint_err(err, errlen, "lint: keyUsage lacks digitalSignature");
+		goto out;
+	}
+	if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) != 0 &&
+	    (X509_get_key_usage(x) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) {
+		lint_err(err, errlen, "lint: keyUsage keyCertSign or cRLSign "
+		    "without cA (RFC 5280 §4.2.1.3)");
+		goto out;
+	}
+	/* Without the extension OpenSSL reports every usage: test the flag. */
+	if ((X509_get_extension_flags(x) & EXFLAG_XKUSAGE) != 0 &&
+	    (X509_get_extended_key_usage(x) & LINT_XKU_REFUSED) != 0) {
+		lint_err(err, errlen, "lint: extendedKeyUsage OCSPSigning, "
+		    "timeStamping or anyExtendedKeyUsage: refused for a "
+		    "subscriber");
 		goto out;
 	}
 	rc = 0;

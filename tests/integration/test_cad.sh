@@ -175,6 +175,16 @@ sql_fails "$ca_uri" "DELETE FROM subscriber_key WHERE order_id = $o1" 'permissio
 sql_fails "$ra_uri" "UPDATE issuance_order SET status = 'done' WHERE id = $f1" 'permission denied'
 sql_fails "$ra_uri" "SELECT wrapped FROM subscriber_key" 'permission denied'
 
+# --- an order of a profile a worker does not serve waits for one that does -----------
+# (a rolling upgrade: one worker already has a new profile, another not yet)
+u=$(order corporate corporate ec-p256 '{"C":"ID","O":"PT Contoh","CN":"Served Later","serialNumber":"NIK:3174012345670007"}')
+run_once PKI_CAD_PROFILES=personal
+[ "$(q "SELECT status || coalesce(' ' || last_error, '') FROM issuance_order WHERE id = $u")" = pending ] ||
+	fail "a worker that does not serve corporate took order $u: $(q "SELECT status, last_error FROM issuance_order WHERE id = $u")"
+run_once
+[ "$(q "SELECT status FROM issuance_order WHERE id = $u")" = done ] || fail "order $u not done by a worker serving corporate"
+note "an order of a profile one worker does not serve stayed pending and another issued it"
+
 # --- NOTIFY wakes a waiting worker (its poll is 60 s) ----------------------------------
 start_worker notify PKI_CAD_POLL_SECONDS=60
 sleep 2
