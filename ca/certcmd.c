@@ -100,27 +100,44 @@ out:
 static X509_REQ *
 cert_read_csr(const char *path)
 {
-	BIO *b;
+	FILE *f;
+	BIO *b = NULL;
 	X509_REQ *req = NULL;
 	EVP_PKEY *pub;
-	long size;
+	unsigned char *buf;
+	size_t n;
 
-	if ((b = BIO_new_file(path, "rb")) == NULL) {
+	if ((buf = malloc(CSR_MAX_BYTES + 1)) == NULL) {
+		log_err("malloc failed");
+		return NULL;
+	}
+	if ((f = fopen(path, "rb")) == NULL) {
 		log_err("cannot open CSR %s", path);
+		free(buf);
 		return NULL;
 	}
-	if (BIO_seek(b, 0) == 0 && (size = BIO_ctrl(b, BIO_C_FILE_TELL, 0, NULL)) >= 0 &&
-	    size > CSR_MAX_BYTES) {
-		log_err("CSR %s larger than %d bytes", path, CSR_MAX_BYTES);
-		BIO_free(b);
+	/* Read up to one byte past the cap: a file, a pipe or a device. */
+	n = fread(buf, 1, CSR_MAX_BYTES + 1, f);
+	if (ferror(f) || n > CSR_MAX_BYTES) {
+		if (ferror(f))
+			log_err("reading CSR %s failed", path);
+		else
+			log_err("CSR %s larger than %d bytes", path,
+			    CSR_MAX_BYTES);
+		fclose(f);
+		free(buf);
 		return NULL;
 	}
-	req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
-	if (req == NULL) {
-		(void)BIO_reset(b);
-		req = d2i_X509_REQ_bio(b, NULL);
+	fclose(f);
+	if ((b = BIO_new_mem_buf(buf, (int)n)) != NULL) {
+		req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+		if (req == NULL) {
+			(void)BIO_reset(b);
+			req = d2i_X509_REQ_bio(b, NULL);
+		}
 	}
 	BIO_free(b);
+	free(buf);
 	if (req == NULL) {
 		log_openssl(LOGL_ERR, "%s is not a PKCS#10 request", path);
 		return NULL;
@@ -271,21 +288,32 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		log_err("signer: %s", err);
 		goto out;
 	}
-	if ((cert = profile_issue(prof, X509_REQ_get_subject_name(req),
-	    X509_REQ_get0_pubkey(req), NULL, is.cert, key, err, sizeof(err))) == NULL) {
+	if ((cert = profile_build(prof, X509_REQ_get_subject_name(req),
+	    X509_REQ_get0_pubkey(req), NULL, is.cert, err, sizeof(err))) == NULL) {
 		log_err("issue: %s", err);
 		goto out;
 	}
 	/*
 	 * CA certificates, and the delegated OCSP responder's and the TSA's
 	 * (one per issuer, their keys in the HSM), come from ceremonies only:
-	 * any CSR's key holding one could sign status or time for us.
+	 * any CSR's key holding one could sign status or time for us. Judged
+	 * before the issuing key signs anything. Without the extension
+	 * OpenSSL reports every extended usage: the flag says it is there.
 	 */
-	if (X509_check_ca(cert) != 0 || (X509_get_extended_key_usage(cert) &
-	    (XKU_OCSP_SIGN | XKU_TIMESTAMP)) != 0) {
+	if (X509_check_ca(cert) != 0 ||
+	    ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) != 0 &&
+	    (X509_get_key_usage(cert) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) ||
+	    ((X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) != 0 &&
+	    (X509_get_extended_key_usage(cert) & (XKU_OCSP_SIGN |
+	    XKU_TIMESTAMP | XKU_ANYEKU)) != 0)) {
 		log_err("profile %s makes a CA, OCSP responder or TSA "
 		    "certificate: refused outside a ceremony", profile_name);
 		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	if (profile_sign(prof, cert, X509_REQ_get0_pubkey(req), is.cert, key,
+	    err, sizeof(err)) == -1) {
+		log_err("issue: %s", err);
 		goto out;
 	}
 	txn.actor = actor;
@@ -473,7 +501,7 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 	char serial[128];
 	int ch, rc = PKICTL_EXIT_FAIL;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'i': issuer = optarg; break;
 		case 'p': profile = optarg; break;

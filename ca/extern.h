@@ -133,6 +133,9 @@ struct p11_token *pkictl_token(const struct config *, struct p11_module *,
 int		 cmd_audit(const struct config *, const char *actor, int argc,
 		    char **argv);
 struct db	*pkictl_db(const struct config *);
+struct option;
+/* getopt_long(argc, argv, "", opts, NULL), exact long option names only. */
+int		 pkictl_getopt(int argc, char **argv, const struct option *opts);
 struct db_stmt;
 /*
  * Disables the row named name (an officer, a signing service) with its

@@ -175,7 +175,7 @@ kyc_erase(const struct config *cfg, const char *actor, int argc, char **argv)
 	issued.erasable = &stmt_kyc_erasable_issued;
 	unissued.days = issued.days = -2;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		if (ch == 'd' && (unissued.days = kyc_days(optarg,
 		    3650)) == -1) {
 			log_err("kyc erase: --days must be 1 to 3650");

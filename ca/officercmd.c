@@ -137,39 +137,6 @@ officer_hash(const struct ra_policy *p, const char *pw, char *out,
 	return 0;
 }
 
-/*
- * getopt_long takes any unambiguous prefix: "--password X" would be read as
- * --password-file with a password for a file name (then echoed in an error).
- * Only exact long option names are accepted here. 0 or -1.
- */
-static int
-officer_exact_options(int argc, char **argv, const struct option *opts)
-{
-	const struct option *o;
-	size_t n;
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strncmp(argv[i], "--", 2) != 0)
-			continue;
-		n = strcspn(argv[i] + 2, "=");
-		for (o = opts; o->name != NULL; o++)
-			if (strlen(o->name) == n &&
-			    strncmp(o->name, argv[i] + 2, n) == 0)
-				break;
-		if (o->name == NULL) {
-			log_err("unknown option (exact long names only; a "
-			    "password is read from --password-file)");
-			return -1;
-		}
-		if (o->has_arg == required_argument && argv[i][2 + n] == '\0')
-			i++;
-	}
-	return 0;
-}
-
 struct officer_add {
 	const char	*actor, *username, *role, *email;
 	const char	*hash;
@@ -255,9 +222,7 @@ officer_add(const struct config *cfg, const char *actor, int argc,
 
 	memset(&o, 0, sizeof(o));
 	pw[0] = '\0';
-	if (officer_exact_options(argc, argv, opts) == -1)
-		return PKICTL_EXIT_USAGE;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'u': o.username = optarg; break;
 		case 'r': o.role = optarg; break;

@@ -96,7 +96,7 @@ order_add(const struct config *cfg, const char *actor, int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.actor = actor;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'k': o.kind = optarg; break;
 		case 'p': o.profile = optarg; break;
@@ -143,7 +143,7 @@ order_show(const struct config *cfg, int argc, char **argv)
 	static const char *const names[] = { "id", "kind", "profile", "subject",
 	    "key_type", "status", "attempts", "last_error", "serial" };
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'i': id = optarg; break;
 		default: return PKICTL_EXIT_USAGE;
@@ -205,7 +205,7 @@ cmd_wrapkey(const struct config *cfg, const char *actor, int argc,
 	label = config_get(cfg, "cad.wrap_label", CA_KEY_WRAP);
 	if (strcmp(argv[0], "create") != 0)
 		return PKICTL_EXIT_USAGE;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 's': so_file = optarg; break;
 		case 'l': label = optarg; break;

@@ -249,11 +249,52 @@ pkictl_signer_for(const struct config *cfg, const struct cadb_ca *ca,
 	return signer;
 }
 
+/*
+ * getopt_long takes any unambiguous prefix: "--pin 1234" would be read as
+ * --pin-file with a PIN for a file name (then echoed in an error), as would
+ * "--password X" for --password-file. Each subcommand's arguments are
+ * checked once for exact long option names; a wrong one is '?'.
+ */
+int
+pkictl_getopt(int argc, char **argv, const struct option *opts)
+{
+	static char **checked;
+	const struct option *o;
+	size_t n;
+	int i;
+
+	if (argv != checked) {
+		checked = argv;
+		for (i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--") == 0)
+				break;
+			if (strncmp(argv[i], "--", 2) != 0)
+				continue;
+			n = strcspn(argv[i] + 2, "=");
+			for (o = opts; o->name != NULL; o++)
+				if (strlen(o->name) == n &&
+				    strncmp(o->name, argv[i] + 2, n) == 0)
+					break;
+			if (o->name == NULL) {
+				log_err("unknown option (exact long names "
+				    "only; PINs and passwords are read from "
+				    "files named by --*-file)");
+				return '?';
+			}
+			if (o->has_arg == required_argument &&
+			    argv[i][2 + n] == '\0')
+				i++;
+		}
+	}
+	return getopt_long(argc, argv, "", opts, NULL);
+}
+
 /* "pkictl:<login name>", the actor of audit events made by this CLI. */
 static void
 pkictl_actor(char *out, size_t outlen)
 {
-	const char *who = getenv("SUDO_USER");
+	/* sudo sets it for root; anyone else could name anyone. */
+	const char *who = getuid() == 0 ? getenv("SUDO_USER") : NULL;
 	struct passwd *pw;
 
 	if (who == NULL || *who == '\0')
@@ -290,7 +331,7 @@ cmd_token_init(const struct config *cfg, int argc, char **argv)
 	int ch, rc = PKICTL_EXIT_FAIL;
 
 	so_pin[0] = pin[0] = '\0';
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'l': label = optarg; break;
 		case 's': so_file = optarg; break;
@@ -406,7 +447,7 @@ cmd_key(const struct config *cfg, int argc, char **argv)
 	char err[512], actor[128];
 	int ch, gen, rc = PKICTL_EXIT_FAIL;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 't': token = optarg; break;
 		case 'l': label = optarg; break;

@@ -151,7 +151,7 @@ cmd_sigservice(const struct config *cfg, const char *actor, int argc,
 	if (argc < 1 || strcmp(argv[0], "add") != 0)
 		return PKICTL_EXIT_USAGE;
 	optind = 0;	/* glibc: start afresh with argv[0] = "add" */
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		if (ch != 'n')
 			return PKICTL_EXIT_USAGE;
 		s.name = optarg;

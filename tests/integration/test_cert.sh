@@ -69,6 +69,10 @@ echo "not a csr" >"$tmp/junk.csr"
 expect_refused 1 "junk CSR" pkictl cert issue --profile subscriber --csr "$tmp/junk.csr"
 expect_refused 3 "CA profile outside a ceremony" pkictl cert issue --profile issuing-ca --csr "$tmp/ec.csr"
 expect_refused 1 "unknown profile" pkictl cert issue --profile no-such --csr "$tmp/ec.csr"
+# A CSR over 64 KiB is refused before it is parsed, whatever it is.
+{ cat "$tmp/ec.csr"; head -c 70000 /dev/zero | tr '\0' '#'; } >"$tmp/big.csr"
+expect_refused 1 "a CSR over 64 KiB" pkictl cert issue --profile subscriber --csr "$tmp/big.csr"
+grep -q 'larger than 65536 bytes' "$tmp/out" || fail "oversized CSR: $(cat "$tmp/out")"
 expect_refused 1 "unknown issuer" pkictl cert issue --issuer nobody --profile subscriber --csr "$tmp/ec.csr"
 # The responder's and the TSA's certificates come from the ceremony only, the
 # root signs only there, weak keys are refused, and an unwritable --out
@@ -88,6 +92,11 @@ expect_refused 3 "a P-521 CSR" pkictl cert issue --profile subscriber --csr "$tm
 expect_refused 1 "--out in a missing directory" pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" \
 	--out "$tmp/no/such/dir.pem"
 [ "$(count)" = "$n0" ] || fail "a refused issuance stored a certificate"
+# A profile without extendedKeyUsage (eseal) is not taken for a CA usage.
+pkictl cert issue --profile eseal --csr "$tmp/ec.csr" --out "$tmp/eseal.pem" >"$tmp/out" 2>&1 ||
+	{ cat "$tmp/out"; fail "pkictl cert issue --profile eseal"; }
+openssl verify -CAfile "$PKI_ROOT_CERT" -untrusted "$PKI_ISSUING_CERT" "$tmp/eseal.pem" >/dev/null ||
+	fail "the eseal certificate does not verify"
 
 # --- revocation, hold, release --------------------------------------------------------
 expect_refused 2 "bad reason" pkictl cert revoke --serial "$ser" --reason removeFromCRL

@@ -121,6 +121,17 @@ rc=0; pkictl officer add --username carol --role ra_admin --password "$pw" >"$tm
 rc=0; pkictl officer add --username carol --role ra_admin --pass "$pw" >"$tmp/o" 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "an abbreviated option: exit $rc, expected 2 (usage)"
 ! grep -qF -- "$pw" "$tmp/o" || fail "a password given on argv was echoed"
+# The same for every subcommand that reads a PIN from a file: a PIN given
+# the way softhsm2-util takes it is refused, never read as a file name.
+for args in "token init --label nope --so-pin 80651423 --pin 80651424" \
+    "key gen --token pki-ca --label nope --type ec-p256 --pin 80651424" \
+    "key list --token pki-ca --pin 80651424" "wrapkey create --so-pin 80651423"; do
+	rc=0
+	# shellcheck disable=SC2086
+	pkictl $args >"$tmp/o" 2>&1 || rc=$?
+	[ "$rc" = 2 ] || fail "pkictl $args: exit $rc, expected 2 (usage)"
+	! grep -qF -- 8065142 "$tmp/o" || fail "pkictl $args echoed the PIN: $(grep -F 8065142 "$tmp/o")"
+done
 rc=0; add carol ra_admin 'Short-1a' || rc=$?
 [ "$rc" = 1 ] || fail "short password: exit $rc"
 rc=0; add carol ra_admin 'alllowercase-and-long-enough' || rc=$?
