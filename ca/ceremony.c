@@ -301,8 +301,33 @@ ceremony_init(const struct config *cfg, const char *actor)
 	if (ceremony_verify(&c) == -1)
 		goto out;
 	if (db_transaction(db, "SERIALIZABLE", 3, ceremony_record, &c) == -1) {
-		log_err("ceremony: recording the hierarchy failed; nothing was "
-		    "committed");
+		/*
+		 * A COMMIT whose answer was lost (the connection cut after the
+		 * server committed) looks the same: ask again before the keys
+		 * are destroyed, and keep them when the answer is yes or none.
+		 */
+		switch (certstore_initialized(db, when, sizeof(when))) {
+		case 0:
+			log_err("ceremony: recording the hierarchy failed; "
+			    "nothing was committed");
+			break;
+		case 1:
+			committed = 1;
+			log_err("ceremony: the database recorded the hierarchy "
+			    "although its answer to COMMIT was lost; the keys "
+			    "are kept. Check `pkictl ca status`, then run "
+			    "`pkictl ca export` and `pkictl publish`");
+			break;
+		default:
+			committed = 1;
+			log_err("ceremony: recording the hierarchy failed and "
+			    "the database cannot tell whether it committed: "
+			    "the keys are kept. Once it answers, `pkictl ca "
+			    "status` tells; if the CA is not initialized, "
+			    "delete the keys (`pkictl key list`) and run the "
+			    "ceremony again");
+			break;
+		}
 		goto out;
 	}
 	committed = 1;	/* the keys are the CA's now, whatever follows */
