@@ -73,6 +73,9 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 # Helper programs used by integration tests (not installed).
 TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
+# LD_PRELOAD shims for tests (tests/preload/), never sanitized: loaded first.
+PRELOAD_SRCS := $(sort $(wildcard tests/preload/*.c))
+PRELOAD_LIBS := $(patsubst tests/preload/%.c,$(BUILD)/tests/preload/%.so,$(PRELOAD_SRCS))
 # Benchmark programs, built by `make bench` only.
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
@@ -93,7 +96,7 @@ FUZZ_COMPONENT_SRCS := $(filter-out %/main.c,$(TSAD_SRCS) $(OCSPD_SRCS) $(CRLD_S
 .PHONY: all deps build up down check test unit integration clean bench fuzz install
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(UNIT_BINS) $(TOOL_BINS)
+all: $(PROGRAMS) $(UNIT_BINS) $(TOOL_BINS) $(PRELOAD_LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -157,6 +160,11 @@ $(BUILD)/tests/unit/tsa/%: $(BUILD)/obj/tests/unit/tsa/%.o $(call obj,$(filter-o
 $(BUILD)/tests/unit/sign/%: $(BUILD)/obj/tests/unit/sign/%.o $(call obj,$(SIGN_LIB_SRCS)) $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(SIGN_LIBS) -lcmocka -o $@
+
+$(BUILD)/tests/preload/%.so: tests/preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -fPIC -shared \
+		-I$(shell $(PKG_CONFIG) --variable=includedir libpq 2>/dev/null) $< -o $@ -ldl
 
 $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
