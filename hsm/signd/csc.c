@@ -53,6 +53,19 @@ static const struct db_stmt stmt_token_insert = {
 	"($1, $2::bytea, now() + make_interval(secs => $3::int))",
 	3
 };
+/*
+ * A service asks for a token per job or so, and expired rows serve nothing:
+ * each new token takes away up to 64 of its service's that expired an hour
+ * ago or more (the hour keeps a row for a request in flight at its expiry
+ * and for a look at recent history).
+ */
+static const struct db_stmt stmt_token_purge = {
+	"signd_csc_token_purge",
+	"WITH gone AS (DELETE FROM sign_token WHERE id IN (SELECT id FROM "
+	"sign_token WHERE service_id = $1 AND expires_at < now() - interval "
+	"'1 hour' ORDER BY id LIMIT 64) RETURNING 1) SELECT count(*) FROM gone",
+	1
+};
 static const struct db_stmt stmt_token_check = {
 	"signd_csc_token_check",
 	"SELECT t.service_id FROM sign_token t JOIN sign_service s ON "
@@ -222,18 +235,26 @@ csc_info(struct csc_ctx *c, const struct http_request *req,
 
 /* --- oauth2/token ---------------------------------------------------------------- */
 
-/* The token row and its audit event (sign.token, no secret). */
+/*
+ * The token row, the service's long-expired rows away, and the audit event
+ * of both (sign.token, no secret).
+ */
 static int
 csc_token_txn(struct db *db, void *arg)
 {
 	const char *const *v = arg;
+	PGresult *res;
 	json_t *details;
+	long purged;
 	int rc = -1;
 
-	if (db_exec_ok(db, &stmt_token_insert, v) == -1)
+	if (db_exec_ok(db, &stmt_token_insert, v) == -1 ||
+	    (res = db_exec(db, &stmt_token_purge, v, NULL, NULL)) == NULL)
 		return -1;
-	if ((details = json_pack("{s:s, s:s}", "service_id", v[0],
-	    "expires_in", v[2])) == NULL)
+	purged = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if ((details = json_pack("{s:s, s:s, s:i}", "service_id", v[0],
+	    "expires_in", v[2], "expired_removed", (int)purged)) == NULL)
 		return -1;
 	rc = audit_append(db, "signd:token", "sign.token", "sign_service", v[0],
 	    details, NULL);

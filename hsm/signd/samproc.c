@@ -118,6 +118,19 @@ static const struct db_stmt stmt_sad_insert = {
 	"now() + make_interval(secs => $8::int)) RETURNING id",
 	8
 };
+/*
+ * Up to 64 SADs that expired an hour ago or more go with each new one, and
+ * their hashes (schema/041): another SAM's are skipped, not waited for.
+ */
+static const struct db_stmt stmt_sad_purge = {
+	"signd_sam_sad_purge",
+	"WITH old AS (SELECT id FROM sign_sad WHERE expires_at < now() - "
+	"interval '1 hour' ORDER BY expires_at LIMIT 64 FOR UPDATE SKIP "
+	"LOCKED), h AS (DELETE FROM sign_sad_hash WHERE sad_id IN (SELECT id "
+	"FROM old)), s AS (DELETE FROM sign_sad WHERE id IN (SELECT id FROM "
+	"old) RETURNING 1) SELECT count(*) FROM s",
+	0
+};
 static const struct db_stmt stmt_sad_hashes = {
 	"signd_sam_sad_hashes",
 	"INSERT INTO sign_sad_hash (sad_id, hash) "
@@ -394,12 +407,16 @@ sam_auth_txn(struct db *db, void *arg)
 	v[1] = hashes;
 	if (db_exec_ok(db, &stmt_sad_hashes, v) == -1)
 		goto out;
-	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I}",
-	    "account_id", acct, "certificate_id", cred, "service_id", svc,
-	    "factor", fo.kind, "otp_id", (json_int_t)fo.otp_id, "hash_algo",
-	    sam_md_name(q->hashes.md), "num_signatures",
+	PQclear(res2);
+	if ((res2 = db_exec(db, &stmt_sad_purge, NULL, NULL, NULL)) == NULL)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, "
+	    "s:I}", "account_id", acct, "certificate_id", cred, "service_id",
+	    svc, "factor", fo.kind, "otp_id", (json_int_t)fo.otp_id,
+	    "hash_algo", sam_md_name(q->hashes.md), "num_signatures",
 	    (json_int_t)q->hashes.n, "expires_in",
-	    (json_int_t)t->sam->sad_ttl_s)) == NULL ||
+	    (json_int_t)t->sam->sad_ttl_s, "expired_removed",
+	    (json_int_t)atoll(PQgetvalue(res2, 0, 0)))) == NULL ||
 	    audit_append(db, "sam:authorize", "sign.authorize", "sign_sad",
 	    sadid, details, NULL) == -1)
 		goto out;

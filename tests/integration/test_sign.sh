@@ -422,6 +422,31 @@ authorize "$credEC" "$H" $SHA256 '"PIN":"402917"' "$at2"
 expect 401 invalid_token "expired token"
 unchanged "requests without a valid token"
 
+# Long-expired rows go (schema/041): a new token takes its service's tokens
+# that expired an hour ago or more, a new authorization such SADs with their
+# hashes; the audit event of each says how many. Expired less long: kept.
+old_tok=$(q "SELECT max(id) FROM sign_token WHERE service_id = $sid")
+q "UPDATE sign_token SET expires_at = now() - interval '2 hours' WHERE id = $old_tok" >/dev/null
+q "UPDATE sign_token SET expires_at = now() - interval '50 minutes' WHERE id = (SELECT max(id) FROM sign_token WHERE id < $old_tok AND service_id = $sid)" >/dev/null
+recent_tok=$(q "SELECT max(id) FROM sign_token WHERE id < $old_tok AND service_id = $sid")
+old_sad=$(q "SELECT max(id) FROM sign_sad")
+[ "$(q "SELECT count(*) FROM sign_sad_hash WHERE sad_id = $old_sad")" -ge 1 ] || fail "SAD $old_sad has no hash row"
+q "UPDATE sign_sad SET expires_at = now() - interval '2 hours' WHERE id = $old_sad" >/dev/null
+token "grant_type=client_credentials&client_id=$cid&client_secret=$csec"
+expect 200 - "oauth2/token after tokens expired"
+secrets+=("$(jq -r .access_token "$tmp/out")")
+[ "$(q "SELECT count(*) FROM sign_token WHERE id = $old_tok")" = 0 ] || fail "a token expired 2 hours ago was kept"
+[ "$(q "SELECT count(*) FROM sign_token WHERE id = $recent_tok")" = 1 ] || fail "a token expired 50 minutes ago was removed"
+[ "$(q "SELECT details->>'expired_removed' FROM audit_event WHERE action = 'sign.token' ORDER BY id DESC LIMIT 1")" -ge 1 ] ||
+	fail "the token's audit event does not count the tokens removed"
+hashes sha256 1
+authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
+expect 200 - "authorize after a SAD expired"
+[ "$(q "SELECT count(*) FROM sign_sad WHERE id = $old_sad")/$(q "SELECT count(*) FROM sign_sad_hash WHERE sad_id = $old_sad")" = 0/0 ] ||
+	fail "a SAD expired 2 hours ago (or its hashes) was kept"
+[ "$(q "SELECT details->>'expired_removed' FROM audit_event WHERE action = 'sign.authorize' ORDER BY id DESC LIMIT 1")" -ge 1 ] ||
+	fail "the authorization's audit event does not count the SADs removed"
+
 # Another subscriber's credential.
 before
 hashes sha256 1
