@@ -717,6 +717,7 @@ db_begin(struct db *db, const char *isolation)
 	static const char *const levels[] = {
 		"READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"
 	};
+	PGTransactionStatusType ts;
 	char sql[64];
 	size_t i;
 
@@ -735,8 +736,23 @@ db_begin(struct db *db, const char *isolation)
 	}
 	db->sqlstate[0] = '\0';
 	db->retryable = 0;
-	/* A caller that begins again has given up the last transaction. */
+	/*
+	 * A caller that begins again has given up the last transaction: roll
+	 * it back. BEGIN inside it would only warn, and its changes would
+	 * commit with the next; inside a failed one BEGIN fails (25P02) until
+	 * a ROLLBACK. A lost connection (PQTRANS_UNKNOWN, or a ROLLBACK that
+	 * finds it gone) holds no transaction: db_ready() connects again.
+	 */
 	db->in_txn = 0;
+	ts = PQtransactionStatus(db->conn);
+	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+		log_warn("db_begin: the previous transaction was still open%s: "
+		    "rolled back", ts == PQTRANS_INERROR ? " (failed)" : "");
+		if (db_command(db, "ROLLBACK", NULL) == -1 &&
+		    PQstatus(db->conn) == CONNECTION_OK)
+			return -1;
+		db->sqlstate[0] = '\0';
+	}
 	if (db_ready(db) == -1)
 		return -1;
 	snprintf(sql, sizeof(sql), "BEGIN ISOLATION LEVEL %s", levels[i]);

@@ -139,6 +139,9 @@ void		 db_unavailable_clear(void);
  * Plain BEGIN/COMMIT/ROLLBACK; 0 or -1. isolation: NULL ("READ COMMITTED"),
  * "REPEATABLE READ" or "SERIALIZABLE"; anything else is refused. db_commit()
  * of a transaction that already failed rolls it back and returns -1.
+ * db_begin() while the last transaction is still open (never committed or
+ * rolled back, failed or not) rolls it back first, with a warning: none of
+ * its changes commit with the new one.
  */
 int		 db_begin(struct db *, const char *isolation);
 int		 db_commit(struct db *);
