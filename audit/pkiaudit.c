@@ -3,11 +3,15 @@
  * needs no database and no HSM: only an export made by `pkictl audit
  * export` and the audit public key, each obtained independently.
  *
- *  verify --events F --seals F --pubkey P
+ *  verify --events F --seals F --pubkey P [--known-seals F]
  *	recomputes the Merkle tree over the events in file order, and for
  *	every seal checks its signature and that the tree of its size has
  *	its root; reports events after the last seal as unsealed. Exit 0
- *	only when every seal holds.
+ *	only when every seal holds. --known-seals: the seals file of an
+ *	earlier verification; every seal in it must be in this export with
+ *	the same tree size and root (a database superuser could otherwise cut
+ *	the seals back, rewrite the events after the cut and have the sealer
+ *	sign them again: the export alone would verify).
  *  prove --events F --seals F --event ID [--seal N]
  *	prints the inclusion proof of event ID in seal N (default: the first
  *	seal that covers it), JSON, for someone who gets only that event.
@@ -36,7 +40,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: pkiaudit verify --events F --seals F --pubkey P\n"
+	    "usage: pkiaudit verify --events F --seals F --pubkey P "
+	    "[--known-seals F]\n"
 	    "       pkiaudit prove --events F --seals F --event ID [--seal N]\n"
 	    "       pkiaudit check --proof F --pubkey P\n");
 }
@@ -139,10 +144,46 @@ out:
 	return rc;
 }
 
-static int
-cmd_verify(const char *events, const char *sealsf, const char *pubf)
+/*
+ * Each seal of known (an earlier export's, already verified) must be in
+ * seals unchanged: same number, tree size and root. The number of those
+ * that are not.
+ */
+static size_t
+check_known(const struct seals *known, const struct seals *seals)
 {
-	struct seals seals;
+	size_t i, bad = 0;
+
+	for (i = 0; i < known->n; i++) {
+		if (i >= seals->n) {
+			printf("seal %llu: FAILED: known from an earlier export "
+			    "(%llu events) but not in this one: the seals were "
+			    "cut back\n", (unsigned long long)known->s[i].id,
+			    (unsigned long long)known->s[i].tree_size);
+			bad++;
+		} else if (seals->s[i].tree_size != known->s[i].tree_size ||
+		    memcmp(seals->s[i].root, known->s[i].root,
+		    MERKLE_HASH) != 0) {
+			printf("seal %llu: FAILED: not the seal known from an "
+			    "earlier export (%llu events then, %llu now, or "
+			    "another root): the sealed history was replaced\n",
+			    (unsigned long long)known->s[i].id,
+			    (unsigned long long)known->s[i].tree_size,
+			    (unsigned long long)seals->s[i].tree_size);
+			bad++;
+		}
+	}
+	if (bad == 0)
+		printf("%zu seal(s) known from an earlier export: all in this "
+		    "one, unchanged\n", known->n);
+	return bad;
+}
+
+static int
+cmd_verify(const char *events, const char *sealsf, const char *pubf,
+    const char *knownf)
+{
+	struct seals seals, known;
 	struct merkle m;
 	unsigned char leaf[MERKLE_HASH], root[MERKLE_HASH];
 	EVP_PKEY *pub = NULL;
@@ -152,7 +193,9 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf)
 	int r, rc = EXIT_USAGE;
 
 	memset(&seals, 0, sizeof(seals));
-	if ((pub = load_pubkey(pubf)) == NULL || load_seals(sealsf, &seals) == -1)
+	memset(&known, 0, sizeof(known));
+	if ((pub = load_pubkey(pubf)) == NULL || load_seals(sealsf, &seals) == -1 ||
+	    (knownf != NULL && load_seals(knownf, &known) == -1))
 		goto out;
 	if ((line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL ||
 	    (sigbad = calloc(seals.n + 1, 1)) == NULL)
@@ -169,6 +212,8 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf)
 			sigbad[k] = 1;
 			bad++;
 		}
+	if (knownf != NULL)
+		bad += check_known(&known, &seals);
 	merkle_init(&m);
 	k = 0;
 	while ((r = read_line(f, line, &len)) == 1) {
@@ -219,6 +264,7 @@ out:
 	if (f != NULL)
 		fclose(f);
 	free(seals.s);
+	free(known.s);
 	EVP_PKEY_free(pub);
 	return rc;
 }
@@ -365,10 +411,12 @@ main(int argc, char **argv)
 		{ "event", required_argument, NULL, 'i' },
 		{ "seal", required_argument, NULL, 'n' },
 		{ "proof", required_argument, NULL, 'p' },
+		{ "known-seals", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *events = NULL, *seals = NULL, *pub = NULL, *proof = NULL;
+	const char *known = NULL;
 	unsigned long long id = 0, seal = 0;
 	char *end;
 	int ch;
@@ -384,6 +432,7 @@ main(int argc, char **argv)
 		case 's': seals = optarg; break;
 		case 'k': pub = optarg; break;
 		case 'p': proof = optarg; break;
+		case 'K': known = optarg; break;
 		case 'i':
 		case 'n':
 			(ch == 'i' ? &id : &seal)[0] = strtoull(optarg, &end, 10);
@@ -399,7 +448,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		goto bad;
 	if (strcmp(argv[1], "verify") == 0 && events && seals && pub)
-		return cmd_verify(events, seals, pub);
+		return cmd_verify(events, seals, pub, known);
 	if (strcmp(argv[1], "prove") == 0 && events && seals && id > 0)
 		return cmd_prove(events, seals, id, seal);
 	if (strcmp(argv[1], "check") == 0 && proof && pub)

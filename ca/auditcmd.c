@@ -11,6 +11,8 @@
  *		  seal to the Merkle tree, signs the new tree head with the
  *		  audit key and stores the seal (nothing to do: exit 0, no
  *		  seal). Run it from a timer; `make up` runs it at start-up.
+ *		  An event whose line pkiaudit could not read (over
+ *		  AUDITSEAL_LINE_MAX) is refused: nothing is sealed.
  *  audit export  writes the events in tree order and the seals, one JSON
  *		  line each, for `pkiaudit verify` (files must not exist).
  */
@@ -59,7 +61,7 @@ static const struct db_stmt stmt_last = { "pkictl_audit_last",
 	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, encode(signature, 'hex') "
 	"FROM audit_seal ORDER BY id DESC LIMIT 1", 0 };
 static const struct db_stmt stmt_events = { "pkictl_audit_events",
-	"SELECT " AUDITSEAL_EVENT_LINE_SQL " FROM audit_event e "
+	"SELECT " AUDITSEAL_EVENT_LINE_SQL ", e.id FROM audit_event e "
 	"WHERE e.txid >= $1::bigint AND e.txid < $2::bigint ORDER BY e.id", 2 };
 static const struct db_stmt stmt_insert = { "pkictl_audit_insert",
 	"INSERT INTO audit_seal (id, tree_size, txid_xmin, root, frontier, "
@@ -67,6 +69,10 @@ static const struct db_stmt stmt_insert = { "pkictl_audit_insert",
 	"decode($4, 'hex'), ARRAY(SELECT decode(f, 'hex') FROM "
 	"unnest(string_to_array($5, ',')) WITH ORDINALITY AS u(f, n) "
 	"ORDER BY n)::bytea[], $8::timestamptz, $6, decode($7, 'hex'))", 8 };
+/* Whether audit init's event for this key is there (1), not (0), or -1. */
+static const struct db_stmt stmt_key_recorded = { "pkictl_audit_key_recorded",
+	"SELECT count(*) FROM audit_event WHERE action = 'audit.key.create' "
+	"AND details->>'public_key_sha256' = $1", 1 };
 static const struct db_stmt stmt_export_seals = { "pkictl_audit_seals",
 	"SELECT id, tree_size, encode(root, 'hex'), "
 	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, "
@@ -105,6 +111,25 @@ audit_token(const struct config *cfg, struct p11_module **mod,
 	return pkictl_token(cfg, *mod, token, pin_file);
 }
 
+/* Asked as the auditor (pki_admin only appends events), on a new connection. */
+static int
+audit_key_recorded(const struct config *cfg, const char *sha256_hex)
+{
+	struct db *db;
+	PGresult *res;
+	int rc = -1;
+
+	if ((db = pkictl_db_as(cfg, "pg.auditor_uri")) == NULL)
+		return -1;
+	if ((res = db_exec(db, &stmt_key_recorded, &sha256_hex, NULL,
+	    NULL)) != NULL) {
+		rc = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+		PQclear(res);
+	}
+	db_close(db);
+	return rc;
+}
+
 static int
 audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 {
@@ -122,8 +147,9 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 	json_t *details = NULL;
 	FILE *f = NULL;
 	int ch, len, rc = PKICTL_EXIT_FAIL, r, generated = 0, written = 0;
+	int keep = 0;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		if (ch != 'o')
 			return PKICTL_EXIT_USAGE;
 		out = optarg;
@@ -175,8 +201,23 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 	    p11_token_label(tok), "label", label, "type", "ec-p256",
 	    "public_key_sha256", hex)) == NULL ||
 	    audit_append(db, actor, "audit.key.create", "hsm_key", label,
-	    details, NULL) == -1 || db_commit(db) == -1)
+	    details, NULL) == -1)
 		goto out;
+	/*
+	 * A COMMIT whose answer was lost may have committed: ask again, and
+	 * keep the key and its file unless the event is surely not there.
+	 */
+	if (db_commit(db) == -1 && (r = audit_key_recorded(cfg, hex)) != 1) {
+		if (r == -1) {
+			keep = 1;
+			log_err("audit init: whether the key's event committed "
+			    "is unknown (the database does not answer): key %s "
+			    "and %s are kept; once it answers, look for event "
+			    "audit.key.create with public_key_sha256 %s; if it "
+			    "is not there, destroy the key", label, out, hex);
+		}
+		goto out;
+	}
 	printf("audit key %s created in token %s; public key %s (SHA-256 of "
 	    "its DER %s)\n", label, p11_token_label(tok), out, hex);
 	rc = PKICTL_EXIT_OK;
@@ -184,13 +225,13 @@ out:
 	if (f != NULL) {
 		fclose(f);
 		remove(out);
-	} else if (written && rc != PKICTL_EXIT_OK)
+	} else if (written && rc != PKICTL_EXIT_OK && !keep)
 		remove(out);
 	/*
 	 * Not committed: no event names the key, so it must not stay either
 	 * (a second `audit init` would be refused for a key nobody recorded).
 	 */
-	if (generated && rc != PKICTL_EXIT_OK) {
+	if (generated && rc != PKICTL_EXIT_OK && !keep) {
 		if (p11_key_destroy(tok, label, err, sizeof(err)) == -1)
 			log_err("audit init: the key generated before the "
 			    "failure is still in token %s: %s; destroy it "
@@ -214,14 +255,26 @@ struct seal_scan {
 	unsigned long	 added;
 };
 
+/*
+ * Adds one event line to the tree. A line longer than pkiaudit reads
+ * (AUDITSEAL_LINE_MAX) is refused: sealed, it would make this seal and
+ * every later one unverifiable. schema/040 bounds new events far below.
+ */
 static int
 seal_row(void *arg, const PGresult *row)
 {
 	struct seal_scan *s = arg;
 	unsigned char leaf[MERKLE_HASH];
+	size_t len = (size_t)PQgetlength(row, 0, 0);
 
-	merkle_leaf_hash(PQgetvalue(row, 0, 0), (size_t)PQgetlength(row, 0, 0),
-	    leaf);
+	if (len > AUDITSEAL_LINE_MAX) {
+		log_err("audit seal: event %s: its line is %zu bytes, more "
+		    "than the %d pkiaudit verifies (AUDITSEAL_LINE_MAX); "
+		    "nothing sealed", PQgetvalue(row, 0, 1), len,
+		    AUDITSEAL_LINE_MAX);
+		return -1;
+	}
+	merkle_leaf_hash(PQgetvalue(row, 0, 0), len, leaf);
 	if (merkle_append(&s->m, leaf) == -1)
 		return -1;
 	s->added++;
@@ -525,7 +578,7 @@ audit_export(const struct config *cfg, int argc, char **argv)
 	char *line;
 	int ch, i, made = 0, rc = PKICTL_EXIT_FAIL;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		if (ch == 'e')
 			epath = optarg;
 		else if (ch == 's')
@@ -624,7 +677,7 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 	long secs = -1;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		if (ch != 'e')
 			return PKICTL_EXIT_USAGE;
 		errno = 0;

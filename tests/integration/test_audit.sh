@@ -8,8 +8,9 @@
 # line of the export is changed, removed or moved, and after a seal is
 # altered; an event of a transaction still open at sealing time is sealed
 # the next time, never skipped; two sealers at once do not collide; an
-# inclusion proof of one event verifies alone and fails when the event or
-# the key differs.
+# event over the size limits (which pkiaudit could not read) is refused by
+# the database; an inclusion proof of one event verifies alone and fails
+# when the event or the key differs.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -223,6 +224,71 @@ rc=0; pkictl audit seal --every 0 >/dev/null 2>&1 || rc=$?
 export_to e
 verify_ok e "after the periodic sealer"
 note "periodic sealer: $(( $(seals) - n0 )) seal(s) in its run, each new event sealed within a period, stopped cleanly"
+
+# --- the seals of an earlier export (--known-seals) ------------------------------------
+# A superuser who cuts the seals back (and rewrites what followed, then lets
+# the sealer sign again) leaves an export that verifies alone; the auditor
+# keeps each verified seals file and gives it to the next verification.
+# Here the later export is the earlier one cut back by its last seal.
+export_to k
+if [ "$(wc -l <"$tmp/k.seals")" -lt 2 ]; then
+	pkictl sigservice add --name audit-test-known >/dev/null
+	pkictl audit seal >/dev/null
+	export_to k
+fi
+head -n -1 "$tmp/k.seals" >"$tmp/cut.seals"
+head -n "$(tail -n 1 "$tmp/cut.seals" | jq .tree_size)" "$tmp/k.events" >"$tmp/cut.events"
+verify_ok cut "the export cut back by a seal, alone"
+kept=$(tail -n 1 "$tmp/k.seals" | jq .seal)
+rc=0
+pkiaudit verify --events "$tmp/cut.events" --seals "$tmp/cut.seals" --pubkey "$PKI_AUDIT_PUBKEY" \
+	--known-seals "$tmp/k.seals" >"$tmp/v.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat "$tmp/v.out"; fail "an export missing a known seal: exit $rc, not 1"; }
+grep -q "^seal $kept: FAILED: known from an earlier export .* the seals were cut back" "$tmp/v.out" ||
+	{ cat "$tmp/v.out"; fail "the missing known seal $kept is not named"; }
+pkiaudit verify --events "$tmp/k.events" --seals "$tmp/k.seals" --pubkey "$PKI_AUDIT_PUBKEY" \
+	--known-seals "$tmp/cut.seals" >"$tmp/v.out" 2>&1 || { cat "$tmp/v.out"; fail "a later export refused against its earlier seals"; }
+grep -q 'known from an earlier export: all in this one, unchanged' "$tmp/v.out" || fail "no word on the known seals: $(cat "$tmp/v.out")"
+{ head -n 1 "$tmp/cut.seals" | jq -c '.root = ("00" + .root[2:])'; tail -n +2 "$tmp/cut.seals"; } >"$tmp/other.known"
+rc=0
+pkiaudit verify --events "$tmp/k.events" --seals "$tmp/k.seals" --pubkey "$PKI_AUDIT_PUBKEY" \
+	--known-seals "$tmp/other.known" >"$tmp/v.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q '^seal 1: FAILED: not the seal known from an earlier export' "$tmp/v.out" ||
+	{ cat "$tmp/v.out"; fail "a seal that differs from the known one: exit $rc"; }
+note "--known-seals: an export cut back by a seal, and one whose seal 1 differs from the known one, refused"
+
+# --- an event pkiaudit could not read is refused by the database -------------------
+# pkiaudit stops at an exported line over 1 MiB, which would leave every
+# later seal unverifiable: schema/040 bounds details to 64 KiB as text and
+# the other text columns to 1 KiB, for every role, the superuser too. The
+# largest allowed event is tried in a transaction rolled back: nothing of
+# this section stays in the shared trail.
+big=test.oversize.$$
+events_big() { q "SELECT count(*) FROM audit_event WHERE action = '$big'"; }
+# {"pad": "<n bytes>"} is n + 11 bytes as text.
+sql_fails "$PKI_TEST_PG_URI" "SELECT audit_append('test:audit', '$big', 'test', NULL,
+	jsonb_build_object('pad', repeat('a', 65526)))" 'audit_event_details_size'
+sql_fails "$PKI_TEST_PG_URI" "INSERT INTO audit_event (actor, action, object_type, details)
+	VALUES ('test:audit', '$big', 'test', jsonb_build_object('pad', repeat('a', 2000000)))" \
+	'audit_event_details_size'
+sql_fails "$PKI_TEST_PG_URI" "SELECT audit_append(repeat('a', 1025), '$big', 'test', NULL, '{}')" \
+	'audit_event_text_size'
+sql_fails "$PKI_TEST_PG_URI" "SELECT audit_append('test:audit', '$big', 'test', repeat('a', 1025), '{}')" \
+	'audit_event_text_size'
+out=$(psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" <<SQL
+BEGIN;
+SELECT audit_append('test:audit', '$big', 'test', repeat('a', 1024),
+	jsonb_build_object('pad', repeat('a', 65525))) AS id \gset
+SELECT octet_length(details::text) FROM audit_event WHERE id = :id;
+ROLLBACK;
+SQL
+) || fail "an event of exactly 64 KiB of details was refused"
+[ "$out" = 65536 ] || fail "the largest allowed event: $out bytes of details, not 65536"
+[ "$(events_big)" = 0 ] || fail "a refused or rolled-back event of $big stayed in audit_event"
+[ "$(q "SELECT count(*) FROM pg_constraint WHERE conrelid = 'audit_event'::regclass AND convalidated
+	AND conname IN ('audit_event_details_size', 'audit_event_text_size')")" = 2 ] ||
+	fail "the size constraints of audit_event are missing or NOT VALID on the stack"
+note "an event over 64 KiB of details or 1 KiB of actor or object id: refused by the database (superuser too), nothing left"
 
 # --- an inclusion proof -------------------------------------------------------------
 pkiaudit prove --events "$tmp/d.events" --seals "$tmp/d.seals" --event "$victim" >"$tmp/proof.json" ||

@@ -226,3 +226,20 @@ openssl verify -CAfile "$ct/pki/root.pem" "$ct/pki/issuing.pem" >/dev/null ||
 	fail "the second ceremony's issuing CA does not verify"
 ! cmp -s "$ct/pki/root.pem" "$pki/root.pem" || fail "the fresh ceremony wrote the stack's root"
 echo "ceremony: a failed ceremony destroyed its keys; the next one, whose COMMIT answer was lost, kept them"
+
+# audit init the same way: its event committed, the answer lost; pkictl
+# finds the event (as the auditor) and keeps the key and its public key.
+set +e
+out=$(PKI_PG_AUDITOR_URI=$(dburi pki_auditor) LD_PRELOAD=$BUILD/tests/preload/lost_commit.so \
+    ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 \
+    fresh pki_admin audit init --out "$ct/audit-pub.pem" 2>&1); rc=$?
+set -e
+[ $rc -eq 0 ] || fail "audit init whose COMMIT answer was lost: exit $rc: $out"
+[ -s "$ct/audit-pub.pem" ] || fail "audit init removed the public key of a recorded key: $out"
+! has 'destroyed' <<<"$out" || fail "audit init destroyed a recorded key: $out"
+[ "$(psql -X -At "$(dburi pki_auditor)" -c "SELECT count(*) FROM audit_event WHERE action = 'audit.key.create'")" = 1 ] ||
+	fail "audit init's event is not in the database"
+fresh pki_admin key list --token pki-audit --pin-file "$PKI_DIR/pins/pki-audit.pin" >"$tmp/keys" 2>&1 ||
+	fail "key list pki-audit: $(cat "$tmp/keys")"
+[ "$(wc -l <"$tmp/keys")" = 1 ] || fail "pki-audit does not hold exactly the audit key: $(cat "$tmp/keys")"
+echo "ceremony: audit init whose COMMIT answer was lost kept its recorded key"
