@@ -1036,6 +1036,18 @@ ldap_add_publisher() {
 	say "slapd: adding the publisher $LDAP_PUBLISHER_DN"
 	LDAP_PUBLISHER_PW_HASH=$(slappasswd -h '{SSHA}' -T "$SECRETS/ldap-publisher.pw") ||
 		die "slappasswd failed"
+	# The entry first, the ACL (what marks the directory done) last, so an
+	# up that stopped half-way finishes the next time. (slapcat -s aborts in
+	# OpenLDAP 2.5.13: a filter on entryDN instead.)
+	if ! (cd "$DIR" && as_stack slapcat -n1 -F "$LDAPDIR/slapd.d" -a "(entryDN=$LDAP_PUBLISHER_DN)") 2>/dev/null |
+	    grep -q '^dn: '; then
+		if ! fill "$REPO/deploy/slapd/base.ldif.in" |
+		    awk -v dn="dn: $LDAP_PUBLISHER_DN" '/^dn: /{m = ($0 == dn)} m' |
+		    (cd "$DIR" && as_stack slapadd -n1 -F "$LDAPDIR/slapd.d") >>"$LOG/slapadd.log" 2>&1; then
+			log_tail "$LOG/slapadd.log"
+			die "slapadd -n1 (the publisher) failed; see $LOG/slapadd.log"
+		fi
+	fi
 	if ! fill "$REPO/deploy/slapd/config.ldif.in" | awk '
 	    BEGIN { print "dn: olcDatabase={1}mdb,cn=config"; print "changetype: modify" }
 	    /^dn: / { m = ($0 ~ /^dn: olcDatabase=\{1\}mdb,/) }
@@ -1044,12 +1056,6 @@ ldap_add_publisher() {
 	    (cd "$DIR" && as_stack slapmodify -n0 -F "$LDAPDIR/slapd.d") >>"$LOG/slapadd.log" 2>&1; then
 		log_tail "$LOG/slapadd.log"
 		die "slapmodify -n0 (the directory's ACL) failed; see $LOG/slapadd.log"
-	fi
-	if ! fill "$REPO/deploy/slapd/base.ldif.in" |
-	    awk -v dn="dn: $LDAP_PUBLISHER_DN" '/^dn: /{m = ($0 == dn)} m' |
-	    (cd "$DIR" && as_stack slapadd -n1 -F "$LDAPDIR/slapd.d") >>"$LOG/slapadd.log" 2>&1; then
-		log_tail "$LOG/slapadd.log"
-		die "slapadd -n1 (the publisher) failed; see $LOG/slapadd.log"
 	fi
 	unset LDAP_PUBLISHER_PW_HASH
 	LDAP_PUBLISHER_ADDED=1
