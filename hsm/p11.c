@@ -41,8 +41,14 @@ static const unsigned long p11_backoff_ms[P11_RETRIES] = { 10, 50, 200 };
 struct p11_module {
 	void			*dl;
 	CK_FUNCTION_LIST_PTR	 f;
-	int			 finalize;	/* we initialized it */
-	unsigned long		 gen;		/* bumped at each re-init */
+	/*
+	 * Kept apart: a re-init whose C_Initialize fails leaves a module we
+	 * still own but that is not initialized; the next session open tries
+	 * C_Initialize again (owning it is what allows that).
+	 */
+	int			 owned;		/* we initialized it */
+	int			 initialized;	/* C_Initialize holds now */
+	unsigned long		 gen;		/* bumped at each C_Finalize */
 };
 
 /* A handle cache entry (p11_token_cache); dropped with the session. */
@@ -73,6 +79,12 @@ struct p11_token {
 	void			(*sobj_forget)(void *);
 	void			(*sobj_free)(void *);
 	int			 session_keys;	/* p11_token_session_keys */
+	/*
+	 * Why the module refused the kept PIN (CKR_PIN_INCORRECT,
+	 * CKR_PIN_LOCKED, ...), CKR_OK until then. A refused PIN is never
+	 * given again: on a hardware HSM each try counts towards locking it.
+	 */
+	CK_RV			 pin_refused;
 };
 
 static const struct {
@@ -206,12 +218,13 @@ p11_module_open(const char *path, int child, char *err, size_t errlen)
 		rv = m->f->C_Initialize(&args);
 	}
 	if (rv == CKR_OK)
-		m->finalize = 1;
+		m->owned = 1;
 	else if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		p11_seterr(err, errlen, "%s: C_Initialize: %s", path,
 		    p11_rvname(rv));
 		goto out;
 	}
+	m->initialized = 1;
 	rc = 0;
 out:
 	if (rc == -1) {
@@ -226,7 +239,7 @@ p11_module_free(struct p11_module *m)
 {
 	if (m == NULL)
 		return;
-	if (m->finalize && m->f != NULL)
+	if (m->owned && m->initialized && m->f != NULL)
 		m->f->C_Finalize(NULL);
 	if (m->dl != NULL)
 		dlclose(m->dl);
@@ -426,19 +439,55 @@ p11_session_drop(struct p11_token *t)
 }
 
 /*
+ * Initializes a module we own again: C_Finalize when it is initialized (a
+ * new generation: every token of the module reconnects), then
+ * C_Initialize, which rescans the slots. 0, or -1 with err and the module
+ * left uninitialized, for the next p11_session_open to try again.
+ */
+static int
+p11_module_reinit(struct p11_module *m, const char *label, char *err,
+    size_t errlen)
+{
+	CK_C_INITIALIZE_ARGS args;
+	CK_RV rv;
+
+	if (m->initialized) {
+		m->f->C_Finalize(NULL);
+		m->initialized = 0;
+		m->gen++;
+	}
+	memset(&args, 0, sizeof(args));
+	args.flags = CKF_OS_LOCKING_OK;
+	if ((rv = m->f->C_Initialize(&args)) != CKR_OK) {
+		p11_seterr(err, errlen, "C_Initialize (re-init for token "
+		    "\"%s\"): %s", label, p11_rvname(rv));
+		return -1;
+	}
+	m->initialized = 1;
+	return 0;
+}
+
+/*
  * Finds the token by label again, opens a read-write session and logs in
  * with the kept PIN, under the flock when lockpath is set. Returns 0, -1, or
- * -2 when the PIN was refused (never retried).
+ * -2 when the PIN is refused, now or earlier (then without C_Login).
  */
 static int
 p11_session_open(struct p11_token *t, char *err, size_t errlen)
 {
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-	CK_C_INITIALIZE_ARGS args;
 	CK_RV rv;
-	int locked = 0, rc = -1, r;
+	int locked = 0, rc = -1, r, reinit = 0;
 
 	p11_session_drop(t);
+	if (t->pin_refused != CKR_OK) {
+		p11_seterr(err, errlen, "token \"%s\": the user PIN was refused "
+		    "(%s) and is not given again, since each try counts towards "
+		    "locking it; restart to read the PIN anew", t->label,
+		    p11_rvname(t->pin_refused));
+		rc = -2;
+		goto out;
+	}
 	if (t->lockpath != NULL) {
 		if (t->lockfd == -1 && (t->lockfd = open(t->lockpath,
 		    O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
@@ -455,23 +504,24 @@ p11_session_open(struct p11_token *t, char *err, size_t errlen)
 		}
 		locked = 1;
 	}
+	/*
+	 * A re-init whose C_Initialize failed: try again, once per open, so
+	 * as often as the callers' bounded retries (p11_run) ask.
+	 */
+	if (t->m->owned && !t->m->initialized) {
+		if (p11_module_reinit(t->m, t->label, err, errlen) == -1)
+			goto out;
+		reinit = 1;
+	}
 	if ((r = p11_slot_find(t->m, t->label, &t->slot, err, errlen)) == 1 &&
-	    t->m->finalize) {
+	    t->m->owned && !reinit) {
 		/*
 		 * Modules scan their slots at C_Initialize (SoftHSM2 does):
 		 * a token that went away and came back is only seen after a
 		 * re-init. Every token of this module then reconnects.
 		 */
-		t->m->f->C_Finalize(NULL);
-		t->m->gen++;
-		memset(&args, 0, sizeof(args));
-		args.flags = CKF_OS_LOCKING_OK;
-		if ((rv = t->m->f->C_Initialize(&args)) != CKR_OK) {
-			t->m->finalize = 0;
-			p11_seterr(err, errlen, "C_Initialize (re-init for "
-			    "token \"%s\"): %s", t->label, p11_rvname(rv));
+		if (p11_module_reinit(t->m, t->label, err, errlen) == -1)
 			goto out;
-		}
 		r = p11_slot_find(t->m, t->label, &t->slot, err, errlen);
 	}
 	if (r != 0)
@@ -492,11 +542,19 @@ p11_session_open(struct p11_token *t, char *err, size_t errlen)
 		else
 			p11_seterr(err, errlen, "C_Login to token \"%s\": %s",
 			    t->label, p11_rvname(rv));
-		/* Retrying a refused PIN would only count towards a lock. */
+		/*
+		 * Retrying a refused PIN would only count towards a lock:
+		 * remember the refusal (later opens fail without C_Login)
+		 * and wipe the PIN, which is of no use any more.
+		 */
 		if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||
 		    rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE ||
-		    rv == CKR_PIN_EXPIRED)
+		    rv == CKR_PIN_EXPIRED) {
+			t->pin_refused = rv;
+			OPENSSL_cleanse(t->pin, t->pinpage);
+			t->pinlen = 0;
 			rc = -2;
+		}
 		goto out;
 	}
 	t->session = s;
@@ -789,7 +847,8 @@ p11_gen_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 	const void *oid = NULL;
 	size_t oidlen = 0;
 	CK_OBJECT_CLASS classes[2] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY };
-	CK_RV rv;
+	CK_RV rv, rvpub, rvpriv;
+	char why[256] = "";
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
@@ -863,14 +922,27 @@ p11_gen_op(struct p11_token *t, void *varg, char *err, size_t errlen)
 		    p11_keytype_name(g->type), g->label, p11_rvname(rv));
 		return rv;
 	}
-	if ((rv = p11_pub_evp(t->m->f, t->session, hpub, g->pub, err,
-	    errlen)) != CKR_OK && p11_rv_lost(rv)) {
-		/* The key exists; a retry would refuse the duplicate label. */
+	if (p11_pub_evp(t->m->f, t->session, hpub, g->pub, why,
+	    sizeof(why)) == CKR_OK)
+		return CKR_OK;
+	/*
+	 * A key pair whose public key we cannot return is of no use, and a
+	 * ceremony cannot undo what it was never told of: take it out
+	 * again. CKR_FUNCTION_FAILED, never a retry: when destroying fails
+	 * too, the pair left behind would make it refuse the label.
+	 */
+	rvpriv = t->m->f->C_DestroyObject(t->session, hpriv);
+	rvpub = t->m->f->C_DestroyObject(t->session, hpub);
+	if (rvpriv == CKR_OK && rvpub == CKR_OK)
 		p11_seterr(err, errlen, "key \"%s\" generated but its public "
-		    "key could not be read: %s", g->label, p11_rvname(rv));
-		return CKR_FUNCTION_FAILED;
-	}
-	return rv;
+		    "key could not be read (%s): destroyed again", g->label,
+		    why);
+	else
+		p11_seterr(err, errlen, "key \"%s\" generated but its public "
+		    "key could not be read (%s), and destroying it failed (%s): "
+		    "the key pair is left in token \"%s\"", g->label, why,
+		    p11_rvname(rvpriv != CKR_OK ? rvpriv : rvpub), t->label);
+	return CKR_FUNCTION_FAILED;
 }
 
 int

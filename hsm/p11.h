@@ -127,6 +127,8 @@ int	p11_key_list(struct p11_token *,
  * recovered by reopening and logging in again, a bounded number of times with
  * back-off; when the token stays away, -1 with a clear message. A key that
  * is not found is looked up once more through a fresh session and login.
+ * A PIN the token refuses at a re-login is never given again: that call
+ * and every later one on the handle fail at once (-1, saying so).
  */
 int	p11_sign_digest(struct p11_token *, const char *label, const char *mdname,
 	    const unsigned char *digest, size_t dlen, unsigned char **sig,

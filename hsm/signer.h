@@ -83,6 +83,15 @@ struct signer_config {
 	 * module needs.
 	 */
 	const char		*module_write_dir;
+	/*
+	 * 0 (the default): signer_spawn() wipes and unsets, in the calling
+	 * process, the environment variable of every token whose PIN comes
+	 * from it (pin_file NULL) once the signer has been forked, so the
+	 * worker does not keep the PIN. A process that forks several signers
+	 * from one PIN sets it and calls signer_config_forget_pins() after
+	 * the last (hsm/README.md, "PINs from the environment").
+	 */
+	int			 keep_pin_env;
 };
 
 struct signer;
@@ -100,11 +109,19 @@ int	signer_config_add_token(struct signer_config *, const struct config *,
 /* Grants kind with key_label (borrowed); -1 when the table is full. */
 int	signer_config_grant(struct signer_config *, enum signer_kind,
 	    const char *key_label);
+/*
+ * Wipes in place (gone from /proc/<pid>/environ) and unsets the pin_env
+ * variable of each token that has no pin_file. signer_spawn() calls it
+ * unless keep_pin_env is set.
+ */
+void	signer_config_forget_pins(const struct signer_config *);
 
 /*
  * Forks the signer process. The child closes every other descriptor, opens
  * the module, logs in to each token, and serves requests until the socket
- * closes; the parent gets the client handle. A child that cannot start (bad
+ * closes; the parent gets the client handle. Once the child is forked, the
+ * parent's environment PINs are forgotten (keep_pin_env, above), whether
+ * or not the signer then starts. A child that cannot start (bad
  * PIN, missing token) reports it on the socket and signer_spawn() returns NULL
  * with that message in err. Free with signer_close() (waits for the child).
  */

@@ -187,6 +187,12 @@ signer_spawn(const struct signer_config *cfg, char *err, size_t errlen)
 #endif
 		_exit(r);
 	}
+	/*
+	 * The child has its own copy of an environment PIN (and wipes it
+	 * once read): the worker, which faces the network, keeps none.
+	 */
+	if (!cfg->keep_pin_env)
+		signer_config_forget_pins(cfg);
 	close(sv[1]);
 	sv[1] = -1;
 	s->fd = sv[0];

@@ -3,7 +3,10 @@
  * module, the lock directory and, per role, the token and its PIN source.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "hsm/signer.h"
 #include "lib/config.h"
@@ -75,4 +78,21 @@ signer_config_grant(struct signer_config *sc, enum signer_kind kind,
 	sc->grants[sc->ngrants].key_label = key_label;
 	sc->ngrants++;
 	return 0;
+}
+
+void
+signer_config_forget_pins(const struct signer_config *sc)
+{
+	char *v;
+	int i;
+
+	for (i = 0; i < sc->ntokens && i < SIGNER_MAX_TOKENS; i++) {
+		if (sc->tokens[i].pin_file != NULL ||
+		    sc->tokens[i].pin_env == NULL)
+			continue;
+		/* In place first: unsetenv only drops the pointer to it. */
+		if ((v = getenv(sc->tokens[i].pin_env)) != NULL)
+			OPENSSL_cleanse(v, strlen(v));
+		unsetenv(sc->tokens[i].pin_env);
+	}
 }

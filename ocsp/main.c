@@ -301,12 +301,19 @@ main(int argc, char **argv)
 	sc.sandbox_section = "ocsp";
 	/* Signals go to sigwait() below: block them before any thread exists. */
 	daemon_block_signals(&sigs);
-	/* One signer process per signing thread: SoftHSM2 scales with processes. */
+	/*
+	 * One signer process per signing thread: SoftHSM2 scales with
+	 * processes. A PIN from the environment serves each of them, then
+	 * leaves this process (hsm/README.md "PINs from the environment").
+	 */
+	sc.keep_pin_env = 1;
 	for (j = 0; j < nsigners; j++)
 		if ((signers[j] = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 			log_err("signer %d: %s", j, err);
+			signer_config_forget_pins(&sc);
 			goto out;
 		}
+	signer_config_forget_pins(&sc);
 	for (i = 0; i < r.niss; i++) {
 		for (j = 0; j < nsigners; j++) {
 			if ((r.iss[i].keys[j] = signer_pkey(signers[j],

@@ -1,7 +1,9 @@
 /*
  * hsm/p11.c against a throw-away SoftHSM2 token: token init, login, key
  * generation with the attributes p11.h promises (read back through raw
- * PKCS#11), duplicate labels, signing, and recovery from a lost session.
+ * PKCS#11), duplicate labels, signing, and recovery from a lost session;
+ * a key pair whose public key cannot be read is not left behind; a PIN
+ * refused at a re-login is given to C_Login once only.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -438,6 +440,190 @@ test_session_keys(void **state)
 	assert_int_equal(count_keys(f, "s-ec", CK_TRUE, NULL), 1);
 }
 
+/*
+ * The module's own function list, which p11.c calls through (SoftHSM2's
+ * is one writable static table: the tests below put counting or failing
+ * functions in it for a while, then the real ones back).
+ */
+static CK_FUNCTION_LIST_PTR
+module_funcs(struct fixture *f, void **dl)
+{
+	CK_C_GetFunctionList gfl;
+	CK_FUNCTION_LIST_PTR fl = NULL;
+
+	*dl = dlopen(f->h.module, RTLD_NOW | RTLD_NOLOAD);
+	assert_non_null(*dl);
+	*(void **)&gfl = dlsym(*dl, "C_GetFunctionList");
+	assert_int_equal(gfl(&fl), CKR_OK);
+	return fl;
+}
+
+/* Sets the user PIN of TOKEN as SO (no user may be logged in). */
+static void
+so_set_user_pin(struct fixture *f, const char *pin)
+{
+	void *dl;
+	CK_FUNCTION_LIST_PTR fl = module_funcs(f, &dl);
+	CK_SLOT_ID slots[16];
+	CK_ULONG nslots = 16, i;
+	CK_SESSION_HANDLE s;
+	CK_TOKEN_INFO ti;
+
+	assert_int_equal(fl->C_GetSlotList(CK_TRUE, slots, &nslots), CKR_OK);
+	for (i = 0; i < nslots; i++) {
+		assert_int_equal(fl->C_GetTokenInfo(slots[i], &ti), CKR_OK);
+		if (memcmp(ti.label, TOKEN, strlen(TOKEN)) == 0)
+			break;
+	}
+	assert_true(i < nslots);
+	assert_int_equal(fl->C_OpenSession(slots[i], CKF_SERIAL_SESSION |
+	    CKF_RW_SESSION, NULL, NULL, &s), CKR_OK);
+	assert_int_equal(fl->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)HSMTEST_SO_PIN,
+	    strlen(HSMTEST_SO_PIN)), CKR_OK);
+	assert_int_equal(fl->C_InitPIN(s, (CK_UTF8CHAR_PTR)pin, strlen(pin)),
+	    CKR_OK);
+	assert_int_equal(fl->C_Logout(s), CKR_OK);
+	assert_int_equal(fl->C_CloseSession(s), CKR_OK);
+	dlclose(dl);
+}
+
+static CK_C_Login	real_login;
+static int		user_logins;
+
+static CK_RV
+counting_login(CK_SESSION_HANDLE s, CK_USER_TYPE type, CK_UTF8CHAR_PTR pin,
+    CK_ULONG len)
+{
+	if (type == CKU_USER)
+		user_logins++;
+	return real_login(s, type, pin, len);
+}
+
+/*
+ * The user PIN changes underneath a handle (as an SO would reset it) and
+ * the session is lost: the kept PIN is refused once, and never given to
+ * C_Login again however many requests follow (on a hardware HSM each try
+ * counts towards locking the PIN); each request fails at once, naming the
+ * token and the refusal.
+ */
+static void
+test_pin_refused_once(void **state)
+{
+	struct fixture *f = *state;
+	struct p11_token *t;
+	CK_FUNCTION_LIST_PTR fl;
+	unsigned char dg[32] = { 0 }, *sig = NULL;
+	size_t siglen;
+	char err[512] = "";
+	void *dl;
+	int i;
+
+	t = p11_token_open(f->mod, TOKEN, HSMTEST_USER_PIN, NULL, err,
+	    sizeof(err));
+	if (t == NULL)
+		fail_msg("%s", err);
+	/* Ends every session of the slot and the login (f->tok's too). */
+	assert_int_equal(p11_test_drop_session(t), 0);
+	so_set_user_pin(f, "a-new-user-pin");
+	fl = module_funcs(f, &dl);
+	real_login = fl->C_Login;
+	fl->C_Login = counting_login;
+	user_logins = 0;
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(p11_sign_digest(t, "s-ec", "SHA256", dg, 32,
+		    &sig, &siglen, err, sizeof(err)), -1);
+		assert_null(sig);
+		if (strstr(err, "\"" TOKEN "\"") == NULL ||
+		    strstr(err, "PIN") == NULL)
+			fail_msg("unclear error (%d): %s", i, err);
+	}
+	assert_int_equal(p11_key_exists(t, "s-ec", err, sizeof(err)), -1);
+	fl->C_Login = real_login;
+	dlclose(dl);
+	if (user_logins != 1)
+		fail_msg("%d user logins with a refused PIN, want 1",
+		    user_logins);
+	if (strstr(err, "\"" TOKEN "\": the user PIN was refused") == NULL)
+		fail_msg("unclear error: %s", err);
+	p11_token_close(t);
+	/* The PIN back: the fixture's handle logs in again. */
+	so_set_user_pin(f, HSMTEST_USER_PIN);
+	sign_verify(f, "s-ec", "SHA256");
+}
+
+static CK_C_GetAttributeValue	real_getattr;
+static CK_RV			getattr_rv;
+
+static CK_RV
+failing_getattr(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR a,
+    CK_ULONG n)
+{
+	return getattr_rv;
+}
+
+/* Objects of class cls labelled label, token or session, seen raw. */
+static CK_ULONG
+count_objects(struct fixture *f, CK_OBJECT_CLASS cls, const char *label)
+{
+	void *dl;
+	CK_FUNCTION_LIST_PTR fl;
+	CK_SESSION_HANDLE s = own_session(f, &fl, &dl);
+	CK_OBJECT_HANDLE o[4];
+	CK_ULONG found = 0;
+	CK_ATTRIBUTE tmpl[2] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+	};
+
+	assert_int_equal(fl->C_FindObjectsInit(s, tmpl, 2), CKR_OK);
+	assert_int_equal(fl->C_FindObjects(s, o, 4, &found), CKR_OK);
+	assert_int_equal(fl->C_FindObjectsFinal(s), CKR_OK);
+	fl->C_CloseSession(s);
+	dlclose(dl);
+	return found;
+}
+
+/*
+ * C_GenerateKeyPair succeeds but the public key cannot be read (an error,
+ * then a lost session): the new pair is destroyed again, so nothing is
+ * left behind and the same label can be generated afterwards.
+ */
+static void
+test_keygen_pub_fails(void **state)
+{
+	struct fixture *f = *state;
+	static const CK_RV rvs[] = { CKR_FUNCTION_FAILED, CKR_DEVICE_REMOVED };
+	CK_FUNCTION_LIST_PTR fl;
+	EVP_PKEY *pub = NULL;
+	char err[512] = "";
+	void *dl;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(rvs) / sizeof(rvs[0]); i++) {
+		fl = module_funcs(f, &dl);
+		real_getattr = fl->C_GetAttributeValue;
+		getattr_rv = rvs[i];
+		fl->C_GetAttributeValue = failing_getattr;
+		r = p11_key_generate(f->tok, "gen-nopub", P11_KEY_EC_P256, &pub,
+		    err, sizeof(err));
+		fl->C_GetAttributeValue = real_getattr;
+		dlclose(dl);
+		assert_int_equal(r, -1);
+		assert_null(pub);
+		assert_int_equal(count_objects(f, CKO_PRIVATE_KEY, "gen-nopub"),
+		    0);
+		assert_int_equal(count_objects(f, CKO_PUBLIC_KEY, "gen-nopub"),
+		    0);
+		if (strstr(err, "destroyed again") == NULL)
+			fail_msg("%s", err);
+	}
+	if (p11_key_generate(f->tok, "gen-nopub", P11_KEY_EC_P256, &pub, err,
+	    sizeof(err)) == -1)
+		fail_msg("the label again: %s", err);
+	EVP_PKEY_free(pub);
+}
+
 static void
 test_wrong_pin(void **state)
 {
@@ -486,6 +672,8 @@ main(void)
 		cmocka_unit_test(test_sign_digest),
 		cmocka_unit_test(test_lost_session),
 		cmocka_unit_test(test_session_keys),
+		cmocka_unit_test(test_keygen_pub_fails),
+		cmocka_unit_test(test_pin_refused_once),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

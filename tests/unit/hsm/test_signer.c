@@ -5,7 +5,9 @@
  * verified with the public key; the signer's refusals (kind, key, digest,
  * keygen, TBS that does not decode as the kind); a malformed frame ending the
  * signer; a token that goes away and comes back, also with the signer in
- * its sandbox (SANDBOX_SIGNER); two threads at once.
+ * its sandbox (SANDBOX_SIGNER), and the whole token store (a failed
+ * re-init); a PIN from the environment that the spawning process does not
+ * keep; two threads at once.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -854,6 +856,131 @@ test_token_away_and_back(void **state)
 	OPENSSL_free(tbs);
 }
 
+/*
+ * The whole token store goes away (not one token's directory): the
+ * signer's re-init of the module then fails in C_Initialize (SoftHSM2
+ * finds no store). Requests fail fast and say so; once the store is back,
+ * the next request initializes the module again and signs. (The module
+ * used to stay uninitialized for the life of the signer.)
+ */
+static void
+test_tokendir_away_and_back(void **state)
+{
+	struct fixture *f = *state;
+	struct signer *s;
+	unsigned char *tbs, *sig[3] = { NULL, NULL, NULL };
+	size_t len, siglen;
+	char away[600], err[3][512];
+	pid_t pid;
+	struct timespec t0, t1;
+	int i, r[3], slow = 0, back;
+
+	/* A signer of its own: the fixture's would stay broken on failure. */
+	if ((s = signer_spawn(&f->cfg, err[0], sizeof(err[0]))) == NULL)
+		fail_msg("%s", err[0]);
+	pid = signer_pid(s);
+	tbs = tbs_cert(f, &len);
+	snprintf(away, sizeof(away), "%s/tokens-away", f->h.dir);
+	assert_int_equal(rename(f->h.tokendir, away), 0);
+	for (i = 0; i < 2; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r[i] = signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs,
+		    len, &sig[i], &siglen, err[i], sizeof(err[i]));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec >= 3)
+			slow = 1;
+	}
+	/* The store back before any check, so a failure spoils no other test. */
+	back = rename(away, f->h.tokendir);
+	r[2] = signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
+	    &sig[2], &siglen, err[2], sizeof(err[2]));
+	OPENSSL_free(tbs);
+	assert_int_equal(back, 0);
+	if (r[2] == -1)
+		fail_msg("after the token store came back: %s", err[2]);
+	for (i = 0; i < 2; i++) {
+		if (r[i] != -1 || sig[i] != NULL)
+			fail_msg("signed with the token store away (%d)", i);
+		/* Fails fast (bounded retries) and says why. */
+		if (strstr(err[i], "token \"" TOKEN "\" unavailable") == NULL ||
+		    strstr(err[i], "C_Initialize") == NULL)
+			fail_msg("unclear error (%d): %s", i, err[i]);
+	}
+	assert_false(slow);
+	assert_int_equal(signer_pid(s), pid);
+	free(sig[2]);
+	signer_close(s);
+}
+
+#define TEST_PIN_ENV	"PKI_TEST_SIGNER_PIN"
+
+/* Signs one TBSCertificate through s with ec-ca; fails the test if not. */
+static void
+sign_once(struct fixture *f, struct signer *s)
+{
+	unsigned char *tbs, *sig = NULL;
+	size_t len, siglen;
+	char err[512];
+
+	tbs = tbs_cert(f, &len);
+	if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len, &sig,
+	    &siglen, err, sizeof(err)) == -1)
+		fail_msg("signer with an environment PIN: %s", err);
+	free(sig);
+	OPENSSL_free(tbs);
+}
+
+/*
+ * A PIN from the environment (no pin file): the signer has it, the
+ * spawning process (the network-facing worker) no longer does, not even
+ * in the memory getenv() pointed to; also when the signer cannot start.
+ * keep_pin_env keeps it for more signers until signer_config_forget_pins.
+ */
+static void
+test_env_pin_forgotten(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct signer *s, *s2;
+	char err[512] = "", *v;
+	size_t i, n = strlen(HSMTEST_USER_PIN);
+
+	c.tokens[0].pin_file = NULL;
+	c.tokens[0].pin_env = TEST_PIN_ENV;
+	assert_int_equal(setenv(TEST_PIN_ENV, HSMTEST_USER_PIN, 1), 0);
+	/* glibc never frees setenv's strings: what v points to stays ours. */
+	assert_non_null(v = getenv(TEST_PIN_ENV));
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("signer with an environment PIN: %s", err);
+	assert_null(getenv(TEST_PIN_ENV));
+	for (i = 0; i < n; i++)
+		if (v[i] != '\0')
+			fail_msg("the PIN's value was not wiped in place");
+	sign_once(f, s);
+	signer_close(s);
+
+	/* A signer that cannot start (wrong PIN) takes it too. */
+	assert_int_equal(setenv(TEST_PIN_ENV, "not-the-pin", 1), 0);
+	assert_null(signer_spawn(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "wrong user PIN"));
+	assert_null(getenv(TEST_PIN_ENV));
+
+	/* keep_pin_env: two signers from one PIN, then forgotten. */
+	assert_int_equal(setenv(TEST_PIN_ENV, HSMTEST_USER_PIN, 1), 0);
+	c.keep_pin_env = 1;
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("first of two signers: %s", err);
+	assert_non_null(getenv(TEST_PIN_ENV));
+	if ((s2 = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("second of two signers: %s", err);
+	signer_config_forget_pins(&c);
+	assert_null(getenv(TEST_PIN_ENV));
+	sign_once(f, s);
+	sign_once(f, s2);
+	signer_close(s);
+	signer_close(s2);
+}
+
 /* "Seccomp:" or "NoNewPrivs:" of /proc/PID/status; -1 when absent. */
 static int
 proc_status(pid_t pid, const char *key)
@@ -1054,6 +1181,8 @@ main(void)
 		cmocka_unit_test(test_unknown_type),
 		cmocka_unit_test(test_malformed_frames),
 		cmocka_unit_test(test_token_away_and_back),
+		cmocka_unit_test(test_tokendir_away_and_back),
+		cmocka_unit_test(test_env_pin_forgotten),
 		cmocka_unit_test(test_token_away_sandboxed),
 		cmocka_unit_test(test_concurrency),
 	};
