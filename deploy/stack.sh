@@ -177,12 +177,19 @@ as_stack() { "${AS_STACK[@]}" "$@"; }
 # refused: the stack user owns most parents, and root must not chmod or
 # chown whatever such a link would point at.
 mkdir_owned() {
-	local mode=$1 d=$2 owner="$STACK_USER:$STACK_GROUP"
+	local mode=$1 d=$2 owner="$STACK_USER:$STACK_GROUP" want
 	if [ -n "${3:-}" ] && [ "$(id -u)" -eq 0 ]; then owner="$3:$(id -gn "$3")"; fi
 	[ ! -L "$d" ] || die "$d is a symbolic link; the stack makes its own directories"
 	mkdir -p -- "$d"
-	chmod "$mode" -- "$d"
-	if [ "$(id -u)" -eq 0 ]; then chown -h "$owner" -- "$d"; fi
+	# chmod and chown act on the directory entered, not on the name: the
+	# owner of the parent could make the name a link to any directory
+	# between the test above and here, and chmod would follow it.
+	want=$(cd -P -- "$(dirname -- "$d")" && pwd -P)/$(basename -- "$d")
+	(
+		cd -P -- "$d" && [ "$(pwd -P)" = "$want" ] || exit 1
+		chmod "$mode" .
+		if [ "$(id -u)" -eq 0 ]; then chown "$owner" .; fi
+	) || die "$d is not the directory the stack made (a link put there?)"
 }
 
 # give_to USER PATH...: PATHs (recursively, no link followed) to USER and
@@ -433,19 +440,29 @@ pick_ports() {
 }
 
 # --- files --------------------------------------------------------------------------
+# put_file FILE MODE OWNER: stdin becomes FILE, with MODE, OWNER's (keep:
+# the invoking user's). Written in DIR first (root's when we run as root:
+# no other user can touch it there), then renamed into place: a link that
+# the owner of FILE's directory put at FILE is replaced, never followed.
+put_file() {
+	local f=$1 mode=$2 owner=$3 t
+	t=$(mktemp -- "$DIR/.put.XXXXXX") || die "mktemp in $DIR failed"
+	if ! cat >"$t"; then rm -f -- "$t"; die "writing $f failed"; fi
+	chmod "$mode" -- "$t"
+	[ "$owner" = keep ] || give_to "$owner" "$t"
+	mv -f -- "$t" "$f" || { rm -f -- "$t"; die "cannot move a new $f into place"; }
+}
+
 # A secret: 192 random bits as 48 hex digits, no newline, mode 0600, created
 # once, the stack user's (keep: the invoking user's). Nothing here passes it
 # through argv.
 make_secret() {
-	local f=$1 owner=${2:-stack}
+	local f=$1 owner=${2:-stack} v
 	[ -s "$f" ] && return 0
-	(
-		umask 077
-		od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$f.tmp"
-	)
-	[ "$(wc -c <"$f.tmp")" -eq 48 ] || die "could not read /dev/urandom for $f"
-	[ "$owner" = keep ] || give_to_stack "$f.tmp"
-	mv -f -- "$f.tmp" "$f"
+	v=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+	[ "${#v}" -eq 48 ] || die "could not read /dev/urandom for $f"
+	[ "$owner" = keep ] || owner=$STACK_USER
+	printf '%s' "$v" | put_file "$f" 0600 "$owner"
 }
 
 # An HSM PIN or SO PIN: a secret that stays the invoking user's (root's when
@@ -461,25 +478,15 @@ make_pin() {
 # rad's OTP HMAC key (ra/factor.c): 256 bits as 64 hex digits from
 # openssl rand, mode 0600, created once; never in argv.
 make_otp_key() {
-	local f=$1
+	local f=$1 v
 	[ -s "$f" ] && return 0
-	(
-		umask 077
-		openssl rand -hex 32 | tr -d '\n' >"$f.tmp"
-	)
-	[ "$(wc -c <"$f.tmp")" -eq 64 ] || die "openssl rand failed for $f"
-	give_to_stack "$f.tmp"
-	mv -f -- "$f.tmp" "$f"
+	v=$(openssl rand -hex 32 | tr -d '\n')
+	[ "${#v}" -eq 64 ] || die "openssl rand failed for $f"
+	printf '%s' "$v" | put_file "$f" 0600 "$STACK_USER"
 }
 
 # Writes stdin to $1 atomically with mode $2, owned by the stack user.
-write_file() {
-	local f=$1 mode=$2
-	cat >"$f.tmp"
-	chmod "$mode" -- "$f.tmp"
-	give_to_stack "$f.tmp"
-	mv -f -- "$f.tmp" "$f"
-}
+write_file() { put_file "$1" "$2" "$STACK_USER"; }
 
 # fill TEMPLATE: prints it with @NAME@ placeholders substituted.
 fill() {
@@ -513,7 +520,9 @@ pg_conninfo() {
 
 write_layout() {
 	mkdir -p -- "$DIR"
-	local blocked u s users=("$STACK_USER" "$HSM_USER")
+	local blocked u s v users=("$STACK_USER" "$HSM_USER")
+	# What an up that died left of put_file's work (we hold the lock).
+	rm -f -- "$DIR"/.put.*
 	for s in "${DAEMON_SECTIONS[@]}"; do users+=("$(daemon_user "$s")"); done
 	for u in $(printf '%s\n' "${users[@]}" | sort -u); do
 		blocked=$(first_blocked_parent "$DIR" "$u")
@@ -604,18 +613,16 @@ write_layout() {
 	# The AES-256-GCM key sealing RA officers' TOTP secrets (rad and pkictl
 	# read it; lib/totp.h): 64 hex digits, 0600, made once.
 	if [ ! -s "$SECRETS/ra-officer.key" ]; then
-		(umask 077; openssl rand -hex 32 >"$SECRETS/ra-officer.key.tmp") ||
+		v=$(openssl rand -hex 32) && [ "${#v}" -eq 64 ] ||
 			die "openssl rand failed for $SECRETS/ra-officer.key"
-		give_to_stack "$SECRETS/ra-officer.key.tmp"
-		mv -f -- "$SECRETS/ra-officer.key.tmp" "$SECRETS/ra-officer.key"
+		printf '%s\n' "$v" | put_file "$SECRETS/ra-officer.key" 0600 "$STACK_USER"
 	fi
 	# The AES-256-GCM key sealing subscribers' TOTP secrets (rad only; not
 	# the officers' key, which pkictl reads too): 64 hex digits, 0600.
 	if [ ! -s "$SECRETS/ra-totp.key" ]; then
-		(umask 077; openssl rand -hex 32 >"$SECRETS/ra-totp.key.tmp") ||
+		v=$(openssl rand -hex 32) && [ "${#v}" -eq 64 ] ||
 			die "openssl rand failed for $SECRETS/ra-totp.key"
-		give_to_stack "$SECRETS/ra-totp.key.tmp"
-		mv -f -- "$SECRETS/ra-totp.key.tmp" "$SECRETS/ra-totp.key"
+		printf '%s\n' "$v" | put_file "$SECRETS/ra-totp.key" 0600 "$STACK_USER"
 	fi
 
 	write_file "$SOFTHSM2_CONF" 0644 <<EOF
@@ -1176,11 +1183,8 @@ pades_up() {
 	3) warn "pades: a signing service named local-pades exists but $PADES_ID is gone: pkisign serve is not started"; return 0 ;;
 	*) die "'pkictl sigservice add' failed; see $LOG/pkictl.log" ;;
 	esac
-	(umask 077; sed -n 's/^client_secret\t//p' <<<"$out" >"$SECRETS/pades-client.secret.tmp")
-	give_to_stack "$SECRETS/pades-client.secret.tmp"
-	mv -f -- "$SECRETS/pades-client.secret.tmp" "$SECRETS/pades-client.secret"
-	sed -n 's/^client_id\t//p' <<<"$out" >"$PADES_ID.tmp"
-	mv -f -- "$PADES_ID.tmp" "$PADES_ID"
+	sed -n 's/^client_secret\t//p' <<<"$out" | put_file "$SECRETS/pades-client.secret" 0600 "$STACK_USER"
+	sed -n 's/^client_id\t//p' <<<"$out" | put_file "$PADES_ID" 0644 keep
 	[ -s "$PADES_ID" ] && [ -s "$SECRETS/pades-client.secret" ] || die "pkictl sigservice add printed no client id or secret"
 	say "pades: registered at signd as local-pades"
 	write_conf

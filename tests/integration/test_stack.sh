@@ -406,6 +406,32 @@ if [ "$(id -u)" -eq 0 ]; then
 	mv -- "$S/spool/tsa.real" "$S/spool/tsa"
 fi
 
+# --- a link the owner of a directory puts where up writes is not followed -------------------
+# up runs as root and writes files into directories of other users (secrets/
+# is the stack user's, hsm/ pki-hsm's): it writes them in DIR first and
+# renames them into place, so a link there is replaced, never written through.
+if [ "$(id -u)" -eq 0 ]; then
+	victim=$T/victim-file
+	printf 'not yours\n' >"$victim"
+	chmod 0600 "$victim"
+	as_user pki rm -f "$S/secrets/ra-otp.key"
+	# A dangling link at the key (up makes a key again: it is not -s) and
+	# links to the victim where the old up wrote before renaming.
+	as_user pki ln -s "$T/no-such-file" "$S/secrets/ra-otp.key" &&
+		as_user pki ln -s "$victim" "$S/secrets/ra-otp.key.tmp" || fail "as pki: ln -s in secrets/"
+	as_user pki-hsm ln -sf "$victim" "$S/hsm/softhsm2.conf.tmp" || fail "as pki-hsm: ln -s in hsm/"
+	stack_up "$S"
+	[ "$(cat "$victim")" = 'not yours' ] && [ "$(stat -c %a "$victim")" = 600 ] ||
+		fail "up wrote through a link: $victim is now $(stat -c %a "$victim"): $(head -c 80 "$victim")"
+	[ -f "$S/secrets/ra-otp.key" ] && [ ! -L "$S/secrets/ra-otp.key" ] &&
+		[ "$(wc -c <"$S/secrets/ra-otp.key")" = 64 ] || fail "secrets/ra-otp.key is not a new key file"
+	[ ! -L "$S/hsm/softhsm2.conf" ] || fail "hsm/softhsm2.conf is a link"
+	as_user pki rm -f "$S/secrets/ra-otp.key.tmp"
+	as_user pki-hsm rm -f "$S/hsm/softhsm2.conf.tmp"
+	stack_down "$S"
+	note "links put in secrets/ and hsm/ replaced, never followed"
+fi
+
 # --- a directory the stack user cannot reach is refused clearly -------------------------
 if [ "$(id -u)" -eq 0 ]; then
 	closed=$T/closed
