@@ -26,6 +26,53 @@ psql_run() {
 	psql -X -q -At -v ON_ERROR_STOP=1 --set=SHOW_CONTEXT=errors "$conninfo" "$@"
 }
 
+# The first statement of an SQL file that ends or starts a transaction (or
+# a psql backslash command, such as \connect), at its top level: outside
+# comments, quoted strings and dollar-quoted bodies (DO and function bodies
+# have their own BEGIN and END). Prints nothing when there is none. A
+# COMMIT in a file (in any spelling: COMMIT WORK, END, ...) would commit
+# what came before it without its schema_version row, and a failure after
+# it would leave half a migration that the next run applies again.
+# (E'...' strings with \' inside are not read as such: none is used.)
+txn_control() {
+	awk "$txn_awk" "$1"
+}
+txn_awk=$(cat <<'AWK'
+{ text = text $0 "\n" }
+END {
+	n = length(text); i = 1; stmt = ""
+	while (i <= n) {
+		c = substr(text, i, 1); c2 = substr(text, i, 2)
+		if (c2 == "--") { j = index(substr(text, i), "\n"); i = j ? i + j - 1 : n + 1; continue }
+		if (c2 == "/*") { depth = 1; i += 2
+			while (i <= n && depth > 0) { c2 = substr(text, i, 2)
+				if (c2 == "/*") { depth++; i += 2 } else if (c2 == "*/") { depth--; i += 2 } else i++ }
+			stmt = stmt " "; continue }
+		if (c == "'" || c == "\"") { q = c; i++
+			while (i <= n) { if (substr(text, i, 1) == q) { if (substr(text, i + 1, 1) == q) { i += 2; continue } i++; break } i++ }
+			stmt = stmt " x "; continue }
+		if (c == "$" && match(substr(text, i), /^\$[A-Za-z_]*\$/)) {
+			tag = substr(text, i, RLENGTH); rest = substr(text, i + RLENGTH)
+			j = index(rest, tag); i = j ? i + RLENGTH + j - 1 + RLENGTH : n + 1
+			stmt = stmt " x "; continue }
+		if (c == "\\" && stmt ~ /^[ \t\n]*$/) { print "a psql command (\\" substr(text, i + 1, 12) ")"; exit }
+		if (c == ";") { if (check(stmt)) exit; stmt = ""; i++; continue }
+		stmt = stmt c; i++
+	}
+	check(stmt)
+}
+function check(s,   w) {
+	gsub(/^[ \t\n]+/, "", s); s = toupper(s)
+	split(s, w, /[ \t\n]+/)
+	if (w[1] ~ /^(BEGIN|COMMIT|ROLLBACK|END|ABORT|SAVEPOINT|RELEASE)$/ ||
+	    (w[1] == "START" && w[2] == "TRANSACTION") ||
+	    (w[1] == "PREPARE" && w[2] == "TRANSACTION")) {
+		print w[1] (w[2] != "" ? " " w[2] : ""); return 1 }
+	return 0
+}
+AWK
+)
+
 # Collect and check the files before touching the database.
 declare -A file_of=()
 versions=()
@@ -36,9 +83,8 @@ for f in "$dir"/*.sql; do
 		die "$f: migration files are named NNN_name.sql (letters, digits, _)"
 	v=$((10#${BASH_REMATCH[1]}))
 	[ -z "${file_of[$v]:-}" ] || die "version $v twice: ${file_of[$v]##*/} and $base"
-	if grep -qiE '^[[:space:]]*(BEGIN|COMMIT|ROLLBACK|START[[:space:]]+TRANSACTION)[[:space:]]*;' "$f"; then
-		die "$f has its own transaction control; migrate.sh wraps each file in one transaction"
-	fi
+	tc=$(txn_control "$f") || die "awk failed on $f"
+	[ -z "$tc" ] || die "$f has its own transaction control ($tc); migrate.sh wraps each file in one transaction"
 	file_of[$v]=$f
 	versions+=("$v")
 done

@@ -47,8 +47,27 @@ grep -q '999_broken.sql failed' <<<"$out" || fail "broken migration message: $ou
 	fail "a failed migration left a table behind"
 [ "$(sql_as "$SU" 'SELECT count(*) FROM schema_version WHERE version = 999')" = 0 ] ||
 	fail "a failed migration was recorded"
-# An applied file that changed is refused.
+# A file with its own transaction control, in any spelling, is refused before
+# anything runs: its COMMIT would keep what came before it unrecorded.
+# Dollar-quoted bodies, strings and comments may say BEGIN and END.
 rm "$mig/999_broken.sql"
+printf '%s\n' 'CREATE TABLE migrate_test_half (x int);' 'COMMIT TRANSACTION;' 'SELECT 1/0;' >"$mig/999_half.sql"
+if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "a migration with COMMIT TRANSACTION ran"; fi
+grep -q '999_half.sql has its own transaction control (COMMIT TRANSACTION)' <<<"$out" || fail "COMMIT TRANSACTION: $out"
+[ "$(sql_as "$SU" "SELECT count(*) FROM pg_tables WHERE tablename = 'migrate_test_half'")" = 0 ] ||
+	fail "a migration with its own COMMIT left a table behind"
+for stmt in 'END;' 'abort;' 'commit work;' 'SAVEPOINT a;' '\connect postgres'; do
+	printf 'SELECT 1;\n%s\n' "$stmt" >"$mig/999_half.sql"
+	if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "a migration with '$stmt' ran"; fi
+	grep -q 'has its own transaction control' <<<"$out" || fail "'$stmt': $out"
+done
+printf '%s\n' "SELECT 'COMMIT;' AS \"END;\"; -- COMMIT;" '/* ROLLBACK; */' \
+    'DO $do$ BEGIN PERFORM 1; END $do$;' >"$mig/999_half.sql"
+out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1) || fail "a migration that only mentions COMMIT was refused: $out"
+grep -q 'migrate: applied 999_half.sql' <<<"$out" || fail "999_half.sql: $out"
+sql_as "$SU" 'DELETE FROM schema_version WHERE version = 999' >/dev/null
+rm "$mig/999_half.sql"
+# An applied file that changed is refused.
 first=$(ls "$mig" | sed -n 1p)
 echo '-- edited' >>"$mig/$first"
 if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "an edited applied migration was accepted"; fi
