@@ -676,7 +676,7 @@ ra_review_evidence(struct ra *ra, const struct http_request *req,
 {
 	struct ra_officer_subject who;
 	struct ra_evidence_txn t;
-	char id[24], detail[160];
+	char id[24], detail[160], disp[80];
 	const char *which;
 	int rc = -1, k;
 
@@ -711,7 +711,21 @@ ra_review_evidence(struct ra *ra, const struct http_request *req,
 		    "personal KYC evidence");
 		goto out;
 	}
-	http_add_header(resp, "Cache-Control", "no-store");
+	/*
+	 * Never cached, never sniffed as anything but its image type, and
+	 * named for whose it is when saved.
+	 */
+	snprintf(disp, sizeof(disp), "inline; filename=\"application-%s-%s.%s\"",
+	    id, which, strcmp(t.mime, "image/jpeg") == 0 ? "jpg" :
+	    strcmp(t.mime, "image/png") == 0 ? "png" : "bin");
+	if (http_add_header(resp, "Cache-Control", "no-store") == -1 ||
+	    http_add_header(resp, "X-Content-Type-Options", "nosniff") == -1 ||
+	    http_add_header(resp, "Content-Disposition", disp) == -1) {
+		log_err("review: evidence %s of application %s: "
+		    "http_add_header failed", which, id);
+		http_response_clear(resp);
+		goto out;
+	}
 	rc = http_respond(resp, 200, t.mime, t.data, t.len);
 out:
 	if (t.data != NULL) {

@@ -7,16 +7,22 @@
  * Bodies: every route allows RA_MAX_BODY (16 KiB) unless ra_large_bodies
  * names it with its own limit; a larger body is answered 413 here, before
  * the handler runs. The server (main.c) accepts the largest of them all.
+ *
+ * Caching: every answer under a path of ra_no_store (the whole /v1/ API)
+ * gets Cache-Control: no-store here, after the handler ran,
+ * whatever its status, unless the handler set a Cache-Control itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
 
 #include "lib/db.h"
 #include "lib/http.h"
+#include "lib/log.h"
 #include "ra/extern.h"
 
 struct ra_route {
@@ -181,6 +187,52 @@ ra_max_body(const struct ra_policy *p)
 	return max;
 }
 
+/*
+ * Paths whose answers no cache may keep (RFC 9111 §5.2.2.5): the officer
+ * API shows the full NIK, addresses, phone numbers and the e-KTP images,
+ * and both log-ins return a session token. An entry ending in '/' is a
+ * prefix; any other must equal the path.
+ */
+/*
+ * The whole API: every answer is someone's (a session, personal or KYC
+ * data, an officer's view); a handler that means a public answer to be
+ * cached sets its own Cache-Control.
+ */
+static const char *const ra_no_store[] = {
+	"/v1/",
+};
+
+/* 1 when path is one of ra_no_store's. */
+static int
+ra_route_no_store(const char *path)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(ra_no_store) / sizeof(ra_no_store[0]); i++) {
+		n = strlen(ra_no_store[i]);
+		if (ra_no_store[i][n - 1] == '/' ?
+		    strncmp(path, ra_no_store[i], n) == 0 :
+		    strcmp(path, ra_no_store[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Adds Cache-Control: no-store to resp unless it has a Cache-Control
+ * already. 0, or -1 when its headers are full.
+ */
+static int
+ra_route_set_no_store(struct http_response *resp)
+{
+	int i;
+
+	for (i = 0; i < resp->nheaders && i < HTTP_MAX_HEADERS; i++)
+		if (strcasecmp(resp->header_name[i], "Cache-Control") == 0)
+			return 0;
+	return http_add_header(resp, "Cache-Control", "no-store");
+}
+
 /* 1 when path matches pattern segment by segment, "{id}" as an id. */
 static int
 ra_route_match(const char *pattern, const char *path)
@@ -205,10 +257,11 @@ ra_route_match(const char *pattern, const char *path)
 	return *pattern == '\0' && *path == '\0';
 }
 
-int
-ra_handle(void *arg, const struct http_request *req, struct http_response *resp)
+/* The route's handler, 413, 405 with Allow, or 404: the handler's return. */
+static int
+ra_route_dispatch(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
 {
-	struct ra *ra = arg;
 	char allow[64];
 	size_t i, len = 0;
 
@@ -228,8 +281,29 @@ ra_handle(void *arg, const struct http_request *req, struct http_response *resp)
 			    "%s%s", len > 0 ? ", " : "", ra_routes[i].method);
 	}
 	if (allow[0] != '\0') {
-		http_add_header(resp, "Allow", allow);
+		if (http_add_header(resp, "Allow", allow) == -1)
+			return -1;
 		return ra_problem(resp, 405, "see docs/openapi.yaml");
 	}
 	return ra_problem(resp, 404, "no such resource; see docs/openapi.yaml");
+}
+
+int
+ra_handle(void *arg, const struct http_request *req, struct http_response *resp)
+{
+	int rc;
+
+	rc = ra_route_dispatch(arg, req, resp);
+	/*
+	 * A handler that failed without a status gets the server's own 500,
+	 * which carries no data of ours.
+	 */
+	if (resp->status != 0 && ra_route_no_store(req->path) &&
+	    ra_route_set_no_store(resp) == -1) {
+		log_err("ra: %s %s: http_add_header Cache-Control failed",
+		    req->method, req->path);
+		http_response_clear(resp);
+		return -1;
+	}
+	return rc;
 }

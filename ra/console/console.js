@@ -5,7 +5,8 @@
 
 const TOKEN = 'ra.officer.token';
 const PER_PAGE = 20;
-const state = { page: 1, cpage: 1, total: 0, app: null, cert: null, holdAction: '', holds: false, revreq: null, role: '' };
+const state = { page: 1, cpage: 1, total: 0, app: null, cert: null, holdAction: '', holds: false, revreq: null, role: '',
+  opened: 0 };
 
 // Auditors read; only officers and admins get the buttons that decide.
 function canAct() { return state.role === 'ra_officer' || state.role === 'ra_admin'; }
@@ -24,7 +25,8 @@ function say(text, ok) {
 function quiet() { $('message').hidden = true; }
 
 // api(METHOD, PATH[, BODY]): the parsed JSON answer, or throws an Error
-// whose message is the problem's detail. A 401 ends the session.
+// whose message is the problem's detail. A 401 ends the session; an answer
+// that comes after the session ended throws too.
 async function api(method, path, body) {
   const headers = {};
   const token = sessionStorage.getItem(TOKEN);
@@ -37,6 +39,8 @@ async function api(method, path, body) {
   if (r.status === 204) return null;
   let data = null;
   try { data = await r.json(); } catch (e) { data = null; }
+  // Logged out meanwhile: the answer is not put into the page.
+  if (sessionStorage.getItem(TOKEN) !== token) throw new Error('The session has ended.');
   if (!r.ok) {
     if (r.status === 401 && path !== '/v1/officer/login') loggedOut();
     const detail = data && (data.detail || data.title);
@@ -47,8 +51,45 @@ async function api(method, path, body) {
   return data;
 }
 
+// The evidence images are shown from blob: URLs, each revoked when its
+// image leaves the page, so that the bytes do not outlive what shows them.
+function dropEvidence(el) {
+  for (const img of el.querySelectorAll('img')) {
+    if (img.src.startsWith('blob:')) URL.revokeObjectURL(img.src);
+  }
+  el.remove();
+}
+
+function clearEvidence() {
+  for (const el of [...$('evidence').children]) dropEvidence(el);
+}
+
+// The end of a session, by log-out or a 401: nothing it showed stays in the
+// page, hidden or not (the identity data, the evidence, the tables).
 function loggedOut() {
   sessionStorage.removeItem(TOKEN);
+  Object.assign(state, { page: 1, cpage: 1, total: 0, app: null, cert: null, holdAction: '',
+    holds: false, revreq: null, role: '', opened: state.opened + 1 });
+  clearEvidence();
+  for (const id of ['detail-facts', 'detail-company', 'detail-kyc', 'detail-decisions']) {
+    $(id).replaceChildren();
+  }
+  for (const id of ['queue-table', 'detail-checks', 'certs-table', 'revreqs-table', 'companies-table']) {
+    $(id).tBodies[0].replaceChildren();
+  }
+  for (const id of ['who-name', 'who-role', 'detail-id', 'queue-page', 'companies-page', 'end-note',
+    'revoke-serial', 'hold-what', 'hold-serial', 'revreq-id', 'revreq-serial']) {
+    $(id).textContent = '';
+  }
+  for (const id of ['queue-q', 'certs-q', 'companies-q', 'decision-reason', 'end-reason',
+    'deactivate-reason', 'revoke-comment', 'hold-reason', 'revreq-text']) {
+    $(id).value = '';
+  }
+  for (const id of ['detail-company-part', 'deactivate-form', 'end-form', 'revoke-form', 'hold-form',
+    'revreq-form']) {
+    show(id, false);
+  }
+  view('queue');
   show('main-view', false);
   show('who', false);
   show('login-view', true);
@@ -141,7 +182,10 @@ async function loadQueue() {
 
 async function openApp(id) {
   quiet();
+  // Only the last application asked for is shown, and none after log-out.
+  const opened = ++state.opened;
   const a = await api('GET', '/v1/officer/applications/' + id);
+  if (opened !== state.opened) return;
   state.app = a;
   $('detail-id').textContent = String(a.id);
   facts($('detail-facts'), [
@@ -181,7 +225,7 @@ async function openApp(id) {
     li.textContent = d.created_at + ': ' + d.officer + ' — ' + d.decision + ': ' + d.reason;
     list.appendChild(li);
   }
-  $('evidence').replaceChildren();
+  clearEvidence();
   $('decision-reason').value = '';
   show('decision-form', a.status === 'submitted' && canAct());
   // An approved application, or an agreed one whose order failed (cancel.c).
@@ -195,19 +239,42 @@ async function openApp(id) {
   view('detail');
 }
 
+const EVIDENCE = { ktp_photo: 'e-KTP photo', selfie: 'Selfie' };
+
+// The application's image in #evidence, labelled with whose it is. The
+// officer may have opened another application (or logged out) while it
+// loaded: then it is dropped, never shown under the other one's identity.
 async function showEvidence(which) {
   const token = sessionStorage.getItem(TOKEN);
-  const r = await fetch('/v1/officer/applications/' + state.app.id + '/evidence/' + which, {
+  const app = state.app;
+  const id = app.id;
+  const current = () => state.app !== null && state.app.id === id &&
+    sessionStorage.getItem(TOKEN) === token;
+  const r = await fetch('/v1/officer/applications/' + id + '/evidence/' + which, {
     headers: { Authorization: 'Bearer ' + token }, cache: 'no-store', credentials: 'omit',
   });
+  // A session ended meanwhile; a newer one's is not this answer's to end.
+  if (r.status === 401 && sessionStorage.getItem(TOKEN) === token) loggedOut();
   if (!r.ok) throw new Error('evidence: HTTP ' + r.status);
+  const blob = await r.blob();
+  if (!current()) return;
+  const name = app.kyc && app.kyc.full_name;
+  const label = EVIDENCE[which] + ' of application ' + id + (name ? ' (' + name + ')' : '');
+  const fig = document.createElement('figure');
+  fig.id = 'evidence-' + which + '-figure';
+  fig.dataset.app = String(id);
   const img = document.createElement('img');
   img.id = 'evidence-' + which;
-  img.alt = which;
-  img.src = URL.createObjectURL(await r.blob());
-  const old = $(img.id);
-  if (old) old.remove();
-  $('evidence').appendChild(img);
+  img.dataset.app = String(id);
+  img.alt = label;
+  img.title = label;
+  img.src = URL.createObjectURL(blob);
+  const caption = document.createElement('figcaption');
+  caption.textContent = label;
+  fig.append(img, caption);
+  const old = $(fig.id);
+  if (old) dropEvidence(old);
+  $('evidence').appendChild(fig);
 }
 
 async function decide(decision) {

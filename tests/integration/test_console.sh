@@ -10,6 +10,12 @@
 # reason), revokes it, and logs out; the page reports no
 # error and no CSP violation. (test_ra_corp.sh carries out a sysadmin's
 # revocation request in the console.)
+# Before that, two more officers and a second application B: the e-KTP photo
+# of A, held back in the network (DevTools Fetch.requestPaused) while the
+# officer goes back and opens B, is never shown under B, and B's image
+# names B; after log-out the page keeps no identity data, evidence or
+# table row and the images' blob: URLs no longer load; an evidence fetch
+# answered 401 (the session ended elsewhere) logs out the same way.
 # Then, from the database, OpenSSL and curl: the decision, the approval,
 # the evidence views, the hold, the release and the revocation, each audited with the officer as
 # actor; `openssl ocsp` says the certificate is revoked (keyCompromise);
@@ -65,27 +71,201 @@ browser() {
 		{ cat "$tmp/browser.out"; fail "the console in Chromium ($scenario)"; }
 	sed "s/^/$TEST_NAME: /" "$tmp/browser.out"
 }
+new_officer "console-r-$$" ra_officer
+new_officer "console-s-$$" auditor
 new_officer "console-a-$$" auditor
 new_officer "console-$$" ra_officer
 officer=console-$$
 
-account "console-$$@example.com" "+62813$(printf '%07d' $((RANDOM * 7 + $$ % 1000)))" 640213
-rreq POST /v1/otp '{"channel":"sms","purpose":"phone_verify"}' "$tok"
-[ "$code" = 201 ] || fail "otp phone_verify: $code $(cat "$tmp/out")"
-oid=$(jq -r .otp_id "$tmp/out")
-c=$(sms_code)
-secrets+=("$c")
-rreq POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$c\"}" "$tok"
-[ "$code" = 200 ] || fail "phone verify: $code $(cat "$tmp/out")"
-python3 "$(dirname "$0")/kyc_body.py" "$tmp/kyc.json" 'Sari Wulandari' 1990-06-14 F \
-	"$(printf '%04d' $((RANDOM % 9000 + 1000)))" >/dev/null
-rreq POST /v1/applications "@$tmp/kyc.json" "$tok"
-[ "$code" = 201 ] || fail "KYC submission: $code $(cat "$tmp/out")"
-app=$(jq -r .id "$tmp/out")
+# applicant EMAIL NAME DOB SEX: an account with a verified phone and a
+# submitted KYC application; sets aid, tok and app.
+applicant() {
+	local oid c
+	account "$1" "+62813$(printf '%07d' $((RANDOM * 7 + $$ % 1000)))" 640213
+	rreq POST /v1/otp '{"channel":"sms","purpose":"phone_verify"}' "$tok"
+	[ "$code" = 201 ] || fail "otp phone_verify: $code $(cat "$tmp/out")"
+	oid=$(jq -r .otp_id "$tmp/out")
+	c=$(sms_code)
+	secrets+=("$c")
+	rreq POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$c\"}" "$tok"
+	[ "$code" = 200 ] || fail "phone verify: $code $(cat "$tmp/out")"
+	python3 "$(dirname "$0")/kyc_body.py" "$tmp/kyc.json" "$2" "$3" "$4" \
+		"$(printf '%04d' $((RANDOM % 9000 + 1000)))" >/dev/null
+	rreq POST /v1/applications "@$tmp/kyc.json" "$tok"
+	[ "$code" = 201 ] || fail "KYC submission: $code $(cat "$tmp/out")"
+	app=$(jq -r .id "$tmp/out")
+}
+applicant "console-b-$$@example.com" 'Bambang Sutrisno' 1984-02-27 M
+app_b=$app
+applicant "console-$$@example.com" 'Sari Wulandari' 1990-06-14 F
 cred=$(issue "$aid" personal personal ec-p256 "Sari Wulandari")
 cert_pem "$cred" "$tmp/cert.pem"
 serial=$(openssl x509 -in "$tmp/cert.pem" -noout -serial | cut -d= -f2)
 audit0=$(q "SELECT coalesce(max(id), 0) FROM audit_event")
+
+# --- evidence of A late, while B is open; what log-out leaves behind ---------------------
+# Written here: console_browser.py is shared with test_ra_corp.sh. Each part
+# runs even when an earlier one failed, and every failure is printed.
+cat >"$tmp/console_session.py" <<'PY'
+import select, sys, time
+sys.path.insert(0, sys.argv[1])
+import console_browser as cb
+
+url, pw_file, user1, secret1, user2, secret2, app_a, app_b = sys.argv[2:10]
+password = open(pw_file).read().rstrip('\n')
+js_q = cb.q
+
+
+def event(b, method, pred):
+    """The first event METHOD whose params pred accepts, seen or to come."""
+    deadline = time.time() + cb.STEP_TIMEOUT
+    while True:
+        for e in b.events:
+            if e.get('method') == method and pred(e.get('params', {})):
+                b.events.remove(e)
+                return e['params']
+        left = deadline - time.time()
+        if left <= 0:
+            raise TimeoutError('no %s event in %d s' % (method, cb.STEP_TIMEOUT))
+        if b'\0' not in b.buf and not select.select([b.from_chrome], [], [], left)[0]:
+            continue
+        b.events.append(b._read_message(deadline))
+
+
+def evidence(b):
+    return b.js("[...document.querySelectorAll('#evidence img')]"
+                ".map(i => [i.id, i.dataset.app || '', i.alt])")
+
+
+def race(b):
+    b.call('Network.enable')
+    b.call('Fetch.enable', {'patterns': [{'urlPattern': '*/evidence/*', 'requestStage': 'Request'}]})
+    cb.open_application(b, app_a)
+    b.js("document.getElementById('show-ktp').click()")
+    ktp_a = '/v1/officer/applications/%s/evidence/ktp_photo' % app_a
+    paused = event(b, 'Fetch.requestPaused', lambda p: p['request']['url'].endswith(ktp_a))
+    print('console: the e-KTP photo of %s held back in the network' % app_a)
+    b.js("document.getElementById('detail-back').click()")
+    cb.open_application(b, app_b)
+    b.call('Fetch.continueRequest', {'requestId': paused['requestId']})
+    rid = event(b, 'Network.responseReceived', lambda p: p['response']['url'].endswith(ktp_a))['requestId']
+    event(b, 'Network.loadingFinished', lambda p: p['requestId'] == rid)
+    b.call('Fetch.disable')
+    print('console: the photo of %s arrived while %s is open' % (app_a, app_b))
+    # B's selfie, asked for after A's photo was all received: once it is
+    # shown, A's would have been too.
+    b.js("document.getElementById('show-selfie').click()")
+    b.wait("(() => { const i = document.getElementById('evidence-selfie');"
+           " return i && i.complete && i.naturalWidth === 8; })()", "B's selfie")
+    shown = evidence(b)
+    assert b.js("document.getElementById('detail-id').textContent") == app_b, 'not on B any more'
+    assert [i[:2] for i in shown] == [['evidence-selfie', app_b]], \
+        'evidence under application %s: %r' % (app_b, shown)
+    assert 'application %s' % app_b in shown[0][2], "B's selfie does not say whose it is: %r" % shown
+    caption = b.js("document.querySelector('#evidence figcaption').textContent")
+    assert 'application %s' % app_b in caption, 'caption: %r' % caption
+    print('console: under %s only its own selfie (%r), not the late photo of %s' % (app_b, shown[0][2], app_a))
+
+
+def loads(b, src):
+    """'loads' or 'gone': src in an image outside the page (CSP: img-src
+    blob:; connect-src does not admit blob:, so no fetch)."""
+    return b.js("new Promise((res) => { const i = new Image(); i.onload = () => res('loads');"
+                " i.onerror = () => res('gone'); i.src = %s; })" % js_q(src))
+
+
+def blob_url(b):
+    src = b.js("document.querySelector('#evidence img').src")
+    assert src.startswith('blob:'), 'evidence not from a blob: URL: %r' % src
+    assert loads(b, src) == 'loads', 'the blob: URL does not load while shown'
+    return src
+
+
+LEFT = """(() => {
+    const left = [];
+    for (const id of ['detail-facts', 'detail-kyc', 'detail-company', 'detail-decisions', 'evidence',
+                      'detail-id', 'who-name'])
+      if (document.getElementById(id).textContent !== '' ||
+          document.getElementById(id).children.length > 0) left.push(id);
+    for (const id of ['queue-table', 'detail-checks', 'certs-table', 'revreqs-table', 'companies-table'])
+      if (document.getElementById(id).tBodies[0].rows.length > 0) left.push(id);
+    if (document.querySelectorAll('img').length > 0) left.push('img');
+    return left; })()"""
+
+
+def cleared(b, src, how):
+    b.wait("!document.getElementById('login-view').hidden && "
+           "document.getElementById('main-view').hidden && "
+           "sessionStorage.getItem('ra.officer.token') === null", 'the log-in form after %s' % how)
+    left = b.js(LEFT)
+    assert left == [], 'left in the page after %s: %r' % (how, left)
+    assert loads(b, src) == 'gone', 'the evidence blob: URL still loads after %s' % how
+    print('console: after %s no identity data, evidence or row is left; the blob: URL is revoked' % how)
+
+
+def logout(b, src):
+    b.js("document.getElementById('logout').click()")
+    cleared(b, src, 'log-out')
+
+
+def expired(b):
+    cb.open_application(b, app_b)
+    b.js("document.getElementById('show-ktp').click()")
+    b.wait("(() => { const i = document.getElementById('evidence-ktp_photo');"
+           " return i && i.complete && i.naturalWidth === 32; })()", "B's e-KTP photo")
+    src = blob_url(b)
+    st = b.js("fetch('/v1/officer/logout', {method: 'POST', headers: {Authorization: 'Bearer ' + "
+              "sessionStorage.getItem('ra.officer.token')}}).then(r => r.status)")
+    assert st == 204, 'log-out behind the console: %r' % st
+    b.js("document.getElementById('show-selfie').click()")
+    cleared(b, src, "the evidence's 401")
+
+
+failed = []
+
+
+def part(name, fn, *args):
+    try:
+        return fn(*args)
+    except Exception as e:
+        print('console: FAILED at %s: %s: %s' % (name, type(e).__name__, e))
+        failed.append(name)
+        return None
+
+
+b = cb.Chromium()
+try:
+    b.open_page()
+    cb.login(b, url, user1, password, open(secret1).read().strip())
+    part('race', race, b)
+    src = part('blob', blob_url, b)
+    part('log-out', logout, b, src or 'blob:none')
+    cb.login(b, url, user2, password, open(secret2).read().strip())
+    part('401', expired, b)
+    # The revoked blob: URLs and the 401 are the page's expected errors.
+    b.events = [e for e in b.events if not (
+        e.get('method') == 'Log.entryAdded' and
+        (e['params']['entry'].get('url', '').startswith('blob:') or
+         e['params']['entry'].get('url', '').endswith('/%s/evidence/selfie' % app_b)))]
+    problems = b.problems()
+    if problems:
+        print('console: FAILED: the page reported: %r' % problems)
+        failed.append('page reports')
+    else:
+        print('console: no other console error, exception or CSP violation')
+except Exception as e:
+    print('console: FAILED: %s: %s' % (type(e).__name__, e))
+    failed.append('start')
+finally:
+    if failed:
+        print('console:   chromium stderr: %s' % b.stderr_tail())
+    b.close()
+sys.exit(1 if failed else 0)
+PY
+python3 "$tmp/console_session.py" "$(dirname "$0")" "$rurl" "$tmp/officer.pw" \
+	"console-r-$$" "$tmp/console-r-$$.totp" "console-s-$$" "$tmp/console-s-$$.totp" "$app" "$app_b" \
+	>"$tmp/session.out" 2>&1 || { cat "$tmp/session.out"; fail "the console's evidence and log-out in Chromium"; }
+sed "s/^/$TEST_NAME: /" "$tmp/session.out"
 
 # --- an auditor, then the officer at work, in Chromium -----------------------------------
 browser auditor "console-a-$$" "$app" "$serial"

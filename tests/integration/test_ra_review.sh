@@ -16,7 +16,10 @@
 # officer revocation of a certificate cad issued, seen by `openssl ocsp`
 # with its reason, refusals of disallowed reasons and of a second
 # revocation; every change audited with the officer actor; no full NIK and
-# no secret in rad's log.
+# no secret in rad's log. Caching: both log-ins (a session token), the
+# queue, the detail, the evidence and the refusals under /v1/officer/ are
+# Cache-Control: no-store (once); the evidence is also nosniff and inline
+# with a file name saying whose it is.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -66,6 +69,13 @@ refuse() {
 	expect "$st" "$what"
 	unchanged "$what"
 }
+# no_store WHAT: the answer in $tmp/hdr has exactly one Cache-Control, no-store.
+no_store() {
+	[ "$(tr -d '\r' <"$tmp/hdr" | grep -i '^cache-control:' | tr 'A-Z' 'a-z')" = 'cache-control: no-store' ] ||
+		fail "$1: not Cache-Control: no-store once: $(grep -i '^cache-control' "$tmp/hdr" | tr -d '\r' | tr '\n' ' ')"
+}
+# header NAME: the value of the response header NAME in $tmp/hdr.
+header() { tr -d '\r' <"$tmp/hdr" | sed -n "s/^$1: *//Ip"; }
 audits() { # audits ACTION OBJECT_ID ACTOR
 	q "SELECT count(*) FROM audit_event WHERE action = '$1' AND object_id = '$2' AND actor = '$3'"
 }
@@ -124,6 +134,7 @@ subscriber() {
 	q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $aid" >/dev/null
 	req_patient POST /v1/login "$(json "{\"email\":\"$1\",\"password\":\"$spw\"}")"
 	expect 200 "login $1"
+	no_store "POST /v1/login"
 	tok=$(jq -r .token "$tmp/out")
 	secrets+=("$tok")
 }
@@ -173,6 +184,7 @@ officer() { # officer USER ROLE [ARGS...]: sets $oid and $otok (logged in)
 	tok=
 	req POST /v1/officer/login "$(json "{\"username\":\"$u\",\"password\":\"$opw\",\"totp\":\"$c\"}")"
 	expect 200 "officer login $u"
+	no_store "POST /v1/officer/login"
 	otok=$(jq -r .token "$tmp/out")
 	secrets+=("$otok")
 }
@@ -191,6 +203,7 @@ note "officers: ok"
 tok=$tok_a
 req GET /v1/officer/applications
 expect 200 "queue (auditor)"
+no_store "the queue"
 [ "$(jq -r '.per_page' "$tmp/out")" = 20 ] || fail "default per_page"
 total=$(q "SELECT count(*) FROM ra_application")
 [ "$(jq -r .total "$tmp/out")" = "$total" ] || fail "queue total $(jq -r .total "$tmp/out") != $total"
@@ -237,6 +250,10 @@ for bad in 'foo=1' 'status=open' 'kind=eseal' 'per_page=101' 'per_page=0' 'page=
 done
 tok=
 refuse 401 "queue without a token" GET /v1/officer/applications
+no_store "the queue's 401"
+req DELETE /v1/officer/applications
+expect 405 "DELETE on the queue"
+no_store "the queue's 405"
 tok=$tok1
 refuse 401 "queue with a subscriber token" GET /v1/officer/applications
 note "queue, filters, search, paging, strict query: ok"
@@ -248,6 +265,7 @@ check() { # check NAME: pass of the named check in $tmp/out
 tok=$tok_a
 req GET "/v1/officer/applications/$app1"
 expect 200 "detail (auditor)"
+no_store "the detail"
 [ "$(jq -r .kyc.nik "$tmp/out")" = "$nik1" ] || fail "the detail lacks the full NIK"
 jq -e 'has("company") and .company == null' "$tmp/out" >/dev/null || fail "a personal application with a company"
 [ "$(jq -r '.account.email + "/" + (.account.email_verified|tostring) + "/" + (.account.phone_verified|tostring)' "$tmp/out")" = \
@@ -272,6 +290,7 @@ expect 200 "detail without KYC"
 [ "$(check kyc)" = false ] && [ "$(jq -r .kyc "$tmp/out")" = null ] || fail "corporate detail: $(cat "$tmp/out")"
 [ "$(jq -r .four_eyes "$tmp/out")" = true ] || fail "corporate is four-eyes"
 refuse 404 "detail of no application" GET /v1/officer/applications/999999999
+no_store "the detail's 404"
 note "detail and automatic checks: ok"
 
 # --- evidence ----------------------------------------------------------------------
@@ -281,14 +300,23 @@ code=$(curl -sS -o "$tmp/ev.bin" -D "$tmp/hdr" -w '%{http_code}' -H "Authorizati
 [ "$code" = 200 ] || fail "evidence ktp_photo: $code"
 cmp -s "$tmp/ev.bin" "$tmp/ktp.png" || fail "ktp_photo bytes differ from the upload"
 grep -qi '^content-type: image/png' "$tmp/hdr" || fail "ktp_photo content type"
-code=$(curl -sS -o "$tmp/ev.bin" -w '%{http_code}' -H "Authorization: Bearer $tok_o2" \
+no_store "the e-KTP photo"
+[ "$(header x-content-type-options)" = nosniff ] || fail "the e-KTP photo is not nosniff"
+[ "$(header content-disposition)" = "inline; filename=\"application-$app1-ktp_photo.png\"" ] ||
+	fail "the e-KTP photo's Content-Disposition: $(header content-disposition)"
+code=$(curl -sS -o "$tmp/ev.bin" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok_o2" \
     "$url/v1/officer/applications/$app1/evidence/selfie")
 [ "$code" = 200 ] && cmp -s "$tmp/ev.bin" "$tmp/selfie.png" || fail "selfie bytes"
+no_store "the selfie"
+[ "$(header x-content-type-options)" = nosniff ] || fail "the selfie is not nosniff"
+[ "$(header content-disposition)" = "inline; filename=\"application-$app1-selfie.png\"" ] ||
+	fail "the selfie's Content-Disposition: $(header content-disposition)"
 [ "$(audits ra.evidence.view "$app1" "officer:$offa")" = $((n0 + 1)) ] || fail "evidence view not audited"
 [ "$(audits ra.evidence.view "$app1" "officer:$off2")" = 1 ] || fail "selfie view not audited"
 tok=$tok_a
 refuse 404 "evidence of an application without KYC" GET "/v1/officer/applications/$app4/evidence/selfie"
 refuse 404 "evidence of another kind" GET "/v1/officer/applications/$app1/evidence/passport"
+no_store "the 404 of unknown evidence"
 note "evidence: ok"
 
 # --- decisions: refusals -----------------------------------------------------------
