@@ -450,7 +450,8 @@ put_file() {
 	if ! cat >"$t"; then rm -f -- "$t"; die "writing $f failed"; fi
 	chmod "$mode" -- "$t"
 	[ "$owner" = keep ] || give_to "$owner" "$t"
-	mv -f -- "$t" "$f" || { rm -f -- "$t"; die "cannot move a new $f into place"; }
+	# -T: a link to a directory at FILE is replaced too, not entered.
+	mv -fT -- "$t" "$f" || { rm -f -- "$t"; die "cannot move a new $f into place"; }
 }
 
 # A secret: 192 random bits as 48 hex digits, no newline, mode 0600, created
@@ -1000,6 +1001,13 @@ pg_up() {
 # --- slapd ----------------------------------------------------------------------------
 LDAP_PIDFILE=$RUN/slapd.pid
 LDAP_LOG=$LOG/slapd.log
+# Which olcAccess of config.ldif.in the directory has (in DIR: root's, so
+# no other user makes up skip or repeat the upgrade); change the version
+# with the ACL, and ldap_add_publisher applies it to older directories.
+LDAP_ACL_MARK=$DIR/.ldap-acl
+LDAP_ACL_VERSION=publisher-2
+# Left by ldap_add_publisher until crld has been restarted.
+CRL_RESTART_MARK=$DIR/.crl-restart
 
 ldap_init() {
 	if [ -d "$LDAPDIR/slapd.d" ]; then
@@ -1027,15 +1035,20 @@ ldap_init() {
 	fi
 	unset LDAP_ROOTPW_HASH LDAP_PUBLISHER_PW_HASH
 	mv -- "$LDAPDIR/slapd.d.tmp" "$LDAPDIR/slapd.d"
+	echo "$LDAP_ACL_VERSION" >"$LDAP_ACL_MARK"
 }
 
 # A directory made before 2026-12-05 had no publisher: crld bound as the
 # rootdn. With slapd stopped (cn=config has no rootdn, so offline), its
-# ACL becomes config.ldif.in's and the publisher's entry base.ldif.in's.
+# ACL becomes config.ldif.in's and the publisher's entry base.ldif.in's;
+# the same for a directory whose ACL is of an older LDAP_ACL_VERSION.
 ldap_add_publisher() {
 	local mdb="$LDAPDIR/slapd.d/cn=config/olcDatabase={1}mdb.ldif"
 	[ -f "$mdb" ] || die "$mdb is missing; move $LDAPDIR aside to make a new directory"
-	grep -qF "$LDAP_PUBLISHER_DN" -- "$mdb" && return 0
+	[ "$(cat -- "$LDAP_ACL_MARK" 2>/dev/null)" = "$LDAP_ACL_VERSION" ] && return 0
+	# crld is restarted once this is done, even by a later up should this
+	# one stop before it starts the daemons.
+	: >"$CRL_RESTART_MARK"
 	if pidfile_pid "$LDAP_PIDFILE" >/dev/null; then
 		say "slapd: stopping it to add the publisher"
 		stop_pidfile slapd "$LDAP_PIDFILE" TERM
@@ -1065,7 +1078,7 @@ ldap_add_publisher() {
 		die "slapmodify -n0 (the directory's ACL) failed; see $LOG/slapadd.log"
 	fi
 	unset LDAP_PUBLISHER_PW_HASH
-	LDAP_PUBLISHER_ADDED=1
+	echo "$LDAP_ACL_VERSION" >"$LDAP_ACL_MARK"
 }
 
 ldap_up() {
@@ -1195,13 +1208,15 @@ pades_up() {
 # One started before 2026-12-04, some of whose processes run as the stack
 # user (the owner of the cluster, which every daemon process was then), is
 # stopped (1): its files have just changed hands (write_layout). So is a
-# crld started before its directory had a publisher (ldap_add_publisher).
+# crld started before its directory had the publisher's ACL
+# (ldap_add_publisher, CRL_RESTART_MARK).
 running_current() {
 	local pid p
 	pid=$(pidfile_pid "$2") || return 1
-	if [ "$1" = crl ] && [ "${LDAP_PUBLISHER_ADDED:-0}" -eq 1 ]; then
+	if [ "$1" = crl ] && [ -e "$CRL_RESTART_MARK" ]; then
 		say "crl: restarting: it binds to the directory as the publisher now"
 		stop_pidfile "$1" "$2" TERM
+		rm -f -- "$CRL_RESTART_MARK"
 		return 1
 	fi
 	[ "$(id -u)" -eq 0 ] || return 0

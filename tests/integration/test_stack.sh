@@ -212,6 +212,8 @@ for ldif in 'dn: dc=pki,dc=local\nchangetype: modify\nreplace: o\no: not ours\n'
     'dn: cn=admin,dc=pki,dc=local\nchangetype: add\nobjectClass: applicationProcess\nobjectClass: simpleSecurityObject\ncn: admin\nuserPassword: x\n' \
     'dn: cn=extra,dc=pki,dc=local\nchangetype: add\nobjectClass: applicationProcess\ncn: extra\ndescription: not a PKI attribute\n' \
     'dn: cn=publisher,dc=pki,dc=local\nchangetype: modify\nreplace: userPassword\nuserPassword: x\n' \
+    'dn: cn=publisher,dc=pki,dc=local\nchangetype: delete\n' \
+    'dn: cn=role,dc=pki,dc=local\nchangetype: add\nobjectClass: organizationalRole\ncn: role\n' \
     "dn: $ca_dn\\nchangetype: modify\\nreplace: description\\ndescription: not a PKI attribute\\n"; do
 	rc=$(printf "$ldif" | ldap_as_publisher)
 	[ "$rc" = 50 ] || fail "the publisher may do more than publish (status $rc, want 50 insufficientAccess): $ldif"
@@ -420,7 +422,13 @@ if [ "$(id -u)" -eq 0 ]; then
 	as_user pki ln -s "$T/no-such-file" "$S/secrets/ra-otp.key" &&
 		as_user pki ln -s "$victim" "$S/secrets/ra-otp.key.tmp" || fail "as pki: ln -s in secrets/"
 	as_user pki-hsm ln -sf "$victim" "$S/hsm/softhsm2.conf.tmp" || fail "as pki-hsm: ln -s in hsm/"
+	# A link to a directory where up writes a file: replaced, not entered.
+	mkdir -m 0777 "$T/victim-dir"
+	as_user pki-hsm rm -f "$S/hsm/softhsm2.conf"
+	as_user pki-hsm ln -s "$T/victim-dir" "$S/hsm/softhsm2.conf" || fail "as pki-hsm: ln -s to a directory in hsm/"
 	stack_up "$S"
+	[ -z "$(ls -A "$T/victim-dir")" ] || fail "up wrote into a directory a link pointed at: $(ls -A "$T/victim-dir")"
+	[ -f "$S/hsm/softhsm2.conf" ] && [ ! -L "$S/hsm/softhsm2.conf" ] || fail "hsm/softhsm2.conf is not a file again"
 	[ "$(cat "$victim")" = 'not yours' ] && [ "$(stat -c %a "$victim")" = 600 ] ||
 		fail "up wrote through a link: $victim is now $(stat -c %a "$victim"): $(head -c 80 "$victim")"
 	[ -f "$S/secrets/ra-otp.key" ] && [ ! -L "$S/secrets/ra-otp.key" ] &&
