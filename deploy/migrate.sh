@@ -33,7 +33,8 @@ psql_run() {
 # COMMIT in a file (in any spelling: COMMIT WORK, END, ...) would commit
 # what came before it without its schema_version row, and a failure after
 # it would leave half a migration that the next run applies again.
-# (E'...' strings with \' inside are not read as such: none is used.)
+# (E'...' strings with \' inside are not read as such, and a CASE ... END
+# inside a BEGIN ATOMIC body ends it early: a refusal, not a miss.)
 txn_control() {
 	awk "$txn_awk" "$1"
 }
@@ -51,19 +52,22 @@ END {
 		if (c == "'" || c == "\"") { q = c; i++
 			while (i <= n) { if (substr(text, i, 1) == q) { if (substr(text, i + 1, 1) == q) { i += 2; continue } i++; break } i++ }
 			stmt = stmt " x "; continue }
-		if (c == "$" && match(substr(text, i), /^\$[A-Za-z_]*\$/)) {
+		if (c == "$" && match(substr(text, i), /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/)) {
 			tag = substr(text, i, RLENGTH); rest = substr(text, i + RLENGTH)
 			j = index(rest, tag); i = j ? i + RLENGTH + j - 1 + RLENGTH : n + 1
 			stmt = stmt " x "; continue }
-		if (c == "\\" && stmt ~ /^[ \t\n]*$/) { print "a psql command (\\" substr(text, i + 1, 12) ")"; exit }
+		if (c == "\\") { print "a psql command (\\" substr(text, i + 1, 12) ")"; exit }
+		# A BEGIN ATOMIC body (SQL-standard function) ends at its END.
+		if (c == ";" && toupper(stmt) ~ /BEGIN[ \t\r\n\f\v]+ATOMIC/ &&
+		    toupper(stmt) !~ /[ \t\r\n\f\v]END[ \t\r\n\f\v]*$/) { stmt = stmt c; i++; continue }
 		if (c == ";") { if (check(stmt)) exit; stmt = ""; i++; continue }
 		stmt = stmt c; i++
 	}
 	check(stmt)
 }
 function check(s,   w) {
-	gsub(/^[ \t\n]+/, "", s); s = toupper(s)
-	split(s, w, /[ \t\n]+/)
+	gsub(/^[ \t\r\n\f\v]+/, "", s); s = toupper(s)
+	split(s, w, /[ \t\r\n\f\v]+/)
 	if (w[1] ~ /^(BEGIN|COMMIT|ROLLBACK|END|ABORT|SAVEPOINT|RELEASE)$/ ||
 	    (w[1] == "START" && w[2] == "TRANSACTION") ||
 	    (w[1] == "PREPARE" && w[2] == "TRANSACTION")) {

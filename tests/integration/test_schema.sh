@@ -56,13 +56,16 @@ if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "a migration wi
 grep -q '999_half.sql has its own transaction control (COMMIT TRANSACTION)' <<<"$out" || fail "COMMIT TRANSACTION: $out"
 [ "$(sql_as "$SU" "SELECT count(*) FROM pg_tables WHERE tablename = 'migrate_test_half'")" = 0 ] ||
 	fail "a migration with its own COMMIT left a table behind"
-for stmt in 'END;' 'abort;' 'commit work;' 'SAVEPOINT a;' '\connect postgres'; do
+for stmt in 'END;' 'abort;' 'commit work;' 'SAVEPOINT a;' '\connect postgres' $'COMMIT;\r' \
+    'SELECT 1 \connect postgres' $'DO $q1$ BEGIN PERFORM \'x\'; END $q1$;\nCOMMIT;'; do
 	printf 'SELECT 1;\n%s\n' "$stmt" >"$mig/999_half.sql"
 	if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "a migration with '$stmt' ran"; fi
 	grep -q 'has its own transaction control' <<<"$out" || fail "'$stmt': $out"
 done
 printf '%s\n' "SELECT 'COMMIT;' AS \"END;\"; -- COMMIT;" '/* ROLLBACK; */' \
-    'DO $do$ BEGIN PERFORM 1; END $do$;' >"$mig/999_half.sql"
+    'DO $do$ BEGIN PERFORM 1; END $do$;' 'DO $b1$ BEGIN PERFORM 2; END $b1$;' \
+    'CREATE FUNCTION pg_temp.migrate_atomic() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;' \
+    >"$mig/999_half.sql"
 out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1) || fail "a migration that only mentions COMMIT was refused: $out"
 grep -q 'migrate: applied 999_half.sql' <<<"$out" || fail "999_half.sql: $out"
 sql_as "$SU" 'DELETE FROM schema_version WHERE version = 999' >/dev/null
