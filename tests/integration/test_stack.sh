@@ -377,7 +377,39 @@ mv -- "$S/pins/pki-ocsp.pin" "$S/secrets/hsm/"
 rm -f -- "$S/secrets/pki-ocsp.pin"
 : >"$S/spool/tsa.spill.0"
 mv -- "$S/pki/crl/root.crl" "$S/pki/root.crl"
+# Links where up writes, planted by the owners of the directories (secrets/
+# is the stack user's, hsm/ pki-hsm's): up, as root, writes its files in
+# DIR and renames them into place, so each link is replaced, never written
+# through or entered. The key up makes again is put back after, for the
+# state comparison.
+if [ "$(id -u)" -eq 0 ]; then
+	victim=$T/victim-file
+	printf 'not yours\n' >"$victim"
+	chmod 0600 "$victim"
+	mkdir -m 0777 "$T/victim-dir"
+	cp -p -- "$S/secrets/ra-otp.key" "$T/ra-otp.key.saved"
+	as_user pki rm -f "$S/secrets/ra-otp.key"
+	# A dangling link at the key (up makes it again: it is not -s), a link
+	# to the victim where an older up wrote before renaming.
+	as_user pki ln -s "$T/no-such-file" "$S/secrets/ra-otp.key" &&
+		as_user pki ln -s "$victim" "$S/secrets/ra-otp.key.tmp" || fail "as pki: ln -s in secrets/"
+	as_user pki-hsm ln -s "$victim" "$S/hsm/softhsm2.conf.tmp" &&
+		as_user pki-hsm rm -f "$S/hsm/softhsm2.conf" &&
+		as_user pki-hsm ln -s "$T/victim-dir" "$S/hsm/softhsm2.conf" || fail "as pki-hsm: ln -s in hsm/"
+fi
 stack_up "$S"
+if [ "$(id -u)" -eq 0 ]; then
+	[ "$(cat "$victim")" = 'not yours' ] && [ "$(stat -c %a "$victim")" = 600 ] ||
+		fail "up wrote through a link: $victim is now $(stat -c %a "$victim"): $(head -c 80 "$victim")"
+	[ -z "$(ls -A "$T/victim-dir")" ] || fail "up wrote into a directory a link pointed at: $(ls -A "$T/victim-dir")"
+	[ -f "$S/secrets/ra-otp.key" ] && [ ! -L "$S/secrets/ra-otp.key" ] &&
+		[ "$(wc -c <"$S/secrets/ra-otp.key")" = 64 ] || fail "secrets/ra-otp.key is not a new key file"
+	[ -f "$S/hsm/softhsm2.conf" ] && [ ! -L "$S/hsm/softhsm2.conf" ] || fail "hsm/softhsm2.conf is not a file again"
+	as_user pki rm -f "$S/secrets/ra-otp.key.tmp"
+	as_user pki-hsm rm -f "$S/hsm/softhsm2.conf.tmp"
+	cp -p -- "$T/ra-otp.key.saved" "$S/secrets/ra-otp.key"
+	note "links put in secrets/ and hsm/ replaced, never followed"
+fi
 sum_state >"$T/state3"
 diff "$T/state1" "$T/state3" >/dev/null || fail "up after down changed the state: $(diff "$T/state1" "$T/state3")"
 [ -z "$(find "$S/secrets" -name '*pin')" ] || fail "up left PINs in secrets/: $(ls "$S/secrets")"
@@ -406,38 +438,6 @@ if [ "$(id -u)" -eq 0 ]; then
 	"$STACK_SH" down --dir "$S" >/dev/null 2>&1 || true
 	rm -f -- "$S/spool/tsa"
 	mv -- "$S/spool/tsa.real" "$S/spool/tsa"
-fi
-
-# --- a link the owner of a directory puts where up writes is not followed -------------------
-# up runs as root and writes files into directories of other users (secrets/
-# is the stack user's, hsm/ pki-hsm's): it writes them in DIR first and
-# renames them into place, so a link there is replaced, never written through.
-if [ "$(id -u)" -eq 0 ]; then
-	victim=$T/victim-file
-	printf 'not yours\n' >"$victim"
-	chmod 0600 "$victim"
-	as_user pki rm -f "$S/secrets/ra-otp.key"
-	# A dangling link at the key (up makes a key again: it is not -s) and
-	# links to the victim where the old up wrote before renaming.
-	as_user pki ln -s "$T/no-such-file" "$S/secrets/ra-otp.key" &&
-		as_user pki ln -s "$victim" "$S/secrets/ra-otp.key.tmp" || fail "as pki: ln -s in secrets/"
-	as_user pki-hsm ln -sf "$victim" "$S/hsm/softhsm2.conf.tmp" || fail "as pki-hsm: ln -s in hsm/"
-	# A link to a directory where up writes a file: replaced, not entered.
-	mkdir -m 0777 "$T/victim-dir"
-	as_user pki-hsm rm -f "$S/hsm/softhsm2.conf"
-	as_user pki-hsm ln -s "$T/victim-dir" "$S/hsm/softhsm2.conf" || fail "as pki-hsm: ln -s to a directory in hsm/"
-	stack_up "$S"
-	[ -z "$(ls -A "$T/victim-dir")" ] || fail "up wrote into a directory a link pointed at: $(ls -A "$T/victim-dir")"
-	[ -f "$S/hsm/softhsm2.conf" ] && [ ! -L "$S/hsm/softhsm2.conf" ] || fail "hsm/softhsm2.conf is not a file again"
-	[ "$(cat "$victim")" = 'not yours' ] && [ "$(stat -c %a "$victim")" = 600 ] ||
-		fail "up wrote through a link: $victim is now $(stat -c %a "$victim"): $(head -c 80 "$victim")"
-	[ -f "$S/secrets/ra-otp.key" ] && [ ! -L "$S/secrets/ra-otp.key" ] &&
-		[ "$(wc -c <"$S/secrets/ra-otp.key")" = 64 ] || fail "secrets/ra-otp.key is not a new key file"
-	[ ! -L "$S/hsm/softhsm2.conf" ] || fail "hsm/softhsm2.conf is a link"
-	as_user pki rm -f "$S/secrets/ra-otp.key.tmp"
-	as_user pki-hsm rm -f "$S/hsm/softhsm2.conf.tmp"
-	stack_down "$S"
-	note "links put in secrets/ and hsm/ replaced, never followed"
 fi
 
 # --- a directory the stack user cannot reach is refused clearly -------------------------
