@@ -297,15 +297,9 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	 * CA certificates, and the delegated OCSP responder's and the TSA's
 	 * (one per issuer, their keys in the HSM), come from ceremonies only:
 	 * any CSR's key holding one could sign status or time for us. Judged
-	 * before the issuing key signs anything. Without the extension
-	 * OpenSSL reports every extended usage: the flag says it is there.
+	 * before the issuing key signs anything.
 	 */
-	if (X509_check_ca(cert) != 0 ||
-	    ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) != 0 &&
-	    (X509_get_key_usage(cert) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) ||
-	    ((X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) != 0 &&
-	    (X509_get_extended_key_usage(cert) & (XKU_OCSP_SIGN |
-	    XKU_TIMESTAMP | XKU_ANYEKU)) != 0)) {
+	if (X509_check_ca(cert) != 0 || profile_ca_usage(cert) != NULL) {
 		log_err("profile %s makes a CA, OCSP responder or TSA "
 		    "certificate: refused outside a ceremony", profile_name);
 		rc = PKICTL_EXIT_REFUSED;

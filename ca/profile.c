@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +369,23 @@ out:
 	X509_NAME_free(subject);
 	X509_free(x);
 	return ret;
+}
+
+const char *
+profile_ca_usage(X509 *x)
+{
+	uint32_t flags = X509_get_extension_flags(x);
+
+	/* Without an extension OpenSSL reports every usage: test the flag. */
+	if ((flags & EXFLAG_KUSAGE) != 0 &&
+	    (X509_get_key_usage(x) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0)
+		return "keyUsage keyCertSign or cRLSign";
+	if ((flags & EXFLAG_XKUSAGE) != 0 &&
+	    (X509_get_extended_key_usage(x) & (XKU_OCSP_SIGN | XKU_TIMESTAMP |
+	    XKU_ANYEKU)) != 0)
+		return "extendedKeyUsage OCSPSigning, timeStamping or "
+		    "anyExtendedKeyUsage";
+	return NULL;
 }
 
 int

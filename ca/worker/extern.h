@@ -26,8 +26,8 @@ struct cad {
 	const char		*wrap_label;
 	struct profile		*profiles[CAD_MAX_PROFILES];
 	int			 nprofiles;
-	/* The profiles' names as a text[] literal: the claim takes only these. */
-	char			 served[640];
+	/* The profiles' names, comma-separated: the claim takes only these. */
+	char			 served[256];
 	long			 max_validity_days;
 	long			 max_attempts;
 	char			 actor[128];

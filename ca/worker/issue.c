@@ -35,7 +35,7 @@
 
 static const struct db_stmt stmt_claim = { "cad_issue_claim",
 	"SELECT id, kind, profile, subject::text, key_type FROM issuance_order "
-	"WHERE status = 'pending' AND profile = ANY ($1::text[]) "
+	"WHERE status = 'pending' AND profile = ANY (string_to_array($1, ',')) "
 	"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 1 };
 static const struct db_stmt stmt_key_insert = { "cad_issue_key_insert",
 	"INSERT INTO subscriber_key (order_id, certificate_id, key_type, "

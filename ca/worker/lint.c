@@ -33,13 +33,6 @@
  * nothing (the CA needs a new issuing certificate first).
  */
 #define LINT_MIN_REMAINING_S	86400
-/*
- * Usages that would let a subscriber's key speak for the CA: sign OCSP
- * responses for the issuer (RFC 6960 §4.2.2.2), time-stamps (RFC 3161
- * §2.3), or anything (anyExtendedKeyUsage). Subscribers sign hashes of
- * their own choosing through signd, so such a key would forge them.
- */
-#define LINT_XKU_REFUSED	(XKU_OCSP_SIGN | XKU_TIMESTAMP | XKU_ANYEKU)
 
 /* Subject attributes cad knows, in the RDN order it writes them. */
 static const char *const lint_rdn_order[] = {
@@ -245,7 +238,7 @@ int
 cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
     char *err, size_t errlen)
 {
-	const char *kind, *exts;
+	const char *kind, *exts, *why;
 	char word[64];
 	const ASN1_INTEGER *sn;
 	BIGNUM *bn = NULL;
@@ -365,18 +358,9 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
 		lint_err(err, errlen, "lint: keyUsage lacks digitalSignature");
 		goto out;
 	}
-	if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) != 0 &&
-	    (X509_get_key_usage(x) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) {
-		lint_err(err, errlen, "lint: keyUsage keyCertSign or cRLSign "
-		    "without cA (RFC 5280 §4.2.1.3)");
-		goto out;
-	}
-	/* Without the extension OpenSSL reports every usage: test the flag. */
-	if ((X509_get_extension_flags(x) & EXFLAG_XKUSAGE) != 0 &&
-	    (X509_get_extended_key_usage(x) & LINT_XKU_REFUSED) != 0) {
-		lint_err(err, errlen, "lint: extendedKeyUsage OCSPSigning, "
-		    "timeStamping or anyExtendedKeyUsage: refused for a "
-		    "subscriber");
+	if ((why = profile_ca_usage(x)) != NULL) {
+		lint_err(err, errlen, "lint: %s: refused for a subscriber",
+		    why);
 		goto out;
 	}
 	rc = 0;

@@ -71,8 +71,8 @@ static int
 cad_load_profiles(struct cad *c)
 {
 	char list[256], *p, *save = NULL, err[512];
-	const char *dir = config_get(c->cfg, "pki.policy_dir", "policy"), *q;
-	size_t off = 0;
+	const char *dir = config_get(c->cfg, "pki.policy_dir", "policy");
+	size_t off;
 
 	snprintf(list, sizeof(list), "%s", config_get(c->cfg, "cad.profiles",
 	    "personal corporate eseal"));
@@ -96,22 +96,16 @@ cad_load_profiles(struct cad *c)
 			    "(cad.max_validity_days %ld): its orders will fail "
 			    "lint", p, profile_validity_days(c->profiles[
 			    c->nprofiles]), c->max_validity_days);
-		/* Each name double-quoted, \ and " escaped (array literal syntax). */
-		c->served[off++] = c->nprofiles == 0 ? '{' : ',';
-		c->served[off++] = '"';
-		for (q = p; *q != '\0'; q++) {
-			if (*q == '"' || *q == '\\')
-				c->served[off++] = '\\';
-			c->served[off++] = *q;
-		}
-		c->served[off++] = '"';
+		/*
+		 * Names hold neither ',' nor ' ' (the separators above), and
+		 * joined they fit in served as they fitted in list.
+		 */
+		off = strlen(c->served);
+		snprintf(c->served + off, sizeof(c->served) - off, "%s%s",
+		    off > 0 ? "," : "", p);
 		c->nprofiles++;
 	}
-	if (c->nprofiles == 0)
-		return -1;
-	c->served[off++] = '}';
-	c->served[off] = '\0';
-	return 0;
+	return c->nprofiles > 0 ? 0 : -1;
 }
 
 /* Waits for a NOTIFY, the poll interval or a signal; -1 on a lost connection. */
