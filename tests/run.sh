@@ -34,6 +34,9 @@ case $MODE in unit|integration|all) ;; *) usage ;; esac
 cd "$REPO"
 TIMEOUT=${PKI_TEST_TIMEOUT:-600}
 HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+# The tests call psql hundreds of times: the PostgreSQL 15 binary itself,
+# not Debian's Perl wrapper /usr/bin/psql (~35 ms more per call).
+export PATH=/usr/lib/postgresql/15/bin:$PATH
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
