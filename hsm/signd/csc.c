@@ -582,7 +582,7 @@ csc_sam_wait(struct signd_sam *sam)
 /*
  * One round trip to the thread's SAM. 0 with *status and the reply body
  * (malloc'd); -1 when there is no SAM to ask (503). A SAM that does not
- * answer is marked dead: the request it may or may not have carried out is
+ * answer (within sign.sam_timeout_seconds) is marked dead: the request it may or may not have carried out is
  * not sent again (a SAD may have been consumed), and the supervisor starts
  * another. After sign.sam_recycle_after signHash requests the worker
  * closes the SAM's socket between two requests, so the SAM ends cleanly
@@ -610,6 +610,13 @@ csc_sam_call(struct csc_ctx *c, uint32_t type, const unsigned char *body,
 		log_err("sam process %d: no reply; its share of remote signing "
 		    "answers 503 until the supervisor hands over another",
 		    (int)sam->pid);
+		/*
+		 * Closing our end ends the SAM once it is done with what it
+		 * holds (EOF on its next read), so the supervisor replaces it
+		 * even when only this side failed (a time-out, no memory).
+		 */
+		close(sam->fd);
+		sam->fd = -1;
 		sam->dead = 1;
 		free(*reply);
 		*reply = NULL;

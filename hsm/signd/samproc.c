@@ -32,6 +32,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -972,9 +973,16 @@ sam_spawn(const struct config *cfg, pid_t *pid, char *err, size_t errlen)
 	uint32_t st;
 	unsigned char *body = NULL;
 	size_t len = 0;
+	struct timeval tv = { 0, 0 };
+	long timeout_s;
 	pid_t p;
 
 	*pid = -1;
+	if (config_get_long(cfg, "sign.sam_timeout_seconds", 60, 1, 3600,
+	    &timeout_s) == -1) {
+		snprintf(err, errlen, "sign.sam_timeout_seconds: 1..3600");
+		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		return -1;
@@ -1001,6 +1009,18 @@ sam_spawn(const struct config *cfg, pid_t *pid, char *err, size_t errlen)
 		goto fail;
 	}
 	free(body);
+	body = NULL;
+	/*
+	 * From now on the worker waits at most sign.sam_timeout_seconds for
+	 * each answer (SO_RCVTIMEO belongs to the socket it is handed): a SAM
+	 * stuck behind a database lock or a hung token costs one 503, not an
+	 * HTTP thread for ever.
+	 */
+	tv.tv_sec = timeout_s;
+	if (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
+		snprintf(err, errlen, "setsockopt: %s", strerror(errno));
+		goto fail;
+	}
 	*pid = p;
 	return sv[0];
 fail:

@@ -230,7 +230,7 @@ note "a killed SAM: 503 temporarily_unavailable meanwhile, replaced by the super
 
 # === recycling: a second signd whose one SAM is replaced after every 2 signHash ===
 port2=$(free_port)
-PKI_SIGN_PORT=$port2 PKI_SIGN_THREADS=1 PKI_SIGN_SAM_RECYCLE_AFTER=2 \
+PKI_SIGN_PORT=$port2 PKI_SIGN_THREADS=1 PKI_SIGN_SAM_RECYCLE_AFTER=2 PKI_SIGN_SAM_TIMEOUT_SECONDS=2 \
 	"$BUILD/signd" --config "$PKI_CONFIG" >"$tmp/signd2.log" 2>&1 &
 signd2=$!
 surl1=$surl
@@ -290,6 +290,35 @@ expect 200 - "signd #2: authorize once the SAM started again"
 signhash "$credEC" "$SAD" "$H" $SHA256 $EC
 expect 200 - "signd #2: signHash once the SAM started again"
 verify "$tmp/ec.pem" 0
+# A SAM that does not answer (here: waiting for a lock on its SAD's row):
+# after sign.sam_timeout_seconds (2 s for signd #2) the request gets 503
+# and the HTTP thread is free; the worker closes that SAM's socket, so once
+# the lock is gone the SAM ends and the supervisor starts another.
+hashes sha256 1
+authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
+expect 200 - "signd #2: authorize before the stuck SAM"
+open_tx
+echo "BEGIN; SELECT id FROM sign_sad ORDER BY id DESC LIMIT 1 FOR UPDATE;" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" || fail "the open transaction did not lock the SAD"
+t0=$(date +%s%N)
+signhash "$credEC" "$SAD" "$H" $SHA256 $EC
+t1=$(date +%s%N)
+expect 503 temporarily_unavailable "signd #2: signHash while its SAM waits for a lock"
+ms=$(((t1 - t0) / 1000000))
+[ "$ms" -ge 1500 ] && [ "$ms" -le 6000 ] || fail "signd #2: the stuck SAM was given up after $ms ms, want ~2000"
+commit_tx
+for _ in $(seq 50); do
+	hashes sha256 1
+	authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
+	[ "$code" = 200 ] && break
+	[ "$code" = 503 ] || fail "signd #2 after its stuck SAM: HTTP $code: $(cat "$tmp/out")"
+	sleep 0.2
+done
+expect 200 - "signd #2: authorize after the stuck SAM"
+signhash "$credEC" "$SAD" "$H" $SHA256 $EC
+expect 200 - "signd #2: signHash after the stuck SAM"
+verify "$tmp/ec.pem" 0
+note "a SAM that does not answer: 503 after sign.sam_timeout_seconds, then replaced"
 surl=$surl1
 kill -0 "$signd2" 2>/dev/null || fail "signd #2 stopped instead of retrying the SAM's start"
 children=$(pgrep -P "$signd2" | tr '\n' ' ')
