@@ -132,7 +132,7 @@ export SOFTHSM2_CONF=$HSMDIR/softhsm2.conf
 unset PKI_DIR PKI_CONFIG PKI_STACK_USER PKI_ROOT_CERT PKI_ISSUING_CERT \
     PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI_AUDIT_PUBKEY PKIAUDIT PKI_RA_URL \
     PKI_RA_CONSOLE_URL PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL \
-    PKI_PADES_URL PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI PKI_PG_HOST PKI_PG_PORT \
+    PKI_PADES_URL PKI_PADES_TOKEN_FILE PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI PKI_PG_HOST PKI_PG_PORT \
     PKI_PG_STANDBY_PORT PKI_HSM_MODULE
 # psql and migrate.sh give up on a server that does not answer.
 export PGCONNECT_TIMEOUT=10
@@ -628,6 +628,17 @@ write_layout() {
 			die "openssl rand failed for $SECRETS/ra-totp.key"
 		printf '%s\n' "$v" | put_file "$SECRETS/ra-totp.key" 0600 "$STACK_USER"
 	fi
+	# The local applications' bearer token for pkisign serve (stack.env
+	# PKI_PADES_TOKEN_FILE; 43 base64url characters, 256 bits) and the
+	# callers file pkisign serve reads: the token's SHA-256 only.
+	if [ ! -s "$SECRETS/pades-caller.token" ]; then
+		v=$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n') && [ "${#v}" -eq 43 ] ||
+			die "openssl rand failed for $SECRETS/pades-caller.token"
+		printf '%s\n' "$v" | put_file "$SECRETS/pades-caller.token" 0600 "$STACK_USER"
+	fi
+	v=$(head -n1 "$SECRETS/pades-caller.token" | tr -d '\n' | sha256sum | cut -c1-64)
+	printf '# pkisign serve callers: NAME SHA256-HEX of its bearer token (sign/README.md).\nlocal-apps %s\n' "$v" |
+		put_file "$DIR/pki/pades-callers" 0644 keep
 
 	write_file "$SOFTHSM2_CONF" 0644 <<EOF
 # SoftHSM2 configuration of this stack (written by deploy/stack.sh).
@@ -729,6 +740,8 @@ write_conf() {
 				echo "tsa_url = http://127.0.0.1:${PORT[TSA]}"
 				[ ! -s "$PADES_ID" ] || echo "client_id = $(<"$PADES_ID")"
 				echo "client_secret_file = $SECRETS/pades-client.secret"
+				echo "# The applications allowed to call it (their tokens' SHA-256)."
+				echo "callers_file = $DIR/pki/pades-callers"
 			fi
 		done
 	} | write_file "$CONF" 0644
@@ -762,6 +775,7 @@ PKI_CRL_URL=http://127.0.0.1:${PORT[CRL]}/crl/issuing.crl
 PKI_TSA_URL=http://127.0.0.1:${PORT[TSA]}
 PKI_SIGN_URL=http://127.0.0.1:${PORT[SIGN]}/csc/v2
 PKI_PADES_URL=http://127.0.0.1:${PORT[PADES]}/v1/sign
+PKI_PADES_TOKEN_FILE=$SECRETS/pades-caller.token
 PKI_LDAP_URI=ldap://127.0.0.1:${PORT[LDAP]}
 PKI_LDAP_BASE=$LDAP_BASE
 PKI_PG_URI=$pguri

@@ -72,6 +72,7 @@ struct http_req_state {
 	size_t		 cap;
 	size_t		 drained;	/* bytes discarded after overflow */
 	int		 too_large;
+	int		 answered;	/* by lim.admit, before the body */
 };
 
 static void	http_body_free(struct http_req_state *);
@@ -688,10 +689,15 @@ http_client_addr(const struct http_server *srv, struct MHD_Connection *c,
 	proxy_client_addr(srv->proxies, peer, x.value, x.n, buf, len);
 }
 
-/* Runs the handler on the complete request and queues its answer. */
+/*
+ * Runs fn, the handler on the complete request or lim.admit on its headers
+ * (no body yet), and queues its answer. An admit that answers nothing
+ * (returns 0, no status) lets the body in: MHD_YES, nothing queued.
+ */
 static enum MHD_Result
 http_dispatch(struct http_server *srv, struct MHD_Connection *c,
-    const char *url, const char *method, struct http_req_state *st)
+    const char *url, const char *method, struct http_req_state *st,
+    http_handler fn)
 {
 	struct http_request req;
 	struct http_response resp;
@@ -712,7 +718,14 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 
 	memset(&resp, 0, sizeof(resp));
 	db_unavailable_clear();
-	hrc = srv->handler(srv->arg, &req, &resp);
+	hrc = fn(srv->arg, &req, &resp);
+	if (fn == srv->lim.admit) {
+		if (hrc == 0 && resp.status == 0) {
+			http_response_clear(&resp);
+			return MHD_YES;
+		}
+		st->answered = 1;
+	}
 	if (resp.status < 100 || resp.status > 599 ||
 	    (hrc == -1 && resp.status == 0)) {
 		if (hrc != -1)
@@ -761,8 +774,13 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 			    MHD_HTTP_CONTENT_TOO_LARGE,
 			    "request body exceeds the size limit");
 		}
-		return MHD_YES;
+		if (srv->lim.admit == NULL)
+			return MHD_YES;
+		/* An answer now (e.g. 401) means the body is never read. */
+		return http_dispatch(srv, c, url, method, st, srv->lim.admit);
 	}
+	if (st->answered)	/* MHD sends that answer and closes */
+		return MHD_NO;
 	if (*upload_data_size > 0) {
 		if (http_body_append(st, srv->lim.max_body, upload_data,
 		    *upload_data_size) == -1) {
@@ -776,7 +794,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	if (st->too_large)
 		return http_queue_problem(c, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "request body exceeds the size limit");
-	return http_dispatch(srv, c, url, method, st);
+	return http_dispatch(srv, c, url, method, st, srv->handler);
 }
 
 /* Numeric addresses only: no resolver, and never the wildcard by accident. */

@@ -13,6 +13,9 @@
 #include <time.h>
 #include <jansson.h>
 
+struct http_request;
+struct http_response;
+
 /* A zero field takes the default given in its comment. */
 struct http_limits {
 	size_t		max_body;	/* bytes; larger → 413 (1 MiB) */
@@ -29,6 +32,14 @@ struct http_limits {
 	 * proxy, which limits its clients itself).
 	 */
 	const char	*trusted_proxies;
+	/*
+	 * Called with the arg of http_start() once a request's headers are in,
+	 * before its body is read (body NULL): an answer it makes (a status
+	 * set, or -1) is sent instead and the body is never read, e.g. 401 to
+	 * a caller without credentials. NULL: every request is read whole.
+	 */
+	int		(*admit)(void *arg, const struct http_request *,
+			    struct http_response *);
 };
 
 struct http_request {

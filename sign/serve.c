@@ -5,8 +5,10 @@
  * (0600 file), curl_global_init, libmicrohttpd on a loopback address, then
  * demotion and the SANDBOX_NET_FILES seccomp profile (libcurl needs
  * socket/connect/poll/socketpair; the CA file is opened per job).
- * A request: the body parsed strictly, the job run (sign/job.c), the
- * answer. Statuses: 200 signed; 400 malformed body; 403 the signing service
+ * A request: the caller's bearer token checked before the body is read
+ * (pades.callers_file), the body parsed strictly, the job run
+ * (sign/job.c), the answer. Statuses: 200 signed; 400 malformed body;
+ * 401 no known caller's token; 403 the signing service
  * refused (wrong factor, locked, credential revoked or another's: CSC's
  * error and description); 413 body too large (lib/http, unread); 415 not
  * JSON; 422 a document we cannot sign (not a PDF, encrypted, damaged);
@@ -23,9 +25,11 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "lib/config.h"
 #include "lib/daemon.h"
+#include "lib/hex.h"
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -36,12 +40,137 @@
 
 #define SERVE_SECRET_MAX	256
 #define SERVE_TIMEOUT_S		120	/* a B-LT job fetches OCSP and CRLs */
+#define SERVE_CALLERS_MAX	100
+#define SERVE_CALLER_NAME_MAX	64
+
+/* An application allowed to call us: its name and its token's SHA-256. */
+struct serve_caller {
+	char			 name[SERVE_CALLER_NAME_MAX + 1];
+	unsigned char		 token_sha256[SHA256_DIGEST_LENGTH];
+};
 
 struct serve {
 	const struct config	*cfg;
 	char			 secret[SERVE_SECRET_MAX];	/* wiped */
 	const char		*csc_url, *client_id, *tsa_url, *ca_file;
+	struct serve_caller	 callers[SERVE_CALLERS_MAX];
+	size_t			 ncallers;
 };
+
+/* --- the callers ------------------------------------------------------------ */
+
+/*
+ * Reads pades.callers_file: one caller per line, "NAME SHA256-HEX" (the
+ * SHA-256 of the bearer token it sends, lower-case hex), NAME of letters,
+ * digits, '.', '_' and '-'; blank lines and lines starting with '#' are
+ * skipped. At least one caller; 0 or -1 with a message.
+ */
+static int
+serve_callers_load(struct serve *sv, const char *path, char *err,
+    size_t errlen)
+{
+	FILE *f;
+	char line[256], name[SERVE_CALLER_NAME_MAX + 2], hex[66];
+	struct serve_caller *c;
+	size_t i, lineno = 0;
+	int rc = -1, n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%zu: line too long", path,
+			    lineno);
+			goto out;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[strspn(line, " \t")] == '\0' || line[0] == '#')
+			continue;
+		if (sv->ncallers == SERVE_CALLERS_MAX) {
+			snprintf(err, errlen, "%s: more than %d callers", path,
+			    SERVE_CALLERS_MAX);
+			goto out;
+		}
+		c = &sv->callers[sv->ncallers];
+		if (sscanf(line, "%65s %65s %n", name, hex, &n) != 2 ||
+		    line[n] != '\0' || strlen(name) > SERVE_CALLER_NAME_MAX ||
+		    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789._-") != strlen(name) || hex_decode(hex,
+		    c->token_sha256, sizeof(c->token_sha256), NULL) == -1) {
+			snprintf(err, errlen, "%s:%zu: want \"NAME SHA256-HEX\" "
+			    "(the token's SHA-256, lower-case hex)", path,
+			    lineno);
+			goto out;
+		}
+		for (i = 0; i < sv->ncallers; i++)
+			if (strcmp(sv->callers[i].name, name) == 0) {
+				snprintf(err, errlen, "%s:%zu: caller %s twice",
+				    path, lineno, name);
+				goto out;
+			}
+		snprintf(c->name, sizeof(c->name), "%s", name);
+		sv->ncallers++;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		goto out;
+	}
+	if (sv->ncallers == 0) {
+		snprintf(err, errlen, "%s: no caller", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
+/*
+ * The caller whose token the request's "Authorization: Bearer" carries, or
+ * NULL. Every entry is compared, in constant time, whatever matched.
+ */
+static const struct serve_caller *
+serve_caller(const struct serve *sv, const struct http_request *req)
+{
+	const struct serve_caller *found = NULL;
+	const char *auth = http_header(req, "Authorization");
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	size_t i;
+
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 ||
+	    auth[7] == '\0' || strlen(auth + 7) > 512)
+		return NULL;
+	SHA256((const unsigned char *)auth + 7, strlen(auth + 7), md);
+	for (i = 0; i < sv->ncallers; i++)
+		if (CRYPTO_memcmp(md, sv->callers[i].token_sha256,
+		    sizeof(md)) == 0)
+			found = &sv->callers[i];
+	return found;
+}
+
+/*
+ * lib/http's admit hook: POST /v1/sign from a known caller only, decided
+ * before its body (up to pades.max_body_mib) is read. /health is open.
+ */
+static int
+serve_admit(void *arg, const struct http_request *req,
+    struct http_response *resp)
+{
+	const struct serve *sv = arg;
+	int rc;
+
+	if (strcmp(req->path, "/v1/sign") != 0 || serve_caller(sv, req) != NULL)
+		return 0;
+	rc = http_problem(resp, 401, NULL, NULL, "an application's bearer "
+	    "token is required (Authorization: Bearer; pades.callers_file)");
+	if (rc == 0)
+		rc = http_add_header(resp, "WWW-Authenticate",
+		    "Bearer realm=\"pkisign\"");
+	return rc;
+}
 
 /* --- the request ---------------------------------------------------------- */
 
@@ -316,6 +445,7 @@ serve_handle(void *arg, const struct http_request *req,
 {
 	struct serve *sv = arg;
 	struct serve_request r;
+	const struct serve_caller *caller;
 	const char *ct = req->content_type;
 	char detail[1024];
 	enum sign_status st;
@@ -332,6 +462,9 @@ serve_handle(void *arg, const struct http_request *req,
 	}
 	if (strcmp(req->path, "/v1/sign") != 0)
 		return http_problem(resp, 404, NULL, NULL, "POST /v1/sign");
+	/* serve_admit let only known callers in; asked again for the name. */
+	if ((caller = serve_caller(sv, req)) == NULL)
+		return http_problem(resp, 401, NULL, NULL, "unknown caller");
 	if (strcmp(req->method, "POST") != 0)
 		return http_problem(resp, 405, NULL, NULL, "POST only");
 	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
@@ -357,13 +490,15 @@ serve_handle(void *arg, const struct http_request *req,
 	switch (st) {
 	case SIGN_OK:
 		log_info("signed %zu document(s) (%s) for account %s, "
-		    "credential %s", r.ndocs, sign_level_name(r.job.level),
-		    r.job.user, r.job.credential);
+		    "credential %s, caller %s", r.ndocs,
+		    sign_level_name(r.job.level), r.job.user,
+		    r.job.credential, caller->name);
 		rc = serve_answer(resp, &r);
 		break;
 	case SIGN_REFUSED:
 		log_info("refused by the signing service: account %s, "
-		    "credential %s", r.job.user, r.job.credential);
+		    "credential %s, caller %s", r.job.user, r.job.credential,
+		    caller->name);
 		rc = http_problem(resp, 403, NULL, NULL, detail);
 		break;
 	case SIGN_BAD_DOCUMENT:
@@ -392,7 +527,7 @@ pkisign_serve(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
-	const char *secret_file, *readable[1];
+	const char *secret_file, *callers_file, *readable[1];
 	char err[512];
 	long port, threads, max_mib;
 	sigset_t sigs;
@@ -407,9 +542,16 @@ pkisign_serve(int argc, char **argv)
 	sv.tsa_url = config_get(cfg, "pades.tsa_url", NULL);
 	sv.ca_file = config_get(cfg, "pades.ca_file", NULL);
 	secret_file = config_get(cfg, "pades.client_secret_file", NULL);
-	if (sv.csc_url == NULL || sv.client_id == NULL || secret_file == NULL) {
-		log_err("config: pades.csc_url, pades.client_id and "
-		    "pades.client_secret_file are required");
+	callers_file = config_get(cfg, "pades.callers_file", NULL);
+	if (sv.csc_url == NULL || sv.client_id == NULL || secret_file == NULL ||
+	    callers_file == NULL) {
+		log_err("config: pades.csc_url, pades.client_id, "
+		    "pades.client_secret_file and pades.callers_file are "
+		    "required");
+		goto out;
+	}
+	if (serve_callers_load(&sv, callers_file, err, sizeof(err)) == -1) {
+		log_err("pades.callers_file: %s", err);
 		goto out;
 	}
 	if (config_get_long(cfg, "pades.port", 18086, 0, 65535, &port) == -1 ||
@@ -435,6 +577,7 @@ pkisign_serve(int argc, char **argv)
 	lim.max_body = (size_t)max_mib * 1024 * 1024;
 	lim.threads = (unsigned int)threads;
 	lim.timeout_s = SERVE_TIMEOUT_S;
+	lim.admit = serve_admit;
 	/*
 	 * Before the threads: no file written; read only the system's and
 	 * pades.ca_file, the trust anchors each job loads to check the chain
@@ -452,9 +595,10 @@ pkisign_serve(int argc, char **argv)
 	}
 	if (sandbox_enter(cfg, "pades", SANDBOX_NET_FILES) == -1)
 		goto out;
-	log_info("signing PDFs on %s with %s as client %s%s%s",
-	    http_where(srv), sv.csc_url, sv.client_id, sv.tsa_url != NULL ? ", TSA " : "",
-	    sv.tsa_url != NULL ? sv.tsa_url : "");
+	log_info("signing PDFs on %s with %s as client %s%s%s, for %zu "
+	    "caller(s)", http_where(srv), sv.csc_url, sv.client_id,
+	    sv.tsa_url != NULL ? ", TSA " : "",
+	    sv.tsa_url != NULL ? sv.tsa_url : "", sv.ncallers);
 	do {
 		if (sigwait(&sigs, &sig) != 0)
 			break;

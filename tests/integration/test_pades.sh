@@ -340,6 +340,12 @@ note "refusals: wrong TOTP, revoked credential, another's credential (exit 3); j
 
 # === pkisign serve: the same as an HTTP service ========================================
 sport=$(free_port)
+# The applications allowed to call it: a bearer token each, the file holds
+# its SHA-256 (two callers; the second's token is never sent).
+apptok=$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')
+secrets+=("$apptok")
+printf '# callers\n\nmail-app %s\nother-app %s\n' "$(printf '%s' "$apptok" | sha256sum | cut -c1-64)" \
+	"$(openssl rand -hex 32)" >"$tmp/callers"
 cat >"$tmp/pades.conf" <<CONF
 [pades]
 listen = 127.0.0.1
@@ -349,6 +355,7 @@ client_id = $cid
 client_secret_file = $tmp/client.secret
 tsa_url = $PKI_TSA_URL
 max_body_mib = 1
+callers_file = $tmp/callers
 CONF
 [ "$(id -u)" -ne 0 ] || chown pki "$tmp/pades.conf"
 "$PKISIGN" serve --config "$tmp/pades.conf" >"$tmp/serve.log" 2>&1 &
@@ -368,12 +375,15 @@ for ((i = 0; i < 100; i++)); do
 	kill -0 "$spid" 2>/dev/null || fail "pkisign serve died: $(cat "$tmp/serve.log")"
 	sleep 0.1
 done
-grep -q "signing PDFs on 127.0.0.1:$sport" "$tmp/serve.log" || fail "pkisign serve: $(cat "$tmp/serve.log")"
+grep -q "signing PDFs on 127.0.0.1:$sport.*, for 2 caller(s)" "$tmp/serve.log" || fail "pkisign serve: $(cat "$tmp/serve.log")"
 grep -q 'insecure_no_sandbox' "$tmp/serve.log" && fail "pkisign serve runs without its sandbox"
 # sreq BODY-FILE [CONTENT-TYPE]: POST /v1/sign; sets code, body in $tmp/sout.
+# As the caller whose token is ${3:-$apptok} (none when "-").
 sreq() {
-	code=$(curl -sS -X POST -o "$tmp/sout" -w '%{http_code}' -H "Content-Type: ${2:-application/json}" \
-		--data-binary "@$1" "http://127.0.0.1:$sport/v1/sign")
+	local auth=()
+	[ "${3:-}" = - ] || auth=(-H "Authorization: Bearer ${3:-$apptok}")
+	code=$(curl -sS -X POST -o "$tmp/sout" -D "$tmp/shdr" -w '%{http_code}' -H "Content-Type: ${2:-application/json}" \
+		"${auth[@]}" --data-binary "@$1" "http://127.0.0.1:$sport/v1/sign")
 }
 # body USER CRED FACTOR-JSON LEVEL FILE...: a request body into $tmp/sbody.
 body() {
@@ -401,7 +411,29 @@ for i in 0 1; do
 	grep -q 'Signer Certificate Common Name: Bima Saputra' "$tmp/sig.out" || fail "served signer"
 done
 [ "$(q "SELECT count(*) FROM sign_sad")" = $((sads + 1)) ] || fail "serve: not one authorization for the two documents"
+grep -q "signed 2 document(s) (B-T) for account $aB, credential $credB, caller mail-app" "$tmp/serve.log" ||
+	fail "serve: the caller is not in the log: $(tail -n 3 "$tmp/serve.log")"
 note "pkisign serve: 2 documents at B-T under one PIN authorization, valid"
+# Callers without a known token: 401 with WWW-Authenticate, before the body
+# is read (a 1 MB body then draws no 413) and before any factor is tried.
+fails=$(q "SELECT factor_failures + sign_factor_failures FROM ra_account WHERE id = $aB")
+body "$aB" "$credB" '{"type":"pin","code":"000000"}' B-B "$tmp/simple.pdf"
+for t in - "$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')" "${apptok}x" Basic; do
+	if [ "$t" = Basic ]; then
+		code=$(curl -sS -X POST -o "$tmp/sout" -D "$tmp/shdr" -w '%{http_code}' -H 'Content-Type: application/json' \
+			-u "mail-app:$apptok" --data-binary "@$tmp/sbody" "http://127.0.0.1:$sport/v1/sign")
+	else
+		sreq "$tmp/sbody" application/json "$t"
+	fi
+	problem 401 "a caller without a known token ($t)"
+	grep -qi '^www-authenticate: Bearer' "$tmp/shdr" || fail "401 without WWW-Authenticate: $(cat "$tmp/shdr")"
+done
+head -c $((900 * 1024)) /dev/zero >"$tmp/big"
+sreq "$tmp/big" application/json -
+problem 401 "an unauthenticated 900 KB body"
+[ "$(q "SELECT factor_failures + sign_factor_failures FROM ra_account WHERE id = $aB")" = "$fails" ] ||
+	fail "an unauthenticated request reached the signing service (factor failures $fails before)"
+note "pkisign serve: no token, an unknown token, Basic: 401 before the body, no factor tried"
 # B-LTA through the service: the signature and a document time-stamp over it.
 body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-LTA "$tmp/xref.pdf"
 sreq "$tmp/sbody"
@@ -449,14 +481,14 @@ no_secret_in "pkisign serve's log" "$tmp/serve.log"
 # The stack's own pkisign serve (deploy/stack.sh registers it at signd).
 body "$aA" "$credA" '{"type":"pin","code":"402917"}' B-B "$tmp/other.pdf"
 code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-	--data-binary "@$tmp/sbody" "$PKI_PADES_URL")
+	-H "Authorization: Bearer $(<"$PKI_PADES_TOKEN_FILE")" --data-binary "@$tmp/sbody" "$PKI_PADES_URL")
 [ "$code" = 200 ] || fail "the stack's pkisign serve: HTTP $code: $(head -c 500 "$tmp/sout")"
 jq -r '.documents[0].pdf' "$tmp/sout" | base64 -d >"$tmp/stackserved.pdf"
 sigcheck "$tmp/stackserved.pdf" 1
 serve_stop
 ! grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' "$tmp/serve.log" ||
 	fail "pkisign serve: a sanitizer report: $(grep -m1 -A5 -E 'Sanitizer|runtime error' "$tmp/serve.log")"
-note "pkisign serve refusals: 403 wrong PIN, 422 not a PDF, 400 malformed, 415, 413, 404; no secret in its log"
+note "pkisign serve refusals: 401 unknown caller, 403 wrong PIN, 422 not a PDF, 400 malformed, 415, 413, 404; no secret in its log"
 
 # === no secret in the service's log ====================================================
 no_secret_in sign.log "$PKI_DIR/log/sign.log"

@@ -27,7 +27,7 @@ done
 	[ "$(find "$S/pins" -type f -name 'pki-*.so-pin' | wc -l)" -eq 6 ] &&
 	[ "$(find "$S/pins" -type f | wc -l)" -eq 12 ] ||
 	fail "pins/ does not hold exactly the 6 PINs and 6 SO PINs"
-[ "$(find "$S/secrets" -type f | wc -l)" -eq 6 ] || fail "want in secrets/ the two LDAP passwords (administrator, publisher), the RA OTP key, the RA officer key, the RA TOTP key and pkisign serve's client secret"
+[ "$(find "$S/secrets" -type f | wc -l)" -eq 7 ] || fail "want in secrets/ the two LDAP passwords (administrator, publisher), the RA OTP key, the RA officer key, the RA TOTP key, pkisign serve's client secret and its local callers' token"
 # As root, the HSM PINs are root's, in a directory of root's whose parent is
 # root's: no daemon's user reads a PIN or can move pins/ aside. Each reads
 # what it reads after it demoted, and nothing of another's: crld its LDAP
@@ -146,7 +146,7 @@ done
 grep -q "^root_pin_file = $S/pins/pki-root.pin$" "$S/pki.conf" || fail "root_pin_file path"
 # stack.env: every fact DESIGN.md lists, KEY=VALUE without quoting or spaces.
 for k in PKI_ROOT_CERT PKI_ISSUING_CERT PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI_RA_URL \
-    PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL PKI_PADES_URL PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI \
+    PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL PKI_PADES_URL PKI_PADES_TOKEN_FILE PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI \
     PKI_HSM_MODULE SOFTHSM2_CONF PKICTL PKI_CONFIG PKI_DIR PKI_AUDIT_PUBKEY PKIAUDIT; do
 	grep -qE "^$k=[^ ]+$" "$S/stack.env" || fail "stack.env lacks $k"
 done

@@ -239,7 +239,7 @@ static int
 setup(void **state)
 {
 	struct fixture *fx;
-	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL };
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL };
 	char err[256];
 
 	fx = calloc(1, sizeof(*fx));
@@ -438,6 +438,92 @@ test_413_without_body(void **state)
 	    "Content-Type: application/problem+json"));
 }
 
+/* lim.admit: X-Key: ok gets in; anything else 401, before the body. */
+static int
+admit_key(void *arg, const struct http_request *req,
+    struct http_response *resp)
+{
+	const char *k = http_header(req, "X-Key");
+
+	(void)arg;
+	if (req->body != NULL || req->body_len != 0)
+		return http_problem(resp, 500, NULL, NULL, "a body at admit");
+	if (k != NULL && strcmp(k, "ok") == 0)
+		return 0;
+	return http_problem(resp, 401, NULL, NULL, "no key");
+}
+
+/* Writes a raw request to the server and reads the answer (5 s at most). */
+static void
+raw_request(const struct fixture *fx, const char *req, char *resp,
+    size_t len)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = { 5, 0 };
+	ssize_t n;
+	size_t off = 0;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd != -1);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(http_port(fx->srv));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while (off < len - 1 && (n = read(fd, resp + off, len - 1 - off)) > 0)
+		off += (size_t)n;
+	resp[off] = '\0';
+	close(fd);
+}
+
+/* lim.admit answers on the headers alone; an admitted request runs whole. */
+static void
+test_admit(void **state)
+{
+	struct fixture fx;
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
+	    admit_key };
+	struct reply r;
+	char err[256], resp[2048];
+
+	(void)state;
+	memset(&fx, 0, sizeof(fx));
+	fx.srv = http_start("127.0.0.1", 0, &lim, handler, &fx, err,
+	    sizeof(err));
+	if (fx.srv == NULL)
+		fail_msg("http_start: %s", err);
+	snprintf(fx.base, sizeof(fx.base), "http://127.0.0.1:%u",
+	    (unsigned int)http_port(fx.srv));
+	/* Refused with the body never sent: the answer comes anyway. */
+	raw_request(&fx, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n",
+	    resp, sizeof(resp));
+	assert_int_equal(strncmp(resp, "HTTP/1.1 401 ", 13), 0);
+	assert_int_equal(__atomic_load_n(&fx.calls, __ATOMIC_SEQ_CST), 0);
+	/* A wrong key, with its body: 401, the handler never runs. */
+	request(&fx, "/echo", "hello", 5, 0, "X-Key: no", &r);
+	assert_problem(&r, 401);
+	reply_free(&r);
+	assert_int_equal(__atomic_load_n(&fx.calls, __ATOMIC_SEQ_CST), 0);
+	/* Admitted: the handler sees the whole body, plain or chunked. */
+	request(&fx, "/echo", "hello", 5, 0, "X-Key: ok", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body.len, 16);
+	assert_memory_equal(r.body.data, "POST /echo\nhello", 16);
+	reply_free(&r);
+	request(&fx, "/echo", "chunky", 6, 1, "X-Key: ok", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body.len, 17);
+	assert_memory_equal(r.body.data, "POST /echo\nchunky", 17);
+	reply_free(&r);
+	assert_int_equal(__atomic_load_n(&fx.calls, __ATOMIC_SEQ_CST), 2);
+	http_stop(fx.srv);
+}
+
 static void
 test_handler_failure_500(void **state)
 {
@@ -621,7 +707,7 @@ test_trusted_proxy(void **state)
 {
 	struct fixture *fx = *state, behind;
 	struct http_limits lim = { MAX_BODY, 16384, 16, 1, 5, 1, 0,
-	    "10.0.0.0/8, 127.0.0.1" };
+	    "10.0.0.0/8, 127.0.0.1", NULL };
 	char err[256];
 
 	/* Not a trusted proxy: the header is the client's own word. */
@@ -703,6 +789,7 @@ main(void)
 		cmocka_unit_test(test_body_too_large),
 		cmocka_unit_test(test_endless_chunked_dropped),
 		cmocka_unit_test(test_413_without_body),
+		cmocka_unit_test(test_admit),
 		cmocka_unit_test(test_handler_failure_500),
 		cmocka_unit_test(test_custom_headers),
 		cmocka_unit_test(test_shared_body),
