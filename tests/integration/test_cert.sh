@@ -140,6 +140,18 @@ done
 [ "${zser:0:1}" = 0 ] || fail "no serial with a leading zero nibble in 80 issuances"
 pkictl cert revoke --serial "$zser" --reason superseded >/dev/null || fail "revoke $zser"
 pkictl cert status --serial "$zser" | has 'status revoked' || fail "status of $zser"
+# A later invalidity date is a new revocation entry: a new revocation_seq
+# (delta CRLs and ocspd's poll key on it) and a notification.
+seq0=$(q "SELECT revocation_seq FROM certificate WHERE serial = '$zser'")
+notified=$(psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" <<SQL
+LISTEN certificate_status;
+UPDATE certificate SET invalidity_date = now() - interval '2 days' WHERE serial = '$zser';
+SELECT 1;
+SQL
+)
+seq1=$(q "SELECT revocation_seq FROM certificate WHERE serial = '$zser'")
+[ "$seq1" -gt "$seq0" ] || fail "an invalidity date set later kept revocation_seq $seq0"
+grep -q "certificate_status.*:$zser" <<<"$notified" || fail "no certificate_status notification for the invalidity date: $notified"
 # Even the superuser cannot undo a revocation or delete a certificate.
 sql_fails "$PKI_TEST_PG_URI" "UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL WHERE serial = '$ser'" 'final'
 sql_fails "$PKI_TEST_PG_URI" "DELETE FROM certificate WHERE serial = '$ser'" 'never deleted'
