@@ -83,21 +83,22 @@ int
 publish_ca_dn(const char *base, X509 *cert, char *dn, size_t dnlen)
 {
 	X509_NAME *name = X509_get_subject_name(cert);
-	ASN1_STRING *s;
-	const unsigned char *cn;
+	unsigned char *cn = NULL;
 	size_t off;
-	int i, n;
+	int i, n, rc = -1;
 
 	if (base == NULL || *base == '\0' || dnlen < 8 ||
 	    (i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0)
 		return -1;
-	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
-	cn = ASN1_STRING_get0_data(s);
-	n = ASN1_STRING_length(s);
+	/* As UTF-8 whatever its string type (a BMPString is UTF-16). */
+	if ((n = ASN1_STRING_to_UTF8(&cn, X509_NAME_ENTRY_get_data(
+	    X509_NAME_get_entry(name, i)))) <= 0)
+		goto out;
 	off = (size_t)snprintf(dn, dnlen, "cn=");
 	for (i = 0; i < n; i++) {
-		if (off + 3 >= dnlen)
-			return -1;
+		/* A NUL would cut the DN short; control bytes name nothing. */
+		if (cn[i] < 0x20 || cn[i] == 0x7f || off + 3 >= dnlen)
+			goto out;
 		if (strchr(",+\"\\<>;=", cn[i]) != NULL ||
 		    (i == 0 && (cn[i] == ' ' || cn[i] == '#')) ||
 		    (i == n - 1 && cn[i] == ' '))
@@ -105,8 +106,11 @@ publish_ca_dn(const char *base, X509 *cert, char *dn, size_t dnlen)
 		dn[off++] = (char)cn[i];
 	}
 	if ((size_t)snprintf(dn + off, dnlen - off, ",%s", base) >= dnlen - off)
-		return -1;
-	return 0;
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_free(cn);
+	return rc;
 }
 
 int

@@ -14,8 +14,9 @@ struct db;
 struct ldappub_conf;
 
 /*
- * The directory entry of a CA: cn=<its subject CN>,<base>, the CN escaped as
- * RFC 4514 asks. 0, or -1 when the certificate has no CN or dn is too small.
+ * The directory entry of a CA: cn=<its subject CN>,<base>, the CN in UTF-8
+ * escaped as RFC 4514 asks. 0, or -1 when the certificate has no CN, one
+ * with a NUL or control character, or dn is too small.
  */
 int	publish_ca_dn(const char *base, X509 *ca_cert, char *dn, size_t dnlen);
 
