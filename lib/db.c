@@ -97,10 +97,36 @@ db_notice(void *arg, const PGresult *res)
 	log_info("db: server notice: %s", buf);
 }
 
+/*
+ * TCP keepalives and a user time-out, unless the conninfo sets its own
+ * (it comes last, expanded as a connection string, so its values win): a
+ * server that vanished (a failover's old host, a cut link) is noticed in
+ * about 30 s instead of after TCP's ~15 min of retransmissions, during
+ * which a query, and the thread that runs it (ocspd's sync), would hang.
+ * PQreset keeps them. Unix sockets ignore them.
+ */
+static const char *const db_conn_keys[] = { "keepalives", "keepalives_idle",
+	"keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname",
+	NULL };
+
+static const char *const *
+db_conn_values(const char *conninfo, const char *values[7])
+{
+	values[0] = "1";
+	values[1] = "10";
+	values[2] = "5";
+	values[3] = "3";
+	values[4] = "30000";
+	values[5] = conninfo;
+	values[6] = NULL;
+	return values;
+}
+
 struct db *
 db_connect(const char *conninfo, char *err, size_t errlen)
 {
 	struct db *db = NULL;
+	const char *values[7];
 	char msg[512];
 	size_t len;
 	int rc = -1;
@@ -115,7 +141,8 @@ db_connect(const char *conninfo, char *err, size_t errlen)
 		snprintf(err, errlen, "calloc: %s", strerror(errno));
 		goto out;
 	}
-	db->conn = PQconnectdb(conninfo);
+	db->conn = PQconnectdbParams(db_conn_keys, db_conn_values(conninfo,
+	    values), 1);
 	if (db->conn == NULL) {
 		snprintf(err, errlen, "PQconnectdb: out of memory");
 		goto out;

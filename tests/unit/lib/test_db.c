@@ -690,6 +690,47 @@ test_no_reconnect_in_transaction(void **state)
 	assert_int_equal(query_long(fx->b, &fx->count, "t2"), 1);
 }
 
+/* The option named key of db's connection, as libpq uses it. */
+static void
+assert_conn_option(struct db *db, const char *key, const char *want)
+{
+	PQconninfoOption *o, *opts = PQconninfo(db_conn(db));
+
+	assert_non_null(opts);
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, key) == 0)
+			break;
+	assert_non_null(o->keyword);
+	if (o->val == NULL || strcmp(o->val, want) != 0)
+		fail_msg("%s: %s, want %s", key, o->val != NULL ? o->val :
+		    "(unset)", want);
+	PQconninfoFree(opts);
+}
+
+/* Keepalives and a TCP user time-out by default; the conninfo's own win. */
+static void
+test_connect_keepalives(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *db;
+	char uri[1024], err[512];
+
+	assert_conn_option(fx->a, "keepalives", "1");
+	assert_conn_option(fx->a, "keepalives_idle", "10");
+	assert_conn_option(fx->a, "keepalives_interval", "5");
+	assert_conn_option(fx->a, "keepalives_count", "3");
+	assert_conn_option(fx->a, "tcp_user_timeout", "30000");
+	snprintf(uri, sizeof(uri), "%s keepalives_idle=7 tcp_user_timeout=0",
+	    getenv("PKI_TEST_PG_URI"));
+	db = db_connect(uri, err, sizeof(err));
+	if (db == NULL)
+		fail_msg("db_connect: %s", err);
+	assert_conn_option(db, "keepalives_idle", "7");
+	assert_conn_option(db, "tcp_user_timeout", "0");
+	assert_conn_option(db, "keepalives_count", "3");
+	db_close(db);
+}
+
 static void
 test_connect_failure(void **state)
 {
@@ -718,6 +759,7 @@ main(void)
 		cmocka_unit_test(test_copy_rows),
 		cmocka_unit_test(test_copy_parse),
 		cmocka_unit_test(test_connect_failure),
+		cmocka_unit_test(test_connect_keepalives),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_no_reconnect_in_transaction),
 	};
