@@ -129,11 +129,14 @@ export SOFTHSM2_CONF=$HSMDIR/softhsm2.conf
 # pki.conf keys (PKI_LDAP_URI is ldap.uri: lib/config.h), so a shell that
 # sourced another stack's stack.env would point this stack's daemons and
 # pkictl at that stack's directory, database or HSM module.
-unset PKI_DIR PKI_CONFIG PKI_STACK_USER PKI_ROOT_CERT PKI_ISSUING_CERT \
-    PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI_AUDIT_PUBKEY PKIAUDIT PKI_RA_URL \
-    PKI_RA_CONSOLE_URL PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL \
-    PKI_PADES_URL PKI_PADES_TOKEN_FILE PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI PKI_PG_HOST PKI_PG_PORT \
-    PKI_PG_STANDBY_PORT PKI_HSM_MODULE
+# write_env refuses to write a key missing here (PKICTL and SOFTHSM2_CONF,
+# set above, are its own).
+STACK_ENV_KEYS=(PKI_DIR PKI_CONFIG PKI_STACK_USER PKI_ROOT_CERT PKI_ISSUING_CERT
+    PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI_AUDIT_PUBKEY PKIAUDIT PKI_RA_URL
+    PKI_RA_CONSOLE_URL PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL
+    PKI_PADES_URL PKI_PADES_TOKEN_FILE PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI
+    PKI_PG_HOST PKI_PG_PORT PKI_PG_STANDBY_PORT PKI_HSM_MODULE)
+unset "${STACK_ENV_KEYS[@]}"
 # psql and migrate.sh give up on a server that does not answer.
 export PGCONNECT_TIMEOUT=10
 PKICTL_TIMEOUT=${PKI_STACK_PKICTL_TIMEOUT:-300}
@@ -753,7 +756,8 @@ write_env() {
 	if has_standby; then
 		pguri=postgresql://pki_admin@$pgsock:${PORT[PG]},$pgsock:${PORT[STANDBY]}/pki?target_session_attrs=read-write
 	fi
-	write_file "$ENVFILE" 0644 <<EOF
+	local content k
+	content=$(cat <<EOF
 # Facts about the stack in $DIR, one KEY=VALUE per line, no quoting needed.
 # Written by deploy/stack.sh at each 'up'. Daemon URLs are listed even when the
 # daemon is not built yet: 'deploy/stack.sh status --dir $DIR' says what runs.
@@ -785,6 +789,14 @@ $(has_standby && echo "PKI_PG_STANDBY_PORT=${PORT[STANDBY]}" || true)
 PKI_HSM_MODULE=$HSM_MODULE
 SOFTHSM2_CONF=$SOFTHSM2_CONF
 EOF
+)
+	for k in $(sed -n 's/^\([A-Z0-9_]*\)=.*/\1/p' <<<"$content"); do
+		case " ${STACK_ENV_KEYS[*]} PKICTL SOFTHSM2_CONF " in
+		*" $k "*) ;;
+		*) die "stack.env key $k is not in STACK_ENV_KEYS" ;;
+		esac
+	done
+	write_file "$ENVFILE" 0644 <<<"$content"
 }
 
 # --- PostgreSQL ---------------------------------------------------------------------
