@@ -30,6 +30,7 @@
 #include <openssl/pem.h>
 
 #include "lib/auditseal.h"
+#include "lib/file.h"
 #include "lib/merkle.h"
 
 #define EXIT_VERIFIED	0
@@ -359,7 +360,6 @@ cmd_check(const char *prooff, const char *pubf)
 {
 	struct auditseal_proof p;
 	EVP_PKEY *pub = NULL;
-	FILE *f = NULL;
 	char *text = NULL, err[256];
 	size_t len;
 	int rc = EXIT_USAGE;
@@ -367,15 +367,9 @@ cmd_check(const char *prooff, const char *pubf)
 	memset(&p, 0, sizeof(p));
 	if ((pub = load_pubkey(pubf)) == NULL)
 		goto out;
-	if ((f = fopen(prooff, "r")) == NULL ||
-	    (text = malloc(4 * AUDITSEAL_LINE_MAX + 1)) == NULL) {
-		fprintf(stderr, "pkiaudit: %s: cannot read\n", prooff);
-		goto out;
-	}
-	len = fread(text, 1, 4 * AUDITSEAL_LINE_MAX + 1, f);
-	if (len > 4 * AUDITSEAL_LINE_MAX || ferror(f)) {
-		fprintf(stderr, "pkiaudit: %s: unreadable or too large\n",
-		    prooff);
+	if (file_read_capped(prooff, 4 * AUDITSEAL_LINE_MAX,
+	    (unsigned char **)&text, &len, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pkiaudit: %s\n", err);
 		goto out;
 	}
 	if (auditseal_proof_parse(text, len, &p, err, sizeof(err)) == -1) {
@@ -395,8 +389,6 @@ cmd_check(const char *prooff, const char *pubf)
 out:
 	auditseal_proof_clear(&p);
 	free(text);
-	if (f != NULL)
-		fclose(f);
 	EVP_PKEY_free(pub);
 	return rc;
 }

@@ -25,10 +25,11 @@
 
 #include "ca/extern.h"
 #include "hsm/signer.h"
-#include "lib/cadb.h"
 #include "lib/audit.h"
+#include "lib/cadb.h"
 #include "lib/config.h"
 #include "lib/db.h"
+#include "lib/file.h"
 #include "lib/log.h"
 
 #define CSR_MAX_BYTES	(64 * 1024)
@@ -100,35 +101,18 @@ out:
 static X509_REQ *
 cert_read_csr(const char *path)
 {
-	FILE *f;
 	BIO *b = NULL;
 	X509_REQ *req = NULL;
 	EVP_PKEY *pub;
 	unsigned char *buf;
 	size_t n;
+	char err[512];
 
-	if ((buf = malloc(CSR_MAX_BYTES + 1)) == NULL) {
-		log_err("malloc failed");
+	if (file_read_capped(path, CSR_MAX_BYTES, &buf, &n, err,
+	    sizeof(err)) == -1) {
+		log_err("CSR: %s", err);
 		return NULL;
 	}
-	if ((f = fopen(path, "rb")) == NULL) {
-		log_err("cannot open CSR %s", path);
-		free(buf);
-		return NULL;
-	}
-	/* Read up to one byte past the cap: a file, a pipe or a device. */
-	n = fread(buf, 1, CSR_MAX_BYTES + 1, f);
-	if (ferror(f) || n > CSR_MAX_BYTES) {
-		if (ferror(f))
-			log_err("reading CSR %s failed", path);
-		else
-			log_err("CSR %s larger than %d bytes", path,
-			    CSR_MAX_BYTES);
-		fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
 	if ((b = BIO_new_mem_buf(buf, (int)n)) != NULL) {
 		req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
 		if (req == NULL) {

@@ -22,6 +22,7 @@
 
 #include "ca/extern.h"
 #include "lib/config.h"
+#include "lib/file.h"
 
 #define PROFILE_MAX_BYTES	(64 * 1024)
 #define PROFILE_MAX_DAYS	(30L * 366)
@@ -136,10 +137,10 @@ profile_load(const char *policy_dir, const char *name, const struct config *cfg,
     char *err, size_t errlen)
 {
 	struct profile *p = NULL, *ret = NULL;
-	char path[PATH_MAX], *text = NULL;
+	char path[PATH_MAX], ferr[PATH_MAX + 64], *text = NULL;
+	unsigned char *file = NULL;
 	size_t off, n;
 	long eline = -1;
-	FILE *f = NULL;
 	BIO *bio = NULL;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -155,17 +156,12 @@ profile_load(const char *policy_dir, const char *name, const struct config *cfg,
 		goto out;
 	off = strlen(text);
 	snprintf(path, sizeof(path), "%s/profiles/%s.cnf", policy_dir, name);
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "profile %s: cannot open %s", name, path);
+	if (file_read_capped(path, PROFILE_MAX_BYTES - off, &file, &n, ferr,
+	    sizeof(ferr)) == -1) {
+		snprintf(err, errlen, "profile %s: %s", name, ferr);
 		goto out;
 	}
-	n = fread(text + off, 1, PROFILE_MAX_BYTES - off, f);
-	if (ferror(f) || !feof(f)) {
-		snprintf(err, errlen, "profile %s: %s unreadable or over %d bytes",
-		    name, path, PROFILE_MAX_BYTES);
-		goto out;
-	}
-	text[off + n] = '\0';
+	memcpy(text + off, file, n + 1);
 	if ((bio = BIO_new_mem_buf(text, (int)(off + n))) == NULL ||
 	    (p->conf = NCONF_new(NULL)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -193,8 +189,7 @@ profile_load(const char *policy_dir, const char *name, const struct config *cfg,
 	ret = p;
 	p = NULL;
 out:
-	if (f != NULL)
-		fclose(f);
+	free(file);
 	BIO_free(bio);
 	free(text);
 	profile_free(p);

@@ -35,6 +35,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "lib/file.h"
 #include "sign/csc_client.h"
 #include "sign/job.h"
 #include "sign/pdf.h"
@@ -84,69 +85,17 @@ warnmsg(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/*
- * Reads a whole file (path "-": stdin) of at most max bytes into *out
- * (NUL-terminated, length in *len). Returns 0 or -1 with a message.
- */
+/* lib/file.h's reader, its message on stderr. */
 static int
 read_file(const char *path, size_t max, unsigned char **out, size_t *len)
 {
-	FILE *f;
-	unsigned char *buf = NULL, *nb;
-	size_t cap = 0, n = 0, r;
-	int rc = -1;
+	char err[512];
 
-	*out = NULL;
-	*len = 0;
-	if (strcmp(path, "-") == 0)
-		f = stdin;
-	else if ((f = fopen(path, "rb")) == NULL) {
-		warnmsg("%s: %s", path, strerror(errno));
+	if (file_read_capped(path, max, out, len, err, sizeof(err)) == -1) {
+		warnmsg("%s", err);
 		return -1;
 	}
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 65536;
-			if (cap > max + 1)
-				cap = max + 1;
-			if (n == cap) {
-				warnmsg("%s: larger than %zu bytes", path, max);
-				goto out;
-			}
-			if ((nb = realloc(buf, cap + 1)) == NULL) {
-				warnmsg("%s: out of memory", path);
-				goto out;
-			}
-			buf = nb;
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		warnmsg("%s: read error", path);
-		goto out;
-	}
-	if (n > max) {
-		warnmsg("%s: larger than %zu bytes", path, max);
-		goto out;
-	}
-	if (buf == NULL && (buf = malloc(1)) == NULL)
-		goto out;
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	buf = NULL;
-	rc = 0;
- out:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, cap);
-		free(buf);
-	}
-	if (f != stdin)
-		fclose(f);
-	return rc;
+	return 0;
 }
 
 /* A secret from a file: its first line, without the line end. */

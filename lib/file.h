@@ -1,0 +1,17 @@
+/* Whole files of bounded size. */
+#ifndef PKI_FILE_H
+#define PKI_FILE_H
+
+#include <stddef.h>
+
+/*
+ * Reads the whole of path ("-": standard input), a regular file, a pipe or
+ * a device, into a malloc'd buffer with a NUL after its len bytes, refusing
+ * more than max bytes (it reads at most max + 1). 0, or -1 with a message
+ * naming path in err; a failed read's bytes are wiped (they may be a
+ * secret). The caller frees *out.
+ */
+int	file_read_capped(const char *path, size_t max, unsigned char **out,
+	    size_t *len, char *err, size_t errlen);
+
+#endif
