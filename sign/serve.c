@@ -111,7 +111,7 @@ serve_callers_load(struct serve *sv, const char *path, char *err,
 				    path, lineno, name);
 				goto out;
 			}
-		snprintf(c->name, sizeof(c->name), "%s", name);
+		memcpy(c->name, name, strlen(name) + 1);	/* ≤ 64 checked */
 		sv->ncallers++;
 	}
 	if (ferror(f)) {
