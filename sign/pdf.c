@@ -34,7 +34,10 @@
 #define PDF_TAIL_SEARCH		1024
 /* The largest object number a cross-reference table may give (Annex C). */
 #define PDF_MAX_OBJNUM		8388607LL
-/* The field tree: depth and node count before we call it hostile. */
+/*
+ * The field tree: depth, and entries of /Fields and /Kids read (fields and
+ * widgets, each time listed), before we call it hostile.
+ */
 #define PDF_FIELD_DEPTH		32
 #define PDF_FIELD_NODES		65536
 /* Entries of an existing DSS array compared with new material. */
@@ -439,86 +442,245 @@ pdf_sort_names(struct pdf_doc *doc)
 }
 
 /*
- * Counts the signature fields under field f (terminal fields whose /FT,
- * own or inherited, is /Sig; ISO 32000-1 §12.7.3.1). Kids with a /T are
- * fields, kids without are widgets.
+ * The objects met in the field tree, by number and generation: the fields,
+ * and the /T and /FT values that are indirect. Open addressing, at most
+ * half full; a slot holds id << 32 | gen, 0 when empty (object numbers
+ * start at 1).
+ */
+struct pdf_seen {
+	uint64_t	*slot;
+	size_t		 cap;		/* 0, or a power of 2 */
+	size_t		 n;
+};
+
+static size_t
+pdf_seen_slot(uint64_t key, size_t cap)
+{
+	/* Fibonacci hashing: key times 2^64 / phi, high half. */
+	return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & (cap - 1);
+}
+
+/*
+ * Notes object (id, gen), id >= 1: 0 when it is new, 1 when it was noted
+ * before, -1 out of memory.
  */
 static int
-pdf_walk_field(struct pdf_doc *doc, qpdf_oh f, int inherited_sig, int depth,
-    int *nodes, char *err, size_t errlen)
+pdf_seen_add(struct pdf_seen *s, int id, int gen)
 {
-	qpdf_data q = doc->q;
-	qpdf_oh ft, kids, kid;
-	int i, n, is_sig = inherited_sig, has_field_kids = 0;
+	uint64_t key, *ns;
+	size_t i, j, ncap;
 
-	if (!qpdf_oh_is_dictionary(q, f))
+	key = (uint64_t)(uint32_t)id << 32 | (uint32_t)gen;
+	if (s->n >= s->cap / 2) {
+		ncap = s->cap != 0 ? s->cap * 2 : 256;
+		if ((ns = calloc(ncap, sizeof(*ns))) == NULL)
+			return -1;
+		for (i = 0; i < s->cap; i++) {
+			if (s->slot[i] == 0)
+				continue;
+			for (j = pdf_seen_slot(s->slot[i], ncap); ns[j] != 0;
+			    j = (j + 1) & (ncap - 1))
+				;
+			ns[j] = s->slot[i];
+		}
+		free(s->slot);
+		s->slot = ns;
+		s->cap = ncap;
+	}
+	for (i = pdf_seen_slot(key, s->cap); s->slot[i] != 0;
+	    i = (i + 1) & (s->cap - 1))
+		if (s->slot[i] == key)
+			return 1;
+	s->slot[i] = key;
+	s->n++;
+	return 0;
+}
+
+/*
+ * Notes indirect object o of the field tree: 0 the first time, 1 when it
+ * was met before, -1 out of memory (in err). A direct object has one place
+ * and is never met twice.
+ */
+static int
+pdf_field_seen(qpdf_data q, struct pdf_seen *seen, qpdf_oh o, char *err,
+    size_t errlen)
+{
+	int id;
+
+	if (!qpdf_oh_is_indirect(q, o) || (id = qpdf_oh_get_object_id(q, o)) < 1)
 		return 0;
-	if (depth > PDF_FIELD_DEPTH || ++*nodes > PDF_FIELD_NODES) {
-		snprintf(err, errlen, "AcroForm field tree deeper than %d or "
-		    "larger than %d nodes (a cycle?)", PDF_FIELD_DEPTH,
-		    PDF_FIELD_NODES);
+	switch (pdf_seen_add(seen, id, qpdf_oh_get_generation(q, o))) {
+	case 0:
+		return 0;
+	case 1:
+		return 1;
+	default:
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	ft = qpdf_oh_get_key(q, f, "/FT");
-	if (qpdf_oh_is_name(q, ft))
-		is_sig = qpdf_oh_is_name_and_equals(q, ft, "/Sig");
-	kids = qpdf_oh_get_key(q, f, "/Kids");
-	if (qpdf_oh_is_array(q, kids)) {
-		n = qpdf_oh_get_array_n_items(q, kids);
-		for (i = 0; i < n; i++) {
-			kid = qpdf_oh_get_array_item(q, kids, i);
-			if (!qpdf_oh_is_dictionary(q, kid) ||
-			    !qpdf_oh_has_key(q, kid, "/T"))
-				continue;
-			has_field_kids = 1;
-			if (pdf_walk_field(doc, kid, is_sig, depth + 1, nodes,
-			    err, errlen) == -1)
-				return -1;
+}
+
+/*
+ * Refuses an indirect /T or /FT value shared by two fields: each field
+ * would copy it out of qpdf again (a 32 MiB string, 65536 times).
+ */
+static int
+pdf_field_value_once(qpdf_data q, struct pdf_seen *seen, qpdf_oh o,
+    const char *what, char *err, size_t errlen)
+{
+	switch (pdf_field_seen(q, seen, o, err, errlen)) {
+	case 0:
+		return 0;
+	case 1:
+		snprintf(err, errlen, "AcroForm: %s %d %d R shared by two "
+		    "fields: refused", what, qpdf_oh_get_object_id(q, o),
+		    qpdf_oh_get_generation(q, o));
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+/* One more entry of /Fields or of a /Kids array; -1 past the budget. */
+static int
+pdf_field_node(int *nodes, char *err, size_t errlen)
+{
+	if (++*nodes <= PDF_FIELD_NODES)
+		return 0;
+	snprintf(err, errlen, "AcroForm field tree of more than %d fields and "
+	    "widgets refused", PDF_FIELD_NODES);
+	return -1;
+}
+
+/*
+ * Walks field f, a dictionary: counts the signature fields under it
+ * (terminal fields whose /FT, own or inherited, is /Sig; ISO 32000-1
+ * §12.7.3.1) and, for a top-level field (depth 0), notes its name. Kids
+ * with a /T are fields, kids without are widgets. Every kid counts against
+ * the node budget, no field is walked twice and each handle is released
+ * once read, so that the work and memory stay linear in the file.
+ */
+static int
+pdf_walk_field(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
+    int inherited_sig, int depth, int *nodes, char *err, size_t errlen)
+{
+	qpdf_data q = doc->q;
+	qpdf_oh t = 0, ft = 0, kids = 0, kid = 0;
+	const char *s;
+	int i, n, is_sig = inherited_sig, has_field_kids = 0, rc = -1;
+
+	if (depth > PDF_FIELD_DEPTH) {
+		snprintf(err, errlen, "AcroForm field tree deeper than %d "
+		    "levels refused", PDF_FIELD_DEPTH);
+		goto out;
+	}
+	/*
+	 * A field met before is not walked again: listed twice, in /Fields
+	 * and in a /Kids too (some producers do), or in a /Kids cycle. Each
+	 * listing would walk its subtree again; once is what it means.
+	 */
+	switch (pdf_field_seen(q, seen, f, err, errlen)) {
+	case 1:
+		rc = 0;
+		goto out;
+	case -1:
+		goto out;
+	}
+	if (depth == 0) {
+		t = qpdf_oh_get_key(q, f, "/T");
+		if (qpdf_oh_is_string(q, t)) {
+			if (pdf_field_value_once(q, seen, t, "/T", err,
+			    errlen) == -1)
+				goto out;
+			s = qpdf_oh_get_utf8_value(q, t);
+			if (strlen(s) == qpdf_get_last_string_length(q) &&
+			    pdf_add_name(doc, s) == -1) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
 		}
+	}
+	ft = qpdf_oh_get_key(q, f, "/FT");
+	if (qpdf_oh_is_name(q, ft)) {
+		if (pdf_field_value_once(q, seen, ft, "/FT", err,
+		    errlen) == -1)
+			goto out;
+		is_sig = qpdf_oh_is_name_and_equals(q, ft, "/Sig");
+	}
+	kids = qpdf_oh_get_key(q, f, "/Kids");
+	n = qpdf_oh_is_array(q, kids) ? qpdf_oh_get_array_n_items(q, kids) : 0;
+	if (n > PDF_FIELD_NODES) {
+		snprintf(err, errlen, "AcroForm field %d %d R: /Kids of %d "
+		    "entries, more than the %d fields and widgets of a form: "
+		    "refused", qpdf_oh_get_object_id(q, f),
+		    qpdf_oh_get_generation(q, f), n, PDF_FIELD_NODES);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (pdf_field_node(nodes, err, errlen) == -1)
+			goto out;
+		kid = qpdf_oh_get_array_item(q, kids, i);
+		if (qpdf_oh_is_dictionary(q, kid) &&
+		    qpdf_oh_has_key(q, kid, "/T")) {
+			has_field_kids = 1;
+			if (pdf_walk_field(doc, seen, kid, is_sig, depth + 1,
+			    nodes, err, errlen) == -1)
+				goto out;
+		}
+		qpdf_oh_release(q, kid);
+		kid = 0;
 	}
 	if (!has_field_kids && is_sig)
 		doc->nsigs++;
 	if (pdf_qpdf_failed(q, "AcroForm", err, errlen))
-		return -1;
-	return 0;
+		goto out;
+	rc = 0;
+ out:
+	qpdf_oh_release(q, kid);
+	qpdf_oh_release(q, kids);
+	qpdf_oh_release(q, ft);
+	qpdf_oh_release(q, t);
+	return rc;
 }
 
-/* Fields in use, signature fields and DocMDP from the catalog. */
+/*
+ * Fields in use, signature fields and DocMDP from the catalog. /Fields and
+ * each /Kids array are refused when longer than the node budget (they could
+ * never be walked) before any entry is read.
+ */
 static int
 pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 {
+	struct pdf_seen seen = { NULL, 0, 0 };
 	qpdf_data q = doc->q;
-	qpdf_oh root, af, fields, f, t, perms, mdp, ref, tp, p;
-	const char *s;
-	int i, n, nodes = 0;
+	qpdf_oh root, af, fields = 0, f = 0, perms, mdp, ref, tp, p;
+	int i, n, nodes = 0, rc = -1;
 
 	root = qpdf_get_root(q);
 	af = qpdf_oh_get_key(q, root, "/AcroForm");
-	if (qpdf_oh_is_dictionary(q, af)) {
+	if (qpdf_oh_is_dictionary(q, af))
 		fields = qpdf_oh_get_key(q, af, "/Fields");
-		n = qpdf_oh_is_array(q, fields) ?
-		    qpdf_oh_get_array_n_items(q, fields) : 0;
-		for (i = 0; i < n; i++) {
-			f = qpdf_oh_get_array_item(q, fields, i);
-			if (!qpdf_oh_is_dictionary(q, f))
-				continue;
-			t = qpdf_oh_get_key(q, f, "/T");
-			if (qpdf_oh_is_string(q, t)) {
-				s = qpdf_oh_get_utf8_value(q, t);
-				if (strlen(s) == qpdf_get_last_string_length(q) &&
-				    pdf_add_name(doc, s) == -1) {
-					snprintf(err, errlen, "out of memory");
-					return -1;
-				}
-			}
-			if (pdf_walk_field(doc, f, 0, 0, &nodes, err,
-			    errlen) == -1)
-				return -1;
-		}
+	n = fields != 0 && qpdf_oh_is_array(q, fields) ?
+	    qpdf_oh_get_array_n_items(q, fields) : 0;
+	if (n > PDF_FIELD_NODES) {
+		snprintf(err, errlen, "AcroForm /Fields of %d entries, more "
+		    "than the %d fields and widgets of a form: refused", n,
+		    PDF_FIELD_NODES);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (pdf_field_node(&nodes, err, errlen) == -1)
+			goto out;
+		f = qpdf_oh_get_array_item(q, fields, i);
+		if (qpdf_oh_is_dictionary(q, f) && pdf_walk_field(doc, &seen,
+		    f, 0, 0, &nodes, err, errlen) == -1)
+			goto out;
+		qpdf_oh_release(q, f);
+		f = 0;
 	}
 	if (pdf_sort_names(doc) == -1) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		goto out;
 	}
 	/* A certification signature forbidding changes (§12.8.2.2). */
 	perms = qpdf_oh_get_key(q, root, "/Perms");
@@ -540,8 +702,12 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 		}
 	}
 	if (pdf_qpdf_failed(q, "catalog", err, errlen))
-		return -1;
-	return 0;
+		goto out;
+	rc = 0;
+ out:
+	qpdf_oh_release(q, f);
+	free(seen.slot);
+	return rc;
 }
 
 /* --- reading ------------------------------------------------------------ */
@@ -910,11 +1076,15 @@ upd_finish(struct pdf_update *u, const struct pdf_doc *doc, char *err,
 	return rc;
 }
 
-/* A direct copy of dictionary d with key set to v (v 0: key removed). */
+/*
+ * A direct copy of dictionary d with key set to v (v 0: key removed), or 0
+ * out of memory: a copy missing keys must never be written (a page without
+ * /Contents, a catalog without /Pages).
+ */
 static qpdf_oh
 dict_with(qpdf_data q, qpdf_oh d, const char *key, qpdf_oh v)
 {
-	qpdf_oh c = qpdf_oh_new_dictionary(q);
+	qpdf_oh c = qpdf_oh_new_dictionary(q), ret = 0;
 	const char *k;
 	char *kc;
 
@@ -923,7 +1093,7 @@ dict_with(qpdf_data q, qpdf_oh d, const char *key, qpdf_oh v)
 		while (qpdf_oh_dict_more_keys(q)) {
 			k = qpdf_oh_dict_next_key(q);
 			if ((kc = strdup(k)) == NULL)
-				break;
+				goto out;
 			if (strcmp(kc, key) != 0)
 				qpdf_oh_replace_key(q, c, kc,
 				    qpdf_oh_get_key(q, d, kc));
@@ -932,7 +1102,11 @@ dict_with(qpdf_data q, qpdf_oh d, const char *key, qpdf_oh v)
 	}
 	if (v != 0)
 		qpdf_oh_replace_key(q, c, key, v);
-	return c;
+	ret = c;
+	c = 0;
+ out:
+	qpdf_oh_release(q, c);
+	return ret;
 }
 
 /* A direct copy of array a (0 or not an array: empty) with v appended. */
@@ -955,6 +1129,7 @@ array_with(qpdf_data q, qpdf_oh a, qpdf_oh v)
  * Appends ref to the array under key of dictionary d. The array object is
  * rewritten when it is indirect (*dp stays d) unless own_copy; otherwise *dp
  * is a copy of d holding the longer array, direct, for the caller to write.
+ * 0, or -1 with a message in err.
  */
 static int
 upd_append_to(struct pdf_update *u, qpdf_data q, qpdf_oh d, const char *key,
@@ -973,7 +1148,10 @@ upd_append_to(struct pdf_update *u, qpdf_data q, qpdf_oh d, const char *key,
 		return upd_rewrite(u, q, qpdf_oh_get_object_id(q, a),
 		    qpdf_oh_get_generation(q, a), array_with(q, a, ref), what,
 		    err, errlen);
-	*dp = dict_with(q, d, key, array_with(q, a, ref));
+	if ((*dp = dict_with(q, d, key, array_with(q, a, ref))) == 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	return pdf_qpdf_failed(q, what, err, errlen) ? -1 : 0;
 }
 
@@ -1297,8 +1475,11 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 	flagv = qpdf_oh_is_integer(q, flags) ?
 	    qpdf_oh_get_int_value(q, flags) : 0;
 	if ((flagv & 3) != 3 || !qpdf_oh_is_integer(q, flags)) {
-		newaf = dict_with(q, newaf, "/SigFlags",
-		    qpdf_oh_new_integer(q, flagv | 3));
+		if ((newaf = dict_with(q, newaf, "/SigFlags",
+		    qpdf_oh_new_integer(q, flagv | 3))) == 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
 	}
 	if (newaf != afc) {
 		if (qpdf_oh_is_indirect(q, af)) {
@@ -1307,7 +1488,11 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 			    err, errlen) == -1)
 				goto out;
 		} else {
-			newroot = dict_with(q, root, "/AcroForm", newaf);
+			if ((newroot = dict_with(q, root, "/AcroForm",
+			    newaf)) == 0) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
 			if (upd_rewrite(&u, q, qpdf_oh_get_object_id(q, root),
 			    qpdf_oh_get_generation(q, root), newroot, "catalog",
 			    err, errlen) == -1)
@@ -1598,8 +1783,10 @@ pdf_add_dss(struct pdf_doc *doc, const struct pdf_dss *dss,
 			    qpdf_oh_get_generation(q, a), newa, "DSS array",
 			    err, errlen) == -1)
 				goto out;
-		} else
-			newd = dict_with(q, newd, keys[i], newa);
+		} else if ((newd = dict_with(q, newd, keys[i], newa)) == 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
 	}
 	if (!changed) {
 		/* Nothing to add: no new file (*out NULL), not a failure. */
@@ -1622,7 +1809,8 @@ pdf_add_dss(struct pdf_doc *doc, const struct pdf_dss *dss,
 			 */
 			long long num = u.next++;
 			const char *s;
-			int wrote;
+			qpdf_oh newroot;
+			int wrote = -1;
 
 			if (upd_obj(&u, num, 0, err, errlen) == -1)
 				goto out;
@@ -1630,10 +1818,15 @@ pdf_add_dss(struct pdf_doc *doc, const struct pdf_dss *dss,
 			buf_str(&u.out, s);
 			buf_str(&u.out, "\nendobj\n");
 			qpdf_replace_object(q, (int)num, 0, newd);
-			wrote = upd_rewrite(&u, q, qpdf_oh_get_object_id(q, root),
-			    qpdf_oh_get_generation(q, root), dict_with(q, root,
-			    "/DSS", qpdf_get_object_by_id(q, (int)num, 0)),
-			    "catalog", err, errlen);
+			newroot = dict_with(q, root, "/DSS",
+			    qpdf_get_object_by_id(q, (int)num, 0));
+			if (newroot == 0)
+				snprintf(err, errlen, "out of memory");
+			else
+				wrote = upd_rewrite(&u, q,
+				    qpdf_oh_get_object_id(q, root),
+				    qpdf_oh_get_generation(q, root), newroot,
+				    "catalog", err, errlen);
 			qpdf_replace_object(q, (int)num, 0, qpdf_oh_new_null(q));
 			if (wrote == -1)
 				goto out;

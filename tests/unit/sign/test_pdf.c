@@ -3,10 +3,13 @@
  * xref tables, xref and object streams through qpdf, several pages, an
  * existing form), signed with a throw-away key by OpenSSL's CMS, and judged
  * by independent tools: qpdf --check, pdfsig, pdftoppm, qpdf --show-object.
+ * Hostile inputs too: huge forms and DSS arrays, field trees with repeats,
+ * cycles and shared values, and a strdup that fails mid-update.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -1171,6 +1174,19 @@ expect_refused(const unsigned char *buf, size_t len, const char *want)
 		fail_msg("want \"%s\" in \"%s\"", want, err);
 }
 
+/* The file opens, with nsigs signature fields. */
+static void
+expect_opens(const unsigned char *buf, size_t len, int nsigs)
+{
+	struct pdf_doc *doc;
+	char err[512] = "";
+
+	if (pdf_open(buf, len, &doc, err, sizeof(err)) != 0)
+		fail_msg("pdf_open: %s", err);
+	assert_int_equal(pdf_signature_count(doc), nsigs);
+	pdf_close(doc);
+}
+
 static void
 test_refused(void **state)
 {
@@ -1244,6 +1260,388 @@ test_refused(void **state)
 	free(buf);
 }
 
+/* --- the field tree ----------------------------------------------------- */
+
+/* A string made by vasprintf, to free. */
+static char *
+str_printf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static char *
+str_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0);
+	return s;
+}
+
+/* n times " obj 0 R", to free. */
+static char *
+refs(int obj, size_t n)
+{
+	char one[32], *s;
+	size_t len, i;
+
+	len = (size_t)snprintf(one, sizeof(one), " %d 0 R", obj);
+	s = malloc(len * n + 1);
+	assert_non_null(s);
+	for (i = 0; i < n; i++)
+		memcpy(s + i * len, one, len);
+	s[len * n] = '\0';
+	return s;
+}
+
+/*
+ * A form, its bytes in *lenp: objects 1 to 3 a catalog whose /AcroForm
+ * /Fields is object 4, its page tree and page; 4 the array [fields]; then
+ * objs[0], objs[1] ... (up to a NULL) as objects 5, 6 ...
+ */
+static unsigned char *
+make_form(const char *name, const char *fields, const char *const *objs,
+    size_t *lenp)
+{
+	struct pdfw w;
+	char path[512];
+	size_t i;
+
+	pdfw_begin(&w, name);
+	pdfw_obj(&w);
+	fputs("<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields 4 0 R >> "
+	    ">>", w.f);
+	pdfw_page(&w);
+	pdfw_obj(&w);
+	fprintf(w.f, "[%s ]", fields);
+	for (i = 0; objs[i] != NULL; i++) {
+		pdfw_obj(&w);
+		fputs(objs[i], w.f);
+	}
+	pdfw_finish(&w);
+	path_of(path, sizeof(path), name);
+	return read_file(path, lenp);
+}
+
+#define WIDGET	"<< /Type /Annot /Subtype /Widget /Rect [0 0 0 0] >>"
+
+/*
+ * A form as producers make them still opens (a regression guard, not a
+ * hostile case): a text field merged with its widget, a radio button with
+ * two widget kids, a non-terminal /FT /Sig field whose kids inherit it
+ * (one with two widgets, one merged), fields 33 levels deep. A 34th
+ * level is refused.
+ */
+static void
+test_form_fields_and_widgets(void **state)
+{
+	const char *objs[] = {
+	    /* 5 */ "<< /FT /Tx /T (Name) /V (x) /Type /Annot /Subtype /Widget "
+		"/Rect [72 700 272 730] /P 3 0 R >>",
+	    /* 6 */ "<< /FT /Btn /Ff 49152 /T (Choice) /Kids [7 0 R 8 0 R] >>",
+	    /* 7 */ "<< /Type /Annot /Subtype /Widget /Parent 6 0 R /Rect "
+		"[72 600 92 620] /AS /Off >>",
+	    /* 8 */ "<< /Type /Annot /Subtype /Widget /Parent 6 0 R /Rect "
+		"[102 600 122 620] /AS /Off >>",
+	    /* 9 */ "<< /FT /Sig /T (Approvals) /Kids [10 0 R 11 0 R] >>",
+	    /* 10 */ "<< /T (first) /Parent 9 0 R /Kids [12 0 R 13 0 R] >>",
+	    /* 11 */ "<< /T (second) /Parent 9 0 R /Type /Annot /Subtype "
+		"/Widget /Rect [0 0 0 0] >>",
+	    /* 12 */ "<< /Type /Annot /Subtype /Widget /Parent 10 0 R /Rect "
+		"[0 0 0 0] >>",
+	    /* 13 */ "<< /Type /Annot /Subtype /Widget /Parent 10 0 R /Rect "
+		"[0 0 0 0] >>",
+	    NULL
+	};
+	struct pdf_sig_opts o = opts_invisible();
+	struct pdf_prepared p;
+	struct pdf_doc *doc;
+	unsigned char *buf;
+	char path[512], err[512], out[16384], *deep[35];
+	size_t len;
+	int i;
+
+	buf = make_form("form.pdf", " 5 0 R 6 0 R 9 0 R", objs, &len);
+	if (pdf_open(buf, len, &doc, err, sizeof(err)) != 0)
+		fail_msg("pdf_open: %s", err);
+	assert_int_equal(pdf_signature_count(doc), 2);
+	o.field_name = "Choice";
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "already exists"));
+	o.field_name = NULL;
+	if (pdf_prepare_signature(doc, &o, &p, err, sizeof(err)) != 0)
+		fail_msg("pdf_prepare_signature: %s", err);
+	sign_prepared(&p);
+	path_of(path, sizeof(path), "form-s.pdf");
+	write_file(path, p.buf, p.len);
+	pdf_prepared_clear(&p);
+	pdf_close(doc);
+	free(buf);
+	check_qpdf("form-s.pdf");
+	/* pdfsig lists the form's unsigned fields too. */
+	run(out, sizeof(out), "pdfsig -nocert '%s'", path);
+	if (count(out, "Signature is Valid.") != 1 ||
+	    strstr(out, "Field Name: Signature1") == NULL)
+		fail_msg("pdfsig form-s.pdf:\n%s", out);
+
+	/* Object 5 + i is a field at depth i: 33 levels, then 34. */
+	for (i = 0; i < 32; i++)
+		deep[i] = str_printf("<< /T (d%d) /Kids [%d 0 R] >>", i, 6 + i);
+	deep[32] = str_printf("<< /T (d32) /FT /Sig >>");
+	deep[33] = NULL;
+	buf = make_form("deep.pdf", " 5 0 R", (const char *const *)deep, &len);
+	if (pdf_open(buf, len, &doc, err, sizeof(err)) != 0)
+		fail_msg("pdf_open of 33 levels: %s", err);
+	assert_int_equal(pdf_signature_count(doc), 1);
+	pdf_close(doc);
+	free(buf);
+	free(deep[32]);
+	deep[32] = str_printf("<< /T (d32) /Kids [38 0 R] >>");
+	deep[33] = str_printf("<< /T (d33) /FT /Sig >>");
+	deep[34] = NULL;
+	buf = make_form("deeper.pdf", " 5 0 R", (const char *const *)deep,
+	    &len);
+	expect_refused(buf, len, "deeper than 32");
+	free(buf);
+	for (i = 0; i < 34; i++)
+		free(deep[i]);
+}
+
+/*
+ * The review's trigger, scaled down: field 5 with 4096 widget kids (one
+ * widget, listed again and again), and /Fields listing field 5 256 times.
+ * Each listing walked the kids again (1e6 visits here; 6.5e10 in a file
+ * under 8 MB), each visit keeping a qpdf handle. Now a field is walked
+ * once however often it is listed, and counted once.
+ */
+static void
+test_form_listed_twice(void **state)
+{
+	char *kids, *fields, *field;
+	const char *objs[3];
+	unsigned char *buf;
+	size_t len;
+
+	kids = refs(6, 4096);
+	fields = refs(5, 256);
+	field = str_printf("<< /FT /Tx /T (f) /Kids [%s ] >>", kids);
+	objs[0] = field;
+	objs[1] = WIDGET;
+	objs[2] = NULL;
+	buf = make_form("twice-big.pdf", fields, objs, &len);
+	expect_opens(buf, len, 0);
+	free(buf);
+
+	objs[0] = "<< /FT /Sig /T (a) >>";
+	objs[1] = "<< /FT /Sig /T (b) >>";
+	buf = make_form("twice.pdf", " 5 0 R 6 0 R 5 0 R", objs, &len);
+	expect_opens(buf, len, 2);
+	free(buf);
+	free(field);
+	free(fields);
+	free(kids);
+}
+
+/*
+ * A /Kids cycle (a field its own kid, or its grandchild's) ends where it
+ * meets a field again, not after walking 32 levels of it; a field listed in
+ * /Fields and as another field's kid (some producers do) counts once.
+ */
+static void
+test_form_cycle(void **state)
+{
+	const char *self[] = { "<< /T (a) /Kids [5 0 R] >>", NULL };
+	const char *loop[] = { "<< /T (a) /Kids [6 0 R] >>",
+	    "<< /T (b) /Parent 5 0 R /Kids [" WIDGET " 7 0 R] >>",
+	    "<< /T (c) /Parent 6 0 R /Kids [5 0 R] >>", NULL };
+	const char *both[] = { "<< /T (a) /Kids [6 0 R] >>",
+	    "<< /T (b) /FT /Sig /Parent 5 0 R >>", NULL };
+	unsigned char *buf;
+	size_t len;
+
+	buf = make_form("cycle1.pdf", " 5 0 R", self, &len);
+	expect_opens(buf, len, 0);
+	free(buf);
+	buf = make_form("cycle3.pdf", " 5 0 R", loop, &len);
+	expect_opens(buf, len, 0);
+	free(buf);
+	buf = make_form("kid-and-top.pdf", " 5 0 R 6 0 R", both, &len);
+	expect_opens(buf, len, 1);
+	free(buf);
+}
+
+/*
+ * A /Kids or /Fields array longer than the node budget is refused before
+ * it is walked (widgets and non-dictionary entries were never counted).
+ */
+static void
+test_form_array_caps(void **state)
+{
+	char *kids, *field, *fields;
+	const char *objs[3];
+	unsigned char *buf;
+	size_t len, i;
+
+	kids = refs(6, 65537);
+	field = str_printf("<< /FT /Sig /T (f) /Kids [%s ] >>", kids);
+	objs[0] = field;
+	objs[1] = WIDGET;
+	objs[2] = NULL;
+	buf = make_form("kids-cap.pdf", " 5 0 R", objs, &len);
+	expect_refused(buf, len, "/Kids of 65537 entries");
+	free(buf);
+
+	/* One field, then 65536 nulls. */
+	fields = malloc(6 + 5 * 65536 + 1);
+	assert_non_null(fields);
+	strcpy(fields, " 5 0 R");
+	for (i = 0; i < 65536; i++)
+		memcpy(fields + 6 + 5 * i, " null", 6);
+	objs[0] = "<< /FT /Sig /T (f) >>";
+	objs[1] = NULL;
+	buf = make_form("fields-cap.pdf", fields, objs, &len);
+	expect_refused(buf, len, "/Fields of 65537 entries");
+	free(buf);
+	free(fields);
+	free(field);
+	free(kids);
+}
+
+/*
+ * Fields and widgets, each under the array cap, over the node budget in
+ * all: three fields of 30,000 widget kids each (listings of one widget).
+ * Refused after 65536 nodes, at once; widgets used to be free.
+ */
+static void
+test_form_widget_budget(void **state)
+{
+	char *kids, *f[3];
+	const char *objs[5];
+	unsigned char *buf;
+	size_t len;
+	int i;
+
+	kids = refs(8, 30000);
+	for (i = 0; i < 3; i++) {
+		f[i] = str_printf("<< /FT /Tx /T (f%d) /Kids [%s ] >>", i, kids);
+		objs[i] = f[i];
+	}
+	objs[3] = WIDGET;
+	objs[4] = NULL;
+	buf = make_form("widgets.pdf", " 5 0 R 6 0 R 7 0 R", objs, &len);
+	expect_refused(buf, len, "more than 65536 fields and widgets");
+	free(buf);
+	for (i = 0; i < 3; i++)
+		free(f[i]);
+	free(kids);
+}
+
+/*
+ * An indirect /T or /FT shared by two fields: each field would copy the
+ * string or name out of qpdf again (a 32 MiB string and 65536 fields:
+ * 2 TiB). Refused; a megabyte shows the copies are not kept either.
+ */
+static void
+test_form_shared_values(void **state)
+{
+	const char *t[] = { "<< /T 7 0 R >>", "<< /T 7 0 R >>", NULL, NULL };
+	const char *ft[] = { "<< /T (a) /FT 7 0 R >>",
+	    "<< /T (b) /FT 7 0 R >>", "/Sig", NULL };
+	char *big_str;
+	unsigned char *buf;
+	size_t len;
+
+	big_str = malloc(1024 * 1024 + 3);
+	assert_non_null(big_str);
+	big_str[0] = '(';
+	memset(big_str + 1, 'a', 1024 * 1024);
+	strcpy(big_str + 1 + 1024 * 1024, ")");
+	t[2] = big_str;
+	buf = make_form("shared-t.pdf", " 5 0 R 6 0 R", t, &len);
+	expect_refused(buf, len, "/T 7 0 R shared by two fields");
+	free(buf);
+	free(big_str);
+	buf = make_form("shared-ft.pdf", " 5 0 R 6 0 R", ft, &len);
+	expect_refused(buf, len, "/FT 7 0 R shared by two fields");
+	free(buf);
+}
+
+/* --- out of memory ------------------------------------------------------ */
+
+/*
+ * strdup for the whole program, failing while strdup_fail is set: sign/pdf.c
+ * copies each key of a dictionary it rewrites with it.
+ */
+static int	 strdup_fail;
+
+char *
+strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if (strdup_fail || (p = malloc(n)) == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return memcpy(p, s, n);
+}
+
+/*
+ * A dictionary copy that cannot be completed fails the update: it used to
+ * be written without the keys it lacked (a page without /Contents, a
+ * catalog without /Pages). The document stays usable after.
+ */
+static void
+test_update_out_of_memory(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	struct pdf_blob b = { (const unsigned char *)"\x30\x00", 2 };
+	struct pdf_dss dss = { &b, 1, NULL, 0, NULL, 0 };
+	struct pdf_prepared p;
+	struct pdf_doc *doc;
+	unsigned char *buf, *out;
+	char path[512], err[256];
+	size_t len, outlen;
+
+	make_pdf("oom.pdf", 1, 1);
+	path_of(path, sizeof(path), "oom.pdf");
+	buf = read_file(path, &len);
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	strdup_fail = 1;
+	/* The page, then the catalog. */
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "out of memory"));
+	assert_null(p.buf);
+	assert_int_equal(pdf_add_dss(doc, &dss, &out, &outlen, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "out of memory"));
+	assert_null(out);
+	strdup_fail = 0;
+
+	if (pdf_prepare_signature(doc, &o, &p, err, sizeof(err)) != 0)
+		fail_msg("pdf_prepare_signature: %s", err);
+	sign_prepared(&p);
+	path_of(path, sizeof(path), "oom-s.pdf");
+	write_file(path, p.buf, p.len);
+	pdf_prepared_clear(&p);
+	if (pdf_add_dss(doc, &dss, &out, &outlen, err, sizeof(err)) != 0)
+		fail_msg("pdf_add_dss: %s", err);
+	path_of(path, sizeof(path), "oom-dss.pdf");
+	write_file(path, out, outlen);
+	free(out);
+	pdf_close(doc);
+	free(buf);
+	check_qpdf("oom-s.pdf");
+	check_pdfsig("oom-s.pdf", 1, 1);
+	check_qpdf("oom-dss.pdf");
+}
+
 static int
 setup(void **state)
 {
@@ -1284,6 +1682,13 @@ main(void)
 		cmocka_unit_test(test_many_fields),
 		cmocka_unit_test(test_doc_timestamp),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_form_fields_and_widgets),
+		cmocka_unit_test(test_form_listed_twice),
+		cmocka_unit_test(test_form_cycle),
+		cmocka_unit_test(test_form_array_caps),
+		cmocka_unit_test(test_form_widget_budget),
+		cmocka_unit_test(test_form_shared_values),
+		cmocka_unit_test(test_update_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
