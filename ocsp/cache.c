@@ -38,7 +38,8 @@ struct ocsp_shard {
 
 struct ocsp_cache {
 	struct ocsp_shard	 shard[OCSP_SHARDS];
-	size_t			 nonissued;	/* atomic */
+	size_t			 nonissued;	/* atomic: never-issued entries */
+	size_t			 nonissued_blobs;	/* atomic: their blobs */
 	unsigned int		 next_shard;	/* ocsp_cache_due */
 };
 
@@ -54,7 +55,7 @@ ocsp_http_date(int64_t t, char *buf, size_t len)
 
 struct ocsp_blob *
 ocsp_blob_new(const unsigned char *der, size_t len, int64_t this_update,
-    int64_t next_update)
+    int64_t next_update, long max_age)
 {
 	struct ocsp_blob *b;
 	unsigned char md[32];
@@ -67,6 +68,7 @@ ocsp_blob_new(const unsigned char *der, size_t len, int64_t this_update,
 	b->refs = 1;
 	b->this_update = this_update;
 	b->next_update = next_update;
+	b->max_age = max_age;
 	b->len = len;
 	memcpy(b->der, der, len);
 	/* RFC 5019 §6.2: an entity tag from the response bytes. */
@@ -80,8 +82,21 @@ ocsp_blob_new(const unsigned char *der, size_t len, int64_t this_update,
 	b->etag[17] = '"';
 	b->etag[18] = '\0';
 	ocsp_http_date(this_update, b->last_modified, sizeof(b->last_modified));
-	ocsp_http_date(next_update, b->expires, sizeof(b->expires));
 	return b;
+}
+
+long
+ocsp_blob_max_age(const struct ocsp_blob *b, time_t now, char *expires,
+    size_t len)
+{
+	long age = b->max_age;
+
+	if (b->next_update - now < age)
+		age = (long)(b->next_update - now);
+	if (age < 0)
+		age = 0;
+	ocsp_http_date((int64_t)now + age, expires, len);
+	return age;
 }
 
 void
@@ -137,6 +152,19 @@ ocsp_entry_free(struct ocsp_entry *e)
 	for (h = 0; h < OCSP_NHASH; h++)
 		ocsp_blob_unref(e->blob[h]);
 	free(e);
+}
+
+/* The blobs an entry holds (never-issued ones count against the bound). */
+static size_t
+ocsp_entry_nblobs(const struct ocsp_entry *e)
+{
+	size_t n = 0;
+	int h;
+
+	for (h = 0; h < OCSP_NHASH; h++)
+		if (e->blob[h] != NULL)
+			n++;
+	return n;
 }
 
 void
@@ -282,8 +310,11 @@ ocsp_cache_set_status(struct ocsp_cache *c, int issuer, const char *serial,
 		rc = 0;
 		goto out;
 	}
-	if (e->st.state == OCSP_STATE_NONISSUED)
+	if (e->st.state == OCSP_STATE_NONISSUED) {
 		__atomic_sub_fetch(&c->nonissued, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&c->nonissued_blobs, ocsp_entry_nblobs(e),
+		    __ATOMIC_RELAXED);
+	}
 	e->st = *st;
 	for (i = 0; i < OCSP_NHASH; i++) {
 		ocsp_blob_unref(e->blob[i]);
@@ -302,29 +333,38 @@ ocsp_cache_put(struct ocsp_cache *c, int issuer, const char *serial, int hash,
 	uint64_t h = ocsp_key_hash(issuer, serial);
 	struct ocsp_shard *s = ocsp_shard_of(c, h);
 	struct ocsp_entry **pe, *e;
-	int rc = 1;
+	int added, rc = 1;
 
 	if (hash < 0 || hash >= OCSP_NHASH)
 		return 1;
 	pthread_mutex_lock(&s->mtx);
 	pe = ocsp_find_locked(s, h, issuer, serial);
-	if ((e = *pe) == NULL) {
-		if (st->state != OCSP_STATE_NONISSUED ||
-		    __atomic_load_n(&c->nonissued, __ATOMIC_RELAXED) >=
-		    (size_t)max_nonissued)
-			goto out;
+	e = *pe;
+	if (e == NULL ? st->state != OCSP_STATE_NONISSUED :
+	    !ocsp_status_eq(&e->st, st))
+		goto out;
+	/* Keep the newer of two blobs signed concurrently. */
+	if (e != NULL && e->blob[hash] != NULL &&
+	    e->blob[hash]->this_update > blob->this_update)
+		goto out;
+	/*
+	 * The bound counts never-issued blobs, not serials: a serial asked
+	 * with SHA-1, SHA-256, SHA-384 and SHA-512 CertIDs holds four.
+	 */
+	added = st->state == OCSP_STATE_NONISSUED &&
+	    (e == NULL || e->blob[hash] == NULL);
+	if (added && __atomic_load_n(&c->nonissued_blobs, __ATOMIC_RELAXED) >=
+	    (size_t)max_nonissued)
+		goto out;
+	if (e == NULL) {
 		if ((e = ocsp_insert_locked(s, pe, issuer, serial, st)) == NULL) {
 			rc = -1;
 			goto out;
 		}
 		__atomic_add_fetch(&c->nonissued, 1, __ATOMIC_RELAXED);
 	}
-	if (!ocsp_status_eq(&e->st, st))
-		goto out;
-	/* Keep the newer of two blobs signed concurrently. */
-	if (e->blob[hash] != NULL &&
-	    e->blob[hash]->this_update > blob->this_update)
-		goto out;
+	if (added)
+		__atomic_add_fetch(&c->nonissued_blobs, 1, __ATOMIC_RELAXED);
 	ocsp_blob_ref(blob);
 	ocsp_blob_unref(e->blob[hash]);
 	e->blob[hash] = blob;
@@ -365,9 +405,12 @@ ocsp_cache_due(struct ocsp_cache *c, int64_t stale_before, time_t now,
 					if (drop) {
 						*pe = e->next;
 						s->n--;
-						ocsp_entry_free(e);
 						__atomic_sub_fetch(&c->nonissued, 1,
 						    __ATOMIC_RELAXED);
+						__atomic_sub_fetch(&c->nonissued_blobs,
+						    ocsp_entry_nblobs(e),
+						    __ATOMIC_RELAXED);
+						ocsp_entry_free(e);
 						continue;
 					}
 					pe = &e->next;

@@ -134,7 +134,11 @@ struct ocsp_policy {
 	long		 validity;	/* nextUpdate - thisUpdate */
 	long		 refresh;	/* re-sign once a response is this old */
 	long		 nonissued_validity;	/* for never-issued serials */
-	long		 max_nonissued;	/* cached never-issued responses */
+	/* Never-issued responses (one per serial and CertID hash) in memory. */
+	long		 max_nonissued;
+	/* Cache-Control max-age at most (RFC 5019 §6.2): issued, never-issued. */
+	long		 max_age;
+	long		 nonissued_max_age;
 	int		 nonissued_unknown;	/* answer "unknown" instead */
 	int		 echo_nonce;	/* 0: ignore nonces (RFC 5019 §4) */
 	long		 poll_ms;	/* reconciliation period */
@@ -144,6 +148,15 @@ struct ocsp_policy {
 /* Reads policy/ocsp.conf's [ocsp] section; 0 or -1 with err. */
 int	ocsp_policy_load(const struct config *, struct ocsp_policy *,
 	    char *err, size_t errlen);
+
+/*
+ * How long a shared HTTP cache may keep an answer about st: the policy's
+ * max_age, or nonissued_max_age for a serial never issued (a certificate
+ * issued a moment ago and not yet loaded is answered so until the next
+ * poll; a CDN must not repeat that for the response's whole validity).
+ */
+long	ocsp_policy_max_age(const struct ocsp_policy *,
+	    const struct ocsp_status *st);
 
 /*
  * Fills the issuer's CertID hashes from iss->cert; 0 or -1.
@@ -164,6 +177,18 @@ struct ocsp_single {
 	const char		*serial;	/* hex, when cid is NULL */
 	struct ocsp_status	 st;
 };
+
+/*
+ * The thisUpdate of a response about s[0..n) (RFC 6960 §4.2.2.1): synced,
+ * the start of the last database read, or a later revocationTime among
+ * them (at most OCSP_CLOCK_SKEW_S past now). A status may be newer than
+ * synced: the maintenance thread applies what a read returned before it
+ * publishes the read's time, and the database's clock may run ahead of
+ * ours; a revoked answer must never claim to be older than its revocation.
+ */
+#define OCSP_CLOCK_SKEW_S	60	/* seconds a database clock may lead ours */
+int64_t	ocsp_this_update(int64_t synced, const struct ocsp_single *s, int n,
+	    time_t now);
 
 /*
  * Signs a BasicOCSPResponse (RFC 6960 §4.2.1) for iss with thisUpdate
@@ -190,18 +215,30 @@ struct ocsp_blob {
 	unsigned int	 refs;
 	int64_t		 this_update;
 	int64_t		 next_update;
+	long		 max_age;	/* ocsp_policy_max_age() of its status */
 	char		 etag[24];	/* "\"<16 hex>\"" */
 	char		 last_modified[32];	/* HTTP-date of this_update */
-	char		 expires[32];	/* HTTP-date of next_update */
 	size_t		 len;
 	unsigned char	 der[];
 };
 
-/* Copies der into a new blob (refs 1); NULL on allocation failure. */
+/*
+ * Copies der into a new blob (refs 1) that shared HTTP caches may keep
+ * max_age seconds at most; NULL on allocation failure.
+ */
 struct ocsp_blob *ocsp_blob_new(const unsigned char *der, size_t len,
-		    int64_t this_update, int64_t next_update);
+		    int64_t this_update, int64_t next_update, long max_age);
 void		 ocsp_blob_ref(struct ocsp_blob *);
 void		 ocsp_blob_unref(struct ocsp_blob *);
+
+/*
+ * The Cache-Control max-age of b sent at now (RFC 5019 §6.2): b->max_age,
+ * never past nextUpdate, never negative. expires (len >= 32) gets the
+ * HTTP-date now + that, so that HTTP/1.0 caches, which read Expires only,
+ * keep it no longer than the others.
+ */
+long		 ocsp_blob_max_age(const struct ocsp_blob *b, time_t now,
+		    char *expires, size_t len);
 
 struct ocsp_cache;
 
@@ -234,8 +271,10 @@ int	ocsp_cache_set_status(struct ocsp_cache *, int issuer,
 /*
  * Stores blob (the cache takes a reference) for issuer + serial + hash,
  * unless the entry's status differs from st (it changed while signing).
- * For a NONISSUED st the entry is created when absent, within the
- * max_nonissued bound. 0 stored, 1 not stored, -1 failure.
+ * For a NONISSUED st the entry is created when absent; never-issued blobs
+ * are bounded by max_nonissued in all (blobs, not serials: each serial may
+ * hold one per CertID hash, ~1 KB each). 0 stored, 1 not stored, -1
+ * failure.
  */
 int	ocsp_cache_put(struct ocsp_cache *, int issuer, const char *serial,
 	    int hash, const struct ocsp_status *st, struct ocsp_blob *blob,

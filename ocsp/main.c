@@ -89,23 +89,36 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	return rc;
 }
 
-/* RFC 5019 §6.2 caching headers for a GET answered from a blob. */
+/*
+ * RFC 5019 §6.2 caching headers for a GET answered from a blob: max-age
+ * is the policy's bound (ocsp_blob_max_age), not the time to nextUpdate,
+ * and Expires says the same.
+ */
 static int
 ocspd_cache_headers(struct http_response *resp, const struct ocsp_blob *b)
 {
-	char cc[96];
-	long age = (long)(b->next_update - time(NULL));
+	char cc[96], expires[32];
+	long age = ocsp_blob_max_age(b, time(NULL), expires, sizeof(expires));
 
-	if (age < 0)
-		age = 0;
 	snprintf(cc, sizeof(cc), "max-age=%ld, public, no-transform, "
 	    "must-revalidate", age);
 	if (http_add_header(resp, "Cache-Control", cc) == -1 ||
 	    http_add_header(resp, "Last-Modified", b->last_modified) == -1 ||
-	    http_add_header(resp, "Expires", b->expires) == -1 ||
+	    http_add_header(resp, "Expires", expires) == -1 ||
 	    http_add_header(resp, "ETag", b->etag) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * An answer no cache may keep: an error (malformedRequest, unauthorized,
+ * tryLater, an HTTP problem: RFC 5019 §6.2 wants these marked, and a 405
+ * is heuristically cacheable, RFC 9110 §15.5.6) or one signed live.
+ */
+static int
+ocspd_no_store(struct http_response *resp)
+{
+	return http_add_header(resp, "Cache-Control", "no-store");
 }
 
 static int
@@ -124,13 +137,19 @@ ocspd_handle(void *arg, const struct http_request *req,
 		return ocspd_health(r, resp);
 	if (get) {
 		/* RFC 6960 Appendix A.1: GET {url}/{url-encoding of base-64 of DER}. */
-		if (strcmp(req->path, "/") == 0)
+		if (strcmp(req->path, "/") == 0) {
+			ocspd_no_store(resp);
 			return http_problem(resp, 400, NULL, "Bad Request",
 			    "RFC 6960 A.1: GET /{base64 of a DER OCSPRequest} "
 			    "or POST an application/ocsp-request to /");
+		}
 		if (ocsp_path_decode(req->path, &decoded, &bodylen) == -1) {
-			rc = http_respond(resp, 200, OCSP_CT_RESPONSE,
-			    ocsp_malformed_der, sizeof(ocsp_malformed_der));
+			if (http_respond(resp, 200, OCSP_CT_RESPONSE,
+			    ocsp_malformed_der,
+			    sizeof(ocsp_malformed_der)) == -1 ||
+			    ocspd_no_store(resp) == -1)
+				goto out;
+			rc = 0;
 			goto out;
 		}
 		body = decoded;
@@ -138,14 +157,17 @@ ocspd_handle(void *arg, const struct http_request *req,
 		if (req->content_type == NULL || strncasecmp(req->content_type,
 		    OCSP_CT_REQUEST, strlen(OCSP_CT_REQUEST)) != 0 ||
 		    (req->content_type[strlen(OCSP_CT_REQUEST)] != '\0' &&
-		    req->content_type[strlen(OCSP_CT_REQUEST)] != ';'))
+		    req->content_type[strlen(OCSP_CT_REQUEST)] != ';')) {
+			ocspd_no_store(resp);
 			return http_problem(resp, 415, NULL,
 			    "Unsupported Media Type",
 			    "RFC 6960 A.1: the body must be " OCSP_CT_REQUEST);
+		}
 		body = req->body;
 		bodylen = req->body_len;
 	} else {
 		http_add_header(resp, "Allow", "GET, POST");
+		ocspd_no_store(resp);
 		return http_problem(resp, 405, NULL, "Method Not Allowed",
 		    "RFC 6960 A.1: OCSP over HTTP is GET or POST");
 	}
@@ -154,11 +176,15 @@ ocspd_handle(void *arg, const struct http_request *req,
 		goto out;
 	if (http_respond(resp, 200, OCSP_CT_RESPONSE, der, derlen) == -1)
 		goto out;
-	if (get && cacheable && blob != NULL &&
-	    ocspd_cache_headers(resp, blob) == -1)
-		goto out;
-	if (get && !cacheable && http_add_header(resp, "Cache-Control",
-	    "no-store") == -1)
+	/*
+	 * Cacheable answers carry RFC 5019 §6.2 headers over GET (POST
+	 * answers are not cached: RFC 5019 §5). Live ones (owned) say
+	 * no-store over GET, errors (static DER) over either method.
+	 */
+	if (cacheable && blob != NULL) {
+		if (get && ocspd_cache_headers(resp, blob) == -1)
+			goto out;
+	} else if ((get || !owned) && ocspd_no_store(resp) == -1)
 		goto out;
 	rc = 0;
 out:

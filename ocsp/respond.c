@@ -18,6 +18,11 @@
  *    6960 §4.2.2.1: the most recent time the status is known to be
  *    correct), so an outage never makes a response claim fresher knowledge
  *    than we have; when even that is older than the validity, tryLater.
+ *    A revocation newer than that read (ocsp_this_update) moves it up to
+ *    the revocationTime, never leaving thisUpdate before it;
+ *  - HTTP caches may keep an answer a bounded time only (max_age_seconds,
+ *    nonissued_max_age_seconds), far below nextUpdate: a CDN would go on
+ *    serving "good" for days after a revocation otherwise.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +50,10 @@ const unsigned char ocsp_unauthorized_der[5] = { 0x30, 0x03, 0x0a, 0x01, 0x06 };
 /* id-pkix-ocsp-extended-revoke (RFC 6960 §4.4.8); OpenSSL 3.0 has no NID. */
 #define OCSP_OID_EXTENDED_REVOKE	"1.3.6.1.5.5.7.48.1.9"
 
+/* Cache-Control max-age by default: issued serials, never-issued ones. */
+#define OCSP_MAX_AGE_DEFAULT		3600
+#define OCSP_NONISSUED_MAX_AGE_DEFAULT	10
+
 static const char *const ocsp_hash_names[OCSP_NHASH] = {
 	"SHA1", "SHA256", "SHA384", "SHA512"
 };
@@ -66,6 +75,7 @@ ocsp_policy_load(const struct config *p, struct ocsp_policy *pol, char *err,
     size_t errlen)
 {
 	const char *s;
+	long def;
 
 	memset(pol, 0, sizeof(*pol));
 	if (ocsp_policy_long(p, "ocsp.validity_seconds", 4 * 86400, 60,
@@ -85,6 +95,18 @@ ocsp_policy_load(const struct config *p, struct ocsp_policy *pol, char *err,
 		    pol->validity);
 		return -1;
 	}
+	/*
+	 * HTTP caches (RFC 5019 §6.2): past the refresh period a newer
+	 * response exists, so no cache should keep one longer than that.
+	 */
+	def = pol->refresh < OCSP_MAX_AGE_DEFAULT ? pol->refresh :
+	    OCSP_MAX_AGE_DEFAULT;
+	if (ocsp_policy_long(p, "ocsp.max_age_seconds", def, 0, pol->refresh,
+	    &pol->max_age, err, errlen) == -1 ||
+	    ocsp_policy_long(p, "ocsp.nonissued_max_age_seconds",
+	    OCSP_NONISSUED_MAX_AGE_DEFAULT, 0, pol->nonissued_validity,
+	    &pol->nonissued_max_age, err, errlen) == -1)
+		return -1;
 	s = config_get(p, "ocsp.nonissued", "revoked");
 	if (strcmp(s, "revoked") == 0)
 		pol->nonissued_unknown = 0;
@@ -118,6 +140,33 @@ ocsp_policy_load(const struct config *p, struct ocsp_policy *pol, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+long
+ocsp_policy_max_age(const struct ocsp_policy *pol,
+    const struct ocsp_status *st)
+{
+	return st->state == OCSP_STATE_NONISSUED ? pol->nonissued_max_age :
+	    pol->max_age;
+}
+
+int64_t
+ocsp_this_update(int64_t synced, const struct ocsp_single *s, int n,
+    time_t now)
+{
+	int64_t tu = synced, rev;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i].st.state != OCSP_STATE_REVOKED)
+			continue;
+		rev = s[i].st.revoked_at;
+		if (rev > (int64_t)now + OCSP_CLOCK_SKEW_S)
+			rev = (int64_t)now + OCSP_CLOCK_SKEW_S;
+		if (rev > tu)
+			tu = rev;
+	}
+	return tu;
 }
 
 int
@@ -359,7 +408,7 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 	unsigned char *out = NULL;
 	size_t outlen;
 	time_t now = time(NULL);
-	int64_t synced;
+	int64_t synced, this_update;
 	long validity;
 	int i, issuer = -1, k, live, rc = -1;
 
@@ -433,9 +482,14 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 		rc = 0;
 		goto out;
 	}
+	/*
+	 * synced was read before the lookup: a status the maintenance thread
+	 * applied since is newer than it (sync.c publishes synced_at after).
+	 */
+	this_update = ocsp_this_update(synced, s, q.nids, now);
 	if (ocsp_sign(&r->iss[issuer], &r->pol, s, q.nids,
 	    live && q.has_nonce && r->pol.echo_nonce ? q.req : NULL,
-	    (time_t)synced, validity, &out, &outlen) == -1) {
+	    (time_t)this_update, validity, &out, &outlen) == -1) {
 		ocsp_static(ocsp_internal_der, der, derlen);
 		rc = 0;
 		goto out;
@@ -443,8 +497,9 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 	__atomic_add_fetch(&r->signed_live, 1, __ATOMIC_RELAXED);
 	if (!live) {
 		/* A single CertID signed now: keep it for the next request. */
-		if ((nb = ocsp_blob_new(out, outlen, synced, synced +
-		    validity)) != NULL) {
+		if ((nb = ocsp_blob_new(out, outlen, this_update,
+		    this_update + validity,
+		    ocsp_policy_max_age(&r->pol, &s[0].st))) != NULL) {
 			ocsp_cache_put(r->cache, issuer, q.ids[0].serial,
 			    q.ids[0].hash, &s[0].st, nb, r->pol.max_nonissued);
 			*der = nb->der;

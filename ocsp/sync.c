@@ -48,6 +48,7 @@
 #define OCSP_FULL_SYNC_S	3600
 #define OCSP_RECONNECT_S	2
 #define OCSP_SIGN_BATCH		256
+#define OCSP_SIGN_MAX_FAILS	8	/* in a row: the signer is failing */
 
 struct ocsp_mark {
 	long long	 id;
@@ -301,7 +302,11 @@ ocsp_sync_lost(struct ocsp_sync *sy)
 
 /*
  * Signs one batch of due responses. Returns how many were signed; *more
- * says the batch was full (more may be due).
+ * says the batch was full and made progress (more may be due: the caller
+ * goes on at once rather than wait for the poll period). An entry that
+ * fails is skipped, not the rest of the batch after it (each pass would
+ * stop at the same entry); OCSP_SIGN_MAX_FAILS failures in a row end the
+ * batch, since then the signer itself is failing.
  */
 static size_t
 ocsp_sync_sign(struct ocsp_sync *sy, int *more)
@@ -310,26 +315,36 @@ ocsp_sync_sign(struct ocsp_sync *sy, int *more)
 	struct ocsp_single s;
 	struct ocsp_blob *b;
 	unsigned char *der;
-	size_t n, i, len, done = 0;
+	size_t n, i, len, done = 0, fails = 0;
 	time_t now = time(NULL);
 	int64_t synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
+	int64_t this_update;
 
+	*more = 0;
 	n = ocsp_cache_due(r->cache, synced - r->pol.refresh, now, sy->due,
 	    OCSP_SIGN_BATCH);
-	*more = n == OCSP_SIGN_BATCH;
+	/*
+	 * Nothing we know is fresh enough to sign. *more stays 0: with a
+	 * full batch due (hashes asked for during a long outage) the loop
+	 * would otherwise run again at once, at 100 % CPU until the database
+	 * is back.
+	 */
 	if (synced + r->pol.validity <= now)
-		return 0;	/* nothing we know is fresh enough to sign */
-	for (i = 0; i < n; i++) {
+		return 0;
+	for (i = 0; i < n && fails < OCSP_SIGN_MAX_FAILS; i++) {
 		memset(&s, 0, sizeof(s));
 		s.hash = sy->due[i].hash;
 		s.serial = sy->due[i].serial;
 		s.st = sy->due[i].st;
+		this_update = ocsp_this_update(synced, &s, 1, now);
 		if (ocsp_sign(&r->iss[sy->due[i].issuer], &r->pol, &s, 1, NULL,
-		    (time_t)synced, r->pol.validity, &der, &len) == -1) {
-			*more = 0;
-			break;
+		    (time_t)this_update, r->pol.validity, &der, &len) == -1) {
+			fails++;
+			continue;
 		}
-		b = ocsp_blob_new(der, len, synced, synced + r->pol.validity);
+		fails = 0;
+		b = ocsp_blob_new(der, len, this_update, this_update +
+		    r->pol.validity, ocsp_policy_max_age(&r->pol, &s.st));
 		OPENSSL_free(der);
 		if (b == NULL)
 			break;
@@ -339,8 +354,8 @@ ocsp_sync_sign(struct ocsp_sync *sy, int *more)
 		done++;
 	}
 	__atomic_add_fetch(&r->signed_ahead, done, __ATOMIC_RELAXED);
-	if (done == 0)
-		*more = 0;
+	if (n == OCSP_SIGN_BATCH && i == n && done > 0)
+		*more = 1;
 	return done;
 }
 

@@ -15,6 +15,35 @@ q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
 # (lib.sh ocsp_client: statuses only from verified responses).
 ocsp() { ocsp_client -url "$url" -CAfile "$pki/root.pem" "$@"; }
 now_ms() { date +%s%3N; }
+# pol KEY DEFAULT: the stack's policy (deploy/stack.sh: policy_dir is the repository's).
+pol() { local v; v=$(sed -n "s/^$1 *= *//p" policy/ocsp.conf); echo "${v:-$2}"; }
+# hdr FILE NAME: a response header's value (curl -D), without the CR.
+hdr() { tr -d '\r' <"$1" | sed -n "s/^$2: //Ip" | sed -n 1p; }
+# resp_time FILE FIELD: "This Update", "Next Update" or "Revocation Time" of
+# a DER response, in seconds since the epoch.
+resp_time() { date -d "$(openssl ocsp -respin "$1" -noverify -resp_text 2>/dev/null |
+	sed -n "s/^ *$2: //p" | sed -n 1p)" +%s; }
+# check_caching FILE.h FILE.der CAP WHAT: RFC 5019 §6.2 headers of a GET
+# answer: 0 < max-age <= CAP and <= nextUpdate - now, Expires = Date +
+# max-age (an HTTP/1.0 cache reads Expires only), Last-Modified = thisUpdate.
+check_caching() {
+	local cc age nextup date ex lm
+	cc=$(hdr "$1" Cache-Control)
+	for w in public no-transform must-revalidate; do
+		grep -q "$w" <<<"$cc" || fail "$4: Cache-Control lacks $w ($cc)"
+	done
+	age=$(sed -n 's/.*max-age=\([0-9]*\).*/\1/p' <<<"$cc")
+	nextup=$(resp_time "$2" 'Next Update')
+	[ -n "$age" ] && [ "$age" -gt 0 ] && [ "$age" -le "$3" ] ||
+		fail "$4: max-age ${age:-none} not in 1..$3 ($cc)"
+	[ "$age" -le $((nextup - $(date +%s) + 1)) ] || fail "$4: max-age $age beyond nextUpdate"
+	date=$(date -d "$(hdr "$1" Date)" +%s) || fail "$4: no Date"
+	ex=$(date -d "$(hdr "$1" Expires)" +%s) || fail "$4: no Expires"
+	[ $((ex - date - age)) -ge -1 ] && [ $((ex - date - age)) -le 1 ] ||
+		fail "$4: Expires $(hdr "$1" Expires) is not Date $(hdr "$1" Date) + max-age $age"
+	lm=$(date -d "$(hdr "$1" Last-Modified)" +%s) || fail "$4: no Last-Modified"
+	[ "$lm" = "$(resp_time "$2" 'This Update')" ] || fail "$4: Last-Modified is not thisUpdate"
+}
 
 # A subscriber certificate from the issuing CA.
 issue() { # issue NAME -> NAME.pem, prints the serial
@@ -157,22 +186,11 @@ b64=$(base64 -w0 "$tmp/get.req")
 enc=$(printf %s "$b64" | sed 's/+/%2B/g; s#/#%2F#g; s/=/%3D/g')
 code=$(curl -sS -D "$tmp/get.h" -o "$tmp/get.der" -w '%{http_code}' "$url/$enc")
 [ "$code" = 200 ] || fail "GET: HTTP $code"
-tr -d '\r' <"$tmp/get.h" >"$tmp/get.hdr"
-grep -qi '^content-type: application/ocsp-response$' "$tmp/get.hdr" || fail "GET: content type"
-cc=$(sed -n 's/^[Cc]ache-[Cc]ontrol: //p' "$tmp/get.hdr")
-for w in public no-transform must-revalidate; do
-	grep -q "$w" <<<"$cc" || fail "GET: Cache-Control lacks $w ($cc)"
-done
-maxage=$(echo "$cc" | sed -n 's/.*max-age=\([0-9]*\).*/\1/p')
-nextup=$(openssl ocsp -respin "$tmp/get.der" -noverify -resp_text 2>/dev/null | sed -n 's/^ *Next Update: //p' | sed -n 1p)
-thisup=$(openssl ocsp -respin "$tmp/get.der" -noverify -resp_text 2>/dev/null | sed -n 's/^ *This Update: //p' | sed -n 1p)
-[ -n "$maxage" ] && [ "$maxage" -gt 0 ] &&
-	[ "$maxage" -le $(($(date -d "$nextup" +%s) - $(date +%s) + 1)) ] || fail "GET: max-age $maxage beyond nextUpdate $nextup"
-lm=$(sed -n 's/^[Ll]ast-[Mm]odified: //p' "$tmp/get.hdr")
-[ "$(date -d "$lm" +%s)" = "$(date -d "$thisup" +%s)" ] || fail "GET: Last-Modified $lm is not thisUpdate $thisup"
-ex=$(sed -n 's/^[Ee]xpires: //p' "$tmp/get.hdr")
-[ "$(date -d "$ex" +%s)" = "$(date -d "$nextup" +%s)" ] || fail "GET: Expires $ex is not nextUpdate $nextup"
-etag=$(sed -n 's/^[Ee][Tt]ag: //p' "$tmp/get.hdr")
+[ "$(hdr "$tmp/get.h" Content-Type)" = application/ocsp-response ] || fail "GET: content type"
+# max-age is bounded by the policy, not by nextUpdate (days away): a CDN
+# would go on serving "good" that long after a revocation.
+check_caching "$tmp/get.h" "$tmp/get.der" "$(pol max_age_seconds 3600)" GET
+etag=$(hdr "$tmp/get.h" ETag)
 [ -n "$etag" ] || fail "GET: no ETag"
 openssl ocsp -respin "$tmp/get.der" -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" \
 	-CAfile "$pki/root.pem" 2>&1 | has 'sub1.pem: good' || fail "GET: response not good or not verified"
@@ -182,6 +200,35 @@ curl -sS -D "$tmp/get2.h" -o "$tmp/get2.der" "$url/$b64"
 cmp -s "$tmp/get.der" "$tmp/get2.der" || fail "GET with unencoded base64 differs"
 grep -qF "$etag" "$tmp/get2.h" || fail "ETag changes between identical answers"
 case $b64 in *[+/]*) ;; *) note "(this request's base64 has no '+' or '/')" ;; esac
+# A serial never issued: a short max-age. A certificate issued a moment ago
+# and not yet loaded is answered so, and a CDN must not repeat that for the
+# hour the response is valid.
+openssl ocsp -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0125 -no_nonce \
+	-reqout "$tmp/getni.req" >/dev/null 2>&1
+curl -sS -D "$tmp/getni.h" -o "$tmp/getni.der" "$url/$(base64 -w0 "$tmp/getni.req")"
+openssl ocsp -respin "$tmp/getni.der" -noverify -resp_text 2>/dev/null | has 'Reason: certificateHold' ||
+	fail "GET never-issued: not answered as never issued"
+check_caching "$tmp/getni.h" "$tmp/getni.der" "$(pol nonissued_max_age_seconds 10)" "GET never-issued"
+
+# --- thisUpdate is never before the revocationTime it reports -------------------------
+# The database's clock 2 s ahead of ours (or a status applied before the
+# time of its read is published): thisUpdate follows the revocation.
+sk=$(issue skew)
+q "UPDATE certificate SET revoked_at = now() + interval '2 seconds', revocation_reason = 1,
+	revoked_by = 'test_ocsp' WHERE upper(serial) = upper('$sk')" >/dev/null
+t0=$(now_ms)
+until ocsp -issuer "$pki/issuing.pem" -cert "$tmp/skew.pem" -no_nonce | has 'skew.pem: revoked'; do
+	[ $(($(now_ms) - t0)) -lt 3000 ] || fail "skew: revocation not seen within 3 s"
+	sleep 0.05
+done
+for n in -no_nonce -nonce; do
+	ocsp -issuer "$pki/issuing.pem" -cert "$tmp/skew.pem" $n -respout "$tmp/skew.der" >"$tmp/skew.txt"
+	has 'skew.pem: revoked' <"$tmp/skew.txt" || { cat "$tmp/skew.txt"; fail "skew $n: not revoked"; }
+	[ "$(resp_time "$tmp/skew.der" 'This Update')" -ge "$(resp_time "$tmp/skew.der" 'Revocation Time')" ] || {
+		openssl ocsp -respin "$tmp/skew.der" -noverify -resp_text 2>/dev/null | grep -E 'Update|Revocation Time'
+		fail "skew $n: thisUpdate before revocationTime"
+	}
+done
 
 # --- GnuTLS ocsptool accepts our responses -------------------------------------------
 ocsptool --ask="$url" --load-issuer "$pki/issuing.pem" --load-cert "$tmp/sub1.pem" >"$tmp/gt" 2>&1 ||
@@ -291,10 +338,13 @@ ext_case crit_nonce top 2b0601050507300102 1 0408a1a2a3a4a5a6a7a8 | has 'success
 	fail "a critical nonce: want successful"
 openssl ocsp -respin "$tmp/crit_nonce.out" -resp_text -noverify 2>/dev/null | grep -A1 'OCSP Nonce' |
 	has '0408A1A2A3A4A5A6A7A8' || fail "a critical nonce is not echoed"
-curl -sS -o "$tmp/badget.out" "$url/not%base64!"
+# Error answers are not authoritative: no cache may keep them (RFC 5019 §6.2).
+curl -sS -D "$tmp/badget.h" -o "$tmp/badget.out" "$url/not%base64!"
 resp_status "$tmp/badget.out" | has 'malformedrequest' || fail "bad GET path: want malformedRequest"
-curl -sS -o "$tmp/badget2.out" "$url/$(printf 'hello' | base64)"
+[ "$(hdr "$tmp/badget.h" Cache-Control)" = no-store ] || fail "bad GET path: no Cache-Control: no-store"
+curl -sS -D "$tmp/badget2.h" -o "$tmp/badget2.out" "$url/$(printf 'hello' | base64)"
 resp_status "$tmp/badget2.out" | has 'malformedrequest' || fail "GET of non-DER: want malformedRequest"
+[ "$(hdr "$tmp/badget2.h" Cache-Control)" = no-store ] || fail "GET of non-DER: no Cache-Control: no-store"
 # HTTP-level refusals: problem JSON.
 head -c $((64 * 1024)) /dev/zero >"$tmp/huge"
 code=$(post "$tmp/huge" "$tmp/huge.out")
@@ -304,9 +354,11 @@ code=$(curl -sS -o "$tmp/ct.out" -w '%{http_code}' -H 'Content-Type: text/plain'
 	--data-binary "@$tmp/get.req" "$url/")
 [ "$code" = 415 ] || fail "wrong content type: HTTP $code, want 415"
 grep -q '"status":415' "$tmp/ct.out" || fail "415 without problem JSON"
-code=$(curl -sS -o "$tmp/put.out" -w '%{http_code}' -X PUT --data-binary "@$tmp/get.req" "$url/")
+code=$(curl -sS -D "$tmp/put.h" -o "$tmp/put.out" -w '%{http_code}' -X PUT --data-binary "@$tmp/get.req" "$url/")
 [ "$code" = 405 ] || fail "PUT: HTTP $code, want 405"
 grep -q '"status":405' "$tmp/put.out" || fail "405 without problem JSON"
+# A 405 is heuristically cacheable (RFC 9110 §15.5.6).
+[ "$(hdr "$tmp/put.h" Cache-Control)" = no-store ] || fail "405: no Cache-Control: no-store"
 # Still serving after all that.
 ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" | has 'sub1.pem: good' ||
 	fail "ocspd stopped answering after bad requests"
@@ -318,8 +370,10 @@ grep -q '"database_ok":true' "$tmp/health" && grep -q '"certificates":' "$tmp/he
 port=$(free_port)
 url2=http://127.0.0.1:$port
 # This instance answers "unknown" for never-issued serials and ignores nonces
-# (the policy's other choices).
+# (the policy's other choices), lets HTTP caches keep an answer 2 minutes,
+# and keeps 4 never-issued responses.
 PKI_OCSP_PORT=$port PKI_OCSP_NONISSUED=unknown PKI_OCSP_NONCE=ignore \
+	PKI_OCSP_MAX_AGE_SECONDS=120 PKI_OCSP_MAX_NONISSUED=4 \
 	"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/ocsp2.log" 2>&1 &
 ocsp2=$!
 at_exit "kill $ocsp2 2>/dev/null || true"
@@ -333,6 +387,19 @@ grep -q '"unsigned":0' "$tmp/h2" || { cat "$tmp/h2" "$tmp/ocsp2.log"; fail "ocsp
 o2() { ocsp_client -url "$url2" -CAfile "$pki/root.pem" "$@"; }
 o2 -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0124 | has ': unknown' ||
 	fail "policy nonissued=unknown not honoured"
+curl -sS -D "$tmp/get3.h" -o "$tmp/get3.der" "$url2/$b64"
+check_caching "$tmp/get3.h" "$tmp/get3.der" 120 "GET, max_age_seconds = 120"
+# max_nonissued counts responses, not serials: a serial asked with SHA-256,
+# SHA-384 and SHA-512 CertIDs holds three (with 0124's SHA-1 one: 4), so a
+# third serial is answered but not kept.
+for h in -sha256 -sha384 -sha512; do
+	o2 $h -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0125 | has ': unknown' ||
+		fail "never-issued $h: not unknown"
+done
+o2 -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0126 | has ': unknown' ||
+	fail "never-issued over the bound: not answered"
+curl -sS "$url2/health" >"$tmp/h2"
+grep -q '"nonissued":2,' "$tmp/h2" || { cat "$tmp/h2"; fail "max_nonissued = 4: want 2 never-issued serials kept (4 responses)"; }
 # Nonces ignored: a plain one is not echoed; a critical one is not understood.
 curl -sS -o "$tmp/n32b.out" -H 'Content-Type: application/ocsp-request' --data-binary "@$tmp/n32.req" "$url2/"
 resp_status "$tmp/n32b.out" | has 'successful' || fail "nonce=ignore: a nonce request must be answered"

@@ -1,0 +1,459 @@
+/*
+ * ocspd's freshness rules, without a database or an HSM (software keys):
+ *  - the pre-signing batch (sync.c ocsp_sync_sign): with nothing fresh
+ *    enough to sign it does not ask to run again at once (a full batch due
+ *    after a long outage spun the thread at 100 % CPU); an entry that fails
+ *    to sign does not keep the entries after it unsigned; a failing signer
+ *    ends the batch after OCSP_SIGN_MAX_FAILS attempts;
+ *  - thisUpdate is never before the revocationTime it reports, live or
+ *    pre-signed, when the status is newer than the last read's time;
+ *  - the never-issued bound counts responses, not serials;
+ *  - the HTTP max-age of an answer: the policy's, never past nextUpdate,
+ *    short for never-issued serials, with Expires saying the same.
+ *
+ * ocsp_sync_sign is static: the sources are included rather than linked,
+ * so the generic tests/unit rule builds this program (no ocspd rule in the
+ * Makefile), and every non-static function is the real one.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+
+#include "lib/config.h"
+#include "lib/log.h"
+
+#include "ocsp/cache.c"
+#include "ocsp/request.c"
+#include "ocsp/respond.c"
+#include "ocsp/sync.c"
+
+#define GOOD_ISSUER	0
+#define BROKEN_ISSUER	1	/* responder certificate and key differ */
+
+static struct ocsp_responder r;
+static struct ocsp_sync sy;
+static EVP_PKEY *other_key;
+
+static X509 *
+make_cert(EVP_PKEY *key, const char *cn)
+{
+	X509 *x = X509_new();
+
+	assert_non_null(x);
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	return x;
+}
+
+static void
+make_issuer(struct ocsp_issuer *iss, const char *name, EVP_PKEY *rcert_key)
+{
+	iss->keys[0] = EVP_EC_gen("P-256");
+	assert_non_null(iss->keys[0]);
+	iss->nkeys = 1;
+	iss->cert = make_cert(iss->keys[0], name);
+	iss->rcert = make_cert(rcert_key != NULL ? rcert_key : iss->keys[0],
+	    "responder");
+	snprintf(iss->name, sizeof(iss->name), "%s", name);
+	assert_int_equal(ocsp_issuer_hash(iss), 0);
+}
+
+/* A fresh responder: two issuers, the default policy, an empty cache. */
+static int
+setup(void **state)
+{
+	struct config *policy;
+	char err[256];
+
+	memset(&r, 0, sizeof(r));
+	memset(&sy, 0, sizeof(sy));
+	policy = config_load(NULL, err, sizeof(err));
+	assert_non_null(policy);
+	assert_int_equal(ocsp_policy_load(policy, &r.pol, err, sizeof(err)), 0);
+	config_free(policy);
+	make_issuer(&r.iss[GOOD_ISSUER], "good", NULL);
+	other_key = EVP_EC_gen("P-256");
+	assert_non_null(other_key);
+	make_issuer(&r.iss[BROKEN_ISSUER], "broken", other_key);
+	r.niss = 2;
+	r.cache = ocsp_cache_new();
+	assert_non_null(r.cache);
+	r.synced_at = time(NULL);
+	sy.r = &r;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	int i;
+
+	ocsp_cache_free(r.cache);
+	for (i = 0; i < r.niss; i++) {
+		EVP_PKEY_free(r.iss[i].keys[0]);
+		X509_free(r.iss[i].cert);
+		X509_free(r.iss[i].rcert);
+	}
+	EVP_PKEY_free(other_key);
+	log_init("test", LOGL_ERR, NULL);
+	return 0;
+}
+
+static void
+add_good(int issuer, int i)
+{
+	struct ocsp_status st;
+	char serial[32];
+
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	snprintf(serial, sizeof(serial), "%X", 0x1000 + i);
+	assert_int_equal(ocsp_cache_set_status(r.cache, issuer, serial, &st), 1);
+}
+
+static int
+presigned(int issuer, int i)
+{
+	struct ocsp_status st;
+	struct ocsp_blob *b = NULL;
+	char serial[32];
+	int rc;
+
+	snprintf(serial, sizeof(serial), "%X", 0x1000 + i);
+	rc = ocsp_cache_lookup(r.cache, issuer, serial, OCSP_HASH_SHA1,
+	    time(NULL), &st, &b);
+	ocsp_blob_unref(b);
+	return rc == OCSP_CACHE_HIT;
+}
+
+/* Lines of a log file (one per failed signature: log_openssl). */
+static int
+count_lines(FILE *f)
+{
+	int c, n = 0;
+
+	rewind(f);
+	while ((c = fgetc(f)) != EOF)
+		if (c == '\n')
+			n++;
+	return n;
+}
+
+/*
+ * A full batch due while what we know is too old to sign (hashes asked
+ * for during a long database outage): the thread must wait, not loop.
+ */
+static void
+test_stale_full_batch_waits(void **state)
+{
+	int i, more = -1;
+
+	for (i = 0; i < OCSP_SIGN_BATCH + 44; i++)
+		add_good(GOOD_ISSUER, i);
+	r.synced_at = time(NULL) - r.pol.validity - 1;
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 0);
+	assert_int_equal(more, 0);
+	/* Fresh again: a full batch is signed and more is asked for. */
+	r.synced_at = time(NULL);
+	assert_int_equal(ocsp_sync_sign(&sy, &more), OCSP_SIGN_BATCH);
+	assert_int_equal(more, 1);
+}
+
+/* Entries that fail to sign do not keep the rest of the batch unsigned. */
+static void
+test_failure_skips_one_entry(void **state)
+{
+	FILE *log = tmpfile();
+	int i, more = -1;
+
+	assert_non_null(log);
+	log_init("test", LOGL_ERR, log);
+	for (i = 0; i < 40; i++)
+		add_good(GOOD_ISSUER, i);
+	for (i = 0; i < 3; i++)
+		add_good(BROKEN_ISSUER, 100 + i);
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 40);
+	assert_int_equal(more, 0);
+	for (i = 0; i < 40; i++)
+		assert_true(presigned(GOOD_ISSUER, i));
+	for (i = 0; i < 3; i++)
+		assert_false(presigned(BROKEN_ISSUER, 100 + i));
+	assert_int_equal(count_lines(log), 3);
+	log_init("test", LOGL_ERR, NULL);
+	fclose(log);
+}
+
+/* A signer that fails every time: a few attempts, then wait. */
+static void
+test_failing_signer_bounded(void **state)
+{
+	FILE *log = tmpfile();
+	int i, more = -1;
+
+	assert_non_null(log);
+	log_init("test", LOGL_ERR, log);
+	for (i = 0; i < OCSP_SIGN_BATCH + 44; i++)
+		add_good(BROKEN_ISSUER, i);
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 0);
+	assert_int_equal(more, 0);
+	assert_int_equal(count_lines(log), OCSP_SIGN_MAX_FAILS);
+	log_init("test", LOGL_ERR, NULL);
+	fclose(log);
+}
+
+/* A DER OCSPRequest for serial of the good issuer (SHA-1 CertID). */
+static unsigned char *
+make_request(const char *serial, size_t *len)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	OCSP_CERTID *cid;
+	ASN1_INTEGER *ai = NULL;
+	BIGNUM *bn = NULL;
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(req);
+	assert_true(BN_hex2bn(&bn, serial) > 0);
+	ai = BN_to_ASN1_INTEGER(bn, NULL);
+	cid = OCSP_cert_id_new(EVP_sha1(),
+	    X509_get_subject_name(r.iss[GOOD_ISSUER].cert),
+	    X509_get0_pubkey_bitstr(r.iss[GOOD_ISSUER].cert), ai);
+	assert_non_null(cid);
+	assert_non_null(OCSP_request_add0_id(req, cid));
+	n = i2d_OCSP_REQUEST(req, &der);
+	assert_true(n > 0);
+	*len = (size_t)n;
+	BN_free(bn);
+	ASN1_INTEGER_free(ai);
+	OCSP_REQUEST_free(req);
+	return der;
+}
+
+/* thisUpdate - revocationTime of a one-response DER, in seconds. */
+static long
+this_update_after_revocation(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	OCSP_SINGLERESP *single;
+	ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
+	int reason, status, day, sec;
+
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+	assert_non_null(resp);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	single = OCSP_resp_get0(bs, 0);
+	assert_non_null(single);
+	status = OCSP_single_get0_status(single, &reason, &rev, &thisupd,
+	    &nextupd);
+	assert_int_equal(status, V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(ASN1_TIME_diff(&day, &sec, rev, thisupd), 1);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	return (long)day * 86400 + sec;
+}
+
+/*
+ * The maintenance thread applies a read's statuses before it publishes
+ * the read's time: an answer may see a revocation newer than synced_at.
+ */
+static void
+test_this_update_not_before_revocation(void **state)
+{
+	struct ocsp_status st;
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = NULL;
+	unsigned char *req;
+	size_t reqlen, derlen;
+	time_t now = time(NULL);
+	int owned = 0, cacheable = 0, more;
+
+	r.synced_at = now - 100;
+	memset(&st, 0, sizeof(st));
+	st.state = OCSP_STATE_REVOKED;
+	st.reason = 1;
+	st.revoked_at = now - 10;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "2A", &st),
+	    1);
+	/* Signed for the request (and kept). */
+	req = make_request("2A", &reqlen);
+	assert_int_equal(ocsp_answer(&r, req, reqlen, &der, &derlen, &blob,
+	    &owned, &cacheable), 0);
+	assert_non_null(blob);
+	assert_true(this_update_after_revocation(der, derlen) >= 0);
+	assert_true(blob->this_update >= st.revoked_at);
+	ocsp_blob_unref(blob);
+	blob = NULL;
+	/* Pre-signed by the maintenance thread. */
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "2B", &st),
+	    1);
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 1);
+	OPENSSL_free(req);
+	req = make_request("2B", &reqlen);
+	assert_int_equal(ocsp_answer(&r, req, reqlen, &der, &derlen, &blob,
+	    &owned, &cacheable), 0);
+	assert_non_null(blob);
+	assert_true(this_update_after_revocation(der, derlen) >= 0);
+	ocsp_blob_unref(blob);
+	/* A database clock far ahead is followed OCSP_CLOCK_SKEW_S at most. */
+	st.revoked_at = now + 3600;
+	assert_true(ocsp_this_update(now - 100, &(struct ocsp_single){ .st = st },
+	    1, now) == (int64_t)now + OCSP_CLOCK_SKEW_S);
+	OPENSSL_free(req);
+}
+
+/* max_nonissued bounds never-issued responses, whatever their serials. */
+static void
+test_nonissued_bound_counts_responses(void **state)
+{
+	static const unsigned char der[] = { 0x30, 0x03, 0x0a, 0x01, 0x00 };
+	struct ocsp_status st, good;
+	struct ocsp_cache_stats cs;
+	struct ocsp_blob *b;
+	time_t now = time(NULL);
+	int h;
+
+	memset(&st, 0, sizeof(st));
+	st.state = OCSP_STATE_NONISSUED;
+	st.reason = -1;
+	b = ocsp_blob_new(der, sizeof(der), now, now + 3600, 10);
+	assert_non_null(b);
+	for (h = 0; h < OCSP_NHASH; h++)
+		assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "A", h, &st,
+		    b, OCSP_NHASH), 0);
+	/* Replacing one is no new response. */
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "A", 0, &st, b,
+	    OCSP_NHASH), 0);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "B", 0, &st, b,
+	    OCSP_NHASH), 1);
+	ocsp_cache_stats(r.cache, 0, now, &cs);
+	assert_int_equal(cs.nonissued, 1);
+	assert_int_equal(cs.blobs, OCSP_NHASH);
+	/* "A" issued after all: its four never-issued responses are gone. */
+	memset(&good, 0, sizeof(good));
+	good.reason = -1;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "A", &good),
+	    1);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "B", 0, &st, b,
+	    OCSP_NHASH), 0);
+	ocsp_blob_unref(b);
+}
+
+static void
+test_max_age(void **state)
+{
+	static const unsigned char der[] = { 0x30, 0x03, 0x0a, 0x01, 0x00 };
+	struct ocsp_status st;
+	struct ocsp_blob *b, *blob = NULL;
+	struct config *policy;
+	struct ocsp_policy pol;
+	const unsigned char *out = NULL;
+	unsigned char *req;
+	char expires[32], want[32], err[256];
+	FILE *log = tmpfile();
+	size_t reqlen, outlen;
+	time_t now = time(NULL);
+	int owned = 0, cacheable = 0;
+
+	assert_non_null(log);
+	/* Defaults: an hour, ten seconds for a serial never issued. */
+	assert_int_equal(r.pol.max_age, 3600);
+	assert_int_equal(r.pol.nonissued_max_age, 10);
+	b = ocsp_blob_new(der, sizeof(der), now, now + 4 * 86400, 3600);
+	assert_non_null(b);
+	assert_int_equal(ocsp_blob_max_age(b, now, expires, sizeof(expires)),
+	    3600);
+	ocsp_http_date((int64_t)now + 3600, want, sizeof(want));
+	assert_string_equal(expires, want);
+	/* Never past nextUpdate, never negative. */
+	b->next_update = now + 100;
+	assert_int_equal(ocsp_blob_max_age(b, now, expires, sizeof(expires)),
+	    100);
+	b->next_update = now - 5;
+	assert_int_equal(ocsp_blob_max_age(b, now, expires, sizeof(expires)), 0);
+	ocsp_http_date((int64_t)now, want, sizeof(want));
+	assert_string_equal(expires, want);
+	ocsp_blob_unref(b);
+
+	/* The answers carry their status's bound. */
+	req = make_request("7E57", &reqlen);
+	assert_int_equal(ocsp_answer(&r, req, reqlen, &out, &outlen, &blob,
+	    &owned, &cacheable), 0);
+	assert_non_null(blob);
+	assert_int_equal(blob->max_age, 10);
+	ocsp_blob_unref(blob);
+	blob = NULL;
+	OPENSSL_free(req);
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "7E58", &st),
+	    1);
+	req = make_request("7E58", &reqlen);
+	assert_int_equal(ocsp_answer(&r, req, reqlen, &out, &outlen, &blob,
+	    &owned, &cacheable), 0);
+	assert_non_null(blob);
+	assert_int_equal(blob->max_age, 3600);
+	ocsp_blob_unref(blob);
+	OPENSSL_free(req);
+
+	/* The default follows a shorter refresh period; longer is refused. */
+	setenv("PKI_OCSP_REFRESH_SECONDS", "600", 1);
+	policy = config_load(NULL, err, sizeof(err));
+	assert_non_null(policy);
+	assert_int_equal(ocsp_policy_load(policy, &pol, err, sizeof(err)), 0);
+	assert_int_equal(pol.max_age, 600);
+	setenv("PKI_OCSP_MAX_AGE_SECONDS", "601", 1);
+	log_init("test", LOGL_ERR, log);	/* config_get_long says why */
+	assert_int_equal(ocsp_policy_load(policy, &pol, err, sizeof(err)), -1);
+	log_init("test", LOGL_ERR, NULL);
+	assert_non_null(strstr(err, "ocsp.max_age_seconds"));
+	assert_int_equal(count_lines(log), 1);
+	fclose(log);
+	setenv("PKI_OCSP_MAX_AGE_SECONDS", "0", 1);
+	assert_int_equal(ocsp_policy_load(policy, &pol, err, sizeof(err)), 0);
+	assert_int_equal(pol.max_age, 0);
+	unsetenv("PKI_OCSP_REFRESH_SECONDS");
+	unsetenv("PKI_OCSP_MAX_AGE_SECONDS");
+	config_free(policy);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_stale_full_batch_waits,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_skips_one_entry,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failing_signer_bounded,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_this_update_not_before_revocation, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_nonissued_bound_counts_responses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_age, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
