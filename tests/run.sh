@@ -34,9 +34,12 @@ case $MODE in unit|integration|all) ;; *) usage ;; esac
 cd "$REPO"
 TIMEOUT=${PKI_TEST_TIMEOUT:-600}
 HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
-# The tests call psql hundreds of times: the PostgreSQL 15 binary itself,
-# not Debian's Perl wrapper /usr/bin/psql (~35 ms more per call).
-export PATH=/usr/lib/postgresql/15/bin:$PATH
+# The tests judge with Debian's tools (deploy/packages.txt): its python3
+# (with python3-aiosmtpd and python3-yaml; a pyenv shim first in PATH cost
+# ~300 ms per call and lacks them), and PostgreSQL 15's psql itself, not
+# Debian's Perl wrapper /usr/bin/psql (~35 ms more per call, hundreds of
+# calls per test).
+export PATH=/usr/lib/postgresql/15/bin:/usr/bin:/bin:$PATH
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
