@@ -279,17 +279,21 @@ n=$(grep -c 'sam 0: sam: database: .*(trying again in a second)' "$tmp/signd2.lo
 [ "$n" -ge 2 ] && [ "$n" -le 4 ] || { cat "$tmp/signd2.log"; fail "signd #2: $n SAM start attempts in 2.5 s, want 2..4"; }
 q "ALTER ROLE pki_sam LOGIN" >/dev/null
 surl=http://127.0.0.1:$port2/csc/v2
-for _ in $(seq 50); do
-	hashes sha256 1
-	authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
-	[ "$code" = 200 ] && break
-	[ "$code" = 503 ] || fail "signd #2 while its SAM cannot start: HTTP $code: $(cat "$tmp/out")"
-	sleep 0.2
-done
-expect 200 - "signd #2: authorize once the SAM started again"
-signhash "$credEC" "$SAD" "$H" $SHA256 $EC
-expect 200 - "signd #2: signHash once the SAM started again"
-verify "$tmp/ec.pem" 0
+# sign_again WHAT: signd #2 signs again once its new SAM serves (503 until then).
+sign_again() {
+	for _ in $(seq 50); do
+		hashes sha256 1
+		authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
+		[ "$code" = 200 ] && break
+		[ "$code" = 503 ] || fail "signd #2 $1: HTTP $code: $(cat "$tmp/out")"
+		sleep 0.2
+	done
+	expect 200 - "signd #2: authorize $1"
+	signhash "$credEC" "$SAD" "$H" $SHA256 $EC
+	expect 200 - "signd #2: signHash $1"
+	verify "$tmp/ec.pem" 0
+}
+sign_again "once the SAM started again"
 # A SAM that does not answer (here: waiting for a lock on its SAD's row):
 # after sign.sam_timeout_seconds (2 s for signd #2) the request gets 503
 # and the HTTP thread is free; the worker closes that SAM's socket, so once
@@ -307,17 +311,7 @@ expect 503 temporarily_unavailable "signd #2: signHash while its SAM waits for a
 ms=$(((t1 - t0) / 1000000))
 [ "$ms" -ge 1500 ] && [ "$ms" -le 6000 ] || fail "signd #2: the stuck SAM was given up after $ms ms, want ~2000"
 commit_tx
-for _ in $(seq 50); do
-	hashes sha256 1
-	authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
-	[ "$code" = 200 ] && break
-	[ "$code" = 503 ] || fail "signd #2 after its stuck SAM: HTTP $code: $(cat "$tmp/out")"
-	sleep 0.2
-done
-expect 200 - "signd #2: authorize after the stuck SAM"
-signhash "$credEC" "$SAD" "$H" $SHA256 $EC
-expect 200 - "signd #2: signHash after the stuck SAM"
-verify "$tmp/ec.pem" 0
+sign_again "after the stuck SAM"
 note "a SAM that does not answer: 503 after sign.sam_timeout_seconds, then replaced"
 surl=$surl1
 kill -0 "$signd2" 2>/dev/null || fail "signd #2 stopped instead of retrying the SAM's start"

@@ -403,56 +403,6 @@ test_endless_chunked_dropped(void **state)
 	reply_free(&r);
 }
 
-/* 413 must come back without the client sending a single body byte. */
-static void
-test_413_without_body(void **state)
-{
-	struct fixture *fx = *state;
-	struct sockaddr_in sin;
-	struct timeval tv = { 5, 0 };
-	char req[256], resp[2048];
-	ssize_t n;
-	size_t off = 0;
-	int fd;
-
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd != -1);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-	    sizeof(tv)), 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(http_port(fx->srv));
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: 1000000000\r\n\r\n");
-	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-	while (off < sizeof(resp) - 1 &&
-	    (n = read(fd, resp + off, sizeof(resp) - 1 - off)) > 0)
-		off += (size_t)n;
-	resp[off] = '\0';
-	close(fd);
-	assert_int_equal(strncmp(resp, "HTTP/1.1 413 ", 13), 0);
-	assert_non_null(strcasestr(resp,
-	    "Content-Type: application/problem+json"));
-}
-
-/* lim.admit: X-Key: ok gets in; anything else 401, before the body. */
-static int
-admit_key(void *arg, const struct http_request *req,
-    struct http_response *resp)
-{
-	const char *k = http_header(req, "X-Key");
-
-	(void)arg;
-	if (req->body != NULL || req->body_len != 0)
-		return http_problem(resp, 500, NULL, NULL, "a body at admit");
-	if (k != NULL && strcmp(k, "ok") == 0)
-		return 0;
-	return http_problem(resp, 401, NULL, NULL, "no key");
-}
-
 /* Writes a raw request to the server and reads the answer (5 s at most). */
 static void
 raw_request(const struct fixture *fx, const char *req, char *resp,
@@ -478,6 +428,36 @@ raw_request(const struct fixture *fx, const char *req, char *resp,
 		off += (size_t)n;
 	resp[off] = '\0';
 	close(fd);
+}
+
+/* 413 must come back without the client sending a single body byte. */
+static void
+test_413_without_body(void **state)
+{
+	struct fixture *fx = *state;
+	char resp[2048];
+
+	raw_request(fx, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: 1000000000\r\n\r\n", resp, sizeof(resp));
+	assert_int_equal(strncmp(resp, "HTTP/1.1 413 ", 13), 0);
+	assert_non_null(strcasestr(resp,
+	    "Content-Type: application/problem+json"));
+}
+
+/* lim.admit: X-Key: ok gets in; anything else 401, before the body. */
+static int
+admit_key(void *arg, const struct http_request *req,
+    struct http_response *resp)
+{
+	const char *k = http_header(req, "X-Key");
+
+	(void)arg;
+	if (req->body != NULL || req->body_len != 0)
+		return http_problem(resp, 500, NULL, NULL, "a body at admit");
+	if (k != NULL && strcmp(k, "ok") == 0)
+		return 0;
+	return http_problem(resp, 401, NULL, NULL, "no key");
 }
 
 /* lim.admit answers on the headers alone; an admitted request runs whole. */
