@@ -35,8 +35,8 @@ struct tsa_responder;
  * Builds a responder from the policy file (policy/tsa.conf), the TSA's
  * certificate and key (any EVP_PKEY: the signer's in tsad, a software key in
  * the fuzz harness) and the certificates to add on certReq (may be NULL).
- * allow_unsync: issue tokens even when the kernel says the clock is not
- * synchronized (local stack and tests only). NULL with err.
+ * allow_unsync: issue tokens even when the clock is not usable
+ * (tsa_responder_clock; local stack and tests only). NULL with err.
  */
 struct tsa_responder	*tsa_responder_new(const struct config *policy,
 			    X509 *cert, EVP_PKEY *key, STACK_OF(X509) *extra,
@@ -47,16 +47,60 @@ void			 tsa_responder_free(struct tsa_responder *);
  * Answers one DER TimeStampReq (RFC 3161 §2.4.1) with a DER TimeStampResp
  * (*reply, freed with OPENSSL_free). Never fails for bad input: a query that is empty, not
  * DER, has trailing bytes or asks for what we do not offer gets a rejection
- * (badDataFormat, badAlg, unacceptedPolicy, ...). *granted says whether a
- * token was issued; then *rec describes it. Returns -1 only when no response
- * at all could be built (out of memory).
+ * (badDataFormat, badAlg, unacceptedPolicy, ...); one that cannot be
+ * answered otherwise (the token could not be signed) gets systemFailure.
+ * *granted says whether a token was issued; then *rec describes it.
+ * Returns -1 only when no response at all could be built (out of memory).
  */
 int	tsa_respond(struct tsa_responder *, const unsigned char *query,
 	    size_t len, unsigned char **reply, size_t *replylen, int *granted,
 	    struct tsa_record *rec);
 
-/* 1 when the kernel reports the system clock synchronized (adjtimex), else 0. */
-int	tsa_clock_synchronized(void);
+/* PKIFailureInfo bits (RFC 3161 §2.4.2) tsad sets itself; the last one. */
+#define TSA_FAIL_SYSTEM_FAILURE	25	/* systemFailure */
+#define TSA_FAIL_MAX		25
+#define TSA_TEXT_SYSTEM_FAILURE	"The time-stamp token could not be made; " \
+				"try again later."
+/*
+ * A DER TimeStampResp with status rejection, statusString text and failInfo
+ * with the one bit fail (TSA_FAIL_*), for answers TS_RESP_CTX does not
+ * make: a record queue that is full, a token that could not be signed.
+ * *reply is freed with OPENSSL_free. 0, or -1 (out of memory, fail over
+ * TSA_FAIL_MAX, text NULL).
+ */
+int	tsa_respond_rejection(unsigned int fail, const char *text,
+	    unsigned char **reply, size_t *replylen);
+
+/* The system clock as the kernel describes it (adjtimex), against the policy. */
+struct tsa_clock {
+	int		synchronized;	/* neither STA_UNSYNC nor TIME_ERROR */
+	long long	maxerror_us;	/* the kernel's error bound; -1 unknown */
+	long long	accuracy_us;	/* claimed by tokens; 0: no accuracy */
+	int		within_accuracy; /* maxerror_us <= accuracy_us (or 0) */
+	int		usable;		/* synchronized and within_accuracy */
+};
+/*
+ * Reads the clock's state into *clk (RFC 3161 §2.4.2: a token's genTime
+ * must be within the accuracy it claims). Unless the responder was made
+ * with allow_unsync, logs an unusable clock (at most once every
+ * TSA_LOG_INTERVAL_S) and its return. Same thread as tsa_respond.
+ */
+void	tsa_responder_clock(struct tsa_responder *, struct tsa_clock *clk);
+
+/*
+ * Rate-limited logging of a condition that lasts (an unusable clock, a full
+ * record queue): tsa_log_due says 1 at its start, then at most once every
+ * TSA_LOG_INTERVAL_S, with the occurrences not logged since in *suppressed;
+ * tsa_log_over ends it, 1 when it was on (say so once). Start zeroed.
+ */
+#define TSA_LOG_INTERVAL_S	60
+struct tsa_lograte {
+	long long	next_ms;	/* CLOCK_MONOTONIC: the next line due */
+	unsigned long	suppressed;
+	int		active;
+};
+int	tsa_log_due(struct tsa_lograte *, unsigned long *suppressed);
+int	tsa_log_over(struct tsa_lograte *);
 
 /*
  * For tests only: the time source (like gettimeofday: 0 or -1) and the
@@ -167,11 +211,13 @@ void			 tsa_recorder_stats(struct tsa_recorder *, size_t *queued,
  * then the database gets what is left for up to flush_timeout_s (each
  * statement but the COMMIT bounded by it); what it did not take stays in
  * the file. A database that has not answered TSA_STOP_GRACE_S after that
- * is left behind with the thread (which frees r if it ever returns): the
- * process is meant to exit. Returns 0 when nothing was lost.
+ * is left behind with the thread (which frees r if it ever returns), and
+ * *abandoned is 1: the thread may be inside libpq and OpenSSL still, so
+ * the process must end with _exit(), not exit() (tsad_exit_abandoned).
+ * Returns 0 when nothing was lost.
  */
 int			 tsa_recorder_stop(struct tsa_recorder *,
-			    unsigned int flush_timeout_s);
+			    unsigned int flush_timeout_s, int *abandoned);
 /*
  * For tests only: recorders started from now on hand each batch to
  * write(arg, records, n), 0 meaning committed, instead of PostgreSQL; NULL

@@ -22,7 +22,9 @@
  * yet in the database go to tsa.spill_file (fdatasync) first, then the
  * database gets tsa.flush_timeout_seconds (at most TSA_FLUSH_TIMEOUT_MAX,
  * so that a worker is done before the service manager's SIGKILL) to take
- * them; what it did not take waits in the file for the next start.
+ * them; what it did not take waits in the file for the next start. A
+ * worker that had to leave its recorder thread inside a database call that
+ * did not answer ends with _exit() (tsad_exit_abandoned).
  */
 #include <sys/wait.h>
 
@@ -39,6 +41,9 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #include "hsm/signer.h"
 #include "lib/cadb.h"
@@ -51,6 +56,8 @@
 #include "tsa/extern.h"
 
 #define TSA_MAX_QUERY		(16 * 1024)	/* a TimeStampReq is ~100 bytes */
+#define TSA_RETRY_AFTER_S	"5"		/* a full record queue */
+#define TSA_TEXT_QUEUE_FULL	"The token record queue is full; try again later."
 
 #define TSA_MAX_WORKERS		16
 
@@ -67,11 +74,12 @@ struct tsad_conf {
 	sigset_t		 sigs;
 };
 
-/* A worker's state, shared with its HTTP handler. */
+/* A worker's state, shared with its HTTP handler (one thread). */
 struct tsad {
 	struct tsa_responder	*responder;
 	struct tsa_recorder	*recorder;
 	int			 allow_unsync;
+	struct tsa_lograte	 full_log;	/* the record queue full */
 };
 
 static void
@@ -81,18 +89,26 @@ usage(void)
 	exit(2);
 }
 
+/*
+ * "ok" when tokens are issued and recorded: the clock usable (or the
+ * override set) and the last database write done.
+ */
 static int
 tsad_health(struct tsad *t, struct http_response *resp)
 {
+	struct tsa_clock clk;
 	size_t queued;
-	int db_ok, synced, rc;
+	int db_ok, rc;
 	json_t *o;
 
 	tsa_recorder_stats(t->recorder, &queued, &db_ok);
-	synced = tsa_clock_synchronized();
-	o = json_pack("{s:s, s:b, s:b, s:b, s:I}", "status",
-	    db_ok && (synced || t->allow_unsync) ? "ok" : "degraded",
-	    "clock_synchronized", synced, "clock_override", t->allow_unsync,
+	tsa_responder_clock(t->responder, &clk);
+	o = json_pack("{s:s, s:b, s:I, s:I, s:b, s:b, s:b, s:I}", "status",
+	    db_ok && (clk.usable || t->allow_unsync) ? "ok" : "degraded",
+	    "clock_synchronized", clk.synchronized,
+	    "clock_maxerror_us", (json_int_t)clk.maxerror_us,
+	    "clock_accuracy_us", (json_int_t)clk.accuracy_us,
+	    "clock_usable", clk.usable, "clock_override", t->allow_unsync,
 	    "database_ok", db_ok, "records_queued", (json_int_t)queued);
 	if (o == NULL)
 		return -1;
@@ -108,6 +124,7 @@ tsad_handle(void *arg, const struct http_request *req, struct http_response *res
 	struct tsad *t = arg;
 	struct tsa_record rec;
 	unsigned char *reply = NULL;
+	unsigned long more;
 	size_t replylen;
 	int granted, rc;
 
@@ -129,13 +146,27 @@ tsad_handle(void *arg, const struct http_request *req, struct http_response *res
 	if (tsa_respond(t->responder, req->body, req->body_len, &reply, &replylen,
 	    &granted, &rec) == -1)
 		return -1;
-	/* What is not recorded is not issued. */
+	/*
+	 * What is not recorded is not issued. The client gets a TimeStampResp
+	 * as for any refusal (RFC 3161 §3.4: application/timestamp-reply, with
+	 * HTTP 200 like our other rejections: many clients read no body of
+	 * another status), rejection with failInfo systemFailure; Retry-After
+	 * says when to try again.
+	 */
 	if (granted && tsa_recorder_add(t->recorder, &rec) == -1) {
 		OPENSSL_free(reply);
-		http_add_header(resp, "Retry-After", "5");
-		return http_problem(resp, 503, NULL, "Service Unavailable",
-		    "the token record queue is full");
-	}
+		if (tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE,
+		    TSA_TEXT_QUEUE_FULL, &reply, &replylen) == -1)
+			return -1;
+		if (tsa_log_due(&t->full_log, &more))
+			log_warn("tsa: the token record queue is full (the "
+			    "database takes no records): queries get rejection, "
+			    "systemFailure (%lu more such log lines suppressed)",
+			    more);
+		http_add_header(resp, "Retry-After", TSA_RETRY_AFTER_S);
+	} else if (granted && tsa_log_over(&t->full_log))
+		log_info("tsa: the token record queue has room again: tokens "
+		    "are issued");
 	rc = http_respond(resp, 200, "application/timestamp-reply", reply, replylen);
 	OPENSSL_free(reply);
 	return rc;
@@ -189,8 +220,30 @@ out:
 }
 
 /*
+ * Ends a worker whose recorder thread was left behind, inside a database
+ * call that did not answer (tsa_recorder_stop): the thread may still be in
+ * libpq, and over TLS in OpenSSL, so exit() must not run the atexit
+ * handlers (OpenSSL's cleanup frees what the thread uses) or libc's
+ * teardown under it; _exit() does neither. The log is flushed line by line
+ * already (fflush(NULL) for any other stream), and the records are in the
+ * spill file.
+ */
+static void __attribute__((noreturn))
+tsad_exit_abandoned(int status)
+{
+	fflush(NULL);
+#ifdef __SANITIZE_ADDRESS__
+	/* _exit skips LeakSanitizer's atexit check: run it here. */
+	if (__lsan_do_recoverable_leak_check() != 0)
+		status = 23;
+#endif
+	_exit(status);
+}
+
+/*
  * One worker: its own signer, responder, recorder and HTTP server on the
- * shared port. Returns the process exit status.
+ * shared port. Returns the process exit status, or does not return when
+ * its recorder thread was left behind (tsad_exit_abandoned).
  */
 static int
 tsaproc(struct tsad_conf *c, int index)
@@ -203,7 +256,7 @@ tsaproc(struct tsad_conf *c, int index)
 	EVP_PKEY *key = NULL;
 	const char *spill, *writable = NULL;
 	char err[512], instance[80], spilldir[PATH_MAX];
-	int rc = 1;
+	int abandoned = 0, rc = 1;
 
 	memset(&t, 0, sizeof(t));
 	t.allow_unsync = c->allow_unsync;
@@ -271,11 +324,14 @@ tsaproc(struct tsad_conf *c, int index)
 	rc = daemon_wait(&c->sigs, NULL, NULL);
 out:
 	http_stop(srv);
-	if (tsa_recorder_stop(t.recorder, (unsigned int)c->flush_timeout) == -1)
+	if (tsa_recorder_stop(t.recorder, (unsigned int)c->flush_timeout,
+	    &abandoned) == -1)
 		rc = 1;
 	tsa_responder_free(t.responder);
 	EVP_PKEY_free(key);
 	signer_close(signer);
+	if (abandoned)
+		tsad_exit_abandoned(rc);
 	return rc;
 }
 

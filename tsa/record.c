@@ -35,10 +35,10 @@
  *    already holds every record, N short of the unanswered batch.
  * So nothing is lost on a clean shutdown, whatever the database does and
  * whatever was loaded, and a crash at worst replays records the database
- * already has (ON CONFLICT DO NOTHING makes that harmless). After start the
- * file is used only through its open descriptor (dup, read, lseek, pwrite,
- * fdatasync, ftruncate): the seccomp filter of a worker allows no open,
- * rename or flock.
+ * already has: such a record is skipped, and not counted in the audit
+ * event (stmt_record_batch). After start the file is used only through
+ * its open descriptor (dup, read, lseek, pwrite, fdatasync, ftruncate):
+ * the seccomp filter of a worker allows no open, rename or flock.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -71,6 +71,12 @@
 #define REC_STOP_TRY_MIN_MS	1000
 #define REC_FIELD_CHARS		"0123456789abcdefABCDEF.:-TZ"
 #define REC_LINE_MAX		1024	/* a spill line is under 600 bytes */
+/*
+ * Serials an audit event names at most (conflict_serials): 100 of 47
+ * characters stay far below the 64 KiB of details (schema/040); the
+ * conflicts count and tsa_token_conflict have them all.
+ */
+#define REC_AUDIT_SERIALS	100
 
 /* The spill file's first line: the offset of the first record not yet in PG. */
 #define REC_SPILL_MAGIC		"#tsa-spill done="
@@ -102,6 +108,7 @@ struct tsa_recorder {
 				    size_t);
 	void			*test_arg;
 	struct tsa_record	*batch;		/* what the thread writes */
+	size_t			*conflicts;	/* REC_BATCH: rec_write's */
 
 	/*
 	 * The spill file (-1: none). Only the thread reads or writes it,
@@ -125,12 +132,40 @@ struct tsa_recorder {
 static int	(*rec_test_write)(void *, const struct tsa_record *, size_t);
 static void	*rec_test_arg;
 
+/*
+ * A batch: the rows it inserts come back, so that the audit event counts
+ * them (a replay inserts fewer, or none). A serial already there is
+ * either the same token replayed (a crash, a stalled COMMIT that went
+ * through after all: the spill file still held it) or a different token
+ * with the same serial, which stmt_record_conflicts tells apart.
+ */
 static const struct db_stmt stmt_record_batch = { "tsa_record_batch",
 	"INSERT INTO tsa_token (serial, gen_time, policy, imprint_alg, imprint, "
 	"nonce, cert_req, instance) SELECT s, g, p, a, i, n, c, $8 FROM "
 	"unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], "
 	"$5::text[], $6::text[], $7::boolean[]) AS t(s, g, p, a, i, n, c) "
-	"ON CONFLICT (serial) DO NOTHING", 8 };
+	"ON CONFLICT (serial) DO NOTHING RETURNING serial", 8 };
+
+/*
+ * Only when the batch inserted fewer rows than it has: the records (their
+ * 1-based positions) whose serial is in tsa_token for another token (any
+ * field but the instance differs). They are kept in tsa_token_conflict
+ * (schema/043_tsa_token_conflict.sql; a replay of one is not kept twice)
+ * and reported; the batch commits, so that one collision does not stop
+ * the recording of every later token.
+ */
+static const struct db_stmt stmt_record_conflicts = { "tsa_record_conflicts",
+	"WITH t AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], "
+	"$3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[]) "
+	"WITH ORDINALITY AS t(s, g, p, a, i, n, c, k)), "
+	"d AS (SELECT * FROM t WHERE NOT EXISTS (SELECT 1 FROM tsa_token x "
+	"WHERE x.serial = t.s AND x.gen_time = t.g AND x.policy = t.p AND "
+	"x.imprint_alg = t.a AND x.imprint = t.i AND "
+	"x.nonce IS NOT DISTINCT FROM t.n AND x.cert_req = t.c)), "
+	"kept AS (INSERT INTO tsa_token_conflict (serial, gen_time, policy, "
+	"imprint_alg, imprint, nonce, cert_req, instance) SELECT s, g, p, a, "
+	"i, n, c, $8 FROM d ON CONFLICT DO NOTHING) "
+	"SELECT k FROM d ORDER BY k", 8 };
 
 /* Our fields hold only hex, OIDs and ISO times: checked, so quoting is simple. */
 static int
@@ -181,7 +216,54 @@ struct rec_batch {
 	const struct tsa_record		*b;
 	size_t				 n;
 	long				 timeout_ms;	/* 0: none */
+	/* What the transaction did (set again by each attempt). */
+	size_t				 inserted;
+	size_t				 nconflicts;
+	size_t				*conflicts;	/* indices into b */
 };
+
+/*
+ * The records of the batch that collide with another token's serial
+ * (stmt_record_conflicts): their indices into batch->conflicts, and an
+ * array of (the first REC_AUDIT_SERIALS of) their serials for the audit
+ * event in *serials. 0 or -1.
+ */
+static int
+rec_find_conflicts(struct db *db, struct rec_batch *batch,
+    const char *const *values, json_t **serials)
+{
+	PGresult *res = NULL;
+	char *end;
+	long long k;
+	int i, rc = -1;
+
+	*serials = NULL;
+	if ((res = db_exec(db, &stmt_record_conflicts, values, NULL,
+	    NULL)) == NULL || (*serials = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		k = strtoll(PQgetvalue(res, i, 0), &end, 10);
+		if (*end != '\0' || k < 1 || (size_t)k > batch->n ||
+		    batch->nconflicts == batch->n) {
+			log_err("tsa: recorder: %s: unexpected row %s",
+			    stmt_record_conflicts.name, PQgetvalue(res, i, 0));
+			goto out;
+		}
+		batch->conflicts[batch->nconflicts++] = (size_t)k - 1;
+		if (json_array_size(*serials) < REC_AUDIT_SERIALS &&
+		    json_array_append_new(*serials,
+		    json_string(batch->b[k - 1].serial)) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1) {
+		json_decref(*serials);
+		*serials = NULL;
+	}
+	PQclear(res);
+	return rc;
+}
 
 static int
 rec_write_txn(struct db *db, void *arg)
@@ -191,9 +273,12 @@ rec_write_txn(struct db *db, void *arg)
 	char *arrays[7] = { NULL };
 	char *certreq = NULL, sql[64];
 	const char *values[8];
-	json_t *details = NULL;
+	PGresult *res = NULL;
+	json_t *details = NULL, *serials = NULL;
 	size_t i;
 	int k, rc = -1;
+
+	batch->inserted = batch->nconflicts = 0;
 
 	arrays[0] = rec_array(b, batch->n, offsetof(struct tsa_record, serial), 0);
 	arrays[1] = rec_array(b, batch->n, offsetof(struct tsa_record, gen_time), 0);
@@ -227,13 +312,26 @@ rec_write_txn(struct db *db, void *arg)
 		if (db_run(db, sql) == -1)
 			goto out;
 	}
-	if (db_exec_ok(db, &stmt_record_batch, values) == -1)
+	if ((res = db_exec(db, &stmt_record_batch, values, NULL, NULL)) == NULL)
 		goto out;
-	details = json_pack("{s:I, s:s, s:s, s:s}", "count", (json_int_t)batch->n,
-	    "first_serial", b[0].serial, "last_serial", b[batch->n - 1].serial,
-	    "instance", batch->rec->instance);
-	if (details == NULL || audit_append(db, batch->rec->actor,
-	    "tsa.tokens.record", "tsa_token", b[0].serial, details, NULL) == -1)
+	batch->inserted = (size_t)PQntuples(res);
+	if (batch->inserted < batch->n &&
+	    rec_find_conflicts(db, batch, values, &serials) == -1)
+		goto out;
+	/*
+	 * count: rows this batch inserted; replayed: records already there,
+	 * the same token; conflicts: other tokens with a serial already there.
+	 */
+	details = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}", "count",
+	    (json_int_t)batch->inserted, "replayed", (json_int_t)(batch->n -
+	    batch->inserted - batch->nconflicts), "conflicts",
+	    (json_int_t)batch->nconflicts, "first_serial", b[0].serial,
+	    "last_serial", b[batch->n - 1].serial, "instance",
+	    batch->rec->instance);
+	if (details == NULL || (batch->nconflicts > 0 &&
+	    json_object_set(details, "conflict_serials", serials) == -1) ||
+	    audit_append(db, batch->rec->actor, "tsa.tokens.record",
+	    "tsa_token", b[0].serial, details, NULL) == -1)
 		goto out;
 	/*
 	 * Not the COMMIT: a cancelled wait for a synchronous standby reports a
@@ -245,7 +343,9 @@ rec_write_txn(struct db *db, void *arg)
 		goto out;
 	rc = 0;
 out:
+	PQclear(res);
 	json_decref(details);
+	json_decref(serials);
 	for (k = 0; k < 7; k++)
 		free(arrays[k]);
 	free(certreq);
@@ -260,8 +360,10 @@ static int
 rec_write(struct tsa_recorder *r, const struct tsa_record *b, size_t n,
     long timeout_ms)
 {
-	struct rec_batch batch = { r, b, n, timeout_ms };
+	struct rec_batch batch;
+	const struct tsa_record *t;
 	char err[256];
+	size_t i;
 
 	if (r->test_write != NULL)
 		return r->test_write(r->test_arg, b, n);
@@ -270,12 +372,33 @@ rec_write(struct tsa_recorder *r, const struct tsa_record *b, size_t n,
 		log_warn("tsa: recorder: database unavailable: %s", err);
 		return -1;
 	}
+	memset(&batch, 0, sizeof(batch));
+	batch.rec = r;
+	batch.b = b;
+	batch.n = n;
+	batch.timeout_ms = timeout_ms;
+	batch.conflicts = r->conflicts;
 	if (db_transaction(r->db, NULL, 3, rec_write_txn, &batch) == -1) {
 		/* The connection may be broken: start afresh next time. */
 		db_close(r->db);
 		r->db = NULL;
 		return -1;
 	}
+	/* Committed: now they are kept, say so loudly. */
+	for (i = 0; i < batch.nconflicts; i++) {
+		t = &b[batch.conflicts[i]];
+		log_err("tsa: recorder: SERIAL COLLISION: serial %s is recorded "
+		    "for another token already; this token (genTime %s, policy "
+		    "%s, imprint %s %s, nonce %s) is kept in tsa_token_conflict "
+		    "and in the audit event of its batch: tell the TSA's "
+		    "operators (serials must be unique, RFC 3161 §2.4.2)",
+		    t->serial, t->gen_time, t->policy, t->imprint_alg,
+		    t->imprint, t->nonce[0] != '\0' ? t->nonce : "-");
+	}
+	if (batch.inserted + batch.nconflicts < n)
+		log_info("tsa: recorder: %zu of %zu record(s) were in the "
+		    "database already (replayed from the spill file)",
+		    n - batch.inserted - batch.nconflicts, n);
 	return 0;
 }
 
@@ -1036,6 +1159,7 @@ rec_free(struct tsa_recorder *r)
 	free(r->ring);
 	free(r->ends);
 	free(r->batch);
+	free(r->conflicts);
 	free(r->chunk);
 	free(r->chunk_ends);
 	free(r->conninfo);
@@ -1154,6 +1278,7 @@ tsa_recorder_start(const char *conninfo, const char *instance,
 	if ((r->ring = calloc(r->cap, sizeof(*r->ring))) == NULL ||
 	    (r->ends = calloc(r->cap, sizeof(*r->ends))) == NULL ||
 	    (r->batch = calloc(REC_BATCH, sizeof(*r->batch))) == NULL ||
+	    (r->conflicts = calloc(REC_BATCH, sizeof(*r->conflicts))) == NULL ||
 	    (r->conninfo = strdup(conninfo)) == NULL ||
 	    (spill_file != NULL &&
 	    ((r->chunk = calloc(REC_SPILL_CHUNK, sizeof(*r->chunk))) == NULL ||
@@ -1205,13 +1330,15 @@ tsa_recorder_stats(struct tsa_recorder *r, size_t *queued, int *db_ok)
 }
 
 int
-tsa_recorder_stop(struct tsa_recorder *r, unsigned int flush_timeout_s)
+tsa_recorder_stop(struct tsa_recorder *r, unsigned int flush_timeout_s,
+    int *abandoned)
 {
 	struct timespec until;
 	pthread_t thread;
 	size_t appended = 0, kept;
 	int lost;
 
+	*abandoned = 0;
 	if (r == NULL)
 		return 0;
 	pthread_mutex_lock(&r->lock);
@@ -1252,6 +1379,7 @@ tsa_recorder_stop(struct tsa_recorder *r, unsigned int flush_timeout_s)
 		thread = r->thread;	/* r is the thread's from here on */
 		pthread_mutex_unlock(&r->lock);
 		pthread_detach(thread);
+		*abandoned = 1;
 		return lost ? -1 : 0;
 	}
 	pthread_mutex_unlock(&r->lock);

@@ -2,7 +2,8 @@
  * Answering time-stamp queries (RFC 3161, RFC 5816): policy, digests,
  * accuracy and ordering come from policy/tsa.conf; we add the strict parsing
  * of the query, 126-bit random serials and a genTime that is refused while
- * the clock is unsynchronized.
+ * the clock is unsynchronized or its error bound exceeds the policy's
+ * accuracy (tsa_responder_clock).
  *
  * A query that will certainly be granted (version 1, an accepted imprint
  * digest of the right length without parameters, an offered policy or none,
@@ -10,8 +11,12 @@
  * writes the DER directly. Every other query, and any token the direct path
  * fails to build, goes through OpenSSL's TS_RESP_CTX, which writes the
  * rejections (badAlg, unacceptedPolicy, badDataFormat, timeNotAvailable,
- * unacceptedExtension, ...) and would write the same granted token.
+ * unacceptedExtension, ...) and would write the same granted token. What
+ * TS_RESP_CTX cannot make (a signature that fails) becomes a rejection with
+ * failInfo systemFailure (tsa_respond_rejection), never one without a
+ * failInfo.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +35,7 @@
 #include <openssl/ts.h>
 
 #include "lib/config.h"
+#include "lib/der.h"
 #include "lib/log.h"
 #include "tsa/extern.h"
 
@@ -37,6 +43,10 @@
 #define TSA_MAX_POLICIES	8
 
 #define TSA_MAX_DIGESTS		3	/* SHA-256, SHA-384, SHA-512 */
+
+/* Identifier octets lib/der.h does not name. */
+#define TSA_DER_BIT_STRING	0x03
+#define TSA_DER_UTF8STRING	0x0c
 
 /* A policy we issue under: the default first, then the other accepted ones. */
 struct tsa_policy {
@@ -57,6 +67,8 @@ struct tsa_responder {
 	TS_RESP_CTX		*ctx;
 	struct tsa_token	*token;		/* the direct path for granted tokens */
 	int			 allow_unsync;
+	long long		 accuracy_us;	/* what tokens claim; 0: nothing */
+	struct tsa_lograte	 clock_log;	/* the clock unusable */
 	int			 fast;
 	struct tsa_policy	 policies[1 + TSA_MAX_POLICIES];
 	int			 npolicies;
@@ -89,14 +101,89 @@ tsa_random_serial(unsigned char *buf, size_t len)
 }
 
 int
-tsa_clock_synchronized(void)
+tsa_log_due(struct tsa_lograte *lr, unsigned long *suppressed)
+{
+	struct timespec now;
+	long long ms;
+
+	*suppressed = 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (lr->active && ms < lr->next_ms) {
+		lr->suppressed++;
+		return 0;
+	}
+	*suppressed = lr->suppressed;
+	lr->suppressed = 0;
+	lr->active = 1;
+	lr->next_ms = ms + TSA_LOG_INTERVAL_S * 1000LL;
+	return 1;
+}
+
+int
+tsa_log_over(struct tsa_lograte *lr)
+{
+	int was = lr->active;
+
+	memset(lr, 0, sizeof(*lr));
+	return was;
+}
+
+/*
+ * RFC 3161 §2.4.2: accuracy bounds the deviation of genTime from UTC. The
+ * kernel keeps its own bound, maxerror, which the NTP daemon sets and which
+ * grows by 500 µs every second it does not (MAXFREQ); the kernel sets
+ * STA_UNSYNC only once it passes 16 s (NTP_PHASE_LIMIT), some 9 hours
+ * after the daemon stopped. Until then the clock reads "synchronized"
+ * while a token claiming the policy's 1 s could be 16 s off: so the bound
+ * is checked too. adjtimex with modes 0 only reads.
+ */
+void
+tsa_responder_clock(struct tsa_responder *r, struct tsa_clock *clk)
 {
 	struct timex tx;
-	int state;
+	unsigned long more;
+	int state, error;
 
+	memset(clk, 0, sizeof(*clk));
 	memset(&tx, 0, sizeof(tx));
 	state = adjtimex(&tx);
-	return state != -1 && state != TIME_ERROR && (tx.status & STA_UNSYNC) == 0;
+	error = errno;
+	clk->accuracy_us = r->accuracy_us;
+	clk->maxerror_us = state == -1 ? -1 : (long long)tx.maxerror;
+	clk->synchronized = state != -1 && state != TIME_ERROR &&
+	    (tx.status & STA_UNSYNC) == 0;
+	/* No accuracy in the tokens (0 s, 0 ms, 0 µs): none to exceed. */
+	clk->within_accuracy = r->accuracy_us == 0 ||
+	    (clk->maxerror_us >= 0 && clk->maxerror_us <= r->accuracy_us);
+	clk->usable = clk->synchronized && clk->within_accuracy;
+	if (r->allow_unsync)
+		return;		/* said once at start (tsa/main.c) */
+	if (clk->usable) {
+		if (tsa_log_over(&r->clock_log))
+			log_info("tsa: the clock is usable again (kernel maxerror "
+			    "%lld us, policy accuracy %lld us): tokens are "
+			    "issued", clk->maxerror_us, clk->accuracy_us);
+		return;
+	}
+	if (!tsa_log_due(&r->clock_log, &more))
+		return;
+	if (state == -1)
+		log_warn("tsa: adjtimex: %s: the clock's state is unknown: "
+		    "queries get timeNotAvailable (RFC 3161 §2.4.2; %lu more "
+		    "such log lines suppressed)", strerror(error), more);
+	else if (!clk->synchronized)
+		log_warn("tsa: the kernel says the clock is not synchronized "
+		    "(adjtimex state %d, maxerror %lld us): queries get "
+		    "timeNotAvailable (RFC 3161 §2.4.2; %lu more such log "
+		    "lines suppressed)", state, clk->maxerror_us, more);
+	else
+		log_warn("tsa: the kernel's bound on the clock's error "
+		    "(maxerror %lld us) exceeds the accuracy tokens claim "
+		    "(%lld us, policy/tsa.conf): queries get timeNotAvailable "
+		    "(RFC 3161 §2.4.2; is the NTP daemon running? %lu more "
+		    "such log lines suppressed)", clk->maxerror_us,
+		    clk->accuracy_us, more);
 }
 
 /* RFC 3161 §2.4.2: genTime is the time the token was created, from a trusted clock. */
@@ -104,13 +191,21 @@ static int
 tsa_time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
 {
 	struct tsa_responder *r = data;
+	struct tsa_clock clk;
 	struct timeval tv;
 
-	if (!r->allow_unsync && !tsa_clock_synchronized()) {
-		TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
-		    "Time is not available: the system clock is not synchronized.");
-		TS_RESP_CTX_add_failure_info(ctx, TS_INFO_TIME_NOT_AVAILABLE);
-		return 0;
+	if (!r->allow_unsync) {
+		tsa_responder_clock(r, &clk);
+		if (!clk.usable) {
+			TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
+			    !clk.synchronized ? "Time is not available: the "
+			    "system clock is not synchronized." : "Time is not "
+			    "available: the clock's error bound exceeds the "
+			    "accuracy of this policy.");
+			TS_RESP_CTX_add_failure_info(ctx,
+			    TS_INFO_TIME_NOT_AVAILABLE);
+			return 0;
+		}
 	}
 	if (r->now(&tv) == -1) {
 		TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
@@ -311,6 +406,7 @@ tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
 	    tsa_add_digests(r, config_get(policy, "tsa.digests",
 	    "SHA256, SHA384, SHA512"), err, errlen) == -1)
 		goto out;
+	r->accuracy_us = secs * 1000000LL + millis * 1000LL + micros;
 	if (ordering)
 		TS_RESP_CTX_add_flags(r->ctx, TS_ORDERING);
 	TS_RESP_CTX_set_serial_cb(r->ctx, tsa_serial_cb, r);
@@ -511,6 +607,7 @@ tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
 	unsigned char serial[TSA_SERIAL_BYTES], *imprint = NULL, *nonce = NULL;
 	const ASN1_INTEGER *n;
 	ASN1_OCTET_STRING *msg;
+	struct tsa_clock clk;
 	struct timeval tv;
 	time_t sec;
 	int i, len, rc = 0;
@@ -519,8 +616,11 @@ tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
 		return 0;
 	pol = &r->policies[i];
 	/* An unusable clock: TS_RESP_CTX answers timeNotAvailable. */
-	if (!r->allow_unsync && !tsa_clock_synchronized())
-		return 0;
+	if (!r->allow_unsync) {
+		tsa_responder_clock(r, &clk);
+		if (!clk.usable)
+			return 0;
+	}
 	memset(&in, 0, sizeof(in));
 	if (r->now(&tv) == -1 || r->serial(serial, sizeof(serial)) == -1)
 		return 0;
@@ -582,6 +682,50 @@ tsa_nonce_fits(const TS_REQ *req)
 	return n == NULL || ASN1_STRING_length(n) <= TSA_NONCE_MAX;
 }
 
+/*
+ * RFC 3161 §2.4.2:
+ *	TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken ... OPTIONAL }
+ *	PKIStatusInfo ::= SEQUENCE { status PKIStatus, statusString PKIFreeText
+ *	    OPTIONAL, failInfo PKIFailureInfo OPTIONAL }
+ *	PKIFreeText ::= SEQUENCE SIZE (1..MAX) OF UTF8String
+ * PKIFailureInfo is a named BIT STRING: DER drops its trailing zero bits
+ * (X.690 §11.2.2), so bit n takes n / 8 + 1 octets after the count of
+ * unused bits; OpenSSL's ASN1_BIT_STRING_set_bit writes the same.
+ */
+int
+tsa_respond_rejection(unsigned int fail, const char *text,
+    unsigned char **reply, size_t *replylen)
+{
+	unsigned char bits[1 + TSA_FAIL_MAX / 8 + 1];
+	struct der d;
+	int rc = -1;
+
+	*reply = NULL;
+	*replylen = 0;
+	if (fail > TSA_FAIL_MAX || text == NULL)
+		return -1;
+	memset(bits, 0, sizeof(bits));
+	bits[0] = (unsigned char)(7 - fail % 8);	/* unused bits */
+	bits[1 + fail / 8] = (unsigned char)(0x80 >> (fail % 8));
+	der_init(&d);
+	der_begin(&d, DER_SEQUENCE);			/* TimeStampResp */
+	der_begin(&d, DER_SEQUENCE);			/* PKIStatusInfo */
+	der_small_uint(&d, DER_INTEGER, TS_STATUS_REJECTION);
+	der_begin(&d, DER_SEQUENCE);			/* PKIFreeText */
+	der_tlv(&d, TSA_DER_UTF8STRING, text, strlen(text));
+	der_end(&d);
+	der_tlv(&d, TSA_DER_BIT_STRING, bits, 1 + fail / 8 + 1);
+	der_end(&d);
+	der_end(&d);
+	if (der_failed(&d) || (*reply = OPENSSL_memdup(d.buf, d.len)) == NULL)
+		goto out;
+	*replylen = d.len;
+	rc = 0;
+out:
+	der_free(&d);
+	return rc;
+}
+
 int
 tsa_respond(struct tsa_responder *r, const unsigned char *query, size_t len,
     unsigned char **reply, size_t *replylen, int *granted, struct tsa_record *rec)
@@ -589,9 +733,10 @@ tsa_respond(struct tsa_responder *r, const unsigned char *query, size_t len,
 	const unsigned char *p = query;
 	TS_REQ *req = NULL;
 	TS_RESP *resp = NULL;
+	TS_STATUS_INFO *si;
 	BIO *in = NULL;
 	unsigned char *der = NULL;
-	int n, well_formed, cert_req = 0, rc = -1;
+	int n, well_formed, cert_req = 0, sysfail = 0, rc = -1;
 
 	*reply = NULL;
 	*replylen = 0;
@@ -613,19 +758,37 @@ tsa_respond(struct tsa_responder *r, const unsigned char *query, size_t len,
 	if (well_formed)
 		cert_req = TS_REQ_get_cert_req(req);
 	in = well_formed ? BIO_new_mem_buf(query, (int)len) : BIO_new(BIO_s_mem());
+	/*
+	 * Every refusal of the query carries a failInfo; a rejection without
+	 * one is TS_RESP_CTX failing itself ("Error during signature
+	 * generation."), and a granted token that cannot be recorded is not
+	 * issued: both become systemFailure (RFC 3161 §2.4.2).
+	 */
 	if (in == NULL || (resp = TS_RESP_create_response(r->ctx, in)) == NULL)
-		goto out;
-	if (ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp))) ==
-	    TS_STATUS_GRANTED) {
-		if (tsa_fill_record(resp, cert_req, rec) == -1)
-			goto out;
-		*granted = 1;
+		sysfail = 1;
+	else {
+		si = TS_RESP_get_status_info(resp);
+		if (ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(si)) !=
+		    TS_STATUS_GRANTED)
+			sysfail = TS_STATUS_INFO_get0_failure_info(si) == NULL;
+		else if (tsa_fill_record(resp, cert_req, rec) == -1)
+			sysfail = 1;
+		else
+			*granted = 1;
 	}
-	if ((n = i2d_TS_RESP(resp, &der)) <= 0)
-		goto out;
-	*reply = der;
-	*replylen = (size_t)n;
-	der = NULL;
+	if (sysfail) {
+		log_openssl(LOGL_ERR, "tsa: no response from TS_RESP_CTX: "
+		    "answering rejection, failInfo systemFailure");
+		if (tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE,
+		    TSA_TEXT_SYSTEM_FAILURE, reply, replylen) == -1)
+			goto out;
+	} else {
+		if ((n = i2d_TS_RESP(resp, &der)) <= 0)
+			goto out;
+		*reply = der;
+		*replylen = (size_t)n;
+		der = NULL;
+	}
 	rc = 0;
 out:
 	if (rc == -1)

@@ -20,11 +20,20 @@
  *  - a shutdown writes the new records to the file before it tries the
  *    database again; a database that never answers (a COMMIT waiting for
  *    a synchronous standby) does not hold tsa_recorder_stop past
- *    flush_timeout + TSA_STOP_GRACE_S, and when that batch commits later,
- *    the header does not move past records of the file never sent.
+ *    flush_timeout + TSA_STOP_GRACE_S (it says it left its thread behind,
+ *    so that tsad ends with _exit; no other stop does), and when that
+ *    batch commits later, the header does not move past records of the
+ *    file never sent.
  * Each record reaches the writer exactly once, across restarts (but for
  * records the database took after the shutdown left it behind: those may
- * be replayed, which ON CONFLICT makes harmless).
+ * be replayed, which the database then skips).
+ *
+ * Against PostgreSQL itself (PKI_TEST_PG_URI, as the superuser; tsad's
+ * role and its grants are test_tsa's): a record already in tsa_token, every
+ * field the same, is skipped and counted as replayed, not inserted; another
+ * token with a serial already there (in an earlier batch or the same one)
+ * goes to tsa_token_conflict, once however often it is replayed; the audit
+ * events count the rows really inserted.
  */
 #include <sys/stat.h>
 
@@ -42,6 +51,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "tsa/extern.h"
 
@@ -424,6 +434,17 @@ start(const char *base, int worker, int workers, size_t cap)
 	return r;
 }
 
+/* tsa_recorder_stop, which must not leave its thread behind. */
+static int
+stop(struct tsa_recorder *r, unsigned int flush_timeout)
+{
+	int abandoned = -1, rc;
+
+	rc = tsa_recorder_stop(r, flush_timeout, &abandoned);
+	assert_int_equal(abandoned, 0);
+	return rc;
+}
+
 /* Adds records of set from..to-1, each accepted; their serials to out. */
 static void
 add(struct tsa_recorder *r, char set, int from, int to, char out[][48],
@@ -460,13 +481,13 @@ test_reload_while_down(void **state)
 
 	r = start(base, 0, 1, 100);
 	add(r, 'N', 0, 40, all, &n);
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	/* 100 records, none twice: those reloaded were not appended again. */
 	spill_expect(base, all, n, n);
 
 	r = start(base, 0, 1, 100);
 	add(r, 'N', 40, 80, all, &n);
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	spill_expect(base, all, n, n);
 	assert_int_equal(db_count(), 0);
 
@@ -476,7 +497,7 @@ test_reload_while_down(void **state)
 	wait_for(db_count, n, "records committed");
 	size_path = base;
 	wait_for(file_empty, 1, "spill file emptied");
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	db_expect(all, n);
 	assert_int_equal(size_of(base), 0);
 }
@@ -503,12 +524,12 @@ test_spill_larger_than_queue(void **state)
 	add(r, 'N', 0, 4, all, &n);
 	make_rec(&t, 'N', 99);
 	assert_int_equal(tsa_recorder_add(r, &t), -1);	/* full */
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	spill_expect(base, all, n, n);
 
 	r = start(base, 0, 1, 8);
 	add(r, 'N', 4, 8, all, &n);
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	spill_expect(base, all, n, n);
 	assert_int_equal(db_count(), 0);
 
@@ -517,7 +538,7 @@ test_spill_larger_than_queue(void **state)
 	wait_for(db_count, n, "records committed");
 	size_path = base;
 	wait_for(file_empty, 1, "spill file emptied");
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	db_expect(all, n);
 }
 
@@ -541,7 +562,7 @@ test_partial_commit(void **state)
 	r = start(base, 0, 1, 8);	/* chunks of 4 */
 	wait_for(failures_as_size, 1, "a batch refused");
 	add(r, 'N', 0, 2, all, &n);
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	assert_int_equal(db_count(), 4);
 	for (i = 4; i < n; i++)
 		memcpy(rest[nrest++], all[i], 48);
@@ -551,7 +572,7 @@ test_partial_commit(void **state)
 	db_set(1, -1);
 	r = start(base, 0, 1, 8);
 	wait_for(db_count, n, "records committed");
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	db_expect(all, n);
 }
 
@@ -593,8 +614,8 @@ test_workers_changed(void **state)
 	r0 = start(base, 0, 2, 100);
 	add(r0, 'N', 0, 1, w0, &n0);
 	add(r1, 'N', 1, 2, w1, &n1);
-	assert_int_equal(tsa_recorder_stop(r0, 0), 0);
-	assert_int_equal(tsa_recorder_stop(r1, 0), 0);
+	assert_int_equal(stop(r0, 0), 0);
+	assert_int_equal(stop(r1, 0), 0);
 	join(p, sizeof(p), dir, "tsa.spill.0");
 	spill_expect(p, w0, n0, n0);
 	join(p, sizeof(p), dir, "tsa.spill.1");
@@ -610,7 +631,7 @@ test_workers_changed(void **state)
 	 * another): its file stays empty, and the one worker removes it.
 	 */
 	r1 = start(base, 2, 3, 100);
-	assert_int_equal(tsa_recorder_stop(r1, 0), 0);
+	assert_int_equal(stop(r1, 0), 0);
 	join(p, sizeof(p), dir, "tsa.spill.2");
 	assert_int_equal(size_of(p), 0);
 
@@ -623,7 +644,7 @@ test_workers_changed(void **state)
 	wait_for(db_count, n, "records committed");
 	size_path = base;
 	wait_for(file_empty, 1, "spill file emptied");
-	assert_int_equal(tsa_recorder_stop(r0, 0), 0);
+	assert_int_equal(stop(r0, 0), 0);
 	db_expect(all, n);
 	/* Left: the empty tsa.spill, and three not ours. */
 	assert_non_null(d = opendir(dir));
@@ -663,10 +684,10 @@ test_locked(void **state)
 	assert_non_null(strstr(err, "in use by another process"));
 	/* Another's, as an orphan: left for a later start. */
 	r2 = start(base, 0, 2, 100);
-	assert_int_equal(tsa_recorder_stop(r2, 0), 0);
+	assert_int_equal(stop(r2, 0), 0);
 	join(p, sizeof(p), dir, "tsa.spill.0");
 	spill_expect(p, none, 0, 0);
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	spill_expect(base, all, n, n);
 }
 
@@ -713,7 +734,7 @@ test_header_and_lines(void **state)
 	db_set(1, -1);
 	r = start(base, 0, 1, 100);
 	wait_for(db_count, nlater, "records committed");
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	db_expect(later, nlater);
 
 	/* Torn: an offset inside a line replays from the first record. */
@@ -726,7 +747,7 @@ test_header_and_lines(void **state)
 	db_set(1, -1);
 	r = start(base, 0, 1, 100);
 	wait_for(db_count, n, "records committed");
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	db_expect(all, n);
 }
 
@@ -763,13 +784,13 @@ test_torn_line_with_nul(void **state)
 
 	/* Taken over while the database is down: both kept, nothing else. */
 	r = start(base, 0, 1, 100);
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	spill_expect(base, want, n, n);
 
 	db_set(1, -1);
 	r = start(base, 0, 1, 100);
 	wait_for(db_count, n, "records committed");
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	db_expect(want, n);
 }
 
@@ -777,6 +798,7 @@ struct stopper {
 	struct tsa_recorder	*r;
 	unsigned int		 timeout;
 	int			 rc;
+	int			 abandoned;
 };
 
 static void *
@@ -784,7 +806,7 @@ stop_thread(void *arg)
 {
 	struct stopper *s = arg;
 
-	s->rc = tsa_recorder_stop(s->r, s->timeout);
+	s->rc = tsa_recorder_stop(s->r, s->timeout, &s->abandoned);
 	return NULL;
 }
 
@@ -819,6 +841,7 @@ test_stop_spills_first(void **state)
 	assert_int_equal(pthread_join(t, NULL), 0);
 	took = now_s() - t0;
 	assert_int_equal(st.rc, 0);
+	assert_int_equal(st.abandoned, 0);
 	if (took < 2.5 || took > 3.0 + TSA_STOP_GRACE_S + 1)
 		fail_msg("tsa_recorder_stop took %.1f s for a flush timeout of 3 s",
 		    took);
@@ -842,7 +865,7 @@ test_stop_while_db_stalls(void **state)
 	struct tsa_recorder *r;
 	size_t nfile = 0, nfresh = 0, nwant, i;
 	double t0, took;
-	int rc;
+	int abandoned = -1, rc;
 
 	db_reset();
 	new_dir(dir, sizeof(dir), "stall");
@@ -859,10 +882,12 @@ test_stop_while_db_stalls(void **state)
 
 	t0 = now_s();
 	alarm(30);	/* a stop that hangs fails the test */
-	rc = tsa_recorder_stop(r, 1);
+	rc = tsa_recorder_stop(r, 1, &abandoned);
 	alarm(0);
 	took = now_s() - t0;
 	assert_int_equal(rc, 0);
+	/* The caller must _exit(): the thread is still in the database call. */
+	assert_int_equal(abandoned, 1);
 	if (took < 1.0 + TSA_STOP_GRACE_S - 0.5 || took > 1.0 + TSA_STOP_GRACE_S + 1)
 		fail_msg("tsa_recorder_stop took %.1f s for a flush timeout of 1 s",
 		    took);
@@ -891,7 +916,7 @@ test_stop_while_db_stalls(void **state)
 	wait_for(db_count, nfile + nfresh, "records committed");
 	size_path = base;
 	wait_for(file_empty, 1, "spill file emptied");
-	assert_int_equal(tsa_recorder_stop(r, 0), 0);
+	assert_int_equal(stop(r, 0), 0);
 	for (i = 0; i < nfile; i++)
 		if (db_times(file[i]) != 1)
 			fail_msg("serial %s committed %d times", file[i],
@@ -899,6 +924,119 @@ test_stop_while_db_stalls(void **state)
 	for (i = 0; i < nfresh; i++)
 		if (db_times(fresh[i]) < 1)
 			fail_msg("serial %s never committed", fresh[i]);
+}
+
+/* One number from the database (superuser; param: $1, or NULL), or fails. */
+static long
+pg_number(PGconn *pg, const char *sql, const char *param)
+{
+	const char *values[1] = { param };
+	PGresult *res;
+	long n;
+
+	res = PQexecParams(pg, sql, param != NULL ? 1 : 0, NULL, values, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(pg));
+	n = PQgetisnull(res, 0, 0) ? -1 : strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
+/* The audit events of instance: rows inserted, replayed, conflicts (sums). */
+static void
+audit_expect(PGconn *pg, const char *instance, long count, long replayed,
+    long conflicts)
+{
+	static const char *const field[] = { "count", "replayed", "conflicts" };
+	const long want[] = { count, replayed, conflicts };
+	char sql[256];
+	long got;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(sql, sizeof(sql), "SELECT sum((details->>'%s')::int) FROM "
+		    "audit_event WHERE action = 'tsa.tokens.record' AND "
+		    "details->>'instance' = $1", field[i]);
+		if ((got = pg_number(pg, sql, instance)) != want[i])
+			fail_msg("%s: audit events say %s %ld, want %ld", instance,
+			    field[i], got, want[i]);
+	}
+}
+
+/* Records all of b (n) as instance through a recorder of the database. */
+static void
+record_all(const char *instance, const struct tsa_record *b, size_t n)
+{
+	struct tsa_recorder *r;
+	char err[512];
+	size_t i;
+
+	tsa_recorder_test_writer(NULL, NULL);
+	r = tsa_recorder_start(getenv("PKI_TEST_PG_URI"), instance, NULL, 0, 1,
+	    100, err, sizeof(err));
+	tsa_recorder_test_writer(fake_write, &db);
+	if (r == NULL)
+		fail_msg("tsa_recorder_start: %s", err);
+	for (i = 0; i < n; i++)
+		assert_int_equal(tsa_recorder_add(r, &b[i]), 0);
+	assert_int_equal(stop(r, 10), 0);
+}
+
+/*
+ * Three tokens recorded; then a batch (a replay, as a crash leaves one)
+ * with one of them again, another token with the serial of the second, a
+ * new one twice, and another new one followed by another token with its
+ * serial; then that batch replayed once more.
+ */
+static void
+test_database_replay_and_collision(void **state)
+{
+	const char *uri = getenv("PKI_TEST_PG_URI");
+	struct tsa_record first[3], second[6];
+	char inst[3][64], sql[256];
+	PGconn *pg;
+	int i;
+
+	if (uri == NULL)
+		fail_msg("PKI_TEST_PG_URI is not set: run through tests/run.sh");
+	if ((pg = PQconnectdb(uri)) == NULL || PQstatus(pg) != CONNECTION_OK)
+		fail_msg("PQconnectdb: %s", pg != NULL ? PQerrorMessage(pg) : "");
+	for (i = 0; i < 3; i++)
+		snprintf(inst[i], sizeof(inst[i]), "unit-%08x-%d", run_id, i);
+	for (i = 0; i < 3; i++)
+		make_rec(&first[i], 'E', i);
+	record_all(inst[0], first, 3);
+	audit_expect(pg, inst[0], 3, 0, 0);
+
+	second[0] = first[0];			/* replayed */
+	second[1] = first[1];			/* another token, same serial */
+	memset(second[1].imprint, 'b', 64);
+	make_rec(&second[2], 'E', 3);		/* new */
+	second[3] = second[2];			/* the same, in the same batch */
+	make_rec(&second[4], 'E', 4);		/* new */
+	second[5] = second[4];			/* another one, same batch */
+	second[5].cert_req = !second[5].cert_req;
+	record_all(inst[1], second, 6);
+	audit_expect(pg, inst[1], 2, 2, 2);
+	record_all(inst[2], second, 6);
+	audit_expect(pg, inst[2], 0, 4, 2);
+
+	/* Each token once in tsa_token, the first of its serial; the others kept once. */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tsa_token WHERE "
+	    "serial LIKE '%08x%%'", run_id);
+	assert_int_equal(pg_number(pg, sql, NULL), 5);
+	assert_int_equal(pg_number(pg, "SELECT count(*) FROM tsa_token WHERE "
+	    "serial = $1 AND imprint LIKE 'aaaa%'", first[1].serial), 1);
+	assert_int_equal(pg_number(pg, "SELECT count(*) FROM tsa_token_conflict "
+	    "WHERE serial = $1 AND imprint LIKE 'bbbb%' AND instance = "
+	    "'unit-' || substr($1, 1, 8) || '-1'", first[1].serial), 1);
+	assert_int_equal(pg_number(pg, "SELECT count(*) FROM tsa_token_conflict "
+	    "WHERE serial = $1", second[4].serial), 1);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tsa_token_conflict WHERE "
+	    "serial LIKE '%08x%%'", run_id);
+	assert_int_equal(pg_number(pg, sql, NULL), 2);
+	PQfinish(pg);
 }
 
 static int
@@ -939,6 +1077,7 @@ main(void)
 		cmocka_unit_test(test_torn_line_with_nul),
 		cmocka_unit_test(test_stop_spills_first),
 		cmocka_unit_test(test_stop_while_db_stalls),
+		cmocka_unit_test(test_database_replay_and_collision),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,519 @@
+/*
+ * tsa/respond.c's refusals, judged by OpenSSL's own decoder:
+ *  - the clock (RFC 3161 §2.4.2): adjtimex is replaced at link time by
+ *    fake_adjtimex below (respond.c's call binds to this program's
+ *    definition), so the kernel's answer is ours to choose. A clock the
+ *    kernel calls synchronized but whose error bound (maxerror) exceeds
+ *    the accuracy tokens claim gets timeNotAvailable, on the direct path
+ *    and through TS_RESP_CTX; at the bound it is granted; STA_UNSYNC,
+ *    TIME_ERROR and a failing adjtimex are refused; a policy without
+ *    accuracy checks no bound; allow_unsync issues tokens all the same.
+ *    The log says so once, not once per query, and says when it is over;
+ *  - a token whose signature fails (an RSA-512 key cannot sign SHA-512)
+ *    is answered with rejection and failInfo systemFailure, not with
+ *    TS_RESP_CTX's rejection without a failInfo;
+ *  - tsa_respond_rejection's DER, octet for octet, and its bits.
+ */
+#include <sys/time.h>
+#include <sys/timex.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/ts.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "lib/config.h"
+#include "lib/log.h"
+#include "tsa/extern.h"
+
+/* What the fake kernel answers: adjtimex's state, or -1 with EPERM. */
+static struct {
+	int	state;
+	int	status;
+	long	maxerror;	/* µs */
+} kernel;
+
+int
+adjtimex(struct timex *tx)
+{
+	if (kernel.state == -1) {
+		errno = EPERM;
+		return -1;
+	}
+	tx->status = kernel.status;
+	tx->maxerror = kernel.maxerror;
+	tx->esterror = kernel.maxerror / 2;
+	return kernel.state;
+}
+
+static void
+kernel_says(int state, int status, long maxerror)
+{
+	kernel.state = state;
+	kernel.status = status;
+	kernel.maxerror = maxerror;
+}
+
+static EVP_PKEY *ca_key, *ec_key, *rsa512_key;
+static X509 *ca_cert, *ec_cert, *rsa512_cert;
+static FILE *log_out;
+
+static X509 *
+make_cert(EVP_PKEY *key, const char *cn, long serial, X509 *issuer,
+    EVP_PKEY *ikey, int tsa)
+{
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+
+	assert_non_null(x);
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(issuer != NULL ? issuer : x));
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, tsa ? NID_ext_key_usage :
+	    NID_basic_constraints, tsa ? "critical,timeStamping" :
+	    "critical,CA:TRUE");
+	assert_non_null(ext);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(x, ikey != NULL ? ikey : key, EVP_sha256()) > 0);
+	return x;
+}
+
+static int
+setup(void **state)
+{
+	ca_key = EVP_EC_gen("P-256");
+	ec_key = EVP_EC_gen("P-256");
+	/* Too small for a SHA-512 DigestInfo in PKCS#1 v1.5: signing fails. */
+	rsa512_key = EVP_RSA_gen(512);
+	if (ca_key == NULL || ec_key == NULL || rsa512_key == NULL)
+		return -1;
+	ca_cert = make_cert(ca_key, "Test CA", 1, NULL, NULL, 0);
+	ec_cert = make_cert(ec_key, "Test TSA", 2, ca_cert, ca_key, 1);
+	rsa512_cert = make_cert(rsa512_key, "Test TSA RSA-512", 3, ca_cert,
+	    ca_key, 1);
+	/* The log, to count what respond.c says. */
+	if ((log_out = tmpfile()) == NULL)
+		return -1;
+	log_init("test", LOGL_INFO, log_out);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	log_init("test", LOGL_INFO, NULL);
+	fclose(log_out);
+	X509_free(ca_cert);
+	X509_free(ec_cert);
+	X509_free(rsa512_cert);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(ec_key);
+	EVP_PKEY_free(rsa512_key);
+	return 0;
+}
+
+/* Lines of the log since the last call that hold needle. */
+static int
+log_lines(const char *needle)
+{
+	char line[2048];
+	int n = 0;
+
+	fflush(log_out);
+	rewind(log_out);
+	while (fgets(line, sizeof(line), log_out) != NULL)
+		n += strstr(line, needle) != NULL;
+	assert_int_equal(ftruncate(fileno(log_out), 0), 0);
+	rewind(log_out);
+	return n;
+}
+
+/* A responder for policy/tsa.conf's values but accuracy (secs, millis, micros). */
+static struct tsa_responder *
+make_responder(X509 *cert, EVP_PKEY *key, const char *signing,
+    const char *secs, const char *millis, const char *micros, int allow_unsync)
+{
+	struct tsa_responder *r;
+	struct config *policy;
+	char err[256];
+
+	setenv("PKI_TSA_POLICY", "2.999.1.2.1", 1);
+	setenv("PKI_TSA_DIGESTS", "SHA256, SHA384, SHA512", 1);
+	setenv("PKI_TSA_SIGNING_DIGEST", signing, 1);
+	setenv("PKI_TSA_ACCURACY_SECONDS", secs, 1);
+	setenv("PKI_TSA_ACCURACY_MILLIS", millis, 1);
+	setenv("PKI_TSA_ACCURACY_MICROS", micros, 1);
+	policy = config_load(NULL, err, sizeof(err));
+	assert_non_null(policy);
+	r = tsa_responder_new(policy, cert, key, NULL, allow_unsync, err,
+	    sizeof(err));
+	if (r == NULL)
+		fail_msg("tsa_responder_new: %s", err);
+	config_free(policy);
+	return r;
+}
+
+/* A DER TimeStampReq for a SHA-256 imprint, with a nonce. */
+static unsigned char *
+make_query(size_t *len)
+{
+	TS_REQ *req = TS_REQ_new();
+	TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
+	X509_ALGOR *alg = X509_ALGOR_new();
+	ASN1_INTEGER *nonce = ASN1_INTEGER_new();
+	unsigned char hash[32], *der = NULL;
+	int n;
+
+	memset(hash, 0x5c, sizeof(hash));
+	X509_ALGOR_set_md(alg, EVP_sha256());
+	TS_MSG_IMPRINT_set_algo(mi, alg);
+	TS_MSG_IMPRINT_set_msg(mi, hash, sizeof(hash));
+	TS_REQ_set_version(req, 1);
+	TS_REQ_set_msg_imprint(req, mi);
+	ASN1_INTEGER_set(nonce, 0x1234);
+	TS_REQ_set_nonce(req, nonce);
+	n = i2d_TS_REQ(req, &der);
+	assert_true(n > 0);
+	*len = (size_t)n;
+	ASN1_INTEGER_free(nonce);
+	X509_ALGOR_free(alg);
+	TS_MSG_IMPRINT_free(mi);
+	TS_REQ_free(req);
+	return der;
+}
+
+/* The answer's status; *fail gets its failInfo bits (0: none), *text its first statusString. */
+static long
+answer(struct tsa_responder *r, int fast, int *granted, unsigned long *fail,
+    char *text, size_t textlen)
+{
+	unsigned char *query, *reply = NULL;
+	const unsigned char *p;
+	const ASN1_BIT_STRING *bits;
+	const STACK_OF(ASN1_UTF8STRING) *texts;
+	struct tsa_record rec;
+	TS_STATUS_INFO *si;
+	TS_RESP *resp;
+	size_t qlen, rlen;
+	long status;
+	int i;
+
+	tsa_responder_test_hooks(r, NULL, NULL, fast);
+	query = make_query(&qlen);
+	assert_int_equal(tsa_respond(r, query, qlen, &reply, &rlen, granted,
+	    &rec), 0);
+	p = reply;
+	resp = d2i_TS_RESP(NULL, &p, (long)rlen);
+	assert_non_null(resp);
+	assert_ptr_equal(p, reply + rlen);
+	si = TS_RESP_get_status_info(resp);
+	status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(si));
+	*fail = 0;
+	if ((bits = TS_STATUS_INFO_get0_failure_info(si)) != NULL)
+		for (i = 0; i < 32; i++)
+			if (ASN1_BIT_STRING_get_bit(bits, i))
+				*fail |= 1UL << i;
+	text[0] = '\0';
+	if ((texts = TS_STATUS_INFO_get0_text(si)) != NULL &&
+	    sk_ASN1_UTF8STRING_num(texts) > 0)
+		snprintf(text, textlen, "%.*s",
+		    ASN1_STRING_length(sk_ASN1_UTF8STRING_value(texts, 0)),
+		    (const char *)ASN1_STRING_get0_data(
+		    sk_ASN1_UTF8STRING_value(texts, 0)));
+	/* Granted, and a token in it, or neither. */
+	assert_int_equal(*granted, status == TS_STATUS_GRANTED);
+	assert_int_equal(TS_RESP_get_token(resp) != NULL, *granted);
+	TS_RESP_free(resp);
+	OPENSSL_free(reply);
+	OPENSSL_free(query);
+	return status;
+}
+
+#define FAIL_BIT(n)	(1UL << (n))
+
+/* Granted on both paths (the direct one: fast 1; TS_RESP_CTX: fast 0). */
+static void
+expect_granted(struct tsa_responder *r, const char *why)
+{
+	unsigned long fail;
+	char text[256];
+	int fast, granted;
+
+	for (fast = 0; fast <= 1; fast++) {
+		if (answer(r, fast, &granted, &fail, text, sizeof(text)) !=
+		    TS_STATUS_GRANTED)
+			fail_msg("%s (fast %d): not granted: %s", why, fast, text);
+	}
+}
+
+/* timeNotAvailable on both paths, and nothing else. */
+static void
+expect_no_time(struct tsa_responder *r, const char *why)
+{
+	unsigned long fail;
+	char text[256];
+	size_t direct = tsa_responder_direct_tokens(r);
+	int fast, granted;
+
+	for (fast = 0; fast <= 1; fast++) {
+		if (answer(r, fast, &granted, &fail, text, sizeof(text)) !=
+		    TS_STATUS_REJECTION || fail != FAIL_BIT(TS_INFO_TIME_NOT_AVAILABLE))
+			fail_msg("%s (fast %d): want rejection, timeNotAvailable "
+			    "only; got failInfo %#lx (%s)", why, fast, fail, text);
+	}
+	assert_int_equal(tsa_responder_direct_tokens(r), direct);
+}
+
+/*
+ * The review's case: ntpd stopped hours ago, the kernel still says
+ * synchronized (STA_UNSYNC comes only at 16 s), maxerror has grown past
+ * the 1 s tokens claim.
+ */
+static void
+test_clock_maxerror(void **state)
+{
+	struct tsa_responder *r;
+
+	r = make_responder(ec_cert, ec_key, "SHA256", "1", "0", "0", 0);
+	kernel_says(TIME_OK, STA_PLL, 250000);
+	expect_granted(r, "maxerror 0.25 s, accuracy 1 s");
+	kernel_says(TIME_OK, STA_PLL, 1000000);
+	expect_granted(r, "maxerror 1 s, accuracy 1 s");
+	kernel_says(TIME_OK, STA_PLL, 1000001);
+	expect_no_time(r, "maxerror 1.000001 s, accuracy 1 s");
+	/* ntpd gone 8 h: 500 µs/s more, STA_UNSYNC only past 16 s. */
+	kernel_says(TIME_OK, STA_PLL, 8 * 3600 * 500);
+	expect_no_time(r, "maxerror 14.4 s, accuracy 1 s");
+	kernel_says(TIME_OK, STA_PLL, 250000);
+	expect_granted(r, "maxerror back to 0.25 s");
+	tsa_responder_free(r);
+
+	/* Accuracy in milliseconds and microseconds counts as well. */
+	r = make_responder(ec_cert, ec_key, "SHA256", "0", "2", "500", 0);
+	kernel_says(TIME_OK, 0, 2500);
+	expect_granted(r, "maxerror 2.5 ms, accuracy 2.5 ms");
+	kernel_says(TIME_OK, 0, 2501);
+	expect_no_time(r, "maxerror 2.501 ms, accuracy 2.5 ms");
+	tsa_responder_free(r);
+}
+
+/* What the kernel calls unsynchronized is refused whatever maxerror says. */
+static void
+test_clock_unsynchronized(void **state)
+{
+	struct tsa_responder *r;
+
+	r = make_responder(ec_cert, ec_key, "SHA256", "1", "0", "0", 0);
+	kernel_says(TIME_ERROR, STA_UNSYNC, 16000000);
+	expect_no_time(r, "STA_UNSYNC, TIME_ERROR");
+	kernel_says(TIME_OK, STA_UNSYNC, 1000);
+	expect_no_time(r, "STA_UNSYNC");
+	kernel_says(TIME_ERROR, 0, 1000);
+	expect_no_time(r, "TIME_ERROR");
+	kernel_says(-1, 0, 0);
+	expect_no_time(r, "adjtimex failing");
+	tsa_responder_free(r);
+
+	/* No accuracy in the tokens: no bound to exceed, synchronized suffices. */
+	r = make_responder(ec_cert, ec_key, "SHA256", "0", "0", "0", 0);
+	kernel_says(TIME_OK, 0, 15000000);
+	expect_granted(r, "no accuracy claimed, maxerror 15 s");
+	kernel_says(TIME_ERROR, STA_UNSYNC, 16000000);
+	expect_no_time(r, "no accuracy claimed, unsynchronized");
+	tsa_responder_free(r);
+
+	/* tsa.allow_unsynchronized_clock (the local stack): tokens all the same. */
+	r = make_responder(ec_cert, ec_key, "SHA256", "1", "0", "0", 1);
+	kernel_says(TIME_ERROR, STA_UNSYNC, 16000000);
+	expect_granted(r, "override, unsynchronized");
+	kernel_says(TIME_OK, 0, 5000000);
+	expect_granted(r, "override, maxerror 5 s");
+	tsa_responder_free(r);
+}
+
+/* What /health reports, and the log: once while it lasts, once when over. */
+static void
+test_clock_state_and_log(void **state)
+{
+	struct tsa_responder *r;
+	struct tsa_clock clk;
+	int i;
+
+	r = make_responder(ec_cert, ec_key, "SHA256", "1", "0", "0", 0);
+	log_lines("");
+	kernel_says(TIME_OK, 0, 1500000);
+	tsa_responder_clock(r, &clk);
+	assert_int_equal(clk.synchronized, 1);
+	assert_int_equal(clk.maxerror_us, 1500000);
+	assert_int_equal(clk.accuracy_us, 1000000);
+	assert_int_equal(clk.within_accuracy, 0);
+	assert_int_equal(clk.usable, 0);
+	for (i = 0; i < 5; i++)
+		expect_no_time(r, "maxerror 1.5 s");
+	assert_int_equal(log_lines("exceeds the accuracy tokens claim"), 1);
+	kernel_says(TIME_OK, 0, 1000);
+	tsa_responder_clock(r, &clk);
+	assert_int_equal(clk.usable, 1);
+	assert_int_equal(clk.within_accuracy, 1);
+	expect_granted(r, "maxerror 1 ms");
+	assert_int_equal(log_lines("the clock is usable again"), 1);
+
+	kernel_says(TIME_ERROR, STA_UNSYNC, 16000000);
+	tsa_responder_clock(r, &clk);
+	assert_int_equal(clk.synchronized, 0);
+	assert_int_equal(clk.usable, 0);
+	expect_no_time(r, "unsynchronized");
+	assert_int_equal(log_lines("not synchronized"), 1);
+	kernel_says(-1, 0, 0);
+	tsa_responder_clock(r, &clk);
+	assert_int_equal(clk.maxerror_us, -1);
+	assert_int_equal(clk.usable, 0);
+	tsa_responder_free(r);
+
+	/* The override: reported as it is, never logged (main.c warns once). */
+	r = make_responder(ec_cert, ec_key, "SHA256", "1", "0", "0", 1);
+	kernel_says(TIME_OK, 0, 3000000);
+	tsa_responder_clock(r, &clk);
+	assert_int_equal(clk.usable, 0);
+	expect_granted(r, "override");
+	assert_int_equal(log_lines("tsa:"), 0);
+	tsa_responder_free(r);
+}
+
+/*
+ * The signature fails (on the direct path, then in TS_RESP_CTX, which
+ * answers rejection without a failInfo): the client gets systemFailure.
+ */
+static void
+test_signing_fails(void **state)
+{
+	struct tsa_responder *r;
+	unsigned long fail;
+	char text[256];
+	int fast, granted;
+
+	kernel_says(TIME_OK, 0, 1000);
+	r = make_responder(rsa512_cert, rsa512_key, "SHA512", "1", "0", "0", 0);
+	for (fast = 0; fast <= 1; fast++) {
+		assert_int_equal(answer(r, fast, &granted, &fail, text,
+		    sizeof(text)), TS_STATUS_REJECTION);
+		if (fail != FAIL_BIT(TSA_FAIL_SYSTEM_FAILURE))
+			fail_msg("signing failed (fast %d): want failInfo "
+			    "systemFailure only, got %#lx (%s)", fast, fail, text);
+		assert_string_equal(text, TSA_TEXT_SYSTEM_FAILURE);
+	}
+	assert_int_equal(tsa_responder_direct_tokens(r), 0);
+	tsa_responder_free(r);
+}
+
+/* tsa_respond_rejection: the DER by hand, and OpenSSL's reading of it. */
+static void
+test_rejection_der(void **state)
+{
+	static const unsigned char want[] = {
+		0x30, 0x12,			/* TimeStampResp */
+		0x30, 0x10,			/* PKIStatusInfo */
+		0x02, 0x01, 0x02,		/* rejection */
+		0x30, 0x04,			/* PKIFreeText */
+		0x0c, 0x02, 'n', 'o',
+		0x03, 0x05, 0x06, 0x00, 0x00, 0x00, 0x40, /* bit 25 */
+	};
+	static const unsigned int bits[] = { 0, 2, 5, 7, 8, 14, 15, 16, 17, 25 };
+	unsigned char *der;
+	const unsigned char *p;
+	const ASN1_BIT_STRING *fi;
+	TS_STATUS_INFO *si;
+	TS_RESP *resp;
+	size_t len, i;
+	int b;
+
+	assert_int_equal(tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE, "no",
+	    &der, &len), 0);
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(der, want, len);
+	OPENSSL_free(der);
+
+	for (i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+		assert_int_equal(tsa_respond_rejection(bits[i],
+		    "The token record queue is full; try again later.", &der,
+		    &len), 0);
+		p = der;
+		assert_non_null(resp = d2i_TS_RESP(NULL, &p, (long)len));
+		assert_ptr_equal(p, der + len);
+		si = TS_RESP_get_status_info(resp);
+		assert_int_equal(ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(si)),
+		    TS_STATUS_REJECTION);
+		assert_null(TS_RESP_get_token(resp));
+		assert_non_null(fi = TS_STATUS_INFO_get0_failure_info(si));
+		for (b = 0; b < 40; b++)
+			assert_int_equal(ASN1_BIT_STRING_get_bit(fi, b),
+			    (unsigned int)b == bits[i]);
+		/* DER: no trailing zero octet (X.690 §11.2.2). */
+		assert_int_equal(ASN1_STRING_length(fi), (int)bits[i] / 8 + 1);
+		TS_RESP_free(resp);
+		OPENSSL_free(der);
+	}
+	assert_int_equal(tsa_respond_rejection(TSA_FAIL_MAX + 1, "x", &der,
+	    &len), -1);
+	assert_null(der);
+	assert_int_equal(tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE, NULL,
+	    &der, &len), -1);
+}
+
+static void
+test_log_rate(void **state)
+{
+	struct tsa_lograte lr;
+	unsigned long more = 99;
+	int i;
+
+	memset(&lr, 0, sizeof(lr));
+	assert_int_equal(tsa_log_over(&lr), 0);
+	assert_int_equal(tsa_log_due(&lr, &more), 1);
+	assert_int_equal(more, 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(tsa_log_due(&lr, &more), 0);
+	/* Due again once the interval is over, with what it did not say. */
+	lr.next_ms = 0;
+	assert_int_equal(tsa_log_due(&lr, &more), 1);
+	assert_int_equal(more, 3);
+	assert_int_equal(tsa_log_over(&lr), 1);
+	assert_int_equal(tsa_log_over(&lr), 0);
+	assert_int_equal(tsa_log_due(&lr, &more), 1);
+	assert_int_equal(more, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clock_maxerror),
+		cmocka_unit_test(test_clock_unsynchronized),
+		cmocka_unit_test(test_clock_state_and_log),
+		cmocka_unit_test(test_signing_fails),
+		cmocka_unit_test(test_rejection_der),
+		cmocka_unit_test(test_log_rate),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
