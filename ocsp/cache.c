@@ -41,6 +41,12 @@ struct ocsp_cache {
 	size_t			 nonissued;	/* atomic: never-issued entries */
 	size_t			 nonissued_blobs;	/* atomic: their blobs */
 	unsigned int		 next_shard;	/* ocsp_cache_due */
+	/* ocsp_cache_stats: the last count, and the one thread counting. */
+	pthread_mutex_t		 stats_mtx;	/* guards stats, stats_at */
+	pthread_mutex_t		 count_mtx;	/* held while counting */
+	struct ocsp_cache_stats	 stats;
+	time_t			 stats_at;	/* the now of the last count */
+	int			 stats_ok;	/* a count was made */
 };
 
 static void
@@ -132,6 +138,8 @@ ocsp_cache_new(void)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
+	pthread_mutex_init(&c->stats_mtx, NULL);
+	pthread_mutex_init(&c->count_mtx, NULL);
 	for (i = 0; i < OCSP_SHARDS; i++) {
 		pthread_mutex_init(&c->shard[i].mtx, NULL);
 		c->shard[i].nbuckets = OCSP_INIT_BUCKETS;
@@ -187,6 +195,8 @@ ocsp_cache_free(struct ocsp_cache *c)
 		free(c->shard[i].buckets);
 		pthread_mutex_destroy(&c->shard[i].mtx);
 	}
+	pthread_mutex_destroy(&c->stats_mtx);
+	pthread_mutex_destroy(&c->count_mtx);
 	free(c);
 }
 
@@ -448,8 +458,9 @@ ocsp_cache_due(struct ocsp_cache *c, int64_t stale_before, time_t now,
 	return n;
 }
 
-void
-ocsp_cache_stats(struct ocsp_cache *c, int64_t stale_before, time_t now,
+/* Counts every entry and blob, taking each shard lock in turn. */
+static void
+ocsp_cache_count(struct ocsp_cache *c, int64_t stale_before, time_t now,
     struct ocsp_cache_stats *out)
 {
 	struct ocsp_shard *s;
@@ -488,4 +499,47 @@ ocsp_cache_stats(struct ocsp_cache *c, int64_t stale_before, time_t now,
 		}
 		pthread_mutex_unlock(&s->mtx);
 	}
+}
+
+/* The last count into *out if it was made in [oldest, now]: 1, else 0. */
+static int
+ocsp_cache_stats_of(struct ocsp_cache *c, time_t now, time_t oldest,
+    struct ocsp_cache_stats *out)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&c->stats_mtx);
+	if (c->stats_ok && c->stats_at >= oldest && c->stats_at <= now) {
+		*out = c->stats;
+		rc = 1;
+	}
+	pthread_mutex_unlock(&c->stats_mtx);
+	return rc;
+}
+
+void
+ocsp_cache_stats(struct ocsp_cache *c, int64_t stale_before, time_t now,
+    struct ocsp_cache_stats *out)
+{
+	if (ocsp_cache_stats_of(c, now, now, out))
+		return;
+	/*
+	 * Another thread is counting: the count of the second before will
+	 * do, rather than hold this HTTP thread too until it ends.
+	 */
+	if (pthread_mutex_trylock(&c->count_mtx) != 0) {
+		if (ocsp_cache_stats_of(c, now, now - 1, out))
+			return;
+		pthread_mutex_lock(&c->count_mtx);
+	}
+	/* A count of this second may have been made meanwhile. */
+	if (!ocsp_cache_stats_of(c, now, now, out)) {
+		ocsp_cache_count(c, stale_before, now, out);
+		pthread_mutex_lock(&c->stats_mtx);
+		c->stats = *out;
+		c->stats_at = now;
+		c->stats_ok = 1;
+		pthread_mutex_unlock(&c->stats_mtx);
+	}
+	pthread_mutex_unlock(&c->count_mtx);
 }

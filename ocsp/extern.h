@@ -49,6 +49,12 @@ struct ocsp_certid {
 	const unsigned char *key_hash;	/* issuerKeyHash octets */
 	int		 key_hash_len;
 	char		 serial[OCSP_SERIAL_HEX];	/* ocsp_serial_canon() form */
+	/*
+	 * 1: hashAlgorithm parameters other than NULL (absent, RFC 5754 §2),
+	 * or not read (BER), so the CertID of a pre-signed response would
+	 * differ from the client's in its encoding: answered live.
+	 */
+	int		 odd_params;
 	OCSP_CERTID	*cid;		/* borrowed from req */
 };
 
@@ -307,6 +313,17 @@ struct ocsp_cache_stats {
 	size_t	 expired;	/* blobs past nextUpdate */
 	int64_t	 oldest_next_update;	/* 0: none */
 };
+
+/*
+ * The figures /health reports. Counting them walks every entry, taking
+ * each shard lock in turn, so an unauthenticated GET /health must not
+ * cause one per request: a count is made at most once per second of now
+ * (a clock set back counts again), and within that second its figures
+ * (with the stale_before of then) are returned. While another thread
+ * counts, the figures of the second before are returned rather than
+ * waited for; older ones are not. So what callers get is less than 2 s
+ * old, and a client that asks twice in a second may see no change.
+ */
 void	ocsp_cache_stats(struct ocsp_cache *, int64_t stale_before, time_t now,
 	    struct ocsp_cache_stats *);
 
@@ -343,8 +360,9 @@ void		 ocsp_sync_stop(struct ocsp_sync *);
  * respond.c. Answers one DER OCSPRequest: *der is either a blob's bytes (then *blob
  * holds the reference to drop) or OPENSSL_malloc'd (*blob NULL), or one of
  * the static error responses (*blob NULL, *owned 0). *cacheable says
- * whether HTTP caches may keep it (no nonce echoed). Returns 0, or -1 only
- * when nothing at all can be answered.
+ * whether HTTP caches may keep it (a pre-signed answer: one CertID, with
+ * NULL hash parameters, and no nonce echoed). Returns 0, or -1 only when
+ * nothing at all can be answered.
  */
 int	ocsp_answer(struct ocsp_responder *, const unsigned char *req,
 	    size_t len, const unsigned char **der, size_t *derlen,

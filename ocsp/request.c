@@ -112,6 +112,84 @@ ocsp_hash_of(const ASN1_OBJECT *alg)
 	}
 }
 
+/*
+ * The next TLV of [*p, end): its tag and class, its value in *val and
+ * *vlen; *p moves past it. -1 when there is none, or it has an indefinite
+ * length (BER, which d2i takes).
+ */
+static int
+ocsp_der_next(const unsigned char **p, const unsigned char *end, int *tag,
+    int *xclass, const unsigned char **val, long *vlen)
+{
+	int ret;
+
+	if (*p >= end)
+		return -1;
+	ret = ASN1_get_object(p, vlen, tag, xclass, end - *p);
+	if ((ret & 0x80) != 0 || ret == (V_ASN1_CONSTRUCTED | 1))
+		return -1;
+	*val = *p;
+	*p += *vlen;
+	return 0;
+}
+
+/*
+ * Sets odd_params of each CertID of q, decoded from der: 0 when its
+ * hashAlgorithm, as sent, is the OID followed by a NULL, as
+ * OCSP_cert_id_new() writes it in the CertID of a pre-signed response; 1
+ * otherwise. RFC 5754 §2 lets SHA-2 parameters be absent, and a client that
+ * matches a SingleResponse by the encoding of its CertID (BouncyCastle's
+ * CertificateID.equals) finds no answer in a CertID that differs. Read from
+ * the request's bytes, not re-encoded: this is the hot path. A request
+ * that is not walked so (indefinite lengths) counts as odd: signed live.
+ */
+static void
+ocsp_query_params(const unsigned char *der, size_t len, struct ocsp_query *q)
+{
+	const unsigned char *p = der, *end = der + len, *v, *list, *lend;
+	const unsigned char *c, *cend, *a, *aend;
+	long vlen;
+	int i, tag, xclass;
+
+	for (i = 0; i < q->nids; i++)
+		q->ids[i].odd_params = 1;
+	/* OCSPRequest, then its tbsRequest (RFC 6960 §4.1.1). */
+	if (ocsp_der_next(&p, end, &tag, &xclass, &v, &vlen) == -1)
+		return;
+	p = v;
+	end = v + vlen;
+	if (ocsp_der_next(&p, end, &tag, &xclass, &v, &vlen) == -1)
+		return;
+	p = v;
+	end = v + vlen;
+	/* Past version [0] and requestorName [1]: the requestList. */
+	do {
+		if (ocsp_der_next(&p, end, &tag, &xclass, &list, &vlen) == -1)
+			return;
+	} while (xclass == V_ASN1_CONTEXT_SPECIFIC);
+	lend = list + vlen;
+	for (i = 0; i < q->nids; i++) {
+		/* Request { reqCert CertID { hashAlgorithm { OID, params } } } */
+		if (ocsp_der_next(&list, lend, &tag, &xclass, &v, &vlen) == -1)
+			return;
+		c = v;
+		cend = v + vlen;
+		if (ocsp_der_next(&c, cend, &tag, &xclass, &v, &vlen) == -1)
+			return;
+		c = v;
+		cend = v + vlen;
+		if (ocsp_der_next(&c, cend, &tag, &xclass, &v, &vlen) == -1)
+			return;
+		a = v;
+		aend = v + vlen;
+		if (ocsp_der_next(&a, aend, &tag, &xclass, &v, &vlen) == -1 ||
+		    tag != V_ASN1_OBJECT)
+			return;
+		q->ids[i].odd_params = !(aend - a == 2 && a[0] == V_ASN1_NULL &&
+		    a[1] == 0);
+	}
+}
+
 void
 ocsp_serial_canon(char *s)
 {
@@ -259,6 +337,7 @@ ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q)
 		    NID_id_pkix_OCSP_Nonce)
 			q->critical_nonce = 1;
 	}
+	ocsp_query_params(der, len, q);
 	switch (ocsp_nonce_check(q->req)) {
 	case 1:
 		q->has_nonce = 1;

@@ -10,7 +10,10 @@
  *    our issuers (one response has one signer, and each issuer has its own
  *    responder) get "unauthorized" (RFC 6960 §2.3);
  *  - a single CertID without a nonce to echo is answered from the cache;
- *    anything else is signed live;
+ *    anything else is signed live, as is a CertID whose hashAlgorithm
+ *    does not carry NULL parameters (RFC 5754 §2 lets SHA-2 leave them
+ *    absent): the cache's CertIDs have them, and some clients match a
+ *    SingleResponse to their question by the CertID's encoding;
  *  - a serial never issued is "revoked", certificateHold, revocationTime
  *    1970-01-01T00:00:00Z, with the extended revoked definition extension
  *    (RFC 6960 §2.2, §4.4.8), or "unknown" when the policy says so;
@@ -439,9 +442,14 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 		issuer = k;
 	}
 	synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
-	live = q.nids > 1 || (q.has_nonce && r->pol.echo_nonce);
+	/*
+	 * What we keep is made from our own CertID, not the client's, with
+	 * NULL hash parameters: a CertID encoded otherwise (parameters
+	 * absent, RFC 5754 §2) is answered live, echoing it as it came.
+	 */
+	live = q.nids > 1 || (q.has_nonce && r->pol.echo_nonce) ||
+	    q.ids[0].odd_params;
 	for (i = 0; i < q.nids; i++) {
-		/* What we keep is made from our own CertID, not the client's. */
 		s[i].cid = live ? q.ids[i].cid : NULL;
 		s[i].hash = q.ids[i].hash;
 		s[i].serial = q.ids[i].serial;

@@ -9,12 +9,18 @@
  *    pre-signed, when the status is newer than the last read's time;
  *  - the never-issued bound counts responses, not serials;
  *  - the HTTP max-age of an answer: the policy's, never past nextUpdate,
- *    short for never-issued serials, with Expires saying the same.
+ *    short for never-issued serials, with Expires saying the same;
+ *  - a CertID whose hashAlgorithm has no parameters (RFC 5754 §2) is
+ *    answered live with that very CertID, not from the cache with ours;
+ *  - /health's figures are counted once per second, however often asked,
+ *    and a count in progress does not hold the other askers.
  *
  * ocsp_sync_sign is static: the sources are included rather than linked,
  * so the generic tests/unit rule builds this program (no ocspd rule in the
  * Makefile), and every non-static function is the real one.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -218,32 +225,71 @@ test_failing_signer_bounded(void **state)
 	fclose(log);
 }
 
-/* A DER OCSPRequest for serial of the good issuer (SHA-1 CertID). */
-static unsigned char *
-make_request(const char *serial, size_t *len)
+/*
+ * The CertID OpenSSL makes for serial of the good issuer, its hashAlgorithm
+ * with NULL parameters, or with none when absent (RFC 5754 §2): the NULL
+ * (05 00) after the OID taken out, and the two lengths around it fixed
+ * (short form: a CertID of a short serial is under 128 octets).
+ */
+static OCSP_CERTID *
+make_certid(const char *serial, const EVP_MD *md, int absent)
 {
-	OCSP_REQUEST *req = OCSP_REQUEST_new();
 	OCSP_CERTID *cid;
 	ASN1_INTEGER *ai = NULL;
 	BIGNUM *bn = NULL;
 	unsigned char *der = NULL;
-	int n;
+	const unsigned char *p;
+	int n, at;
 
-	assert_non_null(req);
 	assert_true(BN_hex2bn(&bn, serial) > 0);
 	ai = BN_to_ASN1_INTEGER(bn, NULL);
-	cid = OCSP_cert_id_new(EVP_sha1(),
+	cid = OCSP_cert_id_new(md,
 	    X509_get_subject_name(r.iss[GOOD_ISSUER].cert),
 	    X509_get0_pubkey_bitstr(r.iss[GOOD_ISSUER].cert), ai);
 	assert_non_null(cid);
+	BN_free(bn);
+	ASN1_INTEGER_free(ai);
+	if (!absent)
+		return cid;
+	n = i2d_OCSP_CERTID(cid, &der);
+	OCSP_CERTID_free(cid);
+	/* 30 L1 30 L2 06 Lo <oid> 05 00 ... */
+	assert_true(n > 0 && n < 128 && der[0] == 0x30 && der[2] == 0x30 &&
+	    der[4] == 0x06);
+	at = 6 + der[5];
+	assert_true(der[at] == 0x05 && der[at + 1] == 0x00);
+	memmove(der + at, der + at + 2, (size_t)(n - at - 2));
+	der[1] -= 2;
+	der[3] -= 2;
+	p = der;
+	cid = d2i_OCSP_CERTID(NULL, &p, n - 2);
+	assert_non_null(cid);
+	OPENSSL_free(der);
+	return cid;
+}
+
+/* A DER OCSPRequest for the CertID cid (taken). */
+static unsigned char *
+make_request_of(OCSP_CERTID *cid, size_t *len)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(req);
 	assert_non_null(OCSP_request_add0_id(req, cid));
 	n = i2d_OCSP_REQUEST(req, &der);
 	assert_true(n > 0);
 	*len = (size_t)n;
-	BN_free(bn);
-	ASN1_INTEGER_free(ai);
 	OCSP_REQUEST_free(req);
 	return der;
+}
+
+/* A DER OCSPRequest for serial of the good issuer (SHA-1 CertID). */
+static unsigned char *
+make_request(const char *serial, size_t *len)
+{
+	return make_request_of(make_certid(serial, EVP_sha1(), 0), len);
 }
 
 /* thisUpdate - revocationTime of a one-response DER, in seconds. */
@@ -438,6 +484,204 @@ test_max_age(void **state)
 	config_free(policy);
 }
 
+/* The CertID of the one SingleResponse of a response, in DER. */
+static int
+response_certid(const unsigned char *der, size_t len, unsigned char **out)
+{
+	const unsigned char *p = der;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	OCSP_SINGLERESP *single;
+	int n, reason;
+
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+	assert_non_null(resp);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	assert_int_equal(OCSP_resp_count(bs), 1);
+	single = OCSP_resp_get0(bs, 0);
+	assert_int_equal(OCSP_single_get0_status(single, &reason, NULL, NULL,
+	    NULL), V_OCSP_CERTSTATUS_GOOD);
+	*out = NULL;
+	n = i2d_OCSP_CERTID(OCSP_SINGLERESP_get0_id(single), out);
+	assert_true(n > 0);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	return n;
+}
+
+/*
+ * RFC 5754 §2: a SHA-2 AlgorithmIdentifier may leave its parameters out.
+ * Such a CertID is echoed as sent (signed live, not kept), since a client
+ * that compares CertIDs by their encoding (BouncyCastle) would find no
+ * answer in a pre-signed response, whose CertID carries NULL parameters.
+ * NULL parameters, as OpenSSL and Java send them, stay on the cache.
+ */
+static void
+test_certid_absent_params_echoed(void **state)
+{
+	const EVP_MD *mds[2] = { EVP_sha1(), EVP_sha256() };
+	struct ocsp_status st;
+	struct ocsp_blob *blob;
+	const unsigned char *out;
+	unsigned char *req, *want, *got, *ber;
+	size_t reqlen, outlen;
+	uint64_t live;
+	int i, absent, owned, cacheable, wantlen, gotlen, more;
+
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "7E59", &st),
+	    1);
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 1);	/* SHA-1 */
+	for (i = 0; i < 2; i++) {
+		for (absent = 0; absent <= 1; absent++) {
+			OCSP_CERTID *cid = make_certid("7E59", mds[i], absent);
+
+			want = NULL;
+			wantlen = i2d_OCSP_CERTID(cid, &want);
+			assert_true(wantlen > 0);
+			req = make_request_of(cid, &reqlen);
+			live = r.signed_live;
+			blob = NULL;
+			owned = cacheable = -1;
+			assert_int_equal(ocsp_answer(&r, req, reqlen, &out,
+			    &outlen, &blob, &owned, &cacheable), 0);
+			gotlen = response_certid(out, outlen, &got);
+			/* The CertID asked about, byte for byte. */
+			assert_int_equal(gotlen, wantlen);
+			assert_memory_equal(got, want, (size_t)wantlen);
+			if (absent) {
+				/* Signed for this request, kept nowhere. */
+				assert_null(blob);
+				assert_int_equal(owned, 1);
+				assert_int_equal(cacheable, 0);
+				assert_true(r.signed_live == live + 1);
+				OPENSSL_free((unsigned char *)out);
+			} else {
+				assert_non_null(blob);
+				assert_int_equal(owned, 0);
+				assert_int_equal(cacheable, 1);
+				ocsp_blob_unref(blob);
+			}
+			OPENSSL_free(got);
+			OPENSSL_free(want);
+			OPENSSL_free(req);
+		}
+	}
+	/* SHA-1 with NULL parameters came from the pre-signing, unsigned now. */
+	req = make_request("7E59", &reqlen);
+	live = r.signed_live;
+	assert_int_equal(ocsp_answer(&r, req, reqlen, &out, &outlen, &blob,
+	    &owned, &cacheable), 0);
+	assert_non_null(blob);
+	assert_true(r.signed_live == live);
+	ocsp_blob_unref(blob);
+	/*
+	 * The same request in BER (an indefinite length outside, which d2i
+	 * takes): its bytes are not walked for the parameters, so live.
+	 */
+	assert_true(reqlen < 128 && req[0] == 0x30);
+	ber = malloc(reqlen + 2);
+	assert_non_null(ber);
+	ber[0] = 0x30;
+	ber[1] = 0x80;
+	memcpy(ber + 2, req + 2, reqlen - 2);
+	ber[reqlen] = ber[reqlen + 1] = 0;
+	blob = NULL;
+	assert_int_equal(ocsp_answer(&r, ber, reqlen + 2, &out, &outlen, &blob,
+	    &owned, &cacheable), 0);
+	assert_null(blob);
+	assert_int_equal(owned, 1);
+	assert_true(response_certid(out, outlen, &got) > 0);
+	OPENSSL_free((unsigned char *)out);
+	OPENSSL_free(got);
+	free(ber);
+	OPENSSL_free(req);
+}
+
+/* One ocsp_cache_stats call, made on another thread. */
+struct stats_call {
+	time_t			 now;
+	struct ocsp_cache_stats	 cs;
+};
+
+static void *
+stats_thread(void *arg)
+{
+	struct stats_call *sc = arg;
+
+	ocsp_cache_stats(r.cache, 0, sc->now, &sc->cs);
+	return NULL;
+}
+
+/*
+ * GET /health is unauthenticated: counting the cache (every entry, under
+ * each shard lock in turn) happens once per second at most, and one HTTP
+ * thread counting does not hold the others.
+ */
+static void
+test_stats_counted_once_per_second(void **state)
+{
+	struct ocsp_cache_stats cs;
+	struct stats_call sc;
+	pthread_t t;
+	time_t now = time(NULL);
+	int i, busy;
+
+	add_good(GOOD_ISSUER, 0);
+	ocsp_cache_stats(r.cache, 0, now, &cs);
+	assert_int_equal(cs.entries, 1);
+	assert_int_equal(cs.unsigned_entries, 1);
+	/* The same second: the same figures, however the cache changed. */
+	add_good(GOOD_ISSUER, 1);
+	for (i = 0; i < 1000; i++) {
+		ocsp_cache_stats(r.cache, 0, now, &cs);
+		assert_int_equal(cs.entries, 1);
+	}
+	/* The next second: counted again. */
+	ocsp_cache_stats(r.cache, 0, now + 1, &cs);
+	assert_int_equal(cs.entries, 2);
+	/* A clock set back counts again too. */
+	add_good(GOOD_ISSUER, 2);
+	ocsp_cache_stats(r.cache, 0, now, &cs);
+	assert_int_equal(cs.entries, 3);
+	ocsp_cache_stats(r.cache, 0, now + 4, &cs);
+	assert_int_equal(cs.entries, 3);
+
+	/*
+	 * A count in progress (held on the first shard's lock, where it
+	 * starts) while another thread asks a second later: that one gets
+	 * the figures of the second before at once. If it waited instead,
+	 * alarm() ends the test.
+	 */
+	add_good(GOOD_ISSUER, 3);
+	pthread_mutex_lock(&r.cache->shard[0].mtx);
+	sc.now = now + 5;
+	assert_int_equal(pthread_create(&t, NULL, stats_thread, &sc), 0);
+	for (busy = 0, i = 0; i < 10000 && !busy; i++) {
+		if (pthread_mutex_trylock(&r.cache->count_mtx) == EBUSY)
+			busy = 1;
+		else {
+			pthread_mutex_unlock(&r.cache->count_mtx);
+			usleep(1000);
+		}
+	}
+	assert_true(busy);
+	alarm(10);
+	ocsp_cache_stats(r.cache, 0, now + 5, &cs);
+	alarm(0);
+	assert_int_equal(cs.entries, 3);
+	pthread_mutex_unlock(&r.cache->shard[0].mtx);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(sc.cs.entries, 4);
+	/* What that count found is what the second gets. */
+	ocsp_cache_stats(r.cache, 0, now + 5, &cs);
+	assert_int_equal(cs.entries, 4);
+}
+
 int
 main(void)
 {
@@ -453,6 +697,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_nonissued_bound_counts_responses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_age, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_certid_absent_params_echoed, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stats_counted_once_per_second, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
