@@ -90,6 +90,29 @@ static const struct db_stmt stmt_company_insert = {
 	"($1, $2, $3, $4, $5, $6, $7::date, $8, $9) RETURNING id",
 	9
 };
+static const struct db_stmt stmt_claim_insert = {
+	"ra_corporate_submit_sysadmin_claim",
+	"INSERT INTO ra_company_sysadmin_claim (company_id, token_sha256) "
+	"VALUES ($1, $2::bytea)",
+	2
+};
+/* The claim of token digest $1 by account $2, the company locked. */
+static const struct db_stmt stmt_claim_find = {
+	"ra_corporate_sysadmin_claim_find",
+	"SELECT cl.company_id, x.email = c.sysadmin_email AND "
+	"x.email_verified, a.status IN ('submitted', 'approved') AND "
+	"c.deactivated_at IS NULL FROM ra_company_sysadmin_claim cl JOIN "
+	"ra_company c ON c.id = cl.company_id JOIN ra_application a ON a.id = "
+	"c.application_id JOIN ra_account x ON x.id = $2 WHERE "
+	"cl.token_sha256 = $1::bytea FOR UPDATE OF c",
+	2
+};
+static const struct db_stmt stmt_claim_sysadmin = {
+	"ra_corporate_sysadmin_claim_insert",
+	"INSERT INTO ra_company_sysadmin_role (company_id, account_id) VALUES "
+	"($1, $2) ON CONFLICT (company_id) DO NOTHING RETURNING company_id",
+	2
+};
 /*
  * Who account $2 is to company $1. FOR SHARE, here and wherever rad acts
  * in a company's name: a deactivation (companies.c) in progress is waited
@@ -98,9 +121,8 @@ static const struct db_stmt stmt_company_insert = {
 static const struct db_stmt stmt_company_role = {
 	"ra_corporate_company_role",
 	"SELECT c.name, " RA_COMPANY_STATUS ", c.representative_id = $2, "
-	"EXISTS (SELECT 1 "
-	"FROM ra_account x WHERE x.id = $2 AND x.email = c.sysadmin_email AND "
-	"x.email_verified), EXISTS (SELECT 1 FROM ra_company_member m WHERE "
+	"EXISTS (SELECT 1 FROM ra_company_sysadmin_role s WHERE s.company_id = c.id "
+	"AND s.account_id = $2), EXISTS (SELECT 1 FROM ra_company_member m WHERE "
 	"m.company_id = c.id AND m.account_id = $2) FROM ra_company c JOIN "
 	"ra_application a ON a.id = c.application_id WHERE c.id = $1 "
 	"FOR SHARE OF c",
@@ -111,8 +133,8 @@ static const struct db_stmt stmt_company_get = {
 	"SELECT c.id, c.name, c.nib, c.npwp, c.deed_number, c.deed_date::text, "
 	"c.decree_number, c.sysadmin_email, c.representative_id, "
 	"c.application_id, " RA_COMPANY_STATUS ", "
-	RA_TS("c.created_at") ", (SELECT x.id FROM ra_account x WHERE "
-	"x.email = c.sysadmin_email AND x.email_verified), "
+	RA_TS("c.created_at") ", (SELECT s.account_id FROM ra_company_sysadmin_role "
+	"s WHERE s.company_id = c.id), "
 	RA_TS("c.deactivated_at") " FROM ra_company c "
 	"JOIN ra_application a ON a.id = c.application_id WHERE c.id = $1",
 	1
@@ -310,6 +332,7 @@ enum ra_corp_outcome {
 	RA_CORP_OPEN,			/* 409: the account's open application */
 	RA_CORP_NO_CERT,		/* 403: no issued personal application */
 	RA_CORP_OFFICER_IN_COMPANY,	/* 403 */
+	RA_CORP_CLAIMED,		/* 409: the sysadmin role is taken */
 };
 
 static int
@@ -335,6 +358,9 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 		    "application awaiting a decision");
 	case RA_CORP_NOT_FOUND:
 		return ra_problem(resp, 404, "no such company");
+	case RA_CORP_CLAIMED:
+		return ra_problem(resp, 409, "the company's sysadmin role is "
+		    "claimed already");
 	case RA_CORP_NOT_SYSADMIN:
 		return ra_problem(resp, 403, "only the company's sysadmin may do "
 		    "this");
@@ -348,8 +374,8 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 		return ra_problem(resp, 404, "unknown, used or expired "
 		    "enrolment token");
 	case RA_CORP_WRONG_EMAIL:
-		return ra_problem(resp, 403, "the invitation is for another "
-		    "email address, or yours is not verified");
+		return ra_problem(resp, 403, "the token is for another email "
+		    "address, or yours is not verified");
 	case RA_CORP_CERT_UNKNOWN:
 		return ra_problem(resp, 404, "certificate_id: no certificate of "
 		    "this company's employees");
@@ -548,12 +574,14 @@ ra_corp_submit_txn(struct db *db, void *arg)
 	struct ra_corp_submit_txn *t = arg;
 	const struct ra_corporate_req *r = t->req;
 	const char *v[9];
-	char *subject_s = NULL, *body = NULL;
+	char *subject_s = NULL, *body = NULL, *digest = NULL;
+	char tok[RA_TOKEN_B64_LEN + 1];
 	PGresult *res = NULL;
 	json_t *subject = NULL, *details = NULL;
 	int rc = -1;
 
 	t->outcome = RA_CORP_DONE;
+	tok[0] = '\0';
 	v[0] = t->who->account_id;
 	if ((res = db_exec(db, &stmt_rep_lock, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
@@ -614,13 +642,28 @@ ra_corp_submit_txn(struct db *db, void *arg)
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.corporate.submit",
 	    "ra_company", t->id, details, NULL) == -1)
 		goto out;
+	/*
+	 * The role goes to the account that brings this token back: the
+	 * address's owner, logged in to an account of this address (not to
+	 * whoever registered the address first and had its owner verify it).
+	 */
+	if (ra_token_new(tok, &digest) == -1)
+		goto out;
+	PQclear(res);
+	v[0] = t->id;
+	v[1] = digest;
+	if ((res = db_exec(db, &stmt_claim_insert, v, NULL, NULL)) == NULL)
+		goto out;
 	/* Sent before COMMIT: a failed send leaves no company behind. */
 	if (asprintf(&body, "%s has named this address as the system "
 	    "administrator of its corporate account with the RA.\r\n\r\n"
 	    "Register an account with this email address (POST /v1/register) "
-	    "and verify it. Once the RA approves the company (application "
-	    "%s), that account may enrol the company's employees.\r\n",
-	    r->company_name, t->app_id) == -1) {
+	    "and verify it, or log in to yours, and claim the role with POST "
+	    "/v1/corporate/sysadmin/claim (usable once; if an account of this "
+	    "address exists that you did not register, tell the RA):\r\n\r\n"
+	    "token=%s\r\n\r\nOnce the RA approves the company (application "
+	    "%s), you may enrol the company's employees.\r\n",
+	    r->company_name, tok, t->app_id) == -1) {
 		body = NULL;
 		goto out;
 	}
@@ -631,7 +674,11 @@ ra_corp_submit_txn(struct db *db, void *arg)
 	}
 	rc = 0;
 out:
+	ra_wipe(tok, sizeof(tok));
+	if (body != NULL)
+		ra_wipe(body, strlen(body));
 	free(body);
+	free(digest);
 	json_decref(details);
 	json_decref(subject);
 	free(subject_s);
@@ -1041,6 +1088,109 @@ ra_corporate_accept(struct ra *ra, const struct http_request *req,
 	    (json_int_t)strtoll(t.company_id, NULL, 10), "account_id",
 	    (json_int_t)strtoll(who.account_id, NULL, 10), "role",
 	    "employee")) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	ra_wipe(&r, sizeof(r));
+	json_decref(o);
+	free(t.digest);
+	return rc;
+}
+
+/* --- POST /v1/corporate/sysadmin/claim ------------------------------------------ */
+
+struct ra_corp_claim_txn {
+	const struct ra_subject	*who;
+	char			*digest;
+	const char		*client;
+	enum ra_corp_outcome	 outcome;
+	char			 company_id[24];
+};
+
+static int
+ra_corp_claim_txn(struct db *db, void *arg)
+{
+	char actor[RA_ACTOR_MAX];
+	struct ra_corp_claim_txn *t = arg;
+	const char *v[2];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->outcome = RA_CORP_DONE;
+	v[0] = t->digest;
+	v[1] = t->who->account_id;
+	if ((res = db_exec(db, &stmt_claim_find, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_CORP_TOKEN;
+		goto out;
+	}
+	snprintf(t->company_id, sizeof(t->company_id), "%s",
+	    PQgetvalue(res, 0, 0));
+	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+		t->outcome = RA_CORP_WRONG_EMAIL;
+	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
+		t->outcome = RA_CORP_NOT_ACTIVE;
+	if (t->outcome != RA_CORP_DONE)
+		goto out;
+	PQclear(res);
+	v[0] = t->company_id;
+	if ((res = db_exec(db, &stmt_claim_sysadmin, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_CORP_CLAIMED;
+		goto out;
+	}
+	if ((details = json_pack("{s:s, s:s, s:s}", "client", t->client,
+	    "company_id", t->company_id, "account_id", t->who->account_id)) ==
+	    NULL || audit_append(db, ra_actor(actor, t->who->account_id),
+	    "ra.corporate.sysadmin_claim", "ra_company", t->company_id, details,
+	    NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_corporate_sysadmin_claim(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_token_req r;
+	struct ra_corp_claim_txn t;
+	char detail[256];
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	memset(&t, 0, sizeof(t));
+	memset(&r, 0, sizeof(r));
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
+	if (ra_parse_token(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	if ((t.digest = ra_token_digest(r.token)) == NULL)
+		goto out;
+	t.who = &who;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_claim_txn,
+	    &t) == -1) {
+		if (t.outcome != RA_CORP_DONE)
+			rc = ra_corp_refuse(resp, t.outcome);
+		goto out;
+	}
+	log_info("company %s: account %s claimed the sysadmin role",
+	    t.company_id, who.account_id);
+	if ((o = json_pack("{s:I, s:I, s:s}", "company_id",
+	    (json_int_t)strtoll(t.company_id, NULL, 10), "account_id",
+	    (json_int_t)strtoll(who.account_id, NULL, 10), "role",
+	    "sysadmin")) == NULL)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:

@@ -1091,6 +1091,8 @@ int	ra_corporate_invite(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_corporate_accept(struct ra *, const struct http_request *,
 	    struct http_response *);
+int	ra_corporate_sysadmin_claim(struct ra *, const struct http_request *,
+	    struct http_response *);
 int	ra_corporate_revreq(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_corporate_eseal(struct ra *, const struct http_request *,

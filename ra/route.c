@@ -142,6 +142,7 @@ static const struct ra_route ra_routes[] = {
 	{ "GET", "/v1/corporate/{id}", ra_corporate_get },
 	{ "POST", "/v1/corporate/{id}/employees", ra_corporate_invite },
 	{ "POST", "/v1/corporate/enrolments/accept", ra_corporate_accept },
+	{ "POST", "/v1/corporate/sysadmin/claim", ra_corporate_sysadmin_claim },
 	{ "POST", "/v1/corporate/{id}/revocation-requests", ra_corporate_revreq },
 	{ "POST", "/v1/corporate/{id}/eseals", ra_corporate_eseal },
 	{ "GET", "/v1/officer/revocation-requests", ra_officer_revreq_list },

@@ -501,6 +501,14 @@ note "4. company $comp ($company) approved by officers $off1 and $off2 (four eye
 sphone=+62813$(printf '%08d' $((RANDOM * 3 + n % 1000)))
 account "$sysmail" "$sphone"
 sysacc=$aid systok=$tok
+# The role is the account's that brings back the token mailed at submission.
+req GET "/v1/corporate/$comp"
+expect 404 "company before the sysadmin's claim"
+sysclaim=$(mail_token "$sysmail" sysadmin/claim)
+secrets+=("$sysclaim")
+req POST /v1/corporate/sysadmin/claim "{\"token\":\"$sysclaim\"}"
+expect 200 "sysadmin claim"
+audit ra.corporate.sysadmin_claim ra_company "$comp" "^subscriber:$sysacc\$"
 req GET "/v1/corporate/$comp"
 expect 200 "company (sysadmin)"
 [ "$(j '.status + "/" + (.your_roles | join(",")) + "/" + (.sysadmin_account_id | tostring)')" = "active/sysadmin/$sysacc" ] ||

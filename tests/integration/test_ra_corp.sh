@@ -44,6 +44,7 @@ state() {
 	q "SELECT (SELECT count(*) FROM ra_application) || '/' ||
 	    (SELECT count(*) FROM ra_company) || '/' ||
 	    (SELECT count(*) FROM ra_company_member) || '/' ||
+	    (SELECT count(*) FROM ra_company_sysadmin_role) || '/' ||
 	    (SELECT count(*) FROM ra_company_invitation) || '/' ||
 	    (SELECT count(*) FROM ra_company_invitation WHERE accepted_at IS NOT NULL) || '/' ||
 	    (SELECT count(*) FROM ra_company_application) || '/' ||
@@ -209,8 +210,31 @@ sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_application SET status = 'approved', dec
 note "company submitted (201, rows, audit, mail to the sysadmin, 409 on a second one): ok"
 
 # --- the sysadmin ---------------------------------------------------------------------
+# claim_token EMAIL: the sysadmin claim token mailed to EMAIL at submission.
+claim_token() {
+	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' \
+		"$(grep -l -- 'sysadmin/claim' "$mail"/*.eml | xargs grep -l -- "^To: <$1>" | xargs ls -t | sed -n 1p)" |
+		tr -d '\r' | sed -n 1p
+}
 account admin@contoh.co.id
 sys=$aid; systok=$tok
+# A verified account of the address is not the sysadmin: whoever registered
+# it first could be someone else. The role is the account's that brings
+# back the mailed token.
+refuse 404 "the address's account before its claim" GET "/v1/corporate/$cid"
+ctok=$(claim_token admin@contoh.co.id)
+secrets+=("$ctok")
+refuse 404 "a claim with an unknown token" POST /v1/corporate/sysadmin/claim "{\"token\":\"${ctok%?}$([ "${ctok: -1}" = A ] && echo B || echo A)\"}"
+tok=$stok
+refuse 403 "another address's account claims the role" POST /v1/corporate/sysadmin/claim "{\"token\":\"$ctok\"}"
+tok=$systok
+req POST /v1/corporate/sysadmin/claim "{\"token\":\"$ctok\"}"
+expect 200 "the sysadmin claims the role"
+[ "$(jq -r '.role + "/" + (.company_id | tostring) + "/" + (.account_id | tostring)' "$tmp/out")" = "sysadmin/$cid/$sys" ] ||
+	fail "claim answer: $(cat "$tmp/out")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.corporate.sysadmin_claim' AND object_id = '$cid'
+    AND actor = 'subscriber:$sys'")" = 1 ] || fail "ra.corporate.sysadmin_claim not audited"
+refuse 409 "a second claim" POST /v1/corporate/sysadmin/claim "{\"token\":\"$ctok\"}"
 req GET "/v1/corporate/$cid"
 expect 200 "sysadmin GET before approval"
 [ "$(jq -r '.status + "/" + (.your_roles | join(","))' "$tmp/out")" = pending/sysadmin ] || fail "GET: $(cat "$tmp/out")"
@@ -305,6 +329,8 @@ cid2=$(jq -r .id "$tmp/out")
 approve_by_sql "$(jq -r .application_id "$tmp/out")"
 account admin@lain.co.id
 sys2=$aid; sys2tok=$tok
+req POST /v1/corporate/sysadmin/claim "{\"token\":\"$(claim_token admin@lain.co.id)\"}"
+expect 200 "the second company's sysadmin claims the role"
 
 otp_for() { # otp_for TOKEN EMAIL [PURPOSE]: an email OTP (default revoke); sets oid, ocode
 	tok=$1

@@ -56,6 +56,9 @@ seal='{"name":"Segel Faktur Elektronik"}'
 refuse 409 "an e-seal of a company not yet approved" POST "/v1/corporate/$cid/eseals" "$seal"
 approve_by_sql "$capp"
 account admin@segel.example +6281200000302
+claim=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(grep -l 'sysadmin/claim' "$mail"/*.eml | xargs grep -l -- '^To: <admin@segel.example>')" | tr -d '\r' | sed -n 1p)
+req POST /v1/corporate/sysadmin/claim "{\"token\":\"$claim\"}"
+expect 200 "the sysadmin's claim"
 refuse 403 "the sysadmin applies for the seal" POST "/v1/corporate/$cid/eseals" "$seal"
 account stranger-seal@example.com +6281200000303
 refuse 404 "a stranger applies for the seal" POST "/v1/corporate/$cid/eseals" "$seal"
