@@ -167,8 +167,8 @@ static const struct db_stmt stmt_cert_lock = {
 static const struct db_stmt stmt_cert_revoke = {
 	"ra_cert_revoke_update",
 	"UPDATE certificate SET revoked_at = now(), revocation_reason = $2::int, "
-	"revoked_by = $3 WHERE id = $1 AND (revoked_at IS NULL OR "
-	"revocation_reason = 6) RETURNING " RA_TS("revoked_at"),
+	"revoked_by = $3 WHERE id = $1 AND revoked_at IS NULL RETURNING "
+	RA_TS("revoked_at"),
 	3
 };
 static const struct db_stmt stmt_rekey_insert = {
@@ -879,6 +879,18 @@ ra_revoke_txn(struct db *db, void *arg)
 	t->outcome = RA_CO_DONE;
 	if ((res = ra_cert_lock(db, t)) == NULL)
 		goto out;
+	/*
+	 * A hold is the RA's or the CA's (subscribers revoke with 0 or 9
+	 * only): theirs to release or revoke with their reason. Revoked by
+	 * its subscriber, a held certificate's identity would count as
+	 * standing again (corporate.c RA_IDENTITY_STANDS).
+	 */
+	if (strcmp(PQgetvalue(res, 0, 9), "t") == 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), "the certificate is on "
+		    "hold by the RA, which releases or revokes it");
+		goto out;
+	}
 	if (ra_factor_check(t->ra, db, t->who->account_id, "revoke", t->factor,
 	    &t->fo) == -1)
 		goto out;

@@ -343,6 +343,13 @@ before
 req POST "/v1/certificates/$cid/rekey" "{\"factor\":$(otpf "$oid" "$oc")}"
 expect 409 "rekey of a certificate on hold"
 detail | has 'on hold' || fail "rekey on hold: $(detail)"
+# Nor revoked by its subscriber: the hold is the RA's to release or revoke
+# (revoked as unspecified by the subscriber, its identity counted again).
+before
+req POST "/v1/certificates/$cid/revoke" "{\"reason\":\"unspecified\",\"factor\":$(otpf "$oid" "$oc")}"
+expect 409 "a subscriber's revocation of a certificate on hold"
+detail | has 'on hold by the RA' || fail "revocation on hold: $(detail)"
+unchanged "a subscriber's revocation of a certificate on hold"
 "$PKICTL" --config "$PKI_CONFIG" cert release --serial "$serial" >/dev/null || fail "pkictl cert release"
 # The subscriber is told of both (schema/034, through rad's outbox).
 m=$(wait_mail "$email" '^Subject: Your certificate was suspended') || fail "no suspension notice"
