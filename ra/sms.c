@@ -65,19 +65,41 @@ ra_sms_file_sink(const char *dir, char *err, size_t errlen)
 	return s;
 }
 
-/* 1 when url's host is a loopback name or address (http:// is allowed). */
+/*
+ * 1 when url is https://, or http:// to a loopback name or address, parsed
+ * as libcurl will use it: a prefix test let "http://localhost:1@sms.evil/"
+ * (user "localhost", host sms.evil) send the token and codes in clear.
+ * No user information in either.
+ */
 static int
-ra_sms_loopback(const char *url)
+ra_sms_url_ok(const char *url)
 {
-	static const char *const hosts[] = { "http://127.0.0.1:",
-	    "http://127.0.0.1/", "http://localhost:", "http://localhost/",
-	    "http://[::1]:", "http://[::1]/" };
+	static const char *const loopback[] = { "127.0.0.1", "localhost",
+	    "[::1]" };
+	CURLU *u;
+	char *scheme = NULL, *host = NULL, *user = NULL;
 	size_t i;
+	int ok = 0;
 
-	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
-		if (strncasecmp(url, hosts[i], strlen(hosts[i])) == 0)
-			return 1;
-	return 0;
+	if ((u = curl_url()) == NULL)
+		return 0;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_NO_USER)
+		goto out;
+	if (strcasecmp(scheme, "https") == 0)
+		ok = 1;
+	else if (strcasecmp(scheme, "http") == 0)
+		for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+			if (strcasecmp(host, loopback[i]) == 0)
+				ok = 1;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return ok;
 }
 
 struct ra_sms *
@@ -93,11 +115,11 @@ ra_sms_gateway(const struct ra_sms_gateway_conf *c, char *err, size_t errlen)
 		    "sms_gateway_token_file");
 		return NULL;
 	}
-	if ((strncasecmp(c->url, "https://", 8) != 0 &&
-	    !ra_sms_loopback(c->url)) || strlen(c->url) >= sizeof(s->url) ||
+	if (!ra_sms_url_ok(c->url) || strlen(c->url) >= sizeof(s->url) ||
 	    strpbrk(c->url, " \t\r\n") != NULL) {
 		snprintf(err, errlen, "sms_gateway_url must be https://..., or "
-		    "http:// to 127.0.0.1, localhost or [::1]");
+		    "http:// to 127.0.0.1, localhost or [::1], with no user "
+		    "name");
 		return NULL;
 	}
 	n = strlen(sender);

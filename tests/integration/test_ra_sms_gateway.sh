@@ -45,6 +45,11 @@ refuses "no gateway URL" "needs sms_gateway_url and sms_gateway_token_file" \
 	PKI_RA_SMS_GATEWAY_TOKEN_FILE="$tmp/token"
 refuses "http:// to another host" "sms_gateway_url must be https://" \
 	PKI_RA_SMS_GATEWAY_URL=http://sms.example.com/v1/messages PKI_RA_SMS_GATEWAY_TOKEN_FILE="$tmp/token"
+# Another host behind a loopback-looking prefix (user "localhost", password "1").
+refuses "http:// to another host after a user name" "sms_gateway_url must be https://" \
+	PKI_RA_SMS_GATEWAY_URL=http://localhost:1@sms.example.com/v1/messages PKI_RA_SMS_GATEWAY_TOKEN_FILE="$tmp/token"
+refuses "https:// with a user name" "sms_gateway_url must be https://" \
+	PKI_RA_SMS_GATEWAY_URL=https://u:p@sms.example.com/v1/messages PKI_RA_SMS_GATEWAY_TOKEN_FILE="$tmp/token"
 refuses "a missing token file" "$tmp/nothing" \
 	PKI_RA_SMS_GATEWAY_URL=https://sms.example.com/v1/messages PKI_RA_SMS_GATEWAY_TOKEN_FILE="$tmp/nothing"
 refuses "a bad sender ID" "sms_gateway_sender" PKI_RA_SMS_GATEWAY_SENDER='PKI-RA!' \
