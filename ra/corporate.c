@@ -1565,8 +1565,13 @@ ra_revdecide_txn(struct db *db, void *arg)
 		v[1] = code;
 		v[2] = actor;
 		if ((res = db_exec(db, &stmt_revreq_revoke, v, NULL,
-		    NULL)) == NULL || PQntuples(res) != 1)
+		    NULL)) == NULL)
 			goto out;
+		/* Revoked meanwhile (the certificate row is not locked above). */
+		if (PQntuples(res) != 1) {
+			t->outcome = RA_CORP_CERT_REVOKED;
+			goto out;
+		}
 		/* The same event as pkictl cert revoke (ca/certcmd.c). */
 		if ((details = json_pack("{s:s, s:s, s:s, s:s}", "issuer", issuer,
 		    "serial", t->serial, "reason", reason,
