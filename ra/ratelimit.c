@@ -1,10 +1,14 @@
 /*
- * Rate limiting per client address: a fixed one-minute window per address,
- * in a bounded table in this process's memory. Several rad processes (or a
+ * Rate limiting per client address (an IPv6 client's /64): a fixed
+ * one-minute window per address, in a bounded table in this process's
+ * memory. Several rad processes (or a
  * restart) each count on their own: acceptable for this slice, see
  * ra/README.md. Called from the one HTTP thread; a mutex keeps it safe if
  * more threads are configured.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,13 +68,43 @@ ra_rl_hash(const char *s)
 	return h;
 }
 
+/*
+ * The key an address counts under: an IPv6 address's /64 (one subscriber
+ * line or host usually holds a whole /64, and stepping through it would
+ * start a fresh count for every request), an IPv4-mapped one as IPv4,
+ * anything else as given.
+ */
+static void
+ra_rl_key(const char *addr, char key[RA_RL_ADDR_MAX])
+{
+	struct in6_addr a6;
+	char text[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, addr, &a6) != 1) {
+		snprintf(key, RA_RL_ADDR_MAX, "%s", addr);
+		return;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		inet_ntop(AF_INET, &a6.s6_addr[12], text, sizeof(text));
+		snprintf(key, RA_RL_ADDR_MAX, "%s", text);
+		return;
+	}
+	memset(&a6.s6_addr[8], 0, 8);
+	inet_ntop(AF_INET6, &a6, text, sizeof(text));
+	snprintf(key, RA_RL_ADDR_MAX, "%s/64", text);
+}
+
 long
-ra_ratelimit_hit(struct ra_ratelimit *rl, const char *addr, time_t now)
+ra_ratelimit_hit(struct ra_ratelimit *rl, const char *client, time_t now)
 {
 	struct ra_rl_slot *s, *victim = NULL;
-	unsigned int h = ra_rl_hash(addr);
+	char addr[RA_RL_ADDR_MAX];
+	unsigned int h;
 	long wait = 0;
 	int i;
+
+	ra_rl_key(client, addr);
+	h = ra_rl_hash(addr);
 
 	pthread_mutex_lock(&rl->mu);
 	for (i = 0; i < RA_RL_PROBES; i++) {
