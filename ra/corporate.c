@@ -985,20 +985,21 @@ out:
 
 /* --- POST /v1/corporate/enrolments/accept ----------------------------------- */
 
-struct ra_corp_accept_txn {
+/* A {token} a logged-in account brings back: an enrolment or a claim. */
+struct ra_corp_token_txn {
 	const struct ra_subject	*who;
 	char			*digest;
 	const char		*client;
 	enum ra_corp_outcome	 outcome;
 	char			 company_id[24];
-	char			 member_id[24];
+	char			 member_id[24];	/* enrolment */
 };
 
 static int
 ra_corp_accept_txn(struct db *db, void *arg)
 {
 	char actor[RA_ACTOR_MAX];
-	struct ra_corp_accept_txn *t = arg;
+	struct ra_corp_token_txn *t = arg;
 	const char *v[3];
 	char inv[24];
 	PGresult *res = NULL;
@@ -1054,13 +1055,18 @@ out:
 	return rc;
 }
 
-int
-ra_corporate_accept(struct ra *ra, const struct http_request *req,
-    struct http_response *resp)
+/*
+ * POST {token} by a logged-in account: txn on the token's digest, then
+ * {company_id, account_id, role}.
+ */
+static int
+ra_corp_token_post(struct ra *ra, const struct http_request *req,
+    struct http_response *resp, int (*txn)(struct db *, void *),
+    const char *role)
 {
 	struct ra_subject who;
 	struct ra_token_req r;
-	struct ra_corp_accept_txn t;
+	struct ra_corp_token_txn t;
 	char detail[256];
 	json_t *o = NULL;
 	int rc = -1, k;
@@ -1078,18 +1084,17 @@ ra_corporate_accept(struct ra *ra, const struct http_request *req,
 		goto out;
 	t.who = &who;
 	t.client = req->remote_addr;
-	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_accept_txn,
-	    &t) == -1) {
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, txn, &t) == -1) {
 		if (t.outcome != RA_CORP_DONE)
 			rc = ra_corp_refuse(resp, t.outcome);
 		goto out;
 	}
-	log_info("company %s: account %s enrolled as an employee", t.company_id,
-	    who.account_id);
+	log_info("company %s: account %s is its %s now", t.company_id,
+	    who.account_id, role);
 	if ((o = json_pack("{s:I, s:I, s:s}", "company_id",
 	    (json_int_t)strtoll(t.company_id, NULL, 10), "account_id",
-	    (json_int_t)strtoll(who.account_id, NULL, 10), "role",
-	    "employee")) == NULL)
+	    (json_int_t)strtoll(who.account_id, NULL, 10), "role", role)) ==
+	    NULL)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:
@@ -1099,21 +1104,21 @@ out:
 	return rc;
 }
 
-/* --- POST /v1/corporate/sysadmin/claim ------------------------------------------ */
+int
+ra_corporate_accept(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	return ra_corp_token_post(ra, req, resp, ra_corp_accept_txn,
+	    "employee");
+}
 
-struct ra_corp_claim_txn {
-	const struct ra_subject	*who;
-	char			*digest;
-	const char		*client;
-	enum ra_corp_outcome	 outcome;
-	char			 company_id[24];
-};
+/* --- POST /v1/corporate/sysadmin/claim ------------------------------------------ */
 
 static int
 ra_corp_claim_txn(struct db *db, void *arg)
 {
 	char actor[RA_ACTOR_MAX];
-	struct ra_corp_claim_txn *t = arg;
+	struct ra_corp_token_txn *t = arg;
 	const char *v[2];
 	PGresult *res = NULL;
 	json_t *details = NULL;
@@ -1161,45 +1166,8 @@ int
 ra_corporate_sysadmin_claim(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
-	struct ra_subject who;
-	struct ra_token_req r;
-	struct ra_corp_claim_txn t;
-	char detail[256];
-	json_t *o = NULL;
-	int rc = -1, k;
-
-	memset(&t, 0, sizeof(t));
-	memset(&r, 0, sizeof(r));
-	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
-		return k == 0 ? 0 : -1;
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
-	if (ra_parse_token(req->body, req->body_len, &r, detail,
-	    sizeof(detail)) == -1)
-		return ra_problem(resp, 400, detail);
-	if ((t.digest = ra_token_digest(r.token)) == NULL)
-		goto out;
-	t.who = &who;
-	t.client = req->remote_addr;
-	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_claim_txn,
-	    &t) == -1) {
-		if (t.outcome != RA_CORP_DONE)
-			rc = ra_corp_refuse(resp, t.outcome);
-		goto out;
-	}
-	log_info("company %s: account %s claimed the sysadmin role",
-	    t.company_id, who.account_id);
-	if ((o = json_pack("{s:I, s:I, s:s}", "company_id",
-	    (json_int_t)strtoll(t.company_id, NULL, 10), "account_id",
-	    (json_int_t)strtoll(who.account_id, NULL, 10), "role",
-	    "sysadmin")) == NULL)
-		goto out;
-	rc = http_respond_json(resp, 200, o);
-out:
-	ra_wipe(&r, sizeof(r));
-	json_decref(o);
-	free(t.digest);
-	return rc;
+	return ra_corp_token_post(ra, req, resp, ra_corp_claim_txn,
+	    "sysadmin");
 }
 
 /* --- POST /v1/corporate/{id}/revocation-requests ------------------------------ */
