@@ -123,13 +123,14 @@ struct ra_change_txn {
 	const struct ra_subject		*who;
 	const struct factor		*factor;
 	const char			*client;
-	const char			*value;	/* new email, phone or hash */
+	const char			*value;	/* new email, phone or password */
 	const char			*current;	/* current password */
 	enum ra_change_outcome		 outcome;
 	struct factor_outcome	 fo;
 	long				 retry_after;
 	long				 revoked;
 	char				 email[RA_EMAIL_MAX + 1];	/* old */
+	char				 hash[256];	/* of the new password */
 };
 
 /* The factor of the change; 1: verified; 0: refused (commit); -1: failure. */
@@ -178,7 +179,10 @@ ra_change_notice(struct ra *ra, const char *to, const char *subject,
  * The current password is checked first: a wrong one counts toward the
  * log-in lock-out (failed_logins, policy [lockout]) as a failed log-in
  * would, so a stolen session cannot guess it for free; the factor is not
- * tried then (an OTP stays usable).
+ * tried then (an OTP stays usable). The new password is hashed only after
+ * both passed, in the transaction (as ra_pin_txn, factor.c): a locked
+ * account, a wrong current password or a refused factor costs no Argon2id
+ * of the new one. The hash survives a retry of the transaction.
  */
 static int
 ra_password_txn(struct db *db, void *arg)
@@ -237,7 +241,10 @@ ra_password_txn(struct db *db, void *arg)
 		rc = r;
 		goto out;
 	}
-	v[1] = t->value;
+	if (t->hash[0] == '\0' && ra_password_hash(t->ra->policy, t->value,
+	    t->hash, sizeof(t->hash)) == -1)
+		goto out;
+	v[1] = t->hash;
 	if (db_exec_ok(db, &stmt_pw_update, v) == -1)
 		goto out;
 	v[1] = t->who->session_id;
@@ -265,7 +272,7 @@ ra_password_change(struct ra *ra, const struct http_request *req,
 	struct ra_subject who;
 	struct ra_password_change_req r;
 	struct ra_change_txn t;
-	char detail[256], hash[256];
+	char detail[256];
 	json_t *o = NULL;
 	int rc = -1, a;
 
@@ -280,14 +287,11 @@ ra_password_change(struct ra *ra, const struct http_request *req,
 		rc = ra_problem(resp, 400, detail);
 		goto out;
 	}
-	if (ra_password_hash(ra->policy, r.password, hash, sizeof(hash)) == -1)
-		goto out;
-	ra_wipe(r.password, sizeof(r.password));
 	t.ra = ra;
 	t.who = &who;
 	t.factor = &r.factor;
 	t.client = req->remote_addr;
-	t.value = hash;
+	t.value = r.password;
 	t.current = r.current;
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_password_txn,
 	    &t) == -1) {
@@ -320,7 +324,7 @@ ra_password_change(struct ra *ra, const struct http_request *req,
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:
-	ra_wipe(hash, sizeof(hash));
+	ra_wipe(&t, sizeof(t));
 	ra_wipe(&r, sizeof(r));
 	json_decref(o);
 	return rc;
@@ -358,8 +362,16 @@ ra_email_txn(struct db *db, void *arg)
 	v[0] = t->who->account_id;
 	v[1] = t->value;
 	if ((res2 = db_exec(db, &stmt_email_update, v, NULL, NULL)) == NULL ||
-	    PQntuples(res2) != 1)
+	    PQntuples(res2) != 1) {
+		/*
+		 * 23505: an account registered with the address (or moved to
+		 * it) after the check above, and committed while this update
+		 * waited on the unique index. As taken: roll back, OTP unused.
+		 */
+		if (strcmp(db_last_sqlstate(db), "23505") == 0)
+			t->outcome = RA_CHANGE_DUPLICATE;
 		goto out;
+	}
 	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res2, 0, 0));
 	if (db_exec_ok(db, &stmt_email_supersede, v) == -1 ||
 	    db_exec_ok(db, &stmt_email_otps_void, v) == -1)

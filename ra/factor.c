@@ -1,9 +1,10 @@
 /*
  * Second factors of subscribers: one-time codes sent by email or SMS
  * (POST /v1/otp), phone verification by an SMS code (POST /v1/phone/verify),
- * the 6-digit PIN (POST /v1/pin), and the verifier every sensitive action
- * calls inside its transaction (ra_factor_verify; the contract is in
- * extern.h). The request parsers are in factor_request.c.
+ * the 6-digit PIN (POST /v1/pin: hashed only once its factor has passed, a
+ * notice queued to the account's address), and the verifier every
+ * sensitive action calls inside its transaction (ra_factor_verify; the
+ * contract is in extern.h). The request parsers are in factor_request.c.
  *
  * A code is 6 digits drawn uniformly from the CSPRNG; it is stored only as
  * HMAC-SHA256 under rad's OTP key (ra.otp_key_file, 256 bits, read at
@@ -104,11 +105,13 @@ static const struct db_stmt stmt_phone_verified = {
 	"phone_verified_at = coalesce(phone_verified_at, now()) WHERE id = $1",
 	1
 };
+/* Whether a PIN was replaced, and where and when to say so (ra_pin_notice). */
 static const struct db_stmt stmt_pin_set = {
 	"ra_pin_set_account",
 	"UPDATE ra_account a SET pin_hash = $2, pin_set_at = now() "
 	"FROM (SELECT id, pin_hash IS NOT NULL AS had FROM ra_account "
-	"WHERE id = $1) o WHERE a.id = o.id RETURNING o.had",
+	"WHERE id = $1) o WHERE a.id = o.id RETURNING o.had, a.email, "
+	RA_TS("now()"),
 	2
 };
 
@@ -512,16 +515,70 @@ out:
 
 /* --- POST /v1/pin ------------------------------------------------------------------------ */
 
+/*
+ * The new PIN is hashed (Argon2id at the password cost, tens of
+ * milliseconds on rad's one HTTP thread) only once the factor has passed,
+ * inside the transaction: a wrong, unknown or locked-out factor costs no
+ * Argon2id, so a session cannot stall rad by looping refused requests. The
+ * account row stays locked (FOR UPDATE, taken by the verifier) during the
+ * hash, as it does while the verifier checks a PIN factor: that holds up
+ * only other requests on this account, and the factor's check, its OTP's
+ * consumption and the new PIN commit together, with nothing between them
+ * (hashing between two transactions would need the factor checked again).
+ * The hash is kept in the transaction's state: a retried transaction
+ * (db_transaction) does not compute it again.
+ */
 struct ra_pin_txn {
 	struct ra			*ra;
 	const char			*account_id;
 	const struct factor		*factor;
-	const char			*hash;
+	const char			*pin;		/* the new PIN */
 	const char			*client;
 	enum ra_factor_txn_outcome	 outcome;
 	struct factor_outcome	 fo;
 	int				 replaced;
+	char				 hash[256];	/* of pin, once computed */
 };
+
+/* How the notice names the factor that authorized a change. */
+static const char *
+ra_factor_kind_text(const char *kind)
+{
+	if (strcmp(kind, "otp") == 0)
+		return "a one-time code sent to you";
+	if (strcmp(kind, "pin") == 0)
+		return "your previous PIN";
+	if (strcmp(kind, "totp") == 0)
+		return "your authenticator app";
+	return "a second factor";
+}
+
+/*
+ * Queues the notice of a PIN set or replaced to the account's address, in
+ * the change's transaction (ra_mail_queue): the owner learns of a PIN they
+ * did not set, which would authorize everything a PIN does. 0 or -1.
+ */
+static int
+ra_pin_notice(struct db *db, const struct ra_pin_txn *t, const char *to,
+    const char *at)
+{
+	char *body = NULL;
+	int rc;
+
+	if (asprintf(&body, "%s on %s (UTC), authorized by %s.\r\n\r\nThe "
+	    "PIN authorizes every sensitive action of your account (agreements, "
+	    "revocations, account changes) and remote signatures.\r\n\r\nIf "
+	    "you did not do this, contact us at once.\r\n", t->replaced ?
+	    "The PIN of your account was changed" : "A PIN was set for your "
+	    "account", at, ra_factor_kind_text(t->fo.kind)) == -1) {
+		log_err("pin: asprintf: out of memory");
+		return -1;
+	}
+	rc = ra_mail_queue(db, to, t->replaced ? "Your PIN was changed" :
+	    "A PIN was set for your account", body);
+	free(body);
+	return rc;
+}
 
 static int
 ra_pin_txn(struct db *db, void *arg)
@@ -542,6 +599,9 @@ ra_pin_txn(struct db *db, void *arg)
 		rc = 0;		/* commit the failure record, nothing else */
 		goto out;
 	}
+	if (t->hash[0] == '\0' && ra_password_hash(t->ra->policy, t->pin,
+	    t->hash, sizeof(t->hash)) == -1)
+		goto out;
 	v[0] = t->account_id;
 	v[1] = t->hash;
 	if ((res = db_exec(db, &stmt_pin_set, v, NULL, NULL)) == NULL ||
@@ -556,7 +616,9 @@ ra_pin_txn(struct db *db, void *arg)
 		details = json_pack("{s:s, s:b, s:s}", "factor", t->fo.kind,
 		    "replaced", t->replaced, "client", t->client);
 	if (details == NULL || audit_append(db, ra_actor(actor, t->account_id), "ra.pin.set",
-	    "ra_account", t->account_id, details, NULL) == -1)
+	    "ra_account", t->account_id, details, NULL) == -1 ||
+	    ra_pin_notice(db, t, PQgetvalue(res, 0, 1),
+	    PQgetvalue(res, 0, 2)) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -572,7 +634,7 @@ ra_pin_set(struct ra *ra, const struct http_request *req,
 	struct ra_subject who;
 	struct ra_pin_req r;
 	struct ra_pin_txn t;
-	char detail[256], hash[256];
+	char detail[256];
 	json_t *o = NULL;
 	int rc = -1, a;
 
@@ -585,13 +647,10 @@ ra_pin_set(struct ra *ra, const struct http_request *req,
 		rc = ra_problem(resp, 400, detail);
 		goto out;
 	}
-	if (ra_password_hash(ra->policy, r.pin, hash, sizeof(hash)) == -1)
-		goto out;
-	ra_wipe(r.pin, sizeof(r.pin));
 	t.ra = ra;
 	t.account_id = who.account_id;
 	t.factor = &r.factor;
-	t.hash = hash;
+	t.pin = r.pin;
 	t.client = req->remote_addr;
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_pin_txn, &t) == -1)
 		goto out;
@@ -599,7 +658,7 @@ ra_pin_set(struct ra *ra, const struct http_request *req,
 		rc = ra_factor_respond(resp, &t.fo);
 		goto out;
 	}
-	log_info("pin: account %s %s its PIN (authorized by %s)",
+	log_info("pin: account %s %s its PIN (authorized by %s), notice queued",
 	    who.account_id, t.replaced ? "replaced" : "set", t.fo.kind);
 	if ((o = json_pack("{s:I, s:b, s:b}", "id", (json_int_t)strtoll(
 	    who.account_id, NULL, 10), "pin_set", 1, "replaced",
@@ -607,6 +666,7 @@ ra_pin_set(struct ra *ra, const struct http_request *req,
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:
+	ra_wipe(&t, sizeof(t));
 	ra_wipe(&r, sizeof(r));
 	json_decref(o);
 	return rc;

@@ -10,8 +10,9 @@
  * subscribers (not the officers' key, which pkictl also reads), with
  * "ra_account_totp:<account id>" as associated data. A new enrolment is
  * pending for RA_TOTP_PENDING_TTL_S and replaces the active secret only
- * when confirmed. A code is accepted at most once: the last accepted time
- * step is stored and a code at or before it is a replay (RFC 6238 §5.2).
+ * when confirmed; the confirmation queues a notice to the account's
+ * address. A code is accepted at most once: the last accepted time step is
+ * stored and a code at or before it is a replay (RFC 6238 §5.2).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +43,15 @@ static const struct db_stmt stmt_totp_enrol = {
 	"$3::int)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
 	3
 };
+/*
+ * The pending secret, whether it is still fresh, whether it replaces an
+ * active one; the address and time of the notice (ra_totp_notice).
+ */
 static const struct db_stmt stmt_totp_confirm_select = {
 	"ra_totp_confirm_select",
 	"SELECT totp_pending_enc, "
 	"totp_pending_at > now() - make_interval(secs => $2::int), "
-	"totp_secret_enc IS NOT NULL "
+	"totp_secret_enc IS NOT NULL, email, " RA_TS("now()") " "
 	"FROM ra_account WHERE id = $1 FOR UPDATE",
 	2
 };
@@ -274,6 +279,35 @@ struct ra_totp_confirm_txn {
 	int				 replaced;
 };
 
+/*
+ * Queues the notice of a TOTP confirmed to the account's address, in the
+ * confirmation's transaction (ra_mail_queue): a TOTP authorizes every
+ * purpose, remote signatures included, so its owner must learn of one they
+ * did not set up. 0 or -1.
+ */
+static int
+ra_totp_notice(struct db *db, const char *to, const char *at, int replaced)
+{
+	char *body = NULL;
+	int rc;
+
+	if (asprintf(&body, "%s on %s (UTC).%s\r\n\r\nIts codes authorize "
+	    "every sensitive action of your account (agreements, revocations, "
+	    "account changes) and remote signatures.\r\n\r\nIf you did not do "
+	    "this, contact us at once.\r\n", replaced ? "The authenticator app "
+	    "(TOTP) of your account was replaced" : "An authenticator app (TOTP) "
+	    "was set up for your account", at, replaced ? " The codes of the "
+	    "previous one no longer work." : "") == -1) {
+		log_err("totp: asprintf: out of memory");
+		return -1;
+	}
+	rc = ra_mail_queue(db, to, replaced ? "Your authenticator app was "
+	    "replaced" : "An authenticator app was set up for your account",
+	    body);
+	free(body);
+	return rc;
+}
+
 static int
 ra_totp_confirm_txn(struct db *db, void *arg)
 {
@@ -327,7 +361,9 @@ ra_totp_confirm_txn(struct db *db, void *arg)
 	if ((details = json_pack("{s:b, s:s}", "replaced", t->replaced,
 	    "client", t->client)) == NULL ||
 	    audit_append(db, ra_actor(actor, t->account_id), "ra.totp.confirm",
-	    "ra_account", t->account_id, details, NULL) == -1)
+	    "ra_account", t->account_id, details, NULL) == -1 ||
+	    ra_totp_notice(db, PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4),
+	    t->replaced) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -382,8 +418,8 @@ ra_totp_confirm(struct ra *ra, const struct http_request *req,
 		}
 		goto out;
 	}
-	log_info("totp: account %s confirmed its TOTP%s", who.account_id,
-	    t.replaced ? " (the previous one is replaced)" : "");
+	log_info("totp: account %s confirmed its TOTP%s, notice queued",
+	    who.account_id, t.replaced ? " (the previous one is replaced)" : "");
 	if ((o = json_pack("{s:I, s:b, s:b}", "id", (json_int_t)strtoll(
 	    who.account_id, NULL, 10), "totp_enrolled", 1, "replaced",
 	    t.replaced)) == NULL)

@@ -5,10 +5,12 @@
 # and changes nothing; wrong factors in a row lock the account's factors
 # (429 with Retry-After, back-off doubling); the PIN is set with an OTP,
 # trivial PINs are refused (400), then the PIN itself authorizes its
-# replacement through the verifier; TOTP is refused as not enrolled; the
-# per-account OTP rate, also when a send of another rad process commits
-# while this one waits for the account's lock; no code, PIN, token or the
-# OTP key in rad's log, audit_event or a problem detail.
+# replacement through the verifier, each mailing the account a notice
+# (through the outbox, queued with the change); a refused factor costs no
+# Argon2id of the new PIN or password (rad's CPU time); TOTP is refused as
+# not enrolled; the per-account OTP rate, also when a send of another rad
+# process commits while this one waits for the account's lock; no code,
+# PIN, token or the OTP key in rad's log, audit_event or a problem detail.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -109,6 +111,7 @@ otp() { # otp CHANNEL PURPOSE: sets oid
 	oid=$(jq -r .otp_id "$tmp/out")
 }
 failures() { q "SELECT factor_failures FROM ra_account WHERE id = $aid"; }
+notices() { q "SELECT count(*) FROM ra_mail_outbox WHERE recipient = '$1' AND subject LIKE '%PIN%'"; }
 attempts() { q "SELECT attempts FROM ra_otp WHERE id = $1"; }
 pin_req() { # pin_req NEWPIN FACTOR-JSON
 	req POST /v1/pin "{\"pin\":\"$1\",\"factor\":$2}" application/json "$tok"
@@ -266,10 +269,18 @@ expect 400 "unknown factor type"
 pin_req 402917 '"123456"'
 expect 400 "factor not an object"
 unchanged "refused PIN requests"
+[ "$(notices frida@example.com)" = 0 ] || fail "a refused PIN request queued a notice"
 secrets+=(402917 580263)
 pin_req 402917 "$(otpf "$oid" "$cp")"
 expect 200 "PIN set with an OTP"
 [ "$(jq -r .replaced "$tmp/out")" = false ] || fail "first PIN said replaced"
+# The owner is told, by the outbox, queued in the PIN's own transaction.
+[ "$(notices frida@example.com)" = 1 ] || fail "no notice queued with the PIN"
+f=$(wait_mail frida@example.com 'A PIN was set for your account') || fail "no notice of the PIN mailed"
+tr -d '\r' <"$f" | has 'authorized by a one-time code' || fail "the notice does not say what authorized the PIN"
+tr -d '\r' <"$f" | has '^If you did not do this, contact us at once' || fail "the notice does not say what to do"
+tr -d '\r' <"$f" | has -E 'on [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \(UTC\)' || fail "the notice does not say when"
+! grep -qw 402917 "$f" || fail "the PIN is in its notice"
 q "SELECT pin_hash FROM ra_account WHERE id = $aid" | has '^\$argon2id\$' || fail "PIN not hashed with Argon2id"
 [ "$(failures)" = 0 ] || fail "a good factor did not reset the failures"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.pin.set' AND object_id = '$aid' AND details->>'factor' = 'otp'")" = 1 ] ||
@@ -286,9 +297,13 @@ expect 200 "PIN replaced with the PIN"
 [ "$(q "SELECT pin_hash FROM ra_account WHERE id = $aid")" != "$h" ] || fail "PIN not replaced"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.pin.set' AND object_id = '$aid' AND details->>'factor' = 'pin'")" = 1 ] ||
 	fail "no audit event for the replacement"
+[ "$(notices frida@example.com)" = 2 ] || fail "no notice queued with the replacement (or one for the wrong PIN)"
+f=$(wait_mail frida@example.com 'The PIN of your account was changed') || fail "no notice of the replacement mailed"
+tr -d '\r' <"$f" | has 'authorized by your previous PIN' || fail "the replacement's notice does not name the PIN"
+! grep -qwE '402917|580263' "$f" || fail "a PIN is in the replacement's notice"
 pin_req 402917 '{"type":"pin","pin":"402917"}'
 expect 401 "the old PIN after its replacement"
-note "PIN set, trivial PINs refused, replaced through the verifier: ok"
+note "PIN set, trivial PINs refused, replaced through the verifier, notices mailed: ok"
 
 # --- another account: no access to this one's OTPs; the per-account rate ----------------------
 foid=$oid
@@ -377,6 +392,61 @@ state >"$tmp/state.race"
     [ "$(tail -n1 "$tmp/state.race")" = "$(tail -n1 "$tmp/state.before")" ] ||
 	fail "the refused send changed more than the open transaction did: $(tr '\n' ' ' <"$tmp/state.before") -> $(tr '\n' ' ' <"$tmp/state.race")"
 note "otp.per_hour across processes (a send committed during the lock wait): ok"
+
+# --- a refused factor costs no Argon2id of the new PIN or password ---------------------------
+# rad hashes a new PIN or password only once its factor (and, for a
+# password, the lock-out and the current password) passed: a session
+# looping refused requests must not keep rad's one HTTP thread in Argon2id.
+# A rad of its own whose Argon2id costs 32 times the policy's (t_cost 64,
+# the policy's maximum) shows it in its CPU time (utime + stime of
+# /proc/PID/stat, every thread, in clock ticks): a PIN set that passes
+# hashes once, the yardstick; thirteen refused requests together must cost
+# less than half of it (hashing, each would cost one).
+account ivan@example.com +6281299990004
+start_rad rad-argon2 PKI_PASSWORD_ARGON2_T_COST=64
+url_main=$url
+url=$rad_url
+cpu() { awk '{print $14 + $15}' "/proc/$rad_pid/stat"; }
+otp sms set_pin
+ci=$(sms_code +6281299990004)
+secrets+=("$ci" 613847 580263)
+c0=$(cpu)
+pin_req 613847 "$(otpf "$oid" "$ci")"
+expect 200 "PIN set by the costly rad"
+yard=$(($(cpu) - c0))
+h=$(q "SELECT pin_hash FROM ra_account WHERE id = $aid")
+[[ $h == '$argon2id$v=19$m=19456,t=64,'* ]] || fail "the costly rad's PIN hash: $(cut -d'$' -f2-4 <<<"$h")"
+[ "$yard" -ge 10 ] || fail "one Argon2id at t_cost 64 took $yard ticks: too little to tell"
+wait_mail ivan@example.com 'A PIN was set for your account' >/dev/null || fail "no notice of ivan's PIN"
+otp sms set_pin	# a right code, never used below
+cu=$(sms_code +6281299990004)
+secrets+=("$cu")
+c0=$(cpu)
+for i in 1 2 3 4 5; do	# refused, not counted: free to repeat
+	pin_req 580263 "$(otpf 999999999 "$cu")"
+	expect 401 "an unknown OTP ($i)"
+done
+pin_req 580263 "$(otpf "$oid" "$(other "$cu")")"
+expect 401 "a wrong code"
+q "UPDATE ra_account SET factor_locked_until = now() + interval '5 minutes' WHERE id = $aid" >/dev/null
+for i in 1 2 3 4; do
+	pin_req 580263 "$(otpf "$oid" "$cu")"
+	expect 429 "a right code while the factors are locked ($i)"
+done
+q "UPDATE ra_account SET locked_until = now() + interval '5 minutes' WHERE id = $aid" >/dev/null
+for i in 1 2 3; do
+	req POST /v1/password "{\"current_password\":\"$pw\",\"new_password\":\"Other-Horse9-x\",\"factor\":$(otpf "$oid" "$cu")}" application/json "$tok"
+	expect 429 "a password change while the account is locked ($i)"
+done
+spent=$(($(cpu) - c0))
+[ $((2 * spent)) -lt "$yard" ] ||
+	fail "13 refused requests cost $spent ticks of CPU, one Argon2id $yard: the new secret is hashed before its factor is checked"
+[ "$(q "SELECT pin_hash FROM ra_account WHERE id = $aid")" = "$h" ] || fail "a refused request changed the PIN"
+[ "$(q "SELECT consumed_at IS NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "a refused request used the OTP"
+[ "$(notices ivan@example.com)" = 1 ] || fail "a refused request queued a notice"
+q "UPDATE ra_account SET factor_locked_until = NULL, locked_until = NULL, factor_failures = 0 WHERE id = $aid" >/dev/null
+url=$url_main
+note "refused PIN and password requests: no Argon2id ($spent ticks for 13, one hash $yard): ok"
 
 # --- no secret in rad's log, audit_event or a problem detail ------------------------------------
 secrets+=("$(cat "$PKI_DIR/secrets/ra-otp.key")")

@@ -5,13 +5,16 @@
 # (RFC 6238), then used as the factor of POST /v1/pin; a replayed code 401
 # (not counted), wrong codes counted to the factor lock-out (429); the
 # secret stored sealed, not in clear; a new enrolment replaces the old one
-# only once confirmed. Password change (weak 400, wrong current 401 and
-# counted, other sessions revoked, new password logs in), email change
-# (unverified, link to the new address works, notice to the old one,
-# duplicate 409, no email OTP to an unverified address, a code mailed to the
-# old address 401), phone change (verification reset, same number 409, codes
-# of any purpose sent to the old number 401). Every refusal changes nothing but
-# the failure counters; no secret in rad's log, audit_event or a detail.
+# only once confirmed; each confirmation, and each PIN it authorizes, mails
+# the account a notice (the outbox, queued with the change). Password
+# change (weak 400, wrong current 401 and counted, other sessions revoked,
+# new password logs in), email change (unverified, link to the new address
+# works, notice to the old one, duplicate 409, also when the address is
+# registered while the change waits on the unique index, no email OTP to an
+# unverified address, a code mailed to the old address 401), phone change
+# (verification reset, same number 409, codes of any purpose sent to the old
+# number 401). Every refusal changes nothing but the failure counters; no
+# secret in rad's log, audit_event or a detail.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -136,6 +139,8 @@ wrong_code() {
 	echo "$w"
 }
 failures() { q "SELECT factor_failures FROM ra_account WHERE id = $aid"; }
+# notice EMAIL SUBJECT: how many notices of SUBJECT the outbox holds for EMAIL.
+notice() { q "SELECT count(*) FROM ra_mail_outbox WHERE recipient = '$1' AND subject = '$2'"; }
 audits() { q "SELECT count(*) FROM audit_event WHERE action = '$1' AND object_id = '$aid'"; }
 
 # --- enrolment: an OTP of purpose totp_enrol, then the confirmation ---------------------
@@ -190,6 +195,8 @@ expect 400 "confirm with five digits"
 req POST /v1/totp/confirm "{\"code\":\"$w\",\"code\":\"$w\"}" application/json "$tok"
 expect 400 "confirm with a duplicate key"
 unchanged "refused confirmations"
+[ "$(notice tari@example.com 'An authenticator app was set up for your account')" = 0 ] ||
+	fail "an enrolment or a refused confirmation queued a notice"
 c0=$(code_of "$secret")
 secrets+=("$c0")
 req POST /v1/totp/confirm "{\"code\":\"$c0\"}" application/json "$tok"
@@ -200,7 +207,14 @@ expect 200 "confirm"
 	(totp_last_step BETWEEN $(( $(date +%s) / 30 - 2 )) AND $(( $(date +%s) / 30 + 1 ))) FROM ra_account WHERE id = $aid")" = 48/true/true/true/true ] ||
 	fail "confirmed secret: not sealed, still pending, or the step not stored"
 [ "$(audits ra.totp.confirm)" = 1 ] || fail "no audit of the confirmation"
-note "enrolment (OTP totp_enrol), sealed storage, confirmation: ok"
+# The owner is told, by the outbox, queued in the confirmation's transaction.
+[ "$(notice tari@example.com 'An authenticator app was set up for your account')" = 1 ] ||
+	fail "no notice queued with the confirmation"
+f=$(wait_mail tari@example.com 'An authenticator app \(TOTP\) was set up for your account on [0-9-]{10}T[0-9:]{8}Z \(UTC\)') ||
+	fail "no notice of the TOTP mailed"
+tr -d '\r' <"$f" | has '^If you did not do this, contact us at once' || fail "the TOTP notice does not say what to do"
+! grep -qF "$secret" "$f" || fail "the TOTP secret is in its notice"
+note "enrolment (OTP totp_enrol), sealed storage, confirmation, its notice: ok"
 
 # --- TOTP as a factor: replay, success, wrong codes and the lock-out ---------------------
 before
@@ -214,6 +228,8 @@ req POST /v1/pin "{\"pin\":\"402917\",\"factor\":$(totpf "$c1")}" application/js
 expect 200 "PIN set with TOTP"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.pin.set' AND object_id = '$aid' AND details->>'factor' = 'totp'")" = 1 ] ||
 	fail "no audit of the PIN set with TOTP"
+wait_mail tari@example.com 'A PIN was set for your account on .*, authorized by your authenticator app' >/dev/null ||
+	fail "no notice of the PIN set with TOTP"
 req POST /v1/pin "{\"pin\":\"580263\",\"factor\":$(totpf "$c1")}" application/json "$tok"
 expect 401 "the same code again"
 for i in 1 2 3 4 5; do
@@ -247,6 +263,9 @@ secrets+=("$secret2")
 q "UPDATE ra_account SET totp_last_step = 0 WHERE id = $aid" >/dev/null
 req POST /v1/pin "{\"pin\":\"580263\",\"factor\":$(totpf "$(code_of "$secret")")}" application/json "$tok"
 expect 200 "the old TOTP still works while the new one is pending"
+wait_mail tari@example.com 'The PIN of your account was changed' >/dev/null || fail "no notice of the PIN replaced"
+[ "$(notice tari@example.com 'Your authenticator app was replaced')" = 0 ] ||
+	fail "a pending enrolment queued a notice of a replacement"
 # Pending too long: expired, nothing changes.
 q "UPDATE ra_account SET totp_pending_at = now() - interval '11 minutes' WHERE id = $aid" >/dev/null
 before
@@ -260,6 +279,10 @@ expect 200 "confirm the second secret"
 [ "$(jq -r .replaced "$tmp/out")" = true ] || fail "replacement not reported"
 [ "$(q "SELECT encode(totp_secret_enc, 'hex') FROM ra_account WHERE id = $aid")" != "$old_enc" ] ||
 	fail "the confirmed enrolment did not replace the old one"
+[ "$(notice tari@example.com 'Your authenticator app was replaced')" = 1 ] || fail "no notice queued with the replacement"
+f=$(wait_mail tari@example.com 'The authenticator app \(TOTP\) of your account was replaced') ||
+	fail "no notice of the TOTP replacement mailed"
+tr -d '\r' <"$f" | has 'previous one no longer work' || fail "the replacement's notice: $(tr -d '\r' <"$f")"
 q "UPDATE ra_account SET totp_last_step = 0 WHERE id = $aid" >/dev/null
 req POST /v1/pin "{\"pin\":\"402917\",\"factor\":$(totpf "$(wrong_code "$secret2")")}" application/json "$tok"
 expect 401 "a code of neither secret"
@@ -270,7 +293,7 @@ if [ "$c_old" != "$(code_of "$secret2")" ] && [ "$c_old" != "$(code_of "$secret2
 	expect 401 "the replaced secret's code"
 fi
 q "UPDATE ra_account SET factor_failures = 0 WHERE id = $aid" >/dev/null
-note "replacement only on confirmation, expiry: ok"
+note "replacement only on confirmation (then its notice), expiry: ok"
 
 # --- password change ----------------------------------------------------------------------
 pin=580263	# the PIN now set (by the last successful POST /v1/pin)
@@ -351,6 +374,39 @@ before
 req POST /v1/email "{\"email\":\"uma@example.com\",\"factor\":$(otpf "$oid" "$c")}" application/json "$tok"
 expect 409 "a taken email with an OTP"
 unchanged "a taken email: the OTP stays usable"
+# The address registered while the change waits: its check found it free,
+# its UPDATE waits on the unique index for the registration, which then
+# commits (23505). An open transaction stands in for another rad process's
+# registration. 409 as taken, nothing changed, the OTP still usable.
+race_email=race-$$@example.com
+open_tx
+echo "BEGIN; INSERT INTO ra_account (email, phone, password_hash)
+    VALUES ('$race_email', '+6281299997009', '\$argon2id\$race') RETURNING id;" >&"$tx_in"
+read -r -t 10 race_aid <&"$tx_out" || fail "the open transaction did not insert"
+[[ $race_aid =~ ^[0-9]+$ ]] || fail "the open transaction: $race_aid"
+before
+curl -sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Content-Type: application/json" \
+    -H "Authorization: Bearer $tok" --data-binary "{\"email\":\"$race_email\",\"factor\":$(otpf "$oid" "$c")}" \
+    "$url/v1/email" >"$tmp/race.code" &
+race_pid=$!
+waiting=0
+wait_lock pki_ra && waiting=1
+commit_tx
+wait "$race_pid" || fail "curl POST /v1/email failed"
+[ "$waiting" = 1 ] || fail "rad's email change did not wait for the registration (the race was not tested)"
+code=$(cat "$tmp/race.code")
+jq -r '.detail // empty' "$tmp/out" >>"$tmp/details" 2>/dev/null || true
+expect 409 "an email registered while the change waited"
+detail | has 'exists' || fail "race detail: $(detail)"
+# The one change: the account of the open transaction.
+state >"$tmp/state.race"
+b1=$(sed -n 1p "$tmp/state.before")
+a1=$(sed -n 1p "$tmp/state.race")
+[ "${a1%%/*}" = $((${b1%%/*} + 1)) ] && [ "$(cut -d/ -f3- <<<"$a1")" = "$(cut -d/ -f3- <<<"$b1")" ] &&
+    [ "$(sed -n 2p "$tmp/state.race")" = "$(sed -n 2p "$tmp/state.before")" ] &&
+    [ "$(counters)" = "$(cat "$tmp/counters.before")" ] ||
+	fail "the refused change changed more than the open transaction did: $(tr '\n' ' ' <"$tmp/state.before") -> $(tr '\n' ' ' <"$tmp/state.race")"
+[ "$(q "SELECT email FROM ra_account WHERE id = $aid")" = tari@example.com ] || fail "the email changed in the race"
 req POST /v1/email "{\"email\":\"Tari.New@Example.com\",\"factor\":$(otpf "$oid" "$c")}" application/json "$tok"
 expect 200 "email change"
 [ "$(jq -r '"\(.email)/\(.email_verified)"' "$tmp/out")" = tari.new@example.com/false ] || fail "email reply: $(cat "$tmp/out")"
@@ -446,7 +502,8 @@ audit_text "$tmp/audit.txt"
 no_secret_in "$log" "$log"
 no_secret_in audit_event "$tmp/audit.txt"
 no_secret_in "a problem detail" "$tmp/details"
-# The one error expected: the moved seal above.
-! grep '"level":"err"' "$log" | grep -v "TOTP secret of account $uma_aid does not open" ||
-	fail "errors in $log"
+# The errors expected: the moved seal above, and lib/db's of the race's
+# unique violation (answered 409).
+! grep '"level":"err"' "$log" | grep -v "TOTP secret of account $uma_aid does not open" |
+    grep -v 'ra_email_change_update: .*SQLSTATE 23505' || fail "errors in $log"
 note "no secret in the log, the audit trail or a detail: ok"
