@@ -73,6 +73,7 @@ struct http_req_state {
 	size_t		 drained;	/* bytes discarded after overflow */
 	int		 too_large;
 	int		 answered;	/* by lim.admit, before the body */
+	int		 refused;	/* by lim.admit: body dropped, then its answer */
 };
 
 static void	http_body_free(struct http_req_state *);
@@ -691,13 +692,15 @@ http_client_addr(const struct http_server *srv, struct MHD_Connection *c,
 
 /*
  * Runs fn, the handler on the complete request or lim.admit on its headers
- * (no body yet), and queues its answer. An admit that answers nothing
- * (returns 0, no status) lets the body in: MHD_YES, nothing queued.
+ * (no body stored), and queues its answer. An admit that answers nothing
+ * (returns 0, no status) lets the body in: MHD_YES, nothing queued. With
+ * hold set, an admit's refusal is not queued but noted (st->refused): the
+ * body, already on its way, is read and dropped first (http_access).
  */
 static enum MHD_Result
 http_dispatch(struct http_server *srv, struct MHD_Connection *c,
     const char *url, const char *method, struct http_req_state *st,
-    http_handler fn)
+    http_handler fn, int hold)
 {
 	struct http_request req;
 	struct http_response resp;
@@ -720,7 +723,8 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 	db_unavailable_clear();
 	hrc = fn(srv->arg, &req, &resp);
 	if (fn == srv->lim.admit) {
-		if (hrc == 0 && resp.status == 0) {
+		if ((hrc == 0 && resp.status == 0) || hold) {
+			st->refused = !(hrc == 0 && resp.status == 0);
 			http_response_clear(&resp);
 			return MHD_YES;
 		}
@@ -751,6 +755,27 @@ out:
 	return ret;
 }
 
+/*
+ * 1 when the client sends its body without waiting for "100 Continue": an
+ * answer before it would close a connection with unread bytes, and the
+ * client would read a reset rather than the answer.
+ */
+static int
+http_body_follows(struct MHD_Connection *c)
+{
+	const char *ex;
+	unsigned long long clen;
+
+	ex = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_EXPECT);
+	if (ex != NULL && strcasecmp(ex, "100-continue") == 0)
+		return 0;
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return 1;
+	return http_content_length(c, &clen) == 1 && clen > 0;
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -776,11 +801,30 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		}
 		if (srv->lim.admit == NULL)
 			return MHD_YES;
-		/* An answer now (e.g. 401) means the body is never read. */
-		return http_dispatch(srv, c, url, method, st, srv->lim.admit);
+		/*
+		 * Refused (e.g. 401): answered now when no body is on its way
+		 * (none, or the client waits for "100 Continue", which then
+		 * never comes); otherwise the body is read and dropped, never
+		 * stored, and the answer follows it.
+		 */
+		return http_dispatch(srv, c, url, method, st, srv->lim.admit,
+		    http_body_follows(c));
 	}
 	if (st->answered)	/* MHD sends that answer and closes */
 		return MHD_NO;
+	if (st->refused) {
+		if (*upload_data_size == 0)
+			return http_dispatch(srv, c, url, method, st,
+			    srv->lim.admit, 0);
+		if (*upload_data_size > srv->lim.max_body - st->drained) {
+			log_warn("http: %s %s: refused body over limit, "
+			    "dropping the connection", method, url);
+			return MHD_NO;
+		}
+		st->drained += *upload_data_size;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
 	if (*upload_data_size > 0) {
 		if (http_body_append(st, srv->lim.max_body, upload_data,
 		    *upload_data_size) == -1) {
@@ -794,7 +838,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	if (st->too_large)
 		return http_queue_problem(c, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "request body exceeds the size limit");
-	return http_dispatch(srv, c, url, method, st, srv->handler);
+	return http_dispatch(srv, c, url, method, st, srv->handler, 0);
 }
 
 /* Numeric addresses only: no resolver, and never the wildcard by accident. */

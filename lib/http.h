@@ -33,10 +33,13 @@ struct http_limits {
 	 */
 	const char	*trusted_proxies;
 	/*
-	 * Called with the arg of http_start() once a request's headers are in,
-	 * before its body is read (body NULL): an answer it makes (a status
-	 * set, or -1) is sent instead and the body is never read, e.g. 401 to
-	 * a caller without credentials. NULL: every request is read whole.
+	 * Called with the arg of http_start() once a request's headers are in
+	 * (body NULL): an answer it makes (a status set, or -1), e.g. 401 to a
+	 * caller without credentials, is sent instead of the handler's and the
+	 * body is never stored: at once when no body is on its way (none, or
+	 * the client waits for "100 Continue"), otherwise once the body has
+	 * been read and dropped (so the client reads the answer, not a reset).
+	 * NULL: every request is read whole.
 	 */
 	int		(*admit)(void *arg, const struct http_request *,
 			    struct http_response *);

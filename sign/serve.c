@@ -152,8 +152,8 @@ serve_caller(const struct serve *sv, const struct http_request *req)
 }
 
 /*
- * lib/http's admit hook: POST /v1/sign from a known caller only, decided
- * before its body (up to pades.max_body_mib) is read. /health is open.
+ * lib/http's admit hook: a known caller only, decided before its body (up
+ * to pades.max_body_mib) is read, whatever the path; GET /health is open.
  */
 static int
 serve_admit(void *arg, const struct http_request *req,
@@ -162,7 +162,8 @@ serve_admit(void *arg, const struct http_request *req,
 	const struct serve *sv = arg;
 	int rc;
 
-	if (strcmp(req->path, "/v1/sign") != 0 || serve_caller(sv, req) != NULL)
+	if ((strcmp(req->path, "/health") == 0 &&
+	    strcmp(req->method, "GET") == 0) || serve_caller(sv, req) != NULL)
 		return 0;
 	rc = http_problem(resp, 401, NULL, NULL, "an application's bearer "
 	    "token is required (Authorization: Bearer; pades.callers_file)");

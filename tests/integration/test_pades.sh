@@ -360,6 +360,8 @@ CONF
 [ "$(id -u)" -ne 0 ] || chown pki "$tmp/pades.conf"
 "$PKISIGN" serve --config "$tmp/pades.conf" >"$tmp/serve.log" 2>&1 &
 spid=$!
+# Also when a command fails under set -e rather than through fail().
+at_exit '[ -z "${spid:-}" ] || kill -TERM "$spid" 2>/dev/null || true'
 # serve_stop: SIGTERM, and pkisign serve must end with status 0.
 serve_stop() {
 	local st=0
@@ -431,6 +433,12 @@ done
 head -c $((900 * 1024)) /dev/zero >"$tmp/big"
 sreq "$tmp/big" application/json -
 problem 401 "an unauthenticated 900 KB body"
+# On any other path too (it would be read whole before its 404 or 405).
+for p in /x /health /v1/sign/; do
+	code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		--data-binary "@$tmp/big" "http://127.0.0.1:$sport$p")
+	problem 401 "an unauthenticated 900 KB body to $p"
+done
 [ "$(q "SELECT factor_failures + sign_factor_failures FROM ra_account WHERE id = $aB")" = "$fails" ] ||
 	fail "an unauthenticated request reached the signing service (factor failures $fails before)"
 note "pkisign serve: no token, an unknown token, Basic: 401 before the body, no factor tried"
@@ -473,7 +481,8 @@ problem 415 "text/plain"
 head -c $((1024 * 1024 + 10)) /dev/zero >"$tmp/big"
 sreq "$tmp/big"
 problem 413 "a body over max_body_mib"
-code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data '{}' "http://127.0.0.1:$sport/v2/sign")
+code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	-H "Authorization: Bearer $apptok" --data '{}' "http://127.0.0.1:$sport/v2/sign")
 problem 404 "another path"
 kill -0 "$spid" 2>/dev/null || fail "pkisign serve died: $(cat "$tmp/serve.log")"
 secrets+=(513829)

@@ -478,10 +478,17 @@ test_admit(void **state)
 		fail_msg("http_start: %s", err);
 	snprintf(fx.base, sizeof(fx.base), "http://127.0.0.1:%u",
 	    (unsigned int)http_port(fx.srv));
-	/* Refused with the body never sent: the answer comes anyway. */
+	/* A client waiting for "100 Continue": refused, it never sends it. */
 	raw_request(&fx, "POST /echo HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n",
-	    resp, sizeof(resp));
+	    "Content-Type: application/json\r\nContent-Length: 500\r\n"
+	    "Expect: 100-continue\r\nConnection: close\r\n\r\n", resp,
+	    sizeof(resp));
+	assert_int_equal(strncmp(resp, "HTTP/1.1 401 ", 13), 0);
+	assert_null(strstr(resp, "100 Continue"));
+	/* One sending at once: the answer after the body, not a reset. */
+	raw_request(&fx, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 5\r\n"
+	    "Connection: close\r\n\r\nhello", resp, sizeof(resp));
 	assert_int_equal(strncmp(resp, "HTTP/1.1 401 ", 13), 0);
 	assert_int_equal(__atomic_load_n(&fx.calls, __ATOMIC_SEQ_CST), 0);
 	/* A wrong key, with its body: 401, the handler never runs. */
