@@ -952,6 +952,17 @@ samproc(int fd, const struct config *cfg)
 		}
 		n = sam_send(fd, &r);
 		free(r.data);
+		/*
+		 * The worker gave up on this answer (sign.sam_timeout_seconds)
+		 * and closed its end: an ending like EOF, not a crash counted
+		 * against the supervisor's restart budget.
+		 */
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET)) {
+			log_warn("sam: the worker stopped waiting for this "
+			    "answer (sign.sam_timeout_seconds): ending");
+			status = 0;
+			break;
+		}
 		if (n == -1) {
 			log_err("sam: write reply: %s", strerror(errno));
 			break;
