@@ -134,9 +134,8 @@ static const struct db_stmt stmt_deact_company = {
 	"ra_deactivate_company_lock",
 	"SELECT c.name, " RA_COMPANY_STATUS ", "
 	"ra_officer_in_company($2::bigint, c.id), r.email, "
-	"(SELECT x.email FROM ra_company_sysadmin_role s JOIN ra_account x ON "
-	"x.id = s.account_id WHERE s.company_id = c.id AND x.id <> r.id) "
-	"FROM ra_company c "
+	"(SELECT y.email FROM ra_account y WHERE y.id = " RA_COMPANY_SYSADMIN_ID
+	" AND y.id <> r.id) FROM ra_company c "
 	"JOIN ra_application a ON a.id = c.application_id "
 	"JOIN ra_account r ON r.id = c.representative_id "
 	"WHERE c.id = $1 FOR UPDATE OF c",

@@ -123,8 +123,7 @@ static const struct db_stmt stmt_claim_sysadmin = {
 static const struct db_stmt stmt_company_role = {
 	"ra_corporate_company_role",
 	"SELECT c.name, " RA_COMPANY_STATUS ", c.representative_id = $2, "
-	"EXISTS (SELECT 1 FROM ra_company_sysadmin_role s WHERE s.company_id = c.id "
-	"AND s.account_id = $2), EXISTS (SELECT 1 FROM ra_company_member m WHERE "
+	RA_COMPANY_SYSADMIN_IS("$2") ", EXISTS (SELECT 1 FROM ra_company_member m WHERE "
 	"m.company_id = c.id AND m.account_id = $2) FROM ra_company c JOIN "
 	"ra_application a ON a.id = c.application_id WHERE c.id = $1 "
 	"FOR SHARE OF c",
@@ -135,8 +134,7 @@ static const struct db_stmt stmt_company_get = {
 	"SELECT c.id, c.name, c.nib, c.npwp, c.deed_number, c.deed_date::text, "
 	"c.decree_number, c.sysadmin_email, c.representative_id, "
 	"c.application_id, " RA_COMPANY_STATUS ", "
-	RA_TS("c.created_at") ", (SELECT s.account_id FROM ra_company_sysadmin_role "
-	"s WHERE s.company_id = c.id), "
+	RA_TS("c.created_at") ", " RA_COMPANY_SYSADMIN_ID ", "
 	RA_TS("c.deactivated_at") " FROM ra_company c "
 	"JOIN ra_application a ON a.id = c.application_id WHERE c.id = $1",
 	1
@@ -374,7 +372,7 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 		    "company");
 	case RA_CORP_TOKEN:
 		return ra_problem(resp, 404, "unknown, used or expired "
-		    "enrolment token");
+		    "token");
 	case RA_CORP_WRONG_EMAIL:
 		return ra_problem(resp, 403, "the token is for another email "
 		    "address, or yours is not verified");

@@ -1070,6 +1070,25 @@ int	ra_company_id_parse(json_t *, long long *out, char *detail,
  * company's name in org (the subject's O); 0 (not a member, no such or no
  * active company: answer 404); -1 our failure.
  */
+/*
+ * SQL: account ACC (an SQL expression) is company c's sysadmin: it claimed
+ * the role (schema/044); or, for a company submitted before claims existed
+ * (no claim row), it is the verified account of sysadmin_email, the rule
+ * of then.
+ */
+#define RA_COMPANY_SYSADMIN_IS(acc) \
+	"(EXISTS (SELECT 1 FROM ra_company_sysadmin_role s WHERE " \
+	"s.company_id = c.id AND s.account_id = " acc ") OR (NOT EXISTS " \
+	"(SELECT 1 FROM ra_company_sysadmin_claim cl WHERE cl.company_id = " \
+	"c.id) AND EXISTS (SELECT 1 FROM ra_account x WHERE x.id = " acc \
+	" AND x.email = c.sysadmin_email AND x.email_verified)))"
+/* SQL: the account id of company c's sysadmin, by the same rule, or NULL. */
+#define RA_COMPANY_SYSADMIN_ID \
+	"coalesce((SELECT s.account_id FROM ra_company_sysadmin_role s WHERE " \
+	"s.company_id = c.id), (SELECT x.id FROM ra_account x WHERE NOT " \
+	"EXISTS (SELECT 1 FROM ra_company_sysadmin_claim cl WHERE " \
+	"cl.company_id = c.id) AND x.email = c.sysadmin_email AND " \
+	"x.email_verified))"
 int	ra_corporate_employee_org(struct db *, const char *account_id,
 	    const char *company_id, char *org, size_t orglen);
 /* Records that application_id was made for company_id. 0 or -1. */
