@@ -312,6 +312,9 @@ ms=$(((t1 - t0) / 1000000))
 [ "$ms" -ge 1500 ] && [ "$ms" -le 6000 ] || fail "signd #2: the stuck SAM was given up after $ms ms, want ~2000"
 commit_tx
 sign_again "after the stuck SAM"
+# Its answer refused (EPIPE), the SAM ended as on EOF, not as a crash.
+grep -q 'the worker stopped waiting for this answer' "$tmp/signd2.log" ||
+	{ cat "$tmp/signd2.log"; fail "signd #2: the stuck SAM did not end as one given up on"; }
 note "a SAM that does not answer: 503 after sign.sam_timeout_seconds, then replaced"
 surl=$surl1
 kill -0 "$signd2" 2>/dev/null || fail "signd #2 stopped instead of retrying the SAM's start"
