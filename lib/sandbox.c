@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -411,6 +412,21 @@ sandbox_allow(scmp_filter_ctx ctx, const int *calls, size_t n)
 			return -1;
 	}
 	return 0;
+}
+
+int
+sandbox_limit_memory(unsigned long mib)
+{
+	struct rlimit rl;
+
+	if (SANDBOX_SANITIZER_BUILD)
+		return 1;
+	if (mib == 0 || mib > (unsigned long)(RLIM_INFINITY >> 20) - 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	rl.rlim_cur = rl.rlim_max = (rlim_t)mib << 20;
+	return setrlimit(RLIMIT_DATA, &rl);
 }
 
 /*

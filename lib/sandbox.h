@@ -75,6 +75,17 @@ void	sandbox_prepare(void);
  */
 int	sandbox_seccomp(enum sandbox_profile, char *err, size_t errlen);
 
+/*
+ * Caps this process's data memory (RLIMIT_DATA, soft and hard: the heap and
+ * every private writable mapping, thread stacks included) at mib MiB, so
+ * that input which inflates without end (a PDF compression bomb that qpdf
+ * decodes) ends as an allocation failure of its own request, not as the
+ * kernel's OOM killer ending the process or another one. Not in a sanitizer
+ * build: its shadow memory counts, so nothing could be allocated (1, no cap
+ * set). 0 when set, -1 with errno.
+ */
+int	sandbox_limit_memory(unsigned long mib);
+
 struct config;
 
 /*

@@ -36,6 +36,7 @@
 #include <openssl/x509v3.h>
 
 #include "lib/file.h"
+#include "lib/sandbox.h"
 #include "sign/csc_client.h"
 #include "sign/job.h"
 #include "sign/pdf.h"
@@ -49,7 +50,8 @@
 struct opts {
 	struct sign_job	 job;
 	const char	*secret_file, *factor_file;
-	int		 have_factor, have_otp_id;
+	int		 have_factor, have_otp_id, have_memory;
+	long		 memory_mib;	/* --memory-limit-mib; 0: none */
 	const char	**ins, **outs;
 	size_t		 nin, nout;
 };
@@ -68,6 +70,7 @@ usage(void)
 	    "           [--level B-B|B-T|B-LT|B-LTA] [--tsa-url URL] [--ca-file F]\n"
 	    "           [--digest sha256|sha384|sha512] [--contents-size BYTES]\n"
 	    "           [--reason R] [--location L] [--name N]\n"
+	    "           [--memory-limit-mib N]\n"
 	    "           [--visible PAGE,X,Y,SIZE --qr-url URL]\n"
 	    "           --in a.pdf --out a.signed.pdf [--in b.pdf --out b.signed.pdf ...]\n");
 	exit(EXIT_USAGE);
@@ -152,7 +155,7 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_URL = 256, O_ID, O_SECRET, O_USER, O_CRED, O_FACTOR,
 	    O_FFILE, O_OTPID, O_LEVEL, O_TSA, O_REASON, O_LOC, O_NAME, O_VIS,
-	    O_QR, O_IN, O_OUT, O_CA, O_DIGEST, O_CONTENTS };
+	    O_QR, O_IN, O_OUT, O_CA, O_DIGEST, O_CONTENTS, O_MEMORY };
 	static const struct option lo[] = {
 		{ "csc-url", required_argument, NULL, O_URL },
 		{ "client-id", required_argument, NULL, O_ID },
@@ -174,6 +177,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "ca-file", required_argument, NULL, O_CA },
 		{ "digest", required_argument, NULL, O_DIGEST },
 		{ "contents-size", required_argument, NULL, O_CONTENTS },
+		{ "memory-limit-mib", required_argument, NULL, O_MEMORY },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -236,6 +240,11 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->job.contents = (size_t)parse_long(optarg, 4096,
 			    1024 * 1024, "--contents-size");
 			break;
+		case O_MEMORY:
+			o->memory_mib = parse_long(optarg, 0, 1L << 22,
+			    "--memory-limit-mib");
+			o->have_memory = 1;
+			break;
 		default:
 			usage();
 		}
@@ -279,6 +288,39 @@ parse_args(int argc, char **argv, struct opts *o)
 		warnmsg("only one of the secret and the factor can be read "
 		    "from stdin");
 		usage();
+	}
+}
+
+/*
+ * The cap on our memory before any PDF is read (--memory-limit-mib; by
+ * default 512 MiB and 8 times the documents' size, as pkisign serve's
+ * pades.memory_limit_mib): a PDF whose streams inflate without end is
+ * refused instead of exhausting the machine (sign/pdf.c names it).
+ */
+static int
+limit_memory(const struct opts *o, const struct sign_doc *docs)
+{
+	unsigned long mib = 512;
+	size_t i;
+
+	if (o->have_memory)
+		mib = (unsigned long)o->memory_mib;
+	else
+		for (i = 0; i < o->nin; i++)
+			mib += 8 * (docs[i].inlen / (1024 * 1024) + 1);
+	if (mib == 0)
+		return 0;
+	switch (sandbox_limit_memory(mib)) {
+	case 0:
+		return 0;
+	case 1:
+		if (o->have_memory)
+			warnmsg("--memory-limit-mib: not applied in a "
+			    "sanitizer build");
+		return 0;
+	default:
+		warnmsg("--memory-limit-mib %lu: %s", mib, strerror(errno));
+		return -1;
 	}
 }
 
@@ -423,7 +465,7 @@ main(int argc, char **argv)
 		    (unsigned char **)&docs[i].in, &docs[i].inlen) != 0)
 			goto out;
 	}
-	if (out_open(outs, o.nin) == -1)
+	if (out_open(outs, o.nin) == -1 || limit_memory(&o, docs) == -1)
 		goto out;
 	switch (sign_documents(&o.job, docs, o.nin, err, sizeof(err))) {
 	case SIGN_OK:

@@ -258,17 +258,34 @@ buf_text(struct pdf_buf *b, const char *s)
 	return 0;
 }
 
+/*
+ * qpdf's text for e as our message: what went wrong, then qpdf's words. An
+ * allocation qpdf could not make is a stream inflating past the memory cap
+ * (pkisign's memory limit, sandbox_limit_memory): a compression bomb, or a
+ * document too large for the cap, said so rather than as qpdf's bad_alloc.
+ */
+static void
+pdf_qpdf_message(qpdf_data q, qpdf_error e, const char *what,
+    const char *refusal, char *err, size_t errlen)
+{
+	const char *t = e != NULL ? qpdf_get_error_full_text(q, e) : NULL;
+
+	if (t != NULL && strstr(t, "bad_alloc") != NULL)
+		snprintf(err, errlen, "%s: PDF refused: reading it needs more "
+		    "memory than the signer's limit allows (a stream that "
+		    "inflates without end?)", what);
+	else
+		snprintf(err, errlen, "%s: %sqpdf: %s", what, refusal,
+		    t != NULL ? t : "unknown error");
+}
+
 /* qpdf's pending error, if any, as our message; 1 when there was one. */
 static int
 pdf_qpdf_failed(qpdf_data q, const char *what, char *err, size_t errlen)
 {
-	qpdf_error e;
-
 	if (!qpdf_has_error(q))
 		return 0;
-	e = qpdf_get_error(q);
-	snprintf(err, errlen, "%s: qpdf: %s", what,
-	    e != NULL ? qpdf_get_error_full_text(q, e) : "unknown error");
+	pdf_qpdf_message(q, qpdf_get_error(q), what, "", err, errlen);
 	return 1;
 }
 
@@ -276,13 +293,10 @@ pdf_qpdf_failed(qpdf_data q, const char *what, char *err, size_t errlen)
 static int
 pdf_qpdf_warned(qpdf_data q, const char *what, char *err, size_t errlen)
 {
-	qpdf_error w;
-
 	if (!qpdf_more_warnings(q))
 		return 0;
-	w = qpdf_next_warning(q);
-	snprintf(err, errlen, "%s: damaged PDF refused: qpdf: %s", what,
-	    w != NULL ? qpdf_get_error_full_text(q, w) : "warning");
+	pdf_qpdf_message(q, qpdf_next_warning(q), what,
+	    "damaged PDF refused: ", err, errlen);
 	while (qpdf_more_warnings(q))
 		(void)qpdf_next_warning(q);
 	return 1;
@@ -759,9 +773,8 @@ pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
 			snprintf(err, errlen, "encrypted PDF (password "
 			    "required) refused: we sign only unencrypted PDFs");
 		else
-			snprintf(err, errlen, "damaged or unreadable PDF refused: "
-			    "qpdf: %s", e != NULL ?
-			    qpdf_get_error_full_text(q, e) : "read failed");
+			pdf_qpdf_message(q, e, "read",
+			    "damaged or unreadable PDF refused: ", err, errlen);
 		goto out;
 	}
 	if (qpdf_is_encrypted(q)) {

@@ -1,9 +1,10 @@
 /*
  * pkisign serve (sign/serve.h): the signing job behind HTTP.
  *
- * Start-up: the configuration ([pades] of pki.conf), the client secret
- * (0600 file), curl_global_init, libmicrohttpd on a loopback address, then
- * demotion and the SANDBOX_NET_FILES seccomp profile (libcurl needs
+ * Start-up: the configuration ([pades] of pki.conf), the memory cap
+ * (pades.memory_limit_mib), the client secret (0600 file),
+ * curl_global_init, libmicrohttpd on a loopback address, then demotion and
+ * the SANDBOX_NET_FILES seccomp profile (libcurl needs
  * socket/connect/poll/socketpair; the CA file is opened per job).
  * A request: the caller's bearer token checked before the body is read
  * (pades.callers_file), the body parsed strictly, the job run
@@ -42,6 +43,13 @@
 #define SERVE_TIMEOUT_S		120	/* a B-LT job fetches OCSP and CRLs */
 #define SERVE_CALLERS_MAX	100
 #define SERVE_CALLER_NAME_MAX	64
+/*
+ * pades.memory_limit_mib's default: a job holds its body, the decoded PDF,
+ * qpdf's copy and parse, and the signed result, a few times the body each;
+ * 8 times the largest body per thread, and room for the libraries.
+ */
+#define SERVE_MEMORY_MIB(threads, max_body_mib) \
+	(512 + 8 * (threads) * (max_body_mib))
 
 /* An application allowed to call us: its name and its token's SHA-256. */
 struct serve_caller {
@@ -56,6 +64,34 @@ struct serve {
 	struct serve_caller	 callers[SERVE_CALLERS_MAX];
 	size_t			 ncallers;
 };
+
+/*
+ * The cap on our memory (pades.memory_limit_mib, 0: none), before the first
+ * thread: a PDF whose streams inflate without end fails its own request
+ * (422) instead of the process (sign/pdf.c names it). 0, or -1 logged.
+ */
+static int
+serve_limit_memory(unsigned long mib)
+{
+	if (mib == 0) {
+		log_warn("pades.memory_limit_mib = 0: memory not capped; a PDF "
+		    "compression bomb can exhaust the machine's memory");
+		return 0;
+	}
+	switch (sandbox_limit_memory(mib)) {
+	case 0:
+		log_info("memory capped at %lu MiB (pades.memory_limit_mib)",
+		    mib);
+		return 0;
+	case 1:
+		log_warn("memory not capped in a sanitizer build");
+		return 0;
+	default:
+		log_err("pades.memory_limit_mib = %lu: %s", mib,
+		    strerror(errno));
+		return -1;
+	}
+}
 
 /* --- the callers ------------------------------------------------------------ */
 
@@ -530,7 +566,7 @@ pkisign_serve(int argc, char **argv)
 	struct http_limits lim;
 	const char *secret_file, *callers_file, *readable[1];
 	char err[512];
-	long port, threads, max_mib;
+	long port, threads, max_mib, mem_mib;
 	sigset_t sigs;
 	int sig, curl = 0, rc = 1;
 
@@ -558,7 +594,11 @@ pkisign_serve(int argc, char **argv)
 	if (config_get_long(cfg, "pades.port", 18086, 0, 65535, &port) == -1 ||
 	    config_get_long(cfg, "pades.threads", 2, 1, 64, &threads) == -1 ||
 	    config_get_long(cfg, "pades.max_body_mib", 64, 1, 512,
-	    &max_mib) == -1)
+	    &max_mib) == -1 ||
+	    config_get_long(cfg, "pades.memory_limit_mib",
+	    SERVE_MEMORY_MIB(threads, max_mib), 0, 1L << 22, &mem_mib) == -1)
+		goto out;
+	if (serve_limit_memory((unsigned long)mem_mib) == -1)
 		goto out;
 	if (secret_read(secret_file, NULL, sv.secret, sizeof(sv.secret), err,
 	    sizeof(err)) == -1) {

@@ -11,7 +11,8 @@
 # when no test ran. PKI_TEST_KEEP=1 keeps the directory after a failure;
 # PKI_TEST_TIMEOUT (seconds, default 600) bounds each test. PKI_TEST_ONLY, a
 # shell pattern on test names (e.g. 'integration/test_ra*'), runs only those
-# (for development; make check runs everything).
+# (for development; make check runs everything); PKI_TEST_SHOW=1 prints a
+# passing test's output too.
 #
 # Environment given to every test:
 #   PKI_TEST_PG_URI     superuser conninfo to the migrated database pki
@@ -133,6 +134,7 @@ run_test() {
 	current=''
 	if [ "$rc" -eq 0 ]; then
 		printf 'ok   %s (%s)\n' "$name" "$(elapsed "$t0")"
+		[ -z "${PKI_TEST_SHOW:-}" ] || sed 's/^/    | /' "$out"
 		passed=$((passed + 1))
 	else
 		[ "$rc" -eq 124 ] && echo "(killed after ${TIMEOUT}s)" >>"$out"

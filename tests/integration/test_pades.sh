@@ -313,6 +313,20 @@ printf 'not a pdf\n' >"$tmp/junk.pdf"
 sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/junk.pdf" --out "$tmp/junk.signed.pdf"
 [ "$rc" = 1 ] || { cat "$tmp/pkisign.out"; fail "not a PDF: exit $rc, want 1"; }
 [ ! -e "$tmp/junk.signed.pdf" ] || fail "not a PDF: output written"
+# A compression bomb (640 MiB of spaces in the object stream holding the
+# catalog, in a 650 KB file): refused within the default memory cap (512 MiB
+# and 8 times the input) instead of exhausting the machine. Not in a
+# sanitizer build, where the cap cannot be set (lib/sandbox.h).
+/usr/bin/python3 "$(dirname "$0")/pdf_bomb.py" "$tmp/bomb.pdf" 640
+asan=0
+ldd "$PKISIGN" | has libasan && asan=1
+if [ "$asan" = 0 ]; then
+	sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/bomb.pdf" --out "$tmp/bomb.signed.pdf"
+	[ "$rc" = 1 ] || { cat "$tmp/pkisign.out"; fail "compression bomb: exit $rc, want 1"; }
+	grep -q 'needs more memory than the signer' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "compression bomb: message"; }
+	[ ! -e "$tmp/bomb.signed.pdf" ] || fail "compression bomb: output written"
+	note "pkisign: a PDF compression bomb refused within the memory cap"
+fi
 # Usage: a factor on the command line, unpaired --in, B-T without a TSA.
 sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/u.pdf" 770123
 [ "$rc" = 2 ] || fail "an extra argument: exit $rc, want 2"
@@ -355,6 +369,7 @@ client_id = $cid
 client_secret_file = $tmp/client.secret
 tsa_url = $PKI_TSA_URL
 max_body_mib = 1
+memory_limit_mib = 256
 callers_file = $tmp/callers
 CONF
 [ "$(id -u)" -ne 0 ] || chown pki "$tmp/pades.conf"
@@ -462,6 +477,20 @@ q "UPDATE ra_account SET factor_failures = 0, factor_locked_until = NULL WHERE i
 body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/junk.pdf"
 sreq "$tmp/sbody"
 problem 422 "not a PDF"
+if [ "$asan" = 0 ]; then
+	grep -q 'memory capped at 256 MiB' "$tmp/serve.log" || fail "pkisign serve: no memory cap: $(cat "$tmp/serve.log")"
+	body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/bomb.pdf"
+	sreq "$tmp/sbody"
+	problem 422 "a compression bomb"
+	grep -q 'needs more memory than the signer' "$tmp/sout" || fail "compression bomb: $(head -c 300 "$tmp/sout")"
+	# And the service lives on: the next document is signed.
+	body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/simple.pdf"
+	sreq "$tmp/sbody"
+	[ "$code" = 200 ] || fail "pkisign serve after a compression bomb: HTTP $code: $(head -c 300 "$tmp/sout")"
+	note "pkisign serve: a compression bomb gets 422 under pades.memory_limit_mib; the next request is signed"
+else
+	grep -q 'memory not capped in a sanitizer build' "$tmp/serve.log" || fail "pkisign serve (ASan): $(cat "$tmp/serve.log")"
+fi
 printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"documents":[],"extra":1}' >"$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "unknown member"
