@@ -141,12 +141,21 @@ serve_callers_load(struct serve *sv, const char *path, char *err,
 			    lineno);
 			goto out;
 		}
-		for (i = 0; i < sv->ncallers; i++)
+		for (i = 0; i < sv->ncallers; i++) {
 			if (strcmp(sv->callers[i].name, name) == 0) {
 				snprintf(err, errlen, "%s:%zu: caller %s twice",
 				    path, lineno, name);
 				goto out;
 			}
+			/* A shared token would log the wrong caller. */
+			if (CRYPTO_memcmp(sv->callers[i].token_sha256,
+			    c->token_sha256, sizeof(c->token_sha256)) == 0) {
+				snprintf(err, errlen, "%s:%zu: caller %s has "
+				    "the token of caller %s (one token each)",
+				    path, lineno, name, sv->callers[i].name);
+				goto out;
+			}
+		}
 		memcpy(c->name, name, strlen(name) + 1);	/* ≤ 64 checked */
 		sv->ncallers++;
 	}

@@ -373,6 +373,15 @@ memory_limit_mib = 256
 callers_file = $tmp/callers
 CONF
 [ "$(id -u)" -ne 0 ] || chown pki "$tmp/pades.conf"
+# A callers file giving two callers one token: refused at start-up (the log
+# would name the wrong caller).
+sed "s|$tmp/callers|$tmp/callers.dup|" "$tmp/pades.conf" >"$tmp/pades-dup.conf"
+sed -n 3p "$tmp/callers" | sed 's/^mail-app/copy-app/' | cat "$tmp/callers" - >"$tmp/callers.dup"
+[ "$(id -u)" -ne 0 ] || chown pki "$tmp/pades-dup.conf"
+rc=0
+timeout 20 "$PKISIGN" serve --config "$tmp/pades-dup.conf" >"$tmp/serve-dup.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q 'caller copy-app has the token of caller mail-app' "$tmp/serve-dup.log" ||
+	fail "a token given to two callers: exit $rc: $(cat "$tmp/serve-dup.log")"
 "$PKISIGN" serve --config "$tmp/pades.conf" >"$tmp/serve.log" 2>&1 &
 spid=$!
 # Also when a command fails under set -e rather than through fail().
