@@ -1438,6 +1438,7 @@ summary() {
 	cmd_status | sed 's/^/  /' || true
 	echo "  console: http://127.0.0.1:${PORT[RA]}/console/   (RA officers; add one: $PKICTL --config $CONF officer add --username U --role ra_officer --password-file F)"
 	echo "  config:  $CONF"
+	echo "  pades:   http://127.0.0.1:${PORT[PADES]}/v1/sign   (PDF signing; callers send Authorization: Bearer <the token in $SECRETS/pades-caller.token>)"
 	if [ "$(id -u)" -eq 0 ]; then
 		echo "  users:   postgres and slapd as $STACK_USER; each daemon as pki-<name>, its signers as $HSM_USER (deploy/README.md \"Users and privileges\")"
 	fi
