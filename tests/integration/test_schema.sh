@@ -47,10 +47,32 @@ grep -q '999_broken.sql failed' <<<"$out" || fail "broken migration message: $ou
 	fail "a failed migration left a table behind"
 [ "$(sql_as "$SU" 'SELECT count(*) FROM schema_version WHERE version = 999')" = 0 ] ||
 	fail "a failed migration was recorded"
+# Files are applied in one psql session, each in its own transaction: the
+# one before a failing file stays applied, the failing one leaves nothing.
+rm "$mig/999_broken.sql"
+printf 'CREATE TABLE migrate_test_before (x int);\n' >"$mig/998_before.sql"
+printf 'CREATE TABLE migrate_test_half (x int);\nSELECT no_such_function();\n' >"$mig/999_broken.sql"
+if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "a broken migration after a good one succeeded"; fi
+grep -q '^migrate: applied 998_before.sql' <<<"$out" && grep -q '999_broken.sql failed' <<<"$out" ||
+	fail "a good then a broken migration: $out"
+[ "$(sql_as "$SU" "SELECT count(*) FROM pg_tables WHERE tablename IN ('migrate_test_before', 'migrate_test_half')")|$(
+	sql_as "$SU" 'SELECT string_agg(version::text, $$,$$) FROM schema_version WHERE version >= 998')" = '1|998' ] ||
+	fail "a good then a broken migration: not the good one alone applied"
+sql_as "$SU" 'DROP TABLE migrate_test_before; DELETE FROM schema_version WHERE version = 998' >/dev/null
+rm "$mig/998_before.sql" "$mig/999_broken.sql"
+# A string, comment or body left open would swallow the files after it in
+# that session: refused before anything runs.
+for stmt in "SELECT 'open;" 'SELECT 1; /* open' 'DO $x$ BEGIN PERFORM 1; END;' 'SELECT "open;'; do
+	printf 'CREATE TABLE migrate_test_half (x int);\n%s\n' "$stmt" >"$mig/999_open.sql"
+	if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "a migration with '$stmt' ran"; fi
+	grep -q '999_open.sql has a .* left open at its end' <<<"$out" || fail "'$stmt': $out"
+	[ "$(sql_as "$SU" "SELECT count(*) FROM pg_tables WHERE tablename = 'migrate_test_half'")" = 0 ] ||
+		fail "'$stmt': a table was left behind"
+done
+rm "$mig/999_open.sql"
 # A file with its own transaction control, in any spelling, is refused before
 # anything runs: its COMMIT would keep what came before it unrecorded.
 # Dollar-quoted bodies, strings and comments may say BEGIN and END.
-rm "$mig/999_broken.sql"
 printf '%s\n' 'CREATE TABLE migrate_test_half (x int);' 'COMMIT TRANSACTION;' 'SELECT 1/0;' >"$mig/999_half.sql"
 if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "a migration with COMMIT TRANSACTION ran"; fi
 grep -q '999_half.sql has its own transaction control (COMMIT TRANSACTION)' <<<"$out" || fail "COMMIT TRANSACTION: $out"
