@@ -32,6 +32,51 @@ static const struct db_stmt stmt_account_insert = {
 	"ON CONFLICT (email) DO NOTHING RETURNING id",
 	3
 };
+/*
+ * A stale account holding the address (ra/README.md "Stale unverified
+ * accounts", schema/045): locked first, then the conditions checked in a
+ * statement of their own (READ COMMITTED: a resend that committed during
+ * the lock wait is seen). Stale: never verified, older than the
+ * verification window, no link still usable, no application, no officer;
+ * its address becomes 'replaced:<id>', which no request can name.
+ */
+static const struct db_stmt stmt_stale_lock = {
+	"ra_register_stale_lock",
+	"SELECT id FROM ra_account WHERE email = $1 FOR UPDATE",
+	1
+};
+static const struct db_stmt stmt_stale_replace = {
+	"ra_register_stale_replace",
+	"UPDATE ra_account a SET email = 'replaced:' || a.id, replaced_at = "
+	"now() WHERE a.id = $1 AND NOT a.email_verified AND NOT "
+	"a.verified_once AND a.replaced_at IS NULL AND a.created_at < now() - "
+	"make_interval(secs => $2::int) AND NOT EXISTS (SELECT 1 FROM "
+	"ra_email_verification v WHERE v.account_id = a.id AND v.used_at IS "
+	"NULL AND v.expires_at > now()) AND NOT EXISTS (SELECT 1 FROM "
+	"ra_application p WHERE p.account_id = a.id) AND NOT EXISTS (SELECT 1 "
+	"FROM ra_officer o WHERE o.account_id = a.id) "
+	"RETURNING " RA_TS("a.created_at"),
+	2
+};
+/* What the replaced account still held stops working. */
+static const struct db_stmt stmt_stale_links = {
+	"ra_register_stale_links",
+	"UPDATE ra_email_verification SET used_at = now() WHERE account_id = $1 "
+	"AND used_at IS NULL",
+	1
+};
+static const struct db_stmt stmt_stale_sessions = {
+	"ra_register_stale_sessions",
+	"UPDATE ra_session SET revoked_at = now() WHERE account_id = $1 "
+	"AND revoked_at IS NULL AND expires_at > now()",
+	1
+};
+static const struct db_stmt stmt_stale_otps = {
+	"ra_register_stale_otps",
+	"UPDATE ra_otp SET attempts = max_attempts WHERE account_id = $1 AND "
+	"consumed_at IS NULL AND attempts < max_attempts AND expires_at > now()",
+	1
+};
 static const struct db_stmt stmt_verification_insert = {
 	"ra_register_verification_insert",
 	"INSERT INTO ra_email_verification (account_id, token_sha256, expires_at) "
@@ -184,7 +229,64 @@ struct ra_register_txn {
 	const char			*client;
 	enum ra_outcome			 outcome;
 	char				 id[24];
+	char				 replaced[24];	/* "" or the stale account */
+	char				 replaced_created[40];
+	long				 sessions, links, otps;
 };
+
+/*
+ * Frees the address of a stale account (stmt_stale_replace) in the
+ * registration's transaction: t->replaced is its id, or "" when the address
+ * is free or held by an account that is not stale (the insert then finds
+ * it taken: 409). Its links, sessions and codes stop working. 0 or -1.
+ */
+static int
+ra_register_stale(struct db *db, struct ra_register_txn *t)
+{
+	const char *v[2];
+	char ttl[24];
+	PGresult *res = NULL;
+	int rc = -1;
+
+	t->replaced[0] = '\0';
+	v[0] = t->req->email;
+	if ((res = db_exec(db, &stmt_stale_lock, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = 0;
+		goto out;
+	}
+	snprintf(t->replaced, sizeof(t->replaced), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->verify_ttl_s);
+	v[0] = t->replaced;
+	v[1] = ttl;
+	if ((res = db_exec(db, &stmt_stale_replace, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->replaced[0] = '\0';		/* not stale: it keeps it */
+		rc = 0;
+		goto out;
+	}
+	snprintf(t->replaced_created, sizeof(t->replaced_created), "%s",
+	    PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_stale_links, v, NULL, NULL)) == NULL)
+		goto out;
+	t->links = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_stale_sessions, v, NULL, NULL)) == NULL)
+		goto out;
+	t->sessions = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_stale_otps, v, NULL, NULL)) == NULL)
+		goto out;
+	t->otps = strtol(PQcmdTuples(res), NULL, 10);
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
 
 static int
 ra_register_txn(struct db *db, void *arg)
@@ -197,6 +299,8 @@ ra_register_txn(struct db *db, void *arg)
 	int rc = -1, k;
 
 	t->outcome = RA_DONE;
+	if (ra_register_stale(db, t) == -1)
+		goto out;
 	v[0] = t->req->email;
 	v[1] = t->req->phone;
 	v[2] = t->hash;
@@ -207,8 +311,26 @@ ra_register_txn(struct db *db, void *arg)
 		goto out;
 	}
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	if (t->replaced[0] != '\0') {
+		if ((details = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}",
+		    "client", t->client, "email", t->req->email,
+		    "replaced_by", (json_int_t)strtoll(t->id, NULL, 10),
+		    "created_at", t->replaced_created, "sessions_revoked",
+		    (json_int_t)t->sessions, "links_voided",
+		    (json_int_t)t->links, "otps_voided",
+		    (json_int_t)t->otps)) == NULL ||
+		    audit_append(db, ra_actor(actor, t->id),
+		    "ra.account.unverified_replaced", "ra_account", t->replaced,
+		    details, NULL) == -1)
+			goto out;
+		json_decref(details);
+	}
 	if ((details = json_pack("{s:s, s:b}", "client", t->client,
 	    "email_verified", 0)) == NULL)
+		goto out;
+	if (t->replaced[0] != '\0' && json_object_set_new(details,
+	    "replaced_account_id", json_integer((json_int_t)strtoll(
+	    t->replaced, NULL, 10))) == -1)
 		goto out;
 	if (audit_append(db, ra_actor(actor, t->id), "ra.account.register",
 	    "ra_account", t->id, details, NULL) == -1)
@@ -276,6 +398,9 @@ ra_register(struct ra *ra, const struct http_request *req,
 		}
 		goto out;
 	}
+	if (t.replaced[0] != '\0')
+		log_info("register: stale unverified account %s replaced by "
+		    "account %s", t.replaced, t.id);
 	log_info("register: account %s created, verification link sent", t.id);
 	if ((o = json_pack("{s:I, s:s, s:s, s:b}", "id",
 	    (json_int_t)strtoll(t.id, NULL, 10), "email", r.email, "phone",

@@ -73,6 +73,13 @@ static const struct db_stmt stmt_email_supersede = {
 	"WHERE account_id = $1 AND used_at IS NULL",
 	1
 };
+/* Password reset tokens mailed to the old address (reset.c, schema/045). */
+static const struct db_stmt stmt_email_resets_void = {
+	"ra_email_change_resets_void",
+	"UPDATE ra_password_reset SET used_at = now() "
+	"WHERE account_id = $1 AND used_at IS NULL",
+	1
+};
 /*
  * Codes sent to the old address or number must not authorize anything
  * after the change (whoever holds the old phone or mailbox may not be the
@@ -333,9 +340,10 @@ out:
 /* --- POST /v1/email ---------------------------------------------------------------- */
 
 /*
- * The new address is set unverified; links and codes mailed before (to the
- * old address) stop working (marked used, spent), and a new link goes to
- * the new address before COMMIT: a failed send leaves nothing changed.
+ * The new address is set unverified; links, password reset tokens and codes
+ * mailed before (to the old address) stop working (marked used, spent), and
+ * a new link goes to the new address before COMMIT: a failed send leaves
+ * nothing changed.
  */
 static int
 ra_email_txn(struct db *db, void *arg)
@@ -374,6 +382,7 @@ ra_email_txn(struct db *db, void *arg)
 	}
 	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res2, 0, 0));
 	if (db_exec_ok(db, &stmt_email_supersede, v) == -1 ||
+	    db_exec_ok(db, &stmt_email_resets_void, v) == -1 ||
 	    db_exec_ok(db, &stmt_email_otps_void, v) == -1)
 		goto out;
 	if ((details = ra_change_details(t)) == NULL ||

@@ -36,12 +36,15 @@ struct ra_policy {
 	long	verify_ttl_s;		/* email verification link */
 	long	verify_per_hour;	/* links an hour, the registration's too */
 	long	verify_per_day;		/* and a day */
+	long	reset_ttl_s;		/* password reset token (reset.c) */
+	long	reset_per_hour;		/* reset mails an account an hour */
 	long	session_ttl_s;
 	long	lockout_threshold;	/* failed log-ins before a lock */
 	long	lockout_base_s;		/* first lock; doubles with each failure */
 	long	lockout_max_s;
 	long	register_per_min;	/* per client address, per process */
 	long	login_per_min;
+	long	reset_per_min;		/* forgot, reset/otp, reset together */
 	/* factor.c: one-time codes and the factor lock-out */
 	long	otp_ttl_s;
 	long	otp_max_attempts;	/* wrong codes that kill one OTP */
@@ -234,7 +237,9 @@ struct ra {
 	struct ra_mailer	*mailer;
 	struct ra_ratelimit	*rl_register;
 	struct ra_ratelimit	*rl_login;
+	struct ra_ratelimit	*rl_reset;	/* reset.c, per client address */
 	const char		*verify_url;	/* prefix of the emailed link */
+	const char		*reset_url;	/* reset.c: "" mails the bare token */
 	struct ra_idv		*idv;		/* KYC identity verification */
 	char			 dummy_hash[256];	/* for unknown emails */
 	struct ra_sms		*sms;		/* factor.c */
@@ -504,6 +509,38 @@ int	ra_factor_respond(struct http_response *,
 
 int	ra_otp_send(struct ra *, const struct http_request *,
 	    struct http_response *);
+/*
+ * One OTP issued inside the caller's transaction by POST /v1/otp's rules:
+ * the account row locked, the factor lock-out, otp.per_hour and, by SMS,
+ * otp.per_phone_hour; phone_verify only while the phone is unverified, an
+ * email code only to a verified address; the code stored as its HMAC,
+ * audited (ra.otp.send), and sent before COMMIT. 0 with id and expires
+ * filled; -1 with refused set (roll back and answer it), or with refused
+ * RA_OTP_ISSUED on our failure.
+ */
+enum ra_otp_refusal {
+	RA_OTP_ISSUED = 0,
+	RA_OTP_LOCKED,			/* 429: the factor lock-out */
+	RA_OTP_RATE,			/* 429: otp.per_hour */
+	RA_OTP_PHONE_RATE,		/* 429: otp.per_phone_hour */
+	RA_OTP_PHONE_VERIFIED,		/* 409: phone_verify, nothing to do */
+	RA_OTP_SEND_FAILED,		/* 503 */
+	RA_OTP_EMAIL_UNVERIFIED,	/* 409: no code to an unproven address */
+};
+struct ra_otp_issue {
+	const char		*account_id;
+	const char		*channel;	/* "email" or "sms" */
+	const char		*purpose;	/* one of ra_purpose_check's */
+	const char		*client;
+	enum ra_otp_refusal	 refused;
+	long			 retry_after;	/* the 429s */
+	char			 id[24];
+	char			 expires[40];	/* RFC 3339 UTC */
+};
+int	ra_otp_issue(struct ra *, struct db *, struct ra_otp_issue *);
+/* Answers a refusal of ra_otp_issue (429, 409 or 503). 0 or -1. */
+int	ra_otp_refusal_respond(struct http_response *,
+	    const struct ra_otp_issue *);
 int	ra_phone_verify(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_pin_set(struct ra *, const struct http_request *,
@@ -983,6 +1020,35 @@ int	ra_parse_email_change(const void *body, size_t len,
 	    struct ra_email_change_req *, char *detail, size_t detaillen);
 int	ra_parse_phone_change(const void *body, size_t len,
 	    struct ra_phone_change_req *, char *detail, size_t detaillen);
+
+/* The password reset (reset.c; ra/README.md "Password reset"). */
+struct ra_forgot_req {
+	char		email[RA_EMAIL_MAX + 1];	/* lower-cased */
+};
+struct ra_reset_req {
+	unsigned char	token[RA_TOKEN_BYTES];		/* decoded; wipe */
+	char		password[RA_PASSWORD_MAX + 1];	/* new; wipe */
+	long long	otp_id;				/* 0: no SMS code given */
+	char		code[FACTOR_DIGITS + 1];	/* wipe */
+};
+/*
+ * POST /v1/password/forgot {"email"} and POST /v1/password/reset
+ * {"token","new_password","otp_id"?,"code"?} (otp_id and code both or
+ * neither): strict as ra_parse_register, the email's rule included, not
+ * the password policy (ra_password_check). On failure the output is
+ * zeroed; details never quote a value.
+ */
+int	ra_parse_password_forgot(const void *body, size_t len,
+	    struct ra_forgot_req *, char *detail, size_t detaillen);
+int	ra_parse_password_reset(const void *body, size_t len,
+	    struct ra_reset_req *, char *detail, size_t detaillen);
+/* reset.c: the handlers; each counts toward rl_reset. */
+int	ra_password_forgot(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_password_reset_otp(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_password_reset(struct ra *, const struct http_request *,
+	    struct http_response *);
 
 /* Loads ra.totp_key_file (AES-256-GCM, lib/totp.h). 0 or -1, logged. */
 int	ra_totp_init(struct ra *, const struct config *);

@@ -119,12 +119,6 @@ static const struct db_stmt stmt_pin_set = {
 enum ra_factor_txn_outcome {
 	RA_FTX_DONE = 0,
 	RA_FTX_FACTOR,		/* ra_factor_respond() */
-	RA_FTX_LOCKED,		/* 429 */
-	RA_FTX_RATE,		/* 429 */
-	RA_FTX_PHONE_RATE,	/* 429: otp.per_phone_hour */
-	RA_FTX_VERIFIED,	/* 409: phone already verified */
-	RA_FTX_SEND_FAILED,	/* 503 */
-	RA_FTX_EMAIL_UNVERIFIED,	/* 409: no code to an unproven address */
 };
 
 /* --- start-up ------------------------------------------------------------------- */
@@ -202,35 +196,24 @@ ra_factor_respond(struct http_response *resp,
 
 /* --- POST /v1/otp ------------------------------------------------------------------- */
 
-struct ra_otp_txn {
-	struct ra			*ra;
-	const char			*account_id;
-	const struct ra_otp_req		*req;
-	const char			*client;
-	enum ra_factor_txn_outcome	 outcome;
-	long				 retry_after;
-	char				 id[24];
-	char				 expires[40];
-};
-
 static int
-ra_otp_deliver(struct ra_otp_txn *t, const char *email, const char *phone,
-    const char *code)
+ra_otp_deliver(struct ra *ra, const struct ra_otp_issue *t, const char *email,
+    const char *phone, const char *code)
 {
 	char text[320];
-	long min = (t->ra->policy->otp_ttl_s + 59) / 60;
+	long min = (ra->policy->otp_ttl_s + 59) / 60;
 	int rc;
 
-	if (strcmp(t->req->channel, "sms") == 0) {
+	if (strcmp(t->channel, "sms") == 0) {
 		snprintf(text, sizeof(text), "PKI RA code %s for %s, valid %ld "
-		    "min. Never share it.", code, t->req->purpose, min);
-		rc = ra_sms_send(t->ra->sms, phone, text);
+		    "min. Never share it.", code, t->purpose, min);
+		rc = ra_sms_send(ra->sms, phone, text);
 	} else {
 		snprintf(text, sizeof(text), "Your one-time code for %s is\r\n"
 		    "\r\n    %s\r\n\r\nIt is valid for %ld minutes and can be "
 		    "used once. Never share it; we will never ask for it.\r\n",
-		    t->req->purpose, code, min);
-		rc = ra_mail_send(t->ra->mailer, email, "Your one-time code",
+		    t->purpose, code, min);
+		rc = ra_mail_send(ra->mailer, email, "Your one-time code",
 		    text);
 	}
 	ra_wipe(text, sizeof(text));
@@ -251,12 +234,11 @@ ra_otp_over(const PGresult *recent, long limit, long *retry_after)
 	return 1;
 }
 
-static int
-ra_otp_txn(struct db *db, void *arg)
+int
+ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 {
 	char actor[RA_ACTOR_MAX];
-	struct ra_otp_txn *t = arg;
-	const struct ra_policy *p = t->ra->policy;
+	const struct ra_policy *p = ra->policy;
 	const char *v[7];
 	char code[RA_OTP_DIGITS + 1], ttl[24], max[24], *digest = NULL;
 	unsigned char mac[32];
@@ -265,23 +247,24 @@ ra_otp_txn(struct db *db, void *arg)
 	int rc = -1;
 
 	memset(code, 0, sizeof(code));
-	t->outcome = RA_FTX_DONE;
+	memset(mac, 0, sizeof(mac));
+	t->refused = RA_OTP_ISSUED;
 	v[0] = t->account_id;
 	if ((res = db_exec(db, &stmt_otp_account, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
 		goto out;
 	if ((t->retry_after = strtol(PQgetvalue(res, 0, 3), NULL, 10)) > 0) {
-		t->outcome = RA_FTX_LOCKED;
+		t->refused = RA_OTP_LOCKED;
 		goto out;
 	}
 	if ((recent = db_exec(db, &stmt_otp_recent, v, NULL, NULL)) == NULL ||
 	    PQntuples(recent) != 1)
 		goto out;
 	if (ra_otp_over(recent, p->otp_per_hour, &t->retry_after)) {
-		t->outcome = RA_FTX_RATE;
+		t->refused = RA_OTP_RATE;
 		goto out;
 	}
-	if (strcmp(t->req->channel, "sms") == 0) {
+	if (strcmp(t->channel, "sms") == 0) {
 		PQclear(recent);
 		recent = NULL;
 		if (db_exec_ok(db, &stmt_otp_phone_lock, v) == -1 ||
@@ -290,18 +273,18 @@ ra_otp_txn(struct db *db, void *arg)
 			goto out;
 		if (ra_otp_over(recent, p->otp_per_phone_hour,
 		    &t->retry_after)) {
-			t->outcome = RA_FTX_PHONE_RATE;
+			t->refused = RA_OTP_PHONE_RATE;
 			goto out;
 		}
 	}
-	if (strcmp(t->req->purpose, "phone_verify") == 0 &&
+	if (strcmp(t->purpose, "phone_verify") == 0 &&
 	    strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
-		t->outcome = RA_FTX_VERIFIED;
+		t->refused = RA_OTP_PHONE_VERIFIED;
 		goto out;
 	}
-	if (strcmp(t->req->channel, "email") == 0 &&
+	if (strcmp(t->channel, "email") == 0 &&
 	    strcmp(PQgetvalue(res, 0, 4), "t") != 0) {
-		t->outcome = RA_FTX_EMAIL_UNVERIFIED;
+		t->refused = RA_OTP_EMAIL_UNVERIFIED;
 		goto out;
 	}
 	if ((res2 = db_exec(db, &stmt_otp_nextval, NULL, NULL, NULL)) == NULL ||
@@ -309,16 +292,16 @@ ra_otp_txn(struct db *db, void *arg)
 		goto out;
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res2, 0, 0));
 	if (ra_otp_code_new(code) == -1 ||
-	    factor_otp_mac(t->ra->fv.otp_key, t->id, t->account_id, t->req->channel,
-	    t->req->purpose, code, mac) == -1 ||
+	    factor_otp_mac(ra->fv.otp_key, t->id, t->account_id, t->channel,
+	    t->purpose, code, mac) == -1 ||
 	    (digest = db_bytea_param(mac, sizeof(mac))) == NULL)
 		goto out;
 	snprintf(ttl, sizeof(ttl), "%ld", p->otp_ttl_s);
 	snprintf(max, sizeof(max), "%ld", p->otp_max_attempts);
 	v[0] = t->id;
 	v[1] = t->account_id;
-	v[2] = t->req->channel;
-	v[3] = t->req->purpose;
+	v[2] = t->channel;
+	v[3] = t->purpose;
 	v[4] = digest;
 	v[5] = ttl;
 	v[6] = max;
@@ -327,15 +310,15 @@ ra_otp_txn(struct db *db, void *arg)
 		goto out;
 	snprintf(t->expires, sizeof(t->expires), "%s", PQgetvalue(res3, 0, 0));
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "account_id",
-	    t->account_id, "channel", t->req->channel, "purpose",
-	    t->req->purpose, "client", t->client)) == NULL ||
-	    audit_append(db, ra_actor(actor, t->account_id), "ra.otp.send", "ra_otp", t->id,
-	    details, NULL) == -1)
+	    t->account_id, "channel", t->channel, "purpose", t->purpose,
+	    "client", t->client)) == NULL ||
+	    audit_append(db, ra_actor(actor, t->account_id), "ra.otp.send",
+	    "ra_otp", t->id, details, NULL) == -1)
 		goto out;
 	/* Sent before COMMIT: a failed send leaves no OTP behind. */
-	if (ra_otp_deliver(t, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+	if (ra_otp_deliver(ra, t, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
 	    code) == -1) {
-		t->outcome = RA_FTX_SEND_FAILED;
+		t->refused = RA_OTP_SEND_FAILED;
 		goto out;
 	}
 	rc = 0;
@@ -349,6 +332,53 @@ out:
 	PQclear(recent);
 	PQclear(res);
 	return rc;
+}
+
+int
+ra_otp_refusal_respond(struct http_response *resp,
+    const struct ra_otp_issue *t)
+{
+	switch (t->refused) {
+	case RA_OTP_LOCKED:
+		return ra_too_many(resp, t->retry_after, "second factors of "
+		    "this account are locked after repeated wrong codes or "
+		    "PINs; try again later");
+	case RA_OTP_RATE:
+		return ra_too_many(resp, t->retry_after, "too many one-time "
+		    "codes for this account in the last hour (policy "
+		    "otp.per_hour)");
+	case RA_OTP_PHONE_RATE:
+		return ra_too_many(resp, t->retry_after, "too many SMS codes "
+		    "to this phone number in the last hour, for any account "
+		    "(policy otp.per_phone_hour)");
+	case RA_OTP_PHONE_VERIFIED:
+		return ra_problem(resp, 409, "the phone number is already "
+		    "verified");
+	case RA_OTP_EMAIL_UNVERIFIED:
+		return ra_problem(resp, 409, "the email address is not "
+		    "verified (open the link sent to it); use sms");
+	case RA_OTP_SEND_FAILED:
+		if (http_add_header(resp, "Retry-After", "60") == -1)
+			return -1;
+		return ra_problem(resp, 503, "the code could not be sent; "
+		    "nothing was stored");
+	case RA_OTP_ISSUED:
+		break;
+	}
+	return -1;
+}
+
+struct ra_otp_txn {
+	struct ra		*ra;
+	struct ra_otp_issue	 is;
+};
+
+static int
+ra_otp_txn(struct db *db, void *arg)
+{
+	struct ra_otp_txn *t = arg;
+
+	return ra_otp_issue(t->ra, db, &t->is);
 }
 
 int
@@ -371,49 +401,20 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 		goto out;
 	}
 	t.ra = ra;
-	t.account_id = who.account_id;
-	t.req = &r;
-	t.client = req->remote_addr;
+	t.is.account_id = who.account_id;
+	t.is.channel = r.channel;
+	t.is.purpose = r.purpose;
+	t.is.client = req->remote_addr;
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_otp_txn,
 	    &t) == -1) {
-		switch (t.outcome) {
-		case RA_FTX_LOCKED:
-			rc = ra_too_many(resp, t.retry_after, "second factors "
-			    "of this account are locked after repeated wrong "
-			    "codes or PINs; try again later");
-			break;
-		case RA_FTX_RATE:
-			rc = ra_too_many(resp, t.retry_after, "too many "
-			    "one-time codes for this account in the last hour "
-			    "(policy otp.per_hour)");
-			break;
-		case RA_FTX_PHONE_RATE:
-			rc = ra_too_many(resp, t.retry_after, "too many SMS "
-			    "codes to this phone number in the last hour, for "
-			    "any account (policy otp.per_phone_hour)");
-			break;
-		case RA_FTX_VERIFIED:
-			rc = ra_problem(resp, 409, "the phone number is already "
-			    "verified");
-			break;
-		case RA_FTX_EMAIL_UNVERIFIED:
-			rc = ra_problem(resp, 409, "the email address is not "
-			    "verified (open the link sent to it); use sms");
-			break;
-		case RA_FTX_SEND_FAILED:
-			http_add_header(resp, "Retry-After", "60");
-			rc = ra_problem(resp, 503, "the code could not be sent; "
-			    "nothing was stored");
-			break;
-		default:
-			break;
-		}
+		if (t.is.refused != RA_OTP_ISSUED)
+			rc = ra_otp_refusal_respond(resp, &t.is);
 		goto out;
 	}
-	log_info("otp: %s OTP %s for account %s sent (%s)", r.purpose, t.id,
+	log_info("otp: %s OTP %s for account %s sent (%s)", r.purpose, t.is.id,
 	    who.account_id, r.channel);
 	if ((o = json_pack("{s:I, s:s, s:s, s:s}", "otp_id",
-	    (json_int_t)strtoll(t.id, NULL, 10), "expires_at", t.expires,
+	    (json_int_t)strtoll(t.is.id, NULL, 10), "expires_at", t.is.expires,
 	    "channel", r.channel, "purpose", r.purpose)) == NULL)
 		goto out;
 	rc = http_respond_json(resp, 201, o);

@@ -27,6 +27,7 @@
 static const char *const ra_purposes[] = {
 	"phone_verify", "agreement", "rekey", "revoke", "change_password",
 	"change_email", "change_phone", "set_pin", "sign", "totp_enrol",
+	"password_reset",
 };
 
 int
@@ -180,6 +181,12 @@ ra_parse_otp_request(const void *body, size_t len, struct ra_otp_req *r,
 	    strcmp(r->channel, "sms") != 0) {
 		snprintf(detail, detaillen, "purpose phone_verify: the code is "
 		    "sent by sms, to the phone it verifies");
+		goto out;
+	}
+	/* Its code goes with a reset token, to no session (reset.c). */
+	if (strcmp(r->purpose, "password_reset") == 0) {
+		snprintf(detail, detaillen, "purpose password_reset: the code "
+		    "is sent by POST /v1/password/reset/otp");
 		goto out;
 	}
 	rc = 0;

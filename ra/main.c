@@ -232,7 +232,7 @@ main(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct http_limits lim;
 	const char *sink, *uri, *writable[2], *readable[3];
-	char err[512], policy_path[PATH_MAX], verify_url[1024];
+	char err[512], policy_path[PATH_MAX], verify_url[1024], reset_url[1024];
 	sigset_t sigs;
 	long port;
 	int rc = 1, smtp;
@@ -276,6 +276,13 @@ main(int argc, char **argv)
 		snprintf(verify_url, sizeof(verify_url), "%s/verify-email?token=",
 		    config_get(cfg, "urls.ra", "http://127.0.0.1:18080"));
 	ra.verify_url = verify_url;
+	/*
+	 * reset.c: the page of the operator's front end that takes a reset
+	 * token (rad serves none); unset, the mail carries the bare token.
+	 */
+	snprintf(reset_url, sizeof(reset_url), "%s",
+	    config_get(cfg, "ra.reset_url", ""));
+	ra.reset_url = reset_url;
 	if ((uri = config_get(cfg, "pg.ra_uri", NULL)) == NULL) {
 		log_err("config: pg.ra_uri missing");
 		goto out;
@@ -293,7 +300,8 @@ main(int argc, char **argv)
 	    ra_totp_init(&ra, cfg) == -1)
 		goto out;
 	if ((ra.rl_register = ra_ratelimit_new(policy.register_per_min)) == NULL ||
-	    (ra.rl_login = ra_ratelimit_new(policy.login_per_min)) == NULL) {
+	    (ra.rl_login = ra_ratelimit_new(policy.login_per_min)) == NULL ||
+	    (ra.rl_reset = ra_ratelimit_new(policy.reset_per_min)) == NULL) {
 		log_err("ra_ratelimit_new: out of memory");
 		goto out;
 	}
@@ -340,6 +348,7 @@ out:
 	ra_certificate_free(&ra);
 	ra_officer_free(&ra);
 	ra_ratelimit_free(ra.rl_login);
+	ra_ratelimit_free(ra.rl_reset);
 	ra_ratelimit_free(ra.rl_register);
 	db_close(ra.db);
 	ra_idv_free(ra.idv);

@@ -238,6 +238,11 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->verify_per_hour) == -1 ||
 	    config_get_long(c, "email_verification.per_day", 6, 1, 1000,
 	    &p->verify_per_day) == -1 ||
+	    /* reset.c (ra/README.md "Password reset") */
+	    config_get_long(c, "password_reset.ttl_seconds", 1800, 300, 86400,
+	    &p->reset_ttl_s) == -1 ||
+	    config_get_long(c, "password_reset.per_hour", 3, 1, 100,
+	    &p->reset_per_hour) == -1 ||
 	    config_get_long(c, "session.ttl_seconds", 3600, 60, 7 * 86400,
 	    &p->session_ttl_s) == -1 ||
 	    config_get_long(c, "lockout.threshold", 5, 1, 100,
@@ -250,6 +255,8 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->register_per_min) == -1 ||
 	    config_get_long(c, "rate.login_per_minute", 30, 1, 100000,
 	    &p->login_per_min) == -1 ||
+	    config_get_long(c, "rate.password_reset_per_minute", 10, 1, 100000,
+	    &p->reset_per_min) == -1 ||
 	    /* officer.c */
 	    config_get_long(c, "officer.session_ttl_seconds", 900, 60, 86400,
 	    &p->officer_session_ttl_s) == -1 ||

@@ -137,6 +137,10 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/password", ra_password_change },
 	{ "POST", "/v1/email", ra_email_change },
 	{ "POST", "/v1/phone", ra_phone_change },
+	/* reset.c (issue 3) */
+	{ "POST", "/v1/password/forgot", ra_password_forgot },
+	{ "POST", "/v1/password/reset/otp", ra_password_reset_otp },
+	{ "POST", "/v1/password/reset", ra_password_reset },
 	/* corporate.c */
 	{ "POST", "/v1/corporate", ra_corporate_submit },
 	{ "GET", "/v1/corporate/{id}", ra_corporate_get },

@@ -10,6 +10,10 @@
  * And the TOTP and account-change bodies (ra/change_request.c): a confirm
  * code of 6 digits, two different non-empty passwords, an email that passes
  * ra_email_check again, a phone that passes ra_phone_check, a valid factor.
+ * And the password reset bodies (ra/change_request.c): a forgot email that
+ * passes ra_email_check again; a reset token that re-encodes to the same
+ * bytes, a non-empty new password, and otp_id and a 6-digit code both or
+ * neither; POST /v1/otp never parses purpose password_reset.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -55,7 +59,8 @@ fuzz_factors(const uint8_t *data, size_t size)
 		    (strcmp(otp.channel, "sms") != 0 &&
 		    strcmp(otp.channel, "email") != 0) ||
 		    (strcmp(otp.purpose, "phone_verify") == 0 &&
-		    strcmp(otp.channel, "sms") != 0))
+		    strcmp(otp.channel, "sms") != 0) ||
+		    strcmp(otp.purpose, "password_reset") == 0)
 			__builtin_trap();
 	} else if (!fuzz_all_zero(&otp, sizeof(otp)))
 		__builtin_trap();
@@ -133,6 +138,37 @@ fuzz_changes(const uint8_t *data, size_t size)
 		__builtin_trap();
 }
 
+static void
+fuzz_reset(const uint8_t *data, size_t size)
+{
+	struct ra_forgot_req fo;
+	struct ra_reset_req re;
+	unsigned char back[RA_TOKEN_BYTES];
+	char detail[256], again[RA_EMAIL_MAX + 1], text[RA_TOKEN_B64_LEN + 1];
+
+	if (ra_parse_password_forgot(data, size, &fo, detail,
+	    sizeof(detail)) == 0) {
+		memcpy(again, fo.email, sizeof(again));
+		if (ra_email_check(again, detail, sizeof(detail)) != 0 ||
+		    strcmp(again, fo.email) != 0)
+			__builtin_trap();
+	} else if (!fuzz_all_zero(&fo, sizeof(fo)))
+		__builtin_trap();
+	if (ra_parse_password_reset(data, size, &re, detail,
+	    sizeof(detail)) == 0) {
+		ra_token_encode(re.token, text);
+		if (re.password[0] == '\0' ||
+		    ra_token_decode(text, back) != 0 ||
+		    memcmp(back, re.token, sizeof(back)) != 0 ||
+		    (re.otp_id == 0) != (re.code[0] == '\0') ||
+		    re.otp_id < 0 ||
+		    (re.otp_id > 0 && !fuzz_six_digits(re.code)))
+			__builtin_trap();
+		ra_wipe(&re, sizeof(re));
+	} else if (!fuzz_all_zero(&re, sizeof(re)))
+		__builtin_trap();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -181,5 +217,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	fuzz_factors(data, size);
 	fuzz_changes(data, size);
+	fuzz_reset(data, size);
 	return 0;
 }

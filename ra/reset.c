@@ -1,0 +1,601 @@
+/*
+ * The password reset of a subscriber who forgot the password (issue 3;
+ * ra/README.md "Password reset", schema/045):
+ *
+ *	POST /v1/password/forgot	{email}: 202 whatever the address; for
+ *					a verified account a single-use token
+ *					(its SHA-256 stored) is mailed
+ *	POST /v1/password/reset/otp	{token}: an SMS code of purpose
+ *					password_reset to the verified phone
+ *	POST /v1/password/reset		{token, new_password, otp_id?, code?}:
+ *					the new password; every session revoked
+ *
+ * Two channels: an account whose phone is verified needs the SMS code too,
+ * so that whoever reads the mailbox alone cannot take over an account
+ * whose key signs documents. The forgot answer is the same for an unknown,
+ * an unverified and a verified address, and so is its time as far as the
+ * database allows: the mail is queued in the outbox (ra_mail_queue), not
+ * sent while the client waits, and a mail server's failure cannot tell
+ * which addresses have accounts. Every state change commits with its
+ * audit event; the new password is hashed only once the token and the
+ * code passed (as change.c). No token, code or password reaches the log,
+ * an audit event or a problem detail.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "lib/audit.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "ra/extern.h"
+
+/* The answer to every well-formed forgot request (no enumeration). */
+#define RA_FORGOT_ANSWER	"if a verified account has this email " \
+				"address, a password reset link was mailed to it"
+
+/*
+ * forgot: the account of the address, locked so that requests of one
+ * account count one at a time; the count in a statement of its own after
+ * the lock (READ COMMITTED: it sees the request it waited for).
+ */
+static const struct db_stmt stmt_forgot_account = {
+	"ra_reset_forgot_account",
+	"SELECT id, email_verified, phone_verified FROM ra_account "
+	"WHERE email = $1 FOR UPDATE",
+	1
+};
+static const struct db_stmt stmt_forgot_count = {
+	"ra_reset_forgot_count",
+	"SELECT count(*) FROM ra_password_reset WHERE account_id = $1 "
+	"AND created_at > now() - interval '1 hour'",
+	1
+};
+/* A new request voids the earlier unused tokens: only the newest works. */
+static const struct db_stmt stmt_forgot_void = {
+	"ra_reset_forgot_void",
+	"UPDATE ra_password_reset SET used_at = now() WHERE account_id = $1 "
+	"AND used_at IS NULL AND expires_at > now()",
+	1
+};
+static const struct db_stmt stmt_forgot_insert = {
+	"ra_reset_forgot_insert",
+	"INSERT INTO ra_password_reset (account_id, token_sha256, expires_at) "
+	"VALUES ($1, $2::bytea, now() + make_interval(secs => $3::int)) "
+	"RETURNING id",
+	3
+};
+/*
+ * reset: the token's account without a lock, then the account locked
+ * (the order of forgot: account, then its tokens), then the token again
+ * under that lock, FOR UPDATE: a concurrent reset with the same token
+ * waits and then finds it used.
+ */
+static const struct db_stmt stmt_reset_lookup = {
+	"ra_reset_token_account",
+	"SELECT account_id FROM ra_password_reset WHERE token_sha256 = $1::bytea "
+	"AND used_at IS NULL AND expires_at > now()",
+	1
+};
+static const struct db_stmt stmt_reset_account = {
+	"ra_reset_account_lock",
+	"SELECT email, phone_verified, email_verified FROM ra_account "
+	"WHERE id = $1 FOR UPDATE",
+	1
+};
+static const struct db_stmt stmt_reset_claim = {
+	"ra_reset_token_claim",
+	"SELECT id FROM ra_password_reset WHERE token_sha256 = $1::bytea "
+	"AND account_id = $2 AND used_at IS NULL AND expires_at > now() "
+	"FOR UPDATE",
+	2
+};
+/* The new password; the log-in lock-out lifted (the owner proved it). */
+static const struct db_stmt stmt_reset_password = {
+	"ra_reset_password_update",
+	"UPDATE ra_account SET password_hash = $2, failed_logins = 0, "
+	"locked_until = NULL WHERE id = $1",
+	2
+};
+static const struct db_stmt stmt_reset_sessions = {
+	"ra_reset_sessions_revoke",
+	"UPDATE ra_session SET revoked_at = now() WHERE account_id = $1 "
+	"AND revoked_at IS NULL AND expires_at > now() RETURNING id",
+	1
+};
+/* The token used up, with any other unused one of the account. */
+static const struct db_stmt stmt_reset_use = {
+	"ra_reset_token_use",
+	"UPDATE ra_password_reset SET used_at = now() WHERE account_id = $1 "
+	"AND used_at IS NULL",
+	1
+};
+
+enum ra_reset_outcome {
+	RA_RESET_DONE = 0,
+	RA_RESET_NOT_FOUND,	/* 404: unknown, used or expired token */
+	RA_RESET_OTP_REQUIRED,	/* 401: the phone is verified, no code */
+	RA_RESET_NO_PHONE,	/* 409: no SMS step for this account */
+	RA_RESET_FACTOR,	/* ra_factor_respond() */
+	RA_RESET_OTP_REFUSED,	/* ra_otp_refusal_respond() */
+};
+
+/* The per-address limit shared by the three endpoints. 1: go on; 0: 429. */
+static int
+ra_reset_rate(struct ra *ra, const struct http_request *req,
+    struct http_response *resp, int *rc)
+{
+	long wait;
+
+	if ((wait = ra_ratelimit_hit(ra->rl_reset, req->remote_addr,
+	    time(NULL))) <= 0)
+		return 1;
+	*rc = ra_too_many(resp, wait, "too many password reset requests from "
+	    "this address; try again later");
+	return 0;
+}
+
+/* --- POST /v1/password/forgot ----------------------------------------------------- */
+
+struct ra_forgot_txn {
+	struct ra	*ra;
+	const char	*email;
+	const char	*client;
+	int		 mailed;	/* for the log only, never the answer */
+	char		 id[24];
+};
+
+/* The reset mail, queued in db's transaction. 0 or -1. */
+static int
+ra_forgot_mail(struct ra *ra, struct db *db, const char *to,
+    const char *tok, int phone_verified)
+{
+	char *body = NULL;
+	long min = ra->policy->reset_ttl_s / 60;
+	int rc, link = ra->reset_url != NULL && ra->reset_url[0] != '\0';
+
+	if (asprintf(&body, "Someone, hopefully you, asked to reset the "
+	    "password of your account.\r\n\r\nTo choose a new password, %s "
+	    "(valid for %ld minutes, usable once):\r\n\r\n%s%s%s\r\n\r\n%s"
+	    "If you did not ask for this, ignore this mail: your password "
+	    "stays as it is. Links mailed before this one no longer work.\r\n",
+	    link ? "open this link" : "give the app this reset code", min,
+	    link ? "" : "    ", link ? ra->reset_url : "", tok,
+	    phone_verified ? "A code sent by SMS to the verified phone number "
+	    "of your account will be asked for too.\r\n\r\n" : "") == -1) {
+		log_err("forgot: asprintf: out of memory");
+		return -1;
+	}
+	rc = ra_mail_queue(db, to, "Reset your password", body);
+	ra_wipe(body, strlen(body));
+	free(body);
+	return rc;
+}
+
+/*
+ * A verified account of the address gets a new token (earlier ones
+ * voided) and its mail, queued, unless it had password_reset.per_hour in
+ * the last hour; anything else changes nothing. Every path that does not
+ * fail commits and answers alike.
+ */
+static int
+ra_forgot_txn(struct db *db, void *arg)
+{
+	char actor[RA_ACTOR_MAX], ttl[24], tok[RA_TOKEN_B64_LEN + 1];
+	struct ra_forgot_txn *t = arg;
+	const char *v[3];
+	char *digest = NULL;
+	PGresult *acc = NULL, *res = NULL, *ins = NULL;
+	json_t *details = NULL;
+	long voided;
+	int rc = -1;
+
+	tok[0] = '\0';
+	t->mailed = 0;
+	v[0] = t->email;
+	if ((acc = db_exec(db, &stmt_forgot_account, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(acc) != 1 || strcmp(PQgetvalue(acc, 0, 1), "t") != 0) {
+		rc = 0;		/* no such account, or unverified: nothing */
+		goto out;
+	}
+	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(acc, 0, 0));
+	v[0] = t->id;
+	if ((res = db_exec(db, &stmt_forgot_count, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if (strtol(PQgetvalue(res, 0, 0), NULL, 10) >=
+	    t->ra->policy->reset_per_hour) {
+		rc = 0;		/* over password_reset.per_hour: nothing */
+		goto out;
+	}
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_forgot_void, v, NULL, NULL)) == NULL)
+		goto out;
+	voided = strtol(PQcmdTuples(res), NULL, 10);
+	if (ra_token_new(tok, &digest) == -1)
+		goto out;
+	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->reset_ttl_s);
+	v[1] = digest;
+	v[2] = ttl;
+	if ((ins = db_exec(db, &stmt_forgot_insert, v, NULL, NULL)) == NULL ||
+	    PQntuples(ins) != 1)
+		goto out;
+	if ((details = json_pack("{s:s, s:I, s:I, s:I}", "client", t->client,
+	    "reset_id", (json_int_t)strtoll(PQgetvalue(ins, 0, 0), NULL, 10),
+	    "tokens_voided", (json_int_t)voided, "expires_in",
+	    (json_int_t)t->ra->policy->reset_ttl_s)) == NULL ||
+	    audit_append(db, ra_actor(actor, t->id),
+	    "ra.account.password_reset_request", "ra_account", t->id, details,
+	    NULL) == -1)
+		goto out;
+	if (ra_forgot_mail(t->ra, db, t->email, tok,
+	    strcmp(PQgetvalue(acc, 0, 2), "t") == 0) == -1)
+		goto out;
+	t->mailed = 1;
+	rc = 0;
+out:
+	ra_wipe(tok, sizeof(tok));
+	json_decref(details);
+	free(digest);
+	PQclear(ins);
+	PQclear(res);
+	PQclear(acc);
+	return rc;
+}
+
+int
+ra_password_forgot(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_forgot_req r;
+	struct ra_forgot_txn t;
+	char detail[256];
+	json_t *o = NULL;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if (!ra_reset_rate(ra, req, resp, &rc))
+		goto out;
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_password_forgot(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	t.ra = ra;
+	t.email = r.email;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_forgot_txn,
+	    &t) == -1)
+		goto out;
+	if (t.mailed)
+		log_info("forgot: account %s: a reset link queued", t.id);
+	if ((o = json_pack("{s:s}", "status", RA_FORGOT_ANSWER)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 202, o);
+out:
+	json_decref(o);
+	ra_wipe(&r, sizeof(r));
+	return rc;
+}
+
+/* --- the token, shared by the SMS step and the reset ---------------------------------- */
+
+struct ra_reset_txn {
+	struct ra			*ra;
+	char				*digest;	/* of the token */
+	const struct ra_reset_req	*req;		/* the reset; NULL: SMS step */
+	const char			*client;
+	enum ra_reset_outcome		 outcome;
+	struct ra_otp_issue		 otp;		/* the SMS step */
+	struct factor_outcome		 fo;		/* the reset's code */
+	long				 revoked;
+	char				 account_id[24];
+	char				 email[RA_EMAIL_MAX + 1];
+	char				 hash[256];	/* of the new password */
+};
+
+/*
+ * The token's account, locked, and the token row under that lock: 1 with
+ * t->account_id and t->email, *phone_verified; 0 when the token is unknown,
+ * used or expired (RA_RESET_NOT_FOUND); -1 on failure.
+ */
+static int
+ra_reset_claim(struct db *db, struct ra_reset_txn *t, int *phone_verified)
+{
+	const char *v[2];
+	PGresult *res = NULL;
+	int rc = -1;
+
+	v[0] = t->digest;
+	if ((res = db_exec(db, &stmt_reset_lookup, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1)
+		goto none;
+	snprintf(t->account_id, sizeof(t->account_id), "%s",
+	    PQgetvalue(res, 0, 0));
+	PQclear(res);
+	v[0] = t->account_id;
+	if ((res = db_exec(db, &stmt_reset_account, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	/* Tokens go to verified addresses only; a change voids them. */
+	if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
+		goto none;
+	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res, 0, 0));
+	*phone_verified = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	PQclear(res);
+	v[0] = t->digest;
+	v[1] = t->account_id;
+	if ((res = db_exec(db, &stmt_reset_claim, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1)
+		goto none;
+	rc = 1;
+	goto out;
+none:
+	t->outcome = RA_RESET_NOT_FOUND;
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* 404 for a token that is unknown, used or expired. */
+static int
+ra_reset_not_found(struct http_response *resp)
+{
+	return ra_problem(resp, 404, "no pending password reset for this "
+	    "token: unknown, expired, used, or replaced by a newer request");
+}
+
+/* --- POST /v1/password/reset/otp ---------------------------------------------------- */
+
+/* The SMS code of purpose password_reset (ra_otp_issue: its rules). */
+static int
+ra_reset_otp_txn(struct db *db, void *arg)
+{
+	struct ra_reset_txn *t = arg;
+	int phone = 0;
+
+	t->outcome = RA_RESET_DONE;
+	if (ra_reset_claim(db, t, &phone) != 1)
+		return -1;	/* nothing written: roll back */
+	if (!phone) {
+		t->outcome = RA_RESET_NO_PHONE;
+		return -1;
+	}
+	t->otp.account_id = t->account_id;
+	t->otp.channel = "sms";
+	t->otp.purpose = "password_reset";
+	t->otp.client = t->client;
+	if (ra_otp_issue(t->ra, db, &t->otp) == -1) {
+		if (t->otp.refused != RA_OTP_ISSUED)
+			t->outcome = RA_RESET_OTP_REFUSED;
+		return -1;
+	}
+	return 0;
+}
+
+int
+ra_password_reset_otp(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_token_req r;
+	struct ra_reset_txn t;
+	char detail[256];
+	json_t *o = NULL;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if (!ra_reset_rate(ra, req, resp, &rc))
+		goto out;
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_token(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	if ((t.digest = ra_token_digest(r.token)) == NULL)
+		goto out;
+	t.ra = ra;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_reset_otp_txn,
+	    &t) == -1) {
+		switch (t.outcome) {
+		case RA_RESET_NOT_FOUND:
+			rc = ra_reset_not_found(resp);
+			break;
+		case RA_RESET_NO_PHONE:
+			rc = ra_problem(resp, 409, "the phone number of this "
+			    "account is not verified: no SMS code is needed "
+			    "(POST /v1/password/reset with the token and the "
+			    "new password)");
+			break;
+		case RA_RESET_OTP_REFUSED:
+			rc = ra_otp_refusal_respond(resp, &t.otp);
+			break;
+		default:
+			break;
+		}
+		goto out;
+	}
+	log_info("reset: password_reset OTP %s for account %s sent (sms)",
+	    t.otp.id, t.account_id);
+	if ((o = json_pack("{s:I, s:s, s:s, s:s}", "otp_id",
+	    (json_int_t)strtoll(t.otp.id, NULL, 10), "expires_at",
+	    t.otp.expires, "channel", "sms", "purpose", "password_reset")) ==
+	    NULL)
+		goto out;
+	rc = http_respond_json(resp, 201, o);
+out:
+	json_decref(o);
+	free(t.digest);
+	ra_wipe(&r, sizeof(r));
+	return rc;
+}
+
+/* --- POST /v1/password/reset ----------------------------------------------------------- */
+
+/* The notice of a reset, queued in its transaction. 0 or -1. */
+static int
+ra_reset_notice(struct db *db, const struct ra_reset_txn *t, int sms)
+{
+	char *body = NULL;
+	int rc;
+
+	if (asprintf(&body, "The password of your account was reset with a "
+	    "link mailed to this address%s. Every session of the account was "
+	    "logged out.\r\n\r\nIf you did not do this, contact us at "
+	    "once.\r\n", sms ? " and a code sent by SMS to your phone" :
+	    "") == -1) {
+		log_err("reset: asprintf: out of memory");
+		return -1;
+	}
+	rc = ra_mail_queue(db, t->email, "Your password was reset", body);
+	free(body);
+	return rc;
+}
+
+/*
+ * The token (and, for a verified phone, the SMS code: a wrong one commits
+ * only its failure record, as every factor), then the Argon2id hash of the
+ * new password, kept across a retried transaction, the password, every
+ * session revoked, the token used up, the audit event and the notice.
+ */
+static int
+ra_reset_txn(struct db *db, void *arg)
+{
+	char actor[RA_ACTOR_MAX];
+	struct ra_reset_txn *t = arg;
+	struct factor f;
+	const char *v[2];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1, phone = 0;
+
+	memset(&f, 0, sizeof(f));
+	t->outcome = RA_RESET_DONE;
+	if (ra_reset_claim(db, t, &phone) != 1)
+		goto out;	/* nothing written: roll back */
+	if (phone && t->req->otp_id == 0) {
+		t->outcome = RA_RESET_OTP_REQUIRED;
+		goto out;
+	}
+	if (t->req->otp_id != 0) {
+		f.type = FACTOR_OTP;
+		f.otp_id = t->req->otp_id;
+		memcpy(f.secret, t->req->code, sizeof(f.secret));
+		if (ra_factor_check(t->ra, db, t->account_id, "password_reset",
+		    &f, &t->fo) == -1)
+			goto out;
+		if (t->fo.result != FACTOR_OK) {
+			t->outcome = RA_RESET_FACTOR;
+			rc = 0;		/* commit the failure record only */
+			goto out;
+		}
+	}
+	if (t->hash[0] == '\0' && ra_password_hash(t->ra->policy,
+	    t->req->password, t->hash, sizeof(t->hash)) == -1)
+		goto out;
+	v[0] = t->account_id;
+	v[1] = t->hash;
+	if (db_exec_ok(db, &stmt_reset_password, v) == -1)
+		goto out;
+	if ((res = db_exec(db, &stmt_reset_sessions, v, NULL, NULL)) == NULL)
+		goto out;
+	t->revoked = PQntuples(res);
+	if (db_exec_ok(db, &stmt_reset_use, v) == -1)
+		goto out;
+	if ((details = json_pack("{s:s, s:I, s:b}", "client", t->client,
+	    "sessions_revoked", (json_int_t)t->revoked, "sms_code",
+	    t->req->otp_id != 0)) == NULL ||
+	    (t->fo.otp_id > 0 && json_object_set_new(details, "otp_id",
+	    json_integer((json_int_t)t->fo.otp_id)) == -1) ||
+	    audit_append(db, ra_actor(actor, t->account_id),
+	    "ra.account.password_reset", "ra_account", t->account_id, details,
+	    NULL) == -1 ||
+	    ra_reset_notice(db, t, t->req->otp_id != 0) == -1)
+		goto out;
+	rc = 0;
+out:
+	ra_wipe(&f, sizeof(f));
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_password_reset(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_reset_req r;
+	struct ra_reset_txn t;
+	char detail[256];
+	json_t *o = NULL;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if (!ra_reset_rate(ra, req, resp, &rc))
+		goto out;
+	if (!ra_is_json(req)) {
+		rc = ra_problem(resp, 415, "the body must be application/json");
+		goto out;
+	}
+	if (ra_parse_password_reset(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1 ||
+	    ra_password_check(ra->policy, r.password, detail,
+	    sizeof(detail)) == -1) {
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	if ((t.digest = ra_token_digest(r.token)) == NULL)
+		goto out;
+	t.ra = ra;
+	t.req = &r;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_reset_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_RESET_NOT_FOUND)
+			rc = ra_reset_not_found(resp);
+		else if (t.outcome == RA_RESET_OTP_REQUIRED)
+			rc = ra_problem(resp, 401, "the phone number of this "
+			    "account is verified: a code sent to it by SMS is "
+			    "needed too (POST /v1/password/reset/otp, then "
+			    "otp_id and code)");
+		goto out;
+	}
+	if (t.outcome == RA_RESET_FACTOR) {
+		rc = ra_factor_respond(resp, &t.fo);
+		goto out;
+	}
+	log_info("reset: account %s reset its password (%s), %ld session(s) "
+	    "revoked, notice queued", t.account_id, r.otp_id != 0 ?
+	    "mailed token and SMS code" : "mailed token", t.revoked);
+	if ((o = json_pack("{s:I, s:I}", "id", (json_int_t)strtoll(
+	    t.account_id, NULL, 10), "sessions_revoked",
+	    (json_int_t)t.revoked)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	free(t.digest);
+	ra_wipe(t.hash, sizeof(t.hash));
+	ra_wipe(&r, sizeof(r));
+	return rc;
+}
