@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 struct config;
+struct ocsp_blob;
 struct signer;
 
 /* CertID hash algorithms we match (RFC 6960 §4.1.1; RFC 5019 §2.1.1: SHA-1). */
@@ -94,6 +95,36 @@ void	ocsp_query_free(struct ocsp_query *);
  * name the same certificate. Rewrites s in place.
  */
 void	ocsp_serial_canon(char *s);
+
+/*
+ * Conditional GET (RFC 9110 §13), for a GET answered with blob b: 1 when
+ * the answer is 304 Not Modified, 0 when it is b itself. inm and ims are
+ * the If-None-Match and If-Modified-Since field values, NULL when absent;
+ * now is the time of the request. The caller asks only for cacheable
+ * answers (a blob), never for live, error or POST ones.
+ *  - If-None-Match decides whenever present (§13.2.2): "*", or a list of
+ *    entity-tags (§8.8.3) one of which is b's by the weak comparison
+ *    (§8.8.3.2). A value that is neither matches nothing: the full answer.
+ *  - If-Modified-Since otherwise (§13.1.3): an HTTP-date not earlier than
+ *    b's Last-Modified (thisUpdate), and only when b->lm_strong (no answer
+ *    about the serial with another status can have carried that
+ *    Last-Modified: see ocsp_cache_put). Not an HTTP-date: ignored.
+ */
+int	ocsp_not_modified(const struct ocsp_blob *b, const char *inm,
+	    const char *ims, time_t now);
+
+/*
+ * An HTTP-date (RFC 9110 §5.6.7) as Unix time in *t: IMF-fixdate, or the
+ * obsolete RFC 850 and asctime forms, which a recipient MUST accept (an
+ * RFC 850 two-digit year is the one within 50 years of now, never more
+ * than 50 ahead). glibc's strptime() parses; the text is taken only when
+ * strftime() of what was parsed gives it back byte for byte, so only the
+ * exact form passes (strptime alone takes "Sun, 9 Sep", a Monday for a
+ * Sunday, 30 February, second 60, no space before "GMT"). Needs
+ * the C locale for LC_TIME (ocspd never calls setlocale). 0, or -1 when s
+ * is none (*t is then 0).
+ */
+int	ocsp_http_date_parse(const char *s, time_t now, time_t *t);
 
 /* --- respond.c ------------------------------------------------------------ */
 
@@ -216,7 +247,10 @@ extern const unsigned char ocsp_unauthorized_der[5];
 
 /* --- cache.c -------------------------------------------------------------- */
 
-/* A signed response, immutable once made; reference counted. */
+/*
+ * A signed response, reference counted, immutable once stored (only
+ * ocsp_cache_put, which makes it visible to other threads, sets lm_strong).
+ */
 struct ocsp_blob {
 	unsigned int	 refs;
 	int64_t		 this_update;
@@ -224,6 +258,16 @@ struct ocsp_blob {
 	long		 max_age;	/* ocsp_policy_max_age() of its status */
 	char		 etag[24];	/* "\"<16 hex>\"" */
 	char		 last_modified[32];	/* HTTP-date of this_update */
+	/*
+	 * 1: Last-Modified is a strong validator (RFC 9110 §8.8.2.2): no
+	 * answer about this serial with an earlier status can have carried
+	 * it or a later one, so If-Modified-Since may be answered 304.
+	 * Seconds are coarse: a status that changes within the second an
+	 * answer was dated (a revocation moments after a pre-signing, a
+	 * certificate issued just after a never-issued answer) gives two
+	 * answers one Last-Modified. 0 for a blob not stored in the cache.
+	 */
+	int		 lm_strong;
 	size_t		 len;
 	unsigned char	 der[];
 };
@@ -268,15 +312,23 @@ int	ocsp_cache_lookup(struct ocsp_cache *, int issuer, const char *serial,
 /*
  * Sets the status of a certificate we issued (inserting it). A changed
  * status drops every blob of the entry at once, so a stale answer is never
- * served; a never-issued entry becomes an issued one. Returns 1 when the
- * status changed, 0 when not, -1 on allocation failure.
+ * served; a never-issued entry becomes an issued one. dated_until is the
+ * latest thisUpdate an answer with the status it had so far may carry
+ * (the responder's synced_at, which the maintenance thread publishes only
+ * after it applied a read; a revocationTime of the old status counts too):
+ * blobs stored later are strong Last-Modified validators only when dated
+ * after it (ocsp_blob.lm_strong). Returns 1 when the status changed, 0
+ * when not, -1 on allocation failure.
  */
 int	ocsp_cache_set_status(struct ocsp_cache *, int issuer,
-	    const char *serial, const struct ocsp_status *st);
+	    const char *serial, const struct ocsp_status *st,
+	    int64_t dated_until);
 
 /*
  * Stores blob (the cache takes a reference) for issuer + serial + hash,
  * unless the entry's status differs from st (it changed while signing).
+ * A blob is stored once, before any other thread sees it: this sets its
+ * lm_strong (dated after every answer of an earlier status).
  * For a NONISSUED st the entry is created when absent; never-issued blobs
  * are bounded by max_nonissued in all (blobs, not serials: each serial may
  * hold one per CertID hash, ~1 KB each). 0 stored, 1 not stored, -1

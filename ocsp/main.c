@@ -174,6 +174,21 @@ ocspd_handle(void *arg, const struct http_request *req,
 	if (ocsp_answer(r, body, bodylen, &der, &derlen, &blob, &owned,
 	    &cacheable) == -1)
 		goto out;
+	/*
+	 * Conditional GET (RFC 9110 §13), for answers caches may keep only:
+	 * a 304 carries the validators and freshness the 200 would (ETag,
+	 * Cache-Control, Expires, Last-Modified: §15.4.5), no body, and the
+	 * 200's Content-Length (§8.6).
+	 */
+	if (get && cacheable && blob != NULL && ocsp_not_modified(blob,
+	    http_header(req, "If-None-Match"),
+	    http_header(req, "If-Modified-Since"), time(NULL))) {
+		if (http_not_modified(resp, derlen) == -1 ||
+		    ocspd_cache_headers(resp, blob) == -1)
+			goto out;
+		rc = 0;
+		goto out;
+	}
 	if (http_respond(resp, 200, OCSP_CT_RESPONSE, der, derlen) == -1)
 		goto out;
 	/*

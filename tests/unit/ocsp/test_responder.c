@@ -13,7 +13,12 @@
  *  - a CertID whose hashAlgorithm has no parameters (RFC 5754 §2) is
  *    answered live with that very CertID, not from the cache with ours;
  *  - /health's figures are counted once per second, however often asked,
- *    and a count in progress does not hold the other askers.
+ *    and a count in progress does not hold the other askers;
+ *  - conditional GETs (RFC 9110 §13): If-None-Match lists, weak
+ *    comparison and "*", strictly parsed; HTTP-dates in their three forms,
+ *    nothing else; If-Modified-Since only when If-None-Match is absent, and
+ *    only for a blob no answer of an earlier status can share a
+ *    Last-Modified with (a revocation in the second of a pre-signing).
  *
  * ocsp_sync_sign is static: the sources are included rather than linked,
  * so the generic tests/unit rule builds this program (no ocspd rule in the
@@ -132,7 +137,8 @@ add_good(int issuer, int i)
 	memset(&st, 0, sizeof(st));
 	st.reason = -1;
 	snprintf(serial, sizeof(serial), "%X", 0x1000 + i);
-	assert_int_equal(ocsp_cache_set_status(r.cache, issuer, serial, &st), 1);
+	assert_int_equal(ocsp_cache_set_status(r.cache, issuer, serial, &st, 0),
+	    1);
 }
 
 static int
@@ -340,8 +346,8 @@ test_this_update_not_before_revocation(void **state)
 	st.state = OCSP_STATE_REVOKED;
 	st.reason = 1;
 	st.revoked_at = now - 10;
-	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "2A", &st),
-	    1);
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "2A",
+	    &st, 0), 1);
 	/* Signed for the request (and kept). */
 	req = make_request("2A", &reqlen);
 	assert_int_equal(ocsp_answer(&r, req, reqlen, &der, &derlen, &blob,
@@ -352,8 +358,8 @@ test_this_update_not_before_revocation(void **state)
 	ocsp_blob_unref(blob);
 	blob = NULL;
 	/* Pre-signed by the maintenance thread. */
-	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "2B", &st),
-	    1);
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "2B",
+	    &st, 0), 1);
 	assert_int_equal(ocsp_sync_sign(&sy, &more), 1);
 	OPENSSL_free(req);
 	req = make_request("2B", &reqlen);
@@ -399,8 +405,8 @@ test_nonissued_bound_counts_responses(void **state)
 	/* "A" issued after all: its four never-issued responses are gone. */
 	memset(&good, 0, sizeof(good));
 	good.reason = -1;
-	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "A", &good),
-	    1);
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "A",
+	    &good, 0), 1);
 	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "B", 0, &st, b,
 	    OCSP_NHASH), 0);
 	ocsp_blob_unref(b);
@@ -453,8 +459,8 @@ test_max_age(void **state)
 	OPENSSL_free(req);
 	memset(&st, 0, sizeof(st));
 	st.reason = -1;
-	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "7E58", &st),
-	    1);
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "7E58",
+	    &st, 0), 1);
 	req = make_request("7E58", &reqlen);
 	assert_int_equal(ocsp_answer(&r, req, reqlen, &out, &outlen, &blob,
 	    &owned, &cacheable), 0);
@@ -533,8 +539,8 @@ test_certid_absent_params_echoed(void **state)
 
 	memset(&st, 0, sizeof(st));
 	st.reason = -1;
-	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "7E59", &st),
-	    1);
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "7E59",
+	    &st, 0), 1);
 	assert_int_equal(ocsp_sync_sign(&sy, &more), 1);	/* SHA-1 */
 	for (i = 0; i < 2; i++) {
 		for (absent = 0; absent <= 1; absent++) {
@@ -682,6 +688,303 @@ test_stats_counted_once_per_second(void **state)
 	assert_int_equal(cs.entries, 4);
 }
 
+/* 2001-09-09T01:46:40Z */
+#define T9	1000000000
+
+/* RFC 9110 §5.6.7: the three forms, exactly; nothing else. */
+static void
+test_http_date(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"Sun, 09 Sep 2001 01:46:40 UTC",
+		"Sun, 09 Sep 2001 01:46:40 GMT ",
+		" Sun, 09 Sep 2001 01:46:40 GMT",
+		"Sun,09 Sep 2001 01:46:40GMT",		/* strptime takes it */
+		"Sun, 9 Sep 2001 01:46:40 GMT",
+		"sun, 09 sep 2001 01:46:40 gmt",
+		"Sunday, 09 Sep 2001 01:46:40 GMT",
+		"Mon, 09 Sep 2001 01:46:40 GMT",	/* a Sunday */
+		"Fri, 30 Feb 2001 01:46:40 GMT",	/* strptime takes it */
+		"Sun, 09 Sep 2001 01:46:60 GMT",
+		"Sun, 09 Sep 2001 24:00:00 GMT",
+		"Sun, 09 Sep 01 01:46:40 GMT",
+		"Sun, 09 Sep +2001 01:46:40 GMT",
+		"Sun, 09 Sep 2001 01:46 GMT",
+		"Sun, 09 Sep 2001 01:46:40 GMT, Mon, 10 Sep 2001 01:46:40 GMT",
+		"Sun, 09-Sep-01 01:46:40 GMT",
+		"Sunday, 09-Sep-2001 01:46:40 GMT",
+		"Sun Sep 09 01:46:40 2001",		/* asctime pads with a space */
+		"Sun Sep  9 01:46:40 2001 GMT",
+		"1000000000",
+		"2001-09-09T01:46:40Z",
+	};
+	time_t now = T9, t;
+	size_t i;
+
+	assert_int_equal(ocsp_http_date_parse("Sun, 09 Sep 2001 01:46:40 GMT",
+	    now, &t), 0);
+	assert_int_equal(t, T9);
+	/* The obsolete forms, which a recipient MUST accept. */
+	assert_int_equal(ocsp_http_date_parse(
+	    "Sunday, 09-Sep-01 01:46:40 GMT", now, &t), 0);
+	assert_int_equal(t, T9);
+	assert_int_equal(ocsp_http_date_parse("Sun Sep  9 01:46:40 2001", now,
+	    &t), 0);
+	assert_int_equal(t, T9);
+	assert_int_equal(ocsp_http_date_parse("Thu, 01 Jan 1970 00:00:00 GMT",
+	    now, &t), 0);
+	assert_int_equal(t, 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = 1;
+		if (ocsp_http_date_parse(bad[i], now, &t) != -1)
+			fail_msg("\"%s\" taken for an HTTP-date", bad[i]);
+		assert_int_equal(t, 0);
+	}
+	assert_int_equal(ocsp_http_date_parse(NULL, now, &t), -1);
+	/*
+	 * Two-digit years: the one within 50 years of now, never more than
+	 * 50 ahead (1 January 2026: "76" is 2076, "77" 1977).
+	 */
+	now = 1767225600;
+	assert_int_equal(ocsp_http_date_parse(
+	    "Wednesday, 01-Jan-76 00:00:00 GMT", now, &t), 0);
+	assert_int_equal(t, 3345062400);
+	assert_int_equal(ocsp_http_date_parse(
+	    "Saturday, 01-Jan-77 00:00:00 GMT", now, &t), 0);
+	assert_int_equal(t, 220924800);
+	/* The day name of the year strptime would have picked: wrong. */
+	assert_int_equal(ocsp_http_date_parse(
+	    "Thursday, 01-Jan-76 00:00:00 GMT", now, &t), -1);
+}
+
+/* A blob for the conditional tests: dated T9, its ETag from its bytes. */
+static struct ocsp_blob *
+cond_blob(int lm_strong)
+{
+	static const unsigned char der[] = { 0x30, 0x03, 0x0a, 0x01, 0x00 };
+	struct ocsp_blob *b;
+
+	b = ocsp_blob_new(der, sizeof(der), T9, T9 + 4 * 86400, 3600);
+	assert_non_null(b);
+	assert_string_equal(b->last_modified, "Sun, 09 Sep 2001 01:46:40 GMT");
+	b->lm_strong = lm_strong;
+	return b;
+}
+
+/* If-None-Match (RFC 9110 §13.1.2): decides whenever present. */
+static void
+test_if_none_match(void **state)
+{
+	struct ocsp_blob *b = cond_blob(1);
+	const char *lm = "Sun, 09 Sep 2001 01:46:40 GMT";
+	char tag[64], in[256];
+	/* @ stands for our tag. */
+	static const char *const bad[] = {
+		"", ",", "*, @", "@, *", "*@", "@ garbage", "@@", "W/ @",
+		"w/@", "\"a\" \"b\", @", "@, \"a\" \"b\"", "@, \"unterminated",
+		"'x', @", "@,\x01", "\"a\"b\", @", "\"a\x7f\", @", "\"a\tb\", @",
+	};
+	const char *c;
+	size_t i, o;
+
+	snprintf(tag, sizeof(tag), "%s", b->etag);
+	assert_true(ocsp_not_modified(b, tag, NULL, T9));
+	assert_true(ocsp_not_modified(b, "*", NULL, T9));
+	assert_true(ocsp_not_modified(b, " * ", NULL, T9));
+	/* Weak comparison: W/ on either side does not matter. */
+	snprintf(in, sizeof(in), "W/%s", tag);
+	assert_true(ocsp_not_modified(b, in, NULL, T9));
+	snprintf(in, sizeof(in), "\"0011223344556677\", W/\"x\",%s", tag);
+	assert_true(ocsp_not_modified(b, in, NULL, T9));
+	snprintf(in, sizeof(in), " ,, \"\" ,\t%s ,", tag);
+	assert_true(ocsp_not_modified(b, in, NULL, T9));
+	snprintf(in, sizeof(in), "\"\xc3\xa9\", %s", tag);
+	assert_true(ocsp_not_modified(b, in, NULL, T9));
+	/* Another tag, a prefix of ours, ours unquoted or changed in case. */
+	assert_false(ocsp_not_modified(b, "\"0011223344556677\"", NULL, T9));
+	snprintf(in, sizeof(in), "%.*s\"", (int)strlen(tag) - 2, tag);
+	assert_false(ocsp_not_modified(b, in, NULL, T9));
+	snprintf(in, sizeof(in), "%.*s", (int)strlen(tag) - 2, tag + 1);
+	assert_false(ocsp_not_modified(b, in, NULL, T9));
+	snprintf(in, sizeof(in), "%s", tag);
+	for (i = 0; in[i] != '\0'; i++)
+		if (in[i] >= 'a' && in[i] <= 'f')
+			in[i] -= 'a' - 'A';
+	if (strcmp(in, tag) != 0)
+		assert_false(ocsp_not_modified(b, in, NULL, T9));
+	/* Not an If-None-Match value: ignored, whatever it holds. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (c = bad[i], o = 0; *c != '\0'; c++) {
+			if (*c != '@')
+				in[o++] = *c;
+			else {
+				memcpy(in + o, tag, strlen(tag));
+				o += strlen(tag);
+			}
+		}
+		in[o] = '\0';
+		if (ocsp_not_modified(b, in, NULL, T9))
+			fail_msg("If-None-Match: %s matched", in);
+	}
+	/* Present, it decides alone: an If-Modified-Since that would match does not. */
+	assert_false(ocsp_not_modified(b, "\"0011223344556677\"", lm, T9));
+	assert_false(ocsp_not_modified(b, "", lm, T9));
+	assert_false(ocsp_not_modified(b, "garbage", lm, T9));
+	assert_true(ocsp_not_modified(b, tag, "garbage", T9));
+	/* No validators, no blob: the whole answer. */
+	assert_false(ocsp_not_modified(b, NULL, NULL, T9));
+	assert_false(ocsp_not_modified(NULL, tag, NULL, T9));
+	ocsp_blob_unref(b);
+}
+
+/* If-Modified-Since (RFC 9110 §13.1.3), without If-None-Match. */
+static void
+test_if_modified_since(void **state)
+{
+	struct ocsp_blob *b = cond_blob(1);
+
+	assert_true(ocsp_not_modified(b, NULL,
+	    "Sun, 09 Sep 2001 01:46:40 GMT", T9));
+	assert_true(ocsp_not_modified(b, NULL,
+	    "Sun, 09 Sep 2001 01:46:41 GMT", T9));
+	assert_true(ocsp_not_modified(b, NULL,
+	    "Sunday, 09-Sep-01 01:46:40 GMT", T9));
+	assert_true(ocsp_not_modified(b, NULL, "Sun Sep  9 01:46:40 2001",
+	    T9));
+	assert_false(ocsp_not_modified(b, NULL,
+	    "Sun, 09 Sep 2001 01:46:39 GMT", T9));
+	/* Not an HTTP-date: ignored (RFC 9110 §13.1.3), the whole answer. */
+	assert_false(ocsp_not_modified(b, NULL,
+	    "Sun, 09 Sep 2099 01:46:40 UTC", T9));
+	assert_false(ocsp_not_modified(b, NULL, "4102444800", T9));
+	assert_false(ocsp_not_modified(b, NULL, "", T9));
+	/* A Last-Modified another status may have carried: never. */
+	b->lm_strong = 0;
+	assert_false(ocsp_not_modified(b, NULL,
+	    "Sun, 09 Sep 2099 01:46:40 GMT", T9));
+	ocsp_blob_unref(b);
+}
+
+/*
+ * Last-Modified has one-second steps: a status that changes in the
+ * second its last answer was dated gives the next answer the same
+ * Last-Modified, and If-Modified-Since with it must not keep the old
+ * answer in a cache (a revoked certificate "good" for max-age more). The
+ * ETag, made from the bytes, tells them apart.
+ */
+static void
+test_lm_strong_after_status_change(void **state)
+{
+	static const unsigned char d1[] = { 0x30, 0x03, 0x0a, 0x01, 0x00 };
+	static const unsigned char d2[] = { 0x30, 0x03, 0x0a, 0x01, 0x01 };
+	struct ocsp_status good, rev, ni;
+	struct ocsp_blob *old, *b, *got = NULL;
+	const unsigned char *der = NULL;
+	unsigned char *req;
+	size_t reqlen, derlen;
+	time_t now = time(NULL);
+	int owned = 0, cacheable = 0;
+
+	memset(&good, 0, sizeof(good));
+	good.reason = -1;
+	rev = good;
+	rev.state = OCSP_STATE_REVOKED;
+	rev.reason = 1;
+	rev.revoked_at = now - 3;
+	ni = good;
+	ni.state = OCSP_STATE_NONISSUED;
+	/* Loaded at start (nothing answered before), pre-signed: strong. */
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C1",
+	    &good, 0), 1);
+	old = ocsp_blob_new(d1, sizeof(d1), now - 5, now + 86400, 3600);
+	assert_non_null(old);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C1", 0, &good,
+	    old, 10), 0);
+	assert_true(old->lm_strong);
+	assert_true(ocsp_not_modified(old, NULL, old->last_modified, now));
+	/* Revoked in that second: the next answer is dated so too. */
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C1", &rev,
+	    now - 5), 1);
+	b = ocsp_blob_new(d2, sizeof(d2), now - 5, now + 86400, 3600);
+	assert_non_null(b);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C1", 0, &rev, b,
+	    10), 0);
+	assert_false(b->lm_strong);
+	assert_string_equal(b->last_modified, old->last_modified);
+	assert_false(ocsp_not_modified(b, NULL, old->last_modified, now));
+	assert_false(ocsp_not_modified(b, old->etag, NULL, now));
+	assert_true(ocsp_not_modified(b, b->etag, NULL, now));
+	ocsp_blob_unref(b);
+	/*
+	 * Dated at the revocationTime of the old status or before: still
+	 * not; after it: strong again.
+	 */
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C1",
+	    &good, now - 5), 1);
+	b = ocsp_blob_new(d1, sizeof(d1), now - 3, now + 86400, 3600);
+	assert_non_null(b);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C1", 0, &good,
+	    b, 10), 0);
+	assert_false(b->lm_strong);
+	ocsp_blob_unref(b);
+	b = ocsp_blob_new(d1, sizeof(d1), now - 2, now + 86400, 3600);
+	assert_non_null(b);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C1", 0, &good,
+	    b, 10), 0);
+	assert_true(b->lm_strong);
+	assert_true(ocsp_not_modified(b, NULL, b->last_modified, now));
+	ocsp_blob_unref(b);
+	ocsp_blob_unref(old);
+
+	/* Never issued, then issued in the second of that answer. */
+	old = ocsp_blob_new(d1, sizeof(d1), now - 5, now + 3600, 10);
+	assert_non_null(old);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C2", 0, &ni,
+	    old, 10), 0);
+	assert_true(old->lm_strong);
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C2",
+	    &good, now - 5), 1);
+	b = ocsp_blob_new(d2, sizeof(d2), now - 5, now + 86400, 3600);
+	assert_non_null(b);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C2", 0, &good,
+	    b, 10), 0);
+	assert_false(b->lm_strong);
+	ocsp_blob_unref(b);
+	ocsp_blob_unref(old);
+	/* Never answered but as never issued (not kept): the same. */
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C3",
+	    &good, now - 5), 1);
+	b = ocsp_blob_new(d2, sizeof(d2), now - 5, now + 86400, 3600);
+	assert_non_null(b);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C3", 0, &good,
+	    b, 10), 0);
+	assert_false(b->lm_strong);
+	ocsp_blob_unref(b);
+	/* A blob the cache refused (the status changed meanwhile): never. */
+	b = ocsp_blob_new(d2, sizeof(d2), now, now + 86400, 3600);
+	assert_non_null(b);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C3", 0, &rev, b,
+	    10), 1);
+	assert_false(b->lm_strong);
+	ocsp_blob_unref(b);
+
+	/* Through ocsp_answer: the pre-signed answer, its ETag, its date. */
+	r.synced_at = now - 1;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C4",
+	    &good, now - 100), 1);
+	req = make_request("C4", &reqlen);
+	assert_int_equal(ocsp_answer(&r, req, reqlen, &der, &derlen, &got,
+	    &owned, &cacheable), 0);
+	assert_non_null(got);
+	assert_true(cacheable);
+	assert_true(got->lm_strong);
+	assert_true(ocsp_not_modified(got, got->etag, NULL, now));
+	assert_true(ocsp_not_modified(got, NULL, got->last_modified, now));
+	ocsp_blob_unref(got);
+	OPENSSL_free(req);
+}
+
 int
 main(void)
 {
@@ -701,6 +1004,11 @@ main(void)
 		    test_certid_absent_params_echoed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_stats_counted_once_per_second, setup, teardown),
+		cmocka_unit_test(test_http_date),
+		cmocka_unit_test(test_if_none_match),
+		cmocka_unit_test(test_if_modified_since),
+		cmocka_unit_test_setup_teardown(
+		    test_lm_strong_after_status_change, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
