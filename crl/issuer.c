@@ -36,10 +36,15 @@
 /* Seconds of LDAP publication per round of the issuing loop. */
 #define CRL_PUBLISH_BUDGET_S	1.0
 
+/*
+ * Read in binary result format (crl_issuer_current_row): a complete CRL of
+ * 1,000,000 entries is ~47 MB, twice that as hex text, and libpq would hold
+ * the text as well as the decoded copy. The numbers come as text values.
+ */
 static const struct db_stmt stmt_current = { "crl_issuer_current",
-	"SELECT number, floor(extract(epoch FROM this_update))::bigint, "
-	"floor(extract(epoch FROM next_update))::bigint, der FROM crl_current "
-	"WHERE issuer_id = $1 AND kind = $2", 2 };
+	"SELECT number::text, floor(extract(epoch FROM this_update))::bigint::text, "
+	"floor(extract(epoch FROM next_update))::bigint::text, der FROM "
+	"crl_current WHERE issuer_id = $1 AND kind = $2", 2 };
 static const struct db_stmt stmt_last_epoch = { "crl_issuer_last_epoch",
 	"SELECT floor(extract(epoch FROM coalesce(max(this_update) FILTER "
 	"(WHERE is_base), 'epoch')))::bigint, floor(extract(epoch FROM "
@@ -98,58 +103,108 @@ crl_doc_of(const struct crl_issuer_conf *conf, long long issuer_id,
 	return CRL_DOC_COUNT;
 }
 
+/* The row of stmt_current, copied out of libpq's binary result. */
+struct crl_current_row {
+	int		 found;
+	int		 bad;
+	long long	 number;
+	time_t		 this_update;
+	time_t		 next_update;
+	unsigned char	*der;		/* malloc'd */
+	size_t		 len;
+};
+
+/* A text value of a binary result (libpq ends every value with a NUL). */
+static long long
+crl_issuer_text_ll(const PGresult *row, int col, int *bad)
+{
+	char *end;
+	long long v;
+
+	v = strtoll(PQgetvalue(row, 0, col), &end, 10);
+	if (PQgetisnull(row, 0, col) || *end != '\0' ||
+	    end == PQgetvalue(row, 0, col))
+		*bad = 1;
+	return v;
+}
+
+/* db_exec_rows callback of stmt_current. */
+static int
+crl_issuer_current_row(void *arg, const PGresult *row)
+{
+	struct crl_current_row *cr = arg;
+	int len;
+
+	cr->found = 1;
+	if (PQnfields(row) != 4 || PQgetisnull(row, 0, 3) ||
+	    (len = PQgetlength(row, 0, 3)) <= 0) {
+		cr->bad = 1;
+		return -1;
+	}
+	cr->number = crl_issuer_text_ll(row, 0, &cr->bad);
+	cr->this_update = (time_t)crl_issuer_text_ll(row, 1, &cr->bad);
+	cr->next_update = (time_t)crl_issuer_text_ll(row, 2, &cr->bad);
+	if (cr->bad || (cr->der = malloc((size_t)len)) == NULL) {
+		cr->bad = 1;
+		return -1;
+	}
+	memcpy(cr->der, PQgetvalue(row, 0, 3), (size_t)len);
+	cr->len = (size_t)len;
+	return 0;
+}
+
 /* Loads the current CRL of (issuer, kind) from crl_current into the cache. */
 static int
 crl_issuer_load(struct crl_issuer *ci, long long issuer_id, const char *kind)
 {
 	enum crl_doc doc = crl_doc_of(&ci->conf, issuer_id, kind);
 	const struct crl_ca *ca;
+	struct crl_current_row cr;
 	char id[24], fname[64], e[256];
 	const char *v[2] = { id, kind };
-	unsigned char *der = NULL;
-	size_t len;
-	long long number;
-	PGresult *res;
 	int rc = -1;
 
 	if (doc == CRL_DOC_COUNT)
 		return 0;
+	memset(&cr, 0, sizeof(cr));
 	snprintf(id, sizeof(id), "%lld", issuer_id);
-	if ((res = db_exec(ci->db, &stmt_current, v, NULL, NULL)) == NULL)
-		return -1;
-	if (PQntuples(res) == 0) {
+	if (db_exec_rows(ci->db, &stmt_current, v, 1, crl_issuer_current_row,
+	    &cr) == -1) {
+		if (cr.bad)
+			log_err("crl_current row of issuer %s, kind %s: "
+			    "unreadable", id, kind);
+		goto out;
+	}
+	if (!cr.found) {
 		rc = 0;
 		goto out;
 	}
-	if (db_bytea_value(PQgetvalue(res, 0, 3), &der, &len) == -1)
-		goto out;
 	/*
 	 * Newer than what we hold: another instance (or pkictl's ceremony)
 	 * issued it. Our out_dir gets it too, for the web server reading the
 	 * files; our own CRLs were written as they were issued.
 	 */
-	number = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	ca = issuer_id == ci->conf.issuing->id ? ci->conf.issuing :
 	    ci->conf.root;
 	if (ci->conf.full.out_dir != NULL &&
-	    number > crl_cache_number(ci->conf.cache, doc)) {
+	    cr.number > crl_cache_number(ci->conf.cache, doc)) {
 		crlgen_file_name(ca->name, strcmp(kind, "delta") == 0, fname,
 		    sizeof(fname));
-		if (crlgen_write_file(ci->conf.full.out_dir, fname, der, len, e,
-		    sizeof(e)) == -1)
-			log_warn("CRL %lld of %s not written: %s", number,
+		if (crlgen_write_file(ci->conf.full.out_dir, fname, cr.der,
+		    cr.len, e, sizeof(e)) == -1)
+			log_warn("CRL %lld of %s not written: %s", cr.number,
 			    ca->name, e);
 	}
-	if (crl_cache_set(ci->conf.cache, doc, der, len, number,
-	    (time_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10),
-	    (time_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10)) == -1)
-		goto out;	/* der freed by crl_cache_set */
-	log_info("serving %s CRL %s of %s", kind, PQgetvalue(res, 0, 0),
-	    issuer_id == ci->conf.issuing->id ? ci->conf.issuing->name :
-	    ci->conf.root->name);
+	if (crl_cache_set(ci->conf.cache, doc, cr.der, cr.len, cr.number,
+	    cr.this_update, cr.next_update) == -1) {
+		cr.der = NULL;	/* freed by crl_cache_set */
+		goto out;
+	}
+	cr.der = NULL;		/* the cache's now */
+	log_info("serving %s CRL %lld of %s", kind, cr.number, ca->name);
 	rc = 0;
 out:
-	PQclear(res);
+	free(cr.der);
 	return rc;
 }
 

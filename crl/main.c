@@ -180,17 +180,38 @@ crld_configure(struct crld *d)
 		return -1;
 	s->coalesce_max_ms = coalesce < s->coalesce_ms ? s->coalesce_ms :
 	    coalesce;
-	/* RFC 5280 §3.3: a regularly scheduled CRL after expiry still lists it. */
-	if (s->expired_grace < s->full_next_update) {
-		log_err("policy: crl.expired_grace_seconds (%ld) must be at least "
-		    "crl.full_next_update_seconds (%ld)", s->expired_grace,
-		    s->full_next_update);
+	/*
+	 * A CRL must be valid until the next one is due: a relying party
+	 * would otherwise hold an expired CRL between the two (RFC 5280
+	 * §5.1.2.5), and every scheduled issuance would come late.
+	 */
+	if (s->full_next_update <= s->full_interval ||
+	    s->delta_next_update <= s->delta_interval) {
+		log_err("policy: crl.full_next_update_seconds (%ld) must be above "
+		    "crl.full_interval_seconds (%ld), and "
+		    "crl.delta_next_update_seconds (%ld) above "
+		    "crl.delta_interval_seconds (%ld): a CRL must outlast the "
+		    "interval to the next one", s->full_next_update,
+		    s->full_interval, s->delta_next_update, s->delta_interval);
 		return -1;
 	}
-	if (s->full_next_update <= s->full_interval ||
-	    s->delta_next_update <= s->delta_interval)
-		log_warn("policy: a CRL's validity should outlast its interval "
-		    "(relying parties would see expired CRLs)");
+	/*
+	 * RFC 5280 §3.3: an entry stays until it has appeared on one regularly
+	 * scheduled CRL issued after the certificate expired. Scheduled CRLs
+	 * are the bases, full_interval apart: the grace must span that, or
+	 * the entry could leave between two bases. At least full_next_update
+	 * too, which the check above makes the larger (and the grace then
+	 * strictly longer than the interval).
+	 */
+	if (s->expired_grace < s->full_interval ||
+	    s->expired_grace < s->full_next_update) {
+		log_err("policy: crl.expired_grace_seconds (%ld) must be at least "
+		    "crl.full_interval_seconds (%ld; RFC 5280 §3.3: a scheduled "
+		    "base CRL after expiry must still list the certificate) and "
+		    "crl.full_next_update_seconds (%ld)", s->expired_grace,
+		    s->full_interval, s->full_next_update);
+		return -1;
+	}
 	snprintf(d->url, sizeof(d->url), "%s/issuing.crl", base);
 	snprintf(d->delta_url, sizeof(d->delta_url), "%s/issuing-delta.crl",
 	    base);

@@ -41,9 +41,11 @@
 #define CRLGEN_MAX_LEN		(1024u * 1024 * 1024)
 #define CRLGEN_SERIAL_MAX	20	/* RFC 5280 §4.1.2.2 */
 /*
- * A delta also looks at the rows whose revocation_seq is at most this far
- * below its base's max_seq for changes the base's snapshot could not see
- * (in flight when the base was built). Concurrency, not volume, bounds it.
+ * Rows revoked before schema/024 have no revocation_xid: a delta judges
+ * them by their xmin, and only within this many sequence numbers below its
+ * base's max_seq. Only a base made before 024 can have missed one (024's
+ * ALTER TABLE waited for every revocation in flight); every later change
+ * sets revocation_xid and is judged exactly, whatever its distance.
  */
 #define CRLGEN_SEQ_WINDOW	"100000"
 #define CRLGEN_ATTEMPTS		5
@@ -51,6 +53,7 @@
 /* RFC 5280 §5.3.1 */
 #define REASON_UNSPECIFIED	0
 #define REASON_REMOVE		8
+#define REASON_MAX		10
 
 static const struct db_stmt stmt_state_init = { "lib_crlgen_state_init",
 	"INSERT INTO crl_state (issuer_id) VALUES ($1) ON CONFLICT DO NOTHING", 1 };
@@ -72,24 +75,34 @@ static const struct db_stmt stmt_newest = { "lib_crlgen_newest",
  * Whether a revocation at or below a CRL's max_seq committed after that CRL
  * was built ($3, its snapshot): one that took its revocation_seq before
  * another but committed after it. max_seq alone cannot tell, and the CRL
- * would wait for the next scheduled base.
+ * would wait for the next scheduled base. A change the snapshot did not
+ * see has a revocation_xid at or above its xmin (index
+ * certificate_revocation_xid, schema/046); rows from before schema/024,
+ * without one, are judged by xmin within CRLGEN_SEQ_WINDOW.
  */
 static const struct db_stmt stmt_committed_since = {
 	"lib_crlgen_committed_since",
-	"SELECT EXISTS (SELECT 1 FROM certificate "
-	"WHERE issuer_id = $1 AND revocation_seq <= $2::bigint AND "
-	"revocation_seq > $2::bigint - " CRLGEN_SEQ_WINDOW " AND NOT "
-	"pg_visible_in_snapshot(coalesce(revocation_xid, crl_xid8(xmin, "
-	"pg_snapshot_xmax($4::pg_snapshot)::text::bigint)), $3::pg_snapshot))",
+	"SELECT EXISTS (SELECT 1 FROM certificate WHERE issuer_id = $1 AND "
+	"revocation_seq <= $2::bigint AND revocation_xid >= "
+	"pg_snapshot_xmin($3::pg_snapshot) AND NOT "
+	"pg_visible_in_snapshot(revocation_xid, $3::pg_snapshot)) OR EXISTS "
+	"(SELECT 1 FROM certificate WHERE issuer_id = $1 AND revocation_xid IS "
+	"NULL AND revocation_seq <= $2::bigint AND revocation_seq > $2::bigint - "
+	CRLGEN_SEQ_WINDOW " AND NOT pg_visible_in_snapshot(crl_xid8(xmin, "
+	"pg_snapshot_xmax($4::pg_snapshot)::text::bigint), $3::pg_snapshot))",
 	4 };
 /*
  * The entries as a binary COPY (crlgen_row: text, timestamptz, smallint,
- * timestamptz). Its literals are numbers printed here and a snapshot that
- * crlgen_snapshot_ok() passed: COPY takes no parameters. A delta judges a
- * row by the top-level transaction that last changed its status
- * (revocation_xid, schema/024); rows revoked before 024 by their xmin,
- * through crl_xid8 (schema/023), which gets the xmax of this transaction's
- * snapshot as a constant, so it is computed once, not per row.
+ * timestamptz). Its literals are numbers printed here and snapshots that
+ * crlgen_snapshot_ok() passed: COPY takes no parameters. A delta lists the
+ * rows changed after its base's max_seq, and those whose change the base's
+ * snapshot did not see (in flight while it was built): judged by the
+ * top-level transaction that last changed the status (revocation_xid,
+ * schema/024), which is then at or above the snapshot's xmin (an index
+ * range, schema/046, however many rows one transaction revoked). Rows
+ * revoked before 024 are judged by their xmin, through crl_xid8 (schema/023,
+ * given the xmax of this transaction's snapshot as a constant, so computed
+ * once, not per row), within CRLGEN_SEQ_WINDOW.
  */
 #define CRLGEN_COLS	"COPY (SELECT serial, revoked_at, revocation_reason, " \
 	"invalidity_date FROM certificate"
@@ -97,11 +110,17 @@ static const struct db_stmt stmt_committed_since = {
 	"NULL AND not_after > to_timestamp(%lld) "
 static const char copy_full[] = CRLGEN_COLS CRLGEN_WHERE
 	"AND revoked_at IS NOT NULL) TO STDOUT (FORMAT binary)";
+/*
+ * Arguments: issuer, cutoff, base max_seq, base snapshot twice, base
+ * max_seq, this snapshot, base snapshot.
+ */
 static const char copy_delta[] = CRLGEN_COLS CRLGEN_WHERE
-	"AND (revocation_seq > %lld OR (revocation_seq > %lld - "
-	CRLGEN_SEQ_WINDOW " AND NOT pg_visible_in_snapshot(coalesce("
-	"revocation_xid, crl_xid8(xmin, pg_snapshot_xmax('%s'::pg_snapshot)"
-	"::text::bigint)), '%s'::pg_snapshot)))) TO STDOUT (FORMAT binary)";
+	"AND (revocation_seq > %lld OR (revocation_xid >= pg_snapshot_xmin("
+	"'%s'::pg_snapshot) AND NOT pg_visible_in_snapshot(revocation_xid, "
+	"'%s'::pg_snapshot)) OR (revocation_xid IS NULL AND revocation_seq > "
+	"%lld - " CRLGEN_SEQ_WINDOW " AND NOT pg_visible_in_snapshot(crl_xid8("
+	"xmin, pg_snapshot_xmax('%s'::pg_snapshot)::text::bigint), "
+	"'%s'::pg_snapshot)))) TO STDOUT (FORMAT binary)";
 static const struct db_stmt stmt_record = { "lib_crlgen_record",
 	"INSERT INTO crl (issuer_id, number, kind, is_base, base_number, "
 	"this_update, next_update, max_seq, snapshot, entries, bytes, sha256, "
@@ -157,6 +176,9 @@ struct crlgen_ctx {
 	struct cbuf			 b;
 	long long			 entries;
 	int				 row_failed;
+	/* revoked rows whose reason is no revocation reason (§5.3.1) */
+	long long			 bad_reasons;
+	char				 bad_serial[48];
 };
 
 static void	crlgen_seterr(struct crlgen_ctx *, const char *, ...)
@@ -458,6 +480,22 @@ crlgen_row(void *arg, const struct db_row *row)
 		r2 = row->value[2];
 		reason = row->length[2] != 2 ?
 		    REASON_UNSPECIFIED : (int)(r2[0] << 8 | r2[1]);
+		/*
+		 * §5.3.1: removeFromCRL only marks, in a delta, an entry that
+		 * left the CRL; on a revoked entry it would tell a relying
+		 * party to drop it, and 7 is unassigned. The database refuses
+		 * both (schemas 004 and 046); a row stored before is listed as
+		 * revoked with no reason code, and reported.
+		 */
+		if (reason == REASON_REMOVE || reason == 7 || reason < 0 ||
+		    reason > REASON_MAX) {
+			if (c->bad_reasons++ == 0)
+				snprintf(c->bad_serial, sizeof(c->bad_serial),
+				    "%.*s", (int)(row->length[0] < 40 ?
+				    row->length[0] : 40),
+				    (const char *)row->value[0]);
+			reason = REASON_UNSPECIFIED;
+		}
 	}
 	n += der_time(content + n, when, 0);
 	/* §5.3.1: reasonCode unspecified SHOULD be absent. */
@@ -775,6 +813,7 @@ crlgen_build(struct crlgen_ctx *c, const char *copy_sql,
 	c->b.len = 0;
 	c->entries = 0;
 	c->row_failed = 0;
+	c->bad_reasons = 0;
 	if (cbuf_reserve(&c->b, reserve + 65536) == -1) {
 		crlgen_seterr(c, "CRL buffer: out of memory");
 		goto out;
@@ -789,6 +828,12 @@ crlgen_build(struct crlgen_ctx *c, const char *copy_sql,
 			    "not a binary COPY");
 		goto out;
 	}
+	if (c->bad_reasons > 0)
+		log_warn("CRL %lld of %s: %lld revoked certificate(s) with a "
+		    "reason code that is no revocation reason (removeFromCRL or "
+		    "unassigned, RFC 5280 §5.3.1), e.g. serial %s: listed "
+		    "without a reason code", r->number, c->is->name,
+		    c->bad_reasons, c->bad_serial);
 	elen = c->b.len - reserve;
 	cbuf_put(&c->b, ext->d, ext->len);
 	if (c->b.failed) {
@@ -964,9 +1009,9 @@ crlgen_txn(struct db *db, void *arg)
 		    "(base %lld)", c->is->name, r->base_number);
 		goto out;
 	}
-	/* The formats plus four numbers of at most 20 characters and two snapshots. */
+	/* The formats plus four numbers of at most 20 characters and four snapshots. */
 	sqllen = sizeof(copy_delta) + 4 * 20 + strlen(snapshot) +
-	    (bsnap != NULL ? strlen(bsnap) : 0);
+	    (bsnap != NULL ? 3 * strlen(bsnap) : 0);
 	if ((sql = malloc(sqllen)) == NULL) {
 		crlgen_seterr(c, "CRL query: out of memory");
 		goto out;
@@ -975,7 +1020,7 @@ crlgen_txn(struct db *db, void *arg)
 		snprintf(sql, sqllen, copy_full, c->is->id, cutoff);
 	else
 		snprintf(sql, sqllen, copy_delta, c->is->id, cutoff, base_seq,
-		    base_seq, snapshot, bsnap);
+		    bsnap, bsnap, base_seq, snapshot, bsnap);
 	if (crlgen_build(c, sql, &pre, &ext) == -1)
 		goto out;
 	if (EVP_Digest(r->der, r->len, md, NULL, EVP_sha256(), NULL) != 1) {

@@ -135,6 +135,15 @@ out:
 	return rc;
 }
 
+/* Whether an operation's code says the directory failed, not the entry. */
+static int
+ldappub_code_down(int lrc)
+{
+	return lrc == LDAP_SERVER_DOWN || lrc == LDAP_TIMEOUT ||
+	    lrc == LDAP_CONNECT_ERROR || lrc == LDAP_UNAVAILABLE ||
+	    lrc == LDAP_BUSY;
+}
+
 /* An entry's structural and auxiliary classes, by the attribute published. */
 static int
 ldappub_is_subscriber_attr(const char *attr)
@@ -228,6 +237,7 @@ ldappub_session_init(struct ldappub_session *sess,
 {
 	sess->conf = conf;
 	sess->ld = NULL;
+	sess->down = 0;
 }
 
 void
@@ -246,10 +256,11 @@ ldappub_session_put(struct ldappub_session *sess, const char *dn,
 	const struct ldappub_conf *conf = sess->conf;
 	struct berval val;
 	char *cn = NULL;
-	int lrc, rc = -1;
+	int lrc, prc, rc = -1;
 
 	if (errlen > 0)
 		err[0] = '\0';
+	sess->down = 0;
 	if (conf == NULL || conf->uri == NULL || dn == NULL || attr == NULL ||
 	    der == NULL || len == 0 || len > INT32_MAX) {
 		snprintf(err, errlen, "ldappub_put: missing argument");
@@ -257,8 +268,12 @@ ldappub_session_put(struct ldappub_session *sess, const char *dn,
 	}
 	if (ldappub_first_cn(dn, &cn, err, errlen) == -1)
 		goto out;
-	if (sess->ld == NULL && ldappub_open(conf, &sess->ld, err, errlen) == -1)
+	if (sess->ld == NULL && ldappub_open(conf, &sess->ld, err, errlen) ==
+	    -1) {
+		/* No connection or bind: no other entry would fare better. */
+		sess->down = 1;
 		goto out;
+	}
 	val.bv_val = (char *)der;
 	val.bv_len = len;
 	/*
@@ -269,20 +284,27 @@ ldappub_session_put(struct ldappub_session *sess, const char *dn,
 	lrc = ldappub_replace(sess->ld, dn, attr, &val);
 	if (lrc == LDAP_NO_SUCH_OBJECT) {
 		lrc = ldappub_add(sess->ld, dn, cn, attr, &val);
-		if (lrc == LDAP_NO_SUCH_OBJECT && ldappub_is_subscriber_attr(attr) &&
-		    ldappub_add_parent_ou(sess->ld, dn) == LDAP_SUCCESS)
-			lrc = ldappub_add(sess->ld, dn, cn, attr, &val);
+		if (lrc == LDAP_NO_SUCH_OBJECT &&
+		    ldappub_is_subscriber_attr(attr)) {
+			if ((prc = ldappub_add_parent_ou(sess->ld, dn)) ==
+			    LDAP_SUCCESS)
+				lrc = ldappub_add(sess->ld, dn, cn, attr, &val);
+			else if (ldappub_code_down(prc))
+				lrc = prc;
+		}
 		if (lrc == LDAP_ALREADY_EXISTS)
 			lrc = ldappub_replace(sess->ld, dn, attr, &val);
 		else if (lrc != LDAP_SUCCESS) {
 			ldappub_error(sess->ld, lrc, "ldap_add_ext_s", dn, err,
 			    errlen);
+			sess->down = ldappub_code_down(lrc);
 			goto out;
 		}
 	}
 	if (lrc != LDAP_SUCCESS) {
 		ldappub_error(sess->ld, lrc, "ldap_modify_ext_s", dn, err,
 		    errlen);
+		sess->down = ldappub_code_down(lrc);
 		goto out;
 	}
 	log_info("ldappub: published %s of %s (%zu bytes)", attr, dn, len);

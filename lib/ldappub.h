@@ -31,12 +31,19 @@ int	ldappub_put(const struct ldappub_conf *, const char *dn,
 /*
  * The same over one connection kept for several puts (a publisher's batch):
  * opened by the first put, dropped after any failure so that the next put
- * connects again. Close it when the batch ends.
+ * connects again. Close it when the batch ends. After a failed put, down
+ * says whether the directory itself failed rather than the entry: no
+ * connection or bind (a directory that does not answer costs the connect or
+ * operation time-out), or an operation ended by LDAP_SERVER_DOWN,
+ * LDAP_TIMEOUT, LDAP_CONNECT_ERROR, LDAP_UNAVAILABLE or LDAP_BUSY. A
+ * publisher stops its batch there: every further put would wait out the
+ * same time-outs.
  */
 struct ldap;
 struct ldappub_session {
 	const struct ldappub_conf	*conf;
 	struct ldap			*ld;
+	int				 down;	/* of the last failed put */
 };
 
 void	ldappub_session_init(struct ldappub_session *,

@@ -9,16 +9,22 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #include "lib/audit.h"
 #include "lib/db.h"
+#include "lib/hex.h"
 #include "lib/ldappub.h"
 #include "lib/log.h"
 #include "lib/publish.h"
 
 #define PUBLISH_BACKOFF_MAX_S	3600
+/* A row's outcome: published (or superseded), failed, or the directory down. */
+#define PUBLISH_ROW_DONE	0
+#define PUBLISH_ROW_FAILED	1
+#define PUBLISH_ROW_DOWN	2
 /* Rows of each queue claimed per transaction. */
 #define PUBLISH_BATCH		32
 #define PUBLISH_BATCH_SQL	"32"
@@ -26,22 +32,38 @@
 static const struct db_stmt stmt_queue_insert = { "publish_queue_insert",
 	"INSERT INTO publish_queue (dn, attribute, der) VALUES ($1, $2, "
 	"$3) RETURNING id", 3 };
+/*
+ * Ids only, not the DER (a complete CRL can be ~47 MB): the newest pending
+ * row of each (dn, attribute), which retires the older ones when it is
+ * done, so those are never read. Column 4: a newer row of the target
+ * already done (then this one is superseded and skipped).
+ */
 static const struct db_stmt stmt_queue_claim = { "publish_queue_claim",
-	"SELECT id, dn, attribute, der, attempts FROM publish_queue WHERE "
-	"done_at IS NULL AND next_attempt_at <= now() ORDER BY id "
-	"LIMIT " PUBLISH_BATCH_SQL " FOR UPDATE SKIP LOCKED", 0 };
+	"SELECT q.id, q.dn, q.attribute, q.attempts, (SELECT max(n.id) FROM "
+	"publish_queue n WHERE n.dn = q.dn AND n.attribute = q.attribute AND "
+	"n.id > q.id AND n.done_at IS NOT NULL) FROM publish_queue q WHERE "
+	"q.done_at IS NULL AND q.next_attempt_at <= now() AND NOT EXISTS "
+	"(SELECT 1 FROM publish_queue p WHERE p.dn = q.dn AND p.attribute = "
+	"q.attribute AND p.id > q.id AND p.done_at IS NULL) ORDER BY q.id "
+	"LIMIT " PUBLISH_BATCH_SQL " FOR UPDATE OF q SKIP LOCKED", 0 };
+/* The DER of the row being published, in binary result format. */
+static const struct db_stmt stmt_queue_der = { "publish_queue_der",
+	"SELECT der FROM publish_queue WHERE id = $1", 1 };
 /*
  * Each row replaces the entry's attribute: the directory must end with the
  * newest row of a (dn, attribute), never an older one retried after it (a
  * CRL rolled back). Done: this row and every older pending row of its
  * target; a row whose target has a newer row done is skipped. One
  * publisher at a time (stmt_publisher_try, _wait), so that two cannot write one
- * entry in the opposite order of their rows.
+ * entry in the opposite order of their rows. A done CRL row keeps no DER
+ * (schema/046): crl_current has the newest, the crl table every hash.
  */
 static const struct db_stmt stmt_queue_done = { "publish_queue_done",
 	"UPDATE publish_queue SET done_at = now(), attempts = attempts + "
-	"(id = $1)::int, last_error = NULL WHERE done_at IS NULL AND dn = $2 "
-	"AND attribute = $3 AND id <= $1", 3 };
+	"(id = $1)::int, last_error = NULL, der = CASE WHEN attribute IN "
+	"('certificateRevocationList;binary', 'authorityRevocationList;binary', "
+	"'deltaRevocationList;binary') THEN NULL ELSE der END "
+	"WHERE done_at IS NULL AND dn = $2 AND attribute = $3 AND id <= $1", 3 };
 /*
  * crld (a time budget) only tries: a publisher held up by a directory
  * outage must not stall its CRL issuance; the holder drains the queue.
@@ -53,9 +75,6 @@ static const struct db_stmt stmt_publisher_try = { "publish_publisher_try",
 static const struct db_stmt stmt_publisher_wait = { "publish_publisher_wait",
 	"SELECT true FROM pg_advisory_xact_lock(hashtextextended("
 	"'lib/publish.c publisher', 0))", 0 };
-static const struct db_stmt stmt_queue_newer = { "publish_queue_newer",
-	"SELECT max(id) FROM publish_queue WHERE dn = $1 AND attribute = $2 "
-	"AND id > $3 AND done_at IS NOT NULL", 3 };
 static const struct db_stmt stmt_queue_failed = { "publish_queue_failed",
 	"UPDATE publish_queue SET attempts = attempts + 1, last_error = $2, "
 	"next_attempt_at = now() + make_interval(secs => $3::int) WHERE id = $1", 3 };
@@ -175,7 +194,8 @@ publish_reason_name(int code)
 /*
  * Publishes one subscriber certificate's entry, cn=<serial>,ou=subscribers,
  * <base>: userCertificate;binary and a description of its status now.
- * 0 published, 1 failed (retried later), -1.
+ * PUBLISH_ROW_DONE, _FAILED (retried later), _DOWN (failed, and the
+ * directory with it: no other row would fare better now), or -1.
  */
 static int
 publish_cert_row(struct db *db, struct ldappub_session *ls, PGresult *res,
@@ -189,7 +209,7 @@ publish_cert_row(struct db *db, struct ldappub_session *ls, PGresult *res,
 	const char *values[3];
 	json_t *details = NULL;
 	long attempts = strtol(PQgetvalue(res, i, 3), NULL, 10), delay;
-	int ok = 0, rc = -1;
+	int ok = 0, down = 0, rc = -1;
 
 	if (db_bytea_value(PQgetvalue(res, i, 2), &der, &len) == -1)
 		goto out;
@@ -200,17 +220,21 @@ publish_cert_row(struct db *db, struct ldappub_session *ls, PGresult *res,
 		    "revoked_at=%s", atoi(PQgetvalue(res, i, 4)) == 6 ? "on-hold" :
 		    "revoked", publish_reason_name(atoi(PQgetvalue(res, i, 4))),
 		    PQgetvalue(res, i, 5));
-	if (lc == NULL || lc->uri == NULL || lc->base == NULL || *lc->base == '\0')
+	if (lc == NULL || lc->uri == NULL || lc->base == NULL ||
+	    *lc->base == '\0') {
 		snprintf(err, sizeof(err), "ldap.uri or ldap.base not configured");
-	else if ((size_t)snprintf(dn, sizeof(dn), "cn=%s,ou=subscribers,%s",
+		down = 1;
+	} else if ((size_t)snprintf(dn, sizeof(dn), "cn=%s,ou=subscribers,%s",
 	    serial, lc->base) >= sizeof(dn))
 		snprintf(err, sizeof(err), "ldap.base too long");
-	else
+	else {
 		ok = ldappub_session_put(ls, dn, "userCertificate;binary", der,
 		    len, err, sizeof(err)) == 0 &&
 		    ldappub_session_put(ls, dn, "description",
 		    (unsigned char *)status, strlen(status), err,
 		    sizeof(err)) == 0;
+		down = !ok && ls->down;
+	}
 	values[0] = id;
 	if (ok) {
 		values[1] = PQgetvalue(res, i, 6);
@@ -232,46 +256,80 @@ publish_cert_row(struct db *db, struct ldappub_session *ls, PGresult *res,
 	if (details == NULL || audit_append(db, actor, "publish.ldap",
 	    "publish_certificate", id, details, NULL) == -1)
 		goto out;
-	rc = ok ? 0 : 1;
+	rc = ok ? PUBLISH_ROW_DONE : down ? PUBLISH_ROW_DOWN :
+	    PUBLISH_ROW_FAILED;
 out:
 	json_decref(details);
 	free(der);
 	return rc;
 }
 
+/* One queue row's publication, from inside the binary fetch of its DER. */
+struct publish_put {
+	struct ldappub_session	*ls;
+	const char		*dn;
+	const char		*attr;
+	char			*err;
+	size_t			 errlen;
+	int			 fetched;
+	int			 ok;
+	long long		 bytes;
+	char			 sha256[65];	/* hex, of what was published */
+};
+
+/*
+ * db_exec_rows callback: the DER is the row's bytes as the server sent
+ * them (binary format), put to the directory without a copy of its own.
+ */
+static int
+publish_put_row(void *varg, const PGresult *row)
+{
+	struct publish_put *p = varg;
+	const unsigned char *der;
+	unsigned char md[32];
+	int len;
+
+	p->fetched = 1;
+	if (PQnfields(row) != 1 || PQgetisnull(row, 0, 0) ||
+	    PQfformat(row, 0) != 1) {
+		snprintf(p->err, p->errlen, "publish_queue row without a DER");
+		return 0;
+	}
+	der = (const unsigned char *)PQgetvalue(row, 0, 0);
+	len = PQgetlength(row, 0, 0);
+	p->bytes = len;
+	p->ok = ldappub_session_put(p->ls, p->dn, p->attr, der, (size_t)len,
+	    p->err, p->errlen) == 0;
+	if (p->ok && EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(),
+	    NULL) == 1)
+		hex_encode(md, sizeof(md), p->sha256);
+	return 0;
+}
+
 /*
  * Publishes one claimed row and records the outcome, audited, in the
- * caller's transaction: 0 published, 1 failed (retried later), -1.
+ * caller's transaction: PUBLISH_ROW_DONE (published, or skipped as
+ * superseded without reading its DER), _FAILED (retried later), _DOWN
+ * (failed, and the directory with it), or -1.
  */
 static int
 publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
     const char *actor)
 {
 	const struct ldappub_conf *lc = ls->conf;
-	unsigned char *der = NULL;
-	size_t len;
+	struct publish_put put;
 	char err[256] = "", backoff[32];
 	const char *id = PQgetvalue(res, i, 0), *dn = PQgetvalue(res, i, 1);
 	const char *attr = PQgetvalue(res, i, 2);
+	const char *newer = PQgetisnull(res, i, 4) ? NULL :
+	    PQgetvalue(res, i, 4);
 	const char *values[3];
-	char *newer = NULL;
-	PGresult *nres = NULL;
 	json_t *details = NULL;
-	long attempts = strtol(PQgetvalue(res, i, 4), NULL, 10);
+	long attempts = strtol(PQgetvalue(res, i, 3), NULL, 10);
 	long delay;
-	int ok, rc = -1;
+	int ok, down = 0, rc = -1;
 
-	values[0] = dn;
-	values[1] = attr;
-	values[2] = id;
-	if ((nres = db_exec(db, &stmt_queue_newer, values, NULL, NULL)) ==
-	    NULL)
-		goto out;
-	if (!PQgetisnull(nres, 0, 0) &&
-	    (newer = strdup(PQgetvalue(nres, 0, 0))) == NULL)
-		goto out;
-	if (db_bytea_value(PQgetvalue(res, i, 3), &der, &len) == -1)
-		goto out;
+	memset(&put, 0, sizeof(put));
 	if (newer != NULL) {
 		ok = 1;		/* superseded: nothing to publish */
 		log_info("LDAP publication of %s to %s: row %s superseded by "
@@ -279,9 +337,20 @@ publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
 	} else if (lc == NULL || lc->uri == NULL) {
 		snprintf(err, sizeof(err), "ldap.uri not configured");
 		ok = 0;
-	} else
-		ok = ldappub_session_put(ls, dn, attr, der, len, err,
-		    sizeof(err)) == 0;
+		down = 1;
+	} else {
+		put.ls = ls;
+		put.dn = dn;
+		put.attr = attr;
+		put.err = err;
+		put.errlen = sizeof(err);
+		values[0] = id;
+		if (db_exec_rows(db, &stmt_queue_der, values, 1,
+		    publish_put_row, &put) == -1 || !put.fetched)
+			goto out;
+		ok = put.ok;
+		down = !ok && ls->down;
+	}
 	values[0] = id;
 	if (ok) {
 		values[1] = dn;
@@ -298,67 +367,19 @@ publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
 		log_warn("LDAP publication of %s to %s failed (retry in %ld s): %s",
 		    attr, dn, delay, err);
 	}
-	details = json_pack("{s:s, s:s, s:b, s:s?, s:s?}", "dn", dn,
+	/* What was published: a done CRL row keeps no DER (schema/046). */
+	details = json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:o*, s:s?}", "dn", dn,
 	    "attribute", attr, "ok", ok, "error", ok ? NULL : err,
-	    "superseded_by", newer);
+	    "superseded_by", newer, "bytes", ok && newer == NULL ?
+	    json_integer(put.bytes) : NULL, "sha256", ok && newer == NULL &&
+	    put.sha256[0] != '\0' ? put.sha256 : NULL);
 	if (details == NULL || audit_append(db, actor, "publish.ldap",
 	    "publish_queue", id, details, NULL) == -1)
 		goto out;
-	rc = ok ? 0 : 1;
+	rc = ok ? PUBLISH_ROW_DONE : down ? PUBLISH_ROW_DOWN :
+	    PUBLISH_ROW_FAILED;
 out:
 	json_decref(details);
-	PQclear(nres);
-	free(newer);
-	free(der);
-	return rc;
-}
-
-struct publish_arg {
-	struct ldappub_session	 ls;
-	const char		*actor;
-	int			 wait;		/* for the publisher lock */
-	int			 claimed;	/* rows of this batch */
-	int			 failed;	/* of which not published */
-};
-
-/* One batch: up to PUBLISH_BATCH rows of each queue, one transaction. */
-static int
-publish_txn(struct db *db, void *varg)
-{
-	struct publish_arg *arg = varg;
-	PGresult *res;
-	int i, r, rc = -1;
-
-	arg->claimed = arg->failed = 0;
-	if ((res = db_exec(db, arg->wait ? &stmt_publisher_wait :
-	    &stmt_publisher_try, NULL, NULL, NULL)) == NULL)
-		return -1;
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-		PQclear(res);
-		return 0;	/* another publisher is at it */
-	}
-	PQclear(res);
-	if ((res = db_exec(db, &stmt_queue_claim, NULL, NULL, NULL)) == NULL)
-		return -1;
-	for (i = 0; i < PQntuples(res); i++) {
-		if ((r = publish_row(db, &arg->ls, res, i, arg->actor)) == -1)
-			goto out;
-		arg->failed += r;
-	}
-	arg->claimed += PQntuples(res);
-	PQclear(res);
-	if ((res = db_exec(db, &stmt_cert_claim, NULL, NULL, NULL)) == NULL)
-		return -1;
-	for (i = 0; i < PQntuples(res); i++) {
-		if ((r = publish_cert_row(db, &arg->ls, res, i,
-		    arg->actor)) == -1)
-			goto out;
-		arg->failed += r;
-	}
-	arg->claimed += PQntuples(res);
-	rc = 0;
-out:
-	PQclear(res);
 	return rc;
 }
 
@@ -371,33 +392,130 @@ publish_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+struct publish_arg {
+	struct ldappub_session	 ls;
+	const char		*actor;
+	int			 wait;		/* for the publisher lock */
+	double			 until;		/* CLOCK_MONOTONIC; 0: no budget */
+	int			 tried;		/* rows of this run, so far */
+	/* of the last batch: */
+	int			 full;		/* a queue came back full */
+	int			 failed;	/* rows not published */
+	int			 down;		/* the directory failed */
+	int			 out_of_time;	/* rows left untouched */
+};
+
+/*
+ * Whether the next row may be tried: the budget is checked before each
+ * row, not between batches, since one row can take the directory's
+ * time-outs; the first row of a run always goes.
+ */
+static int
+publish_may_try(struct publish_arg *arg)
+{
+	if (arg->tried > 0 && arg->until > 0 && publish_now() >= arg->until) {
+		arg->out_of_time = 1;
+		return 0;
+	}
+	return 1;
+}
+
+/* Counts a row's outcome; 0 to go on, -1 to end the batch here. */
+static int
+publish_outcome(struct publish_arg *arg, int r)
+{
+	arg->tried++;
+	if (r != PUBLISH_ROW_DONE)
+		arg->failed++;
+	if (r == PUBLISH_ROW_DOWN) {
+		/*
+		 * The rows after it stay as they are, due, for the next round:
+		 * trying them now would wait out the same time-outs each.
+		 */
+		arg->down = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One batch: up to PUBLISH_BATCH rows of each queue, one transaction, until
+ * the directory fails or the budget is spent.
+ */
+static int
+publish_txn(struct db *db, void *varg)
+{
+	struct publish_arg *arg = varg;
+	PGresult *res;
+	int i, r, rc = -1;
+
+	arg->full = arg->failed = arg->down = arg->out_of_time = 0;
+	if ((res = db_exec(db, arg->wait ? &stmt_publisher_wait :
+	    &stmt_publisher_try, NULL, NULL, NULL)) == NULL)
+		return -1;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		PQclear(res);
+		return 0;	/* another publisher is at it */
+	}
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_queue_claim, NULL, NULL, NULL)) == NULL)
+		return -1;
+	arg->full = PQntuples(res) >= PUBLISH_BATCH;
+	for (i = 0; i < PQntuples(res) && publish_may_try(arg); i++) {
+		if ((r = publish_row(db, &arg->ls, res, i, arg->actor)) == -1)
+			goto out;
+		if (publish_outcome(arg, r) == -1)
+			break;
+	}
+	PQclear(res);
+	res = NULL;
+	if (arg->down || arg->out_of_time) {
+		rc = 0;
+		goto out;
+	}
+	if ((res = db_exec(db, &stmt_cert_claim, NULL, NULL, NULL)) == NULL)
+		return -1;
+	arg->full |= PQntuples(res) >= PUBLISH_BATCH;
+	for (i = 0; i < PQntuples(res) && publish_may_try(arg); i++) {
+		if ((r = publish_cert_row(db, &arg->ls, res, i,
+		    arg->actor)) == -1)
+			goto out;
+		if (publish_outcome(arg, r) == -1)
+			break;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
 int
 publish_run(struct db *db, const struct ldappub_conf *lc, const char *actor,
     double budget_s, int *more_due)
 {
 	struct publish_arg arg;
 	PGresult *res;
-	double until = publish_now() + budget_s;
 	int pending, rc;
 
 	memset(&arg, 0, sizeof(arg));
 	ldappub_session_init(&arg.ls, lc);
 	arg.actor = actor;
 	arg.wait = budget_s <= 0;
+	arg.until = budget_s > 0 ? publish_now() + budget_s : 0;
 	/*
 	 * Batch after batch while a batch came back full: a queue that grew
 	 * during an issuance burst drains at the directory's pace, not at
-	 * PUBLISH_BATCH rows per call. A batch with a failure ends it: the
-	 * directory is in trouble and each failed row waits for its back-off.
+	 * PUBLISH_BATCH rows per call. A failure ends it: each failed row
+	 * waits for its back-off, and a directory that failed as a whole
+	 * (no connection, a time-out) ends the batch at that row.
 	 */
 	do
 		rc = db_transaction(db, NULL, 3, publish_txn, &arg);
-	while (rc == 0 && arg.claimed >= PUBLISH_BATCH && arg.failed == 0 &&
-	    (budget_s <= 0 || publish_now() < until));
+	while (rc == 0 && arg.full && arg.failed == 0 && !arg.out_of_time);
 	ldappub_session_close(&arg.ls);
 	if (more_due != NULL)
-		*more_due = rc == 0 && arg.claimed >= PUBLISH_BATCH &&
-		    arg.failed == 0;
+		*more_due = rc == 0 && arg.failed == 0 &&
+		    (arg.full || arg.out_of_time);
 	if (rc == -1)
 		return -1;
 	if ((res = db_exec(db, &stmt_queue_pending, NULL, NULL, NULL)) == NULL)

@@ -33,11 +33,19 @@ int	publish_queue_add(struct db *, const char *actor, const char *dn,
  * processes (a transaction-level advisory lock: with a budget_s it is only
  * tried, and the round is left to its holder; without one it is waited
  * for), recording each success or failure (next attempt after
- * 10 s, doubling, at most an hour) with an audit event. lc NULL or without a
- * URI counts as a failure. Works in batches (one transaction and one
- * directory connection each) until nothing is due, a batch has a failure, or
- * budget_s seconds have passed (0: no limit); *more_due (may be NULL) then
- * says whether due rows are left. Returns the number of rows still pending
+ * 10 s, doubling, at most an hour) with an audit event. Of the pending rows
+ * of one entry and attribute only the newest is published; it retires the
+ * older ones, whose DER is never read. A done CRL row keeps no DER
+ * (schema/046). lc NULL or without a URI counts as a failure. Works in
+ * batches (one transaction and one directory connection each) until
+ * nothing is due, a batch has a failure, or budget_s seconds have passed
+ * (0: no limit; checked before each row, the first excepted). A failure of
+ * the directory itself (no connection or bind, a time-out: ldappub.h)
+ * ends the batch at that row, leaving the rows after it untouched for the
+ * next round, so an unreachable directory costs one attempt's time-outs
+ * per call, not one per row. *more_due (may be NULL) then says whether due
+ * rows are left for an immediate next call (a full batch, or the budget
+ * spent, without a failure). Returns the number of rows still pending
  * (due or waiting for a retry), or -1.
  */
 int	publish_run(struct db *, const struct ldappub_conf *lc, const char *actor,

@@ -326,7 +326,11 @@ ldap_attr "$pdn1" 'certificateRevocationList;binary' "$tmp/p1.crl" && cmp -s "$t
 	fail "the directory does not hold the newer of two queued CRLs"
 [ "$(q "SELECT count(*) FROM publish_queue WHERE id IN ($old1, $new1) AND done_at IS NOT NULL")" = 2 ] ||
 	fail "publishing row $new1 did not retire the older row $old1 of its entry"
-q "UPDATE publish_queue SET done_at = NULL, next_attempt_at = now() WHERE id = $old1" >/dev/null
+# Done, a CRL row keeps no DER (schema/046): both are emptied.
+[ "$(q "SELECT count(*) FROM publish_queue WHERE id IN ($old1, $new1) AND der IS NULL")" = 2 ] ||
+	fail "a done CRL row of the queue still holds its DER"
+q "UPDATE publish_queue SET done_at = NULL, next_attempt_at = now(),
+    der = decode('$(hexof "$tmp/root.crl")', 'hex') WHERE id = $old1" >/dev/null
 publish_all
 ldap_attr "$pdn1" 'certificateRevocationList;binary' "$tmp/p1.crl" && cmp -s "$tmp/p1.crl" "$tmp/root2.crl" ||
 	fail "an older row retried after the newer one rolled the directory's CRL back"
@@ -435,6 +439,28 @@ if PKI_PG_CRL_URI=${crl_uri/dbname=pki/dbname=pki_crl_old} "$BUILD/crld" --confi
 fi
 has 'schema version 23; CRLs need 24' <"$tmp/old.out" || { cat "$tmp/old.out"; fail "crld does not say the schema is too old"; }
 note "against a schema before 024: crld says to migrate, issues nothing"
+
+# --- a policy that breaks RFC 5280 §3.3 or outlives no interval: crld refuses to start ----------
+# Entries leave the CRL expired_grace after notAfter; §3.3 wants them on one
+# scheduled (base) CRL after expiry, so the grace must span full_interval.
+# Before, only full_next_update was compared, and a nextUpdate at or below
+# its interval was a warning: 2 days between bases with 1 day of validity
+# and grace started, and issued.
+policy_refused() { # policy_refused WANT-IN-LOG VAR=VALUE...
+	local want=$1
+	shift
+	if env "$@" "$BUILD/crld" --config "$PKI_CONFIG" --once >"$tmp/policy.out" 2>&1; then
+		fail "crld --once started with $*"
+	fi
+	has -F -- "$want" <"$tmp/policy.out" || { cat "$tmp/policy.out"; fail "crld with $*: no \"$want\""; }
+}
+policy_refused 'crl.full_next_update_seconds (86400) must be above crl.full_interval_seconds (172800)' \
+	PKI_CRL_FULL_INTERVAL_SECONDS=172800 PKI_CRL_EXPIRED_GRACE_SECONDS=100000
+policy_refused 'crl.delta_next_update_seconds (900) above crl.delta_interval_seconds (900)' \
+	PKI_CRL_DELTA_NEXT_UPDATE_SECONDS=900
+policy_refused 'crl.expired_grace_seconds (43200) must be at least crl.full_interval_seconds (21600' \
+	PKI_CRL_EXPIRED_GRACE_SECONDS=43200
+note "a grace shorter than the base interval, or a CRL valid no longer than its interval: refused"
 
 # --- bad requests get 4xx ------------------------------------------------------------------------
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }

@@ -1,0 +1,392 @@
+/*
+ * lib/crlgen.c crlgen_issue against a real PostgreSQL: a database of the
+ * test's own, migrated from schema/ by deploy/migrate.sh on the cluster of
+ * PKI_TEST_PG_URI (set by tests/run.sh; without it the test fails) and
+ * dropped afterwards, an issuer of its own with a software P-256 key.
+ *
+ *  - a revocation in flight while a base CRL was built, whose
+ *    revocation_seq ended more than 100,000 below the base's max_seq (a
+ *    bulk revocation of that many rows in one transaction; here the
+ *    sequence is moved on instead): on the next delta and complete CRL
+ *    (before, only 100,000 sequence numbers below the base were searched);
+ *  - removeFromCRL (8) is refused as a revocation reason by the database;
+ *    a row stored with it before is listed as revoked without a reason
+ *    code, never as removeFromCRL.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "lib/crlgen.h"
+#include "lib/db.h"
+#include "lib/log.h"
+
+struct fixture {
+	char			 dbname[64];
+	char			 admin_uri[1024];
+	char			 db_uri[1024];
+	PGconn			*sql;	/* checks and revocations */
+	struct db		*db;	/* crlgen's, as pki_crl */
+	EVP_PKEY		*key;
+	X509			*cert;
+	struct crlgen_issuer	 is;
+	struct crlgen_policy	 pol;
+};
+
+static char *
+sql1(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	char *v;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(conn));
+	v = strdup(PQntuples(res) > 0 && PQnfields(res) > 0 ?
+	    PQgetvalue(res, 0, 0) : "");
+	assert_non_null(v);
+	PQclear(res);
+	return v;
+}
+
+static void
+sql0(PGconn *conn, const char *sql)
+{
+	free(sql1(conn, sql));
+}
+
+static long long
+sql_ll(PGconn *conn, const char *sql)
+{
+	char *v = sql1(conn, sql);
+	long long n = strtoll(v, NULL, 10);
+
+	free(v);
+	return n;
+}
+
+/* crlgen_sign_fn: ECDSA with SHA-256 in software. */
+static int
+sign_sw(void *arg, const unsigned char *tbs, size_t tbslen,
+    unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+{
+	EVP_PKEY *key = arg;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t n = 0;
+	int rc = -1;
+
+	*sig = NULL;
+	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
+	    key) != 1 || EVP_DigestSign(ctx, NULL, &n, tbs, tbslen) != 1 ||
+	    (*sig = malloc(n)) == NULL ||
+	    EVP_DigestSign(ctx, *sig, &n, tbs, tbslen) != 1) {
+		snprintf(err, errlen, "EVP_DigestSign failed");
+		free(*sig);
+		*sig = NULL;
+		goto out;
+	}
+	*siglen = n;
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* A certificate of the test issuer, unrevoked; its serial is hex. */
+static void
+add_cert(struct fixture *fx, const char *serial)
+{
+	char sql[512];
+
+	snprintf(sql, sizeof(sql), "INSERT INTO certificate (issuer_id, "
+	    "serial, subject, profile, not_before, not_after, sha256, der) "
+	    "VALUES (%lld, '%s', 'CN=%s', 'subscriber', now() - interval "
+	    "'1 day', now() + interval '1 year', '%s', '\\x30')", fx->is.id,
+	    serial, serial, serial);
+	sql0(fx->sql, sql);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx;
+	const char *uri = getenv("PKI_TEST_PG_URI");
+	char cmd[2300], sql[512], err[512];
+	PGconn *admin;
+
+	if (uri == NULL)
+		fail_msg("PKI_TEST_PG_URI is not set (run through tests/run.sh)");
+	fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	snprintf(fx->dbname, sizeof(fx->dbname), "pki_test_crlgen_%ld",
+	    (long)getpid());
+	/* A conninfo's last dbname wins. */
+	snprintf(fx->admin_uri, sizeof(fx->admin_uri), "%s dbname=postgres",
+	    uri);
+	snprintf(fx->db_uri, sizeof(fx->db_uri), "%s dbname=%s", uri,
+	    fx->dbname);
+	admin = PQconnectdb(fx->admin_uri);
+	if (PQstatus(admin) != CONNECTION_OK)
+		fail_msg("%s: %s", fx->admin_uri, PQerrorMessage(admin));
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
+	sql0(admin, sql);
+	PQfinish(admin);
+	snprintf(cmd, sizeof(cmd), "deploy/migrate.sh '%s' schema >/dev/null",
+	    fx->db_uri);
+	if (system(cmd) != 0)
+		fail_msg("%s failed", cmd);
+	fx->sql = PQconnectdb(fx->db_uri);
+	assert_int_equal(PQstatus(fx->sql), CONNECTION_OK);
+	if ((fx->db = db_connect(fx->db_uri, err, sizeof(err))) == NULL)
+		fail_msg("db_connect: %s", err);
+	assert_int_equal(db_run(fx->db, "SET ROLE pki_crl"), 0);
+
+	/* The issuer: a self-signed P-256 certificate, in ca_certificate. */
+	fx->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	fx->cert = X509_new();
+	assert_non_null(fx->key);
+	assert_non_null(fx->cert);
+	assert_int_equal(X509_set_version(fx->cert, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(fx->cert), 1),
+	    1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(
+	    fx->cert), "CN", MBSTRING_ASC, (const unsigned char *)"crlgen test",
+	    -1, -1, 0), 1);
+	assert_int_equal(X509_set_issuer_name(fx->cert,
+	    X509_get_subject_name(fx->cert)), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(fx->cert), -86400));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(fx->cert),
+	    86400 * 365));
+	assert_int_equal(X509_set_pubkey(fx->cert, fx->key), 1);
+	assert_true(X509_sign(fx->cert, fx->key, EVP_sha256()) > 0);
+	fx->is.id = sql_ll(fx->sql, "WITH k AS (INSERT INTO ca_key (role, "
+	    "token_label, key_label, key_type, spki, spki_sha256) VALUES "
+	    "('issuing', 'test', 'crlgen', 'ec', '\\x30', 'x') RETURNING id) "
+	    "INSERT INTO ca_certificate (name, role, key_id, serial, subject, "
+	    "issuer, not_before, not_after, sha256, der) SELECT 'issuing', "
+	    "'issuing', id, '1', 'CN=crlgen test', 'CN=crlgen test', now() - "
+	    "interval '1 day', now() + interval '1 year', 'x', '\\x30' FROM k "
+	    "RETURNING id");
+	assert_true(fx->is.id > 0);
+	fx->is.name = "issuing";
+	fx->is.cert = fx->cert;
+	fx->is.digest = "SHA256";
+	fx->pol.next_update = 3600;
+	fx->pol.expired_grace = 86400;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char sql[128];
+	PGconn *admin;
+
+	db_close(fx->db);
+	PQfinish(fx->sql);
+	admin = PQconnectdb(fx->admin_uri);
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+	    fx->dbname);
+	PQclear(PQexec(admin, sql));
+	PQfinish(admin);
+	X509_free(fx->cert);
+	EVP_PKEY_free(fx->key);
+	free(fx);
+	return 0;
+}
+
+/* Issues one CRL of kind; the parsed CRL (signature checked), or NULL if skipped. */
+static X509_CRL *
+issue(struct fixture *fx, enum crlgen_kind kind, int flags)
+{
+	struct crlgen_result r;
+	const unsigned char *p;
+	X509_CRL *crl;
+	char err[512];
+
+	if (crlgen_issue(fx->db, "test", &fx->is, &fx->pol, kind, flags,
+	    sign_sw, fx->key, &r, err, sizeof(err)) == -1)
+		fail_msg("crlgen_issue: %s", err);
+	if (!r.issued) {
+		crlgen_result_clear(&r);
+		return NULL;
+	}
+	p = r.der;
+	crl = d2i_X509_CRL(NULL, &p, (long)r.len);
+	assert_non_null(crl);
+	assert_true(p == r.der + r.len);
+	assert_int_equal(X509_CRL_verify(crl, fx->key), 1);
+	crlgen_result_clear(&r);
+	return crl;
+}
+
+/* The entry of serial (hex) on crl, or NULL. */
+static X509_REVOKED *
+entry(X509_CRL *crl, const char *serial)
+{
+	STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl);
+	X509_REVOKED *r;
+	BIGNUM *bn = NULL, *want = NULL;
+	int i, found;
+
+	assert_true(BN_hex2bn(&want, serial) > 0);
+	for (i = 0; i < sk_X509_REVOKED_num(revs); i++) {
+		r = sk_X509_REVOKED_value(revs, i);
+		bn = ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(r), NULL);
+		assert_non_null(bn);
+		found = BN_cmp(bn, want) == 0;
+		BN_free(bn);
+		if (found) {
+			BN_free(want);
+			return r;
+		}
+	}
+	BN_free(want);
+	return NULL;
+}
+
+/* The entry's reasonCode, -1 when absent. */
+static int
+entry_reason(X509_REVOKED *r)
+{
+	ASN1_ENUMERATED *e;
+	int crit = 0;
+	long v;
+
+	e = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, NULL);
+	if (e == NULL)
+		return -1;
+	v = ASN1_ENUMERATED_get(e);
+	ASN1_ENUMERATED_free(e);
+	return (int)v;
+}
+
+static void
+test_delta_inflight_far_below(void **state)
+{
+	struct fixture *fx = *state;
+	PGconn *tx = PQconnectdb(fx->db_uri);
+	X509_CRL *base, *full, *delta;
+	char sql[256];
+	long long xseq, yseq, bseq;
+
+	assert_int_equal(PQstatus(tx), CONNECTION_OK);
+	add_cert(fx, "0A01");
+	add_cert(fx, "0A02");
+	/* X: revoked in a transaction that stays open while the base is built. */
+	sql0(tx, "BEGIN");
+	xseq = sql_ll(tx, "UPDATE certificate SET revoked_at = now(), "
+	    "revocation_reason = 1, revoked_by = 'test' WHERE serial = '0A01' "
+	    "RETURNING revocation_seq");
+	/* 150,000 revocations later (as one bulk transaction would number them). */
+	sql0(fx->sql, "SELECT setval('revocation_seq', (SELECT last_value "
+	    "FROM revocation_seq) + 150000)");
+	yseq = sql_ll(fx->sql, "UPDATE certificate SET revoked_at = now(), "
+	    "revocation_reason = 4, revoked_by = 'test' WHERE serial = '0A02' "
+	    "RETURNING revocation_seq");
+	assert_true(yseq > xseq + 100000);
+	base = issue(fx, CRLGEN_BASE, 0);
+	assert_non_null(base);
+	assert_non_null(entry(base, "0A02"));
+	assert_null(entry(base, "0A01"));	/* not committed yet */
+	snprintf(sql, sizeof(sql), "SELECT max_seq FROM crl WHERE issuer_id = "
+	    "%lld AND is_base ORDER BY number DESC LIMIT 1", fx->is.id);
+	bseq = sql_ll(fx->sql, sql);
+	assert_true(bseq >= yseq);
+	sql0(tx, "COMMIT");
+	PQfinish(tx);
+	/*
+	 * After the revocation (CRLGEN_IF_CHANGED, as crld after its NOTIFY):
+	 * the newest complete CRL's max_seq covers X's number, only its
+	 * snapshot shows X is new to it.
+	 */
+	full = issue(fx, CRLGEN_FULL, CRLGEN_IF_CHANGED);
+	if (full == NULL)
+		fail_msg("no complete CRL after a revocation committed after the "
+		    "base, %lld below its max_seq", bseq - xseq);
+	assert_non_null(entry(full, "0A01"));
+	delta = issue(fx, CRLGEN_DELTA, 0);
+	assert_non_null(delta);
+	if (entry(delta, "0A01") == NULL)
+		fail_msg("the delta lacks a revocation in flight while its base "
+		    "was built, %lld below the base's max_seq", bseq - xseq);
+	assert_int_equal(entry_reason(entry(delta, "0A01")), 1);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(delta)), 1);
+	/* Nothing new now: skipped. */
+	assert_null(issue(fx, CRLGEN_FULL, CRLGEN_IF_CHANGED));
+	X509_CRL_free(base);
+	X509_CRL_free(full);
+	X509_CRL_free(delta);
+}
+
+static void
+test_remove_from_crl_refused(void **state)
+{
+	struct fixture *fx = *state;
+	PGresult *res;
+	X509_CRL *base, *delta;
+	X509_REVOKED *r;
+
+	add_cert(fx, "0B01");
+	add_cert(fx, "0B02");
+	/* RFC 5280 §5.3.1: 8 is no reason to revoke. */
+	res = PQexec(fx->sql, "UPDATE certificate SET revoked_at = now(), "
+	    "revocation_reason = 8, revoked_by = 'test' WHERE serial = '0B01'");
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		fail_msg("the database took removeFromCRL as a revocation reason");
+	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23514");
+	PQclear(res);
+	/* A row stored before 046 (its constraint is NOT VALID): made here. */
+	sql0(fx->sql, "ALTER TABLE certificate DROP CONSTRAINT "
+	    "certificate_reason_not_remove");
+	sql0(fx->sql, "UPDATE certificate SET revoked_at = now(), "
+	    "revocation_reason = 8, revoked_by = 'test' WHERE serial = '0B01'");
+	sql0(fx->sql, "ALTER TABLE certificate ADD CONSTRAINT "
+	    "certificate_reason_not_remove CHECK (revocation_reason <> 8) NOT "
+	    "VALID");
+	base = issue(fx, CRLGEN_BASE, 0);
+	assert_non_null(base);
+	r = entry(base, "0B01");
+	assert_non_null(r);
+	assert_int_equal(entry_reason(r), -1);
+	/* Revoked after the base: on the delta, still not as removeFromCRL. */
+	sql0(fx->sql, "ALTER TABLE certificate DROP CONSTRAINT "
+	    "certificate_reason_not_remove");
+	sql0(fx->sql, "UPDATE certificate SET revoked_at = now(), "
+	    "revocation_reason = 8, revoked_by = 'test' WHERE serial = '0B02'");
+	sql0(fx->sql, "ALTER TABLE certificate ADD CONSTRAINT "
+	    "certificate_reason_not_remove CHECK (revocation_reason <> 8) NOT "
+	    "VALID");
+	delta = issue(fx, CRLGEN_DELTA, 0);
+	assert_non_null(delta);
+	r = entry(delta, "0B02");
+	assert_non_null(r);
+	assert_int_equal(entry_reason(r), -1);
+	X509_CRL_free(base);
+	X509_CRL_free(delta);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_delta_inflight_far_below),
+		cmocka_unit_test(test_remove_from_crl_refused),
+	};
+
+	log_init("test_crlgen", LOGL_ERR, stderr);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,565 @@
+/*
+ * lib/publish.c publish_run against a real PostgreSQL and a throwaway
+ * slapd. The database is one of the test's own, migrated from schema/ by
+ * deploy/migrate.sh on the cluster of PKI_TEST_PG_URI (set by tests/run.sh;
+ * without it the test fails, tests never skip) and dropped afterwards: the
+ * stack's crld publishes the stack's queue, and would take these rows.
+ *
+ *  - only the newest pending row of an entry and attribute is read and
+ *    published; the older ones are retired unread; a done CRL row keeps no
+ *    DER, a CA certificate's row does; the published bytes are the DER's,
+ *    byte for byte (binary result format);
+ *  - a directory that does not answer (a listening socket that never
+ *    accepts) ends the batch at the first row: the others stay untouched,
+ *    and the call costs one row's time-out, not one per row;
+ *  - the time budget is checked before each row, not only between batches.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <ldap.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "lib/db.h"
+#include "lib/hex.h"
+#include "lib/ldappub.h"
+#include "lib/log.h"
+#include "lib/publish.h"
+
+#define SLAPD		"/usr/sbin/slapd"
+#define ADMIN_DN	"cn=admin,dc=test"
+#define ADMIN_PW	"test-admin-pw"
+#define CRL_ATTR	"certificateRevocationList;binary"
+
+struct fixture {
+	char		 dir[64];
+	char		 uri[256];
+	char		 pwfile[128];
+	pid_t		 slapd;
+	char		 dbname[64];
+	char		 admin_uri[1024];	/* the cluster's postgres database */
+	char		 db_uri[1024];		/* ours */
+	PGconn		*sql;			/* ours, for checks */
+	struct db	*db;			/* ours, for publish_run */
+};
+
+static void
+ldapi_uri(const char *path, char *uri, size_t len)
+{
+	size_t off;
+
+	off = (size_t)snprintf(uri, len, "ldapi://");
+	for (; *path != '\0' && off + 4 < len; path++) {
+		if (*path == '/')
+			off += (size_t)snprintf(uri + off, len - off, "%%2F");
+		else
+			uri[off++] = *path;
+	}
+	uri[off] = '\0';
+}
+
+static LDAP *
+admin_bind(const struct fixture *fx)
+{
+	LDAP *ld = NULL;
+	struct berval cred = { strlen(ADMIN_PW), (char *)ADMIN_PW };
+	int v = LDAP_VERSION3;
+
+	if (ldap_initialize(&ld, fx->uri) != LDAP_SUCCESS)
+		return NULL;
+	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v);
+	if (ldap_sasl_bind_s(ld, ADMIN_DN, LDAP_SASL_SIMPLE, &cred, NULL, NULL,
+	    NULL) != LDAP_SUCCESS) {
+		ldap_unbind_ext_s(ld, NULL, NULL);
+		return NULL;
+	}
+	return ld;
+}
+
+/* Runs sql on conn; the first value of its result, malloc'd ("" if none). */
+static char *
+sql1(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	char *v;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(conn));
+	v = strdup(PQntuples(res) > 0 && PQnfields(res) > 0 ?
+	    PQgetvalue(res, 0, 0) : "");
+	assert_non_null(v);
+	PQclear(res);
+	return v;
+}
+
+static void
+sql0(PGconn *conn, const char *sql)
+{
+	free(sql1(conn, sql));
+}
+
+static long
+sql_long(PGconn *conn, const char *sql)
+{
+	char *v = sql1(conn, sql);
+	long n = strtol(v, NULL, 10);
+
+	free(v);
+	return n;
+}
+
+static void
+start_slapd(struct fixture *fx)
+{
+	char path[256], sock[128];
+	FILE *f;
+	LDAP *ld = NULL;
+	char *oc[] = { "dcObject", "organization", NULL };
+	char *dc[] = { "test", NULL };
+	char *o[] = { "Test", NULL };
+	LDAPMod m1 = { LDAP_MOD_ADD, "objectClass", { oc } };
+	LDAPMod m2 = { LDAP_MOD_ADD, "dc", { dc } };
+	LDAPMod m3 = { LDAP_MOD_ADD, "o", { o } };
+	LDAPMod *mods[] = { &m1, &m2, &m3, NULL };
+	struct timespec ts = { 0, 50 * 1000000L };
+	int fd, i;
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_publish_queue.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(path, sizeof(path), "%s/db", fx->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/slapd.conf", fx->dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "include /etc/ldap/schema/core.schema\n"
+	    "pidfile %s/slapd.pid\n"
+	    "modulepath /usr/lib/ldap\n"
+	    "moduleload back_mdb\n"
+	    "database mdb\n"
+	    "maxsize 10485760\n"
+	    "suffix \"dc=test\"\n"
+	    "rootdn \"" ADMIN_DN "\"\n"
+	    "rootpw " ADMIN_PW "\n"
+	    "directory %s/db\n", fx->dir, fx->dir);
+	assert_int_equal(fclose(f), 0);
+	snprintf(sock, sizeof(sock), "%s/ldapi", fx->dir);
+	ldapi_uri(sock, fx->uri, sizeof(fx->uri));
+	if (access(SLAPD, X_OK) != 0)
+		fail_msg("%s not installed: run make deps", SLAPD);
+	fx->slapd = fork();
+	assert_true(fx->slapd != -1);
+	if (fx->slapd == 0) {
+		execl(SLAPD, "slapd", "-d", "0", "-f", path, "-h", fx->uri,
+		    (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200 && (ld = admin_bind(fx)) == NULL; i++)
+		nanosleep(&ts, NULL);
+	if (ld == NULL)
+		fail_msg("slapd did not come up on %s", fx->uri);
+	assert_int_equal(ldap_add_ext_s(ld, "dc=test", mods, NULL, NULL),
+	    LDAP_SUCCESS);
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	snprintf(fx->pwfile, sizeof(fx->pwfile), "%s/bind.pw", fx->dir);
+	fd = open(fx->pwfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, ADMIN_PW "\n", sizeof(ADMIN_PW)),
+	    (ssize_t)sizeof(ADMIN_PW));
+	close(fd);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx;
+	const char *uri = getenv("PKI_TEST_PG_URI");
+	char cmd[2300], sql[128], err[512];
+	PGconn *admin;
+
+	if (uri == NULL)
+		fail_msg("PKI_TEST_PG_URI is not set (run through tests/run.sh)");
+	fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	/* A conninfo's last dbname wins. */
+	snprintf(fx->dbname, sizeof(fx->dbname), "pki_test_publish_%ld",
+	    (long)getpid());
+	snprintf(fx->admin_uri, sizeof(fx->admin_uri), "%s dbname=postgres",
+	    uri);
+	snprintf(fx->db_uri, sizeof(fx->db_uri), "%s dbname=%s", uri,
+	    fx->dbname);
+	admin = PQconnectdb(fx->admin_uri);
+	if (PQstatus(admin) != CONNECTION_OK)
+		fail_msg("%s: %s", fx->admin_uri, PQerrorMessage(admin));
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
+	sql0(admin, sql);
+	PQfinish(admin);
+	snprintf(cmd, sizeof(cmd), "deploy/migrate.sh '%s' schema >/dev/null",
+	    fx->db_uri);
+	if (system(cmd) != 0)
+		fail_msg("%s failed", cmd);
+	fx->sql = PQconnectdb(fx->db_uri);
+	assert_int_equal(PQstatus(fx->sql), CONNECTION_OK);
+	if ((fx->db = db_connect(fx->db_uri, err, sizeof(err))) == NULL)
+		fail_msg("db_connect: %s", err);
+	/* As crld: its grants must do (schema/002, 046). */
+	assert_int_equal(db_run(fx->db, "SET ROLE pki_crl"), 0);
+	start_slapd(fx);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char cmd[128], sql[128];
+	PGconn *admin;
+
+	if (fx->slapd > 0) {
+		kill(fx->slapd, SIGTERM);
+		waitpid(fx->slapd, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	if (fx->dir[0] != '\0' && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", fx->dir);
+	db_close(fx->db);
+	PQfinish(fx->sql);
+	admin = PQconnectdb(fx->admin_uri);
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+	    fx->dbname);
+	PQclear(PQexec(admin, sql));
+	PQfinish(admin);
+	free(fx);
+	return 0;
+}
+
+/* A real, signed CRL with n entries (slapd checks the syntax); DER to free(). */
+static unsigned char *
+make_crl(EVP_PKEY *pkey, int n, size_t *lenp)
+{
+	X509_CRL *crl = X509_CRL_new();
+	X509_NAME *name = X509_NAME_new();
+	X509_REVOKED *r;
+	ASN1_TIME *t = ASN1_TIME_new();
+	ASN1_INTEGER *serial;
+	unsigned char *der = NULL, *p;
+	int i, len;
+
+	assert_non_null(crl);
+	assert_non_null(name);
+	assert_non_null(t);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"Publish CA", -1, -1, 0), 1);
+	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl, name), 1);
+	assert_non_null(X509_gmtime_adj(t, 0));
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+	assert_non_null(X509_gmtime_adj(t, 86400));
+	assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
+	for (i = 0; i < n; i++) {
+		r = X509_REVOKED_new();
+		serial = ASN1_INTEGER_new();
+		assert_non_null(r);
+		assert_non_null(serial);
+		/* Serials with zero octets: a text round trip would show. */
+		assert_int_equal(ASN1_INTEGER_set(serial, 0x1000000 + i), 1);
+		assert_int_equal(X509_REVOKED_set_serialNumber(r, serial), 1);
+		assert_int_equal(X509_REVOKED_set_revocationDate(r, t), 1);
+		assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
+		ASN1_INTEGER_free(serial);
+	}
+	assert_true(X509_CRL_sign(crl, pkey, EVP_sha256()) > 0);
+	len = i2d_X509_CRL(crl, NULL);
+	assert_true(len > 0);
+	der = malloc((size_t)len);
+	assert_non_null(der);
+	p = der;
+	assert_int_equal(i2d_X509_CRL(crl, &p), len);
+	X509_CRL_free(crl);
+	X509_NAME_free(name);
+	ASN1_TIME_free(t);
+	*lenp = (size_t)len;
+	return der;
+}
+
+/* Queues der for (dn, attr) as crld does; the row's id. */
+static long
+queue(struct fixture *fx, const char *dn, const char *attr,
+    const unsigned char *der, size_t len)
+{
+	char *hex;
+	long id;
+	const char *values[3];
+	PGresult *res;
+
+	hex = malloc(2 * len + 1);
+	assert_non_null(hex);
+	hex_encode(der, len, hex);
+	values[0] = dn;
+	values[1] = attr;
+	values[2] = hex;
+	res = PQexecParams(fx->sql, "INSERT INTO publish_queue (dn, attribute, "
+	    "der) VALUES ($1, $2, decode($3, 'hex')) RETURNING id", 3, NULL,
+	    values, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("queue: %s", PQerrorMessage(fx->sql));
+	id = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	free(hex);
+	return id;
+}
+
+static long
+row_long(struct fixture *fx, long id, const char *expr)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM publish_queue WHERE id = %ld",
+	    expr, id);
+	return sql_long(fx->sql, sql);
+}
+
+/* Nothing pending from an earlier test. */
+static void
+queue_clear(struct fixture *fx)
+{
+	sql0(fx->sql, "UPDATE publish_queue SET done_at = now() WHERE "
+	    "done_at IS NULL");
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+test_newest_only(void **state)
+{
+	struct fixture *fx = *state;
+	struct ldappub_conf lc = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
+	const char *dn = "cn=Publish CA,dc=test";
+	const unsigned char junk[] = { 0x01, 0x02, 0x03 };
+	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	unsigned char *crl1, *crl3, md[32];
+	char hex[65], sql[512], *v;
+	size_t len1, len3;
+	long a1, a2, a3;
+	LDAP *ld;
+	LDAPMessage *res = NULL, *e;
+	char *attrs[] = { CRL_ATTR, NULL };
+	struct berval **vals;
+
+	assert_non_null(pkey);
+	queue_clear(fx);
+	crl1 = make_crl(pkey, 1, &len1);
+	crl3 = make_crl(pkey, 300, &len3);
+	/*
+	 * Three pending CRLs of one entry: only the newest goes out. The
+	 * middle one is no CRL at all: read and sent, slapd would refuse it.
+	 */
+	a1 = queue(fx, dn, CRL_ATTR, crl1, len1);
+	a2 = queue(fx, dn, CRL_ATTR, junk, sizeof(junk));
+	a3 = queue(fx, dn, CRL_ATTR, crl3, len3);
+	assert_int_equal(publish_run(fx->db, &lc, "test", 0, NULL), 0);
+	assert_int_equal(row_long(fx, a3, "attempts"), 1);
+	assert_int_equal(row_long(fx, a1, "attempts"), 0);
+	assert_int_equal(row_long(fx, a2, "attempts"), 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM publish_queue WHERE "
+	    "id IN (%ld, %ld, %ld) AND done_at IS NOT NULL AND der IS NULL",
+	    a1, a2, a3);
+	assert_int_equal(sql_long(fx->sql, sql), 3);
+	/* Audited once, with what was published; the retired rows not at all. */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_event WHERE "
+	    "action = 'publish.ldap' AND object_id IN ('%ld', '%ld')", a1, a2);
+	assert_int_equal(sql_long(fx->sql, sql), 0);
+	assert_int_equal(EVP_Digest(crl3, len3, md, NULL, EVP_sha256(), NULL),
+	    1);
+	hex_encode(md, sizeof(md), hex);
+	snprintf(sql, sizeof(sql), "SELECT details->>'sha256' || ' ' || "
+	    "(details->>'bytes') FROM audit_event WHERE action = "
+	    "'publish.ldap' AND object_id = '%ld'", a3);
+	v = sql1(fx->sql, sql);
+	snprintf(sql, sizeof(sql), "%s %zu", hex, len3);
+	assert_string_equal(v, sql);
+	free(v);
+	/* The directory holds the newest DER, byte for byte. */
+	ld = admin_bind(fx);
+	assert_non_null(ld);
+	assert_int_equal(ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE,
+	    "(objectClass=*)", attrs, 0, NULL, NULL, NULL, 0, &res),
+	    LDAP_SUCCESS);
+	assert_non_null(e = ldap_first_entry(ld, res));
+	vals = ldap_get_values_len(ld, e, CRL_ATTR);
+	assert_non_null(vals);
+	assert_int_equal(vals[0]->bv_len, len3);
+	assert_memory_equal(vals[0]->bv_val, crl3, len3);
+	ldap_value_free_len(vals);
+	ldap_msgfree(res);
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	free(crl1);
+	free(crl3);
+	EVP_PKEY_free(pkey);
+}
+
+/* A done CA certificate row keeps its (small) DER; only CRL rows are emptied. */
+static void
+test_certificate_row_kept(void **state)
+{
+	struct fixture *fx = *state;
+	struct ldappub_conf lc = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
+	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+	unsigned char *der = NULL;
+	int len;
+	long id;
+
+	assert_non_null(pkey);
+	assert_non_null(x);
+	queue_clear(fx);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x),
+	    "CN", MBSTRING_ASC, (const unsigned char *)"Publish CA", -1, -1,
+	    0), 1);
+	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(x)), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, pkey), 1);
+	assert_true(X509_sign(x, pkey, EVP_sha256()) > 0);
+	assert_true((len = i2d_X509(x, &der)) > 0);
+	id = queue(fx, "cn=Publish CA,dc=test", "cACertificate;binary", der,
+	    (size_t)len);
+	assert_int_equal(publish_run(fx->db, &lc, "test", 0, NULL), 0);
+	assert_int_equal(row_long(fx, id, "(done_at IS NOT NULL)::int"), 1);
+	assert_int_equal(row_long(fx, id, "length(der)"), len);
+	OPENSSL_free(der);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+}
+
+/*
+ * A directory that accepts connections and never answers: the first row
+ * waits out the bind's time-out (10 s), the batch ends there, the other
+ * rows are untouched and still due. Before, every row of the batch (32)
+ * reconnected and waited its own time-outs on crld's issuing thread.
+ */
+static void
+test_directory_down(void **state)
+{
+	struct fixture *fx = *state;
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	char uri[64], dn[64], sql[256];
+	struct ldappub_conf lc = { uri, NULL, NULL, "dc=test" };
+	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	unsigned char *crl;
+	size_t len;
+	double t0, took;
+	long ids[3];
+	int fd, i, more = -1, pending;
+
+	assert_non_null(pkey);
+	queue_clear(fx);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd != -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 16), 0);	/* never accepted */
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	snprintf(uri, sizeof(uri), "ldap://127.0.0.1:%d", ntohs(sin.sin_port));
+	crl = make_crl(pkey, 2, &len);
+	for (i = 0; i < 3; i++) {
+		snprintf(dn, sizeof(dn), "cn=Down CA %d,dc=test", i);
+		ids[i] = queue(fx, dn, CRL_ATTR, crl, len);
+	}
+	t0 = now_s();
+	pending = publish_run(fx->db, &lc, "test", 1.0, &more);
+	took = now_s() - t0;
+	assert_int_equal(pending, 3);
+	assert_int_equal(more, 0);
+	/* One row's time-outs (connect 5 s, bind 10 s), not three. */
+	if (took > 16)
+		fail_msg("publish_run took %.1f s against a silent directory", took);
+	assert_int_equal(row_long(fx, ids[0], "attempts"), 1);
+	assert_int_equal(row_long(fx, ids[0], "(last_error IS NOT NULL)::int"),
+	    1);
+	for (i = 1; i < 3; i++) {
+		assert_int_equal(row_long(fx, ids[i], "attempts"), 0);
+		assert_int_equal(row_long(fx, ids[i],
+		    "(next_attempt_at <= now() AND last_error IS NULL)::int"), 1);
+	}
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_event WHERE "
+	    "action = 'publish.ldap' AND object_id IN ('%ld', '%ld')", ids[1],
+	    ids[2]);
+	assert_int_equal(sql_long(fx->sql, sql), 0);
+	close(fd);
+	free(crl);
+	EVP_PKEY_free(pkey);
+}
+
+/*
+ * The budget is checked before each row: spent after the first, the others
+ * are left as they are. Rows with a DN that is no DN fail at once (an
+ * entry's failure, not the directory's), so the batch would go on.
+ */
+static void
+test_budget_per_row(void **state)
+{
+	struct fixture *fx = *state;
+	struct ldappub_conf lc = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
+	const unsigned char der[] = { 0x30, 0x00 };
+	char dn[64];
+	long ids[3];
+	int i, tried = 0;
+
+	queue_clear(fx);
+	for (i = 0; i < 3; i++) {
+		snprintf(dn, sizeof(dn), "not a dn %d", i);
+		ids[i] = queue(fx, dn, CRL_ATTR, der, sizeof(der));
+	}
+	assert_true(publish_run(fx->db, &lc, "test", 1e-9, NULL) >= 0);
+	for (i = 0; i < 3; i++)
+		tried += (int)row_long(fx, ids[i], "attempts");
+	assert_int_equal(tried, 1);
+	assert_int_equal(row_long(fx, ids[0], "attempts"), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_newest_only),
+		cmocka_unit_test(test_certificate_row_kept),
+		cmocka_unit_test(test_directory_down),
+		cmocka_unit_test(test_budget_per_row),
+	};
+
+	log_init("test_publish_queue", LOGL_ERR, stderr);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
