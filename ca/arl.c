@@ -6,7 +6,10 @@
  * written to crl.out_dir (or pki.out_dir)/root.crl, queued for LDAP as
  * authorityRevocationList;binary and certificateRevocationList;binary on
  * the root's entry), through a signer granted only {CRL, root key}; crld
- * serves the newest one at ${urls::crl_base}/root.crl.
+ * serves the newest one at ${urls::crl_base}/root.crl. Policy:
+ * [arl] next_update_days (365), digest (SHA384), expired_grace_days (an
+ * expired revoked certificate stays listed this long after its notAfter;
+ * default and minimum: next_update_days).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,10 +71,24 @@ arl_issue(const struct config *cfg, const char *actor)
 		log_err("%s", err);
 		goto out;
 	}
+	/*
+	 * RFC 5280 §3.3: an entry stays until a regularly scheduled CRL issued
+	 * after the certificate's expiry has listed it. ARLs are a year apart:
+	 * crld's grace (crl.expired_grace_seconds, days) would drop a
+	 * certificate revoked and expired between two ARLs before any ARL
+	 * listed it. The ARL's grace is its own, at least its nextUpdate.
+	 */
 	if (config_get_long(policy, "arl.next_update_days", 365, 1, 3650,
-	    &days) == -1 || config_get_long(policy, "crl.expired_grace_seconds",
-	    604800, 0, 3650L * 86400, &grace) == -1)
+	    &days) == -1 || config_get_long(policy, "arl.expired_grace_days",
+	    days, 0, 36500, &grace) == -1)
 		goto out;
+	if (grace < days) {
+		log_err("policy: arl.expired_grace_days (%ld) must be at least "
+		    "arl.next_update_days (%ld): an ARL would drop a revoked "
+		    "certificate that expired since the last one before any ARL "
+		    "listed it (RFC 5280 §3.3)", grace, days);
+		goto out;
+	}
 	if (base == NULL) {
 		log_err("config: urls.crl_base missing");
 		goto out;
@@ -106,7 +123,7 @@ arl_issue(const struct config *cfg, const char *actor)
 	snprintf(url, sizeof(url), "%s/root.crl", base);
 	pol.url = NULL;
 	pol.next_update = days * 86400;
-	pol.expired_grace = grace;
+	pol.expired_grace = grace * 86400;
 	/* Where crld writes the issuing CA's CRLs. */
 	pol.out_dir = config_get(cfg, "crl.out_dir", config_get(cfg,
 	    "pki.out_dir", NULL));

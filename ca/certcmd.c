@@ -273,7 +273,8 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		goto out;
 	}
 	if ((cert = profile_build(prof, X509_REQ_get_subject_name(req),
-	    X509_REQ_get0_pubkey(req), NULL, is.cert, err, sizeof(err))) == NULL) {
+	    X509_REQ_get0_pubkey(req), NULL, is.cert, NULL, err,
+	    sizeof(err))) == NULL) {
 		log_err("issue: %s", err);
 		goto out;
 	}

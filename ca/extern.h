@@ -59,12 +59,21 @@ X509		*profile_issue(const struct profile *, const X509_NAME *subject_name,
 /*
  * profile_issue() in two steps, so that a caller can lint the certificate
  * between them (ca/worker): profile_build() fills everything but the
- * signature (new X509, caller frees; NULL with err); profile_sign() signs x
- * in place and checks it as profile_issue() does (0, or -1 with err).
+ * signature (new X509, caller frees; NULL with err, and *transient, when
+ * transient is not NULL, 1 if the failure was of memory or randomness and
+ * may pass, 0 if the profile's data or the subject is at fault);
+ * profile_sign() signs x in place and checks it as profile_issue() does
+ * (0, or -1 with err). A subjectAltName left without a name (the profile's
+ * "email:copy" for a subject without emailAddress) is left out.
  */
 X509		*profile_build(const struct profile *, const X509_NAME *subject_name,
 		    EVP_PKEY *subject_pub, const char *cn_suffix, X509 *issuer,
-		    char *err, size_t errlen);
+		    int *transient, char *err, size_t errlen);
+/*
+ * Whether the profile's extension section makes the extension obj: -1 when
+ * it does not, else 1 when it makes it critical and 0 when not.
+ */
+int		 profile_ext_critical(const struct profile *, const ASN1_OBJECT *obj);
 int		 profile_sign(const struct profile *, X509 *, EVP_PKEY *subject_pub,
 		    X509 *issuer, EVP_PKEY *signing_key, char *err, size_t errlen);
 /*

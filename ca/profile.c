@@ -311,15 +311,40 @@ out:
 	return rc;
 }
 
+/*
+ * Takes out a subjectAltName without a name: what "email:copy" makes of a
+ * subject without emailAddress. RFC 5280 §4.2.1.6: when present, it holds
+ * at least one name. One that does not parse stays, for the lint.
+ */
+static void
+profile_drop_empty_san(X509 *x)
+{
+	GENERAL_NAMES *gens;
+	int i, n;
+
+	if ((i = X509_get_ext_by_NID(x, NID_subject_alt_name, -1)) < 0 ||
+	    (gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+	    NULL)) == NULL)
+		return;
+	n = sk_GENERAL_NAME_num(gens);
+	GENERAL_NAMES_free(gens);
+	if (n == 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+}
+
 X509 *
 profile_build(const struct profile *p, const X509_NAME *subject_name,
-    EVP_PKEY *subject_pub, const char *cn_suffix, X509 *issuer, char *err,
-    size_t errlen)
+    EVP_PKEY *subject_pub, const char *cn_suffix, X509 *issuer,
+    int *transient, char *err, size_t errlen)
 {
 	X509 *x = NULL, *ret = NULL;
 	X509_NAME *subject = NULL;
 	X509V3_CTX v3;
+	int dummy;
 
+	if (transient == NULL)
+		transient = &dummy;
+	*transient = 0;
 	if (subject_name != NULL) {
 		if (X509_NAME_entry_count(subject_name) == 0) {
 			profile_err(err, errlen, "profile %s: empty subject", p->name);
@@ -328,8 +353,16 @@ profile_build(const struct profile *p, const X509_NAME *subject_name,
 		subject = X509_NAME_dup(subject_name);
 	} else
 		subject = profile_subject(p, cn_suffix, err, errlen);
-	if (subject == NULL)
+	if (subject == NULL) {
+		/* X509_NAME_dup: memory; profile_subject: the profile's data. */
+		*transient = subject_name != NULL;
+		if (*transient)
+			profile_err(err, errlen, "profile %s: out of memory",
+			    p->name);
 		goto out;
+	}
+	/* Memory or randomness (the serial): nothing the profile could fix. */
+	*transient = 1;
 	if ((x = X509_new()) == NULL ||
 	    X509_set_version(x, X509_VERSION_3) != 1 ||
 	    profile_serial(x) == -1 ||
@@ -354,16 +387,48 @@ profile_build(const struct profile *p, const X509_NAME *subject_name,
 	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
 	X509V3_set_nconf(&v3, p->conf);
 	if (X509V3_EXT_add_nconf(p->conf, &v3, p->extensions, x) != 1) {
+		/* The profile's data, unless memory ran out. */
+		*transient = ERR_GET_REASON(ERR_peek_last_error()) ==
+		    ERR_R_MALLOC_FAILURE;
 		profile_err(err, errlen, "profile %s: extensions [%s] rejected",
 		    p->name, p->extensions);
 		goto out;
 	}
+	profile_drop_empty_san(x);
+	*transient = 0;
 	ret = x;
 	x = NULL;
 out:
 	X509_NAME_free(subject);
 	X509_free(x);
 	return ret;
+}
+
+int
+profile_ext_critical(const struct profile *p, const ASN1_OBJECT *obj)
+{
+	STACK_OF(CONF_VALUE) *sect;
+	CONF_VALUE *v;
+	ASN1_OBJECT *o;
+	int i, same;
+
+	ERR_set_mark();
+	sect = NCONF_get_section(p->conf, p->extensions);
+	for (i = 0; sect != NULL && i < sk_CONF_VALUE_num(sect); i++) {
+		v = sk_CONF_VALUE_value(sect, i);
+		/* A name, long name or dotted OID, as X509V3_EXT_nconf takes. */
+		if ((o = OBJ_txt2obj(v->name, 0)) == NULL)
+			continue;
+		same = OBJ_cmp(o, obj) == 0;
+		ASN1_OBJECT_free(o);
+		if (same) {
+			ERR_pop_to_mark();
+			/* OpenSSL's own test (v3_conf.c v3_check_critical). */
+			return strncmp(v->value, "critical,", 9) == 0 ? 1 : 0;
+		}
+	}
+	ERR_pop_to_mark();
+	return -1;
 }
 
 const char *
@@ -428,7 +493,7 @@ profile_issue(const struct profile *p, const X509_NAME *subject_name,
 		return NULL;
 	}
 	if ((x = profile_build(p, subject_name, subject_pub, cn_suffix, issuer,
-	    err, errlen)) == NULL)
+	    NULL, err, errlen)) == NULL)
 		return NULL;
 	if (profile_sign(p, x, subject_pub, issuer, signing_key, err,
 	    errlen) == -1) {

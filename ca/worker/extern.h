@@ -29,7 +29,22 @@ struct cad {
 	/* The profiles' names, comma-separated: the claim takes only these. */
 	char			 served[256];
 	long			 max_validity_days;
+	/*
+	 * Retries (ca/README.md "Retries"): an order whose attempt failed is
+	 * due again retry_backoff_ms later, doubled per failed attempt, at
+	 * most retry_backoff_max_s; it fails only after max_attempts failed
+	 * attempts and retry_hours since the first.
+	 */
 	long			 max_attempts;
+	long			 retry_backoff_ms;
+	long			 retry_backoff_max_s;
+	long			 retry_hours;
+	/*
+	 * Set by cad_issue_one() when no order was due: milliseconds until
+	 * the earliest pending order of this worker's profiles is due, or -1
+	 * when none is waiting.
+	 */
+	long			 next_due_ms;
 	char			 actor[128];
 };
 
@@ -47,21 +62,27 @@ int		 cad_lint_keytype(const struct profile *, const char *keytype,
 /*
  * Lints an unsigned certificate before it goes to the signer: profile
  * conformance (kind, subject attributes, required extensions present and
- * parsable, not a CA), key type and size (RSA >= 2048 bits, EC P-256/P-384
- * only), serial (positive, >= 64 bits, <= 20 octets; RFC 5280 §4.1.2.2),
- * issuer name, validity (notBefore < notAfter <= issuer's notAfter, at most
- * max_days days, at least a day left), no empty subject attribute, no
- * keyCertSign or cRLSign, no OCSPSigning, timeStamping or anyExtendedKeyUsage.
- * 0, or -1 with the first failure in err.
+ * parsable, no extension the profile does not make, each as critical as
+ * the profile makes it, not a CA), key type and size (RSA >= 2048 bits, EC
+ * P-256/P-384 only, and the order's keytype), serial (positive, >= 64 bits,
+ * <= 20 octets; RFC 5280 §4.1.2.2), issuer name, validity (notBefore <
+ * notAfter <= issuer's notAfter, at most max_days days, at least a day
+ * left), subject values (not blank, CN <= 64 and others <= 128 characters,
+ * no control or bidirectional formatting character), an emailAddress only
+ * with the same address as a subjectAltName rfc822Name (RFC 5280
+ * §4.1.2.6), keyUsage present with digitalSignature, no keyCertSign or
+ * cRLSign, no OCSPSigning, timeStamping or anyExtendedKeyUsage. 0, or -1
+ * with the first failure in err.
  */
 int		 cad_lint(const struct profile *, X509 *, X509 *issuer,
-		    long max_days, char *err, size_t errlen);
+		    const char *keytype, long max_days, char *err, size_t errlen);
 
 /*
- * issue.c. Claims one pending order (FOR UPDATE SKIP LOCKED) and issues it
- * in one transaction. 1 when an order was finished (done or failed), 0 when
- * none was pending, -1 on a transient failure (the order stays pending with
- * last_error and attempts counted; the caller backs off).
+ * issue.c. Claims one due pending order (FOR UPDATE SKIP LOCKED) and issues
+ * it in one transaction. 1 when an order was finished (done or failed), 0
+ * when none was due (next_due_ms set), -1 on a transient failure (the order
+ * stays pending with last_error, attempts counted and next_attempt_at
+ * backed off, unless it was given up).
  */
 int		 cad_issue_one(struct cad *);
 struct profile	*cad_profile(const struct cad *, const char *name);

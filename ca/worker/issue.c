@@ -2,7 +2,7 @@
  * One issuance, in one transaction (ca/README.md "cad", exactly once):
  *
  *	BEGIN
- *	SELECT the oldest pending order of a profile it serves
+ *	SELECT the oldest due pending order of a profile it serves
  *	    FOR UPDATE SKIP LOCKED                    (the claim)
  *	subject from the verified data, lint          → failed, nothing signed
  *	signer: generate the subscriber key, wrapped  (HSM, hsm/p11wrap.h)
@@ -17,7 +17,12 @@
  * certificate signed in the lost transaction was never stored nor handed
  * out. After COMMIT the order is done and no worker claims it again (the
  * database refuses to change a finished order: schema/007_issuance.sql).
+ * An attempt that failed for the infrastructure's sake (the signer, the
+ * database, memory) is counted after the rollback and the order backed off
+ * (next_attempt_at, schema/047); what is wrong with the order itself fails
+ * it at once.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +38,22 @@
 #include "lib/db.h"
 #include "lib/log.h"
 
+/* A pending order that is due: no failed attempt, or its back-off over. */
 static const struct db_stmt stmt_claim = { "cad_issue_claim",
 	"SELECT id, kind, profile, subject::text, key_type FROM issuance_order "
 	"WHERE status = 'pending' AND profile = ANY (string_to_array($1, ',')) "
+	"AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
 	"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 1 };
+/*
+ * In the claim's transaction when nothing was due: milliseconds until the
+ * earliest backed-off order is (NULL when none waits). Orders due already
+ * but not claimed are another worker's (locked): not waited for.
+ */
+static const struct db_stmt stmt_next_due = { "cad_issue_next_due",
+	"SELECT ceil(extract(epoch FROM min(next_attempt_at) - "
+	"clock_timestamp()) * 1000)::bigint FROM issuance_order WHERE status = "
+	"'pending' AND profile = ANY (string_to_array($1, ',')) AND "
+	"next_attempt_at > now()", 1 };
 static const struct db_stmt stmt_key_insert = { "cad_issue_key_insert",
 	"INSERT INTO subscriber_key (order_id, certificate_id, key_type, "
 	"wrapped, spki, spki_sha256, wrapping_key_label) VALUES ($1, $2, $3, "
@@ -50,14 +67,26 @@ static const struct db_stmt stmt_failed = { "cad_issue_failed",
 	"UPDATE issuance_order SET status = 'failed', last_error = $2, "
 	"claimed_at = now(), claimed_by = $3, done_at = clock_timestamp(), "
 	"attempts = attempts + 1 WHERE id = $1 AND status = 'pending'", 3 };
-/* After a rolled-back attempt: count it, give up after max_attempts. */
+/*
+ * After a rolled-back attempt: count it and back the order off ($6 ms
+ * doubled per failed attempt, at most $7 s); give up only after $4
+ * attempts and $5 hours since the first failure (ca/README.md "Retries").
+ * An order another worker holds already is left to it.
+ */
 static const struct db_stmt stmt_retry = { "cad_issue_retry",
-	"UPDATE issuance_order SET attempts = attempts + 1, last_error = $2, "
-	"claimed_by = $3, status = CASE WHEN attempts + 1 >= $4::int THEN "
-	"'failed' ELSE 'pending' END, done_at = CASE WHEN attempts + 1 >= "
-	"$4::int THEN clock_timestamp() END WHERE id = (SELECT id FROM "
-	"issuance_order WHERE id = $1 AND status = 'pending' FOR UPDATE SKIP "
-	"LOCKED) RETURNING status, attempts", 4 };
+	"UPDATE issuance_order o SET attempts = o.attempts + 1, last_error = $2, "
+	"claimed_by = $3, first_failed_at = d.since, status = CASE WHEN "
+	"d.give_up THEN 'failed' ELSE 'pending' END, done_at = CASE WHEN "
+	"d.give_up THEN clock_timestamp() END, next_attempt_at = CASE WHEN "
+	"d.give_up THEN o.next_attempt_at ELSE clock_timestamp() + d.backoff * "
+	"interval '1 millisecond' END FROM (SELECT id, coalesce(first_failed_at, "
+	"clock_timestamp()) AS since, attempts + 1 >= $4::int AND "
+	"coalesce(first_failed_at, clock_timestamp()) <= clock_timestamp() - "
+	"$5::int * interval '1 hour' AS give_up, least($6::bigint * "
+	"(2::bigint ^ least(attempts, 30)::bigint)::bigint, $7::bigint * 1000) "
+	"AS backoff FROM issuance_order WHERE id = $1 AND status = 'pending' "
+	"FOR UPDATE SKIP LOCKED) d WHERE o.id = d.id RETURNING o.status, "
+	"o.attempts, d.backoff", 7 };
 
 struct cad_order {
 	char		 id[24];
@@ -115,25 +144,71 @@ cad_fail(struct cad *c, const struct cad_order *o, const char *why)
 	return 1;
 }
 
-/* After a rollback: count the attempt in a transaction of its own. */
+/*
+ * After a rollback: counts the attempt and backs the order off, in a
+ * transaction of its own (audited as order.retry, or order.fail when it is
+ * given up). Nothing is counted when that fails: the order is due again.
+ */
 static void
 cad_retry(struct cad *c, const struct cad_order *o, const char *why)
 {
-	char maxbuf[24];
-	const char *values[4] = { o->id, why, c->actor, maxbuf };
+	char maxbuf[24], hoursbuf[24], msbuf[24], capbuf[24];
+	const char *values[7] = { o->id, why, c->actor, maxbuf, hoursbuf,
+	    msbuf, capbuf };
 	PGresult *res = NULL;
+	int failed;
 
-	log_warn("order %s: attempt failed, rolled back: %s", o->id, why);
 	snprintf(maxbuf, sizeof(maxbuf), "%ld", c->max_attempts);
-	if (db_begin(c->db, NULL) == -1)
+	snprintf(hoursbuf, sizeof(hoursbuf), "%ld", c->retry_hours);
+	snprintf(msbuf, sizeof(msbuf), "%ld", c->retry_backoff_ms);
+	snprintf(capbuf, sizeof(capbuf), "%ld", c->retry_backoff_max_s);
+	if (db_begin(c->db, NULL) == -1) {
+		log_warn("order %s: attempt failed, rolled back (not counted): "
+		    "%s", o->id, why);
 		return;
+	}
 	res = db_exec(c->db, &stmt_retry, values, NULL, NULL);
-	if (res == NULL || PQntuples(res) != 1 ||
-	    cad_audit(c, strcmp(PQgetvalue(res, 0, 0), "failed") == 0 ?
-	    "order.fail" : "order.retry", o->id, json_pack("{s:s, s:s, s:i}",
-	    "profile", o->profile, "error", why, "attempts",
-	    atoi(PQgetvalue(res, 0, 1)))) == -1 || db_commit(c->db) == -1)
+	if (res == NULL || PQntuples(res) != 1) {
+		log_warn("order %s: attempt failed, rolled back (not counted): "
+		    "%s", o->id, why);
 		(void)db_rollback(c->db);
+		goto out;
+	}
+	failed = strcmp(PQgetvalue(res, 0, 0), "failed") == 0;
+	if (cad_audit(c, failed ? "order.fail" : "order.retry", o->id,
+	    json_pack("{s:s, s:s, s:i, s:I}", "profile", o->profile, "error",
+	    why, "attempts", atoi(PQgetvalue(res, 0, 1)), "retry_in_ms",
+	    failed ? (json_int_t)-1 : (json_int_t)strtoll(PQgetvalue(res, 0, 2),
+	    NULL, 10))) == -1 || db_commit(c->db) == -1) {
+		(void)db_rollback(c->db);
+		goto out;
+	}
+	if (failed)
+		log_warn("order %s: attempt %s failed, given up: %s", o->id,
+		    PQgetvalue(res, 0, 1), why);
+	else
+		log_warn("order %s: attempt %s failed, rolled back, due again "
+		    "in %s ms: %s", o->id, PQgetvalue(res, 0, 1),
+		    PQgetvalue(res, 0, 2), why);
+out:
+	PQclear(res);
+}
+
+/* Sets c->next_due_ms in the claim's transaction; -1 when none waits. */
+static void
+cad_next_due(struct cad *c)
+{
+	const char *served[1] = { c->served };
+	PGresult *res;
+	long long ms;
+
+	c->next_due_ms = -1;
+	if ((res = db_exec(c->db, &stmt_next_due, served, NULL, NULL)) == NULL)
+		return;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+		ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		c->next_due_ms = ms < 0 ? 0 : ms > LONG_MAX ? LONG_MAX : (long)ms;
+	}
 	PQclear(res);
 }
 
@@ -223,12 +298,15 @@ cad_issue_one(struct cad *c)
 	size_t bloblen = 0;
 	const char *pkind;
 	char err[512];
-	int r, rc = -1;
+	int r, transient, rc = -1;
 
 	memset(&o, 0, sizeof(o));
+	c->next_due_ms = -1;
 	if (db_begin(c->db, NULL) == -1)
 		return -1;
 	if ((r = cad_claim(c, &o)) != 1) {
+		if (r == 0)
+			cad_next_due(c);
 		(void)db_rollback(c->db);
 		rc = r;
 		goto out;
@@ -263,10 +341,15 @@ cad_issue_one(struct cad *c)
 		cad_retry(c, &o, err);
 		goto out;
 	}
-	if ((x = profile_build(prof, subject, pub, NULL, c->issuer, err,
-	    sizeof(err))) == NULL ||
-	    cad_lint(prof, x, c->issuer, c->max_validity_days, err,
-	    sizeof(err)) == -1) {
+	/* Out of memory or randomness: again later; the profile's data: never. */
+	if ((x = profile_build(prof, subject, pub, NULL, c->issuer, &transient,
+	    err, sizeof(err))) == NULL && transient) {
+		(void)db_rollback(c->db);
+		cad_retry(c, &o, err);
+		goto out;
+	}
+	if (x == NULL || cad_lint(prof, x, c->issuer, o.key_type,
+	    c->max_validity_days, err, sizeof(err)) == -1) {
 		rc = cad_fail(c, &o, err);
 		goto out;
 	}

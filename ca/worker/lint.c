@@ -82,16 +82,96 @@ lint_key(const struct profile *p, const char *key, char *err, size_t errlen)
 	return v;
 }
 
-/* 1 when s is empty or only white space. */
-static int
-lint_blank(const unsigned char *s, int len)
+/*
+ * The next code point of the UTF-8 text s[*i..len), or -1 when it is not
+ * well-formed UTF-8 (overlong forms, surrogates and values above U+10FFFF
+ * included); advances *i.
+ */
+static long
+lint_utf8_next(const unsigned char *s, size_t len, size_t *i)
 {
-	int i;
+	static const long min[4] = { 0, 0x80, 0x800, 0x10000 };
+	unsigned char c = s[(*i)++];
+	long cp;
+	int n, k;
 
-	for (i = 0; i < len; i++)
-		if (!isspace(s[i]))
-			return 0;
-	return 1;
+	if (c < 0x80)
+		return c;
+	n = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 :
+	    (c & 0xf8) == 0xf0 ? 3 : 0;
+	if (n == 0 || len - *i < (size_t)n)
+		return -1;
+	cp = c & (0x3f >> n);
+	for (k = 0; k < n; k++) {
+		if ((s[*i] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[(*i)++] & 0x3f);
+	}
+	if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	return cp;
+}
+
+/*
+ * A bidirectional formatting character: the embeddings and overrides
+ * (U+202A..U+202E), the isolates (U+2066..U+2069) and the marks (U+200E,
+ * U+200F, U+061C). In a name they make it read other than it is stored.
+ */
+static int
+lint_bidi(long cp)
+{
+	return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 &&
+	    cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0x061c;
+}
+
+/*
+ * Judges a subject attribute's value, UTF-8 text of len bytes: not empty
+ * nor only spaces, no control character (C0, DEL, C1; a NUL included), no
+ * bidirectional formatting character, at most LINT_CN_MAX characters for
+ * CN and LINT_VALUE_MAX for the others (code points: the upper bounds of
+ * RFC 5280 Appendix A count characters, not octets). 0, or -1 with err.
+ */
+static int
+lint_value(const char *attr, const unsigned char *s, size_t len, char *err,
+    size_t errlen)
+{
+	size_t i = 0, chars = 0, max;
+	long cp;
+	int blank = 1;
+
+	max = strcmp(attr, "CN") == 0 ? LINT_CN_MAX : LINT_VALUE_MAX;
+	while (i < len) {
+		if ((cp = lint_utf8_next(s, len, &i)) == -1) {
+			lint_err(err, errlen, "lint: subject attribute %s is "
+			    "not UTF-8", attr);
+			return -1;
+		}
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			lint_err(err, errlen, "lint: subject attribute %s holds "
+			    "a control character (U+%04lX)", attr, cp);
+			return -1;
+		}
+		if (lint_bidi(cp)) {
+			lint_err(err, errlen, "lint: subject attribute %s holds "
+			    "a bidirectional formatting character (U+%04lX)",
+			    attr, cp);
+			return -1;
+		}
+		if (cp != ' ' && cp != 0xa0)
+			blank = 0;
+		chars++;
+	}
+	if (blank) {
+		lint_err(err, errlen, "lint: subject attribute %s is empty",
+		    attr);
+		return -1;
+	}
+	if (chars > max) {
+		lint_err(err, errlen, "lint: subject attribute %s is longer "
+		    "than %zu characters (RFC 5280 Appendix A)", attr, max);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -162,18 +242,9 @@ cad_subject(const struct profile *p, const char *text, char *err,
 		}
 		v = json_string_value(val);
 		n = json_string_length(val);
-		if (lint_blank((const unsigned char *)v, (int)n)) {
-			lint_err(err, errlen, "lint: subject attribute %s is "
-			    "empty", key);
+		if (lint_value(key, (const unsigned char *)v, n, err,
+		    errlen) == -1)
 			goto out;
-		}
-		if (memchr(v, '\0', n) != NULL || n > (strcmp(key, "CN") == 0 ?
-		    LINT_CN_MAX : LINT_VALUE_MAX)) {
-			lint_err(err, errlen, "lint: subject attribute %s is "
-			    "longer than %d characters or holds a NUL", key,
-			    strcmp(key, "CN") == 0 ? LINT_CN_MAX : LINT_VALUE_MAX);
-			goto out;
-		}
 		/* RFC 5280 §4.1.2.4 / X.520: countryName is PrintableString(2). */
 		if (strcmp(key, "C") == 0 && (n != 2 || !isupper((unsigned char)v[0]) ||
 		    !isupper((unsigned char)v[1]))) {
@@ -197,9 +268,13 @@ out:
 	return ret;
 }
 
-/* Key type and size: RSA >= 2048 bits, EC on P-256 or P-384 only. */
+/*
+ * Key type and size: RSA >= 2048 bits, EC on P-256 or P-384 only, one of
+ * the profile's key_types and the one the order asked for.
+ */
 static int
-lint_key_size(const struct profile *p, EVP_PKEY *pub, char *err, size_t errlen)
+lint_key_size(const struct profile *p, EVP_PKEY *pub, const char *keytype,
+    char *err, size_t errlen)
 {
 	char group[64];
 	size_t glen = 0;
@@ -231,12 +306,113 @@ lint_key_size(const struct profile *p, EVP_PKEY *pub, char *err, size_t errlen)
 		lint_err(err, errlen, "lint: subject key is neither RSA nor EC");
 		return -1;
 	}
-	return cad_lint_keytype(p, kt, err, errlen);
+	if (cad_lint_keytype(p, kt, err, errlen) == -1)
+		return -1;
+	if (strcmp(kt, keytype) != 0) {
+		lint_err(err, errlen, "lint: subject key is %s, the order asks "
+		    "for %s", kt, keytype);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Every extension is one the profile's extension section makes, once, and
+ * as critical as it makes it (keyUsage, basicConstraints, ...).
+ */
+static int
+lint_extensions_as_profiled(const struct profile *p, X509 *x, char *err,
+    size_t errlen)
+{
+	X509_EXTENSION *ext;
+	const ASN1_OBJECT *obj;
+	char name[80];
+	int i, n, crit;
+
+	n = X509_get_ext_count(x);
+	for (i = 0; i < n; i++) {
+		ext = X509_get_ext(x, i);
+		obj = X509_EXTENSION_get_object(ext);
+		if (OBJ_obj2nid(obj) != NID_undef)
+			snprintf(name, sizeof(name), "%s",
+			    OBJ_nid2sn(OBJ_obj2nid(obj)));
+		else if (OBJ_obj2txt(name, sizeof(name), obj, 1) <= 0)
+			snprintf(name, sizeof(name), "?");
+		if ((crit = profile_ext_critical(p, obj)) == -1) {
+			lint_err(err, errlen, "lint: extension %s is not one "
+			    "profile %s makes", name, profile_name(p));
+			return -1;
+		}
+		if (X509_get_ext_by_OBJ(x, obj, i) >= 0) {
+			lint_err(err, errlen, "lint: extension %s appears more "
+			    "than once (RFC 5280 §4.2)", name);
+			return -1;
+		}
+		if ((X509_EXTENSION_get_critical(ext) != 0) != crit) {
+			lint_err(err, errlen, "lint: extension %s is %s, profile "
+			    "%s makes it %s", name, crit ? "not critical" :
+			    "critical", profile_name(p), crit ? "critical" :
+			    "not critical");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * RFC 5280 §4.1.2.6: an e-mail address in the subject is also a
+ * subjectAltName rfc822Name, and §4.2.1.6: a subjectAltName holds a name.
+ * Each emailAddress of the subject must be one of its rfc822Names.
+ */
+static int
+lint_email(X509 *x, char *err, size_t errlen)
+{
+	X509_NAME *subj = X509_get_subject_name(x);
+	const ASN1_STRING *addr;
+	GENERAL_NAMES *gens = NULL;
+	GENERAL_NAME *g;
+	int crit, i = -1, k, found, rc = -1;
+
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
+	if (gens == NULL && crit != -1) {
+		lint_err(err, errlen, "lint: subjectAltName does not parse");
+		goto out;
+	}
+	if (gens != NULL && sk_GENERAL_NAME_num(gens) == 0) {
+		lint_err(err, errlen, "lint: subjectAltName without a name "
+		    "(RFC 5280 §4.2.1.6)");
+		goto out;
+	}
+	while ((i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress,
+	    i)) >= 0) {
+		addr = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+		found = 0;
+		for (k = 0; gens != NULL && k < sk_GENERAL_NAME_num(gens); k++) {
+			g = sk_GENERAL_NAME_value(gens, k);
+			if (g->type == GEN_EMAIL &&
+			    ASN1_STRING_length(g->d.rfc822Name) ==
+			    ASN1_STRING_length(addr) &&
+			    memcmp(ASN1_STRING_get0_data(g->d.rfc822Name),
+			    ASN1_STRING_get0_data(addr),
+			    (size_t)ASN1_STRING_length(addr)) == 0)
+				found = 1;
+		}
+		if (!found) {
+			lint_err(err, errlen, "lint: subject emailAddress "
+			    "without the same subjectAltName rfc822Name (RFC "
+			    "5280 §4.1.2.6)");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	GENERAL_NAMES_free(gens);
+	return rc;
 }
 
 int
-cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
-    char *err, size_t errlen)
+cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
+    long max_days, char *err, size_t errlen)
 {
 	const char *kind, *exts, *why;
 	char word[64];
@@ -245,9 +421,10 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
 	X509_NAME *subj;
 	X509_NAME_ENTRY *e;
 	EVP_PKEY *pub;
+	unsigned char *utf8 = NULL;
 	const char *q;
 	size_t len;
-	int i, n, nid, days, secs, rc = -1;
+	int i, n, nid, days, secs, ulen, rc = -1;
 	time_t soon = time(NULL) + LINT_MIN_REMAINING_S;
 
 	if ((kind = lint_key(p, "kind", err, errlen)) == NULL ||
@@ -314,18 +491,24 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
 			    profile_name(p));
 			goto out;
 		}
-		if (lint_blank(ASN1_STRING_get0_data(X509_NAME_ENTRY_get_data(e)),
-		    ASN1_STRING_length(X509_NAME_ENTRY_get_data(e)))) {
-			lint_err(err, errlen, "lint: subject attribute %s is empty",
-			    q);
+		if ((ulen = ASN1_STRING_to_UTF8(&utf8,
+		    X509_NAME_ENTRY_get_data(e))) < 0) {
+			lint_err(err, errlen, "lint: subject attribute %s: no "
+			    "UTF-8 form", q);
 			goto out;
 		}
+		if (lint_value(q, utf8, (size_t)ulen, err, errlen) == -1)
+			goto out;
+		OPENSSL_free(utf8);
+		utf8 = NULL;
 	}
+	if (lint_email(x, err, errlen) == -1)
+		goto out;
 	if ((pub = X509_get0_pubkey(x)) == NULL) {
 		lint_err(err, errlen, "lint: no subject public key");
 		goto out;
 	}
-	if (lint_key_size(p, pub, err, errlen) == -1)
+	if (lint_key_size(p, pub, keytype, err, errlen) == -1)
 		goto out;
 	/* Extensions: each required one present; all parse; an end entity. */
 	for (q = exts; *q != '\0'; q += len) {
@@ -345,6 +528,8 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
 			goto out;
 		}
 	}
+	if (lint_extensions_as_profiled(p, x, err, errlen) == -1)
+		goto out;
 	if ((X509_get_extension_flags(x) & EXFLAG_INVALID) != 0) {
 		lint_err(err, errlen, "lint: an extension does not parse");
 		goto out;
@@ -352,6 +537,12 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
 	if (X509_check_ca(x) != 0) {
 		lint_err(err, errlen, "lint: a CA certificate: refused outside "
 		    "a ceremony");
+		goto out;
+	}
+	/* Without the extension OpenSSL reports every usage: test the flag. */
+	if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) == 0) {
+		lint_err(err, errlen, "lint: no keyUsage (a subscriber's key "
+		    "signs: digitalSignature; RFC 5280 §4.2.1.3)");
 		goto out;
 	}
 	if ((X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE) == 0) {
@@ -365,6 +556,7 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, long max_days,
 	}
 	rc = 0;
 out:
+	OPENSSL_free(utf8);
 	BN_free(bn);
 	return rc;
 }

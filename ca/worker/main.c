@@ -6,9 +6,10 @@
  *    CA and the profiles it serves, forks its signer, LISTENs on
  *    issuance_order, then drops to an unprivileged user and enters a seccomp
  *    sandbox. It claims orders one at a time (SELECT … FOR UPDATE SKIP
- *    LOCKED), woken by NOTIFY or every cad.poll_seconds, and issues each in
- *    one transaction (issue.c). It never holds a PIN nor a private key:
- *    subscriber keys reach it only wrapped.
+ *    LOCKED), woken by NOTIFY, when the earliest backed-off order is due
+ *    again, or every cad.poll_seconds, and issues each in one transaction
+ *    (issue.c). It never holds a PIN nor a private key: subscriber keys
+ *    reach it only wrapped.
  *  - its signer (hsm/signerproc.c): alone loads the PKCS#11 module and logs
  *    in to the CA and wrap tokens. It may do two things: sign
  *    TBSCertificates with the issuing CA key (SIGNER_KIND_CERT), and
@@ -21,7 +22,9 @@
  * Configuration (pki.conf): [cad] issuer (default "issuing"), profiles
  * (default "personal corporate eseal"), wrap_label (default
  * "subscriber-wrap-1"), poll_seconds (5), max_validity_days (1096),
- * max_attempts (5), instance, user, insecure_no_sandbox; [hsm] ca_* and
+ * max_attempts (5), retry_backoff_ms (1000), retry_backoff_max_seconds
+ * (300), retry_hours (24) (ca/README.md "Retries"), instance, user,
+ * insecure_no_sandbox; [hsm] ca_* and
  * wrap_*; [pg] ca_uri; [pki] policy_dir. --once issues what is pending and
  * exits (tests, benchmarks). Stops on SIGTERM or SIGINT after the order in
  * hand.
@@ -48,7 +51,7 @@
 #include "lib/log.h"
 #include "lib/sandbox.h"
 
-#define CAD_BACKOFF_MS		1000	/* after a failed attempt */
+#define CAD_BACKOFF_MS		1000	/* after a failed attempt, or reconnecting */
 #define CAD_RECONNECT_MAX_MS	30000	/* longest wait between reconnections */
 
 static volatile sig_atomic_t cad_stop;
@@ -185,7 +188,7 @@ main(int argc, char **argv)
 	sigset_t sigs, unblocked;
 	const char *path = getenv("PKI_CONFIG"), *sconf, *uri;
 	char err[512], host[64];
-	long poll_s;
+	long poll_s, wait_ms;
 	int ch, once = 0, r, rc = 1, issued = 0;
 
 	memset(&c, 0, sizeof(c));
@@ -211,7 +214,13 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "cad.max_validity_days", 1096, 1, 30 * 366,
 	    &c.max_validity_days) == -1 ||
 	    config_get_long(cfg, "cad.max_attempts", 5, 1, 1000,
-	    &c.max_attempts) == -1)
+	    &c.max_attempts) == -1 ||
+	    config_get_long(cfg, "cad.retry_backoff_ms", 1000, 10, 600000,
+	    &c.retry_backoff_ms) == -1 ||
+	    config_get_long(cfg, "cad.retry_backoff_max_seconds", 300, 1, 86400,
+	    &c.retry_backoff_max_s) == -1 ||
+	    config_get_long(cfg, "cad.retry_hours", 24, 0, 24 * 366,
+	    &c.retry_hours) == -1)
 		goto out;
 	c.wrap_label = config_get(cfg, "cad.wrap_label", CA_KEY_WRAP);
 	if (gethostname(host, sizeof(host)) == -1)
@@ -296,9 +305,16 @@ main(int argc, char **argv)
 		}
 		if (r == 0 && once)
 			break;
+		/*
+		 * Nothing due: until the earliest backed-off order is, a
+		 * NOTIFY (a new order) or the poll interval. After a failed
+		 * attempt (that order is backed off already): a pause.
+		 */
+		wait_ms = r == -1 ? CAD_BACKOFF_MS : poll_s * 1000;
+		if (r == 0 && c.next_due_ms >= 0 && c.next_due_ms < wait_ms)
+			wait_ms = c.next_due_ms;
 		if (PQstatus(db_conn(c.db)) == CONNECTION_OK &&
-		    cad_wait(&c, r == -1 ? CAD_BACKOFF_MS : poll_s * 1000,
-		    &unblocked) == 0)
+		    cad_wait(&c, wait_ms, &unblocked) == 0)
 			continue;
 		if (once) {
 			log_err("database connection lost");

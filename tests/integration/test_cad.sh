@@ -3,8 +3,9 @@
 # accepts against the chain, with the subscriber key generated in the HSM and
 # stored only wrapped (its public key is the certificate's); exactly one
 # certificate per order with two workers racing and after a kill -9 mid-run;
-# NOTIFY wakes a worker; lint failures fail the order with a clear error and
-# sign nothing; every step audited.
+# NOTIFY wakes a worker; an HSM away for a while delays an order (backed
+# off) rather than failing it; lint failures fail the order with a clear
+# error and sign nothing; every step audited.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -268,6 +269,94 @@ wait_done "id = $id AND status = 'done'" 1 40 || { cat "$tmp/dblost.log"; fail "
 grep -q 'database connection back' "$tmp/dblost.log" || fail "cad did not log the reconnection"
 stop_workers
 note "a worker whose connection was cut reconnected and issued order $id"
+
+# --- the HSM away for a while: the order backs off and is issued after, not failed ----
+# The wrap token's directory is taken away (an HSM unplugged or restarting):
+# WRAPGEN fails (SIGNER_FAILED), the attempt is counted and the order backed
+# off 1, 2, 4 … s (cad.retry_backoff_ms doubling), not failed although
+# cad.max_attempts (2 here) is reached: it fails only after cad.retry_hours
+# (24) since its first failure too.
+tokobj=$(grep -la 'pki-wrap' "$PKI_DIR"/hsm/tokens/*/token.object | sed -n 1p || true)
+[ -n "$tokobj" ] || fail "no token of label pki-wrap under $PKI_DIR/hsm/tokens"
+tokdir=$(dirname "$tokobj")
+away=$PKI_DIR/hsm/wrap-token-away
+token_back() { if [ -d "$away" ]; then mv "$away" "$tokdir"; fi; }
+at_exit token_back
+started() { # started NAME: until its log says "issuing with"
+	for _ in $(seq 100); do grep -q 'issuing with' "$tmp/$1.log" && return 0; sleep 0.1; done
+	cat "$tmp/$1.log"
+	fail "worker $1 did not start"
+}
+start_worker hsmaway PKI_CAD_POLL_SECONDS=60 PKI_CAD_MAX_ATTEMPTS=2
+started hsmaway
+mv "$tokdir" "$away"
+id=$(order personal personal ec-p256 '{"C":"ID","CN":"Token Away","serialNumber":"NIK:3171010101900010"}')
+st() { q "SELECT status || ' ' || attempts || ' ' || coalesce(last_error, '') FROM issuance_order WHERE id = $1"; }
+wait_done "id = $id AND attempts >= 3" 1 30 ||
+	{ token_back; cat "$tmp/hsmaway.log"; fail "order $id: not three attempts while the token was away: $(st "$id")"; }
+[ "$(q "SELECT status FROM issuance_order WHERE id = $id")" = pending ] ||
+	{ token_back; fail "a token away for seconds used order $id up: $(st "$id")"; }
+# SoftHSM2 answers "no such object" while a token's files are away (hsm/README.md "Recovery").
+q "SELECT last_error FROM issuance_order WHERE id = $id" | has -E 'subscriber-wrap-1|pki-wrap' ||
+	{ token_back; fail "order $id: last_error does not name the wrap token or key: $(st "$id")"; }
+# Backed off, doubling: 1000, 2000, 4000 ms, each attempt at least that long after the one before.
+retries() { # retries ORDER: its order.retry back-offs, in order
+	q "SELECT string_agg(details->>'retry_in_ms', ',' ORDER BY id) FROM audit_event
+	   WHERE action = 'order.retry' AND object_id = '$1'"
+}
+spaced() { # spaced ORDER: t when each retry came at least (nearly) its back-off after the one before
+	q "SELECT coalesce(bool_and(gap >= interval '0.9 s' * 2 ^ (n - 2)), true) FROM (SELECT
+	   row_number() OVER w AS n, at - lag(at) OVER w AS gap FROM audit_event
+	   WHERE action = 'order.retry' AND object_id = '$1' WINDOW w AS (ORDER BY id)) s WHERE n > 1"
+}
+backoffs=$(retries "$id")
+case $backoffs in 1000,2000,4000*) ;; *) token_back; fail "order $id: back-offs $backoffs, want 1000,2000,4000,…" ;; esac
+[ "$(spaced "$id")" = t ] || { token_back; fail "order $id: attempts closer than their back-off: $(q "SELECT
+    string_agg(at::text, ', ' ORDER BY id) FROM audit_event WHERE action = 'order.retry' AND object_id = '$id'")"; }
+[ "$(q "SELECT next_attempt_at > clock_timestamp() - interval '1 s' AND first_failed_at IS NOT NULL
+      FROM issuance_order WHERE id = $id")" = t ] || { token_back; fail "order $id: no next_attempt_at ahead"; }
+token_back
+# The same worker, not restarted: its signer's session saw the wrapping key
+# vanish, so SoftHSM2 hides it there; not found, the signer looks once more
+# through a new session (hsm/p11wrap.c, as p11.c for private keys). The
+# worker polls every 60 s and no NOTIFY comes: it issues the order when it is
+# due again (4 to 16 s), from next_attempt_at.
+wait_done "id = $id AND status = 'done'" 1 30 ||
+	{ cat "$tmp/hsmaway.log"; fail "order $id not issued after the token came back, without a restart: $(st "$id")"; }
+[ "$(q "SELECT count(*) FROM subscriber_key WHERE order_id = $id")" = 1 ] || fail "order $id: not one wrapped key"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.fail' AND object_id = '$id'")" = 0 ] ||
+	fail "order $id: an order.fail was audited"
+note "the wrap token away: order $id backed off $backoffs ms, $(q "SELECT attempts FROM issuance_order WHERE id = $id") attempts, then issued"
+
+# The same worker goes on once the failure passes: here PostgreSQL refuses
+# the wrapped key's INSERT for a while (the grant taken away) — the
+# signature is made, nothing is stored, the order is backed off, then issued.
+restore_key_grant() { q "GRANT INSERT ON subscriber_key TO pki_ca" >/dev/null 2>&1 || true; }
+at_exit restore_key_grant
+q "REVOKE INSERT ON subscriber_key FROM pki_ca" >/dev/null
+id3=$(order personal personal ec-p256 '{"C":"ID","CN":"Store Refused","serialNumber":"NIK:3171010101900012"}')
+wait_done "id = $id3 AND attempts >= 2" 1 30 ||
+	{ restore_key_grant; cat "$tmp/hsmaway.log"; fail "order $id3: not two attempts while the insert was refused: $(st "$id3")"; }
+restore_key_grant
+[ "$(q "SELECT status FROM issuance_order WHERE id = $id3")" != failed ] || fail "order $id3 used up: $(st "$id3")"
+wait_done "id = $id3 AND status = 'done'" 1 30 ||
+	{ cat "$tmp/hsmaway.log"; fail "order $id3 not issued by the same worker once the insert was allowed: $(st "$id3")"; }
+case $(retries "$id3") in 1000,2000*) ;; *) fail "order $id3: back-offs $(retries "$id3")" ;; esac
+[ "$(spaced "$id3")" = t ] || fail "order $id3: attempts closer than their back-off"
+kill -0 "${pids[-1]}" 2>/dev/null || { cat "$tmp/hsmaway.log"; fail "the hsmaway worker stopped"; }
+stop_workers
+note "the wrapped key's insert refused a while: order $id3 backed off $(retries "$id3") ms, then issued by the same worker"
+
+# An order that keeps failing still ends: after cad.max_attempts and
+# cad.retry_hours (0 here) it is failed, with its order.fail.
+q "REVOKE INSERT ON subscriber_key FROM pki_ca" >/dev/null
+id2=$(order personal personal ec-p256 '{"C":"ID","CN":"Store Refused","serialNumber":"NIK:3171010101900011"}')
+run_once PKI_CAD_MAX_ATTEMPTS=1 PKI_CAD_RETRY_HOURS=0
+restore_key_grant
+[ "$(q "SELECT status FROM issuance_order WHERE id = $id2")" = failed ] ||
+	fail "order $id2 with max_attempts 1 and retry_hours 0: $(st "$id2")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.fail' AND object_id = '$id2'")" = 1 ] ||
+	fail "order $id2: given up without order.fail"
 
 # --- a worker whose signer dies stops with status 1 (orders stay queued) -------------
 start_worker nosigner PKI_CAD_POLL_SECONDS=1

@@ -227,6 +227,35 @@ openssl verify -CAfile "$ct/pki/root.pem" "$ct/pki/issuing.pem" >/dev/null ||
 ! cmp -s "$ct/pki/root.pem" "$pki/root.pem" || fail "the fresh ceremony wrote the stack's root"
 echo "ceremony: a failed ceremony destroyed its keys; the next one, whose COMMIT answer was lost, kept them"
 
+# --- the ARL lists a revoked certificate that expired since the last ARL ----------
+# ARLs are a year apart (arl.next_update_days): with crld's 7-day grace
+# (crl.expired_grace_seconds) a certificate of the root revoked and expired
+# between two ARLs was left out of the next one, listed by none after its
+# expiry (RFC 5280 §3.3). On the fresh hierarchy: its root's OCSP responder,
+# revoked 40 days ago and expired 30 days ago, is on the ARL; a policy whose
+# ARL grace is shorter than its nextUpdate is refused. The ARL goes to
+# $ct/pki, not the stack's directory (crl.out_dir).
+fq() { psql -X -q -At -v ON_ERROR_STOP=1 "${PKI_TEST_PG_URI/dbname=pki/dbname=$db}" -c "$1"; }
+rser=$(fq "UPDATE certificate SET revoked_at = now() - interval '40 days', revocation_reason = 1,
+      revoked_by = 'test_ceremony', not_after = now() - interval '30 days'
+    WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root') AND profile = 'ocsp-responder'
+    RETURNING serial")
+[ -n "$rser" ] || fail "no certificate of the fresh root to revoke"
+nozero() { tr 'a-f' 'A-F' | sed 's/^0*//'; }
+PKI_CRL_OUT_DIR=$ct/pki fresh pki_admin crl arl >"$tmp/arl.out" 2>&1 || fail "pkictl crl arl: $(cat "$tmp/arl.out")"
+openssl crl -inform DER -in "$ct/pki/root.crl" -noout -text >"$tmp/arl.txt" ||
+	fail "the fresh ARL does not parse"
+sed -n 's/^ *Serial Number: *//p' "$tmp/arl.txt" | nozero | has -x "$(nozero <<<"$rser")" ||
+	fail "the ARL dropped $rser, revoked and expired 30 days ago (grace shorter than the ARL's nextUpdate): $(cat "$tmp/arl.txt")"
+printf '[arl]\nnext_update_days = 365\nexpired_grace_days = 30\n' >"$tmp/arl-short.conf"
+set +e
+out=$(PKI_CRL_OUT_DIR=$ct/pki PKI_CRL_POLICY_FILE=$tmp/arl-short.conf fresh pki_admin crl arl 2>&1); rc=$?
+set -e
+[ $rc -ne 0 ] || fail "an ARL grace of 30 days under a nextUpdate of 365 days was accepted: $out"
+has 'arl.expired_grace_days (30) must be at least arl.next_update_days (365)' <<<"$out" ||
+	fail "short ARL grace: $out"
+echo "ceremony: the ARL lists a root certificate revoked and expired 30 days ago; a shorter ARL grace is refused"
+
 # audit init the same way: its event committed, the answer lost; pkictl
 # finds the event (as the auditor) and keeps the key and its public key.
 set +e

@@ -174,13 +174,49 @@ make_issuer(struct lint_fixture *f, long seconds_left)
 }
 
 /*
+ * Writes dir/profiles/<name>.cnf: the shipped profile with each line that
+ * starts with edits[i][0] replaced by edits[i][1].
+ */
+static void
+put_profile_edits(struct lint_fixture *f, const char *name,
+    const char *const (*edits)[2], size_t n)
+{
+	char src[128], dst[128], *text, *at, *eol, *out;
+	size_t i, len;
+
+	snprintf(src, sizeof(src), REPO_POLICY "%s.cnf", name);
+	snprintf(dst, sizeof(dst), "%s/profiles/%s.cnf", f->dir, name);
+	text = read_all(src);
+	for (i = 0; i < n; i++) {
+		at = strstr(text, edits[i][0]);
+		assert_non_null(at);
+		eol = strchr(at, '\n');
+		assert_non_null(eol);
+		len = strlen(text) + strlen(edits[i][1]) + 2;
+		out = malloc(len);
+		assert_non_null(out);
+		snprintf(out, len, "%.*s%s%s", (int)(at - text), text,
+		    edits[i][1], eol);
+		free(text);
+		text = out;
+	}
+	write_all(dst, text);
+	free(text);
+}
+
+/* What a test does to the built certificate before the lint, or NULL. */
+typedef void (*lint_edit)(X509 *);
+
+/*
  * Builds a certificate of profile `name` (as edited by put_profile) for
- * `subject_json` under an issuer with `issuer_left` seconds left, and
+ * `subject_json` under an issuer with `issuer_left` seconds left, for an
+ * order of key type `keytype`, changes it with `edit` (may be NULL), and
  * returns cad_lint()'s verdict, its message in err.
  */
 static int
-lint_of(struct lint_fixture *f, const char *name, const char *subject_json,
-    long issuer_left, char *err, size_t errlen)
+lint_edited(struct lint_fixture *f, const char *name, const char *subject_json,
+    long issuer_left, const char *keytype, lint_edit edit, char *err,
+    size_t errlen)
 {
 	struct profile *p;
 	X509_NAME *subject;
@@ -194,16 +230,54 @@ lint_of(struct lint_fixture *f, const char *name, const char *subject_json,
 	if (subject == NULL)
 		fail_msg("cad_subject: %s", err);
 	issuer = make_issuer(f, issuer_left);
-	x = profile_build(p, subject, f->sub_key, NULL, issuer, err, errlen);
+	x = profile_build(p, subject, f->sub_key, NULL, issuer, NULL, err,
+	    errlen);
 	if (x == NULL)
 		fail_msg("profile_build: %s", err);
+	if (edit != NULL)
+		edit(x);
 	err[0] = '\0';
-	rc = cad_lint(p, x, issuer, 1096, err, errlen);
+	rc = cad_lint(p, x, issuer, keytype, 1096, err, errlen);
 	X509_free(x);
 	X509_free(issuer);
 	X509_NAME_free(subject);
 	profile_free(p);
 	return rc;
+}
+
+static int
+lint_of(struct lint_fixture *f, const char *name, const char *subject_json,
+    long issuer_left, char *err, size_t errlen)
+{
+	return lint_edited(f, name, subject_json, issuer_left, "ec-p256", NULL,
+	    err, errlen);
+}
+
+/* cad_subject()'s verdict on subject_json for profile name: 0 or -1. */
+static int
+subject_of(struct lint_fixture *f, const char *name, const char *subject_json,
+    char *err, size_t errlen)
+{
+	struct profile *p;
+	X509_NAME *subject;
+
+	p = profile_load(f->dir, name, f->cfg, err, errlen);
+	if (p == NULL)
+		fail_msg("profile_load %s: %s", name, err);
+	subject = cad_subject(p, subject_json, err, errlen);
+	X509_NAME_free(subject);
+	profile_free(p);
+	return subject != NULL ? 0 : -1;
+}
+
+/* Expects rc -1 and want in err. */
+static void
+want_refused(int rc, const char *err, const char *want, const char *what)
+{
+	if (rc != -1)
+		fail_msg("%s: accepted, want \"%s\"", what, want);
+	if (strstr(err, want) == NULL)
+		fail_msg("%s: \"%s\", want \"%s\"", what, err, want);
 }
 
 #define PERSON	"{\"C\":\"ID\",\"CN\":\"Budi Santoso\"," \
@@ -279,6 +353,286 @@ test_issuer_ending_refused(void **state)
 		fail_msg("two days left refused: %s", err);
 }
 
+/*
+ * keyUsage left out (by a profile edited to require it no more): OpenSSL
+ * then reports every usage, digitalSignature included; the lint tests the
+ * extension's presence.
+ */
+static void
+test_key_usage_absent_refused(void **state)
+{
+	struct lint_fixture *f = *state;
+	static const char *const edits[][2] = {
+		{ "keyUsage =", "# no keyUsage" },
+		{ "extensions_required =", "extensions_required = "
+		    "basicConstraints, extendedKeyUsage, certificatePolicies" },
+	};
+	char err[512];
+
+	put_profile_edits(f, "personal", edits, 2);
+	want_refused(lint_of(f, "personal", PERSON, 3 * 365 * DAY, err,
+	    sizeof(err)), err, "no keyUsage", "keyUsage absent");
+}
+
+/* RFC 5280 §4.1.2.6: an emailAddress comes with its rfc822Name. */
+static void
+test_email_needs_san(void **state)
+{
+	struct lint_fixture *f = *state;
+	static const char *const person_mail = "{\"C\":\"ID\",\"CN\":"
+	    "\"Budi Santoso\",\"serialNumber\":\"NIK:3174012345670001\","
+	    "\"emailAddress\":\"budi@example.id\"}";
+	struct profile *p;
+	X509_NAME *subject;
+	X509 *issuer, *x;
+	GENERAL_NAMES *gens;
+	GENERAL_NAME *g;
+	char err[512];
+
+	/* The shipped profile copies it (email:copy): passes, SAN holds it. */
+	put_profile(f, "personal", NULL, NULL);
+	if (lint_of(f, "personal", person_mail, 3 * 365 * DAY, err,
+	    sizeof(err)) != 0)
+		fail_msg("personal with emailAddress refused: %s", err);
+	p = profile_load(f->dir, "personal", f->cfg, err, sizeof(err));
+	assert_non_null(p);
+	issuer = make_issuer(f, 3 * 365 * DAY);
+	subject = cad_subject(p, person_mail, err, sizeof(err));
+	assert_non_null(subject);
+	x = profile_build(p, subject, f->sub_key, NULL, issuer, NULL, err,
+	    sizeof(err));
+	assert_non_null(x);
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	assert_non_null(gens);
+	assert_int_equal(sk_GENERAL_NAME_num(gens), 1);
+	g = sk_GENERAL_NAME_value(gens, 0);
+	assert_int_equal(g->type, GEN_EMAIL);
+	assert_string_equal((const char *)ASN1_STRING_get0_data(
+	    g->d.rfc822Name), "budi@example.id");
+	GENERAL_NAMES_free(gens);
+	X509_free(x);
+	X509_NAME_free(subject);
+	/* Without an address the empty subjectAltName is left out. */
+	subject = cad_subject(p, PERSON, err, sizeof(err));
+	assert_non_null(subject);
+	x = profile_build(p, subject, f->sub_key, NULL, issuer, NULL, err,
+	    sizeof(err));
+	assert_non_null(x);
+	assert_true(X509_get_ext_by_NID(x, NID_subject_alt_name, -1) < 0);
+	X509_free(x);
+	X509_NAME_free(subject);
+	X509_free(issuer);
+	profile_free(p);
+
+	/* A profile that does not copy it: refused. */
+	put_profile(f, "personal", "subjectAltName =", "# no subjectAltName");
+	want_refused(lint_of(f, "personal", person_mail, 3 * 365 * DAY, err,
+	    sizeof(err)), err, "emailAddress without the same subjectAltName "
+	    "rfc822Name", "emailAddress without SAN");
+	/* Another address in the SAN than in the subject: refused too. */
+	put_profile(f, "personal", "subjectAltName =",
+	    "subjectAltName = email:other@example.id");
+	want_refused(lint_of(f, "personal", person_mail, 3 * 365 * DAY, err,
+	    sizeof(err)), err, "emailAddress without the same subjectAltName "
+	    "rfc822Name", "emailAddress with another SAN address");
+}
+
+static void
+edit_ku_not_critical(X509 *x)
+{
+	int i = X509_get_ext_by_NID(x, NID_key_usage, -1);
+
+	assert_true(i >= 0);
+	assert_int_equal(X509_EXTENSION_set_critical(X509_get_ext(x, i), 0), 1);
+}
+
+static void
+edit_bc_critical(X509 *x)
+{
+	int i = X509_get_ext_by_NID(x, NID_basic_constraints, -1);
+
+	assert_true(i >= 0);
+	assert_int_equal(X509_EXTENSION_set_critical(X509_get_ext(x, i), 1), 1);
+}
+
+static void
+edit_add_dns_san(X509 *x)
+{
+	X509_EXTENSION *ext;
+
+	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+	    "DNS:ca.example.id");
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+}
+
+static void
+edit_add_nscomment(X509 *x)
+{
+	X509_EXTENSION *ext;
+
+	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_netscape_comment, "hello");
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+}
+
+static void
+edit_second_ku(X509 *x)
+{
+	X509_EXTENSION *ext;
+
+	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_key_usage,
+	    "critical, digitalSignature");
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+}
+
+/*
+ * Each extension as critical as the profile makes it, none the profile
+ * does not make, none twice.
+ */
+static void
+test_extensions_as_profiled(void **state)
+{
+	struct lint_fixture *f = *state;
+	char err[512];
+
+	put_profile(f, "personal", NULL, NULL);
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_ku_not_critical, err, sizeof(err)), err,
+	    "extension keyUsage is not critical, profile personal makes it "
+	    "critical", "keyUsage not critical");
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_add_nscomment, err, sizeof(err)), err,
+	    "extension nsComment is not one profile personal makes",
+	    "an extension the profile does not make");
+	/* personal makes a subjectAltName only from an emailAddress. */
+	put_profile(f, "personal", "subjectAltName =", "# no subjectAltName");
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_add_dns_san, err, sizeof(err)), err,
+	    "extension subjectAltName is not one profile personal makes",
+	    "a subjectAltName the profile does not make");
+	put_profile(f, "personal", NULL, NULL);
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_second_ku, err, sizeof(err)), err,
+	    "extension keyUsage appears more than once", "keyUsage twice");
+	/* basicConstraints as the profile says: here not critical. */
+	put_profile(f, "personal", "basicConstraints =",
+	    "basicConstraints = CA:false");
+	if (lint_of(f, "personal", PERSON, 3 * 365 * DAY, err,
+	    sizeof(err)) != 0)
+		fail_msg("basicConstraints not critical, as profiled, refused: "
+		    "%s", err);
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_bc_critical, err, sizeof(err)), err,
+	    "extension basicConstraints is critical, profile personal makes "
+	    "it not critical", "basicConstraints critical against profile");
+}
+
+/*
+ * Lengths in characters, not octets (RFC 5280 Appendix A); no control
+ * character nor bidirectional override in a value.
+ */
+static void
+test_subject_values(void **state)
+{
+	struct lint_fixture *f = *state;
+	char json[1024], cn[512], err[512];
+	size_t i;
+	static const char *const bad[][2] = {
+		{ "Budi\\u0007Santoso", "control character (U+0007)" },
+		{ "Budi\\u0085Santoso", "control character (U+0085)" },
+		{ "Budi\\tSantoso", "control character (U+0009)" },
+		{ "Budi \\u202eosotnaS", "bidirectional formatting character "
+		    "(U+202E)" },
+		{ "Budi\\u2066Santoso", "bidirectional formatting character "
+		    "(U+2066)" },
+		{ "Budi\\u200fSantoso", "bidirectional formatting character "
+		    "(U+200F)" },
+	};
+
+	put_profile(f, "personal", NULL, NULL);
+	/* 40 characters of two octets each: 80 octets, a valid CN. */
+	cn[0] = '\0';
+	for (i = 0; i < 40; i++)
+		strcat(cn, "\xc3\x96");
+	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
+	    "\"serialNumber\":\"NIK:1\"}", cn);
+	if (lint_of(f, "personal", json, 3 * 365 * DAY, err, sizeof(err)) != 0)
+		fail_msg("a CN of 40 two-octet characters refused: %s", err);
+	/* 64 characters of three octets: still valid; 65: refused. */
+	cn[0] = '\0';
+	for (i = 0; i < 64; i++)
+		strcat(cn, "\xe6\x9d\xb1");
+	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
+	    "\"serialNumber\":\"NIK:1\"}", cn);
+	if (lint_of(f, "personal", json, 3 * 365 * DAY, err, sizeof(err)) != 0)
+		fail_msg("a CN of 64 characters refused: %s", err);
+	strcat(cn, "a");
+	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
+	    "\"serialNumber\":\"NIK:1\"}", cn);
+	want_refused(subject_of(f, "personal", json, err, sizeof(err)), err,
+	    "subject attribute CN is longer than 64 characters", "CN of 65");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
+		    "\"serialNumber\":\"NIK:1\"}", bad[i][0]);
+		want_refused(subject_of(f, "personal", json, err, sizeof(err)),
+		    err, bad[i][1], bad[i][0]);
+	}
+	/* Blank stays refused, as before. */
+	want_refused(subject_of(f, "personal", "{\"C\":\"ID\",\"CN\":\"  \","
+	    "\"serialNumber\":\"NIK:1\"}", err, sizeof(err)), err,
+	    "subject attribute CN is empty", "blank CN");
+}
+
+static void
+edit_rlo_in_cn(X509 *x)
+{
+	X509_NAME *name = X509_get_subject_name(x);
+	int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+
+	assert_true(i >= 0);
+	X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, i));
+	assert_int_equal(X509_NAME_add_entry_by_NID(name, NID_commonName,
+	    MBSTRING_UTF8, (const unsigned char *)"Budi \xe2\x80\xaeosotnaS",
+	    -1, -1, 0), 1);
+}
+
+/* The certificate's own subject is judged too, not only the order's data. */
+static void
+test_certificate_subject_judged(void **state)
+{
+	struct lint_fixture *f = *state;
+	char err[512];
+
+	put_profile(f, "personal", NULL, NULL);
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_rlo_in_cn, err, sizeof(err)), err,
+	    "bidirectional formatting character (U+202E)", "RLO in the "
+	    "certificate's CN");
+}
+
+/* The key the HSM generated is the one the order asked for. */
+static void
+test_key_type_is_the_orders(void **state)
+{
+	struct lint_fixture *f = *state;
+	char err[512];
+
+	put_profile(f, "personal", NULL, NULL);
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p384", NULL, err, sizeof(err)), err,
+	    "subject key is ec-p256, the order asks for ec-p384",
+	    "P-256 key for an ec-p384 order");
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "rsa2048", NULL, err, sizeof(err)), err,
+	    "subject key is ec-p256, the order asks for rsa2048",
+	    "P-256 key for an rsa2048 order");
+}
+
 int
 main(void)
 {
@@ -288,6 +642,18 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ca_usages_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issuer_ending_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_usage_absent_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_needs_san,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extensions_as_profiled,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subject_values,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_certificate_subject_judged,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_type_is_the_orders,
 		    setup, teardown),
 	};
 
