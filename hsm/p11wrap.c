@@ -288,7 +288,13 @@ p11wrap_wkey(struct p11_token *tok, CK_FUNCTION_LIST_PTR f,
 		p11_seterr(err, errlen, n == 0 ? "no wrapping key labelled "
 		    "\"%s\" in token \"%s\"" : "several secret keys labelled "
 		    "\"%s\" in token \"%s\"", label, p11_token_label(tok));
-		return CKR_FUNCTION_FAILED;
+		/*
+		 * Not found may be a token whose objects were away for a
+		 * moment: p11_run looks once more through a new session, as
+		 * for a private key (SoftHSM2 hides them from a session that
+		 * saw them vanish, until the daemon restarted).
+		 */
+		return n == 0 ? CKR_KEY_HANDLE_INVALID : CKR_FUNCTION_FAILED;
 	}
 	if ((rv = p11wrap_wkey_verify(f, s, objs[0], label, err, errlen)) !=
 	    CKR_OK)
