@@ -34,11 +34,14 @@ static const struct db_stmt stmt_account_insert = {
 };
 /*
  * A stale account holding the address (ra/README.md "Stale unverified
- * accounts", schema/045): locked first, then the conditions checked in a
- * statement of their own (READ COMMITTED: a resend that committed during
- * the lock wait is seen). Stale: never verified, older than the
- * verification window, no link still usable, no application, no officer;
- * its address becomes 'replaced:<id>', which no request can name.
+ * accounts", schema/045, 048): locked first, then the conditions checked in
+ * a statement of their own (READ COMMITTED: a resend or a log-in that
+ * committed during the lock wait is seen). Stale: never verified, older
+ * than email_verification.unverified_account_days (at least a day,
+ * whatever the link's lifetime), no link still usable, no session alive
+ * nor begun in those days (its owner is using it), no verified phone, no
+ * PIN, no TOTP (pending or confirmed), no application, no officer; its
+ * address becomes 'replaced:<id>', which no request can name.
  */
 static const struct db_stmt stmt_stale_lock = {
 	"ra_register_stale_lock",
@@ -50,9 +53,14 @@ static const struct db_stmt stmt_stale_replace = {
 	"UPDATE ra_account a SET email = 'replaced:' || a.id, replaced_at = "
 	"now() WHERE a.id = $1 AND NOT a.email_verified AND NOT "
 	"a.verified_once AND a.replaced_at IS NULL AND a.created_at < now() - "
-	"make_interval(secs => $2::int) AND NOT EXISTS (SELECT 1 FROM "
+	"make_interval(days => $2::int) AND NOT a.phone_verified AND "
+	"a.pin_hash IS NULL AND a.totp_secret_enc IS NULL AND "
+	"a.totp_pending_enc IS NULL AND NOT EXISTS (SELECT 1 FROM "
 	"ra_email_verification v WHERE v.account_id = a.id AND v.used_at IS "
 	"NULL AND v.expires_at > now()) AND NOT EXISTS (SELECT 1 FROM "
+	"ra_session s WHERE s.account_id = a.id AND (s.created_at > now() - "
+	"make_interval(days => $2::int) OR (s.revoked_at IS NULL AND "
+	"s.expires_at > now()))) AND NOT EXISTS (SELECT 1 FROM "
 	"ra_application p WHERE p.account_id = a.id) AND NOT EXISTS (SELECT 1 "
 	"FROM ra_officer o WHERE o.account_id = a.id) "
 	"RETURNING " RA_TS("a.created_at"),
@@ -244,7 +252,7 @@ static int
 ra_register_stale(struct db *db, struct ra_register_txn *t)
 {
 	const char *v[2];
-	char ttl[24];
+	char days[24];
 	PGresult *res = NULL;
 	int rc = -1;
 
@@ -258,9 +266,9 @@ ra_register_stale(struct db *db, struct ra_register_txn *t)
 	}
 	snprintf(t->replaced, sizeof(t->replaced), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->verify_ttl_s);
+	snprintf(days, sizeof(days), "%ld", t->ra->policy->unverified_days);
 	v[0] = t->replaced;
-	v[1] = ttl;
+	v[1] = days;
 	if ((res = db_exec(db, &stmt_stale_replace, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
@@ -285,6 +293,35 @@ ra_register_stale(struct db *db, struct ra_register_txn *t)
 	rc = 0;
 out:
 	PQclear(res);
+	return rc;
+}
+
+/*
+ * The notice to the address that its earlier, never verified account was
+ * replaced, queued (outbox) in the registration's transaction: a distinct
+ * mail, so that the owner of the mailbox learns it even when the new
+ * registration was not theirs. 0 or -1.
+ */
+static int
+ra_register_replaced_notice(struct db *db, const struct ra_register_txn *t)
+{
+	char *body = NULL;
+	int rc;
+
+	if (asprintf(&body, "An account registered with this email address "
+	    "on %s was never verified. Someone has now registered this "
+	    "address again, and the new registration replaced that earlier "
+	    "account: its sessions and verification links no longer work, "
+	    "and it can no longer log in.\r\n\r\nIf the new registration "
+	    "is yours, verify it with the link in the other mail. If it is "
+	    "not, do not open that link (the new account stays unverified) "
+	    "and contact us.\r\n", t->replaced_created) == -1) {
+		log_err("register: asprintf: out of memory");
+		return -1;
+	}
+	rc = ra_mail_queue(db, t->req->email, "An earlier unverified account "
+	    "at this address was replaced", body);
+	free(body);
 	return rc;
 }
 
@@ -321,7 +358,8 @@ ra_register_txn(struct db *db, void *arg)
 		    (json_int_t)t->otps)) == NULL ||
 		    audit_append(db, ra_actor(actor, t->id),
 		    "ra.account.unverified_replaced", "ra_account", t->replaced,
-		    details, NULL) == -1)
+		    details, NULL) == -1 ||
+		    ra_register_replaced_notice(db, t) == -1)
 			goto out;
 		json_decref(details);
 	}

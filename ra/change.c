@@ -3,7 +3,8 @@
  * factor (ra_factor_check, extern.h) of its own purpose:
  *
  *	POST /v1/password	change_password: the current password too;
- *				Argon2id; every other session revoked
+ *				Argon2id; every other session revoked,
+ *				pending password reset tokens voided
  *	POST /v1/email		change_email: the new address is unverified
  *				until the link mailed to it is opened
  *	POST /v1/phone		change_phone: the new number is unverified
@@ -78,6 +79,16 @@ static const struct db_stmt stmt_email_resets_void = {
 	"ra_email_change_resets_void",
 	"UPDATE ra_password_reset SET used_at = now() "
 	"WHERE account_id = $1 AND used_at IS NULL",
+	1
+};
+/*
+ * The same after a new password (schema/048): a reset asked for before
+ * must not undo it (their mails, if not sent yet, are given up).
+ */
+static const struct db_stmt stmt_pw_resets_void = {
+	"ra_password_change_resets_void",
+	"UPDATE ra_password_reset SET used_at = now() "
+	"WHERE account_id = $1 AND used_at IS NULL AND expires_at > now()",
 	1
 };
 /*
@@ -189,7 +200,8 @@ ra_change_notice(struct ra *ra, const char *to, const char *subject,
  * tried then (an OTP stays usable). The new password is hashed only after
  * both passed, in the transaction (as ra_pin_txn, factor.c): a locked
  * account, a wrong current password or a refused factor costs no Argon2id
- * of the new one. The hash survives a retry of the transaction.
+ * of the new one. The hash survives a retry of the transaction. Pending
+ * password reset tokens are voided with the change.
  */
 static int
 ra_password_txn(struct db *db, void *arg)
@@ -258,9 +270,14 @@ ra_password_txn(struct db *db, void *arg)
 	if ((res2 = db_exec(db, &stmt_pw_sessions, v, NULL, NULL)) == NULL)
 		goto out;
 	t->revoked = PQntuples(res2);
+	PQclear(res2);
+	if ((res2 = db_exec(db, &stmt_pw_resets_void, v, NULL, NULL)) == NULL)
+		goto out;
 	if ((details = ra_change_details(t)) == NULL ||
 	    json_object_set_new(details, "sessions_revoked",
 	    json_integer(t->revoked)) == -1 ||
+	    json_object_set_new(details, "resets_voided", json_integer(strtol(
+	    PQcmdTuples(res2), NULL, 10))) == -1 ||
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.account.password_change",
 	    "ra_account", t->who->account_id, details, NULL) == -1)
 		goto out;

@@ -210,6 +210,7 @@ ra_parse_password_reset(const void *body, size_t len,
 {
 	json_error_t err;
 	json_t *root, *tok = NULL, *pw = NULL, *id = NULL, *code = NULL;
+	json_t *factor = NULL;
 	const char *c;
 	size_t i;
 	int rc = -1;
@@ -217,8 +218,9 @@ ra_parse_password_reset(const void *body, size_t len,
 	memset(r, 0, sizeof(*r));
 	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
-	if (json_unpack_strict(root, &err, "{s:o, s:o, s?o, s?o}", "token",
-	    &tok, "new_password", &pw, "otp_id", &id, "code", &code) == -1) {
+	if (json_unpack_strict(root, &err, "{s:o, s:o, s?o, s?o, s?o}",
+	    "token", &tok, "new_password", &pw, "otp_id", &id, "code", &code,
+	    "factor", &factor) == -1) {
 		snprintf(detail, detaillen, "request object: %s", err.text);
 		goto out;
 	}
@@ -237,6 +239,19 @@ ra_parse_password_reset(const void *body, size_t len,
 		    "(the SMS code of POST /v1/password/reset/otp)");
 		goto out;
 	}
+	if (factor != NULL && id != NULL) {
+		snprintf(detail, detaillen, "factor, or otp_id and code: one "
+		    "second factor, not both");
+		goto out;
+	}
+	if (factor != NULL) {
+		if (ra_factor_parse(factor, &r->factor, detail,
+		    detaillen) == -1)
+			goto out;
+		r->has_factor = 1;
+		rc = 0;
+		goto out;
+	}
 	if (id == NULL) {
 		rc = 0;
 		goto out;
@@ -246,15 +261,18 @@ ra_parse_password_reset(const void *body, size_t len,
 		snprintf(detail, detaillen, "otp_id: must be a positive integer");
 		goto out;
 	}
-	r->otp_id = (long long)json_integer_value(id);
 	if (!json_is_string(code) || json_string_length(code) != FACTOR_DIGITS)
 		goto badcode;
 	c = json_string_value(code);
 	for (i = 0; i < FACTOR_DIGITS; i++)
 		if (c[i] < '0' || c[i] > '9')
 			goto badcode;
-	memcpy(r->code, c, FACTOR_DIGITS);
-	r->code[FACTOR_DIGITS] = '\0';
+	/* The same as {"type":"otp","otp_id":…,"code":…}. */
+	r->factor.type = FACTOR_OTP;
+	r->factor.otp_id = (long long)json_integer_value(id);
+	memcpy(r->factor.secret, c, FACTOR_DIGITS);
+	r->factor.secret[FACTOR_DIGITS] = '\0';
+	r->has_factor = 1;
 	rc = 0;
 	goto out;
 badcode:

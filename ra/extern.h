@@ -36,8 +36,11 @@ struct ra_policy {
 	long	verify_ttl_s;		/* email verification link */
 	long	verify_per_hour;	/* links an hour, the registration's too */
 	long	verify_per_day;		/* and a day */
+	long	unverified_days;	/* a never verified account may be
+					   replaced after (account.c) */
 	long	reset_ttl_s;		/* password reset token (reset.c) */
 	long	reset_per_hour;		/* reset mails an account an hour */
+	long	reset_gap_s;		/* and the least time between two */
 	long	session_ttl_s;
 	long	lockout_threshold;	/* failed log-ins before a lock */
 	long	lockout_base_s;		/* first lock; doubles with each failure */
@@ -199,6 +202,14 @@ int			 ra_mail_send(struct ra_mailer *, const char *to,
  */
 int			 ra_mail_queue(struct db *, const char *to,
 			    const char *subject, const char *body);
+/*
+ * The same for the mail of a password reset token (reset.c, schema/048),
+ * bound to its ra_password_reset row reset_id: the notifier never sends it
+ * once that token expired or was used, and empties its body then. 0 or -1.
+ */
+int			 ra_mail_queue_reset(struct db *, const char *to,
+			    const char *subject, const char *body,
+			    const char *reset_id);
 /* A header field value: non-empty printable US-ASCII (no CR, LF). 0 or -1. */
 int			 ra_mail_header_ok(const char *);
 /* 0 when s may be a mail's To (and envelope recipient), else -1. */
@@ -529,6 +540,8 @@ enum ra_otp_refusal {
 };
 struct ra_otp_issue {
 	const char		*account_id;
+	const char		*actor;		/* of ra.otp.send; NULL: the
+						   account's ("subscriber:<id>") */
 	const char		*channel;	/* "email" or "sms" */
 	const char		*purpose;	/* one of ra_purpose_check's */
 	const char		*client;
@@ -971,7 +984,9 @@ int			 ra_notifier_remind(struct ra *, struct db *);
  * Sends due mails of the outbox (ra_mail_queue), oldest first, each in its
  * own transaction; the first failure ends the round and backs that mail
  * off (30 s, doubling, at most an hour); stops early once stop_fd (-1:
- * none) is readable. How many were sent, or -1 (the connection).
+ * none) is readable. Before each, reset mails (ra_mail_queue_reset) whose
+ * token expired or was used are given up unsent, their body emptied
+ * (audit ra.mail.expired). How many were sent, or -1 (the connection).
  */
 int			 ra_notifier_outbox(struct ra *, struct db *, int stop_fd);
 
@@ -1028,15 +1043,17 @@ struct ra_forgot_req {
 struct ra_reset_req {
 	unsigned char	token[RA_TOKEN_BYTES];		/* decoded; wipe */
 	char		password[RA_PASSWORD_MAX + 1];	/* new; wipe */
-	long long	otp_id;				/* 0: no SMS code given */
-	char		code[FACTOR_DIGITS + 1];	/* wipe */
+	int		has_factor;			/* 0: the token alone */
+	struct factor	factor;				/* wipe */
 };
 /*
  * POST /v1/password/forgot {"email"} and POST /v1/password/reset
- * {"token","new_password","otp_id"?,"code"?} (otp_id and code both or
- * neither): strict as ra_parse_register, the email's rule included, not
- * the password policy (ra_password_check). On failure the output is
- * zeroed; details never quote a value.
+ * {"token","new_password", and "otp_id"+"code" (the SMS code of POST
+ * /v1/password/reset/otp, both or neither: a factor of type otp) or
+ * "factor" (ra_factor_parse: otp, pin or totp), not both}: strict as
+ * ra_parse_register, the email's rule included, not the password policy
+ * (ra_password_check). On failure the output is zeroed; details never
+ * quote a value.
  */
 int	ra_parse_password_forgot(const void *body, size_t len,
 	    struct ra_forgot_req *, char *detail, size_t detaillen);

@@ -312,7 +312,8 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "account_id",
 	    t->account_id, "channel", t->channel, "purpose", t->purpose,
 	    "client", t->client)) == NULL ||
-	    audit_append(db, ra_actor(actor, t->account_id), "ra.otp.send",
+	    audit_append(db, t->actor != NULL ? t->actor :
+	    ra_actor(actor, t->account_id), "ra.otp.send",
 	    "ra_otp", t->id, details, NULL) == -1)
 		goto out;
 	/* Sent before COMMIT: a failed send leaves no OTP behind. */

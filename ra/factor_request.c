@@ -41,17 +41,25 @@ ra_purpose_check(const char *purpose)
 	return -1;
 }
 
-/* "purpose: must be one of ..." from the list itself, so both agree. */
+/*
+ * "purpose: must be one of ..." from the list itself, so both agree: the
+ * purposes POST /v1/otp may ask for, so not password_reset (its code comes
+ * from POST /v1/password/reset/otp, with a reset token, to no session).
+ */
 static void
 ra_purpose_list(char *detail, size_t detaillen)
 {
 	size_t i, off;
+	int n = 0;
 
 	off = (size_t)snprintf(detail, detaillen, "purpose: must be one of ");
 	for (i = 0; i < sizeof(ra_purposes) / sizeof(ra_purposes[0]) &&
-	    off < detaillen; i++)
+	    off < detaillen; i++) {
+		if (strcmp(ra_purposes[i], "password_reset") == 0)
+			continue;
 		off += (size_t)snprintf(detail + off, detaillen - off, "%s%s",
-		    i > 0 ? ", " : "", ra_purposes[i]);
+		    n++ > 0 ? ", " : "", ra_purposes[i]);
+	}
 }
 
 /* Exactly n ASCII digits copied to out (n + 1 bytes). 0 or -1. */

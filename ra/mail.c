@@ -374,11 +374,21 @@ static const struct db_stmt stmt_mail_queue = {
 	3
 };
 
-int
-ra_mail_queue(struct db *db, const char *to, const char *subject,
-    const char *body)
+/* A reset mail, bound to its token's row (schema/048). */
+static const struct db_stmt stmt_mail_queue_reset = {
+	"ra_mail_queue_reset",
+	"WITH m AS (INSERT INTO ra_mail_outbox (recipient, subject, body, "
+	"password_reset_id) VALUES ($1, $2, $3, $4) RETURNING id) "
+	"SELECT pg_notify('ra_mail', m.id::text) FROM m",
+	4
+};
+
+/* ra_mail_queue and ra_mail_queue_reset (reset_id NULL: unbound). */
+static int
+ra_mail_queue_bound(struct db *db, const char *to, const char *subject,
+    const char *body, const char *reset_id)
 {
-	const char *v[3];
+	const char *v[4];
 	PGresult *res;
 	int rc;
 
@@ -390,11 +400,29 @@ ra_mail_queue(struct db *db, const char *to, const char *subject,
 	v[0] = to;
 	v[1] = subject;
 	v[2] = body;
-	if ((res = db_exec(db, &stmt_mail_queue, v, NULL, NULL)) == NULL)
+	v[3] = reset_id;
+	if ((res = db_exec(db, reset_id != NULL ? &stmt_mail_queue_reset :
+	    &stmt_mail_queue, v, NULL, NULL)) == NULL)
 		return -1;
 	rc = PQntuples(res) == 1 ? 0 : -1;
 	PQclear(res);
 	return rc;
+}
+
+int
+ra_mail_queue(struct db *db, const char *to, const char *subject,
+    const char *body)
+{
+	return ra_mail_queue_bound(db, to, subject, body, NULL);
+}
+
+int
+ra_mail_queue_reset(struct db *db, const char *to, const char *subject,
+    const char *body, const char *reset_id)
+{
+	if (reset_id == NULL)
+		return -1;
+	return ra_mail_queue_bound(db, to, subject, body, reset_id);
 }
 
 int

@@ -278,7 +278,8 @@ main(int argc, char **argv)
 	ra.verify_url = verify_url;
 	/*
 	 * reset.c: the page of the operator's front end that takes a reset
-	 * token (rad serves none); unset, the mail carries the bare token.
+	 * token (rad serves none), best ending in a URL fragment ("…#token=":
+	 * no web server logs it); unset, the mail carries the bare token.
 	 */
 	snprintf(reset_url, sizeof(reset_url), "%s",
 	    config_get(cfg, "ra.reset_url", ""));

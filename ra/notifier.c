@@ -21,7 +21,9 @@
  *
  * The outbox thread LISTENs ra_mail and sends the mail outbox
  * (ra_notifier_outbox, schema/033: mails queued by ra_mail_queue) on each
- * notification and every period, backing off a failure. It is a thread of
+ * notification and every period, backing off a failure; a password reset
+ * mail whose token expired or was used before it went is given up, its
+ * body emptied, audited (ra.mail.expired, schema/048). It is a thread of
  * its own so that a slow mail server (up to 30 s a send) delays only mail:
  * never an issuance, a signing credential or a supersession.
  *
@@ -593,11 +595,39 @@ ra_notifier_remind(struct ra *ra, struct db *db)
 #define RA_OUTBOX_BACKOFF_S	"30"	/* first retry; doubles, at most an hour */
 #define RA_OUTBOX_ATTEMPTS	"48"	/* then given up: two days and more */
 
+/*
+ * The next due mail; never a reset mail whose token expired or was used
+ * (stmt_outbox_expire gives it up).
+ */
 static const struct db_stmt stmt_outbox_next = {
 	"ra_notifier_outbox_next",
-	"SELECT id, recipient, subject, body FROM ra_mail_outbox "
-	"WHERE sent_at IS NULL AND next_attempt_at <= now() "
-	"ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+	"SELECT m.id, m.recipient, m.subject, m.body FROM ra_mail_outbox m "
+	"WHERE m.sent_at IS NULL AND m.next_attempt_at <= now() AND NOT EXISTS "
+	"(SELECT 1 FROM ra_password_reset r WHERE r.id = m.password_reset_id "
+	"AND (r.used_at IS NOT NULL OR r.expires_at <= now())) "
+	"ORDER BY m.next_attempt_at, m.id LIMIT 1 FOR UPDATE OF m SKIP LOCKED",
+	0
+};
+/*
+ * Reset mails (schema/048) not sent whose token expired or was used (the
+ * reset, a password or email change): given up, their body (the token)
+ * emptied, once each, due or not (also those given up after
+ * RA_OUTBOX_ATTEMPTS); a mail another thread is sending is left to the
+ * next round. Each is audited by the caller.
+ */
+static const struct db_stmt stmt_outbox_expire = {
+	"ra_notifier_outbox_expire",
+	"WITH d AS (SELECT m.id, r.id AS reset_id, r.account_id, CASE WHEN "
+	"r.used_at IS NOT NULL THEN 'used' ELSE 'expired' END AS why "
+	"FROM ra_mail_outbox m JOIN ra_password_reset r ON r.id = "
+	"m.password_reset_id WHERE m.password_reset_id IS NOT NULL AND "
+	"m.sent_at IS NULL AND m.body <> '' AND (r.used_at IS NOT NULL OR "
+	"r.expires_at <= now()) FOR UPDATE OF m SKIP LOCKED) "
+	"UPDATE ra_mail_outbox m SET body = '', next_attempt_at = 'infinity', "
+	"last_error = 'given up: its password reset token ' || CASE WHEN "
+	"d.why = 'used' THEN 'was used or voided' ELSE 'expired' END || "
+	"' before it was sent' FROM d WHERE m.id = d.id "
+	"RETURNING m.id, d.reset_id, d.account_id, d.why",
 	0
 };
 /*
@@ -630,7 +660,46 @@ struct ra_outbox_txn {
 	int		 failed;	/* and could not be sent */
 };
 
-/* Sends the oldest due mail, recording the outcome; 0 or -1. */
+/*
+ * Gives up the reset mails whose token died unsent (stmt_outbox_expire),
+ * each audited ra.mail.expired; how many, or -1.
+ */
+static int
+ra_outbox_expire(struct db *db)
+{
+	PGresult *res;
+	json_t *details = NULL;
+	int i, n = -1;
+
+	if ((res = db_exec(db, &stmt_outbox_expire, NULL, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		if ((details = json_pack("{s:I, s:s, s:s}", "password_reset_id",
+		    (json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
+		    "account_id", PQgetvalue(res, i, 2), "reason",
+		    PQgetvalue(res, i, 3))) == NULL ||
+		    audit_append(db, RA_NOTIFIER_ACTOR, "ra.mail.expired",
+		    "ra_mail_outbox", PQgetvalue(res, i, 0), details,
+		    NULL) == -1)
+			goto out;
+		json_decref(details);
+		details = NULL;
+		log_info("notifier: outbox mail %s given up unsent: its "
+		    "password reset token %s %s", PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1), strcmp(PQgetvalue(res, i, 3),
+		    "used") == 0 ? "was used or voided" : "expired");
+	}
+	n = PQntuples(res);
+out:
+	json_decref(details);
+	PQclear(res);
+	return n;
+}
+
+/*
+ * Gives up the reset mails whose token died, then sends the oldest due
+ * mail, recording the outcome; 0 or -1.
+ */
 static int
 ra_outbox_txn(struct db *db, void *arg)
 {
@@ -640,6 +709,8 @@ ra_outbox_txn(struct db *db, void *arg)
 	int rc;
 
 	t->found = t->failed = 0;
+	if (ra_outbox_expire(db) == -1)
+		return -1;
 	if ((res = db_exec(db, &stmt_outbox_next, NULL, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {

@@ -238,11 +238,16 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->verify_per_hour) == -1 ||
 	    config_get_long(c, "email_verification.per_day", 6, 1, 1000,
 	    &p->verify_per_day) == -1 ||
+	    /* account.c: a floor of one day, whatever ttl_seconds says */
+	    config_get_long(c, "email_verification.unverified_account_days", 7,
+	    1, 365, &p->unverified_days) == -1 ||
 	    /* reset.c (ra/README.md "Password reset") */
 	    config_get_long(c, "password_reset.ttl_seconds", 1800, 300, 86400,
 	    &p->reset_ttl_s) == -1 ||
 	    config_get_long(c, "password_reset.per_hour", 3, 1, 100,
 	    &p->reset_per_hour) == -1 ||
+	    config_get_long(c, "password_reset.min_interval_seconds", 60, 10,
+	    3600, &p->reset_gap_s) == -1 ||
 	    config_get_long(c, "session.ttl_seconds", 3600, 60, 7 * 86400,
 	    &p->session_ttl_s) == -1 ||
 	    config_get_long(c, "lockout.threshold", 5, 1, 100,

@@ -1,25 +1,33 @@
 /*
  * The password reset of a subscriber who forgot the password (issue 3;
- * ra/README.md "Password reset", schema/045):
+ * ra/README.md "Password reset", schema/045, 048):
  *
  *	POST /v1/password/forgot	{email}: 202 whatever the address; for
  *					a verified account a single-use token
  *					(its SHA-256 stored) is mailed
  *	POST /v1/password/reset/otp	{token}: an SMS code of purpose
  *					password_reset to the verified phone
- *	POST /v1/password/reset		{token, new_password, otp_id?, code?}:
- *					the new password; every session revoked
+ *	POST /v1/password/reset		{token, new_password, factor?}: the
+ *					new password; every session revoked
  *
- * Two channels: an account whose phone is verified needs the SMS code too,
- * so that whoever reads the mailbox alone cannot take over an account
- * whose key signs documents. The forgot answer is the same for an unknown,
- * an unverified and a verified address, and so is its time as far as the
- * database allows: the mail is queued in the outbox (ra_mail_queue), not
- * sent while the client waits, and a mail server's failure cannot tell
- * which addresses have accounts. Every state change commits with its
- * audit event; the new password is hashed only once the token and the
- * code passed (as change.c). No token, code or password reaches the log,
- * an audit event or a problem detail.
+ * The rule: the mailed token and one second factor the account holds that
+ * is not its mailbox: an SMS code to its verified phone, its PIN or a TOTP
+ * code (ra_reset_need). An account that holds none of them resets with the
+ * token alone, unless it can sign (a certificate agreed to or issued, a
+ * signing credential): then whoever reads the mailbox alone could take
+ * over a key that signs documents, and the reset is refused (409: support).
+ * The forgot answer is the same for an unknown, an unverified and a
+ * verified address, and so is its time as far as the database allows:
+ * the mail is queued in the outbox (ra_mail_queue_reset), not sent while
+ * the client waits, and a mail server's failure cannot tell which
+ * addresses have accounts; the notifier never sends it once its token
+ * expired or was used. Nobody but the token's holder acts on the account,
+ * so the forgot request and the SMS step are audited as
+ * "subscriber:unauthenticated" (account id and client address in the
+ * details). Every state change commits with its audit event; the new
+ * password is hashed only once the token and the factor passed (as
+ * change.c). No token, code or password reaches the log, an audit event
+ * or a problem detail.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,37 +46,49 @@
 /* The answer to every well-formed forgot request (no enumeration). */
 #define RA_FORGOT_ANSWER	"if a verified account has this email " \
 				"address, a password reset link was mailed to it"
+/* The actor of what anyone may ask for (as a failed log-in, account.c). */
+#define RA_RESET_ACTOR		"subscriber:unauthenticated"
 
 /*
  * forgot: the account of the address, locked so that requests of one
  * account count one at a time; the count in a statement of its own after
- * the lock (READ COMMITTED: it sees the request it waited for).
+ * the lock (READ COMMITTED: it sees the request it waited for): the
+ * requests of the last hour and the seconds since the newest.
  */
 static const struct db_stmt stmt_forgot_account = {
 	"ra_reset_forgot_account",
-	"SELECT id, email_verified, phone_verified FROM ra_account "
-	"WHERE email = $1 FOR UPDATE",
+	"SELECT id, email_verified FROM ra_account WHERE email = $1 FOR UPDATE",
 	1
 };
 static const struct db_stmt stmt_forgot_count = {
 	"ra_reset_forgot_count",
-	"SELECT count(*) FROM ra_password_reset WHERE account_id = $1 "
-	"AND created_at > now() - interval '1 hour'",
+	"SELECT count(*), coalesce(floor(extract(epoch FROM now() - "
+	"max(created_at))), 3601)::bigint FROM ra_password_reset "
+	"WHERE account_id = $1 AND created_at > now() - interval '1 hour'",
 	1
 };
-/* A new request voids the earlier unused tokens: only the newest works. */
-static const struct db_stmt stmt_forgot_void = {
-	"ra_reset_forgot_void",
-	"UPDATE ra_password_reset SET used_at = now() WHERE account_id = $1 "
-	"AND used_at IS NULL AND expires_at > now()",
-	1
-};
+/* A new request voids no earlier token: each expires on its own. */
 static const struct db_stmt stmt_forgot_insert = {
 	"ra_reset_forgot_insert",
 	"INSERT INTO ra_password_reset (account_id, token_sha256, expires_at) "
 	"VALUES ($1, $2::bytea, now() + make_interval(secs => $3::int)) "
 	"RETURNING id",
 	3
+};
+/*
+ * What the account holds that the reset's rule looks at (ra_reset_need):
+ * a verified phone, a PIN, a confirmed TOTP, and whether it can sign (an
+ * application agreed to or issued: a key in the HSM; a signing credential
+ * at signd, schema/014, 020).
+ */
+static const struct db_stmt stmt_reset_need = {
+	"ra_reset_need",
+	"SELECT a.phone_verified, a.pin_hash IS NOT NULL, "
+	"a.totp_secret_enc IS NOT NULL, EXISTS (SELECT 1 FROM ra_application p "
+	"WHERE p.account_id = a.id AND p.status IN ('agreed', 'issued')) OR "
+	"EXISTS (SELECT 1 FROM sign_credential c WHERE c.account_id = a.id) "
+	"FROM ra_account a WHERE a.id = $1",
+	1
 };
 /*
  * reset: the token's account without a lock, then the account locked
@@ -84,8 +104,7 @@ static const struct db_stmt stmt_reset_lookup = {
 };
 static const struct db_stmt stmt_reset_account = {
 	"ra_reset_account_lock",
-	"SELECT email, phone_verified, email_verified FROM ra_account "
-	"WHERE id = $1 FOR UPDATE",
+	"SELECT email, email_verified FROM ra_account WHERE id = $1 FOR UPDATE",
 	1
 };
 static const struct db_stmt stmt_reset_claim = {
@@ -108,7 +127,7 @@ static const struct db_stmt stmt_reset_sessions = {
 	"AND revoked_at IS NULL AND expires_at > now() RETURNING id",
 	1
 };
-/* The token used up, with any other unused one of the account. */
+/* The token used up, with every other unused one of the account. */
 static const struct db_stmt stmt_reset_use = {
 	"ra_reset_token_use",
 	"UPDATE ra_password_reset SET used_at = now() WHERE account_id = $1 "
@@ -119,11 +138,68 @@ static const struct db_stmt stmt_reset_use = {
 enum ra_reset_outcome {
 	RA_RESET_DONE = 0,
 	RA_RESET_NOT_FOUND,	/* 404: unknown, used or expired token */
-	RA_RESET_OTP_REQUIRED,	/* 401: the phone is verified, no code */
+	RA_RESET_FACTOR_REQUIRED, /* 401: the account holds a factor, none given */
+	RA_RESET_SUPPORT,	/* 409: it can sign and holds no factor */
 	RA_RESET_NO_PHONE,	/* 409: no SMS step for this account */
 	RA_RESET_FACTOR,	/* ra_factor_respond() */
 	RA_RESET_OTP_REFUSED,	/* ra_otp_refusal_respond() */
 };
+
+/* What an account holds, for the reset's rule (stmt_reset_need). */
+struct ra_reset_need {
+	int	phone;		/* a verified phone: an SMS code */
+	int	pin;
+	int	totp;
+	int	sign;		/* it can sign: some factor is a must */
+};
+#define RA_RESET_HAS_FACTOR(n)	((n)->phone || (n)->pin || (n)->totp)
+
+/* Fills *n for account_id (in db's transaction). 0 or -1. */
+static int
+ra_reset_need(struct db *db, const char *account_id, struct ra_reset_need *n)
+{
+	const char *v[1];
+	PGresult *res;
+
+	memset(n, 0, sizeof(*n));
+	v[0] = account_id;
+	if ((res = db_exec(db, &stmt_reset_need, v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	n->phone = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	n->pin = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	n->totp = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	n->sign = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * The second factors an account holds, as a list for a mail or a detail:
+ * "an SMS code to its verified phone (POST /v1/password/reset/otp), its
+ * PIN or a TOTP code"; "" for none.
+ */
+static void
+ra_reset_factor_list(const struct ra_reset_need *n, char *out, size_t outlen)
+{
+	const char *item[3];
+	size_t k = 0, i, off = 0;
+
+	if (n->phone)
+		item[k++] = "a code sent by SMS to the verified phone number "
+		    "(POST /v1/password/reset/otp)";
+	if (n->pin)
+		item[k++] = "the PIN";
+	if (n->totp)
+		item[k++] = "a code of the authenticator app (TOTP)";
+	out[0] = '\0';
+	for (i = 0; i < k && off < outlen; i++)
+		off += (size_t)snprintf(out + off, outlen - off, "%s%s",
+		    i == 0 ? "" : i + 1 == k ? " or " : ", ", item[i]);
+}
 
 /* The per-address limit shared by the three endpoints. 1: go on; 0: 429. */
 static int
@@ -147,56 +223,76 @@ struct ra_forgot_txn {
 	const char	*email;
 	const char	*client;
 	int		 mailed;	/* for the log only, never the answer */
+	const char	*dropped;	/* the cap that dropped it, for the log */
 	char		 id[24];
 };
 
-/* The reset mail, queued in db's transaction. 0 or -1. */
+/*
+ * The reset mail, queued in db's transaction and bound to its token's row
+ * reset_id (the notifier never sends it once the token died). What the
+ * reset will ask for besides the token is said, from n. 0 or -1.
+ */
 static int
 ra_forgot_mail(struct ra *ra, struct db *db, const char *to,
-    const char *tok, int phone_verified)
+    const char *tok, const char *reset_id, const struct ra_reset_need *n)
 {
-	char *body = NULL;
+	char *body = NULL, list[256], need[512];
 	long min = ra->policy->reset_ttl_s / 60;
 	int rc, link = ra->reset_url != NULL && ra->reset_url[0] != '\0';
 
+	ra_reset_factor_list(n, list, sizeof(list));
+	if (RA_RESET_HAS_FACTOR(n))
+		snprintf(need, sizeof(need), "You will also be asked for one "
+		    "of these: %s.\r\n\r\n", list);
+	else if (n->sign)
+		snprintf(need, sizeof(need), "Your account can sign documents "
+		    "but has no verified phone number, PIN or authenticator "
+		    "app: its password cannot be reset with this mail alone. "
+		    "Contact support.\r\n\r\n");
+	else
+		need[0] = '\0';
 	if (asprintf(&body, "Someone, hopefully you, asked to reset the "
 	    "password of your account.\r\n\r\nTo choose a new password, %s "
 	    "(valid for %ld minutes, usable once):\r\n\r\n%s%s%s\r\n\r\n%s"
 	    "If you did not ask for this, ignore this mail: your password "
-	    "stays as it is. Links mailed before this one no longer work.\r\n",
+	    "stays as it is. Links mailed before this one work until they "
+	    "expire; using one voids the others.\r\n",
 	    link ? "open this link" : "give the app this reset code", min,
-	    link ? "" : "    ", link ? ra->reset_url : "", tok,
-	    phone_verified ? "A code sent by SMS to the verified phone number "
-	    "of your account will be asked for too.\r\n\r\n" : "") == -1) {
+	    link ? "" : "    ", link ? ra->reset_url : "", tok, need) == -1) {
 		log_err("forgot: asprintf: out of memory");
 		return -1;
 	}
-	rc = ra_mail_queue(db, to, "Reset your password", body);
+	rc = ra_mail_queue_reset(db, to, "Reset your password", body,
+	    reset_id);
 	ra_wipe(body, strlen(body));
 	free(body);
 	return rc;
 }
 
 /*
- * A verified account of the address gets a new token (earlier ones
- * voided) and its mail, queued, unless it had password_reset.per_hour in
- * the last hour; anything else changes nothing. Every path that does not
- * fail commits and answers alike.
+ * A verified account of the address gets a new token (earlier ones stay
+ * valid until they expire) and its mail, queued, unless it had
+ * password_reset.per_hour in the last hour or one less than
+ * password_reset.min_interval_seconds ago (t->dropped: logged); anything
+ * else changes nothing. Every path that does not fail commits and answers
+ * alike.
  */
 static int
 ra_forgot_txn(struct db *db, void *arg)
 {
-	char actor[RA_ACTOR_MAX], ttl[24], tok[RA_TOKEN_B64_LEN + 1];
+	char ttl[24], tok[RA_TOKEN_B64_LEN + 1];
 	struct ra_forgot_txn *t = arg;
+	const struct ra_policy *p = t->ra->policy;
+	struct ra_reset_need n;
 	const char *v[3];
 	char *digest = NULL;
 	PGresult *acc = NULL, *res = NULL, *ins = NULL;
 	json_t *details = NULL;
-	long voided;
 	int rc = -1;
 
 	tok[0] = '\0';
 	t->mailed = 0;
+	t->dropped = NULL;
 	v[0] = t->email;
 	if ((acc = db_exec(db, &stmt_forgot_account, v, NULL, NULL)) == NULL)
 		goto out;
@@ -209,33 +305,33 @@ ra_forgot_txn(struct db *db, void *arg)
 	if ((res = db_exec(db, &stmt_forgot_count, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
 		goto out;
-	if (strtol(PQgetvalue(res, 0, 0), NULL, 10) >=
-	    t->ra->policy->reset_per_hour) {
-		rc = 0;		/* over password_reset.per_hour: nothing */
+	if (strtol(PQgetvalue(res, 0, 0), NULL, 10) >= p->reset_per_hour)
+		t->dropped = "password_reset.per_hour";
+	else if (strtol(PQgetvalue(res, 0, 1), NULL, 10) < p->reset_gap_s)
+		t->dropped = "password_reset.min_interval_seconds";
+	if (t->dropped != NULL) {
+		rc = 0;		/* nothing changes: the caller logs it */
 		goto out;
 	}
-	PQclear(res);
-	if ((res = db_exec(db, &stmt_forgot_void, v, NULL, NULL)) == NULL)
+	if (ra_reset_need(db, t->id, &n) == -1 ||
+	    ra_token_new(tok, &digest) == -1)
 		goto out;
-	voided = strtol(PQcmdTuples(res), NULL, 10);
-	if (ra_token_new(tok, &digest) == -1)
-		goto out;
-	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->reset_ttl_s);
+	snprintf(ttl, sizeof(ttl), "%ld", p->reset_ttl_s);
 	v[1] = digest;
 	v[2] = ttl;
 	if ((ins = db_exec(db, &stmt_forgot_insert, v, NULL, NULL)) == NULL ||
 	    PQntuples(ins) != 1)
 		goto out;
-	if ((details = json_pack("{s:s, s:I, s:I, s:I}", "client", t->client,
-	    "reset_id", (json_int_t)strtoll(PQgetvalue(ins, 0, 0), NULL, 10),
-	    "tokens_voided", (json_int_t)voided, "expires_in",
-	    (json_int_t)t->ra->policy->reset_ttl_s)) == NULL ||
-	    audit_append(db, ra_actor(actor, t->id),
+	if ((details = json_pack("{s:s, s:s, s:I, s:I}", "account_id", t->id,
+	    "client", t->client, "reset_id", (json_int_t)strtoll(
+	    PQgetvalue(ins, 0, 0), NULL, 10), "expires_in",
+	    (json_int_t)p->reset_ttl_s)) == NULL ||
+	    audit_append(db, RA_RESET_ACTOR,
 	    "ra.account.password_reset_request", "ra_account", t->id, details,
 	    NULL) == -1)
 		goto out;
-	if (ra_forgot_mail(t->ra, db, t->email, tok,
-	    strcmp(PQgetvalue(acc, 0, 2), "t") == 0) == -1)
+	if (ra_forgot_mail(t->ra, db, t->email, tok, PQgetvalue(ins, 0, 0),
+	    &n) == -1)
 		goto out;
 	t->mailed = 1;
 	rc = 0;
@@ -280,6 +376,9 @@ ra_password_forgot(struct ra *ra, const struct http_request *req,
 		goto out;
 	if (t.mailed)
 		log_info("forgot: account %s: a reset link queued", t.id);
+	else if (t.dropped != NULL)
+		log_info("forgot: account %s: a reset request from %s dropped "
+		    "(%s), nothing sent", t.id, req->remote_addr, t.dropped);
 	if ((o = json_pack("{s:s}", "status", RA_FORGOT_ANSWER)) == NULL)
 		goto out;
 	rc = http_respond_json(resp, 202, o);
@@ -297,8 +396,9 @@ struct ra_reset_txn {
 	const struct ra_reset_req	*req;		/* the reset; NULL: SMS step */
 	const char			*client;
 	enum ra_reset_outcome		 outcome;
+	struct ra_reset_need		 need;		/* what the account holds */
 	struct ra_otp_issue		 otp;		/* the SMS step */
-	struct factor_outcome		 fo;		/* the reset's code */
+	struct factor_outcome		 fo;		/* the reset's factor */
 	long				 revoked;
 	char				 account_id[24];
 	char				 email[RA_EMAIL_MAX + 1];
@@ -307,11 +407,11 @@ struct ra_reset_txn {
 
 /*
  * The token's account, locked, and the token row under that lock: 1 with
- * t->account_id and t->email, *phone_verified; 0 when the token is unknown,
- * used or expired (RA_RESET_NOT_FOUND); -1 on failure.
+ * t->account_id, t->email and t->need; 0 when the token is unknown, used
+ * or expired (RA_RESET_NOT_FOUND); -1 on failure.
  */
 static int
-ra_reset_claim(struct db *db, struct ra_reset_txn *t, int *phone_verified)
+ra_reset_claim(struct db *db, struct ra_reset_txn *t)
 {
 	const char *v[2];
 	PGresult *res = NULL;
@@ -330,10 +430,9 @@ ra_reset_claim(struct db *db, struct ra_reset_txn *t, int *phone_verified)
 	    PQntuples(res) != 1)
 		goto out;
 	/* Tokens go to verified addresses only; a change voids them. */
-	if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
+	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
 		goto none;
 	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res, 0, 0));
-	*phone_verified = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	PQclear(res);
 	v[0] = t->digest;
 	v[1] = t->account_id;
@@ -341,6 +440,8 @@ ra_reset_claim(struct db *db, struct ra_reset_txn *t, int *phone_verified)
 		goto out;
 	if (PQntuples(res) != 1)
 		goto none;
+	if (ra_reset_need(db, t->account_id, &t->need) == -1)
+		goto out;
 	rc = 1;
 	goto out;
 none:
@@ -356,7 +457,18 @@ static int
 ra_reset_not_found(struct http_response *resp)
 {
 	return ra_problem(resp, 404, "no pending password reset for this "
-	    "token: unknown, expired, used, or replaced by a newer request");
+	    "token: unknown, expired, or used (a reset, a password or email "
+	    "change voids every pending one)");
+}
+
+/* 409: the account can sign and holds no second factor but its mailbox. */
+static int
+ra_reset_support(struct http_response *resp)
+{
+	return ra_problem(resp, 409, "this account can sign (it holds a "
+	    "certificate) but has no verified phone number, PIN or "
+	    "authenticator app: the mailed link alone cannot reset its "
+	    "password; contact support");
 }
 
 /* --- POST /v1/password/reset/otp ---------------------------------------------------- */
@@ -366,16 +478,16 @@ static int
 ra_reset_otp_txn(struct db *db, void *arg)
 {
 	struct ra_reset_txn *t = arg;
-	int phone = 0;
 
 	t->outcome = RA_RESET_DONE;
-	if (ra_reset_claim(db, t, &phone) != 1)
+	if (ra_reset_claim(db, t) != 1)
 		return -1;	/* nothing written: roll back */
-	if (!phone) {
+	if (!t->need.phone) {
 		t->outcome = RA_RESET_NO_PHONE;
 		return -1;
 	}
 	t->otp.account_id = t->account_id;
+	t->otp.actor = RA_RESET_ACTOR;
 	t->otp.channel = "sms";
 	t->otp.purpose = "password_reset";
 	t->otp.client = t->client;
@@ -421,10 +533,18 @@ ra_password_reset_otp(struct ra *ra, const struct http_request *req,
 			rc = ra_reset_not_found(resp);
 			break;
 		case RA_RESET_NO_PHONE:
-			rc = ra_problem(resp, 409, "the phone number of this "
-			    "account is not verified: no SMS code is needed "
-			    "(POST /v1/password/reset with the token and the "
-			    "new password)");
+			if (t.need.pin || t.need.totp)
+				rc = ra_problem(resp, 409, "the phone number "
+				    "of this account is not verified: give "
+				    "its PIN or a TOTP code as factor with "
+				    "the token (POST /v1/password/reset)");
+			else if (t.need.sign)
+				rc = ra_reset_support(resp);
+			else
+				rc = ra_problem(resp, 409, "the phone number "
+				    "of this account is not verified: no SMS "
+				    "code is needed (POST /v1/password/reset "
+				    "with the token and the new password)");
 			break;
 		case RA_RESET_OTP_REFUSED:
 			rc = ra_otp_refusal_respond(resp, &t.otp);
@@ -451,9 +571,22 @@ out:
 
 /* --- POST /v1/password/reset ----------------------------------------------------------- */
 
+/* The factor that went with the token, for the notice. */
+static const char *
+ra_reset_factor_text(const char *kind)
+{
+	if (strcmp(kind, "otp") == 0)
+		return " and a code sent by SMS to your phone";
+	if (strcmp(kind, "pin") == 0)
+		return " and your PIN";
+	if (strcmp(kind, "totp") == 0)
+		return " and a code of your authenticator app";
+	return "";
+}
+
 /* The notice of a reset, queued in its transaction. 0 or -1. */
 static int
-ra_reset_notice(struct db *db, const struct ra_reset_txn *t, int sms)
+ra_reset_notice(struct db *db, const struct ra_reset_txn *t)
 {
 	char *body = NULL;
 	int rc;
@@ -461,8 +594,8 @@ ra_reset_notice(struct db *db, const struct ra_reset_txn *t, int sms)
 	if (asprintf(&body, "The password of your account was reset with a "
 	    "link mailed to this address%s. Every session of the account was "
 	    "logged out.\r\n\r\nIf you did not do this, contact us at "
-	    "once.\r\n", sms ? " and a code sent by SMS to your phone" :
-	    "") == -1) {
+	    "once.\r\n", t->req->has_factor ? ra_reset_factor_text(
+	    t->fo.kind) : "") == -1) {
 		log_err("reset: asprintf: out of memory");
 		return -1;
 	}
@@ -472,42 +605,41 @@ ra_reset_notice(struct db *db, const struct ra_reset_txn *t, int sms)
 }
 
 /*
- * The token (and, for a verified phone, the SMS code: a wrong one commits
- * only its failure record, as every factor), then the Argon2id hash of the
- * new password, kept across a retried transaction, the password, every
- * session revoked, the token used up, the audit event and the notice.
+ * The token, then the rule (file comment): a factor given is checked
+ * (purpose password_reset; a wrong one commits only its failure record, as
+ * every factor); none given is refused when the account holds one (401)
+ * or can sign (409). Then the Argon2id hash of the new password, kept
+ * across a retried transaction, the password, every session revoked, every
+ * token of the account used up, the audit event and the notice.
  */
 static int
 ra_reset_txn(struct db *db, void *arg)
 {
 	char actor[RA_ACTOR_MAX];
 	struct ra_reset_txn *t = arg;
-	struct factor f;
 	const char *v[2];
 	PGresult *res = NULL;
 	json_t *details = NULL;
-	int rc = -1, phone = 0;
+	int rc = -1;
 
-	memset(&f, 0, sizeof(f));
 	t->outcome = RA_RESET_DONE;
-	if (ra_reset_claim(db, t, &phone) != 1)
+	if (ra_reset_claim(db, t) != 1)
 		goto out;	/* nothing written: roll back */
-	if (phone && t->req->otp_id == 0) {
-		t->outcome = RA_RESET_OTP_REQUIRED;
-		goto out;
-	}
-	if (t->req->otp_id != 0) {
-		f.type = FACTOR_OTP;
-		f.otp_id = t->req->otp_id;
-		memcpy(f.secret, t->req->code, sizeof(f.secret));
+	if (t->req->has_factor) {
 		if (ra_factor_check(t->ra, db, t->account_id, "password_reset",
-		    &f, &t->fo) == -1)
+		    &t->req->factor, &t->fo) == -1)
 			goto out;
 		if (t->fo.result != FACTOR_OK) {
 			t->outcome = RA_RESET_FACTOR;
 			rc = 0;		/* commit the failure record only */
 			goto out;
 		}
+	} else if (RA_RESET_HAS_FACTOR(&t->need)) {
+		t->outcome = RA_RESET_FACTOR_REQUIRED;
+		goto out;
+	} else if (t->need.sign) {
+		t->outcome = RA_RESET_SUPPORT;
+		goto out;
 	}
 	if (t->hash[0] == '\0' && ra_password_hash(t->ra->policy,
 	    t->req->password, t->hash, sizeof(t->hash)) == -1)
@@ -521,19 +653,19 @@ ra_reset_txn(struct db *db, void *arg)
 	t->revoked = PQntuples(res);
 	if (db_exec_ok(db, &stmt_reset_use, v) == -1)
 		goto out;
-	if ((details = json_pack("{s:s, s:I, s:b}", "client", t->client,
-	    "sessions_revoked", (json_int_t)t->revoked, "sms_code",
-	    t->req->otp_id != 0)) == NULL ||
+	if ((details = json_pack("{s:s, s:I, s:s, s:b}", "client", t->client,
+	    "sessions_revoked", (json_int_t)t->revoked, "factor",
+	    t->req->has_factor ? t->fo.kind : "none", "sms_code",
+	    t->req->has_factor && strcmp(t->fo.kind, "otp") == 0)) == NULL ||
 	    (t->fo.otp_id > 0 && json_object_set_new(details, "otp_id",
 	    json_integer((json_int_t)t->fo.otp_id)) == -1) ||
 	    audit_append(db, ra_actor(actor, t->account_id),
 	    "ra.account.password_reset", "ra_account", t->account_id, details,
 	    NULL) == -1 ||
-	    ra_reset_notice(db, t, t->req->otp_id != 0) == -1)
+	    ra_reset_notice(db, t) == -1)
 		goto out;
 	rc = 0;
 out:
-	ra_wipe(&f, sizeof(f));
 	json_decref(details);
 	PQclear(res);
 	return rc;
@@ -545,7 +677,7 @@ ra_password_reset(struct ra *ra, const struct http_request *req,
 {
 	struct ra_reset_req r;
 	struct ra_reset_txn t;
-	char detail[256];
+	char detail[512], list[256];
 	json_t *o = NULL;
 	int rc = -1;
 
@@ -571,22 +703,35 @@ ra_password_reset(struct ra *ra, const struct http_request *req,
 	t.client = req->remote_addr;
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_reset_txn,
 	    &t) == -1) {
-		if (t.outcome == RA_RESET_NOT_FOUND)
+		switch (t.outcome) {
+		case RA_RESET_NOT_FOUND:
 			rc = ra_reset_not_found(resp);
-		else if (t.outcome == RA_RESET_OTP_REQUIRED)
-			rc = ra_problem(resp, 401, "the phone number of this "
-			    "account is verified: a code sent to it by SMS is "
-			    "needed too (POST /v1/password/reset/otp, then "
-			    "otp_id and code)");
+			break;
+		case RA_RESET_FACTOR_REQUIRED:
+			ra_reset_factor_list(&t.need, list, sizeof(list));
+			snprintf(detail, sizeof(detail), "this account needs a "
+			    "second factor besides the mailed token (factor, "
+			    "or otp_id and code): %s", list);
+			rc = ra_problem(resp, 401, detail);
+			break;
+		case RA_RESET_SUPPORT:
+			log_info("reset: account %s can sign and holds no "
+			    "second factor: self-service reset refused",
+			    t.account_id);
+			rc = ra_reset_support(resp);
+			break;
+		default:
+			break;
+		}
 		goto out;
 	}
 	if (t.outcome == RA_RESET_FACTOR) {
 		rc = ra_factor_respond(resp, &t.fo);
 		goto out;
 	}
-	log_info("reset: account %s reset its password (%s), %ld session(s) "
-	    "revoked, notice queued", t.account_id, r.otp_id != 0 ?
-	    "mailed token and SMS code" : "mailed token", t.revoked);
+	log_info("reset: account %s reset its password (mailed token and %s), "
+	    "%ld session(s) revoked, notice queued", t.account_id,
+	    r.has_factor ? t.fo.kind : "nothing else", t.revoked);
 	if ((o = json_pack("{s:I, s:I}", "id", (json_int_t)strtoll(
 	    t.account_id, NULL, 10), "sessions_revoked",
 	    (json_int_t)t.revoked)) == NULL)

@@ -12,8 +12,9 @@
  * ra_email_check again, a phone that passes ra_phone_check, a valid factor.
  * And the password reset bodies (ra/change_request.c): a forgot email that
  * passes ra_email_check again; a reset token that re-encodes to the same
- * bytes, a non-empty new password, and otp_id and a 6-digit code both or
- * neither; POST /v1/otp never parses purpose password_reset.
+ * bytes, a non-empty new password, and a valid factor (otp_id and a
+ * 6-digit code, or a factor object) or none, with nothing left in it;
+ * POST /v1/otp never parses purpose password_reset.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -160,9 +161,10 @@ fuzz_reset(const uint8_t *data, size_t size)
 		if (re.password[0] == '\0' ||
 		    ra_token_decode(text, back) != 0 ||
 		    memcmp(back, re.token, sizeof(back)) != 0 ||
-		    (re.otp_id == 0) != (re.code[0] == '\0') ||
-		    re.otp_id < 0 ||
-		    (re.otp_id > 0 && !fuzz_six_digits(re.code)))
+		    (re.has_factor != 0 && re.has_factor != 1) ||
+		    (re.has_factor && !fuzz_factor_ok(&re.factor)) ||
+		    (!re.has_factor && !fuzz_all_zero(&re.factor,
+		    sizeof(re.factor))))
 			__builtin_trap();
 		ra_wipe(&re, sizeof(re));
 	} else if (!fuzz_all_zero(&re, sizeof(re)))

@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
 # rad's password reset and the replacement of stale unverified accounts
-# (issue 3; ra/reset.c, ra/account.c, schema/045) over HTTP with curl,
-# against a rad of its own on the stack of tests/run.sh (the per-address
-# limits raised, tested apart on a third rad):
+# (issue 3; ra/reset.c, ra/account.c, ra/notifier.c, schema/045, 048) over
+# HTTP with curl, against a rad of its own on the stack of tests/run.sh
+# (the per-address limits raised, tested apart on a third rad):
 # - POST /v1/password/forgot answers an unknown, an unverified and a
 #   verified address alike (status and body); only the verified account
 #   gets a token (stored as SHA-256, password_reset.ttl_seconds) and a
-#   mail (outbox), audited; a new request voids the earlier token; at most
-#   password_reset.per_hour an hour, still 202;
-# - an account whose phone is verified needs an SMS code of purpose
-#   password_reset (POST /v1/password/reset/otp): without one, or with a
-#   wrong one (counted as every OTP), nothing changes; a weak new password
-#   changes nothing; with token and code the password changes, every
-#   session is revoked, the log-in lock-out is cleared, the old password
-#   fails and the new one logs in, a notice is queued, audited; the token
-#   is single use, an expired one is refused; POST /v1/otp refuses the
-#   purpose; an account without a verified phone resets with the token;
-# - POST /v1/register for the address of an account never verified and
-#   past its window replaces it (201: its address freed as replaced:<id>,
-#   its session and link dead, audited), and the new password works; an
-#   unverified account inside its window, one with a link still valid, and
-#   one verified before (an email change since) keep their address (409);
+#   mail (outbox, bound to the token), audited as subscriber:unauthenticated;
+#   a request within password_reset.min_interval_seconds of the last one,
+#   or beyond password_reset.per_hour, is still 202, changes nothing and is
+#   logged; a new request does not void the earlier token (using one voids
+#   the others);
+# - the rule: the token and a second factor the account holds (an SMS code
+#   to its verified phone, its PIN, a TOTP code): an account whose phone is
+#   verified needs an SMS code of purpose password_reset (POST
+#   /v1/password/reset/otp, audited as subscriber:unauthenticated): without
+#   one, or with a wrong one (counted as every OTP), nothing changes; a weak
+#   new password changes nothing; with token and code the password changes,
+#   every session is revoked, the log-in lock-out is cleared, the old
+#   password fails and the new one logs in, a notice is queued, audited;
+#   the token is single use, an expired one is refused; POST /v1/otp
+#   refuses the purpose and does not list it; a PIN holder whose phone is
+#   not verified needs the PIN (a wrong one counted), a TOTP holder a TOTP
+#   code; an account that holds a certificate and no such factor cannot
+#   reset itself (409, support); an account with neither resets with the
+#   token alone; a password change voids pending tokens;
+# - a reset mail whose token expired or was used before it went is never
+#   sent: its body is emptied, it is given up, audited ra.mail.expired;
+# - POST /v1/register for the address of an account never verified, older
+#   than email_verification.unverified_account_days, without a valid link,
+#   a live or recent session, a verified phone, a PIN or a TOTP replaces it
+#   (201: its address freed as replaced:<id>, its link dead, audited, a
+#   notice mailed to the address), and the new password works; an
+#   unverified account inside those days, one with a link still valid, a
+#   live session, a verified phone, a PIN, and one verified before (an
+#   email change since) keep their address (409);
 # - the per-address limit of the reset endpoints (429 with Retry-After);
 # - no token, code or password in rad's log, audit_event or a detail.
 . "$(dirname "$0")/lib.sh"
@@ -77,6 +91,21 @@ live_sessions() { q "SELECT count(*) FROM ra_session WHERE account_id = $1 AND r
 login() { tok=; req POST /v1/login "{\"email\":\"$1\",\"password\":\"$2\"}"; }
 me() { code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $1" "$url/v1/me"); }
 other() { printf '%06d' $(((10#$1 + 1) % 1000000)); }
+# age_resets ID: the account's reset requests 61 s older (past
+# password_reset.min_interval_seconds, 60 by default).
+age_resets() { q "UPDATE ra_password_reset SET created_at = created_at - interval '61 seconds' WHERE account_id = $1" >/dev/null; }
+# set_pin PHONE PIN: the PIN of the account of session $tok, by an SMS OTP.
+set_pin() {
+	local oid c
+	req POST /v1/otp '{"channel":"sms","purpose":"set_pin"}'
+	expect 201 "otp set_pin"
+	oid=$(jq -r .otp_id "$tmp/out")
+	c=$(sms_code "$1")
+	secrets+=("$c" "$2")
+	req POST /v1/pin "{\"pin\":\"$2\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
+	expect 200 "set the PIN"
+}
+unphone() { q "UPDATE ra_account SET phone_verified = false, phone_verified_at = NULL WHERE id = $1" >/dev/null; }
 
 pw='Reset-Old-Pass9'
 new='Reset-New-Pass9'
@@ -108,32 +137,50 @@ cmp -s "$tmp/out" "$tmp/unknown.out" || fail "forgot: a verified account answers
 [ "$(q "SELECT count(*) FROM ra_password_reset WHERE account_id = $rita AND length(token_sha256) = 32
 	AND expires_at BETWEEN now() + interval '1790 seconds' AND now() + interval '1810 seconds'")" = 1 ] ||
 	fail "reset token: digest or expiry (password_reset.ttl_seconds 1800)"
+# Anyone may ask: not the owner's act (before: actor subscriber:<id>).
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.password_reset_request'
-	AND object_id = '$rita' AND details->>'tokens_voided' = '0'")" = 1 ] || fail "the reset request is not audited"
+	AND object_id = '$rita' AND actor = 'subscriber:unauthenticated' AND details->>'account_id' = '$rita'
+	AND details ? 'client' AND details ? 'reset_id'")" = 1 ] ||
+	fail "the reset request is not audited as subscriber:unauthenticated: $(q "SELECT actor, details FROM audit_event
+	WHERE action = 'ra.account.password_reset_request' AND object_id = '$rita'")"
+[ "$(q "SELECT count(*) FROM ra_mail_outbox m JOIN ra_password_reset r ON r.id = m.password_reset_id
+	WHERE r.account_id = $rita AND m.recipient = 'rita@example.com'")" = 1 ] || fail "the reset mail is not bound to its token"
 t1=$(reset_token rita@example.com)
 [ ${#t1} -eq 43 ] || fail "no reset token in the mail"
 secrets+=("$t1")
 [ "$(q "SELECT count(*) FROM ra_password_reset WHERE token_sha256 = sha256(decode(translate('$t1', '-_', '+/') || '=', 'base64'))")" = 1 ] ||
 	fail "the stored digest is not the SHA-256 of the token's bytes"
+grep -q 'SMS to the verified phone' "$(mail_to rita@example.com)" || fail "the mail does not say a code will be asked for"
 req POST /v1/password/forgot '{"email":"rita@example.com","x":1}'
 expect 400 "forgot with an unknown member"
 req POST /v1/password/forgot 'email=rita@example.com'
 [ "$code" = 400 ] || [ "$code" = 415 ] || fail "forgot with a form body: HTTP $code"
-note "forgot: one answer for unknown, unverified and verified addresses; token stored as SHA-256, mailed, audited: ok"
+note "forgot: one answer for unknown, unverified and verified addresses; token stored as SHA-256, mailed, audited unauthenticated: ok"
 
-# --- a new request voids the earlier token ---------------------------------------------------
+# --- the least time between two requests; a new one voids no earlier token ------------------
+before
+forgot rita@example.com
+cmp -s "$tmp/out" "$tmp/unknown.out" || fail "forgot within the minimum interval answers otherwise"
+unchanged "a second request within password_reset.min_interval_seconds"
+grep -q "forgot: account $rita: a reset request from 127\.[0-9.]* dropped (password_reset\.min_interval_seconds)" "$rlog" ||
+	fail "the dropped request leaves no trace in rad's log"
+age_resets "$rita"
 forgot rita@example.com
 t2=$(reset_token rita@example.com)
 secrets+=("$t2")
 [ "$t2" != "$t1" ] || fail "the same token twice"
-[ "$(resets "$rita")" = 2/1 ] || fail "the earlier token was not voided: $(resets "$rita")"
-refuse 404 "the voided token (SMS step)" POST /v1/password/reset/otp "{\"token\":\"$t1\"}"
-refuse 404 "the voided token (reset)" POST /v1/password/reset "{\"token\":\"$t1\",\"new_password\":\"$new\"}"
+# Before: 2/1 (the first voided, so anyone could keep voiding the owner's link).
+[ "$(resets "$rita")" = 2/0 ] || fail "a second request voided the first token: $(resets "$rita")"
+grep -q 'work until they' "$(mail_to rita@example.com)" || fail "the mail does not say earlier links still work"
 
 # --- the SMS step ------------------------------------------------------------------------------
 tok=$s1
 req POST /v1/otp '{"channel":"sms","purpose":"password_reset"}'
 expect 400 "POST /v1/otp for purpose password_reset"
+req POST /v1/otp '{"channel":"sms","purpose":"no_such_purpose"}'
+expect 400 "POST /v1/otp for an unknown purpose"
+detail | has 'set_pin' || fail "the purposes are not listed: $(detail)"
+! detail | has 'password_reset' || fail "POST /v1/otp advertises password_reset: $(detail)"
 tok=
 refuse 401 "a reset without the SMS code (phone verified)" POST /v1/password/reset \
 	"{\"token\":\"$t2\",\"new_password\":\"$new\"}"
@@ -148,7 +195,9 @@ secrets+=("$c")
 [ "$(q "SELECT channel || '/' || purpose || '/' || account_id FROM ra_otp WHERE id = $oid")" = "sms/password_reset/$rita" ] ||
 	fail "the OTP row"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.otp.send' AND object_id = '$oid'
-	AND details->>'purpose' = 'password_reset'")" = 1 ] || fail "the SMS code is not audited"
+	AND actor = 'subscriber:unauthenticated' AND details->>'purpose' = 'password_reset'
+	AND details->>'account_id' = '$rita' AND details ? 'client'")" = 1 ] ||
+	fail "the SMS code is not audited as subscriber:unauthenticated"
 
 # The lock-out of log-ins, to be lifted by the reset.
 q "UPDATE ra_account SET failed_logins = 7, locked_until = now() + interval '1 hour' WHERE id = $rita" >/dev/null
@@ -159,7 +208,7 @@ h0=$(hash_of "$rita")
 # nothing else changes.
 req POST /v1/password/reset "{\"token\":\"$t2\",\"new_password\":\"$new\",\"otp_id\":$oid,\"code\":\"$(other "$c")\"}"
 expect 401 "a wrong SMS code"
-[ "$(hash_of "$rita")/$(live_sessions "$rita")/$(resets "$rita")" = "$h0/2/2/1" ] ||
+[ "$(hash_of "$rita")/$(live_sessions "$rita")/$(resets "$rita")" = "$h0/2/2/0" ] ||
 	fail "a wrong code changed the password, the sessions or the token"
 [ "$(q "SELECT attempts FROM ra_otp WHERE id = $oid")/$(q "SELECT factor_failures FROM ra_account WHERE id = $rita")" = 1/1 ] ||
 	fail "the wrong code was not counted"
@@ -168,6 +217,9 @@ expect 401 "a wrong SMS code"
 # Another account's OTP: refused, nothing counted.
 refuse 401 "an OTP that is not the account's" POST /v1/password/reset \
 	"{\"token\":\"$t2\",\"new_password\":\"$new\",\"otp_id\":999999999,\"code\":\"$c\"}"
+# A PIN the account does not have: 400, nothing counted.
+refuse 400 "a PIN the account does not have" POST /v1/password/reset \
+	"{\"token\":\"$t2\",\"new_password\":\"$new\",\"factor\":{\"type\":\"pin\",\"pin\":\"402917\"}}"
 # A weak new password: 400 before anything is looked at.
 refuse 400 "a weak new password" POST /v1/password/reset \
 	"{\"token\":\"$t2\",\"new_password\":\"weak\",\"otp_id\":$oid,\"code\":\"$c\"}"
@@ -184,11 +236,12 @@ q "SELECT password_hash FROM ra_account WHERE id = $rita" | has '^\$argon2id\$v=
 	fail "the new password is not hashed with Argon2id at the policy's cost"
 [ "$(q "SELECT failed_logins || '/' || (locked_until IS NULL) FROM ra_account WHERE id = $rita")" = 0/true ] ||
 	fail "the log-in lock-out was not cleared"
-[ "$(live_sessions "$rita")/$(resets "$rita")" = 0/2/2 ] || fail "sessions or token after the reset"
+# Both tokens used up: the one used, and the first (using one voids the others).
+[ "$(live_sessions "$rita")/$(resets "$rita")" = 0/2/2 ] || fail "sessions or tokens after the reset"
 [ "$(q "SELECT consumed_at IS NOT NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "the OTP was not used up"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.password_reset' AND object_id = '$rita'
-	AND details->>'sessions_revoked' = '2' AND details->>'sms_code' = 'true' AND details->>'otp_id' = '$oid'")" = 1 ] ||
-	fail "the reset is not audited"
+	AND details->>'sessions_revoked' = '2' AND details->>'sms_code' = 'true' AND details->>'factor' = 'otp'
+	AND details->>'otp_id' = '$oid'")" = 1 ] || fail "the reset is not audited"
 wait_mail rita@example.com 'password of your account was reset' >/dev/null || fail "no notice of the reset"
 for s in "$s1" "$s2"; do
 	me "$s"
@@ -198,13 +251,16 @@ login rita@example.com "$pw"
 expect 401 "the old password"
 login rita@example.com "$new"
 expect 200 "the new password"
-secrets+=("$(jq -r .token "$tmp/out")")
+s3=$(jq -r .token "$tmp/out")
+secrets+=("$s3")
 refuse 404 "the token a second time" POST /v1/password/reset \
 	"{\"token\":\"$t2\",\"new_password\":\"Reset-Third-Pass9\",\"otp_id\":$oid,\"code\":\"$c\"}"
 refuse 404 "the used token, SMS step" POST /v1/password/reset/otp "{\"token\":\"$t2\"}"
-note "reset with mailed token and SMS code: password, sessions, lock-out, notice, audit; single use: ok"
+refuse 404 "the first token, voided by the reset" POST /v1/password/reset/otp "{\"token\":\"$t1\"}"
+note "reset with mailed token and SMS code: password, sessions, lock-out, notice, audit; single use, voids the others: ok"
 
 # --- an expired token ----------------------------------------------------------------------
+age_resets "$rita"
 forgot rita@example.com
 t3=$(reset_token rita@example.com)
 secrets+=("$t3")
@@ -214,33 +270,173 @@ refuse 404 "an expired token (SMS step)" POST /v1/password/reset/otp "{\"token\"
 refuse 404 "an expired token (reset)" POST /v1/password/reset "{\"token\":\"$t3\",\"new_password\":\"Reset-Third-Pass9\"}"
 note "expired token refused: ok"
 
+# --- a password change voids pending tokens ---------------------------------------------------
+# Out of the hour (password_reset.per_hour: t1, t2, t3 in it).
+q "UPDATE ra_password_reset SET created_at = now() - interval '2 hours' WHERE account_id = $rita" >/dev/null
+forgot rita@example.com
+t4=$(reset_token rita@example.com)
+secrets+=("$t4")
+tok=$s3
+req POST /v1/otp '{"channel":"sms","purpose":"change_password"}'
+expect 201 "otp change_password"
+o2=$(jq -r .otp_id "$tmp/out")
+c2=$(sms_code +6281277770001)
+secrets+=("$c2" "Reset-Fourth-Pass9")
+req POST /v1/password "{\"current_password\":\"$new\",\"new_password\":\"Reset-Fourth-Pass9\",\"factor\":{\"type\":\"otp\",\"otp_id\":$o2,\"code\":\"$c2\"}}"
+expect 200 "a password change"
+tok=
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.password_change' AND object_id = '$rita'
+	AND details->>'resets_voided' = '1'")" = 1 ] || fail "the password change does not name the voided token"
+# Before: the token stayed usable, and undid the change.
+refuse 404 "a token asked for before a password change" POST /v1/password/reset/otp "{\"token\":\"$t4\"}"
+note "POST /v1/password voids pending reset tokens: ok"
+
 # --- password_reset.per_hour: still 202, nothing more -----------------------------------------
 ra_account capped@example.com +6281277770002 "$pw"
 capped=$aid
-for i in 1 2 3; do forgot capped@example.com; done
-[ "$(resets "$capped")" = 3/2 ] || fail "three requests: $(resets "$capped")"
+for i in 1 2 3; do forgot capped@example.com; age_resets "$capped"; done
+[ "$(resets "$capped")" = 3/0 ] || fail "three requests: $(resets "$capped")"
 before
 forgot capped@example.com
 cmp -s "$tmp/out" "$tmp/unknown.out" || fail "forgot over the hourly cap answers otherwise"
 unchanged "a fourth request in the hour"
-note "password_reset.per_hour: 3, then 202 and nothing: ok"
+grep -q "forgot: account $capped: a reset request from 127\.[0-9.]* dropped (password_reset\.per_hour)" "$rlog" ||
+	fail "the capped request leaves no trace in rad's log"
+note "password_reset.per_hour: 3, then 202, nothing, a log line: ok"
 
-# --- an account whose phone is not verified: the token alone ------------------------------------
+# --- an account whose phone is not verified and that holds nothing that signs: the token alone ---
 ra_account nophone@example.com +6281277770003 "$pw"
 np=$aid
-q "UPDATE ra_account SET phone_verified = false, phone_verified_at = NULL WHERE id = $np" >/dev/null
+unphone "$np"
 forgot nophone@example.com
-t4=$(reset_token nophone@example.com)
-secrets+=("$t4")
-refuse 409 "the SMS step without a verified phone" POST /v1/password/reset/otp "{\"token\":\"$t4\"}"
-req POST /v1/password/reset "{\"token\":\"$t4\",\"new_password\":\"$new\"}"
+t5=$(reset_token nophone@example.com)
+secrets+=("$t5")
+refuse 409 "the SMS step without a verified phone" POST /v1/password/reset/otp "{\"token\":\"$t5\"}"
+detail | has 'no SMS code is needed' || fail "no-phone detail: $(detail)"
+req POST /v1/password/reset "{\"token\":\"$t5\",\"new_password\":\"$new\"}"
 expect 200 "a reset by the mailed token alone"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.password_reset' AND object_id = '$np'
-	AND details->>'sms_code' = 'false'")" = 1 ] || fail "the token-only reset is not audited"
+	AND details->>'sms_code' = 'false' AND details->>'factor' = 'none'")" = 1 ] || fail "the token-only reset is not audited"
 login nophone@example.com "$new"
 expect 200 "the new password (no phone)"
 secrets+=("$(jq -r .token "$tmp/out")")
-note "no verified phone: the mailed token alone: ok"
+note "no verified phone, nothing that signs: the mailed token alone: ok"
+
+# --- a PIN holder whose phone is not verified: the PIN ----------------------------------------
+ra_account pinner@example.com +6281277770004 "$pw"
+pn=$aid
+set_pin +6281277770004 402917
+tok=
+unphone "$pn"
+forgot pinner@example.com
+t6=$(reset_token pinner@example.com)
+secrets+=("$t6")
+grep -q 'the PIN' "$(mail_to pinner@example.com)" || fail "the mail does not say the PIN will be asked for"
+# Before: 200 (the phone unverified, the token alone took over a PIN holder).
+refuse 401 "a PIN holder's reset with the token alone" POST /v1/password/reset \
+	"{\"token\":\"$t6\",\"new_password\":\"$new\"}"
+detail | has 'PIN' || fail "PIN detail: $(detail)"
+refuse 409 "the SMS step of a PIN holder without a verified phone" POST /v1/password/reset/otp "{\"token\":\"$t6\"}"
+detail | has 'PIN' || fail "PIN detail of the SMS step: $(detail)"
+h0=$(hash_of "$pn")
+req POST /v1/password/reset "{\"token\":\"$t6\",\"new_password\":\"$new\",\"factor\":{\"type\":\"pin\",\"pin\":\"402918\"}}"
+expect 401 "a wrong PIN"
+[ "$(hash_of "$pn")/$(resets "$pn")/$(q "SELECT factor_failures FROM ra_account WHERE id = $pn")" = "$h0/1/0/1" ] ||
+	fail "a wrong PIN changed something or was not counted"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.factor.failed' AND object_id = '$pn'")" = 1 ] ||
+	fail "the wrong PIN is not audited"
+req POST /v1/password/reset "{\"token\":\"$t6\",\"new_password\":\"$new\",\"factor\":{\"type\":\"pin\",\"pin\":\"402917\"}}"
+expect 200 "a reset with token and PIN"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.password_reset' AND object_id = '$pn'
+	AND details->>'factor' = 'pin' AND details->>'sms_code' = 'false'")" = 1 ] || fail "the PIN reset is not audited"
+wait_mail pinner@example.com 'reset with a link mailed to this address and your PIN' >/dev/null ||
+	fail "the notice does not name the PIN"
+note "a PIN holder without a verified phone: the token alone 401, with the PIN 200: ok"
+
+# --- a TOTP holder: a TOTP code -----------------------------------------------------------------
+command -v oathtool >/dev/null || fail "oathtool missing (deploy/packages.txt; make deps)"
+ra_account totper@example.com +6281277770005 "$pw"
+tp=$aid
+req POST /v1/otp '{"channel":"sms","purpose":"totp_enrol"}'
+expect 201 "otp totp_enrol"
+o3=$(jq -r .otp_id "$tmp/out")
+c3=$(sms_code +6281277770005)
+secrets+=("$c3")
+req POST /v1/totp "{\"factor\":{\"type\":\"otp\",\"otp_id\":$o3,\"code\":\"$c3\"}}"
+expect 201 "TOTP enrolment"
+ts=$(jq -r .secret "$tmp/out")
+secrets+=("$ts")
+req POST /v1/totp/confirm "{\"code\":\"$(oathtool --totp -b "$ts")\"}"
+expect 200 "TOTP confirmation"
+tok=
+unphone "$tp"
+forgot totper@example.com
+t7=$(reset_token totper@example.com)
+secrets+=("$t7")
+refuse 401 "a TOTP holder's reset with the token alone" POST /v1/password/reset \
+	"{\"token\":\"$t7\",\"new_password\":\"$new\"}"
+detail | has 'TOTP' || fail "TOTP detail: $(detail)"
+# The next step's code (the confirmation used this one; ±1 step is accepted).
+tc=$(oathtool --totp -b -N "now + 30 seconds" "$ts")
+secrets+=("$tc")
+req POST /v1/password/reset "{\"token\":\"$t7\",\"new_password\":\"$new\",\"factor\":{\"type\":\"totp\",\"code\":\"$tc\"}}"
+expect 200 "a reset with token and TOTP code"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.password_reset' AND object_id = '$tp'
+	AND details->>'factor' = 'totp'")" = 1 ] || fail "the TOTP reset is not audited"
+note "a TOTP holder: the token alone 401, with a TOTP code 200: ok"
+
+# --- a certificate holder with no second factor: support -----------------------------------------
+ra_account signer@example.com +6281277770006 "$pw"
+sg=$aid
+tok=
+unphone "$sg"
+order_issued personal "{\"C\":\"ID\",\"CN\":\"Reset Signer\",\"serialNumber\":\"NIK:31740$RANDOM$RANDOM\"}"
+q "INSERT INTO sign_credential (certificate_id, account_id) VALUES ($cert, $sg)" >/dev/null
+forgot signer@example.com
+t8=$(reset_token signer@example.com)
+secrets+=("$t8")
+grep -q 'Contact support' "$(mail_to signer@example.com)" || fail "the mail does not send a certificate holder to support"
+# Before: 200 (the mailbox alone took over a key that signs).
+refuse 409 "a certificate holder's reset with the token alone" POST /v1/password/reset \
+	"{\"token\":\"$t8\",\"new_password\":\"$new\"}"
+detail | has 'contact support' || fail "support detail: $(detail)"
+refuse 409 "a certificate holder's SMS step" POST /v1/password/reset/otp "{\"token\":\"$t8\"}"
+detail | has 'contact support' || fail "support detail of the SMS step: $(detail)"
+login signer@example.com "$pw"
+expect 200 "the certificate holder's password is unchanged"
+secrets+=("$(jq -r .token "$tmp/out")")
+note "a certificate holder with no second factor: 409, contact support: ok"
+
+# --- a reset mail whose token died before it went: never sent, its body emptied -------------------
+# Queued as forgot queues them, bound to their tokens; one due now, one
+# backed off (the mail server away) whose token was voided.
+ra_account late@example.com +6281277770007 "$pw"
+late=$aid
+tok=
+marker1=LATE-EXPIRED-$RANDOM$RANDOM marker2=LATE-VOIDED-$RANDOM$RANDOM
+r1=$(q "INSERT INTO ra_password_reset (account_id, token_sha256, expires_at, created_at)
+	VALUES ($late, sha256('$marker1'::bytea), now() - interval '1 second', now() - interval '31 minutes') RETURNING id")
+r2=$(q "INSERT INTO ra_password_reset (account_id, token_sha256, expires_at, used_at)
+	VALUES ($late, sha256('$marker2'::bytea), now() + interval '10 minutes', now()) RETURNING id")
+m1=$(q "INSERT INTO ra_mail_outbox (recipient, subject, body, password_reset_id)
+	VALUES ('late@example.com', 'Reset your password', 'token $marker1', $r1) RETURNING id")
+m2=$(q "INSERT INTO ra_mail_outbox (recipient, subject, body, password_reset_id, next_attempt_at, attempts)
+	VALUES ('late@example.com', 'Reset your password', 'token $marker2', $r2, now() + interval '1 hour', 3) RETURNING id")
+q "SELECT pg_notify('ra_mail', '$m1')" >/dev/null
+for ((i = 0; i < 100; i++)); do
+	[ "$(q "SELECT count(*) FROM ra_mail_outbox WHERE id IN ($m1, $m2) AND body = ''")" = 2 ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT string_agg(id || ':' || (sent_at IS NULL) || ':' || body || ':' || (next_attempt_at = 'infinity') || ':' ||
+	last_error, ',' ORDER BY id) FROM ra_mail_outbox WHERE id IN ($m1, $m2)")" = \
+	"$m1:true::true:given up: its password reset token expired before it was sent,$m2:true::true:given up: its password reset token was used or voided before it was sent" ] ||
+	fail "the dead reset mails: $(q "SELECT id, sent_at, body, next_attempt_at, last_error FROM ra_mail_outbox WHERE id IN ($m1, $m2)")"
+! grep -rqs -e "$marker1" -e "$marker2" "$mail" || fail "a reset mail was sent after its token died"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.mail.expired' AND actor = 'ra:notifier'
+	AND ((object_id = '$m1' AND details->>'reason' = 'expired' AND details->>'password_reset_id' = '$r1')
+	OR (object_id = '$m2' AND details->>'reason' = 'used' AND details->>'password_reset_id' = '$r2'))
+	AND details->>'account_id' = '$late'")" = 2 ] || fail "the given-up reset mails are not audited"
+note "a reset mail whose token expired or was used is not sent, its body emptied, audited: ok"
 
 # --- stale unverified accounts ----------------------------------------------------------------
 sq='Squatter-Pass9'
@@ -255,14 +451,37 @@ login victim@example.com "$sq"
 expect 200 "the squatter logs in"
 sqtok=$(jq -r .token "$tmp/out")
 secrets+=("$sqtok")
-refuse 409 "the address of an unverified account inside its window" POST /v1/register \
-	"{\"email\":\"victim@example.com\",\"phone\":\"+6281277770667\",\"password\":\"$new\"}"
-# Older than the window, but its link still valid (a resend): kept.
-q "UPDATE ra_account SET created_at = now() - interval '25 hours' WHERE id = $old" >/dev/null
-refuse 409 "an unverified account whose link is still valid" POST /v1/register \
-	"{\"email\":\"victim@example.com\",\"phone\":\"+6281277770667\",\"password\":\"$new\"}"
-# Past its window: replaced.
+reg_victim() { refuse 409 "$1" POST /v1/register "{\"email\":\"victim@example.com\",\"phone\":\"+6281277770667\",\"password\":\"$new\"}"; }
+reg_victim "the address of an unverified account inside its window"
+# Older than the link's window (a day), but not unverified_account_days (7):
+# kept (before: replaced once the link had expired).
+q "UPDATE ra_account SET created_at = now() - interval '2 days' WHERE id = $old;
+   UPDATE ra_session SET created_at = now() - interval '8 days', expires_at = now() - interval '7 days' WHERE account_id = $old" >/dev/null
 q "UPDATE ra_email_verification SET expires_at = now() - interval '1 hour' WHERE account_id = $old" >/dev/null
+reg_victim "an unverified account younger than unverified_account_days"
+# Older, but its link still valid (a resend): kept.
+q "UPDATE ra_account SET created_at = now() - interval '8 days' WHERE id = $old;
+   UPDATE ra_email_verification SET expires_at = now() + interval '1 hour' WHERE account_id = $old" >/dev/null
+reg_victim "an unverified account whose link is still valid"
+q "UPDATE ra_email_verification SET expires_at = now() - interval '1 hour' WHERE account_id = $old" >/dev/null
+# A live session (before: revoked and replaced).
+login victim@example.com "$sq"
+expect 200 "the squatter logs in again"
+sqtok=$(jq -r .token "$tmp/out")
+secrets+=("$sqtok")
+reg_victim "an unverified account with a live session"
+# A log-in within unverified_account_days, its session since ended.
+q "UPDATE ra_session SET expires_at = now() - interval '1 minute' WHERE account_id = $old" >/dev/null
+reg_victim "an unverified account with a recent log-in"
+q "UPDATE ra_session SET created_at = now() - interval '8 days', expires_at = now() - interval '1 minute' WHERE account_id = $old" >/dev/null
+# A verified phone, a PIN: kept.
+q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $old" >/dev/null
+reg_victim "an unverified account with a verified phone"
+unphone "$old"
+q "UPDATE ra_account SET pin_hash = password_hash, pin_set_at = now() WHERE id = $old" >/dev/null
+reg_victim "an unverified account with a PIN"
+q "UPDATE ra_account SET pin_hash = NULL, pin_set_at = NULL WHERE id = $old" >/dev/null
+# Stale at last: replaced.
 req POST /v1/register "{\"email\":\"victim@example.com\",\"phone\":\"+6281277770667\",\"password\":\"$new\"}"
 expect 201 "the owner registers the address of a stale account"
 vid=$(jq -r .id "$tmp/out")
@@ -271,10 +490,12 @@ vid=$(jq -r .id "$tmp/out")
 	fail "the stale account: $(q "SELECT email, replaced_at FROM ra_account WHERE id = $old")"
 [ "$(live_sessions "$old")" = 0 ] || fail "the squatter's session still lives"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.unverified_replaced' AND object_id = '$old'
-	AND details->>'replaced_by' = '$vid' AND details->>'email' = 'victim@example.com'
-	AND details->>'sessions_revoked' = '1'")" = 1 ] || fail "the replacement is not audited"
+	AND details->>'replaced_by' = '$vid' AND details->>'email' = 'victim@example.com'")" = 1 ] ||
+	fail "the replacement is not audited"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.register' AND object_id = '$vid'
 	AND details->>'replaced_account_id' = '$old'")" = 1 ] || fail "the registration does not name the replaced account"
+wait_mail victim@example.com 'Subject: An earlier unverified account at this address was replaced' >/dev/null ||
+	fail "no notice of the replacement to the address"
 me "$sqtok"
 expect 401 "the squatter's session after the replacement"
 refuse 404 "the squatter's old verification link" POST /v1/verify-email "{\"token\":\"$vsq\"}"
@@ -283,22 +504,25 @@ expect 401 "the squatter's password"
 login victim@example.com "$new"
 expect 200 "the owner's password"
 secrets+=("$(jq -r .token "$tmp/out")")
-v=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(mail_to victim@example.com)" | tr -d '\r' | sed -n 1p)
+v=$(grep -l -- 'token=' "$mail"/*.eml | xargs grep -l -- '^To: <victim@example.com>' | xargs ls -t | sed -n 1p)
+v=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$v" | tr -d '\r' | sed -n 1p)
 secrets+=("$v")
 req POST /v1/verify-email "{\"token\":\"$v\"}"
 expect 200 "the owner verifies the address"
 [ "$(q "SELECT verified_once FROM ra_account WHERE id = $vid")" = t ] || fail "verified_once not set"
 # An account verified once, whose address is unverified again (an email
 # change) and old: kept, whatever its age.
-ra_account moved@example.com +6281277770004 "$pw"
+ra_account moved@example.com +6281277770008 "$pw"
 mv=$aid
-q "UPDATE ra_account SET email_verified = false, email_verified_at = NULL, created_at = now() - interval '30 days' WHERE id = $mv;
+q "UPDATE ra_account SET email_verified = false, email_verified_at = NULL, phone_verified = false,
+	phone_verified_at = NULL, created_at = now() - interval '30 days' WHERE id = $mv;
+   UPDATE ra_session SET created_at = now() - interval '30 days', expires_at = now() - interval '29 days' WHERE account_id = $mv;
    UPDATE ra_email_verification SET expires_at = now() - interval '1 hour' WHERE account_id = $mv" >/dev/null
 [ "$(q "SELECT verified_once FROM ra_account WHERE id = $mv")" = t ] || fail "verified_once was unset"
 refuse 409 "the unverified address of an account verified before" POST /v1/register \
 	"{\"email\":\"moved@example.com\",\"phone\":\"+6281277770668\",\"password\":\"$new\"}"
 sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_account SET verified_once = false WHERE id = $mv" 'never unset'
-note "stale unverified account replaced (audited, its session and link dead); within its window, with a valid link, or verified once: 409: ok"
+note "stale unverified account replaced (audited, notice mailed, its session and link dead); younger than unverified_account_days, with a valid link, a live or recent session, a verified phone, a PIN, or verified once: 409: ok"
 
 # --- the per-address limit of the reset endpoints ----------------------------------------------
 start_rad rad-reset-rate PKI_RATE_PASSWORD_RESET_PER_MINUTE=2

@@ -2,9 +2,10 @@
  * ra/change_request.c: the bodies of the password reset, POST
  * /v1/password/forgot and /v1/password/reset. Strictness (unknown and
  * duplicate members, types), the field rules, otp_id and code both or
- * neither, a zeroed output and a detail without the value on every
- * refusal; the purpose password_reset is a factor purpose but not one
- * POST /v1/otp may ask for.
+ * neither (an OTP factor), or a factor object (otp, pin, totp), not both,
+ * a zeroed output and a detail without the value on every refusal; the
+ * purpose password_reset is a factor purpose but not one POST /v1/otp may
+ * ask for, nor one its refusal lists.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,14 +75,52 @@ test_reset_body(void **state)
 	assert_int_equal(r.token[31], 1);
 	assert_int_equal(r.token[0], 0);
 	assert_string_equal(r.password, "New-Secret2");
-	assert_int_equal(r.otp_id, 0);
-	assert_string_equal(r.code, "");
-	/* With it. */
+	assert_int_equal(r.has_factor, 0);
+	assert_true(all_zero(&r.factor, sizeof(r.factor)));
+	/* With it: an OTP factor. */
 	assert_int_equal(PARSE(ra_parse_password_reset, "{\"token\":\"" TOK
 	    "\",\"new_password\":\"New-Secret2\",\"otp_id\":42,"
 	    "\"code\":\"012345\"}", &r), 0);
-	assert_int_equal(r.otp_id, 42);
-	assert_string_equal(r.code, "012345");
+	assert_int_equal(r.has_factor, 1);
+	assert_int_equal(r.factor.type, FACTOR_OTP);
+	assert_int_equal(r.factor.otp_id, 42);
+	assert_string_equal(r.factor.secret, "012345");
+	/* The factor object: the PIN, a TOTP code, an OTP. */
+	assert_int_equal(PARSE(ra_parse_password_reset, "{\"token\":\"" TOK
+	    "\",\"new_password\":\"New-Secret2\",\"factor\":{\"type\":"
+	    "\"pin\",\"pin\":\"402917\"}}", &r), 0);
+	assert_int_equal(r.has_factor, 1);
+	assert_int_equal(r.factor.type, FACTOR_PIN);
+	assert_string_equal(r.factor.secret, "402917");
+	assert_int_equal(PARSE(ra_parse_password_reset, "{\"token\":\"" TOK
+	    "\",\"new_password\":\"New-Secret2\",\"factor\":{\"type\":"
+	    "\"totp\",\"code\":\"123456\"}}", &r), 0);
+	assert_int_equal(r.factor.type, FACTOR_TOTP);
+	assert_int_equal(PARSE(ra_parse_password_reset, "{\"token\":\"" TOK
+	    "\",\"new_password\":\"New-Secret2\",\"factor\":{\"type\":"
+	    "\"otp\",\"otp_id\":7,\"code\":\"123456\"}}", &r), 0);
+	assert_int_equal(r.factor.type, FACTOR_OTP);
+	assert_int_equal(r.factor.otp_id, 7);
+	/* Not both; a bad factor object; neither quoted. */
+	assert_int_equal(PARSE(ra_parse_password_reset, "{\"token\":\"" TOK
+	    "\",\"new_password\":\"New-Secret2\",\"otp_id\":42,"
+	    "\"code\":\"012345\",\"factor\":{\"type\":\"pin\","
+	    "\"pin\":\"402917\"}}", &r), -1);
+	assert_true(all_zero(&r, sizeof(r)));
+	assert_null(strstr(detail, "402917"));
+	assert_null(strstr(detail, "012345"));
+	assert_int_equal(PARSE(ra_parse_password_reset, "{\"token\":\"" TOK
+	    "\",\"new_password\":\"New-Secret2\",\"factor\":{\"type\":"
+	    "\"pin\",\"pin\":\"40291\"}}", &r), -1);
+	assert_true(all_zero(&r, sizeof(r)));
+	assert_null(strstr(detail, "40291"));
+	assert_int_equal(PARSE(ra_parse_password_reset, "{\"token\":\"" TOK
+	    "\",\"new_password\":\"New-Secret2\",\"factor\":{\"type\":"
+	    "\"sms\",\"code\":\"123456\"}}", &r), -1);
+	assert_int_equal(PARSE(ra_parse_password_reset, "{\"token\":\"" TOK
+	    "\",\"new_password\":\"New-Secret2\",\"factor\":\"pin\"}",
+	    &r), -1);
+	assert_true(all_zero(&r, sizeof(r)));
 	/* One without the other. */
 	assert_int_equal(PARSE(ra_parse_password_reset, "{\"token\":\"" TOK
 	    "\",\"new_password\":\"New-Secret2\",\"otp_id\":42}", &r), -1);
@@ -142,6 +181,12 @@ test_reset_purpose(void **state)
 	    "{\"channel\":\"sms\",\"purpose\":\"password_reset\"}", &o), -1);
 	assert_non_null(strstr(detail, "/v1/password/reset/otp"));
 	assert_true(all_zero(&o, sizeof(o)));
+	/* An unknown purpose lists those POST /v1/otp may ask for. */
+	assert_int_equal(PARSE(ra_parse_otp_request,
+	    "{\"channel\":\"sms\",\"purpose\":\"nonsense\"}", &o), -1);
+	assert_non_null(strstr(detail, "set_pin"));
+	assert_non_null(strstr(detail, "totp_enrol"));
+	assert_null(strstr(detail, "password_reset"));
 	assert_int_equal(PARSE(ra_parse_otp_request,
 	    "{\"channel\":\"sms\",\"purpose\":\"set_pin\"}", &o), 0);
 }
