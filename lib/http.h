@@ -163,10 +163,24 @@ int	http_add_header(struct http_response *, const char *name,
 void	http_response_clear(struct http_response *);
 
 /*
+ * An HTTP-date (RFC 9110 §5.6.7) as Unix time in *t: IMF-fixdate, or the
+ * obsolete RFC 850 and asctime forms, which a recipient MUST accept (an
+ * RFC 850 two-digit year is the one within 50 years of now, never more
+ * than 50 ahead). glibc's strptime() parses; the text is taken only when
+ * strftime() of what was parsed gives it back byte for byte, so only the
+ * exact form passes (strptime alone takes "Sun, 9 Sep", a Monday for a
+ * Sunday, 30 February, second 60, no space before "GMT"). Needs
+ * the C locale for LC_TIME (our programs never call setlocale). 0, or -1 when s
+ * is none (*t is then 0).
+ */
+int	http_date_parse(const char *s, time_t now, time_t *t);
+
+/*
  * Conditional GET (RFC 9110 §13.1). http_etag_matches: If-None-Match (a
- * list of entity-tags, or "*") matches etag by the weak comparison.
- * http_unmodified_since: If-Modified-Since (an HTTP-date) is not older than
- * lastmod; an unparsable date never matches. http_not_modified: a 304 whose
+ * list of entity-tags, or "*" alone, §13.1.2; anything else matches
+ * nothing) matches etag by the weak comparison.
+ * http_unmodified_since: If-Modified-Since (an HTTP-date, http_date_parse)
+ * is not older than lastmod; an invalid date never matches. http_not_modified: a 304 whose
  * Content-Length is full_len, the 200's length (§8.6), without a body.
  */
 int	http_etag_matches(const char *if_none_match, const char *etag);

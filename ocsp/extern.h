@@ -113,19 +113,6 @@ void	ocsp_serial_canon(char *s);
 int	ocsp_not_modified(const struct ocsp_blob *b, const char *inm,
 	    const char *ims, time_t now);
 
-/*
- * An HTTP-date (RFC 9110 §5.6.7) as Unix time in *t: IMF-fixdate, or the
- * obsolete RFC 850 and asctime forms, which a recipient MUST accept (an
- * RFC 850 two-digit year is the one within 50 years of now, never more
- * than 50 ahead). glibc's strptime() parses; the text is taken only when
- * strftime() of what was parsed gives it back byte for byte, so only the
- * exact form passes (strptime alone takes "Sun, 9 Sep", a Monday for a
- * Sunday, 30 February, second 60, no space before "GMT"). Needs
- * the C locale for LC_TIME (ocspd never calls setlocale). 0, or -1 when s
- * is none (*t is then 0).
- */
-int	ocsp_http_date_parse(const char *s, time_t now, time_t *t);
-
 /* --- respond.c ------------------------------------------------------------ */
 
 /* What we know of a serial. */

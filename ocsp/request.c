@@ -360,134 +360,6 @@ out:
 	return rc;
 }
 
-/*
- * RFC 9110 §5.6.7: IMF-fixdate, then the obsolete rfc850-date and
- * asctime-date. Each is read by strptime() and written back by strftime()
- * with the same format (literals, for -Wformat=2).
- */
-#define OCSP_DATE_IMF		"%a, %d %b %Y %H:%M:%S GMT"
-#define OCSP_DATE_RFC850	"%A, %d-%b-%y %H:%M:%S GMT"
-#define OCSP_DATE_ASCTIME	"%a %b %e %H:%M:%S %Y"
-enum { OCSP_IMF = 0, OCSP_RFC850, OCSP_ASCTIME, OCSP_NDATE };
-#define OCSP_DATE_MAX	40	/* "Wednesday, 09-Sep-26 01:46:40 GMT": 33 */
-
-/* Reads s in form f into tm; the end of what it read, or NULL. */
-static const char *
-ocsp_date_read(int f, const char *s, struct tm *tm)
-{
-	switch (f) {
-	case OCSP_IMF:
-		return strptime(s, OCSP_DATE_IMF, tm);
-	case OCSP_RFC850:
-		return strptime(s, OCSP_DATE_RFC850, tm);
-	default:
-		return strptime(s, OCSP_DATE_ASCTIME, tm);
-	}
-}
-
-/* Writes tm in form f; the length written, 0 when it does not fit. */
-static size_t
-ocsp_date_write(int f, char *buf, size_t len, const struct tm *tm)
-{
-	size_t n, m;
-
-	switch (f) {
-	case OCSP_IMF:
-		return strftime(buf, len, OCSP_DATE_IMF, tm);
-	case OCSP_RFC850:
-		/* %y, without -Wformat-y2k's complaint. */
-		if ((n = strftime(buf, len, "%A, %d-%b-", tm)) == 0 ||
-		    len - n < 3)
-			return 0;
-		snprintf(buf + n, len - n, "%02d", (tm->tm_year + 1900) % 100);
-		if ((m = strftime(buf + n + 2, len - n - 2, " %H:%M:%S GMT",
-		    tm)) == 0)
-			return 0;
-		return n + 2 + m;
-	default:
-		return strftime(buf, len, OCSP_DATE_ASCTIME, tm);
-	}
-}
-
-int
-ocsp_http_date_parse(const char *s, time_t now, time_t *t)
-{
-	struct tm tm, back, nowtm;
-	const char *end;
-	char again[OCSP_DATE_MAX + 1];
-	time_t v;
-	int f, lo;
-
-	*t = 0;
-	if (s == NULL || strlen(s) > OCSP_DATE_MAX)
-		return -1;
-	for (f = 0; f < OCSP_NDATE; f++) {
-		memset(&tm, 0, sizeof(tm));
-		if ((end = ocsp_date_read(f, s, &tm)) == NULL || *end != '\0')
-			continue;
-		if (f == OCSP_RFC850) {
-			/*
-			 * RFC 9110 §5.6.7: a two-digit year more than 50 years
-			 * ahead is the latest past year with those digits
-			 * (strptime's %y says 1969-2068 whatever the date).
-			 */
-			if (gmtime_r(&now, &nowtm) == NULL)
-				return -1;
-			lo = nowtm.tm_year + 1900 - 49;
-			tm.tm_year = lo + (((tm.tm_year + 1900) % 100 -
-			    lo % 100) % 100 + 100) % 100 - 1900;
-		}
-		v = timegm(&tm);
-		if (gmtime_r(&v, &back) == NULL ||
-		    ocsp_date_write(f, again, sizeof(again), &back) == 0 ||
-		    strcmp(again, s) != 0)
-			continue;
-		*t = v;
-		return 0;
-	}
-	return -1;
-}
-
-/*
- * RFC 9110 §13.1.2: If-None-Match = "*" / #entity-tag, a list (§5.6.1:
- * elements separated by OWS "," OWS, empty ones allowed) of entity-tags
- * (§8.8.3: [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E /
- * %x80-FF). 1 when s is one, 0 when not.
- */
-static int
-ocsp_etag_list_ok(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '*') {
-		for (p++; *p == ' ' || *p == '\t'; p++)
-			;
-		return *p == '\0';
-	}
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
-			return 1;
-		if (p[0] == 'W' && p[1] == '/')
-			p += 2;
-		if (*p++ != '"')
-			return 0;
-		while (*p == 0x21 || (*p >= 0x23 && *p <= 0x7e) || *p >= 0x80)
-			p++;
-		if (*p++ != '"')
-			return 0;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0')
-			return 1;
-		if (*p != ',')
-			return 0;
-	}
-}
-
 int
 ocsp_not_modified(const struct ocsp_blob *b, const char *inm,
     const char *ims, time_t now)
@@ -498,10 +370,9 @@ ocsp_not_modified(const struct ocsp_blob *b, const char *inm,
 		return 0;
 	/* §13.2.2: If-None-Match, when present, decides alone. */
 	if (inm != NULL)
-		return ocsp_etag_list_ok(inm) &&
-		    http_etag_matches(inm, b->etag);
+		return http_etag_matches(inm, b->etag);
 	if (ims == NULL || !b->lm_strong ||
-	    ocsp_http_date_parse(ims, now, &t) == -1)
+	    http_date_parse(ims, now, &t) == -1)
 		return 0;
 	return (int64_t)t >= b->this_update;
 }

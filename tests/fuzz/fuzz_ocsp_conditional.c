@@ -1,7 +1,7 @@
 /*
  * libFuzzer harness for the conditional-GET headers ocspd reads from
  * clients (RFC 9110 §13; ocsp/request.c): arbitrary bytes as
- *  - an HTTP-date (ocsp_http_date_parse): what it takes must come back the
+ *  - an HTTP-date (http_date_parse): what it takes must come back the
  *    same through the IMF-fixdate writer and parser, and, in IMF-fixdate
  *    form, be read alike by lib/http's http_unmodified_since();
  *  - an If-None-Match value against a blob's ETag: a 304 only for "*" or
@@ -54,7 +54,7 @@ fuzz_date(const char *s, time_t t)
 	if (gmtime_r(&t, &tm) == NULL || strftime(imf, sizeof(imf),
 	    "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
 		abort();
-	if (ocsp_http_date_parse(imf, FUZZ_NOW, &again) != 0 || again != t)
+	if (http_date_parse(imf, FUZZ_NOW, &again) != 0 || again != t)
 		abort();
 	if (strcmp(imf, s) == 0 && (!http_unmodified_since(s, t) ||
 	    http_unmodified_since(s, t + 1)))
@@ -75,7 +75,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 
-	if (ocsp_http_date_parse(s, FUZZ_NOW, &t) == 0)
+	if (http_date_parse(s, FUZZ_NOW, &t) == 0)
 		fuzz_date(s, t);
 	else if (t != 0)
 		abort();
@@ -93,7 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* If-Modified-Since: a date at or after Last-Modified, if strong. */
 	blob->lm_strong = 1;
 	got = ocsp_not_modified(blob, NULL, s, FUZZ_NOW);
-	if (got != (ocsp_http_date_parse(s, FUZZ_NOW, &t) == 0 &&
+	if (got != (http_date_parse(s, FUZZ_NOW, &t) == 0 &&
 	    t >= FUZZ_LM))
 		abort();
 	blob->lm_strong = 0;

@@ -647,6 +647,10 @@ test_conditional(void **state)
 	assert_false(http_etag_matches("0123abcd", etag));
 	assert_false(http_etag_matches("\"0123abcd", etag));
 	assert_false(http_etag_matches("", etag));
+	/* Not an If-None-Match (§13.1.2): "*" only alone, nothing after a tag. */
+	assert_false(http_etag_matches("\"x\", *", etag));
+	assert_false(http_etag_matches("\"0123abcd\" junk", etag));
+	assert_false(http_etag_matches("\"0123abcd\";x", etag));
 	assert_false(http_etag_matches(NULL, etag));
 
 	/* 2001-09-09T01:46:40Z = 1000000000 */
@@ -656,7 +660,17 @@ test_conditional(void **state)
 	    1000000000));
 	assert_false(http_unmodified_since("Sun, 09 Sep 2001 01:46:39 GMT",
 	    1000000000));
-	assert_false(http_unmodified_since("Sunday, 09-Sep-01 01:46:40 GMT",
+	/* The obsolete forms a recipient MUST accept (RFC 9110 §5.6.7). */
+	assert_true(http_unmodified_since("Sunday, 09-Sep-01 01:46:40 GMT",
+	    1000000000));
+	assert_true(http_unmodified_since("Sun Sep  9 01:46:40 2001",
+	    1000000000));
+	/* What strptime alone would take: no space, the wrong weekday. */
+	assert_false(http_unmodified_since("Sun,09 Sep 2001 01:46:40GMT",
+	    1000000000));
+	assert_false(http_unmodified_since("Mon, 09 Sep 2001 01:46:40 GMT",
+	    1000000000));
+	assert_false(http_unmodified_since("Sun, 31 Sep 2001 01:46:40 GMT",
 	    1000000000));
 	assert_false(http_unmodified_since("Sun, 09 Sep 2001 01:46:40 GMT x",
 	    1000000000));

@@ -722,39 +722,39 @@ test_http_date(void **state)
 	time_t now = T9, t;
 	size_t i;
 
-	assert_int_equal(ocsp_http_date_parse("Sun, 09 Sep 2001 01:46:40 GMT",
+	assert_int_equal(http_date_parse("Sun, 09 Sep 2001 01:46:40 GMT",
 	    now, &t), 0);
 	assert_int_equal(t, T9);
 	/* The obsolete forms, which a recipient MUST accept. */
-	assert_int_equal(ocsp_http_date_parse(
+	assert_int_equal(http_date_parse(
 	    "Sunday, 09-Sep-01 01:46:40 GMT", now, &t), 0);
 	assert_int_equal(t, T9);
-	assert_int_equal(ocsp_http_date_parse("Sun Sep  9 01:46:40 2001", now,
+	assert_int_equal(http_date_parse("Sun Sep  9 01:46:40 2001", now,
 	    &t), 0);
 	assert_int_equal(t, T9);
-	assert_int_equal(ocsp_http_date_parse("Thu, 01 Jan 1970 00:00:00 GMT",
+	assert_int_equal(http_date_parse("Thu, 01 Jan 1970 00:00:00 GMT",
 	    now, &t), 0);
 	assert_int_equal(t, 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		t = 1;
-		if (ocsp_http_date_parse(bad[i], now, &t) != -1)
+		if (http_date_parse(bad[i], now, &t) != -1)
 			fail_msg("\"%s\" taken for an HTTP-date", bad[i]);
 		assert_int_equal(t, 0);
 	}
-	assert_int_equal(ocsp_http_date_parse(NULL, now, &t), -1);
+	assert_int_equal(http_date_parse(NULL, now, &t), -1);
 	/*
 	 * Two-digit years: the one within 50 years of now, never more than
 	 * 50 ahead (1 January 2026: "76" is 2076, "77" 1977).
 	 */
 	now = 1767225600;
-	assert_int_equal(ocsp_http_date_parse(
+	assert_int_equal(http_date_parse(
 	    "Wednesday, 01-Jan-76 00:00:00 GMT", now, &t), 0);
 	assert_int_equal(t, 3345062400);
-	assert_int_equal(ocsp_http_date_parse(
+	assert_int_equal(http_date_parse(
 	    "Saturday, 01-Jan-77 00:00:00 GMT", now, &t), 0);
 	assert_int_equal(t, 220924800);
 	/* The day name of the year strptime would have picked: wrong. */
-	assert_int_equal(ocsp_http_date_parse(
+	assert_int_equal(http_date_parse(
 	    "Thursday, 01-Jan-76 00:00:00 GMT", now, &t), -1);
 }
 
