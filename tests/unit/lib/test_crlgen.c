@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -31,11 +30,10 @@
 #include "lib/crlgen.h"
 #include "lib/db.h"
 #include "lib/log.h"
+#include "tests/unit/lib/pgtest.h"
 
 struct fixture {
-	char			 dbname[64];
-	char			 admin_uri[1024];
-	char			 db_uri[1024];
+	struct pgtest		 pg;
 	PGconn			*sql;	/* checks and revocations */
 	struct db		*db;	/* crlgen's, as pki_crl */
 	EVP_PKEY		*key;
@@ -43,38 +41,6 @@ struct fixture {
 	struct crlgen_issuer	 is;
 	struct crlgen_policy	 pol;
 };
-
-static char *
-sql1(PGconn *conn, const char *sql)
-{
-	PGresult *res = PQexec(conn, sql);
-	char *v;
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(conn));
-	v = strdup(PQntuples(res) > 0 && PQnfields(res) > 0 ?
-	    PQgetvalue(res, 0, 0) : "");
-	assert_non_null(v);
-	PQclear(res);
-	return v;
-}
-
-static void
-sql0(PGconn *conn, const char *sql)
-{
-	free(sql1(conn, sql));
-}
-
-static long long
-sql_ll(PGconn *conn, const char *sql)
-{
-	char *v = sql1(conn, sql);
-	long long n = strtoll(v, NULL, 10);
-
-	free(v);
-	return n;
-}
 
 /* crlgen_sign_fn: ECDSA with SHA-256 in software. */
 static int
@@ -121,36 +87,11 @@ static int
 setup(void **state)
 {
 	struct fixture *fx;
-	const char *uri = getenv("PKI_TEST_PG_URI");
-	char cmd[2300], sql[512], err[512];
-	PGconn *admin;
 
-	if (uri == NULL)
-		fail_msg("PKI_TEST_PG_URI is not set (run through tests/run.sh)");
 	fx = calloc(1, sizeof(*fx));
 	assert_non_null(fx);
-	snprintf(fx->dbname, sizeof(fx->dbname), "pki_test_crlgen_%ld",
-	    (long)getpid());
-	/* A conninfo's last dbname wins. */
-	snprintf(fx->admin_uri, sizeof(fx->admin_uri), "%s dbname=postgres",
-	    uri);
-	snprintf(fx->db_uri, sizeof(fx->db_uri), "%s dbname=%s", uri,
-	    fx->dbname);
-	admin = PQconnectdb(fx->admin_uri);
-	if (PQstatus(admin) != CONNECTION_OK)
-		fail_msg("%s: %s", fx->admin_uri, PQerrorMessage(admin));
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
-	sql0(admin, sql);
-	PQfinish(admin);
-	snprintf(cmd, sizeof(cmd), "deploy/migrate.sh '%s' schema >/dev/null",
-	    fx->db_uri);
-	if (system(cmd) != 0)
-		fail_msg("%s failed", cmd);
-	fx->sql = PQconnectdb(fx->db_uri);
-	assert_int_equal(PQstatus(fx->sql), CONNECTION_OK);
-	if ((fx->db = db_connect(fx->db_uri, err, sizeof(err))) == NULL)
-		fail_msg("db_connect: %s", err);
-	assert_int_equal(db_run(fx->db, "SET ROLE pki_crl"), 0);
+	pgtest_create(&fx->pg, "pki_test_crlgen");
+	pgtest_connect(&fx->pg, "pki_crl", &fx->sql, &fx->db);
 
 	/* The issuer: a self-signed P-256 certificate, in ca_certificate. */
 	fx->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -192,16 +133,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	char sql[128];
-	PGconn *admin;
 
 	db_close(fx->db);
 	PQfinish(fx->sql);
-	admin = PQconnectdb(fx->admin_uri);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
-	    fx->dbname);
-	PQclear(PQexec(admin, sql));
-	PQfinish(admin);
+	pgtest_drop(&fx->pg);
 	X509_free(fx->cert);
 	EVP_PKEY_free(fx->key);
 	free(fx);
@@ -278,7 +213,7 @@ static void
 test_delta_inflight_far_below(void **state)
 {
 	struct fixture *fx = *state;
-	PGconn *tx = PQconnectdb(fx->db_uri);
+	PGconn *tx = PQconnectdb(fx->pg.db_uri);
 	X509_CRL *base, *full, *delta;
 	char sql[256];
 	long long xseq, yseq, bseq;

@@ -6,11 +6,9 @@
  */
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -28,148 +26,42 @@
 
 #include "lib/ldappub.h"
 #include "lib/log.h"
+#include "tests/unit/lib/slapdtest.h"
 
-#define SLAPD		"/usr/sbin/slapd"
-#define ADMIN_DN	"cn=admin,dc=test"
-#define ADMIN_PW	"test-admin-pw"
 #define CA_DN		"cn=Test Issuing CA,dc=test"
-
-struct fixture {
-	char	dir[64];
-	char	uri[256];
-	char	pwfile[128];
-	pid_t	slapd;
-};
-
-/* ldapi:// URI for a socket path: '/' becomes %2F. */
-static void
-ldapi_uri(const char *path, char *uri, size_t len)
-{
-	size_t off;
-
-	off = (size_t)snprintf(uri, len, "ldapi://");
-	for (; *path != '\0' && off + 4 < len; path++) {
-		if (*path == '/')
-			off += (size_t)snprintf(uri + off, len - off, "%%2F");
-		else
-			uri[off++] = *path;
-	}
-	uri[off] = '\0';
-}
-
-static LDAP *
-admin_bind(const struct fixture *fx)
-{
-	LDAP *ld = NULL;
-	struct berval cred = { strlen(ADMIN_PW), (char *)ADMIN_PW };
-	int v = LDAP_VERSION3;
-
-	if (ldap_initialize(&ld, fx->uri) != LDAP_SUCCESS)
-		return NULL;
-	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v);
-	if (ldap_sasl_bind_s(ld, ADMIN_DN, LDAP_SASL_SIMPLE, &cred, NULL, NULL,
-	    NULL) != LDAP_SUCCESS) {
-		ldap_unbind_ext_s(ld, NULL, NULL);
-		return NULL;
-	}
-	return ld;
-}
 
 static int
 setup(void **state)
 {
-	struct fixture *fx;
-	char path[256], sock[128];
-	FILE *f;
-	LDAP *ld = NULL;
-	char *oc[] = { "dcObject", "organization", NULL };
-	char *dc[] = { "test", NULL };
-	char *o[] = { "Test", NULL };
-	LDAPMod m1 = { LDAP_MOD_ADD, "objectClass", { oc } };
-	LDAPMod m2 = { LDAP_MOD_ADD, "dc", { dc } };
-	LDAPMod m3 = { LDAP_MOD_ADD, "o", { o } };
-	LDAPMod *mods[] = { &m1, &m2, &m3, NULL };
-	struct timespec ts = { 0, 50 * 1000000L };
-	int fd, i;
+	struct slapdtest *sl;
 
-	fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_ldappub.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(path, sizeof(path), "%s/db", fx->dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/slapd.conf", fx->dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "include /etc/ldap/schema/core.schema\n"
-	    "pidfile %s/slapd.pid\n"
-	    "modulepath /usr/lib/ldap\n"
-	    "moduleload back_mdb\n"
-	    "database mdb\n"
-	    "maxsize 10485760\n"
-	    "suffix \"dc=test\"\n"
-	    "rootdn \"" ADMIN_DN "\"\n"
-	    "rootpw " ADMIN_PW "\n"
-	    "directory %s/db\n", fx->dir, fx->dir);
-	assert_int_equal(fclose(f), 0);
-	snprintf(sock, sizeof(sock), "%s/ldapi", fx->dir);
-	ldapi_uri(sock, fx->uri, sizeof(fx->uri));
-
-	if (access(SLAPD, X_OK) != 0)
-		fail_msg("%s not installed: run make deps", SLAPD);
-	fx->slapd = fork();
-	assert_true(fx->slapd != -1);
-	if (fx->slapd == 0) {
-		/* -d 0: stay in the foreground, so we can kill it. */
-		execl(SLAPD, "slapd", "-d", "0", "-f", path, "-h", fx->uri,
-		    (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 200 && (ld = admin_bind(fx)) == NULL; i++)
-		nanosleep(&ts, NULL);
-	if (ld == NULL)
-		fail_msg("slapd did not come up on %s", fx->uri);
-	assert_int_equal(ldap_add_ext_s(ld, "dc=test", mods, NULL, NULL),
-	    LDAP_SUCCESS);
-	ldap_unbind_ext_s(ld, NULL, NULL);
-
-	snprintf(fx->pwfile, sizeof(fx->pwfile), "%s/bind.pw", fx->dir);
-	fd = open(fx->pwfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd != -1);
-	assert_int_equal(write(fd, ADMIN_PW "\n", sizeof(ADMIN_PW)),
-	    (ssize_t)sizeof(ADMIN_PW));
-	close(fd);
-	*state = fx;
+	sl = calloc(1, sizeof(*sl));
+	assert_non_null(sl);
+	slapdtest_start(sl, "test_ldappub");
+	*state = sl;
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *fx = *state;
-	char cmd[128];
+	struct slapdtest *sl = *state;
 
-	if (fx->slapd > 0) {
-		kill(fx->slapd, SIGTERM);
-		waitpid(fx->slapd, NULL, 0);
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", fx->dir);
-	free(fx);
+	slapdtest_stop(sl);
+	free(sl);
 	return 0;
 }
 
 /* Values of attr on dn, as the directory holds them. */
 static struct berval **
-read_attr(const struct fixture *fx, const char *dn, const char *attr)
+read_attr(const struct slapdtest *sl, const char *dn, const char *attr)
 {
 	LDAP *ld;
 	LDAPMessage *res = NULL, *e;
 	char *attrs[] = { (char *)attr, NULL };
 	struct berval **vals = NULL;
 
-	ld = admin_bind(fx);
+	ld = slapdtest_admin_bind(sl);
 	assert_non_null(ld);
 	if (ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)",
 	    attrs, 0, NULL, NULL, NULL, 0, &res) == LDAP_SUCCESS &&
@@ -258,8 +150,8 @@ make_cert(int *lenp)
 static void
 test_add_then_replace(void **state)
 {
-	struct fixture *fx = *state;
-	struct ldappub_conf conf = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
+	struct slapdtest *sl = *state;
+	struct ldappub_conf conf = { sl->uri, ADMIN_DN, sl->pwfile, "dc=test" };
 	unsigned char *der1, *der2;
 	int len1, len2;
 	struct berval **vals;
@@ -272,18 +164,18 @@ test_add_then_replace(void **state)
 	if (ldappub_put(&conf, CA_DN, "certificateRevocationList;binary",
 	    der1, (size_t)len1, err, sizeof(err)) == -1)
 		fail_msg("ldappub_put: %s", err);
-	vals = read_attr(fx, CA_DN, "certificateRevocationList;binary");
+	vals = read_attr(sl, CA_DN, "certificateRevocationList;binary");
 	assert_non_null(vals);
 	assert_int_equal(ldap_count_values_len(vals), 1);
 	assert_int_equal(vals[0]->bv_len, len1);
 	assert_memory_equal(vals[0]->bv_val, der1, len1);
 	ldap_value_free_len(vals);
-	vals = read_attr(fx, CA_DN, "cn");
+	vals = read_attr(sl, CA_DN, "cn");
 	assert_non_null(vals);
 	assert_int_equal(vals[0]->bv_len, strlen("Test Issuing CA"));
 	assert_memory_equal(vals[0]->bv_val, "Test Issuing CA", 15);
 	ldap_value_free_len(vals);
-	vals = read_attr(fx, CA_DN, "objectClass");
+	vals = read_attr(sl, CA_DN, "objectClass");
 	assert_non_null(vals);
 	assert_int_equal(ldap_count_values_len(vals), 3);
 	ldap_value_free_len(vals);
@@ -293,7 +185,7 @@ test_add_then_replace(void **state)
 	if (ldappub_put(&conf, CA_DN, "certificateRevocationList;binary",
 	    der2, (size_t)len2, err, sizeof(err)) == -1)
 		fail_msg("ldappub_put (replace): %s", err);
-	vals = read_attr(fx, CA_DN, "certificateRevocationList;binary");
+	vals = read_attr(sl, CA_DN, "certificateRevocationList;binary");
 	assert_non_null(vals);
 	assert_int_equal(ldap_count_values_len(vals), 1);
 	assert_int_equal(vals[0]->bv_len, len2);
@@ -304,7 +196,7 @@ test_add_then_replace(void **state)
 	if (ldappub_put(&conf, CA_DN, "deltaRevocationList;binary",
 	    der1, (size_t)len1, err, sizeof(err)) == -1)
 		fail_msg("ldappub_put (delta): %s", err);
-	vals = read_attr(fx, CA_DN, "deltaRevocationList;binary");
+	vals = read_attr(sl, CA_DN, "deltaRevocationList;binary");
 	assert_non_null(vals);
 	ldap_value_free_len(vals);
 	free(der1);
@@ -315,8 +207,8 @@ test_add_then_replace(void **state)
 static void
 test_subscriber_entry(void **state)
 {
-	struct fixture *fx = *state;
-	struct ldappub_conf conf = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
+	struct slapdtest *sl = *state;
+	struct ldappub_conf conf = { sl->uri, ADMIN_DN, sl->pwfile, "dc=test" };
 	static const char dn[] = "cn=0A1B2C,ou=subscribers,dc=test";
 	static const char st[] = "status=revoked; reason=privilegeWithdrawn";
 	unsigned char *der;
@@ -331,16 +223,16 @@ test_subscriber_entry(void **state)
 	if (ldappub_put(&conf, dn, "description", (const unsigned char *)st,
 	    strlen(st), err, sizeof(err)) == -1)
 		fail_msg("ldappub_put (description): %s", err);
-	vals = read_attr(fx, dn, "userCertificate;binary");
+	vals = read_attr(sl, dn, "userCertificate;binary");
 	assert_non_null(vals);
 	assert_int_equal(vals[0]->bv_len, len);
 	assert_memory_equal(vals[0]->bv_val, der, len);
 	ldap_value_free_len(vals);
-	vals = read_attr(fx, dn, "description");
+	vals = read_attr(sl, dn, "description");
 	assert_non_null(vals);
 	assert_int_equal(vals[0]->bv_len, strlen(st));
 	ldap_value_free_len(vals);
-	vals = read_attr(fx, dn, "objectClass");
+	vals = read_attr(sl, dn, "objectClass");
 	assert_non_null(vals);
 	for (i = 0; vals[i] != NULL; i++)
 		user |= vals[i]->bv_len == 7 && memcmp(vals[i]->bv_val, "pkiUser", 7) == 0;
@@ -352,12 +244,12 @@ test_subscriber_entry(void **state)
 static void
 test_failures(void **state)
 {
-	struct fixture *fx = *state;
-	struct ldappub_conf conf = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
-	struct ldappub_conf anon = { fx->uri, NULL, NULL, NULL };
-	struct ldappub_conf nopw = { fx->uri, ADMIN_DN, NULL, NULL };
+	struct slapdtest *sl = *state;
+	struct ldappub_conf conf = { sl->uri, ADMIN_DN, sl->pwfile, "dc=test" };
+	struct ldappub_conf anon = { sl->uri, NULL, NULL, NULL };
+	struct ldappub_conf nopw = { sl->uri, ADMIN_DN, NULL, NULL };
 	struct ldappub_conf down = { "ldap://127.0.0.1:1", NULL, NULL, NULL };
-	struct ldappub_conf wrongpw = { fx->uri, ADMIN_DN, NULL, NULL };
+	struct ldappub_conf wrongpw = { sl->uri, ADMIN_DN, NULL, NULL };
 	const unsigned char der[] = { 0x30, 0x00 };
 	char err[512], badpw[160];
 	int fd;
@@ -381,7 +273,7 @@ test_failures(void **state)
 	assert_int_equal(ldappub_put(&conf, "cn=X,dc=nowhere",
 	    "cACertificate;binary", der, sizeof(der), err, sizeof(err)), -1);
 	/* Wrong password: refused, and the password is not in the error. */
-	snprintf(badpw, sizeof(badpw), "%s/bad.pw", fx->dir);
+	snprintf(badpw, sizeof(badpw), "%s/bad.pw", sl->dir);
 	fd = open(badpw, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd != -1);
 	assert_int_equal(write(fd, "wrong-secret\n", 13), 13);

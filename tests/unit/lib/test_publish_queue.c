@@ -15,14 +15,10 @@
  *  - the time budget is checked before each row, not only between batches.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <netinet/in.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -44,186 +40,29 @@
 #include "lib/ldappub.h"
 #include "lib/log.h"
 #include "lib/publish.h"
+#include "tests/unit/lib/pgtest.h"
+#include "tests/unit/lib/slapdtest.h"
 
-#define SLAPD		"/usr/sbin/slapd"
-#define ADMIN_DN	"cn=admin,dc=test"
-#define ADMIN_PW	"test-admin-pw"
 #define CRL_ATTR	"certificateRevocationList;binary"
 
 struct fixture {
-	char		 dir[64];
-	char		 uri[256];
-	char		 pwfile[128];
-	pid_t		 slapd;
-	char		 dbname[64];
-	char		 admin_uri[1024];	/* the cluster's postgres database */
-	char		 db_uri[1024];		/* ours */
+	struct slapdtest sl;
+	struct pgtest	 pg;
 	PGconn		*sql;			/* ours, for checks */
 	struct db	*db;			/* ours, for publish_run */
 };
-
-static void
-ldapi_uri(const char *path, char *uri, size_t len)
-{
-	size_t off;
-
-	off = (size_t)snprintf(uri, len, "ldapi://");
-	for (; *path != '\0' && off + 4 < len; path++) {
-		if (*path == '/')
-			off += (size_t)snprintf(uri + off, len - off, "%%2F");
-		else
-			uri[off++] = *path;
-	}
-	uri[off] = '\0';
-}
-
-static LDAP *
-admin_bind(const struct fixture *fx)
-{
-	LDAP *ld = NULL;
-	struct berval cred = { strlen(ADMIN_PW), (char *)ADMIN_PW };
-	int v = LDAP_VERSION3;
-
-	if (ldap_initialize(&ld, fx->uri) != LDAP_SUCCESS)
-		return NULL;
-	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v);
-	if (ldap_sasl_bind_s(ld, ADMIN_DN, LDAP_SASL_SIMPLE, &cred, NULL, NULL,
-	    NULL) != LDAP_SUCCESS) {
-		ldap_unbind_ext_s(ld, NULL, NULL);
-		return NULL;
-	}
-	return ld;
-}
-
-/* Runs sql on conn; the first value of its result, malloc'd ("" if none). */
-static char *
-sql1(PGconn *conn, const char *sql)
-{
-	PGresult *res = PQexec(conn, sql);
-	char *v;
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(conn));
-	v = strdup(PQntuples(res) > 0 && PQnfields(res) > 0 ?
-	    PQgetvalue(res, 0, 0) : "");
-	assert_non_null(v);
-	PQclear(res);
-	return v;
-}
-
-static void
-sql0(PGconn *conn, const char *sql)
-{
-	free(sql1(conn, sql));
-}
-
-static long
-sql_long(PGconn *conn, const char *sql)
-{
-	char *v = sql1(conn, sql);
-	long n = strtol(v, NULL, 10);
-
-	free(v);
-	return n;
-}
-
-static void
-start_slapd(struct fixture *fx)
-{
-	char path[256], sock[128];
-	FILE *f;
-	LDAP *ld = NULL;
-	char *oc[] = { "dcObject", "organization", NULL };
-	char *dc[] = { "test", NULL };
-	char *o[] = { "Test", NULL };
-	LDAPMod m1 = { LDAP_MOD_ADD, "objectClass", { oc } };
-	LDAPMod m2 = { LDAP_MOD_ADD, "dc", { dc } };
-	LDAPMod m3 = { LDAP_MOD_ADD, "o", { o } };
-	LDAPMod *mods[] = { &m1, &m2, &m3, NULL };
-	struct timespec ts = { 0, 50 * 1000000L };
-	int fd, i;
-
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_publish_queue.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(path, sizeof(path), "%s/db", fx->dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/slapd.conf", fx->dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "include /etc/ldap/schema/core.schema\n"
-	    "pidfile %s/slapd.pid\n"
-	    "modulepath /usr/lib/ldap\n"
-	    "moduleload back_mdb\n"
-	    "database mdb\n"
-	    "maxsize 10485760\n"
-	    "suffix \"dc=test\"\n"
-	    "rootdn \"" ADMIN_DN "\"\n"
-	    "rootpw " ADMIN_PW "\n"
-	    "directory %s/db\n", fx->dir, fx->dir);
-	assert_int_equal(fclose(f), 0);
-	snprintf(sock, sizeof(sock), "%s/ldapi", fx->dir);
-	ldapi_uri(sock, fx->uri, sizeof(fx->uri));
-	if (access(SLAPD, X_OK) != 0)
-		fail_msg("%s not installed: run make deps", SLAPD);
-	fx->slapd = fork();
-	assert_true(fx->slapd != -1);
-	if (fx->slapd == 0) {
-		execl(SLAPD, "slapd", "-d", "0", "-f", path, "-h", fx->uri,
-		    (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 200 && (ld = admin_bind(fx)) == NULL; i++)
-		nanosleep(&ts, NULL);
-	if (ld == NULL)
-		fail_msg("slapd did not come up on %s", fx->uri);
-	assert_int_equal(ldap_add_ext_s(ld, "dc=test", mods, NULL, NULL),
-	    LDAP_SUCCESS);
-	ldap_unbind_ext_s(ld, NULL, NULL);
-	snprintf(fx->pwfile, sizeof(fx->pwfile), "%s/bind.pw", fx->dir);
-	fd = open(fx->pwfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd != -1);
-	assert_int_equal(write(fd, ADMIN_PW "\n", sizeof(ADMIN_PW)),
-	    (ssize_t)sizeof(ADMIN_PW));
-	close(fd);
-}
 
 static int
 setup(void **state)
 {
 	struct fixture *fx;
-	const char *uri = getenv("PKI_TEST_PG_URI");
-	char cmd[2300], sql[128], err[512];
-	PGconn *admin;
 
-	if (uri == NULL)
-		fail_msg("PKI_TEST_PG_URI is not set (run through tests/run.sh)");
 	fx = calloc(1, sizeof(*fx));
 	assert_non_null(fx);
-	/* A conninfo's last dbname wins. */
-	snprintf(fx->dbname, sizeof(fx->dbname), "pki_test_publish_%ld",
-	    (long)getpid());
-	snprintf(fx->admin_uri, sizeof(fx->admin_uri), "%s dbname=postgres",
-	    uri);
-	snprintf(fx->db_uri, sizeof(fx->db_uri), "%s dbname=%s", uri,
-	    fx->dbname);
-	admin = PQconnectdb(fx->admin_uri);
-	if (PQstatus(admin) != CONNECTION_OK)
-		fail_msg("%s: %s", fx->admin_uri, PQerrorMessage(admin));
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
-	sql0(admin, sql);
-	PQfinish(admin);
-	snprintf(cmd, sizeof(cmd), "deploy/migrate.sh '%s' schema >/dev/null",
-	    fx->db_uri);
-	if (system(cmd) != 0)
-		fail_msg("%s failed", cmd);
-	fx->sql = PQconnectdb(fx->db_uri);
-	assert_int_equal(PQstatus(fx->sql), CONNECTION_OK);
-	if ((fx->db = db_connect(fx->db_uri, err, sizeof(err))) == NULL)
-		fail_msg("db_connect: %s", err);
+	pgtest_create(&fx->pg, "pki_test_publish");
 	/* As crld: its grants must do (schema/002, 046). */
-	assert_int_equal(db_run(fx->db, "SET ROLE pki_crl"), 0);
-	start_slapd(fx);
+	pgtest_connect(&fx->pg, "pki_crl", &fx->sql, &fx->db);
+	slapdtest_start(&fx->sl, "test_publish_queue");
 	*state = fx;
 	return 0;
 }
@@ -232,23 +71,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	char cmd[128], sql[128];
-	PGconn *admin;
 
-	if (fx->slapd > 0) {
-		kill(fx->slapd, SIGTERM);
-		waitpid(fx->slapd, NULL, 0);
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (fx->dir[0] != '\0' && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", fx->dir);
+	slapdtest_stop(&fx->sl);
 	db_close(fx->db);
 	PQfinish(fx->sql);
-	admin = PQconnectdb(fx->admin_uri);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
-	    fx->dbname);
-	PQclear(PQexec(admin, sql));
-	PQfinish(admin);
+	pgtest_drop(&fx->pg);
 	free(fx);
 	return 0;
 }
@@ -360,7 +187,8 @@ static void
 test_newest_only(void **state)
 {
 	struct fixture *fx = *state;
-	struct ldappub_conf lc = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
+	struct ldappub_conf lc = { fx->sl.uri, ADMIN_DN, fx->sl.pwfile,
+	    "dc=test" };
 	const char *dn = "cn=Publish CA,dc=test";
 	const unsigned char junk[] = { 0x01, 0x02, 0x03 };
 	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -407,7 +235,7 @@ test_newest_only(void **state)
 	assert_string_equal(v, sql);
 	free(v);
 	/* The directory holds the newest DER, byte for byte. */
-	ld = admin_bind(fx);
+	ld = slapdtest_admin_bind(&fx->sl);
 	assert_non_null(ld);
 	assert_int_equal(ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE,
 	    "(objectClass=*)", attrs, 0, NULL, NULL, NULL, 0, &res),
@@ -430,7 +258,8 @@ static void
 test_certificate_row_kept(void **state)
 {
 	struct fixture *fx = *state;
-	struct ldappub_conf lc = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
+	struct ldappub_conf lc = { fx->sl.uri, ADMIN_DN, fx->sl.pwfile,
+	    "dc=test" };
 	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	X509 *x = X509_new();
 	unsigned char *der = NULL;
@@ -532,7 +361,8 @@ static void
 test_budget_per_row(void **state)
 {
 	struct fixture *fx = *state;
-	struct ldappub_conf lc = { fx->uri, ADMIN_DN, fx->pwfile, "dc=test" };
+	struct ldappub_conf lc = { fx->sl.uri, ADMIN_DN, fx->sl.pwfile,
+	    "dc=test" };
 	const unsigned char der[] = { 0x30, 0x00 };
 	char dn[64];
 	long ids[3];
