@@ -20,6 +20,8 @@ die() { echo "$prog: error: $*" >&2; exit 1; }
 conninfo=$1
 dir=$2
 [ -d "$dir" ] || die "$dir is not a directory"
+# awk would read a relative operand with '=' in it as an assignment.
+case $dir in /* | ./* | ../*) ;; *) dir=./$dir ;; esac
 
 export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}
 psql_run() {
@@ -31,7 +33,8 @@ psql_run() {
 # outside comments, quoted strings and dollar-quoted bodies (DO and function
 # bodies have their own BEGIN and END); or a comment, string or body left
 # open at the end of the file, which would swallow what follows it in the
-# one psql session that applies the files. Prints "FILE<TAB>what" for each
+# one psql session that applies the files, or a last statement without its
+# ';', which would swallow the schema_version row after it. Prints "FILE<TAB>what" for each
 # such file, nothing for the others; one awk for all files. A COMMIT in a
 # file (in any spelling: COMMIT WORK, END, ...) would commit what came
 # before it without its schema_version row, and a failure after it would
@@ -72,7 +75,8 @@ function scan(file, text,   n, i, c, c2, j, depth, q, tag, rest, stmt, closed) {
 		if (c == ";") { if (check(file, stmt)) return; stmt = ""; i++; continue }
 		stmt = stmt c; i++
 	}
-	check(file, stmt)
+	if (!check(file, stmt) && stmt ~ /[^ \t\r\n\f\v]/)
+		found(file, "a last statement without its ';'")
 }
 function found(file, what) { print file "\t" what; return 1 }
 function check(file, s,   w) {
@@ -108,7 +112,7 @@ if [ -n "$tc" ]; then
 	tc=${tc#*$'\t'}
 	tc=${tc%%$'\n'*}
 	case $tc in
-	*"left open") die "$f has $tc at its end" ;;
+	*"left open" | *"without its ';'") die "$f has $tc at its end" ;;
 	*) die "$f has its own transaction control ($tc); migrate.sh wraps each file in one transaction" ;;
 	esac
 fi
@@ -140,7 +144,7 @@ done <<<"$rows"
 # would have left them; nothing of the failing one is.
 declare -A sum_of=()
 # One sha256sum for all, on the base names (checked above: nothing to escape).
-sums=$(cd -- "$dir" && for v in "${versions[@]}"; do printf '%s\0' "${file_of[$v]##*/}"; done |
+sums=$(CDPATH='' cd -- "$dir" && for v in "${versions[@]}"; do printf '%s\0' "${file_of[$v]##*/}"; done |
 	xargs -0 sha256sum --) || die "cannot read the files of $dir"
 while read -r sum base; do
 	sum_of[$base]=$sum
@@ -173,10 +177,14 @@ if [ ${#pending[@]} -gt 0 ]; then
 			echo "SET LOCAL lock_timeout = '${PKI_MIGRATE_LOCK_TIMEOUT:-60s}';"
 			echo "SELECT pg_advisory_xact_lock(7436598265);"
 			echo "DO \$migrate\$ BEGIN IF EXISTS (SELECT 1 FROM schema_version WHERE version = $v) THEN RAISE EXCEPTION 'migration $v was applied concurrently; run migrate.sh again'; END IF; END \$migrate\$;"
-			cat -- "$f"
+			# Unreadable now: psql meets the end inside BEGIN (rolled back).
+			cat -- "$f" || exit 1
 			echo
 			echo "INSERT INTO schema_version (version, name, sha256) VALUES ($v, '$base', '$sum');"
 			echo "COMMIT;"
+			# What a file SET or created for its session ends with it,
+			# as when each file had a psql of its own.
+			echo "DISCARD ALL;"
 			echo "\\echo migrate: applied $base"
 		done | psql_run -f -
 	) || rc=$?

@@ -272,8 +272,9 @@ pdf_qpdf_message(qpdf_data q, qpdf_error e, const char *what,
 
 	if (t != NULL && strstr(t, "bad_alloc") != NULL)
 		snprintf(err, errlen, "%s: PDF refused: reading it needs more "
-		    "memory than the signer's limit allows (a stream that "
-		    "inflates without end?)", what);
+		    "memory than the signer's limit allows now (a stream that "
+		    "inflates without end, or other large documents at the "
+		    "same time)", what);
 	else
 		snprintf(err, errlen, "%s: %sqpdf: %s", what, refusal,
 		    t != NULL ? t : "unknown error");

@@ -70,23 +70,25 @@ static const struct db_stmt stmt_failed = { "cad_issue_failed",
 /*
  * After a rolled-back attempt: count it and back the order off ($6 ms
  * doubled per failed attempt, at most $7 s); give up only after $4
- * attempts and $5 hours since the first failure (ca/README.md "Retries").
+ * attempts and $5 hours since the first failure (ca/README.md "Retries"),
+ * all against one clock reading (with $5 = 0 two readings could disagree).
  * An order another worker holds already is left to it.
  */
 static const struct db_stmt stmt_retry = { "cad_issue_retry",
 	"UPDATE issuance_order o SET attempts = o.attempts + 1, last_error = $2, "
 	"claimed_by = $3, first_failed_at = d.since, status = CASE WHEN "
 	"d.give_up THEN 'failed' ELSE 'pending' END, done_at = CASE WHEN "
-	"d.give_up THEN clock_timestamp() END, next_attempt_at = CASE WHEN "
-	"d.give_up THEN o.next_attempt_at ELSE clock_timestamp() + d.backoff * "
-	"interval '1 millisecond' END FROM (SELECT id, coalesce(first_failed_at, "
-	"clock_timestamp()) AS since, attempts + 1 >= $4::int AND "
-	"coalesce(first_failed_at, clock_timestamp()) <= clock_timestamp() - "
-	"$5::int * interval '1 hour' AS give_up, least($6::bigint * "
+	"d.give_up THEN d.t END, next_attempt_at = CASE WHEN "
+	"d.give_up THEN o.next_attempt_at ELSE d.t + d.backoff * "
+	"interval '1 millisecond' END FROM (SELECT id, n.t, "
+	"coalesce(first_failed_at, n.t) AS since, attempts + 1 >= $4::int AND "
+	"coalesce(first_failed_at, n.t) <= n.t - $5::int * interval '1 hour' "
+	"AS give_up, least($6::bigint * "
 	"(2::bigint ^ least(attempts, 30)::bigint)::bigint, $7::bigint * 1000) "
-	"AS backoff FROM issuance_order WHERE id = $1 AND status = 'pending' "
-	"FOR UPDATE SKIP LOCKED) d WHERE o.id = d.id RETURNING o.status, "
-	"o.attempts, d.backoff", 7 };
+	"AS backoff FROM issuance_order, (SELECT clock_timestamp() AS t) n "
+	"WHERE id = $1 AND status = 'pending' "
+	"FOR UPDATE OF issuance_order SKIP LOCKED) d WHERE o.id = d.id "
+	"RETURNING o.status, o.attempts, d.backoff", 7 };
 
 struct cad_order {
 	char		 id[24];

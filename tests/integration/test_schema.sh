@@ -69,7 +69,17 @@ for stmt in "SELECT 'open;" 'SELECT 1; /* open' 'DO $x$ BEGIN PERFORM 1; END;' '
 	[ "$(sql_as "$SU" "SELECT count(*) FROM pg_tables WHERE tablename = 'migrate_test_half'")" = 0 ] ||
 		fail "'$stmt': a table was left behind"
 done
+printf 'CREATE TABLE migrate_test_half (x int);\nSELECT 1\n' >"$mig/999_open.sql"
+if out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1); then fail "a migration ending without ';' ran"; fi
+grep -q "999_open.sql has a last statement without its ';' at its end" <<<"$out" || fail "no ';' at the end: $out"
 rm "$mig/999_open.sql"
+# What a file sets for its session ends with it: the next file does not see it.
+printf "SET application_name = 'migrate-998';\n" >"$mig/998_set.sql"
+printf '%s\n' "DO \$\$ BEGIN IF current_setting('application_name') = 'migrate-998' THEN" \
+	"RAISE EXCEPTION 'a setting of 998 reached 999'; END IF; END \$\$;" >"$mig/999_see.sql"
+out=$("$REPO/deploy/migrate.sh" "$SU" "$mig" 2>&1) || fail "a setting carried from one migration to the next: $out"
+sql_as "$SU" 'DELETE FROM schema_version WHERE version >= 998' >/dev/null
+rm "$mig/998_set.sql" "$mig/999_see.sql"
 # A file with its own transaction control, in any spelling, is refused before
 # anything runs: its COMMIT would keep what came before it unrecorded.
 # Dollar-quoted bodies, strings and comments may say BEGIN and END.
