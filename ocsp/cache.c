@@ -24,12 +24,6 @@ struct ocsp_entry {
 	int			 issuer;
 	struct ocsp_status	 st;
 	unsigned int		 wanted;	/* bit per hash asked for */
-	/*
-	 * The latest thisUpdate an answer with an earlier status (or about
-	 * the serial before it was loaded: never issued) may have carried;
-	 * only blobs dated after it are strong Last-Modified validators.
-	 */
-	int64_t			 dated_until;
 	struct ocsp_blob	*blob[OCSP_NHASH];
 	char			 serial[];
 };
@@ -253,7 +247,7 @@ ocsp_grow_locked(struct ocsp_shard *s)
 
 static struct ocsp_entry *
 ocsp_insert_locked(struct ocsp_shard *s, struct ocsp_entry **pe, int issuer,
-    const char *serial, const struct ocsp_status *st, int64_t dated_until)
+    const char *serial, const struct ocsp_status *st)
 {
 	struct ocsp_entry *e;
 	size_t len = strlen(serial);
@@ -262,7 +256,6 @@ ocsp_insert_locked(struct ocsp_shard *s, struct ocsp_entry **pe, int issuer,
 		return NULL;
 	e->issuer = issuer;
 	e->st = *st;
-	e->dated_until = dated_until;
 	memcpy(e->serial, serial, len + 1);
 	*pe = e;
 	s->n++;
@@ -308,7 +301,7 @@ ocsp_status_eq(const struct ocsp_status *a, const struct ocsp_status *b)
 
 int
 ocsp_cache_set_status(struct ocsp_cache *c, int issuer, const char *serial,
-    const struct ocsp_status *st, int64_t dated_until)
+    const struct ocsp_status *st)
 {
 	uint64_t h = ocsp_key_hash(issuer, serial);
 	struct ocsp_shard *s = ocsp_shard_of(c, h);
@@ -318,9 +311,7 @@ ocsp_cache_set_status(struct ocsp_cache *c, int issuer, const char *serial,
 	pthread_mutex_lock(&s->mtx);
 	pe = ocsp_find_locked(s, h, issuer, serial);
 	if ((e = *pe) == NULL) {
-		/* Answered "never issued" until now (dated synced_at at most). */
-		if (ocsp_insert_locked(s, pe, issuer, serial, st,
-		    dated_until) == NULL)
+		if (ocsp_insert_locked(s, pe, issuer, serial, st) == NULL)
 			goto out;
 		rc = 1;
 		goto out;
@@ -334,20 +325,8 @@ ocsp_cache_set_status(struct ocsp_cache *c, int issuer, const char *serial,
 		__atomic_sub_fetch(&c->nonissued_blobs, ocsp_entry_nblobs(e),
 		    __ATOMIC_RELAXED);
 	}
-	/*
-	 * Answers with the old status are dated dated_until at most, or by
-	 * its revocationTime (ocsp_this_update); the blobs dropped here too.
-	 */
-	if (dated_until > e->dated_until)
-		e->dated_until = dated_until;
-	if (e->st.state == OCSP_STATE_REVOKED &&
-	    e->st.revoked_at > e->dated_until)
-		e->dated_until = e->st.revoked_at;
 	e->st = *st;
 	for (i = 0; i < OCSP_NHASH; i++) {
-		if (e->blob[i] != NULL &&
-		    e->blob[i]->this_update > e->dated_until)
-			e->dated_until = e->blob[i]->this_update;
 		ocsp_blob_unref(e->blob[i]);
 		e->blob[i] = NULL;
 	}
@@ -388,13 +367,7 @@ ocsp_cache_put(struct ocsp_cache *c, int issuer, const char *serial, int hash,
 	    (size_t)max_nonissued)
 		goto out;
 	if (e == NULL) {
-		/*
-		 * No entry: the serial was never issued as far as we ever
-		 * knew (issued entries are never dropped), so every answer
-		 * about it said so.
-		 */
-		if ((e = ocsp_insert_locked(s, pe, issuer, serial, st,
-		    0)) == NULL) {
+		if ((e = ocsp_insert_locked(s, pe, issuer, serial, st)) == NULL) {
 			rc = -1;
 			goto out;
 		}
@@ -402,8 +375,6 @@ ocsp_cache_put(struct ocsp_cache *c, int issuer, const char *serial, int hash,
 	}
 	if (added)
 		__atomic_add_fetch(&c->nonissued_blobs, 1, __ATOMIC_RELAXED);
-	/* Not yet seen by another thread: the only write after ocsp_blob_new. */
-	blob->lm_strong = blob->this_update > e->dated_until;
 	ocsp_blob_ref(blob);
 	ocsp_blob_unref(e->blob[hash]);
 	e->blob[hash] = blob;

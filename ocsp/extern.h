@@ -98,20 +98,22 @@ void	ocsp_serial_canon(char *s);
 
 /*
  * Conditional GET (RFC 9110 §13), for a GET answered with blob b: 1 when
- * the answer is 304 Not Modified, 0 when it is b itself. inm and ims are
- * the If-None-Match and If-Modified-Since field values, NULL when absent;
- * now is the time of the request. The caller asks only for cacheable
- * answers (a blob), never for live, error or POST ones.
- *  - If-None-Match decides whenever present (§13.2.2): "*", or a list of
- *    entity-tags (§8.8.3) one of which is b's by the weak comparison
- *    (§8.8.3.2). A value that is neither matches nothing: the full answer.
- *  - If-Modified-Since otherwise (§13.1.3): an HTTP-date not earlier than
- *    b's Last-Modified (thisUpdate), and only when b->lm_strong (no answer
- *    about the serial with another status can have carried that
- *    Last-Modified: see ocsp_cache_put). Not an HTTP-date: ignored.
+ * the answer is 304 Not Modified, 0 when it is b itself. inm is the
+ * If-None-Match field value, NULL when absent. The caller asks only for
+ * cacheable answers (a blob), never for live, error or POST ones.
+ * "*", or a list of entity-tags (§8.8.3) one of which is b's by the weak
+ * comparison (§8.8.3.2), is a 304; a value that is neither matches
+ * nothing: the full answer. b's ETag is the first 64 bits of the
+ * SHA-256 of its DER (ocsp_blob_new): an answer with other bytes (another
+ * status, thisUpdate or signature), from this ocspd or another, has
+ * another ETag.
+ * If-Modified-Since is never asked (§13.1.3 lets a server ignore it):
+ * Last-Modified (thisUpdate) counts whole seconds, and a status changed
+ * within the second of an answer (a revocation moments after a
+ * pre-signing, an ocspd sharing the port or restarted meanwhile) gives
+ * "good" and "revoked" answers one Last-Modified.
  */
-int	ocsp_not_modified(const struct ocsp_blob *b, const char *inm,
-	    const char *ims, time_t now);
+int	ocsp_not_modified(const struct ocsp_blob *b, const char *inm);
 
 /* --- respond.c ------------------------------------------------------------ */
 
@@ -234,10 +236,7 @@ extern const unsigned char ocsp_unauthorized_der[5];
 
 /* --- cache.c -------------------------------------------------------------- */
 
-/*
- * A signed response, reference counted, immutable once stored (only
- * ocsp_cache_put, which makes it visible to other threads, sets lm_strong).
- */
+/* A signed response, immutable once made; reference counted. */
 struct ocsp_blob {
 	unsigned int	 refs;
 	int64_t		 this_update;
@@ -245,16 +244,6 @@ struct ocsp_blob {
 	long		 max_age;	/* ocsp_policy_max_age() of its status */
 	char		 etag[24];	/* "\"<16 hex>\"" */
 	char		 last_modified[32];	/* HTTP-date of this_update */
-	/*
-	 * 1: Last-Modified is a strong validator (RFC 9110 §8.8.2.2): no
-	 * answer about this serial with an earlier status can have carried
-	 * it or a later one, so If-Modified-Since may be answered 304.
-	 * Seconds are coarse: a status that changes within the second an
-	 * answer was dated (a revocation moments after a pre-signing, a
-	 * certificate issued just after a never-issued answer) gives two
-	 * answers one Last-Modified. 0 for a blob not stored in the cache.
-	 */
-	int		 lm_strong;
 	size_t		 len;
 	unsigned char	 der[];
 };
@@ -299,23 +288,15 @@ int	ocsp_cache_lookup(struct ocsp_cache *, int issuer, const char *serial,
 /*
  * Sets the status of a certificate we issued (inserting it). A changed
  * status drops every blob of the entry at once, so a stale answer is never
- * served; a never-issued entry becomes an issued one. dated_until is the
- * latest thisUpdate an answer with the status it had so far may carry
- * (the responder's synced_at, which the maintenance thread publishes only
- * after it applied a read; a revocationTime of the old status counts too):
- * blobs stored later are strong Last-Modified validators only when dated
- * after it (ocsp_blob.lm_strong). Returns 1 when the status changed, 0
- * when not, -1 on allocation failure.
+ * served; a never-issued entry becomes an issued one. Returns 1 when the
+ * status changed, 0 when not, -1 on allocation failure.
  */
 int	ocsp_cache_set_status(struct ocsp_cache *, int issuer,
-	    const char *serial, const struct ocsp_status *st,
-	    int64_t dated_until);
+	    const char *serial, const struct ocsp_status *st);
 
 /*
  * Stores blob (the cache takes a reference) for issuer + serial + hash,
  * unless the entry's status differs from st (it changed while signing).
- * A blob is stored once, before any other thread sees it: this sets its
- * lm_strong (dated after every answer of an earlier status).
  * For a NONISSUED st the entry is created when absent; never-issued blobs
  * are bounded by max_nonissued in all (blobs, not serials: each serial may
  * hold one per CertID hash, ~1 KB each). 0 stored, 1 not stored, -1

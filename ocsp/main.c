@@ -175,14 +175,16 @@ ocspd_handle(void *arg, const struct http_request *req,
 	    &cacheable) == -1)
 		goto out;
 	/*
-	 * Conditional GET (RFC 9110 §13), for answers caches may keep only:
-	 * a 304 carries the validators and freshness the 200 would (ETag,
+	 * Conditional GET (RFC 9110 §13), for answers caches may keep only,
+	 * by If-None-Match alone: If-Modified-Since is ignored (§13.1.3),
+	 * as one-second Last-Modified dates cannot tell a "good" answer from
+	 * a "revoked" one dated the same second (ocsp_not_modified). A 304
+	 * carries the validators and freshness the 200 would (ETag,
 	 * Cache-Control, Expires, Last-Modified: §15.4.5), no body, and the
 	 * 200's Content-Length (§8.6).
 	 */
 	if (get && cacheable && blob != NULL && ocsp_not_modified(blob,
-	    http_header(req, "If-None-Match"),
-	    http_header(req, "If-Modified-Since"), time(NULL))) {
+	    http_header(req, "If-None-Match"))) {
 		if (http_not_modified(resp, derlen) == -1 ||
 		    ocspd_cache_headers(resp, blob) == -1)
 			goto out;

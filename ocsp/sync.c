@@ -146,12 +146,7 @@ ocsp_sync_query(struct ocsp_sync *sy, const struct ocsp_mark *from)
 				st.invalidity = strtoll(PQgetvalue(res, i, 5),
 				    NULL, 10);
 		}
-		/*
-		 * synced_at is still the previous read's: answers given so
-		 * far are dated by it (or by a revocationTime).
-		 */
-		switch (ocsp_cache_set_status(r->cache, k, serial, &st,
-		    __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE))) {
+		switch (ocsp_cache_set_status(r->cache, k, serial, &st)) {
 		case -1:
 			log_err("ocsp: out of memory loading the status table");
 			goto out;

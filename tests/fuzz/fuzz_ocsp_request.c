@@ -66,12 +66,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* A few known serials: good and revoked. */
 	memset(&st, 0, sizeof(st));
 	st.reason = -1;
-	ocsp_cache_set_status(r.cache, 0, "1", &st, 0);
+	ocsp_cache_set_status(r.cache, 0, "1", &st);
 	st.state = OCSP_STATE_REVOKED;
 	st.reason = 1;
 	st.revoked_at = 1700000000;
 	st.invalidity = 1690000000;
-	ocsp_cache_set_status(r.cache, 0, "2", &st, 0);
+	ocsp_cache_set_status(r.cache, 0, "2", &st);
 	r.synced_at = time(NULL);
 	r.pol.max_nonissued = 64;
 	return 0;

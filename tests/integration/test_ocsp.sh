@@ -227,8 +227,8 @@ code=$(cget c2 "$url/$enc" -H "If-None-Match: \"0011223344556677\", W/$etag")
 [ "$code" = 304 ] || fail "If-None-Match list with W/ETag: HTTP $code, want 304"
 code=$(cget c3 "$url/$enc" -H "If-None-Match: *")
 [ "$code" = 304 ] || fail "If-None-Match: *: HTTP $code, want 304"
-# Another tag: the whole answer, even with an If-Modified-Since that would
-# match (If-None-Match decides alone, §13.2.2).
+# Another tag: the whole answer, even with an If-Modified-Since equal to
+# Last-Modified (ocspd ignores If-Modified-Since, RFC 9110 §13.1.3).
 code=$(cget c4 "$url/$enc" -H 'If-None-Match: "0011223344556677"' -H "If-Modified-Since: $lm")
 [ "$code" = 200 ] && cmp -s "$tmp/c4.der" "$tmp/get.der" ||
 	fail "If-None-Match with another tag: HTTP $code or another body, want 200 and the answer"
@@ -236,12 +236,33 @@ code=$(cget c4 "$url/$enc" -H 'If-None-Match: "0011223344556677"' -H "If-Modifie
 # Not an If-None-Match value (our tag unquoted): ignored, the whole answer.
 code=$(cget c5 "$url/$enc" -H "If-None-Match: ${etag//\"/}")
 [ "$code" = 200 ] && cmp -s "$tmp/c5.der" "$tmp/get.der" || fail "an unquoted If-None-Match: HTTP $code, want 200"
-# If-Modified-Since alone: not an HTTP-date, or before Last-Modified: 200.
+# If-Modified-Since alone is ignored (RFC 9110 §13.1.3): Last-Modified
+# counts seconds, and a "revoked" answer of this ocspd, of another on the
+# port (ocsp.reuse_port) or of one restarted in that second may carry the
+# Last-Modified of a "good" one. Whatever the date (not an HTTP-date, a
+# second before, equal, an hour later in RFC 850 and asctime forms, or
+# with the matching ETag only as If-Modified-Since's neighbour): 200 and
+# the whole answer, with its ETag.
 code=$(cget c6 "$url/$enc" -H "If-Modified-Since: $(date -u -d "$lm" +%s)")
 [ "$code" = 200 ] && cmp -s "$tmp/c6.der" "$tmp/get.der" || fail "If-Modified-Since not a date: HTTP $code, want 200"
 code=$(cget c7 "$url/$enc" -H "If-Modified-Since: $(date -u -d "$lm - 1 second" '+%a, %d %b %Y %H:%M:%S GMT')")
 [ "$code" = 200 ] && cmp -s "$tmp/c7.der" "$tmp/get.der" ||
 	fail "If-Modified-Since a second before Last-Modified: HTTP $code, want 200"
+code=$(cget c7a "$url/$enc" -H "If-Modified-Since: $lm")
+[ "$code" = 200 ] && cmp -s "$tmp/c7a.der" "$tmp/get.der" && [ "$(hdr "$tmp/c7a.h" ETag)" = "$etag" ] &&
+	[ "$(hdr "$tmp/c7a.h" Last-Modified)" = "$lm" ] ||
+	fail "If-Modified-Since equal to Last-Modified: HTTP $code, want 200 and the answer"
+code=$(cget c7b "$url/$enc" -H "If-Modified-Since: $(date -u -d "$lm + 1 hour" '+%A, %d-%b-%y %H:%M:%S GMT')")
+[ "$code" = 200 ] && cmp -s "$tmp/c7b.der" "$tmp/get.der" ||
+	fail "If-Modified-Since an hour later, RFC 850 form: HTTP $code, want 200 and the answer"
+code=$(cget c7c "$url/$enc" -H "If-Modified-Since: $(LC_ALL=C date -u -d "$lm + 1 hour" '+%a %b %e %H:%M:%S %Y')")
+[ "$code" = 200 ] && cmp -s "$tmp/c7c.der" "$tmp/get.der" ||
+	fail "If-Modified-Since an hour later, asctime form: HTTP $code, want 200 and the answer"
+# With the matching ETag, If-None-Match still gives the 304 (the date,
+# even one before Last-Modified, has no say).
+code=$(cget c7d "$url/$enc" -H "If-None-Match: $etag" \
+	-H "If-Modified-Since: $(date -u -d "$lm - 1 second" '+%a, %d %b %Y %H:%M:%S GMT')")
+[ "$code" = 304 ] || fail "If-None-Match with the ETag and an earlier If-Modified-Since: HTTP $code, want 304"
 # Never over POST, for a live answer or an error.
 code=$(curl -sS -o "$tmp/c8.der" -w '%{http_code}' -H 'If-None-Match: *' -H "If-Modified-Since: $lm" \
 	-H 'Content-Type: application/ocsp-request' --data-binary "@$tmp/get.req" "$url/")
@@ -255,8 +276,8 @@ openssl ocsp -respin "$tmp/c10.der" -resp_text -noverify >"$tmp/c10.txt" 2>&1 ||
 [ "$code" = 200 ] && has 'malformedrequest' "$tmp/c10.txt" ||
 	fail "a malformed GET with If-None-Match: *: HTTP $code, want 200 malformedRequest"
 # A revocation: a new answer, a new ETag; the old one gets it whole. The
-# old Last-Modified gets it whole too, even in the second of the first
-# answer (the next one may carry the same Last-Modified: one-second steps).
+# old Last-Modified gets it whole too (the revoked answer may carry the
+# same one: one-second steps), as does any If-Modified-Since.
 sc=$(issue cond)
 openssl ocsp -issuer "$pki/issuing.pem" -cert "$tmp/cond.pem" -no_nonce -reqout "$tmp/cond.req" >/dev/null 2>&1
 cu="$url/$(base64 -w0 "$tmp/cond.req")"
@@ -556,17 +577,23 @@ o2 -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0124 | has ': unknown' |
 	fail "policy nonissued=unknown not honoured"
 curl -sS -D "$tmp/get3.h" -o "$tmp/get3.der" "$url2/$b64"
 check_caching "$tmp/get3.h" "$tmp/get3.der" 120 "GET, max_age_seconds = 120"
-# If-Modified-Since with the Last-Modified of an answer: 304. Here, where
-# every certificate was loaded at start (nothing was answered about them
-# before, so no answer of another status can share that Last-Modified);
-# on the first instance an answer dated in the second of the read before
-# its certificate's load is re-validated by ETag only (ocsp/README.md).
+# A second ocspd on the same data: If-Modified-Since with the first
+# instance's Last-Modified, or this one's, or later, gets the whole answer
+# here too (this process knows nothing of the other's answers); the
+# ETag of its own answer a 304.
+code=$(cget ims1 "$url2/$b64" -H "If-Modified-Since: $lm")
+[ "$code" = 200 ] && [ -s "$tmp/ims1.der" ] ||
+	fail "ocspd #2, If-Modified-Since of ocspd #1's answer: HTTP $code, want 200 and an answer"
 code=$(cget ims2 "$url2/$b64" -H "If-Modified-Since: $(hdr "$tmp/get3.h" Last-Modified)")
-[ "$code" = 304 ] || fail "If-Modified-Since equal to Last-Modified: HTTP $code, want 304"
-check_304 ims2 "$tmp/get3.h" "$tmp/get3.der" 120 "If-Modified-Since"
+[ "$code" = 200 ] && cmp -s "$tmp/ims2.der" "$tmp/get3.der" ||
+	fail "ocspd #2, If-Modified-Since equal to Last-Modified: HTTP $code, want 200 and the answer"
 code=$(cget ims3 "$url2/$b64" -H "If-Modified-Since: $(date -u -d "$(hdr "$tmp/get3.h" Last-Modified) + 1 hour" \
 	'+%A, %d-%b-%y %H:%M:%S GMT')")
-[ "$code" = 304 ] || fail "If-Modified-Since an hour later, RFC 850 form: HTTP $code, want 304"
+[ "$code" = 200 ] && cmp -s "$tmp/ims3.der" "$tmp/get3.der" ||
+	fail "ocspd #2, If-Modified-Since an hour later, RFC 850 form: HTTP $code, want 200 and the answer"
+code=$(cget ims4 "$url2/$b64" -H "If-None-Match: $(hdr "$tmp/get3.h" ETag)")
+[ "$code" = 304 ] || fail "ocspd #2, If-None-Match with its ETag: HTTP $code, want 304"
+check_304 ims4 "$tmp/get3.h" "$tmp/get3.der" 120 "ocspd #2, If-None-Match"
 # max_nonissued counts responses, not serials: a serial asked with SHA-256,
 # SHA-384 and SHA-512 CertIDs holds three (with 0124's SHA-1 one: 4), so a
 # third serial is answered but not kept.

@@ -16,13 +16,14 @@
  *    and a count in progress does not hold the other askers;
  *  - conditional GETs (RFC 9110 §13): If-None-Match lists, weak
  *    comparison and "*", strictly parsed; HTTP-dates in their three forms,
- *    nothing else; If-Modified-Since only when If-None-Match is absent, and
- *    only for a blob no answer of an earlier status can share a
- *    Last-Modified with (a revocation in the second of a pre-signing).
+ *    nothing else (lib/http, for crld); If-Modified-Since ignored, however
+ *    late, through ocspd's real HTTP handler: a "good" and a "revoked"
+ *    answer dated the same second share a Last-Modified, never an ETag.
  *
- * ocsp_sync_sign is static: the sources are included rather than linked,
- * so the generic tests/unit rule builds this program (no ocspd rule in the
- * Makefile), and every non-static function is the real one.
+ * ocsp_sync_sign and ocspd_handle are static: the sources, main.c with
+ * its main() renamed, are included rather than linked, so the generic
+ * tests/unit rule builds this program (no ocspd rule in the Makefile),
+ * and every non-static function is the real one.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
@@ -48,6 +50,11 @@
 #include "ocsp/request.c"
 #include "ocsp/respond.c"
 #include "ocsp/sync.c"
+/* ocspd_handle, the HTTP handler, and its helpers; not its main(). */
+int	ocspd_main(int, char **);
+#define main ocspd_main
+#include "ocsp/main.c"
+#undef main
 
 #define GOOD_ISSUER	0
 #define BROKEN_ISSUER	1	/* responder certificate and key differ */
@@ -137,8 +144,7 @@ add_good(int issuer, int i)
 	memset(&st, 0, sizeof(st));
 	st.reason = -1;
 	snprintf(serial, sizeof(serial), "%X", 0x1000 + i);
-	assert_int_equal(ocsp_cache_set_status(r.cache, issuer, serial, &st, 0),
-	    1);
+	assert_int_equal(ocsp_cache_set_status(r.cache, issuer, serial, &st), 1);
 }
 
 static int
@@ -347,7 +353,7 @@ test_this_update_not_before_revocation(void **state)
 	st.reason = 1;
 	st.revoked_at = now - 10;
 	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "2A",
-	    &st, 0), 1);
+	    &st), 1);
 	/* Signed for the request (and kept). */
 	req = make_request("2A", &reqlen);
 	assert_int_equal(ocsp_answer(&r, req, reqlen, &der, &derlen, &blob,
@@ -359,7 +365,7 @@ test_this_update_not_before_revocation(void **state)
 	blob = NULL;
 	/* Pre-signed by the maintenance thread. */
 	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "2B",
-	    &st, 0), 1);
+	    &st), 1);
 	assert_int_equal(ocsp_sync_sign(&sy, &more), 1);
 	OPENSSL_free(req);
 	req = make_request("2B", &reqlen);
@@ -406,7 +412,7 @@ test_nonissued_bound_counts_responses(void **state)
 	memset(&good, 0, sizeof(good));
 	good.reason = -1;
 	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "A",
-	    &good, 0), 1);
+	    &good), 1);
 	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "B", 0, &st, b,
 	    OCSP_NHASH), 0);
 	ocsp_blob_unref(b);
@@ -460,7 +466,7 @@ test_max_age(void **state)
 	memset(&st, 0, sizeof(st));
 	st.reason = -1;
 	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "7E58",
-	    &st, 0), 1);
+	    &st), 1);
 	req = make_request("7E58", &reqlen);
 	assert_int_equal(ocsp_answer(&r, req, reqlen, &out, &outlen, &blob,
 	    &owned, &cacheable), 0);
@@ -540,7 +546,7 @@ test_certid_absent_params_echoed(void **state)
 	memset(&st, 0, sizeof(st));
 	st.reason = -1;
 	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "7E59",
-	    &st, 0), 1);
+	    &st), 1);
 	assert_int_equal(ocsp_sync_sign(&sy, &more), 1);	/* SHA-1 */
 	for (i = 0; i < 2; i++) {
 		for (absent = 0; absent <= 1; absent++) {
@@ -760,7 +766,7 @@ test_http_date(void **state)
 
 /* A blob for the conditional tests: dated T9, its ETag from its bytes. */
 static struct ocsp_blob *
-cond_blob(int lm_strong)
+cond_blob(void)
 {
 	static const unsigned char der[] = { 0x30, 0x03, 0x0a, 0x01, 0x00 };
 	struct ocsp_blob *b;
@@ -768,7 +774,6 @@ cond_blob(int lm_strong)
 	b = ocsp_blob_new(der, sizeof(der), T9, T9 + 4 * 86400, 3600);
 	assert_non_null(b);
 	assert_string_equal(b->last_modified, "Sun, 09 Sep 2001 01:46:40 GMT");
-	b->lm_strong = lm_strong;
 	return b;
 }
 
@@ -776,8 +781,7 @@ cond_blob(int lm_strong)
 static void
 test_if_none_match(void **state)
 {
-	struct ocsp_blob *b = cond_blob(1);
-	const char *lm = "Sun, 09 Sep 2001 01:46:40 GMT";
+	struct ocsp_blob *b = cond_blob();
 	char tag[64], in[256];
 	/* @ stands for our tag. */
 	static const char *const bad[] = {
@@ -789,30 +793,30 @@ test_if_none_match(void **state)
 	size_t i, o;
 
 	snprintf(tag, sizeof(tag), "%s", b->etag);
-	assert_true(ocsp_not_modified(b, tag, NULL, T9));
-	assert_true(ocsp_not_modified(b, "*", NULL, T9));
-	assert_true(ocsp_not_modified(b, " * ", NULL, T9));
+	assert_true(ocsp_not_modified(b, tag));
+	assert_true(ocsp_not_modified(b, "*"));
+	assert_true(ocsp_not_modified(b, " * "));
 	/* Weak comparison: W/ on either side does not matter. */
 	snprintf(in, sizeof(in), "W/%s", tag);
-	assert_true(ocsp_not_modified(b, in, NULL, T9));
+	assert_true(ocsp_not_modified(b, in));
 	snprintf(in, sizeof(in), "\"0011223344556677\", W/\"x\",%s", tag);
-	assert_true(ocsp_not_modified(b, in, NULL, T9));
+	assert_true(ocsp_not_modified(b, in));
 	snprintf(in, sizeof(in), " ,, \"\" ,\t%s ,", tag);
-	assert_true(ocsp_not_modified(b, in, NULL, T9));
+	assert_true(ocsp_not_modified(b, in));
 	snprintf(in, sizeof(in), "\"\xc3\xa9\", %s", tag);
-	assert_true(ocsp_not_modified(b, in, NULL, T9));
+	assert_true(ocsp_not_modified(b, in));
 	/* Another tag, a prefix of ours, ours unquoted or changed in case. */
-	assert_false(ocsp_not_modified(b, "\"0011223344556677\"", NULL, T9));
+	assert_false(ocsp_not_modified(b, "\"0011223344556677\""));
 	snprintf(in, sizeof(in), "%.*s\"", (int)strlen(tag) - 2, tag);
-	assert_false(ocsp_not_modified(b, in, NULL, T9));
+	assert_false(ocsp_not_modified(b, in));
 	snprintf(in, sizeof(in), "%.*s", (int)strlen(tag) - 2, tag + 1);
-	assert_false(ocsp_not_modified(b, in, NULL, T9));
+	assert_false(ocsp_not_modified(b, in));
 	snprintf(in, sizeof(in), "%s", tag);
 	for (i = 0; in[i] != '\0'; i++)
 		if (in[i] >= 'a' && in[i] <= 'f')
 			in[i] -= 'a' - 'A';
 	if (strcmp(in, tag) != 0)
-		assert_false(ocsp_not_modified(b, in, NULL, T9));
+		assert_false(ocsp_not_modified(b, in));
 	/* Not an If-None-Match value: ignored, whatever it holds. */
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		for (c = bad[i], o = 0; *c != '\0'; c++) {
@@ -824,61 +828,285 @@ test_if_none_match(void **state)
 			}
 		}
 		in[o] = '\0';
-		if (ocsp_not_modified(b, in, NULL, T9))
+		if (ocsp_not_modified(b, in))
 			fail_msg("If-None-Match: %s matched", in);
 	}
-	/* Present, it decides alone: an If-Modified-Since that would match does not. */
-	assert_false(ocsp_not_modified(b, "\"0011223344556677\"", lm, T9));
-	assert_false(ocsp_not_modified(b, "", lm, T9));
-	assert_false(ocsp_not_modified(b, "garbage", lm, T9));
-	assert_true(ocsp_not_modified(b, tag, "garbage", T9));
-	/* No validators, no blob: the whole answer. */
-	assert_false(ocsp_not_modified(b, NULL, NULL, T9));
-	assert_false(ocsp_not_modified(NULL, tag, NULL, T9));
-	ocsp_blob_unref(b);
-}
-
-/* If-Modified-Since (RFC 9110 §13.1.3), without If-None-Match. */
-static void
-test_if_modified_since(void **state)
-{
-	struct ocsp_blob *b = cond_blob(1);
-
-	assert_true(ocsp_not_modified(b, NULL,
-	    "Sun, 09 Sep 2001 01:46:40 GMT", T9));
-	assert_true(ocsp_not_modified(b, NULL,
-	    "Sun, 09 Sep 2001 01:46:41 GMT", T9));
-	assert_true(ocsp_not_modified(b, NULL,
-	    "Sunday, 09-Sep-01 01:46:40 GMT", T9));
-	assert_true(ocsp_not_modified(b, NULL, "Sun Sep  9 01:46:40 2001",
-	    T9));
-	assert_false(ocsp_not_modified(b, NULL,
-	    "Sun, 09 Sep 2001 01:46:39 GMT", T9));
-	/* Not an HTTP-date: ignored (RFC 9110 §13.1.3), the whole answer. */
-	assert_false(ocsp_not_modified(b, NULL,
-	    "Sun, 09 Sep 2099 01:46:40 UTC", T9));
-	assert_false(ocsp_not_modified(b, NULL, "4102444800", T9));
-	assert_false(ocsp_not_modified(b, NULL, "", T9));
-	/* A Last-Modified another status may have carried: never. */
-	b->lm_strong = 0;
-	assert_false(ocsp_not_modified(b, NULL,
-	    "Sun, 09 Sep 2099 01:46:40 GMT", T9));
+	/* No If-None-Match, no blob: the whole answer. */
+	assert_false(ocsp_not_modified(b, NULL));
+	assert_false(ocsp_not_modified(NULL, tag));
 	ocsp_blob_unref(b);
 }
 
 /*
- * Last-Modified has one-second steps: a status that changes in the
- * second its last answer was dated gives the next answer the same
- * Last-Modified, and If-Modified-Since with it must not keep the old
- * answer in a cache (a revoked certificate "good" for max-age more). The
- * ETag, made from the bytes, tells them apart.
+ * The reply to one GET of ocspd_handle, served by lib/http on 127.0.0.1:
+ * status, body, and the ETag and Last-Modified fields ("" when absent).
+ */
+struct tget {
+	long		 status;
+	unsigned char	*body;
+	size_t		 len;
+	char		 etag[64];
+	char		 lm[64];
+};
+
+static size_t
+tget_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct tget *g = arg;
+	unsigned char *nb;
+
+	if ((nb = realloc(g->body, g->len + size * n + 1)) == NULL)
+		return 0;
+	memcpy(nb + g->len, p, size * n);
+	g->body = nb;
+	g->len += size * n;
+	return size * n;
+}
+
+/* Keeps the value of one field of a header line, without its CRLF. */
+static void
+tget_field(const char *line, size_t n, const char *name, char *out,
+    size_t outlen)
+{
+	size_t k = strlen(name);
+
+	if (n <= k + 1 || strncasecmp(line, name, k) != 0 || line[k] != ':')
+		return;
+	line += k + 1;
+	n -= k + 1;
+	while (n > 0 && *line == ' ') {
+		line++;
+		n--;
+	}
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+		n--;
+	snprintf(out, outlen, "%.*s", (int)n, line);
+}
+
+static size_t
+tget_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct tget *g = arg;
+
+	tget_field(p, size * n, "ETag", g->etag, sizeof(g->etag));
+	tget_field(p, size * n, "Last-Modified", g->lm, sizeof(g->lm));
+	return size * n;
+}
+
+/* GET url with up to two request headers (NULL for none). */
+static void
+tget(const char *url, const char *h1, const char *h2, struct tget *g)
+{
+	struct curl_slist *hl = NULL;
+	CURL *c;
+	CURLcode cc;
+
+	memset(g, 0, sizeof(*g));
+	c = curl_easy_init();
+	assert_non_null(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tget_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, g);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, tget_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	if (h1 != NULL)
+		hl = curl_slist_append(hl, h1);
+	if (h2 != NULL)
+		hl = curl_slist_append(hl, h2);
+	if (hl != NULL)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	if ((cc = curl_easy_perform(c)) != CURLE_OK)
+		fail_msg("curl %s: %s", url, curl_easy_strerror(cc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g->status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+}
+
+/* The whole answer want, with its validators, not a 304. */
+static void
+assert_whole(const struct tget *g, const struct tget *want, const char *why)
+{
+	if (g->status != 200 || g->len != want->len ||
+	    memcmp(g->body, want->body, want->len) != 0 ||
+	    strcmp(g->etag, want->etag) != 0 || strcmp(g->lm, want->lm) != 0)
+		fail_msg("%s: HTTP %ld, %zu bytes, want the whole %zu-byte "
+		    "answer", why, g->status, g->len, want->len);
+}
+
+/*
+ * The field "h: " and the HTTP-date t in form 0 (IMF-fixdate), 1 (RFC
+ * 850) or 2 (asctime), RFC 9110 §5.6.7.
  */
 static void
-test_lm_strong_after_status_change(void **state)
+tget_date(time_t t, const char *h, int form, char *out, size_t len)
+{
+	struct tm tm;
+	char d[64], tod[16];
+
+	assert_non_null(gmtime_r(&t, &tm));
+	switch (form) {
+	case 0:
+		assert_true(strftime(d, sizeof(d),
+		    "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0);
+		break;
+	case 1:
+		/* %y, without -Wformat-y2k's complaint. */
+		assert_true(strftime(d, sizeof(d), "%A, %d-%b-", &tm) > 0);
+		assert_true(strftime(tod, sizeof(tod), "%H:%M:%S", &tm) > 0);
+		snprintf(d + strlen(d), sizeof(d) - strlen(d), "%02d %s GMT",
+		    (tm.tm_year + 1900) % 100, tod);
+		break;
+	default:
+		assert_true(strftime(d, sizeof(d), "%a %b %e %H:%M:%S %Y",
+		    &tm) > 0);
+		break;
+	}
+	snprintf(out, len, "%s: %s", h, d);
+}
+
+/*
+ * If-Modified-Since is ignored (RFC 9110 §13.1.3), through ocspd's own
+ * handler: thisUpdate counts seconds, and a certificate revoked in the
+ * second of its "good" answer is answered "revoked" with the same
+ * Last-Modified; another ocspd on the port (reuse_port) or one restarted
+ * in that second cannot know what it answered. A date equal to or after
+ * Last-Modified gets the whole answer, in every HTTP-date form; only the
+ * ETag, made from the bytes, gives a 304.
+ */
+static void
+test_if_modified_since_ignored(void **state)
+{
+	struct http_limits lim;
+	struct http_server *srv;
+	struct ocsp_status st;
+	struct tget good, rev, g;
+	unsigned char *req, *b64;
+	size_t reqlen;
+	time_t now = time(NULL), lm, t;
+	char err[256], url[512], h[128], h2[128];
+	int i;
+
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C5",
+	    &st), 1);
+	r.synced_at = now - 10;
+	memset(&lim, 0, sizeof(lim));
+	lim.max_body = OCSP_MAX_BODY;
+	lim.conn_memory = 16384;
+	lim.max_conns = 16;
+	lim.max_conns_per_ip = 16;
+	lim.timeout_s = 5;
+	lim.threads = 1;
+	srv = http_start("127.0.0.1", 0, &lim, ocspd_handle, &r, err,
+	    sizeof(err));
+	if (srv == NULL)
+		fail_msg("http_start: %s", err);
+	req = make_request("C5", &reqlen);
+	assert_non_null(b64 = malloc(4 * ((reqlen + 2) / 3) + 1));
+	EVP_EncodeBlock(b64, req, (int)reqlen);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/%s",
+	    (unsigned int)http_port(srv), (const char *)b64);
+
+	tget(url, NULL, NULL, &good);
+	assert_int_equal(good.status, 200);
+	assert_true(good.len > 0);
+	assert_true(good.etag[0] == '"' && good.lm[0] != '\0');
+	assert_int_equal(http_date_parse(good.lm, now, &lm), 0);
+	assert_int_equal(lm, now - 10);
+
+	/*
+	 * Equal to Last-Modified or an hour after it, in the three forms
+	 * (each a date ocspd would once have taken): 200.
+	 */
+	snprintf(h, sizeof(h), "If-Modified-Since: %s", good.lm);
+	tget(url, h, NULL, &g);
+	assert_whole(&g, &good, "If-Modified-Since equal to Last-Modified");
+	free(g.body);
+	for (i = 0; i < 6; i++) {
+		tget_date(lm + 3600 * (i / 3), "If-Modified-Since", i % 3, h,
+		    sizeof(h));
+		assert_int_equal(http_date_parse(h + 19, now, &t), 0);
+		assert_int_equal(t, lm + 3600 * (i / 3));
+		tget(url, h, NULL, &g);
+		assert_whole(&g, &good, h);
+		free(g.body);
+	}
+	tget(url, "If-Modified-Since: Fri, 31 Dec 2099 23:59:59 GMT", NULL,
+	    &g);
+	assert_whole(&g, &good, "If-Modified-Since in 2099");
+	free(g.body);
+
+	/* If-None-Match alone decides, whatever If-Modified-Since says. */
+	snprintf(h2, sizeof(h2), "If-None-Match: %s", good.etag);
+	tget(url, h2, NULL, &g);
+	assert_int_equal(g.status, 304);
+	assert_int_equal(g.len, 0);
+	assert_string_equal(g.etag, good.etag);
+	assert_string_equal(g.lm, good.lm);
+	free(g.body);
+	tget_date(lm - 1, "If-Modified-Since", 0, h, sizeof(h));
+	tget(url, h2, h, &g);
+	assert_int_equal(g.status, 304);
+	free(g.body);
+	snprintf(h, sizeof(h), "If-Modified-Since: %s", good.lm);
+	tget(url, "If-None-Match: \"0011223344556677\"", h, &g);
+	assert_whole(&g, &good, "another ETag, If-Modified-Since equal");
+	free(g.body);
+
+	/*
+	 * Revoked in that second (revocationTime before the last read):
+	 * the "revoked" answer has the "good" one's Last-Modified. The
+	 * "good" answer's date, and its ETag, get the whole new answer.
+	 */
+	st.state = OCSP_STATE_REVOKED;
+	st.reason = 1;
+	st.revoked_at = now - 20;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C5",
+	    &st), 1);
+	tget(url, NULL, NULL, &rev);
+	assert_int_equal(rev.status, 200);
+	assert_string_equal(rev.lm, good.lm);
+	assert_string_not_equal(rev.etag, good.etag);
+	assert_true(rev.len != good.len ||
+	    memcmp(rev.body, good.body, rev.len) != 0);
+	snprintf(h, sizeof(h), "If-Modified-Since: %s", good.lm);
+	tget(url, h, NULL, &g);
+	assert_whole(&g, &rev, "revoked, the good answer's date");
+	free(g.body);
+	tget_date(lm + 3600, "If-Modified-Since", 1, h, sizeof(h));
+	tget(url, h, NULL, &g);
+	assert_whole(&g, &rev, "revoked, an hour after the good answer");
+	free(g.body);
+	tget(url, h2, NULL, &g);
+	assert_whole(&g, &rev, "revoked, the good answer's ETag");
+	free(g.body);
+	snprintf(h2, sizeof(h2), "If-None-Match: %s", rev.etag);
+	tget(url, h2, NULL, &g);
+	assert_int_equal(g.status, 304);
+	assert_string_equal(g.etag, rev.etag);
+	free(g.body);
+
+	http_stop(srv);
+	free(good.body);
+	free(rev.body);
+	free(b64);
+	OPENSSL_free(req);
+}
+
+/*
+ * A status changed in the second of the last answer (through the cache,
+ * as the maintenance thread does): the new answer has the old one's
+ * Last-Modified, and only its own ETag revalidates it.
+ */
+static void
+test_same_second_etag(void **state)
 {
 	static const unsigned char d1[] = { 0x30, 0x03, 0x0a, 0x01, 0x00 };
 	static const unsigned char d2[] = { 0x30, 0x03, 0x0a, 0x01, 0x01 };
-	struct ocsp_status good, rev, ni;
+	struct ocsp_status good, rev;
 	struct ocsp_blob *old, *b, *got = NULL;
 	const unsigned char *der = NULL;
 	unsigned char *req;
@@ -892,95 +1120,43 @@ test_lm_strong_after_status_change(void **state)
 	rev.state = OCSP_STATE_REVOKED;
 	rev.reason = 1;
 	rev.revoked_at = now - 3;
-	ni = good;
-	ni.state = OCSP_STATE_NONISSUED;
-	/* Loaded at start (nothing answered before), pre-signed: strong. */
 	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C1",
-	    &good, 0), 1);
+	    &good), 1);
 	old = ocsp_blob_new(d1, sizeof(d1), now - 5, now + 86400, 3600);
 	assert_non_null(old);
 	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C1", 0, &good,
 	    old, 10), 0);
-	assert_true(old->lm_strong);
-	assert_true(ocsp_not_modified(old, NULL, old->last_modified, now));
-	/* Revoked in that second: the next answer is dated so too. */
-	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C1", &rev,
-	    now - 5), 1);
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C1", &rev),
+	    1);
 	b = ocsp_blob_new(d2, sizeof(d2), now - 5, now + 86400, 3600);
 	assert_non_null(b);
 	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C1", 0, &rev, b,
 	    10), 0);
-	assert_false(b->lm_strong);
 	assert_string_equal(b->last_modified, old->last_modified);
-	assert_false(ocsp_not_modified(b, NULL, old->last_modified, now));
-	assert_false(ocsp_not_modified(b, old->etag, NULL, now));
-	assert_true(ocsp_not_modified(b, b->etag, NULL, now));
-	ocsp_blob_unref(b);
-	/*
-	 * Dated at the revocationTime of the old status or before: still
-	 * not; after it: strong again.
-	 */
-	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C1",
-	    &good, now - 5), 1);
-	b = ocsp_blob_new(d1, sizeof(d1), now - 3, now + 86400, 3600);
-	assert_non_null(b);
-	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C1", 0, &good,
-	    b, 10), 0);
-	assert_false(b->lm_strong);
-	ocsp_blob_unref(b);
-	b = ocsp_blob_new(d1, sizeof(d1), now - 2, now + 86400, 3600);
-	assert_non_null(b);
-	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C1", 0, &good,
-	    b, 10), 0);
-	assert_true(b->lm_strong);
-	assert_true(ocsp_not_modified(b, NULL, b->last_modified, now));
+	assert_string_not_equal(b->etag, old->etag);
+	assert_false(ocsp_not_modified(b, old->etag));
+	assert_false(ocsp_not_modified(b, NULL));
+	assert_true(ocsp_not_modified(b, b->etag));
 	ocsp_blob_unref(b);
 	ocsp_blob_unref(old);
 
-	/* Never issued, then issued in the second of that answer. */
-	old = ocsp_blob_new(d1, sizeof(d1), now - 5, now + 3600, 10);
-	assert_non_null(old);
-	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C2", 0, &ni,
-	    old, 10), 0);
-	assert_true(old->lm_strong);
-	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C2",
-	    &good, now - 5), 1);
-	b = ocsp_blob_new(d2, sizeof(d2), now - 5, now + 86400, 3600);
-	assert_non_null(b);
-	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C2", 0, &good,
-	    b, 10), 0);
-	assert_false(b->lm_strong);
-	ocsp_blob_unref(b);
-	ocsp_blob_unref(old);
-	/* Never answered but as never issued (not kept): the same. */
-	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C3",
-	    &good, now - 5), 1);
-	b = ocsp_blob_new(d2, sizeof(d2), now - 5, now + 86400, 3600);
-	assert_non_null(b);
-	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C3", 0, &good,
-	    b, 10), 0);
-	assert_false(b->lm_strong);
-	ocsp_blob_unref(b);
-	/* A blob the cache refused (the status changed meanwhile): never. */
-	b = ocsp_blob_new(d2, sizeof(d2), now, now + 86400, 3600);
-	assert_non_null(b);
-	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C3", 0, &rev, b,
-	    10), 1);
-	assert_false(b->lm_strong);
-	ocsp_blob_unref(b);
-
-	/* Through ocsp_answer: the pre-signed answer, its ETag, its date. */
+	/* Through ocsp_answer: the ETag of the bytes it returns. */
 	r.synced_at = now - 1;
 	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C4",
-	    &good, now - 100), 1);
+	    &good), 1);
 	req = make_request("C4", &reqlen);
 	assert_int_equal(ocsp_answer(&r, req, reqlen, &der, &derlen, &got,
 	    &owned, &cacheable), 0);
 	assert_non_null(got);
 	assert_true(cacheable);
-	assert_true(got->lm_strong);
-	assert_true(ocsp_not_modified(got, got->etag, NULL, now));
-	assert_true(ocsp_not_modified(got, NULL, got->last_modified, now));
+	assert_ptr_equal(der, got->der);
+	b = ocsp_blob_new(der, derlen, got->this_update, got->next_update,
+	    got->max_age);
+	assert_non_null(b);
+	assert_string_equal(b->etag, got->etag);
+	assert_true(ocsp_not_modified(got, got->etag));
+	assert_false(ocsp_not_modified(got, NULL));
+	ocsp_blob_unref(b);
 	ocsp_blob_unref(got);
 	OPENSSL_free(req);
 }
@@ -1006,9 +1182,10 @@ main(void)
 		    test_stats_counted_once_per_second, setup, teardown),
 		cmocka_unit_test(test_http_date),
 		cmocka_unit_test(test_if_none_match),
-		cmocka_unit_test(test_if_modified_since),
 		cmocka_unit_test_setup_teardown(
-		    test_lm_strong_after_status_change, setup, teardown),
+		    test_if_modified_since_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_second_etag,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
