@@ -63,6 +63,9 @@ nginx -t -q -e "$ngx/error.log" -c "$ngx/nginx.conf" -p "$ngx" 2>"$ngx/t.log" ||
 # As an operator installs it: in Debian's own nginx.conf (conf.d/), whose
 # http{} sets ssl_protocols and ssl_prefer_server_ciphers of its own.
 if [ -r /etc/nginx/nginx.conf ]; then
+	# Its modules-enabled/ (nginx-light's echo module, say) loads them by a
+	# path relative to the prefix: Debian's prefix has modules/ (a link).
+	[ ! -d /usr/share/nginx/modules ] || ln -sfn /usr/share/nginx/modules "$ngx/modules"
 	sed -e "s|/etc/nginx/conf.d/\*.conf|$ngx/pki.conf|" -e '\|/etc/nginx/sites-enabled/|d' \
 	    -e "s|/var/log/nginx/|$ngx/|" -e "s|^pid .*|pid $ngx/debian.pid;|" -e '/^user /d' \
 	    /etc/nginx/nginx.conf >"$ngx/debian.conf"
