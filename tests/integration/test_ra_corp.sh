@@ -224,7 +224,9 @@ sys=$aid; systok=$tok
 refuse 404 "the address's account before its claim" GET "/v1/corporate/$cid"
 ctok=$(claim_token admin@contoh.co.id)
 secrets+=("$ctok")
-refuse 404 "a claim with an unknown token" POST /v1/corporate/sysadmin/claim "{\"token\":\"${ctok%?}$([ "${ctok: -1}" = A ] && echo B || echo A)\"}"
+# Another last character that a 32-byte token can end with (its two low
+# bits zero, RFC 4648 §3.5: 'B' after 'A' was refused as malformed, 400).
+refuse 404 "a claim with an unknown token" POST /v1/corporate/sysadmin/claim "{\"token\":\"${ctok%?}$([ "${ctok: -1}" = A ] && echo E || echo A)\"}"
 tok=$stok
 refuse 403 "another address's account claims the role" POST /v1/corporate/sysadmin/claim "{\"token\":\"$ctok\"}"
 tok=$systok
