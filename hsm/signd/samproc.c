@@ -162,6 +162,16 @@ static const struct db_stmt stmt_sad_find = {
 	2
 };
 /*
+ * Taken before the certificate is read (schema/049): a revocation in
+ * progress is waited for and then seen; one that comes while this
+ * transaction signs waits for its commit and is stamped after it.
+ */
+static const struct db_stmt stmt_sign_lock = {
+	"signd_sam_sign_lock",
+	"SELECT certificate_sign_lock($1::bigint)",
+	1
+};
+/*
  * Marks the hashes used and counts them off the SAD in one round trip: the
  * count changes only when every hash was covered and unused; the caller
  * refuses (and so rolls back) unless both numbers say so.
@@ -606,6 +616,11 @@ sam_sign_txn(struct db *db, void *arg)
 	if ((digest = sam_sad_digest(q->sad)) == NULL ||
 	    (hashes = sam_hash_array(&q->hashes)) == NULL)
 		goto out;
+	v[0] = credid;
+	if ((res = db_exec(db, &stmt_sign_lock, v, NULL, NULL)) == NULL)
+		goto out;
+	PQclear(res);
+	res = NULL;
 	v[0] = digest;
 	v[1] = credid;
 	if ((sad = db_exec(db, &stmt_sad_find, v, NULL, NULL)) == NULL)

@@ -8,7 +8,9 @@
 # RSA PKCS#1 v1.5 SHA-256, RSA-PSS SHA-384, a bulk of 3). Refused with CSC's
 # error and no state change but failure counters: expired SAD, reused SAD, a
 # hash not covered, wrong PIN / OTP (counted, then lock-out 429), a revoked
-# and a suspended credential, no / bad / expired token, a client_id that is
+# and a suspended credential (a revocation in progress makes signHash wait,
+# then refuse; a hold waits for a signature in progress and is stamped after
+# it: schema/049), no / bad / expired token, a client_id that is
 # not UTF-8 (401, no database error), another subscriber's
 # credential (userID, OTP, SAD), a blob moved to another subscriber's row
 # (no signature returned). No PIN, OTP, SAD, token or secret in the logs,
@@ -560,7 +562,30 @@ authorize "$credRSA" "$H" $SHA256 '"PIN":"402917"'
 expect 200 - "authorize before the suspension"
 sad_rsa=$SAD
 ser=$(openssl x509 -in "$tmp/rsa.pem" -noout -serial | cut -d= -f2)
-pkictl cert revoke --serial "$ser" --reason certificateHold >/dev/null || fail "hold"
+# A revocation (a hold too) and a signHash are ordered (schema/049). A
+# signature in progress (here a transaction holding the SAM's lock on the
+# certificate): the hold waits for its commit and is stamped after it.
+waiting_advisory() { # 0 once a backend waits for an advisory lock (10 s)
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")" -ge 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+open_tx
+echo "BEGIN; SELECT 'signing' FROM certificate_sign_lock($credRSA);" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && [ "$locked" = signing ] || fail "the open transaction did not take the signing lock: $locked"
+pkictl cert revoke --serial "$ser" --reason certificateHold >"$tmp/revoke.out" 2>&1 &
+revoker=$!
+waiting_advisory || fail "the hold did not wait for the signature in progress"
+echo "SELECT clock_timestamp();" >&"$tx_in"
+read -r -t 10 signed_at <&"$tx_out" || fail "no time from the open transaction"
+kill -0 "$revoker" 2>/dev/null || fail "the hold ended while a signature was in progress: $(cat "$tmp/revoke.out")"
+commit_tx
+wait "$revoker" || fail "hold: $(cat "$tmp/revoke.out")"
+[ "$(q "SELECT revoked_at > '$signed_at'::timestamptz FROM certificate WHERE id = $credRSA")" = t ] ||
+	fail "the hold that waited for a signature is stamped before it ($signed_at)"
 before
 signhash "$credRSA" "$sad_rsa" "$H" $SHA256 $RSA
 expect 400 invalid_request "signHash on a suspended credential"
@@ -577,9 +602,21 @@ verify "$tmp/rsa.pem" 0 -pkeyopt digest:sha256
 hashes sha256 1
 authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
 sad_rev=$SAD
-ser=$(openssl x509 -in "$tmp/ec.pem" -noout -serial | cut -d= -f2)
-pkictl cert revoke --serial "$ser" --reason keyCompromise >/dev/null || fail "revoke"
+# A revocation in progress: the signHash waits for its commit, then sees it.
+open_tx
+echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 1 WHERE id = $credEC; SELECT 'revoking';" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && [ "$locked" = revoking ] || fail "the open transaction did not revoke: $locked"
 before
+(signhash "$credEC" "$sad_rev" "$H" $SHA256 $EC; echo "$code" >"$tmp/code") &
+signer=$!
+waiting_advisory || fail "signHash did not wait for the revocation in progress"
+kill -0 "$signer" 2>/dev/null || fail "signHash ended while a revocation was in progress: $(cat "$tmp/out")"
+commit_tx
+wait "$signer"
+code=$(cat "$tmp/code")
+expect 400 invalid_request "signHash on a credential being revoked"
+desc | has revoked || fail "being revoked: $(desc)"
+unchanged "credential being revoked"
 signhash "$credEC" "$sad_rev" "$H" $SHA256 $EC
 expect 400 invalid_request "signHash on a revoked credential"
 desc | has revoked || fail "revoked: $(desc)"
