@@ -10,10 +10,13 @@
  *	POST /v1/phone		change_phone: the new number is unverified
  *				until POST /v1/phone/verify
  *
- * Each change and its audit event commit in one transaction; a refused
+ * Each change, its audit event and its notice to the account's address
+ * (the old one for an email change) commit in one transaction; a refused
  * request changes nothing but the failure counters (a wrong factor, a wrong
- * current password). A notice goes to the account's (old) address after
- * the commit; a notice that cannot be sent is logged, not fatal.
+ * current password) and queues no notice. The notice is queued in the mail
+ * outbox (ra_mail_queue, schema/033), not sent while the client waits: the
+ * notifier sends it and retries it with back-off, so a mail server or sink
+ * that fails at the moment of the change delays the notice, never loses it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,13 +185,40 @@ ra_change_details(const struct ra_change_txn *t)
 	return d;
 }
 
-/* A notice after the commit: logged when it cannot be sent. */
-static void
-ra_change_notice(struct ra *ra, const char *to, const char *subject,
-    const char *body)
+/*
+ * The notices (the text says what changed, never a secret). Each is queued
+ * with ra_mail_queue in the change's transaction, to the account's address
+ * before the change: it commits or rolls back with the change.
+ */
+#define RA_NOTICE_PASSWORD_SUBJECT	"Your password was changed"
+#define RA_NOTICE_PASSWORD_BODY		"The password of your account was " \
+	"changed, and every other session was logged out.\r\n\r\nIf you did " \
+	"not do this, contact us at once.\r\n"
+#define RA_NOTICE_EMAIL_SUBJECT		"Your email address was changed"
+#define RA_NOTICE_PHONE_SUBJECT		"Your phone number was changed"
+#define RA_NOTICE_PHONE_BODY		"The phone number of your account " \
+	"was changed. It must be verified again by SMS.\r\n\r\nIf you did not " \
+	"do this, contact us at once.\r\n"
+
+/*
+ * Queues the notice of an email change to the old address t->email, naming
+ * the new one (t->value), in db's transaction. 0 or -1.
+ */
+static int
+ra_email_notice(struct db *db, const struct ra_change_txn *t)
 {
-	if (ra_mail_send(ra->mailer, to, subject, body) == -1)
-		log_warn("change: the notice \"%s\" could not be sent", subject);
+	char *body = NULL;
+	int rc;
+
+	if (asprintf(&body, "The email address of your account was changed to "
+	    "%s.\r\n\r\nIf you did not do this, contact us at once.\r\n",
+	    t->value) == -1) {
+		log_err("email: asprintf: out of memory");
+		return -1;
+	}
+	rc = ra_mail_queue(db, t->email, RA_NOTICE_EMAIL_SUBJECT, body);
+	free(body);
+	return rc;
 }
 
 /* --- POST /v1/password ----------------------------------------------------------- */
@@ -201,7 +231,7 @@ ra_change_notice(struct ra *ra, const char *to, const char *subject,
  * both passed, in the transaction (as ra_pin_txn, factor.c): a locked
  * account, a wrong current password or a refused factor costs no Argon2id
  * of the new one. The hash survives a retry of the transaction. Pending
- * password reset tokens are voided with the change.
+ * password reset tokens are voided with the change, and its notice queued.
  */
 static int
 ra_password_txn(struct db *db, void *arg)
@@ -279,7 +309,9 @@ ra_password_txn(struct db *db, void *arg)
 	    json_object_set_new(details, "resets_voided", json_integer(strtol(
 	    PQcmdTuples(res2), NULL, 10))) == -1 ||
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.account.password_change",
-	    "ra_account", t->who->account_id, details, NULL) == -1)
+	    "ra_account", t->who->account_id, details, NULL) == -1 ||
+	    ra_mail_queue(db, t->email, RA_NOTICE_PASSWORD_SUBJECT,
+	    RA_NOTICE_PASSWORD_BODY) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -336,12 +368,8 @@ ra_password_change(struct ra *ra, const struct http_request *req,
 		break;
 	}
 	log_info("password: account %s changed its password (authorized by "
-	    "%s), %ld other session(s) revoked", who.account_id, t.fo.kind,
-	    t.revoked);
-	ra_change_notice(ra, t.email, "Your password was changed", "The "
-	    "password of your account was changed, and every other session "
-	    "was logged out.\r\n\r\nIf you did not do this, contact us at "
-	    "once.\r\n");
+	    "%s), %ld other session(s) revoked, notice queued", who.account_id,
+	    t.fo.kind, t.revoked);
 	if ((o = json_pack("{s:I, s:I}", "id", (json_int_t)strtoll(
 	    who.account_id, NULL, 10), "sessions_revoked",
 	    (json_int_t)t.revoked)) == NULL)
@@ -358,9 +386,10 @@ out:
 
 /*
  * The new address is set unverified; links, password reset tokens and codes
- * mailed before (to the old address) stop working (marked used, spent), and
- * a new link goes to the new address before COMMIT: a failed send leaves
- * nothing changed.
+ * mailed before (to the old address) stop working (marked used, spent), the
+ * notice to the old address is queued, and a new link goes to the new
+ * address before COMMIT, last: a failed send leaves nothing changed and
+ * nothing queued.
  */
 static int
 ra_email_txn(struct db *db, void *arg)
@@ -410,7 +439,8 @@ ra_email_txn(struct db *db, void *arg)
 	    json_object_set_new(details, "email_verified",
 	    json_false()) == -1 ||
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.account.email_change",
-	    "ra_account", t->who->account_id, details, NULL) == -1)
+	    "ra_account", t->who->account_id, details, NULL) == -1 ||
+	    ra_email_notice(db, t) == -1)
 		goto out;
 	if ((k = ra_verify_link_send(t->ra, db, t->who->account_id, t->value,
 	    "Verify your new email address", "The email address of your "
@@ -434,7 +464,7 @@ ra_email_change(struct ra *ra, const struct http_request *req,
 	struct ra_subject who;
 	struct ra_email_change_req r;
 	struct ra_change_txn t;
-	char detail[256], *body = NULL;
+	char detail[256];
 	json_t *o = NULL;
 	int rc = -1, a;
 
@@ -469,21 +499,14 @@ ra_email_change(struct ra *ra, const struct http_request *req,
 		goto out;
 	}
 	log_info("email: account %s changed its email address (authorized by "
-	    "%s), verification link sent", who.account_id, t.fo.kind);
-	if (asprintf(&body, "The email address of your account was changed to "
-	    "%s.\r\n\r\nIf you did not do this, contact us at once.\r\n",
-	    r.email) == -1)
-		body = NULL;
-	else
-		ra_change_notice(ra, t.email, "Your email address was changed",
-		    body);
+	    "%s), verification link sent, notice to the old address queued",
+	    who.account_id, t.fo.kind);
 	if ((o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)strtoll(
 	    who.account_id, NULL, 10), "email", r.email, "email_verified",
 	    0)) == NULL)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:
-	free(body);
 	ra_wipe(&r, sizeof(r));
 	json_decref(o);
 	return rc;
@@ -527,7 +550,9 @@ ra_phone_change_txn(struct db *db, void *arg)
 	    json_string(t->value)) == -1 ||
 	    json_object_set_new(details, "phone_verified", json_false()) == -1 ||
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.account.phone_change",
-	    "ra_account", t->who->account_id, details, NULL) == -1)
+	    "ra_account", t->who->account_id, details, NULL) == -1 ||
+	    ra_mail_queue(db, t->email, RA_NOTICE_PHONE_SUBJECT,
+	    RA_NOTICE_PHONE_BODY) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -574,12 +599,8 @@ ra_phone_change(struct ra *ra, const struct http_request *req,
 		goto out;
 	}
 	log_info("phone: account %s changed its phone number (authorized by "
-	    "%s); unverified until POST /v1/phone/verify", who.account_id,
-	    t.fo.kind);
-	ra_change_notice(ra, t.email, "Your phone number was changed", "The "
-	    "phone number of your account was changed. It must be verified "
-	    "again by SMS.\r\n\r\nIf you did not do this, contact us at "
-	    "once.\r\n");
+	    "%s); unverified until POST /v1/phone/verify; notice queued",
+	    who.account_id, t.fo.kind);
 	if ((o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)strtoll(
 	    who.account_id, NULL, 10), "phone", r.phone, "phone_verified",
 	    0)) == NULL)

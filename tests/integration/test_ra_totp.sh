@@ -13,8 +13,17 @@
 # registered while the change waits on the unique index, no email OTP to an
 # unverified address, a code mailed to the old address 401), phone change
 # (verification reset, same number 409, codes of any purpose sent to the old
-# number 401). Every refusal changes nothing but the failure counters; no
-# secret in rad's log, audit_event or a detail.
+# number 401). Each change queues its notice ("Your password was changed",
+# "... email address ...", "... phone number ...") in the outbox in its own
+# transaction: there when the answer comes (its created_at is the now() of
+# the change's transaction), none for a refused or rolled-back change (an
+# email change whose link cannot be mailed: 503). Each is made while its
+# delivery fails (the mail sink refuses rad; for the email change, whose
+# link must be mailed before COMMIT, a second rad whose SMTP server refuses
+# the old address only): it waits in the outbox with its failure and
+# arrives once the sink accepts again; the email change's notice goes to
+# the old address. Every refusal changes nothing but the failure counters;
+# no secret in rad's log, audit_event or a detail.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -92,9 +101,9 @@ mail_code() { # mail_code EMAIL: the code of the newest mail, sent to EMAIL
 	grep -q "^To: <$1>" "$f" || fail "newest mail is not to $1"
 	tr -d '\r' <"$f" | sed -n 's/^ *\([0-9]\{6\}\)$/\1/p' | sed -n 1p
 }
-mail_token() {
+mail_token() { # mail_token EMAIL [DIR]: the token of the newest link to EMAIL in DIR ($mail)
 	local f
-	f=$(grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p)
+	f=$(grep -l -- "^To: <$1>" "${2:-$mail}"/*.eml | xargs ls -t | sed -n 1p)
 	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$f" | tr -d '\r' | sed -n 1p
 }
 pw='Totp-Horse9-staple'
@@ -141,6 +150,32 @@ wrong_code() {
 failures() { q "SELECT factor_failures FROM ra_account WHERE id = $aid"; }
 # notice EMAIL SUBJECT: how many notices of SUBJECT the outbox holds for EMAIL.
 notice() { q "SELECT count(*) FROM ra_mail_outbox WHERE recipient = '$1' AND subject = '$2'"; }
+# notice_id EMAIL SUBJECT: the newest such notice's outbox id.
+notice_id() { q "SELECT max(id) FROM ra_mail_outbox WHERE recipient = '$1' AND subject = '$2'"; }
+# outbox_row ID: tried, sent, failing (last_error) and the text kept, as t|f.
+outbox_row() { q "SELECT attempts >= 1, sent_at IS NOT NULL, last_error IS NOT NULL, body <> '' FROM ra_mail_outbox WHERE id = $1"; }
+# notice_failing ID: the notice was tried while mail fails (within 10 s) and
+# waits in the outbox, backed off, with its failure.
+notice_failing() {
+	local i
+	for ((i = 0; i < 100; i++)); do [ "$(outbox_row "$1")" = 't|f|t|t' ] && break; sleep 0.1; done
+	[ "$(outbox_row "$1")" = 't|f|t|t' ] &&
+	    [ "$(q "SELECT next_attempt_at > now() FROM ra_mail_outbox WHERE id = $1")" = t ] ||
+		fail "outbox mail $1 is not waiting with its failure: $(outbox_row "$1")"
+}
+# notice_delivered ID EMAIL SUBJECT: the sink accepts again; the notice, due
+# now rather than after its back-off, is mailed to EMAIL by the notifier's
+# next round; prints the message's file. Its row then sent, its text gone.
+notice_delivered() {
+	local i f
+	chmod 0700 "$mail"
+	q "UPDATE ra_mail_outbox SET next_attempt_at = now() WHERE id = $1;
+	    SELECT pg_notify('ra_mail', '')" >/dev/null
+	f=$(wait_mail "$2" "^Subject: $3") || fail "the notice \"$3\" never reached $2 once mail worked again"
+	for ((i = 0; i < 50; i++)); do [ "$(outbox_row "$1")" = 't|t|f|f' ] && break; sleep 0.1; done
+	[ "$(outbox_row "$1")" = 't|t|f|f' ] || fail "outbox mail $1 after sending: $(outbox_row "$1")"
+	echo "$f"
+}
 audits() { q "SELECT count(*) FROM audit_event WHERE action = '$1' AND object_id = '$aid'"; }
 
 # --- enrolment: an OTP of purpose totp_enrol, then the confirmation ---------------------
@@ -300,6 +335,7 @@ pin=580263	# the PIN now set (by the last successful POST /v1/pin)
 q "SELECT count(*) FROM ra_account WHERE id = $aid AND pin_hash IS NOT NULL" | has -x 1 || fail "no PIN"
 login tari@example.com "$pw"
 tok2=$t
+tok2_sid=$(q "SELECT max(id) FROM ra_session WHERE account_id = $aid")
 newpw='Second-Lantern7-river'
 secrets+=("$newpw")
 before
@@ -328,10 +364,23 @@ req POST /v1/password "{\"current_password\":\"$pw\",\"new_password\":\"$newpw\"
 expect 401 "a wrong PIN"
 [ "$(failures)" = 1 ] || fail "wrong PIN not counted"
 q "UPDATE ra_account SET factor_failures = 0 WHERE id = $aid" >/dev/null
+[ "$(notice tari@example.com 'Your password was changed')" = 0 ] ||
+	fail "a refused password change (committed failure counts included) queued a notice"
 h=$(q "SELECT password_hash FROM ra_account WHERE id = $aid")
+# The mail sink refuses rad (user pki-ra; root passes) while the password
+# changes: the change stands, its notice waits in the outbox.
+chmod 0500 "$mail"
+at_exit "chmod 0700 '$mail'"
 req POST /v1/password "{\"current_password\":\"$pw\",\"new_password\":\"$newpw\",\"factor\":{\"type\":\"pin\",\"pin\":\"$pin\"}}" application/json "$tok"
-expect 200 "password change"
+expect 200 "password change while mail cannot be sent"
 [ "$(jq -r .sessions_revoked "$tmp/out")" = 1 ] || fail "sessions_revoked: $(cat "$tmp/out")"
+# Queued by the change's transaction: there with the answer, created at
+# that transaction's now() (the revocation time of the other session).
+[ "$(notice tari@example.com 'Your password was changed')" = 1 ] || fail "no notice queued with the password change"
+nid=$(notice_id tari@example.com 'Your password was changed')
+[ "$(q "SELECT m.created_at = s.revoked_at FROM ra_mail_outbox m, ra_session s WHERE m.id = $nid AND s.id = $tok2_sid")" = t ] ||
+	fail "the password change's notice was not queued in its transaction"
+notice_failing "$nid"
 h2=$(q "SELECT password_hash FROM ra_account WHERE id = $aid")
 [ "$h2" != "$h" ] && [[ $h2 == '$argon2id$'* ]] || fail "password not re-hashed with Argon2id"
 me "$tok2"
@@ -344,9 +393,12 @@ req POST /v1/login "{\"email\":\"tari@example.com\",\"password\":\"$pw\"}"
 expect 401 "the old password"
 q "UPDATE ra_account SET failed_logins = 0 WHERE id = $aid" >/dev/null
 login tari@example.com "$newpw"
-grep -l "^To: <tari@example.com>" "$mail"/*.eml | xargs grep -l "password of your account was changed" >/dev/null ||
-	fail "no notice of the password change"
-note "password change: weak 400, wrong current 401 (counted), sessions revoked, new password: ok"
+f=$(notice_delivered "$nid" tari@example.com 'Your password was changed')
+tr -d '\r' <"$f" | has '^The password of your account was changed, and every other session was logged out\.$' &&
+    tr -d '\r' <"$f" | has '^If you did not do this, contact us at once\.$' ||
+	fail "the password change's notice: $(tr -d '\r' <"$f")"
+! grep -qF -e "$pw" -e "$newpw" "$f" || fail "a password is in the password change's notice"
+note "password change: weak 400, wrong current 401 (counted), sessions revoked, new password, notice through the outbox despite a failing sink: ok"
 
 # --- email change -------------------------------------------------------------------------
 phone2=+6281299997002
@@ -362,6 +414,7 @@ expect 400 "a malformed email"
 req POST /v1/email "{\"email\":\"tari@example.com\",\"factor\":{\"type\":\"pin\",\"pin\":\"$pin\"}}" application/json "$tok"
 expect 409 "the same email"
 unchanged "refused email changes (the PIN's success rolled back too)"
+[ "$(notice tari@example.com 'Your email address was changed')" = 0 ] || fail "a refused email change queued a notice"
 # A code mailed to the old address, of another purpose, must die with the change.
 req POST /v1/otp '{"channel":"email","purpose":"set_pin"}' application/json "$tok"
 expect 201 "an email OTP to the old address"
@@ -407,15 +460,89 @@ a1=$(sed -n 1p "$tmp/state.race")
     [ "$(counters)" = "$(cat "$tmp/counters.before")" ] ||
 	fail "the refused change changed more than the open transaction did: $(tr '\n' ' ' <"$tmp/state.before") -> $(tr '\n' ' ' <"$tmp/state.race")"
 [ "$(q "SELECT email FROM ra_account WHERE id = $aid")" = tari@example.com ] || fail "the email changed in the race"
+# The link to the new address cannot be mailed (the sink refuses rad): 503,
+# the transaction rolled back, its notice, queued before the link, with it.
+chmod 0500 "$mail"
+before
 req POST /v1/email "{\"email\":\"Tari.New@Example.com\",\"factor\":$(otpf "$oid" "$c")}" application/json "$tok"
-expect 200 "email change"
+expect 503 "an email change whose link cannot be mailed"
+chmod 0700 "$mail"
+unchanged "an email change whose link could not be mailed"
+[ "$(notice tari@example.com 'Your email address was changed')" = 0 ] ||
+	fail "a rolled-back email change left its notice in the outbox"
+# The change itself through a second rad, mailing by SMTP to a server that
+# takes the link to the new address but refuses the old one (451, try
+# later), while the stack's rad's sink refuses it too: the notice to the
+# old address cannot be delivered by either when the change commits.
+smtp_spool=$tmp/smtp
+mkdir "$smtp_spool"
+cat >"$tmp/smtpd.py" <<'PY'
+import os, sys, time
+from aiosmtpd.controller import Controller
+
+port, spool, refused = int(sys.argv[1]), sys.argv[2], sys.argv[3].lower()
+
+class Handler:
+    n = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() == refused:
+            return "451 4.2.1 Mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        Handler.n += 1
+        tmp = os.path.join(spool, ".%d.tmp" % Handler.n)
+        with open(tmp, "wb") as f:
+            f.write(envelope.original_content)
+        os.rename(tmp, os.path.join(spool, "%d.eml" % Handler.n))
+        return "250 Message accepted"
+
+c = Controller(Handler(), hostname="127.0.0.1", port=port)
+c.start()
+while True:
+    time.sleep(3600)
+PY
+sport=$(free_port)
+/usr/bin/python3 "$tmp/smtpd.py" "$sport" "$smtp_spool" tari@example.com >"$tmp/smtpd.log" 2>&1 &
+smtpd=$!
+at_exit "kill $smtpd 2>/dev/null; wait $smtpd 2>/dev/null"
+wait_port "$sport" "$smtpd" smtpd
+start_rad rad-smtp PKI_RA_MAIL=smtp PKI_RA_SMTP_URL="smtp://127.0.0.1:$sport" PKI_RA_SMTP_FROM=ra@pki.test \
+    PKI_RA_SMTP_STARTTLS=no
+chmod 0500 "$mail"
+url=$rad_url
+req POST /v1/email "{\"email\":\"Tari.New@Example.com\",\"factor\":$(otpf "$oid" "$c")}" application/json "$tok"
+url=$PKI_RA_URL
+expect 200 "email change while the old address cannot be mailed"
+[ "$(notice tari@example.com 'Your email address was changed')" = 1 ] || fail "no notice queued with the email change"
+nid=$(notice_id tari@example.com 'Your email address was changed')
+# In the change's transaction: created at its now(), when the OTP was used up.
+[ "$(q "SELECT m.created_at = o.consumed_at FROM ra_mail_outbox m, ra_otp o WHERE m.id = $nid AND o.id = $oid")" = t ] ||
+	fail "the email change's notice was not queued in its transaction"
+notice_failing "$nid"
+# Only the stack's rad may send it now, to its sink.
+kill -TERM "$rad_pid"
+wait "$rad_pid" || fail "the SMTP rad did not stop cleanly: $(tail -5 "$tmp/rad-smtp.log")"
+# Its errors: the refused sends of the notice, nothing else.
+! grep '"level":"err"' "$tmp/rad-smtp.log" | grep -v '"msg":"smtp: sending to an account failed: ' ||
+	fail "errors in the SMTP rad's log"
+f=$(notice_delivered "$nid" tari@example.com 'Your email address was changed')
+tr -d '\r' <"$f" | has '^The email address of your account was changed to tari.new@example.com\.$' &&
+    tr -d '\r' <"$f" | has '^If you did not do this, contact us at once\.$' ||
+	fail "the email change's notice: $(tr -d '\r' <"$f")"
+[ "$(grep -l '^To: <tari.new@example.com>' "$mail"/*.eml 2>/dev/null | xargs -r grep -l 'Your email address was changed' | wc -l)" = 0 ] ||
+	fail "the email change's notice went to the new address"
+[ "$(grep -l '^To: <tari.new@example.com>' "$smtp_spool"/*.eml | wc -l)" = 1 ] &&
+    [ "$(grep -l '^To: <tari@example.com>' "$smtp_spool"/*.eml | wc -l)" = 0 ] ||
+	fail "the SMTP server did not get the link to the new address alone: $(ls "$smtp_spool")"
 [ "$(jq -r '"\(.email)/\(.email_verified)"' "$tmp/out")" = tari.new@example.com/false ] || fail "email reply: $(cat "$tmp/out")"
 [ "$(q "SELECT email || '/' || email_verified || '/' || (email_verified_at IS NULL) FROM ra_account WHERE id = $aid")" = tari.new@example.com/false/true ] ||
 	fail "email not changed to an unverified one"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.email_change' AND object_id = '$aid'
 	AND details->>'old_email' = 'tari@example.com' AND details->>'new_email' = 'tari.new@example.com'")" = 1 ] ||
 	fail "no audit of the email change"
-grep -l "^To: <tari@example.com>" "$mail"/*.eml | xargs grep -l "changed to" >/dev/null || fail "no notice to the old address"
 before
 req POST /v1/pin "{\"pin\":\"402917\",\"factor\":$(otpf "$old_mail_oid" "$old_mail_c")}" application/json "$tok"
 expect 401 "a set_pin code mailed to the previous address"
@@ -425,7 +552,7 @@ before
 req POST /v1/otp '{"channel":"email","purpose":"agreement"}' application/json "$tok"
 expect 409 "an email OTP to an unverified address"
 unchanged "an email OTP to an unverified address"
-v=$(mail_token tari.new@example.com)
+v=$(mail_token tari.new@example.com "$smtp_spool")
 [ -n "$v" ] || fail "no link to the new address"
 secrets+=("$v")
 req POST /v1/verify-email "{\"token\":\"$v\"}"
@@ -434,7 +561,7 @@ me "$tok"
 [ "$(jq -r '"\(.email)/\(.email_verified)"' "$tmp/out")" = tari.new@example.com/true ] || fail "/v1/me after verification"
 req POST /v1/otp '{"channel":"email","purpose":"agreement"}' application/json "$tok"
 expect 201 "an email OTP once verified"
-note "email change: 409 taken, unverified, link works, notice, old codes void, email OTP gated: ok"
+note "email change: 409 taken, 503 unmailable link (no notice), unverified, link works, notice to the old address through the outbox, old codes void, email OTP gated: ok"
 
 # --- phone change ---------------------------------------------------------------------------
 otp sms phone_verify
@@ -448,10 +575,18 @@ expect 400 "a malformed phone"
 req POST /v1/phone "{\"phone\":\"+6281299997003\",\"factor\":{\"type\":\"pin\",\"pin\":\"$pin\"},\"x\":1}" application/json "$tok"
 expect 400 "phone: unknown member"
 unchanged "refused phone changes"
+[ "$(notice tari.new@example.com 'Your phone number was changed')" = 0 ] || fail "a refused phone change queued a notice"
 q "UPDATE ra_account SET totp_last_step = 0 WHERE id = $aid" >/dev/null
 phone=+6281299997003
+chmod 0500 "$mail"
 req POST /v1/phone "{\"phone\":\"$phone\",\"factor\":$(totpf "$(code_of "$secret2")")}" application/json "$tok"
-expect 200 "phone change with TOTP"
+expect 200 "phone change with TOTP while mail cannot be sent"
+[ "$(notice tari.new@example.com 'Your phone number was changed')" = 1 ] || fail "no notice queued with the phone change"
+nid=$(notice_id tari.new@example.com 'Your phone number was changed')
+notice_failing "$nid"
+f=$(notice_delivered "$nid" tari.new@example.com 'Your phone number was changed')
+tr -d '\r' <"$f" | has '^The phone number of your account was changed\. It must be verified again by SMS\.$' ||
+	fail "the phone change's notice: $(tr -d '\r' <"$f")"
 [ "$(q "SELECT phone || '/' || phone_verified || '/' || (phone_verified_at IS NULL) FROM ra_account WHERE id = $aid")" = "$phone/false/true" ] ||
 	fail "phone not changed, or its verification not reset"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.phone_change' AND object_id = '$aid'
@@ -464,6 +599,7 @@ stale_pin_oid=$oid stale_pin_c=$c
 phone=+6281299997004
 req POST /v1/phone "{\"phone\":\"$phone\",\"factor\":{\"type\":\"pin\",\"pin\":\"$pin\"}}" application/json "$tok"
 expect 200 "a second phone change (PIN)"
+[ "$(notice tari.new@example.com 'Your phone number was changed')" = 2 ] || fail "no notice queued with the second phone change"
 [ "$(q "SELECT details->>'phone_verify_codes_voided' FROM audit_event WHERE action = 'ra.account.phone_change'
 	AND object_id = '$aid' AND details->>'new_phone' = '$phone'")" = 1 ] || fail "the pending code not voided (audit)"
 before
@@ -478,7 +614,7 @@ expect 401 "a code sent to the previous number"
 otp sms phone_verify
 req POST /v1/phone/verify "{\"otp_id\":$oid,\"code\":\"$c\"}" application/json "$tok"
 expect 200 "verify the new phone"
-note "phone change: reset verification, 409 same number, old codes void, verify again: ok"
+note "phone change: reset verification, 409 same number, notice through the outbox despite a failing sink, old codes void, verify again: ok"
 
 # --- a sealed secret copied to another account does not open there -------------------------
 q "UPDATE ra_account SET totp_secret_enc = (SELECT totp_secret_enc FROM ra_account WHERE id = $acct1),
@@ -500,6 +636,7 @@ note "a sealed secret bound to its account: ok"
 secrets+=("$(cat "$PKI_DIR/secrets/ra-totp.key")" "$hex")
 audit_text "$tmp/audit.txt"
 no_secret_in "$log" "$log"
+no_secret_in "the SMTP rad's log" "$tmp/rad-smtp.log"
 no_secret_in audit_event "$tmp/audit.txt"
 no_secret_in "a problem detail" "$tmp/details"
 # The errors expected: the moved seal above, and lib/db's of the race's
