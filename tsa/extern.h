@@ -28,6 +28,14 @@ struct tsa_record {
 	int	cert_req;
 };
 
+/*
+ * The policy's accuracy and genTime precision (RFC 3161 §2.4.2): -1 with
+ * err when a value is out of range or 10^-tsa.clock_precision_digits
+ * seconds (genTime's truncation) exceeds the accuracy tokens claim.
+ * tsa_responder_new checks it too; tsad before its first worker.
+ */
+int	tsa_policy_check(const struct config *policy, char *err, size_t errlen);
+
 /* respond.c: one TS_RESP_CTX, for one thread. */
 struct tsa_responder;
 
@@ -194,9 +202,23 @@ struct tsa_recorder	*tsa_recorder_start(const char *conninfo,
  */
 int			 tsa_recorder_add(struct tsa_recorder *,
 			    const struct tsa_record *);
-/* Records waiting, and whether the last database write succeeded. */
-void			 tsa_recorder_stats(struct tsa_recorder *, size_t *queued,
-			    int *db_ok);
+/* What /health says of the recorder (tsa_recorder_stats). */
+struct tsa_recorder_health {
+	size_t		queued;		/* records waiting */
+	size_t		max_queue;	/* tsa.max_queue */
+	int		db_ok;		/* the last database write succeeded */
+	long long	write_pending_ms; /* the batch with the database since; 0: none */
+};
+/*
+ * A write outstanding this long (a lock wait, a COMMIT waiting for a
+ * synchronous standby that is gone) makes /health degraded before the
+ * queue fills, and so does a queue over TSA_QUEUE_HIGH_PCT of max_queue.
+ */
+#define TSA_WRITE_STUCK_S	5
+#define TSA_QUEUE_HIGH_PCT	50
+/* Fills *h (it is cleared first). */
+void			 tsa_recorder_stats(struct tsa_recorder *,
+			    struct tsa_recorder_health *h);
 /*
  * tsa.flush_timeout_seconds at most: with the grace below it stays under
  * every stop timeout of a service manager (deploy/stack.sh waits 20 s,

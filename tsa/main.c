@@ -91,25 +91,35 @@ usage(void)
 
 /*
  * "ok" when tokens are issued and recorded: the clock usable (or the
- * override set) and the last database write done.
+ * override set), the last database write done, none outstanding for
+ * TSA_WRITE_STUCK_S or more (the recorder blocked: a lock, a COMMIT waiting
+ * for a lost synchronous standby) and the queue at most TSA_QUEUE_HIGH_PCT
+ * full: otherwise it would say ok until the queue fills and every query
+ * gets systemFailure.
  */
 static int
 tsad_health(struct tsad *t, struct http_response *resp)
 {
 	struct tsa_clock clk;
-	size_t queued;
-	int db_ok, rc;
+	struct tsa_recorder_health h;
+	int db_ok, high, rc;
 	json_t *o;
 
-	tsa_recorder_stats(t->recorder, &queued, &db_ok);
+	tsa_recorder_stats(t->recorder, &h);
 	tsa_responder_clock(t->responder, &clk);
-	o = json_pack("{s:s, s:b, s:I, s:I, s:b, s:b, s:b, s:I}", "status",
-	    db_ok && (clk.usable || t->allow_unsync) ? "ok" : "degraded",
+	high = h.queued * 100 > h.max_queue * TSA_QUEUE_HIGH_PCT;
+	db_ok = h.db_ok && h.write_pending_ms < TSA_WRITE_STUCK_S * 1000LL;
+	o = json_pack("{s:s, s:b, s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:b, s:I}",
+	    "status", db_ok && !high && (clk.usable || t->allow_unsync) ?
+	    "ok" : "degraded",
 	    "clock_synchronized", clk.synchronized,
 	    "clock_maxerror_us", (json_int_t)clk.maxerror_us,
 	    "clock_accuracy_us", (json_int_t)clk.accuracy_us,
 	    "clock_usable", clk.usable, "clock_override", t->allow_unsync,
-	    "database_ok", db_ok, "records_queued", (json_int_t)queued);
+	    "database_ok", db_ok, "records_queued", (json_int_t)h.queued,
+	    "records_queue_max", (json_int_t)h.max_queue,
+	    "records_queue_high", high,
+	    "write_pending_seconds", (json_int_t)(h.write_pending_ms / 1000));
 	if (o == NULL)
 		return -1;
 	rc = http_respond_json(resp, 200, o);
@@ -471,7 +481,7 @@ main(int argc, char **argv)
 	struct tsad_conf c;
 	const char *policy_dir;
 	char err[512], policy_path[PATH_MAX], host[48];
-	int rc = 1;
+	int ordering, rc = 1;
 
 	memset(&c, 0, sizeof(c));
 	c.flush_timeout = 10;
@@ -501,6 +511,36 @@ main(int argc, char **argv)
 		    "kills it (deploy/stack.sh after 20 s, systemd "
 		    "TimeoutStopSec=30s)", c.flush_timeout, TSA_FLUSH_TIMEOUT_MAX,
 		    TSA_STOP_GRACE_S);
+		goto out;
+	}
+	/* A policy tokens could not honour, refused before any worker. */
+	if (tsa_policy_check(c.policy, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
+	/*
+	 * RFC 3161 §2.4.2: ordering true promises that any two tokens of this
+	 * TSA are ordered by genTime alone. Nothing here keeps that promise:
+	 * workers (and other instances with this certificate) take genTime
+	 * from the clock independently, and even one worker gives two tokens
+	 * within one unit of tsa.clock_precision_digits the same genTime (and
+	 * a clock stepped back, an earlier one).
+	 */
+	if (config_get_bool(c.policy, "tsa.ordering", 0, &ordering) == -1)
+		goto out;
+	if (ordering && c.workers > 1) {
+		log_err("policy: tsa.ordering = true with tsa.workers = %ld is "
+		    "refused: RFC 3161 §2.4.2 ordering means every token can be "
+		    "ordered by genTime alone, and several workers can issue the "
+		    "same genTime; set tsa.ordering = false", c.workers);
+		goto out;
+	}
+	if (ordering) {
+		log_err("policy: tsa.ordering = true is refused (with tsa.workers "
+		    "= 1 too): RFC 3161 §2.4.2 ordering means every token can be "
+		    "ordered by genTime alone, and two tokens within one unit of "
+		    "tsa.clock_precision_digits get the same genTime; set "
+		    "tsa.ordering = false");
 		goto out;
 	}
 	/* Workers each bind the port, unless they share a passed socket. */

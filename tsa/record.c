@@ -95,6 +95,8 @@ struct tsa_recorder {
 	size_t			 cap, head, count;
 	int			 stopping;
 	int			 db_ok;
+	int			 writing;	/* a batch is with the database */
+	struct timespec		 write_start;	/* monotonic: since when */
 	struct timespec		 stop_at;	/* monotonic: PG given up */
 	int			 lost;		/* records neither in PG nor spilled */
 	int			 finished;	/* the thread is done with r */
@@ -1210,9 +1212,16 @@ rec_thread(void *arg)
 			if (timeout_ms < REC_STOP_TRY_MIN_MS)
 				timeout_ms = REC_STOP_TRY_MIN_MS;
 		}
+		/*
+		 * A write may not return for long (a lock, a COMMIT waiting for
+		 * a synchronous standby): /health sees how long it is out.
+		 */
+		clock_gettime(CLOCK_MONOTONIC, &r->write_start);
+		r->writing = 1;
 		pthread_mutex_unlock(&r->lock);
 		ok = rec_write(r, r->batch, n, timeout_ms) == 0;
 		pthread_mutex_lock(&r->lock);
+		r->writing = 0;
 		r->db_ok = ok;
 		if (ok) {
 			mark = rec_spill_mark(r);
@@ -1321,11 +1330,23 @@ tsa_recorder_add(struct tsa_recorder *r, const struct tsa_record *t)
 }
 
 void
-tsa_recorder_stats(struct tsa_recorder *r, size_t *queued, int *db_ok)
+tsa_recorder_stats(struct tsa_recorder *r, struct tsa_recorder_health *h)
 {
+	struct timespec now;
+
+	memset(h, 0, sizeof(*h));
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&r->lock);
-	*queued = r->count;
-	*db_ok = r->db_ok;
+	h->queued = r->count;
+	h->max_queue = r->cap;
+	h->db_ok = r->db_ok;
+	if (r->writing) {
+		h->write_pending_ms = (long long)(now.tv_sec -
+		    r->write_start.tv_sec) * 1000 + (now.tv_nsec -
+		    r->write_start.tv_nsec) / 1000000L;
+		if (h->write_pending_ms < 0)
+			h->write_pending_ms = 0;
+	}
 	pthread_mutex_unlock(&r->lock);
 }
 

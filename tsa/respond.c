@@ -68,6 +68,7 @@ struct tsa_responder {
 	struct tsa_token	*token;		/* the direct path for granted tokens */
 	int			 allow_unsync;
 	long long		 accuracy_us;	/* what tokens claim; 0: nothing */
+	unsigned int		 precision;	/* genTime fraction digits */
 	struct tsa_lograte	 clock_log;	/* the clock unusable */
 	int			 fast;
 	struct tsa_policy	 policies[1 + TSA_MAX_POLICIES];
@@ -247,6 +248,40 @@ tsa_policy_long(const struct config *policy, const char *key, long def, long min
 	return config_get_long(policy, key, def, min, max, out);
 }
 
+int
+tsa_policy_check(const struct config *policy, char *err, size_t errlen)
+{
+	long secs, millis, micros, precision, i;
+	long long unit_us, acc_us;
+
+	if (tsa_policy_long(policy, "tsa.accuracy_seconds", 1, 0, 3600, &secs) == -1 ||
+	    tsa_policy_long(policy, "tsa.accuracy_millis", 0, 0, 999, &millis) == -1 ||
+	    tsa_policy_long(policy, "tsa.accuracy_micros", 0, 0, 999, &micros) == -1 ||
+	    tsa_policy_long(policy, "tsa.clock_precision_digits", 3, 0, 6,
+	    &precision) == -1) {
+		snprintf(err, errlen, "policy: a [tsa] value is out of range");
+		return -1;
+	}
+	/*
+	 * genTime is the clock truncated to precision digits, up to one unit
+	 * (10^-precision s) behind it; a unit larger than the accuracy tokens
+	 * claim makes genTime wrong by more than they say whatever the clock.
+	 * No accuracy claimed: no bound.
+	 */
+	for (unit_us = 1000000, i = 0; i < precision; i++)
+		unit_us /= 10;
+	acc_us = secs * 1000000LL + millis * 1000LL + micros;
+	if (acc_us > 0 && unit_us > acc_us) {
+		snprintf(err, errlen, "policy: tsa.clock_precision_digits = %ld "
+		    "truncates genTime by up to %lld us, more than the accuracy "
+		    "tokens claim (tsa.accuracy_seconds/_millis/_micros: %lld us; "
+		    "RFC 3161 §2.4.2): raise the precision or the accuracy",
+		    precision, unit_us, acc_us);
+		return -1;
+	}
+	return 0;
+}
+
 /* Adds each digest of a comma-separated list ("SHA256, SHA384") the TSA accepts. */
 static int
 tsa_add_digests(struct tsa_responder *r, const char *list, char *err,
@@ -384,6 +419,8 @@ tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
 		snprintf(err, errlen, "policy: a [tsa] value is out of range");
 		goto out;
 	}
+	if (tsa_policy_check(policy, err, errlen) == -1)
+		goto out;
 	/* The key must belong to the certificate (X509_check_private_key inside). */
 	if (TS_RESP_CTX_set_signer_cert(r->ctx, cert) != 1 ||
 	    TS_RESP_CTX_set_signer_key(r->ctx, key) != 1 ||
@@ -407,6 +444,7 @@ tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
 	    "SHA256, SHA384, SHA512"), err, errlen) == -1)
 		goto out;
 	r->accuracy_us = secs * 1000000LL + millis * 1000LL + micros;
+	r->precision = (unsigned int)precision;
 	if (ordering)
 		TS_RESP_CTX_add_flags(r->ctx, TS_ORDERING);
 	TS_RESP_CTX_set_serial_cb(r->ctx, tsa_serial_cb, r);
@@ -505,6 +543,30 @@ tsa_integer_hex(const ASN1_INTEGER *ai, char *out, size_t outlen)
 	BN_free(bn);
 }
 
+/*
+ * A record's gen_time, ISO 8601 in UTC, from genTime's characters
+ * ("YYYYMMDDHHMMSS[.fff]Z", as TS_RESP_CTX and tsa_token_gentime write
+ * them): its fraction kept as the token has it (timestamptz holds
+ * microseconds, precision at most 6). 0, or -1 for another form.
+ */
+static int
+tsa_record_gentime(const char *gt, size_t len, char *out, size_t outlen)
+{
+	size_t i;
+	int n;
+
+	out[0] = '\0';
+	if (len < 15 || len > TSA_GENTIME_MAX || gt[len - 1] != 'Z' ||
+	    (len > 15 && (len < 17 || gt[14] != '.')))
+		return -1;
+	for (i = 0; i < len - 1; i++)
+		if (i != 14 && (gt[i] < '0' || gt[i] > '9'))
+			return -1;
+	n = snprintf(out, outlen, "%.4s-%.2s-%.2sT%.2s:%.2s:%.*s", gt, gt + 4,
+	    gt + 6, gt + 8, gt + 10, (int)(len - 12), gt + 12);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 /* Fills rec from the TSTInfo of a granted response. */
 static int
 tsa_fill_record(TS_RESP *resp, int cert_req, struct tsa_record *rec)
@@ -515,17 +577,16 @@ tsa_fill_record(TS_RESP *resp, int cert_req, struct tsa_record *rec)
 	const ASN1_OBJECT *alg;
 	ASN1_OCTET_STRING *msg;
 	const ASN1_INTEGER *nonce;
-	struct tm tm;
 
 	memset(rec, 0, sizeof(*rec));
 	if (tst == NULL || (t = TS_TST_INFO_get_time(tst)) == NULL ||
-	    ASN1_TIME_to_tm(t, &tm) != 1 ||
+	    ASN1_STRING_length(t) < 0 ||
+	    tsa_record_gentime((const char *)ASN1_STRING_get0_data(t),
+	    (size_t)ASN1_STRING_length(t), rec->gen_time,
+	    sizeof(rec->gen_time)) == -1 ||
 	    (mi = TS_TST_INFO_get_msg_imprint(tst)) == NULL)
 		return -1;
 	tsa_integer_hex(TS_TST_INFO_get_serial(tst), rec->serial, sizeof(rec->serial));
-	snprintf(rec->gen_time, sizeof(rec->gen_time),
-	    "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	OBJ_obj2txt(rec->policy, sizeof(rec->policy),
 	    TS_TST_INFO_get_policy_id(tst), 1);
 	X509_ALGOR_get0(&alg, NULL, NULL, TS_MSG_IMPRINT_get_algo(mi));
@@ -605,6 +666,7 @@ tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
 	const struct tsa_policy *pol;
 	struct tsa_token_input in;
 	unsigned char serial[TSA_SERIAL_BYTES], *imprint = NULL, *nonce = NULL;
+	char gt[TSA_GENTIME_MAX];
 	const ASN1_INTEGER *n;
 	ASN1_OCTET_STRING *msg;
 	struct tsa_clock clk;
@@ -652,10 +714,14 @@ tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
 
 	memset(rec, 0, sizeof(*rec));
 	tsa_serial_hex(serial, sizeof(serial), rec->serial, sizeof(rec->serial));
-	snprintf(rec->gen_time, sizeof(rec->gen_time),
-	    "%04d-%02d-%02dT%02d:%02d:%02dZ", in.tm.tm_year + 1900,
-	    in.tm.tm_mon + 1, in.tm.tm_mday, in.tm.tm_hour, in.tm.tm_min,
-	    in.tm.tm_sec);
+	/* genTime as the token carries it, fraction and all. */
+	if (tsa_record_gentime(gt, tsa_token_gentime(&in.tm, in.usec,
+	    r->precision, gt), rec->gen_time, sizeof(rec->gen_time)) == -1) {
+		OPENSSL_free(*reply);
+		*reply = NULL;
+		*replylen = 0;
+		goto out;
+	}
 	snprintf(rec->policy, sizeof(rec->policy), "%s", pol->text);
 	snprintf(rec->imprint_alg, sizeof(rec->imprint_alg), "%s", dg->text);
 	msg = TS_MSG_IMPRINT_get_msg(TS_REQ_get_msg_imprint(req));
@@ -671,6 +737,33 @@ out:
 	OPENSSL_free(imprint);
 	OPENSSL_free(nonce);
 	return rc;
+}
+
+/*
+ * RFC 3161 §2.4.1: the query is DER. d2i_TS_REQ reads BER as well
+ * (indefinite or long-form lengths, certReq FALSE sent explicitly though
+ * DEFAULT, a boolean TRUE other than 0xFF, constructed OCTET STRINGs); DER
+ * has one encoding per value, so the query is DER exactly when encoding
+ * what was read gives its octets back. 1 when it does, 0 otherwise (and
+ * when encoding fails). Sets certReq again (to the same truth value).
+ */
+static int
+tsa_query_is_der(TS_REQ *req, const unsigned char *query, size_t len)
+{
+	unsigned char *der = NULL;
+	int n, same;
+
+	/*
+	 * OpenSSL keeps a BOOLEAN's octet as read and writes it back so:
+	 * certReq set again is 0xFF for TRUE, and a 0x01 read differs.
+	 */
+	if (TS_REQ_set_cert_req(req, TS_REQ_get_cert_req(req)) != 1)
+		return 0;
+	if ((n = i2d_TS_REQ(req, &der)) <= 0)
+		return 0;
+	same = (size_t)n == len && memcmp(der, query, len) == 0;
+	OPENSSL_free(der);
+	return same;
 }
 
 /* A nonce of at most TSA_NONCE_MAX octets (recorded whole), or none. */
@@ -743,13 +836,14 @@ tsa_respond(struct tsa_responder *r, const unsigned char *query, size_t len,
 	*granted = 0;
 	/*
 	 * RFC 3161 §2.4.1: exactly one DER TimeStampReq. OpenSSL's own reader
-	 * would ignore trailing bytes, so we parse first and hand it an empty
-	 * input when the query is not exactly that: it then answers rejection
-	 * with failInfo badDataFormat, as for any undecodable request.
+	 * would ignore trailing bytes and accepts BER, so we parse first and
+	 * hand it an empty input when the query is not exactly that: it then
+	 * answers rejection with failInfo badDataFormat, as for any
+	 * undecodable request.
 	 */
 	well_formed = len > 0 && len <= LONG_MAX &&
 	    (req = d2i_TS_REQ(NULL, &p, (long)len)) != NULL && p == query + len &&
-	    tsa_nonce_fits(req);
+	    tsa_query_is_der(req, query, len) && tsa_nonce_fits(req);
 	if (well_formed && tsa_fast_respond(r, req, reply, replylen, rec) == 1) {
 		*granted = 1;
 		rc = 0;

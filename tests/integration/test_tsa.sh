@@ -544,6 +544,60 @@ stop_tsa2 "after a stalled database"
 tsa2_env=()
 note "a stalled database at shutdown: tsad stopped in $took ms (with _exit, its recorder thread left behind), its records kept in the spill file and recorded at the next start"
 
+# --- a recorder blocked on a lock: /health degraded while tokens are granted ---
+# The recorder's INSERT waits for a lock (as a COMMIT waits for a lost
+# synchronous standby): tokens are still granted (queued), and /health
+# must not say ok until the queue fills; after TSA_WRITE_STUCK_S (5 s) of
+# one write outstanding it says degraded, database_ok false. The lock
+# released, it is ok again and every token is recorded.
+spill=$tmp/tsa8.spill
+outage=()
+health2() { curl -sS "http://127.0.0.1:$port/health" >"$tmp/h2"; jq -r "[$1] | map(tostring) | join(\" \")" "$tmp/h2"; }
+start_tsa2
+[ "$(health2 '.status, .database_ok, .write_pending_seconds, .records_queue_high')" = "ok true 0 false" ] ||
+	fail "/health before the lock: $(cat "$tmp/h2")"
+open_tx
+echo "BEGIN; LOCK TABLE tsa_token IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "could not lock tsa_token: $locked"
+waiting=$(lockwaits)
+outage_tokens 2
+for _ in $(seq 100); do [ "$(lockwaits)" -gt "$waiting" ] && break; sleep 0.1; done
+[ "$(lockwaits)" -gt "$waiting" ] || fail "tsad #2's recorder does not wait for the lock"
+t0=$(date +%s%N)
+degraded=
+for _ in $(seq 40); do
+	outage_tokens 1		# still granted: the queue has room
+	if [ "$(health2 '.status, .database_ok')" = "degraded false" ]; then
+		degraded=$((($(date +%s%N) - t0) / 1000000))
+		break
+	fi
+	sleep 0.25
+done
+[ -n "$degraded" ] || { cat "$tmp/h2" "$tmp/tsa2.log"; fail "/health not degraded with the recorder blocked on a lock"; }
+[ "$degraded" -le 8000 ] || fail "/health degraded only $degraded ms after the recorder blocked (bound 5 s)"
+[ "$(jq -r '.write_pending_seconds >= 5 and .records_queued >= 1' "$tmp/h2")" = true ] ||
+	fail "/health with the recorder blocked: $(cat "$tmp/h2")"
+outage_tokens 2
+commit_tx
+for _ in $(seq 100); do
+	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
+	[ "$n" -eq "${#outage[@]}" ] && break
+	sleep 0.1
+done
+[ "$n" -eq "${#outage[@]}" ] || { cat "$tmp/tsa2.log"; fail "tokens issued while the recorder was blocked not recorded ($n of ${#outage[@]})"; }
+[ "$(health2 '.status, .database_ok, .write_pending_seconds, .records_queued')" = "ok true 0 0" ] ||
+	fail "/health after the lock was released: $(cat "$tmp/h2")"
+# The record keeps genTime as the token has it, fraction and all.
+last=${outage[${#outage[@]}-1]}
+tok_time=$(reply_text "$tmp/o.tsr" | sed -n 's/^Time stamp: //p')
+db_time=$(q "SELECT to_char(gen_time AT TIME ZONE 'UTC', 'HH24:MI:SS') || rtrim(rtrim(to_char(gen_time AT TIME ZONE 'UTC', '.US'), '0'), '.') FROM tsa_token WHERE serial = '$last'")
+case $tok_time in
+*" $db_time "*) ;;
+*) fail "token $last: genTime '$tok_time', recorded as '$db_time' (the fraction must be kept)" ;;
+esac
+stop_tsa2 "after a blocked recorder"
+note "a recorder blocked on a lock: /health degraded after $degraded ms (database_ok false, write_pending_seconds), ${#outage[@]} tokens granted meanwhile, all recorded once it was released"
+
 # --- a full record queue: a TimeStampResp, rejection with systemFailure ----------
 # RFC 3161 clients expect application/timestamp-reply: a token that cannot
 # be recorded is refused as any other query is (HTTP 200), with Retry-After.
@@ -594,7 +648,7 @@ spill=$tmp/tsa7.spill
 tsa2_instance=test-tsa7
 known=${serials[0]}
 row=$(q "SELECT concat_ws(E'\t', serial, to_char(gen_time AT TIME ZONE 'UTC',
-    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), policy, imprint_alg, imprint, coalesce(nonce, '-'),
+    'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), policy, imprint_alg, imprint, coalesce(nonce, '-'),
     cert_req::int) FROM tsa_token WHERE serial = '$known'")
 [ -n "$row" ] || fail "token $known not recorded"
 other=$(awk -F'\t' -v OFS='\t' '{ $5 = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"; print }' <<<"$row")
@@ -633,6 +687,27 @@ if PKI_TSA_PORT=$port PKI_TSA_FLUSH_TIMEOUT_SECONDS=16 timeout 30 "$BUILD/tsad" 
 	fail "tsad started with tsa.flush_timeout_seconds = 16"
 fi
 grep -q 'flush_timeout_seconds: 16 is over 15' "$tmp/tsa5.log" || { cat "$tmp/tsa5.log"; fail "no reason given for refusing flush_timeout_seconds = 16"; }
+
+# A policy tsad cannot honour is refused at start-up, naming the settings:
+# RFC 3161 §2.4.2 ordering (genTime alone orders every token), with several
+# workers or one; genTime truncated to 10^-precision s beyond the accuracy.
+# refused WHY PATTERN ENV...: tsad must exit non-zero, its log matching PATTERN.
+refused() {
+	local why=$1 pattern=$2
+	shift 2
+	if env "$@" PKI_TSA_PORT="$(free_port)" timeout 30 "$BUILD/tsad" --config "$PKI_CONFIG" >"$tmp/tsa9.log" 2>&1; then
+		fail "tsad started with $why"
+	fi
+	grep -q -- "$pattern" "$tmp/tsa9.log" || { cat "$tmp/tsa9.log"; fail "no reason given for refusing $why"; }
+}
+refused "tsa.ordering = true, 2 workers" 'tsa.ordering = true with tsa.workers = 2 is refused' \
+	PKI_TSA_ORDERING=true PKI_TSA_WORKERS=2
+refused "tsa.ordering = true, 1 worker" 'tsa.ordering = true is refused (with tsa.workers = 1 too)' \
+	PKI_TSA_ORDERING=true PKI_TSA_WORKERS=1
+refused "precision 0 digits, accuracy 100 ms" \
+	'tsa.clock_precision_digits = 0 truncates genTime by up to 1000000 us, more than the accuracy tokens claim (tsa.accuracy_seconds/_millis/_micros: 100000 us' \
+	PKI_TSA_WORKERS=1 PKI_TSA_CLOCK_PRECISION_DIGITS=0 PKI_TSA_ACCURACY_SECONDS=0 PKI_TSA_ACCURACY_MILLIS=100
+note "a policy tsad cannot honour is refused at start-up: tsa.ordering = true (2 workers, 1 worker), genTime precision coarser than the accuracy"
 
 # --- genTime only from a usable clock ---------------------------------------------
 # start_tsa3 [ENV...]: tsad #3 (one worker, no override unless ENV sets it).

@@ -23,7 +23,9 @@
  *    flush_timeout + TSA_STOP_GRACE_S (it says it left its thread behind,
  *    so that tsad ends with _exit; no other stop does), and when that
  *    batch commits later, the header does not move past records of the
- *    file never sent.
+ *    file never sent;
+ *  - tsa_recorder_stats says how long a batch has been with the database
+ *    (what /health turns degraded on), and the queue against its size.
  * Each record reaches the writer exactly once, across restarts (but for
  * records the database took after the shutdown left it behind: those may
  * be replayed, which the database then skips).
@@ -926,6 +928,50 @@ test_stop_while_db_stalls(void **state)
 			fail_msg("serial %s never committed", fresh[i]);
 }
 
+/*
+ * /health's view of a batch that does not return (a lock, a COMMIT waiting
+ * for a lost synchronous standby): tsa_recorder_stats says how long it has
+ * been out while db_ok still holds the last answer; the queue against its
+ * size; once the batch commits, nothing is pending.
+ */
+static void
+test_stats_while_write_pending(void **state)
+{
+	char all[8][48];
+	struct tsa_recorder *r;
+	struct tsa_recorder_health h;
+	size_t n = 0;
+
+	db_reset();
+	db_set(1, -1);
+	r = start(NULL, 0, 1, 8);
+	tsa_recorder_stats(r, &h);
+	assert_int_equal(h.queued, 0);
+	assert_int_equal(h.max_queue, 8);
+	assert_int_equal(h.db_ok, 1);
+	assert_int_equal(h.write_pending_ms, 0);
+	gate_close();
+	add(r, 'N', 0, 1, all, &n);
+	wait_stalled(0);
+	add(r, 'N', 1, 5, all, &n);
+	usleep(1200 * 1000);
+	tsa_recorder_stats(r, &h);
+	assert_int_equal(h.queued, 5);
+	assert_int_equal(h.db_ok, 1);	/* no answer yet */
+	if (h.write_pending_ms < 1100 || h.write_pending_ms > 5000)
+		fail_msg("write pending for %lld ms, want ~1200",
+		    h.write_pending_ms);
+	gate_open();
+	wait_for(db_count, 5, "records committed");
+	usleep(100 * 1000);
+	tsa_recorder_stats(r, &h);
+	assert_int_equal(h.queued, 0);
+	assert_int_equal(h.db_ok, 1);
+	assert_int_equal(h.write_pending_ms, 0);
+	assert_int_equal(stop(r, 0), 0);
+	db_expect(all, n);
+}
+
 /* One number from the database (superuser; param: $1, or NULL), or fails. */
 static long
 pg_number(PGconn *pg, const char *sql, const char *param)
@@ -1077,6 +1123,7 @@ main(void)
 		cmocka_unit_test(test_torn_line_with_nul),
 		cmocka_unit_test(test_stop_spills_first),
 		cmocka_unit_test(test_stop_while_db_stalls),
+		cmocka_unit_test(test_stats_while_write_pending),
 		cmocka_unit_test(test_database_replay_and_collision),
 	};
 

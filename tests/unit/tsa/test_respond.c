@@ -12,7 +12,11 @@
  *  - a token whose signature fails (an RSA-512 key cannot sign SHA-512)
  *    is answered with rejection and failInfo systemFailure, not with
  *    TS_RESP_CTX's rejection without a failInfo;
- *  - tsa_respond_rejection's DER, octet for octet, and its bits.
+ *  - tsa_respond_rejection's DER, octet for octet, and its bits;
+ *  - a query in BER but not DER (indefinite or long-form lengths, certReq
+ *    FALSE sent, TRUE as 0x01) gets rejection, badDataFormat;
+ *  - a policy whose genTime precision (10^-digits s) exceeds the accuracy
+ *    tokens claim is refused at tsa_responder_new.
  */
 #include <sys/time.h>
 #include <sys/timex.h>
@@ -176,24 +180,26 @@ make_query(size_t *len)
 	return der;
 }
 
-/* The answer's status; *fail gets its failInfo bits (0: none), *text its first statusString. */
+/*
+ * The answer to query's len octets: its status; *fail gets its failInfo
+ * bits (0: none), *text its first statusString.
+ */
 static long
-answer(struct tsa_responder *r, int fast, int *granted, unsigned long *fail,
-    char *text, size_t textlen)
+answer_query(struct tsa_responder *r, int fast, const unsigned char *query,
+    size_t qlen, int *granted, unsigned long *fail, char *text, size_t textlen)
 {
-	unsigned char *query, *reply = NULL;
+	unsigned char *reply = NULL;
 	const unsigned char *p;
 	const ASN1_BIT_STRING *bits;
 	const STACK_OF(ASN1_UTF8STRING) *texts;
 	struct tsa_record rec;
 	TS_STATUS_INFO *si;
 	TS_RESP *resp;
-	size_t qlen, rlen;
+	size_t rlen;
 	long status;
 	int i;
 
 	tsa_responder_test_hooks(r, NULL, NULL, fast);
-	query = make_query(&qlen);
 	assert_int_equal(tsa_respond(r, query, qlen, &reply, &rlen, granted,
 	    &rec), 0);
 	p = reply;
@@ -219,6 +225,21 @@ answer(struct tsa_responder *r, int fast, int *granted, unsigned long *fail,
 	assert_int_equal(TS_RESP_get_token(resp) != NULL, *granted);
 	TS_RESP_free(resp);
 	OPENSSL_free(reply);
+	return status;
+}
+
+/* answer_query for make_query's query. */
+static long
+answer(struct tsa_responder *r, int fast, int *granted, unsigned long *fail,
+    char *text, size_t textlen)
+{
+	unsigned char *query;
+	size_t qlen;
+	long status;
+
+	query = make_query(&qlen);
+	status = answer_query(r, fast, query, qlen, granted, fail, text,
+	    textlen);
 	OPENSSL_free(query);
 	return status;
 }
@@ -400,6 +421,148 @@ test_signing_fails(void **state)
 	tsa_responder_free(r);
 }
 
+/*
+ * RFC 3161 §2.4.1 and README: a query that is BER but not DER gets
+ * rejection, badDataFormat, on both paths; the same content in DER is
+ * granted. The variants re-frame make_query's TimeStampReq (short outer
+ * length): indefinite and long-form lengths, certReq FALSE sent though it
+ * is the DEFAULT, certReq TRUE as 0x01 instead of 0xFF.
+ */
+static void
+test_ber_refused(void **state)
+{
+	static const struct {
+		const char	*what;
+		int		 hdr;		/* 0 short, 1 long form, 2 indefinite */
+		unsigned char	 cert_req;	/* appended BOOLEAN, or 0xAA: none */
+		int		 ok;
+	} v[] = {
+		{ "DER as made", 0, 0xAA, 1 },
+		{ "DER with certReq TRUE", 0, 0xFF, 1 },
+		{ "indefinite length", 2, 0xAA, 0 },
+		{ "long-form length", 1, 0xAA, 0 },
+		{ "explicit certReq FALSE (DEFAULT)", 0, 0x00, 0 },
+		{ "certReq TRUE as 0x01", 0, 0x01, 0 },
+	};
+	struct tsa_responder *r;
+	unsigned char *der, q[512];
+	unsigned long fail;
+	char text[256];
+	size_t dlen, clen, qlen, i;
+	int fast, granted;
+	long status;
+
+	kernel_says(TIME_OK, 0, 1000);
+	r = make_responder(ec_cert, ec_key, "SHA256", "1", "0", "0", 0);
+	der = make_query(&dlen);
+	assert_int_equal(der[0], 0x30);
+	assert_true(der[1] < 0x7d && (size_t)der[1] + 2 == dlen);
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		clen = dlen - 2 + (v[i].cert_req != 0xAA ? 3 : 0);
+		qlen = 0;
+		q[qlen++] = 0x30;
+		if (v[i].hdr == 0)
+			q[qlen++] = (unsigned char)clen;
+		else if (v[i].hdr == 1) {
+			q[qlen++] = 0x81;
+			q[qlen++] = (unsigned char)clen;
+		} else
+			q[qlen++] = 0x80;
+		memcpy(q + qlen, der + 2, dlen - 2);
+		qlen += dlen - 2;
+		if (v[i].cert_req != 0xAA) {
+			q[qlen++] = 0x01;
+			q[qlen++] = 0x01;
+			q[qlen++] = v[i].cert_req;
+		}
+		if (v[i].hdr == 2) {
+			q[qlen++] = 0x00;
+			q[qlen++] = 0x00;
+		}
+		for (fast = 0; fast <= 1; fast++) {
+			status = answer_query(r, fast, q, qlen, &granted, &fail,
+			    text, sizeof(text));
+			if (v[i].ok && status != TS_STATUS_GRANTED)
+				fail_msg("%s (fast %d): not granted: %s",
+				    v[i].what, fast, text);
+			if (!v[i].ok && (status != TS_STATUS_REJECTION ||
+			    fail != FAIL_BIT(TS_INFO_BAD_DATA_FORMAT)))
+				fail_msg("%s (fast %d): want rejection, "
+				    "badDataFormat only; got status %ld, "
+				    "failInfo %#lx (%s)", v[i].what, fast,
+				    status, fail, text);
+		}
+	}
+	OPENSSL_free(der);
+	tsa_responder_free(r);
+}
+
+/* tsa_responder_new for a precision and accuracy: NULL with err, or the responder. */
+static struct tsa_responder *
+try_precision(const char *precision, const char *secs, const char *millis,
+    const char *micros, char *err, size_t errlen)
+{
+	struct tsa_responder *r;
+	struct config *policy;
+
+	setenv("PKI_TSA_CLOCK_PRECISION_DIGITS", precision, 1);
+	setenv("PKI_TSA_ACCURACY_SECONDS", secs, 1);
+	setenv("PKI_TSA_ACCURACY_MILLIS", millis, 1);
+	setenv("PKI_TSA_ACCURACY_MICROS", micros, 1);
+	policy = config_load(NULL, err, errlen);
+	assert_non_null(policy);
+	err[0] = '\0';
+	r = tsa_responder_new(policy, ec_cert, ec_key, NULL, 0, err, errlen);
+	config_free(policy);
+	unsetenv("PKI_TSA_CLOCK_PRECISION_DIGITS");
+	return r;
+}
+
+/*
+ * RFC 3161 §2.4.2: genTime truncated to 10^-precision s may be off by up
+ * to that much; a policy where that exceeds the accuracy it claims is
+ * refused, naming the settings. At the accuracy, or without one, it is not.
+ */
+static void
+test_precision_over_accuracy(void **state)
+{
+	static const struct {
+		const char *prec, *secs, *millis, *micros;
+		int ok;
+	} pc[] = {
+		{ "0", "0", "100", "0", 0 },	/* the review's: 1 s vs 100 ms */
+		{ "0", "0", "999", "999", 0 },
+		{ "0", "1", "0", "0", 1 },	/* 1 s vs 1 s */
+		{ "1", "0", "100", "0", 1 },
+		{ "2", "0", "9", "999", 0 },
+		{ "3", "0", "0", "250", 0 },	/* 1 ms vs 250 us */
+		{ "4", "0", "0", "250", 1 },
+		{ "6", "0", "0", "1", 1 },
+		{ "0", "0", "0", "0", 1 },	/* no accuracy claimed */
+	};
+	struct tsa_responder *r;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(pc) / sizeof(pc[0]); i++) {
+		r = try_precision(pc[i].prec, pc[i].secs, pc[i].millis,
+		    pc[i].micros, err, sizeof(err));
+		if (pc[i].ok && r == NULL)
+			fail_msg("precision %s, accuracy %s s %s ms %s us: "
+			    "refused: %s", pc[i].prec, pc[i].secs, pc[i].millis,
+			    pc[i].micros, err);
+		if (!pc[i].ok && r != NULL)
+			fail_msg("precision %s, accuracy %s s %s ms %s us: "
+			    "accepted", pc[i].prec, pc[i].secs, pc[i].millis,
+			    pc[i].micros);
+		if (!pc[i].ok && (strstr(err, "tsa.clock_precision_digits") ==
+		    NULL || strstr(err, "tsa.accuracy_seconds") == NULL))
+			fail_msg("the refusal does not name the settings: %s",
+			    err);
+		tsa_responder_free(r);
+	}
+}
+
 /* tsa_respond_rejection: the DER by hand, and OpenSSL's reading of it. */
 static void
 test_rejection_der(void **state)
@@ -485,6 +648,8 @@ main(void)
 		cmocka_unit_test(test_clock_unsynchronized),
 		cmocka_unit_test(test_clock_state_and_log),
 		cmocka_unit_test(test_signing_fails),
+		cmocka_unit_test(test_precision_over_accuracy),
+		cmocka_unit_test(test_ber_refused),
 		cmocka_unit_test(test_rejection_der),
 		cmocka_unit_test(test_log_rate),
 	};
