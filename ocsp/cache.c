@@ -49,7 +49,7 @@ struct ocsp_cache {
 	int			 stats_ok;	/* a count was made */
 };
 
-static void
+void
 ocsp_http_date(int64_t t, char *buf, size_t len)
 {
 	struct tm tm;

@@ -168,6 +168,11 @@ struct ocsp_policy {
 	int		 nonissued_unknown;	/* answer "unknown" instead */
 	int		 echo_nonce;	/* 0: ignore nonces (RFC 5019 §4) */
 	long		 poll_ms;	/* reconciliation period */
+	/*
+	 * On a hot standby: the data may be this far behind the primary
+	 * (sync.c); further behind, the database counts as down.
+	 */
+	long		 max_standby_lag;
 	const EVP_MD	*sign_md;
 };
 
@@ -247,6 +252,9 @@ struct ocsp_blob {
 	size_t		 len;
 	unsigned char	 der[];
 };
+
+/* The IMF-fixdate (RFC 9110 §5.6.7) of t into buf (len >= 30). */
+void		 ocsp_http_date(int64_t t, char *buf, size_t len);
 
 /*
  * Copies der into a new blob (refs 1) that shared HTTP caches may keep
@@ -355,13 +363,26 @@ struct ocsp_responder {
 	int			 niss;
 	struct ocsp_policy	 pol;
 	struct ocsp_cache	*cache;
-	/* Unix time of the last successful read of the database (atomic). */
+	/*
+	 * Unix time as of which the status table is known to be correct
+	 * (atomic): the start of the last successful read, or on a hot
+	 * standby the primary's time of the data it had replayed, if earlier.
+	 */
 	int64_t			 synced_at;
-	int			 db_ok;		/* atomic */
+	int			 db_ok;		/* atomic; 0 too when lagging */
 	int			 db_standby;	/* atomic: polling a replica */
+	/*
+	 * atomic: seconds the standby's data was behind at the last poll;
+	 * OCSP_LAG_NONE on a primary, OCSP_LAG_UNKNOWN when the standby
+	 * could not say (nothing replayed yet).
+	 */
+	int64_t			 standby_lag;
 	uint64_t		 signed_live;	/* atomic counters */
 	uint64_t		 signed_ahead;
 };
+
+#define OCSP_LAG_NONE		(-1)
+#define OCSP_LAG_UNKNOWN	(-2)
 
 struct ocsp_sync;
 

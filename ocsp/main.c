@@ -57,7 +57,9 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	struct ocsp_cache_stats cs;
 	time_t now = time(NULL);
 	int64_t synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
-	int db_ok = __atomic_load_n(&r->db_ok, __ATOMIC_RELAXED), rc;
+	int64_t lag = __atomic_load_n(&r->standby_lag, __ATOMIC_RELAXED);
+	int db_ok = __atomic_load_n(&r->db_ok, __ATOMIC_RELAXED), rc = -1;
+	int standby = __atomic_load_n(&r->db_standby, __ATOMIC_RELAXED);
 	json_t *o;
 
 	ocsp_cache_stats(r->cache, synced - r->pol.refresh, now, &cs);
@@ -66,8 +68,7 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	    "status", db_ok && cs.stale == 0 && cs.expired == 0 &&
 	    cs.unsigned_entries == 0 ? "ok" : "degraded",
 	    "database_ok", db_ok,
-	    "database_standby", __atomic_load_n(&r->db_standby,
-	    __ATOMIC_RELAXED),
+	    "database_standby", standby,
 	    "synced_at", (json_int_t)synced,
 	    "synced_seconds_ago", (json_int_t)(now - synced),
 	    "cache",
@@ -84,7 +85,16 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	    __ATOMIC_RELAXED));
 	if (o == NULL)
 		return -1;
+	/*
+	 * How far the standby's data is behind the primary (sync.c): null
+	 * on a primary, or when the standby cannot say (then database_ok is
+	 * false too).
+	 */
+	if (json_object_set_new(o, "standby_lag_seconds", standby &&
+	    lag >= 0 ? json_integer((json_int_t)lag) : json_null()) == -1)
+		goto out;
 	rc = http_respond_json(resp, 200, o);
+out:
 	json_decref(o);
 	return rc;
 }
@@ -92,18 +102,26 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 /*
  * RFC 5019 §6.2 caching headers for a GET answered from a blob: max-age
  * is the policy's bound (ocsp_blob_max_age), not the time to nextUpdate,
- * and Expires says the same.
+ * and Expires says the same. Last-Modified is thisUpdate, but never
+ * later than now (RFC 9110 §8.8.2.1): a revoked answer's thisUpdate is
+ * its revocationTime, which a database clock ahead of ours may put up to
+ * OCSP_CLOCK_SKEW_S into our future (ocsp_this_update).
  */
 static int
 ocspd_cache_headers(struct http_response *resp, const struct ocsp_blob *b)
 {
-	char cc[96], expires[32];
-	long age = ocsp_blob_max_age(b, time(NULL), expires, sizeof(expires));
+	char cc[96], expires[32], lm[32];
+	time_t now = time(NULL);
+	long age = ocsp_blob_max_age(b, now, expires, sizeof(expires));
 
 	snprintf(cc, sizeof(cc), "max-age=%ld, public, no-transform, "
 	    "must-revalidate", age);
+	if (b->this_update > (int64_t)now)
+		ocsp_http_date((int64_t)now, lm, sizeof(lm));
+	else
+		snprintf(lm, sizeof(lm), "%s", b->last_modified);
 	if (http_add_header(resp, "Cache-Control", cc) == -1 ||
-	    http_add_header(resp, "Last-Modified", b->last_modified) == -1 ||
+	    http_add_header(resp, "Last-Modified", lm) == -1 ||
 	    http_add_header(resp, "Expires", expires) == -1 ||
 	    http_add_header(resp, "ETag", b->etag) == -1)
 		return -1;

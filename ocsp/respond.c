@@ -19,8 +19,10 @@
  *    (RFC 6960 §2.2, §4.4.8), or "unknown" when the policy says so;
  *  - thisUpdate is the time we last read the status from PostgreSQL (RFC
  *    6960 §4.2.2.1: the most recent time the status is known to be
- *    correct), so an outage never makes a response claim fresher knowledge
- *    than we have; when even that is older than the validity, tryLater.
+ *    correct; on a hot standby the primary's time of the data replayed,
+ *    if earlier: sync.c), so an outage never makes a response claim
+ *    fresher knowledge than we have; when even that is older than the
+ *    validity, tryLater.
  *    A revocation newer than that read (ocsp_this_update) moves it up to
  *    the revocationTime, never leaving thisUpdate before it;
  *  - HTTP caches may keep an answer a bounded time only (max_age_seconds,
@@ -56,6 +58,13 @@ const unsigned char ocsp_unauthorized_der[5] = { 0x30, 0x03, 0x0a, 0x01, 0x06 };
 /* Cache-Control max-age by default: issued serials, never-issued ones. */
 #define OCSP_MAX_AGE_DEFAULT		3600
 #define OCSP_NONISSUED_MAX_AGE_DEFAULT	10
+/*
+ * How far a hot standby's data may be behind, by default. An idle primary
+ * sends the standby nothing until the standby asks (every
+ * wal_receiver_timeout / 2, 30 s by default), so the data time of a
+ * healthy standby may be 30 s old plus a poll period; 4 times that.
+ */
+#define OCSP_MAX_STANDBY_LAG_DEFAULT	120
 
 static const char *const ocsp_hash_names[OCSP_NHASH] = {
 	"SHA1", "SHA256", "SHA384", "SHA512"
@@ -90,7 +99,10 @@ ocsp_policy_load(const struct config *p, struct ocsp_policy *pol, char *err,
 	    ocsp_policy_long(p, "ocsp.max_nonissued", 100000, 0, 100000000,
 	    &pol->max_nonissued, err, errlen) == -1 ||
 	    ocsp_policy_long(p, "ocsp.poll_ms", 1000, 50, 600000,
-	    &pol->poll_ms, err, errlen) == -1)
+	    &pol->poll_ms, err, errlen) == -1 ||
+	    ocsp_policy_long(p, "ocsp.max_standby_lag_seconds",
+	    OCSP_MAX_STANDBY_LAG_DEFAULT, 1, 86400, &pol->max_standby_lag,
+	    err, errlen) == -1)
 		return -1;
 	if (pol->refresh >= pol->validity) {
 		snprintf(err, errlen, "policy: ocsp.refresh_seconds (%ld) must "

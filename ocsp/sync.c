@@ -21,6 +21,14 @@
  *    LISTEN is refused; the poll period alone then bounds how late a change
  *    is seen, plus the replication lag. Each poll there also asks whether
  *    the standby was promoted, and LISTENs once it was.
+ *  - A standby's data is as current as the WAL it replayed, not as the
+ *    time we read it: replication may stop (link down, slot invalidated,
+ *    replay paused) while the standby stays readable. Before each poll
+ *    there we ask how current it is (ocsp_standby_data_time(), schema/052)
+ *    and publish min(the poll's start, that time) as synced_at, so
+ *    thisUpdate (RFC 6960 §4.2.2.1) never claims more. Beyond
+ *    pol.max_standby_lag the database counts as down: synced_at stays,
+ *    db_ok is 0, and the cache is served until it expires.
  *  - While PostgreSQL is unreachable nothing is re-signed (the status might
  *    be stale): cached responses are served until their nextUpdate; the
  *    connection is retried every OCSP_RECONNECT_S.
@@ -70,6 +78,13 @@ struct ocsp_sync {
 	time_t			 last_full;
 	time_t			 last_connect;
 	int			 standby;	/* connected to a hot standby */
+	int			 lagging;	/* over pol.max_standby_lag (logged) */
+	/*
+	 * The best data time seen for a replay position: data replayed to
+	 * at least lag_lsn is current as of lag_at (primary's clock).
+	 */
+	long long		 lag_lsn;
+	int64_t			 lag_at;
 	char			 issuers[256];	/* "{1,2}" */
 	struct ocsp_due		 due[OCSP_SIGN_BATCH];
 };
@@ -85,6 +100,11 @@ static const struct db_stmt stmt_poll = { "ocsp_sync_poll",
 static const struct db_stmt stmt_in_recovery = { "ocsp_sync_in_recovery",
 	"SELECT pg_is_in_recovery()", 0 };
 
+/* schema/052_ocsp_standby_lag.sql; the data time NULL when unknown. */
+static const struct db_stmt stmt_data_time = { "ocsp_sync_data_time",
+	"SELECT floor(extract(epoch FROM data_at))::bigint, replay_lsn "
+	"FROM ocsp_standby_data_time()", 0 };
+
 static int
 ocsp_issuer_index(const struct ocsp_responder *r, long long db_id)
 {
@@ -97,8 +117,9 @@ ocsp_issuer_index(const struct ocsp_responder *r, long long db_id)
 }
 
 /*
- * One reconciliation query from the marks `from`; applies every row.
- * Returns the number of changed statuses, or -1 (database failure).
+ * One reconciliation query from the marks `from`; applies every row (the
+ * caller publishes the time it is correct as of). Returns the number of
+ * changed statuses, or -1 (database failure).
  */
 static int
 ocsp_sync_query(struct ocsp_sync *sy, const struct ocsp_mark *from)
@@ -108,7 +129,6 @@ ocsp_sync_query(struct ocsp_sync *sy, const struct ocsp_mark *from)
 	PGresult *res = NULL;
 	char id[32], seq[32];
 	const char *v[3];
-	time_t t0 = time(NULL);
 	char serial[OCSP_SERIAL_HEX];
 	long long rid, rseq;
 	int i, k, changed = 0, rc = -1;
@@ -155,13 +175,94 @@ ocsp_sync_query(struct ocsp_sync *sy, const struct ocsp_mark *from)
 			break;
 		}
 	}
-	/* The status is known to be right as of the query's start. */
-	__atomic_store_n(&r->synced_at, (int64_t)t0, __ATOMIC_RELEASE);
-	__atomic_store_n(&r->db_ok, 1, __ATOMIC_RELAXED);
 	rc = changed;
 out:
 	PQclear(res);
 	return rc;
+}
+
+/*
+ * On a standby: *data_at gets the primary's time as of which the data the
+ * next query reads is known to be current (asked before that query, so
+ * what it reads is at least as new), or OCSP_LAG_UNKNOWN when the standby
+ * cannot say. Replay only moves forward, so the best time seen for a
+ * replay position stays true for any later one, also on another standby
+ * of the same primary; a moment between receiving WAL and replaying it
+ * (only the last commit's time is known then) does not count as lag.
+ * 0, or -1 when the query failed.
+ */
+static int
+ocsp_sync_data_time(struct ocsp_sync *sy, int64_t *data_at)
+{
+	PGresult *res;
+	long long lsn;
+	int64_t at;
+
+	*data_at = OCSP_LAG_UNKNOWN;
+	if ((res = db_exec(sy->db, &stmt_data_time, NULL, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
+		PQclear(res);
+		return 0;
+	}
+	lsn = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	at = PQgetisnull(res, 0, 0) ? OCSP_LAG_UNKNOWN :
+	    strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (lsn < sy->lag_lsn) {	/* another node, further behind */
+		sy->lag_lsn = 0;
+		sy->lag_at = OCSP_LAG_UNKNOWN;
+	}
+	if (sy->lag_at > at)
+		at = sy->lag_at;
+	sy->lag_lsn = lsn;
+	sy->lag_at = at;
+	*data_at = at;
+	return 0;
+}
+
+/*
+ * Publishes what a successful read knows: read at t0 (our clock), on a
+ * standby of data current as of data_at. Over pol.max_standby_lag (or
+ * with data_at unknown) the database counts as down, as if unreachable:
+ * synced_at stays where it was, db_ok is 0; the change is logged once.
+ */
+static void
+ocsp_sync_publish(struct ocsp_sync *sy, time_t t0, int64_t data_at)
+{
+	struct ocsp_responder *r = sy->r;
+	int64_t lag = OCSP_LAG_NONE, synced = (int64_t)t0;
+
+	if (sy->standby) {
+		lag = data_at == OCSP_LAG_UNKNOWN ? OCSP_LAG_UNKNOWN :
+		    data_at < synced ? synced - data_at : 0;
+		if (data_at != OCSP_LAG_UNKNOWN && data_at < synced)
+			synced = data_at;
+	}
+	__atomic_store_n(&r->standby_lag, lag, __ATOMIC_RELAXED);
+	if (lag == OCSP_LAG_UNKNOWN || lag > r->pol.max_standby_lag) {
+		if (!sy->lagging) {
+			if (lag == OCSP_LAG_UNKNOWN)
+				log_warn("ocsp: the standby cannot say how "
+				    "current its data is: serving from the "
+				    "cache, thisUpdate held");
+			else
+				log_warn("ocsp: the standby's data is %" PRId64
+				    " s behind (ocsp.max_standby_lag_seconds "
+				    "%ld): serving from the cache, thisUpdate "
+				    "held", lag, r->pol.max_standby_lag);
+		}
+		sy->lagging = 1;
+		__atomic_store_n(&r->db_ok, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	if (sy->lagging)
+		log_info("ocsp: the standby's data is current again (%" PRId64
+		    " s behind)", lag > 0 ? lag : 0);
+	sy->lagging = 0;
+	/* The status is known to be right as of this time. */
+	__atomic_store_n(&r->synced_at, synced, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->db_ok, 1, __ATOMIC_RELAXED);
 }
 
 static double
@@ -202,12 +303,18 @@ ocsp_sync_poll(struct ocsp_sync *sy)
 	struct ocsp_mark from = { 0, 0, 0, 0 }, *newest;
 	time_t now = time(NULL);
 	double now_ms = ocsp_mono_ms();
+	int64_t data_at = OCSP_LAG_NONE;
 	int n, full = now - sy->last_full >= OCSP_FULL_SYNC_S;
 
 	if (!full && sy->nring > 0)
 		from = ocsp_sync_from(sy, now_ms);
+	/* Before the query: what it reads is at least this current. */
+	if (sy->standby && ocsp_sync_data_time(sy, &data_at) == -1)
+		return -1;
 	if ((n = ocsp_sync_query(sy, &from)) == -1)
 		return -1;
+	/* Applied before published (README "Pre-signed responses"). */
+	ocsp_sync_publish(sy, now, data_at);
 	if (full)
 		sy->last_full = now;
 	/*
@@ -248,6 +355,8 @@ ocsp_sync_connect(struct ocsp_sync *sy)
 	standby = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	sy->standby = standby;
+	sy->lag_lsn = 0;
+	sy->lag_at = OCSP_LAG_UNKNOWN;
 	if (standby)
 		log_info("ocsp: reading from a standby, where LISTEN is refused: "
 		    "changes are seen by polling every %ld ms",
@@ -439,6 +548,7 @@ ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
 	}
 	sy->r = r;
 	sy->wake[0] = sy->wake[1] = -1;
+	__atomic_store_n(&r->standby_lag, OCSP_LAG_NONE, __ATOMIC_RELAXED);
 	if ((sy->conninfo = strdup(conninfo)) == NULL ||
 	    pipe2(sy->wake, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "strdup/pipe2: %s", strerror(errno));

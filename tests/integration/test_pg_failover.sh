@@ -57,6 +57,87 @@ pkictl cert revoke --issuer issuing --serial "$serial0" --reason privilegeWithdr
 survive_revoked "$tmp/cred0.pem" "on the standby"
 note "a revocation reached ocspd through the standby in $(( ($(date +%s%N) - t0) / 1000000 )) ms (poll period 1000 ms)"
 
+# --- a standby that stops replaying: thisUpdate held, /health degraded -------------
+# A standby stays readable when replication stops (link down, slot lost,
+# replay paused): its data is as old as the WAL it replayed, not as the
+# read (RFC 6960 §4.2.2.1). A second ocspd on the standby allows it 6 s
+# of lag; the standby asks the idle primary for a message every 1.5 s
+# (wal_receiver_timeout / 2), so a healthy standby is within that.
+sql_as "$(node 2)" "ALTER SYSTEM SET wal_receiver_timeout = '3s'" >/dev/null || fail "ALTER SYSTEM on the standby"
+sql_as "$(node 2)" 'SELECT pg_reload_conf()' >/dev/null
+at_exit "sql_as '$(node 2)' 'SELECT pg_wal_replay_resume()' >/dev/null 2>&1 || true"
+lport=$(free_port)
+lurl=http://127.0.0.1:$lport
+PKI_OCSP_PORT=$lport PKI_OCSP_MAX_STANDBY_LAG_SECONDS=6 \
+	"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/ocsp-lag.log" 2>&1 &
+olag=$!
+at_exit "kill $olag 2>/dev/null || true"
+lhealth() { curl -sS "$lurl/health" >"$tmp/lh" 2>/dev/null || echo '{}' >"$tmp/lh"; jq -r "$1" "$tmp/lh"; }
+# lstatus PEM NONCE: the line `openssl ocsp` prints for PEM, the response in $tmp/l.der.
+lstatus() {
+	ocsp_client -issuer "$PKI_DIR/pki/issuing.pem" -cert "$1" -url "$lurl" -CAfile "$PKI_DIR/pki/root.pem" \
+		"$2" -respout "$tmp/l.der" | grep "^$1:"
+}
+this_update() { date -d "$(openssl ocsp -respin "$tmp/l.der" -noverify -resp_text 2>/dev/null |
+	sed -n 's/^ *This Update: //p' | sed -n 1p)" +%s; }
+for _ in $(seq 100); do
+	[ "$(lhealth '.status + "/" + (.database_ok|tostring)')" = ok/true ] && break
+	kill -0 "$olag" 2>/dev/null || { cat "$tmp/ocsp-lag.log"; fail "ocspd (lag) died at start"; }
+	sleep 0.2
+done
+[ "$(lhealth '.status + "/" + (.database_ok|tostring) + "/" + (.database_standby|tostring)')" = ok/true/true ] ||
+	{ cat "$tmp/lh" "$tmp/ocsp-lag.log"; fail "ocspd (lag) on a healthy standby is not ok"; }
+lag=$(lhealth .standby_lag_seconds)
+[[ $lag =~ ^[0-9]+$ ]] && [ "$lag" -le 6 ] || { cat "$tmp/lh"; fail "standby_lag_seconds '$lag' on a healthy standby"; }
+cred1=$(issue "$aid" personal personal ec-p256 "Rudi Hartono Satu")
+cert_pem "$cred1" "$tmp/cred1.pem"
+serial1=$(openssl x509 -in "$tmp/cred1.pem" -noout -serial | cut -d= -f2)
+for _ in $(seq 50); do lstatus "$tmp/cred1.pem" -no_nonce | has ': good' && break; sleep 0.1; done
+lstatus "$tmp/cred1.pem" -no_nonce | has ': good' || fail "ocspd (lag): a new certificate is not good"
+
+sql_as "$(node 2)" 'SELECT pg_wal_replay_pause()' >/dev/null || fail "pg_wal_replay_pause on the standby"
+tp=$(date +%s)
+pkictl cert revoke --issuer issuing --serial "$serial1" --reason keyCompromise >/dev/null || fail "pkictl cert revoke"
+for _ in $(seq 150); do
+	[ "$(lhealth .database_ok)" = false ] && break
+	sleep 0.1
+done
+[ "$(lhealth '.status + "/" + (.database_ok|tostring)')" = degraded/false ] ||
+	{ cat "$tmp/lh"; fail "ocspd (lag): /health with replay paused for $(($(date +%s) - tp)) s is not degraded"; }
+lag=$(jq -r .standby_lag_seconds "$tmp/lh")
+[[ $lag =~ ^[0-9]+$ ]] && [ "$lag" -gt 6 ] || { cat "$tmp/lh"; fail "ocspd (lag): standby_lag_seconds '$lag', want > 6"; }
+# Live answers (a nonce) keep the thisUpdate of the data before the pause;
+# the standby does not know of the revocation yet, and no answer says it
+# knows anything newer than what it replayed.
+lstatus "$tmp/cred1.pem" -nonce | has ': good' || fail "ocspd (lag): answer with replay paused"
+tu1=$(this_update)
+[ "$tu1" -le "$tp" ] || fail "ocspd (lag): thisUpdate $tu1 after the replay was paused ($tp)"
+sleep 2
+lstatus "$tmp/cred1.pem" -nonce | has ': good' || fail "ocspd (lag): second answer with replay paused"
+[ "$(this_update)" = "$tu1" ] || fail "ocspd (lag): thisUpdate moved from $tu1 to $(this_update) with replay paused"
+[ "$(lhealth .synced_at)" -le "$tp" ] || { cat "$tmp/lh"; fail "ocspd (lag): synced_at after the pause"; }
+[ "$(grep -c "standby's data is .* behind" "$tmp/ocsp-lag.log")" = 1 ] ||
+	{ cat "$tmp/ocsp-lag.log"; fail "ocspd (lag): the lag is not logged exactly once"; }
+
+sql_as "$(node 2)" 'SELECT pg_wal_replay_resume()' >/dev/null || fail "pg_wal_replay_resume"
+tr=$(date +%s)
+for _ in $(seq 100); do lstatus "$tmp/cred1.pem" -nonce | has ': revoked' && break; sleep 0.1; done
+lstatus "$tmp/cred1.pem" -nonce | has ': revoked' || fail "ocspd (lag): revocation not seen after the resume"
+[ "$(this_update)" -ge $((tr - 6)) ] || fail "ocspd (lag): thisUpdate $(this_update) after the resume at $tr"
+for _ in $(seq 50); do
+	[ "$(lhealth '.status + "/" + (.database_ok|tostring)')" = ok/true ] && break
+	sleep 0.1
+done
+[ "$(lhealth '.status + "/" + (.database_ok|tostring)')" = ok/true ] ||
+	{ cat "$tmp/lh"; fail "ocspd (lag): /health not ok after the resume"; }
+grep -q "standby's data is current again" "$tmp/ocsp-lag.log" ||
+	{ cat "$tmp/ocsp-lag.log"; fail "ocspd (lag): the recovery is not logged"; }
+kill -TERM "$olag"
+wait "$olag" || { cat "$tmp/ocsp-lag.log"; fail "ocspd (lag) exited non-zero on SIGTERM"; }
+sql_as "$(node 2)" 'ALTER SYSTEM RESET wal_receiver_timeout' >/dev/null
+sql_as "$(node 2)" 'SELECT pg_reload_conf()' >/dev/null
+note "replay paused: ocspd on the standby held thisUpdate at $tu1 ($((tp - tu1)) s before the pause), /health degraded at a lag of $lag s; resumed: revoked, ok"
+
 # --- the failover: the primary stops, the standby is promoted ----------------------
 pg=$(pidfile_of "$PKI_DIR" postgres)
 [ -n "$pg" ] || fail "no PostgreSQL pid file"

@@ -1161,6 +1161,143 @@ test_same_second_etag(void **state)
 	OPENSSL_free(req);
 }
 
+/*
+ * On a hot standby, synced_at (every answer's thisUpdate) is the earlier
+ * of the read's start and the primary's time of the data replayed; over
+ * ocsp.max_standby_lag_seconds, or with that time unknown, the database
+ * counts as down (db_ok 0, synced_at held), logged once per episode. On
+ * a primary, the read's start. The policy's default and bounds.
+ */
+static void
+test_standby_lag(void **state)
+{
+	struct config *policy;
+	struct ocsp_policy pol;
+	FILE *log = tmpfile();
+	char err[256];
+	const time_t t0 = 1000000000;
+
+	assert_non_null(log);
+	assert_int_equal(r.pol.max_standby_lag, 120);
+	log_init("test", LOGL_INFO, log);
+	sy.standby = 1;
+	ocsp_sync_publish(&sy, t0, t0 - 5);
+	assert_int_equal(r.synced_at, t0 - 5);
+	assert_int_equal(r.db_ok, 1);
+	assert_int_equal(r.standby_lag, 5);
+	/* The primary's clock ahead of ours: no later than our read. */
+	ocsp_sync_publish(&sy, t0 + 1, t0 + 30);
+	assert_int_equal(r.synced_at, t0 + 1);
+	assert_int_equal(r.standby_lag, 0);
+	assert_int_equal(count_lines(log), 0);
+	/* Replication stopped: held, not ok, logged once. */
+	ocsp_sync_publish(&sy, t0 + 200, t0);
+	assert_int_equal(r.synced_at, t0 + 1);
+	assert_int_equal(r.db_ok, 0);
+	assert_int_equal(r.standby_lag, 200);
+	ocsp_sync_publish(&sy, t0 + 201, t0);
+	ocsp_sync_publish(&sy, t0 + 202, OCSP_LAG_UNKNOWN);
+	assert_int_equal(r.synced_at, t0 + 1);
+	assert_int_equal(r.db_ok, 0);
+	assert_int_equal(r.standby_lag, OCSP_LAG_UNKNOWN);
+	assert_int_equal(count_lines(log), 1);
+	/* Exactly the bound is still within it; caught up: logged once. */
+	ocsp_sync_publish(&sy, t0 + 320, t0 + 200);
+	assert_int_equal(r.synced_at, t0 + 200);
+	assert_int_equal(r.db_ok, 1);
+	assert_int_equal(r.standby_lag, 120);
+	ocsp_sync_publish(&sy, t0 + 321, t0 + 320);
+	assert_int_equal(count_lines(log), 2);
+	/* Unknown from the start counts as lagging too. */
+	sy.lagging = 0;
+	ocsp_sync_publish(&sy, t0 + 322, OCSP_LAG_UNKNOWN);
+	assert_int_equal(r.db_ok, 0);
+	assert_int_equal(r.synced_at, t0 + 320);
+	assert_int_equal(count_lines(log), 3);
+	/* A primary (promoted): the read's start. */
+	sy.standby = 0;
+	ocsp_sync_publish(&sy, t0 + 323, OCSP_LAG_NONE);
+	assert_int_equal(r.synced_at, t0 + 323);
+	assert_int_equal(r.db_ok, 1);
+	assert_int_equal(r.standby_lag, OCSP_LAG_NONE);
+	assert_int_equal(count_lines(log), 4);
+	log_init("test", LOGL_ERR, NULL);
+	fclose(log);
+
+	setenv("PKI_OCSP_MAX_STANDBY_LAG_SECONDS", "6", 1);
+	policy = config_load(NULL, err, sizeof(err));
+	assert_non_null(policy);
+	assert_int_equal(ocsp_policy_load(policy, &pol, err, sizeof(err)), 0);
+	assert_int_equal(pol.max_standby_lag, 6);
+	setenv("PKI_OCSP_MAX_STANDBY_LAG_SECONDS", "0", 1);
+	assert_non_null(log = tmpfile());
+	log_init("test", LOGL_ERR, log);
+	assert_int_equal(ocsp_policy_load(policy, &pol, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ocsp.max_standby_lag_seconds"));
+	setenv("PKI_OCSP_MAX_STANDBY_LAG_SECONDS", "86401", 1);
+	assert_int_equal(ocsp_policy_load(policy, &pol, err, sizeof(err)), -1);
+	log_init("test", LOGL_ERR, NULL);
+	fclose(log);
+	unsetenv("PKI_OCSP_MAX_STANDBY_LAG_SECONDS");
+	config_free(policy);
+}
+
+/*
+ * Last-Modified is never later than the answer's time (RFC 9110
+ * §8.8.2.1), though a revoked answer's thisUpdate follows a revocationTime
+ * that a database clock ahead of ours puts in our future.
+ */
+static void
+test_last_modified_not_future(void **state)
+{
+	struct http_limits lim;
+	struct http_server *srv;
+	struct ocsp_status st;
+	struct tget g;
+	unsigned char *req, *b64;
+	size_t reqlen;
+	time_t now = time(NULL), lm;
+	char err[256], url[512];
+
+	memset(&st, 0, sizeof(st));
+	st.state = OCSP_STATE_REVOKED;
+	st.reason = 1;
+	st.revoked_at = now + 30;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "F0",
+	    &st), 1);
+	r.synced_at = now - 10;
+	memset(&lim, 0, sizeof(lim));
+	lim.max_body = OCSP_MAX_BODY;
+	lim.conn_memory = 16384;
+	lim.max_conns = 16;
+	lim.max_conns_per_ip = 16;
+	lim.timeout_s = 5;
+	lim.threads = 1;
+	srv = http_start("127.0.0.1", 0, &lim, ocspd_handle, &r, err,
+	    sizeof(err));
+	if (srv == NULL)
+		fail_msg("http_start: %s", err);
+	req = make_request("F0", &reqlen);
+	assert_non_null(b64 = malloc(4 * ((reqlen + 2) / 3) + 1));
+	EVP_EncodeBlock(b64, req, (int)reqlen);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/%s",
+	    (unsigned int)http_port(srv), (const char *)b64);
+	tget(url, NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_int_equal(http_date_parse(g.lm, now, &lm), 0);
+	assert_true(lm >= now && lm <= time(NULL));
+	free(g.body);
+	/* Again from the cache: the blob's thisUpdate is still ahead. */
+	tget(url, NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_int_equal(http_date_parse(g.lm, now, &lm), 0);
+	assert_true(lm >= now && lm <= time(NULL));
+	free(g.body);
+	http_stop(srv);
+	free(b64);
+	OPENSSL_free(req);
+}
+
 int
 main(void)
 {
@@ -1186,6 +1323,10 @@ main(void)
 		    test_if_modified_since_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_second_etag,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_standby_lag, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_last_modified_not_future, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
