@@ -4,18 +4,24 @@
  *  - a representative (a verified account with an approved personal
  *    application) registers a company: POST /v1/corporate stores it with an
  *    application of kind corporate, profile company, for the officers (four
- *    eyes: ra/review.c), and mails the sysadmin an invitation to register;
- *  - the sysadmin is the verified account whose email is the company's
- *    sysadmin_email; once the company is approved, the sysadmin invites
- *    employees (a mailed single-use token, stored as its SHA-256), who
- *    accept it with their own account and then submit their own KYC with
- *    company_id (kyc.c: kind corporate, O = the company's name);
+ *    eyes: ra/review.c), and mails the sysadmin_email a claim token;
+ *  - the sysadmin is the account of that (verified) address that brought
+ *    the token back within corporate.claim_ttl_seconds (schema/044); until
+ *    then the representative may have a new token mailed there, which
+ *    replaces the old (schema/051); once
+ *    the company is approved, the sysadmin invites employees (a mailed
+ *    single-use token, stored as its SHA-256, expiring after
+ *    corporate.invite_ttl_seconds), who accept it with their own account
+ *    and then submit their own KYC with company_id (kyc.c: kind corporate,
+ *    O = the company's name);
  *  - the sysadmin requests the revocation of an employee's certificate with
  *    a second factor; an officer carries it out or rejects it.
  *
  * Each change commits with its audit event; a refusal changes nothing
  * (but a wrong factor, which ra_factor_verify records). Tokens never reach
- * a log, a problem detail or the audit.
+ * a log, a problem detail or the audit. An expired token is answered as an
+ * unknown or used one (404, the same detail), as email verification and
+ * password reset tokens are (account.c, reset.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,13 +98,22 @@ static const struct db_stmt stmt_company_insert = {
 	"($1, $2, $3, $4, $5, $6, $7::date, $8, $9) RETURNING id",
 	9
 };
+/*
+ * The claim token's life ($3 seconds, corporate.claim_ttl_seconds) counts
+ * from created_at, the mailing, by the policy rad runs with: a shorter
+ * lifetime set later applies to the tokens already mailed too.
+ */
 static const struct db_stmt stmt_claim_insert = {
 	"ra_corporate_submit_sysadmin_claim",
 	"INSERT INTO ra_company_sysadmin_claim (company_id, token_sha256) "
-	"VALUES ($1, $2::bytea)",
-	2
+	"VALUES ($1, $2::bytea) RETURNING "
+	RA_TS("(created_at + make_interval(secs => $3::int))"),
+	3
 };
-/* The claim of token digest $1 by account $2, the company locked. */
+/*
+ * The claim of token digest $1 by account $2, the company locked; none
+ * once the token is older than $3 seconds.
+ */
 static const struct db_stmt stmt_claim_find = {
 	"ra_corporate_sysadmin_claim_find",
 	"SELECT cl.company_id, x.email = c.sysadmin_email AND "
@@ -106,7 +121,21 @@ static const struct db_stmt stmt_claim_find = {
 	"c.deactivated_at IS NULL FROM ra_company_sysadmin_claim cl JOIN "
 	"ra_company c ON c.id = cl.company_id JOIN ra_application a ON a.id = "
 	"c.application_id JOIN ra_account x ON x.id = $2 WHERE "
-	"cl.token_sha256 = $1::bytea FOR UPDATE OF c",
+	"cl.token_sha256 = $1::bytea AND cl.created_at + "
+	"make_interval(secs => $3::int) > now() FOR UPDATE OF c",
+	3
+};
+/*
+ * The token $2 is still company $1's, read in a statement begun after
+ * stmt_claim_find locked the company: a new token that replaced it
+ * (claim-token, which holds the company's row shared until its COMMIT)
+ * while the claim waited for that lock is seen, and the old one claims
+ * nothing.
+ */
+static const struct db_stmt stmt_claim_current = {
+	"ra_corporate_sysadmin_claim_current",
+	"SELECT 1 FROM ra_company_sysadmin_claim WHERE company_id = $1 AND "
+	"token_sha256 = $2::bytea",
 	2
 };
 static const struct db_stmt stmt_claim_sysadmin = {
@@ -114,6 +143,40 @@ static const struct db_stmt stmt_claim_sysadmin = {
 	"INSERT INTO ra_company_sysadmin_role (company_id, account_id) VALUES "
 	"($1, $2) ON CONFLICT (company_id) DO NOTHING RETURNING company_id",
 	2
+};
+/*
+ * A new claim token for company $1, after ra_company_role shared its row:
+ * its sysadmin_email; whether it has a sysadmin (RA_COMPANY_SYSADMIN_ID:
+ * also one by the rule before schema/044); whether it has a claim row. A
+ * statement of its own: a claim committed while the row was awaited is
+ * seen.
+ */
+static const struct db_stmt stmt_resend_state = {
+	"ra_corporate_claim_resend_state",
+	"SELECT c.sysadmin_email, " RA_COMPANY_SYSADMIN_ID " IS NOT NULL, "
+	"EXISTS (SELECT 1 FROM ra_company_sysadmin_claim cl WHERE "
+	"cl.company_id = c.id) FROM ra_company c WHERE c.id = $1",
+	1
+};
+/*
+ * Company $1's claim row, locked (two requests for one company replace it
+ * one after the other; the second sees the first's created_at): the
+ * seconds until its token is $2 seconds old, <= 0 once it is.
+ */
+static const struct db_stmt stmt_resend_lock = {
+	"ra_corporate_claim_resend_lock",
+	"SELECT ceil(extract(epoch FROM created_at + make_interval(secs => "
+	"$2::int) - now()))::bigint FROM ra_company_sysadmin_claim WHERE "
+	"company_id = $1 FOR UPDATE",
+	2
+};
+/* The new token $2 replaces the old; until when it is valid ($3 s). */
+static const struct db_stmt stmt_resend_update = {
+	"ra_corporate_claim_resend_update",
+	"UPDATE ra_company_sysadmin_claim SET token_sha256 = $2::bytea, "
+	"created_at = now() WHERE company_id = $1 RETURNING "
+	RA_TS("(created_at + make_interval(secs => $3::int))"),
+	3
 };
 /*
  * Who account $2 is to company $1. FOR SHARE, here and wherever rad acts
@@ -333,6 +396,8 @@ enum ra_corp_outcome {
 	RA_CORP_NO_CERT,		/* 403: no issued personal application */
 	RA_CORP_OFFICER_IN_COMPANY,	/* 403 */
 	RA_CORP_CLAIMED,		/* 409: the sysadmin role is taken */
+	RA_CORP_NO_CLAIM,		/* 409: submitted before schema/044 */
+	RA_CORP_TOO_SOON,		/* 429: the claim token is too young */
 };
 
 static int
@@ -361,6 +426,10 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 	case RA_CORP_CLAIMED:
 		return ra_problem(resp, 409, "the company's sysadmin role is "
 		    "claimed already");
+	case RA_CORP_NO_CLAIM:
+		return ra_problem(resp, 409, "the company was submitted before "
+		    "claim tokens: the verified account of its sysadmin_email "
+		    "is its sysadmin");
 	case RA_CORP_NOT_SYSADMIN:
 		return ra_problem(resp, 403, "only the company's sysadmin may do "
 		    "this");
@@ -567,6 +636,34 @@ struct ra_corp_submit_txn {
 	char				 app_id[24];
 };
 
+/*
+ * Mails a claim token to the company's sysadmin_email: "<company> has named
+ * this address ...<why>.", how to claim, until when, the token, then tail.
+ * Before COMMIT, by the caller. 0, 1 when the mail could not be sent, -1.
+ */
+static int
+ra_corp_claim_mail(struct ra *ra, const char *to, const char *subject,
+    const char *company, const char *why, const char *until, const char *tok,
+    const char *tail)
+{
+	char *body;
+	int rc;
+
+	if (asprintf(&body, "%s has named this address as the system "
+	    "administrator of its corporate account with the RA%s.\r\n\r\n"
+	    "Register an account with this email address (POST /v1/register) "
+	    "and verify it, or log in to yours, and claim the role with POST "
+	    "/v1/corporate/sysadmin/claim (valid until %s, usable once; if an "
+	    "account of this address exists that you did not register, tell "
+	    "the RA):\r\n\r\ntoken=%s\r\n%s", company, why, until, tok,
+	    tail) == -1)
+		return -1;
+	rc = ra_mail_send(ra->mailer, to, subject, body) == -1 ? 1 : 0;
+	ra_wipe(body, strlen(body));
+	free(body);
+	return rc;
+}
+
 static int
 ra_corp_submit_txn(struct db *db, void *arg)
 {
@@ -574,11 +671,11 @@ ra_corp_submit_txn(struct db *db, void *arg)
 	struct ra_corp_submit_txn *t = arg;
 	const struct ra_corporate_req *r = t->req;
 	const char *v[9];
-	char *subject_s = NULL, *body = NULL, *digest = NULL;
-	char tok[RA_TOKEN_B64_LEN + 1];
+	char *subject_s = NULL, *tail = NULL, *digest = NULL;
+	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], until[40];
 	PGresult *res = NULL;
 	json_t *subject = NULL, *details = NULL;
-	int rc = -1;
+	int k, rc = -1;
 
 	t->outcome = RA_CORP_DONE;
 	tok[0] = '\0';
@@ -650,34 +747,32 @@ ra_corp_submit_txn(struct db *db, void *arg)
 	if (ra_token_new(tok, &digest) == -1)
 		goto out;
 	PQclear(res);
+	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->corporate_claim_ttl_s);
 	v[0] = t->id;
 	v[1] = digest;
-	if ((res = db_exec(db, &stmt_claim_insert, v, NULL, NULL)) == NULL)
+	v[2] = ttl;
+	if ((res = db_exec(db, &stmt_claim_insert, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
 		goto out;
+	snprintf(until, sizeof(until), "%s", PQgetvalue(res, 0, 0));
 	/* Sent before COMMIT: a failed send leaves no company behind. */
-	if (asprintf(&body, "%s has named this address as the system "
-	    "administrator of its corporate account with the RA.\r\n\r\n"
-	    "Register an account with this email address (POST /v1/register) "
-	    "and verify it, or log in to yours, and claim the role with POST "
-	    "/v1/corporate/sysadmin/claim (usable once; if an account of this "
-	    "address exists that you did not register, tell the RA):\r\n\r\n"
-	    "token=%s\r\n\r\nOnce the RA approves the company (application "
-	    "%s), you may enrol the company's employees.\r\n",
-	    r->company_name, tok, t->app_id) == -1) {
-		body = NULL;
+	if (asprintf(&tail, "\r\nOnce the RA approves the company "
+	    "(application %s), you may enrol the company's employees.\r\n",
+	    t->app_id) == -1) {
+		tail = NULL;
 		goto out;
 	}
-	if (ra_mail_send(t->ra->mailer, r->sysadmin_email, "Corporate account: "
-	    "you are named its sysadmin", body) == -1) {
-		t->outcome = RA_CORP_MAIL_FAILED;
+	if ((k = ra_corp_claim_mail(t->ra, r->sysadmin_email, "Corporate "
+	    "account: you are named its sysadmin", r->company_name, "",
+	    until, tok, tail)) != 0) {
+		if (k == 1)
+			t->outcome = RA_CORP_MAIL_FAILED;
 		goto out;
 	}
 	rc = 0;
 out:
 	ra_wipe(tok, sizeof(tok));
-	if (body != NULL)
-		ra_wipe(body, strlen(body));
-	free(body);
+	free(tail);
 	free(digest);
 	json_decref(details);
 	json_decref(subject);
@@ -983,10 +1078,15 @@ out:
 
 /* --- POST /v1/corporate/enrolments/accept ----------------------------------- */
 
-/* A {token} a logged-in account brings back: an enrolment or a claim. */
+/*
+ * A {token} a logged-in account brings back: an enrolment or a claim. Both
+ * expire: an invitation at its expires_at (corporate.invite_ttl_seconds
+ * after it was mailed), a claim claim_ttl_s after it was mailed.
+ */
 struct ra_corp_token_txn {
 	const struct ra_subject	*who;
 	char			*digest;
+	long			 claim_ttl_s;	/* corporate.claim_ttl_seconds */
 	const char		*client;
 	enum ra_corp_outcome	 outcome;
 	char			 company_id[24];
@@ -1081,6 +1181,7 @@ ra_corp_token_post(struct ra *ra, const struct http_request *req,
 	if ((t.digest = ra_token_digest(r.token)) == NULL)
 		goto out;
 	t.who = &who;
+	t.claim_ttl_s = ra->policy->corporate_claim_ttl_s;
 	t.client = req->remote_addr;
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, txn, &t) == -1) {
 		if (t.outcome != RA_CORP_DONE)
@@ -1117,16 +1218,20 @@ ra_corp_claim_txn(struct db *db, void *arg)
 {
 	char actor[RA_ACTOR_MAX];
 	struct ra_corp_token_txn *t = arg;
-	const char *v[2];
+	const char *v[3];
+	char ttl[24];
 	PGresult *res = NULL;
 	json_t *details = NULL;
 	int rc = -1;
 
 	t->outcome = RA_CORP_DONE;
+	snprintf(ttl, sizeof(ttl), "%ld", t->claim_ttl_s);
 	v[0] = t->digest;
 	v[1] = t->who->account_id;
+	v[2] = ttl;
 	if ((res = db_exec(db, &stmt_claim_find, v, NULL, NULL)) == NULL)
 		goto out;
+	/* Unknown and expired alike: nothing changes, 404. */
 	if (PQntuples(res) != 1) {
 		t->outcome = RA_CORP_TOKEN;
 		goto out;
@@ -1137,10 +1242,18 @@ ra_corp_claim_txn(struct db *db, void *arg)
 		t->outcome = RA_CORP_WRONG_EMAIL;
 	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
 		t->outcome = RA_CORP_NOT_ACTIVE;
+	PQclear(res);
+	/* Replaced by a new token while the company's lock was awaited: 404. */
+	v[0] = t->company_id;
+	v[1] = t->digest;
+	if ((res = db_exec(db, &stmt_claim_current, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1)
+		t->outcome = RA_CORP_TOKEN;
 	if (t->outcome != RA_CORP_DONE)
 		goto out;
 	PQclear(res);
-	v[0] = t->company_id;
+	v[1] = t->who->account_id;
 	if ((res = db_exec(db, &stmt_claim_sysadmin, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
@@ -1166,6 +1279,158 @@ ra_corporate_sysadmin_claim(struct ra *ra, const struct http_request *req,
 {
 	return ra_corp_token_post(ra, req, resp, ra_corp_claim_txn,
 	    "sysadmin");
+}
+
+/* --- POST /v1/corporate/{id}/sysadmin/claim-token ------------------------------ */
+
+struct ra_corp_resend_txn {
+	struct ra			*ra;
+	const struct ra_subject		*who;
+	const char			*company_id;
+	const char			*client;
+	enum ra_corp_outcome		 outcome;
+	long				 retry_after;	/* RA_CORP_TOO_SOON */
+	char				 email[RA_EMAIL_MAX + 1];
+	char				 expires_at[40];
+};
+
+/*
+ * A new claim token mailed to the sysadmin_email of a company that has no
+ * sysadmin yet, at its representative's request; it replaces the old one
+ * (which stops working) once that is corporate.claim_resend_interval_seconds
+ * old. No second factor, as for the submission: the token goes only to the
+ * address the officers saw in the submission, never to the caller, and the
+ * representative could not claim with it (the claim wants an account of
+ * that address). Mailed before COMMIT, as the submission's: a failed send
+ * leaves the old token in place (503).
+ */
+static int
+ra_corp_resend_txn(struct db *db, void *arg)
+{
+	char actor[RA_ACTOR_MAX];
+	struct ra_corp_resend_txn *t = arg;
+	const char *domain;
+	struct ra_company_view cv;
+	const char *v[3];
+	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL;
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int k, rc = -1;
+
+	t->outcome = RA_CORP_DONE;
+	tok[0] = '\0';
+	if (ra_company_role(db, t->company_id, t->who->account_id, &cv) == -1)
+		goto out;
+	if (cv.roles == 0)
+		t->outcome = RA_CORP_NOT_FOUND;
+	else if (!(cv.roles & RA_ROLE_REP))
+		t->outcome = RA_CORP_NOT_REPRESENTATIVE;
+	else if (strcmp(cv.status, "pending") != 0 &&
+	    strcmp(cv.status, "active") != 0)
+		t->outcome = RA_CORP_NOT_ACTIVE;	/* as the claim's */
+	if (t->outcome != RA_CORP_DONE)
+		goto out;
+	v[0] = t->company_id;
+	if ((res = db_exec(db, &stmt_resend_state, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res, 0, 0));
+	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		t->outcome = RA_CORP_CLAIMED;
+	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
+		t->outcome = RA_CORP_NO_CLAIM;
+	if (t->outcome != RA_CORP_DONE)
+		goto out;
+	PQclear(res);
+	snprintf(ttl, sizeof(ttl), "%ld",
+	    t->ra->policy->corporate_claim_resend_s);
+	v[1] = ttl;
+	if ((res = db_exec(db, &stmt_resend_lock, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if ((t->retry_after = strtol(PQgetvalue(res, 0, 0), NULL, 10)) > 0) {
+		t->outcome = RA_CORP_TOO_SOON;
+		goto out;
+	}
+	PQclear(res);
+	if (ra_token_new(tok, &digest) == -1)
+		goto out;
+	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->corporate_claim_ttl_s);
+	v[1] = digest;
+	v[2] = ttl;
+	if ((res = db_exec(db, &stmt_resend_update, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	snprintf(t->expires_at, sizeof(t->expires_at), "%s",
+	    PQgetvalue(res, 0, 0));
+	domain = strchr(t->email, '@');
+	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "client", t->client,
+	    "account_id", t->who->account_id, "sysadmin_domain",
+	    domain != NULL ? domain + 1 : "", "expires_at",
+	    t->expires_at)) == NULL ||
+	    audit_append(db, ra_actor(actor, t->who->account_id),
+	    "ra.corporate.sysadmin_claim_token", "ra_company", t->company_id,
+	    details, NULL) == -1)
+		goto out;
+	if ((k = ra_corp_claim_mail(t->ra, t->email, "Corporate account: a "
+	    "new sysadmin claim token", cv.name, ", and its representative "
+	    "has asked for a new claim token: a token mailed before no longer "
+	    "works", t->expires_at, tok, "")) != 0) {
+		if (k == 1)
+			t->outcome = RA_CORP_MAIL_FAILED;
+		goto out;
+	}
+	rc = 0;
+out:
+	ra_wipe(tok, sizeof(tok));
+	free(digest);
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_corporate_claim_token(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_corp_resend_txn t;
+	char id[24];
+	json_t *o = NULL;
+	int rc = -1, k;
+
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_path_id(req->path, "/v1/corporate/", "/sysadmin/claim-token",
+	    id) == -1)
+		return ra_problem(resp, 404, "no such company");
+	if (req->body_len > 0)
+		return ra_problem(resp, 400, "this request takes no body");
+	memset(&t, 0, sizeof(t));
+	t.ra = ra;
+	t.who = &who;
+	t.company_id = id;
+	t.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_resend_txn,
+	    &t) == -1) {
+		if (t.outcome == RA_CORP_TOO_SOON)
+			rc = ra_too_many(resp, t.retry_after, "a claim token "
+			    "was mailed to the sysadmin less than policy "
+			    "corporate.claim_resend_interval_seconds ago");
+		else if (t.outcome != RA_CORP_DONE)
+			rc = ra_corp_refuse(resp, t.outcome);
+		goto out;
+	}
+	log_info("company %s: a new sysadmin claim token mailed at account "
+	    "%s's request", id, who.account_id);
+	if ((o = json_pack("{s:I, s:s, s:s}", "company_id",
+	    (json_int_t)strtoll(id, NULL, 10), "sysadmin_email", t.email,
+	    "expires_at", t.expires_at)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 202, o);
+out:
+	json_decref(o);
+	return rc;
 }
 
 /* --- POST /v1/corporate/{id}/revocation-requests ------------------------------ */

@@ -84,6 +84,10 @@ struct ra_policy {
 	long	notifier_interval_s;	/* reconciliation period */
 	/* corporate.c */
 	long	corporate_invite_ttl_s;	/* an employee's enrolment token */
+	long	corporate_claim_ttl_s;	/* the sysadmin's claim token, counted
+					   from its mailing */
+	/* the least age of a claim token the representative may replace */
+	long	corporate_claim_resend_s;
 };
 
 /* Loads the policy (config NULL: the built-in defaults). 0 or -1, logged. */
@@ -1194,6 +1198,14 @@ int	ra_corporate_invite(struct ra *, const struct http_request *,
 int	ra_corporate_accept(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_corporate_sysadmin_claim(struct ra *, const struct http_request *,
+	    struct http_response *);
+/*
+ * POST /v1/corporate/{id}/sysadmin/claim-token (the representative, no
+ * body): a new claim token mailed to the sysadmin_email of a pending or
+ * active company without a sysadmin, replacing the old one; 429 while the
+ * current one is younger than corporate.claim_resend_interval_seconds.
+ */
+int	ra_corporate_claim_token(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_corporate_revreq(struct ra *, const struct http_request *,
 	    struct http_response *);

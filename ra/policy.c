@@ -334,7 +334,11 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	}
 	/* corporate.c (ra/README.md "Corporate"). */
 	if (config_get_long(c, "corporate.invite_ttl_seconds", 7 * 86400, 600,
-	    30 * 86400, &p->corporate_invite_ttl_s) == -1)
+	    30 * 86400, &p->corporate_invite_ttl_s) == -1 ||
+	    config_get_long(c, "corporate.claim_ttl_seconds", 7 * 86400, 3600,
+	    30 * 86400, &p->corporate_claim_ttl_s) == -1 ||
+	    config_get_long(c, "corporate.claim_resend_interval_seconds", 600,
+	    60, 86400, &p->corporate_claim_resend_s) == -1)
 		return -1;
 	if (p->pw_min_len > p->pw_max_len) {
 		log_err("policy: password.min_length > password.max_length");

@@ -147,6 +147,8 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/corporate/{id}/employees", ra_corporate_invite },
 	{ "POST", "/v1/corporate/enrolments/accept", ra_corporate_accept },
 	{ "POST", "/v1/corporate/sysadmin/claim", ra_corporate_sysadmin_claim },
+	{ "POST", "/v1/corporate/{id}/sysadmin/claim-token",
+	    ra_corporate_claim_token },
 	{ "POST", "/v1/corporate/{id}/revocation-requests", ra_corporate_revreq },
 	{ "POST", "/v1/corporate/{id}/eseals", ra_corporate_eseal },
 	{ "GET", "/v1/officer/revocation-requests", ra_officer_revreq_list },

@@ -12,7 +12,13 @@
 # (kind rekey, profile corporate) stays the company's and is four-eyes: one
 # officer's approval leaves it submitted, a second officer's approves it; a
 # rekey whose certificate is put on hold or revoked while it waits is not
-# approved (409, nothing changed);
+# approved (409, nothing changed); a sysadmin claim token or an enrolment
+# token older than its policy lifetime is refused as an unknown one (404,
+# nothing changed), a younger one or a new invitation still works; the
+# representative has a new claim token mailed (202; the old one 404 from
+# then, the new one claims), not twice within the policy interval (429),
+# nor once the company has its sysadmin or is deactivated (409); nobody
+# else may (404 stranger, 403 sysadmin or employee), nothing changed;
 # the sysadmin requests its revocation with an email OTP (a wrong code refused), a
 # sysadmin of another company cannot; an officer (password + TOTP) revokes
 # it and `openssl ocsp` then says revoked; no token in the log or audit.
@@ -45,6 +51,9 @@ state() {
 	    (SELECT count(*) FROM ra_company) || '/' ||
 	    (SELECT count(*) FROM ra_company_member) || '/' ||
 	    (SELECT count(*) FROM ra_company_sysadmin_role) || '/' ||
+	    (SELECT count(*) || ':' || coalesce(max(created_at)::text, '') || ':' ||
+	        coalesce(md5(string_agg(encode(token_sha256, 'hex'), ',' ORDER BY company_id)), '')
+	        FROM ra_company_sysadmin_claim) || '/' ||
 	    (SELECT count(*) FROM ra_company_invitation) || '/' ||
 	    (SELECT count(*) FROM ra_company_invitation WHERE accepted_at IS NOT NULL) || '/' ||
 	    (SELECT count(*) FROM ra_company_application) || '/' ||
@@ -210,12 +219,10 @@ sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_application SET status = 'approved', dec
 note "company submitted (201, rows, audit, mail to the sysadmin, 409 on a second one): ok"
 
 # --- the sysadmin ---------------------------------------------------------------------
-# claim_token EMAIL: the sysadmin claim token mailed to EMAIL at submission.
-claim_token() {
-	sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' \
-		"$(grep -l -- 'sysadmin/claim' "$mail"/*.eml | xargs grep -l -- "^To: <$1>" | xargs ls -t | sed -n 1p)" |
-		tr -d '\r' | sed -n 1p
-}
+# claim_mail EMAIL: the newest sysadmin claim mail to EMAIL; claim_token
+# EMAIL: its token.
+claim_mail() { grep -l -- 'sysadmin/claim' "$mail"/*.eml | xargs grep -l -- "^To: <$1>" | xargs ls -t | sed -n 1p; }
+claim_token() { sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(claim_mail "$1")" | tr -d '\r' | sed -n 1p; }
 account admin@contoh.co.id
 sys=$aid; systok=$tok
 # A verified account of the address is not the sysadmin: whoever registered
@@ -227,16 +234,85 @@ secrets+=("$ctok")
 # Another last character that a 32-byte token can end with (its two low
 # bits zero, RFC 4648 §3.5: 'B' after 'A' was refused as malformed, 400).
 refuse 404 "a claim with an unknown token" POST /v1/corporate/sysadmin/claim "{\"token\":\"${ctok%?}$([ "${ctok: -1}" = A ] && echo E || echo A)\"}"
+unknown_claim=$(detail)
 tok=$stok
 refuse 403 "another address's account claims the role" POST /v1/corporate/sysadmin/claim "{\"token\":\"$ctok\"}"
+# The claim token lives corporate.claim_ttl_seconds (7 days, policy/ra.conf)
+# from its mailing, as the mail says. Mailed longer ago, it is refused as an
+# unknown one (404, the same detail: an expired token tells nothing, as in
+# verify-email and password reset) and nothing changes; mailed a minute
+# less long ago, it still claims.
+claim_until=$(q "SELECT to_char((created_at + interval '7 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+    FROM ra_company_sysadmin_claim WHERE company_id = $cid")
+tr -d '\r' <"$(claim_mail admin@contoh.co.id)" | has -F "valid until $claim_until, usable once" ||
+	fail "the claim mail does not say its token is valid until $claim_until"
+q "UPDATE ra_company_sysadmin_claim SET created_at = created_at - interval '7 days' WHERE company_id = $cid" >/dev/null
+tok=$systok
+refuse 404 "a claim token older than corporate.claim_ttl_seconds" POST /v1/corporate/sysadmin/claim "{\"token\":\"$ctok\"}"
+[ "$(detail)" = "$unknown_claim" ] || fail "an expired claim token is told from an unknown one: $(detail)"
+tok=$stok
+refuse 404 "another address's account with an expired claim token" POST /v1/corporate/sysadmin/claim "{\"token\":\"$ctok\"}"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.corporate.sysadmin_claim' AND object_id = '$cid'")" = 0 ] ||
+	fail "an expired claim was audited"
+# The token expired unclaimed: the representative, and only they, has a new
+# one mailed to the sysadmin_email (POST /v1/corporate/{id}/sysadmin/claim-token);
+# it replaces the old one, which is then refused as an unknown one.
+claim_mails() { grep -l -- 'sysadmin/claim' "$mail"/*.eml | xargs grep -l -- '^To: <admin@contoh.co.id>' | wc -l; }
+n_claim=$(claim_mails)
+tok=$stok
+refuse 404 "a stranger asks for a new claim token" POST "/v1/corporate/$cid/sysadmin/claim-token"
+[ "$(detail)" = "no such company" ] || fail "stranger's claim-token detail: $(detail)"
+tok=$systok
+refuse 404 "the sysadmin address's account (no member yet) asks for a new claim token" POST "/v1/corporate/$cid/sysadmin/claim-token"
+tok=
+refuse 401 "a new claim token without a session" POST "/v1/corporate/$cid/sysadmin/claim-token"
+tok=$rtok
+refuse 400 "a new claim token with a body" POST "/v1/corporate/$cid/sysadmin/claim-token" '{}'
+refuse 404 "a new claim token for no such company" POST /v1/corporate/999999/sysadmin/claim-token
+[ "$(claim_mails)" = "$n_claim" ] || fail "a refused claim-token request mailed the sysadmin"
+req POST "/v1/corporate/$cid/sysadmin/claim-token"
+expect 202 "the representative has a new claim token mailed"
+[ "$(jq -r '(.company_id | tostring) + "/" + .sysadmin_email' "$tmp/out")" = "$cid/admin@contoh.co.id" ] ||
+	fail "claim-token answer: $(cat "$tmp/out")"
+! jq -r '.. | strings' "$tmp/out" | grep -qE '^[A-Za-z0-9_-]{43}$' || fail "the claim-token answer carries a token"
+new_until=$(jq -r .expires_at "$tmp/out")
+[ "$new_until" = "$(q "SELECT to_char((created_at + interval '7 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+    FROM ra_company_sysadmin_claim WHERE company_id = $cid AND created_at > now() - interval '1 minute'")" ] ||
+	fail "the new claim token's expires_at ($new_until) is not its created_at (now) + corporate.claim_ttl_seconds"
+[ "$(claim_mails)" = $((n_claim + 1)) ] || fail "no new claim mail to the sysadmin"
+ctok2=$(claim_token admin@contoh.co.id)
+secrets+=("$ctok2")
+[ -n "$ctok2" ] && [ "$ctok2" != "$ctok" ] || fail "the new claim mail has no new token"
+tr -d '\r' <"$(claim_mail admin@contoh.co.id)" | has -F "valid until $new_until, usable once" ||
+	fail "the new claim mail does not say its token is valid until $new_until"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.corporate.sysadmin_claim_token' AND object_id = '$cid'
+    AND actor = 'subscriber:$rep' AND details->>'expires_at' = '$new_until'")" = 1 ] ||
+	fail "ra.corporate.sysadmin_claim_token not audited"
+# At most one per corporate.claim_resend_interval_seconds (600, policy/ra.conf).
+refuse 429 "a second new claim token at once" POST "/v1/corporate/$cid/sysadmin/claim-token"
+retry=$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/Ip' "$tmp/hdr")
+[ -n "$retry" ] && [ "$retry" -ge 1 ] && [ "$retry" -le 600 ] || fail "429 Retry-After: '$retry'"
+[ "$(claim_mails)" = $((n_claim + 1)) ] || fail "a refused second claim-token request mailed the sysadmin"
+tok=$systok
+refuse 404 "the replaced claim token" POST /v1/corporate/sysadmin/claim "{\"token\":\"$ctok\"}"
+[ "$(detail)" = "$unknown_claim" ] || fail "a replaced claim token is told from an unknown one: $(detail)"
+# The new token's lifetime counts from its own mailing.
+q "UPDATE ra_company_sysadmin_claim SET created_at = now() - interval '7 days' + interval '1 minute' WHERE company_id = $cid" >/dev/null
+ctok=$ctok2
 tok=$systok
 req POST /v1/corporate/sysadmin/claim "{\"token\":\"$ctok\"}"
-expect 200 "the sysadmin claims the role"
+expect 200 "the sysadmin claims the role with the new token (a minute short of its lifetime)"
 [ "$(jq -r '.role + "/" + (.company_id | tostring) + "/" + (.account_id | tostring)' "$tmp/out")" = "sysadmin/$cid/$sys" ] ||
 	fail "claim answer: $(cat "$tmp/out")"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.corporate.sysadmin_claim' AND object_id = '$cid'
     AND actor = 'subscriber:$sys'")" = 1 ] || fail "ra.corporate.sysadmin_claim not audited"
 refuse 409 "a second claim" POST /v1/corporate/sysadmin/claim "{\"token\":\"$ctok\"}"
+refuse 403 "the sysadmin asks for a new claim token" POST "/v1/corporate/$cid/sysadmin/claim-token"
+jq -r .detail "$tmp/out" | has 'representative' || fail "sysadmin's claim-token detail: $(detail)"
+tok=$rtok
+refuse 409 "a new claim token once the sysadmin claimed the role" POST "/v1/corporate/$cid/sysadmin/claim-token"
+[ "$(detail)" = "the company's sysadmin role is claimed already" ] || fail "claimed claim-token detail: $(detail)"
+tok=$systok
 req GET "/v1/corporate/$cid"
 expect 200 "sysadmin GET before approval"
 [ "$(jq -r '.status + "/" + (.your_roles | join(","))' "$tmp/out")" = pending/sysadmin ] || fail "GET: $(cat "$tmp/out")"
@@ -265,7 +341,7 @@ expect 201 "invite an employee"
 inv=$(jq -r .invitation_id "$tmp/out")
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.corporate.invite' AND object_id = '$inv'")" = 1 ] ||
 	fail "ra.corporate.invite not audited"
-note "sysadmin (pending → active), invitation; 403 representative, 404 strangers: ok"
+note "sysadmin (expired claim token 404, a new one mailed at the representative's request: the old 404, 429 at once, 409 once claimed; pending → active), invitation; 403 representative, 404 strangers: ok"
 
 # --- the employee ------------------------------------------------------------------------
 itok=$(mail_token emp-corp@example.com)
@@ -279,12 +355,30 @@ verify_phone "$emp"
 refuse 404 "employee GET before accepting" GET "/v1/corporate/$cid"
 refuse 400 "accept: malformed token" POST /v1/corporate/enrolments/accept '{"token":"x"}'
 refuse 404 "accept: unknown token" POST /v1/corporate/enrolments/accept "{\"token\":\"$(printf 'A%.0s' {1..43})\"}"
+unknown_enrol=$(detail)
+# The enrolment token lives corporate.invite_ttl_seconds (7 days) from its
+# invitation. Invited longer ago, it is refused as an unknown one (404, the
+# same detail) and nothing changes; the sysadmin invites again and the new
+# token enrols.
+[ "$(q "SELECT extract(epoch FROM expires_at - created_at) = 604800 FROM ra_company_invitation WHERE id = $inv")" = t ] ||
+	fail "the invitation's lifetime is not corporate.invite_ttl_seconds"
+q "UPDATE ra_company_invitation SET created_at = created_at - interval '7 days', expires_at = expires_at - interval '7 days'
+   WHERE id = $inv" >/dev/null
+refuse 404 "accept: an enrolment token older than corporate.invite_ttl_seconds" POST /v1/corporate/enrolments/accept "{\"token\":\"$itok\"}"
+[ "$(detail)" = "$unknown_enrol" ] || fail "an expired enrolment token is told from an unknown one: $(detail)"
+tok=$systok
+req POST "/v1/corporate/$cid/employees" '{"email":"emp-corp@example.com"}'
+expect 201 "invite the employee again"
+itok=$(mail_token emp-corp@example.com)
+secrets+=("$itok")
+tok=$etok
 req POST /v1/corporate/enrolments/accept "{\"token\":\"$itok\"}"
 expect 200 "employee accepts"
 [ "$(q "SELECT count(*) FROM ra_company_member WHERE company_id = $cid AND account_id = $emp AND role = 'employee'")" = 1 ] ||
 	fail "no member row"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.corporate.enrol' AND details->>'account_id' = '$emp'")" = 1 ] ||
 	fail "ra.corporate.enrol not audited"
+refuse 403 "an employee asks for a new claim token" POST "/v1/corporate/$cid/sysadmin/claim-token"
 refuse 404 "accept the same token again" POST /v1/corporate/enrolments/accept "{\"token\":\"$itok\"}"
 req GET "/v1/corporate/$cid"
 expect 200 "employee GET"
@@ -306,7 +400,7 @@ eapp=$(jq -r .id "$tmp/out")
 	fail "employee application subject"
 [ "$(q "SELECT company_id FROM ra_company_application WHERE application_id = $eapp")" = "$cid" ] ||
 	fail "application not linked to the company"
-note "enrolment (wrong account 403, reuse 404), employee's corporate KYC with O: ok"
+note "enrolment (wrong account 403, expired token 404, reuse 404), employee's corporate KYC with O: ok"
 
 # --- a certificate for the employee's application -----------------------------------
 # Ordered with pkictl, issued by the stack's cad and linked by SQL, to keep
@@ -338,6 +432,8 @@ req GET "/v1/corporate/$cid2"
 expect 200 "a pre-claim company's sysadmin"
 [ "$(jq -r '(.your_roles | join(",")) + "/" + (.sysadmin_account_id | tostring)' "$tmp/out")" = "sysadmin/$sys2" ] ||
 	fail "a pre-claim company's sysadmin: $(cat "$tmp/out")"
+tok=$rtok
+refuse 409 "a new claim token for a pre-claim company with its sysadmin" POST "/v1/corporate/$cid2/sysadmin/claim-token"
 
 otp_for() { # otp_for TOKEN EMAIL [PURPOSE]: an email OTP (default revoke); sets oid, ocode
 	tok=$1
@@ -726,6 +822,8 @@ refuse 409 "the sysadmin invites into a deactivated company" POST "/v1/corporate
 jq -r .detail "$tmp/out" | has 'deactivated' || fail "not-active detail: $(cat "$tmp/out")"
 tok=$rtok
 refuse 409 "an e-seal for a deactivated company" POST "/v1/corporate/$cid/eseals" '{"name":"Segel Contoh"}'
+refuse 409 "a new claim token for a deactivated company" POST "/v1/corporate/$cid/sysadmin/claim-token"
+detail | has 'deactivated' || fail "deactivated claim-token detail: $(detail)"
 tok=$etok
 before
 kyc 'Siti Rahma' 1990-05-15 0003 "$cid"

@@ -1,0 +1,16 @@
+-- 051_ra_claim_token_resend: a company's representative may have a new
+-- sysadmin claim token mailed to the company's sysadmin_email
+-- (POST /v1/corporate/{id}/sysadmin/claim-token, ra/corporate.c), while the
+-- company has no sysadmin and is pending or active. The claim token expires
+-- (corporate.claim_ttl_seconds from its created_at); without this, a company
+-- whose token expired unclaimed stayed without a sysadmin for ever.
+--
+-- The new token replaces the old one in the company's one claim row: its
+-- digest and its created_at (the new token's lifetime, and the age that
+-- corporate.claim_resend_interval_seconds bounds, count from the new
+-- mailing). rad (pki_ra) gets UPDATE on these two columns only: it cannot
+-- move a claim to another company (company_id) nor delete one; the
+-- sysadmin role (ra_company_sysadmin_role) stays insert-only, as 044 made
+-- it. SELECT ... FOR UPDATE of the row, which serializes two requests for
+-- the same company, needs this UPDATE privilege too.
+GRANT UPDATE (token_sha256, created_at) ON ra_company_sysadmin_claim TO pki_ra;
