@@ -931,6 +931,9 @@ samproc(int fd, const struct config *cfg)
 	if (sam_send(fd, &r) == -1)
 		goto out;
 	for (;;) {
+		/* The last request held a PIN, an OTP or a SAD. */
+		if (body != NULL)
+			OPENSSL_cleanse(body, len);
 		free(body);
 		body = NULL;
 		n = signer_proto_recv(fd, SAM_REQ_MAX, &type, &body, &len);
