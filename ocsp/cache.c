@@ -23,7 +23,14 @@ struct ocsp_entry {
 	struct ocsp_entry	*next;
 	int			 issuer;
 	struct ocsp_status	 st;
-	unsigned int		 wanted;	/* bit per hash asked for */
+	/*
+	 * When each hash was last asked for (Unix time, 0: never): a SHA-2
+	 * CertID response is kept and refreshed while it is asked for at
+	 * least once a refresh period, then dropped (ocsp_cache_due); a
+	 * permanent mark let any client add three signatures per
+	 * certificate and refresh for ever. SHA-1 (RFC 5019) is always kept.
+	 */
+	uint32_t		 asked[OCSP_NHASH];
 	struct ocsp_blob	*blob[OCSP_NHASH];
 	char			 serial[];
 };
@@ -281,7 +288,8 @@ ocsp_cache_lookup(struct ocsp_cache *c, int issuer, const char *serial,
 	rc = OCSP_CACHE_STATUS;
 	if (hash < 0 || hash >= OCSP_NHASH)
 		goto out;
-	e->wanted |= 1u << hash;
+	if (e->asked[hash] != (uint32_t)now)
+		e->asked[hash] = (uint32_t)now;
 	if ((b = e->blob[hash]) != NULL && now < b->next_update) {
 		ocsp_blob_ref(b);
 		*blob = b;
@@ -317,6 +325,8 @@ ocsp_cache_set_status(struct ocsp_cache *c, int issuer, const char *serial,
 		goto out;
 	}
 	if (ocsp_status_eq(&e->st, st)) {
+		if (st->not_after != 0)
+			e->st.not_after = st->not_after;
 		rc = 0;
 		goto out;
 	}
@@ -378,16 +388,66 @@ ocsp_cache_put(struct ocsp_cache *c, int issuer, const char *serial, int hash,
 	ocsp_blob_ref(blob);
 	ocsp_blob_unref(e->blob[hash]);
 	e->blob[hash] = blob;
-	e->wanted |= 1u << hash;
 	rc = 0;
 out:
 	pthread_mutex_unlock(&s->mtx);
 	return rc;
 }
 
+int
+ocsp_cache_drop(struct ocsp_cache *c, int issuer, const char *serial)
+{
+	uint64_t h = ocsp_key_hash(issuer, serial);
+	struct ocsp_shard *s = ocsp_shard_of(c, h);
+	struct ocsp_entry **pe, *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->mtx);
+	pe = ocsp_find_locked(s, h, issuer, serial);
+	if ((e = *pe) != NULL && e->st.state != OCSP_STATE_NONISSUED) {
+		*pe = e->next;
+		s->n--;
+		ocsp_entry_free(e);
+		rc = 1;
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return rc;
+}
+
 size_t
-ocsp_cache_due(struct ocsp_cache *c, int64_t stale_before, time_t now,
-    struct ocsp_due *out, size_t max)
+ocsp_cache_expire(struct ocsp_cache *c, int64_t cutoff)
+{
+	struct ocsp_shard *s;
+	struct ocsp_entry **pe, *e;
+	size_t bk, n = 0;
+	int i;
+
+	for (i = 0; i < OCSP_SHARDS; i++) {
+		s = &c->shard[i];
+		pthread_mutex_lock(&s->mtx);
+		for (bk = 0; bk < s->nbuckets; bk++) {
+			pe = &s->buckets[bk];
+			while ((e = *pe) != NULL) {
+				if (e->st.state == OCSP_STATE_NONISSUED ||
+				    e->st.not_after == 0 ||
+				    e->st.not_after > cutoff) {
+					pe = &e->next;
+					continue;
+				}
+				*pe = e->next;
+				s->n--;
+				ocsp_entry_free(e);
+				n++;
+			}
+		}
+		pthread_mutex_unlock(&s->mtx);
+	}
+	return n;
+}
+
+size_t
+ocsp_cache_due(struct ocsp_cache *c, int64_t stale_before,
+    int64_t asked_after, time_t now, struct ocsp_due *out, size_t max)
 {
 	struct ocsp_shard *s;
 	struct ocsp_entry **pe, *e;
@@ -428,8 +488,12 @@ ocsp_cache_due(struct ocsp_cache *c, int64_t stale_before, time_t now,
 				}
 				for (hh = 0; hh < OCSP_NHASH && n < max; hh++) {
 					if (hh != OCSP_HASH_SHA1 &&
-					    (e->wanted & (1u << hh)) == 0)
+					    (int64_t)e->asked[hh] <= asked_after) {
+						/* Not asked for lately. */
+						ocsp_blob_unref(e->blob[hh]);
+						e->blob[hh] = NULL;
 						continue;
+					}
 					b = e->blob[hh];
 					if (b != NULL && b->this_update > stale_before)
 						continue;

@@ -129,6 +129,12 @@ struct ocsp_status {
 	int		 reason;	/* RFC 5280 CRLReason, -1: none */
 	int64_t		 revoked_at;	/* Unix time (REVOKED) */
 	int64_t		 invalidity;	/* Unix time, 0: none */
+	/*
+	 * notAfter of a certificate we issued (Unix time), 0: not known (a
+	 * never-issued serial). Not part of the status: the cache drops the
+	 * entry once it is past the policy's expired_grace (sync.c).
+	 */
+	int64_t		 not_after;
 };
 
 #define OCSP_SIGNERS_MAX	8
@@ -173,6 +179,12 @@ struct ocsp_policy {
 	 * (sync.c); further behind, the database counts as down.
 	 */
 	long		 max_standby_lag;
+	/*
+	 * Certificates whose notAfter is more than this before now are not
+	 * kept nor pre-signed; a request for one is answered from the
+	 * database (ocsp_lookup_fn). crld's crl.expired_grace_seconds idea.
+	 */
+	long		 expired_grace;
 	const EVP_MD	*sign_md;
 };
 
@@ -287,8 +299,9 @@ enum {
 
 /*
  * Looks issuer + serial up; fills *st for STATUS and HIT, *blob for HIT
- * when now < next_update. Marks the hash as wanted, so the refresher keeps
- * it pre-signed.
+ * when now < next_update. Records now as the time the hash was last asked
+ * for: the refresher keeps a SHA-2 response pre-signed while it is asked
+ * for (ocsp_cache_due).
  */
 int	ocsp_cache_lookup(struct ocsp_cache *, int issuer, const char *serial,
 	    int hash, time_t now, struct ocsp_status *st, struct ocsp_blob **blob);
@@ -323,14 +336,30 @@ struct ocsp_due {
 };
 
 /*
- * Collects up to max entries needing a signature: an issued entry with no
- * SHA-1 blob (always pre-signed) or no blob for a hash it was asked for,
- * or a blob whose this_update is at or before stale_before. Never-issued
- * entries whose blob expires before now + their validity / 2 are dropped
- * instead. Resumes where the previous call stopped; returns the count.
+ * Drops the entry of a certificate we issued (never a never-issued one),
+ * with its blobs; 1 when there was one, 0 when not.
  */
-size_t	ocsp_cache_due(struct ocsp_cache *, int64_t stale_before, time_t now,
-	    struct ocsp_due *out, size_t max);
+int	ocsp_cache_drop(struct ocsp_cache *, int issuer, const char *serial);
+
+/*
+ * Drops every issued entry whose notAfter is known and at or before
+ * cutoff (now minus the policy's expired_grace), taking each shard lock in
+ * turn. Returns how many were dropped.
+ */
+size_t	ocsp_cache_expire(struct ocsp_cache *, int64_t cutoff);
+
+/*
+ * Collects up to max entries needing a signature: an issued entry with no
+ * SHA-1 blob (always pre-signed) or no blob for a SHA-2 hash last asked
+ * for after asked_after, or such a blob whose this_update is at or before
+ * stale_before. A SHA-2 blob not asked for since asked_after (now minus
+ * the refresh period) is dropped, and not signed again until asked.
+ * Never-issued entries whose blob expires before now + their validity / 2
+ * are dropped instead. Resumes where the previous call stopped; returns
+ * the count.
+ */
+size_t	ocsp_cache_due(struct ocsp_cache *, int64_t stale_before,
+	    int64_t asked_after, time_t now, struct ocsp_due *out, size_t max);
 
 struct ocsp_cache_stats {
 	size_t	 entries;	/* issued certificates */
@@ -357,6 +386,20 @@ void	ocsp_cache_stats(struct ocsp_cache *, int64_t stale_before, time_t now,
 
 /* --- sync.c (and ocsp_answer, respond.c) ------------------------------------ */
 
+/*
+ * Asks the database about one serial of issuer (an index into iss) that
+ * the cache does not hold: a certificate expired past the policy's
+ * expired_grace, one issued since the last poll, or a serial never
+ * issued. Returns 1 with *st its status (GOOD or REVOKED, as recorded;
+ * not_after set), 0 when issuer never issued it, -1 when the database
+ * cannot say now (unreachable, busy, lagging): the caller answers
+ * tryLater rather than guess. *data_at: the time the answer is known
+ * correct as of (on a hot standby, the primary's time of the data).
+ * Called from the HTTP threads; thread-safe.
+ */
+typedef int (*ocsp_lookup_fn)(void *arg, int issuer, const char *serial,
+	    struct ocsp_status *st, int64_t *data_at);
+
 /* The responder's shared state: issuers, policy, cache, freshness. */
 struct ocsp_responder {
 	struct ocsp_issuer	 iss[OCSP_MAX_ISSUERS];
@@ -379,6 +422,12 @@ struct ocsp_responder {
 	int64_t			 standby_lag;
 	uint64_t		 signed_live;	/* atomic counters */
 	uint64_t		 signed_ahead;
+	/*
+	 * What a serial missing from the cache is (ocsp_sync_start sets it
+	 * before serving). NULL (the fuzz harness): never issued.
+	 */
+	ocsp_lookup_fn		 lookup;
+	void			*lookup_arg;
 };
 
 #define OCSP_LAG_NONE		(-1)

@@ -10,7 +10,8 @@
  *    status of every certificate from PostgreSQL (role pki_ocsp, SELECT
  *    only), answers HTTP GET and POST on libmicrohttpd threads from a
  *    pre-signed in-memory cache, signs live only what the cache cannot
- *    answer (nonces, several CertIDs, serials never issued), and keeps the
+ *    answer (nonces, several CertIDs, serials never issued, certificates
+ *    expired past the policy's grace, looked up in PostgreSQL), and keeps the
  *    cache current from a maintenance thread (ocsp/sync.c: LISTEN
  *    certificate_status, reconciliation, pre-signing). It drops to an
  *    unprivileged user and enters a seccomp sandbox after start; it never

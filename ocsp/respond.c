@@ -17,6 +17,11 @@
  *  - a serial never issued is "revoked", certificateHold, revocationTime
  *    1970-01-01T00:00:00Z, with the extended revoked definition extension
  *    (RFC 6960 §2.2, §4.4.8), or "unknown" when the policy says so;
+ *  - a serial the cache does not hold is looked up in the database first
+ *    (r->lookup): the cache keeps certificates until expired_grace after
+ *    their notAfter only, and one expired longer ago, which we did issue,
+ *    is answered live with its recorded status (good or revoked), never
+ *    as never issued; when the database cannot say, tryLater;
  *  - thisUpdate is the time we last read the status from PostgreSQL (RFC
  *    6960 §4.2.2.1: the most recent time the status is known to be
  *    correct; on a hot standby the primary's time of the data replayed,
@@ -65,6 +70,12 @@ const unsigned char ocsp_unauthorized_der[5] = { 0x30, 0x03, 0x0a, 0x01, 0x06 };
  * healthy standby may be 30 s old plus a poll period; 4 times that.
  */
 #define OCSP_MAX_STANDBY_LAG_DEFAULT	120
+/*
+ * How long after its notAfter a certificate stays in the cache, by
+ * default: crld's crl.expired_grace_seconds (7 days), so a revoked
+ * certificate leaves the cache when it leaves the CRLs.
+ */
+#define OCSP_EXPIRED_GRACE_DEFAULT	604800
 
 static const char *const ocsp_hash_names[OCSP_NHASH] = {
 	"SHA1", "SHA256", "SHA384", "SHA512"
@@ -102,6 +113,9 @@ ocsp_policy_load(const struct config *p, struct ocsp_policy *pol, char *err,
 	    &pol->poll_ms, err, errlen) == -1 ||
 	    ocsp_policy_long(p, "ocsp.max_standby_lag_seconds",
 	    OCSP_MAX_STANDBY_LAG_DEFAULT, 1, 86400, &pol->max_standby_lag,
+	    err, errlen) == -1 ||
+	    ocsp_policy_long(p, "ocsp.expired_grace_seconds",
+	    OCSP_EXPIRED_GRACE_DEFAULT, 0, 3650L * 86400, &pol->expired_grace,
 	    err, errlen) == -1)
 		return -1;
 	if (pol->refresh >= pol->validity) {
@@ -412,6 +426,31 @@ ocsp_validity_of(const struct ocsp_policy *pol, const struct ocsp_status *st)
 	    pol->validity;
 }
 
+/*
+ * What a serial missing from the cache is: 1 issued (*st its status), 0
+ * never issued, -1 unknown now (r->lookup). *synced is lowered to the
+ * time the database's answer is known correct as of, if earlier. Without
+ * a lookup (the fuzz harness), never issued.
+ */
+static int
+ocsp_answer_lookup(struct ocsp_responder *r, int issuer, const char *serial,
+    struct ocsp_status *st, int64_t *synced)
+{
+	int64_t data_at = 0;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->reason = -1;
+	if (r->lookup == NULL)
+		return 0;
+	if ((rc = r->lookup(r->lookup_arg, issuer, serial, st, &data_at)) ==
+	    -1)
+		return -1;
+	if (data_at < *synced)
+		*synced = data_at;
+	return rc;
+}
+
 int
 ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
     size_t reqlen, const unsigned char **der, size_t *derlen,
@@ -484,11 +523,23 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 			break;
 		default:
 			/*
-			 * Not a certificate of ours: new ones are loaded within
-			 * a poll period of their issuance (sync.c).
+			 * Not in the cache: expired past the grace, issued
+			 * since the last poll (loaded within a poll period,
+			 * sync.c), or never issued. Only the database knows.
 			 */
-			s[i].st.state = OCSP_STATE_NONISSUED;
-			s[i].st.reason = -1;
+			switch (ocsp_answer_lookup(r, issuer, q.ids[i].serial,
+			    &s[i].st, &synced)) {
+			case 1:
+				break;
+			case 0:
+				s[i].st.state = OCSP_STATE_NONISSUED;
+				s[i].st.reason = -1;
+				break;
+			default:
+				ocsp_static(ocsp_trylater_der, der, derlen);
+				rc = 0;
+				goto out;
+			}
 			break;
 		}
 	}

@@ -29,6 +29,14 @@
  *    thisUpdate (RFC 6960 §4.2.2.1) never claims more. Beyond
  *    pol.max_standby_lag the database counts as down: synced_at stays,
  *    db_ok is 0, and the cache is served until it expires.
+ *  - Certificates whose notAfter is more than pol.expired_grace before now
+ *    are neither loaded nor kept: the full query leaves them out, a row
+ *    of the incremental one past it drops its entry, and each full pass
+ *    drops the entries that passed it since (ocsp_cache_expire). Without
+ *    that the cache held, and re-signed every day, every certificate ever
+ *    issued (they are never deleted). A request for one goes to the
+ *    database (ocsp_sync_lookup, its own connection, one query at a time)
+ *    and is answered live with the status recorded there.
  *  - While PostgreSQL is unreachable nothing is re-signed (the status might
  *    be stale): cached responses are served until their nextUpdate; the
  *    connection is retried every OCSP_RECONNECT_S.
@@ -57,6 +65,7 @@
 #define OCSP_RECONNECT_S	2
 #define OCSP_SIGN_BATCH		256
 #define OCSP_SIGN_MAX_FAILS	8	/* in a row: the signer is failing */
+#define OCSP_LOOKUP_WAIT_MS	200	/* for the lookup connection; then tryLater */
 
 struct ocsp_mark {
 	long long	 id;
@@ -86,6 +95,14 @@ struct ocsp_sync {
 	long long		 lag_lsn;
 	int64_t			 lag_at;
 	char			 issuers[256];	/* "{1,2}" */
+	/*
+	 * ocsp_sync_lookup's connection, for the HTTP threads: one query at
+	 * a time, so clients asking for serials we do not hold load the
+	 * database with one query per ocspd at most.
+	 */
+	pthread_mutex_t		 lk_mtx;
+	int			 lk_mtx_ok;
+	struct db		*lk_db;
 	struct ocsp_due		 due[OCSP_SIGN_BATCH];
 };
 
@@ -93,9 +110,25 @@ static const struct db_stmt stmt_poll = { "ocsp_sync_poll",
 	"SELECT id, issuer_id, serial, "
 	"floor(extract(epoch FROM revoked_at))::bigint, revocation_reason, "
 	"floor(extract(epoch FROM invalidity_date))::bigint, "
-	"coalesce(revocation_seq, 0) FROM certificate "
-	"WHERE issuer_id = ANY($1::bigint[]) AND (id > $2 OR revocation_seq > $3)",
-	3 };
+	"coalesce(revocation_seq, 0), floor(extract(epoch FROM not_after))::bigint "
+	"FROM certificate WHERE issuer_id = ANY($1::bigint[]) AND "
+	"(id > $2 OR revocation_seq > $3) AND not_after > to_timestamp($4)",
+	4 };
+
+/*
+ * One serial missing from the cache (ocsp_sync_lookup), in both the forms
+ * it may be stored in (with and without BN_bn2hex's leading 0 nibble), and
+ * the time the data is current as of (schema/052: on a primary, now).
+ * Always one row: the certificate's columns NULL when there is none.
+ */
+static const struct db_stmt stmt_lookup = { "ocsp_sync_lookup",
+	"SELECT floor(extract(epoch FROM c.not_after))::bigint, "
+	"floor(extract(epoch FROM c.revoked_at))::bigint, c.revocation_reason, "
+	"floor(extract(epoch FROM c.invalidity_date))::bigint, "
+	"floor(extract(epoch FROM d.data_at))::bigint "
+	"FROM ocsp_standby_data_time() AS d LEFT JOIN certificate AS c "
+	"ON c.issuer_id = $1::bigint AND c.serial = ANY($2::text[]) LIMIT 1",
+	2 };
 
 static const struct db_stmt stmt_in_recovery = { "ocsp_sync_in_recovery",
 	"SELECT pg_is_in_recovery()", 0 };
@@ -117,27 +150,33 @@ ocsp_issuer_index(const struct ocsp_responder *r, long long db_id)
 }
 
 /*
- * One reconciliation query from the marks `from`; applies every row (the
- * caller publishes the time it is correct as of). Returns the number of
- * changed statuses, or -1 (database failure).
+ * One reconciliation query from the marks `from`, of the rows whose
+ * notAfter is after `after` (Unix time: the grace's cutoff for a full
+ * pass, 0 for an incremental one, so that a change to a certificate past
+ * the grace still drops its entry); applies every row (the caller
+ * publishes the time it is correct as of). Rows past cutoff drop their
+ * entry. Returns the number of changed statuses, or -1 (database failure).
  */
 static int
-ocsp_sync_query(struct ocsp_sync *sy, const struct ocsp_mark *from)
+ocsp_sync_query(struct ocsp_sync *sy, const struct ocsp_mark *from,
+    int64_t after, int64_t cutoff)
 {
 	struct ocsp_responder *r = sy->r;
 	struct ocsp_status st;
 	PGresult *res = NULL;
-	char id[32], seq[32];
-	const char *v[3];
+	char id[32], seq[32], aft[32];
+	const char *v[4];
 	char serial[OCSP_SERIAL_HEX];
 	long long rid, rseq;
 	int i, k, changed = 0, rc = -1;
 
 	snprintf(id, sizeof(id), "%lld", from->id);
 	snprintf(seq, sizeof(seq), "%lld", from->seq);
+	snprintf(aft, sizeof(aft), "%lld", (long long)after);
 	v[0] = sy->issuers;
 	v[1] = id;
 	v[2] = seq;
+	v[3] = aft;
 	if ((res = db_exec(sy->db, &stmt_poll, v, NULL, NULL)) == NULL)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
@@ -155,6 +194,13 @@ ocsp_sync_query(struct ocsp_sync *sy, const struct ocsp_mark *from)
 		ocsp_serial_canon(serial);
 		memset(&st, 0, sizeof(st));
 		st.reason = -1;
+		st.not_after = strtoll(PQgetvalue(res, i, 7), NULL, 10);
+		if (st.not_after <= cutoff) {
+			/* Expired past the grace: answered from the database. */
+			if (ocsp_cache_drop(r->cache, k, serial) == 1)
+				changed++;
+			continue;
+		}
 		if (PQgetisnull(res, i, 3))
 			st.state = OCSP_STATE_GOOD;
 		else {
@@ -304,6 +350,8 @@ ocsp_sync_poll(struct ocsp_sync *sy)
 	time_t now = time(NULL);
 	double now_ms = ocsp_mono_ms();
 	int64_t data_at = OCSP_LAG_NONE;
+	int64_t cutoff = (int64_t)now - sy->r->pol.expired_grace;
+	size_t gone = 0;
 	int n, full = now - sy->last_full >= OCSP_FULL_SYNC_S;
 
 	if (!full && sy->nring > 0)
@@ -311,8 +359,13 @@ ocsp_sync_poll(struct ocsp_sync *sy)
 	/* Before the query: what it reads is at least this current. */
 	if (sy->standby && ocsp_sync_data_time(sy, &data_at) == -1)
 		return -1;
-	if ((n = ocsp_sync_query(sy, &from)) == -1)
+	if ((n = ocsp_sync_query(sy, &from, full ? cutoff : 0, cutoff)) == -1)
 		return -1;
+	/* Entries that passed the grace since the last full pass. */
+	if (full && (gone = ocsp_cache_expire(sy->r->cache, cutoff)) > 0)
+		log_info("ocsp: %zu certificate(s) expired more than "
+		    "ocsp.expired_grace_seconds (%ld) ago dropped from the cache",
+		    gone, sy->r->pol.expired_grace);
 	/* Applied before published (README "Pre-signed responses"). */
 	ocsp_sync_publish(sy, now, data_at);
 	if (full)
@@ -430,8 +483,8 @@ ocsp_sync_sign(struct ocsp_sync *sy, int *more)
 	int64_t this_update;
 
 	*more = 0;
-	n = ocsp_cache_due(r->cache, synced - r->pol.refresh, now, sy->due,
-	    OCSP_SIGN_BATCH);
+	n = ocsp_cache_due(r->cache, synced - r->pol.refresh,
+	    (int64_t)now - r->pol.refresh, now, sy->due, OCSP_SIGN_BATCH);
 	/*
 	 * Nothing we know is fresh enough to sign. *more stays 0: with a
 	 * full batch due (hashes asked for during a long outage) the loop
@@ -534,6 +587,76 @@ ocsp_sync_main(void *arg)
 	return NULL;
 }
 
+/*
+ * ocsp_lookup_fn (extern.h) over the lookup connection. The HTTP threads
+ * wait OCSP_LOOKUP_WAIT_MS at most for it, then answer tryLater: a
+ * database that hangs holds one of them, not all. While the maintenance
+ * thread finds the database down or lagging, the answer is -1 at once.
+ */
+static int
+ocsp_sync_lookup(void *arg, int issuer, const char *serial,
+    struct ocsp_status *st, int64_t *data_at)
+{
+	struct ocsp_sync *sy = arg;
+	struct ocsp_responder *r = sy->r;
+	struct timespec until;
+	PGresult *res = NULL;
+	char id[32], forms[2 * OCSP_SERIAL_HEX + 8];
+	const char *v[2];
+	int neg = serial[0] == '-', locked = 0, rc = -1;
+
+	memset(st, 0, sizeof(*st));
+	st->reason = -1;
+	*data_at = 0;
+	if (issuer < 0 || issuer >= r->niss ||
+	    !__atomic_load_n(&r->db_ok, __ATOMIC_RELAXED))
+		goto out;
+	snprintf(id, sizeof(id), "%lld", r->iss[issuer].db_id);
+	/* Serial hex and '-' need no quoting in an array literal. */
+	snprintf(forms, sizeof(forms), "{%s,%s0%s}", serial, neg ? "-" : "",
+	    serial + neg);
+	v[0] = id;
+	v[1] = forms;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += OCSP_LOOKUP_WAIT_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(&sy->lk_mtx, &until) != 0)
+		goto out;
+	locked = 1;
+	if (sy->lk_db == NULL)
+		goto out;
+	/* db_exec connects again when the server closed the connection. */
+	if ((res = db_exec(sy->lk_db, &stmt_lookup, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1 || PQgetisnull(res, 0, 4))
+		goto out;
+	*data_at = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+	if (PQgetisnull(res, 0, 0)) {
+		rc = 0;
+		goto out;
+	}
+	st->not_after = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (PQgetisnull(res, 0, 1))
+		st->state = OCSP_STATE_GOOD;
+	else {
+		st->state = OCSP_STATE_REVOKED;
+		st->revoked_at = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		st->reason = PQgetisnull(res, 0, 2) ? -1 :
+		    atoi(PQgetvalue(res, 0, 2));
+		if (!PQgetisnull(res, 0, 3))
+			st->invalidity = strtoll(PQgetvalue(res, 0, 3), NULL,
+			    10);
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	if (locked)
+		pthread_mutex_unlock(&sy->lk_mtx);
+	return rc;
+}
+
 struct ocsp_sync *
 ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
     size_t errlen)
@@ -564,10 +687,18 @@ ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
 		goto out;
 	}
 	snprintf(sy->issuers + off, sizeof(sy->issuers) - off, "}");
+	if (pthread_mutex_init(&sy->lk_mtx, NULL) != 0) {
+		snprintf(err, errlen, "pthread_mutex_init failed");
+		goto out;
+	}
+	sy->lk_mtx_ok = 1;
 	if (ocsp_sync_connect(sy) == -1) {
 		snprintf(err, errlen, "cannot connect to the database (see log)");
 		goto out;
 	}
+	/* Made now, before the sandbox; db_exec makes it again if lost. */
+	if ((sy->lk_db = db_connect(conninfo, err, errlen)) == NULL)
+		goto out;
 	/* The full load, before we serve. */
 	if (ocsp_sync_poll(sy) == -1) {
 		snprintf(err, errlen, "loading the certificate status table failed");
@@ -578,6 +709,8 @@ ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
 		goto out;
 	}
 	sy->started = 1;
+	r->lookup = ocsp_sync_lookup;
+	r->lookup_arg = sy;
 	rc = 0;
 out:
 	if (rc == -1) {
@@ -592,6 +725,10 @@ ocsp_sync_stop(struct ocsp_sync *sy)
 {
 	if (sy == NULL)
 		return;
+	if (sy->r->lookup_arg == sy) {
+		sy->r->lookup = NULL;
+		sy->r->lookup_arg = NULL;
+	}
 	if (sy->started) {
 		if (write(sy->wake[1], "x", 1) != 1)
 			log_err("ocsp: waking the sync thread: %s",
@@ -603,6 +740,9 @@ ocsp_sync_stop(struct ocsp_sync *sy)
 	if (sy->wake[1] != -1)
 		close(sy->wake[1]);
 	db_close(sy->db);
+	db_close(sy->lk_db);
+	if (sy->lk_mtx_ok)
+		pthread_mutex_destroy(&sy->lk_mtx);
 	free(sy->conninfo);
 	free(sy);
 }

@@ -554,6 +554,30 @@ curl -sS "$url/health" >"$tmp/health"
 grep -q '"database_ok":true' "$tmp/health" && grep -q '"certificates":' "$tmp/health" ||
 	{ cat "$tmp/health"; fail "/health"; }
 
+# --- certificates expired past ocsp.expired_grace_seconds (7 days) ---------------------
+# Certificates are never deleted: ocspd keeps (and pre-signs) only those
+# whose notAfter is within the grace, and answers the others live from the
+# database with their recorded status, never as never issued. The second
+# ocspd below loads after their notAfter is moved back (the table's
+# triggers, which keep a certificate immutable, off for this session only).
+issue expold >/dev/null	# good, expired 30 days ago
+issue exprev >/dev/null	# revoked, expired a day ago (within the grace)
+issue expoldrev >/dev/null	# revoked, expired 30 days ago
+for n in exprev expoldrev; do
+	"$PKICTL" --config "$PKI_CONFIG" cert revoke --issuer issuing \
+		--serial "$(openssl x509 -in "$tmp/$n.pem" -noout -serial | cut -d= -f2)" \
+		--reason keyCompromise >/dev/null || fail "pkictl cert revoke $n"
+done
+back() { # back NAME INTERVAL: notAfter moved INTERVAL into the past
+	q "SET session_replication_role = replica;
+	   UPDATE certificate SET not_before = now() - interval '400 days', not_after = now() - interval '$2'
+	   WHERE upper(serial) = upper('$(openssl x509 -in "$tmp/$1.pem" -noout -serial | cut -d= -f2)')" >/dev/null ||
+		fail "moving $1's notAfter back"
+}
+back expold '30 days'
+back exprev '1 day'
+back expoldrev '30 days'
+
 # --- a second ocspd: PostgreSQL unreachable, answers from its cache ---------------------
 port=$(free_port)
 url2=http://127.0.0.1:$port
@@ -573,6 +597,27 @@ for _ in $(seq 100); do
 done
 grep -q '"unsigned":0' "$tmp/h2" || { cat "$tmp/h2" "$tmp/ocsp2.log"; fail "ocspd #2 did not pre-sign"; }
 o2() { ocsp_client -url "$url2" -CAfile "$pki/root.pem" "$@"; }
+# Expired past the grace: not in the cache (each answer signed anew: ECDSA
+# signatures differ), the database's status. Within it: revoked, cached.
+for i in 1 2; do
+	o2 -issuer "$pki/issuing.pem" -cert "$tmp/expold.pem" -no_nonce -respout "$tmp/expold$i.der" >"$tmp/o" || true
+	grep -q 'expold.pem: good' "$tmp/o" || { cat "$tmp/o"; fail "expired past the grace: want good from the database"; }
+	o2 -issuer "$pki/issuing.pem" -cert "$tmp/expoldrev.pem" -no_nonce -resp_text -respout "$tmp/expoldrev$i.der" >"$tmp/o" || true
+	grep -q 'expoldrev.pem: revoked' "$tmp/o" && grep -q 'Reason: keyCompromise' "$tmp/o" ||
+		{ cat "$tmp/o"; fail "revoked, expired past the grace: want revoked, keyCompromise"; }
+	grep -q '1970' "$tmp/o" && { cat "$tmp/o"; fail "revoked, expired past the grace: answered as never issued"; }
+	o2 -issuer "$pki/issuing.pem" -cert "$tmp/exprev.pem" -no_nonce -resp_text -respout "$tmp/exprev$i.der" >"$tmp/o" || true
+	grep -q 'exprev.pem: revoked' "$tmp/o" && grep -q 'Reason: keyCompromise' "$tmp/o" ||
+		{ cat "$tmp/o"; fail "revoked, expired within the grace: want revoked, keyCompromise"; }
+done
+cmp -s "$tmp/expold1.der" "$tmp/expold2.der" &&
+	fail "expired past the grace: the same bytes twice (kept in the cache)"
+cmp -s "$tmp/expoldrev1.der" "$tmp/expoldrev2.der" &&
+	fail "revoked, expired past the grace: the same bytes twice (kept in the cache)"
+cmp -s "$tmp/exprev1.der" "$tmp/exprev2.der" ||
+	fail "revoked, expired within the grace: not answered from the cache"
+openssl ocsp -issuer "$pki/issuing.pem" -cert "$tmp/expold.pem" -no_nonce -reqout "$tmp/expold.req" >/dev/null 2>&1 ||
+	fail "openssl ocsp -reqout"
 o2 -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0124 | has ': unknown' ||
 	fail "policy nonissued=unknown not honoured"
 curl -sS -D "$tmp/get3.h" -o "$tmp/get3.der" "$url2/$b64"
@@ -644,6 +689,10 @@ out=$(o2 -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem")
 grep -q 'sub1.pem: good' <<<"$out" || { echo "$out"; fail "outage: nonce request not answered"; }
 o2 -issuer "$pki/root.pem" -cert "$pki/issuing.pem" -no_nonce | has 'issuing.pem: good' ||
 	fail "outage: root responder"
+# Not in the cache, the database away: tryLater, not "never issued".
+curl -sS -o "$tmp/expold.out" -H 'Content-Type: application/ocsp-request' --data-binary "@$tmp/expold.req" "$url2/"
+resp_status "$tmp/expold.out" | has 'trylater' ||
+	{ resp_status "$tmp/expold.out"; fail "outage: expired past the grace: want tryLater"; }
 restore
 for _ in $(seq 60); do
 	curl -s "$url2/health" >"$tmp/h2"

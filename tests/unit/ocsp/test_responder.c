@@ -14,6 +14,15 @@
  *    answered live with that very CertID, not from the cache with ours;
  *  - /health's figures are counted once per second, however often asked,
  *    and a count in progress does not hold the other askers;
+ *  - certificates expired more than ocsp.expired_grace_seconds ago leave
+ *    the cache (and the pre-signing) at a full pass; a request for one is
+ *    answered with the database's status (a fake lookup here), never as
+ *    never issued, tryLater when the database cannot say; within the
+ *    grace an expired revoked certificate is still answered from the
+ *    cache;
+ *  - a SHA-2 CertID response is refreshed while it is asked for within a
+ *    refresh period only, then dropped (a client asking once for every
+ *    serial made three more signatures per certificate permanent);
  *  - conditional GETs (RFC 9110 §13): If-None-Match lists, weak
  *    comparison and "*", strictly parsed; HTTP-dates in their three forms,
  *    nothing else (lib/http, for crld); If-Modified-Since ignored, however
@@ -1161,6 +1170,270 @@ test_same_second_etag(void **state)
 	OPENSSL_free(req);
 }
 
+/* The fake database of test_expired_grace (ocsp_lookup_fn). */
+static int lookups;
+
+static int
+fake_lookup(void *arg, int issuer, const char *serial, struct ocsp_status *st,
+    int64_t *data_at)
+{
+	time_t now = time(NULL);
+
+	lookups++;
+	memset(st, 0, sizeof(*st));
+	st->reason = -1;
+	*data_at = now;
+	if (issuer != GOOD_ISSUER)
+		return 0;
+	if (strcmp(serial, "E1") == 0) {		/* expired long ago, good */
+		st->not_after = now - 400 * 86400;
+		return 1;
+	}
+	if (strcmp(serial, "E4") == 0) {		/* expired long ago, revoked */
+		st->state = OCSP_STATE_REVOKED;
+		st->reason = 1;
+		st->revoked_at = now - 500 * 86400;
+		st->not_after = now - 400 * 86400;
+		return 1;
+	}
+	if (strcmp(serial, "DEAD") == 0)	/* the database is away */
+		return -1;
+	return 0;
+}
+
+/* The status of a one-response DER (reason and revocationTime too). */
+static int
+single_status(const unsigned char *der, size_t len, int *reason,
+    time_t *revoked)
+{
+	const unsigned char *p = der;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	ASN1_GENERALIZEDTIME *rev = NULL, *tu = NULL, *nu = NULL;
+	struct tm tm;
+	int status;
+
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+	assert_non_null(resp);
+	if (OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		status = -OCSP_response_status(resp);
+		OCSP_RESPONSE_free(resp);
+		return status;
+	}
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	status = OCSP_single_get0_status(OCSP_resp_get0(bs, 0), reason, &rev,
+	    &tu, &nu);
+	*revoked = 0;
+	if (rev != NULL) {
+		assert_int_equal(ASN1_TIME_to_tm(rev, &tm), 1);
+		*revoked = timegm(&tm);
+	}
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	return status;
+}
+
+/* Answers the SHA-1 request for serial: its status; *from_cache. */
+static int
+answer_status(const char *serial, int *reason, time_t *revoked,
+    int *from_cache)
+{
+	struct ocsp_blob *blob = NULL, *cached = NULL;
+	struct ocsp_status st;
+	const unsigned char *der = NULL;
+	unsigned char *req;
+	size_t reqlen, derlen;
+	int owned = 0, cacheable = 0, status;
+
+	req = make_request(serial, &reqlen);
+	assert_int_equal(ocsp_answer(&r, req, reqlen, &der, &derlen, &blob,
+	    &owned, &cacheable), 0);
+	status = single_status(der, derlen, reason, revoked);
+	*from_cache = 0;
+	if (blob != NULL && ocsp_cache_lookup(r.cache, GOOD_ISSUER, serial,
+	    OCSP_HASH_SHA1, time(NULL), &st, &cached) == OCSP_CACHE_HIT)
+		*from_cache = cached == blob;
+	ocsp_blob_unref(cached);
+	ocsp_blob_unref(blob);
+	if (owned)
+		OPENSSL_free((unsigned char *)der);
+	OPENSSL_free(req);
+	return status;
+}
+
+/*
+ * Certificates expired more than the grace ago leave the cache at a full
+ * pass and are answered from the database with their recorded status;
+ * within the grace, a revoked one is still answered from the cache.
+ */
+static void
+test_expired_grace(void **state)
+{
+	struct ocsp_status st, got;
+	struct ocsp_blob *b = NULL;
+	struct ocsp_cache_stats cs;
+	struct config *policy;
+	struct ocsp_policy pol;
+	FILE *log = tmpfile();
+	time_t now = time(NULL), rev;
+	char err[256];
+	int reason, cached, more, n;
+
+	assert_non_null(log);
+	/* crld's default (crl.expired_grace_seconds): 7 days. */
+	assert_int_equal(r.pol.expired_grace, 604800);
+	r.lookup = fake_lookup;
+	lookups = 0;
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	/* E1: good, expired past the grace; E3: valid. */
+	st.not_after = now - r.pol.expired_grace - 10;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "E1",
+	    &st), 1);
+	st.not_after = now + 86400;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "E3",
+	    &st), 1);
+	/* E2: revoked, expired a day ago (within the grace). */
+	st.state = OCSP_STATE_REVOKED;
+	st.reason = 1;
+	st.revoked_at = now - 2 * 86400;
+	st.not_after = now - 86400;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "E2",
+	    &st), 1);
+	/* A full pass: E1 leaves, with nothing signed for it. */
+	assert_int_equal(ocsp_cache_expire(r.cache, (int64_t)now -
+	    r.pol.expired_grace), 1);
+	assert_int_equal(ocsp_cache_lookup(r.cache, GOOD_ISSUER, "E1",
+	    OCSP_HASH_SHA1, now, &got, &b), OCSP_CACHE_MISS);
+	assert_int_equal(ocsp_cache_lookup(r.cache, GOOD_ISSUER, "E2",
+	    OCSP_HASH_SHA1, now, &got, &b), OCSP_CACHE_STATUS);
+	assert_true(got.not_after == st.not_after);
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 2);
+	ocsp_cache_stats(r.cache, 0, now, &cs);
+	assert_int_equal(cs.entries, 2);
+	assert_int_equal(cs.blobs, 2);
+	/* Once more: nothing else goes. */
+	assert_int_equal(ocsp_cache_expire(r.cache, (int64_t)now -
+	    r.pol.expired_grace), 0);
+
+	/* Within the grace: revoked, from the cache, no database asked. */
+	assert_int_equal(answer_status("E2", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, 1);
+	assert_true(rev == st.revoked_at);
+	assert_true(cached);
+	assert_int_equal(lookups, 0);
+	/* Past it: the database's "good", live and not kept. */
+	assert_int_equal(answer_status("E1", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_GOOD);
+	assert_false(cached);
+	assert_int_equal(lookups, 1);
+	assert_int_equal(ocsp_cache_lookup(r.cache, GOOD_ISSUER, "E1",
+	    OCSP_HASH_SHA1, now, &got, &b), OCSP_CACHE_MISS);
+	/* ... its "revoked" with reason and time, never the 1970 hold. */
+	assert_int_equal(answer_status("E4", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, 1);
+	assert_true(rev == now - 500 * 86400);
+	assert_false(cached);
+	assert_int_equal(lookups, 2);
+	/* A serial the database does not know: never issued, as before. */
+	assert_int_equal(answer_status("77", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CERTIFICATEHOLD);
+	assert_true(rev == 0);
+	assert_int_equal(lookups, 3);
+	/* ... kept: asked again, from the cache. */
+	assert_int_equal(answer_status("77", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_true(cached);
+	assert_int_equal(lookups, 3);
+	/* The database cannot say: tryLater, not "never issued". */
+	assert_int_equal(answer_status("DEAD", &reason, &rev, &cached),
+	    -OCSP_RESPONSE_STATUS_TRYLATER);
+	n = lookups;
+	assert_int_equal(n, 4);
+	r.lookup = NULL;
+
+	/* The policy's bounds: 0 .. 3650 days. */
+	setenv("PKI_OCSP_EXPIRED_GRACE_SECONDS", "0", 1);
+	policy = config_load(NULL, err, sizeof(err));
+	assert_non_null(policy);
+	assert_int_equal(ocsp_policy_load(policy, &pol, err, sizeof(err)), 0);
+	assert_int_equal(pol.expired_grace, 0);
+	log_init("test", LOGL_ERR, log);
+	setenv("PKI_OCSP_EXPIRED_GRACE_SECONDS", "-1", 1);
+	assert_int_equal(ocsp_policy_load(policy, &pol, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ocsp.expired_grace_seconds"));
+	setenv("PKI_OCSP_EXPIRED_GRACE_SECONDS", "315360001", 1);
+	assert_int_equal(ocsp_policy_load(policy, &pol, err, sizeof(err)), -1);
+	log_init("test", LOGL_ERR, NULL);
+	fclose(log);
+	unsetenv("PKI_OCSP_EXPIRED_GRACE_SECONDS");
+	config_free(policy);
+}
+
+/*
+ * The blobs in the cache, counted afresh (ocsp_cache_stats counts once per
+ * second of its now: each call gives another), without a lookup, which
+ * would record a request.
+ */
+static size_t
+blobs_now(void)
+{
+	static time_t at = 1000;
+	struct ocsp_cache_stats cs;
+
+	ocsp_cache_stats(r.cache, 0, ++at, &cs);
+	return cs.blobs;
+}
+
+/*
+ * A hash variant asked for once is kept for a refresh period, then
+ * dropped and no longer signed; SHA-1 (RFC 5019) always stays.
+ */
+static void
+test_hash_variant_expires(void **state)
+{
+	struct ocsp_status st;
+	struct ocsp_blob *b = NULL;
+	struct ocsp_due due[8];
+	time_t now = time(NULL);
+	int more;
+
+	add_good(GOOD_ISSUER, 1);			/* "1001" */
+	/* SHA-256 last asked more than a refresh period ago; SHA-384 now. */
+	assert_int_equal(ocsp_cache_lookup(r.cache, GOOD_ISSUER, "1001",
+	    OCSP_HASH_SHA256, now - r.pol.refresh - 1, &st, &b),
+	    OCSP_CACHE_STATUS);
+	assert_int_equal(ocsp_cache_lookup(r.cache, GOOD_ISSUER, "1001",
+	    OCSP_HASH_SHA384, now, &st, &b), OCSP_CACHE_STATUS);
+	/* SHA-1 and SHA-384 signed, not SHA-256. */
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 2);
+	assert_int_equal(blobs_now(), 2);
+	/* Asked now: SHA-256 signed too. */
+	assert_int_equal(ocsp_cache_lookup(r.cache, GOOD_ISSUER, "1001",
+	    OCSP_HASH_SHA256, now, &st, &b), OCSP_CACHE_STATUS);
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 1);
+	assert_int_equal(blobs_now(), 3);
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 0);
+	/* A refresh period on, none asked again: both dropped, none due. */
+	assert_int_equal(ocsp_cache_due(r.cache, 0, (int64_t)now,
+	    now + r.pol.refresh, due, 8), 0);
+	assert_int_equal(blobs_now(), 1);
+	assert_int_equal(ocsp_cache_lookup(r.cache, GOOD_ISSUER, "1001",
+	    OCSP_HASH_SHA1, now, &st, &b), OCSP_CACHE_HIT);
+	ocsp_blob_unref(b);
+	b = NULL;
+	/* Asked once more: due again (the refresher or the request signs). */
+	assert_int_equal(ocsp_cache_lookup(r.cache, GOOD_ISSUER, "1001",
+	    OCSP_HASH_SHA512, now + 1, &st, &b), OCSP_CACHE_STATUS);
+	assert_int_equal(ocsp_cache_due(r.cache, 0, (int64_t)now,
+	    now + r.pol.refresh, due, 8), 1);
+	assert_int_equal(due[0].hash, OCSP_HASH_SHA512);
+}
+
 /*
  * On a hot standby, synced_at (every answer's thisUpdate) is the earlier
  * of the read's start and the primary's time of the data replayed; over
@@ -1327,6 +1600,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_last_modified_not_future, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired_grace, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hash_variant_expires,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
