@@ -13,6 +13,7 @@
 #include "lib/ldappub.h"
 
 struct config;
+struct crl_publisher;
 struct signer;
 
 /* serve.c: what GET /crl/<name> answers, from memory. */
@@ -47,7 +48,7 @@ struct http_response;
 int	crl_serve(void *cache, const struct http_request *,
 	    struct http_response *);
 
-/* issuer.c: the thread that issues the issuing CA's CRLs and publishes. */
+/* issuer.c: the thread that issues the issuing CA's CRLs. */
 struct crl_schedule {
 	long	full_interval;		/* s between base CRLs */
 	long	full_next_update;	/* s */
@@ -56,7 +57,7 @@ struct crl_schedule {
 	long	coalesce_ms;		/* quiet time after a revocation */
 	long	coalesce_max_ms;	/* at most this long after the first */
 	long	expired_grace;		/* s; crlgen_policy.expired_grace */
-	long	publish_interval;	/* s between publish_run() */
+	long	publish_interval;	/* s between publish_run() (publisher.c) */
 	long	reconcile_interval;	/* s between checks for lost notifications */
 };
 
@@ -83,6 +84,8 @@ struct crl_issuer_conf {
 	struct signer		*signer;
 	const char		*digest;
 	struct crl_cache	*cache;
+	/* Kicked after each issuance; NULL: no LDAP publication. */
+	struct crl_publisher	*publisher;
 };
 
 struct crl_issuer;
@@ -100,6 +103,24 @@ void			 crl_issuer_kick(struct crl_issuer *);
 /* 1 while the last database round trip succeeded. */
 int			 crl_issuer_db_ok(struct crl_issuer *);
 void			 crl_issuer_stop(struct crl_issuer *);
+
+/*
+ * publisher.c: the thread that publishes the LDAP queue (publish_run) on a
+ * database connection of its own, so that a silent directory (libldap's
+ * time-outs: lib/ldappub.c) never holds up CRL issuance. Started only when
+ * conf->ldap_enabled; reads conninfo, actor, ldap and
+ * sched.publish_interval, whose strings must outlive it. NULL with err.
+ */
+struct crl_publisher	*crl_publisher_start(const struct crl_issuer_conf *,
+			    char *err, size_t errlen);
+/* A round now (a CRL was just queued). NULL: a no-op. */
+void			 crl_publisher_kick(struct crl_publisher *);
+/*
+ * Stops and frees it; NULL: a no-op. A round inside an LDAP call first
+ * waits out libldap's time-out (lib/ldappub.c: 5 s to connect, 10 s per
+ * operation; ~10 s against a directory that never answers the bind).
+ */
+void			 crl_publisher_stop(struct crl_publisher *);
 
 /*
  * One base CRL and one delta for the issuing CA, then returns (crld --once,

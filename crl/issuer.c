@@ -3,10 +3,12 @@
  * certificate_status (a revocation, hold or release: issue a complete CRL
  * and a delta once the burst is over) and crl_issued (another instance or
  * the ceremony made a CRL: serve it). On the schedule of policy/crl.conf it
- * issues a base CRL (the complete CRL deltas refer to) and deltas; it
- * retries LDAP publication (publish_run) periodically; and it reconciles,
- * in case a notification was lost, by issuing when the registry has changes
- * no CRL covers (CRLGEN_IF_CHANGED makes that a cheap no-op otherwise).
+ * issues a base CRL (the complete CRL deltas refer to) and deltas; and it
+ * reconciles, in case a notification was lost, by issuing when the registry
+ * has changes no CRL covers (CRLGEN_IF_CHANGED makes that a cheap no-op
+ * otherwise). LDAP publication is the publishing thread's (crl/publisher.c),
+ * which it kicks after each CRL it issued: a directory that never answers
+ * holds up that thread, not this one.
  *
  * Several crld instances may run against one database: the crl_state row
  * lock orders them, and CRLGEN_IF_CHANGED keeps a revocation from being
@@ -30,11 +32,8 @@
 #include "hsm/signer.h"
 #include "lib/db.h"
 #include "lib/log.h"
-#include "lib/publish.h"
 
 #define CRL_RECONNECT_MAX_S	30
-/* Seconds of LDAP publication per round of the issuing loop. */
-#define CRL_PUBLISH_BUDGET_S	1.0
 
 /*
  * Read in binary result format (crl_issuer_current_row): a complete CRL of
@@ -66,7 +65,6 @@ struct crl_issuer {
 	double			 delta_due;
 	double			 dirty_first;	/* 0: nothing pending */
 	double			 dirty_last;
-	double			 publish_due;
 	double			 reconcile_due;
 };
 
@@ -241,7 +239,8 @@ crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags)
 		log_warn("CRL %lld issued but not cached", r.number);
 	r.buf = NULL;
 	crlgen_result_clear(&r);
-	ci->publish_due = 0;	/* publish what was just queued */
+	/* Its LDAP row is committed: publish it now, on the publisher's thread. */
+	crl_publisher_kick(ci->conf.publisher);
 	return 0;
 }
 
@@ -328,7 +327,6 @@ crl_issuer_connect(struct crl_issuer *ci)
 	ci->dirty_first = now;
 	ci->dirty_last = now - (double)ci->conf.sched.coalesce_ms / 1000;
 	ci->reconcile_due = now + (double)ci->conf.sched.reconcile_interval;
-	ci->publish_due = 0;
 	rc = 0;
 out:
 	PQclear(res);
@@ -349,7 +347,7 @@ crl_issuer_main(void *arg)
 	struct pollfd pfd[2];
 	double now, due, dirty_due = 0, backoff = 1;
 	char drain[64];
-	int stop, kick, fail, more, timeout_ms;
+	int stop, kick, fail, timeout_ms;
 
 	for (;;) {
 		pthread_mutex_lock(&ci->mtx);
@@ -419,18 +417,6 @@ crl_issuer_main(void *arg)
 				    (double)s->coalesce_ms / 1000;
 			ci->reconcile_due = now + (double)s->reconcile_interval;
 		}
-		if (!fail && ci->conf.ldap_enabled && ci->publish_due <= now) {
-			/*
-			 * At most CRL_PUBLISH_BUDGET_S per round, so a backlog
-			 * (an issuance burst, a directory back from an outage)
-			 * drains round after round between CRL duties.
-			 */
-			if (publish_run(ci->db, &ci->conf.ldap, ci->conf.actor,
-			    CRL_PUBLISH_BUDGET_S, &more) == -1)
-				fail = 1;
-			ci->publish_due = more ? now :
-			    now + (double)s->publish_interval;
-		}
 		if (fail) {
 			/* Retried soon; a lost connection is reopened above. */
 			ci->db_ok = PQstatus(db_conn(ci->db)) == CONNECTION_OK;
@@ -453,8 +439,7 @@ crl_issuer_main(void *arg)
 
 		/* Sleep until the next due time, a notification or a kick. */
 		due = crl_min(crl_min(ci->base_due, ci->delta_due),
-		    crl_min(ci->reconcile_due, ci->conf.ldap_enabled ?
-		    ci->publish_due : ci->reconcile_due));
+		    ci->reconcile_due);
 		if (ci->dirty_first != 0)
 			due = crl_min(due, crl_min(ci->dirty_last +
 			    (double)s->coalesce_ms / 1000, ci->dirty_first +

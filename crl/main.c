@@ -8,12 +8,16 @@
  *    nothing else — no certificates, no root key.
  *  - this worker: reads the CA certificates from PostgreSQL, serves the
  *    CRLs and CA certificates over HTTP GET from memory (crl/serve.c), and
- *    runs one thread (crl/issuer.c) that issues the issuing CA's complete
- *    and delta CRLs on the schedule of policy/crl.conf and shortly after
- *    each revocation, streaming them from the status registry
- *    (lib/crlgen.c), writes them to files and queues them for LDAP, and
- *    retries the LDAP publication. It drops to an unprivileged user and
- *    enters a seccomp sandbox; it never holds a PIN or a private key.
+ *    runs two threads, each with its own database connection: the issuer
+ *    (crl/issuer.c) issues the issuing CA's complete and delta CRLs on the
+ *    schedule of policy/crl.conf and shortly after each revocation,
+ *    streaming them from the status registry (lib/crlgen.c), writes them to
+ *    files and queues them for LDAP; the publisher (crl/publisher.c, only
+ *    with ldap.uri and ldap.base) publishes that queue to the directory,
+ *    with its retries, so that a directory that never answers delays only
+ *    publication, never a CRL. It drops to an unprivileged user and enters
+ *    a seccomp sandbox (every thread: TSYNC); it never holds a PIN or a
+ *    private key.
  *
  * The root's CRL (the ARL) is signed only at a ceremony (`pkictl crl arl`);
  * crld serves the newest one from the database.
@@ -305,6 +309,7 @@ main(int argc, char **argv)
 	struct signer_config sc;
 	struct signer *signer = NULL;
 	struct crl_issuer *issuer = NULL;
+	struct crl_publisher *publisher = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
 	const char *path = getenv("PKI_CONFIG"), *s, *readable[1];
@@ -408,17 +413,30 @@ main(int argc, char **argv)
 		goto out;
 	}
 	crld_demote(d.cfg, insecure);
+	/* The publisher first: the issuer kicks it after each CRL. */
+	if (d.ic.ldap_enabled && (publisher = crl_publisher_start(&d.ic, err,
+	    sizeof(err))) == NULL) {
+		log_err("publisher: %s", err);
+		goto out;
+	}
+	d.ic.publisher = publisher;
 	if ((issuer = crl_issuer_start(&d.ic, err, sizeof(err))) == NULL) {
 		log_err("issuer: %s", err);
 		goto out;
 	}
+	/* Both threads run: the filter covers them too (TSYNC, lib/sandbox.c). */
 	crld_seccomp(insecure);
 	log_info("serving CRLs on %s (issuer %s, key %s, %s)",
 	    http_where(srv), d.issuing.name, d.issuing.key_label, d.url);
 	rc = daemon_wait(&sigs, crld_hup, issuer);
 out:
 	http_stop(srv);
+	/*
+	 * The issuer first, which kicks the publisher; then the publisher,
+	 * which may first wait out an LDAP call's time-out (crl/extern.h).
+	 */
 	crl_issuer_stop(issuer);
+	crl_publisher_stop(publisher);
 	signer_close(signer);
 	crl_cache_free(d.cache);
 	X509_free(d.issuing.cert);

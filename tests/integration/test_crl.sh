@@ -474,4 +474,87 @@ head -c 2000000 /dev/zero >"$tmp/big"
 c=$(code -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$tmp/big" "$B/issuing.crl")
 case $c in 4??) ;; *) fail "2 MB POST: $c, want 4xx" ;; esac
 [ "$(code "$B/issuing.crl")" = 200 ] || fail "crld stopped answering after bad requests"
+
+# --- a silent directory delays publication, never a CRL -----------------------------------------
+# A crld whose ldap.uri is a port that takes connections (the kernel's
+# backlog) but never answers: each publication round waits out libldap's
+# time-outs (lib/ldappub.c: 10 s for the bind, 5 s to connect once the
+# backlog is full). That wait is the publishing thread's (crl/publisher.c):
+# three revocations in a row each reach the CRL this crld serves within
+# 4 s, the rows it queued stay pending, and it stops within the stack's
+# stop time-out. Until 2026-12-05 the issuing thread published itself,
+# every publish_interval_seconds (1 here), and spent most of its time in
+# those waits: a revocation waited up to ~10 s. The stack's crld is
+# stopped meanwhile (and started again below), so that nothing else
+# publishes the rows or issues the CRLs.
+python3 -c '
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+print(s.getsockname()[1], flush=True)
+time.sleep(3600)
+' >"$tmp/silent.port" &
+silent=$!
+at_exit "kill $silent 2>/dev/null; wait $silent 2>/dev/null"
+silent_ready() { [ -s "$tmp/silent.port" ]; }
+wait_for silent_ready >/dev/null || fail "the silent listener did not start"
+sport=$(cat "$tmp/silent.port")
+# The certificates first: only the revocations are timed.
+for i in 1 2 3; do ss[$i]=$(newcert "silent$i"); done
+stack_daemon_stop crl
+q0=$(q 'SELECT coalesce(max(id), 0) FROM publish_queue')
+mkdir -p "$tmp/crl3"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl3"
+port3=$(free_port)
+B3=http://127.0.0.1:$port3/crl
+PKI_CRL_PORT=$port3 PKI_CRL_OUT_DIR=$tmp/crl3 PKI_CRL_INSTANCE=test-silent \
+PKI_LDAP_URI=ldap://127.0.0.1:$sport PKI_CRL_PUBLISH_INTERVAL_SECONDS=1 \
+	"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crld3.log" 2>&1 &
+crld3=$!
+at_exit "kill -TERM $crld3 2>/dev/null; wait $crld3 2>/dev/null"
+# Rows left in their back-off would wait up to minutes for the stack's crld.
+at_exit "q 'UPDATE publish_queue SET next_attempt_at = now() WHERE done_at IS NULL' >/dev/null 2>&1"
+at_exit "q 'UPDATE publish_certificate SET next_attempt_at = now() WHERE done_at IS NULL' >/dev/null 2>&1"
+silent_serving() { curl -fsS --max-time 5 -o /dev/null "$B3/issuing.crl"; }
+wait_for silent_serving >/dev/null || { cat "$tmp/crld3.log"; fail "the crld with a silent directory serves no CRL"; }
+times=
+for i in 1 2 3; do
+	sx=${ss[$i]}
+	pkictl cert revoke --serial "$sx" --reason keyCompromise >/dev/null || fail "revoke silent$i"
+	listed_silent() { curl -fsS --max-time 5 -o "$tmp/silent.crl" "$B3/issuing.crl" && serials "$tmp/silent.crl" | has -x "$sx"; }
+	took=$(wait_for listed_silent) || { cat "$tmp/crld3.log"; fail "silent directory: revocation $i ($sx) not on the served CRL within 10 s"; }
+	awk -v t="$took" 'BEGIN { exit !(t <= 4) }' ||
+		{ cat "$tmp/crld3.log"; fail "silent directory: revocation $i took ${took}s to reach the CRL (want <= 4 s)"; }
+	times="$times ${took}s"
+done
+# The publisher did try (the rows carry its failure), and published nothing.
+silent_tried() { [ "$(q "SELECT count(*) FROM publish_queue WHERE id > $q0 AND attempts > 0 AND last_error IS NOT NULL")" -gt 0 ]; }
+for ((i = 0; i < 30; i++)); do silent_tried && break; sleep 1; done
+silent_tried || { cat "$tmp/crld3.log"; fail "silent directory: no queued row was tried within 30 s"; }
+[ "$(q "SELECT count(*) FROM publish_queue WHERE id > $q0")" -ge 3 ] || fail "silent directory: fewer than 3 CRL rows queued"
+[ "$(q "SELECT count(*) FROM publish_queue WHERE id > $q0 AND done_at IS NOT NULL")" = 0 ] ||
+	fail "silent directory: a queued row is marked done"
+has 'LDAP publication of .* failed' <"$tmp/crld3.log" || { cat "$tmp/crld3.log"; fail "silent directory: no publication failure logged"; }
+# Stopping waits for the publisher's LDAP call to time out, within the
+# stop time-out deploy/stack.sh allows before SIGKILL: stopped while a row
+# is being tried (the publisher's transaction stays open during the call).
+q "UPDATE publish_queue SET next_attempt_at = now() WHERE id > $q0 AND done_at IS NULL" >/dev/null
+in_call() { [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pki_crl' AND state = 'idle in transaction'")" -gt 0 ]; }
+wait_for in_call >/dev/null || { cat "$tmp/crld3.log"; fail "silent directory: the publisher did not try a row again"; }
+t0=$(date +%s.%N)
+kill -TERM "$crld3"
+wait "$crld3" || { cat "$tmp/crld3.log"; fail "the crld with a silent directory exited non-zero on SIGTERM"; }
+stop=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+awk -v t="$stop" -v m="${PKI_STACK_STOP_TIMEOUT:-20}" 'BEGIN { exit !(t < m) }' ||
+	fail "the crld with a silent directory took ${stop}s to stop (stack.sh allows ${PKI_STACK_STOP_TIMEOUT:-20} s)"
+# The directory answers again: the rows queued meanwhile are published.
+q 'UPDATE publish_queue SET next_attempt_at = now() WHERE done_at IS NULL' >/dev/null
+q 'UPDATE publish_certificate SET next_attempt_at = now() WHERE done_at IS NULL' >/dev/null
+"$STACK_SH" up --dir "$PKI_STACK_DIR" --ports auto --build "$BUILD" --ephemeral >"$tmp/restart.log" 2>&1 ||
+	{ cat "$tmp/restart.log"; fail "could not start the stack's crld again"; }
+publish_all
+[ "$(q "SELECT count(*) FROM publish_queue WHERE id > $q0 AND done_at IS NULL")" = 0 ] ||
+	fail "rows queued while the directory was silent are still pending"
+note "silent directory: revocations listed after$times, rows pending, stopped in ${stop}s"
 note ok
