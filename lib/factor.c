@@ -145,13 +145,46 @@ out:
 
 /* --- the verifier ------------------------------------------------------------------ */
 
-/* "<fv->actor>:<account id>", e.g. "subscriber:42", into out; returns out. */
+/*
+ * The actor of a wrong factor's events: origin's own (signd's SAM:
+ * "sign_service:<id>"), else "<fv->actor>:<account id>", e.g.
+ * "subscriber:42", written into out. Returns either.
+ */
 static const char *
-factor_actor(const struct factor_verifier *fv, const char *account_id,
-    char out[FACTOR_ACTOR_MAX])
+factor_actor(const struct factor_verifier *fv, const struct factor_origin *o,
+    const char *account_id, char out[FACTOR_ACTOR_MAX])
 {
+	if (o != NULL && o->actor != NULL)
+		return o->actor;
 	snprintf(out, FACTOR_ACTOR_MAX, "%s:%s", fv->actor, account_id);
 	return out;
+}
+
+/*
+ * Adds o's service and credential ids to details (a JSON object, borrowed;
+ * NULL is -1, as json_pack's failure) and, when o has an actor of its own
+ * that no longer names the subscriber, the account id. o NULL: nothing.
+ * 0 or -1.
+ */
+static int
+factor_origin_details(json_t *details, const struct factor_origin *o,
+    const char *account_id)
+{
+	if (details == NULL)
+		return -1;
+	if (o == NULL)
+		return 0;
+	if (o->service_id != NULL && json_object_set_new(details, "service_id",
+	    json_string(o->service_id)) == -1)
+		return -1;
+	if (o->credential_id != NULL && json_object_set_new(details,
+	    "credential_id", json_string(o->credential_id)) == -1)
+		return -1;
+	if (o->actor != NULL && json_object_get(details, "account_id") ==
+	    NULL && json_object_set_new(details, "account_id",
+	    json_string(account_id)) == -1)
+		return -1;
+	return 0;
 }
 
 long
@@ -171,8 +204,9 @@ lockout_seconds(long threshold, long base_s, long max_s, long failed)
  * reaches the threshold, their audit events. 0 or -1.
  */
 static int
-factor_failed(const struct factor_verifier *fv, struct db *db, const char *account_id,
-    long failures, const char *purpose, const char *type)
+factor_failed(const struct factor_verifier *fv, const struct factor_origin *o,
+    struct db *db, const char *account_id, long failures, const char *purpose,
+    const char *type)
 {
 	char actor[FACTOR_ACTOR_MAX];
 	const char *v[3];
@@ -194,7 +228,8 @@ factor_failed(const struct factor_verifier *fv, struct db *db, const char *accou
 		if ((details = json_pack("{s:s, s:s, s:I}", "type", type,
 		    "purpose", purpose, "factor_failures",
 		    (json_int_t)failed)) == NULL ||
-		    audit_append(db, factor_actor(fv, account_id, actor),
+		    factor_origin_details(details, o, account_id) == -1 ||
+		    audit_append(db, factor_actor(fv, o, account_id, actor),
 		    "ra.factor.failed",
 		    "ra_account", account_id, details, NULL) == -1)
 			goto out;
@@ -204,11 +239,15 @@ factor_failed(const struct factor_verifier *fv, struct db *db, const char *accou
 	if (lock > 0) {
 		if ((details = json_pack("{s:I, s:I}", "factor_failures",
 		    (json_int_t)failed, "locked_seconds", (json_int_t)lock)) ==
-		    NULL || audit_append(db, fv->lock_actor, "ra.factor.lock",
+		    NULL || factor_origin_details(details, o, account_id) == -1 ||
+		    audit_append(db, fv->lock_actor, "ra.factor.lock",
 		    "ra_account", account_id, details, NULL) == -1)
 			goto out;
 		log_info("factor: account %s locked for %ld s after %ld wrong "
-		    "factors", account_id, lock, failed);
+		    "factors%s%s", account_id, lock, failed,
+		    o != NULL && o->service_id != NULL ? ", the last from "
+		    "signing service " : "",
+		    o != NULL && o->service_id != NULL ? o->service_id : "");
 	}
 	rc = 0;
 out:
@@ -226,7 +265,8 @@ factor_set(struct factor_outcome *out, enum factor_result r,
 
 /* The OTP branch of factor_check; the account row is locked. */
 static int
-factor_check_otp(const struct factor_verifier *fv, struct db *db, const char *account_id,
+factor_check_otp(const struct factor_verifier *fv,
+    const struct factor_origin *o, struct db *db, const char *account_id,
     const char *purpose, const struct factor *f, long failures,
     struct factor_outcome *out)
 {
@@ -308,11 +348,12 @@ factor_check_otp(const struct factor_verifier *fv, struct db *db, const char *ac
 	if ((details = json_pack("{s:s, s:s, s:I, s:I}", "account_id",
 	    account_id, "purpose", purpose, "attempts", (json_int_t)attempts,
 	    "factor_failures", (json_int_t)(failures + 1))) == NULL ||
-	    audit_append(db, factor_actor(fv, account_id, actor),
+	    factor_origin_details(details, o, account_id) == -1 ||
+	    audit_append(db, factor_actor(fv, o, account_id, actor),
 	    "ra.otp.failed", "ra_otp", id,
 	    details, NULL) == -1)
 		goto out;
-	if (factor_failed(fv, db, account_id, failures, purpose,
+	if (factor_failed(fv, o, db, account_id, failures, purpose,
 	    "otp") == -1)
 		goto out;
 	out->result = FACTOR_WRONG;
@@ -336,6 +377,14 @@ int
 factor_check(const struct factor_verifier *fv, struct db *db, const char *account_id,
     const char *purpose, const struct factor *f,
     struct factor_outcome *out)
+{
+	return factor_check_from(fv, db, account_id, purpose, f, NULL, out);
+}
+
+int
+factor_check_from(const struct factor_verifier *fv, struct db *db,
+    const char *account_id, const char *purpose, const struct factor *f,
+    const struct factor_origin *o, struct factor_outcome *out)
 {
 	const char *v[1];
 	PGresult *res = NULL;
@@ -363,7 +412,7 @@ factor_check(const struct factor_verifier *fv, struct db *db, const char *accoun
 	out->retry_after = 0;
 	switch (f->type) {
 	case FACTOR_OTP:
-		rc = factor_check_otp(fv, db, account_id, purpose, f,
+		rc = factor_check_otp(fv, o, db, account_id, purpose, f,
 		    failures, out);
 		goto out;
 	case FACTOR_PIN:
@@ -382,7 +431,7 @@ factor_check(const struct factor_verifier *fv, struct db *db, const char *accoun
 			rc = 0;
 			goto out;
 		}
-		if (factor_failed(fv, db, account_id, failures, purpose,
+		if (factor_failed(fv, o, db, account_id, failures, purpose,
 		    "pin") == -1)
 			goto out;
 		factor_set(out, FACTOR_WRONG, "factor: wrong PIN");
@@ -411,8 +460,8 @@ factor_check(const struct factor_verifier *fv, struct db *db, const char *accoun
 			    "was already used; wait for the next one");
 			break;
 		case FACTOR_TOTP_WRONG:
-			if (factor_failed(fv, db, account_id, failures, purpose,
-			    "totp") == -1)
+			if (factor_failed(fv, o, db, account_id, failures,
+			    purpose, "totp") == -1)
 				goto out;
 			factor_set(out, FACTOR_WRONG, "factor: wrong TOTP code");
 			break;

@@ -122,6 +122,27 @@ int	factor_otp_mac(const unsigned char key[FACTOR_OTP_KEY_LEN],
 int	factor_check(const struct factor_verifier *, struct db *,
 	    const char *account_id, const char *purpose, const struct factor *,
 	    struct factor_outcome *out);
+/*
+ * Who sent the factor, when not the subscriber themself: signd's SAM checks
+ * factors that a signing service sends for a credential. Named in the
+ * events of a wrong factor (ra.otp.failed, ra.factor.failed: actor, and
+ * "service_id", "credential_id", "account_id" in the details;
+ * ra.factor.lock: the two ids), so that an auditor sees which service made
+ * a subscriber "fail" and be locked out. A NULL member is left out.
+ */
+struct factor_origin {
+	const char	*actor;		/* e.g. "sign_service:7"; NULL: the
+					   verifier's "<actor>:<account id>" */
+	const char	*service_id;
+	const char	*credential_id;
+};
+/*
+ * factor_check() on behalf of origin (may be NULL: factor_check() itself,
+ * as rad calls it); the same contract otherwise.
+ */
+int	factor_check_from(const struct factor_verifier *, struct db *,
+	    const char *account_id, const char *purpose, const struct factor *,
+	    const struct factor_origin *origin, struct factor_outcome *out);
 /* explicit_bzero, named for grepping. */
 void	factor_wipe(void *, size_t);
 

@@ -12,7 +12,9 @@
  *	       revoked, not on hold, within its validity); the subscriber's
  *	       factor (PIN, or an OTP of purpose "sign") verifies against the
  *	       owner account's rows with lib/factor.c (rad's rules: failures
- *	       counted, lock-out, OTP consumed); then a SAD of 256 random bits
+ *	       counted, lock-out, OTP consumed; a wrong factor's events name
+ *	       the service as actor, and the credential); then a SAD of 256
+ *	       random bits
  *	       is made, stored only as SHA-256 with the credential, the
  *	       service, the exact hashes and their count, and an expiry.
  *  SIGNHASH   the certificate is still valid; the SAD exists, is not
@@ -27,6 +29,8 @@
  *	       row never yields a returned signature;
  *	       every signature is audited (sign.hash) in the same transaction
  *	       as the consumption. Nothing is returned unless that commits.
+ *	       A refusal rolls all of it back and is then audited alone
+ *	       (sign.refused), in a transaction of its own.
  *
  * A malformed frame cannot come from a working worker: the SAM exits.
  */
@@ -340,8 +344,10 @@ sam_auth_txn(struct db *db, void *arg)
 	const struct sam_authorize_req *q = t->q;
 	struct factor f;
 	struct factor_outcome fo;
+	struct factor_origin from;
 	PGresult *res = NULL, *res2 = NULL;
 	char cred[24], svc[24], acct[24], num[16], ttl[16], sadid[24];
+	char actor[FACTOR_ACTOR_MAX];
 	char *digest = NULL, *hashes = NULL;
 	const char *v[8];
 	json_t *details = NULL;
@@ -372,7 +378,16 @@ sam_auth_txn(struct db *db, void *arg)
 	    q->factor == SAM_FACTOR_TOTP ? FACTOR_TOTP : FACTOR_OTP;
 	f.otp_id = (long long)q->otp_id;
 	memcpy(f.secret, q->secret, sizeof(f.secret));
-	if (factor_check(&t->sam->fv, db, acct, "sign", &f, &fo) == -1)
+	/*
+	 * The service sent the factor: a wrong one is audited as its act
+	 * (the subscriber is the event's object), naming the credential.
+	 */
+	snprintf(actor, sizeof(actor), "sign_service:%s", svc);
+	from.actor = actor;
+	from.service_id = svc;
+	from.credential_id = cred;
+	if (factor_check_from(&t->sam->fv, db, acct, "sign", &f, &from,
+	    &fo) == -1)
 		goto out;
 	if (fo.result != FACTOR_OK) {
 		t->refused = 1;
@@ -482,8 +497,9 @@ sam_answer_authorize(struct sam *sam, const unsigned char *body, size_t len,
 	    q.factor == SAM_FACTOR_TOTP ? "totp" : "otp");
 out:
 	if (r->status == SAM_REFUSED)
-		log_warn("sam: authorize of credential %llu refused: %s",
-		    (unsigned long long)q.credential, r->text);
+		log_warn("sam: authorize of credential %llu by service %llu "
+		    "refused: %s", (unsigned long long)q.credential,
+		    (unsigned long long)q.service, r->text);
 	OPENSSL_cleanse(t.sad, sizeof(t.sad));
 	OPENSSL_cleanse(&q, sizeof(q));
 	return 0;
@@ -499,6 +515,8 @@ struct sam_sign_txn {
 	size_t				 lens[SIGND_HASHES_MAX];
 	uint32_t			 nsigs;
 	int				 refused;
+	char				 sad_id[24];	/* the SAD's row, once
+							   found; "" before */
 };
 
 static void
@@ -609,6 +627,7 @@ sam_sign_txn(struct db *db, void *arg)
 
 	sam_sign_clear(t);
 	t->refused = 0;
+	t->sad_id[0] = '\0';
 	memset(t->r, 0, sizeof(*t->r));
 	snprintf(credid, sizeof(credid), "%llu",
 	    (unsigned long long)q->credential);
@@ -630,6 +649,8 @@ sam_sign_txn(struct db *db, void *arg)
 		sam_refuse(t->r, SAM_E_SAD, "invalid SAD");
 		goto refused;
 	}
+	snprintf(t->sad_id, sizeof(t->sad_id), "%s",
+	    PQgetvalue(sad, 0, SAM_SAD_COL));
 	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 1), credid) != 0) {
 		sam_refuse(t->r, SAM_E_SAD, "the SAD was not issued for this "
 		    "credential");
@@ -732,6 +753,91 @@ out:
 	return rc;
 }
 
+/* enum sam_error's names, for the sign.refused event. */
+static const char *
+sam_error_name(uint32_t e)
+{
+	static const char *const names[] = {
+		[SAM_E_REQUEST] = "request",
+		[SAM_E_CREDENTIAL] = "credential",
+		[SAM_E_CRED_STATUS] = "credential_status",
+		[SAM_E_PIN] = "pin",
+		[SAM_E_OTP] = "otp",
+		[SAM_E_NOT_ENROLLED] = "not_enrolled",
+		[SAM_E_LOCKED] = "locked",
+		[SAM_E_SAD] = "sad",
+		[SAM_E_SAD_EXPIRED] = "sad_expired",
+		[SAM_E_HASH] = "hash",
+		[SAM_E_ALGO] = "algo",
+		[SAM_E_KEY] = "key",
+		[SAM_E_UNAVAILABLE] = "unavailable",
+	};
+
+	if (e < sizeof(names) / sizeof(names[0]) && names[e] != NULL)
+		return names[e];
+	return "unknown";
+}
+
+struct sam_refusal_txn {
+	const struct sam_signhash_req	*q;
+	const struct sam_reply		*r;
+	const char			*sad_id;	/* "": not found */
+};
+
+/*
+ * One sign.refused event (actor "sign_service:<id>", object the credential
+ * asked for): service, credential, the SAD's row when one was found, the
+ * refusal (sam_error name and text), hash algorithm and count. Never the
+ * SAD. 0 or -1.
+ */
+static int
+sam_refusal_txn(struct db *db, void *arg)
+{
+	const struct sam_refusal_txn *t = arg;
+	char svc[24], cred[24], actor[FACTOR_ACTOR_MAX];
+	json_t *details;
+
+	snprintf(svc, sizeof(svc), "%llu", (unsigned long long)t->q->service);
+	snprintf(cred, sizeof(cred), "%llu",
+	    (unsigned long long)t->q->credential);
+	snprintf(actor, sizeof(actor), "sign_service:%s", svc);
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}",
+	    "service_id", svc, "credential_id", cred, "error",
+	    sam_error_name(t->r->error), "reason", t->r->text, "hash_algo",
+	    sam_md_name(t->q->hashes.md), "num_hashes",
+	    (json_int_t)t->q->hashes.n)) == NULL)
+		return -1;
+	if (t->sad_id[0] != '\0' && json_object_set_new(details, "sad_id",
+	    json_string(t->sad_id)) == -1) {
+		json_decref(details);
+		return -1;
+	}
+	return audit_append_new(db, actor, "sign.refused", "sign_credential",
+	    cred, details);
+}
+
+/*
+ * Audits a refused signHash after its transaction rolled back, so that
+ * what a probing service or a compromised worker tries stays in the
+ * trail; the refusal itself stands whether or not this commits.
+ */
+static void
+sam_audit_refusal(struct sam *sam, const struct sam_signhash_req *q,
+    const struct sam_sign_txn *st, const struct sam_reply *r)
+{
+	struct sam_refusal_txn t;
+
+	t.q = q;
+	t.r = r;
+	t.sad_id = st->sad_id;
+	if (db_transaction(sam->db, NULL, SAM_TXN_ATTEMPTS, sam_refusal_txn,
+	    &t) == -1)
+		log_err("sam: signHash on credential %llu by service %llu: "
+		    "the refusal could not be audited (sign.refused)",
+		    (unsigned long long)q->credential,
+		    (unsigned long long)q->service);
+}
+
 static int
 sam_answer_signhash(struct sam *sam, const unsigned char *body, size_t len,
     struct sam_reply *r)
@@ -751,6 +857,8 @@ sam_answer_signhash(struct sam *sam, const unsigned char *body, size_t len,
 		sam_sign_clear(&t);
 		if (!t.refused)
 			sam_fail(r, "signing failed (database or token)");
+		else
+			sam_audit_refusal(sam, &q, &t, r);
 		goto out;
 	}
 	if (sam_sigs_encode(t.sigs, t.lens, t.nsigs, &r->data, &r->len) == -1) {
@@ -763,8 +871,10 @@ sam_answer_signhash(struct sam *sam, const unsigned char *body, size_t len,
 	    (unsigned long long)q.service);
 out:
 	if (r->status == SAM_REFUSED)
-		log_warn("sam: signHash on credential %llu refused: %s",
-		    (unsigned long long)q.credential, r->text);
+		log_warn("sam: signHash on credential %llu by service %llu "
+		    "(SAD %s) refused: %s", (unsigned long long)q.credential,
+		    (unsigned long long)q.service, t.sad_id[0] != '\0' ?
+		    t.sad_id : "not found", r->text);
 	sam_sign_clear(&t);
 	OPENSSL_cleanse(&q, sizeof(q));
 	return 0;

@@ -6,7 +6,10 @@
 # the subscriber authorizes (PIN or OTP) → SAD; signHash → signatures that
 # openssl pkeyutl verifies with the certificate's key (ECDSA P-256 SHA-256,
 # RSA PKCS#1 v1.5 SHA-256, RSA-PSS SHA-384, a bulk of 3). Refused with CSC's
-# error and no state change but failure counters: expired SAD, reused SAD, a
+# error and no state change but failure counters and, for a signHash the SAM
+# refuses, one sign.refused event naming the service (wrong factors: the
+# service as actor of ra.factor.failed / ra.otp.failed, with the
+# credential): expired SAD, reused SAD, a
 # hash not covered, wrong PIN / OTP (counted, then lock-out 429), a revoked
 # and a suspended credential (a revocation in progress makes signHash wait,
 # then refuse; a hold waits for a signature in progress and is stamped after
@@ -49,11 +52,36 @@ state() {
 	    (SELECT count(*) FROM audit_event WHERE action IN ('sign.hash', 'sign.authorize')) || '/' ||
 	    (SELECT count(*) FROM ra_otp WHERE consumed_at IS NOT NULL)"
 }
-before() { state >"$tmp/state.before"; }
+before() { state >"$tmp/state.before"; ref0=$(nrefused); }
 unchanged() {
 	state >"$tmp/state.after"
 	cmp -s "$tmp/state.before" "$tmp/state.after" ||
 		fail "$1 changed state: $(cat "$tmp/state.before") -> $(cat "$tmp/state.after")"
+}
+# sign.refused: a signHash the SAM refused, audited after its rollback.
+nrefused() { q "SELECT count(*) FROM audit_event WHERE action = 'sign.refused'"; }
+# refused WHAT N CRED ERROR SADCRED [SERVICE]: N sign.refused events since
+# before(), the newest by SERVICE (default $sid) on CRED, with enum
+# sam_error's name ERROR, a reason, the hash count and the row id of the SAD
+# found, a SAD of credential SADCRED (- when none was found); never the SAD
+# itself.
+refused() {
+	local svc=${6:-$sid} row want
+	[ "$(nrefused)" = $((ref0 + $2)) ] || fail "$1: $(($(nrefused) - ref0)) sign.refused event(s), want $2"
+	row=$(q "SELECT actor || '|' || object_type || ':' || object_id || '|' || (details->>'service_id') || '|' ||
+	    (details->>'credential_id') || '|' || (details->>'error') || '|' || (length(details->>'reason') > 0) || '|' ||
+	    coalesce((SELECT 'sad:' || certificate_id FROM sign_sad WHERE id = (details->>'sad_id')::bigint), '-') || '|' ||
+	    (details->>'num_hashes' ~ '^[0-9]+$') || '|' || (details ? 'sad')
+	    FROM audit_event WHERE action = 'sign.refused' ORDER BY id DESC LIMIT 1")
+	want="sign_service:$svc|sign_credential:$3|$svc|$3|$4|true|$([ "$5" = - ] && echo - || echo "sad:$5")|true|false"
+	[ "$row" = "$want" ] || fail "$1: sign.refused event $row, want $want"
+}
+# factor_event ACTION OBJECT: actor, service, credential and account of the
+# newest ACTION event on OBJECT.
+factor_event() {
+	q "SELECT actor || '|' || coalesce(details->>'service_id', '-') || '|' || coalesce(details->>'credential_id', '-') ||
+	    '|' || coalesce(details->>'account_id', '-') FROM audit_event WHERE action = '$1' AND object_id = '$2'
+	    ORDER BY id DESC LIMIT 1"
 }
 # signd's own count of wrong factors (schema/026), apart from rad's.
 failures() { q "SELECT sign_factor_failures FROM ra_account WHERE id = $1"; }
@@ -380,6 +408,9 @@ before
 signhash "$credEC" "$sad_ec" "$H_ec" $SHA256 $EC
 expect 400 invalid_request "reused SAD"
 unchanged "reused SAD"
+refused "reused SAD" 1 "$credEC" sad "$credEC"
+[ "$(q "SELECT details->>'reason' FROM audit_event WHERE action = 'sign.refused' ORDER BY id DESC LIMIT 1")" = \
+  "the SAD has 0 signature(s) left" ] || fail "reused SAD: the event's reason"
 # A hash not covered by the SAD (one left of two; the other is new).
 hashes sha256 2
 authorize "$credEC" "$(jq -c '.[0:1]' <<<"$H")" $SHA256 '"PIN":"402917"'
@@ -392,6 +423,10 @@ desc | has 'not covered' || fail "hash not covered: $(desc)"
 signhash "$credEC" "$sad1" "$H" $SHA256 $EC
 expect 400 invalid_request "one covered hash and one not"
 unchanged "hash not covered"
+# The newest: two hashes on a SAD of one (SAM_E_SAD); the first, SAM_E_HASH.
+refused "hash not covered" 2 "$credEC" sad "$credEC"
+[ "$(q "SELECT details->>'error' FROM audit_event WHERE action = 'sign.refused' ORDER BY id DESC LIMIT 1 OFFSET 1")" = hash ] ||
+	fail "hash not covered: the first event's error"
 # The SAD still serves its own hash once, then is spent.
 signhash "$credEC" "$sad1" "$(jq -c '.[0:1]' <<<"$H")" $SHA256 $EC
 expect 200 - "signHash of the covered hash"
@@ -414,6 +449,7 @@ signhash "$credEC" "$SAD" "$H" $SHA256 $EC
 expect 400 invalid_request "expired SAD"
 [ "$(desc)" = "SAD expired" ] || fail "expired SAD: $(desc)"
 unchanged "expired SAD"
+refused "expired SAD" 1 "$credEC" sad_expired "$credEC"
 # An unknown SAD, a malformed one.
 before
 signhash "$credEC" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$H" $SHA256 $EC
@@ -423,6 +459,8 @@ expect 400 invalid_request "malformed SAD"
 # Wrong signAlgo for the key (RSA on an EC credential).
 hashes sha256 1
 unchanged "unknown SAD"
+# The malformed one never reached the SAM (the worker's 400): not audited.
+refused "unknown SAD" 1 "$credEC" sad -
 authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
 sad_algo=$SAD
 before
@@ -494,6 +532,7 @@ before
 signhash "$credB" "$sadA" "$H" $SHA256 $EC
 expect 400 invalid_request "A's SAD on B's credential"
 unchanged "A's SAD on B's credential"
+refused "A's SAD on B's credential" 1 "$credB" sad "$credEC"
 # An OTP of another purpose.
 rreq POST /v1/otp '{"channel":"sms","purpose":"revoke"}' "$tokA"
 roid=$(jq -r .otp_id "$tmp/out")
@@ -509,11 +548,16 @@ authorize "$credB" "$H" $SHA256 '"PIN":"000001"'
 expect 400 invalid_pin "wrong PIN"
 [ "$(failures "$aB")" = $((f0 + 1)) ] || fail "wrong PIN not counted"
 unchanged "wrong PIN (besides its counter)"
+# The service sent it: the event is its act, and names the credential.
+[ "$(factor_event ra.factor.failed "$aB")" = "sign_service:$sid|$sid|$credB|$aB" ] ||
+	fail "a wrong PIN through signd: ra.factor.failed $(factor_event ra.factor.failed "$aB")"
 sign_otp "$tokB"
 authorize "$credB" "$H" $SHA256 "\"OTP\":\"$(printf '%06d' $(((10#$ocode + 1) % 1000000)))\",\"otpID\":$oid"
 expect 400 invalid_otp "wrong OTP"
 [ "$(failures "$aB")" = $((f0 + 2)) ] || fail "wrong OTP not counted"
 [ "$(q "SELECT attempts FROM ra_otp WHERE id = $oid")" = 1 ] || fail "wrong OTP not counted on the OTP"
+[ "$(factor_event ra.otp.failed "$oid")" = "sign_service:$sid|$sid|$credB|$aB" ] ||
+	fail "a wrong OTP through signd: ra.otp.failed $(factor_event ra.otp.failed "$oid")"
 for i in 3 4 5; do
 	authorize "$credB" "$H" $SHA256 '"PIN":"000001"'
 	expect 400 invalid_pin "wrong factor $i"
@@ -524,6 +568,8 @@ expect 429 access_denied "the right PIN while locked"
 grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "lock-out without Retry-After"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.factor.lock' AND object_id = '$aB'")" -ge 1 ] ||
 	fail "lock-out not audited"
+[ "$(factor_event ra.factor.lock "$aB")" = "sam:lockout|$sid|$credB|$aB" ] ||
+	fail "lock-out by signd's wrong factors: ra.factor.lock $(factor_event ra.factor.lock "$aB")"
 # Signing's lock is not the RA's: B still uses the PIN there (replacing it
 # by itself), and a wrong PIN there is counted on the RA's side only.
 ra_count=$(q "SELECT factor_failures || '/' || (factor_locked_until IS NULL) FROM ra_account WHERE id = $aB")
@@ -532,6 +578,9 @@ rreq POST /v1/pin '{"pin":"513829","factor":{"type":"pin","pin":"513829"}}' "$to
 [ "$code" = 200 ] || fail "B's PIN at the RA while signing is locked: $code $(cat "$tmp/out")"
 rreq POST /v1/pin '{"pin":"513829","factor":{"type":"pin","pin":"000001"}}' "$tokB"
 [ "$code" = 401 ] || fail "a wrong PIN at the RA: $code $(cat "$tmp/out")"
+# rad's own factor checks audit as before: the subscriber, no service.
+[ "$(factor_event ra.factor.failed "$aB")" = "subscriber:$aB|-|-|-" ] ||
+	fail "a wrong PIN at the RA: ra.factor.failed $(factor_event ra.factor.failed "$aB")"
 [ "$(q "SELECT factor_failures || '/' || sign_factor_failures FROM ra_account WHERE id = $aB")" = "1/$((f0 + 5))" ] ||
 	fail "a wrong PIN at the RA: counts $(q "SELECT factor_failures || '/' || sign_factor_failures FROM ra_account WHERE id = $aB")"
 q "UPDATE ra_account SET sign_factor_failures = 0, sign_factor_locked_until = NULL WHERE id = $aB" >/dev/null
@@ -664,11 +713,18 @@ before
 # enum sam_error (hsm/signd/extern.h): 1 request, 8 SAD, 10 hash.
 out=$(samw signhash "$credRSA" "$sid" "$tmp/sad.w" pkcs1 "$h1")
 [ "$out" = "refused 8 the SAD was not issued for this credential" ] || fail "B's SAD on A's credential: $out"
+refused "B's SAD on A's credential" 1 "$credRSA" sad "$credB"
 out=$(samw signhash "$credB" "$sid2" "$tmp/sad.w" ecdsa "$h1")
 [ "$out" = "refused 8 the SAD was issued to another signing service" ] || fail "B's SAD from another service: $out"
+refused "B's SAD from another service" 2 "$credB" sad "$credB" "$sid2"
+[ "$(q "SELECT details->>'reason' FROM audit_event WHERE action = 'sign.refused' ORDER BY id DESC LIMIT 1")" = \
+  "the SAD was issued to another signing service" ] || fail "B's SAD from another service: the event's reason"
 out=$(samw signhash "$credB" "$sid" "$tmp/sad.w" ecdsa "$h1" "$h3")
 [[ $out == "refused 10 "* ]] || fail "a hash the SAD does not cover: $out"
+refused "a hash the SAD does not cover (sam_worker)" 3 "$credB" hash "$credB"
 unchanged "a compromised worker's signHash requests"
+grep -q "signHash on credential $credB by service $sid2 (SAD [0-9]*) refused: the SAD was issued to another signing service" \
+	"$tmp/samw.err" "$PKI_DIR/log/sign.log" || fail "the SAM's log of a refusal does not name the service"
 f0=$(failures "$aB")
 out=$(samw authorize "$credB" "$sid" "$tmp/pin.wrong" "$tmp/sad.x" "$h1")
 [[ $out == "refused 4 "* ]] || fail "a wrong PIN through sam_worker: $out"
