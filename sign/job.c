@@ -125,7 +125,52 @@ subject_cn(X509 *x)
 }
 
 /*
- * Opens the document and prepares its signature, the hash to sign in
+ * Opens the document and checks now what the updates after signHash would
+ * refuse in it, so that it is refused before any network call and nothing
+ * is spent: B-LT, its existing /DSS (pdf_check_dss, the checks of
+ * pdf_add_dss); B-LTA, a document time-stamp prepared on it and dropped
+ * (its page 1 and form; the signature may be on another page). Our own
+ * output is re-opened with pdf_open_own(), whose limits leave room for
+ * our updates. -1 with err: the document is the cause.
+ */
+static int
+doc_open(struct doc *d, const struct sign_job *o, char *err, size_t errlen)
+{
+	struct pdf_sig_opts so;
+	struct pdf_prepared prep;
+	char e[512];
+	int rc = -1;
+
+	memset(&so, 0, sizeof(so));
+	memset(&prep, 0, sizeof(prep));
+	if (pdf_open(d->sd->in, d->sd->inlen, &d->pdf, e, sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: %s", d->sd->label, e);
+		goto out;
+	}
+	if (o->level >= SIGN_LEVEL_BLT &&
+	    pdf_check_dss(d->pdf, e, sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: its DSS cannot be extended (%s "
+		    "needs it): %s", d->sd->label, sign_level_name(o->level), e);
+		goto out;
+	}
+	if (o->level >= SIGN_LEVEL_BLTA) {
+		so.doc_timestamp = 1;
+		so.contents_max = o->contents;
+		if (pdf_prepare_signature(d->pdf, &so, &prep, e,
+		    sizeof(e)) != 0) {
+			sign_err(err, errlen, "%s: a document time-stamp "
+			    "(B-LTA) cannot be added: %s", d->sd->label, e);
+			goto out;
+		}
+	}
+	rc = 0;
+ out:
+	pdf_prepared_clear(&prep);
+	return rc;
+}
+
+/*
+ * Prepares the signature of the opened document, the hash to sign in
  * d->hash. -1 with err; *bad set when the document itself is the cause.
  */
 static int
@@ -140,11 +185,6 @@ doc_prepare(struct doc *d, const struct sign_job *o,
 	char e[512];
 	int rc = -1;
 
-	if (pdf_open(d->sd->in, d->sd->inlen, &d->pdf, e, sizeof(e)) != 0) {
-		sign_err(err, errlen, "%s: %s", d->sd->label, e);
-		*bad = 1;
-		goto out;
-	}
 	so.reason = o->reason;
 	so.location = o->location;
 	so.name = name;
@@ -266,7 +306,7 @@ doc_dss(struct doc *d, const struct pdf_dss *dss, char *err, size_t errlen)
 	char e[512];
 	int rc = -1;
 
-	if (pdf_open(d->result, d->resultlen, &signed_pdf, e, sizeof(e))
+	if (pdf_open_own(d->result, d->resultlen, &signed_pdf, e, sizeof(e))
 	    != 0 || pdf_add_dss(signed_pdf, dss, &out, &outlen, e,
 	    sizeof(e)) != 0) {
 		sign_err(err, errlen, "%s: DSS: %s", d->sd->label, e);
@@ -305,7 +345,7 @@ doc_timestamp(struct doc *d, const struct sign_job *o, X509_STORE *trust,
 	memset(&prep, 0, sizeof(prep));
 	so.doc_timestamp = 1;
 	so.contents_max = o->contents;
-	if (pdf_open(d->result, d->resultlen, &pdf, e, sizeof(e)) != 0 ||
+	if (pdf_open_own(d->result, d->resultlen, &pdf, e, sizeof(e)) != 0 ||
 	    pdf_prepare_signature(pdf, &so, &prep, e, sizeof(e)) != 0) {
 		sign_err(err, errlen, "%s: document time-stamp: %s",
 		    d->sd->label, e);
@@ -389,6 +429,15 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	}
 	mdlen = (size_t)EVP_MD_get_size(o->md);
 
+	/* Every document read and checked before any network call. */
+	for (i = 0; i < n; i++) {
+		docs[i].sd = &sds[i];
+		if (doc_open(&docs[i], o, err, errlen) != 0) {
+			status = SIGN_BAD_DOCUMENT;
+			goto out;
+		}
+	}
+
 	/* The service, and the credential's certificate. */
 	if ((r = cscc_token(csc, o->client_id, o->client_secret, err,
 	    errlen)) != 0 || (r = cscc_info(csc, o->credential, o->user, &cr,
@@ -404,7 +453,6 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	/* Each document's hash to sign. */
 	now = time(NULL);
 	for (i = 0; i < n; i++) {
-		docs[i].sd = &sds[i];
 		if (doc_prepare(&docs[i], o, &cr, o->name ? o->name : cn, now,
 		    &bad, err, errlen) != 0) {
 			status = bad ? SIGN_BAD_DOCUMENT : SIGN_FAILED;

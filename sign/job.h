@@ -5,6 +5,9 @@
  * the documents nor the secrets touch a file here.
  *
  * The flow:
+ *	per document, before any network call: pdf_open, and for B-LT and
+ *	    B-LTA what the updates after signHash would refuse in it (its
+ *	    /DSS, a document time-stamp): a bad document costs nothing;
  *	oauth2/token → credentials/info (certificate, chain, key type);
  *	per document: pdf_prepare_signature → ByteRange digest → CAdES
  *	    signed attributes → their hash;

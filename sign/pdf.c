@@ -42,6 +42,34 @@
 #define PDF_FIELD_NODES		65536
 /* Entries of an existing DSS array compared with new material. */
 #define PDF_DSS_SCAN		4096
+/*
+ * Headroom for our own updates. pkisign writes at most PDF_OWN_UPDATES
+ * updates over a document pdf_open() accepted (the signature, the DSS, the
+ * document time-stamp) and re-opens its output with pdf_open_own() before
+ * the second and the third. Whatever an input that passed pdf_open() needs,
+ * so that none of that can fail a limit after signHash has spent the
+ * authorization:
+ *
+ * - object numbers: one update writes at most PDF_UPDATE_OBJS objects (the
+ *   size of pdf_update.ents; upd_obj() refuses more): a DSS of PDF_DSS_MAX
+ *   streams, the DSS, its 3 arrays, the catalog and the xref stream; a
+ *   signature 6. An input's /Size leaves room for 3 of them below
+ *   PDF_MAX_OBJNUM (8387815), our own output's for the next one;
+ * - bytes: one update adds at most PDF_UPDATE_MAX (upd_finish() refuses a
+ *   larger one; for a signature that is pdf_prepare_signature(), before
+ *   anything is signed). A DSS of 20 CRLs (a chain of 10, the signer's and
+ *   the TSA's) at REVINFO_CRL_MAX (16 MiB) is 320 MiB; a signature is 2 MiB
+ *   of /Contents at most, the QR form and the page, /Annots, AcroForm,
+ *   /Fields and catalog rewritten. Our own output may be the input's
+ *   PDF_MAX_INPUT (256 MiB) plus 3 updates of 512 MiB: 1792 MiB;
+ * - the form: each signature and document time-stamp adds one field to
+ *   /Fields, so our own output may have PDF_OWN_UPDATES more than
+ *   PDF_FIELD_NODES.
+ */
+#define PDF_OWN_UPDATES		3
+#define PDF_UPDATE_OBJS		(PDF_DSS_MAX + 8)
+#define PDF_UPDATE_MAX		((size_t)512 * 1024 * 1024)
+#define PDF_MAX_OWN		(PDF_MAX_INPUT + PDF_OWN_UPDATES * PDF_UPDATE_MAX)
 /* Bounds of the options. */
 #define PDF_CONTENTS_MAX	(1024 * 1024)
 #define PDF_COORD_MAX		100000.0
@@ -65,6 +93,7 @@ struct pdf_doc {
 	size_t		 nnames;
 	size_t		 names_cap;
 	int		 sig_next;	/* the first free "SignatureN" */
+	int		 max_nodes;	/* the form's node budget */
 };
 
 /* A growing output buffer; ok turns 0 for good on allocation failure. */
@@ -84,7 +113,7 @@ struct pdf_entry {
 struct pdf_update {
 	struct pdf_buf	 out;		/* original bytes, then the update */
 	/* A DSS update: its streams, the DSS, 3 arrays, catalog, xref. */
-	struct pdf_entry ents[PDF_DSS_MAX + 8];
+	struct pdf_entry ents[PDF_UPDATE_OBJS];
 	size_t		 nents;
 	long long	 next;		/* next new object number */
 };
@@ -558,12 +587,13 @@ pdf_field_value_once(qpdf_data q, struct pdf_seen *seen, qpdf_oh o,
 
 /* One more entry of /Fields or of a /Kids array; -1 past the budget. */
 static int
-pdf_field_node(int *nodes, char *err, size_t errlen)
+pdf_field_node(const struct pdf_doc *doc, int *nodes, char *err,
+    size_t errlen)
 {
-	if (++*nodes <= PDF_FIELD_NODES)
+	if (++*nodes <= doc->max_nodes)
 		return 0;
 	snprintf(err, errlen, "AcroForm field tree of more than %d fields and "
-	    "widgets refused", PDF_FIELD_NODES);
+	    "widgets refused", doc->max_nodes);
 	return -1;
 }
 
@@ -624,15 +654,15 @@ pdf_walk_field(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
 	}
 	kids = qpdf_oh_get_key(q, f, "/Kids");
 	n = qpdf_oh_is_array(q, kids) ? qpdf_oh_get_array_n_items(q, kids) : 0;
-	if (n > PDF_FIELD_NODES) {
+	if (n > doc->max_nodes) {
 		snprintf(err, errlen, "AcroForm field %d %d R: /Kids of %d "
 		    "entries, more than the %d fields and widgets of a form: "
 		    "refused", qpdf_oh_get_object_id(q, f),
-		    qpdf_oh_get_generation(q, f), n, PDF_FIELD_NODES);
+		    qpdf_oh_get_generation(q, f), n, doc->max_nodes);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (pdf_field_node(nodes, err, errlen) == -1)
+		if (pdf_field_node(doc, nodes, err, errlen) == -1)
 			goto out;
 		kid = qpdf_oh_get_array_item(q, kids, i);
 		if (qpdf_oh_is_dictionary(q, kid) &&
@@ -677,14 +707,14 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 		fields = qpdf_oh_get_key(q, af, "/Fields");
 	n = fields != 0 && qpdf_oh_is_array(q, fields) ?
 	    qpdf_oh_get_array_n_items(q, fields) : 0;
-	if (n > PDF_FIELD_NODES) {
+	if (n > doc->max_nodes) {
 		snprintf(err, errlen, "AcroForm /Fields of %d entries, more "
 		    "than the %d fields and widgets of a form: refused", n,
-		    PDF_FIELD_NODES);
+		    doc->max_nodes);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (pdf_field_node(&nodes, err, errlen) == -1)
+		if (pdf_field_node(doc, &nodes, err, errlen) == -1)
 			goto out;
 		f = qpdf_oh_get_array_item(q, fields, i);
 		if (qpdf_oh_is_dictionary(q, f) && pdf_walk_field(doc, &seen,
@@ -727,20 +757,29 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 
 /* --- reading ------------------------------------------------------------ */
 
-int
-pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
-    char *err, size_t errlen)
+/*
+ * pdf_open() (own 0: a document we were given) and pdf_open_own() (own 1:
+ * our own update of one): the same checks, the limits of the headroom
+ * comment above.
+ */
+static int
+pdf_open_limits(const unsigned char *buf, size_t len, int own,
+    struct pdf_doc **out, char *err, size_t errlen)
 {
 	struct pdf_doc *doc = NULL;
 	qpdf_data q;
 	qpdf_oh trailer, root, size;
-	long long id;
+	size_t max_len = own ? PDF_MAX_OWN : PDF_MAX_INPUT;
+	long long id, max_size;
 	int rc = -1;
 
 	*out = NULL;
-	if (len == 0 || len > PDF_MAX_INPUT) {
-		snprintf(err, errlen, "PDF of %zu bytes: must be 1 to %u bytes",
-		    len, PDF_MAX_INPUT);
+	/* Room in the object numbers for the updates still to come. */
+	max_size = PDF_MAX_OBJNUM - (own ? 1 : PDF_OWN_UPDATES) *
+	    PDF_UPDATE_OBJS;
+	if (len == 0 || len > max_len) {
+		snprintf(err, errlen, "PDF of %zu bytes: must be 1 to %zu bytes",
+		    len, max_len);
 		goto out;
 	}
 	if (len < 5 || memcmp(buf, "%PDF-", 5) != 0) {
@@ -755,6 +794,7 @@ pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
 	}
 	memcpy(doc->buf, buf, len);
 	doc->len = len;
+	doc->max_nodes = PDF_FIELD_NODES + (own ? PDF_OWN_UPDATES : 0);
 	if (pdf_find_startxref(doc->buf, len, &doc->startxref,
 	    &doc->xref_stream, err, errlen) == -1)
 		goto out;
@@ -800,8 +840,9 @@ pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
 	size = qpdf_oh_get_key(q, trailer, "/Size");
 	if (!qpdf_oh_is_integer(q, size) ||
 	    (doc->size = qpdf_oh_get_int_value(q, size)) < 1 ||
-	    doc->size > PDF_MAX_OBJNUM - 8 || (size_t)doc->size > len) {
-		snprintf(err, errlen, "trailer /Size missing or implausible");
+	    doc->size > max_size || (size_t)doc->size > len) {
+		snprintf(err, errlen, "trailer /Size missing or implausible "
+		    "(1 to %lld, at most the file's length)", max_size);
 		goto out;
 	}
 	if (pdf_qpdf_failed(q, "trailer", err, errlen))
@@ -842,6 +883,20 @@ pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
  out:
 	pdf_close(doc);
 	return rc;
+}
+
+int
+pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
+    char *err, size_t errlen)
+{
+	return pdf_open_limits(buf, len, 0, out, err, errlen);
+}
+
+int
+pdf_open_own(const unsigned char *buf, size_t len, struct pdf_doc **out,
+    char *err, size_t errlen)
+{
+	return pdf_open_limits(buf, len, 1, out, err, errlen);
 }
 
 void
@@ -1030,6 +1085,12 @@ upd_finish(struct pdf_update *u, const struct pdf_doc *doc, char *err,
 		if (upd_obj(u, u->next++, 0, err, errlen) == -1)
 			goto out;
 	}
+	/* Never hit after pdf_open's limits; checked so it stays so. */
+	if (u->next - 1 > PDF_MAX_OBJNUM) {
+		snprintf(err, errlen, "the update would number objects past "
+		    "%lld (ISO 32000-1 Annex C)", PDF_MAX_OBJNUM);
+		goto out;
+	}
 	xoff = doc->xref_stream ? u->ents[u->nents - 1].off : u->out.len;
 	qsort(u->ents, u->nents, sizeof(u->ents[0]), ent_cmp);
 	size = u->next;
@@ -1082,6 +1143,12 @@ upd_finish(struct pdf_update *u, const struct pdf_doc *doc, char *err,
 	buf_printf(&u->out, "startxref\n%zu\n%%%%EOF\n", xoff);
 	if (!u->out.ok) {
 		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* The headroom pdf_open_own() leaves for each of our updates. */
+	if (u->out.len - doc->len > PDF_UPDATE_MAX) {
+		snprintf(err, errlen, "an update of %zu bytes: more than %zu "
+		    "refused", u->out.len - doc->len, PDF_UPDATE_MAX);
 		goto out;
 	}
 	rc = 0;
@@ -1736,6 +1803,85 @@ dss_streams(struct pdf_update *u, qpdf_data q, qpdf_oh a,
 	return 0;
 }
 
+/*
+ * A reference to an object number at or past /Size resolves to null now,
+ * but our updates number their new objects from /Size: it would come to
+ * mean the signature dictionary, its field or a DSS stream.
+ */
+static int
+dss_dangling(const struct pdf_doc *doc, qpdf_data q, qpdf_oh o)
+{
+	return qpdf_oh_is_indirect(q, o) &&
+	    qpdf_oh_get_object_id(q, o) >= doc->size;
+}
+
+/*
+ * The checks of pdf_check_dss() without releasing handles (pdf_add_dss
+ * holds some): 0, or -1 with err.
+ */
+static int
+dss_check(struct pdf_doc *doc, qpdf_data q, char *err, size_t errlen)
+{
+	static const char *keys[3] = { "/Certs", "/OCSPs", "/CRLs" };
+	qpdf_oh root, d, a[3];
+	int i, j;
+
+	root = qpdf_oh_get_key(q, qpdf_get_trailer(q), "/Root");
+	d = qpdf_oh_get_key(q, root, "/DSS");
+	if (dss_dangling(doc, q, d)) {
+		snprintf(err, errlen, "/DSS refers to object %d, past the "
+		    "trailer's /Size: refused", qpdf_oh_get_object_id(q, d));
+		return -1;
+	}
+	if (qpdf_oh_is_null(q, d))
+		return 0;
+	if (!qpdf_oh_is_dictionary(q, d)) {
+		snprintf(err, errlen, "/DSS is not a dictionary (ETSI EN 319 "
+		    "142-1 §5.4.2): refused");
+		return -1;
+	}
+	for (i = 0; i < 3; i++) {
+		a[i] = qpdf_oh_get_key(q, d, keys[i]);
+		if (dss_dangling(doc, q, a[i])) {
+			snprintf(err, errlen, "DSS %s refers to object %d, past "
+			    "the trailer's /Size: refused", keys[i],
+			    qpdf_oh_get_object_id(q, a[i]));
+			return -1;
+		}
+		if (!qpdf_oh_is_null(q, a[i]) && !qpdf_oh_is_array(q, a[i])) {
+			snprintf(err, errlen, "DSS %s is not an array (ETSI EN "
+			    "319 142-1 §5.4.2): refused", keys[i]);
+			return -1;
+		}
+		/* An array in two roles would be rewritten twice. */
+		for (j = 0; j < i && qpdf_oh_is_indirect(q, a[i]); j++) {
+			if (qpdf_oh_is_indirect(q, a[j]) &&
+			    qpdf_oh_get_object_id(q, a[j]) ==
+			    qpdf_oh_get_object_id(q, a[i]) &&
+			    qpdf_oh_get_generation(q, a[j]) ==
+			    qpdf_oh_get_generation(q, a[i])) {
+				snprintf(err, errlen, "DSS %s and %s are the "
+				    "same array (object %d): refused", keys[j],
+				    keys[i], qpdf_oh_get_object_id(q, a[i]));
+				return -1;
+			}
+		}
+	}
+	if (pdf_qpdf_failed(q, "DSS", err, errlen))
+		return -1;
+	return 0;
+}
+
+int
+pdf_check_dss(struct pdf_doc *doc, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = dss_check(doc, doc->q, err, errlen);
+	qpdf_oh_release_all(doc->q);
+	return rc;
+}
+
 int
 pdf_add_dss(struct pdf_doc *doc, const struct pdf_dss *dss,
     unsigned char **out, size_t *outlen, char *err, size_t errlen)
@@ -1769,23 +1915,17 @@ pdf_add_dss(struct pdf_doc *doc, const struct pdf_dss *dss,
 			goto out;
 		}
 	}
+	/* The checks pkisign also makes before signing (pdf_check_dss). */
+	if (dss_check(doc, q, err, errlen) == -1)
+		goto out;
 	if (upd_begin(&u, doc, err, errlen) == -1)
 		goto out;
 	root = qpdf_oh_get_key(q, qpdf_get_trailer(q), "/Root");
 	d = qpdf_oh_get_key(q, root, "/DSS");
-	if (!qpdf_oh_is_null(q, d) && !qpdf_oh_is_dictionary(q, d)) {
-		snprintf(err, errlen, "/DSS is not a dictionary: refused");
-		goto out;
-	}
 	/* ETSI EN 319 142-1 §5.4.2: arrays of streams holding DER. */
 	newd = qpdf_oh_is_null(q, d) ? qpdf_oh_new_dictionary(q) : d;
 	for (i = 0; i < 3; i++) {
 		a = qpdf_oh_get_key(q, newd, keys[i]);
-		if (!qpdf_oh_is_null(q, a) && !qpdf_oh_is_array(q, a)) {
-			snprintf(err, errlen, "DSS %s is not an array: refused",
-			    keys[i]);
-			goto out;
-		}
 		if (dss_streams(&u, q, a, lists[i], counts[i], &newa, err,
 		    errlen) == -1)
 			goto out;

@@ -79,6 +79,14 @@ struct pdf_dss {
 /* Opens a PDF held in memory (copied: buf may be freed after). */
 int	pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
 	    char *err, size_t errlen);
+/*
+ * pdf_open() for a file one of our writers made from a document pdf_open()
+ * accepted (or from such a file): the same checks, with limits that leave
+ * room for our updates (up to three: signature, DSS, document time-stamp),
+ * so that a document accepted before signing cannot fail them after.
+ */
+int	pdf_open_own(const unsigned char *buf, size_t len,
+	    struct pdf_doc **out, char *err, size_t errlen);
 void	pdf_close(struct pdf_doc *);
 /* Pages, and signature fields already present (0 when none). */
 int	pdf_page_count(const struct pdf_doc *);
@@ -102,5 +110,16 @@ void	pdf_prepared_clear(struct pdf_prepared *);
  */
 int	pdf_add_dss(struct pdf_doc *, const struct pdf_dss *,
 	    unsigned char **out, size_t *outlen, char *err, size_t errlen);
+/*
+ * 0 when pdf_add_dss() can extend the catalog's existing /DSS (or there is
+ * none); -1 with err when it would refuse it: a /DSS that is not a
+ * dictionary, a /Certs, /OCSPs or /CRLs that is not an array, two of them
+ * the same indirect array, a reference past /Size (our new objects would
+ * take its number). pdf_add_dss() makes the same checks; pkisign calls
+ * this on the document it was given, before anything is authorized, since
+ * the DSS update comes after signHash. A signature update does not change
+ * the answer: it rewrites no DSS object as another type.
+ */
+int	pdf_check_dss(struct pdf_doc *, char *err, size_t errlen);
 
 #endif

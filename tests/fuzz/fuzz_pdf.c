@@ -1,10 +1,12 @@
 /*
  * libFuzzer harness: arbitrary bytes as a PDF through sign/pdf's reader and
  * both writers (pdf_open, pdf_prepare_signature invisible, visible and as
- * a document time-stamp, pdf_embed_signature, pdf_byterange_digest, pdf_add_dss) with fixed
- * options. Whatever qpdf makes of the input, we must return 0 or -1 with a
- * message, never crash or leak; and an update we write must keep the
- * original bytes as its prefix and exclude exactly /Contents' <...>.
+ * a document time-stamp, pdf_embed_signature, pdf_byterange_digest, pdf_check_dss,
+ * pdf_add_dss, pdf_open_own of our own output) with fixed options. Whatever qpdf makes of the input, we must return 0 or -1 with a
+ * message, never crash or leak; an update we write must keep the
+ * original bytes as its prefix and exclude exactly /Contents' <...>; and a
+ * DSS pdf_check_dss refuses, pdf_add_dss refuses too (pkisign asks the one
+ * before signing, for the other after).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ fuzz_check_prepared(const uint8_t *data, size_t size,
 	static const unsigned char cms[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen;
+	struct pdf_doc *doc = NULL;
 	char err[256];
 
 	if (p->len <= size || memcmp(p->buf, data, size) != 0)
@@ -35,6 +38,12 @@ fuzz_check_prepared(const uint8_t *data, size_t size,
 	if (pdf_byterange_digest(p, EVP_sha256(), md, &mdlen) != 0)
 		abort();
 	if (pdf_embed_signature(p, cms, sizeof(cms), err, sizeof(err)) != 0)
+		abort();
+	/* Re-opened as pkisign does before the DSS update. */
+	if (pdf_open_own(p->buf, p->len, &doc, err, sizeof(err)) == 0) {
+		(void)pdf_check_dss(doc, err, sizeof(err));
+		pdf_close(doc);
+	} else if (doc != NULL || err[0] == '\0')
 		abort();
 }
 
@@ -51,6 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned char *out = NULL;
 	size_t outlen = 0;
 	char err[512];
+	int dss_ok, added;
 
 	if (pdf_open(data, size, &doc, err, sizeof(err)) != 0) {
 		if (doc != NULL || err[0] == '\0')
@@ -93,9 +103,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dss.ncerts = 1;
 	dss.crls = &cert;
 	dss.ncrls = 1;
+	err[0] = '\0';
+	if ((dss_ok = pdf_check_dss(doc, err, sizeof(err))) != 0 &&
+	    err[0] == '\0')
+		abort();
 	/* 0 with out NULL: the DSS already holds all of it. */
-	if (pdf_add_dss(doc, &dss, &out, &outlen, err, sizeof(err)) == 0 &&
-	    out != NULL) {
+	added = pdf_add_dss(doc, &dss, &out, &outlen, err, sizeof(err));
+	if (dss_ok != 0 && added == 0)
+		abort();
+	if (added == 0 && out != NULL) {
 		if (outlen <= size || memcmp(out, data, size) != 0)
 			abort();
 		free(out);

@@ -10,7 +10,9 @@
 # the signature value), B-LT (a /DSS with certificates, OCSP responses and
 # CRLs the tools accept), B-LTA (a document time-stamp over the signature and
 # the DSS, verified by openssl ts over its ByteRange). Refusals: a wrong TOTP code and a revoked
-# credential exit 3 and write nothing; usage errors exit 2. No PIN, TOTP
+# credential exit 3 and write nothing; usage errors exit 2; a document whose
+# existing /DSS the B-LT update could not extend is refused (exit 1, 422)
+# before any authorization or signHash. No PIN, TOTP
 # code, client secret, token or SAD in pkisign's arguments, its output or
 # the service's log.
 . "$(dirname "$0")/lib.sh"
@@ -58,6 +60,30 @@ for f in simple other xref multi; do
 	qpdf --check "$tmp/$f.pdf" >"$tmp/check.out" 2>&1 || { cat "$tmp/check.out"; fail "test document $f.pdf is not clean"; }
 done
 grep -q '/Type */XRef' "$tmp/xref.pdf" || fail "xref.pdf has no xref stream"
+# mkdss IN OUT DSS [OBJ6]: IN (made by mkpdf: objects 1-5) plus an incremental
+# update whose catalog has /DSS DSS, and object 6 when OBJ6 is given.
+mkdss() {
+	local o1 o6= x prev
+	prev=$(tail -c 64 "$1" | sed -n '/^startxref/{n;p}')
+	cp "$1" "$2"
+	o1=$(stat -c %s "$2")
+	printf '1 0 obj\n<< /Type /Catalog /Pages 2 0 R /DSS %s >>\nendobj\n' "$3" >>"$2"
+	if [ -n "${4:-}" ]; then
+		o6=$(stat -c %s "$2")
+		printf '6 0 obj\n%s\nendobj\n' "$4" >>"$2"
+	fi
+	x=$(stat -c %s "$2")
+	{
+		printf 'xref\n0 2\n0000000000 65535 f \n%010d 00000 n \n' "$o1"
+		[ -z "$o6" ] || printf '6 1\n%010d 00000 n \n' "$o6"
+		printf 'trailer\n<< /Size %d /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n' \
+			"$([ -z "$o6" ] && echo 6 || echo 7)" "$prev" "$x"
+	} >>"$2"
+	qpdf --check "$2" >"$tmp/check.out" 2>&1 || { cat "$tmp/check.out"; fail "mkdss $2 is not clean"; }
+}
+# Existing DSSs pdf_add_dss cannot extend: a string, one array as /Certs and /OCSPs.
+mkdss "$tmp/simple.pdf" "$tmp/dss-string.pdf" '(not a dictionary)'
+mkdss "$tmp/simple.pdf" "$tmp/dss-shared.pdf" '<< /Certs 6 0 R /OCSPs 6 0 R >>' '[ ]'
 grep -q '/Type */ObjStm' "$tmp/xref.pdf" || fail "xref.pdf has no object stream"
 
 # --- pdfsig's trust: the stack's root -------------------------------------------------
@@ -350,6 +376,28 @@ sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/no/such/d
 [ ! -e "$tmp/dup.pdf" ] && [ ! -e "$tmp/first.pdf" ] && [ -z "$(ls "$tmp" | grep -E '\.pdf\.[A-Za-z0-9]{6}$')" ] ||
 	fail "a refused output left a file"
 [ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] || fail "an unusable output still spent an authorization"
+# A document whose existing /DSS the B-LT update would refuse: refused before
+# credentials/authorize and signHash (no SAD, no sign.hash), alone or in a
+# batch with a good one; the B-LT DSS update used to refuse it after signHash.
+hashes() { q "SELECT count(*) FROM audit_event WHERE action = 'sign.hash'"; }
+sads=$(q "SELECT count(*) FROM sign_sad")
+nhash=$(hashes)
+for f in dss-string dss-shared; do
+	sign "$aA" "$credA" pin "$tmp/pinA" --level B-LT --tsa-url "$PKI_TSA_URL" \
+		--in "$tmp/simple.pdf" --out "$tmp/$f-ok.pdf" --in "$tmp/$f.pdf" --out "$tmp/$f.signed.pdf"
+	[ "$rc" = 1 ] || { cat "$tmp/pkisign.out"; fail "$f: B-LT exit $rc, want 1"; }
+	grep -q "$f.pdf: its DSS cannot be extended" "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "$f: message"; }
+	[ ! -e "$tmp/$f-ok.pdf" ] && [ ! -e "$tmp/$f.signed.pdf" ] || fail "$f: an output was written"
+done
+sign "$aA" "$credA" pin "$tmp/pinA" --level B-LTA --tsa-url "$PKI_TSA_URL" --in "$tmp/dss-string.pdf" --out "$tmp/dss-lta.pdf"
+[ "$rc" = 1 ] && grep -q 'not a dictionary' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "bad DSS at B-LTA: exit $rc"; }
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] && [ "$(hashes)" = "$nhash" ] ||
+	fail "a document with a bad /DSS spent an authorization or a signHash"
+# B-B and B-T add no DSS: the same document is signed.
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/dss-shared.pdf" --out "$tmp/dss-bb.pdf"
+signed "B-B of a document with an unusable DSS"
+sigcheck "$tmp/dss-bb.pdf" 1
+note "a bad /DSS refused at B-LT and B-LTA before any authorization (exit 1, alone or in a batch)"
 note "refusals: wrong TOTP, revoked credential, another's credential (exit 3); junk, duplicate or unwritable outputs (1); usage (2); nothing written"
 
 # === pkisign serve: the same as an HTTP service ========================================
@@ -486,6 +534,15 @@ q "UPDATE ra_account SET factor_failures = 0, factor_locked_until = NULL WHERE i
 body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/junk.pdf"
 sreq "$tmp/sbody"
 problem 422 "not a PDF"
+# A bad /DSS at B-LT: 422 (a document problem, not 502) before any signHash.
+sads=$(q "SELECT count(*) FROM sign_sad")
+nhash=$(hashes)
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-LT "$tmp/simple.pdf" "$tmp/dss-shared.pdf"
+sreq "$tmp/sbody"
+problem 422 "a bad /DSS at B-LT"
+grep -q 'dss-shared.pdf: its DSS cannot be extended' "$tmp/sout" || fail "a bad /DSS: $(head -c 300 "$tmp/sout")"
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] && [ "$(hashes)" = "$nhash" ] ||
+	fail "pkisign serve: a document with a bad /DSS spent an authorization or a signHash"
 if [ "$asan" = 0 ]; then
 	grep -q 'memory capped at 256 MiB' "$tmp/serve.log" || fail "pkisign serve: no memory cap: $(cat "$tmp/serve.log")"
 	body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/bomb.pdf"

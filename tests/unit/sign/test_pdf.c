@@ -1642,6 +1642,170 @@ test_update_out_of_memory(void **state)
 	check_qpdf("oom-dss.pdf");
 }
 
+/* --- an existing DSS, checked before signing ----------------------------- */
+
+/* A one-page PDF whose catalog has /DSS dss, and obj4 as object 4. */
+static unsigned char *
+make_dss_pdf(const char *name, const char *dss, const char *obj4,
+    size_t *lenp)
+{
+	struct pdfw w;
+	char path[512];
+
+	pdfw_begin(&w, name);
+	pdfw_obj(&w);
+	fprintf(w.f, "<< /Type /Catalog /Pages 2 0 R /DSS %s >>", dss);
+	pdfw_page(&w);
+	if (obj4 != NULL) {
+		pdfw_obj(&w);
+		fputs(obj4, w.f);
+	}
+	pdfw_finish(&w);
+	path_of(path, sizeof(path), name);
+	return read_file(path, lenp);
+}
+
+/*
+ * pdf_check_dss() on doc gives want (NULL: accepted), and pdf_add_dss()
+ * the same verdict: the pre-check and the DSS step cannot disagree.
+ */
+static void
+expect_dss(struct pdf_doc *doc, const char *want)
+{
+	static const struct pdf_blob b = { (const unsigned char *)"\x30\x00",
+	    2 };
+	struct pdf_dss dss = { &b, 1, &b, 1, NULL, 0 };
+	unsigned char *out = NULL;
+	size_t outlen;
+	char err[512] = "";
+	int rc;
+
+	rc = pdf_check_dss(doc, err, sizeof(err));
+	if (want == NULL && rc != 0)
+		fail_msg("pdf_check_dss: %s", err);
+	if (want != NULL && (rc != -1 || strstr(err, want) == NULL))
+		fail_msg("pdf_check_dss: %d \"%s\", want \"%s\"", rc, err, want);
+	err[0] = '\0';
+	rc = pdf_add_dss(doc, &dss, &out, &outlen, err, sizeof(err));
+	if (want == NULL) {
+		if (rc != 0 || out == NULL)
+			fail_msg("pdf_add_dss: %s", err);
+		free(out);
+	} else if (rc != -1 || out != NULL || strstr(err, want) == NULL)
+		fail_msg("pdf_add_dss: %d \"%s\", want \"%s\"", rc, err, want);
+}
+
+/*
+ * An existing /DSS that pdf_add_dss cannot extend: pdf_check_dss says so
+ * on the document as given (pkisign asks before signHash) and on its
+ * signed version (what the DSS step sees), in the words of pdf_add_dss; a
+ * valid one is accepted and extended.
+ */
+static void
+test_dss_existing(void **state)
+{
+	static const struct {
+		const char	*dss, *obj4, *want;
+		int		 signed_too;
+	} cases[] = {
+		{ "(a string)", NULL, "/DSS is not a dictionary", 1 },
+		{ "[ ]", NULL, "/DSS is not a dictionary", 1 },
+		{ "<< /Certs 4 0 R >>", "<< /Not /AnArray >>",
+		    "DSS /Certs is not an array", 1 },
+		{ "<< /OCSPs 12 >>", NULL, "DSS /OCSPs is not an array", 1 },
+		{ "<< /Certs 4 0 R /OCSPs 4 0 R >>", "[ ]",
+		    "DSS /Certs and /OCSPs are the same array (object 4)", 1 },
+		{ "<< /Certs [ ] /OCSPs 4 0 R /CRLs 4 0 R >>", "[ ]",
+		    "DSS /OCSPs and /CRLs are the same array", 1 },
+		/* Past /Size: our new objects would take the number. */
+		{ "<< /CRLs 9 0 R >>", NULL, "past the trailer's /Size", 0 },
+		{ "9 0 R", NULL, "/DSS refers to object 9", 0 },
+		/* Valid: accepted, and extended. */
+		{ "<< /Certs 4 0 R /OCSPs [ ] >>", "[ ]", NULL, 1 },
+		{ "<< >>", NULL, NULL, 1 },
+	};
+	struct pdf_sig_opts o = opts_invisible();
+	struct pdf_prepared p;
+	struct pdf_doc *doc, *sdoc;
+	unsigned char *buf;
+	char name[32], err[512];
+	size_t i, len;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(name, sizeof(name), "dss-x%zu.pdf", i);
+		buf = make_dss_pdf(name, cases[i].dss, cases[i].obj4, &len);
+		if (pdf_open(buf, len, &doc, err, sizeof(err)) != 0)
+			fail_msg("%s: pdf_open: %s", name, err);
+		expect_dss(doc, cases[i].want);
+		if (pdf_prepare_signature(doc, &o, &p, err, sizeof(err)) != 0)
+			fail_msg("%s: pdf_prepare_signature: %s", name, err);
+		sign_prepared(&p);
+		if (cases[i].signed_too) {
+			if (pdf_open_own(p.buf, p.len, &sdoc, err,
+			    sizeof(err)) != 0)
+				fail_msg("%s signed: pdf_open_own: %s", name,
+				    err);
+			expect_dss(sdoc, cases[i].want);
+			pdf_close(sdoc);
+		}
+		pdf_prepared_clear(&p);
+		pdf_close(doc);
+		free(buf);
+	}
+}
+
+/*
+ * Our own output is re-opened with room for our updates: a form of 65536
+ * /Fields entries (the most pdf_open takes) signed has 65537, which
+ * pdf_open refuses and pdf_open_own accepts, and a DSS update and a
+ * document time-stamp follow.
+ */
+static void
+test_own_headroom(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	struct pdf_blob b = { (const unsigned char *)"\x30\x00", 2 };
+	struct pdf_dss dss = { &b, 1, NULL, 0, NULL, 0 };
+	struct pdf_prepared p, p2;
+	struct pdf_doc *doc, *sdoc;
+	const char *objs[2] = { "<< /FT /Sig /T (f) >>", NULL };
+	unsigned char *buf, *out = NULL;
+	char *fields, err[512];
+	size_t len, outlen, i;
+
+	fields = malloc(6 + 5 * 65535 + 1);
+	assert_non_null(fields);
+	strcpy(fields, " 5 0 R");
+	for (i = 0; i < 65535; i++)
+		memcpy(fields + 6 + 5 * i, " null", 6);
+	buf = make_form("own-cap.pdf", fields, objs, &len);
+	free(fields);
+	if (pdf_open(buf, len, &doc, err, sizeof(err)) != 0)
+		fail_msg("pdf_open of 65536 fields: %s", err);
+	if (pdf_prepare_signature(doc, &o, &p, err, sizeof(err)) != 0)
+		fail_msg("pdf_prepare_signature: %s", err);
+	sign_prepared(&p);
+	expect_refused(p.buf, p.len, "/Fields of 65537 entries");
+	if (pdf_open_own(p.buf, p.len, &sdoc, err, sizeof(err)) != 0)
+		fail_msg("pdf_open_own of our output: %s", err);
+	if (pdf_add_dss(sdoc, &dss, &out, &outlen, err, sizeof(err)) != 0 ||
+	    out == NULL)
+		fail_msg("pdf_add_dss: %s", err);
+	pdf_close(sdoc);
+	if (pdf_open_own(out, outlen, &sdoc, err, sizeof(err)) != 0)
+		fail_msg("pdf_open_own after the DSS: %s", err);
+	memset(&o, 0, sizeof(o));
+	o.doc_timestamp = 1;
+	if (pdf_prepare_signature(sdoc, &o, &p2, err, sizeof(err)) != 0)
+		fail_msg("document time-stamp: %s", err);
+	pdf_prepared_clear(&p2);
+	pdf_close(sdoc);
+	free(out);
+	pdf_prepared_clear(&p);
+	pdf_close(doc);
+	free(buf);
+}
+
 static int
 setup(void **state)
 {
@@ -1689,6 +1853,8 @@ main(void)
 		cmocka_unit_test(test_form_widget_budget),
 		cmocka_unit_test(test_form_shared_values),
 		cmocka_unit_test(test_update_out_of_memory),
+		cmocka_unit_test(test_dss_existing),
+		cmocka_unit_test(test_own_headroom),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
