@@ -34,7 +34,7 @@ endif
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 HSM_SRCS := $(sort $(wildcard hsm/*.c))
 PKICTL_SRCS := ca/pkictl.c ca/ceremony.c ca/profile.c ca/certstore.c ca/certcmd.c ca/arl.c \
-	ca/ordercmd.c ca/officercmd.c ca/sigservicecmd.c ca/auditcmd.c ca/kyccmd.c ra/policy.c
+	ca/ordercmd.c ca/officercmd.c ca/sigservicecmd.c ca/auditcmd.c ca/kyccmd.c ca/purgecmd.c ra/policy.c
 # Daemons: every .c of their folder (main.c holds main()).
 TSAD_SRCS := $(sort $(wildcard tsa/*.c))
 OCSPD_SRCS := $(sort $(wildcard ocsp/*.c))

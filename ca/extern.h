@@ -131,6 +131,8 @@ int	 cmd_officer(const struct config *, const char *actor, int argc, char **argv
 int	 cmd_sigservice(const struct config *, const char *actor, int argc, char **argv);
 /* kyccmd.c: pkictl kyc erase (the evidence retention of ra/README.md) */
 int	 cmd_kyc(const struct config *, const char *actor, int argc, char **argv);
+/* purgecmd.c: pkictl purge (the retention of ra/README.md) */
+int	 cmd_purge(const struct config *, const char *actor, int argc, char **argv);
 /* policy/ra.conf (or ra.policy_file), as rad reads it. 0 or -1, logged. */
 struct ra_policy;
 int	 pkictl_ra_policy(const struct config *, struct ra_policy *);

@@ -12,6 +12,7 @@
  *	pkictl [--config FILE] order add|show ..., wrapkey create ... (ca/ordercmd.c)
  *	pkictl [--config FILE] officer add|list|disable ... (ca/officercmd.c)
  *	pkictl [--config FILE] sigservice add|disable --name N (ca/sigservicecmd.c)
+ *	pkictl [--config FILE] kyc erase ... (ca/kyccmd.c), purge ... (ca/purgecmd.c)
  *
  * PINs are read from files (mode 0600) named on the command line or in the
  * configuration ([hsm] <role>_pin_file), never from argv. Token and key
@@ -78,6 +79,9 @@ usage(void)
 	    "               rejected or cancelled N days ago, and of those whose\n"
 	    "               certificate expired or was revoked M days ago; defaults\n"
 	    "               policy kyc.unissued_evidence_days, kyc.issued_evidence_days)\n"
+	    "  purge [--days N]   (sessions, one-time codes and link tokens that\n"
+	    "               expired, and LDAP publications done, N days ago;\n"
+	    "               default policy retention.ended_days)\n"
 	    "  audit init [--out F]   (the HSM audit key; public key to pki.out_dir/audit-pub.pem)\n"
 	    "  audit seal             (seal new audit events: a signed Merkle tree head)\n"
 	    "  audit seal --every SECONDS  (seal now and then periodically, until SIGTERM)\n"
@@ -626,6 +630,11 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[0], "kyc") == 0 && argc >= 2) {
 		pkictl_actor(actor, sizeof(actor));
 		if ((rc = cmd_kyc(cfg, actor, argc - 1, argv + 1)) ==
+		    PKICTL_EXIT_USAGE)
+			usage();
+	} else if (strcmp(argv[0], "purge") == 0) {
+		pkictl_actor(actor, sizeof(actor));
+		if ((rc = cmd_purge(cfg, actor, argc, argv)) ==
 		    PKICTL_EXIT_USAGE)
 			usage();
 	} else if (strcmp(argv[0], "audit") == 0 && argc >= 2) {

@@ -116,6 +116,10 @@ unit cad "CA issuance worker (cad)" "$SBINDIR/cad --config $CONF" "" "" "$HSM_RW
 # change --every here with a drop-in (systemctl edit pki-audit).
 unit audit "audit trail sealer (pkictl audit seal)" \
 	"$SBINDIR/pkictl --config $CONF audit seal --every 300" "" "" "$HSM_RW"
+# The daily retention run (pkictl purge, kyc erase) and its timer.
+fill "$REPO/deploy/systemd/pki-housekeeping.service.in" >"$DESTDIR$UNITDIR/pki-housekeeping.service"
+install -m 0644 "$REPO/deploy/systemd/pki-housekeeping.timer" "$DESTDIR$UNITDIR/pki-housekeeping.timer"
+chmod 0644 -- "$DESTDIR$UNITDIR/pki-housekeeping.service"
 install -m 0644 "$REPO/deploy/systemd/pki.target" "$DESTDIR$UNITDIR/pki.target"
 install -m 0644 "$REPO/deploy/systemd/pki.sysusers" "$DESTDIR$PREFIX/lib/sysusers.d/pki.conf"
 fill "$REPO/deploy/systemd/pki.tmpfiles.in" >"$DESTDIR$PREFIX/lib/tmpfiles.d/pki.conf"

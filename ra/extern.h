@@ -64,6 +64,7 @@ struct ra_policy {
 	long	kyc_erase_days;		/* pkictl kyc erase: after an unissued end */
 	long	kyc_erase_issued_days;	/* ... after the certificate's end */
 	long	kyc_per_day;		/* KYC submissions per account a day */
+	long	purge_days;		/* pkictl purge: after a credential's end */
 	long	kyc_image_max;		/* bytes of one decoded image */
 	long	kyc_min_liveness;	/* 0-100, shown to the officer */
 	long	kyc_min_match;		/* 0-100, shown to the officer */

@@ -299,6 +299,9 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->kyc_erase_issued_days) == -1 ||
 	    config_get_long(c, "kyc.per_day", 3, 1, 100,
 	    &p->kyc_per_day) == -1 ||
+	    /* pkictl purge (ra/README.md "Retention") */
+	    config_get_long(c, "retention.ended_days", 30, 1, 3650,
+	    &p->purge_days) == -1 ||
 	    ra_policy_version(c, "kyc.privacy_policy_version",
 	    p->kyc_privacy_version) == -1 ||
 	    ra_policy_version(c, "kyc.subscriber_agreement_version",

@@ -49,6 +49,17 @@ for s in ra ocsp crl tsa sign pades; do
 	grep -qx 'SocketMode=0660' "$f" || fail "pki-$s.socket: not SocketMode=0660"
 done
 for s in cad audit; do [ ! -e "$U/pki-$s.socket" ] || fail "pki-$s.socket: $s serves no HTTP"; done
+# The daily retention run: a oneshot of pkictl with the configuration, no
+# capability, started by its timer.
+paths+=("$U/pki-housekeeping.service" "$U/pki-housekeeping.timer")
+[ "$(sed -n 's/^ExecStart=//p' "$U/pki-housekeeping.service")" = "$P/sbin/pkictl --config $ETC/pki/pki.conf purge
+$P/sbin/pkictl --config $ETC/pki/pki.conf kyc erase" ] || fail "pki-housekeeping.service does not run purge and kyc erase"
+grep -qx 'Type=oneshot' "$U/pki-housekeeping.service" || fail "pki-housekeeping.service: not a oneshot"
+grep -qx 'CapabilityBoundingSet=' "$U/pki-housekeeping.service" || fail "pki-housekeeping.service keeps capabilities"
+grep -qx 'OnCalendar=daily' "$U/pki-housekeeping.timer" || fail "pki-housekeeping.timer: not daily"
+systemd-analyze security --offline=yes --threshold=25 "$U/pki-housekeeping.service" >"$T/sec.out" 2>&1 ||
+	{ grep -E '✗|Overall' "$T/sec.out"; fail "pki-housekeeping.service: exposure above 2.5"; }
+note "pki-housekeeping.service: exposure $(sed -n 's/.*Overall exposure level for pki-[a-z]*\.service: \([0-9.]*\).*/\1/p' "$T/sec.out")"
 # verify: syntax, known settings, executables that exist. The units order
 # themselves after postgresql.service and slapd.service, which need not
 # exist on this host: only that may be said.
