@@ -617,17 +617,9 @@ ra_agreement_post(struct ra *ra, const struct http_request *req,
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
-	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((k = ra_subscriber_post(ra, req, resp, &who, "/v1/applications/",
+	    "/agreement", id, "no such application")) != 1)
 		return k;
-	if (ra_path_id(req->path, "/v1/applications/", "/agreement", id) ==
-	    -1) {
-		rc = ra_problem(resp, 404, "no such application");
-		goto out;
-	}
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_agree(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);
@@ -988,16 +980,9 @@ ra_certificate_revoke(struct ra *ra, const struct http_request *req,
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
-	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((k = ra_subscriber_post(ra, req, resp, &who, "/v1/certificates/",
+	    "/revoke", id, "no such certificate")) != 1)
 		return k;
-	if (ra_path_id(req->path, "/v1/certificates/", "/revoke", id) == -1) {
-		rc = ra_problem(resp, 404, "no such certificate");
-		goto out;
-	}
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_self_revoke(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);
@@ -1157,16 +1142,9 @@ ra_certificate_rekey(struct ra *ra, const struct http_request *req,
 
 	memset(&f, 0, sizeof(f));
 	memset(&t, 0, sizeof(t));
-	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((k = ra_subscriber_post(ra, req, resp, &who, "/v1/certificates/",
+	    "/rekey", id, "no such certificate")) != 1)
 		return k;
-	if (ra_path_id(req->path, "/v1/certificates/", "/rekey", id) == -1) {
-		rc = ra_problem(resp, 404, "no such certificate");
-		goto out;
-	}
-	if (!ra_is_json(req)) {
-		rc = ra_problem(resp, 415, "the body must be application/json");
-		goto out;
-	}
 	if (ra_parse_rekey(req->body, req->body_len, &f, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);

@@ -241,3 +241,20 @@ ra_subscriber_json(struct ra *ra, const struct http_request *req,
 		    -1 ? -1 : 0;
 	return 1;
 }
+
+int
+ra_subscriber_post(struct ra *ra, const struct http_request *req,
+    struct http_response *resp, struct ra_subject *who, const char *prefix,
+    const char *suffix, char id[24], const char *not_found)
+{
+	int a;
+
+	if ((a = ra_session_account(ra, req, resp, who)) != 1)
+		return a;
+	if (ra_path_id(req->path, prefix, suffix, id) == -1)
+		return ra_problem(resp, 404, not_found) == -1 ? -1 : 0;
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json") ==
+		    -1 ? -1 : 0;
+	return 1;
+}

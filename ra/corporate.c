@@ -794,10 +794,8 @@ ra_corporate_submit(struct ra *ra, const struct http_request *req,
 	int rc = -1, k;
 
 	memset(&t, 0, sizeof(t));
-	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((k = ra_subscriber_json(ra, req, resp, &who)) != 1)
 		return k == 0 ? 0 : -1;
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
 	if (ra_parse_corporate(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
@@ -1171,10 +1169,8 @@ ra_corp_token_post(struct ra *ra, const struct http_request *req,
 
 	memset(&t, 0, sizeof(t));
 	memset(&r, 0, sizeof(r));
-	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+	if ((k = ra_subscriber_json(ra, req, resp, &who)) != 1)
 		return k == 0 ? 0 : -1;
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
 	if (ra_parse_token(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);

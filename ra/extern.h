@@ -354,6 +354,14 @@ int	ra_session_account(struct ra *, const struct http_request *,
 int	ra_subscriber_json(struct ra *, const struct http_request *,
 	    struct http_response *, struct ra_subject *who);
 /*
+ * ra_subscriber_json for a route with an id in its path (prefix, id,
+ * suffix): the session, then the id (404 not_found), then the content type.
+ * Same answers.
+ */
+int	ra_subscriber_post(struct ra *, const struct http_request *,
+	    struct http_response *, struct ra_subject *who, const char *prefix,
+	    const char *suffix, char id[24], const char *not_found);
+/*
  * The decimal id between prefix and suffix of path ("/v1/x/", "/y").
  * 0 with out filled, or -1 when path has another shape.
  */
