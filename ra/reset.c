@@ -13,9 +13,11 @@
  * The rule: the mailed token and one second factor the account holds that
  * is not its mailbox: an SMS code to its verified phone, its PIN or a TOTP
  * code (ra_reset_need). An account that holds none of them resets with the
- * token alone, unless it can sign (a certificate agreed to or issued, a
- * signing credential): then whoever reads the mailbox alone could take
- * over a key that signs documents, and the reset is refused (409: support).
+ * token alone, unless it can sign or act for others (an application in
+ * progress or certified, a signing credential, a company's sysadmin role):
+ * then whoever reads the mailbox alone could take over a key that signs
+ * documents, or get one on the owner's identity, and the reset is refused
+ * (409: support).
  * The forgot answer is the same for an unknown, an unverified and a
  * verified address, and so is its time as far as the database allows:
  * the mail is queued in the outbox (ra_mail_queue_reset), not sent while
@@ -77,16 +79,21 @@ static const struct db_stmt stmt_forgot_insert = {
 };
 /*
  * What the account holds that the reset's rule looks at (ra_reset_need):
- * a verified phone, a PIN, a confirmed TOTP, and whether it can sign (an
- * application agreed to or issued: a key in the HSM; a signing credential
- * at signd, schema/014, 020).
+ * a verified phone, a PIN, a confirmed TOTP, and whether it can sign or
+ * act for others: an application neither rejected nor cancelled (agreed or
+ * issued: a key in the HSM; submitted or approved: one "I agree", which an
+ * email OTP authorizes, from one), a signing credential at signd (schema/
+ * 014, 020), or a company's sysadmin role (enrols employees, asks for
+ * their revocation).
  */
 static const struct db_stmt stmt_reset_need = {
 	"ra_reset_need",
 	"SELECT a.phone_verified, a.pin_hash IS NOT NULL, "
 	"a.totp_secret_enc IS NOT NULL, EXISTS (SELECT 1 FROM ra_application p "
-	"WHERE p.account_id = a.id AND p.status IN ('agreed', 'issued')) OR "
-	"EXISTS (SELECT 1 FROM sign_credential c WHERE c.account_id = a.id) "
+	"WHERE p.account_id = a.id AND p.status NOT IN ('rejected', "
+	"'cancelled')) OR EXISTS (SELECT 1 FROM sign_credential c WHERE "
+	"c.account_id = a.id) OR EXISTS (SELECT 1 FROM "
+	"ra_company_sysadmin_role r WHERE r.account_id = a.id) "
 	"FROM ra_account a WHERE a.id = $1",
 	1
 };
@@ -246,8 +253,10 @@ ra_forgot_mail(struct ra *ra, struct db *db, const char *to,
 		    "of these: %s.\r\n\r\n", list);
 	else if (n->sign)
 		snprintf(need, sizeof(need), "Your account can sign documents "
-		    "but has no verified phone number, PIN or authenticator "
-		    "app: its password cannot be reset with this mail alone. "
+		    "(or has an application for a certificate, or acts for a "
+		    "company) but has no verified phone number, PIN or "
+		    "authenticator app: its password cannot be reset with "
+		    "this mail alone. "
 		    "Contact support.\r\n\r\n");
 	else
 		need[0] = '\0';
@@ -465,8 +474,9 @@ ra_reset_not_found(struct http_response *resp)
 static int
 ra_reset_support(struct http_response *resp)
 {
-	return ra_problem(resp, 409, "this account can sign (it holds a "
-	    "certificate) but has no verified phone number, PIN or "
+	return ra_problem(resp, 409, "this account can sign (it holds or "
+	    "applied for a certificate, or acts for a company) but has no "
+	    "verified phone number, PIN or "
 	    "authenticator app: the mailed link alone cannot reset its "
 	    "password; contact support");
 }

@@ -407,6 +407,45 @@ expect 200 "the certificate holder's password is unchanged"
 secrets+=("$(jq -r .token "$tmp/out")")
 note "a certificate holder with no second factor: 409, contact support: ok"
 
+# An approved application is one "I agree" (an email OTP) from a key on the
+# owner's identity, and a company's sysadmin acts for its employees: with
+# no second factor, the mailbox alone resets neither (before: 200). Once
+# the application is rejected, nothing signs: the token alone does.
+ra_account approved@example.com +6281277770016 "$pw"
+ap=$aid
+tok=
+unphone "$ap"
+app_ap=$(q "INSERT INTO ra_application (account_id, kind, status, profile, subject, decided_at)
+    VALUES ($ap, 'personal', 'approved', 'personal', '{\"CN\": \"Reset Approved\"}', now()) RETURNING id")
+forgot approved@example.com
+t9=$(reset_token approved@example.com)
+secrets+=("$t9")
+grep -q 'Contact support' "$(mail_to approved@example.com)" || fail "the mail does not send an applicant to support"
+refuse 409 "an approved applicant's reset with the token alone" POST /v1/password/reset \
+	"{\"token\":\"$t9\",\"new_password\":\"$new\"}"
+detail | has 'applied for a certificate' || fail "applicant's support detail: $(detail)"
+ra_account sysadmin@example.com +6281277770026 "$pw"
+sa=$aid
+tok=
+unphone "$sa"
+q "SET session_replication_role = replica;
+   WITH a AS (INSERT INTO ra_application (account_id, kind, status, profile, subject, decided_at, decision_reason)
+       VALUES ($ap, 'corporate', 'rejected', 'company', '{}', now(), 'test') RETURNING id),
+   c AS (INSERT INTO ra_company (application_id, representative_id, name, nib, npwp, deed_number, deed_date,
+       decree_number, sysadmin_email) SELECT a.id, $ap, 'PT Reset', '1234567890123', '123456789012345', 'D-1',
+       '2020-01-01', 'AHU-1', 'sysadmin@example.com' FROM a RETURNING id)
+   INSERT INTO ra_company_sysadmin_role (company_id, account_id) SELECT c.id, $sa FROM c" >/dev/null
+forgot sysadmin@example.com
+t10=$(reset_token sysadmin@example.com)
+secrets+=("$t10")
+refuse 409 "a sysadmin's reset with the token alone" POST /v1/password/reset \
+	"{\"token\":\"$t10\",\"new_password\":\"$new\"}"
+q "SET session_replication_role = replica;
+   UPDATE ra_application SET status = 'rejected', decision_reason = 'test' WHERE id = $app_ap" >/dev/null
+req POST /v1/password/reset "{\"token\":\"$t9\",\"new_password\":\"$new\"}"
+expect 200 "the reset of an account whose application was rejected, with the token alone"
+note "an approved applicant or a sysadmin with no second factor: 409; once the application is rejected: the token alone: ok"
+
 # --- a reset mail whose token died before it went: never sent, its body emptied -------------------
 # Queued as forgot queues them, bound to their tokens; one due now, one
 # backed off (the mail server away) whose token was voided.
