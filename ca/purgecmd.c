@@ -115,16 +115,6 @@ cmd_purge(const struct config *cfg, const char *actor, int argc, char **argv)
 		return PKICTL_EXIT_FAIL;
 	if (p.days == -1)
 		p.days = pol.purge_days;
-	/*
-	 * rad's stale-account test counts the sessions created in the last
-	 * unverified_account_days: purging younger ones would change it.
-	 */
-	if (p.days < pol.unverified_days) {
-		log_err("purge: %ld days is less than "
-		    "email_verification.unverified_account_days (%ld), over "
-		    "which rad counts sessions", p.days, pol.unverified_days);
-		return PKICTL_EXIT_REFUSED;
-	}
 	if ((db = pkictl_db(cfg)) == NULL)
 		return PKICTL_EXIT_FAIL;
 	if (db_transaction(db, NULL, 3, purge_txn, &p) == -1) {

@@ -38,10 +38,13 @@ static const struct db_stmt stmt_account_insert = {
  * a statement of their own (READ COMMITTED: a resend or a log-in that
  * committed during the lock wait is seen). Stale: never verified, older
  * than email_verification.unverified_account_days (at least a day,
- * whatever the link's lifetime), no link still usable, no session alive
- * nor begun in those days (its owner is using it), no verified phone, no
- * PIN, no TOTP (pending or confirmed), no application, no officer; its
- * address becomes 'replaced:<id>', which no request can name.
+ * whatever the link's lifetime), no verified phone, no PIN, no TOTP
+ * (pending or confirmed), no application, no officer; its address becomes
+ * 'replaced:<id>', which no request can name. Log-ins and live links do
+ * not keep it: whoever registered another's address could log in or ask
+ * for a link now and then and hold the address for ever (a review
+ * finding); nor can a never-verified account get a code, hence a phone,
+ * PIN or TOTP (factor.c).
  */
 static const struct db_stmt stmt_stale_lock = {
 	"ra_register_stale_lock",
@@ -56,11 +59,6 @@ static const struct db_stmt stmt_stale_replace = {
 	"make_interval(days => $2::int) AND NOT a.phone_verified AND "
 	"a.pin_hash IS NULL AND a.totp_secret_enc IS NULL AND "
 	"a.totp_pending_enc IS NULL AND NOT EXISTS (SELECT 1 FROM "
-	"ra_email_verification v WHERE v.account_id = a.id AND v.used_at IS "
-	"NULL AND v.expires_at > now()) AND NOT EXISTS (SELECT 1 FROM "
-	"ra_session s WHERE s.account_id = a.id AND (s.created_at > now() - "
-	"make_interval(days => $2::int) OR (s.revoked_at IS NULL AND "
-	"s.expires_at > now()))) AND NOT EXISTS (SELECT 1 FROM "
 	"ra_application p WHERE p.account_id = a.id) AND NOT EXISTS (SELECT 1 "
 	"FROM ra_officer o WHERE o.account_id = a.id) "
 	"RETURNING " RA_TS("a.created_at"),

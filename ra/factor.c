@@ -52,7 +52,7 @@ static const struct db_stmt stmt_otp_account = {
 	"ra_otp_send_account",
 	"SELECT email, phone, phone_verified, "
 	"coalesce(ceil(extract(epoch FROM factor_locked_until - now())), 0)::bigint, "
-	"email_verified "
+	"email_verified, verified_once "
 	"FROM ra_account WHERE id = $1 FOR UPDATE",
 	1
 };
@@ -257,6 +257,16 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 		t->refused = RA_OTP_LOCKED;
 		goto out;
 	}
+	/*
+	 * Codes, and with them a verified phone, a PIN and TOTP, only once the
+	 * account has proven its mailbox: whoever registered someone else's
+	 * address must not make that account look used and keep it from
+	 * being replaced (account.c, ra/README.md "Stale unverified accounts").
+	 */
+	if (strcmp(PQgetvalue(res, 0, 5), "t") != 0) {
+		t->refused = RA_OTP_NEVER_VERIFIED;
+		goto out;
+	}
 	if ((recent = db_exec(db, &stmt_otp_recent, v, NULL, NULL)) == NULL ||
 	    PQntuples(recent) != 1)
 		goto out;
@@ -358,6 +368,10 @@ ra_otp_refusal_respond(struct http_response *resp,
 	case RA_OTP_EMAIL_UNVERIFIED:
 		return ra_problem(resp, 409, "the email address is not "
 		    "verified (open the link sent to it); use sms");
+	case RA_OTP_NEVER_VERIFIED:
+		return ra_problem(resp, 403, "verify your email address first "
+		    "(open the link sent to it): one-time codes, the phone, "
+		    "the PIN and TOTP come after");
 	case RA_OTP_SEND_FAILED:
 		if (http_add_header(resp, "Retry-After", "60") == -1)
 			return -1;

@@ -19,13 +19,9 @@
 --					done: the directory never goes back)
 -- and returns how many of each, for the caller's audit event. Nothing that
 -- is a record goes: accounts, applications, decisions, the mail outbox (its
--- bodies are emptied once sent), audit_event. The longest window rad counts
--- over these tables is email_verification.unverified_account_days (365 at
--- most) for sessions; the floor of `days` keeps it whole:
--- account.c's stale-account test asks whether a session was created in the
--- last unverified_account_days, and a session purged at least that long
--- after it expired was created longer ago still. pkictl reads the floor
--- from the policy; the function enforces a day.
+-- bodies are emptied once sent), audit_event. The windows rad counts over
+-- these tables (codes, links and resets per hour or per day) are at most
+-- a day: a day is the floor of `days`.
 --
 -- SECURITY DEFINER (owned by the migrating superuser): pki_admin gets no
 -- DELETE on these tables, so not even pkictl can delete a live session or

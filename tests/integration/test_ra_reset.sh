@@ -498,28 +498,31 @@ q "UPDATE ra_account SET created_at = now() - interval '2 days' WHERE id = $old;
    UPDATE ra_session SET created_at = now() - interval '8 days', expires_at = now() - interval '7 days' WHERE account_id = $old" >/dev/null
 q "UPDATE ra_email_verification SET expires_at = now() - interval '1 hour' WHERE account_id = $old" >/dev/null
 reg_victim "an unverified account younger than unverified_account_days"
-# Older, but its link still valid (a resend): kept.
-q "UPDATE ra_account SET created_at = now() - interval '8 days' WHERE id = $old;
-   UPDATE ra_email_verification SET expires_at = now() + interval '1 hour' WHERE account_id = $old" >/dev/null
-reg_victim "an unverified account whose link is still valid"
-q "UPDATE ra_email_verification SET expires_at = now() - interval '1 hour' WHERE account_id = $old" >/dev/null
-# A live session (before: revoked and replaced).
-login victim@example.com "$sq"
-expect 200 "the squatter logs in again"
-sqtok=$(jq -r .token "$tmp/out")
-secrets+=("$sqtok")
-reg_victim "an unverified account with a live session"
-# A log-in within unverified_account_days, its session since ended.
-q "UPDATE ra_session SET expires_at = now() - interval '1 minute' WHERE account_id = $old" >/dev/null
-reg_victim "an unverified account with a recent log-in"
-q "UPDATE ra_session SET created_at = now() - interval '8 days', expires_at = now() - interval '1 minute' WHERE account_id = $old" >/dev/null
-# A verified phone, a PIN: kept.
+q "UPDATE ra_account SET created_at = now() - interval '8 days' WHERE id = $old" >/dev/null
+# A verified phone, a PIN: kept (set here by SQL: a never-verified
+# account gets no one-time code, so neither, nor TOTP).
 q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $old" >/dev/null
 reg_victim "an unverified account with a verified phone"
 unphone "$old"
 q "UPDATE ra_account SET pin_hash = password_hash, pin_set_at = now() WHERE id = $old" >/dev/null
 reg_victim "an unverified account with a PIN"
 q "UPDATE ra_account SET pin_hash = NULL, pin_set_at = NULL WHERE id = $old" >/dev/null
+# Its squatter logs in again and asks for a new link (a live session, a
+# recent log-in, a valid link): none of that keeps the address (before:
+# kept, so that logging in now and then held it for ever).
+login victim@example.com "$sq"
+expect 200 "the squatter logs in again"
+sqtok=$(jq -r .token "$tmp/out")
+secrets+=("$sqtok")
+tok=$sqtok
+for purpose in phone_verify set_pin totp_enrol; do
+	refuse 403 "a code for $purpose to a never-verified account" POST /v1/otp \
+		"{\"channel\":\"sms\",\"purpose\":\"$purpose\"}"
+done
+detail | has 'verify your email address first' || fail "the refused code's detail: $(detail)"
+tok=
+q "UPDATE ra_email_verification SET expires_at = now() + interval '1 hour' WHERE account_id = $old" >/dev/null
+[ "$(live_sessions "$old")" -ge 1 ] || fail "the squatter has no live session"
 # Stale at last: replaced.
 req POST /v1/register "{\"email\":\"victim@example.com\",\"phone\":\"+6281277770667\",\"password\":\"$new\"}"
 expect 201 "the owner registers the address of a stale account"
@@ -561,7 +564,7 @@ q "UPDATE ra_account SET email_verified = false, email_verified_at = NULL, phone
 refuse 409 "the unverified address of an account verified before" POST /v1/register \
 	"{\"email\":\"moved@example.com\",\"phone\":\"+6281277770668\",\"password\":\"$new\"}"
 sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_account SET verified_once = false WHERE id = $mv" 'never unset'
-note "stale unverified account replaced (audited, notice mailed, its session and link dead); younger than unverified_account_days, with a valid link, a live or recent session, a verified phone, a PIN, or verified once: 409: ok"
+note "stale unverified account replaced though logged in, with a valid link (audited, notice mailed, its session and link dead); younger than unverified_account_days, with a verified phone, a PIN, or verified once: 409; no code to a never-verified account (403): ok"
 
 # --- the per-address limit of the reset endpoints ----------------------------------------------
 start_rad rad-reset-rate PKI_RATE_PASSWORD_RESET_PER_MINUTE=2
