@@ -70,7 +70,7 @@ usage(void)
 	    "           [--level B-B|B-T|B-LT|B-LTA] [--tsa-url URL] [--ca-file F]\n"
 	    "           [--digest sha256|sha384|sha512] [--contents-size BYTES]\n"
 	    "           [--reason R] [--location L] [--name N]\n"
-	    "           [--memory-limit-mib N]\n"
+	    "           [--memory-limit-mib N] [--cpu-limit-seconds N]\n"
 	    "           [--visible PAGE,X,Y,SIZE --qr-url URL]\n"
 	    "           --in a.pdf --out a.signed.pdf [--in b.pdf --out b.signed.pdf ...]\n");
 	exit(EXIT_USAGE);
@@ -155,7 +155,8 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_URL = 256, O_ID, O_SECRET, O_USER, O_CRED, O_FACTOR,
 	    O_FFILE, O_OTPID, O_LEVEL, O_TSA, O_REASON, O_LOC, O_NAME, O_VIS,
-	    O_QR, O_IN, O_OUT, O_CA, O_DIGEST, O_CONTENTS, O_MEMORY };
+	    O_QR, O_IN, O_OUT, O_CA, O_DIGEST, O_CONTENTS, O_MEMORY,
+	    O_CPU };
 	static const struct option lo[] = {
 		{ "csc-url", required_argument, NULL, O_URL },
 		{ "client-id", required_argument, NULL, O_ID },
@@ -178,6 +179,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "digest", required_argument, NULL, O_DIGEST },
 		{ "contents-size", required_argument, NULL, O_CONTENTS },
 		{ "memory-limit-mib", required_argument, NULL, O_MEMORY },
+		{ "cpu-limit-seconds", required_argument, NULL, O_CPU },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -244,6 +246,11 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->memory_mib = parse_long(optarg, 0, 1L << 22,
 			    "--memory-limit-mib");
 			o->have_memory = 1;
+			break;
+		case O_CPU:
+			/* sign/pdf.h: the CPU time reading one document may take. */
+			pdf_set_read_cpu_limit(parse_long(optarg, 0, 3600,
+			    "--cpu-limit-seconds") * 1000);
 			break;
 		default:
 			usage();

@@ -757,6 +757,61 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 
 /* --- reading ------------------------------------------------------------ */
 
+static long pdf_read_cpu_ms = PDF_READ_CPU_MS_DEFAULT;
+
+void
+pdf_set_read_cpu_limit(long ms)
+{
+	pdf_read_cpu_ms = ms > 0 ? ms : 0;
+}
+
+/*
+ * The CPU budget of reading one document's objects. The thread's CPU clock
+ * is a system call; the monotonic clock is not: the CPU clock is looked at
+ * once 10 ms of wall time have passed since the last look (a thread cannot
+ * have used more CPU than that meanwhile), so that a document of many
+ * small objects costs no system call per object.
+ */
+struct pdf_budget {
+	long long	limit_ms;	/* 0: none */
+	long long	cpu_start_ms;
+	long long	looked_ms;	/* monotonic, at the last look */
+};
+
+static long long
+pdf_clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	if (clock_gettime(id, &ts) == -1)
+		return -1;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+pdf_budget_start(struct pdf_budget *b, long long limit_ms)
+{
+	b->limit_ms = limit_ms;
+	b->cpu_start_ms = pdf_clock_ms(CLOCK_THREAD_CPUTIME_ID);
+	b->looked_ms = pdf_clock_ms(CLOCK_MONOTONIC);
+	if (b->cpu_start_ms == -1 || b->looked_ms == -1)
+		b->limit_ms = 0;	/* no clock: no budget, as before */
+}
+
+/* 1 once the budget is spent. */
+static int
+pdf_budget_spent(struct pdf_budget *b)
+{
+	long long now, cpu;
+
+	if (b->limit_ms == 0 || (now = pdf_clock_ms(CLOCK_MONOTONIC)) -
+	    b->looked_ms < 10)
+		return 0;
+	b->looked_ms = now;
+	cpu = pdf_clock_ms(CLOCK_THREAD_CPUTIME_ID);
+	return cpu != -1 && cpu - b->cpu_start_ms > b->limit_ms;
+}
+
 /*
  * pdf_open() (own 0: a document we were given) and pdf_open_own() (own 1:
  * our own update of one): the same checks, the limits of the headroom
@@ -767,6 +822,7 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
     struct pdf_doc **out, char *err, size_t errlen)
 {
 	struct pdf_doc *doc = NULL;
+	struct pdf_budget budget;
 	qpdf_data q;
 	qpdf_oh trailer, root, size;
 	size_t max_len = own ? PDF_MAX_OWN : PDF_MAX_INPUT;
@@ -848,7 +904,12 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 	if (pdf_qpdf_failed(q, "trailer", err, errlen))
 		goto out;
 
-	/* Every object the cross-reference data lists must parse. */
+	/*
+	 * Every object the cross-reference data lists must parse, within the
+	 * CPU budget. Our own output is not held to it: its input was, and a
+	 * signature must not be refused after it was made.
+	 */
+	pdf_budget_start(&budget, own ? 0 : pdf_read_cpu_ms);
 	for (id = 1; id < doc->size; id++) {
 		qpdf_oh o = qpdf_get_object_by_id(q, (int)id, 0);
 
@@ -863,6 +924,13 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 		}
 		if (pdf_qpdf_warned(q, "objects", err, errlen))
 			goto out;
+		if (pdf_budget_spent(&budget)) {
+			snprintf(err, errlen, "reading this PDF takes more than "
+			    "%.1f s of CPU (up to object %lld of %lld: many or "
+			    "large compressed object streams); refused",
+			    (double)budget.limit_ms / 1000, id, doc->size);
+			goto out;
+		}
 	}
 
 	doc->npages = qpdf_get_num_pages(q);

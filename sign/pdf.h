@@ -76,9 +76,22 @@ struct pdf_dss {
 	size_t			 ncrls;
 };
 
-/* Opens a PDF held in memory (copied: buf may be freed after). */
+/*
+ * Opens a PDF held in memory (copied: buf may be freed after). Refused when
+ * reading its objects takes more of the calling thread's CPU time than
+ * pdf_set_read_cpu_limit() allows (checked between objects).
+ */
 int	pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
 	    char *err, size_t errlen);
+/*
+ * The CPU time (milliseconds, 0: none) pdf_open() may spend reading one
+ * document's objects, PDF_READ_CPU_MS_DEFAULT until set. qpdf inflates each
+ * compressed object stream whole, once: the memory cap bounds one stream,
+ * this bounds how many a document may make us inflate. Set it before any
+ * thread opens a document.
+ */
+#define PDF_READ_CPU_MS_DEFAULT	10000
+void	pdf_set_read_cpu_limit(long ms);
 /*
  * pdf_open() for a file one of our writers made from a document pdf_open()
  * accepted (or from such a file): the same checks, with limits that leave

@@ -37,6 +37,7 @@
 #include "lib/sandbox.h"
 #include "lib/secret.h"
 #include "sign/csc_client.h"
+#include "sign/pdf.h"
 #include "sign/serve.h"
 
 #define SERVE_SECRET_MAX	256
@@ -575,7 +576,7 @@ pkisign_serve(int argc, char **argv)
 	struct http_limits lim;
 	const char *secret_file, *callers_file, *readable[1];
 	char err[512];
-	long port, threads, max_mib, mem_mib;
+	long port, threads, max_mib, mem_mib, cpu_s;
 	sigset_t sigs;
 	int sig, curl = 0, rc = 1;
 
@@ -605,8 +606,11 @@ pkisign_serve(int argc, char **argv)
 	    config_get_long(cfg, "pades.max_body_mib", 64, 1, 512,
 	    &max_mib) == -1 ||
 	    config_get_long(cfg, "pades.memory_limit_mib",
-	    SERVE_MEMORY_MIB(threads, max_mib), 0, 1L << 22, &mem_mib) == -1)
+	    SERVE_MEMORY_MIB(threads, max_mib), 0, 1L << 22, &mem_mib) == -1 ||
+	    config_get_long(cfg, "pades.read_cpu_limit_seconds",
+	    PDF_READ_CPU_MS_DEFAULT / 1000, 0, 3600, &cpu_s) == -1)
 		goto out;
+	pdf_set_read_cpu_limit(cpu_s * 1000);
 	if (serve_limit_memory((unsigned long)mem_mib) == -1)
 		goto out;
 	if (secret_read(secret_file, NULL, sv.secret, sizeof(sv.secret), err,

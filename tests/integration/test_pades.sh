@@ -353,6 +353,16 @@ if [ "$asan" = 0 ]; then
 	[ ! -e "$tmp/bomb.signed.pdf" ] || fail "compression bomb: output written"
 	note "pkisign: a PDF compression bomb refused within the memory cap"
 fi
+# Ten object streams inflating to 48 MiB each, in a 480 KB file: under the
+# memory cap one at a time, but reading them all takes seconds of CPU
+# (minutes with larger ones): refused past --cpu-limit-seconds (1 here, 10
+# by default; before: read to the end and signed).
+/usr/bin/python3 "$(dirname "$0")/pdf_bomb.py" "$tmp/bombs.pdf" 48 10
+sign "$aA" "$credA" pin "$tmp/pinA" --cpu-limit-seconds 1 --in "$tmp/bombs.pdf" --out "$tmp/bombs.signed.pdf"
+[ "$rc" = 1 ] || { cat "$tmp/pkisign.out"; fail "many object streams: exit $rc, want 1"; }
+grep -q 'takes more than 1.0 s of CPU' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "many object streams: message"; }
+[ ! -e "$tmp/bombs.signed.pdf" ] || fail "many object streams: output written"
+note "pkisign: a PDF of many inflating object streams refused past the CPU budget"
 # Usage: a factor on the command line, unpaired --in, B-T without a TSA.
 sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/u.pdf" 770123
 [ "$rc" = 2 ] || fail "an extra argument: exit $rc, want 2"
@@ -418,6 +428,7 @@ client_secret_file = $tmp/client.secret
 tsa_url = $PKI_TSA_URL
 max_body_mib = 1
 memory_limit_mib = 256
+read_cpu_limit_seconds = 1
 callers_file = $tmp/callers
 CONF
 [ "$(id -u)" -ne 0 ] || chown pki "$tmp/pades.conf"
@@ -557,6 +568,13 @@ if [ "$asan" = 0 ]; then
 else
 	grep -q 'memory not capped in a sanitizer build' "$tmp/serve.log" || fail "pkisign serve (ASan): $(cat "$tmp/serve.log")"
 fi
+sads=$(q "SELECT count(*) FROM sign_sad")
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/bombs.pdf"
+sreq "$tmp/sbody"
+problem 422 "many inflating object streams"
+grep -q 'takes more than 1.0 s of CPU' "$tmp/sout" || fail "many object streams: $(head -c 300 "$tmp/sout")"
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] || fail "pkisign serve: a document past the CPU budget spent an authorization"
+note "pkisign serve: a document past pades.read_cpu_limit_seconds gets 422, nothing spent"
 printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"documents":[],"extra":1}' >"$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "unknown member"
