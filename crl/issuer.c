@@ -6,7 +6,9 @@
  * issues a base CRL (the complete CRL deltas refer to) and deltas; and it
  * reconciles, in case a notification was lost, by issuing when the registry
  * has changes no CRL covers (CRLGEN_IF_CHANGED makes that a cheap no-op
- * otherwise). LDAP publication is the publishing thread's (crl/publisher.c),
+ * otherwise) and by loading any CRL of crl_current newer than the one it
+ * serves (crl_issuer_refresh: a lost crl_issued, or a load that failed).
+ * LDAP publication is the publishing thread's (crl/publisher.c),
  * which it kicks after each CRL it issued: a directory that never answers
  * holds up that thread, not this one.
  *
@@ -44,6 +46,10 @@ static const struct db_stmt stmt_current = { "crl_issuer_current",
 	"SELECT number::text, floor(extract(epoch FROM this_update))::bigint::text, "
 	"floor(extract(epoch FROM next_update))::bigint::text, der FROM "
 	"crl_current WHERE issuer_id = $1 AND kind = $2", 2 };
+/* The numbers only: the DER stays in the table (TOAST) unless it is newer. */
+static const struct db_stmt stmt_numbers = { "crl_issuer_numbers",
+	"SELECT issuer_id, kind, number FROM crl_current WHERE issuer_id IN "
+	"($1, $2)", 2 };
 static const struct db_stmt stmt_last_epoch = { "crl_issuer_last_epoch",
 	"SELECT floor(extract(epoch FROM coalesce(max(this_update) FILTER "
 	"(WHERE is_base), 'epoch')))::bigint, floor(extract(epoch FROM "
@@ -206,6 +212,42 @@ out:
 	return rc;
 }
 
+/*
+ * Loads each CRL of crl_current this instance serves that is newer than the
+ * cached one. The crl_issued notification is not enough: its load may have
+ * failed, and one that came while db_ready() reconnected inside a statement
+ * is lost. No state is kept: what failed to load is still newer at the next
+ * call (each reconciliation, and each issuance CRLGEN_IF_CHANGED skipped).
+ * 0, or -1 (logged) when a statement or a load failed.
+ */
+static int
+crl_issuer_refresh(struct crl_issuer *ci)
+{
+	PGresult *res;
+	char id[24], root[24];
+	const char *v[2] = { id, root };
+	long long issuer_id, number;
+	enum crl_doc doc;
+	int i, rc = 0;
+
+	snprintf(id, sizeof(id), "%lld", ci->conf.issuing->id);
+	snprintf(root, sizeof(root), "%lld", ci->conf.root != NULL ?
+	    ci->conf.root->id : ci->conf.issuing->id);
+	if ((res = db_exec(ci->db, &stmt_numbers, v, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		issuer_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		number = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		doc = crl_doc_of(&ci->conf, issuer_id, PQgetvalue(res, i, 1));
+		if (doc != CRL_DOC_COUNT &&
+		    number > crl_cache_number(ci->conf.cache, doc) &&
+		    crl_issuer_load(ci, issuer_id, PQgetvalue(res, i, 1)) == -1)
+			rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* Issues one CRL and serves it. 0, or -1 (logged). */
 static int
 crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags)
@@ -220,8 +262,15 @@ crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags)
 		log_err("CRL: %s", err);
 		return -1;
 	}
-	if (!r.issued)
+	if (!r.issued) {
+		/*
+		 * CRLGEN_IF_CHANGED: the newest CRL covers every change. If
+		 * another instance made it, serve it even when its notification
+		 * never came; a failure here is retried at the reconciliation.
+		 */
+		(void)crl_issuer_refresh(ci);
 		return 0;
+	}
 	if (kind == CRLGEN_DELTA)
 		snprintf(base, sizeof(base), ", base %lld", r.base_number);
 	else
@@ -412,6 +461,8 @@ crl_issuer_main(void *arg)
 			    (double)s->delta_interval);
 		}
 		if (ci->reconcile_due <= now) {
+			/* A CRL whose notification was lost or failed to load. */
+			(void)crl_issuer_refresh(ci);
 			if (ci->dirty_first == 0)
 				ci->dirty_first = ci->dirty_last = now -
 				    (double)s->coalesce_ms / 1000;

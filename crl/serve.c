@@ -3,7 +3,8 @@
  * memory with caching headers (RFC 9111) so that a CDN can serve them. The
  * paths are exactly the URLs in our certificates (policy/profiles:
  * CRL distribution points, Freshest CRL, caIssuers). Nothing a client sends
- * is parsed beyond comparing the path and the conditional-request headers.
+ * is parsed beyond comparing the path and If-None-Match (If-Modified-Since
+ * is ignored: see crl_serve).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -36,7 +37,6 @@ struct crl_blob {
 	unsigned char	*der;
 	size_t		 len;
 	long long	 number;
-	time_t		 last_modified;
 	time_t		 expires;	/* 0: a certificate, no fixed expiry */
 	char		 etag[24];	/* "\"" + 16 hex of SHA-256 + "\"" */
 	char		 lastmod[40];	/* IMF-fixdate */
@@ -118,7 +118,6 @@ crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
 	b->der = der;
 	b->len = len;
 	b->number = number;
-	b->last_modified = last_modified;
 	b->expires = expires;
 	b->refs = 1;
 	if (EVP_Digest(der, len, md, NULL, EVP_sha256(), NULL) != 1) {
@@ -190,7 +189,6 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 {
 	struct crl_cache *c = arg;
 	struct crl_blob *b = NULL;
-	const char *inm, *ims;
 	char buf[64];
 	time_t now = time(NULL);
 	long age;
@@ -239,11 +237,14 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 	crl_httpdate(b->expires != 0 ? b->expires : now + age, buf, sizeof(buf));
 	if (http_add_header(resp, "Expires", buf) == -1)
 		goto out;
-	/* RFC 9110 §13.1.2: If-None-Match wins over If-Modified-Since. */
-	inm = http_header(req, "If-None-Match");
-	ims = http_header(req, "If-Modified-Since");
-	if (inm != NULL ? http_etag_matches(inm, b->etag) :
-	    http_unmodified_since(ims, b->last_modified)) {
+	/*
+	 * Conditional GET by If-None-Match alone (RFC 9110 §13.1.2), as ocspd
+	 * does: If-Modified-Since is ignored (§13.1.3). Last-Modified is
+	 * thisUpdate in whole seconds, and a CRL issued in the same second as
+	 * the one a cache holds (a revocation right after a delta, another
+	 * instance's CRL) has the same date: a 304 would keep the older CRL.
+	 */
+	if (http_etag_matches(http_header(req, "If-None-Match"), b->etag)) {
 		rc = http_not_modified(resp, b->len);
 		goto out;
 	}

@@ -1,10 +1,12 @@
 /*
  * Issuing a CRL (RFC 5280 §5) from the status registry (table certificate)
  * by streaming: the TBSCertList DER is written entry by entry into one
- * buffer straight from a single-row-mode query, signed through a callback
- * (the signer process), and the outer CertificateList appended in place. No
- * X509_CRL object is built: a CRL of 1,000,000 entries costs about one copy
- * of its DER (~40 MB) in the caller.
+ * buffer straight from a binary COPY (db_copy_rows: one libpq buffer a row,
+ * no PGresult), signed through a callback (the signer process), and the
+ * outer CertificateList appended in place; it goes to crl_current by COPY
+ * in 64 KiB chunks (db_copy_bytea). No X509_CRL object is built: a CRL of
+ * 1,000,000 entries (~47 MB of DER) costs the caller that one buffer,
+ * which the result hands over (crlgen_result.buf), and no other copy.
  *
  * Shared by crld (the issuing CA's complete and delta CRLs) and pkictl (the
  * root's CRL, the ARL, made at a ceremony). Tables: schema/005_crl.sql.

@@ -74,14 +74,19 @@ for f in issuing.crl issuing-delta.crl root.crl root.crt issuing.crt; do
 done
 cmp -s "$tmp/root.crt" "$tmp/root.der" || fail "root.crt is not the root certificate"
 cmp -s "$tmp/issuing.crt" "$tmp/issuing.der" || fail "issuing.crt is not the issuing CA certificate"
-# Conditional GET. crld may publish a new CRL meanwhile (its schedule, or a
+# Conditional GET, by If-None-Match alone: If-Modified-Since is ignored
+# (crl/README.md), since a CRL issued in the second of the last one has its
+# Last-Modified. crld may publish a new CRL meanwhile (its schedule, or a
 # revocation of an earlier test): then the ETag changed under the checks and
 # they run again; a refusal is only reported for an ETag that held.
 cur_etag() { curl -fsS -D - -o /dev/null "$B/issuing.crl" | sed -n 's/^ETag: *//Ip' | tr -d '\r'; }
 code() { curl -s -o /dev/null -w '%{http_code}' "$@" "$B/issuing.crl"; }
+httpdate() { date -u -d "$1" '+%a, %d %b %Y %H:%M:%S GMT'; }
 for attempt in 1 2 3 4 5; do
 	why=
-	etag=$(cur_etag)
+	curl -fsS -D "$tmp/h200" -o "$tmp/cond.crl" "$B/issuing.crl" || fail "GET $B/issuing.crl"
+	etag=$(sed -n 's/^ETag: *//Ip' "$tmp/h200" | tr -d '\r')
+	lastmod=$(sed -n 's/^Last-Modified: *//Ip' "$tmp/h200" | tr -d '\r')
 	[ "$(code -H "If-None-Match: $etag")" = 304 ] || why="If-None-Match with the current ETag: not 304"
 	# RFC 9110 §13.1.2: weak comparison, lists; a 304's Content-Length is the 200's (§8.6).
 	for inm in "W/$etag" "\"other\", $etag" '*'; do
@@ -92,10 +97,19 @@ for attempt in 1 2 3 4 5; do
 	curl -s -D "$tmp/h304" -o /dev/null -H "If-None-Match: $etag" "$B/issuing.crl"
 	len304=$(sed -n 's/^Content-Length: *//Ip' "$tmp/h304" | tr -d '\r')
 	[ -z "$len304" ] || [ "$len304" = "$len200" ] || why="a 304 says Content-Length $len304, the CRL has $len200 bytes"
-	[ "$(code -H "If-Modified-Since: $(date -u -d '+1 hour' '+%a, %d %b %Y %H:%M:%S GMT')")" = 304 ] ||
-		why="If-Modified-Since an hour ahead: not 304"
+	# If-Modified-Since equal to Last-Modified, or after it: the whole CRL.
+	for ims in "$lastmod" "$(httpdate "$lastmod + 1 second")" "$(httpdate '+1 hour')"; do
+		c=$(curl -s -o "$tmp/ims.crl" -w '%{http_code}' -H "If-Modified-Since: $ims" "$B/issuing.crl")
+		[ "$c" = 200 ] && cmp -s "$tmp/ims.crl" "$tmp/cond.crl" ||
+			why="If-Modified-Since: $ims (Last-Modified $lastmod): $c, not 200 with the CRL"
+	done
 	[ "$(code -H "If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT")" = 200 ] ||
 		why="If-Modified-Since long ago: not 200"
+	# If-None-Match decides, whatever If-Modified-Since says.
+	[ "$(code -H "If-None-Match: $etag" -H "If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT")" = 304 ] ||
+		why="If-None-Match with the current ETag and an old If-Modified-Since: not 304"
+	[ "$(code -H 'If-None-Match: "other"' -H "If-Modified-Since: $lastmod")" = 200 ] ||
+		why="If-None-Match with another ETag and If-Modified-Since = Last-Modified: not 200"
 	[ "$(cur_etag)" = "$etag" ] && break	# the CRL held: the verdict stands
 	why="the CRL changed during each of $attempt attempts"
 done
@@ -420,6 +434,68 @@ wait_for ours_follow >/dev/null ||
 kill -TERM "$crld2"
 wait "$crld2" || { cat "$tmp/crld2.log"; fail "the second crld exited non-zero on SIGTERM"; }
 note "two crld instances: CRL $n3 issued by the second is in the first's files"
+
+# --- missed CRLs: served within the reconciliation, without a notification -----------------
+# crl_issued is one notification per CRL: a load that failed uses it up,
+# and one sent while lib/db.c reconnects inside a statement is lost. A crld
+# (its reconcile_interval_seconds 2) compares the numbers in crl_current
+# with what it serves at each reconciliation and loads what is newer; a
+# load that failed is tried again at the next. Until 2026-12-05 it waited
+# for a notification that never came: an instance whose issuance after a
+# revocation was skipped (another's CRL covered it) served an older
+# complete CRL for up to full_interval_seconds (6 h).
+rec=2
+mkdir -p "$tmp/crl4" "$tmp/crl5"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl4" "$tmp/crl5"
+port4=$(free_port)
+B4=http://127.0.0.1:$port4/crl
+PKI_CRL_PORT=$port4 PKI_CRL_OUT_DIR=$tmp/crl4 PKI_CRL_INSTANCE=test-missed \
+PKI_CRL_RECONCILE_INTERVAL_SECONDS=$rec \
+	"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crld4.log" 2>&1 &
+crld4=$!
+at_exit "kill -TERM $crld4 2>/dev/null; wait $crld4 2>/dev/null"
+current() { q "SELECT number FROM crl_current WHERE issuer_id = $1 AND kind = '$2'"; }
+# served4 NAME NUMBER: that crld serves CRL NUMBER as /crl/NAME.
+served4() { curl -fs --max-time 5 -o "$tmp/m.crl" "$B4/$1" && [ "$(crlnum "$tmp/m.crl")" = "$2" ]; }
+within_rec() { awk -v t="$1" -v m="$rec" 'BEGIN { exit !(t <= m + 1) }'; }
+wait_for served4 root.crl "$(current "$rootid" full)" >/dev/null ||
+	{ cat "$tmp/crld4.log"; fail "the crld with reconcile_interval_seconds $rec serves no current ARL"; }
+# A failed load: pki_crl may not read crl_current while pkictl makes an
+# ARL; the notification's load fails, then reading is allowed again.
+at_exit "q 'GRANT SELECT ON crl_current TO pki_crl' >/dev/null 2>&1"
+lines=$(wc -l <"$tmp/crld4.log")
+q 'REVOKE SELECT ON crl_current FROM pki_crl' >/dev/null
+pkictl crl arl >"$tmp/arl3.out" 2>&1 ||
+	{ q 'GRANT SELECT ON crl_current TO pki_crl' >/dev/null; cat "$tmp/arl3.out"; fail "pkictl crl arl"; }
+arl=$(current "$rootid" full)
+load_failed() { tail -n +"$((lines + 1))" "$tmp/crld4.log" | grep -q 'crl_issuer_current: permission denied'; }
+wait_for load_failed >/dev/null ||
+	{ q 'GRANT SELECT ON crl_current TO pki_crl' >/dev/null; cat "$tmp/crld4.log"; fail "ARL $arl: its notification's load did not fail"; }
+q 'GRANT SELECT ON crl_current TO pki_crl' >/dev/null
+t=$(wait_for served4 root.crl "$arl") ||
+	{ cat "$tmp/crld4.log"; fail "ARL $arl, whose load failed, not served within 10 s (serves $(crlnum "$tmp/m.crl"))"; }
+within_rec "$t" || fail "ARL $arl, whose load failed, served after ${t}s (reconcile_interval_seconds $rec)"
+note "a failed load (ARL $arl) tried again: served ${t}s after it could be read"
+# A lost notification: a second crld issues a base and a delta while
+# crl_current's trigger sends none; nothing but the numbers tells.
+at_exit "q 'ALTER TABLE crl_current ENABLE TRIGGER crl_current_notify' >/dev/null 2>&1"
+q 'ALTER TABLE crl_current DISABLE TRIGGER crl_current_notify' >/dev/null
+PKI_CRL_OUT_DIR=$tmp/crl5 PKI_CRL_INSTANCE=test-once "$BUILD/crld" --config "$PKI_CONFIG" --once \
+    >"$tmp/once.out" 2>&1 || once_failed=1
+q 'ALTER TABLE crl_current ENABLE TRIGGER crl_current_notify' >/dev/null
+[ -z "${once_failed:-}" ] || { cat "$tmp/once.out"; fail "crld --once"; }
+full=$(current "$iss" full)
+delta=$(current "$iss" delta)
+[ "$(crlnum "$tmp/crl5/issuing.crl")" = "$full" ] || fail "crld --once did not make crl_current's CRL $full"
+missed_served() { served4 issuing.crl "$full" && served4 issuing-delta.crl "$delta"; }
+t=$(wait_for missed_served) ||
+	{ cat "$tmp/crld4.log"; fail "CRL $full and delta $delta, issued without a notification, not served within 10 s"; }
+within_rec "$t" || fail "CRL $full and delta $delta, issued without a notification, served after ${t}s (reconcile_interval_seconds $rec)"
+cmp -s "$tmp/crl4/issuing.crl" "$tmp/crl5/issuing.crl" ||
+	fail "CRL $full, issued without a notification, is not in the crld's files"
+kill -TERM "$crld4"
+wait "$crld4" || { cat "$tmp/crld4.log"; fail "the crld with reconcile_interval_seconds $rec exited non-zero on SIGTERM"; }
+note "a lost notification: CRL $full and delta $delta served ${t}s after they were issued"
 
 # --- a crld newer than the schema says so and issues nothing ---------------------------------
 # A database migrated to 023 only (certificate.revocation_xid is 024's).
