@@ -33,8 +33,10 @@ endif
 # Libraries take every .c in their folder; daemons' main.c files live in subfolders.
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 HSM_SRCS := $(sort $(wildcard hsm/*.c))
+# ca/worker/lint.c: cad's subject lint, which `pkictl cert issue` applies to a CSR's subject.
 PKICTL_SRCS := ca/pkictl.c ca/ceremony.c ca/profile.c ca/certstore.c ca/certcmd.c ca/arl.c \
-	ca/ordercmd.c ca/officercmd.c ca/sigservicecmd.c ca/auditcmd.c ca/kyccmd.c ca/purgecmd.c ra/policy.c
+	ca/ordercmd.c ca/officercmd.c ca/sigservicecmd.c ca/auditcmd.c ca/kyccmd.c ca/purgecmd.c ra/policy.c \
+	ca/worker/lint.c
 # Daemons: every .c of their folder (main.c holds main()).
 TSAD_SRCS := $(sort $(wildcard tsa/*.c))
 OCSPD_SRCS := $(sort $(wildcard ocsp/*.c))

@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/extern.h"
+#include "ca/worker/extern.h"
 #include "hsm/signer.h"
 #include "lib/audit.h"
 #include "lib/cadb.h"
@@ -290,6 +291,17 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		rc = PKICTL_EXIT_REFUSED;
 		goto out;
 	}
+	/*
+	 * The subject is the CSR's, as its holder wrote it: judged as cad
+	 * judges its own (ca/worker/lint.c) before the issuing key signs it,
+	 * or the CA signs an over-long CN, a control or bidirectional
+	 * formatting character, an emailAddress without its subjectAltName.
+	 */
+	if (cad_lint_subject(NULL, cert, err, sizeof(err)) == -1) {
+		log_err("CSR %s refused, nothing signed: %s", csr_path, err);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
 	if (profile_sign(prof, cert, X509_REQ_get0_pubkey(req), is.cert, key,
 	    err, sizeof(err)) == -1) {
 		log_err("issue: %s", err);
@@ -342,12 +354,20 @@ struct cert_change {
 static int
 cert_change_txn(struct db *db, void *arg)
 {
+	/*
+	 * A revocation of a certificate on hold without --invalidity-date
+	 * keeps the date the hold recorded (RFC 5280 §5.3.2: when the key was
+	 * compromised or the certificate otherwise became invalid, which
+	 * turning the hold into a revocation does not move); any other
+	 * revocation without one has none.
+	 */
 	static const struct db_stmt stmt_revoke = { "ca_certcmd_revoke",
 		"UPDATE certificate SET revoked_at = now(), revocation_reason = "
-		"$3::smallint, invalidity_date = $4::timestamptz, revoked_by = $5 "
-		"WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = $1) "
-		"AND serial = $2 AND (revoked_at IS NULL OR (revocation_reason = 6 "
-		"AND $3::smallint <> 6)) RETURNING id", 5 };
+		"$3::smallint, invalidity_date = coalesce($4::timestamptz, "
+		"CASE WHEN revocation_reason = 6 THEN invalidity_date END), "
+		"revoked_by = $5 WHERE issuer_id = (SELECT id FROM ca_certificate "
+		"WHERE name = $1) AND serial = $2 AND (revoked_at IS NULL OR "
+		"(revocation_reason = 6 AND $3::smallint <> 6)) RETURNING id", 5 };
 	static const struct db_stmt stmt_release = { "ca_certcmd_release",
 		"UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL, "
 		"invalidity_date = NULL, revoked_by = $3 WHERE issuer_id = "

@@ -230,11 +230,17 @@ static const struct db_stmt stmt_revoke_lock = {
 	"FROM certificate c WHERE c.id = $1 FOR UPDATE OF c",
 	2
 };
+/*
+ * A revocation without an invalidity date of a certificate on hold keeps
+ * the date the hold recorded (pkictl's hold may carry one; RFC 5280
+ * §5.3.2); any other change without one has none.
+ */
 static const struct db_stmt stmt_revoke_update = {
 	"ra_review_revoke_update",
 	"UPDATE certificate SET revoked_at = now(), revocation_reason = "
-	"$2::smallint, invalidity_date = $3::timestamptz, revoked_by = $4 "
-	"WHERE id = $1 RETURNING revocation_seq",
+	"$2::smallint, invalidity_date = coalesce($3::timestamptz, "
+	"CASE WHEN revocation_reason = 6 THEN invalidity_date END), "
+	"revoked_by = $4 WHERE id = $1 RETURNING revocation_seq",
 	4
 };
 /* A hold released: valid again (the guard, schema/024, allows only this). */

@@ -1,5 +1,6 @@
 /*
  * Private interfaces of cad, the CA issuance worker (ca/README.md "cad").
+ * pkictl shares lint.c's cad_lint_subject() (ca/certcmd.c).
  */
 #ifndef PKI_CAD_EXTERN_H
 #define PKI_CAD_EXTERN_H
@@ -60,6 +61,19 @@ X509_NAME	*cad_subject(const struct profile *, const char *json,
 int		 cad_lint_keytype(const struct profile *, const char *keytype,
 		    char *err, size_t errlen);
 /*
+ * The subject part of cad_lint(), on an unsigned certificate x: the
+ * subject not empty; every value UTF-8, not blank, at most 64 characters
+ * for CN and 128 for the others (code points, RFC 5280 Appendix A), no
+ * control or bidirectional formatting character; C two upper-case letters;
+ * an emailAddress only with the same address as a subjectAltName
+ * rfc822Name (RFC 5280 §4.1.2.6), and no subjectAltName without a name.
+ * With a profile p, every attribute must also be in its subject_allowed;
+ * p NULL skips that (pkictl cert issue: its profiles have no lint keys, and
+ * the subject is the CSR's). 0, or -1 with the first failure in err.
+ */
+int		 cad_lint_subject(const struct profile *p, X509 *x, char *err,
+		    size_t errlen);
+/*
  * Lints an unsigned certificate before it goes to the signer: profile
  * conformance (kind, subject attributes, required extensions present and
  * parsable, no extension the profile does not make, each as critical as
@@ -67,12 +81,10 @@ int		 cad_lint_keytype(const struct profile *, const char *keytype,
  * P-256/P-384 only, and the order's keytype), serial (positive, >= 64 bits,
  * <= 20 octets; RFC 5280 §4.1.2.2), issuer name, validity (notBefore <
  * notAfter <= issuer's notAfter, at most max_days days, at least a day
- * left), subject values (not blank, CN <= 64 and others <= 128 characters,
- * no control or bidirectional formatting character), an emailAddress only
- * with the same address as a subjectAltName rfc822Name (RFC 5280
- * §4.1.2.6), keyUsage present with digitalSignature, no keyCertSign or
- * cRLSign, no OCSPSigning, timeStamping or anyExtendedKeyUsage. 0, or -1
- * with the first failure in err.
+ * left), the subject (cad_lint_subject() with the profile's
+ * subject_allowed), keyUsage present with digitalSignature, no
+ * keyCertSign or cRLSign, no OCSPSigning, timeStamping or
+ * anyExtendedKeyUsage. 0, or -1 with the first failure in err.
  */
 int		 cad_lint(const struct profile *, X509 *, X509 *issuer,
 		    const char *keytype, long max_days, char *err, size_t errlen);

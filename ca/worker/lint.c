@@ -174,6 +174,21 @@ lint_value(const char *attr, const unsigned char *s, size_t len, char *err,
 	return 0;
 }
 
+/*
+ * RFC 5280 §4.1.2.4 / X.520: countryName is PrintableString(2), an ISO 3166
+ * alpha-2 code. 0, or -1 with err.
+ */
+static int
+lint_country(const unsigned char *s, size_t len, char *err, size_t errlen)
+{
+	if (len != 2 || !isupper(s[0]) || !isupper(s[1])) {
+		lint_err(err, errlen, "lint: subject attribute C must be "
+		    "two upper-case letters (ISO 3166)");
+		return -1;
+	}
+	return 0;
+}
+
 int
 cad_lint_keytype(const struct profile *p, const char *keytype, char *err,
     size_t errlen)
@@ -245,13 +260,9 @@ cad_subject(const struct profile *p, const char *text, char *err,
 		if (lint_value(key, (const unsigned char *)v, n, err,
 		    errlen) == -1)
 			goto out;
-		/* RFC 5280 §4.1.2.4 / X.520: countryName is PrintableString(2). */
-		if (strcmp(key, "C") == 0 && (n != 2 || !isupper((unsigned char)v[0]) ||
-		    !isupper((unsigned char)v[1]))) {
-			lint_err(err, errlen, "lint: subject attribute C must be "
-			    "two upper-case letters (ISO 3166)");
+		if (strcmp(key, "C") == 0 && lint_country((const unsigned char *)v,
+		    n, err, errlen) == -1)
 			goto out;
-		}
 		if (X509_NAME_add_entry_by_txt(name, key, strcmp(key, "C") == 0 ||
 		    strcmp(key, "serialNumber") == 0 ? MBSTRING_ASC :
 		    MBSTRING_UTF8, (const unsigned char *)v, (int)n, -1, 0) != 1) {
@@ -411,6 +422,61 @@ out:
 }
 
 int
+cad_lint_subject(const struct profile *p, X509 *x, char *err, size_t errlen)
+{
+	X509_NAME *subj = X509_get_subject_name(x);
+	X509_NAME_ENTRY *e;
+	const ASN1_OBJECT *obj;
+	unsigned char *utf8 = NULL;
+	char oid[80];
+	const char *q;
+	int i, n, nid, ulen, rc = -1;
+
+	/* Non-empty, no empty attribute, only the profile's. */
+	if ((n = X509_NAME_entry_count(subj)) == 0) {
+		lint_err(err, errlen, "lint: empty subject");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		e = X509_NAME_get_entry(subj, i);
+		obj = X509_NAME_ENTRY_get_object(e);
+		nid = OBJ_obj2nid(obj);
+		q = nid == NID_commonName ? "CN" : nid == NID_countryName ? "C" :
+		    OBJ_nid2sn(nid);
+		if (p != NULL && (nid == NID_undef || !lint_in_list(profile_get(p,
+		    "subject_allowed"), q))) {
+			lint_err(err, errlen, "lint: subject attribute %s not "
+			    "allowed by profile %s", nid == NID_undef ? "?" : q,
+			    profile_name(p));
+			goto out;
+		}
+		if (nid == NID_undef) {
+			if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
+				snprintf(oid, sizeof(oid), "?");
+			q = oid;
+		}
+		if ((ulen = ASN1_STRING_to_UTF8(&utf8,
+		    X509_NAME_ENTRY_get_data(e))) < 0) {
+			lint_err(err, errlen, "lint: subject attribute %s: no "
+			    "UTF-8 form", q);
+			goto out;
+		}
+		if (lint_value(q, utf8, (size_t)ulen, err, errlen) == -1 ||
+		    (nid == NID_countryName && lint_country(utf8, (size_t)ulen,
+		    err, errlen) == -1))
+			goto out;
+		OPENSSL_free(utf8);
+		utf8 = NULL;
+	}
+	if (lint_email(x, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_free(utf8);
+	return rc;
+}
+
+int
 cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
     long max_days, char *err, size_t errlen)
 {
@@ -418,13 +484,10 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 	char word[64];
 	const ASN1_INTEGER *sn;
 	BIGNUM *bn = NULL;
-	X509_NAME *subj;
-	X509_NAME_ENTRY *e;
 	EVP_PKEY *pub;
-	unsigned char *utf8 = NULL;
 	const char *q;
 	size_t len;
-	int i, n, nid, days, secs, ulen, rc = -1;
+	int nid, days, secs, rc = -1;
 	time_t soon = time(NULL) + LINT_MIN_REMAINING_S;
 
 	if ((kind = lint_key(p, "kind", err, errlen)) == NULL ||
@@ -473,36 +536,7 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 		    LINT_MIN_REMAINING_S / 3600);
 		goto out;
 	}
-	/* Subject: non-empty, no empty attribute, only the profile's. */
-	subj = X509_get_subject_name(x);
-	if ((n = X509_NAME_entry_count(subj)) == 0) {
-		lint_err(err, errlen, "lint: empty subject");
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		e = X509_NAME_get_entry(subj, i);
-		nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-		q = nid == NID_commonName ? "CN" : nid == NID_countryName ? "C" :
-		    OBJ_nid2sn(nid);
-		if (nid == NID_undef || !lint_in_list(profile_get(p,
-		    "subject_allowed"), q)) {
-			lint_err(err, errlen, "lint: subject attribute %s not "
-			    "allowed by profile %s", nid == NID_undef ? "?" : q,
-			    profile_name(p));
-			goto out;
-		}
-		if ((ulen = ASN1_STRING_to_UTF8(&utf8,
-		    X509_NAME_ENTRY_get_data(e))) < 0) {
-			lint_err(err, errlen, "lint: subject attribute %s: no "
-			    "UTF-8 form", q);
-			goto out;
-		}
-		if (lint_value(q, utf8, (size_t)ulen, err, errlen) == -1)
-			goto out;
-		OPENSSL_free(utf8);
-		utf8 = NULL;
-	}
-	if (lint_email(x, err, errlen) == -1)
+	if (cad_lint_subject(p, x, err, errlen) == -1)
 		goto out;
 	if ((pub = X509_get0_pubkey(x)) == NULL) {
 		lint_err(err, errlen, "lint: no subject public key");
@@ -556,7 +590,6 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 	}
 	rc = 0;
 out:
-	OPENSSL_free(utf8);
 	BN_free(bn);
 	return rc;
 }

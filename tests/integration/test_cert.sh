@@ -15,6 +15,37 @@ newcsr() { # newcsr NAME SUBJECT [keyopts...]
 	openssl req -new -newkey "${@:-ec}" -nodes -keyout "$tmp/$name.key" -subj "$subj" \
 		-out "$tmp/$name.csr" 2>/dev/null
 }
+# rawcsr NAME ATTR=VALUE...: a P-256 CSR with exactly this subject (C,
+# CN, emailAddress; \uXXXX escapes in VALUE), DER, self-signed, for the
+# subjects `openssl req` will not write (a CN over 64 characters).
+cat >"$tmp/csr.py" <<'PY'
+import subprocess, sys
+from der import tlv
+key, attrs = sys.argv[1], sys.argv[2:]
+oid = {"C": "550406", "CN": "550403", "emailAddress": "2a864886f70d010901"}
+tag = {"C": 0x13, "CN": 0x0C, "emailAddress": 0x16}
+name = b""
+for a in attrs:
+    k, v = a.split("=", 1)
+    v = v.encode("ascii").decode("unicode_escape").encode("utf-8")
+    name += tlv(0x31, tlv(0x30, tlv(0x06, bytes.fromhex(oid[k])) + tlv(tag[k], v)))
+run = lambda args, data=None: subprocess.run(args, input=data, check=True,
+                                             capture_output=True).stdout
+spki = run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"])
+cri = tlv(0x30, b"\x02\x01\x00" + tlv(0x30, name) + spki + b"\xa0\x00")
+sig = run(["openssl", "dgst", "-sha256", "-sign", key], cri)
+alg = tlv(0x30, tlv(0x06, bytes.fromhex("2a8648ce3d040302")))  # ecdsa-with-SHA256
+sys.stdout.buffer.write(tlv(0x30, cri + alg + tlv(0x03, b"\x00" + sig)))
+PY
+rawcsr() {
+	local name=$1
+	shift
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/$name.key" 2>/dev/null
+	PYTHONPATH=$(dirname "$0") python3 "$tmp/csr.py" "$tmp/$name.key" "$@" >"$tmp/$name.csr" ||
+		fail "test setup: rawcsr $name"
+	openssl req -inform DER -in "$tmp/$name.csr" -noout -verify 2>&1 | has 'verify OK' ||
+		fail "test setup: $name.csr does not verify"
+}
 newcsr ec "/C=ID/CN=Budi Santoso/serialNumber=NIK3174012345670001" ec -pkeyopt ec_paramgen_curve:P-256
 pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/ec.pem" ||
 	fail "issue from an EC CSR"
@@ -91,12 +122,41 @@ newcsr p521 "/C=ID/CN=P521 Key" ec -pkeyopt ec_paramgen_curve:P-521
 expect_refused 3 "a P-521 CSR" pkictl cert issue --profile subscriber --csr "$tmp/p521.csr"
 expect_refused 1 "--out in a missing directory" pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" \
 	--out "$tmp/no/such/dir.pem"
+# The CSR's subject is judged as cad judges its own (ca/worker/lint.c)
+# before the issuing key signs: RFC 5280 Appendix A lengths in characters,
+# no control or bidirectional formatting character, an emailAddress only
+# with its subjectAltName rfc822Name (the subscriber profile makes none).
+a0=$(q "SELECT $AUDIT_MAX")
+cn65=$(printf 'a%.0s' $(seq 65))
+rawcsr cn65 C=ID "CN=$cn65"
+expect_refused 3 "a CN of 65 characters" pkictl cert issue --profile subscriber --csr "$tmp/cn65.csr"
+grep -q 'subject attribute CN is longer than 64 characters' "$tmp/out" || fail "a CN of 65: $(cat "$tmp/out")"
+rawcsr cn200 C=ID "CN=$(printf 'b%.0s' $(seq 200))"
+expect_refused 3 "a CN of 200 characters" pkictl cert issue --profile subscriber --csr "$tmp/cn200.csr" \
+	--out "$tmp/cn200.pem"
+[ ! -e "$tmp/cn200.pem" ] || fail "a refused subject left its --out file"
+rawcsr ctrl C=ID 'CN=Budi\u0001Santoso'
+expect_refused 3 "a control character in the CN" pkictl cert issue --profile subscriber --csr "$tmp/ctrl.csr"
+grep -q 'control character (U+0001)' "$tmp/out" || fail "control character: $(cat "$tmp/out")"
+rawcsr bidi C=ID 'CN=Budi \u202eosotnaS'
+expect_refused 3 "a right-to-left override in the CN" pkictl cert issue --profile subscriber --csr "$tmp/bidi.csr"
+grep -q 'bidirectional formatting character (U+202E)' "$tmp/out" || fail "bidi character: $(cat "$tmp/out")"
+rawcsr mail C=ID 'CN=Budi Santoso' emailAddress=budi@example.com
+expect_refused 3 "an emailAddress without its subjectAltName" pkictl cert issue --profile subscriber \
+	--csr "$tmp/mail.csr"
+grep -q 'subject emailAddress without the same subjectAltName' "$tmp/out" || fail "emailAddress: $(cat "$tmp/out")"
+[ "$(q "SELECT $AUDIT_MAX")" = "$a0" ] || fail "a refused subject wrote an audit event: $(q "SELECT action FROM audit_event WHERE id > $a0")"
 [ "$(count)" = "$n0" ] || fail "a refused issuance stored a certificate"
 # A profile without extendedKeyUsage (eseal) is not taken for a CA usage.
 pkictl cert issue --profile eseal --csr "$tmp/ec.csr" --out "$tmp/eseal.pem" >"$tmp/out" 2>&1 ||
 	{ cat "$tmp/out"; fail "pkictl cert issue --profile eseal"; }
 openssl verify -CAfile "$PKI_ROOT_CERT" -untrusted "$PKI_ISSUING_CERT" "$tmp/eseal.pem" >/dev/null ||
 	fail "the eseal certificate does not verify"
+# The lint refuses only what it names: 64 characters (of three octets each)
+# pass, from the same CSR writer.
+rawcsr cn64 C=ID "CN=$(printf '\\u6771%.0s' $(seq 64))"
+pkictl cert issue --profile subscriber --csr "$tmp/cn64.csr" --out "$tmp/cn64.pem" >"$tmp/out" 2>&1 ||
+	{ cat "$tmp/out"; fail "a CN of 64 characters refused"; }
 
 # --- revocation, hold, release --------------------------------------------------------
 expect_refused 2 "bad reason" pkictl cert revoke --serial "$ser" --reason removeFromCRL
@@ -131,6 +191,46 @@ for a in cert.revoke cert.release; do
 	[ "$(q "SELECT count(*) FROM audit_event WHERE action = '$a' AND details->>'serial' = '$ser'")" -ge 1 ] ||
 		fail "$a not audited"
 done
+# A hold with an invalidity date, then its revocation without one: the
+# hold's date stays (RFC 5280 §5.3.2: when the key was compromised, which
+# the revocation does not move), in the row and in the OCSP answer; so it
+# does when an RA officer revokes a certificate pkictl put on hold.
+invalidity() { q "SELECT revocation_reason || ' ' || to_char(invalidity_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM certificate WHERE serial = '$1'"; }
+pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/held.pem" >/dev/null || fail "issue held.pem"
+hser=$(openssl x509 -noout -serial -in "$tmp/held.pem" | cut -d= -f2)
+pkictl cert revoke --serial "$hser" --reason certificateHold --invalidity-date 2026-12-01T08:00:00Z >/dev/null ||
+	fail "hold $hser with an invalidity date"
+[ "$(invalidity "$hser")" = "6 2026-12-01 08:00:00" ] || fail "the hold's row: $(invalidity "$hser")"
+pkictl cert revoke --serial "$hser" --reason keyCompromise >/dev/null || fail "revoke $hser, on hold"
+[ "$(invalidity "$hser")" = "1 2026-12-01 08:00:00" ] ||
+	fail "revoking a hold without --invalidity-date lost the hold's: '$(invalidity "$hser")'"
+for _ in $(seq 50); do
+	out=$(ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
+	    -cert "$tmp/held.pem" -resp_text)
+	grep -q 'Reason: keyCompromise' <<<"$out" && break
+	sleep 0.1
+done
+grep -q 'held.pem: revoked' <<<"$out" && grep -q 'Reason: keyCompromise' <<<"$out" ||
+	{ echo "$out"; fail "OCSP: $hser is not revoked for keyCompromise"; }
+grep -A1 'Invalidity Date' <<<"$out" | has 'Dec  1 08:00:00 2026 GMT' ||
+	{ echo "$out"; fail "OCSP: the revocation of $hser lost the hold's invalidity date"; }
+# The RA officer's revocation (ra/review.c) of a certificate on pkictl's hold.
+. "$(dirname "$0")/lib_ra.sh"
+url=$PKI_RA_URL
+secrets=()
+(umask 077; printf '%s\n' 'Officer-Cert-2026' >"$tmp/officer.pw")
+ra_officer cert-revoker ra_officer "$tmp/officer.pw"
+pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/held2.pem" >/dev/null || fail "issue held2.pem"
+hser2=$(openssl x509 -noout -serial -in "$tmp/held2.pem" | cut -d= -f2)
+pkictl cert revoke --serial "$hser2" --reason certificateHold --invalidity-date 2026-12-01T08:00:00Z >/dev/null ||
+	fail "hold $hser2 with an invalidity date"
+tok=$otok
+req POST "/v1/officer/certificates/$(q "SELECT id FROM certificate WHERE serial = '$hser2'")/revoke" \
+	'{"reason":"keyCompromise","comment":"token lost while on hold"}'
+expect 200 "the officer's revocation of $hser2, on hold"
+tok=
+[ "$(invalidity "$hser2")" = "1 2026-12-01 08:00:00" ] ||
+	fail "an officer revoking a hold without invalidity_date lost the hold's: '$(invalidity "$hser2")'"
 # A serial whose first octet is below 0x10 ("0F..." as openssl prints it) names its certificate too.
 for i in $(seq 80); do
 	pkictl cert issue --profile subscriber --csr "$tmp/rsa.csr" --out "$tmp/z.pem" || fail "issue #$i"
@@ -155,4 +255,16 @@ grep -q "certificate_status.*:$zser" <<<"$notified" || fail "no certificate_stat
 # Even the superuser cannot undo a revocation or delete a certificate.
 sql_fails "$PKI_TEST_PG_URI" "UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL WHERE serial = '$ser'" 'final'
 sql_fails "$PKI_TEST_PG_URI" "DELETE FROM certificate WHERE serial = '$ser'" 'never deleted'
+# A serial is hex as stored (schema/055: upper case, 1 to 40 digits): one
+# that is not would stop every CRL of its issuer (lib/crlgen.c), so even
+# the superuser cannot write it. Each insert is rolled back, should it pass.
+ins() { printf '%s\n' "BEGIN; INSERT INTO certificate (issuer_id, serial, subject, profile, not_before, not_after,
+    sha256, der) SELECT id, $1, 'CN=serial test', 'subscriber', now(), now() + interval '1 day', 'x',
+    '\\x30' FROM ca_certificate WHERE name = 'issuing'; ROLLBACK"; }
+for bad in "'0a1f'" "'0x1F'" "''" "'-01'" "' 01'" "E'1F\\n'" "'1G'" "repeat('F', 41)"; do
+	sql_fails "$PKI_TEST_PG_URI" "$(ins "$bad")" 'violates check constraint "certificate_serial_hex"'
+done
+q "$(ins "repeat('F', 40)")" >/dev/null || fail "a serial of 40 hex digits refused"
+[ "$(q "SELECT convalidated FROM pg_constraint WHERE conname = 'certificate_serial_hex'")" = t ] ||
+	fail "certificate_serial_hex is not validated"
 note ok
