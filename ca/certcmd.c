@@ -367,7 +367,9 @@ cert_change_txn(struct db *db, void *arg)
 		"CASE WHEN revocation_reason = 6 THEN invalidity_date END), "
 		"revoked_by = $5 WHERE issuer_id = (SELECT id FROM ca_certificate "
 		"WHERE name = $1) AND serial = $2 AND (revoked_at IS NULL OR "
-		"(revocation_reason = 6 AND $3::smallint <> 6)) RETURNING id", 5 };
+		"(revocation_reason = 6 AND $3::smallint <> 6)) RETURNING id, "
+		"to_char(invalidity_date AT TIME ZONE 'UTC', "
+		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", 5 };
 	static const struct db_stmt stmt_release = { "ca_certcmd_release",
 		"UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL, "
 		"invalidity_date = NULL, revoked_by = $3 WHERE issuer_id = "
@@ -400,9 +402,12 @@ cert_change_txn(struct db *db, void *arg)
 		rc = 0;		/* nothing to change: the caller explains */
 		goto out;
 	}
+	/* The date stored, which may be the hold's (stmt_revoke). */
 	details = json_pack("{s:s, s:s, s:s?, s:s?}", "issuer", c->issuer,
 	    "serial", c->serial, "reason", c->reason >= 0 ?
-	    cert_reason_name(c->reason) : NULL, "invalidity_date", c->invalidity);
+	    cert_reason_name(c->reason) : NULL, "invalidity_date",
+	    c->reason >= 0 && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) :
+	    NULL);
 	if (details == NULL || audit_append(db, c->actor, c->reason >= 0 ?
 	    "cert.revoke" : "cert.release", "certificate", PQgetvalue(res, 0, 0),
 	    details, NULL) == -1)

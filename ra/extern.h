@@ -536,8 +536,9 @@ int	ra_otp_send(struct ra *, const struct http_request *,
 /*
  * One OTP issued inside the caller's transaction by POST /v1/otp's rules:
  * the account row locked, the factor lock-out, otp.per_hour and, by SMS,
- * otp.per_phone_hour; none for an account whose address was never
- * verified; phone_verify only while the phone is unverified, an email
+ * otp.per_phone_hour; no phone_verify, set_pin or totp_enrol for an
+ * account whose address was never verified; phone_verify only while the
+ * phone is unverified, an email
  * code only to a verified address; the code stored as its HMAC,
  * audited (ra.otp.send), and sent before COMMIT. 0 with id and expires
  * filled; -1 with refused set (roll back and answer it), or with refused
@@ -551,8 +552,8 @@ enum ra_otp_refusal {
 	RA_OTP_PHONE_VERIFIED,		/* 409: phone_verify, nothing to do */
 	RA_OTP_SEND_FAILED,		/* 503 */
 	RA_OTP_EMAIL_UNVERIFIED,	/* 409: no code to an unproven address */
-	RA_OTP_NEVER_VERIFIED,		/* 403: the account's first address
-					   not verified yet */
+	RA_OTP_NEVER_VERIFIED,		/* 403: a factor before the account's
+					   first address is verified */
 };
 struct ra_otp_issue {
 	const char		*account_id;

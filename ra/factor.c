@@ -258,12 +258,17 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 		goto out;
 	}
 	/*
-	 * Codes, and with them a verified phone, a PIN and TOTP, only once the
-	 * account has proven its mailbox: whoever registered someone else's
-	 * address must not make that account look used and keep it from
-	 * being replaced (account.c, ra/README.md "Stale unverified accounts").
+	 * A verified phone, a PIN and TOTP only once the account has proven
+	 * its mailbox: whoever registered someone else's address must not make
+	 * that account look used and keep it from being replaced (account.c,
+	 * ra/README.md "Stale unverified accounts"). Codes that change the
+	 * address, the password or the phone leave nothing the stale test
+	 * looks at, and fix a mistyped address.
 	 */
-	if (strcmp(PQgetvalue(res, 0, 5), "t") != 0) {
+	if (strcmp(PQgetvalue(res, 0, 5), "t") != 0 &&
+	    (strcmp(t->purpose, "phone_verify") == 0 ||
+	    strcmp(t->purpose, "set_pin") == 0 ||
+	    strcmp(t->purpose, "totp_enrol") == 0)) {
 		t->refused = RA_OTP_NEVER_VERIFIED;
 		goto out;
 	}
@@ -370,8 +375,8 @@ ra_otp_refusal_respond(struct http_response *resp,
 		    "verified (open the link sent to it); use sms");
 	case RA_OTP_NEVER_VERIFIED:
 		return ra_problem(resp, 403, "verify your email address first "
-		    "(open the link sent to it): one-time codes, the phone, "
-		    "the PIN and TOTP come after");
+		    "(open the link sent to it): the phone, the PIN and TOTP "
+		    "come after");
 	case RA_OTP_SEND_FAILED:
 		if (http_add_header(resp, "Retry-After", "60") == -1)
 			return -1;

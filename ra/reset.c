@@ -80,20 +80,22 @@ static const struct db_stmt stmt_forgot_insert = {
 /*
  * What the account holds that the reset's rule looks at (ra_reset_need):
  * a verified phone, a PIN, a confirmed TOTP, and whether it can sign or
- * act for others: an application neither rejected nor cancelled (agreed or
- * issued: a key in the HSM; submitted or approved: one "I agree", which an
- * email OTP authorizes, from one), a signing credential at signd (schema/
- * 014, 020), or a company's sysadmin role (enrols employees, asks for
- * their revocation).
+ * act for others: an application for a certificate neither rejected nor
+ * cancelled (agreed or issued: a key in the HSM; submitted or approved:
+ * one "I agree", which an email OTP authorizes, from one; a company's
+ * application, profile company, certifies no key), a signing credential at
+ * signd (schema/014, 020), or the sysadmin role of an active company
+ * (enrols employees, asks for their revocation).
  */
 static const struct db_stmt stmt_reset_need = {
 	"ra_reset_need",
 	"SELECT a.phone_verified, a.pin_hash IS NOT NULL, "
 	"a.totp_secret_enc IS NOT NULL, EXISTS (SELECT 1 FROM ra_application p "
 	"WHERE p.account_id = a.id AND p.status NOT IN ('rejected', "
-	"'cancelled')) OR EXISTS (SELECT 1 FROM sign_credential c WHERE "
-	"c.account_id = a.id) OR EXISTS (SELECT 1 FROM "
-	"ra_company_sysadmin_role r WHERE r.account_id = a.id) "
+	"'cancelled') AND p.profile <> 'company') OR EXISTS (SELECT 1 FROM "
+	"sign_credential c WHERE c.account_id = a.id) OR EXISTS (SELECT 1 FROM "
+	"ra_company_sysadmin_role r WHERE r.account_id = a.id AND "
+	"ra_company_active(r.company_id)) "
 	"FROM ra_account a WHERE a.id = $1",
 	1
 };

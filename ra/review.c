@@ -240,7 +240,8 @@ static const struct db_stmt stmt_revoke_update = {
 	"UPDATE certificate SET revoked_at = now(), revocation_reason = "
 	"$2::smallint, invalidity_date = coalesce($3::timestamptz, "
 	"CASE WHEN revocation_reason = 6 THEN invalidity_date END), "
-	"revoked_by = $4 WHERE id = $1 RETURNING revocation_seq",
+	"revoked_by = $4 WHERE id = $1 RETURNING revocation_seq, "
+	RA_TS("invalidity_date"),
 	4
 };
 /* A hold released: valid again (the guard, schema/024, allows only this). */
@@ -1187,6 +1188,9 @@ ra_revoke_txn(struct db *db, void *arg)
 	}
 	if (res == NULL || PQntuples(res) != 1)
 		goto out;
+	/* The date stored, which may be the hold's (stmt_revoke_update). */
+	inval = t->change != RA_CHANGE_RELEASE && !PQgetisnull(res, 0, 1) ?
+	    PQgetvalue(res, 0, 1) : NULL;
 	if ((details = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:s, s:o, s:s}",
 	    "client", t->client, "officer", t->who->username, "serial",
 	    t->serial, "reason", reason, "reason_code", reason_code >= 0 ?

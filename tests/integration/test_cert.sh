@@ -231,6 +231,14 @@ expect 200 "the officer's revocation of $hser2, on hold"
 tok=
 [ "$(invalidity "$hser2")" = "1 2026-12-01 08:00:00" ] ||
 	fail "an officer revoking a hold without invalidity_date lost the hold's: '$(invalidity "$hser2")'"
+# Each revocation's audit event records the date stored (the hold's), not
+# the request's none.
+for s in "$hser" "$hser2"; do
+	[ "$(q "SELECT e.details->>'invalidity_date' FROM audit_event e JOIN certificate c ON e.object_id = c.id::text
+	    WHERE e.object_type = 'certificate' AND e.action = 'cert.revoke' AND c.serial = '$s'
+	    AND e.details->>'reason' = 'keyCompromise'")" = 2026-12-01T08:00:00Z ] ||
+		fail "the revocation of $s, on hold, audits another invalidity date"
+done
 # A serial whose first octet is below 0x10 ("0F..." as openssl prints it) names its certificate too.
 for i in $(seq 80); do
 	pkictl cert issue --profile subscriber --csr "$tmp/rsa.csr" --out "$tmp/z.pem" || fail "issue #$i"

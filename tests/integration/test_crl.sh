@@ -457,7 +457,7 @@ at_exit "kill -TERM $crld4 2>/dev/null; wait $crld4 2>/dev/null"
 current() { q "SELECT number FROM crl_current WHERE issuer_id = $1 AND kind = '$2'"; }
 # served4 NAME NUMBER: that crld serves CRL NUMBER as /crl/NAME.
 served4() { curl -fs --max-time 5 -o "$tmp/m.crl" "$B4/$1" && [ "$(crlnum "$tmp/m.crl")" = "$2" ]; }
-within_rec() { awk -v t="$1" -v m="$rec" 'BEGIN { exit !(t <= m + 1) }'; }
+within_rec() { awk -v t="$1" -v m="$rec" 'BEGIN { exit !(t <= 2 * m + 1) }'; }
 wait_for served4 root.crl "$(current "$rootid" full)" >/dev/null ||
 	{ cat "$tmp/crld4.log"; fail "the crld with reconcile_interval_seconds $rec serves no current ARL"; }
 # A failed load: pki_crl may not read crl_current while pkictl makes an

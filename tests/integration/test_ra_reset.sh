@@ -430,7 +430,7 @@ tok=
 unphone "$sa"
 q "SET session_replication_role = replica;
    WITH a AS (INSERT INTO ra_application (account_id, kind, status, profile, subject, decided_at, decision_reason)
-       VALUES ($ap, 'corporate', 'rejected', 'company', '{}', now(), 'test') RETURNING id),
+       VALUES ($ap, 'corporate', 'approved', 'company', '{}', now(), NULL) RETURNING id),
    c AS (INSERT INTO ra_company (application_id, representative_id, name, nib, npwp, deed_number, deed_date,
        decree_number, sysadmin_email) SELECT a.id, $ap, 'PT Reset', '1234567890123', '123456789012345', 'D-1',
        '2020-01-01', 'AHU-1', 'sysadmin@example.com' FROM a RETURNING id)
@@ -440,11 +440,18 @@ t10=$(reset_token sysadmin@example.com)
 secrets+=("$t10")
 refuse 409 "a sysadmin's reset with the token alone" POST /v1/password/reset \
 	"{\"token\":\"$t10\",\"new_password\":\"$new\"}"
+# The sysadmin of a company no longer active (its application withdrawn
+# here; a deactivation alike) acts for nobody: the token alone.
+q "SET session_replication_role = replica;
+   UPDATE ra_application SET status = 'rejected', decision_reason = 'test'
+   WHERE id = (SELECT application_id FROM ra_company WHERE sysadmin_email = 'sysadmin@example.com')" >/dev/null
+req POST /v1/password/reset "{\"token\":\"$t10\",\"new_password\":\"$new\"}"
+expect 200 "the reset of an inactive company's sysadmin, with the token alone"
 q "SET session_replication_role = replica;
    UPDATE ra_application SET status = 'rejected', decision_reason = 'test' WHERE id = $app_ap" >/dev/null
 req POST /v1/password/reset "{\"token\":\"$t9\",\"new_password\":\"$new\"}"
 expect 200 "the reset of an account whose application was rejected, with the token alone"
-note "an approved applicant or a sysadmin with no second factor: 409; once the application is rejected: the token alone: ok"
+note "an approved applicant or an active company's sysadmin with no second factor: 409; once the application is rejected or the company deactivated: the token alone; a representative's company application does not count: ok"
 
 # --- a reset mail whose token died before it went: never sent, its body emptied -------------------
 # Queued as forgot queues them, bound to their tokens; one due now, one
@@ -520,6 +527,9 @@ for purpose in phone_verify set_pin totp_enrol; do
 		"{\"channel\":\"sms\",\"purpose\":\"$purpose\"}"
 done
 detail | has 'verify your email address first' || fail "the refused code's detail: $(detail)"
+# A code to change the (perhaps mistyped) address is still sent.
+req POST /v1/otp '{"channel":"sms","purpose":"change_email"}'
+expect 201 "a change_email code to a never-verified account"
 tok=
 q "UPDATE ra_email_verification SET expires_at = now() + interval '1 hour' WHERE account_id = $old" >/dev/null
 [ "$(live_sessions "$old")" -ge 1 ] || fail "the squatter has no live session"

@@ -146,9 +146,10 @@ note "a purge with nothing to do: zeros, no event; --days 15 takes the 20-day-ol
 
 # --- what stays whatever its age ---------------------------------------------------------------
 # In one transaction of the test superuser (rad's outbox never sees it): an
-# expired reset token whose mail is queued, not given up, and a publication
-# not done, both 40 days old, survive ra_purge_ended(); the same token once
-# its mail is given up goes.
+# expired reset token whose mail is queued, not given up, a publication not
+# done, and one of the same entry done after it (lib/publish.c would
+# otherwise publish the older one over it), all 40 days old, survive
+# ra_purge_ended(); the same token once its mail is given up goes.
 out=$(psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" <<-EOF
 	BEGIN;
 	INSERT INTO ra_password_reset (id, account_id, token_sha256, expires_at, created_at)
@@ -157,17 +158,19 @@ out=$(psql -X -q -At -v ON_ERROR_STOP=1 "$PKI_TEST_PG_URI" <<-EOF
 	    VALUES (-53, 'retention.sub@example.com', 'reset', 'queued', -53);
 	INSERT INTO publish_queue (id, dn, attribute, der, created_at)
 	    VALUES (-53, 'cn=retention-test', 'userCertificate;binary', '\\x30', now() - interval '40 days');
+	INSERT INTO publish_queue (id, dn, attribute, der, done_at)
+	    VALUES (-52, 'cn=retention-test', 'userCertificate;binary', NULL, now() - interval '40 days');
 	SELECT ra_purge_ended(30)->>'ra_password_reset', ra_purge_ended(30)->>'publish_queue';
 	SELECT count(*) FROM ra_password_reset WHERE id = -53;
-	SELECT count(*) FROM publish_queue WHERE id = -53;
+	SELECT count(*) FROM publish_queue WHERE id IN (-53, -52);
 	UPDATE ra_mail_outbox SET body = '', next_attempt_at = 'infinity' WHERE id = -53;
 	SELECT ra_purge_ended(30)->>'ra_password_reset';
 	SELECT count(*) FROM ra_password_reset WHERE id = -53;
 	ROLLBACK;
 EOF
 ) || fail "the transaction of what stays: $out"
-[ "$(tr '\n' ' ' <<<"$out")" = "0|0 1 1 1 0 " ] || fail "what stays: $(tr '\n' ' ' <<<"$out")"
-note "a reset token whose mail is still queued stays, and goes once the mail is given up; a pending publication stays"
+[ "$(tr '\n' ' ' <<<"$out")" = "0|0 1 2 1 0 " ] || fail "what stays: $(tr '\n' ' ' <<<"$out")"
+note "a reset token whose mail is still queued stays, and goes once the mail is given up; a pending publication stays, and so does a newer done one of its entry"
 
 audit_text "$tmp/audit.txt"
 no_secret_in "the audit trail" "$tmp/audit.txt" "$tmp/p.out" "$tmp/p.err"
