@@ -27,8 +27,9 @@
 #define FACTOR_OTP_MAC_DOMAIN	"pki-ra-otp-v1"
 
 /*
- * The account's lock-out counters, by enum factor_scope: rad's, and signd's
- * SAM's (schema/026), so that neither side can lock the other out.
+ * The account's lock-out counters, by enum factor_scope: rad's, signd's
+ * SAM's (schema/026) and the password reset's (schema/057), so that none
+ * can lock another out.
  */
 #define FACTOR_ACCOUNT_SQL(failures, until) \
 	"SELECT pin_hash, " failures ", " \
@@ -46,6 +47,14 @@ static const struct db_stmt stmt_factor_account[] = {
 	    "factor_failures", "factor_locked_until"), 1 },
 	[FACTOR_SCOPE_SIGN] = { "factor_check_account_sign", FACTOR_ACCOUNT_SQL(
 	    "sign_factor_failures", "sign_factor_locked_until"), 1 },
+	[FACTOR_SCOPE_RESET] = { "factor_check_account_rst", FACTOR_ACCOUNT_SQL(
+	    "reset_factor_failures", "reset_factor_locked_until"), 1 },
+};
+/* The scope's name in ra.factor.lock. */
+static const char *const factor_scope_name[] = {
+	[FACTOR_SCOPE_RA] = "ra",
+	[FACTOR_SCOPE_SIGN] = "sign",
+	[FACTOR_SCOPE_RESET] = "password_reset",
 };
 static const struct db_stmt stmt_factor_otp = {
 	"factor_check_otp",
@@ -72,6 +81,9 @@ static const struct db_stmt stmt_factor_failed[] = {
 	[FACTOR_SCOPE_SIGN] = { "factor_check_account_failed_sign",
 	    FACTOR_FAILED_SQL("sign_factor_failures",
 	    "sign_factor_locked_until"), 3 },
+	[FACTOR_SCOPE_RESET] = { "factor_check_account_failed_rst",
+	    FACTOR_FAILED_SQL("reset_factor_failures",
+	    "reset_factor_locked_until"), 3 },
 };
 static const struct db_stmt stmt_factor_reset[] = {
 	[FACTOR_SCOPE_RA] = { "factor_check_account_reset", FACTOR_RESET_SQL(
@@ -79,6 +91,9 @@ static const struct db_stmt stmt_factor_reset[] = {
 	[FACTOR_SCOPE_SIGN] = { "factor_check_account_reset_sign",
 	    FACTOR_RESET_SQL("sign_factor_failures",
 	    "sign_factor_locked_until"), 1 },
+	[FACTOR_SCOPE_RESET] = { "factor_check_account_reset_rst",
+	    FACTOR_RESET_SQL("reset_factor_failures",
+	    "reset_factor_locked_until"), 1 },
 };
 
 void
@@ -237,9 +252,10 @@ factor_failed(const struct factor_verifier *fv, const struct factor_origin *o,
 		details = NULL;
 	}
 	if (lock > 0) {
-		if ((details = json_pack("{s:I, s:I}", "factor_failures",
-		    (json_int_t)failed, "locked_seconds", (json_int_t)lock)) ==
-		    NULL || factor_origin_details(details, o, account_id) == -1 ||
+		if ((details = json_pack("{s:I, s:I, s:s}", "factor_failures",
+		    (json_int_t)failed, "locked_seconds", (json_int_t)lock,
+		    "scope", factor_scope_name[fv->scope])) == NULL ||
+		    factor_origin_details(details, o, account_id) == -1 ||
 		    audit_append(db, fv->lock_actor, "ra.factor.lock",
 		    "ra_account", account_id, details, NULL) == -1)
 			goto out;

@@ -67,6 +67,7 @@ enum factor_totp_match {
 enum factor_scope {
 	FACTOR_SCOPE_RA = 0,	/* factor_failures, factor_locked_until */
 	FACTOR_SCOPE_SIGN,	/* sign_factor_*: signd's SAM */
+	FACTOR_SCOPE_RESET,	/* reset_factor_*: rad's password reset */
 };
 struct factor_verifier {
 	unsigned char	 otp_key[FACTOR_OTP_KEY_LEN];

@@ -143,6 +143,30 @@ ra_factor_init(struct ra *ra, const char *key_file, char *err, size_t errlen)
 
 /* --- the verifier: lib/factor.c, shared with signd's SAM ---------------------------- */
 
+/*
+ * A factor sent with a password reset token: counted on the reset's own
+ * lock-out (FACTOR_SCOPE_RESET, schema/057), so that whoever holds the
+ * mailbox cannot lock the subscriber's factors, and audited as the reset's
+ * other events are, by subscriber:unauthenticated (the account in the
+ * details): the sender has proven a mailbox, not who they are.
+ */
+static int
+ra_factor_check_reset(struct ra *ra, struct db *db, const char *account_id,
+    const struct factor *f, struct factor_outcome *out)
+{
+	static const struct factor_origin origin = {
+		.actor = "subscriber:unauthenticated",
+	};
+	struct factor_verifier fv = ra->fv;
+	int rc;
+
+	fv.scope = FACTOR_SCOPE_RESET;
+	rc = factor_check_from(&fv, db, account_id, "password_reset", f,
+	    &origin, out);
+	factor_wipe(fv.otp_key, sizeof(fv.otp_key));
+	return rc;
+}
+
 int
 ra_factor_check(struct ra *ra, struct db *db, const char *account_id,
     const char *purpose, const struct factor *f, struct factor_outcome *out)
@@ -153,6 +177,8 @@ ra_factor_check(struct ra *ra, struct db *db, const char *account_id,
 		log_err("ra_factor_check: unknown purpose %s", purpose);
 		return -1;
 	}
+	if (strcmp(purpose, "password_reset") == 0)
+		return ra_factor_check_reset(ra, db, account_id, f, out);
 	return factor_check(&ra->fv, db, account_id, purpose, f, out);
 }
 

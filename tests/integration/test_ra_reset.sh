@@ -204,14 +204,14 @@ q "UPDATE ra_account SET failed_logins = 7, locked_until = now() + interval '1 h
 h0=$(hash_of "$rita")
 [ "$(live_sessions "$rita")" = 2 ] || fail "rita's two sessions"
 
-# A wrong code: counted (the OTP's attempts, the account's factor failures),
-# nothing else changes.
+# A wrong code: counted (the OTP's attempts, the reset's own factor
+# failures, not the account's RA ones: schema/057), nothing else changes.
 req POST /v1/password/reset "{\"token\":\"$t2\",\"new_password\":\"$new\",\"otp_id\":$oid,\"code\":\"$(other "$c")\"}"
 expect 401 "a wrong SMS code"
 [ "$(hash_of "$rita")/$(live_sessions "$rita")/$(resets "$rita")" = "$h0/2/2/0" ] ||
 	fail "a wrong code changed the password, the sessions or the token"
-[ "$(q "SELECT attempts FROM ra_otp WHERE id = $oid")/$(q "SELECT factor_failures FROM ra_account WHERE id = $rita")" = 1/1 ] ||
-	fail "the wrong code was not counted"
+[ "$(q "SELECT attempts FROM ra_otp WHERE id = $oid")/$(q "SELECT reset_factor_failures || '/' || factor_failures FROM ra_account WHERE id = $rita")" = 1/1/0 ] ||
+	fail "the wrong code was not counted on the reset's counter alone"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.otp.failed' AND object_id = '$oid'")" = 1 ] ||
 	fail "the wrong code is not audited"
 # Another account's OTP: refused, nothing counted.
@@ -341,10 +341,11 @@ detail | has 'PIN' || fail "PIN detail of the SMS step: $(detail)"
 h0=$(hash_of "$pn")
 req POST /v1/password/reset "{\"token\":\"$t6\",\"new_password\":\"$new\",\"factor\":{\"type\":\"pin\",\"pin\":\"402918\"}}"
 expect 401 "a wrong PIN"
-[ "$(hash_of "$pn")/$(resets "$pn")/$(q "SELECT factor_failures FROM ra_account WHERE id = $pn")" = "$h0/1/0/1" ] ||
-	fail "a wrong PIN changed something or was not counted"
-[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.factor.failed' AND object_id = '$pn'")" = 1 ] ||
-	fail "the wrong PIN is not audited"
+[ "$(hash_of "$pn")/$(resets "$pn")/$(q "SELECT reset_factor_failures || '/' || factor_failures FROM ra_account WHERE id = $pn")" = "$h0/1/0/1/0" ] ||
+	fail "a wrong PIN changed something or was not counted on the reset's counter alone"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.factor.failed' AND object_id = '$pn'
+	AND actor = 'subscriber:unauthenticated' AND details->>'account_id' = '$pn'")" = 1 ] ||
+	fail "the wrong PIN is not audited as subscriber:unauthenticated"
 req POST /v1/password/reset "{\"token\":\"$t6\",\"new_password\":\"$new\",\"factor\":{\"type\":\"pin\",\"pin\":\"402917\"}}"
 expect 200 "a reset with token and PIN"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.password_reset' AND object_id = '$pn'
@@ -352,6 +353,36 @@ expect 200 "a reset with token and PIN"
 wait_mail pinner@example.com 'reset with a link mailed to this address and your PIN' >/dev/null ||
 	fail "the notice does not name the PIN"
 note "a PIN holder without a verified phone: the token alone 401, with the PIN 200: ok"
+
+# Whoever holds the mailbox and guesses PINs locks the reset, not the
+# subscriber's factors (before: the account's RA counter, so that the
+# mailbox alone kept the subscriber from revoking or changing the PIN).
+ra_account locker@example.com +6281277770009 "$pw"
+lk=$aid
+lktok=$tok
+set_pin +6281277770009 402917
+tok=
+unphone "$lk"
+forgot locker@example.com
+t11=$(reset_token locker@example.com)
+secrets+=("$t11")
+for i in 1 2 3 4 5; do
+	req POST /v1/password/reset "{\"token\":\"$t11\",\"new_password\":\"$new\",\"factor\":{\"type\":\"pin\",\"pin\":\"40291$i\"}}"
+	[ "$i" = 5 ] && [ "$code" = 429 ] && break	# the fifth may find the lock
+	expect 401 "wrong PIN $i through the reset"
+done
+req POST /v1/password/reset "{\"token\":\"$t11\",\"new_password\":\"$new\",\"factor\":{\"type\":\"pin\",\"pin\":\"402917\"}}"
+expect 429 "the right PIN through a locked reset"
+[ "$(q "SELECT factor_failures || '/' || (factor_locked_until IS NULL) || '/' || (reset_factor_locked_until > now())
+    FROM ra_account WHERE id = $lk")" = 0/true/true ] || fail "the reset's wrong PINs locked the account's factors"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.factor.lock' AND object_id = '$lk'
+    AND details->>'scope' = 'password_reset'")" -ge 1 ] || fail "the reset's lock is not audited with its scope"
+# The subscriber's own session still uses the PIN: a password change.
+tok=$lktok
+req POST /v1/password "{\"current_password\":\"$pw\",\"new_password\":\"Locker-New-Pass9\",\"factor\":{\"type\":\"pin\",\"pin\":\"402917\"}}"
+expect 200 "the subscriber's PIN while the reset is locked"
+tok=
+note "five wrong PINs through the reset lock the reset (429, audited scope password_reset), not the subscriber's own PIN: ok"
 
 # --- a TOTP holder: a TOTP code -----------------------------------------------------------------
 command -v oathtool >/dev/null || fail "oathtool missing (deploy/packages.txt; make deps)"
