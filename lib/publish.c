@@ -53,17 +53,19 @@ static const struct db_stmt stmt_queue_der = { "publish_queue_der",
  * Each row replaces the entry's attribute: the directory must end with the
  * newest row of a (dn, attribute), never an older one retried after it (a
  * CRL rolled back). Done: this row and every older pending row of its
- * target; a row whose target has a newer row done is skipped. One
+ * target (named in the audit event's also_done); a row whose target has a
+ * newer row done is skipped. One
  * publisher at a time (stmt_publisher_try, _wait), so that two cannot write one
  * entry in the opposite order of their rows. A done CRL row keeps no DER
  * (schema/046): crl_current has the newest, the crl table every hash.
  */
 static const struct db_stmt stmt_queue_done = { "publish_queue_done",
-	"UPDATE publish_queue SET done_at = now(), attempts = attempts + "
+	"WITH d AS (UPDATE publish_queue SET done_at = now(), attempts = attempts + "
 	"(id = $1)::int, last_error = NULL, der = CASE WHEN attribute IN "
 	"('certificateRevocationList;binary', 'authorityRevocationList;binary', "
 	"'deltaRevocationList;binary') THEN NULL ELSE der END "
-	"WHERE done_at IS NULL AND dn = $2 AND attribute = $3 AND id <= $1", 3 };
+	"WHERE done_at IS NULL AND dn = $2 AND attribute = $3 AND id <= $1 "
+	"RETURNING id) SELECT id FROM d ORDER BY id", 3 };
 /*
  * crld (a time budget) only tries: a publisher held up by a directory
  * outage must not stall its CRL issuance; the holder drains the queue.
@@ -91,9 +93,10 @@ static const struct db_stmt stmt_cert_claim = { "publish_certificate_claim",
 	"FOR UPDATE OF p SKIP LOCKED", 0 };
 /* Done: this row and any older pending row of the same certificate. */
 static const struct db_stmt stmt_cert_done = { "publish_certificate_done",
-	"UPDATE publish_certificate SET done_at = now(), attempts = attempts + "
-	"(id = $1)::int, last_error = NULL WHERE done_at IS NULL AND "
-	"certificate_id = $2 AND id <= $1", 2 };
+	"WITH d AS (UPDATE publish_certificate SET done_at = now(), attempts = "
+	"attempts + (id = $1)::int, last_error = NULL WHERE done_at IS NULL "
+	"AND certificate_id = $2 AND id <= $1 RETURNING id) SELECT id FROM d "
+	"ORDER BY id", 2 };
 static const struct db_stmt stmt_cert_failed = { "publish_certificate_failed",
 	"UPDATE publish_certificate SET attempts = attempts + 1, last_error = $2, "
 	"next_attempt_at = now() + make_interval(secs => $3::int) WHERE id = $1", 3 };
@@ -192,6 +195,35 @@ publish_reason_name(int code)
 }
 
 /*
+ * Marks row id done with the older pending rows of its target (stmt, one of
+ * the *_done statements); *retired: their ids, the row's own left out, as
+ * a JSON array for the audit event, or NULL when there were none. 0 or -1.
+ */
+static int
+publish_done(struct db *db, const struct db_stmt *stmt, const char **values,
+    const char *id, json_t **retired)
+{
+	PGresult *res;
+	int i, rc = -1;
+
+	*retired = NULL;
+	if ((res = db_exec(db, stmt, values, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		if (strcmp(PQgetvalue(res, i, 0), id) == 0)
+			continue;
+		if ((*retired == NULL && (*retired = json_array()) == NULL) ||
+		    json_array_append_new(*retired, json_integer(strtoll(
+		    PQgetvalue(res, i, 0), NULL, 10))) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
  * Publishes one subscriber certificate's entry, cn=<serial>,ou=subscribers,
  * <base>: userCertificate;binary and a description of its status now.
  * PUBLISH_ROW_DONE, _FAILED (retried later), _DOWN (failed, and the
@@ -207,7 +239,7 @@ publish_cert_row(struct db *db, struct ldappub_session *ls, PGresult *res,
 	char err[256] = "", backoff[32], dn[512], status[160];
 	const char *id = PQgetvalue(res, i, 0), *serial = PQgetvalue(res, i, 1);
 	const char *values[3];
-	json_t *details = NULL;
+	json_t *details = NULL, *retired = NULL;
 	long attempts = strtol(PQgetvalue(res, i, 3), NULL, 10), delay;
 	int ok = 0, down = 0, rc = -1;
 
@@ -238,7 +270,8 @@ publish_cert_row(struct db *db, struct ldappub_session *ls, PGresult *res,
 	values[0] = id;
 	if (ok) {
 		values[1] = PQgetvalue(res, i, 6);
-		if (db_exec_ok(db, &stmt_cert_done, values) == -1)
+		if (publish_done(db, &stmt_cert_done, values, id,
+		    &retired) == -1)
 			goto out;
 	} else {
 		delay = publish_backoff(attempts);
@@ -250,15 +283,17 @@ publish_cert_row(struct db *db, struct ldappub_session *ls, PGresult *res,
 		log_warn("LDAP publication of certificate %s failed (retry in "
 		    "%ld s): %s", serial, delay, err);
 	}
-	details = json_pack("{s:s, s:s, s:s, s:b, s:s?}", "certificate_id",
+	/* also_done: older rows of the certificate this one made redundant. */
+	details = json_pack("{s:s, s:s, s:s, s:b, s:s?, s:O*}", "certificate_id",
 	    PQgetvalue(res, i, 6), "serial", serial, "status", status, "ok", ok,
-	    "error", ok ? NULL : err);
+	    "error", ok ? NULL : err, "also_done", retired);
 	if (details == NULL || audit_append(db, actor, "publish.ldap",
 	    "publish_certificate", id, details, NULL) == -1)
 		goto out;
 	rc = ok ? PUBLISH_ROW_DONE : down ? PUBLISH_ROW_DOWN :
 	    PUBLISH_ROW_FAILED;
 out:
+	json_decref(retired);
 	json_decref(details);
 	free(der);
 	return rc;
@@ -324,7 +359,7 @@ publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
 	const char *newer = PQgetisnull(res, i, 4) ? NULL :
 	    PQgetvalue(res, i, 4);
 	const char *values[3];
-	json_t *details = NULL;
+	json_t *details = NULL, *retired = NULL;
 	long attempts = strtol(PQgetvalue(res, i, 3), NULL, 10);
 	long delay;
 	int ok, down = 0, rc = -1;
@@ -355,7 +390,8 @@ publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
 	if (ok) {
 		values[1] = dn;
 		values[2] = attr;
-		if (db_exec_ok(db, &stmt_queue_done, values) == -1)
+		if (publish_done(db, &stmt_queue_done, values, id,
+		    &retired) == -1)
 			goto out;
 	} else {
 		delay = publish_backoff(attempts);
@@ -368,17 +404,18 @@ publish_row(struct db *db, struct ldappub_session *ls, PGresult *res, int i,
 		    attr, dn, delay, err);
 	}
 	/* What was published: a done CRL row keeps no DER (schema/046). */
-	details = json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:o*, s:s?}", "dn", dn,
-	    "attribute", attr, "ok", ok, "error", ok ? NULL : err,
+	details = json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:o*, s:s?, s:O*}",
+	    "dn", dn, "attribute", attr, "ok", ok, "error", ok ? NULL : err,
 	    "superseded_by", newer, "bytes", ok && newer == NULL ?
 	    json_integer(put.bytes) : NULL, "sha256", ok && newer == NULL &&
-	    put.sha256[0] != '\0' ? put.sha256 : NULL);
+	    put.sha256[0] != '\0' ? put.sha256 : NULL, "also_done", retired);
 	if (details == NULL || audit_append(db, actor, "publish.ldap",
 	    "publish_queue", id, details, NULL) == -1)
 		goto out;
 	rc = ok ? PUBLISH_ROW_DONE : down ? PUBLISH_ROW_DOWN :
 	    PUBLISH_ROW_FAILED;
 out:
+	json_decref(retired);
 	json_decref(details);
 	return rc;
 }
