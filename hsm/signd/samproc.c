@@ -30,7 +30,9 @@
  *	       every signature is audited (sign.hash) in the same transaction
  *	       as the consumption. Nothing is returned unless that commits.
  *	       A refusal rolls all of it back and is then audited alone
- *	       (sign.refused), in a transaction of its own.
+ *	       (sign.refused), in a transaction of its own; so is a refused
+ *	       AUTHORIZE (sign.authorize_refused) but for a wrong factor,
+ *	       whose own events say it.
  *
  * A malformed frame cannot come from a working worker: the SAM exits.
  */
@@ -327,6 +329,97 @@ sam_credential(struct db *db, uint64_t cred, struct sam_reply *r)
 	return res;
 }
 
+/* enum sam_error's names, for the refusal events. */
+static const char *
+sam_error_name(uint32_t e)
+{
+	static const char *const names[] = {
+		[SAM_E_REQUEST] = "request",
+		[SAM_E_CREDENTIAL] = "credential",
+		[SAM_E_CRED_STATUS] = "credential_status",
+		[SAM_E_PIN] = "pin",
+		[SAM_E_OTP] = "otp",
+		[SAM_E_NOT_ENROLLED] = "not_enrolled",
+		[SAM_E_LOCKED] = "locked",
+		[SAM_E_SAD] = "sad",
+		[SAM_E_SAD_EXPIRED] = "sad_expired",
+		[SAM_E_HASH] = "hash",
+		[SAM_E_ALGO] = "algo",
+		[SAM_E_KEY] = "key",
+		[SAM_E_UNAVAILABLE] = "unavailable",
+	};
+
+	if (e < sizeof(names) / sizeof(names[0]) && names[e] != NULL)
+		return names[e];
+	return "unknown";
+}
+
+struct sam_refusal_txn {
+	const char			*action;	/* sign.refused, ... */
+	uint64_t			 service;
+	uint64_t			 credential;
+	const struct sam_hashes		*hashes;
+	const struct sam_reply		*r;
+	const char			*sad_id;	/* "": none found */
+};
+
+/*
+ * One refusal event (actor "sign_service:<id>", object the credential
+ * asked for): service, credential, the SAD's row when one was found, the
+ * refusal (sam_error name and text), hash algorithm and count. Never the
+ * SAD. 0 or -1.
+ */
+static int
+sam_refusal_txn(struct db *db, void *arg)
+{
+	const struct sam_refusal_txn *t = arg;
+	char svc[24], cred[24], actor[FACTOR_ACTOR_MAX];
+	json_t *details;
+
+	snprintf(svc, sizeof(svc), "%llu", (unsigned long long)t->service);
+	snprintf(cred, sizeof(cred), "%llu", (unsigned long long)t->credential);
+	snprintf(actor, sizeof(actor), "sign_service:%s", svc);
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}",
+	    "service_id", svc, "credential_id", cred, "error",
+	    sam_error_name(t->r->error), "reason", t->r->text, "hash_algo",
+	    sam_md_name(t->hashes->md), "num_hashes",
+	    (json_int_t)t->hashes->n)) == NULL)
+		return -1;
+	if (t->sad_id[0] != '\0' && json_object_set_new(details, "sad_id",
+	    json_string(t->sad_id)) == -1) {
+		json_decref(details);
+		return -1;
+	}
+	return audit_append_new(db, actor, t->action, "sign_credential", cred,
+	    details);
+}
+
+/*
+ * Audits a refused request after its transaction rolled back (or wrote
+ * nothing), so that what a probing service or a compromised worker tries
+ * stays in the trail; the refusal itself stands whether or not this
+ * commits.
+ */
+static void
+sam_audit_refusal(struct sam *sam, const char *action, uint64_t service,
+    uint64_t credential, const struct sam_hashes *hashes, const char *sad_id,
+    const struct sam_reply *r)
+{
+	struct sam_refusal_txn t;
+
+	t.action = action;
+	t.service = service;
+	t.credential = credential;
+	t.hashes = hashes;
+	t.r = r;
+	t.sad_id = sad_id;
+	if (db_transaction(sam->db, NULL, SAM_TXN_ATTEMPTS, sam_refusal_txn,
+	    &t) == -1)
+		log_err("sam: %s on credential %llu by service %llu could not "
+		    "be audited", action, (unsigned long long)credential,
+		    (unsigned long long)service);
+}
+
 /* --- AUTHORIZE ----------------------------------------------------------------- */
 
 struct sam_auth_txn {
@@ -477,8 +570,17 @@ sam_answer_authorize(struct sam *sam, const unsigned char *body, size_t len,
 			sam_fail(r, "authorization failed (database)");
 		goto out;
 	}
-	if (t.refused)
+	if (t.refused) {
+		/*
+		 * A wrong PIN or code is in the trail already (ra.factor.failed,
+		 * ra.otp.failed, by the service); any other refusal (a revoked
+		 * or unknown credential, factors locked) wrote nothing.
+		 */
+		if (r->error != SAM_E_PIN && r->error != SAM_E_OTP)
+			sam_audit_refusal(sam, "sign.authorize_refused",
+			    q.service, q.credential, &q.hashes, "", r);
 		goto out;
+	}
 	if ((out = malloc(SIGND_SAD_BYTES + 4)) == NULL) {
 		sam_fail(r, "out of memory");
 		goto out;
@@ -753,91 +855,6 @@ out:
 	return rc;
 }
 
-/* enum sam_error's names, for the sign.refused event. */
-static const char *
-sam_error_name(uint32_t e)
-{
-	static const char *const names[] = {
-		[SAM_E_REQUEST] = "request",
-		[SAM_E_CREDENTIAL] = "credential",
-		[SAM_E_CRED_STATUS] = "credential_status",
-		[SAM_E_PIN] = "pin",
-		[SAM_E_OTP] = "otp",
-		[SAM_E_NOT_ENROLLED] = "not_enrolled",
-		[SAM_E_LOCKED] = "locked",
-		[SAM_E_SAD] = "sad",
-		[SAM_E_SAD_EXPIRED] = "sad_expired",
-		[SAM_E_HASH] = "hash",
-		[SAM_E_ALGO] = "algo",
-		[SAM_E_KEY] = "key",
-		[SAM_E_UNAVAILABLE] = "unavailable",
-	};
-
-	if (e < sizeof(names) / sizeof(names[0]) && names[e] != NULL)
-		return names[e];
-	return "unknown";
-}
-
-struct sam_refusal_txn {
-	const struct sam_signhash_req	*q;
-	const struct sam_reply		*r;
-	const char			*sad_id;	/* "": not found */
-};
-
-/*
- * One sign.refused event (actor "sign_service:<id>", object the credential
- * asked for): service, credential, the SAD's row when one was found, the
- * refusal (sam_error name and text), hash algorithm and count. Never the
- * SAD. 0 or -1.
- */
-static int
-sam_refusal_txn(struct db *db, void *arg)
-{
-	const struct sam_refusal_txn *t = arg;
-	char svc[24], cred[24], actor[FACTOR_ACTOR_MAX];
-	json_t *details;
-
-	snprintf(svc, sizeof(svc), "%llu", (unsigned long long)t->q->service);
-	snprintf(cred, sizeof(cred), "%llu",
-	    (unsigned long long)t->q->credential);
-	snprintf(actor, sizeof(actor), "sign_service:%s", svc);
-	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}",
-	    "service_id", svc, "credential_id", cred, "error",
-	    sam_error_name(t->r->error), "reason", t->r->text, "hash_algo",
-	    sam_md_name(t->q->hashes.md), "num_hashes",
-	    (json_int_t)t->q->hashes.n)) == NULL)
-		return -1;
-	if (t->sad_id[0] != '\0' && json_object_set_new(details, "sad_id",
-	    json_string(t->sad_id)) == -1) {
-		json_decref(details);
-		return -1;
-	}
-	return audit_append_new(db, actor, "sign.refused", "sign_credential",
-	    cred, details);
-}
-
-/*
- * Audits a refused signHash after its transaction rolled back, so that
- * what a probing service or a compromised worker tries stays in the
- * trail; the refusal itself stands whether or not this commits.
- */
-static void
-sam_audit_refusal(struct sam *sam, const struct sam_signhash_req *q,
-    const struct sam_sign_txn *st, const struct sam_reply *r)
-{
-	struct sam_refusal_txn t;
-
-	t.q = q;
-	t.r = r;
-	t.sad_id = st->sad_id;
-	if (db_transaction(sam->db, NULL, SAM_TXN_ATTEMPTS, sam_refusal_txn,
-	    &t) == -1)
-		log_err("sam: signHash on credential %llu by service %llu: "
-		    "the refusal could not be audited (sign.refused)",
-		    (unsigned long long)q->credential,
-		    (unsigned long long)q->service);
-}
-
 static int
 sam_answer_signhash(struct sam *sam, const unsigned char *body, size_t len,
     struct sam_reply *r)
@@ -858,7 +875,8 @@ sam_answer_signhash(struct sam *sam, const unsigned char *body, size_t len,
 		if (!t.refused)
 			sam_fail(r, "signing failed (database or token)");
 		else
-			sam_audit_refusal(sam, &q, &t, r);
+			sam_audit_refusal(sam, "sign.refused", q.service,
+			    q.credential, &q.hashes, t.sad_id, r);
 		goto out;
 	}
 	if (sam_sigs_encode(t.sigs, t.lens, t.nsigs, &r->data, &r->len) == -1) {

@@ -543,6 +543,7 @@ expect 400 invalid_otp "an OTP issued for revoke"
 
 # Wrong PIN and OTP: counted, then the lock-out (policy threshold 5).
 f0=$(failures "$aB")
+nauthw=$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.authorize_refused'")
 before
 authorize "$credB" "$H" $SHA256 '"PIN":"000001"'
 expect 400 invalid_pin "wrong PIN"
@@ -563,9 +564,13 @@ for i in 3 4 5; do
 	expect 400 invalid_pin "wrong factor $i"
 done
 [ "$(q "SELECT sign_factor_locked_until > now() FROM ra_account WHERE id = $aB")" = t ] || fail "5 wrong factors did not lock"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.authorize_refused'")" = "$nauthw" ] ||
+	fail "wrong factors were audited as sign.authorize_refused too (their own events say it)"
 authorize "$credB" "$H" $SHA256 '"PIN":"513829"'
 expect 429 access_denied "the right PIN while locked"
 grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "lock-out without Retry-After"
+[ "$(q "SELECT details->>'error' FROM audit_event WHERE action = 'sign.authorize_refused' ORDER BY id DESC LIMIT 1")" = locked ] ||
+	fail "an authorization refused while locked is not audited"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.factor.lock' AND object_id = '$aB'")" -ge 1 ] ||
 	fail "lock-out not audited"
 [ "$(factor_event ra.factor.lock "$aB")" = "sam:lockout|$sid|$credB|$aB" ] ||
@@ -639,9 +644,18 @@ before
 signhash "$credRSA" "$sad_rsa" "$H" $SHA256 $RSA
 expect 400 invalid_request "signHash on a suspended credential"
 desc | has suspended || fail "suspended: $(desc)"
+nauth0=$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.authorize_refused'")
 authorize "$credRSA" "$H" $SHA256 '"PIN":"402917"'
 expect 400 invalid_request "authorize on a suspended credential"
 unchanged "suspended credential"
+# A refused authorization is audited after it (before: nothing), naming the
+# service, the credential and why; never the PIN.
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.authorize_refused'")" = $((nauth0 + 1)) ] ||
+	fail "the refused authorization of a suspended credential is not audited"
+[ "$(q "SELECT actor || '|' || object_id || '|' || (details->>'service_id') || '|' || (details->>'error') || '|' ||
+    (details->>'num_hashes') || '|' || (details::text LIKE '%402917%') FROM audit_event
+    WHERE action = 'sign.authorize_refused' ORDER BY id DESC LIMIT 1")" = "sign_service:$sid|$credRSA|$sid|credential_status|1|false" ] ||
+	fail "sign.authorize_refused: $(q "SELECT details FROM audit_event WHERE action = 'sign.authorize_refused' ORDER BY id DESC LIMIT 1")"
 sreq credentials/info "{\"credentialID\":\"$credRSA\"}" "$at"
 [ "$(jq -r '.cert.status + "/" + .key.status' "$tmp/out")" = suspended/disabled ] || fail "info of a held credential: $(cat "$tmp/out")"
 pkictl cert release --serial "$ser" >/dev/null || fail "release"
