@@ -4,6 +4,7 @@
 #ifndef PKI_CRL_EXTERN_H
 #define PKI_CRL_EXTERN_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -87,6 +88,30 @@ struct crl_issuer_conf {
 	/* Kicked after each issuance; NULL: no LDAP publication. */
 	struct crl_publisher	*publisher;
 };
+
+/*
+ * thread.c: the thread a part of crld runs in (issuer, publisher): its
+ * mutex (the stop flag and the owner's shared fields), the stop flag, and
+ * a non-blocking wake-up pipe that kick and stop write to and the thread's
+ * poll() watches (wake[0]).
+ */
+struct crl_thread {
+	const char	*name;		/* of log lines */
+	pthread_t	 thread;
+	pthread_mutex_t	 mtx;
+	int		 wake[2];
+	int		 started;
+	int		 stop;		/* under mtx */
+};
+/* Starts fn(arg) in t; 0, or -1 with err and nothing left to undo. */
+int	crl_thread_start(struct crl_thread *t, const char *name,
+	    void *(*fn)(void *), void *arg, char *err, size_t errlen);
+void	crl_thread_wake(struct crl_thread *);
+/* Empties the wake-up pipe. */
+void	crl_thread_drain(struct crl_thread *);
+int	crl_thread_stopping(struct crl_thread *);
+/* Sets stop, wakes the thread, joins it, closes the pipe. */
+void	crl_thread_stop(struct crl_thread *);
 
 struct crl_issuer;
 

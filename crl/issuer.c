@@ -58,11 +58,7 @@ static const struct db_stmt stmt_last_epoch = { "crl_issuer_last_epoch",
 
 struct crl_issuer {
 	struct crl_issuer_conf	 conf;
-	pthread_t		 thread;
-	int			 started;
-	int			 wake[2];	/* [1] written by kick/stop */
-	pthread_mutex_t		 mtx;
-	int			 stop;
+	struct crl_thread	 t;		/* its mtx guards kick */
 	int			 kick;
 	int			 db_ok;
 	struct db		*db;
@@ -395,15 +391,14 @@ crl_issuer_main(void *arg)
 	const struct crl_schedule *s = &ci->conf.sched;
 	struct pollfd pfd[2];
 	double now, due, dirty_due = 0, backoff = 1;
-	char drain[64];
 	int stop, kick, fail, timeout_ms;
 
 	for (;;) {
-		pthread_mutex_lock(&ci->mtx);
-		stop = ci->stop;
+		pthread_mutex_lock(&ci->t.mtx);
+		stop = ci->t.stop;
 		kick = ci->kick;
 		ci->kick = 0;
-		pthread_mutex_unlock(&ci->mtx);
+		pthread_mutex_unlock(&ci->t.mtx);
 		if (stop)
 			break;
 		now = crl_now();
@@ -412,11 +407,10 @@ crl_issuer_main(void *arg)
 				ci->db_ok = 0;
 				db_close(ci->db);
 				ci->db = NULL;
-				pfd[0].fd = ci->wake[0];
+				pfd[0].fd = ci->t.wake[0];
 				pfd[0].events = POLLIN;
 				(void)poll(pfd, 1, (int)(backoff * 1000));
-				while (read(ci->wake[0], drain, sizeof(drain)) > 0)
-					;
+				crl_thread_drain(&ci->t);
 				backoff = backoff * 2 > CRL_RECONNECT_MAX_S ?
 				    CRL_RECONNECT_MAX_S : backoff * 2;
 				continue;
@@ -498,7 +492,7 @@ crl_issuer_main(void *arg)
 		now = crl_now();
 		timeout_ms = due <= now ? 0 : due - now > 3600 ? 3600000 :
 		    (int)((due - now) * 1000) + 1;
-		pfd[0].fd = ci->wake[0];
+		pfd[0].fd = ci->t.wake[0];
 		pfd[0].events = POLLIN;
 		pfd[1].fd = PQsocket(db_conn(ci->db));
 		pfd[1].events = POLLIN;
@@ -507,8 +501,7 @@ crl_issuer_main(void *arg)
 			break;
 		}
 		if (pfd[0].revents & POLLIN)
-			while (read(ci->wake[0], drain, sizeof(drain)) > 0)
-				;
+			crl_thread_drain(&ci->t);
 		if (PQconsumeInput(db_conn(ci->db)) != 1) {
 			log_warn("database connection lost: %s",
 			    PQerrorMessage(db_conn(ci->db)));
@@ -532,40 +525,21 @@ crl_issuer_start(const struct crl_issuer_conf *conf, char *err, size_t errlen)
 		return NULL;
 	}
 	ci->conf = *conf;
-	ci->wake[0] = ci->wake[1] = -1;
-	if (pthread_mutex_init(&ci->mtx, NULL) != 0) {
+	if (crl_thread_start(&ci->t, "crl", crl_issuer_main, ci, err,
+	    errlen) == -1) {
 		free(ci);
-		snprintf(err, errlen, "pthread_mutex_init failed");
 		return NULL;
 	}
-	if (pipe2(ci->wake, O_NONBLOCK | O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "pipe2: %s", strerror(errno));
-		crl_issuer_stop(ci);
-		return NULL;
-	}
-	if (pthread_create(&ci->thread, NULL, crl_issuer_main, ci) != 0) {
-		snprintf(err, errlen, "pthread_create failed");
-		crl_issuer_stop(ci);
-		return NULL;
-	}
-	ci->started = 1;
 	return ci;
-}
-
-static void
-crl_issuer_wake(struct crl_issuer *ci)
-{
-	if (write(ci->wake[1], "x", 1) == -1 && errno != EAGAIN)
-		log_warn("crl: wake-up write: %s", strerror(errno));
 }
 
 void
 crl_issuer_kick(struct crl_issuer *ci)
 {
-	pthread_mutex_lock(&ci->mtx);
+	pthread_mutex_lock(&ci->t.mtx);
 	ci->kick = 1;
-	pthread_mutex_unlock(&ci->mtx);
-	crl_issuer_wake(ci);
+	pthread_mutex_unlock(&ci->t.mtx);
+	crl_thread_wake(&ci->t);
 }
 
 int
@@ -579,18 +553,7 @@ crl_issuer_stop(struct crl_issuer *ci)
 {
 	if (ci == NULL)
 		return;
-	if (ci->started) {
-		pthread_mutex_lock(&ci->mtx);
-		ci->stop = 1;
-		pthread_mutex_unlock(&ci->mtx);
-		crl_issuer_wake(ci);
-		pthread_join(ci->thread, NULL);
-	}
-	if (ci->wake[0] != -1)
-		close(ci->wake[0]);
-	if (ci->wake[1] != -1)
-		close(ci->wake[1]);
-	pthread_mutex_destroy(&ci->mtx);
+	crl_thread_stop(&ci->t);
 	free(ci);
 }
 

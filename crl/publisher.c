@@ -39,23 +39,9 @@ struct crl_publisher {
 	const char		*actor;
 	struct ldappub_conf	 ldap;
 	long			 interval;	/* s between rounds */
-	pthread_t		 thread;
-	int			 started;
-	int			 wake[2];	/* [1] written by kick/stop */
-	pthread_mutex_t		 mtx;
-	int			 stop;
+	struct crl_thread	 t;
 	struct db		*db;
 };
-
-/* Empties the wake-up pipe (non-blocking). */
-static void
-crl_publisher_drain(struct crl_publisher *cp)
-{
-	char buf[64];
-
-	while (read(cp->wake[0], buf, sizeof(buf)) > 0)
-		;
-}
 
 /*
  * Sleeps up to ms milliseconds, or until kicked or stopped. A kick that
@@ -66,24 +52,13 @@ crl_publisher_sleep(struct crl_publisher *cp, long ms)
 {
 	struct pollfd pfd;
 
-	pfd.fd = cp->wake[0];
+	pfd.fd = cp->t.wake[0];
 	pfd.events = POLLIN;
 	pfd.revents = 0;
 	if (poll(&pfd, 1, ms > 3600000 ? 3600000 : (int)ms) == -1 &&
 	    errno != EINTR)
 		log_warn("publisher: poll: %s", strerror(errno));
-	crl_publisher_drain(cp);
-}
-
-static int
-crl_publisher_stopping(struct crl_publisher *cp)
-{
-	int stop;
-
-	pthread_mutex_lock(&cp->mtx);
-	stop = cp->stop;
-	pthread_mutex_unlock(&cp->mtx);
-	return stop;
+	crl_thread_drain(&cp->t);
 }
 
 static void *
@@ -94,7 +69,7 @@ crl_publisher_main(void *arg)
 	double backoff = 1;
 	int more;
 
-	while (!crl_publisher_stopping(cp)) {
+	while (!crl_thread_stopping(&cp->t)) {
 		if (cp->db == NULL ||
 		    PQstatus(db_conn(cp->db)) != CONNECTION_OK) {
 			db_close(cp->db);
@@ -147,38 +122,19 @@ crl_publisher_start(const struct crl_issuer_conf *conf, char *err,
 	cp->actor = conf->actor;
 	cp->ldap = conf->ldap;
 	cp->interval = conf->sched.publish_interval;
-	cp->wake[0] = cp->wake[1] = -1;
-	if (pthread_mutex_init(&cp->mtx, NULL) != 0) {
+	if (crl_thread_start(&cp->t, "publisher", crl_publisher_main, cp, err,
+	    errlen) == -1) {
 		free(cp);
-		snprintf(err, errlen, "pthread_mutex_init failed");
 		return NULL;
 	}
-	if (pipe2(cp->wake, O_NONBLOCK | O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "pipe2: %s", strerror(errno));
-		crl_publisher_stop(cp);
-		return NULL;
-	}
-	if (pthread_create(&cp->thread, NULL, crl_publisher_main, cp) != 0) {
-		snprintf(err, errlen, "pthread_create failed");
-		crl_publisher_stop(cp);
-		return NULL;
-	}
-	cp->started = 1;
 	return cp;
-}
-
-static void
-crl_publisher_wake(struct crl_publisher *cp)
-{
-	if (write(cp->wake[1], "x", 1) == -1 && errno != EAGAIN)
-		log_warn("publisher: wake-up write: %s", strerror(errno));
 }
 
 void
 crl_publisher_kick(struct crl_publisher *cp)
 {
 	if (cp != NULL)
-		crl_publisher_wake(cp);
+		crl_thread_wake(&cp->t);
 }
 
 void
@@ -186,17 +142,6 @@ crl_publisher_stop(struct crl_publisher *cp)
 {
 	if (cp == NULL)
 		return;
-	if (cp->started) {
-		pthread_mutex_lock(&cp->mtx);
-		cp->stop = 1;
-		pthread_mutex_unlock(&cp->mtx);
-		crl_publisher_wake(cp);
-		pthread_join(cp->thread, NULL);
-	}
-	if (cp->wake[0] != -1)
-		close(cp->wake[0]);
-	if (cp->wake[1] != -1)
-		close(cp->wake[1]);
-	pthread_mutex_destroy(&cp->mtx);
+	crl_thread_stop(&cp->t);
 	free(cp);
 }
