@@ -106,6 +106,19 @@ set_pin() {
 	expect 200 "set the PIN"
 }
 unphone() { q "UPDATE ra_account SET phone_verified = false, phone_verified_at = NULL WHERE id = $1" >/dev/null; }
+# pin_holder EMAIL PHONE: an account with the PIN 402917 whose phone is no
+# longer verified, that asked for a reset; sets aid, htok (its session) and
+# rtok (the reset token); tok is cleared.
+pin_holder() {
+	ra_account "$1" "$2" "$pw"
+	htok=$tok
+	set_pin "$2" 402917
+	tok=
+	unphone "$aid"
+	forgot "$1"
+	rtok=$(reset_token "$1")
+	secrets+=("$rtok")
+}
 
 pw='Reset-Old-Pass9'
 new='Reset-New-Pass9'
@@ -323,14 +336,9 @@ secrets+=("$(jq -r .token "$tmp/out")")
 note "no verified phone, nothing that signs: the mailed token alone: ok"
 
 # --- a PIN holder whose phone is not verified: the PIN ----------------------------------------
-ra_account pinner@example.com +6281277770004 "$pw"
+pin_holder pinner@example.com +6281277770004
 pn=$aid
-set_pin +6281277770004 402917
-tok=
-unphone "$pn"
-forgot pinner@example.com
-t6=$(reset_token pinner@example.com)
-secrets+=("$t6")
+t6=$rtok
 grep -q 'the PIN' "$(mail_to pinner@example.com)" || fail "the mail does not say the PIN will be asked for"
 # Before: 200 (the phone unverified, the token alone took over a PIN holder).
 refuse 401 "a PIN holder's reset with the token alone" POST /v1/password/reset \
@@ -357,15 +365,10 @@ note "a PIN holder without a verified phone: the token alone 401, with the PIN 2
 # Whoever holds the mailbox and guesses PINs locks the reset, not the
 # subscriber's factors (before: the account's RA counter, so that the
 # mailbox alone kept the subscriber from revoking or changing the PIN).
-ra_account locker@example.com +6281277770009 "$pw"
+pin_holder locker@example.com +6281277770009
 lk=$aid
-lktok=$tok
-set_pin +6281277770009 402917
-tok=
-unphone "$lk"
-forgot locker@example.com
-t11=$(reset_token locker@example.com)
-secrets+=("$t11")
+lktok=$htok
+t11=$rtok
 for i in 1 2 3 4 5; do
 	req POST /v1/password/reset "{\"token\":\"$t11\",\"new_password\":\"$new\",\"factor\":{\"type\":\"pin\",\"pin\":\"40291$i\"}}"
 	[ "$i" = 5 ] && [ "$code" = 429 ] && break	# the fifth may find the lock

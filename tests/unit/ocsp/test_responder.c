@@ -976,32 +976,19 @@ tget_date(time_t t, const char *h, int form, char *out, size_t len)
 }
 
 /*
- * If-Modified-Since is ignored (RFC 9110 §13.1.3), through ocspd's own
- * handler: thisUpdate counts seconds, and a certificate revoked in the
- * second of its "good" answer is answered "revoked" with the same
- * Last-Modified; another ocspd on the port (reuse_port) or one restarted
- * in that second cannot know what it answered. A date equal to or after
- * Last-Modified gets the whole answer, in every HTTP-date form; only the
- * ETag, made from the bytes, gives a 304.
+ * ocspd's handler (responder r) on an ephemeral port of 127.0.0.1, and
+ * in url the GET URL of a request for serial (base64 in the path, RFC
+ * 5019). Stop it with http_stop().
  */
-static void
-test_if_modified_since_ignored(void **state)
+static struct http_server *
+get_server(const char *serial, char *url, size_t len)
 {
 	struct http_limits lim;
 	struct http_server *srv;
-	struct ocsp_status st;
-	struct tget good, rev, g;
 	unsigned char *req, *b64;
 	size_t reqlen;
-	time_t now = time(NULL), lm, t;
-	char err[256], url[512], h[128], h2[128];
-	int i;
+	char err[256];
 
-	memset(&st, 0, sizeof(st));
-	st.reason = -1;
-	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C5",
-	    &st), 1);
-	r.synced_at = now - 10;
 	memset(&lim, 0, sizeof(lim));
 	lim.max_body = OCSP_MAX_BODY;
 	lim.conn_memory = 16384;
@@ -1013,11 +1000,41 @@ test_if_modified_since_ignored(void **state)
 	    sizeof(err));
 	if (srv == NULL)
 		fail_msg("http_start: %s", err);
-	req = make_request("C5", &reqlen);
+	req = make_request(serial, &reqlen);
 	assert_non_null(b64 = malloc(4 * ((reqlen + 2) / 3) + 1));
 	EVP_EncodeBlock(b64, req, (int)reqlen);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/%s",
+	snprintf(url, len, "http://127.0.0.1:%u/%s",
 	    (unsigned int)http_port(srv), (const char *)b64);
+	free(b64);
+	OPENSSL_free(req);
+	return srv;
+}
+
+/*
+ * If-Modified-Since is ignored (RFC 9110 §13.1.3), through ocspd's own
+ * handler: thisUpdate counts seconds, and a certificate revoked in the
+ * second of its "good" answer is answered "revoked" with the same
+ * Last-Modified; another ocspd on the port (reuse_port) or one restarted
+ * in that second cannot know what it answered. A date equal to or after
+ * Last-Modified gets the whole answer, in every HTTP-date form; only the
+ * ETag, made from the bytes, gives a 304.
+ */
+static void
+test_if_modified_since_ignored(void **state)
+{
+	struct http_server *srv;
+	struct ocsp_status st;
+	struct tget good, rev, g;
+	time_t now = time(NULL), lm, t;
+	char url[512], h[128], h2[128];
+	int i;
+
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C5",
+	    &st), 1);
+	r.synced_at = now - 10;
+	srv = get_server("C5", url, sizeof(url));
 
 	tget(url, NULL, NULL, &good);
 	assert_int_equal(good.status, 200);
@@ -1101,8 +1118,6 @@ test_if_modified_since_ignored(void **state)
 	http_stop(srv);
 	free(good.body);
 	free(rev.body);
-	free(b64);
-	OPENSSL_free(req);
 }
 
 /*
@@ -1523,14 +1538,11 @@ test_standby_lag(void **state)
 static void
 test_last_modified_not_future(void **state)
 {
-	struct http_limits lim;
 	struct http_server *srv;
 	struct ocsp_status st;
 	struct tget g;
-	unsigned char *req, *b64;
-	size_t reqlen;
 	time_t now = time(NULL), lm;
-	char err[256], url[512];
+	char url[512];
 
 	memset(&st, 0, sizeof(st));
 	st.state = OCSP_STATE_REVOKED;
@@ -1539,22 +1551,7 @@ test_last_modified_not_future(void **state)
 	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "F0",
 	    &st), 1);
 	r.synced_at = now - 10;
-	memset(&lim, 0, sizeof(lim));
-	lim.max_body = OCSP_MAX_BODY;
-	lim.conn_memory = 16384;
-	lim.max_conns = 16;
-	lim.max_conns_per_ip = 16;
-	lim.timeout_s = 5;
-	lim.threads = 1;
-	srv = http_start("127.0.0.1", 0, &lim, ocspd_handle, &r, err,
-	    sizeof(err));
-	if (srv == NULL)
-		fail_msg("http_start: %s", err);
-	req = make_request("F0", &reqlen);
-	assert_non_null(b64 = malloc(4 * ((reqlen + 2) / 3) + 1));
-	EVP_EncodeBlock(b64, req, (int)reqlen);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/%s",
-	    (unsigned int)http_port(srv), (const char *)b64);
+	srv = get_server("F0", url, sizeof(url));
 	tget(url, NULL, NULL, &g);
 	assert_int_equal(g.status, 200);
 	assert_int_equal(http_date_parse(g.lm, now, &lm), 0);
@@ -1567,8 +1564,6 @@ test_last_modified_not_future(void **state)
 	assert_true(lm >= now && lm <= time(NULL));
 	free(g.body);
 	http_stop(srv);
-	free(b64);
-	OPENSSL_free(req);
 }
 
 int
