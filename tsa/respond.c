@@ -248,20 +248,14 @@ tsa_policy_long(const struct config *policy, const char *key, long def, long min
 	return config_get_long(policy, key, def, min, max, out);
 }
 
-int
-tsa_policy_check(const struct config *policy, char *err, size_t errlen)
+/* tsa_policy_check's rule on values read: 0, or -1 with err. */
+static int
+tsa_precision_check(long secs, long millis, long micros, long precision,
+    char *err, size_t errlen)
 {
-	long secs, millis, micros, precision, i;
+	long i;
 	long long unit_us, acc_us;
 
-	if (tsa_policy_long(policy, "tsa.accuracy_seconds", 1, 0, 3600, &secs) == -1 ||
-	    tsa_policy_long(policy, "tsa.accuracy_millis", 0, 0, 999, &millis) == -1 ||
-	    tsa_policy_long(policy, "tsa.accuracy_micros", 0, 0, 999, &micros) == -1 ||
-	    tsa_policy_long(policy, "tsa.clock_precision_digits", 3, 0, 6,
-	    &precision) == -1) {
-		snprintf(err, errlen, "policy: a [tsa] value is out of range");
-		return -1;
-	}
 	/*
 	 * genTime is the clock truncated to precision digits, up to one unit
 	 * (10^-precision s) behind it; a unit larger than the accuracy tokens
@@ -280,6 +274,23 @@ tsa_policy_check(const struct config *policy, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int
+tsa_policy_check(const struct config *policy, char *err, size_t errlen)
+{
+	long secs, millis, micros, precision;
+
+	if (tsa_policy_long(policy, "tsa.accuracy_seconds", 1, 0, 3600, &secs) == -1 ||
+	    tsa_policy_long(policy, "tsa.accuracy_millis", 0, 0, 999, &millis) == -1 ||
+	    tsa_policy_long(policy, "tsa.accuracy_micros", 0, 0, 999, &micros) == -1 ||
+	    tsa_policy_long(policy, "tsa.clock_precision_digits", 3, 0, 6,
+	    &precision) == -1) {
+		snprintf(err, errlen, "policy: a [tsa] value is out of range");
+		return -1;
+	}
+	return tsa_precision_check(secs, millis, micros, precision, err,
+	    errlen);
 }
 
 /* Adds each digest of a comma-separated list ("SHA256, SHA384") the TSA accepts. */
@@ -419,7 +430,8 @@ tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
 		snprintf(err, errlen, "policy: a [tsa] value is out of range");
 		goto out;
 	}
-	if (tsa_policy_check(policy, err, errlen) == -1)
+	if (tsa_precision_check(secs, millis, micros, precision, err,
+	    errlen) == -1)
 		goto out;
 	/* The key must belong to the certificate (X509_check_private_key inside). */
 	if (TS_RESP_CTX_set_signer_cert(r->ctx, cert) != 1 ||
