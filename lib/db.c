@@ -6,13 +6,17 @@
  * connection however often it runs.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <sys/socket.h>
 
 #include <libpq-fe.h>
 
@@ -98,27 +102,244 @@ db_notice(void *arg, const PGresult *res)
 }
 
 /*
+ * Host names, resolved once per connection string. libpq resolves them at
+ * every connection attempt, PQreset's too, with getaddrinfo, which opens
+ * /etc/hosts and friends: after the seccomp filter (lib/sandbox.c) that
+ * ends a daemon on its first reconnect. Every daemon connects at start-up,
+ * before its sandbox, so the first db_connect with a string resolves it and
+ * every later connection with that string (and every PQreset) gets the
+ * addresses as hostaddr, the names kept as host (for TLS and .pgpass). A
+ * name that moves to another address is followed after a restart
+ * (deploy/README.md "PostgreSQL high availability").
+ */
+struct db_pin {
+	char		*conninfo;
+	char		*host;		/* NULL: nothing to resolve */
+	char		*hostaddr;
+	char		*port;		/* NULL: the conninfo's own */
+	struct db_pin	*next;
+};
+static pthread_mutex_t db_pin_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct db_pin *db_pins;
+
+/* Growing comma-separated lists of host, hostaddr and port. */
+struct db_pin_lists {
+	char	*list[3];
+	size_t	 len[3];
+	size_t	 n;
+};
+
+static int
+db_pin_add(struct db_pin_lists *l, const char *host, const char *addr,
+    const char *port)
+{
+	const char *v[3] = { host, addr, port };
+	size_t i, add;
+	char *p;
+
+	for (i = 0; i < 3; i++) {
+		add = strlen(v[i]) + (l->n > 0) + 1;
+		if ((p = realloc(l->list[i], l->len[i] + add)) == NULL)
+			return -1;
+		l->list[i] = p;
+		l->len[i] += (size_t)snprintf(p + l->len[i], add, "%s%s",
+		    l->n > 0 ? "," : "", v[i]);
+	}
+	l->n++;
+	return 0;
+}
+
+/* The n-th (0-based) item of a comma-separated list, copied into buf. */
+static const char *
+db_pin_item(const char *list, size_t n, char *buf, size_t buflen)
+{
+	size_t len;
+
+	while (n-- > 0 && list != NULL)
+		list = (list = strchr(list, ',')) != NULL ? list + 1 : NULL;
+	if (list == NULL)
+		return NULL;
+	len = strcspn(list, ",");
+	if (len >= buflen)
+		len = buflen - 1;
+	memcpy(buf, list, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+static size_t
+db_pin_count(const char *list)
+{
+	size_t n = 1;
+
+	for (; *list != '\0'; list++)
+		n += *list == ',';
+	return n;
+}
+
+/* Fills pin's lists from conninfo's host names; 0, or -1 with err. */
+static int
+db_pin_resolve(const char *conninfo, struct db_pin *pin, char *err,
+    size_t errlen)
+{
+	struct db_pin_lists l = { { NULL, NULL, NULL }, { 0, 0, 0 }, 0 };
+	PQconninfoOption *opts = NULL, *o;
+	const char *host = NULL, *hostaddr = NULL, *port = NULL, *h, *pt;
+	struct addrinfo hints, *res = NULL, *ai;
+	char *perr = NULL, hbuf[256], pbuf[32], abuf[NI_MAXHOST];
+	size_t i, nhosts, nports, before;
+	int rc = -1, named = 0, grc;
+
+	if ((opts = PQconninfoParse(conninfo, &perr)) == NULL) {
+		snprintf(err, errlen, "connection string: %s", perr != NULL ?
+		    perr : "out of memory");
+		PQfreemem(perr);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+	}
+	/* A socket directory, or addresses given: libpq reads no file. */
+	if (host == NULL || *host == '\0' || (hostaddr != NULL &&
+	    *hostaddr != '\0')) {
+		rc = 0;
+		goto out;
+	}
+	nhosts = db_pin_count(host);
+	nports = port != NULL && *port != '\0' ? db_pin_count(port) : 0;
+	if (nports > 1 && nports != nhosts) {
+		rc = 0;		/* libpq says what is wrong */
+		goto out;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	for (i = 0; i < nhosts; i++) {
+		h = db_pin_item(host, i, hbuf, sizeof(hbuf));
+		pt = nports > 1 ? db_pin_item(port, i, pbuf, sizeof(pbuf)) :
+		    "";
+		if (h == NULL || pt == NULL)
+			goto nomem;
+		/* An empty item, a socket directory or an abstract socket. */
+		if (*h == '\0' || *h == '/' || *h == '@') {
+			if (db_pin_add(&l, h, "", pt) == -1)
+				goto nomem;
+			continue;
+		}
+		if ((grc = getaddrinfo(h, NULL, &hints, &res)) != 0) {
+			snprintf(err, errlen, "database host %s: %s", h,
+			    gai_strerror(grc));
+			goto out;
+		}
+		before = l.n;
+		for (ai = res; ai != NULL; ai = ai->ai_next) {
+			if (getnameinfo(ai->ai_addr, ai->ai_addrlen, abuf,
+			    sizeof(abuf), NULL, 0, NI_NUMERICHOST) != 0)
+				continue;
+			/* One entry per address: libpq tries them in turn. */
+			if (db_pin_add(&l, h, abuf, pt) == -1)
+				goto nomem;
+		}
+		freeaddrinfo(res);
+		res = NULL;
+		if (l.n == before) {
+			snprintf(err, errlen, "database host %s: no address",
+			    h);
+			goto out;
+		}
+		named = 1;
+	}
+	if (named) {
+		log_info("db: database hosts %s resolved once: %s", host,
+		    l.list[1]);
+		pin->host = l.list[0];
+		pin->hostaddr = l.list[1];
+		if (nports > 1)
+			pin->port = l.list[2];
+		else
+			free(l.list[2]);
+		memset(&l, 0, sizeof(l));
+	}
+	rc = 0;
+	goto out;
+nomem:
+	snprintf(err, errlen, "resolving database hosts: out of memory");
+out:
+	if (res != NULL)
+		freeaddrinfo(res);
+	for (i = 0; i < 3; i++)
+		free(l.list[i]);
+	PQconninfoFree(opts);
+	return rc;
+}
+
+/* conninfo's pin, made on first use; NULL with err. */
+static const struct db_pin *
+db_pin_get(const char *conninfo, char *err, size_t errlen)
+{
+	struct db_pin *pin;
+
+	pthread_mutex_lock(&db_pin_lock);
+	for (pin = db_pins; pin != NULL; pin = pin->next)
+		if (strcmp(pin->conninfo, conninfo) == 0)
+			goto out;
+	if ((pin = calloc(1, sizeof(*pin))) == NULL ||
+	    (pin->conninfo = strdup(conninfo)) == NULL) {
+		snprintf(err, errlen, "calloc: %s", strerror(errno));
+		free(pin);
+		pin = NULL;
+		goto out;
+	}
+	if (db_pin_resolve(conninfo, pin, err, errlen) == -1) {
+		free(pin->conninfo);
+		free(pin);
+		pin = NULL;
+		goto out;
+	}
+	/* Kept for the life of the process, as the strings it names. */
+	pin->next = db_pins;
+	db_pins = pin;
+out:
+	pthread_mutex_unlock(&db_pin_lock);
+	return pin;
+}
+
+/*
  * TCP keepalives and a user time-out, unless the conninfo sets its own
- * (it comes last, expanded as a connection string, so its values win): a
- * server that vanished (a failover's old host, a cut link) is noticed in
- * about 30 s instead of after TCP's ~15 min of retransmissions, during
- * which a query, and the thread that runs it (ocspd's sync), would hang.
- * PQreset keeps them. Unix sockets ignore them.
+ * (it comes after them, expanded as a connection string, so its values
+ * win): a server that vanished (a failover's old host, a cut link) is
+ * noticed in about 30 s instead of after TCP's ~15 min of retransmissions,
+ * during which a query, and the thread that runs it (ocspd's sync), would
+ * hang. PQreset keeps them. Unix sockets ignore them. No GSSAPI
+ * encryption unless asked for: libpq's default (prefer) makes Kerberos read
+ * its keytab at every TCP connection, which the sandbox forbids. The
+ * resolved hosts come last and replace the conninfo's (libpq ignores NULL
+ * values).
  */
 static const char *const db_conn_keys[] = { "keepalives", "keepalives_idle",
-	"keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname",
-	NULL };
+	"keepalives_interval", "keepalives_count", "tcp_user_timeout",
+	"gssencmode", "dbname", "host", "hostaddr", "port", NULL };
 
 static const char *const *
-db_conn_values(const char *conninfo, const char *values[7])
+db_conn_values(const char *conninfo, const struct db_pin *pin,
+    const char *values[11])
 {
 	values[0] = "1";
 	values[1] = "10";
 	values[2] = "5";
 	values[3] = "3";
 	values[4] = "30000";
-	values[5] = conninfo;
-	values[6] = NULL;
+	values[5] = "disable";
+	values[6] = conninfo;
+	values[7] = pin->host;
+	values[8] = pin->hostaddr;
+	values[9] = pin->port;
+	values[10] = NULL;
 	return values;
 }
 
@@ -126,7 +347,8 @@ struct db *
 db_connect(const char *conninfo, char *err, size_t errlen)
 {
 	struct db *db = NULL;
-	const char *values[7];
+	const struct db_pin *pin;
+	const char *values[11];
 	char msg[512];
 	size_t len;
 	int rc = -1;
@@ -137,12 +359,14 @@ db_connect(const char *conninfo, char *err, size_t errlen)
 		snprintf(err, errlen, "db_connect: no connection string");
 		goto out;
 	}
+	if ((pin = db_pin_get(conninfo, err, errlen)) == NULL)
+		goto out;
 	if ((db = calloc(1, sizeof(*db))) == NULL) {
 		snprintf(err, errlen, "calloc: %s", strerror(errno));
 		goto out;
 	}
 	db->conn = PQconnectdbParams(db_conn_keys, db_conn_values(conninfo,
-	    values), 1);
+	    pin, values), 1);
 	if (db->conn == NULL) {
 		snprintf(err, errlen, "PQconnectdb: out of memory");
 		goto out;

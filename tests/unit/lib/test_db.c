@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -18,6 +19,7 @@
 
 #include "lib/db.h"
 #include "lib/log.h"
+#include "lib/sandbox.h"
 
 struct fixture {
 	struct db	*a;
@@ -731,6 +733,103 @@ test_connect_keepalives(void **state)
 	db_close(db);
 }
 
+/*
+ * A host given by name is resolved once, before the sandbox, and GSSAPI is
+ * off: a reconnect (PQreset) and a new connection with the same string,
+ * both inside the seccomp filter that forbids opening files, reach the
+ * server by TCP instead of ending the process in getaddrinfo's open of
+ * /etc/hosts or Kerberos's of its keytab.
+ */
+static const char *tcp_uri;
+
+static void
+child_reconnect_by_name(void)
+{
+	struct db *db, *db2;
+	char err[512];
+
+	if ((db = db_connect(tcp_uri, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "db_connect: %s\n", err);
+		_exit(10);
+	}
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1)
+		_exit(11);
+	/* The server closes the connection: the next statement reconnects. */
+	(void)db_run(db, "SELECT pg_terminate_backend(pg_backend_pid())");
+	if (db_run(db, "SET application_name = 'test_db'") == -1)
+		_exit(12);
+	if ((db2 = db_connect(tcp_uri, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "db_connect in the sandbox: %s\n", err);
+		_exit(13);
+	}
+	if (db_run(db2, "SET application_name = 'test_db'") == -1)
+		_exit(14);
+	_exit(0);
+}
+
+static void
+test_connect_by_name(void **state)
+{
+	struct fixture *fx = *state;
+	PQconninfoOption *opts, *o;
+	const char *port = NULL;
+	char role[64], pw[33], sql[256], uri[512];
+	unsigned char rnd[16];
+	FILE *f;
+	pid_t pid;
+	int status, i;
+
+	opts = PQconninfoParse(getenv("PKI_TEST_PG_URI"), NULL);
+	assert_non_null(opts);
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "port") == 0 && o->val != NULL)
+			port = o->val;
+	assert_non_null(port);
+	/* TCP on 127.0.0.1 needs a SCRAM password (deploy/stack.sh). */
+	f = fopen("/dev/urandom", "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(rnd, 1, sizeof(rnd), f), sizeof(rnd));
+	fclose(f);
+	for (i = 0; i < 16; i++)
+		snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(role, sizeof(role), "test_db_tcp_%ld", (long)getpid());
+	snprintf(sql, sizeof(sql), "CREATE ROLE %s LOGIN PASSWORD '%s'", role,
+	    pw);
+	exec_plain(fx->a, sql);
+	snprintf(uri, sizeof(uri), "host=localhost port=%s dbname=postgres "
+	    "user=%s password=%s connect_timeout=5", port, role, pw);
+	PQconninfoFree(opts);
+	tcp_uri = uri;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		child_reconnect_by_name();
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE usename = '%s'", role);
+	exec_plain(fx->a, sql);
+	for (i = 0; i < 50; i++) {
+		PGresult *res;
+
+		snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
+		res = PQexec(db_conn(fx->a), sql);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res);
+			break;
+		}
+		PQclear(res);
+		usleep(100000);
+	}
+	if (WIFSIGNALED(status))
+		fail_msg("the child died of signal %d: a (re)connection "
+		    "opened a file inside the sandbox (/etc/hosts to resolve "
+		    "the name, Kerberos's keytab)",
+		    WTERMSIG(status));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void
 test_connect_failure(void **state)
 {
@@ -760,6 +859,7 @@ main(void)
 		cmocka_unit_test(test_copy_parse),
 		cmocka_unit_test(test_connect_failure),
 		cmocka_unit_test(test_connect_keepalives),
+		cmocka_unit_test(test_connect_by_name),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_no_reconnect_in_transaction),
 	};
