@@ -399,8 +399,10 @@ out:
 int
 certstore_publish(struct db *db, const struct config *cfg, const char *actor)
 {
-	struct ldappub_conf lc;
+	struct ldappub_conf lc = { 0 };
 
+	if (ldappub_conf_timeout(cfg, &lc) == -1)
+		return -1;
 	lc.uri = config_get(cfg, "ldap.uri", NULL);
 	lc.bind_dn = config_get(cfg, "ldap.bind_dn", NULL);
 	lc.bind_pw_file = config_get(cfg, "ldap.bind_pw_file", NULL);

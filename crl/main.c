@@ -246,6 +246,8 @@ crld_configure(struct crld *d)
 	ic->ldap.bind_dn = config_get(d->cfg, "ldap.bind_dn", NULL);
 	ic->ldap.bind_pw_file = config_get(d->cfg, "ldap.bind_pw_file", NULL);
 	ic->ldap.base = config_get(d->cfg, "ldap.base", NULL);
+	if (ldappub_conf_timeout(d->cfg, &ic->ldap) == -1)
+		return -1;
 	ic->ldap_enabled = ic->ldap.uri != NULL && ic->full.ldap_dn != NULL;
 	if (!ic->ldap_enabled)
 		log_warn("config: no ldap.uri or ldap.base: CRLs are not "

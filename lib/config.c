@@ -274,8 +274,15 @@ config_get_long(const struct config *cf, const char *key, long def,
 	long n;
 
 	*out = def;
-	if ((v = config_get(cf, key, NULL)) == NULL)
+	if ((v = config_get(cf, key, NULL)) == NULL) {
+		/* A default computed at run time (a CPU count) obeys too. */
+		if (def < min || def > max) {
+			log_err("config: %s: the default %ld is out of range "
+			    "[%ld, %ld]: set it", key, def, min, max);
+			return -1;
+		}
 		return 0;
+	}
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (*v == '\0' || isspace((unsigned char)*v) || *end != '\0' ||

@@ -27,7 +27,8 @@ void		 config_free(struct config *);
 const char	*config_get(const struct config *, const char *key, const char *def);
 /*
  * Integer value of key within [min, max]; def when absent. Returns -1 (and
- * logs the key) when the value is not an integer or out of range.
+ * logs the key) when the value is not an integer or out of range, or when
+ * the key is absent and def is out of range.
  */
 int		 config_get_long(const struct config *, const char *key, long def,
 		    long min, long max, long *out);

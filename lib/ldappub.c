@@ -15,13 +15,13 @@
 #include <ldap.h>
 #include <openssl/crypto.h>
 
+#include "lib/config.h"
 #include "lib/ldappub.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 
-/* Connect and per-operation time-outs, seconds. */
+/* The connect time-out, seconds, unless the operation's is shorter. */
 #define LDAPPUB_NET_TIMEOUT_S	5
-#define LDAPPUB_OP_TIMEOUT_S	10
 #define LDAPPUB_PW_MAX		256
 
 /* "ldap_add_ext_s: Object class violation (diagnostic)" into err. */
@@ -80,8 +80,11 @@ ldappub_open(const struct ldappub_conf *conf, LDAP **ldp, char *err,
 {
 	LDAP *ld = NULL;
 	struct berval cred = { 0, NULL };
-	struct timeval net = { LDAPPUB_NET_TIMEOUT_S, 0 };
-	struct timeval op = { LDAPPUB_OP_TIMEOUT_S, 0 };
+	long op_s = conf->timeout_seconds > 0 ? conf->timeout_seconds :
+	    LDAPPUB_TIMEOUT_DEFAULT_S;
+	struct timeval net = { op_s < LDAPPUB_NET_TIMEOUT_S ? op_s :
+	    LDAPPUB_NET_TIMEOUT_S, 0 };
+	struct timeval op = { op_s, 0 };
 	char pw[LDAPPUB_PW_MAX];
 	int version = LDAP_VERSION3;
 	int lrc, rc = -1;
@@ -329,4 +332,11 @@ ldappub_put(const struct ldappub_conf *conf, const char *dn,
 	rc = ldappub_session_put(&sess, dn, attr, der, len, err, errlen);
 	ldappub_session_close(&sess);
 	return rc;
+}
+
+int
+ldappub_conf_timeout(const struct config *cfg, struct ldappub_conf *conf)
+{
+	return config_get_long(cfg, "ldap.timeout_seconds",
+	    LDAPPUB_TIMEOUT_DEFAULT_S, 1, 120, &conf->timeout_seconds);
 }

@@ -12,7 +12,17 @@ struct ldappub_conf {
 	const char	*bind_dn;	/* NULL: anonymous */
 	const char	*bind_pw_file;	/* file holding the bind password */
 	const char	*base;		/* ldap.base: subscriber entries go under it */
+	long		 timeout_seconds; /* ldap.timeout_seconds; 0: 10 */
 };
+
+/* ldap.timeout_seconds: its default and bounds (ldappub_conf_timeout). */
+#define LDAPPUB_TIMEOUT_DEFAULT_S	10
+/*
+ * Reads ldap.timeout_seconds into conf (1..120, default 10): how long one
+ * operation may take; connecting, at most 5 s of it. 0, or -1 (logged).
+ */
+struct config;
+int	ldappub_conf_timeout(const struct config *, struct ldappub_conf *);
 
 /*
  * Creates or updates the entry dn (dn's first RDN is cn=...) and replaces

@@ -554,8 +554,9 @@ case $c in 4??) ;; *) fail "2 MB POST: $c, want 4xx" ;; esac
 # --- a silent directory delays publication, never a CRL -----------------------------------------
 # A crld whose ldap.uri is a port that takes connections (the kernel's
 # backlog) but never answers: each publication round waits out libldap's
-# time-outs (lib/ldappub.c: 10 s for the bind, 5 s to connect once the
-# backlog is full). That wait is the publishing thread's (crl/publisher.c):
+# time-out (ldap.timeout_seconds: 10 s by default, 2 s here to keep the
+# test short; connecting once the backlog is full too). That wait is the
+# publishing thread's (crl/publisher.c):
 # three revocations in a row each reach the CRL this crld serves within
 # 4 s, the rows it queued stay pending, and it stops within the stack's
 # stop time-out. Until 2026-12-05 the issuing thread published itself,
@@ -585,7 +586,8 @@ mkdir -p "$tmp/crl3"
 port3=$(free_port)
 B3=http://127.0.0.1:$port3/crl
 PKI_CRL_PORT=$port3 PKI_CRL_OUT_DIR=$tmp/crl3 PKI_CRL_INSTANCE=test-silent \
-PKI_LDAP_URI=ldap://127.0.0.1:$sport PKI_CRL_PUBLISH_INTERVAL_SECONDS=1 \
+PKI_LDAP_URI=ldap://127.0.0.1:$sport PKI_LDAP_TIMEOUT_SECONDS=2 \
+PKI_CRL_PUBLISH_INTERVAL_SECONDS=1 \
 	"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crld3.log" 2>&1 &
 crld3=$!
 at_exit "kill -TERM $crld3 2>/dev/null; wait $crld3 2>/dev/null"

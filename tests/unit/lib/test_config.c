@@ -134,6 +134,9 @@ test_integers(void **state)
 	/* Out of range, both ends. */
 	assert_int_equal(config_get_long(cf, "a.ok", 0, 0, 41, &n), -1);
 	assert_int_equal(config_get_long(cf, "a.ok", 0, 43, 100, &n), -1);
+	/* A default out of range (a CPU count above a table's size) too. */
+	assert_int_equal(config_get_long(cf, "a.absent", 32, 1, 16, &n), -1);
+	assert_int_equal(config_get_long(cf, "a.absent", -1, 1, 16, &n), -1);
 	assert_int_equal(config_get_long(cf, "a.ok", 0, 42, 42, &n), 0);
 	assert_int_equal(setenv("PKI_A_OK", "1000", 1), 0);
 	assert_int_equal(config_get_long(cf, "a.ok", 0, 0, 100, &n), -1);

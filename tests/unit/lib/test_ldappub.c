@@ -151,7 +151,7 @@ static void
 test_add_then_replace(void **state)
 {
 	struct slapdtest *sl = *state;
-	struct ldappub_conf conf = { sl->uri, ADMIN_DN, sl->pwfile, "dc=test" };
+	struct ldappub_conf conf = { sl->uri, ADMIN_DN, sl->pwfile, "dc=test", 0 };
 	unsigned char *der1, *der2;
 	int len1, len2;
 	struct berval **vals;
@@ -208,7 +208,7 @@ static void
 test_subscriber_entry(void **state)
 {
 	struct slapdtest *sl = *state;
-	struct ldappub_conf conf = { sl->uri, ADMIN_DN, sl->pwfile, "dc=test" };
+	struct ldappub_conf conf = { sl->uri, ADMIN_DN, sl->pwfile, "dc=test", 0 };
 	static const char dn[] = "cn=0A1B2C,ou=subscribers,dc=test";
 	static const char st[] = "status=revoked; reason=privilegeWithdrawn";
 	unsigned char *der;
@@ -245,11 +245,11 @@ static void
 test_failures(void **state)
 {
 	struct slapdtest *sl = *state;
-	struct ldappub_conf conf = { sl->uri, ADMIN_DN, sl->pwfile, "dc=test" };
-	struct ldappub_conf anon = { sl->uri, NULL, NULL, NULL };
-	struct ldappub_conf nopw = { sl->uri, ADMIN_DN, NULL, NULL };
-	struct ldappub_conf down = { "ldap://127.0.0.1:1", NULL, NULL, NULL };
-	struct ldappub_conf wrongpw = { sl->uri, ADMIN_DN, NULL, NULL };
+	struct ldappub_conf conf = { sl->uri, ADMIN_DN, sl->pwfile, "dc=test", 0 };
+	struct ldappub_conf anon = { sl->uri, NULL, NULL, NULL, 0 };
+	struct ldappub_conf nopw = { sl->uri, ADMIN_DN, NULL, NULL, 0 };
+	struct ldappub_conf down = { "ldap://127.0.0.1:1", NULL, NULL, NULL, 0 };
+	struct ldappub_conf wrongpw = { sl->uri, ADMIN_DN, NULL, NULL, 0 };
 	const unsigned char der[] = { 0x30, 0x00 };
 	char err[512], badpw[160];
 	int fd;
