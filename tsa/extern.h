@@ -31,7 +31,8 @@ struct tsa_record {
 /*
  * The policy's accuracy and genTime precision (RFC 3161 §2.4.2): -1 with
  * err when a value is out of range or 10^-tsa.clock_precision_digits
- * seconds (genTime's truncation) exceeds the accuracy tokens claim.
+ * seconds (genTime's truncation) is not less than the accuracy tokens
+ * claim (nothing would be left for the clock's error: tsa_responder_clock).
  * tsa_responder_new checks it too; tsad before its first worker.
  */
 int	tsa_policy_check(const struct config *policy, char *err, size_t errlen);
@@ -44,7 +45,8 @@ struct tsa_responder;
  * certificate and key (any EVP_PKEY: the signer's in tsad, a software key in
  * the fuzz harness) and the certificates to add on certReq (may be NULL).
  * allow_unsync: issue tokens even when the clock is not usable
- * (tsa_responder_clock; local stack and tests only). NULL with err.
+ * (tsa_responder_clock; local stack and tests only). NULL with err, also
+ * when the certificate's validity cannot be read (tsa_cert_window).
  */
 struct tsa_responder	*tsa_responder_new(const struct config *policy,
 			    X509 *cert, EVP_PKEY *key, STACK_OF(X509) *extra,
@@ -56,13 +58,18 @@ void			 tsa_responder_free(struct tsa_responder *);
  * (*reply, freed with OPENSSL_free). Never fails for bad input: a query that is empty, not
  * DER, has trailing bytes or asks for what we do not offer gets a rejection
  * (badDataFormat, badAlg, unacceptedPolicy, ...); one that cannot be
- * answered otherwise (the token could not be signed) gets systemFailure.
+ * answered otherwise (the token could not be signed, no serial number,
+ * genTime outside the certificate's validity) gets systemFailure.
  * *granted says whether a token was issued; then *rec describes it.
  * Returns -1 only when no response at all could be built (out of memory).
  */
 int	tsa_respond(struct tsa_responder *, const unsigned char *query,
 	    size_t len, unsigned char **reply, size_t *replylen, int *granted,
 	    struct tsa_record *rec);
+
+/* The statusString of a query refused because of the certificate's validity. */
+#define TSA_TEXT_CERT_INVALID	"The time-stamping certificate is not valid " \
+				"at this time; no token can be made."
 
 /* PKIFailureInfo bits (RFC 3161 §2.4.2) tsad sets itself; the last one. */
 #define TSA_FAIL_SYSTEM_FAILURE	25	/* systemFailure */
@@ -84,7 +91,9 @@ struct tsa_clock {
 	int		synchronized;	/* neither STA_UNSYNC nor TIME_ERROR */
 	long long	maxerror_us;	/* the kernel's error bound; -1 unknown */
 	long long	accuracy_us;	/* claimed by tokens; 0: no accuracy */
-	int		within_accuracy; /* maxerror_us <= accuracy_us (or 0) */
+	long long	precision_us;	/* genTime's truncation, 10^-digits s */
+	int		within_accuracy; /* maxerror_us + precision_us <=
+					    accuracy_us (or accuracy_us 0) */
 	int		usable;		/* synchronized and within_accuracy */
 };
 /*
@@ -94,6 +103,33 @@ struct tsa_clock {
  * TSA_LOG_INTERVAL_S) and its return. Same thread as tsa_respond.
  */
 void	tsa_responder_clock(struct tsa_responder *, struct tsa_clock *clk);
+
+/*
+ * The TSA certificate's validity (RFC 5280 §4.1.2.5), narrowed by its
+ * privateKeyUsagePeriod when it has one (§4.2.1.4): tokens are made only
+ * while genTime lies in [*from, *until], seconds since the epoch, both
+ * included; outside it a query gets systemFailure. 0, or -1 with err
+ * (a time that cannot be read, an empty window).
+ */
+int	tsa_cert_window(X509 *cert, time_t *from, time_t *until, char *err,
+	    size_t errlen);
+/*
+ * tsad warns at start when the window ends within this many days: a new
+ * TSA certificate must be issued, stored in the CA tables and loaded by a
+ * restart of every instance (tsad reads it only at start), and a month
+ * leaves room for that to go wrong once.
+ */
+#define TSA_CERT_WARN_DAYS	30
+/* What /health says of the certificate now (tsa_responder_cert). */
+struct tsa_cert_state {
+	int		valid;		/* now within tsa_cert_window's window */
+	long long	seconds_left;	/* until its end; negative after it */
+};
+/* Fills *cs (cleared first) for the responder's time source. */
+void	tsa_responder_cert(struct tsa_responder *, struct tsa_cert_state *cs);
+/* t as "YYYY-MM-DDTHH:MM:SSZ" (UTC) in out, for logs. */
+#define TSA_TIME_TEXT_MAX	32
+void	tsa_time_text(time_t t, char *out, size_t outlen);
 
 /*
  * Rate-limited logging of a condition that lasts (an unusable clock, a full

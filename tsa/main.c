@@ -17,7 +17,9 @@
  * SoftHSM2 scales with processes, not threads (HSM-NOTES.md): workers are
  * processes.
  *
- * Configuration: pki.conf ([tsa], [hsm], [pg]) and policy/tsa.conf. Stops
+ * Configuration: pki.conf ([tsa], [hsm], [pg]) and policy/tsa.conf;
+ * tsa.spill_file is required (tsa.insecure_no_spill_file: development
+ * only). Stops
  * cleanly on SIGTERM or SIGINT: in-flight requests finish, the records not
  * yet in the database go to tsa.spill_file (fdatasync) first, then the
  * database gets tsa.flush_timeout_seconds (at most TSA_FLUSH_TIMEOUT_MAX,
@@ -36,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -69,6 +72,7 @@ struct tsad_conf {
 	STACK_OF(X509)		*extra;
 	char			 label[SIGNER_LABEL_MAX + 1];
 	char			 instance[64];
+	const char		*spill;		/* tsa.spill_file; NULL: none */
 	long			 port, max_queue, flush_timeout, workers;
 	int			 allow_unsync;
 	sigset_t		 sigs;
@@ -91,7 +95,8 @@ usage(void)
 
 /*
  * "ok" when tokens are issued and recorded: the clock usable (or the
- * override set), the last database write done, none outstanding for
+ * override set), the TSA certificate valid now (tsa_cert_window; the
+ * override does not cover it), the last database write done, none outstanding for
  * TSA_WRITE_STUCK_S or more (the recorder blocked: a lock, a COMMIT waiting
  * for a lost synchronous standby) and the queue at most TSA_QUEUE_HIGH_PCT
  * full: otherwise it would say ok until the queue fills and every query
@@ -101,21 +106,30 @@ static int
 tsad_health(struct tsad *t, struct http_response *resp)
 {
 	struct tsa_clock clk;
+	struct tsa_cert_state cs;
 	struct tsa_recorder_health h;
+	long long days;
 	int db_ok, high, rc;
 	json_t *o;
 
 	tsa_recorder_stats(t->recorder, &h);
 	tsa_responder_clock(t->responder, &clk);
+	tsa_responder_cert(t->responder, &cs);
 	high = h.queued * 100 > h.max_queue * TSA_QUEUE_HIGH_PCT;
 	db_ok = h.db_ok && h.write_pending_ms < TSA_WRITE_STUCK_S * 1000LL;
-	o = json_pack("{s:s, s:b, s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:b, s:I}",
-	    "status", db_ok && !high && (clk.usable || t->allow_unsync) ?
-	    "ok" : "degraded",
+	/* Whole days left, rounded down: -1 from the first second after. */
+	days = cs.seconds_left >= 0 ? cs.seconds_left / 86400 :
+	    -((-cs.seconds_left + 86399) / 86400);
+	o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:b, s:b, s:b, s:I, s:b, s:I, "
+	    "s:I, s:b, s:I}",
+	    "status", db_ok && !high && cs.valid &&
+	    (clk.usable || t->allow_unsync) ? "ok" : "degraded",
 	    "clock_synchronized", clk.synchronized,
 	    "clock_maxerror_us", (json_int_t)clk.maxerror_us,
 	    "clock_accuracy_us", (json_int_t)clk.accuracy_us,
+	    "clock_precision_us", (json_int_t)clk.precision_us,
 	    "clock_usable", clk.usable, "clock_override", t->allow_unsync,
+	    "cert_valid", cs.valid, "cert_days_left", (json_int_t)days,
 	    "database_ok", db_ok, "records_queued", (json_int_t)h.queued,
 	    "records_queue_max", (json_int_t)h.max_queue,
 	    "records_queue_high", high,
@@ -264,7 +278,7 @@ tsaproc(struct tsad_conf *c, int index)
 	struct http_server *srv = NULL;
 	struct http_limits lim;
 	EVP_PKEY *key = NULL;
-	const char *spill, *writable = NULL;
+	const char *writable = NULL;
 	char err[512], instance[80], spilldir[PATH_MAX];
 	int abandoned = 0, rc = 1;
 
@@ -274,7 +288,6 @@ tsaproc(struct tsad_conf *c, int index)
 	 * Each worker has its own spill file (tsa_recorder_start names it;
 	 * worker 0 takes over those another tsa.workers left) and instance name.
 	 */
-	spill = config_get(c->cfg, "tsa.spill_file", NULL);
 	if (c->workers > 1)
 		snprintf(instance, sizeof(instance), "%s-%d", c->instance, index);
 	else
@@ -304,14 +317,14 @@ tsaproc(struct tsad_conf *c, int index)
 	 * Files only where the spill files are, before the recorder's thread;
 	 * the recorder renames and removes there before the seccomp filter.
 	 */
-	if (spill != NULL) {
-		snprintf(spilldir, sizeof(spilldir), "%s", spill);
+	if (c->spill != NULL) {
+		snprintf(spilldir, sizeof(spilldir), "%s", c->spill);
 		writable = dirname(spilldir);
 	}
 	if (sandbox_limit_writes(c->cfg, "tsa", "tsad", &writable, 1) == -1)
 		goto out;
 	if ((t.recorder = tsa_recorder_start(config_get(c->cfg, "pg.tsa_uri", ""),
-	    instance, spill, index, (int)c->workers, (size_t)c->max_queue, err,
+	    instance, c->spill, index, (int)c->workers, (size_t)c->max_queue, err,
 	    sizeof(err))) == NULL) {
 		log_err("recorder: %s", err);
 		goto out;
@@ -373,7 +386,7 @@ tsad_supervise(struct tsad_conf *c)
 	pid_t pids[TSA_MAX_WORKERS], pid;
 	int counted[TSA_MAX_WORKERS] = { 0 };	/* this slot's death counted */
 	const char *writable[3] = { config_get(c->cfg, "hsm.module_write_dir",
-	    NULL), config_get(c->cfg, "hsm.lock_dir", NULL), NULL }, *spill;
+	    NULL), config_get(c->cfg, "hsm.lock_dir", NULL), NULL };
 	char spilldir[PATH_MAX];
 	struct daemon_restarts restarts;
 	sigset_t sigs = c->sigs;
@@ -389,9 +402,8 @@ tsad_supervise(struct tsad_conf *c)
 	 * writes only where they write (the token and lock directories, the
 	 * spill files): uid 0 could otherwise write /proc/sys or /etc.
 	 */
-	spill = config_get(c->cfg, "tsa.spill_file", NULL);
-	if (spill != NULL) {
-		snprintf(spilldir, sizeof(spilldir), "%s", spill);
+	if (c->spill != NULL) {
+		snprintf(spilldir, sizeof(spilldir), "%s", c->spill);
 		writable[2] = dirname(spilldir);
 	}
 	if (sandbox_limit_writes(c->cfg, "tsa", "tsad's supervisor", writable,
@@ -475,6 +487,88 @@ tsad_supervise(struct tsad_conf *c)
 	return rc;
 }
 
+/*
+ * tsa.workers' default: the online CPUs, within [1, TSA_MAX_WORKERS].
+ * config_get_long checks a value set against its range but not the
+ * default, and tsad_supervise keeps TSA_MAX_WORKERS pids: 32 CPUs would
+ * overflow them. sysconf says -1 when it cannot tell.
+ */
+static long
+tsad_default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > TSA_MAX_WORKERS ? TSA_MAX_WORKERS : n;
+}
+
+/*
+ * Issue 5: nothing recorded may be lost on a clean shutdown. Without
+ * tsa.spill_file the records the database has not taken when tsad stops
+ * (PostgreSQL down, or slow) are lost, so it is required unless
+ * tsa.insecure_no_spill_file (a development stack) says otherwise. An
+ * empty value counts as none. Sets c->spill; 0, or -1 with the reason
+ * logged.
+ */
+static int
+tsad_spill_conf(struct tsad_conf *c)
+{
+	int insecure;
+
+	c->spill = config_get(c->cfg, "tsa.spill_file", NULL);
+	if (c->spill != NULL && c->spill[0] == '\0')
+		c->spill = NULL;
+	if (config_get_bool(c->cfg, "tsa.insecure_no_spill_file", 0,
+	    &insecure) == -1)
+		return -1;
+	if (c->spill != NULL)
+		return 0;
+	if (!insecure) {
+		log_err("config: tsa.spill_file is not set: records of issued "
+		    "tokens the database has not taken when tsad stops would "
+		    "be lost; set it (a file in a directory of its own), or "
+		    "tsa.insecure_no_spill_file = true on a development stack");
+		return -1;
+	}
+	log_warn("tsa.insecure_no_spill_file is set and tsa.spill_file is not: "
+	    "records of issued tokens the database has not taken when tsad "
+	    "stops are LOST (development only)");
+	return 0;
+}
+
+/*
+ * The TSA certificate's window at start (tsa_cert_window): an error when
+ * no token can be made now (each query gets systemFailure and /health says
+ * degraded; tsad still starts, as it does with an unusable clock, and
+ * serves once the window opens), a warning when it ends within
+ * TSA_CERT_WARN_DAYS. -1 when it cannot be read.
+ */
+static int
+tsad_cert_warn(X509 *cert)
+{
+	char err[256], from[TSA_TIME_TEXT_MAX], until[TSA_TIME_TEXT_MAX];
+	time_t nb, na, now = time(NULL);
+
+	if (tsa_cert_window(cert, &nb, &na, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return -1;
+	}
+	tsa_time_text(nb, from, sizeof(from));
+	tsa_time_text(na, until, sizeof(until));
+	if (now < nb || now > na)
+		log_err("the TSA certificate (with its privateKeyUsagePeriod) "
+		    "is valid from %s to %s, not now: every query gets "
+		    "systemFailure and /health says degraded outside that "
+		    "window", from, until);
+	else if (na - now < TSA_CERT_WARN_DAYS * 86400LL)
+		log_warn("the TSA certificate (with its privateKeyUsagePeriod) "
+		    "is valid until %s, %lld day(s) from now (warned from %d): "
+		    "renew it; after that every query gets systemFailure",
+		    until, (long long)(na - now) / 86400, TSA_CERT_WARN_DAYS);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -495,14 +589,15 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (config_get_long(c.cfg, "tsa.port", 18083, 0, 65535, &c.port) == -1 ||
-	    config_get_long(c.cfg, "tsa.workers", sysconf(_SC_NPROCESSORS_ONLN),
+	    config_get_long(c.cfg, "tsa.workers", tsad_default_workers(),
 	    1, TSA_MAX_WORKERS, &c.workers) == -1 ||
 	    config_get_long(c.cfg, "tsa.max_queue", 100000, 1, 10000000,
 	    &c.max_queue) == -1 ||
 	    config_get_long(c.cfg, "tsa.flush_timeout_seconds", 10, 0, 600,
 	    &c.flush_timeout) == -1 ||
 	    config_get_bool(c.cfg, "tsa.allow_unsynchronized_clock", 0,
-	    &c.allow_unsync) == -1)
+	    &c.allow_unsync) == -1 ||
+	    tsad_spill_conf(&c) == -1)
 		goto out;
 	/* Stopped before a service manager's SIGKILL, or records are lost. */
 	if (c.flush_timeout > TSA_FLUSH_TIMEOUT_MAX) {
@@ -555,7 +650,8 @@ main(int argc, char **argv)
 	host[sizeof(host) - 1] = '\0';
 	snprintf(c.instance, sizeof(c.instance), "%s",
 	    config_get(c.cfg, "tsa.instance", host));
-	if (tsad_load_certs(c.cfg, &c.cert, &c.extra, c.label, sizeof(c.label)) == -1)
+	if (tsad_load_certs(c.cfg, &c.cert, &c.extra, c.label,
+	    sizeof(c.label)) == -1 || tsad_cert_warn(c.cert) == -1)
 		goto out;
 	/* Signals go to sigwait(): block them before any process or thread exists. */
 	daemon_block_signals(&c.sigs);

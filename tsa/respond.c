@@ -2,8 +2,12 @@
  * Answering time-stamp queries (RFC 3161, RFC 5816): policy, digests,
  * accuracy and ordering come from policy/tsa.conf; we add the strict parsing
  * of the query, 126-bit random serials and a genTime that is refused while
- * the clock is unsynchronized or its error bound exceeds the policy's
- * accuracy (tsa_responder_clock).
+ * the clock is unsynchronized or its error bound, plus genTime's
+ * truncation, exceeds the policy's accuracy (tsa_responder_clock).
+ *
+ * genTime must also lie within the TSA certificate's validity (and its
+ * key's privateKeyUsagePeriod): outside it a token would be granted but
+ * fail verification, so the query gets systemFailure (tsa_cert_check).
  *
  * A query that will certainly be granted (version 1, an accepted imprint
  * digest of the right length without parameters, an offered policy or none,
@@ -33,6 +37,7 @@
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/ts.h>
+#include <openssl/x509v3.h>
 
 #include "lib/config.h"
 #include "lib/der.h"
@@ -69,7 +74,12 @@ struct tsa_responder {
 	int			 allow_unsync;
 	long long		 accuracy_us;	/* what tokens claim; 0: nothing */
 	unsigned int		 precision;	/* genTime fraction digits */
+	long long		 unit_us;	/* 10^-precision s: genTime's truncation */
 	struct tsa_lograte	 clock_log;	/* the clock unusable */
+	time_t			 valid_from;	/* tsa_cert_window, at start */
+	time_t			 valid_until;
+	struct tsa_lograte	 cert_log;	/* genTime outside them */
+	struct tsa_lograte	 serial_log;	/* no serial number */
 	int			 fast;
 	struct tsa_policy	 policies[1 + TSA_MAX_POLICIES];
 	int			 npolicies;
@@ -137,7 +147,9 @@ tsa_log_over(struct tsa_lograte *lr)
  * STA_UNSYNC only once it passes 16 s (NTP_PHASE_LIMIT), some 9 hours
  * after the daemon stopped. Until then the clock reads "synchronized"
  * while a token claiming the policy's 1 s could be 16 s off: so the bound
- * is checked too. adjtimex with modes 0 only reads.
+ * is checked too. genTime is moreover the clock truncated to the policy's
+ * precision, up to one unit (10^-digits s) behind it: the bound plus that
+ * unit must stay within the accuracy. adjtimex with modes 0 only reads.
  */
 void
 tsa_responder_clock(struct tsa_responder *r, struct tsa_clock *clk)
@@ -151,12 +163,14 @@ tsa_responder_clock(struct tsa_responder *r, struct tsa_clock *clk)
 	state = adjtimex(&tx);
 	error = errno;
 	clk->accuracy_us = r->accuracy_us;
+	clk->precision_us = r->unit_us;
 	clk->maxerror_us = state == -1 ? -1 : (long long)tx.maxerror;
 	clk->synchronized = state != -1 && state != TIME_ERROR &&
 	    (tx.status & STA_UNSYNC) == 0;
 	/* No accuracy in the tokens (0 s, 0 ms, 0 µs): none to exceed. */
 	clk->within_accuracy = r->accuracy_us == 0 ||
-	    (clk->maxerror_us >= 0 && clk->maxerror_us <= r->accuracy_us);
+	    (clk->maxerror_us >= 0 &&
+	    clk->maxerror_us + r->unit_us <= r->accuracy_us);
 	clk->usable = clk->synchronized && clk->within_accuracy;
 	if (r->allow_unsync)
 		return;		/* said once at start (tsa/main.c) */
@@ -180,11 +194,150 @@ tsa_responder_clock(struct tsa_responder *r, struct tsa_clock *clk)
 		    "lines suppressed)", state, clk->maxerror_us, more);
 	else
 		log_warn("tsa: the kernel's bound on the clock's error "
-		    "(maxerror %lld us) exceeds the accuracy tokens claim "
-		    "(%lld us, policy/tsa.conf): queries get timeNotAvailable "
-		    "(RFC 3161 §2.4.2; is the NTP daemon running? %lu more "
-		    "such log lines suppressed)", clk->maxerror_us,
+		    "(maxerror %lld us) plus genTime's truncation (%lld us) "
+		    "exceeds the accuracy tokens claim (%lld us, "
+		    "policy/tsa.conf): queries get timeNotAvailable (RFC 3161 "
+		    "§2.4.2; is the NTP daemon running? %lu more such log "
+		    "lines suppressed)", clk->maxerror_us, clk->precision_us,
 		    clk->accuracy_us, more);
+}
+
+void
+tsa_time_text(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, outlen, "%lld", (long long)t);
+}
+
+/* A certificate's time as seconds since the epoch: 0, or -1. */
+static int
+tsa_asn1_time(const ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = timegm(&tm);
+	return 0;
+}
+
+int
+tsa_cert_window(X509 *cert, time_t *from, time_t *until, char *err,
+    size_t errlen)
+{
+	PKEY_USAGE_PERIOD *pup = NULL;
+	time_t nb, na;
+	int crit, rc = -1;
+
+	*from = 0;
+	*until = 0;
+	if (tsa_asn1_time(X509_get0_notBefore(cert), &nb) == -1 ||
+	    tsa_asn1_time(X509_get0_notAfter(cert), &na) == -1) {
+		snprintf(err, errlen, "the TSA certificate's validity cannot be "
+		    "read");
+		goto out;
+	}
+	*from = nb;
+	*until = na;
+	/*
+	 * RFC 5280 §4.2.1.4: privateKeyUsagePeriod (deprecated, but a CA may
+	 * still set it) bounds when the key may sign, and a verifier that
+	 * honours it rejects a token outside it. crit is -1 when it is
+	 * absent; several, or one that does not decode, are refused.
+	 */
+	if ((pup = X509_get_ext_d2i(cert, NID_private_key_usage_period, &crit,
+	    NULL)) == NULL && crit != -1) {
+		snprintf(err, errlen, "the TSA certificate's "
+		    "privateKeyUsagePeriod cannot be read (RFC 5280 §4.2.1.4)");
+		goto out;
+	}
+	if (pup != NULL && ((pup->notBefore != NULL &&
+	    tsa_asn1_time(pup->notBefore, &nb) == -1) ||
+	    (pup->notAfter != NULL && tsa_asn1_time(pup->notAfter, &na) == -1))) {
+		snprintf(err, errlen, "the TSA certificate's "
+		    "privateKeyUsagePeriod has a time that cannot be read");
+		goto out;
+	}
+	if (nb > *from)
+		*from = nb;
+	if (na < *until)
+		*until = na;
+	if (*from > *until) {
+		snprintf(err, errlen, "the TSA certificate's validity and its "
+		    "privateKeyUsagePeriod do not overlap");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1)
+		*from = *until = 0;
+	PKEY_USAGE_PERIOD_free(pup);
+	return rc;
+}
+
+/*
+ * RFC 5280 §4.1.2.5: a certificate is valid from notBefore through
+ * notAfter, both included (and its key within its privateKeyUsagePeriod:
+ * tsa_cert_window). genTime is tv truncated, never later than tv and never
+ * before its second, so tv itself is judged, to the microsecond. 1 inside.
+ */
+static int
+tsa_cert_covers(const struct tsa_responder *r, const struct timeval *tv)
+{
+	return tv->tv_sec >= r->valid_from && (tv->tv_sec < r->valid_until ||
+	    (tv->tv_sec == r->valid_until && tv->tv_usec == 0));
+}
+
+/*
+ * A token whose genTime lies outside the certificate's window
+ * (tsa_cert_covers) would be granted but fail verification, so none is
+ * made: systemFailure, our fault and not the client's. With log_refusal,
+ * a refusal is logged as an unusable clock is (at its start, then at most
+ * once every TSA_LOG_INTERVAL_S); its end is logged once. 1 inside, 0
+ * outside.
+ */
+static int
+tsa_cert_check(struct tsa_responder *r, const struct timeval *tv,
+    int log_refusal)
+{
+	char at[TSA_TIME_TEXT_MAX], from[TSA_TIME_TEXT_MAX];
+	char until[TSA_TIME_TEXT_MAX];
+	unsigned long more;
+	int inside;
+
+	inside = tsa_cert_covers(r, tv);
+	if (inside && !r->cert_log.active)
+		return 1;
+	tsa_time_text(tv->tv_sec, at, sizeof(at));
+	tsa_time_text(r->valid_from, from, sizeof(from));
+	tsa_time_text(r->valid_until, until, sizeof(until));
+	if (inside) {
+		tsa_log_over(&r->cert_log);
+		log_info("tsa: genTime %s is within the TSA certificate's "
+		    "validity (%s to %s) again: tokens are issued", at, from,
+		    until);
+	} else if (log_refusal && tsa_log_due(&r->cert_log, &more))
+		log_err("tsa: genTime %s is outside the TSA certificate's "
+		    "validity (%s to %s, with its privateKeyUsagePeriod): "
+		    "queries get systemFailure (RFC 5280 §4.1.2.5; renew the "
+		    "certificate; %lu more such log lines suppressed)", at, from,
+		    until, more);
+	return inside;
+}
+
+void
+tsa_responder_cert(struct tsa_responder *r, struct tsa_cert_state *cs)
+{
+	struct timeval tv;
+
+	memset(cs, 0, sizeof(*cs));
+	if (r->now(&tv) == -1)
+		return;
+	cs->valid = tsa_cert_covers(r, &tv);
+	cs->seconds_left = (long long)r->valid_until - (long long)tv.tv_sec;
 }
 
 /* RFC 3161 §2.4.2: genTime is the time the token was created, from a trusted clock. */
@@ -201,8 +354,8 @@ tsa_time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
 			TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
 			    !clk.synchronized ? "Time is not available: the "
 			    "system clock is not synchronized." : "Time is not "
-			    "available: the clock's error bound exceeds the "
-			    "accuracy of this policy.");
+			    "available: the clock's error bound, with genTime's "
+			    "precision, exceeds the accuracy of this policy.");
 			TS_RESP_CTX_add_failure_info(ctx,
 			    TS_INFO_TIME_NOT_AVAILABLE);
 			return 0;
@@ -212,6 +365,12 @@ tsa_time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
 		TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
 		    "Time is not available.");
 		TS_RESP_CTX_add_failure_info(ctx, TS_INFO_TIME_NOT_AVAILABLE);
+		return 0;
+	}
+	if (!tsa_cert_check(r, &tv, 1)) {
+		TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
+		    TSA_TEXT_CERT_INVALID);
+		TS_RESP_CTX_add_failure_info(ctx, TS_INFO_SYSTEM_FAILURE);
 		return 0;
 	}
 	*sec = tv.tv_sec;
@@ -227,17 +386,28 @@ tsa_serial_cb(TS_RESP_CTX *ctx, void *data)
 	unsigned char buf[TSA_SERIAL_BYTES];
 	ASN1_INTEGER *serial = NULL;
 	BIGNUM *bn = NULL;
+	unsigned long more;
 
 	if (r->serial(buf, sizeof(buf)) == 0) {
 		if ((bn = BN_bin2bn(buf, sizeof(buf), NULL)) != NULL)
 			serial = BN_to_ASN1_INTEGER(bn, NULL);
 	}
 	BN_free(bn);
+	/*
+	 * Our failure (the random generator, memory), not a query asking for
+	 * something unavailable: systemFailure (RFC 3161 §2.4.2), not
+	 * addInfoNotAvailable.
+	 */
 	if (serial == NULL) {
+		if (tsa_log_due(&r->serial_log, &more))
+			log_openssl(LOGL_ERR, "tsa: no serial number could be "
+			    "made: queries get systemFailure (%lu more such log "
+			    "lines suppressed)", more);
 		TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
 		    "Error during serial number generation.");
-		TS_RESP_CTX_add_failure_info(ctx, TS_INFO_ADD_INFO_NOT_AVAILABLE);
-	}
+		TS_RESP_CTX_add_failure_info(ctx, TS_INFO_SYSTEM_FAILURE);
+	} else
+		tsa_log_over(&r->serial_log);
 	return serial;
 }
 
@@ -248,28 +418,42 @@ tsa_policy_long(const struct config *policy, const char *key, long def, long min
 	return config_get_long(policy, key, def, min, max, out);
 }
 
+/* One unit of genTime's precision, 10^-precision s, in µs. */
+static long long
+tsa_unit_us(long precision)
+{
+	long long unit_us;
+	long i;
+
+	for (unit_us = 1000000, i = 0; i < precision; i++)
+		unit_us /= 10;
+	return unit_us;
+}
+
 /* tsa_policy_check's rule on values read: 0, or -1 with err. */
 static int
 tsa_precision_check(long secs, long millis, long micros, long precision,
     char *err, size_t errlen)
 {
-	long i;
 	long long unit_us, acc_us;
 
 	/*
 	 * genTime is the clock truncated to precision digits, up to one unit
-	 * (10^-precision s) behind it; a unit larger than the accuracy tokens
-	 * claim makes genTime wrong by more than they say whatever the clock.
-	 * No accuracy claimed: no bound.
+	 * (10^-precision s) behind it, and a token is granted only while the
+	 * kernel's bound on the clock's error plus that unit is within the
+	 * accuracy tokens claim (tsa_responder_clock). A unit as large as the
+	 * accuracy leaves nothing for the clock's own error: no token would
+	 * ever be granted (a real clock's maxerror is never 0), so such a
+	 * policy is refused. No accuracy claimed: no bound.
 	 */
-	for (unit_us = 1000000, i = 0; i < precision; i++)
-		unit_us /= 10;
+	unit_us = tsa_unit_us(precision);
 	acc_us = secs * 1000000LL + millis * 1000LL + micros;
-	if (acc_us > 0 && unit_us > acc_us) {
+	if (acc_us > 0 && unit_us >= acc_us) {
 		snprintf(err, errlen, "policy: tsa.clock_precision_digits = %ld "
-		    "truncates genTime by up to %lld us, more than the accuracy "
-		    "tokens claim (tsa.accuracy_seconds/_millis/_micros: %lld us; "
-		    "RFC 3161 §2.4.2): raise the precision or the accuracy",
+		    "truncates genTime by up to %lld us, not less than the "
+		    "accuracy tokens claim (tsa.accuracy_seconds/_millis/_micros: "
+		    "%lld us; RFC 3161 §2.4.2), which leaves nothing for the "
+		    "clock's own error: raise the precision or the accuracy",
 		    precision, unit_us, acc_us);
 		return -1;
 	}
@@ -433,6 +617,10 @@ tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
 	if (tsa_precision_check(secs, millis, micros, precision, err,
 	    errlen) == -1)
 		goto out;
+	/* Cached: checked against every genTime (tsa_cert_check). */
+	if (tsa_cert_window(cert, &r->valid_from, &r->valid_until, err,
+	    errlen) == -1)
+		goto out;
 	/* The key must belong to the certificate (X509_check_private_key inside). */
 	if (TS_RESP_CTX_set_signer_cert(r->ctx, cert) != 1 ||
 	    TS_RESP_CTX_set_signer_key(r->ctx, key) != 1 ||
@@ -457,6 +645,7 @@ tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
 		goto out;
 	r->accuracy_us = secs * 1000000LL + millis * 1000LL + micros;
 	r->precision = (unsigned int)precision;
+	r->unit_us = tsa_unit_us(precision);
 	if (ordering)
 		TS_RESP_CTX_add_flags(r->ctx, TS_ORDERING);
 	TS_RESP_CTX_set_serial_cb(r->ctx, tsa_serial_cb, r);
@@ -696,7 +885,12 @@ tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
 			return 0;
 	}
 	memset(&in, 0, sizeof(in));
-	if (r->now(&tv) == -1 || r->serial(serial, sizeof(serial)) == -1)
+	/*
+	 * genTime outside the certificate's validity: TS_RESP_CTX answers
+	 * systemFailure, and logs it (tsa_time_cb).
+	 */
+	if (r->now(&tv) == -1 || !tsa_cert_check(r, &tv, 0) ||
+	    r->serial(serial, sizeof(serial)) == -1)
 		return 0;
 	sec = tv.tv_sec;
 	if (gmtime_r(&sec, &in.tm) == NULL)

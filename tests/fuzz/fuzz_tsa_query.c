@@ -2,7 +2,8 @@
  * libFuzzer harness: arbitrary bytes as an RFC 3161 TimeStampReq through
  * tsa_respond(), with a software key (no HSM in a fuzz run). Every input must
  * produce a DER TimeStampResp that parses back; only well-formed queries may
- * be granted, and a granted token (written by tsa/token.c) must pass
+ * be granted (exactly one TimeStampReq, in DER: RFC 3161 §2.4.1), and a
+ * granted token (written by tsa/token.c) must pass
  * TS_RESP_verify_response against the query (signature, ESSCertIDv2,
  * imprint, nonce, policy).
  */
@@ -38,7 +39,8 @@ fuzz_cert(EVP_PKEY *key)
 	    (const unsigned char *)"fuzz TSA", -1, -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(x));
 	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	/* tsad makes no token outside its certificate's validity: a long run. */
+	X509_gmtime_adj(X509_getm_notAfter(x), 30 * 86400L);
 	X509_set_pubkey(x, key);
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
 	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_ext_key_usage, "critical,timeStamping");
@@ -68,6 +70,31 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	tsa_cert = cert;	/* kept for verification */
 	EVP_PKEY_free(key);
 	return 0;
+}
+
+/*
+ * 1 when data is exactly one TimeStampReq in DER (*req the parsed query),
+ * 0 otherwise. d2i_TS_REQ reads BER too (indefinite and long-form lengths,
+ * certReq FALSE sent though DEFAULT, constructed strings) and ignores
+ * trailing bytes, so the query is encoded again and must give data back.
+ * OpenSSL keeps a BOOLEAN's octet as read (TRUE sent as 0x01 is written
+ * back as 0x01): certReq is set again first, which writes DER's 0xFF.
+ */
+static int
+fuzz_query_is_der(const uint8_t *data, size_t size, TS_REQ **req)
+{
+	const unsigned char *p = data;
+	unsigned char *der = NULL;
+	int n, same = 0;
+
+	if ((*req = d2i_TS_REQ(NULL, &p, (long)size)) == NULL || p != data + size)
+		return 0;
+	if (TS_REQ_set_cert_req(*req, TS_REQ_get_cert_req(*req)) != 1 ||
+	    (n = i2d_TS_REQ(*req, &der)) <= 0)
+		abort();
+	same = (size_t)n == size && memcmp(der, data, size) == 0;
+	OPENSSL_free(der);
+	return same;
 }
 
 /* OpenSSL's verifier must accept a granted token for its query. */
@@ -100,7 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	struct tsa_record rec;
 	TS_RESP *resp;
-	TS_REQ *req;
+	TS_REQ *req = NULL;
 	int granted;
 
 	if (tsa_respond(responder, data, size, &reply, &len, &granted, &rec) == -1)
@@ -109,12 +136,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((resp = d2i_TS_RESP(NULL, &p, (long)len)) == NULL || p != reply + len)
 		abort();
 	if (granted) {
-		p = data;
-		if ((req = d2i_TS_REQ(NULL, &p, (long)size)) == NULL || p != data + size)
-			abort();	/* granted a query that is not exactly one TimeStampReq */
+		if (!fuzz_query_is_der(data, size, &req))
+			abort();	/* granted a query that is not one DER TimeStampReq */
 		fuzz_verify(req, resp);
-		TS_REQ_free(req);
 	}
+	TS_REQ_free(req);
 	TS_RESP_free(resp);
 	OPENSSL_free(reply);
 	return 0;

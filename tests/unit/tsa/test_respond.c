@@ -3,9 +3,10 @@
  *  - the clock (RFC 3161 §2.4.2): adjtimex is replaced at link time by
  *    fake_adjtimex below (respond.c's call binds to this program's
  *    definition), so the kernel's answer is ours to choose. A clock the
- *    kernel calls synchronized but whose error bound (maxerror) exceeds
- *    the accuracy tokens claim gets timeNotAvailable, on the direct path
- *    and through TS_RESP_CTX; at the bound it is granted; STA_UNSYNC,
+ *    kernel calls synchronized but whose error bound (maxerror) plus
+ *    genTime's truncation (10^-digits s) exceeds the accuracy tokens claim
+ *    gets timeNotAvailable, on the direct path and through TS_RESP_CTX;
+ *    at the bound it is granted; STA_UNSYNC,
  *    TIME_ERROR and a failing adjtimex are refused; a policy without
  *    accuracy checks no bound; allow_unsync issues tokens all the same.
  *    The log says so once, not once per query, and says when it is over;
@@ -15,8 +16,14 @@
  *  - tsa_respond_rejection's DER, octet for octet, and its bits;
  *  - a query in BER but not DER (indefinite or long-form lengths, certReq
  *    FALSE sent, TRUE as 0x01) gets rejection, badDataFormat;
- *  - a policy whose genTime precision (10^-digits s) exceeds the accuracy
- *    tokens claim is refused at tsa_responder_new.
+ *  - a policy whose genTime precision (10^-digits s) is not less than the
+ *    accuracy tokens claim is refused at tsa_responder_new;
+ *  - a serial number that cannot be made gets systemFailure (ours), not
+ *    addInfoNotAvailable;
+ *  - genTime outside the TSA certificate's validity (expired, not yet
+ *    valid, one microsecond past notAfter) or its privateKeyUsagePeriod
+ *    gets systemFailure on both paths, logged once; /health's state says
+ *    so (tsa_responder_cert).
  */
 #include <sys/time.h>
 #include <sys/timex.h>
@@ -74,6 +81,37 @@ kernel_says(int state, int status, long maxerror)
 static EVP_PKEY *ca_key, *ec_key, *rsa512_key;
 static X509 *ca_cert, *ec_cert, *rsa512_cert;
 static FILE *log_out;
+
+/*
+ * The time and serial sources answer_query gives the responder: NULL for
+ * the real ones; fake_now answers fake_tv.
+ */
+static int (*query_now)(struct timeval *);
+static int (*query_serial)(unsigned char *, size_t);
+static struct timeval fake_tv;
+
+static int
+fake_now(struct timeval *tv)
+{
+	*tv = fake_tv;
+	return 0;
+}
+
+/* A random generator that fails. */
+static int
+failing_serial(unsigned char *buf, size_t len)
+{
+	return -1;
+}
+
+/* After a test that sets them, even one that failed half-way. */
+static int
+reset_sources(void **state)
+{
+	query_now = NULL;
+	query_serial = NULL;
+	return 0;
+}
 
 
 static int
@@ -199,7 +237,7 @@ answer_query(struct tsa_responder *r, int fast, const unsigned char *query,
 	long status;
 	int i;
 
-	tsa_responder_test_hooks(r, NULL, NULL, fast);
+	tsa_responder_test_hooks(r, query_now, query_serial, fast);
 	assert_int_equal(tsa_respond(r, query, qlen, &reply, &rlen, granted,
 	    &rec), 0);
 	p = reply;
@@ -261,9 +299,13 @@ expect_granted(struct tsa_responder *r, const char *why)
 	}
 }
 
-/* timeNotAvailable on both paths, and nothing else. */
+/*
+ * Rejection with failInfo bit (and nothing else) on both paths, and the
+ * statusString want_text unless NULL; no token built.
+ */
 static void
-expect_no_time(struct tsa_responder *r, const char *why)
+expect_refused(struct tsa_responder *r, const char *why, int bit,
+    const char *want_text)
 {
 	unsigned long fail;
 	char text[256];
@@ -272,17 +314,30 @@ expect_no_time(struct tsa_responder *r, const char *why)
 
 	for (fast = 0; fast <= 1; fast++) {
 		if (answer(r, fast, &granted, &fail, text, sizeof(text)) !=
-		    TS_STATUS_REJECTION || fail != FAIL_BIT(TS_INFO_TIME_NOT_AVAILABLE))
-			fail_msg("%s (fast %d): want rejection, timeNotAvailable "
-			    "only; got failInfo %#lx (%s)", why, fast, fail, text);
+		    TS_STATUS_REJECTION || fail != FAIL_BIT(bit))
+			fail_msg("%s (fast %d): want rejection, failInfo bit %d "
+			    "only; got failInfo %#lx (%s)", why, fast, bit, fail,
+			    text);
+		if (want_text != NULL && strcmp(text, want_text) != 0)
+			fail_msg("%s (fast %d): statusString \"%s\", want \"%s\"",
+			    why, fast, text, want_text);
 	}
 	assert_int_equal(tsa_responder_direct_tokens(r), direct);
+}
+
+/* timeNotAvailable on both paths, and nothing else. */
+static void
+expect_no_time(struct tsa_responder *r, const char *why)
+{
+	expect_refused(r, why, TS_INFO_TIME_NOT_AVAILABLE, NULL);
 }
 
 /*
  * The review's case: ntpd stopped hours ago, the kernel still says
  * synchronized (STA_UNSYNC comes only at 16 s), maxerror has grown past
- * the 1 s tokens claim.
+ * the 1 s tokens claim. The bound is the accuracy less one unit of
+ * genTime's precision (3 digits, 1 ms, unless said otherwise): genTime is
+ * the clock truncated, up to that much behind it.
  */
 static void
 test_clock_maxerror(void **state)
@@ -292,10 +347,12 @@ test_clock_maxerror(void **state)
 	r = make_responder(ec_cert, ec_key, "SHA256", "1", "0", "0", 0);
 	kernel_says(TIME_OK, STA_PLL, 250000);
 	expect_granted(r, "maxerror 0.25 s, accuracy 1 s");
+	kernel_says(TIME_OK, STA_PLL, 999000);
+	expect_granted(r, "maxerror 0.999 s + 1 ms, accuracy 1 s");
+	kernel_says(TIME_OK, STA_PLL, 999001);
+	expect_no_time(r, "maxerror 0.999001 s + 1 ms, accuracy 1 s");
 	kernel_says(TIME_OK, STA_PLL, 1000000);
-	expect_granted(r, "maxerror 1 s, accuracy 1 s");
-	kernel_says(TIME_OK, STA_PLL, 1000001);
-	expect_no_time(r, "maxerror 1.000001 s, accuracy 1 s");
+	expect_no_time(r, "maxerror 1 s + 1 ms, accuracy 1 s");
 	/* ntpd gone 8 h: 500 µs/s more, STA_UNSYNC only past 16 s. */
 	kernel_says(TIME_OK, STA_PLL, 8 * 3600 * 500);
 	expect_no_time(r, "maxerror 14.4 s, accuracy 1 s");
@@ -305,10 +362,20 @@ test_clock_maxerror(void **state)
 
 	/* Accuracy in milliseconds and microseconds counts as well. */
 	r = make_responder(ec_cert, ec_key, "SHA256", "0", "2", "500", 0);
+	kernel_says(TIME_OK, 0, 1500);
+	expect_granted(r, "maxerror 1.5 ms + 1 ms, accuracy 2.5 ms");
+	kernel_says(TIME_OK, 0, 1501);
+	expect_no_time(r, "maxerror 1.501 ms + 1 ms, accuracy 2.5 ms");
+	tsa_responder_free(r);
+
+	/* Microsecond precision: 1 us of truncation. */
+	setenv("PKI_TSA_CLOCK_PRECISION_DIGITS", "6", 1);
+	r = make_responder(ec_cert, ec_key, "SHA256", "0", "2", "500", 0);
+	unsetenv("PKI_TSA_CLOCK_PRECISION_DIGITS");
+	kernel_says(TIME_OK, 0, 2499);
+	expect_granted(r, "maxerror 2.499 ms + 1 us, accuracy 2.5 ms");
 	kernel_says(TIME_OK, 0, 2500);
-	expect_granted(r, "maxerror 2.5 ms, accuracy 2.5 ms");
-	kernel_says(TIME_OK, 0, 2501);
-	expect_no_time(r, "maxerror 2.501 ms, accuracy 2.5 ms");
+	expect_no_time(r, "maxerror 2.5 ms + 1 us, accuracy 2.5 ms");
 	tsa_responder_free(r);
 }
 
@@ -361,6 +428,7 @@ test_clock_state_and_log(void **state)
 	assert_int_equal(clk.synchronized, 1);
 	assert_int_equal(clk.maxerror_us, 1500000);
 	assert_int_equal(clk.accuracy_us, 1000000);
+	assert_int_equal(clk.precision_us, 1000);
 	assert_int_equal(clk.within_accuracy, 0);
 	assert_int_equal(clk.usable, 0);
 	for (i = 0; i < 5; i++)
@@ -520,8 +588,10 @@ try_precision(const char *precision, const char *secs, const char *millis,
 
 /*
  * RFC 3161 §2.4.2: genTime truncated to 10^-precision s may be off by up
- * to that much; a policy where that exceeds the accuracy it claims is
- * refused, naming the settings. At the accuracy, or without one, it is not.
+ * to that much; a policy where that reaches the accuracy it claims leaves
+ * nothing for the clock's error (tokens need maxerror + unit <= accuracy)
+ * and is refused, naming the settings. Below it, or without an accuracy,
+ * it is not.
  */
 static void
 test_precision_over_accuracy(void **state)
@@ -532,12 +602,16 @@ test_precision_over_accuracy(void **state)
 	} pc[] = {
 		{ "0", "0", "100", "0", 0 },	/* the review's: 1 s vs 100 ms */
 		{ "0", "0", "999", "999", 0 },
-		{ "0", "1", "0", "0", 1 },	/* 1 s vs 1 s */
-		{ "1", "0", "100", "0", 1 },
+		/* As large as the accuracy: nothing left for the clock. */
+		{ "0", "1", "0", "0", 0 },	/* 1 s vs 1 s */
+		{ "0", "1", "0", "1", 1 },
+		{ "1", "0", "100", "0", 0 },
+		{ "1", "0", "100", "1", 1 },
 		{ "2", "0", "9", "999", 0 },
 		{ "3", "0", "0", "250", 0 },	/* 1 ms vs 250 us */
 		{ "4", "0", "0", "250", 1 },
-		{ "6", "0", "0", "1", 1 },
+		{ "6", "0", "0", "1", 0 },
+		{ "6", "0", "0", "2", 1 },
 		{ "0", "0", "0", "0", 1 },	/* no accuracy claimed */
 	};
 	struct tsa_responder *r;
@@ -561,6 +635,155 @@ test_precision_over_accuracy(void **state)
 			    err);
 		tsa_responder_free(r);
 	}
+}
+
+/*
+ * RFC 3161 §2.4.2: a serial number that cannot be made (the random
+ * generator failing) is our failure: systemFailure on both paths (the
+ * direct one falls back to TS_RESP_CTX, whose serial fails too), not
+ * addInfoNotAvailable, which is about what a query asked for. Logged once.
+ */
+static void
+test_serial_fails(void **state)
+{
+	struct tsa_responder *r;
+
+	kernel_says(TIME_OK, 0, 1000);
+	r = make_responder(ec_cert, ec_key, "SHA256", "1", "0", "0", 0);
+	log_lines("");
+	query_serial = failing_serial;
+	expect_refused(r, "no serial", TSA_FAIL_SYSTEM_FAILURE,
+	    "Error during serial number generation.");
+	expect_refused(r, "no serial, again", TSA_FAIL_SYSTEM_FAILURE, NULL);
+	query_serial = NULL;
+	assert_int_equal(log_lines("no serial number could be made"), 1);
+	expect_granted(r, "the random generator back");
+	tsa_responder_free(r);
+}
+
+/*
+ * A TSA certificate for ec_key valid from nb to na, with a
+ * privateKeyUsagePeriod when pku_nb or pku_na is not 0.
+ */
+static X509 *
+tsa_cert_at(time_t nb, time_t na, time_t pku_nb, time_t pku_na)
+{
+	return make_cert_at(ec_key, "Test TSA", 4, ca_cert, ca_key, 1, nb, na,
+	    pku_nb, pku_na);
+}
+
+/* systemFailure for genTime outside the certificate's window, on both paths. */
+static void
+expect_cert_refused(struct tsa_responder *r, const char *why)
+{
+	expect_refused(r, why, TSA_FAIL_SYSTEM_FAILURE, TSA_TEXT_CERT_INVALID);
+}
+
+/*
+ * RFC 5280 §4.1.2.5: a token whose genTime is outside its certificate's
+ * validity is granted but fails verification; tsad answers systemFailure
+ * instead, logs it (once while it lasts, and its end), and /health's
+ * state says the certificate is not valid. The window is narrowed by a
+ * privateKeyUsagePeriod (§4.2.1.4).
+ */
+static void
+test_cert_validity(void **state)
+{
+	struct tsa_responder *r;
+	struct tsa_cert_state cs;
+	time_t now = time(NULL), from, until;
+	X509 *x;
+	char err[256];
+
+	kernel_says(TIME_OK, 0, 1000);
+	log_lines("");
+
+	/* Expired an hour ago. */
+	x = tsa_cert_at(now - 2 * 86400, now - 3600, 0, 0);
+	r = make_responder(x, ec_key, "SHA256", "1", "0", "0", 0);
+	expect_cert_refused(r, "expired");
+	expect_cert_refused(r, "expired, again");
+	tsa_responder_cert(r, &cs);
+	assert_int_equal(cs.valid, 0);
+	assert_true(cs.seconds_left <= -3600 && cs.seconds_left > -3700);
+	assert_int_equal(log_lines("outside the TSA certificate's validity"), 1);
+	tsa_responder_free(r);
+	X509_free(x);
+
+	/* Not valid before an hour from now; the override changes nothing. */
+	x = tsa_cert_at(now + 3600, now + 2 * 86400, 0, 0);
+	r = make_responder(x, ec_key, "SHA256", "1", "0", "0", 1);
+	expect_cert_refused(r, "not yet valid");
+	tsa_responder_cert(r, &cs);
+	assert_int_equal(cs.valid, 0);
+	assert_true(cs.seconds_left > 86400);
+	tsa_responder_free(r);
+	X509_free(x);
+
+	/* Its ends, both included, to the microsecond (genTime is fake_tv). */
+	x = tsa_cert_at(now - 86400, now + 86400, 0, 0);
+	r = make_responder(x, ec_key, "SHA256", "1", "0", "0", 0);
+	query_now = fake_now;
+	fake_tv.tv_sec = now + 86400;
+	fake_tv.tv_usec = 0;
+	expect_granted(r, "at notAfter");
+	tsa_responder_cert(r, &cs);
+	assert_int_equal(cs.valid, 1);
+	assert_int_equal(cs.seconds_left, 0);
+	log_lines("");
+	fake_tv.tv_usec = 1;
+	expect_cert_refused(r, "1 us after notAfter");
+	fake_tv.tv_sec = now + 86401;
+	fake_tv.tv_usec = 0;
+	expect_cert_refused(r, "1 s after notAfter");
+	fake_tv.tv_sec = now - 86400 - 1;
+	fake_tv.tv_usec = 999999;
+	expect_cert_refused(r, "1 us before notBefore");
+	tsa_responder_cert(r, &cs);
+	assert_int_equal(cs.valid, 0);
+	assert_int_equal(log_lines("outside the TSA certificate's validity"), 1);
+	fake_tv.tv_sec = now - 86400;
+	fake_tv.tv_usec = 0;
+	expect_granted(r, "at notBefore");
+	assert_int_equal(log_lines("is within the TSA certificate's validity"),
+	    1);
+	query_now = NULL;
+	tsa_responder_free(r);
+	X509_free(x);
+
+	/* The key's privateKeyUsagePeriod ended before the certificate. */
+	x = tsa_cert_at(now - 86400, now + 86400, now - 86400, now - 60);
+	assert_int_equal(tsa_cert_window(x, &from, &until, err, sizeof(err)), 0);
+	assert_int_equal(from, now - 86400);
+	assert_int_equal(until, now - 60);
+	r = make_responder(x, ec_key, "SHA256", "1", "0", "0", 0);
+	expect_cert_refused(r, "privateKeyUsagePeriod over");
+	tsa_responder_free(r);
+	X509_free(x);
+
+	/* ... or begins after it (notAfter absent). */
+	x = tsa_cert_at(now - 86400, now + 86400, now + 60, 0);
+	assert_int_equal(tsa_cert_window(x, &from, &until, err, sizeof(err)), 0);
+	assert_int_equal(from, now + 60);
+	assert_int_equal(until, now + 86400);
+	r = make_responder(x, ec_key, "SHA256", "1", "0", "0", 0);
+	expect_cert_refused(r, "privateKeyUsagePeriod not begun");
+	tsa_responder_free(r);
+	X509_free(x);
+
+	/* A period that does not meet the validity is refused at start. */
+	x = tsa_cert_at(now - 86400, now + 86400, now + 2 * 86400, 0);
+	assert_int_equal(tsa_cert_window(x, &from, &until, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "do not overlap"));
+	X509_free(x);
+
+	/* Inside both: granted. */
+	x = tsa_cert_at(now - 86400, now + 86400, now - 60, now + 60);
+	r = make_responder(x, ec_key, "SHA256", "1", "0", "0", 0);
+	expect_granted(r, "within the privateKeyUsagePeriod");
+	tsa_responder_free(r);
+	X509_free(x);
+	log_lines("");
 }
 
 /* tsa_respond_rejection: the DER by hand, and OpenSSL's reading of it. */
@@ -648,6 +871,8 @@ main(void)
 		cmocka_unit_test(test_clock_unsynchronized),
 		cmocka_unit_test(test_clock_state_and_log),
 		cmocka_unit_test(test_signing_fails),
+		cmocka_unit_test_teardown(test_serial_fails, reset_sources),
+		cmocka_unit_test_teardown(test_cert_validity, reset_sources),
 		cmocka_unit_test(test_precision_over_accuracy),
 		cmocka_unit_test(test_ber_refused),
 		cmocka_unit_test(test_rejection_der),

@@ -8,8 +8,11 @@
  *  - with an EC key: d2i_TS_RESP reads it, TS_RESP_verify_response accepts
  *    it (signature, chain to the CA, ESSCertIDv2, imprint, nonce, policy),
  *    and each field equals its input, as does the record;
- *  - queries TS_RESP_CTX rejects (badAlg, unacceptedPolicy, bad version,
- *    extensions, wrong digest length) get the same rejection as before.
+ *  - queries TS_RESP_CTX rejects get the same rejection as before, octet
+ *    for octet, with the failInfo each deserves: badAlg (SHA-1, digest
+ *    parameters), unacceptedPolicy, badRequest (version 2),
+ *    unacceptedExtension, badDataFormat (an imprint of the wrong length,
+ *    not DER).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,6 +209,31 @@ parse_resp(const unsigned char *der, size_t len)
 	return resp;
 }
 
+/*
+ * A response's status, and its failInfo bits in *fail (0: none). Both
+ * paths are compared octet for octet, so one reading judges both.
+ */
+static long
+resp_status(const unsigned char *der, size_t len, unsigned long *fail)
+{
+	TS_RESP *resp = parse_resp(der, len);
+	TS_STATUS_INFO *si = TS_RESP_get_status_info(resp);
+	const ASN1_BIT_STRING *bits;
+	long status;
+	int i;
+
+	status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(si));
+	*fail = 0;
+	if ((bits = TS_STATUS_INFO_get0_failure_info(si)) != NULL)
+		for (i = 0; i < 32; i++)
+			if (ASN1_BIT_STRING_get_bit(bits, i))
+				*fail |= 1UL << i;
+	TS_RESP_free(resp);
+	return status;
+}
+
+#define FAIL_BIT(n)	(1UL << (n))
+
 /* The signingTime TS_RESP_CTX put in, as seconds since the epoch. */
 static time_t
 signing_time(const unsigned char *der, size_t len)
@@ -231,17 +259,20 @@ signing_time(const unsigned char *der, size_t len)
  * Answers q both ways with the same serial and time; the two DER
  * responses must be the same octets. TS_RESP_CTX takes signingTime from
  * the real clock: the time source is the real time, and a second boundary
- * crossed between the two (signingTime differs) is retried.
+ * crossed between the two (signingTime differs) is retried. A rejection
+ * (want_granted 0) must carry exactly the failInfo bits want_fail.
  */
 static void
 compare_paths(struct tsa_responder *r, const struct query *q, long usec,
-    int want_granted)
+    int want_granted, unsigned long want_fail)
 {
 	unsigned char *query, *a = NULL, *b = NULL;
 	size_t qlen, alen, blen;
 	struct tsa_record ra, rb;
+	unsigned long fail;
 	size_t direct;
 	int ga, gb, attempt;
+	long status;
 
 	query = make_query(q, &qlen);
 	/*
@@ -289,6 +320,15 @@ compare_paths(struct tsa_responder *r, const struct query *q, long usec,
 		    "/tmp/tsa_direct.der", q->md, q->nonce ? q->nonce : "-",
 		    q->cert_req, q->policy ? q->policy : "-");
 	}
+	status = resp_status(b, blen, &fail);
+	if (status != (want_granted ? TS_STATUS_GRANTED : TS_STATUS_REJECTION) ||
+	    fail != (want_granted ? 0 : want_fail))
+		fail_msg("md %s, version %ld, ext %d, imprint length %d, param "
+		    "%d, policy %s: status %ld failInfo %#lx, want status %d "
+		    "failInfo %#lx", q->md, q->version ? q->version : 1, q->ext,
+		    q->mdlen, q->param, q->policy ? q->policy : "-", status,
+		    fail, want_granted ? TS_STATUS_GRANTED : TS_STATUS_REJECTION,
+		    want_granted ? 0 : want_fail);
 	if (want_granted) {
 		assert_string_equal(ra.serial, rb.serial);
 		assert_string_equal(ra.gen_time, rb.gen_time);
@@ -329,7 +369,8 @@ test_same_as_ts_resp_ctx(void **state)
 				q.policy = policies[k];
 				q.cert_req = (int)((i + j + k) % 2);
 				q.param = (int)(j % 2);
-				compare_paths(r, &q, (long)(j * 170017 % 1000000), 1);
+				compare_paths(r, &q, (long)(j * 170017 % 1000000), 1,
+				    0);
 			}
 	tsa_responder_free(r);
 }
@@ -341,7 +382,8 @@ test_same_as_ts_resp_ctx_policies(void **state)
 	static const struct {
 		const char *signing, *ess, *secs, *millis, *micros, *ord, *prec;
 	} pf[] = {
-		{ "SHA256", "SHA256", "1", "0", "0", "false", "0" },
+		/* Precision 0 needs an accuracy over 1 s (tsa_policy_check). */
+		{ "SHA256", "SHA256", "2", "0", "0", "false", "0" },
 		{ "SHA384", "SHA512", "0", "500", "0", "true", "6" },
 		{ "SHA512", "SHA1", "3600", "999", "1", "false", "1" },
 		{ "SHA256", "SHA384", "0", "0", "0", "true", "2" },
@@ -363,21 +405,33 @@ test_same_as_ts_resp_ctx_policies(void **state)
 			q.md = mds[j % 3];
 			q.nonce = j % 2 ? "C0FFEE" : NULL;
 			q.cert_req = (int)(j % 2);
-			compare_paths(r, &q, usecs[j], 1);
+			compare_paths(r, &q, usecs[j], 1, 0);
 		}
 		tsa_responder_free(r);
 	}
 }
 
-/* What TS_RESP_CTX rejects stays its answer, octet for octet. */
+/*
+ * What TS_RESP_CTX rejects stays its answer, octet for octet, and each
+ * rejection carries the one failInfo RFC 3161 §2.4.2 names for it.
+ */
 static void
 test_rejections_unchanged(void **state)
 {
 	struct tsa_responder *r;
 	struct query q[6];
+	static const unsigned long want[6] = {
+		FAIL_BIT(TS_INFO_BAD_ALG),
+		FAIL_BIT(TS_INFO_UNACCEPTED_POLICY),
+		FAIL_BIT(TS_INFO_BAD_REQUEST),
+		FAIL_BIT(TS_INFO_UNACCEPTED_EXTENSION),
+		FAIL_BIT(TS_INFO_BAD_DATA_FORMAT),
+		FAIL_BIT(TS_INFO_BAD_ALG),
+	};
 	unsigned char *a = NULL, *b = NULL;
 	size_t i, alen, blen;
 	struct tsa_record rec;
+	unsigned long fail;
 	int g;
 
 	set_policy("SHA256", "SHA256", "1", "0", "0", "false", "3");
@@ -387,15 +441,15 @@ test_rejections_unchanged(void **state)
 	q[1].md = "SHA256";
 	q[1].policy = "1.2.3.4";		/* unacceptedPolicy */
 	q[2].md = "SHA256";
-	q[2].version = 2;			/* bad version */
+	q[2].version = 2;			/* badRequest */
 	q[3].md = "SHA256";
 	q[3].ext = 1;				/* unacceptedExtension */
 	q[4].md = "SHA256";
-	q[4].mdlen = 20;			/* bad digest length */
+	q[4].mdlen = 20;			/* badDataFormat */
 	q[5].md = "SHA256";
-	q[5].param = 2;				/* digest parameters */
+	q[5].param = 2;				/* digest parameters: badAlg */
 	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++)
-		compare_paths(r, &q[i], 0, 0);
+		compare_paths(r, &q[i], 0, 0, want[i]);
 	/* Not DER: rejected without the direct path being asked. */
 	assert_int_equal(tsa_respond(r, (const unsigned char *)"\x30\x03\x02\x01",
 	    4, &a, &alen, &g, &rec), 0);
@@ -405,6 +459,8 @@ test_rejections_unchanged(void **state)
 	    4, &b, &blen, &g, &rec), 0);
 	assert_int_equal(alen, blen);
 	assert_memory_equal(a, b, alen);
+	assert_int_equal(resp_status(a, alen, &fail), TS_STATUS_REJECTION);
+	assert_int_equal(fail, FAIL_BIT(TS_INFO_BAD_DATA_FORMAT));
 	OPENSSL_free(a);
 	OPENSSL_free(b);
 	tsa_responder_free(r);
