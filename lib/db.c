@@ -557,6 +557,10 @@ db_fail(struct db *db, const char *what, const PGresult *res)
 		/* Operations, not a fault of ours: a restart or failover. */
 		db_thread_unavailable = 1;
 		log_warn("db: %s: %s (SQLSTATE %s)", what, msg, db->sqlstate);
+	} else if (strcmp(db->sqlstate, "55P03") == 0 ||
+	    strcmp(db->sqlstate, "57014") == 0) {
+		/* lock_timeout, statement_timeout: a bound we set, met. */
+		log_warn("db: %s: %s (SQLSTATE %s)", what, msg, db->sqlstate);
 	} else
 		log_err("db: %s: %s (SQLSTATE %s)", what, msg,
 		    db->sqlstate[0] != '\0' ? db->sqlstate : "none");

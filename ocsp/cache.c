@@ -555,6 +555,15 @@ ocsp_cache_count(struct ocsp_cache *c, int64_t stale_before, time_t now,
 					else if (e->st.state != OCSP_STATE_NONISSUED &&
 					    b->this_update <= stale_before)
 						out->stale++;
+					/*
+					 * serving_until: issued certificates'
+					 * SHA-1 answers only (extern.h); a
+					 * never-issued one expires within the
+					 * hour by design.
+					 */
+					if (e->st.state == OCSP_STATE_NONISSUED ||
+					    hh != OCSP_HASH_SHA1)
+						continue;
 					if (out->oldest_next_update == 0 ||
 					    b->next_update < out->oldest_next_update)
 						out->oldest_next_update = b->next_update;

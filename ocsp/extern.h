@@ -159,6 +159,12 @@ struct ocsp_issuer {
 	unsigned char	 name_hash[OCSP_NHASH][EVP_MAX_MD_SIZE];
 	unsigned char	 key_hash[OCSP_NHASH][EVP_MAX_MD_SIZE];
 	int		 hash_len[OCSP_NHASH];
+	/*
+	 * The responder certificate's notAfter (Unix time; 0: no rcert):
+	 * no response claims a nextUpdate past it (ocsp_next_update), since
+	 * a relying party could not verify it then.
+	 */
+	int64_t		 rnot_after;
 };
 
 /* Policy (policy/ocsp.conf), in seconds. */
@@ -202,9 +208,28 @@ long	ocsp_policy_max_age(const struct ocsp_policy *,
 	    const struct ocsp_status *st);
 
 /*
- * Fills the issuer's CertID hashes from iss->cert; 0 or -1.
+ * Fills the issuer's CertID hashes from iss->cert, and rnot_after from
+ * iss->rcert when set; 0 or -1.
  */
 int	ocsp_issuer_hash(struct ocsp_issuer *);
+
+/* t as Unix time into *out; 0, or -1 when t does not parse. */
+int	ocsp_asn1_time(const ASN1_TIME *t, int64_t *out);
+
+/*
+ * Whether responder certificate x may sign at now (notBefore <= now <
+ * notAfter): 1, else 0 (not yet valid, expired, or times that do not
+ * parse). ocspd loads the newest such certificate of each issuer.
+ */
+int	ocsp_responder_valid(const X509 *x, time_t now);
+
+/*
+ * The nextUpdate of a response of iss with thisUpdate this_update:
+ * this_update + validity, or the responder certificate's notAfter if
+ * earlier (a response must not outlive the certificate that verifies it).
+ */
+int64_t	ocsp_next_update(const struct ocsp_issuer *iss, int64_t this_update,
+	    long validity);
 
 /*
  * The issuer (index into iss[0..n)) a CertID names, or -1 (RFC 6960
@@ -235,10 +260,11 @@ int64_t	ocsp_this_update(int64_t synced, const struct ocsp_single *s, int n,
 
 /*
  * Signs a BasicOCSPResponse (RFC 6960 §4.2.1) for iss with thisUpdate
- * this_update and nextUpdate this_update + validity, the responder
- * certificate included, ResponderID byKey (RFC 5019 §2.2.3), the nonce of
- * req echoed when req is non-NULL, and the extended revoked definition
- * extension when a single is NONISSUED. *der is OPENSSL_malloc'd. 0 or -1.
+ * this_update and nextUpdate ocsp_next_update(iss, this_update, validity),
+ * the responder certificate included, ResponderID byKey (RFC 5019
+ * §2.2.3), the nonce of req echoed when req is non-NULL, and the extended
+ * revoked definition extension when a single is NONISSUED. *der is
+ * OPENSSL_malloc'd. 0 or -1.
  */
 int	ocsp_sign(const struct ocsp_issuer *iss, const struct ocsp_policy *,
 	    const struct ocsp_single *s, int n, OCSP_REQUEST *req,
@@ -368,7 +394,14 @@ struct ocsp_cache_stats {
 	size_t	 unsigned_entries;	/* issued, no SHA-1 blob yet */
 	size_t	 stale;		/* blobs past their refresh time */
 	size_t	 expired;	/* blobs past nextUpdate */
-	int64_t	 oldest_next_update;	/* 0: none */
+	/*
+	 * The earliest nextUpdate of the SHA-1 responses of certificates we
+	 * issued (0: none): until then the cache answers each of them, as
+	 * RFC 5019 clients ask, without a signature. Never-issued answers
+	 * (an hour, dropped half-way) and SHA-2 variants (kept only while
+	 * asked for) are left out: they said nothing about that.
+	 */
+	int64_t	 oldest_next_update;
 };
 
 /*
@@ -387,18 +420,20 @@ void	ocsp_cache_stats(struct ocsp_cache *, int64_t stale_before, time_t now,
 /* --- sync.c (and ocsp_answer, respond.c) ------------------------------------ */
 
 /*
- * Asks the database about one serial of issuer (an index into iss) that
- * the cache does not hold: a certificate expired past the policy's
- * expired_grace, one issued since the last poll, or a serial never
- * issued. Returns 1 with *st its status (GOOD or REVOKED, as recorded;
- * not_after set), 0 when issuer never issued it, -1 when the database
- * cannot say now (unreachable, busy, lagging): the caller answers
- * tryLater rather than guess. *data_at: the time the answer is known
- * correct as of (on a hot standby, the primary's time of the data).
+ * Asks the database about serials[0..n) of issuer (an index into iss),
+ * which the cache does not hold: certificates expired past the policy's
+ * expired_grace, issued since the last poll, or serials never issued.
+ * One round trip for all n (n <= OCSP_MAX_CERTIDS). Returns 0 with st[i]
+ * the status of serials[i]: GOOD or REVOKED as recorded (not_after set),
+ * or NONISSUED when issuer never issued it; -1 when the database cannot
+ * say now (unreachable, busy, lagging, the query timed out): the caller
+ * answers tryLater rather than guess. *data_at: the time the answer is
+ * known correct as of (on a hot standby, the primary's time of the data).
  * Called from the HTTP threads; thread-safe.
  */
-typedef int (*ocsp_lookup_fn)(void *arg, int issuer, const char *serial,
-	    struct ocsp_status *st, int64_t *data_at);
+typedef int (*ocsp_lookup_fn)(void *arg, int issuer,
+	    const char *const *serials, int n, struct ocsp_status *st,
+	    int64_t *data_at);
 
 /* The responder's shared state: issuers, policy, cache, freshness. */
 struct ocsp_responder {

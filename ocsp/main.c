@@ -18,7 +18,8 @@
  *    holds a PIN or a private key, and changes no state but its cache.
  *
  * Configuration: pki.conf ([ocsp], [hsm], [pg]) and policy/ocsp.conf.
- * Stops cleanly on SIGTERM or SIGINT.
+ * Stops cleanly on SIGTERM or SIGINT. The responder certificates are read
+ * at start only: SIGHUP just logs that taking a new one needs a restart.
  */
 #include <limits.h>
 #include <signal.h>
@@ -42,6 +43,24 @@
 #include "ocsp/extern.h"
 
 #define OCSP_MAX_BODY		(8 * 1024)	/* an OCSPRequest is ~100 bytes */
+/*
+ * /health turns "degraded" this long before a responder certificate's
+ * notAfter: responder certificates live 90 days
+ * (policy/profiles/ocsp-responder.cnf), and ocspd loads one at start only,
+ * so a new one needs issuing and a restart before then. From
+ * validity_seconds (4 days) before it, nextUpdate is cut short to it.
+ */
+#define OCSP_RESPONDER_WARN_S	(14 * 86400)
+/*
+ * /health turns "degraded" when the statuses were last read longer ago
+ * than this many poll periods plus OCSP_HEALTH_SYNC_SLACK_S (a full pass
+ * over a large table takes seconds, and synced_at is when a read
+ * started), plus max_standby_lag_seconds on a standby, whose healthy data
+ * may be that old: the maintenance thread is stuck, though the last
+ * thing it saw was a working database (db_ok).
+ */
+#define OCSP_HEALTH_SYNC_POLLS	5
+#define OCSP_HEALTH_SYNC_SLACK_S	10
 #define OCSP_CT_REQUEST		"application/ocsp-request"
 #define OCSP_CT_RESPONSE	"application/ocsp-response"
 
@@ -52,6 +71,13 @@ usage(void)
 	exit(2);
 }
 
+/*
+ * GET /health: JSON for monitoring (ocsp/README.md "What it answers").
+ * "degraded" when the database is down or lagging, the statuses were read
+ * too long ago (OCSP_HEALTH_SYNC_POLLS), the cache holds stale, expired or
+ * unsigned answers, or a responder certificate expires within
+ * OCSP_RESPONDER_WARN_S.
+ */
 static int
 ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 {
@@ -59,15 +85,31 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	time_t now = time(NULL);
 	int64_t synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
 	int64_t lag = __atomic_load_n(&r->standby_lag, __ATOMIC_RELAXED);
-	int db_ok = __atomic_load_n(&r->db_ok, __ATOMIC_RELAXED), rc = -1;
+	int64_t sync_limit, first_expiry = 0;
+	int db_ok = __atomic_load_n(&r->db_ok, __ATOMIC_RELAXED), ok, i;
 	int standby = __atomic_load_n(&r->db_standby, __ATOMIC_RELAXED);
-	json_t *o;
+	int rc = -1;
+	json_t *o = NULL, *rna = NULL;
 
 	ocsp_cache_stats(r->cache, synced - r->pol.refresh, now, &cs);
+	sync_limit = OCSP_HEALTH_SYNC_POLLS * r->pol.poll_ms / 1000 +
+	    OCSP_HEALTH_SYNC_SLACK_S + (standby ? r->pol.max_standby_lag : 0);
+	/* Each issuer's responder certificate: its notAfter. */
+	if ((rna = json_object()) == NULL)
+		goto out;
+	for (i = 0; i < r->niss; i++) {
+		if (json_object_set_new(rna, r->iss[i].name,
+		    json_integer((json_int_t)r->iss[i].rnot_after)) == -1)
+			goto out;
+		if (first_expiry == 0 || r->iss[i].rnot_after < first_expiry)
+			first_expiry = r->iss[i].rnot_after;
+	}
+	ok = db_ok && now - synced <= sync_limit && cs.stale == 0 &&
+	    cs.expired == 0 && cs.unsigned_entries == 0 &&
+	    (first_expiry == 0 || first_expiry - now > OCSP_RESPONDER_WARN_S);
 	o = json_pack("{s:s, s:b, s:b, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
-	    "s:I, s:I, s:I}",
-	    "status", db_ok && cs.stale == 0 && cs.expired == 0 &&
-	    cs.unsigned_entries == 0 ? "ok" : "degraded",
+	    "s:I, s:I, s:I, s:O}",
+	    "status", ok ? "ok" : "degraded",
 	    "database_ok", db_ok,
 	    "database_standby", standby,
 	    "synced_at", (json_int_t)synced,
@@ -83,9 +125,10 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	    "signed_live", (json_int_t)__atomic_load_n(&r->signed_live,
 	    __ATOMIC_RELAXED),
 	    "signed_ahead", (json_int_t)__atomic_load_n(&r->signed_ahead,
-	    __ATOMIC_RELAXED));
+	    __ATOMIC_RELAXED),
+	    "responder_not_after", rna);
 	if (o == NULL)
-		return -1;
+		goto out;
 	/*
 	 * How far the standby's data is behind the primary (sync.c): null
 	 * on a primary, or when the standby cannot say (then database_ok is
@@ -96,6 +139,7 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:
+	json_decref(rna);
 	json_decref(o);
 	return rc;
 }
@@ -231,28 +275,50 @@ out:
 	return rc;
 }
 
+/* t as an ISO 8601 UTC time into buf, for messages. */
+static const char *
+ocspd_time_str(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)t);
+	return buf;
+}
+
 /*
- * Every delegated responder certificate (role 'ocsp') with its issuer and key
- * label; the newest responder of each issuer wins.
+ * Every delegated responder certificate (role 'ocsp') with its issuer and
+ * key label; of each issuer's, the newest (by notBefore) that is valid
+ * now. One not yet valid (made ahead of a rotation) or expired is
+ * skipped: a response it signed would not verify. An issuer with none
+ * valid stops ocspd, saying so, rather than sign what relying parties
+ * reject. Read at start only (ocsp/README.md "Responder certificates").
  */
 static int
 ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r,
     char labels[][SIGNER_LABEL_MAX + 1])
 {
 	static const struct db_stmt stmt = { "ocsp_main_issuers",
-		"SELECT DISTINCT ON (i.id) i.id, i.name, i.der, r.der, k.key_label "
+		"SELECT i.id, i.name, i.der, r.der, k.key_label, r.name "
 		"FROM ca_certificate r JOIN ca_key k ON k.id = r.key_id "
 		"JOIN ca_certificate i ON i.id = r.issuer_id "
-		"WHERE r.role = 'ocsp' ORDER BY i.id, r.not_before DESC", 0 };
+		"WHERE r.role = 'ocsp' ORDER BY i.id, r.not_before DESC, r.id DESC",
+		0 };
 	const char *uri = config_get(cfg, "pg.ocsp_uri", NULL);
 	struct db *db = NULL;
 	PGresult *res = NULL;
-	unsigned char *der = NULL;
+	struct ocsp_issuer *iss;
+	X509 *x[2] = { NULL, NULL };
+	unsigned char *der;
 	const unsigned char *p;
 	size_t len;
-	X509 *x;
-	char err[512];
-	int i, col, rc = -1;
+	time_t now = time(NULL);
+	int64_t nb, na;
+	char err[512], t1[32], t2[32];
+	long long id, prev = -1;
+	int i, col, found = 1, rc = -1;
 
 	if (uri == NULL) {
 		log_err("config: pg.ocsp_uri missing");
@@ -264,44 +330,97 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r,
 	}
 	if ((res = db_exec(db, &stmt, NULL, NULL, NULL)) == NULL)
 		goto out;
-	if (PQntuples(res) == 0 || PQntuples(res) > OCSP_MAX_ISSUERS) {
-		log_err("%d OCSP responder certificates in the database: run "
-		    "`pkictl ca init`", PQntuples(res));
+	if (PQntuples(res) == 0) {
+		log_err("no OCSP responder certificate in the database: run "
+		    "`pkictl ca init`");
 		goto out;
 	}
 	for (i = 0; i < PQntuples(res); i++) {
-		struct ocsp_issuer *iss = &r->iss[r->niss];
-
-		iss->db_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		if (id != prev) {
+			if (!found)
+				break;	/* the previous issuer had none */
+			prev = id;
+			found = 0;
+		}
+		if (found)
+			continue;	/* an older one of an issuer we have */
+		for (col = 0; col < 2; col++) {
+			der = PQunescapeBytea((const unsigned char *)
+			    PQgetvalue(res, i, 2 + col), &len);
+			p = der;
+			x[col] = der != NULL ? d2i_X509(NULL, &p, (long)len) :
+			    NULL;
+			PQfreemem(der);
+			if (x[col] == NULL) {
+				log_err("certificate %s: not DER",
+				    PQgetvalue(res, i, col == 0 ? 1 : 5));
+				goto out;
+			}
+		}
+		if (!ocsp_responder_valid(x[1], now)) {
+			if (ocsp_asn1_time(X509_get0_notBefore(x[1]), &nb) == -1 ||
+			    ocsp_asn1_time(X509_get0_notAfter(x[1]), &na) == -1)
+				nb = na = 0;
+			log_warn("responder certificate %s of %s is not valid "
+			    "now (%s to %s): skipped", PQgetvalue(res, i, 5),
+			    PQgetvalue(res, i, 1), ocspd_time_str(nb, t1,
+			    sizeof(t1)), ocspd_time_str(na, t2, sizeof(t2)));
+			X509_free(x[0]);
+			X509_free(x[1]);
+			x[0] = x[1] = NULL;
+			continue;
+		}
+		if (r->niss == OCSP_MAX_ISSUERS) {
+			log_err("more than %d issuers with an OCSP responder",
+			    OCSP_MAX_ISSUERS);
+			goto out;
+		}
+		iss = &r->iss[r->niss];
+		iss->db_id = id;
 		snprintf(iss->name, sizeof(iss->name), "%s", PQgetvalue(res, i, 1));
 		snprintf(labels[r->niss], SIGNER_LABEL_MAX + 1, "%s",
 		    PQgetvalue(res, i, 4));
 		r->niss++;
-		for (col = 2; col <= 3; col++) {
-			der = PQunescapeBytea((const unsigned char *)
-			    PQgetvalue(res, i, col), &len);
-			p = der;
-			x = der != NULL ? d2i_X509(NULL, &p, (long)len) : NULL;
-			PQfreemem(der);
-			if (x == NULL) {
-				log_err("certificate of %s: not DER", iss->name);
-				goto out;
-			}
-			if (col == 2)
-				iss->cert = x;
-			else
-				iss->rcert = x;
-		}
+		/* Owned by r now (freed at the end of main). */
+		iss->cert = x[0];
+		iss->rcert = x[1];
+		x[0] = x[1] = NULL;
+		found = 1;
 		if (ocsp_issuer_hash(iss) == -1) {
 			log_openssl(LOGL_ERR, "hashing issuer %s", iss->name);
 			goto out;
 		}
+		log_info("issuer %s: responder certificate %s, valid until %s",
+		    iss->name, PQgetvalue(res, i, 5), ocspd_time_str(
+		    iss->rnot_after, t1, sizeof(t1)));
+	}
+	if (!found) {
+		log_err("issuer %s: no OCSP responder certificate valid now "
+		    "(see the lines above): ocspd cannot sign for it; issue a "
+		    "new one, then start ocspd", PQgetvalue(res, i - 1, 1));
+		goto out;
 	}
 	rc = 0;
 out:
+	X509_free(x[0]);
+	X509_free(x[1]);
 	PQclear(res);
 	db_close(db);
 	return rc;
+}
+
+/*
+ * SIGHUP: the responder certificates are read at start only. A new one
+ * usually comes with a new key, which the signer processes, forked and
+ * granted their key labels before the PIN was forgotten, cannot use: a
+ * restart is what takes it (ocsp/README.md "Responder certificates").
+ */
+static void
+ocspd_hup(void *arg)
+{
+	log_warn("SIGHUP: ocspd reads its responder certificates at start "
+	    "only; restart it to take a new one");
 }
 
 int
@@ -419,7 +538,7 @@ main(int argc, char **argv)
 		goto out;
 	log_info("serving OCSP on %s for %d issuer(s)", http_where(srv),
 	    r.niss);
-	rc = daemon_wait(&sigs, NULL, NULL);
+	rc = daemon_wait(&sigs, ocspd_hup, NULL);
 out:
 	http_stop(srv);
 	ocsp_sync_stop(sync);

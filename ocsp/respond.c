@@ -30,6 +30,9 @@
  *    validity, tryLater.
  *    A revocation newer than that read (ocsp_this_update) moves it up to
  *    the revocationTime, never leaving thisUpdate before it;
+ *  - nextUpdate is never later than the responder certificate's notAfter
+ *    (a relying party could not verify the response after it); once that
+ *    has passed, tryLater;
  *  - HTTP caches may keep an answer a bounded time only (max_age_seconds,
  *    nonissued_max_age_seconds), far below nextUpdate: a CDN would go on
  *    serving "good" for days after a revocation otherwise.
@@ -222,10 +225,48 @@ ocsp_issuer_hash(struct ocsp_issuer *iss)
 			goto out;
 		iss->hash_len[h] = (int)len;
 	}
+	iss->rnot_after = 0;
+	if (iss->rcert != NULL && ocsp_asn1_time(X509_get0_notAfter(iss->rcert),
+	    &iss->rnot_after) == -1)
+		goto out;
 	rc = 0;
 out:
 	OPENSSL_free(name);
 	return rc;
+}
+
+int
+ocsp_asn1_time(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	*out = 0;
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+int
+ocsp_responder_valid(const X509 *x, time_t now)
+{
+	int64_t nb, na;
+
+	if (ocsp_asn1_time(X509_get0_notBefore(x), &nb) == -1 ||
+	    ocsp_asn1_time(X509_get0_notAfter(x), &na) == -1)
+		return 0;
+	return nb <= (int64_t)now && (int64_t)now < na;
+}
+
+int64_t
+ocsp_next_update(const struct ocsp_issuer *iss, int64_t this_update,
+    long validity)
+{
+	int64_t next = this_update + validity;
+
+	if (iss->rnot_after != 0 && iss->rnot_after < next)
+		next = iss->rnot_after;
+	return next;
 }
 
 int
@@ -325,8 +366,8 @@ ocsp_sign(const struct ocsp_issuer *iss, const struct ocsp_policy *pol,
 	*len = 0;
 	if ((bs = OCSP_BASICRESP_new()) == NULL ||
 	    (thisupd = ASN1_GENERALIZEDTIME_set(NULL, this_update)) == NULL ||
-	    (nextupd = ASN1_GENERALIZEDTIME_adj(NULL, this_update, 0,
-	    validity)) == NULL)
+	    (nextupd = ASN1_GENERALIZEDTIME_set(NULL, (time_t)ocsp_next_update(
+	    iss, (int64_t)this_update, validity))) == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
 		OCSP_CERTID *cid = s[i].cid;
@@ -427,28 +468,39 @@ ocsp_validity_of(const struct ocsp_policy *pol, const struct ocsp_status *st)
 }
 
 /*
- * What a serial missing from the cache is: 1 issued (*st its status), 0
- * never issued, -1 unknown now (r->lookup). *synced is lowered to the
- * time the database's answer is known correct as of, if earlier. Without
- * a lookup (the fuzz harness), never issued.
+ * What the serials of q.ids[miss[0..nmiss)], missing from the cache, are:
+ * their statuses into s[miss[j]].st (NONISSUED for a serial never
+ * issued), all asked in one query (r->lookup). *synced is lowered to the
+ * time the database's answer is known correct as of, if earlier. 0, or
+ * -1 when the database cannot say now. Without a lookup (the fuzz
+ * harness), never issued.
  */
 static int
-ocsp_answer_lookup(struct ocsp_responder *r, int issuer, const char *serial,
-    struct ocsp_status *st, int64_t *synced)
+ocsp_answer_lookup(struct ocsp_responder *r, int issuer,
+    const struct ocsp_query *q, const int *miss, int nmiss,
+    struct ocsp_single *s, int64_t *synced)
 {
+	const char *serials[OCSP_MAX_CERTIDS];
+	struct ocsp_status st[OCSP_MAX_CERTIDS];
 	int64_t data_at = 0;
-	int rc;
+	int j;
 
-	memset(st, 0, sizeof(*st));
-	st->reason = -1;
-	if (r->lookup == NULL)
-		return 0;
-	if ((rc = r->lookup(r->lookup_arg, issuer, serial, st, &data_at)) ==
-	    -1)
-		return -1;
-	if (data_at < *synced)
-		*synced = data_at;
-	return rc;
+	for (j = 0; j < nmiss; j++) {
+		serials[j] = q->ids[miss[j]].serial;
+		memset(&st[j], 0, sizeof(st[j]));
+		st[j].state = OCSP_STATE_NONISSUED;
+		st[j].reason = -1;
+	}
+	if (r->lookup != NULL) {
+		if (r->lookup(r->lookup_arg, issuer, serials, nmiss, st,
+		    &data_at) == -1)
+			return -1;
+		if (data_at < *synced)
+			*synced = data_at;
+	}
+	for (j = 0; j < nmiss; j++)
+		s[miss[j]].st = st[j];
+	return 0;
 }
 
 int
@@ -464,7 +516,8 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 	time_t now = time(NULL);
 	int64_t synced, this_update;
 	long validity;
-	int i, issuer = -1, k, live, rc = -1;
+	int miss[OCSP_MAX_CERTIDS];
+	int i, issuer = -1, k, live, nmiss = 0, rc = -1;
 
 	*der = NULL;
 	*derlen = 0;
@@ -522,26 +575,20 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 		case OCSP_CACHE_STATUS:
 			break;
 		default:
-			/*
-			 * Not in the cache: expired past the grace, issued
-			 * since the last poll (loaded within a poll period,
-			 * sync.c), or never issued. Only the database knows.
-			 */
-			switch (ocsp_answer_lookup(r, issuer, q.ids[i].serial,
-			    &s[i].st, &synced)) {
-			case 1:
-				break;
-			case 0:
-				s[i].st.state = OCSP_STATE_NONISSUED;
-				s[i].st.reason = -1;
-				break;
-			default:
-				ocsp_static(ocsp_trylater_der, der, derlen);
-				rc = 0;
-				goto out;
-			}
+			miss[nmiss++] = i;
 			break;
 		}
+	}
+	/*
+	 * Not in the cache: expired past the grace, issued since the last
+	 * poll (loaded within a poll period, sync.c), or never issued. Only
+	 * the database knows: one query for all of them, not one per CertID.
+	 */
+	if (nmiss > 0 && ocsp_answer_lookup(r, issuer, &q, miss, nmiss, s,
+	    &synced) == -1) {
+		ocsp_static(ocsp_trylater_der, der, derlen);
+		rc = 0;
+		goto out;
 	}
 	/* Knowledge older than a response's validity cannot be signed. */
 	validity = r->pol.validity;
@@ -558,6 +605,16 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 	 * applied since is newer than it (sync.c publishes synced_at after).
 	 */
 	this_update = ocsp_this_update(synced, s, q.nids, now);
+	/*
+	 * The responder certificate has expired (ocspd runs past it: it
+	 * loads one at start only): a response signed now would not verify.
+	 */
+	if (ocsp_next_update(&r->iss[issuer], this_update, validity) <=
+	    (int64_t)now) {
+		ocsp_static(ocsp_trylater_der, der, derlen);
+		rc = 0;
+		goto out;
+	}
 	if (ocsp_sign(&r->iss[issuer], &r->pol, s, q.nids,
 	    live && q.has_nonce && r->pol.echo_nonce ? q.req : NULL,
 	    (time_t)this_update, validity, &out, &outlen) == -1) {
@@ -569,7 +626,7 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 	if (!live) {
 		/* A single CertID signed now: keep it for the next request. */
 		if ((nb = ocsp_blob_new(out, outlen, this_update,
-		    this_update + validity,
+		    ocsp_next_update(&r->iss[issuer], this_update, validity),
 		    ocsp_policy_max_age(&r->pol, &s[0].st))) != NULL) {
 			ocsp_cache_put(r->cache, issuer, q.ids[0].serial,
 			    q.ids[0].hash, &s[0].st, nb, r->pol.max_nonissued);

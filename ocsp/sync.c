@@ -40,6 +40,14 @@
  *  - While PostgreSQL is unreachable nothing is re-signed (the status might
  *    be stale): cached responses are served until their nextUpdate; the
  *    connection is retried every OCSP_RECONNECT_S.
+ *  - No query waits for ever: both connections carry lock_timeout and
+ *    statement_timeout (ocsp_sync_conninfo). A lock queued on
+ *    `certificate` (a migration's ALTER TABLE behind a long transaction)
+ *    held the lookup's HTTP thread, and every answer queued on that
+ *    thread, for as long as it lasted; a lookup now gives up after
+ *    OCSP_LOOKUP_TIMEOUT_MS (tryLater), a poll after
+ *    OCSP_SYNC_LOCK_TIMEOUT_MS (the database counts as down until a
+ *    poll succeeds: lookups answer tryLater at once, the cache serves).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +74,16 @@
 #define OCSP_SIGN_BATCH		256
 #define OCSP_SIGN_MAX_FAILS	8	/* in a row: the signer is failing */
 #define OCSP_LOOKUP_WAIT_MS	200	/* for the lookup connection; then tryLater */
+/*
+ * Server-side bounds (ocsp_sync_conninfo). A lookup holds an HTTP thread:
+ * a lock or a query past 200 ms is tryLater. The maintenance thread may
+ * wait longer for a lock, but not for ever; its statement_timeout is a
+ * backstop only, above what a full pass over a large table takes
+ * (seconds for a million rows), which must not be cut short.
+ */
+#define OCSP_LOOKUP_TIMEOUT_MS		200	/* lock and statement */
+#define OCSP_SYNC_LOCK_TIMEOUT_MS	2000
+#define OCSP_SYNC_STATEMENT_TIMEOUT_MS	30000
 
 struct ocsp_mark {
 	long long	 id;
@@ -86,6 +104,7 @@ struct ocsp_sync {
 	struct ocsp_mark	 max;
 	time_t			 last_full;
 	time_t			 last_connect;
+	int			 busy;		/* a poll timed out (logged) */
 	int			 standby;	/* connected to a hot standby */
 	int			 lagging;	/* over pol.max_standby_lag (logged) */
 	/*
@@ -103,6 +122,7 @@ struct ocsp_sync {
 	pthread_mutex_t		 lk_mtx;
 	int			 lk_mtx_ok;
 	struct db		*lk_db;
+	char			*lk_conninfo;	/* with the lookup's timeouts */
 	struct ocsp_due		 due[OCSP_SIGN_BATCH];
 };
 
@@ -116,18 +136,19 @@ static const struct db_stmt stmt_poll = { "ocsp_sync_poll",
 	4 };
 
 /*
- * One serial missing from the cache (ocsp_sync_lookup), in both the forms
- * it may be stored in (with and without BN_bn2hex's leading 0 nibble), and
- * the time the data is current as of (schema/052: on a primary, now).
- * Always one row: the certificate's columns NULL when there is none.
+ * The serials of one request missing from the cache (ocsp_sync_lookup),
+ * each in both the forms it may be stored in (with and without
+ * BN_bn2hex's leading 0 nibble), and the time the data is current as of
+ * (schema/052: on a primary, now). One row per certificate found, or one
+ * row with the certificate's columns NULL when none is.
  */
 static const struct db_stmt stmt_lookup = { "ocsp_sync_lookup",
-	"SELECT floor(extract(epoch FROM c.not_after))::bigint, "
+	"SELECT c.serial, floor(extract(epoch FROM c.not_after))::bigint, "
 	"floor(extract(epoch FROM c.revoked_at))::bigint, c.revocation_reason, "
 	"floor(extract(epoch FROM c.invalidity_date))::bigint, "
 	"floor(extract(epoch FROM d.data_at))::bigint "
 	"FROM ocsp_standby_data_time() AS d LEFT JOIN certificate AS c "
-	"ON c.issuer_id = $1::bigint AND c.serial = ANY($2::text[]) LIMIT 1",
+	"ON c.issuer_id = $1::bigint AND c.serial = ANY($2::text[])",
 	2 };
 
 static const struct db_stmt stmt_in_recovery = { "ocsp_sync_in_recovery",
@@ -137,6 +158,66 @@ static const struct db_stmt stmt_in_recovery = { "ocsp_sync_in_recovery",
 static const struct db_stmt stmt_data_time = { "ocsp_sync_data_time",
 	"SELECT floor(extract(epoch FROM data_at))::bigint, replay_lsn "
 	"FROM ocsp_standby_data_time()", 0 };
+
+/*
+ * conninfo (a URI or a key=value list) as a key=value list whose options
+ * add "-c lock_timeout=lock_ms -c statement_timeout=stmt_ms" to its own.
+ * In the conninfo rather than a SET after connecting: db_exec connects
+ * again by itself when the server closed the connection (lib/db.c,
+ * PQreset with the same parameters), and a SET would be lost then.
+ * malloc'd; NULL with err.
+ */
+static char *
+ocsp_sync_conninfo(const char *conninfo, long lock_ms, long stmt_ms,
+    char *err, size_t errlen)
+{
+	PQconninfoOption *opts = NULL, *o;
+	char *errmsg = NULL, *out = NULL, extra[96];
+	const char *v, *c;
+	size_t len, off = 0;
+	int have_options = 0;
+
+	snprintf(extra, sizeof(extra), "-c lock_timeout=%ld "
+	    "-c statement_timeout=%ld", lock_ms, stmt_ms);
+	if ((opts = PQconninfoParse(conninfo, &errmsg)) == NULL) {
+		snprintf(err, errlen, "the database conninfo: %s",
+		    errmsg != NULL ? errmsg : "out of memory");
+		goto out;
+	}
+	/* Each value quoted, ' and \ escaped: at most twice its length. */
+	len = sizeof(extra) + sizeof(" options=''");
+	for (o = opts; o->keyword != NULL; o++)
+		if (o->val != NULL)
+			len += strlen(o->keyword) + 2 * strlen(o->val) + 5;
+	if ((out = malloc(len)) == NULL) {
+		snprintf(err, errlen, "malloc: %s", strerror(errno));
+		goto out;
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if ((v = o->val) == NULL)
+			continue;
+		off += (size_t)snprintf(out + off, len - off, "%s%s='",
+		    off > 0 ? " " : "", o->keyword);
+		for (c = v; *c != '\0'; c++) {
+			if (*c == '\'' || *c == '\\')
+				out[off++] = '\\';
+			out[off++] = *c;
+		}
+		if (strcmp(o->keyword, "options") == 0) {
+			have_options = 1;
+			off += (size_t)snprintf(out + off, len - off, " %s", extra);
+		}
+		out[off++] = '\'';
+		out[off] = '\0';
+	}
+	if (!have_options)
+		snprintf(out + off, len - off, "%soptions='%s'", off > 0 ? " " : "",
+		    extra);
+out:
+	PQconninfoFree(opts);
+	PQfreemem(errmsg);
+	return out;
+}
 
 static int
 ocsp_issuer_index(const struct ocsp_responder *r, long long db_id)
@@ -451,6 +532,33 @@ ocsp_sync_check_promoted(struct ocsp_sync *sy)
 	return 0;
 }
 
+/*
+ * A poll that failed on a timeout (lock_timeout, 55P03; statement_timeout,
+ * 57014) left the connection usable: keep it and poll again at the next
+ * period. Meanwhile the database counts as down (db_ok 0: lookups answer
+ * tryLater at once instead of queueing on the same lock; /health says
+ * so); the next poll that succeeds publishes again. Logged once.
+ * 1 when that was the failure, 0 when not.
+ */
+static int
+ocsp_sync_timed_out(struct ocsp_sync *sy)
+{
+	const char *state;
+
+	if (sy->db == NULL)
+		return 0;
+	state = db_last_sqlstate(sy->db);
+	if (strcmp(state, "55P03") != 0 && strcmp(state, "57014") != 0)
+		return 0;
+	if (!sy->busy)
+		log_warn("ocsp: a poll timed out (SQLSTATE %s: a lock on "
+		    "certificate, or a slow server): serving from the cache, "
+		    "trying again every poll period", state);
+	sy->busy = 1;
+	__atomic_store_n(&sy->r->db_ok, 0, __ATOMIC_RELAXED);
+	return 1;
+}
+
 static void
 ocsp_sync_lost(struct ocsp_sync *sy)
 {
@@ -480,7 +588,7 @@ ocsp_sync_sign(struct ocsp_sync *sy, int *more)
 	size_t n, i, len, done = 0, fails = 0;
 	time_t now = time(NULL);
 	int64_t synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
-	int64_t this_update;
+	int64_t this_update, next_update;
 
 	*more = 0;
 	n = ocsp_cache_due(r->cache, synced - r->pol.refresh,
@@ -499,14 +607,19 @@ ocsp_sync_sign(struct ocsp_sync *sy, int *more)
 		s.serial = sy->due[i].serial;
 		s.st = sy->due[i].st;
 		this_update = ocsp_this_update(synced, &s, 1, now);
+		next_update = ocsp_next_update(&r->iss[sy->due[i].issuer],
+		    this_update, r->pol.validity);
+		/* The responder certificate expired: nothing that verifies. */
+		if (next_update <= (int64_t)now)
+			continue;
 		if (ocsp_sign(&r->iss[sy->due[i].issuer], &r->pol, &s, 1, NULL,
 		    (time_t)this_update, r->pol.validity, &der, &len) == -1) {
 			fails++;
 			continue;
 		}
 		fails = 0;
-		b = ocsp_blob_new(der, len, this_update, this_update +
-		    r->pol.validity, ocsp_policy_max_age(&r->pol, &s.st));
+		b = ocsp_blob_new(der, len, this_update, next_update,
+		    ocsp_policy_max_age(&r->pol, &s.st));
 		OPENSSL_free(der);
 		if (b == NULL)
 			break;
@@ -578,9 +691,15 @@ ocsp_sync_main(void *arg)
 		now_ms = ocsp_mono_ms();
 		if (sy->db != NULL && (notified || now_ms >= next_poll_ms)) {
 			if (ocsp_sync_poll(sy) == -1 ||
-			    ocsp_sync_check_promoted(sy) == -1)
-				ocsp_sync_lost(sy);
-			next_poll_ms = now_ms + (double)sy->r->pol.poll_ms;
+			    ocsp_sync_check_promoted(sy) == -1) {
+				if (!ocsp_sync_timed_out(sy))
+					ocsp_sync_lost(sy);
+			} else if (sy->busy) {
+				log_info("ocsp: polls succeed again");
+				sy->busy = 0;
+			}
+			/* From now: a poll may have waited for a lock. */
+			next_poll_ms = ocsp_mono_ms() + (double)sy->r->pol.poll_ms;
 		}
 		ocsp_sync_sign(sy, &more);
 	}
@@ -588,33 +707,48 @@ ocsp_sync_main(void *arg)
 }
 
 /*
- * ocsp_lookup_fn (extern.h) over the lookup connection. The HTTP threads
- * wait OCSP_LOOKUP_WAIT_MS at most for it, then answer tryLater: a
- * database that hangs holds one of them, not all. While the maintenance
- * thread finds the database down or lagging, the answer is -1 at once.
+ * ocsp_lookup_fn (extern.h) over the lookup connection: one query for the
+ * n serials. The HTTP threads wait OCSP_LOOKUP_WAIT_MS at most for the
+ * connection and the server OCSP_LOOKUP_TIMEOUT_MS at most for a lock or
+ * the query (ocsp_sync_conninfo), then answer tryLater: a database that
+ * hangs or a lock queued on `certificate` holds one HTTP thread that
+ * long, not for ever. While the maintenance thread finds the database
+ * down, lagging or timing out, the answer is -1 at once.
  */
 static int
-ocsp_sync_lookup(void *arg, int issuer, const char *serial,
+ocsp_sync_lookup(void *arg, int issuer, const char *const *serials, int n,
     struct ocsp_status *st, int64_t *data_at)
 {
 	struct ocsp_sync *sy = arg;
 	struct ocsp_responder *r = sy->r;
+	struct ocsp_status got;
 	struct timespec until;
 	PGresult *res = NULL;
-	char id[32], forms[2 * OCSP_SERIAL_HEX + 8];
-	const char *v[2];
-	int neg = serial[0] == '-', locked = 0, rc = -1;
+	char id[32], serial[OCSP_SERIAL_HEX];
+	char forms[OCSP_MAX_CERTIDS * 2 * (OCSP_SERIAL_HEX + 2) + 4];
+	const char *v[2], *rs;
+	size_t off = 0;
+	int i, j, neg, locked = 0, rc = -1;
 
-	memset(st, 0, sizeof(*st));
-	st->reason = -1;
+	for (i = 0; i < n; i++) {
+		memset(&st[i], 0, sizeof(st[i]));
+		st[i].state = OCSP_STATE_NONISSUED;
+		st[i].reason = -1;
+	}
 	*data_at = 0;
-	if (issuer < 0 || issuer >= r->niss ||
+	if (issuer < 0 || issuer >= r->niss || n < 1 || n > OCSP_MAX_CERTIDS ||
 	    !__atomic_load_n(&r->db_ok, __ATOMIC_RELAXED))
 		goto out;
 	snprintf(id, sizeof(id), "%lld", r->iss[issuer].db_id);
 	/* Serial hex and '-' need no quoting in an array literal. */
-	snprintf(forms, sizeof(forms), "{%s,%s0%s}", serial, neg ? "-" : "",
-	    serial + neg);
+	forms[off++] = '{';
+	for (i = 0; i < n; i++) {
+		neg = serials[i][0] == '-';
+		off += (size_t)snprintf(forms + off, sizeof(forms) - off,
+		    "%s%s,%s0%s", i > 0 ? "," : "", serials[i], neg ? "-" : "",
+		    serials[i] + neg);
+	}
+	snprintf(forms + off, sizeof(forms) - off, "}");
 	v[0] = id;
 	v[1] = forms;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -630,26 +764,37 @@ ocsp_sync_lookup(void *arg, int issuer, const char *serial,
 		goto out;
 	/* db_exec connects again when the server closed the connection. */
 	if ((res = db_exec(sy->lk_db, &stmt_lookup, v, NULL, NULL)) == NULL ||
-	    PQntuples(res) != 1 || PQgetisnull(res, 0, 4))
+	    PQntuples(res) < 1 || PQgetisnull(res, 0, 5))
 		goto out;
-	*data_at = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-	if (PQgetisnull(res, 0, 0)) {
-		rc = 0;
-		goto out;
+	*data_at = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+	for (j = 0; j < PQntuples(res); j++) {
+		if (PQgetisnull(res, j, 0) || PQgetisnull(res, j, 1))
+			continue;	/* none found: the NULL row */
+		rs = PQgetvalue(res, j, 0);
+		if (strlen(rs) >= sizeof(serial))
+			continue;
+		memcpy(serial, rs, strlen(rs) + 1);
+		ocsp_serial_canon(serial);
+		memset(&got, 0, sizeof(got));
+		got.reason = -1;
+		got.not_after = strtoll(PQgetvalue(res, j, 1), NULL, 10);
+		if (PQgetisnull(res, j, 2))
+			got.state = OCSP_STATE_GOOD;
+		else {
+			got.state = OCSP_STATE_REVOKED;
+			got.revoked_at = strtoll(PQgetvalue(res, j, 2), NULL, 10);
+			got.reason = PQgetisnull(res, j, 3) ? -1 :
+			    atoi(PQgetvalue(res, j, 3));
+			if (!PQgetisnull(res, j, 4))
+				got.invalidity = strtoll(PQgetvalue(res, j, 4),
+				    NULL, 10);
+		}
+		/* A request may name one serial twice. */
+		for (i = 0; i < n; i++)
+			if (strcmp(serials[i], serial) == 0)
+				st[i] = got;
 	}
-	st->not_after = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	if (PQgetisnull(res, 0, 1))
-		st->state = OCSP_STATE_GOOD;
-	else {
-		st->state = OCSP_STATE_REVOKED;
-		st->revoked_at = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-		st->reason = PQgetisnull(res, 0, 2) ? -1 :
-		    atoi(PQgetvalue(res, 0, 2));
-		if (!PQgetisnull(res, 0, 3))
-			st->invalidity = strtoll(PQgetvalue(res, 0, 3), NULL,
-			    10);
-	}
-	rc = 1;
+	rc = 0;
 out:
 	PQclear(res);
 	if (locked)
@@ -672,9 +817,14 @@ ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
 	sy->r = r;
 	sy->wake[0] = sy->wake[1] = -1;
 	__atomic_store_n(&r->standby_lag, OCSP_LAG_NONE, __ATOMIC_RELAXED);
-	if ((sy->conninfo = strdup(conninfo)) == NULL ||
-	    pipe2(sy->wake, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "strdup/pipe2: %s", strerror(errno));
+	if ((sy->conninfo = ocsp_sync_conninfo(conninfo,
+	    OCSP_SYNC_LOCK_TIMEOUT_MS, OCSP_SYNC_STATEMENT_TIMEOUT_MS, err,
+	    errlen)) == NULL || (sy->lk_conninfo = ocsp_sync_conninfo(conninfo,
+	    OCSP_LOOKUP_TIMEOUT_MS, OCSP_LOOKUP_TIMEOUT_MS, err, errlen)) ==
+	    NULL)
+		goto out;
+	if (pipe2(sy->wake, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe2: %s", strerror(errno));
 		goto out;
 	}
 	off = (size_t)snprintf(sy->issuers, sizeof(sy->issuers), "{");
@@ -697,7 +847,7 @@ ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
 		goto out;
 	}
 	/* Made now, before the sandbox; db_exec makes it again if lost. */
-	if ((sy->lk_db = db_connect(conninfo, err, errlen)) == NULL)
+	if ((sy->lk_db = db_connect(sy->lk_conninfo, err, errlen)) == NULL)
 		goto out;
 	/* The full load, before we serve. */
 	if (ocsp_sync_poll(sy) == -1) {
@@ -744,5 +894,6 @@ ocsp_sync_stop(struct ocsp_sync *sy)
 	if (sy->lk_mtx_ok)
 		pthread_mutex_destroy(&sy->lk_mtx);
 	free(sy->conninfo);
+	free(sy->lk_conninfo);
 	free(sy);
 }

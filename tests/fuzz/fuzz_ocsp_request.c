@@ -6,14 +6,24 @@
  *    (no HSM, no database in a fuzz run).
  * Every answer must be a DER OCSPResponse that parses back; a successful one
  * only for input that is exactly one OCSPRequest.
+ *
+ * The issuer's key and certificate are fixed (below), not made per run:
+ * the seeds in tests/fixtures/fuzz_ocsp_request/fuzzca-*.der are requests
+ * for this issuer (`openssl ocsp -issuer fuzzca.pem -serial 1 -reqout`),
+ * so that from the first second the fuzzer is in the answer path
+ * (matching, the cache, ocsp_sign) rather than in "unauthorized" only, as
+ * it was when no seed could match a key made at start. Serial 1 is good,
+ * 2 revoked, any other never issued.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "lib/config.h"
@@ -24,28 +34,37 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct ocsp_responder r;
 
-static X509 *
-fuzz_cert(EVP_PKEY *key, const char *cn)
-{
-	X509 *x = X509_new();
-
-	X509_set_version(x, X509_VERSION_3);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	X509_sign(x, key, EVP_sha256());
-	return x;
-}
+/*
+ * The fuzz issuer, self-signed "CN=fuzz CA" (P-256, valid until 2126),
+ * which is its own responder. Made once with
+ *	openssl ecparam -name prime256v1 -genkey -noout | openssl pkey
+ *	openssl req -new -x509 -key key.pem -subj "/CN=fuzz CA" -days 36500
+ * A test key: it signs nothing but fuzz answers.
+ */
+static const char fuzz_key_pem[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgO26kPgXXLaMJgtuw\n"
+	"Di9JVEkAlPfy8yAqZ+shMUhSjY6hRANCAASZLDWFGTaj/lA2w/MF9H1xiCKo17PQ\n"
+	"cjukTFGuEgHfq2j/tyRzpgg6FYYeLtKGopSHlpsq/xQakXnOQptq88PU\n"
+	"-----END PRIVATE KEY-----\n";
+static const char fuzz_cert_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBaDCCAQ6gAwIBAgIBATAKBggqhkjOPQQDAjASMRAwDgYDVQQDDAdmdXp6IENB\n"
+	"MCAXDTI2MTIwNTE2NDI1NloYDzIxMjYxMTExMTY0MjU2WjASMRAwDgYDVQQDDAdm\n"
+	"dXp6IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEmSw1hRk2o/5QNsPzBfR9\n"
+	"cYgiqNez0HI7pExRrhIB36to/7ckc6YIOhWGHi7ShqKUh5abKv8UGpF5zkKbavPD\n"
+	"1KNTMFEwHQYDVR0OBBYEFFzqVLG8i5Ei3oQNlXDnPoQIZSMHMB8GA1UdIwQYMBaA\n"
+	"FFzqVLG8i5Ei3oQNlXDnPoQIZSMHMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0E\n"
+	"AwIDSAAwRQIhAPEv5zzFtpRsN0l2wGNGqq+Sdxe222gEBsgZU9uvw+AvAiBYkwUG\n"
+	"cat9EX9GgdiVlMR6ivJDPNZcAVyCsDe7Gvk+tA==\n"
+	"-----END CERTIFICATE-----\n";
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct config *policy;
 	struct ocsp_status st;
+	BIO *bio;
 	char err[256];
 
 	policy = config_load(NULL, err, sizeof(err));
@@ -53,10 +72,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    sizeof(err)) == -1)
 		abort();
 	config_free(policy);
-	r.iss[0].keys[0] = EVP_EC_gen("P-256");
+	if ((bio = BIO_new_mem_buf(fuzz_key_pem, -1)) == NULL ||
+	    (r.iss[0].keys[0] = PEM_read_bio_PrivateKey(bio, NULL, NULL,
+	    NULL)) == NULL)
+		abort();
+	BIO_free(bio);
+	if ((bio = BIO_new_mem_buf(fuzz_cert_pem, -1)) == NULL ||
+	    (r.iss[0].cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) ==
+	    NULL || X509_up_ref(r.iss[0].cert) != 1)
+		abort();
+	BIO_free(bio);
+	r.iss[0].rcert = r.iss[0].cert;
 	r.iss[0].nkeys = 1;
-	r.iss[0].cert = fuzz_cert(r.iss[0].keys[0], "fuzz CA");
-	r.iss[0].rcert = fuzz_cert(r.iss[0].keys[0], "fuzz responder");
 	strcpy(r.iss[0].name, "fuzz");
 	if (ocsp_issuer_hash(&r.iss[0]) == -1)
 		abort();

@@ -27,7 +27,16 @@
  *    comparison and "*", strictly parsed; HTTP-dates in their three forms,
  *    nothing else (lib/http, for crld); If-Modified-Since ignored, however
  *    late, through ocspd's real HTTP handler: a "good" and a "revoked"
- *    answer dated the same second share a Last-Modified, never an ETag.
+ *    answer dated the same second share a Last-Modified, never an ETag;
+ *  - the CertIDs of a request missing from the cache cost one database
+ *    round trip; the incremental query reaches back by time after a burst
+ *    of polls; the connections' timeouts ride in their conninfo;
+ *  - /health: degraded when the last read is old though the database
+ *    was fine, and before a responder certificate expires;
+ *    serving_until from the SHA-1 answers of issued certificates;
+ *  - nextUpdate never past the responder certificate's notAfter, and
+ *    nothing signed once it has passed; nothing signed in an outage once
+ *    the last read is a validity old, while the cache still serves.
  *
  * ocsp_sync_sign and ocspd_handle are static: the sources, main.c with
  * its main() renamed, are included rather than linked, so the generic
@@ -1185,34 +1194,42 @@ test_same_second_etag(void **state)
 	OPENSSL_free(req);
 }
 
-/* The fake database of test_expired_grace (ocsp_lookup_fn). */
-static int lookups;
+/*
+ * The fake database of test_expired_grace and test_lookup_batched
+ * (ocsp_lookup_fn): lookups counts its round trips, lookup_serials the
+ * serials they asked about.
+ */
+static int lookups, lookup_serials;
 
 static int
-fake_lookup(void *arg, int issuer, const char *serial, struct ocsp_status *st,
-    int64_t *data_at)
+fake_lookup(void *arg, int issuer, const char *const *serials, int n,
+    struct ocsp_status *st, int64_t *data_at)
 {
 	time_t now = time(NULL);
+	int i;
 
 	lookups++;
-	memset(st, 0, sizeof(*st));
-	st->reason = -1;
+	lookup_serials += n;
 	*data_at = now;
-	if (issuer != GOOD_ISSUER)
-		return 0;
-	if (strcmp(serial, "E1") == 0) {		/* expired long ago, good */
-		st->not_after = now - 400 * 86400;
-		return 1;
+	for (i = 0; i < n; i++) {
+		memset(&st[i], 0, sizeof(st[i]));
+		st[i].state = OCSP_STATE_NONISSUED;
+		st[i].reason = -1;
+		if (strcmp(serials[i], "DEAD") == 0)	/* the database is away */
+			return -1;
+		if (issuer != GOOD_ISSUER)
+			continue;
+		if (strcmp(serials[i], "E1") == 0) {	/* expired long ago, good */
+			st[i].state = OCSP_STATE_GOOD;
+			st[i].not_after = now - 400 * 86400;
+		} else if (strcmp(serials[i], "E4") == 0) {
+			/* expired long ago, revoked */
+			st[i].state = OCSP_STATE_REVOKED;
+			st[i].reason = 1;
+			st[i].revoked_at = now - 500 * 86400;
+			st[i].not_after = now - 400 * 86400;
+		}
 	}
-	if (strcmp(serial, "E4") == 0) {		/* expired long ago, revoked */
-		st->state = OCSP_STATE_REVOKED;
-		st->reason = 1;
-		st->revoked_at = now - 500 * 86400;
-		st->not_after = now - 400 * 86400;
-		return 1;
-	}
-	if (strcmp(serial, "DEAD") == 0)	/* the database is away */
-		return -1;
 	return 0;
 }
 
@@ -1566,6 +1583,423 @@ test_last_modified_not_future(void **state)
 	http_stop(srv);
 }
 
+/* A DER OCSPRequest for serials[0..n) of the good issuer, nonce or not. */
+static unsigned char *
+make_request_n(const char *const *serials, int n, int nonce, size_t *len)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	unsigned char *der = NULL;
+	int i, k;
+
+	assert_non_null(req);
+	for (i = 0; i < n; i++)
+		assert_non_null(OCSP_request_add0_id(req,
+		    make_certid(serials[i], EVP_sha1(), 0)));
+	if (nonce)
+		assert_int_equal(OCSP_request_add1_nonce(req, NULL, 16), 1);
+	k = i2d_OCSP_REQUEST(req, &der);
+	assert_true(k > 0);
+	*len = (size_t)k;
+	OCSP_REQUEST_free(req);
+	return der;
+}
+
+/*
+ * ocsp_answer on req: the response status (OCSP_RESPONSE_STATUS_*), and
+ * for a successful one each SingleResponse's cert status into status[]
+ * (at most 16) and the first one's nextUpdate into *next.
+ */
+static int
+answer_all(const unsigned char *req, size_t reqlen, int *status,
+    time_t *next)
+{
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = NULL, *p;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	ASN1_GENERALIZEDTIME *rev, *tu, *nu;
+	struct tm tm;
+	size_t derlen;
+	int owned = 0, cacheable = 0, i, reason, rs;
+
+	assert_int_equal(ocsp_answer(&r, req, reqlen, &der, &derlen, &blob,
+	    &owned, &cacheable), 0);
+	p = der;
+	assert_non_null(resp = d2i_OCSP_RESPONSE(NULL, &p, (long)derlen));
+	if ((rs = OCSP_response_status(resp)) ==
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		assert_non_null(bs = OCSP_response_get1_basic(resp));
+		for (i = 0; i < OCSP_resp_count(bs) && i < 16; i++) {
+			rev = tu = nu = NULL;
+			status[i] = OCSP_single_get0_status(OCSP_resp_get0(bs,
+			    i), &reason, &rev, &tu, &nu);
+			if (i == 0 && next != NULL) {
+				assert_int_equal(ASN1_TIME_to_tm(nu, &tm), 1);
+				*next = timegm(&tm);
+			}
+		}
+		OCSP_BASICRESP_free(bs);
+	}
+	OCSP_RESPONSE_free(resp);
+	if (owned)
+		OPENSSL_free((unsigned char *)der);
+	ocsp_blob_unref(blob);
+	return rs;
+}
+
+/*
+ * The CertIDs of a request missing from the cache are asked in one
+ * database round trip, not one each; a database that cannot say makes
+ * the whole answer tryLater.
+ */
+static void
+test_lookup_batched(void **state)
+{
+	const char *const mixed[4] = { "E1", "1001", "E4", "78" };
+	const char *const dead[3] = { "E1", "DEAD", "79" };
+	unsigned char *req;
+	size_t len;
+	int st[16];
+
+	add_good(GOOD_ISSUER, 1);		/* "1001": in the cache */
+	r.lookup = fake_lookup;
+	lookups = lookup_serials = 0;
+	req = make_request_n(mixed, 4, 0, &len);
+	assert_int_equal(answer_all(req, len, st, NULL),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	OPENSSL_free(req);
+	assert_int_equal(lookups, 1);
+	assert_int_equal(lookup_serials, 3);
+	assert_int_equal(st[0], V_OCSP_CERTSTATUS_GOOD);
+	assert_int_equal(st[1], V_OCSP_CERTSTATUS_GOOD);
+	assert_int_equal(st[2], V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(st[3], V_OCSP_CERTSTATUS_REVOKED);	/* 1970 hold */
+	req = make_request_n(dead, 3, 0, &len);
+	assert_int_equal(answer_all(req, len, st, NULL),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	OPENSSL_free(req);
+	assert_int_equal(lookups, 2);
+	r.lookup = NULL;
+}
+
+/*
+ * The incremental query's reach back (sync.c ocsp_sync_from): the marks
+ * of OCSP_OVERLAP_S ago or OCSP_OVERLAP_POLLS ring entries back,
+ * whichever is older. test_ocsp.sh's burst of notifications makes fewer
+ * than OCSP_OVERLAP_POLLS entries, so it passes by the count alone; here
+ * a burst of 60 polls (one entry per OCSP_RING_STEP_MS) must still reach
+ * back OCSP_OVERLAP_S, past what a count of entries covers.
+ */
+static void
+test_sync_from(void **state)
+{
+	struct ocsp_mark m;
+	const double now_ms = 1e7;
+	unsigned int k;
+
+	/* A poll 20 s and 12 s ago, then a burst: 60 entries in 6 s. */
+	memset(&sy, 0, sizeof(sy));
+	sy.ring[0] = (struct ocsp_mark){ 1, 1, now_ms - 20e3, now_ms - 20e3 };
+	sy.ring[1] = (struct ocsp_mark){ 2, 2, now_ms - 12e3, now_ms - 12e3 };
+	for (k = 0; k < 60; k++)
+		sy.ring[2 + k] = (struct ocsp_mark){ 10 + k, 10 + k,
+		    now_ms - 6e3 + 100.0 * k, now_ms - 6e3 + 100.0 * k };
+	sy.nring = 62;
+	m = ocsp_sync_from(&sy, now_ms);
+	assert_int_equal(m.id, 2);
+	assert_true(m.at_ms <= now_ms - OCSP_OVERLAP_S * 1e3);
+
+	/* At idle, one poll a second: the count reaches further. */
+	memset(&sy, 0, sizeof(sy));
+	for (k = 0; k < 200; k++)
+		sy.ring[k % OCSP_RING] = (struct ocsp_mark){ k, k,
+		    now_ms - (199 - k) * 1e3, now_ms - (199 - k) * 1e3 };
+	sy.nring = 200;
+	m = ocsp_sync_from(&sy, now_ms);
+	assert_int_equal(m.id, 200 - OCSP_OVERLAP_POLLS);
+
+	/* A young daemon: the oldest mark kept (the full load's). */
+	memset(&sy, 0, sizeof(sy));
+	for (k = 0; k < 5; k++)
+		sy.ring[k] = (struct ocsp_mark){ 100 + k, 100 + k,
+		    now_ms - (4 - k) * 1e3, now_ms - (4 - k) * 1e3 };
+	sy.nring = 5;
+	m = ocsp_sync_from(&sy, now_ms);
+	assert_int_equal(m.id, 100);
+	sy.r = &r;
+}
+
+/* The value of keyword in conninfo (reparsed), malloc'd; NULL if unset. */
+static char *
+conninfo_value(const char *conninfo, const char *keyword)
+{
+	PQconninfoOption *opts, *o;
+	char *v = NULL;
+
+	assert_non_null(opts = PQconninfoParse(conninfo, NULL));
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, keyword) == 0 && o->val != NULL)
+			assert_non_null(v = strdup(o->val));
+	PQconninfoFree(opts);
+	return v;
+}
+
+/*
+ * Both connections carry lock_timeout and statement_timeout in their
+ * conninfo (so that db_exec's own reconnections keep them), added to
+ * whatever options the configured conninfo had, URI or key=value, every
+ * other parameter kept, quotes and backslashes surviving.
+ */
+static void
+test_conninfo_timeouts(void **state)
+{
+	char err[256], *c, *v;
+
+	c = ocsp_sync_conninfo("host=/run/pki port=5432 dbname=pki "
+	    "user=pki_ocsp connect_timeout=5", 150, 250, err, sizeof(err));
+	assert_non_null(c);
+	v = conninfo_value(c, "options");
+	assert_string_equal(v, "-c lock_timeout=150 -c statement_timeout=250");
+	free(v);
+	v = conninfo_value(c, "host");
+	assert_string_equal(v, "/run/pki");
+	free(v);
+	v = conninfo_value(c, "connect_timeout");
+	assert_string_equal(v, "5");
+	free(v);
+	free(c);
+
+	c = ocsp_sync_conninfo("postgresql://u:p%27w%5C@h:5433/db?"
+	    "options=-c%20search_path%3Dx&target_session_attrs=prefer-standby",
+	    2000, 30000, err, sizeof(err));
+	assert_non_null(c);
+	v = conninfo_value(c, "options");
+	assert_string_equal(v, "-c search_path=x -c lock_timeout=2000 "
+	    "-c statement_timeout=30000");
+	free(v);
+	v = conninfo_value(c, "password");
+	assert_string_equal(v, "p'w\\");
+	free(v);
+	v = conninfo_value(c, "target_session_attrs");
+	assert_string_equal(v, "prefer-standby");
+	free(v);
+	v = conninfo_value(c, "port");
+	assert_string_equal(v, "5433");
+	free(v);
+	free(c);
+
+	assert_null(ocsp_sync_conninfo("host='unterminated", 1, 1, err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "conninfo"));
+}
+
+/* GET /health through ocspd's handler: the JSON, parsed. */
+static json_t *
+health_get(void)
+{
+	struct http_server *srv;
+	struct tget g;
+	json_t *o;
+	char url[512];
+
+	srv = get_server("1", url, sizeof(url));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/health",
+	    (unsigned int)http_port(srv));
+	tget(url, NULL, NULL, &g);
+	http_stop(srv);
+	assert_int_equal(g.status, 200);
+	o = json_loadb((const char *)g.body, g.len, 0, NULL);
+	free(g.body);
+	assert_non_null(o);
+	return o;
+}
+
+static const char *
+health_status(json_t *o)
+{
+	return json_string_value(json_object_get(o, "status"));
+}
+
+/*
+ * /health: degraded when the statuses were read too long ago even with
+ * the database said to be ok (a stuck maintenance thread), and some days
+ * before a responder certificate expires; each responder's notAfter
+ * reported. serving_until counts the SHA-1 answers of issued
+ * certificates only, not never-issued ones nor SHA-2 variants.
+ */
+static void
+test_health(void **state)
+{
+	struct ocsp_cache_stats cs;
+	struct ocsp_status st;
+	struct ocsp_blob *b;
+	time_t now = time(NULL);
+	json_t *o;
+
+	r.db_ok = 1;
+	r.synced_at = now;
+	r.iss[GOOD_ISSUER].rnot_after = now + 30 * 86400;
+	r.iss[BROKEN_ISSUER].rnot_after = now + 60 * 86400;
+	o = health_get();
+	assert_string_equal(health_status(o), "ok");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o,
+	    "responder_not_after"), "good")), now + 30 * 86400);
+	json_decref(o);
+	/* Read a minute ago, the database "ok": the thread is stuck. */
+	r.synced_at = now - 60;
+	o = health_get();
+	assert_string_equal(health_status(o), "degraded");
+	json_decref(o);
+	r.synced_at = time(NULL) - OCSP_HEALTH_SYNC_SLACK_S;
+	o = health_get();
+	assert_string_equal(health_status(o), "ok");
+	json_decref(o);
+	/* A responder certificate expiring within OCSP_RESPONDER_WARN_S. */
+	r.synced_at = time(NULL);
+	r.iss[BROKEN_ISSUER].rnot_after = now + OCSP_RESPONDER_WARN_S - 60;
+	o = health_get();
+	assert_string_equal(health_status(o), "degraded");
+	json_decref(o);
+
+	/* serving_until: the issued certificate's SHA-1 answer. */
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "A1",
+	    &st), 1);
+	assert_non_null(b = ocsp_blob_new((const unsigned char *)"x", 1, now,
+	    now + 1000, 60));
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "A1",
+	    OCSP_HASH_SHA1, &st, b, 10), 0);
+	ocsp_blob_unref(b);
+	assert_non_null(b = ocsp_blob_new((const unsigned char *)"y", 1,
+	    now - 500, now + 500, 60));
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "A1",
+	    OCSP_HASH_SHA256, &st, b, 10), 0);
+	ocsp_blob_unref(b);
+	st.state = OCSP_STATE_NONISSUED;
+	assert_non_null(b = ocsp_blob_new((const unsigned char *)"z", 1, now,
+	    now + 100, 10));
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "A2",
+	    OCSP_HASH_SHA1, &st, b, 10), 0);
+	ocsp_blob_unref(b);
+	ocsp_cache_stats(r.cache, 0, now + 7, &cs);
+	assert_int_equal(cs.blobs, 3);
+	assert_int_equal(cs.oldest_next_update, now + 1000);
+}
+
+/* Seconds nextUpdate - now of the SHA-1 blob of serial in the cache. */
+static int64_t
+blob_next_update(const char *serial)
+{
+	struct ocsp_status st;
+	struct ocsp_blob *b = NULL;
+	int64_t next;
+
+	assert_int_equal(ocsp_cache_lookup(r.cache, GOOD_ISSUER, serial,
+	    OCSP_HASH_SHA1, time(NULL), &st, &b), OCSP_CACHE_HIT);
+	next = b->next_update;
+	ocsp_blob_unref(b);
+	return next;
+}
+
+/*
+ * A response's nextUpdate is never later than its responder
+ * certificate's notAfter, live or pre-signed; once that has passed,
+ * nothing is signed: tryLater, and the pre-signing batch signs nothing
+ * (nor asks to run again). Which certificates may sign at all.
+ */
+static void
+test_responder_expiry(void **state)
+{
+	const char *const one[1] = { "1001" }, *const two[1] = { "1002" };
+	unsigned char *req;
+	size_t len;
+	time_t now = time(NULL), next;
+	int st[16], more;
+	X509 *x;
+
+	/* make_cert: valid from an hour ago to a day ahead. */
+	x = r.iss[GOOD_ISSUER].rcert;
+	assert_int_equal(ocsp_responder_valid(x, now), 1);
+	assert_int_equal(ocsp_responder_valid(x, now - 7200), 0);
+	assert_int_equal(ocsp_responder_valid(x, now + 86400 + 1), 0);
+	assert_true(r.iss[GOOD_ISSUER].rnot_after >= now + 86400 - 5 &&
+	    r.iss[GOOD_ISSUER].rnot_after <= now + 86400 + 5);
+
+	r.iss[GOOD_ISSUER].rnot_after = now + 3600;
+	add_good(GOOD_ISSUER, 1);
+	add_good(GOOD_ISSUER, 2);
+	/* Pre-signed: 1001 and 1002; 1001's thisUpdate + 4 days is later. */
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 2);
+	assert_true(blob_next_update("1001") == now + 3600);
+	/* Live (a nonce), and signed at a request and kept. */
+	req = make_request_n(one, 1, 1, &len);
+	assert_int_equal(answer_all(req, len, st, &next),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	OPENSSL_free(req);
+	assert_int_equal(st[0], V_OCSP_CERTSTATUS_GOOD);
+	assert_true(next == now + 3600);
+	add_good(GOOD_ISSUER, 3);
+	req = make_request("1003", &len);
+	assert_int_equal(answer_all(req, len, st, &next),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	OPENSSL_free(req);
+	assert_true(next == now + 3600);
+	assert_true(blob_next_update("1003") == now + 3600);
+
+	/* Expired: tryLater; the batch signs nothing and does not spin. */
+	r.iss[GOOD_ISSUER].rnot_after = now - 1;
+	add_good(GOOD_ISSUER, 4);
+	req = make_request("1004", &len);
+	assert_int_equal(answer_all(req, len, st, NULL),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	OPENSSL_free(req);
+	req = make_request_n(two, 1, 1, &len);
+	assert_int_equal(answer_all(req, len, st, NULL),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	OPENSSL_free(req);
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 0);
+	assert_int_equal(more, 0);
+}
+
+/*
+ * During an outage, once the last read is a response's validity old: a
+ * response still in the cache (its nextUpdate ahead) is served, but
+ * nothing is signed any more, live (a nonce) or for a cached status
+ * without a response: tryLater (test_ocsp.sh cannot wait the 60 s the
+ * shortest validity takes).
+ */
+static void
+test_outage_trylater(void **state)
+{
+	const char *const one[1] = { "1001" };
+	unsigned char *req;
+	size_t len;
+	time_t now = time(NULL);
+	int st[16], more;
+
+	r.synced_at = now - r.pol.validity + 100;
+	add_good(GOOD_ISSUER, 1);
+	r.iss[GOOD_ISSUER].rnot_after = 0;	/* no bound but the validity */
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 1);
+	add_good(GOOD_ISSUER, 2);
+	r.synced_at = now - r.pol.validity;
+	/* Live answers still possible 100 s ago: now no longer. */
+	req = make_request("1001", &len);
+	assert_int_equal(answer_all(req, len, st, NULL),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(st[0], V_OCSP_CERTSTATUS_GOOD);
+	OPENSSL_free(req);
+	req = make_request_n(one, 1, 1, &len);
+	assert_int_equal(answer_all(req, len, st, NULL),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	OPENSSL_free(req);
+	req = make_request("1002", &len);
+	assert_int_equal(answer_all(req, len, st, NULL),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	OPENSSL_free(req);
+}
+
 int
 main(void)
 {
@@ -1599,6 +2033,16 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hash_variant_expires,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_batched, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sync_from, setup,
+		    teardown),
+		cmocka_unit_test(test_conninfo_timeouts),
+		cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_responder_expiry, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_outage_trylater, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
