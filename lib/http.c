@@ -32,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -60,7 +61,15 @@ struct http_server {
 	uint16_t		 port;
 	int			 on_unix;	/* a unix socket: every peer a proxy */
 	char			 where[192];	/* http_where(): a unix path and more */
+	int			 inflight;	/* requests begun, not completed */
 };
+
+/*
+ * How long http_stop lets the requests in flight finish once it stopped
+ * accepting: well within a service manager's stop time-out (deploy/'s 20
+ * to 30 s), long enough for a signature or a database round trip.
+ */
+#define HTTP_STOP_DRAIN_MS	5000
 
 /* The listening socket a service manager passed, or -1 (http_start). */
 static int	http_inherited_fd = -1;
@@ -130,10 +139,12 @@ static void
 http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *srv = cls;
 	struct http_req_state *st = *req_cls;
 
 	if (st == NULL)
 		return;
+	__atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_RELEASE);
 	http_body_free(st);
 	free(st);
 	*req_cls = NULL;
@@ -913,6 +924,8 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 			return MHD_NO;
 		}
 		*req_cls = st;
+		/* Until http_completed: http_stop lets it finish. */
+		__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_ACQUIRE);
 		if (http_content_length(c, &clen) == 1 &&
 		    clen > srv->lim.max_body) {
 			st->too_large = 1;
@@ -1184,8 +1197,9 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		    "is the one their X-Forwarded-For names; no per-address "
 		    "connection limit", proxy_set_count(srv->proxies));
 
+	/* MHD_USE_ITC: http_stop quiesces (stops accepting) before it stops. */
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_USE_ERROR_LOG;
+	    MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* One thread: no pool option at all (MHD warns about 0 or 1). */
@@ -1219,7 +1233,7 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 	    MHD_OPTION_ARRAY, pool,
 	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 	    MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		snprintf(err, errlen, "MHD_start_daemon on %s port %u failed "
@@ -1260,13 +1274,37 @@ http_where(const struct http_server *srv)
 	return srv != NULL ? srv->where : "";
 }
 
+/*
+ * Stops accepting, lets the requests in flight finish (HTTP_STOP_DRAIN_MS
+ * at most), then stops: MHD_stop_daemon alone closes every connection at
+ * once, and a client whose request was being answered (a time-stamp
+ * already recorded, a signature made) got an empty reply. Idle keep-alive
+ * connections are closed without waiting.
+ */
 void
 http_stop(struct http_server *srv)
 {
+	MHD_socket lfd = MHD_INVALID_SOCKET;
+	struct timespec ts = { 0, 10 * 1000000L };
+	int waited_ms = 0, left;
+
 	if (srv == NULL)
 		return;
-	if (srv->daemon != NULL)
+	if (srv->daemon != NULL) {
+		lfd = MHD_quiesce_daemon(srv->daemon);
+		while ((left = __atomic_load_n(&srv->inflight,
+		    __ATOMIC_ACQUIRE)) > 0 && waited_ms < HTTP_STOP_DRAIN_MS) {
+			nanosleep(&ts, NULL);
+			waited_ms += 10;
+		}
+		if (left > 0)
+			log_warn("http: stopping with %d request(s) still in "
+			    "flight after %d ms", left, HTTP_STOP_DRAIN_MS);
 		MHD_stop_daemon(srv->daemon);
+		/* Quiesced, the listening socket is ours to close. */
+		if (lfd != MHD_INVALID_SOCKET)
+			close(lfd);
+	}
 	proxy_set_free(srv->proxies);
 	free(srv);
 }

@@ -123,6 +123,10 @@ uint16_t		 http_port(const struct http_server *);
  * "unix:/run/pki/ra.sock", with " (passed by the service manager)".
  */
 const char		*http_where(const struct http_server *);
+/*
+ * Stops accepting connections, lets the requests being answered finish
+ * (5 s at most), closes the rest and frees the server. NULL is a no-op.
+ */
 void			 http_stop(struct http_server *);
 
 /* Value of a request header, or NULL. */

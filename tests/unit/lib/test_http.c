@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,6 +31,7 @@ struct fixture {
 	char			 base[64];
 	int			 calls;		/* handler invocations */
 	int			 released;	/* /shared bodies released */
+	int			 slow_started;	/* /slow's handler entered */
 };
 
 static const char shared_doc[] = "one copy for every client";
@@ -67,6 +69,11 @@ handler(void *arg, const struct http_request *req, struct http_response *resp)
 	}
 	if (strcmp(req->path, "/nostatus") == 0)
 		return 0;
+	if (strcmp(req->path, "/slow") == 0) {
+		__atomic_store_n(&fx->slow_started, 1, __ATOMIC_SEQ_CST);
+		usleep(1000 * 1000);
+		return http_respond(resp, 200, "text/plain", "slow", 4);
+	}
 	if (strcmp(req->path, "/headers") == 0) {
 		h = http_header(req, "X-Req");
 		if (http_add_header(resp, "X-Echo", h != NULL ? h : "none") ||
@@ -780,6 +787,75 @@ test_start_errors_and_ipv6(void **state)
 	http_stop(NULL);
 }
 
+/* A client of test_stop_lets_requests_finish, on its own thread. */
+struct slow_client {
+	char		 url[128];
+	CURLcode	 cc;
+	long		 status;
+	struct buf	 body;
+};
+
+static void *
+slow_get(void *arg)
+{
+	struct slow_client *sc = arg;
+	CURL *c = curl_easy_init();
+
+	if (c == NULL) {
+		sc->cc = CURLE_FAILED_INIT;
+		return NULL;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, sc->url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sc->body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	sc->cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &sc->status);
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+/*
+ * http_stop while a request is being answered: the client gets its whole
+ * answer (it got an empty reply when MHD_stop_daemon closed every
+ * connection at once), and the server accepts nothing new meanwhile.
+ */
+static void
+test_stop_lets_requests_finish(void **state)
+{
+	struct fixture fx2;
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL };
+	struct slow_client sc;
+	pthread_t th;
+	char err[256];
+	int i;
+
+	(void)state;
+	memset(&fx2, 0, sizeof(fx2));
+	memset(&sc, 0, sizeof(sc));
+	fx2.srv = http_start("127.0.0.1", 0, &lim, handler, &fx2, err,
+	    sizeof(err));
+	if (fx2.srv == NULL)
+		fail_msg("http_start: %s", err);
+	snprintf(sc.url, sizeof(sc.url), "http://127.0.0.1:%u/slow",
+	    (unsigned int)http_port(fx2.srv));
+	assert_int_equal(pthread_create(&th, NULL, slow_get, &sc), 0);
+	for (i = 0; i < 500 && !__atomic_load_n(&fx2.slow_started,
+	    __ATOMIC_SEQ_CST); i++)
+		usleep(10000);
+	assert_true(fx2.slow_started);
+	http_stop(fx2.srv);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	if (sc.cc != CURLE_OK)
+		fail_msg("the request in flight at http_stop: %s",
+		    curl_easy_strerror(sc.cc));
+	assert_int_equal(sc.status, 200);
+	assert_int_equal(sc.body.len, 4);
+	assert_memory_equal(sc.body.data, "slow", 4);
+	free(sc.body.data);
+}
+
 int
 main(void)
 {
@@ -798,6 +874,7 @@ main(void)
 		cmocka_unit_test(test_conditional),
 		cmocka_unit_test(test_start_errors_and_ipv6),
 		cmocka_unit_test(test_trusted_proxy),
+		cmocka_unit_test(test_stop_lets_requests_finish),
 	};
 	int rc;
 
