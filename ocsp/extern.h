@@ -213,8 +213,6 @@ long	ocsp_policy_max_age(const struct ocsp_policy *,
  */
 int	ocsp_issuer_hash(struct ocsp_issuer *);
 
-/* t as Unix time into *out; 0, or -1 when t does not parse. */
-int	ocsp_asn1_time(const ASN1_TIME *t, int64_t *out);
 
 /*
  * Whether responder certificate x may sign at now (notBefore <= now <

@@ -40,6 +40,7 @@
 #include "lib/http.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
+#include "lib/timeutil.h"
 #include "ocsp/extern.h"
 
 #define OCSP_MAX_BODY		(8 * 1024)	/* an OCSPRequest is ~100 bytes */
@@ -275,19 +276,6 @@ out:
 	return rc;
 }
 
-/* t as an ISO 8601 UTC time into buf, for messages. */
-static const char *
-ocspd_time_str(int64_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "%lld", (long long)t);
-	return buf;
-}
-
 /*
  * Every delegated responder certificate (role 'ocsp') with its issuer and
  * key label; of each issuer's, the newest (by notBefore) that is valid
@@ -316,7 +304,7 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r,
 	size_t len;
 	time_t now = time(NULL);
 	int64_t nb, na;
-	char err[512], t1[32], t2[32];
+	char err[512], t1[TIME_ISO8601_MAX], t2[TIME_ISO8601_MAX];
 	long long id, prev = -1;
 	int i, col, found = 1, rc = -1;
 
@@ -359,13 +347,13 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r,
 			}
 		}
 		if (!ocsp_responder_valid(x[1], now)) {
-			if (ocsp_asn1_time(X509_get0_notBefore(x[1]), &nb) == -1 ||
-			    ocsp_asn1_time(X509_get0_notAfter(x[1]), &na) == -1)
+			if (time_from_asn1(X509_get0_notBefore(x[1]), &nb) == -1 ||
+			    time_from_asn1(X509_get0_notAfter(x[1]), &na) == -1)
 				nb = na = 0;
 			log_warn("responder certificate %s of %s is not valid "
 			    "now (%s to %s): skipped", PQgetvalue(res, i, 5),
-			    PQgetvalue(res, i, 1), ocspd_time_str(nb, t1,
-			    sizeof(t1)), ocspd_time_str(na, t2, sizeof(t2)));
+			    PQgetvalue(res, i, 1), time_iso8601(nb, t1,
+			    sizeof(t1)), time_iso8601(na, t2, sizeof(t2)));
 			X509_free(x[0]);
 			X509_free(x[1]);
 			x[0] = x[1] = NULL;
@@ -392,7 +380,7 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r,
 			goto out;
 		}
 		log_info("issuer %s: responder certificate %s, valid until %s",
-		    iss->name, PQgetvalue(res, i, 5), ocspd_time_str(
+		    iss->name, PQgetvalue(res, i, 5), time_iso8601(
 		    iss->rnot_after, t1, sizeof(t1)));
 	}
 	if (!found) {

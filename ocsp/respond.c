@@ -52,6 +52,7 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
 #include "ocsp/extern.h"
 
 /* OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED } (RFC 6960 §4.2.1). */
@@ -226,7 +227,7 @@ ocsp_issuer_hash(struct ocsp_issuer *iss)
 		iss->hash_len[h] = (int)len;
 	}
 	iss->rnot_after = 0;
-	if (iss->rcert != NULL && ocsp_asn1_time(X509_get0_notAfter(iss->rcert),
+	if (iss->rcert != NULL && time_from_asn1(X509_get0_notAfter(iss->rcert),
 	    &iss->rnot_after) == -1)
 		goto out;
 	rc = 0;
@@ -236,24 +237,12 @@ out:
 }
 
 int
-ocsp_asn1_time(const ASN1_TIME *t, int64_t *out)
-{
-	struct tm tm;
-
-	*out = 0;
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	*out = (int64_t)timegm(&tm);
-	return 0;
-}
-
-int
 ocsp_responder_valid(const X509 *x, time_t now)
 {
 	int64_t nb, na;
 
-	if (ocsp_asn1_time(X509_get0_notBefore(x), &nb) == -1 ||
-	    ocsp_asn1_time(X509_get0_notAfter(x), &na) == -1)
+	if (time_from_asn1(X509_get0_notBefore(x), &nb) == -1 ||
+	    time_from_asn1(X509_get0_notAfter(x), &na) == -1)
 		return 0;
 	return nb <= (int64_t)now && (int64_t)now < na;
 }

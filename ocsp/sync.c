@@ -219,6 +219,28 @@ out:
 	return out;
 }
 
+/*
+ * The state of a certificate row whose revoked_at, revocation_reason and
+ * invalidity_date (epoch seconds) are columns col, col + 1 and col + 2:
+ * good when revoked_at is NULL.
+ */
+static void
+ocsp_row_revocation(const PGresult *res, int row, int col,
+    struct ocsp_status *st)
+{
+	if (PQgetisnull(res, row, col)) {
+		st->state = OCSP_STATE_GOOD;
+		return;
+	}
+	st->state = OCSP_STATE_REVOKED;
+	st->revoked_at = strtoll(PQgetvalue(res, row, col), NULL, 10);
+	st->reason = PQgetisnull(res, row, col + 1) ? -1 :
+	    atoi(PQgetvalue(res, row, col + 1));
+	if (!PQgetisnull(res, row, col + 2))
+		st->invalidity = strtoll(PQgetvalue(res, row, col + 2), NULL,
+		    10);
+}
+
 static int
 ocsp_issuer_index(const struct ocsp_responder *r, long long db_id)
 {
@@ -282,17 +304,7 @@ ocsp_sync_query(struct ocsp_sync *sy, const struct ocsp_mark *from,
 				changed++;
 			continue;
 		}
-		if (PQgetisnull(res, i, 3))
-			st.state = OCSP_STATE_GOOD;
-		else {
-			st.state = OCSP_STATE_REVOKED;
-			st.revoked_at = strtoll(PQgetvalue(res, i, 3), NULL, 10);
-			st.reason = PQgetisnull(res, i, 4) ? -1 :
-			    atoi(PQgetvalue(res, i, 4));
-			if (!PQgetisnull(res, i, 5))
-				st.invalidity = strtoll(PQgetvalue(res, i, 5),
-				    NULL, 10);
-		}
+		ocsp_row_revocation(res, i, 3, &st);
 		switch (ocsp_cache_set_status(r->cache, k, serial, &st)) {
 		case -1:
 			log_err("ocsp: out of memory loading the status table");
@@ -778,17 +790,7 @@ ocsp_sync_lookup(void *arg, int issuer, const char *const *serials, int n,
 		memset(&got, 0, sizeof(got));
 		got.reason = -1;
 		got.not_after = strtoll(PQgetvalue(res, j, 1), NULL, 10);
-		if (PQgetisnull(res, j, 2))
-			got.state = OCSP_STATE_GOOD;
-		else {
-			got.state = OCSP_STATE_REVOKED;
-			got.revoked_at = strtoll(PQgetvalue(res, j, 2), NULL, 10);
-			got.reason = PQgetisnull(res, j, 3) ? -1 :
-			    atoi(PQgetvalue(res, j, 3));
-			if (!PQgetisnull(res, j, 4))
-				got.invalidity = strtoll(PQgetvalue(res, j, 4),
-				    NULL, 10);
-		}
+		ocsp_row_revocation(res, j, 2, &got);
 		/* A request may name one serial twice. */
 		for (i = 0; i < n; i++)
 			if (strcmp(serials[i], serial) == 0)

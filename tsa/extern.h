@@ -127,9 +127,6 @@ struct tsa_cert_state {
 };
 /* Fills *cs (cleared first) for the responder's time source. */
 void	tsa_responder_cert(struct tsa_responder *, struct tsa_cert_state *cs);
-/* t as "YYYY-MM-DDTHH:MM:SSZ" (UTC) in out, for logs. */
-#define TSA_TIME_TEXT_MAX	32
-void	tsa_time_text(time_t t, char *out, size_t outlen);
 
 /*
  * Rate-limited logging of a condition that lasts (an unusable clock, a full

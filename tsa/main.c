@@ -56,6 +56,7 @@
 #include "lib/http.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
+#include "lib/timeutil.h"
 #include "tsa/extern.h"
 
 #define TSA_MAX_QUERY		(16 * 1024)	/* a TimeStampReq is ~100 bytes */
@@ -547,15 +548,15 @@ tsad_spill_conf(struct tsad_conf *c)
 static int
 tsad_cert_warn(X509 *cert)
 {
-	char err[256], from[TSA_TIME_TEXT_MAX], until[TSA_TIME_TEXT_MAX];
+	char err[256], from[TIME_ISO8601_MAX], until[TIME_ISO8601_MAX];
 	time_t nb, na, now = time(NULL);
 
 	if (tsa_cert_window(cert, &nb, &na, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		return -1;
 	}
-	tsa_time_text(nb, from, sizeof(from));
-	tsa_time_text(na, until, sizeof(until));
+	time_iso8601(nb, from, sizeof(from));
+	time_iso8601(na, until, sizeof(until));
 	if (now < nb || now > na)
 		log_err("the TSA certificate (with its privateKeyUsagePeriod) "
 		    "is valid from %s to %s, not now: every query gets "

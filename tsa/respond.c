@@ -42,6 +42,7 @@
 #include "lib/config.h"
 #include "lib/der.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
 #include "tsa/extern.h"
 
 #define TSA_SERIAL_BYTES	16	/* 126 random bits, always 16 bytes */
@@ -202,46 +203,24 @@ tsa_responder_clock(struct tsa_responder *r, struct tsa_clock *clk)
 		    clk->accuracy_us, more);
 }
 
-void
-tsa_time_text(time_t t, char *out, size_t outlen)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, outlen, "%lld", (long long)t);
-}
-
-/* A certificate's time as seconds since the epoch: 0, or -1. */
-static int
-tsa_asn1_time(const ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	*out = timegm(&tm);
-	return 0;
-}
-
 int
 tsa_cert_window(X509 *cert, time_t *from, time_t *until, char *err,
     size_t errlen)
 {
 	PKEY_USAGE_PERIOD *pup = NULL;
-	time_t nb, na;
+	int64_t nb, na;
 	int crit, rc = -1;
 
 	*from = 0;
 	*until = 0;
-	if (tsa_asn1_time(X509_get0_notBefore(cert), &nb) == -1 ||
-	    tsa_asn1_time(X509_get0_notAfter(cert), &na) == -1) {
+	if (time_from_asn1(X509_get0_notBefore(cert), &nb) == -1 ||
+	    time_from_asn1(X509_get0_notAfter(cert), &na) == -1) {
 		snprintf(err, errlen, "the TSA certificate's validity cannot be "
 		    "read");
 		goto out;
 	}
-	*from = nb;
-	*until = na;
+	*from = (time_t)nb;
+	*until = (time_t)na;
 	/*
 	 * RFC 5280 §4.2.1.4: privateKeyUsagePeriod (deprecated, but a CA may
 	 * still set it) bounds when the key may sign, and a verifier that
@@ -255,16 +234,16 @@ tsa_cert_window(X509 *cert, time_t *from, time_t *until, char *err,
 		goto out;
 	}
 	if (pup != NULL && ((pup->notBefore != NULL &&
-	    tsa_asn1_time(pup->notBefore, &nb) == -1) ||
-	    (pup->notAfter != NULL && tsa_asn1_time(pup->notAfter, &na) == -1))) {
+	    time_from_asn1(pup->notBefore, &nb) == -1) ||
+	    (pup->notAfter != NULL && time_from_asn1(pup->notAfter, &na) == -1))) {
 		snprintf(err, errlen, "the TSA certificate's "
 		    "privateKeyUsagePeriod has a time that cannot be read");
 		goto out;
 	}
 	if (nb > *from)
-		*from = nb;
+		*from = (time_t)nb;
 	if (na < *until)
-		*until = na;
+		*until = (time_t)na;
 	if (*from > *until) {
 		snprintf(err, errlen, "the TSA certificate's validity and its "
 		    "privateKeyUsagePeriod do not overlap");
@@ -303,17 +282,17 @@ static int
 tsa_cert_check(struct tsa_responder *r, const struct timeval *tv,
     int log_refusal)
 {
-	char at[TSA_TIME_TEXT_MAX], from[TSA_TIME_TEXT_MAX];
-	char until[TSA_TIME_TEXT_MAX];
+	char at[TIME_ISO8601_MAX], from[TIME_ISO8601_MAX];
+	char until[TIME_ISO8601_MAX];
 	unsigned long more;
 	int inside;
 
 	inside = tsa_cert_covers(r, tv);
 	if (inside && !r->cert_log.active)
 		return 1;
-	tsa_time_text(tv->tv_sec, at, sizeof(at));
-	tsa_time_text(r->valid_from, from, sizeof(from));
-	tsa_time_text(r->valid_until, until, sizeof(until));
+	time_iso8601(tv->tv_sec, at, sizeof(at));
+	time_iso8601(r->valid_from, from, sizeof(from));
+	time_iso8601(r->valid_until, until, sizeof(until));
 	if (inside) {
 		tsa_log_over(&r->cert_log);
 		log_info("tsa: genTime %s is within the TSA certificate's "
