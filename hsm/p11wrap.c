@@ -948,6 +948,8 @@ struct p11wrap_sign_arg {
 	size_t			 dlen;
 	unsigned char		**sigs;		/* malloc'd, DER for EC */
 	size_t			*siglens;
+	int			 mismatch;	/* a signature did not
+						   verify with pub */
 };
 
 
@@ -1082,6 +1084,7 @@ p11wrap_check_sigs(struct p11wrap_sign_arg *a, int fresh, char *err,
 			p11_seterr(err, errlen, "signature with the wrapped "
 			    "key does not verify with the expected public key "
 			    "(blob of another subscriber?): not returned");
+			a->mismatch = 1;
 			return CKR_FUNCTION_FAILED;
 		}
 	return CKR_OK;
@@ -1108,6 +1111,7 @@ p11wrap_sign_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
 
 	/* A retry after a lost session starts over. */
 	p11wrap_sigs_clear(a);
+	a->mismatch = 0;
 	if (c != NULL && c->max > 0 &&
 	    (hit = p11wrap_cache_find(c, a->id, a->pub)) != P11WRAP_NONE) {
 		p11wrap_use_unlink(c, hit);
@@ -1121,8 +1125,12 @@ p11wrap_sign_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, void *varg,
 		p11wrap_sigs_clear(a);
 		if (p11_rv_lost(rv))
 			return rv;	/* the session's objects are gone */
-		/* Whatever went wrong with it, unwrap the blob again. */
+		/*
+		 * Whatever went wrong with it, unwrap the blob again: the
+		 * fresh key's signature alone says whether it mismatches.
+		 */
 		p11wrap_cache_drop(c, f, s, hit);
+		a->mismatch = 0;
 	}
 	if ((rv = p11wrap_wkey(a->tok, f, s, a->wlabel, &wkey, err,
 	    errlen)) != CKR_OK)
@@ -1165,6 +1173,7 @@ p11wrap_sign_many(struct p11_token *tok, const char *wrapping_label,
 	size_t ti, k;
 	int rc = -1;
 
+	memset(&a, 0, sizeof(a));
 	for (k = 0; k < n; k++) {
 		sigs[k] = NULL;
 		siglens[k] = 0;
@@ -1202,6 +1211,9 @@ p11wrap_sign_many(struct p11_token *tok, const char *wrapping_label,
 		p11_seterr(err, errlen, "wrapped key blob holds a %s key; "
 		    "the expected public key is not one",
 		    p11_keytype_name(p11wrap_types[ti].type));
+		/* No signature could verify: the same finding, made early. */
+		if (expected_pub != NULL)
+			rc = P11WRAP_E_MISMATCH;
 		goto out;
 	}
 	if (pad != P11WRAP_PAD_PKCS1 && pad != P11WRAP_PAD_PSS) {
@@ -1228,11 +1240,14 @@ p11wrap_sign_many(struct p11_token *tok, const char *wrapping_label,
 	a.sigs = sigs;
 	a.siglens = siglens;
 	if (p11_token_run(tok, p11wrap_sign_op, &a, "wrapped key signature",
-	    err, errlen) == -1)
+	    err, errlen) == -1) {
+		if (a.mismatch)
+			rc = P11WRAP_E_MISMATCH;
 		goto out;
+	}
 	rc = 0;
 out:
-	if (rc == -1)
+	if (rc != 0)
 		for (k = 0; k < n; k++) {
 			free(sigs[k]);
 			sigs[k] = NULL;

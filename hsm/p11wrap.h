@@ -120,9 +120,15 @@ int	p11wrap_generate(struct p11_token *, const char *wrapping_label,
  * unwrapped-key cache (p11wrap_cache_limit). mdname is "SHA256", "SHA384"
  * or "SHA512"; dlen must match. EC: CKM_ECDSA, the signature DER-encoded
  * (ECDSA-Sig-Value). RSA: pad as above. *sig is malloc'd (caller frees).
- * -1 with err and *sig NULL on any failure, including a tampered blob, a
- * wrong wrapping key and a blob that belongs to another public key. Lost
- * sessions are recovered as p11_sign_digest() does.
+ * 0 on success. P11WRAP_E_MISMATCH with err and *sig NULL when the blob
+ * does not hold expected_pub's key: a signature did not verify with it, or
+ * the blob's key type is not expected_pub's (a blob moved to another
+ * subscriber's row). -1 with err and *sig NULL on any other failure: the
+ * token unavailable after the reconnects, a C_UnwrapKey or C_Sign error (a
+ * tampered blob, a wrong wrapping key), a malformed blob, a refused digest,
+ * out of memory. Callers tell the two apart: signd's SAM audits only a
+ * mismatch as a refusal of the key; the rest may pass. Lost sessions are
+ * recovered as p11_sign_digest() does.
  *
  * Which signatures are checked: the first one made with a freshly unwrapped
  * key (it proves the blob holds expected_pub's key: a blob is not bound to
@@ -134,8 +140,9 @@ int	p11wrap_generate(struct p11_token *, const char *wrapping_label,
  */
 /*
  * The same for n digests with one unwrap (a bulk authorization's hashes):
- * sigs[k] and siglens[k] for digests[k]; all or none.
+ * sigs[k] and siglens[k] for digests[k]; all or none; the same returns.
  */
+#define P11WRAP_E_MISMATCH	(-2)
 int	p11wrap_sign_many(struct p11_token *, const char *wrapping_label,
 	    const unsigned char *blob, size_t bloblen,
 	    const EVP_PKEY *expected_pub, const char *mdname,

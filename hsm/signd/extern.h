@@ -74,7 +74,8 @@ enum sam_error {
 	SAM_E_HASH,		/* 400 invalid_request: hash not covered */
 	SAM_E_ALGO,		/* 400 invalid_request: algo vs key type */
 	SAM_E_KEY,		/* 500 server_error: the key does not match */
-	SAM_E_UNAVAILABLE,	/* 503 temporarily_unavailable, Retry-After */
+	SAM_E_UNAVAILABLE,	/* 503 temporarily_unavailable, Retry-After:
+				   the database or the HSM failed */
 };
 enum sam_md {
 	SAM_MD_SHA256 = 1,

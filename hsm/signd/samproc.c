@@ -31,8 +31,10 @@
  *	       as the consumption. Nothing is returned unless that commits.
  *	       A refusal rolls all of it back and is then audited alone
  *	       (sign.refused), in a transaction of its own; so is a refused
- *	       AUTHORIZE (sign.authorize_refused) but for a wrong factor,
- *	       whose own events say it.
+ *	       AUTHORIZE (sign.authorize_refused) but for a wrong (counted)
+ *	       PIN or code, whose own events say it. A failure at the HSM
+ *	       (token unavailable, unwrap or C_Sign error) is no refusal:
+ *	       503, not audited, as a database failure.
  *
  * A malformed frame cannot come from a working worker: the SAM exits.
  */
@@ -428,6 +430,7 @@ struct sam_auth_txn {
 	struct sam_reply		*r;
 	unsigned char			 sad[SIGND_SAD_BYTES];
 	int				 refused;
+	enum factor_result		 factor;	/* fo.result, or OK */
 };
 
 static int
@@ -448,6 +451,7 @@ sam_auth_txn(struct db *db, void *arg)
 
 	memset(&f, 0, sizeof(f));
 	t->refused = 0;
+	t->factor = FACTOR_OK;
 	memset(t->r, 0, sizeof(*t->r));
 	snprintf(cred, sizeof(cred), "%llu", (unsigned long long)q->credential);
 	snprintf(svc, sizeof(svc), "%llu", (unsigned long long)q->service);
@@ -482,6 +486,7 @@ sam_auth_txn(struct db *db, void *arg)
 	if (factor_check_from(&t->sam->fv, db, acct, "sign", &f, &from,
 	    &fo) == -1)
 		goto out;
+	t->factor = fo.result;
 	if (fo.result != FACTOR_OK) {
 		t->refused = 1;
 		t->r->retry_after = (uint32_t)(fo.retry_after > 0 ?
@@ -572,11 +577,16 @@ sam_answer_authorize(struct sam *sam, const unsigned char *body, size_t len,
 	}
 	if (t.refused) {
 		/*
-		 * A wrong PIN or code is in the trail already (ra.factor.failed,
-		 * ra.otp.failed, by the service); any other refusal (a revoked
-		 * or unknown credential, factors locked) wrote nothing.
+		 * Only a wrong PIN or code (FACTOR_WRONG, counted) is in the
+		 * trail already: lib/factor.c wrote ra.factor.failed or
+		 * ra.otp.failed, by the service. Every other refusal wrote
+		 * nothing: a revoked or unknown credential, factors locked,
+		 * and also an OTP or TOTP code refused without counting (a
+		 * replayed TOTP code; an OTP that is used, expired, dead, of
+		 * another purpose or of another account), though it answers
+		 * invalid_otp like a wrong code.
 		 */
-		if (r->error != SAM_E_PIN && r->error != SAM_E_OTP)
+		if (t.factor != FACTOR_WRONG)
 			sam_audit_refusal(sam, "sign.authorize_refused",
 			    q.service, q.credential, &q.hashes, "", r);
 		goto out;
@@ -617,6 +627,8 @@ struct sam_sign_txn {
 	size_t				 lens[SIGND_HASHES_MAX];
 	uint32_t			 nsigs;
 	int				 refused;
+	int				 hsm_failed;	/* p11wrap failed, not
+							   refused: 503 */
 	char				 sad_id[24];	/* the SAD's row, once
 							   found; "" before */
 };
@@ -648,7 +660,7 @@ sam_sign_all(struct sam_sign_txn *t, const PGresult *cred)
 	enum p11wrap_pad pad;
 	char err[256];
 	uint32_t i;
-	int rc = -1, rsa = strncmp(kt, "rsa", 3) == 0;
+	int rc = -1, rsa = strncmp(kt, "rsa", 3) == 0, n;
 
 	if ((rsa && q->algo == SAM_ALGO_ECDSA) ||
 	    (!rsa && q->algo != SAM_ALGO_ECDSA)) {
@@ -687,14 +699,27 @@ sam_sign_all(struct sam_sign_txn *t, const PGresult *cred)
 	 * certificate's own public key inside p11wrap_sign_many: a blob
 	 * moved to another row signs, but nothing is returned.
 	 */
-	if (p11wrap_sign_many(t->sam->tok, t->sam->wrap_label, blob, bloblen,
+	n = p11wrap_sign_many(t->sam->tok, t->sam->wrap_label, blob, bloblen,
 	    pub, sam_md_name(q->hashes.md), pad, digests, q->hashes.n, dl,
-	    t->sigs, t->lens, err, sizeof(err)) == -1) {
+	    t->sigs, t->lens, err, sizeof(err));
+	if (n == P11WRAP_E_MISMATCH) {
 		log_err("sam: credential %llu: %s",
 		    (unsigned long long)q->credential, err);
 		sam_refuse(t->r, SAM_E_KEY, "the credential's key did not "
 		    "produce a signature that verifies with its certificate");
 		t->refused = 1;
+		goto out;
+	}
+	/*
+	 * Anything else (the token away after its reconnects, a C_Sign or
+	 * unwrap error, out of memory) says nothing about the key or the
+	 * request: no sign.refused event, and the caller answers 503.
+	 */
+	if (n != 0) {
+		log_err("sam: credential %llu: signing failed at the HSM: %s",
+		    (unsigned long long)q->credential, err);
+		sam_fail(t->r, "signing failed at the HSM");
+		t->hsm_failed = 1;
 		goto out;
 	}
 	t->nsigs = q->hashes.n;
@@ -729,6 +754,7 @@ sam_sign_txn(struct db *db, void *arg)
 
 	sam_sign_clear(t);
 	t->refused = 0;
+	t->hsm_failed = 0;
 	t->sad_id[0] = '\0';
 	memset(t->r, 0, sizeof(*t->r));
 	snprintf(credid, sizeof(credid), "%llu",
@@ -872,8 +898,13 @@ sam_answer_signhash(struct sam *sam, const unsigned char *body, size_t len,
 	    &t) == -1) {
 		/* Rolled back: no signature leaves without its audit. */
 		sam_sign_clear(&t);
-		if (!t.refused)
-			sam_fail(r, "signing failed (database or token)");
+		if (t.hsm_failed) {
+			/* The worker's Retry-After is DB_RETRY_AFTER_S. */
+			sam_refuse(r, SAM_E_UNAVAILABLE, "the HSM could not "
+			    "sign for now; try again shortly");
+			r->retry_after = DB_RETRY_AFTER_S;
+		} else if (!t.refused)
+			sam_fail(r, "signing failed (database)");
 		else
 			sam_audit_refusal(sam, "sign.refused", q.service,
 			    q.credential, &q.hashes, t.sad_id, r);

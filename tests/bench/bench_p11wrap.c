@@ -125,7 +125,7 @@ bench_wrapped(struct p11_token *t, const unsigned char *blob, size_t bloblen,
 	do {
 		if (p11wrap_sign(t, WKEY, blob, bloblen, pub, "SHA256",
 		    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
-		    sizeof(err)) == -1) {
+		    sizeof(err)) != 0) {
 			fprintf(stderr, "wrapped: %s\n", err);
 			return -1;
 		}
@@ -205,7 +205,7 @@ bench_kept_memory(struct p11_token *t, enum p11_keytype type)
 	for (i = 0; i < KEPT_KEYS; i++) {
 		if (p11wrap_sign(t, WKEY, blobs[i], lens[i], pubs[i], "SHA256",
 		    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
-		    sizeof(err)) == -1) {
+		    sizeof(err)) != 0) {
 			fprintf(stderr, "kept memory: %s\n", err);
 			goto out;
 		}
@@ -238,7 +238,7 @@ bench_verify(struct p11_token *t, const unsigned char *blob, size_t bloblen,
 	memset(dg, 0x5a, sizeof(dg));
 	if (p11wrap_sign(t, WKEY, blob, bloblen, pub, "SHA256",
 	    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
-	    sizeof(err)) == -1) {
+	    sizeof(err)) != 0) {
 		fprintf(stderr, "verify: %s\n", err);
 		return -1;
 	}

@@ -4,7 +4,8 @@
  * replies. A worker is less trusted than its SAM: any bytes must be refused
  * or decoded within the caps (1..100 distinct hashes of the md's length,
  * 6-digit secrets, an OTP id exactly for an OTP factor), never crash; what
- * decodes must encode back to the same bytes.
+ * decodes must encode back to the same bytes; a refusal's text is the
+ * body's, cut at the cap.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sam_authorize_req a;
 	struct sam_signhash_req s;
 	unsigned char *body = NULL, **sigs = NULL;
-	size_t len = 0, *lens = NULL;
+	size_t len = 0, *lens = NULL, tl;
 	uint32_t e, ra, n = 0, i;
 	char text[64];
 
@@ -57,9 +58,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(body);
 		body = NULL;
 	}
-	if (sam_refusal_decode(data, size, &e, &ra, text, sizeof(text)) == 0 &&
-	    strlen(text) >= sizeof(text))
-		abort();
+	/*
+	 * A refusal's text is the SAM's own (the worker quotes it): exactly
+	 * the bytes after the two u32, up to a NUL or the buffer's cap, and
+	 * nothing from beyond the body.
+	 */
+	if (sam_refusal_decode(data, size, &e, &ra, text, sizeof(text)) == 0) {
+		if (size < 8)
+			abort();
+		tl = strnlen((const char *)data + 8, size - 8 <
+		    sizeof(text) - 1 ? size - 8 : sizeof(text) - 1);
+		if (strlen(text) != tl || memcmp(text, data + 8, tl) != 0)
+			abort();
+	}
 	if (sam_sigs_decode(data, size, &sigs, &lens, &n) == 0) {
 		if (n < 1 || n > SIGND_HASHES_MAX)
 			abort();

@@ -9,15 +9,19 @@
 # error and no state change but failure counters and, for a signHash the SAM
 # refuses, one sign.refused event naming the service (wrong factors: the
 # service as actor of ra.factor.failed / ra.otp.failed, with the
-# credential): expired SAD, reused SAD, a
+# credential; a refused authorization otherwise, a replayed TOTP code and
+# another account's or purpose's OTP included, one sign.authorize_refused
+# event): expired SAD, reused SAD, a
 # hash not covered, wrong PIN / OTP (counted, then lock-out 429), a revoked
 # and a suspended credential (a revocation in progress makes signHash wait,
 # then refuse; a hold waits for a signature in progress and is stamped after
 # it: schema/049), no / bad / expired token, a client_id that is
 # not UTF-8 (401, no database error), another subscriber's
 # credential (userID, OTP, SAD), a blob moved to another subscriber's row
-# (no signature returned). No PIN, OTP, SAD, token or secret in the logs,
-# audit or error descriptions. Every signature is audited (sign.hash).
+# (no signature returned); a blob the HSM cannot unwrap is a failure, not a
+# refusal (503, no sign.refused). No PIN, OTP, TOTP code, SAD, token or
+# secret in the logs, audit or error descriptions. Every signature is
+# audited (sign.hash).
 # The HSM attacks with the user PIN and a stored blob (unwrap non-sensitive,
 # unwrap extractable and re-wrap under a known key, decrypt with the wrapping
 # key) are tests/unit/hsm/test_p11wrap.c, on the same p11wrap_sign path.
@@ -75,6 +79,21 @@ refused() {
 	    FROM audit_event WHERE action = 'sign.refused' ORDER BY id DESC LIMIT 1")
 	want="sign_service:$svc|sign_credential:$3|$svc|$3|$4|true|$([ "$5" = - ] && echo - || echo "sad:$5")|true|false"
 	[ "$row" = "$want" ] || fail "$1: sign.refused event $row, want $want"
+}
+# sign.authorize_refused: a refused authorization but for a wrong (counted)
+# factor, which lib/factor.c audits itself.
+nauthref() { q "SELECT count(*) FROM audit_event WHERE action = 'sign.authorize_refused'"; }
+# authorize_refused WHAT N0 CRED ERROR REASON CODE: one sign.authorize_refused
+# event more than N0, the newest by $sid on CRED with enum sam_error's name
+# ERROR and a reason containing REASON; the factor's CODE nowhere in it.
+authorize_refused() {
+	local row
+	[ "$(nauthref)" = $(($2 + 1)) ] || fail "$1: $(($(nauthref) - $2)) sign.authorize_refused event(s), want 1"
+	row=$(q "SELECT actor || '|' || object_id || '|' || (details->>'service_id') || '|' || (details->>'credential_id') ||
+	    '|' || (details->>'error') || '|' || (details->>'reason' LIKE '%$5%') || '|' || (details::text LIKE '%$6%')
+	    FROM audit_event WHERE action = 'sign.authorize_refused' ORDER BY id DESC LIMIT 1")
+	[ "$row" = "sign_service:$sid|$3|$sid|$3|$4|true|false" ] ||
+		fail "$1: sign.authorize_refused event $row, want sign_service:$sid|$3|$sid|$3|$4|true|false"
 }
 # factor_event ACTION OBJECT: actor, service, credential and account of the
 # newest ACTION event on OBJECT.
@@ -384,22 +403,31 @@ rreq POST /v1/totp '{"factor":{"type":"pin","pin":"402917"}}' "$tokA"
 [ "$code" = 201 ] || [ "$code" = 200 ] || fail "TOTP enrolment: $code $(cat "$tmp/out")"
 tsecret=$(jq -r .secret "$tmp/out")
 secrets+=("$tsecret")
-rreq POST /v1/totp/confirm "{\"code\":\"$(oathtool --totp -b "$tsecret")\"}" "$tokA"
+tconfirm=$(oathtool --totp -b "$tsecret")
+secrets+=("$tconfirm")
+rreq POST /v1/totp/confirm "{\"code\":\"$tconfirm\"}" "$tokA"
 [ "$code" = 200 ] || fail "TOTP confirmation: $code $(cat "$tmp/out")"
 # The confirmation used this step's code: the next one is accepted (±1 step).
 tcode=$(oathtool --totp -b -N 'now + 30 seconds' "$tsecret")
+secrets+=("$tcode")
 hashes sha256 1
 authorize "$credEC" "$H" $SHA256 "\"OTP\":\"$tcode\""
 expect 200 - "authorize with a TOTP code"
 signhash "$credEC" "$SAD" "$H" $SHA256 $EC
 expect 200 - "signHash after TOTP"
 verify "$tmp/ec.pem" 0
-# The same code again is a replay (RFC 6238 §5.2): refused, nothing counted.
+# The same code again is a replay (RFC 6238 §5.2): refused (invalid_otp,
+# docs/csc.md), nothing counted, and audited by the SAM: lib/factor.c writes
+# no event for a code it refuses without counting.
 hashes sha256 1
 before
+n0=$(nauthref)
+f0=$(failures "$aA")
 authorize "$credEC" "$H" $SHA256 "\"OTP\":\"$tcode\""
-[ "$code" -ge 400 ] || fail "a replayed TOTP code authorized a signature"
+expect 400 invalid_otp "a replayed TOTP code"
 unchanged "replayed TOTP code"
+[ "$(failures "$aA")" = "$f0" ] || fail "a replayed TOTP code was counted as a wrong one"
+authorize_refused "a replayed TOTP code" "$n0" "$credEC" otp "already used" "$tcode"
 note "TOTP: authorized at the SAM, signature verified by openssl; a replayed code refused"
 
 # === refusals =====================================================================
@@ -522,9 +550,12 @@ sreq credentials/info "{\"credentialID\":\"$credB\",\"userID\":\"$aA\"}" "$at"
 expect 400 invalid_request "info of B's credential as A"
 sign_otp "$tokA"
 before
+n0=$(nauthref)
 authorize "$credB" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
 expect 400 invalid_otp "A's OTP for B's credential"
 [ "$(q "SELECT consumed_at IS NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "A's OTP consumed by B's credential"
+# Not counted, so not in lib/factor.c's events: the SAM's event says it.
+authorize_refused "A's OTP for B's credential" "$n0" "$credB" otp "no such OTP" "$ocode"
 authorize "$credEC" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
 expect 200 - "A's OTP on A's credential"
 sadA=$SAD
@@ -538,8 +569,10 @@ rreq POST /v1/otp '{"channel":"sms","purpose":"revoke"}' "$tokA"
 roid=$(jq -r .otp_id "$tmp/out")
 rcode=$(sms_code)
 secrets+=("$rcode")
+n0=$(nauthref)
 authorize "$credEC" "$H" $SHA256 "\"OTP\":\"$rcode\",\"otpID\":$roid"
 expect 400 invalid_otp "an OTP issued for revoke"
+authorize_refused "an OTP issued for revoke" "$n0" "$credEC" otp "issued for revoke" "$rcode"
 
 # Wrong PIN and OTP: counted, then the lock-out (policy threshold 5).
 f0=$(failures "$aB")
@@ -603,6 +636,21 @@ signhash "$credB" "$sadB" "$hB" $SHA256 $EC
 expect 500 server_error "a moved blob"
 [ "$(jq 'has("signatures")' "$tmp/out")" = false ] || fail "a moved blob returned a signature"
 unchanged "a moved blob"
+refused "a moved blob" 1 "$credB" key "$credB"
+# A blob the token cannot unwrap (one byte changed): a failure at the HSM,
+# as a token away would be, not a key that does not match its certificate:
+# 503 with Retry-After, nothing consumed, no sign.refused event.
+q "UPDATE subscriber_key SET wrapped = set_byte(decode('$origB', 'hex'), 20, get_byte(decode('$origB', 'hex'), 20) # 1)
+    WHERE certificate_id = $credB" >/dev/null
+before
+signhash "$credB" "$sadB" "$hB" $SHA256 $EC
+expect 503 temporarily_unavailable "a blob the HSM cannot unwrap"
+grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "a blob the HSM cannot unwrap: 503 without Retry-After"
+[ "$(jq 'has("signatures")' "$tmp/out")" = false ] || fail "a blob the HSM cannot unwrap returned a signature"
+unchanged "a blob the HSM cannot unwrap"
+[ "$(nrefused)" = "$ref0" ] || fail "a failure at the HSM was audited as sign.refused"
+grep -q "credential $credB: signing failed at the HSM: C_UnwrapKey" "$PKI_DIR/log/sign.log" ||
+	fail "the SAM did not log the failure at the HSM"
 q "UPDATE subscriber_key SET wrapped = decode('$origB', 'hex') WHERE certificate_id = $credB" >/dev/null
 q "ALTER TABLE subscriber_key ENABLE TRIGGER subscriber_key_immutable" >/dev/null
 signhash "$credB" "$sadB" "$hB" $SHA256 $EC

@@ -280,7 +280,7 @@ sign_ok(struct fixture *f, const unsigned char *blob, size_t bloblen,
 	assert_int_equal(EVP_Digest("hello", 5, dg, &dlen, md, NULL), 1);
 	EVP_MD_free(md);
 	if (p11wrap_sign(f->tok, WKEY, blob, bloblen, pub, mdname, pad, dg,
-	    dlen, &sig, &siglen, err, sizeof(err)) == -1)
+	    dlen, &sig, &siglen, err, sizeof(err)) != 0)
 		fail_msg("p11wrap_sign %s: %s", mdname, err);
 	assert_int_equal(verify(pub, mdname, pad == P11WRAP_PAD_PSS, dg, dlen,
 	    sig, siglen), 1);
@@ -747,16 +747,21 @@ test_tampered_blob(void **state)
 		assert_int_equal(siglen, 0);
 		free(b);
 	}
-	/* The key type byte says RSA, the expected public key is EC. */
+	/*
+	 * The key type byte says RSA, the expected public key is EC: the
+	 * blob cannot hold that key, a mismatch as a moved blob's is (the
+	 * SAM audits it as such), not -1 as every failure above.
+	 */
 	b = malloc(f->ecbloblen);
 	assert_non_null(b);
 	memcpy(b, f->ecblob, f->ecbloblen);
 	b[1] = P11WRAP_BLOB_RSA2048;
 	assert_int_equal(p11wrap_sign(f->tok, WKEY, b, f->ecbloblen, f->ecpub,
 	    "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), P11WRAP_E_MISMATCH);
 	assert_non_null(strstr(err, "expected public key is not one"));
-	/* ... and with an RSA public key, the unwrap itself fails. */
+	assert_null(sig);
+	/* ... and with an RSA public key, the unwrap itself fails: -1. */
 	assert_int_equal(p11wrap_sign(f->tok, WKEY, b, f->ecbloblen, f->rsapub,
 	    "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
 	    sizeof(err)), -1);
@@ -787,9 +792,10 @@ test_swapped_blob(void **state)
 	memset(dg, 0x33, sizeof(dg));
 	assert_int_equal(p11wrap_generate(f->tok, WKEY, P11_KEY_EC_P256, &blob,
 	    &bloblen, &pub, err, sizeof(err)), 0);
+	/* Not -1: the caller tells a wrong key from a failing token. */
 	assert_int_equal(p11wrap_sign(f->tok, WKEY, blob, bloblen, f->ecpub,
 	    "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), P11WRAP_E_MISMATCH);
 	assert_non_null(strstr(err, "does not verify with the expected "
 	    "public key"));
 	assert_null(sig);
@@ -798,11 +804,11 @@ test_swapped_blob(void **state)
 	    &rbloblen, &rpub, err, sizeof(err)), 0);
 	assert_int_equal(p11wrap_sign(f->tok, WKEY, rblob, rbloblen, f->rsapub,
 	    "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), P11WRAP_E_MISMATCH);
 	assert_non_null(strstr(err, "does not verify"));
 	assert_int_equal(p11wrap_sign(f->tok, WKEY, rblob, rbloblen, f->rsapub,
 	    "SHA256", P11WRAP_PAD_PSS, dg, sizeof(dg), &sig, &siglen, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), P11WRAP_E_MISMATCH);
 	assert_null(sig);
 	/* Each with its own public key: fine. */
 	sign_ok(f, blob, bloblen, pub, "SHA256", P11WRAP_PAD_PKCS1);
@@ -830,7 +836,7 @@ test_sign_many(void **state)
 	}
 	if (p11wrap_sign_many(f->tok, WKEY, f->ecblob, f->ecbloblen, f->ecpub,
 	    "SHA256", P11WRAP_PAD_PKCS1, dp, 5, 32, sigs, lens, err,
-	    sizeof(err)) == -1)
+	    sizeof(err)) != 0)
 		fail_msg("p11wrap_sign_many: %s", err);
 	for (k = 0; k < 5; k++) {
 		assert_int_equal(verify(f->ecpub, "SHA256", 0, dgs[k], 32,
@@ -842,7 +848,7 @@ test_sign_many(void **state)
 	}
 	if (p11wrap_sign_many(f->tok, WKEY, f->rsablob, f->rsabloblen,
 	    f->rsapub, "SHA256", P11WRAP_PAD_PSS, dp, 3, 32, rsigs, rlens, err,
-	    sizeof(err)) == -1)
+	    sizeof(err)) != 0)
 		fail_msg("p11wrap_sign_many (RSA-PSS): %s", err);
 	for (k = 0; k < 3; k++) {
 		assert_int_equal(verify(f->rsapub, "SHA256", 1, dgs[k], 32,
@@ -852,7 +858,7 @@ test_sign_many(void **state)
 	/* Another subscriber's public key: nothing at all is returned. */
 	assert_int_equal(p11wrap_sign_many(f->tok, WKEY, f->rsablob,
 	    f->rsabloblen, f->ecpub, "SHA256", P11WRAP_PAD_PKCS1, dp, 3, 32,
-	    rsigs, rlens, err, sizeof(err)), -1);
+	    rsigs, rlens, err, sizeof(err)), P11WRAP_E_MISMATCH);
 	for (k = 0; k < 3; k++)
 		assert_null(rsigs[k]);
 	assert_int_equal(p11wrap_sign_many(f->tok, WKEY, f->ecblob,
@@ -1018,6 +1024,41 @@ test_lost_session(void **state)
 	assert_int_equal(raw_open(f), 0);
 }
 
+/*
+ * The token store away: -1 (a failure, the request may be tried again),
+ * never P11WRAP_E_MISMATCH (signd's SAM audits that as a key that does not
+ * match its certificate and answers 500). Back: signs again.
+ */
+static void
+test_token_away_not_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char dg[32], *sig = NULL;
+	size_t siglen = 0;
+	char away[200], err[256] = "";
+	int r, back;
+
+	memset(dg, 0x66, sizeof(dg));
+	snprintf(away, sizeof(away), "%s/tokens-away", f->h.dir);
+	assert_int_equal(rename(f->h.tokendir, away), 0);
+	r = p11wrap_sign(f->tok, WKEY, f->ecblob, f->ecbloblen, f->ecpub,
+	    "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
+	    sizeof(err));
+	/* The store back before any check, so a failure spoils no other test. */
+	back = rename(away, f->h.tokendir);
+	assert_int_equal(back, 0);
+	if (getenv("P11WRAP_TEST_VERBOSE") != NULL)
+		fprintf(stderr, "token away: %d %s\n", r, err);
+	if (r != -1)
+		fail_msg("token away: %d (%s), want -1", r, err);
+	assert_null(sig);
+	assert_int_equal(siglen, 0);
+	sign_ok(f, f->ecblob, f->ecbloblen, f->ecpub, "SHA256",
+	    P11WRAP_PAD_PKCS1);
+	assert_int_equal(raw_open(f), 0);
+	no_private_keys_left(f);
+}
+
 /* Private key objects in the token now (session objects included). */
 static CK_ULONG
 private_keys(struct fixture *f)
@@ -1094,7 +1135,7 @@ test_cache(void **state)
 	memset(dg, 0x44, sizeof(dg));
 	assert_int_equal(p11wrap_sign(f->tok, WKEY, f->ecblob, f->ecbloblen,
 	    p2, "SHA256", P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen,
-	    err, sizeof(err)), -1);
+	    err, sizeof(err)), P11WRAP_E_MISMATCH);
 	assert_null(sig);
 	assert_non_null(strstr(err, "does not verify"));
 	stats_are(f, 2, 2, 0, 1);
@@ -1228,6 +1269,7 @@ main(void)
 		cmocka_unit_test(test_check_refuses_weak_key),
 		cmocka_unit_test(test_control_weak_key_leaks),
 		cmocka_unit_test(test_lost_session),
+		cmocka_unit_test(test_token_away_not_mismatch),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_lru_model),
 	};

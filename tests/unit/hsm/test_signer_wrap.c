@@ -98,7 +98,7 @@ check_blob(struct fixture *f, const unsigned char *blob, size_t bloblen,
 	    err, sizeof(err)));
 	if (p11wrap_sign(t, WKEY, blob, bloblen, pub, "SHA256",
 	    P11WRAP_PAD_PKCS1, dg, sizeof(dg), &sig, &siglen, err,
-	    sizeof(err)) == -1)
+	    sizeof(err)) != 0)
 		fail_msg("p11wrap_sign: %s", err);
 	assert_non_null(ctx = EVP_PKEY_CTX_new(pub, NULL));
 	assert_int_equal(EVP_PKEY_verify_init(ctx), 1);
