@@ -86,6 +86,8 @@ struct pdf_doc {
 	long long	 startxref;	/* offset of the last xref section */
 	int		 xref_stream;	/* it is an xref stream, not a table */
 	long long	 size;		/* trailer /Size */
+	long long	 next_obj;	/* our first new object: past /Size and
+					   every reference (pdf_scan_refs) */
 	int		 npages;
 	int		 nsigs;		/* signature fields */
 	int		 docmdp_nochange; /* certified with /P 1 */
@@ -812,6 +814,89 @@ pdf_budget_spent(struct pdf_budget *b)
 	return cpu != -1 && cpu - b->cpu_start_ms > b->limit_ms;
 }
 
+/* PDF white-space or a delimiter (ISO 32000-1 §7.2.2). */
+static int
+pdf_is_delim_or_ws(unsigned char c)
+{
+	return pdf_is_ws(c) || strchr("()<>[]{}/%", c) != NULL;
+}
+
+/*
+ * The highest object number an indirect reference ("N G R") in p names,
+ * or more: the bytes are scanned as they are, strings and stream data
+ * included, so a look-alike only moves our numbering up. ISO 32000-1
+ * §7.3.10 makes a reference to a missing object legal (it reads as null),
+ * even past /Size: numbering our new objects from /Size alone would make
+ * such a reference name one of them (a page's /Contents or an XObject
+ * becoming our QR form, an /Annots entry our widget), changing what an
+ * earlier signer's page shows. qpdf cannot tell us: a dictionary key
+ * whose value is null is hidden from its key iteration.
+ */
+static long long
+pdf_scan_refs(const unsigned char *p, size_t len, long long max)
+{
+	size_t i, k, e;
+	long long num;
+
+	for (i = 1; i < len; i++) {
+		if (p[i] != 'R' || (i + 1 < len && !pdf_is_delim_or_ws(p[i + 1])))
+			continue;
+		for (k = i; k > 0 && pdf_is_ws(p[k - 1]); k--)
+			;
+		if (k == i)
+			continue;
+		for (e = k; k > 0 && isdigit(p[k - 1]); k--)
+			;
+		if (k == e || e - k > 5)	/* the generation */
+			continue;
+		for (e = k; k > 0 && pdf_is_ws(p[k - 1]); k--)
+			;
+		if (k == e)
+			continue;
+		for (e = k; k > 0 && isdigit(p[k - 1]); k--)
+			;
+		if (k == e || e - k > 7 || (k > 0 && !pdf_is_delim_or_ws(p[k - 1])))
+			continue;
+		for (num = 0; k < e; k++)
+			num = num * 10 + (p[k] - '0');
+		/* No object can have a larger number (Annex C). */
+		if (num <= PDF_MAX_OBJNUM && num > max)
+			max = num;
+	}
+	return max;
+}
+
+/*
+ * pdf_scan_refs over an object stream's decoded content, where the
+ * references of its compressed objects are. 0, or -1 when it cannot be
+ * decoded (qpdf has read its objects already: not expected).
+ */
+static int
+pdf_scan_objstm(qpdf_data q, qpdf_oh o, long long *max)
+{
+	qpdf_oh d, t;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int objstm, rc = 0;
+
+	if (!qpdf_oh_is_stream(q, o))
+		return 0;
+	d = qpdf_oh_get_dict(q, o);
+	t = qpdf_oh_get_key(q, d, "/Type");
+	objstm = qpdf_oh_is_name_and_equals(q, t, "/ObjStm");
+	qpdf_oh_release(q, t);
+	qpdf_oh_release(q, d);
+	if (!objstm)
+		return 0;
+	if (qpdf_oh_get_stream_data(q, o, qpdf_dl_generalized, NULL, &data,
+	    &len) & QPDF_ERRORS)
+		rc = -1;
+	else
+		*max = pdf_scan_refs(data, len, *max);
+	free(data);
+	return rc;
+}
+
 /*
  * pdf_open() (own 0: a document we were given) and pdf_open_own() (own 1:
  * our own update of one): the same checks, the limits of the headroom
@@ -826,7 +911,7 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 	qpdf_data q;
 	qpdf_oh trailer, root, size;
 	size_t max_len = own ? PDF_MAX_OWN : PDF_MAX_INPUT;
-	long long id, max_size;
+	long long id, max_size, maxref;
 	int rc = -1;
 
 	*out = NULL;
@@ -910,11 +995,19 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 	 * signature must not be refused after it was made.
 	 */
 	pdf_budget_start(&budget, own ? 0 : pdf_read_cpu_ms);
+	maxref = pdf_scan_refs(doc->buf, len, 0);
 	for (id = 1; id < doc->size; id++) {
 		qpdf_oh o = qpdf_get_object_by_id(q, (int)id, 0);
+		int scanned;
 
 		(void)qpdf_oh_is_null(q, o);	/* resolves it */
+		scanned = pdf_scan_objstm(q, o, &maxref);
 		qpdf_oh_release(q, o);
+		if (scanned == -1 && !qpdf_has_error(q)) {
+			snprintf(err, errlen, "object stream %lld cannot be "
+			    "decoded: refused", id);
+			goto out;
+		}
 		if (qpdf_has_error(q)) {
 			char what[64];
 
@@ -933,6 +1026,14 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 		}
 	}
 
+	/* New objects are numbered past every reference (pdf_scan_refs). */
+	doc->next_obj = maxref >= doc->size ? maxref + 1 : doc->size;
+	if (doc->next_obj > max_size) {
+		snprintf(err, errlen, "a reference to object %lld leaves no room "
+		    "to number the objects of a signature (at most %lld): "
+		    "refused", maxref, max_size - 1);
+		goto out;
+	}
 	doc->npages = qpdf_get_num_pages(q);
 	if (pdf_qpdf_failed(q, "page tree", err, errlen))
 		goto out;
@@ -1004,7 +1105,7 @@ upd_begin(struct pdf_update *u, const struct pdf_doc *doc, char *err,
 {
 	memset(u, 0, sizeof(*u));
 	u->out.ok = 1;
-	u->next = doc->size;
+	u->next = doc->next_obj;
 	buf_add(&u->out, doc->buf, doc->len);
 	if (doc->buf[doc->len - 1] != '\n' && doc->buf[doc->len - 1] != '\r')
 		buf_str(&u->out, "\n");

@@ -119,7 +119,9 @@ path_of(char *p, size_t len, const char *name)
  * AcroForm holding a text field "Text1" whose widget sits in page 1's direct
  * /Annots; 2: certified with DocMDP /P 1; 3: a direct AcroForm whose /Fields
  * and page 1's /Annots are indirect (empty) arrays; 4: as 3, but every page
- * shares that one /Annots array.
+ * shares that one /Annots array; 5 (one page): page 1 names object 9 in
+ * its /Contents and as an XObject; it does not exist (null, ISO 32000-1
+ * §7.3.10): it is the trailer's /Size, the first number past the file's.
  */
 static void
 make_pdf(const char *name, int npages, int form)
@@ -169,8 +171,10 @@ make_pdf(const char *name, int npages, int form)
 	}
 	for (pg = 0; pg < npages; pg++)
 		snprintf(obj[n++], 512, "<< /Type /Page /Parent 2 0 R /MediaBox "
-		    "[0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
-		    "/Contents 4 0 R%s >>", pg == 0 && form == 1 ?
+		    "[0 0 612 792] /Resources << /Font << /F1 3 0 R >>%s >> "
+		    "/Contents %s%s >>", pg == 0 && form == 5 ?
+		    " /XObject << /Q0 9 0 R >>" : "", pg == 0 && form == 5 ?
+		    "[4 0 R 9 0 R]" : "4 0 R", pg == 0 && form == 1 ?
 		    " /Annots [7 0 R]" : (pg == 0 && form == 3) || form == 4 ?
 		    " /Annots 7 0 R" : "");
 	path_of(path, sizeof(path), name);
@@ -638,6 +642,36 @@ test_visible_qr(void **state)
 	/* The quiet zone: the 4-module border (>= 4 points here) is white. */
 	assert_int_equal(pgm_dark(img, len, 100, 472, 220, 476, &w, &h), 0);
 	free(img);
+}
+
+/*
+ * A reference to a missing object (legal: it reads as null) must not come
+ * to name one of our new objects: page 1 names object 9, the trailer's
+ * /Size, in its /Contents and its /Resources. Numbered from /Size, our
+ * update's first object (the signature dictionary or the QR form) became
+ * object 9, drawn on a page an earlier signer may have signed.
+ */
+static void
+test_reference_past_size(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	char out[8192];
+
+	make_pdf("r0.pdf", 1, 5);
+	show_object("r0.pdf", "trailer", out, sizeof(out));
+	assert_non_null(strstr(out, "/Size 9 "));
+	o.visible = 1;
+	o.page = 1;
+	o.x = 100;
+	o.y = 200;
+	o.size = 120;
+	o.qr_text = "https://verify.example.test/doc/9";
+	assert_int_equal(sign_file("r0.pdf", "r1.pdf", &o), 0);
+	check_pdfsig("r1.pdf", 1, 1);
+	show_object("r1.pdf", "9", out, sizeof(out));
+	if (strncmp(out, "null", 4) != 0)
+		fail_msg("object 9, named by page 1 but missing from the "
+		    "original, is now one of ours: %.200s", out);
 }
 
 static void
@@ -1836,6 +1870,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classic_invisible),
 		cmocka_unit_test(test_xref_stream),
+		cmocka_unit_test(test_reference_past_size),
 		cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_visible_qr),
 		cmocka_unit_test(test_existing_form),
