@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -402,7 +403,8 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	X509_STORE *trust = NULL;
 	STACK_OF(X509) *tsa_certs = NULL, *leaves = NULL, *pool = NULL;
 	unsigned char **hashes = NULL, **sigs = NULL;
-	size_t *siglens = NULL, i, j, mdlen;
+	unsigned char id[CSCC_HASHES_MAX][SHA256_DIGEST_LENGTH];
+	size_t *siglens = NULL, i, j;
 	char *sad = NULL, *cn = NULL;
 	enum sign_status status = SIGN_FAILED;
 	time_t now;
@@ -427,8 +429,6 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 		sign_err(err, errlen, "out of memory");
 		goto out;
 	}
-	mdlen = (size_t)EVP_MD_get_size(o->md);
-
 	/* Every document read and checked before any network call. */
 	for (i = 0; i < n; i++) {
 		docs[i].sd = &sds[i];
@@ -436,6 +436,22 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 			status = SIGN_BAD_DOCUMENT;
 			goto out;
 		}
+	}
+	/*
+	 * The same document twice would be signed twice under one SAD. Its
+	 * bytes are compared, not the hashes to sign: each update's fresh
+	 * second /ID makes those differ for identical inputs.
+	 */
+	for (i = 0; i < n; i++) {
+		SHA256(sds[i].in, sds[i].inlen, id[i]);
+		for (j = 0; j < i; j++)
+			if (memcmp(id[i], id[j], sizeof(id[i])) == 0) {
+				sign_err(err, errlen, "%s and %s are the same "
+				    "document: sign it once", sds[j].label,
+				    sds[i].label);
+				status = SIGN_BAD_DOCUMENT;
+				goto out;
+			}
 	}
 
 	/* The service, and the credential's certificate. */
@@ -459,14 +475,6 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 			goto out;
 		}
 		hashes[i] = docs[i].hash;
-		for (j = 0; j < i; j++)
-			if (memcmp(hashes[i], hashes[j], mdlen) == 0) {
-				sign_err(err, errlen, "%s and %s are the same "
-				    "document: sign it once", sds[j].label,
-				    sds[i].label);
-				status = SIGN_BAD_DOCUMENT;
-				goto out;
-			}
 	}
 
 	/* One authorization for all of them, one signHash. */

@@ -399,10 +399,17 @@ for f in dss-string dss-shared; do
 	grep -q "$f.pdf: its DSS cannot be extended" "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "$f: message"; }
 	[ ! -e "$tmp/$f-ok.pdf" ] && [ ! -e "$tmp/$f.signed.pdf" ] || fail "$f: an output was written"
 done
+# The same document twice in one batch: refused before any authorization.
+# (A check on the hashes to sign could never fire: each update's fresh
+# second /ID makes them differ.)
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/dup1.pdf" --in "$tmp/simple.pdf" --out "$tmp/dup2.pdf"
+[ "$rc" = 1 ] && grep -q 'are the same document' "$tmp/pkisign.out" ||
+	{ cat "$tmp/pkisign.out"; fail "the same document twice in a batch: exit $rc"; }
+[ ! -e "$tmp/dup1.pdf" ] && [ ! -e "$tmp/dup2.pdf" ] || fail "the same document twice: an output was written"
 sign "$aA" "$credA" pin "$tmp/pinA" --level B-LTA --tsa-url "$PKI_TSA_URL" --in "$tmp/dss-string.pdf" --out "$tmp/dss-lta.pdf"
 [ "$rc" = 1 ] && grep -q 'not a dictionary' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "bad DSS at B-LTA: exit $rc"; }
 [ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] && [ "$(hashes)" = "$nhash" ] ||
-	fail "a document with a bad /DSS spent an authorization or a signHash"
+	fail "a document with a bad /DSS, or one twice in a batch, spent an authorization or a signHash"
 # B-B and B-T add no DSS: the same document is signed.
 sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/dss-shared.pdf" --out "$tmp/dss-bb.pdf"
 signed "B-B of a document with an unusable DSS"
