@@ -513,6 +513,7 @@ p11_session_open(struct p11_token *t, char *err, size_t errlen)
 			goto out;
 		reinit = 1;
 	}
+again:
 	if ((r = p11_slot_find(t->m, t->label, &t->slot, err, errlen)) == 1 &&
 	    t->m->owned && !reinit) {
 		/*
@@ -535,6 +536,22 @@ p11_session_open(struct p11_token *t, char *err, size_t errlen)
 	}
 	rv = t->m->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)t->pin,
 	    t->pinlen);
+	if (rv == CKR_USER_PIN_NOT_INITIALIZED && t->m->owned && !reinit) {
+		/*
+		 * SoftHSM2 reads a token's file at C_Initialize only, and
+		 * another process's login rewrites it in place (HSM-NOTES):
+		 * read half-written, or before its user PIN was set, the
+		 * token stays without one in this process, and no retry
+		 * helps. Read it again (under the flock, which every login
+		 * takes), once.
+		 */
+		t->m->f->C_CloseSession(s);
+		s = CK_INVALID_HANDLE;
+		if (p11_module_reinit(t->m, t->label, err, errlen) == -1)
+			goto out;
+		reinit = 1;
+		goto again;
+	}
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
 		if (rv == CKR_PIN_INCORRECT)
 			p11_seterr(err, errlen, "login to token \"%s\": wrong "

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "hsm/p11.h"
+#include "hsm/p11_priv.h"
 #include "tests/unit/hsm/hsmtest.h"
 
 #define TOKEN	"p11-test"
@@ -506,6 +507,97 @@ counting_login(CK_SESSION_HANDLE s, CK_USER_TYPE type, CK_UTF8CHAR_PTR pin,
  * counts towards locking the PIN); each request fails at once, naming the
  * token and the refusal.
  */
+/*
+ * In a child process: the token "late" (initialize it with only an SO PIN
+ * when so_only, else set its user PIN); exits 0 or 1.
+ */
+#define LATE	"late"
+static void
+late_child(const char *module, int so_only)
+{
+	struct p11_module *m;
+	CK_FUNCTION_LIST_PTR fl;
+	CK_SLOT_ID slots[16], slot = 0;
+	CK_ULONG n = 16, i;
+	CK_TOKEN_INFO ti;
+	CK_SESSION_HANDLE s;
+	unsigned char label[32];
+	char err[256];
+	int found = 0;
+
+	if ((m = p11_module_load_child(module, err, sizeof(err))) == NULL)
+		_exit(1);
+	fl = p11_module_funcs(m);
+	if (so_only) {
+		memset(label, ' ', sizeof(label));
+		memcpy(label, LATE, strlen(LATE));
+		if (fl->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+			_exit(1);
+		for (i = 0; i < n && !found; i++)
+			if (fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+			    (ti.flags & CKF_TOKEN_INITIALIZED) == 0) {
+				slot = slots[i];
+				found = 1;
+			}
+		_exit(found && fl->C_InitToken(slot,
+		    (CK_UTF8CHAR_PTR)HSMTEST_SO_PIN, strlen(HSMTEST_SO_PIN),
+		    label) == CKR_OK ? 0 : 1);
+	}
+	if (p11_slot_find(m, LATE, &slot, err, sizeof(err)) != 0 ||
+	    fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+	    NULL, &s) != CKR_OK ||
+	    fl->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)HSMTEST_SO_PIN,
+	    strlen(HSMTEST_SO_PIN)) != CKR_OK ||
+	    fl->C_InitPIN(s, (CK_UTF8CHAR_PTR)HSMTEST_USER_PIN,
+	    strlen(HSMTEST_USER_PIN)) != CKR_OK)
+		_exit(1);
+	_exit(0);
+}
+
+static void
+run_late_child(const char *module, int so_only)
+{
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		late_child(module, so_only);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * SoftHSM2 reads a token's file at C_Initialize only: a process that read
+ * it before another process set the user PIN (or while a login rewrote
+ * it, HSM-NOTES) answers CKR_USER_PIN_NOT_INITIALIZED to every login
+ * until it reads the file again. p11_token_open does, once, and logs in.
+ */
+static void
+test_login_reads_token_again(void **state)
+{
+	struct fixture *f = *state;
+	struct p11_token *t;
+	char err[256] = "";
+
+	run_late_child(f->h.module, 1);
+	/* This process now sees "late" without a user PIN: refused. */
+	assert_null(p11_token_open(f->mod, LATE, HSMTEST_USER_PIN, NULL, err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "CKR_USER_PIN_NOT_INITIALIZED"));
+	/* Another process sets it: the next open reads the token again. */
+	run_late_child(f->h.module, 0);
+	t = p11_token_open(f->mod, LATE, HSMTEST_USER_PIN, NULL, err,
+	    sizeof(err));
+	if (t == NULL)
+		fail_msg("open after the PIN was set elsewhere: %s", err);
+	p11_token_close(t);
+	/* The fixture's token reconnects after the module's re-init. */
+	assert_int_equal(p11_key_exists(f->tok, "no-such-key", err,
+	    sizeof(err)), 0);
+}
+
 static void
 test_pin_refused_once(void **state)
 {
@@ -674,6 +766,7 @@ main(void)
 		cmocka_unit_test(test_session_keys),
 		cmocka_unit_test(test_keygen_pub_fails),
 		cmocka_unit_test(test_pin_refused_once),
+		cmocka_unit_test(test_login_reads_token_again),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
