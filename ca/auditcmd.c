@@ -34,6 +34,7 @@
 #include "lib/audit.h"
 #include "lib/auditseal.h"
 #include "lib/config.h"
+#include "lib/daemon.h"
 #include "lib/db.h"
 #include "lib/hex.h"
 #include "lib/log.h"
@@ -695,7 +696,8 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 	sigaction(SIGINT, &sa, NULL);
 	if (sealer_open(cfg, "audit", secs, &sl) == -1)
 		return sealer_stop ? PKICTL_EXIT_OK : PKICTL_EXIT_FAIL;
-	if (sandbox_limit_writes(cfg, "audit", "sealer", NULL, 0) == -1 ||
+	if (daemon_limit_files(cfg, "audit", "sealer", NULL, 0, NULL, 0,
+	    config_get(cfg, "pg.sealer_uri", NULL)) == -1 ||
 	    sandbox_enter(cfg, "audit", SANDBOX_NET_WORKER) == -1) {
 		sealer_close(&sl);
 		return PKICTL_EXIT_FAIL;

@@ -396,8 +396,8 @@ main(int argc, char **argv)
 	 * (read at each publication): not the database's or the tokens'.
 	 */
 	readable[0] = d.ic.ldap.bind_pw_file;
-	if (sandbox_limit_files(d.cfg, "crl", "crld", &d.ic.full.out_dir, 1,
-	    readable, 1) == -1)
+	if (daemon_limit_files(d.cfg, "crl", "crld", &d.ic.full.out_dir, 1,
+	    readable, 1, config_get(d.cfg, "pg.crl_uri", NULL)) == -1)
 		goto out;
 	if (once) {
 		rc = crl_issue_once(&d.ic) == 0 ? 0 : 1;

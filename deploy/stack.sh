@@ -135,7 +135,7 @@ STACK_ENV_KEYS=(PKI_DIR PKI_CONFIG PKI_STACK_USER PKI_ROOT_CERT PKI_ISSUING_CERT
     PKI_CHAIN PKI_OCSP_CERT PKI_TSA_CERT PKI_AUDIT_PUBKEY PKIAUDIT PKI_RA_URL
     PKI_RA_CONSOLE_URL PKI_OCSP_URL PKI_CRL_URL PKI_TSA_URL PKI_SIGN_URL
     PKI_PADES_URL PKI_PADES_TOKEN_FILE PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI
-    PKI_PG_HOST PKI_PG_PORT PKI_PG_STANDBY_PORT PKI_HSM_MODULE)
+    PKI_PG_HOST PKI_PG_PORT PKI_PG_TLS_CERT PKI_PG_STANDBY_PORT PKI_HSM_MODULE)
 unset "${STACK_ENV_KEYS[@]}"
 # psql and migrate.sh give up on a server that does not answer.
 export PGCONNECT_TIMEOUT=10
@@ -785,6 +785,7 @@ PKI_LDAP_BASE=$LDAP_BASE
 PKI_PG_URI=$pguri
 PKI_PG_HOST=$RUN
 PKI_PG_PORT=${PORT[PG]}
+PKI_PG_TLS_CERT=$DIR/pki/pg-server.pem
 $(has_standby && echo "PKI_PG_STANDBY_PORT=${PORT[STANDBY]}" || true)
 PKI_HSM_MODULE=$HSM_MODULE
 SOFTHSM2_CONF=$SOFTHSM2_CONF
@@ -844,11 +845,33 @@ pg_init() {
 	mv -- "$PGDATA.tmp" "$PGDATA"
 }
 
+# TLS on 127.0.0.1, as a remote cluster would have it: a self-signed
+# certificate for localhost and 127.0.0.1 (the clients' trust anchor, public:
+# PKI_PG_TLS_CERT) and its key, the stack user's (PostgreSQL refuses a key
+# others may read). Made once; both nodes use it.
+pg_tls() {
+	local key=$DIR/pg/server.key crt=$DIR/pki/pg-server.pem t
+	[ -s "$key" ] && [ -s "$crt" ] && return 0
+	say "postgres: TLS certificate for localhost and 127.0.0.1"
+	t=$(mktemp -d -- "$DIR/.pgtls.XXXXXX") || die "mktemp in $DIR failed"
+	if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$t/key" -out "$t/crt" -days 3650 -subj /CN=localhost \
+	    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >"$t/log" 2>&1; then
+		cat -- "$t/log" >&2
+		rm -rf -- "$t"
+		die "openssl req failed for the PostgreSQL TLS certificate"
+	fi
+	put_file "$key" 0600 "$STACK_USER" <"$t/key"
+	write_file "$crt" 0644 <"$t/crt"
+	rm -rf -- "$t"
+}
+
 # pg_configure NODE: its settings; primary_conninfo names the other node and
 # only counts while NODE is a standby.
 pg_configure() {
 	local n=$1 data other=$((3 - $1))
 	data=$(node_data "$n")
+	pg_tls
 	write_file "$data/pki-stack.conf" 0600 <<EOF
 # Written by deploy/stack.sh at each 'up'.
 listen_addresses = '127.0.0.1'
@@ -857,6 +880,9 @@ unix_socket_directories = '$RUN'
 # Every daemon's user reaches the socket; the peer map says as whom.
 unix_socket_permissions = 0777
 password_encryption = scram-sha-256
+ssl = on
+ssl_cert_file = '$DIR/pki/pg-server.pem'
+ssl_key_file = '$DIR/pg/server.key'
 max_connections = 200
 timezone = 'UTC'
 log_timezone = 'UTC'

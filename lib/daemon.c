@@ -7,11 +7,13 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/config.h"
 #include "lib/daemon.h"
+#include "lib/db.h"
 #include "lib/http.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
@@ -152,4 +154,37 @@ daemon_load_config(int argc, char **argv, const char *logname,
 		return NULL;
 	}
 	return cfg;
+}
+
+#define DAEMON_DB_FILES_MAX	8
+#define DAEMON_READS_MAX	16
+
+int
+daemon_limit_files(const struct config *cfg, const char *section,
+    const char *who, const char *const *dirs, size_t ndirs,
+    const char *const *reads, size_t nreads, const char *conninfo)
+{
+	char *files[DAEMON_DB_FILES_MAX], key[64], err[256];
+	const char *all[DAEMON_READS_MAX];
+	size_t i, nall = 0;
+	int n = 0, rc;
+
+	if (sandbox_set_home(cfg, section, SANDBOX_NET_WORKER) == -1)
+		return -1;
+	if (conninfo != NULL && (n = db_conninfo_files(conninfo, files,
+	    DAEMON_DB_FILES_MAX, err, sizeof(err))) == -1) {
+		log_err("%s: %s", who, err);
+		return -1;
+	}
+	snprintf(key, sizeof(key), "%s.read_paths", section);
+	if (reads == NULL && n == 0 && config_get(cfg, key, NULL) == NULL)
+		return sandbox_limit_writes(cfg, section, who, dirs, ndirs);
+	for (i = 0; reads != NULL && i < nreads && nall < DAEMON_READS_MAX; i++)
+		all[nall++] = reads[i];
+	for (i = 0; i < (size_t)n && nall < DAEMON_READS_MAX; i++)
+		all[nall++] = files[i];
+	rc = sandbox_limit_files(cfg, section, who, dirs, ndirs, all, nall);
+	for (i = 0; i < (size_t)n; i++)
+		free(files[i]);
+	return rc;
 }

@@ -64,4 +64,22 @@ struct config;
 struct config	*daemon_load_config(int argc, char **argv, const char *logname,
 		    void (*usage)(void));
 
+/*
+ * A daemon process's Landlock rules (lib/sandbox.h), before its first
+ * thread: it writes only beneath dirs. Its reading is limited to the
+ * system's files, dirs, reads (NULL entries skipped), <section>.read_paths
+ * and the files libpq opens at each connection with conninfo
+ * (db_conninfo_files(): a TLS root certificate, a client certificate, a
+ * password file) when any of these names something; then
+ * SANDBOX_NET_WORKER may open files read-only. Otherwise (reads NULL,
+ * nothing else named) reading is not limited and a SANDBOX_NET_WORKER
+ * process opens no file at all. Run as root, it first sets HOME to the
+ * home of the user the process will demote to (sandbox_user()), where
+ * libpq looks for its default files. conninfo may be NULL. 0, or -1
+ * logged.
+ */
+int	daemon_limit_files(const struct config *, const char *section,
+	    const char *who, const char *const *dirs, size_t ndirs,
+	    const char *const *reads, size_t nreads, const char *conninfo);
+
 #endif

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <libpq-fe.h>
 
@@ -341,6 +342,87 @@ db_conn_values(const char *conninfo, const struct db_pin *pin,
 	values[9] = pin->port;
 	values[10] = NULL;
 	return values;
+}
+
+/* What libpq reads at a connection: conninfo keyword, variable, default. */
+static const struct {
+	const char	*keyword;
+	const char	*env;
+	const char	*home;	/* below $HOME; NULL: no default */
+	int		 tls;	/* not read with sslmode=disable */
+} db_files[] = {
+	{ "passfile", "PGPASSFILE", ".pgpass", 0 },
+	{ "sslrootcert", "PGSSLROOTCERT", ".postgresql/root.crt", 1 },
+	{ "sslcrl", "PGSSLCRL", ".postgresql/root.crl", 1 },
+	{ "sslcrldir", "PGSSLCRLDIR", NULL, 1 },
+	{ "sslcert", "PGSSLCERT", ".postgresql/postgresql.crt", 1 },
+	{ "sslkey", "PGSSLKEY", ".postgresql/postgresql.key", 1 },
+};
+
+/* The conninfo's value of keyword, else the environment's; NULL if neither. */
+static const char *
+db_conninfo_value(const PQconninfoOption *opts, const char *keyword,
+    const char *env)
+{
+	const PQconninfoOption *o;
+	const char *v;
+
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, keyword) == 0 && o->val != NULL &&
+		    *o->val != '\0')
+			return o->val;
+	v = env != NULL ? getenv(env) : NULL;
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+int
+db_conninfo_files(const char *conninfo, char **paths, size_t max, char *err,
+    size_t errlen)
+{
+	PQconninfoOption *opts;
+	struct stat st;
+	const char *v, *home = getenv("HOME"), *mode;
+	char *perr = NULL, path[4096];
+	size_t i, n = 0;
+
+	if ((opts = PQconninfoParse(conninfo, &perr)) == NULL) {
+		snprintf(err, errlen, "connection string: %s",
+		    perr != NULL ? perr : "out of memory");
+		PQfreemem(perr);
+		return -1;
+	}
+	mode = db_conninfo_value(opts, "sslmode", "PGSSLMODE");
+	for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
+		if (db_files[i].tls && mode != NULL &&
+		    strcmp(mode, "disable") == 0)
+			continue;
+		if (!db_files[i].tls &&
+		    db_conninfo_value(opts, "password", "PGPASSWORD") != NULL)
+			continue;
+		if ((v = db_conninfo_value(opts, db_files[i].keyword,
+		    db_files[i].env)) == NULL) {
+			if (db_files[i].home == NULL || home == NULL ||
+			    *home == '\0')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", home,
+			    db_files[i].home);
+			v = path;
+		}
+		if (stat(v, &st) == -1)
+			continue;	/* libpq does without it */
+		if (n == max || (paths[n] = strdup(v)) == NULL) {
+			snprintf(err, errlen, "connection string: %s",
+			    n == max ? "too many files to read" :
+			    "out of memory");
+			while (n > 0)
+				free(paths[--n]);
+			PQconninfoFree(opts);
+			return -1;
+		}
+		n++;
+	}
+	PQconninfoFree(opts);
+	return (int)n;
 }
 
 struct db *

@@ -28,6 +28,20 @@ struct db_stmt {
 /* Connects with a libpq conninfo/URI. NULL with a message in err. */
 struct db	*db_connect(const char *conninfo, char *err, size_t errlen);
 void		 db_close(struct db *);
+/*
+ * The files libpq opens at each connection made with conninfo, those that
+ * exist: the password file (unless the string holds a password), and
+ * unless sslmode is disable the TLS root certificate, CRL (file and
+ * directory), client certificate and key; each as the string names it, or
+ * libpq's environment variable (PGPASSFILE, PGSSLROOTCERT, ...), or its
+ * default place under $HOME. A daemon's sandbox must let it read them
+ * (daemon_limit_files(), lib/daemon.h): libpq opens them again when it
+ * reconnects. Up to max paths (malloc'd; the caller frees them) into
+ * paths; returns how many, or -1 with err when conninfo does not parse or
+ * names more than max.
+ */
+int		 db_conninfo_files(const char *conninfo, char **paths, size_t max,
+		    char *err, size_t errlen);
 PGconn		*db_conn(struct db *);
 /*
  * Drops the notifications libpq has already received, during any query or

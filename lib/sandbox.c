@@ -269,6 +269,14 @@ sandbox_path_list(const char *const *paths, size_t n, char *list, size_t len)
 
 #define SANDBOX_MAX_READS	16
 
+/*
+ * Set once sandbox_limit_files() limited what this process reads (or was
+ * told to go on without Landlock): SANDBOX_NET_WORKER then lets it open
+ * files read-only, which libpq does at each TLS connection
+ * (daemon_limit_files(), lib/daemon.h). Without it, no open at all.
+ */
+static int sandbox_reads_limited;
+
 int
 sandbox_limit_files(const struct config *cfg, const char *section,
     const char *who, const char *const *dirs, size_t ndirs,
@@ -315,8 +323,10 @@ sandbox_limit_files(const struct config *cfg, const char *section,
 		log_warn("sandbox: %s: running WITHOUT Landlock (%s): file "
 		    "access is limited only by the user's permissions", who,
 		    key);
+		sandbox_reads_limited = reads != NULL;
 		return 0;
 	}
+	sandbox_reads_limited = reads != NULL;
 	if (sandbox_path_list(dirs, ndirs, wlist, sizeof(wlist)) > 0)
 		snprintf(wmsg, sizeof(wmsg), "writes files only in: %s", wlist);
 	else
@@ -611,6 +621,16 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 		    SCMP_SYS(clone3), 0) != 0)
 			goto fail;
+		/*
+		 * A worker whose reading Landlock limits may open files
+		 * read-only (no create, truncate or append): libpq's TLS
+		 * files and password file at each reconnect.
+		 */
+		if (profile == SANDBOX_NET_WORKER && sandbox_reads_limited &&
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC |
+		    O_APPEND, O_RDONLY)) != 0)
+			goto fail;
 		break;
 	case SANDBOX_SAM:
 		if (sandbox_allow(ctx, sandbox_sam, sizeof(sandbox_sam) /
@@ -663,6 +683,28 @@ sandbox_user(const struct config *cfg, const char *section,
 		return NULL;
 	snprintf(buf, buflen, "%s", user);
 	return buf;
+}
+
+int
+sandbox_set_home(const struct config *cfg, const char *section,
+    enum sandbox_profile profile)
+{
+	char name[64];
+	struct passwd *pw;
+
+	if (geteuid() != 0 || sandbox_user(cfg, section, profile, name,
+	    sizeof(name)) == NULL)
+		return 0;
+	if ((pw = getpwnam(name)) == NULL) {
+		log_err("sandbox: getpwnam(%s): no such user", name);
+		return -1;
+	}
+	if (setenv("HOME", pw->pw_dir != NULL && *pw->pw_dir != '\0' ?
+	    pw->pw_dir : "/nonexistent", 1) == -1) {
+		log_err("sandbox: setenv(HOME): %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -15,7 +15,9 @@ enum sandbox_profile {
 	/*
 	 * A network worker: I/O on descriptors it already has, accept, poll and
 	 * epoll, threads (futex, clone of threads only), memory, time, signals.
-	 * No open, exec, fork of processes, ptrace, mount, bpf, ...
+	 * No open, exec, fork of processes, ptrace, mount, bpf, ... Once
+	 * sandbox_limit_files() limited its reading (daemon_limit_files(), for
+	 * libpq's TLS and password files), openat read-only too.
 	 */
 	SANDBOX_NET_WORKER = 1,
 	/*
@@ -144,6 +146,16 @@ int	sandbox_limit_writes(const struct config *, const char *section,
  */
 const char *sandbox_user(const struct config *, const char *section,
 	    enum sandbox_profile, char *buf, size_t buflen);
+
+/*
+ * Root about to demote to sandbox_user(): HOME becomes that user's home,
+ * as su(1) or systemd would make it. libpq looks below HOME for its files
+ * at each connection, and a stat() the demoted user may not make (root's
+ * /root/.postgresql, 0700) fails the connection: only ENOENT lets it go
+ * on. Before the first thread (setenv). Not root: nothing. 0, or -1 logged.
+ */
+int	sandbox_set_home(const struct config *, const char *section,
+	    enum sandbox_profile);
 
 /*
  * A daemon's whole sandbox from its configuration section: demote to

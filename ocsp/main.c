@@ -500,7 +500,8 @@ main(int argc, char **argv)
 		}
 	}
 	/* Before the first thread (the signers, forked, keep theirs). */
-	if (sandbox_limit_writes(cfg, "ocsp", "ocspd", NULL, 0) == -1)
+	if (daemon_limit_files(cfg, "ocsp", "ocspd", NULL, 0, NULL, 0,
+	    config_get(cfg, "pg.ocsp_uri", NULL)) == -1)
 		goto out;
 	if ((sync = ocsp_sync_start(&r, config_get(cfg, "pg.ocsp_uri", ""),
 	    err, sizeof(err))) == NULL) {

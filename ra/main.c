@@ -322,8 +322,8 @@ main(int argc, char **argv)
 	readable[1] = smtp ? config_get(cfg, "ra.smtp_ca_file", NULL) : NULL;
 	readable[2] = sink == NULL ? config_get(cfg, "ra.sms_gateway_ca_file",
 	    NULL) : NULL;
-	if (sandbox_limit_files(cfg, "ra", "rad", writable, 2, readable, 3) ==
-	    -1)
+	if (daemon_limit_files(cfg, "ra", "rad", writable, 2, readable, 3,
+	    uri) == -1)
 		goto out;
 	/* certificate.c: the notifier thread, its own connection (notifier.c). */
 	if (ra_certificate_init(&ra, cfg) == -1)

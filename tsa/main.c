@@ -322,7 +322,8 @@ tsaproc(struct tsad_conf *c, int index)
 		snprintf(spilldir, sizeof(spilldir), "%s", c->spill);
 		writable = dirname(spilldir);
 	}
-	if (sandbox_limit_writes(c->cfg, "tsa", "tsad", &writable, 1) == -1)
+	if (daemon_limit_files(c->cfg, "tsa", "tsad", &writable, 1, NULL, 0,
+	    config_get(c->cfg, "pg.tsa_uri", NULL)) == -1)
 		goto out;
 	if ((t.recorder = tsa_recorder_start(config_get(c->cfg, "pg.tsa_uri", ""),
 	    instance, c->spill, index, (int)c->workers, (size_t)c->max_queue, err,

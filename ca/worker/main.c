@@ -285,7 +285,7 @@ main(int argc, char **argv)
 	sa.sa_flags = SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
 
-	if (sandbox_limit_writes(cfg, "cad", "cad", NULL, 0) == -1 ||
+	if (daemon_limit_files(cfg, "cad", "cad", NULL, 0, NULL, 0, uri) == -1 ||
 	    sandbox_enter(cfg, "cad", SANDBOX_NET_WORKER) == -1)
 		goto out;
 	log_info("issuing with %s (signer pid %ld), wrapping key %s, %d "

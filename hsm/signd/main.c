@@ -223,7 +223,8 @@ signd_worker(const struct config *cfg, struct signd *sd, int ctl,
 			log_err("database: %s", err);
 			goto out;
 		}
-	if (sandbox_limit_writes(cfg, "sign", "signd", NULL, 0) == -1)
+	if (daemon_limit_files(cfg, "sign", "signd", NULL, 0, NULL, 0,
+	    uri) == -1)
 		goto out;
 	if (pthread_create(&thread, NULL, signd_control_loop, &control) != 0) {
 		log_err("pthread_create failed");

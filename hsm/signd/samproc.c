@@ -1081,7 +1081,8 @@ samproc(int fd, const struct config *cfg)
 		goto out;
 	}
 	/* Everything is open: from here on, only what a signer needs. */
-	if (sandbox_limit_writes(cfg, "sign", "sam", &sam.module_write_dir,
+	if (sandbox_set_home(cfg, "sign", SANDBOX_SAM) == -1 ||
+	    sandbox_limit_writes(cfg, "sign", "sam", &sam.module_write_dir,
 	    1) == -1 || sandbox_enter(cfg, "sign", SANDBOX_SAM) == -1) {
 		sam_fail(&r, "sam: sandbox");
 		(void)sam_send(fd, &r);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -844,6 +845,102 @@ test_connect_failure(void **state)
 	db_close(NULL);
 }
 
+/* db_conninfo_files: what exists of what libpq would read, and only that. */
+static void
+touch(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fclose(f);
+}
+
+static int
+listed(char **paths, int n, const char *path)
+{
+	int i, found = 0;
+
+	for (i = 0; i < n; i++)
+		found += strcmp(paths[i], path) == 0;
+	return found;
+}
+
+static void
+free_paths(char **paths, int n)
+{
+	while (n > 0)
+		free(paths[--n]);
+}
+
+static void
+test_conninfo_files(void **state)
+{
+	char dir[] = "/tmp/test_db_files.XXXXXX", ci[1024], err[256];
+	char pass[256], root[256], crt[256], home[256], *paths[8];
+	const char *old_home = getenv("HOME");
+	char *saved = old_home != NULL ? strdup(old_home) : NULL;
+	int n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(pass, sizeof(pass), "%s/pgpass", dir);
+	snprintf(root, sizeof(root), "%s/root.pem", dir);
+	snprintf(home, sizeof(home), "%s/.postgresql", dir);
+	snprintf(crt, sizeof(crt), "%s/.postgresql/postgresql.crt", dir);
+	touch(pass);
+	touch(root);
+	assert_int_equal(mkdir(home, 0700), 0);
+	touch(crt);
+	unsetenv("PGPASSFILE");
+	unsetenv("PGSSLROOTCERT");
+	unsetenv("PGSSLMODE");
+	unsetenv("PGPASSWORD");
+	unsetenv("PGSSLCERT");
+	/* Named files that exist, and the client certificate under $HOME. */
+	setenv("HOME", dir, 1);
+	snprintf(ci, sizeof(ci), "host=db.example sslmode=verify-full "
+	    "sslrootcert=%s passfile=%s sslcrl=%s/missing.crl", root, pass, dir);
+	n = db_conninfo_files(ci, paths, 8, err, sizeof(err));
+	assert_int_equal(n, 3);
+	assert_true(listed(paths, n, root) && listed(paths, n, pass) &&
+	    listed(paths, n, crt));
+	free_paths(paths, n);
+	/* A password in the string: no password file; no TLS: no TLS files. */
+	snprintf(ci, sizeof(ci), "host=db.example sslmode=disable password=x "
+	    "sslrootcert=%s passfile=%s", root, pass);
+	assert_int_equal(db_conninfo_files(ci, paths, 8, err, sizeof(err)), 0);
+	/* The environment's names count as libpq's do. */
+	setenv("PGPASSFILE", pass, 1);
+	setenv("PGSSLMODE", "disable", 1);
+	n = db_conninfo_files("host=db.example", paths, 8, err, sizeof(err));
+	assert_int_equal(n, 1);
+	assert_string_equal(paths[0], pass);
+	free_paths(paths, n);
+	unsetenv("PGPASSFILE");
+	unsetenv("PGSSLMODE");
+	/* A HOME without them: nothing to read. */
+	setenv("HOME", "/nonexistent", 1);
+	assert_int_equal(db_conninfo_files("host=/run/pg", paths, 8, err,
+	    sizeof(err)), 0);
+	/* Too many for the room given, and a string that does not parse. */
+	snprintf(ci, sizeof(ci), "sslrootcert=%s passfile=%s", root, pass);
+	assert_int_equal(db_conninfo_files(ci, paths, 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too many"));
+	assert_int_equal(db_conninfo_files("host='unterminated", paths, 8, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "connection string"));
+	if (saved != NULL)
+		setenv("HOME", saved, 1);
+	else
+		unsetenv("HOME");
+	free(saved);
+	unlink(crt);
+	rmdir(home);
+	unlink(root);
+	unlink(pass);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -862,6 +959,7 @@ main(void)
 		cmocka_unit_test(test_connect_by_name),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_no_reconnect_in_transaction),
+		cmocka_unit_test(test_conninfo_files),
 	};
 
 	if (getenv("PKI_TEST_PG_URI") == NULL) {
