@@ -641,7 +641,12 @@ db_fail(struct db *db, const char *what, const PGresult *res)
 		log_warn("db: %s: %s (SQLSTATE %s)", what, msg, db->sqlstate);
 	} else if (strcmp(db->sqlstate, "55P03") == 0 ||
 	    strcmp(db->sqlstate, "57014") == 0) {
-		/* lock_timeout, statement_timeout: a bound we set, met. */
+		/*
+		 * lock_timeout, statement_timeout (the role's, schema/058):
+		 * a bound we set, met. Busy for now, as during a restart:
+		 * the client may try again (503 with Retry-After).
+		 */
+		db_thread_unavailable = 1;
 		log_warn("db: %s: %s (SQLSTATE %s)", what, msg, db->sqlstate);
 	} else
 		log_err("db: %s: %s (SQLSTATE %s)", what, msg,

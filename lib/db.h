@@ -141,8 +141,10 @@ const char	*db_last_sqlstate(const struct db *);
  * Whether a command of the calling thread failed since
  * db_unavailable_clear() because no usable server was there (connection
  * lost or refused, the server shutting down or starting, a write on a
- * standby): a request that failed that way may succeed after a restart or
- * a failover, so lib/http answers it with 503 and Retry-After
+ * standby) or because a lock or the statement took longer than the role's
+ * bound (lock_timeout, statement_timeout: schema/058): a request that
+ * failed that way may succeed a moment later, so lib/http answers it with
+ * 503 and Retry-After
  * (DB_RETRY_AFTER_S) instead of 500. lib/http clears it before each request.
  */
 #define DB_RETRY_AFTER_S	5

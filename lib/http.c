@@ -672,8 +672,8 @@ http_queue_problem(struct MHD_Connection *c, int status, const char *detail)
 
 /*
  * 503 problem JSON with Retry-After: a handler failed because its database
- * was unavailable (lib/db.h: db_unavailable), as during a restart or a
- * failover. Handlers with an error form of their own (CSC) answer it
+ * was unavailable or busy (lib/db.h: db_unavailable), as during a restart
+ * or a failover, or behind a lock held longer than the role's bound. Handlers with an error form of their own (CSC) answer it
  * themselves.
  */
 static enum MHD_Result
@@ -686,8 +686,8 @@ http_queue_unavailable(struct MHD_Connection *c)
 	memset(&resp, 0, sizeof(resp));
 	snprintf(s, sizeof(s), "%d", DB_RETRY_AFTER_S);
 	if (http_problem(&resp, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, NULL,
-	    "the database is unavailable for now (a restart or failover); "
-	    "try again shortly") == 0 &&
+	    "the database is unavailable or busy for now (a restart, a "
+	    "failover, a lock held too long); try again shortly") == 0 &&
 	    http_add_header(&resp, "Retry-After", s) == 0)
 		ret = http_queue(c, &resp);
 	http_response_clear(&resp);

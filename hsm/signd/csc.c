@@ -891,7 +891,8 @@ csc_handle(void *arg, const struct http_request *req,
 		return -1;
 	/* Failures in CSC's error form too (lib/http would answer problem JSON). */
 	if (db_unavailable())
-		return csc_unavailable(resp, "the database is unavailable for "
-		    "now (a restart or failover); try again shortly");
+		return csc_unavailable(resp, "the database is unavailable or "
+		    "busy for now (a restart, a failover, a lock held too "
+		    "long); try again shortly");
 	return csc_error(resp, 500, "server_error", "internal error");
 }
