@@ -85,7 +85,7 @@ static const struct db_stmt stmt_officer_session_revoke = {
 enum ra_officer_outcome {
 	RA_OFFICER_DONE = 0,
 	RA_OFFICER_BAD_CREDENTIALS,	/* 401 */
-	RA_OFFICER_LOCKED,		/* 429 with retry_after */
+	RA_OFFICER_LOCKED,		/* 401, as bad credentials */
 };
 
 /* --- request ----------------------------------------------------------------- */
@@ -368,7 +368,15 @@ ra_officer_login_txn(struct db *db, void *arg)
 	last = strtoull(PQgetvalue(res, 0, 4), NULL, 10);
 	failed = strtol(PQgetvalue(res, 0, 5), NULL, 10);
 	if ((t->retry_after = strtol(PQgetvalue(res, 0, 6), NULL, 10)) > 0) {
-		t->outcome = RA_OFFICER_LOCKED;	/* no attempt while locked */
+		/*
+		 * No attempt while locked, answered as an unknown username
+		 * is, after the same work: a distinct answer (it was 429
+		 * with Retry-After) told anyone who tried five passwords
+		 * that the username is an officer's.
+		 */
+		(void)argon2id_verify(t->ra->dummy_hash, t->req->password,
+		    strlen(t->req->password));
+		t->outcome = RA_OFFICER_LOCKED;
 		rc = 0;
 		goto out;
 	}
@@ -471,13 +479,14 @@ ra_officer_login(struct ra *ra, const struct http_request *req,
 	    &t) == -1)
 		goto out;
 	switch (t.outcome) {
+	case RA_OFFICER_LOCKED:
+		log_info("officer login: officer %s is locked for %ld s more; "
+		    "refused unchecked", t.id, t.retry_after);
+		/* FALLTHROUGH */
 	case RA_OFFICER_BAD_CREDENTIALS:
 		rc = ra_problem(resp, 401, "wrong username, password or TOTP "
-		    "code, or the officer is disabled");
-		goto out;
-	case RA_OFFICER_LOCKED:
-		rc = ra_too_many(resp, t.retry_after, "this officer is locked "
-		    "after repeated failed log-ins; try again later");
+		    "code, or the officer is disabled or locked after repeated "
+		    "failures (then try again later)");
 		goto out;
 	default:
 		break;

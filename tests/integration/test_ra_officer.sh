@@ -283,11 +283,20 @@ done
 	fail "not locked for 60 s after 5 failures"
 [ "$(q "SELECT details->>'locked_seconds' FROM audit_event WHERE action = 'ra.officer.lock' AND object_id = '$did'")" = 60 ] ||
 	fail "ra.officer.lock not audited"
+# While locked nothing is checked, and the answer is an unknown
+# username's, body and headers alike: a 429 (with Retry-After, as until
+# 2026-12-05) would tell whoever tried five passwords that dave is an
+# officer's username.
+login nobody-such "$pw" "$(totp "$sd")"
+expect 401 "unknown officer, for comparison"
+cp "$tmp/out" "$tmp/unknown.out"
 before
 login dave "$pw" "$(totp "$sd")"
-expect 429 "locked officer, right password and code"
-grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "429 without Retry-After"
+expect 401 "locked officer, right password and code"
+cmp -s "$tmp/out" "$tmp/unknown.out" || fail "a locked officer's answer differs from an unknown one's: $(cat "$tmp/out")"
+grep -qi '^retry-after:' "$tmp/hdr" && fail "a locked officer's answer has a Retry-After"
 unchanged "a log-in while locked"
+grep -q "officer login: officer $did is locked" "$log" || fail "rad's log does not say the officer is locked"
 q "UPDATE ra_officer SET locked_until = now() - interval '1 second' WHERE id = $did" >/dev/null
 login dave "$pw" "$bad"
 expect 401 "wrong code after the lock"
