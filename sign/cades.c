@@ -17,6 +17,7 @@
 
 #include "sign/cades.h"
 #include "sign/net.h"
+#include "sign/tsa_client.h"
 
 struct cades {
 	CMS_ContentInfo	*cms;
@@ -263,7 +264,7 @@ cades_add_timestamp(struct cades *c, const unsigned char *tst, size_t tstlen,
 		snprintf(err, errlen, "a time-stamp before the signature");
 		return -1;
 	}
-	if (tstlen == 0 || tstlen > 65536) {
+	if (tstlen == 0 || tstlen > TSA_TOKEN_MAX) {
 		snprintf(err, errlen, "a time-stamp token of %zu bytes", tstlen);
 		return -1;
 	}
@@ -275,6 +276,87 @@ cades_add_timestamp(struct cades *c, const unsigned char *tst, size_t tstlen,
 		return -1;
 	}
 	return 0;
+}
+
+int
+cades_size_bound(X509 *signer, STACK_OF(X509) *chain, const EVP_MD *md,
+    size_t tst_max, size_t *bound, char *err, size_t errlen)
+{
+	struct cades *c = NULL;
+	ASN1_OCTET_STRING *os;
+	unsigned char digest[EVP_MAX_MD_SIZE] = { 0 }, *dummy = NULL;
+	unsigned char *der = NULL;
+	int siglen, n, rc = -1;
+
+	*bound = 0;
+	if (tst_max != 0 && (tst_max < 4 || tst_max > TSA_TOKEN_MAX)) {
+		snprintf(err, errlen, "a time-stamp token bound of %zu bytes",
+		    tst_max);
+		return -1;
+	}
+	if (md == NULL || EVP_MD_get_size(md) <= 0) {
+		snprintf(err, errlen, "no digest");
+		return -1;
+	}
+	/* The message digest's value does not change any length. */
+	if ((c = cades_new(signer, chain, md, digest,
+	    (size_t)EVP_MD_get_size(md), err, errlen)) == NULL)
+		goto out;
+	/*
+	 * EVP_PKEY_get_size: RSA_size, or ECDSA_size (the DER of r and s each
+	 * one byte longer than the order, for a leading zero). A verified
+	 * value is never longer: OpenSSL refuses an RSA value longer than the
+	 * modulus, and an ECDSA value whose DER is not the canonical one.
+	 */
+	if ((siglen = EVP_PKEY_get_size(X509_get0_pubkey(signer))) <= 0 ||
+	    siglen > 2048) {
+		snprintf(err, errlen, "cannot tell the signature size of the "
+		    "signer's key");
+		goto out;
+	}
+	if ((dummy = calloc(1, tst_max > (size_t)siglen ? tst_max :
+	    (size_t)siglen)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((os = CMS_SignerInfo_get0_signature(c->si)) == NULL ||
+	    ASN1_STRING_set(os, dummy, siglen) != 1) {
+		net_openssl_err(err, errlen, "ASN1_STRING_set");
+		goto out;
+	}
+	if (tst_max != 0) {
+		/* A SEQUENCE of tst_max bytes in all (a 3-byte length). */
+		dummy[0] = 0x30;
+		if (tst_max - 2 < 0x80) {
+			dummy[1] = (unsigned char)(tst_max - 2);
+		} else if (tst_max - 3 < 0x100) {
+			dummy[1] = 0x81;
+			dummy[2] = (unsigned char)(tst_max - 3);
+		} else {
+			dummy[1] = 0x82;
+			dummy[2] = (unsigned char)((tst_max - 4) >> 8);
+			dummy[3] = (unsigned char)(tst_max - 4);
+		}
+		if (CMS_unsigned_add1_attr_by_NID(c->si,
+		    NID_id_smime_aa_timeStampToken, V_ASN1_SEQUENCE, dummy,
+		    (int)tst_max) != 1) {
+			net_openssl_err(err, errlen,
+			    "CMS_unsigned_add1_attr_by_NID");
+			goto out;
+		}
+	}
+	if ((n = i2d_CMS_ContentInfo(c->cms, &der)) <= 0) {
+		der = NULL;
+		net_openssl_err(err, errlen, "i2d_CMS_ContentInfo");
+		goto out;
+	}
+	*bound = (size_t)n;
+	rc = 0;
+ out:
+	OPENSSL_free(der);
+	free(dummy);
+	cades_free(c);
+	return rc;
 }
 
 int

@@ -65,9 +65,28 @@ int		 cades_set_signature(struct cades *, const unsigned char *sig,
 /* The signature value set (borrowed), or NULL before cades_set_signature. */
 const unsigned char *cades_signature(const struct cades *, size_t *len);
 
-/* Adds a DER TimeStampToken (a ContentInfo) as signature-time-stamp. */
+/*
+ * Adds a DER TimeStampToken (a ContentInfo, 1..TSA_TOKEN_MAX bytes) as
+ * signature-time-stamp.
+ */
 int		 cades_add_timestamp(struct cades *, const unsigned char *tst,
 		    size_t tstlen, char *err, size_t errlen);
+
+/*
+ * An upper bound of the size of cades_der() for a SignedData that
+ * cades_new() makes with these arguments, known before anything is signed:
+ * the DER of such a SignedData whose signature value has the most bytes a
+ * value of the signer's key can have that cades_set_signature() accepts
+ * (RSA: the modulus's length; ECDSA: the DER ECDSA-Sig-Value of two
+ * INTEGERs as long as the group order allows, since the length of a real
+ * one varies with r and s) and, when tst_max is not 0, a signature-time-
+ * stamp attribute of a token of tst_max bytes (cades_add_timestamp()
+ * refuses a larger one). Every length in the encoding grows with its
+ * content, so no real SignedData is longer. Returns 0, or -1 with err.
+ */
+int		 cades_size_bound(X509 *signer, STACK_OF(X509) *chain,
+		    const EVP_MD *md, size_t tst_max, size_t *bound, char *err,
+		    size_t errlen);
 
 /* The DER ContentInfo; *out allocated with OPENSSL_malloc (OPENSSL_free). */
 int		 cades_der(const struct cades *, unsigned char **out,

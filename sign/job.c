@@ -128,7 +128,8 @@ subject_cn(X509 *x)
 /*
  * Opens the document and checks now what the updates after signHash would
  * refuse in it, so that it is refused before any network call and nothing
- * is spent: B-LT, its existing /DSS (pdf_check_dss, the checks of
+ * is spent: the signature's options (pdf_check_signature: DocMDP, the
+ * field to fill); B-LT, its existing /DSS (pdf_check_dss, the checks of
  * pdf_add_dss); B-LTA, a document time-stamp prepared on it and dropped
  * (its page 1 and form; the signature may be on another page). Our own
  * output is re-opened with pdf_open_own(), whose limits leave room for
@@ -148,6 +149,23 @@ doc_open(struct doc *d, const struct sign_job *o, char *err, size_t errlen)
 		sign_err(err, errlen, "%s: %s", d->sd->label, e);
 		goto out;
 	}
+	/* DocMDP, the field to fill, its locks: as doc_prepare will ask. */
+	so.reason = o->reason;
+	so.location = o->location;
+	so.name = o->name;
+	so.visible = o->visible;
+	so.page = o->page;
+	so.x = o->x;
+	so.y = o->y;
+	so.size = o->size;
+	so.qr_text = o->qr_text;
+	so.contents_max = o->contents;
+	so.fill_field = o->field;
+	if (pdf_check_signature(d->pdf, &so, e, sizeof(e)) != 0) {
+		sign_err(err, errlen, "%s: %s", d->sd->label, e);
+		goto out;
+	}
+	memset(&so, 0, sizeof(so));
 	if (o->level >= SIGN_LEVEL_BLT &&
 	    pdf_check_dss(d->pdf, e, sizeof(e)) != 0) {
 		sign_err(err, errlen, "%s: its DSS cannot be extended (%s "
@@ -156,7 +174,7 @@ doc_open(struct doc *d, const struct sign_job *o, char *err, size_t errlen)
 	}
 	if (o->level >= SIGN_LEVEL_BLTA) {
 		so.doc_timestamp = 1;
-		so.contents_max = o->contents;
+		so.contents_max = TSA_TOKEN_MAX;
 		if (pdf_prepare_signature(d->pdf, &so, &prep, e,
 		    sizeof(e)) != 0) {
 			sign_err(err, errlen, "%s: a document time-stamp "
@@ -171,13 +189,14 @@ doc_open(struct doc *d, const struct sign_job *o, char *err, size_t errlen)
 }
 
 /*
- * Prepares the signature of the opened document, the hash to sign in
- * d->hash. -1 with err; *bad set when the document itself is the cause.
+ * Prepares the signature of the opened document, with contents bytes
+ * reserved for the CMS (contents_size()), the hash to sign in d->hash. -1
+ * with err; *bad set when the document itself is the cause.
  */
 static int
 doc_prepare(struct doc *d, const struct sign_job *o,
-    const struct cscc_cred *cr, const char *name, time_t now, int *bad,
-    char *err, size_t errlen)
+    const struct cscc_cred *cr, const char *name, time_t now,
+    size_t contents, int *bad, char *err, size_t errlen)
 {
 	struct pdf_sig_opts so = { 0 };
 	unsigned char br[EVP_MAX_MD_SIZE], *tbs = NULL;
@@ -196,7 +215,8 @@ doc_prepare(struct doc *d, const struct sign_job *o,
 	so.y = o->y;
 	so.size = o->size;
 	so.qr_text = o->qr_text;
-	so.contents_max = o->contents;
+	so.fill_field = o->field;
+	so.contents_max = contents;
 	if (pdf_prepare_signature(d->pdf, &so, &d->prep, e, sizeof(e)) != 0) {
 		sign_err(err, errlen, "%s: %s", d->sd->label, e);
 		*bad = 1;
@@ -345,7 +365,8 @@ doc_timestamp(struct doc *d, const struct sign_job *o, X509_STORE *trust,
 	memset(&so, 0, sizeof(so));
 	memset(&prep, 0, sizeof(prep));
 	so.doc_timestamp = 1;
-	so.contents_max = o->contents;
+	/* The token alone: tsa_timestamp() refuses one larger. */
+	so.contents_max = TSA_TOKEN_MAX;
 	if (pdf_open_own(d->result, d->resultlen, &pdf, e, sizeof(e)) != 0 ||
 	    pdf_prepare_signature(pdf, &so, &prep, e, sizeof(e)) != 0) {
 		sign_err(err, errlen, "%s: document time-stamp: %s",
@@ -379,6 +400,46 @@ doc_timestamp(struct doc *d, const struct sign_job *o, X509_STORE *trust,
 	return rc;
 }
 
+/*
+ * The bytes to reserve in /Contents for the CMS, decided before anything is
+ * authorized: the CMS can only be measured after signHash (and for B-T the
+ * TSA's answer), when the subscriber's single-use authorization is spent.
+ * cades_size_bound() gives its largest size for this certificate, chain,
+ * key and digest, with a time-stamp token of TSA_TOKEN_MAX bytes at B-T
+ * and above. The job's size when given (-1 if it is smaller than the
+ * bound), else the larger of PDF_CONTENTS_DEFAULT and the bound.
+ */
+static int
+contents_size(const struct sign_job *o, const struct cscc_cred *cr,
+    size_t *contents, char *err, size_t errlen)
+{
+	size_t bound;
+	char e[512];
+
+	*contents = 0;
+	if (cades_size_bound(cr->cert, cr->chain, o->md,
+	    o->level >= SIGN_LEVEL_BT ? TSA_TOKEN_MAX : 0, &bound, e,
+	    sizeof(e)) != 0) {
+		sign_err(err, errlen, "cannot size the signature: %s", e);
+		return -1;
+	}
+	if (o->contents == 0) {
+		*contents = bound > PDF_CONTENTS_DEFAULT ? bound :
+		    PDF_CONTENTS_DEFAULT;
+		return 0;
+	}
+	if (o->contents < bound) {
+		sign_err(err, errlen, "a contents size of %zu bytes is too "
+		    "small: this credential's signature%s may take up to %zu "
+		    "(nothing was authorized; give %zu or more, or leave it "
+		    "to pkisign)", o->contents, o->level >= SIGN_LEVEL_BT ?
+		    " with its time-stamp token" : "", bound, bound);
+		return -1;
+	}
+	*contents = o->contents;
+	return 0;
+}
+
 static void
 doc_clear(struct doc *d)
 {
@@ -404,7 +465,7 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	STACK_OF(X509) *tsa_certs = NULL, *leaves = NULL, *pool = NULL;
 	unsigned char **hashes = NULL, **sigs = NULL;
 	unsigned char id[CSCC_HASHES_MAX][SHA256_DIGEST_LENGTH];
-	size_t *siglens = NULL, i, j;
+	size_t *siglens = NULL, i, j, contents;
 	char *sad = NULL, *cn = NULL;
 	enum sign_status status = SIGN_FAILED;
 	time_t now;
@@ -465,12 +526,15 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 		goto out;
 	if (o->name == NULL)
 		cn = subject_cn(cr.cert);
+	/* The CMS's room, before the authorization it would waste. */
+	if (contents_size(o, &cr, &contents, err, errlen) != 0)
+		goto out;
 
 	/* Each document's hash to sign. */
 	now = time(NULL);
 	for (i = 0; i < n; i++) {
 		if (doc_prepare(&docs[i], o, &cr, o->name ? o->name : cn, now,
-		    &bad, err, errlen) != 0) {
+		    contents, &bad, err, errlen) != 0) {
 			status = bad ? SIGN_BAD_DOCUMENT : SIGN_FAILED;
 			goto out;
 		}

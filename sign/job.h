@@ -9,6 +9,9 @@
  *	    B-LTA what the updates after signHash would refuse in it (its
  *	    /DSS, a document time-stamp): a bad document costs nothing;
  *	oauth2/token → credentials/info (certificate, chain, key type);
+ *	the CMS's largest size for them (with a time-stamp token of
+ *	    TSA_TOKEN_MAX at B-T): the room reserved in /Contents, or a
+ *	    refusal when a contents size given is smaller;
  *	per document: pdf_prepare_signature → ByteRange digest → CAdES
  *	    signed attributes → their hash;
  *	one credentials/authorize for the N hashes (numSignatures = N) and
@@ -60,7 +63,13 @@ struct sign_job {
 	int			 visible, page;
 	double			 x, y, size;
 	const char		*qr_text;	/* with visible */
-	size_t			 contents;	/* 0: PDF_CONTENTS_DEFAULT */
+	/* Not NULL: sign this existing empty signature field of each
+	 * document (pdf_sig_opts.fill_field) instead of adding one. */
+	const char		*field;
+	/* Bytes reserved for the CMS; 0: the larger of PDF_CONTENTS_DEFAULT
+	 * and its bound (cades_size_bound); below that bound: refused before
+	 * authorization. */
+	size_t			 contents;
 };
 
 struct sign_doc {

@@ -71,7 +71,7 @@ usage(void)
 	    "           [--digest sha256|sha384|sha512] [--contents-size BYTES]\n"
 	    "           [--reason R] [--location L] [--name N]\n"
 	    "           [--memory-limit-mib N] [--cpu-limit-seconds N]\n"
-	    "           [--visible PAGE,X,Y,SIZE --qr-url URL]\n"
+	    "           [--visible PAGE,X,Y,SIZE --qr-url URL | --field NAME]\n"
 	    "           --in a.pdf --out a.signed.pdf [--in b.pdf --out b.signed.pdf ...]\n");
 	exit(EXIT_USAGE);
 }
@@ -156,7 +156,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	enum { O_URL = 256, O_ID, O_SECRET, O_USER, O_CRED, O_FACTOR,
 	    O_FFILE, O_OTPID, O_LEVEL, O_TSA, O_REASON, O_LOC, O_NAME, O_VIS,
 	    O_QR, O_IN, O_OUT, O_CA, O_DIGEST, O_CONTENTS, O_MEMORY,
-	    O_CPU };
+	    O_CPU, O_FIELD };
 	static const struct option lo[] = {
 		{ "csc-url", required_argument, NULL, O_URL },
 		{ "client-id", required_argument, NULL, O_ID },
@@ -180,6 +180,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "contents-size", required_argument, NULL, O_CONTENTS },
 		{ "memory-limit-mib", required_argument, NULL, O_MEMORY },
 		{ "cpu-limit-seconds", required_argument, NULL, O_CPU },
+		{ "field", required_argument, NULL, O_FIELD },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -225,6 +226,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_NAME: o->job.name = optarg; break;
 		case O_VIS: parse_visible(o, optarg); break;
 		case O_QR: o->job.qr_text = optarg; break;
+		case O_FIELD: o->job.field = optarg; break;
 		case O_IN: o->ins[o->nin++] = optarg; break;
 		case O_OUT: o->outs[o->nout++] = optarg; break;
 		case O_CA: o->job.ca_file = optarg; break;
@@ -288,6 +290,12 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->job.visible != (o->job.qr_text != NULL)) {
 		warnmsg("--visible and --qr-url go together");
+		usage();
+	}
+	if (o->job.field != NULL && (o->job.visible ||
+	    o->job.field[0] == '\0')) {
+		warnmsg("--field names an existing signature field, whose own "
+		    "widget is kept: not with --visible");
 		usage();
 	}
 	if (strcmp(o->secret_file, "-") == 0 &&

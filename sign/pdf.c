@@ -40,6 +40,19 @@
  */
 #define PDF_FIELD_DEPTH		32
 #define PDF_FIELD_NODES		65536
+/*
+ * /Fields entries read from the FieldMDP locks of earlier signatures (ISO
+ * 32000-1 §12.8.2.4, §12.7.4.5), all locks together: a form has at most
+ * PDF_FIELD_NODES fields, so more entries name fields that do not exist or
+ * one field again (locks sharing one long array would make the reading
+ * quadratic).
+ */
+#define PDF_LOCK_NAMES		PDF_FIELD_NODES
+/*
+ * Distinct objects of generation > 0 that references name, each read by
+ * pdf_open (a reused number is rare; more is refused).
+ */
+#define PDF_GEN_REFS		65536
 /* Entries of an existing DSS array compared with new material. */
 #define PDF_DSS_SCAN		4096
 /*
@@ -91,11 +104,41 @@ struct pdf_doc {
 	int		 npages;
 	int		 nsigs;		/* signature fields */
 	int		 docmdp_nochange; /* certified with /P 1 */
+	int		 docmdp_p;	/* certified: the lowest /P; 0: not */
+	/* Empty signature fields, which a signature may fill. */
+	struct pdf_sigfield *empty;
+	size_t		 nempty, empty_cap;
+	/*
+	 * FieldMDP locks of the signed signature fields: /Action /All (or one
+	 * we do not know) locks every field; /Include the names listed;
+	 * /Exclude all but those listed, once per such lock (nexcl of them).
+	 */
+	int		 lock_all;
+	struct pdf_lockname *locks;
+	size_t		 nlocks, locks_cap;
+	int		 nexcl;
+	int		 lock_entries;	/* /Fields entries read, all locks */
 	char		**names;	/* top-level field names (UTF-8), sorted */
 	size_t		 nnames;
 	size_t		 names_cap;
 	int		 sig_next;	/* the first free "SignatureN" */
 	int		 max_nodes;	/* the form's node budget */
+};
+
+/* An empty signature field (no /V, own or inherited). */
+struct pdf_sigfield {
+	char		*name;		/* fully qualified (§12.7.3.2), UTF-8 */
+	int		 id, gen;	/* the terminal field; id 0: direct */
+	int		 widgets;	/* kids without /T, and itself */
+	int		 merged;	/* itself a widget (§12.5.6.19) */
+	int		 sv_required;	/* /SV constraints marked required */
+	int		 read_only;	/* /Ff bit 1 (§12.7.3.1) */
+};
+
+/* A field name listed by a FieldMDP lock. */
+struct pdf_lockname {
+	char		*name;		/* fully qualified, UTF-8 */
+	int		 excl;		/* -1: /Include; else /Exclude lock # */
 };
 
 /* A growing output buffer; ok turns 0 for good on allocation failure. */
@@ -600,6 +643,182 @@ pdf_field_node(const struct pdf_doc *doc, int *nodes, char *err,
 }
 
 /*
+ * Notes the empty signature field f named name (taken: freed here on
+ * failure). Its /SV seed values (§12.7.4.5, Table 234) count as required
+ * when /SV /Ff or /SV /TimeStamp /Ff is not 0: we check none of them, so
+ * such a field is not filled.
+ */
+static int
+pdf_add_empty(struct pdf_doc *doc, qpdf_data q, qpdf_oh f, char *name,
+    int widgets, int merged, long long ff, char *err, size_t errlen)
+{
+	struct pdf_sigfield *e, *ne;
+	qpdf_oh sv, sff, ts, tff;
+	size_t ncap;
+
+	if (doc->nempty == doc->empty_cap) {
+		ncap = doc->empty_cap ? doc->empty_cap * 2 : 8;
+		if ((ne = reallocarray(doc->empty, ncap, sizeof(*ne))) ==
+		    NULL) {
+			free(name);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		doc->empty = ne;
+		doc->empty_cap = ncap;
+	}
+	e = &doc->empty[doc->nempty++];
+	memset(e, 0, sizeof(*e));
+	e->name = name;
+	if (qpdf_oh_is_indirect(q, f)) {
+		e->id = qpdf_oh_get_object_id(q, f);
+		e->gen = qpdf_oh_get_generation(q, f);
+	}
+	e->widgets = widgets;
+	e->merged = merged;
+	e->read_only = (ff & 1) != 0;
+	sv = qpdf_oh_get_key(q, f, "/SV");
+	if (qpdf_oh_is_dictionary(q, sv)) {
+		sff = qpdf_oh_get_key(q, sv, "/Ff");
+		ts = qpdf_oh_get_key(q, sv, "/TimeStamp");
+		tff = qpdf_oh_is_dictionary(q, ts) ?
+		    qpdf_oh_get_key(q, ts, "/Ff") : 0;
+		if ((qpdf_oh_is_integer(q, sff) &&
+		    qpdf_oh_get_int_value(q, sff) != 0) ||
+		    (tff != 0 && qpdf_oh_is_integer(q, tff) &&
+		    qpdf_oh_get_int_value(q, tff) != 0))
+			e->sv_required = 1;
+		qpdf_oh_release(q, tff);
+		qpdf_oh_release(q, ts);
+		qpdf_oh_release(q, sff);
+	}
+	qpdf_oh_release(q, sv);
+	return 0;
+}
+
+/*
+ * Notes one lock (a signature field lock dictionary, §12.7.4.5 Table 233,
+ * or FieldMDP transform parameters, §12.8.2.4 Table 256: the same /Action
+ * and /Fields). Each indirect lock is read once; at most PDF_LOCK_NAMES
+ * /Fields entries in all.
+ */
+static int
+pdf_read_lock(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh lock,
+    char *err, size_t errlen)
+{
+	qpdf_data q = doc->q;
+	qpdf_oh action, fields = 0, name = 0;
+	struct pdf_lockname *nl;
+	const char *s;
+	size_t ncap;
+	int i, n, excl = -1, rc = -1;
+
+	if (!qpdf_oh_is_dictionary(q, lock))
+		return 0;
+	switch (pdf_field_seen(q, seen, lock, err, errlen)) {
+	case 1:
+		return 0;
+	case -1:
+		return -1;
+	}
+	action = qpdf_oh_get_key(q, lock, "/Action");
+	if (qpdf_oh_is_name_and_equals(q, action, "/Exclude"))
+		excl = doc->nexcl++;
+	else if (!qpdf_oh_is_name_and_equals(q, action, "/Include")) {
+		/* /All, or an action we do not know: all fields locked. */
+		doc->lock_all = 1;
+		rc = 0;
+		goto out;
+	}
+	fields = qpdf_oh_get_key(q, lock, "/Fields");
+	n = qpdf_oh_is_array(q, fields) ? qpdf_oh_get_array_n_items(q, fields) :
+	    0;
+	for (i = 0; i < n; i++) {
+		/*
+		 * Every entry read counts (locks may share one long /Fields
+		 * array): the work stays linear.
+		 */
+		if (++doc->lock_entries > PDF_LOCK_NAMES) {
+			snprintf(err, errlen, "FieldMDP locks listing more "
+			    "than %d field names in all refused",
+			    PDF_LOCK_NAMES);
+			goto out;
+		}
+		name = qpdf_oh_get_array_item(q, fields, i);
+		if (qpdf_oh_is_string(q, name)) {
+			s = qpdf_oh_get_utf8_value(q, name);
+			/* A longer name cannot be one we fill. */
+			if (strlen(s) == qpdf_get_last_string_length(q) &&
+			    strlen(s) <= PDF_TEXT_MAX) {
+				if (doc->nlocks == doc->locks_cap) {
+					ncap = doc->locks_cap ?
+					    doc->locks_cap * 2 : 16;
+					if ((nl = reallocarray(doc->locks,
+					    ncap, sizeof(*nl))) == NULL)
+						goto nomem;
+					doc->locks = nl;
+					doc->locks_cap = ncap;
+				}
+				nl = &doc->locks[doc->nlocks];
+				if ((nl->name = strdup(s)) == NULL)
+					goto nomem;
+				nl->excl = excl;
+				doc->nlocks++;
+			}
+		}
+		qpdf_oh_release(q, name);
+		name = 0;
+	}
+	rc = 0;
+	goto out;
+ nomem:
+	snprintf(err, errlen, "out of memory");
+ out:
+	qpdf_oh_release(q, name);
+	qpdf_oh_release(q, fields);
+	qpdf_oh_release(q, action);
+	return rc;
+}
+
+/*
+ * The locks of signed signature field f, whose value is the signature
+ * dictionary v: the field's /Lock (§12.7.4.5), and the FieldMDP entries of
+ * v's /Reference (§12.8.2.4; at most 16 read, as for DocMDP).
+ */
+static int
+pdf_read_locks(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
+    qpdf_oh v, char *err, size_t errlen)
+{
+	qpdf_data q = doc->q;
+	qpdf_oh lock, ref, r = 0, tp = 0;
+	int i, n, rc = -1;
+
+	lock = qpdf_oh_get_key(q, f, "/Lock");
+	if (pdf_read_lock(doc, seen, lock, err, errlen) == -1)
+		goto out;
+	ref = qpdf_oh_get_key(q, v, "/Reference");
+	n = qpdf_oh_is_array(q, ref) ? qpdf_oh_get_array_n_items(q, ref) : 0;
+	for (i = 0; i < n && i < 16; i++) {
+		r = qpdf_oh_get_array_item(q, ref, i);
+		if (qpdf_oh_is_dictionary(q, r) && qpdf_oh_is_name_and_equals(q,
+		    qpdf_oh_get_key(q, r, "/TransformMethod"), "/FieldMDP")) {
+			tp = qpdf_oh_get_key(q, r, "/TransformParams");
+			if (pdf_read_lock(doc, seen, tp, err, errlen) == -1)
+				goto out;
+			qpdf_oh_release(q, tp);
+			tp = 0;
+		}
+		qpdf_oh_release(q, r);
+		r = 0;
+	}
+	rc = 0;
+ out:
+	qpdf_oh_release(q, tp);
+	qpdf_oh_release(q, r);
+	return rc;
+}
+
+/*
  * Walks field f, a dictionary: counts the signature fields under it
  * (terminal fields whose /FT, own or inherited, is /Sig; ISO 32000-1
  * §12.7.3.1) and, for a top-level field (depth 0), notes its name. Kids
@@ -609,12 +828,16 @@ pdf_field_node(const struct pdf_doc *doc, int *nodes, char *err,
  */
 static int
 pdf_walk_field(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
-    int inherited_sig, int depth, int *nodes, char *err, size_t errlen)
+    const char *parent, int inherited_sig, int inherited_v, long long
+    inherited_ff, int depth, int *nodes, char *err, size_t errlen)
 {
 	qpdf_data q = doc->q;
-	qpdf_oh t = 0, ft = 0, kids = 0, kid = 0;
+	qpdf_oh t = 0, ft = 0, kids = 0, kid = 0, v = 0, ff = 0;
 	const char *s;
-	int i, n, is_sig = inherited_sig, has_field_kids = 0, rc = -1;
+	char *fq = NULL;
+	long long ffv = inherited_ff;
+	int i, n, is_sig = inherited_sig, has_v = inherited_v, widgets = 0;
+	int has_field_kids = 0, rc = -1;
 
 	if (depth > PDF_FIELD_DEPTH) {
 		snprintf(err, errlen, "AcroForm field tree deeper than %d "
@@ -633,20 +856,42 @@ pdf_walk_field(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
 	case -1:
 		goto out;
 	}
-	if (depth == 0) {
-		t = qpdf_oh_get_key(q, f, "/T");
-		if (qpdf_oh_is_string(q, t)) {
-			if (pdf_field_value_once(q, seen, t, "/T", err,
-			    errlen) == -1)
-				goto out;
-			s = qpdf_oh_get_utf8_value(q, t);
-			if (strlen(s) == qpdf_get_last_string_length(q) &&
-			    pdf_add_name(doc, s) == -1) {
+	/*
+	 * The partial name; the fully qualified one (parent.partial) when it
+	 * can be named (no NUL, at most PDF_TEXT_MAX bytes) for the empty
+	 * signature fields a signature may fill.
+	 */
+	t = qpdf_oh_get_key(q, f, "/T");
+	if (qpdf_oh_is_string(q, t) && (depth == 0 || parent != NULL)) {
+		if (pdf_field_value_once(q, seen, t, "/T", err, errlen) == -1)
+			goto out;
+		s = qpdf_oh_get_utf8_value(q, t);
+		if (strlen(s) == qpdf_get_last_string_length(q) &&
+		    (parent == NULL ? 0 : strlen(parent) + 1) + strlen(s) <=
+		    PDF_TEXT_MAX) {
+			size_t fqlen = (parent ? strlen(parent) + 1 : 0) +
+			    strlen(s) + 1;
+
+			if ((fq = malloc(fqlen)) == NULL) {
 				snprintf(err, errlen, "out of memory");
 				goto out;
 			}
+			snprintf(fq, fqlen, "%s%s%s", parent ? parent : "",
+			    parent ? "." : "", s);
+		}
+		if (depth == 0 && strlen(s) == qpdf_get_last_string_length(q) &&
+		    pdf_add_name(doc, s) == -1) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
 		}
 	}
+	/* /V and /Ff are inheritable (§12.7.3.1, Table 220). */
+	v = qpdf_oh_get_key(q, f, "/V");
+	if (!qpdf_oh_is_null(q, v))
+		has_v = 1;
+	ff = qpdf_oh_get_key(q, f, "/Ff");
+	if (qpdf_oh_is_integer(q, ff))
+		ffv = qpdf_oh_get_int_value(q, ff);
 	ft = qpdf_oh_get_key(q, f, "/FT");
 	if (qpdf_oh_is_name(q, ft)) {
 		if (pdf_field_value_once(q, seen, ft, "/FT", err,
@@ -670,19 +915,37 @@ pdf_walk_field(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
 		if (qpdf_oh_is_dictionary(q, kid) &&
 		    qpdf_oh_has_key(q, kid, "/T")) {
 			has_field_kids = 1;
-			if (pdf_walk_field(doc, seen, kid, is_sig, depth + 1,
-			    nodes, err, errlen) == -1)
+			if (pdf_walk_field(doc, seen, kid, fq, is_sig, has_v,
+			    ffv, depth + 1, nodes, err, errlen) == -1)
 				goto out;
-		}
+		} else if (qpdf_oh_is_dictionary(q, kid))
+			widgets++;
 		qpdf_oh_release(q, kid);
 		kid = 0;
 	}
-	if (!has_field_kids && is_sig)
+	if (!has_field_kids && is_sig) {
 		doc->nsigs++;
+		if (qpdf_oh_is_dictionary(q, v)) {
+			/* Signed: what it locks (§12.7.4.5, §12.8.2.4). */
+			if (pdf_read_locks(doc, seen, f, v, err, errlen) == -1)
+				goto out;
+		} else if (!has_v && fq != NULL) {
+			int merged = qpdf_oh_is_name_and_equals(q,
+			    qpdf_oh_get_key(q, f, "/Subtype"), "/Widget");
+
+			if (pdf_add_empty(doc, q, f, fq, widgets + merged,
+			    merged, ffv, err, errlen) == -1)
+				goto out;
+			fq = NULL;	/* pdf_add_empty took it */
+		}
+	}
 	if (pdf_qpdf_failed(q, "AcroForm", err, errlen))
 		goto out;
 	rc = 0;
  out:
+	free(fq);
+	qpdf_oh_release(q, ff);
+	qpdf_oh_release(q, v);
 	qpdf_oh_release(q, kid);
 	qpdf_oh_release(q, kids);
 	qpdf_oh_release(q, ft);
@@ -720,7 +983,7 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 			goto out;
 		f = qpdf_oh_get_array_item(q, fields, i);
 		if (qpdf_oh_is_dictionary(q, f) && pdf_walk_field(doc, &seen,
-		    f, 0, 0, &nodes, err, errlen) == -1)
+		    f, NULL, 0, 0, 0, 0, &nodes, err, errlen) == -1)
 			goto out;
 		qpdf_oh_release(q, f);
 		f = 0;
@@ -735,17 +998,40 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 	    qpdf_oh_get_key(q, perms, "/DocMDP") : 0;
 	ref = mdp != 0 && qpdf_oh_is_dictionary(q, mdp) ?
 	    qpdf_oh_get_key(q, mdp, "/Reference") : 0;
+	/*
+	 * /P: 1 no change, 2 form filling and signing, 3 also annotations;
+	 * absent (a /DocMDP transform), 2 (§12.8.2.2.2, Table 254). The
+	 * lowest of the entries counts.
+	 */
 	if (ref != 0 && qpdf_oh_is_array(q, ref)) {
 		n = qpdf_oh_get_array_n_items(q, ref);
 		for (i = 0; i < n && i < 16; i++) {
+			long long pv = 0;
+			int have = 0;
+
 			f = qpdf_oh_get_array_item(q, ref, i);
 			tp = qpdf_oh_is_dictionary(q, f) ?
 			    qpdf_oh_get_key(q, f, "/TransformParams") : 0;
 			p = tp != 0 && qpdf_oh_is_dictionary(q, tp) ?
 			    qpdf_oh_get_key(q, tp, "/P") : 0;
-			if (p != 0 && qpdf_oh_is_integer(q, p) &&
-			    qpdf_oh_get_int_value(q, p) == 1)
+			if (p != 0 && qpdf_oh_is_integer(q, p)) {
+				pv = qpdf_oh_get_int_value(q, p);
+				have = 1;
+			} else if (qpdf_oh_is_dictionary(q, f) &&
+			    qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, f,
+			    "/TransformMethod"), "/DocMDP")) {
+				pv = 2;
+				have = 1;
+			}
+			if (!have)
+				continue;
+			/* Another value is not ISO 32000's: the strictest. */
+			if (pv < 1 || pv > 3)
+				pv = 1;
+			if (pv == 1)
 				doc->docmdp_nochange = 1;
+			if (doc->docmdp_p == 0 || pv < doc->docmdp_p)
+				doc->docmdp_p = (int)pv;
 		}
 	}
 	if (pdf_qpdf_failed(q, "catalog", err, errlen))
@@ -832,11 +1118,17 @@ pdf_is_delim_or_ws(unsigned char c)
  * earlier signer's page shows. qpdf cannot tell us: a dictionary key
  * whose value is null is hidden from its key iteration.
  */
-static long long
-pdf_scan_refs(const unsigned char *p, size_t len, long long max)
+/* What pdf_scan_refs and pdf_scan_objstm return besides 0. */
+#define PDF_SCAN_UNDECODABLE	(-1)
+#define PDF_SCAN_NOMEM		(-2)
+#define PDF_SCAN_TOO_MANY	(-3)
+
+static int
+pdf_scan_refs(const unsigned char *p, size_t len, long long *maxp,
+    struct pdf_seen *gens)
 {
-	size_t i, k, e;
-	long long num;
+	size_t i, k, e, g0, g1;
+	long long num, max = *maxp, gen;
 
 	for (i = 1; i < len; i++) {
 		if (p[i] != 'R' || (i + 1 < len && !pdf_is_delim_or_ws(p[i + 1])))
@@ -849,6 +1141,8 @@ pdf_scan_refs(const unsigned char *p, size_t len, long long max)
 			;
 		if (k == e || e - k > 5)	/* the generation */
 			continue;
+		g0 = k;
+		g1 = e;
 		for (e = k; k > 0 && pdf_is_ws(p[k - 1]); k--)
 			;
 		if (k == e)
@@ -862,8 +1156,22 @@ pdf_scan_refs(const unsigned char *p, size_t len, long long max)
 		/* No object can have a larger number (Annex C). */
 		if (num <= PDF_MAX_OBJNUM && num > max)
 			max = num;
+		for (gen = 0; g0 < g1; g0++)
+			gen = gen * 10 + (p[g0] - '0');
+		/* Generation > 0: pdf_open reads it too (see there). */
+		if (gens != NULL && gen > 0 && gen <= 65535 && num >= 1 &&
+		    num <= PDF_MAX_OBJNUM) {
+			switch (pdf_seen_add(gens, (int)num, (int)gen)) {
+			case -1:
+				return PDF_SCAN_NOMEM;
+			case 0:
+				if (gens->n > PDF_GEN_REFS)
+					return PDF_SCAN_TOO_MANY;
+			}
+		}
 	}
-	return max;
+	*maxp = max;
+	return 0;
 }
 
 /*
@@ -872,7 +1180,8 @@ pdf_scan_refs(const unsigned char *p, size_t len, long long max)
  * decoded (qpdf has read its objects already: not expected).
  */
 static int
-pdf_scan_objstm(qpdf_data q, qpdf_oh o, long long *max)
+pdf_scan_objstm(qpdf_data q, qpdf_oh o, long long *max,
+    struct pdf_seen *gens)
 {
 	qpdf_oh d, t;
 	unsigned char *data = NULL;
@@ -890,9 +1199,9 @@ pdf_scan_objstm(qpdf_data q, qpdf_oh o, long long *max)
 		return 0;
 	if (qpdf_oh_get_stream_data(q, o, qpdf_dl_generalized, NULL, &data,
 	    &len) & QPDF_ERRORS)
-		rc = -1;
+		rc = PDF_SCAN_UNDECODABLE;
 	else
-		*max = pdf_scan_refs(data, len, *max);
+		rc = pdf_scan_refs(data, len, max, gens);
 	free(data);
 	return rc;
 }
@@ -908,11 +1217,12 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 {
 	struct pdf_doc *doc = NULL;
 	struct pdf_budget budget;
+	struct pdf_seen gens = { NULL, 0, 0 };
 	qpdf_data q;
 	qpdf_oh trailer, root, size;
-	size_t max_len = own ? PDF_MAX_OWN : PDF_MAX_INPUT;
+	size_t max_len = own ? PDF_MAX_OWN : PDF_MAX_INPUT, gi;
 	long long id, max_size, maxref;
-	int rc = -1;
+	int scanned = 0, rc = -1;
 
 	*out = NULL;
 	/* Room in the object numbers for the updates still to come. */
@@ -995,19 +1305,22 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 	 * signature must not be refused after it was made.
 	 */
 	pdf_budget_start(&budget, own ? 0 : pdf_read_cpu_ms);
-	maxref = pdf_scan_refs(doc->buf, len, 0);
+	maxref = 0;
+	if ((scanned = pdf_scan_refs(doc->buf, len, &maxref, &gens)) != 0)
+		goto scan_failed;
 	for (id = 1; id < doc->size; id++) {
 		qpdf_oh o = qpdf_get_object_by_id(q, (int)id, 0);
-		int scanned;
 
 		(void)qpdf_oh_is_null(q, o);	/* resolves it */
-		scanned = pdf_scan_objstm(q, o, &maxref);
+		scanned = pdf_scan_objstm(q, o, &maxref, &gens);
 		qpdf_oh_release(q, o);
-		if (scanned == -1 && !qpdf_has_error(q)) {
+		if (scanned == PDF_SCAN_UNDECODABLE && !qpdf_has_error(q)) {
 			snprintf(err, errlen, "object stream %lld cannot be "
 			    "decoded: refused", id);
 			goto out;
 		}
+		if (scanned != 0 && scanned != PDF_SCAN_UNDECODABLE)
+			goto scan_failed;
 		if (qpdf_has_error(q)) {
 			char what[64];
 
@@ -1022,6 +1335,42 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 			    "%.1f s of CPU (up to object %lld of %lld: many or "
 			    "large compressed object streams); refused",
 			    (double)budget.limit_ms / 1000, id, doc->size);
+			goto out;
+		}
+	}
+
+	/*
+	 * Objects of generation > 0 (an object number reused after a
+	 * deletion, §7.5.4) are not in the loop above: those that a
+	 * reference names, in the file or an object stream, are read too, so
+	 * that a damaged one is refused here and not by the re-open of our
+	 * output after signHash. Object streams and their objects have
+	 * generation 0 (§7.5.7).
+	 */
+	for (gi = 0; gi < gens.cap; gi++) {
+		qpdf_oh o;
+		int gid, ggen;
+
+		if (gens.slot[gi] == 0)
+			continue;
+		gid = (int)(gens.slot[gi] >> 32);
+		ggen = (int)(gens.slot[gi] & 0xffffffff);
+		o = qpdf_get_object_by_id(q, gid, ggen);
+		(void)qpdf_oh_is_null(q, o);	/* resolves it */
+		qpdf_oh_release(q, o);
+		if (qpdf_has_error(q)) {
+			char what[64];
+
+			snprintf(what, sizeof(what), "object %d %d", gid, ggen);
+			pdf_qpdf_failed(q, what, err, errlen);
+			goto out;
+		}
+		if (pdf_qpdf_warned(q, "objects", err, errlen))
+			goto out;
+		if (pdf_budget_spent(&budget)) {
+			snprintf(err, errlen, "reading this PDF takes more than "
+			    "%.1f s of CPU (objects of generation > 0); "
+			    "refused", (double)budget.limit_ms / 1000);
 			goto out;
 		}
 	}
@@ -1049,7 +1398,15 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 	*out = doc;
 	doc = NULL;
 	rc = 0;
+	goto out;
+ scan_failed:
+	if (scanned == PDF_SCAN_TOO_MANY)
+		snprintf(err, errlen, "references to more than %d objects of "
+		    "generation > 0 refused", PDF_GEN_REFS);
+	else
+		snprintf(err, errlen, "out of memory");
  out:
+	free(gens.slot);
 	pdf_close(doc);
 	return rc;
 }
@@ -1080,6 +1437,12 @@ pdf_close(struct pdf_doc *doc)
 	for (i = 0; i < doc->nnames; i++)
 		free(doc->names[i]);
 	free(doc->names);
+	for (i = 0; i < doc->nempty; i++)
+		free(doc->empty[i].name);
+	free(doc->empty);
+	for (i = 0; i < doc->nlocks; i++)
+		free(doc->locks[i].name);
+	free(doc->locks);
 	free(doc->buf);
 	free(doc);
 }
@@ -1491,10 +1854,160 @@ pdf_date(time_t t, char *s, size_t len)
 	return 0;
 }
 
+/*
+ * A field name from the PDF for a message: control characters as '?', at
+ * most 64 bytes (our messages go to logs).
+ */
+static void
+pdf_msg_name(const char *name, char *out, size_t outlen)
+{
+	size_t i;
+
+	snprintf(out, outlen, "%.64s", name);
+	for (i = 0; out[i] != '\0'; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			out[i] = '?';
+}
+
+/* Up to 5 of the empty signature fields' names, for a message. */
+static void
+pdf_empty_names(const struct pdf_doc *doc, char *out, size_t outlen)
+{
+	char n[80];
+	size_t i, len;
+
+	if (doc->nempty == 0) {
+		snprintf(out, outlen, "it has none");
+		return;
+	}
+	snprintf(out, outlen, "its empty signature fields: ");
+	for (i = 0; i < doc->nempty && i < 5; i++) {
+		pdf_msg_name(doc->empty[i].name, n, sizeof(n));
+		len = strlen(out);
+		snprintf(out + len, outlen - len, "%s\"%s\"", i ? ", " : "", n);
+	}
+	if (doc->nempty > 5) {
+		len = strlen(out);
+		snprintf(out + len, outlen - len, ", ...");
+	}
+}
+
+/* The empty signature field of that fully qualified name, or NULL. */
+static const struct pdf_sigfield *
+pdf_find_empty(const struct pdf_doc *doc, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < doc->nempty; i++)
+		if (strcmp(doc->empty[i].name, name) == 0)
+			return &doc->empty[i];
+	return NULL;
+}
+
+/*
+ * Whether a FieldMDP lock of an earlier signature locks the field of that
+ * fully qualified name (§12.8.2.4: /All, /Include listing it, or /Exclude
+ * not listing it).
+ */
+static int
+pdf_field_locked(const struct pdf_doc *doc, const char *name)
+{
+	unsigned char *excluded = NULL;
+	size_t i;
+	int e, locked = 0;
+
+	if (doc->lock_all)
+		return 1;
+	if (doc->nexcl > 0 && (excluded = calloc(doc->nexcl, 1)) == NULL)
+		return 1;	/* cannot tell: locked */
+	for (i = 0; i < doc->nlocks; i++) {
+		if (strcmp(doc->locks[i].name, name) != 0)
+			continue;
+		if (doc->locks[i].excl == -1)
+			locked = 1;
+		else
+			excluded[doc->locks[i].excl] = 1;
+	}
+	for (e = 0; e < doc->nexcl; e++)
+		if (!excluded[e])
+			locked = 1;
+	free(excluded);
+	return locked;
+}
+
+/*
+ * The field a signature may fill (ISO 32000-1 §12.7.4.5): an empty
+ * signature field named o->fill_field, one widget, indirect, not read-only,
+ * without required seed values, not locked by an earlier signature. NULL
+ * with err otherwise.
+ */
+static const struct pdf_sigfield *
+pdf_check_fill(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
+    char *err, size_t errlen)
+{
+	const struct pdf_sigfield *e;
+	char n[80], names[512];
+
+	pdf_msg_name(o->fill_field, n, sizeof(n));
+	if (o->field_name != NULL || o->visible || o->doc_timestamp) {
+		snprintf(err, errlen, "signing the existing field \"%s\": its "
+		    "own widget is kept, so no new field name or visible "
+		    "signature with it", n);
+		return NULL;
+	}
+	if ((e = pdf_find_empty(doc, o->fill_field)) == NULL) {
+		pdf_empty_names(doc, names, sizeof(names));
+		snprintf(err, errlen, "no empty signature field named \"%s\" "
+		    "in the PDF (%s)", n, names);
+		return NULL;
+	}
+	if (e->id == 0) {
+		snprintf(err, errlen, "signature field \"%s\" is not an "
+		    "indirect object: refused", n);
+		return NULL;
+	}
+	if (e->widgets != 1) {
+		snprintf(err, errlen, "signature field \"%s\" has %d widget "
+		    "annotations, not one: refused", n, e->widgets);
+		return NULL;
+	}
+	/*
+	 * Legal, but poppler (pdfsig 22.12) reads the /V of a signature field
+	 * only from a field merged with its widget: it would call ours
+	 * unsigned.
+	 */
+	if (!e->merged) {
+		snprintf(err, errlen, "signature field \"%s\" has its widget "
+		    "as a kid, not merged with it: not supported (poppler would "
+		    "report the signature missing)", n);
+		return NULL;
+	}
+	if (e->read_only) {
+		snprintf(err, errlen, "signature field \"%s\" is read-only "
+		    "(/Ff bit 1, ISO 32000-1 §12.7.3.1)", n);
+		return NULL;
+	}
+	if (e->sv_required) {
+		snprintf(err, errlen, "signature field \"%s\" has seed values "
+		    "(/SV) marked required, which pkisign does not check "
+		    "(ISO 32000-1 §12.7.4.5): refused", n);
+		return NULL;
+	}
+	if (pdf_field_locked(doc, o->fill_field)) {
+		snprintf(err, errlen, "signature field \"%s\" is locked by an "
+		    "earlier signature (FieldMDP /Lock, ISO 32000-1 §12.7.4.5, "
+		    "§12.8.2.4): signing it would invalidate that signature",
+		    n);
+		return NULL;
+	}
+	return e;
+}
+
 static int
 pdf_check_opts(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
     char *err, size_t errlen)
 {
+	char names[512];
 	const char *texts[3] = { o->reason, o->location, o->name };
 	const char *labels[3] = { "reason", "location", "name" };
 	int i;
@@ -1560,7 +2073,30 @@ pdf_check_opts(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
 		    "would invalidate it");
 		return -1;
 	}
+	if (o->fill_field != NULL)
+		return pdf_check_fill(doc, o, err, errlen) == NULL ? -1 : 0;
+	/*
+	 * /P 2 allows filling in forms and signing them, not adding fields:
+	 * a new signature field and widget is a change validators (Adobe,
+	 * pyHanko) report. A document time-stamp may follow, as with /P 1.
+	 */
+	if (doc->docmdp_p == 2 && !o->doc_timestamp) {
+		pdf_empty_names(doc, names, sizeof(names));
+		snprintf(err, errlen, "the PDF is certified with DocMDP /P 2 "
+		    "(form filling and signing only, ISO 32000-1 §12.8.2.2): "
+		    "a new signature field would invalidate the certification; "
+		    "sign an existing empty signature field by name (%s)",
+		    names);
+		return -1;
+	}
 	return 0;
+}
+
+int
+pdf_check_signature(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
+    char *err, size_t errlen)
+{
+	return pdf_check_opts(doc, o, err, errlen);
 }
 
 /* A field name: the given one, or the first free SignatureN. */
@@ -1581,17 +2117,22 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 	struct pdf_update u;
 	struct pdf_buf ap = { NULL, 0, 0, 1 };
 	qpdf_data q = doc->q;
-	qpdf_oh page, root, af, fields_ref, newpage, newroot, newaf, afc, flags;
+	qpdf_oh page, root, af, fields_ref = 0, newpage, newroot, newaf, afc;
+	qpdf_oh flags;
 	char name[300], date[80], br[PDF_BR_WIDTH + 1];
 	long long sig_num, field_num, ap_num = 0, flagv;
 	size_t hexlen, br_off, contents_off, after;
 	const char *keys[3] = { "/Name", "/Reason", "/Location" };
 	const char *texts[3] = { o->name, o->reason, o->location };
+	const struct pdf_sigfield *fill = NULL;
 	int i, pageno, rc = -1;
 
 	memset(p, 0, sizeof(*p));
 	memset(&u, 0, sizeof(u));
 	if (pdf_check_opts(doc, o, err, errlen) == -1)
+		goto out;
+	if (o->fill_field != NULL &&
+	    (fill = pdf_check_fill(doc, o, err, errlen)) == NULL)
 		goto out;
 	pdf_field_name(doc, o, name, sizeof(name));
 	if (pdf_date(o->signing_time != 0 ? o->signing_time : time(NULL), date,
@@ -1605,7 +2146,7 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 	if (upd_begin(&u, doc, err, errlen) == -1)
 		goto out;
 	sig_num = u.next++;
-	field_num = u.next++;
+	field_num = fill != NULL ? fill->id : u.next++;
 	if (o->visible)
 		ap_num = u.next++;
 
@@ -1639,6 +2180,38 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 		u.out.len += hexlen;
 	}
 	buf_str(&u.out, "> >>\nendobj\n");
+
+	/*
+	 * An existing empty field: rewritten with /V, all else kept (its
+	 * widget, on its page, in /Fields). qpdf would drop a key whose value
+	 * is a reference to an object it does not know yet (ours), so /V is
+	 * written ahead of its unparsed keys.
+	 */
+	if (fill != NULL) {
+		qpdf_oh fo = qpdf_get_object_by_id(q, fill->id, fill->gen);
+		const char *fs;
+
+		if (!qpdf_oh_is_dictionary(q, fo) ||
+		    (fo = dict_with(q, fo, "/V", 0)) == 0) {
+			snprintf(err, errlen, "signature field %d %d R: not a "
+			    "dictionary", fill->id, fill->gen);
+			goto out;
+		}
+		fs = qpdf_oh_unparse(q, fo);
+		if (pdf_qpdf_failed(q, "signature field", err, errlen))
+			goto out;
+		if (strncmp(fs, "<<", 2) != 0) {
+			snprintf(err, errlen, "signature field %d %d R: not a "
+			    "dictionary", fill->id, fill->gen);
+			goto out;
+		}
+		if (upd_obj(&u, fill->id, fill->gen, err, errlen) == -1)
+			goto out;
+		buf_printf(&u.out, "<< /V %lld 0 R ", sig_num);
+		buf_str(&u.out, fs + 2);
+		buf_str(&u.out, "\nendobj\n");
+		goto acroform;
+	}
 
 	/* The field and its widget, merged (§12.7.4.5, §12.5.6.19). */
 	page = qpdf_get_page_n(q, (size_t)pageno - 1);
@@ -1710,7 +2283,11 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 	    newpage, "page", err, errlen) == -1)
 		goto out;
 
-	/* The catalog's /AcroForm gets the field and /SigFlags 3 (§12.7.2). */
+	/*
+	 * The catalog's /AcroForm gets the new field and /SigFlags 3
+	 * (§12.7.2); a field filled is in /Fields already.
+	 */
+ acroform:
 	root = qpdf_oh_get_key(q, qpdf_get_trailer(q), "/Root");
 	af = qpdf_oh_get_key(q, root, "/AcroForm");
 	if (!qpdf_oh_is_null(q, af) && !qpdf_oh_is_dictionary(q, af)) {
@@ -1718,8 +2295,9 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 		goto out;
 	}
 	afc = qpdf_oh_is_null(q, af) ? qpdf_oh_new_dictionary(q) : af;
-	if (upd_append_to(&u, q, afc, "/Fields", fields_ref, 0, &newaf, err,
-	    errlen) == -1)
+	newaf = afc;
+	if (fill == NULL && upd_append_to(&u, q, afc, "/Fields", fields_ref, 0,
+	    &newaf, err, errlen) == -1)
 		goto out;
 	flags = qpdf_oh_get_key(q, afc, "/SigFlags");
 	flagv = qpdf_oh_is_integer(q, flags) ?

@@ -36,6 +36,16 @@ struct pdf_doc;
 
 struct pdf_sig_opts {
 	const char	*field_name;	/* NULL: the first free "SignatureN" */
+	/*
+	 * Not NULL: no new field; the existing empty signature field of this
+	 * fully qualified name (ISO 32000-1 §12.7.3.2) gets the signature as
+	 * /V, its widget kept (so no field_name, visible or doc_timestamp).
+	 * It must have one widget and no /V, not be read-only, have no /SV
+	 * constraints marked required, and no FieldMDP lock of an earlier
+	 * signature may lock it (§12.7.4.5, §12.8.2.4). Without it, a
+	 * document certified with DocMDP /P 2 is refused (§12.8.2.2).
+	 */
+	const char	*fill_field;
 	const char	*reason;	/* optional, UTF-8 */
 	const char	*location;	/* optional, UTF-8 */
 	const char	*name;		/* optional, UTF-8: the signer's name */
@@ -107,6 +117,13 @@ int	pdf_signature_count(const struct pdf_doc *);
 
 int	pdf_prepare_signature(struct pdf_doc *, const struct pdf_sig_opts *,
 	    struct pdf_prepared *, char *err, size_t errlen);
+/*
+ * 0 when pdf_prepare_signature() would accept these options for this
+ * document (the PDF's side: DocMDP, the field to fill and its locks, page,
+ * names); -1 with err otherwise. pkisign asks before any authorization.
+ */
+int	pdf_check_signature(const struct pdf_doc *, const struct pdf_sig_opts *,
+	    char *err, size_t errlen);
 /* The digest of the two ByteRange parts of p->buf. */
 int	pdf_byterange_digest(const struct pdf_prepared *, const EVP_MD *,
 	    unsigned char *md, unsigned int *mdlen);

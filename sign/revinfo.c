@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
@@ -236,36 +237,20 @@ ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
 	return rc;
 }
 
-/*
- * The CRL of x from url: DER, issued and signed by issuer (RFC 5280 §5.1,
- * §6.3.3), nextUpdate in the future, x not listed. Returns 0, 1 (revoked)
- * or -1.
- */
-static int
-ri_crl(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
-    char *err, size_t errlen)
+int
+revinfo_check_crl(const unsigned char *der, size_t len, X509 *x,
+    X509 *issuer, time_t now, char *err, size_t errlen)
 {
 	X509_CRL *crl = NULL;
 	X509_REVOKED *rev = NULL;
-	struct net_req q = { 0 };
-	struct net_resp r = { 0 };
-	const unsigned char *p;
-	const ASN1_TIME *next;
-	unsigned char *der = NULL;
+	const unsigned char *p = der;
+	const ASN1_TIME *thisupd, *next;
+	time_t t;
 	int rc = -1;
 
-	q.url = url;
-	q.max = REVINFO_CRL_MAX;
-	if (net_send(&q, &r, err, errlen) != 0)
-		goto out;
-	if (r.status != 200) {
-		snprintf(err, errlen, "CRL distribution point answered HTTP "
-		    "%ld", r.status);
-		goto out;
-	}
-	p = r.body;
-	if ((crl = d2i_X509_CRL(NULL, &p, (long)r.len)) == NULL ||
-	    p != r.body + r.len) {
+	if (len > REVINFO_CRL_MAX ||
+	    (crl = d2i_X509_CRL(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
 		ERR_clear_error();
 		snprintf(err, errlen, "not a DER CRL (RFC 5280 §5.1)");
 		goto out;
@@ -278,8 +263,24 @@ ri_crl(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
 		    "certificate's issuer (RFC 5280 §6.3.3)");
 		goto out;
 	}
+	/*
+	 * Current as OCSP responses must be (ri_ocsp): thisUpdate not later
+	 * than now + REVINFO_SKEW, nextUpdate not earlier than now. A CRL
+	 * dated in the future is an issuer's clock or a forgery's, not
+	 * usable validation data (RFC 5280 §5.1.2.4, §6.3.3 (a)).
+	 */
+	t = now + REVINFO_SKEW;
+	if ((thisupd = X509_CRL_get0_lastUpdate(crl)) == NULL ||
+	    X509_cmp_time(thisupd, &t) >= 0) {
+		ERR_clear_error();
+		snprintf(err, errlen, "CRL thisUpdate is in the future, more "
+		    "than %ld s ahead (RFC 5280 §5.1.2.4)", REVINFO_SKEW);
+		goto out;
+	}
+	t = now;
 	if ((next = X509_CRL_get0_nextUpdate(crl)) == NULL ||
-	    X509_cmp_current_time(next) <= 0) {
+	    X509_cmp_time(next, &t) <= 0) {
+		ERR_clear_error();
 		snprintf(err, errlen, "CRL past its nextUpdate (RFC 5280 "
 		    "§5.1.2.5)");
 		goto out;
@@ -289,6 +290,38 @@ ri_crl(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
 		rc = 1;
 		goto out;
 	}
+	rc = 0;
+ out:
+	X509_CRL_free(crl);
+	return rc;
+}
+
+/*
+ * The CRL of x from url, checked by revinfo_check_crl(). Returns 0, 1
+ * (revoked) or -1.
+ */
+static int
+ri_crl(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
+    char *err, size_t errlen)
+{
+	struct net_req q = { 0 };
+	struct net_resp r = { 0 };
+	unsigned char *der = NULL;
+	int rc = -1;
+
+	q.url = url;
+	q.max = REVINFO_CRL_MAX;
+	if (net_send(&q, &r, err, errlen) != 0)
+		goto out;
+	if (r.status != 200) {
+		snprintf(err, errlen, "CRL distribution point answered HTTP "
+		    "%ld", r.status);
+		goto out;
+	}
+	if ((rc = revinfo_check_crl(r.body, r.len, x, issuer, time(NULL),
+	    err, errlen)) != 0)
+		goto out;
+	rc = -1;
 	if ((der = OPENSSL_memdup(r.body, r.len)) == NULL ||
 	    ri_push(&ri->crls, &ri->ncrls, der, r.len) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -296,7 +329,6 @@ ri_crl(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
 	}
 	rc = 0;
  out:
-	X509_CRL_free(crl);
 	net_resp_clear(&r);
 	return rc;
 }

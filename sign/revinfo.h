@@ -10,6 +10,7 @@
 #define SIGN_REVINFO_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -18,7 +19,7 @@
 /* Largest OCSP response and CRL fetched. */
 #define REVINFO_OCSP_MAX	(64u * 1024)
 #define REVINFO_CRL_MAX		(16u * 1024 * 1024)
-/* Clock skew allowed on OCSP thisUpdate/nextUpdate, seconds. */
+/* Clock skew allowed on OCSP thisUpdate/nextUpdate and CRL thisUpdate, s. */
 #define REVINFO_SKEW		300L
 
 struct revinfo {
@@ -39,6 +40,15 @@ struct revinfo {
 int	revinfo_collect(STACK_OF(X509) *leaves, STACK_OF(X509) *pool,
 	    X509_STORE *trust, struct revinfo *out, char *err, size_t errlen);
 void	revinfo_clear(struct revinfo *);
+/*
+ * The checks of a CRL fetched for x (len bytes of DER, at most
+ * REVINFO_CRL_MAX), at time now: DER with nothing after it, issued and
+ * signed by issuer (RFC 5280 §6.3.3), thisUpdate at most REVINFO_SKEW after
+ * now (as OCSP's thisUpdate), nextUpdate present and after now, x not
+ * listed. Returns 0, 1 (x is revoked: err says so) or -1 with err.
+ */
+int	revinfo_check_crl(const unsigned char *der, size_t len, X509 *x,
+	    X509 *issuer, time_t now, char *err, size_t errlen);
 /* A pdf_dss pointing into ri (valid while ri is). */
 void	revinfo_dss(const struct revinfo *ri, struct pdf_dss *dss);
 

@@ -379,6 +379,7 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 	json_t *root, *factor = NULL, *visible = NULL, *docs = NULL;
 	const char *user = NULL, *cred = NULL, *level = NULL, *digest = NULL;
 	const char *reason = NULL, *location = NULL, *name = NULL;
+	const char *field = NULL;
 
 	memset(r, 0, sizeof(*r));
 	/* jansson's messages quote the text near the error: not echoed. */
@@ -389,15 +390,25 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 	}
 	r->root = root;
 	if (json_unpack_strict(root, &je, "{s:s, s:s, s:o, s?s, s?s, s?s, "
-	    "s?s, s?s, s?o, s:o}", "user", &user, "credential", &cred,
+	    "s?s, s?s, s?o, s?s, s:o}", "user", &user, "credential", &cred,
 	    "factor", &factor, "level", &level, "digest", &digest, "reason",
 	    &reason, "location", &location, "name", &name, "visible", &visible,
-	    "documents", &docs) == -1) {
+	    "field", &field, "documents", &docs) == -1) {
 		snprintf(detail, detaillen, "members: user, credential, "
 		    "factor (required), level, digest, reason, location, name, "
-		    "visible, documents (required), each once, of their type");
+		    "visible, field, documents (required), each once, of their "
+		    "type");
 		return -1;
 	}
+	/* An existing signature field keeps its own widget. */
+	if (field != NULL && (serve_text(field, 4096) == -1 ||
+	    visible != NULL)) {
+		snprintf(detail, detaillen, "field: the name of an existing "
+		    "empty signature field, 1 to 4096 bytes without control "
+		    "characters, not with visible");
+		return -1;
+	}
+	r->job.field = field;
 	if (serve_id(user) == -1 || serve_id(cred) == -1) {
 		snprintf(detail, detaillen, "user and credential are ids "
 		    "(decimal digits)");

@@ -159,6 +159,11 @@ tsa_check_response(const unsigned char *reqder, size_t reqlen,
 		goto out;
 	}
 	*tstlen = (size_t)n;
+	if (*tstlen > TSA_TOKEN_MAX) {
+		snprintf(err, errlen, "TSA: a time-stamp token of %zu bytes, "
+		    "more than the %u reserved for it", *tstlen, TSA_TOKEN_MAX);
+		goto out;
+	}
 	if (certs != NULL) {
 		*certs = tc;
 		tc = NULL;

@@ -90,6 +90,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_prepared(data, size, &p);
 		pdf_prepared_clear(&p);
 	}
+	/*
+	 * Filling the empty signature field "Fuzz" (a seed can hold one):
+	 * pdf_check_signature agrees with pdf_prepare_signature.
+	 */
+	memset(&o, 0, sizeof(o));
+	o.signing_time = 1700000000;
+	o.contents_max = 64;
+	o.fill_field = "Fuzz";
+	if ((pdf_check_signature(doc, &o, err, sizeof(err)) == 0) !=
+	    (pdf_prepare_signature(doc, &o, &p, err, sizeof(err)) == 0))
+		abort();
+	if (p.buf != NULL) {
+		fuzz_check_prepared(data, size, &p);
+		pdf_prepared_clear(&p);
+	}
 	memset(&o, 0, sizeof(o));
 	o.doc_timestamp = 1;
 	o.contents_max = 64;

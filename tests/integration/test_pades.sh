@@ -81,6 +81,25 @@ mkdss() {
 	} >>"$2"
 	qpdf --check "$2" >"$tmp/check.out" 2>&1 || { cat "$tmp/check.out"; fail "mkdss $2 is not clean"; }
 }
+# mkp2 FILE: a one-page PDF certified with DocMDP /P 2 (form filling and
+# signing only; the certification's dictionary is in /Perms, no field holds
+# it) with an empty signature field "Approval" merged with its widget.
+mkp2() {
+	local s off=() i
+	s=$'%PDF-1.7\n'
+	off[1]=${#s}; s+=$'1 0 obj\n<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] /SigFlags 3 >> /Perms << /DocMDP 5 0 R >> >>\nendobj\n'
+	off[2]=${#s}; s+=$'2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n'
+	off[3]=${#s}; s+=$'3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R] >>\nendobj\n'
+	off[4]=${#s}; s+=$'4 0 obj\n<< /FT /Sig /T (Approval) /Type /Annot /Subtype /Widget /Rect [72 100 272 160] /P 3 0 R /F 4 >>\nendobj\n'
+	off[5]=${#s}; s+=$'5 0 obj\n<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /Reference [<< /Type /SigRef /TransformMethod /DocMDP /TransformParams << /Type /TransformParams /P 2 /V /1.2 >> >>] /ByteRange [0 0 0 0] /Contents <00> >>\nendobj\n'
+	local x=${#s}
+	s+=$'xref\n0 6\n0000000000 65535 f \n'
+	for i in 1 2 3 4 5; do s+=$(printf '%010d 00000 n \n' "${off[$i]}")$'\n'; done
+	s+="trailer"$'\n'"<< /Size 6 /Root 1 0 R >>"$'\n'"startxref"$'\n'"$x"$'\n%%EOF\n'
+	printf '%s' "$s" >"$1"
+	qpdf --check "$1" >"$tmp/check.out" 2>&1 || { cat "$tmp/check.out"; fail "mkp2 $1 is not clean"; }
+}
+mkp2 "$tmp/p2.pdf"
 # Existing DSSs pdf_add_dss cannot extend: a string, one array as /Certs and /OCSPs.
 mkdss "$tmp/simple.pdf" "$tmp/dss-string.pdf" '(not a dictionary)'
 mkdss "$tmp/simple.pdf" "$tmp/dss-shared.pdf" '<< /Certs 6 0 R /OCSPs 6 0 R >>' '[ ]'
@@ -268,8 +287,42 @@ for ref in $(sed -n 's|.*/CRLs *\[\([^]]*\)\].*|\1|p' "$tmp/dss.txt" | grep -o '
 done
 [ "$n_ocsp" -ge 2 ] || fail "B-LT: $n_ocsp OCSP responses (signer and TSA at least)"
 [ "$n_crl" -ge 1 ] || fail "B-LT: no CRL"
+# /Certs: DER certificates, each once, among them the signer's, every one of
+# the stack's chain and the TSA's (the B-T token's signer).
+: >"$tmp/dss-fps"
+for ref in $(sed -n 's|.*/Certs *\[\([^]]*\)\].*|\1|p' "$tmp/dss.txt" | grep -o '[0-9]* [0-9]* R' | tr ' ' ',' | sed 's/,R$//'); do
+	qpdf --show-object="$ref" --filtered-stream-data "$tmp/lt.pdf" >"$tmp/dsscert.der"
+	openssl x509 -inform DER -in "$tmp/dsscert.der" -noout -fingerprint -sha256 >>"$tmp/dss-fps" 2>/dev/null ||
+		fail "a /Certs entry of the DSS is not a DER certificate"
+done
+[ -s "$tmp/dss-fps" ] || fail "B-LT: /Certs is empty: $(cat "$tmp/dss.txt")"
+[ -z "$(sort "$tmp/dss-fps" | uniq -d)" ] || fail "B-LT: a certificate twice in /Certs"
+cert_pem "$credRSA" "$tmp/rsa.pem"
+awk '/BEGIN CERT/ { n++ } { print > (dir "/chain-" n ".pem") }' dir="$tmp" "$PKI_CHAIN"
+for c in "$tmp/rsa.pem" "$PKI_TSA_CERT" "$tmp"/chain-*.pem; do
+	fp=$(openssl x509 -in "$c" -noout -fingerprint -sha256) || fail "$c: not a certificate"
+	grep -qxF "$fp" "$tmp/dss-fps" ||
+		fail "B-LT: /Certs lacks $(openssl x509 -in "$c" -noout -subject)"
+done
+# The third signature (B-T under B-LT) carries its signature-time-stamp:
+# pdfsig 22.12 prints nothing about a token (not even with -nocert), so
+# it is taken from the CMS pdfsig dumps, and verified over the signature
+# value as for B-T above. Its /Contents leaves no doubt it was sized for a
+# token: the reserve grew past the 16384-byte default (cades_size_bound).
+pdfsig -nocert "$tmp/lt.pdf" >"$tmp/sig-nocert.out" 2>&1 || fail "pdfsig -nocert lt.pdf"
+[ "$(grep -c 'Signature Validation: Signature is Valid\.' "$tmp/sig-nocert.out")" = 3 ] ||
+	{ cat "$tmp/sig-nocert.out"; fail "pdfsig -nocert: lt.pdf's signatures"; }
+( cd "$tmp" && rm -f lt.pdf.sig* && pdfsig -nocert -dump lt.pdf >/dev/null 2>&1 ) || fail "pdfsig -dump lt.pdf"
+openssl asn1parse -inform DER -in "$tmp/lt.pdf.sig2" >"$tmp/lt.asn1" || fail "asn1parse lt.pdf.sig2"
+grep -q 'id-smime-aa-timeStampToken' "$tmp/lt.asn1" || fail "B-LT: the signature has no signature-time-stamp"
+read -r soff shl slen < <(grep -B1 'cont \[ 1 \]' "$tmp/lt.asn1" | grep 'OCTET STRING' | tail -n1 | asn1line)
+dd if="$tmp/lt.pdf.sig2" of="$tmp/lt.sigval" bs=1 skip=$((soff + shl)) count="$slen" status=none
+read -r toff thl tlen < <(grep -A2 'id-smime-aa-timeStampToken' "$tmp/lt.asn1" | sed -n 3p | asn1line)
+dd if="$tmp/lt.pdf.sig2" of="$tmp/lt.tst" bs=1 skip="$toff" count=$((thl + tlen)) status=none
+openssl ts -verify -in "$tmp/lt.tst" -token_in -data "$tmp/lt.sigval" -CAfile "$PKI_CHAIN" >"$tmp/ts.out" 2>&1 ||
+	{ cat "$tmp/ts.out"; fail "B-LT: the signature-time-stamp is not over the signature value"; }
 qpdf --json "$tmp/lt.pdf" >/dev/null || fail "qpdf --json lt.pdf"
-note "B-LT (RSA): DSS with $n_ocsp OCSP responses (good) and $n_crl CRL(s); 3 signatures valid"
+note "B-LT (RSA): DSS with $(wc -l <"$tmp/dss-fps") certificates (signer, chain, TSA), $n_ocsp OCSP responses (good) and $n_crl CRL(s); 3 signatures valid; the signature's time-stamp verified"
 
 # === B-LTA: a document time-stamp over the signature and its DSS =====================
 # pdfsig 22.12 lists the time-stamp (its signer the TSA, the whole file
@@ -410,6 +463,42 @@ sign "$aA" "$credA" pin "$tmp/pinA" --level B-LTA --tsa-url "$PKI_TSA_URL" --in 
 [ "$rc" = 1 ] && grep -q 'not a dictionary' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "bad DSS at B-LTA: exit $rc"; }
 [ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] && [ "$(hashes)" = "$nhash" ] ||
 	fail "a document with a bad /DSS, or one twice in a batch, spent an authorization or a signHash"
+# A --contents-size the CMS may not fit (an RSA-2048 B-T signature with its
+# chain and a token of up to 16 KiB): refused before credentials/authorize
+# and signHash. It used to be found after signHash, the SAD spent.
+sign "$aA" "$credRSA" pin "$tmp/pinA" --level B-T --tsa-url "$PKI_TSA_URL" --contents-size 4096 \
+	--in "$tmp/simple.pdf" --out "$tmp/small.pdf"
+[ "$rc" = 1 ] && grep -q 'a contents size of 4096 bytes is too small' "$tmp/pkisign.out" ||
+	{ cat "$tmp/pkisign.out"; fail "a too small --contents-size: exit $rc"; }
+[ ! -e "$tmp/small.pdf" ] || fail "a too small --contents-size: output written"
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] && [ "$(hashes)" = "$nhash" ] ||
+	fail "a too small --contents-size spent an authorization or a signHash"
+# DocMDP /P 2: a new signature field is refused before any authorization,
+# naming the empty field to sign; --field signs that field (its widget
+# kept) at B-T, valid for pdfsig. The old code added a field anyway.
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/p2.pdf" --out "$tmp/p2-new.pdf"
+[ "$rc" = 1 ] && grep -q 'DocMDP /P 2' "$tmp/pkisign.out" && grep -q '"Approval"' "$tmp/pkisign.out" ||
+	{ cat "$tmp/pkisign.out"; fail "DocMDP /P 2, a new field: exit $rc"; }
+[ ! -e "$tmp/p2-new.pdf" ] || fail "DocMDP /P 2, a new field: output written"
+sign "$aA" "$credA" pin "$tmp/pinA" --field Nope --in "$tmp/p2.pdf" --out "$tmp/p2-new.pdf"
+[ "$rc" = 1 ] && grep -q 'no empty signature field named "Nope"' "$tmp/pkisign.out" ||
+	{ cat "$tmp/pkisign.out"; fail "--field of a missing field: exit $rc"; }
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] && [ "$(hashes)" = "$nhash" ] ||
+	fail "a DocMDP /P 2 refusal spent an authorization or a signHash"
+sign "$aA" "$credA" pin "$tmp/pinA" --field Approval --visible 1,10,10,50 --qr-url https://example.com \
+	--in "$tmp/p2.pdf" --out "$tmp/p2-new.pdf"
+[ "$rc" = 2 ] || { cat "$tmp/pkisign.out"; fail "--field with --visible: exit $rc, want 2"; }
+sign "$aA" "$credA" pin "$tmp/pinA" --level B-T --tsa-url "$PKI_TSA_URL" --field Approval \
+	--in "$tmp/p2.pdf" --out "$tmp/p2-signed.pdf"
+signed "--field Approval of a DocMDP /P 2 document"
+sigcheck "$tmp/p2-signed.pdf" 1
+lastwhole "$tmp/p2-signed.pdf"
+grep -q 'Signature Field Name: Approval' "$tmp/sig.out" || { cat "$tmp/sig.out"; fail "--field: not the field Approval"; }
+[ "$(qpdf --show-object=1 "$tmp/p2-signed.pdf")" = "$(qpdf --show-object=1 "$tmp/p2.pdf")" ] ||
+	fail "--field: the catalog (its /Fields) was rewritten"
+qpdf --show-object=4 "$tmp/p2-signed.pdf" | grep -q '/Rect \[ 72 100 272 160 \].*/V [0-9]* 0 R' ||
+	fail "--field: the field's widget or /V: $(qpdf --show-object=4 "$tmp/p2-signed.pdf")"
+note "DocMDP /P 2: a new field refused before authorization; --field signs the empty field Approval (B-T, valid)"
 # B-B and B-T add no DSS: the same document is signed.
 sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/dss-shared.pdf" --out "$tmp/dss-bb.pdf"
 signed "B-B of a document with an unusable DSS"
@@ -541,6 +630,22 @@ pdfsig -nssdir "sql:$nss" "$tmp/servedlta.pdf" >"$tmp/sig.out" 2>&1 || fail "pdf
 [ "$(grep -c '^Signature #' "$tmp/sig.out")" = 2 ] && grep -q 'Signature is Valid\.' "$tmp/sig.out" &&
 	grep -aq '/SubFilter /ETSI.RFC3161' "$tmp/servedlta.pdf" || { cat "$tmp/sig.out"; fail "serve B-LTA: the file"; }
 qpdf --check "$tmp/servedlta.pdf" >/dev/null 2>&1 || fail "serve B-LTA: qpdf --check"
+# "field": the DocMDP /P 2 document's empty field, through the service; not
+# with "visible" (400).
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/p2.pdf"
+sed -i 's/"documents":/"field":"Approval","documents":/' "$tmp/sbody"
+sreq "$tmp/sbody"
+[ "$code" = 200 ] || fail "serve field: HTTP $code: $(head -c 500 "$tmp/sout")"
+jq -r '.documents[0].pdf' "$tmp/sout" | base64 -d >"$tmp/servedp2.pdf"
+sigcheck "$tmp/servedp2.pdf" 1
+grep -q 'Signature Field Name: Approval' "$tmp/sig.out" || { cat "$tmp/sig.out"; fail "serve field: not the field Approval"; }
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/p2.pdf"
+sreq "$tmp/sbody"
+problem 422 "DocMDP /P 2 without a field"
+grep -q 'DocMDP /P 2' "$tmp/sout" || fail "serve DocMDP /P 2: $(cat "$tmp/sout")"
+sed -i 's/"documents":/"field":"Approval","visible":{"page":1,"x":1,"y":1,"size":50,"qr_text":"x"},"documents":/' "$tmp/sbody"
+sreq "$tmp/sbody"
+problem 400 "field with visible"
 # Refusals, each a problem body: wrong PIN (403, CSC's invalid_pin), not a
 # PDF (422), malformed and unknown members (400), not JSON (415), too big
 # (413), another path (404).

@@ -24,11 +24,13 @@
 #include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "sign/cades.h"
+#include "sign/tsa_client.h"
 
 static char dir[512];
 
@@ -273,6 +275,106 @@ test_rsa_pkcs1(void **state)
 	roundtrip("RSA", EVP_sha256());
 }
 
+/*
+ * cades_size_bound() is an upper bound, known before signing: for keys
+ * whose signature value varies in length (ECDSA: r and s lose a byte to a
+ * leading zero half the time, and gain one for a sign bit) and for RSA,
+ * many real SignedData are never longer, and at least once exactly as long
+ * (the longest value occurs); with a token of TSA_TOKEN_MAX bytes, the
+ * bound with tst_max holds too and a larger token is refused.
+ */
+static void
+bound_case(const char *type, const char *param, const EVP_MD *md)
+{
+	EVP_PKEY *cakey = keygen("EC"), *key;
+	X509 *ca = mkcert(cakey, "Test CA", NULL, NULL, 1), *leaf;
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	unsigned char dg[EVP_MAX_MD_SIZE], *tbs, *sig, *der, *tst;
+	size_t tbslen, siglen, derlen, bound, bound_t, longest = 0;
+	char err[256] = "";
+	struct cades *c;
+	int i, hit = 0;
+
+	if (strcmp(type, "EC") == 0)
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", param);
+	else
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+		    (size_t)atoi(param));
+	assert_non_null(key);
+	leaf = mkcert(key, "Ayu Lestari", ca, cakey, 0);
+	sk_X509_push(chain, ca);
+	assert_int_equal(cades_size_bound(leaf, chain, md, 0, &bound, err,
+	    sizeof(err)), 0);
+	assert_int_equal(cades_size_bound(leaf, chain, md, TSA_TOKEN_MAX,
+	    &bound_t, err, sizeof(err)), 0);
+	assert_true(bound_t > bound + TSA_TOKEN_MAX);
+	assert_int_equal(cades_size_bound(leaf, chain, md, TSA_TOKEN_MAX + 1,
+	    &bound_t, err, sizeof(err)), -1);
+	assert_int_equal(cades_size_bound(leaf, chain, md, TSA_TOKEN_MAX,
+	    &bound_t, err, sizeof(err)), 0);
+	/* A DER SEQUENCE of TSA_TOKEN_MAX bytes standing in for a token. */
+	tst = calloc(1, TSA_TOKEN_MAX + 1);
+	assert_non_null(tst);
+	tst[0] = 0x30;
+	tst[1] = 0x82;
+	tst[2] = (unsigned char)((TSA_TOKEN_MAX - 4) >> 8);
+	tst[3] = (unsigned char)(TSA_TOKEN_MAX - 4);
+	for (i = 0; i < 96; i++) {
+		assert_int_equal(RAND_bytes(dg, EVP_MD_get_size(md)), 1);
+		c = cades_new(leaf, chain, md, dg, EVP_MD_get_size(md), err,
+		    sizeof(err));
+		assert_non_null(c);
+		assert_int_equal(cades_tbs(c, &tbs, &tbslen, err, sizeof(err)),
+		    0);
+		sig = remote_sign(key, md, tbs, tbslen, &siglen);
+		assert_int_equal(cades_set_signature(c, sig, siglen, err,
+		    sizeof(err)), 0);
+		assert_int_equal(cades_der(c, &der, &derlen, err, sizeof(err)),
+		    0);
+		assert_true(derlen <= bound);
+		if (derlen == bound)
+			hit = 1;
+		if (derlen > longest)
+			longest = derlen;
+		OPENSSL_free(der);
+		if (i < 4) {
+			tst[3] = (unsigned char)(TSA_TOKEN_MAX - 3);
+			assert_int_equal(cades_add_timestamp(c, tst,
+			    TSA_TOKEN_MAX + 1, err, sizeof(err)), -1);
+			tst[3] = (unsigned char)(TSA_TOKEN_MAX - 4);
+			assert_int_equal(cades_add_timestamp(c, tst,
+			    TSA_TOKEN_MAX, err, sizeof(err)), 0);
+			assert_int_equal(cades_der(c, &der, &derlen, err,
+			    sizeof(err)), 0);
+			assert_true(derlen <= bound_t);
+			OPENSSL_free(der);
+		}
+		free(sig);
+		free(tbs);
+		cades_free(c);
+	}
+	/* Tight: the longest value made reaches it (P(miss) < 1e-11). */
+	if (!hit)
+		fail_msg("%s %s: longest CMS %zu, bound %zu", type, param,
+		    longest, bound);
+	free(tst);
+	sk_X509_free(chain);
+	X509_free(leaf);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(cakey);
+}
+
+static void
+test_size_bound(void **state)
+{
+	(void)state;
+	bound_case("EC", "P-256", EVP_sha256());
+	bound_case("EC", "P-384", EVP_sha384());
+	bound_case("EC", "P-521", EVP_sha512());
+	bound_case("RSA", "2048", EVP_sha256());
+}
+
 static void
 test_refusals(void **state)
 {
@@ -306,6 +408,7 @@ main(void)
 		cmocka_unit_test(test_ecdsa_sha384),
 		cmocka_unit_test(test_rsa_pkcs1),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_size_bound),
 	};
 	const char *t = getenv("PKI_TEST_DIR");
 	int rc;

@@ -1864,6 +1864,357 @@ teardown(void **state)
 	return 0;
 }
 
+/*
+ * pdfsig of a form with signature fields, some empty: nvalid valid
+ * signatures, nempty fields "not signed", and field's signature covering
+ * the whole file.
+ */
+static void
+check_pdfsig_fields(const char *name, int nvalid, int nempty,
+    const char *field)
+{
+	char path[512], out[16384], want[128];
+	const char *at;
+
+	path_of(path, sizeof(path), name);
+	run(out, sizeof(out), "pdfsig -nocert '%s'", path);
+	snprintf(want, sizeof(want), "Signature Field Name: %s\n", field);
+	if (count(out, "Signature Validation: Signature is Valid.") !=
+	    (size_t)nvalid || count(out, "ETSI.CAdES.detached") !=
+	    (size_t)nvalid || count(out, "The signature form field is not "
+	    "signed.") != (size_t)nempty || count(out, "Signature #") !=
+	    (size_t)(nvalid + nempty) || (at = strstr(out, want)) == NULL ||
+	    (at = strstr(at, "Total document signed")) == NULL ||
+	    strstr(out, "Signature Validation: Signature is Valid.") == NULL)
+		fail_msg("pdfsig %s (want %d valid, %d empty, %s whole):\n%s",
+		    name, nvalid, nempty, field, out);
+	/* The field's own entry is the one covering the file. */
+	at = strstr(out, want);
+	if (strstr(at, "Signature #") != NULL &&
+	    strstr(at, "Signature #") < strstr(at, "Total document signed"))
+		fail_msg("pdfsig %s: %s does not cover the file:\n%s", name,
+		    field, out);
+}
+
+/*
+ * A one-page classic PDF whose form has the empty signature fields
+ * "Approval" (object 5) and "Parties.Buyer" (object 7 under the
+ * non-terminal 6), each merged with its widget, and "Witness" (object 8)
+ * whose widget is its kid 9; object 4 is a signature dictionary: mdp not 0
+ * makes it a certification with DocMDP /P mdp (in /Perms; /P left out for
+ * mdp 9: the default, 2); lock not NULL makes it the value of a signed
+ * field "Sig0" (object 10, with /Lock << lock >>), sigref not NULL its
+ * /Reference entry's /TransformParams. sv (may be NULL) is added to
+ * Approval's dictionary.
+ */
+static void
+make_sigfield_pdf(const char *name, int mdp, const char *lock,
+    const char *sigref, const char *sv)
+{
+	char obj[11][512], path[512], ref[256] = "";
+	size_t offs[11], n = 0, i, xref;
+	FILE *f;
+
+	if (mdp != 0)
+		snprintf(ref, sizeof(ref), " /Reference [<< /Type /SigRef "
+		    "/TransformMethod /DocMDP /TransformParams << /Type "
+		    "/TransformParams%s /V /1.2 >> >>]", mdp == 9 ? "" :
+		    mdp == 1 ? " /P 1" : mdp == 2 ? " /P 2" : " /P 3");
+	else if (sigref != NULL)
+		snprintf(ref, sizeof(ref), " /Reference [<< /Type /SigRef "
+		    "/TransformMethod /FieldMDP /TransformParams << %s >> >>]",
+		    sigref);
+	snprintf(obj[n++], 512, "<< /Type /Catalog /Pages 2 0 R /AcroForm << "
+	    "/Fields [5 0 R 6 0 R 8 0 R%s] /SigFlags 3 >>%s >>", lock ||
+	    sigref ? " 10 0 R" : "", mdp ? " /Perms << /DocMDP 4 0 R >>" : "");
+	snprintf(obj[n++], 512, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+	snprintf(obj[n++], 512, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 "
+	    "612 792] /Annots [5 0 R 7 0 R 9 0 R%s] >>", lock || sigref ?
+	    " 10 0 R" : "");
+	snprintf(obj[n++], 512, "<< /Type /Sig /Filter /Adobe.PPKLite "
+	    "/SubFilter /adbe.pkcs7.detached%s /ByteRange [0 0 0 0] /Contents "
+	    "<00> >>", ref);
+	snprintf(obj[n++], 512, "<< /FT /Sig /T (Approval) /Type /Annot "
+	    "/Subtype /Widget /Rect [72 100 272 160] /P 3 0 R /F 4%s%s >>",
+	    sv ? " " : "", sv ? sv : "");
+	snprintf(obj[n++], 512, "<< /T (Parties) /Kids [7 0 R] >>");
+	snprintf(obj[n++], 512, "<< /FT /Sig /T (Buyer) /Parent 6 0 R /Type "
+	    "/Annot /Subtype /Widget /Rect [300 100 500 160] /P 3 0 R /F 4 >>");
+	snprintf(obj[n++], 512, "<< /FT /Sig /T (Witness) /Kids [9 0 R] >>");
+	snprintf(obj[n++], 512, "<< /Type /Annot /Subtype /Widget /Parent 8 0 R "
+	    "/Rect [300 200 500 260] /P 3 0 R /F 4 >>");
+	if (lock || sigref)
+		snprintf(obj[n++], 512, "<< /FT /Sig /T (Sig0) /V 4 0 R%s%s%s "
+		    "/Type /Annot /Subtype /Widget /Rect [0 0 0 0] /P 3 0 R >>",
+		    lock ? " /Lock << /Type /SigFieldLock " : "",
+		    lock ? lock : "", lock ? " >>" : "");
+	path_of(path, sizeof(path), name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", f);
+	for (i = 0; i < n; i++) {
+		offs[i] = (size_t)ftell(f);
+		fprintf(f, "%zu 0 obj\n%s\nendobj\n", i + 1, obj[i]);
+	}
+	xref = (size_t)ftell(f);
+	fprintf(f, "xref\n0 %zu\n0000000000 65535 f\r\n", n + 1);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%010zu 00000 n\r\n", offs[i]);
+	fprintf(f, "trailer\n<< /Size %zu /Root 1 0 R >>\nstartxref\n%zu\n"
+	    "%%%%EOF\n", n + 1, xref);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* pdf_check_signature and pdf_prepare_signature of name with o: 0 or -1. */
+static int
+try_sign(const char *name, const struct pdf_sig_opts *o, char *err,
+    size_t errlen)
+{
+	char path[512], e2[512];
+	unsigned char *buf;
+	size_t len;
+	struct pdf_doc *doc = NULL;
+	struct pdf_prepared p;
+	int r1, r2;
+
+	path_of(path, sizeof(path), name);
+	buf = read_file(path, &len);
+	if (pdf_open(buf, len, &doc, err, errlen) != 0)
+		fail_msg("pdf_open %s: %s", name, err);
+	r1 = pdf_check_signature(doc, o, e2, sizeof(e2));
+	r2 = pdf_prepare_signature(doc, o, &p, err, errlen);
+	/* The check says what the update would. */
+	assert_int_equal(r1, r2);
+	if (r2 == -1)
+		assert_string_equal(e2, err);
+	pdf_prepared_clear(&p);
+	pdf_close(doc);
+	free(buf);
+	return r2;
+}
+
+/*
+ * DocMDP /P 2 (ISO 32000-1 §12.8.2.2): a new signature field is refused
+ * (validators report it), naming the empty fields; an existing empty one
+ * is filled: its object rewritten with /V, its widget, page and /Fields
+ * left as they were; pdfsig validates it and qpdf --check passes. Its
+ * nested sibling "Parties.Buyer" (a widget kid) is filled next. /P 3 and
+ * no certification allow a new field; /P 1 refuses filling too.
+ */
+static void
+test_docmdp_fill_field(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	char text[8192], err[512];
+
+	make_sigfield_pdf("p2.pdf", 2, NULL, NULL, NULL);
+	check_qpdf("p2.pdf");
+	assert_int_equal(try_sign("p2.pdf", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "DocMDP /P 2"));
+	assert_non_null(strstr(err, "\"Approval\", \"Parties.Buyer\", "
+	    "\"Witness\""));
+	/* /P left out means 2. */
+	make_sigfield_pdf("p2d.pdf", 9, NULL, NULL, NULL);
+	assert_int_equal(try_sign("p2d.pdf", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "DocMDP /P 2"));
+
+	o.fill_field = "Nope";
+	assert_int_equal(try_sign("p2.pdf", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no empty signature field named \"Nope\""));
+	o.fill_field = "Buyer";		/* the partial name is not enough */
+	assert_int_equal(try_sign("p2.pdf", &o, err, sizeof(err)), -1);
+	o.fill_field = "Witness";	/* its widget a kid: pdfsig misses it */
+	assert_int_equal(try_sign("p2.pdf", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not merged"));
+	o.fill_field = "Approval";
+	o.visible = 1;
+	o.page = 1;
+	o.x = o.y = 10;
+	o.size = 50;
+	o.qr_text = "x";
+	assert_int_equal(try_sign("p2.pdf", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "own widget is kept"));
+	o.visible = 0;
+	o.page = 0;
+	o.qr_text = NULL;
+
+	/* Three signature fields, all empty: pdf_signature_count says 3. */
+	assert_int_equal(sign_file("p2.pdf", "p2-a.pdf", &o), 3);
+	check_qpdf("p2-a.pdf");
+	check_pdfsig_fields("p2-a.pdf", 1, 2, "Approval");
+	/* The field: /V added, the rest kept; no new field or widget. */
+	show_object("p2-a.pdf", "5", text, sizeof(text));
+	assert_int_equal(ref_of(text, "/V"), 10);
+	assert_non_null(strstr(text, "/T (Approval)"));
+	assert_non_null(strstr(text, "/Rect [ 72 100 272 160 ]"));
+	assert_non_null(strstr(text, "/P 3 0 R"));
+	show_object("p2-a.pdf", "3", text, sizeof(text));
+	assert_non_null(strstr(text, "/Annots [ 5 0 R 7 0 R 9 0 R ]"));
+	show_object("p2-a.pdf", "1", text, sizeof(text));
+	assert_non_null(strstr(text, "/Fields [ 5 0 R 6 0 R 8 0 R ]"));
+	show_object("p2-a.pdf", "trailer", text, sizeof(text));
+	assert_non_null(strstr(text, "/Size 11"));
+	/* Filled: no longer empty. The nested one next. */
+	assert_int_equal(try_sign("p2-a.pdf", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no empty signature field named "
+	    "\"Approval\" in the PDF (its empty signature fields: "
+	    "\"Parties.Buyer\", \"Witness\")"));
+	o.fill_field = "Parties.Buyer";
+	assert_int_equal(sign_file("p2-a.pdf", "p2-b.pdf", &o), 3);
+	check_qpdf("p2-b.pdf");
+	check_pdfsig_fields("p2-b.pdf", 2, 1, "Parties.Buyer");
+	show_object("p2-b.pdf", "7", text, sizeof(text));
+	assert_int_equal(ref_of(text, "/V"), 11);
+	assert_non_null(strstr(text, "/Rect [ 300 100 500 160 ]"));
+
+	/* /P 1: not even a field filled. /P 3 and none: a new field. */
+	make_sigfield_pdf("p1.pdf", 1, NULL, NULL, NULL);
+	o.fill_field = "Approval";
+	assert_int_equal(try_sign("p1.pdf", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "DocMDP /P 1"));
+	o.fill_field = NULL;
+	make_sigfield_pdf("p3.pdf", 3, NULL, NULL, NULL);
+	assert_int_equal(sign_file("p3.pdf", "p3-s.pdf", &o), 3);
+	check_pdfsig_fields("p3-s.pdf", 1, 3, "Signature1");
+	make_sigfield_pdf("p0.pdf", 0, NULL, NULL, NULL);
+	assert_int_equal(sign_file("p0.pdf", "p0-s.pdf", &o), 3);
+	check_pdfsig_fields("p0-s.pdf", 1, 3, "Signature1");
+	check_qpdf("p0-s.pdf");
+}
+
+/*
+ * FieldMDP (ISO 32000-1 §12.7.4.5, §12.8.2.4): a field an earlier
+ * signature locks (its field's /Lock or its /Reference's FieldMDP
+ * parameters: /All, /Include listing it, /Exclude not listing it) is not
+ * filled; one the lock leaves free is. Required seed values and read-only
+ * fields are refused too.
+ */
+static void
+test_fieldmdp_lock(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	char err[512];
+	static const struct {
+		const char	*lock, *sigref;
+		int		 approval_locked, buyer_locked;
+	} c[] = {
+		{ "/Action /All", NULL, 1, 1 },
+		{ "/Action /Include /Fields [(Approval)]", NULL, 1, 0 },
+		{ "/Action /Exclude /Fields [(Approval)]", NULL, 0, 1 },
+		{ "/Action /Include /Fields [(Parties.Buyer)]", NULL, 0, 1 },
+		{ NULL, "/Type /TransformParams /Action /Include /Fields "
+		    "[(Approval)] /V /1.2", 1, 0 },
+		{ NULL, "/Type /TransformParams /Action /All /V /1.2", 1, 1 },
+		{ "/Action /Include /Fields [(Other)]", NULL, 0, 0 },
+	};
+	char name[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		snprintf(name, sizeof(name), "lock%zu.pdf", i);
+		make_sigfield_pdf(name, 0, c[i].lock, c[i].sigref, NULL);
+		check_qpdf(name);
+		o.fill_field = "Approval";
+		if (try_sign(name, &o, err, sizeof(err)) != -c[i].approval_locked)
+			fail_msg("case %zu: Approval: %s", i, err);
+		if (c[i].approval_locked)
+			assert_non_null(strstr(err, "locked by an earlier "
+			    "signature"));
+		o.fill_field = "Parties.Buyer";
+		if (try_sign(name, &o, err, sizeof(err)) != -c[i].buyer_locked)
+			fail_msg("case %zu: Parties.Buyer: %s", i, err);
+	}
+	/* Seed values: advisory ones are ignored, required ones refused. */
+	o.fill_field = "Approval";
+	make_sigfield_pdf("sv0.pdf", 0, NULL, NULL, "/SV << /Type /SV "
+	    "/Reasons [(Approval)] >>");
+	assert_int_equal(try_sign("sv0.pdf", &o, err, sizeof(err)), 0);
+	make_sigfield_pdf("sv1.pdf", 0, NULL, NULL, "/SV << /Type /SV "
+	    "/SubFilter [/adbe.pkcs7.detached] /Ff 2 >>");
+	assert_int_equal(try_sign("sv1.pdf", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "seed values"));
+	make_sigfield_pdf("sv2.pdf", 0, NULL, NULL, "/SV << /TimeStamp << "
+	    "/URL (http://tsa.example) /Ff 1 >> >>");
+	assert_int_equal(try_sign("sv2.pdf", &o, err, sizeof(err)), -1);
+	make_sigfield_pdf("ro.pdf", 0, NULL, NULL, "/Ff 1");
+	assert_int_equal(try_sign("ro.pdf", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "read-only"));
+}
+
+/*
+ * A one-page classic PDF whose catalog names object 6 of generation 1
+ * (/Extra 6 1 R), whose body is obj6.
+ */
+static void
+make_gen1_pdf(const char *name, const char *obj6)
+{
+	const char *obj[6] = {
+		"<< /Type /Catalog /Pages 2 0 R /Extra 6 1 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+		    "/Contents 4 0 R >>",
+		"<< /Length 0 >>\nstream\n\nendstream",
+		"<< /Producer (test_pdf) >>",
+		obj6,
+	};
+	char path[512];
+	size_t offs[6], i, xref;
+	FILE *f;
+
+	path_of(path, sizeof(path), name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", f);
+	for (i = 0; i < 6; i++) {
+		offs[i] = (size_t)ftell(f);
+		fprintf(f, "%zu %d obj\n%s\nendobj\n", i + 1, i == 5 ? 1 : 0,
+		    obj[i]);
+	}
+	xref = (size_t)ftell(f);
+	fprintf(f, "xref\n0 7\n0000000000 65535 f\r\n");
+	for (i = 0; i < 6; i++)
+		fprintf(f, "%010zu %05d n\r\n", offs[i], i == 5 ? 1 : 0);
+	fprintf(f, "trailer\n<< /Size 7 /Root 1 0 R /Info 5 0 R >>\nstartxref\n"
+	    "%zu\n%%%%EOF\n", xref);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * Objects of generation > 0 are read at open when a reference names them:
+ * a damaged one is refused by pdf_open, not when the update rewrites the
+ * catalog that names it (after signHash, in pkisign). A good one is kept
+ * and the document signed.
+ */
+static void
+test_generation_gt0(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	char path[512], err[256], text[4096];
+	unsigned char *buf;
+	size_t len;
+	struct pdf_doc *doc = NULL;
+
+	make_gen1_pdf("g1.pdf", "<< /Note (a reused number) >>");
+	check_qpdf("g1.pdf");
+	assert_int_equal(sign_file("g1.pdf", "g1-s.pdf", &o), 0);
+	check_qpdf("g1-s.pdf");
+	check_pdfsig("g1-s.pdf", 1, 1);
+	show_object("g1-s.pdf", "1", text, sizeof(text));
+	assert_non_null(strstr(text, "/Extra 6 1 R"));
+
+	/* A dictionary that never ends: a syntax error. */
+	make_gen1_pdf("g2.pdf", "<< /Note (damaged) /A [ 1 2 >>");
+	path_of(path, sizeof(path), "g2.pdf");
+	buf = read_file(path, &len);
+	err[0] = '\0';
+	if (pdf_open(buf, len, &doc, err, sizeof(err)) == 0) {
+		pdf_close(doc);
+		fail_msg("a damaged object 6 1 was not refused at open");
+	}
+	assert_non_null(strstr(err, "object 6 1"));
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -1890,6 +2241,9 @@ main(void)
 		cmocka_unit_test(test_update_out_of_memory),
 		cmocka_unit_test(test_dss_existing),
 		cmocka_unit_test(test_own_headroom),
+		cmocka_unit_test(test_docmdp_fill_field),
+		cmocka_unit_test(test_fieldmdp_lock),
+		cmocka_unit_test(test_generation_gt0),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

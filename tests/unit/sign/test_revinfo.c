@@ -1,0 +1,197 @@
+/*
+ * The CRL checks of B-LT's revocation data (sign/revinfo.c,
+ * revinfo_check_crl): a CRL made here by a throw-away CA is accepted when
+ * current; refused when its thisUpdate is in the future beyond REVINFO_SKEW
+ * (as an OCSP response's is), past its nextUpdate, without nextUpdate,
+ * signed by another key, or followed by a byte; a listed certificate is
+ * reported revoked (1). A thisUpdate within the skew is accepted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "sign/revinfo.h"
+
+static EVP_PKEY *ca_key, *other_key;
+static X509 *ca, *leaf;
+
+static X509 *
+mkcert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	static long serial = 1;
+
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	assert_int_not_equal(X509_sign(x, ikey ? ikey : key, EVP_sha256()), 0);
+	X509_NAME_free(n);
+	return x;
+}
+
+/*
+ * A CRL by ca, thisUpdate now + this_off, nextUpdate now + next_off (no
+ * nextUpdate when next_off is 0), listing leaf when revoke, signed by key.
+ * DER in *der (OPENSSL_free).
+ */
+static size_t
+mkcrl(time_t now, long this_off, long next_off, int revoke, EVP_PKEY *key,
+    unsigned char **der)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t;
+	int n;
+
+	assert_non_null(crl);
+	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl,
+	    X509_get_subject_name(ca)), 1);
+	t = ASN1_TIME_adj(NULL, now, 0, this_off);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+	ASN1_TIME_free(t);
+	if (next_off != 0) {
+		t = ASN1_TIME_adj(NULL, now, 0, next_off);
+		assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
+		ASN1_TIME_free(t);
+	}
+	if (revoke) {
+		X509_REVOKED *r = X509_REVOKED_new();
+
+		t = ASN1_TIME_adj(NULL, now, 0, -60);
+		assert_int_equal(X509_REVOKED_set_serialNumber(r,
+		    X509_get_serialNumber(leaf)), 1);
+		assert_int_equal(X509_REVOKED_set_revocationDate(r, t), 1);
+		ASN1_TIME_free(t);
+		assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
+	}
+	assert_int_equal(X509_CRL_sort(crl), 1);
+	assert_int_not_equal(X509_CRL_sign(crl, key, EVP_sha256()), 0);
+	*der = NULL;
+	n = i2d_X509_CRL(crl, der);
+	assert_true(n > 0);
+	X509_CRL_free(crl);
+	return (size_t)n;
+}
+
+static int
+check(time_t now, long this_off, long next_off, int revoke, EVP_PKEY *key,
+    char *err, size_t errlen)
+{
+	unsigned char *der;
+	size_t len = mkcrl(now, this_off, next_off, revoke, key, &der);
+	int r;
+
+	err[0] = '\0';
+	r = revinfo_check_crl(der, len, leaf, ca, now, err, errlen);
+	OPENSSL_free(der);
+	return r;
+}
+
+static void
+test_current(void **state)
+{
+	char err[256];
+	time_t now = time(NULL);
+
+	(void)state;
+	assert_int_equal(check(now, -60, 3600, 0, ca_key, err, sizeof(err)),
+	    0);
+	/* Within the clock skew allowed. */
+	assert_int_equal(check(now, REVINFO_SKEW - 60, 3600, 0, ca_key, err,
+	    sizeof(err)), 0);
+}
+
+static void
+test_future_this_update(void **state)
+{
+	char err[256];
+	time_t now = time(NULL);
+
+	(void)state;
+	assert_int_equal(check(now, REVINFO_SKEW + 60, 7200, 0, ca_key, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "thisUpdate is in the future"));
+	assert_int_equal(check(now, 86400, 2 * 86400, 0, ca_key, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "thisUpdate is in the future"));
+}
+
+static void
+test_refusals(void **state)
+{
+	unsigned char *der, *longer;
+	char err[256];
+	time_t now = time(NULL);
+	size_t len;
+
+	(void)state;
+	assert_int_equal(check(now, -7200, -60, 0, ca_key, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "nextUpdate"));
+	assert_int_equal(check(now, -60, 0, 0, ca_key, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nextUpdate"));
+	assert_int_equal(check(now, -60, 3600, 0, other_key, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "signed by the certificate's issuer"));
+	assert_int_equal(check(now, -60, 3600, 1, ca_key, err, sizeof(err)),
+	    1);
+	assert_non_null(strstr(err, "revoked"));
+
+	len = mkcrl(now, -60, 3600, 0, ca_key, &der);
+	longer = malloc(len + 1);
+	assert_non_null(longer);
+	memcpy(longer, der, len);
+	longer[len] = 0;
+	assert_int_equal(revinfo_check_crl(longer, len + 1, leaf, ca, now,
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a DER CRL"));
+	assert_int_equal(revinfo_check_crl(der, len - 1, leaf, ca, now,
+	    err, sizeof(err)), -1);
+	free(longer);
+	OPENSSL_free(der);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_current),
+		cmocka_unit_test(test_future_this_update),
+		cmocka_unit_test(test_refusals),
+	};
+	EVP_PKEY *leaf_key;
+	int r;
+
+	ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	leaf_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (ca_key == NULL || other_key == NULL || leaf_key == NULL)
+		return 1;
+	ca = mkcert(ca_key, "Test CRL CA", NULL, NULL);
+	leaf = mkcert(leaf_key, "Test Subscriber", ca, ca_key);
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	X509_free(leaf);
+	X509_free(ca);
+	EVP_PKEY_free(leaf_key);
+	EVP_PKEY_free(other_key);
+	EVP_PKEY_free(ca_key);
+	return r;
+}
