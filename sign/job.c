@@ -125,6 +125,25 @@ subject_cn(X509 *x)
 	return s;
 }
 
+/* The signature's options from the job: one place for the check and the update. */
+static void
+sig_opts(const struct sign_job *o, const char *name, size_t contents,
+    struct pdf_sig_opts *so)
+{
+	memset(so, 0, sizeof(*so));
+	so->reason = o->reason;
+	so->location = o->location;
+	so->name = name;
+	so->visible = o->visible;
+	so->page = o->page;
+	so->x = o->x;
+	so->y = o->y;
+	so->size = o->size;
+	so->qr_text = o->qr_text;
+	so->fill_field = o->field;
+	so->contents_max = contents;
+}
+
 /*
  * Opens the document and checks now what the updates after signHash would
  * refuse in it, so that it is refused before any network call and nothing
@@ -150,17 +169,7 @@ doc_open(struct doc *d, const struct sign_job *o, char *err, size_t errlen)
 		goto out;
 	}
 	/* DocMDP, the field to fill, its locks: as doc_prepare will ask. */
-	so.reason = o->reason;
-	so.location = o->location;
-	so.name = o->name;
-	so.visible = o->visible;
-	so.page = o->page;
-	so.x = o->x;
-	so.y = o->y;
-	so.size = o->size;
-	so.qr_text = o->qr_text;
-	so.contents_max = o->contents;
-	so.fill_field = o->field;
+	sig_opts(o, o->name, o->contents, &so);
 	if (pdf_check_signature(d->pdf, &so, e, sizeof(e)) != 0) {
 		sign_err(err, errlen, "%s: %s", d->sd->label, e);
 		goto out;
@@ -205,18 +214,8 @@ doc_prepare(struct doc *d, const struct sign_job *o,
 	char e[512];
 	int rc = -1;
 
-	so.reason = o->reason;
-	so.location = o->location;
-	so.name = name;
+	sig_opts(o, name, contents, &so);
 	so.signing_time = now;
-	so.visible = o->visible;
-	so.page = o->page;
-	so.x = o->x;
-	so.y = o->y;
-	so.size = o->size;
-	so.qr_text = o->qr_text;
-	so.fill_field = o->field;
-	so.contents_max = contents;
 	if (pdf_prepare_signature(d->pdf, &so, &d->prep, e, sizeof(e)) != 0) {
 		sign_err(err, errlen, "%s: %s", d->sd->label, e);
 		*bad = 1;

@@ -377,6 +377,24 @@ pdf_qpdf_warned(qpdf_data q, const char *what, char *err, size_t errlen)
 	return 1;
 }
 
+/* After reading object id gen: 1 with err when qpdf failed or had to guess. */
+static int
+pdf_object_damaged(qpdf_data q, long long id, int gen, char *err,
+    size_t errlen)
+{
+	char what[64];
+
+	if (qpdf_has_error(q)) {
+		if (gen == 0)
+			snprintf(what, sizeof(what), "object %lld", id);
+		else
+			snprintf(what, sizeof(what), "object %lld %d", id, gen);
+		pdf_qpdf_failed(q, what, err, errlen);
+		return 1;
+	}
+	return pdf_qpdf_warned(q, "objects", err, errlen);
+}
+
 static int
 pdf_is_ws(unsigned char c)
 {
@@ -1321,14 +1339,7 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 		}
 		if (scanned != 0 && scanned != PDF_SCAN_UNDECODABLE)
 			goto scan_failed;
-		if (qpdf_has_error(q)) {
-			char what[64];
-
-			snprintf(what, sizeof(what), "object %lld", id);
-			pdf_qpdf_failed(q, what, err, errlen);
-			goto out;
-		}
-		if (pdf_qpdf_warned(q, "objects", err, errlen))
+		if (pdf_object_damaged(q, id, 0, err, errlen))
 			goto out;
 		if (pdf_budget_spent(&budget)) {
 			snprintf(err, errlen, "reading this PDF takes more than "
@@ -1358,14 +1369,7 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 		o = qpdf_get_object_by_id(q, gid, ggen);
 		(void)qpdf_oh_is_null(q, o);	/* resolves it */
 		qpdf_oh_release(q, o);
-		if (qpdf_has_error(q)) {
-			char what[64];
-
-			snprintf(what, sizeof(what), "object %d %d", gid, ggen);
-			pdf_qpdf_failed(q, what, err, errlen);
-			goto out;
-		}
-		if (pdf_qpdf_warned(q, "objects", err, errlen))
+		if (pdf_object_damaged(q, gid, ggen, err, errlen))
 			goto out;
 		if (pdf_budget_spent(&budget)) {
 			snprintf(err, errlen, "reading this PDF takes more than "
