@@ -92,7 +92,26 @@ struct signer_config {
 	 * the last (hsm/README.md, "PINs from the environment").
 	 */
 	int			 keep_pin_env;
+	/*
+	 * How long one round trip may take before the signer is taken for
+	 * hung, in seconds; 0: the default. timeout_s bounds signing and
+	 * public keys (hsm.signer_timeout_seconds, default
+	 * SIGNER_TIMEOUT_DEFAULT_S), keygen_timeout_s key generation and
+	 * removal (KEYGEN, UNKEYGEN, WRAPGEN: hsm.keygen_timeout_seconds,
+	 * default SIGNER_KEYGEN_TIMEOUT_DEFAULT_S; RSA-4096 in SoftHSM2 takes
+	 * seconds). Past it the call fails with "signer process N: no reply
+	 * within S s", the signer is broken (signer_broken()), and it ends:
+	 * killed and reaped by the client when the signer has no
+	 * sandbox_section (it is then the client's own user), otherwise by
+	 * its own alarm one second later (hsm/README.md, "Time-outs").
+	 */
+	unsigned int		 timeout_s;
+	unsigned int		 keygen_timeout_s;
 };
+
+#define SIGNER_TIMEOUT_DEFAULT_S	10
+#define SIGNER_KEYGEN_TIMEOUT_DEFAULT_S	120
+#define SIGNER_TIMEOUT_MAX_S		3600
 
 struct signer;
 struct config;
@@ -100,8 +119,10 @@ struct config;
 /*
  * Adds the token of role ("root", "ca", "ocsp", "tsa", "audit", "wrap") from
  * pki.conf: hsm.<role>_token, its PIN from hsm.<role>_pin_file or else the
- * environment variable PKI_<ROLE>_PIN; the first call also sets module and
- * lock_dir from hsm.module and hsm.lock_dir. sc starts zeroed; the strings
+ * environment variable PKI_<ROLE>_PIN; the first call also sets module,
+ * lock_dir, module_write_dir, session_keys, timeout_s and keygen_timeout_s
+ * from hsm.module, hsm.lock_dir, hsm.module_write_dir, hsm.session_keys,
+ * hsm.signer_timeout_seconds and hsm.keygen_timeout_seconds. sc starts zeroed; the strings
  * stay owned by cfg. -1 (logged) when something is missing.
  */
 int	signer_config_add_token(struct signer_config *, const struct config *,
@@ -123,13 +144,20 @@ void	signer_config_forget_pins(const struct signer_config *);
  * parent's environment PINs are forgotten (keep_pin_env, above), whether
  * or not the signer then starts. A child that cannot start (bad
  * PIN, missing token) reports it on the socket and signer_spawn() returns NULL
- * with that message in err. Free with signer_close() (waits for the child).
+ * with that message in err. Free with signer_close(): it waits for the child
+ * to end, at most timeout_s + 2 seconds (keygen_timeout_s + 2 after a key
+ * request that got no reply), then kills it when it may (no
+ * sandbox_section) or leaves it to end on its own, logged; so a hung
+ * signer does not hold up a daemon's shutdown.
  */
 struct signer	*signer_spawn(const struct signer_config *, char *err, size_t errlen);
 void		 signer_close(struct signer *);
 int		 signer_fd(const struct signer *);	/* for tests and poll() */
 pid_t		 signer_pid(const struct signer *);
-/* 1 once a round trip failed (the signer is gone): spawn a new one. */
+/*
+ * 1 once a round trip failed (the signer is gone, or gave no reply within
+ * its time-out): spawn a new one.
+ */
 int		 signer_broken(struct signer *);
 
 /*

@@ -7,16 +7,24 @@
  * parallel, spawn several signers (SoftHSM2 scales with processes, not
  * threads: HSM-NOTES.md). signer_spawn() forks: call it before starting
  * threads.
+ *
+ * Time-outs: each round trip has a deadline (signer_proto_timeout()), so a
+ * hung HSM costs a caller, and the threads queued on the mutex behind it,
+ * at most that long; the signer is then broken and ends (hsm/README.md,
+ * "Time-outs").
  */
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -31,11 +39,22 @@
 #include "hsm/signer.h"
 #include "hsm/signer_proto.h"
 #include "lib/daemon.h"
+#include "lib/log.h"
 
 struct signer {
 	int		 fd;
 	pid_t		 pid;
 	int		 broken;	/* the connection failed: no more requests */
+	int		 reaped;	/* pid waited for already */
+	/*
+	 * The signer runs as this process's user and under no filter of its
+	 * own (no sandbox_section): kill() reaches it. A daemon's signer
+	 * runs as hsm.user and the daemon's worker may not call kill()
+	 * under its seccomp filter: such a signer ends by its own alarm.
+	 */
+	int		 may_kill;
+	unsigned int	 hung_s;	/* the bound of a request left unanswered */
+	struct signer_config bounds;	/* only timeout_s, keygen_timeout_s */
 	pthread_mutex_t	 mtx;		/* one round trip at a time */
 	pthread_mutex_t	 provmtx;	/* guards the provider's creation */
 	OSSL_LIB_CTX	*libctx;	/* the provider's, made by signer_pkey() */
@@ -96,6 +115,31 @@ signer_reply_text(const unsigned char *body, size_t len, char *err,
 }
 
 /*
+ * A round trip got no reply within bound seconds: the signer is hung (an
+ * HSM that stopped answering, a module stuck on a lock). No request goes
+ * to it again; shutdown() makes it see EOF, and a reply it still sends
+ * fail, should it ever wake up. Killed and reaped here when it may be
+ * (may_kill); otherwise its own alarm ends it a second after our deadline
+ * (signerproc), and the daemon, seeing its child end, stops to be started
+ * again with a new signer (lib/daemon.h, daemon_wait). Called with the
+ * mutex held.
+ */
+static void
+signer_hung_locked(struct signer *s, unsigned int bound)
+{
+	s->broken = 1;
+	s->hung_s = bound;
+	(void)shutdown(s->fd, SHUT_RDWR);
+	log_err("signer process %ld: no reply within %u s: taken for hung%s",
+	    (long)s->pid, bound, s->may_kill ? ", killed" : "");
+	if (s->may_kill && s->pid > 0 && !s->reaped) {
+		(void)kill(s->pid, SIGKILL);
+		daemon_reap(s->pid);
+		s->reaped = 1;
+	}
+}
+
+/*
  * One round trip under the mutex. Returns 0 with the OK payload in *out
  * (malloc'd), or -1 with the signer's refusal or the transport error in err.
  */
@@ -107,24 +151,43 @@ signer_call(struct signer *s, uint32_t type, const unsigned char *req,
 	unsigned char *body = NULL;
 	size_t len = 0;
 	uint32_t status;
+	unsigned int bound = signer_proto_timeout(&s->bounds, type);
+	long long deadline;
 	int r, rc = -1;
 
 	*out = NULL;
 	*outlen = 0;
 	pthread_mutex_lock(&s->mtx);
 	if (s->broken) {
-		signer_seterr(err, errlen, "signer process %ld: connection "
-		    "lost earlier; spawn a new signer", (long)s->pid);
+		signer_seterr(err, errlen, "signer process %ld: %s earlier; "
+		    "spawn a new signer", (long)s->pid, s->hung_s != 0 ?
+		    "gave no reply in time" : "connection lost");
 		goto out;
 	}
-	if (signer_proto_send2(s->fd, type, req, reqlen, tail, taillen) ==
-	    -1) {
+	/* From the lock: the wait behind other threads is not counted. */
+	deadline = daemon_now_ms() + (long long)bound * 1000;
+	if (signer_proto_send2_until(s->fd, type, req, reqlen, tail, taillen,
+	    deadline) == -1) {
+		if (errno == ETIMEDOUT) {
+			signer_hung_locked(s, bound);
+			signer_seterr(err, errlen, "signer process %ld: no "
+			    "reply within %u s (request not taken)",
+			    (long)s->pid, bound);
+			goto out;
+		}
 		s->broken = 1;
 		signer_seterr(err, errlen, "signer process %ld: write "
 		    "request: %s", (long)s->pid, strerror(errno));
 		goto out;
 	}
-	r = signer_proto_recv(s->fd, SIGNER_REPLY_MAX, &status, &body, &len);
+	r = signer_proto_recv_until(s->fd, SIGNER_REPLY_MAX, &status, &body,
+	    &len, deadline);
+	if (r == -1 && errno == ETIMEDOUT) {
+		signer_hung_locked(s, bound);
+		signer_seterr(err, errlen, "signer process %ld: no reply "
+		    "within %u s", (long)s->pid, bound);
+		goto out;
+	}
 	if (r != 0) {
 		s->broken = 1;
 		signer_seterr(err, errlen, "signer process %ld: %s",
@@ -146,6 +209,46 @@ out:
 	return rc;
 }
 
+/*
+ * Waits for the signer, its socket closed, to end: a healthy one sees EOF
+ * and exits at once; a hung one ends by its alarm within its request's
+ * bound and a second. Bounded, so that a signer that never ends (stopped,
+ * or hung with the alarm blocked) does not hold up a daemon's shutdown:
+ * past timeout_s + 2 s (hung_s + 2 s) it is killed when it may be, else
+ * left to end on its own (init reaps it once we are gone).
+ */
+static void
+signer_reap(struct signer *s)
+{
+	unsigned int bound = s->hung_s != 0 ? s->hung_s :
+	    signer_proto_timeout(&s->bounds, SIGNER_MSG_SIGN);
+	long long deadline = daemon_now_ms() + ((long long)bound + 2) * 1000;
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	pid_t r;
+
+	if (s->pid <= 0 || s->reaped)
+		return;
+	while ((r = waitpid(s->pid, NULL, WNOHANG)) == 0 ||
+	    (r == -1 && errno == EINTR)) {
+		if (daemon_now_ms() >= deadline) {
+			if (s->may_kill) {
+				log_err("signer process %ld did not end "
+				    "within %u s of its socket closing: "
+				    "killed", (long)s->pid, bound + 2);
+				(void)kill(s->pid, SIGKILL);
+				daemon_reap(s->pid);
+			} else
+				log_err("signer process %ld did not end "
+				    "within %u s of its socket closing: left "
+				    "to end on its own", (long)s->pid,
+				    bound + 2);
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	s->reaped = 1;
+}
+
 struct signer *
 signer_spawn(const struct signer_config *cfg, char *err, size_t errlen)
 {
@@ -154,6 +257,7 @@ signer_spawn(const struct signer_config *cfg, char *err, size_t errlen)
 	unsigned char *body = NULL;
 	size_t len;
 	uint32_t status;
+	unsigned int bound;
 	int r, rc = -1, mtx = 0;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -162,6 +266,9 @@ signer_spawn(const struct signer_config *cfg, char *err, size_t errlen)
 	}
 	s->fd = -1;
 	s->pid = -1;
+	s->bounds.timeout_s = cfg->timeout_s;
+	s->bounds.keygen_timeout_s = cfg->keygen_timeout_s;
+	s->may_kill = cfg->sandbox_section == NULL;
 	if (pthread_mutex_init(&s->mtx, NULL) != 0 ||
 	    pthread_mutex_init(&s->provmtx, NULL) != 0) {
 		signer_seterr(err, errlen, "pthread_mutex_init failed");
@@ -197,8 +304,20 @@ signer_spawn(const struct signer_config *cfg, char *err, size_t errlen)
 	sv[1] = -1;
 	s->fd = sv[0];
 	sv[0] = -1;
-	/* The child's first frame says whether it could log in. */
-	r = signer_proto_recv(s->fd, SIGNER_REPLY_MAX, &status, &body, &len);
+	/*
+	 * The child's first frame says whether it could log in, within the
+	 * key generation bound (logins wait for each other's flock). Still
+	 * before any sandbox of ours: a signer hung at start-up is killed.
+	 */
+	bound = signer_proto_timeout(&s->bounds, SIGNER_MSG_KEYGEN);
+	r = signer_proto_recv_until(s->fd, SIGNER_REPLY_MAX, &status, &body,
+	    &len, daemon_now_ms() + (long long)bound * 1000);
+	if (r == -1 && errno == ETIMEDOUT) {
+		signer_seterr(err, errlen, "signer process %ld: no reply "
+		    "within %u s of start-up", (long)s->pid, bound);
+		(void)kill(s->pid, SIGKILL);
+		goto out;
+	}
 	if (r != 0) {
 		signer_seterr(err, errlen, "signer process %ld exited during "
 		    "start-up", (long)s->pid);
@@ -218,7 +337,7 @@ out:
 	if (rc == -1 && s != NULL) {
 		if (s->fd != -1)
 			close(s->fd);
-		daemon_reap(s->pid);
+		signer_reap(s);
 		if (mtx) {
 			pthread_mutex_destroy(&s->mtx);
 			pthread_mutex_destroy(&s->provmtx);
@@ -237,7 +356,7 @@ signer_close(struct signer *s)
 	provider_unload(s->libctx, s->prov, s->dflt);
 	if (s->fd != -1)
 		close(s->fd);	/* the signer sees EOF and exits */
-	daemon_reap(s->pid);
+	signer_reap(s);
 	pthread_mutex_destroy(&s->mtx);
 	pthread_mutex_destroy(&s->provmtx);
 	free(s);

@@ -28,6 +28,7 @@ signer_config_add_token(struct signer_config *sc, const struct config *cfg,
 {
 	struct signer_token *t;
 	char key[64];
+	long v;
 	size_t i;
 
 	for (i = 0; i < sizeof(signer_roles) / sizeof(signer_roles[0]); i++) {
@@ -48,6 +49,15 @@ signer_config_add_token(struct signer_config *sc, const struct config *cfg,
 		if (config_get_bool(cfg, "hsm.session_keys", 1,
 		    &sc->session_keys) == -1)
 			return -1;
+		if (config_get_long(cfg, "hsm.signer_timeout_seconds",
+		    SIGNER_TIMEOUT_DEFAULT_S, 1, SIGNER_TIMEOUT_MAX_S, &v) == -1)
+			return -1;
+		sc->timeout_s = (unsigned int)v;
+		if (config_get_long(cfg, "hsm.keygen_timeout_seconds",
+		    SIGNER_KEYGEN_TIMEOUT_DEFAULT_S, 1, SIGNER_TIMEOUT_MAX_S,
+		    &v) == -1)
+			return -1;
+		sc->keygen_timeout_s = (unsigned int)v;
 	}
 	if (sc->module == NULL) {
 		log_err("config: hsm.module missing");

@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <poll.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,16 +48,58 @@ signer_proto_write(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int
-signer_proto_read(int fd, void *buf, size_t len)
+/*
+ * Waits until fd is ready for events or deadline_ms (CLOCK_MONOTONIC
+ * milliseconds; < 0: no deadline) passes: 0 when ready (or no deadline),
+ * -1 with errno ETIMEDOUT, or poll's errno.
+ */
+static int
+proto_wait(int fd, short events, long long deadline_ms)
+{
+	struct pollfd pfd;
+	struct timespec ts;
+	long long left;
+	int r;
+
+	if (deadline_ms < 0)
+		return 0;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		left = deadline_ms - ((long long)ts.tv_sec * 1000 +
+		    ts.tv_nsec / 1000000);
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		/* POLLHUP and POLLERR count as ready: the read or write says. */
+		if ((r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left)) > 0)
+			return 0;
+		if (r == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+proto_read_until(int fd, void *buf, size_t len, long long deadline_ms)
 {
 	unsigned char *p = buf;
 	size_t got = 0;
 	ssize_t n;
 
 	while (got < len) {
+		if (proto_wait(fd, POLLIN, deadline_ms) == -1)
+			return -1;
 		if ((n = read(fd, p + got, len - got)) == -1) {
-			if (errno == EINTR)
+			/*
+			 * EAGAIN without a deadline is SO_RCVTIMEO's time-out
+			 * (signd's worker bounds its SAM so): an error, not a
+			 * retry. With one, poll said ready: try again, bounded.
+			 */
+			if (errno == EINTR || (errno == EAGAIN &&
+			    deadline_ms >= 0))
 				continue;
 			return -1;
 		}
@@ -68,6 +112,12 @@ signer_proto_read(int fd, void *buf, size_t len)
 		got += (size_t)n;
 	}
 	return 0;
+}
+
+int
+signer_proto_read(int fd, void *buf, size_t len)
+{
+	return proto_read_until(fd, buf, len, -1);
 }
 
 static void
@@ -114,10 +164,12 @@ signer_proto_send(int fd, uint32_t type, const void *body, size_t len)
  * context switches per request on a busy machine).
  */
 static int
-signer_proto_writev(int fd, struct iovec *iov, int n)
+signer_proto_writev(int fd, struct iovec *iov, int n, long long deadline_ms)
 {
 	struct msghdr msg;
 	ssize_t w;
+	/* With a deadline, never block in sendmsg itself: poll says when. */
+	int flags = MSG_NOSIGNAL | (deadline_ms >= 0 ? MSG_DONTWAIT : 0);
 
 	while (n > 0) {
 		if (iov->iov_len == 0) {
@@ -125,15 +177,19 @@ signer_proto_writev(int fd, struct iovec *iov, int n)
 			n--;
 			continue;
 		}
+		if (proto_wait(fd, POLLOUT, deadline_ms) == -1)
+			return -1;
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_iov = iov;
 		msg.msg_iovlen = (size_t)n;
 		/* A worker must not die of SIGPIPE when its signer exits. */
-		if ((w = sendmsg(fd, &msg, MSG_NOSIGNAL)) == -1 &&
+		if ((w = sendmsg(fd, &msg, flags)) == -1 &&
 		    errno == ENOTSOCK)
 			w = writev(fd, iov, n);
 		if (w == -1) {
-			if (errno == EINTR)
+			/* As in proto_read_until: SO_SNDTIMEO's EAGAIN ends it. */
+			if (errno == EINTR || (errno == EAGAIN &&
+			    deadline_ms >= 0))
 				continue;
 			return -1;
 		}
@@ -152,8 +208,8 @@ signer_proto_writev(int fd, struct iovec *iov, int n)
 }
 
 int
-signer_proto_send2(int fd, uint32_t type, const void *head, size_t headlen,
-    const void *tail, size_t taillen)
+signer_proto_send2_until(int fd, uint32_t type, const void *head,
+    size_t headlen, const void *tail, size_t taillen, long long deadline_ms)
 {
 	unsigned char hdr[8];
 	struct iovec iov[3];
@@ -171,12 +227,20 @@ signer_proto_send2(int fd, uint32_t type, const void *head, size_t headlen,
 	iov[1].iov_len = headlen;
 	iov[2].iov_base = (void *)tail;
 	iov[2].iov_len = taillen;
-	return signer_proto_writev(fd, iov, 3);
+	return signer_proto_writev(fd, iov, 3, deadline_ms);
 }
 
 int
-signer_proto_recv(int fd, size_t max, uint32_t *type, unsigned char **body,
-    size_t *len)
+signer_proto_send2(int fd, uint32_t type, const void *head, size_t headlen,
+    const void *tail, size_t taillen)
+{
+	return signer_proto_send2_until(fd, type, head, headlen, tail, taillen,
+	    -1);
+}
+
+int
+signer_proto_recv_until(int fd, size_t max, uint32_t *type,
+    unsigned char **body, size_t *len, long long deadline_ms)
 {
 	unsigned char hdr[8], *b = NULL;
 	uint32_t n;
@@ -184,7 +248,7 @@ signer_proto_recv(int fd, size_t max, uint32_t *type, unsigned char **body,
 
 	*body = NULL;
 	*len = 0;
-	if ((r = signer_proto_read(fd, hdr, sizeof(hdr))) != 0)
+	if ((r = proto_read_until(fd, hdr, sizeof(hdr), deadline_ms)) != 0)
 		return r;
 	*type = proto_get32p(hdr);
 	n = proto_get32p(hdr + 4);
@@ -195,15 +259,43 @@ signer_proto_recv(int fd, size_t max, uint32_t *type, unsigned char **body,
 	if (n > 0) {
 		if ((b = malloc(n)) == NULL)
 			return -1;
-		if (signer_proto_read(fd, b, n) != 0) {
+		if ((r = proto_read_until(fd, b, n, deadline_ms)) != 0) {
 			free(b);
-			errno = EPROTO;
+			if (r == 1 || errno != ETIMEDOUT)
+				errno = EPROTO;
 			return -1;
 		}
 	}
 	*body = b;
 	*len = n;
 	return 0;
+}
+
+int
+signer_proto_recv(int fd, size_t max, uint32_t *type, unsigned char **body,
+    size_t *len)
+{
+	return signer_proto_recv_until(fd, max, type, body, len, -1);
+}
+
+unsigned int
+signer_proto_timeout(const struct signer_config *cfg, uint32_t type)
+{
+	unsigned int t;
+
+	switch (type) {
+	case SIGNER_MSG_KEYGEN:
+	case SIGNER_MSG_UNKEYGEN:
+	case SIGNER_MSG_WRAPGEN:
+		t = cfg->keygen_timeout_s != 0 ? cfg->keygen_timeout_s :
+		    SIGNER_KEYGEN_TIMEOUT_DEFAULT_S;
+		break;
+	default:
+		t = cfg->timeout_s != 0 ? cfg->timeout_s :
+		    SIGNER_TIMEOUT_DEFAULT_S;
+		break;
+	}
+	return t > SIGNER_TIMEOUT_MAX_S ? SIGNER_TIMEOUT_MAX_S : t;
 }
 
 static int

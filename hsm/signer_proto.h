@@ -89,6 +89,27 @@ int	signer_proto_send2(int fd, uint32_t type_or_status, const void *head,
  */
 int	signer_proto_recv(int fd, size_t max, uint32_t *type_or_status,
 	    unsigned char **body, size_t *len);
+/*
+ * signer_proto_send2() and signer_proto_recv() bounded by deadline_ms, in
+ * milliseconds of CLOCK_MONOTONIC (daemon_now_ms(); < 0: none): each read
+ * and write waits in poll() for at most what is left, so a peer that stops
+ * answering (a hung signer) costs the caller no more than that. Past the
+ * deadline: -1 with errno ETIMEDOUT, whatever part of the frame went.
+ */
+int	signer_proto_send2_until(int fd, uint32_t type_or_status,
+	    const void *head, size_t headlen, const void *tail, size_t taillen,
+	    long long deadline_ms);
+int	signer_proto_recv_until(int fd, size_t max, uint32_t *type_or_status,
+	    unsigned char **body, size_t *len, long long deadline_ms);
+
+/*
+ * The time-out in seconds of a round trip of request type (signer.h,
+ * struct signer_config): keygen_timeout_s for KEYGEN, UNKEYGEN and
+ * WRAPGEN, timeout_s for the others, each its default when 0 and at most
+ * SIGNER_TIMEOUT_MAX_S. The client's deadline and the signer's alarm.
+ */
+unsigned int	signer_proto_timeout(const struct signer_config *,
+		    uint32_t type);
 
 /* Builds a request body; *body is malloc'd. */
 int	signer_proto_sign_encode(uint32_t kind, const char *label,

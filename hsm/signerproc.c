@@ -677,6 +677,44 @@ signerproc_stop(struct signerproc *sp)
 	sp->mod = NULL;
 }
 
+/*
+ * The watchdog of one request (hsm/README.md, "Time-outs"): a request the
+ * token does not finish within its bound and a second ends the signer, as
+ * the client has given up on it by then (signer_proto_timeout()). The
+ * client cannot always kill it itself: a daemon's signer runs as hsm.user
+ * and the daemon's worker may not call kill() under its filter. Only
+ * async-signal-safe calls here: the line is formatted before the alarm.
+ */
+static char	signerproc_alarm_line[160];
+static size_t	signerproc_alarm_len;
+
+static void
+signerproc_alarm(int sig)
+{
+	ssize_t w;
+
+	w = write(STDERR_FILENO, signerproc_alarm_line, signerproc_alarm_len);
+	(void)w;	/* nothing left to tell if it fails */
+	_exit(3);
+}
+
+/* Arms the watchdog for a request of type; alarm(0) disarms it. */
+static void
+signerproc_watch(const struct signer_config *cfg, uint32_t type)
+{
+	unsigned int bound = signer_proto_timeout(cfg, type) + 1;
+	int n;
+
+	n = snprintf(signerproc_alarm_line, sizeof(signerproc_alarm_line),
+	    "signer process %ld: request of type %u not done within %u s "
+	    "(the HSM does not answer): ending\n", (long)getpid(), type,
+	    bound);
+	signerproc_alarm_len = n < 0 ? 0 : (size_t)n >=
+	    sizeof(signerproc_alarm_line) ? sizeof(signerproc_alarm_line) - 1 :
+	    (size_t)n;
+	alarm(bound);
+}
+
 int
 signerproc(int fd, const struct signer_config *cfg)
 {
@@ -686,6 +724,8 @@ signerproc(int fd, const struct signer_config *cfg)
 	size_t len;
 	uint32_t type;
 	char err[SIGNER_ERRTEXT_MAX];
+	struct sigaction sa;
+	sigset_t alrm;
 	size_t i;
 	int n, status = 1;
 
@@ -698,6 +738,17 @@ signerproc(int fd, const struct signer_config *cfg)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = signerproc_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	if (sigaction(SIGALRM, &sa, NULL) == -1 ||
+	    sigprocmask(SIG_UNBLOCK, &alrm, NULL) == -1) {
+		log_err("signer: SIGALRM: %s", strerror(errno));
+		close(fd);
+		return 1;
+	}
 	/* Nothing the parent had open but stdio and our socket. */
 	if (fd > 3)
 		close_range(3, (unsigned int)fd - 1, 0);
@@ -743,6 +794,7 @@ signerproc(int fd, const struct signer_config *cfg)
 			break;
 		}
 		memset(&r, 0, sizeof(r));
+		signerproc_watch(cfg, type);
 		for (i = 0; i < sizeof(signerproc_handlers) /
 		    sizeof(signerproc_handlers[0]); i++)
 			if (signerproc_handlers[i].type == type)
@@ -759,6 +811,7 @@ signerproc(int fd, const struct signer_config *cfg)
 			break;
 		}
 		n = signerproc_send(fd, &r);
+		alarm(0);
 		free(r.data);
 		if (n == -1) {
 			log_err("signer: write reply: %s", strerror(errno));

@@ -386,6 +386,11 @@ static const int sandbox_signer[] = {
 	SCMP_SYS(statx),
 	/* SoftHSM2 mlocks its secure allocations (signd's SAM, issue 6). */
 	SCMP_SYS(mlock), SCMP_SYS(munlock),
+	/*
+	 * The signer's watchdog of each request (hsm/signerproc.c): alarm(2),
+	 * or setitimer(2) where glibc has no alarm system call.
+	 */
+	SCMP_SYS(alarm), SCMP_SYS(setitimer),
 };
 
 /* SANDBOX_SAM adds these to sandbox_signer: libpq reconnecting (lib/db.c). */

@@ -14,9 +14,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1083,6 +1085,316 @@ test_token_away_sandboxed(void **state)
 	config_free(conf);
 }
 
+/* Milliseconds of CLOCK_MONOTONIC. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct hung_call {
+	struct signer	*s;
+	const unsigned char *tbs;
+	size_t		 len;
+	int		 rc;
+	long long	 ms;		/* how long the call took */
+	char		 err[512];
+};
+
+static void *
+hung_call_run(void *arg)
+{
+	struct hung_call *c = arg;
+	unsigned char *sig = NULL;
+	size_t siglen;
+	long long t0 = now_ms();
+
+	c->rc = signer_sign(c->s, SIGNER_KIND_CERT, "ec-ca", "SHA256", c->tbs,
+	    c->len, &sig, &siglen, c->err, sizeof(c->err));
+	c->ms = now_ms() - t0;
+	free(sig);
+	return NULL;
+}
+
+/*
+ * A signer that stops answering (SIGSTOP stands for an HSM that hangs):
+ * signer_sign returns within timeout_s with "no reply within 1 s", and so
+ * does a second thread queued on the signer's mutex behind the first; the
+ * signer is broken, and, spawned without a sandbox_section (the test's own
+ * user), killed and reaped; later calls fail at once; signer_close does
+ * not wait. Before the time-outs both threads blocked for ever.
+ */
+static void
+test_hung_signer(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct hung_call call[2];
+	pthread_t th[2];
+	struct signer *s;
+	unsigned char *tbs, *sig = NULL;
+	size_t len, siglen;
+	char err[512] = "", want[128];
+	long long t0;
+	pid_t pid;
+	int i;
+
+	c.timeout_s = 1;
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	pid = signer_pid(s);
+	tbs = tbs_cert(f, &len);
+	if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
+	    &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("before the hang: %s", err);
+	free(sig);
+	sig = NULL;
+
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	for (i = 0; i < 2; i++) {
+		memset(&call[i], 0, sizeof(call[i]));
+		call[i].s = s;
+		call[i].tbs = tbs;
+		call[i].len = len;
+		assert_int_equal(pthread_create(&th[i], NULL, hung_call_run,
+		    &call[i]), 0);
+	}
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	snprintf(want, sizeof(want), "signer process %ld: no reply within "
+	    "1 s", (long)pid);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(call[i].rc, -1);
+		/* The first took the bound; the one behind it failed at once. */
+		if (call[i].ms > 2500)
+			fail_msg("call %d took %lld ms (%s)", i, call[i].ms,
+			    call[i].err);
+	}
+	if (strstr(call[0].err, want) == NULL &&
+	    strstr(call[1].err, want) == NULL)
+		fail_msg("no time-out error: \"%s\", \"%s\"", call[0].err,
+		    call[1].err);
+	assert_true(call[0].ms >= 900 || call[1].ms >= 900);
+	assert_int_equal(signer_broken(s), 1);
+	/* Killed and reaped by the client: no such process any more. */
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+
+	t0 = now_ms();
+	assert_int_equal(signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256",
+	    tbs, len, &sig, &siglen, err, sizeof(err)), -1);
+	assert_true(now_ms() - t0 < 100);
+	assert_non_null(strstr(err, "gave no reply in time earlier"));
+	assert_null(sig);
+	t0 = now_ms();
+	signer_close(s);
+	assert_true(now_ms() - t0 < 1000);
+	OPENSSL_free(tbs);
+}
+
+/*
+ * Key generation has its own, longer bound (keygen_timeout_s): a keygen
+ * on a stopped signer gives up after 2 s, not after the signing bound of
+ * 1 s; public keys use the signing bound.
+ */
+static void
+test_hung_keygen_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct signer *s;
+	EVP_PKEY *pub = NULL;
+	char err[512] = "";
+	long long t0, ms;
+	pid_t pid;
+
+	c.timeout_s = 1;
+	c.keygen_timeout_s = 2;
+	c.allow_keygen = 1;
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	pid = signer_pid(s);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	t0 = now_ms();
+	assert_int_equal(signer_keygen(s, TOKEN, "hung-key", "ec-p256", &pub,
+	    err, sizeof(err)), -1);
+	ms = now_ms() - t0;
+	assert_null(pub);
+	if (strstr(err, "no reply within 2 s") == NULL || ms < 1900 ||
+	    ms > 3500)
+		fail_msg("keygen: %lld ms: %s", ms, err);
+	assert_int_equal(signer_broken(s), 1);
+	signer_close(s);
+
+	/* A public key request on a stopped signer: the signing bound. */
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(kill(signer_pid(s), SIGSTOP), 0);
+	t0 = now_ms();
+	assert_int_equal(signer_pubkey(s, "ec-ca", &pub, err, sizeof(err)),
+	    -1);
+	ms = now_ms() - t0;
+	if (strstr(err, "no reply within 1 s") == NULL || ms < 900 ||
+	    ms > 2500)
+		fail_msg("pubkey: %lld ms: %s", ms, err);
+	signer_close(s);
+}
+
+/*
+ * A child of the test that takes a write lock (fcntl, as SoftHSM2 locks
+ * its object files) on every file of the token directory and holds them
+ * until killed: the token's next operation waits for ever, a module stuck
+ * on a lock. Its pid, once the locks are held.
+ */
+static pid_t
+hold_token_locks(struct fixture *f)
+{
+	char dir[512], path[1024];
+	struct dirent *de;
+	struct flock fl;
+	DIR *d;
+	int p[2], fd;
+	char c = 0;
+	pid_t pid;
+
+	token_dir(f, dir, sizeof(dir));
+	assert_int_equal(pipe(p), 0);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		close(p[0]);
+		if ((d = opendir(dir)) == NULL)
+			_exit(1);
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			if ((fd = open(path, O_RDWR)) == -1)
+				_exit(1);
+			memset(&fl, 0, sizeof(fl));
+			fl.l_type = F_WRLCK;
+			fl.l_whence = SEEK_SET;
+			if (fcntl(fd, F_SETLKW, &fl) == -1)
+				_exit(1);
+		}
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	return pid;
+}
+
+/*
+ * A daemon's signer (sandbox_section; as root it runs as pki-hsm, and a
+ * daemon's worker may not call kill()) that hangs inside the module: its
+ * token's files locked by another process, so SoftHSM2 waits for ever.
+ * signer_sign returns within the bound and breaks the signer; the signer
+ * ends by its own alarm a second later (the client did not kill it), so
+ * signer_close returns at once after that. Then a stopped daemon signer,
+ * which no alarm ends: signer_close gives up after timeout_s + 2 s
+ * instead of waiting for ever (a daemon's shutdown), leaving it running.
+ */
+static void
+test_hung_signer_sandboxed(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct config *conf;
+	struct signer *s;
+	unsigned char *tbs, *sig = NULL;
+	size_t len, siglen;
+	char path[512], err[512] = "";
+	long long t0, ms, alarm_ms;
+	FILE *fp;
+	pid_t pid, locker, r;
+	int st, rc, broken, alive;
+
+	snprintf(path, sizeof(path), "%s/hung.conf", f->h.dir);
+	assert_non_null(fp = fopen(path, "w"));
+	if (geteuid() == 0 && getpwnam("pki-hsm") != NULL) {
+		char cmd[1024];
+
+		fprintf(fp, "[t]\nuser = pki-not-the-signers\n");
+		snprintf(cmd, sizeof(cmd), "chown -R pki-hsm: '%s' && chown -R "
+		    "root: '%s'", f->h.dir, f->h.lockdir);
+		assert_int_equal(system(cmd), 0);
+	} else
+		fprintf(fp, "[hsm]\nuser = pki-test-no-such-user\n"
+		    "[t]\ninsecure_no_sandbox = true\n");
+	assert_int_equal(fclose(fp), 0);
+	assert_non_null(conf = config_load(path, err, sizeof(err)));
+	c.cfg = conf;
+	c.sandbox_section = "t";
+	c.timeout_s = 1;
+	tbs = tbs_cert(f, &len);
+
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	pid = signer_pid(s);
+	if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
+	    &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("before the hang: %s", err);
+	free(sig);
+	sig = NULL;
+	locker = hold_token_locks(f);
+	t0 = now_ms();
+	rc = signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
+	    &sig, &siglen, err, sizeof(err));
+	ms = now_ms() - t0;
+	broken = signer_broken(s);
+	/* Not killed by the client: still there, stuck in the module. */
+	alive = kill(pid, 0) == 0;
+	/* Its alarm ends it (exit status 3) within a second and a bit. */
+	t0 = now_ms();
+	st = 0;
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() - t0 < 3000)
+		usleep(10000);
+	alarm_ms = now_ms() - t0;
+	if (r == 0) {
+		/* A failure below must not leave the stuck signer behind. */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	kill(locker, SIGKILL);
+	assert_int_equal(waitpid(locker, NULL, 0), locker);
+	signer_close(s);
+	assert_int_equal(rc, -1);
+	if (strstr(err, "no reply within 1 s") == NULL || ms < 900 ||
+	    ms > 2500)
+		fail_msg("locked token: %lld ms: %s", ms, err);
+	assert_int_equal(broken, 1);
+	assert_true(alive);
+	if (r != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 3)
+		fail_msg("hung signer not ended by its alarm after %lld ms",
+		    alarm_ms);
+
+	/* Stopped: no alarm ends it; signer_close waits 1 + 2 s, no more. */
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	pid = signer_pid(s);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	assert_int_equal(signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256",
+	    tbs, len, &sig, &siglen, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no reply within 1 s"));
+	t0 = now_ms();
+	signer_close(s);
+	ms = now_ms() - t0;
+	alive = kill(pid, 0) == 0;	/* left, not killed */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (ms < 2900 || ms > 4500)
+		fail_msg("signer_close of a stopped signer: %lld ms", ms);
+	assert_true(alive);
+	OPENSSL_free(tbs);
+	config_free(conf);
+}
+
 struct worker {
 	struct fixture	*f;
 	struct signer	*s;
@@ -1185,6 +1497,9 @@ main(void)
 		cmocka_unit_test(test_env_pin_forgotten),
 		cmocka_unit_test(test_token_away_sandboxed),
 		cmocka_unit_test(test_concurrency),
+		cmocka_unit_test(test_hung_signer),
+		cmocka_unit_test(test_hung_keygen_bound),
+		cmocka_unit_test(test_hung_signer_sandboxed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
