@@ -30,6 +30,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "hsm/extern.h"
 #include "hsm/p11.h"
@@ -50,6 +51,14 @@ struct signerproc_keymap {
 
 /* Keys one ceremony signer generates and may take back (UNKEYGEN). */
 #define SIGNERPROC_MAX_GENERATED	16
+/*
+ * An issuance signer's (one granted WRAPGEN, cad's) subscriber keys made
+ * and not yet certified, by the SHA-256 of their SPKI: the certificates
+ * it signs are for those keys only, once each (signerproc_cert_policy).
+ * Past this many, an older one is forgotten (keys whose certificate was
+ * never asked for: a worker that failed between the two).
+ */
+#define SIGNERPROC_MAX_ISSUABLE		1024
 
 struct signerproc {
 	const struct signer_config	*cfg;
@@ -64,6 +73,8 @@ struct signerproc {
 	/* KEYGEN's keys, the only ones UNKEYGEN may destroy */
 	struct signer_keygen_req	 generated[SIGNERPROC_MAX_GENERATED];
 	int				 ngenerated;
+	unsigned char			 issuable[SIGNERPROC_MAX_ISSUABLE][32];
+	int				 nissuable, next_issuable;
 };
 
 static const char *const signerproc_mds[3] = { "SHA256", "SHA384", "SHA512" };
@@ -312,6 +323,93 @@ out:
 	return rc;
 }
 
+/*
+ * What an issuance signer (granted WRAPGEN: cad's) signs as a certificate,
+ * beyond its structure: an end-entity certificate (no basicConstraints
+ * cA, no keyCertSign or cRLSign) for a subscriber key it generated itself
+ * and has not certified yet. So a worker taken over can neither make a
+ * subordinate CA with the issuing key nor certify a key of its own under a
+ * subscriber's verified name; the ceremony's and pkictl's signers, which
+ * certify CAs, responders and CSRs, have no WRAPGEN grant. 0 with the
+ * key's slot in *slot, or -1 with err.
+ */
+static int
+signerproc_cert_policy(struct signerproc *sp, const unsigned char *tbs,
+    size_t len, int *slot, char *err, size_t errlen)
+{
+	const unsigned char *p = tbs;
+	SIGNER_TBSCERT *c;
+	X509_EXTENSION *ext;
+	BASIC_CONSTRAINTS *bc;
+	ASN1_BIT_STRING *ku;
+	unsigned char *spki = NULL, h[32];
+	int i, n, rc = -1;
+
+	*slot = -1;
+	if ((c = (SIGNER_TBSCERT *)ASN1_item_d2i(NULL, &p, (long)len,
+	    ASN1_ITEM_rptr(SIGNER_TBSCERT))) == NULL) {
+		snprintf(err, errlen, "not a TBSCertificate");
+		return -1;
+	}
+	for (i = 0; i < sk_X509_EXTENSION_num(c->extensions); i++) {
+		ext = sk_X509_EXTENSION_value(c->extensions, i);
+		switch (OBJ_obj2nid(X509_EXTENSION_get_object(ext))) {
+		case NID_basic_constraints:
+			if ((bc = X509V3_EXT_d2i(ext)) == NULL) {
+				snprintf(err, errlen, "a basicConstraints that "
+				    "does not decode");
+				goto out;
+			}
+			n = bc->ca;
+			BASIC_CONSTRAINTS_free(bc);
+			if (n) {
+				snprintf(err, errlen, "a CA certificate "
+				    "(basicConstraints cA): this signer "
+				    "certifies subscribers only");
+				goto out;
+			}
+			break;
+		case NID_key_usage:
+			if ((ku = X509V3_EXT_d2i(ext)) == NULL) {
+				snprintf(err, errlen, "a keyUsage that does not "
+				    "decode");
+				goto out;
+			}
+			n = ASN1_BIT_STRING_get_bit(ku, 5) ||
+			    ASN1_BIT_STRING_get_bit(ku, 6);
+			ASN1_BIT_STRING_free(ku);
+			if (n) {
+				snprintf(err, errlen, "keyCertSign or cRLSign "
+				    "in keyUsage: this signer certifies "
+				    "subscribers only");
+				goto out;
+			}
+			break;
+		}
+	}
+	if ((n = ASN1_item_i2d((ASN1_VALUE *)c->subjectPublicKeyInfo, &spki,
+	    ASN1_ITEM_rptr(SIGNER_SPKI))) <= 0 ||
+	    EVP_Digest(spki, (size_t)n, h, NULL, EVP_sha256(), NULL) != 1) {
+		snprintf(err, errlen, "cannot hash the subject public key");
+		goto out;
+	}
+	for (i = 0; i < sp->nissuable; i++)
+		if (CRYPTO_memcmp(sp->issuable[i], h, sizeof(h)) == 0)
+			break;
+	if (i == sp->nissuable) {
+		snprintf(err, errlen, "the subject public key is not a "
+		    "subscriber key this signer generated (or it is "
+		    "certified already)");
+		goto out;
+	}
+	*slot = i;
+	rc = 0;
+out:
+	OPENSSL_free(spki);
+	ASN1_item_free((ASN1_VALUE *)c, ASN1_ITEM_rptr(SIGNER_TBSCERT));
+	return rc;
+}
+
 /* The allowed digest named mdname (fetched once), or NULL. */
 static const EVP_MD *
 signerproc_md(struct signerproc *sp, const char *mdname)
@@ -339,7 +437,7 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 	size_t siglen = 0;
 	const EVP_MD *md;
 	char err[SIGNER_ERRTEXT_MAX - 64];
-	int tok;
+	int tok, slot = -1;
 
 	if (signer_proto_sign_decode(body, len, &req) == -1)
 		return -1;
@@ -364,6 +462,13 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 		    signer_kind_name(req.kind), err);
 		goto out;
 	}
+	if (req.kind == SIGNER_KIND_CERT && sp->cfg->wrap_label != NULL &&
+	    signerproc_cert_policy(sp, req.tbs, req.tbslen, &slot, err,
+	    sizeof(err)) == -1) {
+		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
+		    signer_kind_name(req.kind), err);
+		goto out;
+	}
 	if (EVP_Digest(req.tbs, req.tbslen, digest, &dlen, md, NULL) != 1) {
 		signerproc_refuse(r, SIGNER_FAILED, "EVP_Digest %s failed",
 		    req.mdname);
@@ -378,6 +483,11 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 	    dlen, &sig, &siglen, err, sizeof(err)) == -1) {
 		signerproc_refuse(r, SIGNER_FAILED, "%s", err);
 		goto out;
+	}
+	/* Certified: not again (the last slot moves into its place). */
+	if (slot >= 0) {
+		memcpy(sp->issuable[slot], sp->issuable[--sp->nissuable],
+		    sizeof(sp->issuable[0]));
 	}
 	r->status = SIGNER_OK;
 	r->data = sig;
@@ -542,10 +652,10 @@ signerproc_answer_wrapgen(struct signerproc *sp, const unsigned char *body,
 	struct signer_wrapgen_req req;
 	enum p11_keytype kt;
 	char err[SIGNER_ERRTEXT_MAX - 64];
-	unsigned char *blob = NULL, *der = NULL;
+	unsigned char *blob = NULL, *der = NULL, h[32];
 	size_t bloblen = 0;
 	EVP_PKEY *pub = NULL;
-	int derlen;
+	int derlen, slot;
 
 	if (signer_proto_wrapgen_decode(body, len, &req) == -1)
 		return -1;
@@ -571,6 +681,21 @@ signerproc_answer_wrapgen(struct signerproc *sp, const unsigned char *body,
 		    "failed");
 		goto out;
 	}
+	/* Certifiable once (signerproc_cert_policy). */
+	if (EVP_Digest(der, (size_t)derlen, h, NULL, EVP_sha256(), NULL) !=
+	    1) {
+		free(r->data);
+		r->data = NULL;
+		signerproc_refuse(r, SIGNER_FAILED, "hashing the key failed");
+		goto out;
+	}
+	if (sp->nissuable < SIGNERPROC_MAX_ISSUABLE)
+		slot = sp->nissuable++;
+	else {
+		slot = sp->next_issuable;
+		sp->next_issuable = (slot + 1) % SIGNERPROC_MAX_ISSUABLE;
+	}
+	memcpy(sp->issuable[slot], h, sizeof(h));
 	r->data[0] = (unsigned char)(bloblen >> 24);
 	r->data[1] = (unsigned char)(bloblen >> 16);
 	r->data[2] = (unsigned char)(bloblen >> 8);
