@@ -5,6 +5,8 @@
 #ifndef PKI_HSM_EXTERN_H
 #define PKI_HSM_EXTERN_H
 
+#include <time.h>
+
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 
@@ -36,5 +38,16 @@ EVP_PKEY *provider_pkey(OSSL_LIB_CTX *, struct signer *, enum signer_kind,
  */
 int	signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 	    size_t errlen);
+/*
+ * What the signer signs as a CRL, beyond its shape (after
+ * signer_tbscrl_check passed): a nextUpdate and a CRL Number (RFC 5280
+ * §5.1.2.5, §5.2.3); thisUpdate at most 300 s ahead of now and 1 h behind
+ * it; nextUpdate after it, by at most max_validity_s. So a worker taken
+ * over cannot have the CA key sign a CRL valid for years (an empty one,
+ * replayed to relying parties to hide revocations) or dated in the past.
+ * 0, or -1 with why in err.
+ */
+int	signer_tbscrl_policy(const unsigned char *tbs, size_t len, time_t now,
+	    long max_validity_s, char *err, size_t errlen);
 
 #endif

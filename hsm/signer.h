@@ -107,6 +107,15 @@ struct signer_config {
 	 */
 	unsigned int		 timeout_s;
 	unsigned int		 keygen_timeout_s;
+	/*
+	 * The longest a CRL this signer signs may be valid, nextUpdate −
+	 * thisUpdate, in seconds (hsm.crl_max_validity_seconds; 0: the
+	 * default, SIGNER_CRL_MAX_VALIDITY_DEFAULT_S, room for the root's
+	 * ARL of a year). crld's signer is given its policy's
+	 * full_next_update_seconds (signer_tbscrl_policy, hsm/extern.h).
+	 */
+	long			 crl_max_validity_s;
+#define SIGNER_CRL_MAX_VALIDITY_DEFAULT_S	(400L * 86400)
 };
 
 #define SIGNER_TIMEOUT_DEFAULT_S	10

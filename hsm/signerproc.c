@@ -462,6 +462,14 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 		    signer_kind_name(req.kind), err);
 		goto out;
 	}
+	if (req.kind == SIGNER_KIND_CRL && signer_tbscrl_policy(req.tbs,
+	    req.tbslen, time(NULL), sp->cfg->crl_max_validity_s > 0 ?
+	    sp->cfg->crl_max_validity_s : SIGNER_CRL_MAX_VALIDITY_DEFAULT_S,
+	    err, sizeof(err)) == -1) {
+		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
+		    signer_kind_name(req.kind), err);
+		goto out;
+	}
 	if (req.kind == SIGNER_KIND_CERT && sp->cfg->wrap_label != NULL &&
 	    signerproc_cert_policy(sp, req.tbs, req.tbslen, &slot, err,
 	    sizeof(err)) == -1) {

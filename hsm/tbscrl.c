@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "hsm/extern.h"
 
@@ -33,6 +34,14 @@
 #define TAG_SEQUENCE	0x30
 #define TAG_SET		0x31
 #define TAG_CTX0	0xa0
+
+/*
+ * signer_tbscrl_policy: how far thisUpdate may be from the signer's clock
+ * (ahead: clocks differ; behind: the time a CRL of millions of entries
+ * takes to make on a loaded machine).
+ */
+#define TBSCRL_SKEW_S		300
+#define TBSCRL_MAX_AGE_S	3600
 
 /* RFC 5280 §4.1.2.2: serials up to 20 octets; one more for a leading 0x00. */
 #define TBSCRL_SERIAL_MAX	21
@@ -175,6 +184,45 @@ der_time(struct der *d)
 	return 0;
 }
 
+/*
+ * A UTCTime or GeneralizedTime as der_time() accepts it, its value in *out
+ * (UTCTime years 50-99 are 19xx, RFC 5280 §4.1.2.5.1).
+ */
+static int
+der_time_value(struct der *d, time_t *out)
+{
+	struct der start = *d;
+	struct tlv t;
+	struct tm tm;
+	const unsigned char *v;
+	int i = 0;
+
+	if (der_time(d) == -1 || der_next(&start, &t) == -1)
+		return -1;
+	v = t.val.p;
+#define TBSCRL_2DIGITS(k)	((v[(k)] - '0') * 10 + (v[(k) + 1] - '0'))
+	memset(&tm, 0, sizeof(tm));
+	if (t.tag == TAG_UTCTIME) {
+		tm.tm_year = TBSCRL_2DIGITS(0);
+		tm.tm_year += tm.tm_year < 50 ? 100 : 0;
+		i = 2;
+	} else {
+		tm.tm_year = TBSCRL_2DIGITS(0) * 100 + TBSCRL_2DIGITS(2) - 1900;
+		i = 4;
+	}
+	tm.tm_mon = TBSCRL_2DIGITS(i) - 1;
+	tm.tm_mday = TBSCRL_2DIGITS(i + 2);
+	tm.tm_hour = TBSCRL_2DIGITS(i + 4);
+	tm.tm_min = TBSCRL_2DIGITS(i + 6);
+	tm.tm_sec = TBSCRL_2DIGITS(i + 8);
+#undef TBSCRL_2DIGITS
+	if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	*out = timegm(&tm);
+	return 0;
+}
+
 static int
 der_is_time(const struct der *d)
 {
@@ -311,5 +359,62 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 	if (d.left != 0)
 		return tbscrl_fail(err, errlen, "unexpected field after "
 		    "crlExtensions");
+	return 0;
+}
+
+/* crlNumber, 2.5.29.20 (RFC 5280 §5.2.3): the OID's contents. */
+static const unsigned char tbscrl_crl_number[] = { 0x55, 0x1d, 0x14 };
+
+int
+signer_tbscrl_policy(const unsigned char *tbs, size_t len, time_t now,
+    long max_validity_s, char *err, size_t errlen)
+{
+	struct der in = { tbs, len }, d;
+	struct tlv seq, t, exts, ext, oid;
+	time_t this_update, next_update;
+	int r, numbered = 0;
+
+	if (der_want(&in, TAG_SEQUENCE, &seq) == -1)
+		return tbscrl_fail(err, errlen, "not a DER SEQUENCE");
+	d = seq.val;
+	if (der_opt(&d, TAG_INTEGER, &t) == -1 || der_algorithm(&d) == -1 ||
+	    der_name(&d) == -1 || der_time_value(&d, &this_update) == -1)
+		return tbscrl_fail(err, errlen, "bad TBSCertList head");
+	if (!der_is_time(&d) || der_time_value(&d, &next_update) == -1)
+		return tbscrl_fail(err, errlen, "no nextUpdate (RFC 5280 "
+		    "§5.1.2.5: a conforming CA includes it)");
+	/* The list is skipped whole: signer_tbscrl_check walked it. */
+	if (der_opt(&d, TAG_SEQUENCE, &t) == -1)
+		return tbscrl_fail(err, errlen, "bad revokedCertificates");
+	if ((r = der_opt(&d, TAG_CTX0, &t)) == 1 &&
+	    der_want(&t.val, TAG_SEQUENCE, &exts) == 0) {
+		while (exts.val.left > 0 && !numbered) {
+			if (der_want(&exts.val, TAG_SEQUENCE, &ext) == -1 ||
+			    der_want(&ext.val, TAG_OID, &oid) == -1)
+				return tbscrl_fail(err, errlen, "bad "
+				    "crlExtensions");
+			numbered = oid.val.left == sizeof(tbscrl_crl_number) &&
+			    memcmp(oid.val.p, tbscrl_crl_number,
+			    sizeof(tbscrl_crl_number)) == 0;
+		}
+	}
+	if (!numbered)
+		return tbscrl_fail(err, errlen, "no CRL Number (RFC 5280 "
+		    "§5.2.3: a conforming CA includes it)");
+	if (this_update > now + TBSCRL_SKEW_S)
+		return tbscrl_fail(err, errlen, "thisUpdate %lld s ahead of "
+		    "the signer's clock (at most %d)",
+		    (long long)(this_update - now), TBSCRL_SKEW_S);
+	if (this_update < now - TBSCRL_MAX_AGE_S)
+		return tbscrl_fail(err, errlen, "thisUpdate %lld s in the "
+		    "past (at most %d: a CRL is signed when it is made)",
+		    (long long)(now - this_update), TBSCRL_MAX_AGE_S);
+	if (next_update <= this_update)
+		return tbscrl_fail(err, errlen, "nextUpdate not after "
+		    "thisUpdate");
+	if (next_update - this_update > max_validity_s)
+		return tbscrl_fail(err, errlen, "valid for %lld s, more than "
+		    "the signer allows (%ld s: hsm.crl_max_validity_seconds)",
+		    (long long)(next_update - this_update), max_validity_s);
 	return 0;
 }

@@ -23,6 +23,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int tag, cls;
 
 	if (signer_tbscrl_check(data, size, err, sizeof(err)) == 0) {
+		/* The policy walk reads what the check accepted, no further. */
+		(void)signer_tbscrl_policy(data, size, 1767225600, 86400, err,
+		    sizeof(err));
 		/* Accepted: exactly one definite-length SEQUENCE, nothing after. */
 		if ((ASN1_get_object(&p, &len, &tag, &cls, (long)size) & 0x80) ||
 		    tag != V_ASN1_SEQUENCE || p + len != data + size)

@@ -239,8 +239,8 @@ test_crl_sign(void **state)
 	EVP_PKEY *pkey, *pub, *certkey;
 	X509_CRL *crl;
 	X509_REVOKED *rev;
-	ASN1_INTEGER *serial;
-	ASN1_TIME *t;
+	ASN1_INTEGER *serial, *num;
+	ASN1_TIME *t, *nu;
 	X509 *x;
 	size_t i;
 
@@ -255,6 +255,15 @@ test_crl_sign(void **state)
 		    X509_get_subject_name(x)), 1);
 		t = X509_gmtime_adj(NULL, 0);
 		assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+		/* What the signer requires beyond the shape: hsm/extern.h. */
+		nu = X509_gmtime_adj(NULL, 86400);
+		assert_int_equal(X509_CRL_set1_nextUpdate(crl, nu), 1);
+		ASN1_TIME_free(nu);
+		num = ASN1_INTEGER_new();
+		ASN1_INTEGER_set(num, 7);
+		assert_int_equal(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num,
+		    0, 0), 1);
+		ASN1_INTEGER_free(num);
 		rev = X509_REVOKED_new();
 		serial = ASN1_INTEGER_new();
 		ASN1_INTEGER_set(serial, 4242);
@@ -266,6 +275,12 @@ test_crl_sign(void **state)
 		if (X509_CRL_sign(crl, pkey, EVP_sha256()) <= 0)
 			fail_openssl("X509_CRL_sign");
 		assert_int_equal(X509_CRL_verify(crl, pub), 1);
+		/* Valid for ten years: the signer refuses (a replayable CRL). */
+		nu = X509_gmtime_adj(NULL, 3650L * 86400);
+		assert_int_equal(X509_CRL_set1_nextUpdate(crl, nu), 1);
+		ASN1_TIME_free(nu);
+		assert_true(X509_CRL_sign(crl, pkey, EVP_sha256()) <= 0);
+		ERR_clear_error();
 		X509_CRL_free(crl);
 		X509_free(x);
 		EVP_PKEY_free(certkey);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <openssl/asn1.h>
@@ -369,6 +370,106 @@ test_other_structures(void **state)
 	expect_refused(junk, 0, "do not decode as a TBSCertList");
 }
 
+/* A v2 TBSCertList with these times (next 0: none) and a CRL Number or not. */
+static unsigned char *
+policy_tbs(time_t this_update, time_t next_update, int numbered, size_t *len)
+{
+	X509_CRL *crl = X509_CRL_new();
+	X509_NAME *name = X509_NAME_new();
+	ASN1_TIME *t;
+	ASN1_INTEGER *num;
+	EVP_PKEY *key;
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(crl);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"Test CA", -1, -1, 0), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl, name), 1);
+	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+	t = ASN1_TIME_set(NULL, this_update);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+	ASN1_TIME_free(t);
+	if (next_update != 0) {
+		t = ASN1_TIME_set(NULL, next_update);
+		assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
+		ASN1_TIME_free(t);
+	}
+	if (numbered) {
+		num = ASN1_INTEGER_new();
+		assert_int_equal(ASN1_INTEGER_set(num, 42), 1);
+		assert_int_equal(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num,
+		    0, 0), 1);
+		ASN1_INTEGER_free(num);
+	}
+	key = EVP_EC_gen("P-256");
+	assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+	EVP_PKEY_free(key);
+	n = i2d_re_X509_CRL_tbs(crl, &der);
+	assert_true(n > 0);
+	*len = (size_t)n;
+	X509_CRL_free(crl);
+	X509_NAME_free(name);
+	return der;
+}
+
+/* policy(this, next, numbered, max): signer_tbscrl_policy's answer; err. */
+static int
+policy(time_t now, time_t this_update, time_t next_update, int numbered,
+    long max, char *err, size_t errlen)
+{
+	unsigned char *der;
+	size_t len;
+	int rc;
+
+	der = policy_tbs(this_update, next_update, numbered, &len);
+	assert_int_equal(check(der, len, err, errlen), 0);
+	err[0] = '\0';
+	rc = signer_tbscrl_policy(der, len, now, max, err, errlen);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/*
+ * What the signer signs as a CRL: dated now, a nextUpdate within the
+ * bound, a CRL Number; a worker taken over gets no CRL valid for years.
+ */
+static void
+test_policy(void **state)
+{
+	time_t now = time(NULL);
+	long week = 7 * 86400;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(policy(now, now, now + 86400, 1, week, err,
+	    sizeof(err)), 0);
+	/* A minute old, valid the whole bound: still fine. */
+	assert_int_equal(policy(now, now - 60, now - 60 + week, 1, week, err,
+	    sizeof(err)), 0);
+	/* GeneralizedTime from 2050 on is read as well. */
+	assert_int_equal(policy(now, now, 2556143999, 1, 100L * 365 * 86400,
+	    err, sizeof(err)), 0);
+	assert_int_equal(policy(now, now, 0, 1, week, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no nextUpdate"));
+	assert_int_equal(policy(now, now, now + 86400, 0, week, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "no CRL Number"));
+	assert_int_equal(policy(now, now + 1000, now + 86400, 1, week, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "ahead of the signer's clock"));
+	assert_int_equal(policy(now, now - 7200, now + 86400, 1, week, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "in the past"));
+	assert_int_equal(policy(now, now, now, 1, week, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nextUpdate not after thisUpdate"));
+	assert_int_equal(policy(now, now, now + week + 1, 1, week, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than the signer allows"));
+	assert_int_equal(policy(now, now, 253402300799, 1, week, err,
+	    sizeof(err)), -1);
+}
+
 int
 main(void)
 {
@@ -377,6 +478,7 @@ main(void)
 		cmocka_unit_test(test_crafted),
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_other_structures),
+		cmocka_unit_test(test_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
