@@ -40,6 +40,8 @@ const char	*profile_keytype(const struct profile *);
 const char	*profile_digest(const struct profile *);
 const char	*profile_name(const struct profile *);
 long		 profile_validity_days(const struct profile *);
+/* notBefore is this many seconds before the signature ([profile] backdate_seconds). */
+long		 profile_backdate_seconds(const struct profile *);
 /* A [profile] key (borrowed from the profile), or NULL when absent. */
 const char	*profile_get(const struct profile *, const char *key);
 

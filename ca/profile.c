@@ -229,6 +229,12 @@ profile_validity_days(const struct profile *p)
 	return p->validity_days;
 }
 
+long
+profile_backdate_seconds(const struct profile *p)
+{
+	return p->backdate;
+}
+
 const char *
 profile_get(const struct profile *p, const char *key)
 {
@@ -377,10 +383,15 @@ profile_build(const struct profile *p, const X509_NAME *subject_name,
 		    p->name);
 		goto out;
 	}
-	/* RFC 5280 §6.1.3: a certificate cannot be valid beyond its issuer. */
+	/*
+	 * RFC 5280 §6.1.3: a certificate cannot be valid beyond its issuer.
+	 * The issuer's time is copied in the form §4.1.2.5 asks of ours
+	 * (UTCTime through 2049), whatever form the issuer's certificate used.
+	 */
 	if (issuer != NULL && ASN1_TIME_compare(X509_get0_notAfter(x),
 	    X509_get0_notAfter(issuer)) > 0 &&
-	    X509_set1_notAfter(x, X509_get0_notAfter(issuer)) != 1) {
+	    (X509_set1_notAfter(x, X509_get0_notAfter(issuer)) != 1 ||
+	    ASN1_TIME_normalize(X509_getm_notAfter(x)) != 1)) {
 		profile_err(err, errlen, "profile %s: %s", p->name, "clamp notAfter");
 		goto out;
 	}

@@ -15,6 +15,14 @@ struct db;
 struct profile;
 
 #define CAD_MAX_PROFILES	8
+#define CAD_SKIP_MAX		32	/* orders one worker puts aside at once */
+
+/* An order whose attempt could not be recorded, left aside (issue.c). */
+struct cad_skip {
+	long long	 id;
+	int		 count;		/* attempts left unrecorded in a row */
+	long long	 until_ms;	/* CLOCK_MONOTONIC; 0: a free slot */
+};
 
 /* What main.c opens before the sandbox and issue.c uses per order. */
 struct cad {
@@ -46,6 +54,12 @@ struct cad {
 	 * when none is waiting.
 	 */
 	long			 next_due_ms;
+	/*
+	 * Orders whose last attempt nothing could record (the database
+	 * refused even the retry's count): the claim passes over them until
+	 * until_ms, so one such order cannot stall this worker.
+	 */
+	struct cad_skip		 skip[CAD_SKIP_MAX];
 	char			 actor[128];
 };
 
@@ -64,7 +78,9 @@ int		 cad_lint_keytype(const struct profile *, const char *keytype,
  * The subject part of cad_lint(), on an unsigned certificate x: the
  * subject not empty; every value UTF-8, not blank, at most 64 characters
  * for CN and 128 for the others (code points, RFC 5280 Appendix A), no
- * control or bidirectional formatting character; C two upper-case letters;
+ * control, bidirectional formatting or other format (Cf) character, no
+ * line separator, private-use or noncharacter, no space at either end,
+ * doubled or other than U+0020; C an assigned ISO 3166-1 alpha-2 code;
  * an emailAddress only with the same address as a subjectAltName
  * rfc822Name (RFC 5280 §4.1.2.6), and no subjectAltName without a name.
  * With a profile p, every attribute must also be in its subject_allowed;
@@ -84,10 +100,31 @@ int		 cad_lint_subject(const struct profile *p, X509 *x, char *err,
  * left), the subject (cad_lint_subject() with the profile's
  * subject_allowed), keyUsage present with digitalSignature, no
  * keyCertSign or cRLSign, no OCSPSigning, timeStamping or
- * anyExtendedKeyUsage. 0, or -1 with the first failure in err.
+ * anyExtendedKeyUsage; validity times in RFC 5280 §4.1.2.5's form; the
+ * usages of the profile's kind (keyUsage, extendedKeyUsage; none an EC or
+ * RSA key may not have: RFC 5480 §3, RFC 3279 §2.3.1); AIA, CRL DP and
+ * freshestCRL locations absolute http URLs. 0, or -1 with the first
+ * failure in err.
  */
 int		 cad_lint(const struct profile *, X509 *, X509 *issuer,
 		    const char *keytype, long max_days, char *err, size_t errlen);
+/*
+ * cad's start-up check of a profile it serves: its lint keys present, its
+ * validity (validity_days + backdate_seconds) within max_days, and a test
+ * certificate built from it (its own subject section, a fresh key of the
+ * first of its key_types, never signed) for issuer passing cad_lint(). So a
+ * profile every order would fail stops cad at start, not each order. 0, or
+ * -1 with why in err.
+ */
+int		 cad_lint_profile(const struct profile *, X509 *issuer,
+		    long max_days, char *err, size_t errlen);
+/*
+ * Makes the NUL-terminated text s safe to store as PostgreSQL text and to
+ * log, in place: a UTF-8 sequence cut at the end (vsnprintf into a short
+ * buffer) is cut off; any other byte that is not well-formed UTF-8, and
+ * every C0 control and DEL, becomes '?'.
+ */
+void		 cad_text_clean(char *s);
 
 /*
  * issue.c. Claims one due pending order (FOR UPDATE SKIP LOCKED) and issues

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -38,12 +39,16 @@
 #include "lib/db.h"
 #include "lib/log.h"
 
-/* A pending order that is due: no failed attempt, or its back-off over. */
+/*
+ * A pending order that is due: no failed attempt, or its back-off over;
+ * not one of $2, the orders this worker put aside (cad_skip_add).
+ */
 static const struct db_stmt stmt_claim = { "cad_issue_claim",
 	"SELECT id, kind, profile, subject::text, key_type FROM issuance_order "
 	"WHERE status = 'pending' AND profile = ANY (string_to_array($1, ',')) "
 	"AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
-	"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 1 };
+	"AND NOT (id = ANY ($2::bigint[])) "
+	"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 2 };
 /*
  * In the claim's transaction when nothing was due: milliseconds until the
  * earliest backed-off order is (NULL when none waits). Orders due already
@@ -129,71 +134,180 @@ cad_one_row(PGresult *res)
 	return ok;
 }
 
-/* The order cannot be issued as ordered: failed, in the claiming transaction. */
+/* Milliseconds of CLOCK_MONOTONIC. */
+static long long
+cad_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * An attempt on order id ended and nothing of it could be recorded (the
+ * database refused both the order's failure and the retry's count): this
+ * worker leaves the order aside for a while, backed off as the database
+ * would (cad.retry_backoff_ms doubling, at most
+ * cad.retry_backoff_max_seconds), so that it claims the next orders
+ * meanwhile rather than this one every second. In memory only: another
+ * worker, or this one after a restart, tries it again.
+ */
+static void
+cad_skip_add(struct cad *c, const char *id)
+{
+	struct cad_skip *e = NULL;
+	long long now = cad_now_ms(), n = strtoll(id, NULL, 10), backoff;
+	int i;
+
+	for (i = 0; i < CAD_SKIP_MAX && e == NULL; i++)
+		if (c->skip[i].id == n && c->skip[i].until_ms != 0)
+			e = &c->skip[i];
+	if (e == NULL) {
+		/* A free slot (or one over), else the one over soonest. */
+		e = &c->skip[0];
+		for (i = 1; i < CAD_SKIP_MAX; i++)
+			if (c->skip[i].until_ms < e->until_ms)
+				e = &c->skip[i];
+		e->id = n;
+		e->count = 0;
+	}
+	backoff = c->retry_backoff_ms;
+	for (i = 0; i < e->count && backoff < c->retry_backoff_max_s * 1000; i++)
+		backoff *= 2;
+	if (backoff > c->retry_backoff_max_s * 1000)
+		backoff = c->retry_backoff_max_s * 1000;
+	e->count++;
+	e->until_ms = now + backoff;
+	log_err("order %s: attempt not recorded; this worker leaves it aside "
+	    "for %lld ms", id, backoff);
+}
+
+/* The ids put aside now, as a PostgreSQL array literal ("{}" for none). */
+static void
+cad_skip_list(const struct cad *c, char *out, size_t outlen)
+{
+	long long now = cad_now_ms();
+	size_t off;
+	int i;
+
+	off = (size_t)snprintf(out, outlen, "{");
+	for (i = 0; i < CAD_SKIP_MAX && off < outlen; i++)
+		if (c->skip[i].until_ms > now)
+			off += (size_t)snprintf(out + off, outlen - off, "%s%lld",
+			    off > 1 ? "," : "", c->skip[i].id);
+	if (off < outlen)
+		snprintf(out + off, outlen - off, "}");
+}
+
+/* Milliseconds until the first order put aside is due again, or -1. */
+static long
+cad_skip_next_ms(const struct cad *c)
+{
+	long long now = cad_now_ms(), min = -1;
+	int i;
+
+	for (i = 0; i < CAD_SKIP_MAX; i++)
+		if (c->skip[i].until_ms > now && (min == -1 ||
+		    c->skip[i].until_ms - now < min))
+			min = c->skip[i].until_ms - now;
+	return (long)min;
+}
+
+static int cad_retry(struct cad *, const struct cad_order *, const char *);
+
+/*
+ * The order cannot be issued as ordered: failed, in the claiming
+ * transaction (1). When that cannot be recorded (the UPDATE, its audit or
+ * the COMMIT refused), the order is not left to be claimed again at once,
+ * for ever, ahead of every newer one: after the rollback the attempt is
+ * counted and backed off as a retry (order.retry; given up as any retry
+ * is), with why, else with a message of plain ASCII; when even that fails,
+ * this worker puts the order aside (cad_skip_add). -1 then.
+ */
 static int
 cad_fail(struct cad *c, const struct cad_order *o, const char *why)
 {
-	const char *values[3] = { o->id, why, c->actor };
+	char text[512], state[8], note[160];
+	const char *values[3] = { o->id, text, c->actor };
 
-	log_warn("order %s refused: %s", o->id, why);
-	if (!cad_one_row(db_exec(c->db, &stmt_failed, values, NULL, NULL)) ||
+	snprintf(text, sizeof(text), "%s", why);
+	cad_text_clean(text);
+	log_warn("order %s refused: %s", o->id, text);
+	if (cad_one_row(db_exec(c->db, &stmt_failed, values, NULL, NULL)) &&
 	    cad_audit(c, "order.fail", o->id, json_pack("{s:s, s:s, s:s}",
-	    "profile", o->profile, "kind", o->kind, "error", why)) == -1 ||
-	    db_commit(c->db) == -1) {
-		(void)db_rollback(c->db);
+	    "profile", o->profile, "kind", o->kind, "error", text)) == 0 &&
+	    db_commit(c->db) == 0)
+		return 1;
+	snprintf(state, sizeof(state), "%s", db_last_sqlstate(c->db));
+	(void)db_rollback(c->db);
+	log_err("order %s: its failure could not be recorded (SQLSTATE %s): "
+	    "counted as a retry instead", o->id, state);
+	if (cad_retry(c, o, text) == 0)
 		return -1;
-	}
-	return 1;
+	snprintf(note, sizeof(note), "refused, but the refusal could not be "
+	    "recorded (SQLSTATE %s)", state);
+	cad_text_clean(note);
+	if (cad_retry(c, o, note) == -1)
+		cad_skip_add(c, o->id);
+	return -1;
 }
 
 /*
  * After a rollback: counts the attempt and backs the order off, in a
  * transaction of its own (audited as order.retry, or order.fail when it is
- * given up). Nothing is counted when that fails: the order is due again.
+ * given up). 0 when counted; -1 when that failed: nothing is counted, and
+ * the caller decides (cad_fail tries once more, then puts the order aside).
  */
-static void
+static int
 cad_retry(struct cad *c, const struct cad_order *o, const char *why)
 {
-	char maxbuf[24], hoursbuf[24], msbuf[24], capbuf[24];
-	const char *values[7] = { o->id, why, c->actor, maxbuf, hoursbuf,
+	char maxbuf[24], hoursbuf[24], msbuf[24], capbuf[24], text[512];
+	const char *values[7] = { o->id, text, c->actor, maxbuf, hoursbuf,
 	    msbuf, capbuf };
 	PGresult *res = NULL;
-	int failed;
+	int failed, rc = -1;
 
+	snprintf(text, sizeof(text), "%s", why);
+	cad_text_clean(text);
 	snprintf(maxbuf, sizeof(maxbuf), "%ld", c->max_attempts);
 	snprintf(hoursbuf, sizeof(hoursbuf), "%ld", c->retry_hours);
 	snprintf(msbuf, sizeof(msbuf), "%ld", c->retry_backoff_ms);
 	snprintf(capbuf, sizeof(capbuf), "%ld", c->retry_backoff_max_s);
 	if (db_begin(c->db, NULL) == -1) {
 		log_warn("order %s: attempt failed, rolled back (not counted): "
-		    "%s", o->id, why);
-		return;
+		    "%s", o->id, text);
+		return -1;
 	}
 	res = db_exec(c->db, &stmt_retry, values, NULL, NULL);
 	if (res == NULL || PQntuples(res) != 1) {
 		log_warn("order %s: attempt failed, rolled back (not counted): "
-		    "%s", o->id, why);
+		    "%s", o->id, text);
 		(void)db_rollback(c->db);
 		goto out;
 	}
 	failed = strcmp(PQgetvalue(res, 0, 0), "failed") == 0;
 	if (cad_audit(c, failed ? "order.fail" : "order.retry", o->id,
 	    json_pack("{s:s, s:s, s:i, s:I}", "profile", o->profile, "error",
-	    why, "attempts", atoi(PQgetvalue(res, 0, 1)), "retry_in_ms",
+	    text, "attempts", atoi(PQgetvalue(res, 0, 1)), "retry_in_ms",
 	    failed ? (json_int_t)-1 : (json_int_t)strtoll(PQgetvalue(res, 0, 2),
 	    NULL, 10))) == -1 || db_commit(c->db) == -1) {
+		log_warn("order %s: attempt failed, rolled back (not counted): "
+		    "%s", o->id, text);
 		(void)db_rollback(c->db);
 		goto out;
 	}
 	if (failed)
 		log_warn("order %s: attempt %s failed, given up: %s", o->id,
-		    PQgetvalue(res, 0, 1), why);
+		    PQgetvalue(res, 0, 1), text);
 	else
 		log_warn("order %s: attempt %s failed, rolled back, due again "
 		    "in %s ms: %s", o->id, PQgetvalue(res, 0, 1),
-		    PQgetvalue(res, 0, 2), why);
+		    PQgetvalue(res, 0, 2), text);
+	rc = 0;
 out:
 	PQclear(res);
+	return rc;
 }
 
 /* Sets c->next_due_ms in the claim's transaction; -1 when none waits. */
@@ -217,11 +331,13 @@ cad_next_due(struct cad *c)
 static int
 cad_claim(struct cad *c, struct cad_order *o)
 {
-	const char *served[1] = { c->served };
+	char skip[CAD_SKIP_MAX * 22 + 4];
+	const char *values[2] = { c->served, skip };
 	PGresult *res;
 	int rc = -1;
 
-	if ((res = db_exec(c->db, &stmt_claim, served, NULL, NULL)) == NULL)
+	cad_skip_list(c, skip, sizeof(skip));
+	if ((res = db_exec(c->db, &stmt_claim, values, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
 		rc = 0;
@@ -300,6 +416,7 @@ cad_issue_one(struct cad *c)
 	size_t bloblen = 0;
 	const char *pkind;
 	char err[512];
+	long skip_ms;
 	int r, transient, rc = -1;
 
 	memset(&o, 0, sizeof(o));
@@ -307,8 +424,12 @@ cad_issue_one(struct cad *c)
 	if (db_begin(c->db, NULL) == -1)
 		return -1;
 	if ((r = cad_claim(c, &o)) != 1) {
-		if (r == 0)
+		if (r == 0) {
 			cad_next_due(c);
+			if ((skip_ms = cad_skip_next_ms(c)) >= 0 &&
+			    (c->next_due_ms == -1 || skip_ms < c->next_due_ms))
+				c->next_due_ms = skip_ms;
+		}
 		(void)db_rollback(c->db);
 		rc = r;
 		goto out;
@@ -340,14 +461,16 @@ cad_issue_one(struct cad *c)
 	if (signer_keygen_wrapped(c->signer, c->wrap_label, o.key_type, &blob,
 	    &bloblen, &pub, err, sizeof(err)) == -1) {
 		(void)db_rollback(c->db);
-		cad_retry(c, &o, err);
+		if (cad_retry(c, &o, err) == -1)
+			cad_skip_add(c, o.id);
 		goto out;
 	}
 	/* Out of memory or randomness: again later; the profile's data: never. */
 	if ((x = profile_build(prof, subject, pub, NULL, c->issuer, &transient,
 	    err, sizeof(err))) == NULL && transient) {
 		(void)db_rollback(c->db);
-		cad_retry(c, &o, err);
+		if (cad_retry(c, &o, err) == -1)
+			cad_skip_add(c, o.id);
 		goto out;
 	}
 	if (x == NULL || cad_lint(prof, x, c->issuer, o.key_type,
@@ -358,7 +481,8 @@ cad_issue_one(struct cad *c)
 	if (profile_sign(prof, x, pub, c->issuer, c->ca_key, err,
 	    sizeof(err)) == -1) {
 		(void)db_rollback(c->db);
-		cad_retry(c, &o, err);
+		if (cad_retry(c, &o, err) == -1)
+			cad_skip_add(c, o.id);
 		goto out;
 	}
 	if (cad_store(c, &o, x, blob, bloblen) == -1 ||
@@ -367,7 +491,8 @@ cad_issue_one(struct cad *c)
 		(void)db_rollback(c->db);
 		snprintf(err, sizeof(err), "storing the certificate failed "
 		    "(SQLSTATE %s); nothing issued", db_last_sqlstate(c->db));
-		cad_retry(c, &o, err);
+		if (cad_retry(c, &o, err) == -1)
+			cad_skip_add(c, o.id);
 		goto out;
 	}
 	log_info("order %s done: %s certificate for key %s", o.id, o.profile,

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -27,6 +29,8 @@
 #define LINT_CN_MAX		64	/* ub-common-name, RFC 5280 Appendix A */
 #define LINT_SERIAL_MIN_BITS	64	/* CA/B BR §7.1 */
 #define LINT_SERIAL_MAX_OCTETS	20	/* RFC 5280 §4.1.2.2 */
+#define LINT_QUOTE_MAX		32	/* characters of an order's key in a message */
+#define LINT_URI_MAX		1024	/* an AIA or CRL distribution point URI */
 /*
  * A certificate must still be valid this long after it is signed: one
  * the issuer's own expiry would cut shorter uses up its application for
@@ -41,14 +45,21 @@ static const char *const lint_rdn_order[] = {
 };
 #define LINT_NRDN (sizeof(lint_rdn_order) / sizeof(lint_rdn_order[0]))
 
+/*
+ * Every message may end in PostgreSQL (issuance_order.last_error): one cut
+ * by vsnprintf inside a UTF-8 sequence is cut before it (cad_text_clean).
+ */
 static void __attribute__((format(printf, 3, 4)))
 lint_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (errlen == 0)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	cad_text_clean(err);
 }
 
 /* 1 when word is an item of the comma-separated list, else 0. */
@@ -112,6 +123,67 @@ lint_utf8_next(const unsigned char *s, size_t len, size_t *i)
 	return cp;
 }
 
+void
+cad_text_clean(char *s)
+{
+	unsigned char *u = (unsigned char *)s;
+	size_t len = strlen(s), i = 0, at, k, n;
+	long cp;
+
+	while (i < len) {
+		at = i;
+		if ((cp = lint_utf8_next(u, len, &i)) >= 0) {
+			if (cp < 0x20 || cp == 0x7f)
+				u[at] = '?';
+			continue;
+		}
+		/* A lead byte whose sequence runs off the end: cut there. */
+		n = (u[at] & 0xe0) == 0xc0 ? 1 : (u[at] & 0xf0) == 0xe0 ? 2 :
+		    (u[at] & 0xf8) == 0xf0 ? 3 : 0;
+		for (k = at + 1; k < len && (u[k] & 0xc0) == 0x80; k++)
+			;
+		if (n > 0 && k == len && len - at - 1 < n) {
+			u[at] = '\0';
+			return;
+		}
+		u[at] = '?';
+		i = at + 1;
+	}
+}
+
+/*
+ * Quotes text from an order (a JSON key) for a message: printable ASCII as
+ * is, anything else as U+XXXX, at most LINT_QUOTE_MAX characters, then
+ * "...". Never longer than out, always terminated.
+ */
+static const char *
+lint_quote(const char *text, char *out, size_t outlen)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t len = strlen(text), i = 0, off = 0, chars = 0;
+	char one[24];
+	long cp;
+
+	if (outlen == 0)
+		return out;
+	out[0] = '\0';
+	while (i < len) {
+		if (chars == LINT_QUOTE_MAX) {
+			snprintf(one, sizeof(one), "...");
+			i = len;
+		} else if ((cp = lint_utf8_next(s, len, &i)) >= 0x20 && cp < 0x7f)
+			snprintf(one, sizeof(one), "%c", (int)cp);
+		else
+			snprintf(one, sizeof(one), "U+%04lX", cp < 0 ? 0xfffdL : cp);
+		if (off + strlen(one) >= outlen)
+			break;
+		memcpy(out + off, one, strlen(one) + 1);
+		off += strlen(one);
+		chars++;
+	}
+	return out;
+}
+
 /*
  * A bidirectional formatting character: the embeddings and overrides
  * (U+202A..U+202E), the isolates (U+2066..U+2069) and the marks (U+200E,
@@ -125,19 +197,52 @@ lint_bidi(long cp)
 }
 
 /*
+ * A Unicode format character (General Category Cf, Unicode 15) that is not
+ * a bidirectional one: invisible (U+200B zero width space, U+2060 word
+ * joiner, U+FEFF, the soft hyphen, the tags …), so "Budi Santoso" and
+ * "Budi Santoso" + U+200B look alike and differ. U+2060..U+206F whole:
+ * U+2065 is unassigned but default-ignorable too.
+ */
+static int
+lint_format(long cp)
+{
+	return cp == 0xad || (cp >= 0x600 && cp <= 0x605) || cp == 0x6dd ||
+	    cp == 0x70f || cp == 0x8e2 || cp == 0x180e || (cp >= 0x200b &&
+	    cp <= 0x200d) || (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff ||
+	    (cp >= 0xfff9 && cp <= 0xfffb) || cp == 0x110bd || cp == 0x110cd ||
+	    (cp >= 0x13430 && cp <= 0x1343f) || (cp >= 0x1bca0 &&
+	    cp <= 0x1bca3) || (cp >= 0x1d173 && cp <= 0x1d17a) ||
+	    cp == 0xe0001 || (cp >= 0xe0020 && cp <= 0xe007f);
+}
+
+/* Unicode space separators (Zs): blanks, whatever their width. */
+static int
+lint_space(long cp)
+{
+	return cp == 0x20 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 &&
+	    cp <= 0x200a) || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+/*
  * Judges a subject attribute's value, UTF-8 text of len bytes: not empty
- * nor only spaces, no control character (C0, DEL, C1; a NUL included), no
- * bidirectional formatting character, at most LINT_CN_MAX characters for
- * CN and LINT_VALUE_MAX for the others (code points: the upper bounds of
- * RFC 5280 Appendix A count characters, not octets). 0, or -1 with err.
+ * nor only spaces (any space separator), no control character (C0, DEL,
+ * C1; a NUL included), no bidirectional formatting character, no other
+ * format character (Cf: invisible), no line or paragraph separator, no
+ * private-use character nor noncharacter (they mean nothing between
+ * strangers), no space at either end nor two in a row, no space but
+ * U+0020 (U+00A0, U+3000 … look like one and compare otherwise), at most
+ * LINT_CN_MAX characters for CN and LINT_VALUE_MAX for the others (code
+ * points: the upper bounds of RFC 5280 Appendix A count characters, not
+ * octets). 0, or -1 with err.
  */
 static int
 lint_value(const char *attr, const unsigned char *s, size_t len, char *err,
     size_t errlen)
 {
 	size_t i = 0, chars = 0, max;
-	long cp;
-	int blank = 1;
+	long cp, odd_space = -1;
+	int blank = 1, space = 0, edge = 0, doubled = 0;
+	const char *what;
 
 	max = strcmp(attr, "CN") == 0 ? LINT_CN_MAX : LINT_VALUE_MAX;
 	while (i < len) {
@@ -146,24 +251,52 @@ lint_value(const char *attr, const unsigned char *s, size_t len, char *err,
 			    "not UTF-8", attr);
 			return -1;
 		}
-		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+		what = NULL;
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			what = "a control character";
+		else if (lint_bidi(cp))
+			what = "a bidirectional formatting character";
+		else if (lint_format(cp))
+			what = "an invisible format character";
+		else if (cp == 0x2028 || cp == 0x2029)
+			what = "a line or paragraph separator";
+		else if ((cp >= 0xe000 && cp <= 0xf8ff) || cp >= 0xf0000)
+			what = "a private-use character";
+		else if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe)
+			what = "a noncharacter";
+		if (what != NULL) {
 			lint_err(err, errlen, "lint: subject attribute %s holds "
-			    "a control character (U+%04lX)", attr, cp);
+			    "%s (U+%04lX)", attr, what, cp);
 			return -1;
 		}
-		if (lint_bidi(cp)) {
-			lint_err(err, errlen, "lint: subject attribute %s holds "
-			    "a bidirectional formatting character (U+%04lX)",
-			    attr, cp);
-			return -1;
-		}
-		if (cp != ' ' && cp != 0xa0)
+		if (lint_space(cp)) {
+			if (chars == 0 || i == len)
+				edge = 1;
+			if (space)
+				doubled = 1;
+			if (cp != ' ' && odd_space == -1)
+				odd_space = cp;
+			space = 1;
+		} else {
 			blank = 0;
+			space = 0;
+		}
 		chars++;
 	}
 	if (blank) {
 		lint_err(err, errlen, "lint: subject attribute %s is empty",
 		    attr);
+		return -1;
+	}
+	if (edge || doubled) {
+		lint_err(err, errlen, "lint: subject attribute %s %s", attr,
+		    edge ? "begins or ends with a space" :
+		    "holds two spaces in a row");
+		return -1;
+	}
+	if (odd_space != -1) {
+		lint_err(err, errlen, "lint: subject attribute %s holds a space "
+		    "other than U+0020 (U+%04lX)", attr, odd_space);
 		return -1;
 	}
 	if (chars > max) {
@@ -175,18 +308,41 @@ lint_value(const char *attr, const unsigned char *s, size_t len, char *err,
 }
 
 /*
+ * ISO 3166-1 alpha-2 codes assigned to countries and territories (249, as
+ * of 2024; the iso-codes package's iso_3166-1.json). The user-assigned
+ * codes (AA, QM..QZ, XA..XZ, ZZ; XK included) are nobody's country.
+ */
+static const char lint_iso3166[] =
+    "ADAEAFAGAIALAMAOAQARASATAUAWAXAZBABBBDBEBFBGBHBIBJBLBMBNBOBQBRBSBTBV"
+    "BWBYBZCACCCDCFCGCHCICKCLCMCNCOCRCUCVCWCXCYCZDEDJDKDMDODZECEEEGEHERES"
+    "ETFIFJFKFMFOFRGAGBGDGEGFGGGHGIGLGMGNGPGQGRGSGTGUGWGYHKHMHNHRHTHUIDIE"
+    "ILIMINIOIQIRISITJEJMJOJPKEKGKHKIKMKNKPKRKWKYKZLALBLCLILKLRLSLTLULVLY"
+    "MAMCMDMEMFMGMHMKMLMMMNMOMPMQMRMSMTMUMVMWMXMYMZNANCNENFNGNINLNONPNRNU"
+    "NZOMPAPEPFPGPHPKPLPMPNPRPSPTPWPYQARERORSRURWSASBSCSDSESGSHSISJSKSLSM"
+    "SNSOSRSSSTSVSXSYSZTCTDTFTGTHTJTKTLTMTNTOTRTTTVTWTZUAUGUMUSUYUZVAVCVE"
+    "VGVIVNVUWFWSYEYTZAZMZW";
+
+/*
  * RFC 5280 §4.1.2.4 / X.520: countryName is PrintableString(2), an ISO 3166
- * alpha-2 code. 0, or -1 with err.
+ * alpha-2 code: two upper-case letters, and an assigned one. 0, or -1 with
+ * err.
  */
 static int
 lint_country(const unsigned char *s, size_t len, char *err, size_t errlen)
 {
-	if (len != 2 || !isupper(s[0]) || !isupper(s[1])) {
+	size_t i;
+
+	if (len != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z') {
 		lint_err(err, errlen, "lint: subject attribute C must be "
 		    "two upper-case letters (ISO 3166)");
 		return -1;
 	}
-	return 0;
+	for (i = 0; i + 1 < sizeof(lint_iso3166); i += 2)
+		if (lint_iso3166[i] == s[0] && lint_iso3166[i + 1] == s[1])
+			return 0;
+	lint_err(err, errlen, "lint: subject attribute C %c%c is not an ISO "
+	    "3166-1 alpha-2 country code", s[0], s[1]);
+	return -1;
 }
 
 int
@@ -210,6 +366,7 @@ cad_subject(const struct profile *p, const char *text, char *err,
     size_t errlen)
 {
 	const char *required, *allowed, *key, *v;
+	char quoted[LINT_QUOTE_MAX * 6 + 8];
 	X509_NAME *name = NULL, *ret = NULL;
 	json_error_t jerr;
 	json_t *root = NULL, *val;
@@ -229,9 +386,10 @@ cad_subject(const struct profile *p, const char *text, char *err,
 			if (strcmp(key, lint_rdn_order[i]) == 0)
 				break;
 		if (i == LINT_NRDN || !lint_in_list(allowed, key)) {
+			/* The key is the order's: quoted, bounded. */
 			lint_err(err, errlen, "lint: subject attribute %s not "
-			    "allowed by profile %s (%s)", key, profile_name(p),
-			    allowed);
+			    "allowed by profile %s (%s)", lint_quote(key, quoted,
+			    sizeof(quoted)), profile_name(p), allowed);
 			goto out;
 		}
 		if (!json_is_string(val)) {
@@ -421,6 +579,292 @@ out:
 	return rc;
 }
 
+/*
+ * RFC 5280 §4.1.2.5: a validity time through 2049 is a UTCTime
+ * (YYMMDDHHMMSSZ, §4.1.2.5.1), from 2050 a GeneralizedTime
+ * (YYYYMMDDHHMMSSZ, §4.1.2.5.2). 0, or -1 with err.
+ */
+static int
+lint_time_form(const ASN1_TIME *t, const char *which, char *err,
+    size_t errlen)
+{
+	struct tm tm;
+	int len = ASN1_STRING_length(t), type = ASN1_STRING_type(t), want;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1) {
+		lint_err(err, errlen, "lint: %s does not parse", which);
+		return -1;
+	}
+	want = tm.tm_year + 1900 < 2050 ? V_ASN1_UTCTIME :
+	    V_ASN1_GENERALIZEDTIME;
+	if (type != want) {
+		lint_err(err, errlen, "lint: %s in %d is a %s (RFC 5280 "
+		    "§4.1.2.5: UTCTime through 2049, GeneralizedTime from "
+		    "2050)", which, tm.tm_year + 1900, type == V_ASN1_UTCTIME ?
+		    "UTCTime" : "GeneralizedTime");
+		return -1;
+	}
+	if (len != (want == V_ASN1_UTCTIME ? 13 : 15) ||
+	    ASN1_STRING_get0_data(t)[len - 1] != 'Z') {
+		lint_err(err, errlen, "lint: %s is not in the form "
+		    "YY[YY]MMDDHHMMSSZ (RFC 5280 §4.1.2.5)", which);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What each order kind's certificate may carry (ca/README.md "The lint",
+ * policy/README.md): a subscriber's key signs, through signd, and nothing
+ * else; a person's certificate may protect e-mail (S/MIME), a seal may not
+ * (it is not a mailbox). Extended key usages by OID: id-kp-emailProtection
+ * (RFC 5280 §4.2.1.12) and id-kp-documentSigning (RFC 9336).
+ */
+#define LINT_EKU_EMAIL		"1.3.6.1.5.5.7.3.4"
+#define LINT_EKU_DOCSIGN	"1.3.6.1.5.5.7.3.36"
+
+static const struct lint_kind {
+	const char	*kind;
+	uint32_t	 ku;		/* keyUsage bits allowed */
+	const char	*eku[3];	/* extended key usages allowed */
+} lint_kinds[] = {
+	{ "personal", KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION,
+	    { LINT_EKU_EMAIL, LINT_EKU_DOCSIGN, NULL } },
+	{ "corporate", KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION,
+	    { LINT_EKU_EMAIL, LINT_EKU_DOCSIGN, NULL } },
+	{ "eseal", KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION,
+	    { LINT_EKU_DOCSIGN, NULL, NULL } },
+};
+
+static const struct {
+	uint32_t	 bit;
+	const char	*name;
+} lint_ku_names[] = {
+	{ KU_DIGITAL_SIGNATURE, "digitalSignature" },
+	{ KU_NON_REPUDIATION, "nonRepudiation" },
+	{ KU_KEY_ENCIPHERMENT, "keyEncipherment" },
+	{ KU_DATA_ENCIPHERMENT, "dataEncipherment" },
+	{ KU_KEY_AGREEMENT, "keyAgreement" },
+	{ KU_KEY_CERT_SIGN, "keyCertSign" },
+	{ KU_CRL_SIGN, "cRLSign" },
+	{ KU_ENCIPHER_ONLY, "encipherOnly" },
+	{ KU_DECIPHER_ONLY, "decipherOnly" },
+};
+
+/* The name of the first bit of bits (a keyUsage), or "?". */
+static const char *
+lint_ku_name(uint32_t bits)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(lint_ku_names) / sizeof(lint_ku_names[0]); i++)
+		if ((bits & lint_ku_names[i].bit) != 0)
+			return lint_ku_names[i].name;
+	return "?";
+}
+
+/*
+ * keyUsage and extendedKeyUsage against the key's algorithm (RFC 5480 §3:
+ * an EC key never keyEncipherment nor dataEncipherment; RFC 3279 §2.3.1:
+ * an RSA key never keyAgreement, encipherOnly nor decipherOnly) and the
+ * allow-list of the profile's kind. 0, or -1 with err.
+ */
+static int
+lint_usages(const struct profile *p, const char *kind, X509 *x,
+    EVP_PKEY *pub, char *err, size_t errlen)
+{
+	const struct lint_kind *k = NULL;
+	EXTENDED_KEY_USAGE *eku = NULL;
+	char oid[80];
+	uint32_t ku = X509_get_key_usage(x), bad;
+	size_t i;
+	int j, m, crit, rc = -1;
+
+	for (i = 0; i < sizeof(lint_kinds) / sizeof(lint_kinds[0]); i++)
+		if (strcmp(lint_kinds[i].kind, kind) == 0)
+			k = &lint_kinds[i];
+	if (k == NULL) {
+		lint_err(err, errlen, "lint: profile %s: kind %s unknown "
+		    "(personal, corporate, eseal)", profile_name(p), kind);
+		goto out;
+	}
+	if (EVP_PKEY_is_a(pub, "EC") && (bad = ku & (KU_KEY_ENCIPHERMENT |
+	    KU_DATA_ENCIPHERMENT)) != 0) {
+		lint_err(err, errlen, "lint: keyUsage %s with an EC key (RFC "
+		    "5480 §3)", lint_ku_name(bad));
+		goto out;
+	}
+	if (EVP_PKEY_is_a(pub, "RSA") && (bad = ku & (KU_KEY_AGREEMENT |
+	    KU_ENCIPHER_ONLY | KU_DECIPHER_ONLY)) != 0) {
+		lint_err(err, errlen, "lint: keyUsage %s with an RSA key (RFC "
+		    "3279 §2.3.1)", lint_ku_name(bad));
+		goto out;
+	}
+	if ((bad = ku & ~k->ku) != 0) {
+		lint_err(err, errlen, "lint: keyUsage %s not allowed for kind "
+		    "%s (profile %s)", lint_ku_name(bad), kind, profile_name(p));
+		goto out;
+	}
+	eku = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL);
+	if (eku == NULL && crit != -1) {
+		lint_err(err, errlen, "lint: extendedKeyUsage does not parse");
+		goto out;
+	}
+	for (j = 0; eku != NULL && j < sk_ASN1_OBJECT_num(eku); j++) {
+		if (OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(eku, j),
+		    1) <= 0)
+			snprintf(oid, sizeof(oid), "?");
+		for (m = 0; m < 3 && k->eku[m] != NULL; m++)
+			if (strcmp(k->eku[m], oid) == 0)
+				break;
+		if (m == 3 || k->eku[m] == NULL) {
+			lint_err(err, errlen, "lint: extendedKeyUsage %s (%s) not "
+			    "allowed for kind %s (profile %s)", OBJ_nid2sn(
+			    OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, j))), oid, kind,
+			    profile_name(p));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	EXTENDED_KEY_USAGE_free(eku);
+	return rc;
+}
+
+/*
+ * An absolute http URL: "http://", a host name or address (letters,
+ * digits, '.', '-'; or an IPv6 literal in brackets), an optional port, then
+ * nothing or a path of printable ASCII without spaces (RFC 3986 §3; RFC
+ * 5280 §4.2.2.1 and §4.2.1.13: relying parties fetch these over HTTP).
+ */
+static int
+lint_http_url(const ASN1_IA5STRING *uri)
+{
+	const unsigned char *s = ASN1_STRING_get0_data(uri);
+	int len = ASN1_STRING_length(uri), i = 7, host;
+
+	if (len <= 7 || len > LINT_URI_MAX || memcmp(s, "http://", 7) != 0)
+		return -1;
+	if (s[i] == '[') {
+		for (i++; i < len && (isxdigit(s[i]) || s[i] == ':' ||
+		    s[i] == '.'); i++)
+			;
+		if (i == 8 || i == len || s[i++] != ']')
+			return -1;
+	} else {
+		for (host = i; i < len && (isalnum(s[i]) || s[i] == '.' ||
+		    s[i] == '-'); i++)
+			;
+		if (i == host || s[host] == '.' || s[host] == '-')
+			return -1;
+	}
+	if (i < len && s[i] == ':') {
+		for (host = ++i; i < len && isdigit(s[i]); i++)
+			;
+		if (i == host || i - host > 5)
+			return -1;
+	}
+	if (i < len && s[i] != '/')
+		return -1;
+	for (; i < len; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f || strchr("\"<>\\^`{|}",
+		    s[i]) != NULL)
+			return -1;
+	return 0;
+}
+
+/* Each name a URI, each an http URL (what); 0, or -1 with err. */
+static int
+lint_uri_names(const GENERAL_NAMES *names, const char *what, char *err,
+    size_t errlen)
+{
+	const GENERAL_NAME *g;
+	int i;
+
+	if (names == NULL || sk_GENERAL_NAME_num(names) == 0) {
+		lint_err(err, errlen, "lint: %s without a URI", what);
+		return -1;
+	}
+	for (i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		g = sk_GENERAL_NAME_value(names, i);
+		if (g->type != GEN_URI || lint_http_url(g->d.uniformResourceIdentifier)
+		    == -1) {
+			lint_err(err, errlen, "lint: %s is not an absolute http "
+			    "URL (http://host/...)", what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * authorityInfoAccess (OCSP and caIssuers only), crlDistributionPoints and
+ * freshestCRL: every location an absolute http URL, each distribution
+ * point a full name (RFC 5280 §4.2.2.1, §4.2.1.13, §4.2.1.15). 0, or -1.
+ */
+static int
+lint_uris(X509 *x, char *err, size_t errlen)
+{
+	static const int dp_nids[] = { NID_crl_distribution_points,
+	    NID_freshest_crl };
+	AUTHORITY_INFO_ACCESS *aia = NULL;
+	CRL_DIST_POINTS *dps = NULL;
+	ACCESS_DESCRIPTION *ad;
+	DIST_POINT *dp;
+	const char *what;
+	size_t n;
+	int i, crit, nid, rc = -1;
+
+	aia = X509_get_ext_d2i(x, NID_info_access, &crit, NULL);
+	if (aia == NULL && crit != -1) {
+		lint_err(err, errlen, "lint: authorityInfoAccess does not parse");
+		goto out;
+	}
+	for (i = 0; aia != NULL && i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
+		ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+		nid = OBJ_obj2nid(ad->method);
+		if (nid != NID_ad_OCSP && nid != NID_ad_ca_issuers) {
+			lint_err(err, errlen, "lint: authorityInfoAccess method "
+			    "other than OCSP and caIssuers (RFC 5280 §4.2.2.1)");
+			goto out;
+		}
+		if (ad->location->type != GEN_URI || lint_http_url(
+		    ad->location->d.uniformResourceIdentifier) == -1) {
+			lint_err(err, errlen, "lint: authorityInfoAccess %s is "
+			    "not an absolute http URL (http://host/...)",
+			    nid == NID_ad_OCSP ? "OCSP" : "caIssuers");
+			goto out;
+		}
+	}
+	for (n = 0; n < sizeof(dp_nids) / sizeof(dp_nids[0]); n++) {
+		what = dp_nids[n] == NID_freshest_crl ? "freshestCRL" :
+		    "crlDistributionPoints";
+		dps = X509_get_ext_d2i(x, dp_nids[n], &crit, NULL);
+		if (dps == NULL && crit != -1) {
+			lint_err(err, errlen, "lint: %s does not parse", what);
+			goto out;
+		}
+		for (i = 0; dps != NULL && i < sk_DIST_POINT_num(dps); i++) {
+			dp = sk_DIST_POINT_value(dps, i);
+			if (dp->distpoint == NULL || dp->distpoint->type != 0) {
+				lint_err(err, errlen, "lint: %s without a full "
+				    "name (RFC 5280 §4.2.1.13)", what);
+				goto out;
+			}
+			if (lint_uri_names(dp->distpoint->name.fullname, what,
+			    err, errlen) == -1)
+				goto out;
+		}
+		CRL_DIST_POINTS_free(dps);
+		dps = NULL;
+	}
+	rc = 0;
+out:
+	AUTHORITY_INFO_ACCESS_free(aia);
+	CRL_DIST_POINTS_free(dps);
+	return rc;
+}
+
 int
 cad_lint_subject(const struct profile *p, X509 *x, char *err, size_t errlen)
 {
@@ -530,6 +974,10 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 		    "§6.1.3)");
 		goto out;
 	}
+	if (lint_time_form(X509_get0_notBefore(x), "notBefore", err,
+	    errlen) == -1 || lint_time_form(X509_get0_notAfter(x), "notAfter",
+	    err, errlen) == -1)
+		goto out;
 	if (X509_cmp_time(X509_get0_notAfter(x), &soon) <= 0) {
 		lint_err(err, errlen, "lint: notAfter is less than %d hours "
 		    "away (the issuing CA's certificate ends then)",
@@ -588,8 +1036,86 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 		    why);
 		goto out;
 	}
+	if (lint_usages(p, kind, x, pub, err, errlen) == -1 ||
+	    lint_uris(x, err, errlen) == -1)
+		goto out;
 	rc = 0;
 out:
 	BN_free(bn);
+	return rc;
+}
+
+/*
+ * A key of type kt ("ec-p256", "rsa2048", …) for the start-up check: made
+ * here, never stored. NULL for a type cad does not issue.
+ */
+static EVP_PKEY *
+lint_dummy_key(const char *kt)
+{
+	if (strcmp(kt, "ec-p256") == 0)
+		return EVP_EC_gen("P-256");
+	if (strcmp(kt, "ec-p384") == 0)
+		return EVP_EC_gen("P-384");
+	if (strcmp(kt, "rsa2048") == 0)
+		return EVP_RSA_gen(2048);
+	if (strcmp(kt, "rsa3072") == 0)
+		return EVP_RSA_gen(3072);
+	return NULL;
+}
+
+int
+cad_lint_profile(const struct profile *p, X509 *issuer, long max_days,
+    char *err, size_t errlen)
+{
+	const char *types;
+	char kt[16], why[512];
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	long span;
+	size_t len;
+	int rc = -1;
+
+	if (lint_key(p, "kind", err, errlen) == NULL ||
+	    lint_key(p, "subject_required", err, errlen) == NULL ||
+	    lint_key(p, "subject_allowed", err, errlen) == NULL ||
+	    lint_key(p, "extensions_required", err, errlen) == NULL ||
+	    (types = lint_key(p, "key_types", err, errlen)) == NULL)
+		goto out;
+	/* The lint counts notBefore (backdated) to notAfter: so does this. */
+	span = profile_validity_days(p) * 86400 + profile_backdate_seconds(p);
+	if (span > max_days * 86400) {
+		lint_err(err, errlen, "profile %s: validity_days %ld and "
+		    "backdate_seconds %ld make certificates of %ld days %ld s, "
+		    "over cad.max_validity_days %ld: every order would fail "
+		    "lint (raise the cap to %ld or shorten the profile)",
+		    profile_name(p), profile_validity_days(p),
+		    profile_backdate_seconds(p), span / 86400, span % 86400,
+		    max_days, (span + 86399) / 86400);
+		goto out;
+	}
+	/* The first of key_types. */
+	types += strspn(types, " ,");
+	len = strcspn(types, " ,");
+	snprintf(kt, sizeof(kt), "%.*s", (int)len, types);
+	if ((key = lint_dummy_key(kt)) == NULL) {
+		lint_err(err, errlen, "profile %s: key_types starts with %s "
+		    "(ec-p256, ec-p384, rsa2048, rsa3072)", profile_name(p), kt);
+		goto out;
+	}
+	if ((x = profile_build(p, NULL, key, NULL, issuer, NULL, why,
+	    sizeof(why))) == NULL) {
+		lint_err(err, errlen, "profile %s: a test certificate cannot "
+		    "be built: %s", profile_name(p), why);
+		goto out;
+	}
+	if (cad_lint(p, x, issuer, kt, max_days, why, sizeof(why)) == -1) {
+		lint_err(err, errlen, "profile %s: a test certificate fails "
+		    "the lint: %s", profile_name(p), why);
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(key);
 	return rc;
 }

@@ -69,7 +69,10 @@ usage(void)
 	exit(2);
 }
 
-/* Loads each profile of cad.profiles (space-separated). */
+/*
+ * Loads each profile of cad.profiles (space-separated); cad_check_profiles
+ * lints them once the issuer is known.
+ */
 static int
 cad_load_profiles(struct cad *c)
 {
@@ -90,15 +93,6 @@ cad_load_profiles(struct cad *c)
 			log_err("%s", err);
 			return -1;
 		}
-		if (profile_get(c->profiles[c->nprofiles], "kind") == NULL)
-			log_warn("profile %s has no [profile] kind: its orders "
-			    "will fail", p);
-		if (profile_validity_days(c->profiles[c->nprofiles]) >
-		    c->max_validity_days)
-			log_warn("profile %s: validity_days %ld over the cap "
-			    "(cad.max_validity_days %ld): its orders will fail "
-			    "lint", p, profile_validity_days(c->profiles[
-			    c->nprofiles]), c->max_validity_days);
 		/*
 		 * Names hold neither ',' nor ' ' (the separators above), and
 		 * joined they fit in served as they fitted in list.
@@ -109,6 +103,28 @@ cad_load_profiles(struct cad *c)
 		c->nprofiles++;
 	}
 	return c->nprofiles > 0 ? 0 : -1;
+}
+
+/*
+ * Fail fast: a profile whose every order would fail (its lint keys
+ * missing, a validity over cad.max_validity_days, a kind's usage it may
+ * not carry, an AIA or CRL URL that is none, [urls] missing, …) stops cad
+ * at start with the reason, rather than failing each order
+ * (cad_lint_profile).
+ */
+static int
+cad_check_profiles(const struct cad *c)
+{
+	char err[1024];
+	int i;
+
+	for (i = 0; i < c->nprofiles; i++)
+		if (cad_lint_profile(c->profiles[i], c->issuer,
+		    c->max_validity_days, err, sizeof(err)) == -1) {
+			log_err("%s: not starting", err);
+			return -1;
+		}
+	return 0;
 }
 
 /* Waits for a NOTIFY, the poll interval or a signal; -1 on a lost connection. */
@@ -249,6 +265,8 @@ main(int argc, char **argv)
 	}
 	c.issuer = is.cert;
 	c.issuer_id = is.id;
+	if (cad_check_profiles(&c) == -1)
+		goto out;
 
 	/* The signer: CA and wrap tokens; CERT with the issuing key, WRAPGEN. */
 	memset(&sc, 0, sizeof(sc));

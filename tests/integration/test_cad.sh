@@ -48,6 +48,7 @@ cert_of() { # cert_of ORDER-ID FILE: the order's certificate as PEM
 		base64 -d | openssl x509 -inform DER -out "$2" || fail "order $1: no certificate"
 }
 mine() { q "SELECT count(*) FROM certificate WHERE profile IN ('personal', 'corporate', 'eseal')"; }
+st() { q "SELECT status || ' ' || attempts || ' ' || coalesce(last_error, '') FROM issuance_order WHERE id = $1"; }
 
 # --- the ceremony step: the subscriber-key wrapping key --------------------------------
 rc=0
@@ -146,10 +147,10 @@ f2=$(order corporate corporate ec-p256 '{"C":"ID","CN":"No Company","serialNumbe
 f3=$(order personal eseal ec-p256 '{"C":"ID","O":"X","CN":"X Seal","organizationIdentifier":"NTRID-1"}')
 f4=$(order personal personal ec-p256 '{"C":"ID","CN":"Budi","serialNumber":"NIK:1","OU":"not allowed"}')
 f5=$(order personal personal rsa4096 '{"C":"ID","CN":"Budi","serialNumber":"NIK:1"}')
+# Looks like the real name, and is another: an invisible U+200B at its end.
+f6=$(order personal personal ec-p256 '{"C":"ID","CN":"Budi Santoso\u200b","serialNumber":"NIK:3174012345670001"}')
+f7=$(order personal personal ec-p256 '{"C":"XX","CN":"Budi Santoso","serialNumber":"NIK:3174012345670001"}')
 run_once
-f6=$(order personal personal ec-p256 '{"C":"ID","CN":"Too Long","serialNumber":"NIK:3174012345670005"}')
-# A validity cap below the profile's 365 days: lint refuses to sign.
-run_once PKI_CAD_MAX_VALIDITY_DAYS=30
 want_fail() { # want_fail ORDER PATTERN
 	[ "$(q "SELECT status FROM issuance_order WHERE id = $1")" = failed ] || fail "order $1 not failed"
 	q "SELECT last_error FROM issuance_order WHERE id = $1" | has -F -- "$2" ||
@@ -163,8 +164,93 @@ want_fail "$f2" 'subject attribute O required by profile corporate is missing'
 want_fail "$f3" 'profile eseal is for kind eseal, not personal'
 want_fail "$f4" 'subject attribute OU not allowed by profile personal'
 want_fail "$f5" 'key type rsa4096 not allowed by profile personal'
-want_fail "$f6" 'validity of 365 days 300 s exceeds the cap of 30 days'
+want_fail "$f6" 'subject attribute CN holds an invisible format character (U+200B)'
+want_fail "$f7" 'subject attribute C XX is not an ISO 3166-1 alpha-2 country code'
 [ "$(mine)" -eq "$n0" ] || fail "a lint failure signed a certificate"
+
+# --- a profile every order would fail stops cad at start, with the reason --------------
+# A validity cap the profile's 365 days (+ 300 s backdated) exceed, even by
+# the backdating alone; a seal profile edited to carry serverAuth; no [urls].
+refused_start() { # refused_start NAME PATTERN [ENV=VAL...]: cad exits 1 saying PATTERN
+	local name=$1 want=$2 st=0
+	shift 2
+	timeout 60 env "$@" PKI_CAD_INSTANCE="$name" "$CAD" --config "$PKI_CONFIG" --once >"$tmp/$name.log" 2>&1 || st=$?
+	[ "$st" = 1 ] || { cat "$tmp/$name.log"; fail "cad with $name: exit $st, want 1"; }
+	has -F -- "$want" "$tmp/$name.log" || { cat "$tmp/$name.log"; fail "cad with $name: no '$want'"; }
+}
+pc=$(order personal personal ec-p256 '{"C":"ID","CN":"Cap Waits","serialNumber":"NIK:3174012345670005"}')
+refused_start cap30 'profile personal: validity_days 365 and backdate_seconds 300 make certificates of 365 days 300 s, over cad.max_validity_days 30' \
+	PKI_CAD_MAX_VALIDITY_DAYS=30
+refused_start cap365 'over cad.max_validity_days 365: every order would fail lint (raise the cap to 366 or shorten the profile)' \
+	PKI_CAD_MAX_VALIDITY_DAYS=365
+policy=$(sed -n 's/^policy_dir = //p' "$PKI_CONFIG")
+mkdir -p "$tmp/policy"
+cp -r "$policy/profiles" "$tmp/policy/"
+sed -i 's/^keyUsage = .*/&\nextendedKeyUsage = serverAuth, codeSigning/' "$tmp/policy/profiles/eseal.cnf"
+refused_start badeseal 'profile eseal: a test certificate fails the lint: lint: extendedKeyUsage serverAuth (1.3.6.1.5.5.7.3.1) not allowed for kind eseal (profile eseal): not starting' \
+	PKI_PKI_POLICY_DIR="$tmp/policy"
+refused_start nourls 'profile personal: a test certificate' PKI_URLS_OCSP= PKI_URLS_CRL_BASE=
+[ "$(q "SELECT status FROM issuance_order WHERE id = $pc")" = pending ] || fail "order $pc taken by a cad that refused to start"
+run_once PKI_CAD_MAX_VALIDITY_DAYS=366 PKI_CAD_PROFILES=personal
+[ "$(q "SELECT status FROM issuance_order WHERE id = $pc")" = done ] || fail "order $pc not issued with cad.max_validity_days 366: $(q "SELECT last_error FROM issuance_order WHERE id = $pc")"
+note "cad refused to start with a cap of 30 or 365 days, a seal profile with serverAuth, no [urls]; issued with 366"
+
+# --- a poison order never blocks the queue --------------------------------------------
+# A subject key of 300 x "é": its quoted name once cut the error inside a
+# character, PostgreSQL refused the last_error (SQLSTATE 22021), and the
+# order was claimed again every second ahead of every newer one, for ever.
+once_bounded() { # once_bounded LOG [ENV=VAL...]: cad --once, which must end by itself
+	local log=$1 st=0
+	shift
+	timeout 60 env "$@" PKI_CAD_INSTANCE=once "$CAD" --config "$PKI_CONFIG" --once >"$tmp/$log.log" 2>&1 || st=$?
+	[ "$st" = 0 ] || { cat "$tmp/$log.log"; fail "cad --once ($log): exit $st (124: never ended)"; }
+}
+ekey=$(printf 'é%.0s' $(seq 300))
+p1=$(q "INSERT INTO issuance_order (kind, profile, subject, key_type, requested_by) VALUES ('personal', 'personal',
+   jsonb_build_object('$ekey', 'x', 'C', 'ID', 'CN', 'Poison Key', 'serialNumber', 'NIK:3174012345670020'), 'ec-p256', 'test_cad')
+   RETURNING id" | head -n1)
+g1=$(order personal personal ec-p256 '{"C":"ID","CN":"After Poison","serialNumber":"NIK:3174012345670021"}')
+once_bounded poison1
+[ "$(q "SELECT status FROM issuance_order WHERE id = $g1")" = done ] || { cat "$tmp/poison1.log"; fail "order $g1 after a poison order: $(st "$g1")"; }
+want_fail "$p1" 'lint: subject attribute U+00E9U+00E9'
+q "SELECT last_error FROM issuance_order WHERE id = $p1" | has -F 'U+00E9... not allowed by profile personal' ||
+	fail "order $p1: the key not quoted bounded: $(q "SELECT left(last_error, 200) FROM issuance_order WHERE id = $p1")"
+
+# The failure cannot be recorded at all (here a trigger refuses it): the
+# attempt is counted and backed off as a retry, audited; the next order is
+# issued; --once ends.
+q "CREATE FUNCTION test_cad_refuse() RETURNS trigger LANGUAGE plpgsql AS \$\$
+   BEGIN
+     IF OLD.subject->>'CN' = 'Refuse Failed' AND NEW.status = 'failed' THEN RAISE EXCEPTION 'test_cad: failed refused'; END IF;
+     IF OLD.subject->>'CN' = 'Refuse All' THEN RAISE EXCEPTION 'test_cad: every update refused'; END IF;
+     RETURN NEW;
+   END \$\$;
+   CREATE TRIGGER test_cad_refuse BEFORE UPDATE ON issuance_order FOR EACH ROW EXECUTE FUNCTION test_cad_refuse()" >/dev/null
+drop_refuse() { q "DROP TRIGGER IF EXISTS test_cad_refuse ON issuance_order; DROP FUNCTION IF EXISTS test_cad_refuse()" >/dev/null 2>&1 || true; }
+at_exit drop_refuse
+p2=$(order personal personal ec-p256 '{"C":"ID","CN":"Refuse Failed","serialNumber":"NIK:3174012345670022","OU":"x"}')
+g2=$(order personal personal ec-p256 '{"C":"ID","CN":"After Refused Fail","serialNumber":"NIK:3174012345670023"}')
+# (A back-off of 5 s: the worker's 1 s pause after the attempt does not reach it.)
+once_bounded poison2 PKI_CAD_RETRY_BACKOFF_MS=5000
+[ "$(q "SELECT status FROM issuance_order WHERE id = $g2")" = done ] || { cat "$tmp/poison2.log"; fail "order $g2 after an unrecordable failure: $(st "$g2")"; }
+[ "$(q "SELECT status || ' ' || attempts || ' ' || (next_attempt_at > now()) FROM issuance_order WHERE id = $p2")" = 'pending 1 true' ] ||
+	{ cat "$tmp/poison2.log"; fail "order $p2 not counted and backed off: $(st "$p2")"; }
+q "SELECT last_error FROM issuance_order WHERE id = $p2" | has -F 'subject attribute OU not allowed by profile personal' ||
+	fail "order $p2: last_error $(st "$p2")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.retry' AND object_id = '$p2' AND details->>'error' LIKE '%OU not allowed%'")" = 1 ] ||
+	fail "order $p2: the counted attempt not audited"
+# Nothing at all about the order can be written: this worker puts it aside
+# (backed off in memory) and goes on with the next one; --once ends.
+p3=$(order personal personal ec-p256 '{"C":"ID","CN":"Refuse All","serialNumber":"NIK:3174012345670024","OU":"x"}')
+g3=$(order personal personal ec-p256 '{"C":"ID","CN":"After Refuse All","serialNumber":"NIK:3174012345670025"}')
+once_bounded poison3 PKI_CAD_RETRY_BACKOFF_MS=10000
+[ "$(q "SELECT status FROM issuance_order WHERE id = $g3")" = done ] || { cat "$tmp/poison3.log"; fail "order $g3 behind an order nothing can be recorded of: $(st "$g3")"; }
+[ "$(q "SELECT status || ' ' || attempts FROM issuance_order WHERE id = $p3")" = 'pending 0' ] || fail "order $p3: $(st "$p3")"
+has -F "order $p3: attempt not recorded; this worker leaves it aside for 10000 ms" "$tmp/poison3.log" ||
+	{ cat "$tmp/poison3.log"; fail "order $p3: not put aside"; }
+drop_refuse
+# Both are failed (OU not allowed) by the next worker that claims them.
+note "poison orders: $p1 failed with a bounded UTF-8 error, $p2 counted as a retry, $p3 put aside; $g1 $g2 $g3 issued behind them"
 # The database refuses what no worker may do.
 sql_fails "$PKI_TEST_PG_URI" "UPDATE issuance_order SET status = 'pending', done_at = NULL WHERE id = $f1" 'final'
 sql_fails "$PKI_TEST_PG_URI" "UPDATE issuance_order SET status = 'failed', last_error = 'x', done_at = now(), certificate_id = NULL WHERE id = $o1" 'final'
@@ -291,7 +377,6 @@ start_worker hsmaway PKI_CAD_POLL_SECONDS=60 PKI_CAD_MAX_ATTEMPTS=2
 started hsmaway
 mv "$tokdir" "$away"
 id=$(order personal personal ec-p256 '{"C":"ID","CN":"Token Away","serialNumber":"NIK:3171010101900010"}')
-st() { q "SELECT status || ' ' || attempts || ' ' || coalesce(last_error, '') FROM issuance_order WHERE id = $1"; }
 wait_done "id = $id AND attempts >= 3" 1 30 ||
 	{ token_back; cat "$tmp/hsmaway.log"; fail "order $id: not three attempts while the token was away: $(st "$id")"; }
 [ "$(q "SELECT status FROM issuance_order WHERE id = $id")" = pending ] ||

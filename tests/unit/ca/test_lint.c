@@ -553,6 +553,51 @@ test_subject_values(void **state)
 		{ "Budi\\u200fSantoso", "bidirectional formatting character "
 		    "(U+200F)" },
 	};
+	/* Each looks like a name, or like nothing, and is another. */
+	static const char *const invisible[][2] = {
+		{ "\\u200b\\u2060\\ufeff", "invisible format character (U+200B)" },
+		{ "Budi Santoso\\u200b", "invisible format character (U+200B)" },
+		{ "Budi\\u00adSantoso", "invisible format character (U+00AD)" },
+		{ "Budi\\u2060", "invisible format character (U+2060)" },
+		{ "\\ufeffBudi", "invisible format character (U+FEFF)" },
+		{ "Budi\\u180eSantoso", "invisible format character (U+180E)" },
+		{ "Budi\\udb40\\udc41", "invisible format character (U+E0041)" },
+		{ "Budi\\u2028Santoso", "line or paragraph separator (U+2028)" },
+		{ "Budi\\u2029", "line or paragraph separator (U+2029)" },
+		{ "Budi\\ue000", "private-use character (U+E000)" },
+		{ "Budi\\udb80\\udc00", "private-use character (U+F0000)" },
+		{ "Budi\\udbff\\udffd", "private-use character (U+10FFFD)" },
+		{ "Budi\\ufdd0", "noncharacter (U+FDD0)" },
+		{ "Budi\\uffff", "noncharacter (U+FFFF)" },
+		{ "\\u3000", "subject attribute CN is empty" },
+		{ "\\u00a0\\u2003 ", "subject attribute CN is empty" },
+		{ " Budi Santoso", "begins or ends with a space" },
+		{ "Budi Santoso ", "begins or ends with a space" },
+		{ "Budi\\u3000", "begins or ends with a space" },
+		{ "Budi  Santoso", "holds two spaces in a row" },
+		{ "Budi \\u00a0Santoso", "holds two spaces in a row" },
+		{ "Budi\\u00a0Santoso", "space other than U+0020 (U+00A0)" },
+		{ "Budi\\u3000Santoso", "space other than U+0020 (U+3000)" },
+	};
+	/* User-assigned ISO 3166 codes, and codes nobody holds. */
+	static const char *const countries[] = {
+		"XX", "AA", "QM", "QZ", "XA", "XK", "ZZ", "UK", "EU",
+	};
+	static const char *const good[][2] = {
+		{ "ID", "Budi Santoso" },
+		{ "ID", "Ni Luh Putu Ayu Wulandari" },
+		{ "ID", "I Gusti Ngurah Rai" },
+		{ "ID", "Siti Nur-Aini" },
+		{ "ID", "Moh. Hatta" },
+		{ "ID", "Dr. Ir. H. Joko Susilo, M.Sc." },
+		{ "ID", "Sa'adah" },
+		{ "ID", "Ade Irma Suryani Nasution" },
+		{ "ID", "Andr\\u00e9 Sitorus" },
+		{ "ID", "Sukarno" },
+		{ "SG", "Tan Ah Kow" },
+		{ "MY", "Nur 'Aisyah binti Ahmad" },
+		{ "NL", "Jan van der Berg" },
+	};
 
 	put_profile(f, "personal", NULL, NULL);
 	/* 40 characters of two octets each: 80 octets, a valid CN. */
@@ -586,6 +631,85 @@ test_subject_values(void **state)
 	want_refused(subject_of(f, "personal", "{\"C\":\"ID\",\"CN\":\"  \","
 	    "\"serialNumber\":\"NIK:1\"}", err, sizeof(err)), err,
 	    "subject attribute CN is empty", "blank CN");
+	for (i = 0; i < sizeof(invisible) / sizeof(invisible[0]); i++) {
+		snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
+		    "\"serialNumber\":\"NIK:1\"}", invisible[i][0]);
+		want_refused(subject_of(f, "personal", json, err, sizeof(err)),
+		    err, invisible[i][1], invisible[i][0]);
+	}
+	for (i = 0; i < sizeof(countries) / sizeof(countries[0]); i++) {
+		snprintf(json, sizeof(json), "{\"C\":\"%s\",\"CN\":\"Budi\","
+		    "\"serialNumber\":\"NIK:1\"}", countries[i]);
+		want_refused(subject_of(f, "personal", json, err, sizeof(err)),
+		    err, "is not an ISO 3166-1 alpha-2 country code",
+		    countries[i]);
+	}
+	/* What RA data holds stays accepted, in the order and the certificate. */
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(json, sizeof(json), "{\"C\":\"%s\",\"CN\":\"%s\","
+		    "\"serialNumber\":\"NIK:3174012345670001\"}", good[i][0],
+		    good[i][1]);
+		if (lint_of(f, "personal", json, 3 * 365 * DAY, err,
+		    sizeof(err)) != 0)
+			fail_msg("%s refused: %s", json, err);
+	}
+}
+
+/* A valid UTF-8 text (what PostgreSQL stores as text), else fails. */
+static void
+assert_utf8(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, n, k;
+
+	while (u[i] != '\0') {
+		n = u[i] < 0x80 ? 0 : (u[i] & 0xe0) == 0xc0 ? 1 :
+		    (u[i] & 0xf0) == 0xe0 ? 2 : (u[i] & 0xf8) == 0xf0 ? 3 : 9;
+		if (n == 9)
+			fail_msg("not UTF-8 at octet %zu: %s", i, s);
+		for (k = 1; k <= n; k++)
+			if ((u[i + k] & 0xc0) != 0x80)
+				fail_msg("UTF-8 sequence cut at octet %zu", i);
+		i += n + 1;
+	}
+}
+
+/*
+ * An order's key quoted in a message: bounded, and the message valid UTF-8
+ * whatever the key (a key of 300 × "é" made a message that vsnprintf cut
+ * inside a character: PostgreSQL refused it as last_error, SQLSTATE 22021,
+ * and the order blocked every worker).
+ */
+static void
+test_error_text_utf8(void **state)
+{
+	struct lint_fixture *f = *state;
+	char json[2048], err[512], cut[8];
+	size_t i;
+
+	put_profile(f, "personal", NULL, NULL);
+	snprintf(json, sizeof(json), "{\"");
+	for (i = 0; i < 300; i++)
+		strcat(json, "\xc3\xa9");
+	strcat(json, "\":\"x\",\"C\":\"ID\",\"CN\":\"Budi\","
+	    "\"serialNumber\":\"NIK:1\"}");
+	want_refused(subject_of(f, "personal", json, err, sizeof(err)), err,
+	    "subject attribute U+00E9U+00E9", "a key of 300 x e-acute");
+	assert_utf8(err);
+	assert_non_null(strstr(err, "U+00E9... not allowed by profile personal"));
+	/* cad_text_clean: a sequence cut at the end goes, a stray byte is '?'. */
+	snprintf(cut, sizeof(cut), "ab\xc3");
+	cad_text_clean(cut);
+	assert_string_equal(cut, "ab");
+	snprintf(cut, sizeof(cut), "a\xe2\x82");
+	cad_text_clean(cut);
+	assert_string_equal(cut, "a");
+	snprintf(cut, sizeof(cut), "a\xff" "b\n");
+	cad_text_clean(cut);
+	assert_string_equal(cut, "a?b?");
+	snprintf(cut, sizeof(cut), "\xc3\xa9t\xc3\xa9");
+	cad_text_clean(cut);
+	assert_string_equal(cut, "\xc3\xa9t\xc3\xa9");
 }
 
 static void
@@ -633,6 +757,244 @@ test_key_type_is_the_orders(void **state)
 	    "P-256 key for an rsa2048 order");
 }
 
+/*
+ * RFC 5280 §4.1.2.5: notAfter clamped to an issuer whose notAfter is a
+ * GeneralizedTime before 2050 is a UTCTime all the same; the lint refuses
+ * a time in the wrong form.
+ */
+static void
+edit_not_before_generalized(X509 *x)
+{
+	assert_non_null(ASN1_GENERALIZEDTIME_adj(X509_getm_notBefore(x),
+	    time(NULL), 0, -300));
+}
+
+static void
+test_clamped_not_after_utctime(void **state)
+{
+	struct lint_fixture *f = *state;
+	struct profile *p;
+	X509_NAME *subject;
+	X509 *issuer, *x;
+	char err[512];
+
+	put_profile(f, "personal", NULL, NULL);
+	p = profile_load(f->dir, "personal", f->cfg, err, sizeof(err));
+	assert_non_null(p);
+	subject = cad_subject(p, PERSON, err, sizeof(err));
+	assert_non_null(subject);
+	/* An issuer valid 30 more days, its notAfter a GeneralizedTime. */
+	issuer = make_issuer(f, 30 * DAY);
+	assert_non_null(ASN1_GENERALIZEDTIME_adj(X509_getm_notAfter(issuer),
+	    time(NULL), 30, 0));
+	assert_int_equal(ASN1_STRING_type(X509_get0_notAfter(issuer)),
+	    V_ASN1_GENERALIZEDTIME);
+	x = profile_build(p, subject, f->sub_key, NULL, issuer, NULL, err,
+	    sizeof(err));
+	assert_non_null(x);
+	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(x),
+	    X509_get0_notAfter(issuer)), 0);
+	assert_int_equal(ASN1_STRING_type(X509_get0_notAfter(x)),
+	    V_ASN1_UTCTIME);
+	assert_int_equal(ASN1_STRING_length(X509_get0_notAfter(x)), 13);
+	if (cad_lint(p, x, issuer, "ec-p256", 1096, err, sizeof(err)) != 0)
+		fail_msg("clamped certificate refused: %s", err);
+	/* A GeneralizedTime before 2050 in the certificate: refused. */
+	assert_non_null(ASN1_GENERALIZEDTIME_adj(X509_getm_notAfter(x),
+	    time(NULL), 30, 0));
+	want_refused(cad_lint(p, x, issuer, "ec-p256", 1096, err,
+	    sizeof(err)), err, "notAfter in 20", "GeneralizedTime notAfter");
+	assert_non_null(strstr(err, "is a GeneralizedTime (RFC 5280 §4.1.2.5"));
+	X509_free(x);
+	X509_free(issuer);
+	X509_NAME_free(subject);
+	profile_free(p);
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_not_before_generalized, err, sizeof(err)), err,
+	    "notBefore in 20", "GeneralizedTime notBefore");
+}
+
+/*
+ * What each kind may carry: a seal neither serverAuth, codeSigning nor
+ * emailProtection; an EC key never keyEncipherment nor dataEncipherment
+ * (RFC 5480 §3); no encryption usage for a key that only signs.
+ */
+static void
+test_kind_usages(void **state)
+{
+	struct lint_fixture *f = *state;
+	static const char *const eseal_bad[][2] = {
+		{ "keyUsage = critical, digitalSignature, nonRepudiation\n"
+		    "extendedKeyUsage = serverAuth",
+		    "extendedKeyUsage serverAuth (1.3.6.1.5.5.7.3.1) not allowed "
+		    "for kind eseal" },
+		{ "keyUsage = critical, digitalSignature, nonRepudiation\n"
+		    "extendedKeyUsage = codeSigning",
+		    "extendedKeyUsage codeSigning (1.3.6.1.5.5.7.3.3) not allowed "
+		    "for kind eseal" },
+		{ "keyUsage = critical, digitalSignature, nonRepudiation\n"
+		    "extendedKeyUsage = emailProtection",
+		    "extendedKeyUsage emailProtection (1.3.6.1.5.5.7.3.4) not "
+		    "allowed for kind eseal" },
+	};
+	static const char *const personal_bad[][2] = {
+		{ "keyUsage = critical, digitalSignature, keyEncipherment",
+		    "keyUsage keyEncipherment with an EC key (RFC 5480 §3)" },
+		{ "keyUsage = critical, digitalSignature, dataEncipherment",
+		    "keyUsage dataEncipherment with an EC key (RFC 5480 §3)" },
+		{ "keyUsage = critical, digitalSignature, keyAgreement",
+		    "keyUsage keyAgreement not allowed for kind personal" },
+		{ "extendedKeyUsage = emailProtection, clientAuth",
+		    "extendedKeyUsage clientAuth (1.3.6.1.5.5.7.3.2) not allowed "
+		    "for kind personal" },
+		{ "extendedKeyUsage = emailProtection, serverAuth",
+		    "extendedKeyUsage serverAuth (1.3.6.1.5.5.7.3.1) not allowed "
+		    "for kind personal" },
+	};
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(eseal_bad) / sizeof(eseal_bad[0]); i++) {
+		put_profile(f, "eseal", "keyUsage =", eseal_bad[i][0]);
+		want_refused(lint_of(f, "eseal", SEAL, 3 * 365 * DAY, err,
+		    sizeof(err)), err, eseal_bad[i][1], eseal_bad[i][0]);
+	}
+	for (i = 0; i < sizeof(personal_bad) / sizeof(personal_bad[0]); i++) {
+		put_profile(f, "personal", personal_bad[i][0][0] == 'k' ?
+		    "keyUsage =" : "extendedKeyUsage =", personal_bad[i][0]);
+		want_refused(lint_of(f, "personal", PERSON, 3 * 365 * DAY, err,
+		    sizeof(err)), err, personal_bad[i][1], personal_bad[i][0]);
+	}
+	/* Document signing (RFC 9336) is a seal's and a person's. */
+	put_profile(f, "eseal", "keyUsage =", "keyUsage = critical, "
+	    "digitalSignature, nonRepudiation\nextendedKeyUsage = "
+	    "1.3.6.1.5.5.7.3.36");
+	if (lint_of(f, "eseal", SEAL, 3 * 365 * DAY, err, sizeof(err)) != 0)
+		fail_msg("eseal with documentSigning refused: %s", err);
+	put_profile(f, "personal", "extendedKeyUsage =", "extendedKeyUsage = "
+	    "emailProtection, 1.3.6.1.5.5.7.3.36");
+	if (lint_of(f, "personal", PERSON, 3 * 365 * DAY, err,
+	    sizeof(err)) != 0)
+		fail_msg("personal with documentSigning refused: %s", err);
+}
+
+/* AIA, CRL distribution points, freshest CRL: absolute http URLs only. */
+static void
+test_urls_http(void **state)
+{
+	struct lint_fixture *f = *state;
+	static const char *const bad[][2] = {
+		{ "crlDistributionPoints = URI:not a url",
+		    "crlDistributionPoints is not an absolute http URL" },
+		{ "crlDistributionPoints = URI:/issuing.crl",
+		    "crlDistributionPoints is not an absolute http URL" },
+		{ "crlDistributionPoints = URI:http:///issuing.crl",
+		    "crlDistributionPoints is not an absolute http URL" },
+		{ "crlDistributionPoints = URI:ldap://ldap.example.id/cn=CA",
+		    "crlDistributionPoints is not an absolute http URL" },
+		{ "crlDistributionPoints = email:ca@example.id",
+		    "crlDistributionPoints is not an absolute http URL" },
+		{ "freshestCRL = URI:https://crl.example.id/d.crl",
+		    "freshestCRL is not an absolute http URL" },
+		{ "freshestCRL = URI:http://crl.example.id:99999999/d.crl",
+		    "freshestCRL is not an absolute http URL" },
+		{ "authorityInfoAccess = OCSP;URI:ocsp.example.id, "
+		    "caIssuers;URI:http://crl.example.id/i.crt",
+		    "authorityInfoAccess OCSP is not an absolute http URL" },
+		{ "authorityInfoAccess = OCSP;URI:http://ocsp.example.id/, "
+		    "caIssuers;URI:http://crl.example.id/a b.crt",
+		    "authorityInfoAccess caIssuers is not an absolute http URL" },
+		{ "authorityInfoAccess = OCSP;URI:http://ocsp.example.id/, "
+		    "caRepository;URI:http://crl.example.id/",
+		    "authorityInfoAccess method other than OCSP and caIssuers" },
+	};
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put_profile(f, "personal", bad[i][0][0] == 'c' ?
+		    "crlDistributionPoints =" : bad[i][0][0] == 'f' ?
+		    "freshestCRL =" : "authorityInfoAccess =", bad[i][0]);
+		want_refused(lint_of(f, "personal", PERSON, 3 * 365 * DAY, err,
+		    sizeof(err)), err, bad[i][1], bad[i][0]);
+	}
+	put_profile(f, "personal", "authorityInfoAccess =", "authorityInfoAccess = "
+	    "OCSP;URI:http://ocsp.example.id, caIssuers;URI:http://[::1]:8080/"
+	    "issuing.crt?x=1");
+	if (lint_of(f, "personal", PERSON, 3 * 365 * DAY, err, sizeof(err)) != 0)
+		fail_msg("http URLs refused: %s", err);
+}
+
+/* cad_lint_profile()'s verdict on profile name with cap max_days. */
+static int
+profile_check_of(struct lint_fixture *f, const struct config *cfg,
+    const char *name, long max_days, char *err, size_t errlen)
+{
+	struct profile *p;
+	X509 *issuer;
+	int rc;
+
+	p = profile_load(f->dir, name, cfg, err, errlen);
+	if (p == NULL)
+		fail_msg("profile_load %s: %s", name, err);
+	issuer = make_issuer(f, 5 * 365 * DAY);
+	err[0] = '\0';
+	rc = cad_lint_profile(p, issuer, max_days, err, errlen);
+	X509_free(issuer);
+	profile_free(p);
+	return rc;
+}
+
+/*
+ * cad's start-up check: a profile every order would fail stops cad, with
+ * the reason, before it takes any order.
+ */
+static void
+test_profile_check(void **state)
+{
+	struct lint_fixture *f = *state;
+	static const char *const names[] = { "personal", "corporate", "eseal" };
+	struct config *bare;
+	char err[1024], path[128];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		put_profile(f, names[i], NULL, NULL);
+		if (profile_check_of(f, f->cfg, names[i], 1096, err,
+		    sizeof(err)) != 0)
+			fail_msg("shipped %s refused: %s", names[i], err);
+	}
+	/* The cap counts the backdated notBefore, as the lint does. */
+	want_refused(profile_check_of(f, f->cfg, "personal", 365, err,
+	    sizeof(err)), err, "profile personal: validity_days 365 and "
+	    "backdate_seconds 300 make certificates of 365 days 300 s, over "
+	    "cad.max_validity_days 365", "cap 365");
+	assert_non_null(strstr(err, "raise the cap to 366"));
+	if (profile_check_of(f, f->cfg, "personal", 366, err, sizeof(err)) != 0)
+		fail_msg("cap 366 refused: %s", err);
+	want_refused(profile_check_of(f, f->cfg, "eseal", 30, err,
+	    sizeof(err)), err, "over cad.max_validity_days 30", "cap 30");
+	/* A usage its kind may not carry. */
+	put_profile(f, "eseal", "keyUsage =", "keyUsage = critical, "
+	    "digitalSignature, nonRepudiation\nextendedKeyUsage = serverAuth");
+	want_refused(profile_check_of(f, f->cfg, "eseal", 1096, err,
+	    sizeof(err)), err, "profile eseal: a test certificate fails the "
+	    "lint: lint: extendedKeyUsage serverAuth", "eseal with serverAuth");
+	/* No [urls] in pki.conf. */
+	snprintf(path, sizeof(path), "%s/bare.conf", f->dir);
+	write_all(path, "[cad]\npoll_seconds = 5\n");
+	bare = config_load(path, err, sizeof(err));
+	assert_non_null(bare);
+	want_refused(profile_check_of(f, bare, "personal", 1096, err,
+	    sizeof(err)), err, "profile personal: a test certificate ",
+	    "no [urls]");
+	config_free(bare);
+	/* No lint keys. */
+	put_profile(f, "personal", "kind =", "# no kind");
+	want_refused(profile_check_of(f, f->cfg, "personal", 1096, err,
+	    sizeof(err)), err, "[profile] kind missing", "no kind");
+}
+
 int
 main(void)
 {
@@ -654,6 +1016,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_certificate_subject_judged,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_type_is_the_orders,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_text_utf8,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clamped_not_after_utctime,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kind_usages,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_urls_http,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_check,
 		    setup, teardown),
 	};
 
