@@ -998,6 +998,41 @@ test_env_pin_forgotten(void **state)
 	signer_close(s2);
 }
 
+/*
+ * c as a daemon's signer: sandbox_section "t" of a configuration written as
+ * name in the fixture's directory. As root (with pki-hsm) it demotes to
+ * hsm.user, pki-hsm, not to [t]'s user: the token store becomes pki-hsm's,
+ * as in the stack, and the lock directory stays root's. Not root: the
+ * hsm.user given does not exist and insecure_no_sandbox lets it go on
+ * undemoted. The configuration, for config_free.
+ */
+static struct config *
+sandboxed_config(struct fixture *f, struct signer_config *c, const char *name)
+{
+	struct config *conf;
+	char path[512], err[512] = "";
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->h.dir, name);
+	assert_non_null(fp = fopen(path, "w"));
+	if (geteuid() == 0 && getpwnam("pki-hsm") != NULL) {
+		char cmd[1024];
+
+		fprintf(fp, "[t]\nuser = pki-not-the-signers\n");
+		snprintf(cmd, sizeof(cmd), "chown -R pki-hsm: '%s' && chown -R "
+		    "root: '%s'", f->h.dir, f->h.lockdir);
+		assert_int_equal(system(cmd), 0);
+	} else
+		fprintf(fp, "[hsm]\nuser = pki-test-no-such-user\n"
+		    "[t]\ninsecure_no_sandbox = true\n");
+	assert_int_equal(fclose(fp), 0);
+	if ((conf = config_load(path, err, sizeof(err))) == NULL)
+		fail_msg("%s: %s", path, err);
+	c->cfg = conf;
+	c->sandbox_section = "t";
+	return conf;
+}
+
 /* "Seccomp:" or "NoNewPrivs:" of /proc/PID/status; -1 when absent. */
 static int
 proc_status(pid_t pid, const char *key)
@@ -1040,27 +1075,13 @@ test_token_away_sandboxed(void **state)
 	unsigned char *tbs, *sig = NULL;
 	size_t len, siglen;
 	char path[512], dir[512], away[600], err[512] = "";
-	FILE *fp;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/sandbox.conf", f->h.dir);
-	assert_non_null(fp = fopen(path, "w"));
-	/* A signer demotes to hsm.user (default pki-hsm), not to [t]'s. */
-	if (geteuid() == 0 && getpwnam("pki-hsm") != NULL) {
-		char cmd[1024];
-
-		fprintf(fp, "[t]\nuser = pki-not-the-signers\n");
-		snprintf(cmd, sizeof(cmd), "chown -R pki-hsm: '%s' && chown -R "
-		    "root: '%s' && test -n \"$(ls '%s')\"", f->h.dir,
-		    f->h.lockdir, f->h.lockdir);
-		assert_int_equal(system(cmd), 0);
-	} else
-		fprintf(fp, "[hsm]\nuser = pki-test-no-such-user\n"
-		    "[t]\ninsecure_no_sandbox = true\n");
-	assert_int_equal(fclose(fp), 0);
-	assert_non_null(conf = config_load(path, err, sizeof(err)));
-	c.cfg = conf;
-	c.sandbox_section = "t";
+	conf = sandboxed_config(f, &c, "sandbox.conf");
+	/* As root: the lock file the fixture's signer made, kept root's. */
+	snprintf(path, sizeof(path), "test -n \"$(ls '%s')\"", f->h.lockdir);
+	if (geteuid() == 0 && getpwnam("pki-hsm") != NULL)
+		assert_int_equal(system(path), 0);
 	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
 		fail_msg("sandboxed signer: %s", err);
 	pid = signer_pid(s);
@@ -1324,28 +1345,12 @@ test_hung_signer_sandboxed(void **state)
 	struct signer *s;
 	unsigned char *tbs, *sig = NULL;
 	size_t len, siglen;
-	char path[512], err[512] = "";
+	char err[512] = "";
 	long long t0, ms, alarm_ms;
-	FILE *fp;
 	pid_t pid, locker, r;
 	int st, rc, broken, alive;
 
-	snprintf(path, sizeof(path), "%s/hung.conf", f->h.dir);
-	assert_non_null(fp = fopen(path, "w"));
-	if (geteuid() == 0 && getpwnam("pki-hsm") != NULL) {
-		char cmd[1024];
-
-		fprintf(fp, "[t]\nuser = pki-not-the-signers\n");
-		snprintf(cmd, sizeof(cmd), "chown -R pki-hsm: '%s' && chown -R "
-		    "root: '%s'", f->h.dir, f->h.lockdir);
-		assert_int_equal(system(cmd), 0);
-	} else
-		fprintf(fp, "[hsm]\nuser = pki-test-no-such-user\n"
-		    "[t]\ninsecure_no_sandbox = true\n");
-	assert_int_equal(fclose(fp), 0);
-	assert_non_null(conf = config_load(path, err, sizeof(err)));
-	c.cfg = conf;
-	c.sandbox_section = "t";
+	conf = sandboxed_config(f, &c, "hung.conf");
 	c.timeout_s = 1;
 	tbs = tbs_cert(f, &len);
 
