@@ -22,6 +22,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -574,6 +575,14 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	log_init("pkictl", LOGL_INFO, stderr);
+	/*
+	 * A peer closing its socket (slapd drops a connection whose request is
+	 * over its size limit; PostgreSQL) must fail the call, not kill us
+	 * half-way through `pkictl publish` or `pkictl crl arl`: libldap
+	 * writes without MSG_NOSIGNAL. Writes to a closed stdout then fail
+	 * with EPIPE instead.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	/* Stop at the command word: subcommands parse their own options. */
 	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (ch) {

@@ -35,11 +35,17 @@ void			 crl_cache_free(struct crl_cache *);
 /*
  * Replaces a document, taking der (malloc'd; freed with the document): what
  * was there stays alive for the requests still sending it. number: the CRL
- * number (a newer one only replaces an older one; 0 for certificates).
- * expires: nextUpdate (0: now + a day). 0 or -1.
+ * number (a newer one only replaces an older one; 0 for certificates; one
+ * with the number held but other bytes replaces it too, with an ALARM
+ * logged: RFC 5280 §5.2.3 was broken by a restore or a failover, and the
+ * caller's is the database's). expires: nextUpdate (0: now + a day). 0 or
+ * -1.
  */
 int	crl_cache_set(struct crl_cache *, enum crl_doc, unsigned char *der,
 	    size_t len, long long number, time_t last_modified, time_t expires);
+/* 1 when the document held has this number and other bytes than der. */
+int	crl_cache_conflicts(struct crl_cache *, enum crl_doc, long long number,
+	    const unsigned char *der, size_t len);
 /* The number of the document held (0 when none). */
 long long	crl_cache_number(struct crl_cache *, enum crl_doc);
 

@@ -13,8 +13,10 @@
  * holds up that thread, not this one.
  *
  * Several crld instances may run against one database: the crl_state row
- * lock orders them, and CRLGEN_IF_CHANGED keeps a revocation from being
- * issued twice.
+ * lock orders them, CRLGEN_IF_CHANGED keeps a revocation from being
+ * issued twice, and CRLGEN_IF_DUE the schedule (one base or delta per
+ * interval, whoever issues it). The next number is at least one above
+ * what this instance served (crl_issuer_floor), whatever crl_state says.
  */
 #include <sys/types.h>
 
@@ -60,6 +62,7 @@ struct crl_issuer {
 	struct crl_issuer_conf	 conf;
 	struct crl_thread	 t;		/* its mtx guards kick */
 	int			 kick;
+	int			 base_forced;	/* SIGHUP, or no complete CRL held */
 	int			 db_ok;
 	struct db		*db;
 	/* schedule, in wall-clock seconds */
@@ -187,7 +190,9 @@ crl_issuer_load(struct crl_issuer *ci, long long issuer_id, const char *kind)
 	ca = issuer_id == ci->conf.issuing->id ? ci->conf.issuing :
 	    ci->conf.root;
 	if (ci->conf.full.out_dir != NULL &&
-	    cr.number > crl_cache_number(ci->conf.cache, doc)) {
+	    (cr.number > crl_cache_number(ci->conf.cache, doc) ||
+	    crl_cache_conflicts(ci->conf.cache, doc, cr.number, cr.der,
+	    cr.len))) {
 		crlgen_file_name(ca->name, strcmp(kind, "delta") == 0, fname,
 		    sizeof(fname));
 		if (crlgen_write_file(ci->conf.full.out_dir, fname, cr.der,
@@ -244,26 +249,52 @@ crl_issuer_refresh(struct crl_issuer *ci)
 	return rc;
 }
 
-/* Issues one CRL and serves it. 0, or -1 (logged). */
+/*
+ * One above the highest number of the issuing CA's CRLs this instance has
+ * served or written (its files are loaded at start-up: crl/main.c): the
+ * least number its next CRL may take (RFC 5280 §5.2.3), whatever
+ * crl_state says after a restore or an asynchronous failover.
+ */
+static long long
+crl_issuer_floor(struct crl_issuer *ci)
+{
+	long long full = crl_cache_number(ci->conf.cache, CRL_DOC_ISSUING_FULL);
+	long long delta = crl_cache_number(ci->conf.cache,
+	    CRL_DOC_ISSUING_DELTA);
+
+	return (full > delta ? full : delta) + 1;
+}
+
+/*
+ * Issues one CRL and serves it. 0, or -1 (logged). *due_in (may be NULL):
+ * > 0 when CRLGEN_IF_DUE skipped it, the seconds until it is due.
+ */
 static int
-crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags)
+crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags,
+    double *due_in)
 {
 	struct crlgen_result r;
-	const struct crlgen_policy *pol = kind == CRLGEN_DELTA ?
-	    &ci->conf.delta : &ci->conf.full;
+	struct crlgen_policy pol = kind == CRLGEN_DELTA ? ci->conf.delta :
+	    ci->conf.full;
 	char err[512], base[40];
 
-	if (crlgen_issue(ci->db, ci->conf.actor, &ci->conf.gen, pol, kind, flags,
-	    crl_sign, &ci->conf, &r, err, sizeof(err)) == -1) {
+	if (due_in != NULL)
+		*due_in = 0;
+	pol.min_number = crl_issuer_floor(ci);
+	if (crlgen_issue(ci->db, ci->conf.actor, &ci->conf.gen, &pol, kind,
+	    flags, crl_sign, &ci->conf, &r, err, sizeof(err)) == -1) {
 		log_err("CRL: %s", err);
 		return -1;
 	}
 	if (!r.issued) {
 		/*
-		 * CRLGEN_IF_CHANGED: the newest CRL covers every change. If
+		 * CRLGEN_IF_CHANGED: the newest CRL covers every change;
+		 * CRLGEN_IF_DUE: another instance issued the scheduled one. If
 		 * another instance made it, serve it even when its notification
 		 * never came; a failure here is retried at the reconciliation.
 		 */
+		if (due_in != NULL)
+			*due_in = r.due_in;
 		(void)crl_issuer_refresh(ci);
 		return 0;
 	}
@@ -345,6 +376,14 @@ crl_issuer_connect(struct crl_issuer *ci)
 		log_err("database: %s", err);
 		goto out;
 	}
+	/*
+	 * crld may have started while the database was down (crl/main.c):
+	 * nothing is issued on a schema too old for crlgen.
+	 */
+	if (crlgen_schema_check(ci->db, err, sizeof(err)) == -1) {
+		log_err("database: %s", err);
+		goto out;
+	}
 	if (db_listen(ci->db, "LISTEN certificate_status; LISTEN crl_issued") ==
 	    -1)
 		goto out;
@@ -353,6 +392,17 @@ crl_issuer_connect(struct crl_issuer *ci)
 	    (ci->conf.root != NULL && crl_issuer_load(ci, ci->conf.root->id,
 	    "full") == -1))
 		goto out;
+	/*
+	 * crl_state may be behind what we served (a restore, an asynchronous
+	 * failover that lost commits): raise it now, so that no instance
+	 * issues a number twice (also checked before each issuance).
+	 */
+	if (crlgen_number_floor(ci->db, ci->conf.actor, ci->conf.issuing->id,
+	    ci->conf.issuing->name, crl_issuer_floor(ci), err,
+	    sizeof(err)) == -1) {
+		log_err("database: %s", err);
+		goto out;
+	}
 	if (ci->conf.root != NULL &&
 	    crl_cache_number(ci->conf.cache, CRL_DOC_ROOT_FULL) == 0)
 		log_warn("no CRL of the root yet: run `pkictl crl arl` at a "
@@ -366,8 +416,10 @@ crl_issuer_connect(struct crl_issuer *ci)
 	ci->base_due = last_base + (double)ci->conf.sched.full_interval;
 	ci->delta_due = last_delta + (double)ci->conf.sched.delta_interval;
 	/* A complete CRL must exist before its nextUpdate passes: no gap. */
-	if (crl_cache_number(ci->conf.cache, CRL_DOC_ISSUING_FULL) == 0)
+	if (crl_cache_number(ci->conf.cache, CRL_DOC_ISSUING_FULL) == 0) {
 		ci->base_due = now;
+		ci->base_forced = 1;
+	}
 	/* Anything revoked while no crld ran is picked up by the reconciliation. */
 	ci->dirty_first = now;
 	ci->dirty_last = now - (double)ci->conf.sched.coalesce_ms / 1000;
@@ -390,7 +442,7 @@ crl_issuer_main(void *arg)
 	struct crl_issuer *ci = arg;
 	const struct crl_schedule *s = &ci->conf.sched;
 	struct pollfd pfd[2];
-	double now, due, dirty_due = 0, backoff = 1;
+	double now, due, dirty_due = 0, backoff = 1, due_in = 0;
 	int stop, kick, fail, timeout_ms;
 
 	for (;;) {
@@ -418,8 +470,10 @@ crl_issuer_main(void *arg)
 			backoff = 1;
 			ci->db_ok = 1;
 		}
-		if (kick)
+		if (kick) {
 			ci->base_due = now;
+			ci->base_forced = 1;
+		}
 		fail = 0;
 		if (ci->dirty_first != 0)
 			dirty_due = crl_min(ci->dirty_last +
@@ -431,28 +485,44 @@ crl_issuer_main(void *arg)
 			 * one is retried as such after the back-off: the dirty
 			 * pass would skip it while nothing was revoked, and the
 			 * served CRL's nextUpdate would come closer unrenewed.
+			 * Unless asked for (SIGHUP, none held), skipped when
+			 * another instance issued a base within the interval
+			 * (CRLGEN_IF_DUE): due again when its interval ends.
 			 */
-			if (crl_issuer_issue(ci, CRLGEN_BASE, 0) == -1) {
+			if (crl_issuer_issue(ci, CRLGEN_BASE, ci->base_forced ?
+			    0 : CRLGEN_IF_DUE, &due_in) == -1) {
 				fail = 1;
 				ci->base_due = now + backoff;
+				ci->delta_due = now + backoff;
+				ci->dirty_first = 0;
+			} else if (due_in > 0) {
+				ci->base_due = now + due_in;
 			} else {
+				ci->base_forced = 0;
 				ci->base_due = now + (double)s->full_interval;
-				fail = crl_issuer_issue(ci, CRLGEN_DELTA, 0) == -1;
+				/*
+				 * A delta on it, unless another instance's
+				 * scheduled delta came on it meanwhile.
+				 */
+				fail = crl_issuer_issue(ci, CRLGEN_DELTA,
+				    CRLGEN_IF_DUE, &due_in) == -1;
+				ci->delta_due = now + (fail ? backoff :
+				    due_in > 0 ? due_in :
+				    (double)s->delta_interval);
+				ci->dirty_first = 0;
 			}
-			ci->delta_due = now + (fail ? backoff :
-			    (double)s->delta_interval);
-			ci->dirty_first = 0;
 		} else if (ci->dirty_first != 0 && dirty_due <= now) {
 			/* After revocations: only when something is not covered yet. */
 			ci->dirty_first = 0;
 			fail = crl_issuer_issue(ci, CRLGEN_FULL,
-			    CRLGEN_IF_CHANGED) == -1 ||
+			    CRLGEN_IF_CHANGED, NULL) == -1 ||
 			    crl_issuer_issue(ci, CRLGEN_DELTA,
-			    CRLGEN_IF_CHANGED) == -1;
+			    CRLGEN_IF_CHANGED, NULL) == -1;
 		} else if (ci->delta_due <= now) {
-			fail = crl_issuer_issue(ci, CRLGEN_DELTA, 0) == -1;
-			ci->delta_due = now + (fail ? backoff :
-			    (double)s->delta_interval);
+			fail = crl_issuer_issue(ci, CRLGEN_DELTA, CRLGEN_IF_DUE,
+			    &due_in) == -1;
+			ci->delta_due = now + (fail ? backoff : due_in > 0 ?
+			    due_in : (double)s->delta_interval);
 		}
 		if (ci->reconcile_due <= now) {
 			/* A CRL whose notification was lost or failed to load. */

@@ -6,7 +6,9 @@
  *    module and logs in to the issuing CA's token; it signs only
  *    TBSCertLists (checked by a streaming DER walk) with the issuing CA key,
  *    nothing else — no certificates, no root key.
- *  - this worker: reads the CA certificates from PostgreSQL, serves the
+ *  - this worker: reads the CA certificates from PostgreSQL (while it is
+ *    down at start-up: from crl.out_dir, with the CRLs there, each checked
+ *    against its CA's certificate), serves the
  *    CRLs and CA certificates over HTTP GET from memory (crl/serve.c), and
  *    runs two threads, each with its own database connection: the issuer
  *    (crl/issuer.c) issues the issuing CA's complete and delta CRLs on the
@@ -47,6 +49,9 @@
 #include "lib/config.h"
 #include "lib/daemon.h"
 #include "lib/db.h"
+#include "lib/file.h"
+#include "lib/hex.h"
+#include "lib/json.h"
 #include "lib/http.h"
 #include "lib/log.h"
 #include "lib/publish.h"
@@ -77,70 +82,302 @@ usage(void)
 	exit(2);
 }
 
-/* The root and issuing CA: certificates, key location, directory entry. */
-static int
-crld_load_cas(struct crld *d, const char *uri)
+/* crl.out_dir (or pki.out_dir); NULL: no files. */
+static const char *
+crld_out_dir(const struct config *cfg)
 {
-	static const char *const names[] = { "root", "issuing" };
+	return config_get(cfg, "crl.out_dir", config_get(cfg, "pki.out_dir",
+	    NULL));
+}
+
+/*
+ * Takes c's certificate into slot i (0: root, 1: issuing): key location,
+ * the certificate served at its caIssuers URL, its directory entry.
+ */
+static int
+crld_ca_take(struct crld *d, size_t i, struct cadb_ca *c)
+{
 	const char *base = config_get(d->cfg, "ldap.base", NULL);
-	struct cadb_ca c;
-	struct db *db = NULL;
 	unsigned char *der = NULL, *enc = NULL;
-	struct crl_ca *ca;
+	struct crl_ca *ca = i == 0 ? &d->root : &d->issuing;
 	struct tm tm;
-	char err[512];
-	size_t i;
 	int len, rc = -1;
 
-	memset(&c, 0, sizeof(c));
-	/* The schema check once, at start-up: migrations only move forward. */
-	if ((db = db_connect(uri, err, sizeof(err))) == NULL ||
-	    crlgen_schema_check(db, err, sizeof(err)) == -1) {
-		log_err("database: %s", err);
+	ca->id = c->id;
+	snprintf(ca->name, sizeof(ca->name), "%s", c->name);
+	snprintf(ca->token, sizeof(ca->token), "%s", c->token);
+	snprintf(ca->key_label, sizeof(ca->key_label), "%s", c->key_label);
+	X509_free(ca->cert);
+	ca->cert = c->cert;
+	c->cert = NULL;
+	/* Served as application/pkix-cert at the AIA caIssuers URL. */
+	memset(&tm, 0, sizeof(tm));
+	if ((len = i2d_X509(ca->cert, &enc)) <= 0 ||
+	    ASN1_TIME_to_tm(X509_get0_notBefore(ca->cert), &tm) != 1)
+		goto out;
+	/* The cache frees with free(): hand it plain malloc'd bytes. */
+	if ((der = malloc((size_t)len)) == NULL)
+		goto out;
+	memcpy(der, enc, (size_t)len);
+	if (crl_cache_set(d->cache, i == 0 ? CRL_DOC_ROOT_CERT :
+	    CRL_DOC_ISSUING_CERT, der, (size_t)len, 0, timegm(&tm), 0) == -1) {
+		der = NULL;	/* freed by crl_cache_set */
 		goto out;
 	}
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		cadb_clear(&c);
-		if (cadb_load(db, names[i], &c) != 0) {
-			log_err("no %s CA in the database: run `pkictl ca init`",
-			    names[i]);
-			goto out;
-		}
-		ca = i == 0 ? &d->root : &d->issuing;
-		ca->id = c.id;
-		snprintf(ca->name, sizeof(ca->name), "%s", c.name);
-		snprintf(ca->token, sizeof(ca->token), "%s", c.token);
-		snprintf(ca->key_label, sizeof(ca->key_label), "%s", c.key_label);
-		ca->cert = c.cert;
-		c.cert = NULL;
-		/* Served as application/pkix-cert at the AIA caIssuers URL. */
-		memset(&tm, 0, sizeof(tm));
-		if ((len = i2d_X509(ca->cert, &enc)) <= 0 ||
-		    ASN1_TIME_to_tm(X509_get0_notBefore(ca->cert), &tm) != 1)
-			goto out;
-		/* The cache frees with free(): hand it plain malloc'd bytes. */
-		if ((der = malloc((size_t)len)) == NULL)
-			goto out;
-		memcpy(der, enc, (size_t)len);
-		OPENSSL_free(enc);
-		enc = NULL;
-		if (crl_cache_set(d->cache, i == 0 ? CRL_DOC_ROOT_CERT :
-		    CRL_DOC_ISSUING_CERT, der, (size_t)len, 0, timegm(&tm), 0) == -1) {
-			der = NULL;	/* freed by crl_cache_set */
-			goto out;
-		}
-		der = NULL;	/* owned by the cache now */
-		if (base != NULL && publish_ca_dn(base, ca->cert, ca->dn,
-		    sizeof(ca->dn)) == -1) {
-			log_err("no LDAP entry name for %s (its subject has no CN)",
-			    ca->name);
-			goto out;
-		}
+	der = NULL;	/* owned by the cache now */
+	if (base != NULL && publish_ca_dn(base, ca->cert, ca->dn,
+	    sizeof(ca->dn)) == -1) {
+		log_err("no LDAP entry name for %s (its subject has no CN)",
+		    ca->name);
+		goto out;
 	}
 	rc = 0;
 out:
 	free(der);
 	OPENSSL_free(enc);
+	return rc;
+}
+
+/*
+ * What crld needs of the two CAs to start while the database is down, in
+ * out_dir (crld's only writable directory): their rows of ca_certificate
+ * and ca_key and their certificates. Rewritten at each start-up that
+ * reached the database; read by crld_load_cas_file.
+ */
+#define CRLD_CAS_FILE		"crld-cas.json"
+#define CRLD_CAS_FILE_MAX	(256 * 1024)
+#define CRLD_CRL_FILE_MAX	((size_t)1 << 30)
+
+static const char *const crld_ca_names[] = { "root", "issuing" };
+
+static int
+crld_save_cas(struct crld *d, const char *out_dir)
+{
+	json_t *o = NULL, *ca;
+	unsigned char *enc = NULL;
+	char *hex = NULL, *text = NULL, err[256];
+	const struct crl_ca *c;
+	size_t i;
+	int len, rc = -1;
+
+	if ((o = json_object()) == NULL)
+		goto out;
+	for (i = 0; i < 2; i++) {
+		c = i == 0 ? &d->root : &d->issuing;
+		OPENSSL_free(enc);
+		enc = NULL;
+		free(hex);
+		hex = NULL;
+		if ((len = i2d_X509(c->cert, &enc)) <= 0 ||
+		    (hex = malloc(2 * (size_t)len + 1)) == NULL)
+			goto out;
+		hex_encode(enc, (size_t)len, hex);
+		if ((ca = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id",
+		    (json_int_t)c->id, "name", c->name, "token", c->token,
+		    "key_label", c->key_label, "cert", hex)) == NULL ||
+		    json_object_set_new(o, crld_ca_names[i], ca) == -1)
+			goto out;
+	}
+	if ((text = json_dumps(o, JSON_SORT_KEYS)) == NULL)
+		goto out;
+	if (crlgen_write_file(out_dir, CRLD_CAS_FILE, (unsigned char *)text,
+	    strlen(text), err, sizeof(err)) == -1) {
+		log_warn("%s not written (crld could not start while the "
+		    "database is down): %s", CRLD_CAS_FILE, err);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	free(hex);
+	OPENSSL_free(enc);
+	json_decref(o);
+	return rc;
+}
+
+/* The CAs from out_dir/crld-cas.json (crld_save_cas). */
+static int
+crld_load_cas_file(struct crld *d, const char *out_dir)
+{
+	struct cadb_ca c;
+	unsigned char *text = NULL, *der = NULL;
+	const unsigned char *p;
+	const char *name, *token, *label, *hex;
+	char path[PATH_MAX], err[512];
+	json_t *o = NULL;
+	json_error_t je;
+	json_int_t id;
+	size_t i, len, dlen;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(path, sizeof(path), "%s/%s", out_dir, CRLD_CAS_FILE);
+	if (file_read_capped(path, CRLD_CAS_FILE_MAX, &text, &len, err,
+	    sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
+	if ((o = json_load_bounded(text, len, CRLD_CAS_FILE_MAX, &je)) ==
+	    NULL) {
+		log_err("%s: %s", path, je.text);
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		cadb_clear(&c);
+		if (json_unpack_strict(json_object_get(o, crld_ca_names[i]),
+		    &je, "{s:I, s:s, s:s, s:s, s:s}", "id", &id, "name", &name,
+		    "token", &token, "key_label", &label, "cert", &hex) == -1 ||
+		    strcmp(name, crld_ca_names[i]) != 0) {
+			log_err("%s: %s: %s", path, crld_ca_names[i], je.text);
+			goto out;
+		}
+		free(der);
+		if ((der = malloc(strlen(hex) / 2 + 1)) == NULL ||
+		    hex_decode(hex, der, strlen(hex) / 2 + 1, &dlen) == -1) {
+			log_err("%s: %s: bad certificate", path, name);
+			goto out;
+		}
+		p = der;
+		if ((c.cert = d2i_X509(NULL, &p, (long)dlen)) == NULL ||
+		    p != der + dlen) {
+			log_err("%s: %s: bad certificate", path, name);
+			goto out;
+		}
+		c.id = id;
+		snprintf(c.name, sizeof(c.name), "%s", name);
+		snprintf(c.token, sizeof(c.token), "%s", token);
+		snprintf(c.key_label, sizeof(c.key_label), "%s", label);
+		if (crld_ca_take(d, i, &c) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	cadb_clear(&c);
+	json_decref(o);
+	free(der);
+	free(text);
+	return rc;
+}
+
+/*
+ * The CRL crld wrote last for ca (NAME.crl, NAME-delta.crl in out_dir)
+ * into the cache, once crlgen_file_check found it signed by ca's key, of
+ * its issuer and of the kind its name says; an absent file is no error.
+ * At every start-up: what the database has replaces it when newer, and
+ * its number is a floor for the next CRL's (crl/issuer.c: crl_state may
+ * have been set back by a restore). down: the database is unreachable.
+ */
+static void
+crld_serve_file(struct crld *d, const char *out_dir, const struct crl_ca *ca,
+    enum crl_doc doc, int delta, int down)
+{
+	struct crlgen_file_info fi;
+	unsigned char *der = NULL;
+	char fname[64], path[PATH_MAX], err[512];
+	size_t len;
+
+	crlgen_file_name(ca->name, delta, fname, sizeof(fname));
+	snprintf(path, sizeof(path), "%s/%s", out_dir, fname);
+	if (access(path, F_OK) == -1) {
+		if (down)
+			log_warn("%s: none to serve until the database "
+			    "answers", path);
+		return;
+	}
+	if (file_read_capped(path, CRLD_CRL_FILE_MAX, &der, &len, err,
+	    sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (crlgen_file_check(der, len, ca->cert, &fi, err, sizeof(err)) ==
+	    -1) {
+		log_err("%s: not served: %s", path, err);
+		goto out;
+	}
+	if ((fi.base_number != 0) != delta) {
+		log_err("%s: not served: %s", path, delta ? "not a delta CRL" :
+		    "a delta CRL");
+		goto out;
+	}
+	if (crl_cache_set(d->cache, doc, der, len, fi.number, fi.this_update,
+	    fi.next_update) == -1)
+		log_err("%s: not served: out of memory", path);
+	der = NULL;	/* the cache's, or freed by crl_cache_set */
+	log_info("%sserving %s CRL %lld of %s from %s",
+	    down ? "database down: " : "", delta ? "delta" : "complete",
+	    fi.number, ca->name, path);
+out:
+	free(der);
+}
+
+/*
+ * The root and issuing CA: certificates, key location, directory entry,
+ * from the database; written to out_dir for a start-up while it is down.
+ * Without the database (no connection; not once): from that file, and
+ * the CRLs of out_dir are served, each checked against its CA's
+ * certificate, until the issuing thread connects (*down set).
+ */
+static int
+crld_load_cas(struct crld *d, const char *uri, int once, int *down)
+{
+	const char *out_dir = crld_out_dir(d->cfg);
+	struct cadb_ca c;
+	struct db *db = NULL;
+	char err[512];
+	size_t i;
+	int rc = -1;
+
+	*down = 0;
+	memset(&c, 0, sizeof(c));
+	if ((db = db_connect(uri, err, sizeof(err))) == NULL) {
+		log_err("database: %s", err);
+		if (once || out_dir == NULL)
+			goto out;
+		/*
+		 * A restart during an outage must not take the distribution
+		 * point down: the last CRLs are in out_dir. The issuing thread
+		 * connects with its back-off, and checks the schema then.
+		 */
+		log_warn("database unreachable: starting from %s/%s and the "
+		    "CRLs there", out_dir, CRLD_CAS_FILE);
+		if (crld_load_cas_file(d, out_dir) == -1) {
+			log_err("cannot start without the database: no usable "
+			    "%s/%s (written at a start-up with it)", out_dir,
+			    CRLD_CAS_FILE);
+			goto out;
+		}
+		*down = 1;
+		rc = 0;
+		goto out;
+	}
+	/* The schema check once, at start-up: migrations only move forward. */
+	if (crlgen_schema_check(db, err, sizeof(err)) == -1) {
+		log_err("database: %s", err);
+		goto out;
+	}
+	for (i = 0; i < sizeof(crld_ca_names) / sizeof(crld_ca_names[0]); i++) {
+		cadb_clear(&c);
+		if (cadb_load(db, crld_ca_names[i], &c) != 0) {
+			log_err("no %s CA in the database: run `pkictl ca init`",
+			    crld_ca_names[i]);
+			goto out;
+		}
+		if (crld_ca_take(d, i, &c) == -1)
+			goto out;
+	}
+	if (!once && out_dir != NULL)
+		(void)crld_save_cas(d, out_dir);
+	rc = 0;
+out:
+	/* With or without the database: see crld_serve_file. */
+	if (rc == 0 && !once && out_dir != NULL) {
+		crld_serve_file(d, out_dir, &d->issuing, CRL_DOC_ISSUING_FULL,
+		    0, *down);
+		crld_serve_file(d, out_dir, &d->issuing, CRL_DOC_ISSUING_DELTA,
+		    1, *down);
+		crld_serve_file(d, out_dir, &d->root, CRL_DOC_ROOT_FULL, 0,
+		    *down);
+	}
 	cadb_clear(&c);
 	db_close(db);
 	return rc;
@@ -219,8 +456,7 @@ crld_configure(struct crld *d)
 	snprintf(d->url, sizeof(d->url), "%s/issuing.crl", base);
 	snprintf(d->delta_url, sizeof(d->delta_url), "%s/issuing-delta.crl",
 	    base);
-	out_dir = config_get(d->cfg, "crl.out_dir", config_get(d->cfg,
-	    "pki.out_dir", NULL));
+	out_dir = crld_out_dir(d->cfg);
 	gethostname(host, sizeof(host));
 	host[sizeof(host) - 1] = '\0';
 	snprintf(d->actor, sizeof(d->actor), "crld:%s", config_get(d->cfg,
@@ -240,8 +476,10 @@ crld_configure(struct crld *d)
 	ic->full.expired_grace = s->expired_grace;
 	ic->full.out_dir = out_dir;
 	ic->full.ldap_dn = d->issuing.dn[0] != '\0' ? d->issuing.dn : NULL;
+	ic->full.interval = s->full_interval;
 	ic->delta = ic->full;
 	ic->delta.next_update = s->delta_next_update;
+	ic->delta.interval = s->delta_interval;
 	ic->ldap.uri = config_get(d->cfg, "ldap.uri", NULL);
 	ic->ldap.bind_dn = config_get(d->cfg, "ldap.bind_dn", NULL);
 	ic->ldap.bind_pw_file = config_get(d->cfg, "ldap.bind_pw_file", NULL);
@@ -319,7 +557,7 @@ main(int argc, char **argv)
 	long port, max_age;
 	sigset_t sigs;
 	enum log_level level = LOGL_INFO;
-	int ch, once = 0, insecure = 0, rc = 1;
+	int ch, once = 0, insecure = 0, db_down = 0, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "c:o", opts, NULL)) != -1) {
 		switch (ch) {
@@ -363,8 +601,8 @@ main(int argc, char **argv)
 	if (config_get_long(d.policy, "crl.http_max_age_seconds", 60, 0, 86400,
 	    &max_age) == -1 || (d.cache = crl_cache_new(max_age)) == NULL)
 		goto out;
-	if (crld_load_cas(&d, config_get(d.cfg, "pg.crl_uri", NULL)) == -1 ||
-	    crld_configure(&d) == -1)
+	if (crld_load_cas(&d, config_get(d.cfg, "pg.crl_uri", NULL), once,
+	    &db_down) == -1 || crld_configure(&d) == -1)
 		goto out;
 
 	/* The signer: the issuing CA's token, TBSCertLists with its key only. */
@@ -428,8 +666,10 @@ main(int argc, char **argv)
 	}
 	/* Both threads run: the filter covers them too (TSYNC, lib/sandbox.c). */
 	crld_seccomp(insecure);
-	log_info("serving CRLs on %s (issuer %s, key %s, %s)",
-	    http_where(srv), d.issuing.name, d.issuing.key_label, d.url);
+	log_info("serving CRLs on %s (issuer %s, key %s, %s)%s",
+	    http_where(srv), d.issuing.name, d.issuing.key_label, d.url,
+	    db_down ? "; database down: the files' CRLs until it answers" :
+	    "");
 	rc = daemon_wait(&sigs, crld_hup, issuer);
 out:
 	http_stop(srv);

@@ -38,6 +38,7 @@ struct crl_blob {
 	size_t		 len;
 	long long	 number;
 	time_t		 expires;	/* 0: a certificate, no fixed expiry */
+	unsigned char	 sha256[32];
 	char		 etag[24];	/* "\"" + 16 hex of SHA-256 + "\"" */
 	char		 lastmod[40];	/* IMF-fixdate */
 	int		 refs;
@@ -106,7 +107,7 @@ int
 crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
     size_t len, long long number, time_t last_modified, time_t expires)
 {
-	struct crl_blob *b;
+	struct crl_blob *b, *old;
 	unsigned char md[32];
 	int i, rc = -1;
 
@@ -124,6 +125,7 @@ crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
 		crl_blob_unref(b);
 		return -1;
 	}
+	memcpy(b->sha256, md, sizeof(b->sha256));
 	b->etag[0] = '"';
 	for (i = 0; i < 8; i++)
 		snprintf(b->etag + 1 + 2 * i, 3, "%02x", md[i]);
@@ -131,7 +133,23 @@ crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
 	b->etag[18] = '\0';
 	crl_httpdate(last_modified, b->lastmod, sizeof(b->lastmod));
 	pthread_mutex_lock(&c->mtx);
-	if (c->doc[doc] != NULL && number != 0 && c->doc[doc]->number >= number) {
+	old = c->doc[doc];
+	if (old != NULL && number != 0 && old->number == number &&
+	    (old->len != len || memcmp(old->sha256, md, sizeof(md)) != 0)) {
+		/*
+		 * Two different CRLs with one number: RFC 5280 §5.2.3 broken,
+		 * by a restore or an asynchronous failover that set crl_state
+		 * back (crl/issuer.c raises it past what we served). Relying
+		 * parties may hold either; serve the one just loaded (the
+		 * database's), whose successor will carry a higher number.
+		 */
+		log_err("ALARM: %s: two different CRLs numbered %lld (RFC 5280 "
+		    "§5.2.3; a restore or a failover reused the number): "
+		    "serving the newer one (sha256 %.16s...)", crl_docs[doc].path,
+		    number, b->etag + 1);
+		crl_blob_unref(old);
+		c->doc[doc] = b;
+	} else if (old != NULL && number != 0 && old->number >= number) {
 		/* Never go back to an older CRL (another instance raced us). */
 		crl_blob_unref(b);
 	} else {
@@ -141,6 +159,24 @@ crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
 	pthread_mutex_unlock(&c->mtx);
 	rc = 0;
 	return rc;
+}
+
+int
+crl_cache_conflicts(struct crl_cache *c, enum crl_doc doc, long long number,
+    const unsigned char *der, size_t len)
+{
+	unsigned char md[32];
+	int differs = 0;
+
+	if (number == 0 || EVP_Digest(der, len, md, NULL, EVP_sha256(),
+	    NULL) != 1)
+		return 0;
+	pthread_mutex_lock(&c->mtx);
+	if (c->doc[doc] != NULL && c->doc[doc]->number == number)
+		differs = c->doc[doc]->len != len ||
+		    memcmp(c->doc[doc]->sha256, md, sizeof(md)) != 0;
+	pthread_mutex_unlock(&c->mtx);
+	return differs;
 }
 
 long long
@@ -234,7 +270,12 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 	snprintf(buf, sizeof(buf), "public, max-age=%ld, no-transform", age);
 	if (http_add_header(resp, "Cache-Control", buf) == -1)
 		goto out;
-	crl_httpdate(b->expires != 0 ? b->expires : now + age, buf, sizeof(buf));
+	/*
+	 * Expires agrees with max-age (RFC 9111 §5.3): a cache that honours
+	 * only Expires would otherwise keep a CRL until its nextUpdate (up to
+	 * 24 h), past revocations (until 2026-12-05 it did).
+	 */
+	crl_httpdate(now + age, buf, sizeof(buf));
 	if (http_add_header(resp, "Expires", buf) == -1)
 		goto out;
 	/*

@@ -1060,7 +1060,7 @@ LDAP_LOG=$LOG/slapd.log
 # no other user makes up skip or repeat the upgrade); change the version
 # with the ACL, and ldap_add_publisher applies it to older directories.
 LDAP_ACL_MARK=$DIR/.ldap-acl
-LDAP_ACL_VERSION=publisher-2
+LDAP_ACL_VERSION=publisher-3	# 3: olcSockbufMaxIncomingAuth (large CRLs)
 # Left by ldap_add_publisher until crld has been restarted.
 CRL_RESTART_MARK=$DIR/.crl-restart
 
@@ -1096,7 +1096,8 @@ ldap_init() {
 # A directory made before 2026-12-05 had no publisher: crld bound as the
 # rootdn. With slapd stopped (cn=config has no rootdn, so offline), its
 # ACL becomes config.ldif.in's and the publisher's entry base.ldif.in's;
-# the same for a directory whose ACL is of an older LDAP_ACL_VERSION.
+# the same for a directory whose ACL is of an older LDAP_ACL_VERSION, which
+# also gets cn=config's olcSockbufMaxIncomingAuth (publisher-3).
 ldap_add_publisher() {
 	local mdb="$LDAPDIR/slapd.d/cn=config/olcDatabase={1}mdb.ldif"
 	[ -f "$mdb" ] || die "$mdb is missing; move $LDAPDIR aside to make a new directory"
@@ -1131,6 +1132,15 @@ ldap_add_publisher() {
 	    (cd "$DIR" && as_stack slapmodify -n0 -F "$LDAPDIR/slapd.d") >>"$LOG/slapadd.log" 2>&1; then
 		log_tail "$LOG/slapadd.log"
 		die "slapmodify -n0 (the directory's ACL) failed; see $LOG/slapadd.log"
+	fi
+	# cn=config's request size limit (a CRL is one modify request).
+	if ! fill "$REPO/deploy/slapd/config.ldif.in" | awk '
+	    BEGIN { print "dn: cn=config"; print "changetype: modify" }
+	    /^dn: / { m = ($0 == "dn: cn=config") }
+	    m && /^olcSockbufMaxIncomingAuth: / { print "replace: olcSockbufMaxIncomingAuth"; print; print "-" }' |
+	    (cd "$DIR" && as_stack slapmodify -n0 -F "$LDAPDIR/slapd.d") >>"$LOG/slapadd.log" 2>&1; then
+		log_tail "$LOG/slapadd.log"
+		die "slapmodify -n0 (olcSockbufMaxIncomingAuth) failed; see $LOG/slapadd.log"
 	fi
 	unset LDAP_PUBLISHER_PW_HASH
 	echo "$LDAP_ACL_VERSION" >"$LDAP_ACL_MARK"

@@ -61,6 +61,19 @@ static const struct db_stmt stmt_state_lock = { "lib_crlgen_state_lock",
 	"SELECT next_number FROM crl_state WHERE issuer_id = $1 FOR UPDATE", 1 };
 static const struct db_stmt stmt_state_next = { "lib_crlgen_state_next",
 	"UPDATE crl_state SET next_number = next_number + 1 WHERE issuer_id = $1", 1 };
+static const struct db_stmt stmt_state_raise = { "lib_crlgen_state_raise",
+	"UPDATE crl_state SET next_number = $2::bigint WHERE issuer_id = $1 "
+	"AND next_number < $2::bigint", 2 };
+/*
+ * Seconds since the newest base ($2 'base') or the newest delta on the
+ * newest base ($2 'delta': a delta on an older one does not make a new
+ * base's delta redundant); NULL: none.
+ */
+static const struct db_stmt stmt_age = { "lib_crlgen_age",
+	"SELECT extract(epoch FROM now() - max(this_update))::float8 FROM crl "
+	"WHERE issuer_id = $1 AND CASE WHEN $2 = 'base' THEN is_base ELSE "
+	"kind = 'delta' AND base_number = (SELECT max(b.number) FROM crl b "
+	"WHERE b.issuer_id = $1 AND b.is_base) END", 2 };
 static const struct db_stmt stmt_now = { "lib_crlgen_now",
 	"SELECT coalesce(max(revocation_seq), 0), pg_current_snapshot()::text, "
 	"floor(extract(epoch FROM now()))::bigint FROM certificate "
@@ -107,14 +120,19 @@ static const struct db_stmt stmt_committed_since = {
 #define CRLGEN_COLS	"COPY (SELECT serial, revoked_at, revocation_reason, " \
 	"invalidity_date FROM certificate"
 #define CRLGEN_WHERE	" WHERE issuer_id = %lld AND revocation_seq IS NOT " \
-	"NULL AND not_after > to_timestamp(%lld) "
+	"NULL AND "
 static const char copy_full[] = CRLGEN_COLS CRLGEN_WHERE
-	"AND revoked_at IS NOT NULL) TO STDOUT (FORMAT binary)";
+	"not_after > to_timestamp(%lld) AND revoked_at IS NOT NULL) TO STDOUT "
+	"(FORMAT binary)";
 /*
  * Arguments: issuer, cutoff, base max_seq, base snapshot twice, base
- * max_seq, this snapshot, base snapshot.
+ * max_seq, this snapshot, base snapshot. A released hold (revoked_at NULL)
+ * is exempt from the expiry cut-off: its base may have listed it on hold
+ * before the certificate expired, and without removeFromCRL base + delta
+ * would keep it on hold until the next base.
  */
 static const char copy_delta[] = CRLGEN_COLS CRLGEN_WHERE
+	"(not_after > to_timestamp(%lld) OR revoked_at IS NULL) "
 	"AND (revocation_seq > %lld OR (revocation_xid >= pg_snapshot_xmin("
 	"'%s'::pg_snapshot) AND NOT pg_visible_in_snapshot(revocation_xid, "
 	"'%s'::pg_snapshot)) OR (revocation_xid IS NULL AND revocation_seq > "
@@ -883,6 +901,84 @@ out:
 	return rc;
 }
 
+/*
+ * In the caller's transaction, holding issuer_id's crl_state row lock and
+ * having read *next from it: raises it to min when below (RFC 5280
+ * §5.2.3: a restore or an asynchronous failover set it back under numbers
+ * already served), audited. 1 raised (*next = min), 0 not below, -1.
+ */
+static int
+crlgen_raise_locked(struct db *db, const char *actor, const char *id,
+    const char *issuer_name, long long *next, long long min)
+{
+	char minv[24];
+	const char *v[2] = { id, minv };
+
+	if (min <= *next)
+		return 0;
+	snprintf(minv, sizeof(minv), "%lld", min);
+	if (db_exec_ok(db, &stmt_state_raise, v) == -1 ||
+	    audit_append_new(db, actor, "crl.number_raised", "crl_state", id,
+	    json_pack("{s:s, s:I, s:I}", "issuer", issuer_name, "from",
+	    (json_int_t)*next, "to", (json_int_t)min)) == -1)
+		return -1;
+	log_err("CRL numbers of %s: the database's next number is %lld but "
+	    "CRL %lld was already served or written (a restore or an "
+	    "asynchronous failover lost commits?): raised to %lld (RFC 5280 "
+	    "§5.2.3)", issuer_name, *next, min - 1, min);
+	*next = min;
+	return 1;
+}
+
+struct crlgen_floor {
+	const char	*actor;
+	long long	 issuer_id;
+	const char	*issuer_name;
+	long long	 min;
+	int		 raised;
+};
+
+static int
+crlgen_floor_txn(struct db *db, void *arg)
+{
+	struct crlgen_floor *f = arg;
+	PGresult *res;
+	char id[24];
+	const char *v[1] = { id };
+	long long next;
+
+	snprintf(id, sizeof(id), "%lld", f->issuer_id);
+	if (db_exec_ok(db, &stmt_state_init, v) == -1 ||
+	    (res = db_exec(db, &stmt_state_lock, v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	next = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return (f->raised = crlgen_raise_locked(db, f->actor, id,
+	    f->issuer_name, &next, f->min)) == -1 ? -1 : 0;
+}
+
+int
+crlgen_number_floor(struct db *db, const char *actor, long long issuer_id,
+    const char *issuer_name, long long min_number, char *err, size_t errlen)
+{
+	struct crlgen_floor f = { actor, issuer_id, issuer_name, min_number, 0 };
+
+	if (min_number <= 0)
+		return 0;
+	if (db_transaction(db, NULL, CRLGEN_ATTEMPTS, crlgen_floor_txn, &f) ==
+	    -1) {
+		snprintf(err, errlen, "raising the CRL number of %s to %lld "
+		    "failed (SQLSTATE %s)", issuer_name, min_number,
+		    db_last_sqlstate(db));
+		return -1;
+	}
+	return f.raised;
+}
+
 static int
 crlgen_txn(struct db *db, void *arg)
 {
@@ -915,6 +1011,40 @@ crlgen_txn(struct db *db, void *arg)
 	}
 	r->number = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
+	res = NULL;
+	if (crlgen_raise_locked(db, c->actor, id, c->is->name, &r->number,
+	    c->pol->min_number) == -1) {
+		crlgen_seterr(c, "raising the CRL number of %s to %lld failed",
+		    c->is->name, c->pol->min_number);
+		goto out;
+	}
+	if ((c->flags & CRLGEN_IF_DUE) && c->pol->interval > 0 &&
+	    c->kind != CRLGEN_FULL) {
+		/*
+		 * Another instance may have issued this one since our
+		 * schedule said it was due: its CRL is visible now that we
+		 * hold the lock (a concurrent issuer's commit makes ours
+		 * retry, REPEATABLE READ), and one schedule is enough.
+		 */
+		double age, slack = (double)c->pol->interval / 10;
+
+		slack = slack < 1 ? 1 : slack > 60 ? 60 : slack;
+		v[1] = c->kind == CRLGEN_BASE ? "base" : "delta";
+		if ((res = db_exec(db, &stmt_age, v, NULL, NULL)) == NULL ||
+		    PQntuples(res) != 1) {
+			crlgen_seterr(c, "reading the newest CRL's age failed");
+			goto out;
+		}
+		age = PQgetisnull(res, 0, 0) ? -1 : strtod(PQgetvalue(res, 0,
+		    0), NULL);
+		PQclear(res);
+		res = NULL;
+		if (age >= 0 && age < (double)c->pol->interval - slack) {
+			r->due_in = (double)c->pol->interval - age;
+			rc = 0;	/* issued stays 0: not due */
+			goto out;
+		}
+	}
 	if ((res = db_exec(db, &stmt_now, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1) {
 		crlgen_seterr(c, "reading the revocation state failed");
@@ -1150,6 +1280,245 @@ crlgen_result_clear(struct crlgen_result *r)
 		return;
 	free(r->buf);
 	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * The next TLV in [*p, end): its tag, class and whether it is constructed;
+ * *p moves to its contents, of *clen bytes. Definite lengths only. 0 or -1.
+ */
+static int
+crlgen_rd(const unsigned char **p, const unsigned char *end, int *tag,
+    int *cls, int *cons, long *clen)
+{
+	const unsigned char *q = *p;
+	int r;
+
+	if (q >= end)
+		return -1;
+	r = ASN1_get_object(&q, clen, tag, cls, (long)(end - q));
+	if ((r & 0x80) != 0 || r == 0x21 || *clen < 0 ||
+	    *clen > (long)(end - q))
+		return -1;
+	*cons = (r & V_ASN1_CONSTRUCTED) != 0;
+	*p = q;
+	return 0;
+}
+
+/* A Time (UTCTime or GeneralizedTime) TLV at [p, p + n) as time_t. */
+static int
+crlgen_rd_time(const unsigned char *p, long n, time_t *t)
+{
+	ASN1_TIME *at;
+	struct tm tm;
+	int rc = -1;
+
+	if ((at = d2i_ASN1_TIME(NULL, &p, n)) == NULL)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(at, &tm) == 1) {
+		*t = timegm(&tm);
+		rc = 0;
+	}
+	ASN1_TIME_free(at);
+	return rc;
+}
+
+/* An INTEGER TLV at [p, p + n) (an extension's value) as a long long. */
+static int
+crlgen_rd_int(const unsigned char *p, long n, long long *v)
+{
+	ASN1_INTEGER *ai;
+	int64_t i64;
+	int rc = -1;
+
+	if ((ai = d2i_ASN1_INTEGER(NULL, &p, n)) == NULL)
+		return -1;
+	if (ASN1_INTEGER_get_int64(&i64, ai) == 1 && i64 >= 0) {
+		*v = (long long)i64;
+		rc = 0;
+	}
+	ASN1_INTEGER_free(ai);
+	return rc;
+}
+
+/* The crlExtensions ([0] EXPLICIT Extensions) in [p, end) into info. */
+static int
+crlgen_rd_exts(const unsigned char *p, const unsigned char *end,
+    struct crlgen_file_info *info)
+{
+	const unsigned char *e, *eend, *oid;
+	ASN1_OBJECT *obj;
+	long clen, olen;
+	int tag, cls, cons, nid;
+
+	if (crlgen_rd(&p, end, &tag, &cls, &cons, &clen) == -1 ||
+	    tag != V_ASN1_SEQUENCE || !cons || p + clen != end)
+		return -1;
+	while (p < end) {
+		if (crlgen_rd(&p, end, &tag, &cls, &cons, &clen) == -1 ||
+		    tag != V_ASN1_SEQUENCE || !cons)
+			return -1;
+		e = p;
+		eend = p + clen;
+		p = eend;
+		oid = e;
+		if (crlgen_rd(&e, eend, &tag, &cls, &cons, &olen) == -1 ||
+		    tag != V_ASN1_OBJECT)
+			return -1;
+		e += olen;
+		if ((obj = d2i_ASN1_OBJECT(NULL, &oid, e - oid)) == NULL)
+			return -1;
+		nid = OBJ_obj2nid(obj);
+		ASN1_OBJECT_free(obj);
+		if (crlgen_rd(&e, eend, &tag, &cls, &cons, &clen) == -1)
+			return -1;
+		if (tag == V_ASN1_BOOLEAN) {	/* critical */
+			e += clen;
+			if (crlgen_rd(&e, eend, &tag, &cls, &cons, &clen) == -1)
+				return -1;
+		}
+		if (tag != V_ASN1_OCTET_STRING || e + clen != eend)
+			return -1;
+		if (nid == NID_crl_number &&
+		    crlgen_rd_int(e, clen, &info->number) == -1)
+			return -1;
+		if (nid == NID_delta_crl &&
+		    crlgen_rd_int(e, clen, &info->base_number) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+crlgen_file_check(const unsigned char *der, size_t len, X509 *cert,
+    struct crlgen_file_info *info, char *err, size_t errlen)
+{
+	const unsigned char *p = der, *end = der + len, *tbs, *tend, *alg1;
+	const unsigned char *alg2, *q;
+	X509_NAME *issuer = NULL;
+	X509_ALGOR *algor = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	const EVP_MD *md;
+	long clen, alg1len, alg2len;
+	int tag, cls, cons, mdnid, pknid, rc = -1;
+
+	memset(info, 0, sizeof(info[0]));
+	if (len > LONG_MAX || crlgen_rd(&p, end, &tag, &cls, &cons,
+	    &clen) == -1 || tag != V_ASN1_SEQUENCE || !cons ||
+	    p + clen != end) {
+		snprintf(err, errlen, "not one CertificateList (RFC 5280 §5.1)");
+		goto out;
+	}
+	/* TBSCertList */
+	tbs = p;
+	if (crlgen_rd(&p, end, &tag, &cls, &cons, &clen) == -1 ||
+	    tag != V_ASN1_SEQUENCE || !cons) {
+		snprintf(err, errlen, "no TBSCertList (RFC 5280 §5.1.1.1)");
+		goto out;
+	}
+	tend = p + clen;
+	q = p;
+	if (crlgen_rd(&q, tend, &tag, &cls, &cons, &clen) == 0 &&
+	    tag == V_ASN1_INTEGER && cls == V_ASN1_UNIVERSAL)
+		p = q + clen;			/* version */
+	alg1 = p;
+	if (crlgen_rd(&p, tend, &tag, &cls, &cons, &clen) == -1 ||
+	    tag != V_ASN1_SEQUENCE) {
+		snprintf(err, errlen, "TBSCertList: no signature algorithm");
+		goto out;
+	}
+	p += clen;
+	alg1len = p - alg1;
+	q = p;
+	if (crlgen_rd(&p, tend, &tag, &cls, &cons, &clen) == -1 ||
+	    tag != V_ASN1_SEQUENCE || (issuer = d2i_X509_NAME(NULL, &q,
+	    p + clen - q)) == NULL) {
+		snprintf(err, errlen, "TBSCertList: no issuer");
+		goto out;
+	}
+	p += clen;
+	if (X509_NAME_cmp(issuer, X509_get_subject_name(cert)) != 0) {
+		snprintf(err, errlen, "its issuer is not the CA's subject "
+		    "(RFC 5280 §5.1.2.3)");
+		goto out;
+	}
+	q = p;
+	if (crlgen_rd(&p, tend, &tag, &cls, &cons, &clen) == -1 ||
+	    crlgen_rd_time(q, p + clen - q, &info->this_update) == -1) {
+		snprintf(err, errlen, "TBSCertList: no thisUpdate");
+		goto out;
+	}
+	p += clen;
+	q = p;
+	if (p < tend && crlgen_rd(&q, tend, &tag, &cls, &cons, &clen) == 0 &&
+	    (tag == V_ASN1_UTCTIME || tag == V_ASN1_GENERALIZEDTIME) &&
+	    cls == V_ASN1_UNIVERSAL) {
+		if (crlgen_rd_time(p, q + clen - p, &info->next_update) == -1) {
+			snprintf(err, errlen, "TBSCertList: bad nextUpdate");
+			goto out;
+		}
+		p = q + clen;
+	}
+	q = p;
+	if (p < tend && crlgen_rd(&q, tend, &tag, &cls, &cons, &clen) == 0 &&
+	    tag == V_ASN1_SEQUENCE && cls == V_ASN1_UNIVERSAL)
+		p = q + clen;			/* revokedCertificates: skipped */
+	q = p;
+	if (p < tend) {
+		if (crlgen_rd(&q, tend, &tag, &cls, &cons, &clen) == -1 ||
+		    cls != V_ASN1_CONTEXT_SPECIFIC || tag != 0 || !cons ||
+		    q + clen != tend || crlgen_rd_exts(q, tend, info) == -1) {
+			snprintf(err, errlen, "TBSCertList: bad crlExtensions");
+			goto out;
+		}
+	}
+	if (info->number == 0) {
+		snprintf(err, errlen, "no CRL Number (RFC 5280 §5.2.3)");
+		goto out;
+	}
+	/* signatureAlgorithm, signatureValue */
+	p = tend;
+	alg2 = p;
+	q = p;
+	if (crlgen_rd(&p, end, &tag, &cls, &cons, &clen) == -1 ||
+	    tag != V_ASN1_SEQUENCE) {
+		snprintf(err, errlen, "no signatureAlgorithm");
+		goto out;
+	}
+	p += clen;
+	alg2len = p - alg2;
+	if (alg1len != alg2len || memcmp(alg1, alg2, (size_t)alg1len) != 0) {
+		snprintf(err, errlen, "signatureAlgorithm differs from the "
+		    "TBSCertList's (RFC 5280 §5.1.1.2)");
+		goto out;
+	}
+	if ((algor = d2i_X509_ALGOR(NULL, &q, alg2len)) == NULL ||
+	    OBJ_find_sigid_algs(OBJ_obj2nid(algor->algorithm), &mdnid,
+	    &pknid) != 1 || (md = EVP_get_digestbynid(mdnid)) == NULL) {
+		snprintf(err, errlen, "unknown signature algorithm");
+		goto out;
+	}
+	if (crlgen_rd(&p, end, &tag, &cls, &cons, &clen) == -1 ||
+	    tag != V_ASN1_BIT_STRING || cons || clen < 2 || p[0] != 0 ||
+	    p + clen != end) {
+		snprintf(err, errlen, "bad signatureValue");
+		goto out;
+	}
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(ctx, NULL, md, NULL,
+	    X509_get0_pubkey(cert)) != 1 ||
+	    EVP_DigestVerify(ctx, p + 1, (size_t)clen - 1, tbs,
+	    (size_t)(tend - tbs)) != 1) {
+		snprintf(err, errlen, "its signature does not verify with the "
+		    "CA's key");
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	X509_ALGOR_free(algor);
+	X509_NAME_free(issuer);
+	return rc;
 }
 
 void

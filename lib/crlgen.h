@@ -43,6 +43,16 @@ struct crlgen_policy {
 	const char	*out_dir;	/* NAME.crl / NAME-delta.crl written there; NULL: none */
 	const char	*ldap_dn;	/* the CA's directory entry; NULL: not queued */
 	int		 arl;		/* the root's: authorityRevocationList too */
+	/*
+	 * The number is at least this (0: no floor): one above the highest
+	 * the caller has served or written. RFC 5280 §5.2.3 wants numbers
+	 * strictly increasing, and crl_state lives only in the database: an
+	 * asynchronous failover or a point-in-time restore can set it back
+	 * below numbers relying parties already hold. crl_state is raised
+	 * to it (audited, crl.number_raised) in the issuing transaction.
+	 */
+	long long	 min_number;
+	long		 interval;	/* s between scheduled ones (CRLGEN_IF_DUE) */
 };
 
 enum crlgen_kind {
@@ -53,6 +63,15 @@ enum crlgen_kind {
 
 /* Skip when the newest CRL of this kind already covers every change. */
 #define CRLGEN_IF_CHANGED	0x01
+/*
+ * A scheduled base or delta (crld): skip when the newest base (CRLGEN_BASE)
+ * or the newest delta on the newest base (CRLGEN_DELTA) is younger than
+ * crlgen_policy.interval minus a
+ * slack (a tenth of it, 1 to 60 s), judged in the locked transaction:
+ * several instances then issue the schedule once, not once each.
+ * crlgen_result.due_in says when it is due.
+ */
+#define CRLGEN_IF_DUE		0x02
 
 /* Signs tbs (a DER TBSCertList); *sig malloc'd. 0, or -1 with err. */
 typedef int	(*crlgen_sign_fn)(void *arg, const unsigned char *tbs,
@@ -60,7 +79,8 @@ typedef int	(*crlgen_sign_fn)(void *arg, const unsigned char *tbs,
 		    char *err, size_t errlen);
 
 struct crlgen_result {
-	int		 issued;	/* 0: skipped (CRLGEN_IF_CHANGED) */
+	int		 issued;	/* 0: skipped (CRLGEN_IF_CHANGED, _IF_DUE) */
+	double		 due_in;	/* skipped by CRLGEN_IF_DUE: due in s (> 0) */
 	long long	 number;
 	long long	 base_number;	/* deltas; else 0 */
 	long long	 entries;
@@ -105,6 +125,37 @@ void	crlgen_result_clear(struct crlgen_result *);
  */
 int	crlgen_write_file(const char *dir, const char *name,
 	    const unsigned char *der, size_t len, char *err, size_t errlen);
+
+/*
+ * Raises issuer_id's crl_state.next_number to min_number when it is below
+ * (crld, at each connection: see crlgen_policy.min_number), in its own
+ * transaction with a crl.number_raised audit event by actor. 1 when
+ * raised, 0 when it was not below, -1 with err.
+ */
+int	crlgen_number_floor(struct db *, const char *actor, long long issuer_id,
+	    const char *issuer_name, long long min_number, char *err,
+	    size_t errlen);
+
+/* What crlgen_file_check read from a CRL. */
+struct crlgen_file_info {
+	long long	 number;	/* CRL Number (§5.2.3) */
+	long long	 base_number;	/* Delta CRL Indicator (§5.2.4); 0: complete */
+	time_t		 this_update;
+	time_t		 next_update;	/* 0: absent */
+};
+
+/*
+ * Checks a CertificateList read back from a file (crld's start-up while
+ * the database is down: crl/main.c) against its issuer's certificate: the
+ * DER shape of the outer SEQUENCE and of the TBSCertList up to its
+ * extensions, walked without a structure per entry (a CRL of 1,000,000
+ * entries is ~47 MB), nothing trailing (RFC 5280 §5.1); the issuer is
+ * cert's subject (§5.1.2.3); both signature algorithms are the same
+ * (§5.1.1.2); the signature verifies with cert's key; a CRL Number is
+ * present. Fills *info. 0, or -1 with err.
+ */
+int	crlgen_file_check(const unsigned char *der, size_t len, X509 *cert,
+	    struct crlgen_file_info *info, char *err, size_t errlen);
 
 /* The file name of a CRL: NAME.crl, NAME-delta.crl. */
 void	crlgen_file_name(const char *issuer_name, int delta, char *out,

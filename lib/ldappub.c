@@ -23,6 +23,14 @@
 /* The connect time-out, seconds, unless the operation's is shorter. */
 #define LDAPPUB_NET_TIMEOUT_S	5
 #define LDAPPUB_PW_MAX		256
+/*
+ * A value this large whose operation ended with LDAP_SERVER_DOWN is
+ * suspected of exceeding the directory's request size limit (OpenLDAP:
+ * olcSockbufMaxIncomingAuth, 16 MiB - 1 by default in 2.5, which closes
+ * the connection on a larger request): ldappub_session_put checks that the
+ * directory still takes a connection before it calls it down.
+ */
+#define LDAPPUB_LARGE_VALUE	(1024 * 1024)
 
 /* "ldap_add_ext_s: Object class violation (diagnostic)" into err. */
 static void
@@ -234,6 +242,34 @@ ldappub_replace(LDAP *ld, const char *dn, const char *attr,
 	return ldap_modify_ext_s(ld, dn, mods, NULL, NULL);
 }
 
+/*
+ * A large value's operation ended with LDAP_SERVER_DOWN: the directory
+ * may have closed the connection because the request was over its size
+ * limit (OpenLDAP 2.5 does so above olcSockbufMaxIncomingAuth, 16 MiB - 1
+ * by default: a CRL of ~350,000 entries), which no retry will change.
+ * When a new connection binds at once, the directory is up: the failure
+ * is this value's (sess->down cleared, so the batch goes on with the
+ * other rows) and err says so, naming the size; otherwise it stays down.
+ */
+static void
+ldappub_too_large(struct ldappub_session *sess, const char *dn,
+    const char *attr, size_t len, char *err, size_t errlen)
+{
+	LDAP *probe = NULL;
+	char perr[256];
+
+	if (ldappub_open(sess->conf, &probe, perr, sizeof(perr)) == -1)
+		return;		/* the directory itself is down */
+	ldap_unbind_ext_s(probe, NULL, NULL);
+	sess->down = 0;
+	/* The size first: err is cut to its caller's buffer. */
+	snprintf(err, errlen, "a request of %zu bytes (%s of %s) made the "
+	    "directory close the connection, and it answers a new one: over "
+	    "its size limit? (OpenLDAP: olcSockbufMaxIncomingAuth; "
+	    "deploy/README.md)", len, attr, dn);
+	log_err("ldappub: %s", err);
+}
+
 void
 ldappub_session_init(struct ldappub_session *sess,
     const struct ldappub_conf *conf)
@@ -301,6 +337,10 @@ ldappub_session_put(struct ldappub_session *sess, const char *dn,
 			ldappub_error(sess->ld, lrc, "ldap_add_ext_s", dn, err,
 			    errlen);
 			sess->down = ldappub_code_down(lrc);
+			if (lrc == LDAP_SERVER_DOWN &&
+			    len >= LDAPPUB_LARGE_VALUE)
+				ldappub_too_large(sess, dn, attr, len, err,
+				    errlen);
 			goto out;
 		}
 	}
@@ -308,6 +348,8 @@ ldappub_session_put(struct ldappub_session *sess, const char *dn,
 		ldappub_error(sess->ld, lrc, "ldap_modify_ext_s", dn, err,
 		    errlen);
 		sess->down = ldappub_code_down(lrc);
+		if (lrc == LDAP_SERVER_DOWN && len >= LDAPPUB_LARGE_VALUE)
+			ldappub_too_large(sess, dn, attr, len, err, errlen);
 		goto out;
 	}
 	log_info("ldappub: published %s of %s (%zu bytes)", attr, dn, len);

@@ -47,7 +47,11 @@ int	ldappub_put(const struct ldappub_conf *, const char *dn,
  * operation time-out), or an operation ended by LDAP_SERVER_DOWN,
  * LDAP_TIMEOUT, LDAP_CONNECT_ERROR, LDAP_UNAVAILABLE or LDAP_BUSY. A
  * publisher stops its batch there: every further put would wait out the
- * same time-outs.
+ * same time-outs. One exception: a value of 1 MiB or more whose operation
+ * ended with LDAP_SERVER_DOWN while a new connection binds at once was
+ * refused for its size (OpenLDAP closes the connection on a request over
+ * olcSockbufMaxIncomingAuth, 16 MiB - 1 by default): down stays 0, and
+ * err (also logged) names the size and the limit.
  */
 struct ldap;
 struct ldappub_session {

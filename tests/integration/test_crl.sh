@@ -72,6 +72,16 @@ for f in issuing.crl issuing-delta.crl root.crl root.crt issuing.crt; do
 		grep -qi "^$h" "$tmp/h" || fail "$f: no $h header"
 	done
 done
+# Expires is now + max-age, not nextUpdate: a cache honouring only Expires
+# would keep a CRL past revocations (until 2026-12-05 for up to 24 h).
+for f in issuing.crl issuing-delta.crl; do
+	curl -fsS --max-time 10 -D "$tmp/h" -o /dev/null "$B/$f" || fail "GET /crl/$f"
+	now=$(date +%s)
+	age=$(sed -n 's/^Cache-Control:.*max-age=\([0-9]*\).*/\1/Ip' "$tmp/h")
+	exp=$(date -d "$(sed -n 's/^Expires: *//Ip' "$tmp/h" | tr -d '\r')" +%s) || fail "$f: bad Expires"
+	[ -n "$age" ] && [ "$exp" -le $((now + age + 1)) ] && [ "$exp" -ge $((now + age - 2)) ] ||
+		fail "$f: Expires is $((exp - now)) s ahead, Cache-Control max-age=$age"
+done
 cmp -s "$tmp/root.crt" "$tmp/root.der" || fail "root.crt is not the root certificate"
 cmp -s "$tmp/issuing.crt" "$tmp/issuing.der" || fail "issuing.crt is not the issuing CA certificate"
 # Conditional GET, by If-None-Match alone: If-Modified-Since is ignored
@@ -635,4 +645,140 @@ publish_all
 [ "$(q "SELECT count(*) FROM publish_queue WHERE id > $q0 AND done_at IS NULL")" = 0 ] ||
 	fail "rows queued while the directory was silent are still pending"
 note "silent directory: revocations listed after$times, rows pending, stopped in ${stop}s"
+
+# --- a CRL number set back (a restore, an asynchronous failover) is never reused ----------------
+# crl_state lives only in the database: a point-in-time restore or a
+# failover that lost the last commits sets next_number back below numbers
+# relying parties hold (RFC 5280 §5.2.3 wants them strictly increasing).
+# crld raises it past the highest number it served or wrote, audited;
+# until 2026-12-05 it reused the number (here: refused by crl's UNIQUE,
+# so the revocation never reached a CRL).
+pid=$(pidfile_of "$PKI_STACK_DIR" crl)
+[ -n "$pid" ] || fail "no crld PID file"
+sr=$(newcert reuse)
+before=$(q "SELECT coalesce(max(number), 0) FROM crl WHERE issuer_id = $iss")
+kill -HUP "$pid"
+wait_for base_ready >/dev/null || fail "no new base CRL and delta within 10 s of SIGHUP"
+nb=$(crlnum "$tmp/base.crl")
+top=$(q "SELECT max(number) FROM crl WHERE issuer_id = $iss")
+q "UPDATE crl_state SET next_number = $nb WHERE issuer_id = $iss" >/dev/null
+lines=$(wc -l <"$PKI_STACK_DIR/log/crl.log")
+pkictl cert revoke --serial "$sr" --reason keyCompromise >/dev/null || fail "revoke $sr"
+reuse_listed() { fetch issuing.crl "$tmp/reuse.crl" && serials "$tmp/reuse.crl" | has -x "$sr"; }
+wait_for reuse_listed >/dev/null ||
+	{ tail -n +"$((lines + 1))" "$PKI_STACK_DIR/log/crl.log"; fail "with crl_state set back to $nb, revoked $sr is not on the served CRL within 10 s"; }
+nr=$(crlnum "$tmp/reuse.crl")
+[ "$nr" -gt "$top" ] || fail "with crl_state set back to $nb, the CRL listing $sr is numbered $nr, not above $top (served before)"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'crl.number_raised' AND object_id = $iss::text
+    AND (details->>'from')::bigint = $nb AND (details->>'to')::bigint > $top")" -ge 1 ] ||
+	fail "raising crl_state from $nb is not audited (crl.number_raised)"
+tail -n +"$((lines + 1))" "$PKI_STACK_DIR/log/crl.log" | has 'CRL numbers of issuing: the database' ||
+	fail "raising crl_state from $nb is not logged"
+note "crl_state set back to $nb (CRL $top served): the next CRL is $nr, raised and audited"
+
+# --- two instances run one schedule, not one each ------------------------------------------------
+# Each crld keeps its own due times: until 2026-12-05 N instances issued N
+# times the scheduled bases and deltas, and numbers advanced N times as
+# fast. Now a scheduled base or delta is skipped, in the locked
+# transaction, when the newest one is younger than its interval minus a
+# slack (a tenth, 1 to 60 s), and the instance waits for the rest of that
+# interval. Two crlds with full_interval_seconds 60 and
+# delta_interval_seconds 10, the bases made "2 minutes earlier" so that
+# a base is due for both at once, for 25 s: one base, a delta every 10 s
+# (and one on the older base, when an instance's schedule came just before
+# the base), no two bases, nor two deltas on one base, closer than their
+# interval's slack allows.
+q "UPDATE crl SET this_update = this_update - interval '2 minutes' WHERE issuer_id = $iss AND is_base" >/dev/null
+t0=$(q 'SELECT now()')
+for who in a b; do
+	mkdir -p "$tmp/sched-$who"
+	[ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/sched-$who"
+	PKI_CRL_PORT=$(free_port) PKI_CRL_OUT_DIR=$tmp/sched-$who PKI_CRL_INSTANCE=test-sched-$who \
+	PKI_CRL_FULL_INTERVAL_SECONDS=60 PKI_CRL_DELTA_INTERVAL_SECONDS=10 \
+		"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/sched-$who.log" 2>&1 &
+	eval "sched_$who=\$!"
+done
+at_exit 'kill -TERM $sched_a $sched_b 2>/dev/null; wait $sched_a $sched_b 2>/dev/null'
+sleep 25
+kill -TERM "$sched_a" "$sched_b"
+wait "$sched_a" && wait "$sched_b" || { cat "$tmp/sched-a.log" "$tmp/sched-b.log"; fail "a crld of the schedule test exited non-zero"; }
+ours_of() { echo "$1.issuer_id = $iss AND $1.created_at >= '$t0' AND $1.issued_by IN ('crld:test-sched-a', 'crld:test-sched-b')"; }
+ours=$(ours_of crl)
+bases=$(q "SELECT count(*) FROM crl WHERE $ours AND is_base")
+deltas=$(q "SELECT count(*) FROM crl WHERE $ours AND kind = 'delta'")
+close=$(q "SELECT count(*) FROM crl x JOIN crl y ON y.id > x.id
+    AND (x.is_base AND y.is_base AND y.this_update - x.this_update < interval '54 seconds' OR
+         x.kind = 'delta' AND y.kind = 'delta' AND y.base_number = x.base_number
+         AND y.this_update - x.this_update < interval '9 seconds')
+    WHERE $(ours_of x) AND $(ours_of y)")
+[ "$bases" = 1 ] && [ "$deltas" -ge 2 ] && [ "$deltas" -le 5 ] && [ "$close" = 0 ] ||
+	{ q "SELECT number, kind, is_base, base_number, this_update, issued_by FROM crl WHERE $ours ORDER BY number";
+	  fail "two instances for 25 s (full interval 60 s, delta 10 s): $bases bases (want 1), $deltas deltas (want 2-5), $close pairs (on one base) closer than their interval"; }
+note "two instances for 25 s (intervals 60 s and 10 s): $bases base, $deltas deltas, none twice"
+
+# --- PostgreSQL down: a crld started meanwhile serves the CRLs of its files -----------------
+# Until 2026-12-05 crld needed the database to start (the CA certificates):
+# a restart during an outage took the distribution point offline although
+# its last CRLs were in its out_dir. It now starts from out_dir's
+# crld-cas.json (written at each start-up that reached the database) and
+# serves the CRLs there, each checked against its CA's certificate (a
+# delta whose signature was spoilt is refused), connects once PostgreSQL
+# is back, with the issuing thread's back-off, and issues again.
+mkdir -p "$tmp/crl6"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl6"
+chmod 0711 "$tmp"
+port6=$(free_port)
+B6=http://127.0.0.1:$port6/crl
+start6() {
+	PKI_CRL_PORT=$port6 PKI_CRL_OUT_DIR=$tmp/crl6 PKI_CRL_INSTANCE=test-pgdown \
+		"$BUILD/crld" --config "$PKI_CONFIG" >>"$tmp/crld6.log" 2>&1 &
+	crld6=$!
+}
+start6
+at_exit 'kill -TERM $crld6 2>/dev/null; wait $crld6 2>/dev/null'
+files6() { [ -s "$tmp/crl6/crld-cas.json" ] && [ -s "$tmp/crl6/issuing.crl" ] &&
+	[ -s "$tmp/crl6/issuing-delta.crl" ] && [ -s "$tmp/crl6/root.crl" ]; }
+wait_for files6 >/dev/null || { cat "$tmp/crld6.log"; fail "crld wrote no crld-cas.json or CRL files to its out_dir"; }
+kill -TERM "$crld6"
+wait "$crld6" || { cat "$tmp/crld6.log"; fail "crld (out_dir $tmp/crl6) exited non-zero on SIGTERM"; }
+n6=$(crlnum "$tmp/crl6/issuing.crl")
+r6=$(crlnum "$tmp/crl6/root.crl")
+# The delta's last signature byte spoilt: not to be served.
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[1], "wb").write(b)' \
+	"$tmp/crl6/issuing-delta.crl"
+pg=$(pidfile_of "$PKI_DIR" postgres)
+[ -n "$pg" ] || fail "no PostgreSQL pid file"
+_lib_restart+=("$PKI_STACK_DIR")	# PostgreSQL up again whatever happens
+kill -INT "$pg"
+for _ in $(seq 200); do kill -0 "$pg" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$pg" 2>/dev/null || fail "PostgreSQL did not stop"
+start6
+code6() { curl -s -o "$tmp/pgdown.out" -w '%{http_code}' --max-time 5 "$B6/$1"; }
+down_served() { [ "$(code6 issuing.crl)" = 200 ] && [ "$(crlnum "$tmp/pgdown.out")" = "$n6" ]; }
+wait_for down_served >/dev/null ||
+	{ cat "$tmp/crld6.log"; fail "crld started while PostgreSQL was down does not serve CRL $n6 of its out_dir"; }
+[ "$(code6 root.crl)" = 200 ] && [ "$(crlnum "$tmp/pgdown.out")" = "$r6" ] ||
+	fail "crld started while PostgreSQL was down does not serve the ARL $r6 of its out_dir"
+[ "$(code6 issuing.crt)" = 200 ] && cmp -s "$tmp/pgdown.out" "$tmp/issuing.der" ||
+	fail "crld started while PostgreSQL was down does not serve the issuing CA certificate"
+[ "$(code6 issuing-delta.crl)" = 503 ] || fail "a delta CRL with a spoilt signature was served"
+has 'issuing-delta.crl: not served: its signature does not verify' <"$tmp/crld6.log" ||
+	{ cat "$tmp/crld6.log"; fail "the refused delta CRL is not logged"; }
+kill -0 "$crld6" || fail "crld exited while PostgreSQL was down"
+stack_up "$PKI_STACK_DIR"	# starts only what is down: PostgreSQL
+# Connected (the issuing thread's back-off: up to 30 s): the delta of
+# crl_current is served again; then SIGHUP issues a base.
+d6=$(q "SELECT number FROM crl_current WHERE issuer_id = $iss AND kind = 'delta'")
+for ((i = 0; i < 45; i++)); do
+	[ "$(code6 issuing-delta.crl)" = 200 ] && [ "$(crlnum "$tmp/pgdown.out")" -ge "$d6" ] && break
+	sleep 1
+done
+[ "$i" -lt 45 ] || { cat "$tmp/crld6.log"; fail "crld did not load the delta CRL once PostgreSQL was back"; }
+kill -HUP "$crld6"
+issued6() { [ "$(code6 issuing.crl)" = 200 ] && [ "$(crlnum "$tmp/pgdown.out")" -gt "$n6" ] &&
+	[ "$(q "SELECT issued_by FROM crl WHERE issuer_id = $iss AND number = $(crlnum "$tmp/pgdown.out")")" = crld:test-pgdown ]; }
+wait_for issued6 >/dev/null || { cat "$tmp/crld6.log"; fail "crld started while PostgreSQL was down issued no CRL once it was back"; }
+kill -TERM "$crld6"
+wait "$crld6" || { cat "$tmp/crld6.log"; fail "crld started while PostgreSQL was down exited non-zero on SIGTERM"; }
+note "PostgreSQL down: a crld started meanwhile served CRL $n6 and ARL $r6 of its files (a spoilt delta refused), then issued CRL $(crlnum "$tmp/pgdown.out") once it was back"
 note ok

@@ -11,7 +11,11 @@
  *    (before, only 100,000 sequence numbers below the base were searched);
  *  - removeFromCRL (8) is refused as a revocation reason by the database;
  *    a row stored with it before is listed as revoked without a reason
- *    code, never as removeFromCRL.
+ *    code, never as removeFromCRL;
+ *  - a hold on a base, released after the certificate expired more than
+ *    the grace ago: removeFromCRL on the delta (before, the delta's
+ *    expiry cut-off dropped it, and base + delta kept the certificate on
+ *    hold until the next base).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -314,12 +318,43 @@ test_remove_from_crl_refused(void **state)
 	X509_CRL_free(delta);
 }
 
+static void
+test_released_hold_expired(void **state)
+{
+	struct fixture *fx = *state;
+	X509_CRL *base, *delta;
+	X509_REVOKED *r;
+
+	add_cert(fx, "0C01");
+	sql0(fx->sql, "UPDATE certificate SET revoked_at = now(), "
+	    "revocation_reason = 6, revoked_by = 'test' WHERE serial = '0C01'");
+	base = issue(fx, CRLGEN_BASE, 0);
+	assert_non_null(base);
+	r = entry(base, "0C01");
+	assert_non_null(r);
+	assert_int_equal(entry_reason(r), 6);
+	/* Expired a month ago (grace: a day), then released. */
+	sql0(fx->sql, "UPDATE certificate SET not_after = now() - interval "
+	    "'30 days' WHERE serial = '0C01'");
+	sql0(fx->sql, "UPDATE certificate SET revoked_at = NULL, "
+	    "revocation_reason = NULL WHERE serial = '0C01'");
+	delta = issue(fx, CRLGEN_DELTA, 0);
+	assert_non_null(delta);
+	if ((r = entry(delta, "0C01")) == NULL)
+		fail_msg("the delta lacks a hold released after the certificate "
+		    "expired: base + delta keep it on hold");
+	assert_int_equal(entry_reason(r), 8);	/* removeFromCRL */
+	X509_CRL_free(base);
+	X509_CRL_free(delta);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_delta_inflight_far_below),
 		cmocka_unit_test(test_remove_from_crl_refused),
+		cmocka_unit_test(test_released_hold_expired),
 	};
 
 	log_init("test_crlgen", LOGL_ERR, stderr);

@@ -12,13 +12,19 @@
  *  - a directory that does not answer (a listening socket that never
  *    accepts) ends the batch at the first row: the others stay untouched,
  *    and the call costs one row's time-out, not one per row;
- *  - the time budget is checked before each row, not only between batches.
+ *  - the time budget is checked before each row, not only between batches;
+ *  - a CRL over 16 MiB (OpenLDAP 2.5's default olcSockbufMaxIncomingAuth,
+ *    which closes the connection on a larger request): published by the
+ *    stack's slapd (deploy/slapd/config.ldif.in raises the limit) byte for
+ *    byte; refused by a slapd with the default limit as too large, naming
+ *    its size, not as the directory down, so the rows after it still go.
  */
 #include <sys/socket.h>
 
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -44,6 +50,11 @@
 #include "tests/unit/lib/slapdtest.h"
 
 #define CRL_ATTR	"certificateRevocationList;binary"
+/* Over OpenLDAP 2.5's default limit for an authenticated client (16 MiB - 1). */
+#define BIG_CRL_BYTES	(20 * 1024 * 1024)
+#define STACK_BASE	"dc=pki"
+#define STACK_PUB_DN	"cn=publisher," STACK_BASE
+#define STACK_PUB_PW	"test-publisher-pw"
 
 struct fixture {
 	struct slapdtest sl;
@@ -127,6 +138,110 @@ make_crl(EVP_PKEY *pkey, int n, size_t *lenp)
 	ASN1_TIME_free(t);
 	*lenp = (size_t)len;
 	return der;
+}
+
+/* Appends a DER tag and length (long form for 128 and more). */
+static size_t
+der_hdr(unsigned char *p, unsigned char tag, size_t len)
+{
+	size_t n = 0;
+
+	p[n++] = tag;
+	if (len < 128)
+		p[n++] = (unsigned char)len;
+	else {
+		p[n++] = 0x84;
+		p[n++] = (unsigned char)(len >> 24);
+		p[n++] = (unsigned char)(len >> 16);
+		p[n++] = (unsigned char)(len >> 8);
+		p[n++] = (unsigned char)len;
+	}
+	return n;
+}
+
+/*
+ * A signed CRL of at least min bytes, written as DER directly (an
+ * X509_CRL of ~600,000 entries costs hundreds of MB): 16-byte serials,
+ * ECDSA P-256 with SHA-256. DER to free().
+ */
+static unsigned char *
+make_big_crl(EVP_PKEY *pkey, size_t min, size_t *lenp)
+{
+	static const unsigned char alg[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a,
+	    0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
+	static const char this_upd[] = "261201000000Z";
+	static const char next_upd[] = "491231000000Z";
+	X509_NAME *name = X509_NAME_new();
+	unsigned char *issuer = NULL, *tbs, *out, *sig, *p;
+	size_t n, i, entries = min / 35 + 1, rlen, tlen, siglen = 0, olen, off;
+	int ilen;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	assert_non_null(name);
+	assert_non_null(ctx);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"Publish CA", -1, -1, 0), 1);
+	assert_true((ilen = i2d_X509_NAME(name, &issuer)) > 0);
+	rlen = entries * 35;
+	tlen = 3 + sizeof(alg) + (size_t)ilen + 2 * 15 + 6 + rlen;
+	tbs = malloc(tlen + 6);	/* its header: up to 6 bytes */
+	assert_non_null(tbs);
+	n = der_hdr(tbs, 0x30, tlen);
+	memcpy(tbs + n, "\x02\x01\x01", 3);		/* v2 */
+	n += 3;
+	memcpy(tbs + n, alg, sizeof(alg));
+	n += sizeof(alg);
+	memcpy(tbs + n, issuer, (size_t)ilen);
+	n += (size_t)ilen;
+	n += der_hdr(tbs + n, 0x17, 13);
+	memcpy(tbs + n, this_upd, 13);
+	n += 13;
+	n += der_hdr(tbs + n, 0x17, 13);
+	memcpy(tbs + n, next_upd, 13);
+	n += 13;
+	n += der_hdr(tbs + n, 0x30, rlen);
+	for (i = 0; i < entries; i++) {
+		p = tbs + n;
+		p[0] = 0x30;
+		p[1] = 33;
+		p[2] = 0x02;
+		p[3] = 16;
+		memset(p + 4, 0, 16);
+		p[4] = 0x40;		/* positive, 16 octets */
+		p[16] = (unsigned char)(i >> 24);
+		p[17] = (unsigned char)(i >> 16);
+		p[18] = (unsigned char)(i >> 8);
+		p[19] = (unsigned char)i;
+		p[20] = 0x17;
+		p[21] = 13;
+		memcpy(p + 22, this_upd, 13);
+		n += 35;
+	}
+	assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
+	    pkey), 1);
+	assert_int_equal(EVP_DigestSign(ctx, NULL, &siglen, tbs, n), 1);
+	sig = malloc(siglen);
+	assert_non_null(sig);
+	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen, tbs, n), 1);
+	olen = n + sizeof(alg) + 3 + siglen;
+	out = malloc(olen + 6);
+	assert_non_null(out);
+	off = der_hdr(out, 0x30, olen);
+	memcpy(out + off, tbs, n);
+	off += n;
+	memcpy(out + off, alg, sizeof(alg));
+	off += sizeof(alg);
+	off += der_hdr(out + off, 0x03, siglen + 1);
+	out[off++] = 0x00;
+	memcpy(out + off, sig, siglen);
+	off += siglen;
+	*lenp = off;
+	free(sig);
+	free(tbs);
+	OPENSSL_free(issuer);
+	X509_NAME_free(name);
+	EVP_MD_CTX_free(ctx);
+	return out;
 }
 
 /* Queues der for (dn, attr) as crld does; the row's id. */
@@ -384,6 +499,179 @@ test_budget_per_row(void **state)
 	assert_int_equal(row_long(fx, ids[0], "attempts"), 1);
 }
 
+/* The DER of attr on dn, read anonymously (NULL when absent); to free. */
+static struct berval **
+read_attr(const char *uri, const char *dn, const char *attr)
+{
+	LDAP *ld = NULL;
+	LDAPMessage *res = NULL, *e;
+	char *attrs[] = { (char *)attr, NULL };
+	struct berval **vals = NULL;
+	int v = LDAP_VERSION3;
+
+	assert_int_equal(ldap_initialize(&ld, uri), LDAP_SUCCESS);
+	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v);
+	if (ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+	    attrs, 0, NULL, NULL, NULL, 0, &res) == LDAP_SUCCESS &&
+	    (e = ldap_first_entry(ld, res)) != NULL)
+		vals = ldap_get_values_len(ld, e, attr);
+	ldap_msgfree(res);
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	return vals;
+}
+
+/*
+ * A slapd made as deploy/stack.sh makes the stack's: cn=config from
+ * deploy/slapd/config.ldif.in and the base entries (with the publisher)
+ * from base.ldif.in, both by slapadd, with the placeholders filled as
+ * stack.sh's fill() does (cleartext passwords here). Base STACK_BASE;
+ * sl->pwfile holds the publisher's password. Undone by slapdtest_stop().
+ */
+static void
+stack_slapd_start(struct slapdtest *sl)
+{
+	char cmd[4096], sed[1024], sock[128], path[192];
+	struct berval cred = { strlen(STACK_PUB_PW), (char *)STACK_PUB_PW };
+	struct timespec ts = { 0, 50 * 1000000L };
+	LDAP *ld = NULL;
+	int fd, i, v = LDAP_VERSION3, lrc = -1;
+
+	memset(sl, 0, sizeof(*sl));
+	snprintf(sl->dir, sizeof(sl->dir), "/tmp/test_publish_stack.XXXXXX");
+	assert_non_null(mkdtemp(sl->dir));
+	snprintf(sed, sizeof(sed), "sed -e 's|@RUN_DIR@|%s|g' "
+	    "-e 's|@LDAP_DATA@|%s/data|g' -e 's|@LDAP_BASE@|" STACK_BASE "|g' "
+	    "-e 's|@LDAP_ROOTDN@|cn=admin," STACK_BASE "|g' "
+	    "-e 's|@LDAP_ROOTPW_HASH@|" ADMIN_PW "|g' "
+	    "-e 's|@LDAP_PUBLISHER_DN@|" STACK_PUB_DN "|g' "
+	    "-e 's|@LDAP_PUBLISHER_PW_HASH@|" STACK_PUB_PW "|g'", sl->dir,
+	    sl->dir);
+	snprintf(cmd, sizeof(cmd), "set -e; mkdir -m 0700 %s/d %s/data; "
+	    "%s deploy/slapd/config.ldif.in | slapadd -q -n0 -F %s/d; "
+	    "%s deploy/slapd/base.ldif.in | slapadd -q -n1 -F %s/d",
+	    sl->dir, sl->dir, sed, sl->dir, sed, sl->dir);
+	if (system(cmd) != 0)
+		fail_msg("slapadd of deploy/slapd/*.ldif.in failed");
+	snprintf(sock, sizeof(sock), "%s/ldapi", sl->dir);
+	slapdtest_ldapi_uri(sock, sl->uri, sizeof(sl->uri));
+	snprintf(path, sizeof(path), "%s/d", sl->dir);
+	sl->pid = fork();
+	assert_true(sl->pid != -1);
+	if (sl->pid == 0) {
+		execl(SLAPDTEST_SLAPD, "slapd", "-d", "0", "-F", path, "-h",
+		    sl->uri, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200 && lrc != LDAP_SUCCESS; i++) {
+		if (ld != NULL)
+			ldap_unbind_ext_s(ld, NULL, NULL);
+		ld = NULL;
+		nanosleep(&ts, NULL);
+		if (ldap_initialize(&ld, sl->uri) != LDAP_SUCCESS)
+			continue;
+		ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v);
+		lrc = ldap_sasl_bind_s(ld, STACK_PUB_DN, LDAP_SASL_SIMPLE,
+		    &cred, NULL, NULL, NULL);
+	}
+	if (ld != NULL)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	if (lrc != LDAP_SUCCESS)
+		fail_msg("the stack's slapd did not take the publisher's bind "
+		    "on %s", sl->uri);
+	snprintf(sl->pwfile, sizeof(sl->pwfile), "%s/bind.pw", sl->dir);
+	fd = open(sl->pwfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, STACK_PUB_PW "\n", sizeof(STACK_PUB_PW)),
+	    (ssize_t)sizeof(STACK_PUB_PW));
+	close(fd);
+}
+
+/*
+ * A 20 MiB CRL through the queue to a slapd configured as the stack's,
+ * bound as its publisher: published, the directory holds its bytes. With
+ * OpenLDAP's default olcSockbufMaxIncomingAuth (16 MiB - 1), slapd closed
+ * the connection and the row was retried as "directory down" for ever.
+ */
+static void
+test_big_crl_stack_slapd(void **state)
+{
+	struct fixture *fx = *state;
+	struct slapdtest st;
+	struct ldappub_conf lc;
+	const char *dn = "cn=Big CA," STACK_BASE;
+	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	struct berval **vals;
+	unsigned char *crl;
+	size_t len;
+	long id;
+
+	assert_non_null(pkey);
+	queue_clear(fx);
+	stack_slapd_start(&st);
+	crl = make_big_crl(pkey, BIG_CRL_BYTES, &len);
+	assert_true(len > BIG_CRL_BYTES);
+	memset(&lc, 0, sizeof(lc));
+	lc.uri = st.uri;
+	lc.bind_dn = STACK_PUB_DN;
+	lc.bind_pw_file = st.pwfile;
+	lc.base = STACK_BASE;
+	id = queue(fx, dn, CRL_ATTR, crl, len);
+	assert_int_equal(publish_run(fx->db, &lc, "test", 0, NULL), 0);
+	assert_int_equal(row_long(fx, id, "(done_at IS NOT NULL)::int"), 1);
+	vals = read_attr(st.uri, dn, CRL_ATTR);
+	assert_non_null(vals);
+	assert_non_null(vals[0]);
+	assert_int_equal(vals[0]->bv_len, len);
+	assert_memory_equal(vals[0]->bv_val, crl, len);
+	ldap_value_free_len(vals);
+	slapdtest_stop(&st);
+	free(crl);
+	EVP_PKEY_free(pkey);
+}
+
+/*
+ * The same CRL to a slapd with OpenLDAP's default limit: slapd closes the
+ * connection ("Can't contact LDAP server"). The row fails with an error
+ * naming its size and the limit, and is not taken for the directory down:
+ * the next row of the batch (a small CRL of another entry) is published.
+ */
+static void
+test_big_crl_over_limit(void **state)
+{
+	struct fixture *fx = *state;
+	struct ldappub_conf lc = { fx->sl.uri, ADMIN_DN, fx->sl.pwfile,
+	    "dc=test", 0 };
+	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	unsigned char *big, *small;
+	size_t blen, slen;
+	char want[64];
+	long b, sm;
+	char *err;
+
+	assert_non_null(pkey);
+	queue_clear(fx);
+	big = make_big_crl(pkey, BIG_CRL_BYTES, &blen);
+	small = make_crl(pkey, 2, &slen);
+	b = queue(fx, "cn=Too Big CA,dc=test", CRL_ATTR, big, blen);
+	sm = queue(fx, "cn=Small CA,dc=test", CRL_ATTR, small, slen);
+	assert_int_equal(publish_run(fx->db, &lc, "test", 0, NULL), 1);
+	assert_int_equal(row_long(fx, b, "attempts"), 1);
+	assert_int_equal(row_long(fx, b, "(done_at IS NULL)::int"), 1);
+	snprintf(want, sizeof(want), "a request of %zu bytes", blen);
+	err = sql1(fx->sql, "SELECT last_error FROM publish_queue WHERE "
+	    "attempts > 0 AND done_at IS NULL");
+	if (strstr(err, want) == NULL || strstr(err,
+	    "olcSockbufMaxIncomingAuth") == NULL)
+		fail_msg("last_error does not name the size and the limit: %s",
+		    err);
+	free(err);
+	/* Not "the directory is down": the row after it went out. */
+	assert_int_equal(row_long(fx, sm, "(done_at IS NOT NULL)::int"), 1);
+	free(big);
+	free(small);
+	EVP_PKEY_free(pkey);
+}
+
 int
 main(void)
 {
@@ -392,8 +680,12 @@ main(void)
 		cmocka_unit_test(test_certificate_row_kept),
 		cmocka_unit_test(test_directory_down),
 		cmocka_unit_test(test_budget_per_row),
+		cmocka_unit_test(test_big_crl_stack_slapd),
+		cmocka_unit_test(test_big_crl_over_limit),
 	};
 
 	log_init("test_publish_queue", LOGL_ERR, stderr);
+	/* As crld (lib/daemon.c) and pkictl: slapd closing a socket is no kill. */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
