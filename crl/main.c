@@ -614,6 +614,8 @@ main(int argc, char **argv)
 	if (signer_config_add_token(&sc, d.cfg, "ca") == -1 ||
 	    signer_config_grant(&sc, SIGNER_KIND_CRL, d.issuing.key_label) == -1)
 		goto out;
+	/* No CRL of ours is valid longer than a base: nor one it signs. */
+	sc.crl_max_validity_s = d.ic.full.next_update;
 	if (strcmp(sc.tokens[0].label, d.issuing.token) != 0) {
 		log_err("hsm.ca_token is %s but the issuing CA key is in token %s",
 		    sc.tokens[0].label, d.issuing.token);
