@@ -116,6 +116,14 @@ struct signer_config {
 	 */
 	long			 crl_max_validity_s;
 #define SIGNER_CRL_MAX_VALIDITY_DEFAULT_S	(400L * 86400)
+	/*
+	 * The furthest an OCSP response this signer signs may reach, each
+	 * nextUpdate − now, in seconds (hsm.ocsp_max_validity_seconds; 0:
+	 * SIGNER_OCSP_MAX_VALIDITY_DEFAULT_S, ocspd's own cap on its policy's
+	 * validity). ocspd gives its policy's validity_seconds.
+	 */
+	long			 ocsp_max_validity_s;
+#define SIGNER_OCSP_MAX_VALIDITY_DEFAULT_S	(30L * 86400)
 };
 
 #define SIGNER_TIMEOUT_DEFAULT_S	10

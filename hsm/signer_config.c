@@ -62,6 +62,10 @@ signer_config_add_token(struct signer_config *sc, const struct config *cfg,
 		    SIGNER_CRL_MAX_VALIDITY_DEFAULT_S, 60, 3650L * 86400,
 		    &sc->crl_max_validity_s) == -1)
 			return -1;
+		if (config_get_long(cfg, "hsm.ocsp_max_validity_seconds",
+		    SIGNER_OCSP_MAX_VALIDITY_DEFAULT_S, 60, 366L * 86400,
+		    &sc->ocsp_max_validity_s) == -1)
+			return -1;
 	}
 	if (sc->module == NULL) {
 		log_err("config: hsm.module missing");

@@ -59,6 +59,9 @@ struct signerproc_keymap {
  * never asked for: a worker that failed between the two).
  */
 #define SIGNERPROC_MAX_ISSUABLE		1024
+/* signerproc_ocsp_policy: producedAt this far ahead of or behind now. */
+#define SIGNERPROC_OCSP_SKEW_S		300
+#define SIGNERPROC_OCSP_MAX_AGE_S	3600
 
 struct signerproc {
 	const struct signer_config	*cfg;
@@ -128,6 +131,27 @@ ASN1_SEQUENCE(SIGNER_TBSCERT) = {
 	ASN1_EXP_SEQUENCE_OF_OPT(SIGNER_TBSCERT, extensions, X509_EXTENSION,
 	    3),
 } static_ASN1_SEQUENCE_END(SIGNER_TBSCERT)
+
+/*
+ * RFC 6960 §4.2.1 ResponseData, with the fields OpenSSL keeps opaque in
+ * OCSP_RESPDATA: the responses' times (signerproc_ocsp_policy).
+ */
+typedef struct {
+	ASN1_INTEGER		*version;
+	OCSP_RESPID		*responderId;
+	ASN1_GENERALIZEDTIME	*producedAt;
+	STACK_OF(OCSP_SINGLERESP) *responses;
+	STACK_OF(X509_EXTENSION) *responseExtensions;
+} SIGNER_RESPDATA;
+
+ASN1_SEQUENCE(SIGNER_RESPDATA) = {
+	ASN1_EXP_OPT(SIGNER_RESPDATA, version, ASN1_INTEGER, 0),
+	ASN1_SIMPLE(SIGNER_RESPDATA, responderId, OCSP_RESPID),
+	ASN1_SIMPLE(SIGNER_RESPDATA, producedAt, ASN1_GENERALIZEDTIME),
+	ASN1_SEQUENCE_OF(SIGNER_RESPDATA, responses, OCSP_SINGLERESP),
+	ASN1_EXP_SEQUENCE_OF_OPT(SIGNER_RESPDATA, responseExtensions,
+	    X509_EXTENSION, 1),
+} static_ASN1_SEQUENCE_END(SIGNER_RESPDATA)
 
 static void	signerproc_refuse(struct signerproc_reply *, uint32_t,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));
@@ -410,6 +434,62 @@ out:
 	return rc;
 }
 
+/*
+ * What the signer signs as an OCSP response, beyond its shape: producedAt
+ * at most 300 s ahead of its clock and 1 h behind it, and every
+ * SingleResponse with a nextUpdate at most max_s from now (RFC 5019 §2.2.4:
+ * pre-produced responses carry one). So a worker taken over cannot have
+ * the responder key sign answers ("good" for a revoked certificate) that
+ * stay valid long after it is stopped. 0, or -1 with err.
+ */
+static int
+signerproc_ocsp_policy(const unsigned char *tbs, size_t len, long max_s,
+    char *err, size_t errlen)
+{
+	const unsigned char *p = tbs;
+	SIGNER_RESPDATA *rd;
+	OCSP_SINGLERESP *single;
+	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
+	int i, day, sec, rc = -1;
+
+	if ((rd = (SIGNER_RESPDATA *)ASN1_item_d2i(NULL, &p, (long)len,
+	    ASN1_ITEM_rptr(SIGNER_RESPDATA))) == NULL) {
+		snprintf(err, errlen, "not an OCSP ResponseData");
+		return -1;
+	}
+	/* Seconds from now (NULL) to producedAt: ASN1_TIME_diff's day and s. */
+	if (ASN1_TIME_diff(&day, &sec, NULL, rd->producedAt) != 1 ||
+	    (long)day * 86400 + sec > SIGNERPROC_OCSP_SKEW_S ||
+	    (long)day * 86400 + sec < -SIGNERPROC_OCSP_MAX_AGE_S) {
+		snprintf(err, errlen, "producedAt not within %d s ahead and "
+		    "%d s behind the signer's clock", SIGNERPROC_OCSP_SKEW_S,
+		    SIGNERPROC_OCSP_MAX_AGE_S);
+		goto out;
+	}
+	for (i = 0; i < sk_OCSP_SINGLERESP_num(rd->responses); i++) {
+		single = sk_OCSP_SINGLERESP_value(rd->responses, i);
+		nextupd = NULL;
+		(void)OCSP_single_get0_status(single, NULL, NULL, &thisupd,
+		    &nextupd);
+		if (nextupd == NULL) {
+			snprintf(err, errlen, "response %d has no nextUpdate "
+			    "(RFC 5019 §2.2.4)", i + 1);
+			goto out;
+		}
+		if (ASN1_TIME_diff(&day, &sec, NULL, nextupd) != 1 ||
+		    (long)day * 86400 + sec > max_s) {
+			snprintf(err, errlen, "response %d valid beyond %ld s "
+			    "from now (hsm.ocsp_max_validity_seconds)", i + 1,
+			    max_s);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	ASN1_item_free((ASN1_VALUE *)rd, ASN1_ITEM_rptr(SIGNER_RESPDATA));
+	return rc;
+}
+
 /* The allowed digest named mdname (fetched once), or NULL. */
 static const EVP_MD *
 signerproc_md(struct signerproc *sp, const char *mdname)
@@ -465,6 +545,14 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 	if (req.kind == SIGNER_KIND_CRL && signer_tbscrl_policy(req.tbs,
 	    req.tbslen, time(NULL), sp->cfg->crl_max_validity_s > 0 ?
 	    sp->cfg->crl_max_validity_s : SIGNER_CRL_MAX_VALIDITY_DEFAULT_S,
+	    err, sizeof(err)) == -1) {
+		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
+		    signer_kind_name(req.kind), err);
+		goto out;
+	}
+	if (req.kind == SIGNER_KIND_OCSP && signerproc_ocsp_policy(req.tbs,
+	    req.tbslen, sp->cfg->ocsp_max_validity_s > 0 ?
+	    sp->cfg->ocsp_max_validity_s : SIGNER_OCSP_MAX_VALIDITY_DEFAULT_S,
 	    err, sizeof(err)) == -1) {
 		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
 		    signer_kind_name(req.kind), err);

@@ -467,6 +467,9 @@ main(int argc, char **argv)
 		if (signer_config_grant(&sc, SIGNER_KIND_OCSP, labels[i]) == -1)
 			goto out;
 	}
+	/* No response of ours reaches further: nor one the signer signs. */
+	sc.ocsp_max_validity_s = (r.pol.validity > r.pol.nonissued_validity ?
+	    r.pol.validity : r.pol.nonissued_validity) + 300;
 	sc.sandbox_section = "ocsp";
 	/* Signals go to sigwait() below: block them before any thread exists. */
 	daemon_block_signals(&sigs);

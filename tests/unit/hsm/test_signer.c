@@ -295,7 +295,7 @@ ocsp_sign_one(struct fixture *f, const char *label)
 	EVP_PKEY *pkey, *pub, *certkey;
 	OCSP_BASICRESP *bs;
 	OCSP_CERTID *id;
-	ASN1_TIME *now;
+	ASN1_TIME *now, *next;
 	STACK_OF(X509) *certs;
 	X509_STORE *store;
 	X509 *x;
@@ -307,9 +307,28 @@ ocsp_sign_one(struct fixture *f, const char *label)
 	bs = OCSP_BASICRESP_new();
 	id = OCSP_cert_to_id(NULL, x, x);
 	now = X509_gmtime_adj(NULL, 0);
+	/* Without a nextUpdate, or valid a year: refused (hsm/README.md). */
 	assert_non_null(OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD,
 	    0, NULL, now, NULL));
+	assert_int_equal(OCSP_basic_sign(bs, x, pkey, EVP_sha256(), NULL, 0),
+	    0);
+	OCSP_BASICRESP_free(bs);
+	bs = OCSP_BASICRESP_new();
+	next = X509_gmtime_adj(NULL, 365L * 86400);
+	assert_non_null(OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD,
+	    0, NULL, now, next));
+	assert_int_equal(OCSP_basic_sign(bs, x, pkey, EVP_sha256(), NULL, 0),
+	    0);
+	ERR_clear_error();
+	OCSP_BASICRESP_free(bs);
+	ASN1_TIME_free(next);
+	/* Four days, as ocspd's policy: signed. */
+	bs = OCSP_BASICRESP_new();
+	next = X509_gmtime_adj(NULL, 4L * 86400);
+	assert_non_null(OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD,
+	    0, NULL, now, next));
 	ASN1_TIME_free(now);
+	ASN1_TIME_free(next);
 	if (OCSP_basic_sign(bs, x, pkey, EVP_sha256(), NULL, 0) != 1)
 		fail_openssl("OCSP_basic_sign");
 	/* The signature over ResponseData, checked with the public key. */
