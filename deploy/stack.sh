@@ -1422,7 +1422,7 @@ cmd_status() {
 		role=''
 		has_standby && role=$(node_is_standby "$n" && echo ' standby' || echo ' primary')
 		st=$(component_state "$(node_pidfile "$n")")
-		status_line "$(node_name "$n")" "${st%% *}" "${st#* } 127.0.0.1:$(node_port "$n") socket=$RUN$role"
+		status_line "$(node_name "$n")" "${st%% *}" "${st#* } 127.0.0.1:$(node_port "$n") (TLS: sslrootcert=$DIR/pki/pg-server.pem) socket=$RUN$role"
 		[ "${st%% *}" = up ] || rc=3
 	done
 	st=$(component_state "$LDAP_PIDFILE")

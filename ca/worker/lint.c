@@ -153,8 +153,8 @@ cad_text_clean(char *s)
 
 /*
  * Quotes text from an order (a JSON key) for a message: printable ASCII as
- * is, anything else as U+XXXX, at most LINT_QUOTE_MAX characters, then
- * "...". Never longer than out, always terminated.
+ * is, anything else as its code point (U+00E9), at most LINT_QUOTE_MAX
+ * characters, then "...". Never longer than out, always terminated.
  */
 static const char *
 lint_quote(const char *text, char *out, size_t outlen)
