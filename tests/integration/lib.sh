@@ -300,6 +300,18 @@ wait_port() {
 	fail "$3 does not listen on 127.0.0.1:$1: $(cat "$tmp/$3.log")"
 }
 
+# wait_line FILE STRING: waits up to 5 s for a line containing STRING
+# (grep -F) in FILE; status 1 if none came. A daemon answers /health as
+# soon as its HTTP threads run, before its start-up line is logged.
+wait_line() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -qF -- "$2" "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # wait_mail EMAIL PATTERN: prints the path of a message to EMAIL in the mail
 # sink ($mail) with a line matching PATTERN (grep -E), waiting up to 10 s
 # (notices go through rad's outbox, schema/033); status 1 if none came.

@@ -556,7 +556,8 @@ for ((i = 0; i < 100; i++)); do
 	kill -0 "$spid" 2>/dev/null || fail "pkisign serve died: $(cat "$tmp/serve.log")"
 	sleep 0.1
 done
-grep -q "signing PDFs on 127.0.0.1:$sport.*, for 2 caller(s)" "$tmp/serve.log" || fail "pkisign serve: $(cat "$tmp/serve.log")"
+wait_line "$tmp/serve.log" "signing PDFs on 127.0.0.1:$sport" &&
+	grep -q "signing PDFs on 127.0.0.1:$sport.*, for 2 caller(s)" "$tmp/serve.log" || fail "pkisign serve: $(cat "$tmp/serve.log")"
 grep -q 'insecure_no_sandbox' "$tmp/serve.log" && fail "pkisign serve runs without its sandbox"
 # sreq BODY-FILE [CONTENT-TYPE]: POST /v1/sign; sets code, body in $tmp/sout.
 # As the caller whose token is ${3:-$apptok} (none when "-").

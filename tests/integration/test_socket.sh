@@ -47,9 +47,9 @@ activate() {
 sock=$tmp/ra.sock
 port=$(free_port)
 activate rad "$sock" PKI_CONFIG="$PKI_CONFIG" PKI_RA_PORT="$port" -- "$BUILD/rad"
-grep -qF "http: serving the socket the service manager passed (unix)" "$tmp/rad.log" ||
+wait_line "$tmp/rad.log" "http: serving the socket the service manager passed (unix)" ||
 	{ cat "$tmp/rad.log"; fail "rad does not say it serves the passed socket"; }
-grep -qF "serving the subscriber API on unix:$sock (passed by the service manager)" "$tmp/rad.log" ||
+wait_line "$tmp/rad.log" "serving the subscriber API on unix:$sock (passed by the service manager)" ||
 	{ cat "$tmp/rad.log"; fail "rad's start-up line does not name the passed socket"; }
 # It bound nothing of its own: its port is free.
 curl -s -o /dev/null "http://127.0.0.1:$port/health" && fail "rad listens on ra.port too"
@@ -101,7 +101,8 @@ for i in $(seq 8); do
 done
 # The second worker may still be starting: one answering was enough above.
 for _ in $(seq 100); do
-	[ "$(grep -c 'serving the socket the service manager passed' "$tmp/tsad.log")" = 2 ] && break
+	[ "$(grep -c 'serving the socket the service manager passed' "$tmp/tsad.log")" = 2 ] &&
+		[ "$(grep -cF "serving RFC 3161 on unix:$sock (passed" "$tmp/tsad.log")" = 2 ] && break
 	sleep 0.1
 done
 [ "$(grep -c 'serving the socket the service manager passed' "$tmp/tsad.log")" = 2 ] ||

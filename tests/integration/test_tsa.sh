@@ -800,7 +800,7 @@ for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/health" >/dev/null 2>&1 
 code=$(post "$tmp/sha256-none.tsq" "$tmp/cpus.tsr" "http://127.0.0.1:$port")
 [ "$code" = 200 ] && [ "$(status_of "$tmp/cpus.tsr")" = "Granted." ] ||
 	{ cat "$tmp/tsa10.log"; fail "CPUs not counted (sysconf -1), tsa.workers unset: tsad does not serve"; }
-[ "$(grep -c 'serving RFC 3161' "$tmp/tsa10.log")" = 1 ] ||
+wait_line "$tmp/tsa10.log" 'serving RFC 3161' && [ "$(grep -c 'serving RFC 3161' "$tmp/tsa10.log")" = 1 ] ||
 	{ cat "$tmp/tsa10.log"; fail "CPUs not counted (sysconf -1), tsa.workers unset: want one worker"; }
 kill -TERM "$tsa3"; wait "$tsa3" || { cat "$tmp/tsa10.log"; fail "tsad with one worker by default exited non-zero"; }
 note "tsa.workers unset: 32 CPUs give 16 workers, CPUs not counted give 1"
