@@ -93,6 +93,14 @@ struct signer_config {
 	 */
 	int			 keep_pin_env;
 	/*
+	 * pin: the signer process pins itself to CPU cpu (lib/cpu.h) before
+	 * it loads the module, as the worker thread that signs through it
+	 * pins itself: their round trips then stay on one CPU. 0 (the
+	 * default): it runs on any CPU.
+	 */
+	int			 pin;
+	int			 cpu;
+	/*
 	 * How long one round trip may take before the signer is taken for
 	 * hung, in seconds; 0: the default. timeout_s bounds signing and
 	 * public keys (hsm.signer_timeout_seconds, default

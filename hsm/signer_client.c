@@ -38,6 +38,7 @@
 #include "hsm/extern.h"
 #include "hsm/signer.h"
 #include "hsm/signer_proto.h"
+#include "lib/cpu.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
 
@@ -286,6 +287,10 @@ signer_spawn(const struct signer_config *cfg, char *err, size_t errlen)
 	}
 	if (s->pid == 0) {
 		close(sv[0]);
+		/* Best effort: on any CPU it signs, only slower (lib/cpu.h). */
+		if (cfg->pin && cpu_pin_thread(cfg->cpu) == -1)
+			log_warn("signer: cannot pin itself to CPU %d: %s",
+			    cfg->cpu, strerror(errno));
 		r = signerproc(sv[1], cfg);
 #ifdef __SANITIZE_ADDRESS__
 		/* _exit skips LeakSanitizer's atexit check: run it here. */

@@ -598,6 +598,14 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 	    SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0)) != 0)
 		goto fail;
+	/*
+	 * A thread pinning itself (pid 0) to its signer's CPU when it first
+	 * signs, after the filter is in (ocspd's HTTP threads, lib/cpu.h).
+	 * Never another thread or process.
+	 */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sched_setaffinity),
+	    1, SCMP_A0(SCMP_CMP_EQ, 0, 0)) != 0)
+		goto fail;
 	switch (profile) {
 	case SANDBOX_NET_FILES:
 		if (sandbox_allow(ctx, sandbox_files, sizeof(sandbox_files) /

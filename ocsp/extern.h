@@ -146,6 +146,13 @@ struct ocsp_status {
  */
 struct ocsp_issuer;
 EVP_PKEY	*ocsp_issuer_key(const struct ocsp_issuer *);
+/*
+ * ocsp.pin_cpus: signer process j runs on CPU cpu[j] (lib/cpu.h), and a
+ * thread that signs pins itself, when it first signs, to the CPU of the
+ * signer it keeps to. Called once, before any thread signs; without it
+ * (the fuzz harness, tests) no thread is pinned.
+ */
+void	ocsp_pin_signers(const int *cpu, int n);
 
 /* An issuer we answer for, with its delegated responder (RFC 6960 §4.2.2.2). */
 struct ocsp_issuer {

@@ -35,6 +35,7 @@
 
 #include "hsm/signer.h"
 #include "lib/config.h"
+#include "lib/cpu.h"
 #include "lib/daemon.h"
 #include "lib/db.h"
 #include "lib/http.h"
@@ -426,7 +427,8 @@ main(int argc, char **argv)
 	char labels[OCSP_MAX_ISSUERS][SIGNER_LABEL_MAX + 1];
 	long port, threads, per_ip, max_conns, nsigners;
 	sigset_t sigs;
-	int i, j, reuse_port = 0, rc = 1;
+	int cpus[OCSP_SIGNERS_MAX];
+	int i, j, pin_cpus = 1, reuse_port = 0, rc = 1;
 
 	memset(&r, 0, sizeof(r));
 	if ((cfg = daemon_load_config(argc, argv, "ocsp", usage)) == NULL)
@@ -449,6 +451,7 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "ocsp.max_conns_per_ip", 256, 1, 65536,
 	    &per_ip) == -1 ||
 	    config_get_bool(cfg, "ocsp.reuse_port", 0, &reuse_port) == -1 ||
+	    config_get_bool(cfg, "ocsp.pin_cpus", 1, &pin_cpus) == -1 ||
 	    config_get_long(cfg, "ocsp.signers", threads < OCSP_SIGNERS_MAX ?
 	    threads : OCSP_SIGNERS_MAX, 1, OCSP_SIGNERS_MAX, &nsigners) == -1)
 		goto out;
@@ -479,13 +482,24 @@ main(int argc, char **argv)
 	 * leaves this process (hsm/README.md "PINs from the environment").
 	 */
 	sc.keep_pin_env = 1;
-	for (j = 0; j < nsigners; j++)
+	for (j = 0; j < nsigners; j++) {
+		/* With the threads that sign through it (lib/cpu.h). */
+		cpus[j] = pin_cpus ? cpu_for_worker(j) : -1;
+		sc.pin = cpus[j] != -1;
+		sc.cpu = cpus[j];
 		if ((signers[j] = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 			log_err("signer %d: %s", j, err);
 			signer_config_forget_pins(&sc);
 			goto out;
 		}
+	}
 	signer_config_forget_pins(&sc);
+	if (pin_cpus && cpus[0] != -1) {
+		ocsp_pin_signers(cpus, (int)nsigners);
+		log_info("%ld signer process(es) pinned to CPUs in turn from "
+		    "%d, each with the threads that sign through it "
+		    "(ocsp.pin_cpus)", nsigners, cpus[0]);
+	}
 	for (i = 0; i < r.niss; i++) {
 		for (j = 0; j < nsigners; j++) {
 			if ((r.iss[i].keys[j] = signer_pkey(signers[j],

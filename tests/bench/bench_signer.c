@@ -9,6 +9,8 @@
  *   direct	signer_sign() of a prepared TBSCertificate (no provider)
  *   1w+1s	X509_sign through the provider, one worker and its signer
  *   2w+2s	the same in two worker processes, each with its own signer
+ * and signer_sign and 2w+2s again with each worker and its signer pinned
+ * to one CPU (lib/cpu.h, as ocspd does: ocsp.pin_cpus).
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,6 +26,7 @@
 
 #include "hsm/p11.h"
 #include "hsm/signer.h"
+#include "lib/cpu.h"
 #include "lib/log.h"
 
 #define TOKEN		"bench"
@@ -141,11 +144,15 @@ out:
 	return rc;
 }
 
-/* nworkers processes, each with its own signer; summed signatures/s. */
+/*
+ * nworkers processes, each with its own signer (pin: both on worker i's
+ * CPU, cpu_for_worker(i)); summed signatures/s.
+ */
 static double
 bench_procs(const struct signer_config *cfg, const char *label, int nworkers,
-    int direct, double secs)
+    int direct, int pin, double secs)
 {
+	struct signer_config pinned = *cfg;
 	int fds[8][2], i, status;
 	pid_t pids[8];
 	double total = 0, elapsed = 0;
@@ -161,7 +168,11 @@ bench_procs(const struct signer_config *cfg, const char *label, int nworkers,
 		fflush(NULL);
 		if ((pids[i] = fork()) == 0) {
 			close(fds[i][0]);
-			res.n = bench_worker(cfg, label, direct, secs,
+			pinned.cpu = cpu_for_worker(i);
+			pinned.pin = pin && pinned.cpu != -1;
+			if (pinned.pin && cpu_pin_thread(pinned.cpu) == -1)
+				_exit(1);
+			res.n = bench_worker(&pinned, label, direct, secs,
 			    &elapsed);
 			res.elapsed = elapsed;
 			if (write(fds[i][1], &res, sizeof(res)) !=
@@ -193,7 +204,7 @@ main(int argc, char *argv[])
 	EVP_PKEY *pub;
 	char conf[1024], path[512], pinfile[512], tokdir[512], err[256];
 	const char *module = getenv("PKI_TEST_HSM_MODULE");
-	double secs = 3, r[4][2];
+	double secs = 3, r[6][2];
 	int i;
 
 	if (argc < 2 || argc > 3) {
@@ -248,9 +259,11 @@ main(int argc, char *argv[])
 
 	for (i = 0; i < 2; i++) {
 		r[0][i] = bench_raw(t, labels[i], secs);
-		r[1][i] = bench_procs(&cfg, labels[i], 1, 1, secs);
-		r[2][i] = bench_procs(&cfg, labels[i], 1, 0, secs);
-		r[3][i] = bench_procs(&cfg, labels[i], 2, 0, secs);
+		r[1][i] = bench_procs(&cfg, labels[i], 1, 1, 0, secs);
+		r[2][i] = bench_procs(&cfg, labels[i], 1, 0, 0, secs);
+		r[3][i] = bench_procs(&cfg, labels[i], 2, 0, 0, secs);
+		r[4][i] = bench_procs(&cfg, labels[i], 1, 1, 1, secs);
+		r[5][i] = bench_procs(&cfg, labels[i], 2, 0, 1, secs);
 	}
 	p11_token_close(t);
 	p11_module_free(m);
@@ -269,7 +282,11 @@ main(int argc, char *argv[])
 	    "| %8.0f |\n", r[2][0], r[2][1]);
 	printf("| X509_sign, 2 workers, each with its own signer  | %7.0f "
 	    "| %8.0f |\n", r[3][0], r[3][1]);
-	for (i = 0; i < 4; i++)
+	printf("| signer_sign, 1 worker + 1 signer on one CPU     | %7.0f "
+	    "| %8.0f |\n", r[4][0], r[4][1]);
+	printf("| X509_sign, 2 workers + signers, a CPU per pair  | %7.0f "
+	    "| %8.0f |\n", r[5][0], r[5][1]);
+	for (i = 0; i < 6; i++)
 		if (r[i][0] < 0 || r[i][1] < 0)
 			return 1;
 	return 0;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "lib/config.h"
+#include "lib/cpu.h"
 #include "lib/sandbox.h"
 
 /* Runs fn in a child; returns its wait status. The child leaves with _exit (no LSan at exit). */
@@ -59,6 +61,7 @@ child_worker_io(void)
 	int p[2];
 	char c = 'x';
 	pthread_t th;
+	int cpu;
 
 	if (pipe(p) == -1)
 		_exit(10);
@@ -73,7 +76,27 @@ child_worker_io(void)
 	/* A thread may name itself (libmicrohttpd's threads do, late). */
 	if (pthread_setname_np(pthread_self(), "sandboxed") != 0)
 		_exit(14);
+	/* A thread may pin itself to its signer's CPU (lib/cpu.h). */
+	if ((cpu = sched_getcpu()) == -1 || cpu_pin_thread(cpu) != 0)
+		_exit(15);
 	_exit(0);
+}
+
+/* Pinning another thread or process: not a worker's business. */
+static void
+child_worker_pin_other(void)
+{
+	char err[256];
+	cpu_set_t set;
+	pid_t parent = getppid();
+
+	if (sched_getaffinity(parent, sizeof(set), &set) == -1)
+		_exit(10);
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1)
+		_exit(11);
+	/* The parent's own set, harmless, yet refused: no other thread. */
+	(void)sched_setaffinity(parent, sizeof(set), &set);
+	_exit(0);	/* not reached */
 }
 
 static void
@@ -445,6 +468,12 @@ test_worker_denies_other_prctl(void **state)
 }
 
 static void
+test_worker_pins_no_other(void **state)
+{
+	assert_killed_by_seccomp(child_worker_pin_other);
+}
+
+static void
 test_signer_opens_but_no_socket(void **state)
 {
 	assert_killed_by_seccomp(child_signer_open);
@@ -719,6 +748,7 @@ main(void)
 		cmocka_unit_test(test_worker_denies_exec),
 		cmocka_unit_test(test_worker_denies_fork),
 		cmocka_unit_test(test_worker_denies_other_prctl),
+		cmocka_unit_test(test_worker_pins_no_other),
 		cmocka_unit_test(test_files_refuses_trunc_and_fchmod),
 		cmocka_unit_test(test_signer_opens_but_no_socket),
 		cmocka_unit_test(test_demote),

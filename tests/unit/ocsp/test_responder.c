@@ -1615,6 +1615,7 @@ answer_all(const unsigned char *req, size_t reqlen, int *status,
 {
 	struct ocsp_blob *blob = NULL;
 	const unsigned char *der = NULL, *p;
+	unsigned char *re;
 	OCSP_RESPONSE *resp;
 	OCSP_BASICRESP *bs;
 	ASN1_GENERALIZEDTIME *rev, *tu, *nu;
@@ -1628,6 +1629,11 @@ answer_all(const unsigned char *req, size_t reqlen, int *status,
 	assert_non_null(resp = d2i_OCSP_RESPONSE(NULL, &p, (long)derlen));
 	if ((rs = OCSP_response_status(resp)) ==
 	    OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		/* ocsp_response_wrap's bytes: those OpenSSL would write. */
+		re = NULL;
+		assert_int_equal(i2d_OCSP_RESPONSE(resp, &re), (int)derlen);
+		assert_memory_equal(re, der, derlen);
+		OPENSSL_free(re);
 		assert_non_null(bs = OCSP_response_get1_basic(resp));
 		for (i = 0; i < OCSP_resp_count(bs) && i < 16; i++) {
 			rev = tu = nu = NULL;
