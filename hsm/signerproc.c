@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/asn1.h>
@@ -38,6 +39,7 @@
 #include "hsm/signer.h"
 #include "hsm/signer_proto.h"
 #include "lib/auditseal.h"
+#include "lib/der.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
 #include "lib/secret.h"
@@ -435,12 +437,29 @@ out:
 }
 
 /*
+ * An OCSP time's value: RFC 6960 §4.2.2.1 gives every GeneralizedTime of
+ * a response RFC 5280 §4.1.2.5.2's form, which der_get_time() reads and
+ * nothing else. OpenSSL's reading (ASN1_TIME_diff) also takes fractions and
+ * "+hhmm" offsets, which a relying party may read otherwise: the signer
+ * would bound one time and sign another. t is of the templates'
+ * ASN1_GENERALIZEDTIME type (the tag is checked by the decoder); only its
+ * content octets are read here. 0, or -1.
+ */
+static int
+signerproc_ocsp_time(const ASN1_GENERALIZEDTIME *t, time_t *out)
+{
+	return der_get_time(DER_GENERALIZEDTIME, ASN1_STRING_get0_data(t),
+	    (size_t)ASN1_STRING_length(t), out);
+}
+
+/*
  * What the signer signs as an OCSP response, beyond its shape: producedAt
  * at most 300 s ahead of its clock and 1 h behind it, and every
  * SingleResponse with a nextUpdate at most max_s from now (RFC 5019 §2.2.4:
- * pre-produced responses carry one). So a worker taken over cannot have
- * the responder key sign answers ("good" for a revoked certificate) that
- * stay valid long after it is stopped. 0, or -1 with err.
+ * pre-produced responses carry one), both as signerproc_ocsp_time() reads
+ * them. So a worker taken over cannot have the responder key sign answers
+ * ("good" for a revoked certificate) that stay valid long after it is
+ * stopped. 0, or -1 with err.
  */
 static int
 signerproc_ocsp_policy(const unsigned char *tbs, size_t len, long max_s,
@@ -450,17 +469,21 @@ signerproc_ocsp_policy(const unsigned char *tbs, size_t len, long max_s,
 	SIGNER_RESPDATA *rd;
 	OCSP_SINGLERESP *single;
 	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
-	int i, day, sec, rc = -1;
+	time_t now = time(NULL), t;
+	int i, rc = -1;
 
 	if ((rd = (SIGNER_RESPDATA *)ASN1_item_d2i(NULL, &p, (long)len,
 	    ASN1_ITEM_rptr(SIGNER_RESPDATA))) == NULL) {
 		snprintf(err, errlen, "not an OCSP ResponseData");
 		return -1;
 	}
-	/* Seconds from now (NULL) to producedAt: ASN1_TIME_diff's day and s. */
-	if (ASN1_TIME_diff(&day, &sec, NULL, rd->producedAt) != 1 ||
-	    (long)day * 86400 + sec > SIGNERPROC_OCSP_SKEW_S ||
-	    (long)day * 86400 + sec < -SIGNERPROC_OCSP_MAX_AGE_S) {
+	if (signerproc_ocsp_time(rd->producedAt, &t) == -1) {
+		snprintf(err, errlen, "producedAt is not YYYYMMDDHHMMSSZ (RFC "
+		    "6960 §4.2.2.1, RFC 5280 §4.1.2.5.2)");
+		goto out;
+	}
+	if (t - now > SIGNERPROC_OCSP_SKEW_S ||
+	    now - t > SIGNERPROC_OCSP_MAX_AGE_S) {
 		snprintf(err, errlen, "producedAt not within %d s ahead and "
 		    "%d s behind the signer's clock", SIGNERPROC_OCSP_SKEW_S,
 		    SIGNERPROC_OCSP_MAX_AGE_S);
@@ -476,8 +499,13 @@ signerproc_ocsp_policy(const unsigned char *tbs, size_t len, long max_s,
 			    "(RFC 5019 §2.2.4)", i + 1);
 			goto out;
 		}
-		if (ASN1_TIME_diff(&day, &sec, NULL, nextupd) != 1 ||
-		    (long)day * 86400 + sec > max_s) {
+		if (signerproc_ocsp_time(nextupd, &t) == -1) {
+			snprintf(err, errlen, "response %d: nextUpdate is not "
+			    "YYYYMMDDHHMMSSZ (RFC 6960 §4.2.2.1, RFC 5280 "
+			    "§4.1.2.5.2)", i + 1);
+			goto out;
+		}
+		if (t - now > max_s) {
 			snprintf(err, errlen, "response %d valid beyond %ld s "
 			    "from now (hsm.ocsp_max_validity_seconds)", i + 1,
 			    max_s);

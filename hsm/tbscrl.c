@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "hsm/extern.h"
+#include "lib/der.h"
 
 #define TAG_BOOLEAN	0x01
 #define TAG_INTEGER	0x02
@@ -46,8 +47,8 @@
 /* RFC 5280 §4.1.2.2: serials up to 20 octets; one more for a leading 0x00. */
 #define TBSCRL_SERIAL_MAX	21
 
-/* A window of DER bytes being walked. */
-struct der {
+/* A window of DER bytes being walked (not lib/der.h's writer). */
+struct dwin {
 	const unsigned char	*p;
 	size_t			 left;
 };
@@ -55,7 +56,7 @@ struct der {
 /* One TLV: its tag and a window over its contents. */
 struct tlv {
 	unsigned char	 tag;
-	struct der	 val;
+	struct dwin	 val;
 };
 
 static int	tbscrl_fail(char *, size_t, const char *, ...)
@@ -82,7 +83,7 @@ tbscrl_fail(char *err, size_t errlen, const char *fmt, ...)
  * 0, or -1 when d does not start with a well-formed TLV.
  */
 static int
-der_next(struct der *d, struct tlv *t)
+der_next(struct dwin *d, struct tlv *t)
 {
 	size_t len, nlen, i;
 
@@ -116,9 +117,9 @@ der_next(struct der *d, struct tlv *t)
 
 /* The next TLV if it has tag; 1 found, 0 not (d untouched), -1 malformed. */
 static int
-der_opt(struct der *d, unsigned char tag, struct tlv *t)
+der_opt(struct dwin *d, unsigned char tag, struct tlv *t)
 {
-	struct der save = *d;
+	struct dwin save = *d;
 
 	if (d->left == 0 || d->p[0] != tag)
 		return 0;
@@ -130,14 +131,14 @@ der_opt(struct der *d, unsigned char tag, struct tlv *t)
 }
 
 static int
-der_want(struct der *d, unsigned char tag, struct tlv *t)
+der_want(struct dwin *d, unsigned char tag, struct tlv *t)
 {
 	return der_opt(d, tag, t) == 1 ? 0 : -1;
 }
 
 /* X.690 §8.19: subidentifiers in base 128, minimal, the last one ending. */
 static int
-der_oid_ok(const struct der *v)
+der_oid_ok(const struct dwin *v)
 {
 	size_t i;
 
@@ -151,7 +152,7 @@ der_oid_ok(const struct der *v)
 
 /* X.690 §8.3.2: an INTEGER in the fewest octets. */
 static int
-der_int_ok(const struct der *v, size_t max)
+der_int_ok(const struct dwin *v, size_t max)
 {
 	if (v->left == 0 || v->left > max)
 		return -1;
@@ -161,77 +162,29 @@ der_int_ok(const struct der *v, size_t max)
 	return 0;
 }
 
-/* RFC 5280 §5.1.2.4: YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ, nothing else. */
+/*
+ * A Time (RFC 5280 §5.1.2.4): the next TLV, a UTCTime or GeneralizedTime
+ * as der_get_time() reads it (lib/der.h), its value in *out.
+ */
 static int
-der_time(struct der *d)
+der_time(struct dwin *d, time_t *out)
 {
 	struct tlv t;
-	size_t i, n;
 
 	if (der_next(d, &t) == -1)
 		return -1;
-	if (t.tag == TAG_UTCTIME)
-		n = 13;
-	else if (t.tag == TAG_GENTIME)
-		n = 15;
-	else
-		return -1;
-	if (t.val.left != n || t.val.p[n - 1] != 'Z')
-		return -1;
-	for (i = 0; i < n - 1; i++)
-		if (t.val.p[i] < '0' || t.val.p[i] > '9')
-			return -1;
-	return 0;
-}
-
-/*
- * A UTCTime or GeneralizedTime as der_time() accepts it, its value in *out
- * (UTCTime years 50-99 are 19xx, RFC 5280 §4.1.2.5.1).
- */
-static int
-der_time_value(struct der *d, time_t *out)
-{
-	struct der start = *d;
-	struct tlv t;
-	struct tm tm;
-	const unsigned char *v;
-	int i = 0;
-
-	if (der_time(d) == -1 || der_next(&start, &t) == -1)
-		return -1;
-	v = t.val.p;
-#define TBSCRL_2DIGITS(k)	((v[(k)] - '0') * 10 + (v[(k) + 1] - '0'))
-	memset(&tm, 0, sizeof(tm));
-	if (t.tag == TAG_UTCTIME) {
-		tm.tm_year = TBSCRL_2DIGITS(0);
-		tm.tm_year += tm.tm_year < 50 ? 100 : 0;
-		i = 2;
-	} else {
-		tm.tm_year = TBSCRL_2DIGITS(0) * 100 + TBSCRL_2DIGITS(2) - 1900;
-		i = 4;
-	}
-	tm.tm_mon = TBSCRL_2DIGITS(i) - 1;
-	tm.tm_mday = TBSCRL_2DIGITS(i + 2);
-	tm.tm_hour = TBSCRL_2DIGITS(i + 4);
-	tm.tm_min = TBSCRL_2DIGITS(i + 6);
-	tm.tm_sec = TBSCRL_2DIGITS(i + 8);
-#undef TBSCRL_2DIGITS
-	if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-		return -1;
-	*out = timegm(&tm);
-	return 0;
+	return der_get_time(t.tag, t.val.p, t.val.left, out);
 }
 
 static int
-der_is_time(const struct der *d)
+der_is_time(const struct dwin *d)
 {
 	return d->left > 0 && (d->p[0] == TAG_UTCTIME || d->p[0] == TAG_GENTIME);
 }
 
 /* AlgorithmIdentifier ::= SEQUENCE { OID, parameters ANY OPTIONAL } */
 static int
-der_algorithm(struct der *d)
+der_algorithm(struct dwin *d)
 {
 	struct tlv seq, oid, param;
 
@@ -246,7 +199,7 @@ der_algorithm(struct der *d)
 
 /* Name ::= SEQUENCE OF SET OF SEQUENCE { OID, ANY } (RFC 5280 §4.1.2.4). */
 static int
-der_name(struct der *d)
+der_name(struct dwin *d)
 {
 	struct tlv name, rdn, atv, oid, val;
 
@@ -274,7 +227,7 @@ der_name(struct der *d)
  * default out, so a present BOOLEAN is TRUE (0xff).
  */
 static int
-der_extensions(struct der *d)
+der_extensions(struct dwin *d)
 {
 	struct tlv exts, ext, oid, crit, val;
 	int r;
@@ -300,8 +253,9 @@ int
 signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
     size_t errlen)
 {
-	struct der in = { tbs, len }, d;
+	struct dwin in = { tbs, len }, d;
 	struct tlv seq, t, list, entry, serial;
+	time_t when;
 	size_t n = 0;
 	int v2 = 0, r;
 
@@ -323,9 +277,10 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 		    "AlgorithmIdentifier (§5.1.2.2)");
 	if (der_name(&d) == -1)
 		return tbscrl_fail(err, errlen, "bad issuer Name (§5.1.2.3)");
-	if (der_time(&d) == -1)
+	/* Values too, not only the shape: a date that does not exist is bad. */
+	if (der_time(&d, &when) == -1)
 		return tbscrl_fail(err, errlen, "bad thisUpdate (§5.1.2.4)");
-	if (der_is_time(&d) && der_time(&d) == -1)
+	if (der_is_time(&d) && der_time(&d, &when) == -1)
 		return tbscrl_fail(err, errlen, "bad nextUpdate (§5.1.2.5)");
 	if ((r = der_opt(&d, TAG_SEQUENCE, &list)) == -1)
 		return tbscrl_fail(err, errlen, "bad revokedCertificates "
@@ -340,7 +295,7 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 			if (der_want(&list.val, TAG_SEQUENCE, &entry) == -1 ||
 			    der_want(&entry.val, TAG_INTEGER, &serial) == -1 ||
 			    der_int_ok(&serial.val, TBSCRL_SERIAL_MAX) == -1 ||
-			    der_time(&entry.val) == -1)
+			    der_time(&entry.val, &when) == -1)
 				return tbscrl_fail(err, errlen, "revoked "
 				    "entry %zu: bad serial or revocationDate "
 				    "(§5.1.2.6)", n);
@@ -369,7 +324,7 @@ int
 signer_tbscrl_policy(const unsigned char *tbs, size_t len, time_t now,
     long max_validity_s, char *err, size_t errlen)
 {
-	struct der in = { tbs, len }, d;
+	struct dwin in = { tbs, len }, d;
 	struct tlv seq, t, exts, ext, oid;
 	time_t this_update, next_update;
 	int r, numbered = 0;
@@ -378,9 +333,9 @@ signer_tbscrl_policy(const unsigned char *tbs, size_t len, time_t now,
 		return tbscrl_fail(err, errlen, "not a DER SEQUENCE");
 	d = seq.val;
 	if (der_opt(&d, TAG_INTEGER, &t) == -1 || der_algorithm(&d) == -1 ||
-	    der_name(&d) == -1 || der_time_value(&d, &this_update) == -1)
+	    der_name(&d) == -1 || der_time(&d, &this_update) == -1)
 		return tbscrl_fail(err, errlen, "bad TBSCertList head");
-	if (!der_is_time(&d) || der_time_value(&d, &next_update) == -1)
+	if (!der_is_time(&d) || der_time(&d, &next_update) == -1)
 		return tbscrl_fail(err, errlen, "no nextUpdate (RFC 5280 "
 		    "§5.1.2.5: a conforming CA includes it)");
 	/* The list is skipped whole: signer_tbscrl_check walked it. */

@@ -33,6 +33,7 @@
 
 #include "lib/audit.h"
 #include "lib/crlgen.h"
+#include "lib/der.h"
 #include "lib/hex.h"
 #include "lib/db.h"
 #include "lib/log.h"
@@ -373,7 +374,7 @@ der_time(unsigned char *out, time_t t, int gen)
 
 /* A non-negative INTEGER's DER (tag included) into out (>= 11 bytes). */
 static size_t
-der_uint(unsigned char *out, unsigned long long v)
+crlgen_der_uint(unsigned char *out, unsigned long long v)
 {
 	unsigned char tmp[9];
 	size_t n = 0, i;
@@ -602,11 +603,12 @@ crlgen_extensions(struct crlgen_ctx *c, struct cbuf *out, long long number,
 	cbuf_wrap(&v, 0x30, &t);
 	crlgen_ext(&exts, 0x23, 0, &v);
 	/* §5.2.3 CRL Number. */
-	cbuf_put(&v, num, der_uint(num, (unsigned long long)number));
+	cbuf_put(&v, num, crlgen_der_uint(num, (unsigned long long)number));
 	crlgen_ext(&exts, 0x14, 0, &v);
 	/* §5.2.4 Delta CRL Indicator (critical): the base's number. */
 	if (c->kind == CRLGEN_DELTA) {
-		cbuf_put(&v, num, der_uint(num, (unsigned long long)base));
+		cbuf_put(&v, num, crlgen_der_uint(num,
+		    (unsigned long long)base));
 		crlgen_ext(&exts, 0x1b, 1, &v);
 	}
 	/*
@@ -1304,25 +1306,6 @@ crlgen_rd(const unsigned char **p, const unsigned char *end, int *tag,
 	return 0;
 }
 
-/* A Time (UTCTime or GeneralizedTime) TLV at [p, p + n) as time_t. */
-static int
-crlgen_rd_time(const unsigned char *p, long n, time_t *t)
-{
-	ASN1_TIME *at;
-	struct tm tm;
-	int rc = -1;
-
-	if ((at = d2i_ASN1_TIME(NULL, &p, n)) == NULL)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(at, &tm) == 1) {
-		*t = timegm(&tm);
-		rc = 0;
-	}
-	ASN1_TIME_free(at);
-	return rc;
-}
-
 /* An INTEGER TLV at [p, p + n) (an extension's value) as a long long. */
 static int
 crlgen_rd_int(const unsigned char *p, long n, long long *v)
@@ -1442,10 +1425,15 @@ crlgen_file_check(const unsigned char *der, size_t len, X509 *cert,
 		    "(RFC 5280 §5.1.2.3)");
 		goto out;
 	}
-	q = p;
+	/*
+	 * Universal and primitive, a tag number is its identifier octet
+	 * (X.690 §8.1.2), which der_get_time() takes.
+	 */
 	if (crlgen_rd(&p, tend, &tag, &cls, &cons, &clen) == -1 ||
-	    crlgen_rd_time(q, p + clen - q, &info->this_update) == -1) {
-		snprintf(err, errlen, "TBSCertList: no thisUpdate");
+	    cls != V_ASN1_UNIVERSAL || cons || der_get_time((unsigned int)tag,
+	    p, (size_t)clen, &info->this_update) == -1) {
+		snprintf(err, errlen, "TBSCertList: no thisUpdate (RFC 5280 "
+		    "§5.1.2.4)");
 		goto out;
 	}
 	p += clen;
@@ -1453,8 +1441,10 @@ crlgen_file_check(const unsigned char *der, size_t len, X509 *cert,
 	if (p < tend && crlgen_rd(&q, tend, &tag, &cls, &cons, &clen) == 0 &&
 	    (tag == V_ASN1_UTCTIME || tag == V_ASN1_GENERALIZEDTIME) &&
 	    cls == V_ASN1_UNIVERSAL) {
-		if (crlgen_rd_time(p, q + clen - p, &info->next_update) == -1) {
-			snprintf(err, errlen, "TBSCertList: bad nextUpdate");
+		if (cons || der_get_time((unsigned int)tag, q, (size_t)clen,
+		    &info->next_update) == -1) {
+			snprintf(err, errlen, "TBSCertList: bad nextUpdate "
+			    "(RFC 5280 §5.1.2.5)");
 			goto out;
 		}
 		p = q + clen;

@@ -149,7 +149,8 @@ struct crlgen_file_info {
  * the database is down: crl/main.c) against its issuer's certificate: the
  * DER shape of the outer SEQUENCE and of the TBSCertList up to its
  * extensions, walked without a structure per entry (a CRL of 1,000,000
- * entries is ~47 MB), nothing trailing (RFC 5280 §5.1); the issuer is
+ * entries is ~47 MB), nothing trailing (RFC 5280 §5.1); thisUpdate and
+ * nextUpdate in §4.1.2.5's forms (der_get_time, lib/der.h); the issuer is
  * cert's subject (§5.1.2.3); both signature algorithms are the same
  * (§5.1.1.2); the signature verifies with cert's key; a CRL Number is
  * present. Fills *info. 0, or -1 with err.

@@ -1,9 +1,12 @@
 /*
  * A small DER writer (X.690 §8.1, §10): definite lengths in the fewest
- * octets, single-octet identifiers. See lib/der.h.
+ * octets, single-octet identifiers; and one reader, of UTCTime and
+ * GeneralizedTime values (RFC 5280 §4.1.2.5). See lib/der.h.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/der.h"
 
@@ -221,4 +224,76 @@ der_small_uint(struct der *d, unsigned int tag, uint32_t v)
 	mag[2] = (unsigned char)(v >> 8);
 	mag[3] = (unsigned char)v;
 	der_uint(d, tag, mag, sizeof(mag));
+}
+
+/* Two ASCII digits at p, already checked to be digits. */
+static int
+der_2digits(const unsigned char *p)
+{
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/*
+ * Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H.
+ * Hinnant's days_from_civil): plain arithmetic, so no timegm() with its
+ * normalising of out-of-range fields, and no overflow up to year 9999.
+ */
+static int64_t
+der_days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int
+der_get_time(unsigned int tag, const unsigned char *v, size_t len,
+    time_t *out)
+{
+	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
+	    31, 30, 31 };
+	size_t i, ny;
+	int year, mon, day, hour, min, sec, leap;
+	int64_t t;
+
+	*out = 0;
+	if (tag == DER_UTCTIME)
+		ny = 2;
+	else if (tag == DER_GENERALIZEDTIME)
+		ny = 4;
+	else
+		return -1;
+	/* RFC 5280 §4.1.2.5.1, §4.1.2.5.2: seconds, 'Z', nothing else. */
+	if (len != ny + 11 || v[len - 1] != 'Z')
+		return -1;
+	for (i = 0; i < len - 1; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+	if (ny == 2) {
+		year = der_2digits(v);
+		year += year >= 50 ? 1900 : 2000;	/* §4.1.2.5.1 */
+	} else
+		year = der_2digits(v) * 100 + der_2digits(v + 2);
+	mon = der_2digits(v + ny);
+	day = der_2digits(v + ny + 2);
+	hour = der_2digits(v + ny + 4);
+	min = der_2digits(v + ny + 6);
+	sec = der_2digits(v + ny + 8);
+	if (mon < 1 || mon > 12 || hour > 23 || min > 59 || sec > 59)
+		return -1;
+	leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+	if (day < 1 || day > mdays[mon - 1] + (mon == 2 && leap))
+		return -1;
+	t = der_days_from_civil(year, mon, day) * 86400 +
+	    (int64_t)hour * 3600 + min * 60 + sec;
+	/* A narrower time_t cannot hold every year up to 9999. */
+	if ((int64_t)(time_t)t != t)
+		return -1;
+	*out = (time_t)t;
+	return 0;
 }

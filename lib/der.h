@@ -2,7 +2,9 @@
  * A small DER writer (X.690 §10) for building structures whose constant
  * parts are precomputed: a growing buffer, constructed values opened and
  * closed like brackets (the length is patched in when a value is closed),
- * primitive values and pre-encoded TLVs copied in.
+ * primitive values and pre-encoded TLVs copied in. One reader too: the
+ * value of a UTCTime or GeneralizedTime (der_get_time), which the signer's
+ * CRL and OCSP checks and crld's check of its CRL files share.
  *
  * Errors are sticky: after an allocation failure, an unbalanced close, a
  * nesting deeper than DER_MAX_DEPTH, a multi-byte tag or a value over
@@ -15,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define DER_MAX_DEPTH	16
 #define DER_MAX_LEN	0xffffffu	/* at most 3 length octets after 0x83 */
@@ -77,5 +80,24 @@ size_t	der_header_len(size_t len);
  * octets); the number written, or 0 when tag or len cannot be encoded.
  */
 size_t	der_put_header(unsigned char *out, unsigned int tag, size_t len);
+
+/*
+ * Reads the content octets v[0..len) of a time whose identifier octet is
+ * tag, in the only forms RFC 5280 §4.1.2.5 allows (and RFC 6960 §4.2.2.1
+ * for OCSP):
+ *
+ *	UTCTime		YYMMDDHHMMSSZ	(YY 50-99: 19YY, else 20YY)
+ *	GeneralizedTime	YYYYMMDDHHMMSSZ	(years 0000-9999)
+ *
+ * Exactly 13 or 15 octets: ASCII digits, then 'Z'; no fraction, no offset,
+ * seconds present. The date must exist (February 29 in leap years only);
+ * hour 00-23, minute and second 00-59 (no leap second: time_t has none).
+ * Which type a year calls for (§4.1.2.5: UTCTime through 2049) is the
+ * caller's rule, not checked here. *out (cleared on entry) gets seconds
+ * since 1970-01-01T00:00:00Z. 0, or -1 for anything else (v may be NULL
+ * only when len is 0).
+ */
+int	der_get_time(unsigned int tag, const unsigned char *v, size_t len,
+	    time_t *out);
 
 #endif

@@ -3,11 +3,12 @@
  * SoftHSM2 token: X509_sign, X509_CRL_sign, OCSP_basic_sign, TS_RESP_CTX and
  * CMS signing through signer_pkey() with EC P-256 and RSA-2048, every output
  * verified with the public key; the signer's refusals (kind, key, digest,
- * keygen, TBS that does not decode as the kind); a malformed frame ending the
- * signer; a token that goes away and comes back, also with the signer in
- * its sandbox (SANDBOX_SIGNER), and the whole token store (a failed
- * re-init); a PIN from the environment that the spawning process does not
- * keep; two threads at once.
+ * keygen, TBS that does not decode as the kind, OCSP times not in RFC
+ * 5280's form); a malformed frame ending the signer; a token that goes
+ * away and comes back, also with the signer in its sandbox
+ * (SANDBOX_SIGNER), and the whole token store (a failed re-init); a PIN
+ * from the environment that the spawning process does not keep; two
+ * threads at once.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -44,6 +45,7 @@
 #include "hsm/signer_proto.h"
 #include "lib/auditseal.h"
 #include "lib/config.h"
+#include "lib/der.h"
 #include "lib/log.h"
 #include "tests/unit/hsm/hsmtest.h"
 
@@ -556,6 +558,103 @@ expect_refusal(struct fixture *f, enum signer_kind kind, const char *label,
 	assert_null(sig);
 	if (strstr(err, want) == NULL)
 		fail_msg("refusal \"%s\" does not say \"%s\"", err, want);
+}
+
+/* t as GeneralizedTime digits (YYYYMMDDHHMMSS) followed by zone. */
+static void
+gentime(char *out, size_t outlen, time_t t, const char *zone)
+{
+	struct tm tm;
+
+	assert_non_null(gmtime_r(&t, &tm));
+	snprintf(out, outlen, "%04d%02d%02d%02d%02d%02d%s", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, zone);
+}
+
+/*
+ * A ResponseData (RFC 6960 §4.2.1) into d: one SingleResponse, good, with
+ * producedAt and thisUpdate of contents produced and nextUpdate of next,
+ * written as they are.
+ */
+static void
+ocsp_respdata(struct der *d, const char *produced, const char *next)
+{
+	static const unsigned char sha1[] = { 0x30, 0x07, 0x06, 0x05, 0x2b,
+	    0x0e, 0x03, 0x02, 0x1a };
+	unsigned char h[20];
+
+	memset(h, 0xab, sizeof(h));
+	der_reset(d);
+	der_begin(d, DER_SEQUENCE);
+	der_begin(d, DER_CONTEXT_CONS(2));	/* responderID byKey */
+	der_tlv(d, DER_OCTET_STRING, h, sizeof(h));
+	der_end(d);
+	der_tlv(d, DER_GENERALIZEDTIME, produced, strlen(produced));
+	der_begin(d, DER_SEQUENCE);			/* responses */
+	der_begin(d, DER_SEQUENCE);
+	der_begin(d, DER_SEQUENCE);			/* CertID */
+	der_raw(d, sha1, sizeof(sha1));
+	der_tlv(d, DER_OCTET_STRING, h, sizeof(h));
+	der_tlv(d, DER_OCTET_STRING, h, sizeof(h));
+	der_small_uint(d, DER_INTEGER, 4242);
+	der_end(d);
+	der_tlv(d, DER_CONTEXT(0), NULL, 0);		/* good */
+	der_tlv(d, DER_GENERALIZEDTIME, produced, strlen(produced));
+	der_begin(d, DER_CONTEXT_CONS(0));
+	der_tlv(d, DER_GENERALIZEDTIME, next, strlen(next));
+	der_end(d);
+	der_end(d);
+	der_end(d);
+	der_end(d);
+	assert_false(der_failed(d));
+}
+
+/*
+ * An OCSP response's times are read as RFC 6960 §4.2.2.1 has them
+ * (lib/der.h der_get_time), not as OpenSSL also reads them: until
+ * 2026-12-05 a nextUpdate with a "+1400" offset was bounded 14 hours
+ * earlier than a relying party that skips the offset reads it.
+ */
+static void
+test_ocsp_times(void **state)
+{
+	struct fixture *f = *state;
+	struct der d;
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	time_t now = time(NULL);
+	char produced[32], next[32], err[512] = "";
+
+	der_init(&d);
+	gentime(produced, sizeof(produced), now, "Z");
+	gentime(next, sizeof(next), now + 4 * 86400, "Z");
+	ocsp_respdata(&d, produced, next);
+	if (signer_sign(f->s, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", d.buf,
+	    d.len, &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("a ResponseData dated now: %s", err);
+	assert_true(siglen > 0);
+	free(sig);
+
+	gentime(produced, sizeof(produced), now, ".5Z");
+	ocsp_respdata(&d, produced, next);
+	expect_refusal(f, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", d.buf, d.len,
+	    "producedAt is not YYYYMMDDHHMMSSZ");
+
+	/* 30 days + 10 h on in digits, 30 days - 4 h on with the offset. */
+	gentime(produced, sizeof(produced), now, "Z");
+	gentime(next, sizeof(next), now + SIGNER_OCSP_MAX_VALIDITY_DEFAULT_S +
+	    10 * 3600, "+1400");
+	ocsp_respdata(&d, produced, next);
+	expect_refusal(f, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", d.buf, d.len,
+	    "response 1: nextUpdate is not YYYYMMDDHHMMSSZ");
+
+	/* Still bounded when well-formed. */
+	gentime(next, sizeof(next), now + SIGNER_OCSP_MAX_VALIDITY_DEFAULT_S +
+	    3600, "Z");
+	ocsp_respdata(&d, produced, next);
+	expect_refusal(f, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", d.buf, d.len,
+	    "response 1 valid beyond");
+	der_free(&d);
 }
 
 /*
@@ -1527,6 +1626,7 @@ main(void)
 		cmocka_unit_test(test_timestamp),
 		cmocka_unit_test(test_cms),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_ocsp_times),
 		cmocka_unit_test(test_audit_head),
 		cmocka_unit_test(test_keygen_allowed),
 		cmocka_unit_test(test_unknown_type),

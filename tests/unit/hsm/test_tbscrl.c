@@ -1,8 +1,8 @@
 /*
  * The signer's streaming TBSCertList check (hsm/tbscrl.c): what OpenSSL
  * makes passes; truncations, trailing bytes, BER forms, wrong versions, empty
- * lists, explicit FALSE defaults and other structures are refused; a list of
- * 200,000 entries passes.
+ * lists, explicit FALSE defaults, times that do not exist and other
+ * structures are refused; a list of 200,000 entries passes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -64,6 +64,18 @@ tlv(struct buf *b, unsigned char tag, struct buf *c)
 	free(c->d);
 	c->d = NULL;
 	c->len = 0;
+}
+
+/* Appends a Time TLV (identifier tag) whose contents are the string s. */
+static void
+time_tlv(struct buf *b, unsigned char tag, const char *s)
+{
+	unsigned char h[2];
+
+	h[0] = tag;
+	h[1] = (unsigned char)strlen(s);
+	put(b, h, 2);
+	put(b, s, strlen(s));
 }
 
 static void
@@ -210,6 +222,7 @@ static void
 test_crafted(void **state)
 {
 	struct buf b = { NULL, 0 }, c = { NULL, 0 }, e = { NULL, 0 };
+	struct buf en = { NULL, 0 };
 
 	(void)state;
 	/* Indefinite length (BER) for the outer SEQUENCE. */
@@ -303,6 +316,52 @@ test_crafted(void **state)
 	    "170d32363031303130303030303030");
 	tlv(&b, 0x30, &c);
 	expect_refused(b.d, b.len, "bad thisUpdate");
+	free(b.d);
+	b.d = NULL;
+	b.len = 0;
+
+	/*
+	 * Times of the right shape that do not exist, in each place a Time
+	 * goes (lib/der.c der_get_time; until 2026-12-05 only the shape was
+	 * checked here, and the policy read month 00 as the December before,
+	 * 30 February as 2 March, second 60 as the next minute).
+	 */
+	raw(&c, "020101300a06082a8648ce3d040302300c310a300806035504030c0154");
+	time_tlv(&c, 0x17, "260001000000Z");
+	tlv(&b, 0x30, &c);
+	expect_refused(b.d, b.len, "bad thisUpdate");
+	free(b.d);
+	b.d = NULL;
+	b.len = 0;
+
+	head(&c, "020101");
+	time_tlv(&c, 0x17, "261231235960Z");
+	tlv(&b, 0x30, &c);
+	expect_refused(b.d, b.len, "bad nextUpdate");
+	free(b.d);
+	b.d = NULL;
+	b.len = 0;
+
+	head(&c, "020101");
+	raw(&en, "020101");
+	time_tlv(&en, 0x17, "260230000000Z");
+	tlv(&e, 0x30, &en);
+	tlv(&c, 0x30, &e);
+	tlv(&b, 0x30, &c);
+	expect_refused(b.d, b.len, "revoked entry 1: bad serial or "
+	    "revocationDate");
+	free(b.d);
+	b.d = NULL;
+	b.len = 0;
+
+	/* The same entry dated 28 February passes. */
+	head(&c, "020101");
+	raw(&en, "020101");
+	time_tlv(&en, 0x17, "260228000000Z");
+	tlv(&e, 0x30, &en);
+	tlv(&c, 0x30, &e);
+	tlv(&b, 0x30, &c);
+	assert_int_equal(signer_tbscrl_check(b.d, b.len, (char[64]){ 0 }, 64), 0);
 	free(b.d);
 	b.d = NULL;
 	b.len = 0;
@@ -470,6 +529,44 @@ test_policy(void **state)
 	    sizeof(err)), -1);
 }
 
+/*
+ * The policy reads times through der_get_time too, even when called without
+ * signer_tbscrl_check: 30 February 2026 is no date (until 2026-12-05 it was
+ * read as 2 March and the CRL passed).
+ */
+static void
+test_policy_no_such_date(void **state)
+{
+	struct buf b = { NULL, 0 }, c = { NULL, 0 };
+	char err[512];
+
+	(void)state;
+	raw(&c, "020101300a06082a8648ce3d040302300c310a300806035504030c0154");
+	time_tlv(&c, 0x17, "260230000000Z");
+	time_tlv(&c, 0x17, "260303000000Z");
+	raw(&c, "a00f300d300b0603551d140404020201ff");
+	tlv(&b, 0x30, &c);
+	/* 2026-03-02T00:00:00Z, what timegm makes of 30 February. */
+	assert_int_equal(signer_tbscrl_policy(b.d, b.len, 1772409600,
+	    7 * 86400, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bad TBSCertList head"));
+	free(b.d);
+	b.d = NULL;
+	b.len = 0;
+
+	/* The same list dated 2 March passes. */
+	raw(&c, "020101300a06082a8648ce3d040302300c310a300806035504030c0154");
+	time_tlv(&c, 0x17, "260302000000Z");
+	time_tlv(&c, 0x17, "260303000000Z");
+	raw(&c, "a00f300d300b0603551d140404020201ff");
+	tlv(&b, 0x30, &c);
+	assert_int_equal(check(b.d, b.len, err, sizeof(err)), 0);
+	if (signer_tbscrl_policy(b.d, b.len, 1772409600, 7 * 86400, err,
+	    sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	free(b.d);
+}
+
 int
 main(void)
 {
@@ -479,6 +576,7 @@ main(void)
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_other_structures),
 		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_policy_no_such_date),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

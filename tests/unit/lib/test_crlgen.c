@@ -15,7 +15,11 @@
  *  - a hold on a base, released after the certificate expired more than
  *    the grace ago: removeFromCRL on the delta (before, the delta's
  *    expiry cut-off dropped it, and base + delta kept the certificate on
- *    hold until the next base).
+ *    hold until the next base);
+ *  - crlgen_file_check reads back the times crlgen_issue wrote, and those
+ *    of an OpenSSL-made CRL in RFC 5280's forms, and refuses the forms
+ *    OpenSSL also reads (fractions, offsets, no seconds) and dates that do
+ *    not exist.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -348,6 +352,114 @@ test_released_hold_expired(void **state)
 	X509_CRL_free(delta);
 }
 
+/*
+ * A CRL of the test issuer made and signed by OpenSSL, with thisUpdate and
+ * nextUpdate of these types and contents as they are; its DER (free with
+ * OPENSSL_free) and length in *len.
+ */
+static unsigned char *
+openssl_crl(struct fixture *fx, int this_type, const char *this_s,
+    int next_type, const char *next_s, size_t *len)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t;
+	ASN1_INTEGER *num;
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(crl);
+	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl,
+	    X509_get_subject_name(fx->cert)), 1);
+	t = ASN1_STRING_type_new(this_type);
+	assert_int_equal(ASN1_STRING_set(t, this_s, -1), 1);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+	ASN1_TIME_free(t);
+	t = ASN1_STRING_type_new(next_type);
+	assert_int_equal(ASN1_STRING_set(t, next_s, -1), 1);
+	assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
+	ASN1_TIME_free(t);
+	num = ASN1_INTEGER_new();
+	assert_int_equal(ASN1_INTEGER_set(num, 42), 1);
+	assert_int_equal(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0),
+	    1);
+	ASN1_INTEGER_free(num);
+	assert_true(X509_CRL_sign(crl, fx->key, EVP_sha256()) > 0);
+	n = i2d_X509_CRL(crl, &der);
+	assert_true(n > 0);
+	*len = (size_t)n;
+	X509_CRL_free(crl);
+	return der;
+}
+
+/* crlgen_file_check on an OpenSSL-made CRL: its answer, err, *fi. */
+static int
+file_check(struct fixture *fx, int this_type, const char *this_s,
+    int next_type, const char *next_s, struct crlgen_file_info *fi,
+    char *err, size_t errlen)
+{
+	unsigned char *der;
+	size_t len;
+	int rc;
+
+	der = openssl_crl(fx, this_type, this_s, next_type, next_s, &len);
+	err[0] = '\0';
+	rc = crlgen_file_check(der, len, fx->cert, fi, err, errlen);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/*
+ * The times a CRL file is served with (crl/main.c, database down) are read
+ * by der_get_time (lib/der.h). Until 2026-12-05 they were OpenSSL's
+ * reading, which also takes fractions, "+hhmm" offsets and no seconds.
+ */
+static void
+test_file_check(void **state)
+{
+	struct fixture *fx = *state;
+	struct crlgen_result r;
+	struct crlgen_file_info fi;
+	char err[512];
+
+	if (crlgen_issue(fx->db, "test", &fx->is, &fx->pol, CRLGEN_BASE, 0,
+	    sign_sw, fx->key, &r, err, sizeof(err)) == -1)
+		fail_msg("crlgen_issue: %s", err);
+	assert_true(r.issued);
+	if (crlgen_file_check(r.der, r.len, fx->cert, &fi, err,
+	    sizeof(err)) == -1)
+		fail_msg("crlgen_file_check: %s", err);
+	assert_int_equal(fi.number, r.number);
+	assert_int_equal(fi.this_update, r.this_update);
+	assert_int_equal(fi.next_update, r.next_update);
+	assert_true(fi.next_update > fi.this_update);
+	crlgen_result_clear(&r);
+
+	/* UTCTime, and GeneralizedTime from 2050 (RFC 5280 §5.1.2.4). */
+	if (file_check(fx, V_ASN1_UTCTIME, "260101000000Z",
+	    V_ASN1_GENERALIZEDTIME, "20500101000000Z", &fi, err,
+	    sizeof(err)) == -1)
+		fail_msg("crlgen_file_check: %s", err);
+	assert_int_equal(fi.number, 42);
+	assert_int_equal(fi.this_update, 1767225600);
+	assert_int_equal(fi.next_update, 2524608000);
+
+	assert_int_equal(file_check(fx, V_ASN1_GENERALIZEDTIME,
+	    "20260101000000.5Z", V_ASN1_UTCTIME, "260102000000Z", &fi, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "no thisUpdate"));
+	assert_int_equal(fi.this_update, 0);
+	assert_int_equal(file_check(fx, V_ASN1_UTCTIME, "2601010000Z",
+	    V_ASN1_UTCTIME, "260102000000Z", &fi, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no thisUpdate"));
+	assert_int_equal(file_check(fx, V_ASN1_UTCTIME, "260101000000Z",
+	    V_ASN1_UTCTIME, "260102000000+0100", &fi, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bad nextUpdate"));
+	assert_int_equal(file_check(fx, V_ASN1_UTCTIME, "260101000000Z",
+	    V_ASN1_UTCTIME, "260230000000Z", &fi, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bad nextUpdate"));
+}
+
 int
 main(void)
 {
@@ -355,6 +467,7 @@ main(void)
 		cmocka_unit_test(test_delta_inflight_far_below),
 		cmocka_unit_test(test_remove_from_crl_refused),
 		cmocka_unit_test(test_released_hold_expired),
+		cmocka_unit_test(test_file_check),
 	};
 
 	log_init("test_crlgen", LOGL_ERR, stderr);
