@@ -111,7 +111,7 @@ unit tsa "time-stamping authority (tsad)" "$SBINDIR/tsad --config $CONF" CAP_KIL
 	"$HSM_RW $STATEDIR/spool/tsa"
 unit sign "remote signing, CSC API (signd)" "$SBINDIR/signd --config $CONF" CAP_KILL "$KILL_WHY" "$HSM_RW"
 unit pades "PAdES document signer (pkisign serve)" "$SBINDIR/pkisign serve --config $CONF" "" "" ""
-unit cad "CA issuance worker (cad)" "$SBINDIR/cad --config $CONF" "" "" "$HSM_RW"
+unit cad "CA issuance worker (cad)" "$SBINDIR/cad --config $CONF" "" "" "$HSM_RW $STATEDIR/spool/cad"
 # The sealer's period: audit.seal_every_seconds is the local stack's;
 # change --every here with a drop-in (systemctl edit pki-audit).
 unit audit "audit trail sealer (pkictl audit seal)" \

@@ -550,6 +550,10 @@ write_layout() {
 	mkdir_owned 0755 "$DIR/pki"
 	mkdir_owned 0711 "$DIR/spool"
 	mkdir_owned 0700 "$DIR/spool/tsa" "$(daemon_user tsa)"
+	# cad's in-flight markers: opened as root before it demotes, then
+	# written only through the descriptor, so root's (the demoted cad
+	# writes no file by name: ca/README.md "A worker that ends while issuing").
+	mkdir_owned 0700 "$DIR/spool/cad" root
 	mkdir_owned 0755 "$DIR/pki/crl" "$(daemon_user crl)"
 	# Before 2026-12-03 tsad spilled into spool/ itself (records not yet in
 	# the database must follow it: whole lines, appended to a newer file),
@@ -713,6 +717,10 @@ write_conf() {
 				echo "allow_unsynchronized_clock = true"
 				echo "# In a directory of its own: tsad may write nowhere else (Landlock)."
 				echo "spill_file = $DIR/spool/tsa/tsa.spill"
+			fi
+			if [ "$name" = cad ]; then
+				echo "# The in-flight markers: an attempt a crash ends is counted at the next start."
+				echo "state_dir = $DIR/spool/cad"
 			fi
 			if [ "$name" = crl ]; then
 				echo "# CRL files, apart from the CA certificates: crld may write only here."

@@ -5,6 +5,7 @@
 #ifndef PKI_CAD_EXTERN_H
 #define PKI_CAD_EXTERN_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <openssl/x509.h>
 
@@ -22,6 +23,36 @@ struct cad_skip {
 	long long	 id;
 	int		 count;		/* attempts left unrecorded in a row */
 	long long	 until_ms;	/* CLOCK_MONOTONIC; 0: a free slot */
+};
+
+#define CAD_MARKER_SLOTS	64	/* cad processes sharing a cad.state_dir */
+#define CAD_MARKER_MAX		256	/* bytes of a record, at most */
+
+/* A free marker slot that named an order (marker.c). */
+struct cad_marker_found {
+	int		 fd;		/* locked; -1 once done */
+	int		 slot;
+	long long	 order;
+	char		 worker[128];	/* the actor that wrote it */
+};
+
+/*
+ * The in-flight marker (marker.c; ca/README.md "A worker that ends while
+ * issuing"): fd is this process's slot in cad.state_dir, locked, naming
+ * the order whose transaction is open; -1 without cad.state_dir
+ * (cad.insecure_no_state_dir).
+ */
+struct cad_marker {
+	int			 fd;
+	int			 slot;
+	int			 dfd;		/* the directory; until started */
+	int			 set;		/* names an order now */
+	int			 failing;	/* a write failed (logged once) */
+	char			 dir[PATH_MAX];
+	char			 path[PATH_MAX];
+	char			 tail[160];	/* " worker=<actor>\n" */
+	struct cad_marker_found	 found[CAD_MARKER_SLOTS];
+	int			 nfound;
 };
 
 /* What main.c opens before the sandbox and issue.c uses per order. */
@@ -61,6 +92,7 @@ struct cad {
 	 */
 	struct cad_skip		 skip[CAD_SKIP_MAX];
 	char			 actor[128];
+	struct cad_marker	 marker;
 };
 
 /*
@@ -135,5 +167,63 @@ void		 cad_text_clean(char *s);
  */
 int		 cad_issue_one(struct cad *);
 struct profile	*cad_profile(const struct cad *, const char *name);
+/*
+ * At start, for a marker slot that named an order (f, from
+ * cad_marker_open()): the process that wrote it ended while issuing that
+ * order, and the attempt rolled back with it. Counts one failed attempt
+ * and backs the order off, or gives it up, as after any failed attempt
+ * (ca/README.md "Retries"), audited as order.retry or order.fail in the
+ * same transaction, with last_error saying the worker ended while issuing
+ * it. An order that is no longer pending (it committed after all, or
+ * another worker finished it) or that does not exist is left as it is,
+ * logged; so is one another backend still holds after 2 s (the ended
+ * process's own holds it until it notices its client is gone; else a
+ * worker issuing it now). When the database refuses the count, this worker
+ * puts the order aside (as cad_issue_one does). 1 when counted, 0 when
+ * left as it is, -1 when not recorded.
+ */
+int		 cad_recover(struct cad *, const struct cad_marker_found *f);
+
+/*
+ * marker.c. cad_marker_init() before anything else (fd -1: every call
+ * below then does nothing). cad_marker_open() (before the sandbox; dir
+ * not writable by others) takes the first slot of dir no running cad
+ * holds as this process's own, made 0600 when missing and locked while
+ * the process lives, and every free slot's record: those that name an
+ * order are in m->found (locked), the others are emptied (a garbage
+ * record with a warning), other free slots removed. actor: the worker
+ * named in each record. 0, or -1 with err (no slot free, dir unusable).
+ */
+void		 cad_marker_init(struct cad_marker *);
+int		 cad_marker_open(struct cad_marker *, const char *dir,
+		    const char *actor, char *err, size_t errlen);
+/* Empties (own) or removes (another's) found slot i once it is counted. */
+void		 cad_marker_done(struct cad_marker *, int i);
+/*
+ * End of start-up: closes the directory and the found slots not done (their
+ * records stay for a later start). Afterwards only the own slot's
+ * descriptor is used.
+ */
+void		 cad_marker_release(struct cad_marker *);
+/*
+ * Before the order's transaction does anything after its claim: the slot
+ * names order_id (pwrite, no fsync). After the transaction ended (commit or
+ * rollback): cad_marker_clear() empties it (ftruncate; nothing when not
+ * set). A failed write is logged once until one works again; issuance goes
+ * on (only a crash in that time would not be counted).
+ */
+void		 cad_marker_set(struct cad_marker *, const char *order_id);
+void		 cad_marker_clear(struct cad_marker *);
+void		 cad_marker_close(struct cad_marker *);
+/*
+ * A record, "order=<id> worker=<actor>\n" (what follows its first newline
+ * is ignored: a record written over a longer one whose emptying failed).
+ * 1 with *order (> 0) and worker (NUL-terminated, cleaned as
+ * cad_text_clean() does) when buf holds one; 0 when len is 0; -1 for
+ * anything else (no newline, a NUL, another form, an id of 0 or past
+ * bigint, a worker name empty or of wlen bytes or more).
+ */
+int		 cad_marker_parse(const char *buf, size_t len, long long *order,
+		    char *worker, size_t wlen);
 
 #endif

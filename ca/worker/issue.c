@@ -20,7 +20,9 @@
  * An attempt that failed for the infrastructure's sake (the signer, the
  * database, memory) is counted after the rollback and the order backed off
  * (next_attempt_at, schema/047); what is wrong with the order itself fails
- * it at once.
+ * it at once. One that a crash of this process rolled back is counted at
+ * the next start: from the claim until the transaction ends, the in-flight
+ * marker names the order (marker.c, cad_recover).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -77,7 +79,8 @@ static const struct db_stmt stmt_failed = { "cad_issue_failed",
  * doubled per failed attempt, at most $7 s); give up only after $4
  * attempts and $5 hours since the first failure (ca/README.md "Retries"),
  * all against one clock reading (with $5 = 0 two readings could disagree).
- * An order another worker holds already is left to it.
+ * An order another worker holds already is left to it. Also at start, for
+ * an attempt a crash rolled back (cad_recover).
  */
 static const struct db_stmt stmt_retry = { "cad_issue_retry",
 	"UPDATE issuance_order o SET attempts = o.attempts + 1, last_error = $2, "
@@ -93,7 +96,10 @@ static const struct db_stmt stmt_retry = { "cad_issue_retry",
 	"AS backoff FROM issuance_order, (SELECT clock_timestamp() AS t) n "
 	"WHERE id = $1 AND status = 'pending' "
 	"FOR UPDATE OF issuance_order SKIP LOCKED) d WHERE o.id = d.id "
-	"RETURNING o.status, o.attempts, d.backoff", 7 };
+	"RETURNING o.status, o.attempts, d.backoff, o.profile", 7 };
+/* cad_recover: why an order a marker named was not counted. */
+static const struct db_stmt stmt_order_status = { "cad_issue_order_status",
+	"SELECT status FROM issuance_order WHERE id = $1", 1 };
 
 struct cad_order {
 	char		 id[24];
@@ -237,10 +243,13 @@ cad_fail(struct cad *c, const struct cad_order *o, const char *why)
 	if (cad_one_row(db_exec(c->db, &stmt_failed, values, NULL, NULL)) &&
 	    cad_audit(c, "order.fail", o->id, json_pack("{s:s, s:s, s:s}",
 	    "profile", o->profile, "kind", o->kind, "error", text)) == 0 &&
-	    db_commit(c->db) == 0)
+	    db_commit(c->db) == 0) {
+		cad_marker_clear(&c->marker);
 		return 1;
+	}
 	snprintf(state, sizeof(state), "%s", db_last_sqlstate(c->db));
 	(void)db_rollback(c->db);
+	cad_marker_clear(&c->marker);
 	log_err("order %s: its failure could not be recorded (SQLSTATE %s): "
 	    "counted as a retry instead", o->id, state);
 	if (cad_retry(c, o, text) == 0)
@@ -254,6 +263,69 @@ cad_fail(struct cad *c, const struct cad_order *o, const char *why)
 }
 
 /*
+ * Counts a failed attempt at order id in a transaction of its own and
+ * backs the order off, or gives it up (stmt_retry), audited as order.retry
+ * or order.fail with the order's profile, why (last_error), the attempts
+ * and retry_in_ms (-1 when given up), and worker when not NULL (the worker
+ * that ended while issuing it). 1 when counted (*failed: given up; the
+ * attempts and back-off in attempts and backoff, as text), 0 when the
+ * order is not pending or another worker holds it (nothing changed), -1
+ * when it could not be recorded (rolled back).
+ */
+static int
+cad_count(struct cad *c, const char *id, const char *why, const char *worker,
+    int *failed, char *attempts, size_t alen, char *backoff, size_t blen)
+{
+	char maxbuf[24], hoursbuf[24], msbuf[24], capbuf[24], text[512];
+	const char *values[7] = { id, text, c->actor, maxbuf, hoursbuf, msbuf,
+	    capbuf };
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	*failed = 0;
+	snprintf(text, sizeof(text), "%s", why);
+	cad_text_clean(text);
+	snprintf(maxbuf, sizeof(maxbuf), "%ld", c->max_attempts);
+	snprintf(hoursbuf, sizeof(hoursbuf), "%ld", c->retry_hours);
+	snprintf(msbuf, sizeof(msbuf), "%ld", c->retry_backoff_ms);
+	snprintf(capbuf, sizeof(capbuf), "%ld", c->retry_backoff_max_s);
+	if (db_begin(c->db, NULL) == -1)
+		return -1;
+	if ((res = db_exec(c->db, &stmt_retry, values, NULL, NULL)) == NULL)
+		goto fail;
+	if (PQntuples(res) != 1) {
+		(void)db_rollback(c->db);
+		rc = 0;
+		goto out;
+	}
+	*failed = strcmp(PQgetvalue(res, 0, 0), "failed") == 0;
+	snprintf(attempts, alen, "%s", PQgetvalue(res, 0, 1));
+	snprintf(backoff, blen, "%s", PQgetvalue(res, 0, 2));
+	details = json_pack("{s:s, s:s, s:i, s:I}", "profile",
+	    PQgetvalue(res, 0, 3), "error", text, "attempts",
+	    atoi(PQgetvalue(res, 0, 1)), "retry_in_ms", *failed ?
+	    (json_int_t)-1 : (json_int_t)strtoll(PQgetvalue(res, 0, 2), NULL,
+	    10));
+	if (details != NULL && worker != NULL &&
+	    json_object_set_new(details, "worker", json_string(worker)) == -1) {
+		json_decref(details);
+		details = NULL;
+	}
+	/* audit_append_new takes details, NULL (out of memory) included. */
+	if (cad_audit(c, *failed ? "order.fail" : "order.retry", id,
+	    details) == -1 || db_commit(c->db) == -1)
+		goto fail;
+	rc = 1;
+	goto out;
+fail:
+	(void)db_rollback(c->db);
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
  * After a rollback: counts the attempt and backs the order off, in a
  * transaction of its own (audited as order.retry, or order.fail when it is
  * given up). 0 when counted; -1 when that failed: nothing is counted, and
@@ -262,52 +334,104 @@ cad_fail(struct cad *c, const struct cad_order *o, const char *why)
 static int
 cad_retry(struct cad *c, const struct cad_order *o, const char *why)
 {
-	char maxbuf[24], hoursbuf[24], msbuf[24], capbuf[24], text[512];
-	const char *values[7] = { o->id, text, c->actor, maxbuf, hoursbuf,
-	    msbuf, capbuf };
-	PGresult *res = NULL;
-	int failed, rc = -1;
+	char text[512], attempts[24], backoff[24];
+	int failed;
 
 	snprintf(text, sizeof(text), "%s", why);
 	cad_text_clean(text);
-	snprintf(maxbuf, sizeof(maxbuf), "%ld", c->max_attempts);
-	snprintf(hoursbuf, sizeof(hoursbuf), "%ld", c->retry_hours);
-	snprintf(msbuf, sizeof(msbuf), "%ld", c->retry_backoff_ms);
-	snprintf(capbuf, sizeof(capbuf), "%ld", c->retry_backoff_max_s);
-	if (db_begin(c->db, NULL) == -1) {
+	if (cad_count(c, o->id, text, NULL, &failed, attempts,
+	    sizeof(attempts), backoff, sizeof(backoff)) != 1) {
 		log_warn("order %s: attempt failed, rolled back (not counted): "
 		    "%s", o->id, text);
 		return -1;
 	}
-	res = db_exec(c->db, &stmt_retry, values, NULL, NULL);
-	if (res == NULL || PQntuples(res) != 1) {
-		log_warn("order %s: attempt failed, rolled back (not counted): "
-		    "%s", o->id, text);
-		(void)db_rollback(c->db);
-		goto out;
-	}
-	failed = strcmp(PQgetvalue(res, 0, 0), "failed") == 0;
-	if (cad_audit(c, failed ? "order.fail" : "order.retry", o->id,
-	    json_pack("{s:s, s:s, s:i, s:I}", "profile", o->profile, "error",
-	    text, "attempts", atoi(PQgetvalue(res, 0, 1)), "retry_in_ms",
-	    failed ? (json_int_t)-1 : (json_int_t)strtoll(PQgetvalue(res, 0, 2),
-	    NULL, 10))) == -1 || db_commit(c->db) == -1) {
-		log_warn("order %s: attempt failed, rolled back (not counted): "
-		    "%s", o->id, text);
-		(void)db_rollback(c->db);
-		goto out;
-	}
 	if (failed)
 		log_warn("order %s: attempt %s failed, given up: %s", o->id,
-		    PQgetvalue(res, 0, 1), text);
+		    attempts, text);
 	else
 		log_warn("order %s: attempt %s failed, rolled back, due again "
-		    "in %s ms: %s", o->id, PQgetvalue(res, 0, 1),
-		    PQgetvalue(res, 0, 2), text);
-	rc = 0;
-out:
+		    "in %s ms: %s", o->id, attempts, backoff, text);
+	return 0;
+}
+
+/*
+ * The transaction of order o ended with a rollback (the caller's): the
+ * marker is emptied, then the attempt counted (cad_retry), or the order put
+ * aside when even that fails.
+ */
+static void
+cad_rolled_back(struct cad *c, const struct cad_order *o, const char *why)
+{
+	cad_marker_clear(&c->marker);
+	if (cad_retry(c, o, why) == -1)
+		cad_skip_add(c, o->id);
+}
+
+/*
+ * cad_recover: a pending order another backend holds may be held by the
+ * one of the process that ended, until it notices its client is gone:
+ * asked again this often, this many times, before it is left to its holder.
+ */
+#define CAD_RECOVER_WAIT_MS	200
+#define CAD_RECOVER_TRIES	10
+
+int
+cad_recover(struct cad *c, const struct cad_marker_found *f)
+{
+	const struct timespec wait = { 0, CAD_RECOVER_WAIT_MS * 1000000L };
+	const char *values[1];
+	char id[24], why[256], attempts[24], backoff[24];
+	PGresult *res = NULL;
+	int failed, r, tries;
+
+	snprintf(id, sizeof(id), "%lld", f->order);
+	snprintf(why, sizeof(why), "the worker %s ended while issuing it "
+	    "(crash or kill)", f->worker);
+	values[0] = id;
+	for (tries = 1; ; tries++) {
+		r = cad_count(c, id, why, f->worker, &failed, attempts,
+		    sizeof(attempts), backoff, sizeof(backoff));
+		if (r != 0)
+			break;
+		/* Why not (statements at start only). */
+		PQclear(res);
+		res = db_exec(c->db, &stmt_order_status, values, NULL, NULL);
+		if (res == NULL || PQntuples(res) != 1 ||
+		    strcmp(PQgetvalue(res, 0, 0), "pending") != 0 ||
+		    tries == CAD_RECOVER_TRIES)
+			break;
+		(void)nanosleep(&wait, NULL);
+	}
+	if (r == 1) {
+		if (failed)
+			log_warn("order %s: the worker %s ended while issuing "
+			    "it (crash or kill): attempt %s counted, given up",
+			    id, f->worker, attempts);
+		else
+			log_warn("order %s: the worker %s ended while issuing "
+			    "it (crash or kill): attempt %s counted, due again "
+			    "in %s ms", id, f->worker, attempts, backoff);
+	} else if (r == -1) {
+		log_err("order %s: the worker %s ended while issuing it (crash "
+		    "or kill), and the attempt could not be recorded (SQLSTATE "
+		    "%s)", id, f->worker, db_last_sqlstate(c->db));
+		cad_skip_add(c, id);
+	} else if (res == NULL)
+		log_warn("order %s: named by the in-flight marker of %s, not "
+		    "counted, its status unknown", id, f->worker);
+	else if (PQntuples(res) == 0)
+		log_warn("in-flight marker of %s: order %s does not exist: "
+		    "ignored", f->worker, id);
+	else if (strcmp(PQgetvalue(res, 0, 0), "pending") == 0)
+		log_warn("order %s: the worker %s ended while issuing it; "
+		    "another worker has held it for %d ms: left to it, not "
+		    "counted", id, f->worker, tries * CAD_RECOVER_WAIT_MS);
+	else
+		log_info("order %s (%s): the worker %s ended after its "
+		    "transaction: nothing to count", id, PQgetvalue(res, 0, 0),
+		    f->worker);
 	PQclear(res);
-	return rc;
+	return r;
 }
 
 /* Sets c->next_due_ms in the claim's transaction; -1 when none waits. */
@@ -349,6 +473,8 @@ cad_claim(struct cad *c, struct cad_order *o)
 	snprintf(o->key_type, sizeof(o->key_type), "%s", PQgetvalue(res, 0, 4));
 	if ((o->subject = strdup(PQgetvalue(res, 0, 3))) == NULL)
 		goto out;
+	/* Until the transaction ends, a crash is counted at the next start. */
+	cad_marker_set(&c->marker, o->id);
 	rc = 1;
 out:
 	PQclear(res);
@@ -461,16 +587,14 @@ cad_issue_one(struct cad *c)
 	if (signer_keygen_wrapped(c->signer, c->wrap_label, o.key_type, &blob,
 	    &bloblen, &pub, err, sizeof(err)) == -1) {
 		(void)db_rollback(c->db);
-		if (cad_retry(c, &o, err) == -1)
-			cad_skip_add(c, o.id);
+		cad_rolled_back(c, &o, err);
 		goto out;
 	}
 	/* Out of memory or randomness: again later; the profile's data: never. */
 	if ((x = profile_build(prof, subject, pub, NULL, c->issuer, &transient,
 	    err, sizeof(err))) == NULL && transient) {
 		(void)db_rollback(c->db);
-		if (cad_retry(c, &o, err) == -1)
-			cad_skip_add(c, o.id);
+		cad_rolled_back(c, &o, err);
 		goto out;
 	}
 	if (x == NULL || cad_lint(prof, x, c->issuer, o.key_type,
@@ -481,8 +605,7 @@ cad_issue_one(struct cad *c)
 	if (profile_sign(prof, x, pub, c->issuer, c->ca_key, err,
 	    sizeof(err)) == -1) {
 		(void)db_rollback(c->db);
-		if (cad_retry(c, &o, err) == -1)
-			cad_skip_add(c, o.id);
+		cad_rolled_back(c, &o, err);
 		goto out;
 	}
 	if (cad_store(c, &o, x, blob, bloblen) == -1 ||
@@ -491,14 +614,15 @@ cad_issue_one(struct cad *c)
 		(void)db_rollback(c->db);
 		snprintf(err, sizeof(err), "storing the certificate failed "
 		    "(SQLSTATE %s); nothing issued", db_last_sqlstate(c->db));
-		if (cad_retry(c, &o, err) == -1)
-			cad_skip_add(c, o.id);
+		cad_rolled_back(c, &o, err);
 		goto out;
 	}
 	log_info("order %s done: %s certificate for key %s", o.id, o.profile,
 	    o.key_type);
 	rc = 1;
 out:
+	/* Every way out has ended the transaction (nothing when cleared). */
+	cad_marker_clear(&c->marker);
 	free(o.subject);
 	X509_NAME_free(subject);
 	X509_free(x);

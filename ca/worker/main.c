@@ -19,18 +19,29 @@
  * parallel: SoftHSM2 scales with processes (HSM-NOTES.md), and SKIP LOCKED
  * gives each worker a different order.
  *
+ * The worker names the order whose transaction is open in its in-flight
+ * marker, a file of its own in cad.state_dir (marker.c), opened and locked
+ * before the sandbox and written only through its descriptor (no file is
+ * writable by name: Landlock; no open: seccomp). At start it counts, as a
+ * failed attempt (ca/README.md "Retries"), each order that a marker no
+ * running process holds names: a worker that crashes on an order every
+ * time uses the order up instead of stopping issuance.
+ *
  * Configuration (pki.conf): [cad] issuer (default "issuing"), profiles
  * (default "personal corporate eseal"), wrap_label (default
  * "subscriber-wrap-1"), poll_seconds (5), max_validity_days (1096),
  * max_attempts (5), retry_backoff_ms (1000), retry_backoff_max_seconds
- * (300), retry_hours (24) (ca/README.md "Retries"), instance, user,
- * insecure_no_sandbox; [hsm] ca_* and
- * wrap_*; [pg] ca_uri; [pki] policy_dir. --once issues what is pending and
- * exits (tests, benchmarks). Stops on SIGTERM or SIGINT after the order in
- * hand.
+ * (300), retry_hours (24) (ca/README.md "Retries"), state_dir (required:
+ * the in-flight markers' directory, not writable by others),
+ * insecure_no_state_dir (development: run without one, a crash while
+ * issuing never counted), instance, user, insecure_no_sandbox; [hsm] ca_*
+ * and wrap_*; [pg] ca_uri; [pki] policy_dir. --once issues what is pending
+ * and exits (tests, benchmarks). Stops on SIGTERM or SIGINT after the order
+ * in hand.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -127,6 +138,66 @@ cad_check_profiles(const struct cad *c)
 	return 0;
 }
 
+/*
+ * cad.state_dir, the in-flight markers' directory, into *dir: required
+ * unless cad.insecure_no_state_dir = true (a development flag: a worker
+ * that crashes on an order then claims it again, uncounted, for ever). An
+ * empty value counts as none. 0, or -1 logged.
+ */
+static int
+cad_state_conf(const struct config *cfg, const char **dir)
+{
+	int insecure = 0;
+
+	*dir = config_get(cfg, "cad.state_dir", NULL);
+	if (*dir != NULL && (*dir)[0] == '\0')
+		*dir = NULL;
+	if (config_get_bool(cfg, "cad.insecure_no_state_dir", 0,
+	    &insecure) == -1)
+		return -1;
+	if (*dir != NULL)
+		return 0;
+	if (!insecure) {
+		log_err("config: cad.state_dir is not set: a worker that "
+		    "crashes while issuing an order would claim it again, "
+		    "uncounted, ahead of every other, after each restart (set "
+		    "it to a directory for cad alone, not writable by others, "
+		    "or cad.insecure_no_state_dir = true on a development "
+		    "stack): not starting");
+		return -1;
+	}
+	log_warn("cad.insecure_no_state_dir is set and cad.state_dir is not: "
+	    "an attempt a crash ends is never counted");
+	return 0;
+}
+
+/*
+ * Takes this process's in-flight marker in dir (NULL: none) and counts,
+ * as a failed attempt each, the orders that the markers no running
+ * process holds name (cad_recover). After the signer is forked: holding
+ * the slot's lock, it would keep the slot looking used after this process
+ * ended. 0, or -1 logged.
+ */
+static int
+cad_take_marker(struct cad *c, const char *dir)
+{
+	char err[PATH_MAX + 128];
+	int i;
+
+	if (dir == NULL)
+		return 0;
+	if (cad_marker_open(&c->marker, dir, c->actor, err, sizeof(err)) == -1) {
+		log_err("%s: not starting", err);
+		return -1;
+	}
+	for (i = 0; i < c->marker.nfound; i++) {
+		(void)cad_recover(c, &c->marker.found[i]);
+		cad_marker_done(&c->marker, i);
+	}
+	cad_marker_release(&c->marker);
+	return 0;
+}
+
 /* Waits for a NOTIFY, the poll interval or a signal; -1 on a lost connection. */
 static int
 cad_wait(struct cad *c, long ms, const sigset_t *unblocked)
@@ -202,12 +273,13 @@ main(int argc, char **argv)
 	struct signer_config sc;
 	struct sigaction sa;
 	sigset_t sigs, unblocked;
-	const char *path = getenv("PKI_CONFIG"), *sconf, *uri;
+	const char *path = getenv("PKI_CONFIG"), *sconf, *uri, *state_dir;
 	char err[512], host[64];
 	long poll_s, wait_ms;
 	int ch, once = 0, r, rc = 1, issued = 0;
 
 	memset(&c, 0, sizeof(c));
+	cad_marker_init(&c.marker);
 	memset(&is, 0, sizeof(is));
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -236,7 +308,7 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "cad.retry_backoff_max_seconds", 300, 1, 86400,
 	    &c.retry_backoff_max_s) == -1 ||
 	    config_get_long(cfg, "cad.retry_hours", 24, 0, 24 * 366,
-	    &c.retry_hours) == -1)
+	    &c.retry_hours) == -1 || cad_state_conf(cfg, &state_dir) == -1)
 		goto out;
 	c.wrap_label = config_get(cfg, "cad.wrap_label", CA_KEY_WRAP);
 	if (gethostname(host, sizeof(host)) == -1)
@@ -285,7 +357,8 @@ main(int argc, char **argv)
 		log_err("signer key %s: %s", is.key_label, err);
 		goto out;
 	}
-	if (db_listen(c.db, CAD_LISTEN) == -1)
+	if (cad_take_marker(&c, state_dir) == -1 ||
+	    db_listen(c.db, CAD_LISTEN) == -1)
 		goto out;
 
 	/* Signals arrive only while waiting, never in the middle of an order. */
@@ -349,6 +422,7 @@ main(int argc, char **argv)
 	log_info("stopping: %d order(s) finished by this worker", issued);
 	rc = 0;
 out:
+	cad_marker_close(&c.marker);
 	EVP_PKEY_free(c.ca_key);
 	signer_close(c.signer);
 	while (c.nprofiles > 0)

@@ -106,6 +106,7 @@ for s in "${units[@]}"; do
 	esac
 	[ "$s" != crl ] || want+=("$(cget crl out_dir)")
 	[ "$s" != tsa ] || want+=("$(dirname "$(cget tsa spill_file)")")
+	[ "$s" != cad ] || want+=("$(cget cad state_dir)")
 	for w in "${want[@]}"; do
 		[ -n "$w" ] || fail "pki.conf.example lacks a path pki-$s.service needs"
 		has -F -- " $w " <<<"$rw" || fail "pki-$s.service may not write $w"
@@ -156,4 +157,7 @@ check_dir "$RUNDIR" root 711
 check_dir "$STATE/hsm/tokens" pki-hsm 700
 check_dir "$STATE/pki/crl" pki-crl 755
 check_dir "$STATE/spool/tsa" pki-tsa 700
+check_dir "$STATE/spool/cad" root 700
+[ "$(sed -n '/^\[cad\]/,/^\[/s/^state_dir = //p' "$conf")" = "$STATE/spool/cad" ] ||
+	fail "pki.conf.example: cad.state_dir is not the directory tmpfiles.d makes"
 note "units verified and scored, users and directories made in a scratch root"

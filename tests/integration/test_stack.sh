@@ -52,7 +52,17 @@ if [ "$(id -u)" -eq 0 ]; then
 		as_user "$u" ls "$S/pg/data" >/dev/null 2>&1 && fail "$u can read PostgreSQL's data"
 	done
 	as_user pki-hsm ls "$S/hsm/tokens" >/dev/null || fail "pki-hsm cannot read the token directory"
+	# cad's in-flight markers: root's, opened before cad demotes; the
+	# demoted cad (or another daemon's user) can neither plant nor read one.
+	[ "$(stat -c '%U %a' "$S/spool/cad")" = "root 700" ] ||
+		fail "spool/cad is $(stat -c '%U %a' "$S/spool/cad"), not root's 0700"
+	as_user pki-cad touch "$S/spool/cad/planted" 2>/dev/null && fail "pki-cad can write in spool/cad"
 fi
+# The stack's cad holds its marker, empty between orders, not writable by others.
+grep -qx "state_dir = $S/spool/cad" "$S/pki.conf" || fail "pki.conf does not give cad its state_dir"
+[ "$(stat -c %a "$S/spool/cad/cad-inflight.0" 2>/dev/null)" = 600 ] ||
+	fail "cad holds no marker $S/spool/cad/cad-inflight.0 of mode 0600"
+[ ! -s "$S/spool/cad/cad-inflight.0" ] || fail "cad's marker is not empty with no order in hand"
 [ "$(tr -d "\n" <"$S/secrets/ra-officer.key" | grep -cE "^[0-9a-f]{64}$")" = 1 ] || fail "ra-officer.key is not 64 hex digits"
 [ "$(stat -c %a "$S/run")" = 711 ] || fail "run/ (PostgreSQL socket) is not 0711"
 if [ "$(id -u)" -eq 0 ]; then

@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# cad, a worker that ends while issuing (ca/README.md "A worker that ends
+# while issuing"): killed with SIGKILL while it holds an order, every time
+# it claims that order, the worker's next start counts the attempt from its
+# in-flight marker (order.retry, backed off, the worker that ended named),
+# issues the order behind it meanwhile, and after cad.max_attempts fails the
+# order (order.fail); the next order is issued. A marker that is garbage,
+# names no order, a finished one, or lies in another free slot; a slot that
+# is a link or writable by others; two workers sharing the directory; a
+# missing or world-writable cad.state_dir.
+#
+# The kill lands while the worker holds the order, deterministically: its
+# signer is stopped (SIGSTOP) before the order is claimed, so the worker
+# waits in the key generation, inside the order's transaction, until killed.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+CAD=$BUILD/cad
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+pids=()
+signer=
+stop_workers() {
+	local p
+	# A signer this test stopped: the worker would wait for it (hsm.keygen_timeout_seconds).
+	[ -z "$signer" ] || kill -CONT "$signer" 2>/dev/null || true
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+}
+at_exit stop_workers
+# The stack's cad would race this test's workers.
+stack_daemon_stop cad
+
+# This test's workers serve a profile of their own (a copy of personal), so
+# that no order another test left pending comes between them and theirs.
+policy=$(sed -n 's/^policy_dir = //p' "$PKI_CONFIG")
+mkdir -p "$tmp/policy/profiles"
+cp "$policy/profiles/personal.cnf" "$tmp/policy/profiles/crashtest.cnf"
+state=$tmp/state
+mkdir -m 0700 "$state"
+W=(PKI_PKI_POLICY_DIR="$tmp/policy" PKI_CAD_PROFILES=crashtest PKI_CAD_STATE_DIR="$state"
+	PKI_CAD_MAX_ATTEMPTS=3 PKI_CAD_RETRY_HOURS=0 PKI_CAD_RETRY_BACKOFF_MS=4000 PKI_CAD_POLL_SECONDS=1)
+
+start_worker() { # start_worker NAME [ENV=VAL...]: a cad in the background; sets pid
+	local name=$1
+	shift
+	env "${W[@]}" "$@" PKI_CAD_INSTANCE="$name" "$CAD" --config "$PKI_CONFIG" >>"$tmp/$name.log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+}
+started() { # started NAME: until its log says "issuing with" (30 s)
+	local i
+	for ((i = 0; i < 300; i++)); do
+		grep -qF 'issuing with' "$tmp/$1.log" && return 0
+		sleep 0.1
+	done
+	cat "$tmp/$1.log"
+	fail "worker $1 did not start"
+}
+run_once() { # run_once NAME [ENV=VAL...]: cad --once, which must end with status 0
+	local name=$1 st=0
+	shift
+	timeout 120 env "${W[@]}" "$@" PKI_CAD_INSTANCE="$name" "$CAD" --config "$PKI_CONFIG" --once \
+		>"$tmp/$name.log" 2>&1 || st=$?
+	[ "$st" = 0 ] || { cat "$tmp/$name.log"; fail "cad --once ($name): exit $st"; }
+}
+order() { # order CN: a crashtest order; prints its id
+	q "INSERT INTO issuance_order (kind, profile, subject, key_type, requested_by) VALUES ('personal',
+	   'crashtest', jsonb_build_object('C', 'ID', 'CN', '$1', 'serialNumber', 'NIK:3174019999990001'),
+	   'ec-p256', 'test_cad_crash') RETURNING id" | head -n1
+}
+st() { q "SELECT status || ' ' || attempts || ' ' || coalesce(last_error, '') FROM issuance_order WHERE id = $1"; }
+wait_status() { # wait_status ORDER STATUS SECONDS
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(q "SELECT status FROM issuance_order WHERE id = $1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+audits() { # audits ACTION ORDER: how many
+	q "SELECT count(*) FROM audit_event WHERE action = '$1' AND object_type = 'issuance_order' AND object_id = '$2'"
+}
+marker_of() { # marker_of ORDER: the slot whose record names ORDER, if any
+	grep -l "^order=$1 " "$state"/cad-inflight.* 2>/dev/null | head -n1 || true
+}
+signer_of() { # signer_of PID: the worker's signer
+	local s i
+	for ((i = 0; i < 100; i++)); do
+		s=$(pgrep -P "$1" | head -n1 || true)
+		[ -n "$s" ] && { echo "$s"; return 0; }
+		sleep 0.1
+	done
+	fail "worker $1 has no signer"
+}
+# crash_on ORDER NAME: the worker NAME (pid), its signer stopped, claims
+# ORDER and waits in its key generation; it is killed there with SIGKILL.
+crash_on() {
+	local order=$1 name=$2 i m=
+	for ((i = 0; i < 300; i++)); do
+		m=$(marker_of "$order")
+		[ -n "$m" ] && break
+		kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.log"; fail "worker $name ended by itself"; }
+		sleep 0.1
+	done
+	[ -n "$m" ] || { cat "$tmp/$name.log"; fail "worker $name never named order $order in its marker ($(st "$order"))"; }
+	# In the order's transaction: the worker's backend holds the order.
+	[ "$(q "SELECT count(*) FROM (SELECT 1 FROM issuance_order WHERE id = $order FOR UPDATE SKIP LOCKED) s")" = 0 ] ||
+		fail "order $order named in $m but not held by worker $name"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	kill -KILL "$signer" 2>/dev/null || true
+	pids=()
+	killed+=("cad:$name:$pid")
+	# Its backend sees the connection end and rolls back: the order is free again.
+	for ((i = 0; i < 100; i++)); do
+		[ "$(q "SELECT count(*) FROM (SELECT 1 FROM issuance_order WHERE id = $order FOR UPDATE SKIP LOCKED) s")" = 1 ] &&
+			break
+		sleep 0.1
+	done
+	[ "$(st "$order")" = "pending $((round - 1)) $prev_error" ] ||
+		fail "order $order after the kill: $(st "$order"), want it as before (nothing of the attempt committed)"
+	grep -q "^order=$order worker=cad:$name:$pid\$" "$m" || fail "$m: $(cat "$m")"
+}
+killed=()
+
+# --- the same order kills the worker every time ---------------------------------------
+round=1
+prev_error=
+start_worker crash1
+started crash1
+signer=$(signer_of "$pid")
+kill -STOP "$signer"
+x=$(order 'Crashes Every Time')
+crash_on "$x" crash1
+y=$(order 'Behind The Crash')
+note "worker ${killed[0]} killed while issuing order $x; order $y waits behind it"
+
+# Restarted: the attempt is counted and backed off, audited, the worker
+# named; meanwhile the order behind it is issued.
+start_worker crash2
+started crash2
+grep -qF "order $x: the worker ${killed[0]} ended while issuing it (crash or kill): attempt 1 counted, due again in 4000 ms" \
+	"$tmp/crash2.log" || { cat "$tmp/crash2.log"; fail "the restart did not log the attempt it counted"; }
+want_error="the worker ${killed[0]} ended while issuing it (crash or kill)"
+[ "$(st "$x")" = "pending 1 $want_error" ] || fail "order $x after a restart: $(st "$x")"
+[ "$(q "SELECT next_attempt_at > now() AND first_failed_at IS NOT NULL FROM issuance_order WHERE id = $x")" = t ] ||
+	fail "order $x: not backed off"
+[ "$(audits order.retry "$x")" = 1 ] || fail "order $x: $(audits order.retry "$x") order.retry events, want 1"
+[ "$(q "SELECT details->>'worker' || ' ' || (details->>'attempts') || ' ' || (details->>'retry_in_ms') || ' ' ||
+        (details->>'error') || ' ' || (details->>'profile') || ' ' || split_part(actor, ':', 2)
+      FROM audit_event WHERE action = 'order.retry' AND object_id = '$x'")" = \
+  "${killed[0]} 1 4000 $want_error crashtest crash2" ] ||
+	fail "order.retry of order $x: $(q "SELECT actor || ' ' || details::text FROM audit_event WHERE action = 'order.retry' AND object_id = '$x'")"
+wait_status "$y" "done" 30 || { cat "$tmp/crash2.log"; fail "order $y not issued behind the backed-off order $x: $(st "$y")"; }
+[ "$(q "SELECT status FROM issuance_order WHERE id = $x")" = pending ] || fail "order $x: $(st "$x")"
+# The marker is empty between orders.
+[ ! -s "$state/cad-inflight.0" ] || fail "marker not emptied after order $y: $(cat "$state/cad-inflight.0")"
+
+# Once due (4 s), the same worker claims the order again, and is killed again.
+round=2
+prev_error=$want_error
+signer=$(signer_of "$pid")
+kill -STOP "$signer"
+crash_on "$x" crash2
+start_worker crash3
+started crash3
+grep -qF "order $x: the worker ${killed[1]} ended while issuing it (crash or kill): attempt 2 counted, due again in 8000 ms" \
+	"$tmp/crash3.log" || { cat "$tmp/crash3.log"; fail "the second restart did not count the attempt"; }
+want_error="the worker ${killed[1]} ended while issuing it (crash or kill)"
+[ "$(st "$x")" = "pending 2 $want_error" ] || fail "order $x after a second restart: $(st "$x")"
+[ "$(q "SELECT string_agg(details->>'retry_in_ms', ',' ORDER BY id) FROM audit_event
+      WHERE action = 'order.retry' AND object_id = '$x'")" = 4000,8000 ] || fail "order $x: back-offs not doubling"
+
+# The third time: cad.max_attempts (3) reached and cad.retry_hours 0: failed.
+round=3
+prev_error=$want_error
+signer=$(signer_of "$pid")
+kill -STOP "$signer"
+crash_on "$x" crash3
+z=$(order 'After The Failure')
+start_worker crash4
+started crash4
+grep -qF "order $x: the worker ${killed[2]} ended while issuing it (crash or kill): attempt 3 counted, given up" \
+	"$tmp/crash4.log" || { cat "$tmp/crash4.log"; fail "the third restart did not give the order up"; }
+want_error="the worker ${killed[2]} ended while issuing it (crash or kill)"
+[ "$(st "$x")" = "failed 3 $want_error" ] || fail "order $x after three kills: $(st "$x")"
+[ "$(audits order.fail "$x")" = 1 ] || fail "order $x: given up without one order.fail"
+[ "$(audits order.retry "$x")" = 2 ] || fail "order $x: $(audits order.retry "$x") order.retry events, want 2"
+[ "$(q "SELECT (details->>'worker') || ' ' || (details->>'retry_in_ms') FROM audit_event
+      WHERE action = 'order.fail' AND object_id = '$x'")" = "${killed[2]} -1" ] || fail "order.fail of order $x"
+[ "$(q "SELECT certificate_id IS NULL AND done_at IS NOT NULL FROM issuance_order WHERE id = $x")" = t ] &&
+	[ "$(q "SELECT count(*) FROM subscriber_key WHERE order_id = $x")" = 0 ] || fail "order $x: issued after all?"
+wait_status "$z" "done" 30 || { cat "$tmp/crash4.log"; fail "order $z not issued after order $x failed: $(st "$z")"; }
+# Sandboxed as ever: it wrote its marker through the descriptor it opened before.
+grep -qF 'sandbox: cad writes no file' "$tmp/crash4.log" || { cat "$tmp/crash4.log"; fail "cad's Landlock rules changed"; }
+sandboxed "$pid" "cad" pki-cad
+if [ "$(id -u)" -eq 0 ]; then
+	[ "$(stat -c '%U %a' "$state/cad-inflight.0")" = "root 600" ] ||
+		fail "marker: $(stat -c '%U %a' "$state/cad-inflight.0"), want root's 0600"
+fi
+stop_workers
+[ ! -s "$state/cad-inflight.0" ] || fail "marker not empty after a clean stop: $(cat "$state/cad-inflight.0")"
+note "order $x: three workers killed while issuing it, each attempt counted at the next start (4000, 8000 ms), then failed; orders $y and $z issued"
+
+# --- what a marker may hold ------------------------------------------------------------
+# Garbage (a control character included): ignored with a warning, emptied.
+printf 'order=12 wor\001ker\n' >"$state/cad-inflight.0"
+run_once garbage
+grep -qF "cad-inflight.0: not a record (" "$tmp/garbage.log" || { cat "$tmp/garbage.log"; fail "garbage marker: no warning"; }
+[ ! -s "$state/cad-inflight.0" ] || fail "garbage marker not emptied"
+# An order that does not exist, and one already done: nothing counted.
+n=$(q "SELECT count(*) FROM audit_event WHERE action IN ('order.retry', 'order.fail')")
+printf 'order=9000000000000000001 worker=cad:ghost:1\n' >"$state/cad-inflight.0"
+run_once ghost
+grep -qF 'in-flight marker of cad:ghost:1: order 9000000000000000001 does not exist: ignored' "$tmp/ghost.log" ||
+	{ cat "$tmp/ghost.log"; fail "a marker naming no order: no warning"; }
+printf 'order=%s worker=cad:late:2\n' "$y" >"$state/cad-inflight.0"
+run_once late
+grep -qF "order $y (done): the worker cad:late:2 ended after its transaction: nothing to count" "$tmp/late.log" ||
+	{ cat "$tmp/late.log"; fail "a marker naming a done order"; }
+[ "$(q "SELECT count(*) FROM audit_event WHERE action IN ('order.retry', 'order.fail')")" = "$n" ] ||
+	fail "a marker naming no pending order was counted"
+[ "$(st "$y")" = "done 1 " ] || fail "order $y: $(st "$y")"
+
+# The order held by another backend (as the ended worker's own is until it
+# notices its client is gone): asked again for 2 s, then left to it.
+l=$(order 'Held Meanwhile')
+open_tx
+echo "BEGIN; SELECT id FROM issuance_order WHERE id = $l FOR UPDATE;" >&"$tx_in"
+read -r -t 10 got <&"$tx_out" && [ "$got" = "$l" ] || fail "could not lock order $l: $got"
+printf 'order=%s worker=cad:held:3
+' "$l" >"$state/cad-inflight.0"
+run_once heldlong
+grep -qF "order $l: the worker cad:held:3 ended while issuing it; another worker has held it for 2000 ms: left to it, not counted" \
+	"$tmp/heldlong.log" || { cat "$tmp/heldlong.log"; fail "order $l held: not left to its holder"; }
+[ "$(audits order.retry "$l")" = 0 ] && [ ! -s "$state/cad-inflight.0" ] || fail "order $l held: counted, or the marker kept"
+# Released while the start-up asks again: counted.
+printf 'order=%s worker=cad:held:4
+' "$l" >"$state/cad-inflight.0"
+env "${W[@]}" PKI_CAD_RETRY_BACKOFF_MS=10 PKI_CAD_INSTANCE=heldshort "$CAD" --config "$PKI_CONFIG" --once >"$tmp/heldshort.log" 2>&1 &
+once=$!
+for _ in $(seq 300); do grep -qF '; 1 order(s) in hand when their process ended' "$tmp/heldshort.log" && break; sleep 0.1; done
+sleep 0.3
+commit_tx
+wait "$once" || { cat "$tmp/heldshort.log"; fail "cad --once (heldshort) failed"; }
+grep -qF "order $l: the worker cad:held:4 ended while issuing it (crash or kill): attempt 1 counted" "$tmp/heldshort.log" ||
+	{ cat "$tmp/heldshort.log"; fail "order $l released during the start-up: not counted"; }
+[ "$(audits order.retry "$l")" = 1 ] || fail "order $l: $(audits order.retry "$l") order.retry events"
+run_once heldshort2
+[ "$(q "SELECT status FROM issuance_order WHERE id = $l")" = done ] || fail "order $l: $(st "$l")"
+
+# The slot of another process that ended (the worker takes slot 0, this is
+# slot 7): counted all the same, and the slot removed.
+w=$(order 'Orphan Slot')
+printf 'order=%s worker=cad:gone:7\n' "$w" >"$state/cad-inflight.7"
+run_once orphan PKI_CAD_RETRY_BACKOFF_MS=10
+grep -qF "order $w: the worker cad:gone:7 ended while issuing it (crash or kill): attempt 1 counted" "$tmp/orphan.log" ||
+	{ cat "$tmp/orphan.log"; fail "order $w named in another free slot: not counted"; }
+[ ! -e "$state/cad-inflight.7" ] || fail "the other slot was not removed once counted"
+[ "$(q "SELECT (details->>'worker') || ' ' || (details->>'attempts') || ' ' || (details->>'error') FROM audit_event
+      WHERE action = 'order.retry' AND object_id = '$w'")" = \
+  "cad:gone:7 1 the worker cad:gone:7 ended while issuing it (crash or kill)" ] ||
+	fail "order $w: not audited as cad:gone:7's attempt"
+# Due again 10 ms later: issued by that run or the next, at its second attempt.
+run_once orphan2
+[ "$(st "$w")" = "done 2 " ] || fail "order $w: $(st "$w")"
+
+# A slot others could write: what it names is not believed.
+w2=$(order 'Planted')
+printf 'order=%s worker=cad:planted:1\n' "$w2" >"$state/cad-inflight.0"
+chmod 0666 "$state/cad-inflight.0"
+run_once planted
+grep -qF 'cad-inflight.0: was writable by group or others: emptied unread, now 0600' "$tmp/planted.log" ||
+	{ cat "$tmp/planted.log"; fail "a world-writable marker: no warning"; }
+[ "$(stat -c %a "$state/cad-inflight.0")" = 600 ] && [ ! -s "$state/cad-inflight.0" ] ||
+	fail "a world-writable marker was not made 0600 and emptied"
+# Issued at its first attempt: nothing was counted from the planted record.
+[ "$(st "$w2")" = "done 1 " ] && [ "$(audits order.retry "$w2")" = 0 ] ||
+	fail "order $w2 counted from a world-writable marker: $(st "$w2")"
+
+# A link planted as slot 0: left alone (its target untouched), slot 1 used.
+echo 'not yours' >"$tmp/victim"
+chmod 0644 "$tmp/victim"
+mv "$state/cad-inflight.0" "$state/aside"
+ln -s "$tmp/victim" "$state/cad-inflight.0"
+run_once link
+grep -qF 'cad-inflight.0: a symbolic link: left alone' "$tmp/link.log" || { cat "$tmp/link.log"; fail "a link: no warning"; }
+grep -qF "in-flight marker $state/cad-inflight.1;" "$tmp/link.log" || { cat "$tmp/link.log"; fail "not slot 1 beside a link"; }
+[ "$(cat "$tmp/victim")" = 'not yours' ] && [ "$(stat -c %a "$tmp/victim")" = 644 ] || fail "cad wrote through a link"
+rm -f "$state/cad-inflight.0"
+mv "$state/aside" "$state/cad-inflight.0"
+
+# Two workers sharing the directory hold a slot each; the one running keeps
+# its own while the other starts, issues and ends.
+start_worker share1
+started share1
+grep -qF "in-flight marker $state/cad-inflight.0;" "$tmp/share1.log" || { cat "$tmp/share1.log"; fail "share1: not slot 0"; }
+v=$(order 'Shared Directory')
+wait_status "$v" "done" 30 || fail "order $v: $(st "$v")"
+run_once share2
+# Not taking the running worker's slot for one whose process ended.
+grep -qF "in-flight marker $state/cad-inflight.1; 0 order(s) in hand when their process ended" "$tmp/share2.log" ||
+	{ cat "$tmp/share2.log"; fail "share2: not slot 1, or it found an order in hand"; }
+stop_workers
+
+# --- cad.state_dir required, not writable by others --------------------------------------
+refused() { # refused NAME PATTERN [ENV=VAL...]: cad exits 1 saying PATTERN
+	local name=$1 want=$2 st=0
+	shift 2
+	timeout 60 env "${W[@]}" "$@" PKI_CAD_INSTANCE="$name" "$CAD" --config "$PKI_CONFIG" --once >"$tmp/$name.log" 2>&1 || st=$?
+	[ "$st" = 1 ] || { cat "$tmp/$name.log"; fail "cad $name: exit $st, want 1"; }
+	has -F -- "$want" "$tmp/$name.log" || { cat "$tmp/$name.log"; fail "cad $name: no '$want'"; }
+}
+refused nostate 'config: cad.state_dir is not set' PKI_CAD_STATE_DIR=
+mkdir -m 0777 "$tmp/open"
+chmod 0777 "$tmp/open"
+refused openstate "cad.state_dir $tmp/open: writable by others (mode 0777)" PKI_CAD_STATE_DIR="$tmp/open"
+refused missing "cad.state_dir $tmp/missing: No such file or directory" PKI_CAD_STATE_DIR="$tmp/missing"
+[ -z "$(ls -A "$tmp/open")" ] || fail "cad wrote into a directory writable by others"
+run_once insecure PKI_CAD_STATE_DIR= PKI_CAD_INSECURE_NO_STATE_DIR=true
+grep -qF 'cad.insecure_no_state_dir is set and cad.state_dir is not' "$tmp/insecure.log" ||
+	{ cat "$tmp/insecure.log"; fail "cad without a state_dir: no warning"; }
+note "markers: garbage, no order, a done order ignored; an order held by another backend waited for 2 s; another free slot counted; a link and a world-writable slot refused; two workers, two slots; state_dir required"
+
+[ "$(q "SELECT count(*) FROM issuance_order WHERE profile = 'crashtest' AND status = 'pending'")" = 0 ] ||
+	fail "crashtest orders left pending"
+# Nothing logged a PIN or a key; no sanitizer report.
+! grep -qiE 'pin[^a-z]*[0-9a-f]{48}|AddressSanitizer|runtime error' "$tmp"/*.log ||
+	fail "a worker log holds a secret or a sanitizer report"
+exit 0
