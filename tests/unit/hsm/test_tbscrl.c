@@ -109,6 +109,17 @@ expect_refused(const unsigned char *p, size_t len, const char *want)
 		fail_msg("refusal \"%s\" does not say \"%s\"", err, want);
 }
 
+/* c wrapped as a TBSCertList into b, refused with want; b emptied. */
+static void
+refuse_tbs(struct buf *b, struct buf *c, const char *want)
+{
+	tlv(b, 0x30, c);
+	expect_refused(b->d, b->len, want);
+	free(b->d);
+	b->d = NULL;
+	b->len = 0;
+}
+
 /* A TBSCertList made by OpenSSL: v2, two entries with extensions, CRL extensions. */
 static unsigned char *
 openssl_tbs(size_t *len, int entries, int v2)
@@ -247,11 +258,7 @@ test_crafted(void **state)
 
 	/* Version v3 (2) does not exist for CRLs. */
 	head(&c, "020102");
-	tlv(&b, 0x30, &c);
-	expect_refused(b.d, b.len, "version must be v2");
-	free(b.d);
-	b.d = NULL;
-	b.len = 0;
+	refuse_tbs(&b, &c, "version must be v2");
 
 	/* A well-formed minimal v2 list passes (the reference for what follows). */
 	head(&c, "020101");
@@ -264,32 +271,20 @@ test_crafted(void **state)
 	/* An empty revokedCertificates must be absent instead. */
 	head(&c, "020101");
 	raw(&c, "3000");
-	tlv(&b, 0x30, &c);
-	expect_refused(b.d, b.len, "empty revokedCertificates");
-	free(b.d);
-	b.d = NULL;
-	b.len = 0;
+	refuse_tbs(&b, &c, "empty revokedCertificates");
 
 	/* A serial with a needless leading zero. */
 	head(&c, "020101");
 	raw(&e, "3014020300007f170d3236303130313030303030305a");
 	tlv(&c, 0x30, &e);
-	tlv(&b, 0x30, &c);
-	expect_refused(b.d, b.len, "revoked entry 1: bad serial");
-	free(b.d);
-	b.d = NULL;
-	b.len = 0;
+	refuse_tbs(&b, &c, "revoked entry 1: bad serial");
 
 	/* Entry extensions in a v1 list. */
 	head(&c, "");
 	raw(&e, "3020020101170d3236303130313030303030305a"
 	    "300c300a0603551d1504030a0101");
 	tlv(&c, 0x30, &e);
-	tlv(&b, 0x30, &c);
-	expect_refused(b.d, b.len, "bad crlEntryExtensions");
-	free(b.d);
-	b.d = NULL;
-	b.len = 0;
+	refuse_tbs(&b, &c, "bad crlEntryExtensions");
 
 	/* The same entry in a v2 list passes. */
 	head(&c, "020101");
@@ -305,20 +300,12 @@ test_crafted(void **state)
 	/* critical = FALSE spelled out (DER leaves the default out). */
 	head(&c, "020101");
 	raw(&c, "a0123010300e0603551d140101000404020201ff");
-	tlv(&b, 0x30, &c);
-	expect_refused(b.d, b.len, "bad crlExtensions");
-	free(b.d);
-	b.d = NULL;
-	b.len = 0;
+	refuse_tbs(&b, &c, "bad crlExtensions");
 
 	/* A bad time: UTCTime without the Z. */
 	raw(&c, "020101300a06082a8648ce3d040302300c310a300806035504030c0154"
 	    "170d32363031303130303030303030");
-	tlv(&b, 0x30, &c);
-	expect_refused(b.d, b.len, "bad thisUpdate");
-	free(b.d);
-	b.d = NULL;
-	b.len = 0;
+	refuse_tbs(&b, &c, "bad thisUpdate");
 
 	/*
 	 * Times of the right shape that do not exist, in each place a Time
@@ -328,19 +315,11 @@ test_crafted(void **state)
 	 */
 	raw(&c, "020101300a06082a8648ce3d040302300c310a300806035504030c0154");
 	time_tlv(&c, 0x17, "260001000000Z");
-	tlv(&b, 0x30, &c);
-	expect_refused(b.d, b.len, "bad thisUpdate");
-	free(b.d);
-	b.d = NULL;
-	b.len = 0;
+	refuse_tbs(&b, &c, "bad thisUpdate");
 
 	head(&c, "020101");
 	time_tlv(&c, 0x17, "261231235960Z");
-	tlv(&b, 0x30, &c);
-	expect_refused(b.d, b.len, "bad nextUpdate");
-	free(b.d);
-	b.d = NULL;
-	b.len = 0;
+	refuse_tbs(&b, &c, "bad nextUpdate");
 
 	head(&c, "020101");
 	raw(&en, "020101");
