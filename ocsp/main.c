@@ -428,7 +428,7 @@ main(int argc, char **argv)
 	long port, threads, per_ip, max_conns, nsigners;
 	sigset_t sigs;
 	int cpus[OCSP_SIGNERS_MAX];
-	int i, j, pin_cpus = 1, reuse_port = 0, rc = 1;
+	int i, j, pin_cpus = 0, reuse_port = 0, rc = 1;
 
 	memset(&r, 0, sizeof(r));
 	if ((cfg = daemon_load_config(argc, argv, "ocsp", usage)) == NULL)
@@ -451,7 +451,7 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "ocsp.max_conns_per_ip", 256, 1, 65536,
 	    &per_ip) == -1 ||
 	    config_get_bool(cfg, "ocsp.reuse_port", 0, &reuse_port) == -1 ||
-	    config_get_bool(cfg, "ocsp.pin_cpus", 1, &pin_cpus) == -1 ||
+	    config_get_bool(cfg, "ocsp.pin_cpus", 0, &pin_cpus) == -1 ||
 	    config_get_long(cfg, "ocsp.signers", threads < OCSP_SIGNERS_MAX ?
 	    threads : OCSP_SIGNERS_MAX, 1, OCSP_SIGNERS_MAX, &nsigners) == -1)
 		goto out;

@@ -10,7 +10,7 @@
  *   1w+1s	X509_sign through the provider, one worker and its signer
  *   2w+2s	the same in two worker processes, each with its own signer
  * and signer_sign and 2w+2s again with each worker and its signer pinned
- * to one CPU (lib/cpu.h, as ocspd does: ocsp.pin_cpus).
+ * to one CPU (lib/cpu.h, as ocspd does with ocsp.pin_cpus).
  */
 #include <sys/stat.h>
 #include <sys/wait.h>

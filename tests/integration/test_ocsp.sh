@@ -86,27 +86,21 @@ ski=$(openssl x509 -in "$pki/ocsp-issuing.pem" -noout -ext subjectKeyIdentifier 
 grep -q "Responder Id: $ski" <<<"$out" || { echo "$out"; fail "not ResponderID byKey of ocsp-issuing"; }
 grep -q 'OCSP Responder (PKI Local Issuing' <<<"$out" || fail "responder certificate not included"
 
-# --- each signer on one CPU, with the threads that sign through it ------------------
+# --- CPU pinning: off by default (ocsp.pin_cpus; on below, ocspd #2) ---------------
 # cpus_of PID_OR_TASK_DIR: its Cpus_allowed_list.
 cpus_of() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$1/status"; }
+# unpinned PID: its signers and threads run on any CPU it may use.
+unpinned() {
+	local c d
+	for c in $(pgrep -P "$1") $(ls /proc/"$1"/task); do
+		d=/proc/$c; [ -d "$d" ] || d=/proc/$1/task/$c
+		[ "$(cpus_of "$d")" = "$(cpus_of "/proc/$1")" ] || fail "ocsp.pin_cpus = false, yet $c is pinned: $(cpus_of "$d")"
+	done
+}
 opid=$(pidfile_of "$PKI_STACK_DIR" ocsp)
 [ -n "$opid" ] || fail "no pid file of the stack's ocspd"
-if [ "$(nproc)" -ge 2 ]; then
-	signer_cpus=$(for c in $(pgrep -P "$opid"); do cpus_of "/proc/$c"; done | sort -u)
-	[ "$(wc -l <<<"$signer_cpus")" -ge 2 ] && ! grep -q '[-,]' <<<"$signer_cpus" ||
-		fail "ocspd's signers are not each on one CPU of their own: $(tr '\n' ' ' <<<"$signer_cpus")"
-	# The nonce above was signed live by an HTTP thread: it is on its signer's CPU.
-	pinned=0
-	for t in /proc/"$opid"/task/*; do
-		c=$(cpus_of "$t")
-		grep -q '[-,]' <<<"$c" && continue
-		grep -qx -- "$c" <<<"$signer_cpus" || fail "ocspd thread $(cat "$t/comm") on CPU $c, where no signer runs"
-		pinned=$((pinned + 1))
-	done
-	[ "$pinned" -ge 1 ] || fail "no thread of ocspd pinned to its signer's CPU after a live signature"
-	has 'pinned to CPUs in turn from' "$PKI_STACK_DIR/log/ocsp.log" || fail "ocspd does not log its pinning"
-	note "ocspd's signers on CPUs $(tr '\n' ' ' <<<"$signer_cpus")with $pinned signing thread(s) beside them"
-fi
+unpinned "$opid"
+has 'pinned to CPUs' "$PKI_STACK_DIR/log/ocsp.log" && fail "ocsp.pin_cpus unset, yet the stack's ocspd logs a pinning"
 
 # Without a nonce: the pre-signed response, the same bytes every time.
 ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -no_nonce -respout "$tmp/pre1.der" >"$tmp/o" ||
@@ -688,7 +682,7 @@ url2=http://127.0.0.1:$port
 # (the policy's other choices), lets HTTP caches keep an answer 2 minutes,
 # and keeps 4 never-issued responses.
 PKI_OCSP_PORT=$port PKI_OCSP_NONISSUED=unknown PKI_OCSP_NONCE=ignore \
-	PKI_OCSP_MAX_AGE_SECONDS=120 PKI_OCSP_MAX_NONISSUED=4 PKI_OCSP_PIN_CPUS=false \
+	PKI_OCSP_MAX_AGE_SECONDS=120 PKI_OCSP_MAX_NONISSUED=4 PKI_OCSP_PIN_CPUS=true \
 	"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/ocsp2.log" 2>&1 &
 ocsp2=$!
 at_exit "kill $ocsp2 2>/dev/null || true"
@@ -699,12 +693,23 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 grep -q '"unsigned":0' "$tmp/h2" || { cat "$tmp/h2" "$tmp/ocsp2.log"; fail "ocspd #2 did not pre-sign"; }
-# ocsp.pin_cpus = false: its signers and threads run on any CPU it may use.
-for c in $(pgrep -P "$ocsp2") $(ls /proc/"$ocsp2"/task); do
-	d=/proc/$c; [ -d "$d" ] || d=/proc/$ocsp2/task/$c
-	[ "$(cpus_of "$d")" = "$(cpus_of "/proc/$ocsp2")" ] || fail "ocsp.pin_cpus = false, yet $c is pinned: $(cpus_of "$d")"
-done
-has 'pinned to CPUs' "$tmp/ocsp2.log" && fail "ocsp.pin_cpus = false, yet ocspd #2 logs a pinning"
+# ocsp.pin_cpus = true: each signer on one CPU of its own, and the threads
+# that signed (the pre-signing thread, at least) on their signer's CPU.
+if [ "$(nproc)" -ge 2 ]; then
+	signer_cpus=$(for c in $(pgrep -P "$ocsp2"); do cpus_of "/proc/$c"; done | sort -u)
+	[ "$(wc -l <<<"$signer_cpus")" -ge 2 ] && ! grep -q '[-,]' <<<"$signer_cpus" ||
+		fail "ocspd #2's signers are not each on one CPU of their own: $(tr '\n' ' ' <<<"$signer_cpus")"
+	pinned=0
+	for t in /proc/"$ocsp2"/task/*; do
+		c=$(cpus_of "$t")
+		grep -q '[-,]' <<<"$c" && continue
+		grep -qx -- "$c" <<<"$signer_cpus" || fail "ocspd #2 thread $(cat "$t/comm") on CPU $c, where no signer runs"
+		pinned=$((pinned + 1))
+	done
+	[ "$pinned" -ge 1 ] || fail "no thread of ocspd #2 pinned to its signer's CPU after pre-signing"
+	has 'pinned to CPUs in turn from' "$tmp/ocsp2.log" || fail "ocspd #2 does not log its pinning"
+	note "ocsp.pin_cpus: signers on CPUs $(tr '\n' ' ' <<<"$signer_cpus")with $pinned signing thread(s) beside them"
+fi
 o2() { ocsp_client -url "$url2" -CAfile "$pki/root.pem" "$@"; }
 # Expired past the grace: not in the cache (each answer signed anew: ECDSA
 # signatures differ), the database's status. Within it: revoked, cached.
