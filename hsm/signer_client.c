@@ -57,6 +57,7 @@ struct signer {
 	unsigned int	 hung_s;	/* the bound of a request left unanswered */
 	struct signer_config bounds;	/* only timeout_s, keygen_timeout_s */
 	pthread_mutex_t	 mtx;		/* one round trip at a time */
+	struct signer_proto_reader rd;	/* of fd, under mtx */
 	pthread_mutex_t	 provmtx;	/* guards the provider's creation */
 	OSSL_LIB_CTX	*libctx;	/* the provider's, made by signer_pkey() */
 	OSSL_PROVIDER	*prov;
@@ -181,7 +182,7 @@ signer_call(struct signer *s, uint32_t type, const unsigned char *req,
 		    "request: %s", (long)s->pid, strerror(errno));
 		goto out;
 	}
-	r = signer_proto_recv_until(s->fd, SIGNER_REPLY_MAX, &status, &body,
+	r = signer_proto_recv_from(&s->rd, SIGNER_REPLY_MAX, &status, &body,
 	    &len, deadline);
 	if (r == -1 && errno == ETIMEDOUT) {
 		signer_hung_locked(s, bound);
@@ -309,13 +310,14 @@ signer_spawn(const struct signer_config *cfg, char *err, size_t errlen)
 	sv[1] = -1;
 	s->fd = sv[0];
 	sv[0] = -1;
+	signer_proto_reader_init(&s->rd, s->fd);
 	/*
 	 * The child's first frame says whether it could log in, within the
 	 * key generation bound (logins wait for each other's flock). Still
 	 * before any sandbox of ours: a signer hung at start-up is killed.
 	 */
 	bound = signer_proto_timeout(&s->bounds, SIGNER_MSG_KEYGEN);
-	r = signer_proto_recv_until(s->fd, SIGNER_REPLY_MAX, &status, &body,
+	r = signer_proto_recv_from(&s->rd, SIGNER_REPLY_MAX, &status, &body,
 	    &len, daemon_now_ms() + (long long)bound * 1000);
 	if (r == -1 && errno == ETIMEDOUT) {
 		signer_seterr(err, errlen, "signer process %ld: no reply "

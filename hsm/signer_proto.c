@@ -168,7 +168,11 @@ signer_proto_writev(int fd, struct iovec *iov, int n, long long deadline_ms)
 {
 	struct msghdr msg;
 	ssize_t w;
-	/* With a deadline, never block in sendmsg itself: poll says when. */
+	/*
+	 * With a deadline, never block in sendmsg itself: it is tried first
+	 * (a request nearly always fits the socket's buffer), and poll says
+	 * when to try again once it would block.
+	 */
 	int flags = MSG_NOSIGNAL | (deadline_ms >= 0 ? MSG_DONTWAIT : 0);
 
 	while (n > 0) {
@@ -177,20 +181,26 @@ signer_proto_writev(int fd, struct iovec *iov, int n, long long deadline_ms)
 			n--;
 			continue;
 		}
-		if (proto_wait(fd, POLLOUT, deadline_ms) == -1)
-			return -1;
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_iov = iov;
 		msg.msg_iovlen = (size_t)n;
 		/* A worker must not die of SIGPIPE when its signer exits. */
 		if ((w = sendmsg(fd, &msg, flags)) == -1 &&
-		    errno == ENOTSOCK)
+		    errno == ENOTSOCK) {
+			if (proto_wait(fd, POLLOUT, deadline_ms) == -1)
+				return -1;
 			w = writev(fd, iov, n);
+		}
 		if (w == -1) {
-			/* As in proto_read_until: SO_SNDTIMEO's EAGAIN ends it. */
-			if (errno == EINTR || (errno == EAGAIN &&
-			    deadline_ms >= 0))
+			if (errno == EINTR)
 				continue;
+			/* As in proto_read_until: SO_SNDTIMEO's EAGAIN ends it. */
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    deadline_ms >= 0) {
+				if (proto_wait(fd, POLLOUT, deadline_ms) == -1)
+					return -1;
+				continue;
+			}
 			return -1;
 		}
 		/* A partial write: skip what went out and go on. */
@@ -276,6 +286,96 @@ signer_proto_recv(int fd, size_t max, uint32_t *type, unsigned char **body,
     size_t *len)
 {
 	return signer_proto_recv_until(fd, max, type, body, len, -1);
+}
+
+void
+signer_proto_reader_init(struct signer_proto_reader *rd, int fd)
+{
+	rd->fd = fd;
+	rd->off = rd->len = 0;
+}
+
+/*
+ * One read of what is there, at most cap bytes: the count, 0 at EOF, -1
+ * on an error (ETIMEDOUT past the deadline). With a deadline, poll() first:
+ * the peer is still working when we start to wait for its frame, so
+ * trying a read first would only add a failed call.
+ */
+static ssize_t
+proto_read_some(int fd, void *buf, size_t cap, long long deadline_ms)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (proto_wait(fd, POLLIN, deadline_ms) == -1)
+			return -1;
+		if ((n = read(fd, buf, cap)) >= 0)
+			return n;
+		/* As in proto_read_until: only with a deadline is EAGAIN "wait". */
+		if (errno == EINTR || (errno == EAGAIN && deadline_ms >= 0))
+			continue;
+		return -1;
+	}
+}
+
+int
+signer_proto_recv_from(struct signer_proto_reader *rd, size_t max,
+    uint32_t *type, unsigned char **body, size_t *len, long long deadline_ms)
+{
+	unsigned char *b = NULL;
+	size_t have, take;
+	uint32_t n;
+	ssize_t got;
+	int r;
+
+	*body = NULL;
+	*len = 0;
+	while (rd->len - rd->off < 8) {
+		if (rd->off > 0) {
+			memmove(rd->buf, rd->buf + rd->off, rd->len - rd->off);
+			rd->len -= rd->off;
+			rd->off = 0;
+		}
+		got = proto_read_some(rd->fd, rd->buf + rd->len,
+		    sizeof(rd->buf) - rd->len, deadline_ms);
+		if (got == -1)
+			return -1;
+		if (got == 0) {
+			if (rd->len == 0)
+				return 1;
+			errno = EPROTO;
+			return -1;
+		}
+		rd->len += (size_t)got;
+	}
+	*type = proto_get32p(rd->buf + rd->off);
+	n = proto_get32p(rd->buf + rd->off + 4);
+	if (n > max) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	rd->off += 8;
+	if (n > 0) {
+		if ((b = malloc(n)) == NULL)
+			return -1;
+		have = rd->len - rd->off;
+		take = have < n ? have : n;
+		memcpy(b, rd->buf + rd->off, take);
+		rd->off += take;
+		/* The rest of a large frame goes straight to its buffer. */
+		if (take < n && (r = proto_read_until(rd->fd, b + take,
+		    n - take, deadline_ms)) != 0) {
+			free(b);
+			if (r == 1 || errno != ETIMEDOUT)
+				errno = EPROTO;
+			return -1;
+		}
+	}
+	if (rd->off == rd->len)
+		rd->off = rd->len = 0;
+	*body = b;
+	*len = n;
+	return 0;
 }
 
 unsigned int

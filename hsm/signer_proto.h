@@ -103,6 +103,26 @@ int	signer_proto_recv_until(int fd, size_t max, uint32_t *type_or_status,
 	    unsigned char **body, size_t *len, long long deadline_ms);
 
 /*
+ * A frame reader for one end of the socket that reads as much as is there:
+ * a small frame (every request but a large TBS, every reply) comes in one
+ * read(2) with its header, where signer_proto_recv() needs two. What one
+ * read brings past the frame stays for the next call, so use one reader
+ * per descriptor and no other read of it while the reader may hold bytes.
+ */
+#define SIGNER_PROTO_RDBUF	4096
+struct signer_proto_reader {
+	int		 fd;
+	size_t		 off, len;	/* buf[off, len): read, not taken */
+	unsigned char	 buf[SIGNER_PROTO_RDBUF];
+};
+
+void	signer_proto_reader_init(struct signer_proto_reader *, int fd);
+/* As signer_proto_recv_until() (deadline_ms < 0: none). */
+int	signer_proto_recv_from(struct signer_proto_reader *, size_t max,
+	    uint32_t *type_or_status, unsigned char **body, size_t *len,
+	    long long deadline_ms);
+
+/*
  * The time-out in seconds of a round trip of request type (signer.h,
  * struct signer_config): keygen_timeout_s for KEYGEN, UNKEYGEN and
  * WRAPGEN, timeout_s for the others, each its default when 0 and at most

@@ -927,41 +927,97 @@ signerproc_stop(struct signerproc *sp)
 }
 
 /*
- * The watchdog of one request (hsm/README.md, "Time-outs"): a request the
- * token does not finish within its bound and a second ends the signer, as
- * the client has given up on it by then (signer_proto_timeout()). The
- * client cannot always kill it itself: a daemon's signer runs as hsm.user
- * and the daemon's worker may not call kill() under its filter. Only
- * async-signal-safe calls here: the line is formatted before the alarm.
+ * The watchdog of each request (hsm/README.md, "Time-outs"): a request the
+ * token does not finish within its bound and a second or two ends the
+ * signer, as the client has given up on it by then
+ * (signer_proto_timeout()). The client cannot always kill it itself: a
+ * daemon's signer runs as hsm.user and the daemon's worker may not call
+ * kill() under its filter.
+ *
+ * No system call per request: a request stores its deadline (CLOCK_MONOTONIC
+ * seconds, read through the vDSO) and marks itself busy; alarm() is called
+ * only when no alarm is pending that fires by that deadline, so a signer
+ * signing thousands of times a second arms it once per bound. The handler
+ * ends the signer only when the request in progress is past its deadline;
+ * otherwise it arms the alarm for that deadline (busy) or lets it lapse
+ * (idle: the read of the next request restarts, SA_RESTART). It used to be
+ * alarm(bound) and alarm(0) around every request: two system calls of
+ * about five per signature.
+ *
+ * Only async-signal-safe calls in the handler (clock_gettime, alarm, write,
+ * _exit): the line is formatted before, when the request type changes.
  */
+static volatile sig_atomic_t	signerproc_busy;	/* a request in progress */
+static volatile sig_atomic_t	signerproc_until;	/* its deadline, s */
+static volatile sig_atomic_t	signerproc_alarm_at;	/* 0: no alarm pending */
 static char	signerproc_alarm_line[160];
 static size_t	signerproc_alarm_len;
+static uint32_t	signerproc_alarm_type;		/* the line's type; 0: none */
+
+static long
+signerproc_mono_s(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (long)ts.tv_sec;
+}
 
 static void
 signerproc_alarm(int sig)
 {
+	int saved = errno;
+	long now = signerproc_mono_s();
 	ssize_t w;
 
-	w = write(STDERR_FILENO, signerproc_alarm_line, signerproc_alarm_len);
-	(void)w;	/* nothing left to tell if it fails */
-	_exit(3);
+	(void)sig;
+	signerproc_alarm_at = 0;
+	if (signerproc_busy) {
+		if (now >= signerproc_until) {
+			w = write(STDERR_FILENO, signerproc_alarm_line,
+			    signerproc_alarm_len);
+			(void)w;	/* nothing left to tell if it fails */
+			_exit(3);
+		}
+		signerproc_alarm_at = signerproc_until;
+		alarm((unsigned int)(signerproc_until - now));
+	}
+	errno = saved;
 }
 
-/* Arms the watchdog for a request of type; alarm(0) disarms it. */
+/* Starts watching a request of type. */
 static void
 signerproc_watch(const struct signer_config *cfg, uint32_t type)
 {
-	unsigned int bound = signer_proto_timeout(cfg, type) + 1;
+	/* The client's bound, plus one second, plus one for the truncation. */
+	unsigned int bound = signer_proto_timeout(cfg, type) + 2;
+	long now = signerproc_mono_s();
 	int n;
 
-	n = snprintf(signerproc_alarm_line, sizeof(signerproc_alarm_line),
-	    "signer process %ld: request of type %u not done within %u s "
-	    "(the HSM does not answer): ending\n", (long)getpid(), type,
-	    bound);
-	signerproc_alarm_len = n < 0 ? 0 : (size_t)n >=
-	    sizeof(signerproc_alarm_line) ? sizeof(signerproc_alarm_line) - 1 :
-	    (size_t)n;
-	alarm(bound);
+	if (type != signerproc_alarm_type) {
+		n = snprintf(signerproc_alarm_line,
+		    sizeof(signerproc_alarm_line), "signer process %ld: "
+		    "request of type %u not done within %u s (the HSM does "
+		    "not answer): ending\n", (long)getpid(), type, bound - 1);
+		signerproc_alarm_len = n < 0 ? 0 : (size_t)n >=
+		    sizeof(signerproc_alarm_line) ?
+		    sizeof(signerproc_alarm_line) - 1 : (size_t)n;
+		signerproc_alarm_type = type;
+	}
+	signerproc_until = (sig_atomic_t)(now + bound);
+	signerproc_busy = 1;
+	if (signerproc_alarm_at == 0 || signerproc_alarm_at > signerproc_until) {
+		signerproc_alarm_at = signerproc_until;
+		alarm(bound);
+	}
+}
+
+/* The request is answered: an alarm still pending finds the signer idle. */
+static void
+signerproc_unwatch(void)
+{
+	signerproc_busy = 0;
 }
 
 int
@@ -969,6 +1025,7 @@ signerproc(int fd, const struct signer_config *cfg)
 {
 	struct signerproc sp;
 	struct signerproc_reply r;
+	struct signer_proto_reader rd;
 	unsigned char *body = NULL;
 	size_t len;
 	uint32_t type;
@@ -989,6 +1046,8 @@ signerproc(int fd, const struct signer_config *cfg)
 	signal(SIGHUP, SIG_DFL);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = signerproc_alarm;
+	/* An alarm that finds the signer idle or in time interrupts nothing. */
+	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&alrm);
 	sigaddset(&alrm, SIGALRM);
@@ -1029,10 +1088,12 @@ signerproc(int fd, const struct signer_config *cfg)
 	if (signerproc_send(fd, &r) == -1)
 		goto out;
 
+	signer_proto_reader_init(&rd, fd);
 	for (;;) {
 		free(body);
 		body = NULL;
-		n = signer_proto_recv(fd, SIGNER_FRAME_MAX, &type, &body, &len);
+		n = signer_proto_recv_from(&rd, SIGNER_FRAME_MAX, &type, &body,
+		    &len, -1);
 		if (n == 1) {
 			status = 0;	/* the worker closed: done */
 			break;
@@ -1060,7 +1121,7 @@ signerproc(int fd, const struct signer_config *cfg)
 			break;
 		}
 		n = signerproc_send(fd, &r);
-		alarm(0);
+		signerproc_unwatch();
 		free(r.data);
 		if (n == -1) {
 			log_err("signer: write reply: %s", strerror(errno));

@@ -1274,6 +1274,53 @@ hung_call_run(void *arg)
 }
 
 /*
+ * The watchdog ends only a request that overruns its bound, not a signer
+ * that is idle, or busy with requests each in time, when its alarm goes
+ * off (the alarm is armed once per bound, not around each request): with
+ * a 1 s bound, a signer idle for 4 s and then signing without pause for
+ * 4 s still signs, and has not ended.
+ */
+static void
+test_watchdog_idle_and_busy(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct signer *s;
+	unsigned char *tbs, *sig = NULL;
+	size_t len, siglen;
+	char err[512] = "";
+	long long t0;
+	unsigned long n = 0;
+	pid_t pid;
+
+	c.timeout_s = 1;
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	pid = signer_pid(s);
+	tbs = tbs_cert(f, &len);
+	if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
+	    &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("first: %s", err);
+	free(sig);
+	sleep(4);	/* past the alarm the request armed */
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+	t0 = now_ms();
+	while (now_ms() - t0 < 4000) {
+		sig = NULL;
+		if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs,
+		    len, &sig, &siglen, err, sizeof(err)) == -1)
+			fail_msg("signature %lu, %lld ms in: %s", n,
+			    now_ms() - t0, err);
+		free(sig);
+		n++;
+	}
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+	assert_false(signer_broken(s));
+	signer_close(s);
+	OPENSSL_free(tbs);
+}
+
+/*
  * A signer that stops answering (SIGSTOP stands for an HSM that hangs):
  * signer_sign returns within timeout_s with "no reply within 1 s", and so
  * does a second thread queued on the signer's mutex behind the first; the
@@ -1636,6 +1683,7 @@ main(void)
 		cmocka_unit_test(test_env_pin_forgotten),
 		cmocka_unit_test(test_token_away_sandboxed),
 		cmocka_unit_test(test_concurrency),
+		cmocka_unit_test(test_watchdog_idle_and_busy),
 		cmocka_unit_test(test_hung_signer),
 		cmocka_unit_test(test_hung_keygen_bound),
 		cmocka_unit_test(test_hung_signer_sandboxed),
