@@ -50,7 +50,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "ca/extern.h"
 #include "ca/worker/extern.h"
@@ -259,6 +261,41 @@ cad_reconnect(struct cad *c, const sigset_t *unblocked)
 	return -1;
 }
 
+/*
+ * The key the token holds under the issuing CA's label must be the one in
+ * its certificate. Another key (hsm.ca_token naming another token, a token
+ * restored from the wrong backup) signs nothing that verifies:
+ * profile_sign() checks each certificate and every order would be rolled
+ * back and retried for ever. Refused here instead, naming both keys.
+ */
+static void
+cad_spki_sha256(EVP_PKEY *key, char out[65])
+{
+	unsigned char *der = NULL;
+	int len;
+
+	snprintf(out, 65, "?");
+	if (key != NULL && (len = i2d_PUBKEY(key, &der)) > 0)
+		certstore_sha256_hex(der, (size_t)len, out);
+	OPENSSL_free(der);
+}
+
+static int
+cad_check_ca_key(struct cad *c, const struct cadb_ca *is, const char *token)
+{
+	char want[65], got[65];
+
+	if (X509_check_private_key(is->cert, c->ca_key) == 1)
+		return 0;
+	ERR_clear_error();
+	cad_spki_sha256(X509_get0_pubkey(is->cert), want);
+	cad_spki_sha256(c->ca_key, got);
+	log_err("key %s in token %s (SPKI SHA-256 %s) is not the key of the "
+	    "issuing CA's certificate %s (%s): not issuing (is hsm.ca_token "
+	    "the CA's token?)", is->key_label, token, got, is->name, want);
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -357,6 +394,9 @@ main(int argc, char **argv)
 		log_err("signer key %s: %s", is.key_label, err);
 		goto out;
 	}
+	if (cad_check_ca_key(&c, &is, config_get(cfg, "hsm.ca_token", "")) ==
+	    -1)
+		goto out;
 	if (cad_take_marker(&c, state_dir) == -1 ||
 	    db_listen(c.db, CAD_LISTEN) == -1)
 		goto out;

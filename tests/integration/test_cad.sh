@@ -195,6 +195,29 @@ run_once PKI_CAD_MAX_VALIDITY_DAYS=366 PKI_CAD_PROFILES=personal
 [ "$(q "SELECT status FROM issuance_order WHERE id = $pc")" = done ] || fail "order $pc not issued with cad.max_validity_days 366: $(q "SELECT last_error FROM issuance_order WHERE id = $pc")"
 note "cad refused to start with a cap of 30 or 365 days, a seal profile with serverAuth, no [urls]; issued with 366"
 
+# --- a token holding another key under the issuing CA's label: refused at start ---------
+# (hsm.ca_token naming the wrong token, a restore from the wrong backup).
+# Before, cad started, and profile_sign's check rolled back every order.
+hsmdir=$(dirname "$SOFTHSM2_CONF")
+issuing_label=$(q "SELECT k.key_label FROM ca_certificate c JOIN ca_key k ON k.id = c.key_id WHERE c.name = 'issuing'")
+drop_rogue() { softhsm2-util --delete-token --token pki-rogue >/dev/null 2>&1 || true; }
+at_exit drop_rogue
+(umask 077; printf '%s' 'rogue-so-pin-5521' >"$tmp/rogue.so-pin"; printf '%s' 'rogue-pin-5521' >"$tmp/rogue.pin")
+pkictl token init --label pki-rogue --so-pin-file "$tmp/rogue.so-pin" --pin-file "$tmp/rogue.pin" >"$tmp/rogue.out" 2>&1 ||
+	{ cat "$tmp/rogue.out"; fail "token init pki-rogue"; }
+pkictl key gen --token pki-rogue --label "$issuing_label" --type ec-p256 --pin-file "$tmp/rogue.pin" >>"$tmp/rogue.out" 2>&1 ||
+	{ cat "$tmp/rogue.out"; fail "key gen in pki-rogue"; }
+# The signers, demoted, read the token files as the stack's HSM user.
+[ "$(id -u)" -ne 0 ] || chown -R "$(stat -c %U "$hsmdir/tokens"):$(stat -c %G "$hsmdir/tokens")" "$hsmdir/tokens"
+pr=$(order personal personal ec-p256 '{"C":"ID","CN":"Rogue Waits","serialNumber":"NIK:3174012345670006"}')
+refused_start rogue "key $issuing_label in token pki-rogue (SPKI SHA-256 " 	PKI_HSM_CA_TOKEN=pki-rogue PKI_HSM_CA_PIN_FILE="$tmp/rogue.pin"
+has -F "is not the key of the issuing CA's certificate issuing" "$tmp/rogue.log" || { cat "$tmp/rogue.log"; fail "rogue: no reason"; }
+[ "$(st "$pr")" = "pending 0 " ] || fail "order $pr touched by a cad with the wrong key: $(st "$pr")"
+drop_rogue
+run_once PKI_CAD_PROFILES=personal
+[ "$(q "SELECT status FROM issuance_order WHERE id = $pr")" = done ] || fail "order $pr not issued with the CA's own token"
+note "cad refused to start with another key under the issuing CA's label; the order waited and was issued with the CA's token"
+
 # --- a poison order never blocks the queue --------------------------------------------
 # A subject key of 300 x "é": its quoted name once cut the error inside a
 # character, PostgreSQL refused the last_error (SQLSTATE 22021), and the
