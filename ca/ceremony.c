@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/bn.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -22,6 +23,7 @@
 #include "ca/extern.h"
 #include "hsm/signer.h"
 #include "lib/audit.h"
+#include "lib/cadb.h"
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/log.h"
@@ -74,41 +76,71 @@ ceremony_cn(X509 *x, char *out, size_t outlen)
 	    NID_commonName, out, (int)outlen) > 0 ? 0 : -1;
 }
 
+/*
+ * Checks one certificate as a relying party would, against the root in
+ * store with the issuing CA in untrusted: its chain and its purpose; one
+ * that is not a CA (is_ca 0) must not say it is.
+ */
+static int
+ceremony_check_cert(X509_STORE *store, STACK_OF(X509) *untrusted, X509 *cert,
+    int purpose, int is_ca, const char *name)
+{
+	X509_STORE_CTX *ctx;
+	int rc = -1;
+
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(ctx, store, cert, untrusted) != 1)
+		goto out;
+	X509_STORE_CTX_set_purpose(ctx, purpose);
+	if (X509_verify_cert(ctx) != 1) {
+		log_err("ceremony: %s certificate does not verify against the "
+		    "root: %s", name, X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)));
+		goto out;
+	}
+	if (!is_ca && X509_check_ca(cert) != 0) {
+		log_err("ceremony: %s certificate is a CA", name);
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	return rc;
+}
+
+/* A store trusting root, and the issuing CA as the untrusted chain. */
+static int
+ceremony_store(X509 *root, X509 *issuing, X509_STORE **store,
+    STACK_OF(X509) **untrusted)
+{
+	if ((*store = X509_STORE_new()) == NULL ||
+	    X509_STORE_add_cert(*store, root) != 1 ||
+	    (*untrusted = sk_X509_new_null()) == NULL ||
+	    (issuing != NULL && sk_X509_push(*untrusted, issuing) == 0)) {
+		log_err("ceremony: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks the finished hierarchy as a relying party would: chains and purposes. */
 static int
 ceremony_verify(struct ceremony *c)
 {
 	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx = NULL;
 	STACK_OF(X509) *untrusted = NULL;
 	int i, rc = -1;
 
-	if ((store = X509_STORE_new()) == NULL ||
-	    X509_STORE_add_cert(store, c->m[M_ROOT].cert) != 1 ||
-	    (untrusted = sk_X509_new_null()) == NULL ||
-	    sk_X509_push(untrusted, c->m[M_ISSUING].cert) == 0)
+	if (ceremony_store(c->m[M_ROOT].cert, c->m[M_ISSUING].cert, &store,
+	    &untrusted) == -1)
 		goto out;
-	for (i = 0; i < M_COUNT; i++) {
-		X509_STORE_CTX_free(ctx);
-		if ((ctx = X509_STORE_CTX_new()) == NULL ||
-		    X509_STORE_CTX_init(ctx, store, c->m[i].cert, untrusted) != 1)
+	for (i = 0; i < M_COUNT; i++)
+		if (ceremony_check_cert(store, untrusted, c->m[i].cert,
+		    c->m[i].x509_purpose, i == M_ROOT || i == M_ISSUING,
+		    c->m[i].name) == -1)
 			goto out;
-		X509_STORE_CTX_set_purpose(ctx, c->m[i].x509_purpose);
-		if (X509_verify_cert(ctx) != 1) {
-			log_err("ceremony: %s certificate does not verify against "
-			    "the new root: %s", c->m[i].name,
-			    X509_verify_cert_error_string(
-			    X509_STORE_CTX_get_error(ctx)));
-			goto out;
-		}
-		if (i != M_ROOT && i != M_ISSUING && X509_check_ca(c->m[i].cert) != 0) {
-			log_err("ceremony: %s certificate is a CA", c->m[i].name);
-			goto out;
-		}
-	}
 	rc = 0;
 out:
-	X509_STORE_CTX_free(ctx);
 	sk_X509_free(untrusted);
 	X509_STORE_free(store);
 	return rc;
@@ -350,6 +382,245 @@ out:
 		X509_free(c.m[i].cert);
 		profile_free(c.m[i].prof);
 	}
+	signer_close(signer);
+	db_close(db);
+	return rc;
+}
+
+/*
+ * `pkictl ca responder --issuer NAME`: the next delegated OCSP responder of
+ * the root or the issuing CA. Responder certificates live 90 days
+ * (policy/profiles/ocsp-responder.cnf) and ocspd warns 14 days before the
+ * end (ocsp/README.md "Responder certificates"): this is how the next one
+ * is made, ahead of time. A new key in the OCSP token (labelled, and the
+ * certificate named, ocsp-NAME-N, N one more than the issuer's responder
+ * certificates so far: the ceremony's are ocsp-NAME with key ocsp-NAME-1),
+ * its certificate from the ocsp-responder profile signed by the issuer's
+ * key (the root's only here, at a ceremony, as for the ARL), checked
+ * against the root, then recorded with its audit events in one
+ * transaction. ocspd takes it at its next start (the newest valid one).
+ */
+struct responder {
+	const char	*actor;
+	struct cadb_ca	 issuer;
+	const char	*ocsp_token;
+	char		 label[SIGNER_LABEL_MAX + 1];	/* key and certificate */
+	const char	*keytype;
+	EVP_PKEY	*pub;
+	X509		*cert;
+};
+
+static int
+responder_record(struct db *db, void *arg)
+{
+	struct responder *r = arg;
+	long long key_id, cert_id, issued_id;
+	char serial[128] = "";
+	ASN1_INTEGER *sn;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	json_t *details;
+	int rc;
+
+	if ((sn = X509_get_serialNumber(r->cert)) != NULL &&
+	    (bn = ASN1_INTEGER_to_BN(sn, NULL)) != NULL &&
+	    (hex = BN_bn2hex(bn)) != NULL)
+		snprintf(serial, sizeof(serial), "%s", hex);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	if (certstore_add_key(db, r->actor, "ocsp", r->ocsp_token, r->label,
+	    r->keytype, r->pub, &key_id) == -1 ||
+	    certstore_add_cert(db, r->actor, r->label, "ocsp", key_id,
+	    r->issuer.id, r->cert, &cert_id) == -1 ||
+	    certstore_add_issued(db, r->actor, r->issuer.id, "ocsp-responder",
+	    r->cert, &issued_id) == -1)
+		return -1;
+	details = json_pack("{s:s, s:s, s:s, s:s}", "issuer", r->issuer.name,
+	    "certificate", r->label, "key", r->label, "serial", serial);
+	rc = details == NULL ? -1 : audit_append(db, r->actor, "ca.responder",
+	    "ca_certificate", r->label, details, NULL);
+	json_decref(details);
+	return rc;
+}
+
+/* The next free number of issuer's responder certificates; -1 on error. */
+static int
+responder_next(struct db *db, const struct cadb_ca *issuer)
+{
+	static const struct db_stmt stmt = { "ca_responder_count",
+		"SELECT count(*) + 1 FROM ca_certificate WHERE role = 'ocsp' "
+		"AND issuer_id = $1", 1 };
+	const char *values[1];
+	char id[32];
+	PGresult *res;
+	int n;
+
+	snprintf(id, sizeof(id), "%lld", issuer->id);
+	values[0] = id;
+	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
+		return -1;
+	n = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+/* 1 when the database holds the responder certificate named name. */
+static int
+responder_recorded(struct db *db, const char *name)
+{
+	static const struct db_stmt stmt = { "ca_responder_recorded",
+		"SELECT 1 FROM ca_certificate WHERE name = $1", 1 };
+	const char *values[1] = { name };
+	PGresult *res;
+	int n;
+
+	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
+		return -1;
+	n = PQntuples(res) > 0;
+	PQclear(res);
+	return n;
+}
+
+int
+ceremony_responder(const struct config *cfg, const char *actor,
+    const char *issuer_name)
+{
+	struct responder r;
+	struct cadb_ca root;
+	struct signer_config sc;
+	struct signer *signer = NULL;
+	struct db *db = NULL;
+	struct profile *prof = NULL;
+	EVP_PKEY *signing = NULL;
+	X509_STORE *store = NULL;
+	STACK_OF(X509) *untrusted = NULL;
+	const char *out_dir, *token_role, *token;
+	char err[512], when[64], cn[128];
+	int n, generated = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
+
+	memset(&r, 0, sizeof(r));
+	memset(&root, 0, sizeof(root));
+	r.actor = actor;
+	if ((out_dir = config_get(cfg, "pki.out_dir", NULL)) == NULL) {
+		log_err("config: pki.out_dir missing");
+		goto out;
+	}
+	if ((db = pkictl_db(cfg)) == NULL)
+		goto out;
+	if ((n = certstore_initialized(db, when, sizeof(when))) != 1) {
+		if (n == 0)
+			log_err("the CA hierarchy is not initialized: run "
+			    "`pkictl ca init`");
+		goto out;
+	}
+	if ((n = cadb_load(db, issuer_name, &r.issuer)) != 0 ||
+	    (strcmp(r.issuer.role, "root") != 0 &&
+	    strcmp(r.issuer.role, "issuing") != 0)) {
+		if (n != -1)
+			log_err("no root or issuing CA named %s (pkictl ca "
+			    "status)", issuer_name);
+		goto out;
+	}
+	/* The issuer's key is in the token of role root or ca: the config must agree. */
+	token_role = strcmp(r.issuer.role, "root") == 0 ? "root" : "ca";
+	if (pkictl_signer_token(cfg, token_role, &token, NULL) == -1 ||
+	    pkictl_signer_token(cfg, "ocsp", &r.ocsp_token, NULL) == -1)
+		goto out;
+	if (strcmp(token, r.issuer.token) != 0) {
+		log_err("hsm.%s_token is %s but the key of %s is in token %s",
+		    token_role, token, r.issuer.name, r.issuer.token);
+		goto out;
+	}
+	if (cadb_load(db, "root", &root) != 0)
+		goto out;
+	if ((n = responder_next(db, &r.issuer)) < 2)
+		goto out;
+	snprintf(r.label, sizeof(r.label), "ocsp-%s-%d", r.issuer.name, n);
+	if ((prof = profile_load(config_get(cfg, "pki.policy_dir", "policy"),
+	    "ocsp-responder", cfg, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		goto out;
+	}
+	r.keytype = profile_keytype(prof);
+
+	memset(&sc, 0, sizeof(sc));
+	if (signer_config_add_token(&sc, cfg, token_role) == -1 ||
+	    signer_config_add_token(&sc, cfg, "ocsp") == -1 ||
+	    signer_config_grant(&sc, SIGNER_KIND_CERT, r.issuer.key_label) == -1)
+		goto out;
+	sc.allow_keygen = 1;
+	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+		log_err("responder: signer: %s", err);
+		goto out;
+	}
+	if ((signing = signer_pkey(signer, SIGNER_KIND_CERT, r.issuer.key_label,
+	    err, sizeof(err))) == NULL) {
+		log_err("responder: key %s: %s", r.issuer.key_label, err);
+		goto out;
+	}
+	if (X509_check_private_key(r.issuer.cert, signing) != 1) {
+		log_err("responder: key %s in token %s is not the key of %s's "
+		    "certificate", r.issuer.key_label, token, r.issuer.name);
+		goto out;
+	}
+	if (signer_keygen(signer, r.ocsp_token, r.label, r.keytype, &r.pub,
+	    err, sizeof(err)) == -1) {
+		log_err("responder: key %s in token %s: %s (a key left by a run "
+		    "that was killed must be deleted first)", r.label,
+		    r.ocsp_token, err);
+		goto out;
+	}
+	generated = 1;
+	log_info("responder: generated %s key %s in token %s", r.keytype,
+	    r.label, r.ocsp_token);
+	/* Named after its issuer, as the ceremony's. */
+	if (ceremony_cn(r.issuer.cert, cn, sizeof(cn)) == -1 ||
+	    (r.cert = profile_issue(prof, NULL, r.pub, cn, r.issuer.cert,
+	    signing, err, sizeof(err))) == NULL) {
+		log_err("responder: %s certificate: %s", r.label, err);
+		goto out;
+	}
+	if (ceremony_store(root.cert, strcmp(r.issuer.role, "root") == 0 ?
+	    NULL : r.issuer.cert, &store, &untrusted) == -1 ||
+	    ceremony_check_cert(store, untrusted, r.cert,
+	    X509_PURPOSE_OCSP_HELPER, 0, r.label) == -1)
+		goto out;
+	if (db_transaction(db, "SERIALIZABLE", 3, responder_record, &r) == -1) {
+		/* A lost answer to COMMIT: the key stays if it may be recorded. */
+		if ((n = responder_recorded(db, r.label)) != 0) {
+			committed = 1;
+			log_err("responder: the database %s recorded %s: the key "
+			    "is kept; check `pkictl ca status`", n == 1 ?
+			    "has" : "may have", r.label);
+		} else
+			log_err("responder: recording %s failed; nothing was "
+			    "committed", r.label);
+		goto out;
+	}
+	committed = 1;
+	if (certstore_export(db, out_dir) == -1) {
+		log_err("responder: committed, but writing %s failed; run "
+		    "`pkictl ca export`", out_dir);
+		goto out;
+	}
+	printf("responder certificate %s for %s in %s/%s.pem; ocspd uses it "
+	    "from its next start (the newest valid one of each issuer)\n",
+	    r.label, r.issuer.name, out_dir, r.label);
+	rc = PKICTL_EXIT_OK;
+out:
+	if (generated && !committed &&
+	    signer_unkeygen(signer, r.ocsp_token, r.label, r.keytype, err,
+	    sizeof(err)) == -1)
+		log_err("responder: could not destroy key %s in token %s: %s; "
+		    "delete it before the next run", r.label, r.ocsp_token, err);
+	sk_X509_free(untrusted);
+	X509_STORE_free(store);
+	X509_free(r.cert);
+	EVP_PKEY_free(r.pub);
+	EVP_PKEY_free(signing);
+	profile_free(prof);
+	cadb_clear(&r.issuer);
+	cadb_clear(&root);
 	signer_close(signer);
 	db_close(db);
 	return rc;

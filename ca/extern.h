@@ -120,6 +120,9 @@ int	 certstore_initialized(struct db *, char *when, size_t whenlen);
 /* ceremony.c */
 int	 ceremony_init(const struct config *, const char *actor);
 int	 ceremony_status(const struct config *);
+/* `pkictl ca responder --issuer NAME`: the issuer's next OCSP responder. */
+int	 ceremony_responder(const struct config *, const char *actor,
+	    const char *issuer_name);
 
 /* certcmd.c: pkictl cert issue|revoke|release|status */
 int	 cmd_cert(const struct config *, const char *actor, int argc, char **argv);

@@ -61,6 +61,8 @@ usage(void)
 	    "  ca init      run the CA key ceremony (once)\n"
 	    "  ca status    show the CA hierarchy\n"
 	    "  ca export    write the CA certificates to pki.out_dir\n"
+	    "  ca responder [--issuer issuing|root]   the issuer's next OCSP responder\n"
+	    "               key and certificate (ocspd takes it at its next start)\n"
 	    "  cert issue --profile P --csr F [--issuer issuing] [--out F]\n"
 	    "  cert revoke --serial HEX --reason R [--issuer issuing]"
 	    " [--invalidity-date 2026-01-01T00:00:00Z]\n"
@@ -514,11 +516,19 @@ cmd_ca(const struct config *cfg, int argc, char **argv)
 	char actor[128];
 	int rc;
 
+	pkictl_actor(actor, sizeof(actor));
+	if (strcmp(argv[0], "responder") == 0) {
+		if (argc == 1)
+			return ceremony_responder(cfg, actor, "issuing");
+		if (argc == 3 && strcmp(argv[1], "--issuer") == 0)
+			return ceremony_responder(cfg, actor, argv[2]);
+		usage();
+		return PKICTL_EXIT_USAGE;
+	}
 	if (argc != 1) {
 		usage();
 		return PKICTL_EXIT_USAGE;
 	}
-	pkictl_actor(actor, sizeof(actor));
 	if (strcmp(argv[0], "init") == 0)
 		return ceremony_init(cfg, actor);
 	if (strcmp(argv[0], "status") == 0)

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# `pkictl ca responder`: the next delegated OCSP responder of the issuing CA
+# and of the root (responder certificates live 90 days), on a stack of its
+# own. The new certificate verifies to the root for OCSP signing, has
+# id-pkix-ocsp-nocheck, is recorded with its audit events and exported; its
+# issuer answers for it; ocspd, restarted, signs with the new key, and
+# `openssl ocsp` accepts the answers. Bad issuers and a missing stack are
+# refused with the reason, changing nothing.
+. "$(dirname "$0")/lib.sh"
+T=$(test_tmpdir)
+S=$T/stack
+stack_new "$S"
+conf=$(stack_get "$S" PKI_CONFIG)
+pki=$(stack_get "$S" PKI_DIR)/pki
+url=$(stack_get "$S" PKI_OCSP_URL)
+pg="host=$(stack_get "$S" PKI_PG_HOST) port=$(stack_get "$S" PKI_PG_PORT) dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
+SOFTHSM2_CONF=$(stack_get "$S" SOFTHSM2_CONF)
+export SOFTHSM2_CONF
+pkictl() { "$PKICTL" --config "$conf" "$@"; }
+q() { sql_as "$pg" "$1"; }
+audit_max() { q "SELECT coalesce(max(id), 0) FROM audit_event WHERE action LIKE 'ca.%'"; }
+
+# --- refused: an issuer that is not root or issuing, an unknown one, bad usage ---------
+a0=$(audit_max)
+n0=$(q "SELECT count(*) FROM ca_certificate")
+for bad in tsa ocsp-issuing nope; do
+	st=0
+	pkictl ca responder --issuer "$bad" >"$T/bad.out" 2>&1 || st=$?
+	[ "$st" = 1 ] && has -F "no root or issuing CA named $bad" "$T/bad.out" ||
+		{ cat "$T/bad.out"; fail "ca responder --issuer $bad: exit $st, want 1 and why"; }
+done
+st=0
+pkictl ca responder --issuer >"$T/bad.out" 2>&1 || st=$?
+[ "$st" = 2 ] || { cat "$T/bad.out"; fail "ca responder --issuer without a name: exit $st, want 2"; }
+[ "$(audit_max)" = "$a0" ] && [ "$(q "SELECT count(*) FROM ca_certificate")" = "$n0" ] ||
+	fail "a refused ca responder changed something"
+note "issuers tsa, ocsp-issuing, nope and a missing name refused, nothing changed"
+
+# --- the issuing CA's next responder ---------------------------------------------------
+pkictl ca responder --issuer issuing >"$T/resp.out" 2>&1 || { cat "$T/resp.out"; fail "ca responder --issuer issuing"; }
+has -F "responder certificate ocsp-issuing-2 for issuing in $pki/ocsp-issuing-2.pem" "$T/resp.out" ||
+	{ cat "$T/resp.out"; fail "ca responder: no summary line"; }
+new=$pki/ocsp-issuing-2.pem
+[ -s "$new" ] || fail "$new not exported"
+openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/issuing.pem" -purpose ocsphelper "$new" >"$T/v.out" 2>&1 ||
+	{ cat "$T/v.out"; fail "the new responder certificate does not verify for OCSP signing"; }
+openssl x509 -in "$new" -noout -text >"$T/new.txt"
+has -F "OCSP Signing" "$T/new.txt" && has -F "OCSP No Check" "$T/new.txt" ||
+	{ cat "$T/new.txt"; fail "the new responder certificate lacks id-kp-OCSPSigning or ocsp-nocheck"; }
+[ "$(openssl x509 -in "$new" -noout -pubkey | openssl sha256)" != \
+	"$(openssl x509 -in "$pki/ocsp-issuing.pem" -noout -pubkey | openssl sha256)" ] ||
+	fail "the new responder certificate reuses the old key"
+[ "$(openssl x509 -in "$new" -noout -subject)" = "$(openssl x509 -in "$pki/ocsp-issuing.pem" -noout -subject)" ] ||
+	fail "the new responder is not named as the ceremony's"
+[ "$(q "SELECT k.key_label || ' ' || k.role || ' ' || i.name FROM ca_certificate c JOIN ca_key k ON k.id = c.key_id
+	JOIN ca_certificate i ON i.id = c.issuer_id WHERE c.name = 'ocsp-issuing-2'")" = "ocsp-issuing-2 ocsp issuing" ] ||
+	fail "ocsp-issuing-2 not recorded with its key and issuer"
+serial=$(openssl x509 -in "$new" -noout -serial | cut -d= -f2)
+[ "$(q "SELECT count(*) FROM certificate WHERE upper(serial) = upper('$serial')")" = 1 ] ||
+	fail "the issuing CA does not answer for its new responder certificate (no certificate row)"
+for action in ca.key.generate ca.cert.issue ca.responder; do
+	[ "$(q "SELECT count(*) FROM audit_event WHERE id > $a0 AND action = '$action'")" -ge 1 ] ||
+		fail "no $action audit event"
+done
+[ "$(q "SELECT details->>'serial' FROM audit_event WHERE action = 'ca.responder'")" = "$serial" ] ||
+	fail "ca.responder does not name the serial"
+pkictl key list --token "$(sed -n 's/^ocsp_token *= *//p' "$conf")" >"$T/keys" 2>&1 && has -F ocsp-issuing-2 "$T/keys" ||
+	{ cat "$T/keys"; fail "no key ocsp-issuing-2 in the OCSP token"; }
+note "ocsp-issuing-2: a new key, verifies for OCSP signing, recorded, audited, exported"
+
+# --- ocspd, restarted, answers with the new responder -----------------------------------
+# The signers demote to the stack's HSM user: the token files pkictl made
+# as root go back to it (as `make up` does at each up).
+hsm=$(dirname "$SOFTHSM2_CONF")
+[ "$(id -u)" -ne 0 ] || chown -R "$(stat -c %U "$hsm/tokens"):$(stat -c %G "$hsm/tokens")" "$hsm/tokens"
+pid=$(pidfile_of "$S" ocsp)
+kill -TERM "$pid"
+for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "ocspd did not stop"
+stack_up "$S"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/sub.key" \
+	-subj "/CN=responder test" -out "$T/sub.csr" 2>/dev/null
+pkictl cert issue --issuer issuing --profile subscriber --csr "$T/sub.csr" >"$T/sub.pem" || fail "pkictl cert issue"
+ok=
+for _ in $(seq 50); do
+	out=$(ocsp_client -url "$url" -CAfile "$pki/root.pem" -issuer "$pki/issuing.pem" -cert "$T/sub.pem" -resp_text)
+	grep -q 'sub.pem: good' <<<"$out" && { ok=1; break; }
+	sleep 0.1
+done
+[ -n "$ok" ] || { echo "$out"; fail "no verified good answer after the rotation"; }
+ski=$(openssl x509 -in "$new" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :')
+grep -q "Responder Id: $ski" <<<"$out" || { echo "$out"; fail "the answer is not by ocsp-issuing-2"; }
+# A live (nonce) answer is signed now, by the new key.
+out=$(ocsp_client -url "$url" -CAfile "$pki/root.pem" -issuer "$pki/issuing.pem" -cert "$T/sub.pem" -resp_text -nonce)
+grep -q 'sub.pem: good' <<<"$out" && grep -q "Responder Id: $ski" <<<"$out" ||
+	{ echo "$out"; fail "a nonce answer not verified or not by ocsp-issuing-2"; }
+want=$(date -d "$(openssl x509 -in "$new" -noout -enddate | cut -d= -f2)" +%s)
+curl -sf "$url/health" >"$T/health" || fail "ocspd /health"
+[ "$(jq -r .responder_not_after.issuing "$T/health")" = "$want" ] ||
+	{ cat "$T/health"; fail "/health: not the new responder's notAfter"; }
+note "ocspd restarted answers (cached and nonce) as ocsp-issuing-2; /health gives its notAfter"
+
+# --- the root's next responder, at a ceremony with the root key --------------------------
+pkictl ca responder --issuer root >"$T/root.out" 2>&1 || { cat "$T/root.out"; fail "ca responder --issuer root"; }
+openssl verify -CAfile "$pki/root.pem" -purpose ocsphelper "$pki/ocsp-root-2.pem" >"$T/v.out" 2>&1 ||
+	{ cat "$T/v.out"; fail "ocsp-root-2 does not verify for OCSP signing"; }
+[ "$(openssl x509 -in "$pki/ocsp-root-2.pem" -noout -issuer)" = "$(openssl x509 -in "$pki/root.pem" -noout -subject | sed 's/^subject/issuer/')" ] ||
+	fail "ocsp-root-2 is not issued by the root"
+# A third of the issuing CA's: numbered on.
+pkictl ca responder >"$T/third.out" 2>&1 && has -F ocsp-issuing-3 "$T/third.out" ||
+	{ cat "$T/third.out"; fail "ca responder (default issuer) did not make ocsp-issuing-3"; }
+note "ocsp-root-2 signed by the root; ocsp-issuing-3 next"
