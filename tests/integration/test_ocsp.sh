@@ -53,6 +53,14 @@ issue() { # issue NAME -> NAME.pem, prints the serial
 		--csr "$tmp/$1.csr" >"$tmp/$1.pem" || fail "pkictl cert issue"
 	openssl x509 -in "$tmp/$1.pem" -noout -serial | cut -d= -f2
 }
+# A test before this one may have restarted the stack's PostgreSQL
+# (test_crl does): ocspd answers tryLater for what it must look up until
+# it is connected again (its back-off), so wait for that first.
+for _ in $(seq 300); do
+	curl -sf "$url/health" | jq -e '.database_ok' >/dev/null && break
+	sleep 0.1
+done
+curl -sf "$url/health" | jq -e '.database_ok' >/dev/null || fail "ocspd not connected to PostgreSQL within 30 s"
 s1=$(issue sub1)
 s2=$(issue sub2)
 s3=$(issue sub3)
