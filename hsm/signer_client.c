@@ -1,16 +1,20 @@
 /*
  * The worker's side of the signer: spawning it and the request round trips.
  *
- * Thread safety: one struct signer may be shared by threads. Each round trip
- * (request written, reply read) holds the signer's mutex, so requests are
- * served one at a time in the order the threads get the lock; to sign in
- * parallel, spawn several signers (SoftHSM2 scales with processes, not
- * threads: HSM-NOTES.md). signer_spawn() forks: call it before starting
- * threads.
+ * Thread safety: one struct signer may be shared by threads, and their
+ * requests are pipelined: a thread writes its request as soon as it has
+ * the lock (one frame at a time), then waits for its turn to read, since
+ * the signer answers in order. A signer that finishes one request finds
+ * the next already queued instead of sleeping until the next thread gets
+ * a mutex held across the whole round trip, as it did until 2026-12-06.
+ * The signer still signs one request at a time: to sign in parallel,
+ * spawn several signers (SoftHSM2 scales with processes, not threads:
+ * HSM-NOTES.md). signer_spawn() forks: call it before starting threads.
  *
- * Time-outs: each round trip has a deadline (signer_proto_timeout()), so a
- * hung HSM costs a caller, and the threads queued on the mutex behind it,
- * at most that long; the signer is then broken and ends (hsm/README.md,
+ * Time-outs: each request has a deadline (signer_proto_timeout()) counted
+ * from when the signer can start on it (its turn), so a hung HSM costs a
+ * caller at most that long, and the threads whose requests wait behind
+ * it fail at once; the signer is then broken and ends (hsm/README.md,
  * "Time-outs").
  */
 #include <sys/socket.h>
@@ -42,6 +46,8 @@
 #include "lib/daemon.h"
 #include "lib/log.h"
 
+#define SIGNER_TURNS	16
+
 struct signer {
 	int		 fd;
 	pid_t		 pid;
@@ -56,8 +62,17 @@ struct signer {
 	int		 may_kill;
 	unsigned int	 hung_s;	/* the bound of a request left unanswered */
 	struct signer_config bounds;	/* only timeout_s, keygen_timeout_s */
-	pthread_mutex_t	 mtx;		/* one round trip at a time */
-	struct signer_proto_reader rd;	/* of fd, under mtx */
+	pthread_mutex_t	 mtx;		/* writes, and the fields below */
+	/*
+	 * A reply was taken: the next ticket's owner reads. One condition
+	 * per ticket modulo SIGNER_TURNS, so that a turn wakes its owner,
+	 * not every waiting thread (and rarely one more SIGNER_TURNS on).
+	 */
+	pthread_cond_t	 turn[SIGNER_TURNS];
+	unsigned long	 sent;		/* requests written (tickets) */
+	unsigned long	 taken;		/* replies read: whose turn it is */
+	unsigned long	 queued_s;	/* bounds of those sent, not taken */
+	struct signer_proto_reader rd;	/* of fd, read by the turn's owner */
 	pthread_mutex_t	 provmtx;	/* guards the provider's creation */
 	OSSL_LIB_CTX	*libctx;	/* the provider's, made by signer_pkey() */
 	OSSL_PROVIDER	*prov;
@@ -116,6 +131,17 @@ signer_reply_text(const unsigned char *body, size_t len, char *err,
 	err[len] = '\0';
 }
 
+/* The connection is lost: every thread waiting for its turn fails now. */
+static void
+signer_wake_all(struct signer *s)
+{
+	int i;
+
+	s->broken = 1;
+	for (i = 0; i < SIGNER_TURNS; i++)
+		pthread_cond_broadcast(&s->turn[i]);
+}
+
 /*
  * A round trip got no reply within bound seconds: the signer is hung (an
  * HSM that stopped answering, a module stuck on a lock). No request goes
@@ -124,13 +150,13 @@ signer_reply_text(const unsigned char *body, size_t len, char *err,
  * (may_kill); otherwise its own alarm ends it a second after our deadline
  * (signerproc), and the daemon, seeing its child end, stops to be started
  * again with a new signer (lib/daemon.h, daemon_wait). Called with the
- * mutex held.
+ * mutex held; the requests queued behind fail at once.
  */
 static void
 signer_hung_locked(struct signer *s, unsigned int bound)
 {
-	s->broken = 1;
 	s->hung_s = bound;
+	signer_wake_all(s);	/* those queued fail at once */
 	(void)shutdown(s->fd, SHUT_RDWR);
 	log_err("signer process %ld: no reply within %u s: taken for hung%s",
 	    (long)s->pid, bound, s->may_kill ? ", killed" : "");
@@ -142,8 +168,9 @@ signer_hung_locked(struct signer *s, unsigned int bound)
 }
 
 /*
- * One round trip under the mutex. Returns 0 with the OK payload in *out
- * (malloc'd), or -1 with the signer's refusal or the transport error in err.
+ * One round trip, pipelined with other threads' (above). Returns 0 with
+ * the OK payload in *out (malloc'd), or -1 with the signer's refusal or
+ * the transport error in err.
  */
 static int
 signer_call(struct signer *s, uint32_t type, const unsigned char *req,
@@ -154,6 +181,7 @@ signer_call(struct signer *s, uint32_t type, const unsigned char *req,
 	size_t len = 0;
 	uint32_t status;
 	unsigned int bound = signer_proto_timeout(&s->bounds, type);
+	unsigned long ticket;
 	long long deadline;
 	int r, rc = -1;
 
@@ -166,8 +194,11 @@ signer_call(struct signer *s, uint32_t type, const unsigned char *req,
 		    "gave no reply in time" : "connection lost");
 		goto out;
 	}
-	/* From the lock: the wait behind other threads is not counted. */
-	deadline = daemon_now_ms() + (long long)bound * 1000;
+	/*
+	 * A frame larger than the socket's buffer waits for the signer to
+	 * read it, after those queued before it: their bounds count too.
+	 */
+	deadline = daemon_now_ms() + ((long long)bound + s->queued_s) * 1000;
 	if (signer_proto_send2_until(s->fd, type, req, reqlen, tail, taillen,
 	    deadline) == -1) {
 		if (errno == ETIMEDOUT) {
@@ -177,13 +208,30 @@ signer_call(struct signer *s, uint32_t type, const unsigned char *req,
 			    (long)s->pid, bound);
 			goto out;
 		}
-		s->broken = 1;
+		signer_wake_all(s);
 		signer_seterr(err, errlen, "signer process %ld: write "
 		    "request: %s", (long)s->pid, strerror(errno));
 		goto out;
 	}
+	ticket = s->sent++;
+	s->queued_s += bound;
+	while (s->taken != ticket && !s->broken)
+		pthread_cond_wait(&s->turn[ticket % SIGNER_TURNS], &s->mtx);
+	if (s->broken) {
+		/* The request before ours hung or the connection broke. */
+		signer_seterr(err, errlen, "signer process %ld: %s", (long)s->pid,
+		    s->hung_s != 0 ? "gave no reply in time to a request "
+		    "before this one" : "connection lost");
+		goto out;
+	}
+	/* Our turn: the signer starts on it now; the wait is not counted. */
+	pthread_mutex_unlock(&s->mtx);
 	r = signer_proto_recv_from(&s->rd, SIGNER_REPLY_MAX, &status, &body,
-	    &len, deadline);
+	    &len, daemon_now_ms() + (long long)bound * 1000);
+	pthread_mutex_lock(&s->mtx);
+	s->taken++;
+	s->queued_s -= bound;
+	pthread_cond_broadcast(&s->turn[s->taken % SIGNER_TURNS]);
 	if (r == -1 && errno == ETIMEDOUT) {
 		signer_hung_locked(s, bound);
 		signer_seterr(err, errlen, "signer process %ld: no reply "
@@ -191,7 +239,7 @@ signer_call(struct signer *s, uint32_t type, const unsigned char *req,
 		goto out;
 	}
 	if (r != 0) {
-		s->broken = 1;
+		signer_wake_all(s);
 		signer_seterr(err, errlen, "signer process %ld: %s",
 		    (long)s->pid, r == 1 ? "exited without a reply" :
 		    "malformed reply");
@@ -260,7 +308,7 @@ signer_spawn(const struct signer_config *cfg, char *err, size_t errlen)
 	size_t len;
 	uint32_t status;
 	unsigned int bound;
-	int r, rc = -1, mtx = 0;
+	int i, r, rc = -1, mtx = 0;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		signer_seterr(err, errlen, "calloc: %s", strerror(errno));
@@ -276,6 +324,11 @@ signer_spawn(const struct signer_config *cfg, char *err, size_t errlen)
 		signer_seterr(err, errlen, "pthread_mutex_init failed");
 		goto out;
 	}
+	for (i = 0; i < SIGNER_TURNS; i++)
+		if (pthread_cond_init(&s->turn[i], NULL) != 0) {
+			signer_seterr(err, errlen, "pthread_cond_init failed");
+			goto out;
+		}
 	mtx = 1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		signer_seterr(err, errlen, "socketpair: %s", strerror(errno));
@@ -358,6 +411,8 @@ out:
 void
 signer_close(struct signer *s)
 {
+	int i;
+
 	if (s == NULL)
 		return;
 	provider_unload(s->libctx, s->prov, s->dflt);
@@ -366,6 +421,8 @@ signer_close(struct signer *s)
 	signer_reap(s);
 	pthread_mutex_destroy(&s->mtx);
 	pthread_mutex_destroy(&s->provmtx);
+	for (i = 0; i < SIGNER_TURNS; i++)
+		pthread_cond_destroy(&s->turn[i]);
 	free(s);
 }
 

@@ -10,11 +10,14 @@
  *   1w+1s	X509_sign through the provider, one worker and its signer
  *   2w+2s	the same in two worker processes, each with its own signer
  * and signer_sign and 2w+2s again with each worker and its signer pinned
- * to one CPU (lib/cpu.h, as ocspd does with ocsp.pin_cpus).
+ * to one CPU (lib/cpu.h, as ocspd does with ocsp.pin_cpus); then
+ * signer_sign from 2 and 4 threads of one process sharing one signer
+ * (their requests pipelined: hsm/signer_client.c).
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +147,108 @@ out:
 	return rc;
 }
 
+/* One of bench_threads' threads: signer_sign of tbs until *stop. */
+struct bench_thread {
+	struct signer		*s;
+	const char		*label;
+	const unsigned char	*tbs;
+	size_t			 tbslen;
+	volatile int		*stop;
+	long			 n;
+};
+
+static void *
+bench_thread_run(void *arg)
+{
+	struct bench_thread *b = arg;
+	unsigned char *sig;
+	size_t siglen;
+	char err[256];
+
+	while (!*b->stop) {
+		if (signer_sign(b->s, SIGNER_KIND_CERT, b->label, "SHA256",
+		    b->tbs, b->tbslen, &sig, &siglen, err, sizeof(err)) == -1) {
+			fprintf(stderr, "signer_sign: %s\n", err);
+			b->n = -1;
+			return NULL;
+		}
+		free(sig);
+		b->n++;
+	}
+	return NULL;
+}
+
+/*
+ * nthreads threads of one process sharing one signer (pipelined requests,
+ * hsm/signer_client.c), signer_sign of a ready TBS; signatures/s or -1.
+ * In a child process, so that the signer is forked before any thread.
+ */
+static double
+bench_threads(const struct signer_config *cfg, const char *label,
+    int nthreads, double secs)
+{
+	struct bench_thread b[8];
+	pthread_t th[8];
+	volatile int stop = 0;
+	struct signer *s;
+	EVP_PKEY *pub = NULL, *pkey = NULL;
+	X509 *x = NULL;
+	unsigned char *tbs = NULL;
+	char err[256];
+	double t0, rate = -1;
+	int fd[2], i, len, status;
+	long n = 0;
+	pid_t pid;
+
+	if (pipe(fd) == -1)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		close(fd[0]);
+		if ((s = signer_spawn(cfg, err, sizeof(err))) == NULL ||
+		    (pkey = signer_pkey(s, SIGNER_KIND_CERT, label, err,
+		    sizeof(err))) == NULL ||
+		    signer_pubkey(s, label, &pub, err, sizeof(err)) == -1 ||
+		    (x = X509_new()) == NULL || X509_set_version(x, 2) != 1 ||
+		    X509_set_pubkey(x, pub) != 1 ||
+		    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+		    MBSTRING_ASC, (const unsigned char *)"bench", -1, -1, 0) != 1 ||
+		    X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 ||
+		    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
+		    X509_gmtime_adj(X509_getm_notAfter(x), 86400) == NULL ||
+		    /* Signed once: the TBS carries its signature algorithm. */
+		    X509_sign(x, pkey, EVP_sha256()) <= 0 ||
+		    (len = i2d_re_X509_tbs(x, &tbs)) <= 0)
+			_exit(1);
+		t0 = now();
+		for (i = 0; i < nthreads; i++) {
+			b[i] = (struct bench_thread){ s, label, tbs, (size_t)len,
+			    &stop, 0 };
+			if (pthread_create(&th[i], NULL, bench_thread_run,
+			    &b[i]) != 0)
+				_exit(1);
+		}
+		while (now() - t0 < secs)
+			usleep(10000);
+		stop = 1;
+		for (i = 0; i < nthreads; i++) {
+			pthread_join(th[i], NULL);
+			n = n < 0 || b[i].n < 0 ? -1 : n + b[i].n;
+		}
+		rate = n < 0 ? -1 : (double)n / (now() - t0);
+		signer_close(s);
+		if (write(fd[1], &rate, sizeof(rate)) != (ssize_t)sizeof(rate))
+			_exit(1);
+		_exit(0);
+	}
+	close(fd[1]);
+	if (read(fd[0], &rate, sizeof(rate)) != (ssize_t)sizeof(rate))
+		rate = -1;
+	close(fd[0]);
+	waitpid(pid, &status, 0);
+	return rate;
+}
+
 /*
  * nworkers processes, each with its own signer (pin: both on worker i's
  * CPU, cpu_for_worker(i)); summed signatures/s.
@@ -204,7 +309,7 @@ main(int argc, char *argv[])
 	EVP_PKEY *pub;
 	char conf[1024], path[512], pinfile[512], tokdir[512], err[256];
 	const char *module = getenv("PKI_TEST_HSM_MODULE");
-	double secs = 3, r[6][2];
+	double secs = 3, r[8][2];
 	int i;
 
 	if (argc < 2 || argc > 3) {
@@ -264,6 +369,8 @@ main(int argc, char *argv[])
 		r[3][i] = bench_procs(&cfg, labels[i], 2, 0, 0, secs);
 		r[4][i] = bench_procs(&cfg, labels[i], 1, 1, 1, secs);
 		r[5][i] = bench_procs(&cfg, labels[i], 2, 0, 1, secs);
+		r[6][i] = bench_threads(&cfg, labels[i], 2, secs);
+		r[7][i] = bench_threads(&cfg, labels[i], 4, secs);
 	}
 	p11_token_close(t);
 	p11_module_free(m);
@@ -286,7 +393,11 @@ main(int argc, char *argv[])
 	    "| %8.0f |\n", r[4][0], r[4][1]);
 	printf("| X509_sign, 2 workers + signers, a CPU per pair  | %7.0f "
 	    "| %8.0f |\n", r[5][0], r[5][1]);
-	for (i = 0; i < 6; i++)
+	printf("| signer_sign, 2 threads sharing 1 signer         | %7.0f "
+	    "| %8.0f |\n", r[6][0], r[6][1]);
+	printf("| signer_sign, 4 threads sharing 1 signer         | %7.0f "
+	    "| %8.0f |\n", r[7][0], r[7][1]);
+	for (i = 0; i < 8; i++)
 		if (r[i][0] < 0 || r[i][1] < 0)
 			return 1;
 	return 0;

@@ -1628,30 +1628,59 @@ out:
 	return NULL;
 }
 
+/* Asks for a key the signer does not grant, n times: each one refused. */
+static void *
+refused_run(void *arg)
+{
+	struct worker *w = arg;
+	unsigned char tbs[3] = { 0x30, 0x01, 0x00 }, *sig;
+	size_t siglen;
+	int i;
+
+	for (i = 0; i < w->n; i++) {
+		sig = NULL;
+		if (signer_sign(w->s, SIGNER_KIND_CERT, "not-granted", "SHA256",
+		    tbs, sizeof(tbs), &sig, &siglen, w->err,
+		    sizeof(w->err)) != -1 || strstr(w->err, "not-granted") ==
+		    NULL) {
+			free(sig);
+			return NULL;
+		}
+		w->ok++;
+	}
+	return NULL;
+}
+
+/*
+ * Threads sharing a signer have their requests pipelined
+ * (hsm/signer_client.c): each must get its own reply. Four threads on one
+ * signer (EC and RSA keys, each signature verified with its own key) and
+ * a fifth whose requests are all refused, in between; two more threads on
+ * a second signer.
+ */
 static void
 test_concurrency(void **state)
 {
 	struct fixture *f = *state;
-	struct worker w[4];
-	pthread_t th[4];
+	struct worker w[7];
+	pthread_t th[7];
 	struct signer *s2;
 	char err[256];
 	int i;
 
 	if ((s2 = signer_spawn(&f->cfg, err, sizeof(err))) == NULL)
 		fail_msg("%s", err);
-	/* Two threads sharing one signer, two more on a second signer. */
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 7; i++) {
 		w[i].f = f;
-		w[i].s = i < 2 ? f->s : s2;
+		w[i].s = i < 4 || i == 6 ? f->s : s2;
 		w[i].label = keylabels[i % 2];
-		w[i].n = i % 2 == 0 ? 200 : 20;
+		w[i].n = i == 6 ? 100 : i % 2 == 0 ? 200 : 20;
 		w[i].ok = 0;
 		w[i].err[0] = '\0';
-		assert_int_equal(pthread_create(&th[i], NULL, worker_run,
-		    &w[i]), 0);
+		assert_int_equal(pthread_create(&th[i], NULL, i == 6 ?
+		    refused_run : worker_run, &w[i]), 0);
 	}
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 7; i++) {
 		pthread_join(th[i], NULL);
 		if (w[i].ok != w[i].n) {
 			ERR_print_errors_fp(stderr);
@@ -1659,6 +1688,7 @@ test_concurrency(void **state)
 			    w[i].n, w[i].err);
 		}
 	}
+	assert_false(signer_broken(f->s));
 	signer_close(s2);
 }
 
