@@ -1274,6 +1274,29 @@ hung_call_run(void *arg)
 }
 
 /*
+ * A signer spawned with c and a 1 s bound that has signed tbs once (so a
+ * request armed its watchdog): the tests of hung and idle signers.
+ */
+static struct signer *
+spawn_signed_once(struct signer_config *c, const unsigned char *tbs,
+    size_t len)
+{
+	struct signer *s;
+	unsigned char *sig = NULL;
+	size_t siglen;
+	char err[512] = "";
+
+	c->timeout_s = 1;
+	if ((s = signer_spawn(c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
+	    &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("the first signature: %s", err);
+	free(sig);
+	return s;
+}
+
+/*
  * The watchdog ends only a request that overruns its bound, not a signer
  * that is idle, or busy with requests each in time, when its alarm goes
  * off (the alarm is armed once per bound, not around each request): with
@@ -1293,15 +1316,9 @@ test_watchdog_idle_and_busy(void **state)
 	unsigned long n = 0;
 	pid_t pid;
 
-	c.timeout_s = 1;
-	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
-		fail_msg("%s", err);
-	pid = signer_pid(s);
 	tbs = tbs_cert(f, &len);
-	if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
-	    &sig, &siglen, err, sizeof(err)) == -1)
-		fail_msg("first: %s", err);
-	free(sig);
+	s = spawn_signed_once(&c, tbs, len);
+	pid = signer_pid(s);
 	sleep(4);	/* past the alarm the request armed */
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
 	t0 = now_ms();
@@ -1343,16 +1360,9 @@ test_hung_signer(void **state)
 	pid_t pid;
 	int i;
 
-	c.timeout_s = 1;
-	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
-		fail_msg("%s", err);
-	pid = signer_pid(s);
 	tbs = tbs_cert(f, &len);
-	if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
-	    &sig, &siglen, err, sizeof(err)) == -1)
-		fail_msg("before the hang: %s", err);
-	free(sig);
-	sig = NULL;
+	s = spawn_signed_once(&c, tbs, len);
+	pid = signer_pid(s);
 
 	assert_int_equal(kill(pid, SIGSTOP), 0);
 	for (i = 0; i < 2; i++) {
@@ -1516,17 +1526,9 @@ test_hung_signer_sandboxed(void **state)
 	int st, rc, broken, alive;
 
 	conf = sandboxed_config(f, &c, "hung.conf");
-	c.timeout_s = 1;
 	tbs = tbs_cert(f, &len);
-
-	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
-		fail_msg("%s", err);
+	s = spawn_signed_once(&c, tbs, len);
 	pid = signer_pid(s);
-	if (signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
-	    &sig, &siglen, err, sizeof(err)) == -1)
-		fail_msg("before the hang: %s", err);
-	free(sig);
-	sig = NULL;
 	locker = hold_token_locks(f);
 	t0 = now_ms();
 	rc = signer_sign(s, SIGNER_KIND_CERT, "ec-ca", "SHA256", tbs, len,
