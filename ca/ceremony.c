@@ -388,34 +388,53 @@ out:
 }
 
 /*
- * `pkictl ca responder --issuer NAME`: the next delegated OCSP responder of
- * the root or the issuing CA. Responder certificates live 90 days
- * (policy/profiles/ocsp-responder.cnf) and ocspd warns 14 days before the
- * end (ocsp/README.md "Responder certificates"): this is how the next one
- * is made, ahead of time. A new key in the OCSP token (labelled, and the
- * certificate named, ocsp-NAME-N, N one more than the issuer's responder
- * certificates so far: the ceremony's are ocsp-NAME with key ocsp-NAME-1),
- * its certificate from the ocsp-responder profile signed by the issuer's
- * key (the root's only here, at a ceremony, as for the ARL), checked
- * against the root, then recorded with its audit events in one
- * transaction. ocspd takes it at its next start (the newest valid one).
+ * The next key and certificate of a role whose certificates end before
+ * their issuer's: `pkictl ca responder --issuer NAME` (the delegated OCSP
+ * responder of the root or the issuing CA; 90 days, ocspd warns 14 days
+ * before the end: ocsp/README.md "Responder certificates") and `pkictl ca
+ * tsa` (the TSA's, from the issuing CA; 5 years, tsad warns 30 days
+ * before). A new key in the role's token, labelled, and the certificate
+ * named, PREFIX-N: N one more than the certificates of that role (and
+ * issuer) so far, as the ceremony's are PREFIX-less (ocsp-NAME, tsa) with
+ * key PREFIX-1. Its certificate comes from the role's profile, signed by
+ * the issuer's key (the root's only here, at a ceremony, as for the ARL),
+ * is checked against the root for its purpose, then recorded with its
+ * audit events in one transaction. The daemon takes the newest valid one
+ * at its next start.
  */
-struct responder {
-	const char	*actor;
-	struct cadb_ca	 issuer;
-	const char	*ocsp_token;
-	char		 label[SIGNER_LABEL_MAX + 1];	/* key and certificate */
-	const char	*keytype;
-	EVP_PKEY	*pub;
-	X509		*cert;
+struct next_kind {
+	const char	*command;	/* for messages: "responder", "tsa" */
+	const char	*noun;		/* "responder certificate ..." */
+	const char	*role;		/* ca_key.role and ca_certificate.role */
+	const char	*token_role;	/* hsm.<token_role>_token */
+	const char	*profile;
+	int		 purpose;
+	int		 named_after_issuer;	/* CN: the issuer's, as the ceremony */
+	const char	*daemon;
+};
+
+static const struct next_kind next_responder = { "responder", "responder",
+	"ocsp", "ocsp", "ocsp-responder", X509_PURPOSE_OCSP_HELPER, 1, "ocspd" };
+static const struct next_kind next_tsa = { "tsa", "TSA", "tsa", "tsa", "tsa",
+	X509_PURPOSE_TIMESTAMP_SIGN, 0, "tsad" };
+
+struct next_cert {
+	const struct next_kind	*kind;
+	const char		*actor;
+	struct cadb_ca		 issuer;
+	const char		*token;		/* where the new key goes */
+	char			 label[SIGNER_LABEL_MAX + 1];	/* key and certificate */
+	const char		*keytype;
+	EVP_PKEY		*pub;
+	X509			*cert;
 };
 
 static int
-responder_record(struct db *db, void *arg)
+next_record(struct db *db, void *arg)
 {
-	struct responder *r = arg;
+	struct next_cert *r = arg;
 	long long key_id, cert_id, issued_id;
-	char serial[128] = "";
+	char serial[128] = "", action[32];
 	ASN1_INTEGER *sn;
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
@@ -428,35 +447,37 @@ responder_record(struct db *db, void *arg)
 		snprintf(serial, sizeof(serial), "%s", hex);
 	OPENSSL_free(hex);
 	BN_free(bn);
-	if (certstore_add_key(db, r->actor, "ocsp", r->ocsp_token, r->label,
+	if (certstore_add_key(db, r->actor, r->kind->role, r->token, r->label,
 	    r->keytype, r->pub, &key_id) == -1 ||
-	    certstore_add_cert(db, r->actor, r->label, "ocsp", key_id,
+	    certstore_add_cert(db, r->actor, r->label, r->kind->role, key_id,
 	    r->issuer.id, r->cert, &cert_id) == -1 ||
-	    certstore_add_issued(db, r->actor, r->issuer.id, "ocsp-responder",
+	    certstore_add_issued(db, r->actor, r->issuer.id, r->kind->profile,
 	    r->cert, &issued_id) == -1)
 		return -1;
+	snprintf(action, sizeof(action), "ca.%s", r->kind->command);
 	details = json_pack("{s:s, s:s, s:s, s:s}", "issuer", r->issuer.name,
 	    "certificate", r->label, "key", r->label, "serial", serial);
-	rc = details == NULL ? -1 : audit_append(db, r->actor, "ca.responder",
+	rc = details == NULL ? -1 : audit_append(db, r->actor, action,
 	    "ca_certificate", r->label, details, NULL);
 	json_decref(details);
 	return rc;
 }
 
-/* The next free number of issuer's responder certificates; -1 on error. */
+/* The next free number of the role's (and issuer's) certificates; -1 on error. */
 static int
-responder_next(struct db *db, const struct cadb_ca *issuer)
+next_number(struct db *db, const struct next_cert *r)
 {
-	static const struct db_stmt stmt = { "ca_responder_count",
-		"SELECT count(*) + 1 FROM ca_certificate WHERE role = 'ocsp' "
-		"AND issuer_id = $1", 1 };
-	const char *values[1];
+	static const struct db_stmt stmt = { "ca_next_count",
+		"SELECT count(*) + 1 FROM ca_certificate WHERE role = $1 "
+		"AND issuer_id = $2", 2 };
+	const char *values[2];
 	char id[32];
 	PGresult *res;
 	int n;
 
-	snprintf(id, sizeof(id), "%lld", issuer->id);
-	values[0] = id;
+	snprintf(id, sizeof(id), "%lld", r->issuer.id);
+	values[0] = r->kind->role;
+	values[1] = id;
 	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
 		return -1;
 	n = atoi(PQgetvalue(res, 0, 0));
@@ -464,11 +485,11 @@ responder_next(struct db *db, const struct cadb_ca *issuer)
 	return n;
 }
 
-/* 1 when the database holds the responder certificate named name. */
+/* 1 when the database holds the certificate named name. */
 static int
-responder_recorded(struct db *db, const char *name)
+next_recorded(struct db *db, const char *name)
 {
-	static const struct db_stmt stmt = { "ca_responder_recorded",
+	static const struct db_stmt stmt = { "ca_next_recorded",
 		"SELECT 1 FROM ca_certificate WHERE name = $1", 1 };
 	const char *values[1] = { name };
 	PGresult *res;
@@ -481,11 +502,12 @@ responder_recorded(struct db *db, const char *name)
 	return n;
 }
 
-int
-ceremony_responder(const struct config *cfg, const char *actor,
-    const char *issuer_name)
+static int
+ceremony_next(const struct config *cfg, const char *actor,
+    const struct next_kind *kind, const char *issuer_name)
 {
-	struct responder r;
+	const char *cmd = kind->command;
+	struct next_cert r;
 	struct cadb_ca root;
 	struct signer_config sc;
 	struct signer *signer = NULL;
@@ -495,11 +517,12 @@ ceremony_responder(const struct config *cfg, const char *actor,
 	X509_STORE *store = NULL;
 	STACK_OF(X509) *untrusted = NULL;
 	const char *out_dir, *token_role, *token;
-	char err[512], when[64], cn[128];
+	char err[512], when[64], cn[128] = "";
 	int n, generated = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
 
 	memset(&r, 0, sizeof(r));
 	memset(&root, 0, sizeof(root));
+	r.kind = kind;
 	r.actor = actor;
 	if ((out_dir = config_get(cfg, "pki.out_dir", NULL)) == NULL) {
 		log_err("config: pki.out_dir missing");
@@ -524,7 +547,7 @@ ceremony_responder(const struct config *cfg, const char *actor,
 	/* The issuer's key is in the token of role root or ca: the config must agree. */
 	token_role = strcmp(r.issuer.role, "root") == 0 ? "root" : "ca";
 	if (pkictl_signer_token(cfg, token_role, &token, NULL) == -1 ||
-	    pkictl_signer_token(cfg, "ocsp", &r.ocsp_token, NULL) == -1)
+	    pkictl_signer_token(cfg, kind->token_role, &r.token, NULL) == -1)
 		goto out;
 	if (strcmp(token, r.issuer.token) != 0) {
 		log_err("hsm.%s_token is %s but the key of %s is in token %s",
@@ -533,11 +556,15 @@ ceremony_responder(const struct config *cfg, const char *actor,
 	}
 	if (cadb_load(db, "root", &root) != 0)
 		goto out;
-	if ((n = responder_next(db, &r.issuer)) < 2)
+	if ((n = next_number(db, &r)) < 2)
 		goto out;
-	snprintf(r.label, sizeof(r.label), "ocsp-%s-%d", r.issuer.name, n);
+	if (kind->named_after_issuer)
+		snprintf(r.label, sizeof(r.label), "%s-%s-%d", kind->role,
+		    r.issuer.name, n);
+	else
+		snprintf(r.label, sizeof(r.label), "%s-%d", kind->role, n);
 	if ((prof = profile_load(config_get(cfg, "pki.policy_dir", "policy"),
-	    "ocsp-responder", cfg, err, sizeof(err))) == NULL) {
+	    kind->profile, cfg, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		goto out;
 	}
@@ -545,74 +572,74 @@ ceremony_responder(const struct config *cfg, const char *actor,
 
 	memset(&sc, 0, sizeof(sc));
 	if (signer_config_add_token(&sc, cfg, token_role) == -1 ||
-	    signer_config_add_token(&sc, cfg, "ocsp") == -1 ||
+	    signer_config_add_token(&sc, cfg, kind->token_role) == -1 ||
 	    signer_config_grant(&sc, SIGNER_KIND_CERT, r.issuer.key_label) == -1)
 		goto out;
 	sc.allow_keygen = 1;
 	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
-		log_err("responder: signer: %s", err);
+		log_err("%s: signer: %s", cmd, err);
 		goto out;
 	}
 	if ((signing = signer_pkey(signer, SIGNER_KIND_CERT, r.issuer.key_label,
 	    err, sizeof(err))) == NULL) {
-		log_err("responder: key %s: %s", r.issuer.key_label, err);
+		log_err("%s: key %s: %s", cmd, r.issuer.key_label, err);
 		goto out;
 	}
 	if (X509_check_private_key(r.issuer.cert, signing) != 1) {
-		log_err("responder: key %s in token %s is not the key of %s's "
-		    "certificate", r.issuer.key_label, token, r.issuer.name);
+		log_err("%s: key %s in token %s is not the key of %s's "
+		    "certificate", cmd, r.issuer.key_label, token, r.issuer.name);
 		goto out;
 	}
-	if (signer_keygen(signer, r.ocsp_token, r.label, r.keytype, &r.pub,
-	    err, sizeof(err)) == -1) {
-		log_err("responder: key %s in token %s: %s (a key left by a run "
-		    "that was killed must be deleted first)", r.label,
-		    r.ocsp_token, err);
+	if (signer_keygen(signer, r.token, r.label, r.keytype, &r.pub, err,
+	    sizeof(err)) == -1) {
+		log_err("%s: key %s in token %s: %s (a key left by a run that "
+		    "was killed must be deleted first)", cmd, r.label, r.token,
+		    err);
 		goto out;
 	}
 	generated = 1;
-	log_info("responder: generated %s key %s in token %s", r.keytype,
-	    r.label, r.ocsp_token);
-	/* Named after its issuer, as the ceremony's. */
-	if (ceremony_cn(r.issuer.cert, cn, sizeof(cn)) == -1 ||
-	    (r.cert = profile_issue(prof, NULL, r.pub, cn, r.issuer.cert,
-	    signing, err, sizeof(err))) == NULL) {
-		log_err("responder: %s certificate: %s", r.label, err);
+	log_info("%s: generated %s key %s in token %s", cmd, r.keytype,
+	    r.label, r.token);
+	if ((kind->named_after_issuer && ceremony_cn(r.issuer.cert, cn,
+	    sizeof(cn)) == -1) || (r.cert = profile_issue(prof, NULL, r.pub,
+	    cn[0] != '\0' ? cn : NULL, r.issuer.cert, signing, err,
+	    sizeof(err))) == NULL) {
+		log_err("%s: %s certificate: %s", cmd, r.label, err);
 		goto out;
 	}
 	if (ceremony_store(root.cert, strcmp(r.issuer.role, "root") == 0 ?
 	    NULL : r.issuer.cert, &store, &untrusted) == -1 ||
-	    ceremony_check_cert(store, untrusted, r.cert,
-	    X509_PURPOSE_OCSP_HELPER, 0, r.label) == -1)
+	    ceremony_check_cert(store, untrusted, r.cert, kind->purpose, 0,
+	    r.label) == -1)
 		goto out;
-	if (db_transaction(db, "SERIALIZABLE", 3, responder_record, &r) == -1) {
+	if (db_transaction(db, "SERIALIZABLE", 3, next_record, &r) == -1) {
 		/* A lost answer to COMMIT: the key stays if it may be recorded. */
-		if ((n = responder_recorded(db, r.label)) != 0) {
+		if ((n = next_recorded(db, r.label)) != 0) {
 			committed = 1;
-			log_err("responder: the database %s recorded %s: the key "
-			    "is kept; check `pkictl ca status`", n == 1 ?
+			log_err("%s: the database %s recorded %s: the key is "
+			    "kept; check `pkictl ca status`", cmd, n == 1 ?
 			    "has" : "may have", r.label);
 		} else
-			log_err("responder: recording %s failed; nothing was "
-			    "committed", r.label);
+			log_err("%s: recording %s failed; nothing was "
+			    "committed", cmd, r.label);
 		goto out;
 	}
 	committed = 1;
 	if (certstore_export(db, out_dir) == -1) {
-		log_err("responder: committed, but writing %s failed; run "
-		    "`pkictl ca export`", out_dir);
+		log_err("%s: committed, but writing %s failed; run `pkictl ca "
+		    "export`", cmd, out_dir);
 		goto out;
 	}
-	printf("responder certificate %s for %s in %s/%s.pem; ocspd uses it "
-	    "from its next start (the newest valid one of each issuer)\n",
-	    r.label, r.issuer.name, out_dir, r.label);
+	printf("%s certificate %s for %s in %s/%s.pem; %s uses it from its "
+	    "next start (the newest valid one)\n", kind->noun, r.label,
+	    r.issuer.name, out_dir, r.label, kind->daemon);
 	rc = PKICTL_EXIT_OK;
 out:
 	if (generated && !committed &&
-	    signer_unkeygen(signer, r.ocsp_token, r.label, r.keytype, err,
+	    signer_unkeygen(signer, r.token, r.label, r.keytype, err,
 	    sizeof(err)) == -1)
-		log_err("responder: could not destroy key %s in token %s: %s; "
-		    "delete it before the next run", r.label, r.ocsp_token, err);
+		log_err("%s: could not destroy key %s in token %s: %s; delete "
+		    "it before the next run", cmd, r.label, r.token, err);
 	sk_X509_free(untrusted);
 	X509_STORE_free(store);
 	X509_free(r.cert);
@@ -624,6 +651,19 @@ out:
 	signer_close(signer);
 	db_close(db);
 	return rc;
+}
+
+int
+ceremony_responder(const struct config *cfg, const char *actor,
+    const char *issuer_name)
+{
+	return ceremony_next(cfg, actor, &next_responder, issuer_name);
+}
+
+int
+ceremony_tsa(const struct config *cfg, const char *actor)
+{
+	return ceremony_next(cfg, actor, &next_tsa, "issuing");
 }
 
 int

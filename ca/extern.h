@@ -123,6 +123,8 @@ int	 ceremony_status(const struct config *);
 /* `pkictl ca responder --issuer NAME`: the issuer's next OCSP responder. */
 int	 ceremony_responder(const struct config *, const char *actor,
 	    const char *issuer_name);
+/* `pkictl ca tsa`: the TSA's next key and certificate. */
+int	 ceremony_tsa(const struct config *, const char *actor);
 
 /* certcmd.c: pkictl cert issue|revoke|release|status */
 int	 cmd_cert(const struct config *, const char *actor, int argc, char **argv);

@@ -63,6 +63,7 @@ usage(void)
 	    "  ca export    write the CA certificates to pki.out_dir\n"
 	    "  ca responder [--issuer issuing|root]   the issuer's next OCSP responder\n"
 	    "               key and certificate (ocspd takes it at its next start)\n"
+	    "  ca tsa       the TSA's next key and certificate (tsad: at its next start)\n"
 	    "  cert issue --profile P --csr F [--issuer issuing] [--out F]\n"
 	    "  cert revoke --serial HEX --reason R [--issuer issuing]"
 	    " [--invalidity-date 2026-01-01T00:00:00Z]\n"
@@ -529,6 +530,8 @@ cmd_ca(const struct config *cfg, int argc, char **argv)
 		usage();
 		return PKICTL_EXIT_USAGE;
 	}
+	if (strcmp(argv[0], "tsa") == 0)
+		return ceremony_tsa(cfg, actor);
 	if (strcmp(argv[0], "init") == 0)
 		return ceremony_init(cfg, actor);
 	if (strcmp(argv[0], "status") == 0)

@@ -11,13 +11,12 @@
 #include "lib/db.h"
 #include "lib/log.h"
 
-int
-cadb_load(struct db *db, const char *name, struct cadb_ca *ca)
+/* The certificate of stmt's one row (id, role, der, token, key, name). */
+static int
+cadb_load_row(struct db *db, const struct db_stmt *stmt, const char *arg,
+    struct cadb_ca *ca)
 {
-	static const struct db_stmt stmt = { "cadb_load",
-		"SELECT c.id, c.role, c.der, k.token_label, k.key_label FROM "
-		"ca_certificate c JOIN ca_key k ON k.id = c.key_id WHERE c.name = $1", 1 };
-	const char *values[1] = { name };
+	const char *values[1] = { arg };
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	PGresult *res;
@@ -25,14 +24,14 @@ cadb_load(struct db *db, const char *name, struct cadb_ca *ca)
 	int rc = -1;
 
 	memset(ca, 0, sizeof(*ca));
-	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
+	if ((res = db_exec(db, stmt, values, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
 		rc = 1;
 		goto out;
 	}
 	ca->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	snprintf(ca->name, sizeof(ca->name), "%s", name);
+	snprintf(ca->name, sizeof(ca->name), "%s", PQgetvalue(res, 0, 5));
 	snprintf(ca->role, sizeof(ca->role), "%s", PQgetvalue(res, 0, 1));
 	snprintf(ca->token, sizeof(ca->token), "%s", PQgetvalue(res, 0, 3));
 	snprintf(ca->key_label, sizeof(ca->key_label), "%s", PQgetvalue(res, 0, 4));
@@ -40,7 +39,7 @@ cadb_load(struct db *db, const char *name, struct cadb_ca *ca)
 		goto out;
 	p = der;
 	if ((ca->cert = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len) {
-		log_err("ca_certificate %s: not one DER certificate", name);
+		log_err("ca_certificate %s: not one DER certificate", ca->name);
 		goto out;
 	}
 	rc = 0;
@@ -48,6 +47,30 @@ out:
 	free(der);
 	PQclear(res);
 	return rc;
+}
+
+int
+cadb_load(struct db *db, const char *name, struct cadb_ca *ca)
+{
+	static const struct db_stmt stmt = { "cadb_load",
+		"SELECT c.id, c.role, c.der, k.token_label, k.key_label, c.name "
+		"FROM ca_certificate c JOIN ca_key k ON k.id = c.key_id "
+		"WHERE c.name = $1", 1 };
+
+	return cadb_load_row(db, &stmt, name, ca);
+}
+
+int
+cadb_load_current(struct db *db, const char *role, struct cadb_ca *ca)
+{
+	static const struct db_stmt stmt = { "cadb_load_current",
+		"SELECT c.id, c.role, c.der, k.token_label, k.key_label, c.name "
+		"FROM ca_certificate c JOIN ca_key k ON k.id = c.key_id "
+		"WHERE c.role = $1 ORDER BY (c.not_before <= now() AND "
+		"c.not_after > now()) DESC, c.not_before DESC, c.id DESC "
+		"LIMIT 1", 1 };
+
+	return cadb_load_row(db, &stmt, role, ca);
 }
 
 void

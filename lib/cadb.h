@@ -25,6 +25,13 @@ struct cadb_ca {
  * (logged). The caller clears ca with cadb_clear() in every case.
  */
 int	cadb_load(struct db *, const char *name, struct cadb_ca *ca);
+/*
+ * As cadb_load(), the certificate of role to sign with when rotations made
+ * several (`pkictl ca tsa`): the newest (by notBefore) valid now; when
+ * none is, the newest (its user refuses to sign with it and says why). 1
+ * when there is none at all.
+ */
+int	cadb_load_current(struct db *, const char *role, struct cadb_ca *ca);
 void	cadb_clear(struct cadb_ca *);
 
 /*

@@ -220,7 +220,9 @@ tsad_load_certs(const struct config *cfg, X509 **cert, STACK_OF(X509) **extra,
 		log_err("database: %s", err);
 		goto out;
 	}
-	if (cadb_load(db, "tsa", &tsa) != 0 || cadb_load(db, "issuing", &issuing) != 0) {
+	/* The newest valid now of the TSA certificates (`pkictl ca tsa`). */
+	if (cadb_load_current(db, "tsa", &tsa) != 0 ||
+	    cadb_load(db, "issuing", &issuing) != 0) {
 		log_err("no TSA or issuing CA certificate in the database: run "
 		    "`pkictl ca init`");
 		goto out;

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# `pkictl ca responder`: the next delegated OCSP responder of the issuing CA
-# and of the root (responder certificates live 90 days), on a stack of its
-# own. The new certificate verifies to the root for OCSP signing, has
-# id-pkix-ocsp-nocheck, is recorded with its audit events and exported; its
-# issuer answers for it; ocspd, restarted, signs with the new key, and
-# `openssl ocsp` accepts the answers. Bad issuers and a missing stack are
-# refused with the reason, changing nothing.
+# The next key and certificate of the roles whose certificates end before
+# their issuer's, on a stack of its own. `pkictl ca responder`: the next
+# delegated OCSP responder of the issuing CA and of the root (responder
+# certificates live 90 days). The new certificate verifies to the root for
+# OCSP signing, has id-pkix-ocsp-nocheck, is recorded with its audit events
+# and exported; its issuer answers for it; ocspd, restarted, signs with the
+# new key, and `openssl ocsp` accepts the answers. `pkictl ca tsa`: the
+# TSA's next (5 years); tsad, restarted, signs time-stamps that `openssl ts
+# -verify` accepts with the new certificate. Bad issuers are refused with
+# the reason, changing nothing.
 . "$(dirname "$0")/lib.sh"
 T=$(test_tmpdir)
 S=$T/stack
@@ -110,3 +113,33 @@ openssl verify -CAfile "$pki/root.pem" -purpose ocsphelper "$pki/ocsp-root-2.pem
 pkictl ca responder >"$T/third.out" 2>&1 && has -F ocsp-issuing-3 "$T/third.out" ||
 	{ cat "$T/third.out"; fail "ca responder (default issuer) did not make ocsp-issuing-3"; }
 note "ocsp-root-2 signed by the root; ocsp-issuing-3 next"
+
+# --- the TSA's next key and certificate; tsad, restarted, signs with it -------------------
+tsa_url=$(stack_get "$S" PKI_TSA_URL)
+pkictl ca tsa >"$T/tsa.out" 2>&1 && has -F "TSA certificate tsa-2 for issuing in $pki/tsa-2.pem" "$T/tsa.out" ||
+	{ cat "$T/tsa.out"; fail "ca tsa did not make tsa-2"; }
+openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/issuing.pem" -purpose timestampsign "$pki/tsa-2.pem" >"$T/v.out" 2>&1 ||
+	{ cat "$T/v.out"; fail "tsa-2 does not verify for time-stamping"; }
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ca.tsa' AND details->>'certificate' = 'tsa-2'")" = 1 ] ||
+	fail "no ca.tsa audit event"
+[ "$(id -u)" -ne 0 ] || chown -R "$(stat -c %U "$hsm/tokens"):$(stat -c %G "$hsm/tokens")" "$hsm/tokens"
+pid=$(pidfile_of "$S" tsa)
+kill -TERM "$pid"
+for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "tsad did not stop"
+stack_up "$S"
+echo "rotation" | openssl ts -query -sha256 -cert -out "$T/q.tsq" 2>/dev/null
+curl -sf -H 'Content-Type: application/timestamp-query' --data-binary "@$T/q.tsq" "$tsa_url/" -o "$T/r.tsr" ||
+	fail "tsad answered no time-stamp after the rotation"
+openssl ts -verify -in "$T/r.tsr" -queryfile "$T/q.tsq" -CAfile "$pki/root.pem" -untrusted "$pki/chain.pem" >"$T/tv.out" 2>&1 ||
+	{ cat "$T/tv.out"; fail "the time-stamp after the rotation does not verify"; }
+openssl ts -reply -in "$T/r.tsr" -token_out -out "$T/tok.der" 2>/dev/null &&
+	openssl pkcs7 -inform DER -in "$T/tok.der" -print_certs -out "$T/tokcerts.pem" 2>/dev/null ||
+	fail "no certificates in the token"
+[ "$(openssl x509 -in "$T/tokcerts.pem" -noout -fingerprint -sha256)" = \
+	"$(openssl x509 -in "$pki/tsa-2.pem" -noout -fingerprint -sha256)" ] ||
+	fail "the token is not signed by tsa-2 (its first certificate is another)"
+# The first certificate of the token's set is the signer's (certReq): tsad
+# signs with the TSA key tsa-2 and no longer the ceremony's tsa-1.
+has -F "key tsa-2" "$(stack_get "$S" PKI_DIR)/log/tsa.log" || fail "tsad's log does not name key tsa-2"
+note "tsa-2: verifies for time-stamping, audited; tsad restarted signs with it (openssl ts -verify)"
