@@ -72,15 +72,20 @@ pkictl key list --token "$(sed -n 's/^ocsp_token *= *//p' "$conf")" >"$T/keys" 2
 note "ocsp-issuing-2: a new key, verifies for OCSP signing, recorded, audited, exported"
 
 # --- ocspd, restarted, answers with the new responder -----------------------------------
-# The signers demote to the stack's HSM user: the token files pkictl made
-# as root go back to it (as `make up` does at each up).
+# restart NAME: the stack's daemon NAME stopped and started again. The
+# signers demote to the stack's HSM user: the token files pkictl made as
+# root go back to it first (as `make up` does at each up).
 hsm=$(dirname "$SOFTHSM2_CONF")
-[ "$(id -u)" -ne 0 ] || chown -R "$(stat -c %U "$hsm/tokens"):$(stat -c %G "$hsm/tokens")" "$hsm/tokens"
-pid=$(pidfile_of "$S" ocsp)
-kill -TERM "$pid"
-for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$pid" 2>/dev/null && fail "ocspd did not stop"
-stack_up "$S"
+restart() {
+	local pid
+	[ "$(id -u)" -ne 0 ] || chown -R "$(stat -c %U "$hsm/tokens"):$(stat -c %G "$hsm/tokens")" "$hsm/tokens"
+	pid=$(pidfile_of "$S" "$1")
+	kill -TERM "$pid"
+	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null || fail "$1 (pid $pid) did not stop"
+	stack_up "$S"
+}
+restart ocsp
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/sub.key" \
 	-subj "/CN=responder test" -out "$T/sub.csr" 2>/dev/null
 pkictl cert issue --issuer issuing --profile subscriber --csr "$T/sub.csr" >"$T/sub.pem" || fail "pkictl cert issue"
@@ -122,12 +127,7 @@ openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/issuing.pem" -purpose ti
 	{ cat "$T/v.out"; fail "tsa-2 does not verify for time-stamping"; }
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ca.tsa' AND details->>'certificate' = 'tsa-2'")" = 1 ] ||
 	fail "no ca.tsa audit event"
-[ "$(id -u)" -ne 0 ] || chown -R "$(stat -c %U "$hsm/tokens"):$(stat -c %G "$hsm/tokens")" "$hsm/tokens"
-pid=$(pidfile_of "$S" tsa)
-kill -TERM "$pid"
-for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$pid" 2>/dev/null && fail "tsad did not stop"
-stack_up "$S"
+restart tsa
 echo "rotation" | openssl ts -query -sha256 -cert -out "$T/q.tsq" 2>/dev/null
 curl -sf -H 'Content-Type: application/timestamp-query' --data-binary "@$T/q.tsq" "$tsa_url/" -o "$T/r.tsr" ||
 	fail "tsad answered no time-stamp after the rotation"
