@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/bn.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -434,32 +433,27 @@ next_record(struct db *db, void *arg)
 {
 	struct next_cert *r = arg;
 	long long key_id, cert_id, issued_id;
-	char serial[128] = "", action[32];
-	ASN1_INTEGER *sn;
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
-	json_t *details;
-	int rc;
+	char action[32], *serial = NULL;
+	json_t *details = NULL;
+	int rc = -1;
 
-	if ((sn = X509_get_serialNumber(r->cert)) != NULL &&
-	    (bn = ASN1_INTEGER_to_BN(sn, NULL)) != NULL &&
-	    (hex = BN_bn2hex(bn)) != NULL)
-		snprintf(serial, sizeof(serial), "%s", hex);
-	OPENSSL_free(hex);
-	BN_free(bn);
 	if (certstore_add_key(db, r->actor, r->kind->role, r->token, r->label,
 	    r->keytype, r->pub, &key_id) == -1 ||
 	    certstore_add_cert(db, r->actor, r->label, r->kind->role, key_id,
 	    r->issuer.id, r->cert, &cert_id) == -1 ||
 	    certstore_add_issued(db, r->actor, r->issuer.id, r->kind->profile,
-	    r->cert, &issued_id) == -1)
-		return -1;
+	    r->cert, &issued_id) == -1 ||
+	    (serial = certstore_serial_hex(r->cert)) == NULL)
+		goto out;
+	/* The key is named the same (its ca.key.generate event says so). */
 	snprintf(action, sizeof(action), "ca.%s", r->kind->command);
-	details = json_pack("{s:s, s:s, s:s, s:s}", "issuer", r->issuer.name,
-	    "certificate", r->label, "key", r->label, "serial", serial);
-	rc = details == NULL ? -1 : audit_append(db, r->actor, action,
-	    "ca_certificate", r->label, details, NULL);
+	if ((details = json_pack("{s:s, s:s, s:s}", "issuer", r->issuer.name,
+	    "certificate", r->label, "serial", serial)) != NULL)
+		rc = audit_append(db, r->actor, action, "ca_certificate",
+		    r->label, details, NULL);
+out:
 	json_decref(details);
+	OPENSSL_free(serial);
 	return rc;
 }
 

@@ -123,7 +123,7 @@ certstore_time(const ASN1_TIME *t, char *out, size_t outlen)
 	return 0;
 }
 
-static char *
+char *
 certstore_serial_hex(X509 *cert)
 {
 	BIGNUM *bn;

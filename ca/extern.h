@@ -90,6 +90,8 @@ const char	*profile_ca_usage(X509 *x);
 /* certstore.c: CA certificates in PostgreSQL, PEM files and LDAP */
 /* hex helpers: lower-case hex of a SHA-256 over der */
 void	 certstore_sha256_hex(const unsigned char *der, size_t len, char out[65]);
+/* The serial as BN_bn2hex writes it (OPENSSL_free it), or NULL. */
+char	*certstore_serial_hex(X509 *cert);
 
 /*
  * The certstore_add_* and _queue_* functions insert one row and its audit

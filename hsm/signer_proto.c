@@ -248,9 +248,10 @@ signer_proto_send2(int fd, uint32_t type, const void *head, size_t headlen,
 	    -1);
 }
 
+/* Unbuffered: reads exactly one frame, so the descriptor may be shared. */
 int
-signer_proto_recv_until(int fd, size_t max, uint32_t *type,
-    unsigned char **body, size_t *len, long long deadline_ms)
+signer_proto_recv(int fd, size_t max, uint32_t *type, unsigned char **body,
+    size_t *len)
 {
 	unsigned char hdr[8], *b = NULL;
 	uint32_t n;
@@ -258,7 +259,7 @@ signer_proto_recv_until(int fd, size_t max, uint32_t *type,
 
 	*body = NULL;
 	*len = 0;
-	if ((r = proto_read_until(fd, hdr, sizeof(hdr), deadline_ms)) != 0)
+	if ((r = signer_proto_read(fd, hdr, sizeof(hdr))) != 0)
 		return r;
 	*type = proto_get32p(hdr);
 	n = proto_get32p(hdr + 4);
@@ -269,23 +270,15 @@ signer_proto_recv_until(int fd, size_t max, uint32_t *type,
 	if (n > 0) {
 		if ((b = malloc(n)) == NULL)
 			return -1;
-		if ((r = proto_read_until(fd, b, n, deadline_ms)) != 0) {
+		if (signer_proto_read(fd, b, n) != 0) {
 			free(b);
-			if (r == 1 || errno != ETIMEDOUT)
-				errno = EPROTO;
+			errno = EPROTO;
 			return -1;
 		}
 	}
 	*body = b;
 	*len = n;
 	return 0;
-}
-
-int
-signer_proto_recv(int fd, size_t max, uint32_t *type, unsigned char **body,
-    size_t *len)
-{
-	return signer_proto_recv_until(fd, max, type, body, len, -1);
 }
 
 void

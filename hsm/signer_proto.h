@@ -90,17 +90,16 @@ int	signer_proto_send2(int fd, uint32_t type_or_status, const void *head,
 int	signer_proto_recv(int fd, size_t max, uint32_t *type_or_status,
 	    unsigned char **body, size_t *len);
 /*
- * signer_proto_send2() and signer_proto_recv() bounded by deadline_ms, in
- * milliseconds of CLOCK_MONOTONIC (daemon_now_ms(); < 0: none): each read
- * and write waits in poll() for at most what is left, so a peer that stops
- * answering (a hung signer) costs the caller no more than that. Past the
- * deadline: -1 with errno ETIMEDOUT, whatever part of the frame went.
+ * signer_proto_send2() bounded by deadline_ms, in milliseconds of
+ * CLOCK_MONOTONIC (daemon_now_ms(); < 0: none): each write waits in poll()
+ * for at most what is left, so a peer that stops reading (a hung signer)
+ * costs the caller no more than that. Past the deadline: -1 with errno
+ * ETIMEDOUT, whatever part of the frame went. (Replies with a deadline:
+ * signer_proto_recv_from() below.)
  */
 int	signer_proto_send2_until(int fd, uint32_t type_or_status,
 	    const void *head, size_t headlen, const void *tail, size_t taillen,
 	    long long deadline_ms);
-int	signer_proto_recv_until(int fd, size_t max, uint32_t *type_or_status,
-	    unsigned char **body, size_t *len, long long deadline_ms);
 
 /*
  * A frame reader for one end of the socket that reads as much as is there:
@@ -117,7 +116,11 @@ struct signer_proto_reader {
 };
 
 void	signer_proto_reader_init(struct signer_proto_reader *, int fd);
-/* As signer_proto_recv_until() (deadline_ms < 0: none). */
+/*
+ * As signer_proto_recv(), bounded by deadline_ms as signer_proto_send2_until()
+ * (< 0: none): each read waits in poll() for at most what is left; past it,
+ * -1 with errno ETIMEDOUT.
+ */
 int	signer_proto_recv_from(struct signer_proto_reader *, size_t max,
 	    uint32_t *type_or_status, unsigned char **body, size_t *len,
 	    long long deadline_ms);
