@@ -194,6 +194,28 @@ int	signer_sign(struct signer *, enum signer_kind, const char *key_label,
 	    const char *mdname, const unsigned char *tbs, size_t tbslen,
 	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
 
+/*
+ * signer_sign() in two halves, for one thread that keeps several requests
+ * in flight (tsad): begin sends the request and gives its ticket; end
+ * waits for that ticket's reply. Replies come in the order of the
+ * tickets, which every thread's calls share; every ticket must be ended,
+ * or the calls after it wait for ever. -1 with err; a begin that fails
+ * takes no ticket.
+ */
+int	signer_sign_begin(struct signer *, enum signer_kind,
+	    const char *key_label, const char *mdname,
+	    const unsigned char *tbs, size_t tbslen, unsigned long *ticket,
+	    char *err, size_t errlen);
+int	signer_sign_end(struct signer *, unsigned long ticket,
+	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
+
+/*
+ * 1 when a reply has already been read from the socket and waits in the
+ * client's buffer, where poll() on signer_fd() does not see it: an event
+ * loop takes it before it sleeps.
+ */
+int	signer_reply_buffered(struct signer *);
+
 /* Public key of a granted key. */
 int	signer_pubkey(struct signer *, const char *key_label, EVP_PKEY **pub,
 	    char *err, size_t errlen);

@@ -168,25 +168,18 @@ signer_hung_locked(struct signer *s, unsigned int bound)
 }
 
 /*
- * One round trip, pipelined with other threads' (above). Returns 0 with
- * the OK payload in *out (malloc'd), or -1 with the signer's refusal or
- * the transport error in err.
+ * A round trip's first half: sends the request and takes the next ticket,
+ * under the mutex. 0, or -1 with err (no ticket taken).
  */
 static int
-signer_call(struct signer *s, uint32_t type, const unsigned char *req,
+signer_call_send(struct signer *s, uint32_t type, const unsigned char *req,
     size_t reqlen, const unsigned char *tail, size_t taillen,
-    unsigned char **out, size_t *outlen, char *err, size_t errlen)
+    unsigned long *ticket, char *err, size_t errlen)
 {
-	unsigned char *body = NULL;
-	size_t len = 0;
-	uint32_t status;
 	unsigned int bound = signer_proto_timeout(&s->bounds, type);
-	unsigned long ticket;
 	long long deadline;
-	int r, rc = -1;
+	int rc = -1;
 
-	*out = NULL;
-	*outlen = 0;
 	pthread_mutex_lock(&s->mtx);
 	if (s->broken) {
 		signer_seterr(err, errlen, "signer process %ld: %s earlier; "
@@ -213,8 +206,33 @@ signer_call(struct signer *s, uint32_t type, const unsigned char *req,
 		    "request: %s", (long)s->pid, strerror(errno));
 		goto out;
 	}
-	ticket = s->sent++;
+	*ticket = s->sent++;
 	s->queued_s += bound;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&s->mtx);
+	return rc;
+}
+
+/*
+ * A round trip's second half: waits for ticket's turn and takes its reply.
+ * Every ticket taken must come here, in any thread, or those after it wait
+ * for ever. Returns 0 with the OK payload in *out (malloc'd), or -1 with
+ * the signer's refusal or the transport error in err.
+ */
+static int
+signer_call_take(struct signer *s, uint32_t type, unsigned long ticket,
+    unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+	unsigned char *body = NULL;
+	size_t len = 0;
+	uint32_t status;
+	unsigned int bound = signer_proto_timeout(&s->bounds, type);
+	int r, rc = -1;
+
+	*out = NULL;
+	*outlen = 0;
+	pthread_mutex_lock(&s->mtx);
 	while (s->taken != ticket && !s->broken)
 		pthread_cond_wait(&s->turn[ticket % SIGNER_TURNS], &s->mtx);
 	if (s->broken) {
@@ -257,6 +275,26 @@ out:
 	pthread_mutex_unlock(&s->mtx);
 	free(body);
 	return rc;
+}
+
+/*
+ * One round trip, pipelined with other threads' (above). Returns 0 with
+ * the OK payload in *out (malloc'd), or -1 with the signer's refusal or
+ * the transport error in err.
+ */
+static int
+signer_call(struct signer *s, uint32_t type, const unsigned char *req,
+    size_t reqlen, const unsigned char *tail, size_t taillen,
+    unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+	unsigned long ticket;
+
+	*out = NULL;
+	*outlen = 0;
+	if (signer_call_send(s, type, req, reqlen, tail, taillen, &ticket, err,
+	    errlen) == -1)
+		return -1;
+	return signer_call_take(s, type, ticket, out, outlen, err, errlen);
 }
 
 /*
@@ -450,16 +488,14 @@ signer_pid(const struct signer *s)
 }
 
 int
-signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
-    const char *mdname, const unsigned char *tbs, size_t tbslen,
-    unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+signer_sign_begin(struct signer *s, enum signer_kind kind,
+    const char *key_label, const char *mdname, const unsigned char *tbs,
+    size_t tbslen, unsigned long *ticket, char *err, size_t errlen)
 {
 	unsigned char *req = NULL;
 	size_t reqlen;
 	int rc;
 
-	*sig = NULL;
-	*siglen = 0;
 	/* The TBS goes out in place: a CRL's can be tens of MiB. */
 	if (signer_proto_sign_head_encode(kind, key_label, mdname, tbslen,
 	    &req, &reqlen) == -1) {
@@ -468,10 +504,44 @@ signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
 		    SIGNER_LABEL_MAX, SIGNER_MDNAME_MAX, SIGNER_TBS_MAX);
 		return -1;
 	}
-	rc = signer_call(s, SIGNER_MSG_SIGN, req, reqlen, tbs, tbslen, sig,
-	    siglen, err, errlen);
+	rc = signer_call_send(s, SIGNER_MSG_SIGN, req, reqlen, tbs, tbslen,
+	    ticket, err, errlen);
 	free(req);
 	return rc;
+}
+
+int
+signer_sign_end(struct signer *s, unsigned long ticket, unsigned char **sig,
+    size_t *siglen, char *err, size_t errlen)
+{
+	return signer_call_take(s, SIGNER_MSG_SIGN, ticket, sig, siglen, err,
+	    errlen);
+}
+
+int
+signer_reply_buffered(struct signer *s)
+{
+	int r;
+
+	pthread_mutex_lock(&s->mtx);
+	r = signer_proto_reader_ready(&s->rd);
+	pthread_mutex_unlock(&s->mtx);
+	return r;
+}
+
+int
+signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
+    const char *mdname, const unsigned char *tbs, size_t tbslen,
+    unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+{
+	unsigned long ticket;
+
+	*sig = NULL;
+	*siglen = 0;
+	if (signer_sign_begin(s, kind, key_label, mdname, tbs, tbslen, &ticket,
+	    err, errlen) == -1)
+		return -1;
+	return signer_sign_end(s, ticket, sig, siglen, err, errlen);
 }
 
 /* Parses a DER SubjectPublicKeyInfo reply. */

@@ -371,6 +371,51 @@ signer_proto_recv_from(struct signer_proto_reader *rd, size_t max,
 	return 0;
 }
 
+int
+signer_proto_reader_ready(const struct signer_proto_reader *rd)
+{
+	size_t have = rd->len - rd->off;
+
+	return have >= 8 && proto_get32p(rd->buf + rd->off + 4) <= have - 8;
+}
+
+void
+signer_proto_writer_init(struct signer_proto_writer *wr, int fd)
+{
+	wr->fd = fd;
+	wr->len = 0;
+}
+
+int
+signer_proto_flush(struct signer_proto_writer *wr)
+{
+	size_t len = wr->len;
+
+	wr->len = 0;
+	return len == 0 ? 0 : signer_proto_write(wr->fd, wr->buf, len);
+}
+
+int
+signer_proto_queue(struct signer_proto_writer *wr, uint32_t type,
+    const void *body, size_t len)
+{
+	if (len > SIGNER_FRAME_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (8 + len > sizeof(wr->buf) - wr->len &&
+	    signer_proto_flush(wr) == -1)
+		return -1;
+	if (8 + len > sizeof(wr->buf))
+		return signer_proto_send(wr->fd, type, body, len);
+	proto_put32(wr->buf + wr->len, type);
+	proto_put32(wr->buf + wr->len + 4, (uint32_t)len);
+	if (len > 0)
+		memcpy(wr->buf + wr->len + 8, body, len);
+	wr->len += 8 + len;
+	return 0;
+}
+
 unsigned int
 signer_proto_timeout(const struct signer_config *cfg, uint32_t type)
 {

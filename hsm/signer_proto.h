@@ -124,6 +124,33 @@ void	signer_proto_reader_init(struct signer_proto_reader *, int fd);
 int	signer_proto_recv_from(struct signer_proto_reader *, size_t max,
 	    uint32_t *type_or_status, unsigned char **body, size_t *len,
 	    long long deadline_ms);
+/*
+ * 1 when a whole frame is already buffered: the next signer_proto_recv_from()
+ * takes it without a system call (the peer sent several at once).
+ */
+int	signer_proto_reader_ready(const struct signer_proto_reader *);
+
+/*
+ * Replies held back while more requests are already buffered, then written
+ * in one send: a worker that pipelines (tsad) wakes once for a batch, not
+ * once per signature. Blocking writes, as signer_proto_send().
+ */
+#define SIGNER_PROTO_WRBUF	4096
+struct signer_proto_writer {
+	int		 fd;
+	size_t		 len;		/* buf[0, len): queued, not sent */
+	unsigned char	 buf[SIGNER_PROTO_WRBUF];
+};
+
+void	signer_proto_writer_init(struct signer_proto_writer *, int fd);
+/*
+ * Queues one frame; what is queued goes out first when the frame would not
+ * fit, and a frame larger than the buffer goes out at once. 0 or -1.
+ */
+int	signer_proto_queue(struct signer_proto_writer *, uint32_t type_or_status,
+	    const void *body, size_t len);
+/* Sends what is queued. 0 or -1. */
+int	signer_proto_flush(struct signer_proto_writer *);
 
 /*
  * The time-out in seconds of a round trip of request type (signer.h,

@@ -178,6 +178,15 @@ signerproc_send(int fd, const struct signerproc_reply *r)
 	return signer_proto_send(fd, r->status, r->text, strlen(r->text));
 }
 
+/* As signerproc_send, into wr: sent once no further request is waiting. */
+static int
+signerproc_queue(struct signer_proto_writer *wr, const struct signerproc_reply *r)
+{
+	if (r->status == SIGNER_OK)
+		return signer_proto_queue(wr, SIGNER_OK, r->data, r->len);
+	return signer_proto_queue(wr, r->status, r->text, strlen(r->text));
+}
+
 static int
 signerproc_granted(const struct signerproc *sp, uint32_t kind,
     const char *label)
@@ -1026,6 +1035,7 @@ signerproc(int fd, const struct signer_config *cfg)
 	struct signerproc sp;
 	struct signerproc_reply r;
 	struct signer_proto_reader rd;
+	struct signer_proto_writer wr;
 	unsigned char *body = NULL;
 	size_t len;
 	uint32_t type;
@@ -1089,6 +1099,7 @@ signerproc(int fd, const struct signer_config *cfg)
 		goto out;
 
 	signer_proto_reader_init(&rd, fd);
+	signer_proto_writer_init(&wr, fd);
 	for (;;) {
 		free(body);
 		body = NULL;
@@ -1120,7 +1131,13 @@ signerproc(int fd, const struct signer_config *cfg)
 			    "(%zu bytes) from worker", type, len);
 			break;
 		}
-		n = signerproc_send(fd, &r);
+		/*
+		 * The reply waits while another request is already here (a
+		 * pipelining worker): the batch goes out in one write.
+		 */
+		n = signerproc_queue(&wr, &r);
+		if (n == 0 && !signer_proto_reader_ready(&rd))
+			n = signer_proto_flush(&wr);
 		signerproc_unwatch();
 		free(r.data);
 		if (n == -1) {

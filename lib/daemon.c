@@ -1,6 +1,7 @@
 /*
  * Start-up glue every daemon shares (lib/daemon.h).
  */
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/config.h"
 #include "lib/daemon.h"
@@ -34,36 +36,75 @@ daemon_block_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * What one signal of daemon_wait()'s means: -1 go on (SIGHUP, handled; a
+ * child that only stopped), else the exit status.
+ */
+static int
+daemon_signal_verdict(int sig, void (*hup)(void *), void *arg)
+{
+	siginfo_t info;
+
+	if (sig == SIGHUP) {
+		if (hup != NULL)
+			hup(arg);
+		return -1;
+	}
+	if (sig != SIGCHLD) {
+		log_info("signal %d: stopping", sig);
+		return 0;
+	}
+	/* A child that only stopped (SIGSTOP) is no reason to go. */
+	memset(&info, 0, sizeof(info));
+	if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	    info.si_pid != 0) {
+		log_err("child process %d (the signer) ended: stopping, "
+		    "so that a restart brings a new one", (int)info.si_pid);
+		return 1;
+	}
+	return -1;
+}
+
 int
 daemon_wait(const sigset_t *set, void (*hup)(void *), void *arg)
 {
 	sigset_t w = *set;
-	siginfo_t info;
-	int sig;
+	int sig, v;
 
 	sigaddset(&w, SIGCHLD);
 	for (;;) {
 		if (sigwait(&w, &sig) != 0)
 			return 1;
-		if (sig == SIGHUP) {
-			if (hup != NULL)
-				hup(arg);
-			continue;
-		}
-		if (sig != SIGCHLD) {
-			log_info("signal %d: stopping", sig);
-			return 0;
-		}
-		/* A child that only stopped (SIGSTOP) is no reason to go. */
-		memset(&info, 0, sizeof(info));
-		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-		    info.si_pid != 0) {
-			log_err("child process %d (the signer) ended: stopping, "
-			    "so that a restart brings a new one",
-			    (int)info.si_pid);
-			return 1;
-		}
+		if ((v = daemon_signal_verdict(sig, hup, arg)) != -1)
+			return v;
 	}
+}
+
+int
+daemon_signal_fd(const sigset_t *set)
+{
+	sigset_t w = *set;
+
+	sigaddset(&w, SIGCHLD);
+	return signalfd(-1, &w, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int
+daemon_signal_take(int fd, void (*hup)(void *), void *arg)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+	int v;
+
+	while ((n = read(fd, &si, sizeof(si))) == (ssize_t)sizeof(si))
+		if ((v = daemon_signal_verdict((int)si.ssi_signo, hup, arg)) !=
+		    -1)
+			return v;
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		log_err("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	return -1;
 }
 
 void

@@ -28,6 +28,15 @@ void	daemon_block_signals(sigset_t *set);
  */
 int	daemon_wait(const sigset_t *set, void (*hup)(void *), void *arg);
 
+/*
+ * daemon_wait() for a daemon that runs its own event loop (tsad): a
+ * signalfd, readable when one of set or SIGCHLD is pending, and what the
+ * pending ones mean: -1 go on, else the exit status daemon_wait() would
+ * return.
+ */
+int	daemon_signal_fd(const sigset_t *set);
+int	daemon_signal_take(int fd, void (*hup)(void *), void *arg);
+
 /* Waits for child pid to end, whatever signals arrive; nothing for pid <= 0. */
 void	daemon_reap(pid_t pid);
 

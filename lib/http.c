@@ -62,14 +62,11 @@ struct http_server {
 	int			 on_unix;	/* a unix socket: every peer a proxy */
 	char			 where[192];	/* http_where(): a unix path and more */
 	int			 inflight;	/* requests begun, not completed */
+	int			 deferred;	/* http_defer()ed, not resumed */
+	int			 quiesced;	/* http_quiesce() */
+	MHD_socket		 lfd;		/* the listening socket, once quiesced */
 };
 
-/*
- * How long http_stop lets the requests in flight finish once it stopped
- * accepting: well within a service manager's stop time-out (deploy/'s 20
- * to 30 s), long enough for a signature or a database round trip.
- */
-#define HTTP_STOP_DRAIN_MS	5000
 
 /* The listening socket a service manager passed, or -1 (http_start). */
 static int	http_inherited_fd = -1;
@@ -83,6 +80,11 @@ struct http_req_state {
 	int		 too_large;
 	int		 answered;	/* by lim.admit, before the body */
 	int		 refused;	/* by lim.admit: body dropped, then its answer */
+	/* http_defer(): suspended until http_resume() sets answer. */
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	int		 deferred;
+	struct http_response answer;
 };
 
 static void	http_body_free(struct http_req_state *);
@@ -146,6 +148,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		return;
 	__atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_RELEASE);
 	http_body_free(st);
+	http_response_clear(&st->answer);
 	free(st);
 	*req_cls = NULL;
 }
@@ -823,6 +826,65 @@ http_client_addr(const struct http_server *srv, struct MHD_Connection *c,
 }
 
 /*
+ * Queues a handler's answer (hrc its return), taking resp's contents; one
+ * that is not valid becomes a 500 problem, or a 503 when the database was
+ * the cause.
+ */
+static enum MHD_Result
+http_answer(struct MHD_Connection *c, const char *method, const char *url,
+    int hrc, struct http_response *resp)
+{
+	enum MHD_Result ret;
+
+	if (resp->status < 100 || resp->status > 599 ||
+	    (hrc == -1 && resp->status == 0)) {
+		if (hrc != -1)
+			log_err("http: %s %s: handler left no valid status "
+			    "(%d)", method, url, resp->status);
+		http_response_clear(resp);
+		/* A restart or failover under way: the client may retry. */
+		if (hrc == -1 && db_unavailable())
+			return http_queue_unavailable(c);
+		return http_queue_problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    NULL);
+	}
+	ret = http_queue(c, resp);
+	http_response_clear(resp);
+	if (ret != MHD_YES)
+		ret = http_queue_problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    NULL);
+	return ret;
+}
+
+struct http_deferred *
+http_defer(const struct http_request *req)
+{
+	struct http_req_state *st = req->state;
+
+	if (st == NULL || st->srv == NULL || !st->srv->lim.deferrable ||
+	    st->deferred)
+		return NULL;
+	/* Called from within the handler, as MHD requires. */
+	MHD_suspend_connection(st->conn);
+	st->deferred = 1;
+	__atomic_add_fetch(&st->srv->deferred, 1, __ATOMIC_ACQ_REL);
+	return (struct http_deferred *)st;
+}
+
+void
+http_resume(struct http_deferred *d, struct http_response *resp)
+{
+	struct http_req_state *st = (struct http_req_state *)d;
+	struct http_server *srv = st->srv;
+
+	/* MHD's own lock in MHD_resume_connection publishes the answer. */
+	st->answer = *resp;
+	memset(resp, 0, sizeof(*resp));
+	MHD_resume_connection(st->conn);
+	__atomic_sub_fetch(&srv->deferred, 1, __ATOMIC_ACQ_REL);
+}
+
+/*
  * Runs fn, the handler on the complete request or lim.admit on its headers
  * (no body stored), and queues its answer. An admit that answers nothing
  * (returns 0, no status) lets the body in: MHD_YES, nothing queued. With
@@ -837,7 +899,6 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 	struct http_request req;
 	struct http_response resp;
 	char addr[NI_MAXHOST];
-	enum MHD_Result ret;
 	int hrc;
 
 	http_client_addr(srv, c, addr, sizeof(addr));
@@ -851,6 +912,12 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 	req.remote_addr = addr;
 	req.conn = c;
 
+	if (fn == srv->handler) {
+		st->srv = srv;
+		st->conn = c;
+		req.state = st;
+	}
+
 	memset(&resp, 0, sizeof(resp));
 	db_unavailable_clear();
 	hrc = fn(srv->arg, &req, &resp);
@@ -862,29 +929,20 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 		}
 		st->answered = 1;
 	}
-	if (resp.status < 100 || resp.status > 599 ||
-	    (hrc == -1 && resp.status == 0)) {
-		if (hrc != -1)
-			log_err("http: %s %s: handler left no valid status "
-			    "(%d)", method, url, resp.status);
+	/* Suspended: http_resume() brings the answer (http_access). */
+	if (st->deferred) {
+		if (hrc != HTTP_DEFERRED)
+			log_err("http: %s %s: handler deferred its answer but "
+			    "returned %d", method, url, hrc);
 		http_response_clear(&resp);
-		/* A restart or failover under way: the client may retry. */
-		if (hrc == -1 && db_unavailable())
-			ret = http_queue_unavailable(c);
-		else
-			ret = http_queue_problem(c,
-			    MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
-		goto out;
+		return MHD_YES;
 	}
-	ret = http_queue(c, &resp);
-	if (ret != MHD_YES) {
-		http_response_clear(&resp);
-		ret = http_queue_problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    NULL);
+	if (hrc == HTTP_DEFERRED) {
+		log_err("http: %s %s: handler returned HTTP_DEFERRED without "
+		    "http_defer()", method, url);
+		hrc = -1;
 	}
-out:
-	http_response_clear(&resp);
-	return ret;
+	return http_answer(c, method, url, hrc, &resp);
 }
 
 /*
@@ -946,6 +1004,10 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (st->answered)	/* MHD sends that answer and closes */
 		return MHD_NO;
+	if (st->deferred) {	/* resumed: http_resume() set the answer */
+		st->deferred = 0;
+		return http_answer(c, method, url, 0, &st->answer);
+	}
 	if (st->refused) {
 		if (*upload_data_size == 0)
 			return http_dispatch(srv, c, url, method, st,
@@ -1173,6 +1235,7 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 	}
 	srv->handler = handler;
 	srv->arg = arg;
+	srv->lfd = MHD_INVALID_SOCKET;
 	srv->on_unix = ss.ss_family == AF_UNIX;
 	if (lim != NULL)
 		srv->lim = *lim;
@@ -1198,12 +1261,15 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		    "connection limit", proxy_set_count(srv->proxies));
 
 	/* MHD_USE_ITC: http_stop quiesces (stops accepting) before it stops. */
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	if (!srv->lim.external)
+		flags |= MHD_USE_INTERNAL_POLLING_THREAD;
+	if (srv->lim.deferrable)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* One thread: no pool option at all (MHD warns about 0 or 1). */
-	if (srv->lim.threads > 1) {
+	if (srv->lim.threads > 1 && !srv->lim.external) {
 		pool[npool].option = MHD_OPTION_THREAD_POOL_SIZE;
 		pool[npool++].value = (intptr_t)srv->lim.threads;
 	}
@@ -1281,17 +1347,65 @@ http_where(const struct http_server *srv)
  * already recorded, a signature made) got an empty reply. Idle keep-alive
  * connections are closed without waiting.
  */
+int
+http_poll_fd(const struct http_server *srv)
+{
+	const union MHD_DaemonInfo *di;
+
+	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	return di != NULL ? di->epoll_fd : -1;
+}
+
+long long
+http_poll_timeout_ms(struct http_server *srv)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(srv->daemon, &ms) != MHD_YES)
+		return -1;
+	return ms > (MHD_UNSIGNED_LONG_LONG)LLONG_MAX ? LLONG_MAX :
+	    (long long)ms;
+}
+
+void
+http_run(struct http_server *srv)
+{
+	(void)MHD_run(srv->daemon);
+}
+
+void
+http_quiesce(struct http_server *srv)
+{
+	MHD_socket lfd;
+
+	if (srv == NULL || srv->daemon == NULL || srv->quiesced)
+		return;
+	lfd = MHD_quiesce_daemon(srv->daemon);
+	srv->quiesced = 1;
+	/* Quiesced, the listening socket is ours to close. */
+	if (lfd != MHD_INVALID_SOCKET)
+		srv->lfd = lfd;
+}
+
+int
+http_busy(const struct http_server *srv)
+{
+	return __atomic_load_n(&srv->inflight, __ATOMIC_ACQUIRE);
+}
+
 void
 http_stop(struct http_server *srv)
 {
-	MHD_socket lfd = MHD_INVALID_SOCKET;
 	struct timespec ts = { 0, 10 * 1000000L };
 	int waited_ms = 0, left;
 
 	if (srv == NULL)
 		return;
-	if (srv->daemon != NULL) {
-		lfd = MHD_quiesce_daemon(srv->daemon);
+	if (srv->daemon != NULL && srv->lim.external) {
+		/* Its caller's loop drained it (http_quiesce, http_busy). */
+		MHD_stop_daemon(srv->daemon);
+	} else if (srv->daemon != NULL) {
+		http_quiesce(srv);
 		while ((left = __atomic_load_n(&srv->inflight,
 		    __ATOMIC_ACQUIRE)) > 0 && waited_ms < HTTP_STOP_DRAIN_MS) {
 			nanosleep(&ts, NULL);
@@ -1300,11 +1414,23 @@ http_stop(struct http_server *srv)
 		if (left > 0)
 			log_warn("http: stopping with %d request(s) still in "
 			    "flight after %d ms", left, HTTP_STOP_DRAIN_MS);
+		/*
+		 * MHD must not stop with a connection suspended: the deferred
+		 * ones wait for their resumption, which their handler bounds.
+		 */
+		while (__atomic_load_n(&srv->deferred, __ATOMIC_ACQUIRE) > 0) {
+			if (waited_ms % HTTP_STOP_DRAIN_MS == 0)
+				log_warn("http: waiting for %d deferred "
+				    "request(s) to be answered",
+				    __atomic_load_n(&srv->deferred,
+				    __ATOMIC_ACQUIRE));
+			nanosleep(&ts, NULL);
+			waited_ms += 10;
+		}
 		MHD_stop_daemon(srv->daemon);
-		/* Quiesced, the listening socket is ours to close. */
-		if (lfd != MHD_INVALID_SOCKET)
-			close(lfd);
 	}
+	if (srv->lfd != MHD_INVALID_SOCKET)
+		close(srv->lfd);
 	proxy_set_free(srv->proxies);
 	free(srv);
 }

@@ -43,6 +43,13 @@ struct http_limits {
 	 */
 	int		(*admit)(void *arg, const struct http_request *,
 			    struct http_response *);
+	/* The handler may answer later: http_defer() (below). */
+	int		deferrable;
+	/*
+	 * No thread of its own (threads ignored): the caller's loop waits
+	 * for http_poll_fd() and calls http_run() (below).
+	 */
+	int		external;
 };
 
 struct http_request {
@@ -53,6 +60,7 @@ struct http_request {
 	size_t		 body_len;
 	const char	*remote_addr;	/* the client: the peer, or behind a trusted proxy its X-Forwarded-For */
 	void		*conn;		/* struct MHD_Connection *, for headers */
+	void		*state;		/* lib/http's own (http_defer) */
 };
 
 #define HTTP_MAX_HEADERS 8
@@ -124,10 +132,50 @@ uint16_t		 http_port(const struct http_server *);
  */
 const char		*http_where(const struct http_server *);
 /*
+ * How long http_stop lets the requests in flight finish once it stopped
+ * accepting: well within a service manager's stop time-out (deploy/'s 20
+ * to 30 s), long enough for a signature or a database round trip.
+ */
+#define HTTP_STOP_DRAIN_MS	5000
+
+/*
  * Stops accepting connections, lets the requests being answered finish
  * (5 s at most), closes the rest and frees the server. NULL is a no-op.
  */
 void			 http_stop(struct http_server *);
+
+/*
+ * Answering later, on a server started with lim.deferrable: a handler
+ * that would otherwise wait (tsad, for a signature in flight) calls
+ * http_defer() and returns HTTP_DEFERRED, resp untouched. The connection
+ * waits off MHD's thread, which serves the others meanwhile, until
+ * http_resume() gives its answer: from any thread, exactly once per
+ * deferral, and within a bounded time, since http_stop() waits for every
+ * deferred request to be resumed. The answer is judged as a handler's
+ * (no valid status: 500). http_defer() returns NULL (answer now) when the
+ * server was not started deferrable, or for lim.admit.
+ */
+#define HTTP_DEFERRED	1
+struct http_deferred;
+struct http_deferred	*http_defer(const struct http_request *);
+/* resp's contents are taken (resp is left cleared). */
+void			 http_resume(struct http_deferred *,
+			    struct http_response *resp);
+
+/*
+ * A server started with lim.external is run by its caller's loop, in one
+ * thread: wait until http_poll_fd() is readable or http_poll_timeout_ms()
+ * (-1: none) has passed, then http_run(), which never blocks; handlers run
+ * inside it. To stop: http_quiesce() (no new connections), go on running
+ * until http_busy() is 0 or the caller's patience ends, with every
+ * deferred request resumed, then http_stop(), which waits for nothing.
+ */
+int		 http_poll_fd(const struct http_server *);
+long long	 http_poll_timeout_ms(struct http_server *);
+void		 http_run(struct http_server *);
+void		 http_quiesce(struct http_server *);
+/* Requests begun and not completed, deferred ones included. */
+int		 http_busy(const struct http_server *);
 
 /* Value of a request header, or NULL. */
 const char	*http_header(const struct http_request *, const char *name);

@@ -12,6 +12,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "lib/der.h"
+
 struct config;
 
 /* Octets of a query's nonce (its magnitude); larger: badDataFormat. */
@@ -66,6 +68,48 @@ void			 tsa_responder_free(struct tsa_responder *);
 int	tsa_respond(struct tsa_responder *, const unsigned char *query,
 	    size_t len, unsigned char **reply, size_t *replylen, int *granted,
 	    struct tsa_record *rec);
+
+/* One token between its signature's request and the signature (token.c). */
+struct tsa_token_tbs {
+	struct der	 tst;		/* TSTInfo */
+	struct der	 attrs;		/* the attributes, unsorted */
+	struct der	 signed_attrs;	/* the SET the signature covers */
+	struct der	 out;		/* the TimeStampResp */
+	int		 cert_req;
+};
+
+/*
+ * A granted query whose signature is made meanwhile (tsa_respond_begin):
+ * the SignedAttributes to sign in tbs.signed_attrs, with the responder's
+ * key and the digest tsa_responder_sign_mdname() names; its record in rec.
+ * tsa_token_tbs_init() before use, tsa_token_tbs_free() after.
+ */
+struct tsa_pending {
+	struct tsa_token_tbs	 tbs;
+	struct tsa_record	 rec;
+	/*
+	 * Called before TS_RESP_CTX answers (it may ask the signer for a
+	 * signature and wait for it): the caller takes the replies to the
+	 * requests it has in flight first. NULL: none.
+	 */
+	void			(*before_ctx)(void *);
+	void			*before_ctx_arg;
+};
+/*
+ * As tsa_respond(), but a query the direct path grants (nearly all) is only
+ * prepared: 1 with pend filled and no reply; complete it with
+ * tsa_respond_finish() and the signature. Any other query is answered at
+ * once (0), as by tsa_respond(). The responder is not thread-safe, but
+ * tsa_respond_finish() may run in another thread beside it.
+ */
+int	tsa_respond_begin(struct tsa_responder *, const unsigned char *query,
+	    size_t len, unsigned char **reply, size_t *replylen, int *granted,
+	    struct tsa_record *rec, struct tsa_pending *pend);
+/* The TimeStampResp of pend, signed by sig (*reply OPENSSL_malloc'd). 0 or -1. */
+int	tsa_respond_finish(struct tsa_responder *, struct tsa_pending *pend,
+	    const unsigned char *sig, size_t siglen, unsigned char **reply,
+	    size_t *replylen);
+const char *tsa_responder_sign_mdname(const struct tsa_responder *);
 
 /* The statusString of a query refused because of the certificate's validity. */
 #define TSA_TEXT_CERT_INVALID	"The time-stamping certificate is not valid " \
@@ -205,6 +249,24 @@ void			 tsa_token_free(struct tsa_token *);
 int			 tsa_token_build(struct tsa_token *,
 			    const struct tsa_token_input *in, unsigned char **der,
 			    size_t *derlen);
+/*
+ * tsa_token_build() in halves, for a signature made elsewhere meanwhile
+ * (tsad's signer, pipelined): prepare encodes the TSTInfo and the
+ * SignedAttributes to sign (b->signed_attrs, signed with the digest named
+ * by tsa_token_sign_mdname()); finish writes the TimeStampResp around the
+ * signature. Both only read t, so one thread may prepare while another
+ * finishes; each token in flight has its own b (init, free). -1 on error.
+ */
+/* struct tsa_token_tbs: above, with struct tsa_pending. */
+void		 tsa_token_tbs_init(struct tsa_token_tbs *);
+void		 tsa_token_tbs_free(struct tsa_token_tbs *);
+const char	*tsa_token_sign_mdname(const struct tsa_token *);
+int		 tsa_token_prepare(const struct tsa_token *,
+		    const struct tsa_token_input *in, struct tsa_token_tbs *b);
+/* *der is OPENSSL_malloc'd. */
+int		 tsa_token_finish(const struct tsa_token *,
+		    struct tsa_token_tbs *b, const unsigned char *sig,
+		    size_t siglen, unsigned char **der, size_t *derlen);
 /* genTime's characters (not NUL-terminated) as TS_RESP_CTX writes them; its length. */
 size_t			 tsa_token_gentime(const struct tm *, long usec,
 			    unsigned int precision, char out[TSA_GENTIME_MAX]);

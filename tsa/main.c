@@ -28,10 +28,12 @@
  * worker that had to leave its recorder thread inside a database call that
  * did not answer ends with _exit() (tsad_exit_abandoned).
  */
+#include <sys/epoll.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -79,12 +81,36 @@ struct tsad_conf {
 	sigset_t		 sigs;
 };
 
-/* A worker's state, shared with its HTTP handler (one thread). */
+/*
+ * A granted query whose signature is in flight: the HTTP thread prepared
+ * it and sent its request to the signer; the completer thread takes the
+ * signature, writes the token and resumes the connection.
+ */
+struct tsad_job {
+	struct tsad_job		*next;
+	struct http_deferred	*deferred;
+	unsigned long		 ticket;
+	int			 sent;		/* a ticket was taken */
+	struct tsa_pending	 pend;
+};
+
+/*
+ * A worker's state, all in one thread: its event loop (tsad_loop) runs
+ * the HTTP server and takes the signer's replies. A granted query is
+ * prepared, its signature request sent, and its connection set aside
+ * (http_defer); the loop serves other connections meanwhile and answers it
+ * when the signature comes. So requests reach the signer in batches, and
+ * it answers each batch with one write: the worker and its signer wake
+ * once per batch, not once per token.
+ */
 struct tsad {
 	struct tsa_responder	*responder;
 	struct tsa_recorder	*recorder;
+	struct signer		*signer;
+	const char		*label;		/* the TSA key's */
 	int			 allow_unsync;
 	struct tsa_lograte	 full_log;	/* the record queue full */
+	struct tsad_job		*head, *tail;	/* in flight, in ticket order */
 };
 
 static void
@@ -142,43 +168,22 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	return rc;
 }
 
-/* RFC 3161 §3.4: the query arrives as the body of a POST. */
+/*
+ * The HTTP answer to a query: reply (taken), unless the token, granted,
+ * cannot be recorded. What is not recorded is not issued. The client then
+ * gets a TimeStampResp as for any refusal (RFC 3161 §3.4:
+ * application/timestamp-reply, with HTTP 200 like our other rejections:
+ * many clients read no body of another status), rejection with failInfo
+ * systemFailure; Retry-After says when to try again.
+ */
 static int
-tsad_handle(void *arg, const struct http_request *req, struct http_response *resp)
+tsad_answer(struct tsad *t, int granted, unsigned char *reply, size_t replylen,
+    const struct tsa_record *rec, struct http_response *resp)
 {
-	struct tsad *t = arg;
-	struct tsa_record rec;
-	unsigned char *reply = NULL;
 	unsigned long more;
-	size_t replylen;
-	int granted, rc;
+	int rc;
 
-	if (strcmp(req->path, "/health") == 0 && strcmp(req->method, "GET") == 0)
-		return tsad_health(t, resp);
-	if (strcmp(req->path, "/") != 0)
-		return http_problem(resp, 404, NULL, "Not Found",
-		    "time-stamp queries are POSTed to /");
-	if (strcmp(req->method, "POST") != 0) {
-		http_add_header(resp, "Allow", "POST");
-		return http_problem(resp, 405, NULL, "Method Not Allowed",
-		    "RFC 3161 §3.4: POST an application/timestamp-query");
-	}
-	if (req->content_type == NULL || strncasecmp(req->content_type,
-	    "application/timestamp-query", 27) != 0 ||
-	    (req->content_type[27] != '\0' && req->content_type[27] != ';'))
-		return http_problem(resp, 415, NULL, "Unsupported Media Type",
-		    "RFC 3161 §3.4: the body must be application/timestamp-query");
-	if (tsa_respond(t->responder, req->body, req->body_len, &reply, &replylen,
-	    &granted, &rec) == -1)
-		return -1;
-	/*
-	 * What is not recorded is not issued. The client gets a TimeStampResp
-	 * as for any refusal (RFC 3161 §3.4: application/timestamp-reply, with
-	 * HTTP 200 like our other rejections: many clients read no body of
-	 * another status), rejection with failInfo systemFailure; Retry-After
-	 * says when to try again.
-	 */
-	if (granted && tsa_recorder_add(t->recorder, &rec) == -1) {
+	if (granted && tsa_recorder_add(t->recorder, rec) == -1) {
 		OPENSSL_free(reply);
 		if (tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE,
 		    TSA_TEXT_QUEUE_FULL, &reply, &replylen) == -1)
@@ -195,6 +200,161 @@ tsad_handle(void *arg, const struct http_request *req, struct http_response *res
 	rc = http_respond(resp, 200, "application/timestamp-reply", reply, replylen);
 	OPENSSL_free(reply);
 	return rc;
+}
+
+/*
+ * A job's answer: its signature taken from the signer (the turn of its
+ * ticket), the token written around it and recorded. A signature that
+ * fails gets rejection with failInfo systemFailure, as on the HTTP
+ * thread's own path (tsa_respond).
+ */
+static int
+tsad_complete(struct tsad *t, struct tsad_job *job, struct http_response *resp)
+{
+	unsigned char *sig = NULL, *reply = NULL;
+	size_t siglen = 0, replylen = 0;
+	char err[256];
+	int ok = 0;
+
+	if (!job->sent)
+		;	/* the request could not be sent: logged then */
+	else if (signer_sign_end(t->signer, job->ticket, &sig, &siglen, err,
+	    sizeof(err)) == -1)
+		log_err("tsa: signer: %s: answering rejection, failInfo "
+		    "systemFailure", err);
+	else
+		ok = tsa_respond_finish(t->responder, &job->pend, sig, siglen,
+		    &reply, &replylen) == 0;
+	free(sig);
+	if (!ok && tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE,
+	    TSA_TEXT_SYSTEM_FAILURE, &reply, &replylen) == -1)
+		return -1;
+	return tsad_answer(t, ok, reply, replylen, &job->pend.rec, resp);
+}
+
+static void
+tsad_job_free(struct tsad_job *job)
+{
+	if (job == NULL)
+		return;
+	tsa_token_tbs_free(&job->pend.tbs);
+	free(job);
+}
+
+/*
+ * Answers the oldest job in flight: waits for its signature if need be.
+ * 0 when there was none.
+ */
+static int
+tsad_take_one(struct tsad *t)
+{
+	struct http_response resp;
+	struct tsad_job *job;
+
+	if ((job = t->head) == NULL)
+		return 0;
+	if ((t->head = job->next) == NULL)
+		t->tail = NULL;
+	memset(&resp, 0, sizeof(resp));
+	if (tsad_complete(t, job, &resp) == -1)
+		resp.status = 0;	/* http_resume answers 500 */
+	http_resume(job->deferred, &resp);
+	http_response_clear(&resp);
+	tsad_job_free(job);
+	return 1;
+}
+
+/* Answers every job in flight (before TS_RESP_CTX signs synchronously). */
+static void
+tsad_take_all(void *arg)
+{
+	struct tsad *t = arg;
+
+	while (tsad_take_one(t))
+		;
+}
+
+/* Sends job's signature request to the signer (job->sent says whether). */
+static void
+tsad_send(struct tsad *t, struct tsad_job *job)
+{
+	char err[256];
+
+	job->sent = signer_sign_begin(t->signer, SIGNER_KIND_TIMESTAMP,
+	    t->label, tsa_responder_sign_mdname(t->responder),
+	    job->pend.tbs.signed_attrs.buf, job->pend.tbs.signed_attrs.len,
+	    &job->ticket, err, sizeof(err)) == 0;
+	if (!job->sent)
+		log_err("tsa: signer: %s: answering rejection, failInfo "
+		    "systemFailure", err);
+}
+
+/*
+ * A query the direct path grants is prepared here, signed meanwhile and
+ * answered by the completer (HTTP_DEFERRED); any other is answered now.
+ */
+static int
+tsad_respond(struct tsad *t, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct tsad_job *job;
+	struct tsa_record rec;
+	unsigned char *reply = NULL;
+	size_t replylen;
+	int granted, r;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return -1;
+	tsa_token_tbs_init(&job->pend.tbs);
+	job->pend.before_ctx = tsad_take_all;
+	job->pend.before_ctx_arg = t;
+	r = tsa_respond_begin(t->responder, req->body, req->body_len, &reply,
+	    &replylen, &granted, &rec, &job->pend);
+	if (r != 1) {
+		if (r == 0)
+			r = tsad_answer(t, granted, reply, replylen, &rec, resp);
+		tsad_job_free(job);
+		return r;
+	}
+	job->deferred = http_defer(req);
+	tsad_send(t, job);
+	if (job->deferred == NULL) {
+		/* Not deferrable (cannot happen: lim.deferrable): wait here. */
+		tsad_take_all(t);
+		r = tsad_complete(t, job, resp);
+		tsad_job_free(job);
+		return r;
+	}
+	if (t->tail != NULL)
+		t->tail->next = job;
+	else
+		t->head = job;
+	t->tail = job;
+	return HTTP_DEFERRED;
+}
+
+/* RFC 3161 §3.4: the query arrives as the body of a POST. */
+static int
+tsad_handle(void *arg, const struct http_request *req, struct http_response *resp)
+{
+	struct tsad *t = arg;
+
+	if (strcmp(req->path, "/health") == 0 && strcmp(req->method, "GET") == 0)
+		return tsad_health(t, resp);
+	if (strcmp(req->path, "/") != 0)
+		return http_problem(resp, 404, NULL, "Not Found",
+		    "time-stamp queries are POSTed to /");
+	if (strcmp(req->method, "POST") != 0) {
+		http_add_header(resp, "Allow", "POST");
+		return http_problem(resp, 405, NULL, "Method Not Allowed",
+		    "RFC 3161 §3.4: POST an application/timestamp-query");
+	}
+	if (req->content_type == NULL || strncasecmp(req->content_type,
+	    "application/timestamp-query", 27) != 0 ||
+	    (req->content_type[27] != '\0' && req->content_type[27] != ';'))
+		return http_problem(resp, 415, NULL, "Unsupported Media Type",
+		    "RFC 3161 §3.4: the body must be application/timestamp-query");
+	return tsad_respond(t, req, resp);
 }
 
 /* The TSA certificate and key label, and the issuing CA, from the CA tables. */
@@ -267,6 +427,107 @@ tsad_exit_abandoned(int status)
 	_exit(status);
 }
 
+enum { TSAD_EV_HTTP = 1, TSAD_EV_SIGNER, TSAD_EV_SIGNAL };
+
+/*
+ * The worker's epoll set: the HTTP server's, the signer's socket and the
+ * signals (daemon_signal_fd). Made before the sandbox; -1 (logged) or it.
+ */
+static int
+tsad_loop_open(struct http_server *srv, struct signer *signer,
+    const sigset_t *sigs, int *sigfd)
+{
+	struct epoll_event ev;
+	int ep, fds[3], i;
+
+	if ((*sigfd = daemon_signal_fd(sigs)) == -1 ||
+	    (ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_err("worker: signalfd or epoll: %s", strerror(errno));
+		return -1;
+	}
+	fds[0] = http_poll_fd(srv);
+	fds[1] = signer_fd(signer);
+	fds[2] = *sigfd;
+	for (i = 0; i < 3; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.u32 = TSAD_EV_HTTP + (uint32_t)i;
+		if (fds[i] == -1 || epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) ==
+		    -1) {
+			log_err("worker: epoll_ctl: %s", strerror(errno));
+			close(ep);
+			return -1;
+		}
+	}
+	return ep;
+}
+
+/*
+ * The worker's one thread until SIGTERM or SIGINT (0) or its signer's end
+ * (1): HTTP, the signer's replies, and signals. Then it stops accepting
+ * and answers what is in flight (at most HTTP_STOP_DRAIN_MS for requests
+ * still being read; a deferred one is always answered: its signature, or
+ * the signer's time-out, ends it).
+ */
+static int
+tsad_loop(struct tsad *t, struct http_server *srv, int ep, int sigfd)
+{
+	struct epoll_event evs[4];
+	long long timeout, deadline = 0;
+	int i, n, replies, rc = -1;
+
+	for (;;) {
+		/* A job whose request could not be sent needs no reply. */
+		while (t->head != NULL && !t->head->sent)
+			(void)tsad_take_one(t);
+		if (rc != -1) {
+			/* Stopping: the signatures in flight are waited for. */
+			tsad_take_all(t);
+			if (http_busy(srv) == 0 || daemon_now_ms() >= deadline)
+				break;
+		}
+		timeout = http_poll_timeout_ms(srv);
+		if (timeout < 0 || timeout > 1000)
+			timeout = 1000;
+		/* A reply already in the client's buffer: no wait. */
+		if (t->head != NULL && signer_reply_buffered(t->signer))
+			timeout = 0;
+		if ((n = epoll_wait(ep, evs, 4, (int)timeout)) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_err("worker: epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		replies = t->head != NULL && signer_reply_buffered(t->signer);
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.u32 == TSAD_EV_SIGNER && t->head == NULL) {
+				/*
+				 * Nothing asked: the signer closed (its end
+				 * comes as SIGCHLD). Not watched any more, or
+				 * the loop would spin on it.
+				 */
+				(void)epoll_ctl(ep, EPOLL_CTL_DEL,
+				    signer_fd(t->signer), NULL);
+			} else if (evs[i].data.u32 == TSAD_EV_SIGNER)
+				replies = 1;
+			else if (evs[i].data.u32 == TSAD_EV_SIGNAL && rc == -1 &&
+			    (rc = daemon_signal_take(sigfd, NULL, NULL)) != -1) {
+				http_quiesce(srv);
+				deadline = daemon_now_ms() + HTTP_STOP_DRAIN_MS;
+			}
+		}
+		/* What came, and what the same read brought besides. */
+		if (replies && t->head != NULL) {
+			(void)tsad_take_one(t);
+			while (t->head != NULL &&
+			    signer_reply_buffered(t->signer))
+				(void)tsad_take_one(t);
+		}
+		http_run(srv);
+	}
+	return rc;
+}
+
 /*
  * One worker: its own signer, responder, recorder and HTTP server on the
  * shared port. Returns the process exit status, or does not return when
@@ -283,10 +544,11 @@ tsaproc(struct tsad_conf *c, int index)
 	EVP_PKEY *key = NULL;
 	const char *writable = NULL;
 	char err[512], instance[80], spilldir[PATH_MAX];
-	int abandoned = 0, rc = 1;
+	int abandoned = 0, ep = -1, sigfd = -1, rc = 1;
 
 	memset(&t, 0, sizeof(t));
 	t.allow_unsync = c->allow_unsync;
+	t.label = c->label;
 	/*
 	 * Each worker has its own spill file (tsa_recorder_start names it;
 	 * worker 0 takes over those another tsa.workers left) and instance name.
@@ -306,6 +568,7 @@ tsaproc(struct tsad_conf *c, int index)
 		log_err("signer: %s", err);
 		goto out;
 	}
+	t.signer = signer;
 	if ((key = signer_pkey(signer, SIGNER_KIND_TIMESTAMP, c->label, err,
 	    sizeof(err))) == NULL) {
 		log_err("signer key %s: %s", c->label, err);
@@ -339,18 +602,26 @@ tsaproc(struct tsad_conf *c, int index)
 	lim.max_body = TSA_MAX_QUERY;
 	lim.threads = 1;	/* one TS_RESP_CTX, one thread: scale with processes */
 	lim.reuse_port = c->workers > 1;
+	lim.deferrable = 1;
+	lim.external = 1;	/* tsad_loop runs it */
 	if ((srv = http_start(config_get(c->cfg, "tsa.listen", "127.0.0.1"),
 	    (uint16_t)c->port, &lim, tsad_handle, &t, err, sizeof(err))) == NULL) {
 		log_err("http: %s", err);
 		goto out;
 	}
+	if ((ep = tsad_loop_open(srv, signer, &c->sigs, &sigfd)) == -1)
+		goto out;
 	if (sandbox_enter(c->cfg, "tsa", SANDBOX_NET_WORKER) == -1)
 		goto out;
 	log_info("worker %d serving RFC 3161 on %s (instance %s, key %s)",
 	    index, http_where(srv), instance, c->label);
-	rc = daemon_wait(&c->sigs, NULL, NULL);
+	rc = tsad_loop(&t, srv, ep, sigfd);
 out:
 	http_stop(srv);
+	if (ep != -1)
+		close(ep);
+	if (sigfd != -1)
+		close(sigfd);
 	if (tsa_recorder_stop(t.recorder, (unsigned int)c->flush_timeout,
 	    &abandoned) == -1)
 		rc = 1;

@@ -836,11 +836,13 @@ tsa_serial_hex(const unsigned char *p, size_t n, char *out, size_t outlen)
 /*
  * A granted token through tsa/token.c: 1 with *reply and *rec filled; 0
  * when the query is not for the direct path or the token could not be built
- * (TS_RESP_CTX answers then, as it always did).
+ * (TS_RESP_CTX answers then, as it always did). With pend, the token is
+ * only prepared (pend->tbs, pend->rec filled; no reply) for a signature
+ * made meanwhile: tsa_respond_finish() completes it.
  */
 static int
 tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
-    size_t *replylen, struct tsa_record *rec)
+    size_t *replylen, struct tsa_record *rec, struct tsa_pending *pend)
 {
 	const struct tsa_digest *dg;
 	const struct tsa_policy *pol;
@@ -891,7 +893,14 @@ tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
 		in.nonce = nonce;
 		in.nonce_len = (size_t)len;
 	}
-	if (tsa_token_build(r->token, &in, reply, replylen) == -1) {
+	if (pend != NULL) {
+		rec = &pend->rec;
+		if (tsa_token_prepare(r->token, &in, &pend->tbs) == -1) {
+			log_openssl(LOGL_WARN, "tsa: the direct token path "
+			    "failed; answering through TS_RESP_CTX");
+			goto out;
+		}
+	} else if (tsa_token_build(r->token, &in, reply, replylen) == -1) {
 		log_openssl(LOGL_WARN, "tsa: the direct token path failed; "
 		    "answering through TS_RESP_CTX");
 		goto out;
@@ -902,6 +911,8 @@ tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
 	/* genTime as the token carries it, fraction and all. */
 	if (tsa_record_gentime(gt, tsa_token_gentime(&in.tm, in.usec,
 	    r->precision, gt), rec->gen_time, sizeof(rec->gen_time)) == -1) {
+		if (pend != NULL)
+			goto out;
 		OPENSSL_free(*reply);
 		*reply = NULL;
 		*replylen = 0;
@@ -1008,6 +1019,35 @@ int
 tsa_respond(struct tsa_responder *r, const unsigned char *query, size_t len,
     unsigned char **reply, size_t *replylen, int *granted, struct tsa_record *rec)
 {
+	return tsa_respond_begin(r, query, len, reply, replylen, granted, rec,
+	    NULL);
+}
+
+const char *
+tsa_responder_sign_mdname(const struct tsa_responder *r)
+{
+	return tsa_token_sign_mdname(r->token);
+}
+
+int
+tsa_respond_finish(struct tsa_responder *r, struct tsa_pending *pend,
+    const unsigned char *sig, size_t siglen, unsigned char **reply,
+    size_t *replylen)
+{
+	if (tsa_token_finish(r->token, &pend->tbs, sig, siglen, reply,
+	    replylen) == -1) {
+		log_openssl(LOGL_ERR, "tsa: cannot write the signed token");
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+int
+tsa_respond_begin(struct tsa_responder *r, const unsigned char *query,
+    size_t len, unsigned char **reply, size_t *replylen, int *granted,
+    struct tsa_record *rec, struct tsa_pending *pend)
+{
 	const unsigned char *p = query;
 	TS_REQ *req = NULL;
 	TS_RESP *resp = NULL;
@@ -1029,13 +1069,17 @@ tsa_respond(struct tsa_responder *r, const unsigned char *query, size_t len,
 	well_formed = len > 0 && len <= LONG_MAX &&
 	    (req = d2i_TS_REQ(NULL, &p, (long)len)) != NULL && p == query + len &&
 	    tsa_query_is_der(req, query, len) && tsa_nonce_fits(req);
-	if (well_formed && tsa_fast_respond(r, req, reply, replylen, rec) == 1) {
+	if (well_formed && tsa_fast_respond(r, req, reply, replylen, rec,
+	    pend) == 1) {
 		*granted = 1;
-		rc = 0;
+		rc = pend != NULL ? 1 : 0;
 		goto out;
 	}
 	if (well_formed)
 		cert_req = TS_REQ_get_cert_req(req);
+	/* TS_RESP_CTX may sign, synchronously: the caller's signatures in flight first. */
+	if (pend != NULL && pend->before_ctx != NULL)
+		pend->before_ctx(pend->before_ctx_arg);
 	in = well_formed ? BIO_new_mem_buf(query, (int)len) : BIO_new(BIO_s_mem());
 	/*
 	 * Every refusal of the query carries a failInfo; a rejection without

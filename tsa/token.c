@@ -62,7 +62,8 @@ struct tsa_token {
 	size_t		 accuracy_len;
 	int		 ordering;
 	unsigned int	 precision;
-	struct der	 tst, attrs, signed_attrs, out;	/* reused per token */
+	struct der	 out;		/* tsa_token_new's scratch */
+	struct tsa_token_tbs tbs;	/* tsa_token_build's, reused per token */
 };
 
 /* The DER (with header) of the OID nid into out; its length, 0 on error. */
@@ -286,10 +287,8 @@ tsa_token_new(const struct tsa_token_conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	der_init(&t->tst);
-	der_init(&t->attrs);
-	der_init(&t->signed_attrs);
 	der_init(&t->out);
+	tsa_token_tbs_init(&t->tbs);
 	if (c->precision > 6 || c->accuracy_seconds > 0x7fffffff ||
 	    c->accuracy_millis > 999 || c->accuracy_micros > 999) {
 		snprintf(err, errlen, "token: precision or accuracy out of range");
@@ -372,10 +371,8 @@ tsa_token_free(struct tsa_token *t)
 	free(t->attr_ess);
 	free(t->ias);
 	free(t->certs);
-	der_free(&t->tst);
-	der_free(&t->attrs);
-	der_free(&t->signed_attrs);
 	der_free(&t->out);
+	tsa_token_tbs_free(&t->tbs);
 	free(t);
 }
 
@@ -430,9 +427,10 @@ tsa_token_der_cmp(const unsigned char *a, size_t alen, const unsigned char *b,
 	return alen < blen ? -1 : alen > blen;
 }
 
-/* The SignedAttributes (RFC 5652 §5.3) into t->signed_attrs, as a SET. */
+/* The SignedAttributes (RFC 5652 §5.3) into b->signed_attrs, as a SET. */
 static void
-tsa_token_signed_attrs(struct tsa_token *t, const struct tm *tm,
+tsa_token_signed_attrs(const struct tsa_token *t, struct tsa_token_tbs *b,
+    const struct tm *tm,
     const unsigned char *md, unsigned int mdlen)
 {
 	const unsigned char *el[TSA_ATTRS], *tp;
@@ -457,34 +455,34 @@ tsa_token_signed_attrs(struct tsa_token *t, const struct tm *tm,
 	stime[stlen + 10] = 'Z';
 	stlen += 11;
 
-	der_reset(&t->attrs);
-	off[0] = t->attrs.len;
-	der_raw(&t->attrs, t->attr_ctype, t->attr_ctype_len);
-	off[1] = t->attrs.len;
-	der_begin(&t->attrs, DER_SEQUENCE);
-	der_raw(&t->attrs, t->oid_signing_time, t->oid_signing_time_len);
-	der_begin(&t->attrs, DER_SET);
-	der_tlv(&t->attrs, stlen == 13 ? DER_UTCTIME : DER_GENERALIZEDTIME,
+	der_reset(&b->attrs);
+	off[0] = b->attrs.len;
+	der_raw(&b->attrs, t->attr_ctype, t->attr_ctype_len);
+	off[1] = b->attrs.len;
+	der_begin(&b->attrs, DER_SEQUENCE);
+	der_raw(&b->attrs, t->oid_signing_time, t->oid_signing_time_len);
+	der_begin(&b->attrs, DER_SET);
+	der_tlv(&b->attrs, stlen == 13 ? DER_UTCTIME : DER_GENERALIZEDTIME,
 	    stime, stlen);
-	der_end(&t->attrs);
-	der_end(&t->attrs);
-	off[2] = t->attrs.len;
-	der_begin(&t->attrs, DER_SEQUENCE);
-	der_raw(&t->attrs, t->oid_msg_digest, t->oid_msg_digest_len);
-	der_begin(&t->attrs, DER_SET);
-	der_tlv(&t->attrs, DER_OCTET_STRING, md, mdlen);
-	der_end(&t->attrs);
-	der_end(&t->attrs);
-	off[3] = t->attrs.len;
-	der_raw(&t->attrs, t->attr_ess, t->attr_ess_len);
-	der_reset(&t->signed_attrs);
-	if (der_failed(&t->attrs)) {
-		t->signed_attrs.failed = 1;
+	der_end(&b->attrs);
+	der_end(&b->attrs);
+	off[2] = b->attrs.len;
+	der_begin(&b->attrs, DER_SEQUENCE);
+	der_raw(&b->attrs, t->oid_msg_digest, t->oid_msg_digest_len);
+	der_begin(&b->attrs, DER_SET);
+	der_tlv(&b->attrs, DER_OCTET_STRING, md, mdlen);
+	der_end(&b->attrs);
+	der_end(&b->attrs);
+	off[3] = b->attrs.len;
+	der_raw(&b->attrs, t->attr_ess, t->attr_ess_len);
+	der_reset(&b->signed_attrs);
+	if (der_failed(&b->attrs)) {
+		b->signed_attrs.failed = 1;
 		return;
 	}
 	for (i = 0; i < TSA_ATTRS; i++) {
-		el[i] = t->attrs.buf + off[i];
-		ellen[i] = (i + 1 < TSA_ATTRS ? off[i + 1] : t->attrs.len) - off[i];
+		el[i] = b->attrs.buf + off[i];
+		ellen[i] = (i + 1 < TSA_ATTRS ? off[i + 1] : b->attrs.len) - off[i];
 	}
 	/* Insertion sort: four elements. */
 	for (i = 1; i < TSA_ATTRS; i++) {
@@ -498,10 +496,10 @@ tsa_token_signed_attrs(struct tsa_token *t, const struct tm *tm,
 		el[j] = tp;
 		ellen[j] = tl;
 	}
-	der_begin(&t->signed_attrs, DER_SET);
+	der_begin(&b->signed_attrs, DER_SET);
 	for (i = 0; i < TSA_ATTRS; i++)
-		der_raw(&t->signed_attrs, el[i], ellen[i]);
-	der_end(&t->signed_attrs);
+		der_raw(&b->signed_attrs, el[i], ellen[i]);
+	der_end(&b->signed_attrs);
 }
 
 /* Signs tbs with the TSA key; the signature is in t->sig. -1 on error. */
@@ -527,48 +525,82 @@ out:
 	return rc;
 }
 
+void
+tsa_token_tbs_init(struct tsa_token_tbs *b)
+{
+	der_init(&b->tst);
+	der_init(&b->attrs);
+	der_init(&b->signed_attrs);
+	der_init(&b->out);
+	b->cert_req = 0;
+}
+
+void
+tsa_token_tbs_free(struct tsa_token_tbs *b)
+{
+	der_free(&b->tst);
+	der_free(&b->attrs);
+	der_free(&b->signed_attrs);
+	der_free(&b->out);
+}
+
+const char *
+tsa_token_sign_mdname(const struct tsa_token *t)
+{
+	/* "SHA256", the form the signer process takes (hsm/signer.h). */
+	return OBJ_nid2sn(EVP_MD_get_type(t->sign_md));
+}
+
 int
-tsa_token_build(struct tsa_token *t, const struct tsa_token_input *in,
-    unsigned char **der, size_t *derlen)
+tsa_token_prepare(const struct tsa_token *t, const struct tsa_token_input *in,
+    struct tsa_token_tbs *b)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen;
 	char gentime[TSA_GENTIME_MAX];
-	size_t gtlen, siglen, hlen, alen;
-	struct der *d = &t->out;
-	int rc = -1;
+	size_t gtlen;
+
+	gtlen = tsa_token_gentime(&in->tm, in->usec, t->precision, gentime);
+	b->cert_req = in->cert_req;
+
+	/* TSTInfo (RFC 3161 §2.4.2). */
+	der_reset(&b->tst);
+	der_begin(&b->tst, DER_SEQUENCE);
+	der_small_uint(&b->tst, DER_INTEGER, 1);
+	der_raw(&b->tst, in->policy, in->policy_len);
+	der_raw(&b->tst, in->imprint, in->imprint_len);
+	der_uint(&b->tst, DER_INTEGER, in->serial, in->serial_len);
+	der_tlv(&b->tst, DER_GENERALIZEDTIME, gentime, gtlen);
+	der_raw(&b->tst, t->accuracy, t->accuracy_len);
+	if (t->ordering)
+		der_tlv(&b->tst, DER_BOOLEAN, "\xff", 1);
+	if (in->nonce != NULL)
+		der_raw(&b->tst, in->nonce, in->nonce_len);
+	der_end(&b->tst);
+	if (der_failed(&b->tst) ||
+	    EVP_Digest(b->tst.buf, b->tst.len, md, &mdlen, t->sign_md, NULL) != 1)
+		return -1;
+	tsa_token_signed_attrs(t, b, &in->tm, md, mdlen);
+	return der_failed(&b->signed_attrs) ? -1 : 0;
+}
+
+int
+tsa_token_finish(const struct tsa_token *t, struct tsa_token_tbs *b,
+    const unsigned char *sig, size_t siglen, unsigned char **der,
+    size_t *derlen)
+{
+	struct der *d = &b->out;
+	size_t hlen, alen;
 
 	*der = NULL;
 	*derlen = 0;
-	gtlen = tsa_token_gentime(&in->tm, in->usec, t->precision, gentime);
-
-	/* TSTInfo (RFC 3161 §2.4.2). */
-	der_reset(&t->tst);
-	der_begin(&t->tst, DER_SEQUENCE);
-	der_small_uint(&t->tst, DER_INTEGER, 1);
-	der_raw(&t->tst, in->policy, in->policy_len);
-	der_raw(&t->tst, in->imprint, in->imprint_len);
-	der_uint(&t->tst, DER_INTEGER, in->serial, in->serial_len);
-	der_tlv(&t->tst, DER_GENERALIZEDTIME, gentime, gtlen);
-	der_raw(&t->tst, t->accuracy, t->accuracy_len);
-	if (t->ordering)
-		der_tlv(&t->tst, DER_BOOLEAN, "\xff", 1);
-	if (in->nonce != NULL)
-		der_raw(&t->tst, in->nonce, in->nonce_len);
-	der_end(&t->tst);
-	if (der_failed(&t->tst) ||
-	    EVP_Digest(t->tst.buf, t->tst.len, md, &mdlen, t->sign_md, NULL) != 1)
-		goto out;
-
-	tsa_token_signed_attrs(t, &in->tm, md, mdlen);
-	if (der_failed(&t->signed_attrs) ||
-	    tsa_token_sign(t, t->signed_attrs.buf, t->signed_attrs.len,
-	    &siglen) == -1)
-		goto out;
+	if (siglen == 0 || siglen > t->sig_max || der_failed(&b->tst) ||
+	    der_failed(&b->signed_attrs) || b->signed_attrs.len < 2)
+		return -1;
 	/* The attributes go into the SignerInfo as [0] IMPLICIT: the content. */
-	hlen = t->signed_attrs.buf[1] < 0x80 ? 2 :
-	    2 + (size_t)(t->signed_attrs.buf[1] & 0x7f);
-	alen = t->signed_attrs.len - hlen;
+	hlen = b->signed_attrs.buf[1] < 0x80 ? 2 :
+	    2 + (size_t)(b->signed_attrs.buf[1] & 0x7f);
+	alen = b->signed_attrs.len - hlen;
 
 	der_reset(d);
 	der_begin(d, DER_SEQUENCE);		/* TimeStampResp */
@@ -586,10 +618,10 @@ tsa_token_build(struct tsa_token *t, const struct tsa_token_input *in,
 	der_begin(d, DER_SEQUENCE);		/* EncapsulatedContentInfo */
 	der_raw(d, t->oid_tstinfo, t->oid_tstinfo_len);
 	der_begin(d, DER_CONTEXT_CONS(0));
-	der_tlv(d, DER_OCTET_STRING, t->tst.buf, t->tst.len);
+	der_tlv(d, DER_OCTET_STRING, b->tst.buf, b->tst.len);
 	der_end(d);
 	der_end(d);
-	if (in->cert_req)
+	if (b->cert_req)
 		der_raw(d, t->certs, t->certs_len);
 	der_begin(d, DER_SET);			/* signerInfos */
 	der_begin(d, DER_SEQUENCE);		/* SignerInfo */
@@ -597,10 +629,10 @@ tsa_token_build(struct tsa_token *t, const struct tsa_token_input *in,
 	der_raw(d, t->ias, t->ias_len);
 	der_raw(d, t->digest_aid, t->digest_aid_len);
 	der_begin(d, DER_CONTEXT_CONS(0));
-	der_raw(d, t->signed_attrs.buf + hlen, alen);
+	der_raw(d, b->signed_attrs.buf + hlen, alen);
 	der_end(d);
 	der_raw(d, t->sig_aid, t->sig_aid_len);
-	der_tlv(d, DER_OCTET_STRING, t->sig, siglen);
+	der_tlv(d, DER_OCTET_STRING, sig, siglen);
 	der_end(d);
 	der_end(d);
 	der_end(d);				/* SignedData */
@@ -609,10 +641,23 @@ tsa_token_build(struct tsa_token *t, const struct tsa_token_input *in,
 	der_end(d);				/* TimeStampResp */
 	if (der_failed(d) || d->depth != 0 ||
 	    (*der = OPENSSL_malloc(d->len)) == NULL)
-		goto out;
+		return -1;
 	memcpy(*der, d->buf, d->len);
 	*derlen = d->len;
-	rc = 0;
-out:
-	return rc;
+	return 0;
+}
+
+int
+tsa_token_build(struct tsa_token *t, const struct tsa_token_input *in,
+    unsigned char **der, size_t *derlen)
+{
+	size_t siglen;
+
+	*der = NULL;
+	*derlen = 0;
+	if (tsa_token_prepare(t, in, &t->tbs) == -1 ||
+	    tsa_token_sign(t, t->tbs.signed_attrs.buf, t->tbs.signed_attrs.len,
+	    &siglen) == -1)
+		return -1;
+	return tsa_token_finish(t, &t->tbs, t->sig, siglen, der, derlen);
 }

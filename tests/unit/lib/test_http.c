@@ -246,7 +246,7 @@ static int
 setup(void **state)
 {
 	struct fixture *fx;
-	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL };
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL, 0, 0 };
 	char err[256];
 
 	fx = calloc(1, sizeof(*fx));
@@ -473,7 +473,7 @@ test_admit(void **state)
 {
 	struct fixture fx;
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
-	    admit_key };
+	    admit_key, 0, 0 };
 	struct reply r;
 	char err[256], resp[2048];
 
@@ -715,7 +715,7 @@ test_trusted_proxy(void **state)
 {
 	struct fixture *fx = *state, behind;
 	struct http_limits lim = { MAX_BODY, 16384, 16, 1, 5, 1, 0,
-	    "10.0.0.0/8, 127.0.0.1", NULL };
+	    "10.0.0.0/8, 127.0.0.1", NULL, 0, 0 };
 	char err[256];
 
 	/* Not a trusted proxy: the header is the client's own word. */
@@ -825,7 +825,7 @@ static void
 test_stop_lets_requests_finish(void **state)
 {
 	struct fixture fx2;
-	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL };
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL, 0, 0 };
 	struct slow_client sc;
 	pthread_t th;
 	char err[256];
