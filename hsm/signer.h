@@ -210,6 +210,16 @@ int	signer_sign_end(struct signer *, unsigned long ticket,
 	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
 
 /*
+ * fn(arg) is called at the start of every synchronous request made through
+ * the signer (signer_sign, signer_pubkey, an EVP_PKEY's signature), in the
+ * calling thread. A single-threaded event loop with requests in flight
+ * (signer_sign_begin) takes their replies there, or its synchronous
+ * request would wait for ever behind them. fn must not make a synchronous
+ * request itself. NULL: none (the default).
+ */
+void	signer_on_sync(struct signer *, void (*fn)(void *), void *arg);
+
+/*
  * 1 when a reply has already been read from the socket and waits in the
  * client's buffer, where poll() on signer_fd() does not see it: an event
  * loop takes it before it sleeps.

@@ -77,6 +77,8 @@ struct signer {
 	OSSL_LIB_CTX	*libctx;	/* the provider's, made by signer_pkey() */
 	OSSL_PROVIDER	*prov;
 	OSSL_PROVIDER	*dflt;
+	void		(*on_sync)(void *);	/* signer_on_sync */
+	void		*on_sync_arg;
 };
 
 static void	signer_seterr(char *, size_t, const char *, ...)
@@ -291,6 +293,8 @@ signer_call(struct signer *s, uint32_t type, const unsigned char *req,
 
 	*out = NULL;
 	*outlen = 0;
+	if (s->on_sync != NULL)
+		s->on_sync(s->on_sync_arg);
 	if (signer_call_send(s, type, req, reqlen, tail, taillen, &ticket, err,
 	    errlen) == -1)
 		return -1;
@@ -529,6 +533,13 @@ signer_reply_buffered(struct signer *s)
 	return r;
 }
 
+void
+signer_on_sync(struct signer *s, void (*fn)(void *), void *arg)
+{
+	s->on_sync = fn;
+	s->on_sync_arg = arg;
+}
+
 int
 signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
     const char *mdname, const unsigned char *tbs, size_t tbslen,
@@ -538,6 +549,8 @@ signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
 
 	*sig = NULL;
 	*siglen = 0;
+	if (s->on_sync != NULL)
+		s->on_sync(s->on_sync_arg);
 	if (signer_sign_begin(s, kind, key_label, mdname, tbs, tbslen, &ticket,
 	    err, errlen) == -1)
 		return -1;

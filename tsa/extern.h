@@ -87,13 +87,6 @@ struct tsa_token_tbs {
 struct tsa_pending {
 	struct tsa_token_tbs	 tbs;
 	struct tsa_record	 rec;
-	/*
-	 * Called before TS_RESP_CTX answers (it may ask the signer for a
-	 * signature and wait for it): the caller takes the replies to the
-	 * requests it has in flight first. NULL: none.
-	 */
-	void			(*before_ctx)(void *);
-	void			*before_ctx_arg;
 };
 /*
  * As tsa_respond(), but a query the direct path grants (nearly all) is only

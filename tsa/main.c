@@ -111,6 +111,7 @@ struct tsad {
 	int			 allow_unsync;
 	struct tsa_lograte	 full_log;	/* the record queue full */
 	struct tsad_job		*head, *tail;	/* in flight, in ticket order */
+	unsigned int		 in_flight;	/* jobs queued: /health */
 };
 
 static void
@@ -148,7 +149,7 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	days = cs.seconds_left >= 0 ? cs.seconds_left / 86400 :
 	    -((-cs.seconds_left + 86399) / 86400);
 	o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:b, s:b, s:b, s:I, s:b, s:I, "
-	    "s:I, s:b, s:I}",
+	    "s:I, s:b, s:I, s:I}",
 	    "status", db_ok && !high && cs.valid &&
 	    (clk.usable || t->allow_unsync) ? "ok" : "degraded",
 	    "clock_synchronized", clk.synchronized,
@@ -160,7 +161,8 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	    "database_ok", db_ok, "records_queued", (json_int_t)h.queued,
 	    "records_queue_max", (json_int_t)h.max_queue,
 	    "records_queue_high", high,
-	    "write_pending_seconds", (json_int_t)(h.write_pending_ms / 1000));
+	    "write_pending_seconds", (json_int_t)(h.write_pending_ms / 1000),
+	    "signatures_in_flight", (json_int_t)t->in_flight);
 	if (o == NULL)
 		return -1;
 	rc = http_respond_json(resp, 200, o);
@@ -255,6 +257,7 @@ tsad_take_one(struct tsad *t)
 		return 0;
 	if ((t->head = job->next) == NULL)
 		t->tail = NULL;
+	t->in_flight--;
 	memset(&resp, 0, sizeof(resp));
 	if (tsad_complete(t, job, &resp) == -1)
 		resp.status = 0;	/* http_resume answers 500 */
@@ -264,7 +267,11 @@ tsad_take_one(struct tsad *t)
 	return 1;
 }
 
-/* Answers every job in flight (before TS_RESP_CTX signs synchronously). */
+/*
+ * Answers every job in flight: before a synchronous signature
+ * (signer_on_sync: TS_RESP_CTX granting what the direct path did not
+ * build), which would otherwise wait for ever behind them.
+ */
 static void
 tsad_take_all(void *arg)
 {
@@ -306,8 +313,6 @@ tsad_respond(struct tsad *t, const struct http_request *req,
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		return -1;
 	tsa_token_tbs_init(&job->pend.tbs);
-	job->pend.before_ctx = tsad_take_all;
-	job->pend.before_ctx_arg = t;
 	r = tsa_respond_begin(t->responder, req->body, req->body_len, &reply,
 	    &replylen, &granted, &rec, &job->pend);
 	if (r != 1) {
@@ -330,6 +335,7 @@ tsad_respond(struct tsad *t, const struct http_request *req,
 	else
 		t->head = job;
 	t->tail = job;
+	t->in_flight++;
 	return HTTP_DEFERRED;
 }
 
@@ -569,6 +575,7 @@ tsaproc(struct tsad_conf *c, int index)
 		goto out;
 	}
 	t.signer = signer;
+	signer_on_sync(signer, tsad_take_all, &t);
 	if ((key = signer_pkey(signer, SIGNER_KIND_TIMESTAMP, c->label, err,
 	    sizeof(err))) == NULL) {
 		log_err("signer key %s: %s", c->label, err);

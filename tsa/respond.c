@@ -1077,9 +1077,6 @@ tsa_respond_begin(struct tsa_responder *r, const unsigned char *query,
 	}
 	if (well_formed)
 		cert_req = TS_REQ_get_cert_req(req);
-	/* TS_RESP_CTX may sign, synchronously: the caller's signatures in flight first. */
-	if (pend != NULL && pend->before_ctx != NULL)
-		pend->before_ctx(pend->before_ctx_arg);
 	in = well_formed ? BIO_new_mem_buf(query, (int)len) : BIO_new(BIO_s_mem());
 	/*
 	 * Every refusal of the query carries a failInfo; a rejection without

@@ -283,6 +283,41 @@ code=$(post "$tmp/sha256-none.tsq" "$tmp/again.tsr")
 [ "$code" = 200 ] && [ "$(status_of "$tmp/again.tsr")" = "Granted." ] ||
 	fail "tsad stopped serving after bad queries"
 curl -sS "$url/health" | has '"records_queued"' || fail "/health"
+
+# --- queries in flight together, each answered with its own token ----------------
+# Every query is sent, one per connection, before any answer is read: a
+# worker holds several signatures in flight (tsa/main.c, tsad_loop), and
+# the SHA-1 ones among them are answered by TS_RESP_CTX in between.
+hostport=${url#http://}
+pipelined() { python3 "$(dirname "$0")/tsa_pipelined.py" "$@"; }
+pipe_queries=()
+for i in $(seq 0 23); do
+	echo "pipelined document $i" >"$tmp/p$i.doc"
+	md=-sha256
+	[ $((i % 6)) -eq 5 ] && md=-sha1
+	openssl ts -query -data "$tmp/p$i.doc" "$md" -cert -out "$tmp/p$i.tsq" 2>/dev/null
+	pipe_queries+=("$tmp/p$i.tsq")
+done
+mkdir "$tmp/pipe"
+pipelined "${hostport%:*}" "${hostport##*:}" "$tmp/pipe" "${pipe_queries[@]}" ||
+	fail "queries in flight together"
+pipe_verify() {	# pipe_verify DIR QUERY...: answer i verifies for the i-th QUERY (SHA-1: badAlg)
+	local dir=$1 i=0 qf
+	shift
+	for qf in "$@"; do
+		if openssl ts -query -in "$qf" -text 2>/dev/null | has 'Hash Algorithm: sha1'; then
+			[ "$(status_of "$dir/$i.tsr")" = "Rejected." ] &&
+				reply_text "$dir/$i.tsr" | has -Fx "Failure info: $bad_alg" ||
+				{ reply_text "$dir/$i.tsr"; fail "in flight: SHA-1 query $i not rejected with badAlg"; }
+		else
+			openssl ts -verify -in "$dir/$i.tsr" -queryfile "$qf" \
+				-CAfile "$pki/root.pem" -untrusted "$tmp/untrusted.pem" >"$dir/$i.v" 2>&1 ||
+				{ cat "$dir/$i.v"; reply_text "$dir/$i.tsr"; fail "in flight: answer $i does not verify for its query"; }
+		fi
+		i=$((i + 1))
+	done
+}
+pipe_verify "$tmp/pipe" "${pipe_queries[@]}"
 # The TSA certificate the stack made is valid now, and /health says for how long.
 [ "$(curl -sS "$url/health" | jq -r '.cert_valid and .cert_days_left > 0')" = true ] ||
 	fail "/health: the TSA certificate: $(curl -sS "$url/health")"
@@ -478,6 +513,34 @@ expect_spilled() {
 		spilled "$@" | grep -qx "$s" || fail "$when: serial $s not spilled"
 	done
 }
+# SIGTERM while signatures are in flight: tsad #2's signer is stopped, 12
+# queries sent, /health (still answered) reports all 12 in flight, SIGTERM,
+# the signer continued: every query is answered with its token, recorded,
+# and tsad exits 0. (A SHA-1 query among in-flight ones is answered at once:
+# the rejection needs no signature; the stack's run above mixes them.)
+spill_kept=$spill
+spill=$tmp/tsa2-hold.spill
+start_tsa2
+hold_signer=$(pgrep -P "$tsa2" | head -1)
+[ -n "$hold_signer" ] || fail "tsad #2 has no signer process"
+hold_queries=()
+for i in $(seq 0 11); do
+	echo "held document $i" >"$tmp/h$i.doc"
+	openssl ts -query -data "$tmp/h$i.doc" -sha256 -out "$tmp/h$i.tsq" 2>/dev/null
+	hold_queries+=("$tmp/h$i.tsq")
+done
+mkdir "$tmp/hold"
+pipelined 127.0.0.1 "$port" "$tmp/hold" "${hold_queries[@]}" --hold "$hold_signer" "$tsa2" ||
+	{ cat "$tmp/tsa2.log"; fail "queries in flight at SIGTERM"; }
+wait "$tsa2" || { cat "$tmp/tsa2.log"; fail "tsad #2 exited non-zero on SIGTERM with signatures in flight"; }
+pipe_verify "$tmp/hold" "${hold_queries[@]}"
+for i in $(seq 0 11); do
+	s=$(reply_text "$tmp/hold/$i.tsr" | sed -n 's/^Serial number: 0x//p')
+	[ "$(q "SELECT count(*) FROM tsa_token WHERE serial = '$s'")" = 1 ] ||
+		fail "a token answered during shutdown was not recorded ($s)"
+done
+spill=$spill_kept
+
 start_tsa2
 # Cut the recorder off: its role may not log in, and its session is ended.
 at_exit "sql_as '$PKI_TEST_PG_URI' 'ALTER ROLE pki_tsa LOGIN' >/dev/null 2>&1"

@@ -8,6 +8,8 @@
  *  - with an EC key: d2i_TS_RESP reads it, TS_RESP_verify_response accepts
  *    it (signature, chain to the CA, ESSCertIDv2, imprint, nonce, policy),
  *    and each field equals its input, as does the record;
+ *  - tsad's pipelined path (tsa_respond_begin, the signature made
+ *    elsewhere, tsa_respond_finish) gives the same octets and record;
  *  - queries TS_RESP_CTX rejects get the same rejection as before, octet
  *    for octet, with the failInfo each deserves: badAlg (SHA-1, digest
  *    parameters), unacceptedPolicy, badRequest (version 2),
@@ -262,6 +264,70 @@ signing_time(const unsigned char *der, size_t len)
  * crossed between the two (signingTime differs) is retried. A rejection
  * (want_granted 0) must carry exactly the failInfo bits want_fail.
  */
+/*
+ * tsad's path (tsa_respond_begin, a signature made elsewhere,
+ * tsa_respond_finish), here signed with key directly: the same octets and
+ * record as tsa_respond() gave (want, wrec) for the same time and serial.
+ * A query the direct path does not take is answered at once.
+ */
+static void
+check_pending_path(struct tsa_responder *r, EVP_PKEY *key,
+    const unsigned char *query, size_t qlen, int want_granted,
+    const unsigned char *want, size_t wantlen, const struct tsa_record *wrec)
+{
+	struct tsa_pending pend;
+	struct tsa_record rec;
+	unsigned char *reply = NULL, *sig = NULL;
+	size_t replylen = 0, siglen = 0;
+	EVP_MD_CTX *ctx;
+	int granted, rc;
+
+	memset(&pend, 0, sizeof(pend));
+	tsa_token_tbs_init(&pend.tbs);
+	rc = tsa_respond_begin(r, query, qlen, &reply, &replylen, &granted,
+	    &rec, &pend);
+	if (!want_granted) {
+		assert_int_equal(rc, 0);
+		assert_int_equal(granted, 0);
+		assert_int_equal(replylen, wantlen);
+		assert_memory_equal(reply, want, wantlen);
+		goto out;
+	}
+	assert_int_equal(rc, 1);
+	assert_null(reply);
+	ctx = EVP_MD_CTX_new();
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestSignInit_ex(ctx, NULL,
+	    tsa_responder_sign_mdname(r), NULL, NULL, key, NULL), 1);
+	assert_int_equal(EVP_DigestSign(ctx, NULL, &siglen,
+	    pend.tbs.signed_attrs.buf, pend.tbs.signed_attrs.len), 1);
+	sig = malloc(siglen);
+	assert_non_null(sig);
+	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen,
+	    pend.tbs.signed_attrs.buf, pend.tbs.signed_attrs.len), 1);
+	EVP_MD_CTX_free(ctx);
+	/* A signature of no length or over the key's size is refused. */
+	assert_int_equal(tsa_respond_finish(r, &pend, sig, 0, &reply,
+	    &replylen), -1);
+	assert_int_equal(tsa_respond_finish(r, &pend, sig,
+	    (size_t)EVP_PKEY_get_size(key) + 1, &reply, &replylen), -1);
+	assert_int_equal(tsa_respond_finish(r, &pend, sig, siglen, &reply,
+	    &replylen), 0);
+	assert_int_equal(replylen, wantlen);
+	assert_memory_equal(reply, want, wantlen);
+	assert_string_equal(pend.rec.serial, wrec->serial);
+	assert_string_equal(pend.rec.gen_time, wrec->gen_time);
+	assert_string_equal(pend.rec.policy, wrec->policy);
+	assert_string_equal(pend.rec.imprint_alg, wrec->imprint_alg);
+	assert_string_equal(pend.rec.imprint, wrec->imprint);
+	assert_string_equal(pend.rec.nonce, wrec->nonce);
+	assert_int_equal(pend.rec.cert_req, wrec->cert_req);
+out:
+	free(sig);
+	OPENSSL_free(reply);
+	tsa_token_tbs_free(&pend.tbs);
+}
+
 static void
 compare_paths(struct tsa_responder *r, const struct query *q, long usec,
     int want_granted, unsigned long want_fail)
@@ -329,6 +395,8 @@ compare_paths(struct tsa_responder *r, const struct query *q, long usec,
 		    q->mdlen, q->param, q->policy ? q->policy : "-", status,
 		    fail, want_granted ? TS_STATUS_GRANTED : TS_STATUS_REJECTION,
 		    want_granted ? 0 : want_fail);
+	/* tsad's pipelined path: the same time and serial (the hooks). */
+	check_pending_path(r, rsa_key, query, qlen, want_granted, b, blen, &rb);
 	if (want_granted) {
 		assert_string_equal(ra.serial, rb.serial);
 		assert_string_equal(ra.gen_time, rb.gen_time);
