@@ -7,8 +7,8 @@
  *    (SO_REUSEPORT), restarts one that dies, and stops them on SIGTERM. It
  *    answers no request and holds no key.
  *  - each worker (tsaproc): forks its own signer, answers HTTP POSTs of
- *    application/timestamp-query on one libmicrohttpd thread (a TS_RESP_CTX
- *    is not thread-safe), records each token through a batching thread
+ *    application/timestamp-query in one event loop (tsad_loop) that keeps
+ *    several signatures in flight, records each token through a batching thread
  *    (tsa/record.c), then drops to an unprivileged user and enters a seccomp
  *    sandbox. It never holds a PIN or a private key.
  *  - each worker's signer (hsm/signerproc.c): alone loads the PKCS#11 module
@@ -607,7 +607,6 @@ tsaproc(struct tsad_conf *c, int index)
 	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
 	lim.trusted_proxies = config_get(c->cfg, "tsa.trusted_proxies", NULL);
 	lim.max_body = TSA_MAX_QUERY;
-	lim.threads = 1;	/* one TS_RESP_CTX, one thread: scale with processes */
 	lim.reuse_port = c->workers > 1;
 	lim.deferrable = 1;
 	lim.external = 1;	/* tsad_loop runs it */
