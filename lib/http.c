@@ -63,6 +63,7 @@ struct http_server {
 	char			 where[192];	/* http_where(): a unix path and more */
 	int			 inflight;	/* requests begun, not completed */
 	int			 deferred;	/* http_defer()ed, not resumed */
+	int			 resumed;	/* external: resumed since http_run() */
 	int			 quiesced;	/* http_quiesce() */
 	MHD_socket		 lfd;		/* the listening socket, once quiesced */
 };
@@ -881,6 +882,13 @@ http_resume(struct http_deferred *d, struct http_response *resp)
 	st->answer = *resp;
 	memset(resp, 0, sizeof(*resp));
 	MHD_resume_connection(st->conn);
+	/*
+	 * External: no ITC wakes the caller's loop and MHD_get_timeout()
+	 * does not count a resumed connection, so http_poll_timeout_ms()
+	 * says 0 until the next http_run() takes it.
+	 */
+	if (srv->lim.external)
+		srv->resumed = 1;
 	__atomic_sub_fetch(&srv->deferred, 1, __ATOMIC_ACQ_REL);
 }
 
@@ -1340,13 +1348,6 @@ http_where(const struct http_server *srv)
 	return srv != NULL ? srv->where : "";
 }
 
-/*
- * Stops accepting, lets the requests in flight finish (HTTP_STOP_DRAIN_MS
- * at most), then stops: MHD_stop_daemon alone closes every connection at
- * once, and a client whose request was being answered (a time-stamp
- * already recorded, a signature made) got an empty reply. Idle keep-alive
- * connections are closed without waiting.
- */
 int
 http_poll_fd(const struct http_server *srv)
 {
@@ -1361,6 +1362,8 @@ http_poll_timeout_ms(struct http_server *srv)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
+	if (srv->resumed)
+		return 0;
 	if (MHD_get_timeout(srv->daemon, &ms) != MHD_YES)
 		return -1;
 	return ms > (MHD_UNSIGNED_LONG_LONG)LLONG_MAX ? LLONG_MAX :
@@ -1370,6 +1373,7 @@ http_poll_timeout_ms(struct http_server *srv)
 void
 http_run(struct http_server *srv)
 {
+	srv->resumed = 0;
 	(void)MHD_run(srv->daemon);
 }
 
@@ -1393,6 +1397,13 @@ http_busy(const struct http_server *srv)
 	return __atomic_load_n(&srv->inflight, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Stops accepting, lets the requests in flight finish (HTTP_STOP_DRAIN_MS
+ * at most), then stops: MHD_stop_daemon alone closes every connection at
+ * once, and a client whose request was being answered (a time-stamp
+ * already recorded, a signature made) got an empty reply. Idle keep-alive
+ * connections are closed without waiting.
+ */
 void
 http_stop(struct http_server *srv)
 {

@@ -149,11 +149,12 @@ void			 http_stop(struct http_server *);
  * that would otherwise wait (tsad, for a signature in flight) calls
  * http_defer() and returns HTTP_DEFERRED, resp untouched. The connection
  * waits off MHD's thread, which serves the others meanwhile, until
- * http_resume() gives its answer: from any thread, exactly once per
- * deferral, and within a bounded time, since http_stop() waits for every
- * deferred request to be resumed. The answer is judged as a handler's
- * (no valid status: 500). http_defer() returns NULL (answer now) when the
- * server was not started deferrable, or for lim.admit.
+ * http_resume() gives its answer: from any thread (lim.external: the
+ * loop's, below), exactly once per deferral, and within a bounded time,
+ * since http_stop() waits for every deferred request to be resumed. The
+ * answer is judged as a handler's (no valid status: 500). http_defer()
+ * returns NULL (answer now) when the server was not started deferrable,
+ * or for lim.admit.
  */
 #define HTTP_DEFERRED	1
 struct http_deferred;
@@ -166,7 +167,9 @@ void			 http_resume(struct http_deferred *,
  * A server started with lim.external is run by its caller's loop, in one
  * thread: wait until http_poll_fd() is readable or http_poll_timeout_ms()
  * (-1: none) has passed, then http_run(), which never blocks; handlers run
- * inside it. To stop: http_quiesce() (no new connections), go on running
+ * inside it. http_resume() belongs to that thread too: nothing wakes the
+ * wait for it, so http_poll_timeout_ms() is 0 until http_run() takes the
+ * answer. To stop: http_quiesce() (no new connections), go on running
  * until http_busy() is 0 or the caller's patience ends, with every
  * deferred request resumed, then http_stop(), which waits for nothing.
  */

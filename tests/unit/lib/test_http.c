@@ -4,9 +4,13 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -787,9 +792,10 @@ test_start_errors_and_ipv6(void **state)
 	http_stop(NULL);
 }
 
-/* A client of test_stop_lets_requests_finish, on its own thread. */
+/* A client on its own thread: test_stop_lets_requests_finish, deferrals. */
 struct slow_client {
 	char		 url[128];
+	long		 timeout_ms;	/* 0: 10 s */
 	CURLcode	 cc;
 	long		 status;
 	struct buf	 body;
@@ -808,7 +814,8 @@ slow_get(void *arg)
 	curl_easy_setopt(c, CURLOPT_URL, sc->url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sc->body);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, sc->timeout_ms > 0 ?
+	    sc->timeout_ms : 10000L);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	sc->cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &sc->status);
@@ -856,6 +863,742 @@ test_stop_lets_requests_finish(void **state)
 	free(sc.body.data);
 }
 
+/*
+ * Deferred answers (http_defer, http_resume). defer_handler parks each
+ * /later/... request; the test answers it later, from a thread of its own
+ * or, in external mode, from the loop that runs the server.
+ */
+#define NPARK	8
+
+struct parked {
+	struct http_deferred	*d;	/* NULL once resumed */
+	char			 path[64];
+	int			 iter;	/* the external loop's turn, when parked */
+};
+
+struct dfx {
+	struct fixture		 fx;	/* srv and base, for request() */
+	pthread_mutex_t		 mu;	/* park, nparked */
+	pthread_cond_t		 cv;	/* one more parked */
+	struct parked		 park[NPARK];
+	int			 nparked;
+	int			 now;	/* http_defer() gave NULL: answered at once */
+	int			 twice;	/* a second http_defer() did not give NULL */
+	int			 admit_calls;
+	int			 admit_deferred;	/* http_defer() at admit did not give NULL */
+	/* The external loop (ext_loop). */
+	int			 iter;
+	int			 stopping;	/* set by the test */
+	int			 release;	/* set by the test: answer /later/hold */
+	int			 quiesced;	/* set by the loop */
+	int			 wake[2];	/* a pipe: stopping or release was set */
+	int			 busy_at_exit;
+	int			 drain_timed_out;
+	int			 loop_errno;
+};
+
+/*
+ * /later/...: deferred when the server allows it, else "now <path>".
+ * /bare returns HTTP_DEFERRED without http_defer(). Anything else is
+ * answered "now <path>". Runs on an MHD thread, or in http_run(): no
+ * cmocka asserts.
+ */
+static int
+defer_handler(void *arg, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct dfx *dx = arg;
+	struct http_deferred *d = NULL;
+	struct http_response none;
+	char now[96];
+	int later = strncmp(req->path, "/later/", 7) == 0;
+
+	if (strcmp(req->path, "/bare") == 0)
+		return HTTP_DEFERRED;
+	if (later && (d = http_defer(req)) == NULL)
+		__atomic_add_fetch(&dx->now, 1, __ATOMIC_SEQ_CST);
+	if (d == NULL) {
+		snprintf(now, sizeof(now), "now %s", req->path);
+		return http_respond(resp, 200, "text/plain", now, strlen(now));
+	}
+	/* Once per request: a second would suspend it twice. */
+	if (http_defer(req) != NULL)
+		__atomic_add_fetch(&dx->twice, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&dx->mu);
+	if (dx->nparked == NPARK) {
+		pthread_mutex_unlock(&dx->mu);
+		memset(&none, 0, sizeof(none));
+		http_resume(d, &none);	/* a 500 */
+		return HTTP_DEFERRED;
+	}
+	dx->park[dx->nparked].d = d;
+	snprintf(dx->park[dx->nparked].path, sizeof(dx->park[0].path), "%s",
+	    req->path);
+	dx->park[dx->nparked].iter = __atomic_load_n(&dx->iter,
+	    __ATOMIC_SEQ_CST);
+	dx->nparked++;
+	pthread_cond_broadcast(&dx->cv);
+	pthread_mutex_unlock(&dx->mu);
+	return HTTP_DEFERRED;
+}
+
+/* lim.admit that tries to defer (it must get NULL) and lets all in. */
+static int
+admit_defer(void *arg, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct dfx *dx = arg;
+
+	(void)resp;
+	__atomic_add_fetch(&dx->admit_calls, 1, __ATOMIC_SEQ_CST);
+	if (http_defer(req) != NULL)
+		__atomic_add_fetch(&dx->admit_deferred, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* One MHD thread: a deferred request must not hold it. */
+static void
+dfx_start(struct dfx *dx, int deferrable, int external,
+    int (*admit)(void *, const struct http_request *, struct http_response *))
+{
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
+	    admit, deferrable, external };
+	char err[256];
+
+	memset(dx, 0, sizeof(*dx));
+	dx->wake[0] = dx->wake[1] = -1;
+	assert_int_equal(pthread_mutex_init(&dx->mu, NULL), 0);
+	assert_int_equal(pthread_cond_init(&dx->cv, NULL), 0);
+	dx->fx.srv = http_start("127.0.0.1", 0, &lim, defer_handler, dx, err,
+	    sizeof(err));
+	if (dx->fx.srv == NULL)
+		fail_msg("http_start: %s", err);
+	snprintf(dx->fx.base, sizeof(dx->fx.base), "http://127.0.0.1:%u",
+	    (unsigned int)http_port(dx->fx.srv));
+}
+
+static void
+dfx_stop(struct dfx *dx)
+{
+	http_stop(dx->fx.srv);
+	dx->fx.srv = NULL;
+	pthread_cond_destroy(&dx->cv);
+	pthread_mutex_destroy(&dx->mu);
+}
+
+/* Waits (5 s at most) until n requests have been parked. */
+static void
+park_wait(struct dfx *dx, int n)
+{
+	struct timespec ts;
+	int got, rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	pthread_mutex_lock(&dx->mu);
+	while (dx->nparked < n && rc == 0)
+		rc = pthread_cond_timedwait(&dx->cv, &dx->mu, &ts);
+	got = dx->nparked;
+	pthread_mutex_unlock(&dx->mu);
+	if (got < n)
+		fail_msg("%d request(s) deferred, %d expected", got, n);
+}
+
+/*
+ * Answers parked request i with "later <path>" and status: 0 or 600 make
+ * an invalid answer that still carries a body (it must be freed). Any
+ * thread. 0, or -1 when it was answered already or http_resume() left
+ * resp's contents behind.
+ */
+static int
+park_resume(struct dfx *dx, int i, int status)
+{
+	struct http_response resp;
+	struct http_deferred *d;
+	char body[96];
+
+	pthread_mutex_lock(&dx->mu);
+	d = dx->park[i].d;
+	dx->park[i].d = NULL;
+	snprintf(body, sizeof(body), "later %s", dx->park[i].path);
+	pthread_mutex_unlock(&dx->mu);
+	memset(&resp, 0, sizeof(resp));
+	if (d == NULL || http_respond(&resp, 200, "text/plain", body,
+	    strlen(body)) == -1)
+		return -1;
+	resp.status = status;
+	http_resume(d, &resp);
+	if (resp.body != NULL || resp.content_type != NULL || resp.status != 0)
+		return -1;
+	return 0;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A thread that answers parked requests in a given order, after a delay. */
+struct resumer {
+	struct dfx	*dx;
+	int		 order[NPARK];	/* park indexes */
+	int		 n;
+	int		 status;
+	long		 delay_ms;	/* before each answer */
+	int		 started;	/* set just before the first http_resume */
+	int		 failed;
+};
+
+static void *
+resumer_run(void *arg)
+{
+	struct resumer *rs = arg;
+	int i;
+
+	for (i = 0; i < rs->n; i++) {
+		sleep_ms(rs->delay_ms);
+		__atomic_store_n(&rs->started, 1, __ATOMIC_SEQ_CST);
+		if (park_resume(rs->dx, rs->order[i], rs->status) == -1)
+			rs->failed = 1;
+	}
+	return NULL;
+}
+
+/* GET path on a thread of its own (slow_get). */
+static void
+get_start(const struct fixture *fx, const char *path, long timeout_ms,
+    struct slow_client *sc, pthread_t *th)
+{
+	memset(sc, 0, sizeof(*sc));
+	snprintf(sc->url, sizeof(sc->url), "%s%s", fx->base, path);
+	sc->timeout_ms = timeout_ms;
+	assert_int_equal(pthread_create(th, NULL, slow_get, sc), 0);
+}
+
+/* Joins a get_start() client: it got status and exactly body. */
+static void
+get_check(pthread_t th, struct slow_client *sc, long status,
+    const char *body)
+{
+	assert_int_equal(pthread_join(th, NULL), 0);
+	if (sc->cc != CURLE_OK)
+		fail_msg("%s: %s", sc->url, curl_easy_strerror(sc->cc));
+	assert_int_equal(sc->status, status);
+	if (body != NULL) {
+		assert_int_equal(sc->body.len, strlen(body));
+		assert_memory_equal(sc->body.data, body, strlen(body));
+	}
+	free(sc->body.data);
+	sc->body.data = NULL;
+}
+
+/* A raw connection to the server (reads time out after 5 s). */
+static int
+raw_connect(const struct fixture *fx)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = { 5, 0 };
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd != -1);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(http_port(fx->srv));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/* Sends GET path on a raw keep-alive connection. */
+static void
+raw_get(int fd, const char *path)
+{
+	char req[256];
+	int n;
+
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+	    path);
+	assert_true(n > 0 && (size_t)n < sizeof(req));
+	assert_int_equal(write(fd, req, (size_t)n), n);
+}
+
+/*
+ * Reads one answer from fd: a 200 whose body is exactly body (Content-
+ * Length says so; the answer ends with it).
+ */
+static void
+raw_expect(int fd, const char *body)
+{
+	char buf[1024], want[128];
+	size_t off = 0, blen = strlen(body);
+	ssize_t n;
+
+	buf[0] = '\0';
+	while ((off < blen || strcmp(buf + off - blen, body) != 0) &&
+	    off < sizeof(buf) - 1 && (n = read(fd, buf + off,
+	    sizeof(buf) - 1 - off)) > 0) {
+		off += (size_t)n;
+		buf[off] = '\0';
+	}
+	if (strncmp(buf, "HTTP/1.1 200 ", 13) != 0 || off < blen ||
+	    strcmp(buf + off - blen, body) != 0)
+		fail_msg("want 200 \"%s\", got \"%s\"", body, buf);
+	snprintf(want, sizeof(want), "Content-Length: %zu\r\n", blen);
+	assert_non_null(strcasestr(buf, want));
+}
+
+/* A keep-alive connection left idle after one answer: its descriptor. */
+static int
+idle_connection(const struct fixture *fx)
+{
+	int fd;
+
+	fd = raw_connect(fx);
+	raw_get(fd, "/idle");
+	raw_expect(fd, "now /idle");
+	return fd;
+}
+
+/*
+ * A deferred request is answered from another thread with what it gave;
+ * meanwhile the server's one thread serves others, and afterwards its
+ * keep-alive connection serves the next request as usual.
+ */
+static void
+test_defer_resume_from_thread(void **state)
+{
+	struct dfx dx;
+	struct resumer rs;
+	struct slow_client sc;
+	struct reply r;
+	pthread_t th, rth;
+	int fd;
+
+	(void)state;
+	dfx_start(&dx, 1, 0, NULL);
+	get_start(&dx.fx, "/later/one", 0, &sc, &th);
+	park_wait(&dx, 1);
+	request(&dx.fx, "/plain", NULL, 0, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "now /plain");
+	reply_free(&r);
+	memset(&rs, 0, sizeof(rs));
+	rs.dx = &dx;
+	rs.n = 1;
+	rs.status = 200;
+	rs.delay_ms = 100;
+	assert_int_equal(pthread_create(&rth, NULL, resumer_run, &rs), 0);
+	get_check(th, &sc, 200, "later /later/one");
+	assert_int_equal(pthread_join(rth, NULL), 0);
+	assert_false(rs.failed);
+
+	fd = raw_connect(&dx.fx);
+	raw_get(fd, "/later/two");
+	park_wait(&dx, 2);
+	rs.order[0] = 1;
+	rs.started = 0;
+	assert_int_equal(pthread_create(&rth, NULL, resumer_run, &rs), 0);
+	raw_expect(fd, "later /later/two");
+	assert_int_equal(pthread_join(rth, NULL), 0);
+	assert_false(rs.failed);
+	raw_get(fd, "/after");
+	raw_expect(fd, "now /after");
+	close(fd);
+	assert_int_equal(dx.twice, 0);
+	assert_int_equal(dx.now, 0);
+	dfx_stop(&dx);
+}
+
+/*
+ * Several deferred at once, on their own connections, answered in the
+ * reverse of their arrival: each client gets its own answer.
+ */
+static void
+test_defer_many_out_of_order(void **state)
+{
+	struct dfx dx;
+	struct resumer rs;
+	struct slow_client sc[4];
+	pthread_t th[4], rth;
+	char path[4][32], body[64];
+	int i, j;
+
+	(void)state;
+	dfx_start(&dx, 1, 0, NULL);
+	for (i = 0; i < 4; i++) {
+		snprintf(path[i], sizeof(path[i]), "/later/%d", i);
+		get_start(&dx.fx, path[i], 0, &sc[i], &th[i]);
+	}
+	park_wait(&dx, 4);
+	memset(&rs, 0, sizeof(rs));
+	rs.dx = &dx;
+	rs.n = 4;
+	for (i = 0; i < 4; i++)
+		rs.order[i] = 3 - i;
+	rs.status = 200;
+	rs.delay_ms = 20;
+	assert_int_equal(pthread_create(&rth, NULL, resumer_run, &rs), 0);
+	for (i = 0; i < 4; i++) {
+		snprintf(body, sizeof(body), "later %s", path[i]);
+		get_check(th[i], &sc[i], 200, body);
+	}
+	assert_int_equal(pthread_join(rth, NULL), 0);
+	assert_false(rs.failed);
+	/* Each path was parked once. */
+	for (i = 0; i < 4; i++)
+		for (j = i + 1; j < 4; j++)
+			assert_string_not_equal(dx.park[i].path,
+			    dx.park[j].path);
+	dfx_stop(&dx);
+}
+
+/*
+ * An answer without a valid status is a 500 (its body freed: LSan), as is
+ * HTTP_DEFERRED without http_defer(); the server carries on.
+ */
+static void
+test_defer_invalid_answer(void **state)
+{
+	struct dfx dx;
+	struct slow_client sc;
+	struct reply r;
+	pthread_t th;
+	json_t *o;
+
+	(void)state;
+	dfx_start(&dx, 1, 0, NULL);
+	get_start(&dx.fx, "/later/zero", 0, &sc, &th);
+	park_wait(&dx, 1);
+	assert_int_equal(park_resume(&dx, 0, 0), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(sc.cc, CURLE_OK);
+	assert_int_equal(sc.status, 500);
+	o = json_loadb(sc.body.data, sc.body.len, 0, NULL);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "status")), 500);
+	json_decref(o);
+	free(sc.body.data);
+
+	get_start(&dx.fx, "/later/600", 0, &sc, &th);
+	park_wait(&dx, 2);
+	assert_int_equal(park_resume(&dx, 1, 600), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(sc.cc, CURLE_OK);
+	assert_int_equal(sc.status, 500);
+	free(sc.body.data);
+
+	request(&dx.fx, "/bare", NULL, 0, 0, NULL, &r);
+	assert_problem(&r, 500);
+	reply_free(&r);
+	request(&dx.fx, "/plain", NULL, 0, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	dfx_stop(&dx);
+}
+
+/*
+ * Not deferrable: http_defer() gives NULL and the handler answers at once.
+ * Deferrable, lim.admit gets NULL too, and the handler after it defers.
+ */
+static void
+test_defer_refused(void **state)
+{
+	struct dfx dx;
+	struct slow_client sc;
+	struct reply r;
+	pthread_t th;
+
+	(void)state;
+	dfx_start(&dx, 0, 0, NULL);
+	request(&dx.fx, "/later/x", NULL, 0, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "now /later/x");
+	reply_free(&r);
+	assert_int_equal(dx.now, 1);
+	assert_int_equal(dx.nparked, 0);
+	dfx_stop(&dx);
+
+	dfx_start(&dx, 1, 0, admit_defer);
+	get_start(&dx.fx, "/later/y", 0, &sc, &th);
+	park_wait(&dx, 1);
+	assert_int_equal(park_resume(&dx, 0, 200), 0);
+	get_check(th, &sc, 200, "later /later/y");
+	assert_int_equal(dx.admit_calls, 1);
+	assert_int_equal(dx.admit_deferred, 0);
+	assert_int_equal(dx.now, 0);
+	dfx_stop(&dx);
+}
+
+/*
+ * A client that gives up while its request is deferred: the late answer
+ * goes nowhere, the request completes (http_busy back to 0, its state and
+ * answer freed: LSan), the server carries on.
+ */
+static void
+test_defer_client_gone(void **state)
+{
+	struct dfx dx;
+	struct slow_client sc;
+	struct reply r;
+	pthread_t th;
+	int i;
+
+	(void)state;
+	dfx_start(&dx, 1, 0, NULL);
+	get_start(&dx.fx, "/later/gone", 300, &sc, &th);
+	park_wait(&dx, 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(sc.cc, CURLE_OPERATION_TIMEDOUT);
+	free(sc.body.data);
+	assert_int_equal(http_busy(dx.fx.srv), 1);
+	assert_int_equal(park_resume(&dx, 0, 200), 0);
+	for (i = 0; i < 200 && http_busy(dx.fx.srv) > 0; i++)
+		sleep_ms(10);
+	assert_int_equal(http_busy(dx.fx.srv), 0);
+	request(&dx.fx, "/plain", NULL, 0, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	dfx_stop(&dx);
+}
+
+/*
+ * http_stop with a request deferred longer than HTTP_STOP_DRAIN_MS (a
+ * shorter one ends with the requests in flight): it returns only after
+ * the request was resumed (MHD_stop_daemon aborts with a connection still
+ * suspended), and the client gets its answer.
+ */
+static void
+test_stop_waits_for_deferred(void **state)
+{
+	struct dfx dx;
+	struct resumer rs;
+	struct slow_client sc;
+	pthread_t th, rth;
+	long long t0;
+
+	(void)state;
+	dfx_start(&dx, 1, 0, NULL);
+	get_start(&dx.fx, "/later/stop", 0, &sc, &th);
+	park_wait(&dx, 1);
+	memset(&rs, 0, sizeof(rs));
+	rs.dx = &dx;
+	rs.n = 1;
+	rs.status = 200;
+	rs.delay_ms = HTTP_STOP_DRAIN_MS + 300;
+	t0 = now_ms();
+	assert_int_equal(pthread_create(&rth, NULL, resumer_run, &rs), 0);
+	dfx_stop(&dx);
+	assert_true(__atomic_load_n(&rs.started, __ATOMIC_SEQ_CST));
+	assert_true(now_ms() - t0 >= rs.delay_ms);
+	assert_int_equal(pthread_join(rth, NULL), 0);
+	assert_false(rs.failed);
+	get_check(th, &sc, 200, "later /later/stop");
+}
+
+/* Descriptors this process has open. */
+static int
+count_fds(void)
+{
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * The parked requests ext_loop answers on its turn iter: those parked on
+ * an earlier one, /later/hold only once released. Their count.
+ */
+static int
+park_ready(struct dfx *dx, int iter, int ready[NPARK])
+{
+	int i, n = 0, release;
+
+	release = __atomic_load_n(&dx->release, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&dx->mu);
+	for (i = 0; i < dx->nparked; i++)
+		if (dx->park[i].d != NULL && dx->park[i].iter < iter &&
+		    (release || strncmp(dx->park[i].path, "/later/hold",
+		    11) != 0))
+			ready[n++] = i;
+	pthread_mutex_unlock(&dx->mu);
+	return n;
+}
+
+/*
+ * An external loop as tsad_loop runs one: wait on http_poll_fd() (and a
+ * pipe the test writes to) for http_poll_timeout_ms(), capped at 3 s so a
+ * lost wake-up shows as a slow answer; http_run(); then answer what the
+ * handler parked on an earlier turn (park_ready). Once stopping:
+ * http_quiesce(), and on until nothing is busy (5 s at most).
+ */
+static void *
+ext_loop(void *arg)
+{
+	struct dfx *dx = arg;
+	struct http_server *srv = dx->fx.srv;
+	struct pollfd pfd[2];
+	long long t, deadline = 0;
+	int ready[NPARK];
+	int i, iter, n, stopping = 0;
+	char c;
+
+	pfd[0].fd = http_poll_fd(srv);
+	pfd[0].events = POLLIN;
+	pfd[1].fd = dx->wake[0];
+	pfd[1].events = POLLIN;
+	for (iter = 1;; iter++) {
+		if (!stopping && __atomic_load_n(&dx->stopping,
+		    __ATOMIC_SEQ_CST)) {
+			stopping = 1;
+			http_quiesce(srv);
+			__atomic_store_n(&dx->quiesced, 1, __ATOMIC_SEQ_CST);
+			deadline = now_ms() + 5000;
+		}
+		if (stopping && http_busy(srv) == 0)
+			break;
+		if (stopping && now_ms() >= deadline) {
+			dx->drain_timed_out = 1;
+			break;
+		}
+		t = http_poll_timeout_ms(srv);
+		if (t < 0 || t > 3000)
+			t = 3000;
+		/* Answers to give, as tsad's signer replies: no wait. */
+		if (park_ready(dx, iter, ready) > 0)
+			t = 0;
+		if (poll(pfd, 2, (int)t) == -1 && errno != EINTR) {
+			dx->loop_errno = errno;
+			break;
+		}
+		if ((pfd[1].revents & POLLIN) && read(dx->wake[0], &c, 1) == -1)
+			dx->loop_errno = errno;
+		__atomic_store_n(&dx->iter, iter, __ATOMIC_SEQ_CST);
+		http_run(srv);
+		n = park_ready(dx, iter, ready);
+		for (i = 0; i < n; i++)
+			if (park_resume(dx, ready[i], 200) == -1)
+				dx->loop_errno = -1;
+	}
+	dx->busy_at_exit = http_busy(srv);
+	return NULL;
+}
+
+/*
+ * External mode: the test's loop serves a plain request and deferred ones
+ * it answers itself on a later turn, each in well under the loop's 3 s cap
+ * (the wake-ups come). To stop, http_quiesce() and run until http_busy()
+ * is 0: a client that connects after the quiesce is never served, a
+ * deferred request still gets its answer, an idle keep-alive connection
+ * does not count, and http_stop() closes it and leaves no descriptor
+ * (and, under LSan, no memory) behind.
+ */
+static void
+test_external_loop(void **state)
+{
+	struct dfx dx;
+	struct slow_client sc[3];
+	struct reply r;
+	pthread_t loop, th[3];
+	char path[3][32], body[64];
+	long long t0;
+	int fds, idle, late, i;
+	char c;
+
+	(void)state;
+	fds = count_fds();
+	dfx_start(&dx, 1, 1, NULL);
+	assert_true(http_poll_fd(dx.fx.srv) >= 0);
+	assert_int_equal(http_busy(dx.fx.srv), 0);
+	assert_int_equal(pipe(dx.wake), 0);
+	assert_int_equal(pthread_create(&loop, NULL, ext_loop, &dx), 0);
+
+	t0 = now_ms();
+	request(&dx.fx, "/plain", NULL, 0, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "now /plain");
+	reply_free(&r);
+	assert_true(now_ms() - t0 < 1500);
+	t0 = now_ms();
+	request(&dx.fx, "/later/ext", NULL, 0, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "later /later/ext");
+	reply_free(&r);
+	assert_true(now_ms() - t0 < 1500);
+	assert_int_equal(dx.nparked, 1);
+	assert_null(dx.park[0].d);
+
+	/* Several deferred at once. */
+	t0 = now_ms();
+	for (i = 0; i < 3; i++) {
+		snprintf(path[i], sizeof(path[i]), "/later/%d", i);
+		get_start(&dx.fx, path[i], 0, &sc[i], &th[i]);
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body), "later %s", path[i]);
+		get_check(th[i], &sc[i], 200, body);
+	}
+	assert_true(now_ms() - t0 < 1500);
+
+	/* Stopping with one deferred and one idle connection. */
+	idle = idle_connection(&dx.fx);
+	get_start(&dx.fx, "/later/hold", 0, &sc[0], &th[0]);
+	park_wait(&dx, 5);
+	assert_int_equal(http_busy(dx.fx.srv), 1);
+	__atomic_store_n(&dx.stopping, 1, __ATOMIC_SEQ_CST);
+	assert_int_equal(write(dx.wake[1], "x", 1), 1);
+	for (i = 0; i < 500 && !__atomic_load_n(&dx.quiesced,
+	    __ATOMIC_SEQ_CST); i++)
+		sleep_ms(10);
+	assert_true(__atomic_load_n(&dx.quiesced, __ATOMIC_SEQ_CST));
+	/* The kernel still takes the connection; the server never does. */
+	late = raw_connect(&dx.fx);
+	raw_get(late, "/late");
+	sleep_ms(300);
+	assert_int_equal(http_busy(dx.fx.srv), 1);
+	__atomic_store_n(&dx.release, 1, __ATOMIC_SEQ_CST);
+	assert_int_equal(write(dx.wake[1], "x", 1), 1);
+	get_check(th[0], &sc[0], 200, "later /later/hold");
+	assert_int_equal(pthread_join(loop, NULL), 0);
+	assert_int_equal(dx.loop_errno, 0);
+	assert_false(dx.drain_timed_out);
+	assert_int_equal(dx.busy_at_exit, 0);
+	assert_int_equal(dx.twice, 0);
+	assert_int_equal(dx.now, 0);
+	dfx_stop(&dx);
+	/* The idle connection was closed, the late one never answered. */
+	assert_true(read(idle, &c, 1) <= 0);
+	close(idle);
+	assert_true(read(late, &c, 1) <= 0);
+	close(late);
+	close(dx.wake[0]);
+	close(dx.wake[1]);
+	assert_int_equal(count_fds(), fds);
+}
+
 int
 main(void)
 {
@@ -875,6 +1618,13 @@ main(void)
 		cmocka_unit_test(test_start_errors_and_ipv6),
 		cmocka_unit_test(test_trusted_proxy),
 		cmocka_unit_test(test_stop_lets_requests_finish),
+		cmocka_unit_test(test_defer_resume_from_thread),
+		cmocka_unit_test(test_defer_many_out_of_order),
+		cmocka_unit_test(test_defer_invalid_answer),
+		cmocka_unit_test(test_defer_refused),
+		cmocka_unit_test(test_defer_client_gone),
+		cmocka_unit_test(test_stop_waits_for_deferred),
+		cmocka_unit_test(test_external_loop),
 	};
 	int rc;
 
