@@ -12,6 +12,8 @@
  */
 #include <sys/types.h>
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -178,13 +180,34 @@ signerproc_send(int fd, const struct signerproc_reply *r)
 	return signer_proto_send(fd, r->status, r->text, strlen(r->text));
 }
 
-/* As signerproc_send, into wr: sent once no further request is waiting. */
+/*
+ * As signerproc_send, into wr: sent once no further signature request is
+ * waiting (signerproc_sign_next).
+ */
 static int
 signerproc_queue(struct signer_proto_writer *wr, const struct signerproc_reply *r)
 {
 	if (r->status == SIGNER_OK)
 		return signer_proto_queue(wr, SIGNER_OK, r->data, r->len);
 	return signer_proto_queue(wr, r->status, r->text, strlen(r->text));
+}
+
+/*
+ * 1 when the next request is buffered whole and is a signature: replies
+ * are held behind those only. A key generation takes up to
+ * keygen_timeout_s, and the client waits for a reply held behind it no
+ * more than timeout_s from its turn: it would take a healthy signer for
+ * hung (hsm/signer_client.c).
+ */
+static int
+signerproc_sign_next(const struct signer_proto_reader *rd)
+{
+	uint32_t type;
+
+	if (!signer_proto_reader_ready(rd))
+		return 0;
+	memcpy(&type, rd->buf + rd->off, sizeof(type));
+	return ntohl(type) == SIGNER_MSG_SIGN;
 }
 
 static int
@@ -1132,11 +1155,11 @@ signerproc(int fd, const struct signer_config *cfg)
 			break;
 		}
 		/*
-		 * The reply waits while another request is already here (a
-		 * pipelining worker): the batch goes out in one write.
+		 * The reply waits while another signature request is already
+		 * here (a pipelining worker): the batch goes out in one write.
 		 */
 		n = signerproc_queue(&wr, &r);
-		if (n == 0 && !signer_proto_reader_ready(&rd))
+		if (n == 0 && !signerproc_sign_next(&rd))
 			n = signer_proto_flush(&wr);
 		signerproc_unwatch();
 		free(r.data);

@@ -8,14 +8,19 @@
  * away and comes back, also with the signer in its sandbox
  * (SANDBOX_SIGNER), and the whole token store (a failed re-init); a PIN
  * from the environment that the spawning process does not keep; two
- * threads at once.
+ * threads at once; requests pipelined from one thread
+ * (signer_sign_begin/end): answered in one write, each reply to its own
+ * ticket, a refusal among them, tickets shared with another thread, a
+ * signer killed with requests in flight.
  */
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1694,6 +1699,722 @@ test_concurrency(void **state)
 	signer_close(s2);
 }
 
+/* Pipelining from one thread: signer_sign_begin / signer_sign_end. */
+
+#define BATCH	8
+
+/*
+ * Time-stamp SignedAttributes (RFC 3161 §2.4.2, what tsad sends) whose
+ * message digest names request i: a TBS of its own. OPENSSL_free it.
+ */
+static unsigned char *
+tbs_ts_attrs(int i, size_t *len)
+{
+	STACK_OF(X509_ATTRIBUTE) *sk = NULL;
+	unsigned char dg[32], *der = NULL;
+	int n;
+
+	memset(dg, 0, sizeof(dg));
+	snprintf((char *)dg, sizeof(dg), "request %d", i);
+	assert_non_null(X509at_add1_attr_by_NID(&sk, NID_pkcs9_contentType,
+	    V_ASN1_OBJECT,
+	    (const unsigned char *)OBJ_nid2obj(NID_id_smime_ct_TSTInfo), -1));
+	assert_non_null(X509at_add1_attr_by_NID(&sk, NID_pkcs9_messageDigest,
+	    V_ASN1_OCTET_STRING, dg, sizeof(dg)));
+	n = ASN1_item_i2d((ASN1_VALUE *)sk, &der,
+	    ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
+	assert_true(n > 0);
+	sk_X509_ATTRIBUTE_pop_free(sk, X509_ATTRIBUTE_free);
+	*len = (size_t)n;
+	return der;
+}
+
+/* 1 when sig is pub's SHA-256 signature over tbs. */
+static int
+sig_verifies(EVP_PKEY *pub, const unsigned char *tbs, size_t len,
+    const unsigned char *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx;
+	int ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return 0;
+	ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pub) == 1 &&
+	    EVP_DigestVerify(ctx, sig, siglen, tbs, len) == 1;
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
+/* The public keys of ec-ca and rsa-ca, as keylabels[]. */
+static void
+get_pubs(struct signer *s, EVP_PKEY *pub[2])
+{
+	char err[256];
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (signer_pubkey(s, keylabels[i], &pub[i], err,
+		    sizeof(err)) == -1)
+			fail_msg("signer_pubkey %s: %s", keylabels[i], err);
+}
+
+/* A signer of the test's own, spawned with c (no sandbox_section). */
+static struct signer *
+spawn_own(const struct signer_config *c)
+{
+	struct signer *s;
+	char err[512] = "";
+
+	if ((s = signer_spawn(c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	return s;
+}
+
+/* The state letter of /proc/PID/stat ('T' stopped), or '?'. */
+static char
+proc_state(pid_t pid)
+{
+	char path[64], line[512], *p;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return '?';
+	p = fgets(line, sizeof(line), fp);
+	fclose(fp);
+	if (p == NULL || (p = strrchr(line, ')')) == NULL || p[1] != ' ')
+		return '?';
+	return p[2];
+}
+
+/*
+ * Stops an idle signer and waits until it is stopped: what is sent
+ * meanwhile waits in its socket, and its next read takes it all at once.
+ */
+static void
+signer_stop(pid_t pid)
+{
+	long long t0 = now_ms();
+
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	while (proc_state(pid) != 'T') {
+		if (now_ms() - t0 > 5000)
+			fail_msg("signer %ld not stopped after 5 s", (long)pid);
+		usleep(1000);
+	}
+}
+
+/* The bytes of a SIGN request frame for tbs (what begin writes). */
+static size_t
+sign_frame_len(const char *label, const unsigned char *tbs, size_t len)
+{
+	unsigned char *body = NULL;
+	size_t n;
+
+	assert_int_equal(signer_proto_sign_encode(SIGNER_KIND_TIMESTAMP,
+	    label, "SHA256", tbs, len, &body, &n), 0);
+	free(body);
+	return 8 + n;
+}
+
+/*
+ * Begins n time-stamp requests while s is stopped, request i with key
+ * label[i] over tbs[i], then lets it go on: all n wait in its socket, and
+ * its first read takes them together when they fit SIGNER_PROTO_RDBUF.
+ */
+static void
+begin_stopped(struct signer *s, int n, const char *const *label,
+    unsigned char *const *tbs, const size_t *len, unsigned long *ticket)
+{
+	pid_t pid = signer_pid(s);
+	char err[256];
+	int i, failed = -1;
+
+	signer_stop(pid);
+	for (i = 0; i < n && failed == -1; i++)
+		if (signer_sign_begin(s, SIGNER_KIND_TIMESTAMP, label[i],
+		    "SHA256", tbs[i], len[i], &ticket[i], err,
+		    sizeof(err)) == -1)
+			failed = i;
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	if (failed != -1)
+		fail_msg("begin %d: %s", failed, err);
+	/* Replies come in ticket order: one thread's increase. */
+	for (i = 1; i < n; i++)
+		assert_true(ticket[i] > ticket[i - 1]);
+}
+
+/*
+ * One thread keeps a batch in flight, as tsad does: 8 time-stamp
+ * requests, EC and RSA keys in turn, each over a TBS of its own, begun
+ * while the signer is stopped (all 8 wait in its socket and its first
+ * read takes them together), then ended in order; four such batches.
+ * Each signature verifies over its own TBS with its key (a reply handed
+ * to the wrong ticket does not), and the signer answered each batch with
+ * one write: the first end's read brought every reply, so after each end
+ * but the last the next reply is already buffered (signer_reply_buffered),
+ * and after the last none is. Without a wait before the first end: once
+ * every reply is in the socket, one read takes them all, one write or
+ * eight. A signer that writes each reply once made (flushing after every
+ * request) has the client read the first reply while it signs the second
+ * (RSA, the slow one), unless the client does not run meanwhile: each
+ * batch catches that most of the time (about 9 in 10 on 2 vCPUs), four
+ * nearly always.
+ */
+static void
+test_pipelined_batch(void **state)
+{
+	struct fixture *f = *state;
+	enum { ROUNDS = 4 };
+	struct signer *s;
+	EVP_PKEY *pub[2] = { NULL, NULL };
+	const char *label[BATCH];
+	unsigned char *tbs[BATCH], *sig;
+	size_t len[BATCH], siglen, wire = 0;
+	unsigned long ticket[BATCH];
+	int buffered[BATCH], i, round;
+	char err[256];
+
+	s = spawn_own(&f->cfg);
+	get_pubs(s, pub);
+	for (round = 0; round < ROUNDS; round++) {
+		wire = 0;
+		for (i = 0; i < BATCH; i++) {
+			label[i] = keylabels[i % 2];
+			tbs[i] = tbs_ts_attrs(round * BATCH + i, &len[i]);
+			wire += sign_frame_len(label[i], tbs[i], len[i]);
+		}
+		/* The whole batch fits one read of the signer's reader. */
+		assert_true(wire <= SIGNER_PROTO_RDBUF);
+		assert_false(signer_reply_buffered(s));
+		begin_stopped(s, BATCH, label, tbs, len, ticket);
+		for (i = 0; i < BATCH; i++) {
+			sig = NULL;
+			if (signer_sign_end(s, ticket[i], &sig, &siglen, err,
+			    sizeof(err)) == -1)
+				fail_msg("batch %d, end %d: %s", round, i, err);
+			buffered[i] = signer_reply_buffered(s);
+			if (!sig_verifies(pub[i % 2], tbs[i], len[i], sig,
+			    siglen))
+				fail_msg("batch %d: signature %d (%s, %zu "
+				    "bytes) does not verify over its own TBS",
+				    round, i, label[i], siglen);
+			free(sig);
+		}
+		for (i = 0; i < BATCH - 1; i++)
+			if (!buffered[i])
+				fail_msg("batch %d: after end %d the next "
+				    "reply was not buffered yet: the batch was "
+				    "not answered in one write", round, i);
+		assert_false(buffered[BATCH - 1]);
+		for (i = 0; i < BATCH; i++)
+			OPENSSL_free(tbs[i]);
+	}
+	assert_false(signer_broken(s));
+	EVP_PKEY_free(pub[0]);
+	EVP_PKEY_free(pub[1]);
+	signer_close(s);
+}
+
+/*
+ * A batch larger than the signer's buffers, all of it in its socket
+ * before it reads: 96 requests (about 11 KiB: reads of SIGNER_PROTO_RDBUF
+ * end inside a request, so the replies so far go out and the rest are
+ * read later) and their replies (about 16 KiB with the RSA ones: the
+ * reply buffer fills and flushes before a frame is queued). Each ticket
+ * still gets its own signature.
+ */
+static void
+test_pipelined_large_batch(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 96 };
+	struct signer *s;
+	EVP_PKEY *pub[2] = { NULL, NULL };
+	const char *label[N];
+	unsigned char *tbs[N], *sig;
+	size_t len[N], siglen, wire = 0, replies = 0;
+	unsigned long ticket[N];
+	int i;
+	char err[256];
+
+	s = spawn_own(&f->cfg);
+	get_pubs(s, pub);
+	for (i = 0; i < N; i++) {
+		label[i] = keylabels[i % 2];
+		tbs[i] = tbs_ts_attrs(1000 + i, &len[i]);
+		wire += sign_frame_len(label[i], tbs[i], len[i]);
+	}
+	if (wire <= 2 * SIGNER_PROTO_RDBUF)
+		fail_msg("%zu bytes of requests", wire);
+	begin_stopped(s, N, label, tbs, len, ticket);
+	for (i = 0; i < N; i++) {
+		sig = NULL;
+		if (signer_sign_end(s, ticket[i], &sig, &siglen, err,
+		    sizeof(err)) == -1)
+			fail_msg("end %d: %s", i, err);
+		if (!sig_verifies(pub[i % 2], tbs[i], len[i], sig, siglen))
+			fail_msg("signature %d does not verify over its own "
+			    "TBS", i);
+		replies += 8 + siglen;
+		free(sig);
+	}
+	assert_true(replies > 2 * SIGNER_PROTO_WRBUF);
+	assert_false(signer_broken(s));
+	for (i = 0; i < N; i++)
+		OPENSSL_free(tbs[i]);
+	EVP_PKEY_free(pub[0]);
+	EVP_PKEY_free(pub[1]);
+	signer_close(s);
+}
+
+/*
+ * A refused request in a pipelined batch (a key the signer does not
+ * grant), answered in the same write as the others: it fails its own
+ * ticket only, with the signer's refusal; the requests before and after
+ * it are signed and verify; the signer still serves. Three batches of 5:
+ * the refused one in the middle, first, last.
+ */
+static void
+test_pipelined_refusal(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 5 };
+	static const int bad_at[] = { 2, 0, N - 1 };
+	struct signer *s;
+	EVP_PKEY *pub[2] = { NULL, NULL };
+	const char *label[N];
+	unsigned char *tbs[N], *sig;
+	size_t len[N], siglen;
+	unsigned long ticket[N];
+	int buffered[N], i, bad, round, rc;
+	char err[256];
+
+	s = spawn_own(&f->cfg);
+	get_pubs(s, pub);
+	for (round = 0; round < 3; round++) {
+		bad = bad_at[round];
+		for (i = 0; i < N; i++) {
+			label[i] = i == bad ? "not-granted" : keylabels[i % 2];
+			tbs[i] = tbs_ts_attrs(100 + round * N + i, &len[i]);
+		}
+		begin_stopped(s, N, label, tbs, len, ticket);
+		for (i = 0; i < N; i++) {
+			sig = NULL;
+			siglen = 99;
+			err[0] = '\0';
+			rc = signer_sign_end(s, ticket[i], &sig, &siglen, err,
+			    sizeof(err));
+			buffered[i] = signer_reply_buffered(s);
+			if (i == bad) {
+				assert_int_equal(rc, -1);
+				assert_null(sig);
+				assert_int_equal(siglen, 0);
+				if (strstr(err, "kind timestamp not granted "
+				    "for key not-granted") == NULL)
+					fail_msg("batch %d, refusal %d: \"%s\"",
+					    round, i, err);
+				continue;
+			}
+			if (rc == -1)
+				fail_msg("batch %d, end %d (refused: %d): %s",
+				    round, i, bad, err);
+			if (!sig_verifies(pub[i % 2], tbs[i], len[i], sig,
+			    siglen))
+				fail_msg("batch %d: signature %d does not "
+				    "verify over its own TBS", round, i);
+			free(sig);
+		}
+		/* The refusal came in the batch's one write with the rest. */
+		for (i = 0; i < N - 1; i++)
+			if (!buffered[i])
+				fail_msg("batch %d: after end %d the next "
+				    "reply was not buffered", round, i);
+		for (i = 0; i < N; i++)
+			OPENSSL_free(tbs[i]);
+	}
+	assert_false(signer_broken(s));
+	tbs[0] = tbs_ts_attrs(99, &len[0]);
+	sig = NULL;
+	if (signer_sign(s, SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256", tbs[0],
+	    len[0], &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("after the batches: %s", err);
+	assert_true(sig_verifies(pub[0], tbs[0], len[0], sig, siglen));
+	free(sig);
+	OPENSSL_free(tbs[0]);
+	EVP_PKEY_free(pub[0]);
+	EVP_PKEY_free(pub[1]);
+	signer_close(s);
+}
+
+struct plain_signer {
+	struct signer	*s;
+	EVP_PKEY	*pub;		/* ec-ca's */
+	int		 n;
+	int		 ok;
+	int		 done;		/* __atomic: all n returned */
+	char		 err[256];
+};
+
+/* signer_sign n times, each over a TBS of its own, each verified. */
+static void *
+plain_signer_run(void *arg)
+{
+	struct plain_signer *p = arg;
+	unsigned char *tbs, *sig;
+	size_t len, siglen;
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		tbs = tbs_ts_attrs(5000 + i, &len);
+		sig = NULL;
+		if (signer_sign(p->s, SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256",
+		    tbs, len, &sig, &siglen, p->err, sizeof(p->err)) == 0 &&
+		    sig_verifies(p->pub, tbs, len, sig, siglen))
+			p->ok++;
+		else if (p->err[0] == '\0')
+			snprintf(p->err, sizeof(p->err), "signature %d does "
+			    "not verify", i);
+		free(sig);
+		OPENSSL_free(tbs);
+	}
+	__atomic_store_n(&p->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/*
+ * Tickets are shared between threads: one thread keeps 4 requests in
+ * flight (begin 4, end 4, in rounds), while a second calls signer_sign
+ * 100 times on the same signer (one of the test's own: a ticket left
+ * unended on failure would stop every later test). Every signature
+ * verifies over its own TBS. The first thread's first request goes
+ * before the second thread starts and its last round after the second
+ * thread's last call, so each of the 100 plain requests took a ticket
+ * among the first thread's: the gaps between its tickets add up to 100.
+ */
+static void
+test_pipelined_with_thread(void **state)
+{
+	struct fixture *f = *state;
+	enum { DEPTH = 4, PLAIN = 100 };
+	struct plain_signer p;
+	struct signer *s;
+	EVP_PKEY *pub[2] = { NULL, NULL };
+	unsigned char *tbs[DEPTH], *sig;
+	size_t len[DEPTH], siglen;
+	unsigned long ticket[DEPTH], prev = 0, gaps = 0;
+	int i, k = 0, rounds = 0, last, started = 0;
+	char err[256];
+	pthread_t th;
+
+	s = spawn_own(&f->cfg);
+	get_pubs(s, pub);
+	memset(&p, 0, sizeof(p));
+	p.s = s;
+	p.pub = pub[0];
+	p.n = PLAIN;
+	do {
+		last = __atomic_load_n(&p.done, __ATOMIC_SEQ_CST);
+		for (i = 0; i < DEPTH; i++) {
+			tbs[i] = tbs_ts_attrs(k + i, &len[i]);
+			if (signer_sign_begin(s, SIGNER_KIND_TIMESTAMP,
+			    keylabels[(k + i) % 2], "SHA256", tbs[i], len[i],
+			    &ticket[i], err, sizeof(err)) == -1)
+				fail_msg("begin %d: %s", k + i, err);
+			if (k + i > 0) {
+				assert_true(ticket[i] > prev);
+				gaps += ticket[i] - prev - 1;
+			}
+			prev = ticket[i];
+			/* The other thread starts with a request in flight. */
+			if (!started) {
+				assert_int_equal(pthread_create(&th, NULL,
+				    plain_signer_run, &p), 0);
+				started = 1;
+			}
+		}
+		for (i = 0; i < DEPTH; i++) {
+			sig = NULL;
+			if (signer_sign_end(s, ticket[i], &sig, &siglen,
+			    err, sizeof(err)) == -1)
+				fail_msg("end %d: %s", k + i, err);
+			if (!sig_verifies(pub[(k + i) % 2], tbs[i], len[i], sig,
+			    siglen))
+				fail_msg("signature %d does not verify over "
+				    "its own TBS", k + i);
+			free(sig);
+			OPENSSL_free(tbs[i]);
+		}
+		k += DEPTH;
+		rounds++;
+	} while (!last);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	if (p.ok != PLAIN)
+		fail_msg("plain signer_sign: %d of %d (%s)", p.ok, PLAIN,
+		    p.err);
+	if (gaps != PLAIN)
+		fail_msg("%lu tickets of the other thread among ours (%d "
+		    "rounds), expected %d", gaps, rounds, PLAIN);
+	assert_false(signer_broken(s));
+	EVP_PKEY_free(pub[0]);
+	EVP_PKEY_free(pub[1]);
+	signer_close(s);
+}
+
+/*
+ * Waits until the peer of the signer's socket is gone (the process
+ * ended: POLLHUP), at most 5 s.
+ */
+static void
+wait_hangup(struct signer *s)
+{
+	struct pollfd pfd;
+	long long t0 = now_ms();
+
+	for (;;) {
+		pfd.fd = signer_fd(s);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 100) == 1 && (pfd.revents & POLLHUP))
+			return;
+		if (now_ms() - t0 > 5000)
+			fail_msg("the killed signer's socket is still open");
+	}
+}
+
+/*
+ * Begins 2 requests (ec-ca) and lets the signer answer them (waited for,
+ * not taken), then 2 more while it is stopped, then kills it: the killed
+ * signer had 2 replies out and 2 requests unanswered.
+ */
+static void
+begin_then_kill(struct signer *s, unsigned char *tbs[4], size_t len[4],
+    unsigned long ticket[4])
+{
+	char err[256];
+	pid_t pid = signer_pid(s);
+	long long t0;
+	int i, unread = 0;
+
+	for (i = 0; i < 4; i++) {
+		if (i == 2)
+			signer_stop(pid);
+		if (signer_sign_begin(s, SIGNER_KIND_TIMESTAMP, keylabels[0],
+		    "SHA256", tbs[i], len[i], &ticket[i], err,
+		    sizeof(err)) == -1) {
+			kill(pid, SIGCONT);
+			fail_msg("begin %d: %s", i, err);
+		}
+		if (i != 1)
+			continue;
+		/*
+		 * Both replies in our socket: more bytes than one can have
+		 * (8 + 72 for P-256), however many writes they took.
+		 */
+		t0 = now_ms();
+		while (ioctl(signer_fd(s), FIONREAD, &unread) == 0 &&
+		    unread <= 8 + 72 && now_ms() - t0 < 5000)
+			usleep(1000);
+		if (unread <= 8 + 72)
+			fail_msg("the first 2 replies: %d bytes after 5 s",
+			    unread);
+	}
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	wait_hangup(s);
+}
+
+/*
+ * A signer killed with tickets in flight (spawned without a
+ * sandbox_section, as the client's own kill() would find it; a 5 s bound):
+ * the replies it had written are still taken and verify; the ends of the
+ * requests it never answered fail at once (well within the bound) with an
+ * error naming the signer process, not a wait for the bound or for ever;
+ * then a new begin fails and takes no ticket (its *ticket untouched), as
+ * does signer_sign. Then the other order on a second signer: the begin
+ * after the kill fails first (its write breaks the connection), and the
+ * four ends in flight all fail at once, the answered ones too.
+ */
+static void
+test_pipelined_signer_killed(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct signer *s;
+	EVP_PKEY *pub[2] = { NULL, NULL };
+	unsigned char *tbs[4], *sig;
+	size_t len[4], siglen;
+	unsigned long ticket[4], t;
+	long long t0, ms;
+	int i, round;
+	char err[256];
+
+	c.timeout_s = 5;
+	for (i = 0; i < 4; i++)
+		tbs[i] = tbs_ts_attrs(200 + i, &len[i]);
+	for (round = 0; round < 2; round++) {
+		s = spawn_own(&c);
+		if (round == 0)
+			get_pubs(s, pub);
+		begin_then_kill(s, tbs, len, ticket);
+		if (round == 1) {
+			/* Begin first: the write fails on the dead socket. */
+			t = 4242;
+			err[0] = '\0';
+			assert_int_equal(signer_sign_begin(s,
+			    SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256", tbs[0],
+			    len[0], &t, err, sizeof(err)), -1);
+			assert_int_equal(t, 4242);
+			assert_non_null(strstr(err, "signer process"));
+		}
+		for (i = 0; i < 4; i++) {
+			sig = NULL;
+			err[0] = '\0';
+			t0 = now_ms();
+			if (round == 0 && i < 2) {
+				/* Written before the kill: still ours. */
+				if (signer_sign_end(s, ticket[i], &sig,
+				    &siglen, err, sizeof(err)) == -1)
+					fail_msg("end %d, answered before the "
+					    "kill: %s", i, err);
+				assert_true(sig_verifies(pub[0], tbs[i], len[i],
+				    sig, siglen));
+				free(sig);
+				continue;
+			}
+			assert_int_equal(signer_sign_end(s, ticket[i], &sig,
+			    &siglen, err, sizeof(err)), -1);
+			ms = now_ms() - t0;
+			assert_null(sig);
+			if (ms > 1000 || strstr(err, "signer process") == NULL)
+				fail_msg("round %d, end %d after the kill: "
+				    "%lld ms: \"%s\"", round, i, ms, err);
+		}
+		assert_true(signer_broken(s));
+		/* No ticket for a new request, and no wait. */
+		t = 4242;
+		err[0] = '\0';
+		t0 = now_ms();
+		assert_int_equal(signer_sign_begin(s, SIGNER_KIND_TIMESTAMP,
+		    "ec-ca", "SHA256", tbs[0], len[0], &t, err, sizeof(err)),
+		    -1);
+		assert_true(now_ms() - t0 < 100);
+		assert_int_equal(t, 4242);
+		if (strstr(err, "spawn a new signer") == NULL)
+			fail_msg("begin after the kill: \"%s\"", err);
+		sig = NULL;
+		assert_int_equal(signer_sign(s, SIGNER_KIND_TIMESTAMP, "ec-ca",
+		    "SHA256", tbs[0], len[0], &sig, &siglen, err, sizeof(err)),
+		    -1);
+		assert_null(sig);
+		t0 = now_ms();
+		signer_close(s);
+		assert_true(now_ms() - t0 < 1000);
+	}
+	for (i = 0; i < 4; i++)
+		OPENSSL_free(tbs[i]);
+	EVP_PKEY_free(pub[0]);
+	EVP_PKEY_free(pub[1]);
+}
+
+struct keygen_call {
+	struct signer	*s;
+	int		 ready;		/* __atomic: about to call */
+	int		 rc;
+	long long	 done_ms;	/* now_ms() when it returned */
+	char		 err[256];
+};
+
+static void *
+keygen_call_run(void *arg)
+{
+	struct keygen_call *k = arg;
+	EVP_PKEY *pub = NULL;
+
+	__atomic_store_n(&k->ready, 1, __ATOMIC_SEQ_CST);
+	k->rc = signer_keygen(k->s, TOKEN, "pipelined-rsa", "rsa4096", &pub,
+	    k->err, sizeof(k->err));
+	k->done_ms = now_ms();
+	EVP_PKEY_free(pub);
+	return NULL;
+}
+
+/*
+ * A reply is held only behind another signature, not behind a key
+ * generation pipelined after it (another thread's, RSA-4096: a second
+ * or more in SoftHSM2, bounded by keygen_timeout_s): the client waits
+ * for a signature no longer than timeout_s (1 s here) from its turn.
+ * Both requests wait in the stopped signer's socket, the signature
+ * first; its end returns long before the key generation does (in under
+ * half its time), and both succeed. Holding the signature until the key
+ * was made took the whole key generation, and past 1 s the client took
+ * the signer for hung and killed it.
+ */
+static void
+test_pipelined_not_behind_keygen(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct keygen_call k;
+	struct signer *s;
+	EVP_PKEY *pub[2] = { NULL, NULL };
+	unsigned char *tbs, *sig = NULL;
+	size_t len, siglen;
+	unsigned long ticket;
+	long long t0, sign_ms, keygen_ms;
+	pthread_t th;
+	pid_t pid;
+	char err[256];
+	int rc;
+
+	c.timeout_s = 1;
+	c.allow_keygen = 1;
+	c.grants[0].key_label = "pipelined-rsa";	/* made here */
+	c.grants[0].kind = SIGNER_KIND_CERT;
+	s = spawn_own(&c);
+	get_pubs(s, pub);
+	tbs = tbs_ts_attrs(300, &len);
+	pid = signer_pid(s);
+	memset(&k, 0, sizeof(k));
+	k.s = s;
+	signer_stop(pid);
+	rc = signer_sign_begin(s, SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256",
+	    tbs, len, &ticket, err, sizeof(err));
+	if (rc == 0) {
+		assert_int_equal(pthread_create(&th, NULL, keygen_call_run, &k),
+		    0);
+		while (!__atomic_load_n(&k.ready, __ATOMIC_SEQ_CST))
+			usleep(1000);
+		usleep(200 * 1000);	/* its request written meanwhile */
+	}
+	t0 = now_ms();
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	if (rc == -1)
+		fail_msg("begin: %s", err);
+	rc = signer_sign_end(s, ticket, &sig, &siglen, err, sizeof(err));
+	sign_ms = now_ms() - t0;
+	assert_int_equal(pthread_join(th, NULL), 0);
+	keygen_ms = k.done_ms - t0;
+	/* The key goes before any check: the token is the fixture's. */
+	if (k.rc == 0 && signer_unkeygen(s, TOKEN, "pipelined-rsa", "rsa4096",
+	    err, sizeof(err)) == -1)
+		fail_msg("unkeygen: %s", err);
+	if (rc == -1)
+		fail_msg("the signature, with a key generation after it: %s "
+		    "(%lld ms)", err, sign_ms);
+	assert_true(sig_verifies(pub[0], tbs, len, sig, siglen));
+	if (k.rc == -1)
+		fail_msg("the key generation: %s", k.err);
+	if (sign_ms * 2 >= keygen_ms)
+		fail_msg("the signature took %lld ms, the key generation "
+		    "after it %lld ms: held behind it", sign_ms, keygen_ms);
+	free(sig);
+	OPENSSL_free(tbs);
+	EVP_PKEY_free(pub[0]);
+	EVP_PKEY_free(pub[1]);
+	signer_close(s);
+}
+
 int
 main(void)
 {
@@ -1715,6 +2436,12 @@ main(void)
 		cmocka_unit_test(test_env_pin_forgotten),
 		cmocka_unit_test(test_token_away_sandboxed),
 		cmocka_unit_test(test_concurrency),
+		cmocka_unit_test(test_pipelined_batch),
+		cmocka_unit_test(test_pipelined_large_batch),
+		cmocka_unit_test(test_pipelined_refusal),
+		cmocka_unit_test(test_pipelined_with_thread),
+		cmocka_unit_test(test_pipelined_signer_killed),
+		cmocka_unit_test(test_pipelined_not_behind_keygen),
 		cmocka_unit_test(test_watchdog_idle_and_busy),
 		cmocka_unit_test(test_hung_signer),
 		cmocka_unit_test(test_hung_keygen_bound),
