@@ -2339,6 +2339,128 @@ keygen_call_run(void *arg)
 	return NULL;
 }
 
+/* What signer_on_sync's hook takes: the tickets one thread has in flight. */
+struct on_sync_state {
+	struct signer	*s;
+	EVP_PKEY	*pub[2];
+	unsigned char	*tbs[3];
+	size_t		 len[3];
+	unsigned long	 ticket[3];
+	int		 n;		/* in flight */
+	int		 calls;
+};
+
+static void
+on_sync_take(void *arg)
+{
+	struct on_sync_state *st = arg;
+	unsigned char *sig;
+	size_t siglen;
+	char err[256];
+	int i;
+
+	st->calls++;
+	for (i = 0; i < st->n; i++) {
+		sig = NULL;
+		if (signer_sign_end(st->s, st->ticket[i], &sig, &siglen, err,
+		    sizeof(err)) == -1)
+			fail_msg("end %d in the hook: %s", i, err);
+		assert_true(sig_verifies(st->pub[i % 2], st->tbs[i], st->len[i],
+		    sig, siglen));
+		free(sig);
+		OPENSSL_free(st->tbs[i]);
+	}
+	st->n = 0;
+}
+
+/*
+ * One thread with requests in flight makes a synchronous request (tsad:
+ * TS_RESP_CTX signing): signer_on_sync's hook runs first, in that thread,
+ * and takes the replies it is owed; without it the synchronous request
+ * waits for ever for its turn (the suite's time-out ends it). The hook
+ * runs for signer_sign, signer_pubkey and an EVP_PKEY's signature, never
+ * for signer_sign_begin.
+ */
+static void
+test_on_sync(void **state)
+{
+	struct fixture *f = *state;
+	struct on_sync_state st;
+	unsigned char *tbs, *sig = NULL;
+	size_t len, siglen;
+	EVP_PKEY *pub = NULL, *key;
+	EVP_MD_CTX *ctx;
+	char err[256];
+	int i, round;
+
+	memset(&st, 0, sizeof(st));
+	st.s = spawn_own(&f->cfg);
+	get_pubs(st.s, st.pub);
+	signer_on_sync(st.s, on_sync_take, &st);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 3; i++) {
+			st.tbs[i] = tbs_ts_attrs(round * 3 + i, &st.len[i]);
+			if (signer_sign_begin(st.s, SIGNER_KIND_TIMESTAMP,
+			    keylabels[i % 2], "SHA256", st.tbs[i], st.len[i],
+			    &st.ticket[i], err, sizeof(err)) == -1)
+				fail_msg("begin %d: %s", i, err);
+			st.n++;
+		}
+		assert_int_equal(st.calls, round);	/* begin: no hook */
+		switch (round) {
+		case 0:
+			tbs = tbs_ts_attrs(100, &len);
+			if (signer_sign(st.s, SIGNER_KIND_TIMESTAMP, keylabels[0],
+			    "SHA256", tbs, len, &sig, &siglen, err,
+			    sizeof(err)) == -1)
+				fail_msg("signer_sign: %s", err);
+			assert_true(sig_verifies(st.pub[0], tbs, len, sig,
+			    siglen));
+			free(sig);
+			OPENSSL_free(tbs);
+			break;
+		case 1:
+			if (signer_pubkey(st.s, keylabels[1], &pub, err,
+			    sizeof(err)) == -1)
+				fail_msg("signer_pubkey: %s", err);
+			assert_int_equal(EVP_PKEY_eq(pub, st.pub[1]), 1);
+			EVP_PKEY_free(pub);
+			break;
+		case 2:
+			key = signer_pkey(st.s, SIGNER_KIND_TIMESTAMP,
+			    keylabels[0], err, sizeof(err));
+			if (key == NULL)
+				fail_msg("signer_pkey: %s", err);
+			tbs = tbs_ts_attrs(101, &len);
+			ctx = EVP_MD_CTX_new();
+			assert_non_null(ctx);
+			assert_int_equal(EVP_DigestSignInit_ex(ctx, NULL,
+			    "SHA256", NULL, NULL, key, NULL), 1);
+			siglen = 0;
+			assert_int_equal(EVP_DigestSign(ctx, NULL, &siglen, tbs,
+			    len), 1);
+			sig = malloc(siglen);
+			assert_non_null(sig);
+			assert_int_equal(EVP_DigestSign(ctx, sig, &siglen, tbs,
+			    len), 1);
+			assert_true(sig_verifies(st.pub[0], tbs, len, sig,
+			    siglen));
+			free(sig);
+			EVP_MD_CTX_free(ctx);
+			OPENSSL_free(tbs);
+			EVP_PKEY_free(key);
+			break;
+		}
+		assert_int_equal(st.n, 0);
+		assert_true(st.calls >= round + 1);
+		st.calls = round + 1;
+	}
+	signer_on_sync(st.s, NULL, NULL);
+	EVP_PKEY_free(st.pub[0]);
+	EVP_PKEY_free(st.pub[1]);
+	signer_close(st.s);
+}
+
 /*
  * A reply is held only behind another signature, not behind a key
  * generation pipelined after it (another thread's, RSA-4096: a second
@@ -2442,6 +2564,7 @@ main(void)
 		cmocka_unit_test(test_pipelined_with_thread),
 		cmocka_unit_test(test_pipelined_signer_killed),
 		cmocka_unit_test(test_pipelined_not_behind_keygen),
+		cmocka_unit_test(test_on_sync),
 		cmocka_unit_test(test_watchdog_idle_and_busy),
 		cmocka_unit_test(test_hung_signer),
 		cmocka_unit_test(test_hung_keygen_bound),
