@@ -82,9 +82,9 @@ struct tsad_conf {
 };
 
 /*
- * A granted query whose signature is in flight: the HTTP thread prepared
- * it and sent its request to the signer; the completer thread takes the
- * signature, writes the token and resumes the connection.
+ * A granted query whose signature is in flight: prepared, its request sent
+ * to the signer, its connection deferred; tsad_loop takes the signature,
+ * writes the token and resumes the connection.
  */
 struct tsad_job {
 	struct tsad_job		*next;
@@ -207,8 +207,8 @@ tsad_answer(struct tsad *t, int granted, unsigned char *reply, size_t replylen,
 /*
  * A job's answer: its signature taken from the signer (the turn of its
  * ticket), the token written around it and recorded. A signature that
- * fails gets rejection with failInfo systemFailure, as on the HTTP
- * thread's own path (tsa_respond).
+ * fails gets rejection with failInfo systemFailure, as a query whose
+ * TS_RESP_CTX signature fails does (tsa_respond).
  */
 static int
 tsad_complete(struct tsad *t, struct tsad_job *job, struct http_response *resp)
@@ -297,8 +297,9 @@ tsad_send(struct tsad *t, struct tsad_job *job)
 }
 
 /*
- * A query the direct path grants is prepared here, signed meanwhile and
- * answered by the completer (HTTP_DEFERRED); any other is answered now.
+ * A query the direct path grants is prepared here, its signature requested
+ * and its answer deferred (HTTP_DEFERRED) until tsad_loop takes the
+ * signature; any other query is answered now.
  */
 static int
 tsad_respond(struct tsad *t, const struct http_request *req,
