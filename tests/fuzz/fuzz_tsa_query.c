@@ -1,6 +1,8 @@
 /*
  * libFuzzer harness: arbitrary bytes as an RFC 3161 TimeStampReq through
- * tsa_respond(), with a software key (no HSM in a fuzz run). Every input must
+ * tsa_respond() and tsad's split path (tsa_respond_begin, the signature
+ * made apart, tsa_respond_finish), with a software key (no HSM in a fuzz
+ * run). Every input must
  * produce a DER TimeStampResp that parses back; only well-formed queries may
  * be granted (exactly one TimeStampReq, in DER: RFC 3161 §2.4.1), and a
  * granted token (written by tsa/token.c) must pass
@@ -24,6 +26,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct tsa_responder *responder;
 static X509 *tsa_cert;
+static EVP_PKEY *tsa_key;	/* signs tsad's split path (tsa_respond_begin) */
 
 /* A throw-away TSA certificate (self-signed, critical timeStamping EKU). */
 static X509 *
@@ -68,7 +71,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	config_free(policy);
 	tsa_cert = cert;	/* kept for verification */
-	EVP_PKEY_free(key);
+	tsa_key = key;
 	return 0;
 }
 
@@ -119,20 +122,51 @@ fuzz_verify(TS_REQ *req, TS_RESP *resp)
 	TS_VERIFY_CTX_free(vctx);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * tsad's path: prepared (tsa_respond_begin), the SignedAttributes signed
+ * apart, finished (tsa_respond_finish). The answer in *reply either way.
+ */
+static int
+fuzz_respond_split(const uint8_t *data, size_t size, unsigned char **reply,
+    size_t *len, int *granted)
 {
-	unsigned char *reply = NULL;
-	const unsigned char *p;
-	size_t len;
+	struct tsa_pending pend;
 	struct tsa_record rec;
+	EVP_MD_CTX *ctx;
+	unsigned char sig[256];
+	size_t siglen = sizeof(sig);
+	int r;
+
+	memset(&pend, 0, sizeof(pend));
+	tsa_token_tbs_init(&pend.tbs);
+	r = tsa_respond_begin(responder, data, size, reply, len, granted, &rec,
+	    &pend);
+	if (r == 1) {
+		if ((ctx = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestSignInit_ex(ctx, NULL,
+		    tsa_responder_sign_mdname(responder), NULL, NULL, tsa_key,
+		    NULL) != 1 ||
+		    EVP_DigestSign(ctx, sig, &siglen, pend.tbs.signed_attrs.buf,
+		    pend.tbs.signed_attrs.len) != 1 ||
+		    tsa_respond_finish(responder, &pend, sig, siglen, reply,
+		    len) == -1)
+			abort();
+		EVP_MD_CTX_free(ctx);
+		r = 0;
+	}
+	tsa_token_tbs_free(&pend.tbs);
+	return r;
+}
+
+/* The answer must be one TimeStampResp; a granted token must verify. */
+static void
+fuzz_check(const uint8_t *data, size_t size, unsigned char *reply, size_t len,
+    int granted)
+{
+	const unsigned char *p = reply;
 	TS_RESP *resp;
 	TS_REQ *req = NULL;
-	int granted;
 
-	if (tsa_respond(responder, data, size, &reply, &len, &granted, &rec) == -1)
-		abort();
-	p = reply;
 	if ((resp = d2i_TS_RESP(NULL, &p, (long)len)) == NULL || p != reply + len)
 		abort();
 	if (granted) {
@@ -143,5 +177,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	TS_REQ_free(req);
 	TS_RESP_free(resp);
 	OPENSSL_free(reply);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	unsigned char *reply = NULL;
+	size_t len;
+	struct tsa_record rec;
+	int granted;
+
+	if (tsa_respond(responder, data, size, &reply, &len, &granted, &rec) == -1)
+		abort();
+	fuzz_check(data, size, reply, len, granted);
+	/* tsad's split path answers the same way. */
+	reply = NULL;
+	if (fuzz_respond_split(data, size, &reply, &len, &granted) == -1)
+		abort();
+	fuzz_check(data, size, reply, len, granted);
 	return 0;
 }
