@@ -135,8 +135,8 @@ static int	(*rec_test_write)(void *, const struct tsa_record *, size_t);
 static void	*rec_test_arg;
 
 /*
- * A batch: the rows it inserts come back, so that the audit event counts
- * them (a replay inserts fewer, or none). A serial already there is
+ * A batch: the count of rows it inserted (PQcmdTuples; the rows are not
+ * sent back) goes into the audit event (a replay inserts fewer, or none). A serial already there is
  * either the same token replayed (a crash, a stalled COMMIT that went
  * through after all: the spill file still held it) or a different token
  * with the same serial, which stmt_record_conflicts tells apart.
@@ -146,7 +146,7 @@ static const struct db_stmt stmt_record_batch = { "tsa_record_batch",
 	"nonce, cert_req, instance) SELECT s, g, p, a, i, n, c, $8 FROM "
 	"unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], "
 	"$5::text[], $6::text[], $7::boolean[]) AS t(s, g, p, a, i, n, c) "
-	"ON CONFLICT (serial) DO NOTHING RETURNING serial", 8 };
+	"ON CONFLICT (serial) DO NOTHING", 8 };
 
 /*
  * Only when the batch inserted fewer rows than it has: the records (their
@@ -316,7 +316,8 @@ rec_write_txn(struct db *db, void *arg)
 	}
 	if ((res = db_exec(db, &stmt_record_batch, values, NULL, NULL)) == NULL)
 		goto out;
-	batch->inserted = (size_t)PQntuples(res);
+	/* The count of rows inserted: no row sent back for each. */
+	batch->inserted = (size_t)strtoul(PQcmdTuples(res), NULL, 10);
 	if (batch->inserted < batch->n &&
 	    rec_find_conflicts(db, batch, values, &serials) == -1)
 		goto out;
