@@ -33,6 +33,14 @@ EVP_PKEY *provider_pkey(OSSL_LIB_CTX *, struct signer *, enum signer_kind,
 	    const char *label, const EVP_PKEY *pub);
 
 /*
+ * tbsattrs.c: 0 when tbs is exactly one DER SignedAttributes (RFC 5652
+ * §5.3) with one content-type and one message-digest attribute, the
+ * content type id-ct-TSTInfo when tstinfo is set; -1 with why in err.
+ */
+int	signer_attrs_check(const unsigned char *tbs, size_t len, int tstinfo,
+	    char *err, size_t errlen);
+
+/*
  * tbscrl.c: 0 when tbs is exactly one DER TBSCertList (RFC 5280 §5.1.1),
  * checked in place without allocating; -1 with why in err.
  */

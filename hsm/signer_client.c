@@ -491,8 +491,9 @@ signer_pid(const struct signer *s)
 	return s->pid;
 }
 
-int
-signer_sign_begin(struct signer *s, enum signer_kind kind,
+/* Sends a SIGN request of type (SIGN or SIGN_HELD); its ticket. */
+static int
+signer_sign_send(struct signer *s, uint32_t type, enum signer_kind kind,
     const char *key_label, const char *mdname, const unsigned char *tbs,
     size_t tbslen, unsigned long *ticket, char *err, size_t errlen)
 {
@@ -508,10 +509,19 @@ signer_sign_begin(struct signer *s, enum signer_kind kind,
 		    SIGNER_LABEL_MAX, SIGNER_MDNAME_MAX, SIGNER_TBS_MAX);
 		return -1;
 	}
-	rc = signer_call_send(s, SIGNER_MSG_SIGN, req, reqlen, tbs, tbslen,
-	    ticket, err, errlen);
+	rc = signer_call_send(s, type, req, reqlen, tbs, tbslen, ticket, err,
+	    errlen);
 	free(req);
 	return rc;
+}
+
+int
+signer_sign_begin(struct signer *s, enum signer_kind kind,
+    const char *key_label, const char *mdname, const unsigned char *tbs,
+    size_t tbslen, unsigned long *ticket, char *err, size_t errlen)
+{
+	return signer_sign_send(s, SIGNER_MSG_SIGN_HELD, kind, key_label,
+	    mdname, tbs, tbslen, ticket, err, errlen);
 }
 
 int
@@ -551,8 +561,9 @@ signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
 	*siglen = 0;
 	if (s->on_sync != NULL)
 		s->on_sync(s->on_sync_arg);
-	if (signer_sign_begin(s, kind, key_label, mdname, tbs, tbslen, &ticket,
-	    err, errlen) == -1)
+	/* SIGN: answered at once, not held behind another thread's request. */
+	if (signer_sign_send(s, SIGNER_MSG_SIGN, kind, key_label, mdname, tbs,
+	    tbslen, &ticket, err, errlen) == -1)
 		return -1;
 	return signer_sign_end(s, ticket, sig, siglen, err, errlen);
 }

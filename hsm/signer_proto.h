@@ -34,6 +34,13 @@ enum signer_msg {
 	SIGNER_MSG_KEYGEN = 3,
 	SIGNER_MSG_WRAPGEN = 4,	/* a wrapped subscriber key (hsm/p11wrap.h) */
 	SIGNER_MSG_UNKEYGEN = 5, /* undo a KEYGEN of this signer (body as KEYGEN) */
+	/*
+	 * SIGN whose reply may wait for the next request's (body as SIGN):
+	 * one thread keeps several in flight (signer_sign_begin) and takes
+	 * the batch with one read. A thread that waits for each reply sends
+	 * SIGN, answered at once.
+	 */
+	SIGNER_MSG_SIGN_HELD = 6,
 };
 
 enum signer_status {

@@ -31,7 +31,6 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/ocsp.h>
-#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -181,8 +180,8 @@ signerproc_send(int fd, const struct signerproc_reply *r)
 }
 
 /*
- * As signerproc_send, into wr: sent once no further signature request is
- * waiting (signerproc_sign_next).
+ * As signerproc_send, into wr: sent at once unless signerproc_hold says it
+ * may wait for the next reply.
  */
 static int
 signerproc_queue(struct signer_proto_writer *wr, const struct signerproc_reply *r)
@@ -193,21 +192,23 @@ signerproc_queue(struct signer_proto_writer *wr, const struct signerproc_reply *
 }
 
 /*
- * 1 when the next request is buffered whole and is a signature: replies
- * are held behind those only. A key generation takes up to
- * keygen_timeout_s, and the client waits for a reply held behind it no
- * more than timeout_s from its turn: it would take a healthy signer for
- * hung (hsm/signer_client.c).
+ * 1 when the reply to a request of type may wait: a SIGN_HELD with
+ * another SIGN_HELD buffered whole behind it (one thread's batch). Not
+ * behind a key generation, which takes up to keygen_timeout_s while the
+ * client waits for the held reply no more than timeout_s from its turn (it
+ * would take a healthy signer for hung: hsm/signer_client.c); not a plain
+ * SIGN, whose sender waits for it (threads sharing a signer would each
+ * wait for the others' signatures).
  */
 static int
-signerproc_sign_next(const struct signer_proto_reader *rd)
+signerproc_hold(uint32_t type, const struct signer_proto_reader *rd)
 {
-	uint32_t type;
+	uint32_t next;
 
-	if (!signer_proto_reader_ready(rd))
+	if (type != SIGNER_MSG_SIGN_HELD || !signer_proto_reader_ready(rd))
 		return 0;
-	memcpy(&type, rd->buf + rd->off, sizeof(type));
-	return ntohl(type) == SIGNER_MSG_SIGN;
+	memcpy(&next, rd->buf + rd->off, sizeof(next));
+	return ntohl(next) == SIGNER_MSG_SIGN_HELD;
 }
 
 static int
@@ -264,26 +265,6 @@ signerproc_key_token(struct signerproc *sp, const char *label, char *err,
 	return i;
 }
 
-/* Finds the attribute with nid: 1 and its single value, 0 absent, -1 bad. */
-static int
-signerproc_attr(STACK_OF(X509_ATTRIBUTE) *attrs, int nid, ASN1_TYPE **val)
-{
-	X509_ATTRIBUTE *a;
-	int i;
-
-	*val = NULL;
-	if ((i = X509at_get_attr_by_NID(attrs, nid, -1)) < 0)
-		return 0;
-	/* RFC 5652 §5.3: each attribute once, with exactly one value. */
-	if (X509at_get_attr_by_NID(attrs, nid, i) >= 0)
-		return -1;
-	a = X509at_get_attr(attrs, i);
-	if (X509_ATTRIBUTE_count(a) != 1)
-		return -1;
-	*val = X509_ATTRIBUTE_get0_type(a, 0);
-	return *val != NULL ? 1 : -1;
-}
-
 /*
  * Decodes tbs as the structure kind names; 0 when it does and nothing
  * follows it, -1 with why in err.
@@ -295,10 +276,8 @@ signerproc_tbs_check(uint32_t kind, const char *label,
 	const unsigned char *p = tbs;
 	ASN1_VALUE *cinf = NULL;
 	OCSP_RESPDATA *rd = NULL;
-	STACK_OF(X509_ATTRIBUTE) *attrs = NULL;
-	ASN1_TYPE *ct, *md;
 	const char *what = "?";
-	int rc = -1, r;
+	int rc = -1;
 
 	if (len > LONG_MAX)
 		goto out;
@@ -324,33 +303,11 @@ signerproc_tbs_check(uint32_t kind, const char *label,
 		break;
 	case SIGNER_KIND_TIMESTAMP:
 	case SIGNER_KIND_CMS:
-		what = kind == SIGNER_KIND_TIMESTAMP ?
-		    "time-stamp SignedAttributes (RFC 3161 §2.4.2)" :
-		    "CMS SignedAttributes (RFC 5652 §5.3)";
-		attrs = (STACK_OF(X509_ATTRIBUTE) *)ASN1_item_d2i(NULL, &p,
-		    (long)len, ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
-		if (attrs == NULL)
-			goto bad;
-		if ((r = signerproc_attr(attrs, NID_pkcs9_contentType, &ct)) !=
-		    1 || ct->type != V_ASN1_OBJECT) {
-			snprintf(err, errlen, "%s: %s content-type attribute "
-			    "(RFC 5652 §11.1)", what, r == 0 ? "no" :
-			    "malformed");
+		/* A streaming walk: no allocation per attribute (hsm/tbsattrs.c). */
+		if (signer_attrs_check(tbs, len, kind == SIGNER_KIND_TIMESTAMP,
+		    err, errlen) == -1)
 			goto out;
-		}
-		if ((r = signerproc_attr(attrs, NID_pkcs9_messageDigest,
-		    &md)) != 1 || md->type != V_ASN1_OCTET_STRING) {
-			snprintf(err, errlen, "%s: %s message-digest attribute "
-			    "(RFC 5652 §11.2)", what, r == 0 ? "no" :
-			    "malformed");
-			goto out;
-		}
-		if (kind == SIGNER_KIND_TIMESTAMP &&
-		    OBJ_obj2nid(ct->value.object) != NID_id_smime_ct_TSTInfo) {
-			snprintf(err, errlen, "%s: content type is not "
-			    "id-ct-TSTInfo", what);
-			goto out;
-		}
+		p = tbs + len;
 		break;
 	case SIGNER_KIND_AUDIT:
 		/* Text, not DER: the head must name the key that signs it. */
@@ -377,7 +334,6 @@ bad:
 out:
 	ASN1_item_free(cinf, ASN1_ITEM_rptr(SIGNER_TBSCERT));
 	OCSP_RESPDATA_free(rd);
-	sk_X509_ATTRIBUTE_pop_free(attrs, X509_ATTRIBUTE_free);
 	return rc;
 }
 
@@ -875,6 +831,7 @@ static const struct {
 			    size_t, struct signerproc_reply *);
 } signerproc_handlers[] = {
 	{ SIGNER_MSG_SIGN, signerproc_answer_sign },
+	{ SIGNER_MSG_SIGN_HELD, signerproc_answer_sign },
 	{ SIGNER_MSG_PUBKEY, signerproc_answer_pubkey },
 	{ SIGNER_MSG_KEYGEN, signerproc_answer_keygen },
 	{ SIGNER_MSG_WRAPGEN, signerproc_answer_wrapgen },
@@ -1159,7 +1116,7 @@ signerproc(int fd, const struct signer_config *cfg)
 		 * here (a pipelining worker): the batch goes out in one write.
 		 */
 		n = signerproc_queue(&wr, &r);
-		if (n == 0 && !signerproc_sign_next(&rd))
+		if (n == 0 && !signerproc_hold(type, &rd))
 			n = signer_proto_flush(&wr);
 		signerproc_unwatch();
 		free(r.data);

@@ -23,17 +23,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "hsm/derwalk.h"
 #include "hsm/extern.h"
 #include "lib/der.h"
 
-#define TAG_BOOLEAN	0x01
-#define TAG_INTEGER	0x02
-#define TAG_OCTETSTRING	0x04
-#define TAG_OID		0x06
 #define TAG_UTCTIME	0x17
 #define TAG_GENTIME	0x18
-#define TAG_SEQUENCE	0x30
-#define TAG_SET		0x31
 #define TAG_CTX0	0xa0
 
 /*
@@ -46,18 +41,6 @@
 
 /* RFC 5280 §4.1.2.2: serials up to 20 octets; one more for a leading 0x00. */
 #define TBSCRL_SERIAL_MAX	21
-
-/* A window of DER bytes being walked (not lib/der.h's writer). */
-struct dwin {
-	const unsigned char	*p;
-	size_t			 left;
-};
-
-/* One TLV: its tag and a window over its contents. */
-struct tlv {
-	unsigned char	 tag;
-	struct dwin	 val;
-};
 
 static int	tbscrl_fail(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -79,90 +62,6 @@ tbscrl_fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /*
- * Reads one TLV (low tag numbers only, definite minimal length) from d.
- * 0, or -1 when d does not start with a well-formed TLV.
- */
-static int
-der_next(struct dwin *d, struct tlv *t)
-{
-	size_t len, nlen, i;
-
-	if (d->left < 2)
-		return -1;
-	t->tag = d->p[0];
-	if ((t->tag & 0x1f) == 0x1f)
-		return -1;	/* high tag numbers: none in a TBSCertList */
-	len = d->p[1];
-	i = 2;
-	if (len & 0x80) {
-		nlen = len & 0x7f;
-		/* 0x80 is BER's indefinite form; DER caps us at 4 octets. */
-		if (nlen == 0 || nlen > 4 || d->left < 2 + nlen)
-			return -1;
-		len = 0;
-		for (; i < 2 + nlen; i++)
-			len = (len << 8) | d->p[i];
-		/* X.690 §10.1: the minimal number of octets. */
-		if (len < 0x80 || (nlen > 1 && d->p[2] == 0))
-			return -1;
-	}
-	if (len > d->left - i)
-		return -1;
-	t->val.p = d->p + i;
-	t->val.left = len;
-	d->p += i + len;
-	d->left -= i + len;
-	return 0;
-}
-
-/* The next TLV if it has tag; 1 found, 0 not (d untouched), -1 malformed. */
-static int
-der_opt(struct dwin *d, unsigned char tag, struct tlv *t)
-{
-	struct dwin save = *d;
-
-	if (d->left == 0 || d->p[0] != tag)
-		return 0;
-	if (der_next(d, t) == -1) {
-		*d = save;
-		return -1;
-	}
-	return 1;
-}
-
-static int
-der_want(struct dwin *d, unsigned char tag, struct tlv *t)
-{
-	return der_opt(d, tag, t) == 1 ? 0 : -1;
-}
-
-/* X.690 §8.19: subidentifiers in base 128, minimal, the last one ending. */
-static int
-der_oid_ok(const struct dwin *v)
-{
-	size_t i;
-
-	if (v->left == 0 || (v->p[v->left - 1] & 0x80))
-		return -1;
-	for (i = 0; i < v->left; i++)
-		if (v->p[i] == 0x80 && (i == 0 || !(v->p[i - 1] & 0x80)))
-			return -1;
-	return 0;
-}
-
-/* X.690 §8.3.2: an INTEGER in the fewest octets. */
-static int
-der_int_ok(const struct dwin *v, size_t max)
-{
-	if (v->left == 0 || v->left > max)
-		return -1;
-	if (v->left > 1 && ((v->p[0] == 0x00 && !(v->p[1] & 0x80)) ||
-	    (v->p[0] == 0xff && (v->p[1] & 0x80))))
-		return -1;
-	return 0;
-}
-
-/*
  * A Time (RFC 5280 §5.1.2.4): the next TLV, a UTCTime or GeneralizedTime
  * as der_get_time() reads it (lib/der.h), its value in *out.
  */
@@ -171,7 +70,7 @@ der_time(struct dwin *d, time_t *out)
 {
 	struct tlv t;
 
-	if (der_next(d, &t) == -1)
+	if (derwalk_next(d, &t) == -1)
 		return -1;
 	return der_get_time(t.tag, t.val.p, t.val.left, out);
 }
@@ -188,11 +87,11 @@ der_algorithm(struct dwin *d)
 {
 	struct tlv seq, oid, param;
 
-	if (der_want(d, TAG_SEQUENCE, &seq) == -1 ||
-	    der_want(&seq.val, TAG_OID, &oid) == -1 ||
-	    der_oid_ok(&oid.val) == -1)
+	if (derwalk_want(d, TAG_SEQUENCE, &seq) == -1 ||
+	    derwalk_want(&seq.val, TAG_OID, &oid) == -1 ||
+	    derwalk_oid_ok(&oid.val) == -1)
 		return -1;
-	if (seq.val.left > 0 && der_next(&seq.val, &param) == -1)
+	if (seq.val.left > 0 && derwalk_next(&seq.val, &param) == -1)
 		return -1;
 	return seq.val.left == 0 ? 0 : -1;
 }
@@ -203,17 +102,17 @@ der_name(struct dwin *d)
 {
 	struct tlv name, rdn, atv, oid, val;
 
-	if (der_want(d, TAG_SEQUENCE, &name) == -1)
+	if (derwalk_want(d, TAG_SEQUENCE, &name) == -1)
 		return -1;
 	while (name.val.left > 0) {
-		if (der_want(&name.val, TAG_SET, &rdn) == -1 ||
+		if (derwalk_want(&name.val, TAG_SET, &rdn) == -1 ||
 		    rdn.val.left == 0)
 			return -1;
 		while (rdn.val.left > 0) {
-			if (der_want(&rdn.val, TAG_SEQUENCE, &atv) == -1 ||
-			    der_want(&atv.val, TAG_OID, &oid) == -1 ||
-			    der_oid_ok(&oid.val) == -1 ||
-			    der_next(&atv.val, &val) == -1 ||
+			if (derwalk_want(&rdn.val, TAG_SEQUENCE, &atv) == -1 ||
+			    derwalk_want(&atv.val, TAG_OID, &oid) == -1 ||
+			    derwalk_oid_ok(&oid.val) == -1 ||
+			    derwalk_next(&atv.val, &val) == -1 ||
 			    atv.val.left != 0)
 				return -1;
 		}
@@ -232,17 +131,17 @@ der_extensions(struct dwin *d)
 	struct tlv exts, ext, oid, crit, val;
 	int r;
 
-	if (der_want(d, TAG_SEQUENCE, &exts) == -1 || exts.val.left == 0)
+	if (derwalk_want(d, TAG_SEQUENCE, &exts) == -1 || exts.val.left == 0)
 		return -1;
 	while (exts.val.left > 0) {
-		if (der_want(&exts.val, TAG_SEQUENCE, &ext) == -1 ||
-		    der_want(&ext.val, TAG_OID, &oid) == -1 ||
-		    der_oid_ok(&oid.val) == -1)
+		if (derwalk_want(&exts.val, TAG_SEQUENCE, &ext) == -1 ||
+		    derwalk_want(&ext.val, TAG_OID, &oid) == -1 ||
+		    derwalk_oid_ok(&oid.val) == -1)
 			return -1;
-		if ((r = der_opt(&ext.val, TAG_BOOLEAN, &crit)) == -1 ||
+		if ((r = derwalk_opt(&ext.val, TAG_BOOLEAN, &crit)) == -1 ||
 		    (r == 1 && (crit.val.left != 1 || crit.val.p[0] != 0xff)))
 			return -1;
-		if (der_want(&ext.val, TAG_OCTETSTRING, &val) == -1 ||
+		if (derwalk_want(&ext.val, TAG_OCTETSTRING, &val) == -1 ||
 		    ext.val.left != 0)
 			return -1;
 	}
@@ -259,7 +158,7 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 	size_t n = 0;
 	int v2 = 0, r;
 
-	if (der_want(&in, TAG_SEQUENCE, &seq) == -1)
+	if (derwalk_want(&in, TAG_SEQUENCE, &seq) == -1)
 		return tbscrl_fail(err, errlen, "not a DER SEQUENCE");
 	if (in.left != 0) {
 		snprintf(err, errlen, "%zu trailing bytes after a TBSCertList "
@@ -267,7 +166,7 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 		return -1;
 	}
 	d = seq.val;
-	if ((r = der_opt(&d, TAG_INTEGER, &t)) == -1 || (r == 1 &&
+	if ((r = derwalk_opt(&d, TAG_INTEGER, &t)) == -1 || (r == 1 &&
 	    (t.val.left != 1 || t.val.p[0] != 1)))
 		return tbscrl_fail(err, errlen, "version must be v2 when "
 		    "present (§5.1.2.1)");
@@ -282,7 +181,7 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 		return tbscrl_fail(err, errlen, "bad thisUpdate (§5.1.2.4)");
 	if (der_is_time(&d) && der_time(&d, &when) == -1)
 		return tbscrl_fail(err, errlen, "bad nextUpdate (§5.1.2.5)");
-	if ((r = der_opt(&d, TAG_SEQUENCE, &list)) == -1)
+	if ((r = derwalk_opt(&d, TAG_SEQUENCE, &list)) == -1)
 		return tbscrl_fail(err, errlen, "bad revokedCertificates "
 		    "(§5.1.2.6)");
 	if (r == 1) {
@@ -292,9 +191,9 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 			    "revokedCertificates (§5.1.2.6)");
 		while (list.val.left > 0) {
 			n++;
-			if (der_want(&list.val, TAG_SEQUENCE, &entry) == -1 ||
-			    der_want(&entry.val, TAG_INTEGER, &serial) == -1 ||
-			    der_int_ok(&serial.val, TBSCRL_SERIAL_MAX) == -1 ||
+			if (derwalk_want(&list.val, TAG_SEQUENCE, &entry) == -1 ||
+			    derwalk_want(&entry.val, TAG_INTEGER, &serial) == -1 ||
+			    derwalk_int_ok(&serial.val, TBSCRL_SERIAL_MAX) == -1 ||
 			    der_time(&entry.val, &when) == -1)
 				return tbscrl_fail(err, errlen, "revoked "
 				    "entry %zu: bad serial or revocationDate "
@@ -307,7 +206,7 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 				    "(§5.3)", n);
 		}
 	}
-	if ((r = der_opt(&d, TAG_CTX0, &t)) == -1 || (r == 1 && (!v2 ||
+	if ((r = derwalk_opt(&d, TAG_CTX0, &t)) == -1 || (r == 1 && (!v2 ||
 	    der_extensions(&t.val) == -1 || t.val.left != 0)))
 		return tbscrl_fail(err, errlen, "bad crlExtensions "
 		    "(§5.1.2.7)");
@@ -329,23 +228,23 @@ signer_tbscrl_policy(const unsigned char *tbs, size_t len, time_t now,
 	time_t this_update, next_update;
 	int r, numbered = 0;
 
-	if (der_want(&in, TAG_SEQUENCE, &seq) == -1)
+	if (derwalk_want(&in, TAG_SEQUENCE, &seq) == -1)
 		return tbscrl_fail(err, errlen, "not a DER SEQUENCE");
 	d = seq.val;
-	if (der_opt(&d, TAG_INTEGER, &t) == -1 || der_algorithm(&d) == -1 ||
+	if (derwalk_opt(&d, TAG_INTEGER, &t) == -1 || der_algorithm(&d) == -1 ||
 	    der_name(&d) == -1 || der_time(&d, &this_update) == -1)
 		return tbscrl_fail(err, errlen, "bad TBSCertList head");
 	if (!der_is_time(&d) || der_time(&d, &next_update) == -1)
 		return tbscrl_fail(err, errlen, "no nextUpdate (RFC 5280 "
 		    "§5.1.2.5: a conforming CA includes it)");
 	/* The list is skipped whole: signer_tbscrl_check walked it. */
-	if (der_opt(&d, TAG_SEQUENCE, &t) == -1)
+	if (derwalk_opt(&d, TAG_SEQUENCE, &t) == -1)
 		return tbscrl_fail(err, errlen, "bad revokedCertificates");
-	if ((r = der_opt(&d, TAG_CTX0, &t)) == 1 &&
-	    der_want(&t.val, TAG_SEQUENCE, &exts) == 0) {
+	if ((r = derwalk_opt(&d, TAG_CTX0, &t)) == 1 &&
+	    derwalk_want(&t.val, TAG_SEQUENCE, &exts) == 0) {
 		while (exts.val.left > 0 && !numbered) {
-			if (der_want(&exts.val, TAG_SEQUENCE, &ext) == -1 ||
-			    der_want(&ext.val, TAG_OID, &oid) == -1)
+			if (derwalk_want(&exts.val, TAG_SEQUENCE, &ext) == -1 ||
+			    derwalk_want(&ext.val, TAG_OID, &oid) == -1)
 				return tbscrl_fail(err, errlen, "bad "
 				    "crlExtensions");
 			numbered = oid.val.left == sizeof(tbscrl_crl_number) &&
