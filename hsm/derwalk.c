@@ -4,9 +4,26 @@
  * DER: low tag numbers, definite minimal lengths) and nothing is
  * allocated.
  */
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "hsm/derwalk.h"
+
+int
+derwalk_fail(char *err, size_t errlen, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(err, errlen, "%s: ", what);
+	if (n >= 0 && (size_t)n < errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
 
 /*
  * Reads one TLV (low tag numbers only, definite minimal length) from d.

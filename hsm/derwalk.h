@@ -31,5 +31,8 @@ int	derwalk_opt(struct dwin *, unsigned char tag, struct tlv *);
 int	derwalk_want(struct dwin *, unsigned char tag, struct tlv *);
 int	derwalk_oid_ok(const struct dwin *);
 int	derwalk_int_ok(const struct dwin *, size_t max);
+/* Writes "<what>: <fmt...>" into err; returns -1 (a check's refusal). */
+int	derwalk_fail(char *err, size_t errlen, const char *what,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -16,7 +16,6 @@
  * the content type is id-ct-TSTInfo (RFC 3161 §2.4.2). Every TLV is strict
  * DER, and nothing follows the SET.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,24 +29,6 @@ static const unsigned char oid_message_digest[] = {	/* 1.2.840.113549.1.9.4 */
 	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04 };
 static const unsigned char oid_tstinfo[] = {	/* 1.2.840.113549.1.9.16.1.4 */
 	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04 };
-
-static int	attrs_fail(char *, size_t, const char *, const char *, ...)
-		    __attribute__((format(printf, 4, 5)));
-
-static int
-attrs_fail(char *err, size_t errlen, const char *what, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	n = snprintf(err, errlen, "%s: ", what);
-	if (n >= 0 && (size_t)n < errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static int
 attrs_oid_is(const struct dwin *v, const unsigned char *oid, size_t len)
@@ -129,7 +110,7 @@ signer_attrs_check(const unsigned char *tbs, size_t len, int tstinfo,
 	if (derwalk_want(&in, TAG_SET, &set) == -1 || set.val.left == 0)
 		goto bad;
 	if (in.left != 0)
-		return attrs_fail(err, errlen, what, "%zu trailing bytes",
+		return derwalk_fail(err, errlen, what, "%zu trailing bytes",
 		    in.left);
 	memset(&ct, 0, sizeof(ct));
 	while (set.val.left > 0) {
@@ -154,13 +135,13 @@ signer_attrs_check(const unsigned char *tbs, size_t len, int tstinfo,
 	}
 	/* RFC 5652 §5.3: each attribute once, with exactly one value. */
 	if (nct != 1 || !ct_ok)
-		return attrs_fail(err, errlen, what, "%s content-type attribute "
+		return derwalk_fail(err, errlen, what, "%s content-type attribute "
 		    "(RFC 5652 §11.1)", nct == 0 ? "no" : "malformed");
 	if (nmd != 1 || !md_ok)
-		return attrs_fail(err, errlen, what, "%s message-digest "
+		return derwalk_fail(err, errlen, what, "%s message-digest "
 		    "attribute (RFC 5652 §11.2)", nmd == 0 ? "no" : "malformed");
 	if (tstinfo && !attrs_oid_is(&ct.val, oid_tstinfo, sizeof(oid_tstinfo)))
-		return attrs_fail(err, errlen, what, "content type is not "
+		return derwalk_fail(err, errlen, what, "content type is not "
 		    "id-ct-TSTInfo");
 	return 0;
 bad:

@@ -18,7 +18,6 @@
  *			crlEntryExtensions	Extensions OPTIONAL } OPTIONAL,
  *		crlExtensions		[0] EXPLICIT Extensions OPTIONAL }
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -42,24 +41,9 @@
 /* RFC 5280 §4.1.2.2: serials up to 20 octets; one more for a leading 0x00. */
 #define TBSCRL_SERIAL_MAX	21
 
-static int	tbscrl_fail(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static int
-tbscrl_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	n = snprintf(err, errlen, "to-be-signed bytes do not decode as a "
-	    "TBSCertList (RFC 5280 §5.1): ");
-	if (n >= 0 && (size_t)n < errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+/* What every refusal starts with. */
+#define TBSCRL_BAD	"to-be-signed bytes do not decode as a TBSCertList " \
+	"(RFC 5280 §5.1)"
 
 /*
  * A Time (RFC 5280 §5.1.2.4): the next TLV, a UTCTime or GeneralizedTime
@@ -159,7 +143,7 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 	int v2 = 0, r;
 
 	if (derwalk_want(&in, TAG_SEQUENCE, &seq) == -1)
-		return tbscrl_fail(err, errlen, "not a DER SEQUENCE");
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "not a DER SEQUENCE");
 	if (in.left != 0) {
 		snprintf(err, errlen, "%zu trailing bytes after a TBSCertList "
 		    "(RFC 5280 §5.1)", in.left);
@@ -168,26 +152,26 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 	d = seq.val;
 	if ((r = derwalk_opt(&d, TAG_INTEGER, &t)) == -1 || (r == 1 &&
 	    (t.val.left != 1 || t.val.p[0] != 1)))
-		return tbscrl_fail(err, errlen, "version must be v2 when "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "version must be v2 when "
 		    "present (§5.1.2.1)");
 	v2 = r == 1;
 	if (der_algorithm(&d) == -1)
-		return tbscrl_fail(err, errlen, "bad signature "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "bad signature "
 		    "AlgorithmIdentifier (§5.1.2.2)");
 	if (der_name(&d) == -1)
-		return tbscrl_fail(err, errlen, "bad issuer Name (§5.1.2.3)");
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "bad issuer Name (§5.1.2.3)");
 	/* Values too, not only the shape: a date that does not exist is bad. */
 	if (der_time(&d, &when) == -1)
-		return tbscrl_fail(err, errlen, "bad thisUpdate (§5.1.2.4)");
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "bad thisUpdate (§5.1.2.4)");
 	if (der_is_time(&d) && der_time(&d, &when) == -1)
-		return tbscrl_fail(err, errlen, "bad nextUpdate (§5.1.2.5)");
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "bad nextUpdate (§5.1.2.5)");
 	if ((r = derwalk_opt(&d, TAG_SEQUENCE, &list)) == -1)
-		return tbscrl_fail(err, errlen, "bad revokedCertificates "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "bad revokedCertificates "
 		    "(§5.1.2.6)");
 	if (r == 1) {
 		/* §5.1.2.6: absent, not empty, when nothing is revoked. */
 		if (list.val.left == 0)
-			return tbscrl_fail(err, errlen, "empty "
+			return derwalk_fail(err, errlen, TBSCRL_BAD, "empty "
 			    "revokedCertificates (§5.1.2.6)");
 		while (list.val.left > 0) {
 			n++;
@@ -195,23 +179,23 @@ signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 			    derwalk_want(&entry.val, TAG_INTEGER, &serial) == -1 ||
 			    derwalk_int_ok(&serial.val, TBSCRL_SERIAL_MAX) == -1 ||
 			    der_time(&entry.val, &when) == -1)
-				return tbscrl_fail(err, errlen, "revoked "
+				return derwalk_fail(err, errlen, TBSCRL_BAD, "revoked "
 				    "entry %zu: bad serial or revocationDate "
 				    "(§5.1.2.6)", n);
 			if (entry.val.left > 0 && (!v2 ||
 			    der_extensions(&entry.val) == -1 ||
 			    entry.val.left != 0))
-				return tbscrl_fail(err, errlen, "revoked "
+				return derwalk_fail(err, errlen, TBSCRL_BAD, "revoked "
 				    "entry %zu: bad crlEntryExtensions "
 				    "(§5.3)", n);
 		}
 	}
 	if ((r = derwalk_opt(&d, TAG_CTX0, &t)) == -1 || (r == 1 && (!v2 ||
 	    der_extensions(&t.val) == -1 || t.val.left != 0)))
-		return tbscrl_fail(err, errlen, "bad crlExtensions "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "bad crlExtensions "
 		    "(§5.1.2.7)");
 	if (d.left != 0)
-		return tbscrl_fail(err, errlen, "unexpected field after "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "unexpected field after "
 		    "crlExtensions");
 	return 0;
 }
@@ -229,23 +213,23 @@ signer_tbscrl_policy(const unsigned char *tbs, size_t len, time_t now,
 	int r, numbered = 0;
 
 	if (derwalk_want(&in, TAG_SEQUENCE, &seq) == -1)
-		return tbscrl_fail(err, errlen, "not a DER SEQUENCE");
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "not a DER SEQUENCE");
 	d = seq.val;
 	if (derwalk_opt(&d, TAG_INTEGER, &t) == -1 || der_algorithm(&d) == -1 ||
 	    der_name(&d) == -1 || der_time(&d, &this_update) == -1)
-		return tbscrl_fail(err, errlen, "bad TBSCertList head");
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "bad TBSCertList head");
 	if (!der_is_time(&d) || der_time(&d, &next_update) == -1)
-		return tbscrl_fail(err, errlen, "no nextUpdate (RFC 5280 "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "no nextUpdate (RFC 5280 "
 		    "§5.1.2.5: a conforming CA includes it)");
 	/* The list is skipped whole: signer_tbscrl_check walked it. */
 	if (derwalk_opt(&d, TAG_SEQUENCE, &t) == -1)
-		return tbscrl_fail(err, errlen, "bad revokedCertificates");
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "bad revokedCertificates");
 	if ((r = derwalk_opt(&d, TAG_CTX0, &t)) == 1 &&
 	    derwalk_want(&t.val, TAG_SEQUENCE, &exts) == 0) {
 		while (exts.val.left > 0 && !numbered) {
 			if (derwalk_want(&exts.val, TAG_SEQUENCE, &ext) == -1 ||
 			    derwalk_want(&ext.val, TAG_OID, &oid) == -1)
-				return tbscrl_fail(err, errlen, "bad "
+				return derwalk_fail(err, errlen, TBSCRL_BAD, "bad "
 				    "crlExtensions");
 			numbered = oid.val.left == sizeof(tbscrl_crl_number) &&
 			    memcmp(oid.val.p, tbscrl_crl_number,
@@ -253,21 +237,21 @@ signer_tbscrl_policy(const unsigned char *tbs, size_t len, time_t now,
 		}
 	}
 	if (!numbered)
-		return tbscrl_fail(err, errlen, "no CRL Number (RFC 5280 "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "no CRL Number (RFC 5280 "
 		    "§5.2.3: a conforming CA includes it)");
 	if (this_update > now + TBSCRL_SKEW_S)
-		return tbscrl_fail(err, errlen, "thisUpdate %lld s ahead of "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "thisUpdate %lld s ahead of "
 		    "the signer's clock (at most %d)",
 		    (long long)(this_update - now), TBSCRL_SKEW_S);
 	if (this_update < now - TBSCRL_MAX_AGE_S)
-		return tbscrl_fail(err, errlen, "thisUpdate %lld s in the "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "thisUpdate %lld s in the "
 		    "past (at most %d: a CRL is signed when it is made)",
 		    (long long)(now - this_update), TBSCRL_MAX_AGE_S);
 	if (next_update <= this_update)
-		return tbscrl_fail(err, errlen, "nextUpdate not after "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "nextUpdate not after "
 		    "thisUpdate");
 	if (next_update - this_update > max_validity_s)
-		return tbscrl_fail(err, errlen, "valid for %lld s, more than "
+		return derwalk_fail(err, errlen, TBSCRL_BAD, "valid for %lld s, more than "
 		    "the signer allows (%ld s: hsm.crl_max_validity_seconds)",
 		    (long long)(next_update - this_update), max_validity_s);
 	return 0;
