@@ -8,6 +8,7 @@
 #	tests/bench/bench_cad.sh BUILD [orders-for-ec]
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/tests/bench/lib.sh"
 BUILD=$(realpath "${1:-build}")
 N_EC=${2:-600}
 N_RSA=$((N_EC / 20 > 10 ? N_EC / 20 : 10))
@@ -18,8 +19,7 @@ cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	"$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true
-	rm -rf "$dir"
+	bench_stack_down "$dir"
 }
 trap cleanup EXIT
 "$REPO/deploy/stack.sh" up --dir "$dir/stack" --ports auto --build "$BUILD" --ephemeral >"$dir/up.log" 2>&1 ||

@@ -10,13 +10,14 @@
 #	tests/bench/bench_crl.sh BUILD [sizes...]
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/tests/bench/lib.sh"
 BUILD=$(realpath "${1:-build}")
 shift || true
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(100000 1000000)
 dir=$(mktemp -d /tmp/pki-bench-crl.XXXXXX)
 [ "$(id -u)" -ne 0 ] || { chown pki:pki "$dir"; chmod 0711 "$dir"; }
-cleanup() { "$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+cleanup() { bench_stack_down "$dir"; }
 trap cleanup EXIT
 [ -z "${PKI_BENCH_KEEP:-}" ] || trap - EXIT
 "$REPO/deploy/stack.sh" up --dir "$dir/stack" --ports auto --build "$BUILD" --ephemeral >"$dir/up.log" 2>&1 ||

@@ -17,6 +17,7 @@
 # PKI_BENCH_OCSP_PROCS=N runs N ocspd processes sharing the port (SO_REUSEPORT).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/tests/bench/lib.sh"
 BUILD=$(realpath -m -- "${1:-$REPO/build}")
 SECS=${2:-5}
 NCERTS=${PKI_BENCH_OCSP_CERTS:-10000}
@@ -32,8 +33,7 @@ cleanup() {
 	set +e
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	"$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1
-	rm -rf -- "$dir"
+	bench_stack_down "$dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -53,6 +53,7 @@
 # small to the large set, several signer processes.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/tests/bench/lib.sh"
 . "$REPO/tests/free_port.sh"
 BUILD=$(realpath "${1:-build}")
 SMALL=${BENCH_SMALL:-10000}
@@ -75,7 +76,7 @@ done
 dir=$(mktemp -d /tmp/pki-bench-signd.XXXXXX)
 [ "$(id -u)" -ne 0 ] || { chown pki:pki "$dir"; chmod 0711 "$dir"; }
 hotpid=
-trap '[ -z "$hotpid" ] || kill "$hotpid" 2>/dev/null; "$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+trap '[ -z "$hotpid" ] || kill "$hotpid" 2>/dev/null; bench_stack_down "$dir"' EXIT
 echo "== bench_signd: load before: $(uptime | sed 's/.*load average/load average/')"
 # The stack's signd keeps no unwrapped key (sign.key_cache 0), so that cold
 # means cold; the hot measurements use a second signd with the cache on.

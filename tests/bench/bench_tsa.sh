@@ -5,11 +5,12 @@
 #	tests/bench/bench_tsa.sh BUILD [seconds]
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/tests/bench/lib.sh"
 BUILD=$(realpath "${1:-build}")
 SECS=${2:-5}
 dir=$(mktemp -d /tmp/pki-bench-tsa.XXXXXX)
 [ "$(id -u)" -ne 0 ] || { chown pki:pki "$dir"; chmod 0711 "$dir"; }
-cleanup() { "$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+cleanup() { bench_stack_down "$dir"; }
 trap cleanup EXIT
 "$REPO/deploy/stack.sh" up --dir "$dir/stack" --ports auto --build "$BUILD" --ephemeral >"$dir/up.log" 2>&1 ||
 	{ cat "$dir/up.log"; exit 1; }

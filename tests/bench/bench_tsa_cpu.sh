@@ -4,9 +4,10 @@
 #	tests/bench/bench_tsa_cpu.sh BUILD [seconds]   (not part of make bench)
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/tests/bench/lib.sh"
 BUILD=$(realpath "${1:-build}"); SECS=${2:-10}
 dir=$(mktemp -d /tmp/tsa-cpu.XXXXXX); chmod o+x "$dir"
-cleanup() { "$REPO/deploy/stack.sh" down --dir "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+cleanup() { bench_stack_down "$dir"; }
 trap cleanup EXIT
 "$REPO/deploy/stack.sh" up --dir "$dir/stack" --ports auto --build "$BUILD" --ephemeral >"$dir/up.log" 2>&1 || { tail "$dir/up.log"; exit 1; }
 set -a; . "$dir/stack/stack.env"; set +a
