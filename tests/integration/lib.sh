@@ -145,8 +145,9 @@ stack_daemon_stop() {
 # stack's daemons keep appending theirs in the background (crld's CRLs and
 # directory publication, tsad's token batches), and a refusal-changes-nothing
 # check must not trip over them.
+AUDIT_BACKGROUND="('crl.issue', 'publish.ldap', 'publish.queue', 'tsa.tokens.record')"
 AUDIT_MAX="(SELECT coalesce(max(id), 0) FROM audit_event WHERE action NOT IN
-    ('crl.issue', 'publish.ldap', 'publish.queue', 'tsa.tokens.record'))"
+    $AUDIT_BACKGROUND)"
 
 # For HTTP tests whose req() leaves the status in $code, the body in
 # $tmp/out and the headers in $tmp/hdr:
