@@ -259,10 +259,15 @@ signer_call_take(struct signer *s, uint32_t type, unsigned long ticket,
 		goto out;
 	}
 	if (r != 0) {
+		/* A reset socket is a signer gone, not a bad frame. */
+		if (r == -1 && errno != EPROTO && errno != EMSGSIZE)
+			signer_seterr(err, errlen, "signer process %ld: read "
+			    "reply: %s", (long)s->pid, strerror(errno));
+		else
+			signer_seterr(err, errlen, "signer process %ld: %s",
+			    (long)s->pid, r == 1 ? "exited without a reply" :
+			    "malformed reply");
 		signer_wake_all(s);
-		signer_seterr(err, errlen, "signer process %ld: %s",
-		    (long)s->pid, r == 1 ? "exited without a reply" :
-		    "malformed reply");
 		goto out;
 	}
 	if (status != SIGNER_OK) {
