@@ -322,15 +322,13 @@ tsad_respond(struct tsad *t, const struct http_request *req,
 		tsad_job_free(job);
 		return r;
 	}
-	job->deferred = http_defer(req);
-	tsad_send(t, job);
-	if (job->deferred == NULL) {
-		/* Not deferrable (cannot happen: lim.deferrable): wait here. */
-		tsad_take_all(t);
-		r = tsad_complete(t, job, resp);
+	/* NULL only on a server not started deferrable: a bug, so a 500. */
+	if ((job->deferred = http_defer(req)) == NULL) {
+		log_err("tsa: the HTTP server cannot defer an answer");
 		tsad_job_free(job);
-		return r;
+		return -1;
 	}
+	tsad_send(t, job);
 	if (t->tail != NULL)
 		t->tail->next = job;
 	else
