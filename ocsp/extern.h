@@ -20,9 +20,12 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
+#include "hsm/signer.h"
+#include "lib/der.h"
+
 struct config;
 struct ocsp_blob;
-struct signer;
+struct ocsp_responder;
 
 /* CertID hash algorithms we match (RFC 6960 §4.1.1; RFC 5019 §2.1.1: SHA-1). */
 enum ocsp_hash {
@@ -139,30 +142,18 @@ struct ocsp_status {
 
 #define OCSP_SIGNERS_MAX	8
 
-/*
- * The key a live signature of this thread uses: each thread that signs
- * (HTTP threads, the pre-signing thread) keeps to one signer process, so
- * with ocsp.signers = ocsp.threads no two HTTP threads wait for each other.
- */
-struct ocsp_issuer;
-EVP_PKEY	*ocsp_issuer_key(const struct ocsp_issuer *);
-/*
- * ocsp.pin_cpus: signer process j runs on CPU cpu[j] (lib/cpu.h), and a
- * thread that signs pins itself, when it first signs, to the CPU of the
- * signer it keeps to. Called once, before any thread signs; without it
- * (the fuzz harness, tests) no thread is pinned.
- */
-void	ocsp_pin_signers(const int *cpu, int n);
-
 /* An issuer we answer for, with its delegated responder (RFC 6960 §4.2.2.2). */
 struct ocsp_issuer {
 	long long	 db_id;		/* ca_certificate.id of the issuer */
 	char		 name[32];	/* "root", "issuing" */
 	X509		*cert;		/* the issuer */
 	X509		*rcert;		/* its responder certificate */
-	/* The responder key through each signer process (ocsp.signers). */
-	EVP_PKEY	*keys[OCSP_SIGNERS_MAX];
-	int		 nkeys;
+	char		 key_label[SIGNER_LABEL_MAX + 1];	/* in the HSM */
+	/*
+	 * A software responder key (tests, the fuzz harness), used when the
+	 * responder has no sign function (ocsp_responder.sign).
+	 */
+	EVP_PKEY	*key;
 	unsigned char	 name_hash[OCSP_NHASH][EVP_MAX_MD_SIZE];
 	unsigned char	 key_hash[OCSP_NHASH][EVP_MAX_MD_SIZE];
 	int		 hash_len[OCSP_NHASH];
@@ -172,6 +163,14 @@ struct ocsp_issuer {
 	 * a relying party could not verify it then.
 	 */
 	int64_t		 rnot_after;
+	/*
+	 * What every response of this issuer carries, encoded once
+	 * (ocsp_issuer_prepare): its ResponderID byKey (RFC 5019 §2.2.3),
+	 * the signatureAlgorithm for the policy's digest, and certs [0]
+	 * with the responder certificate.
+	 */
+	unsigned char	*respid_der, *sigalg_der, *certs_der;
+	size_t		 respid_len, sigalg_len, certs_len;
 };
 
 /* Policy (policy/ocsp.conf), in seconds. */
@@ -199,6 +198,7 @@ struct ocsp_policy {
 	 */
 	long		 expired_grace;
 	const EVP_MD	*sign_md;
+	char		 sign_mdname[8];	/* "SHA256", as the signer names it */
 };
 
 /* Reads policy/ocsp.conf's [ocsp] section; 0 or -1 with err. */
@@ -215,10 +215,13 @@ long	ocsp_policy_max_age(const struct ocsp_policy *,
 	    const struct ocsp_status *st);
 
 /*
- * Fills the issuer's CertID hashes from iss->cert, and rnot_after from
- * iss->rcert when set; 0 or -1.
+ * Fills the issuer's CertID hashes from iss->cert, rnot_after from
+ * iss->rcert, and the encoded parts of its responses (respid_der, ...)
+ * for signatures with digest mdname; 0 or -1. ocsp_issuer_clear() frees
+ * them, the certificates and the key.
  */
-int	ocsp_issuer_hash(struct ocsp_issuer *);
+int	ocsp_issuer_prepare(struct ocsp_issuer *, const char *mdname);
+void	ocsp_issuer_clear(struct ocsp_issuer *);
 
 
 /*
@@ -264,14 +267,44 @@ int64_t	ocsp_this_update(int64_t synced, const struct ocsp_single *s, int n,
 	    time_t now);
 
 /*
- * Signs a BasicOCSPResponse (RFC 6960 §4.2.1) for iss with thisUpdate
- * this_update and nextUpdate ocsp_next_update(iss, this_update, validity),
- * the responder certificate included, ResponderID byKey (RFC 5019
- * §2.2.3), the nonce of req echoed when req is non-NULL, and the extended
- * revoked definition extension when a single is NONISSUED. *der is
- * OPENSSL_malloc'd. 0 or -1.
+ * The ResponseData (RFC 6960 §4.2.1) of a response of iss, into tbs
+ * (appended): thisUpdate this_update and nextUpdate ocsp_next_update(iss,
+ * this_update, validity), ResponderID byKey (RFC 5019 §2.2.3), producedAt
+ * produced_at, the nonce of req echoed when req is non-NULL, and the
+ * extended revoked definition extension when a single is NONISSUED. The
+ * SingleResponses and extensions are OpenSSL's encoding; the frame around
+ * them is written here, so that what is signed is encoded once. 0 or -1.
  */
-int	ocsp_sign(const struct ocsp_issuer *iss, const struct ocsp_policy *,
+int	ocsp_tbs_make(const struct ocsp_issuer *iss, const struct ocsp_policy *,
+	    const struct ocsp_single *s, int n, OCSP_REQUEST *req,
+	    time_t this_update, long validity, time_t produced_at,
+	    struct der *tbs);
+
+/*
+ * The OCSPResponse (successful, RFC 6960 §4.2.1) around a
+ * BasicOCSPResponse of tbs, its signature sig (as the key gives it: DER
+ * ECDSA-Sig-Value, or the RSA octets) and the responder certificate.
+ * *der is OPENSSL_malloc'd. 0 or -1.
+ */
+int	ocsp_response_make(const struct ocsp_issuer *iss,
+	    const unsigned char *tbs, size_t tbslen, const unsigned char *sig,
+	    size_t siglen, unsigned char **der, size_t *len);
+
+/*
+ * Signs tbs with issuer's responder key and the policy's digest, now:
+ * r->sign (ocspd: the calling thread's signer process), or without it
+ * the issuer's software key. *sig is malloc'd. 0 or -1 (logged).
+ */
+int	ocsp_tbs_sign(struct ocsp_responder *r, int issuer,
+	    const unsigned char *tbs, size_t tbslen, unsigned char **sig,
+	    size_t *siglen);
+
+/*
+ * A whole response of issuer: ocsp_tbs_make (produced now),
+ * ocsp_tbs_sign and ocsp_response_make. *der is OPENSSL_malloc'd. 0 or
+ * -1 (logged).
+ */
+int	ocsp_sign(struct ocsp_responder *r, int issuer,
 	    const struct ocsp_single *s, int n, OCSP_REQUEST *req,
 	    time_t this_update, long validity, unsigned char **der,
 	    size_t *len);
@@ -468,6 +501,17 @@ struct ocsp_responder {
 	 */
 	ocsp_lookup_fn		 lookup;
 	void			*lookup_arg;
+	/*
+	 * Signs tbs with issuer's responder key, digest mdname, in the
+	 * calling thread (ocspd: through that thread's signer process,
+	 * main.c); *sig malloc'd; 0 or -1 (logged). NULL: the issuers'
+	 * software keys (tests, the fuzz harness).
+	 */
+	int			(*sign)(void *arg, const struct ocsp_issuer *,
+				    const char *mdname, const unsigned char *tbs,
+				    size_t tbslen, unsigned char **sig,
+				    size_t *siglen);
+	void			*sign_arg;
 };
 
 #define OCSP_LAG_NONE		(-1)
@@ -496,6 +540,42 @@ void		 ocsp_sync_stop(struct ocsp_sync *);
  */
 int	ocsp_answer(struct ocsp_responder *, const unsigned char *req,
 	    size_t len, const unsigned char **der, size_t *derlen,
+	    struct ocsp_blob **blob, int *owned, int *cacheable);
+
+/*
+ * A response to be signed (ocsp_answer_begin): its ResponseData, and
+ * what ocsp_answer_finish needs to make the answer of it.
+ */
+struct ocsp_pending {
+	int			 issuer;
+	struct der		 tbs;	/* ResponseData, to be signed */
+	/* A single CertID, no nonce: cached once signed (blob). */
+	int			 keep;
+	int			 hash;
+	char			 serial[OCSP_SERIAL_HEX];
+	struct ocsp_status	 st;
+	int64_t			 this_update, next_update;
+};
+void	ocsp_pending_init(struct ocsp_pending *);
+void	ocsp_pending_clear(struct ocsp_pending *);
+
+/*
+ * ocsp_answer in two halves, for a caller that has signatures made
+ * elsewhere while it serves other requests: begin answers as
+ * ocsp_answer does (0) unless the answer needs a signature; then it
+ * returns 1 with p (initialized by the caller) holding the ResponseData
+ * to sign with p->issuer's responder key and the policy's digest.
+ * finish makes the answer from that signature (sig NULL: signing failed,
+ * answered internalError), with ocsp_answer's outputs. -1: nothing at
+ * all can be answered.
+ */
+int	ocsp_answer_begin(struct ocsp_responder *, const unsigned char *req,
+	    size_t reqlen, const unsigned char **der, size_t *derlen,
+	    struct ocsp_blob **blob, int *owned, int *cacheable,
+	    struct ocsp_pending *p);
+int	ocsp_answer_finish(struct ocsp_responder *, struct ocsp_pending *p,
+	    const unsigned char *sig, size_t siglen,
+	    const unsigned char **der, size_t *derlen,
 	    struct ocsp_blob **blob, int *owned, int *cacheable);
 
 #endif

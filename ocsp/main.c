@@ -21,6 +21,7 @@
  * Stops cleanly on SIGTERM or SIGINT. The responder certificates are read
  * at start only: SIGHUP just logs that taking a new one needs a restart.
  */
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -286,8 +287,7 @@ out:
  * reject. Read at start only (ocsp/README.md "Responder certificates").
  */
 static int
-ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r,
-    char labels[][SIGNER_LABEL_MAX + 1])
+ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r)
 {
 	static const struct db_stmt stmt = { "ocsp_main_issuers",
 		"SELECT i.id, i.name, i.der, r.der, k.key_label, r.name "
@@ -368,7 +368,7 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r,
 		iss = &r->iss[r->niss];
 		iss->db_id = id;
 		snprintf(iss->name, sizeof(iss->name), "%s", PQgetvalue(res, i, 1));
-		snprintf(labels[r->niss], SIGNER_LABEL_MAX + 1, "%s",
+		snprintf(iss->key_label, sizeof(iss->key_label), "%s",
 		    PQgetvalue(res, i, 4));
 		r->niss++;
 		/* Owned by r now (freed at the end of main). */
@@ -376,7 +376,7 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r,
 		iss->rcert = x[1];
 		x[0] = x[1] = NULL;
 		found = 1;
-		if (ocsp_issuer_hash(iss) == -1) {
+		if (ocsp_issuer_prepare(iss, r->pol.sign_mdname) == -1) {
 			log_openssl(LOGL_ERR, "hashing issuer %s", iss->name);
 			goto out;
 		}
@@ -405,6 +405,76 @@ out:
  * granted their key labels before the PIN was forgotten, cannot use: a
  * restart is what takes it (ocsp/README.md "Responder certificates").
  */
+/* The signer processes, and the one each thread that signs keeps to. */
+struct ocspd_signers {
+	struct signer	*s[OCSP_SIGNERS_MAX];
+	int		 cpu[OCSP_SIGNERS_MAX];	/* ocsp.pin_cpus; -1: none */
+	int		 n;
+	unsigned int	 next;		/* atomic: the next thread's */
+};
+
+/*
+ * ocsp_responder.sign: each thread that signs (the HTTP threads, the
+ * pre-signing thread) keeps to one signer process, so with ocsp.signers
+ * = ocsp.threads no two HTTP threads wait for each other; with
+ * ocsp.pin_cpus it pins itself, when it first signs, to its signer's CPU.
+ */
+static int
+ocspd_sign(void *arg, const struct ocsp_issuer *iss, const char *mdname,
+    const unsigned char *tbs, size_t tbslen, unsigned char **sig,
+    size_t *siglen)
+{
+	static __thread int slot = -1;
+	struct ocspd_signers *sg = arg;
+	char err[256];
+
+	if (slot == -1) {
+		slot = (int)(__atomic_fetch_add(&sg->next, 1, __ATOMIC_RELAXED) %
+		    (unsigned int)sg->n);
+		if (sg->cpu[slot] != -1 && cpu_pin_thread(sg->cpu[slot]) == -1)
+			log_warn("ocsp: a thread signing through signer %d "
+			    "cannot pin itself to CPU %d: %s", slot,
+			    sg->cpu[slot], strerror(errno));
+	}
+	if (signer_sign(sg->s[slot], SIGNER_KIND_OCSP, iss->key_label, mdname,
+	    tbs, tbslen, sig, siglen, err, sizeof(err)) == -1) {
+		log_err("ocsp: signing a response for issuer %s: %s", iss->name,
+		    err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every signer holds each issuer's responder key: its certificate's. */
+static int
+ocspd_check_keys(struct ocsp_responder *r, struct ocspd_signers *sg)
+{
+	EVP_PKEY *pub;
+	char err[256];
+	int i, j, same;
+
+	for (i = 0; i < r->niss; i++) {
+		for (j = 0; j < sg->n; j++) {
+			if (signer_pubkey(sg->s[j], r->iss[i].key_label, &pub,
+			    err, sizeof(err)) == -1) {
+				log_err("signer key %s: %s",
+				    r->iss[i].key_label, err);
+				return -1;
+			}
+			same = EVP_PKEY_eq(pub,
+			    X509_get0_pubkey(r->iss[i].rcert)) == 1;
+			EVP_PKEY_free(pub);
+			if (!same) {
+				log_err("responder certificate of %s does not "
+				    "match key %s", r->iss[i].name,
+				    r->iss[i].key_label);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 static void
 ocspd_hup(void *arg)
 {
@@ -418,19 +488,18 @@ main(int argc, char **argv)
 	struct ocsp_responder r;
 	struct config *cfg = NULL, *policy = NULL;
 	struct signer_config sc;
-	struct signer *signers[OCSP_SIGNERS_MAX] = { NULL };
+	struct ocspd_signers sg;
 	struct ocsp_sync *sync = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
 	const char *policy_dir;
 	char err[512], policy_path[PATH_MAX];
-	char labels[OCSP_MAX_ISSUERS][SIGNER_LABEL_MAX + 1];
 	long port, threads, per_ip, max_conns, nsigners;
 	sigset_t sigs;
-	int cpus[OCSP_SIGNERS_MAX];
 	int i, j, pin_cpus = 0, reuse_port = 0, rc = 1;
 
 	memset(&r, 0, sizeof(r));
+	memset(&sg, 0, sizeof(sg));
 	if ((cfg = daemon_load_config(argc, argv, "ocsp", usage)) == NULL)
 		return 1;
 	policy_dir = config_get(cfg, "pki.policy_dir", "policy");
@@ -455,7 +524,7 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "ocsp.signers", threads < OCSP_SIGNERS_MAX ?
 	    threads : OCSP_SIGNERS_MAX, 1, OCSP_SIGNERS_MAX, &nsigners) == -1)
 		goto out;
-	if (ocspd_load_issuers(cfg, &r, labels) == -1)
+	if (ocspd_load_issuers(cfg, &r) == -1)
 		goto out;
 	if ((r.cache = ocsp_cache_new()) == NULL) {
 		log_err("out of memory");
@@ -467,7 +536,8 @@ main(int argc, char **argv)
 	if (signer_config_add_token(&sc, cfg, "ocsp") == -1)
 		goto out;
 	for (i = 0; i < r.niss; i++) {
-		if (signer_config_grant(&sc, SIGNER_KIND_OCSP, labels[i]) == -1)
+		if (signer_config_grant(&sc, SIGNER_KIND_OCSP,
+		    r.iss[i].key_label) == -1)
 			goto out;
 	}
 	/* No response of ours reaches further: nor one the signer signs. */
@@ -484,38 +554,25 @@ main(int argc, char **argv)
 	sc.keep_pin_env = 1;
 	for (j = 0; j < nsigners; j++) {
 		/* With the threads that sign through it (lib/cpu.h). */
-		cpus[j] = pin_cpus ? cpu_for_worker(j) : -1;
-		sc.pin = cpus[j] != -1;
-		sc.cpu = cpus[j];
-		if ((signers[j] = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+		sg.cpu[j] = pin_cpus ? cpu_for_worker(j) : -1;
+		sc.pin = sg.cpu[j] != -1;
+		sc.cpu = sg.cpu[j];
+		if ((sg.s[j] = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 			log_err("signer %d: %s", j, err);
 			signer_config_forget_pins(&sc);
 			goto out;
 		}
 	}
 	signer_config_forget_pins(&sc);
-	if (pin_cpus && cpus[0] != -1) {
-		ocsp_pin_signers(cpus, (int)nsigners);
+	sg.n = (int)nsigners;
+	if (pin_cpus && sg.cpu[0] != -1)
 		log_info("%ld signer process(es) pinned to CPUs in turn from "
 		    "%d, each with the threads that sign through it "
-		    "(ocsp.pin_cpus)", nsigners, cpus[0]);
-	}
-	for (i = 0; i < r.niss; i++) {
-		for (j = 0; j < nsigners; j++) {
-			if ((r.iss[i].keys[j] = signer_pkey(signers[j],
-			    SIGNER_KIND_OCSP, labels[i], err, sizeof(err))) ==
-			    NULL) {
-				log_err("signer key %s: %s", labels[i], err);
-				goto out;
-			}
-			r.iss[i].nkeys = j + 1;
-		}
-		if (X509_check_private_key(r.iss[i].rcert, r.iss[i].keys[0]) != 1) {
-			log_openssl(LOGL_ERR, "responder certificate of %s does "
-			    "not match key %s", r.iss[i].name, labels[i]);
-			goto out;
-		}
-	}
+		    "(ocsp.pin_cpus)", nsigners, sg.cpu[0]);
+	if (ocspd_check_keys(&r, &sg) == -1)
+		goto out;
+	r.sign = ocspd_sign;
+	r.sign_arg = &sg;
 	/* Before the first thread (the signers, forked, keep theirs). */
 	if (daemon_limit_files(cfg, "ocsp", "ocspd", NULL, 0, NULL, 0,
 	    config_get(cfg, "pg.ocsp_uri", NULL)) == -1)
@@ -549,14 +606,10 @@ out:
 	http_stop(srv);
 	ocsp_sync_stop(sync);
 	ocsp_cache_free(r.cache);
-	for (i = 0; i < r.niss; i++) {
-		for (j = 0; j < r.iss[i].nkeys; j++)
-			EVP_PKEY_free(r.iss[i].keys[j]);
-		X509_free(r.iss[i].cert);
-		X509_free(r.iss[i].rcert);
-	}
+	for (i = 0; i < r.niss; i++)
+		ocsp_issuer_clear(&r.iss[i]);
 	for (j = 0; j < OCSP_SIGNERS_MAX; j++)
-		signer_close(signers[j]);
+		signer_close(sg.s[j]);
 	config_free(policy);
 	config_free(cfg);
 	return rc;

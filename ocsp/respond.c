@@ -46,13 +46,15 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/ocsp.h>
+#include <openssl/params.h>
 #include <openssl/x509v3.h>
 
 #include "lib/config.h"
-#include "lib/cpu.h"
 #include "lib/der.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
@@ -171,6 +173,7 @@ ocsp_policy_load(const struct config *p, struct ocsp_policy *pol, char *err,
 		return -1;
 	}
 	pol->sign_md = EVP_get_digestbyname(s);
+	snprintf(pol->sign_mdname, sizeof(pol->sign_mdname), "SHA%s", s + 3);
 	if (pol->sign_md == NULL) {
 		snprintf(err, errlen, "policy: digest %s unavailable", s);
 		return -1;
@@ -205,7 +208,7 @@ ocsp_this_update(int64_t synced, const struct ocsp_single *s, int n,
 	return tu;
 }
 
-int
+static int
 ocsp_issuer_hash(struct ocsp_issuer *iss)
 {
 	const ASN1_BIT_STRING *key;
@@ -237,6 +240,90 @@ ocsp_issuer_hash(struct ocsp_issuer *iss)
 out:
 	OPENSSL_free(name);
 	return rc;
+}
+
+/*
+ * The AlgorithmIdentifier of signatures by rcert's key with digest mdname,
+ * as OpenSSL's own signing writes it (ecdsa-with-SHA256 without
+ * parameters, sha256WithRSAEncryption with NULL, ...): asked of a
+ * verification context, which needs only the public key.
+ */
+static int
+ocsp_issuer_sigalg(struct ocsp_issuer *iss, const char *mdname)
+{
+	unsigned char aid[128];
+	OSSL_PARAM params[2];
+	EVP_MD_CTX *ctx;
+	EVP_PKEY_CTX *pctx = NULL;
+	int rc = -1;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit_ex(ctx, &pctx, mdname, NULL, NULL,
+	    X509_get0_pubkey(iss->rcert), NULL) != 1)
+		goto out;
+	params[0] = OSSL_PARAM_construct_octet_string(
+	    OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid, sizeof(aid));
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_PKEY_CTX_get_params(pctx, params) != 1 ||
+	    params[0].return_size == 0 || params[0].return_size > sizeof(aid) ||
+	    (iss->sigalg_der = OPENSSL_memdup(aid,
+	    params[0].return_size)) == NULL)
+		goto out;
+	iss->sigalg_len = params[0].return_size;
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int
+ocsp_issuer_prepare(struct ocsp_issuer *iss, const char *mdname)
+{
+	OCSP_RESPID *rid = NULL;
+	unsigned char *der = NULL;
+	struct der d;
+	int n, rc = -1;
+
+	der_init(&d);
+	if (ocsp_issuer_hash(iss) == -1 || iss->rcert == NULL ||
+	    ocsp_issuer_sigalg(iss, mdname) == -1)
+		goto out;
+	/* ResponderID byKey: the SHA-1 of the responder's public key. */
+	if ((rid = OCSP_RESPID_new()) == NULL ||
+	    OCSP_RESPID_set_by_key(rid, iss->rcert) != 1 ||
+	    (n = i2d_OCSP_RESPID(rid, &iss->respid_der)) <= 0)
+		goto out;
+	iss->respid_len = (size_t)n;
+	/* certs [0] EXPLICIT SEQUENCE OF Certificate: the responder's. */
+	if ((n = i2d_X509(iss->rcert, &der)) <= 0)
+		goto out;
+	der_begin(&d, DER_CONTEXT_CONS(0));
+	der_begin(&d, DER_SEQUENCE);
+	der_raw(&d, der, (size_t)n);
+	der_end(&d);
+	der_end(&d);
+	if (der_failed(&d) || (iss->certs_der = OPENSSL_memdup(d.buf,
+	    d.len)) == NULL)
+		goto out;
+	iss->certs_len = d.len;
+	rc = 0;
+out:
+	OCSP_RESPID_free(rid);
+	OPENSSL_free(der);
+	der_free(&d);
+	return rc;
+}
+
+void
+ocsp_issuer_clear(struct ocsp_issuer *iss)
+{
+	EVP_PKEY_free(iss->key);
+	X509_free(iss->cert);
+	X509_free(iss->rcert);
+	OPENSSL_free(iss->respid_der);
+	OPENSSL_free(iss->sigalg_der);
+	OPENSSL_free(iss->certs_der);
+	memset(iss, 0, sizeof(*iss));
 }
 
 int
@@ -328,40 +415,6 @@ out:
 	return rc;
 }
 
-/* ocsp_pin_signers(): the CPU of each signer process. */
-static int ocsp_signer_cpu[OCSP_SIGNERS_MAX];
-static int ocsp_nsigner_cpus;
-
-void
-ocsp_pin_signers(const int *cpu, int n)
-{
-	int j;
-
-	for (j = 0; j < n && j < OCSP_SIGNERS_MAX; j++)
-		ocsp_signer_cpu[j] = cpu[j];
-	ocsp_nsigner_cpus = j;
-}
-
-EVP_PKEY *
-ocsp_issuer_key(const struct ocsp_issuer *iss)
-{
-	static unsigned int next;
-	static __thread int slot = -1;
-	int j;
-
-	if (slot == -1) {
-		slot = (int)(__atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) %
-		    OCSP_SIGNERS_MAX);
-		j = slot % (iss->nkeys > 0 ? iss->nkeys : 1);
-		if (j < ocsp_nsigner_cpus && cpu_pin_thread(
-		    ocsp_signer_cpu[j]) == -1)
-			log_warn("ocsp: a thread signing through signer %d "
-			    "cannot pin itself to CPU %d: %s", j,
-			    ocsp_signer_cpu[j], strerror(errno));
-	}
-	return iss->keys[slot % (iss->nkeys > 0 ? iss->nkeys : 1)];
-}
-
 /*
  * A successful OCSPResponse (RFC 6960 §4.2.1) around the BasicOCSPResponse
  * basic (DER, blen bytes): SEQUENCE { ENUMERATED 0, [0] EXPLICIT SEQUENCE
@@ -404,22 +457,23 @@ ocsp_response_wrap(const unsigned char *basic, size_t blen, size_t *len)
 	return out;
 }
 
-int
-ocsp_sign(const struct ocsp_issuer *iss, const struct ocsp_policy *pol,
+/*
+ * The SingleResponses and response extensions of a response, as OpenSSL
+ * encodes them, in *bs (OCSP_BASICRESP_free'd by the caller).
+ */
+static int
+ocsp_singles_make(const struct ocsp_issuer *iss, const struct ocsp_policy *pol,
     const struct ocsp_single *s, int n, OCSP_REQUEST *req, time_t this_update,
-    long validity, unsigned char **der, size_t *len)
+    long validity, OCSP_BASICRESP **bsp)
 {
-	OCSP_BASICRESP *bs = NULL;
+	OCSP_BASICRESP *bs;
 	OCSP_CERTID *made = NULL;
 	OCSP_SINGLERESP *single;
 	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL, *rev = NULL;
 	ASN1_GENERALIZEDTIME *inval = NULL;
-	unsigned char *out = NULL;
-	int i, status, reason, rlen, extrev = 0, rc = -1;
+	int i, status, reason, extrev = 0, rc = -1;
 
-	*der = NULL;
-	*len = 0;
-	if ((bs = OCSP_BASICRESP_new()) == NULL ||
+	if ((*bsp = bs = OCSP_BASICRESP_new()) == NULL ||
 	    (thisupd = ASN1_GENERALIZEDTIME_set(NULL, this_update)) == NULL ||
 	    (nextupd = ASN1_GENERALIZEDTIME_set(NULL, (time_t)ocsp_next_update(
 	    iss, (int64_t)this_update, validity))) == NULL)
@@ -479,25 +533,180 @@ ocsp_sign(const struct ocsp_issuer *iss, const struct ocsp_policy *pol,
 		goto out;
 	if (req != NULL && OCSP_copy_nonce(bs, req) <= 0)
 		goto out;
-	/* RFC 5019 §2.2.3: ResponderID byKey; the certificate is included. */
-	if (OCSP_basic_sign(bs, iss->rcert, ocsp_issuer_key(iss), pol->sign_md, NULL,
-	    OCSP_RESPID_KEY) != 1)
-		goto out;
-	if ((rlen = i2d_OCSP_BASICRESP(bs, &out)) <= 0 ||
-	    (*der = ocsp_response_wrap(out, (size_t)rlen, len)) == NULL)
-		goto out;
 	rc = 0;
 out:
-	if (rc == -1)
-		log_openssl(LOGL_ERR, "ocsp: signing a response for issuer %s",
-		    iss->name);
-	OPENSSL_free(out);
 	OCSP_CERTID_free(made);
 	ASN1_GENERALIZEDTIME_free(thisupd);
 	ASN1_GENERALIZEDTIME_free(nextupd);
 	ASN1_GENERALIZEDTIME_free(rev);
 	ASN1_GENERALIZEDTIME_free(inval);
+	return rc;
+}
+
+/* One ASN.1 value as OpenSSL encodes it, appended to d. */
+#define OCSP_DER_APPEND(d, i2d, x) do {					\
+	unsigned char *enc_ = NULL;					\
+	int n_ = i2d((x), &enc_);					\
+									\
+	if (n_ <= 0)							\
+		(d)->failed = 1;					\
+	else								\
+		der_raw((d), enc_, (size_t)n_);				\
+	OPENSSL_free(enc_);						\
+} while (0)
+
+/*
+ * ResponseData ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1 (left
+ * out, as DER wants), responderID, producedAt GeneralizedTime, responses
+ * SEQUENCE OF SingleResponse, responseExtensions [1] EXPLICIT Extensions
+ * OPTIONAL } (RFC 6960 §4.2.1). OCSP_basic_sign() would have the
+ * provider encode it, hash it in this process and send the hash to the
+ * signer, having first compared the responder certificate's key with the
+ * signer's (X509_check_private_key, per response): a third of a live
+ * answer's CPU in the HTTP thread (perf, ocsp/README.md "Hot path").
+ */
+int
+ocsp_tbs_make(const struct ocsp_issuer *iss, const struct ocsp_policy *pol,
+    const struct ocsp_single *s, int n, OCSP_REQUEST *req, time_t this_update,
+    long validity, time_t produced_at, struct der *tbs)
+{
+	OCSP_BASICRESP *bs = NULL;
+	char produced[64];
+	struct tm tm;
+	int i, next, rc = -1;
+
+	if (ocsp_singles_make(iss, pol, s, n, req, this_update, validity,
+	    &bs) == -1)
+		goto out;
+	/* GeneralizedTime YYYYMMDDHHMMSSZ (RFC 6960 §4.2.2.1). */
+	if (gmtime_r(&produced_at, &tm) == NULL || snprintf(produced,
+	    sizeof(produced), "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec) != 15)
+		goto out;
+	der_begin(tbs, DER_SEQUENCE);
+	der_raw(tbs, iss->respid_der, iss->respid_len);
+	der_tlv(tbs, DER_GENERALIZEDTIME, produced, 15);
+	der_begin(tbs, DER_SEQUENCE);
+	for (i = 0; i < OCSP_resp_count(bs); i++)
+		OCSP_DER_APPEND(tbs, i2d_OCSP_SINGLERESP, OCSP_resp_get0(bs, i));
+	der_end(tbs);
+	if ((next = OCSP_BASICRESP_get_ext_count(bs)) > 0) {
+		der_begin(tbs, DER_CONTEXT_CONS(1));
+		der_begin(tbs, DER_SEQUENCE);
+		for (i = 0; i < next; i++)
+			OCSP_DER_APPEND(tbs, i2d_X509_EXTENSION,
+			    OCSP_BASICRESP_get_ext(bs, i));
+		der_end(tbs);
+		der_end(tbs);
+	}
+	der_end(tbs);
+	rc = der_failed(tbs) ? -1 : 0;
+out:
 	OCSP_BASICRESP_free(bs);
+	return rc;
+}
+
+int
+ocsp_response_make(const struct ocsp_issuer *iss, const unsigned char *tbs,
+    size_t tbslen, const unsigned char *sig, size_t siglen,
+    unsigned char **der, size_t *len)
+{
+	static const unsigned char no_unused_bits = 0;
+	struct der d;
+	int rc = -1;
+
+	*der = NULL;
+	*len = 0;
+	der_init(&d);
+	/* BasicOCSPResponse (RFC 6960 §4.2.1). */
+	der_begin(&d, DER_SEQUENCE);
+	der_raw(&d, tbs, tbslen);
+	der_raw(&d, iss->sigalg_der, iss->sigalg_len);
+	/* signature BIT STRING: no unused bits, then the signature. */
+	if (der_header_len(siglen + 1) != 0) {
+		unsigned char hdr[8];
+
+		der_raw(&d, hdr, der_put_header(hdr, 0x03, siglen + 1));
+		der_raw(&d, &no_unused_bits, 1);
+		der_raw(&d, sig, siglen);
+	} else
+		d.failed = 1;
+	der_raw(&d, iss->certs_der, iss->certs_len);
+	der_end(&d);
+	if (!der_failed(&d) && (*der = ocsp_response_wrap(d.buf, d.len,
+	    len)) != NULL)
+		rc = 0;
+	der_free(&d);
+	return rc;
+}
+
+int
+ocsp_tbs_sign(struct ocsp_responder *r, int issuer, const unsigned char *tbs,
+    size_t tbslen, unsigned char **sig, size_t *siglen)
+{
+	const struct ocsp_issuer *iss = &r->iss[issuer];
+	EVP_MD_CTX *ctx = NULL;
+	int rc = -1;
+
+	*sig = NULL;
+	*siglen = 0;
+	if (r->sign != NULL)
+		return r->sign(r->sign_arg, iss, r->pol.sign_mdname, tbs, tbslen,
+		    sig, siglen);
+	if (iss->key == NULL) {
+		log_err("ocsp: issuer %s: no responder key", iss->name);
+		return -1;
+	}
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(ctx, NULL, r->pol.sign_mdname, NULL, NULL,
+	    iss->key, NULL) != 1 ||
+	    EVP_DigestSign(ctx, NULL, siglen, tbs, tbslen) != 1 ||
+	    (*sig = malloc(*siglen)) == NULL ||
+	    EVP_DigestSign(ctx, *sig, siglen, tbs, tbslen) != 1) {
+		log_openssl(LOGL_ERR, "ocsp: signing a response for issuer %s",
+		    iss->name);
+		free(*sig);
+		*sig = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int
+ocsp_sign(struct ocsp_responder *r, int issuer, const struct ocsp_single *s,
+    int n, OCSP_REQUEST *req, time_t this_update, long validity,
+    unsigned char **der, size_t *len)
+{
+	const struct ocsp_issuer *iss = &r->iss[issuer];
+	unsigned char *sig = NULL;
+	size_t siglen;
+	struct der tbs;
+	int rc = -1;
+
+	*der = NULL;
+	*len = 0;
+	der_init(&tbs);
+	if (ocsp_tbs_make(iss, &r->pol, s, n, req, this_update, validity,
+	    time(NULL), &tbs) == -1) {
+		log_openssl(LOGL_ERR, "ocsp: a response for issuer %s",
+		    iss->name);
+		goto out;
+	}
+	if (ocsp_tbs_sign(r, issuer, tbs.buf, tbs.len, &sig, &siglen) == -1)
+		goto out;
+	if (ocsp_response_make(iss, tbs.buf, tbs.len, sig, siglen, der,
+	    len) == -1) {
+		log_err("ocsp: a response for issuer %s: out of memory",
+		    iss->name);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(sig);
+	der_free(&tbs);
 	return rc;
 }
 
@@ -552,16 +761,29 @@ ocsp_answer_lookup(struct ocsp_responder *r, int issuer,
 	return 0;
 }
 
+void
+ocsp_pending_init(struct ocsp_pending *p)
+{
+	memset(p, 0, sizeof(*p));
+	der_init(&p->tbs);
+}
+
+void
+ocsp_pending_clear(struct ocsp_pending *p)
+{
+	der_free(&p->tbs);
+	ocsp_pending_init(p);
+}
+
 int
-ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
+ocsp_answer_begin(struct ocsp_responder *r, const unsigned char *reqder,
     size_t reqlen, const unsigned char **der, size_t *derlen,
-    struct ocsp_blob **blob, int *owned, int *cacheable)
+    struct ocsp_blob **blob, int *owned, int *cacheable,
+    struct ocsp_pending *p)
 {
 	struct ocsp_query q;
 	struct ocsp_single s[OCSP_MAX_CERTIDS];
-	struct ocsp_blob *b = NULL, *nb;
-	unsigned char *out = NULL;
-	size_t outlen;
+	struct ocsp_blob *b = NULL;
 	time_t now = time(NULL);
 	int64_t synced, this_update;
 	long validity;
@@ -664,37 +886,94 @@ ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
 		rc = 0;
 		goto out;
 	}
-	if (ocsp_sign(&r->iss[issuer], &r->pol, s, q.nids,
+	if (ocsp_tbs_make(&r->iss[issuer], &r->pol, s, q.nids,
 	    live && q.has_nonce && r->pol.echo_nonce ? q.req : NULL,
-	    (time_t)this_update, validity, &out, &outlen) == -1) {
+	    (time_t)this_update, validity, now, &p->tbs) == -1) {
+		log_openssl(LOGL_ERR, "ocsp: a response for issuer %s",
+		    r->iss[issuer].name);
 		ocsp_static(ocsp_internal_der, der, derlen);
 		rc = 0;
 		goto out;
 	}
+	/* A single CertID signed now: kept for the next request. */
+	p->issuer = issuer;
+	p->keep = !live;
+	p->hash = q.ids[0].hash;
+	snprintf(p->serial, sizeof(p->serial), "%s", q.ids[0].serial);
+	p->st = s[0].st;
+	p->this_update = this_update;
+	p->next_update = ocsp_next_update(&r->iss[issuer], this_update,
+	    validity);
+	rc = 1;
+out:
+	ocsp_blob_unref(b);
+	ocsp_query_free(&q);
+	return rc;
+}
+
+int
+ocsp_answer_finish(struct ocsp_responder *r, struct ocsp_pending *p,
+    const unsigned char *sig, size_t siglen, const unsigned char **der,
+    size_t *derlen, struct ocsp_blob **blob, int *owned, int *cacheable)
+{
+	struct ocsp_blob *nb;
+	unsigned char *out = NULL;
+	size_t outlen;
+
+	*der = NULL;
+	*derlen = 0;
+	*blob = NULL;
+	*owned = 0;
+	*cacheable = 0;
+	if (sig == NULL || ocsp_response_make(&r->iss[p->issuer],
+	    p->tbs.buf, p->tbs.len, sig, siglen, &out, &outlen) == -1) {
+		if (sig != NULL)
+			log_err("ocsp: a response for issuer %s: out of "
+			    "memory", r->iss[p->issuer].name);
+		ocsp_static(ocsp_internal_der, der, derlen);
+		return 0;
+	}
 	__atomic_add_fetch(&r->signed_live, 1, __ATOMIC_RELAXED);
-	if (!live) {
-		/* A single CertID signed now: keep it for the next request. */
-		if ((nb = ocsp_blob_new(out, outlen, this_update,
-		    ocsp_next_update(&r->iss[issuer], this_update, validity),
-		    ocsp_policy_max_age(&r->pol, &s[0].st))) != NULL) {
-			ocsp_cache_put(r->cache, issuer, q.ids[0].serial,
-			    q.ids[0].hash, &s[0].st, nb, r->pol.max_nonissued);
-			*der = nb->der;
-			*derlen = nb->len;
-			*blob = nb;
-			*cacheable = 1;
-			rc = 0;
-			goto out;
-		}
+	if (p->keep && (nb = ocsp_blob_new(out, outlen, p->this_update,
+	    p->next_update, ocsp_policy_max_age(&r->pol, &p->st))) != NULL) {
+		ocsp_cache_put(r->cache, p->issuer, p->serial, p->hash, &p->st,
+		    nb, r->pol.max_nonissued);
+		OPENSSL_free(out);
+		*der = nb->der;
+		*derlen = nb->len;
+		*blob = nb;
+		*cacheable = 1;
+		return 0;
 	}
 	*der = out;
 	*derlen = outlen;
 	*owned = 1;
-	out = NULL;
-	rc = 0;
-out:
-	OPENSSL_free(out);
-	ocsp_blob_unref(b);
-	ocsp_query_free(&q);
+	return 0;
+}
+
+int
+ocsp_answer(struct ocsp_responder *r, const unsigned char *reqder,
+    size_t reqlen, const unsigned char **der, size_t *derlen,
+    struct ocsp_blob **blob, int *owned, int *cacheable)
+{
+	struct ocsp_pending p;
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	int rc;
+
+	ocsp_pending_init(&p);
+	rc = ocsp_answer_begin(r, reqder, reqlen, der, derlen, blob, owned,
+	    cacheable, &p);
+	if (rc == 1) {
+		if (ocsp_tbs_sign(r, p.issuer, p.tbs.buf, p.tbs.len, &sig,
+		    &siglen) == -1) {
+			free(sig);
+			sig = NULL;
+		}
+		rc = ocsp_answer_finish(r, &p, sig, siglen, der, derlen, blob,
+		    owned, cacheable);
+		free(sig);
+	}
+	ocsp_pending_clear(&p);
 	return rc;
 }

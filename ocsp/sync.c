@@ -624,7 +624,7 @@ ocsp_sync_sign(struct ocsp_sync *sy, int *more)
 		/* The responder certificate expired: nothing that verifies. */
 		if (next_update <= (int64_t)now)
 			continue;
-		if (ocsp_sign(&r->iss[sy->due[i].issuer], &r->pol, &s, 1, NULL,
+		if (ocsp_sign(r, sy->due[i].issuer, &s, 1, NULL,
 		    (time_t)this_update, r->pol.validity, &der, &len) == -1) {
 			fails++;
 			continue;

@@ -73,7 +73,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	config_free(policy);
 	if ((bio = BIO_new_mem_buf(fuzz_key_pem, -1)) == NULL ||
-	    (r.iss[0].keys[0] = PEM_read_bio_PrivateKey(bio, NULL, NULL,
+	    (r.iss[0].key = PEM_read_bio_PrivateKey(bio, NULL, NULL,
 	    NULL)) == NULL)
 		abort();
 	BIO_free(bio);
@@ -83,9 +83,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	BIO_free(bio);
 	r.iss[0].rcert = r.iss[0].cert;
-	r.iss[0].nkeys = 1;
 	strcpy(r.iss[0].name, "fuzz");
-	if (ocsp_issuer_hash(&r.iss[0]) == -1)
+	if (ocsp_issuer_prepare(&r.iss[0], r.pol.sign_mdname) == -1)
 		abort();
 	r.niss = 1;
 	if ((r.cache = ocsp_cache_new()) == NULL)

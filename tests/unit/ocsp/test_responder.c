@@ -75,11 +75,10 @@ int	ocspd_main(int, char **);
 #undef main
 
 #define GOOD_ISSUER	0
-#define BROKEN_ISSUER	1	/* responder certificate and key differ */
+#define BROKEN_ISSUER	1	/* no responder key: every signature fails */
 
 static struct ocsp_responder r;
 static struct ocsp_sync sy;
-static EVP_PKEY *other_key;
 
 static X509 *
 make_cert(EVP_PKEY *key, const char *cn)
@@ -100,16 +99,18 @@ make_cert(EVP_PKEY *key, const char *cn)
 }
 
 static void
-make_issuer(struct ocsp_issuer *iss, const char *name, EVP_PKEY *rcert_key)
+make_issuer(struct ocsp_issuer *iss, const char *name, int broken)
 {
-	iss->keys[0] = EVP_EC_gen("P-256");
-	assert_non_null(iss->keys[0]);
-	iss->nkeys = 1;
-	iss->cert = make_cert(iss->keys[0], name);
-	iss->rcert = make_cert(rcert_key != NULL ? rcert_key : iss->keys[0],
-	    "responder");
+	iss->key = EVP_EC_gen("P-256");
+	assert_non_null(iss->key);
+	iss->cert = make_cert(iss->key, name);
+	iss->rcert = make_cert(iss->key, "responder");
 	snprintf(iss->name, sizeof(iss->name), "%s", name);
-	assert_int_equal(ocsp_issuer_hash(iss), 0);
+	assert_int_equal(ocsp_issuer_prepare(iss, "SHA256"), 0);
+	if (broken) {
+		EVP_PKEY_free(iss->key);
+		iss->key = NULL;
+	}
 }
 
 /* A fresh responder: two issuers, the default policy, an empty cache. */
@@ -125,10 +126,8 @@ setup(void **state)
 	assert_non_null(policy);
 	assert_int_equal(ocsp_policy_load(policy, &r.pol, err, sizeof(err)), 0);
 	config_free(policy);
-	make_issuer(&r.iss[GOOD_ISSUER], "good", NULL);
-	other_key = EVP_EC_gen("P-256");
-	assert_non_null(other_key);
-	make_issuer(&r.iss[BROKEN_ISSUER], "broken", other_key);
+	make_issuer(&r.iss[GOOD_ISSUER], "good", 0);
+	make_issuer(&r.iss[BROKEN_ISSUER], "broken", 1);
 	r.niss = 2;
 	r.cache = ocsp_cache_new();
 	assert_non_null(r.cache);
@@ -143,12 +142,8 @@ teardown(void **state)
 	int i;
 
 	ocsp_cache_free(r.cache);
-	for (i = 0; i < r.niss; i++) {
-		EVP_PKEY_free(r.iss[i].keys[0]);
-		X509_free(r.iss[i].cert);
-		X509_free(r.iss[i].rcert);
-	}
-	EVP_PKEY_free(other_key);
+	for (i = 0; i < r.niss; i++)
+		ocsp_issuer_clear(&r.iss[i]);
 	log_init("test", LOGL_ERR, NULL);
 	return 0;
 }
@@ -320,6 +315,147 @@ static unsigned char *
 make_request(const char *serial, size_t *len)
 {
 	return make_request_of(make_certid(serial, EVP_sha1(), 0), len);
+}
+
+/* Flips a bit of a response's signature. */
+static void
+sig_flip(OCSP_BASICRESP *bs)
+{
+	ASN1_BIT_STRING *sig = (ASN1_BIT_STRING *)OCSP_resp_get0_signature(bs);
+
+	assert_true(ASN1_STRING_length(sig) > 8);
+	((unsigned char *)ASN1_STRING_get0_data(sig))[8] ^= 0x01;
+}
+
+/*
+ * ocsp_sign's hand-made frame against OpenSSL's: for the same statuses,
+ * OCSP_basic_sign (the way ocspd signed until 2026-12-06) must write the
+ * same ResponseData, signatureAlgorithm and certs, and our signature must
+ * verify with the responder certificate. producedAt is the second of
+ * signing: tried again when the two fall in different seconds.
+ */
+static void
+assert_signed_as_openssl(const struct ocsp_single *s, int n,
+    OCSP_REQUEST *req)
+{
+	struct ocsp_issuer *iss = &r.iss[GOOD_ISSUER];
+	time_t now = time(NULL);
+	OCSP_BASICRESP *ref = NULL, *ours;
+	OCSP_RESPONSE *resp;
+	STACK_OF(X509) *certs;
+	X509_STORE *store;
+	unsigned char *der = NULL, *a = NULL, *b = NULL;
+	const unsigned char *p;
+	size_t len;
+	int alen, blen, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		OCSP_BASICRESP_free(ref);
+		OPENSSL_free(der);
+		assert_int_equal(ocsp_singles_make(iss, &r.pol, s, n, req, now,
+		    r.pol.validity, &ref), 0);
+		assert_int_equal(OCSP_basic_sign(ref, iss->rcert, iss->key,
+		    EVP_sha256(), NULL, OCSP_RESPID_KEY), 1);
+		assert_int_equal(ocsp_sign(&r, GOOD_ISSUER, s, n, req, now,
+		    r.pol.validity, &der, &len), 0);
+		p = der;
+		resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+		assert_non_null(resp);
+		assert_ptr_equal(p, der + len);
+		assert_int_equal(OCSP_response_status(resp),
+		    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+		ours = OCSP_response_get1_basic(resp);
+		assert_non_null(ours);
+		alen = i2d_OCSP_RESPDATA(OCSP_resp_get0_respdata(ref), &a);
+		blen = i2d_OCSP_RESPDATA(OCSP_resp_get0_respdata(ours), &b);
+		if (alen == blen && memcmp(a, b, (size_t)alen) == 0)
+			break;
+		OCSP_BASICRESP_free(ours);
+		OCSP_RESPONSE_free(resp);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		a = b = NULL;
+	}
+	assert_true(tries < 3);
+	/* The same signatureAlgorithm and certificates. */
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	a = b = NULL;
+	alen = i2d_X509_ALGOR(OCSP_resp_get0_tbs_sigalg(ref), &a);
+	blen = i2d_X509_ALGOR(OCSP_resp_get0_tbs_sigalg(ours), &b);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, (size_t)alen);
+	certs = (STACK_OF(X509) *)OCSP_resp_get0_certs(ours);
+	assert_int_equal(sk_X509_num(certs), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(certs, 0), iss->rcert), 0);
+	/*
+	 * It verifies: the signature is the responder key's, over that
+	 * (the certificate's chain is not what is tested here).
+	 */
+	store = X509_STORE_new();
+	assert_non_null(store);
+	assert_int_equal(OCSP_basic_verify(ours, NULL, store, OCSP_NOVERIFY),
+	    1);
+	/* A changed signature does not. */
+	sig_flip(ours);
+	assert_int_equal(OCSP_basic_verify(ours, NULL, store, OCSP_NOVERIFY),
+	    0);
+	/* And the whole of it is DER OpenSSL writes back unchanged. */
+	OPENSSL_free(a);
+	a = NULL;
+	alen = i2d_OCSP_RESPONSE(resp, &a);
+	assert_int_equal(alen, (int)len);
+	assert_memory_equal(a, der, len);
+	X509_STORE_free(store);
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	OPENSSL_free(der);
+	OCSP_BASICRESP_free(ours);
+	OCSP_RESPONSE_free(resp);
+	OCSP_BASICRESP_free(ref);
+}
+
+static void
+test_signed_as_openssl(void **state)
+{
+	struct ocsp_single s[3];
+	OCSP_REQUEST *req;
+	OCSP_CERTID *cid;
+	unsigned char nonce[16] = "0123456789abcdef";
+
+	memset(s, 0, sizeof(s));
+	/* good, from issuer and serial (a pre-signed response) */
+	s[0].hash = OCSP_HASH_SHA1;
+	s[0].serial = "0A1B2C3D4E5F60718293";
+	s[0].st.reason = -1;
+	assert_signed_as_openssl(s, 1, NULL);
+	/* revoked with a reason and an invalidity date */
+	s[0].st.state = OCSP_STATE_REVOKED;
+	s[0].st.reason = 1;
+	s[0].st.revoked_at = 1700000000;
+	s[0].st.invalidity = 1690000000;
+	assert_signed_as_openssl(s, 1, NULL);
+	/* never issued: certificateHold and the extended revoked extension */
+	s[0].st.state = OCSP_STATE_NONISSUED;
+	s[0].st.invalidity = 0;
+	assert_signed_as_openssl(s, 1, NULL);
+	/* three CertIDs of a request, a nonce echoed */
+	req = OCSP_REQUEST_new();
+	assert_non_null(req);
+	cid = make_certid("01", EVP_sha256(), 0);
+	assert_non_null(OCSP_request_add0_id(req, cid));
+	assert_int_equal(OCSP_request_add1_nonce(req, nonce, sizeof(nonce)), 1);
+	s[0].cid = cid;
+	s[0].st.state = OCSP_STATE_GOOD;
+	s[0].st.reason = -1;
+	s[1] = s[0];
+	s[1].st.state = OCSP_STATE_REVOKED;
+	s[1].st.reason = 9;
+	s[1].st.revoked_at = 1750000000;
+	s[2] = s[0];
+	s[2].st.state = OCSP_STATE_NONISSUED;
+	assert_signed_as_openssl(s, 3, req);
+	OCSP_REQUEST_free(req);
 }
 
 /* thisUpdate - revocationTime of a one-response DER, in seconds. */
@@ -2010,6 +2146,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_signed_as_openssl, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_stale_full_batch_waits,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_skips_one_entry,
