@@ -66,6 +66,7 @@ struct http_server {
 	int			 resumed;	/* external: resumed since http_run() */
 	int			 quiesced;	/* http_quiesce() */
 	MHD_socket		 lfd;		/* the listening socket, once quiesced */
+	int			 passed;	/* by the service manager */
 };
 
 
@@ -1196,9 +1197,15 @@ http_socket_passed(void)
 	return http_inherited_fd != -1;
 }
 
-struct http_server *
-http_start(const char *addr, uint16_t port, const struct http_limits *lim,
-    http_handler handler, void *arg, char *err, size_t errlen)
+/*
+ * http_start() on listening socket lfd when it is not -1 (MHD takes it:
+ * closed by http_stop), described as passed by the service manager when
+ * passed; otherwise on addr:port. *taken: MHD took lfd.
+ */
+static struct http_server *
+http_start_fd(const char *addr, uint16_t port, const struct http_limits *lim,
+    http_handler handler, void *arg, int lfd, int passed, int *taken,
+    char *err, size_t errlen)
 {
 	struct http_server *srv = NULL;
 	struct sockaddr_storage ss, bound;
@@ -1209,25 +1216,25 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL } };
 	int npool = 0;
 	unsigned int flags;
-	int passed, rc = -1;
+	int rc = -1;
 
+	*taken = 0;
 	if (errlen > 0)
 		err[0] = '\0';
 	if (addr == NULL || handler == NULL) {
 		snprintf(err, errlen, "http_start: address and handler needed");
 		goto out;
 	}
-	if (http_inherited_fd == -1 && strcmp(addr, HTTP_LISTEN_PASSED) == 0) {
+	if (lfd == -1 && strcmp(addr, HTTP_LISTEN_PASSED) == 0) {
 		snprintf(err, errlen, "listen = %s, but no socket was passed "
 		    "(enable the daemon's .socket unit, then restart it)",
 		    HTTP_LISTEN_PASSED);
 		goto out;
 	}
-	if (http_inherited_fd != -1) {
-		/* Passed by the service manager: its address, not ours. */
+	if (lfd != -1) {
+		/* Passed by the service manager (or shared): its address. */
 		slen = sizeof(ss);
-		if (getsockname(http_inherited_fd, (struct sockaddr *)&ss,
-		    &slen) == -1) {
+		if (getsockname(lfd, (struct sockaddr *)&ss, &slen) == -1) {
 			snprintf(err, errlen, "getsockname on the passed "
 			    "socket: %s", strerror(errno));
 			goto out;
@@ -1244,6 +1251,7 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 	srv->handler = handler;
 	srv->arg = arg;
 	srv->lfd = MHD_INVALID_SOCKET;
+	srv->passed = passed;
 	srv->on_unix = ss.ss_family == AF_UNIX;
 	if (lim != NULL)
 		srv->lim = *lim;
@@ -1281,12 +1289,13 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		pool[npool].option = MHD_OPTION_THREAD_POOL_SIZE;
 		pool[npool++].value = (intptr_t)srv->lim.threads;
 	}
-	if (http_inherited_fd != -1) {
+	if (lfd != -1) {
 		pool[npool].option = MHD_OPTION_LISTEN_SOCKET;
-		pool[npool++].value = http_inherited_fd;
-		log_info("http: serving the socket the service manager passed "
-		    "(%s), not %s port %u", srv->on_unix ? "unix" : "tcp", addr,
-		    (unsigned int)port);
+		pool[npool++].value = lfd;
+		if (passed)
+			log_info("http: serving the socket the service manager "
+			    "passed (%s), not %s port %u", srv->on_unix ?
+			    "unix" : "tcp", addr, (unsigned int)port);
 	} else {
 		pool[npool].option = MHD_OPTION_SOCK_ADDR;
 		pool[npool++].ptr_value = &ss;
@@ -1315,9 +1324,8 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 		    (unsigned int)port);
 		goto out;
 	}
-	/* MHD owns and closes it now: one server per passed socket. */
-	passed = http_inherited_fd != -1;
-	http_inherited_fd = -1;
+	/* MHD owns and closes it now. */
+	*taken = lfd != -1;
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
 	blen = sizeof(bound);
 	if (di == NULL || getsockname(di->listen_fd, (struct sockaddr *)&bound,
@@ -1333,6 +1341,48 @@ out:
 		http_stop(srv);
 		srv = NULL;
 	}
+	return srv;
+}
+
+struct http_server *
+http_start(const char *addr, uint16_t port, const struct http_limits *lim,
+    http_handler handler, void *arg, char *err, size_t errlen)
+{
+	struct http_server *srv;
+	int taken;
+
+	srv = http_start_fd(addr, port, lim, handler, arg, http_inherited_fd,
+	    http_inherited_fd != -1, &taken, err, errlen);
+	/* One server per passed socket (http_start_shared for more). */
+	if (taken)
+		http_inherited_fd = -1;
+	return srv;
+}
+
+struct http_server *
+http_start_shared(const struct http_server *first,
+    const struct http_limits *lim, http_handler handler, void *arg,
+    char *err, size_t errlen)
+{
+	const union MHD_DaemonInfo *di;
+	struct http_server *srv;
+	int fd, taken;
+
+	if (first == NULL || first->daemon == NULL ||
+	    (di = MHD_get_daemon_info(first->daemon,
+	    MHD_DAEMON_INFO_LISTEN_FD)) == NULL) {
+		snprintf(err, errlen, "http_start_shared: no listening socket");
+		return NULL;
+	}
+	if ((fd = fcntl(di->listen_fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "dup of the listening socket: %s",
+		    strerror(errno));
+		return NULL;
+	}
+	srv = http_start_fd("shared", 0, lim, handler, arg, fd, first->passed,
+	    &taken, err, errlen);
+	if (!taken)
+		close(fd);
 	return srv;
 }
 

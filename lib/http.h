@@ -124,6 +124,16 @@ int	http_socket_passed(void);
 struct http_server	*http_start(const char *addr, uint16_t port,
 			    const struct http_limits *, http_handler, void *arg,
 			    char *err, size_t errlen);
+/*
+ * Another server on first's listening socket (a duplicate of it), for a
+ * daemon that runs one event loop per thread (lim.external, ocspd): each
+ * loop accepts what it can, and a loop at its connection limit stops
+ * accepting, leaving new connections to the others. Limits are each
+ * server's own. NULL with err. Stop each with http_stop().
+ */
+struct http_server	*http_start_shared(const struct http_server *first,
+			    const struct http_limits *, http_handler, void *arg,
+			    char *err, size_t errlen);
 /* The bound port (useful with port 0); 0 on a unix socket. */
 uint16_t		 http_port(const struct http_server *);
 /*

@@ -140,8 +140,6 @@ struct ocsp_status {
 	int64_t		 not_after;
 };
 
-#define OCSP_SIGNERS_MAX	8
-
 /* An issuer we answer for, with its delegated responder (RFC 6960 §4.2.2.2). */
 struct ocsp_issuer {
 	long long	 db_id;		/* ca_certificate.id of the issuer */

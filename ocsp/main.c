@@ -21,8 +21,12 @@
  * Stops cleanly on SIGTERM or SIGINT. The responder certificates are read
  * at start only: SIGHUP just logs that taking a new one needs a restart.
  */
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +70,7 @@
 #define OCSP_HEALTH_SYNC_SLACK_S	10
 #define OCSP_CT_REQUEST		"application/ocsp-request"
 #define OCSP_CT_RESPONSE	"application/ocsp-response"
+#define OCSP_LOOPS_MAX		16	/* ocsp.threads at most */
 
 static void
 usage(void)
@@ -187,12 +192,214 @@ ocspd_no_store(struct http_response *resp)
 	return http_add_header(resp, "Cache-Control", "no-store");
 }
 
+/*
+ * One event loop (a thread of its own, ocsp.threads of them): a
+ * libmicrohttpd server in external mode on the shared listening socket
+ * (http_start_shared), and its own signer process. A live answer's
+ * ResponseData goes to the signer (signer_sign_begin) and its connection
+ * waits aside (http_defer) while the loop reads other requests; the
+ * signer's replies come in batches, in the order asked, and each is
+ * answered when it comes (http_resume). So the loop and its signer wake
+ * once per batch, not twice per response, as tsad's workers do
+ * (tsa/README.md "Processes").
+ */
+struct ocspd_job;
+struct ocspd_loop {
+	struct ocsp_responder	*r;
+	struct http_server	*srv;
+	/* NULL: signatures made in the handler (r->sign or software keys). */
+	struct signer		*signer;
+	int			 cpu;		/* ocsp.pin_cpus; -1: none */
+	int			 wake;		/* eventfd: stop */
+	pthread_t		 thread;
+	int			 running;
+	int			 status;	/* 0, or 1: the loop failed */
+	struct ocspd_job	*head, *tail;	/* in flight, in ticket order */
+};
+
+/* A live answer whose signature is in flight. */
+struct ocspd_job {
+	struct ocspd_job	*next;
+	struct http_deferred	*deferred;
+	unsigned long		 ticket;
+	int			 sent;		/* a ticket was taken */
+	int			 get;
+	char			*inm;		/* If-None-Match of a GET */
+	struct ocsp_pending	 pend;
+};
+
+/*
+ * The HTTP answer for an OCSP answer (der ... cacheable: ocsp_answer's
+ * outputs) to a GET or a POST; inm is a GET's If-None-Match (NULL: none).
+ */
+static int
+ocspd_reply(struct http_response *resp, int get, const char *inm,
+    const unsigned char *der, size_t derlen, const struct ocsp_blob *blob,
+    int owned, int cacheable)
+{
+	/*
+	 * Conditional GET (RFC 9110 §13), for answers caches may keep only,
+	 * by If-None-Match alone: If-Modified-Since is ignored (§13.1.3),
+	 * as one-second Last-Modified dates cannot tell a "good" answer from
+	 * a "revoked" one dated the same second (ocsp_not_modified). A 304
+	 * carries the validators and freshness the 200 would (ETag,
+	 * Cache-Control, Expires, Last-Modified: §15.4.5), no body, and the
+	 * 200's Content-Length (§8.6).
+	 */
+	if (get && cacheable && blob != NULL && ocsp_not_modified(blob, inm)) {
+		if (http_not_modified(resp, derlen) == -1 ||
+		    ocspd_cache_headers(resp, blob) == -1)
+			return -1;
+		return 0;
+	}
+	if (http_respond(resp, 200, OCSP_CT_RESPONSE, der, derlen) == -1)
+		return -1;
+	/*
+	 * Cacheable answers carry RFC 5019 §6.2 headers over GET (POST
+	 * answers are not cached: RFC 5019 §5). Live ones (owned) say
+	 * no-store over GET, errors (static DER) over either method.
+	 */
+	if (cacheable && blob != NULL) {
+		if (get && ocspd_cache_headers(resp, blob) == -1)
+			return -1;
+	} else if ((get || !owned) && ocspd_no_store(resp) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+ocspd_job_free(struct ocspd_job *job)
+{
+	if (job == NULL)
+		return;
+	ocsp_pending_clear(&job->pend);
+	free(job->inm);
+	free(job);
+}
+
+/*
+ * A job's answer, from its signature (the turn of its ticket); a signature
+ * that fails is answered internalError.
+ */
+static int
+ocspd_complete(struct ocspd_loop *l, struct ocspd_job *job,
+    struct http_response *resp)
+{
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = NULL;
+	unsigned char *sig = NULL;
+	size_t siglen = 0, derlen = 0;
+	char err[256];
+	int owned = 0, cacheable = 0, rc;
+
+	if (job->sent && signer_sign_end(l->signer, job->ticket, &sig,
+	    &siglen, err, sizeof(err)) == -1) {
+		log_err("ocsp: signing a response for issuer %s: %s",
+		    l->r->iss[job->pend.issuer].name, err);
+		free(sig);
+		sig = NULL;
+	}
+	rc = ocsp_answer_finish(l->r, &job->pend, sig, siglen, &der, &derlen,
+	    &blob, &owned, &cacheable);
+	free(sig);
+	if (rc == 0)
+		rc = ocspd_reply(resp, job->get, job->inm, der, derlen, blob,
+		    owned, cacheable);
+	if (owned)
+		OPENSSL_free((unsigned char *)der);
+	ocsp_blob_unref(blob);
+	return rc;
+}
+
+/* Answers the oldest job in flight (waiting for its signature); 0: none. */
+static int
+ocspd_take_one(struct ocspd_loop *l)
+{
+	struct http_response resp;
+	struct ocspd_job *job;
+
+	if ((job = l->head) == NULL)
+		return 0;
+	if ((l->head = job->next) == NULL)
+		l->tail = NULL;
+	memset(&resp, 0, sizeof(resp));
+	if (ocspd_complete(l, job, &resp) == -1)
+		resp.status = 0;	/* http_resume answers 500 */
+	http_resume(job->deferred, &resp);
+	http_response_clear(&resp);
+	ocspd_job_free(job);
+	return 1;
+}
+
+/*
+ * A live answer: its signature asked of the loop's signer and the
+ * connection deferred (HTTP_DEFERRED); without a signer of the loop's
+ * own, signed here.
+ */
+static int
+ocspd_sign_later(struct ocspd_loop *l, const struct http_request *req,
+    int get, struct ocspd_job *job, struct http_response *resp)
+{
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = NULL;
+	unsigned char *sig = NULL;
+	const char *inm = get ? http_header(req, "If-None-Match") : NULL;
+	size_t siglen = 0, derlen = 0;
+	char err[256];
+	int owned = 0, cacheable = 0, rc;
+
+	if (l->signer == NULL) {
+		if (ocsp_tbs_sign(l->r, job->pend.issuer, job->pend.tbs.buf,
+		    job->pend.tbs.len, &sig, &siglen) == -1) {
+			free(sig);
+			sig = NULL;
+		}
+		rc = ocsp_answer_finish(l->r, &job->pend, sig, siglen, &der,
+		    &derlen, &blob, &owned, &cacheable);
+		free(sig);
+		if (rc == 0)
+			rc = ocspd_reply(resp, get, inm, der, derlen, blob,
+			    owned, cacheable);
+		if (owned)
+			OPENSSL_free((unsigned char *)der);
+		ocsp_blob_unref(blob);
+		ocspd_job_free(job);
+		return rc;
+	}
+	job->get = get;
+	if (inm != NULL && (job->inm = strdup(inm)) == NULL) {
+		ocspd_job_free(job);
+		return -1;
+	}
+	/* NULL only on a server not started deferrable: a bug, so a 500. */
+	if ((job->deferred = http_defer(req)) == NULL) {
+		log_err("ocsp: the HTTP server cannot defer an answer");
+		ocspd_job_free(job);
+		return -1;
+	}
+	job->sent = signer_sign_begin(l->signer, SIGNER_KIND_OCSP,
+	    l->r->iss[job->pend.issuer].key_label, l->r->pol.sign_mdname,
+	    job->pend.tbs.buf, job->pend.tbs.len, &job->ticket, err,
+	    sizeof(err)) == 0;
+	if (!job->sent)
+		log_err("ocsp: signing a response for issuer %s: %s",
+		    l->r->iss[job->pend.issuer].name, err);
+	if (l->tail != NULL)
+		l->tail->next = job;
+	else
+		l->head = job;
+	l->tail = job;
+	return HTTP_DEFERRED;
+}
+
 static int
 ocspd_handle(void *arg, const struct http_request *req,
     struct http_response *resp)
 {
-	struct ocsp_responder *r = arg;
+	struct ocspd_loop *l = arg;
+	struct ocsp_responder *r = l->r;
 	struct ocsp_blob *blob = NULL;
+	struct ocspd_job *job = NULL;
 	const unsigned char *der = NULL, *body;
 	unsigned char *decoded = NULL;
 	size_t derlen, bodylen;
@@ -237,40 +444,25 @@ ocspd_handle(void *arg, const struct http_request *req,
 		return http_problem(resp, 405, NULL, "Method Not Allowed",
 		    "RFC 6960 A.1: OCSP over HTTP is GET or POST");
 	}
-	if (ocsp_answer(r, body, bodylen, &der, &derlen, &blob, &owned,
-	    &cacheable) == -1)
+	if ((job = calloc(1, sizeof(*job))) == NULL)
 		goto out;
-	/*
-	 * Conditional GET (RFC 9110 §13), for answers caches may keep only,
-	 * by If-None-Match alone: If-Modified-Since is ignored (§13.1.3),
-	 * as one-second Last-Modified dates cannot tell a "good" answer from
-	 * a "revoked" one dated the same second (ocsp_not_modified). A 304
-	 * carries the validators and freshness the 200 would (ETag,
-	 * Cache-Control, Expires, Last-Modified: §15.4.5), no body, and the
-	 * 200's Content-Length (§8.6).
-	 */
-	if (get && cacheable && blob != NULL && ocsp_not_modified(blob,
-	    http_header(req, "If-None-Match"))) {
-		if (http_not_modified(resp, derlen) == -1 ||
-		    ocspd_cache_headers(resp, blob) == -1)
-			goto out;
-		rc = 0;
-		goto out;
+	ocsp_pending_init(&job->pend);
+	switch (ocsp_answer_begin(r, body, bodylen, &der, &derlen, &blob,
+	    &owned, &cacheable, &job->pend)) {
+	case 0:
+		rc = ocspd_reply(resp, get, get ? http_header(req,
+		    "If-None-Match") : NULL, der, derlen, blob, owned,
+		    cacheable);
+		break;
+	case 1:
+		rc = ocspd_sign_later(l, req, get, job, resp);
+		job = NULL;	/* its own now */
+		break;
+	default:
+		break;
 	}
-	if (http_respond(resp, 200, OCSP_CT_RESPONSE, der, derlen) == -1)
-		goto out;
-	/*
-	 * Cacheable answers carry RFC 5019 §6.2 headers over GET (POST
-	 * answers are not cached: RFC 5019 §5). Live ones (owned) say
-	 * no-store over GET, errors (static DER) over either method.
-	 */
-	if (cacheable && blob != NULL) {
-		if (get && ocspd_cache_headers(resp, blob) == -1)
-			goto out;
-	} else if ((get || !owned) && ocspd_no_store(resp) == -1)
-		goto out;
-	rc = 0;
 out:
+	ocspd_job_free(job);
 	if (owned)
 		OPENSSL_free((unsigned char *)der);
 	ocsp_blob_unref(blob);
@@ -278,14 +470,103 @@ out:
 	return rc;
 }
 
+enum { OCSPD_EV_HTTP = 1, OCSPD_EV_SIGNER, OCSPD_EV_WAKE };
+
 /*
- * Every delegated responder certificate (role 'ocsp') with its issuer and
- * key label; of each issuer's, the newest (by notBefore) that is valid
- * now. One not yet valid (made ahead of a rotation) or expired is
- * skipped: a response it signed would not verify. An issuer with none
- * valid stops ocspd, saying so, rather than sign what relying parties
- * reject. Read at start only (ocsp/README.md "Responder certificates").
+ * A loop's thread, until its wake descriptor is written (ocspd stops):
+ * HTTP, its signer's replies. Then it stops accepting and answers what
+ * is in flight (at most HTTP_STOP_DRAIN_MS for requests still being read;
+ * a deferred one is always answered: its signature, or the signer's
+ * time-out, ends it).
  */
+static void *
+ocspd_loop_run(void *arg)
+{
+	struct ocspd_loop *l = arg;
+	struct epoll_event ev, evs[4];
+	long long timeout, deadline = 0;
+	int ep, fds[3], i, n, replies, stopping = 0;
+
+	if (l->cpu != -1 && cpu_pin_thread(l->cpu) == -1)
+		log_warn("ocsp: a loop cannot pin itself to CPU %d: %s",
+		    l->cpu, strerror(errno));
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_err("ocsp: epoll_create1: %s", strerror(errno));
+		l->status = 1;
+		return NULL;
+	}
+	fds[0] = http_poll_fd(l->srv);
+	fds[1] = signer_fd(l->signer);
+	fds[2] = l->wake;
+	for (i = 0; i < 3; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.u32 = OCSPD_EV_HTTP + (uint32_t)i;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) == -1) {
+			log_err("ocsp: epoll_ctl: %s", strerror(errno));
+			close(ep);
+			l->status = 1;
+			return NULL;
+		}
+	}
+	for (;;) {
+		/* A job whose request could not be sent needs no reply. */
+		while (l->head != NULL && !l->head->sent)
+			(void)ocspd_take_one(l);
+		if (stopping) {
+			while (ocspd_take_one(l))
+				;
+			if (http_busy(l->srv) == 0 ||
+			    daemon_now_ms() >= deadline)
+				break;
+		}
+		timeout = http_poll_timeout_ms(l->srv);
+		if (timeout < 0 || timeout > 1000)
+			timeout = 1000;
+		/* A reply already in the client's buffer: no wait. */
+		if (l->head != NULL && signer_reply_buffered(l->signer))
+			timeout = 0;
+		if ((n = epoll_wait(ep, evs, 4, (int)timeout)) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_err("ocsp: epoll_wait: %s", strerror(errno));
+			l->status = 1;
+			break;
+		}
+		replies = l->head != NULL && signer_reply_buffered(l->signer);
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.u32 == OCSPD_EV_SIGNER && l->head == NULL)
+				/*
+				 * Nothing asked: the signer closed (its end
+				 * comes as SIGCHLD). Not watched any more, or
+				 * the loop would spin on it.
+				 */
+				(void)epoll_ctl(ep, EPOLL_CTL_DEL,
+				    signer_fd(l->signer), NULL);
+			else if (evs[i].data.u32 == OCSPD_EV_SIGNER)
+				replies = 1;
+			else if (evs[i].data.u32 == OCSPD_EV_WAKE && !stopping) {
+				stopping = 1;
+				(void)epoll_ctl(ep, EPOLL_CTL_DEL, l->wake, NULL);
+				http_quiesce(l->srv);
+				deadline = daemon_now_ms() + HTTP_STOP_DRAIN_MS;
+			}
+		}
+		/* What came, and what the same read brought besides. */
+		if (replies && l->head != NULL) {
+			(void)ocspd_take_one(l);
+			while (l->head != NULL &&
+			    signer_reply_buffered(l->signer))
+				(void)ocspd_take_one(l);
+		}
+		http_run(l->srv);
+	}
+	while (ocspd_take_one(l))
+		;
+	close(ep);
+	return NULL;
+}
+
 static int
 ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r)
 {
@@ -405,39 +686,19 @@ out:
  * granted their key labels before the PIN was forgotten, cannot use: a
  * restart is what takes it (ocsp/README.md "Responder certificates").
  */
-/* The signer processes, and the one each thread that signs keeps to. */
-struct ocspd_signers {
-	struct signer	*s[OCSP_SIGNERS_MAX];
-	int		 cpu[OCSP_SIGNERS_MAX];	/* ocsp.pin_cpus; -1: none */
-	int		 n;
-	unsigned int	 next;		/* atomic: the next thread's */
-};
-
 /*
- * ocsp_responder.sign: each thread that signs (the HTTP threads, the
- * pre-signing thread) keeps to one signer process, so with ocsp.signers
- * = ocsp.threads no two HTTP threads wait for each other; with
- * ocsp.pin_cpus it pins itself, when it first signs, to its signer's CPU.
+ * ocsp_responder.sign, for the pre-signing thread (sync.c): through the
+ * signer process of its own (arg), one response at a time.
  */
 static int
 ocspd_sign(void *arg, const struct ocsp_issuer *iss, const char *mdname,
     const unsigned char *tbs, size_t tbslen, unsigned char **sig,
     size_t *siglen)
 {
-	static __thread int slot = -1;
-	struct ocspd_signers *sg = arg;
 	char err[256];
 
-	if (slot == -1) {
-		slot = (int)(__atomic_fetch_add(&sg->next, 1, __ATOMIC_RELAXED) %
-		    (unsigned int)sg->n);
-		if (sg->cpu[slot] != -1 && cpu_pin_thread(sg->cpu[slot]) == -1)
-			log_warn("ocsp: a thread signing through signer %d "
-			    "cannot pin itself to CPU %d: %s", slot,
-			    sg->cpu[slot], strerror(errno));
-	}
-	if (signer_sign(sg->s[slot], SIGNER_KIND_OCSP, iss->key_label, mdname,
-	    tbs, tbslen, sig, siglen, err, sizeof(err)) == -1) {
+	if (signer_sign(arg, SIGNER_KIND_OCSP, iss->key_label, mdname, tbs,
+	    tbslen, sig, siglen, err, sizeof(err)) == -1) {
 		log_err("ocsp: signing a response for issuer %s: %s", iss->name,
 		    err);
 		return -1;
@@ -445,31 +706,26 @@ ocspd_sign(void *arg, const struct ocsp_issuer *iss, const char *mdname,
 	return 0;
 }
 
-/* Every signer holds each issuer's responder key: its certificate's. */
+/* Signer s holds each issuer's responder key: its certificate's. */
 static int
-ocspd_check_keys(struct ocsp_responder *r, struct ocspd_signers *sg)
+ocspd_check_keys(struct ocsp_responder *r, struct signer *s)
 {
 	EVP_PKEY *pub;
 	char err[256];
-	int i, j, same;
+	int i, same;
 
 	for (i = 0; i < r->niss; i++) {
-		for (j = 0; j < sg->n; j++) {
-			if (signer_pubkey(sg->s[j], r->iss[i].key_label, &pub,
-			    err, sizeof(err)) == -1) {
-				log_err("signer key %s: %s",
-				    r->iss[i].key_label, err);
-				return -1;
-			}
-			same = EVP_PKEY_eq(pub,
-			    X509_get0_pubkey(r->iss[i].rcert)) == 1;
-			EVP_PKEY_free(pub);
-			if (!same) {
-				log_err("responder certificate of %s does not "
-				    "match key %s", r->iss[i].name,
-				    r->iss[i].key_label);
-				return -1;
-			}
+		if (signer_pubkey(s, r->iss[i].key_label, &pub, err,
+		    sizeof(err)) == -1) {
+			log_err("signer key %s: %s", r->iss[i].key_label, err);
+			return -1;
+		}
+		same = EVP_PKEY_eq(pub, X509_get0_pubkey(r->iss[i].rcert)) == 1;
+		EVP_PKEY_free(pub);
+		if (!same) {
+			log_err("responder certificate of %s does not match "
+			    "key %s", r->iss[i].name, r->iss[i].key_label);
+			return -1;
 		}
 	}
 	return 0;
@@ -482,24 +738,69 @@ ocspd_hup(void *arg)
 	    "only; restart it to take a new one");
 }
 
+/*
+ * Starts loop l's thread (its server and signer set). Threads start before
+ * the sandbox, which covers them (TSYNC), as libmicrohttpd's did.
+ */
+static int
+ocspd_loop_start(struct ocspd_loop *l)
+{
+	int e;
+
+	if ((l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+		log_err("eventfd: %s", strerror(errno));
+		return -1;
+	}
+	if ((e = pthread_create(&l->thread, NULL, ocspd_loop_run, l)) != 0) {
+		log_err("pthread_create: %s", strerror(e));
+		return -1;
+	}
+	l->running = 1;
+	return 0;
+}
+
+/* Tells loop l to stop, waits for it, and stops its server. 0, or 1. */
+static int
+ocspd_loop_stop(struct ocspd_loop *l)
+{
+	uint64_t one = 1;
+
+	if (l->running) {
+		if (write(l->wake, &one, sizeof(one)) != (ssize_t)sizeof(one))
+			log_err("ocsp: waking a loop to stop: %s",
+			    strerror(errno));
+		pthread_join(l->thread, NULL);
+		l->running = 0;
+	}
+	http_stop(l->srv);
+	l->srv = NULL;
+	if (l->wake > 0)
+		close(l->wake);
+	l->wake = -1;
+	return l->status;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ocsp_responder r;
 	struct config *cfg = NULL, *policy = NULL;
 	struct signer_config sc;
-	struct ocspd_signers sg;
+	/* Loop j signs through signers[j]; the pre-signing thread, the last. */
+	struct signer *signers[OCSP_LOOPS_MAX + 1] = { NULL };
+	struct ocspd_loop loops[OCSP_LOOPS_MAX];
 	struct ocsp_sync *sync = NULL;
-	struct http_server *srv = NULL;
 	struct http_limits lim;
 	const char *policy_dir;
 	char err[512], policy_path[PATH_MAX];
-	long port, threads, per_ip, max_conns, nsigners;
+	long port, threads, per_ip, max_conns;
 	sigset_t sigs;
-	int i, j, pin_cpus = 0, reuse_port = 0, rc = 1;
+	int i, j, cpu, pin_cpus = 0, reuse_port = 0, rc = 1;
 
 	memset(&r, 0, sizeof(r));
-	memset(&sg, 0, sizeof(sg));
+	memset(loops, 0, sizeof(loops));
+	for (j = 0; j < OCSP_LOOPS_MAX; j++)
+		loops[j].wake = -1;
 	if ((cfg = daemon_load_config(argc, argv, "ocsp", usage)) == NULL)
 		return 1;
 	policy_dir = config_get(cfg, "pki.policy_dir", "policy");
@@ -514,16 +815,18 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (config_get_long(cfg, "ocsp.port", 18081, 0, 65535, &port) == -1 ||
-	    config_get_long(cfg, "ocsp.threads", 2, 1, 64, &threads) == -1 ||
+	    config_get_long(cfg, "ocsp.threads", 2, 1, OCSP_LOOPS_MAX,
+	    &threads) == -1 ||
 	    config_get_long(cfg, "ocsp.max_conns", 1024, 1, 65536,
 	    &max_conns) == -1 ||
 	    config_get_long(cfg, "ocsp.max_conns_per_ip", 256, 1, 65536,
 	    &per_ip) == -1 ||
 	    config_get_bool(cfg, "ocsp.reuse_port", 0, &reuse_port) == -1 ||
-	    config_get_bool(cfg, "ocsp.pin_cpus", 0, &pin_cpus) == -1 ||
-	    config_get_long(cfg, "ocsp.signers", threads < OCSP_SIGNERS_MAX ?
-	    threads : OCSP_SIGNERS_MAX, 1, OCSP_SIGNERS_MAX, &nsigners) == -1)
+	    config_get_bool(cfg, "ocsp.pin_cpus", 0, &pin_cpus) == -1)
 		goto out;
+	if (config_get(cfg, "ocsp.signers", NULL) != NULL)
+		log_warn("ocsp.signers is no longer read: each of the "
+		    "ocsp.threads loops has a signer process of its own");
 	if (ocspd_load_issuers(cfg, &r) == -1)
 		goto out;
 	if ((r.cache = ocsp_cache_new()) == NULL) {
@@ -547,32 +850,35 @@ main(int argc, char **argv)
 	/* Signals go to sigwait() below: block them before any thread exists. */
 	daemon_block_signals(&sigs);
 	/*
-	 * One signer process per signing thread: SoftHSM2 scales with
-	 * processes. A PIN from the environment serves each of them, then
-	 * leaves this process (hsm/README.md "PINs from the environment").
+	 * One signer process per loop and one for the pre-signing thread:
+	 * SoftHSM2 scales with processes. A PIN from the environment serves
+	 * each of them, then leaves this process (hsm/README.md "PINs from
+	 * the environment").
 	 */
 	sc.keep_pin_env = 1;
-	for (j = 0; j < nsigners; j++) {
-		/* With the threads that sign through it (lib/cpu.h). */
-		sg.cpu[j] = pin_cpus ? cpu_for_worker(j) : -1;
-		sc.pin = sg.cpu[j] != -1;
-		sc.cpu = sg.cpu[j];
-		if ((sg.s[j] = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+	for (j = 0; j <= threads; j++) {
+		/* A loop and its signer on one CPU (lib/cpu.h). */
+		cpu = pin_cpus && j < threads ? cpu_for_worker(j) : -1;
+		sc.pin = cpu != -1;
+		sc.cpu = cpu;
+		if (j < threads)
+			loops[j].cpu = cpu;
+		if ((signers[j] = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 			log_err("signer %d: %s", j, err);
+			signer_config_forget_pins(&sc);
+			goto out;
+		}
+		if (ocspd_check_keys(&r, signers[j]) == -1) {
 			signer_config_forget_pins(&sc);
 			goto out;
 		}
 	}
 	signer_config_forget_pins(&sc);
-	sg.n = (int)nsigners;
-	if (pin_cpus && sg.cpu[0] != -1)
-		log_info("%ld signer process(es) pinned to CPUs in turn from "
-		    "%d, each with the threads that sign through it "
-		    "(ocsp.pin_cpus)", nsigners, sg.cpu[0]);
-	if (ocspd_check_keys(&r, &sg) == -1)
-		goto out;
+	if (loops[0].cpu != -1)
+		log_info("%ld loop(s) pinned to CPUs in turn from %d, each with "
+		    "its signer process (ocsp.pin_cpus)", threads, loops[0].cpu);
 	r.sign = ocspd_sign;
-	r.sign_arg = &sg;
+	r.sign_arg = signers[threads];
 	/* Before the first thread (the signers, forked, keep theirs). */
 	if (daemon_limit_files(cfg, "ocsp", "ocspd", NULL, 0, NULL, 0,
 	    config_get(cfg, "pg.ocsp_uri", NULL)) == -1)
@@ -586,30 +892,47 @@ main(int argc, char **argv)
 	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
 	lim.trusted_proxies = config_get(cfg, "ocsp.trusted_proxies", NULL);
 	lim.max_body = OCSP_MAX_BODY;
-	lim.threads = (unsigned int)threads;
 	lim.timeout_s = 10;
-	lim.max_conns = (unsigned int)max_conns;
-	lim.max_conns_per_ip = (unsigned int)per_ip;
-	/* Several ocspd processes may share the port (each with its signer). */
+	/*
+	 * Each loop's share of the limits, rounded up: a loop at its limit
+	 * stops accepting and the others take the new connections.
+	 */
+	lim.max_conns = (unsigned int)((max_conns + threads - 1) / threads);
+	lim.max_conns_per_ip = (unsigned int)((per_ip + threads - 1) / threads);
+	/* Several ocspd processes may share the port (each with its signers). */
 	lim.reuse_port = reuse_port;
-	if ((srv = http_start(config_get(cfg, "ocsp.listen", "127.0.0.1"),
-	    (uint16_t)port, &lim, ocspd_handle, &r, err, sizeof(err))) == NULL) {
-		log_err("http: %s", err);
-		goto out;
+	lim.external = 1;
+	lim.deferrable = 1;
+	for (j = 0; j < threads; j++) {
+		loops[j].r = &r;
+		loops[j].signer = signers[j];
+		loops[j].srv = j == 0 ? http_start(config_get(cfg, "ocsp.listen",
+		    "127.0.0.1"), (uint16_t)port, &lim, ocspd_handle, &loops[j],
+		    err, sizeof(err)) : http_start_shared(loops[0].srv, &lim,
+		    ocspd_handle, &loops[j], err, sizeof(err));
+		if (loops[j].srv == NULL) {
+			log_err("http: %s", err);
+			goto out;
+		}
 	}
+	for (j = 0; j < threads; j++)
+		if (ocspd_loop_start(&loops[j]) == -1)
+			goto out;
 	if (sandbox_enter(cfg, "ocsp", SANDBOX_NET_WORKER) == -1)
 		goto out;
-	log_info("serving OCSP on %s for %d issuer(s)", http_where(srv),
-	    r.niss);
+	log_info("serving OCSP on %s for %d issuer(s), %ld loop(s)",
+	    http_where(loops[0].srv), r.niss, threads);
 	rc = daemon_wait(&sigs, ocspd_hup, NULL);
 out:
-	http_stop(srv);
+	for (j = 0; j < OCSP_LOOPS_MAX; j++)
+		if (ocspd_loop_stop(&loops[j]) != 0 && rc == 0)
+			rc = 1;
 	ocsp_sync_stop(sync);
 	ocsp_cache_free(r.cache);
 	for (i = 0; i < r.niss; i++)
 		ocsp_issuer_clear(&r.iss[i]);
-	for (j = 0; j < OCSP_SIGNERS_MAX; j++)
-		signer_close(sg.s[j]);
+	for (j = 0; j <= OCSP_LOOPS_MAX; j++)
+		signer_close(signers[j]);
 	config_free(policy);
 	config_free(cfg);
 	return rc;

@@ -79,6 +79,7 @@ int	ocspd_main(int, char **);
 
 static struct ocsp_responder r;
 static struct ocsp_sync sy;
+static struct ocspd_loop tloop;
 
 static X509 *
 make_cert(EVP_PKEY *key, const char *cn)
@@ -1141,7 +1142,10 @@ get_server(const char *serial, char *url, size_t len)
 	lim.max_conns_per_ip = 16;
 	lim.timeout_s = 5;
 	lim.threads = 1;
-	srv = http_start("127.0.0.1", 0, &lim, ocspd_handle, &r, err,
+	/* A loop without a signer of its own: signed in the handler. */
+	memset(&tloop, 0, sizeof(tloop));
+	tloop.r = &r;
+	srv = http_start("127.0.0.1", 0, &lim, ocspd_handle, &tloop, err,
 	    sizeof(err));
 	if (srv == NULL)
 		fail_msg("http_start: %s", err);
