@@ -493,6 +493,8 @@ struct ocsp_responder {
 	int64_t			 standby_lag;
 	uint64_t		 signed_live;	/* atomic counters */
 	uint64_t		 signed_ahead;
+	/* atomic: live signatures asked of the loops' signers, not yet come */
+	uint64_t		 signatures_in_flight;
 	/*
 	 * What a serial missing from the cache is (ocsp_sync_start sets it
 	 * before serving). NULL (the fuzz harness): never issued.

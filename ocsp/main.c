@@ -116,7 +116,7 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	    cs.expired == 0 && cs.unsigned_entries == 0 &&
 	    (first_expiry == 0 || first_expiry - now > OCSP_RESPONDER_WARN_S);
 	o = json_pack("{s:s, s:b, s:b, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
-	    "s:I, s:I, s:I, s:O}",
+	    "s:I, s:I, s:I, s:I, s:O}",
 	    "status", ok ? "ok" : "degraded",
 	    "database_ok", db_ok,
 	    "database_standby", standby,
@@ -134,6 +134,8 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	    __ATOMIC_RELAXED),
 	    "signed_ahead", (json_int_t)__atomic_load_n(&r->signed_ahead,
 	    __ATOMIC_RELAXED),
+	    "signatures_in_flight", (json_int_t)__atomic_load_n(
+	    &r->signatures_in_flight, __ATOMIC_RELAXED),
 	    "responder_not_after", rna);
 	if (o == NULL)
 		goto out;
@@ -322,6 +324,7 @@ ocspd_take_one(struct ocspd_loop *l)
 		return 0;
 	if ((l->head = job->next) == NULL)
 		l->tail = NULL;
+	__atomic_sub_fetch(&l->r->signatures_in_flight, 1, __ATOMIC_RELAXED);
 	memset(&resp, 0, sizeof(resp));
 	if (ocspd_complete(l, job, &resp) == -1)
 		resp.status = 0;	/* http_resume answers 500 */
@@ -389,6 +392,7 @@ ocspd_sign_later(struct ocspd_loop *l, const struct http_request *req,
 	else
 		l->head = job;
 	l->tail = job;
+	__atomic_add_fetch(&l->r->signatures_in_flight, 1, __ATOMIC_RELAXED);
 	return HTTP_DEFERRED;
 }
 

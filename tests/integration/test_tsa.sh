@@ -289,7 +289,7 @@ curl -sS "$url/health" | has '"records_queued"' || fail "/health"
 # worker holds several signatures in flight (tsa/main.c, tsad_loop), and
 # the SHA-1 ones among them are answered by TS_RESP_CTX in between.
 hostport=${url#http://}
-pipelined() { python3 "$(dirname "$0")/tsa_pipelined.py" "$@"; }
+pipelined() { python3 "$(dirname "$0")/pipelined.py" "$@"; }
 pipe_queries=()
 for i in $(seq 0 23); do
 	echo "pipelined document $i" >"$tmp/p$i.doc"

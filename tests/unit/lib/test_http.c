@@ -1508,6 +1508,113 @@ ext_loop(void *arg)
 }
 
 /*
+ * Servers sharing one listening socket (http_start_shared), each run by
+ * a loop of its own as ocspd's threads run them: the handler answers with
+ * the server's name.
+ */
+struct shloop {
+	struct fixture	 fx;
+	const char	*name;
+	int		 stop;	/* set by the test */
+	pthread_t	 th;
+};
+
+static int
+name_handler(void *arg, const struct http_request *req,
+    struct http_response *resp)
+{
+	const struct shloop *sl = arg;
+
+	(void)req;
+	return http_respond(resp, 200, "text/plain", sl->name,
+	    strlen(sl->name));
+}
+
+static void *
+shloop_run(void *arg)
+{
+	struct shloop *sl = arg;
+	struct pollfd pfd;
+
+	pfd.fd = http_poll_fd(sl->fx.srv);
+	pfd.events = POLLIN;
+	while (!__atomic_load_n(&sl->stop, __ATOMIC_SEQ_CST)) {
+		(void)poll(&pfd, 1, 20);
+		http_run(sl->fx.srv);
+	}
+	return NULL;
+}
+
+static void
+shloop_stop(struct shloop *sl)
+{
+	__atomic_store_n(&sl->stop, 1, __ATOMIC_SEQ_CST);
+	assert_int_equal(pthread_join(sl->th, NULL), 0);
+}
+
+/*
+ * Two servers on one socket: the second serves the first's port; a server
+ * at its connection limit stops accepting and the other takes the new
+ * connections; once the other is stopped, the first serves again; both
+ * stopped, no descriptor is left (the duplicate is closed).
+ */
+static void
+test_start_shared(void **state)
+{
+	struct http_limits one_lim = { MAX_BODY, 16384, 1, 8, 5, 1, 0, NULL,
+	    NULL, 0, 1 };
+	struct http_limits two_lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
+	    NULL, 0, 1 };
+	struct shloop one, two;
+	char err[256];
+	int fds, held, fd;
+
+	(void)state;
+	fds = count_fds();
+	memset(&one, 0, sizeof(one));
+	memset(&two, 0, sizeof(two));
+	one.name = "one";
+	two.name = "two";
+	assert_null(http_start_shared(NULL, &two_lim, name_handler, &two, err,
+	    sizeof(err)));
+	one.fx.srv = http_start("127.0.0.1", 0, &one_lim, name_handler, &one,
+	    err, sizeof(err));
+	if (one.fx.srv == NULL)
+		fail_msg("http_start: %s", err);
+	two.fx.srv = http_start_shared(one.fx.srv, &two_lim, name_handler,
+	    &two, err, sizeof(err));
+	if (two.fx.srv == NULL)
+		fail_msg("http_start_shared: %s", err);
+	assert_int_equal(http_port(two.fx.srv), http_port(one.fx.srv));
+	assert_string_equal(http_where(two.fx.srv), http_where(one.fx.srv));
+
+	/* Only the first runs: it takes a connection, its one. */
+	assert_int_equal(pthread_create(&one.th, NULL, shloop_run, &one), 0);
+	held = raw_connect(&one.fx);
+	raw_get(held, "/");
+	raw_expect(held, "one");
+	/* At its limit: a new connection waits for the second. */
+	assert_int_equal(pthread_create(&two.th, NULL, shloop_run, &two), 0);
+	fd = raw_connect(&one.fx);
+	raw_get(fd, "/");
+	raw_expect(fd, "two");
+	close(fd);
+	/* The first's connection goes, the second stops: the first again. */
+	close(held);
+	shloop_stop(&two);
+	http_quiesce(two.fx.srv);
+	sleep_ms(100);
+	fd = raw_connect(&one.fx);
+	raw_get(fd, "/");
+	raw_expect(fd, "one");
+	close(fd);
+	shloop_stop(&one);
+	http_stop(two.fx.srv);
+	http_stop(one.fx.srv);
+	assert_int_equal(count_fds(), fds);
+}
+
+/*
  * External mode: the test's loop serves a plain request and deferred ones
  * it answers itself on a later turn, each in well under the loop's 3 s cap
  * (the wake-ups come). To stop, http_quiesce() and run until http_busy()
@@ -1625,6 +1732,7 @@ main(void)
 		cmocka_unit_test(test_defer_client_gone),
 		cmocka_unit_test(test_stop_waits_for_deferred),
 		cmocka_unit_test(test_external_loop),
+		cmocka_unit_test(test_start_shared),
 	};
 	int rc;
 
