@@ -21,7 +21,6 @@
  * Stops cleanly on SIGTERM or SIGINT. The responder certificates are read
  * at start only: SIGHUP just logs that taking a new one needs a restart.
  */
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 
 #include <errno.h>
@@ -39,6 +38,7 @@
 #include <openssl/x509.h>
 
 #include "hsm/signer.h"
+#include "hsm/signloop.h"
 #include "lib/config.h"
 #include "lib/cpu.h"
 #include "lib/daemon.h"
@@ -474,100 +474,56 @@ out:
 	return rc;
 }
 
-enum { OCSPD_EV_HTTP = 1, OCSPD_EV_SIGNER, OCSPD_EV_WAKE };
+/* hsm/signloop.h's view of a loop's jobs in flight. */
+static int
+ocspd_oldest(void *arg)
+{
+	struct ocspd_loop *l = arg;
 
-/*
- * A loop's thread, until its wake descriptor is written (ocspd stops):
- * HTTP, its signer's replies. Then it stops accepting and answers what
- * is in flight (at most HTTP_STOP_DRAIN_MS for requests still being read;
- * a deferred one is always answered: its signature, or the signer's
- * time-out, ends it).
- */
+	if (l->head == NULL)
+		return SIGNLOOP_NONE;
+	return l->head->sent ? SIGNLOOP_SENT : SIGNLOOP_UNSENT;
+}
+
+static void
+ocspd_answer_oldest(void *arg)
+{
+	(void)ocspd_take_one(arg);
+}
+
+/* The wake descriptor was written: ocspd stops. */
+static int
+ocspd_stop(void *arg, int fd)
+{
+	(void)arg;
+	(void)fd;
+	return 0;
+}
+
+static const struct signloop_ops ocspd_loop_ops = {
+	ocspd_oldest, ocspd_answer_oldest, ocspd_stop
+};
+
+/* A loop's thread, until ocspd stops (ocspd_loop_stop). */
 static void *
 ocspd_loop_run(void *arg)
 {
 	struct ocspd_loop *l = arg;
-	struct epoll_event ev, evs[4];
-	long long timeout, deadline = 0;
-	int ep, fds[3], i, n, replies, stopping = 0;
+	struct signloop *loop;
+	char err[256];
 
 	if (l->cpu != -1 && cpu_pin_thread(l->cpu) == -1)
 		log_warn("ocsp: a loop cannot pin itself to CPU %d: %s",
 		    l->cpu, strerror(errno));
-	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		log_err("ocsp: epoll_create1: %s", strerror(errno));
+	if ((loop = signloop_open(l->srv, l->signer, l->wake, err,
+	    sizeof(err))) == NULL) {
+		log_err("ocsp: %s", err);
 		l->status = 1;
 		return NULL;
 	}
-	fds[0] = http_poll_fd(l->srv);
-	fds[1] = signer_fd(l->signer);
-	fds[2] = l->wake;
-	for (i = 0; i < 3; i++) {
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN;
-		ev.data.u32 = OCSPD_EV_HTTP + (uint32_t)i;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) == -1) {
-			log_err("ocsp: epoll_ctl: %s", strerror(errno));
-			close(ep);
-			l->status = 1;
-			return NULL;
-		}
-	}
-	for (;;) {
-		/* A job whose request could not be sent needs no reply. */
-		while (l->head != NULL && !l->head->sent)
-			(void)ocspd_take_one(l);
-		if (stopping) {
-			while (ocspd_take_one(l))
-				;
-			if (http_busy(l->srv) == 0 ||
-			    daemon_now_ms() >= deadline)
-				break;
-		}
-		timeout = http_poll_timeout_ms(l->srv);
-		if (timeout < 0 || timeout > 1000)
-			timeout = 1000;
-		/* A reply already in the client's buffer: no wait. */
-		if (l->head != NULL && signer_reply_buffered(l->signer))
-			timeout = 0;
-		if ((n = epoll_wait(ep, evs, 4, (int)timeout)) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_err("ocsp: epoll_wait: %s", strerror(errno));
-			l->status = 1;
-			break;
-		}
-		replies = l->head != NULL && signer_reply_buffered(l->signer);
-		for (i = 0; i < n; i++) {
-			if (evs[i].data.u32 == OCSPD_EV_SIGNER && l->head == NULL)
-				/*
-				 * Nothing asked: the signer closed (its end
-				 * comes as SIGCHLD). Not watched any more, or
-				 * the loop would spin on it.
-				 */
-				(void)epoll_ctl(ep, EPOLL_CTL_DEL,
-				    signer_fd(l->signer), NULL);
-			else if (evs[i].data.u32 == OCSPD_EV_SIGNER)
-				replies = 1;
-			else if (evs[i].data.u32 == OCSPD_EV_WAKE && !stopping) {
-				stopping = 1;
-				(void)epoll_ctl(ep, EPOLL_CTL_DEL, l->wake, NULL);
-				http_quiesce(l->srv);
-				deadline = daemon_now_ms() + HTTP_STOP_DRAIN_MS;
-			}
-		}
-		/* What came, and what the same read brought besides. */
-		if (replies && l->head != NULL) {
-			(void)ocspd_take_one(l);
-			while (l->head != NULL &&
-			    signer_reply_buffered(l->signer))
-				(void)ocspd_take_one(l);
-		}
-		http_run(l->srv);
-	}
-	while (ocspd_take_one(l))
-		;
-	close(ep);
+	if (signloop_run(loop, &ocspd_loop_ops, l) != 0)
+		l->status = 1;
+	signloop_close(loop);
 	return NULL;
 }
 

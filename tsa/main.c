@@ -7,7 +7,7 @@
  *    (SO_REUSEPORT), restarts one that dies, and stops them on SIGTERM. It
  *    answers no request and holds no key.
  *  - each worker (tsaproc): forks its own signer, answers HTTP POSTs of
- *    application/timestamp-query in one event loop (tsad_loop) that keeps
+ *    application/timestamp-query in one event loop (hsm/signloop.c) that keeps
  *    several signatures in flight, records each token through a batching thread
  *    (tsa/record.c), then drops to an unprivileged user and enters a seccomp
  *    sandbox. It never holds a PIN or a private key.
@@ -28,7 +28,6 @@
  * worker that had to leave its recorder thread inside a database call that
  * did not answer ends with _exit() (tsad_exit_abandoned).
  */
-#include <sys/epoll.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -51,6 +50,7 @@
 #endif
 
 #include "hsm/signer.h"
+#include "hsm/signloop.h"
 #include "lib/cadb.h"
 #include "lib/config.h"
 #include "lib/daemon.h"
@@ -83,7 +83,7 @@ struct tsad_conf {
 
 /*
  * A granted query whose signature is in flight: prepared, its request sent
- * to the signer, its connection deferred; tsad_loop takes the signature,
+ * to the signer, its connection deferred; the loop (hsm/signloop.c) takes the signature,
  * writes the token and resumes the connection.
  */
 struct tsad_job {
@@ -95,7 +95,7 @@ struct tsad_job {
 };
 
 /*
- * A worker's state, all in one thread: its event loop (tsad_loop) runs
+ * A worker's state, all in one thread: its event loop (hsm/signloop.c) runs
  * the HTTP server and takes the signer's replies. A granted query is
  * prepared, its signature request sent, and its connection set aside
  * (http_defer); the loop serves other connections meanwhile and answers it
@@ -298,7 +298,7 @@ tsad_send(struct tsad *t, struct tsad_job *job)
 
 /*
  * A query the direct path grants is prepared here, its signature requested
- * and its answer deferred (HTTP_DEFERRED) until tsad_loop takes the
+ * and its answer deferred (HTTP_DEFERRED) until the loop takes the
  * signature; any other query is answered now.
  */
 static int
@@ -432,106 +432,34 @@ tsad_exit_abandoned(int status)
 	_exit(status);
 }
 
-enum { TSAD_EV_HTTP = 1, TSAD_EV_SIGNER, TSAD_EV_SIGNAL };
-
-/*
- * The worker's epoll set: the HTTP server's, the signer's socket and the
- * signals (daemon_signal_fd). Made before the sandbox; -1 (logged) or it.
- */
+/* hsm/signloop.h's view of the jobs in flight. */
 static int
-tsad_loop_open(struct http_server *srv, struct signer *signer,
-    const sigset_t *sigs, int *sigfd)
+tsad_oldest(void *arg)
 {
-	struct epoll_event ev;
-	int ep, fds[3], i;
+	struct tsad *t = arg;
 
-	if ((*sigfd = daemon_signal_fd(sigs)) == -1 ||
-	    (ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		log_err("worker: signalfd or epoll: %s", strerror(errno));
-		return -1;
-	}
-	fds[0] = http_poll_fd(srv);
-	fds[1] = signer_fd(signer);
-	fds[2] = *sigfd;
-	for (i = 0; i < 3; i++) {
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN;
-		ev.data.u32 = TSAD_EV_HTTP + (uint32_t)i;
-		if (fds[i] == -1 || epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) ==
-		    -1) {
-			log_err("worker: epoll_ctl: %s", strerror(errno));
-			close(ep);
-			return -1;
-		}
-	}
-	return ep;
+	if (t->head == NULL)
+		return SIGNLOOP_NONE;
+	return t->head->sent ? SIGNLOOP_SENT : SIGNLOOP_UNSENT;
 }
 
-/*
- * The worker's one thread until SIGTERM or SIGINT (0) or its signer's end
- * (1): HTTP, the signer's replies, and signals. Then it stops accepting
- * and answers what is in flight (at most HTTP_STOP_DRAIN_MS for requests
- * still being read; a deferred one is always answered: its signature, or
- * the signer's time-out, ends it).
- */
-static int
-tsad_loop(struct tsad *t, struct http_server *srv, int ep, int sigfd)
+static void
+tsad_answer_oldest(void *arg)
 {
-	struct epoll_event evs[4];
-	long long timeout, deadline = 0;
-	int i, n, replies, rc = -1;
-
-	for (;;) {
-		/* A job whose request could not be sent needs no reply. */
-		while (t->head != NULL && !t->head->sent)
-			(void)tsad_take_one(t);
-		if (rc != -1) {
-			/* Stopping: the signatures in flight are waited for. */
-			tsad_take_all(t);
-			if (http_busy(srv) == 0 || daemon_now_ms() >= deadline)
-				break;
-		}
-		timeout = http_poll_timeout_ms(srv);
-		if (timeout < 0 || timeout > 1000)
-			timeout = 1000;
-		/* A reply already in the client's buffer: no wait. */
-		if (t->head != NULL && signer_reply_buffered(t->signer))
-			timeout = 0;
-		if ((n = epoll_wait(ep, evs, 4, (int)timeout)) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_err("worker: epoll_wait: %s", strerror(errno));
-			return 1;
-		}
-		replies = t->head != NULL && signer_reply_buffered(t->signer);
-		for (i = 0; i < n; i++) {
-			if (evs[i].data.u32 == TSAD_EV_SIGNER && t->head == NULL) {
-				/*
-				 * Nothing asked: the signer closed (its end
-				 * comes as SIGCHLD). Not watched any more, or
-				 * the loop would spin on it.
-				 */
-				(void)epoll_ctl(ep, EPOLL_CTL_DEL,
-				    signer_fd(t->signer), NULL);
-			} else if (evs[i].data.u32 == TSAD_EV_SIGNER)
-				replies = 1;
-			else if (evs[i].data.u32 == TSAD_EV_SIGNAL && rc == -1 &&
-			    (rc = daemon_signal_take(sigfd, NULL, NULL)) != -1) {
-				http_quiesce(srv);
-				deadline = daemon_now_ms() + HTTP_STOP_DRAIN_MS;
-			}
-		}
-		/* What came, and what the same read brought besides. */
-		if (replies && t->head != NULL) {
-			(void)tsad_take_one(t);
-			while (t->head != NULL &&
-			    signer_reply_buffered(t->signer))
-				(void)tsad_take_one(t);
-		}
-		http_run(srv);
-	}
-	return rc;
+	(void)tsad_take_one(arg);
 }
+
+/* SIGTERM or SIGINT: 0; the signer's end (SIGCHLD): 1; else go on. */
+static int
+tsad_stop(void *arg, int sigfd)
+{
+	(void)arg;
+	return daemon_signal_take(sigfd, NULL, NULL);
+}
+
+static const struct signloop_ops tsad_loop_ops = {
+	tsad_oldest, tsad_answer_oldest, tsad_stop
+};
 
 /*
  * One worker: its own signer, responder, recorder and HTTP server on the
@@ -549,7 +477,8 @@ tsaproc(struct tsad_conf *c, int index)
 	EVP_PKEY *key = NULL;
 	const char *writable = NULL;
 	char err[512], instance[80], spilldir[PATH_MAX];
-	int abandoned = 0, ep = -1, sigfd = -1, rc = 1;
+	struct signloop *loop = NULL;
+	int abandoned = 0, sigfd = -1, rc = 1;
 
 	memset(&t, 0, sizeof(t));
 	t.allow_unsync = c->allow_unsync;
@@ -608,23 +537,30 @@ tsaproc(struct tsad_conf *c, int index)
 	lim.max_body = TSA_MAX_QUERY;
 	lim.reuse_port = c->workers > 1;
 	lim.deferrable = 1;
-	lim.external = 1;	/* tsad_loop runs it */
+	lim.external = 1;	/* signloop_run runs it */
 	if ((srv = http_start(config_get(c->cfg, "tsa.listen", "127.0.0.1"),
 	    (uint16_t)c->port, &lim, tsad_handle, &t, err, sizeof(err))) == NULL) {
 		log_err("http: %s", err);
 		goto out;
 	}
-	if ((ep = tsad_loop_open(srv, signer, &c->sigs, &sigfd)) == -1)
+	/* The worker's one thread: HTTP, its signer's replies, signals. */
+	if ((sigfd = daemon_signal_fd(&c->sigs)) == -1) {
+		log_err("worker: signalfd: %s", strerror(errno));
 		goto out;
+	}
+	if ((loop = signloop_open(srv, signer, sigfd, err, sizeof(err))) ==
+	    NULL) {
+		log_err("worker: %s", err);
+		goto out;
+	}
 	if (sandbox_enter(c->cfg, "tsa", SANDBOX_NET_WORKER) == -1)
 		goto out;
 	log_info("worker %d serving RFC 3161 on %s (instance %s, key %s)",
 	    index, http_where(srv), instance, c->label);
-	rc = tsad_loop(&t, srv, ep, sigfd);
+	rc = signloop_run(loop, &tsad_loop_ops, &t);
 out:
+	signloop_close(loop);
 	http_stop(srv);
-	if (ep != -1)
-		close(ep);
 	if (sigfd != -1)
 		close(sigfd);
 	if (tsa_recorder_stop(t.recorder, (unsigned int)c->flush_timeout,

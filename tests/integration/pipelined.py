@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Queries in flight at once, one per connection: every query is POSTed
 before any answer is read, so a daemon that signs through its signer in
-batches holds several signatures in flight (tsad_loop in tsa/main.c,
-ocspd_loop_run in ocsp/main.c).
+batches holds several signatures in flight (hsm/signloop.c, run by tsad's workers and
+ocspd's loops).
 
   pipelined.py [--type CONTENT_TYPE] [--ext EXT] HOST PORT OUTDIR QUERY...
       [--hold SIGNER_PID[,SIGNER_PID...] DAEMON_PID]

@@ -286,7 +286,7 @@ curl -sS "$url/health" | has '"records_queued"' || fail "/health"
 
 # --- queries in flight together, each answered with its own token ----------------
 # Every query is sent, one per connection, before any answer is read: a
-# worker holds several signatures in flight (tsa/main.c, tsad_loop), and
+# worker holds several signatures in flight (hsm/signloop.c), and
 # the SHA-1 ones among them are answered by TS_RESP_CTX in between.
 hostport=${url#http://}
 pipelined() { python3 "$(dirname "$0")/pipelined.py" "$@"; }

@@ -1449,7 +1449,7 @@ park_ready(struct dfx *dx, int iter, int ready[NPARK])
 }
 
 /*
- * An external loop as tsad_loop runs one: wait on http_poll_fd() (and a
+ * An external loop as hsm/signloop.c runs one: wait on http_poll_fd() (and a
  * pipe the test writes to) for http_poll_timeout_ms(), capped at 3 s so a
  * lost wake-up shows as a slow answer; http_run(); then answer what the
  * handler parked on an earlier turn (park_ready). Once stopping:
