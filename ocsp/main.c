@@ -3,13 +3,15 @@
  * run (root and issuing CA), each answered by its own delegated responder.
  *
  * Processes:
- *  - the signer (hsm/signerproc.c), forked first: it alone loads the PKCS#11
- *    module and logs in to the OCSP token; it signs only OCSP ResponseData
- *    with the responder keys named in ca_key, nothing else.
+ *  - the signers (hsm/signerproc.c), forked first, one per event loop and
+ *    one for pre-signing: each alone loads the PKCS#11 module and logs in to
+ *    the OCSP token; it signs only OCSP ResponseData with the responder keys
+ *    named in ca_key, nothing else.
  *  - this worker: reads the issuers and their responder certificates and the
  *    status of every certificate from PostgreSQL (role pki_ocsp, SELECT
- *    only), answers HTTP GET and POST on libmicrohttpd threads from a
- *    pre-signed in-memory cache, signs live only what the cache cannot
+ *    only), answers HTTP GET and POST in ocsp.threads event loops
+ *    (hsm/signloop.c) from a pre-signed in-memory cache, signs live, through
+ *    the loop's signer and without waiting for it, only what the cache cannot
  *    answer (nonces, several CertIDs, serials never issued, certificates
  *    expired past the policy's grace, looked up in PostgreSQL), and keeps the
  *    cache current from a maintenance thread (ocsp/sync.c: LISTEN
