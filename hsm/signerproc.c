@@ -275,7 +275,6 @@ signerproc_tbs_check(uint32_t kind, const char *label,
 {
 	const unsigned char *p = tbs;
 	ASN1_VALUE *cinf = NULL;
-	OCSP_RESPDATA *rd = NULL;
 	const char *what = "?";
 	int rc = -1;
 
@@ -296,10 +295,11 @@ signerproc_tbs_check(uint32_t kind, const char *label,
 		p = tbs + len;
 		break;
 	case SIGNER_KIND_OCSP:
-		what = "an OCSP ResponseData (RFC 6960 §4.2.1)";
-		rd = d2i_OCSP_RESPDATA(NULL, &p, (long)len);
-		if (rd == NULL)
-			goto bad;
+		/*
+		 * Decoded once, by signerproc_ocsp_policy (SIGNER_RESPDATA is
+		 * OpenSSL's OCSP_RESPDATA template with its fields open).
+		 */
+		p = tbs + len;
 		break;
 	case SIGNER_KIND_TIMESTAMP:
 	case SIGNER_KIND_CMS:
@@ -333,7 +333,6 @@ bad:
 	snprintf(err, errlen, "to-be-signed bytes do not decode as %s", what);
 out:
 	ASN1_item_free(cinf, ASN1_ITEM_rptr(SIGNER_TBSCERT));
-	OCSP_RESPDATA_free(rd);
 	return rc;
 }
 
@@ -441,13 +440,15 @@ signerproc_ocsp_time(const ASN1_GENERALIZEDTIME *t, time_t *out)
 }
 
 /*
- * What the signer signs as an OCSP response, beyond its shape: producedAt
- * at most 300 s ahead of its clock and 1 h behind it, and every
- * SingleResponse with a nextUpdate at most max_s from now (RFC 5019 §2.2.4:
- * pre-produced responses carry one), both as signerproc_ocsp_time() reads
- * them. So a worker taken over cannot have the responder key sign answers
- * ("good" for a revoked certificate) that stay valid long after it is
- * stopped. 0, or -1 with err.
+ * What the signer signs as an OCSP response: exactly one DER ResponseData
+ * (RFC 6960 §4.2.1, nothing after it), producedAt at most 300 s ahead of
+ * its clock and 1 h behind it, and every SingleResponse with a nextUpdate
+ * at most max_s from now (RFC 5019 §2.2.4: pre-produced responses carry
+ * one); every time (producedAt, thisUpdate, nextUpdate, revocationTime)
+ * YYYYMMDDHHMMSSZ as signerproc_ocsp_time() reads it. So a worker taken
+ * over cannot have the responder key sign answers ("good" for a revoked
+ * certificate) that stay valid long after it is stopped, nor times a
+ * relying party reads otherwise than the signer. 0, or -1 with err.
  */
 static int
 signerproc_ocsp_policy(const unsigned char *tbs, size_t len, long max_s,
@@ -456,14 +457,20 @@ signerproc_ocsp_policy(const unsigned char *tbs, size_t len, long max_s,
 	const unsigned char *p = tbs;
 	SIGNER_RESPDATA *rd;
 	OCSP_SINGLERESP *single;
-	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
+	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL, *rev = NULL;
 	time_t now = time(NULL), t;
-	int i, rc = -1;
+	int i, status, rc = -1;
 
-	if ((rd = (SIGNER_RESPDATA *)ASN1_item_d2i(NULL, &p, (long)len,
-	    ASN1_ITEM_rptr(SIGNER_RESPDATA))) == NULL) {
-		snprintf(err, errlen, "not an OCSP ResponseData");
+	if (len > LONG_MAX || (rd = (SIGNER_RESPDATA *)ASN1_item_d2i(NULL, &p,
+	    (long)len, ASN1_ITEM_rptr(SIGNER_RESPDATA))) == NULL) {
+		snprintf(err, errlen, "to-be-signed bytes do not decode as an "
+		    "OCSP ResponseData (RFC 6960 §4.2.1)");
 		return -1;
+	}
+	if (p != tbs + len) {
+		snprintf(err, errlen, "%zu trailing bytes after an OCSP "
+		    "ResponseData (RFC 6960 §4.2.1)", (size_t)(tbs + len - p));
+		goto out;
 	}
 	if (signerproc_ocsp_time(rd->producedAt, &t) == -1) {
 		snprintf(err, errlen, "producedAt is not YYYYMMDDHHMMSSZ (RFC "
@@ -479,9 +486,22 @@ signerproc_ocsp_policy(const unsigned char *tbs, size_t len, long max_s,
 	}
 	for (i = 0; i < sk_OCSP_SINGLERESP_num(rd->responses); i++) {
 		single = sk_OCSP_SINGLERESP_value(rd->responses, i);
-		nextupd = NULL;
-		(void)OCSP_single_get0_status(single, NULL, NULL, &thisupd,
+		thisupd = nextupd = rev = NULL;
+		status = OCSP_single_get0_status(single, NULL, &rev, &thisupd,
 		    &nextupd);
+		if (thisupd == NULL || signerproc_ocsp_time(thisupd, &t) == -1) {
+			snprintf(err, errlen, "response %d: thisUpdate is not "
+			    "YYYYMMDDHHMMSSZ (RFC 6960 §4.2.2.1, RFC 5280 "
+			    "§4.1.2.5.2)", i + 1);
+			goto out;
+		}
+		if (status == V_OCSP_CERTSTATUS_REVOKED && (rev == NULL ||
+		    signerproc_ocsp_time(rev, &t) == -1)) {
+			snprintf(err, errlen, "response %d: revocationTime is "
+			    "not YYYYMMDDHHMMSSZ (RFC 6960 §4.2.2.1, RFC 5280 "
+			    "§4.1.2.5.2)", i + 1);
+			goto out;
+		}
 		if (nextupd == NULL) {
 			snprintf(err, errlen, "response %d has no nextUpdate "
 			    "(RFC 5019 §2.2.4)", i + 1);

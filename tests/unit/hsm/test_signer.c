@@ -577,12 +577,14 @@ gentime(char *out, size_t outlen, time_t t, const char *zone)
 }
 
 /*
- * A ResponseData (RFC 6960 §4.2.1) into d: one SingleResponse, good, with
- * producedAt and thisUpdate of contents produced and nextUpdate of next,
- * written as they are.
+ * A ResponseData (RFC 6960 §4.2.1) into d: one SingleResponse with
+ * producedAt of contents produced, thisUpdate of thisupd and nextUpdate
+ * of next, written as they are; good, or revoked at rev when rev is not
+ * NULL.
  */
 static void
-ocsp_respdata(struct der *d, const char *produced, const char *next)
+ocsp_respdata_at(struct der *d, const char *produced, const char *thisupd,
+    const char *next, const char *rev)
 {
 	static const unsigned char sha1[] = { 0x30, 0x07, 0x06, 0x05, 0x2b,
 	    0x0e, 0x03, 0x02, 0x1a };
@@ -603,8 +605,14 @@ ocsp_respdata(struct der *d, const char *produced, const char *next)
 	der_tlv(d, DER_OCTET_STRING, h, sizeof(h));
 	der_small_uint(d, DER_INTEGER, 4242);
 	der_end(d);
-	der_tlv(d, DER_CONTEXT(0), NULL, 0);		/* good */
-	der_tlv(d, DER_GENERALIZEDTIME, produced, strlen(produced));
+	if (rev == NULL)
+		der_tlv(d, DER_CONTEXT(0), NULL, 0);	/* good */
+	else {
+		der_begin(d, DER_CONTEXT_CONS(1));	/* revoked */
+		der_tlv(d, DER_GENERALIZEDTIME, rev, strlen(rev));
+		der_end(d);
+	}
+	der_tlv(d, DER_GENERALIZEDTIME, thisupd, strlen(thisupd));
 	der_begin(d, DER_CONTEXT_CONS(0));
 	der_tlv(d, DER_GENERALIZEDTIME, next, strlen(next));
 	der_end(d);
@@ -612,6 +620,13 @@ ocsp_respdata(struct der *d, const char *produced, const char *next)
 	der_end(d);
 	der_end(d);
 	assert_false(der_failed(d));
+}
+
+/* Good, with thisUpdate = producedAt. */
+static void
+ocsp_respdata(struct der *d, const char *produced, const char *next)
+{
+	ocsp_respdata_at(d, produced, produced, next, NULL);
 }
 
 /*
@@ -628,7 +643,7 @@ test_ocsp_times(void **state)
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
 	time_t now = time(NULL);
-	char produced[32], next[32], err[512] = "";
+	char produced[32], next[32], thisupd[32], rev[32], err[512] = "";
 
 	der_init(&d);
 	gentime(produced, sizeof(produced), now, "Z");
@@ -659,6 +674,28 @@ test_ocsp_times(void **state)
 	ocsp_respdata(&d, produced, next);
 	expect_refusal(f, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", d.buf, d.len,
 	    "response 1 valid beyond");
+
+	/* thisUpdate and revocationTime in the same form, or refused. */
+	gentime(next, sizeof(next), now + 4 * 86400, "Z");
+	gentime(thisupd, sizeof(thisupd), now, ".25Z");
+	ocsp_respdata_at(&d, produced, thisupd, next, NULL);
+	expect_refusal(f, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", d.buf, d.len,
+	    "response 1: thisUpdate is not YYYYMMDDHHMMSSZ");
+	gentime(rev, sizeof(rev), now - 3600, "Z");
+	ocsp_respdata_at(&d, produced, produced, next, rev);
+	if (signer_sign(f->s, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", d.buf,
+	    d.len, &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("a revoked response: %s", err);
+	free(sig);
+	gentime(rev, sizeof(rev), now - 3600, "-0700");
+	ocsp_respdata_at(&d, produced, produced, next, rev);
+	expect_refusal(f, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", d.buf, d.len,
+	    "response 1: revocationTime is not YYYYMMDDHHMMSSZ");
+	/* One ResponseData, nothing after it. */
+	ocsp_respdata(&d, produced, next);
+	der_tlv(&d, DER_NULL, NULL, 0);
+	expect_refusal(f, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", d.buf, d.len,
+	    "2 trailing bytes after an OCSP ResponseData");
 	der_free(&d);
 }
 
