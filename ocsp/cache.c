@@ -452,7 +452,7 @@ ocsp_cache_due(struct ocsp_cache *c, int64_t stale_before,
 	struct ocsp_shard *s;
 	struct ocsp_entry **pe, *e;
 	struct ocsp_blob *b;
-	size_t n = 0;
+	size_t n = 0, walked = 0, held;
 	unsigned int k, i;
 	int hh, drop;
 
@@ -460,7 +460,23 @@ ocsp_cache_due(struct ocsp_cache *c, int64_t stale_before,
 		i = (c->next_shard + k) % OCSP_SHARDS;
 		s = &c->shard[i];
 		pthread_mutex_lock(&s->mtx);
+		held = 0;
 		for (; s->scan < s->nbuckets && n < max; s->scan++) {
+			if (walked == OCSP_DUE_BUDGET)
+				break;	/* the next call goes on from here */
+			if (held == OCSP_DUE_HOLD) {
+				/*
+				 * Lookups on this shard wait meanwhile. The
+				 * cursor stays; a rehash meanwhile resets it.
+				 */
+				pthread_mutex_unlock(&s->mtx);
+				pthread_mutex_lock(&s->mtx);
+				held = 0;
+				if (s->scan >= s->nbuckets)
+					break;
+			}
+			held++;
+			walked++;
 			pe = &s->buckets[s->scan];
 			while ((e = *pe) != NULL && n < max) {
 				drop = 0;

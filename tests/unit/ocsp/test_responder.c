@@ -233,6 +233,67 @@ test_failure_skips_one_entry(void **state)
 	fclose(log);
 }
 
+/*
+ * A cache larger than one call's walk (OCSP_DUE_BUDGET buckets): the
+ * entries due are found over successive calls, each once per pass, and a
+ * pass takes a bounded number of calls; most calls stop before the end.
+ */
+static void
+test_due_walk_bounded(void **state)
+{
+	static struct ocsp_due due[256];
+	struct ocsp_status st;
+	struct ocsp_blob *b;
+	unsigned char der[8] = { 0x30, 0x06 };
+	time_t now = time(NULL);
+	char serial[32];
+	long i, total = 3 * OCSP_DUE_BUDGET;
+	size_t n, found[3] = { 0, 0, 0 };
+	int calls, k, j, short_calls = 0;
+
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	for (i = 0; i < total; i++) {
+		snprintf(serial, sizeof(serial), "%lX", 0x100000 + i);
+		assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER,
+		    serial, &st), 1);
+		/* Three left unsigned: due. */
+		if (i == 5 || i == total / 2 || i == total - 3)
+			continue;
+		b = ocsp_blob_new(der, sizeof(der), now, now + 86400, 3600);
+		assert_non_null(b);
+		assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, serial,
+		    OCSP_HASH_SHA1, &st, b, 100), 0);
+		ocsp_blob_unref(b);
+	}
+	/* Two passes: a pass needs at most (buckets / budget) + 1 calls. */
+	for (calls = 0; calls < 2 * 16; calls++) {
+		n = ocsp_cache_due(r.cache, now - 3600, now - 3600, now, due,
+		    256);
+		for (k = 0; k < (int)n; k++) {
+			assert_int_equal(due[k].hash, OCSP_HASH_SHA1);
+			for (j = 0; j < 3; j++) {
+				i = j == 0 ? 5 : j == 1 ? total / 2 : total - 3;
+				snprintf(serial, sizeof(serial), "%lX",
+				    0x100000 + i);
+				if (strcmp(due[k].serial, serial) == 0)
+					found[j]++;
+			}
+		}
+		if (n == 0)
+			short_calls++;
+	}
+	/*
+	 * Each found once per pass, at least twice in all; a walk of the
+	 * whole cache per call would have found each in every call.
+	 */
+	for (j = 0; j < 3; j++) {
+		assert_true(found[j] >= 2);
+		assert_true(found[j] < (size_t)calls);
+	}
+	assert_true(short_calls > 0);
+}
+
 /* A signer that fails every time: a few attempts, then wait. */
 static void
 test_failing_signer_bounded(void **state)
@@ -2151,6 +2212,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_signed_as_openssl, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_due_walk_bounded, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stale_full_batch_waits,
 		    setup, teardown),
