@@ -70,6 +70,9 @@ struct http_server {
 };
 
 
+/* http_start_fd's addr for a server on another's socket (http_start_shared). */
+#define HTTP_SHARED	"shared"
+
 /* The listening socket a service manager passed, or -1 (http_start). */
 static int	http_inherited_fd = -1;
 
@@ -1292,7 +1295,11 @@ http_start_fd(const char *addr, uint16_t port, const struct http_limits *lim,
 	if (lfd != -1) {
 		pool[npool].option = MHD_OPTION_LISTEN_SOCKET;
 		pool[npool++].value = lfd;
-		if (passed)
+		if (passed && strcmp(addr, HTTP_SHARED) == 0)
+			log_info("http: serving the socket the service manager "
+			    "passed (%s), shared with another server",
+			    srv->on_unix ? "unix" : "tcp");
+		else if (passed)
 			log_info("http: serving the socket the service manager "
 			    "passed (%s), not %s port %u", srv->on_unix ?
 			    "unix" : "tcp", addr, (unsigned int)port);
@@ -1379,7 +1386,7 @@ http_start_shared(const struct http_server *first,
 		    strerror(errno));
 		return NULL;
 	}
-	srv = http_start_fd("shared", 0, lim, handler, arg, fd, first->passed,
+	srv = http_start_fd(HTTP_SHARED, 0, lim, handler, arg, fd, first->passed,
 	    &taken, err, errlen);
 	if (!taken)
 		close(fd);

@@ -5,7 +5,8 @@
 # driven here by systemd-socket-activate) serves that socket and binds
 # nothing of its own. On a unix socket, whose permissions admit only the
 # reverse proxy, the client is the one X-Forwarded-For names. tsad's
-# supervisor hands the socket to both its workers, signd's to its worker.
+# supervisor hands the socket to both its workers, signd's to its worker;
+# ocspd's event loops share it.
 # Refused at start: a malformed hand-over, a socket every user may write,
 # listen = systemd without a socket.
 # shellcheck source=tests/integration/lib.sh
@@ -112,6 +113,34 @@ done
 kill -TERM "$pid"
 wait "$pid" || { cat "$tmp/tsad.log"; fail "tsad exited non-zero on SIGTERM"; }
 note "tsad's two workers serve one passed socket (tsa.port 0); 8 tokens verify"
+
+# --- ocspd: its event loops share the passed socket --------------------------------
+# Each loop serves a duplicate of it (lib/http.h http_start_shared) and signs
+# through a signer of its own: nonce requests are signed live.
+sock=$tmp/ocsp.sock
+activate ocspd "$sock" PKI_CONFIG="$PKI_CONFIG" PKI_OCSP_PORT=0 PKI_OCSP_THREADS=2 -- "$BUILD/ocspd"
+issuing=$(stack_get "$PKI_DIR" PKI_ISSUING_CERT)
+responder=$(stack_get "$PKI_DIR" PKI_OCSP_CERT)
+root=$(stack_get "$PKI_DIR" PKI_ROOT_CERT)
+for i in $(seq 8); do
+	openssl ocsp -issuer "$issuing" -cert "$responder" -reqout "$tmp/o$i.req" >/dev/null 2>&1 ||
+		fail "openssl ocsp -reqout"
+	code=$(curl -sS --unix-socket "$sock" -o "$tmp/o$i.der" -w '%{http_code}' \
+		-H 'Content-Type: application/ocsp-request' --data-binary @"$tmp/o$i.req" http://ocsp.test/)
+	[ "$code" = 200 ] || fail "OCSP request $i over the socket: HTTP $code"
+	openssl ocsp -reqin "$tmp/o$i.req" -respin "$tmp/o$i.der" -verify_other "$issuing" -CAfile "$root" \
+		-resp_text >"$tmp/o$i.txt" 2>&1 || true
+	grep -q '^Response verify OK' "$tmp/o$i.txt" && grep -q 'Cert Status: good' "$tmp/o$i.txt" &&
+		! grep -qiE 'nonce (verify error|.*missing)|WARNING' "$tmp/o$i.txt" ||
+		{ cat "$tmp/o$i.txt"; fail "OCSP answer $i over the socket does not verify with its nonce"; }
+done
+[ "$(grep -c 'serving the socket the service manager passed' "$tmp/ocspd.log")" = 2 ] ||
+	{ cat "$tmp/ocspd.log"; fail "not both of ocspd's loops serve the passed socket"; }
+grep -qF "serving OCSP on unix:$sock (passed by the service manager) for" "$tmp/ocspd.log" ||
+	{ cat "$tmp/ocspd.log"; fail "ocspd's start-up line does not name the passed socket"; }
+kill -TERM "$pid"
+wait "$pid" || { cat "$tmp/ocspd.log"; fail "ocspd exited non-zero on SIGTERM"; }
+note "ocspd's two loops serve one passed socket (ocsp.port 0); 8 live answers verify with their nonces"
 
 # --- signd: its supervisor hands the socket to the worker ----------------------------
 sock=$tmp/sign.sock
