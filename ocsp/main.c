@@ -282,8 +282,9 @@ ocspd_job_free(struct ocspd_job *job)
 }
 
 /*
- * A job's answer, from its signature (the turn of its ticket); a signature
- * that fails is answered internalError.
+ * A job's answer, from its signature: the loop signer's reply (the turn of
+ * its ticket), or without a signer of the loop's own one made here. A
+ * signature that fails is answered internalError.
  */
 static int
 ocspd_complete(struct ocspd_loop *l, struct ocspd_job *job,
@@ -296,7 +297,14 @@ ocspd_complete(struct ocspd_loop *l, struct ocspd_job *job,
 	char err[256];
 	int owned = 0, cacheable = 0, rc;
 
-	if (job->sent && signer_sign_end(l->signer, job->ticket, &sig,
+	if (l->signer == NULL) {
+		/* Signed here (r->sign or the software keys): logged there. */
+		if (ocsp_tbs_sign(l->r, job->pend.issuer, job->pend.tbs.buf,
+		    job->pend.tbs.len, &sig, &siglen) == -1) {
+			free(sig);
+			sig = NULL;
+		}
+	} else if (job->sent && signer_sign_end(l->signer, job->ticket, &sig,
 	    &siglen, err, sizeof(err)) == -1) {
 		log_err("ocsp: signing a response for issuer %s: %s",
 		    l->r->iss[job->pend.issuer].name, err);
@@ -345,36 +353,19 @@ static int
 ocspd_sign_later(struct ocspd_loop *l, const struct http_request *req,
     int get, struct ocspd_job *job, struct http_response *resp)
 {
-	struct ocsp_blob *blob = NULL;
-	const unsigned char *der = NULL;
-	unsigned char *sig = NULL;
 	const char *inm = get ? http_header(req, "If-None-Match") : NULL;
-	size_t siglen = 0, derlen = 0;
 	char err[256];
-	int owned = 0, cacheable = 0, rc;
+	int rc;
 
-	if (l->signer == NULL) {
-		if (ocsp_tbs_sign(l->r, job->pend.issuer, job->pend.tbs.buf,
-		    job->pend.tbs.len, &sig, &siglen) == -1) {
-			free(sig);
-			sig = NULL;
-		}
-		rc = ocsp_answer_finish(l->r, &job->pend, sig, siglen, &der,
-		    &derlen, &blob, &owned, &cacheable);
-		free(sig);
-		if (rc == 0)
-			rc = ocspd_reply(resp, get, inm, der, derlen, blob,
-			    owned, cacheable);
-		if (owned)
-			OPENSSL_free((unsigned char *)der);
-		ocsp_blob_unref(blob);
-		ocspd_job_free(job);
-		return rc;
-	}
 	job->get = get;
 	if (inm != NULL && (job->inm = strdup(inm)) == NULL) {
 		ocspd_job_free(job);
 		return -1;
+	}
+	if (l->signer == NULL) {
+		rc = ocspd_complete(l, job, resp);
+		ocspd_job_free(job);
+		return rc;
 	}
 	/* NULL only on a server not started deferrable: a bug, so a 500. */
 	if ((job->deferred = http_defer(req)) == NULL) {
