@@ -49,6 +49,8 @@
 #define HTTP_DEF_MAX_CONNS	256
 #define HTTP_DEF_MAX_PER_IP	32
 #define HTTP_DEF_TIMEOUT_S	30
+/* How long http_stop lets resumed answers be written before it stops. */
+#define HTTP_STOP_SEND_MS	1000
 /* Bytes past max_body read and discarded so a chunked sender sees 413. */
 #define HTTP_DRAIN_MAX		(64 * 1024)
 
@@ -69,9 +71,6 @@ struct http_server {
 	int			 passed;	/* by the service manager */
 };
 
-
-/* http_start_fd's addr for a server on another's socket (http_start_shared). */
-#define HTTP_SHARED	"shared"
 
 /* The listening socket a service manager passed, or -1 (http_start). */
 static int	http_inherited_fd = -1;
@@ -1203,12 +1202,13 @@ http_socket_passed(void)
 /*
  * http_start() on listening socket lfd when it is not -1 (MHD takes it:
  * closed by http_stop), described as passed by the service manager when
- * passed; otherwise on addr:port. *taken: MHD took lfd.
+ * passed, and as another server's when shared (http_start_shared);
+ * otherwise on addr:port. *taken: MHD took lfd.
  */
 static struct http_server *
 http_start_fd(const char *addr, uint16_t port, const struct http_limits *lim,
-    http_handler handler, void *arg, int lfd, int passed, int *taken,
-    char *err, size_t errlen)
+    http_handler handler, void *arg, int lfd, int passed, int shared,
+    int *taken, char *err, size_t errlen)
 {
 	struct http_server *srv = NULL;
 	struct sockaddr_storage ss, bound;
@@ -1295,7 +1295,7 @@ http_start_fd(const char *addr, uint16_t port, const struct http_limits *lim,
 	if (lfd != -1) {
 		pool[npool].option = MHD_OPTION_LISTEN_SOCKET;
 		pool[npool++].value = lfd;
-		if (passed && strcmp(addr, HTTP_SHARED) == 0)
+		if (passed && shared)
 			log_info("http: serving the socket the service manager "
 			    "passed (%s), shared with another server",
 			    srv->on_unix ? "unix" : "tcp");
@@ -1359,7 +1359,7 @@ http_start(const char *addr, uint16_t port, const struct http_limits *lim,
 	int taken;
 
 	srv = http_start_fd(addr, port, lim, handler, arg, http_inherited_fd,
-	    http_inherited_fd != -1, &taken, err, errlen);
+	    http_inherited_fd != -1, 0, &taken, err, errlen);
 	/* One server per passed socket (http_start_shared for more). */
 	if (taken)
 		http_inherited_fd = -1;
@@ -1386,8 +1386,8 @@ http_start_shared(const struct http_server *first,
 		    strerror(errno));
 		return NULL;
 	}
-	srv = http_start_fd(HTTP_SHARED, 0, lim, handler, arg, fd, first->passed,
-	    &taken, err, errlen);
+	srv = http_start_fd("shared", 0, lim, handler, arg, fd, first->passed,
+	    1, &taken, err, errlen);
 	if (!taken)
 		close(fd);
 	return srv;
@@ -1465,7 +1465,7 @@ void
 http_stop(struct http_server *srv)
 {
 	struct timespec ts = { 0, 10 * 1000000L };
-	int waited_ms = 0, left;
+	int waited_ms = 0, sent_ms, left, deferred;
 
 	if (srv == NULL)
 		return;
@@ -1486,14 +1486,27 @@ http_stop(struct http_server *srv)
 		 * MHD must not stop with a connection suspended: the deferred
 		 * ones wait for their resumption, which their handler bounds.
 		 */
-		while (__atomic_load_n(&srv->deferred, __ATOMIC_ACQUIRE) > 0) {
-			if (waited_ms % HTTP_STOP_DRAIN_MS == 0)
-				log_warn("http: waiting for %d deferred "
-				    "request(s) to be answered",
-				    __atomic_load_n(&srv->deferred,
-				    __ATOMIC_ACQUIRE));
-			nanosleep(&ts, NULL);
-			waited_ms += 10;
+		if ((deferred = __atomic_load_n(&srv->deferred,
+		    __ATOMIC_ACQUIRE)) > 0) {
+			while (__atomic_load_n(&srv->deferred,
+			    __ATOMIC_ACQUIRE) > 0) {
+				if (waited_ms % HTTP_STOP_DRAIN_MS == 0)
+					log_warn("http: waiting for %d deferred "
+					    "request(s) to be answered",
+					    __atomic_load_n(&srv->deferred,
+					    __ATOMIC_ACQUIRE));
+				nanosleep(&ts, NULL);
+				waited_ms += 10;
+			}
+			/*
+			 * Resumed is not sent: MHD's thread still writes the
+			 * answers (a slow machine lost one to the stop).
+			 * Wait for them, not for what was stuck besides.
+			 */
+			for (sent_ms = 0; __atomic_load_n(&srv->inflight,
+			    __ATOMIC_ACQUIRE) > left - deferred &&
+			    sent_ms < HTTP_STOP_SEND_MS; sent_ms += 10)
+				nanosleep(&ts, NULL);
 		}
 		MHD_stop_daemon(srv->daemon);
 	}
