@@ -139,9 +139,10 @@ $(BUILD)/pkisign: $(call obj,$(SIGN_SRCS)) $(LIBHSM) $(LIBPKI)
 $(PKIAUDIT): $(call obj,$(PKIAUDIT_SRCS)) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# -largon2: lib/factor.c's PIN check (test_factor).
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -lcurl -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -lcmocka -lcurl -o $@
 
 # tests/unit/ra/: rad's sources too (all but main.c), as the fuzz rule does.
 $(BUILD)/tests/unit/ra/%: $(BUILD)/obj/tests/unit/ra/%.o $(call obj,$(filter-out ra/main.c,$(RAD_SRCS))) $(LIBHSM) $(LIBPKI)

@@ -20,6 +20,7 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/factor.h"
+#include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "lib/totp.h"
@@ -59,7 +60,7 @@ static const char *const factor_scope_name[] = {
 static const struct db_stmt stmt_factor_otp = {
 	"factor_check_otp",
 	"SELECT channel, purpose, code_hmac, attempts, max_attempts, "
-	"consumed_at IS NOT NULL, expires_at <= now() "
+	"consumed_at IS NOT NULL, expires_at <= now(), binding "
 	"FROM ra_otp WHERE id = $1 AND account_id = $2 FOR UPDATE",
 	2
 };
@@ -136,14 +137,18 @@ factor_policy_load(const struct config *c, struct factor_verifier *fv)
 int
 factor_otp_mac(const unsigned char key[FACTOR_OTP_KEY_LEN], const char *id, const char *account,
     const char *channel, const char *purpose, const char *code,
-    unsigned char out[32])
+    const unsigned char *binding, unsigned char out[32])
 {
-	char msg[160];
+	char msg[256], hex[2 * FACTOR_BINDING_LEN + 1];
 	unsigned int n = 0;
 	int len, rc = -1;
 
-	len = snprintf(msg, sizeof(msg), "%s|%s|%s|%s|%s|%s", FACTOR_OTP_MAC_DOMAIN,
-	    id, account, channel, purpose, code);
+	hex[0] = '\0';
+	if (binding != NULL)
+		hex_encode(binding, FACTOR_BINDING_LEN, hex);
+	len = snprintf(msg, sizeof(msg), "%s|%s|%s|%s|%s|%s%s%s",
+	    FACTOR_OTP_MAC_DOMAIN, id, account, channel, purpose, code,
+	    binding != NULL ? "|" : "", hex);
 	if (len < 0 || (size_t)len >= sizeof(msg))
 		goto out;
 	if (HMAC(EVP_sha256(), key, FACTOR_OTP_KEY_LEN,
@@ -289,8 +294,8 @@ factor_check_otp(const struct factor_verifier *fv,
 	char actor[FACTOR_ACTOR_MAX];
 	const char *v[2];
 	char id[24];
-	unsigned char mac[32], *stored = NULL;
-	size_t storedlen = 0;
+	unsigned char mac[32], *stored = NULL, *binding = NULL;
+	size_t storedlen = 0, bindinglen = 0;
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
 	long attempts, max;
@@ -339,8 +344,34 @@ factor_check_otp(const struct factor_verifier *fv,
 		rc = 0;
 		goto out;
 	}
+	/*
+	 * The documents (schema/060): a sign OTP authorizes the hashes it was
+	 * issued for, and only with them. A mismatch is not a guess of the
+	 * code: refused without counting, the OTP left for the request the
+	 * subscriber made (a service swapping the hashes learns nothing, and
+	 * cannot lock the subscriber out this way).
+	 */
+	if (!PQgetisnull(res, 0, 7)) {
+		if (db_bytea_value(PQgetvalue(res, 0, 7), &binding,
+		    &bindinglen) == -1)
+			goto out;
+		if (bindinglen != FACTOR_BINDING_LEN) {
+			log_err("factor: OTP %s: a binding of %zu bytes", id,
+			    bindinglen);
+			goto out;
+		}
+	}
+	if (strcmp(purpose, "sign") == 0 && (binding == NULL || !f->bound ||
+	    CRYPTO_memcmp(binding, f->binding, FACTOR_BINDING_LEN) != 0)) {
+		factor_set(out, FACTOR_REFUSED, binding == NULL ?
+		    "factor: this OTP is not bound to the documents to sign; "
+		    "request one with their hashes" : "factor: this OTP was "
+		    "issued for other documents (hashes)");
+		rc = 0;
+		goto out;
+	}
 	if (factor_otp_mac(fv->otp_key, id, account_id, PQgetvalue(res, 0, 0),
-	    PQgetvalue(res, 0, 1), f->secret, mac) == -1 ||
+	    PQgetvalue(res, 0, 1), f->secret, binding, mac) == -1 ||
 	    db_bytea_value(PQgetvalue(res, 0, 2), &stored, &storedlen) == -1)
 		goto out;
 	if (storedlen == sizeof(mac) &&
@@ -383,6 +414,7 @@ factor_check_otp(const struct factor_verifier *fv,
 out:
 	factor_wipe(mac, sizeof(mac));
 	json_decref(details);
+	free(binding);
 	free(stored);
 	PQclear(res2);
 	PQclear(res);

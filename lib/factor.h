@@ -25,10 +25,18 @@ enum factor_type {
 	FACTOR_PIN,
 	FACTOR_TOTP,		/* RFC 6238, through factor_verifier.totp_match */
 };
+#define FACTOR_BINDING_LEN	32	/* SHA-256, factor_sign_binding() */
+#define FACTOR_BINDING_HASHES_MAX 100	/* as a SAD's (SIGND_HASHES_MAX) */
 struct factor {
 	enum factor_type	type;
 	long long		otp_id;			/* FACTOR_OTP */
 	char			secret[FACTOR_DIGITS + 1];	/* code or PIN; wipe */
+	/*
+	 * FACTOR_OTP of purpose sign: the documents the authorization is
+	 * for (factor_sign_binding of its hashes); bound 0: none given.
+	 */
+	int			bound;
+	unsigned char		binding[FACTOR_BINDING_LEN];
 };
 
 enum factor_result {
@@ -103,12 +111,33 @@ int	factor_key_load(const char *key_file,
  */
 int	factor_policy_load(const struct config *polcfg, struct factor_verifier *);
 /*
- * HMAC-SHA256(otp key, "pki-ra-otp-v1|id|account|channel|purpose|code"): the
+ * HMAC-SHA256(otp key, "pki-ra-otp-v1|id|account|channel|purpose|code"),
+ * followed by "|" and the binding in hex when binding is not NULL: the
  * stored digest of an OTP row. 0 or -1.
  */
 int	factor_otp_mac(const unsigned char key[FACTOR_OTP_KEY_LEN],
 	    const char *id, const char *account, const char *channel,
-	    const char *purpose, const char *code, unsigned char out[32]);
+	    const char *purpose, const char *code,
+	    const unsigned char *binding, unsigned char out[32]);
+/*
+ * What an OTP of purpose sign is bound to: the set of the documents'
+ * hashes a signing service will ask to sign with it (SCAL2's link between
+ * the subscriber's consent and the data). SHA-256 of
+ * "pki-sign-binding-v1|MD|N|h1,h2,...": MD "SHA256", "SHA384" or
+ * "SHA512", N the count, the hashes in lowercase hex in ascending order,
+ * so the order they come in does not matter. hashes[i] is hlen bytes (the
+ * MD's length); 1..FACTOR_BINDING_HASHES_MAX of them, all distinct.
+ * 0, or -1 on bad arguments.
+ */
+int	factor_sign_binding(const char *md, const unsigned char *const *hashes,
+	    size_t n, size_t hlen, unsigned char out[FACTOR_BINDING_LEN]);
+/*
+ * The binding's reference for people, "1A2B-3C4D" (its first 4 bytes):
+ * the OTP's message says it, the application shows it beside the
+ * documents, the subscriber compares. out: 10 bytes.
+ */
+void	factor_binding_ref(const unsigned char binding[FACTOR_BINDING_LEN],
+	    char out[10]);
 /*
  * Verifies f for account_id inside the caller's open transaction, BEFORE
  * any change of the caller's own; the account row is locked FOR UPDATE.
@@ -117,7 +146,10 @@ int	factor_otp_mac(const unsigned char key[FACTOR_OTP_KEY_LEN],
  * ra.factor.lock): the caller must COMMIT that record although it refuses
  * the action. Any other refusal writes nothing. On FACTOR_OK an OTP is
  * consumed and the failure count reset, in the caller's transaction. An OTP
- * authorizes only the purpose it was issued for; a PIN authorizes any.
+ * authorizes only the purpose it was issued for; a PIN authorizes any. An
+ * OTP of purpose sign authorizes only the documents it was bound to at
+ * issue (f->binding equal to the row's; one without a binding: refused),
+ * and a mismatch is refused, not counted, and leaves the OTP unused.
  * Returns 0 with *out filled (whatever the result), -1 on our failure.
  */
 int	factor_check(const struct factor_verifier *, struct db *,

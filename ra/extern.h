@@ -417,6 +417,12 @@ int	ra_me(struct ra *, const struct http_request *,
 struct ra_otp_req {
 	char	channel[8];			/* "email" or "sms" */
 	char	purpose[RA_PURPOSE_MAX + 1];	/* one of ra_purpose_check's */
+	/*
+	 * Purpose sign only, and there required: the documents' hashes
+	 * ("hashes", "hash_algo"), as factor_sign_binding() of them.
+	 */
+	unsigned int	documents;		/* how many hashes; 0: none */
+	unsigned char	binding[FACTOR_BINDING_LEN];
 };
 struct ra_phone_verify_req {
 	long long	otp_id;
@@ -562,6 +568,9 @@ struct ra_otp_issue {
 	const char		*channel;	/* "email" or "sms" */
 	const char		*purpose;	/* one of ra_purpose_check's */
 	const char		*client;
+	/* Purpose sign: the documents (ra_otp_req's); else NULL and 0. */
+	const unsigned char	*binding;
+	unsigned int		 documents;
 	enum ra_otp_refusal	 refused;
 	long			 retry_after;	/* the 429s */
 	char			 id[24];

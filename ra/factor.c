@@ -33,6 +33,7 @@
 #include "lib/audit.h"
 #include "lib/db.h"
 #include "lib/factor.h"
+#include "lib/hex.h"
 #include "lib/http.h"
 #include "lib/log.h"
 #include "lib/secret.h"
@@ -93,11 +94,12 @@ static const struct db_stmt stmt_otp_nextval = {
 static const struct db_stmt stmt_otp_insert = {
 	"ra_otp_send_insert",
 	"INSERT INTO ra_otp (id, account_id, channel, purpose, code_hmac, "
-	"expires_at, max_attempts, phone) VALUES ($1, $2, $3, $4, $5::bytea, "
-	"now() + make_interval(secs => $6::int), $7::int, CASE WHEN $3 = "
-	"'sms' THEN (SELECT phone FROM ra_account WHERE id = $2) END) "
+	"expires_at, max_attempts, phone, binding) VALUES ($1, $2, $3, $4, "
+	"$5::bytea, now() + make_interval(secs => $6::int), $7::int, CASE "
+	"WHEN $3 = 'sms' THEN (SELECT phone FROM ra_account WHERE id = $2) "
+	"END, $8::bytea) "
 	"RETURNING to_char(expires_at AT TIME ZONE 'UTC', " RA_TS_FMT ")",
-	7
+	8
 };
 static const struct db_stmt stmt_phone_verified = {
 	"ra_phone_verify_account",
@@ -226,19 +228,29 @@ static int
 ra_otp_deliver(struct ra *ra, const struct ra_otp_issue *t, const char *email,
     const char *phone, const char *code)
 {
-	char text[320];
+	char text[400], what[64], ref[10];
 	long min = (ra->policy->otp_ttl_s + 59) / 60;
 	int rc;
 
+	/*
+	 * A sign code names its documents (count and reference), which the
+	 * subscriber compares with what the application shows beside them.
+	 */
+	if (t->binding != NULL) {
+		factor_binding_ref(t->binding, ref);
+		snprintf(what, sizeof(what), "signing %u document(s), ref %s",
+		    t->documents, ref);
+	} else
+		snprintf(what, sizeof(what), "%s", t->purpose);
 	if (strcmp(t->channel, "sms") == 0) {
 		snprintf(text, sizeof(text), "PKI RA code %s for %s, valid %ld "
-		    "min. Never share it.", code, t->purpose, min);
+		    "min. Never share it.", code, what, min);
 		rc = ra_sms_send(ra->sms, phone, text);
 	} else {
 		snprintf(text, sizeof(text), "Your one-time code for %s is\r\n"
 		    "\r\n    %s\r\n\r\nIt is valid for %ld minutes and can be "
 		    "used once. Never share it; we will never ask for it.\r\n",
-		    t->purpose, code, min);
+		    what, code, min);
 		rc = ra_mail_send(ra->mailer, email, "Your one-time code",
 		    text);
 	}
@@ -265,8 +277,9 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 {
 	char actor[RA_ACTOR_MAX];
 	const struct ra_policy *p = ra->policy;
-	const char *v[7];
+	const char *v[8];
 	char code[RA_OTP_DIGITS + 1], ttl[24], max[24], *digest = NULL;
+	char *binding = NULL, bhex[2 * FACTOR_BINDING_LEN + 1];
 	unsigned char mac[32];
 	PGresult *res = NULL, *recent = NULL, *res2 = NULL, *res3 = NULL;
 	json_t *details = NULL;
@@ -334,8 +347,10 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res2, 0, 0));
 	if (ra_otp_code_new(code) == -1 ||
 	    factor_otp_mac(ra->fv.otp_key, t->id, t->account_id, t->channel,
-	    t->purpose, code, mac) == -1 ||
-	    (digest = db_bytea_param(mac, sizeof(mac))) == NULL)
+	    t->purpose, code, t->binding, mac) == -1 ||
+	    (digest = db_bytea_param(mac, sizeof(mac))) == NULL ||
+	    (t->binding != NULL && (binding = db_bytea_param(t->binding,
+	    FACTOR_BINDING_LEN)) == NULL))
 		goto out;
 	snprintf(ttl, sizeof(ttl), "%ld", p->otp_ttl_s);
 	snprintf(max, sizeof(max), "%ld", p->otp_max_attempts);
@@ -346,14 +361,24 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 	v[4] = digest;
 	v[5] = ttl;
 	v[6] = max;
+	v[7] = binding;
 	if ((res3 = db_exec(db, &stmt_otp_insert, v, NULL, NULL)) == NULL ||
 	    PQntuples(res3) != 1)
 		goto out;
 	snprintf(t->expires, sizeof(t->expires), "%s", PQgetvalue(res3, 0, 0));
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "account_id",
 	    t->account_id, "channel", t->channel, "purpose", t->purpose,
-	    "client", t->client)) == NULL ||
-	    audit_append(db, t->actor != NULL ? t->actor :
+	    "client", t->client)) == NULL)
+		goto out;
+	/* Which documents: an auditor links the code to its sign.authorize. */
+	if (t->binding != NULL) {
+		hex_encode(t->binding, FACTOR_BINDING_LEN, bhex);
+		if (json_object_set_new(details, "binding", json_string(bhex)) ==
+		    -1 || json_object_set_new(details, "documents",
+		    json_integer((json_int_t)t->documents)) == -1)
+			goto out;
+	}
+	if (audit_append(db, t->actor != NULL ? t->actor :
 	    ra_actor(actor, t->account_id), "ra.otp.send",
 	    "ra_otp", t->id, details, NULL) == -1)
 		goto out;
@@ -369,6 +394,7 @@ out:
 	ra_wipe(mac, sizeof(mac));
 	json_decref(details);
 	free(digest);
+	free(binding);
 	PQclear(res3);
 	PQclear(res2);
 	PQclear(recent);
@@ -434,7 +460,7 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 	struct ra_subject who;
 	struct ra_otp_req r;
 	struct ra_otp_txn t;
-	char detail[256];
+	char detail[256], ref[10];
 	json_t *o = NULL;
 	int rc = -1, a;
 
@@ -451,6 +477,10 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 	t.is.channel = r.channel;
 	t.is.purpose = r.purpose;
 	t.is.client = req->remote_addr;
+	if (r.documents > 0) {
+		t.is.binding = r.binding;
+		t.is.documents = r.documents;
+	}
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_otp_txn,
 	    &t) == -1) {
 		if (t.is.refused != RA_OTP_ISSUED)
@@ -463,6 +493,14 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 	    (json_int_t)strtoll(t.is.id, NULL, 10), "expires_at", t.is.expires,
 	    "channel", r.channel, "purpose", r.purpose)) == NULL)
 		goto out;
+	/* What the message names, for the application to show beside it. */
+	if (r.documents > 0) {
+		factor_binding_ref(r.binding, ref);
+		if (json_object_set_new(o, "documents",
+		    json_integer((json_int_t)r.documents)) == -1 ||
+		    json_object_set_new(o, "binding_ref", json_string(ref)) == -1)
+			goto out;
+	}
 	rc = http_respond_json(resp, 201, o);
 out:
 	json_decref(o);

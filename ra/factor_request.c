@@ -7,6 +7,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -155,19 +156,90 @@ out:
 	return rc;
 }
 
+/*
+ * The documents of an OTP of purpose sign: hash_algo "sha256", "sha384" or
+ * "sha512" and 1..100 distinct base64 hashes of its length, as CSC
+ * credentials/authorize will carry them; their binding into r. 0 or -1.
+ */
+static int
+ra_otp_documents(json_t *algo, json_t *hashes, struct ra_otp_req *r,
+    char *detail, size_t detaillen)
+{
+	static const struct {
+		const char	*name, *md;
+		size_t		 len;
+	} algos[] = {
+		{ "sha256", "SHA256", 32 },
+		{ "sha384", "SHA384", 48 },
+		{ "sha512", "SHA512", 64 },
+	};
+	unsigned char h[FACTOR_BINDING_HASHES_MAX][64], *b = NULL;
+	const unsigned char *p[FACTOR_BINDING_HASHES_MAX];
+	size_t i, j, n, blen, a;
+	int too_big;
+	json_t *e;
+
+	for (a = 0; a < sizeof(algos) / sizeof(algos[0]); a++)
+		if (json_is_string(algo) &&
+		    strcmp(json_string_value(algo), algos[a].name) == 0)
+			break;
+	if (a == sizeof(algos) / sizeof(algos[0])) {
+		snprintf(detail, detaillen, "hash_algo: must be sha256, sha384 "
+		    "or sha512");
+		return -1;
+	}
+	if (!json_is_array(hashes) || (n = json_array_size(hashes)) < 1 ||
+	    n > FACTOR_BINDING_HASHES_MAX) {
+		snprintf(detail, detaillen, "hashes: must be an array of 1 to "
+		    "%d base64 hash values (the documents to sign)",
+		    FACTOR_BINDING_HASHES_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		e = json_array_get(hashes, i);
+		if (!json_is_string(e) || ra_base64_decode(json_string_value(e),
+		    json_string_length(e), algos[a].len, &b, &blen,
+		    &too_big) == -1 || blen != algos[a].len) {
+			free(b);
+			snprintf(detail, detaillen, "hashes: element %zu is not "
+			    "the base64 of a %zu-byte %s hash", i, algos[a].len,
+			    algos[a].name);
+			return -1;
+		}
+		memcpy(h[i], b, blen);
+		free(b);
+		b = NULL;
+		p[i] = h[i];
+		for (j = 0; j < i; j++)
+			if (memcmp(h[i], h[j], blen) == 0) {
+				snprintf(detail, detaillen, "hashes: elements "
+				    "%zu and %zu are equal", j, i);
+				return -1;
+			}
+	}
+	if (factor_sign_binding(algos[a].md, p, n, algos[a].len,
+	    r->binding) == -1) {
+		snprintf(detail, detaillen, "hashes: cannot be bound");
+		return -1;
+	}
+	r->documents = (unsigned int)n;
+	return 0;
+}
+
 int
 ra_parse_otp_request(const void *body, size_t len, struct ra_otp_req *r,
     char *detail, size_t detaillen)
 {
 	json_error_t err;
-	json_t *root, *ch = NULL, *purpose = NULL;
+	json_t *root, *ch = NULL, *purpose = NULL, *hashes = NULL, *algo = NULL;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
 	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
-	if (json_unpack_strict(root, &err, "{s:o, s:o}", "channel", &ch,
-	    "purpose", &purpose) == -1) {
+	if (json_unpack_strict(root, &err, "{s:o, s:o, s?o, s?o}", "channel",
+	    &ch, "purpose", &purpose, "hashes", &hashes, "hash_algo",
+	    &algo) == -1) {
 		snprintf(detail, detaillen, "request object: %s", err.text);
 		goto out;
 	}
@@ -195,6 +267,24 @@ ra_parse_otp_request(const void *body, size_t len, struct ra_otp_req *r,
 	if (strcmp(r->purpose, "password_reset") == 0) {
 		snprintf(detail, detaillen, "purpose password_reset: the code "
 		    "is sent by POST /v1/password/reset/otp");
+		goto out;
+	}
+	/*
+	 * A sign code is for given documents (schema/060): without them a
+	 * service relaying it could sign documents of its own choosing.
+	 */
+	if (strcmp(r->purpose, "sign") == 0) {
+		if (hashes == NULL || algo == NULL) {
+			snprintf(detail, detaillen, "purpose sign: hashes and "
+			    "hash_algo (the documents the code will authorize) "
+			    "are required");
+			goto out;
+		}
+		if (ra_otp_documents(algo, hashes, r, detail, detaillen) == -1)
+			goto out;
+	} else if (hashes != NULL || algo != NULL) {
+		snprintf(detail, detaillen, "hashes, hash_algo: only with "
+		    "purpose sign");
 		goto out;
 	}
 	rc = 0;

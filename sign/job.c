@@ -465,7 +465,9 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	unsigned char **hashes = NULL, **sigs = NULL;
 	unsigned char id[CSCC_HASHES_MAX][SHA256_DIGEST_LENGTH];
 	size_t *siglens = NULL, i, j, contents;
-	char *sad = NULL, *cn = NULL;
+	char *sad = NULL, *cn = NULL, otp[7] = "";
+	const char *code = o->code;
+	long otp_id = o->otp_id;
 	enum sign_status status = SIGN_FAILED;
 	time_t now;
 	int r, bad = 0;
@@ -540,9 +542,16 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 		hashes[i] = docs[i].hash;
 	}
 
+	/* An OTP for these hashes, now that they are known. */
+	if (o->factor == CSCC_FACTOR_OTP && o->otp_for != NULL) {
+		if (o->otp_for(o->otp_arg, o->md, hashes, n, otp, &otp_id, err,
+		    errlen) != 0)
+			goto out;
+		code = otp;
+	}
 	/* One authorization for all of them, one signHash. */
 	if ((r = cscc_authorize(csc, o->credential, o->user, o->md, hashes, n,
-	    o->factor, o->code, o->otp_id, &sad, err, errlen)) != 0 ||
+	    o->factor, code, otp_id, &sad, err, errlen)) != 0 ||
 	    (r = cscc_sign_hash(csc, o->credential, sad, o->md, cr.ec, hashes,
 	    n, sigs, siglens, err, errlen)) != 0) {
 		status = r == CSCC_REFUSED ? SIGN_REFUSED : SIGN_FAILED;
@@ -627,5 +636,6 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	cscc_cred_clear(&cr);
 	cscc_free(csc);
 	cscc_free_secret(sad);
+	OPENSSL_cleanse(otp, sizeof(otp));
 	return status;
 }

@@ -53,6 +53,18 @@ struct sign_job {
 	enum cscc_factor	 factor;
 	const char		*code;		/* PIN, OTP or TOTP code */
 	long			 otp_id;	/* CSCC_FACTOR_OTP only */
+	/*
+	 * CSCC_FACTOR_OTP, when not NULL: asked for the OTP once the
+	 * documents' hashes are known, before they are authorized. An OTP
+	 * of purpose sign is bound to the hashes it was asked for
+	 * (schema/060), so it can only be asked for then. Fills code (6
+	 * digits) and *otp_id; 0, or -1 with err.
+	 */
+	int			(*otp_for)(void *arg, const EVP_MD *md,
+				    unsigned char *const *hashes, size_t n,
+				    char code[7], long *otp_id, char *err,
+				    size_t errlen);
+	void			*otp_arg;
 	/* The signature. */
 	enum sign_level		 level;
 	const EVP_MD		*md;

@@ -35,6 +35,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "lib/factor.h"
 #include "lib/file.h"
 #include "lib/sandbox.h"
 #include "sign/csc_client.h"
@@ -50,7 +51,7 @@
 struct opts {
 	struct sign_job	 job;
 	const char	*secret_file, *factor_file;
-	int		 have_factor, have_otp_id, have_memory;
+	int		 have_factor, have_memory;
 	long		 memory_mib;	/* --memory-limit-mib; 0: none */
 	const char	**ins, **outs;
 	size_t		 nin, nout;
@@ -66,7 +67,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: pkisign --csc-url URL --client-id ID --client-secret-file F\n"
 	    "           --user ACCOUNT_ID --credential CRED\n"
-	    "           --factor pin|otp|totp --factor-file F|- [--otp-id N]\n"
+	    "           --factor pin|otp|totp --factor-file F|-\n"
 	    "           [--level B-B|B-T|B-LT|B-LTA] [--tsa-url URL] [--ca-file F]\n"
 	    "           [--digest sha256|sha384|sha512] [--contents-size BYTES]\n"
 	    "           [--reason R] [--location L] [--name N]\n"
@@ -99,6 +100,63 @@ read_file(const char *path, size_t max, unsigned char **out, size_t *len)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * --factor otp (sign/job.h otp_for): the documents' hashes on stderr, as
+ * POST /v1/otp takes them, and their reference, which the code's message
+ * repeats; then "OTP_ID CODE" from the factor file's first line, read only
+ * now (a terminal, a pipe from the application that asked for the code).
+ */
+static int
+otp_from_file(void *arg, const EVP_MD *md, unsigned char *const *hashes,
+    size_t n, char code[7], long *otp_id, char *err, size_t errlen)
+{
+	const char *path = arg, *name;
+	const unsigned char *hp[CSCC_HASHES_MAX];
+	unsigned char binding[FACTOR_BINDING_LEN], *buf = NULL;
+	char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1], ref[10], extra;
+	size_t i, hlen = (size_t)EVP_MD_get_size(md), len;
+	long id;
+	int rc = -1;
+
+	name = EVP_MD_is_a(md, "SHA2-512") ? "SHA512" :
+	    EVP_MD_is_a(md, "SHA2-384") ? "SHA384" : "SHA256";
+	for (i = 0; i < n; i++)
+		hp[i] = hashes[i];
+	if (factor_sign_binding(name, hp, n, hlen, binding) == -1) {
+		snprintf(err, errlen, "the documents' hashes cannot be bound");
+		return -1;
+	}
+	factor_binding_ref(binding, ref);
+	fprintf(stderr, "pkisign: ask the RA for a code of purpose sign for "
+	    "these documents (POST /v1/otp), then give \"OTP_ID CODE\" in "
+	    "%s:\n{\"hash_algo\":\"%s\",\"hashes\":[", path,
+	    strcmp(name, "SHA512") == 0 ? "sha512" : strcmp(name, "SHA384") ==
+	    0 ? "sha384" : "sha256");
+	for (i = 0; i < n; i++) {
+		(void)EVP_EncodeBlock((unsigned char *)b64, hashes[i], (int)hlen);
+		fprintf(stderr, "%s\"%s\"", i > 0 ? "," : "", b64);
+	}
+	fprintf(stderr, "]}\npkisign: %zu document(s), ref %s\n", n, ref);
+	fflush(stderr);
+	if (read_file(path, SECRET_MAX, &buf, &len) != 0) {
+		snprintf(err, errlen, "no OTP read from %s", path);
+		return -1;
+	}
+	buf[strcspn((char *)buf, "\r\n")] = '\0';
+	if (sscanf((char *)buf, "%ld %6[0-9]%c", &id, code, &extra) != 2 ||
+	    id < 1 || strlen(code) != 6) {
+		snprintf(err, errlen, "%s: not \"OTP_ID CODE\" (an id, a space, "
+		    "6 digits) in its first line", path);
+		goto out;
+	}
+	*otp_id = id;
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return rc;
 }
 
 /* A secret from a file: its first line, without the line end. */
@@ -213,9 +271,11 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_FFILE: o->factor_file = optarg; break;
 		case O_OTPID:
-			o->job.otp_id = parse_long(optarg, 1, LONG_MAX, "--otp-id");
-			o->have_otp_id = 1;
-			break;
+			/* Before schema/060 the OTP was asked for first. */
+			warnmsg("--otp-id: an OTP of purpose sign is for given "
+			    "documents: pkisign says their hashes, then reads "
+			    "\"OTP_ID CODE\" from --factor-file");
+			usage();
 		case O_LEVEL:
 			if (sign_level_parse(optarg, &o->job.level) == -1)
 				usage();
@@ -278,10 +338,6 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->nin > CSCC_HASHES_MAX) {
 		warnmsg("at most %d documents at once", CSCC_HASHES_MAX);
-		usage();
-	}
-	if ((o->job.factor == CSCC_FACTOR_OTP) != o->have_otp_id) {
-		warnmsg("--otp-id goes with --factor otp, and only with it");
 		usage();
 	}
 	if (o->job.level != SIGN_LEVEL_BB && o->job.tsa_url == NULL) {
@@ -461,10 +517,15 @@ main(int argc, char **argv)
 		warnmsg("curl_global_init failed");
 		return 1;
 	}
-	if ((secret = read_secret(o.secret_file, "client secret")) == NULL ||
-	    (code = read_secret(o.factor_file, "PIN or OTP")) == NULL)
+	if ((secret = read_secret(o.secret_file, "client secret")) == NULL)
 		goto out;
 	o.job.client_secret = secret;
+	/* An OTP only once the hashes it is for are known (otp_from_file). */
+	if (o.job.factor == CSCC_FACTOR_OTP) {
+		o.job.otp_for = otp_from_file;
+		o.job.otp_arg = (void *)o.factor_file;
+	} else if ((code = read_secret(o.factor_file, "PIN or code")) == NULL)
+		goto out;
 	o.job.code = code;
 	if ((docs = calloc(o.nin, sizeof(*docs))) == NULL ||
 	    (outs = calloc(o.nin, sizeof(*outs))) == NULL) {

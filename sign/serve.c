@@ -259,36 +259,38 @@ serve_id(const char *s)
 	return n >= 1 && n <= 20 && strspn(s, "0123456789") == n ? 0 : -1;
 }
 
+/*
+ * PIN or TOTP. Not an OTP: one of purpose sign is for given documents
+ * (schema/060), and this service learns their hashes only while it
+ * answers, after the code would have had to be asked for.
+ */
 static int
 serve_factor(json_t *f, struct serve_request *r, char *detail,
     size_t detaillen)
 {
 	json_error_t je;
 	const char *type = NULL, *code = NULL;
-	json_int_t otp_id = 0;
-	int has_id;
+	json_t *t = json_object_get(f, "type");
 
-	if (json_unpack_strict(f, &je, "{s:s, s:s, s?I}", "type", &type,
-	    "code", &code, "otp_id", &otp_id) == -1) {
-		snprintf(detail, detaillen, "factor: {\"type\": \"pin\"|\"otp\"|"
-		    "\"totp\", \"code\": \"…\", \"otp_id\": N with otp}");
+	if (json_is_string(t) && strcmp(json_string_value(t), "otp") == 0) {
+		snprintf(detail, detaillen, "factor.type otp: a sign code is "
+		    "for given documents, whose hashes are known only once "
+		    "they are prepared; use the PIN or TOTP here, or pkisign, "
+		    "which says the hashes before it takes the code");
 		return -1;
 	}
-	has_id = json_object_get(f, "otp_id") != NULL;
+	if (json_unpack_strict(f, &je, "{s:s, s:s}", "type", &type,
+	    "code", &code) == -1) {
+		snprintf(detail, detaillen, "factor: {\"type\": \"pin\"|"
+		    "\"totp\", \"code\": \"…\"}");
+		return -1;
+	}
 	if (strcmp(type, "pin") == 0)
 		r->job.factor = CSCC_FACTOR_PIN;
-	else if (strcmp(type, "otp") == 0)
-		r->job.factor = CSCC_FACTOR_OTP;
 	else if (strcmp(type, "totp") == 0)
 		r->job.factor = CSCC_FACTOR_TOTP;
 	else {
-		snprintf(detail, detaillen, "factor.type: pin, otp or totp");
-		return -1;
-	}
-	if ((r->job.factor == CSCC_FACTOR_OTP) != has_id ||
-	    (has_id && otp_id < 1)) {
-		snprintf(detail, detaillen, "factor.otp_id (a positive "
-		    "integer) goes with type otp, and only with it");
+		snprintf(detail, detaillen, "factor.type: pin or totp");
 		return -1;
 	}
 	/* Never quoted back: a PIN or a code. */
@@ -300,7 +302,6 @@ serve_factor(json_t *f, struct serve_request *r, char *detail,
 	}
 	snprintf(r->code, sizeof(r->code), "%s", code);
 	r->job.code = r->code;
-	r->job.otp_id = (long)otp_id;
 	return 0;
 }
 

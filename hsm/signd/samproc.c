@@ -446,8 +446,10 @@ sam_auth_txn(struct db *db, void *arg)
 	char cred[24], svc[24], acct[24], num[16], ttl[16], sadid[24];
 	char actor[FACTOR_ACTOR_MAX];
 	char *digest = NULL, *hashes = NULL;
+	const unsigned char *hp[SIGND_HASHES_MAX];
 	const char *v[8];
 	json_t *details = NULL;
+	uint32_t i;
 	int rc = -1;
 
 	memset(&f, 0, sizeof(f));
@@ -476,6 +478,18 @@ sam_auth_txn(struct db *db, void *arg)
 	    q->factor == SAM_FACTOR_TOTP ? FACTOR_TOTP : FACTOR_OTP;
 	f.otp_id = (long long)q->otp_id;
 	memcpy(f.secret, q->secret, sizeof(f.secret));
+	/*
+	 * An OTP authorizes the documents it was issued for (schema/060):
+	 * these hashes must be the ones the subscriber asked the code for.
+	 */
+	if (f.type == FACTOR_OTP) {
+		for (i = 0; i < q->hashes.n; i++)
+			hp[i] = q->hashes.h[i];
+		if (factor_sign_binding(sam_md_name(q->hashes.md), hp,
+		    q->hashes.n, sam_md_len(q->hashes.md), f.binding) == -1)
+			goto out;
+		f.bound = 1;
+	}
 	/*
 	 * The service sent the factor: a wrong one is audited as its act
 	 * (the subscriber is the event's object), naming the credential.

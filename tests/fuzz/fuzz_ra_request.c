@@ -61,7 +61,12 @@ fuzz_factors(const uint8_t *data, size_t size)
 		    strcmp(otp.channel, "email") != 0) ||
 		    (strcmp(otp.purpose, "phone_verify") == 0 &&
 		    strcmp(otp.channel, "sms") != 0) ||
-		    strcmp(otp.purpose, "password_reset") == 0)
+		    strcmp(otp.purpose, "password_reset") == 0 ||
+		    /* A sign code has its documents; no other has any. */
+		    (strcmp(otp.purpose, "sign") == 0) != (otp.documents > 0) ||
+		    otp.documents > FACTOR_BINDING_HASHES_MAX ||
+		    (otp.documents == 0 && !fuzz_all_zero(otp.binding,
+		    sizeof(otp.binding))))
 			__builtin_trap();
 	} else if (!fuzz_all_zero(&otp, sizeof(otp)))
 		__builtin_trap();

@@ -93,13 +93,14 @@ sms_code() { # sms_code PHONE PURPOSE: the code of the newest SMS of PURPOSE to 
 	[ -n "$f" ] || fail "no SMS for $2 to $1"
 	sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f" | sed -n 1p
 }
-# sms_otp PHONE PURPOSE / mail_otp EMAIL PURPOSE: an OTP for the session
-# $tok; sets oid and oc.
+# sms_otp PHONE PURPOSE [MEMBERS FOR] / mail_otp EMAIL PURPOSE: an OTP for
+# the session $tok; sets oid and oc. MEMBERS: more of the request (",..."),
+# FOR: what the SMS says the code is for, when not PURPOSE.
 sms_otp() {
-	req POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"$2\"}"
+	req POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"$2\"${3:-}}"
 	expect 201 "SMS OTP $2"
 	oid=$(j .otp_id)
-	oc=$(sms_code "$1" "$2")
+	oc=$(sms_code "$1" "${4:-$2}")
 	[ ${#oc} = 6 ] || fail "no code in the SMS for $2"
 	audit ra.otp.send ra_otp "$oid" '^subscriber:[0-9]+$' "details->>'purpose' = '$2'"
 }
@@ -365,7 +366,12 @@ expect 200 "credentials/list"
 head -c 100 /dev/urandom >"$tmp/doc"
 openssl dgst -sha256 -binary "$tmp/doc" >"$tmp/doc.sha256"
 h=$(base64 -w0 "$tmp/doc.sha256")
-sms_otp "$phone" sign
+# A sign code names the document it is for (schema/060): its reference is
+# the first 4 bytes of SHA-256("pki-sign-binding-v1|SHA256|1|" + hash hex).
+ref=$(printf 'pki-sign-binding-v1|SHA256|1|%s' "$(od -An -tx1 -v "$tmp/doc.sha256" | tr -d ' \n')" |
+	openssl dgst -sha256 -r | cut -c1-8 | tr a-f A-F | sed 's/^\(....\)/\1-/')
+sms_otp "$phone" sign ",\"hash_algo\":\"sha256\",\"hashes\":[\"$h\"]" "signing 1 document(s), ref $ref"
+[ "$(j .binding_ref)/$(j .documents)" = "$ref/1" ] || fail "sign OTP: binding_ref $(j .binding_ref), documents $(j .documents), want $ref/1"
 csc credentials/authorize "{\"credentialID\":\"$cid\",\"numSignatures\":1,\"hashes\":[\"$h\"],\"hashAlgorithmOID\":\"2.16.840.1.101.3.4.2.1\",\"OTP\":\"$oc\",\"otpID\":$oid}"
 expect 200 "credentials/authorize with an SMS OTP"
 sad=$(j .SAD)

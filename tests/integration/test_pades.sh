@@ -197,6 +197,39 @@ lastwhole "$tmp/ab.pdf"
 grep -q 'Signer Certificate Common Name: Bima Saputra' "$tmp/sig.out" || fail "second signer's name"
 note "two successive signers: both valid"
 
+# === an SMS OTP for the documents ==================================================
+# A sign code is bound to the hashes it is asked for (schema/060), so pkisign
+# says them first; the application (here the test) asks the RA for a code
+# for them and gives "OTP_ID CODE" back through the factor file.
+mkfifo "$tmp/otp.fifo"
+rc=0
+"$PKISIGN" --csc-url "$PKI_SIGN_URL" --client-id "$cid" --client-secret-file "$tmp/client.secret" \
+	--user "$aA" --credential "$credA" --factor otp --factor-file "$tmp/otp.fifo" \
+	--in "$tmp/simple.pdf" --out "$tmp/otp1.pdf" --in "$tmp/ab.pdf" --out "$tmp/otp2.pdf" >"$tmp/pkisign.out" 2>&1 &
+spid=$!
+for ((i = 0; i < 200; i++)); do
+	grep -q '^pkisign: 2 document(s), ref ' "$tmp/pkisign.out" && break
+	kill -0 "$spid" 2>/dev/null || { cat "$tmp/pkisign.out"; fail "pkisign --factor otp ended before asking for the code"; }
+	sleep 0.1
+done
+docs=$(grep '^{"hash_algo"' "$tmp/pkisign.out") || { cat "$tmp/pkisign.out"; fail "pkisign did not say the documents' hashes"; }
+ref=$(sed -n 's/^pkisign: 2 document(s), ref \(.*\)$/\1/p' "$tmp/pkisign.out")
+rreq POST /v1/otp "$(jq -c '. + {channel: "sms", purpose: "sign"}' <<<"$docs")" "$tokA"
+[ "$code" = 201 ] || fail "a sign OTP for pkisign's documents: $code $(cat "$tmp/out")"
+[ "$(jq -r .binding_ref "$tmp/out")" = "$ref" ] || fail "the RA's binding_ref $(jq -r .binding_ref "$tmp/out"), pkisign's $ref"
+grep -q "for signing 2 document(s), ref $ref," "$(ls -t "$sms"/* | head -n1)" || fail "the SMS does not name the documents' ref $ref"
+oid=$(jq -r .otp_id "$tmp/out")
+ocode=$(sms_code)
+secrets+=("$ocode")
+printf '%s %s\n' "$oid" "$ocode" >"$tmp/otp.fifo"
+wait "$spid" || rc=$?
+no_secret_in "pkisign's output" "$tmp/pkisign.out"
+signed "B-B with an SMS OTP for the documents"
+sigcheck "$tmp/otp1.pdf" 1
+sigcheck "$tmp/otp2.pdf" 3
+[ "$(q "SELECT consumed_at IS NOT NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "the sign OTP was not used"
+note "an SMS OTP for two documents: pkisign said their hashes and ref $ref, the RA's code for them signed both"
+
 # === a visible QR signature on page 2 =============================================
 sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/multi.pdf" --out "$tmp/qr.pdf" \
 	--visible 2,400,60,120 --qr-url "https://verify.example.id/d/42"
@@ -424,8 +457,9 @@ sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf"
 [ "$rc" = 2 ] || fail "--in without --out: exit $rc, want 2"
 sign "$aA" "$credA" pin "$tmp/pinA" --level B-T --in "$tmp/simple.pdf" --out "$tmp/u.pdf"
 [ "$rc" = 2 ] || fail "B-T without --tsa-url: exit $rc, want 2"
-sign "$aA" "$credA" otp "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/u.pdf"
-[ "$rc" = 2 ] || fail "--factor otp without --otp-id: exit $rc, want 2"
+sign "$aA" "$credA" otp "$tmp/pinA" --otp-id 7 --in "$tmp/simple.pdf" --out "$tmp/u.pdf"
+[ "$rc" = 2 ] && grep -q 'for given documents' "$tmp/pkisign.out" ||
+	{ cat "$tmp/pkisign.out"; fail "--otp-id (an OTP asked for before the documents): exit $rc, want 2"; }
 [ ! -e "$tmp/u.pdf" ] || fail "a usage error wrote an output"
 # Outputs checked before anything is signed: no SAD spent, nothing written.
 sads=$(q "SELECT count(*) FROM sign_sad")
@@ -695,6 +729,11 @@ printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"le
 sreq "$tmp/sbody"
 problem 400 "unknown level"
 grep -q 'B-LTA' "$tmp/sout" || fail "unknown level: the levels are not named: $(cat "$tmp/sout")"
+# An SMS OTP: its documents' hashes are not known before this request.
+printf '{"user":"1","credential":"2","factor":{"type":"otp","otp_id":7,"code":"123456"},"documents":[{"name":"a","pdf":"QUJD"}]}' >"$tmp/sbody"
+sreq "$tmp/sbody"
+problem 400 "an OTP factor"
+grep -q 'for given documents' "$tmp/sout" || fail "an OTP factor: $(cat "$tmp/sout")"
 printf '{"user":"1",' >"$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "truncated JSON"

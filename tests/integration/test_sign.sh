@@ -108,11 +108,21 @@ failures() { q "SELECT sign_factor_failures FROM ra_account WHERE id = $1"; }
 # --- subscribers (as test_ra_factors) ------------------------------------------------
 pw='Signer-Horse7'
 secrets+=("$pw")
-# sign_otp TOKEN: an OTP of purpose sign; sets oid and ocode.
+# sign_otp TOKEN [ALG]: an OTP of purpose sign for the documents whose
+# hashes (hash algorithm ALG, default sha256) are $H (schema/060); sets oid
+# and ocode, and checks that the SMS names them (count and reference) as
+# the answer does.
 sign_otp() {
-	rreq POST /v1/otp '{"channel":"sms","purpose":"sign"}' "$1"
+	local n ref
+	rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"hash_algo\":\"${2:-sha256}\",\"hashes\":$H}" "$1"
 	[ "$code" = 201 ] || fail "otp sign: $code $(cat "$tmp/out")"
 	oid=$(jq -r .otp_id "$tmp/out")
+	n=$(jq -r .documents "$tmp/out")
+	ref=$(jq -r .binding_ref "$tmp/out")
+	[ "$n" = "$(jq length <<<"$H")" ] && [[ $ref =~ ^[0-9A-F]{4}-[0-9A-F]{4}$ ]] ||
+		fail "otp sign: documents $n, binding_ref $ref for $(jq length <<<"$H") hash(es)"
+	grep -q "for signing $n document(s), ref $ref," "$(ls -t "$sms"/* | head -n1)" ||
+		fail "the sign OTP's SMS does not name its $n document(s) and ref $ref: $(cat "$(ls -t "$sms"/* | head -n1)")"
 	ocode=$(sms_code)
 	secrets+=("$ocode")
 }
@@ -376,9 +386,45 @@ for p in $children; do
 done
 note "sign.sam_recycle_after: a SAM replaced every 2 signHash, every request served, the second signed with the key kept unwrapped; a SAM start refused by the database retried until it works; clean stop"
 
-# RSA PKCS#1 v1.5, SHA-256, with an OTP of purpose sign.
-sign_otp "$tokA"
+# RSA PKCS#1 v1.5, SHA-256, with an OTP of purpose sign. The code is for
+# the documents it was asked for (schema/060): other hashes (a service or a
+# worker swapping them) are refused, not counted, and leave it unused.
 hashes sha256 1
+Hbound=$H
+sign_otp "$tokA"
+[ "$(q "SELECT encode(binding, 'hex') = details->>'binding' AND (details->>'documents')::int = 1
+    FROM ra_otp o JOIN audit_event e ON e.action = 'ra.otp.send' AND e.object_id = o.id::text WHERE o.id = $oid")" = t ] ||
+	fail "ra.otp.send does not record the binding stored with the sign OTP"
+hashes sha256 1
+f0=$(failures "$aA")
+n0=$(nauthref)
+before
+authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
+expect 400 invalid_otp "a sign OTP with other hashes than its own"
+unchanged "a sign OTP with other hashes"
+[ "$(q "SELECT consumed_at IS NULL AND attempts = 0 FROM ra_otp WHERE id = $oid")" = t ] ||
+	fail "a sign OTP presented with other hashes was consumed or counted"
+[ "$(failures "$aA")" = "$f0" ] || fail "a sign OTP with other hashes counted as a wrong factor"
+authorize_refused "a sign OTP with other hashes" "$n0" "$credRSA" otp "other documents" "$ocode"
+# One more hash than it was asked for is another set too.
+H=$(jq -c --argjson b "$Hbound" '$b + .' <<<"$H")
+authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
+expect 400 invalid_otp "a sign OTP with one hash more than its own"
+# The same set in another order is the same documents.
+hashes sha256 2
+H2=$H
+H=$(jq -c 'reverse' <<<"$H2")
+sign_otp "$tokA"
+H=$H2
+authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
+expect 200 - "a sign OTP for two hashes, given in the other order"
+hashes sha256 1
+# A sign code is asked for with its documents, or not at all.
+rreq POST /v1/otp '{"channel":"sms","purpose":"sign"}' "$tokA"
+[ "$code" = 400 ] && grep -q 'hashes' "$tmp/out" || fail "a sign OTP without hashes: $code $(cat "$tmp/out")"
+rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"revoke\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tokA"
+[ "$code" = 400 ] || fail "hashes with an OTP of purpose revoke: $code $(cat "$tmp/out")"
+sign_otp "$tokA"
 authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
 expect 200 - "authorize RSA with an OTP"
 [ "$(q "SELECT consumed_at IS NOT NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "the OTP was not consumed"

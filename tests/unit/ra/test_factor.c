@@ -1,6 +1,7 @@
 /*
  * ra/factor_request.c: the uniform 6-digit code (rejection sampling, no
- * modulo bias), the trivial-PIN rule and the factor object parser.
+ * modulo bias), the trivial-PIN rule, the factor object parser, and the
+ * documents of an OTP of purpose sign (POST /v1/otp).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -123,6 +124,81 @@ test_factor_parse(void **state)
 	assert_int_equal(ra_factor_parse(NULL, &f, detail, sizeof(detail)), -1);
 }
 
+/* base64 of SHA-256("a") and ("b"); their binding (tests/unit/lib/test_factor.c). */
+#define H_A	"ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs="
+#define H_B	"PiPoFgA5WUoziU9lZOGxNIu9egCI1CxKy3PurtWcAJ0="
+#define BINDING_AB_REF	"9D52-4735"
+
+static int
+otp_parse(const char *body, struct ra_otp_req *r, char *detail)
+{
+	return ra_parse_otp_request(body, strlen(body), r, detail, 256);
+}
+
+static int
+all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n-- > 0)
+		if (*b++ != 0)
+			return 0;
+	return 1;
+}
+
+static void
+test_otp_documents(void **state)
+{
+	struct ra_otp_req r;
+	char detail[256], ref[10];
+
+	(void)state;
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":[\"" H_B "\",\""
+	    H_A "\"]}", &r, detail), 0);
+	assert_int_equal(r.documents, 2);
+	factor_binding_ref(r.binding, ref);
+	assert_string_equal(ref, BINDING_AB_REF);
+	/* A sign code without its documents. */
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"sign\"}", &r, detail), -1);
+	assert_non_null(strstr(detail, "required"));
+	assert_true(all_zero(&r, sizeof(r)));
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"sign\",\"hashes\":[\"" H_A "\"]}", &r, detail), -1);
+	/* Documents for another purpose. */
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"revoke\",\"hash_algo\":\"sha256\",\"hashes\":[\"" H_A
+	    "\"]}", &r, detail), -1);
+	assert_non_null(strstr(detail, "only with purpose sign"));
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"revoke\"}", &r, detail), 0);
+	assert_int_equal(r.documents, 0);
+	/* A hash of the wrong length, a duplicate, an unknown algorithm,
+	 * none, not base64, an empty array. */
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"sign\",\"hash_algo\":\"sha384\",\"hashes\":[\"" H_A "\"]}",
+	    &r, detail), -1);
+	assert_non_null(strstr(detail, "48-byte"));
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":[\"" H_A "\",\""
+	    H_A "\"]}", &r, detail), -1);
+	assert_non_null(strstr(detail, "equal"));
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"sign\",\"hash_algo\":\"md5\",\"hashes\":[\"" H_A "\"]}",
+	    &r, detail), -1);
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":[]}", &r,
+	    detail), -1);
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":[\"!!!!\"]}",
+	    &r, detail), -1);
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":\"" H_A "\"}",
+	    &r, detail), -1);
+	assert_true(all_zero(&r, sizeof(r)));
+}
+
 int
 main(void)
 {
@@ -131,6 +207,7 @@ main(void)
 		cmocka_unit_test(test_code_uniform),
 		cmocka_unit_test(test_pin_rule),
 		cmocka_unit_test(test_factor_parse),
+		cmocka_unit_test(test_otp_documents),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

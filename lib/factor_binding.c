@@ -1,0 +1,70 @@
+/*
+ * What an OTP of purpose sign is bound to: the set of the documents' hashes
+ * (lib/factor.h factor_sign_binding, schema/060). Apart from lib/factor.c
+ * so that pkisign, which shows the reference, needs neither libpq's
+ * verifier nor Argon2.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "lib/factor.h"
+#include "lib/hex.h"
+
+int
+factor_sign_binding(const char *md, const unsigned char *const *hashes,
+    size_t n, size_t hlen, unsigned char out[FACTOR_BINDING_LEN])
+{
+	const unsigned char *sorted[FACTOR_BINDING_HASHES_MAX], *t;
+	char head[64], hex[2 * 64 + 1];
+	EVP_MD_CTX *ctx = NULL;
+	unsigned int outlen = 0;
+	size_t i, j;
+	int len, c, rc = -1;
+
+	if (md == NULL || hashes == NULL || n < 1 ||
+	    n > FACTOR_BINDING_HASHES_MAX || !((strcmp(md, "SHA256") == 0 &&
+	    hlen == 32) || (strcmp(md, "SHA384") == 0 && hlen == 48) ||
+	    (strcmp(md, "SHA512") == 0 && hlen == 64)))
+		return -1;
+	/* Insertion sort: at most 100, and no comparator state to share. */
+	for (i = 0; i < n; i++) {
+		t = hashes[i];
+		for (j = i; j > 0 && (c = memcmp(sorted[j - 1], t, hlen)) >= 0;
+		    j--) {
+			if (c == 0)
+				return -1;	/* a set: no duplicates */
+			sorted[j] = sorted[j - 1];
+		}
+		sorted[j] = t;
+	}
+	len = snprintf(head, sizeof(head), "pki-sign-binding-v1|%s|%zu|", md,
+	    n);
+	if (len < 0 || (size_t)len >= sizeof(head) ||
+	    (ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, head, (size_t)len) != 1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		hex_encode(sorted[i], hlen, hex);
+		if ((i > 0 && EVP_DigestUpdate(ctx, ",", 1) != 1) ||
+		    EVP_DigestUpdate(ctx, hex, 2 * hlen) != 1)
+			goto out;
+	}
+	if (EVP_DigestFinal_ex(ctx, out, &outlen) != 1 ||
+	    outlen != FACTOR_BINDING_LEN)
+		goto out;
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+void
+factor_binding_ref(const unsigned char binding[FACTOR_BINDING_LEN],
+    char out[10])
+{
+	snprintf(out, 10, "%02X%02X-%02X%02X", binding[0], binding[1],
+	    binding[2], binding[3]);
+}
