@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "lib/factor.h"
 #include "sign/cades.h"
 #include "sign/csc_client.h"
 #include "sign/job.h"
@@ -451,9 +452,13 @@ doc_clear(struct doc *d)
 	memset(d, 0, sizeof(*d));
 }
 
-enum sign_status
-sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
-    char *err, size_t errlen)
+/*
+ * sign_documents, or with hashes_out only up to the hashes it would
+ * authorize (sign_hashes).
+ */
+static enum sign_status
+sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
+    unsigned char (*hashes_out)[EVP_MAX_MD_SIZE], char *err, size_t errlen)
 {
 	struct cscc *csc = NULL;
 	struct cscc_cred cr = { 0 };
@@ -532,7 +537,7 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 		goto out;
 
 	/* Each document's hash to sign. */
-	now = time(NULL);
+	now = o->signing_time != 0 ? o->signing_time : time(NULL);
 	for (i = 0; i < n; i++) {
 		if (doc_prepare(&docs[i], o, &cr, o->name ? o->name : cn, now,
 		    contents, &bad, err, errlen) != 0) {
@@ -540,6 +545,14 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 			goto out;
 		}
 		hashes[i] = docs[i].hash;
+	}
+	if (hashes_out != NULL) {
+		for (i = 0; i < n; i++)
+			memcpy(hashes_out[i], hashes[i],
+			    (size_t)EVP_MD_get_size(o->md));
+		status = SIGN_OK;
+		err[0] = '\0';
+		goto out;
 	}
 
 	/* An OTP for these hashes, now that they are known. */
@@ -638,4 +651,54 @@ sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	cscc_free_secret(sad);
 	OPENSSL_cleanse(otp, sizeof(otp));
 	return status;
+}
+
+enum sign_status
+sign_documents(const struct sign_job *o, struct sign_doc *sds, size_t n,
+    char *err, size_t errlen)
+{
+	return sign_run(o, sds, n, NULL, err, errlen);
+}
+
+enum sign_status
+sign_hashes(const struct sign_job *o, struct sign_doc *sds, size_t n,
+    unsigned char (*out)[EVP_MAX_MD_SIZE], char *err, size_t errlen)
+{
+	return sign_run(o, sds, n, out, err, errlen);
+}
+
+json_t *
+sign_otp_documents(const EVP_MD *md, unsigned char *const *hashes, size_t n,
+    char ref[10])
+{
+	const unsigned char *hp[CSCC_HASHES_MAX];
+	unsigned char binding[FACTOR_BINDING_LEN];
+	size_t i, hlen = (size_t)EVP_MD_get_size(md);
+	const char *name = EVP_MD_is_a(md, "SHA2-512") ? "SHA512" :
+	    EVP_MD_is_a(md, "SHA2-384") ? "SHA384" : "SHA256";
+	json_t *o, *arr;
+	char *b64;
+
+	if (n > CSCC_HASHES_MAX)
+		return NULL;
+	for (i = 0; i < n; i++)
+		hp[i] = hashes[i];
+	if (factor_sign_binding(name, hp, n, hlen, binding) == -1)
+		return NULL;
+	factor_binding_ref(binding, ref);
+	if ((o = json_pack("{s:s, s:[]}", "hash_algo", strcmp(name,
+	    "SHA512") == 0 ? "sha512" : strcmp(name, "SHA384") == 0 ?
+	    "sha384" : "sha256", "hashes")) == NULL)
+		return NULL;
+	arr = json_object_get(o, "hashes");
+	for (i = 0; i < n; i++) {
+		if ((b64 = cscc_b64_encode(hashes[i], hlen)) == NULL ||
+		    json_array_append_new(arr, json_string(b64)) == -1) {
+			free(b64);
+			json_decref(o);
+			return NULL;
+		}
+		free(b64);
+	}
+	return o;
 }

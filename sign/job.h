@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "sign/csc_client.h"
@@ -78,6 +79,12 @@ struct sign_job {
 	/* Not NULL: sign this existing empty signature field of each
 	 * document (pdf_sig_opts.fill_field) instead of adding one. */
 	const char		*field;
+	/*
+	 * The claimed signing time (/M); 0: now. Preparing the same
+	 * documents with the same job and signing time gives the same
+	 * hashes (sign_hashes).
+	 */
+	time_t			 signing_time;
 	/* Bytes reserved for the CMS; 0: the larger of PDF_CONTENTS_DEFAULT
 	 * and its bound (cades_size_bound); below that bound: refused before
 	 * authorization. */
@@ -105,6 +112,27 @@ int		 sign_level_parse(const char *s, enum sign_level *);
  */
 enum sign_status	sign_documents(const struct sign_job *,
 			    struct sign_doc *docs, size_t n, char *err,
+			    size_t errlen);
+/*
+ * The hashes sign_documents would have authorized for these documents
+ * with this job (signing_time set): n of EVP_MD_get_size(job->md) bytes
+ * into out. The signing service is asked for its token and the
+ * credential's certificate; nothing is authorized or signed. What an
+ * application asks a sign OTP for before it calls sign_documents with the
+ * code and the same signing time.
+ */
+/*
+ * The documents' hashes as the RA's POST /v1/otp takes them for a sign
+ * OTP, {"hash_algo": "sha256", "hashes": [base64, ...]}, and in ref their
+ * binding's reference ("1A2B-3C4D", lib/factor.h), which the code's
+ * message repeats. NULL when out of memory or two hashes are equal.
+ */
+json_t			*sign_otp_documents(const EVP_MD *md,
+			    unsigned char *const *hashes, size_t n,
+			    char ref[10]);
+enum sign_status	sign_hashes(const struct sign_job *,
+			    struct sign_doc *docs, size_t n,
+			    unsigned char (*out)[EVP_MAX_MD_SIZE], char *err,
 			    size_t errlen);
 
 #endif

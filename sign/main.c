@@ -35,7 +35,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "lib/factor.h"
 #include "lib/file.h"
 #include "lib/sandbox.h"
 #include "sign/csc_client.h"
@@ -112,34 +111,26 @@ static int
 otp_from_file(void *arg, const EVP_MD *md, unsigned char *const *hashes,
     size_t n, char code[7], long *otp_id, char *err, size_t errlen)
 {
-	const char *path = arg, *name;
-	const unsigned char *hp[CSCC_HASHES_MAX];
-	unsigned char binding[FACTOR_BINDING_LEN], *buf = NULL;
-	char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1], ref[10], extra;
-	size_t i, hlen = (size_t)EVP_MD_get_size(md), len;
+	const char *path = arg;
+	unsigned char *buf = NULL;
+	char ref[10], extra, *js = NULL;
+	size_t len = 0;
+	json_t *docs;
 	long id;
 	int rc = -1;
 
-	name = EVP_MD_is_a(md, "SHA2-512") ? "SHA512" :
-	    EVP_MD_is_a(md, "SHA2-384") ? "SHA384" : "SHA256";
-	for (i = 0; i < n; i++)
-		hp[i] = hashes[i];
-	if (factor_sign_binding(name, hp, n, hlen, binding) == -1) {
-		snprintf(err, errlen, "the documents' hashes cannot be bound");
+	if ((docs = sign_otp_documents(md, hashes, n, ref)) == NULL ||
+	    (js = json_dumps(docs, JSON_COMPACT)) == NULL) {
+		snprintf(err, errlen, "the documents' hashes cannot be said");
+		json_decref(docs);
 		return -1;
 	}
-	factor_binding_ref(binding, ref);
+	json_decref(docs);
 	fprintf(stderr, "pkisign: ask the RA for a code of purpose sign for "
 	    "these documents (POST /v1/otp), then give \"OTP_ID CODE\" in "
-	    "%s:\n{\"hash_algo\":\"%s\",\"hashes\":[", path,
-	    strcmp(name, "SHA512") == 0 ? "sha512" : strcmp(name, "SHA384") ==
-	    0 ? "sha384" : "sha256");
-	for (i = 0; i < n; i++) {
-		(void)EVP_EncodeBlock((unsigned char *)b64, hashes[i], (int)hlen);
-		fprintf(stderr, "%s\"%s\"", i > 0 ? "," : "", b64);
-	}
-	fprintf(stderr, "]}\npkisign: %zu document(s), ref %s\n", n, ref);
+	    "%s:\n%s\npkisign: %zu document(s), ref %s\n", path, js, n, ref);
 	fflush(stderr);
+	free(js);
 	if (read_file(path, SECRET_MAX, &buf, &len) != 0) {
 		snprintf(err, errlen, "no OTP read from %s", path);
 		return -1;

@@ -1555,7 +1555,8 @@ upd_trailer_keys(struct pdf_update *u, const struct pdf_doc *doc,
 {
 	qpdf_data q = doc->q;
 	qpdf_oh tr, root, info, id, id0;
-	unsigned char fresh[16];
+	unsigned char fresh[16], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
 	const char *s;
 	size_t n;
 
@@ -1572,11 +1573,19 @@ upd_trailer_keys(struct pdf_update *u, const struct pdf_doc *doc,
 		s = qpdf_oh_unparse(q, info);
 		buf_printf(&u->out, " /Info %s", s);
 	}
-	/* /ID: the first part stays, the second changes with each update. */
-	if (RAND_bytes(fresh, sizeof(fresh)) != 1) {
-		snprintf(err, errlen, "RAND_bytes failed");
+	/*
+	 * /ID: the first part stays, the second changes with each update
+	 * (§14.4): derived from the file so far (the update holds its /M
+	 * time), not drawn at random, so that preparing the same document
+	 * at the same signing time gives the same hash to sign — what a
+	 * sign OTP is bound to (pkisign serve's POST /v1/sign/hashes).
+	 */
+	if (EVP_Digest(u->out.p, u->out.len, md, &mdlen, EVP_sha256(),
+	    NULL) != 1) {
+		snprintf(err, errlen, "SHA-256 failed");
 		return -1;
 	}
+	memcpy(fresh, md, sizeof(fresh));
 	buf_str(&u->out, " /ID [<");
 	id = qpdf_oh_get_key(q, tr, "/ID");
 	id0 = qpdf_oh_is_array(q, id) && qpdf_oh_get_array_n_items(q, id) == 2 ?

@@ -8,7 +8,9 @@
  * socket/connect/poll/socketpair; the CA file is opened per job).
  * A request: the caller's bearer token checked before the body is read
  * (pades.callers_file), the body parsed strictly, the job run
- * (sign/job.c), the answer. Statuses: 200 signed; 400 malformed body;
+ * (sign/job.c), the answer. POST /v1/sign/hashes runs it up to the
+ * hashes (for a sign OTP, bound to them). Statuses: 200 signed (or the
+ * hashes); 400 malformed body;
  * 401 no known caller's token; 403 the signing service
  * refused (wrong factor, locked, credential revoked or another's: CSC's
  * error and description); 413 body too large (lib/http, unread); 415 not
@@ -22,10 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "lib/config.h"
@@ -36,6 +40,7 @@
 #include "lib/log.h"
 #include "lib/sandbox.h"
 #include "lib/secret.h"
+#include "lib/timeutil.h"
 #include "sign/csc_client.h"
 #include "sign/pdf.h"
 #include "sign/serve.h"
@@ -259,38 +264,36 @@ serve_id(const char *s)
 	return n >= 1 && n <= 20 && strspn(s, "0123456789") == n ? 0 : -1;
 }
 
-/*
- * PIN or TOTP. Not an OTP: one of purpose sign is for given documents
- * (schema/060), and this service learns their hashes only while it
- * answers, after the code would have had to be asked for.
- */
 static int
 serve_factor(json_t *f, struct serve_request *r, char *detail,
     size_t detaillen)
 {
 	json_error_t je;
 	const char *type = NULL, *code = NULL;
-	json_t *t = json_object_get(f, "type");
+	json_int_t otp_id = 0;
+	int has_id;
 
-	if (json_is_string(t) && strcmp(json_string_value(t), "otp") == 0) {
-		snprintf(detail, detaillen, "factor.type otp: a sign code is "
-		    "for given documents, whose hashes are known only once "
-		    "they are prepared; use the PIN or TOTP here, or pkisign, "
-		    "which says the hashes before it takes the code");
+	if (json_unpack_strict(f, &je, "{s:s, s:s, s?I}", "type", &type,
+	    "code", &code, "otp_id", &otp_id) == -1) {
+		snprintf(detail, detaillen, "factor: {\"type\": \"pin\"|\"otp\"|"
+		    "\"totp\", \"code\": \"…\", \"otp_id\": N with otp}");
 		return -1;
 	}
-	if (json_unpack_strict(f, &je, "{s:s, s:s}", "type", &type,
-	    "code", &code) == -1) {
-		snprintf(detail, detaillen, "factor: {\"type\": \"pin\"|"
-		    "\"totp\", \"code\": \"…\"}");
-		return -1;
-	}
+	has_id = json_object_get(f, "otp_id") != NULL;
 	if (strcmp(type, "pin") == 0)
 		r->job.factor = CSCC_FACTOR_PIN;
+	else if (strcmp(type, "otp") == 0)
+		r->job.factor = CSCC_FACTOR_OTP;
 	else if (strcmp(type, "totp") == 0)
 		r->job.factor = CSCC_FACTOR_TOTP;
 	else {
-		snprintf(detail, detaillen, "factor.type: pin or totp");
+		snprintf(detail, detaillen, "factor.type: pin, otp or totp");
+		return -1;
+	}
+	if ((r->job.factor == CSCC_FACTOR_OTP) != has_id ||
+	    (has_id && otp_id < 1)) {
+		snprintf(detail, detaillen, "factor.otp_id (a positive "
+		    "integer) goes with type otp, and only with it");
 		return -1;
 	}
 	/* Never quoted back: a PIN or a code. */
@@ -302,7 +305,43 @@ serve_factor(json_t *f, struct serve_request *r, char *detail,
 	}
 	snprintf(r->code, sizeof(r->code), "%s", code);
 	r->job.code = r->code;
+	r->job.otp_id = (long)otp_id;
+	r->has_factor = 1;
 	return 0;
+}
+
+/*
+ * signing_time: "YYYY-MM-DDTHH:MM:SSZ", recent (SERVE_SIGNING_TIME_*):
+ * the one POST /v1/sign/hashes answered, given back with the OTP for
+ * those hashes. Not any time: a caller must not backdate /M.
+ */
+static int
+serve_signing_time(const char *s, struct serve_request *r, char *detail,
+    size_t detaillen)
+{
+	struct tm tm;
+	char extra;
+	time_t t, now = time(NULL);
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) != 20 || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%c",
+	    &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+	    &tm.tm_sec, &extra) != 6 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 59)
+		goto bad;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if ((t = timegm(&tm)) == (time_t)-1 || t < now -
+	    SERVE_SIGNING_TIME_PAST_S || t > now + SERVE_SIGNING_TIME_AHEAD_S)
+		goto bad;
+	r->job.signing_time = t;
+	return 0;
+bad:
+	snprintf(detail, detaillen, "signing_time: YYYY-MM-DDTHH:MM:SSZ, the "
+	    "one POST /v1/sign/hashes answered, at most %d s old",
+	    SERVE_SIGNING_TIME_PAST_S);
+	return -1;
 }
 
 static int
@@ -380,7 +419,7 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 	json_t *root, *factor = NULL, *visible = NULL, *docs = NULL;
 	const char *user = NULL, *cred = NULL, *level = NULL, *digest = NULL;
 	const char *reason = NULL, *location = NULL, *name = NULL;
-	const char *field = NULL;
+	const char *field = NULL, *stime = NULL;
 
 	memset(r, 0, sizeof(*r));
 	/* jansson's messages quote the text near the error: not echoed. */
@@ -390,15 +429,16 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 		return -1;
 	}
 	r->root = root;
-	if (json_unpack_strict(root, &je, "{s:s, s:s, s:o, s?s, s?s, s?s, "
-	    "s?s, s?s, s?o, s?s, s:o}", "user", &user, "credential", &cred,
-	    "factor", &factor, "level", &level, "digest", &digest, "reason",
-	    &reason, "location", &location, "name", &name, "visible", &visible,
-	    "field", &field, "documents", &docs) == -1) {
+	if (json_unpack_strict(root, &je, "{s:s, s:s, s?o, s?s, s?s, s?s, "
+	    "s?s, s?s, s?o, s?s, s?s, s:o}", "user", &user, "credential",
+	    &cred, "factor", &factor, "level", &level, "digest", &digest,
+	    "reason", &reason, "location", &location, "name", &name, "visible",
+	    &visible, "field", &field, "signing_time", &stime, "documents",
+	    &docs) == -1) {
 		snprintf(detail, detaillen, "members: user, credential, "
-		    "factor (required), level, digest, reason, location, name, "
-		    "visible, field, documents (required), each once, of their "
-		    "type");
+		    "factor, level, digest, reason, location, name, visible, "
+		    "field, signing_time, documents (required), each once, of "
+		    "their type");
 		return -1;
 	}
 	/* An existing signature field keeps its own widget. */
@@ -436,7 +476,9 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 	r->job.reason = reason;
 	r->job.location = location;
 	r->job.name = name;
-	if (serve_factor(factor, r, detail, detaillen) == -1 ||
+	if ((factor != NULL && serve_factor(factor, r, detail,
+	    detaillen) == -1) || (stime != NULL && serve_signing_time(stime,
+	    r, detail, detaillen) == -1) ||
 	    (visible != NULL && serve_visible(visible, r, detail,
 	    detaillen) == -1) ||
 	    serve_documents(docs, r, detail, detaillen) == -1)
@@ -498,6 +540,40 @@ out:
 	return rc;
 }
 
+/*
+ * POST /v1/sign/hashes: what POST /v1/sign would have authorized for these
+ * documents at this signing time, and their binding's reference: the
+ * application asks the RA for a sign OTP with these hashes (it is bound to
+ * them, schema/060), then calls POST /v1/sign with the same body, the
+ * code and this signing_time, which give the same hashes.
+ */
+static int
+serve_hashes(struct http_response *resp, const struct serve_request *r,
+    unsigned char (*h)[EVP_MAX_MD_SIZE])
+{
+	unsigned char *hp[CSCC_HASHES_MAX];
+	char ref[10], when[TIME_ISO8601_MAX];
+	json_t *o;
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < r->ndocs; i++)
+		hp[i] = h[i];
+	if ((o = sign_otp_documents(r->job.md, hp, r->ndocs, ref)) == NULL)
+		return http_problem(resp, 422, NULL, NULL, "two documents give "
+		    "the same hash: sign each once");
+	if (json_object_set_new(o, "signing_time", json_string(time_iso8601(
+	    r->job.signing_time, when, sizeof(when)))) == -1 ||
+	    json_object_set_new(o, "documents", json_integer(
+	    (json_int_t)r->ndocs)) == -1 ||
+	    json_object_set_new(o, "binding_ref", json_string(ref)) == -1)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(o);
+	return rc;
+}
+
 static int
 serve_handle(void *arg, const struct http_request *req,
     struct http_response *resp)
@@ -508,19 +584,23 @@ serve_handle(void *arg, const struct http_request *req,
 	const char *ct = req->content_type;
 	char detail[1024];
 	enum sign_status st;
-	json_t *h;
-	int rc;
+	unsigned char (*h)[EVP_MAX_MD_SIZE] = NULL;
+	json_t *health;
+	int rc, hashes_only;
 
 	if (strcmp(req->path, "/health") == 0) {
 		if (strcmp(req->method, "GET") != 0)
 			return http_problem(resp, 405, NULL, NULL, "GET only");
-		h = json_pack("{s:s}", "status", "ok");
-		rc = http_respond_json(resp, 200, h);
-		json_decref(h);
+		health = json_pack("{s:s}", "status", "ok");
+		rc = http_respond_json(resp, 200, health);
+		json_decref(health);
 		return rc;
 	}
-	if (strcmp(req->path, "/v1/sign") != 0)
-		return http_problem(resp, 404, NULL, NULL, "POST /v1/sign");
+	if (strcmp(req->path, "/v1/sign") != 0 &&
+	    strcmp(req->path, "/v1/sign/hashes") != 0)
+		return http_problem(resp, 404, NULL, NULL, "POST /v1/sign or "
+		    "/v1/sign/hashes");
+	hashes_only = strcmp(req->path, "/v1/sign/hashes") == 0;
 	/* serve_admit let only known callers in; asked again for the name. */
 	if ((caller = serve_caller(sv, req)) == NULL)
 		return http_problem(resp, 401, NULL, NULL, "unknown caller");
@@ -545,9 +625,33 @@ serve_handle(void *arg, const struct http_request *req,
 		return http_problem(resp, 400, NULL, NULL, "this service has "
 		    "no TSA (pades.tsa_url): level B-B only");
 	}
-	st = sign_documents(&r.job, r.docs, r.ndocs, detail, sizeof(detail));
+	if (r.has_factor == hashes_only) {
+		serve_request_clear(&r);
+		return http_problem(resp, 400, NULL, NULL, hashes_only ?
+		    "factor: not here; give it to POST /v1/sign with the code "
+		    "asked for these hashes" : "factor: required");
+	}
+	if (hashes_only) {
+		if (r.job.signing_time == 0)
+			r.job.signing_time = time(NULL);
+		if ((h = calloc(r.ndocs, sizeof(*h))) == NULL) {
+			serve_request_clear(&r);
+			return -1;
+		}
+		st = sign_hashes(&r.job, r.docs, r.ndocs, h, detail,
+		    sizeof(detail));
+	} else
+		st = sign_documents(&r.job, r.docs, r.ndocs, detail,
+		    sizeof(detail));
 	switch (st) {
 	case SIGN_OK:
+		if (hashes_only) {
+			log_info("hashes of %zu document(s) for account %s, "
+			    "credential %s, caller %s", r.ndocs, r.job.user,
+			    r.job.credential, caller->name);
+			rc = serve_hashes(resp, &r, h);
+			break;
+		}
 		log_info("signed %zu document(s) (%s) for account %s, "
 		    "credential %s, caller %s", r.ndocs,
 		    sign_level_name(r.job.level), r.job.user,
@@ -568,6 +672,7 @@ serve_handle(void *arg, const struct http_request *req,
 		rc = http_problem(resp, 502, NULL, NULL, detail);
 		break;
 	}
+	free(h);
 	serve_request_clear(&r);
 	return rc;
 }

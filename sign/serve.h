@@ -19,18 +19,29 @@
 #include "sign/job.h"
 
 /* A request body, parsed. The strings point into root (or into code). */
+/*
+ * A signing time given back (the one /v1/sign/hashes chose) may be this
+ * old: time to ask for an OTP and type it (the RA's codes live 5 minutes).
+ */
+#define SERVE_SIGNING_TIME_PAST_S	900
+#define SERVE_SIGNING_TIME_AHEAD_S	60
+
 struct serve_request {
 	struct sign_job		 job;	/* the request's part of the job */
 	struct sign_doc		*docs;
 	size_t			 ndocs;
 	char			 code[64];	/* the factor, wiped */
+	int			 has_factor;	/* POST /v1/sign: required;
+						   /v1/sign/hashes: none */
 	void			*root;		/* json_t * */
 };
 
 /*
- * Parses and checks a POST /v1/sign body (strict JSON: unknown or
- * duplicate members refused; documents strict base64). 0, or -1 with a
- * message for the client in detail (never the factor).
+ * Parses and checks a POST /v1/sign or /v1/sign/hashes body (strict JSON:
+ * unknown or duplicate members refused; documents strict base64;
+ * signing_time "YYYY-MM-DDTHH:MM:SSZ" from SERVE_SIGNING_TIME_PAST_S ago to
+ * SERVE_SIGNING_TIME_AHEAD_S ahead). 0, or -1 with a message for the
+ * client in detail (never the factor).
  */
 int	serve_parse(const unsigned char *body, size_t len,
 	    struct serve_request *, char *detail, size_t detaillen);

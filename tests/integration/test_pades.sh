@@ -595,11 +595,11 @@ wait_line "$tmp/serve.log" "signing PDFs on 127.0.0.1:$sport" &&
 grep -q 'insecure_no_sandbox' "$tmp/serve.log" && fail "pkisign serve runs without its sandbox"
 # sreq BODY-FILE [CONTENT-TYPE]: POST /v1/sign; sets code, body in $tmp/sout.
 # As the caller whose token is ${3:-$apptok} (none when "-").
-sreq() {
+sreq() { # sreq FILE [CONTENT-TYPE [TOKEN|- [PATH]]]
 	local auth=()
 	[ "${3:-}" = - ] || auth=(-H "Authorization: Bearer ${3:-$apptok}")
 	code=$(curl -sS -X POST -o "$tmp/sout" -D "$tmp/shdr" -w '%{http_code}' -H "Content-Type: ${2:-application/json}" \
-		"${auth[@]}" --data-binary "@$1" "http://127.0.0.1:$sport/v1/sign")
+		"${auth[@]}" --data-binary "@$1" "http://127.0.0.1:$sport${4:-/v1/sign}")
 }
 # body USER CRED FACTOR-JSON LEVEL FILE...: a request body into $tmp/sbody.
 body() {
@@ -656,6 +656,46 @@ done
 [ "$(q "SELECT factor_failures + sign_factor_failures FROM ra_account WHERE id = $aB")" = "$fails" ] ||
 	fail "an unauthenticated request reached the signing service (factor failures $fails before)"
 note "pkisign serve: no token, an unknown token, Basic: 401 before the body, no factor tried"
+# An SMS OTP through the service: a sign code is bound to the documents'
+# hashes (schema/060), so the application asks for them first (POST
+# /v1/sign/hashes, no factor), gets the RA's code for them, and sends the
+# same request with the code and the signing_time it was given: the same
+# hashes, signed. Another signing_time gives other hashes: refused.
+body "$aA" "$credA" '""' B-B "$tmp/simple.pdf" "$tmp/multi.pdf"
+sed -i 's/"factor":"",//' "$tmp/sbody"
+sreq "$tmp/sbody" "" "" /v1/sign/hashes
+[ "$code" = 200 ] || fail "serve /v1/sign/hashes: HTTP $code: $(head -c 500 "$tmp/sout")"
+st=$(jq -r .signing_time "$tmp/sout")
+ref=$(jq -r .binding_ref "$tmp/sout")
+[ "$(jq -r '(.documents | tostring) + ":" + .hash_algo + ":" + (.hashes | length | tostring)' "$tmp/sout")" = 2:sha256:2 ] ||
+	fail "serve /v1/sign/hashes: $(cat "$tmp/sout")"
+# Asked again with that signing_time: the same hashes.
+cp "$tmp/sout" "$tmp/hashes1"
+sed -i "s/\"documents\":/\"signing_time\":\"$st\",\"documents\":/" "$tmp/sbody"
+sreq "$tmp/sbody" "" "" /v1/sign/hashes
+[ "$(jq -c '[.hashes, .binding_ref, .signing_time]' "$tmp/sout")" = "$(jq -c --arg st "$st" '[.hashes, .binding_ref, $st]' "$tmp/hashes1")" ] ||
+	fail "serve /v1/sign/hashes at the same signing_time gave other hashes: $(cat "$tmp/sout") vs $(cat "$tmp/hashes1")"
+rreq POST /v1/otp "$(jq -c '{hash_algo, hashes} + {channel: "sms", purpose: "sign"}' "$tmp/hashes1")" "$tokA"
+[ "$code" = 201 ] && [ "$(jq -r .binding_ref "$tmp/out")" = "$ref" ] || fail "a sign OTP for the service's hashes: $code $(cat "$tmp/out")"
+oid=$(jq -r .otp_id "$tmp/out")
+ocode=$(sms_code)
+secrets+=("$ocode")
+fac="{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}"
+# Without the signing_time: now, other hashes, refused and the code kept.
+body "$aA" "$credA" "$fac" B-B "$tmp/simple.pdf" "$tmp/multi.pdf"
+sleep 1
+sreq "$tmp/sbody"
+problem 403 "the OTP with another signing time"
+grep -q invalid_otp "$tmp/sout" || fail "the OTP with another signing time: $(cat "$tmp/sout")"
+sed -i "s/\"documents\":/\"signing_time\":\"$st\",\"documents\":/" "$tmp/sbody"
+sreq "$tmp/sbody"
+[ "$code" = 200 ] || fail "serve with a sign OTP: HTTP $code: $(head -c 500 "$tmp/sout")"
+for i in 0 1; do
+	jq -r ".documents[$i].pdf" "$tmp/sout" | base64 -d >"$tmp/servedotp$i.pdf"
+	sigcheck "$tmp/servedotp$i.pdf" 1
+done
+[ "$(q "SELECT consumed_at IS NOT NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "the service's sign OTP was not used"
+note "pkisign serve with an SMS OTP: /v1/sign/hashes (the same hashes at the same signing_time), the RA's code for them, /v1/sign signed both"
 # B-LTA through the service: the signature and a document time-stamp over it.
 body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-LTA "$tmp/xref.pdf"
 sreq "$tmp/sbody"
@@ -729,11 +769,17 @@ printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"le
 sreq "$tmp/sbody"
 problem 400 "unknown level"
 grep -q 'B-LTA' "$tmp/sout" || fail "unknown level: the levels are not named: $(cat "$tmp/sout")"
-# An SMS OTP: its documents' hashes are not known before this request.
-printf '{"user":"1","credential":"2","factor":{"type":"otp","otp_id":7,"code":"123456"},"documents":[{"name":"a","pdf":"QUJD"}]}' >"$tmp/sbody"
+# A factor on /v1/sign/hashes; none on /v1/sign; a signing_time too old.
+printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"documents":[{"name":"a","pdf":"QUJD"}]}' >"$tmp/sbody"
+sreq "$tmp/sbody" "" "" /v1/sign/hashes
+problem 400 "a factor on /v1/sign/hashes"
+printf '{"user":"1","credential":"2","documents":[{"name":"a","pdf":"QUJD"}]}' >"$tmp/sbody"
 sreq "$tmp/sbody"
-problem 400 "an OTP factor"
-grep -q 'for given documents' "$tmp/sout" || fail "an OTP factor: $(cat "$tmp/sout")"
+problem 400 "no factor on /v1/sign"
+printf '{"user":"1","credential":"2","signing_time":"%s","documents":[{"name":"a","pdf":"QUJD"}]}' \
+	"$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" >"$tmp/sbody"
+sreq "$tmp/sbody" "" "" /v1/sign/hashes
+problem 400 "a signing_time an hour old"
 printf '{"user":"1",' >"$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "truncated JSON"
