@@ -15,19 +15,9 @@
 #include <cmocka.h>
 
 #include "ra/extern.h"
+#include "tests/unit/ra/ratest.h"
 
 #define PARSE(fn, body, r)	fn(body, strlen(body), r, detail, sizeof(detail))
-
-static int
-all_zero(const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	while (n-- > 0)
-		if (*c++ != 0)
-			return 0;
-	return 1;
-}
 
 static void
 test_totp_bodies(void **state)

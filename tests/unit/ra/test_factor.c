@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "ra/extern.h"
+#include "tests/unit/ra/ratest.h"
 
 /* 4294 × 10^6: the first draw that would bias the codes. */
 #define LIMIT	4294000000U
@@ -133,17 +134,6 @@ static int
 otp_parse(const char *body, struct ra_otp_req *r, char *detail)
 {
 	return ra_parse_otp_request(body, strlen(body), r, detail, 256);
-}
-
-static int
-all_zero(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n-- > 0)
-		if (*b++ != 0)
-			return 0;
-	return 1;
 }
 
 static void

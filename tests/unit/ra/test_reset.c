@@ -18,21 +18,11 @@
 #include <cmocka.h>
 
 #include "ra/extern.h"
+#include "tests/unit/ra/ratest.h"
 
 #define PARSE(fn, body, r)	fn(body, strlen(body), r, detail, sizeof(detail))
 /* 43 base64url characters of 32 bytes: 0x00 × 31, then 0x01. */
 #define TOK	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"
-
-static int
-all_zero(const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	while (n-- > 0)
-		if (*c++ != 0)
-			return 0;
-	return 1;
-}
 
 static void
 test_forgot_body(void **state)
