@@ -132,12 +132,15 @@ int	factor_otp_mac(const unsigned char key[FACTOR_OTP_KEY_LEN],
 int	factor_sign_binding(const char *md, const unsigned char *const *hashes,
 	    size_t n, size_t hlen, unsigned char out[FACTOR_BINDING_LEN]);
 /*
- * The binding's reference for people, "1A2B-3C4D" (its first 4 bytes):
- * the OTP's message says it, the application shows it beside the
- * documents, the subscriber compares. out: 10 bytes.
+ * The binding's reference for people, "1A2B-3C4D-5E6F-7081" (its first 8
+ * bytes): the OTP's message says it and the RA's answer gives it. An
+ * application that computed the hashes itself shows the reference of
+ * its own documents beside them, and the subscriber compares: 64 bits,
+ * so that no one can make other documents with the same reference.
  */
+#define FACTOR_BINDING_REF_SIZE	20	/* with its NUL */
 void	factor_binding_ref(const unsigned char binding[FACTOR_BINDING_LEN],
-	    char out[10]);
+	    char out[FACTOR_BINDING_REF_SIZE]);
 /*
  * Verifies f for account_id inside the caller's open transaction, BEFORE
  * any change of the caller's own; the account row is locked FOR UPDATE.

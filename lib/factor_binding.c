@@ -63,8 +63,9 @@ out:
 
 void
 factor_binding_ref(const unsigned char binding[FACTOR_BINDING_LEN],
-    char out[10])
+    char out[FACTOR_BINDING_REF_SIZE])
 {
-	snprintf(out, 10, "%02X%02X-%02X%02X", binding[0], binding[1],
-	    binding[2], binding[3]);
+	snprintf(out, FACTOR_BINDING_REF_SIZE, "%02X%02X-%02X%02X-%02X%02X-"
+	    "%02X%02X", binding[0], binding[1], binding[2], binding[3],
+	    binding[4], binding[5], binding[6], binding[7]);
 }

@@ -228,7 +228,7 @@ static int
 ra_otp_deliver(struct ra *ra, const struct ra_otp_issue *t, const char *email,
     const char *phone, const char *code)
 {
-	char text[400], what[64], ref[10];
+	char text[400], what[80], ref[FACTOR_BINDING_REF_SIZE];
 	long min = (ra->policy->otp_ttl_s + 59) / 60;
 	int rc;
 
@@ -460,7 +460,7 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 	struct ra_subject who;
 	struct ra_otp_req r;
 	struct ra_otp_txn t;
-	char detail[256], ref[10];
+	char detail[256], ref[FACTOR_BINDING_REF_SIZE];
 	json_t *o = NULL;
 	int rc = -1, a;
 

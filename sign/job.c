@@ -506,8 +506,8 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	}
 	/*
 	 * The same document twice would be signed twice under one SAD. Its
-	 * bytes are compared, not the hashes to sign: each update's fresh
-	 * second /ID makes those differ for identical inputs.
+	 * bytes are compared before anything is prepared (an SMS OTP's
+	 * binding refuses equal hashes too).
 	 */
 	for (i = 0; i < n; i++) {
 		SHA256(sds[i].in, sds[i].inlen, id[i]);
@@ -555,12 +555,21 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 		goto out;
 	}
 
-	/* An OTP for these hashes, now that they are known. */
+	/*
+	 * An OTP for these hashes, now that they are known; then a fresh
+	 * access token: a person and an SMS may take longer than the first
+	 * one lives (sign.token_ttl_seconds, 60 s at least).
+	 */
 	if (o->factor == CSCC_FACTOR_OTP && o->otp_for != NULL) {
 		if (o->otp_for(o->otp_arg, o->md, hashes, n, otp, &otp_id, err,
 		    errlen) != 0)
 			goto out;
 		code = otp;
+		if ((r = cscc_token(csc, o->client_id, o->client_secret, err,
+		    errlen)) != 0) {
+			status = r == CSCC_REFUSED ? SIGN_REFUSED : SIGN_FAILED;
+			goto out;
+		}
 	}
 	/* One authorization for all of them, one signHash. */
 	if ((r = cscc_authorize(csc, o->credential, o->user, o->md, hashes, n,
@@ -667,9 +676,13 @@ sign_hashes(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	return sign_run(o, sds, n, out, err, errlen);
 }
 
+/* Every batch's hashes can be an OTP's binding. */
+_Static_assert(CSCC_HASHES_MAX <= FACTOR_BINDING_HASHES_MAX,
+    "a batch may hold more documents than an OTP can be bound to");
+
 json_t *
 sign_otp_documents(const EVP_MD *md, unsigned char *const *hashes, size_t n,
-    char ref[10])
+    char ref[FACTOR_BINDING_REF_SIZE])
 {
 	const unsigned char *hp[CSCC_HASHES_MAX];
 	unsigned char binding[FACTOR_BINDING_LEN];

@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "lib/factor.h"
 #include "sign/csc_client.h"
 
 /* Each level includes the ones before it. */
@@ -114,6 +115,16 @@ enum sign_status	sign_documents(const struct sign_job *,
 			    struct sign_doc *docs, size_t n, char *err,
 			    size_t errlen);
 /*
+ * The documents' hashes as the RA's POST /v1/otp takes them for a sign
+ * OTP, {"hash_algo": "sha256", "hashes": [base64, ...]}, and in ref
+ * their binding's reference ("1A2B-3C4D-5E6F-7081", lib/factor.h), which
+ * the code's message repeats. NULL when out of memory or two hashes are
+ * equal.
+ */
+json_t			*sign_otp_documents(const EVP_MD *md,
+			    unsigned char *const *hashes, size_t n,
+			    char ref[FACTOR_BINDING_REF_SIZE]);
+/*
  * The hashes sign_documents would have authorized for these documents
  * with this job (signing_time set): n of EVP_MD_get_size(job->md) bytes
  * into out. The signing service is asked for its token and the
@@ -121,15 +132,6 @@ enum sign_status	sign_documents(const struct sign_job *,
  * application asks a sign OTP for before it calls sign_documents with the
  * code and the same signing time.
  */
-/*
- * The documents' hashes as the RA's POST /v1/otp takes them for a sign
- * OTP, {"hash_algo": "sha256", "hashes": [base64, ...]}, and in ref their
- * binding's reference ("1A2B-3C4D", lib/factor.h), which the code's
- * message repeats. NULL when out of memory or two hashes are equal.
- */
-json_t			*sign_otp_documents(const EVP_MD *md,
-			    unsigned char *const *hashes, size_t n,
-			    char ref[10]);
 enum sign_status	sign_hashes(const struct sign_job *,
 			    struct sign_doc *docs, size_t n,
 			    unsigned char (*out)[EVP_MAX_MD_SIZE], char *err,

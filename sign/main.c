@@ -112,10 +112,9 @@ otp_from_file(void *arg, const EVP_MD *md, unsigned char *const *hashes,
     size_t n, char code[7], long *otp_id, char *err, size_t errlen)
 {
 	const char *path = arg;
-	unsigned char *buf = NULL;
-	char ref[10], extra, *js = NULL;
-	size_t len = 0;
+	char ref[FACTOR_BINDING_REF_SIZE], extra, *js = NULL, line[64];
 	json_t *docs;
+	FILE *f;
 	long id;
 	int rc = -1;
 
@@ -131,12 +130,18 @@ otp_from_file(void *arg, const EVP_MD *md, unsigned char *const *hashes,
 	    "%s:\n%s\npkisign: %zu document(s), ref %s\n", path, js, n, ref);
 	fflush(stderr);
 	free(js);
-	if (read_file(path, SECRET_MAX, &buf, &len) != 0) {
-		snprintf(err, errlen, "no OTP read from %s", path);
+	/* One line, not to the end: a person types it at a terminal. */
+	if ((f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	buf[strcspn((char *)buf, "\r\n")] = '\0';
-	if (sscanf((char *)buf, "%ld %6[0-9]%c", &id, code, &extra) != 2 ||
+	memset(line, 0, sizeof(line));
+	if (fgets(line, sizeof(line), f) == NULL) {
+		snprintf(err, errlen, "no OTP read from %s", path);
+		goto out;
+	}
+	line[strcspn(line, "\r\n")] = '\0';
+	if (sscanf(line, "%ld %6[0-9]%c", &id, code, &extra) != 2 ||
 	    id < 1 || strlen(code) != 6) {
 		snprintf(err, errlen, "%s: not \"OTP_ID CODE\" (an id, a space, "
 		    "6 digits) in its first line", path);
@@ -145,8 +150,9 @@ otp_from_file(void *arg, const EVP_MD *md, unsigned char *const *hashes,
 	*otp_id = id;
 	rc = 0;
 out:
-	OPENSSL_cleanse(buf, len);
-	free(buf);
+	OPENSSL_cleanse(line, sizeof(line));
+	if (f != stdin)
+		fclose(f);
 	return rc;
 }
 

@@ -311,16 +311,17 @@ serve_factor(json_t *f, struct serve_request *r, char *detail,
 }
 
 /*
- * signing_time: "YYYY-MM-DDTHH:MM:SSZ", recent (SERVE_SIGNING_TIME_*):
- * the one POST /v1/sign/hashes answered, given back with the OTP for
- * those hashes. Not any time: a caller must not backdate /M.
+ * signing_time: "YYYY-MM-DDTHH:MM:SSZ", canonical and recent
+ * (SERVE_SIGNING_TIME_*): the one POST /v1/sign/hashes answered, given
+ * back with the OTP for those hashes (serve_handle takes it with an OTP
+ * only). Not any time: a caller must not backdate /M.
  */
 static int
 serve_signing_time(const char *s, struct serve_request *r, char *detail,
     size_t detaillen)
 {
 	struct tm tm;
-	char extra;
+	char extra, again[TIME_ISO8601_MAX];
 	time_t t, now = time(NULL);
 
 	memset(&tm, 0, sizeof(tm));
@@ -332,8 +333,10 @@ serve_signing_time(const char *s, struct serve_request *r, char *detail,
 		goto bad;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
-	if ((t = timegm(&tm)) == (time_t)-1 || t < now -
-	    SERVE_SIGNING_TIME_PAST_S || t > now + SERVE_SIGNING_TIME_AHEAD_S)
+	/* timegm takes February 31 as March 3: only the canonical form. */
+	if ((t = timegm(&tm)) == (time_t)-1 || strcmp(time_iso8601(t, again,
+	    sizeof(again)), s) != 0 || t < now - SERVE_SIGNING_TIME_PAST_S ||
+	    t > now + SERVE_SIGNING_TIME_AHEAD_S)
 		goto bad;
 	r->job.signing_time = t;
 	return 0;
@@ -552,16 +555,16 @@ serve_hashes(struct http_response *resp, const struct serve_request *r,
     unsigned char (*h)[EVP_MAX_MD_SIZE])
 {
 	unsigned char *hp[CSCC_HASHES_MAX];
-	char ref[10], when[TIME_ISO8601_MAX];
+	char ref[FACTOR_BINDING_REF_SIZE], when[TIME_ISO8601_MAX];
 	json_t *o;
 	size_t i;
 	int rc = -1;
 
 	for (i = 0; i < r->ndocs; i++)
 		hp[i] = h[i];
+	/* Identical documents were refused by their bytes (sign/job.c). */
 	if ((o = sign_otp_documents(r->job.md, hp, r->ndocs, ref)) == NULL)
-		return http_problem(resp, 422, NULL, NULL, "two documents give "
-		    "the same hash: sign each once");
+		return -1;
 	if (json_object_set_new(o, "signing_time", json_string(time_iso8601(
 	    r->job.signing_time, when, sizeof(when)))) == -1 ||
 	    json_object_set_new(o, "documents", json_integer(
@@ -630,6 +633,14 @@ serve_handle(void *arg, const struct http_request *req,
 		return http_problem(resp, 400, NULL, NULL, hashes_only ?
 		    "factor: not here; give it to POST /v1/sign with the code "
 		    "asked for these hashes" : "factor: required");
+	}
+	/* A signing time chosen by the caller only for an OTP's hashes. */
+	if (!hashes_only && r.job.signing_time != 0 &&
+	    r.job.factor != CSCC_FACTOR_OTP) {
+		serve_request_clear(&r);
+		return http_problem(resp, 400, NULL, NULL, "signing_time: only "
+		    "with an OTP factor (the one POST /v1/sign/hashes "
+		    "answered for the hashes the code was asked for)");
 	}
 	if (hashes_only) {
 		if (r.job.signing_time == 0)

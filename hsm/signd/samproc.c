@@ -425,6 +425,10 @@ sam_audit_refusal(struct sam *sam, const char *action, uint64_t service,
 
 /* --- AUTHORIZE ----------------------------------------------------------------- */
 
+/* Every authorization's hashes can be an OTP's binding. */
+_Static_assert(SIGND_HASHES_MAX <= FACTOR_BINDING_HASHES_MAX,
+    "an authorization may carry more hashes than an OTP can be bound to");
+
 struct sam_auth_txn {
 	struct sam			*sam;
 	const struct sam_authorize_req	*q;

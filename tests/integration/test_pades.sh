@@ -780,6 +780,11 @@ printf '{"user":"1","credential":"2","signing_time":"%s","documents":[{"name":"a
 	"$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" >"$tmp/sbody"
 sreq "$tmp/sbody" "" "" /v1/sign/hashes
 problem 400 "a signing_time an hour old"
+printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"signing_time":"%s","documents":[{"name":"a","pdf":"QUJD"}]}' \
+	"$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$tmp/sbody"
+sreq "$tmp/sbody"
+problem 400 "a signing_time with a PIN"
+grep -q 'only with an OTP' "$tmp/sout" || fail "a signing_time with a PIN: $(cat "$tmp/sout")"
 printf '{"user":"1",' >"$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "truncated JSON"

@@ -119,7 +119,7 @@ sign_otp() {
 	oid=$(jq -r .otp_id "$tmp/out")
 	n=$(jq -r .documents "$tmp/out")
 	ref=$(jq -r .binding_ref "$tmp/out")
-	[ "$n" = "$(jq length <<<"$H")" ] && [[ $ref =~ ^[0-9A-F]{4}-[0-9A-F]{4}$ ]] ||
+	[ "$n" = "$(jq length <<<"$H")" ] && [[ $ref =~ ^[0-9A-F]{4}(-[0-9A-F]{4}){3}$ ]] ||
 		fail "otp sign: documents $n, binding_ref $ref for $(jq length <<<"$H") hash(es)"
 	grep -q "for signing $n document(s), ref $ref," "$(ls -t "$sms"/* | head -n1)" ||
 		fail "the sign OTP's SMS does not name its $n document(s) and ref $ref: $(cat "$(ls -t "$sms"/* | head -n1)")"
@@ -419,9 +419,13 @@ H=$H2
 authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
 expect 200 - "a sign OTP for two hashes, given in the other order"
 hashes sha256 1
-# A sign code is asked for with its documents, or not at all.
+# A sign code is asked for with its documents, or not at all; the table
+# takes no live sign code without a binding (schema/060).
 rreq POST /v1/otp '{"channel":"sms","purpose":"sign"}' "$tokA"
 [ "$code" = 400 ] && grep -q 'hashes' "$tmp/out" || fail "a sign OTP without hashes: $code $(cat "$tmp/out")"
+! q "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts)
+    VALUES ($aA, 'sms', 'sign', sha256('x'), now() + interval '5 minutes', 3)" >/dev/null 2>&1 ||
+	fail "ra_otp took a live sign code without a binding"
 rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"revoke\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tokA"
 [ "$code" = 400 ] || fail "hashes with an OTP of purpose revoke: $code $(cat "$tmp/out")"
 sign_otp "$tokA"

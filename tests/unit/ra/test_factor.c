@@ -128,7 +128,7 @@ test_factor_parse(void **state)
 /* base64 of SHA-256("a") and ("b"); their binding (tests/unit/lib/test_factor.c). */
 #define H_A	"ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs="
 #define H_B	"PiPoFgA5WUoziU9lZOGxNIu9egCI1CxKy3PurtWcAJ0="
-#define BINDING_AB_REF	"9D52-4735"
+#define BINDING_AB_REF	"9D52-4735-A662-96E9"
 
 static int
 otp_parse(const char *body, struct ra_otp_req *r, char *detail)
@@ -140,7 +140,7 @@ static void
 test_otp_documents(void **state)
 {
 	struct ra_otp_req r;
-	char detail[256], ref[10];
+	char detail[256], ref[FACTOR_BINDING_REF_SIZE];
 
 	(void)state;
 	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
