@@ -758,6 +758,26 @@ write_conf() {
 	} | write_file "$CONF" 0644
 }
 
+# current_cert NAME: of $DIR/pki/NAME.pem (the ceremony's) and the
+# NAME-N.pem that `pkictl ca responder` / `pkictl ca tsa` made since, the
+# one valid now with the newest notBefore, as ocspd and tsad choose theirs
+# at start: stack.env's PKI_OCSP_CERT / PKI_TSA_CERT follow a rotation at
+# the next up. The ceremony's file when none is valid.
+current_cert() {
+	local f best=$DIR/pki/$1.pem nb bestnb=0 na now
+	now=$(date -u +%s)
+	for f in "$DIR/pki/$1.pem" "$DIR/pki/$1"-[0-9]*.pem; do
+		[ -f "$f" ] || continue
+		nb=$(openssl x509 -in "$f" -noout -startdate 2>/dev/null | sed 's/^notBefore=//') || continue
+		na=$(openssl x509 -in "$f" -noout -enddate 2>/dev/null | sed 's/^notAfter=//') || continue
+		nb=$(date -u -d "$nb" +%s 2>/dev/null) && na=$(date -u -d "$na" +%s 2>/dev/null) || continue
+		[ "$nb" -le "$now" ] && [ "$na" -gt "$now" ] && [ "$nb" -ge "$bestnb" ] || continue
+		best=$f
+		bestnb=$nb
+	done
+	echo "$best"
+}
+
 write_env() {
 	local pgsock=${RUN//\//%2F} pguri
 	pguri=postgresql://pki_admin@$pgsock:${PORT[PG]}/pki
@@ -776,8 +796,8 @@ PKI_STACK_USER=$STACK_USER
 PKI_ROOT_CERT=$DIR/pki/root.pem
 PKI_ISSUING_CERT=$DIR/pki/issuing.pem
 PKI_CHAIN=$DIR/pki/chain.pem
-PKI_OCSP_CERT=$DIR/pki/ocsp-issuing.pem
-PKI_TSA_CERT=$DIR/pki/tsa.pem
+PKI_OCSP_CERT=$(current_cert ocsp-issuing)
+PKI_TSA_CERT=$(current_cert tsa)
 PKI_AUDIT_PUBKEY=$DIR/pki/audit-pub.pem
 PKIAUDIT=$BUILD/pkiaudit
 PKI_RA_URL=http://127.0.0.1:${PORT[RA]}

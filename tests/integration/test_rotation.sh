@@ -86,6 +86,8 @@ restart() {
 	stack_up "$S"
 }
 restart ocsp
+[ "$(stack_get "$S" PKI_OCSP_CERT)" = "$new" ] ||
+	fail "stack.env's PKI_OCSP_CERT after the rotation: $(stack_get "$S" PKI_OCSP_CERT), want $new"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/sub.key" \
 	-subj "/CN=responder test" -out "$T/sub.csr" 2>/dev/null
 pkictl cert issue --issuer issuing --profile subscriber --csr "$T/sub.csr" >"$T/sub.pem" || fail "pkictl cert issue"
@@ -128,6 +130,8 @@ openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/issuing.pem" -purpose ti
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ca.tsa' AND details->>'certificate' = 'tsa-2'")" = 1 ] ||
 	fail "no ca.tsa audit event"
 restart tsa
+[ "$(stack_get "$S" PKI_TSA_CERT)" = "$pki/tsa-2.pem" ] ||
+	fail "stack.env's PKI_TSA_CERT after the rotation: $(stack_get "$S" PKI_TSA_CERT), want $pki/tsa-2.pem"
 echo "rotation" | openssl ts -query -sha256 -cert -out "$T/q.tsq" 2>/dev/null
 curl -sf -H 'Content-Type: application/timestamp-query' --data-binary "@$T/q.tsq" "$tsa_url/" -o "$T/r.tsr" ||
 	fail "tsad answered no time-stamp after the rotation"
