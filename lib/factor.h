@@ -132,6 +132,12 @@ int	factor_otp_mac(const unsigned char key[FACTOR_OTP_KEY_LEN],
 int	factor_sign_binding(const char *md, const unsigned char *const *hashes,
 	    size_t n, size_t hlen, unsigned char out[FACTOR_BINDING_LEN]);
 /*
+ * The binding's name of a hash algorithm ("SHA256") from the name POST
+ * /v1/otp takes ("sha256", "sha384", "sha512"), its digest length in
+ * *len; NULL for any other.
+ */
+const char	*factor_binding_md(const char *name, size_t *len);
+/*
  * The binding's reference for people, "1A2B-3C4D-5E6F-7081" (its first 8
  * bytes): the OTP's message says it and the RA's answer gives it. An
  * application that computed the hashes itself shows the reference of

@@ -12,6 +12,27 @@
 #include "lib/factor.h"
 #include "lib/hex.h"
 
+const char *
+factor_binding_md(const char *name, size_t *len)
+{
+	static const struct {
+		const char	*name, *md;
+		size_t		 len;
+	} algos[] = {
+		{ "sha256", "SHA256", 32 },
+		{ "sha384", "SHA384", 48 },
+		{ "sha512", "SHA512", 64 },
+	};
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(algos) / sizeof(algos[0]); i++)
+		if (strcmp(name, algos[i].name) == 0) {
+			*len = algos[i].len;
+			return algos[i].md;
+		}
+	return NULL;
+}
+
 int
 factor_sign_binding(const char *md, const unsigned char *const *hashes,
     size_t n, size_t hlen, unsigned char out[FACTOR_BINDING_LEN])

@@ -165,25 +165,14 @@ static int
 ra_otp_documents(json_t *algo, json_t *hashes, struct ra_otp_req *r,
     char *detail, size_t detaillen)
 {
-	static const struct {
-		const char	*name, *md;
-		size_t		 len;
-	} algos[] = {
-		{ "sha256", "SHA256", 32 },
-		{ "sha384", "SHA384", 48 },
-		{ "sha512", "SHA512", 64 },
-	};
 	unsigned char h[FACTOR_BINDING_HASHES_MAX][64], *b = NULL;
 	const unsigned char *p[FACTOR_BINDING_HASHES_MAX];
-	size_t i, j, n, blen, a;
+	const char *md;
+	size_t i, j, n, blen, hlen = 0;
 	int too_big;
 	json_t *e;
 
-	for (a = 0; a < sizeof(algos) / sizeof(algos[0]); a++)
-		if (json_is_string(algo) &&
-		    strcmp(json_string_value(algo), algos[a].name) == 0)
-			break;
-	if (a == sizeof(algos) / sizeof(algos[0])) {
+	if ((md = factor_binding_md(json_string_value(algo), &hlen)) == NULL) {
 		snprintf(detail, detaillen, "hash_algo: must be sha256, sha384 "
 		    "or sha512");
 		return -1;
@@ -198,12 +187,12 @@ ra_otp_documents(json_t *algo, json_t *hashes, struct ra_otp_req *r,
 	for (i = 0; i < n; i++) {
 		e = json_array_get(hashes, i);
 		if (!json_is_string(e) || ra_base64_decode(json_string_value(e),
-		    json_string_length(e), algos[a].len, &b, &blen,
-		    &too_big) == -1 || blen != algos[a].len) {
+		    json_string_length(e), hlen, &b, &blen, &too_big) == -1 ||
+		    blen != hlen) {
 			free(b);
 			snprintf(detail, detaillen, "hashes: element %zu is not "
-			    "the base64 of a %zu-byte %s hash", i, algos[a].len,
-			    algos[a].name);
+			    "the base64 of a %zu-byte %s hash", i, hlen,
+			    json_string_value(algo));
 			return -1;
 		}
 		memcpy(h[i], b, blen);
@@ -217,8 +206,7 @@ ra_otp_documents(json_t *algo, json_t *hashes, struct ra_otp_req *r,
 				return -1;
 			}
 	}
-	if (factor_sign_binding(algos[a].md, p, n, algos[a].len,
-	    r->binding) == -1) {
+	if (factor_sign_binding(md, p, n, hlen, r->binding) == -1) {
 		snprintf(detail, detaillen, "hashes: cannot be bound");
 		return -1;
 	}

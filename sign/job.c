@@ -686,22 +686,22 @@ sign_otp_documents(const EVP_MD *md, unsigned char *const *hashes, size_t n,
 {
 	const unsigned char *hp[CSCC_HASHES_MAX];
 	unsigned char binding[FACTOR_BINDING_LEN];
-	size_t i, hlen = (size_t)EVP_MD_get_size(md);
-	const char *name = EVP_MD_is_a(md, "SHA2-512") ? "SHA512" :
-	    EVP_MD_is_a(md, "SHA2-384") ? "SHA384" : "SHA256";
+	size_t i, hlen = 0;
+	const char *algo = EVP_MD_is_a(md, "SHA2-512") ? "sha512" :
+	    EVP_MD_is_a(md, "SHA2-384") ? "sha384" : "sha256", *name;
 	json_t *o, *arr;
 	char *b64;
 
-	if (n > CSCC_HASHES_MAX)
+	if (n > CSCC_HASHES_MAX ||
+	    (name = factor_binding_md(algo, &hlen)) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++)
 		hp[i] = hashes[i];
 	if (factor_sign_binding(name, hp, n, hlen, binding) == -1)
 		return NULL;
 	factor_binding_ref(binding, ref);
-	if ((o = json_pack("{s:s, s:[]}", "hash_algo", strcmp(name,
-	    "SHA512") == 0 ? "sha512" : strcmp(name, "SHA384") == 0 ?
-	    "sha384" : "sha256", "hashes")) == NULL)
+	if ((o = json_pack("{s:s, s:[]}", "hash_algo", algo, "hashes")) ==
+	    NULL)
 		return NULL;
 	arr = json_object_get(o, "hashes");
 	for (i = 0; i < n; i++) {

@@ -306,7 +306,6 @@ serve_factor(json_t *f, struct serve_request *r, char *detail,
 	snprintf(r->code, sizeof(r->code), "%s", code);
 	r->job.code = r->code;
 	r->job.otp_id = (long)otp_id;
-	r->has_factor = 1;
 	return 0;
 }
 
@@ -628,7 +627,8 @@ serve_handle(void *arg, const struct http_request *req,
 		return http_problem(resp, 400, NULL, NULL, "this service has "
 		    "no TSA (pades.tsa_url): level B-B only");
 	}
-	if (r.has_factor == hashes_only) {
+	/* A factor (its code) on POST /v1/sign only. */
+	if ((r.job.code != NULL) == hashes_only) {
 		serve_request_clear(&r);
 		return http_problem(resp, 400, NULL, NULL, hashes_only ?
 		    "factor: not here; give it to POST /v1/sign with the code "

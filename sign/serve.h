@@ -32,8 +32,6 @@ struct serve_request {
 	struct sign_doc		*docs;
 	size_t			 ndocs;
 	char			 code[64];	/* the factor, wiped */
-	int			 has_factor;	/* POST /v1/sign: required;
-						   /v1/sign/hashes: none */
 	void			*root;		/* json_t * */
 };
 
