@@ -19,6 +19,11 @@
  * commands use the PKCS#11 layer in this process; `ca init` forks a signer
  * (see ca/ceremony.c). Exit status: 0 ok, 1 failure, 2 usage, 3 refused.
  */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
@@ -574,6 +579,66 @@ cmd_publish(const struct config *cfg, int argc, char **argv)
 	return pending == 0 ? PKICTL_EXIT_OK : PKICTL_EXIT_FAIL;
 }
 
+/*
+ * The token files this run made as root, given to the owner of
+ * hsm.module_write_dir (pki-hsm): SoftHSM2 writes a new object as a new
+ * file owned by whoever calls it, and a signer, which reads the token
+ * files as pki-hsm, could not open a key `ca responder` or `ca tsa` just
+ * made until someone ran chown. Looks two levels deep (SoftHSM2: a
+ * directory per token, a file per object) and never follows a link. Only
+ * root's entries change hands, and only directories and files with one
+ * link: the directory's owner cannot plant a hard link to a file of root's
+ * elsewhere and have us give it away.
+ */
+static void
+give_dir_entries(int dirfd, const char *path, uid_t uid, gid_t gid, int depth)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	if ((d = fdopendir(dirfd)) == NULL) {
+		log_warn("%s: %s", path, strerror(errno));
+		close(dirfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (st.st_uid == 0 && (S_ISDIR(st.st_mode) ||
+		    (S_ISREG(st.st_mode) && st.st_nlink == 1)) &&
+		    fchownat(dirfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1)
+			log_warn("%s/%s: chown: %s", path, de->d_name,
+			    strerror(errno));
+		if (S_ISDIR(st.st_mode) && depth > 1 && (fd = openat(dirfd,
+		    de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1)
+			give_dir_entries(fd, path, uid, gid, depth - 1);
+	}
+	closedir(d);
+}
+
+static void
+give_token_files(const struct config *cfg)
+{
+	const char *dir = config_get(cfg, "hsm.module_write_dir", NULL);
+	struct stat st;
+	int fd;
+
+	if (geteuid() != 0 || dir == NULL)
+		return;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return;		/* no token directory yet: nothing made */
+	if (fstat(fd, &st) == -1 || st.st_uid == 0) {
+		close(fd);	/* root's own: the files stay root's */
+		return;
+	}
+	give_dir_entries(fd, dir, st.st_uid, st.st_gid, 2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -670,6 +735,7 @@ main(int argc, char **argv)
 		usage();
 		rc = PKICTL_EXIT_USAGE;
 	}
+	give_token_files(cfg);
 	config_free(cfg);
 	return rc;
 }

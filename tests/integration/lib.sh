@@ -257,6 +257,15 @@ wait_lock() {
 # which under pipefail fails the whole check (ldd in sandboxed(), openssl
 # asn1parse, -resp_text: each failed a run once). has reads everything.
 has() { grep "$@" >/dev/null; }
+# tokens_given DIR: pkictl run as root left no file under DIR (SoftHSM2's
+# token directory) of root's while DIR is another user's: the signers,
+# demoted to that user, read them (ca/pkictl.c give_token_files).
+tokens_given() {
+	local left
+	[ "$(id -u)" -eq 0 ] && [ "$(stat -c %u "$1")" -ne 0 ] || return 0
+	left=$(find "$1" -user 0 -printf '%M %u %p\n')
+	[ -z "$left" ] || fail "pkictl left token files of root's in $1: $left"
+}
 
 # sql_fails CONNINFO SQL PATTERN: the statement must fail with an error
 # matching PATTERN (grep -E).

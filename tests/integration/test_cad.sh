@@ -207,8 +207,9 @@ pkictl token init --label pki-rogue --so-pin-file "$tmp/rogue.so-pin" --pin-file
 	{ cat "$tmp/rogue.out"; fail "token init pki-rogue"; }
 pkictl key gen --token pki-rogue --label "$issuing_label" --type ec-p256 --pin-file "$tmp/rogue.pin" >>"$tmp/rogue.out" 2>&1 ||
 	{ cat "$tmp/rogue.out"; fail "key gen in pki-rogue"; }
-# The signers, demoted, read the token files as the stack's HSM user.
-[ "$(id -u)" -ne 0 ] || chown -R "$(stat -c %U "$hsmdir/tokens"):$(stat -c %G "$hsmdir/tokens")" "$hsmdir/tokens"
+# The signers, demoted, read the token files as the stack's HSM user:
+# pkictl gave them to it.
+tokens_given "$hsmdir/tokens"
 pr=$(order personal personal ec-p256 '{"C":"ID","CN":"Rogue Waits","serialNumber":"NIK:3174012345670006"}')
 refused_start rogue "key $issuing_label in token pki-rogue (SPKI SHA-256 " 	PKI_HSM_CA_TOKEN=pki-rogue PKI_HSM_CA_PIN_FILE="$tmp/rogue.pin"
 has -F "is not the key of the issuing CA's certificate issuing" "$tmp/rogue.log" || { cat "$tmp/rogue.log"; fail "rogue: no reason"; }

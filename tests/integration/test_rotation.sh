@@ -73,12 +73,13 @@ note "ocsp-issuing-2: a new key, verifies for OCSP signing, recorded, audited, e
 
 # --- ocspd, restarted, answers with the new responder -----------------------------------
 # restart NAME: the stack's daemon NAME stopped and started again. The
-# signers demote to the stack's HSM user: the token files pkictl made as
-# root go back to it first (as `make up` does at each up).
+# signers demote to the stack's HSM user and read the token files as it:
+# pkictl, run as root, gave it the files it made (checked first, since the
+# stack's up would chown them anyway, as a systemctl restart would not).
 hsm=$(dirname "$SOFTHSM2_CONF")
 restart() {
 	local pid
-	[ "$(id -u)" -ne 0 ] || chown -R "$(stat -c %U "$hsm/tokens"):$(stat -c %G "$hsm/tokens")" "$hsm/tokens"
+	tokens_given "$hsm/tokens"
 	pid=$(pidfile_of "$S" "$1")
 	kill -TERM "$pid"
 	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
