@@ -395,6 +395,19 @@ profile_build(const struct profile *p, const X509_NAME *subject_name,
 		profile_err(err, errlen, "profile %s: %s", p->name, "clamp notAfter");
 		goto out;
 	}
+	/*
+	 * Nor before it: the backdating stops at the issuer's notBefore (a
+	 * certificate made in the minutes after its issuer's, as the
+	 * ceremony's responder and TSA certificates are, would otherwise
+	 * claim a validity its issuer did not have).
+	 */
+	if (issuer != NULL && ASN1_TIME_compare(X509_get0_notBefore(x),
+	    X509_get0_notBefore(issuer)) < 0 &&
+	    (X509_set1_notBefore(x, X509_get0_notBefore(issuer)) != 1 ||
+	    ASN1_TIME_normalize(X509_getm_notBefore(x)) != 1)) {
+		profile_err(err, errlen, "profile %s: %s", p->name, "clamp notBefore");
+		goto out;
+	}
 	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
 	X509V3_set_nconf(&v3, p->conf);
 	if (X509V3_EXT_add_nconf(p->conf, &v3, p->extensions, x) != 1) {

@@ -764,9 +764,12 @@ write_conf() {
 # at start: stack.env's PKI_OCSP_CERT / PKI_TSA_CERT follow a rotation at
 # the next up. The ceremony's file when none is valid.
 current_cert() {
-	local f best=$DIR/pki/$1.pem nb bestnb=0 na now
+	local f best=$DIR/pki/$1.pem nb bestnb=0 na now next=()
 	now=$(date -u +%s)
-	for f in "$DIR/pki/$1.pem" "$DIR/pki/$1"-[0-9]*.pem; do
+	# In the order made (-2 before -10): of equal notBefore (certificates
+	# made within their issuer's first minutes start with it), the newer.
+	mapfile -t next < <(ls -1v -- "$DIR/pki/$1"-[0-9]*.pem 2>/dev/null)
+	for f in "$DIR/pki/$1.pem" "${next[@]}"; do
 		[ -f "$f" ] || continue
 		nb=$(openssl x509 -in "$f" -noout -startdate 2>/dev/null | sed 's/^notBefore=//') || continue
 		na=$(openssl x509 -in "$f" -noout -enddate 2>/dev/null | sed 's/^notAfter=//') || continue

@@ -974,6 +974,11 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 		    "§6.1.3)");
 		goto out;
 	}
+	if (ASN1_TIME_compare(X509_get0_notBefore(x),
+	    X509_get0_notBefore(issuer)) < 0) {
+		lint_err(err, errlen, "lint: valid before the issuer");
+		goto out;
+	}
 	if (lint_time_form(X509_get0_notBefore(x), "notBefore", err,
 	    errlen) == -1 || lint_time_form(X509_get0_notAfter(x), "notAfter",
 	    err, errlen) == -1)

@@ -815,6 +815,53 @@ test_clamped_not_after_utctime(void **state)
 }
 
 /*
+ * An issuer made a minute ago: the backdating (300 s) stops at its
+ * notBefore, and the lint refuses a certificate valid before it.
+ */
+static void
+test_clamped_not_before(void **state)
+{
+	struct lint_fixture *f = *state;
+	struct profile *p;
+	X509_NAME *subject;
+	X509 *issuer, *x;
+	char err[512];
+
+	put_profile(f, "personal", NULL, NULL);
+	p = profile_load(f->dir, "personal", f->cfg, err, sizeof(err));
+	assert_non_null(p);
+	subject = cad_subject(p, PERSON, err, sizeof(err));
+	assert_non_null(subject);
+	issuer = make_issuer(f, 30 * DAY);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(issuer), -60));
+	x = profile_build(p, subject, f->sub_key, NULL, issuer, NULL, err,
+	    sizeof(err));
+	assert_non_null(x);
+	assert_int_equal(ASN1_TIME_compare(X509_get0_notBefore(x),
+	    X509_get0_notBefore(issuer)), 0);
+	assert_int_equal(ASN1_STRING_length(X509_get0_notBefore(x)), 13);
+	if (cad_lint(p, x, issuer, "ec-p256", 1096, err, sizeof(err)) != 0)
+		fail_msg("clamped certificate refused: %s", err);
+	/* A second before the issuer: refused. */
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -61));
+	want_refused(cad_lint(p, x, issuer, "ec-p256", 1096, err,
+	    sizeof(err)), err, "valid before the issuer", "notBefore < issuer's");
+	X509_free(x);
+	/* An issuer of a day ago: the full backdating. */
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(issuer), -DAY));
+	x = profile_build(p, subject, f->sub_key, NULL, issuer, NULL, err,
+	    sizeof(err));
+	assert_non_null(x);
+	assert_true(ASN1_TIME_compare(X509_get0_notBefore(x),
+	    X509_get0_notBefore(issuer)) > 0);
+	assert_int_equal(X509_cmp_time(X509_get0_notBefore(x), NULL), -1);
+	X509_free(x);
+	X509_free(issuer);
+	X509_NAME_free(subject);
+	profile_free(p);
+}
+
+/*
  * What each kind may carry: a seal neither serverAuth, codeSigning nor
  * emailProtection; an EC key never keyEncipherment nor dataEncipherment
  * (RFC 5480 §3); no encryption usage for a key that only signs.
@@ -1018,6 +1065,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_key_type_is_the_orders,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_text_utf8,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clamped_not_before,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clamped_not_after_utctime,
 		    setup, teardown),
