@@ -25,8 +25,7 @@
 #include "lib/json.h"
 
 #define LINT_JSON_MAX		4096
-#define LINT_VALUE_MAX		128	/* ub-organization-name etc.: 64 or 128 */
-#define LINT_CN_MAX		64	/* ub-common-name, RFC 5280 Appendix A */
+#define LINT_VALUE_MAX		128	/* attributes without an upper bound */
 #define LINT_SERIAL_MIN_BITS	64	/* CA/B BR §7.1 */
 #define LINT_SERIAL_MAX_OCTETS	20	/* RFC 5280 §4.1.2.2 */
 #define LINT_QUOTE_MAX		32	/* characters of an order's key in a message */
@@ -224,6 +223,31 @@ lint_space(long cp)
 }
 
 /*
+ * RFC 5280 Appendix A's upper bounds (ub-common-name, ub-organization-name,
+ * ub-organizational-unit-name, ub-serial-number 64; ub-locality-name,
+ * ub-state-name 128; ub-emailaddress-length 255), which OpenSSL also
+ * enforces when it builds the name; LINT_VALUE_MAX for an attribute X.520
+ * leaves unbounded (organizationIdentifier).
+ */
+static size_t
+lint_value_max(const char *attr)
+{
+	static const struct {
+		const char	*attr;
+		size_t		 max;
+	} ub[] = {
+		{ "CN", 64 }, { "O", 64 }, { "OU", 64 }, { "serialNumber", 64 },
+		{ "L", 128 }, { "ST", 128 }, { "emailAddress", 255 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(ub) / sizeof(ub[0]); i++)
+		if (strcmp(attr, ub[i].attr) == 0)
+			return ub[i].max;
+	return LINT_VALUE_MAX;
+}
+
+/*
  * Judges a subject attribute's value, UTF-8 text of len bytes: not empty
  * nor only spaces (any space separator), no control character (C0, DEL,
  * C1; a NUL included), no bidirectional formatting character, no other
@@ -231,9 +255,8 @@ lint_space(long cp)
  * private-use character nor noncharacter (they mean nothing between
  * strangers), no space at either end nor two in a row, no space but
  * U+0020 (U+00A0, U+3000 … look like one and compare otherwise), at most
- * LINT_CN_MAX characters for CN and LINT_VALUE_MAX for the others (code
- * points: the upper bounds of RFC 5280 Appendix A count characters, not
- * octets). 0, or -1 with err.
+ * lint_value_max(attr) characters (code points: the upper bounds of RFC
+ * 5280 Appendix A count characters, not octets). 0, or -1 with err.
  */
 static int
 lint_value(const char *attr, const unsigned char *s, size_t len, char *err,
@@ -244,7 +267,7 @@ lint_value(const char *attr, const unsigned char *s, size_t len, char *err,
 	int blank = 1, space = 0, edge = 0, doubled = 0;
 	const char *what;
 
-	max = strcmp(attr, "CN") == 0 ? LINT_CN_MAX : LINT_VALUE_MAX;
+	max = lint_value_max(attr);
 	while (i < len) {
 		if ((cp = lint_utf8_next(s, len, &i)) == -1) {
 			lint_err(err, errlen, "lint: subject attribute %s is "

@@ -621,6 +621,19 @@ test_subject_values(void **state)
 	    "\"serialNumber\":\"NIK:1\"}", cn);
 	want_refused(subject_of(f, "personal", json, err, sizeof(err)), err,
 	    "subject attribute CN is longer than 64 characters", "CN of 65");
+	/* ub-serial-number is 64 too (it was the 128 of the others). */
+	memset(cn, '7', 64);
+	cn[64] = '\0';
+	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"Budi\","
+	    "\"serialNumber\":\"%s\"}", cn);
+	if (lint_of(f, "personal", json, 3 * 365 * DAY, err, sizeof(err)) != 0)
+		fail_msg("a serialNumber of 64 characters refused: %s", err);
+	strcat(cn, "7");
+	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"Budi\","
+	    "\"serialNumber\":\"%s\"}", cn);
+	want_refused(subject_of(f, "personal", json, err, sizeof(err)), err,
+	    "subject attribute serialNumber is longer than 64 characters",
+	    "serialNumber of 65");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
 		    "\"serialNumber\":\"NIK:1\"}", bad[i][0]);
