@@ -27,6 +27,7 @@ struct cad_skip {
 
 #define CAD_MARKER_SLOTS	64	/* cad processes sharing a cad.state_dir */
 #define CAD_MARKER_MAX		256	/* bytes of a record, at most */
+#define CAD_MARKER_SERIAL_MAX	40	/* hex digits: 20 octets (RFC 5280) */
 
 /* A free marker slot that named an order (marker.c). */
 struct cad_marker_found {
@@ -34,6 +35,8 @@ struct cad_marker_found {
 	int		 slot;
 	long long	 order;
 	char		 worker[128];	/* the actor that wrote it */
+	/* The certificate it had signed and not stored; "" if none. */
+	char		 serial[CAD_MARKER_SERIAL_MAX + 1];
 };
 
 /*
@@ -213,17 +216,27 @@ void		 cad_marker_release(struct cad_marker *);
  * on (only a crash in that time would not be counted).
  */
 void		 cad_marker_set(struct cad_marker *, const char *order_id);
+/*
+ * Once the issuing key has signed the order's certificate, before it is
+ * stored: the record also names its serial (upper-case hex), so that a
+ * crash before the COMMIT leaves a trace of the certificate signed and
+ * never stored (cad_recover puts it in the order's last_error and audit).
+ */
+void		 cad_marker_signed(struct cad_marker *, const char *order_id,
+		    const char *serial);
 void		 cad_marker_clear(struct cad_marker *);
 void		 cad_marker_close(struct cad_marker *);
 /*
- * A record, "order=<id> worker=<actor>\n" (what follows its first newline
- * is ignored: a record written over a longer one whose emptying failed).
- * 1 with *order (> 0) and worker (NUL-terminated, cleaned as
- * cad_text_clean() does) when buf holds one; 0 when len is 0; -1 for
- * anything else (no newline, a NUL, another form, an id of 0 or past
- * bigint, a worker name empty or of wlen bytes or more).
+ * A record, "order=<id>[ signed=<serial>] worker=<actor>\n" (what follows
+ * its first newline is ignored: a record written over a longer one whose
+ * emptying failed). 1 with *order (> 0), serial (CAD_MARKER_SERIAL_MAX + 1
+ * bytes: 1 to 40 upper-case hex digits, or "") and worker (NUL-terminated,
+ * cleaned as cad_text_clean() does) when buf holds one; 0 when len is 0;
+ * -1 for anything else (no newline, a NUL, another form, an id of 0 or
+ * past bigint, a serial empty, too long or not upper-case hex, a worker
+ * name empty or of wlen bytes or more).
  */
 int		 cad_marker_parse(const char *buf, size_t len, long long *order,
-		    char *worker, size_t wlen);
+		    char *serial, char *worker, size_t wlen);
 
 #endif

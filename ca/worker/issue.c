@@ -380,13 +380,17 @@ cad_recover(struct cad *c, const struct cad_marker_found *f)
 {
 	const struct timespec wait = { 0, CAD_RECOVER_WAIT_MS * 1000000L };
 	const char *values[1];
-	char id[24], why[256], attempts[24], backoff[24];
+	char id[24], why[384], signed_[96], attempts[24], backoff[24];
 	PGresult *res = NULL;
 	int failed, r, tries;
 
 	snprintf(id, sizeof(id), "%lld", f->order);
+	signed_[0] = '\0';
+	if (f->serial[0] != '\0')
+		snprintf(signed_, sizeof(signed_), ", after signing certificate "
+		    "serial %s, never stored", f->serial);
 	snprintf(why, sizeof(why), "the worker %s ended while issuing it "
-	    "(crash or kill)", f->worker);
+	    "(crash or kill)%s", f->worker, signed_);
 	values[0] = id;
 	for (tries = 1; ; tries++) {
 		r = cad_count(c, id, why, f->worker, &failed, attempts,
@@ -404,28 +408,26 @@ cad_recover(struct cad *c, const struct cad_marker_found *f)
 	}
 	if (r == 1) {
 		if (failed)
-			log_warn("order %s: the worker %s ended while issuing "
-			    "it (crash or kill): attempt %s counted, given up",
-			    id, f->worker, attempts);
+			log_warn("order %s: %s: attempt %s counted, given up",
+			    id, why, attempts);
 		else
-			log_warn("order %s: the worker %s ended while issuing "
-			    "it (crash or kill): attempt %s counted, due again "
-			    "in %s ms", id, f->worker, attempts, backoff);
+			log_warn("order %s: %s: attempt %s counted, due again "
+			    "in %s ms", id, why, attempts, backoff);
 	} else if (r == -1) {
-		log_err("order %s: the worker %s ended while issuing it (crash "
-		    "or kill), and the attempt could not be recorded (SQLSTATE "
-		    "%s)", id, f->worker, db_last_sqlstate(c->db));
+		log_err("order %s: %s, and the attempt could not be recorded "
+		    "(SQLSTATE %s)", id, why, db_last_sqlstate(c->db));
 		cad_skip_add(c, id);
 	} else if (res == NULL)
-		log_warn("order %s: named by the in-flight marker of %s, not "
-		    "counted, its status unknown", id, f->worker);
+		log_warn("order %s: named by the in-flight marker of %s%s, "
+		    "not counted, its status unknown", id, f->worker, signed_);
 	else if (PQntuples(res) == 0)
-		log_warn("in-flight marker of %s: order %s does not exist: "
-		    "ignored", f->worker, id);
+		log_warn("in-flight marker of %s%s: order %s does not exist: "
+		    "ignored", f->worker, signed_, id);
 	else if (strcmp(PQgetvalue(res, 0, 0), "pending") == 0)
-		log_warn("order %s: the worker %s ended while issuing it; "
+		log_warn("order %s: the worker %s ended while issuing it%s; "
 		    "another worker has held it for %d ms: left to it, not "
-		    "counted", id, f->worker, tries * CAD_RECOVER_WAIT_MS);
+		    "counted", id, f->worker, signed_,
+		    tries * CAD_RECOVER_WAIT_MS);
 	else
 		log_info("order %s (%s): the worker %s ended after its "
 		    "transaction: nothing to count", id, PQgetvalue(res, 0, 0),
@@ -541,7 +543,7 @@ cad_issue_one(struct cad *c)
 	unsigned char *blob = NULL;
 	size_t bloblen = 0;
 	const char *pkind;
-	char err[512];
+	char err[512], *serial = NULL;
 	long skip_ms;
 	int r, transient, rc = -1;
 
@@ -608,12 +610,24 @@ cad_issue_one(struct cad *c)
 		cad_rolled_back(c, &o, err);
 		goto out;
 	}
+	/*
+	 * Signed: until the COMMIT, a crash leaves the serial in the marker
+	 * and a failure names it, so that no certificate the issuing key
+	 * signed goes untraced (both end in the order's audit events).
+	 */
+	if ((serial = certstore_serial_hex(x)) == NULL) {
+		(void)db_rollback(c->db);
+		cad_rolled_back(c, &o, "out of memory after signing");
+		goto out;
+	}
+	cad_marker_signed(&c->marker, o.id, serial);
 	if (cad_store(c, &o, x, blob, bloblen) == -1 ||
 	    db_commit(c->db) == -1) {
 		/* Nothing of this attempt is kept: the order is pending again. */
 		(void)db_rollback(c->db);
 		snprintf(err, sizeof(err), "storing the certificate failed "
-		    "(SQLSTATE %s); nothing issued", db_last_sqlstate(c->db));
+		    "(SQLSTATE %s); nothing issued (certificate serial %s "
+		    "signed and discarded)", db_last_sqlstate(c->db), serial);
 		cad_rolled_back(c, &o, err);
 		goto out;
 	}
@@ -623,6 +637,7 @@ cad_issue_one(struct cad *c)
 out:
 	/* Every way out has ended the transaction (nothing when cleared). */
 	cad_marker_clear(&c->marker);
+	OPENSSL_free(serial);
 	free(o.subject);
 	X509_NAME_free(subject);
 	X509_free(x);

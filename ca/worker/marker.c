@@ -53,15 +53,16 @@ cad_marker_init(struct cad_marker *m)
 }
 
 int
-cad_marker_parse(const char *buf, size_t len, long long *order, char *worker,
-    size_t wlen)
+cad_marker_parse(const char *buf, size_t len, long long *order, char *serial,
+    char *worker, size_t wlen)
 {
-	const char *p = buf, *nl;
+	const char *p = buf, *nl, *s;
 	long long n = 0;
 	size_t w;
 	int digits = 0;
 
 	*order = 0;
+	serial[0] = '\0';
 	if (wlen > 0)
 		worker[0] = '\0';
 	if (len == 0)
@@ -79,6 +80,16 @@ cad_marker_parse(const char *buf, size_t len, long long *order, char *worker,
 	}
 	if (digits == 0 || n <= 0)
 		return -1;
+	if ((size_t)(nl - p) >= 8 && memcmp(p, " signed=", 8) == 0) {
+		for (s = p += 8; p < nl && ((*p >= '0' && *p <= '9') ||
+		    (*p >= 'A' && *p <= 'F')); p++)
+			if (p - s == CAD_MARKER_SERIAL_MAX)
+				return -1;
+		if (p == s)
+			return -1;
+		memcpy(serial, s, (size_t)(p - s));
+		serial[p - s] = '\0';
+	}
 	if ((size_t)(nl - p) < 8 || memcmp(p, " worker=", 8) != 0)
 		return -1;
 	p += 8;
@@ -220,8 +231,8 @@ cad_marker_take(struct cad_marker *m, int slot, const char *name, int fd,
 	    (n = pread(fd, buf, CAD_MARKER_MAX, 0)) >= 0) {
 		buf[n] = '\0';
 		f = &m->found[m->nfound];
-		if ((r = cad_marker_parse(buf, (size_t)n, &order, f->worker,
-		    sizeof(f->worker))) == 1) {
+		if ((r = cad_marker_parse(buf, (size_t)n, &order, f->serial,
+		    f->worker, sizeof(f->worker))) == 1) {
 			f->fd = fd;
 			f->slot = slot;
 			f->order = order;
@@ -342,8 +353,10 @@ cad_marker_release(struct cad_marker *m)
 	m->dfd = -1;
 }
 
-void
-cad_marker_set(struct cad_marker *m, const char *order_id)
+/* The record naming order_id, and serial when not NULL. */
+static void
+cad_marker_write(struct cad_marker *m, const char *order_id,
+    const char *serial)
 {
 	char rec[CAD_MARKER_MAX];
 	int n;
@@ -352,7 +365,10 @@ cad_marker_set(struct cad_marker *m, const char *order_id)
 		return;
 	/* Set even when the write fails: the clear then tries all the same. */
 	m->set = 1;
-	n = snprintf(rec, sizeof(rec), "order=%s%s", order_id, m->tail);
+	/* Only ever longer than the record it overwrites: no truncation. */
+	n = snprintf(rec, sizeof(rec), "order=%s%s%s%s", order_id,
+	    serial != NULL ? " signed=" : "", serial != NULL ? serial : "",
+	    m->tail);
 	if (n < 0 || (size_t)n >= sizeof(rec)) {
 		errno = ENAMETOOLONG;
 		cad_marker_failed(m, "record");
@@ -366,6 +382,19 @@ cad_marker_set(struct cad_marker *m, const char *order_id)
 		return;
 	}
 	cad_marker_worked(m);
+}
+
+void
+cad_marker_set(struct cad_marker *m, const char *order_id)
+{
+	cad_marker_write(m, order_id, NULL);
+}
+
+void
+cad_marker_signed(struct cad_marker *m, const char *order_id,
+    const char *serial)
+{
+	cad_marker_write(m, order_id, serial);
 }
 
 void

@@ -203,6 +203,59 @@ stop_workers
 [ ! -s "$state/cad-inflight.0" ] || fail "marker not empty after a clean stop: $(cat "$state/cad-inflight.0")"
 note "order $x: three workers killed while issuing it, each attempt counted at the next start (4000, 8000 ms), then failed; orders $y and $z issued"
 
+# --- killed after the signature, before the certificate is stored ----------------------
+# The certificate table locked against inserts: the worker signs, names the
+# serial in its marker, and waits in its INSERT, where it is killed. The
+# next start says which certificate was signed and never stored, in the
+# log, the order's last_error and its order.retry event.
+s=$(order 'Signed Then Killed')
+open_tx
+echo "BEGIN; LOCK TABLE certificate IN SHARE ROW EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
+read -r -t 10 got <&"$tx_out" && [ "$got" = locked ] || fail "could not lock the certificate table: $got"
+start_worker signed1
+for ((i = 0; i < 300; i++)); do
+	m=$(marker_of "$s")
+	[ -n "$m" ] && has -E "^order=$s signed=[0-9A-F]+ worker=" "$m" && break
+	kill -0 "$pid" 2>/dev/null || { cat "$tmp/signed1.log"; fail "worker signed1 ended by itself"; }
+	sleep 0.1
+done
+has -E "^order=$s signed=[0-9A-F]+ worker=cad:signed1:$pid\$" "$m" ||
+	{ cat "$tmp/signed1.log"; fail "no signed serial in the marker for order $s: $(cat "$m" 2>/dev/null)"; }
+wait_lock pki_ca || fail "worker signed1 is not waiting to store the certificate of order $s"
+serial=$(sed -n 's/^order=[0-9]* signed=\([0-9A-F]*\) .*/\1/p' "$m")
+signer=$(signer_of "$pid")
+dead=$pid
+kill -KILL "$pid" "$signer"
+wait "$pid" 2>/dev/null || true
+pids=()
+signer=
+commit_tx
+# Its backend, let through, finds its client gone and rolls back.
+for ((i = 0; i < 100; i++)); do
+	[ "$(q "SELECT count(*) FROM (SELECT 1 FROM issuance_order WHERE id = $s FOR UPDATE SKIP LOCKED) s")" = 1 ] &&
+		break
+	sleep 0.1
+done
+[ "$(st "$s")" = "pending 0 " ] || fail "order $s after the kill: $(st "$s")"
+start_worker signed2
+want_error="the worker cad:signed1:$dead ended while issuing it (crash or kill), after signing certificate serial $serial, never stored"
+for ((i = 0; i < 300; i++)); do
+	has -F "order $s: $want_error: attempt 1 counted" "$tmp/signed2.log" && break
+	sleep 0.1
+done
+has -F "order $s: $want_error: attempt 1 counted" "$tmp/signed2.log" ||
+	{ cat "$tmp/signed2.log"; fail "the restart did not name the certificate signed and not stored"; }
+[ "$(q "SELECT details->>'error' FROM audit_event WHERE action = 'order.retry' AND object_id = '$s'")" = "$want_error" ] ||
+	fail "order.retry of order $s: $(q "SELECT details::text FROM audit_event WHERE action = 'order.retry' AND object_id = '$s'")"
+wait_status "$s" "done" 30 || { cat "$tmp/signed2.log"; fail "order $s not issued after the kill: $(st "$s")"; }
+[ "$(q "SELECT count(*) FROM certificate WHERE ltrim(upper(serial), '0') = ltrim('$serial', '0')")" = 0 ] ||
+	fail "the certificate signed for order $s before the kill was stored"
+[ "$(q "SELECT ltrim(upper(c.serial), '0') <> ltrim('$serial', '0') FROM issuance_order o
+      JOIN certificate c ON c.id = o.certificate_id WHERE o.id = $s")" = t ] ||
+	fail "order $s: issued with the serial of the killed attempt"
+stop_workers
+note "order $s: the worker killed between its signature and the INSERT; the next start audited serial $serial as signed and never stored, then issued the order anew"
+
 # --- what a marker may hold ------------------------------------------------------------
 # Garbage (a control character included): ignored with a warning, emptied.
 printf 'order=12 wor\001ker\n' >"$state/cad-inflight.0"

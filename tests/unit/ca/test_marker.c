@@ -96,10 +96,13 @@ mode_of(const struct marker_fixture *f, const char *name)
 	return (int)(st.st_mode & 07777);
 }
 
+static char parsed_serial[CAD_MARKER_SERIAL_MAX + 1];
+
 static int
 parse(const char *s, long long *order, char *worker, size_t wlen)
 {
-	return cad_marker_parse(s, strlen(s), order, worker, wlen);
+	return cad_marker_parse(s, strlen(s), order, parsed_serial, worker,
+	    wlen);
 }
 
 static void
@@ -121,6 +124,15 @@ test_parse(void **state)
 		"order=9223372036854775808 worker=cad:h:1\n",	/* past bigint */
 		"order=99999999999999999999999 worker=cad:h:1\n",
 		"\n",
+		"order=4 signed= worker=cad:h:1\n",	/* empty serial */
+		"order=4 signed=7f worker=cad:h:1\n",	/* lower case */
+		"order=4 signed=7G worker=cad:h:1\n",
+		"order=4 signed=7F\n",			/* no worker */
+		"order=4 signed=7F  worker=cad:h:1\n",
+		"order=4 signed=7F signed=7E worker=w\n",
+		/* 41 hex digits: past 20 octets */
+		"order=4 signed=1234567890ABCDEF1234567890ABCDEF123456789 "
+		    "worker=w\n",
 	};
 	char worker[16], big[64];
 	long long order;
@@ -130,6 +142,14 @@ test_parse(void **state)
 	assert_int_equal(parse("order=42 worker=cad:h:1\n", &order, worker,
 	    sizeof(worker)), 1);
 	assert_int_equal(order, 42);
+	assert_string_equal(worker, "cad:h:1");
+	assert_string_equal(parsed_serial, "");
+	/* Signed and not stored: the serial (40 hex digits at most). */
+	assert_int_equal(parse("order=42 signed=1234567890ABCDEF1234567890ABCDEF"
+	    "12345678 worker=cad:h:1\n", &order, worker, sizeof(worker)), 1);
+	assert_int_equal(order, 42);
+	assert_string_equal(parsed_serial,
+	    "1234567890ABCDEF1234567890ABCDEF12345678");
 	assert_string_equal(worker, "cad:h:1");
 	/* A shorter record written over a longer one whose emptying failed. */
 	assert_int_equal(parse("order=7 worker=cad:h:2\nworker=cad:h:1\n",
@@ -143,7 +163,7 @@ test_parse(void **state)
 	assert_int_equal(parse("order=3 worker=a\tb\x7f\n", &order, worker,
 	    sizeof(worker)), 1);
 	assert_string_equal(worker, "a?b?");
-	assert_int_equal(cad_marker_parse("", 0, &order, worker,
+	assert_int_equal(cad_marker_parse("", 0, &order, parsed_serial, worker,
 	    sizeof(worker)), 0);
 	for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
 		order = 99;
@@ -153,7 +173,7 @@ test_parse(void **state)
 	}
 	/* A NUL inside the line; a worker that does not fit. */
 	assert_int_equal(cad_marker_parse("order=4 wo\0ker=x\n", 17, &order,
-	    worker, sizeof(worker)), -1);
+	    parsed_serial, worker, sizeof(worker)), -1);
 	snprintf(big, sizeof(big), "order=4 worker=%0*d\n",
 	    (int)sizeof(worker), 0);
 	assert_int_equal(parse(big, &order, worker, sizeof(worker)), -1);
@@ -186,6 +206,10 @@ test_set_clear(void **state)
 	cad_marker_set(&m, "7");
 	assert_string_equal(get(f, "cad-inflight.0", buf, sizeof(buf)),
 	    "order=7 worker=cad:test:?1\n");
+	/* Signed, not yet stored: the record names the serial too. */
+	cad_marker_signed(&m, "7", "4A3F");
+	assert_string_equal(get(f, "cad-inflight.0", buf, sizeof(buf)),
+	    "order=7 signed=4A3F worker=cad:test:?1\n");
 	assert_int_equal(m.failing, 0);
 	/* The process ends in the middle: the next one finds the order. */
 	cad_marker_close(&m);
@@ -197,6 +221,7 @@ test_set_clear(void **state)
 	assert_int_equal(m.found[0].order, 7);
 	assert_int_equal(m.found[0].slot, 0);
 	assert_string_equal(m.found[0].worker, "cad:test:?1");
+	assert_string_equal(m.found[0].serial, "4A3F");
 	cad_marker_done(&m, 0);
 	assert_string_equal(get(f, "cad-inflight.0", buf, sizeof(buf)), "");
 	cad_marker_release(&m);
