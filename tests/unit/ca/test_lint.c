@@ -536,6 +536,35 @@ test_extensions_as_profiled(void **state)
  * Lengths in characters, not octets (RFC 5280 Appendix A); no control
  * character nor bidirectional override in a value.
  */
+/*
+ * A personal subject whose attr (CN or serialNumber) is value, at its upper
+ * bound, passes the lint; one character more (value's last repeated, or
+ * "a" after a multi-octet one) is refused with want.
+ */
+static void
+at_the_bound(struct lint_fixture *f, const char *attr, const char *value,
+    const char *want)
+{
+	char json[2048], err[512], more[512];
+	size_t n = strlen(value);
+	int cn = strcmp(attr, "CN") == 0;
+	int i;
+
+	assert_true(n > 0 && n + 2 <= sizeof(more));
+	snprintf(more, sizeof(more), "%s%c", value, (value[n - 1] & 0x80) ?
+	    'a' : value[n - 1]);
+	for (i = 0; i < 2; i++) {
+		snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
+		    "\"serialNumber\":\"%s\"}", !cn ? "Budi" : i ? more : value,
+		    cn ? "NIK:1" : i ? more : value);
+		if (i == 0 && lint_of(f, "personal", json, 3 * 365 * DAY, err,
+		    sizeof(err)) != 0)
+			fail_msg("%s: at the bound, refused: %s", want, err);
+	}
+	want_refused(subject_of(f, "personal", json, err, sizeof(err)), err,
+	    want, want);
+}
+
 static void
 test_subject_values(void **state)
 {
@@ -612,28 +641,13 @@ test_subject_values(void **state)
 	cn[0] = '\0';
 	for (i = 0; i < 64; i++)
 		strcat(cn, "\xe6\x9d\xb1");
-	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
-	    "\"serialNumber\":\"NIK:1\"}", cn);
-	if (lint_of(f, "personal", json, 3 * 365 * DAY, err, sizeof(err)) != 0)
-		fail_msg("a CN of 64 characters refused: %s", err);
-	strcat(cn, "a");
-	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
-	    "\"serialNumber\":\"NIK:1\"}", cn);
-	want_refused(subject_of(f, "personal", json, err, sizeof(err)), err,
-	    "subject attribute CN is longer than 64 characters", "CN of 65");
+	at_the_bound(f, "CN", cn, "subject attribute CN is longer than 64 "
+	    "characters");
 	/* ub-serial-number is 64 too (it was the 128 of the others). */
 	memset(cn, '7', 64);
 	cn[64] = '\0';
-	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"Budi\","
-	    "\"serialNumber\":\"%s\"}", cn);
-	if (lint_of(f, "personal", json, 3 * 365 * DAY, err, sizeof(err)) != 0)
-		fail_msg("a serialNumber of 64 characters refused: %s", err);
-	strcat(cn, "7");
-	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"Budi\","
-	    "\"serialNumber\":\"%s\"}", cn);
-	want_refused(subject_of(f, "personal", json, err, sizeof(err)), err,
-	    "subject attribute serialNumber is longer than 64 characters",
-	    "serialNumber of 65");
+	at_the_bound(f, "serialNumber", cn, "subject attribute serialNumber is "
+	    "longer than 64 characters");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
 		    "\"serialNumber\":\"NIK:1\"}", bad[i][0]);
@@ -782,6 +796,21 @@ edit_not_before_generalized(X509 *x)
 	    time(NULL), 0, -300));
 }
 
+/* The personal profile, PERSON's subject and an issuer valid 30 more days. */
+static void
+clamp_setup(struct lint_fixture *f, struct profile **p, X509_NAME **subject,
+    X509 **issuer)
+{
+	char err[512];
+
+	put_profile(f, "personal", NULL, NULL);
+	*p = profile_load(f->dir, "personal", f->cfg, err, sizeof(err));
+	assert_non_null(*p);
+	*subject = cad_subject(*p, PERSON, err, sizeof(err));
+	assert_non_null(*subject);
+	*issuer = make_issuer(f, 30 * DAY);
+}
+
 static void
 test_clamped_not_after_utctime(void **state)
 {
@@ -791,13 +820,8 @@ test_clamped_not_after_utctime(void **state)
 	X509 *issuer, *x;
 	char err[512];
 
-	put_profile(f, "personal", NULL, NULL);
-	p = profile_load(f->dir, "personal", f->cfg, err, sizeof(err));
-	assert_non_null(p);
-	subject = cad_subject(p, PERSON, err, sizeof(err));
-	assert_non_null(subject);
-	/* An issuer valid 30 more days, its notAfter a GeneralizedTime. */
-	issuer = make_issuer(f, 30 * DAY);
+	/* Its notAfter a GeneralizedTime. */
+	clamp_setup(f, &p, &subject, &issuer);
 	assert_non_null(ASN1_GENERALIZEDTIME_adj(X509_getm_notAfter(issuer),
 	    time(NULL), 30, 0));
 	assert_int_equal(ASN1_STRING_type(X509_get0_notAfter(issuer)),
@@ -840,12 +864,7 @@ test_clamped_not_before(void **state)
 	X509 *issuer, *x;
 	char err[512];
 
-	put_profile(f, "personal", NULL, NULL);
-	p = profile_load(f->dir, "personal", f->cfg, err, sizeof(err));
-	assert_non_null(p);
-	subject = cad_subject(p, PERSON, err, sizeof(err));
-	assert_non_null(subject);
-	issuer = make_issuer(f, 30 * DAY);
+	clamp_setup(f, &p, &subject, &issuer);
 	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(issuer), -60));
 	x = profile_build(p, subject, f->sub_key, NULL, issuer, NULL, err,
 	    sizeof(err));
