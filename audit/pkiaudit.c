@@ -7,8 +7,11 @@
  *	recomputes the Merkle tree over the events in file order, and for
  *	every seal checks its signature and that the tree of its size has
  *	its root; reports events after the last seal as unsealed. Exit 0
- *	only when every seal holds. --known-seals: the seals file of an
- *	earlier verification; every seal in it must be in this export with
+ *	only when every seal holds, and at least one does. Prints the
+ *	audit key's SHA-256 (of its DER SubjectPublicKeyInfo, as the
+ *	audit.key.create event records it). --known-seals: seal lines kept
+ *	from an earlier verification (the whole seals file, or any of its
+ *	lines in order); every seal in it must be in this export with
  *	the same tree size and root (a database superuser could otherwise cut
  *	the seals back, rewrite the events after the cut and have the sealer
  *	sign them again: the export alone would verify).
@@ -31,6 +34,7 @@
 
 #include "lib/auditseal.h"
 #include "lib/file.h"
+#include "lib/hex.h"
 #include "lib/merkle.h"
 
 #define EXIT_VERIFIED	0
@@ -91,9 +95,34 @@ struct seals {
 	size_t			 n;
 };
 
-/* Every seal of the file: numbered 1, 2, ... with growing tree sizes. */
+/* "audit key: SHA-256 …" of its DER SubjectPublicKeyInfo. 0 or -1. */
 static int
-load_seals(const char *path, struct seals *out)
+print_key_digest(EVP_PKEY *pub)
+{
+	unsigned char *der = NULL, md[32];
+	char hex[65];
+	int len;
+
+	if ((len = i2d_PUBKEY(pub, &der)) <= 0 ||
+	    EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL) != 1) {
+		OPENSSL_free(der);
+		fprintf(stderr, "pkiaudit: cannot encode the public key\n");
+		return -1;
+	}
+	OPENSSL_free(der);
+	hex_encode(md, sizeof(md), hex);
+	printf("audit key: SHA-256 %s (the public_key_sha256 of its "
+	    "audit.key.create event)\n", hex);
+	return 0;
+}
+
+/*
+ * Every seal of the file: numbered 1, 2, ... with growing tree sizes; with
+ * kept (seal lines an auditor kept), any numbers, growing, with growing
+ * tree sizes.
+ */
+static int
+load_seals(const char *path, int kept, struct seals *out)
 {
 	struct auditseal *ns;
 	FILE *f;
@@ -119,12 +148,15 @@ load_seals(const char *path, struct seals *out)
 			    out->n + 1, err);
 			goto out;
 		}
-		if (out->s[out->n].id != out->n + 1 || (out->n > 0 &&
+		if ((kept ? out->s[out->n].id == 0 || (out->n > 0 &&
+		    out->s[out->n].id <= out->s[out->n - 1].id) :
+		    out->s[out->n].id != out->n + 1) || (out->n > 0 &&
 		    out->s[out->n].tree_size <= out->s[out->n - 1].tree_size)) {
 			fprintf(stderr, "pkiaudit: %s line %zu: seal %llu out of "
-			    "order (seals are numbered from 1, each over a "
-			    "larger tree)\n", path, out->n + 1,
-			    (unsigned long long)out->s[out->n].id);
+			    "order (seals are numbered %s, each over a larger "
+			    "tree)\n", path, out->n + 1,
+			    (unsigned long long)out->s[out->n].id, kept ?
+			    "upwards" : "from 1");
 			goto out;
 		}
 		out->n++;
@@ -146,31 +178,34 @@ out:
 }
 
 /*
- * Each seal of known (an earlier export's, already verified) must be in
- * seals unchanged: same number, tree size and root. The number of those
- * that are not.
+ * Each seal of known (kept from an earlier export, already verified) must
+ * be in seals (numbered from 1) unchanged: same number, tree size and
+ * root. The number of those that are not.
  */
 static size_t
 check_known(const struct seals *known, const struct seals *seals)
 {
+	const struct auditseal *now;
 	size_t i, bad = 0;
 
 	for (i = 0; i < known->n; i++) {
-		if (i >= seals->n) {
+		if (known->s[i].id > seals->n) {
 			printf("seal %llu: FAILED: known from an earlier export "
 			    "(%llu events) but not in this one: the seals were "
 			    "cut back\n", (unsigned long long)known->s[i].id,
 			    (unsigned long long)known->s[i].tree_size);
 			bad++;
-		} else if (seals->s[i].tree_size != known->s[i].tree_size ||
-		    memcmp(seals->s[i].root, known->s[i].root,
-		    MERKLE_HASH) != 0) {
+			continue;
+		}
+		now = &seals->s[known->s[i].id - 1];
+		if (now->tree_size != known->s[i].tree_size ||
+		    memcmp(now->root, known->s[i].root, MERKLE_HASH) != 0) {
 			printf("seal %llu: FAILED: not the seal known from an "
 			    "earlier export (%llu events then, %llu now, or "
 			    "another root): the sealed history was replaced\n",
 			    (unsigned long long)known->s[i].id,
 			    (unsigned long long)known->s[i].tree_size,
-			    (unsigned long long)seals->s[i].tree_size);
+			    (unsigned long long)now->tree_size);
 			bad++;
 		}
 	}
@@ -195,8 +230,10 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf,
 
 	memset(&seals, 0, sizeof(seals));
 	memset(&known, 0, sizeof(known));
-	if ((pub = load_pubkey(pubf)) == NULL || load_seals(sealsf, &seals) == -1 ||
-	    (knownf != NULL && load_seals(knownf, &known) == -1))
+	if ((pub = load_pubkey(pubf)) == NULL ||
+	    load_seals(sealsf, 0, &seals) == -1 ||
+	    (knownf != NULL && load_seals(knownf, 1, &known) == -1) ||
+	    print_key_digest(pub) == -1)
 		goto out;
 	if ((line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL ||
 	    (sigbad = calloc(seals.n + 1, 1)) == NULL)
@@ -252,13 +289,12 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf,
 	}
 	printf("%llu event(s), %zu seal(s): %s; %llu event(s) after the last "
 	    "seal (not yet sealed)\n", (unsigned long long)m.size, seals.n,
-	    bad == 0 ? "all verified" : "NOT VERIFIED",
+	    bad > 0 ? "NOT VERIFIED" : seals.n == 0 ?
+	    "no seal, nothing verified" : "all verified",
 	    (unsigned long long)(seals.n > 0 && m.size >
 	    seals.s[seals.n - 1].tree_size ? m.size -
 	    seals.s[seals.n - 1].tree_size : seals.n == 0 ? m.size : 0));
 	rc = bad == 0 && seals.n > 0 ? EXIT_VERIFIED : EXIT_FAILED;
-	if (seals.n == 0)
-		printf("no seal: nothing is verified\n");
 out:
 	free(sigbad);
 	free(line);
@@ -284,7 +320,7 @@ cmd_prove(const char *events, const char *sealsf, unsigned long long id,
 	int r = 0, rc = EXIT_USAGE;
 
 	memset(&p, 0, sizeof(p));
-	if (load_seals(sealsf, &seals) == -1)
+	if (load_seals(sealsf, 0, &seals) == -1)
 		return EXIT_USAGE;
 	if (seals.n == 0) {
 		fprintf(stderr, "pkiaudit: no seal in %s\n", sealsf);

@@ -9,8 +9,9 @@
  *		  --out); refused (exit 3) when the key exists.
  *  audit seal    adds every event of transactions that ended since the last
  *		  seal to the Merkle tree, signs the new tree head with the
- *		  audit key and stores the seal (nothing to do: exit 0, no
- *		  seal). Run it from a timer; `make up` runs it at start-up.
+ *		  audit key and stores the seal (nothing to do, or only the
+ *		  last seal's own audit.seal event: exit 0, no seal). Run it
+ *		  from a timer; `make up` runs it at start-up.
  *		  An event whose line pkiaudit could not read (over
  *		  AUDITSEAL_LINE_MAX) is refused: nothing is sealed.
  *  audit export  writes the events in tree order and the seals, one JSON
@@ -53,8 +54,7 @@ static const struct db_stmt stmt_lock = { "pkictl_audit_lock",
  */
 static const struct db_stmt stmt_now = { "pkictl_audit_now",
 	"SELECT txid_snapshot_xmin(txid_current_snapshot()), "
-	AUDITSEAL_TIME_SQL("c") ", c::text "
-	"FROM (SELECT clock_timestamp() AS c) AS t", 0 };
+	AUDITSEAL_TIME_SQL("c") " FROM (SELECT clock_timestamp() AS c) AS t", 0 };
 static const struct db_stmt stmt_last = { "pkictl_audit_last",
 	"SELECT id, tree_size, txid_xmin, encode(root, 'hex'), "
 	"coalesce(array_to_string(ARRAY(SELECT encode(f, 'hex') "
@@ -62,8 +62,17 @@ static const struct db_stmt stmt_last = { "pkictl_audit_last",
 	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, encode(signature, 'hex') "
 	"FROM audit_seal ORDER BY id DESC LIMIT 1", 0 };
 static const struct db_stmt stmt_events = { "pkictl_audit_events",
-	"SELECT " AUDITSEAL_EVENT_LINE_SQL ", e.id FROM audit_event e "
+	"SELECT " AUDITSEAL_EVENT_LINE_SQL ", e.id, e.action = 'audit.seal' "
+	"FROM audit_event e "
 	"WHERE e.txid >= $1::bigint AND e.txid < $2::bigint ORDER BY e.id", 2 };
+/*
+ * Events the boundary has left out for an hour: a transaction open that
+ * long anywhere in the cluster (idle in transaction, a prepared one) holds
+ * txid_snapshot_xmin back, and the sealer would seal less and less.
+ */
+static const struct db_stmt stmt_held_back = { "pkictl_audit_held_back",
+	"SELECT count(*), coalesce(min(at)::text, '') FROM audit_event "
+	"WHERE txid >= $1::bigint AND at < now() - interval '1 hour'", 1 };
 static const struct db_stmt stmt_insert = { "pkictl_audit_insert",
 	"INSERT INTO audit_seal (id, tree_size, txid_xmin, root, frontier, "
 	"sealed_at, key_label, signature) VALUES ($1, $2, $3, "
@@ -188,15 +197,20 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 		goto out;
 	}
 	generated = 1;
+	/* Whatever fails from here on, the file is ours to remove. */
+	written = 1;
 	if ((len = i2d_PUBKEY(pub, &der)) <= 0 ||
 	    EVP_Digest(der, (size_t)len, fp, NULL, EVP_sha256(), NULL) != 1 ||
-	    PEM_write_PUBKEY(f, pub) != 1 || fclose(f) != 0) {
+	    PEM_write_PUBKEY(f, pub) != 1) {
+		log_err("audit init: writing %s failed", out);
+		goto out;
+	}
+	if (fclose(f) != 0) {
 		f = NULL;
 		log_err("audit init: writing %s failed", out);
 		goto out;
 	}
 	f = NULL;
-	written = 1;
 	hex_encode(fp, sizeof(fp), hex);
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "token",
 	    p11_token_label(tok), "label", label, "type", "ec-p256",
@@ -254,6 +268,7 @@ out:
 struct seal_scan {
 	struct merkle	 m;
 	unsigned long	 added;
+	unsigned long	 others;	/* not an audit.seal event */
 };
 
 /*
@@ -279,7 +294,32 @@ seal_row(void *arg, const PGresult *row)
 	if (merkle_append(&s->m, leaf) == -1)
 		return -1;
 	s->added++;
+	if (strcmp(PQgetvalue(row, 0, 2), "t") != 0)
+		s->others++;
 	return 0;
+}
+
+/*
+ * The newest seal as stmt_last reads it (the export's forms: its time as
+ * pkiaudit will see it), verified with the audit key. 0, or -1 with err.
+ */
+static int
+seal_of_row(const PGresult *last, EVP_PKEY *pub, struct auditseal *s,
+    char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->id = strtoull(PQgetvalue(last, 0, 0), NULL, 10);
+	s->tree_size = strtoull(PQgetvalue(last, 0, 1), NULL, 10);
+	snprintf(s->sealed_at, sizeof(s->sealed_at), "%s",
+	    PQgetvalue(last, 0, 5));
+	snprintf(s->key, sizeof(s->key), "%s", PQgetvalue(last, 0, 6));
+	if (hex_decode(PQgetvalue(last, 0, 3), s->root, MERKLE_HASH,
+	    NULL) == -1 || hex_decode(PQgetvalue(last, 0, 7), s->sig,
+	    sizeof(s->sig), &s->siglen) == -1) {
+		snprintf(err, errlen, "unreadable row");
+		return -1;
+	}
+	return auditseal_seal_verify(s, pub, err, errlen);
 }
 
 /*
@@ -303,18 +343,9 @@ seal_resume(const PGresult *last, EVP_PKEY *pub, struct merkle *m,
 	*from_xmin = "0";
 	if (PQntuples(last) == 0)
 		return 0;
-	memset(&prev, 0, sizeof(prev));
-	prev.id = strtoull(PQgetvalue(last, 0, 0), NULL, 10);
-	prev.tree_size = strtoull(PQgetvalue(last, 0, 1), NULL, 10);
-	*next_id = prev.id + 1;
+	*next_id = strtoull(PQgetvalue(last, 0, 0), NULL, 10) + 1;
 	*from_xmin = PQgetvalue(last, 0, 2);
-	snprintf(prev.sealed_at, sizeof(prev.sealed_at), "%s",
-	    PQgetvalue(last, 0, 5));
-	snprintf(prev.key, sizeof(prev.key), "%s", PQgetvalue(last, 0, 6));
-	if (hex_decode(PQgetvalue(last, 0, 3), prev.root, MERKLE_HASH,
-	    NULL) == -1 || hex_decode(PQgetvalue(last, 0, 7), prev.sig,
-	    sizeof(prev.sig), &prev.siglen) == -1 ||
-	    auditseal_seal_verify(&prev, pub, err, sizeof(err)) == -1) {
+	if (seal_of_row(last, pub, &prev, err, sizeof(err)) == -1) {
 		log_err("audit seal: the last seal (%s) does not verify with the "
 		    "audit key: %s; nothing sealed", PQgetvalue(last, 0, 0),
 		    err[0] != '\0' ? err : "unreadable row");
@@ -429,6 +460,54 @@ fail:
 	return -1;
 }
 
+/* Logs the events the boundary xmin has left unsealed for an hour. */
+static void
+audit_warn_held_back(struct db *db, const char *xmin)
+{
+	PGresult *res;
+
+	if ((res = db_exec(db, &stmt_held_back, &xmin, NULL, NULL)) == NULL)
+		return;
+	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_warn("audit seal: %s event(s) since %s cannot be sealed yet: "
+		    "a transaction open since then holds the boundary back "
+		    "(txid_snapshot_xmin %s; look for it in pg_stat_activity, "
+		    "or pg_prepared_xacts, in any database of the cluster)",
+		    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), xmin);
+	PQclear(res);
+}
+
+/*
+ * The seal just inserted, read back as the export will read it, must be
+ * the one signed and verify: a stored time that differs (a session's time
+ * zone or date style) would make it, and every later seal, unverifiable.
+ * 0, or -1 (logged; the caller rolls back).
+ */
+static int
+audit_check_stored(struct db *db, EVP_PKEY *pub, const struct auditseal *want)
+{
+	struct auditseal got;
+	PGresult *res;
+	char err[256] = "";
+	int rc = -1;
+
+	if ((res = db_exec(db, &stmt_last, NULL, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || seal_of_row(res, pub, &got, err,
+	    sizeof(err)) == -1 || got.id != want->id ||
+	    got.tree_size != want->tree_size ||
+	    memcmp(got.root, want->root, MERKLE_HASH) != 0)
+		log_err("audit seal: seal %llu as stored would not verify (%s; "
+		    "stored time %s, signed %s): nothing sealed",
+		    (unsigned long long)want->id, err[0] != '\0' ? err :
+		    "another row", PQntuples(res) == 1 ? PQgetvalue(res, 0, 5) :
+		    "-", want->sealed_at);
+	else
+		rc = 0;
+	PQclear(res);
+	return rc;
+}
+
 static int
 audit_seal_once(struct sealer *sl, const char *actor)
 {
@@ -457,13 +536,37 @@ audit_seal_once(struct sealer *sl, const char *actor)
 	    (last = db_exec(db, &stmt_last, NULL, NULL, NULL)) == NULL ||
 	    seal_resume(last, sl->pub, &scan.m, &seal.id, &from) == -1)
 		goto out;
+	/*
+	 * Transaction ids only grow, unless the database was moved without
+	 * its epoch (pg_dump and restore, logical replication): then no event
+	 * would ever fall between the last seal's boundary and this one, and
+	 * sealing would stop without a word.
+	 */
+	if (strtoull(PQgetvalue(now, 0, 0), NULL, 10) <
+	    strtoull(from, NULL, 10)) {
+		log_err("audit seal: the database's transaction ids (%s) are "
+		    "below seal %llu's boundary (%s): it was restored or moved "
+		    "without its transaction-id epoch, and new events cannot "
+		    "be sealed after the old ones; nothing sealed "
+		    "(audit/README.md \"Which events a seal takes\")",
+		    PQgetvalue(now, 0, 0), (unsigned long long)(seal.id - 1),
+		    from);
+		goto out;
+	}
+	audit_warn_held_back(db, PQgetvalue(now, 0, 0));
 	v[0] = from;
 	v[1] = PQgetvalue(now, 0, 0);
 	if (db_exec_rows(db, &stmt_events, v, 0, seal_row, &scan) == -1)
 		goto out;
-	if (scan.added == 0) {
-		printf("audit seal: no event to seal since seal %llu\n",
-		    (unsigned long long)(seal.id - 1));
+	/*
+	 * The last seal's own event alone is no news: sealing it would write
+	 * another, and an idle trail would gain a seal every period for ever.
+	 * It is sealed with the next event of anything else.
+	 */
+	if (scan.others == 0) {
+		printf("audit seal: no event to seal since seal %llu%s\n",
+		    (unsigned long long)(seal.id - 1), scan.added > 0 ?
+		    " (only its own audit.seal event)" : "");
 		rc = PKICTL_EXIT_OK;
 		goto out;
 	}
@@ -478,6 +581,17 @@ audit_seal_once(struct sealer *sl, const char *actor)
 	    (const unsigned char *)head, (size_t)n, &sig, &siglen, err,
 	    sizeof(err)) == -1) {
 		log_err("audit seal: %s", err);
+		goto out;
+	}
+	if (siglen > sizeof(seal.sig)) {
+		log_err("audit seal: a signature of %zu bytes", siglen);
+		goto out;
+	}
+	memcpy(seal.sig, sig, siglen);
+	seal.siglen = siglen;
+	if (auditseal_seal_verify(&seal, sl->pub, err, sizeof(err)) == -1) {
+		log_err("audit seal: the signer's signature does not verify with "
+		    "the audit key: %s; nothing sealed", err);
 		goto out;
 	}
 	if ((frontier = malloc(scan.m.nf * (2 * MERKLE_HASH + 1) + 1)) == NULL ||
@@ -502,8 +616,10 @@ audit_seal_once(struct sealer *sl, const char *actor)
 	v[4] = frontier;
 	v[5] = sl->label;
 	v[6] = sighex;
-	v[7] = PQgetvalue(now, 0, 2);
-	if (db_exec_ok(db, &stmt_insert, v) == -1)
+	/* The signed text's time (ISO 8601, Z): read alike in any DateStyle. */
+	v[7] = seal.sealed_at;
+	if (db_exec_ok(db, &stmt_insert, v) == -1 ||
+	    audit_check_stored(db, sl->pub, &seal) == -1)
 		goto out;
 	/* This event is in the next seal: its transaction is this one. */
 	if ((details = json_pack("{s:I, s:I, s:s}", "tree_size",

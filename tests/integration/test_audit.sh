@@ -255,7 +255,72 @@ pkiaudit verify --events "$tmp/k.events" --seals "$tmp/k.seals" --pubkey "$PKI_A
 	--known-seals "$tmp/other.known" >"$tmp/v.out" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q '^seal 1: FAILED: not the seal known from an earlier export' "$tmp/v.out" ||
 	{ cat "$tmp/v.out"; fail "a seal that differs from the known one: exit $rc"; }
-note "--known-seals: an export cut back by a seal, and one whose seal 1 differs from the known one, refused"
+# One seal line kept alone (not the whole file) anchors as well.
+sed -n 2p "$tmp/k.seals" >"$tmp/one.known"
+pkiaudit verify --events "$tmp/k.events" --seals "$tmp/k.seals" --pubkey "$PKI_AUDIT_PUBKEY" \
+	--known-seals "$tmp/one.known" >"$tmp/v.out" 2>&1 || { cat "$tmp/v.out"; fail "a single kept seal line (seal 2) refused"; }
+jq -c '.root = ("00" + .root[2:])' "$tmp/one.known" >"$tmp/one.other"
+rc=0
+pkiaudit verify --events "$tmp/k.events" --seals "$tmp/k.seals" --pubkey "$PKI_AUDIT_PUBKEY" \
+	--known-seals "$tmp/one.other" >"$tmp/v.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q '^seal 2: FAILED: not the seal known from an earlier export' "$tmp/v.out" ||
+	{ cat "$tmp/v.out"; fail "a kept seal 2 that differs: exit $rc"; }
+note "--known-seals: an export cut back by a seal, and one whose seal 1 differs from the known one, refused; a single kept seal line checked alike"
+
+# --- pkiaudit names the key it verified with --------------------------------------------
+pkiaudit verify --events "$tmp/k.events" --seals "$tmp/k.seals" --pubkey "$PKI_AUDIT_PUBKEY" >"$tmp/v.out"
+keysum=$(q "SELECT details->>'public_key_sha256' FROM audit_event WHERE action = 'audit.key.create' ORDER BY id DESC LIMIT 1")
+grep -qx "audit key: SHA-256 $keysum (the public_key_sha256 of its audit.key.create event)" "$tmp/v.out" ||
+	{ cat "$tmp/v.out"; fail "pkiaudit does not name the key's SHA-256 $keysum"; }
+
+# --- a session's DateStyle and TimeZone do not change the stored seal ---------------------
+# The seal's time is stored from the signed ISO text: read back as the
+# export reads it, it is the time signed. (It went through the session's
+# text form: 'SQL, MDY' in Asia/Shanghai wrote "CST", read back as US
+# Central time, 14 hours off, and the seal never verified.)
+pkictl sigservice add --name audit-test-tz >/dev/null
+PGDATESTYLE='SQL, MDY' PGTZ=Asia/Shanghai pkictl audit seal >"$tmp/tz.out" 2>&1 ||
+	{ cat "$tmp/tz.out"; fail "audit seal in another DateStyle and TimeZone"; }
+grep -qE '^audit seal [0-9]+: ' "$tmp/tz.out" || fail "no seal made: $(cat "$tmp/tz.out")"
+export_to tz
+verify_ok tz "a seal made in DateStyle 'SQL, MDY', TimeZone Asia/Shanghai"
+note "a seal made with the session in DateStyle 'SQL, MDY' and TimeZone Asia/Shanghai verifies"
+
+# --- nothing new but the last seal's own event: no seal -----------------------------------
+# Each seal writes an audit.seal event; sealing that alone would add a seal
+# every period of an idle trail, for ever. (Other daemons of the stack may
+# write an event meanwhile: then it is sealed, and the next try is idle.)
+for _ in 1 2 3 4 5; do
+	pkictl audit seal >"$tmp/idle.out" 2>&1 || { cat "$tmp/idle.out"; fail "audit seal"; }
+	grep -q 'no event to seal since seal [0-9]* (only its own audit.seal event)' "$tmp/idle.out" && break
+done
+grep -q 'no event to seal since seal [0-9]* (only its own audit.seal event)' "$tmp/idle.out" ||
+	fail "an idle trail was sealed again and again: $(cat "$tmp/idle.out")"
+note "an idle trail: no seal of the last seal's own event"
+
+# --- transaction ids below the last seal's boundary: refused, said why ------------------
+# As after a pg_dump and restore, which starts the ids again: no event
+# would ever fall in the next seal's range, and sealing stopped silently.
+last=$(q "SELECT max(id) FROM audit_seal")
+restore_xmin() {
+	q "ALTER TABLE audit_seal DISABLE TRIGGER audit_seal_no_update_delete;
+	   UPDATE audit_seal SET txid_xmin = txid_xmin - 1000000000000 WHERE id = $last AND txid_xmin > 1000000000000;
+	   ALTER TABLE audit_seal ENABLE TRIGGER audit_seal_no_update_delete" >/dev/null
+}
+at_exit "restore_xmin 2>/dev/null || true"
+q "ALTER TABLE audit_seal DISABLE TRIGGER audit_seal_no_update_delete;
+   UPDATE audit_seal SET txid_xmin = txid_xmin + 1000000000000 WHERE id = $last;
+   ALTER TABLE audit_seal ENABLE TRIGGER audit_seal_no_update_delete" >/dev/null
+pkictl sigservice add --name audit-test-epoch >/dev/null
+rc=0; pkictl audit seal >"$tmp/epoch.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "below seal $last's boundary .* without its transaction-id epoch" "$tmp/epoch.out" ||
+	{ cat "$tmp/epoch.out"; fail "ids below the last seal's boundary: exit $rc"; }
+[ "$(q "SELECT max(id) FROM audit_seal")" = "$last" ] || fail "a seal was made below the boundary"
+restore_xmin
+pkictl audit seal >"$tmp/epoch2.out" 2>&1 || { cat "$tmp/epoch2.out"; fail "audit seal after the boundary was restored"; }
+export_to ep
+verify_ok ep "after the boundary was restored"
+note "transaction ids below the last seal's boundary: audit seal refuses and says why; nothing sealed"
 
 # --- an event pkiaudit could not read is refused by the database -------------------
 # pkiaudit stops at an exported line over 1 MiB, which would leave every
