@@ -460,14 +460,17 @@ fail:
 	return -1;
 }
 
-/* Logs the events the boundary xmin has left unsealed for an hour. */
-static void
+/*
+ * Logs the events the boundary xmin has left unsealed for an hour. 0, or
+ * -1 when the query failed (the transaction is then aborted).
+ */
+static int
 audit_warn_held_back(struct db *db, const char *xmin)
 {
 	PGresult *res;
 
 	if ((res = db_exec(db, &stmt_held_back, &xmin, NULL, NULL)) == NULL)
-		return;
+		return -1;
 	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
 		log_warn("audit seal: %s event(s) since %s cannot be sealed yet: "
 		    "a transaction open since then holds the boundary back "
@@ -475,6 +478,7 @@ audit_warn_held_back(struct db *db, const char *xmin)
 		    "or pg_prepared_xacts, in any database of the cluster)",
 		    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), xmin);
 	PQclear(res);
+	return 0;
 }
 
 /*
@@ -553,7 +557,8 @@ audit_seal_once(struct sealer *sl, const char *actor)
 		    from);
 		goto out;
 	}
-	audit_warn_held_back(db, PQgetvalue(now, 0, 0));
+	if (audit_warn_held_back(db, PQgetvalue(now, 0, 0)) == -1)
+		goto out;
 	v[0] = from;
 	v[1] = PQgetvalue(now, 0, 0);
 	if (db_exec_rows(db, &stmt_events, v, 0, seal_row, &scan) == -1)

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -584,59 +585,76 @@ cmd_publish(const struct config *cfg, int argc, char **argv)
  * hsm.module_write_dir (pki-hsm): SoftHSM2 writes a new object as a new
  * file owned by whoever calls it, and a signer, which reads the token
  * files as pki-hsm, could not open a key `ca responder` or `ca tsa` just
- * made until someone ran chown. Looks two levels deep (SoftHSM2: a
- * directory per token, a file per object) and never follows a link. Only
- * root's entries change hands, and only directories and files with one
- * link: the directory's owner cannot plant a hard link to a file of root's
- * elsewhere and have us give it away.
+ * made until someone ran chown. Two levels deep (SoftHSM2: a directory per
+ * token, a file per object). The directory's owner may rename and link in
+ * it while we walk: each entry is opened without following a link, judged
+ * by fstat on that descriptor and changed through it (fchown), so what is
+ * checked is what is changed; only root's directories and single-link
+ * files changed since this run began (st_ctime) change hands, so neither a
+ * hard link to a file of root's elsewhere nor an older root file kept
+ * there is given away. 0, or -1 when an entry could not be given (logged).
  */
-static void
-give_dir_entries(int dirfd, const char *path, uid_t uid, gid_t gid, int depth)
+static int
+give_dir_entries(int dirfd, const char *path, uid_t uid, gid_t gid,
+    time_t since, int depth)
 {
 	struct dirent *de;
 	struct stat st;
+	char sub[PATH_MAX];
 	DIR *d;
-	int fd;
+	int fd, rc = 0;
 
 	if ((d = fdopendir(dirfd)) == NULL) {
-		log_warn("%s: %s", path, strerror(errno));
+		log_err("%s: %s", path, strerror(errno));
 		close(dirfd);
-		return;
+		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (st.st_uid == 0 && (S_ISDIR(st.st_mode) ||
+		if ((fd = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) == -1)
+			continue;	/* a link, a socket, gone: not ours */
+		if (fstat(fd, &st) == -1) {
+			close(fd);
+			continue;
+		}
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		if (st.st_uid == 0 &&
+		    st.st_ctime >= since && (S_ISDIR(st.st_mode) ||
 		    (S_ISREG(st.st_mode) && st.st_nlink == 1)) &&
-		    fchownat(dirfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1)
-			log_warn("%s/%s: chown: %s", path, de->d_name,
-			    strerror(errno));
-		if (S_ISDIR(st.st_mode) && depth > 1 && (fd = openat(dirfd,
-		    de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC)) != -1)
-			give_dir_entries(fd, path, uid, gid, depth - 1);
+		    fchown(fd, uid, gid) == -1) {
+			log_err("%s: chown: %s", sub, strerror(errno));
+			rc = -1;
+		}
+		if (S_ISDIR(st.st_mode) && depth > 1) {
+			if (give_dir_entries(fd, sub, uid, gid, since,
+			    depth - 1) == -1)
+				rc = -1;
+		} else
+			close(fd);
 	}
 	closedir(d);
+	return rc;
 }
 
-static void
-give_token_files(const struct config *cfg)
+static int
+give_token_files(const struct config *cfg, time_t since)
 {
 	const char *dir = config_get(cfg, "hsm.module_write_dir", NULL);
 	struct stat st;
 	int fd;
 
 	if (geteuid() != 0 || dir == NULL)
-		return;
+		return 0;
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
-		return;		/* no token directory yet: nothing made */
+		return 0;	/* no token directory yet: nothing made */
 	if (fstat(fd, &st) == -1 || st.st_uid == 0) {
 		close(fd);	/* root's own: the files stay root's */
-		return;
+		return 0;
 	}
-	give_dir_entries(fd, dir, st.st_uid, st.st_gid, 2);
+	return give_dir_entries(fd, dir, st.st_uid, st.st_gid, since, 2);
 }
 
 int
@@ -650,6 +668,8 @@ main(int argc, char **argv)
 	const char *path = getenv("PKI_CONFIG"), *sconf;
 	struct config *cfg;
 	char err[512], actor[128];
+	/* A second back: ctime has whole seconds on some file systems. */
+	time_t started = time(NULL) - 1;
 	int ch, rc;
 
 	log_init("pkictl", LOGL_INFO, stderr);
@@ -735,7 +755,10 @@ main(int argc, char **argv)
 		usage();
 		rc = PKICTL_EXIT_USAGE;
 	}
-	give_token_files(cfg);
+	if (give_token_files(cfg, started) == -1)
+		log_err("the token files above are still root's: the signers, "
+		    "which run as the owner of hsm.module_write_dir, cannot "
+		    "read them until you chown them to it");
 	config_free(cfg);
 	return rc;
 }

@@ -402,7 +402,7 @@ profile_build(const struct profile *p, const X509_NAME *subject_name,
 	 * claim a validity its issuer did not have).
 	 */
 	if (issuer != NULL && ASN1_TIME_compare(X509_get0_notBefore(x),
-	    X509_get0_notBefore(issuer)) < 0 &&
+	    X509_get0_notBefore(issuer)) == -1 &&
 	    (X509_set1_notBefore(x, X509_get0_notBefore(issuer)) != 1 ||
 	    ASN1_TIME_normalize(X509_getm_notBefore(x)) != 1)) {
 		profile_err(err, errlen, "profile %s: %s", p->name, "clamp notBefore");

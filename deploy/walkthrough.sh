@@ -24,7 +24,9 @@
 # DIR is the stack's (default: the repository's var/, as make up makes it).
 # The certificate and the signed PDF are left in --out (default: a new
 # directory under /tmp, printed at the end). Secrets (the password, codes,
-# the PIN, tokens) go to curl in files, never on its command line.
+# the PIN, tokens) reach curl and jq only in files (written by the shell's
+# printf, a builtin), never on a command line, where any local user could
+# read them in /proc.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 DIR=$REPO/var
@@ -69,7 +71,10 @@ req() {
 	done
 }
 # body JQ-ARGS... FILTER: a JSON body built by jq into $work/body (0600).
+# Secrets are given as --rawfile of a file kept by keep.
 body() { (umask 077; jq -n "$@" >"$work/body"); }
+# keep NAME VALUE: VALUE in $work/NAME (0600), by printf, a builtin.
+keep() { (umask 077; printf '%s' "$2" >"$work/$1"); }
 want() { [ "$code" = "$1" ] || die "$2: HTTP $code: $(head -c 600 "$work/out")"; }
 j() { jq -r "$1" "$work/out"; }
 # newest DIR PATTERN [PATTERN2]: the newest file in DIR holding PATTERN
@@ -83,7 +88,8 @@ newest() {
 	done
 	die "nothing in $1 holds '$2'${3:+ and '$3'}"
 }
-# sms_otp PURPOSE: an SMS code of PURPOSE for the session; sets factor.
+# sms_otp PURPOSE: an SMS code of PURPOSE for the session; the factor
+# ({type, otp_id, code}) in $work/factor.json.
 sms_otp() {
 	local f
 	body --arg p "$1" '{channel: "sms", purpose: $p}'
@@ -91,37 +97,37 @@ sms_otp() {
 	want 201 "SMS code for $1"
 	# The newest SMS to her phone, for that purpose.
 	f=$(newest "$sms" "^To: $phone" " for $1,")
-	body --argjson id "$(j .otp_id)" --arg c "$(sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f")" \
-		'{type: "otp", otp_id: $id, code: $c}'
-	factor=$(cat "$work/body")
+	keep code "$(sed -n 's/.*PKI RA code \([0-9]\{6\}\) for.*/\1/p' "$f")"
+	body --argjson id "$(j .otp_id)" --rawfile c "$work/code" '{type: "otp", otp_id: $id, code: $c}'
+	mv "$work/body" "$work/factor.json"
 }
 
 started=$(date -u +%Y-%m-%dT%H:%M:%S)
 run=$(date +%s)$$
 email=walkthrough-$run@example.com
 phone=+62812$(printf '%08d' $((run % 100000000)))
-pw=Walk-$(openssl rand -hex 8)-9x
+keep pw "Walk-$(openssl rand -hex 8)-9x"
 # A NIK of a woman born on 21 April 1992 in Jakarta (3174 01): the day
 # plus 40, then a 4-digit number.
 birth=1992-04-21
 nik=317401610492$(printf '%04d' $((RANDOM % 9000 + 1000)))
 
 step "1. A subscriber registers, verifies her email and phone, and submits her KYC ($PKI_RA_URL)"
-body --arg e "$email" --arg p "$phone" --arg w "$pw" '{email: $e, phone: $p, password: $w}'
+body --arg e "$email" --arg p "$phone" --rawfile w "$work/pw" '{email: $e, phone: $p, password: $w}'
 req POST "$PKI_RA_URL/v1/register" "$work/body"
 want 201 "register"
 aid=$(j .id)
-link=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(newest "$mail" "^To: <$email>")" | tr -d '\r' | sed -n 1p)
-body --arg t "$link" '{token: $t}'
+keep link "$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(newest "$mail" "^To: <$email>")" | tr -d '\r' | sed -n 1p)"
+body --rawfile t "$work/link" '{token: $t}'
 req POST "$PKI_RA_URL/v1/verify-email" "$work/body"
 want 200 "verify the email"
-body --arg e "$email" --arg w "$pw" '{email: $e, password: $w}'
+body --arg e "$email" --rawfile w "$work/pw" '{email: $e, password: $w}'
 req POST "$PKI_RA_URL/v1/login" "$work/body"
 want 200 "log in"
 tok=$(j .token)
 say "account $aid ($email): registered, email verified by the link in $mail, logged in"
 sms_otp phone_verify
-body --argjson f "$factor" '$f | del(.type)'
+body --slurpfile f "$work/factor.json" '$f[0] | del(.type)'
 req POST "$PKI_RA_URL/v1/phone/verify" "$work/body" "$tok"
 want 200 "verify the phone"
 say "phone $phone verified by the SMS code in $sms"
@@ -160,8 +166,9 @@ officer=walk-$run
 	die "pkictl officer add: $(cat "$work/officer.err")"
 (umask 077; sed -n 's/^totp_secret //p' "$work/officer.out" >"$work/officer.totp")
 [ -s "$work/officer.totp" ] || die "pkictl officer add printed no TOTP secret"
-body --arg u "$officer" --rawfile w "$work/officer.pw" --arg t "$(oathtool --totp -b - <"$work/officer.totp")" \
-	'{username: $u, password: ($w | rtrimstr("\n")), totp: $t}'
+oathtool --totp -b - <"$work/officer.totp" >"$work/officer.code"
+body --arg u "$officer" --rawfile w "$work/officer.pw" --rawfile t "$work/officer.code" \
+	'{username: $u, password: ($w | rtrimstr("\n")), totp: ($t | rtrimstr("\n"))}'
 req POST "$PKI_RA_URL/v1/officer/login" "$work/body"
 want 200 "officer log-in"
 otok=$(j .token)
@@ -178,7 +185,7 @@ req GET "$PKI_RA_URL/v1/applications/$app/agreement" "" "$tok"
 want 200 "the agreement"
 say "to be issued: $(j '.certificate.subject_dn + " (profile " + .certificate.profile + ")"')"
 sms_otp agreement
-body --argjson f "$factor" '{accept: true, factor: $f}'
+body --slurpfile f "$work/factor.json" '{accept: true, factor: $f[0]}'
 req POST "$PKI_RA_URL/v1/applications/$app/agreement" "$work/body" "$tok"
 want 202 "I agree"
 say "I agree (an SMS code): issuance order $(j .order_id)"
@@ -206,8 +213,9 @@ step "4. She sets a signing PIN; the signing service signs a PDF with her key at
 # Six digits, not one repeated nor a run (rad refuses those).
 pin=2$(printf '%05d' $((RANDOM % 100000)))
 case $pin in 222222 | 234567 | 210987) pin=250731 ;; esac
+keep pin "$pin"
 sms_otp set_pin
-body --arg p "$pin" --argjson f "$factor" '{pin: $p, factor: $f}'
+body --rawfile p "$work/pin" --slurpfile f "$work/factor.json" '{pin: $p, factor: $f[0]}'
 req POST "$PKI_RA_URL/v1/pin" "$work/body" "$tok"
 want 200 "set the PIN"
 say "PIN set (authorized by an SMS code)"
@@ -230,7 +238,7 @@ pdf += b'trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n' % x
 open(sys.argv[1], 'wb').write(pdf)
 EOF
 base64 -w0 "$OUT/agreement.pdf" >"$work/pdf.b64"
-body --arg u "$aid" --arg c "$cid" --arg p "$pin" --rawfile pdf "$work/pdf.b64" \
+body --arg u "$aid" --arg c "$cid" --rawfile p "$work/pin" --rawfile pdf "$work/pdf.b64" \
 	'{user: $u, credential: $c, factor: {type: "pin", code: $p}, level: "B-T",
 	  reason: "Menyetujui", location: "Jakarta", documents: [{name: "agreement.pdf", pdf: $pdf}]}'
 req POST "$PKI_PADES_URL" "$work/body" "$(cat "$PKI_PADES_TOKEN_FILE")"

@@ -380,17 +380,17 @@ cad_recover(struct cad *c, const struct cad_marker_found *f)
 {
 	const struct timespec wait = { 0, CAD_RECOVER_WAIT_MS * 1000000L };
 	const char *values[1];
-	char id[24], why[384], signed_[96], attempts[24], backoff[24];
+	char id[24], why[384], after_signing[96], attempts[24], backoff[24];
 	PGresult *res = NULL;
 	int failed, r, tries;
 
 	snprintf(id, sizeof(id), "%lld", f->order);
-	signed_[0] = '\0';
+	after_signing[0] = '\0';
 	if (f->serial[0] != '\0')
-		snprintf(signed_, sizeof(signed_), ", after signing certificate "
-		    "serial %s, never stored", f->serial);
+		snprintf(after_signing, sizeof(after_signing), ", after "
+		    "signing certificate serial %s, never stored", f->serial);
 	snprintf(why, sizeof(why), "the worker %s ended while issuing it "
-	    "(crash or kill)%s", f->worker, signed_);
+	    "(crash or kill)%s", f->worker, after_signing);
 	values[0] = id;
 	for (tries = 1; ; tries++) {
 		r = cad_count(c, id, why, f->worker, &failed, attempts,
@@ -419,14 +419,15 @@ cad_recover(struct cad *c, const struct cad_marker_found *f)
 		cad_skip_add(c, id);
 	} else if (res == NULL)
 		log_warn("order %s: named by the in-flight marker of %s%s, "
-		    "not counted, its status unknown", id, f->worker, signed_);
+		    "not counted, its status unknown", id, f->worker,
+		    after_signing);
 	else if (PQntuples(res) == 0)
 		log_warn("in-flight marker of %s%s: order %s does not exist: "
-		    "ignored", f->worker, signed_, id);
+		    "ignored", f->worker, after_signing, id);
 	else if (strcmp(PQgetvalue(res, 0, 0), "pending") == 0)
 		log_warn("order %s: the worker %s ended while issuing it%s; "
 		    "another worker has held it for %d ms: left to it, not "
-		    "counted", id, f->worker, signed_,
+		    "counted", id, f->worker, after_signing,
 		    tries * CAD_RECOVER_WAIT_MS);
 	else
 		log_info("order %s (%s): the worker %s ended after its "
@@ -604,6 +605,12 @@ cad_issue_one(struct cad *c)
 		rc = cad_fail(c, &o, err);
 		goto out;
 	}
+	/* Before signing: nothing signed may go without its serial. */
+	if ((serial = certstore_serial_hex(x)) == NULL) {
+		(void)db_rollback(c->db);
+		cad_rolled_back(c, &o, "out of memory");
+		goto out;
+	}
 	if (profile_sign(prof, x, pub, c->issuer, c->ca_key, err,
 	    sizeof(err)) == -1) {
 		(void)db_rollback(c->db);
@@ -615,11 +622,6 @@ cad_issue_one(struct cad *c)
 	 * and a failure names it, so that no certificate the issuing key
 	 * signed goes untraced (both end in the order's audit events).
 	 */
-	if ((serial = certstore_serial_hex(x)) == NULL) {
-		(void)db_rollback(c->db);
-		cad_rolled_back(c, &o, "out of memory after signing");
-		goto out;
-	}
 	cad_marker_signed(&c->marker, o.id, serial);
 	if (cad_store(c, &o, x, blob, bloblen) == -1 ||
 	    db_commit(c->db) == -1) {

@@ -225,9 +225,10 @@ lint_space(long cp)
 /*
  * RFC 5280 Appendix A's upper bounds (ub-common-name, ub-organization-name,
  * ub-organizational-unit-name, ub-serial-number 64; ub-locality-name,
- * ub-state-name 128; ub-emailaddress-length 255), which OpenSSL also
- * enforces when it builds the name; LINT_VALUE_MAX for an attribute X.520
- * leaves unbounded (organizationIdentifier).
+ * ub-state-name 128), which OpenSSL also enforces when it builds the name;
+ * for emailAddress OpenSSL's 128 (ub_email_address), below RFC 5280's 255,
+ * since the name could not be built past it; LINT_VALUE_MAX for an
+ * attribute X.520 leaves unbounded (organizationIdentifier).
  */
 static size_t
 lint_value_max(const char *attr)
@@ -237,7 +238,7 @@ lint_value_max(const char *attr)
 		size_t		 max;
 	} ub[] = {
 		{ "CN", 64 }, { "O", 64 }, { "OU", 64 }, { "serialNumber", 64 },
-		{ "L", 128 }, { "ST", 128 }, { "emailAddress", 255 },
+		{ "L", 128 }, { "ST", 128 }, { "emailAddress", 128 },
 	};
 	size_t i;
 
@@ -954,7 +955,7 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 	EVP_PKEY *pub;
 	const char *q;
 	size_t len;
-	int nid, days, secs, rc = -1;
+	int nid, days, secs, cmp, rc = -1;
 	time_t soon = time(NULL) + LINT_MIN_REMAINING_S;
 
 	if ((kind = lint_key(p, "kind", err, errlen)) == NULL ||
@@ -997,8 +998,10 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 		    "§6.1.3)");
 		goto out;
 	}
-	if (ASN1_TIME_compare(X509_get0_notBefore(x),
-	    X509_get0_notBefore(issuer)) < 0) {
+	/* -1 before, -2 a time that does not compare: refused alike. */
+	cmp = ASN1_TIME_compare(X509_get0_notBefore(x),
+	    X509_get0_notBefore(issuer));
+	if (cmp != 0 && cmp != 1) {
 		lint_err(err, errlen, "lint: valid before the issuer");
 		goto out;
 	}

@@ -533,30 +533,33 @@ test_extensions_as_profiled(void **state)
 }
 
 /*
- * Lengths in characters, not octets (RFC 5280 Appendix A); no control
- * character nor bidirectional override in a value.
+ * A personal subject whose attr (CN, serialNumber or emailAddress) is
+ * value, at its upper bound, passes the lint; one character more (value's
+ * last repeated, or "a" after a multi-octet one) is refused with want.
  */
-/*
- * A personal subject whose attr (CN or serialNumber) is value, at its upper
- * bound, passes the lint; one character more (value's last repeated, or
- * "a" after a multi-octet one) is refused with want.
- */
+#define LONG_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG_B	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
 static void
 at_the_bound(struct lint_fixture *f, const char *attr, const char *value,
     const char *want)
 {
 	char json[2048], err[512], more[512];
+	const char *v;
 	size_t n = strlen(value);
-	int cn = strcmp(attr, "CN") == 0;
+	int em = strcmp(attr, "emailAddress") == 0;
 	int i;
 
 	assert_true(n > 0 && n + 2 <= sizeof(more));
 	snprintf(more, sizeof(more), "%s%c", value, (value[n - 1] & 0x80) ?
 	    'a' : value[n - 1]);
 	for (i = 0; i < 2; i++) {
+		v = i ? more : value;
 		snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
-		    "\"serialNumber\":\"%s\"}", !cn ? "Budi" : i ? more : value,
-		    cn ? "NIK:1" : i ? more : value);
+		    "\"serialNumber\":\"%s\"%s%s%s}",
+		    strcmp(attr, "CN") == 0 ? v : "Budi",
+		    strcmp(attr, "serialNumber") == 0 ? v : "NIK:1",
+		    em ? ",\"emailAddress\":\"" : "", em ? v : "", em ? "\"" : "");
 		if (i == 0 && lint_of(f, "personal", json, 3 * 365 * DAY, err,
 		    sizeof(err)) != 0)
 			fail_msg("%s: at the bound, refused: %s", want, err);
@@ -565,6 +568,10 @@ at_the_bound(struct lint_fixture *f, const char *attr, const char *value,
 	    want, want);
 }
 
+/*
+ * Lengths in characters, not octets (RFC 5280 Appendix A); no control
+ * character nor bidirectional override in a value.
+ */
 static void
 test_subject_values(void **state)
 {
@@ -648,6 +655,11 @@ test_subject_values(void **state)
 	cn[64] = '\0';
 	at_the_bound(f, "serialNumber", cn, "subject attribute serialNumber is "
 	    "longer than 64 characters");
+	/* emailAddress: OpenSSL's 128 (RFC 5280 allows 255). */
+	snprintf(cn, sizeof(cn), "budi@%.*s.%.*s.co", 59, LONG_A, 60, LONG_B);
+	assert_int_equal(strlen(cn), 128);
+	at_the_bound(f, "emailAddress", cn, "subject attribute emailAddress is "
+	    "longer than 128 characters");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"%s\","
 		    "\"serialNumber\":\"NIK:1\"}", bad[i][0]);
@@ -863,9 +875,10 @@ test_clamped_not_before(void **state)
 	X509_NAME *subject;
 	X509 *issuer, *x;
 	char err[512];
+	time_t t0 = time(NULL);	/* one clock reading for both times */
 
 	clamp_setup(f, &p, &subject, &issuer);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(issuer), -60));
+	assert_non_null(X509_time_adj(X509_getm_notBefore(issuer), -60, &t0));
 	x = profile_build(p, subject, f->sub_key, NULL, issuer, NULL, err,
 	    sizeof(err));
 	assert_non_null(x);
@@ -875,7 +888,7 @@ test_clamped_not_before(void **state)
 	if (cad_lint(p, x, issuer, "ec-p256", 1096, err, sizeof(err)) != 0)
 		fail_msg("clamped certificate refused: %s", err);
 	/* A second before the issuer: refused. */
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -61));
+	assert_non_null(X509_time_adj(X509_getm_notBefore(x), -61, &t0));
 	want_refused(cad_lint(p, x, issuer, "ec-p256", 1096, err,
 	    sizeof(err)), err, "valid before the issuer", "notBefore < issuer's");
 	X509_free(x);
