@@ -63,7 +63,7 @@ struct http_request {
 	void		*state;		/* lib/http's own (http_defer) */
 };
 
-#define HTTP_MAX_HEADERS 8
+#define HTTP_MAX_HEADERS 12	/* a response's own headers, at most */
 struct http_response {
 	int		 status;
 	char		*content_type;	/* owned */

@@ -696,7 +696,7 @@ ra_html(struct http_response *resp, int status, const char *text,
 	    http_add_header(resp, "Cache-Control", "no-store") == -1 ||
 	    http_add_header(resp, "Referrer-Policy", "no-referrer") == -1 ||
 	    http_add_header(resp, "Content-Security-Policy", "default-src "
-	    "'none'; form-action 'self'") == -1)
+	    "'none'; form-action 'self'; frame-ancestors 'none'") == -1)
 		return -1;
 	return http_respond(resp, status, "text/html; charset=utf-8", page,
 	    (size_t)n);

@@ -10,20 +10,22 @@
 #include <jansson.h>
 
 #include "lib/json.h"
+#include "lib/text.h"
 #include "ra/extern.h"
 
 #define RA_CORP_ID_MAX	((1LL << 53) - 1)	/* exact in a JSON number */
 
 /*
- * A text member of min to max bytes without control characters (jansson
- * has checked the UTF-8) and, when trim, no space at either end.
+ * A text member of min to max bytes an officer reads as it is stored
+ * (text_readable: no control, no bidirectional or invisible format
+ * character) and no space at either end.
  */
 static int
 ra_corp_text(json_t *s, const char *name, char *out, size_t min, size_t max,
     char *detail, size_t detaillen)
 {
 	const unsigned char *p;
-	size_t i, n;
+	size_t n;
 
 	if (!json_is_string(s)) {
 		snprintf(detail, detaillen, "%s: must be a string", name);
@@ -36,12 +38,8 @@ ra_corp_text(json_t *s, const char *name, char *out, size_t min, size_t max,
 		    min, max);
 		return -1;
 	}
-	for (i = 0; i < n; i++)
-		if (p[i] < 0x20 || p[i] == 0x7f) {
-			snprintf(detail, detaillen, "%s: control characters are "
-			    "not allowed", name);
-			return -1;
-		}
+	if (text_readable(name, p, n, 0, detail, detaillen) == -1)
+		return -1;
 	if (n > 0 && (p[0] == ' ' || p[n - 1] == ' ')) {
 		snprintf(detail, detaillen, "%s: no space at either end", name);
 		return -1;

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "lib/json.h"
+#include "lib/text.h"
 #include "ra/extern.h"
 
 #define RA_KYC_SLACK	RA_MAX_BODY	/* the JSON around the two images */
@@ -104,7 +105,8 @@ out:
  * Copies a string member of 1 to max bytes. Allowed bytes: in a name or
  * place, ASCII letters, space, . , ' - (as printed on the e-KTP) with at
  * least one letter and no space at either end; elsewhere any UTF-8 text
- * without control characters (jansson has checked the UTF-8).
+ * an officer reads as it is stored (text_readable: no control, no
+ * bidirectional or invisible format character).
  */
 enum ra_text { RA_TEXT_NAME, RA_TEXT_FREE };
 
@@ -127,14 +129,9 @@ ra_kyc_copy(json_t *s, const char *name, enum ra_text kind, char *out,
 		    max);
 		return -1;
 	}
-	for (i = 0; i < n; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f) {
-			snprintf(detail, detaillen, "%s: control characters are "
-			    "not allowed", name);
-			return -1;
-		}
-		if (kind != RA_TEXT_NAME)
-			continue;
+	if (text_readable(name, p, n, 0, detail, detaillen) == -1)
+		return -1;
+	for (i = 0; i < n && kind == RA_TEXT_NAME; i++) {
 		if ((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z'))
 			letter = 1;
 		else if (strchr(" .,'-", p[i]) == NULL) {

@@ -727,6 +727,8 @@ ra_review_evidence(struct ra *ra, const struct http_request *req,
 	    strcmp(t.mime, "image/png") == 0 ? "png" : "bin");
 	if (http_add_header(resp, "Cache-Control", "no-store") == -1 ||
 	    http_add_header(resp, "X-Content-Type-Options", "nosniff") == -1 ||
+	    http_add_header(resp, "Content-Security-Policy", "default-src "
+	    "'none'; sandbox") == -1 ||
 	    http_add_header(resp, "Content-Disposition", disp) == -1) {
 		log_err("review: evidence %s of application %s: "
 		    "http_add_header failed", which, id);

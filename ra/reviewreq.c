@@ -11,47 +11,8 @@
 #include <jansson.h>
 
 #include "lib/json.h"
+#include "lib/text.h"
 #include "ra/extern.h"
-
-/* 1 when s (n bytes) is well-formed UTF-8 (RFC 3629 §4) without controls. */
-static int
-ra_utf8_text(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k, len;
-	unsigned int cp;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			if (s[i] < 0x20 || s[i] == 0x7f)
-				return 0;
-			i++;
-			continue;
-		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
-			len = 2;
-			cp = s[i] & 0x1f;
-		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
-			len = 3;
-			cp = s[i] & 0x0f;
-		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
-			len = 4;
-			cp = s[i] & 0x07;
-		} else
-			return 0;
-		if (n - i < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
 
 static int
 ra_hexval(char c)
@@ -68,12 +29,15 @@ ra_hexval(char c)
 /*
  * Percent-decodes s[0..n) (RFC 3986 §2.1; '+' is a space, as in HTML forms)
  * into out of outlen bytes, NUL-terminated. 0, or -1 when malformed, too
- * long or not control-free UTF-8.
+ * long or not text a person reads (text_check: UTF-8 without controls,
+ * bidirectional or invisible format characters).
  */
 static int
 ra_query_decode(const char *s, size_t n, char *out, size_t outlen)
 {
+	const char *why;
 	size_t i, o = 0;
+	long cp;
 	int hi, lo;
 
 	for (i = 0; i < n; i++) {
@@ -91,7 +55,7 @@ ra_query_decode(const char *s, size_t n, char *out, size_t outlen)
 			out[o++] = s[i];
 	}
 	out[o] = '\0';
-	return ra_utf8_text((const unsigned char *)out, o) ? 0 : -1;
+	return text_check((const unsigned char *)out, o, 0, &why, &cp);
 }
 
 /* A decimal in [min, max] without sign or leading zero. 0 or -1. */
@@ -250,7 +214,10 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 	return 0;
 }
 
-/* A string member of 1 to max bytes of control-free UTF-8 (newline ok). */
+/*
+ * A string member of 1 to max bytes of text a person reads (text_readable;
+ * newlines and tabs allowed).
+ */
 static int
 ra_review_text(json_t *s, const char *name, char *out, size_t max,
     char *detail, size_t detaillen)
@@ -272,13 +239,8 @@ ra_review_text(json_t *s, const char *name, char *out, size_t max,
 		    "no NUL", name, max);
 		return -1;
 	}
-	for (i = 0; i < n; i++)
-		if (((unsigned char)v[i] < 0x20 && v[i] != '\n' &&
-		    v[i] != '\t') || v[i] == 0x7f) {
-			snprintf(detail, detaillen, "%s: no control characters",
-			    name);
-			return -1;
-		}
+	if (text_readable(name, v, n, 1, detail, detaillen) == -1)
+		return -1;
 	memcpy(out, v, n + 1);
 	return 0;
 }

@@ -226,18 +226,26 @@ ra_route_no_store(const char *path)
 }
 
 /*
- * Adds Cache-Control: no-store to resp unless it has a Cache-Control
- * already. 0, or -1 when its headers are full.
+ * Adds Cache-Control: no-store and X-Content-Type-Options: nosniff to resp
+ * unless it has them already. 0, or -1 when its headers are full.
  */
 static int
 ra_route_set_no_store(struct http_response *resp)
 {
-	int i;
+	int i, cache = 0, sniff = 0;
 
-	for (i = 0; i < resp->nheaders && i < HTTP_MAX_HEADERS; i++)
+	for (i = 0; i < resp->nheaders && i < HTTP_MAX_HEADERS; i++) {
 		if (strcasecmp(resp->header_name[i], "Cache-Control") == 0)
-			return 0;
-	return http_add_header(resp, "Cache-Control", "no-store");
+			cache = 1;
+		if (strcasecmp(resp->header_name[i],
+		    "X-Content-Type-Options") == 0)
+			sniff = 1;
+	}
+	/* Never read as other than its type (a script, say, from markup). */
+	if (!sniff && http_add_header(resp, "X-Content-Type-Options",
+	    "nosniff") == -1)
+		return -1;
+	return cache ? 0 : http_add_header(resp, "Cache-Control", "no-store");
 }
 
 /* 1 when path matches pattern segment by segment, "{id}" as an id. */

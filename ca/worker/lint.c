@@ -23,6 +23,7 @@
 #include "ca/extern.h"
 #include "ca/worker/extern.h"
 #include "lib/json.h"
+#include "lib/text.h"
 
 #define LINT_JSON_MAX		4096
 #define LINT_VALUE_MAX		128	/* attributes without an upper bound */
@@ -92,36 +93,6 @@ lint_key(const struct profile *p, const char *key, char *err, size_t errlen)
 	return v;
 }
 
-/*
- * The next code point of the UTF-8 text s[*i..len), or -1 when it is not
- * well-formed UTF-8 (overlong forms, surrogates and values above U+10FFFF
- * included); advances *i.
- */
-static long
-lint_utf8_next(const unsigned char *s, size_t len, size_t *i)
-{
-	static const long min[4] = { 0, 0x80, 0x800, 0x10000 };
-	unsigned char c = s[(*i)++];
-	long cp;
-	int n, k;
-
-	if (c < 0x80)
-		return c;
-	n = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 :
-	    (c & 0xf8) == 0xf0 ? 3 : 0;
-	if (n == 0 || len - *i < (size_t)n)
-		return -1;
-	cp = c & (0x3f >> n);
-	for (k = 0; k < n; k++) {
-		if ((s[*i] & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[(*i)++] & 0x3f);
-	}
-	if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	return cp;
-}
-
 void
 cad_text_clean(char *s)
 {
@@ -131,7 +102,7 @@ cad_text_clean(char *s)
 
 	while (i < len) {
 		at = i;
-		if ((cp = lint_utf8_next(u, len, &i)) >= 0) {
+		if ((cp = text_utf8_next(u, len, &i)) >= 0) {
 			if (cp < 0x20 || cp == 0x7f)
 				u[at] = '?';
 			continue;
@@ -170,7 +141,7 @@ lint_quote(const char *text, char *out, size_t outlen)
 		if (chars == LINT_QUOTE_MAX) {
 			snprintf(one, sizeof(one), "...");
 			i = len;
-		} else if ((cp = lint_utf8_next(s, len, &i)) >= 0x20 && cp < 0x7f)
+		} else if ((cp = text_utf8_next(s, len, &i)) >= 0x20 && cp < 0x7f)
 			snprintf(one, sizeof(one), "%c", (int)cp);
 		else
 			snprintf(one, sizeof(one), "U+%04lX", cp < 0 ? 0xfffdL : cp);
@@ -181,45 +152,6 @@ lint_quote(const char *text, char *out, size_t outlen)
 		chars++;
 	}
 	return out;
-}
-
-/*
- * A bidirectional formatting character: the embeddings and overrides
- * (U+202A..U+202E), the isolates (U+2066..U+2069) and the marks (U+200E,
- * U+200F, U+061C). In a name they make it read other than it is stored.
- */
-static int
-lint_bidi(long cp)
-{
-	return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 &&
-	    cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0x061c;
-}
-
-/*
- * A Unicode format character (General Category Cf, Unicode 15) that is not
- * a bidirectional one: invisible (U+200B zero width space, U+2060 word
- * joiner, U+FEFF, the soft hyphen, the tags …), so "Budi Santoso" and
- * "Budi Santoso" + U+200B look alike and differ. U+2060..U+206F whole:
- * U+2065 is unassigned but default-ignorable too.
- */
-static int
-lint_format(long cp)
-{
-	return cp == 0xad || (cp >= 0x600 && cp <= 0x605) || cp == 0x6dd ||
-	    cp == 0x70f || cp == 0x8e2 || cp == 0x180e || (cp >= 0x200b &&
-	    cp <= 0x200d) || (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff ||
-	    (cp >= 0xfff9 && cp <= 0xfffb) || cp == 0x110bd || cp == 0x110cd ||
-	    (cp >= 0x13430 && cp <= 0x1343f) || (cp >= 0x1bca0 &&
-	    cp <= 0x1bca3) || (cp >= 0x1d173 && cp <= 0x1d17a) ||
-	    cp == 0xe0001 || (cp >= 0xe0020 && cp <= 0xe007f);
-}
-
-/* Unicode space separators (Zs): blanks, whatever their width. */
-static int
-lint_space(long cp)
-{
-	return cp == 0x20 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 &&
-	    cp <= 0x200a) || cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
 /*
@@ -270,30 +202,17 @@ lint_value(const char *attr, const unsigned char *s, size_t len, char *err,
 
 	max = lint_value_max(attr);
 	while (i < len) {
-		if ((cp = lint_utf8_next(s, len, &i)) == -1) {
+		if ((cp = text_utf8_next(s, len, &i)) == -1) {
 			lint_err(err, errlen, "lint: subject attribute %s is "
 			    "not UTF-8", attr);
 			return -1;
 		}
-		what = NULL;
-		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-			what = "a control character";
-		else if (lint_bidi(cp))
-			what = "a bidirectional formatting character";
-		else if (lint_format(cp))
-			what = "an invisible format character";
-		else if (cp == 0x2028 || cp == 0x2029)
-			what = "a line or paragraph separator";
-		else if ((cp >= 0xe000 && cp <= 0xf8ff) || cp >= 0xf0000)
-			what = "a private-use character";
-		else if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe)
-			what = "a noncharacter";
-		if (what != NULL) {
+		if ((what = text_hidden(cp)) != NULL) {
 			lint_err(err, errlen, "lint: subject attribute %s holds "
 			    "%s (U+%04lX)", attr, what, cp);
 			return -1;
 		}
-		if (lint_space(cp)) {
+		if (text_space(cp)) {
 			if (chars == 0 || i == len)
 				edge = 1;
 			if (space)

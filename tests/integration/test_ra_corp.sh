@@ -183,6 +183,12 @@ refuse 422 "deed_date in the future" POST /v1/corporate "$(company admin@contoh.
 refuse 400 "unknown member" POST /v1/corporate "$(company admin@contoh.co.id role=admin)"
 refuse 400 "missing NPWP" POST /v1/corporate "$(company admin@contoh.co.id npwp=-)"
 refuse 400 "duplicate member" POST /v1/corporate '{"company_name":"A","company_name":"B"}'
+# The company name becomes O= in certificates and officers compare it:
+# one that hides a character would pass two officers and fail cad's lint.
+refuse 400 "a company name with a zero width space" POST /v1/corporate \
+	"$(company admin@contoh.co.id "company_name=PT Contoh$(printf '\xe2\x80\x8b') Sejahtera")"
+jq -r .detail "$tmp/out" | has -F 'company_name: holds an invisible format character (U+200B)' ||
+	fail "invisible company name: $(jq -r .detail "$tmp/out")"
 account stranger-corp@example.com
 stok=$tok
 verify_phone "$aid"

@@ -205,6 +205,13 @@ refuse 422 "outdated guarantee policy version" "$(body consents.guarantee_policy
 refuse 400 "missing consent" "$(body consents.subscriber_agreement=-)"
 refuse 400 "unknown member" "$(body role=officer)"
 refuse 400 "missing address" "$(body address=-)"
+# Officers read the address as stored: no character that reorders or hides.
+refuse 400 "an address with a right-to-left override" "$(body "address=Jl. Merdeka $(printf '\xe2\x80\xae')9 oN")"
+jq -r .detail "$tmp/out" | has -F 'address: holds a bidirectional formatting character (U+202E)' ||
+	fail "bidi address detail: $(jq -r .detail "$tmp/out")"
+refuse 400 "an address with a zero width space" "$(body "address=Jl. Merdeka$(printf '\xe2\x80\x8b') 9")"
+jq -r .detail "$tmp/out" | has -F 'invisible format character (U+200B)' || fail "invisible address detail"
+refuse 400 "an address with a C1 control" "$(body "address=Jl. Merdeka$(printf '\xc2\x85')9")"
 refuse 400 "name with digits" "$(body 'full_name=Budi 2')"
 # The name becomes the certificate's CN: at most 64 characters (cad's lint).
 refuse 400 "a name of 65 letters" "$(body "full_name=$(printf 'A%.0s' {1..65})")"

@@ -69,10 +69,13 @@ refuse() {
 	expect "$st" "$what"
 	unchanged "$what"
 }
-# no_store WHAT: the answer in $tmp/hdr has exactly one Cache-Control, no-store.
+# no_store WHAT: the answer in $tmp/hdr has exactly one Cache-Control,
+# no-store, and one X-Content-Type-Options, nosniff (every /v1/ answer).
 no_store() {
 	[ "$(tr -d '\r' <"$tmp/hdr" | grep -i '^cache-control:' | tr 'A-Z' 'a-z')" = 'cache-control: no-store' ] ||
 		fail "$1: not Cache-Control: no-store once: $(grep -i '^cache-control' "$tmp/hdr" | tr -d '\r' | tr '\n' ' ')"
+	[ "$(tr -d '\r' <"$tmp/hdr" | grep -i '^x-content-type-options:' | tr 'A-Z' 'a-z')" = \
+		'x-content-type-options: nosniff' ] || fail "$1: not X-Content-Type-Options: nosniff once"
 }
 # header NAME: the value of the response header NAME in $tmp/hdr.
 header() { tr -d '\r' <"$tmp/hdr" | sed -n "s/^$1: *//Ip"; }
@@ -302,6 +305,9 @@ cmp -s "$tmp/ev.bin" "$tmp/ktp.png" || fail "ktp_photo bytes differ from the upl
 grep -qi '^content-type: image/png' "$tmp/hdr" || fail "ktp_photo content type"
 no_store "the e-KTP photo"
 [ "$(header x-content-type-options)" = nosniff ] || fail "the e-KTP photo is not nosniff"
+# Opened on its own (a polyglot's markup), it runs nothing.
+[ "$(header content-security-policy)" = "default-src 'none'; sandbox" ] ||
+	fail "the e-KTP photo's Content-Security-Policy: $(header content-security-policy)"
 [ "$(header content-disposition)" = "inline; filename=\"application-$app1-ktp_photo.png\"" ] ||
 	fail "the e-KTP photo's Content-Disposition: $(header content-disposition)"
 code=$(curl -sS -o "$tmp/ev.bin" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok_o2" \
