@@ -14,7 +14,9 @@
 # of A, held back in the network (DevTools Fetch.requestPaused) while the
 # officer goes back and opens B, is never shown under B, and B's image
 # names B; after log-out the page keeps no identity data, evidence or
-# table row and the images' blob: URLs no longer load; an evidence fetch
+# table row and the images' blob: URLs no longer load; B's address, markup
+# with an onerror handler, is shown as its text (no element made, nothing
+# run: it fails with the facts written by innerHTML); an evidence fetch
 # answered 401 (the session ended elsewhere) logs out the same way.
 # Then, from the database, OpenSSL and curl: the decision, the approval,
 # the evidence views, the hold, the release and the revocation, each audited with the officer as
@@ -77,8 +79,8 @@ new_officer "console-a-$$" auditor
 new_officer "console-$$" ra_officer
 officer=console-$$
 
-# applicant EMAIL NAME DOB SEX: an account with a verified phone and a
-# submitted KYC application; sets aid, tok and app.
+# applicant EMAIL NAME DOB SEX [ADDRESS]: an account with a verified phone
+# and a submitted KYC application; sets aid, tok and app.
 applicant() {
 	local oid c
 	account "$1" "+62813$(printf '%07d' $((RANDOM * 7 + $$ % 1000)))" 640213
@@ -91,11 +93,16 @@ applicant() {
 	[ "$code" = 200 ] || fail "phone verify: $code $(cat "$tmp/out")"
 	python3 "$(dirname "$0")/kyc_body.py" "$tmp/kyc.json" "$2" "$3" "$4" \
 		"$(printf '%04d' $((RANDOM % 9000 + 1000)))" >/dev/null
+	if [ -n "${5:-}" ]; then
+		jq --arg a "$5" '.address = $a' "$tmp/kyc.json" >"$tmp/kyc.addr" && mv "$tmp/kyc.addr" "$tmp/kyc.json"
+	fi
 	rreq POST /v1/applications "@$tmp/kyc.json" "$tok"
 	[ "$code" = 201 ] || fail "KYC submission: $code $(cat "$tmp/out")"
 	app=$(jq -r .id "$tmp/out")
 }
-applicant "console-b-$$@example.com" 'Bambang Sutrisno' 1984-02-27 M
+# B's address is markup: the console must show it as text and run nothing.
+markup='<img src=x onerror="window.pwned=1"><b>Jl.</b> Merdeka 9'
+applicant "console-b-$$@example.com" 'Bambang Sutrisno' 1984-02-27 M "$markup"
 app_b=$app
 applicant "console-$$@example.com" 'Sari Wulandari' 1990-06-14 F
 cred=$(issue "$aid" personal personal ec-p256 "Sari Wulandari")
@@ -111,7 +118,7 @@ import select, sys, time
 sys.path.insert(0, sys.argv[1])
 import console_browser as cb
 
-url, pw_file, user1, secret1, user2, secret2, app_a, app_b = sys.argv[2:10]
+url, pw_file, user1, secret1, user2, secret2, app_a, app_b, markup = sys.argv[2:11]
 password = open(pw_file).read().rstrip('\n')
 js_q = cb.q
 
@@ -208,6 +215,22 @@ def logout(b, src):
     cleared(b, src, 'log-out')
 
 
+def as_text(b):
+    """B's address, markup, is shown as its text: no element, nothing run."""
+    if b.js("document.getElementById('detail-view').hidden") is False:
+        b.js("document.getElementById('detail-back').click()")
+    cb.open_application(b, app_b)
+    texts = b.js("[...document.querySelectorAll('#detail-kyc dd')].map(d => d.textContent)")
+    assert markup in texts, 'the address is not shown as its text: %r' % texts
+    extra = b.js("[...document.querySelectorAll('img, b')].filter(e => !e.closest('#evidence'))"
+                 ".map(e => e.outerHTML)")
+    assert extra == [], 'elements made from the address: %r' % extra
+    assert b.js("typeof window.pwned") == 'undefined', 'the address ran a script'
+    b.js("document.getElementById('detail-back').click()")
+    b.wait("document.getElementById('detail-view').hidden", 'the queue again')
+    print('console: an address of markup is shown as text; no element made, nothing run')
+
+
 def expired(b):
     cb.open_application(b, app_b)
     b.js("document.getElementById('show-ktp').click()")
@@ -241,6 +264,7 @@ try:
     src = part('blob', blob_url, b)
     part('log-out', logout, b, src or 'blob:none')
     cb.login(b, url, user2, password, open(secret2).read().strip())
+    part('markup', as_text, b)
     part('401', expired, b)
     # The revoked blob: URLs and the 401 are the page's expected errors.
     b.events = [e for e in b.events if not (
@@ -263,7 +287,7 @@ finally:
 sys.exit(1 if failed else 0)
 PY
 python3 "$tmp/console_session.py" "$(dirname "$0")" "$rurl" "$tmp/officer.pw" \
-	"console-r-$$" "$tmp/console-r-$$.totp" "console-s-$$" "$tmp/console-s-$$.totp" "$app" "$app_b" \
+	"console-r-$$" "$tmp/console-r-$$.totp" "console-s-$$" "$tmp/console-s-$$.totp" "$app" "$app_b" "$markup" \
 	>"$tmp/session.out" 2>&1 || { cat "$tmp/session.out"; fail "the console's evidence and log-out in Chromium"; }
 sed "s/^/$TEST_NAME: /" "$tmp/session.out"
 
