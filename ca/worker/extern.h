@@ -217,10 +217,11 @@ void		 cad_marker_release(struct cad_marker *);
  */
 void		 cad_marker_set(struct cad_marker *, const char *order_id);
 /*
- * Once the issuing key has signed the order's certificate, before it is
- * stored: the record also names its serial (upper-case hex), so that a
- * crash before the COMMIT leaves a trace of the certificate signed and
- * never stored (cad_recover puts it in the order's last_error and audit).
+ * Just before the issuing key is asked to sign the order's certificate:
+ * the record also names its serial (upper-case hex), so that a crash
+ * before the COMMIT leaves a trace of a certificate signed, or being
+ * signed, and never stored (cad_recover puts it in the order's last_error
+ * and audit).
  */
 void		 cad_marker_signed(struct cad_marker *, const char *order_id,
 		    const char *serial);

@@ -380,15 +380,16 @@ cad_recover(struct cad *c, const struct cad_marker_found *f)
 {
 	const struct timespec wait = { 0, CAD_RECOVER_WAIT_MS * 1000000L };
 	const char *values[1];
-	char id[24], why[384], after_signing[96], attempts[24], backoff[24];
+	char id[24], why[384], after_signing[128], attempts[24], backoff[24];
 	PGresult *res = NULL;
 	int failed, r, tries;
 
 	snprintf(id, sizeof(id), "%lld", f->order);
 	after_signing[0] = '\0';
 	if (f->serial[0] != '\0')
-		snprintf(after_signing, sizeof(after_signing), ", after "
-		    "signing certificate serial %s, never stored", f->serial);
+		snprintf(after_signing, sizeof(after_signing), ", certificate "
+		    "serial %s signed or being signed, never stored",
+		    f->serial);
 	snprintf(why, sizeof(why), "the worker %s ended while issuing it "
 	    "(crash or kill)%s", f->worker, after_signing);
 	values[0] = id;
@@ -545,6 +546,7 @@ cad_issue_one(struct cad *c)
 	size_t bloblen = 0;
 	const char *pkind;
 	char err[512], *serial = NULL;
+	size_t n;
 	long skip_ms;
 	int r, transient, rc = -1;
 
@@ -605,24 +607,28 @@ cad_issue_one(struct cad *c)
 		rc = cad_fail(c, &o, err);
 		goto out;
 	}
-	/* Before signing: nothing signed may go without its serial. */
+	/*
+	 * From the signature to the COMMIT, a crash leaves the serial in the
+	 * marker and a failure names it, so that no certificate the issuing
+	 * key may have signed goes untraced (both end in the order's audit
+	 * events). Named before the signer is asked: it may sign and the
+	 * worker end before the answer.
+	 */
 	if ((serial = certstore_serial_hex(x)) == NULL) {
 		(void)db_rollback(c->db);
 		cad_rolled_back(c, &o, "out of memory");
 		goto out;
 	}
+	cad_marker_signed(&c->marker, o.id, serial);
 	if (profile_sign(prof, x, pub, c->issuer, c->ca_key, err,
 	    sizeof(err)) == -1) {
 		(void)db_rollback(c->db);
+		n = strlen(err);
+		snprintf(err + n, sizeof(err) - n, " (certificate serial %s)",
+		    serial);
 		cad_rolled_back(c, &o, err);
 		goto out;
 	}
-	/*
-	 * Signed: until the COMMIT, a crash leaves the serial in the marker
-	 * and a failure names it, so that no certificate the issuing key
-	 * signed goes untraced (both end in the order's audit events).
-	 */
-	cad_marker_signed(&c->marker, o.id, serial);
 	if (cad_store(c, &o, x, blob, bloblen) == -1 ||
 	    db_commit(c->db) == -1) {
 		/* Nothing of this attempt is kept: the order is pending again. */

@@ -238,7 +238,7 @@ for ((i = 0; i < 100; i++)); do
 done
 [ "$(st "$s")" = "pending 0 " ] || fail "order $s after the kill: $(st "$s")"
 start_worker signed2
-want_error="the worker cad:signed1:$dead ended while issuing it (crash or kill), after signing certificate serial $serial, never stored"
+want_error="the worker cad:signed1:$dead ended while issuing it (crash or kill), certificate serial $serial signed or being signed, never stored"
 for ((i = 0; i < 300; i++)); do
 	has -F "order $s: $want_error: attempt 1 counted" "$tmp/signed2.log" && break
 	sleep 0.1
