@@ -204,8 +204,8 @@ stop_workers
 note "order $x: three workers killed while issuing it, each attempt counted at the next start (4000, 8000 ms), then failed; orders $y and $z issued"
 
 # --- killed after the signature, before the certificate is stored ----------------------
-# The certificate table locked against inserts: the worker signs, names the
-# serial in its marker, and waits in its INSERT, where it is killed. The
+# The certificate table locked against inserts: the worker names the serial
+# in its marker, signs, and waits in its INSERT, where it is killed. The
 # next start says which certificate was signed and never stored, in the
 # log, the order's last_error and its order.retry event.
 s=$(order 'Signed Then Killed')
