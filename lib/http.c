@@ -504,6 +504,19 @@ http_not_modified(struct http_response *resp, size_t full_len)
 }
 
 int
+http_media_type_is(const struct http_request *req, const char *type)
+{
+	const char *ct = req->content_type;
+	size_t n = strlen(type);
+
+	if (ct == NULL || strncasecmp(ct, type, n) != 0)
+		return 0;
+	for (ct += n; *ct == ' ' || *ct == '\t'; ct++)
+		;
+	return *ct == '\0' || *ct == ';';
+}
+
+int
 http_add_header(struct http_response *resp, const char *name,
     const char *value)
 {

@@ -199,6 +199,14 @@ const char	*http_header(const struct http_request *, const char *name);
  */
 int		 http_query(const struct http_request *, char *out,
 		    size_t outlen);
+/*
+ * 1 when the request's Content-Type is the media type type (RFC 9110
+ * §8.3.1: compared without regard to case, parameters allowed after
+ * optional whitespace and ';'), 0 otherwise (none, another type, or type
+ * followed by more characters: "application/jsonx").
+ */
+int		 http_media_type_is(const struct http_request *,
+		    const char *type);
 
 /* Sets body (copied), content type and status. 0 or -1. */
 int	http_respond(struct http_response *, int status,

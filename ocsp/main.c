@@ -424,10 +424,7 @@ ocspd_handle(void *arg, const struct http_request *req,
 		}
 		body = decoded;
 	} else if (strcmp(req->method, "POST") == 0) {
-		if (req->content_type == NULL || strncasecmp(req->content_type,
-		    OCSP_CT_REQUEST, strlen(OCSP_CT_REQUEST)) != 0 ||
-		    (req->content_type[strlen(OCSP_CT_REQUEST)] != '\0' &&
-		    req->content_type[strlen(OCSP_CT_REQUEST)] != ';')) {
+		if (!http_media_type_is(req, OCSP_CT_REQUEST)) {
 			ocspd_no_store(resp);
 			return http_problem(resp, 415, NULL,
 			    "Unsupported Media Type",

@@ -742,8 +742,7 @@ ra_verify_email_form(struct ra *ra, const struct http_request *req,
 	char text[RA_TOKEN_B64_LEN + 1], id[24];
 	int v;
 
-	if (req->content_type == NULL || strncasecmp(req->content_type,
-	    "application/x-www-form-urlencoded", 33) != 0)
+	if (!http_media_type_is(req, "application/x-www-form-urlencoded"))
 		return ra_problem(resp, 415, "the body must be "
 		    "application/x-www-form-urlencoded");
 	if (ra_token_field((const char *)req->body, req->body_len, tok,

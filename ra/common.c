@@ -61,10 +61,7 @@ ra_unauthorized(struct http_response *resp, const char *detail)
 int
 ra_is_json(const struct http_request *req)
 {
-	const char *ct = req->content_type;
-
-	return ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
-	    (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+	return http_media_type_is(req, "application/json");
 }
 
 int

@@ -125,7 +125,13 @@ int	tsa_respond_rejection(unsigned int fail, const char *text,
 
 /* The system clock as the kernel describes it (adjtimex), against the policy. */
 struct tsa_clock {
-	int		synchronized;	/* neither STA_UNSYNC nor TIME_ERROR */
+	/*
+	 * Neither STA_UNSYNC, TIME_ERROR nor TIME_OOP: during an inserted
+	 * leap second CLOCK_REALTIME repeats 23:59:59, up to 1 s behind
+	 * UTC on top of maxerror, more than a token's accuracy allows.
+	 */
+	int		synchronized;
+	int		leap;		/* TIME_OOP: a leap second now */
 	long long	maxerror_us;	/* the kernel's error bound; -1 unknown */
 	long long	accuracy_us;	/* claimed by tokens; 0: no accuracy */
 	long long	precision_us;	/* genTime's truncation, 10^-digits s */

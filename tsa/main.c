@@ -354,9 +354,7 @@ tsad_handle(void *arg, const struct http_request *req, struct http_response *res
 		return http_problem(resp, 405, NULL, "Method Not Allowed",
 		    "RFC 3161 §3.4: POST an application/timestamp-query");
 	}
-	if (req->content_type == NULL || strncasecmp(req->content_type,
-	    "application/timestamp-query", 27) != 0 ||
-	    (req->content_type[27] != '\0' && req->content_type[27] != ';'))
+	if (!http_media_type_is(req, "application/timestamp-query"))
 		return http_problem(resp, 415, NULL, "Unsupported Media Type",
 		    "RFC 3161 §3.4: the body must be application/timestamp-query");
 	return tsad_respond(t, req, resp);

@@ -166,8 +166,9 @@ tsa_responder_clock(struct tsa_responder *r, struct tsa_clock *clk)
 	clk->accuracy_us = r->accuracy_us;
 	clk->precision_us = r->unit_us;
 	clk->maxerror_us = state == -1 ? -1 : (long long)tx.maxerror;
+	clk->leap = state == TIME_OOP;
 	clk->synchronized = state != -1 && state != TIME_ERROR &&
-	    (tx.status & STA_UNSYNC) == 0;
+	    state != TIME_OOP && (tx.status & STA_UNSYNC) == 0;
 	/* No accuracy in the tokens (0 s, 0 ms, 0 µs): none to exceed. */
 	clk->within_accuracy = r->accuracy_us == 0 ||
 	    (clk->maxerror_us >= 0 &&
@@ -188,6 +189,11 @@ tsa_responder_clock(struct tsa_responder *r, struct tsa_clock *clk)
 		log_warn("tsa: adjtimex: %s: the clock's state is unknown: "
 		    "queries get timeNotAvailable (RFC 3161 §2.4.2; %lu more "
 		    "such log lines suppressed)", strerror(error), more);
+	else if (clk->leap)
+		log_warn("tsa: a leap second is being inserted (adjtimex "
+		    "state TIME_OOP): the clock repeats a second, so queries "
+		    "get timeNotAvailable until it ends (RFC 3161 §2.4.2; %lu "
+		    "more such log lines suppressed)", more);
 	else if (!clk->synchronized)
 		log_warn("tsa: the kernel says the clock is not synchronized "
 		    "(adjtimex state %d, maxerror %lld us): queries get "
@@ -331,8 +337,10 @@ tsa_time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
 		tsa_responder_clock(r, &clk);
 		if (!clk.usable) {
 			TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
-			    !clk.synchronized ? "Time is not available: the "
-			    "system clock is not synchronized." : "Time is not "
+			    clk.leap ? "Time is not available: a leap second "
+			    "is being inserted." : !clk.synchronized ? "Time "
+			    "is not available: the system clock is not "
+			    "synchronized." : "Time is not "
 			    "available: the clock's error bound, with genTime's "
 			    "precision, exceeds the accuracy of this policy.");
 			TS_RESP_CTX_add_failure_info(ctx,
@@ -954,6 +962,12 @@ tsa_query_is_der(TS_REQ *req, const unsigned char *query, size_t len)
 	 * certReq set again is 0xFF for TRUE, and a 0x01 read differs.
 	 */
 	if (TS_REQ_set_cert_req(req, TS_REQ_get_cert_req(req)) != 1)
+		return 0;
+	/*
+	 * RFC 5280 Extensions: SEQUENCE SIZE (1..MAX). An empty [0] (a0 00)
+	 * decodes to an empty list that encodes back the same.
+	 */
+	if (TS_REQ_get_exts(req) != NULL && TS_REQ_get_ext_count(req) == 0)
 		return 0;
 	if ((n = i2d_TS_REQ(req, &der)) <= 0)
 		return 0;

@@ -138,16 +138,6 @@ csc_unavailable(struct http_response *resp, const char *desc)
 }
 
 static int
-csc_is(const struct http_request *req, const char *type)
-{
-	size_t n = strlen(type);
-
-	return req->content_type != NULL &&
-	    strncasecmp(req->content_type, type, n) == 0 &&
-	    (req->content_type[n] == '\0' || req->content_type[n] == ';');
-}
-
-static int
 csc_sha256_param(const unsigned char *p, size_t n, char **param)
 {
 	unsigned char md[32];
@@ -212,7 +202,7 @@ csc_info(struct csc_ctx *c, const struct http_request *req,
 	int rc;
 
 	/* A body is optional; one that is there is checked like any other. */
-	if (req->body_len > 0 && !csc_is(req, "application/json"))
+	if (req->body_len > 0 && !http_media_type_is(req, "application/json"))
 		return csc_error(resp, 400, "invalid_request", "the body must be "
 		    "application/json");
 	if (csc_parse_server_info(req->body, req->body_len, detail,
@@ -278,7 +268,7 @@ csc_token(struct csc_ctx *c, const struct http_request *req,
 	int rc = -1, unsupported;
 
 	memset(&t, 0, sizeof(t));
-	if (!csc_is(req, "application/x-www-form-urlencoded")) {
+	if (!http_media_type_is(req, "application/x-www-form-urlencoded")) {
 		rc = csc_error(resp, 400, "invalid_request", "the body must be "
 		    "application/x-www-form-urlencoded (RFC 6749 §4.4.2)");
 		goto out;
@@ -688,7 +678,7 @@ csc_authorize(struct csc_ctx *c, const struct http_request *req,
 	memset(&r, 0, sizeof(r));
 	if ((a = csc_service(c, req, resp, &svc)) != 1)
 		return a;
-	if (!csc_is(req, "application/json")) {
+	if (!http_media_type_is(req, "application/json")) {
 		rc = csc_error(resp, 400, "invalid_request", "the body must be "
 		    "application/json");
 		goto out;
@@ -759,7 +749,7 @@ csc_signhash(struct csc_ctx *c, const struct http_request *req,
 	memset(&r, 0, sizeof(r));
 	if ((a = csc_service(c, req, resp, &svc)) != 1)
 		return a;
-	if (!csc_is(req, "application/json")) {
+	if (!http_media_type_is(req, "application/json")) {
 		rc = csc_error(resp, 400, "invalid_request", "the body must be "
 		    "application/json");
 		goto out;
@@ -874,7 +864,7 @@ csc_handle(void *arg, const struct http_request *req,
 		    "allowed");
 	}
 	if (!is_info && strcmp(csc_routes[i].path, "oauth2/token") != 0 &&
-	    !csc_is(req, "application/json"))
+	    !http_media_type_is(req, "application/json"))
 		return csc_error(resp, 400, "invalid_request", "the body must be "
 		    "application/json");
 	if ((slot = csc_slot(sd)) == -1) {

@@ -7,7 +7,10 @@
  * be granted (exactly one TimeStampReq, in DER: RFC 3161 §2.4.1), and a
  * granted token (written by tsa/token.c) must pass
  * TS_RESP_verify_response against the query (signature, ESSCertIDv2,
- * imprint, nonce, policy).
+ * imprint, nonce, policy). A second responder has the direct path off, so
+ * that every query also reaches OpenSSL's TS_RESP_CTX and the record made
+ * from what it grants (tsa_fill_record), as a query the direct path
+ * declines does in tsad.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@ int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct tsa_responder *responder;
+static struct tsa_responder *responder_ctx;	/* TS_RESP_CTX only */
 static X509 *tsa_cert;
 static EVP_PKEY *tsa_key;	/* signs tsad's split path (tsa_respond_begin) */
 
@@ -69,6 +73,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	responder = tsa_responder_new(policy, cert, key, NULL, 1, err, sizeof(err));
 	if (responder == NULL)
 		abort();
+	responder_ctx = tsa_responder_new(policy, cert, key, NULL, 1, err,
+	    sizeof(err));
+	if (responder_ctx == NULL)
+		abort();
+	tsa_responder_test_hooks(responder_ctx, NULL, NULL, 0);
 	config_free(policy);
 	tsa_cert = cert;	/* kept for verification */
 	tsa_key = key;
@@ -82,6 +91,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
  * trailing bytes, so the query is encoded again and must give data back.
  * OpenSSL keeps a BOOLEAN's octet as read (TRUE sent as 0x01 is written
  * back as 0x01): certReq is set again first, which writes DER's 0xFF.
+ * An empty extensions [0] round-trips but is no DER of Extensions, which
+ * is SEQUENCE SIZE (1..MAX).
  */
 static int
 fuzz_query_is_der(const uint8_t *data, size_t size, TS_REQ **req)
@@ -95,7 +106,8 @@ fuzz_query_is_der(const uint8_t *data, size_t size, TS_REQ **req)
 	if (TS_REQ_set_cert_req(*req, TS_REQ_get_cert_req(*req)) != 1 ||
 	    (n = i2d_TS_REQ(*req, &der)) <= 0)
 		abort();
-	same = (size_t)n == size && memcmp(der, data, size) == 0;
+	same = (size_t)n == size && memcmp(der, data, size) == 0 &&
+	    !(TS_REQ_get_exts(*req) != NULL && TS_REQ_get_ext_count(*req) == 0);
 	OPENSSL_free(der);
 	return same;
 }
@@ -193,6 +205,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* tsad's split path answers the same way. */
 	reply = NULL;
 	if (fuzz_respond_split(data, size, &reply, &len, &granted) == -1)
+		abort();
+	fuzz_check(data, size, reply, len, granted);
+	/* And through TS_RESP_CTX alone. */
+	reply = NULL;
+	if (tsa_respond(responder_ctx, data, size, &reply, &len, &granted,
+	    &rec) == -1)
 		abort();
 	fuzz_check(data, size, reply, len, granted);
 	return 0;

@@ -277,6 +277,14 @@ grep -q '"status":413' "$tmp/huge.out" || fail "huge body: no problem JSON"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' \
 	--data-binary "@$tmp/sha256-none.tsq" "$url/")
 [ "$code" = 415 ] || fail "wrong content type: HTTP $code, want 415"
+# RFC 9110 §8.3.1: whitespace may come before a parameter's ';'.
+code=$(curl -sS -o "$tmp/ows.tsr" -w '%{http_code}' -H 'Content-Type: application/timestamp-query ; charset=x' \
+	--data-binary "@$tmp/sha256-none.tsq" "$url/")
+[ "$code" = 200 ] && [ "$(status_of "$tmp/ows.tsr")" = "Granted." ] ||
+	fail "content type with a space before ';': HTTP $code, want 200 and a token"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/timestamp-queryx' \
+	--data-binary "@$tmp/sha256-none.tsq" "$url/")
+[ "$code" = 415 ] || fail "content type application/timestamp-queryx: HTTP $code, want 415"
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$url/")
 [ "$code" = 405 ] || fail "GET: HTTP $code, want 405"
 code=$(post "$tmp/sha256-none.tsq" "$tmp/again.tsr")

@@ -1706,6 +1706,40 @@ test_external_loop(void **state)
 	assert_int_equal(count_fds(), fds);
 }
 
+/* RFC 9110 §8.3.1: the type without regard to case, then parameters or nothing. */
+static void
+test_media_type_is(void **state)
+{
+	static const struct {
+		const char	*ct;
+		int		 is;
+	} v[] = {
+		{ "application/json", 1 },
+		{ "Application/JSON", 1 },
+		{ "application/json;charset=utf-8", 1 },
+		{ "application/json ; charset=utf-8", 1 },
+		{ "application/json\t;charset=utf-8", 1 },
+		{ "application/json ", 1 },
+		{ "application/jsonx", 0 },
+		{ "application/json-seq", 0 },
+		{ "application/jso", 0 },
+		{ "text/json", 0 },
+		{ "", 0 },
+		{ NULL, 0 },
+	};
+	struct http_request req;
+	size_t i;
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		req.content_type = v[i].ct;
+		if (http_media_type_is(&req, "application/json") != v[i].is)
+			fail_msg("\"%s\": want %d", v[i].ct != NULL ? v[i].ct :
+			    "(none)", v[i].is);
+	}
+}
+
 int
 main(void)
 {
@@ -1733,6 +1767,7 @@ main(void)
 		cmocka_unit_test(test_stop_waits_for_deferred),
 		cmocka_unit_test(test_external_loop),
 		cmocka_unit_test(test_start_shared),
+		cmocka_unit_test(test_media_type_is),
 	};
 	int rc;
 

@@ -7,7 +7,8 @@
  *    genTime's truncation (10^-digits s) exceeds the accuracy tokens claim
  *    gets timeNotAvailable, on the direct path and through TS_RESP_CTX;
  *    at the bound it is granted; STA_UNSYNC,
- *    TIME_ERROR and a failing adjtimex are refused; a policy without
+ *    TIME_ERROR, a leap second being inserted (TIME_OOP) and a failing
+ *    adjtimex are refused; a policy without
  *    accuracy checks no bound; allow_unsync issues tokens all the same.
  *    The log says so once, not once per query, and says when it is over;
  *  - a token whose signature fails (an RSA-512 key cannot sign SHA-512)
@@ -15,7 +16,8 @@
  *    TS_RESP_CTX's rejection without a failInfo;
  *  - tsa_respond_rejection's DER, octet for octet, and its bits;
  *  - a query in BER but not DER (indefinite or long-form lengths, certReq
- *    FALSE sent, TRUE as 0x01) gets rejection, badDataFormat;
+ *    FALSE sent, TRUE as 0x01, an empty extensions [0]) gets rejection,
+ *    badDataFormat;
  *  - a policy whose genTime precision (10^-digits s) is not less than the
  *    accuracy tokens claim is refused at tsa_responder_new;
  *  - a serial number that cannot be made gets systemFailure (ours), not
@@ -394,6 +396,14 @@ test_clock_unsynchronized(void **state)
 	expect_no_time(r, "TIME_ERROR");
 	kernel_says(-1, 0, 0);
 	expect_no_time(r, "adjtimex failing");
+	/* A leap second being inserted: the clock repeats 23:59:59. */
+	kernel_says(TIME_OOP, 0, 1000);
+	expect_no_time(r, "TIME_OOP");
+	/* Announced (TIME_INS) but not begun, or over (TIME_WAIT): granted. */
+	kernel_says(TIME_INS, 0, 1000);
+	expect_granted(r, "TIME_INS");
+	kernel_says(TIME_WAIT, 0, 1000);
+	expect_granted(r, "TIME_WAIT");
 	tsa_responder_free(r);
 
 	/* No accuracy in the tokens: no bound to exceed, synchronized suffices. */
@@ -494,7 +504,8 @@ test_signing_fails(void **state)
  * rejection, badDataFormat, on both paths; the same content in DER is
  * granted. The variants re-frame make_query's TimeStampReq (short outer
  * length): indefinite and long-form lengths, certReq FALSE sent though it
- * is the DEFAULT, certReq TRUE as 0x01 instead of 0xFF.
+ * is the DEFAULT, certReq TRUE as 0x01 instead of 0xFF, extensions [0]
+ * holding none.
  */
 static void
 test_ber_refused(void **state)
@@ -503,14 +514,18 @@ test_ber_refused(void **state)
 		const char	*what;
 		int		 hdr;		/* 0 short, 1 long form, 2 indefinite */
 		unsigned char	 cert_req;	/* appended BOOLEAN, or 0xAA: none */
+		int		 ext_empty;	/* appended extensions [0] of none */
 		int		 ok;
 	} v[] = {
-		{ "DER as made", 0, 0xAA, 1 },
-		{ "DER with certReq TRUE", 0, 0xFF, 1 },
-		{ "indefinite length", 2, 0xAA, 0 },
-		{ "long-form length", 1, 0xAA, 0 },
-		{ "explicit certReq FALSE (DEFAULT)", 0, 0x00, 0 },
-		{ "certReq TRUE as 0x01", 0, 0x01, 0 },
+		{ "DER as made", 0, 0xAA, 0, 1 },
+		{ "DER with certReq TRUE", 0, 0xFF, 0, 1 },
+		{ "indefinite length", 2, 0xAA, 0, 0 },
+		{ "long-form length", 1, 0xAA, 0, 0 },
+		{ "explicit certReq FALSE (DEFAULT)", 0, 0x00, 0, 0 },
+		{ "certReq TRUE as 0x01", 0, 0x01, 0, 0 },
+		/* Extensions ::= SEQUENCE SIZE (1..MAX): a0 00 is no DER of it. */
+		{ "empty extensions", 0, 0xAA, 1, 0 },
+		{ "certReq TRUE, empty extensions", 0, 0xFF, 1, 0 },
 	};
 	struct tsa_responder *r;
 	unsigned char *der, q[512];
@@ -526,7 +541,8 @@ test_ber_refused(void **state)
 	assert_int_equal(der[0], 0x30);
 	assert_true(der[1] < 0x7d && (size_t)der[1] + 2 == dlen);
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		clen = dlen - 2 + (v[i].cert_req != 0xAA ? 3 : 0);
+		clen = dlen - 2 + (v[i].cert_req != 0xAA ? 3 : 0) +
+		    (v[i].ext_empty ? 2 : 0);
 		qlen = 0;
 		q[qlen++] = 0x30;
 		if (v[i].hdr == 0)
@@ -542,6 +558,10 @@ test_ber_refused(void **state)
 			q[qlen++] = 0x01;
 			q[qlen++] = 0x01;
 			q[qlen++] = v[i].cert_req;
+		}
+		if (v[i].ext_empty) {
+			q[qlen++] = 0xA0;
+			q[qlen++] = 0x00;
 		}
 		if (v[i].hdr == 2) {
 			q[qlen++] = 0x00;
