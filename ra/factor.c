@@ -49,13 +49,24 @@
  * committed. A count in the locking statement itself would use that
  * statement's snapshot, taken before the wait, and miss it.
  */
+/*
+ * The lock-out that applies is that of the scope where the code will be
+ * checked (lib/factor.h): a password reset's (schema/057) or signd's
+ * (schema/026) for their codes, the RA's for the rest. With the RA's for
+ * all, whoever held a session could lock the RA factors and so keep the
+ * owner from the SMS code of a password reset, the only way to end that
+ * session; and a locked reset still sent codes that could not be used.
+ */
 static const struct db_stmt stmt_otp_account = {
 	"ra_otp_send_account",
 	"SELECT email, phone, phone_verified, "
-	"coalesce(ceil(extract(epoch FROM factor_locked_until - now())), 0)::bigint, "
+	"coalesce(ceil(extract(epoch FROM CASE $2 "
+	"WHEN 'password_reset' THEN reset_factor_locked_until "
+	"WHEN 'sign' THEN sign_factor_locked_until "
+	"ELSE factor_locked_until END - now())), 0)::bigint, "
 	"email_verified, verified_once "
 	"FROM ra_account WHERE id = $1 FOR UPDATE",
-	1
+	2
 };
 /* The account's OTPs of the last hour, and seconds until the oldest leaves it. */
 static const struct db_stmt stmt_otp_recent = {
@@ -289,6 +300,7 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 	memset(mac, 0, sizeof(mac));
 	t->refused = RA_OTP_ISSUED;
 	v[0] = t->account_id;
+	v[1] = t->purpose;
 	if ((res = db_exec(db, &stmt_otp_account, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
 		goto out;
@@ -408,7 +420,12 @@ ra_otp_refusal_respond(struct http_response *resp,
 {
 	switch (t->refused) {
 	case RA_OTP_LOCKED:
-		return ra_too_many(resp, t->retry_after, "second factors of "
+		return ra_too_many(resp, t->retry_after, strcmp(t->purpose,
+		    "password_reset") == 0 ? "the password reset of this "
+		    "account is locked after repeated wrong factors; try "
+		    "again later" : strcmp(t->purpose, "sign") == 0 ?
+		    "signing with this account is locked after repeated "
+		    "wrong factors; try again later" : "second factors of "
 		    "this account are locked after repeated wrong codes or "
 		    "PINs; try again later");
 	case RA_OTP_RATE:

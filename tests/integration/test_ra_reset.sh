@@ -387,6 +387,44 @@ expect 200 "the subscriber's PIN while the reset is locked"
 tok=
 note "five wrong PINs through the reset lock the reset (429, audited scope password_reset), not the subscriber's own PIN: ok"
 
+# The other way round: whoever holds a session (a phished password) and
+# locks the subscriber's RA factors with wrong PINs must not keep the
+# owner from the SMS code of a reset, the way to end that session; and a
+# locked reset sends no code it would refuse (a review finding: both went
+# by the RA lock-out).
+ra_account lockedout@example.com +6281277770010 "$pw"
+lo=$aid
+set_pin +6281277770010 402917
+for i in 1 2 3 4 5; do
+	req POST /v1/pin "{\"pin\":\"51836$i\",\"factor\":{\"type\":\"pin\",\"pin\":\"40291$i\"}}"
+	[ "$i" = 5 ] && [ "$code" = 429 ] && break
+	expect 401 "wrong PIN $i in the session"
+done
+[ "$(q "SELECT factor_locked_until > now() FROM ra_account WHERE id = $lo")" = t ] || fail "the RA factors did not lock"
+forgot lockedout@example.com
+t12=$(reset_token lockedout@example.com)
+secrets+=("$t12")
+req POST /v1/password/reset/otp "{\"token\":\"$t12\"}"
+expect 201 "the reset's SMS code while the RA factors are locked"
+oid=$(jq -r .otp_id "$tmp/out")
+c=$(sms_code +6281277770010)
+secrets+=("$c")
+req POST /v1/password/reset "{\"token\":\"$t12\",\"new_password\":\"$new\",\"otp_id\":$oid,\"code\":\"$c\"}"
+expect 200 "the reset while the RA factors are locked"
+[ "$(live_sessions "$lo")" = 0 ] || fail "the reset left the session"
+# A locked reset: no code sent, 429.
+q "UPDATE ra_account SET reset_factor_locked_until = now() + interval '10 minutes' WHERE id = $lo" >/dev/null
+age_resets "$lo"
+forgot lockedout@example.com
+t13=$(reset_token lockedout@example.com)
+secrets+=("$t13")
+n0=$(q "SELECT count(*) FROM ra_otp WHERE account_id = $lo")
+req POST /v1/password/reset/otp "{\"token\":\"$t13\"}"
+expect 429 "the reset's SMS code while the reset is locked"
+detail | has 'password reset of this account is locked' || fail "locked reset detail: $(detail)"
+[ "$(q "SELECT count(*) FROM ra_otp WHERE account_id = $lo")" = "$n0" ] || fail "a locked reset sent a code"
+note "RA factors locked by a session: the reset's SMS code still comes (201, reset 200); a locked reset sends none (429): ok"
+
 # --- a TOTP holder: a TOTP code -----------------------------------------------------------------
 command -v oathtool >/dev/null || fail "oathtool missing (deploy/packages.txt; make deps)"
 ra_account totper@example.com +6281277770005 "$pw"
