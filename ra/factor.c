@@ -132,6 +132,7 @@ static const struct db_stmt stmt_pin_set = {
 enum ra_factor_txn_outcome {
 	RA_FTX_DONE = 0,
 	RA_FTX_FACTOR,		/* ra_factor_respond() */
+	RA_FTX_GUESSABLE,	/* a PIN from the subscriber's identity: 400 */
 };
 
 /* --- start-up ------------------------------------------------------------------- */
@@ -682,6 +683,48 @@ ra_pin_notice(struct db *db, const struct ra_pin_txn *t, const char *to,
 	return rc;
 }
 
+/*
+ * A PIN whoever knows the subscriber's identity tries first: six digits in
+ * a row of a NIK the account submitted (digits 7-12 are the date of birth,
+ * DDMMYY, 40 added to the day for women), or the date of birth it typed,
+ * as DDMMYY, YYMMDD or MMDDYY. The NIK is the serialNumber of the
+ * certificate's subject, which signd's credentials/info gives every
+ * signing service and LDAP publishes, and a service may name any user:
+ * the lock-out's five tries would often be enough. Identities submitted
+ * after the PIN was set are not compared (only its hash is kept).
+ */
+static const struct db_stmt stmt_pin_identity = {
+	"ra_pin_identity",
+	"SELECT k.nik, to_char(k.birth_date, 'DDMMYY'), "
+	"to_char(k.birth_date, 'YYMMDD'), to_char(k.birth_date, 'MMDDYY') "
+	"FROM ra_kyc k JOIN ra_application a ON a.id = k.application_id "
+	"WHERE a.account_id = $1",
+	1
+};
+
+/* 1 when pin comes from the account's identity (above), 0 not, -1 error. */
+static int
+ra_pin_from_identity(struct db *db, const char *account_id, const char *pin)
+{
+	const char *v[1] = { account_id }, *nik;
+	PGresult *res;
+	size_t i, len;
+	int row, col, found = 0;
+
+	if ((res = db_exec(db, &stmt_pin_identity, v, NULL, NULL)) == NULL)
+		return -1;
+	for (row = 0; row < PQntuples(res) && !found; row++) {
+		nik = PQgetvalue(res, row, 0);
+		len = strlen(nik);
+		for (i = 0; i + RA_PIN_DIGITS <= len && !found; i++)
+			found = memcmp(nik + i, pin, RA_PIN_DIGITS) == 0;
+		for (col = 1; col <= 3 && !found; col++)
+			found = strcmp(PQgetvalue(res, row, col), pin) == 0;
+	}
+	PQclear(res);
+	return found;
+}
+
 static int
 ra_pin_txn(struct db *db, void *arg)
 {
@@ -693,6 +736,16 @@ ra_pin_txn(struct db *db, void *arg)
 	int rc = -1;
 
 	t->outcome = RA_FTX_DONE;
+	/* Before the factor: a refused PIN uses up no code. */
+	switch (ra_pin_from_identity(db, t->account_id, t->pin)) {
+	case 0:
+		break;
+	case 1:
+		t->outcome = RA_FTX_GUESSABLE;
+		goto out;	/* nothing written: roll back */
+	default:
+		goto out;
+	}
 	if (ra_factor_check(t->ra, db, t->account_id, "set_pin", t->factor,
 	    &t->fo) == -1)
 		goto out;
@@ -754,8 +807,13 @@ ra_pin_set(struct ra *ra, const struct http_request *req,
 	t.factor = &r.factor;
 	t.pin = r.pin;
 	t.client = req->remote_addr;
-	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_pin_txn, &t) == -1)
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_pin_txn, &t) == -1) {
+		if (t.outcome == RA_FTX_GUESSABLE)
+			rc = ra_problem(resp, 400, "pin: too easy to guess for "
+			    "whoever knows your identity (six digits of your "
+			    "NIK, or your date of birth)");
 		goto out;
+	}
 	if (t.outcome == RA_FTX_FACTOR) {
 		rc = ra_factor_respond(resp, &t.fo);
 		goto out;

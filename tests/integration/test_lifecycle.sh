@@ -276,7 +276,22 @@ app=$(j .id)
 [ "$(j '.kind + "/" + .status')" = personal/submitted ] || fail "application: $(cat "$tmp/out")"
 audit ra.application.submit ra_application "$app" '^subscriber:[0-9]+$'
 stok=$tok
-note "1. account $acc: registered, email and phone verified, KYC application $app submitted"
+# A PIN from the identity just submitted (the NIK is in the certificate's
+# subject, which any signing service may read): refused before the code
+# is looked at, so the same code then sets a PIN that is not.
+sms_otp "$phone" set_pin
+for p in 210492 920421 042192 "${nik:6:6}" "${nik:0:6}" "${nik:10:6}"; do
+	secrets+=("$p")
+	req POST /v1/pin "{\"pin\":\"$p\",\"factor\":$(otpf)}"
+	expect 400 "a PIN from the identity ($p)"
+	detail | has 'NIK, or your date of birth' || fail "PIN $p: $(detail)"
+done
+[ "$(q "SELECT pin_hash IS NULL FROM ra_account WHERE id = $acc")/$(q "SELECT attempts || '/' || (consumed_at IS NULL) FROM ra_otp WHERE id = $oid")/$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.pin.set' AND object_id = '$acc'")" = t/0/true/0 ] ||
+	fail "a refused PIN set one, used the code or was audited: $(q "SELECT pin_hash IS NULL FROM ra_account WHERE id = $acc")/$(q "SELECT attempts || '/' || (consumed_at IS NULL) FROM ra_otp WHERE id = $oid")/$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.pin.set' AND object_id = '$acc'")"
+req POST /v1/pin "{\"pin\":\"518364\",\"factor\":$(otpf)}"
+expect 200 "a PIN not from the identity, with the same code"
+secrets+=(518364)
+note "1. account $acc: registered, email and phone verified, KYC application $app submitted; PINs from its NIK or date of birth refused (400)"
 
 officer "life-one-$n"
 off1=$offid otok1=$otok
