@@ -28,6 +28,15 @@
  *    appended region only once every record before it is committed, so a
  *    commit of appended records never carries N past a record of the file
  *    that is not in the database (a replay is harmless, a gap is not);
+ *  - while running, the keeper thread (rec_keeper) appends to that region
+ *    too, every REC_KEEP_MS, whenever the database is not taking records
+ *    (the last write failed, or one has been out longer than
+ *    REC_KEEP_AFTER_MS: a lock, a COMMIT waiting for a synchronous
+ *    standby, during which the writer is inside libpq): so a crash during
+ *    an outage loses at most what came in the last REC_KEEP_MS or so, as
+ *    one in normal operation loses what waits for its batch, not every
+ *    token since the outage began. The region only grows at the end of
+ *    the file, and the loader stops at its start;
  *  - a database that does not answer at all (a COMMIT waiting for a
  *    synchronous standby that is down) cannot hold the shutdown:
  *    tsa_recorder_stop stops waiting TSA_STOP_GRACE_S after flush_timeout
@@ -84,12 +93,22 @@
 /* Records read from the spill file at once, at most half the free queue. */
 #define REC_SPILL_CHUNK		REC_BATCH
 #define REC_SPILL_LOCK_TRIES	3
+/*
+ * The keeper: how often it looks, and how long a write may be out before
+ * the records waiting behind it go to the spill file.
+ */
+#define REC_KEEP_MS		100
+#define REC_KEEP_AFTER_MS	500
 
 struct tsa_recorder {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;		/* the thread's */
-	pthread_cond_t		 stop_cond;	/* tsa_recorder_stop's */
+	pthread_cond_t		 stop_cond;	/* tsa_recorder_stop's; file_busy 0 */
 	pthread_t		 thread;
+	pthread_t		 keeper;	/* rec_keeper, with a spill file */
+	pthread_cond_t		 keeper_cond;
+	int			 keeper_running;
+	int			 keeper_stop;
 	struct tsa_record	*ring;
 	off_t			*ends;		/* per slot: 0, or past its spill line */
 	size_t			 cap, head, count;
@@ -113,10 +132,10 @@ struct tsa_recorder {
 	size_t			*conflicts;	/* REC_BATCH: rec_write's */
 
 	/*
-	 * The spill file (-1: none). Only the thread reads or writes it,
-	 * except tsa_recorder_stop, which appends once, holding the lock while
-	 * file_busy is 0; the thread sets file_busy (under the lock) for its
-	 * I/O without the lock. [header, done): in PG. [done, loaded):
+	 * The spill file (-1: none). The thread reads and writes it; the
+	 * keeper and tsa_recorder_stop append to it, each once file_busy is
+	 * 0. Whoever does I/O without the lock sets file_busy (under the
+	 * lock) first, and waits for it to be 0 before. [header, done): in PG. [done, loaded):
 	 * spill_queued records in the queue (and malformed lines). [loaded,
 	 * app): only in the file. [app, end): appended when stopping, app_queued
 	 * of them in the queue, those before app_done committed (app 0: none).
@@ -895,8 +914,12 @@ rec_spill_load_locked(struct tsa_recorder *r)
 	FILE *f = NULL;
 	int fd, k, eof = 0, failed = 0;
 
+	while (r->file_busy)
+		pthread_cond_wait(&r->stop_cond, &r->lock);
+	/* The appended region's records are in the queue already. */
+	end = r->spill_app != 0 ? r->spill_app : r->spill_end;
 	if (r->stopping || r->spill_fd == -1 || r->spill_queued > 0 ||
-	    r->spill_loaded >= r->spill_end)
+	    r->spill_loaded >= end)
 		return;
 	want = (r->cap - r->count + 1) / 2;
 	if (want > REC_SPILL_CHUNK)
@@ -904,14 +927,14 @@ rec_spill_load_locked(struct tsa_recorder *r)
 	if (want == 0)
 		return;
 	from = last = r->spill_loaded;
-	end = r->spill_end;
 	r->file_busy = 1;
 	pthread_mutex_unlock(&r->lock);
 
 	if ((fd = dup(r->spill_fd)) != -1 && (f = fdopen(fd, "r")) == NULL)
 		close(fd);
 	if (f != NULL && fseeko(f, from, SEEK_SET) == 0) {
-		while (n < want && (k = rec_getline(f, line, sizeof(line))) != 0) {
+		while (n < want && last < end &&
+		    (k = rec_getline(f, line, sizeof(line))) != 0) {
 			if ((pos = ftello(f)) == -1)
 				break;
 			if (k == 1 && rec_parse_line(line, &r->chunk[n]) == 0)
@@ -920,7 +943,7 @@ rec_spill_load_locked(struct tsa_recorder *r)
 				bad++;
 			last = pos;
 		}
-		eof = feof(f);
+		eof = feof(f) || last >= end;
 		failed = ferror(f);
 	} else
 		failed = 1;
@@ -966,9 +989,12 @@ rec_spill_load_locked(struct tsa_recorder *r)
 static void
 rec_spill_sync_locked(struct tsa_recorder *r)
 {
-	off_t mark = rec_spill_mark(r);
+	off_t mark;
 	int all, emptied = 0;
 
+	while (r->file_busy)
+		pthread_cond_wait(&r->stop_cond, &r->lock);
+	mark = rec_spill_mark(r);
 	all = r->spill_queued == 0 && r->app_queued == 0 && mark >= r->spill_end;
 	r->file_busy = 1;
 	pthread_mutex_unlock(&r->lock);
@@ -998,19 +1024,23 @@ rec_spill_sync_locked(struct tsa_recorder *r)
  * Appends the queued records not in the spill file yet (those from
  * requests; those read from it are still there, after N), fdatasyncs them
  * and marks their slots with their offsets, so that they are never
- * written twice; they form the appended region. The header is left as it
- * is: nothing more is in PG. Lock held and file_busy 0 (called once by
- * tsa_recorder_stop before the database is tried again, and by the thread
- * for what that could not keep). Adds their number to *n. 0, or -1 (errno)
- * when they could not be kept: then they stay unmarked, as before.
+ * written twice; they join the appended region, the file's last (made by
+ * the first such append). The header is left as it is: nothing more is
+ * in PG. Lock held and file_busy 0 on entry and return; with unlocked
+ * (the keeper, so that requests do not wait on the disk) the lock is
+ * released for the fdatasync, file_busy set meanwhile: nothing else
+ * touches the file nor the marks then (the thread commits only once
+ * file_busy is 0 again; requests only push unmarked records). Adds their
+ * number to *n. 0, or -1 (errno) when they could not be kept: then they
+ * stay unmarked, as before, and the region as it was.
  */
 static int
-rec_spill_fresh_locked(struct tsa_recorder *r, size_t *n)
+rec_spill_fresh_locked(struct tsa_recorder *r, size_t *n, int unlocked)
 {
 	FILE *f = NULL;
 	size_t i, slot, fresh = 0;
-	off_t start, end = 0;
-	int fd, rc = -1, saved;
+	off_t start, end = 0, old_end = r->spill_end;
+	int fd, rc = -1, saved, synced;
 
 	if (r->spill_fd == -1) {
 		errno = EBADF;
@@ -1020,15 +1050,11 @@ rec_spill_fresh_locked(struct tsa_recorder *r, size_t *n)
 		fresh += r->ends[(r->head + i) % r->cap] == 0;
 	if (fresh == 0)
 		return 0;
-	/* Not twice: the appended region is the last one. */
-	if (r->spill_app != 0) {
-		errno = EINVAL;
-		return -1;
-	}
 	if (r->spill_end == 0) {
 		if (rec_spill_header(r->spill_fd, REC_SPILL_HDR) == -1)
 			return -1;
 		r->spill_done = r->spill_loaded = r->spill_end = REC_SPILL_HDR;
+		old_end = REC_SPILL_HDR;
 	}
 	start = r->spill_end;
 	if ((fd = dup(r->spill_fd)) == -1)
@@ -1049,11 +1075,25 @@ rec_spill_fresh_locked(struct tsa_recorder *r, size_t *n)
 		r->ends[slot] = end;
 	}
 	/* ftruncate: whatever an earlier failed try left after them. */
-	if (fflush(f) != 0 || ftruncate(r->spill_fd, end) == -1 ||
-	    fdatasync(r->spill_fd) == -1)
+	if (fflush(f) != 0 || ftruncate(r->spill_fd, end) == -1)
 		goto out;
-	r->spill_app = r->app_done = start;
-	r->app_queued = fresh;
+	if (unlocked) {
+		r->file_busy = 1;
+		pthread_mutex_unlock(&r->lock);
+	}
+	synced = fdatasync(r->spill_fd) == 0;
+	saved = errno;
+	if (unlocked) {
+		pthread_mutex_lock(&r->lock);
+		r->file_busy = 0;
+		pthread_cond_broadcast(&r->stop_cond);
+	}
+	errno = saved;
+	if (!synced)
+		goto out;
+	if (r->spill_app == 0)
+		r->spill_app = r->app_done = start;
+	r->app_queued += fresh;
 	r->spill_end = end;
 	*n += fresh;
 	rc = 0;
@@ -1067,6 +1107,8 @@ out:
 			if (r->ends[slot] > start)
 				r->ends[slot] = 0;
 		}
+		/* What this try wrote is past spill_end: the next one overwrites it. */
+		r->spill_end = old_end;
 		errno = saved;
 	}
 	return rc;
@@ -1086,7 +1128,7 @@ rec_spill_final_locked(struct tsa_recorder *r)
 		log_err("tsa: recorder: %zu record(s) LOST: database unavailable "
 		    "and no tsa.spill_file", r->count);
 		r->lost = 1;
-	} else if (rec_spill_fresh_locked(r, &appended) == -1) {
+	} else if (rec_spill_fresh_locked(r, &appended, 0) == -1) {
 		log_err("tsa: recorder: %zu record(s) LOST: database and spill "
 		    "file unavailable (%s)", r->count - r->spill_queued -
 		    r->app_queued, strerror(errno));
@@ -1169,6 +1211,7 @@ rec_free(struct tsa_recorder *r)
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
 	pthread_cond_destroy(&r->stop_cond);
+	pthread_cond_destroy(&r->keeper_cond);
 	free(r);
 }
 
@@ -1224,6 +1267,9 @@ rec_thread(void *arg)
 		pthread_mutex_lock(&r->lock);
 		r->writing = 0;
 		r->db_ok = ok;
+		/* The keeper may be marking slots of this batch: not meanwhile. */
+		while (r->file_busy)
+			pthread_cond_wait(&r->stop_cond, &r->lock);
 		if (ok) {
 			mark = rec_spill_mark(r);
 			rec_commit_locked(r, n);
@@ -1247,6 +1293,71 @@ rec_thread(void *arg)
 	pthread_mutex_unlock(&r->lock);
 	if (abandoned)
 		rec_free(r);
+	return NULL;
+}
+
+/* 1 when the database is not taking records: a write failed, or is out long. */
+static int
+rec_behind_locked(const struct tsa_recorder *r)
+{
+	struct timespec now;
+	long ms;
+
+	if (!r->db_ok)
+		return 1;
+	if (!r->writing)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long)(now.tv_sec - r->write_start.tv_sec) * 1000 +
+	    (now.tv_nsec - r->write_start.tv_nsec) / 1000000L;
+	return ms >= REC_KEEP_AFTER_MS;
+}
+
+/*
+ * The keeper (file comment): while the database is not taking records,
+ * the queued ones go to the spill file every REC_KEEP_MS, so that a crash
+ * does not lose them. Runs until tsa_recorder_stop says keeper_stop.
+ */
+static void *
+rec_keeper(void *arg)
+{
+	struct tsa_recorder *r = arg;
+	struct timespec ts;
+	size_t kept = 0, total = 0;
+	int failed = 0;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->keeper_stop) {
+		rec_deadline(&ts, REC_KEEP_MS);
+		pthread_cond_timedwait(&r->keeper_cond, &r->lock, &ts);
+		if (r->keeper_stop)
+			continue;
+		if (!rec_behind_locked(r)) {
+			total = 0;	/* taking them again: the next outage warns */
+			continue;
+		}
+		while (r->file_busy && !r->keeper_stop)
+			pthread_cond_wait(&r->stop_cond, &r->lock);
+		if (r->keeper_stop)
+			break;
+		kept = 0;
+		if (rec_spill_fresh_locked(r, &kept, 1) == -1) {
+			if (!failed)
+				log_err("tsa: recorder: the database is not taking "
+				    "records and the spill file cannot keep them "
+				    "(%s): a crash now would lose them",
+				    strerror(errno));
+			failed = 1;
+			continue;
+		}
+		failed = 0;
+		if (kept > 0 && total == 0)
+			log_warn("tsa: recorder: the database is not taking "
+			    "records: they go to the spill file too until it "
+			    "does");
+		total += kept;
+	}
+	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
 
@@ -1280,6 +1391,7 @@ tsa_recorder_start(const char *conninfo, const char *instance,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cond, &ca);
 	pthread_cond_init(&r->stop_cond, &ca);
+	pthread_cond_init(&r->keeper_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	r->cap = max_queue > 0 ? max_queue : 1;
 	snprintf(r->instance, sizeof(r->instance), "%s", instance);
@@ -1308,6 +1420,14 @@ tsa_recorder_start(const char *conninfo, const char *instance,
 	if (pthread_create(&r->thread, NULL, rec_thread, r) != 0) {
 		snprintf(err, errlen, "pthread_create failed");
 		goto fail;
+	}
+	/* Without it a crash during an outage loses every token since. */
+	if (r->spill_fd != -1) {
+		if (pthread_create(&r->keeper, NULL, rec_keeper, r) != 0)
+			log_warn("tsa: recorder: no keeper thread: during an "
+			    "outage records wait in memory only");
+		else
+			r->keeper_running = 1;
 	}
 	return r;
 fail:
@@ -1363,6 +1483,15 @@ tsa_recorder_stop(struct tsa_recorder *r, unsigned int flush_timeout_s,
 	*abandoned = 0;
 	if (r == NULL)
 		return 0;
+	/* The keeper first: from here on the stop appends alone. */
+	pthread_mutex_lock(&r->lock);
+	r->keeper_stop = 1;
+	pthread_cond_broadcast(&r->keeper_cond);
+	pthread_cond_broadcast(&r->stop_cond);
+	pthread_mutex_unlock(&r->lock);
+	if (r->keeper_running)
+		pthread_join(r->keeper, NULL);
+	r->keeper_running = 0;
 	pthread_mutex_lock(&r->lock);
 	r->stopping = 1;
 	rec_deadline(&r->stop_at, (long)flush_timeout_s * 1000);
@@ -1373,7 +1502,7 @@ tsa_recorder_stop(struct tsa_recorder *r, unsigned int flush_timeout_s,
 		pthread_cond_wait(&r->stop_cond, &r->lock);
 	/* First on disk, then the database: SIGKILL may come at any time. */
 	if (r->spill_fd != -1 && !r->finished) {
-		if (rec_spill_fresh_locked(r, &appended) == -1)
+		if (rec_spill_fresh_locked(r, &appended, 0) == -1)
 			log_warn("tsa: recorder: stopping: writing to the spill "
 			    "file: %s (tried again after the database)",
 			    strerror(errno));

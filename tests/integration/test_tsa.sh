@@ -668,6 +668,44 @@ stop_tsa2 "after a stalled database"
 tsa2_env=()
 note "a stalled database at shutdown: tsad stopped in $took ms (with _exit, its recorder thread left behind), its records kept in the spill file and recorded at the next start"
 
+# --- a crash while the database does not take records: the keeper kept them ---
+# The review's case: the recorder's INSERT waits for a lock, tokens are
+# granted, then tsad is killed (SIGKILL, no shutdown): the records went to
+# the spill file while it ran (tsa/record.c's keeper), and the next start
+# records every one. Until 2026-12-06 they were in memory only: none was.
+spill=$tmp/tsa9.spill
+outage=()
+start_tsa2
+open_tx
+echo "BEGIN; LOCK TABLE tsa_token IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "could not lock tsa_token: $locked"
+waiting=$(lockwaits)
+outage_tokens 3
+for _ in $(seq 100); do [ "$(lockwaits)" -gt "$waiting" ] && break; sleep 0.1; done
+[ "$(lockwaits)" -gt "$waiting" ] || fail "tsad #2's recorder does not wait for the lock"
+outage_tokens 3		# granted behind the stalled write
+for _ in $(seq 100); do [ "$(spilled "$spill" | wc -l)" -ge "${#outage[@]}" ] && break; sleep 0.1; done
+expect_spilled "the keeper, while the write stalls" "$spill"
+grep -q 'the database is not taking records: they go to the spill file too' "$tmp/tsa2.log" ||
+	{ cat "$tmp/tsa2.log"; fail "the keeper did not say it keeps the records"; }
+kids=$(pgrep -P "$tsa2" || true)
+kill -KILL "$tsa2" $kids
+wait "$tsa2" 2>/dev/null || true
+for k in $kids; do for _ in $(seq 100); do kill -0 "$k" 2>/dev/null || break; sleep 0.1; done; done
+echo "ROLLBACK;" >&"$tx_in"
+exec {tx_in}>&-
+wait "$tx_pid" 2>/dev/null || true
+for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/health" >/dev/null 2>&1 || break; sleep 0.1; done
+start_tsa2
+for _ in $(seq 100); do
+	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
+	[ "$n" -eq "${#outage[@]}" ] && break
+	sleep 0.1
+done
+[ "$n" -eq "${#outage[@]}" ] || { cat "$tmp/tsa2.log"; fail "tokens granted before a SIGKILL while the write stalled not recorded ($n of ${#outage[@]})"; }
+stop_tsa2 "after a SIGKILL with a stalled database"
+note "SIGKILL while the recorder's write stalled: the ${#outage[@]} tokens granted were in the spill file (the keeper) and recorded at the next start"
+
 # --- a recorder blocked on a lock: /health degraded while tokens are granted ---
 # The recorder's INSERT waits for a lock (as a COMMIT waits for a lost
 # synchronous standby): tokens are still granted (queued), and /health

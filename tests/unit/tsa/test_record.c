@@ -24,6 +24,10 @@
  *    so that tsad ends with _exit; no other stop does), and when that
  *    batch commits later, the header does not move past records of the
  *    file never sent;
+ *  - while running, the keeper writes the queued records to the file when
+ *    the database refuses them or a write stalls (a crash then loses
+ *    none), extends that region as more come, and the loader stops where
+ *    it begins; each record is committed once when the database returns;
  *  - tsa_recorder_stats says how long a batch has been with the database
  *    (what /health turns degraded on), and the queue against its size.
  * Each record reaches the writer exactly once, across restarts (but for
@@ -812,6 +816,133 @@ stop_thread(void *arg)
 	return NULL;
 }
 
+static const char *pending_path;
+
+/* Records of pending_path still to write (from its header's offset on). */
+static size_t
+spill_pending(void)
+{
+	char got[MAX_SEEN][48];
+	size_t all;
+
+	return read_spill(pending_path, got, MAX_SEEN, &all);
+}
+
+/*
+ * The keeper: while the database refuses, the new records reach the file
+ * (fdatasynced) with the recorder still running — a crash then loses
+ * none — and more of them extend it; once the database is back each is
+ * committed once and the file emptied; a second outage starts a new
+ * region, which a shutdown does not write again.
+ */
+static void
+test_keeper_while_down(void **state)
+{
+	char dir[600], base[700], all[64][48], later[8][48];
+	struct tsa_recorder *r;
+	size_t n = 0, nlater = 0;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "keeper");
+	join(base, sizeof(base), dir, "tsa.spill");
+	pending_path = base;
+	size_path = base;
+
+	r = start(base, 0, 1, 100);
+	add(r, 'N', 0, 20, all, &n);
+	wait_for(spill_pending, 20, "records kept while the database is down");
+	spill_expect(base, all, n, n);
+	add(r, 'N', 20, 30, all, &n);
+	wait_for(spill_pending, 30, "more records kept");
+	spill_expect(base, all, n, n);
+	assert_int_equal(db_count(), 0);
+
+	db_set(1, -1);
+	wait_for(db_count, n, "records committed");
+	wait_for(file_empty, 1, "spill file emptied");
+	db_expect(all, n);
+
+	db_set(0, -1);
+	add(r, 'B', 0, 5, later, &nlater);
+	wait_for(spill_pending, 5, "records kept in a second outage");
+	assert_int_equal(stop(r, 0), 0);
+	spill_expect(base, later, nlater, nlater);
+
+	db_set(1, -1);
+	r = start(base, 0, 1, 100);
+	wait_for(db_count, n + nlater, "the second outage's records committed");
+	wait_for(file_empty, 1, "spill file emptied again");
+	assert_int_equal(stop(r, 0), 0);
+	memcpy(all[n], later, nlater * sizeof(later[0]));
+	db_expect(all, n + nlater);
+}
+
+/*
+ * A write that does not return (a lock, a COMMIT waiting for a standby):
+ * once it has been out REC_KEEP_AFTER_MS the records behind it are kept
+ * in the file, though the writer is still inside it; when it returns,
+ * each is committed once and the file emptied.
+ */
+static void
+test_keeper_while_write_stalls(void **state)
+{
+	char dir[600], base[700], all[64][48];
+	struct tsa_recorder *r;
+	size_t n = 0;
+
+	db_reset();
+	db_set(1, -1);
+	gate_close();
+	new_dir(dir, sizeof(dir), "keeper-stall");
+	join(base, sizeof(base), dir, "tsa.spill");
+	pending_path = base;
+	size_path = base;
+
+	r = start(base, 0, 1, 100);
+	add(r, 'N', 0, 10, all, &n);
+	wait_stalled(0);
+	add(r, 'N', 10, 15, all, &n);
+	wait_for(spill_pending, n, "records kept while a write stalls");
+	spill_expect(base, all, n, n);
+	assert_int_equal(db_count(), 0);
+	gate_open();
+	wait_for(db_count, n, "records committed");
+	wait_for(file_empty, 1, "spill file emptied");
+	assert_int_equal(stop(r, 0), 0);
+	db_expect(all, n);
+}
+
+/*
+ * A spill file from before, larger than the queue, while the database is
+ * down: the keeper appends the new records after its lines, and the
+ * loader stops where they begin (they are queued already): when the
+ * database returns each record of both is committed exactly once.
+ */
+static void
+test_keeper_after_file_region(void **state)
+{
+	char dir[600], base[700], all[64][48];
+	struct tsa_recorder *r;
+	size_t n = 0;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "keeper-region");
+	join(base, sizeof(base), dir, "tsa.spill");
+	write_legacy(base, 'A', 0, 12, all, &n);
+	pending_path = base;
+	size_path = base;
+
+	r = start(base, 0, 1, 8);
+	add(r, 'N', 0, 4, all, &n);
+	wait_for(spill_pending, n, "the file's records and the new ones");
+	spill_expect(base, all, n, n);
+	db_set(1, -1);
+	wait_for(db_count, n, "records committed");
+	wait_for(file_empty, 1, "spill file emptied");
+	assert_int_equal(stop(r, 0), 0);
+	db_expect(all, n);
+}
+
 /*
  * The database refuses: while tsa_recorder_stop still tries it (3 s), the
  * new records are in the file already, fdatasynced (a SIGKILL then loses
@@ -1121,6 +1252,9 @@ main(void)
 		cmocka_unit_test(test_locked),
 		cmocka_unit_test(test_header_and_lines),
 		cmocka_unit_test(test_torn_line_with_nul),
+		cmocka_unit_test(test_keeper_while_down),
+		cmocka_unit_test(test_keeper_while_write_stalls),
+		cmocka_unit_test(test_keeper_after_file_region),
 		cmocka_unit_test(test_stop_spills_first),
 		cmocka_unit_test(test_stop_while_db_stalls),
 		cmocka_unit_test(test_stats_while_write_pending),
