@@ -60,8 +60,9 @@ static const char *const factor_scope_name[] = {
 static const struct db_stmt stmt_factor_otp = {
 	"factor_check_otp",
 	"SELECT channel, purpose, code_hmac, attempts, max_attempts, "
-	"consumed_at IS NOT NULL, expires_at <= now(), binding "
-	"FROM ra_otp WHERE id = $1 AND account_id = $2 FOR UPDATE",
+	"consumed_at IS NOT NULL, expires_at <= now(), binding, "
+	"credential_id FROM ra_otp WHERE id = $1 AND account_id = $2 "
+	"FOR UPDATE",
 	2
 };
 static const struct db_stmt stmt_factor_otp_consume = {
@@ -345,12 +346,23 @@ factor_check_otp(const struct factor_verifier *fv,
 		goto out;
 	}
 	/*
-	 * The documents (schema/060): a sign OTP authorizes the hashes it was
-	 * issued for, and only with them. A mismatch is not a guess of the
-	 * code: refused without counting, the OTP left for the request the
-	 * subscriber made (a service swapping the hashes learns nothing, and
-	 * cannot lock the subscriber out this way).
+	 * The key and the documents (schema/060, 061): a sign OTP authorizes
+	 * the credential and the hashes it was issued for, and only with
+	 * them. A mismatch is not a guess of the code: refused without
+	 * counting, the OTP left for the request the subscriber made (a
+	 * service swapping the credential or the hashes learns nothing, and
+	 * cannot lock the subscriber out this way). The binding carries the
+	 * credential too; the column gives the clearer answer.
 	 */
+	if (strcmp(purpose, "sign") == 0 && (PQgetisnull(res, 0, 8) ||
+	    !f->bound || strcmp(PQgetvalue(res, 0, 8), f->credential) != 0)) {
+		factor_set(out, FACTOR_REFUSED, PQgetisnull(res, 0, 8) ?
+		    "factor: this OTP is not bound to a credential; request "
+		    "one with its credential_id" : "factor: this OTP was "
+		    "issued for another credential (key)");
+		rc = 0;
+		goto out;
+	}
 	if (!PQgetisnull(res, 0, 7)) {
 		if (db_bytea_value(PQgetvalue(res, 0, 7), &binding,
 		    &bindinglen) == -1)

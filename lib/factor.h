@@ -27,15 +27,19 @@ enum factor_type {
 };
 #define FACTOR_BINDING_LEN	32	/* SHA-256, factor_sign_binding() */
 #define FACTOR_BINDING_HASHES_MAX 100	/* as a SAD's (SIGND_HASHES_MAX) */
+/* A CSC credentialID (sign_credential.certificate_id): 1..20 digits. */
+#define FACTOR_CREDENTIAL_MAX	20
 struct factor {
 	enum factor_type	type;
 	long long		otp_id;			/* FACTOR_OTP */
 	char			secret[FACTOR_DIGITS + 1];	/* code or PIN; wipe */
 	/*
-	 * FACTOR_OTP of purpose sign: the documents the authorization is
-	 * for (factor_sign_binding of its hashes); bound 0: none given.
+	 * FACTOR_OTP of purpose sign: the credential and the documents the
+	 * authorization is for (factor_sign_binding of both); bound 0: none
+	 * given.
 	 */
 	int			bound;
+	char			credential[FACTOR_CREDENTIAL_MAX + 1];
 	unsigned char		binding[FACTOR_BINDING_LEN];
 };
 
@@ -112,25 +116,35 @@ int	factor_key_load(const char *key_file,
 int	factor_policy_load(const struct config *polcfg, struct factor_verifier *);
 /*
  * HMAC-SHA256(otp key, "pki-ra-otp-v1|id|account|channel|purpose|code"),
- * followed by "|" and the binding in hex when binding is not NULL: the
- * stored digest of an OTP row. 0 or -1.
+ * followed by "|" and the binding in hex when binding is not NULL (a sign
+ * code: the binding commits to its credential and documents): the stored
+ * digest of an OTP row. 0 or -1.
  */
 int	factor_otp_mac(const unsigned char key[FACTOR_OTP_KEY_LEN],
 	    const char *id, const char *account, const char *channel,
 	    const char *purpose, const char *code,
 	    const unsigned char *binding, unsigned char out[32]);
 /*
- * What an OTP of purpose sign is bound to: the set of the documents'
- * hashes a signing service will ask to sign with it (SCAL2's link between
- * the subscriber's consent and the data). SHA-256 of
- * "pki-sign-binding-v1|MD|N|h1,h2,...": MD "SHA256", "SHA384" or
- * "SHA512", N the count, the hashes in lowercase hex in ascending order,
- * so the order they come in does not matter. hashes[i] is hlen bytes (the
- * MD's length); 1..FACTOR_BINDING_HASHES_MAX of them, all distinct.
+ * What an OTP of purpose sign is bound to: the credential (the key) and
+ * the set of the documents' hashes a signing service will ask to sign with
+ * it (SCAL2's link between the signer, the key and the data; schema/060,
+ * 061). SHA-256 of "pki-sign-binding-v2|CRED|MD|N|h1,h2,...": CRED the CSC
+ * credentialID in decimal (factor_credential_ok), MD "SHA256", "SHA384"
+ * or "SHA512", N the count, the hashes in lowercase hex in ascending
+ * order, so the order they come in does not matter. hashes[i] is hlen
+ * bytes (the MD's length); 1..FACTOR_BINDING_HASHES_MAX of them, all
+ * distinct. v1 named no credential: no v1 binding equals a v2 one.
  * 0, or -1 on bad arguments.
  */
-int	factor_sign_binding(const char *md, const unsigned char *const *hashes,
-	    size_t n, size_t hlen, unsigned char out[FACTOR_BINDING_LEN]);
+int	factor_sign_binding(const char *credential, const char *md,
+	    const unsigned char *const *hashes, size_t n, size_t hlen,
+	    unsigned char out[FACTOR_BINDING_LEN]);
+/*
+ * 1 when s is a credentialID in its one spelling: 1..FACTOR_CREDENTIAL_MAX
+ * decimal digits, no leading zero (as signd's SAM prints the credential it
+ * is asked for); 0 otherwise, NULL included.
+ */
+int	factor_credential_ok(const char *s);
 /*
  * The binding's name of a hash algorithm ("SHA256") from the name POST
  * /v1/otp takes ("sha256", "sha384", "sha512"), its digest length in
@@ -156,9 +170,10 @@ void	factor_binding_ref(const unsigned char binding[FACTOR_BINDING_LEN],
  * the action. Any other refusal writes nothing. On FACTOR_OK an OTP is
  * consumed and the failure count reset, in the caller's transaction. An OTP
  * authorizes only the purpose it was issued for; a PIN authorizes any. An
- * OTP of purpose sign authorizes only the documents it was bound to at
- * issue (f->binding equal to the row's; one without a binding: refused),
- * and a mismatch is refused, not counted, and leaves the OTP unused.
+ * OTP of purpose sign authorizes only the credential and the documents
+ * it was bound to at issue (f->credential equal to the row's credential_id
+ * and f->binding to its binding; one without either: refused), and a
+ * mismatch is refused, not counted, and leaves the OTP unused.
  * Returns 0 with *out filled (whatever the result), -1 on our failure.
  */
 int	factor_check(const struct factor_verifier *, struct db *,

@@ -1,8 +1,8 @@
 /*
- * What an OTP of purpose sign is bound to: the set of the documents' hashes
- * (lib/factor.h factor_sign_binding, schema/060). Apart from lib/factor.c
- * so that pkisign, which shows the reference, needs neither libpq's
- * verifier nor Argon2.
+ * What an OTP of purpose sign is bound to: the credential and the set of
+ * the documents' hashes (lib/factor.h factor_sign_binding, schema/060,
+ * 061). Apart from lib/factor.c so that pkisign, which shows the
+ * reference, needs neither libpq's verifier nor Argon2.
  */
 #include <stdio.h>
 #include <string.h>
@@ -34,17 +34,30 @@ factor_binding_md(const char *name, size_t *len)
 }
 
 int
-factor_sign_binding(const char *md, const unsigned char *const *hashes,
-    size_t n, size_t hlen, unsigned char out[FACTOR_BINDING_LEN])
+factor_credential_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) < 1 || n > FACTOR_CREDENTIAL_MAX ||
+	    s[0] == '0')
+		return 0;
+	return strspn(s, "0123456789") == n;
+}
+
+int
+factor_sign_binding(const char *credential, const char *md,
+    const unsigned char *const *hashes, size_t n, size_t hlen,
+    unsigned char out[FACTOR_BINDING_LEN])
 {
 	const unsigned char *sorted[FACTOR_BINDING_HASHES_MAX], *t;
-	char head[64], hex[2 * 64 + 1];
+	char head[96], hex[2 * 64 + 1];
 	EVP_MD_CTX *ctx = NULL;
 	unsigned int outlen = 0;
 	size_t i, j;
 	int len, c, rc = -1;
 
-	if (md == NULL || hashes == NULL || n < 1 ||
+	if (!factor_credential_ok(credential) || md == NULL ||
+	    hashes == NULL || n < 1 ||
 	    n > FACTOR_BINDING_HASHES_MAX || !((strcmp(md, "SHA256") == 0 &&
 	    hlen == 32) || (strcmp(md, "SHA384") == 0 && hlen == 48) ||
 	    (strcmp(md, "SHA512") == 0 && hlen == 64)))
@@ -60,8 +73,9 @@ factor_sign_binding(const char *md, const unsigned char *const *hashes,
 		}
 		sorted[j] = t;
 	}
-	len = snprintf(head, sizeof(head), "pki-sign-binding-v1|%s|%zu|", md,
-	    n);
+	/* v2: v1 was "pki-sign-binding-v1|MD|N|", without the credential. */
+	len = snprintf(head, sizeof(head), "pki-sign-binding-v2|%s|%s|%zu|",
+	    credential, md, n);
 	if (len < 0 || (size_t)len >= sizeof(head) ||
 	    (ctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||

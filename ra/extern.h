@@ -414,13 +414,18 @@ int	ra_me(struct ra *, const struct http_request *,
 #define RA_PURPOSE_MAX		16
 
 /* struct factor and enum factor_type: lib/factor.h. */
+/* A CSC credentialID as signd takes it: 1..18 digits, no leading zero. */
+#define RA_CREDENTIAL_ID_MAX	18
 struct ra_otp_req {
 	char	channel[8];			/* "email" or "sms" */
 	char	purpose[RA_PURPOSE_MAX + 1];	/* one of ra_purpose_check's */
 	/*
-	 * Purpose sign only, and there required: the documents' hashes
-	 * ("hashes", "hash_algo"), as factor_sign_binding() of them.
+	 * Purpose sign only, and there required: the credential
+	 * ("credential_id", checked against the account by ra_otp_issue)
+	 * and the documents' hashes ("hashes", "hash_algo"), as
+	 * factor_sign_binding() of them.
 	 */
+	char		credential[RA_CREDENTIAL_ID_MAX + 1];	/* "": none */
 	unsigned int	documents;		/* how many hashes; 0: none */
 	unsigned char	binding[FACTOR_BINDING_LEN];
 };
@@ -545,7 +550,10 @@ int	ra_otp_send(struct ra *, const struct http_request *,
  * otp.per_phone_hour; no phone_verify, set_pin or totp_enrol for an
  * account whose address was never verified; phone_verify only while the
  * phone is unverified, an email
- * code only to a verified address; the code stored as its HMAC,
+ * code only to a verified address; a sign code only for a credential of
+ * the account's own that can sign now (signd's sign_credential: its
+ * certificate neither revoked nor on hold, within its validity), which its
+ * message names (kind, name, serial); the code stored as its HMAC,
  * audited (ra.otp.send), and sent before COMMIT. 0 with id and expires
  * filled; -1 with refused set (roll back and answer it), or with refused
  * RA_OTP_ISSUED on our failure.
@@ -560,6 +568,17 @@ enum ra_otp_refusal {
 	RA_OTP_EMAIL_UNVERIFIED,	/* 409: no code to an unproven address */
 	RA_OTP_NEVER_VERIFIED,		/* 403: a factor before the account's
 					   first address is verified */
+	RA_OTP_NO_CREDENTIAL,		/* 404: credential_id unknown or
+					   another account's */
+	RA_OTP_CREDENTIAL_UNUSABLE,	/* 409: revoked, held, expired or not
+					   yet valid */
+};
+/* A sign code's credential as its message names it (ra_otp_issue). */
+struct ra_otp_credential {
+	char	profile[40];	/* certificate.profile: "personal", "eseal" */
+	char	kind[32];	/* for people: "personal certificate", "e-seal" */
+	char	serial[72];	/* hex, as certificate.serial */
+	char	name[260];	/* the subject's CN; "" when none or unreadable */
 };
 struct ra_otp_issue {
 	const char		*account_id;
@@ -568,9 +587,14 @@ struct ra_otp_issue {
 	const char		*channel;	/* "email" or "sms" */
 	const char		*purpose;	/* one of ra_purpose_check's */
 	const char		*client;
-	/* Purpose sign: the documents (ra_otp_req's); else NULL and 0. */
+	/*
+	 * Purpose sign: the credential and the documents (ra_otp_req's;
+	 * binding is of both); else NULL, NULL and 0.
+	 */
+	const char		*credential;
 	const unsigned char	*binding;
 	unsigned int		 documents;
+	struct ra_otp_credential cred;		/* out, with credential */
 	enum ra_otp_refusal	 refused;
 	long			 retry_after;	/* the 429s */
 	char			 id[24];

@@ -9,7 +9,8 @@
  * A code is 6 digits drawn uniformly from the CSPRNG; it is stored only as
  * HMAC-SHA256 under rad's OTP key (ra.otp_key_file, 256 bits, read at
  * start-up before the sandbox), over the row's id, account, channel,
- * purpose and the code: a copy of the table alone does not give the codes
+ * purpose and the code (and, for a sign code, its binding to a credential
+ * and documents): a copy of the table alone does not give the codes
  * (10^6 SHA-256 guesses would, without the key), and a digest moved to
  * another row or purpose no longer matches. Codes live otp.ttl_seconds, are
  * used once, die after otp.max_attempts wrong tries, and an account may be
@@ -29,6 +30,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
 
 #include "lib/audit.h"
 #include "lib/db.h"
@@ -37,6 +40,7 @@
 #include "lib/http.h"
 #include "lib/log.h"
 #include "lib/secret.h"
+#include "lib/text.h"
 #include "ra/extern.h"
 
 #define RA_TS_FMT		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
@@ -102,15 +106,30 @@ static const struct db_stmt stmt_otp_nextval = {
 	"SELECT nextval('ra_otp_id_seq')",
 	0
 };
+/*
+ * A sign code's credential (schema/061): one of the account's signing
+ * credentials at signd, by signd's rule of ownership (sign_credential, the
+ * rows credentials/list gives for the account), with what the code's
+ * message names and whether its certificate can sign now (as the SAM
+ * judges it: neither revoked nor on hold, within its validity).
+ */
+static const struct db_stmt stmt_otp_credential = {
+	"ra_otp_send_credential",
+	"SELECT c.profile, c.serial, c.der, c.revoked_at IS NULL AND "
+	"now() >= c.not_before AND now() <= c.not_after "
+	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
+	"WHERE sc.account_id = $1 AND sc.certificate_id = $2::bigint",
+	2
+};
 static const struct db_stmt stmt_otp_insert = {
 	"ra_otp_send_insert",
 	"INSERT INTO ra_otp (id, account_id, channel, purpose, code_hmac, "
-	"expires_at, max_attempts, phone, binding) VALUES ($1, $2, $3, $4, "
-	"$5::bytea, now() + make_interval(secs => $6::int), $7::int, CASE "
-	"WHEN $3 = 'sms' THEN (SELECT phone FROM ra_account WHERE id = $2) "
-	"END, $8::bytea) "
+	"expires_at, max_attempts, phone, binding, credential_id) VALUES ($1, "
+	"$2, $3, $4, $5::bytea, now() + make_interval(secs => $6::int), "
+	"$7::int, CASE WHEN $3 = 'sms' THEN (SELECT phone FROM ra_account "
+	"WHERE id = $2) END, $8::bytea, $9::bigint) "
 	"RETURNING to_char(expires_at AT TIME ZONE 'UTC', " RA_TS_FMT ")",
-	8
+	9
 };
 static const struct db_stmt stmt_phone_verified = {
 	"ra_phone_verify_account",
@@ -236,22 +255,127 @@ ra_factor_respond(struct http_response *resp,
 
 /* --- POST /v1/otp ------------------------------------------------------------------- */
 
+/* What people call a signing credential of this certificate profile. */
+static const char *
+ra_credential_kind(const char *profile)
+{
+	if (strcmp(profile, "personal") == 0 ||
+	    strcmp(profile, "subscriber") == 0)
+		return "personal certificate";
+	if (strcmp(profile, "corporate") == 0)
+		return "employee certificate";
+	if (strcmp(profile, "eseal") == 0)
+		return "e-seal";
+	return "signing certificate";
+}
+
+/*
+ * The first CN of the subject of the certificate der (len bytes) into
+ * name (size bytes, NUL-terminated): "" when there is none, when it is
+ * not text a person reads (lib/text.h: it goes into an SMS and a mail),
+ * or when it does not fit. 0, or -1 (logged) when der does not parse.
+ */
+static int
+ra_credential_cn(const unsigned char *der, size_t len, char *name,
+    size_t size)
+{
+	const unsigned char *p = der;
+	const X509_NAME *subject;
+	const X509_NAME_ENTRY *e;
+	unsigned char *u = NULL;
+	const char *why;
+	X509 *x = NULL;
+	long cp;
+	int i, n, rc = -1;
+
+	name[0] = '\0';
+	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
+		log_openssl(LOGL_ERR, "d2i_X509 (a signing credential)");
+		goto out;
+	}
+	subject = X509_get_subject_name(x);
+	if ((i = X509_NAME_get_index_by_NID(subject, NID_commonName,
+	    -1)) >= 0 && (e = X509_NAME_get_entry(subject, i)) != NULL &&
+	    (n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(e))) > 0 &&
+	    (size_t)n < size && text_check(u, (size_t)n, 0, &why, &cp) == 0) {
+		memcpy(name, u, (size_t)n);
+		name[n] = '\0';
+	}
+	rc = 0;
+out:
+	OPENSSL_free(u);
+	X509_free(x);
+	return rc;
+}
+
+/*
+ * Fills t->cred from a row of stmt_otp_credential, or refuses: none
+ * (another account's credential answers as an unknown one), or one that
+ * cannot sign now. 1 when found and usable, 0 with t->refused, -1 on
+ * our failure.
+ */
+static int
+ra_otp_credential(struct db *db, struct ra_otp_issue *t)
+{
+	const char *v[2];
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	v[0] = t->account_id;
+	v[1] = t->credential;
+	if ((res = db_exec(db, &stmt_otp_credential, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->refused = RA_OTP_NO_CREDENTIAL;
+		rc = 0;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+		t->refused = RA_OTP_CREDENTIAL_UNUSABLE;
+		rc = 0;
+		goto out;
+	}
+	snprintf(t->cred.profile, sizeof(t->cred.profile), "%s",
+	    PQgetvalue(res, 0, 0));
+	snprintf(t->cred.kind, sizeof(t->cred.kind), "%s",
+	    ra_credential_kind(PQgetvalue(res, 0, 0)));
+	snprintf(t->cred.serial, sizeof(t->cred.serial), "%s",
+	    PQgetvalue(res, 0, 1));
+	if (db_bytea_value(PQgetvalue(res, 0, 2), &der, &derlen) == -1 ||
+	    ra_credential_cn(der, derlen, t->cred.name,
+	    sizeof(t->cred.name)) == -1)
+		goto out;
+	rc = 1;
+out:
+	free(der);
+	PQclear(res);
+	return rc;
+}
+
 static int
 ra_otp_deliver(struct ra *ra, const struct ra_otp_issue *t, const char *email,
     const char *phone, const char *code)
 {
-	char text[400], what[80], ref[FACTOR_BINDING_REF_SIZE];
+	char text[1024], what[512], ref[FACTOR_BINDING_REF_SIZE];
 	long min = (ra->policy->otp_ttl_s + 59) / 60;
 	int rc;
 
 	/*
 	 * A sign code names its documents (count and reference), which the
-	 * subscriber compares with what the application shows beside them.
+	 * subscriber compares with what the application shows beside them,
+	 * and the key it lets them be signed with (schema/061): which kind of
+	 * credential, whose name, which certificate.
 	 */
 	if (t->binding != NULL) {
 		factor_binding_ref(t->binding, ref);
-		snprintf(what, sizeof(what), "signing %u document(s), ref %s",
-		    t->documents, ref);
+		snprintf(what, sizeof(what), "signing %u document(s), ref %s, "
+		    "with your %s%s%s%s (serial %s)", t->documents, ref,
+		    t->cred.kind, t->cred.name[0] != '\0' ? " \"" : "",
+		    t->cred.name, t->cred.name[0] != '\0' ? "\"" : "",
+		    t->cred.serial);
 	} else
 		snprintf(what, sizeof(what), "%s", t->purpose);
 	if (strcmp(t->channel, "sms") == 0) {
@@ -289,7 +413,7 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 {
 	char actor[RA_ACTOR_MAX];
 	const struct ra_policy *p = ra->policy;
-	const char *v[8];
+	const char *v[9];
 	char code[RA_OTP_DIGITS + 1], ttl[24], max[24], *digest = NULL;
 	char *binding = NULL, bhex[2 * FACTOR_BINDING_LEN + 1];
 	unsigned char mac[32];
@@ -299,6 +423,7 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 
 	memset(code, 0, sizeof(code));
 	memset(mac, 0, sizeof(mac));
+	memset(&t->cred, 0, sizeof(t->cred));
 	t->refused = RA_OTP_ISSUED;
 	v[0] = t->account_id;
 	v[1] = t->purpose;
@@ -309,6 +434,9 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 		t->refused = RA_OTP_LOCKED;
 		goto out;
 	}
+	/* A sign code is for one key of the account's own (schema/061). */
+	if (t->credential != NULL && ra_otp_credential(db, t) != 1)
+		goto out;
 	/*
 	 * A verified phone, a PIN and TOTP only once the account has proven
 	 * its mailbox: whoever registered someone else's address must not make
@@ -375,6 +503,7 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 	v[5] = ttl;
 	v[6] = max;
 	v[7] = binding;
+	v[8] = t->credential;
 	if ((res3 = db_exec(db, &stmt_otp_insert, v, NULL, NULL)) == NULL ||
 	    PQntuples(res3) != 1)
 		goto out;
@@ -383,12 +512,17 @@ ra_otp_issue(struct ra *ra, struct db *db, struct ra_otp_issue *t)
 	    t->account_id, "channel", t->channel, "purpose", t->purpose,
 	    "client", t->client)) == NULL)
 		goto out;
-	/* Which documents: an auditor links the code to its sign.authorize. */
+	/*
+	 * Which key and documents: an auditor links the code to its
+	 * sign.authorize (certificate_id there).
+	 */
 	if (t->binding != NULL) {
 		hex_encode(t->binding, FACTOR_BINDING_LEN, bhex);
 		if (json_object_set_new(details, "binding", json_string(bhex)) ==
 		    -1 || json_object_set_new(details, "documents",
-		    json_integer((json_int_t)t->documents)) == -1)
+		    json_integer((json_int_t)t->documents)) == -1 ||
+		    json_object_set_new(details, "credential_id",
+		    json_string(t->credential)) == -1)
 			goto out;
 	}
 	if (audit_append(db, t->actor != NULL ? t->actor :
@@ -447,6 +581,13 @@ ra_otp_refusal_respond(struct http_response *resp,
 		return ra_problem(resp, 403, "verify your email address first "
 		    "(open the link sent to it): the phone, the PIN and TOTP "
 		    "come after");
+	case RA_OTP_NO_CREDENTIAL:
+		return ra_problem(resp, 404, "credential_id: no such signing "
+		    "credential of this account");
+	case RA_OTP_CREDENTIAL_UNUSABLE:
+		return ra_problem(resp, 409, "credential_id: its certificate "
+		    "is revoked, suspended, expired or not yet valid; it "
+		    "cannot sign");
 	case RA_OTP_SEND_FAILED:
 		if (http_add_header(resp, "Retry-After", "60") == -1)
 			return -1;
@@ -479,7 +620,7 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 	struct ra_otp_req r;
 	struct ra_otp_txn t;
 	char detail[256], ref[FACTOR_BINDING_REF_SIZE];
-	json_t *o = NULL;
+	json_t *o = NULL, *cred = NULL;
 	int rc = -1, a;
 
 	memset(&t, 0, sizeof(t));
@@ -496,6 +637,7 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 	t.is.purpose = r.purpose;
 	t.is.client = req->remote_addr;
 	if (r.documents > 0) {
+		t.is.credential = r.credential;
 		t.is.binding = r.binding;
 		t.is.documents = r.documents;
 	}
@@ -505,8 +647,9 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 			rc = ra_otp_refusal_respond(resp, &t.is);
 		goto out;
 	}
-	log_info("otp: %s OTP %s for account %s sent (%s)", r.purpose, t.is.id,
-	    who.account_id, r.channel);
+	log_info("otp: %s OTP %s for account %s sent (%s)%s%s", r.purpose,
+	    t.is.id, who.account_id, r.channel, r.documents > 0 ?
+	    ", for credential " : "", r.credential);
 	if ((o = json_pack("{s:I, s:s, s:s, s:s}", "otp_id",
 	    (json_int_t)strtoll(t.is.id, NULL, 10), "expires_at", t.is.expires,
 	    "channel", r.channel, "purpose", r.purpose)) == NULL)
@@ -514,13 +657,20 @@ ra_otp_send(struct ra *ra, const struct http_request *req,
 	/* What the message names, for the application to show beside it. */
 	if (r.documents > 0) {
 		factor_binding_ref(r.binding, ref);
-		if (json_object_set_new(o, "documents",
+		if ((cred = json_pack("{s:s, s:s, s:s, s:s}", "id",
+		    r.credential, "profile", t.is.cred.profile, "kind",
+		    t.is.cred.kind, "serial", t.is.cred.serial)) == NULL ||
+		    (t.is.cred.name[0] != '\0' && json_object_set_new(cred,
+		    "name", json_string(t.is.cred.name)) == -1) ||
+		    json_object_set_new(o, "documents",
 		    json_integer((json_int_t)r.documents)) == -1 ||
-		    json_object_set_new(o, "binding_ref", json_string(ref)) == -1)
+		    json_object_set_new(o, "binding_ref", json_string(ref)) ==
+		    -1 || json_object_set(o, "credential", cred) == -1)
 			goto out;
 	}
 	rc = http_respond_json(resp, 201, o);
 out:
+	json_decref(cred);
 	json_decref(o);
 	return rc;
 }

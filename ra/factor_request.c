@@ -157,9 +157,33 @@ out:
 }
 
 /*
+ * The credential of an OTP of purpose sign: credential_id, a CSC
+ * credentialID as signd takes it (a string of 1..18 digits, no leading
+ * zero), into r->credential. Whose it is, ra_otp_issue checks. 0 or -1.
+ */
+static int
+ra_otp_credential(json_t *id, struct ra_otp_req *r, char *detail,
+    size_t detaillen)
+{
+	if (!json_is_string(id) || json_string_length(id) < 1 ||
+	    json_string_length(id) > RA_CREDENTIAL_ID_MAX ||
+	    !factor_credential_ok(json_string_value(id))) {
+		snprintf(detail, detaillen, "credential_id: must be the "
+		    "credentialID the signing service will use, a string of 1 "
+		    "to %d digits without a leading zero",
+		    RA_CREDENTIAL_ID_MAX);
+		return -1;
+	}
+	memcpy(r->credential, json_string_value(id),
+	    json_string_length(id) + 1);
+	return 0;
+}
+
+/*
  * The documents of an OTP of purpose sign: hash_algo "sha256", "sha384" or
  * "sha512" and 1..100 distinct base64 hashes of its length, as CSC
- * credentials/authorize will carry them; their binding into r. 0 or -1.
+ * credentials/authorize will carry them; their binding with r->credential
+ * (set before) into r. 0 or -1.
  */
 static int
 ra_otp_documents(json_t *algo, json_t *hashes, struct ra_otp_req *r,
@@ -206,7 +230,8 @@ ra_otp_documents(json_t *algo, json_t *hashes, struct ra_otp_req *r,
 				return -1;
 			}
 	}
-	if (factor_sign_binding(md, p, n, hlen, r->binding) == -1) {
+	if (factor_sign_binding(r->credential, md, p, n, hlen,
+	    r->binding) == -1) {
 		snprintf(detail, detaillen, "hashes: cannot be bound");
 		return -1;
 	}
@@ -220,14 +245,15 @@ ra_parse_otp_request(const void *body, size_t len, struct ra_otp_req *r,
 {
 	json_error_t err;
 	json_t *root, *ch = NULL, *purpose = NULL, *hashes = NULL, *algo = NULL;
+	json_t *cred = NULL;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
 	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
-	if (json_unpack_strict(root, &err, "{s:o, s:o, s?o, s?o}", "channel",
-	    &ch, "purpose", &purpose, "hashes", &hashes, "hash_algo",
-	    &algo) == -1) {
+	if (json_unpack_strict(root, &err, "{s:o, s:o, s?o, s?o, s?o}",
+	    "channel", &ch, "purpose", &purpose, "hashes", &hashes,
+	    "hash_algo", &algo, "credential_id", &cred) == -1) {
 		snprintf(detail, detaillen, "request object: %s", err.text);
 		goto out;
 	}
@@ -258,21 +284,25 @@ ra_parse_otp_request(const void *body, size_t len, struct ra_otp_req *r,
 		goto out;
 	}
 	/*
-	 * A sign code is for given documents (schema/060): without them a
-	 * service relaying it could sign documents of its own choosing.
+	 * A sign code is for a given key and given documents (schema/060,
+	 * 061): without them a service relaying it could sign documents of
+	 * its own choosing, or with another of the subscriber's keys (an
+	 * e-seal for a personal signature).
 	 */
 	if (strcmp(r->purpose, "sign") == 0) {
-		if (hashes == NULL || algo == NULL) {
-			snprintf(detail, detaillen, "purpose sign: hashes and "
-			    "hash_algo (the documents the code will authorize) "
-			    "are required");
+		if (hashes == NULL || algo == NULL || cred == NULL) {
+			snprintf(detail, detaillen, "purpose sign: "
+			    "credential_id, hashes and hash_algo (the key and "
+			    "the documents the code will authorize) are "
+			    "required");
 			goto out;
 		}
-		if (ra_otp_documents(algo, hashes, r, detail, detaillen) == -1)
+		if (ra_otp_credential(cred, r, detail, detaillen) == -1 ||
+		    ra_otp_documents(algo, hashes, r, detail, detaillen) == -1)
 			goto out;
-	} else if (hashes != NULL || algo != NULL) {
-		snprintf(detail, detaillen, "hashes, hash_algo: only with "
-		    "purpose sign");
+	} else if (hashes != NULL || algo != NULL || cred != NULL) {
+		snprintf(detail, detaillen, "credential_id, hashes, hash_algo: "
+		    "only with purpose sign");
 		goto out;
 	}
 	rc = 0;

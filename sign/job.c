@@ -561,8 +561,8 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	 * one lives (sign.token_ttl_seconds, 60 s at least).
 	 */
 	if (o->factor == CSCC_FACTOR_OTP && o->otp_for != NULL) {
-		if (o->otp_for(o->otp_arg, o->md, hashes, n, otp, &otp_id, err,
-		    errlen) != 0)
+		if (o->otp_for(o->otp_arg, o->credential, cr.cert, o->md,
+		    hashes, n, otp, &otp_id, err, errlen) != 0)
 			goto out;
 		code = otp;
 		if ((r = cscc_token(csc, o->client_id, o->client_secret, err,
@@ -681,8 +681,8 @@ _Static_assert(CSCC_HASHES_MAX <= FACTOR_BINDING_HASHES_MAX,
     "a batch may hold more documents than an OTP can be bound to");
 
 json_t *
-sign_otp_documents(const EVP_MD *md, unsigned char *const *hashes, size_t n,
-    char ref[FACTOR_BINDING_REF_SIZE])
+sign_otp_documents(const char *credential, const EVP_MD *md,
+    unsigned char *const *hashes, size_t n, char ref[FACTOR_BINDING_REF_SIZE])
 {
 	const unsigned char *hp[CSCC_HASHES_MAX];
 	unsigned char binding[FACTOR_BINDING_LEN];
@@ -697,11 +697,11 @@ sign_otp_documents(const EVP_MD *md, unsigned char *const *hashes, size_t n,
 		return NULL;
 	for (i = 0; i < n; i++)
 		hp[i] = hashes[i];
-	if (factor_sign_binding(name, hp, n, hlen, binding) == -1)
+	if (factor_sign_binding(credential, name, hp, n, hlen, binding) == -1)
 		return NULL;
 	factor_binding_ref(binding, ref);
-	if ((o = json_pack("{s:s, s:[]}", "hash_algo", algo, "hashes")) ==
-	    NULL)
+	if ((o = json_pack("{s:s, s:s, s:[]}", "credential_id", credential,
+	    "hash_algo", algo, "hashes")) == NULL)
 		return NULL;
 	arr = json_object_get(o, "hashes");
 	for (i = 0; i < n; i++) {

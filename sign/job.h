@@ -58,11 +58,14 @@ struct sign_job {
 	/*
 	 * CSCC_FACTOR_OTP, when not NULL: asked for the OTP once the
 	 * documents' hashes are known, before they are authorized. An OTP
-	 * of purpose sign is bound to the hashes it was asked for
-	 * (schema/060), so it can only be asked for then. Fills code (6
-	 * digits) and *otp_id; 0, or -1 with err.
+	 * of purpose sign is bound to the credential and the hashes it was
+	 * asked for (schema/060, 061), so it can only be asked for then;
+	 * credential is the job's, cert its certificate (borrowed), for
+	 * naming the key. Fills code (6 digits) and *otp_id; 0, or -1 with
+	 * err.
 	 */
-	int			(*otp_for)(void *arg, const EVP_MD *md,
+	int			(*otp_for)(void *arg, const char *credential,
+				    const X509 *cert, const EVP_MD *md,
 				    unsigned char *const *hashes, size_t n,
 				    char code[7], long *otp_id, char *err,
 				    size_t errlen);
@@ -115,15 +118,16 @@ enum sign_status	sign_documents(const struct sign_job *,
 			    struct sign_doc *docs, size_t n, char *err,
 			    size_t errlen);
 /*
- * The documents' hashes as the RA's POST /v1/otp takes them for a sign
- * OTP, {"hash_algo": "sha256", "hashes": [base64, ...]}, and in ref
- * their binding's reference ("1A2B-3C4D-5E6F-7081", lib/factor.h), which
- * the code's message repeats. NULL when out of memory or two hashes are
- * equal.
+ * The credential and the documents' hashes as the RA's POST /v1/otp takes
+ * them for a sign OTP, {"credential_id": "12", "hash_algo": "sha256",
+ * "hashes": [base64, ...]}, and in ref their binding's reference
+ * ("1A2B-3C4D-5E6F-7081", lib/factor.h), which the code's message
+ * repeats. NULL when out of memory, credential is not a credentialID
+ * (factor_credential_ok) or two hashes are equal.
  */
-json_t			*sign_otp_documents(const EVP_MD *md,
-			    unsigned char *const *hashes, size_t n,
-			    char ref[FACTOR_BINDING_REF_SIZE]);
+json_t			*sign_otp_documents(const char *credential,
+			    const EVP_MD *md, unsigned char *const *hashes,
+			    size_t n, char ref[FACTOR_BINDING_REF_SIZE]);
 /*
  * The hashes sign_documents would have authorized for these documents
  * with this job (signing_time set): n of EVP_MD_get_size(job->md) bytes

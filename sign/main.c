@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -101,33 +102,57 @@ read_file(const char *path, size_t max, unsigned char **out, size_t *len)
 	return 0;
 }
 
+/* The certificate's serial in hex (as the RA's message says it), or "?". */
+static void
+cert_serial(const X509 *cert, char *out, size_t outlen)
+{
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+
+	if (cert != NULL && (bn = ASN1_INTEGER_to_BN(
+	    X509_get0_serialNumber(cert), NULL)) != NULL &&
+	    (hex = BN_bn2hex(bn)) != NULL)
+		snprintf(out, outlen, "%s", hex);
+	else
+		snprintf(out, outlen, "?");
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
 /*
- * --factor otp (sign/job.h otp_for): the documents' hashes on stderr, as
- * POST /v1/otp takes them, and their reference, which the code's message
- * repeats; then "OTP_ID CODE" from the factor file's first line, read only
- * now (a terminal, a pipe from the application that asked for the code).
+ * --factor otp (sign/job.h otp_for): the credential and the documents'
+ * hashes on stderr, as POST /v1/otp takes them, their reference and the
+ * credential's certificate serial, which the code's message repeats; then
+ * "OTP_ID CODE" from the factor file's first line, read only now (a
+ * terminal, a pipe from the application that asked for the code).
  */
 static int
-otp_from_file(void *arg, const EVP_MD *md, unsigned char *const *hashes,
-    size_t n, char code[7], long *otp_id, char *err, size_t errlen)
+otp_from_file(void *arg, const char *credential, const X509 *cert,
+    const EVP_MD *md, unsigned char *const *hashes, size_t n, char code[7],
+    long *otp_id, char *err, size_t errlen)
 {
 	const char *path = arg;
 	char ref[FACTOR_BINDING_REF_SIZE], extra, *js = NULL, line[64];
+	char serial[128];
 	json_t *docs;
 	FILE *f;
 	long id;
 	int rc = -1;
 
-	if ((docs = sign_otp_documents(md, hashes, n, ref)) == NULL ||
-	    (js = json_dumps(docs, JSON_COMPACT)) == NULL) {
-		snprintf(err, errlen, "the documents' hashes cannot be said");
+	if ((docs = sign_otp_documents(credential, md, hashes, n, ref)) ==
+	    NULL || (js = json_dumps(docs, JSON_COMPACT)) == NULL) {
+		snprintf(err, errlen, "the documents' hashes cannot be said "
+		    "(--credential: a credentialID, decimal digits)");
 		json_decref(docs);
 		return -1;
 	}
 	json_decref(docs);
+	cert_serial(cert, serial, sizeof(serial));
 	fprintf(stderr, "pkisign: ask the RA for a code of purpose sign for "
-	    "these documents (POST /v1/otp), then give \"OTP_ID CODE\" in "
-	    "%s:\n%s\npkisign: %zu document(s), ref %s\n", path, js, n, ref);
+	    "this credential and these documents (POST /v1/otp), then give "
+	    "\"OTP_ID CODE\" in %s:\n%s\npkisign: %zu document(s), ref %s\n"
+	    "pkisign: with credential %s, certificate serial %s\n", path, js,
+	    n, ref, credential, serial);
 	fflush(stderr);
 	free(js);
 	/* One line, not to the end: a person types it at a terminal. */

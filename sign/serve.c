@@ -544,9 +544,10 @@ out:
 
 /*
  * POST /v1/sign/hashes: what POST /v1/sign would have authorized for these
- * documents at this signing time, and their binding's reference: the
- * application asks the RA for a sign OTP with these hashes (it is bound to
- * them, schema/060), then calls POST /v1/sign with the same body, the
+ * documents at this signing time, with the request's credential, and
+ * their binding's reference: the application asks the RA for a sign OTP
+ * with this credential_id and these hashes (it is bound to both,
+ * schema/060, 061), then calls POST /v1/sign with the same body, the
  * code and this signing_time, which give the same hashes.
  */
 static int
@@ -562,7 +563,8 @@ serve_hashes(struct http_response *resp, const struct serve_request *r,
 	for (i = 0; i < r->ndocs; i++)
 		hp[i] = h[i];
 	/* Identical documents were refused by their bytes (sign/job.c). */
-	if ((o = sign_otp_documents(r->job.md, hp, r->ndocs, ref)) == NULL)
+	if ((o = sign_otp_documents(r->job.credential, r->job.md, hp,
+	    r->ndocs, ref)) == NULL)
 		return -1;
 	if (json_object_set_new(o, "signing_time", json_string(time_iso8601(
 	    r->job.signing_time, when, sizeof(when)))) == -1 ||

@@ -504,7 +504,8 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 	    "type", "Password", "id", "PIN", "format", "N", "label",
 	    "the subscriber's 6-digit PIN", "type", "Password", "id", "OTP",
 	    "format", "N", "label", "a 6-digit OTP of purpose sign from the "
-	    "RA (POST /v1/otp), with its otpID")) == -1)
+	    "RA (POST /v1/otp) for this credential and these hashes, with its "
+	    "otpID")) == -1)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:

@@ -10,7 +10,8 @@
  *
  *  AUTHORIZE  the credential exists and its certificate is valid (not
  *	       revoked, not on hold, within its validity); the subscriber's
- *	       factor (PIN, or an OTP of purpose "sign") verifies against the
+ *	       factor (PIN, or an OTP of purpose "sign" issued for this
+ *	       credential and these hashes) verifies against the
  *	       owner account's rows with lib/factor.c (rad's rules: failures
  *	       counted, lock-out, OTP consumed; a wrong factor's events name
  *	       the service as actor, and the credential); then a SAD of 256
@@ -483,14 +484,20 @@ sam_auth_txn(struct db *db, void *arg)
 	f.otp_id = (long long)q->otp_id;
 	memcpy(f.secret, q->secret, sizeof(f.secret));
 	/*
-	 * An OTP authorizes the documents it was issued for (schema/060):
-	 * these hashes must be the ones the subscriber asked the code for.
+	 * An OTP authorizes the key and the documents it was issued for
+	 * (schema/060, 061): this credential and these hashes must be the
+	 * ones the subscriber asked the code for. The credential is the one
+	 * this authorization (and its SAD) is for, never one the worker
+	 * names apart from it.
 	 */
 	if (f.type == FACTOR_OTP) {
+		snprintf(f.credential, sizeof(f.credential), "%llu",
+		    (unsigned long long)q->credential);
 		for (i = 0; i < q->hashes.n; i++)
 			hp[i] = q->hashes.h[i];
-		if (factor_sign_binding(sam_md_name(q->hashes.md), hp,
-		    q->hashes.n, sam_md_len(q->hashes.md), f.binding) == -1)
+		if (factor_sign_binding(f.credential, sam_md_name(
+		    q->hashes.md), hp, q->hashes.n, sam_md_len(q->hashes.md),
+		    f.binding) == -1)
 			goto out;
 		f.bound = 1;
 	}

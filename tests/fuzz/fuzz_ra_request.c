@@ -62,8 +62,14 @@ fuzz_factors(const uint8_t *data, size_t size)
 		    (strcmp(otp.purpose, "phone_verify") == 0 &&
 		    strcmp(otp.channel, "sms") != 0) ||
 		    strcmp(otp.purpose, "password_reset") == 0 ||
-		    /* A sign code has its documents; no other has any. */
+		    /*
+		     * A sign code has its credential and documents; no other
+		     * has any.
+		     */
 		    (strcmp(otp.purpose, "sign") == 0) != (otp.documents > 0) ||
+		    (otp.documents > 0) != factor_credential_ok(
+		    otp.credential) ||
+		    strlen(otp.credential) > RA_CREDENTIAL_ID_MAX ||
 		    otp.documents > FACTOR_BINDING_HASHES_MAX ||
 		    (otp.documents == 0 && !fuzz_all_zero(otp.binding,
 		    sizeof(otp.binding))))

@@ -381,11 +381,12 @@ expect 200 "credentials/list"
 head -c 100 /dev/urandom >"$tmp/doc"
 openssl dgst -sha256 -binary "$tmp/doc" >"$tmp/doc.sha256"
 h=$(base64 -w0 "$tmp/doc.sha256")
-# A sign code names the document it is for (schema/060): its reference is
-# the first 8 bytes of SHA-256("pki-sign-binding-v1|SHA256|1|" + hash hex).
-ref=$(printf 'pki-sign-binding-v1|SHA256|1|%s' "$(od -An -tx1 -v "$tmp/doc.sha256" | tr -d ' \n')" |
+# A sign code names the key and the document it is for (schema/060, 061):
+# its reference is the first 8 bytes of SHA-256("pki-sign-binding-v2|" +
+# credentialID + "|SHA256|1|" + hash hex).
+ref=$(printf 'pki-sign-binding-v2|%s|SHA256|1|%s' "$cid" "$(od -An -tx1 -v "$tmp/doc.sha256" | tr -d ' \n')" |
 	openssl dgst -sha256 -r | cut -c1-16 | tr a-f A-F | sed 's/\(....\)\(....\)\(....\)/\1-\2-\3-/')
-sms_otp "$phone" sign ",\"hash_algo\":\"sha256\",\"hashes\":[\"$h\"]" "signing 1 document(s), ref $ref"
+sms_otp "$phone" sign ",\"credential_id\":\"$cid\",\"hash_algo\":\"sha256\",\"hashes\":[\"$h\"]" "signing 1 document(s), ref $ref"
 [ "$(j .binding_ref)/$(j .documents)" = "$ref/1" ] || fail "sign OTP: binding_ref $(j .binding_ref), documents $(j .documents), want $ref/1"
 csc credentials/authorize "{\"credentialID\":\"$cid\",\"numSignatures\":1,\"hashes\":[\"$h\"],\"hashAlgorithmOID\":\"2.16.840.1.101.3.4.2.1\",\"OTP\":\"$oc\",\"otpID\":$oid}"
 expect 200 "credentials/authorize with an SMS OTP"

@@ -212,12 +212,16 @@ for ((i = 0; i < 200; i++)); do
 	kill -0 "$spid" 2>/dev/null || { cat "$tmp/pkisign.out"; fail "pkisign --factor otp ended before asking for the code"; }
 	sleep 0.1
 done
-docs=$(grep '^{"hash_algo"' "$tmp/pkisign.out") || { cat "$tmp/pkisign.out"; fail "pkisign did not say the documents' hashes"; }
+docs=$(grep '^{"credential_id"' "$tmp/pkisign.out") || { cat "$tmp/pkisign.out"; fail "pkisign did not say the credential and the documents' hashes"; }
+[ "$(jq -r .credential_id <<<"$docs")" = "$credA" ] || fail "pkisign said credential $(jq -r .credential_id <<<"$docs"), not $credA"
+grep -qF "pkisign: with credential $credA, certificate serial $(q "SELECT serial FROM certificate WHERE id = $credA")" "$tmp/pkisign.out" ||
+	{ cat "$tmp/pkisign.out"; fail "pkisign did not name the credential's certificate"; }
 ref=$(sed -n 's/^pkisign: 2 document(s), ref \(.*\)$/\1/p' "$tmp/pkisign.out")
 rreq POST /v1/otp "$(jq -c '. + {channel: "sms", purpose: "sign"}' <<<"$docs")" "$tokA"
 [ "$code" = 201 ] || fail "a sign OTP for pkisign's documents: $code $(cat "$tmp/out")"
 [ "$(jq -r .binding_ref "$tmp/out")" = "$ref" ] || fail "the RA's binding_ref $(jq -r .binding_ref "$tmp/out"), pkisign's $ref"
-grep -q "for signing 2 document(s), ref $ref," "$(ls -t "$sms"/* | head -n1)" || fail "the SMS does not name the documents' ref $ref"
+grep -q "for signing 2 document(s), ref $ref, with your personal certificate \".*\" (serial $(q "SELECT serial FROM certificate WHERE id = $credA"))," \
+	"$(ls -t "$sms"/* | head -n1)" || fail "the SMS does not name the documents' ref $ref and the credential"
 oid=$(jq -r .otp_id "$tmp/out")
 ocode=$(sms_code)
 secrets+=("$ocode")
@@ -675,7 +679,8 @@ sed -i "s/\"documents\":/\"signing_time\":\"$st\",\"documents\":/" "$tmp/sbody"
 sreq "$tmp/sbody" "" "" /v1/sign/hashes
 [ "$(jq -c '[.hashes, .binding_ref, .signing_time]' "$tmp/sout")" = "$(jq -c --arg st "$st" '[.hashes, .binding_ref, $st]' "$tmp/hashes1")" ] ||
 	fail "serve /v1/sign/hashes at the same signing_time gave other hashes: $(cat "$tmp/sout") vs $(cat "$tmp/hashes1")"
-rreq POST /v1/otp "$(jq -c '{hash_algo, hashes} + {channel: "sms", purpose: "sign"}' "$tmp/hashes1")" "$tokA"
+[ "$(jq -r .credential_id "$tmp/hashes1")" = "$credA" ] || fail "serve /v1/sign/hashes: credential_id $(jq -r .credential_id "$tmp/hashes1")"
+rreq POST /v1/otp "$(jq -c '{credential_id, hash_algo, hashes} + {channel: "sms", purpose: "sign"}' "$tmp/hashes1")" "$tokA"
 [ "$code" = 201 ] && [ "$(jq -r .binding_ref "$tmp/out")" = "$ref" ] || fail "a sign OTP for the service's hashes: $code $(cat "$tmp/out")"
 oid=$(jq -r .otp_id "$tmp/out")
 ocode=$(sms_code)

@@ -108,21 +108,29 @@ failures() { q "SELECT sign_factor_failures FROM ra_account WHERE id = $1"; }
 # --- subscribers (as test_ra_factors) ------------------------------------------------
 pw='Signer-Horse7'
 secrets+=("$pw")
-# sign_otp TOKEN [ALG]: an OTP of purpose sign for the documents whose
-# hashes (hash algorithm ALG, default sha256) are $H (schema/060); sets oid
-# and ocode, and checks that the SMS names them (count and reference) as
-# the answer does.
+# sign_otp TOKEN CRED [ALG]: an OTP of purpose sign for credential CRED and
+# the documents whose hashes (hash algorithm ALG, default sha256) are $H
+# (schema/060, 061); sets oid and ocode, and checks that the SMS names them
+# (count and reference) and the credential (kind, name, the certificate's
+# serial) as the answer does, and that the row keeps the credential.
 sign_otp() {
-	local n ref
-	rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"hash_algo\":\"${2:-sha256}\",\"hashes\":$H}" "$1"
+	local n ref kind name serial
+	rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"credential_id\":\"$2\",\"hash_algo\":\"${3:-sha256}\",\"hashes\":$H}" "$1"
 	[ "$code" = 201 ] || fail "otp sign: $code $(cat "$tmp/out")"
 	oid=$(jq -r .otp_id "$tmp/out")
 	n=$(jq -r .documents "$tmp/out")
 	ref=$(jq -r .binding_ref "$tmp/out")
 	[ "$n" = "$(jq length <<<"$H")" ] && [[ $ref =~ ^[0-9A-F]{4}(-[0-9A-F]{4}){3}$ ]] ||
 		fail "otp sign: documents $n, binding_ref $ref for $(jq length <<<"$H") hash(es)"
-	grep -q "for signing $n document(s), ref $ref," "$(ls -t "$sms"/* | head -n1)" ||
-		fail "the sign OTP's SMS does not name its $n document(s) and ref $ref: $(cat "$(ls -t "$sms"/* | head -n1)")"
+	kind=$(jq -r .credential.kind "$tmp/out")
+	name=$(jq -r .credential.name "$tmp/out")
+	serial=$(jq -r .credential.serial "$tmp/out")
+	[ "$(jq -r .credential.id "$tmp/out")/$serial/$name" = \
+	  "$2/$(q "SELECT serial FROM certificate WHERE id = $2")/$(q "SELECT substring(subject FROM 'CN=([^,]*)') FROM certificate WHERE id = $2")" ] ||
+		fail "otp sign: credential $(jq -c .credential "$tmp/out") for credential $2"
+	grep -qF "for signing $n document(s), ref $ref, with your $kind \"$name\" (serial $serial)," "$(ls -t "$sms"/* | head -n1)" ||
+		fail "the sign OTP's SMS does not name its $n document(s), ref $ref and $kind $name ($serial): $(cat "$(ls -t "$sms"/* | head -n1)")"
+	[ "$(q "SELECT credential_id FROM ra_otp WHERE id = $oid")" = "$2" ] || fail "otp sign: the row does not keep credential $2"
 	ocode=$(sms_code)
 	secrets+=("$ocode")
 }
@@ -391,7 +399,7 @@ note "sign.sam_recycle_after: a SAM replaced every 2 signHash, every request ser
 # worker swapping them) are refused, not counted, and leave it unused.
 hashes sha256 1
 Hbound=$H
-sign_otp "$tokA"
+sign_otp "$tokA" "$credRSA"
 [ "$(q "SELECT encode(binding, 'hex') = details->>'binding' AND (details->>'documents')::int = 1
     FROM ra_otp o JOIN audit_event e ON e.action = 'ra.otp.send' AND e.object_id = o.id::text WHERE o.id = $oid")" = t ] ||
 	fail "ra.otp.send does not record the binding stored with the sign OTP"
@@ -414,13 +422,13 @@ expect 400 invalid_otp "a sign OTP with one hash more than its own"
 hashes sha256 2
 H2=$H
 H=$(jq -c 'reverse' <<<"$H2")
-sign_otp "$tokA"
+sign_otp "$tokA" "$credRSA"
 H=$H2
 authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
 expect 200 - "a sign OTP for two hashes, given in the other order"
 hashes sha256 1
-# A sign code is asked for with its documents, or not at all; the table
-# takes no live sign code without a binding (schema/060).
+# A sign code is asked for with its credential and documents, or not at
+# all; the table takes no live sign code without a binding (schema/060).
 rreq POST /v1/otp '{"channel":"sms","purpose":"sign"}' "$tokA"
 [ "$code" = 400 ] && grep -q 'hashes' "$tmp/out" || fail "a sign OTP without hashes: $code $(cat "$tmp/out")"
 ! q "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts)
@@ -428,7 +436,7 @@ rreq POST /v1/otp '{"channel":"sms","purpose":"sign"}' "$tokA"
 	fail "ra_otp took a live sign code without a binding"
 rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"revoke\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tokA"
 [ "$code" = 400 ] || fail "hashes with an OTP of purpose revoke: $code $(cat "$tmp/out")"
-sign_otp "$tokA"
+sign_otp "$tokA" "$credRSA"
 authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
 expect 200 - "authorize RSA with an OTP"
 [ "$(q "SELECT consumed_at IS NOT NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "the OTP was not consumed"
@@ -598,7 +606,7 @@ sreq credentials/authorize "{\"credentialID\":\"$credB\",\"userID\":\"$aA\",\"nu
 expect 400 invalid_request "authorize B's credential as A"
 sreq credentials/info "{\"credentialID\":\"$credB\",\"userID\":\"$aA\"}" "$at"
 expect 400 invalid_request "info of B's credential as A"
-sign_otp "$tokA"
+sign_otp "$tokA" "$credEC"
 before
 n0=$(nauthref)
 authorize "$credB" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
@@ -635,7 +643,7 @@ unchanged "wrong PIN (besides its counter)"
 # The service sent it: the event is its act, and names the credential.
 [ "$(factor_event ra.factor.failed "$aB")" = "sign_service:$sid|$sid|$credB|$aB" ] ||
 	fail "a wrong PIN through signd: ra.factor.failed $(factor_event ra.factor.failed "$aB")"
-sign_otp "$tokB"
+sign_otp "$tokB" "$credB"
 authorize "$credB" "$H" $SHA256 "\"OTP\":\"$(printf '%06d' $(((10#$ocode + 1) % 1000000)))\",\"otpID\":$oid"
 expect 400 invalid_otp "wrong OTP"
 [ "$(failures "$aB")" = $((f0 + 2)) ] || fail "wrong OTP not counted"

@@ -1,7 +1,7 @@
 /*
  * ra/factor_request.c: the uniform 6-digit code (rejection sampling, no
  * modulo bias), the trivial-PIN rule, the factor object parser, and the
- * documents of an OTP of purpose sign (POST /v1/otp).
+ * credential and documents of an OTP of purpose sign (POST /v1/otp).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -125,10 +125,17 @@ test_factor_parse(void **state)
 	assert_int_equal(ra_factor_parse(NULL, &f, detail, sizeof(detail)), -1);
 }
 
-/* base64 of SHA-256("a") and ("b"); their binding (tests/unit/lib/test_factor.c). */
+/*
+ * base64 of SHA-256("a") and ("b"); their binding for credential 5
+ * (tests/unit/lib/test_factor.c), and for credential 12:
+ * hashlib.sha256(b"pki-sign-binding-v2|12|SHA256|2|" + ...)[:8].
+ */
 #define H_A	"ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs="
 #define H_B	"PiPoFgA5WUoziU9lZOGxNIu9egCI1CxKy3PurtWcAJ0="
-#define BINDING_AB_REF	"9D52-4735-A662-96E9"
+#define BINDING_AB_REF	"F411-5BC3-1631-30F1"
+#define BINDING_AB12_REF "3F23-17A7-CF93-7F08"
+#define SIGN_OTP(cred)	"{\"channel\":\"sms\",\"purpose\":\"sign\"," \
+			"\"credential_id\":" cred ","
 
 static int
 otp_parse(const char *body, struct ra_otp_req *r, char *detail)
@@ -143,48 +150,79 @@ test_otp_documents(void **state)
 	char detail[256], ref[FACTOR_BINDING_REF_SIZE];
 
 	(void)state;
-	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
-	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":[\"" H_B "\",\""
-	    H_A "\"]}", &r, detail), 0);
+	assert_int_equal(otp_parse(SIGN_OTP("\"5\"") "\"hash_algo\":"
+	    "\"sha256\",\"hashes\":[\"" H_B "\",\"" H_A "\"]}", &r, detail),
+	    0);
 	assert_int_equal(r.documents, 2);
+	assert_string_equal(r.credential, "5");
 	factor_binding_ref(r.binding, ref);
 	assert_string_equal(ref, BINDING_AB_REF);
-	/* A sign code without its documents. */
+	/* The same documents for another credential: another binding. */
+	assert_int_equal(otp_parse(SIGN_OTP("\"12\"") "\"hash_algo\":"
+	    "\"sha256\",\"hashes\":[\"" H_B "\",\"" H_A "\"]}", &r, detail),
+	    0);
+	assert_string_equal(r.credential, "12");
+	factor_binding_ref(r.binding, ref);
+	assert_string_equal(ref, BINDING_AB12_REF);
+	/* A sign code without its documents, or without its credential. */
 	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
 	    "\"sign\"}", &r, detail), -1);
 	assert_non_null(strstr(detail, "required"));
 	assert_true(all_zero(&r, sizeof(r)));
 	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
 	    "\"sign\",\"hashes\":[\"" H_A "\"]}", &r, detail), -1);
-	/* Documents for another purpose. */
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":[\"" H_A "\"]}",
+	    &r, detail), -1);
+	assert_non_null(strstr(detail, "credential_id"));
+	assert_true(all_zero(&r, sizeof(r)));
+	/* A credentialID as signd takes it: a string of 1..18 digits. */
+	assert_int_equal(otp_parse(SIGN_OTP("5") "\"hash_algo\":\"sha256\","
+	    "\"hashes\":[\"" H_A "\"]}", &r, detail), -1);
+	assert_non_null(strstr(detail, "credential_id"));
+	assert_int_equal(otp_parse(SIGN_OTP("\"05\"") "\"hash_algo\":"
+	    "\"sha256\",\"hashes\":[\"" H_A "\"]}", &r, detail), -1);
+	assert_int_equal(otp_parse(SIGN_OTP("\"\"") "\"hash_algo\":"
+	    "\"sha256\",\"hashes\":[\"" H_A "\"]}", &r, detail), -1);
+	assert_int_equal(otp_parse(SIGN_OTP("\"5 \"") "\"hash_algo\":"
+	    "\"sha256\",\"hashes\":[\"" H_A "\"]}", &r, detail), -1);
+	assert_int_equal(otp_parse(SIGN_OTP("\"1234567890123456789\"")
+	    "\"hash_algo\":\"sha256\",\"hashes\":[\"" H_A "\"]}", &r,
+	    detail), -1);
+	assert_int_equal(otp_parse(SIGN_OTP("\"123456789012345678\"")
+	    "\"hash_algo\":\"sha256\",\"hashes\":[\"" H_A "\"]}", &r,
+	    detail), 0);
+	/* Documents or a credential for another purpose. */
 	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
 	    "\"revoke\",\"hash_algo\":\"sha256\",\"hashes\":[\"" H_A
 	    "\"]}", &r, detail), -1);
+	assert_non_null(strstr(detail, "only with purpose sign"));
+	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
+	    "\"revoke\",\"credential_id\":\"5\"}", &r, detail), -1);
 	assert_non_null(strstr(detail, "only with purpose sign"));
 	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
 	    "\"revoke\"}", &r, detail), 0);
 	assert_int_equal(r.documents, 0);
 	/* A hash of the wrong length, a duplicate, an unknown algorithm,
 	 * none, not base64, an empty array. */
-	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
-	    "\"sign\",\"hash_algo\":\"sha384\",\"hashes\":[\"" H_A "\"]}",
-	    &r, detail), -1);
+	assert_int_equal(otp_parse(SIGN_OTP("\"5\"") "\"hash_algo\":\"sha384\","
+	    "\"hashes\":[\"" H_A "\"]}", &r, detail), -1);
 	assert_non_null(strstr(detail, "48-byte"));
-	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
-	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":[\"" H_A "\",\""
+	assert_int_equal(otp_parse(SIGN_OTP("\"5\"")
+	    "\"hash_algo\":\"sha256\",\"hashes\":[\"" H_A "\",\""
 	    H_A "\"]}", &r, detail), -1);
 	assert_non_null(strstr(detail, "equal"));
-	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
-	    "\"sign\",\"hash_algo\":\"md5\",\"hashes\":[\"" H_A "\"]}",
+	assert_int_equal(otp_parse(SIGN_OTP("\"5\"")
+	    "\"hash_algo\":\"md5\",\"hashes\":[\"" H_A "\"]}",
 	    &r, detail), -1);
-	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
-	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":[]}", &r,
+	assert_int_equal(otp_parse(SIGN_OTP("\"5\"")
+	    "\"hash_algo\":\"sha256\",\"hashes\":[]}", &r,
 	    detail), -1);
-	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
-	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":[\"!!!!\"]}",
+	assert_int_equal(otp_parse(SIGN_OTP("\"5\"")
+	    "\"hash_algo\":\"sha256\",\"hashes\":[\"!!!!\"]}",
 	    &r, detail), -1);
-	assert_int_equal(otp_parse("{\"channel\":\"sms\",\"purpose\":"
-	    "\"sign\",\"hash_algo\":\"sha256\",\"hashes\":\"" H_A "\"}",
+	assert_int_equal(otp_parse(SIGN_OTP("\"5\"")
+	    "\"hash_algo\":\"sha256\",\"hashes\":\"" H_A "\"}",
 	    &r, detail), -1);
 	assert_true(all_zero(&r, sizeof(r)));
 }
