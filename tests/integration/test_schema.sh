@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The migrations and the audit trail's guarantees, against the stack that
 # tests/run.sh started: migrate.sh is idempotent and fits a second database on
-# the same cluster; every application role appends audit events through
+# the same cluster; schema/061 voids (and audits) the sign codes of before
+# it that are still live; every application role appends audit events through
 # audit_append() and can neither change, delete nor truncate them, nor read
 # them; the triggers stop even the superuser; pki_auditor reads and cannot
 # write.
@@ -35,6 +36,41 @@ out=$("$REPO/deploy/migrate.sh" "$SU2" "$REPO/schema") || fail "migrations in a 
 grep -q "^migrate: $n_files applied, 0 already applied" <<<"$out" || fail "second database: $out"
 sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
 	'DROP DATABASE pki_migrate_test' >/dev/null
+
+# schema/061 on a database with sign codes of before it: a live one (bound
+# to documents, schema/060, but to no credential) is made dead, as max_attempts
+# wrong codes would, and audited (ra.otp.void by migration:061); a used
+# sign code and a code of another purpose are left as they were.
+sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
+	'DROP DATABASE IF EXISTS pki_migrate_061' >/dev/null 2>&1
+sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
+	'CREATE DATABASE pki_migrate_061' >/dev/null
+SU3=${SU/dbname=pki/dbname=pki_migrate_061}
+mig060=$PKI_TEST_DIR/mig060
+mkdir -p "$mig060"
+for f in "$REPO"/schema/[0-9][0-9][0-9]_*.sql; do
+	b=${f##*/}
+	[ "$((10#${b%%_*}))" -le 60 ] && cp "$f" "$mig060/"
+done
+"$REPO/deploy/migrate.sh" "$SU3" "$mig060" >/dev/null || fail "migrations up to 060"
+acct=$(sql_as "$SU3" "INSERT INTO ra_account (email, phone, password_hash)
+    VALUES ('m061@example.com', '+6281200000061', '\$argon2id\$x') RETURNING id")
+live=$(sql_as "$SU3" "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts, binding)
+    VALUES ($acct, 'sms', 'sign', sha256('a'), now() + interval '5 minutes', 3, sha256('b')) RETURNING id")
+used=$(sql_as "$SU3" "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts, binding, consumed_at)
+    VALUES ($acct, 'sms', 'sign', sha256('c'), now() + interval '5 minutes', 3, sha256('d'), now()) RETURNING id")
+other=$(sql_as "$SU3" "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts)
+    VALUES ($acct, 'sms', 'revoke', sha256('e'), now() + interval '5 minutes', 3) RETURNING id")
+out=$("$REPO/deploy/migrate.sh" "$SU3" "$REPO/schema") || fail "migrations after 060 on a database with sign codes: $out"
+grep -q '^migrate: applied 061_' <<<"$out" || fail "061 not applied: $out"
+[ "$(sql_as "$SU3" "SELECT string_agg(id || ':' || attempts || '/' || (consumed_at IS NULL), ',' ORDER BY id) FROM ra_otp")" = \
+  "$live:3/true,$used:0/false,$other:0/true" ] ||
+	fail "061: the codes after it: $(sql_as "$SU3" "SELECT string_agg(id || ':' || attempts || '/' || (consumed_at IS NULL), ',' ORDER BY id) FROM ra_otp")"
+[ "$(sql_as "$SU3" "SELECT string_agg(actor || '|' || object_type || ':' || object_id || '|' || (details->>'account_id'), ',')
+    FROM audit_event WHERE action = 'ra.otp.void'")" = "migration:061|ra_otp:$live|$acct" ] ||
+	fail "061: the voided code's event: $(sql_as "$SU3" "SELECT string_agg(actor || ' ' || object_id || ' ' || details::text, ',') FROM audit_event WHERE action = 'ra.otp.void'")"
+sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
+	'DROP DATABASE pki_migrate_061' >/dev/null
 
 # A failing migration leaves nothing behind and is not recorded.
 mig=$PKI_TEST_DIR/mig

@@ -12,7 +12,11 @@
 # credential; a refused authorization otherwise, a replayed TOTP code and
 # another account's or purpose's OTP included, one sign.authorize_refused
 # event): expired SAD, reused SAD, a
-# hash not covered, wrong PIN / OTP (counted, then lock-out 429), a revoked
+# hash not covered, wrong PIN / OTP (counted, then lock-out 429), a sign OTP
+# of one of the subscriber's credentials on another (her personal key's code
+# on her e-seal: refused, not counted, kept for its own key; schema/061), a
+# sign OTP asked for another account's, an unknown or a held credential (no
+# code stored or sent), a revoked
 # and a suspended credential (a revocation in progress makes signHash wait,
 # then refuse; a hold waits for a signature in progress and is stamped after
 # it: schema/049), no / bad / expired token, a client_id that is
@@ -134,6 +138,16 @@ sign_otp() {
 	ocode=$(sms_code)
 	secrets+=("$ocode")
 }
+# rproblem STATUS WHAT: rad's answer (rreq) was STATUS, in problem JSON.
+rproblem() {
+	[ "$code" = "$1" ] && grep -qi '^content-type: application/problem+json' "$tmp/hdr" &&
+		[ "$(jq -r .status "$tmp/out")" = "$1" ] || fail "$2: HTTP $code, want $1 in problem JSON: $(cat "$tmp/out")"
+}
+# otp_state ACCOUNT: what a refused POST /v1/otp must not change: the SMS
+# sent, the account's codes, the ra.otp.send events.
+otp_state() {
+	echo "$(find "$sms" -type f | wc -l)/$(q "SELECT count(*) FROM ra_otp WHERE account_id = $1")/$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.otp.send'")"
+}
 
 # === the signing service =======================================================
 pkictl sigservice add --name "docsign-$$" >"$tmp/svc" || fail "pkictl sigservice add"
@@ -204,9 +218,15 @@ tokB=$tok
 credEC=$(issue "$aA" personal personal ec-p256 "Ayu Lestari")
 credRSA=$(issue "$aA" corporate corporate rsa2048 "Ayu Lestari" "PT Contoh Sejahtera")
 credB=$(issue "$aB" personal personal ec-p256 "Bima Saputra")
+# A's company's e-seal, which she holds as its representative (ra/README.md
+# "Electronic seals"): a third credential of hers.
+order_issued eseal '{"C":"ID","O":"PT Contoh Sejahtera","organizationIdentifier":"NTRID-0123456789","CN":"Contoh Invoices"}' ec-p256
+credSeal=$cert
+q "INSERT INTO sign_credential (certificate_id, account_id) VALUES ($credSeal, $aA)" >/dev/null
 cert_pem "$credEC" "$tmp/ec.pem"
 cert_pem "$credRSA" "$tmp/rsa.pem"
-note "service $sid, subscribers $aA ($credEC ec-p256, $credRSA rsa2048) and $aB ($credB)"
+cert_pem "$credSeal" "$tmp/seal.pem"
+note "service $sid, subscribers $aA ($credEC ec-p256, $credRSA rsa2048, e-seal $credSeal) and $aB ($credB)"
 
 sreq credentials/list "{\"userID\":\"$aA\"}" "$at"
 expect 200 - "credentials/list"
@@ -214,7 +234,7 @@ expect 200 - "credentials/list"
 code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 	-H "Authorization: bearer  $at" --data-binary "{\"userID\":\"$aA\"}" "$surl/credentials/list")
 expect 200 - "credentials/list with 'bearer  <token>'"
-[ "$(jq -c '.credentialIDs' "$tmp/out")" = "[\"$credEC\",\"$credRSA\"]" ] || fail "credentials/list: $(cat "$tmp/out")"
+[ "$(jq -c '.credentialIDs' "$tmp/out")" = "[\"$credEC\",\"$credRSA\",\"$credSeal\"]" ] || fail "credentials/list: $(cat "$tmp/out")"
 sreq credentials/list "{\"userID\":\"$aB\"}" "$at"
 [ "$(jq -c '.credentialIDs' "$tmp/out")" = "[\"$credB\"]" ] || fail "credentials/list B: $(cat "$tmp/out")"
 sreq credentials/info "{\"credentialID\":\"$credEC\",\"certificates\":\"chain\",\"certInfo\":true,\"authInfo\":true}" "$at"
@@ -428,14 +448,25 @@ authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
 expect 200 - "a sign OTP for two hashes, given in the other order"
 hashes sha256 1
 # A sign code is asked for with its credential and documents, or not at
-# all; the table takes no live sign code without a binding (schema/060).
+# all; the table takes no live sign code without a binding (schema/060) or
+# without a credential (schema/061).
 rreq POST /v1/otp '{"channel":"sms","purpose":"sign"}' "$tokA"
 [ "$code" = 400 ] && grep -q 'hashes' "$tmp/out" || fail "a sign OTP without hashes: $code $(cat "$tmp/out")"
+rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tokA"
+[ "$code" = 400 ] && grep -q 'credential_id' "$tmp/out" || fail "a sign OTP without credential_id: $code $(cat "$tmp/out")"
 ! q "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts)
     VALUES ($aA, 'sms', 'sign', sha256('x'), now() + interval '5 minutes', 3)" >/dev/null 2>&1 ||
 	fail "ra_otp took a live sign code without a binding"
+! q "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts, binding)
+    VALUES ($aA, 'sms', 'sign', sha256('x'), now() + interval '5 minutes', 3, sha256('y'))" >/dev/null 2>&1 ||
+	fail "ra_otp took a live sign code without a credential"
+! q "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts, credential_id)
+    VALUES ($aA, 'sms', 'revoke', sha256('x'), now() + interval '5 minutes', 3, $credEC)" >/dev/null 2>&1 ||
+	fail "ra_otp took a credential on a code of purpose revoke"
 rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"revoke\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tokA"
 [ "$code" = 400 ] || fail "hashes with an OTP of purpose revoke: $code $(cat "$tmp/out")"
+rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"revoke\",\"credential_id\":\"$credEC\"}" "$tokA"
+[ "$code" = 400 ] || fail "a credential_id with an OTP of purpose revoke: $code $(cat "$tmp/out")"
 sign_otp "$tokA" "$credRSA"
 authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
 expect 200 - "authorize RSA with an OTP"
@@ -453,6 +484,71 @@ for i in 0 1; do
 	verify "$tmp/rsa.pem" "$i" -pkeyopt digest:sha384 -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:digest
 done
 note "RSA-2048: PKCS#1 v1.5 (SHA-256, OTP) and PSS (SHA-384, bulk of 2) verified by openssl"
+
+# === a sign code is for one key (schema/061) =====================================
+# A holds three credentials: her personal certificate ($credEC), an
+# employee's ($credRSA) and her company's e-seal ($credSeal). A code she
+# asked for "1 document, ref X" with her personal key in mind is refused,
+# with the very same hashes, on the e-seal and on the employee's key (what
+# a signing service or a compromised worker choosing the key would try):
+# not counted, the code left unused, one sign.authorize_refused. The e-seal
+# signs with a code of its own, and the first code still serves its own key.
+hashes sha256 1
+sign_otp "$tokA" "$credEC"
+grep -qF 'with your personal certificate "Ayu Lestari" (serial ' "$(ls -t "$sms"/* | head -n1)" ||
+	fail "the personal key's sign OTP does not say which key: $(cat "$(ls -t "$sms"/* | head -n1)")"
+oidEC=$oid
+codeEC=$ocode
+[ "$(q "SELECT details->>'credential_id' FROM audit_event WHERE action = 'ra.otp.send' AND object_id = '$oidEC'")" = "$credEC" ] ||
+	fail "ra.otp.send does not name the sign OTP's credential"
+f0=$(failures "$aA")
+n0=$(nauthref)
+before
+authorize "$credSeal" "$H" $SHA256 "\"OTP\":\"$codeEC\",\"otpID\":$oidEC"
+expect 400 invalid_otp "the personal key's sign OTP on the e-seal"
+desc | has 'another credential' || fail "the personal key's sign OTP on the e-seal: $(desc)"
+unchanged "the personal key's sign OTP on the e-seal"
+[ "$(q "SELECT consumed_at IS NULL AND attempts = 0 FROM ra_otp WHERE id = $oidEC")" = t ] ||
+	fail "a sign OTP presented for another credential was consumed or counted"
+[ "$(failures "$aA")" = "$f0" ] || fail "a sign OTP for another credential counted as a wrong factor"
+authorize_refused "the personal key's sign OTP on the e-seal" "$n0" "$credSeal" otp "another credential" "$codeEC"
+n0=$(nauthref)
+authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$codeEC\",\"otpID\":$oidEC"
+expect 400 invalid_otp "the personal key's sign OTP on the employee's key"
+unchanged "the personal key's sign OTP on the employee's key"
+authorize_refused "the personal key's sign OTP on the employee's key" "$n0" "$credRSA" otp "another credential" "$codeEC"
+# The e-seal with a code of its own, for the same document.
+sign_otp "$tokA" "$credSeal"
+grep -qF 'with your e-seal "Contoh Invoices" (serial ' "$(ls -t "$sms"/* | head -n1)" ||
+	fail "the e-seal's sign OTP does not say which key: $(cat "$(ls -t "$sms"/* | head -n1)")"
+[ "$(q "SELECT a.binding <> b.binding FROM ra_otp a, ra_otp b WHERE a.id = $oid AND b.id = $oidEC")" = t ] ||
+	fail "the same documents for two credentials have one binding"
+authorize "$credSeal" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
+expect 200 - "the e-seal with its own sign OTP"
+signhash "$credSeal" "$SAD" "$H" $SHA256 $EC
+expect 200 - "signHash with the e-seal"
+verify "$tmp/seal.pem" 0
+# The personal key's code, left unused, still serves its own key.
+authorize "$credEC" "$H" $SHA256 "\"OTP\":\"$codeEC\",\"otpID\":$oidEC"
+expect 200 - "the personal key's sign OTP on the personal key"
+signhash "$credEC" "$SAD" "$H" $SHA256 $EC
+expect 200 - "signHash with the personal key"
+verify "$tmp/ec.pem" 0
+# The RA issues a sign code only for a credential of the caller's own
+# (signd's sign_credential, as credentials/list): B's, an unknown one and
+# a malformed one are refused before anything is stored or sent.
+s0=$(otp_state "$aA")
+rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"credential_id\":\"$credB\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tokA"
+rproblem 404 "a sign OTP for another account's credential"
+detail | has credential_id || fail "a sign OTP for another account's credential: $(detail)"
+rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"credential_id\":\"987654321012345678\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tokA"
+rproblem 404 "a sign OTP for an unknown credential"
+for bad in '"0"' '"01"' '"12a"' '""' 12 null; do
+	rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"credential_id\":$bad,\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tokA"
+	rproblem 400 "a sign OTP with credential_id $bad"
+done
+[ "$(otp_state "$aA")" = "$s0" ] || fail "a refused credential_id stored or sent a code: $s0 -> $(otp_state "$aA")"
+note "a sign code is for one key: refused (not counted, kept) on A's e-seal and employee key, each signs with its own code; another account's, unknown or malformed credential_id: no code"
 
 # TOTP (issue 6: "a subscriber authorizes with TOTP"): enrolled at the RA with
 # the PIN, confirmed with a code of the app (oathtool), then given to
@@ -754,6 +850,11 @@ nauth0=$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.authorize_refu
 authorize "$credRSA" "$H" $SHA256 '"PIN":"402917"'
 expect 400 invalid_request "authorize on a suspended credential"
 unchanged "suspended credential"
+# Nor does the RA send a sign code for it (schema/061).
+s0=$(otp_state "$aA")
+rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"credential_id\":\"$credRSA\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tokA"
+rproblem 409 "a sign OTP for a suspended credential"
+[ "$(otp_state "$aA")" = "$s0" ] || fail "a sign OTP for a suspended credential stored or sent a code"
 # A refused authorization is audited after it (before: nothing), naming the
 # service, the credential and why; never the PIN.
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.authorize_refused'")" = $((nauth0 + 1)) ] ||
