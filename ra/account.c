@@ -111,12 +111,13 @@ static const struct db_stmt stmt_resend_account = {
 /*
  * The links of the last hour and of the last day, after the lock and in a
  * statement of its own (READ COMMITTED: a new snapshot) so a concurrent
- * resend's row is seen; and the seconds until the oldest of each leaves
- * its window. The daily cap bounds what an unverified account registered
- * with a stranger's address can have mailed to it.
+ * resend's or change's row is seen; and the seconds until the oldest of
+ * each leaves its window. The daily cap bounds what an unverified account
+ * registered with a stranger's address, or an account asking to move to
+ * one (POST /v1/email), can have mailed to it.
  */
-static const struct db_stmt stmt_resend_count = {
-	"ra_verify_resend_count",
+static const struct db_stmt stmt_link_count = {
+	"ra_verify_link_count",
 	"SELECT count(*) FILTER (WHERE created_at > now() - interval '1 hour'), "
 	"coalesce(ceil(extract(epoch FROM min(created_at) FILTER (WHERE "
 	"created_at > now() - interval '1 hour') + interval '1 hour' - "
@@ -223,6 +224,37 @@ out:
 		free(body);
 	}
 	free(digest);
+	return rc;
+}
+
+int
+ra_verify_link_quota_locked(struct ra *ra, struct db *db,
+    const char *account_id, long *retry_after)
+{
+	const char *v[1];
+	PGresult *res = NULL;
+	int rc = -1, i;
+
+	*retry_after = 0;
+	v[0] = account_id;
+	if ((res = db_exec(db, &stmt_link_count, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	/* The day's cap first: its wait is the longer one. */
+	if (strtol(PQgetvalue(res, 0, 2), NULL, 10) >=
+	    ra->policy->verify_per_day)
+		i = 3;
+	else if (strtol(PQgetvalue(res, 0, 0), NULL, 10) >=
+	    ra->policy->verify_per_hour)
+		i = 1;
+	else
+		i = 0;
+	if (i != 0 && (*retry_after = strtol(PQgetvalue(res, 0, i), NULL,
+	    10)) < 1)
+		*retry_after = 1;
+	rc = i == 0;
+out:
+	PQclear(res);
 	return rc;
 }
 
@@ -571,9 +603,9 @@ ra_resend_txn(struct db *db, void *arg)
 	char actor[RA_ACTOR_MAX];
 	struct ra_resend_txn *t = arg;
 	const char *v[1];
-	PGresult *res = NULL, *cnt = NULL;
+	PGresult *res = NULL;
 	json_t *details = NULL;
-	int rc = -1, k, i;
+	int rc = -1, k;
 
 	t->outcome = RA_DONE;
 	v[0] = t->account_id;
@@ -585,23 +617,10 @@ ra_resend_txn(struct db *db, void *arg)
 		t->outcome = RA_ALREADY;
 		goto out;
 	}
-	if ((cnt = db_exec(db, &stmt_resend_count, v, NULL, NULL)) == NULL ||
-	    PQntuples(cnt) != 1)
-		goto out;
-	/* The day's cap first: its wait is the longer one. */
-	if (strtol(PQgetvalue(cnt, 0, 2), NULL, 10) >=
-	    t->ra->policy->verify_per_day)
-		i = 3;
-	else if (strtol(PQgetvalue(cnt, 0, 0), NULL, 10) >=
-	    t->ra->policy->verify_per_hour)
-		i = 1;
-	else
-		i = 0;
-	if (i != 0) {
-		t->outcome = RA_LOCKED;
-		if ((t->retry_after = strtol(PQgetvalue(cnt, 0, i), NULL,
-		    10)) < 1)
-			t->retry_after = 1;
+	if ((k = ra_verify_link_quota_locked(t->ra, db, t->account_id,
+	    &t->retry_after)) != 1) {
+		if (k == 0)
+			t->outcome = RA_LOCKED;
 		goto out;
 	}
 	PQclear(res);
@@ -624,7 +643,6 @@ ra_resend_txn(struct db *db, void *arg)
 	rc = 0;
 out:
 	json_decref(details);
-	PQclear(cnt);
 	PQclear(res);
 	return rc;
 }

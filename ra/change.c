@@ -6,7 +6,9 @@
  *				Argon2id; every other session revoked,
  *				pending password reset tokens voided
  *	POST /v1/email		change_email: the new address is unverified
- *				until the link mailed to it is opened
+ *				until the link mailed to it is opened; at
+ *				most the email_verification links an hour
+ *				and a day
  *	POST /v1/phone		change_phone: the new number is unverified
  *				until POST /v1/phone/verify
  *
@@ -58,6 +60,12 @@ static const struct db_stmt stmt_pw_sessions = {
 	"AND id <> $2 AND revoked_at IS NULL AND expires_at > now() "
 	"RETURNING id",
 	2
+};
+/* The request locks the account first: the link quota counts under it. */
+static const struct db_stmt stmt_email_account = {
+	"ra_email_change_account",
+	"SELECT 1 FROM ra_account WHERE id = $1 FOR UPDATE",
+	1
 };
 static const struct db_stmt stmt_email_taken = {
 	"ra_email_change_taken",
@@ -137,6 +145,7 @@ enum ra_change_outcome {
 	RA_CHANGE_DUPLICATE,	/* 409 */
 	RA_CHANGE_SAME,		/* 409 */
 	RA_CHANGE_MAIL_FAILED,	/* 503 */
+	RA_CHANGE_RATE,		/* 429 with retry_after */
 };
 
 struct ra_change_txn {
@@ -385,11 +394,14 @@ out:
 /* --- POST /v1/email ---------------------------------------------------------------- */
 
 /*
- * The new address is set unverified; links, password reset tokens and codes
- * mailed before (to the old address) stop working (marked used, spent), the
- * notice to the old address is queued, and a new link goes to the new
- * address before COMMIT, last: a failed send leaves nothing changed and
- * nothing queued.
+ * Under the account's row lock, the link quota first (429: nothing tried,
+ * nothing changed, rolled back: the link mailed to the new address and the
+ * notice queued to the old one are mail a session could otherwise send
+ * without end), then the factor. The new address is set unverified; links,
+ * password reset tokens and codes mailed before (to the old address) stop
+ * working (marked used, spent), the notice to the old address is queued,
+ * and a new link goes to the new address before COMMIT, last: a failed send
+ * leaves nothing changed and nothing queued.
  */
 static int
 ra_email_txn(struct db *db, void *arg)
@@ -402,6 +414,18 @@ ra_email_txn(struct db *db, void *arg)
 	int rc = -1, r, k;
 
 	t->outcome = RA_CHANGE_DONE;
+	v[0] = t->who->account_id;
+	if ((res = db_exec(db, &stmt_email_account, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	if ((k = ra_verify_link_quota_locked(t->ra, db, t->who->account_id,
+	    &t->retry_after)) != 1) {
+		if (k == 0)
+			t->outcome = RA_CHANGE_RATE;	/* roll back */
+		goto out;
+	}
 	if ((r = ra_change_factor(db, t, "change_email")) != 1) {
 		rc = r;
 		goto out;
@@ -487,6 +511,10 @@ ra_email_change(struct ra *ra, const struct http_request *req,
 		if (t.outcome == RA_CHANGE_DUPLICATE)
 			rc = ra_problem(resp, 409, "an account with this email "
 			    "address exists");
+		else if (t.outcome == RA_CHANGE_RATE)
+			rc = ra_too_many(resp, t.retry_after, "too many "
+			    "verification links (policy email_verification "
+			    "per_hour, per_day); try again later");
 		else if (t.outcome == RA_CHANGE_MAIL_FAILED) {
 			http_add_header(resp, "Retry-After", "60");
 			rc = ra_problem(resp, 503, "the verification email could "

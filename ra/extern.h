@@ -384,6 +384,17 @@ int	ra_verify_email(struct ra *, const struct http_request *,
 #define RA_LINK_MAIL_FAILED	(-2)
 int	ra_verify_link_send(struct ra *, struct db *, const char *account_id,
 	    const char *to, const char *subject, const char *intro);
+/*
+ * Whether account_id may be mailed one more verification link now:
+ * email_verification.per_hour links an hour and per_day a day, every link
+ * counted (registration, resend, POST /v1/email). The caller holds the
+ * account's row lock (FOR UPDATE) and counts in a statement after it, so
+ * that concurrent requests count one at a time. 1 yes; 0 no, with
+ * *retry_after the seconds until the oldest link counted leaves its window
+ * (the day's when both caps are reached); -1 failure.
+ */
+int	ra_verify_link_quota_locked(struct ra *, struct db *,
+	    const char *account_id, long *retry_after);
 /* POST /v1/verify-email/resend: a new link for the session's account. */
 int	ra_verify_email_resend(struct ra *, const struct http_request *,
 	    struct http_response *);
