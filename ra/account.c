@@ -83,18 +83,36 @@ static const struct db_stmt stmt_stale_otps = {
 	"consumed_at IS NULL AND attempts < max_attempts AND expires_at > now()",
 	1
 };
+/* new_email ($4): NULL, or the address of a pending change (schema/062). */
 static const struct db_stmt stmt_verification_insert = {
 	"ra_register_verification_insert",
-	"INSERT INTO ra_email_verification (account_id, token_sha256, expires_at) "
-	"VALUES ($1, $2::bytea, now() + make_interval(secs => $3::int))",
-	3
+	"INSERT INTO ra_email_verification (account_id, token_sha256, expires_at, "
+	"new_email) VALUES ($1, $2::bytea, now() + make_interval(secs => "
+	"$3::int), $4)",
+	4
+};
+/*
+ * Opening a link: its account is found first and locked, then the link is
+ * claimed (account row first, then its links, as every other path that
+ * touches both: a change request voiding links must not deadlock with it).
+ */
+static const struct db_stmt stmt_verification_find = {
+	"ra_verify_verification_find",
+	"SELECT account_id FROM ra_email_verification WHERE token_sha256 = "
+	"$1::bytea AND used_at IS NULL AND expires_at > now()",
+	1
+};
+static const struct db_stmt stmt_verification_account = {
+	"ra_verify_verification_account",
+	"SELECT email FROM ra_account WHERE id = $1 FOR UPDATE",
+	1
 };
 static const struct db_stmt stmt_verification_claim = {
 	"ra_verify_verification_claim",
 	"UPDATE ra_email_verification SET used_at = now() "
-	"WHERE token_sha256 = $1::bytea AND used_at IS NULL AND expires_at > now() "
-	"RETURNING account_id",
-	1
+	"WHERE token_sha256 = $1::bytea AND account_id = $2 AND used_at IS NULL "
+	"AND expires_at > now() RETURNING id, new_email",
+	2
 };
 static const struct db_stmt stmt_account_verified = {
 	"ra_verify_account_verified",
@@ -172,7 +190,10 @@ static const struct db_stmt stmt_me = {
 	"ra_me_session_account",
 	"SELECT a.id, a.email, a.phone, a.email_verified, a.phone_verified, "
 	"to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-	"to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	"to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	"(SELECT v.new_email FROM ra_email_verification v WHERE v.account_id = "
+	"a.id AND v.new_email IS NOT NULL AND v.used_at IS NULL AND "
+	"v.expires_at > now() ORDER BY v.id DESC LIMIT 1) "
 	"FROM ra_session s JOIN ra_account a ON a.id = s.account_id "
 	"WHERE s.token_sha256 = $1::bytea AND s.revoked_at IS NULL "
 	"AND s.expires_at > now()",
@@ -194,9 +215,9 @@ enum ra_outcome {
 
 int
 ra_verify_link_send(struct ra *ra, struct db *db, const char *account_id,
-    const char *to, const char *subject, const char *intro)
+    const char *to, int change, const char *subject, const char *intro)
 {
-	const char *v[3];
+	const char *v[4];
 	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
 	int rc = -1;
 
@@ -207,6 +228,7 @@ ra_verify_link_send(struct ra *ra, struct db *db, const char *account_id,
 	v[0] = account_id;
 	v[1] = digest;
 	v[2] = ttl;
+	v[3] = change ? to : NULL;
 	if (db_exec_ok(db, &stmt_verification_insert, v) == -1)
 		goto out;
 	if (asprintf(&body, "%sTo verify your email address, open this link "
@@ -404,7 +426,7 @@ ra_register_txn(struct db *db, void *arg)
 	    "ra_account", t->id, details, NULL) == -1)
 		goto out;
 	/* Sent before COMMIT: a failed send leaves no account behind. */
-	if ((k = ra_verify_link_send(t->ra, db, t->id, t->req->email,
+	if ((k = ra_verify_link_send(t->ra, db, t->id, t->req->email, 0,
 	    "Verify your email address", "Welcome. ")) != 0) {
 		if (k == RA_LINK_MAIL_FAILED)
 			t->outcome = RA_MAIL_FAILED;
@@ -486,29 +508,67 @@ out:
 struct ra_verify_txn {
 	char		*digest;
 	const char	*client;
-	enum ra_outcome	 outcome;
+	enum ra_outcome	 outcome;	/* RA_DONE, RA_NOT_FOUND, RA_DUPLICATE */
 	char		 id[24];
+	char		 email[RA_EMAIL_MAX + 1];	/* the account's, now */
 };
 
+/*
+ * Opens a link: the account's own address verified, or its pending change
+ * to the link's new_email made (ra_email_change_complete_locked, change.c).
+ * A change to an address another account holds by now uses the link up
+ * and commits that alone (RA_DUPLICATE, rc 0); one that meets a concurrent
+ * registration of the address on the unique index rolls back (RA_DUPLICATE,
+ * rc -1: the link stays, and fails the same way when opened again).
+ */
 static int
 ra_verify_txn(struct db *db, void *arg)
 {
-	char actor[RA_ACTOR_MAX];
+	char actor[RA_ACTOR_MAX], vid[24];
 	struct ra_verify_txn *t = arg;
-	const char *v[1];
+	const char *v[2];
 	PGresult *res = NULL;
 	json_t *details = NULL;
-	int rc = -1;
+	int rc = -1, k;
 
 	t->outcome = RA_DONE;
 	v[0] = t->digest;
-	if ((res = db_exec(db, &stmt_verification_claim, v, NULL, NULL)) == NULL)
+	if ((res = db_exec(db, &stmt_verification_find, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
 		t->outcome = RA_NOT_FOUND;
 		goto out;
 	}
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	v[0] = t->id;
+	if ((res = db_exec(db, &stmt_verification_account, v, NULL,
+	    NULL)) == NULL || PQntuples(res) != 1)
+		goto out;
+	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	v[0] = t->digest;
+	v[1] = t->id;
+	if ((res = db_exec(db, &stmt_verification_claim, v, NULL,
+	    NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		/* Voided or used while this waited for the account's lock. */
+		t->outcome = RA_NOT_FOUND;
+		goto out;
+	}
+	snprintf(vid, sizeof(vid), "%s", PQgetvalue(res, 0, 0));
+	if (!PQgetisnull(res, 0, 1)) {
+		snprintf(t->email, sizeof(t->email), "%s",
+		    PQgetvalue(res, 0, 1));
+		k = ra_email_change_complete_locked(db, t->id, vid, t->email,
+		    t->client);
+		if (k == RA_EMAIL_CHANGE_TAKEN || k == RA_EMAIL_CHANGE_RACED)
+			t->outcome = RA_DUPLICATE;
+		if (k == 0 || k == RA_EMAIL_CHANGE_TAKEN)
+			rc = 0;		/* TAKEN: the used link commits */
+		goto out;
+	}
 	v[0] = t->id;
 	if (db_exec_ok(db, &stmt_account_verified, v) == -1)
 		goto out;
@@ -525,28 +585,37 @@ out:
 }
 
 /*
- * Uses up the verification token tok: 1 verified (*id set), 0 no pending
- * verification for it (unknown, expired or used), -1 an error.
+ * Uses up the verification token tok: 1 verified (the account's own address,
+ * or a pending change made; *id and email set), 0 no pending verification
+ * for it (unknown, expired or used), 2 a pending change to an address
+ * another account holds by now (nothing changed), -1 an error.
  */
 static int
 ra_verify_email_token(struct ra *ra, const unsigned char tok[RA_TOKEN_BYTES],
-    const char *client, char id[24])
+    const char *client, char id[24], char email[RA_EMAIL_MAX + 1])
 {
 	struct ra_verify_txn t;
-	int rc = -1;
+	int rc = -1, k;
 
 	memset(&t, 0, sizeof(t));
 	if ((t.digest = ra_token_digest(tok)) == NULL)
 		return -1;
 	t.client = client;
-	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_verify_txn,
-	    &t) == -1) {
+	k = db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_verify_txn, &t);
+	if (t.outcome == RA_DUPLICATE) {
+		log_info("verify-email: account %s: the address of its pending "
+		    "change is another account's now; not changed", t.id);
+		rc = 2;
+		goto out;
+	}
+	if (k == -1) {
 		if (t.outcome == RA_NOT_FOUND)
 			rc = 0;
 		goto out;
 	}
 	log_info("verify-email: account %s verified", t.id);
 	snprintf(id, 24, "%s", t.id);
+	snprintf(email, RA_EMAIL_MAX + 1, "%s", t.email);
 	rc = 1;
 out:
 	free(t.digest);
@@ -558,7 +627,7 @@ ra_verify_email(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
 	struct ra_token_req r;
-	char detail[256], id[24];
+	char detail[256], id[24], email[RA_EMAIL_MAX + 1];
 	json_t *o = NULL;
 	int rc = -1, v;
 
@@ -567,13 +636,17 @@ ra_verify_email(struct ra *ra, const struct http_request *req,
 	if (ra_parse_token(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
-	v = ra_verify_email_token(ra, r.token, req->remote_addr, id);
+	v = ra_verify_email_token(ra, r.token, req->remote_addr, id, email);
 	ra_wipe(&r, sizeof(r));
 	if (v == 0)
 		return ra_problem(resp, 404, "no pending verification for this "
 		    "token: unknown, expired or already used");
-	if (v == 1 && (o = json_pack("{s:I, s:b}", "id", (json_int_t)strtoll(id,
-	    NULL, 10), "email_verified", 1)) != NULL)
+	if (v == 2)
+		return ra_problem(resp, 409, "another account holds this "
+		    "email address now; the address was not changed");
+	if (v == 1 && (o = json_pack("{s:I, s:s, s:b}", "id",
+	    (json_int_t)strtoll(id, NULL, 10), "email", email,
+	    "email_verified", 1)) != NULL)
 		rc = http_respond_json(resp, 200, o);
 	json_decref(o);
 	return rc;
@@ -633,7 +706,7 @@ ra_resend_txn(struct db *db, void *arg)
 	    "ra.account.verify_resend", "ra_account", t->account_id, details,
 	    NULL) == -1)
 		goto out;
-	if ((k = ra_verify_link_send(t->ra, db, t->account_id, t->email,
+	if ((k = ra_verify_link_send(t->ra, db, t->account_id, t->email, 0,
 	    "Verify your email address", "A new link, as you asked; links "
 	    "mailed before no longer work.\r\n\r\n")) != 0) {
 		if (k == RA_LINK_MAIL_FAILED)
@@ -669,7 +742,8 @@ ra_verify_email_resend(struct ra *ra, const struct http_request *req,
 		switch (t.outcome) {
 		case RA_ALREADY:
 			return ra_problem(resp, 409, "the email address of this "
-			    "account is verified");
+			    "account is verified (a new link for a pending "
+			    "address change: POST /v1/email again)");
 		case RA_LOCKED:
 			return ra_too_many(resp, t.retry_after, "too many "
 			    "verification links (policy email_verification "
@@ -757,7 +831,7 @@ ra_verify_email_form(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
 	unsigned char tok[RA_TOKEN_BYTES];
-	char text[RA_TOKEN_B64_LEN + 1], id[24];
+	char text[RA_TOKEN_B64_LEN + 1], id[24], email[RA_EMAIL_MAX + 1];
 	int v;
 
 	if (!http_media_type_is(req, "application/x-www-form-urlencoded"))
@@ -767,11 +841,15 @@ ra_verify_email_form(struct ra *ra, const struct http_request *req,
 	    text) == -1)
 		return ra_html(resp, 400, "This verification link is not valid: "
 		    "copy the whole link from the mail.", NULL);
-	v = ra_verify_email_token(ra, tok, req->remote_addr, id);
+	v = ra_verify_email_token(ra, tok, req->remote_addr, id, email);
 	OPENSSL_cleanse(tok, sizeof(tok));
 	OPENSSL_cleanse(text, sizeof(text));
 	if (v == -1)
 		return -1;
+	if (v == 2)
+		return ra_html(resp, 409, "Another account uses this email "
+		    "address now: the address of your account was not "
+		    "changed.", NULL);
 	return v == 1 ? ra_html(resp, 200, "Your email address is verified. "
 	    "You can go back to the app.", NULL) : ra_html(resp, 404, "This "
 	    "link has expired or was already used: ask the app for a new "
@@ -1056,6 +1134,10 @@ ra_me(struct ra *ra, const struct http_request *req,
 	    "phone_verified", strcmp(PQgetvalue(res, 0, 4), "t") == 0,
 	    "created_at", PQgetvalue(res, 0, 5), "session_expires_at",
 	    PQgetvalue(res, 0, 6))) == NULL)
+		goto out;
+	/* The address of a pending change (POST /v1/email), if any. */
+	if (json_object_set_new(o, "pending_email", PQgetisnull(res, 0, 7) ?
+	    json_null() : json_string(PQgetvalue(res, 0, 7))) == -1)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:

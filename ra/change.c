@@ -5,15 +5,16 @@
  *	POST /v1/password	change_password: the current password too;
  *				Argon2id; every other session revoked,
  *				pending password reset tokens voided
- *	POST /v1/email		change_email: the new address is unverified
- *				until the link mailed to it is opened; at
- *				most the email_verification links an hour
- *				and a day
+ *	POST /v1/email		change_email: the new address is pending
+ *				(the account keeps its own) until the link
+ *				mailed to it is opened; at most the
+ *				email_verification links an hour and a day
  *	POST /v1/phone		change_phone: the new number is unverified
  *				until POST /v1/phone/verify
  *
  * Each change, its audit event and its notice to the account's address
- * (the old one for an email change) commit in one transaction; a refused
+ * (the old one for an email change, when its link is opened) commit in one
+ * transaction; a refused
  * request changes nothing but the failure counters (a wrong factor, a wrong
  * current password) and queues no notice. The notice is queued in the mail
  * outbox (ra_mail_queue, schema/033), not sent while the client waits: the
@@ -61,10 +62,15 @@ static const struct db_stmt stmt_pw_sessions = {
 	"RETURNING id",
 	2
 };
-/* The request locks the account first: the link quota counts under it. */
+/*
+ * The request: the account locked first (the link quota counts under it,
+ * as the resend's), then the factor, then whether an account holds the
+ * address (a pending change of another account does not count: it holds
+ * nothing).
+ */
 static const struct db_stmt stmt_email_account = {
 	"ra_email_change_account",
-	"SELECT 1 FROM ra_account WHERE id = $1 FOR UPDATE",
+	"SELECT email, email_verified FROM ra_account WHERE id = $1 FOR UPDATE",
 	1
 };
 static const struct db_stmt stmt_email_taken = {
@@ -72,15 +78,34 @@ static const struct db_stmt stmt_email_taken = {
 	"SELECT 1 FROM ra_account WHERE email = $1",
 	1
 };
-static const struct db_stmt stmt_email_update = {
-	"ra_email_change_update",
-	"UPDATE ra_account a SET email = $2, email_verified = false, "
-	"email_verified_at = NULL FROM (SELECT id, email FROM ra_account "
-	"WHERE id = $1) o WHERE a.id = o.id RETURNING o.email",
-	2
-};
+/* Every live link of the account: a newer request replaces a pending one. */
 static const struct db_stmt stmt_email_supersede = {
 	"ra_email_change_supersede",
+	"UPDATE ra_email_verification SET used_at = now() "
+	"WHERE account_id = $1 AND used_at IS NULL AND expires_at > now()",
+	1
+};
+/*
+ * The link opened (ra_email_change_complete_locked): the account's row is
+ * locked, so no other request of the account runs; whether another account
+ * holds the address by now is checked in a statement of its own (READ
+ * COMMITTED: a registration that committed during the lock wait is seen).
+ */
+static const struct db_stmt stmt_email_complete_taken = {
+	"ra_email_complete_taken",
+	"SELECT 1 FROM ra_account WHERE email = $1 AND id <> $2",
+	2
+};
+static const struct db_stmt stmt_email_complete_update = {
+	"ra_email_complete_update",
+	"UPDATE ra_account a SET email = $2, email_verified = true, "
+	"email_verified_at = now() FROM (SELECT id, email, email_verified "
+	"FROM ra_account WHERE id = $1) o WHERE a.id = o.id "
+	"RETURNING o.email, o.email_verified",
+	2
+};
+static const struct db_stmt stmt_email_complete_links = {
+	"ra_email_complete_links",
 	"UPDATE ra_email_verification SET used_at = now() "
 	"WHERE account_id = $1 AND used_at IS NULL",
 	1
@@ -159,6 +184,7 @@ struct ra_change_txn {
 	struct factor_outcome	 fo;
 	long				 retry_after;
 	long				 revoked;
+	int				 verified;	/* email's */
 	char				 email[RA_EMAIL_MAX + 1];	/* old */
 	char				 hash[256];	/* of the new password */
 };
@@ -210,22 +236,22 @@ ra_change_details(const struct ra_change_txn *t)
 	"do this, contact us at once.\r\n"
 
 /*
- * Queues the notice of an email change to the old address t->email, naming
- * the new one (t->value), in db's transaction. 0 or -1.
+ * Queues the notice of an email change to the old address, naming the new
+ * one, in db's transaction. 0 or -1.
  */
 static int
-ra_email_notice(struct db *db, const struct ra_change_txn *t)
+ra_email_notice(struct db *db, const char *old, const char *new)
 {
 	char *body = NULL;
 	int rc;
 
 	if (asprintf(&body, "The email address of your account was changed to "
 	    "%s.\r\n\r\nIf you did not do this, contact us at once.\r\n",
-	    t->value) == -1) {
+	    new) == -1) {
 		log_err("email: asprintf: out of memory");
 		return -1;
 	}
-	rc = ra_mail_queue(db, t->email, RA_NOTICE_EMAIL_SUBJECT, body);
+	rc = ra_mail_queue(db, old, RA_NOTICE_EMAIL_SUBJECT, body);
 	free(body);
 	return rc;
 }
@@ -394,23 +420,25 @@ out:
 /* --- POST /v1/email ---------------------------------------------------------------- */
 
 /*
- * Under the account's row lock, the link quota first (429: nothing tried,
- * nothing changed, rolled back: the link mailed to the new address and the
- * notice queued to the old one are mail a session could otherwise send
- * without end), then the factor. The new address is set unverified; links,
- * password reset tokens and codes mailed before (to the old address) stop
- * working (marked used, spent), the notice to the old address is queued,
- * and a new link goes to the new address before COMMIT, last: a failed send
- * leaves nothing changed and nothing queued.
+ * The request: nothing of the account changes but its links. Under the
+ * account's row lock, the link quota first (429: nothing tried, nothing
+ * changed, rolled back), then the factor, then the address (409 when an
+ * account holds it, this one included). The links mailed before are voided
+ * (one pending change at a time: a newer request replaces it), the request
+ * audited, and a link carrying the new address mailed to it before COMMIT,
+ * last: a failed send leaves nothing changed. The account keeps its
+ * address, and with it log-in, password reset tokens and email codes, until
+ * the link is opened (ra_email_change_complete_locked).
  */
 static int
 ra_email_txn(struct db *db, void *arg)
 {
 	char actor[RA_ACTOR_MAX];
 	struct ra_change_txn *t = arg;
-	const char *v[2];
-	PGresult *res = NULL, *res2 = NULL;
+	const char *v[1];
+	PGresult *res = NULL;
 	json_t *details = NULL;
+	long voided;
 	int rc = -1, r, k;
 
 	t->outcome = RA_CHANGE_DONE;
@@ -418,6 +446,8 @@ ra_email_txn(struct db *db, void *arg)
 	if ((res = db_exec(db, &stmt_email_account, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
 		goto out;
+	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res, 0, 0));
+	t->verified = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	PQclear(res);
 	res = NULL;
 	if ((k = ra_verify_link_quota_locked(t->ra, db, t->who->account_id,
@@ -437,38 +467,27 @@ ra_email_txn(struct db *db, void *arg)
 		t->outcome = RA_CHANGE_DUPLICATE;	/* roll back: OTP unused */
 		goto out;
 	}
+	PQclear(res);
 	v[0] = t->who->account_id;
-	v[1] = t->value;
-	if ((res2 = db_exec(db, &stmt_email_update, v, NULL, NULL)) == NULL ||
-	    PQntuples(res2) != 1) {
-		/*
-		 * 23505: an account registered with the address (or moved to
-		 * it) after the check above, and committed while this update
-		 * waited on the unique index. As taken: roll back, OTP unused.
-		 */
-		if (strcmp(db_last_sqlstate(db), "23505") == 0)
-			t->outcome = RA_CHANGE_DUPLICATE;
+	if ((res = db_exec(db, &stmt_email_supersede, v, NULL, NULL)) == NULL)
 		goto out;
-	}
-	snprintf(t->email, sizeof(t->email), "%s", PQgetvalue(res2, 0, 0));
-	if (db_exec_ok(db, &stmt_email_supersede, v) == -1 ||
-	    db_exec_ok(db, &stmt_email_resets_void, v) == -1 ||
-	    db_exec_ok(db, &stmt_email_otps_void, v) == -1)
-		goto out;
+	voided = strtol(PQcmdTuples(res), NULL, 10);
 	if ((details = ra_change_details(t)) == NULL ||
-	    json_object_set_new(details, "old_email",
-	    json_string(t->email)) == -1 ||
+	    json_object_set_new(details, "email", json_string(t->email)) == -1 ||
 	    json_object_set_new(details, "new_email",
 	    json_string(t->value)) == -1 ||
-	    json_object_set_new(details, "email_verified",
-	    json_false()) == -1 ||
-	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.account.email_change",
-	    "ra_account", t->who->account_id, details, NULL) == -1 ||
-	    ra_email_notice(db, t) == -1)
+	    json_object_set_new(details, "links_voided",
+	    json_integer(voided)) == -1 ||
+	    audit_append(db, ra_actor(actor, t->who->account_id),
+	    "ra.account.email_change_request", "ra_account", t->who->account_id,
+	    details, NULL) == -1)
 		goto out;
 	if ((k = ra_verify_link_send(t->ra, db, t->who->account_id, t->value,
-	    "Verify your new email address", "The email address of your "
-	    "account was changed to this one. ")) != 0) {
+	    1, "Confirm your new email address", "You asked to change the "
+	    "email address of your account to this one. It changes when you "
+	    "open the link below; until then your account keeps its current "
+	    "address. If you did not ask for this, ignore this mail.\r\n\r\n"))
+	    != 0) {
 		if (k == RA_LINK_MAIL_FAILED)
 			t->outcome = RA_CHANGE_MAIL_FAILED;
 		goto out;
@@ -476,7 +495,6 @@ ra_email_txn(struct db *db, void *arg)
 	rc = 0;
 out:
 	json_decref(details);
-	PQclear(res2);
 	PQclear(res);
 	return rc;
 }
@@ -526,17 +544,98 @@ ra_email_change(struct ra *ra, const struct http_request *req,
 		rc = ra_factor_respond(resp, &t.fo);
 		goto out;
 	}
-	log_info("email: account %s changed its email address (authorized by "
-	    "%s), verification link sent, notice to the old address queued",
-	    who.account_id, t.fo.kind);
-	if ((o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)strtoll(
-	    who.account_id, NULL, 10), "email", r.email, "email_verified",
-	    0)) == NULL)
+	log_info("email: account %s asked to change its email address "
+	    "(authorized by %s), link mailed to the new address", who.account_id,
+	    t.fo.kind);
+	if ((o = json_pack("{s:I, s:s, s:b, s:s, s:I}", "id", (json_int_t)strtoll(
+	    who.account_id, NULL, 10), "email", t.email, "email_verified",
+	    t.verified, "pending_email", r.email, "expires_in",
+	    (json_int_t)ra->policy->verify_ttl_s)) == NULL)
 		goto out;
-	rc = http_respond_json(resp, 200, o);
+	rc = http_respond_json(resp, 202, o);
 out:
 	ra_wipe(&r, sizeof(r));
 	json_decref(o);
+	return rc;
+}
+
+int
+ra_email_change_complete_locked(struct db *db, const char *account_id,
+    const char *verification_id, const char *new_email, const char *client)
+{
+	char actor[RA_ACTOR_MAX], old[RA_EMAIL_MAX + 1];
+	const char *v[2];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	long resets, otps;
+	int rc = -1, was_verified;
+
+	v[0] = new_email;
+	v[1] = account_id;
+	if ((res = db_exec(db, &stmt_email_complete_taken, v, NULL,
+	    NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) > 0) {
+		if ((details = json_pack("{s:s, s:s, s:I, s:s}", "client",
+		    client, "new_email", new_email, "verification_id",
+		    (json_int_t)strtoll(verification_id, NULL, 10), "reason",
+		    "another account holds the address")) == NULL ||
+		    audit_append(db, ra_actor(actor, account_id),
+		    "ra.account.email_change_failed", "ra_account", account_id,
+		    details, NULL) == -1)
+			goto out;
+		rc = RA_EMAIL_CHANGE_TAKEN;
+		goto out;
+	}
+	PQclear(res);
+	v[0] = account_id;
+	v[1] = new_email;
+	if ((res = db_exec(db, &stmt_email_complete_update, v, NULL,
+	    NULL)) == NULL || PQntuples(res) != 1) {
+		/*
+		 * 23505: an account registered with the address after the
+		 * check above, and committed while this update waited on the
+		 * unique index. Roll back; the link stays, and meets the check
+		 * when it is opened again.
+		 */
+		if (res == NULL && strcmp(db_last_sqlstate(db), "23505") == 0)
+			rc = RA_EMAIL_CHANGE_RACED;
+		goto out;
+	}
+	snprintf(old, sizeof(old), "%s", PQgetvalue(res, 0, 0));
+	was_verified = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	PQclear(res);
+	v[0] = account_id;
+	if ((res = db_exec(db, &stmt_email_resets_void, v, NULL, NULL)) == NULL)
+		goto out;
+	resets = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_email_otps_void, v, NULL, NULL)) == NULL)
+		goto out;
+	otps = strtol(PQcmdTuples(res), NULL, 10);
+	if (db_exec_ok(db, &stmt_email_complete_links, v) == -1)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:b, s:I, s:b, s:I, s:I}",
+	    "client", client, "old_email", old, "new_email", new_email,
+	    "old_email_verified", was_verified, "verification_id",
+	    (json_int_t)strtoll(verification_id, NULL, 10), "email_verified",
+	    1, "resets_voided", (json_int_t)resets, "otps_voided",
+	    (json_int_t)otps)) == NULL ||
+	    audit_append(db, ra_actor(actor, account_id),
+	    "ra.account.email_change", "ra_account", account_id, details,
+	    NULL) == -1)
+		goto out;
+	/*
+	 * The notice goes to the old address when it was verified: an address
+	 * never verified (a registration's typo, someone else's) has no
+	 * proven owner to tell, and should not learn the new one.
+	 */
+	if (was_verified && ra_email_notice(db, old, new_email) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
 	return rc;
 }
 

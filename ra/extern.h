@@ -377,13 +377,15 @@ int	ra_verify_email(struct ra *, const struct http_request *,
 /*
  * A new email verification link for account_id, stored as its SHA-256
  * (email_verification.ttl_seconds) and mailed to `to` with subject, intro
- * before the link: inside the caller's transaction, before its COMMIT. 0;
- * RA_LINK_MAIL_FAILED when the mail could not be sent; -1 on any other
- * failure. The token is wiped.
+ * before the link: inside the caller's transaction, before its COMMIT.
+ * change 0: the link verifies the account's own address (`to`); 1: it
+ * completes a pending change of the account's address to `to` (stored as
+ * the link's new_email, schema/062). 0; RA_LINK_MAIL_FAILED when the mail
+ * could not be sent; -1 on any other failure. The token is wiped.
  */
 #define RA_LINK_MAIL_FAILED	(-2)
 int	ra_verify_link_send(struct ra *, struct db *, const char *account_id,
-	    const char *to, const char *subject, const char *intro);
+	    const char *to, int change, const char *subject, const char *intro);
 /*
  * Whether account_id may be mailed one more verification link now:
  * email_verification.per_hour links an hour and per_day a day, every link
@@ -1138,6 +1140,23 @@ int	ra_password_change(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_email_change(struct ra *, const struct http_request *,
 	    struct http_response *);
+/*
+ * Completes the pending change of account_id's address to new_email when
+ * its link (ra_email_verification verification_id, just claimed) is
+ * opened, in the caller's transaction, the account's row locked: the
+ * address becomes the account's, verified; password reset tokens and live
+ * email codes (sent to the old address) are voided, the notice to the old
+ * address queued, ra.account.email_change audited. 0 done;
+ * RA_EMAIL_CHANGE_TAKEN another account holds new_email (audited
+ * ra.account.email_change_failed, nothing else changed: commit);
+ * RA_EMAIL_CHANGE_RACED another account took it while this waited on the
+ * unique index (23505: roll back); -1 failure.
+ */
+#define RA_EMAIL_CHANGE_TAKEN	1
+#define RA_EMAIL_CHANGE_RACED	(-2)
+int	ra_email_change_complete_locked(struct db *, const char *account_id,
+	    const char *verification_id, const char *new_email,
+	    const char *client);
 int	ra_phone_change(struct ra *, const struct http_request *,
 	    struct http_response *);
 

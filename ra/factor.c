@@ -17,7 +17,8 @@
  * sent otp.per_hour of them. Wrong factors in a row (codes, PINs, TOTP
  * codes) lock the account's factors (factor_lockout.*) with back-off. The
  * TOTP branch is lib/factor.c factor_totp_sealed_match. An email OTP goes only to a
- * verified address (after POST /v1/email the new one is not, yet).
+ * verified address: the account's own (POST /v1/email keeps it until the
+ * new address's link is opened, and the new one is verified then).
  */
 #include <errno.h>
 #include <stdio.h>
