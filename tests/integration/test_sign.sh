@@ -775,7 +775,17 @@ rreq POST /v1/pin '{"pin":"513829","factor":{"type":"pin","pin":"000001"}}' "$to
 	fail "a wrong PIN at the RA: ra.factor.failed $(factor_event ra.factor.failed "$aB")"
 [ "$(q "SELECT factor_failures || '/' || sign_factor_failures FROM ra_account WHERE id = $aB")" = "1/$((f0 + 5))" ] ||
 	fail "a wrong PIN at the RA: counts $(q "SELECT factor_failures || '/' || sign_factor_failures FROM ra_account WHERE id = $aB")"
-q "UPDATE ra_account SET sign_factor_failures = 0, sign_factor_locked_until = NULL WHERE id = $aB" >/dev/null
+# A sign code goes by signing's lock, not the RA's: none is sent while
+# signing is locked (it could not be used), one is while only the RA's is.
+n0=$(q "SELECT count(*) FROM ra_otp WHERE account_id = $aB")
+rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"credential_id\":\"$credB\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tokB"
+[ "$code" = 429 ] && jq -r .detail "$tmp/out" | grep -q 'signing with this account is locked' ||
+	fail "a sign code while signing is locked: $code $(cat "$tmp/out")"
+[ "$(q "SELECT count(*) FROM ra_otp WHERE account_id = $aB")" = "$n0" ] || fail "a sign code was stored while signing is locked"
+q "UPDATE ra_account SET sign_factor_failures = 0, sign_factor_locked_until = NULL,
+    factor_locked_until = now() + interval '10 minutes' WHERE id = $aB" >/dev/null
+sign_otp "$tokB" "$credB"
+q "UPDATE ra_account SET factor_locked_until = NULL WHERE id = $aB" >/dev/null
 authorize "$credB" "$H" $SHA256 '"PIN":"513829"'
 expect 200 - "B's PIN after the lock is lifted"
 sadB=$SAD
