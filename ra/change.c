@@ -110,6 +110,14 @@ static const struct db_stmt stmt_email_complete_links = {
 	"WHERE account_id = $1 AND used_at IS NULL",
 	1
 };
+/* The account's pending address changes (ra_email_pending_void). */
+static const struct db_stmt stmt_email_pending_void = {
+	"ra_email_pending_void",
+	"UPDATE ra_email_verification SET used_at = now() "
+	"WHERE account_id = $1 AND new_email IS NOT NULL AND used_at IS NULL "
+	"AND expires_at > now()",
+	1
+};
 /* Password reset tokens mailed to the old address (reset.c, schema/045). */
 static const struct db_stmt stmt_email_resets_void = {
 	"ra_email_change_resets_void",
@@ -266,7 +274,8 @@ ra_email_notice(struct db *db, const char *old, const char *new)
  * both passed, in the transaction (as ra_pin_txn, factor.c): a locked
  * account, a wrong current password or a refused factor costs no Argon2id
  * of the new one. The hash survives a retry of the transaction. Pending
- * password reset tokens are voided with the change, and its notice queued.
+ * password reset tokens and address changes are voided with the change,
+ * and its notice queued.
  */
 static int
 ra_password_txn(struct db *db, void *arg)
@@ -277,7 +286,7 @@ ra_password_txn(struct db *db, void *arg)
 	char failed_s[24], lock_s[24];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
-	long failed, lock;
+	long failed, lock, pending;
 	int rc = -1, r;
 
 	t->outcome = RA_CHANGE_DONE;
@@ -336,9 +345,12 @@ ra_password_txn(struct db *db, void *arg)
 		goto out;
 	t->revoked = PQntuples(res2);
 	PQclear(res2);
-	if ((res2 = db_exec(db, &stmt_pw_resets_void, v, NULL, NULL)) == NULL)
+	if ((res2 = db_exec(db, &stmt_pw_resets_void, v, NULL, NULL)) == NULL ||
+	    (pending = ra_email_pending_void(db, t->who->account_id)) == -1)
 		goto out;
 	if ((details = ra_change_details(t)) == NULL ||
+	    json_object_set_new(details, "email_changes_voided",
+	    json_integer(pending)) == -1 ||
 	    json_object_set_new(details, "sessions_revoked",
 	    json_integer(t->revoked)) == -1 ||
 	    json_object_set_new(details, "resets_voided", json_integer(strtol(
@@ -354,6 +366,20 @@ out:
 	PQclear(res2);
 	PQclear(res);
 	return rc;
+}
+
+long
+ra_email_pending_void(struct db *db, const char *account_id)
+{
+	const char *v[1] = { account_id };
+	PGresult *res;
+	long n;
+
+	if ((res = db_exec(db, &stmt_email_pending_void, v, NULL, NULL)) == NULL)
+		return -1;
+	n = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return n;
 }
 
 int

@@ -1157,6 +1157,13 @@ int	ra_email_change(struct ra *, const struct http_request *,
 int	ra_email_change_complete_locked(struct db *, const char *account_id,
 	    const char *verification_id, const char *new_email,
 	    const char *client);
+/*
+ * Voids the account's pending address changes (their links, schema/062),
+ * in the caller's transaction: a new password, set by the owner or by a
+ * reset, must not leave an intruder's change waiting to complete. How
+ * many, or -1.
+ */
+long	ra_email_pending_void(struct db *, const char *account_id);
 int	ra_phone_change(struct ra *, const struct http_request *,
 	    struct http_response *);
 

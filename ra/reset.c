@@ -622,7 +622,8 @@ ra_reset_notice(struct db *db, const struct ra_reset_txn *t)
  * every factor); none given is refused when the account holds one (401)
  * or can sign (409). Then the Argon2id hash of the new password, kept
  * across a retried transaction, the password, every session revoked, every
- * token of the account used up, the audit event and the notice.
+ * token of the account used up, its pending address changes voided
+ * (ra_email_pending_void), the audit event and the notice.
  */
 static int
 ra_reset_txn(struct db *db, void *arg)
@@ -632,6 +633,7 @@ ra_reset_txn(struct db *db, void *arg)
 	const char *v[2];
 	PGresult *res = NULL;
 	json_t *details = NULL;
+	long pending;
 	int rc = -1;
 
 	t->outcome = RA_RESET_DONE;
@@ -663,10 +665,12 @@ ra_reset_txn(struct db *db, void *arg)
 	if ((res = db_exec(db, &stmt_reset_sessions, v, NULL, NULL)) == NULL)
 		goto out;
 	t->revoked = PQntuples(res);
-	if (db_exec_ok(db, &stmt_reset_use, v) == -1)
+	if (db_exec_ok(db, &stmt_reset_use, v) == -1 ||
+	    (pending = ra_email_pending_void(db, t->account_id)) == -1)
 		goto out;
-	if ((details = json_pack("{s:s, s:I, s:s, s:b}", "client", t->client,
-	    "sessions_revoked", (json_int_t)t->revoked, "factor",
+	if ((details = json_pack("{s:s, s:I, s:I, s:s, s:b}", "client",
+	    t->client, "sessions_revoked", (json_int_t)t->revoked,
+	    "email_changes_voided", (json_int_t)pending, "factor",
 	    t->req->has_factor ? t->fo.kind : "none", "sms_code",
 	    t->req->has_factor && strcmp(t->fo.kind, "otp") == 0)) == NULL ||
 	    (t->fo.otp_id > 0 && json_object_set_new(details, "otp_id",

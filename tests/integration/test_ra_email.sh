@@ -235,6 +235,54 @@ expect 201 "an email code after the change"
 grep -q '^To: <nina.new@mail-change.example>' "$(ls -t "$mail"/*.eml | sed -n 1p)" || fail "the email code did not go to the new address"
 note "normal path: pending (log-in, codes, resets by the old address), a second request replaces the first, the link makes the change (resets and codes void, notice to the old address, sessions kept): ok"
 
+# --- a new password voids a pending change ---------------------------------------------------
+# Whoever held the session (and the PIN) asked for their own address; the
+# owner changes the password, or resets it: the change must not complete.
+account owner@mail-change.example +6281277771006
+o=$aid
+change intruder@mail-change.example
+expect 202 "an intruder's change"
+intr=$(confirm_link intruder@mail-change.example)
+secrets+=("$intr")
+req POST /v1/password "{\"current_password\":\"$pw\",\"new_password\":\"Owner-New-Pass9\",\"factor\":$(pinf)}"
+expect 200 "the owner's new password"
+[ "$(q "SELECT details->>'email_changes_voided' FROM audit_event WHERE action = 'ra.account.password_change'
+	AND object_id = '$o' ORDER BY id DESC LIMIT 1")" = 1 ] || fail "the password change does not say it voided the change"
+tok=
+refuse 404 "the intruder's link after a new password" POST /v1/verify-email "{\"token\":\"$intr\"}"
+account_is "$o" owner@mail-change.example/true
+# The same through a password reset (the mailed token and the PIN).
+pw_was=$pw
+pw=Owner-New-Pass9
+login owner@mail-change.example
+expect 200 "log-in with the new password"
+tok=$(jq -r .token "$tmp/out")
+secrets+=("$tok")
+change intruder2@mail-change.example
+expect 202 "an intruder's second change"
+intr=$(confirm_link intruder2@mail-change.example)
+secrets+=("$intr")
+tok=
+req POST /v1/password/forgot '{"email":"owner@mail-change.example"}'
+expect 202 "forgot"
+for _ in $(seq 100); do
+	[ "$(q "SELECT count(*) FROM ra_mail_outbox WHERE recipient = 'owner@mail-change.example'
+	    AND subject = 'Reset your password' AND sent_at IS NULL")" = 0 ] && break
+	sleep 0.1
+done
+f=$(grep -l -- "^To: <owner@mail-change.example>" "$mail"/*.eml | xargs grep -l 'Subject: Reset your password' | xargs ls -t | sed -n 1p)
+rt=$(tr -d '\r' <"$f" | sed -n 's/^    \([A-Za-z0-9_-]\{43\}\)$/\1/p' | sed -n 1p)
+secrets+=("$rt")
+req POST /v1/password/reset "{\"token\":\"$rt\",\"new_password\":\"Owner-Reset-Pass9\",\"factor\":$(pinf)}"
+expect 200 "the owner's reset"
+[ "$(q "SELECT details->>'email_changes_voided' FROM audit_event WHERE action = 'ra.account.password_reset'
+	AND object_id = '$o'")" = 1 ] || fail "the reset does not say it voided the change"
+refuse 404 "the intruder's link after a reset" POST /v1/verify-email "{\"token\":\"$intr\"}"
+account_is "$o" owner@mail-change.example/true
+pw=$pw_was
+secrets+=(Owner-New-Pass9 Owner-Reset-Pass9)
+note "a new password, by the owner or by a reset, voids a pending address change (its link 404, audited email_changes_voided): ok"
+
 # --- the link quota ---------------------------------------------------------------------------
 account rate@mail-change.example +6281277771005
 r=$aid
