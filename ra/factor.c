@@ -362,24 +362,29 @@ ra_otp_deliver(struct ra *ra, const struct ra_otp_issue *t, const char *email,
 {
 	char text[1024], what[512], ref[FACTOR_BINDING_REF_SIZE];
 	long min = (ra->policy->otp_ttl_s + 59) / 60;
-	int rc;
+	size_t slen = strlen(t->cred.serial);
+	int sms = strcmp(t->channel, "sms") == 0, rc;
 
 	/*
 	 * A sign code names its documents (count and reference), which the
 	 * subscriber compares with what the application shows beside them,
 	 * and the key it lets them be signed with (schema/061): which kind of
-	 * credential, whose name, which certificate.
+	 * credential, whose name, which certificate — in an SMS by the
+	 * serial's last four digits (enough to tell a rekeyed certificate of
+	 * the same name; the whole serial, up to 40 digits, would split the
+	 * message into several parts), in a mail whole.
 	 */
 	if (t->binding != NULL) {
 		factor_binding_ref(t->binding, ref);
 		snprintf(what, sizeof(what), "signing %u document(s), ref %s, "
-		    "with your %s%s%s%s (serial %s)", t->documents, ref,
+		    "with your %s%s%s%s (serial %s%s)", t->documents, ref,
 		    t->cred.kind, t->cred.name[0] != '\0' ? " \"" : "",
 		    t->cred.name, t->cred.name[0] != '\0' ? "\"" : "",
-		    t->cred.serial);
+		    sms && slen > 4 ? "ending " : "",
+		    sms && slen > 4 ? t->cred.serial + slen - 4 : t->cred.serial);
 	} else
 		snprintf(what, sizeof(what), "%s", t->purpose);
-	if (strcmp(t->channel, "sms") == 0) {
+	if (sms) {
 		snprintf(text, sizeof(text), "PKI RA code %s for %s, valid %ld "
 		    "min. Never share it.", code, what, min);
 		rc = ra_sms_send(ra->sms, phone, text);

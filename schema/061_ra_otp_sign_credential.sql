@@ -20,16 +20,20 @@ ALTER TABLE ra_otp
 -- which the SAM no longer computes) and can no longer be used: they are
 -- made dead now, as max_attempts wrong codes would and as schema/060 did
 -- with unbound ones, so that every live sign code names its credential.
--- At most otp.ttl_seconds of codes; the subscriber asks again. Each one is
--- audited (ra.otp.void), in this migration's transaction.
+-- At most otp.ttl_seconds of codes; the subscriber asks again. Each one
+-- still live (not expired) is audited (ra.otp.void), in this migration's
+-- transaction; expired ones, which could authorize nothing, are only made
+-- dead for the constraint below (an old table may hold thousands).
 DO $void$
 DECLARE
 	v record;
 BEGIN
 	FOR v IN UPDATE ra_otp SET attempts = max_attempts
 	    WHERE purpose = 'sign' AND consumed_at IS NULL AND
-	    attempts < max_attempts RETURNING id, account_id
+	    attempts < max_attempts
+	    RETURNING id, account_id, expires_at > now() AS live
 	LOOP
+		CONTINUE WHEN NOT v.live;
 		PERFORM audit_append('migration:061', 'ra.otp.void', 'ra_otp',
 		    v.id::text, jsonb_build_object('account_id',
 		    v.account_id::text, 'purpose', 'sign', 'reason',

@@ -135,10 +135,12 @@ struct tsa_recorder {
 	 * The spill file (-1: none). The thread reads and writes it; the
 	 * keeper and tsa_recorder_stop append to it, each once file_busy is
 	 * 0. Whoever does I/O without the lock sets file_busy (under the
-	 * lock) first, and waits for it to be 0 before. [header, done): in PG. [done, loaded):
-	 * spill_queued records in the queue (and malformed lines). [loaded,
-	 * app): only in the file. [app, end): appended when stopping, app_queued
-	 * of them in the queue, those before app_done committed (app 0: none).
+	 * lock) first, and waits for it to be 0 before. [header, done): in
+	 * PG. [done, loaded): spill_queued records in the queue (and
+	 * malformed lines). [loaded, app): only in the file. [app, end):
+	 * appended by the keeper while the database did not take them and
+	 * by the stop, app_queued of them in the queue, those before
+	 * app_done committed (app 0: none).
 	 */
 	int			 spill_fd;
 	int			 file_busy;
@@ -1027,8 +1029,10 @@ rec_spill_sync_locked(struct tsa_recorder *r)
  * written twice; they join the appended region, the file's last (made by
  * the first such append). The header is left as it is: nothing more is
  * in PG. Lock held and file_busy 0 on entry and return; with unlocked
- * (the keeper, so that requests do not wait on the disk) the lock is
- * released for the fdatasync, file_busy set meanwhile: nothing else
+ * (the keeper) the lock is released for the fdatasync, the slow part,
+ * file_busy set meanwhile (the lines themselves are written to the page
+ * cache under the lock: requests wait on the disk only when writing to
+ * its cache blocks, as on a throttled disk): nothing else
  * touches the file nor the marks then (the thread commits only once
  * file_busy is 0 again; requests only push unmarked records). Adds their
  * number to *n. 0, or -1 (errno) when they could not be kept: then they
@@ -1099,8 +1103,11 @@ rec_spill_fresh_locked(struct tsa_recorder *r, size_t *n, int unlocked)
 	rc = 0;
 out:
 	saved = errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -1;
+	/*
+	 * Its error is ignored: the lines went through spill_fd (fflush,
+	 * fdatasync), and f only closes a dup of it.
+	 */
+	(void)fclose(f);
 	if (rc == -1) {
 		for (i = 0; i < r->count; i++) {
 			slot = (r->head + i) % r->cap;
@@ -1140,7 +1147,8 @@ rec_spill_final_locked(struct tsa_recorder *r)
 			log_warn("tsa: recorder: spill file header: %s (records "
 			    "already written may be replayed)", strerror(errno));
 		log_warn("tsa: recorder: %zu record(s) kept in the spill file for "
-		    "the next start (%zu written at this shutdown, %zu loaded "
+		    "the next start (%zu appended to it, by the keeper or at this "
+		    "shutdown, %zu loaded "
 		    "from it)", r->count, r->app_queued, r->spill_queued);
 	}
 	r->count = 0;

@@ -132,7 +132,7 @@ sign_otp() {
 	[ "$(jq -r .credential.id "$tmp/out")/$serial/$name" = \
 	  "$2/$(q "SELECT serial FROM certificate WHERE id = $2")/$(q "SELECT substring(subject FROM 'CN=([^,]*)') FROM certificate WHERE id = $2")" ] ||
 		fail "otp sign: credential $(jq -c .credential "$tmp/out") for credential $2"
-	grep -qF "for signing $n document(s), ref $ref, with your $kind \"$name\" (serial $serial)," "$(ls -t "$sms"/* | head -n1)" ||
+	grep -qF "for signing $n document(s), ref $ref, with your $kind \"$name\" (serial ending ${serial: -4})," "$(ls -t "$sms"/* | head -n1)" ||
 		fail "the sign OTP's SMS does not name its $n document(s), ref $ref and $kind $name ($serial): $(cat "$(ls -t "$sms"/* | head -n1)")"
 	[ "$(q "SELECT credential_id FROM ra_otp WHERE id = $oid")" = "$2" ] || fail "otp sign: the row does not keep credential $2"
 	ocode=$(sms_code)
@@ -495,7 +495,7 @@ note "RSA-2048: PKCS#1 v1.5 (SHA-256, OTP) and PSS (SHA-384, bulk of 2) verified
 # signs with a code of its own, and the first code still serves its own key.
 hashes sha256 1
 sign_otp "$tokA" "$credEC"
-grep -qF 'with your personal certificate "Ayu Lestari" (serial ' "$(ls -t "$sms"/* | head -n1)" ||
+grep -qF 'with your personal certificate "Ayu Lestari" (serial ending ' "$(ls -t "$sms"/* | head -n1)" ||
 	fail "the personal key's sign OTP does not say which key: $(cat "$(ls -t "$sms"/* | head -n1)")"
 oidEC=$oid
 codeEC=$ocode
@@ -519,7 +519,7 @@ unchanged "the personal key's sign OTP on the employee's key"
 authorize_refused "the personal key's sign OTP on the employee's key" "$n0" "$credRSA" otp "another credential" "$codeEC"
 # The e-seal with a code of its own, for the same document.
 sign_otp "$tokA" "$credSeal"
-grep -qF 'with your e-seal "Contoh Invoices" (serial ' "$(ls -t "$sms"/* | head -n1)" ||
+grep -qF 'with your e-seal "Contoh Invoices" (serial ending ' "$(ls -t "$sms"/* | head -n1)" ||
 	fail "the e-seal's sign OTP does not say which key: $(cat "$(ls -t "$sms"/* | head -n1)")"
 [ "$(q "SELECT a.binding <> b.binding FROM ra_otp a, ra_otp b WHERE a.id = $oid AND b.id = $oidEC")" = t ] ||
 	fail "the same documents for two credentials have one binding"
