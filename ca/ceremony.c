@@ -279,8 +279,8 @@ ceremony_init(const struct config *cfg, const char *actor)
 	/* Everything that can fail without touching the HSM fails first. */
 	for (i = 0; i < M_COUNT; i++) {
 		m = &c.m[i];
-		if ((m->prof = profile_load(policy_dir, m->profile, cfg, err,
-		    sizeof(err))) == NULL) {
+		if ((m->prof = profile_load(policy_dir, m->profile,
+		    c.m[m->issuer].name, cfg, err, sizeof(err))) == NULL) {
 			log_err("%s", err);
 			goto out;
 		}
@@ -558,7 +558,7 @@ ceremony_next(const struct config *cfg, const char *actor,
 	else
 		snprintf(r.label, sizeof(r.label), "%s-%d", kind->role, n);
 	if ((prof = profile_load(config_get(cfg, "pki.policy_dir", "policy"),
-	    kind->profile, cfg, err, sizeof(err))) == NULL) {
+	    kind->profile, r.issuer.name, cfg, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		goto out;
 	}

@@ -253,7 +253,7 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		goto out;
 	}
 	if ((prof = profile_load(config_get(cfg, "pki.policy_dir", "policy"),
-	    profile_name, cfg, err, sizeof(err))) == NULL) {
+	    profile_name, issuer_name, cfg, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		goto out;
 	}

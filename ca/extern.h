@@ -31,10 +31,17 @@ struct profile;
 
 /*
  * Loads policy_dir/profiles/<name>.cnf, expanding ${urls::X} from cfg's
- * [urls] section. NULL with a message in err. Free with profile_free().
+ * [urls] section and ${issuer::name} from issuer, the name
+ * (ca_certificate.name) of the CA that signs with it: the profiles' CRL,
+ * delta CRL and caIssuers URLs are ${urls::crl_base}/${issuer::name}.crl
+ * and so on. issuer must pass profile_issuer_name_ok(). NULL with a
+ * message in err. Free with profile_free().
  */
 struct profile	*profile_load(const char *policy_dir, const char *name,
-		    const struct config *cfg, char *err, size_t errlen);
+		    const char *issuer, const struct config *cfg, char *err,
+		    size_t errlen);
+/* 1 when name may be an issuer's name in profiles and URLs, else 0. */
+int		 profile_issuer_name_ok(const char *name);
 void		 profile_free(struct profile *);
 const char	*profile_keytype(const struct profile *);
 const char	*profile_digest(const struct profile *);

@@ -102,18 +102,47 @@ profile_number(struct profile *p, const char *key, long min, long max, long *out
 }
 
 /*
- * The [ urls ] section prepended to every profile, from pki.conf's [urls].
- * Values are checked: a newline or '$' would inject configuration.
+ * An issuer's name as the profiles use it, ${issuer::name}: the path of its
+ * CRLs and certificate under ${urls::crl_base} (crl/README.md). 1 to 31
+ * characters of [A-Za-z0-9._-], not starting with '.' or '-': nothing a URL
+ * path or OpenSSL's configuration syntax would read otherwise.
+ */
+int
+profile_issuer_name_ok(const char *name)
+{
+	size_t i, n;
+
+	if (name == NULL || (n = strlen(name)) == 0 || n > 31 ||
+	    name[0] == '.' || name[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '.' &&
+		    name[i] != '_' && name[i] != '-')
+			return 0;
+	return 1;
+}
+
+/*
+ * The [ issuer ] and [ urls ] sections prepended to every profile: the
+ * issuer's name, and pki.conf's [urls]. Values are checked: a newline or
+ * '$' would inject configuration.
  */
 static int
-profile_urls_section(const struct config *cfg, char *out, size_t outlen,
-    char *err, size_t errlen)
+profile_urls_section(const struct config *cfg, const char *issuer, char *out,
+    size_t outlen, char *err, size_t errlen)
 {
 	char key[32];
 	size_t i, off;
 	const char *v;
 
-	off = (size_t)snprintf(out, outlen, "[ urls ]\n");
+	if (!profile_issuer_name_ok(issuer)) {
+		snprintf(err, errlen, "issuer name \"%s\" not allowed (1 to 31 "
+		    "characters of A-Z a-z 0-9 . _ -)", issuer != NULL ? issuer :
+		    "");
+		return -1;
+	}
+	off = (size_t)snprintf(out, outlen, "[ issuer ]\nname = %s\n[ urls ]\n",
+	    issuer);
 	for (i = 0; i < sizeof(profile_urls) / sizeof(profile_urls[0]); i++) {
 		snprintf(key, sizeof(key), "urls.%s", profile_urls[i]);
 		v = config_get(cfg, key, "");
@@ -133,14 +162,14 @@ profile_urls_section(const struct config *cfg, char *out, size_t outlen,
 }
 
 struct profile *
-profile_load(const char *policy_dir, const char *name, const struct config *cfg,
-    char *err, size_t errlen)
+profile_load(const char *policy_dir, const char *name, const char *issuer,
+    const struct config *cfg, char *err, size_t errlen)
 {
 	struct profile *p = NULL, *ret = NULL;
 	char path[PATH_MAX], ferr[PATH_MAX + 64], *text = NULL;
 	unsigned char *file = NULL;
 	size_t off, n;
-	long eline = -1;
+	long eline = -1, prefix_lines;
 	BIO *bio = NULL;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -152,9 +181,12 @@ profile_load(const char *policy_dir, const char *name, const struct config *cfg,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (profile_urls_section(cfg, text, PROFILE_MAX_BYTES, err, errlen) == -1)
+	if (profile_urls_section(cfg, issuer, text, PROFILE_MAX_BYTES, err,
+	    errlen) == -1)
 		goto out;
 	off = strlen(text);
+	for (n = 0, prefix_lines = 0; n < off; n++)
+		prefix_lines += text[n] == '\n';
 	snprintf(path, sizeof(path), "%s/profiles/%s.cnf", policy_dir, name);
 	if (file_read_capped(path, PROFILE_MAX_BYTES - off, &file, &n, ferr,
 	    sizeof(ferr)) == -1) {
@@ -168,9 +200,9 @@ profile_load(const char *policy_dir, const char *name, const struct config *cfg,
 		goto out;
 	}
 	if (NCONF_load_bio(p->conf, bio, &eline) <= 0) {
-		/* eline counts our prepended [urls] lines too. */
+		/* eline counts our prepended [issuer] and [urls] lines too. */
 		profile_err(err, errlen, "profile %s: syntax error near line %ld",
-		    path, eline - 6);
+		    path, eline - prefix_lines);
 		goto out;
 	}
 	if (profile_string(p, "key_type", p->keytype, sizeof(p->keytype), err, errlen) == -1 ||

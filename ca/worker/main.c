@@ -101,8 +101,9 @@ cad_load_profiles(struct cad *c)
 			log_err("cad.profiles: more than %d", CAD_MAX_PROFILES);
 			return -1;
 		}
-		if ((c->profiles[c->nprofiles] = profile_load(dir, p, c->cfg,
-		    err, sizeof(err))) == NULL) {
+		if ((c->profiles[c->nprofiles] = profile_load(dir, p,
+		    config_get(c->cfg, "cad.issuer", "issuing"), c->cfg, err,
+		    sizeof(err))) == NULL) {
 			log_err("%s", err);
 			return -1;
 		}

@@ -223,7 +223,7 @@ lint_edited(struct lint_fixture *f, const char *name, const char *subject_json,
 	X509 *issuer, *x;
 	int rc;
 
-	p = profile_load(f->dir, name, f->cfg, err, errlen);
+	p = profile_load(f->dir, name, "issuing", f->cfg, err, errlen);
 	if (p == NULL)
 		fail_msg("profile_load %s: %s", name, err);
 	subject = cad_subject(p, subject_json, err, errlen);
@@ -261,7 +261,7 @@ subject_of(struct lint_fixture *f, const char *name, const char *subject_json,
 	struct profile *p;
 	X509_NAME *subject;
 
-	p = profile_load(f->dir, name, f->cfg, err, errlen);
+	p = profile_load(f->dir, name, "issuing", f->cfg, err, errlen);
 	if (p == NULL)
 		fail_msg("profile_load %s: %s", name, err);
 	subject = cad_subject(p, subject_json, err, errlen);
@@ -394,7 +394,7 @@ test_email_needs_san(void **state)
 	if (lint_of(f, "personal", person_mail, 3 * 365 * DAY, err,
 	    sizeof(err)) != 0)
 		fail_msg("personal with emailAddress refused: %s", err);
-	p = profile_load(f->dir, "personal", f->cfg, err, sizeof(err));
+	p = profile_load(f->dir, "personal", "issuing", f->cfg, err, sizeof(err));
 	assert_non_null(p);
 	issuer = make_issuer(f, 3 * 365 * DAY);
 	subject = cad_subject(p, person_mail, err, sizeof(err));
@@ -816,7 +816,7 @@ clamp_setup(struct lint_fixture *f, struct profile **p, X509_NAME **subject,
 	char err[512];
 
 	put_profile(f, "personal", NULL, NULL);
-	*p = profile_load(f->dir, "personal", f->cfg, err, sizeof(err));
+	*p = profile_load(f->dir, "personal", "issuing", f->cfg, err, sizeof(err));
 	assert_non_null(*p);
 	*subject = cad_subject(*p, PERSON, err, sizeof(err));
 	assert_non_null(*subject);
@@ -1026,7 +1026,7 @@ profile_check_of(struct lint_fixture *f, const struct config *cfg,
 	X509 *issuer;
 	int rc;
 
-	p = profile_load(f->dir, name, cfg, err, errlen);
+	p = profile_load(f->dir, name, "issuing", cfg, err, errlen);
 	if (p == NULL)
 		fail_msg("profile_load %s: %s", name, err);
 	issuer = make_issuer(f, 5 * 365 * DAY);
