@@ -410,15 +410,28 @@ struct next_kind {
 	int		 purpose;
 	int		 named_after_issuer;	/* CN: the issuer's, as the ceremony */
 	const char	*daemon;
+	/* The issuer's role; NULL: root or issuing. */
+	const char	*issuer_role;
+	/*
+	 * 1: a CA (`pkictl ca issuing`): published to LDAP as cACertificate,
+	 * its CN numbered (ceremony_numbered_subject), checked as a CA.
+	 */
+	int		 is_ca;
 };
 
 static const struct next_kind next_responder = { "responder", "responder",
-	"ocsp", "ocsp", "ocsp-responder", X509_PURPOSE_OCSP_HELPER, 1, "ocspd" };
+	"ocsp", "ocsp", "ocsp-responder", X509_PURPOSE_OCSP_HELPER, 1, "ocspd",
+	NULL, 0 };
 static const struct next_kind next_tsa = { "tsa", "TSA", "tsa", "tsa", "tsa",
-	X509_PURPOSE_TIMESTAMP_SIGN, 0, "tsad" };
+	X509_PURPOSE_TIMESTAMP_SIGN, 0, "tsad", "issuing", 0 };
+static const struct next_kind next_issuing = { "issuing", "issuing CA",
+	"issuing", "ca", "issuing-ca", X509_PURPOSE_ANY, 0,
+	"cad (with cad.issuer naming it), crld and ocspd (once it has a "
+	"responder: `pkictl ca responder --issuer NAME`)", "root", 1 };
 
 struct next_cert {
 	const struct next_kind	*kind;
+	const struct config	*cfg;
 	const char		*actor;
 	struct cadb_ca		 issuer;
 	const char		*token;		/* where the new key goes */
@@ -445,6 +458,10 @@ next_record(struct db *db, void *arg)
 	    r->cert, &issued_id) == -1 ||
 	    (serial = certstore_serial_hex(r->cert)) == NULL)
 		goto out;
+	/* A CA's certificate goes to its directory entry, as the ceremony's. */
+	if (r->kind->is_ca && certstore_queue_ldap(db, r->cfg, r->actor,
+	    r->cert, "cACertificate;binary") == -1)
+		goto out;
 	/* The key is named the same (its ca.key.generate event says so). */
 	snprintf(action, sizeof(action), "ca.%s", r->kind->command);
 	if ((details = json_pack("{s:s, s:s, s:s}", "issuer", r->issuer.name,
@@ -457,13 +474,17 @@ out:
 	return rc;
 }
 
-/* The next free number of the role's (and issuer's) certificates; -1 on error. */
+/*
+ * The next free number of the role's certificates: of the issuer's when
+ * they are named after it (ocsp-NAME-N), else of all issuers' (tsa-N,
+ * issuing-N: one name space). -1 on error.
+ */
 static int
 next_number(struct db *db, const struct next_cert *r)
 {
 	static const struct db_stmt stmt = { "ca_next_count",
 		"SELECT count(*) + 1 FROM ca_certificate WHERE role = $1 "
-		"AND issuer_id = $2", 2 };
+		"AND ($2::bigint IS NULL OR issuer_id = $2::bigint)", 2 };
 	const char *values[2];
 	char id[32];
 	PGresult *res;
@@ -471,7 +492,7 @@ next_number(struct db *db, const struct next_cert *r)
 
 	snprintf(id, sizeof(id), "%lld", r->issuer.id);
 	values[0] = r->kind->role;
-	values[1] = id;
+	values[1] = r->kind->named_after_issuer ? id : NULL;
 	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
 		return -1;
 	n = atoi(PQgetvalue(res, 0, 0));
@@ -496,6 +517,84 @@ next_recorded(struct db *db, const char *name)
 	return n;
 }
 
+/*
+ * The subject of a renewed CA: the profile's, its CN numbered n ("PKI
+ * Local Issuing CA 1" becomes "PKI Local Issuing CA 2": a trailing number
+ * replaced, or " n" appended), so that relying parties, the directory
+ * (cn=<CN>,<ldap.base>) and the issuer names of certificates tell the CAs
+ * apart. NULL with err. Free with X509_NAME_free().
+ */
+static X509_NAME *
+ceremony_numbered_subject(const struct profile *prof, int n, char *err,
+    size_t errlen)
+{
+	X509_NAME *name = NULL, *ret = NULL;
+	X509_NAME_ENTRY *e;
+	char cn[128], next[160];
+	size_t len;
+	int i;
+
+	if ((name = profile_subject_name(prof, err, errlen)) == NULL)
+		goto out;
+	if ((i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
+	    X509_NAME_get_text_by_NID(name, NID_commonName, cn,
+	    (int)sizeof(cn)) <= 0) {
+		snprintf(err, errlen, "profile %s: no CN in its subject",
+		    profile_name(prof));
+		goto out;
+	}
+	len = strlen(cn);
+	while (len > 0 && cn[len - 1] >= '0' && cn[len - 1] <= '9')
+		len--;
+	if (len == strlen(cn) || len == 0 || cn[len - 1] != ' ')
+		len = strlen(cn);	/* no trailing " <number>": append */
+	else
+		len--;
+	snprintf(next, sizeof(next), "%.*s %d", (int)len, cn, n);
+	if (strlen(next) > 64) {
+		snprintf(err, errlen, "CN \"%s\" longer than 64 characters "
+		    "(RFC 5280 ub-common-name)", next);
+		goto out;
+	}
+	e = X509_NAME_delete_entry(name, i);
+	X509_NAME_ENTRY_free(e);
+	if (X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+	    (const unsigned char *)next, -1, i, 0) != 1) {
+		snprintf(err, errlen, "CN \"%s\" refused", next);
+		goto out;
+	}
+	ret = name;
+	name = NULL;
+out:
+	X509_NAME_free(name);
+	return ret;
+}
+
+/* The name of a CA certificate with this subject, into out; 1, 0 if none, -1. */
+static int
+next_subject_taken(struct db *db, const X509_NAME *subject, char *out,
+    size_t outlen)
+{
+	static const struct db_stmt stmt = { "ca_next_subject_taken",
+		"SELECT name FROM ca_certificate WHERE subject = $1 LIMIT 1", 1 };
+	const char *values[1];
+	char *text;
+	PGresult *res;
+	int n;
+
+	if ((text = cadb_name_text(subject, 0)) == NULL)
+		return -1;
+	values[0] = text;
+	res = db_exec(db, &stmt, values, NULL, NULL);
+	free(text);
+	if (res == NULL)
+		return -1;
+	if ((n = PQntuples(res) > 0))
+		snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
 static int
 ceremony_next(const struct config *cfg, const char *actor,
     const struct next_kind *kind, const char *issuer_name)
@@ -510,13 +609,15 @@ ceremony_next(const struct config *cfg, const char *actor,
 	EVP_PKEY *signing = NULL;
 	X509_STORE *store = NULL;
 	STACK_OF(X509) *untrusted = NULL;
+	X509_NAME *subject = NULL;
 	const char *out_dir, *token_role, *token;
-	char err[512], when[64], cn[128] = "";
-	int n, generated = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
+	char err[512], when[64], cn[128] = "", taken[64];
+	int n, pending, generated = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
 
 	memset(&r, 0, sizeof(r));
 	memset(&root, 0, sizeof(root));
 	r.kind = kind;
+	r.cfg = cfg;
 	r.actor = actor;
 	if ((out_dir = config_get(cfg, "pki.out_dir", NULL)) == NULL) {
 		log_err("config: pki.out_dir missing");
@@ -532,8 +633,13 @@ ceremony_next(const struct config *cfg, const char *actor,
 	}
 	if ((n = cadb_load(db, issuer_name, &r.issuer)) != 0 ||
 	    (strcmp(r.issuer.role, "root") != 0 &&
-	    strcmp(r.issuer.role, "issuing") != 0)) {
-		if (n != -1)
+	    strcmp(r.issuer.role, "issuing") != 0) ||
+	    (kind->issuer_role != NULL &&
+	    strcmp(r.issuer.role, kind->issuer_role) != 0)) {
+		if (n != -1 && kind->issuer_role != NULL)
+			log_err("no %s CA named %s (pkictl ca status)",
+			    kind->issuer_role, issuer_name);
+		else if (n != -1)
 			log_err("no root or issuing CA named %s (pkictl ca "
 			    "status)", issuer_name);
 		goto out;
@@ -550,7 +656,8 @@ ceremony_next(const struct config *cfg, const char *actor,
 	}
 	if (cadb_load(db, "root", &root) != 0)
 		goto out;
-	if ((n = next_number(db, &r)) < 2)
+	/* 1: an issuer without one yet (a renewed issuing CA's responder). */
+	if ((n = next_number(db, &r)) < 1)
 		goto out;
 	if (kind->named_after_issuer)
 		snprintf(r.label, sizeof(r.label), "%s-%s-%d", kind->role,
@@ -563,6 +670,26 @@ ceremony_next(const struct config *cfg, const char *actor,
 		goto out;
 	}
 	r.keytype = profile_keytype(prof);
+	if (kind->is_ca) {
+		/* Its name is its URLs' too (${issuer::name}). */
+		if (!profile_issuer_name_ok(r.label)) {
+			log_err("%s: %s is no name for an issuer", cmd, r.label);
+			goto out;
+		}
+		if ((subject = ceremony_numbered_subject(prof, n, err,
+		    sizeof(err))) == NULL) {
+			log_err("%s: %s", cmd, err);
+			goto out;
+		}
+		if ((n = next_subject_taken(db, subject, taken,
+		    sizeof(taken))) != 0) {
+			if (n == 1)
+				log_err("%s: the subject of %s would be the one "
+				    "of %s: edit the CN of policy/profiles/%s.cnf",
+				    cmd, r.label, taken, kind->profile);
+			goto out;
+		}
+	}
 
 	memset(&sc, 0, sizeof(sc));
 	if (signer_config_add_token(&sc, cfg, token_role) == -1 ||
@@ -595,7 +722,7 @@ ceremony_next(const struct config *cfg, const char *actor,
 	log_info("%s: generated %s key %s in token %s", cmd, r.keytype,
 	    r.label, r.token);
 	if ((kind->named_after_issuer && ceremony_cn(r.issuer.cert, cn,
-	    sizeof(cn)) == -1) || (r.cert = profile_issue(prof, NULL, r.pub,
+	    sizeof(cn)) == -1) || (r.cert = profile_issue(prof, subject, r.pub,
 	    cn[0] != '\0' ? cn : NULL, r.issuer.cert, signing, err,
 	    sizeof(err))) == NULL) {
 		log_err("%s: %s certificate: %s", cmd, r.label, err);
@@ -603,9 +730,13 @@ ceremony_next(const struct config *cfg, const char *actor,
 	}
 	if (ceremony_store(root.cert, strcmp(r.issuer.role, "root") == 0 ?
 	    NULL : r.issuer.cert, &store, &untrusted) == -1 ||
-	    ceremony_check_cert(store, untrusted, r.cert, kind->purpose, 0,
-	    r.label) == -1)
+	    ceremony_check_cert(store, untrusted, r.cert, kind->purpose,
+	    kind->is_ca, r.label) == -1)
 		goto out;
+	if (kind->is_ca && X509_check_ca(r.cert) != 1) {
+		log_err("%s: %s certificate is not a CA's", cmd, r.label);
+		goto out;
+	}
 	if (db_transaction(db, "SERIALIZABLE", 3, next_record, &r) == -1) {
 		/* A lost answer to COMMIT: the key stays if it may be recorded. */
 		if ((n = next_recorded(db, r.label)) != 0) {
@@ -624,9 +755,18 @@ ceremony_next(const struct config *cfg, const char *actor,
 		    "export`", cmd, out_dir);
 		goto out;
 	}
-	printf("%s certificate %s for %s in %s/%s.pem; %s uses it from its "
-	    "next start (the newest valid one)\n", kind->noun, r.label,
-	    r.issuer.name, out_dir, r.label, kind->daemon);
+	if (kind->is_ca && (pending = certstore_publish(db, cfg, actor)) != 0)
+		log_warn("%s: %d LDAP publication(s) pending; `pkictl publish` "
+		    "retries", cmd, pending);
+	if (kind->is_ca)
+		printf("%s certificate %s for %s in %s/%s.pem (chain "
+		    "%s/chain-%s.pem); %s use it from their next start\n",
+		    kind->noun, r.label, r.issuer.name, out_dir, r.label,
+		    out_dir, r.label, kind->daemon);
+	else
+		printf("%s certificate %s for %s in %s/%s.pem; %s uses it from "
+		    "its next start (the newest valid one)\n", kind->noun,
+		    r.label, r.issuer.name, out_dir, r.label, kind->daemon);
 	rc = PKICTL_EXIT_OK;
 out:
 	if (generated && !committed &&
@@ -636,6 +776,7 @@ out:
 		    "it before the next run", cmd, r.label, r.token, err);
 	sk_X509_free(untrusted);
 	X509_STORE_free(store);
+	X509_NAME_free(subject);
 	X509_free(r.cert);
 	EVP_PKEY_free(r.pub);
 	EVP_PKEY_free(signing);
@@ -655,9 +796,16 @@ ceremony_responder(const struct config *cfg, const char *actor,
 }
 
 int
-ceremony_tsa(const struct config *cfg, const char *actor)
+ceremony_tsa(const struct config *cfg, const char *actor,
+    const char *issuer_name)
 {
-	return ceremony_next(cfg, actor, &next_tsa, "issuing");
+	return ceremony_next(cfg, actor, &next_tsa, issuer_name);
+}
+
+int
+ceremony_issuing(const struct config *cfg, const char *actor)
+{
+	return ceremony_next(cfg, actor, &next_issuing, "root");
 }
 
 int

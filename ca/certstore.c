@@ -352,7 +352,7 @@ certstore_export(struct db *db, const char *out_dir)
 	char *data, fname[128];
 	const char *name;
 	long n;
-	int i, rc = -1;
+	int i, j, rc = -1;
 
 	if (mkdir(out_dir, 0755) == -1 && errno != EEXIST) {
 		log_err("mkdir %s: %s", out_dir, strerror(errno));
@@ -388,6 +388,28 @@ certstore_export(struct db *db, const char *out_dir)
 	n = BIO_get_mem_data(chain, &data);
 	if (n > 0 && certstore_write_file(out_dir, "chain.pem", data, (size_t)n) == -1)
 		goto out;
+	/*
+	 * chain-NAME.pem for each other issuing CA (`pkictl ca issuing`):
+	 * that CA then the root. chain.pem stays the first issuing CA's.
+	 */
+	for (i = 0; i < PQntuples(res); i++) {
+		name = PQgetvalue(res, i, 0);
+		if (strcmp(PQgetvalue(res, i, 2), "issuing") != 0 ||
+		    strcmp(name, "issuing") == 0)
+			continue;
+		BIO_free(one);
+		if ((one = BIO_new(BIO_s_mem())) == NULL ||
+		    certstore_pem(one, PQgetvalue(res, i, 1)) == -1)
+			goto out;
+		for (j = 0; j < PQntuples(res); j++)
+			if (strcmp(PQgetvalue(res, j, 0), "root") == 0 &&
+			    certstore_pem(one, PQgetvalue(res, j, 1)) == -1)
+				goto out;
+		n = BIO_get_mem_data(one, &data);
+		snprintf(fname, sizeof(fname), "chain-%s.pem", name);
+		if (certstore_write_file(out_dir, fname, data, (size_t)n) == -1)
+			goto out;
+	}
 	rc = 0;
 out:
 	BIO_free(one);

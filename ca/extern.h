@@ -42,6 +42,9 @@ struct profile	*profile_load(const char *policy_dir, const char *name,
 		    size_t errlen);
 /* 1 when name may be an issuer's name in profiles and URLs, else 0. */
 int		 profile_issuer_name_ok(const char *name);
+/* The profile's subject (its subject section). NULL with err; X509_NAME_free(). */
+X509_NAME	*profile_subject_name(const struct profile *, char *err,
+		    size_t errlen);
 void		 profile_free(struct profile *);
 const char	*profile_keytype(const struct profile *);
 const char	*profile_digest(const struct profile *);
@@ -132,8 +135,14 @@ int	 ceremony_status(const struct config *);
 /* `pkictl ca responder --issuer NAME`: the issuer's next OCSP responder. */
 int	 ceremony_responder(const struct config *, const char *actor,
 	    const char *issuer_name);
-/* `pkictl ca tsa`: the TSA's next key and certificate. */
-int	 ceremony_tsa(const struct config *, const char *actor);
+/* `pkictl ca tsa [--issuer NAME]`: the TSA's next key and certificate. */
+int	 ceremony_tsa(const struct config *, const char *actor,
+	    const char *issuer_name);
+/*
+ * `pkictl ca issuing`: a new issuing CA, issuing-N, signed by the root
+ * (ca/README.md "Renewing the issuing CA").
+ */
+int	 ceremony_issuing(const struct config *, const char *actor);
 
 /* certcmd.c: pkictl cert issue|revoke|release|status */
 int	 cmd_cert(const struct config *, const char *actor, int argc, char **argv);

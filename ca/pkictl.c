@@ -69,7 +69,10 @@ usage(void)
 	    "  ca export    write the CA certificates to pki.out_dir\n"
 	    "  ca responder [--issuer issuing|root]   the issuer's next OCSP responder\n"
 	    "               key and certificate (ocspd takes it at its next start)\n"
-	    "  ca tsa       the TSA's next key and certificate (tsad: at its next start)\n"
+	    "  ca tsa [--issuer issuing]   the TSA's next key and certificate, signed\n"
+	    "               by that issuing CA (tsad: at its next start)\n"
+	    "  ca issuing   a new issuing CA, issuing-N, signed by the root (renewal;\n"
+	    "               then `ca responder --issuer issuing-N`)\n"
 	    "  cert issue --profile P --csr F [--issuer issuing] [--out F]\n"
 	    "  cert revoke --serial HEX --reason R [--issuer issuing]"
 	    " [--invalidity-date 2026-01-01T00:00:00Z]\n"
@@ -532,12 +535,20 @@ cmd_ca(const struct config *cfg, int argc, char **argv)
 		usage();
 		return PKICTL_EXIT_USAGE;
 	}
+	if (strcmp(argv[0], "tsa") == 0) {
+		if (argc == 1)
+			return ceremony_tsa(cfg, actor, "issuing");
+		if (argc == 3 && strcmp(argv[1], "--issuer") == 0)
+			return ceremony_tsa(cfg, actor, argv[2]);
+		usage();
+		return PKICTL_EXIT_USAGE;
+	}
 	if (argc != 1) {
 		usage();
 		return PKICTL_EXIT_USAGE;
 	}
-	if (strcmp(argv[0], "tsa") == 0)
-		return ceremony_tsa(cfg, actor);
+	if (strcmp(argv[0], "issuing") == 0)
+		return ceremony_issuing(cfg, actor);
 	if (strcmp(argv[0], "init") == 0)
 		return ceremony_init(cfg, actor);
 	if (strcmp(argv[0], "status") == 0)

@@ -326,6 +326,12 @@ out:
 	return ret;
 }
 
+X509_NAME *
+profile_subject_name(const struct profile *p, char *err, size_t errlen)
+{
+	return profile_subject(p, NULL, err, errlen);
+}
+
 /* A positive, non-zero serial of SERIAL_BYTES random bytes, top bit clear. */
 static int
 profile_serial(X509 *x)

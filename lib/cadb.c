@@ -73,6 +73,21 @@ cadb_load_current(struct db *db, const char *role, struct cadb_ca *ca)
 	return cadb_load_row(db, &stmt, role, ca);
 }
 
+int
+cadb_load_issuer_of(struct db *db, const struct cadb_ca *child,
+    struct cadb_ca *ca)
+{
+	static const struct db_stmt stmt = { "cadb_load_issuer_of",
+		"SELECT c.id, c.role, c.der, k.token_label, k.key_label, c.name "
+		"FROM ca_certificate c JOIN ca_key k ON k.id = c.key_id "
+		"WHERE c.id = (SELECT issuer_id FROM ca_certificate WHERE id = "
+		"$1::bigint)", 1 };
+	char id[24];
+
+	snprintf(id, sizeof(id), "%lld", child->id);
+	return cadb_load_row(db, &stmt, id, ca);
+}
+
 void
 cadb_clear(struct cadb_ca *ca)
 {

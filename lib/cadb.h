@@ -32,6 +32,13 @@ int	cadb_load(struct db *, const char *name, struct cadb_ca *ca);
  * when there is none at all.
  */
 int	cadb_load_current(struct db *, const char *role, struct cadb_ca *ca);
+/*
+ * As cadb_load(), the issuer of child (a certificate cadb_load* loaded):
+ * the issuing CA of a TSA certificate `pkictl ca tsa --issuer` made. 1
+ * when child has none (the root).
+ */
+int	cadb_load_issuer_of(struct db *, const struct cadb_ca *child,
+	    struct cadb_ca *ca);
 void	cadb_clear(struct cadb_ca *);
 
 /*

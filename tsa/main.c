@@ -384,8 +384,9 @@ tsad_load_certs(const struct config *cfg, X509 **cert, STACK_OF(X509) **extra,
 		goto out;
 	}
 	/* The newest valid now of the TSA certificates (`pkictl ca tsa`). */
+	/* Its issuer: `pkictl ca tsa --issuer` may have named another. */
 	if (cadb_load_current(db, "tsa", &tsa) != 0 ||
-	    cadb_load(db, "issuing", &issuing) != 0) {
+	    cadb_load_issuer_of(db, &tsa, &issuing) != 0) {
 		log_err("no TSA or issuing CA certificate in the database: run "
 		    "`pkictl ca init`");
 		goto out;
