@@ -17,21 +17,34 @@ struct config;
 struct crl_publisher;
 struct signer;
 
-/* serve.c: what GET /crl/<name> answers, from memory. */
-enum crl_doc {
-	CRL_DOC_ISSUING_FULL = 0,	/* /crl/issuing.crl */
-	CRL_DOC_ISSUING_DELTA,		/* /crl/issuing-delta.crl */
-	CRL_DOC_ROOT_FULL,		/* /crl/root.crl (the ARL) */
-	CRL_DOC_ROOT_CERT,		/* /crl/root.crt */
-	CRL_DOC_ISSUING_CERT,		/* /crl/issuing.crt */
-	CRL_DOC_COUNT
-};
+/*
+ * The issuing CAs crld serves at most: the current one and those renewed
+ * (`pkictl ca issuing`) whose certificates may still be valid.
+ */
+#define CRL_MAX_ISSUING		8
+
+/*
+ * serve.c: what GET /crl/<name> answers, from memory. A document is an
+ * index crl_cache_add() gave: the root's /crl/root.crl (the ARL) and
+ * /crl/root.crt, and each issuing CA's /crl/NAME.crl, /crl/NAME-delta.crl
+ * and /crl/NAME.crt.
+ */
+#define CRL_DOC_MAX		(2 + 3 * CRL_MAX_ISSUING)
+#define CRL_DOC_NONE		(-1)
 
 struct crl_cache;
 
 /* Documents start empty (404). max_age: Cache-Control cap in seconds. */
 struct crl_cache	*crl_cache_new(long max_age);
 void			 crl_cache_free(struct crl_cache *);
+/*
+ * Adds a path (e.g. "/crl/issuing.crl") and its Content-Type, empty (503
+ * until set); copied. optional: not counted as stale by /health while
+ * absent (the ARL, signed only at a ceremony). The document's index, or
+ * -1 when CRL_DOC_MAX are held or path is too long. Before serving.
+ */
+int	crl_cache_add(struct crl_cache *, const char *path, const char *ctype,
+	    int optional);
 /*
  * Replaces a document, taking der (malloc'd; freed with the document): what
  * was there stays alive for the requests still sending it. number: the CRL
@@ -41,13 +54,13 @@ void			 crl_cache_free(struct crl_cache *);
  * caller's is the database's). expires: nextUpdate (0: now + a day). 0 or
  * -1.
  */
-int	crl_cache_set(struct crl_cache *, enum crl_doc, unsigned char *der,
+int	crl_cache_set(struct crl_cache *, int doc, unsigned char *der,
 	    size_t len, long long number, time_t last_modified, time_t expires);
 /* 1 when the document held has this number and other bytes than der. */
-int	crl_cache_conflicts(struct crl_cache *, enum crl_doc, long long number,
+int	crl_cache_conflicts(struct crl_cache *, int doc, long long number,
 	    const unsigned char *der, size_t len);
 /* The number of the document held (0 when none). */
-long long	crl_cache_number(struct crl_cache *, enum crl_doc);
+long long	crl_cache_number(struct crl_cache *, int doc);
 
 /* The HTTP handler (lib/http.h) over a struct crl_cache. */
 struct http_request;
@@ -75,13 +88,23 @@ struct crl_ca {
 	char		 key_label[65];
 	char		 token[65];
 	char		 dn[512];	/* LDAP entry; "" when no ldap.base */
+	/* Its documents in the cache (CRL_DOC_NONE: none; the root has no delta). */
+	int		 doc_full;
+	int		 doc_delta;
+	int		 doc_cert;
+	char		 url[512];	/* ${urls::crl_base}/NAME.crl: its IDP */
+	char		 delta_url[512];
 };
 
+/*
+ * One issuing thread's: one per issuing CA (crl/main.c), the first (the
+ * CA named issuing, when it is still served) also loading the root's ARL.
+ */
 struct crl_issuer_conf {
 	const char		*conninfo;
 	const char		*actor;		/* "crld:<instance>" */
 	struct crl_ca		*issuing;	/* signed online */
-	struct crl_ca		*root;		/* served only (ARL from the ceremony) */
+	struct crl_ca		*root;		/* served only (ARL from the ceremony); NULL: another thread's */
 	struct crlgen_issuer	 gen;		/* for issuing */
 	struct crlgen_policy	 full;		/* complete CRLs */
 	struct crlgen_policy	 delta;		/* delta CRLs */
@@ -154,8 +177,9 @@ void			 crl_publisher_kick(struct crl_publisher *);
 void			 crl_publisher_stop(struct crl_publisher *);
 
 /*
- * One base CRL and one delta for the issuing CA, then returns (crld --once,
- * for benchmarks): prints their timings as one JSON line on stdout.
+ * One base CRL and one delta for conf's issuing CA, then returns (crld
+ * --once, for benchmarks): prints their timings as one JSON line each on
+ * stdout.
  */
 int	crl_issue_once(const struct crl_issuer_conf *);
 

@@ -1,5 +1,7 @@
 /*
- * crld's issuing thread. One PostgreSQL connection, LISTENing on
+ * crld's issuing thread, one per issuing CA (crl/main.c: the current one
+ * and those renewed whose certificates may still be valid), each with its
+ * own schedule. One PostgreSQL connection, LISTENing on
  * certificate_status (a revocation, hold or release: issue a complete CRL
  * and a delta once the burst is over) and crl_issued (another instance or
  * the ceremony made a CRL: serve it). On the schedule of policy/crl.conf it
@@ -93,17 +95,18 @@ crl_sign(void *arg, const unsigned char *tbs, size_t tbslen,
 	    err, errlen);
 }
 
-static enum crl_doc
+/* The document this thread serves for (issuer, kind); CRL_DOC_NONE: none. */
+static int
 crl_doc_of(const struct crl_issuer_conf *conf, long long issuer_id,
     const char *kind)
 {
 	int delta = strcmp(kind, "delta") == 0;
 
 	if (issuer_id == conf->issuing->id)
-		return delta ? CRL_DOC_ISSUING_DELTA : CRL_DOC_ISSUING_FULL;
+		return delta ? conf->issuing->doc_delta : conf->issuing->doc_full;
 	if (conf->root != NULL && issuer_id == conf->root->id && !delta)
-		return CRL_DOC_ROOT_FULL;
-	return CRL_DOC_COUNT;
+		return conf->root->doc_full;
+	return CRL_DOC_NONE;
 }
 
 /* The row of stmt_current, copied out of libpq's binary result. */
@@ -160,14 +163,14 @@ crl_issuer_current_row(void *arg, const PGresult *row)
 static int
 crl_issuer_load(struct crl_issuer *ci, long long issuer_id, const char *kind)
 {
-	enum crl_doc doc = crl_doc_of(&ci->conf, issuer_id, kind);
+	int doc = crl_doc_of(&ci->conf, issuer_id, kind);
 	const struct crl_ca *ca;
 	struct crl_current_row cr;
 	char id[24], fname[64], e[256];
 	const char *v[2] = { id, kind };
 	int rc = -1;
 
-	if (doc == CRL_DOC_COUNT)
+	if (doc == CRL_DOC_NONE)
 		return 0;
 	memset(&cr, 0, sizeof(cr));
 	snprintf(id, sizeof(id), "%lld", issuer_id);
@@ -228,8 +231,7 @@ crl_issuer_refresh(struct crl_issuer *ci)
 	char id[24], root[24];
 	const char *v[2] = { id, root };
 	long long issuer_id, number;
-	enum crl_doc doc;
-	int i, rc = 0;
+	int doc, i, rc = 0;
 
 	snprintf(id, sizeof(id), "%lld", ci->conf.issuing->id);
 	snprintf(root, sizeof(root), "%lld", ci->conf.root != NULL ?
@@ -240,7 +242,7 @@ crl_issuer_refresh(struct crl_issuer *ci)
 		issuer_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		number = strtoll(PQgetvalue(res, i, 2), NULL, 10);
 		doc = crl_doc_of(&ci->conf, issuer_id, PQgetvalue(res, i, 1));
-		if (doc != CRL_DOC_COUNT &&
+		if (doc != CRL_DOC_NONE &&
 		    number > crl_cache_number(ci->conf.cache, doc) &&
 		    crl_issuer_load(ci, issuer_id, PQgetvalue(res, i, 1)) == -1)
 			rc = -1;
@@ -258,9 +260,10 @@ crl_issuer_refresh(struct crl_issuer *ci)
 static long long
 crl_issuer_floor(struct crl_issuer *ci)
 {
-	long long full = crl_cache_number(ci->conf.cache, CRL_DOC_ISSUING_FULL);
+	long long full = crl_cache_number(ci->conf.cache,
+	    ci->conf.issuing->doc_full);
 	long long delta = crl_cache_number(ci->conf.cache,
-	    CRL_DOC_ISSUING_DELTA);
+	    ci->conf.issuing->doc_delta);
 
 	return (full > delta ? full : delta) + 1;
 }
@@ -310,7 +313,8 @@ crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags,
 	/* The cache takes a plain malloc'd block: the DER moved to its start. */
 	memmove(r.buf, r.der, r.len);
 	if (crl_cache_set(ci->conf.cache, kind == CRLGEN_DELTA ?
-	    CRL_DOC_ISSUING_DELTA : CRL_DOC_ISSUING_FULL, r.buf, r.len, r.number,
+	    ci->conf.issuing->doc_delta : ci->conf.issuing->doc_full, r.buf,
+	    r.len, r.number,
 	    r.this_update, r.next_update) == -1)
 		log_warn("CRL %lld issued but not cached", r.number);
 	r.buf = NULL;
@@ -326,7 +330,7 @@ crl_issuer_notify(struct crl_issuer *ci, const PGnotify *n, double now)
 {
 	long long id, number;
 	char kind[16];
-	enum crl_doc doc;
+	int doc;
 
 	if (strcmp(n->relname, "certificate_status") == 0) {
 		if (sscanf(n->extra, "%lld:", &id) != 1 ||
@@ -340,7 +344,7 @@ crl_issuer_notify(struct crl_issuer *ci, const PGnotify *n, double now)
 	if (strcmp(n->relname, "crl_issued") == 0 &&
 	    sscanf(n->extra, "%lld:%15[a-z]:%lld", &id, kind, &number) == 3) {
 		doc = crl_doc_of(&ci->conf, id, kind);
-		if (doc != CRL_DOC_COUNT &&
+		if (doc != CRL_DOC_NONE &&
 		    number > crl_cache_number(ci->conf.cache, doc))
 			return crl_issuer_load(ci, id, kind);
 	}
@@ -404,7 +408,7 @@ crl_issuer_connect(struct crl_issuer *ci)
 		goto out;
 	}
 	if (ci->conf.root != NULL &&
-	    crl_cache_number(ci->conf.cache, CRL_DOC_ROOT_FULL) == 0)
+	    crl_cache_number(ci->conf.cache, ci->conf.root->doc_full) == 0)
 		log_warn("no CRL of the root yet: run `pkictl crl arl` at a "
 		    "ceremony; /crl/root.crl answers 503 until then");
 	snprintf(id, sizeof(id), "%lld", ci->conf.issuing->id);
@@ -416,7 +420,7 @@ crl_issuer_connect(struct crl_issuer *ci)
 	ci->base_due = last_base + (double)ci->conf.sched.full_interval;
 	ci->delta_due = last_delta + (double)ci->conf.sched.delta_interval;
 	/* A complete CRL must exist before its nextUpdate passes: no gap. */
-	if (crl_cache_number(ci->conf.cache, CRL_DOC_ISSUING_FULL) == 0) {
+	if (crl_cache_number(ci->conf.cache, ci->conf.issuing->doc_full) == 0) {
 		ci->base_due = now;
 		ci->base_forced = 1;
 	}

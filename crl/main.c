@@ -3,15 +3,18 @@
  *
  * Processes:
  *  - the signer (hsm/signerproc.c), forked first: it alone loads the PKCS#11
- *    module and logs in to the issuing CA's token; it signs only
- *    TBSCertLists (checked by a streaming DER walk) with the issuing CA key,
- *    nothing else — no certificates, no root key.
+ *    module and logs in to the issuing CAs' token; it signs only
+ *    TBSCertLists (checked by a streaming DER walk) with the keys of the
+ *    issuing CAs served, nothing else — no certificates, no root key.
  *  - this worker: reads the CA certificates from PostgreSQL (while it is
  *    down at start-up: from crl.out_dir, with the CRLs there, each checked
  *    against its CA's certificate), serves the
  *    CRLs and CA certificates over HTTP GET from memory (crl/serve.c), and
- *    runs two threads, each with its own database connection: the issuer
- *    (crl/issuer.c) issues the issuing CA's complete and delta CRLs on the
+ *    runs threads, each with its own database connection: an issuer per
+ *    issuing CA still needed (crl/issuer.c: the one named issuing, and
+ *    those a renewal added, until notAfter + crl.expired_grace_seconds;
+ *    crl/README.md "Several issuing CAs") issues that CA's complete and
+ *    delta CRLs on the
  *    schedule of policy/crl.conf and shortly after each revocation,
  *    streaming them from the status registry (lib/crlgen.c), writes them to
  *    files and queues them for LDAP; the publisher (crl/publisher.c, only
@@ -66,12 +69,14 @@
 struct crld {
 	struct config		*cfg;
 	struct config		*policy;
-	struct crl_ca		 issuing;
 	struct crl_ca		 root;
-	struct crl_issuer_conf	 ic;
+	/* [0]: the CA named issuing while it is served; then by id. */
+	struct crl_ca		 issuing[CRL_MAX_ISSUING];
+	size_t			 nissuing;
+	/* One issuing thread each; ic[0] also loads the root's ARL. */
+	struct crl_issuer_conf	 ic[CRL_MAX_ISSUING];
+	struct crl_issuer	*issuers[CRL_MAX_ISSUING];
 	struct crl_cache	*cache;
-	char			 url[512];
-	char			 delta_url[512];
 	char			 actor[96];
 };
 
@@ -91,17 +96,63 @@ crld_out_dir(const struct config *cfg)
 }
 
 /*
- * Takes c's certificate into slot i (0: root, 1: issuing): key location,
- * the certificate served at its caIssuers URL, its directory entry.
+ * An issuing CA's name is a file name in out_dir and a path under
+ * /crl/: the characters profiles allow in ${issuer::name} (ca/profile.c).
  */
 static int
-crld_ca_take(struct crld *d, size_t i, struct cadb_ca *c)
+crld_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n < 32 && name[0] != '.' && name[0] != '-' &&
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") == n;
+}
+
+/*
+ * Takes c's certificate as the root (root 1) or as the next issuing CA:
+ * key location, its documents in the cache (paths under /crl/ named after
+ * it), the certificate served at its caIssuers URL, its directory entry.
+ */
+static int
+crld_ca_take(struct crld *d, int root, struct cadb_ca *c)
 {
 	const char *base = config_get(d->cfg, "ldap.base", NULL);
+	const char *crl_base = config_get(d->cfg, "urls.crl_base", "");
 	unsigned char *der = NULL, *enc = NULL;
-	struct crl_ca *ca = i == 0 ? &d->root : &d->issuing;
+	struct crl_ca *ca;
+	char path[64];
 	struct tm tm;
 	int len, rc = -1;
+
+	if (!root && d->nissuing == CRL_MAX_ISSUING) {
+		log_err("more than %d issuing CAs to serve: %s left out",
+		    CRL_MAX_ISSUING, c->name);
+		return -1;
+	}
+	if (!crld_name_ok(c->name)) {
+		log_err("CA name \"%s\": not a file or URL name", c->name);
+		return -1;
+	}
+	ca = root ? &d->root : &d->issuing[d->nissuing++];
+	ca->doc_full = ca->doc_delta = ca->doc_cert = CRL_DOC_NONE;
+	snprintf(ca->url, sizeof(ca->url), "%s/%s.crl", crl_base, c->name);
+	snprintf(ca->delta_url, sizeof(ca->delta_url), "%s/%s-delta.crl",
+	    crl_base, c->name);
+	snprintf(path, sizeof(path), "/crl/%s.crl", c->name);
+	if ((ca->doc_full = crl_cache_add(d->cache, path,
+	    "application/pkix-crl", root)) == -1)
+		goto out;
+	if (!root) {
+		snprintf(path, sizeof(path), "/crl/%s-delta.crl", c->name);
+		if ((ca->doc_delta = crl_cache_add(d->cache, path,
+		    "application/pkix-crl", 0)) == -1)
+			goto out;
+	}
+	snprintf(path, sizeof(path), "/crl/%s.crt", c->name);
+	if ((ca->doc_cert = crl_cache_add(d->cache, path,
+	    "application/pkix-cert", 0)) == -1)
+		goto out;
 
 	ca->id = c->id;
 	snprintf(ca->name, sizeof(ca->name), "%s", c->name);
@@ -119,8 +170,8 @@ crld_ca_take(struct crld *d, size_t i, struct cadb_ca *c)
 	if ((der = malloc((size_t)len)) == NULL)
 		goto out;
 	memcpy(der, enc, (size_t)len);
-	if (crl_cache_set(d->cache, i == 0 ? CRL_DOC_ROOT_CERT :
-	    CRL_DOC_ISSUING_CERT, der, (size_t)len, 0, timegm(&tm), 0) == -1) {
+	if (crl_cache_set(d->cache, ca->doc_cert, der, (size_t)len, 0,
+	    timegm(&tm), 0) == -1) {
 		der = NULL;	/* freed by crl_cache_set */
 		goto out;
 	}
@@ -139,45 +190,63 @@ out:
 }
 
 /*
- * What crld needs of the two CAs to start while the database is down, in
+ * What crld needs of the CAs to start while the database is down, in
  * out_dir (crld's only writable directory): their rows of ca_certificate
  * and ca_key and their certificates. Rewritten at each start-up that
- * reached the database; read by crld_load_cas_file.
+ * reached the database; read by crld_load_cas_file. "root" and "issuing"
+ * (the first issuing CA) are objects, as crld wrote them before it served
+ * several issuing CAs (so an older crld still reads the file);
+ * "issuing_cas" is the list of every issuing CA served. A file without
+ * it (written by an older crld) gives the one in "issuing".
  */
 #define CRLD_CAS_FILE		"crld-cas.json"
 #define CRLD_CAS_FILE_MAX	(256 * 1024)
 #define CRLD_CRL_FILE_MAX	((size_t)1 << 30)
 
-static const char *const crld_ca_names[] = { "root", "issuing" };
+/* ca as the JSON object of crld-cas.json; NULL on failure. */
+static json_t *
+crld_ca_json(const struct crl_ca *c)
+{
+	unsigned char *enc = NULL;
+	char *hex = NULL;
+	json_t *o = NULL;
+	int len;
+
+	if ((len = i2d_X509(c->cert, &enc)) <= 0 ||
+	    (hex = malloc(2 * (size_t)len + 1)) == NULL)
+		goto out;
+	hex_encode(enc, (size_t)len, hex);
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)c->id,
+	    "name", c->name, "token", c->token, "key_label", c->key_label,
+	    "cert", hex);
+out:
+	free(hex);
+	OPENSSL_free(enc);
+	return o;
+}
 
 static int
 crld_save_cas(struct crld *d, const char *out_dir)
 {
-	json_t *o = NULL, *ca;
-	unsigned char *enc = NULL;
-	char *hex = NULL, *text = NULL, err[256];
-	const struct crl_ca *c;
+	json_t *o = NULL, *list = NULL;
+	char *text = NULL, err[256];
 	size_t i;
-	int len, rc = -1;
+	int rc = -1;
 
-	if ((o = json_object()) == NULL)
+	if ((o = json_object()) == NULL ||
+	    json_object_set_new(o, "root", crld_ca_json(&d->root)) == -1 ||
+	    json_object_set_new(o, "issuing", crld_ca_json(&d->issuing[0])) ==
+	    -1 || (list = json_array()) == NULL)
 		goto out;
-	for (i = 0; i < 2; i++) {
-		c = i == 0 ? &d->root : &d->issuing;
-		OPENSSL_free(enc);
-		enc = NULL;
-		free(hex);
-		hex = NULL;
-		if ((len = i2d_X509(c->cert, &enc)) <= 0 ||
-		    (hex = malloc(2 * (size_t)len + 1)) == NULL)
+	for (i = 0; i < d->nissuing; i++)
+		if (json_array_append_new(list, crld_ca_json(&d->issuing[i])) ==
+		    -1)
 			goto out;
-		hex_encode(enc, (size_t)len, hex);
-		if ((ca = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id",
-		    (json_int_t)c->id, "name", c->name, "token", c->token,
-		    "key_label", c->key_label, "cert", hex)) == NULL ||
-		    json_object_set_new(o, crld_ca_names[i], ca) == -1)
-			goto out;
+	if (json_object_set_new(o, "issuing_cas", list) == -1) {
+		list = NULL;	/* freed by json_object_set_new */
+		goto out;
 	}
+	list = NULL;
 	if ((text = json_dumps(o, JSON_SORT_KEYS)) == NULL)
 		goto out;
 	if (crlgen_write_file(out_dir, CRLD_CAS_FILE, (unsigned char *)text,
@@ -189,9 +258,55 @@ crld_save_cas(struct crld *d, const char *out_dir)
 	rc = 0;
 out:
 	free(text);
-	free(hex);
-	OPENSSL_free(enc);
+	json_decref(list);
 	json_decref(o);
+	return rc;
+}
+
+/*
+ * One CA object of crld-cas.json (j) into the root (root 1) or the next
+ * issuing CA; want: the name it must have (NULL: any).
+ */
+static int
+crld_load_ca_json(struct crld *d, const char *path, json_t *j, int root,
+    const char *want)
+{
+	struct cadb_ca c;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	const char *name, *token, *label, *hex;
+	json_error_t je;
+	json_int_t id;
+	size_t dlen;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	if (json_unpack_strict(j, &je, "{s:I, s:s, s:s, s:s, s:s}", "id", &id,
+	    "name", &name, "token", &token, "key_label", &label, "cert",
+	    &hex) == -1 || (want != NULL && strcmp(name, want) != 0)) {
+		log_err("%s: %s: %s", path, want != NULL ? want : "issuing_cas",
+		    je.text);
+		goto out;
+	}
+	if ((der = malloc(strlen(hex) / 2 + 1)) == NULL ||
+	    hex_decode(hex, der, strlen(hex) / 2 + 1, &dlen) == -1) {
+		log_err("%s: %s: bad certificate", path, name);
+		goto out;
+	}
+	p = der;
+	if ((c.cert = d2i_X509(NULL, &p, (long)dlen)) == NULL ||
+	    p != der + dlen) {
+		log_err("%s: %s: bad certificate", path, name);
+		goto out;
+	}
+	c.id = id;
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	snprintf(c.token, sizeof(c.token), "%s", token);
+	snprintf(c.key_label, sizeof(c.key_label), "%s", label);
+	rc = crld_ca_take(d, root, &c);
+out:
+	cadb_clear(&c);
+	free(der);
 	return rc;
 }
 
@@ -199,18 +314,13 @@ out:
 static int
 crld_load_cas_file(struct crld *d, const char *out_dir)
 {
-	struct cadb_ca c;
-	unsigned char *text = NULL, *der = NULL;
-	const unsigned char *p;
-	const char *name, *token, *label, *hex;
+	unsigned char *text = NULL;
 	char path[PATH_MAX], err[512];
-	json_t *o = NULL;
+	json_t *o = NULL, *list;
 	json_error_t je;
-	json_int_t id;
-	size_t i, len, dlen;
+	size_t i, len;
 	int rc = -1;
 
-	memset(&c, 0, sizeof(c));
 	snprintf(path, sizeof(path), "%s/%s", out_dir, CRLD_CAS_FILE);
 	if (file_read_capped(path, CRLD_CAS_FILE_MAX, &text, &len, err,
 	    sizeof(err)) == -1) {
@@ -222,39 +332,27 @@ crld_load_cas_file(struct crld *d, const char *out_dir)
 		log_err("%s: %s", path, je.text);
 		goto out;
 	}
-	for (i = 0; i < 2; i++) {
-		cadb_clear(&c);
-		if (json_unpack_strict(json_object_get(o, crld_ca_names[i]),
-		    &je, "{s:I, s:s, s:s, s:s, s:s}", "id", &id, "name", &name,
-		    "token", &token, "key_label", &label, "cert", &hex) == -1 ||
-		    strcmp(name, crld_ca_names[i]) != 0) {
-			log_err("%s: %s: %s", path, crld_ca_names[i], je.text);
+	if (crld_load_ca_json(d, path, json_object_get(o, "root"), 1,
+	    "root") == -1)
+		goto out;
+	if ((list = json_object_get(o, "issuing_cas")) == NULL) {
+		/* Written by a crld of one issuing CA. */
+		if (crld_load_ca_json(d, path, json_object_get(o, "issuing"),
+		    0, "issuing") == -1)
+			goto out;
+	} else {
+		if (!json_is_array(list) || json_array_size(list) == 0) {
+			log_err("%s: issuing_cas: not a list of CAs", path);
 			goto out;
 		}
-		free(der);
-		if ((der = malloc(strlen(hex) / 2 + 1)) == NULL ||
-		    hex_decode(hex, der, strlen(hex) / 2 + 1, &dlen) == -1) {
-			log_err("%s: %s: bad certificate", path, name);
-			goto out;
-		}
-		p = der;
-		if ((c.cert = d2i_X509(NULL, &p, (long)dlen)) == NULL ||
-		    p != der + dlen) {
-			log_err("%s: %s: bad certificate", path, name);
-			goto out;
-		}
-		c.id = id;
-		snprintf(c.name, sizeof(c.name), "%s", name);
-		snprintf(c.token, sizeof(c.token), "%s", token);
-		snprintf(c.key_label, sizeof(c.key_label), "%s", label);
-		if (crld_ca_take(d, i, &c) == -1)
-			goto out;
+		for (i = 0; i < json_array_size(list); i++)
+			if (crld_load_ca_json(d, path, json_array_get(list, i),
+			    0, NULL) == -1)
+				goto out;
 	}
 	rc = 0;
 out:
-	cadb_clear(&c);
 	json_decref(o);
-	free(der);
 	free(text);
 	return rc;
 }
@@ -269,7 +367,7 @@ out:
  */
 static void
 crld_serve_file(struct crld *d, const char *out_dir, const struct crl_ca *ca,
-    enum crl_doc doc, int delta, int down)
+    int doc, int delta, int down)
 {
 	struct crlgen_file_info fi;
 	unsigned char *der = NULL;
@@ -311,11 +409,58 @@ out:
 }
 
 /*
- * The root and issuing CA: certificates, key location, directory entry,
- * from the database; written to out_dir for a start-up while it is down.
- * Without the database (no connection; not once): from that file, and
- * the CRLs of out_dir are served, each checked against its CA's
- * certificate, until the issuing thread connects (*down set).
+ * The issuing CAs crld serves: every one whose notAfter is less than
+ * crl.expired_grace_seconds past (RFC 5280 §3.3: what it issued ends by
+ * its notAfter, and must then stay on one scheduled CRL), the one named
+ * issuing first, then by id (ca/README.md "Renewing the issuing CA").
+ */
+static int
+crld_load_issuing(struct crld *d, struct db *db)
+{
+	static const struct db_stmt stmt = { "crld_issuing_cas",
+		"SELECT name FROM ca_certificate WHERE role = 'issuing' AND "
+		"not_after > now() - make_interval(secs => $1::bigint) "
+		"ORDER BY name = 'issuing' DESC, id", 1 };
+	struct cadb_ca c;
+	PGresult *res;
+	const char *v[1];
+	char grace[24];
+	long g;
+	int i, rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	if (config_get_long(d->policy, "crl.expired_grace_seconds", 604800, 0,
+	    3650L * 86400, &g) == -1)
+		return -1;
+	snprintf(grace, sizeof(grace), "%ld", g);
+	v[0] = grace;
+	if ((res = db_exec(db, &stmt, v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		log_err("no issuing CA in the database whose certificates may "
+		    "still be valid: run `pkictl ca init` (or `pkictl ca "
+		    "issuing`)");
+		goto out;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		cadb_clear(&c);
+		if (cadb_load(db, PQgetvalue(res, i, 0), &c) != 0 ||
+		    crld_ca_take(d, 0, &c) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	cadb_clear(&c);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * The root and the issuing CAs: certificates, key location, directory
+ * entry, from the database; written to out_dir for a start-up while it is
+ * down. Without the database (no connection; not once): from that file,
+ * and the CRLs of out_dir are served, each checked against its CA's
+ * certificate, until the issuing threads connect (*down set).
  */
 static int
 crld_load_cas(struct crld *d, const char *uri, int once, int *down)
@@ -355,27 +500,25 @@ crld_load_cas(struct crld *d, const char *uri, int once, int *down)
 		log_err("database: %s", err);
 		goto out;
 	}
-	for (i = 0; i < sizeof(crld_ca_names) / sizeof(crld_ca_names[0]); i++) {
-		cadb_clear(&c);
-		if (cadb_load(db, crld_ca_names[i], &c) != 0) {
-			log_err("no %s CA in the database: run `pkictl ca init`",
-			    crld_ca_names[i]);
-			goto out;
-		}
-		if (crld_ca_take(d, i, &c) == -1)
-			goto out;
+	if (cadb_load(db, "root", &c) != 0) {
+		log_err("no root CA in the database: run `pkictl ca init`");
+		goto out;
 	}
+	if (crld_ca_take(d, 1, &c) == -1 || crld_load_issuing(d, db) == -1)
+		goto out;
 	if (!once && out_dir != NULL)
 		(void)crld_save_cas(d, out_dir);
 	rc = 0;
 out:
 	/* With or without the database: see crld_serve_file. */
 	if (rc == 0 && !once && out_dir != NULL) {
-		crld_serve_file(d, out_dir, &d->issuing, CRL_DOC_ISSUING_FULL,
-		    0, *down);
-		crld_serve_file(d, out_dir, &d->issuing, CRL_DOC_ISSUING_DELTA,
-		    1, *down);
-		crld_serve_file(d, out_dir, &d->root, CRL_DOC_ROOT_FULL, 0,
+		for (i = 0; i < d->nissuing; i++) {
+			crld_serve_file(d, out_dir, &d->issuing[i],
+			    d->issuing[i].doc_full, 0, *down);
+			crld_serve_file(d, out_dir, &d->issuing[i],
+			    d->issuing[i].doc_delta, 1, *down);
+		}
+		crld_serve_file(d, out_dir, &d->root, d->root.doc_full, 0,
 		    *down);
 	}
 	cadb_clear(&c);
@@ -383,23 +526,13 @@ out:
 	return rc;
 }
 
-/* Policy and configuration into the issuer thread's settings. */
+/* The schedule of policy/crl.conf, checked. */
 static int
-crld_configure(struct crld *d)
+crld_schedule(struct crld *d, struct crl_schedule *s)
 {
-	struct crl_issuer_conf *ic = &d->ic;
-	struct crl_schedule *s = &ic->sched;
 	const struct config *p = d->policy;
-	const char *base = config_get(d->cfg, "urls.crl_base", NULL);
-	const char *out_dir;
 	long coalesce;
-	char host[64];
 
-	if (base == NULL) {
-		log_err("config: urls.crl_base missing (the CRL distribution "
-		    "point in our certificates)");
-		return -1;
-	}
 	if (config_get_long(p, "crl.full_interval_seconds", 21600, 60,
 	    7 * 86400, &s->full_interval) == -1 ||
 	    config_get_long(p, "crl.full_next_update_seconds", 86400, 120,
@@ -453,44 +586,70 @@ crld_configure(struct crld *d)
 		    s->full_interval, s->full_next_update);
 		return -1;
 	}
-	snprintf(d->url, sizeof(d->url), "%s/issuing.crl", base);
-	snprintf(d->delta_url, sizeof(d->delta_url), "%s/issuing-delta.crl",
-	    base);
+	return 0;
+}
+
+/* Policy and configuration into each issuing thread's settings. */
+static int
+crld_configure(struct crld *d)
+{
+	struct crl_issuer_conf *ic;
+	struct crl_schedule sched;
+	const char *base = config_get(d->cfg, "urls.crl_base", NULL);
+	const char *out_dir;
+	char host[64];
+	size_t i;
+
+	if (base == NULL) {
+		log_err("config: urls.crl_base missing (the CRL distribution "
+		    "point in our certificates)");
+		return -1;
+	}
+	memset(&sched, 0, sizeof(sched));
+	if (crld_schedule(d, &sched) == -1)
+		return -1;
 	out_dir = crld_out_dir(d->cfg);
 	gethostname(host, sizeof(host));
 	host[sizeof(host) - 1] = '\0';
 	snprintf(d->actor, sizeof(d->actor), "crld:%s", config_get(d->cfg,
 	    "crl.instance", host));
-	ic->conninfo = config_get(d->cfg, "pg.crl_uri", NULL);
-	ic->actor = d->actor;
-	ic->issuing = &d->issuing;
-	ic->root = &d->root;
-	ic->digest = config_get(p, "crl.digest", "SHA384");
-	ic->gen.id = d->issuing.id;
-	ic->gen.name = d->issuing.name;
-	ic->gen.cert = d->issuing.cert;
-	ic->gen.digest = ic->digest;
-	ic->full.url = d->url;
-	ic->full.delta_url = d->delta_url;
-	ic->full.next_update = s->full_next_update;
-	ic->full.expired_grace = s->expired_grace;
-	ic->full.out_dir = out_dir;
-	ic->full.ldap_dn = d->issuing.dn[0] != '\0' ? d->issuing.dn : NULL;
-	ic->full.interval = s->full_interval;
-	ic->delta = ic->full;
-	ic->delta.next_update = s->delta_next_update;
-	ic->delta.interval = s->delta_interval;
-	ic->ldap.uri = config_get(d->cfg, "ldap.uri", NULL);
-	ic->ldap.bind_dn = config_get(d->cfg, "ldap.bind_dn", NULL);
-	ic->ldap.bind_pw_file = config_get(d->cfg, "ldap.bind_pw_file", NULL);
-	ic->ldap.base = config_get(d->cfg, "ldap.base", NULL);
-	if (ldappub_conf_timeout(d->cfg, &ic->ldap) == -1)
-		return -1;
-	ic->ldap_enabled = ic->ldap.uri != NULL && ic->full.ldap_dn != NULL;
-	if (!ic->ldap_enabled)
+	for (i = 0; i < d->nissuing; i++) {
+		ic = &d->ic[i];
+		ic->sched = sched;
+		ic->conninfo = config_get(d->cfg, "pg.crl_uri", NULL);
+		ic->actor = d->actor;
+		ic->issuing = &d->issuing[i];
+		ic->root = i == 0 ? &d->root : NULL;
+		ic->digest = config_get(d->policy, "crl.digest", "SHA384");
+		ic->gen.id = d->issuing[i].id;
+		ic->gen.name = d->issuing[i].name;
+		ic->gen.cert = d->issuing[i].cert;
+		ic->gen.digest = ic->digest;
+		ic->full.url = d->issuing[i].url;
+		ic->full.delta_url = d->issuing[i].delta_url;
+		ic->full.next_update = sched.full_next_update;
+		ic->full.expired_grace = sched.expired_grace;
+		ic->full.out_dir = out_dir;
+		ic->full.ldap_dn = d->issuing[i].dn[0] != '\0' ?
+		    d->issuing[i].dn : NULL;
+		ic->full.interval = sched.full_interval;
+		ic->delta = ic->full;
+		ic->delta.next_update = sched.delta_next_update;
+		ic->delta.interval = sched.delta_interval;
+		ic->ldap.uri = config_get(d->cfg, "ldap.uri", NULL);
+		ic->ldap.bind_dn = config_get(d->cfg, "ldap.bind_dn", NULL);
+		ic->ldap.bind_pw_file = config_get(d->cfg, "ldap.bind_pw_file",
+		    NULL);
+		ic->ldap.base = config_get(d->cfg, "ldap.base", NULL);
+		if (ldappub_conf_timeout(d->cfg, &ic->ldap) == -1)
+			return -1;
+		ic->ldap_enabled = ic->ldap.uri != NULL &&
+		    ic->full.ldap_dn != NULL;
+		ic->cache = d->cache;
+	}
+	if (!d->ic[0].ldap_enabled)
 		log_warn("config: no ldap.uri or ldap.base: CRLs are not "
 		    "published to a directory");
-	ic->cache = d->cache;
 	return 0;
 }
 
@@ -529,12 +688,17 @@ crld_seccomp(int insecure)
 	}
 }
 
-/* SIGHUP: a base CRL now (daemon_wait's hook). */
+/* SIGHUP: a base CRL of each issuing CA now (daemon_wait's hook). */
 static void
-crld_hup(void *issuer)
+crld_hup(void *arg)
 {
+	struct crld *d = arg;
+	size_t i;
+
 	log_info("SIGHUP: issuing a base CRL now");
-	crl_issuer_kick(issuer);
+	for (i = 0; i < d->nissuing; i++)
+		if (d->issuers[i] != NULL)
+			crl_issuer_kick(d->issuers[i]);
 }
 
 int
@@ -548,7 +712,6 @@ main(int argc, char **argv)
 	struct crld d;
 	struct signer_config sc;
 	struct signer *signer = NULL;
-	struct crl_issuer *issuer = NULL;
 	struct crl_publisher *publisher = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
@@ -557,6 +720,7 @@ main(int argc, char **argv)
 	long port, max_age;
 	sigset_t sigs;
 	enum log_level level = LOGL_INFO;
+	size_t i;
 	int ch, once = 0, insecure = 0, db_down = 0, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "c:o", opts, NULL)) != -1) {
@@ -605,29 +769,36 @@ main(int argc, char **argv)
 	    &db_down) == -1 || crld_configure(&d) == -1)
 		goto out;
 
-	/* The signer: the issuing CA's token, TBSCertLists with its key only. */
-	memset(&sc, 0, sizeof(sc));
 	/*
-	 * The issuing CA's key is in the token of role "ca"; grant it CRLs only.
-	 * The database named the token; the configuration must agree.
+	 * The signer: the issuing CAs' token, TBSCertLists with their keys
+	 * only. Every issuing CA's key is in the token of role "ca"; grant
+	 * each CRLs only. The database named the token; the configuration
+	 * must agree.
 	 */
-	if (signer_config_add_token(&sc, d.cfg, "ca") == -1 ||
-	    signer_config_grant(&sc, SIGNER_KIND_CRL, d.issuing.key_label) == -1)
+	memset(&sc, 0, sizeof(sc));
+	if (signer_config_add_token(&sc, d.cfg, "ca") == -1)
 		goto out;
-	/* No CRL of ours is valid longer than a base: nor one it signs. */
-	sc.crl_max_validity_s = d.ic.full.next_update;
-	if (strcmp(sc.tokens[0].label, d.issuing.token) != 0) {
-		log_err("hsm.ca_token is %s but the issuing CA key is in token %s",
-		    sc.tokens[0].label, d.issuing.token);
-		goto out;
+	for (i = 0; i < d.nissuing; i++) {
+		if (signer_config_grant(&sc, SIGNER_KIND_CRL,
+		    d.issuing[i].key_label) == -1)
+			goto out;
+		if (strcmp(sc.tokens[0].label, d.issuing[i].token) != 0) {
+			log_err("hsm.ca_token is %s but the key of issuing CA "
+			    "%s is in token %s", sc.tokens[0].label,
+			    d.issuing[i].name, d.issuing[i].token);
+			goto out;
+		}
 	}
+	/* No CRL of ours is valid longer than a base: nor one it signs. */
+	sc.crl_max_validity_s = d.ic[0].full.next_update;
 	sc.sandbox_section = "crl";
 	daemon_block_signals(&sigs);
 	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 		log_err("signer: %s", err);
 		goto out;
 	}
-	d.ic.signer = signer;
+	for (i = 0; i < d.nissuing; i++)
+		d.ic[i].signer = signer;
 	/* CRL files are 0644 without fchmod, which the filter refuses. */
 	umask(022);
 	/*
@@ -635,12 +806,15 @@ main(int argc, char **argv)
 	 * there, in the system's directories and the LDAP password file
 	 * (read at each publication): not the database's or the tokens'.
 	 */
-	readable[0] = d.ic.ldap.bind_pw_file;
-	if (daemon_limit_files(d.cfg, "crl", "crld", &d.ic.full.out_dir, 1,
+	readable[0] = d.ic[0].ldap.bind_pw_file;
+	if (daemon_limit_files(d.cfg, "crl", "crld", &d.ic[0].full.out_dir, 1,
 	    readable, 1, config_get(d.cfg, "pg.crl_uri", NULL)) == -1)
 		goto out;
 	if (once) {
-		rc = crl_issue_once(&d.ic) == 0 ? 0 : 1;
+		rc = 0;
+		for (i = 0; i < d.nissuing; i++)
+			if (crl_issue_once(&d.ic[i]) == -1)
+				rc = 1;
 		goto out;
 	}
 	memset(&lim, 0, sizeof(lim));
@@ -655,35 +829,44 @@ main(int argc, char **argv)
 		goto out;
 	}
 	crld_demote(d.cfg, insecure);
-	/* The publisher first: the issuer kicks it after each CRL. */
-	if (d.ic.ldap_enabled && (publisher = crl_publisher_start(&d.ic, err,
-	    sizeof(err))) == NULL) {
+	/* The publisher first: the issuers kick it after each CRL. */
+	if (d.ic[0].ldap_enabled && (publisher = crl_publisher_start(&d.ic[0],
+	    err, sizeof(err))) == NULL) {
 		log_err("publisher: %s", err);
 		goto out;
 	}
-	d.ic.publisher = publisher;
-	if ((issuer = crl_issuer_start(&d.ic, err, sizeof(err))) == NULL) {
-		log_err("issuer: %s", err);
-		goto out;
+	for (i = 0; i < d.nissuing; i++) {
+		d.ic[i].publisher = publisher;
+		if ((d.issuers[i] = crl_issuer_start(&d.ic[i], err,
+		    sizeof(err))) == NULL) {
+			log_err("issuer %s: %s", d.issuing[i].name, err);
+			goto out;
+		}
 	}
-	/* Both threads run: the filter covers them too (TSYNC, lib/sandbox.c). */
+	/* Every thread runs: the filter covers them too (TSYNC, lib/sandbox.c). */
 	crld_seccomp(insecure);
 	log_info("serving CRLs on %s (issuer %s, key %s, %s)%s",
-	    http_where(srv), d.issuing.name, d.issuing.key_label, d.url,
-	    db_down ? "; database down: the files' CRLs until it answers" :
-	    "");
-	rc = daemon_wait(&sigs, crld_hup, issuer);
+	    http_where(srv), d.issuing[0].name, d.issuing[0].key_label,
+	    d.issuing[0].url, db_down ? "; database down: the files' CRLs "
+	    "until it answers" : "");
+	for (i = 1; i < d.nissuing; i++)
+		log_info("serving CRLs of issuer %s too (key %s, %s)",
+		    d.issuing[i].name, d.issuing[i].key_label,
+		    d.issuing[i].url);
+	rc = daemon_wait(&sigs, crld_hup, &d);
 out:
 	http_stop(srv);
 	/*
-	 * The issuer first, which kicks the publisher; then the publisher,
+	 * The issuers first, which kick the publisher; then the publisher,
 	 * which may first wait out an LDAP call's time-out (crl/extern.h).
 	 */
-	crl_issuer_stop(issuer);
+	for (i = 0; i < CRL_MAX_ISSUING; i++)
+		crl_issuer_stop(d.issuers[i]);
 	crl_publisher_stop(publisher);
 	signer_close(signer);
 	crl_cache_free(d.cache);
-	X509_free(d.issuing.cert);
+	for (i = 0; i < CRL_MAX_ISSUING; i++)
+		X509_free(d.issuing[i].cert);
 	X509_free(d.root.cert);
 	config_free(d.policy);
 	config_free(d.cfg);

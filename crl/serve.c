@@ -1,5 +1,6 @@
 /*
- * crld's HTTP side: GET (or HEAD) of a fixed set of paths, answered from
+ * crld's HTTP side: GET (or HEAD) of a set of paths fixed at start-up
+ * (each CA's: crl_cache_add), answered from
  * memory with caching headers (RFC 9111) so that a CDN can serve them. The
  * paths are exactly the URLs in our certificates (policy/profiles:
  * CRL distribution points, Freshest CRL, caIssuers). Nothing a client sends
@@ -21,15 +22,13 @@
 
 #define CRL_CERT_MAX_AGE	86400	/* CA certificates change at ceremonies */
 
-static const struct {
-	const char	*path;
-	const char	*ctype;
-} crl_docs[CRL_DOC_COUNT] = {
-	[CRL_DOC_ISSUING_FULL] = { "/crl/issuing.crl", "application/pkix-crl" },
-	[CRL_DOC_ISSUING_DELTA] = { "/crl/issuing-delta.crl", "application/pkix-crl" },
-	[CRL_DOC_ROOT_FULL] = { "/crl/root.crl", "application/pkix-crl" },
-	[CRL_DOC_ROOT_CERT] = { "/crl/root.crt", "application/pkix-cert" },
-	[CRL_DOC_ISSUING_CERT] = { "/crl/issuing.crt", "application/pkix-cert" },
+#define CRL_PATH_MAX		64
+
+/* A path served: fixed once serving starts (crl_cache_add). */
+struct crl_path {
+	char		 path[CRL_PATH_MAX];
+	const char	*ctype;		/* a string constant of the caller's */
+	int		 optional;	/* not stale while absent (the ARL) */
 };
 
 /* One document; shared by the requests sending it (refs). */
@@ -46,7 +45,9 @@ struct crl_blob {
 
 struct crl_cache {
 	pthread_mutex_t	 mtx;
-	struct crl_blob	*doc[CRL_DOC_COUNT];
+	struct crl_path	 paths[CRL_DOC_MAX];
+	struct crl_blob	*doc[CRL_DOC_MAX];
+	int		 ndocs;		/* set before serving, then read only */
 	long		 max_age;
 };
 
@@ -87,10 +88,25 @@ crl_cache_free(struct crl_cache *c)
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < CRL_DOC_COUNT; i++)
+	for (i = 0; i < c->ndocs; i++)
 		crl_blob_unref(c->doc[i]);
 	pthread_mutex_destroy(&c->mtx);
 	free(c);
+}
+
+int
+crl_cache_add(struct crl_cache *c, const char *path, const char *ctype,
+    int optional)
+{
+	struct crl_path *p;
+
+	if (c->ndocs == CRL_DOC_MAX || strlen(path) >= CRL_PATH_MAX)
+		return -1;
+	p = &c->paths[c->ndocs];
+	memcpy(p->path, path, strlen(path) + 1);
+	p->ctype = ctype;
+	p->optional = optional;
+	return c->ndocs++;
 }
 
 /* RFC 9110 §5.6.7 IMF-fixdate. */
@@ -104,14 +120,14 @@ crl_httpdate(time_t t, char *out, size_t outlen)
 }
 
 int
-crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
+crl_cache_set(struct crl_cache *c, int doc, unsigned char *der,
     size_t len, long long number, time_t last_modified, time_t expires)
 {
 	struct crl_blob *b, *old;
 	unsigned char md[32];
 	int i, rc = -1;
 
-	if ((unsigned)doc >= CRL_DOC_COUNT || (b = calloc(1, sizeof(*b))) ==
+	if (doc < 0 || doc >= c->ndocs || (b = calloc(1, sizeof(*b))) ==
 	    NULL) {
 		free(der);
 		return -1;
@@ -145,7 +161,7 @@ crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
 		 */
 		log_err("ALARM: %s: two different CRLs numbered %lld (RFC 5280 "
 		    "§5.2.3; a restore or a failover reused the number): "
-		    "serving the newer one (sha256 %.16s...)", crl_docs[doc].path,
+		    "serving the newer one (sha256 %.16s...)", c->paths[doc].path,
 		    number, b->etag + 1);
 		crl_blob_unref(old);
 		c->doc[doc] = b;
@@ -162,13 +178,13 @@ crl_cache_set(struct crl_cache *c, enum crl_doc doc, unsigned char *der,
 }
 
 int
-crl_cache_conflicts(struct crl_cache *c, enum crl_doc doc, long long number,
+crl_cache_conflicts(struct crl_cache *c, int doc, long long number,
     const unsigned char *der, size_t len)
 {
 	unsigned char md[32];
 	int differs = 0;
 
-	if (number == 0 || EVP_Digest(der, len, md, NULL, EVP_sha256(),
+	if (doc < 0 || doc >= c->ndocs || number == 0 || EVP_Digest(der, len, md, NULL, EVP_sha256(),
 	    NULL) != 1)
 		return 0;
 	pthread_mutex_lock(&c->mtx);
@@ -180,10 +196,12 @@ crl_cache_conflicts(struct crl_cache *c, enum crl_doc doc, long long number,
 }
 
 long long
-crl_cache_number(struct crl_cache *c, enum crl_doc doc)
+crl_cache_number(struct crl_cache *c, int doc)
 {
 	long long n = 0;
 
+	if (doc < 0 || doc >= c->ndocs)
+		return 0;
 	pthread_mutex_lock(&c->mtx);
 	if (c->doc[doc] != NULL)
 		n = c->doc[doc]->number;
@@ -204,12 +222,12 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 	}
 	json_object_set_new(o, "documents", docs);
 	pthread_mutex_lock(&c->mtx);
-	for (i = 0; i < CRL_DOC_COUNT; i++) {
+	for (i = 0; i < c->ndocs; i++) {
 		const struct crl_blob *b = c->doc[i];
 		int s = b == NULL || (b->expires != 0 && b->expires <= now);
 
-		stale |= s && i != CRL_DOC_ROOT_FULL;
-		json_object_set_new(docs, crl_docs[i].path, json_pack("{s:b, "
+		stale |= s && !c->paths[i].optional;
+		json_object_set_new(docs, c->paths[i].path, json_pack("{s:b, "
 		    "s:I}", "stale", s, "number", (json_int_t)(b != NULL ?
 		    b->number : 0)));
 	}
@@ -225,8 +243,9 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 {
 	struct crl_cache *c = arg;
 	struct crl_blob *b = NULL;
-	char buf[64];
+	char buf[64], list[CRL_DOC_MAX * (CRL_PATH_MAX + 2) + 16];
 	time_t now = time(NULL);
+	size_t off;
 	long age;
 	int i, rc = -1, head;
 
@@ -238,13 +257,16 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 	}
 	if (strcmp(req->path, "/health") == 0)
 		return crl_serve_health(c, resp);
-	for (i = 0; i < CRL_DOC_COUNT; i++)
-		if (strcmp(req->path, crl_docs[i].path) == 0)
+	for (i = 0; i < c->ndocs; i++)
+		if (strcmp(req->path, c->paths[i].path) == 0)
 			break;
-	if (i == CRL_DOC_COUNT)
-		return http_problem(resp, 404, NULL, "Not Found",
-		    "served: /crl/issuing.crl, /crl/issuing-delta.crl, "
-		    "/crl/root.crl, /crl/root.crt, /crl/issuing.crt");
+	if (i == c->ndocs) {
+		off = (size_t)snprintf(list, sizeof(list), "served:");
+		for (i = 0; i < c->ndocs && off < sizeof(list); i++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off,
+			    "%s %s", i == 0 ? "" : ",", c->paths[i].path);
+		return http_problem(resp, 404, NULL, "Not Found", list);
+	}
 	pthread_mutex_lock(&c->mtx);
 	if ((b = c->doc[i]) != NULL)
 		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
@@ -290,7 +312,7 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 		goto out;
 	}
 	/* Not copied: the response holds the reference until it was sent. */
-	rc = http_respond_shared(resp, 200, crl_docs[i].ctype, b->der, b->len,
+	rc = http_respond_shared(resp, 200, c->paths[i].ctype, b->der, b->len,
 	    crl_blob_unref, b);
 	b = NULL;
 out:

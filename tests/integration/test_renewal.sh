@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Renewing the issuing CA, on a stack of its own (ca/README.md "Renewing
+# the issuing CA"). `pkictl ca issuing` makes issuing-2 (a new key in the
+# CA token, its certificate from the issuing-ca profile signed by the root,
+# its CN numbered), recorded with its audit events, exported, published to
+# the directory; `pkictl ca responder --issuer issuing-2` its first
+# responder. Then crld, ocspd and cad restarted (cad with cad.issuer =
+# issuing-2): an order issued under issuing-2 verifies to the root with
+# chain-issuing-2.pem and names issuing-2's own URLs; its CRL, fetched from
+# its CDP, verifies with issuing-2; OCSP says good for it and still for a
+# certificate issuing issued before; revoked, it is on issuing-2's CRL and
+# not on issuing's, and OCSP says revoked. The old CA's CRLs are still
+# issued and served.
+. "$(dirname "$0")/lib.sh"
+T=$(test_tmpdir)
+S=$T/stack
+stack_new "$S"
+conf=$(stack_get "$S" PKI_CONFIG)
+pki=$(stack_get "$S" PKI_DIR)/pki
+url=$(stack_get "$S" PKI_OCSP_URL)
+crl_url=$(stack_get "$S" PKI_CRL_URL)
+B=${crl_url%/issuing.crl}
+pg="host=$(stack_get "$S" PKI_PG_HOST) port=$(stack_get "$S" PKI_PG_PORT) dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
+SOFTHSM2_CONF=$(stack_get "$S" SOFTHSM2_CONF)
+export SOFTHSM2_CONF
+# run.sh exports its own stack's stack.env, whose PKI_LDAP_* override
+# ldap.* (lib/config.h): this stack's pkictl publishes to this stack's slapd.
+unset PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI
+pkictl() { "$PKICTL" --config "$conf" "$@"; }
+q() { sql_as "$pg" "$1"; }
+hsm=$(dirname "$SOFTHSM2_CONF")
+restart() {
+	local pid
+	tokens_given "$hsm/tokens"
+	pid=$(pidfile_of "$S" "$1")
+	kill -TERM "$pid"
+	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null || fail "$1 (pid $pid) did not stop"
+}
+
+# --- a certificate of the first issuing CA, before the renewal --------------------------
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/old.key" \
+	-subj "/CN=before renewal" -out "$T/old.csr" 2>/dev/null
+pkictl cert issue --issuer issuing --profile subscriber --csr "$T/old.csr" >"$T/old.pem" || fail "pkictl cert issue (issuing)"
+
+# --- pkictl ca issuing --------------------------------------------------------------------
+a0=$(q "SELECT coalesce(max(id), 0) FROM audit_event")
+pkictl ca issuing >"$T/iss.out" 2>&1 || { cat "$T/iss.out"; fail "pkictl ca issuing"; }
+has -F "issuing CA certificate issuing-2 for root in $pki/issuing-2.pem" "$T/iss.out" ||
+	{ cat "$T/iss.out"; fail "ca issuing: no summary line"; }
+new=$pki/issuing-2.pem
+[ -s "$new" ] && [ -s "$pki/chain-issuing-2.pem" ] || fail "issuing-2.pem or chain-issuing-2.pem not exported"
+openssl verify -CAfile "$pki/root.pem" "$new" >"$T/v.out" 2>&1 || { cat "$T/v.out"; fail "issuing-2 does not verify against the root"; }
+openssl x509 -in "$new" -noout -text >"$T/new.txt"
+has -F "CA:TRUE, pathlen:0" "$T/new.txt" && has -F "Certificate Sign, CRL Sign" "$T/new.txt" ||
+	{ cat "$T/new.txt"; fail "issuing-2 is not a CA of the issuing-ca profile"; }
+has -F "URI:$B/root.crl" "$T/new.txt" || { cat "$T/new.txt"; fail "issuing-2's CDP is not the root's CRL"; }
+subj_old=$(openssl x509 -in "$pki/issuing.pem" -noout -subject -nameopt RFC2253)
+subj_new=$(openssl x509 -in "$new" -noout -subject -nameopt RFC2253)
+[ "$subj_new" = "${subj_old/Issuing CA 1/Issuing CA 2}" ] && [ "$subj_new" != "$subj_old" ] ||
+	fail "issuing-2's subject: $subj_new (old: $subj_old)"
+[ "$(openssl x509 -in "$new" -noout -pubkey | openssl sha256)" != \
+	"$(openssl x509 -in "$pki/issuing.pem" -noout -pubkey | openssl sha256)" ] || fail "issuing-2 reuses the old key"
+[ "$(q "SELECT k.key_label || ' ' || k.role || ' ' || c.role || ' ' || i.name FROM ca_certificate c JOIN ca_key k ON k.id = c.key_id
+	JOIN ca_certificate i ON i.id = c.issuer_id WHERE c.name = 'issuing-2'")" = "issuing-2 issuing issuing root" ] ||
+	fail "issuing-2 not recorded with its key and issuer"
+serial=$(openssl x509 -in "$new" -noout -serial | cut -d= -f2)
+[ "$(q "SELECT count(*) FROM certificate c JOIN ca_certificate r ON r.id = c.issuer_id WHERE r.name = 'root'
+	AND upper(c.serial) = upper('$serial')")" = 1 ] || fail "the root does not answer for issuing-2 (no certificate row)"
+for action in ca.key.generate ca.cert.issue ca.issuing; do
+	[ "$(q "SELECT count(*) FROM audit_event WHERE id > $a0 AND action = '$action'")" -ge 1 ] ||
+		fail "no $action audit event"
+done
+[ "$(q "SELECT details->>'serial' FROM audit_event WHERE id > $a0 AND action = 'ca.issuing'")" = "$serial" ] ||
+	fail "ca.issuing does not name the serial"
+pkictl key list --token "$(sed -n 's/^ca_token *= *//p' "$conf")" >"$T/keys" 2>&1 && has -P "^issuing-2\t" "$T/keys" ||
+	{ cat "$T/keys"; fail "no key issuing-2 in the CA token"; }
+ldap_uri=$(stack_get "$S" PKI_LDAP_URI)
+ldap_base=$(stack_get "$S" PKI_LDAP_BASE)
+cn_new=$(openssl x509 -in "$new" -noout -subject -nameopt sep_multiline | sed -n 's/^ *CN=//p')
+ldapsearch -LLL -x -H "$ldap_uri" -b "cn=$cn_new,$ldap_base" -s base 'cACertificate;binary' >"$T/ldap.out" 2>&1 &&
+	has -i "^cACertificate;binary::" "$T/ldap.out" || { cat "$T/ldap.out" "$T/iss.out"; fail "issuing-2 not in the directory (cn=$cn_new)"; }
+note "issuing-2: a new key, its CN numbered, verifies to the root as a CA, recorded, audited, exported, in the directory"
+
+# --- its first responder; a TSA certificate from it; refusals ------------------------------
+pkictl ca responder --issuer issuing-2 >"$T/resp.out" 2>&1 || { cat "$T/resp.out"; fail "ca responder --issuer issuing-2"; }
+resp=$pki/ocsp-issuing-2-1.pem
+has -F "responder certificate ocsp-issuing-2-1 for issuing-2 in $resp" "$T/resp.out" ||
+	{ cat "$T/resp.out"; fail "ca responder --issuer issuing-2: no summary line"; }
+openssl verify -CAfile "$pki/root.pem" -untrusted "$new" -purpose ocsphelper "$resp" >"$T/v.out" 2>&1 ||
+	{ cat "$T/v.out"; fail "ocsp-issuing-2-1 does not verify for OCSP signing under issuing-2"; }
+has -F "Issuing CA 2)" <(openssl x509 -in "$resp" -noout -subject) || fail "ocsp-issuing-2-1 is not named after issuing-2"
+st=0
+pkictl ca tsa --issuer root >"$T/bad.out" 2>&1 || st=$?
+[ "$st" = 1 ] && has -F "no issuing CA named root" "$T/bad.out" || { cat "$T/bad.out"; fail "ca tsa --issuer root: exit $st, want 1"; }
+pkictl ca tsa --issuer issuing-2 >"$T/tsa.out" 2>&1 && has -F "TSA certificate tsa-2 for issuing-2 in $pki/tsa-2.pem" "$T/tsa.out" ||
+	{ cat "$T/tsa.out"; fail "ca tsa --issuer issuing-2 did not make tsa-2"; }
+openssl verify -CAfile "$pki/root.pem" -untrusted "$new" -purpose timestampsign "$pki/tsa-2.pem" >"$T/v.out" 2>&1 ||
+	{ cat "$T/v.out"; fail "tsa-2 does not verify for time-stamping under issuing-2"; }
+has -F "URI:$B/issuing-2.crl" <(openssl x509 -in "$pki/tsa-2.pem" -noout -text) || fail "tsa-2's CDP is not issuing-2's CRL"
+note "ocsp-issuing-2-1 and tsa-2 under issuing-2; ca tsa --issuer root refused"
+
+# --- crld, ocspd and cad restarted; cad issues under issuing-2 ------------------------------
+restart crl
+restart ocsp
+restart cad
+PKI_CAD_ISSUER=issuing-2 stack_up "$S"
+has -F "issuing with" "$(stack_get "$S" PKI_DIR)/log/cad.log" || fail "cad did not start"
+order=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
+	--subject '{"C":"ID","CN":"Renewal Test","serialNumber":"NIK:3174012345670009"}') || fail "pkictl order add"
+for _ in $(seq 300); do
+	st=$(q "SELECT status FROM issuance_order WHERE id = $order")
+	[ "$st" = done ] || [ "$st" = failed ] && break
+	sleep 0.1
+done
+[ "$st" = done ] || fail "cad did not issue order $order under issuing-2 ($st): $(q "SELECT last_error FROM issuance_order WHERE id = $order")"
+cert=$(q "SELECT certificate_id FROM issuance_order WHERE id = $order")
+[ "$(q "SELECT r.name FROM certificate c JOIN ca_certificate r ON r.id = c.issuer_id WHERE c.id = $cert")" = issuing-2 ] ||
+	fail "order $order was not issued by issuing-2"
+q "SELECT encode(der, 'base64') FROM certificate WHERE id = $cert" | base64 -d | openssl x509 -inform DER -out "$T/n.pem"
+openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/chain-issuing-2.pem" "$T/n.pem" >"$T/v.out" 2>&1 ||
+	{ cat "$T/v.out"; fail "the new certificate does not verify to the root with chain-issuing-2.pem"; }
+if openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/chain.pem" "$T/n.pem" >/dev/null 2>&1; then
+	fail "the new certificate verified with the old chain"
+fi
+openssl x509 -in "$T/n.pem" -noout -text >"$T/n.txt"
+for want in "URI:$B/issuing-2.crl" "URI:$B/issuing-2-delta.crl" "CA Issuers - URI:$B/issuing-2.crt"; do
+	has -F "$want" "$T/n.txt" || { cat "$T/n.txt"; fail "the new certificate lacks $want"; }
+done
+note "cad (cad.issuer = issuing-2) issued a certificate that verifies with chain-issuing-2.pem and names issuing-2's URLs"
+
+# --- crld: issuing-2's CRLs, certificate; the old CA's still served --------------------------
+cdp=$(sed -n 's/^ *URI:\(.*issuing-2\.crl\)$/\1/p' "$T/n.txt" | head -1)
+got_crl() { # URL FILE: 200 within 10 s
+	for _ in $(seq 100); do curl -sf -o "$2" "$1" && return 0; sleep 0.1; done
+	return 1
+}
+got_crl "$cdp" "$T/i2.crl" || fail "GET $cdp"
+openssl crl -inform DER -in "$T/i2.crl" -noout -CAfile "$pki/chain-issuing-2.pem" >"$T/c.out" 2>&1 && has 'verify OK' "$T/c.out" ||
+	{ cat "$T/c.out"; fail "issuing-2.crl does not verify with issuing-2"; }
+[ "$(openssl crl -inform DER -in "$T/i2.crl" -noout -issuer | sed 's/^issuer=//')" = \
+	"$(openssl x509 -in "$new" -noout -subject | sed 's/^subject=//')" ] || fail "issuing-2.crl is not issuing-2's"
+has -F "URI:$B/issuing-2.crl" <(openssl crl -inform DER -in "$T/i2.crl" -noout -text) || fail "issuing-2.crl's IDP is not its URL"
+got_crl "$B/issuing-2-delta.crl" "$T/i2d.crl" || fail "GET issuing-2-delta.crl"
+openssl crl -inform DER -in "$T/i2d.crl" -noout -CAfile "$pki/chain-issuing-2.pem" 2>&1 | has 'verify OK' ||
+	fail "issuing-2-delta.crl does not verify"
+curl -sf -o "$T/i2.crt" "$B/issuing-2.crt" || fail "GET issuing-2.crt"
+cmp -s "$T/i2.crt" <(openssl x509 -in "$new" -outform DER) || fail "issuing-2.crt is not issuing-2's certificate"
+for f in issuing.crl issuing-delta.crl issuing.crt root.crl root.crt; do
+	curl -sf -o "$T/$f" "$B/$f" || fail "GET $f after the renewal"
+done
+openssl crl -inform DER -in "$T/issuing.crl" -noout -CAfile "$pki/chain.pem" 2>&1 | has 'verify OK' ||
+	fail "issuing.crl does not verify after the renewal"
+[ -s "$pki/crl/issuing-2.crl" ] && [ -s "$pki/crl/issuing-2-delta.crl" ] || fail "crld wrote no issuing-2 CRL files"
+jq -e '.issuing_cas | map(.name) == ["issuing", "issuing-2"]' "$pki/crl/crld-cas.json" >/dev/null ||
+	{ cat "$pki/crl/crld-cas.json"; fail "crld-cas.json does not list both issuing CAs"; }
+note "crld serves issuing-2.crl (its CDP), -delta.crl and .crt, signed by issuing-2, and the old CA's documents"
+
+# --- OCSP: good for the new certificate and for the old one ---------------------------------
+ocsp_good() { # CERT ISSUER-PEM WANT
+	local out
+	for _ in $(seq 100); do
+		out=$(ocsp_client -url "$url" -CAfile "$pki/root.pem" -issuer "$2" -cert "$1" -resp_text 2>&1 || true)
+		grep -q ": $3" <<<"$out" && grep -q "Response verify OK" <<<"$out" && return 0
+		sleep 0.1
+	done
+	echo "$out"
+	return 1
+}
+ocsp_good "$T/n.pem" "$new" good || fail "OCSP: the new certificate not good (verified)"
+ocsp_good "$T/old.pem" "$pki/issuing.pem" good || fail "OCSP: the certificate of issuing not good after the renewal"
+note "OCSP: good for the certificate of issuing-2 and still for the one of issuing"
+
+# --- revoked: on issuing-2's CRL, not on issuing's; OCSP revoked --------------------------------
+nserial=$(openssl x509 -in "$T/n.pem" -noout -serial | cut -d= -f2)
+pkictl cert revoke --issuer issuing-2 --serial "$nserial" --reason keyCompromise >"$T/rev.out" 2>&1 ||
+	{ cat "$T/rev.out"; fail "cert revoke --issuer issuing-2"; }
+listed=
+for _ in $(seq 100); do
+	curl -sf -o "$T/i2.crl" "$B/issuing-2.crl" && curl -sf -o "$T/i2d.crl" "$B/issuing-2-delta.crl" &&
+		{ openssl crl -inform DER -in "$T/i2.crl" -noout -text; openssl crl -inform DER -in "$T/i2d.crl" -noout -text; } |
+		grep -qi "Serial Number: *$nserial" && { listed=1; break; }
+	sleep 0.1
+done
+[ -n "$listed" ] || fail "the revoked certificate is on neither CRL of issuing-2 within 10 s"
+curl -sf -o "$T/issuing.crl" "$B/issuing.crl" && curl -sf -o "$T/issuing-delta.crl" "$B/issuing-delta.crl" || fail "GET issuing's CRLs"
+if { openssl crl -inform DER -in "$T/issuing.crl" -noout -text; openssl crl -inform DER -in "$T/issuing-delta.crl" -noout -text; } |
+	grep -qi "Serial Number: *$nserial"; then
+	fail "issuing-2's revoked certificate is on a CRL of issuing"
+fi
+openssl verify -crl_check -CAfile "$pki/root.pem" -untrusted "$pki/chain-issuing-2.pem" \
+	-CRLfile <(openssl crl -inform DER -in "$T/i2.crl") "$T/n.pem" >"$T/v.out" 2>&1 &&
+	fail "openssl verify -crl_check accepted the revoked certificate"
+has "certificate revoked" "$T/v.out" || { cat "$T/v.out"; fail "openssl verify -crl_check: not 'certificate revoked'"; }
+ocsp_good "$T/n.pem" "$new" revoked || fail "OCSP: the revoked certificate not revoked"
+ocsp_good "$T/old.pem" "$pki/issuing.pem" good || fail "OCSP: the certificate of issuing not good after the revocation"
+note "revoked: on issuing-2's CRL, not on issuing's; OCSP revoked"
+
+# --- crld started while PostgreSQL is down, from crld-cas.json: this one, and
+# one as a crld of a single issuing CA wrote it (no issuing_cas) ---------------------------
+crlnum() { echo $((16#$(openssl crl -inform DER -in "$1" -noout -crlnumber | cut -d= -f2 | sed 's/^0x//'))); }
+for form in new old; do
+	mkdir -p "$T/crl-$form"
+	cp "$pki"/crl/*.crl "$T/crl-$form/"
+done
+cp "$pki/crl/crld-cas.json" "$T/crl-new/"
+jq -c '{root, issuing}' "$pki/crl/crld-cas.json" >"$T/crl-old/crld-cas.json"
+[ "$(id -u)" -ne 0 ] || chown -R pki-crl "$T/crl-new" "$T/crl-old"
+chmod 0711 "$T"
+pgpid=$(pidfile_of "$S" postgres)
+[ -n "$pgpid" ] || fail "no PostgreSQL pid file"
+kill -INT "$pgpid"
+for _ in $(seq 200); do kill -0 "$pgpid" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$pgpid" 2>/dev/null || fail "PostgreSQL did not stop"
+for form in new old; do
+	port=$(free_port)
+	PKI_CRL_PORT=$port PKI_CRL_OUT_DIR=$T/crl-$form PKI_CRL_INSTANCE=test-$form \
+		"$BUILD/crld" --config "$conf" >>"$T/crld-$form.log" 2>&1 &
+	pid=$!
+	at_exit "kill -TERM $pid 2>/dev/null || true"
+	code() { curl -s -o "$T/down.crl" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/crl/$1"; }
+	up=
+	for _ in $(seq 100); do [ "$(code issuing.crl)" = 200 ] && { up=1; break; }; sleep 0.1; done
+	[ -n "$up" ] && [ "$(crlnum "$T/down.crl")" = "$(crlnum "$T/crl-$form/issuing.crl")" ] ||
+		{ cat "$T/crld-$form.log"; fail "crld ($form crld-cas.json, database down) does not serve issuing.crl of its files"; }
+	if [ "$form" = new ]; then
+		[ "$(code issuing-2.crl)" = 200 ] && [ "$(crlnum "$T/down.crl")" = "$(crlnum "$T/crl-new/issuing-2.crl")" ] &&
+			[ "$(code issuing-2.crt)" = 200 ] ||
+			{ cat "$T/crld-$form.log"; fail "crld (database down) does not serve issuing-2's CRL and certificate"; }
+	else
+		[ "$(code issuing-2.crl)" = 404 ] || fail "crld from a crld-cas.json of one issuing CA serves issuing-2.crl"
+	fi
+	kill -TERM "$pid"
+	wait "$pid" || { cat "$T/crld-$form.log"; fail "crld ($form crld-cas.json) exited non-zero on SIGTERM"; }
+done
+stack_up "$S"
+note "PostgreSQL down: crld serves both issuing CAs' CRLs from crld-cas.json, and the one CA of a file an older crld wrote"
