@@ -151,12 +151,15 @@ csc_sha256_param(const unsigned char *p, size_t n, char **param)
 }
 
 /*
- * The signing service of the request's Bearer token: 1 with *service set;
- * 0 when a 401 is in resp; -1 on our failure.
+ * The signing service of the request's Bearer token: 1 with *service set,
+ * and the token's 256 bits in token when it is not NULL (for the SAM,
+ * which finds the service again by itself; the caller wipes them); 0
+ * when a 401 is in resp; -1 on our failure. token is cleared on entry.
  */
 static int
 csc_service(struct csc_ctx *c, const struct http_request *req,
-    struct http_response *resp, unsigned long long *service)
+    struct http_response *resp, unsigned long long *service,
+    unsigned char token[SIGND_TOKEN_BYTES])
 {
 	const char *h = http_header(req, "Authorization"), *tok = http_bearer(req);
 	unsigned char raw[SIGND_TOKEN_BYTES];
@@ -166,6 +169,8 @@ csc_service(struct csc_ctx *c, const struct http_request *req,
 	int rc = -1;
 
 	*service = 0;
+	if (token != NULL)
+		memset(token, 0, SIGND_TOKEN_BYTES);
 	if (tok == NULL || csc_b64url32_decode(tok, raw) == -1) {
 		rc = csc_error(resp, 401, "invalid_token", h == NULL ?
 		    "an access token is required (Authorization: Bearer, RFC "
@@ -183,6 +188,8 @@ csc_service(struct csc_ctx *c, const struct http_request *req,
 		goto out;
 	}
 	*service = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	if (token != NULL)
+		memcpy(token, raw, SIGND_TOKEN_BYTES);
 	rc = 1;
 out:
 	OPENSSL_cleanse(raw, sizeof(raw));
@@ -345,7 +352,7 @@ csc_list(struct csc_ctx *c, const struct http_request *req,
 	json_t *o = NULL, *ids;
 	int rc = -1, a, i;
 
-	if ((a = csc_service(c, req, resp, &svc)) != 1)
+	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1)
 		return a;
 	if (csc_parse_list(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
@@ -429,7 +436,7 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 	json_t *o = NULL, *cert = NULL, *certs = NULL;
 	int rc = -1, a, valid;
 
-	if ((a = csc_service(c, req, resp, &svc)) != 1)
+	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1)
 		return a;
 	if (csc_parse_info(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
@@ -658,6 +665,10 @@ csc_sam_error(struct http_response *resp, uint32_t status,
 	case SAM_E_CREDENTIAL:
 		return csc_error(resp, 400, "invalid_request",
 		    "Invalid parameter credentialID");
+	case SAM_E_TOKEN:
+		/* Expired or disabled since csc_service() looked. */
+		return csc_error(resp, 401, "invalid_token", "the access token "
+		    "is unknown or expired");
 	default:
 		return csc_error(resp, 400, "invalid_request", text);
 	}
@@ -669,7 +680,7 @@ csc_authorize(struct csc_ctx *c, const struct http_request *req,
 {
 	struct csc_authorize_req r;
 	unsigned long long svc;
-	unsigned char *body = NULL, *reply = NULL;
+	unsigned char tok[SIGND_TOKEN_BYTES], *body = NULL, *reply = NULL;
 	size_t len = 0, replylen = 0;
 	uint32_t status, ttl;
 	char detail[256], kt[16], sad[SIGND_SAD_B64_LEN + 1];
@@ -677,7 +688,7 @@ csc_authorize(struct csc_ctx *c, const struct http_request *req,
 	int rc = -1, a;
 
 	memset(&r, 0, sizeof(r));
-	if ((a = csc_service(c, req, resp, &svc)) != 1)
+	if ((a = csc_service(c, req, resp, &svc, tok)) != 1)
 		return a;
 	if (!http_media_type_is(req, "application/json")) {
 		rc = csc_error(resp, 400, "invalid_request", "the body must be "
@@ -695,7 +706,7 @@ csc_authorize(struct csc_ctx *c, const struct http_request *req,
 		goto out;
 	}
 	r.sam.credential = strtoull(r.credential, NULL, 10);
-	r.sam.service = svc;
+	memcpy(r.sam.token, tok, sizeof(tok));
 	if (sam_authorize_encode(&r.sam, &body, &len) == -1)
 		goto out;
 	if (csc_sam_call(c, SAM_MSG_AUTHORIZE, body, len, &status, &reply,
@@ -723,6 +734,7 @@ csc_authorize(struct csc_ctx *c, const struct http_request *req,
 		rc = http_add_header(resp, "Cache-Control", "no-store");
 out:
 	OPENSSL_cleanse(sad, sizeof(sad));
+	OPENSSL_cleanse(tok, sizeof(tok));
 	if (reply != NULL)
 		OPENSSL_cleanse(reply, replylen);
 	if (body != NULL)
@@ -740,7 +752,8 @@ csc_signhash(struct csc_ctx *c, const struct http_request *req,
 {
 	struct csc_signhash_req r;
 	unsigned long long svc;
-	unsigned char *body = NULL, *reply = NULL, **sigs = NULL;
+	unsigned char tok[SIGND_TOKEN_BYTES], *body = NULL, *reply = NULL;
+	unsigned char **sigs = NULL;
 	size_t len = 0, replylen = 0, *lens = NULL;
 	uint32_t status, n = 0, i;
 	char detail[256], kt[16], *b = NULL;
@@ -748,7 +761,7 @@ csc_signhash(struct csc_ctx *c, const struct http_request *req,
 	int rc = -1, a;
 
 	memset(&r, 0, sizeof(r));
-	if ((a = csc_service(c, req, resp, &svc)) != 1)
+	if ((a = csc_service(c, req, resp, &svc, tok)) != 1)
 		return a;
 	if (!http_media_type_is(req, "application/json")) {
 		rc = csc_error(resp, 400, "invalid_request", "the body must be "
@@ -766,7 +779,7 @@ csc_signhash(struct csc_ctx *c, const struct http_request *req,
 		goto out;
 	}
 	r.sam.credential = strtoull(r.credential, NULL, 10);
-	r.sam.service = svc;
+	memcpy(r.sam.token, tok, sizeof(tok));
 	if (sam_signhash_encode(&r.sam, &body, &len) == -1)
 		goto out;
 	if (csc_sam_call(c, SAM_MSG_SIGNHASH, body, len, &status, &reply,
@@ -799,6 +812,7 @@ out:
 	if (body != NULL)
 		OPENSSL_cleanse(body, len);
 	OPENSSL_cleanse(&r, sizeof(r));
+	OPENSSL_cleanse(tok, sizeof(tok));
 	sam_sigs_free(sigs, lens, n);
 	json_decref(o);
 	free(b);

@@ -38,13 +38,19 @@ struct http_response;
  * Framing is hsm/signer_proto.h's ({u32 type, u32 length} then exactly
  * length bytes; integers big-endian). Requests:
  *
- *	AUTHORIZE  u64 credential, u64 service, u32 factor (1 otp, 2 pin),
- *		   u64 otp_id (0 for a PIN), 6 bytes secret (ASCII digits),
- *		   u32 md (1 SHA256, 2 SHA384, 3 SHA512), u32 n (1..100),
- *		   n × digest (32, 48 or 64 bytes as md says)
- *	SIGNHASH   u64 credential, u64 service, 32 bytes SAD, u32 md,
+ *	AUTHORIZE  u64 credential, 32 bytes token, u32 factor (1 otp,
+ *		   2 pin), u64 otp_id (0 for a PIN), 6 bytes secret (ASCII
+ *		   digits), u32 md (1 SHA256, 2 SHA384, 3 SHA512), u32 n
+ *		   (1..100), n × digest (32, 48 or 64 bytes as md says)
+ *	SIGNHASH   u64 credential, 32 bytes token, 32 bytes SAD, u32 md,
  *		   u32 algo (1 RSA PKCS#1 v1.5, 2 RSA-PSS, 3 ECDSA), u32 n,
  *		   n × digest
+ *
+ * token is the signing service's Bearer access token itself (its 256
+ * bits, not their SHA-256): the SAM hashes it and finds the service in
+ * sign_token, so the worker never names the service. sign_token keeps
+ * only the SHA-256, which pki_sign can read; the token cannot be had from
+ * the database.
  *
  * numSignatures is n: an authorization covers exactly its hashes. Replies:
  * SAM_OK with {32 bytes SAD, u32 expires_in} (AUTHORIZE) or {u32 n, n ×
@@ -76,6 +82,8 @@ enum sam_error {
 	SAM_E_KEY,		/* 500 server_error: the key does not match */
 	SAM_E_UNAVAILABLE,	/* 503 temporarily_unavailable, Retry-After:
 				   the database or the HSM failed */
+	SAM_E_TOKEN,		/* 401 invalid_token: the token is no live
+				   token of an enabled service */
 };
 enum sam_md {
 	SAM_MD_SHA256 = 1,
@@ -100,7 +108,7 @@ struct sam_hashes {
 };
 struct sam_authorize_req {
 	uint64_t		 credential;
-	uint64_t		 service;
+	unsigned char		 token[SIGND_TOKEN_BYTES];	/* wipe */
 	uint32_t		 factor;	/* enum sam_factor */
 	uint64_t		 otp_id;
 	char			 secret[7];	/* wipe */
@@ -108,7 +116,7 @@ struct sam_authorize_req {
 };
 struct sam_signhash_req {
 	uint64_t		 credential;
-	uint64_t		 service;
+	unsigned char		 token[SIGND_TOKEN_BYTES];	/* wipe */
 	unsigned char		 sad[SIGND_SAD_BYTES];	/* wipe */
 	uint32_t		 algo;		/* enum sam_algo */
 	struct sam_hashes	 hashes;
@@ -180,7 +188,7 @@ struct csc_info_req {
 struct csc_authorize_req {
 	char			credential[CSC_ID_MAX + 1];
 	char			user_id[CSC_ID_MAX + 1];	/* "" when not given */
-	struct sam_authorize_req sam;		/* without credential/service */
+	struct sam_authorize_req sam;		/* without credential/token */
 };
 struct csc_signhash_req {
 	char			credential[CSC_ID_MAX + 1];

@@ -182,7 +182,7 @@ sam_authorize_encode(const struct sam_authorize_req *q, unsigned char **body,
 
 	memset(&b, 0, sizeof(b));
 	sam_put64(&b, q->credential);
-	sam_put64(&b, q->service);
+	sam_put(&b, q->token, SIGND_TOKEN_BYTES);
 	sam_put32(&b, q->factor);
 	sam_put64(&b, q->otp_id);
 	if (strlen(q->secret) != 6)
@@ -201,7 +201,7 @@ sam_authorize_decode(const unsigned char *body, size_t len,
 
 	memset(q, 0, sizeof(*q));
 	if (sam_get64(&r, &q->credential) == -1 ||
-	    sam_get64(&r, &q->service) == -1 ||
+	    sam_get(&r, q->token, SIGND_TOKEN_BYTES) == -1 ||
 	    sam_get32(&r, &q->factor) == -1 ||
 	    sam_get64(&r, &q->otp_id) == -1 ||
 	    sam_get(&r, q->secret, 6) == -1)
@@ -210,7 +210,6 @@ sam_authorize_decode(const unsigned char *body, size_t len,
 		if (q->secret[i] < '0' || q->secret[i] > '9')
 			goto bad;
 	if (q->credential == 0 || q->credential > INT64_MAX ||
-	    q->service == 0 || q->service > INT64_MAX ||
 	    q->otp_id > INT64_MAX)
 		goto bad;
 	if (!((q->factor == SAM_FACTOR_OTP && q->otp_id > 0) ||
@@ -234,7 +233,7 @@ sam_signhash_encode(const struct sam_signhash_req *q, unsigned char **body,
 
 	memset(&b, 0, sizeof(b));
 	sam_put64(&b, q->credential);
-	sam_put64(&b, q->service);
+	sam_put(&b, q->token, SIGND_TOKEN_BYTES);
 	sam_put(&b, q->sad, SIGND_SAD_BYTES);
 	sam_put32(&b, q->algo);
 	sam_put_hashes(&b, &q->hashes);
@@ -249,12 +248,11 @@ sam_signhash_decode(const unsigned char *body, size_t len,
 
 	memset(q, 0, sizeof(*q));
 	if (sam_get64(&r, &q->credential) == -1 ||
-	    sam_get64(&r, &q->service) == -1 ||
+	    sam_get(&r, q->token, SIGND_TOKEN_BYTES) == -1 ||
 	    sam_get(&r, q->sad, SIGND_SAD_BYTES) == -1 ||
 	    sam_get32(&r, &q->algo) == -1)
 		goto bad;
 	if (q->credential == 0 || q->credential > INT64_MAX ||
-	    q->service == 0 || q->service > INT64_MAX ||
 	    q->algo < SAM_ALGO_RSA_PKCS1 || q->algo > SAM_ALGO_ECDSA)
 		goto bad;
 	if (sam_get_hashes(&r, &q->hashes) == -1 || r.left != 0)

@@ -6,7 +6,11 @@
  * the pki_sam database role. It never parses HTTP or JSON: the worker sends
  * fixed-format AUTHORIZE and SIGNHASH requests (sam_proto.c), and the SAM
  * decides everything itself from its own database connection, since a
- * compromised worker could lie about what the database says:
+ * compromised worker could lie about what the database says. Not even the
+ * calling signing service is the worker's word: each request carries the
+ * service's access token, and the SAM takes as caller the service whose
+ * live token it is (sign_token, by the token's SHA-256; the service
+ * enabled), or refuses (SAM_E_TOKEN) before anything else:
  *
  *  AUTHORIZE  the credential exists and its certificate is valid (not
  *	       revoked, not on hold, within its validity); the subscriber's
@@ -116,9 +120,15 @@ static const struct db_stmt stmt_cred = {
 	"WHERE sc.certificate_id = $1",
 	1
 };
-static const struct db_stmt stmt_service = {
-	"signd_sam_service",
-	"SELECT 1 FROM sign_service WHERE id = $1 AND disabled_at IS NULL",
+/*
+ * The signing service of an access token (its SHA-256, as stored): live
+ * and of an enabled service (schema/063 grants pki_sam these columns).
+ */
+static const struct db_stmt stmt_token_service = {
+	"signd_sam_token_service",
+	"SELECT t.service_id FROM sign_token t JOIN sign_service s ON "
+	"s.id = t.service_id WHERE t.token_sha256 = $1::bytea AND "
+	"t.expires_at > now() AND s.disabled_at IS NULL",
 	1
 };
 static const struct db_stmt stmt_sad_insert = {
@@ -161,9 +171,7 @@ static const struct db_stmt stmt_sad_find = {
 	"now() > c.not_after, c.der, k.wrapped, k.key_type, "
 	"k.wrapping_key_label, c.serial, "
 	"s.id, s.certificate_id, s.service_id, s.hash_algo, s.remaining, "
-	"s.expires_at <= now(), s.account_id, "
-	"EXISTS (SELECT 1 FROM sign_service v WHERE v.id = s.service_id "
-	"AND v.disabled_at IS NULL) "
+	"s.expires_at <= now(), s.account_id "
 	"FROM sign_sad s LEFT JOIN (sign_credential sc "
 	"JOIN certificate c ON c.id = sc.certificate_id "
 	"JOIN subscriber_key k ON k.certificate_id = c.id) "
@@ -268,7 +276,10 @@ sam_hash_array(const struct sam_hashes *h)
 	return s;
 }
 
-/* The SHA-256 of a SAD as a bytea parameter (malloc'd), or NULL. */
+/*
+ * The SHA-256 of a SAD or an access token (32 bytes each) as a bytea
+ * parameter (malloc'd), or NULL.
+ */
 static char *
 sam_sad_digest(const unsigned char sad[SIGND_SAD_BYTES])
 {
@@ -279,6 +290,48 @@ sam_sad_digest(const unsigned char sad[SIGND_SAD_BYTES])
 	    n != 32)
 		return NULL;
 	return db_bytea_param(md, sizeof(md));
+}
+
+_Static_assert(SIGND_TOKEN_BYTES == SIGND_SAD_BYTES,
+    "sam_sad_digest() hashes access tokens too");
+
+/*
+ * The signing service whose access token the request carries, found by
+ * the token's SHA-256 as sign_token stores it: the worker's word for the
+ * service is never taken (hsm/README.md "What the SAM trusts"). 0 with
+ * svc set to its id; -1 with a refusal (SAM_E_TOKEN: no live token of an
+ * enabled service) or a failure in r, and svc "".
+ */
+static int
+sam_service(struct db *db, const unsigned char token[SIGND_TOKEN_BYTES],
+    char *svc, size_t svclen, struct sam_reply *r)
+{
+	PGresult *res = NULL;
+	char *digest = NULL;
+	const char *v[1];
+	int rc = -1;
+
+	svc[0] = '\0';
+	if ((digest = sam_sad_digest(token)) == NULL) {
+		sam_fail(r, "out of memory");
+		goto out;
+	}
+	v[0] = digest;
+	if ((res = db_exec(db, &stmt_token_service, v, NULL, NULL)) == NULL) {
+		sam_fail(r, "database error reading the access token");
+		goto out;
+	}
+	if (PQntuples(res) != 1) {
+		sam_refuse(r, SAM_E_TOKEN, "the access token is unknown or "
+		    "expired, or its signing service is disabled");
+		goto out;
+	}
+	snprintf(svc, svclen, "%s", PQgetvalue(res, 0, 0));
+	rc = 0;
+out:
+	free(digest);
+	PQclear(res);
+	return rc;
 }
 
 /*
@@ -351,6 +404,7 @@ sam_error_name(uint32_t e)
 		[SAM_E_ALGO] = "algo",
 		[SAM_E_KEY] = "key",
 		[SAM_E_UNAVAILABLE] = "unavailable",
+		[SAM_E_TOKEN] = "token",
 	};
 
 	if (e < sizeof(names) / sizeof(names[0]) && names[e] != NULL)
@@ -360,7 +414,7 @@ sam_error_name(uint32_t e)
 
 struct sam_refusal_txn {
 	const char			*action;	/* sign.refused, ... */
-	uint64_t			 service;
+	const char			*service;	/* "": unknown token */
 	uint64_t			 credential;
 	const struct sam_hashes		*hashes;
 	const struct sam_reply		*r;
@@ -368,27 +422,35 @@ struct sam_refusal_txn {
 };
 
 /*
- * One refusal event (actor "sign_service:<id>", object the credential
- * asked for): service, credential, the SAD's row when one was found, the
- * refusal (sam_error name and text), hash algorithm and count. Never the
- * SAD. 0 or -1.
+ * One refusal event (actor "sign_service:<id>" of the service the SAM
+ * found by the token, object the credential asked for): service,
+ * credential, the SAD's row when one was found, the refusal (sam_error
+ * name and text), hash algorithm and count. Never the SAD nor the token.
+ * A token that finds no service (SAM_E_TOKEN) names no service: its actor
+ * is "signd:worker", the only party known to have sent it. 0 or -1.
  */
 static int
 sam_refusal_txn(struct db *db, void *arg)
 {
 	const struct sam_refusal_txn *t = arg;
-	char svc[24], cred[24], actor[FACTOR_ACTOR_MAX];
+	char cred[24], actor[FACTOR_ACTOR_MAX];
 	json_t *details;
 
-	snprintf(svc, sizeof(svc), "%llu", (unsigned long long)t->service);
 	snprintf(cred, sizeof(cred), "%llu", (unsigned long long)t->credential);
-	snprintf(actor, sizeof(actor), "sign_service:%s", svc);
-	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}",
-	    "service_id", svc, "credential_id", cred, "error",
-	    sam_error_name(t->r->error), "reason", t->r->text, "hash_algo",
-	    sam_md_name(t->hashes->md), "num_hashes",
-	    (json_int_t)t->hashes->n)) == NULL)
+	if (t->service[0] != '\0')
+		snprintf(actor, sizeof(actor), "sign_service:%s", t->service);
+	else
+		snprintf(actor, sizeof(actor), "signd:worker");
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:I}",
+	    "credential_id", cred, "error", sam_error_name(t->r->error),
+	    "reason", t->r->text, "hash_algo", sam_md_name(t->hashes->md),
+	    "num_hashes", (json_int_t)t->hashes->n)) == NULL)
 		return -1;
+	if (t->service[0] != '\0' && json_object_set_new(details,
+	    "service_id", json_string(t->service)) == -1) {
+		json_decref(details);
+		return -1;
+	}
 	if (t->sad_id[0] != '\0' && json_object_set_new(details, "sad_id",
 	    json_string(t->sad_id)) == -1) {
 		json_decref(details);
@@ -405,7 +467,7 @@ sam_refusal_txn(struct db *db, void *arg)
  * commits.
  */
 static void
-sam_audit_refusal(struct sam *sam, const char *action, uint64_t service,
+sam_audit_refusal(struct sam *sam, const char *action, const char *service,
     uint64_t credential, const struct sam_hashes *hashes, const char *sad_id,
     const struct sam_reply *r)
 {
@@ -419,9 +481,9 @@ sam_audit_refusal(struct sam *sam, const char *action, uint64_t service,
 	t.sad_id = sad_id;
 	if (db_transaction(sam->db, NULL, SAM_TXN_ATTEMPTS, sam_refusal_txn,
 	    &t) == -1)
-		log_err("sam: %s on credential %llu by service %llu could not "
+		log_err("sam: %s on credential %llu by service %s could not "
 		    "be audited", action, (unsigned long long)credential,
-		    (unsigned long long)service);
+		    service[0] != '\0' ? service : "(unknown token)");
 }
 
 /* --- AUTHORIZE ----------------------------------------------------------------- */
@@ -437,6 +499,8 @@ struct sam_auth_txn {
 	unsigned char			 sad[SIGND_SAD_BYTES];
 	int				 refused;
 	enum factor_result		 factor;	/* fo.result, or OK */
+	char				 service[24];	/* the token's; "" before
+							   it is found */
 };
 
 static int
@@ -448,8 +512,9 @@ sam_auth_txn(struct db *db, void *arg)
 	struct factor_outcome fo;
 	struct factor_origin from;
 	PGresult *res = NULL, *res2 = NULL;
-	char cred[24], svc[24], acct[24], num[16], ttl[16], sadid[24];
+	char cred[24], acct[24], num[16], ttl[16], sadid[24];
 	char actor[FACTOR_ACTOR_MAX];
+	const char *svc = t->service;
 	char *digest = NULL, *hashes = NULL;
 	const unsigned char *hp[SIGND_HASHES_MAX];
 	const char *v[8];
@@ -462,23 +527,15 @@ sam_auth_txn(struct db *db, void *arg)
 	t->factor = FACTOR_OK;
 	memset(t->r, 0, sizeof(*t->r));
 	snprintf(cred, sizeof(cred), "%llu", (unsigned long long)q->credential);
-	snprintf(svc, sizeof(svc), "%llu", (unsigned long long)q->service);
-	if ((res = sam_credential(db, q->credential, t->r)) == NULL) {
+	/* The caller first: the service is the token's, never the worker's. */
+	if (sam_service(db, q->token, t->service, sizeof(t->service),
+	    t->r) == -1 || (res = sam_credential(db, q->credential,
+	    t->r)) == NULL) {
 		t->refused = t->r->status == SAM_REFUSED;
 		rc = t->refused ? 0 : -1;
 		goto out;
 	}
 	snprintf(acct, sizeof(acct), "%s", PQgetvalue(res, 0, 0));
-	v[0] = svc;
-	if ((res2 = db_exec(db, &stmt_service, v, NULL, NULL)) == NULL)
-		goto out;
-	if (PQntuples(res2) != 1) {
-		sam_refuse(t->r, SAM_E_REQUEST, "the signing service is "
-		    "unknown or disabled");
-		t->refused = 1;
-		rc = 0;
-		goto out;
-	}
 	f.type = q->factor == SAM_FACTOR_PIN ? FACTOR_PIN :
 	    q->factor == SAM_FACTOR_TOTP ? FACTOR_TOTP : FACTOR_OTP;
 	f.otp_id = (long long)q->otp_id;
@@ -548,7 +605,6 @@ sam_auth_txn(struct db *db, void *arg)
 	v[5] = num;
 	v[6] = fo.kind;
 	v[7] = ttl;
-	PQclear(res2);
 	if ((res2 = db_exec(db, &stmt_sad_insert, v, NULL, NULL)) == NULL ||
 	    PQntuples(res2) != 1)
 		goto out;
@@ -614,7 +670,7 @@ sam_answer_authorize(struct sam *sam, const unsigned char *body, size_t len,
 		 */
 		if (t.factor != FACTOR_WRONG)
 			sam_audit_refusal(sam, "sign.authorize_refused",
-			    q.service, q.credential, &q.hashes, "", r);
+			    t.service, q.credential, &q.hashes, "", r);
 		goto out;
 	}
 	if ((out = malloc(SIGND_SAD_BYTES + 4)) == NULL) {
@@ -630,14 +686,15 @@ sam_answer_authorize(struct sam *sam, const unsigned char *body, size_t len,
 	r->data = out;
 	r->len = SIGND_SAD_BYTES + 4;
 	log_info("sam: credential %llu authorized for %u signature(s) by "
-	    "service %llu (%s)", (unsigned long long)q.credential, q.hashes.n,
-	    (unsigned long long)q.service, q.factor == SAM_FACTOR_PIN ? "pin" :
+	    "service %s (%s)", (unsigned long long)q.credential, q.hashes.n,
+	    t.service, q.factor == SAM_FACTOR_PIN ? "pin" :
 	    q.factor == SAM_FACTOR_TOTP ? "totp" : "otp");
 out:
 	if (r->status == SAM_REFUSED)
-		log_warn("sam: authorize of credential %llu by service %llu "
+		log_warn("sam: authorize of credential %llu by service %s "
 		    "refused: %s", (unsigned long long)q.credential,
-		    (unsigned long long)q.service, r->text);
+		    t.service[0] != '\0' ? t.service : "(unknown token)",
+		    r->text);
 	OPENSSL_cleanse(t.sad, sizeof(t.sad));
 	OPENSSL_cleanse(&q, sizeof(q));
 	return 0;
@@ -657,6 +714,8 @@ struct sam_sign_txn {
 							   refused: 503 */
 	char				 sad_id[24];	/* the SAD's row, once
 							   found; "" before */
+	char				 service[24];	/* the token's; "" before
+							   it is found */
 };
 
 static void
@@ -771,7 +830,8 @@ sam_sign_txn(struct db *db, void *arg)
 	struct sam_sign_txn *t = arg;
 	const struct sam_signhash_req *q = t->q;
 	PGresult *cred = NULL, *sad = NULL, *res = NULL;
-	char credid[24], svc[24], num[16], sadid[24], hex[129];
+	char credid[24], num[16], sadid[24], hex[129];
+	const char *svc = t->service;
 	char *digest = NULL, *hashes = NULL;
 	const char *v[3];
 	json_t *details = NULL;
@@ -786,7 +846,13 @@ sam_sign_txn(struct db *db, void *arg)
 	memset(t->r, 0, sizeof(*t->r));
 	snprintf(credid, sizeof(credid), "%llu",
 	    (unsigned long long)q->credential);
-	snprintf(svc, sizeof(svc), "%llu", (unsigned long long)q->service);
+	/* The caller first: the service is the token's, never the worker's. */
+	if (sam_service(db, q->token, t->service, sizeof(t->service),
+	    t->r) == -1) {
+		if (t->r->status == SAM_REFUSED)
+			goto refused;
+		goto out;
+	}
 	if ((digest = sam_sad_digest(q->sad)) == NULL ||
 	    (hashes = sam_hash_array(&q->hashes)) == NULL)
 		goto out;
@@ -811,19 +877,13 @@ sam_sign_txn(struct db *db, void *arg)
 		    "credential");
 		goto refused;
 	}
+	/*
+	 * svc is the token's, and sam_service() found it enabled: a SAD
+	 * issued before its service was disabled does not outlive it.
+	 */
 	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 2), svc) != 0) {
 		sam_refuse(t->r, SAM_E_SAD, "the SAD was issued to another "
 		    "signing service");
-		goto refused;
-	}
-	/*
-	 * The worker's token check refuses a disabled service too; a SAD
-	 * issued before the service was disabled must not outlive it through
-	 * a worker that skips that check.
-	 */
-	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 7), "t") != 0) {
-		sam_refuse(t->r, SAM_E_REQUEST, "the signing service is "
-		    "unknown or disabled");
 		goto refused;
 	}
 	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 5), "t") == 0) {
@@ -933,7 +993,7 @@ sam_answer_signhash(struct sam *sam, const unsigned char *body, size_t len,
 		} else if (!t.refused)
 			sam_fail(r, "signing failed (database)");
 		else
-			sam_audit_refusal(sam, "sign.refused", q.service,
+			sam_audit_refusal(sam, "sign.refused", t.service,
 			    q.credential, &q.hashes, t.sad_id, r);
 		goto out;
 	}
@@ -942,15 +1002,14 @@ sam_answer_signhash(struct sam *sam, const unsigned char *body, size_t len,
 		goto out;
 	}
 	r->status = SAM_OK;
-	log_info("sam: credential %llu: %u signature(s) for service %llu",
-	    (unsigned long long)q.credential, t.nsigs,
-	    (unsigned long long)q.service);
+	log_info("sam: credential %llu: %u signature(s) for service %s",
+	    (unsigned long long)q.credential, t.nsigs, t.service);
 out:
 	if (r->status == SAM_REFUSED)
-		log_warn("sam: signHash on credential %llu by service %llu "
+		log_warn("sam: signHash on credential %llu by service %s "
 		    "(SAD %s) refused: %s", (unsigned long long)q.credential,
-		    (unsigned long long)q.service, t.sad_id[0] != '\0' ?
-		    t.sad_id : "not found", r->text);
+		    t.service[0] != '\0' ? t.service : "(unknown token)",
+		    t.sad_id[0] != '\0' ? t.sad_id : "not found", r->text);
 	sam_sign_clear(&t);
 	OPENSSL_cleanse(&q, sizeof(q));
 	return 0;

@@ -917,9 +917,21 @@ expect 400 invalid_request "unknown member"
 # === a compromised worker ======================================================
 # sam_worker (tests/tools) spawns a SAM of its own, as signd's supervisor
 # does, and sends it what signd's worker would never forward. The SAM must
-# refuse on its own checks, and a refusal changes nothing.
+# refuse on its own checks, and a refusal changes nothing. Nor does the
+# worker name the calling service: the wire carries the service's access
+# token, and the SAM takes the service whose live token it is (schema/063).
 samw() { "$BUILD/tests/tools/sam_worker" "$PKI_CONFIG" "$@" 2>>"$tmp/samw.err" || {
 	cat "$tmp/samw.err" >&2; fail "sam_worker $1 did not run"; }; }
+# tokfile FILE TOKEN: what sam_worker sends as the access token.
+tokfile() { printf '%s' "$2" >"$1" && chmod 600 "$1"; }
+# token_refused WHAT ACTION CRED: the newest ACTION event is the refusal of
+# a token that finds no service: by signd:worker on CRED, no service named.
+token_refused() {
+	local row
+	row=$(q "SELECT actor || '|' || object_id || '|' || (details->>'error') || '|' || (details ? 'service_id')
+	    FROM audit_event WHERE action = '$2' ORDER BY id DESC LIMIT 1")
+	[ "$row" = "signd:worker|$3|token|false" ] || fail "$1: $2 event $row, want signd:worker|$3|token|false"
+}
 printf 513829 >"$tmp/pinB"
 chmod 600 "$tmp/pinB"
 printf 000001 >"$tmp/pin.wrong"
@@ -936,33 +948,86 @@ token "grant_type=client_credentials&client_id=$cid2&client_secret=$csec2"
 expect 200 - "oauth2/token of the second service"
 at_s2=$(jq -r .access_token "$tmp/out")
 secrets+=("$at_s2")
-[ "$(samw authorize "$credB" "$sid" "$tmp/pinB" "$tmp/sad.w" "$h1" "$h2")" = ok ] ||
+tokfile "$tmp/tok1" "$at"
+tokfile "$tmp/tok2" "$at_s2"
+[ "$(samw authorize "$credB" "$tmp/tok1" "$tmp/pinB" "$tmp/sad.w" "$h1" "$h2")" = ok ] ||
 	fail "sam_worker: B's PIN did not authorize"
-[ "$(samw authorize "$credB" "$sid2" "$tmp/pinB" "$tmp/sad.w2" "$h1")" = ok ] ||
+[ "$(samw authorize "$credB" "$tmp/tok2" "$tmp/pinB" "$tmp/sad.w2" "$h1")" = ok ] ||
 	fail "sam_worker: B's PIN did not authorize for the second service"
+# Each SAD and its sign.authorize event are the token's service's.
+[ "$(q "SELECT string_agg(s.service_id || '/' || (e.details->>'service_id'), ',' ORDER BY s.id) FROM sign_sad s
+    JOIN audit_event e ON e.action = 'sign.authorize' AND e.object_id = s.id::text
+    WHERE s.id IN (SELECT id FROM sign_sad ORDER BY id DESC LIMIT 2)")" = "$sid/$sid,$sid2/$sid2" ] ||
+	fail "sam_worker: the SADs are not recorded under their tokens' services"
 before
-# enum sam_error (hsm/signd/extern.h): 1 request, 8 SAD, 10 hash.
-out=$(samw signhash "$credRSA" "$sid" "$tmp/sad.w" pkcs1 "$h1")
+# enum sam_error (hsm/signd/extern.h): 1 request, 4 PIN, 8 SAD, 10 hash,
+# 14 token.
+out=$(samw signhash "$credRSA" "$tmp/tok1" "$tmp/sad.w" pkcs1 "$h1")
 [ "$out" = "refused 8 the SAD was not issued for this credential" ] || fail "B's SAD on A's credential: $out"
 refused "B's SAD on A's credential" 1 "$credRSA" sad "$credB"
-out=$(samw signhash "$credB" "$sid2" "$tmp/sad.w" ecdsa "$h1")
+# The second service's token with the first's SAD: refused, and audited as
+# the second's act (the token's), not as the SAD's service's.
+out=$(samw signhash "$credB" "$tmp/tok2" "$tmp/sad.w" ecdsa "$h1")
 [ "$out" = "refused 8 the SAD was issued to another signing service" ] || fail "B's SAD from another service: $out"
 refused "B's SAD from another service" 2 "$credB" sad "$credB" "$sid2"
 [ "$(q "SELECT details->>'reason' FROM audit_event WHERE action = 'sign.refused' ORDER BY id DESC LIMIT 1")" = \
   "the SAD was issued to another signing service" ] || fail "B's SAD from another service: the event's reason"
-out=$(samw signhash "$credB" "$sid" "$tmp/sad.w" ecdsa "$h1" "$h3")
+out=$(samw signhash "$credB" "$tmp/tok1" "$tmp/sad.w" ecdsa "$h1" "$h3")
 [[ $out == "refused 10 "* ]] || fail "a hash the SAD does not cover: $out"
 refused "a hash the SAD does not cover (sam_worker)" 3 "$credB" hash "$credB"
 unchanged "a compromised worker's signHash requests"
 grep -q "signHash on credential $credB by service $sid2 (SAD [0-9]*) refused: the SAD was issued to another signing service" \
 	"$tmp/samw.err" "$PKI_DIR/log/sign.log" || fail "the SAM's log of a refusal does not name the service"
+# A wrong PIN is audited as the act of the token's service: the first's,
+# then the second's.
 f0=$(failures "$aB")
-out=$(samw authorize "$credB" "$sid" "$tmp/pin.wrong" "$tmp/sad.x" "$h1")
+out=$(samw authorize "$credB" "$tmp/tok1" "$tmp/pin.wrong" "$tmp/sad.x" "$h1")
 [[ $out == "refused 4 "* ]] || fail "a wrong PIN through sam_worker: $out"
 [ "$(failures "$aB")" = $((f0 + 1)) ] || fail "a wrong PIN through sam_worker was not counted"
 [ ! -e "$tmp/sad.x" ] || fail "a wrong PIN gave a SAD"
-# A service taken out of use: its tokens stop at once, and so do its SADs
-# (the SAM checks the service itself at signHash).
+[ "$(factor_event ra.factor.failed "$aB")" = "sign_service:$sid|$sid|$credB|$aB" ] ||
+	fail "a wrong PIN with the first service's token: ra.factor.failed $(factor_event ra.factor.failed "$aB")"
+out=$(samw authorize "$credB" "$tmp/tok2" "$tmp/pin.wrong" "$tmp/sad.x" "$h1")
+[[ $out == "refused 4 "* ]] || fail "a wrong PIN through sam_worker (second service): $out"
+[ "$(failures "$aB")" = $((f0 + 2)) ] || fail "a wrong PIN through sam_worker (second service) was not counted"
+[ "$(factor_event ra.factor.failed "$aB")" = "sign_service:$sid2|$sid2|$credB|$aB" ] ||
+	fail "a wrong PIN with the second service's token: ra.factor.failed $(factor_event ra.factor.failed "$aB")"
+# What names no service: a token never issued; the SHA-256 of a live
+# token, as sign_token keeps it (pki_sign reads it; sent as the token, the
+# SAM hashes it again); a token that expired. The SAM refuses each before
+# anything else, a wrong PIN is not counted against anyone, nothing is
+# stored or consumed, and the refusal is audited naming no service.
+tokfile "$tmp/tok.never" "$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n')"
+tokfile "$tmp/tok.digest" "$(q "SELECT rtrim(translate(encode(token_sha256, 'base64'), '+/', '-_'), '=') FROM sign_token
+    WHERE token_sha256 = sha256(decode(translate('$at_s2', '-_', '+/') || '=', 'base64'))")"
+[ "$(wc -c <"$tmp/tok.digest")" = 43 ] || fail "the stored digest of the second service's token: $(cat "$tmp/tok.digest")"
+token "grant_type=client_credentials&client_id=$cid&client_secret=$csec"
+expect 200 - "oauth2/token for a token to expire"
+at_old=$(jq -r .access_token "$tmp/out")
+secrets+=("$at_old")
+q "UPDATE sign_token SET expires_at = now() - interval '1 second'
+    WHERE token_sha256 = sha256(decode(translate('$at_old', '-_', '+/') || '=', 'base64'))" >/dev/null
+tokfile "$tmp/tok.expired" "$at_old"
+for t in never digest expired; do
+	before
+	n0=$(nauthref)
+	f0=$(failures "$aB")
+	out=$(samw authorize "$credB" "$tmp/tok.$t" "$tmp/pinB" "$tmp/sad.x" "$h3")
+	[[ $out == "refused 14 "* ]] || fail "authorize with a token ($t) that names no service: $out"
+	[ ! -e "$tmp/sad.x" ] || fail "a token ($t) that names no service gave a SAD"
+	token_refused "authorize with a token ($t) that names no service" sign.authorize_refused "$credB"
+	[ "$(nauthref)" = $((n0 + 1)) ] || fail "authorize with a token ($t): $(($(nauthref) - n0)) sign.authorize_refused events"
+	out=$(samw authorize "$credB" "$tmp/tok.$t" "$tmp/pin.wrong" "$tmp/sad.x" "$h3")
+	[[ $out == "refused 14 "* ]] || fail "a wrong PIN with a token ($t) that names no service: $out"
+	[ "$(failures "$aB")" = "$f0" ] || fail "a wrong PIN with a token ($t) that names no service was counted"
+	out=$(samw signhash "$credB" "$tmp/tok.$t" "$tmp/sad.w" ecdsa "$h1")
+	[[ $out == "refused 14 "* ]] || fail "signHash with a token ($t) that names no service: $out"
+	[ "$(nrefused)" = $((ref0 + 1)) ] || fail "signHash with a token ($t): $(($(nrefused) - ref0)) sign.refused events"
+	token_refused "signHash with a token ($t) that names no service" sign.refused "$credB"
+	unchanged "requests with a token ($t) that names no service"
+done
+# A service taken out of use: its tokens stop at once, at the worker and at
+# the SAM, and so do its SADs (the SAM finds no service by the token).
 pkictl sigservice disable --name "docsign2-$$" >"$tmp/dis" || fail "pkictl sigservice disable"
 [ "$(q "SELECT disabled_at IS NOT NULL FROM sign_service WHERE id = $sid2")" = t ] || fail "service 2 not disabled"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.service.disable' AND object_id = '$sid2'")" = 1 ] ||
@@ -978,15 +1043,20 @@ expect 401 invalid_token "a disabled service's token"
 token "grant_type=client_credentials&client_id=$cid2&client_secret=$csec2"
 expect 401 invalid_client "a disabled service's credentials"
 before
-out=$(samw signhash "$credB" "$sid2" "$tmp/sad.w2" ecdsa "$h1")
-[ "$out" = "refused 1 the signing service is unknown or disabled" ] || fail "a disabled service's SAD: $out"
+out=$(samw signhash "$credB" "$tmp/tok2" "$tmp/sad.w2" ecdsa "$h1")
+[[ $out == "refused 14 "* ]] || fail "a disabled service's SAD: $out"
+token_refused "a disabled service's SAD" sign.refused "$credB"
 unchanged "a disabled service's SAD"
 # What was refused consumed nothing: the first SAD still signs both hashes.
-[ "$(samw signhash "$credB" "$sid" "$tmp/sad.w" ecdsa "$h1" "$h2")" = "ok 2" ] ||
+[ "$(samw signhash "$credB" "$tmp/tok1" "$tmp/sad.w" ecdsa "$h1" "$h2")" = "ok 2" ] ||
 	fail "sam_worker: the SAD did not sign after the refusals"
-out=$(samw signhash "$credB" "$sid" "$tmp/sad.w" ecdsa "$h1")
+[ "$(q "SELECT string_agg(DISTINCT details->>'service_id', ',') FROM audit_event WHERE action = 'sign.hash'
+    AND (details->>'hash') IN ('$h1', '$h2') AND (details->>'certificate_id') = '$credB'")" = "$sid" ] ||
+	fail "sam_worker: the signatures are not audited as the token's service's"
+out=$(samw signhash "$credB" "$tmp/tok1" "$tmp/sad.w" ecdsa "$h1")
 [ "$out" = "refused 8 the SAD has 0 signature(s) left" ] || fail "sam_worker: a spent SAD: $out"
 note "a compromised worker: another credential, service or hash, a wrong PIN, a disabled service's SAD, a spent SAD: refused by the SAM"
+note "a compromised worker names no service: SADs, wrong PINs, signatures and refusals are the token's service's; a token never issued, a stored token digest, an expired token: refused by the SAM, nothing counted"
 
 # === no secret anywhere ========================================================
 no_secret_in sign.log "$PKI_DIR/log/sign.log"

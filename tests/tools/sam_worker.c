@@ -3,14 +3,17 @@
  * a SAM of its own (sam_spawn, as signd's supervisor does) and sends it
  * requests that signd's worker would not forward, to show that the SAM
  * checks them itself: DESIGN.md says a compromised worker cannot make it
- * sign for a subscriber.
+ * sign for a subscriber, nor in another signing service's name.
  *
- *	sam_worker CONFIG authorize CRED SERVICE PINFILE SADFILE HEX...
- *	sam_worker CONFIG signhash CRED SERVICE SADFILE ALGO HEX...
+ *	sam_worker CONFIG authorize CRED TOKENFILE PINFILE SADFILE HEX...
+ *	sam_worker CONFIG signhash CRED TOKENFILE SADFILE ALGO HEX...
  *
- * HEX: the hashes, all SHA-256, SHA-384 or SHA-512 (64, 96 or 128 hex
- * digits). ALGO: ecdsa, pkcs1 or pss. authorize writes the SAD to SADFILE
- * (mode 0600); the PIN and the SAD never appear in argv. Prints one line:
+ * TOKENFILE (mode 0600): what the request carries as the calling
+ * service's access token, 43 base64url characters (the wire has no
+ * service id: the SAM finds the service by the token). HEX: the hashes,
+ * all SHA-256, SHA-384 or SHA-512 (64, 96 or 128 hex digits). ALGO:
+ * ecdsa, pkcs1 or pss. authorize writes the SAD to SADFILE (mode 0600);
+ * the token, the PIN and the SAD never appear in argv. Prints one line:
  * "ok" (authorize) or "ok N" (signhash: N signatures), or
  * "refused E TEXT" with the SAM's enum sam_error, and exits 0; 1 when it
  * could not ask (usage, start-up, a broken SAM). Runs as root, as signd's
@@ -35,11 +38,30 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: sam_worker CONFIG authorize CRED SERVICE "
+	fprintf(stderr, "usage: sam_worker CONFIG authorize CRED TOKENFILE "
 	    "PINFILE SADFILE HEX...\n"
-	    "       sam_worker CONFIG signhash CRED SERVICE SADFILE ALGO "
+	    "       sam_worker CONFIG signhash CRED TOKENFILE SADFILE ALGO "
 	    "HEX...\n");
 	return 1;
+}
+
+/* The access token of TOKENFILE: 0, or -1 (said why). */
+static int
+read_token(const char *path, unsigned char token[SIGND_TOKEN_BYTES])
+{
+	char text[SIGND_TOKEN_B64_LEN + 2], err[256];
+	int rc = -1;
+
+	if (secret_read(path, NULL, text, sizeof(text), err,
+	    sizeof(err)) == -1)
+		fprintf(stderr, "sam_worker: token: %s\n", err);
+	else if (csc_b64url32_decode(text, token) == -1)
+		fprintf(stderr, "sam_worker: %s: not 43 base64url "
+		    "characters\n", path);
+	else
+		rc = 0;
+	OPENSSL_cleanse(text, sizeof(text));
+	return rc;
 }
 
 static int
@@ -148,14 +170,16 @@ main(int argc, char **argv)
 	unsigned char *body = NULL;
 	size_t len = 0;
 	char err[512], pin[16];
-	uint64_t cred, svc;
+	unsigned char token[SIGND_TOKEN_BYTES];
+	uint64_t cred;
 	int fd, in, st, rc = 1;
 	pid_t pid;
 
 	log_init("sam_worker", LOGL_WARN, stderr);
-	if (argc < 7 || parse_u64(argv[3], &cred) == -1 ||
-	    parse_u64(argv[4], &svc) == -1)
+	if (argc < 7 || parse_u64(argv[3], &cred) == -1)
 		return usage();
+	if (read_token(argv[4], token) == -1)
+		return 1;
 	memset(&a, 0, sizeof(a));
 	memset(&s, 0, sizeof(s));
 	if (strcmp(argv[2], "authorize") == 0 && argc >= 8) {
@@ -171,7 +195,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 		a.credential = cred;
-		a.service = svc;
+		memcpy(a.token, token, sizeof(token));
 		a.factor = SAM_FACTOR_PIN;
 		memcpy(a.secret, pin, 7);
 		OPENSSL_cleanse(pin, sizeof(pin));
@@ -196,12 +220,13 @@ main(int argc, char **argv)
 		}
 		close(in);
 		s.credential = cred;
-		s.service = svc;
+		memcpy(s.token, token, sizeof(token));
 		if (sam_signhash_encode(&s, &body, &len) == -1)
 			return usage();
 		OPENSSL_cleanse(&s, sizeof(s));
 	} else
 		return usage();
+	OPENSSL_cleanse(token, sizeof(token));
 
 	if ((cfg = config_load(argv[1], err, sizeof(err))) == NULL) {
 		fprintf(stderr, "sam_worker: %s\n", err);
