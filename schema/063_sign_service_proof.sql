@@ -16,3 +16,45 @@
 REVOKE SELECT ON sign_service FROM pki_sam;
 GRANT SELECT (id, disabled_at) ON sign_service TO pki_sam;
 GRANT SELECT (service_id, token_sha256, expires_at) ON sign_token TO pki_sam;
+
+-- A token proves its service only if the worker cannot make one for a
+-- service of its choosing. pki_sign could INSERT any sign_token row, and
+-- read every service's secret digest: a compromised worker could have
+-- made itself a token for any enabled service and shown it to the SAM.
+-- Now only sign_token_issue() makes a token, and only for the caller who
+-- knows the client secret: it takes the client id, the SHA-256 of the
+-- secret as presented, the new token's SHA-256 and its lifetime
+-- (sign.token_ttl_seconds' range), inserts the token if the client id is
+-- of an enabled service whose stored digest is that one, and returns the
+-- service's id, or NULL (nothing inserted). It compares the digests'
+-- SHA-256, so the time a comparison takes tells nothing about the stored
+-- digest to a caller who chooses what it is compared with. pki_sign keeps
+-- of sign_service only what its token check reads (id, disabled_at), and
+-- of sign_token its SELECT (the check) and DELETE (the purge of expired
+-- rows, schema/041). SECURITY DEFINER, owned by the migrating superuser.
+CREATE FUNCTION sign_token_issue(client text, secret_digest bytea,
+    token_digest bytea, ttl_seconds integer) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+	svc bigint;
+BEGIN
+	IF ttl_seconds IS NULL OR ttl_seconds < 60 OR ttl_seconds > 3600 THEN
+		RAISE EXCEPTION 'sign_token_issue: ttl_seconds must be 60..3600, not %', ttl_seconds;
+	END IF;
+	SELECT s.id INTO svc FROM sign_service s
+	    WHERE s.client_id = client AND s.disabled_at IS NULL
+	    AND sha256(s.secret_sha256) = sha256(secret_digest);
+	IF svc IS NULL THEN
+		RETURN NULL;
+	END IF;
+	INSERT INTO sign_token (service_id, token_sha256, expires_at)
+	    VALUES (svc, token_digest, now() + make_interval(secs => ttl_seconds));
+	RETURN svc;
+END
+$$;
+REVOKE ALL ON FUNCTION sign_token_issue(text, bytea, bytea, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sign_token_issue(text, bytea, bytea, integer) TO pki_sign;
+REVOKE INSERT ON sign_token FROM pki_sign;
+REVOKE USAGE ON SEQUENCE sign_token_id_seq FROM pki_sign;
+REVOKE SELECT ON sign_service FROM pki_sign;
+GRANT SELECT (id, disabled_at) ON sign_service TO pki_sign;

@@ -41,17 +41,18 @@ struct csc_ctx {
 	struct signd_sam	*sam;	/* the thread's SAM */
 };
 
-static const struct db_stmt stmt_service_by_client = {
-	"signd_csc_token_service",
-	"SELECT id, secret_sha256 FROM sign_service WHERE client_id = $1 "
-	"AND disabled_at IS NULL",
-	1
-};
-static const struct db_stmt stmt_token_insert = {
-	"signd_csc_token_insert",
-	"INSERT INTO sign_token (service_id, token_sha256, expires_at) VALUES "
-	"($1, $2::bytea, now() + make_interval(secs => $3::int))",
-	3
+/*
+ * The token row, made by the database only for the holder of the client
+ * secret (schema/063): the service's id, or NULL when the client id is
+ * unknown or disabled or the secret's SHA-256 is not the stored one.
+ * pki_sign can neither read that digest nor insert a token itself, so a
+ * compromised worker cannot make a token for a service that does not
+ * call it (hsm/README.md "What the SAM trusts").
+ */
+static const struct db_stmt stmt_token_issue = {
+	"signd_csc_token_issue",
+	"SELECT sign_token_issue($1, $2::bytea, $3::bytea, $4::int)",
+	4
 };
 /*
  * A service asks for a token per job or so, and expired rows serve nothing:
@@ -232,29 +233,46 @@ csc_info(struct csc_ctx *c, const struct http_request *req,
 
 /* --- oauth2/token ---------------------------------------------------------------- */
 
+struct csc_token_txn {
+	const char	*v[4];		/* client_id, secret and token digests,
+					   ttl: stmt_token_issue's */
+	char		 svc[24];	/* the service; "" when refused */
+};
+
 /*
- * The token row, the service's long-expired rows away, and the audit event
- * of both (sign.token, no secret).
+ * The token row (if the client authenticates), the service's long-expired
+ * rows away, and the audit event of both (sign.token, no secret). 0 with
+ * svc "" when the client did not authenticate: nothing written.
  */
 static int
 csc_token_txn(struct db *db, void *arg)
 {
-	const char *const *v = arg;
+	struct csc_token_txn *t = arg;
+	const char *v[1];
 	PGresult *res;
 	json_t *details;
 	long purged;
 	int rc = -1;
 
-	if (db_exec_ok(db, &stmt_token_insert, v) == -1 ||
-	    (res = db_exec(db, &stmt_token_purge, v, NULL, NULL)) == NULL)
+	t->svc[0] = '\0';
+	if ((res = db_exec(db, &stmt_token_issue, t->v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		return 0;
+	}
+	snprintf(t->svc, sizeof(t->svc), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	v[0] = t->svc;
+	if ((res = db_exec(db, &stmt_token_purge, v, NULL, NULL)) == NULL)
 		return -1;
 	purged = atol(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if ((details = json_pack("{s:s, s:s, s:i}", "service_id", v[0],
-	    "expires_in", v[2], "expired_removed", (int)purged)) == NULL)
+	if ((details = json_pack("{s:s, s:s, s:i}", "service_id", t->svc,
+	    "expires_in", t->v[3], "expired_removed", (int)purged)) == NULL)
 		return -1;
-	rc = audit_append(db, "signd:token", "sign.token", "sign_service", v[0],
-	    details, NULL);
+	rc = audit_append(db, "signd:token", "sign.token", "sign_service",
+	    t->svc, details, NULL);
 	json_decref(details);
 	return rc;
 }
@@ -264,17 +282,15 @@ csc_token(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	struct csc_token_req t;
-	unsigned char md[32], tok[SIGND_TOKEN_BYTES], *stored = NULL;
-	unsigned int mdlen = 0;
-	size_t storedlen = 0;
-	char detail[256], svc[24], ttl[16], text[SIGND_TOKEN_B64_LEN + 1];
-	char *digest = NULL;
-	const char *v[3];
-	PGresult *res = NULL;
+	struct csc_token_txn x;
+	unsigned char tok[SIGND_TOKEN_BYTES];
+	char detail[256], ttl[16], text[SIGND_TOKEN_B64_LEN + 1];
+	char *secret = NULL, *digest = NULL;
 	json_t *o = NULL;
 	int rc = -1, unsupported;
 
 	memset(&t, 0, sizeof(t));
+	memset(&x, 0, sizeof(x));
 	if (!http_media_type_is(req, "application/x-www-form-urlencoded")) {
 		rc = csc_error(resp, 400, "invalid_request", "the body must be "
 		    "application/x-www-form-urlencoded (RFC 6749 §4.4.2)");
@@ -290,36 +306,30 @@ csc_token(struct csc_ctx *c, const struct http_request *req,
 	 * A client_id of another form is unknown without asking PostgreSQL,
 	 * which would refuse bytes that are not UTF-8 (a 500 for anyone).
 	 */
-	v[0] = t.client_id;
-	if (csc_client_id_ok(t.client_id) && (res = db_exec(c->db,
-	    &stmt_service_by_client, v, NULL, NULL)) == NULL)
-		goto out;
-	if (EVP_Digest(t.client_secret, strlen(t.client_secret), md, &mdlen,
-	    EVP_sha256(), NULL) != 1)
-		goto out;
-	if (res == NULL || PQntuples(res) != 1 ||
-	    db_bytea_value(PQgetvalue(res, 0, 1), &stored, &storedlen) == -1 ||
-	    storedlen != sizeof(md) ||
-	    CRYPTO_memcmp(md, stored, sizeof(md)) != 0) {
+	if (csc_client_id_ok(t.client_id)) {
+		if (csc_sha256_param((const unsigned char *)t.client_secret,
+		    strlen(t.client_secret), &secret) == -1 ||
+		    RAND_bytes(tok, sizeof(tok)) != 1 ||
+		    csc_sha256_param(tok, sizeof(tok), &digest) == -1)
+			goto out;
+		snprintf(ttl, sizeof(ttl), "%ld", c->sd->token_ttl_s);
+		x.v[0] = t.client_id;
+		x.v[1] = secret;
+		x.v[2] = digest;
+		x.v[3] = ttl;
+		if (db_transaction(c->db, NULL, CSC_TXN, csc_token_txn,
+		    &x) == -1)
+			goto out;
+	}
+	if (x.svc[0] == '\0') {
 		log_warn("token: client authentication failed from %s",
 		    req->remote_addr);
 		rc = csc_error(resp, 401, "invalid_client", "client "
 		    "authentication failed (RFC 6749 §5.2)");
 		goto out;
 	}
-	snprintf(svc, sizeof(svc), "%s", PQgetvalue(res, 0, 0));
-	if (RAND_bytes(tok, sizeof(tok)) != 1 ||
-	    csc_sha256_param(tok, sizeof(tok), &digest) == -1)
-		goto out;
 	csc_b64url32_encode(tok, text);
-	snprintf(ttl, sizeof(ttl), "%ld", c->sd->token_ttl_s);
-	v[0] = svc;
-	v[1] = digest;
-	v[2] = ttl;
-	if (db_transaction(c->db, NULL, CSC_TXN, csc_token_txn, (void *)v) ==
-	    -1)
-		goto out;
-	log_info("token: service %s got an access token (%s s)", svc, ttl);
+	log_info("token: service %s got an access token (%s s)", x.svc, ttl);
 	if ((o = json_pack("{s:s, s:s, s:I}", "access_token", text,
 	    "token_type", "Bearer", "expires_in", (json_int_t)c->sd->token_ttl_s))
 	    == NULL)
@@ -332,9 +342,10 @@ out:
 	OPENSSL_cleanse(tok, sizeof(tok));
 	OPENSSL_cleanse(text, sizeof(text));
 	json_decref(o);
-	free(stored);
+	if (secret != NULL)
+		OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
 	free(digest);
-	PQclear(res);
 	return rc;
 }
 

@@ -10,16 +10,20 @@
  *    libmicrohttpd threads (bounded bodies, time-outs), each thread keeping
  *    to its own connection and its own SAM, then demotes to sign.user (pki-sign)
  *    and enters the
- *    SANDBOX_NET_WORKER seccomp profile. It may: authenticate signing
- *    services and issue their access tokens (sign_service, sign_token),
- *    read credentials and certificates, forward authorize and signHash
- *    requests to the SAM. It may not: read a wrapped key (pki_sign has no
- *    SELECT on subscriber_key.wrapped), create or consume a SAD, verify a
- *    factor, sign, or open the token.
+ *    SANDBOX_NET_WORKER seccomp profile. It may: check access tokens
+ *    (sign_token), have the database issue one to a client that presents
+ *    its secret (sign_token_issue()), read credentials and certificates,
+ *    forward authorize and signHash requests, with the request's token,
+ *    to the SAM. It may not: read a wrapped key (pki_sign has no SELECT
+ *    on subscriber_key.wrapped) or a client secret's digest, insert a
+ *    token, name the calling service to the SAM (the SAM finds it by the
+ *    token), create or consume a SAD, verify a factor, sign, or open the
+ *    HSM token.
  *  - the SAMs (samproc.c), sign.sams of them (default sign.threads, at
  *    most that: SoftHSM2 scales with processes, not threads), forked
  *    first: each alone loads the PKCS#11 module and logs in to the wrap
- *    token, holds its own pki_sam connection and the OTP key; verifies
+ *    token, holds its own pki_sam connection and the OTP key; finds the
+ *    calling service by the request's access token, verifies
  *    factors, makes and consumes SADs, checks the certificate, unwraps,
  *    signs, verifies, audits. Then SANDBOX_SAM. None parses HTTP or
  *    JSON.

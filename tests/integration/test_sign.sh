@@ -195,8 +195,8 @@ token "grant_type=client_credentials" "$(printf '%%FF%s:%s' "${cid:1}" "$csec" |
 expect 401 invalid_client "a client_id that is not UTF-8, in HTTP Basic"
 token "grant_type=client_credentials&client_id=${cid}A&client_secret=$csec"
 expect 401 invalid_client "a client_id one character too long"
-! grep -q 'signd_csc_token_service:' "$PKI_DIR/log/sign.log" ||
-	fail "oauth2/token: a database error for a malformed client_id: $(grep 'signd_csc_token_service:' "$PKI_DIR/log/sign.log")"
+! grep -q 'signd_csc_token_issue:' "$PKI_DIR/log/sign.log" ||
+	fail "oauth2/token: a database error for a malformed client_id: $(grep 'signd_csc_token_issue:' "$PKI_DIR/log/sign.log")"
 
 curl -sS -o "$tmp/out" -w '%{http_code}' "$surl/info" >"$tmp/code"
 [ "$(cat "$tmp/code")" = 200 ] && jq -e '.methods | index("signatures/signHash")' "$tmp/out" >/dev/null ||
@@ -1026,6 +1026,27 @@ for t in never digest expired; do
 	token_refused "signHash with a token ($t) that names no service" sign.refused "$credB"
 	unchanged "requests with a token ($t) that names no service"
 done
+# Nor can such a worker make itself a token for a service that does not
+# call it (schema/063): pki_sign cannot insert a token nor read a secret's
+# digest, and sign_token_issue() makes one only for the right secret.
+# pki_sam reads of the services only what finds the caller.
+sign_uri="host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=pki user=pki_sign"
+sam_uri="host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=pki user=pki_sam"
+forged=$(openssl rand -hex 32)
+n_tok=$(q "SELECT count(*) FROM sign_token")
+sql_fails "$sign_uri" "INSERT INTO sign_token (service_id, token_sha256, expires_at)
+    VALUES ($sid2, '\\x$forged', now() + interval '10 minutes')" 'permission denied'
+sql_fails "$sign_uri" "SELECT secret_sha256 FROM sign_service WHERE id = $sid2" 'permission denied'
+sql_fails "$sam_uri" "SELECT secret_sha256 FROM sign_service WHERE id = $sid2" 'permission denied'
+sql_fails "$sam_uri" "INSERT INTO sign_token (service_id, token_sha256, expires_at)
+    VALUES ($sid2, '\\x$forged', now() + interval '10 minutes')" 'permission denied'
+[ "$(sql_as "$sign_uri" "SELECT coalesce(sign_token_issue('$cid2', sha256('guess'), '\\x$forged', 600)::text, 'none')")" = none ] ||
+	fail "sign_token_issue made a token for a wrong secret"
+[ "$(sql_as "$sign_uri" "SELECT coalesce(sign_token_issue('$cid2', '\\x$(openssl rand -hex 32)', '\\x$forged', 600)::text, 'none')")" = none ] ||
+	fail "sign_token_issue made a token for a wrong secret digest"
+sql_fails "$sign_uri" "SELECT sign_token_issue('$cid2', sha256(convert_to('$csec2', 'UTF8')), '\\x$forged', 86400)" 'ttl_seconds must be 60..3600'
+[ "$(q "SELECT count(*) FROM sign_token")" = "$n_tok" ] || fail "a token was made without the client secret"
+note "a compromised worker makes no token: pki_sign cannot insert one or read a secret's digest, sign_token_issue refuses a wrong secret; pki_sam reads no secret's digest"
 # A service taken out of use: its tokens stop at once, at the worker and at
 # the SAM, and so do its SADs (the SAM finds no service by the token).
 pkictl sigservice disable --name "docsign2-$$" >"$tmp/dis" || fail "pkictl sigservice disable"
