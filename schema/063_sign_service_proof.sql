@@ -1,5 +1,7 @@
 -- 063_sign_service_proof: the SAM finds the calling signing service
--- itself (hsm/README.md "What the SAM trusts", docs/csc.md).
+-- itself, a token is made only for the client secret's holder
+-- (hsm/README.md "What the SAM trusts", docs/csc.md), and a service's
+-- refusals are audited at a bounded rate (below).
 --
 -- signd's SAM took the service id the worker sent with each authorization
 -- and signHash, so a compromised worker could have SADs recorded under any
@@ -58,3 +60,30 @@ REVOKE INSERT ON sign_token FROM pki_sign;
 REVOKE USAGE ON SEQUENCE sign_token_id_seq FROM pki_sign;
 REVOKE SELECT ON sign_service FROM pki_sign;
 GRANT SELECT (id, disabled_at) ON sign_service TO pki_sign;
+
+-- A service's refusals, audited at a bounded rate (hsm/README.md
+-- "Refusals: audited, then counted", docs/csc.md). Each refusal the SAM
+-- made was one sign.refused or sign.authorize_refused event, and a
+-- service could make as many as it liked (a signHash with a random SAD,
+-- an authorization for a credential that does not exist, a spent SAD
+-- again): audit_event is sealed and kept, so any service could grow it
+-- without limit (a review finding). Now, per service and per minute, the
+-- SAM audits the first sign.refusals_audited_per_minute refusals (30) in
+-- full as before, and after them the first of each kind (action and
+-- sam_error); the others it only counts here, and when the minute is
+-- over it writes one sign.refusals_counted event with the counts by kind
+-- (with the service's next refusal, or any service's next refusal or
+-- authorization). The row is the count not yet in the trail; auditors
+-- may read it. One row per service, reused window after window.
+CREATE TABLE sign_refusal_window (
+	service_id	bigint PRIMARY KEY REFERENCES sign_service (id),
+	started_at	timestamptz NOT NULL,
+	audited		integer NOT NULL DEFAULT 0 CHECK (audited >= 0),
+	kinds		text[] NOT NULL DEFAULT '{}',
+	refused		bigint NOT NULL DEFAULT 0 CHECK (refused >= 0),
+	counted		jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(counted) = 'object')
+);
+CREATE INDEX sign_refusal_window_counted ON sign_refusal_window (started_at)
+    WHERE refused > 0;
+GRANT SELECT, INSERT, UPDATE ON sign_refusal_window TO pki_sam;
+GRANT SELECT ON sign_refusal_window TO pki_auditor;

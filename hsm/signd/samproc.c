@@ -37,7 +37,10 @@
  *	       A refusal rolls all of it back and is then audited alone
  *	       (sign.refused), in a transaction of its own; so is a refused
  *	       AUTHORIZE (sign.authorize_refused) but for a wrong (counted)
- *	       PIN or code, whose own events say it. A failure at the HSM
+ *	       PIN or code, whose own events say it. Beyond a per-service
+ *	       budget a minute, a refusal of a kind already audited in that
+ *	       minute is only counted, and the counts are one
+ *	       sign.refusals_counted event (sam_refusal_txn). A failure at the HSM
  *	       (token unavailable, unwrap or C_Sign error) is no refusal:
  *	       503, not audited, as a database failure.
  *
@@ -86,6 +89,18 @@
 #define SAM_WRAP_LABEL		"subscriber-wrap-1"	/* = ca/extern.h CA_KEY_WRAP */
 #define SAM_REQ_MAX		(16 * 1024)	/* 100 × 64-byte hashes + head */
 #define SAM_KEY_CACHE		1000	/* unwrapped keys kept, per SAM */
+/*
+ * A service's refusals are audited in full up to
+ * sign.refusals_audited_per_minute (SAM_REFUSALS_AUDITED) in each window
+ * of SAM_REFUSAL_WINDOW_S, and beyond that the first of each kind; the
+ * others are counted and summed up in one event when the window is over
+ * (schema/063, hsm/README.md "Refusals: audited, then counted"). Up to
+ * SAM_REFUSAL_FLUSH ended windows of any service are summed up with each
+ * refusal and each authorization.
+ */
+#define SAM_REFUSAL_WINDOW_S	60
+#define SAM_REFUSALS_AUDITED	30
+#define SAM_REFUSAL_FLUSH	16
 
 struct sam {
 	const struct config	*cfg;
@@ -97,6 +112,7 @@ struct sam {
 	struct factor_verifier	 fv;
 	unsigned char		 totp_key[32];	/* sign.totp_key_file */
 	long			 sad_ttl_s;
+	long			 refusals_audited;	/* per service and window */
 };
 
 /* One reply. */
@@ -204,6 +220,65 @@ static const struct db_stmt stmt_sad_consume = {
 	"AND (SELECT count(*) FROM used) = $3::int RETURNING id) "
 	"SELECT (SELECT count(*) FROM used), (SELECT count(*) FROM counted)",
 	3
+};
+
+/*
+ * A service's refusal window (schema/063), locked; made on its first
+ * refusal. $1 service, $2 SAM_REFUSAL_WINDOW_S, $3 this refusal's kind.
+ * Columns: whether the window is over, refusals audited in full in it,
+ * whether one of this kind was, refusals counted, the counts by kind
+ * (jsonb), the window's start.
+ */
+static const struct db_stmt stmt_refusal_window = {
+	"signd_sam_refusal_window",
+	"INSERT INTO sign_refusal_window AS w (service_id, started_at) "
+	"VALUES ($1, now()) ON CONFLICT (service_id) DO UPDATE SET "
+	"service_id = EXCLUDED.service_id RETURNING "
+	"w.started_at <= now() - make_interval(secs => $2::int), w.audited, "
+	"$3::text = ANY(w.kinds), w.refused, w.counted, w.started_at",
+	3
+};
+/* A new window from now. */
+static const struct db_stmt stmt_refusal_restart = {
+	"signd_sam_refusal_restart",
+	"UPDATE sign_refusal_window SET started_at = now(), audited = 0, "
+	"kinds = '{}', refused = 0, counted = '{}' WHERE service_id = $1",
+	1
+};
+/* An ended window summed up: nothing left to say of it. */
+static const struct db_stmt stmt_refusal_clear = {
+	"signd_sam_refusal_clear",
+	"UPDATE sign_refusal_window SET audited = 0, kinds = '{}', "
+	"refused = 0, counted = '{}' WHERE service_id = $1",
+	1
+};
+static const struct db_stmt stmt_refusal_audited = {
+	"signd_sam_refusal_audited",
+	"UPDATE sign_refusal_window SET audited = audited + 1, kinds = "
+	"CASE WHEN $2::text = ANY(kinds) THEN kinds ELSE "
+	"array_append(kinds, $2::text) END WHERE service_id = $1",
+	2
+};
+static const struct db_stmt stmt_refusal_counted = {
+	"signd_sam_refusal_counted",
+	"UPDATE sign_refusal_window SET refused = refused + 1, counted = "
+	"jsonb_set(counted, ARRAY[$2::text], "
+	"to_jsonb(coalesce((counted->>$2::text)::bigint, 0) + 1)) "
+	"WHERE service_id = $1",
+	2
+};
+/*
+ * Ended windows with refusals counted and not yet summed up, any
+ * service's, oldest first; another SAM's are skipped. $1 the window,
+ * $2 how many.
+ */
+static const struct db_stmt stmt_refusal_ended = {
+	"signd_sam_refusal_ended",
+	"SELECT service_id, audited, refused, counted, started_at "
+	"FROM sign_refusal_window WHERE refused > 0 AND started_at <= now() - "
+	"make_interval(secs => $1::int) ORDER BY started_at LIMIT $2::int "
+	"FOR UPDATE SKIP LOCKED",
+	2
 };
 
 static void	sam_refuse(struct sam_reply *, uint32_t, const char *, ...)
@@ -419,7 +494,67 @@ struct sam_refusal_txn {
 	const struct sam_hashes		*hashes;
 	const struct sam_reply		*r;
 	const char			*sad_id;	/* "": none found */
+	long				 audit_max;	/* sam->refusals_audited */
 };
+
+/*
+ * The summary of a service's ended refusal window (actor
+ * "sign_service:<id>", object the service): when it began, its length,
+ * how many refusals were audited in full and how many only counted, and
+ * the counts by kind ("<action>/<sam_error name>"). counted is the
+ * window's jsonb as text. 0 or -1.
+ */
+static int
+sam_refusal_summary(struct db *db, const char *svc, const char *started,
+    const char *audited, const char *refused, const char *counted)
+{
+	char actor[FACTOR_ACTOR_MAX];
+	json_t *kinds;
+
+	snprintf(actor, sizeof(actor), "sign_service:%s", svc);
+	if ((kinds = json_loads(counted, JSON_REJECT_DUPLICATES, NULL)) ==
+	    NULL || !json_is_object(kinds)) {
+		json_decref(kinds);
+		return -1;
+	}
+	return audit_append_new(db, actor, "sign.refusals_counted",
+	    "sign_service", svc, json_pack("{s:s, s:s, s:i, s:I, s:I, s:o}",
+	    "service_id", svc, "window_start", started, "window_seconds",
+	    SAM_REFUSAL_WINDOW_S, "audited", (json_int_t)atoll(audited),
+	    "refused", (json_int_t)atoll(refused), "counted", kinds));
+}
+
+/*
+ * Sums up, in the caller's transaction, up to SAM_REFUSAL_FLUSH ended
+ * windows whose counted refusals no event says yet, whichever service's:
+ * a service that stops refusing gets its summary with the next refusal
+ * or authorization of any service. 0 or -1.
+ */
+static int
+sam_refusal_flush(struct db *db)
+{
+	char win[16], lim[16];
+	const char *v[2] = { win, lim };
+	PGresult *res;
+	int i, rc = -1;
+
+	snprintf(win, sizeof(win), "%d", SAM_REFUSAL_WINDOW_S);
+	snprintf(lim, sizeof(lim), "%d", SAM_REFUSAL_FLUSH);
+	if ((res = db_exec(db, &stmt_refusal_ended, v, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		v[0] = PQgetvalue(res, i, 0);
+		if (sam_refusal_summary(db, v[0], PQgetvalue(res, i, 4),
+		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+		    PQgetvalue(res, i, 3)) == -1 ||
+		    db_exec_ok(db, &stmt_refusal_clear, v) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
 
 /*
  * One refusal event (actor "sign_service:<id>" of the service the SAM
@@ -430,9 +565,8 @@ struct sam_refusal_txn {
  * is "signd:worker", the only party known to have sent it. 0 or -1.
  */
 static int
-sam_refusal_txn(struct db *db, void *arg)
+sam_refusal_event(struct db *db, const struct sam_refusal_txn *t)
 {
-	const struct sam_refusal_txn *t = arg;
 	char cred[24], actor[FACTOR_ACTOR_MAX];
 	json_t *details;
 
@@ -461,10 +595,69 @@ sam_refusal_txn(struct db *db, void *arg)
 }
 
 /*
+ * A refusal through the service's window (schema/063): the window ended
+ * is summed up (sign.refusals_counted, if it counted any) and a new one
+ * begins; then the refusal is audited in full while fewer than audit_max
+ * were in this window, or when none of its kind was, and otherwise only
+ * counted. Every service's refusals are bounded so: at most
+ * audit_max, plus one per kind, plus the summary, per window. A token
+ * that finds no service is always audited (only a compromised worker or a
+ * token ending between the worker's check and the SAM's gets there).
+ * 0 or -1.
+ */
+static int
+sam_refusal_txn(struct db *db, void *arg)
+{
+	const struct sam_refusal_txn *t = arg;
+	PGresult *res = NULL;
+	char win[16], kind[64];
+	const char *v[3];
+	int ended, seen, rc = -1;
+
+	if (sam_refusal_flush(db) == -1)
+		return -1;
+	if (t->service[0] == '\0')
+		return sam_refusal_event(db, t);
+	snprintf(win, sizeof(win), "%d", SAM_REFUSAL_WINDOW_S);
+	snprintf(kind, sizeof(kind), "%s/%s", t->action,
+	    sam_error_name(t->r->error));
+	v[0] = t->service;
+	v[1] = win;
+	v[2] = kind;
+	if ((res = db_exec(db, &stmt_refusal_window, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	ended = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	seen = !ended && strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	if (ended) {
+		if (strcmp(PQgetvalue(res, 0, 3), "0") != 0 &&
+		    sam_refusal_summary(db, t->service, PQgetvalue(res, 0, 5),
+		    PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3),
+		    PQgetvalue(res, 0, 4)) == -1)
+			goto out;
+		if (db_exec_ok(db, &stmt_refusal_restart, v) == -1)
+			goto out;
+	}
+	v[1] = kind;
+	if (ended || !seen || atol(PQgetvalue(res, 0, 1)) < t->audit_max) {
+		if (sam_refusal_event(db, t) == -1 ||
+		    db_exec_ok(db, &stmt_refusal_audited, v) == -1)
+			goto out;
+	} else {
+		if (db_exec_ok(db, &stmt_refusal_counted, v) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
  * Audits a refused request after its transaction rolled back (or wrote
  * nothing), so that what a probing service or a compromised worker tries
- * stays in the trail; the refusal itself stands whether or not this
- * commits.
+ * stays in the trail, in full or counted (sam_refusal_txn); the refusal
+ * itself stands whether or not this commits.
  */
 static void
 sam_audit_refusal(struct sam *sam, const char *action, const char *service,
@@ -479,6 +672,7 @@ sam_audit_refusal(struct sam *sam, const char *action, const char *service,
 	t.hashes = hashes;
 	t.r = r;
 	t.sad_id = sad_id;
+	t.audit_max = sam->refusals_audited;
 	if (db_transaction(sam->db, NULL, SAM_TXN_ATTEMPTS, sam_refusal_txn,
 	    &t) == -1)
 		log_err("sam: %s on credential %llu by service %s could not "
@@ -614,7 +808,8 @@ sam_auth_txn(struct db *db, void *arg)
 	if (db_exec_ok(db, &stmt_sad_hashes, v) == -1)
 		goto out;
 	PQclear(res2);
-	if ((res2 = db_exec(db, &stmt_sad_purge, NULL, NULL, NULL)) == NULL)
+	if ((res2 = db_exec(db, &stmt_sad_purge, NULL, NULL, NULL)) == NULL ||
+	    sam_refusal_flush(db) == -1)
 		goto out;
 	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, "
 	    "s:I}", "account_id", acct, "certificate_id", cred, "service_id",
@@ -1038,6 +1233,12 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 	if (config_get_long(sam->cfg, "sign.sad_ttl_seconds", 300, 10, 900,
 	    &sam->sad_ttl_s) == -1) {
 		snprintf(err, errlen, "sam: sign.sad_ttl_seconds: 10..900");
+		goto out;
+	}
+	if (config_get_long(sam->cfg, "sign.refusals_audited_per_minute",
+	    SAM_REFUSALS_AUDITED, 0, 100000, &sam->refusals_audited) == -1) {
+		snprintf(err, errlen, "sam: sign.refusals_audited_per_minute: "
+		    "0..100000");
 		goto out;
 	}
 	snprintf(polpath, sizeof(polpath), "%s/ra.conf",

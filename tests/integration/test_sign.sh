@@ -25,7 +25,12 @@
 # (no signature returned); a blob the HSM cannot unwrap is a failure, not a
 # refusal (503, no sign.refused). No PIN, OTP, TOTP code, SAD, token or
 # secret in the logs, audit or error descriptions. Every signature is
-# audited (sign.hash).
+# audited (sign.hash). A compromised worker (tests/tools/sam_worker) names
+# no service: the SAM takes the service of the access token sent (schema/063),
+# refuses a token never issued, a stored token digest and an expired token,
+# and pki_sign can make no token without the client secret. Beyond 30
+# refusals a minute, a service's refusals of a kind already audited are
+# counted and summed up in one sign.refusals_counted event.
 # The HSM attacks with the user PIN and a stored blob (unwrap non-sensitive,
 # unwrap extractable and re-wrap under a known key, decrypt with the wrapping
 # key) are tests/unit/hsm/test_p11wrap.c, on the same p11wrap_sign path.
@@ -1078,6 +1083,85 @@ out=$(samw signhash "$credB" "$tmp/tok1" "$tmp/sad.w" ecdsa "$h1")
 [ "$out" = "refused 8 the SAD has 0 signature(s) left" ] || fail "sam_worker: a spent SAD: $out"
 note "a compromised worker: another credential, service or hash, a wrong PIN, a disabled service's SAD, a spent SAD: refused by the SAM"
 note "a compromised worker names no service: SADs, wrong PINs, signatures and refusals are the token's service's; a token never issued, a stored token digest, an expired token: refused by the SAM, nothing counted"
+
+# === refusals: audited, then counted ===========================================
+# Any service could grow the sealed audit trail without limit, one
+# sign.refused event per signHash with a random SAD. Per service and per
+# minute (schema/063) the SAM audits the first sign.refusals_audited_per_minute
+# refusals (30, the default) in full, after them the first of each kind
+# (action/error), and only counts the others; when the minute is over, one
+# sign.refusals_counted event gives the counts. A service of its own, so
+# that the refusals above do not count.
+K=30
+pkictl sigservice add --name "docsign3-$$" >"$tmp/svc3" || fail "pkictl sigservice add (3)"
+sid3=$(sed -n 's/^id\t//p' "$tmp/svc3")
+cid3=$(sed -n 's/^client_id\t//p' "$tmp/svc3")
+csec3=$(sed -n 's/^client_secret\t//p' "$tmp/svc3")
+secrets+=("$csec3")
+token "grant_type=client_credentials&client_id=$cid3&client_secret=$csec3"
+expect 200 - "oauth2/token of the third service"
+at3=$(jq -r .access_token "$tmp/out")
+secrets+=("$at3")
+# by3 ACTION: the third service's ACTION events.
+by3() { q "SELECT count(*) FROM audit_event WHERE actor = 'sign_service:$sid3' AND action = '$1'"; }
+# window3: the third service's window row: audited/refused/counted.
+window3() { q "SELECT audited || '/' || refused || '/' || counted::text FROM sign_refusal_window WHERE service_id = $sid3"; }
+# summary3: the newest sign.refusals_counted event of the third service.
+summary3() {
+	q "SELECT object_type || ':' || object_id || '|' || (details->>'service_id') || '|' || (details->>'audited') || '|' ||
+	    (details->>'refused') || '|' || (details->'counted')::text || '|' || (details->>'window_seconds')
+	    FROM audit_event WHERE actor = 'sign_service:$sid3' AND action = 'sign.refusals_counted' ORDER BY id DESC LIMIT 1"
+}
+rand_sad() { openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n'; }
+N=$((K + 15))
+hashes sha256 1
+before
+rows0=$(q "SELECT count(*) FROM audit_event")
+for ((i = 1; i <= N; i++)); do
+	signhash "$credB" "$(rand_sad)" "$H" $SHA256 $EC "$at3"
+	expect 400 invalid_request "signHash $i of $N with a random SAD"
+done
+# Another kind, after the first K: audited once, then counted.
+for i in 1 2; do
+	authorize "$credEC" "$H" $SHA256 '"PIN":"402917"' "$at3"
+	expect 400 invalid_request "authorize $i on a revoked credential (third service)"
+done
+unchanged "random SADs"
+[ "$(by3 sign.refused)/$(by3 sign.authorize_refused)/$(by3 sign.refusals_counted)" = "$K/1/0" ] ||
+	fail "$N random SADs and 2 refused authorizations: $(by3 sign.refused)/$(by3 sign.authorize_refused)/$(by3 sign.refusals_counted) events, want $K/1/0"
+[ "$(($(q "SELECT count(*) FROM audit_event") - rows0))" = $((K + 1)) ] ||
+	fail "$((N + 2)) refusals wrote $(($(q "SELECT count(*) FROM audit_event") - rows0)) audit events, want $((K + 1))"
+[ "$(window3)" = "$((K + 1))/$((N - K + 1))/{\"sign.refused/sad\": $((N - K)), \"sign.authorize_refused/credential_status\": 1}" ] ||
+	fail "the third service's window: $(window3)"
+# The minute over (made so), the next refusal writes the summary and is
+# the first of a new window.
+q "UPDATE sign_refusal_window SET started_at = started_at - interval '61 seconds' WHERE service_id = $sid3" >/dev/null
+signhash "$credB" "$(rand_sad)" "$H" $SHA256 $EC "$at3"
+expect 400 invalid_request "a random SAD in the next minute"
+[ "$(by3 sign.refused)/$(by3 sign.refusals_counted)" = "$((K + 1))/1" ] ||
+	fail "the next minute: $(by3 sign.refused)/$(by3 sign.refusals_counted) events, want $((K + 1))/1"
+[ "$(summary3)" = "sign_service:$sid3|$sid3|$((K + 1))|$((N - K + 1))|{\"sign.refused/sad\": $((N - K)), \"sign.authorize_refused/credential_status\": 1}|60" ] ||
+	fail "sign.refusals_counted: $(summary3)"
+[ "$(window3)" = "1/0/{}" ] || fail "the new window: $(window3)"
+# A service that stops: its count is summed up by the next refusal or
+# authorization of any service. A SAM with sign.refusals_audited_per_minute
+# 0 audits only the first of each kind: these three are counted.
+tokfile "$tmp/tok3" "$at3"
+for i in 1 2 3; do
+	openssl rand 32 >"$tmp/sad.rand"
+	out=$(PKI_SIGN_REFUSALS_AUDITED_PER_MINUTE=0 samw signhash "$credB" "$tmp/tok3" "$tmp/sad.rand" ecdsa "$h3")
+	[ "$out" = "refused 8 invalid SAD" ] || fail "sam_worker: a random SAD ($i): $out"
+done
+[ "$(by3 sign.refused)" = $((K + 1)) ] || fail "a SAM with sign.refusals_audited_per_minute 0 audited a kind seen"
+[ "$(window3)" = "1/3/{\"sign.refused/sad\": 3}" ] || fail "counted by a SAM with 0: $(window3)"
+q "UPDATE sign_refusal_window SET started_at = started_at - interval '61 seconds' WHERE service_id = $sid3" >/dev/null
+hashes sha256 1
+authorize "$credRSA" "$H" $SHA256 '"PIN":"402917"'
+expect 200 - "another service's authorization"
+[ "$(by3 sign.refusals_counted)" = 2 ] || fail "an ended window was not summed up by another service's authorization"
+[ "$(summary3)" = "sign_service:$sid3|$sid3|1|3|{\"sign.refused/sad\": 3}|60" ] || fail "sign.refusals_counted (flushed): $(summary3)"
+[ "$(q "SELECT refused FROM sign_refusal_window WHERE service_id = $sid3")" = 0 ] || fail "a summed-up window still counts"
+note "$((N + 2)) refusals of one service in a minute: $K audited, 1 of another kind, the rest counted; one sign.refusals_counted with the counts, by its next refusal or another service's authorization"
 
 # === no secret anywhere ========================================================
 no_secret_in sign.log "$PKI_DIR/log/sign.log"
