@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -19,15 +20,22 @@ struct config;
 /* Octets of a query's nonce (its magnitude); larger: badDataFormat. */
 #define TSA_NONCE_MAX	64
 
-/* What tsad records of each token it issues (schema/003_tsa.sql). */
+/*
+ * What tsad records of each token it issues (schema/003_tsa.sql, 064).
+ * cert_id names the TSA certificate whose key signed the token, so that
+ * the record says so itself: after a rotation (`pkictl ca tsa`) instances
+ * restarted at different times sign with different certificates, and a
+ * record replayed from a spill file must keep the one that really signed.
+ */
 struct tsa_record {
-	char	serial[48];		/* hex */
-	char	gen_time[40];		/* ISO 8601, UTC */
-	char	policy[64];		/* OID */
-	char	imprint_alg[64];	/* OID */
-	char	imprint[2 * 64 + 1];	/* hex */
-	char	nonce[1 + 2 * TSA_NONCE_MAX + 1]; /* [-]hex, "" when absent */
-	int	cert_req;
+	char		serial[48];		/* hex */
+	char		gen_time[40];		/* ISO 8601, UTC */
+	char		policy[64];		/* OID */
+	char		imprint_alg[64];	/* OID */
+	char		imprint[2 * 64 + 1];	/* hex */
+	char		nonce[1 + 2 * TSA_NONCE_MAX + 1]; /* [-]hex, "" when absent */
+	int		cert_req;
+	long long	cert_id;	/* ca_certificate.id; 0: unknown (NULL) */
 };
 
 /*
@@ -44,15 +52,18 @@ struct tsa_responder;
 
 /*
  * Builds a responder from the policy file (policy/tsa.conf), the TSA's
- * certificate and key (any EVP_PKEY: the signer's in tsad, a software key in
- * the fuzz harness) and the certificates to add on certReq (may be NULL).
- * allow_unsync: issue tokens even when the clock is not usable
- * (tsa_responder_clock; local stack and tests only). NULL with err, also
- * when the certificate's validity cannot be read (tsa_cert_window).
+ * certificate, its ca_certificate.id (cert_id, put in every record; 0 when
+ * it has none, as in the fuzz harness: recorded as NULL) and key (any
+ * EVP_PKEY: the signer's in tsad, a software key in the fuzz harness) and
+ * the certificates to add on certReq (may be NULL). allow_unsync: issue
+ * tokens even when the clock is not usable (tsa_responder_clock; local
+ * stack and tests only). NULL with err, also when the certificate's
+ * validity cannot be read (tsa_cert_window) or cert_id is negative.
  */
 struct tsa_responder	*tsa_responder_new(const struct config *policy,
-			    X509 *cert, EVP_PKEY *key, STACK_OF(X509) *extra,
-			    int allow_unsync, char *err, size_t errlen);
+			    X509 *cert, long long cert_id, EVP_PKEY *key,
+			    STACK_OF(X509) *extra, int allow_unsync, char *err,
+			    size_t errlen);
 void			 tsa_responder_free(struct tsa_responder *);
 
 /*
@@ -334,6 +345,19 @@ void			 tsa_recorder_stats(struct tsa_recorder *,
  */
 int			 tsa_recorder_stop(struct tsa_recorder *,
 			    unsigned int flush_timeout_s, int *abandoned);
+/*
+ * For tests and the fuzz harness: one spill line as the recorder writes it
+ * (serial, genTime, policy, imprint algorithm, imprint, nonce or "-",
+ * certReq 0/1, the certificate id or "-" for 0; tab-separated, a newline)
+ * and as it reads one back: the fields above, or the first seven alone
+ * (a line of before schema/064: cert_id 0). line is changed; whole is 0
+ * for a last line without its newline, whose certificate id is not
+ * trusted (cert_id 0). 0, or -1 when malformed.
+ */
+void			 tsa_spill_write_line(const struct tsa_record *,
+			    FILE *);
+int			 tsa_spill_parse_line(char *line, int whole,
+			    struct tsa_record *);
 /*
  * For tests only: recorders started from now on hand each batch to
  * write(arg, records, n), 0 meaning committed, instead of PostgreSQL; NULL

@@ -72,6 +72,8 @@ struct tsad_conf {
 	struct config		*cfg;
 	struct config		*policy;
 	X509			*cert;
+	long long		 cert_id;	/* its ca_certificate.id, recorded */
+	char			 cert_name[32];	/* its ca_certificate.name */
 	STACK_OF(X509)		*extra;
 	char			 label[SIGNER_LABEL_MAX + 1];
 	char			 instance[64];
@@ -360,11 +362,15 @@ tsad_handle(void *arg, const struct http_request *req, struct http_response *res
 	return tsad_respond(t, req, resp);
 }
 
-/* The TSA certificate and key label, and the issuing CA, from the CA tables. */
+/*
+ * The TSA certificate (with its ca_certificate id and name: each token's
+ * record names the certificate that signed it) and key label, and the
+ * issuing CA, from the CA tables, into c.
+ */
 static int
-tsad_load_certs(const struct config *cfg, X509 **cert, STACK_OF(X509) **extra,
-    char *label, size_t labellen)
+tsad_load_certs(struct tsad_conf *c)
 {
+	const struct config *cfg = c->cfg;
 	const char *uri = config_get(cfg, "pg.tsa_uri", NULL);
 	struct cadb_ca tsa, issuing;
 	struct db *db = NULL;
@@ -373,8 +379,8 @@ tsad_load_certs(const struct config *cfg, X509 **cert, STACK_OF(X509) **extra,
 
 	memset(&tsa, 0, sizeof(tsa));
 	memset(&issuing, 0, sizeof(issuing));
-	*cert = NULL;
-	*extra = NULL;
+	c->cert = NULL;
+	c->extra = NULL;
 	if (uri == NULL) {
 		log_err("config: pg.tsa_uri missing");
 		goto out;
@@ -391,18 +397,20 @@ tsad_load_certs(const struct config *cfg, X509 **cert, STACK_OF(X509) **extra,
 		    "`pkictl ca init`");
 		goto out;
 	}
-	if ((*extra = sk_X509_new_null()) == NULL ||
-	    sk_X509_push(*extra, issuing.cert) == 0)
+	if ((c->extra = sk_X509_new_null()) == NULL ||
+	    sk_X509_push(c->extra, issuing.cert) == 0)
 		goto out;
-	issuing.cert = NULL;	/* owned by *extra now */
-	*cert = tsa.cert;
+	issuing.cert = NULL;	/* owned by c->extra now */
+	c->cert = tsa.cert;
 	tsa.cert = NULL;
-	snprintf(label, labellen, "%s", tsa.key_label);
+	c->cert_id = tsa.id;
+	snprintf(c->cert_name, sizeof(c->cert_name), "%s", tsa.name);
+	snprintf(c->label, sizeof(c->label), "%s", tsa.key_label);
 	rc = 0;
 out:
 	if (rc == -1) {
-		sk_X509_pop_free(*extra, X509_free);
-		*extra = NULL;
+		sk_X509_pop_free(c->extra, X509_free);
+		c->extra = NULL;
 	}
 	cadb_clear(&tsa);
 	cadb_clear(&issuing);
@@ -508,8 +516,8 @@ tsaproc(struct tsad_conf *c, int index)
 		log_err("signer key %s: %s", c->label, err);
 		goto out;
 	}
-	if ((t.responder = tsa_responder_new(c->policy, c->cert, key, c->extra,
-	    c->allow_unsync, err, sizeof(err))) == NULL) {
+	if ((t.responder = tsa_responder_new(c->policy, c->cert, c->cert_id,
+	    key, c->extra, c->allow_unsync, err, sizeof(err))) == NULL) {
 		log_err("responder: %s", err);
 		goto out;
 	}
@@ -554,8 +562,9 @@ tsaproc(struct tsad_conf *c, int index)
 	}
 	if (sandbox_enter(c->cfg, "tsa", SANDBOX_NET_WORKER) == -1)
 		goto out;
-	log_info("worker %d serving RFC 3161 on %s (instance %s, key %s)",
-	    index, http_where(srv), instance, c->label);
+	log_info("worker %d serving RFC 3161 on %s (instance %s, key %s, "
+	    "certificate %s, id %lld)", index, http_where(srv), instance,
+	    c->label, c->cert_name, c->cert_id);
 	rc = signloop_run(loop, &tsad_loop_ops, &t);
 out:
 	signloop_close(loop);
@@ -865,8 +874,7 @@ main(int argc, char **argv)
 	host[sizeof(host) - 1] = '\0';
 	snprintf(c.instance, sizeof(c.instance), "%s",
 	    config_get(c.cfg, "tsa.instance", host));
-	if (tsad_load_certs(c.cfg, &c.cert, &c.extra, c.label,
-	    sizeof(c.label)) == -1 || tsad_cert_warn(c.cert) == -1)
+	if (tsad_load_certs(&c) == -1 || tsad_cert_warn(c.cert) == -1)
 		goto out;
 	/* Signals go to sigwait(): block them before any process or thread exists. */
 	daemon_block_signals(&c.sigs);

@@ -81,6 +81,18 @@
 #define REC_FIELD_CHARS		"0123456789abcdefABCDEF.:-TZ"
 #define REC_LINE_MAX		1024	/* a spill line is under 600 bytes */
 /*
+ * A spill line's fields: serial, genTime, policy, imprint algorithm,
+ * imprint, nonce ("-": none), certReq (0/1) and, since schema/064, the
+ * signing certificate's ca_certificate.id ("-": unknown). A line of
+ * REC_SPILL_FIELDS_V1 fields was written before that (a spill file left by
+ * the previous tsad, replayed by this one): its record gets no certificate
+ * (cert_id 0, NULL in tsa_token), since which one signed it is not known
+ * here: after a rotation the certificate loaded now may be another.
+ */
+#define REC_SPILL_FIELDS_V1	7
+#define REC_SPILL_FIELDS	8
+#define REC_CERT_ID_DIGITS	19	/* a bigint, positive */
+/*
  * Serials an audit event names at most (conflict_serials): 100 of 47
  * characters stay far below the 64 KiB of details (schema/040); the
  * conflicts count and tsa_token_conflict have them all.
@@ -160,35 +172,39 @@ static void	*rec_test_arg;
  * sent back) goes into the audit event (a replay inserts fewer, or none). A serial already there is
  * either the same token replayed (a crash, a stalled COMMIT that went
  * through after all: the spill file still held it) or a different token
- * with the same serial, which stmt_record_conflicts tells apart.
+ * with the same serial, which stmt_record_conflicts tells apart. $8: the
+ * signing certificates' ids (NULL: unknown, schema/064).
  */
 static const struct db_stmt stmt_record_batch = { "tsa_record_batch",
 	"INSERT INTO tsa_token (serial, gen_time, policy, imprint_alg, imprint, "
-	"nonce, cert_req, instance) SELECT s, g, p, a, i, n, c, $8 FROM "
-	"unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], "
-	"$5::text[], $6::text[], $7::boolean[]) AS t(s, g, p, a, i, n, c) "
-	"ON CONFLICT (serial) DO NOTHING", 8 };
+	"nonce, cert_req, cert_id, instance) SELECT s, g, p, a, i, n, c, e, $9 "
+	"FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], "
+	"$5::text[], $6::text[], $7::boolean[], $8::bigint[]) "
+	"AS t(s, g, p, a, i, n, c, e) "
+	"ON CONFLICT (serial) DO NOTHING", 9 };
 
 /*
  * Only when the batch inserted fewer rows than it has: the records (their
  * 1-based positions) whose serial is in tsa_token for another token (any
- * field but the instance differs). They are kept in tsa_token_conflict
- * (schema/043_tsa_token_conflict.sql; a replay of one is not kept twice)
- * and reported; the batch commits, so that one collision does not stop
- * the recording of every later token.
+ * field but the instance differs; an unknown certificate, a spill line of
+ * before schema/064, differs from none). They are kept in
+ * tsa_token_conflict (schema/043_tsa_token_conflict.sql; a replay of one
+ * is not kept twice) and reported; the batch commits, so that one
+ * collision does not stop the recording of every later token.
  */
 static const struct db_stmt stmt_record_conflicts = { "tsa_record_conflicts",
 	"WITH t AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], "
-	"$3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[]) "
-	"WITH ORDINALITY AS t(s, g, p, a, i, n, c, k)), "
+	"$3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], "
+	"$8::bigint[]) WITH ORDINALITY AS t(s, g, p, a, i, n, c, e, k)), "
 	"d AS (SELECT * FROM t WHERE NOT EXISTS (SELECT 1 FROM tsa_token x "
 	"WHERE x.serial = t.s AND x.gen_time = t.g AND x.policy = t.p AND "
 	"x.imprint_alg = t.a AND x.imprint = t.i AND "
-	"x.nonce IS NOT DISTINCT FROM t.n AND x.cert_req = t.c)), "
+	"x.nonce IS NOT DISTINCT FROM t.n AND x.cert_req = t.c AND "
+	"(x.cert_id IS NULL OR t.e IS NULL OR x.cert_id = t.e))), "
 	"kept AS (INSERT INTO tsa_token_conflict (serial, gen_time, policy, "
-	"imprint_alg, imprint, nonce, cert_req, instance) SELECT s, g, p, a, "
-	"i, n, c, $8 FROM d ON CONFLICT DO NOTHING) "
-	"SELECT k FROM d ORDER BY k", 8 };
+	"imprint_alg, imprint, nonce, cert_req, cert_id, instance) SELECT s, g, "
+	"p, a, i, n, c, e, $9 FROM d ON CONFLICT DO NOTHING) "
+	"SELECT k FROM d ORDER BY k", 9 };
 
 /* Our fields hold only hex, OIDs and ISO times: checked, so quoting is simple. */
 static int
@@ -201,6 +217,7 @@ static int
 rec_valid(const struct tsa_record *r)
 {
 	return r->serial[0] != '\0' && r->gen_time[0] != '\0' &&
+	    r->cert_id >= 0 &&
 	    rec_field_ok(r->serial) && rec_field_ok(r->gen_time) &&
 	    rec_field_ok(r->policy) && rec_field_ok(r->imprint_alg) &&
 	    rec_field_ok(r->imprint) && rec_field_ok(r->nonce);
@@ -234,6 +251,80 @@ rec_array(const struct tsa_record *b, size_t n, size_t off, int nullable)
 	return s;
 }
 
+/* The PostgreSQL bigint[] literal of n records' cert_id (0: NULL); malloc'd. */
+static char *
+rec_id_array(const struct tsa_record *b, size_t n)
+{
+	size_t i, len = 3 + n * (REC_CERT_ID_DIGITS + 1), pos;
+	char *s;
+
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	pos = 0;
+	s[pos++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			s[pos++] = ',';
+		if (b[i].cert_id == 0)
+			pos += (size_t)snprintf(s + pos, len - pos, "NULL");
+		else
+			pos += (size_t)snprintf(s + pos, len - pos, "%lld",
+			    b[i].cert_id);
+	}
+	s[pos++] = '}';
+	s[pos] = '\0';
+	return s;
+}
+
+/* A certificate id for an audit event: its number, or null when unknown. */
+static json_t *
+rec_id_json(long long id)
+{
+	return id != 0 ? json_integer((json_int_t)id) : json_null();
+}
+
+static int
+rec_id_cmp(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The certificates that signed the n records of b, each once, ascending
+ * (null, an unknown one, first): a batch mixes them after a rotation
+ * (records of the spill file with new ones). At most n of 19 digits, well
+ * under the 64 KiB of details (schema/040). NULL when out of memory.
+ */
+static json_t *
+rec_batch_certs(const struct tsa_record *b, size_t n)
+{
+	json_t *a = NULL, *ret = NULL;
+	long long *ids;
+	size_t i;
+
+	if ((ids = calloc(n > 0 ? n : 1, sizeof(*ids))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		ids[i] = b[i].cert_id;
+	qsort(ids, n, sizeof(*ids), rec_id_cmp);
+	if ((a = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && ids[i] == ids[i - 1])
+			continue;
+		if (json_array_append_new(a, rec_id_json(ids[i])) == -1)
+			goto out;
+	}
+	ret = a;
+	a = NULL;
+out:
+	json_decref(a);
+	free(ids);
+	return ret;
+}
+
 struct rec_batch {
 	struct tsa_recorder		*rec;
 	const struct tsa_record		*b;
@@ -247,22 +338,24 @@ struct rec_batch {
 
 /*
  * The records of the batch that collide with another token's serial
- * (stmt_record_conflicts): their indices into batch->conflicts, and an
- * array of (the first REC_AUDIT_SERIALS of) their serials for the audit
- * event in *serials. 0 or -1.
+ * (stmt_record_conflicts): their indices into batch->conflicts, and arrays
+ * of (the first REC_AUDIT_SERIALS of) their serials and, in the same
+ * order, the certificates that signed them (rec_id_json) for the audit
+ * event in *serials and *certs. 0 or -1.
  */
 static int
 rec_find_conflicts(struct db *db, struct rec_batch *batch,
-    const char *const *values, json_t **serials)
+    const char *const *values, json_t **serials, json_t **certs)
 {
 	PGresult *res = NULL;
 	char *end;
 	long long k;
 	int i, rc = -1;
 
-	*serials = NULL;
+	*serials = *certs = NULL;
 	if ((res = db_exec(db, &stmt_record_conflicts, values, NULL,
-	    NULL)) == NULL || (*serials = json_array()) == NULL)
+	    NULL)) == NULL || (*serials = json_array()) == NULL ||
+	    (*certs = json_array()) == NULL)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
 		k = strtoll(PQgetvalue(res, i, 0), &end, 10);
@@ -274,15 +367,18 @@ rec_find_conflicts(struct db *db, struct rec_batch *batch,
 		}
 		batch->conflicts[batch->nconflicts++] = (size_t)k - 1;
 		if (json_array_size(*serials) < REC_AUDIT_SERIALS &&
-		    json_array_append_new(*serials,
-		    json_string(batch->b[k - 1].serial)) == -1)
+		    (json_array_append_new(*serials,
+		    json_string(batch->b[k - 1].serial)) == -1 ||
+		    json_array_append_new(*certs,
+		    rec_id_json(batch->b[k - 1].cert_id)) == -1))
 			goto out;
 	}
 	rc = 0;
 out:
 	if (rc == -1) {
 		json_decref(*serials);
-		*serials = NULL;
+		json_decref(*certs);
+		*serials = *certs = NULL;
 	}
 	PQclear(res);
 	return rc;
@@ -295,9 +391,10 @@ rec_write_txn(struct db *db, void *arg)
 	const struct tsa_record *b = batch->b;
 	char *arrays[7] = { NULL };
 	char *certreq = NULL, sql[64];
-	const char *values[8];
+	const char *values[9];
 	PGresult *res = NULL;
-	json_t *details = NULL, *serials = NULL;
+	json_t *details = NULL, *serials = NULL, *certs = NULL;
+	json_t *conflict_certs = NULL;
 	size_t i;
 	int k, rc = -1;
 
@@ -309,6 +406,7 @@ rec_write_txn(struct db *db, void *arg)
 	arrays[3] = rec_array(b, batch->n, offsetof(struct tsa_record, imprint_alg), 0);
 	arrays[4] = rec_array(b, batch->n, offsetof(struct tsa_record, imprint), 0);
 	arrays[5] = rec_array(b, batch->n, offsetof(struct tsa_record, nonce), 1);
+	arrays[6] = rec_id_array(b, batch->n);
 	if ((certreq = malloc(2 * batch->n + 3)) == NULL)
 		goto out;
 	certreq[0] = '{';
@@ -318,13 +416,15 @@ rec_write_txn(struct db *db, void *arg)
 	}
 	certreq[batch->n > 0 ? 2 * batch->n : 1] = '}';
 	certreq[batch->n > 0 ? 2 * batch->n + 1 : 2] = '\0';
-	for (k = 0; k < 6; k++) {
+	for (k = 0; k < 7; k++) {
 		if (arrays[k] == NULL)
 			goto out;
-		values[k] = arrays[k];
 	}
+	for (k = 0; k < 6; k++)
+		values[k] = arrays[k];
 	values[6] = certreq;
-	values[7] = batch->rec->instance;
+	values[7] = arrays[6];
+	values[8] = batch->rec->instance;
 	/*
 	 * When stopping: a statement the server cannot finish in time (a lock
 	 * wait, a stalled server) fails, and the thread spills in time.
@@ -340,20 +440,27 @@ rec_write_txn(struct db *db, void *arg)
 	/* The count of rows inserted: no row sent back for each. */
 	batch->inserted = (size_t)strtoul(PQcmdTuples(res), NULL, 10);
 	if (batch->inserted < batch->n &&
-	    rec_find_conflicts(db, batch, values, &serials) == -1)
+	    rec_find_conflicts(db, batch, values, &serials,
+	    &conflict_certs) == -1)
 		goto out;
 	/*
 	 * count: rows this batch inserted; replayed: records already there,
-	 * the same token; conflicts: other tokens with a serial already there.
+	 * the same token; conflicts: other tokens with a serial already there;
+	 * certificates: the ca_certificate ids that signed the batch's tokens
+	 * (null: unknown); conflict_certificates: those of conflict_serials.
 	 */
-	details = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}", "count",
+	if ((certs = rec_batch_certs(b, batch->n)) == NULL)
+		goto out;
+	details = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:O}", "count",
 	    (json_int_t)batch->inserted, "replayed", (json_int_t)(batch->n -
 	    batch->inserted - batch->nconflicts), "conflicts",
 	    (json_int_t)batch->nconflicts, "first_serial", b[0].serial,
 	    "last_serial", b[batch->n - 1].serial, "instance",
-	    batch->rec->instance);
+	    batch->rec->instance, "certificates", certs);
 	if (details == NULL || (batch->nconflicts > 0 &&
-	    json_object_set(details, "conflict_serials", serials) == -1) ||
+	    (json_object_set(details, "conflict_serials", serials) == -1 ||
+	    json_object_set(details, "conflict_certificates",
+	    conflict_certs) == -1)) ||
 	    audit_append(db, batch->rec->actor, "tsa.tokens.record",
 	    "tsa_token", b[0].serial, details, NULL) == -1)
 		goto out;
@@ -370,6 +477,8 @@ out:
 	PQclear(res);
 	json_decref(details);
 	json_decref(serials);
+	json_decref(conflict_certs);
+	json_decref(certs);
 	for (k = 0; k < 7; k++)
 		free(arrays[k]);
 	free(certreq);
@@ -413,11 +522,12 @@ rec_write(struct tsa_recorder *r, const struct tsa_record *b, size_t n,
 		t = &b[batch.conflicts[i]];
 		log_err("tsa: recorder: SERIAL COLLISION: serial %s is recorded "
 		    "for another token already; this token (genTime %s, policy "
-		    "%s, imprint %s %s, nonce %s) is kept in tsa_token_conflict "
-		    "and in the audit event of its batch: tell the TSA's "
-		    "operators (serials must be unique, RFC 3161 §2.4.2)",
-		    t->serial, t->gen_time, t->policy, t->imprint_alg,
-		    t->imprint, t->nonce[0] != '\0' ? t->nonce : "-");
+		    "%s, imprint %s %s, nonce %s, certificate id %lld) is kept "
+		    "in tsa_token_conflict and in the audit event of its batch: "
+		    "tell the TSA's operators (serials must be unique, RFC 3161 "
+		    "§2.4.2)", t->serial, t->gen_time, t->policy,
+		    t->imprint_alg, t->imprint, t->nonce[0] != '\0' ? t->nonce :
+		    "-", t->cert_id);
 	}
 	if (batch.inserted + batch.nconflicts < n)
 		log_info("tsa: recorder: %zu of %zu record(s) were in the "
@@ -426,29 +536,73 @@ rec_write(struct tsa_recorder *r, const struct tsa_record *b, size_t n,
 	return 0;
 }
 
+/* One record as a spill line of REC_SPILL_FIELDS fields. */
 static void
 rec_spill_line(const struct tsa_record *t, FILE *f)
 {
-	fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", t->serial, t->gen_time,
+	fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t", t->serial, t->gen_time,
 	    t->policy, t->imprint_alg, t->imprint, t->nonce[0] ? t->nonce : "-",
 	    t->cert_req);
+	if (t->cert_id != 0)
+		fprintf(f, "%lld\n", t->cert_id);
+	else
+		fputs("-\n", f);
 }
 
-/* Parses one spill line; -1 when malformed. */
+/*
+ * A spill line's certificate id: "-" (unknown) gives 0; otherwise a
+ * positive decimal without sign or leading zeros, as rec_spill_line
+ * writes it. -1 for anything else.
+ */
 static int
-rec_parse_line(char *line, struct tsa_record *t)
+rec_parse_cert_id(const char *s, long long *id)
 {
-	char *f[7], *save = NULL;
-	int i;
+	size_t n = strspn(s, "0123456789");
+	char *end;
+
+	*id = 0;
+	if (strcmp(s, "-") == 0)
+		return 0;
+	if (n == 0 || n != strlen(s) || n > REC_CERT_ID_DIGITS || s[0] == '0')
+		return -1;
+	errno = 0;
+	*id = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || *id <= 0) {
+		*id = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parses one spill line of REC_SPILL_FIELDS fields, or of
+ * REC_SPILL_FIELDS_V1 (written before schema/064: no certificate, cert_id
+ * 0); -1 when malformed. whole is 0 for a last line that lacked its
+ * newline (a crash cut the write): its record is kept when every field is
+ * there, but not its certificate id, the last field, which a cut may have
+ * shortened to another valid id (cert_id 0: unknown rather than wrong).
+ */
+static int
+rec_parse_line(char *line, int whole, struct tsa_record *t)
+{
+	char *f[REC_SPILL_FIELDS], *save = NULL;
+	int n;
 
 	memset(t, 0, sizeof(*t));
 	line[strcspn(line, "\n")] = '\0';
-	for (i = 0; i < 7; i++) {
-		if ((f[i] = strtok_r(i == 0 ? line : NULL, "\t", &save)) == NULL)
-			return -1;
+	for (n = 0; n < REC_SPILL_FIELDS; n++) {
+		if ((f[n] = strtok_r(n == 0 ? line : NULL, "\t", &save)) == NULL)
+			break;
 	}
-	if (strtok_r(NULL, "\t", &save) != NULL)
+	if (n == REC_SPILL_FIELDS && strtok_r(NULL, "\t", &save) != NULL)
 		return -1;
+	if (n != REC_SPILL_FIELDS && n != REC_SPILL_FIELDS_V1)
+		return -1;
+	if (n == REC_SPILL_FIELDS && rec_parse_cert_id(f[REC_SPILL_FIELDS - 1],
+	    &t->cert_id) == -1)
+		return -1;
+	if (!whole)
+		t->cert_id = 0;
 	if ((size_t)snprintf(t->serial, sizeof(t->serial), "%s", f[0]) >= sizeof(t->serial) ||
 	    (size_t)snprintf(t->gen_time, sizeof(t->gen_time), "%s", f[1]) >= sizeof(t->gen_time) ||
 	    (size_t)snprintf(t->policy, sizeof(t->policy), "%s", f[2]) >= sizeof(t->policy) ||
@@ -462,11 +616,11 @@ rec_parse_line(char *line, struct tsa_record *t)
 }
 
 /*
- * Reads one line of a spill file into buf: 1 for a line (the last one may
- * lack its newline: rec_parse_line judges whether a crash cut it short), 0
- * at the end of the file, -1 for a line to skip: too long, or holding a NUL
- * byte (a torn write; the line still ends at its own newline, so the next
- * one is read whole).
+ * Reads one line of a spill file into buf: 1 for a line, 2 for a last one
+ * without its newline (rec_parse_line judges whether a crash cut it
+ * short), 0 at the end of the file, -1 for a line to skip: too long, or
+ * holding a NUL byte (a torn write; the line still ends at its own
+ * newline, so the next one is read whole).
  */
 static int
 rec_getline(FILE *f, char *buf, size_t len)
@@ -485,7 +639,9 @@ rec_getline(FILE *f, char *buf, size_t len)
 	buf[l] = '\0';
 	if (c == EOF && l == 0 && !skip)
 		return 0;
-	return skip ? -1 : 1;
+	if (skip)
+		return -1;
+	return c == EOF ? 2 : 1;
 }
 
 /* Writes the header (records from done on are not in PG) at offset 0. */
@@ -550,7 +706,7 @@ rec_spill_copy(int src, FILE *out, size_t *n, size_t *bad)
 	if (fseeko(f, rec_spill_start(src, st.st_size), SEEK_SET) == -1)
 		goto out;
 	while ((k = rec_getline(f, line, sizeof(line))) != 0) {
-		if (k == -1 || rec_parse_line(line, &t) == -1) {
+		if (k == -1 || rec_parse_line(line, k == 1, &t) == -1) {
 			(*bad)++;
 			continue;
 		}
@@ -939,7 +1095,8 @@ rec_spill_load_locked(struct tsa_recorder *r)
 		    (k = rec_getline(f, line, sizeof(line))) != 0) {
 			if ((pos = ftello(f)) == -1)
 				break;
-			if (k == 1 && rec_parse_line(line, &r->chunk[n]) == 0)
+			if (k != -1 && rec_parse_line(line, k == 1,
+			    &r->chunk[n]) == 0)
 				r->chunk_ends[n++] = pos;
 			else
 				bad++;
@@ -1367,6 +1524,18 @@ rec_keeper(void *arg)
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
+}
+
+void
+tsa_spill_write_line(const struct tsa_record *t, FILE *f)
+{
+	rec_spill_line(t, f);
+}
+
+int
+tsa_spill_parse_line(char *line, int whole, struct tsa_record *t)
+{
+	return rec_parse_line(line, whole, t);
 }
 
 void

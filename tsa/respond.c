@@ -72,6 +72,7 @@ struct tsa_digest {
 struct tsa_responder {
 	TS_RESP_CTX		*ctx;
 	struct tsa_token	*token;		/* the direct path for granted tokens */
+	long long		 cert_id;	/* the certificate's, for records */
 	int			 allow_unsync;
 	long long		 accuracy_us;	/* what tokens claim; 0: nothing */
 	unsigned int		 precision;	/* genTime fraction digits */
@@ -565,8 +566,9 @@ out:
 }
 
 struct tsa_responder *
-tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
-    STACK_OF(X509) *extra, int allow_unsync, char *err, size_t errlen)
+tsa_responder_new(const struct config *policy, X509 *cert, long long cert_id,
+    EVP_PKEY *key, STACK_OF(X509) *extra, int allow_unsync, char *err,
+    size_t errlen)
 {
 	struct tsa_responder *r = NULL, *ret = NULL;
 	struct tsa_token_conf tc;
@@ -579,6 +581,11 @@ tsa_responder_new(const struct config *policy, X509 *cert, EVP_PKEY *key,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	if (cert_id < 0) {
+		snprintf(err, errlen, "certificate id %lld: negative", cert_id);
+		goto out;
+	}
+	r->cert_id = cert_id;
 	r->allow_unsync = allow_unsync;
 	r->fast = 1;
 	r->now = tsa_gettimeofday;
@@ -755,9 +762,10 @@ tsa_record_gentime(const char *gt, size_t len, char *out, size_t outlen)
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-/* Fills rec from the TSTInfo of a granted response. */
+/* Fills rec from the TSTInfo of a granted response signed by cert_id. */
 static int
-tsa_fill_record(TS_RESP *resp, int cert_req, struct tsa_record *rec)
+tsa_fill_record(TS_RESP *resp, int cert_req, long long cert_id,
+    struct tsa_record *rec)
 {
 	TS_TST_INFO *tst = TS_RESP_get_tst_info(resp);
 	const ASN1_GENERALIZEDTIME *t;
@@ -785,6 +793,7 @@ tsa_fill_record(TS_RESP *resp, int cert_req, struct tsa_record *rec)
 	if ((nonce = TS_TST_INFO_get_nonce(tst)) != NULL)
 		tsa_nonce_hex(nonce, rec->nonce, sizeof(rec->nonce));
 	rec->cert_req = cert_req;
+	rec->cert_id = cert_id;
 	return rec->serial[0] != '\0' ? 0 : -1;
 }
 
@@ -934,6 +943,7 @@ tsa_fast_respond(struct tsa_responder *r, TS_REQ *req, unsigned char **reply,
 	if (n != NULL)
 		tsa_nonce_hex(n, rec->nonce, sizeof(rec->nonce));
 	rec->cert_req = in.cert_req;
+	rec->cert_id = r->cert_id;
 	r->direct++;
 	rc = 1;
 out:
@@ -1105,7 +1115,7 @@ tsa_respond_begin(struct tsa_responder *r, const unsigned char *query,
 		if (ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(si)) !=
 		    TS_STATUS_GRANTED)
 			sysfail = TS_STATUS_INFO_get0_failure_info(si) == NULL;
-		else if (tsa_fill_record(resp, cert_req, rec) == -1)
+		else if (tsa_fill_record(resp, cert_req, r->cert_id, rec) == -1)
 			sysfail = 1;
 		else
 			*granted = 1;

@@ -70,10 +70,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	policy = config_load(NULL, err, sizeof(err));
 	key = EVP_EC_gen("P-256");
 	cert = fuzz_cert(key);
-	responder = tsa_responder_new(policy, cert, key, NULL, 1, err, sizeof(err));
+	responder = tsa_responder_new(policy, cert, 0, key, NULL, 1, err,
+	    sizeof(err));
 	if (responder == NULL)
 		abort();
-	responder_ctx = tsa_responder_new(policy, cert, key, NULL, 1, err,
+	responder_ctx = tsa_responder_new(policy, cert, 0, key, NULL, 1, err,
 	    sizeof(err));
 	if (responder_ctx == NULL)
 		abort();

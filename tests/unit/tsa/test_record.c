@@ -29,7 +29,12 @@
  *    none), extends that region as more come, and the loader stops where
  *    it begins; each record is committed once when the database returns;
  *  - tsa_recorder_stats says how long a batch has been with the database
- *    (what /health turns degraded on), and the queue against its size.
+ *    (what /health turns degraded on), and the queue against its size;
+ *  - each record's certificate id (schema/064) goes through the spill file
+ *    (appended at a stop, rewritten at a take-over) to the writer
+ *    unchanged; a line of before it (7 fields) is read with none, and so
+ *    is the id of a last line without its newline (a cut may have shortened
+ *    it); a malformed id drops its line.
  * Each record reaches the writer exactly once, across restarts (but for
  * records the database took after the shutdown left it behind: those may
  * be replayed, which the database then skips).
@@ -39,12 +44,17 @@
  * field the same, is skipped and counted as replayed, not inserted; another
  * token with a serial already there (in an earlier batch or the same one)
  * goes to tsa_token_conflict, once however often it is replayed; the audit
- * events count the rows really inserted.
+ * events count the rows really inserted. Each row has the certificate id
+ * of its record (NULL for none); a record without one replays a row with
+ * one and the other way round; a record of another certificate is another
+ * token, kept in tsa_token_conflict with its id; the audit events list the
+ * batch's certificates and those of its conflicts.
  */
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,6 +88,7 @@ struct fakedb {
 	int		 returned;	/* calls answered */
 	char		 seen[MAX_SEEN][48];
 	int		 times[MAX_SEEN];
+	long long	 cert[MAX_SEEN];	/* the certificate id last seen */
 	size_t		 nseen;
 };
 
@@ -116,8 +127,10 @@ fake_write(void *arg, const struct tsa_record *b, size_t n)
 		if (j == f->nseen && f->nseen < MAX_SEEN)
 			snprintf(f->seen[f->nseen++], sizeof(f->seen[0]), "%s",
 			    b[i].serial);
-		if (j < MAX_SEEN)
+		if (j < MAX_SEEN) {
 			f->times[j]++;
+			f->cert[j] = b[i].cert_id;
+		}
 	}
 	rc = 0;
 out:
@@ -170,6 +183,21 @@ wait_stalled(int returned)
 	pthread_mutex_unlock(&db.m);
 	if (rc != 0)
 		fail_msg("no stalled database call after %d answered", returned);
+}
+
+/* The certificate id serial was committed with; -1 when never. */
+static long long
+db_cert(const char *serial)
+{
+	size_t j;
+	long long id = -1;
+
+	pthread_mutex_lock(&db.m);
+	for (j = 0; j < db.nseen; j++)
+		if (strcmp(db.seen[j], serial) == 0)
+			id = db.cert[j];
+	pthread_mutex_unlock(&db.m);
+	return id;
 }
 
 /* How often serial was committed. */
@@ -265,6 +293,7 @@ db_reset(void)
 	pthread_mutex_lock(&db.m);
 	db.nseen = 0;
 	memset(db.times, 0, sizeof(db.times));
+	memset(db.cert, 0, sizeof(db.cert));
 	db.up = 0;
 	db.batches_left = -1;
 	db.failures = 0;
@@ -293,6 +322,9 @@ failures_as_size(void)
 	return (size_t)db_failures();
 }
 
+/* The certificate id make_rec gives record i. */
+#define CERT_OF(i)	(1000LL + (i) % 3)
+
 /* Record i of a set, with a serial unique to this run and set. */
 static void
 make_rec(struct tsa_record *t, char set, int i)
@@ -308,8 +340,10 @@ make_rec(struct tsa_record *t, char set, int i)
 	if (i % 2)
 		snprintf(t->nonce, sizeof(t->nonce), "-%04x", (unsigned int)i);
 	t->cert_req = i % 3 == 0;
+	t->cert_id = CERT_OF(i);
 }
 
+/* A spill line as tsad wrote it before schema/064: no certificate id. */
 static void
 line_of(const struct tsa_record *t, FILE *f)
 {
@@ -1103,6 +1137,198 @@ test_stats_while_write_pending(void **state)
 	db_expect(all, n);
 }
 
+/*
+ * A line as tsa_spill_write_line writes it, back through
+ * tsa_spill_parse_line: every field the same, the certificate id too ("-"
+ * for none); a line of before schema/064 (7 fields) with none; a last line
+ * without its newline keeps its record, not its id; malformed ids, an
+ * empty or a ninth field drop the line.
+ */
+static void
+test_spill_line_cert_id(void **state)
+{
+	static const long long ids[] = { 1, 7, 1000, LLONG_MAX, 0 };
+	static const char *const bad[] = { "007", "0", "-7", "+7", "12a", " 7",
+	    "99999999999999999999", "9223372036854775808" };
+	struct tsa_record t, u;
+	char *buf = NULL, line[1024], *tab;
+	size_t len = 0, i;
+	FILE *f;
+
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		make_rec(&t, 'C', (int)i);
+		t.cert_id = ids[i];
+		assert_non_null(f = open_memstream(&buf, &len));
+		tsa_spill_write_line(&t, f);
+		assert_int_equal(fclose(f), 0);
+		assert_true(len > 0 && len < sizeof(line) && buf[len - 1] == '\n');
+		/* Eight fields, the id last. */
+		assert_non_null(tab = strrchr(buf, '\t'));
+		if (ids[i] == 0)
+			assert_string_equal(tab, "\t-\n");
+		else
+			assert_int_equal(strtoll(tab + 1, NULL, 10), ids[i]);
+		memcpy(line, buf, len + 1);
+		assert_int_equal(tsa_spill_parse_line(line, 1, &u), 0);
+		assert_memory_equal(&t, &u, sizeof(t));
+		/* Without its newline (a torn last line): the id is not trusted. */
+		memcpy(line, buf, len - 1);
+		line[len - 1] = '\0';
+		assert_int_equal(tsa_spill_parse_line(line, 0, &u), 0);
+		t.cert_id = 0;
+		assert_memory_equal(&t, &u, sizeof(t));
+		free(buf);
+		buf = NULL;
+	}
+
+	/* The previous format: 7 fields, no certificate. */
+	make_rec(&t, 'C', 9);
+	assert_non_null(f = open_memstream(&buf, &len));
+	line_of(&t, f);
+	assert_int_equal(fclose(f), 0);
+	memcpy(line, buf, len + 1);
+	assert_int_equal(tsa_spill_parse_line(line, 1, &u), 0);
+	t.cert_id = 0;
+	assert_memory_equal(&t, &u, sizeof(t));
+
+	/* Malformed ids, and a ninth field. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "%.*s\t%s\n", (int)len - 1, buf,
+		    bad[i]);
+		if (tsa_spill_parse_line(line, 1, &u) != -1)
+			fail_msg("certificate id '%s' accepted", bad[i]);
+	}
+	snprintf(line, sizeof(line), "%.*s\t7\t7\n", (int)len - 1, buf);
+	assert_int_equal(tsa_spill_parse_line(line, 1, &u), -1);
+	/* Cut just after certReq's tab: seven fields, no certificate. */
+	snprintf(line, sizeof(line), "%.*s\t", (int)len - 1, buf);
+	assert_int_equal(tsa_spill_parse_line(line, 0, &u), 0);
+	assert_memory_equal(&t, &u, sizeof(t));
+	free(buf);
+}
+
+/*
+ * The certificate ids through the spill file: records of three
+ * certificates and one without (cert_id 0) spilled at a stop while the
+ * database is away, taken over at a restart (their lines written again)
+ * with more of them, then committed each with its own id.
+ */
+static void
+test_cert_id_round_trip(void **state)
+{
+	char dir[600], base[700], all[32][48], line[1024];
+	struct tsa_record t;
+	struct tsa_recorder *r;
+	long long want[32];
+	size_t n = 0, i, nall;
+	FILE *f;
+	int k;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "certid");
+	join(base, sizeof(base), dir, "tsa.spill");
+	r = start(base, 0, 1, 100);
+	for (k = 0; k < 8; k++) {
+		make_rec(&t, 'N', k);
+		t.cert_id = k == 3 ? 0 : k == 5 ? LLONG_MAX : CERT_OF(k);
+		want[n] = t.cert_id;
+		assert_int_equal(tsa_recorder_add(r, &t), 0);
+		snprintf(all[n++], 48, "%s", t.serial);
+	}
+	assert_int_equal(stop(r, 0), 0);
+	spill_expect(base, all, n, n);
+	/* Each line carries its record's id, read back as written. */
+	assert_non_null(f = fopen(base, "r"));
+	nall = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, HDR_MAGIC, strlen(HDR_MAGIC)) == 0)
+			continue;
+		assert_int_equal(tsa_spill_parse_line(line, 1, &t), 0);
+		for (i = 0; i < n && strcmp(all[i], t.serial) != 0; i++)
+			;
+		assert_true(i < n);
+		assert_int_equal(t.cert_id, want[i]);
+		nall++;
+	}
+	fclose(f);
+	assert_int_equal(nall, n);
+
+	/* Taken over (rewritten) at a restart while still away; more come. */
+	r = start(base, 0, 1, 100);
+	for (k = 8; k < 12; k++) {
+		make_rec(&t, 'N', k);
+		want[n] = t.cert_id;
+		assert_int_equal(tsa_recorder_add(r, &t), 0);
+		snprintf(all[n++], 48, "%s", t.serial);
+	}
+	assert_int_equal(stop(r, 0), 0);
+	spill_expect(base, all, n, n);
+
+	db_set(1, -1);
+	r = start(base, 0, 1, 100);
+	wait_for(db_count, n, "records committed");
+	assert_int_equal(stop(r, 0), 0);
+	db_expect(all, n);
+	for (i = 0; i < n; i++)
+		if (db_cert(all[i]) != want[i])
+			fail_msg("serial %s committed with certificate %lld, "
+			    "want %lld", all[i], db_cert(all[i]), want[i]);
+}
+
+/*
+ * A spill file the previous tsad left (7 fields a line) with lines of
+ * this one after it, some with a malformed id, and a last line without
+ * its newline: the old lines and the last one are recorded without a
+ * certificate, the others with theirs, the malformed ones dropped.
+ */
+static void
+test_cert_id_old_lines(void **state)
+{
+	static const char *const bad[] = { "007", "0", "-9", "9x",
+	    "99999999999999999999" };
+	char dir[600], base[700], all[16][48];
+	struct tsa_record t;
+	struct tsa_recorder *r;
+	long long want[16];
+	size_t n = 0, i;
+	FILE *f;
+
+	db_reset();
+	new_dir(dir, sizeof(dir), "certid-old");
+	join(base, sizeof(base), dir, "tsa.spill");
+	write_legacy(base, 'A', 0, 3, all, &n);
+	for (i = 0; i < n; i++)
+		want[i] = 0;
+	assert_non_null(f = fopen(base, "a"));
+	make_rec(&t, 'B', 0);
+	t.cert_id = 77;
+	tsa_spill_write_line(&t, f);
+	want[n] = 77;
+	snprintf(all[n++], 48, "%s", t.serial);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		make_rec(&t, 'C', (int)i);
+		fprintf(f, "%s\t%s\t%s\t%s\t%s\t-\t1\t%s\n", t.serial, t.gen_time,
+		    t.policy, t.imprint_alg, t.imprint, bad[i]);
+	}
+	make_rec(&t, 'B', 1);
+	t.cert_id = 1234;
+	fprintf(f, "%s\t%s\t%s\t%s\t%s\t-\t0\t12", t.serial, t.gen_time,
+	    t.policy, t.imprint_alg, t.imprint);
+	want[n] = 0;
+	snprintf(all[n++], 48, "%s", t.serial);
+	assert_int_equal(fclose(f), 0);
+
+	db_set(1, -1);
+	r = start(base, 0, 1, 100);
+	wait_for(db_count, n, "records committed");
+	assert_int_equal(stop(r, 0), 0);
+	db_expect(all, n);
+	for (i = 0; i < n; i++)
+		if (db_cert(all[i]) != want[i])
+			fail_msg("serial %s committed with certificate %lld, "
+			    "want %lld", all[i], db_cert(all[i]), want[i]);
+}
+
 /* One number from the database (superuser; param: $1, or NULL), or fails. */
 static long
 pg_number(PGconn *pg, const char *sql, const char *param)
@@ -1216,6 +1442,105 @@ test_database_replay_and_collision(void **state)
 	PQfinish(pg);
 }
 
+/* One text value from the database (superuser; param: $1), "NULL" for NULL. */
+static void
+pg_text(PGconn *pg, const char *sql, const char *param, char *out, size_t len)
+{
+	const char *values[1] = { param };
+	PGresult *res;
+
+	res = PQexecParams(pg, sql, param != NULL ? 1 : 0, NULL, values, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(pg));
+	snprintf(out, len, "%s", PQgetisnull(res, 0, 0) ? "NULL" :
+	    PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
+/*
+ * schema/064: three tokens of certificates 7 and 8 and one without (a
+ * spill line of before it) are recorded with theirs (NULL); then, as a
+ * replay: the first without its certificate and the third with one (the
+ * same tokens: replayed), the second with certificates 9 and 10 (other
+ * tokens: both kept in tsa_token_conflict with theirs); that batch again
+ * keeps nothing twice. The audit events list each batch's certificates
+ * and those of its conflicts.
+ */
+static void
+test_database_cert_id(void **state)
+{
+	const char *uri = getenv("PKI_TEST_PG_URI");
+	struct tsa_record first[3], second[4];
+	char inst[3][64], got[256], want[256];
+	PGconn *pg;
+	int i;
+
+	if (uri == NULL)
+		fail_msg("PKI_TEST_PG_URI is not set: run through tests/run.sh");
+	if ((pg = PQconnectdb(uri)) == NULL || PQstatus(pg) != CONNECTION_OK)
+		fail_msg("PQconnectdb: %s", pg != NULL ? PQerrorMessage(pg) : "");
+	for (i = 0; i < 3; i++)
+		snprintf(inst[i], sizeof(inst[i]), "unit-%08x-c%d", run_id, i);
+	for (i = 0; i < 3; i++)
+		make_rec(&first[i], 'F', i);
+	first[0].cert_id = 7;
+	first[1].cert_id = 8;
+	first[2].cert_id = 0;
+	record_all(inst[0], first, 3);
+	audit_expect(pg, inst[0], 3, 0, 0);
+	for (i = 0; i < 3; i++) {
+		pg_text(pg, "SELECT coalesce(cert_id::text, 'NULL') FROM "
+		    "tsa_token WHERE serial = $1", first[i].serial, got,
+		    sizeof(got));
+		if (first[i].cert_id == 0)
+			assert_string_equal(got, "NULL");
+		else
+			assert_int_equal(strtoll(got, NULL, 10), first[i].cert_id);
+	}
+	pg_text(pg, "SELECT details->>'certificates' FROM audit_event WHERE "
+	    "action = 'tsa.tokens.record' AND details->>'instance' = $1",
+	    inst[0], got, sizeof(got));
+	assert_string_equal(got, "[null, 7, 8]");
+
+	second[0] = first[0];
+	second[0].cert_id = 0;		/* the same token, no certificate */
+	second[1] = first[1];
+	second[1].cert_id = 9;		/* another token: another signer */
+	second[2] = second[1];
+	second[2].cert_id = 10;		/* and another */
+	second[3] = first[2];
+	second[3].cert_id = 7;		/* the same token, now with one */
+	record_all(inst[1], second, 4);
+	audit_expect(pg, inst[1], 0, 2, 2);
+	pg_text(pg, "SELECT concat_ws(' ', details->>'certificates', "
+	    "details->>'conflict_serials', details->>'conflict_certificates') "
+	    "FROM audit_event WHERE action = 'tsa.tokens.record' AND "
+	    "details->>'instance' = $1", inst[1], got, sizeof(got));
+	snprintf(want, sizeof(want), "[null, 7, 9, 10] [\"%s\", \"%s\"] "
+	    "[9, 10]", first[1].serial, first[1].serial);
+	assert_string_equal(got, want);
+	record_all(inst[2], second, 4);
+	audit_expect(pg, inst[2], 0, 2, 2);
+
+	/* tsa_token as first recorded; the two others kept once each. */
+	assert_int_equal(pg_number(pg, "SELECT count(*) FROM tsa_token WHERE "
+	    "serial = $1 AND cert_id = 8", first[1].serial), 1);
+	assert_int_equal(pg_number(pg, "SELECT count(*) FROM tsa_token WHERE "
+	    "serial = $1 AND cert_id = 7", first[0].serial), 1);
+	assert_int_equal(pg_number(pg, "SELECT count(*) FROM tsa_token WHERE "
+	    "serial = $1 AND cert_id IS NULL", first[2].serial), 1);
+	pg_text(pg, "SELECT string_agg(cert_id::text, ',' ORDER BY cert_id) "
+	    "FROM tsa_token_conflict WHERE serial = $1", first[1].serial, got,
+	    sizeof(got));
+	assert_string_equal(got, "9,10");
+	assert_int_equal(pg_number(pg, "SELECT count(*) FROM tsa_token_conflict "
+	    "WHERE serial = $1", first[0].serial), 0);
+	assert_int_equal(pg_number(pg, "SELECT count(*) FROM tsa_token_conflict "
+	    "WHERE serial = $1", first[2].serial), 0);
+	PQfinish(pg);
+}
+
 static int
 setup(void **state)
 {
@@ -1258,7 +1583,11 @@ main(void)
 		cmocka_unit_test(test_stop_spills_first),
 		cmocka_unit_test(test_stop_while_db_stalls),
 		cmocka_unit_test(test_stats_while_write_pending),
+		cmocka_unit_test(test_spill_line_cert_id),
+		cmocka_unit_test(test_cert_id_round_trip),
+		cmocka_unit_test(test_cert_id_old_lines),
 		cmocka_unit_test(test_database_replay_and_collision),
+		cmocka_unit_test(test_database_cert_id),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -183,7 +183,7 @@ make_responder(X509 *cert, EVP_PKEY *key, const char *signing,
 	setenv("PKI_TSA_ACCURACY_MICROS", micros, 1);
 	policy = config_load(NULL, err, sizeof(err));
 	assert_non_null(policy);
-	r = tsa_responder_new(policy, cert, key, NULL, allow_unsync, err,
+	r = tsa_responder_new(policy, cert, 0, key, NULL, allow_unsync, err,
 	    sizeof(err));
 	if (r == NULL)
 		fail_msg("tsa_responder_new: %s", err);
@@ -600,7 +600,7 @@ try_precision(const char *precision, const char *secs, const char *millis,
 	policy = config_load(NULL, err, errlen);
 	assert_non_null(policy);
 	err[0] = '\0';
-	r = tsa_responder_new(policy, ec_cert, ec_key, NULL, 0, err, errlen);
+	r = tsa_responder_new(policy, ec_cert, 0, ec_key, NULL, 0, err, errlen);
 	config_free(policy);
 	unsetenv("PKI_TSA_CLOCK_PRECISION_DIGITS");
 	return r;

@@ -106,6 +106,9 @@ set_policy(const char *signing, const char *ess, const char *secs,
 	setenv("PKI_TSA_INCLUDE_CHAIN", "true", 1);
 }
 
+/* The ca_certificate.id the responders' records name (schema/064). */
+#define TEST_CERT_ID	4242LL
+
 static struct tsa_responder *
 make_responder(X509 *cert, EVP_PKEY *key)
 {
@@ -119,7 +122,8 @@ make_responder(X509 *cert, EVP_PKEY *key)
 	extra = sk_X509_new_null();
 	assert_non_null(extra);
 	sk_X509_push(extra, ca_cert);
-	r = tsa_responder_new(policy, cert, key, extra, 1, err, sizeof(err));
+	r = tsa_responder_new(policy, cert, TEST_CERT_ID, key, extra, 1, err,
+	    sizeof(err));
 	if (r == NULL)
 		fail_msg("tsa_responder_new: %s", err);
 	tsa_responder_test_hooks(r, fake_now, fake_serial, 1);
@@ -322,6 +326,7 @@ check_pending_path(struct tsa_responder *r, EVP_PKEY *key,
 	assert_string_equal(pend.rec.imprint, wrec->imprint);
 	assert_string_equal(pend.rec.nonce, wrec->nonce);
 	assert_int_equal(pend.rec.cert_req, wrec->cert_req);
+	assert_int_equal(pend.rec.cert_id, TEST_CERT_ID);
 out:
 	free(sig);
 	OPENSSL_free(reply);
@@ -405,6 +410,9 @@ compare_paths(struct tsa_responder *r, const struct query *q, long usec,
 		assert_string_equal(ra.imprint, rb.imprint);
 		assert_string_equal(ra.nonce, rb.nonce);
 		assert_int_equal(ra.cert_req, rb.cert_req);
+		/* Both paths name the responder's certificate. */
+		assert_int_equal(ra.cert_id, TEST_CERT_ID);
+		assert_int_equal(rb.cert_id, TEST_CERT_ID);
 	}
 	OPENSSL_free(a);
 	OPENSSL_free(b);
