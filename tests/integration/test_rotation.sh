@@ -7,8 +7,12 @@
 # and exported; its issuer answers for it; ocspd, restarted, signs with the
 # new key, and `openssl ocsp` accepts the answers. `pkictl ca tsa`: the
 # TSA's next (5 years); tsad, restarted, signs time-stamps that `openssl ts
-# -verify` accepts with the new certificate. Bad issuers are refused with
-# the reason, changing nothing.
+# -verify` accepts with the new certificate. Each token's record names the
+# certificate that signed it (schema/064), the one its ESSCertIDv2 hashes:
+# tsa before the rotation, tsa-2 after, and tsa for a token whose record
+# waited in the spill file (the database refusing it) across the rotation
+# and the restart. Bad issuers are refused with the reason, changing
+# nothing.
 . "$(dirname "$0")/lib.sh"
 T=$(test_tmpdir)
 S=$T/stack
@@ -124,6 +128,49 @@ note "ocsp-root-2 signed by the root; ocsp-issuing-3 next"
 
 # --- the TSA's next key and certificate; tsad, restarted, signs with it -------------------
 tsa_url=$(stack_get "$S" PKI_TSA_URL)
+# ts_get NAME: a time-stamp (certReq) for NAME in $T/NAME.tsr; its serial.
+ts_get() {
+	echo "$1" | openssl ts -query -sha256 -cert -out "$T/$1.tsq" 2>/dev/null
+	curl -sf -H 'Content-Type: application/timestamp-query' --data-binary "@$T/$1.tsq" \
+		"$tsa_url/" -o "$T/$1.tsr" || fail "tsad answered no time-stamp ($1)"
+	openssl ts -reply -in "$T/$1.tsr" -text 2>/dev/null | sed -n 's/^Serial number: 0x//p'
+}
+# ess_hash NAME: the certHash of the ESSCertIDv2 (RFC 5035, SHA-256: the
+# default, no hashAlgorithm) in the token of $T/NAME.tsr, lower-case hex.
+ess_hash() {
+	openssl ts -reply -in "$T/$1.tsr" -token_out -out "$T/$1.tok" 2>/dev/null ||
+		fail "no token in $1.tsr"
+	openssl asn1parse -inform DER -in "$T/$1.tok" |
+		awk '/:id-smime-aa-signingCertificateV2/ { f = 1 }
+		     f == 1 && /OCTET STRING/ { sub(/.*\[HEX DUMP\]:/, ""); print tolower($0); f = 2 }'
+}
+# recorded_cert SERIAL: the cert_id of its tsa_token row (NULL shown as
+# NULL), once it is recorded (within 20 s).
+recorded_cert() {
+	local _
+	for _ in $(seq 200); do
+		[ "$(q "SELECT count(*) FROM tsa_token WHERE serial = '$1'")" = 1 ] && break
+		sleep 0.1
+	done
+	q "SELECT coalesce(cert_id::text, 'NULL') FROM tsa_token WHERE serial = '$1'"
+}
+tsa1_id=$(q "SELECT id FROM ca_certificate WHERE name = 'tsa'")
+tsa1_hash=$(q "SELECT lower(sha256) FROM ca_certificate WHERE name = 'tsa'")
+[ -n "$tsa1_id" ] && [ -n "$tsa1_hash" ] || fail "no ca_certificate tsa"
+s_before=$(ts_get before)
+[ -n "$s_before" ] || fail "no serial in the time-stamp before the rotation"
+[ "$(ess_hash before)" = "$tsa1_hash" ] || fail "the token before the rotation does not name tsa in its ESSCertIDv2"
+got=$(recorded_cert "$s_before")
+[ "$got" = "$tsa1_id" ] ||
+	fail "the token $s_before signed with tsa (id $tsa1_id) is recorded with certificate '$got'"
+# The database refuses records: the next token's record waits in memory,
+# then in the spill file when tsad stops for the restart below; the next
+# tsad, with tsa-2, replays it.
+q "REVOKE INSERT ON tsa_token FROM pki_tsa"
+at_exit "sql_as '$pg' 'GRANT INSERT ON tsa_token TO pki_tsa' >/dev/null 2>&1"
+s_spilled=$(ts_get spilled)
+[ -n "$s_spilled" ] || fail "no serial in the time-stamp of the outage"
+[ "$(ess_hash spilled)" = "$tsa1_hash" ] || fail "the token of the outage does not name tsa in its ESSCertIDv2"
 pkictl ca tsa >"$T/tsa.out" 2>&1 && has -F "TSA certificate tsa-2 for issuing in $pki/tsa-2.pem" "$T/tsa.out" ||
 	{ cat "$T/tsa.out"; fail "ca tsa did not make tsa-2"; }
 openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/issuing.pem" -purpose timestampsign "$pki/tsa-2.pem" >"$T/v.out" 2>&1 ||
@@ -148,3 +195,31 @@ openssl ts -reply -in "$T/r.tsr" -token_out -out "$T/tok.der" 2>/dev/null &&
 # signs with the TSA key tsa-2 and no longer the ceremony's tsa-1.
 has -F "key tsa-2" "$(stack_get "$S" PKI_DIR)/log/tsa.log" || fail "tsad's log does not name key tsa-2"
 note "tsa-2: verifies for time-stamping, audited; tsad restarted signs with it (openssl ts -verify)"
+
+# Each record names the certificate that signed its token, across the rotation.
+tsa2_id=$(q "SELECT id FROM ca_certificate WHERE name = 'tsa-2'")
+tsa2_hash=$(q "SELECT lower(sha256) FROM ca_certificate WHERE name = 'tsa-2'")
+[ -n "$tsa2_id" ] && [ "$tsa2_id" != "$tsa1_id" ] || fail "no ca_certificate tsa-2"
+[ "$(q "SELECT count(*) FROM tsa_token WHERE serial = '$s_spilled'")" = 0 ] ||
+	fail "test setup: the token of the outage was recorded while the database refused it"
+q "GRANT INSERT ON tsa_token TO pki_tsa"
+got=$(recorded_cert "$s_spilled")
+[ "$got" = "$tsa1_id" ] ||
+	fail "the token $s_spilled signed with tsa (id $tsa1_id), replayed from the spill file after the rotation, is recorded with certificate '$got'"
+s_after=$(ts_get after)
+[ -n "$s_after" ] || fail "no serial in the time-stamp after the rotation"
+[ "$(ess_hash after)" = "$tsa2_hash" ] || fail "the token after the rotation does not name tsa-2 in its ESSCertIDv2"
+got=$(recorded_cert "$s_after")
+[ "$got" = "$tsa2_id" ] ||
+	fail "the token $s_after signed with tsa-2 (id $tsa2_id) is recorded with certificate '$got'"
+got=$(recorded_cert "$s_before")
+[ "$got" = "$tsa1_id" ] || fail "the token $s_before is recorded with certificate '$got' after the rotation"
+# As an auditor would check it: each record's certificate is the one its token's ESSCertIDv2 hashes.
+for n in before spilled after; do
+	s=$(openssl ts -reply -in "$T/$n.tsr" -text 2>/dev/null | sed -n 's/^Serial number: 0x//p')
+	[ "$(q "SELECT lower(c.sha256) FROM tsa_token t JOIN ca_certificate c ON c.id = t.cert_id WHERE t.serial = '$s'")" = \
+		"$(ess_hash "$n")" ] || fail "token $n: the recorded certificate is not the one its ESSCertIDv2 names"
+done
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'tsa.tokens.record' AND details->'certificates' @> '[$tsa2_id]'")" -ge 1 ] ||
+	fail "no tsa.tokens.record audit event lists certificate tsa-2 ($tsa2_id)"
+note "records name their signing certificate: tsa ($tsa1_id) before the rotation and for a record replayed from the spill file after it, tsa-2 ($tsa2_id) after; each the one the token's ESSCertIDv2 hashes"
