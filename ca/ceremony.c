@@ -595,6 +595,23 @@ next_subject_taken(struct db *db, const X509_NAME *subject, char *out,
 	return n;
 }
 
+/* Issuing CAs not ended yet (crld serves each: CADB_MAX_ISSUING); -1. */
+static int
+next_live_issuing(struct db *db)
+{
+	static const struct db_stmt stmt = { "ca_next_live_issuing",
+		"SELECT count(*) FROM ca_certificate WHERE role = 'issuing' "
+		"AND not_after > now()", 0 };
+	PGresult *res;
+	int n;
+
+	if ((res = db_exec(db, &stmt, NULL, NULL, NULL)) == NULL)
+		return -1;
+	n = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
 static int
 ceremony_next(const struct config *cfg, const char *actor,
     const struct next_kind *kind, const char *issuer_name)
@@ -612,7 +629,7 @@ ceremony_next(const struct config *cfg, const char *actor,
 	X509_NAME *subject = NULL;
 	const char *out_dir, *token_role, *token;
 	char err[512], when[64], cn[128] = "", taken[64];
-	int n, pending, generated = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
+	int n, live, pending, generated = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
 
 	memset(&r, 0, sizeof(r));
 	memset(&root, 0, sizeof(root));
@@ -671,6 +688,14 @@ ceremony_next(const struct config *cfg, const char *actor,
 	}
 	r.keytype = profile_keytype(prof);
 	if (kind->is_ca) {
+		if ((live = next_live_issuing(db)) == -1)
+			goto out;
+		if (live >= CADB_MAX_ISSUING) {
+			log_err("%s: %d issuing CAs have not ended yet, as many "
+			    "as crld serves (CADB_MAX_ISSUING): one more could "
+			    "not have its CRLs", cmd, live);
+			goto out;
+		}
 		/* Its name is its URLs' too (${issuer::name}). */
 		if (!profile_issuer_name_ok(r.label)) {
 			log_err("%s: %s is no name for an issuer", cmd, r.label);

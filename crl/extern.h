@@ -10,6 +10,7 @@
 
 #include <openssl/x509.h>
 
+#include "lib/cadb.h"
 #include "lib/crlgen.h"
 #include "lib/ldappub.h"
 
@@ -17,11 +18,8 @@ struct config;
 struct crl_publisher;
 struct signer;
 
-/*
- * The issuing CAs crld serves at most: the current one and those renewed
- * (`pkictl ca issuing`) whose certificates may still be valid.
- */
-#define CRL_MAX_ISSUING		8
+/* The issuing CAs crld serves at most (lib/cadb.h). */
+#define CRL_MAX_ISSUING		CADB_MAX_ISSUING
 
 /*
  * serve.c: what GET /crl/<name> answers, from memory. A document is an

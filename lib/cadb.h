@@ -10,6 +10,13 @@
 
 struct db;
 
+/*
+ * The issuing CAs that may be live at once: crld serves at most this many
+ * (the current one and those renewed whose certificates may still be
+ * valid), and `pkictl ca issuing` refuses to make one more.
+ */
+#define CADB_MAX_ISSUING	8
+
 struct cadb_ca {
 	long long	 id;		/* ca_certificate.id */
 	char		 name[32];

@@ -578,6 +578,25 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r)
 				goto out;
 			}
 		}
+		/*
+		 * An issuer that has ended: every certificate it issued has
+		 * too (profiles clamp them to it), and no responder of it can
+		 * be valid now (nor made). Not answered, rather than keep
+		 * ocspd from starting for the others (an issuing CA renewed
+		 * and since ended: ca/README.md "Renewing the issuing CA").
+		 */
+		if (time_from_asn1(X509_get0_notAfter(x[0]), &na) == 0 &&
+		    na < (int64_t)now) {
+			log_warn("issuer %s ended at %s: not answered for (every "
+			    "certificate it issued has ended too)",
+			    PQgetvalue(res, i, 1), time_iso8601(na, t1,
+			    sizeof(t1)));
+			X509_free(x[0]);
+			X509_free(x[1]);
+			x[0] = x[1] = NULL;
+			found = 1;
+			continue;
+		}
 		if (!ocsp_responder_valid(x[1], now)) {
 			if (time_from_asn1(X509_get0_notBefore(x[1]), &nb) == -1 ||
 			    time_from_asn1(X509_get0_notAfter(x[1]), &na) == -1)
@@ -619,6 +638,10 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r)
 		log_err("issuer %s: no OCSP responder certificate valid now "
 		    "(see the lines above): ocspd cannot sign for it; issue a "
 		    "new one, then start ocspd", PQgetvalue(res, i - 1, 1));
+		goto out;
+	}
+	if (r->niss == 0) {
+		log_err("no issuer to answer for: every one has ended");
 		goto out;
 	}
 	rc = 0;

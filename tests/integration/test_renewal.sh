@@ -238,3 +238,85 @@ for form in new old; do
 done
 stack_up "$S"
 note "PostgreSQL down: crld serves both issuing CAs' CRLs from crld-cas.json, and the one CA of a file an older crld wrote"
+
+# --- an issuing CA that has ended: ocspd starts and answers for the others --------------
+# Once a renewed CA is past its notAfter no responder of it can be valid
+# (nor made: profiles clamp to the issuer); ocspd skipped nothing then and
+# refused to start, taking OCSP down for issuing-2 too. An ended CA and its
+# responder, made with openssl ca (dates of 2020), stand in for it here.
+ex=$T/ended
+mkdir -p "$ex"
+: >"$ex/index.txt"
+echo 01 >"$ex/serial"
+cat >"$ex/ca.cnf" <<CNF
+[ ca ]
+default_ca = d
+[ d ]
+dir = $ex
+database = $ex/index.txt
+new_certs_dir = $ex
+serial = $ex/serial
+default_md = sha256
+policy = p
+unique_subject = no
+[ p ]
+commonName = supplied
+[ v3_ca ]
+basicConstraints = critical, CA:true
+keyUsage = critical, keyCertSign, cRLSign
+[ v3_ocsp ]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = OCSPSigning
+CNF
+for who in ca ocsp; do
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ex/$who.key" \
+		-subj "/CN=Ended Issuing CA $who" -out "$ex/$who.csr" 2>/dev/null || fail "ended CA: req $who"
+done
+openssl ca -batch -config "$ex/ca.cnf" -selfsign -keyfile "$ex/ca.key" -in "$ex/ca.csr" -extensions v3_ca \
+	-startdate 20200101000000Z -enddate 20210101000000Z -out "$ex/ca.pem" >"$ex/ca.out" 2>&1 ||
+	{ cat "$ex/ca.out"; fail "ended CA: openssl ca -selfsign"; }
+openssl ca -batch -config "$ex/ca.cnf" -cert "$ex/ca.pem" -keyfile "$ex/ca.key" -in "$ex/ocsp.csr" -extensions v3_ocsp \
+	-startdate 20200101000000Z -enddate 20201201000000Z -out "$ex/ocsp.pem" >"$ex/ocsp.out" 2>&1 ||
+	{ cat "$ex/ocsp.out"; fail "ended CA: its responder"; }
+hexder() { openssl x509 -in "$1" -outform DER | od -An -v -tx1 | tr -d ' \n'; }
+hexspki() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | od -An -v -tx1 | tr -d ' \n'; }
+# add NAME ROLE KEY-LABEL PEM ISSUER-NAME NOT-AFTER: a ca_key and ca_certificate row.
+add() {
+	local spki der
+	spki=$(hexspki "$4")
+	der=$(hexder "$4")
+	q "WITH k AS (INSERT INTO ca_key (role, token_label, key_label, key_type, spki, spki_sha256)
+	    VALUES ('$2', 'ended', '$3', 'ec-p256', decode('$spki', 'hex'), encode(sha256(decode('$spki', 'hex')), 'hex'))
+	    RETURNING id)
+	    INSERT INTO ca_certificate (name, role, key_id, issuer_id, serial, subject, issuer, not_before, not_after, sha256, der)
+	    SELECT '$1', '$2', k.id, (SELECT id FROM ca_certificate WHERE name = '$5'),
+	        '$(openssl x509 -in "$4" -noout -serial | cut -d= -f2)', '$(openssl x509 -in "$4" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')',
+	        '$(openssl x509 -in "$4" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//')',
+	        '2020-01-01Z', '$6', encode(sha256(decode('$der', 'hex')), 'hex'), decode('$der', 'hex') FROM k" >/dev/null ||
+		fail "ended CA: inserting $1"
+}
+add ended issuing ended-ca "$ex/ca.pem" root 2021-01-01Z
+add ocsp-ended-1 ocsp ended-ocsp "$ex/ocsp.pem" ended 2020-12-01Z
+restart ocsp
+stack_up "$S"
+has 'issuer ended ended at 2021-01-01T00:00:00Z: not answered for' "$(stack_get "$S" PKI_DIR)/log/ocsp.log" ||
+	fail "ocspd did not say it skips the ended CA"
+ocsp_good "$T/n.pem" "$new" revoked || fail "OCSP for issuing-2 with an ended CA in the database"
+ocsp_good "$T/old.pem" "$pki/issuing.pem" good || fail "OCSP for issuing with an ended CA in the database"
+note "an issuing CA that has ended (and its responder): ocspd starts, says it skips it, and answers for the others"
+
+# --- at most CADB_MAX_ISSUING (8) issuing CAs not ended: crld serves no more --------------
+# Six stand-ins (rows only, their notAfter in 2099) beside issuing and
+# issuing-2: a ninth is refused before any key is made.
+for i in 1 2 3 4 5 6; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ex/s$i.key" -days 1 \
+		-subj "/CN=Stand-in Issuing CA $i" -out "$ex/s$i.pem" 2>/dev/null || fail "stand-in $i"
+	add "standin-$i" issuing "standin-$i" "$ex/s$i.pem" root 2099-01-01Z
+done
+keys0=$(q "SELECT count(*) FROM ca_key")
+! pkictl ca issuing >"$T/nine.out" 2>&1 || fail "pkictl ca issuing made a ninth live issuing CA"
+has '8 issuing CAs have not ended yet, as many as crld serves' "$T/nine.out" || { cat "$T/nine.out"; fail "the ninth: no reason"; }
+[ "$(q "SELECT count(*) FROM ca_key")" = "$keys0" ] && ! grep -q 'generated' "$T/nine.out" ||
+	{ cat "$T/nine.out"; fail "the refused ninth made a key"; }
+note "a ninth issuing CA not ended is refused (crld serves 8), before a key is made"
