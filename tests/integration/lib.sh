@@ -141,6 +141,18 @@ stack_daemon_stop() {
 	fail "stack daemon $1 (pid $pid) did not stop on SIGTERM"
 }
 
+# stack_stop DIR NAME: stops daemon NAME of a test's own stack DIR
+# (SIGTERM, waits up to 20 s) once the token files pkictl made are the HSM
+# user's (tokens_given), so that the next stack_up starts it with them.
+stack_stop() {
+	local pid
+	tokens_given "$(dirname "$(stack_get "$1" SOFTHSM2_CONF)")/tokens"
+	pid=$(pidfile_of "$1" "$2")
+	kill -TERM "$pid"
+	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null || fail "$2 (pid $pid) did not stop"
+}
+
 # The newest audit event that a test's own request could have written: the
 # stack's daemons keep appending theirs in the background (crld's CRLs and
 # directory publication, tsad's token batches), and a refusal-changes-nothing

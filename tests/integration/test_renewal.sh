@@ -28,15 +28,7 @@ export SOFTHSM2_CONF
 unset PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI
 pkictl() { "$PKICTL" --config "$conf" "$@"; }
 q() { sql_as "$pg" "$1"; }
-hsm=$(dirname "$SOFTHSM2_CONF")
-restart() {
-	local pid
-	tokens_given "$hsm/tokens"
-	pid=$(pidfile_of "$S" "$1")
-	kill -TERM "$pid"
-	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$pid" 2>/dev/null || fail "$1 (pid $pid) did not stop"
-}
+restart() { stack_stop "$S" "$1"; }
 
 # --- a certificate of the first issuing CA, before the renewal --------------------------
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/old.key" \

@@ -80,16 +80,7 @@ note "ocsp-issuing-2: a new key, verifies for OCSP signing, recorded, audited, e
 # signers demote to the stack's HSM user and read the token files as it:
 # pkictl, run as root, gave it the files it made (checked first, since the
 # stack's up would chown them anyway, as a systemctl restart would not).
-hsm=$(dirname "$SOFTHSM2_CONF")
-restart() {
-	local pid
-	tokens_given "$hsm/tokens"
-	pid=$(pidfile_of "$S" "$1")
-	kill -TERM "$pid"
-	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$pid" 2>/dev/null || fail "$1 (pid $pid) did not stop"
-	stack_up "$S"
-}
+restart() { stack_stop "$S" "$1"; stack_up "$S"; }
 restart ocsp
 [ "$(stack_get "$S" PKI_OCSP_CERT)" = "$new" ] ||
 	fail "stack.env's PKI_OCSP_CERT after the rotation: $(stack_get "$S" PKI_OCSP_CERT), want $new"
