@@ -503,6 +503,25 @@ outage_tokens() {
 		outage+=("$(reply_text "$tmp/o.tsr" | sed -n 's/^Serial number: 0x//p')")
 	done
 }
+# outage_recorded WHAT: waits up to 10 s until every outage token is in
+# tsa_token; fails with WHAT otherwise.
+outage_recorded() {
+	local n=0
+	for _ in $(seq 100); do
+		n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
+		[ "$n" -eq "${#outage[@]}" ] && return 0
+		sleep 0.1
+	done
+	cat "$tmp/tsa2.log"
+	fail "$1 ($n of ${#outage[@]})"
+}
+# lock_tokens: a session of its own (open_tx) holds tsa_token locked, so
+# that the recorder's INSERT waits (as a COMMIT waits for a lost standby).
+lock_tokens() {
+	open_tx
+	echo "BEGIN; LOCK TABLE tsa_token IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
+	read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "could not lock tsa_token: $locked"
+}
 stop_tsa2() {
 	kill -TERM "$tsa2"
 	wait "$tsa2" || { cat "$tmp/tsa2.log"; fail "tsad #2 exited non-zero on SIGTERM ($1)"; }
@@ -594,13 +613,7 @@ q "GRANT INSERT ON tsa_token TO pki_tsa"
 # the sandbox, the others after it (reading the open file, no open()).
 log_from=$(($(wc -l <"$tmp/tsa2.log") + 1))
 PKI_TSA_MAX_QUEUE=4 start_tsa2 1
-n=0
-for _ in $(seq 100); do
-	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
-	[ "$n" -eq "${#outage[@]}" ] && break
-	sleep 0.1
-done
-[ "$n" -eq "${#outage[@]}" ] || { cat "$tmp/tsa2.log"; fail "spilled tokens not recorded after restart ($n of ${#outage[@]})"; }
+outage_recorded "spilled tokens not recorded after restart"
 for _ in $(seq 50); do [ -s "$spill" ] || break; sleep 0.1; done
 [ ! -s "$spill" ] || fail "spill file not emptied after replay"
 [ ! -e "$spill.0" ] && [ ! -e "$spill.1" ] || fail "tsa2.spill.0/.1 not taken over by the one worker"
@@ -625,9 +638,7 @@ outage=()
 # tsad leaves behind (OpenSSL's cleanup would free what it uses).
 tsa2_env=("${probe_env[@]}" TSA_EXIT_PROBE="$tmp/exit.probe")
 start_tsa2
-open_tx
-echo "BEGIN; LOCK TABLE tsa_token IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
-read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "could not lock tsa_token: $locked"
+lock_tokens
 lockwaits() { q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pki_tsa' AND wait_event_type = 'Lock'"; }
 waiting=$(lockwaits)
 outage_tokens 2
@@ -655,12 +666,7 @@ echo "ROLLBACK;" >&"$tx_in"
 exec {tx_in}>&-
 wait "$tx_pid" 2>/dev/null || true
 start_tsa2
-for _ in $(seq 100); do
-	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
-	[ "$n" -eq "${#outage[@]}" ] && break
-	sleep 0.1
-done
-[ "$n" -eq "${#outage[@]}" ] || { cat "$tmp/tsa2.log"; fail "tokens spilled while the database stalled not recorded ($n of ${#outage[@]})"; }
+outage_recorded "tokens spilled while the database stalled not recorded"
 stop_tsa2 "after a stalled database"
 # The probe works: a stop that joined its thread ran the exit handlers.
 [ "$(cat "$tmp/exit.probe")" = "pid $tsa2: exit handlers ran with 0 thread(s) running" ] ||
@@ -676,9 +682,7 @@ note "a stalled database at shutdown: tsad stopped in $took ms (with _exit, its 
 spill=$tmp/tsa9.spill
 outage=()
 start_tsa2
-open_tx
-echo "BEGIN; LOCK TABLE tsa_token IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
-read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "could not lock tsa_token: $locked"
+lock_tokens
 waiting=$(lockwaits)
 outage_tokens 3
 for _ in $(seq 100); do [ "$(lockwaits)" -gt "$waiting" ] && break; sleep 0.1; done
@@ -697,12 +701,7 @@ exec {tx_in}>&-
 wait "$tx_pid" 2>/dev/null || true
 for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/health" >/dev/null 2>&1 || break; sleep 0.1; done
 start_tsa2
-for _ in $(seq 100); do
-	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
-	[ "$n" -eq "${#outage[@]}" ] && break
-	sleep 0.1
-done
-[ "$n" -eq "${#outage[@]}" ] || { cat "$tmp/tsa2.log"; fail "tokens granted before a SIGKILL while the write stalled not recorded ($n of ${#outage[@]})"; }
+outage_recorded "tokens granted before a SIGKILL while the write stalled not recorded"
 stop_tsa2 "after a SIGKILL with a stalled database"
 note "SIGKILL while the recorder's write stalled: the ${#outage[@]} tokens granted were in the spill file (the keeper) and recorded at the next start"
 
@@ -718,9 +717,7 @@ health2() { curl -sS "http://127.0.0.1:$port/health" >"$tmp/h2"; jq -r "[$1] | m
 start_tsa2
 [ "$(health2 '.status, .database_ok, .write_pending_seconds, .records_queue_high')" = "ok true 0 false" ] ||
 	fail "/health before the lock: $(cat "$tmp/h2")"
-open_tx
-echo "BEGIN; LOCK TABLE tsa_token IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
-read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "could not lock tsa_token: $locked"
+lock_tokens
 waiting=$(lockwaits)
 outage_tokens 2
 for _ in $(seq 100); do [ "$(lockwaits)" -gt "$waiting" ] && break; sleep 0.1; done
@@ -741,12 +738,7 @@ done
 	fail "/health with the recorder blocked: $(cat "$tmp/h2")"
 outage_tokens 2
 commit_tx
-for _ in $(seq 100); do
-	n=$(q "SELECT count(*) FROM tsa_token WHERE serial IN ($(printf "'%s'," "${outage[@]}" | sed 's/,$//'))")
-	[ "$n" -eq "${#outage[@]}" ] && break
-	sleep 0.1
-done
-[ "$n" -eq "${#outage[@]}" ] || { cat "$tmp/tsa2.log"; fail "tokens issued while the recorder was blocked not recorded ($n of ${#outage[@]})"; }
+outage_recorded "tokens issued while the recorder was blocked not recorded"
 [ "$(health2 '.status, .database_ok, .write_pending_seconds, .records_queued')" = "ok true 0 0" ] ||
 	fail "/health after the lock was released: $(cat "$tmp/h2")"
 # The record keeps genTime as the token has it, fraction and all.
