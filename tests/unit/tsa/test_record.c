@@ -485,6 +485,28 @@ stop(struct tsa_recorder *r, unsigned int flush_timeout)
 	return rc;
 }
 
+/*
+ * The database back: a recorder on base commits the n records of all,
+ * each once, each with its certificate in want (0: none).
+ */
+static void
+commit_expect_certs(const char *base, char all[][48], const long long *want,
+    size_t n)
+{
+	struct tsa_recorder *r;
+	size_t i;
+
+	db_set(1, -1);
+	r = start(base, 0, 1, 100);
+	wait_for(db_count, n, "records committed");
+	assert_int_equal(stop(r, 0), 0);
+	db_expect(all, n);
+	for (i = 0; i < n; i++)
+		if (db_cert(all[i]) != want[i])
+			fail_msg("serial %s committed with certificate %lld, "
+			    "want %lld", all[i], db_cert(all[i]), want[i]);
+}
+
 /* Adds records of set from..to-1, each accepted; their serials to out. */
 static void
 add(struct tsa_recorder *r, char set, int from, int to, char out[][48],
@@ -1264,15 +1286,7 @@ test_cert_id_round_trip(void **state)
 	assert_int_equal(stop(r, 0), 0);
 	spill_expect(base, all, n, n);
 
-	db_set(1, -1);
-	r = start(base, 0, 1, 100);
-	wait_for(db_count, n, "records committed");
-	assert_int_equal(stop(r, 0), 0);
-	db_expect(all, n);
-	for (i = 0; i < n; i++)
-		if (db_cert(all[i]) != want[i])
-			fail_msg("serial %s committed with certificate %lld, "
-			    "want %lld", all[i], db_cert(all[i]), want[i]);
+	commit_expect_certs(base, all, want, n);
 }
 
 /*
@@ -1288,7 +1302,6 @@ test_cert_id_old_lines(void **state)
 	    "99999999999999999999" };
 	char dir[600], base[700], all[16][48];
 	struct tsa_record t;
-	struct tsa_recorder *r;
 	long long want[16];
 	size_t n = 0, i;
 	FILE *f;
@@ -1318,15 +1331,7 @@ test_cert_id_old_lines(void **state)
 	snprintf(all[n++], 48, "%s", t.serial);
 	assert_int_equal(fclose(f), 0);
 
-	db_set(1, -1);
-	r = start(base, 0, 1, 100);
-	wait_for(db_count, n, "records committed");
-	assert_int_equal(stop(r, 0), 0);
-	db_expect(all, n);
-	for (i = 0; i < n; i++)
-		if (db_cert(all[i]) != want[i])
-			fail_msg("serial %s committed with certificate %lld, "
-			    "want %lld", all[i], db_cert(all[i]), want[i]);
+	commit_expect_certs(base, all, want, n);
 }
 
 /* One number from the database (superuser; param: $1, or NULL), or fails. */
