@@ -1461,21 +1461,27 @@ rec_thread(void *arg)
 	return NULL;
 }
 
+/* How long the batch with the database has been out, in ms; 0: none. */
+static long long
+rec_write_pending_ms_locked(const struct tsa_recorder *r)
+{
+	struct timespec now;
+	long long ms;
+
+	if (!r->writing)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - r->write_start.tv_sec) * 1000 +
+	    (now.tv_nsec - r->write_start.tv_nsec) / 1000000L;
+	return ms > 0 ? ms : 0;
+}
+
 /* 1 when the database is not taking records: a write failed, or is out long. */
 static int
 rec_behind_locked(const struct tsa_recorder *r)
 {
-	struct timespec now;
-	long ms;
-
-	if (!r->db_ok)
-		return 1;
-	if (!r->writing)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long)(now.tv_sec - r->write_start.tv_sec) * 1000 +
-	    (now.tv_nsec - r->write_start.tv_nsec) / 1000000L;
-	return ms >= REC_KEEP_AFTER_MS;
+	return !r->db_ok ||
+	    rec_write_pending_ms_locked(r) >= REC_KEEP_AFTER_MS;
 }
 
 /*
@@ -1630,21 +1636,12 @@ tsa_recorder_add(struct tsa_recorder *r, const struct tsa_record *t)
 void
 tsa_recorder_stats(struct tsa_recorder *r, struct tsa_recorder_health *h)
 {
-	struct timespec now;
-
 	memset(h, 0, sizeof(*h));
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&r->lock);
 	h->queued = r->count;
 	h->max_queue = r->cap;
 	h->db_ok = r->db_ok;
-	if (r->writing) {
-		h->write_pending_ms = (long long)(now.tv_sec -
-		    r->write_start.tv_sec) * 1000 + (now.tv_nsec -
-		    r->write_start.tv_nsec) / 1000000L;
-		if (h->write_pending_ms < 0)
-			h->write_pending_ms = 0;
-	}
+	h->write_pending_ms = rec_write_pending_ms_locked(r);
 	pthread_mutex_unlock(&r->lock);
 }
 
