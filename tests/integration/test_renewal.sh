@@ -4,9 +4,11 @@
 # CA token, its certificate from the issuing-ca profile signed by the root,
 # its CN numbered), recorded with its audit events, exported, published to
 # the directory; `pkictl ca responder --issuer issuing-2` its first
-# responder. Then crld, ocspd and cad restarted (cad with cad.issuer =
-# issuing-2): an order issued under issuing-2 verifies to the root with
-# chain-issuing-2.pem and names issuing-2's own URLs; its CRL, fetched from
+# responder, `ca tsa --issuer issuing-2` tsa-2. Then crld, ocspd, tsad and
+# cad restarted (cad with cad.issuer = issuing-2): tsad's time-stamps
+# carry tsa-2 and issuing-2 and verify with the root; an order issued under issuing-2
+# verifies to the root with chain-issuing-2.pem and names issuing-2's own
+# URLs; its CRL, fetched from
 # its CDP, verifies with issuing-2; OCSP says good for it and still for a
 # certificate issuing issued before; revoked, it is on issuing-2's CRL and
 # not on issuing's, and OCSP says revoked. The old CA's CRLs are still
@@ -96,6 +98,7 @@ note "ocsp-issuing-2-1 and tsa-2 under issuing-2; ca tsa --issuer root refused"
 restart crl
 restart ocsp
 restart cad
+restart tsa
 PKI_CAD_ISSUER=issuing-2 stack_up "$S"
 has -F "issuing with" "$(stack_get "$S" PKI_DIR)/log/cad.log" || fail "cad did not start"
 order=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
@@ -120,6 +123,26 @@ for want in "URI:$B/issuing-2.crl" "URI:$B/issuing-2-delta.crl" "CA Issuers - UR
 	has -F "$want" "$T/n.txt" || { cat "$T/n.txt"; fail "the new certificate lacks $want"; }
 done
 note "cad (cad.issuer = issuing-2) issued a certificate that verifies with chain-issuing-2.pem and names issuing-2's URLs"
+
+# --- tsad, restarted, signs with tsa-2 (under issuing-2) --------------------------------------
+tsa_url=$(stack_get "$S" PKI_TSA_URL)
+echo "renewal" | openssl ts -query -sha256 -cert -out "$T/q.tsq" 2>/dev/null
+curl -sf -H 'Content-Type: application/timestamp-query' --data-binary "@$T/q.tsq" "$tsa_url/" -o "$T/r.tsr" ||
+	fail "tsad answered no time-stamp with tsa-2"
+# policy/tsa.conf's include_chain: the token carries tsa-2 and issuing-2,
+# enough for a relying party holding only the root.
+openssl ts -verify -in "$T/r.tsr" -queryfile "$T/q.tsq" -CAfile "$pki/root.pem" >"$T/tv.out" 2>&1 ||
+	{ cat "$T/tv.out"; fail "the time-stamp of tsa-2 does not verify with the root alone"; }
+openssl ts -reply -in "$T/r.tsr" -token_out -out "$T/tok.der" 2>/dev/null &&
+	openssl pkcs7 -inform DER -in "$T/tok.der" -print_certs -out "$T/tokcerts.pem" 2>/dev/null ||
+	fail "no certificates in the time-stamp token"
+fp() { openssl x509 -in "$1" -noout -fingerprint -sha256; }
+[ "$(fp "$T/tokcerts.pem")" = "$(fp "$pki/tsa-2.pem")" ] || fail "the time-stamp token is not signed by tsa-2"
+csplit -s -z -f "$T/tokcert." "$T/tokcerts.pem" '/-----BEGIN/' '{*}'
+tokfps=$(for c in "$T"/tokcert.*; do fp "$c"; done)
+has -F "$(fp "$new")" <<<"$tokfps" || fail "the time-stamp token's chain lacks issuing-2"
+if has -F "$(fp "$pki/issuing.pem")" <<<"$tokfps"; then fail "the time-stamp token's chain holds the old issuing CA"; fi
+note "tsad, restarted, signs with tsa-2, its chain issuing-2: openssl ts -verify accepts it with the root"
 
 # --- crld: issuing-2's CRLs, certificate; the old CA's still served --------------------------
 cdp=$(sed -n 's/^ *URI:\(.*issuing-2\.crl\)$/\1/p' "$T/n.txt" | head -1)
