@@ -771,6 +771,8 @@ current_cert() {
 	mapfile -t next < <(ls -1v -- "$DIR/pki/$1"-[0-9]*.pem 2>/dev/null)
 	for f in "$DIR/pki/$1.pem" "${next[@]}"; do
 		[ -f "$f" ] || continue
+		# ocsp-issuing-2-1.pem is issuing-2's responder, not issuing's.
+		[[ ${f#"$DIR/pki/$1"} =~ ^(-[0-9]+)?\.pem$ ]] || continue
 		nb=$(openssl x509 -in "$f" -noout -startdate 2>/dev/null | sed 's/^notBefore=//') || continue
 		na=$(openssl x509 -in "$f" -noout -enddate 2>/dev/null | sed 's/^notAfter=//') || continue
 		nb=$(date -u -d "$nb" +%s 2>/dev/null) && na=$(date -u -d "$na" +%s 2>/dev/null) || continue
@@ -783,6 +785,15 @@ current_cert() {
 
 write_env() {
 	local pgsock=${RUN//\//%2F} pguri
+	# The issuing CA cad issues under (PKI_CAD_ISSUER, ca/README.md
+	# "Renewing the issuing CA"): a client's chain, CRL and responder.
+	local iss=${PKI_CAD_ISSUER:-issuing} chain=$DIR/pki/chain.pem
+	[[ $iss =~ ^[a-z][a-z0-9-]*$ ]] || die "PKI_CAD_ISSUER: not an issuing CA's name: $iss"
+	if [ "$iss" != issuing ]; then
+		chain=$DIR/pki/chain-$iss.pem
+		[ -f "$DIR/pki/$iss.pem" ] && [ -f "$chain" ] ||
+			die "PKI_CAD_ISSUER=$iss: no $DIR/pki/$iss.pem and ${chain##*/} (pkictl ca issuing makes them)"
+	fi
 	pguri=postgresql://pki_admin@$pgsock:${PORT[PG]}/pki
 	if has_standby; then
 		pguri=postgresql://pki_admin@$pgsock:${PORT[PG]},$pgsock:${PORT[STANDBY]}/pki?target_session_attrs=read-write
@@ -797,16 +808,16 @@ PKI_CONFIG=$CONF
 PKICTL=$PKICTL
 PKI_STACK_USER=$STACK_USER
 PKI_ROOT_CERT=$DIR/pki/root.pem
-PKI_ISSUING_CERT=$DIR/pki/issuing.pem
-PKI_CHAIN=$DIR/pki/chain.pem
-PKI_OCSP_CERT=$(current_cert ocsp-issuing)
+PKI_ISSUING_CERT=$DIR/pki/$iss.pem
+PKI_CHAIN=$chain
+PKI_OCSP_CERT=$(current_cert "ocsp-$iss")
 PKI_TSA_CERT=$(current_cert tsa)
 PKI_AUDIT_PUBKEY=$DIR/pki/audit-pub.pem
 PKIAUDIT=$BUILD/pkiaudit
 PKI_RA_URL=http://127.0.0.1:${PORT[RA]}
 PKI_RA_CONSOLE_URL=http://127.0.0.1:${PORT[RA]}/console/
 PKI_OCSP_URL=http://127.0.0.1:${PORT[OCSP]}
-PKI_CRL_URL=http://127.0.0.1:${PORT[CRL]}/crl/issuing.crl
+PKI_CRL_URL=http://127.0.0.1:${PORT[CRL]}/crl/$iss.crl
 PKI_TSA_URL=http://127.0.0.1:${PORT[TSA]}
 PKI_SIGN_URL=http://127.0.0.1:${PORT[SIGN]}/csc/v2
 PKI_PADES_URL=http://127.0.0.1:${PORT[PADES]}/v1/sign

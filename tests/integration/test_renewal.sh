@@ -101,6 +101,12 @@ restart cad
 restart tsa
 PKI_CAD_ISSUER=issuing-2 stack_up "$S"
 has -F "issuing with" "$(stack_get "$S" PKI_DIR)/log/cad.log" || fail "cad did not start"
+# stack.env names the CA cad issues under: its chain, CRL and responder.
+for kv in "PKI_ISSUING_CERT=$new" "PKI_CHAIN=$pki/chain-issuing-2.pem" \
+	"PKI_OCSP_CERT=$pki/ocsp-issuing-2-1.pem" "PKI_CRL_URL=$B/issuing-2.crl"; do
+	[ "$(stack_get "$S" "${kv%%=*}")" = "${kv#*=}" ] ||
+		fail "stack.env's ${kv%%=*} with PKI_CAD_ISSUER=issuing-2: $(stack_get "$S" "${kv%%=*}"), want ${kv#*=}"
+done
 order=$(pkictl order add --kind personal --profile personal --key-type ec-p256 \
 	--subject '{"C":"ID","CN":"Renewal Test","serialNumber":"NIK:3174012345670009"}') || fail "pkictl order add"
 for _ in $(seq 300); do
@@ -252,6 +258,13 @@ for form in new old; do
 	wait "$pid" || { cat "$T/crld-$form.log"; fail "crld ($form crld-cas.json) exited non-zero on SIGTERM"; }
 done
 stack_up "$S"
+# Without PKI_CAD_ISSUER stack.env names issuing again, and its own
+# responder (ocsp-issuing-2-1.pem is issuing-2's, though named ocsp-issuing-*).
+for kv in "PKI_ISSUING_CERT=$pki/issuing.pem" "PKI_CHAIN=$pki/chain.pem" \
+	"PKI_OCSP_CERT=$pki/ocsp-issuing.pem" "PKI_CRL_URL=$B/issuing.crl"; do
+	[ "$(stack_get "$S" "${kv%%=*}")" = "${kv#*=}" ] ||
+		fail "stack.env's ${kv%%=*} without PKI_CAD_ISSUER: $(stack_get "$S" "${kv%%=*}"), want ${kv#*=}"
+done
 note "PostgreSQL down: crld serves both issuing CAs' CRLs from crld-cas.json, and the one CA of a file an older crld wrote"
 
 # --- an issuing CA that has ended: ocspd starts and answers for the others --------------
