@@ -220,4 +220,47 @@ sql_fails "$SU" 'TRUNCATE audit_seal' 'append-only'
 for r in "${APP_ROLES[@]}"; do
 	sql_fails "$(role_uri "$r")" 'SELECT count(*) FROM audit_seal' 'permission denied'
 done
+
+# --- no role's own objects in the way of a check or the owner's rights (schema/070) ---------
+# Every function run with its owner's rights and every PL/pgSQL function
+# (the triggers checking what the roles do) searches pg_temp last: a
+# temporary table never stands in for one of the schema's.
+unpinned=$(sql_as "$SU" "SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY 1) FROM pg_proc p
+    JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+    WHERE n.nspname = 'public' AND (p.prosecdef OR l.lanname = 'plpgsql')
+    AND NOT coalesce('search_path=pg_catalog, public, pg_temp' = ANY (p.proconfig), false)")
+[ -z "$unpinned" ] || fail "functions without search_path = pg_catalog, public, pg_temp: $unpinned"
+# Temporary tables only for crlgen's users (pki_crl, pki_admin).
+[ "$(sql_as "$SU" "SELECT count(*) FROM pg_database, unnest(datacl) a WHERE datname = current_database() AND a::text ~ '^=[^/]*T'")" = 0 ] ||
+	fail "PUBLIC may still make temporary tables"
+for r in "${APP_ROLES[@]}" pki_sam pki_sealer pki_auditor; do
+	want=f
+	case $r in pki_crl | pki_admin) want=t ;; esac
+	[ "$(sql_as "$SU" "SELECT has_database_privilege('$r', current_database(), 'TEMP')")" = $want ] ||
+		fail "$r: TEMP on the database is not $want"
+done
+# What the review did as pki_sign: a temporary sign_service to make
+# sign_token_issue insert a token for a service without its secret.
+sql_fails "$(role_uri pki_sign)" 'CREATE TEMP TABLE sign_service (id bigint, client_id text, disabled_at timestamptz, secret_sha256 bytea)' \
+	'permission denied'
+# A CA's own certificates change status only through pkictl: not by rad
+# (as pki_ra, revoking the issuing CA's row turned the root responder's
+# answer to revoked), not by cad (no UPDATE at all).
+ca_rows=$(sql_as "$SU" "SELECT count(*) FROM certificate c JOIN ca_certificate r ON r.issuer_id = c.issuer_id AND r.serial = c.serial")
+[ "$ca_rows" -ge 2 ] || fail "test setup: $ca_rows CA certificates in certificate"
+for change in "revoked_at = now(), revocation_reason = 0, revoked_by = 'officer:1'" "revoked_at = now(), revocation_reason = 6"; do
+	sql_fails "$(role_uri pki_ra)" "BEGIN; UPDATE certificate c SET $change FROM ca_certificate r
+	    WHERE r.issuer_id = c.issuer_id AND r.serial = c.serial; ROLLBACK" 'is a CA certificate: its status changes only through pkictl'
+done
+sql_fails "$(role_uri pki_ca)" "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 0; ROLLBACK" 'permission denied'
+[ "$(sql_as "$SU" "SELECT count(*) FROM certificate c JOIN ca_certificate r ON r.issuer_id = c.issuer_id AND r.serial = c.serial WHERE c.revoked_at IS NOT NULL")" = 0 ] ||
+	fail "a CA certificate's status changed"
+# pkictl (pki_admin) still may: a hold, rolled back.
+[ "$(sql_as "$(role_uri pki_admin)" "BEGIN; UPDATE certificate c SET revoked_at = now(), revocation_reason = 6 FROM ca_certificate r
+    WHERE r.issuer_id = c.issuer_id AND r.serial = c.serial AND r.role = 'tsa'; ROLLBACK" 2>&1)" = "" ] ||
+	fail "pki_admin may no longer hold a CA certificate"
+# The auditor reads subscriber keys' rows, never the wrapped private key.
+sql_as "$ua" 'SELECT count(id), count(spki), count(wrapping_key_label) FROM subscriber_key' >/dev/null ||
+	fail "pki_auditor cannot read subscriber_key's public columns"
+sql_fails "$ua" 'SELECT wrapped FROM subscriber_key' 'permission denied'
 note ok
