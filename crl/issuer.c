@@ -5,7 +5,8 @@
  * certificate_status (a revocation, hold or release: issue a complete CRL
  * and a delta once the burst is over) and crl_issued (another instance or
  * the ceremony made a CRL: serve it). On the schedule of policy/crl.conf it
- * issues a base CRL (the complete CRL deltas refer to) and deltas; and it
+ * issues a base CRL (the complete CRL deltas refer to) and deltas, and
+ * earlier when the one served nears its nextUpdate (crl_issuer_due_by); and it
  * reconciles, in case a notification was lost, by issuing when the registry
  * has changes no CRL covers (CRLGEN_IF_CHANGED makes that a cheap no-op
  * otherwise) and by loading any CRL of crl_current newer than the one it
@@ -60,10 +61,17 @@ static const struct db_stmt stmt_last_epoch = { "crl_issuer_last_epoch",
 	"coalesce(max(this_update) FILTER (WHERE kind = 'delta'), "
 	"'epoch')))::bigint FROM crl WHERE issuer_id = $1", 1 };
 
+/* The complete CRL ([0]) or the delta ([1]) served of the issuing CA. */
+struct crl_served {
+	long long	 number;	/* 0: none */
+	time_t		 next_update;
+	double		 renew_by;	/* crlgen_renew_by() */
+};
+
 struct crl_issuer {
 	struct crl_issuer_conf	 conf;
 	struct crl_thread	 t;		/* its mtx guards kick */
-	int			 kick;
+	int			 kick;		/* SIGHUP: cleared once applied */
 	int			 base_forced;	/* SIGHUP, or no complete CRL held */
 	int			 db_ok;
 	struct db		*db;
@@ -73,6 +81,7 @@ struct crl_issuer {
 	double			 dirty_first;	/* 0: nothing pending */
 	double			 dirty_last;
 	double			 reconcile_due;
+	struct crl_served	 served[2];
 };
 
 static double
@@ -107,6 +116,69 @@ crl_doc_of(const struct crl_issuer_conf *conf, long long issuer_id,
 	if (conf->root != NULL && issuer_id == conf->root->id && !delta)
 		return conf->root->doc_full;
 	return CRL_DOC_NONE;
+}
+
+static double
+crl_min(double a, double b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * The issuing CA's CRL (delta or complete) numbered number, valid from
+ * this_update to next_update, is served from now on.
+ */
+static void
+crl_issuer_served(struct crl_issuer *ci, int delta, long long number,
+    time_t this_update, time_t next_update)
+{
+	struct crl_served *sv = &ci->served[delta ? 1 : 0];
+
+	sv->number = number;
+	sv->next_update = next_update;
+	sv->renew_by = next_update == 0 ? 0 : crlgen_renew_by(
+	    (double)this_update, (double)next_update);
+}
+
+/* due, or the renewal time of the CRL served (delta or not) when earlier. */
+static double
+crl_issuer_renew(const struct crl_issuer *ci, int delta, double due)
+{
+	double by = ci->served[delta ? 1 : 0].renew_by;
+
+	return by > 0 && by < due ? by : due;
+}
+
+/*
+ * The next base (delta: the next delta) is due by the renewal time of the
+ * complete CRL (delta) served, when that comes before the schedule's
+ * interval: the CRL may be another instance's, whose policy has a shorter
+ * nextUpdate, or one of before a policy change. Until 2026-12-06 only
+ * the interval counted, and such a CRL was served expired for hours.
+ * Called when a CRL is loaded or the schedule is read, not at each turn
+ * of the loop: a failed issuance then waits its back-off.
+ */
+static void
+crl_issuer_due_by(struct crl_issuer *ci, int delta)
+{
+	const struct crl_served *sv = &ci->served[delta ? 1 : 0];
+	double *due = delta ? &ci->delta_due : &ci->base_due;
+	char nu[32], by[32];
+	struct tm tm;
+	time_t t;
+
+	if (sv->number == 0 || crl_issuer_renew(ci, delta, *due) == *due)
+		return;
+	*due = sv->renew_by;
+	gmtime_r(&sv->next_update, &tm);
+	strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	t = (time_t)sv->renew_by;
+	gmtime_r(&t, &tm);
+	strftime(by, sizeof(by), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	log_info("%s CRL %lld of %s expires at %s: the next %s is due by %s, "
+	    "before crl.%s_interval_seconds", delta ? "delta" : "complete",
+	    sv->number, ci->conf.issuing->name, nu, delta ? "delta" : "base",
+	    by, delta ? "delta" : "full");
 }
 
 /* The row of stmt_current, copied out of libpq's binary result. */
@@ -210,6 +282,12 @@ crl_issuer_load(struct crl_issuer *ci, long long issuer_id, const char *kind)
 	}
 	cr.der = NULL;		/* the cache's now */
 	log_info("serving %s CRL %lld of %s", kind, cr.number, ca->name);
+	if (issuer_id == ci->conf.issuing->id &&
+	    crl_cache_number(ci->conf.cache, doc) == cr.number) {
+		crl_issuer_served(ci, strcmp(kind, "delta") == 0, cr.number,
+		    cr.this_update, cr.next_update);
+		crl_issuer_due_by(ci, strcmp(kind, "delta") == 0);
+	}
 	rc = 0;
 out:
 	free(cr.der);
@@ -317,6 +395,9 @@ crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags,
 	    r.len, r.number,
 	    r.this_update, r.next_update) == -1)
 		log_warn("CRL %lld issued but not cached", r.number);
+	else
+		crl_issuer_served(ci, kind == CRLGEN_DELTA, r.number,
+		    r.this_update, r.next_update);
 	r.buf = NULL;
 	crlgen_result_clear(&r);
 	/* Its LDAP row is committed: publish it now, on the publisher's thread. */
@@ -391,6 +472,21 @@ crl_issuer_connect(struct crl_issuer *ci)
 	if (db_listen(ci->db, "LISTEN certificate_status; LISTEN crl_issued") ==
 	    -1)
 		goto out;
+	/*
+	 * The schedule: the interval after the last base and delta, or
+	 * earlier when the CRL served expires first (crl_issuer_due_by, as
+	 * each CRL is loaded below).
+	 */
+	snprintf(id, sizeof(id), "%lld", ci->conf.issuing->id);
+	if ((res = db_exec(ci->db, &stmt_last_epoch, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	last_base = (double)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	last_delta = (double)strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	ci->base_due = last_base + (double)ci->conf.sched.full_interval;
+	ci->delta_due = last_delta + (double)ci->conf.sched.delta_interval;
+	crl_issuer_due_by(ci, 0);
+	crl_issuer_due_by(ci, 1);
 	if (crl_issuer_load(ci, ci->conf.issuing->id, "full") == -1 ||
 	    crl_issuer_load(ci, ci->conf.issuing->id, "delta") == -1 ||
 	    (ci->conf.root != NULL && crl_issuer_load(ci, ci->conf.root->id,
@@ -411,16 +507,12 @@ crl_issuer_connect(struct crl_issuer *ci)
 	    crl_cache_number(ci->conf.cache, ci->conf.root->doc_full) == 0)
 		log_warn("no CRL of the root yet: run `pkictl crl arl` at a "
 		    "ceremony; /crl/root.crl answers 503 until then");
-	snprintf(id, sizeof(id), "%lld", ci->conf.issuing->id);
-	if ((res = db_exec(ci->db, &stmt_last_epoch, v, NULL, NULL)) == NULL ||
-	    PQntuples(res) != 1)
-		goto out;
-	last_base = (double)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	last_delta = (double)strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	ci->base_due = last_base + (double)ci->conf.sched.full_interval;
-	ci->delta_due = last_delta + (double)ci->conf.sched.delta_interval;
-	/* A complete CRL must exist before its nextUpdate passes: no gap. */
-	if (crl_cache_number(ci->conf.cache, ci->conf.issuing->doc_full) == 0) {
+	/*
+	 * A complete CRL must exist before its nextUpdate passes: no gap. A
+	 * base asked for (SIGHUP) before a lost connection is still owed.
+	 */
+	if (crl_cache_number(ci->conf.cache, ci->conf.issuing->doc_full) == 0 ||
+	    ci->base_forced) {
 		ci->base_due = now;
 		ci->base_forced = 1;
 	}
@@ -434,12 +526,6 @@ out:
 	return rc;
 }
 
-static double
-crl_min(double a, double b)
-{
-	return a < b ? a : b;
-}
-
 static void *
 crl_issuer_main(void *arg)
 {
@@ -450,10 +536,14 @@ crl_issuer_main(void *arg)
 	int stop, kick, fail, timeout_ms;
 
 	for (;;) {
+		/*
+		 * A kick is cleared once applied, below: one that came while
+		 * the database was down is served once it is back (until
+		 * 2026-12-06 the failed connection dropped it).
+		 */
 		pthread_mutex_lock(&ci->t.mtx);
 		stop = ci->t.stop;
 		kick = ci->kick;
-		ci->kick = 0;
 		pthread_mutex_unlock(&ci->t.mtx);
 		if (stop)
 			break;
@@ -475,6 +565,9 @@ crl_issuer_main(void *arg)
 			ci->db_ok = 1;
 		}
 		if (kick) {
+			pthread_mutex_lock(&ci->t.mtx);
+			ci->kick = 0;
+			pthread_mutex_unlock(&ci->t.mtx);
 			ci->base_due = now;
 			ci->base_forced = 1;
 		}
@@ -503,7 +596,8 @@ crl_issuer_main(void *arg)
 				ci->base_due = now + due_in;
 			} else {
 				ci->base_forced = 0;
-				ci->base_due = now + (double)s->full_interval;
+				ci->base_due = crl_issuer_renew(ci, 0, now +
+				    (double)s->full_interval);
 				/*
 				 * A delta on it, unless another instance's
 				 * scheduled delta came on it meanwhile.
@@ -513,6 +607,9 @@ crl_issuer_main(void *arg)
 				ci->delta_due = now + (fail ? backoff :
 				    due_in > 0 ? due_in :
 				    (double)s->delta_interval);
+				if (!fail && due_in == 0)
+					ci->delta_due = crl_issuer_renew(ci, 1,
+					    ci->delta_due);
 				ci->dirty_first = 0;
 			}
 		} else if (ci->dirty_first != 0 && dirty_due <= now) {
@@ -527,6 +624,9 @@ crl_issuer_main(void *arg)
 			    &due_in) == -1;
 			ci->delta_due = now + (fail ? backoff : due_in > 0 ?
 			    due_in : (double)s->delta_interval);
+			if (!fail && due_in == 0)
+				ci->delta_due = crl_issuer_renew(ci, 1,
+				    ci->delta_due);
 		}
 		if (ci->reconcile_due <= now) {
 			/* A CRL whose notification was lost or failed to load. */

@@ -75,6 +75,14 @@ static const struct db_stmt stmt_age = { "lib_crlgen_age",
 	"WHERE issuer_id = $1 AND CASE WHEN $2 = 'base' THEN is_base ELSE "
 	"kind = 'delta' AND base_number = (SELECT max(b.number) FROM crl b "
 	"WHERE b.issuer_id = $1 AND b.is_base) END", 2 };
+/*
+ * Seconds from now to thisUpdate and to nextUpdate of the newest CRL of
+ * kind $2 ('full': complete, base or not; 'delta'): the one crld serves.
+ */
+static const struct db_stmt stmt_expiry = { "lib_crlgen_expiry",
+	"SELECT extract(epoch FROM this_update - now())::float8, "
+	"extract(epoch FROM next_update - now())::float8 FROM crl "
+	"WHERE issuer_id = $1 AND kind = $2 ORDER BY number DESC LIMIT 1", 2 };
 static const struct db_stmt stmt_now = { "lib_crlgen_now",
 	"SELECT coalesce(max(revocation_seq), 0), pg_current_snapshot()::text, "
 	"floor(extract(epoch FROM now()))::bigint FROM certificate "
@@ -1028,7 +1036,7 @@ crlgen_txn(struct db *db, void *arg)
 		 * hold the lock (a concurrent issuer's commit makes ours
 		 * retry, REPEATABLE READ), and one schedule is enough.
 		 */
-		double age, slack = (double)c->pol->interval / 10;
+		double age, renew_in, slack = (double)c->pol->interval / 10;
 
 		slack = slack < 1 ? 1 : slack > 60 ? 60 : slack;
 		v[1] = c->kind == CRLGEN_BASE ? "base" : "delta";
@@ -1041,8 +1049,28 @@ crlgen_txn(struct db *db, void *arg)
 		    0), NULL);
 		PQclear(res);
 		res = NULL;
-		if (age >= 0 && age < (double)c->pol->interval - slack) {
+		/*
+		 * Whatever the interval says, the CRL served must not expire:
+		 * it may be another instance's, with a shorter nextUpdate
+		 * (until 2026-12-06 such a CRL was served expired for hours).
+		 */
+		v[1] = c->kind == CRLGEN_BASE ? "full" : "delta";
+		if ((res = db_exec(db, &stmt_expiry, v, NULL, NULL)) == NULL) {
+			crlgen_seterr(c, "reading the newest CRL's nextUpdate "
+			    "failed");
+			goto out;
+		}
+		renew_in = PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
+		    PQgetisnull(res, 0, 1) ? 0 : crlgen_renew_by(strtod(
+		    PQgetvalue(res, 0, 0), NULL), strtod(PQgetvalue(res, 0, 1),
+		    NULL));
+		PQclear(res);
+		res = NULL;
+		if (age >= 0 && age < (double)c->pol->interval - slack &&
+		    renew_in > 0) {
 			r->due_in = (double)c->pol->interval - age;
+			if (renew_in < r->due_in)
+				r->due_in = renew_in;
 			rc = 0;	/* issued stays 0: not due */
 			goto out;
 		}
@@ -1509,6 +1537,18 @@ out:
 	X509_ALGOR_free(algor);
 	X509_NAME_free(issuer);
 	return rc;
+}
+
+double
+crlgen_renew_by(double this_update, double next_update)
+{
+	double margin = (next_update - this_update) / 4;
+
+	if (margin > CRLGEN_RENEW_MARGIN_MAX_S)
+		margin = CRLGEN_RENEW_MARGIN_MAX_S;
+	if (margin < 0)
+		margin = 0;
+	return next_update - margin;
 }
 
 void

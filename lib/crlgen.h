@@ -68,10 +68,25 @@ enum crlgen_kind {
  * or the newest delta on the newest base (CRLGEN_DELTA) is younger than
  * crlgen_policy.interval minus a
  * slack (a tenth of it, 1 to 60 s), judged in the locked transaction:
- * several instances then issue the schedule once, not once each.
- * crlgen_result.due_in says when it is due.
+ * several instances then issue the schedule once, not once each. Never
+ * skipped once the newest complete CRL (CRLGEN_BASE) or the newest delta
+ * (CRLGEN_DELTA), the one served, is past crlgen_renew_by(): it may come
+ * from an instance with a shorter nextUpdate, or from before a policy
+ * change, and expire long before this policy's interval is over.
+ * crlgen_result.due_in says when it is due (the earlier of the two).
  */
 #define CRLGEN_IF_DUE		0x02
+
+/*
+ * The time by which a CRL valid from this_update to next_update (seconds;
+ * absolute or relative to one origin) should have a successor: its
+ * nextUpdate less a margin, a quarter of its validity but at most
+ * CRLGEN_RENEW_MARGIN_MAX_S, for the build, the signer's round trip, a
+ * failure's back-off (crld: up to 30 s) and relying parties' clocks.
+ * RFC 5280 §5.1.2.5: a new CRL is issued on or before nextUpdate.
+ */
+#define CRLGEN_RENEW_MARGIN_MAX_S	300
+double	crlgen_renew_by(double this_update, double next_update);
 
 /* Signs tbs (a DER TBSCertList); *sig malloc'd. 0, or -1 with err. */
 typedef int	(*crlgen_sign_fn)(void *arg, const unsigned char *tbs,

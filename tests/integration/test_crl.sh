@@ -723,7 +723,9 @@ note "two instances for 25 s (intervals 60 s and 10 s): $bases base, $deltas del
 # crld-cas.json (written at each start-up that reached the database) and
 # serves the CRLs there, each checked against its CA's certificate (a
 # delta whose signature was spoilt is refused), connects once PostgreSQL
-# is back, with the issuing thread's back-off, and issues again.
+# is back, with the issuing thread's back-off, and issues again: a
+# SIGHUP received while it was down is kept until then (until 2026-12-06
+# the failed connection dropped it, and no base came).
 mkdir -p "$tmp/crl6"
 [ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl6"
 chmod 0711 "$tmp"
@@ -765,20 +767,79 @@ wait_for down_served >/dev/null ||
 has 'issuing-delta.crl: not served: its signature does not verify' <"$tmp/crld6.log" ||
 	{ cat "$tmp/crld6.log"; fail "the refused delta CRL is not logged"; }
 kill -0 "$crld6" || fail "crld exited while PostgreSQL was down"
+kill -HUP "$crld6"	# a base, once the database answers
+sleep 1
 stack_up "$PKI_STACK_DIR"	# starts only what is down: PostgreSQL
 # Connected (the issuing thread's back-off: up to 30 s): the delta of
-# crl_current is served again; then SIGHUP issues a base.
+# crl_current is served again, and the base asked for is issued.
 d6=$(q "SELECT number FROM crl_current WHERE issuer_id = $iss AND kind = 'delta'")
 for ((i = 0; i < 45; i++)); do
 	[ "$(code6 issuing-delta.crl)" = 200 ] && [ "$(crlnum "$tmp/pgdown.out")" -ge "$d6" ] && break
 	sleep 1
 done
 [ "$i" -lt 45 ] || { cat "$tmp/crld6.log"; fail "crld did not load the delta CRL once PostgreSQL was back"; }
-kill -HUP "$crld6"
 issued6() { [ "$(code6 issuing.crl)" = 200 ] && [ "$(crlnum "$tmp/pgdown.out")" -gt "$n6" ] &&
-	[ "$(q "SELECT issued_by FROM crl WHERE issuer_id = $iss AND number = $(crlnum "$tmp/pgdown.out")")" = crld:test-pgdown ]; }
-wait_for issued6 >/dev/null || { cat "$tmp/crld6.log"; fail "crld started while PostgreSQL was down issued no CRL once it was back"; }
+	[ "$(q "SELECT issued_by FROM crl WHERE issuer_id = $iss AND is_base AND number = $(crlnum "$tmp/pgdown.out")")" = crld:test-pgdown ]; }
+wait_for issued6 >/dev/null ||
+	{ cat "$tmp/crld6.log"; fail "crld started while PostgreSQL was down issued no base CRL once it was back, though sent SIGHUP meanwhile"; }
 kill -TERM "$crld6"
 wait "$crld6" || { cat "$tmp/crld6.log"; fail "crld started while PostgreSQL was down exited non-zero on SIGTERM"; }
-note "PostgreSQL down: a crld started meanwhile served CRL $n6 and ARL $r6 of its files (a spoilt delta refused), then issued CRL $(crlnum "$tmp/pgdown.out") once it was back"
+note "PostgreSQL down: a crld started meanwhile served CRL $n6 and ARL $r6 of its files (a spoilt delta refused), then issued base CRL $(crlnum "$tmp/pgdown.out"), asked for by a SIGHUP while it was down, once it was back"
+
+# --- another instance's CRLs, valid shorter than ours, are renewed before they expire ---------
+# The schedule counted only the interval since the last base (6 h) and
+# delta (15 min): a base or delta of an instance whose policy gives a
+# shorter nextUpdate (or of before a policy change) was served expired
+# until that interval was over (a reviewer saw it for 6 h). Now each is
+# due by its nextUpdate less a margin (crlgen_renew_by: a quarter of its
+# validity, at most 5 min) too. A crld with the shortest policy allowed
+# (bases valid 120 s, deltas 20 s) issues a base and a delta and stops;
+# the stack's crld (the defaults) issues the next delta before that one
+# expires, and says when the base is due.
+mkdir -p "$tmp/crl7"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl7"
+PKI_CRL_PORT=$(free_port) PKI_CRL_OUT_DIR=$tmp/crl7 PKI_CRL_INSTANCE=test-short \
+PKI_CRL_FULL_INTERVAL_SECONDS=60 PKI_CRL_FULL_NEXT_UPDATE_SECONDS=120 \
+PKI_CRL_DELTA_INTERVAL_SECONDS=10 PKI_CRL_DELTA_NEXT_UPDATE_SECONDS=20 \
+	"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crld7.log" 2>&1 &
+crld7=$!
+at_exit "kill -TERM $crld7 2>/dev/null; wait $crld7 2>/dev/null"
+short_ready() { [ -s "$tmp/crl7/issuing-delta.crl" ]; }
+wait_for short_ready >/dev/null || { cat "$tmp/crld7.log"; fail "the crld of short CRLs wrote no CRL file"; }
+lines=$(wc -l <"$PKI_STACK_DIR/log/crl.log")
+top7=$(q "SELECT max(number) FROM crl WHERE issuer_id = $iss")
+kill -HUP "$crld7"
+short_issued() { [ "$(q "SELECT count(*) FROM crl WHERE issuer_id = $iss AND number > $top7 AND issued_by = 'crld:test-short'")" -ge 2 ]; }
+wait_for short_issued >/dev/null || { cat "$tmp/crld7.log"; fail "the crld of short CRLs issued no base and delta on SIGHUP"; }
+kill -TERM "$crld7"
+wait "$crld7" || { cat "$tmp/crld7.log"; fail "the crld of short CRLs exited non-zero on SIGTERM"; }
+short() { q "SELECT max(number) FROM crl WHERE issuer_id = $iss AND number > $top7 AND issued_by = 'crld:test-short' AND $1"; }
+b7=$(short is_base)
+d7=$(short "kind = 'delta'")
+d7end=$(q "SELECT extract(epoch FROM next_update)::bigint FROM crl WHERE issuer_id = $iss AND number = $d7")
+[ -n "$b7" ] && [ -n "$d7" ] || fail "the crld of short CRLs: no base or delta above $top7"
+# The stack's crld serves both, and a delta of its own before $d7 expires.
+renewed() {
+	curl -fsS --max-time 5 -o "$tmp/renew.crl" "$B/issuing-delta.crl" && [ "$(crlnum "$tmp/renew.crl")" -gt "$d7" ]
+}
+for ((i = 0; i < 30; i++)); do renewed && break; sleep 1; done
+renewed || { tail -n +"$((lines + 1))" "$PKI_STACK_DIR/log/crl.log";
+	fail "delta $d7, valid 20 s, not followed by another within 30 s: the stack's crld serves it expired"; }
+nd=$(crlnum "$tmp/renew.crl")
+[ "$(q "SELECT issued_by <> 'crld:test-short' AND this_update <= to_timestamp($d7end) FROM crl WHERE issuer_id = $iss AND number = $nd")" = t ] ||
+	fail "delta $nd, after delta $d7: not the stack's crld's, or issued after $d7 expired"
+[ "$(date +%s)" -lt "$(openssl crl -inform DER -in "$tmp/renew.crl" -noout -nextupdate | cut -d= -f2 | date -f - +%s)" ] ||
+	fail "delta $nd is served expired"
+curl -fsS --max-time 5 "${B%/crl}/health" | jq -e '.documents["/crl/issuing-delta.crl"].stale == false' >/dev/null ||
+	fail "/health says the delta CRL is stale after delta $nd"
+tail -n +"$((lines + 1))" "$PKI_STACK_DIR/log/crl.log" >"$tmp/renew.log"
+has "complete CRL [0-9]* of issuing expires at .*: the next base is due by " <"$tmp/renew.log" ||
+	{ cat "$tmp/renew.log"; fail "the stack's crld did not move its next base before the nextUpdate of base $b7 (120 s)"; }
+# The next base, due within 90 s of $b7, now: the stack's crld back to its own CRLs.
+pid=$(pidfile_of "$PKI_STACK_DIR" crl)
+top7=$(q "SELECT max(number) FROM crl WHERE issuer_id = $iss")
+kill -HUP "$pid"
+own_base() { [ "$(q "SELECT count(*) FROM crl WHERE issuer_id = $iss AND number > $top7 AND is_base")" -ge 1 ]; }
+wait_for own_base >/dev/null || fail "no base CRL within 10 s of SIGHUP to the stack's crld"
+note "another instance's delta $d7 (valid 20 s) followed by delta $nd of the stack's crld before it expired; base $b7 (valid 120 s): next base moved before its nextUpdate"
 note ok

@@ -16,6 +16,11 @@
  *    the grace ago: removeFromCRL on the delta (before, the delta's
  *    expiry cut-off dropped it, and base + delta kept the certificate on
  *    hold until the next base);
+ *  - CRLGEN_IF_DUE, with an interval of hours, skips a scheduled base or
+ *    delta only while the newest complete CRL or delta is not near its
+ *    nextUpdate (a CRL of an instance whose nextUpdate is shorter): due
+ *    by crlgen_renew_by(), and issued once that has passed (before, the
+ *    interval alone counted, and crld served such a CRL expired);
  *  - crlgen_file_check reads back the times crlgen_issue wrote, and those
  *    of an OpenSSL-made CRL in RFC 5280's forms, and refuses the forms
  *    OpenSSL also reads (fractions, offsets, no seconds) and dates that do
@@ -352,6 +357,88 @@ test_released_hold_expired(void **state)
 	X509_CRL_free(delta);
 }
 
+/* Issues one CRL of kind with CRLGEN_IF_DUE; 1 issued, 0 skipped (*due_in). */
+static int
+issue_if_due(struct fixture *fx, enum crlgen_kind kind, double *due_in)
+{
+	struct crlgen_result r;
+	char err[512];
+	int issued;
+
+	if (crlgen_issue(fx->db, "test", &fx->is, &fx->pol, kind, CRLGEN_IF_DUE,
+	    sign_sw, fx->key, &r, err, sizeof(err)) == -1)
+		fail_msg("crlgen_issue: %s", err);
+	issued = r.issued;
+	*due_in = r.due_in;
+	crlgen_result_clear(&r);
+	return issued;
+}
+
+/* Moves the issuer's newest CRL of kind ('full', 'delta') secs back in time. */
+static void
+age_newest(struct fixture *fx, const char *kind, int secs)
+{
+	char sql[512];
+
+	snprintf(sql, sizeof(sql), "UPDATE crl SET this_update = this_update - "
+	    "make_interval(secs => %d), next_update = next_update - "
+	    "make_interval(secs => %d) WHERE id = (SELECT id FROM crl WHERE "
+	    "issuer_id = %lld AND kind = '%s' ORDER BY number DESC LIMIT 1)",
+	    secs, secs, fx->is.id, kind);
+	sql0(fx->sql, sql);
+}
+
+static void
+test_if_due_next_update(void **state)
+{
+	struct fixture *fx = *state;
+	struct crlgen_policy keep = fx->pol;
+	X509_CRL *crl;
+	double due_in;
+
+	/*
+	 * Another instance's policy: bases valid 120 s, deltas 20 s. This
+	 * one's: a base every 6 h, a delta every 15 min.
+	 */
+	fx->pol.next_update = 120;
+	crl = issue(fx, CRLGEN_BASE, 0);
+	assert_non_null(crl);
+	X509_CRL_free(crl);
+	fx->pol.next_update = 20;
+	crl = issue(fx, CRLGEN_DELTA, 0);
+	assert_non_null(crl);
+	X509_CRL_free(crl);
+	fx->pol.next_update = 86400;
+	fx->pol.interval = 21600;
+	/* Fresh: skipped, due by nextUpdate less a quarter of 120 s. */
+	assert_int_equal(issue_if_due(fx, CRLGEN_BASE, &due_in), 0);
+	if (due_in > 90.5 || due_in < 80)
+		fail_msg("a base valid 120 s: next one due in %.0f s, want "
+		    "about 90", due_in);
+	fx->pol.next_update = 3600;
+	fx->pol.interval = 900;
+	assert_int_equal(issue_if_due(fx, CRLGEN_DELTA, &due_in), 0);
+	if (due_in > 15.5 || due_in < 5)
+		fail_msg("a delta valid 20 s: next one due in %.0f s, want "
+		    "about 15", due_in);
+	/* 16 s later: the delta is due, though 900 s have not passed. */
+	age_newest(fx, "delta", 16);
+	if (!issue_if_due(fx, CRLGEN_DELTA, &due_in))
+		fail_msg("a delta 4 s before its nextUpdate: skipped, due in "
+		    "%.0f s", due_in);
+	/* 100 s later: the base too, though 6 h have not passed. */
+	age_newest(fx, "full", 100);
+	fx->pol.next_update = 86400;
+	fx->pol.interval = 21600;
+	if (!issue_if_due(fx, CRLGEN_BASE, &due_in))
+		fail_msg("a base 20 s before its nextUpdate: skipped, due in "
+		    "%.0f s", due_in);
+	/* Its own base, valid a day: skipped for the interval now. */
+	assert_int_equal(issue_if_due(fx, CRLGEN_BASE, &due_in), 0);
+	assert_true(due_in > 21000);
+	fx->pol = keep;
+}
+
 /*
  * A CRL of the test issuer made and signed by OpenSSL, with thisUpdate and
  * nextUpdate of these types and contents as they are; its DER (free with
@@ -467,6 +554,7 @@ main(void)
 		cmocka_unit_test(test_delta_inflight_far_below),
 		cmocka_unit_test(test_remove_from_crl_refused),
 		cmocka_unit_test(test_released_hold_expired),
+		cmocka_unit_test(test_if_due_next_update),
 		cmocka_unit_test(test_file_check),
 	};
 
