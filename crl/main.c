@@ -630,12 +630,6 @@ crld_configure(struct crld *d)
 		ic->full.next_update = sched.full_next_update;
 		ic->full.expired_grace = sched.expired_grace;
 		ic->full.out_dir = out_dir;
-		ic->full.ldap_dn = d->issuing[i].dn[0] != '\0' ?
-		    d->issuing[i].dn : NULL;
-		ic->full.interval = sched.full_interval;
-		ic->delta = ic->full;
-		ic->delta.next_update = sched.delta_next_update;
-		ic->delta.interval = sched.delta_interval;
 		ic->ldap.uri = config_get(d->cfg, "ldap.uri", NULL);
 		ic->ldap.bind_dn = config_get(d->cfg, "ldap.bind_dn", NULL);
 		ic->ldap.bind_pw_file = config_get(d->cfg, "ldap.bind_pw_file",
@@ -643,13 +637,25 @@ crld_configure(struct crld *d)
 		ic->ldap.base = config_get(d->cfg, "ldap.base", NULL);
 		if (ldappub_conf_timeout(d->cfg, &ic->ldap) == -1)
 			return -1;
+		/*
+		 * One condition for the publisher and the queue: a CRL is
+		 * queued for the directory only when the publishing thread
+		 * will take it. Until 2026-12-06 ldap.base alone queued every
+		 * CRL (the whole DER, ~47 MB at 1,000,000 entries), and
+		 * without ldap.uri the rows stayed pending for ever.
+		 */
 		ic->ldap_enabled = ic->ldap.uri != NULL &&
-		    ic->full.ldap_dn != NULL;
+		    ic->ldap.uri[0] != '\0' && d->issuing[i].dn[0] != '\0';
+		ic->full.ldap_dn = ic->ldap_enabled ? d->issuing[i].dn : NULL;
+		ic->full.interval = sched.full_interval;
+		ic->delta = ic->full;
+		ic->delta.next_update = sched.delta_next_update;
+		ic->delta.interval = sched.delta_interval;
 		ic->cache = d->cache;
 	}
 	if (!d->ic[0].ldap_enabled)
-		log_warn("config: no ldap.uri or ldap.base: CRLs are not "
-		    "published to a directory");
+		log_warn("config: no ldap.uri or ldap.base: CRLs are neither "
+		    "queued for nor published to a directory");
 	return 0;
 }
 

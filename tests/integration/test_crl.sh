@@ -842,4 +842,32 @@ kill -HUP "$pid"
 own_base() { [ "$(q "SELECT count(*) FROM crl WHERE issuer_id = $iss AND number > $top7 AND is_base")" -ge 1 ]; }
 wait_for own_base >/dev/null || fail "no base CRL within 10 s of SIGHUP to the stack's crld"
 note "another instance's delta $d7 (valid 20 s) followed by delta $nd of the stack's crld before it expired; base $b7 (valid 120 s): next base moved before its nextUpdate"
+
+# --- without ldap.uri, no CRL is queued for the directory -----------------------------------
+# The publishing thread starts only with ldap.uri (and ldap.base); until
+# 2026-12-06 ldap.base alone queued every CRL, its whole DER (~47 MB at
+# 1,000,000 entries), in publish_queue, where nothing took it. A crld
+# whose configuration has no ldap.uri issues a base and a delta (SIGHUP):
+# no publish.queue event of its own.
+sed '/^\[ldap\]/,/^\[/{/^uri *=/d}' "$PKI_CONFIG" >"$tmp/noldap.conf"
+! grep -q '^uri *= *ldap' "$tmp/noldap.conf" || fail "$tmp/noldap.conf still has ldap.uri"
+mkdir -p "$tmp/crl8"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl8"
+env -u PKI_LDAP_URI PKI_CRL_PORT="$(free_port)" PKI_CRL_OUT_DIR="$tmp/crl8" PKI_CRL_INSTANCE=test-noldap \
+	"$BUILD/crld" --config "$tmp/noldap.conf" >"$tmp/crld8.log" 2>&1 &
+crld8=$!
+at_exit "kill -TERM $crld8 2>/dev/null; wait $crld8 2>/dev/null"
+noldap_ready() { [ -s "$tmp/crl8/issuing-delta.crl" ]; }
+wait_for noldap_ready >/dev/null || { cat "$tmp/crld8.log"; fail "the crld without ldap.uri wrote no CRL file"; }
+top8=$(q "SELECT max(number) FROM crl WHERE issuer_id = $iss")
+kill -HUP "$crld8"
+noldap_issued() { [ "$(q "SELECT count(*) FROM crl WHERE issuer_id = $iss AND number > $top8 AND issued_by = 'crld:test-noldap'")" -ge 2 ]; }
+wait_for noldap_issued >/dev/null || { cat "$tmp/crld8.log"; fail "the crld without ldap.uri issued no base and delta on SIGHUP"; }
+kill -TERM "$crld8"
+wait "$crld8" || { cat "$tmp/crld8.log"; fail "the crld without ldap.uri exited non-zero on SIGTERM"; }
+queued=$(q "SELECT count(*) FROM audit_event WHERE action = 'publish.queue' AND actor = 'crld:test-noldap'")
+[ "$queued" = 0 ] || fail "a crld without ldap.uri queued $queued CRL(s) for the directory, which nothing publishes"
+has 'CRLs are neither queued for nor published to a directory' <"$tmp/crld8.log" ||
+	{ cat "$tmp/crld8.log"; fail "the crld without ldap.uri does not say CRLs are not queued"; }
+note "without ldap.uri: a base and a delta issued, none queued for the directory"
 note ok
