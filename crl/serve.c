@@ -209,6 +209,19 @@ crl_cache_number(struct crl_cache *c, int doc)
 	return n;
 }
 
+/*
+ * Every answer that is not a document (an error, /health): stored by no
+ * cache (RFC 9111 §5.2.2.5). A 404 and a 405 are heuristically cacheable
+ * (RFC 9110 §15.1): right after `pkictl ca issuing` the new CA's paths
+ * answer 404 until crld restarts, and a CDN could have kept that 404
+ * (until 2026-12-06 these answers had no Cache-Control).
+ */
+static int
+crl_serve_no_store(struct http_response *resp)
+{
+	return http_add_header(resp, "Cache-Control", "no-store");
+}
+
 static int
 crl_serve_health(struct crl_cache *c, struct http_response *resp)
 {
@@ -233,7 +246,8 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 	}
 	pthread_mutex_unlock(&c->mtx);
 	json_object_set_new(o, "status", json_string(stale ? "degraded" : "ok"));
-	rc = http_respond_json(resp, 200, o);
+	if (crl_serve_no_store(resp) == 0)
+		rc = http_respond_json(resp, 200, o);
 	json_decref(o);
 	return rc;
 }
@@ -251,7 +265,9 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 
 	head = strcmp(req->method, "HEAD") == 0;
 	if (!head && strcmp(req->method, "GET") != 0) {
-		http_add_header(resp, "Allow", "GET, HEAD");
+		if (http_add_header(resp, "Allow", "GET, HEAD") == -1 ||
+		    crl_serve_no_store(resp) == -1)
+			return -1;
 		return http_problem(resp, 405, NULL, "Method Not Allowed",
 		    "CRLs and CA certificates are fetched with GET");
 	}
@@ -265,6 +281,8 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 		for (i = 0; i < c->ndocs && off < sizeof(list); i++)
 			off += (size_t)snprintf(list + off, sizeof(list) - off,
 			    "%s %s", i == 0 ? "" : ",", c->paths[i].path);
+		if (crl_serve_no_store(resp) == -1)
+			return -1;
 		return http_problem(resp, 404, NULL, "Not Found", list);
 	}
 	pthread_mutex_lock(&c->mtx);
@@ -272,9 +290,10 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&c->mtx);
 	if (b == NULL) {
-		http_add_header(resp, "Retry-After", "10");
-		rc = http_problem(resp, 503, NULL, "Service Unavailable",
-		    "not issued yet");
+		if (http_add_header(resp, "Retry-After", "10") == 0 &&
+		    crl_serve_no_store(resp) == 0)
+			rc = http_problem(resp, 503, NULL, "Service Unavailable",
+			    "not issued yet");
 		goto out;
 	}
 	/* Fresh for max_age, never past nextUpdate. */

@@ -560,6 +560,20 @@ head -c 2000000 /dev/zero >"$tmp/big"
 c=$(code -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$tmp/big" "$B/issuing.crl")
 case $c in 4??) ;; *) fail "2 MB POST: $c, want 4xx" ;; esac
 [ "$(code "$B/issuing.crl")" = 200 ] || fail "crld stopped answering after bad requests"
+# What is no document is stored by no cache: a 404 (and a 405) is
+# heuristically cacheable (RFC 9110 §15.1), and the paths of an issuing CA
+# made by `pkictl ca issuing` answer 404 until crld restarts (until
+# 2026-12-06 none of these carried Cache-Control). The 503 below, with
+# PostgreSQL down.
+no_store() { # no_store WHAT CURL-ARGS...: the answer carries Cache-Control: no-store
+	local what=$1
+	shift
+	curl -s --max-time 10 -D "$tmp/ns.h" -o /dev/null "$@" || fail "$what: no answer"
+	grep -qi '^Cache-Control: no-store' "$tmp/ns.h" || { cat "$tmp/ns.h"; fail "$what: no Cache-Control: no-store"; }
+}
+no_store "404 of an unknown CRL" "$B/issuing-9.crl"
+no_store "405 of a POST" -X POST --data-binary x "$B/issuing.crl"
+no_store "/health" "${B%/crl}/health"
 
 # --- a silent directory delays publication, never a CRL -----------------------------------------
 # A crld whose ldap.uri is a port that takes connections (the kernel's
@@ -764,6 +778,7 @@ wait_for down_served >/dev/null ||
 [ "$(code6 issuing.crt)" = 200 ] && cmp -s "$tmp/pgdown.out" "$tmp/issuing.der" ||
 	fail "crld started while PostgreSQL was down does not serve the issuing CA certificate"
 [ "$(code6 issuing-delta.crl)" = 503 ] || fail "a delta CRL with a spoilt signature was served"
+no_store "503 of a CRL not held" "$B6/issuing-delta.crl"
 has 'issuing-delta.crl: not served: its signature does not verify' <"$tmp/crld6.log" ||
 	{ cat "$tmp/crld6.log"; fail "the refused delta CRL is not logged"; }
 kill -0 "$crld6" || fail "crld exited while PostgreSQL was down"
