@@ -59,6 +59,12 @@ int	crl_cache_conflicts(struct crl_cache *, int doc, long long number,
 	    const unsigned char *der, size_t len);
 /* The number of the document held (0 when none). */
 long long	crl_cache_number(struct crl_cache *, int doc);
+/*
+ * Names an issuing CA whose CRLs this crld cannot sign (crl/main.c: its key
+ * is missing): /health says "degraded" and lists it in "not_signed".
+ * Before serving; -1 when CRL_MAX_ISSUING are named.
+ */
+int	crl_cache_not_signed(struct crl_cache *, const char *name);
 
 /* The HTTP handler (lib/http.h) over a struct crl_cache. */
 struct http_request;
@@ -114,6 +120,13 @@ struct crl_issuer_conf {
 	struct crl_cache	*cache;
 	/* Kicked after each issuance; NULL: no LDAP publication. */
 	struct crl_publisher	*publisher;
+	/*
+	 * 1: the signer cannot sign for issuing (its key is not in the
+	 * token, or not its certificate's: crl/main.c). The thread still
+	 * serves its CRLs (those of out_dir, then crl_current's, whoever
+	 * issued them) and issues none.
+	 */
+	int			 key_missing;
 };
 
 /*

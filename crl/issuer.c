@@ -41,6 +41,8 @@
 #include "lib/log.h"
 
 #define CRL_RECONNECT_MAX_S	30
+/* A thread that issues nothing (key_missing) wakes this often at most. */
+#define CRL_IDLE_S		3600
 
 /*
  * Read in binary result format (crl_issuer_current_row): a complete CRL of
@@ -167,7 +169,8 @@ crl_issuer_due_by(struct crl_issuer *ci, int delta)
 	struct tm tm;
 	time_t t;
 
-	if (sv->number == 0 || crl_issuer_renew(ci, delta, *due) == *due)
+	if (ci->conf.key_missing || sv->number == 0 ||
+	    crl_issuer_renew(ci, delta, *due) == *due)
 		return;
 	*due = sv->renew_by;
 	gmtime_r(&sv->next_update, &tm);
@@ -414,7 +417,7 @@ crl_issuer_notify(struct crl_issuer *ci, const PGnotify *n, double now)
 	int doc;
 
 	if (strcmp(n->relname, "certificate_status") == 0) {
-		if (sscanf(n->extra, "%lld:", &id) != 1 ||
+		if (ci->conf.key_missing || sscanf(n->extra, "%lld:", &id) != 1 ||
 		    id != ci->conf.issuing->id)
 			return 0;
 		if (ci->dirty_first == 0)
@@ -571,6 +574,15 @@ crl_issuer_main(void *arg)
 			ci->base_due = now;
 			ci->base_forced = 1;
 		}
+		if (ci->conf.key_missing) {
+			/*
+			 * Nothing to sign with (crl/main.c): serve what others
+			 * issue (notifications, reconciliation), issue nothing.
+			 */
+			ci->base_due = ci->delta_due = now + CRL_IDLE_S;
+			ci->base_forced = 0;
+			ci->dirty_first = 0;
+		}
 		fail = 0;
 		if (ci->dirty_first != 0)
 			dirty_due = crl_min(ci->dirty_last +
@@ -631,7 +643,7 @@ crl_issuer_main(void *arg)
 		if (ci->reconcile_due <= now) {
 			/* A CRL whose notification was lost or failed to load. */
 			(void)crl_issuer_refresh(ci);
-			if (ci->dirty_first == 0)
+			if (ci->dirty_first == 0 && !ci->conf.key_missing)
 				ci->dirty_first = ci->dirty_last = now -
 				    (double)s->coalesce_ms / 1000;
 			ci->reconcile_due = now + (double)s->reconcile_interval;
@@ -756,6 +768,11 @@ crl_issue_once(const struct crl_issuer_conf *conf)
 	char err[512];
 	int i, rc = -1;
 
+	if (conf->key_missing) {
+		log_err("no CRL of %s: its key is missing (logged above)",
+		    conf->issuing->name);
+		return -1;
+	}
 	if ((db = db_connect(conf->conninfo, err, sizeof(err))) == NULL) {
 		log_err("database: %s", err);
 		goto out;

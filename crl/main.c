@@ -5,7 +5,9 @@
  *  - the signer (hsm/signerproc.c), forked first: it alone loads the PKCS#11
  *    module and logs in to the issuing CAs' token; it signs only
  *    TBSCertLists (checked by a streaming DER walk) with the keys of the
- *    issuing CAs served, nothing else — no certificates, no root key.
+ *    issuing CAs served, nothing else — no certificates, no root key. A CA
+ *    whose key it does not hold is left out of signing (its CRLs and
+ *    certificate still served); with none left, crld does not start.
  *  - this worker: reads the CA certificates from PostgreSQL (while it is
  *    down at start-up: from crl.out_dir, with the CRLs there, each checked
  *    against its CA's certificate), serves the
@@ -44,6 +46,7 @@
 
 #include <ldap.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "crl/extern.h"
@@ -694,6 +697,92 @@ crld_seccomp(int insecure)
 	}
 }
 
+/*
+ * Leaves issuing CA i out of signing, for why: its issuing thread serves
+ * its CRLs (out_dir's, then crl_current's) and issues none; /health names
+ * it. Until 2026-12-06 one CA's missing key made crld exit, and every
+ * distribution point, the root's and the other CAs' too, went offline.
+ */
+static void
+crld_leave_out(struct crld *d, size_t i, const char *why)
+{
+	d->ic[i].key_missing = 1;
+	(void)crl_cache_not_signed(d->cache, d->issuing[i].name);
+	log_err("issuing CA %s: %s: its CRLs are not signed by this crld "
+	    "(the last ones issued and its certificate are still served)",
+	    d->issuing[i].name, why);
+}
+
+/*
+ * Grants the signer CRLs with the key of each issuing CA in hsm.ca_token
+ * (the database names the token; the configuration must agree), leaving
+ * out a CA whose key is elsewhere. The signer starts with the keys it
+ * finds (missing_keys_ok). -1 when no CA is left: a crld that can sign
+ * nothing refuses to start (crl/README.md).
+ */
+static int
+crld_grant(struct crld *d, struct signer_config *sc)
+{
+	char why[192];
+	size_t i, n = 0;
+
+	for (i = 0; i < d->nissuing; i++) {
+		if (strcmp(sc->tokens[0].label, d->issuing[i].token) != 0) {
+			snprintf(why, sizeof(why), "its key is in token %s, "
+			    "not in hsm.ca_token %s", d->issuing[i].token,
+			    sc->tokens[0].label);
+			crld_leave_out(d, i, why);
+			continue;
+		}
+		if (signer_config_grant(sc, SIGNER_KIND_CRL,
+		    d->issuing[i].key_label) == -1)
+			return -1;
+		n++;
+	}
+	if (n == 0) {
+		log_err("no issuing CA's key is in hsm.ca_token %s: no CRL can "
+		    "be signed", sc->tokens[0].label);
+		return -1;
+	}
+	sc->missing_keys_ok = 1;
+	return 0;
+}
+
+/*
+ * Leaves out of signing each issuing CA whose key the signer does not
+ * find, or whose key is not its certificate's (its CRLs would not
+ * verify). -1 when none is left.
+ */
+static int
+crld_check_keys(struct crld *d, struct signer *signer)
+{
+	EVP_PKEY *pub, *want;
+	char err[256], why[320];
+	size_t i, n = 0;
+
+	for (i = 0; i < d->nissuing; i++) {
+		if (d->ic[i].key_missing)
+			continue;
+		pub = NULL;
+		want = X509_get0_pubkey(d->issuing[i].cert);
+		if (signer_pubkey(signer, d->issuing[i].key_label, &pub, err,
+		    sizeof(err)) == -1)
+			crld_leave_out(d, i, err);
+		else if (want == NULL || EVP_PKEY_eq(pub, want) != 1) {
+			snprintf(why, sizeof(why), "key \"%s\" is not the key "
+			    "of its certificate", d->issuing[i].key_label);
+			crld_leave_out(d, i, why);
+		} else
+			n++;
+		EVP_PKEY_free(pub);
+	}
+	if (n == 0) {
+		log_err("no issuing CA's key can sign CRLs: crld does not start");
+		return -1;
+	}
+	return 0;
+}
+
 /* SIGHUP: a base CRL of each issuing CA now (daemon_wait's hook). */
 static void
 crld_hup(void *arg)
@@ -777,24 +866,13 @@ main(int argc, char **argv)
 
 	/*
 	 * The signer: the issuing CAs' token, TBSCertLists with their keys
-	 * only. Every issuing CA's key is in the token of role "ca"; grant
-	 * each CRLs only. The database named the token; the configuration
-	 * must agree.
+	 * only (crld_grant). A CA it cannot sign for is left out of signing,
+	 * the others go on (crld_check_keys).
 	 */
 	memset(&sc, 0, sizeof(sc));
-	if (signer_config_add_token(&sc, d.cfg, "ca") == -1)
+	if (signer_config_add_token(&sc, d.cfg, "ca") == -1 ||
+	    crld_grant(&d, &sc) == -1)
 		goto out;
-	for (i = 0; i < d.nissuing; i++) {
-		if (signer_config_grant(&sc, SIGNER_KIND_CRL,
-		    d.issuing[i].key_label) == -1)
-			goto out;
-		if (strcmp(sc.tokens[0].label, d.issuing[i].token) != 0) {
-			log_err("hsm.ca_token is %s but the key of issuing CA "
-			    "%s is in token %s", sc.tokens[0].label,
-			    d.issuing[i].name, d.issuing[i].token);
-			goto out;
-		}
-	}
 	/* No CRL of ours is valid longer than a base: nor one it signs. */
 	sc.crl_max_validity_s = d.ic[0].full.next_update;
 	sc.sandbox_section = "crl";
@@ -805,6 +883,8 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < d.nissuing; i++)
 		d.ic[i].signer = signer;
+	if (crld_check_keys(&d, signer) == -1)
+		goto out;
 	/* CRL files are 0644 without fchmod, which the filter refuses. */
 	umask(022);
 	/*

@@ -49,6 +49,9 @@ struct crl_cache {
 	struct crl_blob	*doc[CRL_DOC_MAX];
 	int		 ndocs;		/* set before serving, then read only */
 	long		 max_age;
+	/* Issuing CAs whose CRLs are not signed here: set before serving. */
+	char		 not_signed[CRL_MAX_ISSUING][32];
+	int		 nnot_signed;
 };
 
 /*
@@ -222,10 +225,24 @@ crl_serve_no_store(struct http_response *resp)
 	return http_add_header(resp, "Cache-Control", "no-store");
 }
 
+int
+crl_cache_not_signed(struct crl_cache *c, const char *name)
+{
+	if (c->nnot_signed == CRL_MAX_ISSUING)
+		return -1;
+	snprintf(c->not_signed[c->nnot_signed++], sizeof(c->not_signed[0]),
+	    "%s", name);
+	return 0;
+}
+
+/*
+ * "degraded" when a document is stale (absent or past its nextUpdate) or an
+ * issuing CA's CRLs cannot be signed here ("not_signed": its names).
+ */
 static int
 crl_serve_health(struct crl_cache *c, struct http_response *resp)
 {
-	json_t *o, *docs;
+	json_t *o, *docs, *ns;
 	time_t now = time(NULL);
 	int i, stale = 0, rc = -1;
 
@@ -234,6 +251,13 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 		return -1;
 	}
 	json_object_set_new(o, "documents", docs);
+	if ((ns = json_array()) == NULL) {
+		json_decref(o);
+		return -1;
+	}
+	json_object_set_new(o, "not_signed", ns);
+	for (i = 0; i < c->nnot_signed; i++)
+		json_array_append_new(ns, json_string(c->not_signed[i]));
 	pthread_mutex_lock(&c->mtx);
 	for (i = 0; i < c->ndocs; i++) {
 		const struct crl_blob *b = c->doc[i];
@@ -245,7 +269,8 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 		    b->number : 0)));
 	}
 	pthread_mutex_unlock(&c->mtx);
-	json_object_set_new(o, "status", json_string(stale ? "degraded" : "ok"));
+	json_object_set_new(o, "status", json_string(stale ||
+	    c->nnot_signed > 0 ? "degraded" : "ok"));
 	if (crl_serve_no_store(resp) == 0)
 		rc = http_respond_json(resp, 200, o);
 	json_decref(o);

@@ -56,6 +56,16 @@ struct signer_config {
 	int			 ngrants;
 	int			 allow_keygen;	/* ceremonies only */
 	/*
+	 * 0 (the default): outside ceremonies, every granted key must be in
+	 * a token at start-up, or the signer does not start. 1: at least
+	 * one must; each missing one is logged, and a request for it fails
+	 * as for a key gone later ("no private key labelled ..."), until it
+	 * is there. crld sets it and asks signer_pubkey() for each of its
+	 * keys, so that one issuing CA's missing key leaves only that CA's
+	 * CRLs unsigned (crl/README.md).
+	 */
+	int			 missing_keys_ok;
+	/*
 	 * The grant for signer_keygen_wrapped(): generating subscriber keys
 	 * wrapped under the wrapping key with this label (hsm/p11wrap.h), which
 	 * must be in one of the tokens; NULL: not granted.

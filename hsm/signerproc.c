@@ -864,7 +864,7 @@ signerproc_start(struct signerproc *sp, char *err, size_t errlen)
 {
 	const struct signer_token *st;
 	char pin[SIGNER_PIN_MAX], e[256];
-	int i, rc = -1;
+	int i, found, rc = -1;
 
 	if (sp->cfg->ntokens < 1 || sp->cfg->ntokens > SIGNER_MAX_TOKENS ||
 	    sp->cfg->ngrants < 0 || sp->cfg->ngrants > SIGNER_MAX_GRANTS) {
@@ -894,13 +894,26 @@ signerproc_start(struct signerproc *sp, char *err, size_t errlen)
 		p11_token_session_keys(sp->tokens[i], sp->cfg->session_keys);
 		sp->ntokens++;
 	}
-	/* Outside ceremonies every granted key must be there at start-up. */
-	for (i = 0; i < sp->cfg->ngrants && !sp->cfg->allow_keygen; i++) {
+	/*
+	 * Outside ceremonies every granted key must be there at start-up;
+	 * with missing_keys_ok, at least one (the others are logged).
+	 */
+	for (i = 0, found = 0; i < sp->cfg->ngrants && !sp->cfg->allow_keygen;
+	    i++) {
 		if (signerproc_key_token(sp, sp->cfg->grants[i].key_label, e,
-		    sizeof(e)) == -1) {
+		    sizeof(e)) != -1)
+			found++;
+		else if (sp->cfg->missing_keys_ok)
+			log_warn("signer: granted key: %s", e);
+		else {
 			snprintf(err, errlen, "signer: granted key: %s", e);
 			goto out;
 		}
+	}
+	if (!sp->cfg->allow_keygen && sp->cfg->ngrants > 0 && found == 0) {
+		snprintf(err, errlen, "signer: none of the %d granted keys is "
+		    "in the tokens (last: %s)", sp->cfg->ngrants, e);
+		goto out;
 	}
 	/* The wrapping key of a WRAPGEN grant, checked attribute by attribute. */
 	for (i = 0; sp->cfg->wrap_label != NULL && i < sp->ntokens; i++)

@@ -12,7 +12,8 @@
 # its CDP, verifies with issuing-2; OCSP says good for it and still for a
 # certificate issuing issued before; revoked, it is on issuing-2's CRL and
 # not on issuing's, and OCSP says revoked. The old CA's CRLs are still
-# issued and served.
+# issued and served; with issuing-2's key missing from the token, crld
+# still serves every CA's documents and signs issuing's.
 . "$(dirname "$0")/lib.sh"
 T=$(test_tmpdir)
 S=$T/stack
@@ -266,6 +267,61 @@ for kv in "PKI_ISSUING_CERT=$pki/issuing.pem" "PKI_CHAIN=$pki/chain.pem" \
 		fail "stack.env's ${kv%%=*} without PKI_CAD_ISSUER: $(stack_get "$S" "${kv%%=*}"), want ${kv#*=}"
 done
 note "PostgreSQL down: crld serves both issuing CAs' CRLs from crld-cas.json, and the one CA of a file an older crld wrote"
+
+# --- an issuing CA's key missing: crld serves every CA, and signs for the others ---------------
+# Until 2026-12-06 crld exited ("no private key labelled ...") when one
+# issuing CA's key was not in the token, and every distribution point
+# (issuing.crl, issuing-2.crl, root.crl, the .crt files) refused
+# connections, though the CRLs were in its out_dir and the other key
+# worked. Now that CA is left out of signing: its last CRLs and its
+# certificate are still served, the log and /health name it, and the
+# other CA's CRLs are issued as before. With no key at all, crld refuses.
+crl_log=$(stack_get "$S" PKI_DIR)/log/crl.log
+key2="(SELECT key_id FROM ca_certificate WHERE name = 'issuing-2')"
+label2=$(q "SELECT key_label FROM ca_key WHERE id = $key2")
+[ "$label2" = issuing-2 ] || fail "issuing-2's key label: $label2"
+curl -sf -o "$T/i2.crl" "$B/issuing-2.crl" || fail "GET issuing-2.crl"
+n2=$(crlnum "$T/i2.crl")
+at_exit "sql_as '$pg' \"UPDATE ca_key SET key_label = '$label2' WHERE id = $key2\" >/dev/null 2>&1"
+q "UPDATE ca_key SET key_label = 'issuing-2-gone' WHERE id = $key2" >/dev/null
+lines=$(wc -l <"$crl_log")
+restart crl
+stack_up "$S"
+tail -n +"$((lines + 1))" "$crl_log" >"$T/gone.log"
+has 'issuing CA issuing-2: .*issuing-2-gone.*: its CRLs are not signed by this crld' "$T/gone.log" ||
+	{ cat "$T/gone.log"; fail "crld does not say it leaves issuing-2, whose key is missing, out"; }
+gone_up() { curl -sf -o /dev/null "$B/issuing-2.crl"; }
+for _ in $(seq 100); do gone_up && break; sleep 0.1; done
+for f in issuing.crl issuing-delta.crl issuing.crt issuing-2.crl issuing-2-delta.crl issuing-2.crt root.crl root.crt; do
+	curl -sf -o "$T/gone-$f" "$B/$f" || { cat "$T/gone.log"; fail "GET $f with issuing-2's key missing"; }
+done
+[ "$(crlnum "$T/gone-issuing-2.crl")" = "$n2" ] || fail "issuing-2.crl with its key missing: CRL $(crlnum "$T/gone-issuing-2.crl"), want $n2"
+cmp -s "$T/gone-issuing-2.crt" <(openssl x509 -in "$new" -outform DER) || fail "issuing-2.crt with its key missing is not its certificate"
+curl -s -o "$T/gone.health" "${B%/crl}/health" || fail "GET /health"
+jq -e '.status == "degraded" and .not_signed == ["issuing-2"]' "$T/gone.health" >/dev/null ||
+	{ cat "$T/gone.health"; fail "/health with issuing-2's key missing: not degraded naming issuing-2"; }
+# issuing's CRLs are still issued: a base on SIGHUP; none of issuing-2.
+top=$(q "SELECT max(id) FROM crl")
+kill -HUP "$(pidfile_of "$S" crl)"
+base1() { [ "$(q "SELECT count(*) FROM crl c JOIN ca_certificate i ON i.id = c.issuer_id WHERE c.id > $top AND i.name = 'issuing' AND c.is_base")" -ge 1 ]; }
+for _ in $(seq 100); do base1 && break; sleep 0.1; done
+base1 || { tail -n +"$((lines + 1))" "$crl_log"; fail "no base CRL of issuing on SIGHUP with issuing-2's key missing"; }
+sleep 1
+[ "$(q "SELECT count(*) FROM crl c JOIN ca_certificate i ON i.id = c.issuer_id WHERE c.id > $top AND i.name = 'issuing-2'")" = 0 ] ||
+	fail "a CRL of issuing-2 was issued with its key missing"
+# No key at all: refused.
+q "UPDATE ca_key SET key_label = key_label || '-gone' WHERE id = (SELECT key_id FROM ca_certificate WHERE name = 'issuing')" >/dev/null
+st=0
+PKI_CRL_OUT_DIR=$T/crl-new "$BUILD/crld" --config "$conf" --once >"$T/nokey.out" 2>&1 || st=$?
+q "UPDATE ca_key SET key_label = regexp_replace(key_label, '-gone$', '') WHERE id = (SELECT key_id FROM ca_certificate WHERE name = 'issuing')" >/dev/null
+[ "$st" != 0 ] && has -E "none of the 2 granted keys is in the tokens|no issuing CA's key can sign CRLs" "$T/nokey.out" ||
+	{ cat "$T/nokey.out"; fail "crld with no issuing CA's key: exit $st, want a refusal"; }
+q "UPDATE ca_key SET key_label = '$label2' WHERE id = $key2" >/dev/null
+restart crl
+stack_up "$S"
+curl -s -o "$T/back.health" "${B%/crl}/health" && jq -e '.not_signed == []' "$T/back.health" >/dev/null ||
+	{ cat "$T/back.health"; fail "/health with issuing-2's key back: still names it"; }
+note "issuing-2's key missing: crld starts, serves every CA's CRLs and certificates, names it (log, /health degraded), issues issuing's; with no key at all, refuses"
 
 # --- an issuing CA that has ended: ocspd starts and answers for the others --------------
 # Once a renewed CA is past its notAfter no responder of it can be valid

@@ -195,7 +195,9 @@ test_spawn_failures(void **state)
 	struct fixture *f = *state;
 	struct signer_config c = f->cfg;
 	struct signer *s;
+	EVP_PKEY *pub = NULL;
 	char err[256] = "";
+	int i;
 
 	c.tokens[0].pin_file = f->h.badpinfile;
 	s = signer_spawn(&c, err, sizeof(err));
@@ -211,6 +213,25 @@ test_spawn_failures(void **state)
 	c.grants[0].key_label = "no-such-key";
 	assert_null(signer_spawn(&c, err, sizeof(err)));
 	assert_non_null(strstr(err, "no-such-key"));
+
+	/*
+	 * missing_keys_ok (crld): it starts with the keys that are there;
+	 * the missing one is refused per request. With none, it does not.
+	 */
+	c.missing_keys_ok = 1;
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("missing_keys_ok, one key missing: %s", err);
+	assert_int_equal(signer_pubkey(s, "no-such-key", &pub, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "no-such-key"));
+	if (signer_pubkey(s, "rsa-ca", &pub, err, sizeof(err)) == -1)
+		fail_msg("missing_keys_ok: the key present: %s", err);
+	EVP_PKEY_free(pub);
+	signer_close(s);
+	for (i = 0; i < c.ngrants; i++)
+		c.grants[i].key_label = "no-such-key";
+	assert_null(signer_spawn(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "none of the"));
 }
 
 static void
