@@ -16,6 +16,7 @@
 #include <time.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -375,8 +376,11 @@ static const int sandbox_net[] = {
 	SCMP_SYS(getsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
 	SCMP_SYS(sendmmsg),
-	/* Reconnecting to PostgreSQL after an outage (unix socket or loopback). */
-	SCMP_SYS(socket), SCMP_SYS(connect),
+	/*
+	 * Reconnecting to PostgreSQL after an outage (unix socket or loopback);
+	 * socket() itself for sandbox_families only (sandbox_socket_rules).
+	 */
+	SCMP_SYS(connect),
 };
 
 static const int sandbox_signer[] = {
@@ -393,9 +397,12 @@ static const int sandbox_signer[] = {
 	SCMP_SYS(alarm), SCMP_SYS(setitimer),
 };
 
-/* SANDBOX_SAM adds these to sandbox_signer: libpq reconnecting (lib/db.c). */
+/*
+ * SANDBOX_SAM adds these to sandbox_signer: libpq reconnecting (lib/db.c),
+ * with socket() of sandbox_families.
+ */
 static const int sandbox_sam[] = {
-	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(setsockopt),
+	SCMP_SYS(connect), SCMP_SYS(setsockopt),
 	SCMP_SYS(getsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
 };
 
@@ -409,13 +416,53 @@ static const int sandbox_sam[] = {
 static const int sandbox_files[] = {
 	SCMP_SYS(rename), SCMP_SYS(renameat),
 	SCMP_SYS(renameat2), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
-	/*
-	 * rad's SMTP sender: libcurl's multi handle (under curl_easy_perform)
-	 * makes an AF_UNIX socketpair to wake itself; the TCP connection uses
-	 * socket, connect, poll and getsockopt of sandbox_net.
-	 */
-	SCMP_SYS(socketpair),
 };
+
+/*
+ * The address families a process may make sockets of after its filter:
+ * PostgreSQL (its unix socket, or TCP), LDAP (ldap://, ldapi://), SMTP and
+ * the SMS gateway (libcurl), DNS and nscd (glibc's resolver), syslog(3).
+ * Never netlink (routing tables, the audit subsystem, ...), packet, raw
+ * or any other family: those answer EACCES, not the end of the process,
+ * since glibc's getaddrinfo() opens a netlink socket to sort several
+ * addresses and does without it. libmicrohttpd opens none: its listening
+ * socket is bound before (http_listen).
+ */
+static const int sandbox_families[] = { AF_UNIX, AF_INET, AF_INET6 };
+
+/* socketpair(): libcurl's wake-up pair (rad's SMTP sender), unix only. */
+static const int sandbox_pair_families[] = { AF_UNIX };
+
+/*
+ * Allows call (socket or socketpair) for the families given, and answers
+ * every other domain EACCES: families are small, so the rules cover 0 up to
+ * the largest allowed one by one and everything above it (upper bits set
+ * included: the comparison is on all 64 bits, the kernel reads an int).
+ * 0, or -1.
+ */
+static int
+sandbox_socket_rules(scmp_filter_ctx ctx, int call, const int *families,
+    size_t n)
+{
+	size_t i;
+	int f, max = 0, allowed;
+
+	for (i = 0; i < n; i++)
+		if (families[i] > max)
+			max = families[i];
+	for (f = 0; f <= max; f++) {
+		for (i = 0, allowed = 0; i < n; i++)
+			allowed |= families[i] == f;
+		if (seccomp_rule_add(ctx, allowed ? SCMP_ACT_ALLOW :
+		    SCMP_ACT_ERRNO(EACCES), call, 1,
+		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f, 0)) != 0)
+			return -1;
+	}
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 1,
+	    SCMP_A0(SCMP_CMP_GT, (scmp_datum_t)max, 0)) != 0)
+		return -1;
+	return 0;
+}
 
 static int
 sandbox_allow(scmp_filter_ctx ctx, const int *calls, size_t n)
@@ -618,11 +665,24 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
 		    SCMP_SYS(fchmod), 0) != 0)
 			goto fail;
+		/*
+		 * rad's SMTP sender: libcurl's multi handle (under
+		 * curl_easy_perform) makes an AF_UNIX socketpair to wake
+		 * itself; the TCP connection uses socket, connect, poll and
+		 * getsockopt of the worker's.
+		 */
+		if (sandbox_socket_rules(ctx, SCMP_SYS(socketpair),
+		    sandbox_pair_families, sizeof(sandbox_pair_families) /
+		    sizeof(sandbox_pair_families[0])) == -1)
+			goto fail;
 		/* FALLTHROUGH */
 	case SANDBOX_NET_WORKER:
 		/* Threads only: clone without CLONE_THREAD would be a new process. */
 		if (sandbox_allow(ctx, sandbox_net, sizeof(sandbox_net) /
 		    sizeof(sandbox_net[0])) == -1 ||
+		    sandbox_socket_rules(ctx, SCMP_SYS(socket), sandbox_families,
+		    sizeof(sandbox_families) / sizeof(sandbox_families[0])) ==
+		    -1 ||
 		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 		    SCMP_A0(SCMP_CMP_MASKED_EQ, 0x00010000, 0x00010000)) != 0)
 			goto fail;
@@ -647,7 +707,10 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 		break;
 	case SANDBOX_SAM:
 		if (sandbox_allow(ctx, sandbox_sam, sizeof(sandbox_sam) /
-		    sizeof(sandbox_sam[0])) == -1)
+		    sizeof(sandbox_sam[0])) == -1 ||
+		    sandbox_socket_rules(ctx, SCMP_SYS(socket), sandbox_families,
+		    sizeof(sandbox_families) / sizeof(sandbox_families[0])) ==
+		    -1)
 			goto fail;
 		/* FALLTHROUGH */
 	case SANDBOX_SIGNER:
@@ -658,7 +721,7 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 		 * SoftHSM2 reports errors (a token gone, say) with syslog(3),
 		 * which opens a socket to /dev/log: refused, not fatal (glibc
 		 * drops the message); the signer logs the failure itself. A
-		 * SAM's socket() is allowed above and falls through to here.
+		 * SAM's socket() has its rules above.
 		 */
 		if (profile == SANDBOX_SIGNER && seccomp_rule_add(ctx,
 		    SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0) != 0)

@@ -14,7 +14,9 @@
 enum sandbox_profile {
 	/*
 	 * A network worker: I/O on descriptors it already has, accept, poll and
-	 * epoll, threads (futex, clone of threads only), memory, time, signals.
+	 * epoll, threads (futex, clone of threads only), memory, time, signals,
+	 * sockets of AF_UNIX, AF_INET and AF_INET6 only (any other family,
+	 * netlink or packet, answers EACCES) and connect.
 	 * No open, exec, fork of processes, ptrace, mount, bpf, ... Once
 	 * sandbox_limit_files() limited its reading (daemon_limit_files(), for
 	 * libpq's TLS and password files), openat read-only too.
@@ -31,15 +33,16 @@ enum sandbox_profile {
 	 * A network worker that also writes files (crld's CRL directory:
 	 * temporary file, fsync, rename) and reads its LDAP bind password at
 	 * each publication: SANDBOX_NET_WORKER plus openat (EACCES with
-	 * O_TRUNC), rename and unlink, and socketpair, for rad's SMTP sender
-	 * (libcurl). fchmod answers EPERM. No exec, no process fork, no
+	 * O_TRUNC), rename and unlink, and socketpair of AF_UNIX (else
+	 * EACCES), for rad's SMTP sender (libcurl). fchmod answers EPERM. No exec, no process fork, no
 	 * ptrace, no mount.
 	 */
 	SANDBOX_NET_FILES = 3,
 	/*
 	 * signd's SAM: a signer that keeps a PostgreSQL connection, so it may
-	 * also open a socket and connect, to reconnect after the server
-	 * closed the connection (a restart, a failover; lib/db.c). Still no
+	 * also open a socket (AF_UNIX, AF_INET, AF_INET6; others EACCES) and
+	 * connect, to reconnect after the server closed the connection (a
+	 * restart, a failover; lib/db.c). Still no
 	 * accept, no threads, no process fork, no exec.
 	 */
 	SANDBOX_SAM = 4,

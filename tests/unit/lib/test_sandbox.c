@@ -22,6 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/netlink.h>
+
 #include <cmocka.h>
 
 #include "lib/config.h"
@@ -202,6 +206,124 @@ child_signer_open(void)
 		_exit(13);
 	(void)syscall(SYS_connect, 0, NULL, 0);
 	_exit(0);
+}
+
+/*
+ * socket() of a family no profile needs (netlink: routing tables, the
+ * audit subsystem, ...; packet: raw frames) answers EACCES, the filter's
+ * refusal: the kernel's own for a missing CAP_NET_RAW is EPERM, and
+ * netlink needs no privilege at all. Refused, not fatal: glibc's
+ * getaddrinfo() opens a netlink socket to sort addresses and does without
+ * it. So does a domain whose upper bits are
+ * set (the kernel reads an int; the filter compares all 64 bits). Unix,
+ * IPv4 and IPv6 (libpq, libldap, libcurl) still open. 0, or the first
+ * failed step (20 + n).
+ */
+static int
+socket_families_checked(void)
+{
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 20;
+	close(fd);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 21;
+	close(fd);
+	/* A kernel without IPv6 says EAFNOSUPPORT, not the filter's EACCES. */
+	if ((fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 &&
+	    errno == EACCES)
+		return 22;
+	if (fd != -1)
+		close(fd);
+	if (socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) != -1 ||
+	    errno != EACCES)
+		return 23;
+	if (socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)) !=
+	    -1 || errno != EACCES)
+		return 24;
+	if (syscall(SYS_socket, 0x100000000L | AF_INET, SOCK_STREAM, 0) !=
+	    -1 || errno != EACCES)
+		return 25;
+	return 0;
+}
+
+static void
+child_worker_socket_families(void)
+{
+	char err[256];
+
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1)
+		_exit(11);
+	_exit(socket_families_checked());
+}
+
+/* NET_FILES: the same, and socketpair() of unix sockets only (libcurl). */
+static void
+child_files_socket_families(void)
+{
+	char err[256];
+	int sv[2], rc;
+
+	if (sandbox_seccomp(SANDBOX_NET_FILES, err, sizeof(err)) == -1)
+		_exit(11);
+	if ((rc = socket_families_checked()) != 0)
+		_exit(rc);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		_exit(30);
+	close(sv[0]);
+	close(sv[1]);
+	/* AF_TIPC (30) has socketpair() too; the filter answers first. */
+	if (socketpair(30, SOCK_STREAM, 0, sv) != -1 || errno != EACCES)
+		_exit(31);
+	if (socketpair(AF_NETLINK, SOCK_RAW, 0, sv) != -1 || errno != EACCES)
+		_exit(32);
+	_exit(0);
+}
+
+/* signd's SAM: a PostgreSQL connection (unix or TCP), nothing else. */
+static void
+child_sam_socket_families(void)
+{
+	char err[256];
+
+	if (sandbox_seccomp(SANDBOX_SAM, err, sizeof(err)) == -1)
+		_exit(11);
+	_exit(socket_families_checked());
+}
+
+/* A worker (or a SAM) that was demoted first, as the daemons are. */
+static void
+child_demoted_socket_families(void)
+{
+	char err[256];
+
+	if (geteuid() == 0 && sandbox_demote("pki", NULL, err,
+	    sizeof(err)) == -1)
+		_exit(10);
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1)
+		_exit(11);
+	_exit(socket_families_checked());
+}
+
+static void
+test_socket_families(void **state)
+{
+	void (*fns[])(void) = { child_worker_socket_families,
+	    child_files_socket_families, child_sam_socket_families,
+	    child_demoted_socket_families };
+	size_t i;
+	int st;
+
+	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		st = run_child(fns[i]);
+		if (!WIFEXITED(st))
+			fail_msg("profile %zu: killed by signal %d", i,
+			    WIFSIGNALED(st) ? WTERMSIG(st) : -1);
+		if (WEXITSTATUS(st) != 0)
+			fail_msg("profile %zu: step %d failed", i,
+			    WEXITSTATUS(st));
+	}
 }
 
 /* Two directories made before the Landlock ruleset: a/ writable, b/ not. */
@@ -751,6 +873,7 @@ main(void)
 		cmocka_unit_test(test_worker_pins_no_other),
 		cmocka_unit_test(test_files_refuses_trunc_and_fchmod),
 		cmocka_unit_test(test_signer_opens_but_no_socket),
+		cmocka_unit_test(test_socket_families),
 		cmocka_unit_test(test_demote),
 		cmocka_unit_test(test_limit_memory),
 		cmocka_unit_test(test_supervisor_keeps_what_children_need),
