@@ -22,9 +22,10 @@
  *    files and queues them for LDAP; the publisher (crl/publisher.c, only
  *    with ldap.uri and ldap.base) publishes that queue to the directory,
  *    with its retries, so that a directory that never answers delays only
- *    publication, never a CRL. It drops to an unprivileged user and enters
- *    a seccomp sandbox (every thread: TSYNC); it never holds a PIN or a
- *    private key.
+ *    publication, never a CRL. It binds its port, drops to an
+ *    unprivileged user and enters a seccomp sandbox before it starts any
+ *    thread (HTTP's, the publisher, the issuers); it never holds a PIN or
+ *    a private key.
  *
  * The root's CRL (the ARL) is signed only at a ceremony (`pkictl crl arl`);
  * crld serves the newest one from the database.
@@ -908,13 +909,22 @@ main(int argc, char **argv)
 	lim.trusted_proxies = config_get(d.cfg, "crl.trusted_proxies", NULL);
 	lim.max_body = 1024;	/* GETs carry no body */
 	lim.threads = 2;
-	if ((srv = http_start(config_get(d.cfg, "crl.listen", "127.0.0.1"),
+	/*
+	 * Bound as root; then demoted and filtered before any thread: MHD's,
+	 * the publisher's and the issuers' all start inside the sandbox.
+	 */
+	if ((srv = http_listen(config_get(d.cfg, "crl.listen", "127.0.0.1"),
 	    (uint16_t)port, &lim, crl_serve, d.cache, err, sizeof(err))) ==
 	    NULL) {
 		log_err("http: %s", err);
 		goto out;
 	}
 	crld_demote(d.cfg, insecure);
+	crld_seccomp(insecure);
+	if (http_serve(srv, err, sizeof(err)) == -1) {
+		log_err("http: %s", err);
+		goto out;
+	}
 	/* The publisher first: the issuers kick it after each CRL. */
 	if (d.ic[0].ldap_enabled && (publisher = crl_publisher_start(&d.ic[0],
 	    err, sizeof(err))) == NULL) {
@@ -929,8 +939,6 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	/* Every thread runs: the filter covers them too (TSYNC, lib/sandbox.c). */
-	crld_seccomp(insecure);
 	log_info("serving CRLs on %s (issuer %s, key %s, %s)%s",
 	    http_where(srv), d.issuing[0].name, d.issuing[0].key_label,
 	    d.issuing[0].url, db_down ? "; database down: the files' CRLs "

@@ -67,7 +67,12 @@ struct http_server {
 	int			 deferred;	/* http_defer()ed, not resumed */
 	int			 resumed;	/* external: resumed since http_run() */
 	int			 quiesced;	/* http_quiesce() */
-	MHD_socket		 lfd;		/* the listening socket, once quiesced */
+	/*
+	 * The listening socket while it is ours: from http_listen until
+	 * http_serve hands it to MHD, and again once quiesced.
+	 */
+	MHD_socket		 lfd;
+	int			 family;	/* its address family */
 	int			 passed;	/* by the service manager */
 };
 
@@ -1213,32 +1218,64 @@ http_socket_passed(void)
 }
 
 /*
- * http_start() on listening socket lfd when it is not -1 (MHD takes it:
- * closed by http_stop), described as passed by the service manager when
- * passed, and as another server's when shared (http_start_shared);
- * otherwise on addr:port. *taken: MHD took lfd.
+ * A listening socket of our own on ss (http_listen): what libmicrohttpd
+ * would make (SO_REUSEADDR, and SO_REUSEPORT too for lim.reuse_port; an
+ * IPv6 socket for IPv6 only; SOMAXCONN), bound and listening before MHD
+ * starts, so that a daemon can bind a port below 1024 as root and demote
+ * before any thread of MHD's serves it. The socket, or -1 with err.
+ */
+static int
+http_bind(const struct sockaddr_storage *ss, socklen_t slen, int reuse_port,
+    const char *addr, uint16_t port, char *err, size_t errlen)
+{
+	int fd, on = 1;
+
+	if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+	    sizeof(on)) == -1) ||
+	    (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)) {
+		snprintf(err, errlen, "setsockopt: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (bind(fd, (const struct sockaddr *)ss, slen) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		snprintf(err, errlen, "listening on %s port %u: %s", addr,
+		    (unsigned int)port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * http_listen() on listening socket lfd when it is not -1 (taken: closed
+ * by http_stop, or served by MHD once http_serve started it), described as
+ * passed by the service manager when passed, and as another server's when
+ * shared (http_listen_shared); otherwise on a socket of its own bound to
+ * addr:port. *taken: the server took lfd.
  */
 static struct http_server *
-http_start_fd(const char *addr, uint16_t port, const struct http_limits *lim,
+http_listen_fd(const char *addr, uint16_t port, const struct http_limits *lim,
     http_handler handler, void *arg, int lfd, int passed, int shared,
     int *taken, char *err, size_t errlen)
 {
 	struct http_server *srv = NULL;
 	struct sockaddr_storage ss, bound;
 	socklen_t slen, blen;
-	const union MHD_DaemonInfo *di;
-	struct MHD_OptionItem pool[4] = {
-		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL },
-		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL } };
-	int npool = 0;
-	unsigned int flags;
 	int rc = -1;
 
 	*taken = 0;
 	if (errlen > 0)
 		err[0] = '\0';
 	if (addr == NULL || handler == NULL) {
-		snprintf(err, errlen, "http_start: address and handler needed");
+		snprintf(err, errlen, "http_listen: address and handler needed");
 		goto out;
 	}
 	if (lfd == -1 && strcmp(addr, HTTP_LISTEN_PASSED) == 0) {
@@ -1256,7 +1293,7 @@ http_start_fd(const char *addr, uint16_t port, const struct http_limits *lim,
 			goto out;
 		}
 	} else if (http_sockaddr(addr, port, &ss, &slen) == -1) {
-		snprintf(err, errlen, "http_start: \"%s\" is not a numeric "
+		snprintf(err, errlen, "http_listen: \"%s\" is not a numeric "
 		    "IPv4 or IPv6 address", addr);
 		goto out;
 	}
@@ -1268,6 +1305,7 @@ http_start_fd(const char *addr, uint16_t port, const struct http_limits *lim,
 	srv->arg = arg;
 	srv->lfd = MHD_INVALID_SOCKET;
 	srv->passed = passed;
+	srv->family = ss.ss_family;
 	srv->on_unix = ss.ss_family == AF_UNIX;
 	if (lim != NULL)
 		srv->lim = *lim;
@@ -1291,23 +1329,9 @@ http_start_fd(const char *addr, uint16_t port, const struct http_limits *lim,
 		log_info("http: behind %zu trusted proxy address(es): the client "
 		    "is the one their X-Forwarded-For names; no per-address "
 		    "connection limit", proxy_set_count(srv->proxies));
-
-	/* MHD_USE_ITC: http_stop quiesces (stops accepting) before it stops. */
-	flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-	if (!srv->lim.external)
-		flags |= MHD_USE_INTERNAL_POLLING_THREAD;
-	if (srv->lim.deferrable)
-		flags |= MHD_ALLOW_SUSPEND_RESUME;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	/* One thread: no pool option at all (MHD warns about 0 or 1). */
-	if (srv->lim.threads > 1 && !srv->lim.external) {
-		pool[npool].option = MHD_OPTION_THREAD_POOL_SIZE;
-		pool[npool++].value = (intptr_t)srv->lim.threads;
-	}
 	if (lfd != -1) {
-		pool[npool].option = MHD_OPTION_LISTEN_SOCKET;
-		pool[npool++].value = lfd;
+		srv->lfd = lfd;
+		*taken = 1;
 		if (passed && shared)
 			log_info("http: serving the socket the service manager "
 			    "passed (%s), shared with another server",
@@ -1316,40 +1340,11 @@ http_start_fd(const char *addr, uint16_t port, const struct http_limits *lim,
 			log_info("http: serving the socket the service manager "
 			    "passed (%s), not %s port %u", srv->on_unix ?
 			    "unix" : "tcp", addr, (unsigned int)port);
-	} else {
-		pool[npool].option = MHD_OPTION_SOCK_ADDR;
-		pool[npool++].ptr_value = &ss;
-		if (srv->lim.reuse_port) {
-			pool[npool].option = MHD_OPTION_LISTENING_ADDRESS_REUSE;
-			pool[npool++].value = 1;
-		}
-	}
-	/* The logger goes first so MHD never prints on its own. */
-	srv->daemon = MHD_start_daemon(flags, port, NULL, NULL,
-	    http_access, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
-	    MHD_OPTION_CONNECTION_LIMIT, srv->lim.max_conns,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, proxy_set_count(srv->proxies) >
-	    0 || srv->on_unix ? 0U : srv->lim.max_conns_per_ip,
-	    MHD_OPTION_CONNECTION_TIMEOUT, srv->lim.timeout_s,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->lim.conn_memory,
-	    MHD_OPTION_ARRAY, pool,
-	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
-	    MHD_OPTION_END);
-	if (srv->daemon == NULL) {
-		snprintf(err, errlen, "MHD_start_daemon on %s port %u failed "
-		    "(address in use or limits rejected)", addr,
-		    (unsigned int)port);
+	} else if ((srv->lfd = http_bind(&ss, slen, srv->lim.reuse_port,
+	    addr, port, err, errlen)) == -1)
 		goto out;
-	}
-	/* MHD owns and closes it now. */
-	*taken = lfd != -1;
-	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
 	blen = sizeof(bound);
-	if (di == NULL || getsockname(di->listen_fd, (struct sockaddr *)&bound,
-	    &blen) == -1) {
+	if (getsockname(srv->lfd, (struct sockaddr *)&bound, &blen) == -1) {
 		snprintf(err, errlen, "getsockname on the listening socket: %s",
 		    strerror(errno));
 		goto out;
@@ -1364,19 +1359,126 @@ out:
 	return srv;
 }
 
+int
+http_serve(struct http_server *srv, char *err, size_t errlen)
+{
+	struct MHD_OptionItem pool[3] = {
+		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL } };
+	int npool = 0;
+	unsigned int flags;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (srv == NULL || srv->daemon != NULL || srv->lfd ==
+	    MHD_INVALID_SOCKET) {
+		snprintf(err, errlen, "http_serve: no listening socket, or "
+		    "served already");
+		return -1;
+	}
+	/* MHD_USE_ITC: http_stop quiesces (stops accepting) before it stops. */
+	flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	if (!srv->lim.external)
+		flags |= MHD_USE_INTERNAL_POLLING_THREAD;
+	if (srv->lim.deferrable)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
+	if (srv->family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* One thread: no pool option at all (MHD warns about 0 or 1). */
+	if (srv->lim.threads > 1 && !srv->lim.external) {
+		pool[npool].option = MHD_OPTION_THREAD_POOL_SIZE;
+		pool[npool++].value = (intptr_t)srv->lim.threads;
+	}
+	/* Bound by http_listen (or passed): MHD binds nothing, opens no socket. */
+	pool[npool].option = MHD_OPTION_LISTEN_SOCKET;
+	pool[npool++].value = srv->lfd;
+	/* The logger goes first so MHD never prints on its own. */
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
+	    http_access, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+	    MHD_OPTION_CONNECTION_LIMIT, srv->lim.max_conns,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, proxy_set_count(srv->proxies) >
+	    0 || srv->on_unix ? 0U : srv->lim.max_conns_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, srv->lim.timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->lim.conn_memory,
+	    MHD_OPTION_ARRAY, pool,
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+	    MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		snprintf(err, errlen, "MHD_start_daemon on %s failed (limits "
+		    "rejected?)", srv->where);
+		return -1;
+	}
+	/* MHD owns and closes it now (http_quiesce gives it back). */
+	srv->lfd = MHD_INVALID_SOCKET;
+	return 0;
+}
+
 struct http_server *
-http_start(const char *addr, uint16_t port, const struct http_limits *lim,
+http_listen(const char *addr, uint16_t port, const struct http_limits *lim,
     http_handler handler, void *arg, char *err, size_t errlen)
 {
 	struct http_server *srv;
 	int taken;
 
-	srv = http_start_fd(addr, port, lim, handler, arg, http_inherited_fd,
+	srv = http_listen_fd(addr, port, lim, handler, arg, http_inherited_fd,
 	    http_inherited_fd != -1, 0, &taken, err, errlen);
-	/* One server per passed socket (http_start_shared for more). */
+	/* One server per passed socket (http_listen_shared for more). */
 	if (taken)
 		http_inherited_fd = -1;
 	return srv;
+}
+
+struct http_server *
+http_listen_shared(const struct http_server *first,
+    const struct http_limits *lim, http_handler handler, void *arg,
+    char *err, size_t errlen)
+{
+	const union MHD_DaemonInfo *di;
+	struct http_server *srv;
+	int lfd = -1, fd, taken;
+
+	if (first != NULL && first->daemon != NULL && (di =
+	    MHD_get_daemon_info(first->daemon, MHD_DAEMON_INFO_LISTEN_FD)) !=
+	    NULL)
+		lfd = di->listen_fd;
+	else if (first != NULL && first->daemon == NULL)
+		lfd = first->lfd;
+	if (lfd == -1) {
+		snprintf(err, errlen, "http_listen_shared: no listening socket");
+		return NULL;
+	}
+	if ((fd = fcntl(lfd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "dup of the listening socket: %s",
+		    strerror(errno));
+		return NULL;
+	}
+	srv = http_listen_fd("shared", 0, lim, handler, arg, fd, first->passed,
+	    1, &taken, err, errlen);
+	if (!taken)
+		close(fd);
+	return srv;
+}
+
+/* http_listen and http_serve at once: a server whose threads run now. */
+static struct http_server *
+http_start_now(struct http_server *srv, char *err, size_t errlen)
+{
+	if (srv != NULL && http_serve(srv, err, errlen) == -1) {
+		http_stop(srv);
+		srv = NULL;
+	}
+	return srv;
+}
+
+struct http_server *
+http_start(const char *addr, uint16_t port, const struct http_limits *lim,
+    http_handler handler, void *arg, char *err, size_t errlen)
+{
+	return http_start_now(http_listen(addr, port, lim, handler, arg, err,
+	    errlen), err, errlen);
 }
 
 struct http_server *
@@ -1384,26 +1486,8 @@ http_start_shared(const struct http_server *first,
     const struct http_limits *lim, http_handler handler, void *arg,
     char *err, size_t errlen)
 {
-	const union MHD_DaemonInfo *di;
-	struct http_server *srv;
-	int fd, taken;
-
-	if (first == NULL || first->daemon == NULL ||
-	    (di = MHD_get_daemon_info(first->daemon,
-	    MHD_DAEMON_INFO_LISTEN_FD)) == NULL) {
-		snprintf(err, errlen, "http_start_shared: no listening socket");
-		return NULL;
-	}
-	if ((fd = fcntl(di->listen_fd, F_DUPFD_CLOEXEC, 0)) == -1) {
-		snprintf(err, errlen, "dup of the listening socket: %s",
-		    strerror(errno));
-		return NULL;
-	}
-	srv = http_start_fd("shared", 0, lim, handler, arg, fd, first->passed,
-	    1, &taken, err, errlen);
-	if (!taken)
-		close(fd);
-	return srv;
+	return http_start_now(http_listen_shared(first, lim, handler, arg, err,
+	    errlen), err, errlen);
 }
 
 uint16_t

@@ -33,7 +33,7 @@ struct http_limits {
 	 */
 	const char	*trusted_proxies;
 	/*
-	 * Called with the arg of http_start() once a request's headers are in
+	 * Called with the arg of http_listen() once a request's headers are in
 	 * (body NULL): an answer it makes (a status set, or -1), e.g. 401 to a
 	 * caller without credentials, is sent instead of the handler's and the
 	 * body is never stored: at once when no body is on its way (none, or
@@ -95,7 +95,7 @@ struct http_server;
  * LISTEN_FDS is 1, the socket is descriptor 3). It unsets LISTEN_PID,
  * LISTEN_FDS and LISTEN_FDNAMES, so that no child takes them for its own;
  * the children a daemon forks (tsad's workers, signd's worker) inherit the
- * socket, and http_start() serves it instead of binding addr and port. On
+ * socket, and http_listen() takes it instead of binding addr and port. On
  * a unix socket, whose permissions admit only the reverse proxy, every
  * peer counts as a trusted proxy (lib/proxy.h: the client is the one
  * X-Forwarded-For names; "unix" without it). Call it once, before any
@@ -109,18 +109,39 @@ int	http_take_inherited_socket(char *err, size_t errlen);
 /* 1 when http_take_inherited_socket() took a socket not yet served. */
 int	http_socket_passed(void);
 /*
- * <section>.listen = systemd: serve only a passed socket; http_start()
+ * <section>.listen = systemd: serve only a passed socket; http_listen()
  * fails when none was, rather than bind 127.0.0.1 where the proxy does
  * not look (a .socket unit stopped or not yet enabled).
  */
 #define HTTP_LISTEN_PASSED	"systemd"
 
 /*
- * Listens on addr:port only (or on the socket http_take_inherited_socket()
- * took). addr is a numeric address ("127.0.0.1", "::1"); host names are
- * refused. port 0 picks a free port. limits NULL: defaults.
- * Returns NULL with a message in err. Stop with http_stop().
+ * A daemon starts its server in two steps around its sandbox (STYLE.md
+ * §2): http_listen() binds and listens (as root, for a port below 1024),
+ * starting no thread and answering nobody (connections wait in the
+ * kernel's backlog); then sandbox_enter() (demotion, seccomp); then
+ * http_serve() starts libmicrohttpd on that socket, so that no thread of
+ * MHD's ever runs, let alone parses a request, as root or without the
+ * filter. Between the two, http_port() and http_where() answer; a server
+ * not yet served is stopped (its socket closed) by http_stop().
+ *
+ * http_listen: on addr:port only (or on the socket
+ * http_take_inherited_socket() took). addr is a numeric address
+ * ("127.0.0.1", "::1"); host names are refused. port 0 picks a free port.
+ * limits NULL: defaults. Returns NULL with a message in err.
  */
+struct http_server	*http_listen(const char *addr, uint16_t port,
+			    const struct http_limits *, http_handler, void *arg,
+			    char *err, size_t errlen);
+/*
+ * Starts libmicrohttpd on the socket of http_listen() (its threads, unless
+ * lim.external). It opens and binds no socket: the seccomp profile of a
+ * network worker allows what it calls. 0, or -1 with err (the server is
+ * left as it was: http_stop() it).
+ */
+int			 http_serve(struct http_server *, char *err,
+			    size_t errlen);
+/* http_listen() and http_serve() at once (tests; no sandbox between). */
 struct http_server	*http_start(const char *addr, uint16_t port,
 			    const struct http_limits *, http_handler, void *arg,
 			    char *err, size_t errlen);
@@ -129,8 +150,13 @@ struct http_server	*http_start(const char *addr, uint16_t port,
  * daemon that runs one event loop per thread (lim.external, ocspd): each
  * loop accepts what it can, and a loop at its connection limit stops
  * accepting, leaving new connections to the others. Limits are each
- * server's own. NULL with err. Stop each with http_stop().
+ * server's own. first may be served already or not. NULL with err. Serve
+ * it with http_serve(), stop each with http_stop(). http_start_shared:
+ * served at once.
  */
+struct http_server	*http_listen_shared(const struct http_server *first,
+			    const struct http_limits *, http_handler, void *arg,
+			    char *err, size_t errlen);
 struct http_server	*http_start_shared(const struct http_server *first,
 			    const struct http_limits *, http_handler, void *arg,
 			    char *err, size_t errlen);
@@ -150,7 +176,8 @@ const char		*http_where(const struct http_server *);
 
 /*
  * Stops accepting connections, lets the requests being answered finish
- * (5 s at most), closes the rest and frees the server. NULL is a no-op.
+ * (5 s at most), closes the rest and frees the server; a server never
+ * served: closes its socket. NULL is a no-op.
  */
 void			 http_stop(struct http_server *);
 
@@ -174,7 +201,7 @@ void			 http_resume(struct http_deferred *,
 			    struct http_response *resp);
 
 /*
- * A server started with lim.external is run by its caller's loop, in one
+ * A server served with lim.external is run by its caller's loop, in one
  * thread: wait until http_poll_fd() is readable or http_poll_timeout_ms()
  * (-1: none) has passed, then http_run(), which never blocks; handlers run
  * inside it. http_resume() belongs to that thread too: nothing wakes the

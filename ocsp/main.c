@@ -199,7 +199,7 @@ ocspd_no_store(struct http_response *resp)
 /*
  * One event loop (a thread of its own, ocsp.threads of them): a
  * libmicrohttpd server in external mode on the shared listening socket
- * (http_start_shared), and its own signer process. A live answer's
+ * (http_listen_shared), and its own signer process. A live answer's
  * ResponseData goes to the signer (signer_sign_begin) and its connection
  * waits aside (http_defer) while the loop reads other requests; the
  * signer's replies come in batches, in the order asked, and each is
@@ -876,23 +876,32 @@ main(int argc, char **argv)
 	lim.reuse_port = reuse_port;
 	lim.external = 1;
 	lim.deferrable = 1;
+	/*
+	 * Bound as root; served, and the loops that accept started, only
+	 * once demoted and filtered (lib/http.h).
+	 */
 	for (j = 0; j < threads; j++) {
 		loops[j].r = &r;
 		loops[j].signer = signers[j];
-		loops[j].srv = j == 0 ? http_start(config_get(cfg, "ocsp.listen",
+		loops[j].srv = j == 0 ? http_listen(config_get(cfg, "ocsp.listen",
 		    "127.0.0.1"), (uint16_t)port, &lim, ocspd_handle, &loops[j],
-		    err, sizeof(err)) : http_start_shared(loops[0].srv, &lim,
+		    err, sizeof(err)) : http_listen_shared(loops[0].srv, &lim,
 		    ocspd_handle, &loops[j], err, sizeof(err));
 		if (loops[j].srv == NULL) {
 			log_err("http: %s", err);
 			goto out;
 		}
 	}
-	for (j = 0; j < threads; j++)
-		if (ocspd_loop_start(&loops[j]) == -1)
-			goto out;
 	if (sandbox_enter(cfg, "ocsp", SANDBOX_NET_WORKER) == -1)
 		goto out;
+	for (j = 0; j < threads; j++) {
+		if (http_serve(loops[j].srv, err, sizeof(err)) == -1) {
+			log_err("http: %s", err);
+			goto out;
+		}
+		if (ocspd_loop_start(&loops[j]) == -1)
+			goto out;
+	}
 	log_info("serving OCSP on %s for %d issuer(s), %ld loop(s)",
 	    http_where(loops[0].srv), r.niss, threads);
 	rc = daemon_wait(&sigs, ocspd_hup, NULL);

@@ -6,13 +6,13 @@
  * the configuration (pki.conf [ra], [pg] ra_uri, [urls] ra) and
  * policy/ra.conf, builds the mail sender (ra.mail: the file sink's
  * directory, or SMTP through libcurl, initialized here before any thread),
- * connects to PostgreSQL as pki_ra, starts libmicrohttpd on one thread
- * (bounded bodies, time-outs),
+ * connects to PostgreSQL as pki_ra, binds its port,
  * with the identity-verification adapter (ra.idv; only the LOCAL SIMULATOR),
  * then demotes to ra.user (pki-ra) and enters the SANDBOX_NET_FILES seccomp
  * profile (the file sinks write files; the SMTP sender connects to
  * ra.smtp_url, the SMS gateway sender to ra.sms_gateway_url; no exec, no
- * process fork).
+ * process fork), and only then starts libmicrohttpd on one thread (bounded
+ * bodies, time-outs; lib/http.h http_listen, http_serve).
  * It may: read and write its own tables and audit_event (pki_ra grants of
  * schema/008 to 016), write files in ra.mail_sink_dir and ra.sms_sink_dir,
  * connect to the SMTP server (ra.mail = smtp).
@@ -334,13 +334,18 @@ main(int argc, char **argv)
 	lim.max_body = ra_max_body(&policy);	/* per route: route.c */
 	lim.timeout_s = RA_TIMEOUT_S;
 	lim.threads = 1;	/* one database connection, one thread */
-	if ((srv = http_start(config_get(cfg, "ra.listen", "127.0.0.1"),
+	/* Bound as root, served once demoted and filtered (lib/http.h). */
+	if ((srv = http_listen(config_get(cfg, "ra.listen", "127.0.0.1"),
 	    (uint16_t)port, &lim, ra_handle, &ra, err, sizeof(err))) == NULL) {
 		log_err("http: %s", err);
 		goto out;
 	}
 	if (sandbox_enter(cfg, "ra", SANDBOX_NET_FILES) == -1)
 		goto out;
+	if (http_serve(srv, err, sizeof(err)) == -1) {
+		log_err("http: %s", err);
+		goto out;
+	}
 	log_info("serving the subscriber API on %s", http_where(srv));
 	rc = daemon_wait(&sigs, NULL, NULL);
 out:

@@ -3,9 +3,10 @@
  *
  * Start-up: the configuration ([pades] of pki.conf), the memory cap
  * (pades.memory_limit_mib), the client secret (0600 file),
- * curl_global_init, libmicrohttpd on a loopback address, then demotion and
+ * curl_global_init, its port bound on a loopback address, then demotion and
  * the SANDBOX_NET_FILES seccomp profile (libcurl needs
- * socket/connect/poll/socketpair; the CA file is opened per job).
+ * socket/connect/poll/socketpair; the CA file is opened per job), then
+ * libmicrohttpd's threads on that port (lib/http.h http_serve).
  * A request: the caller's bearer token checked before the body is read
  * (pades.callers_file), the body parsed strictly, the job run
  * (sign/job.c), the answer. POST /v1/sign/hashes runs it up to the
@@ -771,7 +772,8 @@ pkisign_serve(int argc, char **argv)
 	if (sandbox_limit_files(cfg, "pades", "pkisign serve", NULL, 0,
 	    readable, 1) == -1)
 		goto out;
-	if ((srv = http_start(config_get(cfg, "pades.listen", "127.0.0.1"),
+	/* Bound as root, served once demoted and filtered (lib/http.h). */
+	if ((srv = http_listen(config_get(cfg, "pades.listen", "127.0.0.1"),
 	    (uint16_t)port, &lim, serve_handle, &sv, err, sizeof(err))) ==
 	    NULL) {
 		log_err("http: %s", err);
@@ -779,6 +781,10 @@ pkisign_serve(int argc, char **argv)
 	}
 	if (sandbox_enter(cfg, "pades", SANDBOX_NET_FILES) == -1)
 		goto out;
+	if (http_serve(srv, err, sizeof(err)) == -1) {
+		log_err("http: %s", err);
+		goto out;
+	}
 	log_info("signing PDFs on %s with %s as client %s%s%s, for %zu "
 	    "caller(s)", http_where(srv), sv.csc_url, sv.client_id,
 	    sv.tsa_url != NULL ? ", TSA " : "",

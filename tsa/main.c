@@ -9,8 +9,9 @@
  *  - each worker (tsaproc): forks its own signer, answers HTTP POSTs of
  *    application/timestamp-query in one event loop (hsm/signloop.c) that keeps
  *    several signatures in flight, records each token through a batching thread
- *    (tsa/record.c), then drops to an unprivileged user and enters a seccomp
- *    sandbox. It never holds a PIN or a private key.
+ *    (tsa/record.c); it binds its port, drops to an unprivileged user and
+ *    enters a seccomp sandbox before its loop serves the port (lib/http.h
+ *    http_serve). It never holds a PIN or a private key.
  *  - each worker's signer (hsm/signerproc.c): alone loads the PKCS#11 module
  *    and logs in to the TSA token; it signs only time-stamp tokens
  *    (SignedAttributes over a TSTInfo) with the TSA key, nothing else.
@@ -545,7 +546,8 @@ tsaproc(struct tsad_conf *c, int index)
 	lim.reuse_port = c->workers > 1;
 	lim.deferrable = 1;
 	lim.external = 1;	/* signloop_run runs it */
-	if ((srv = http_start(config_get(c->cfg, "tsa.listen", "127.0.0.1"),
+	/* Bound as root, served once demoted and filtered (lib/http.h). */
+	if ((srv = http_listen(config_get(c->cfg, "tsa.listen", "127.0.0.1"),
 	    (uint16_t)c->port, &lim, tsad_handle, &t, err, sizeof(err))) == NULL) {
 		log_err("http: %s", err);
 		goto out;
@@ -555,13 +557,17 @@ tsaproc(struct tsad_conf *c, int index)
 		log_err("worker: signalfd: %s", strerror(errno));
 		goto out;
 	}
+	if (sandbox_enter(c->cfg, "tsa", SANDBOX_NET_WORKER) == -1)
+		goto out;
+	if (http_serve(srv, err, sizeof(err)) == -1) {
+		log_err("http: %s", err);
+		goto out;
+	}
 	if ((loop = signloop_open(srv, signer, sigfd, err, sizeof(err))) ==
 	    NULL) {
 		log_err("worker: %s", err);
 		goto out;
 	}
-	if (sandbox_enter(c->cfg, "tsa", SANDBOX_NET_WORKER) == -1)
-		goto out;
 	log_info("worker %d serving RFC 3161 on %s (instance %s, key %s, "
 	    "certificate %s, id %lld)", index, http_where(srv), instance,
 	    c->label, c->cert_name, c->cert_id);

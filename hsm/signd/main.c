@@ -6,11 +6,11 @@
  * Processes:
  *  - the worker (this file, csc.c, csc_request.c): reads pki.conf ([sign],
  *    [pg] sign_uri, [urls] sign), opens one PostgreSQL connection as
- *    pki_sign per HTTP thread, serves HTTP/JSON on sign.threads (2)
- *    libmicrohttpd threads (bounded bodies, time-outs), each thread keeping
- *    to its own connection and its own SAM, then demotes to sign.user (pki-sign)
- *    and enters the
- *    SANDBOX_NET_WORKER seccomp profile. It may: check access tokens
+ *    pki_sign per HTTP thread, binds its port, demotes to sign.user
+ *    (pki-sign) and enters the SANDBOX_NET_WORKER seccomp profile, then
+ *    serves HTTP/JSON on sign.threads (2) libmicrohttpd threads (bounded
+ *    bodies, time-outs), each thread keeping to its own connection and its
+ *    own SAM. It may: check access tokens
  *    (sign_token), have the database issue one to a client that presents
  *    its secret (sign_token_issue()), read credentials and certificates,
  *    forward authorize and signHash requests, with the request's token,
@@ -241,7 +241,8 @@ signd_worker(const struct config *cfg, struct signd *sd, int ctl,
 	lim.max_body = SIGND_MAX_BODY;
 	lim.timeout_s = SIGND_TIMEOUT_S;
 	lim.threads = sd->nthreads;	/* each with its connection and SAM */
-	if ((srv = http_start(config_get(cfg, "sign.listen", "127.0.0.1"),
+	/* Bound as root, served once demoted and filtered (lib/http.h). */
+	if ((srv = http_listen(config_get(cfg, "sign.listen", "127.0.0.1"),
 	    (uint16_t)port, &lim, csc_handle, sd, err, sizeof(err))) == NULL) {
 		log_err("http: %s", err);
 		goto out;
@@ -258,6 +259,10 @@ signd_worker(const struct config *cfg, struct signd *sd, int ctl,
 	}
 	if (sandbox_enter(cfg, "sign", SANDBOX_NET_WORKER) == -1)
 		goto out;
+	if (http_serve(srv, err, sizeof(err)) == -1) {
+		log_err("http: %s", err);
+		goto out;
+	}
 	log_info("serving the CSC API v2 on %s (%u thread(s), %u SAM(s), "
 	    "first SAM pid %d)", http_where(srv), sd->nthreads, sd->nsams, (int)sd->sams[0].pid);
 	rc = daemon_wait(sigs, NULL, NULL);

@@ -199,21 +199,30 @@ procs_mentioning() {
 	return 0
 }
 
-# sandboxed PID WHAT USER: the process runs demoted (as USER, e.g. pki-ocsp
-# or pki-hsm, when the tests run as root: deploy/README.md "Users"), with
-# no_new_privs and a seccomp filter (lib/sandbox.c; a sanitizer build
-# installs no filter).
+# sandboxed PID WHAT USER: every thread of the process runs demoted (as
+# USER, e.g. pki-ocsp or pki-hsm, when the tests run as root: real, effective
+# and saved uid; deploy/README.md "Users"), with no_new_privs and a seccomp
+# filter (lib/sandbox.c; a sanitizer build installs no filter).
 sandboxed() {
-	local st uid
-	st=$(cat "/proc/$1/status" 2>/dev/null) || fail "$2 (pid $1) is not running"
-	uid=$(awk '/^Uid:/ {print $3}' <<<"$st")
-	if [ "$(id -u)" -eq 0 ] && [ "$uid" != "$(id -u "$3")" ]; then
-		fail "$2 (pid $1) runs as uid $uid ($(id -nu "$uid" 2>/dev/null)), not $3"
-	fi
-	[ "$(awk '/^NoNewPrivs:/ {print $2}' <<<"$st")" = 1 ] || fail "$2 (pid $1) runs without no_new_privs"
-	if ! ldd "$BUILD/pkictl" | has libasan; then
-		[ "$(awk '/^Seccomp:/ {print $2}' <<<"$st")" = 2 ] || fail "$2 (pid $1) runs without its seccomp filter"
-	fi
+	local st uid t filtered=1 n=0
+	ldd "$BUILD/pkictl" | has libasan && filtered=0
+	[ -d "/proc/$1/task" ] || fail "$2 (pid $1) is not running"
+	# Every thread: uids, no_new_privs and filters are each thread's own.
+	for t in "/proc/$1"/task/*; do
+		st=$(cat "$t/status" 2>/dev/null) || continue	# a thread that ended
+		n=$((n + 1))
+		uid=$(awk '/^Uid:/ {print $2 " " $3 " " $4}' <<<"$st")
+		if [ "$(id -u)" -eq 0 ] && [ "$uid" != "$(id -u "$3") $(id -u "$3") $(id -u "$3")" ]; then
+			fail "$2 (pid $1, thread ${t##*/}) runs as uids $uid ($(id -nu "${uid%% *}" 2>/dev/null)), not $3"
+		fi
+		[ "$(awk '/^NoNewPrivs:/ {print $2}' <<<"$st")" = 1 ] ||
+			fail "$2 (pid $1, thread ${t##*/}) runs without no_new_privs"
+		if [ "$filtered" = 1 ]; then
+			[ "$(awk '/^Seccomp:/ {print $2}' <<<"$st")" = 2 ] ||
+				fail "$2 (pid $1, thread ${t##*/}) runs without its seccomp filter"
+		fi
+	done
+	[ "$n" -gt 0 ] || fail "$2 (pid $1) is not running"
 }
 
 # publish_all: `pkictl publish` until nothing is pending. The stack's crld

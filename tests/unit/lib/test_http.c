@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -28,6 +29,7 @@
 
 #include "lib/http.h"
 #include "lib/log.h"
+#include "lib/sandbox.h"
 
 #define MAX_BODY 1024
 
@@ -1740,6 +1742,132 @@ test_media_type_is(void **state)
 	}
 }
 
+/*
+ * A daemon's order (lib/http.h): http_listen, then the sandbox, then
+ * http_serve. In a child: listen, tell the parent the port, wait for its
+ * go, demote (as root) and install the network worker's seccomp filter,
+ * serve; then run (lim.external: the loop here) until the parent closes
+ * its pipe. mode 0: MHD's one thread; 1: a pool of two; 2: external.
+ */
+static void
+listen_serve_child(int mode, int up, int down)
+{
+	struct http_limits lim;
+	struct http_server *srv;
+	struct fixture fx;
+	struct pollfd pfd[2];
+	char err[256], c;
+	uint16_t port;
+
+	memset(&lim, 0, sizeof(lim));
+	lim.threads = mode == 1 ? 2 : 1;
+	lim.external = mode == 2;
+	memset(&fx, 0, sizeof(fx));
+	if ((srv = http_listen("127.0.0.1", 0, &lim, handler, &fx, err,
+	    sizeof(err))) == NULL)
+		_exit(10);
+	port = http_port(srv);
+	if (write(up, &port, sizeof(port)) != (ssize_t)sizeof(port) ||
+	    read(down, &c, 1) != 1)
+		_exit(11);
+	if (geteuid() == 0 && sandbox_demote("pki", NULL, err,
+	    sizeof(err)) == -1)
+		_exit(12);
+	if (sandbox_seccomp(SANDBOX_NET_WORKER, err, sizeof(err)) == -1)
+		_exit(13);
+	if (http_serve(srv, err, sizeof(err)) == -1)
+		_exit(14);
+	if (http_serve(srv, err, sizeof(err)) != -1)	/* once only */
+		_exit(15);
+	if (mode == 2) {
+		pfd[0].fd = http_poll_fd(srv);
+		pfd[1].fd = down;
+		pfd[0].events = pfd[1].events = POLLIN;
+		for (;;) {
+			if (poll(pfd, 2, 50) == -1)
+				_exit(16);
+			if (pfd[1].revents != 0)
+				break;
+			http_run(srv);
+		}
+	} else if (read(down, &c, 1) != 0)	/* 0: the parent is done */
+		_exit(17);
+	http_stop(srv);
+	_exit(0);
+}
+
+static void
+test_listen_sandbox_serve(void **state)
+{
+	static const char early[] = "GET /early HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n";
+	struct sockaddr_in sin;
+	struct fixture fx;
+	struct pollfd pfd;
+	struct reply r;
+	char resp[1024];
+	uint16_t port;
+	size_t off;
+	ssize_t n;
+	int mode, up[2], down[2], fd, st;
+	pid_t pid;
+
+	for (mode = 0; mode < 3; mode++) {
+		assert_int_equal(pipe(up), 0);
+		assert_int_equal(pipe(down), 0);
+		assert_true((pid = fork()) >= 0);
+		if (pid == 0) {
+			close(up[0]);
+			close(down[1]);
+			listen_serve_child(mode, up[1], down[0]);
+		}
+		close(up[1]);
+		close(down[0]);
+		assert_int_equal(read(up[0], &port, sizeof(port)),
+		    (ssize_t)sizeof(port));
+		assert_int_not_equal(port, 0);
+		/* Bound and listening: the connection is taken, not answered. */
+		assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sin,
+		    sizeof(sin)), 0);
+		assert_int_equal(write(fd, early, sizeof(early) - 1),
+		    (ssize_t)sizeof(early) - 1);
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		assert_int_equal(poll(&pfd, 1, 300), 0);
+		/* Served once sandboxed: the waiting request is answered. */
+		assert_int_equal(write(down[1], "g", 1), 1);
+		off = 0;
+		while (off < sizeof(resp) - 1 && poll(&pfd, 1, 10000) == 1 &&
+		    (n = read(fd, resp + off, sizeof(resp) - 1 - off)) > 0)
+			off += (size_t)n;
+		resp[off] = '\0';
+		close(fd);
+		if (strncmp(resp, "HTTP/1.1 200", 12) != 0 ||
+		    strstr(resp, "GET /early\n") == NULL)
+			fail_msg("mode %d: the early request got \"%.200s\"",
+			    mode, resp);
+		memset(&fx, 0, sizeof(fx));
+		snprintf(fx.base, sizeof(fx.base), "http://127.0.0.1:%u",
+		    (unsigned int)port);
+		request(&fx, "/after", NULL, 0, 0, NULL, &r);
+		assert_int_equal(r.status, 200);
+		reply_free(&r);
+		close(down[1]);
+		close(up[0]);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			fail_msg("mode %d: the sandboxed server %s %d", mode,
+			    WIFSIGNALED(st) ? "was killed by signal" :
+			    "exited with", WIFSIGNALED(st) ? WTERMSIG(st) :
+			    WEXITSTATUS(st));
+	}
+}
+
 int
 main(void)
 {
@@ -1767,6 +1895,7 @@ main(void)
 		cmocka_unit_test(test_stop_waits_for_deferred),
 		cmocka_unit_test(test_external_loop),
 		cmocka_unit_test(test_start_shared),
+		cmocka_unit_test(test_listen_sandbox_serve),
 		cmocka_unit_test(test_media_type_is),
 	};
 	int rc;
