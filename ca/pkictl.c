@@ -46,6 +46,7 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/log.h"
+#include "lib/sandbox.h"
 #include "lib/secret.h"
 #include "ra/extern.h"
 
@@ -684,6 +685,11 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	log_init("pkictl", LOGL_INFO, stderr);
+	/* PINs and secrets pass through: no core file, no dump (lib/sandbox.h). */
+	if (sandbox_no_dumps(err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return PKICTL_EXIT_FAIL;
+	}
 	/*
 	 * A peer closing its socket (slapd drops a connection whose request is
 	 * over its size limit; PostgreSQL) must fail the call, not kill us

@@ -830,6 +830,10 @@ main(int argc, char **argv)
 		usage();
 	memset(&d, 0, sizeof(d));
 	log_init("crl", LOGL_INFO, stderr);
+	if (sandbox_no_dumps(err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return 1;
+	}
 	if (http_take_inherited_socket(err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		return 1;

@@ -170,6 +170,11 @@ daemon_load_config(int argc, char **argv, const char *logname,
 	if (optind != argc)
 		usage();
 	log_init(logname, LOGL_INFO, stderr);
+	/* Before any PIN or secret is read, any child forked. */
+	if (sandbox_no_dumps(err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return NULL;
+	}
 	/* Before any thread: setenv and tzset are not thread-safe. */
 	sandbox_prepare();
 	/* Also before any fork: the children inherit the socket, not its claim. */

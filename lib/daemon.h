@@ -65,7 +65,8 @@ int	daemon_sigwait_until(const sigset_t *set, long long deadline_ms);
 
 /*
  * The start-up the daemons share: parses `[--config FILE]` (default
- * $PKI_CONFIG; anything else calls usage, which must exit), logs as
+ * $PKI_CONFIG; anything else calls usage, which must exit), makes the
+ * process leave no core file and not dumpable (sandbox_no_dumps), logs as
  * logname to stderr at the configuration's log.level and returns the
  * configuration, or NULL after logging why it cannot be loaded.
  */

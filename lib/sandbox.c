@@ -38,6 +38,25 @@
 #endif
 
 int
+sandbox_no_dumps(char *err, size_t errlen)
+{
+	struct rlimit rl;
+
+	rl.rlim_cur = rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) == -1) {
+		snprintf(err, errlen, "setrlimit(RLIMIT_CORE): %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+		snprintf(err, errlen, "prctl(PR_SET_DUMPABLE): %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
 sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errlen)
 {
 	struct passwd *pw = NULL;
@@ -83,6 +102,15 @@ sandbox_demote(const char *user, const char *chroot_dir, char *err, size_t errle
 		    setuid(0) != -1) {
 			snprintf(err, errlen, "privileges of %s not fully dropped",
 			    user);
+			return -1;
+		}
+		/*
+		 * The uid change set dumpable to fs.suid_dumpable, which may
+		 * be 2 (a core of the demoted process, readable by root).
+		 */
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+			snprintf(err, errlen, "prctl(PR_SET_DUMPABLE): %s",
+			    strerror(errno));
 			return -1;
 		}
 		/*

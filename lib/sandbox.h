@@ -57,10 +57,25 @@ enum sandbox_profile {
 };
 
 /*
+ * No core file and no dump of this process's memory: RLIMIT_CORE 0, soft
+ * and hard (not raised again without CAP_SYS_RESOURCE; inherited by
+ * children), and PR_SET_DUMPABLE 0, so that no process of the same user
+ * may ptrace it or read its /proc/PID/mem or environ (root with
+ * CAP_SYS_PTRACE still can: gdb for debugging; there is no switch for core
+ * files). For every daemon and supervisor at its start
+ * (daemon_load_config; crld and cad call it themselves) and for the CLIs
+ * that read PINs and secrets (pkictl, pkisign), before they read any. The
+ * kernel sets dumpable to fs.suid_dumpable when the uid changes:
+ * sandbox_demote() clears it again. 0, or -1 with err.
+ */
+int	sandbox_no_dumps(char *err, size_t errlen);
+
+/*
  * When running as root: chroot to dir when non-NULL, then setgroups,
- * setresgid and setresuid to user (which must exist and not be root).
- * Always: PR_SET_NO_NEW_PRIVS. Not root and user non-NULL: succeeds only if
- * we already run as that user. Returns 0 or -1 with a message in err.
+ * setresgid and setresuid to user (which must exist and not be root), then
+ * PR_SET_DUMPABLE 0 again (sandbox_no_dumps). Always:
+ * PR_SET_NO_NEW_PRIVS. Not root and user non-NULL: succeeds only if we
+ * already run as that user. Returns 0 or -1 with a message in err.
  */
 int	sandbox_demote(const char *user, const char *chroot_dir, char *err,
 	    size_t errlen);

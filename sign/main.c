@@ -532,6 +532,11 @@ main(int argc, char **argv)
 	char *secret = NULL, *code = NULL, err[1024];
 	int status = 1;
 
+	/* The client secret and the PIN pass through: no core, no dump. */
+	if (sandbox_no_dumps(err, sizeof(err)) == -1) {
+		warnmsg("%s", err);
+		return 1;
+	}
 	if (argc > 1 && strcmp(argv[1], "serve") == 0)
 		return pkisign_serve(argc - 1, argv + 1);
 	parse_args(argc, argv, &o);

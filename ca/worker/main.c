@@ -329,6 +329,10 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	log_init("cad", LOGL_INFO, stderr);
+	if (sandbox_no_dumps(err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return 1;
+	}
 	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		return 1;

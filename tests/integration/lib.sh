@@ -199,10 +199,41 @@ procs_mentioning() {
 	return 0
 }
 
+# start_code PID: field 26 of /proc/PID/stat as this process sees it: the
+# address, or 1 when ptrace_may_access(PTRACE_MODE_READ) refuses, as it
+# does to the process's own user for a process that is not dumpable.
+start_code() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $24}'; }
+# as_owner_of PID CMD...: CMD as PID's uid and gid, and (root) without
+# CAP_SYS_PTRACE, which ignores dumpability; its other capabilities stay,
+# so that a root process's (tsad's, signd's supervisor) are a subset.
+as_owner_of() {
+	local p=$1 uid gid
+	shift
+	uid=$(awk '/^Uid:/ {print $2}' "/proc/$p/status")
+	gid=$(awk '/^Gid:/ {print $2}' "/proc/$p/status")
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid="$uid" --regid="$gid" --clear-groups --bounding-set=-sys_ptrace -- "$@"
+	else
+		"$@"
+	fi
+}
+# no_dumps PID WHAT: the process may leave no core file (RLIMIT_CORE 0,
+# soft and hard) and is not dumpable (PR_SET_DUMPABLE 0: lib/sandbox.h
+# sandbox_no_dumps): its own user cannot look into it (start_code).
+no_dumps() {
+	local code
+	has -E '^Max core file size +0 +0 ' <"/proc/$1/limits" ||
+		fail "$2 (pid $1) may dump core: $(grep '^Max core' "/proc/$1/limits")"
+	code=$(as_owner_of "$1" bash -c "$(declare -f start_code); start_code $1") ||
+		fail "$2 (pid $1) is not running"
+	[ "$code" = 1 ] || fail "$2 (pid $1) is dumpable: its user sees its start_code $code in /proc/$1/stat"
+}
+
 # sandboxed PID WHAT USER: every thread of the process runs demoted (as
 # USER, e.g. pki-ocsp or pki-hsm, when the tests run as root: real, effective
 # and saved uid; deploy/README.md "Users"), with no_new_privs and a seccomp
-# filter (lib/sandbox.c; a sanitizer build installs no filter).
+# filter (lib/sandbox.c; a sanitizer build installs no filter); the process
+# is not dumpable and leaves no core file (no_dumps).
 sandboxed() {
 	local st uid t filtered=1 n=0
 	ldd "$BUILD/pkictl" | has libasan && filtered=0
@@ -223,6 +254,7 @@ sandboxed() {
 		fi
 	done
 	[ "$n" -gt 0 ] || fail "$2 (pid $1) is not running"
+	no_dumps "$1" "$2"
 }
 
 # publish_all: `pkictl publish` until nothing is pending. The stack's crld

@@ -11,7 +11,11 @@
 # before its filter (which TSYNC then put on them).
 # Then every thread of every process of each daemon runs as its user and
 # (but in a sanitizer build, which installs no filter) under seccomp
-# (sandboxed, lib.sh).
+# (sandboxed, lib.sh). Started with core files allowed (ulimit -c), every
+# process of theirs, tsad's and signd's supervisors too, has set its core
+# limit to 0 and is not dumpable (no_dumps, lib.sh; lib/sandbox.h
+# sandbox_no_dumps): until 2026-12-06 the supervisors, which keep root,
+# stayed dumpable with the core limit they were given.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -31,8 +35,8 @@ start() {
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
 	: >"$tmp/$name.log"
-	env "${envs[@]}" LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
-		"$@" >"$tmp/$name.log" 2>&1 &
+	(ulimit -S -c unlimited; exec env "${envs[@]}" LD_PRELOAD="$shim" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" "$@") >"$tmp/$name.log" 2>&1 &
 	pid=$!
 	at_exit "kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null"
 	for _ in $(seq 300); do
@@ -61,6 +65,27 @@ ordered() {
 	echo "$(wc -l <<<"$lines")"
 }
 
+# no_dumps tells a process that may dump core, and a dumpable one (with
+# the capabilities of the reader as_owner_of makes), from ours.
+(ulimit -S -c unlimited; exec sleep 60) &
+control=$!
+at_exit "kill $control 2>/dev/null"
+has -E '^Max core file size +unlimited' <"/proc/$control/limits" || fail "ulimit -c did not raise the core limit"
+out=$( (no_dumps "$control" "sleep") 2>&1 || true)
+case $out in *"may dump core"*) ;; *) fail "no_dumps on a process that may dump core: '$out'" ;; esac
+kill "$control"
+if [ "$root" = 1 ]; then
+	setpriv --bounding-set=-sys_ptrace -- sleep 60 &
+else
+	sleep 60 &
+fi
+control=$!
+at_exit "kill $control 2>/dev/null"
+sleep 0.2
+code=$(as_owner_of "$control" bash -c "$(declare -f start_code); start_code $control")
+[ "$code" != 1 ] || fail "no_dumps takes a dumpable process ($control) for one that is not"
+kill "$control"
+
 start rad "serving the subscriber API on" PKI_CONFIG="$PKI_CONFIG" PKI_RA_PORT="$(free_port)" -- \
 	"$BUILD/rad"
 ordered rad MHD_start_daemon 1 >/dev/null
@@ -81,6 +106,7 @@ while read -r _ _ _ _ _ _ uid _ n _; do
 	[ "$filtered" = 0 ] || [ "$n" -ge 1 ] || fail "ocspd: a loop started before the seccomp filter"
 done <<<"$lines"
 sandboxed "$pid" ocspd pki-ocsp
+for c in $(pgrep -P "$pid"); do sandboxed "$c" "ocspd's signer $c" pki-hsm; done
 kill -TERM "$pid"; wait "$pid" || { cat "$tmp/ocspd.log"; fail "ocspd exited non-zero on SIGTERM"; }
 
 mkdir -p "$tmp/crl"
@@ -93,6 +119,7 @@ ordered crld MHD_start_daemon 1 >/dev/null
 n=$(ordered crld pthread_create 1 "$pid")
 [ "$n" -ge 4 ] || fail "crld started $n threads, not MHD's two, the publisher and an issuer"
 sandboxed "$pid" crld pki-crl
+for c in $(pgrep -P "$pid"); do sandboxed "$c" "crld's signer $c" pki-hsm; done
 kill -TERM "$pid"; wait "$pid" || { cat "$tmp/crld.log"; fail "crld exited non-zero on SIGTERM"; }
 
 # Two workers under the supervisor, whose filter each inherits.
@@ -101,12 +128,17 @@ start tsad "serving RFC 3161 on" PKI_CONFIG="$PKI_CONFIG" PKI_TSA_PORT="$(free_p
 for _ in $(seq 100); do [ "$(grep -c "serving RFC 3161 on" "$tmp/tsad.log")" = 2 ] && break; sleep 0.1; done
 n=$(ordered tsad MHD_start_daemon 2)
 [ "$n" = 2 ] || fail "tsad: $n MHD_start_daemon calls, not one per worker (2)"
-for c in $(pgrep -P "$pid"); do sandboxed "$c" "tsad's worker $c" pki-tsa; done
+no_dumps "$pid" "tsad's supervisor"
+for c in $(pgrep -P "$pid"); do
+	sandboxed "$c" "tsad's worker $c" pki-tsa
+	for g in $(pgrep -P "$c"); do sandboxed "$g" "tsad's signer $g" pki-hsm; done
+done
 kill -TERM "$pid"; wait "$pid" || { cat "$tmp/tsad.log"; fail "tsad exited non-zero on SIGTERM"; }
 
 start signd "serving the CSC API v2 on" PKI_CONFIG="$PKI_CONFIG" PKI_SIGN_PORT="$(free_port)" -- \
 	"$BUILD/signd"
 ordered signd MHD_start_daemon 2 >/dev/null
+no_dumps "$pid" "signd's supervisor"
 for c in $(pgrep -P "$pid"); do
 	user=pki-sign
 	[ "$(cat "/proc/$c/comm")" != signd-sam ] || user=pki-hsm
@@ -125,3 +157,4 @@ if [ "$filtered" = 1 ]; then
 else
 	note "rad, ocspd, crld, tsad, signd, pkisign serve: MHD (and crld's threads) started demoted (sanitizer build: no filter)"
 fi
+note "started with core files allowed, none of their processes, supervisors included, is dumpable or may dump core"

@@ -78,7 +78,8 @@ fi
 # the sealer and its signer. The two supervisors, tsad's and signd's, keep
 # root to start a worker or a SAM again (tsa/README.md, hsm/README.md), but
 # only the capabilities those need, with no_new_privs and a seccomp filter
-# that kills exec, ptrace, mount and the like (lib/sandbox.c).
+# that kills exec, ptrace, mount and the like (lib/sandbox.c). None of them
+# is dumpable or may leave a core file (no_dumps, lib.sh).
 supervised() {
 	local st
 	st=$(cat "/proc/$1/status" 2>/dev/null) || fail "$2 (pid $1) is not running"
@@ -94,6 +95,7 @@ supervised() {
 		done
 	fi
 	grep -qF "sandbox: $2 keeps" "$S/log/$3.log" || fail "no 'sandbox: $2 keeps' line in $3.log"
+	no_dumps "$1" "$2"
 }
 # Each as a user of its own (deploy/README.md "Users"): a daemon's worker
 # as pki-<section>, whatever holds an HSM login (the signers, a worker's
@@ -125,7 +127,7 @@ done
 # rad, pkisign serve; ocspd, crld, cad, the sealer and their signers; tsad's
 # workers and their signers; signd's worker and SAMs.
 [ "$nproc" -ge 16 ] || fail "only $nproc daemon processes found"
-note "$nproc daemon processes: demoted, no_new_privs, seccomp"
+note "$nproc daemon processes: demoted, no_new_privs, seccomp, not dumpable, no core file"
 
 # Each daemon limits its writes (Landlock) before its first thread, and each
 # signer to the token directory (a kernel without Landlock: none starts).

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -849,6 +850,55 @@ test_demote(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * sandbox_no_dumps: from a process that may dump core and is dumpable, one
+ * that may not (soft and hard limit 0) and is not; demoted (as root), it
+ * stays so and cannot raise its core limit again.
+ */
+static void
+child_no_dumps(void)
+{
+	char err[256];
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_CORE, &rl) == -1)
+		_exit(10);
+	rl.rlim_cur = rl.rlim_max;	/* as a shell's ulimit -c may */
+	if (rl.rlim_cur == 0 || setrlimit(RLIMIT_CORE, &rl) == -1 ||
+	    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == -1 ||
+	    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		_exit(77);	/* nothing to take away here */
+	if (sandbox_no_dumps(err, sizeof(err)) == -1)
+		_exit(11);
+	if (getrlimit(RLIMIT_CORE, &rl) == -1 || rl.rlim_cur != 0 ||
+	    rl.rlim_max != 0)
+		_exit(12);
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		_exit(13);
+	if (geteuid() == 0) {
+		if (sandbox_demote("pki", NULL, err, sizeof(err)) == -1)
+			_exit(14);
+		if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+			_exit(15);
+	}
+	rl.rlim_cur = rl.rlim_max = 1 << 20;
+	if (geteuid() != 0 && (setrlimit(RLIMIT_CORE, &rl) != -1 ||
+	    errno != EPERM))
+		_exit(16);
+	_exit(0);
+}
+
+static void
+test_no_dumps(void **state)
+{
+	int st = run_child(child_no_dumps);
+
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void
 test_demote_refuses_root_and_unknown(void **state)
 {
@@ -875,6 +925,7 @@ main(void)
 		cmocka_unit_test(test_signer_opens_but_no_socket),
 		cmocka_unit_test(test_socket_families),
 		cmocka_unit_test(test_demote),
+		cmocka_unit_test(test_no_dumps),
 		cmocka_unit_test(test_limit_memory),
 		cmocka_unit_test(test_supervisor_keeps_what_children_need),
 		cmocka_unit_test(test_supervisor_denies_exec_ptrace_unshare),
