@@ -875,7 +875,7 @@ ra_revoke_txn(struct db *db, void *arg)
 	 * A hold is the RA's or the CA's (subscribers revoke with 0 or 9
 	 * only): theirs to release or revoke with their reason. Revoked by
 	 * its subscriber, a held certificate's identity would count as
-	 * standing again (corporate.c RA_IDENTITY_STANDS).
+	 * standing again (extern.h RA_IDENTITY_STANDS).
 	 */
 	if (strcmp(PQgetvalue(res, 0, 9), "t") == 0) {
 		t->outcome = RA_CO_STATE;

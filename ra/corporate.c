@@ -39,27 +39,6 @@
 
 /* --- statements ------------------------------------------------------------ */
 
-/*
- * An application of account a with a person's verified KYC whose identity
- * still stands: one of kinds approved or agreed, or issued with a
- * certificate the RA or CA did not take away — valid, or revoked by the
- * subscriber themselves (who cannot revoke one the RA holds). An
- * application's status stays "issued" after an officer revoked or
- * suspended its certificate, e.g. for a forged e-KTP; a rekey's approval
- * stands on the certificate it renews, so only the listed kinds count
- * before issuance. A certificate superseded by its rekey does not count:
- * the rekey's own certificate does, and only while it stands (a hold goes
- * over to it; the superseded one would have counted despite the hold).
- */
-#define RA_IDENTITY_STANDS(profiles, kinds) \
-	"EXISTS (SELECT 1 FROM ra_application p JOIN ra_kyc k ON " \
-	"k.application_id = p.id LEFT JOIN issuance_order o ON o.id = " \
-	"p.order_id LEFT JOIN certificate c ON c.id = o.certificate_id " \
-	"WHERE p.account_id = a.id AND p.profile IN " profiles " AND ((" \
-	"p.kind IN " kinds " AND p.status IN ('approved', 'agreed')) OR " \
-	"(p.status = 'issued' AND (c.revoked_at IS NULL OR c.revoked_by = " \
-	"'subscriber:' || p.account_id))))"
-
 /* Personal KYC (a first application or a re-KYC): approved will do. */
 static const struct db_stmt stmt_rep_lock = {
 	"ra_corporate_submit_representative",
