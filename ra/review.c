@@ -9,6 +9,7 @@
  * a refusal changes nothing. The full NIK appears only in the detail view
  * (officers need it), never in the list, a log line or the audit.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,24 @@ static const struct db_stmt stmt_duplicates = {
 	"OR c.revocation_reason = 6) "
 	"AND c.not_after > now() AND c.id IS DISTINCT FROM (SELECT "
 	"previous_certificate_id FROM ra_application WHERE id = $1::bigint) "
+	"ORDER BY a2.id LIMIT 10",
+	2
+};
+/*
+ * Open applications (submitted, approved, agreed: schema/012) of other
+ * accounts with the same NIK, and how many there are: each may become a
+ * certificate with the same serialNumber on another account, and two
+ * officers approving both do not see it in the certificates above until
+ * one is issued. The account's own do not count: it has one open
+ * application at a time (ra_application_open), a rekey among them.
+ */
+static const struct db_stmt stmt_duplicates_open = {
+	"ra_review_get_duplicates_open",
+	"SELECT a2.id, a2.status, a2.account_id, count(*) OVER () "
+	"FROM ra_kyc k2 JOIN ra_application a2 ON a2.id = k2.application_id "
+	"WHERE k2.nik = $2 AND a2.id <> $1::bigint AND a2.status IN "
+	"('submitted', 'approved', 'agreed') AND a2.account_id <> (SELECT "
+	"account_id FROM ra_application WHERE id = $1::bigint) "
 	"ORDER BY a2.id LIMIT 10",
 	2
 };
@@ -382,6 +401,68 @@ ra_review_eseal_checks(json_t *checks, const PGresult *res,
 	    "does not represent the company");
 }
 
+/*
+ * Appends the formatted text to the string in buf (size bytes), cutting
+ * what does not fit: a check's detail names at most ten rows of each kind.
+ */
+static void	ra_review_appendf(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static void
+ra_review_appendf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	size_t len = strlen(buf);
+
+	if (len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The check duplicate_nik from stmt_duplicates (active certificates of
+ * other applications with the NIK) and stmt_duplicates_open (other
+ * accounts' open applications with it): it passes when both are empty,
+ * else its detail names them. 0 or -1.
+ */
+static int
+ra_review_duplicate_nik(json_t *checks, const PGresult *dup,
+    const PGresult *open)
+{
+	char detail[1024];
+	int i;
+
+	detail[0] = '\0';
+	if (PQntuples(open) > 0) {
+		ra_review_appendf(detail, sizeof(detail), "%s open "
+		    "application(s) of other accounts with this NIK:",
+		    PQgetvalue(open, 0, 3));
+		for (i = 0; i < PQntuples(open); i++)
+			ra_review_appendf(detail, sizeof(detail), "%s "
+			    "application %s (%s, account %s)", i > 0 ? "," : "",
+			    PQgetvalue(open, i, 0), PQgetvalue(open, i, 1),
+			    PQgetvalue(open, i, 2));
+	}
+	if (PQntuples(dup) > 0) {
+		ra_review_appendf(detail, sizeof(detail), "%sactive "
+		    "certificate(s) for this NIK:", detail[0] != '\0' ? "; " :
+		    "");
+		for (i = 0; i < PQntuples(dup); i++)
+			ra_review_appendf(detail, sizeof(detail), "%s serial %s "
+			    "of application %s", i > 0 ? ";" : "",
+			    PQgetvalue(dup, i, 2), PQgetvalue(dup, i, 0));
+	}
+	if (detail[0] == '\0')
+		snprintf(detail, sizeof(detail), "no other account has an open "
+		    "application (submitted, approved or agreed) with this NIK, "
+		    "and no other application with it holds an active "
+		    "certificate");
+	return ra_review_check(checks, "duplicate_nik", PQntuples(dup) == 0 &&
+	    PQntuples(open) == 0, detail);
+}
+
 /* The automatic checks of row 0 of res (an application with KYC). */
 static json_t *
 ra_review_checks(struct ra *ra, const PGresult *res)
@@ -391,10 +472,9 @@ ra_review_checks(struct ra *ra, const PGresult *res)
 	struct ra_nik n;
 	struct ra_date birth, today;
 	char detail[256];
-	PGresult *dup = NULL;
+	PGresult *dup = NULL, *open = NULL;
 	json_t *checks = NULL;
-	int ok, age, score, min, i;
-	size_t len;
+	int ok, age, score, min;
 
 	if ((checks = json_array()) == NULL)
 		goto fail;
@@ -421,22 +501,11 @@ ra_review_checks(struct ra *ra, const PGresult *res)
 		goto fail;
 	v[0] = PQgetvalue(res, 0, D_ID);
 	v[1] = nik;
-	if ((dup = db_exec(ra->db, &stmt_duplicates, v, NULL, NULL)) == NULL)
+	if ((dup = db_exec(ra->db, &stmt_duplicates, v, NULL, NULL)) == NULL ||
+	    (open = db_exec(ra->db, &stmt_duplicates_open, v, NULL,
+	    NULL)) == NULL)
 		goto fail;
-	if (PQntuples(dup) == 0)
-		snprintf(detail, sizeof(detail), "no other application with "
-		    "this NIK holds an active certificate");
-	else {
-		len = (size_t)snprintf(detail, sizeof(detail), "active "
-		    "certificate(s) for this NIK:");
-		for (i = 0; i < PQntuples(dup) && len < sizeof(detail); i++)
-			len += (size_t)snprintf(detail + len, sizeof(detail) -
-			    len, "%s serial %s of application %s", i > 0 ?
-			    ";" : "", PQgetvalue(dup, i, 2),
-			    PQgetvalue(dup, i, 0));
-	}
-	if (ra_review_check(checks, "duplicate_nik", PQntuples(dup) == 0,
-	    detail) == -1)
+	if (ra_review_duplicate_nik(checks, dup, open) == -1)
 		goto fail;
 	ok = !PQgetisnull(res, 0, D_OCR_NIK) &&
 	    strcmp(PQgetvalue(res, 0, D_OCR_NIK), nik) == 0;
@@ -471,9 +540,11 @@ ra_review_checks(struct ra *ra, const PGresult *res)
 	    "at submission)", score, min);
 	if (ra_review_check(checks, "match", score >= min, detail) == -1)
 		goto fail;
+	PQclear(open);
 	PQclear(dup);
 	return checks;
 fail:
+	PQclear(open);
 	PQclear(dup);
 	json_decref(checks);
 	return NULL;

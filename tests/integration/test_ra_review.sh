@@ -5,6 +5,7 @@
 # with filters, search and paging and its strict query string; the detail
 # with every automatic check (the LOCAL SIMULATOR's OCR-MISMATCH,
 # LIVENESS-FAIL and MATCH-FAIL triggers make checks fail; a duplicate NIK
+# in another account's open application, named, not once rejected, and
 # with an active certificate); evidence bytes as uploaded, each view
 # audited; approve and reject with the applicant's email from the mail sink
 # and a new application after a rejection; every refusal (no reason,
@@ -273,18 +274,28 @@ no_store "the detail"
 jq -e 'has("company") and .company == null' "$tmp/out" >/dev/null || fail "a personal application with a company"
 [ "$(jq -r '.account.email + "/" + (.account.email_verified|tostring) + "/" + (.account.phone_verified|tostring)' "$tmp/out")" = \
     r1@review.example/true/true ] || fail "account in detail"
-for c in nik_structure nik_birth_date_sex age duplicate_nik ocr_nik ocr_name ocr_birth_date liveness match; do
+for c in nik_structure nik_birth_date_sex age ocr_nik ocr_name ocr_birth_date liveness match; do
 	[ "$(check $c)" = true ] || fail "app1 check $c: $(jq -c --arg n $c '.checks[] | select(.name == $n)' "$tmp/out")"
 done
+# dup_detail: the detail of duplicate_nik in $tmp/out.
+dup_detail() { jq -r '.checks[] | select(.name == "duplicate_nik") | .detail' "$tmp/out"; }
+# r2's open application with app1's NIK: neither holds a certificate yet,
+# and two officers approving both would issue two certificates with one
+# serialNumber; each names the other.
+[ "$(check duplicate_nik)" = false ] || fail "app1: r2's open application with the same NIK not flagged: $(dup_detail)"
+dup_detail | has -F "1 open application(s) of other accounts with this NIK: application $app2 (submitted, account $acc2)" ||
+	fail "app1: duplicate_nik does not name r2's application: $(dup_detail)"
 [ "$(jq -r '.kyc.evidence.ktp_photo.bytes' "$tmp/out")" = "$(stat -c %s "$tmp/ktp.png")" ] || fail "ktp bytes"
 req GET "/v1/officer/applications/$app2"
 expect 200 "detail of the failing application"
 for c in ocr_nik ocr_name liveness match; do
 	[ "$(check $c)" = false ] || fail "app2 check $c should fail: $(jq -c '.checks' "$tmp/out")"
 done
-for c in nik_structure nik_birth_date_sex age duplicate_nik; do
+for c in nik_structure nik_birth_date_sex age; do
 	[ "$(check $c)" = true ] || fail "app2 check $c should pass"
 done
+[ "$(check duplicate_nik)" = false ] && dup_detail | has -F "application $app1 (submitted, account $acc1)" ||
+	fail "app2: r1's open application with the same NIK not named: $(dup_detail)"
 jq -r '.checks[] | select(.name == "liveness") | .detail' "$tmp/out" | has 'threshold 70' ||
 	fail "liveness detail names the threshold"
 # A stored NIK whose date no longer fits (the NIK check itself is recomputed).
@@ -373,10 +384,23 @@ grep -q "^Subject: .*application $app2 was rejected" "$f" && grep -qF -- "$reaso
 [ "$(audits ra.application.reject "$app2" "officer:$off2")" = 1 ] || fail "rejection not audited"
 [ "$(q "SELECT details->>'reason' FROM audit_event WHERE action = 'ra.application.decide' AND object_id = '$app2'")" = "$reason" ] ||
 	fail "decision reason not in the audit"
-# After a rejection the applicant applies again (same NIK).
+# A rejected application is no longer open: app1 (approved) has no other.
+tok=$tok_o1
+req GET "/v1/officer/applications/$app1"
+[ "$(check duplicate_nik)" = true ] || fail "app1 after app2's rejection: $(dup_detail)"
+# After a rejection the applicant applies again (same NIK): the approved
+# app1 and the new submission name each other.
 tok=$tok2
 apply 'Ratna Dewi' 1991-03-12 F 7391
 app2b=$app
+tok=$tok_o2
+req GET "/v1/officer/applications/$app2b"
+[ "$(check duplicate_nik)" = false ] && dup_detail | has -F "application $app1 (approved, account $acc1)" ||
+	fail "app2b: r1's approved application with the same NIK not named: $(dup_detail)"
+! dup_detail | has -F "application $app2 " || fail "app2b: r2's own rejected application named: $(dup_detail)"
+req GET "/v1/officer/applications/$app1"
+[ "$(check duplicate_nik)" = false ] && dup_detail | has -F "application $app2b (submitted, account $acc2)" ||
+	fail "app1: r2's new application with the same NIK not named: $(dup_detail)"
 note "approve and reject with emails, re-application after rejection: ok"
 
 # --- four-eyes ---------------------------------------------------------------------
