@@ -2,9 +2,11 @@
  * Corporate accounts (ra/README.md "Corporate", schema/018_ra_corporate.sql):
  *
  *  - a representative (a verified account with an approved personal
- *    application) registers a company: POST /v1/corporate stores it with an
- *    application of kind corporate, profile company, for the officers (four
- *    eyes: ra/review.c), and mails the sysadmin_email a claim token;
+ *    application) registers a company whose NIB and NPWP no other pending
+ *    or active company holds (schema/065): POST /v1/corporate stores it
+ *    with an application of kind corporate, profile company, for the
+ *    officers (four eyes: ra/review.c), and mails the sysadmin_email a
+ *    claim token;
  *  - the sysadmin is the account of that (verified) address that brought
  *    the token back within corporate.claim_ttl_seconds (schema/044); until
  *    then the representative may have a new token mailed there, which
@@ -63,6 +65,25 @@ static const struct db_stmt stmt_email_taken = {
 	"a.status NOT IN ('rejected', 'cancelled') AND "
 	"c.deactivated_at IS NULL)",
 	1
+};
+/*
+ * The locks of the NIB's and the NPWP's holders (schema/065; its insert
+ * trigger takes them too), then whether a company other than the new one
+ * holds either (RA_COMPANY_HOLDS: pending or active), in a statement begun
+ * after the locks: a submission that held them and committed is seen.
+ */
+static const struct db_stmt stmt_ident_lock = {
+	"ra_corporate_submit_identifiers_lock",
+	"SELECT ra_company_identifiers_lock($1, $2)",
+	2
+};
+static const struct db_stmt stmt_ident_taken = {
+	"ra_corporate_submit_identifiers_taken",
+	"SELECT EXISTS (SELECT 1 FROM ra_company c JOIN ra_application a ON "
+	"a.id = c.application_id WHERE c.nib = $1 AND " RA_COMPANY_HOLDS "), "
+	"EXISTS (SELECT 1 FROM ra_company c JOIN ra_application a ON "
+	"a.id = c.application_id WHERE c.npwp = $2 AND " RA_COMPANY_HOLDS ")",
+	2
 };
 static const struct db_stmt stmt_company_application = {
 	"ra_corporate_submit_application",
@@ -377,6 +398,9 @@ enum ra_corp_outcome {
 	RA_CORP_CLAIMED,		/* 409: the sysadmin role is taken */
 	RA_CORP_NO_CLAIM,		/* 409: submitted before schema/044 */
 	RA_CORP_TOO_SOON,		/* 429: the claim token is too young */
+	RA_CORP_NIB_TAKEN,		/* 409: held by another company */
+	RA_CORP_NPWP_TAKEN,		/* 409: held by another company */
+	RA_CORP_IDENT_TAKEN,		/* 409: schema/065's trigger */
 };
 
 static int
@@ -400,6 +424,17 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 	case RA_CORP_PENDING:
 		return ra_problem(resp, 409, "this account has a company "
 		    "application awaiting a decision");
+	case RA_CORP_NIB_TAKEN:
+		return ra_problem(resp, 409, "nib: another company registered "
+		    "with the RA, pending or active, holds this NIB; one company "
+		    "per NIB (contact the RA if it is yours)");
+	case RA_CORP_NPWP_TAKEN:
+		return ra_problem(resp, 409, "npwp: another company registered "
+		    "with the RA, pending or active, holds this NPWP; one "
+		    "company per NPWP (contact the RA if it is yours)");
+	case RA_CORP_IDENT_TAKEN:
+		return ra_problem(resp, 409, "nib or npwp: another company "
+		    "registered with the RA, pending or active, holds it");
 	case RA_CORP_NOT_FOUND:
 		return ra_problem(resp, 404, "no such company");
 	case RA_CORP_CLAIMED:
@@ -679,6 +714,24 @@ ra_corp_submit_txn(struct db *db, void *arg)
 		goto out;
 	}
 	PQclear(res);
+	/* One pending or active company per NIB and per NPWP (schema/065). */
+	v[0] = r->nib;
+	v[1] = r->npwp;
+	if ((res = db_exec(db, &stmt_ident_lock, v, NULL, NULL)) == NULL)
+		goto out;
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_ident_taken, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		t->outcome = RA_CORP_NIB_TAKEN;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+		t->outcome = RA_CORP_NPWP_TAKEN;
+		goto out;
+	}
+	PQclear(res);
 	/* What the officers decide on: the company's data. */
 	if ((subject = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 	    "C", "ID", "O", r->company_name, "nib", r->nib, "npwp", r->npwp,
@@ -707,8 +760,12 @@ ra_corp_submit_txn(struct db *db, void *arg)
 	v[7] = r->decree_number;
 	v[8] = r->sysadmin_email;
 	if ((res = db_exec(db, &stmt_company_insert, v, NULL, NULL)) == NULL ||
-	    PQntuples(res) != 1)
+	    PQntuples(res) != 1) {
+		/* schema/065's trigger; not reached after the check above. */
+		if (strcmp(db_last_sqlstate(db), "23505") == 0)
+			t->outcome = RA_CORP_IDENT_TAKEN;
 		goto out;
+	}
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
 	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 	    "client", t->client, "account_id", t->who->account_id,

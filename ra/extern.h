@@ -1281,6 +1281,13 @@ int	ra_company_id_parse(json_t *, long long *out, char *detail,
 	"p.kind IN " kinds " AND p.status IN ('approved', 'agreed')) OR " \
 	"(p.status = 'issued' AND (c.revoked_at IS NULL OR c.revoked_by = " \
 	"'subscriber:' || p.account_id))))"
+/*
+ * SQL: company c (its application a) holds its NIB and NPWP: pending or
+ * active (schema/065: one holder of each at a time; a rejected, cancelled
+ * or deactivated company's may be registered again).
+ */
+#define RA_COMPANY_HOLDS \
+	"(a.status IN ('submitted', 'approved') AND c.deactivated_at IS NULL)"
 int	ra_corporate_employee_org(struct db *, const char *account_id,
 	    const char *company_id, char *org, size_t orglen);
 /* Records that application_id was made for company_id. 0 or -1. */

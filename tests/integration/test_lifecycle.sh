@@ -495,8 +495,11 @@ note "3. certificate $cid2 revoked by the subscriber (privilegeWithdrawn): DB re
 company="PT Siklus Hidup $n"
 sysmail=admin-$n@siklus$n.co.id
 nib=$(printf '%013d' $((RANDOM * 32768 + RANDOM + 1)))
+# Its own NPWP too: one pending or active company holds an NPWP
+# (schema/065), and the other tests' companies share the stack.
+npwp=$(printf '%015d' $((RANDOM * 32768 + RANDOM + 1)))
 tok=$stok	# the representative: step 1's subscriber, whose personal application was approved
-req POST /v1/corporate "{\"company_name\":\"$company\",\"nib\":\"$nib\",\"npwp\":\"012345678901000\",
+req POST /v1/corporate "{\"company_name\":\"$company\",\"nib\":\"$nib\",\"npwp\":\"$npwp\",
 	\"deed_number\":\"17\",\"deed_date\":\"2021-06-01\",\"decree_number\":\"AHU-0017001.AH.01.01.Tahun 2021\",
 	\"sysadmin_email\":\"$sysmail\"}"
 expect 201 "company submission"

@@ -4,7 +4,11 @@
 # KYC) registers a company; every refusal (government or used sysadmin
 # email, malformed NIB / NPWP / decree, unknown member, unverified or
 # un-KYC'd representative, a second pending company) with its status and
-# no change; the company application approved (SQL, see approve_by_sql);
+# no change; another company with a pending company's NIB or NPWP refused
+# (409, nothing stored, audited or mailed), by the database too
+# (schema/065's trigger, also for two inserts at once and for rad waiting
+# on an open transaction), while a rejected or deactivated company's NIB
+# is free; the company application approved (SQL, see approve_by_sql);
 # the sysadmin registers with the named email and enrols an employee by a
 # mailed token; the employee's own KYC with company_id becomes a corporate
 # application with O in its subject; strangers get 404 / 403; a corporate
@@ -224,6 +228,100 @@ sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_application SET status = 'approved', dec
 	fail "a company application was agreed to"
 note "company submitted (201, rows, audit, mail to the sysadmin, 409 on a second one): ok"
 
+# --- one pending or active company per NIB and per NPWP (schema/065) ------------------
+# Another representative registers another name with the pending company's
+# NIB, or its NPWP: 409, nothing stored, audited or mailed.
+tok=$rep2tok
+n_mail=$(ls "$mail" | wc -l)
+refuse 409 "a company with a pending company's NIB" POST /v1/corporate \
+	"$(company admin@palsu.co.id 'company_name=PT Asli Jaya Palsu' npwp=012345678902000)"
+detail | has -F 'nib: another company registered with the RA, pending or active, holds this NIB' ||
+	fail "taken NIB detail: $(detail)"
+refuse 409 "a company with a pending company's NPWP" POST /v1/corporate \
+	"$(company admin@palsu.co.id 'company_name=PT Asli Jaya Palsu' nib=1234567890124)"
+detail | has -F 'npwp: another company registered with the RA, pending or active, holds this NPWP' ||
+	fail "taken NPWP detail: $(detail)"
+[ "$(ls "$mail" | wc -l)" = "$n_mail" ] || fail "a refused company mailed someone"
+[ "$(q "SELECT count(*) FROM ra_company WHERE nib = '1234567890123' OR npwp = '012345678901000'")" = 1 ] ||
+	fail "a second company holds the NIB or NPWP"
+# The database refuses it too, whatever writes the row (the trigger
+# ra_company_identifier_guard). company_sql ACCOUNT NAME NIB NPWP EMAIL: a
+# company and its (submitted) application, as rad inserts them.
+company_sql() {
+	echo "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($1, 'corporate', 'company', '{}');
+	    INSERT INTO ra_company (application_id, representative_id, name, nib, npwp, deed_number, deed_date,
+	    decree_number, sysadmin_email) VALUES (currval('ra_application_id_seq'), $1, '$2', '$3', '$4', '1',
+	    '2020-01-01', 'AHU-1', '$5') RETURNING id;"
+}
+# corp_account EMAIL: an account made by SQL, for companies made by SQL.
+corp_account() {
+	q "INSERT INTO ra_account (email, phone, password_hash) VALUES ('$1', '+6281200000065', '\$argon2id\$x') RETURNING id" |
+		sed -n 1p
+}
+race1=$(corp_account race1@balapan.example)
+race2=$(corp_account race2@balapan.example)
+race3=$(corp_account race3@balapan.example)
+before
+sql_fails "$PKI_TEST_PG_URI" "$(company_sql "$race1" 'PT Asli Jaya Palsu' 1234567890123 012345678902000 a@palsu.co.id)" \
+	"NIB 1234567890123 is held by company $cid, pending or active"
+sql_fails "$PKI_TEST_PG_URI" "$(company_sql "$race1" 'PT Asli Jaya Palsu' 1234567890124 012345678901000 a@palsu.co.id)" \
+	"NPWP 012345678901000 is held by company $cid, pending or active"
+sql_fails "$PKI_TEST_PG_URI" "BEGIN ISOLATION LEVEL REPEATABLE READ;
+    $(company_sql "$race1" 'PT Baca Ulang' 1234567890125 012345678902500 a@ulang.co.id) COMMIT;" 'READ COMMITTED or SERIALIZABLE'
+unchanged "companies refused by the database"
+# A rejected company holds nothing: its NIB is free (a record inserted
+# closed, by hand, passes the trigger too).
+q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($race1, 'corporate', 'company', '{}');
+   UPDATE ra_application SET status = 'rejected', decided_at = now(), decision_reason = 'test'
+       WHERE id = currval('ra_application_id_seq');
+   INSERT INTO ra_company (application_id, representative_id, name, nib, npwp, deed_number, deed_date,
+       decree_number, sysadmin_email) VALUES (currval('ra_application_id_seq'), $race1, 'PT Ditolak', '1234567890123',
+       '012345678901000', '1', '2020-01-01', 'AHU-1', 'x@ditolak.co.id')" >/dev/null ||
+	fail "a rejected company with a held NIB refused"
+# Two writers at once: the first (an open transaction) holds the NIB's
+# lock until its COMMIT; the second waits for it, then sees its company.
+su_role=$(q 'SELECT current_user')
+open_tx
+echo "BEGIN; $(company_sql "$race1" 'PT Balapan Satu' 1234567890555 012345678905550 a@balapan.example)" >&"$tx_in"
+read -r -t 10 first <&"$tx_out" && [[ $first =~ ^[0-9]+$ ]] || fail "the open transaction did not insert: $first"
+sql_as "$PKI_TEST_PG_URI" "$(company_sql "$race2" 'PT Balapan Dua' 1234567890555 012345678905551 b@balapan.example)" \
+    >"$tmp/race.out" 2>&1 &
+race_pid=$!
+waiting=0
+wait_lock "$su_role" && waiting=1
+commit_tx
+! wait "$race_pid" || fail "two companies with one NIB inserted at once: $(cat "$tmp/race.out")"
+[ "$waiting" = 1 ] || fail "the second insert did not wait for the first's lock (the race was not tested)"
+has -F "NIB 1234567890555 is held by company $first" <"$tmp/race.out" ||
+	fail "the second insert's error: $(cat "$tmp/race.out")"
+[ "$(q "SELECT string_agg(id::text, ',') FROM ra_company WHERE nib = '1234567890555'")" = "$first" ] ||
+	fail "the race left other companies with the NIB"
+# The same with rad as the second: its submission waits for the lock, then
+# answers 409, nothing stored, audited or mailed.
+open_tx
+echo "BEGIN; $(company_sql "$race3" 'PT Balapan Tiga' 1234567890666 012345678906660 c@balapan.example)" >&"$tx_in"
+read -r -t 10 first <&"$tx_out" && [[ $first =~ ^[0-9]+$ ]] || fail "the open transaction did not insert: $first"
+n_apps=$(q "SELECT count(*) FROM ra_application WHERE account_id = (SELECT id FROM ra_account WHERE email = 'other-corp@example.com')")
+n_audit=$(q "SELECT $AUDIT_MAX")
+company admin@balapan.example 'company_name=PT Balapan Empat' nib=1234567890666 npwp=012345678906661 >"$tmp/race.json"
+curl -sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $rep2tok" --data-binary "@$tmp/race.json" "$url/v1/corporate" >"$tmp/race.code" &
+race_pid=$!
+waiting=0
+wait_lock pki_ra && waiting=1
+commit_tx
+wait "$race_pid" || fail "curl POST /v1/corporate failed"
+[ "$waiting" = 1 ] || fail "rad's submission did not wait for the NIB's lock (the race was not tested)"
+code=$(cat "$tmp/race.code")
+expect 409 "a submission while another company with its NIB commits"
+detail | has -F 'nib: another company' || fail "race detail: $(detail)"
+[ "$(q "SELECT string_agg(id::text, ',') FROM ra_company WHERE nib = '1234567890666'")" = "$first" ] &&
+    [ "$(q "SELECT count(*) FROM ra_application WHERE account_id = (SELECT id FROM ra_account WHERE email = 'other-corp@example.com')")" = "$n_apps" ] &&
+    [ "$(q "SELECT $AUDIT_MAX")" = "$n_audit" ] || fail "the refused submission changed something"
+[ "$(ls "$mail" | wc -l)" = "$n_mail" ] || fail "the refused submission mailed someone"
+note "one pending or active company per NIB and NPWP: 409 from rad, refused by the database, also two at once; a rejected one's NIB is free: ok"
+tok=$rtok
+
 # --- the sysadmin ---------------------------------------------------------------------
 # claim_mail EMAIL: the newest sysadmin claim mail to EMAIL; claim_token
 # EMAIL: its token.
@@ -425,7 +523,7 @@ ocsp | has 'emp.pem: good' || fail "new certificate not good: $(ocsp)"
 
 # --- a second company: its sysadmin cannot touch the first's certificates -----------
 tok=$rtok
-req POST /v1/corporate "$(company admin@lain.co.id company_name='PT Lain Jaya')"
+req POST /v1/corporate "$(company admin@lain.co.id company_name='PT Lain Jaya' nib=2234567890123 npwp=022345678901000)"
 expect 201 "a second company"
 cid2=$(jq -r .id "$tmp/out")
 approve_by_sql "$(jq -r .application_id "$tmp/out")"
@@ -845,6 +943,13 @@ refuse 409 "approving an application made for a deactivated company" POST "/v1/o
 jq -r .detail "$tmp/out" | has 'not active' || fail "inactive-company detail: $(cat "$tmp/out")"
 req POST "/v1/officer/applications/$lapp/decision" '{"decision":"reject","reason":"the company is deactivated"}'
 expect 200 "rejecting it"
+# A deactivated company's NIB and NPWP are free again (schema/065): here
+# another representative registers them (the real company after a false
+# registration, say).
+tok=$rep2tok
+req POST /v1/corporate "$(company admin@asli.co.id 'company_name=PT Contoh Sejahtera Asli')"
+expect 201 "a company with a deactivated company's NIB and NPWP"
+cid3=$(jq -r .id "$tmp/out") capp3=$(jq -r .application_id "$tmp/out")
 # The officers' list of companies: by status, by name, NIB or sysadmin email.
 tok=$tok_r2
 req GET "/v1/officer/companies?status=deactivated&q=contoh"

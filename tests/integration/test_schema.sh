@@ -2,7 +2,9 @@
 # The migrations and the audit trail's guarantees, against the stack that
 # tests/run.sh started: migrate.sh is idempotent and fits a second database on
 # the same cluster; schema/061 voids (and audits) the sign codes of before
-# it that are still live; every application role appends audit events through
+# it that are still live; schema/065 applies on a database holding two
+# pending companies with one NIB or NPWP, names them and keeps a third
+# out; every application role appends audit events through
 # audit_append() and can neither change, delete nor truncate them, nor read
 # them; the triggers stop even the superuser; pki_auditor reads and cannot
 # write.
@@ -71,6 +73,58 @@ grep -q '^migrate: applied 061_' <<<"$out" || fail "061 not applied: $out"
 	fail "061: the voided code's event: $(sql_as "$SU3" "SELECT string_agg(actor || ' ' || object_id || ' ' || details::text, ',') FROM audit_event WHERE action = 'ra.otp.void'")"
 sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
 	'DROP DATABASE pki_migrate_061' >/dev/null
+
+# schema/065 on a database that already holds two pending or active
+# companies with one NIB (and two with one NPWP), registered before it:
+# the migration applies, changes none of them, and names them in a
+# WARNING; a rejected company's NIB is not named; a third company with
+# the NIB is refused from then on.
+sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
+	'DROP DATABASE IF EXISTS pki_migrate_065' >/dev/null 2>&1
+sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
+	'CREATE DATABASE pki_migrate_065' >/dev/null
+SU4=${SU/dbname=pki/dbname=pki_migrate_065}
+mig064=$PKI_TEST_DIR/mig064
+mkdir -p "$mig064"
+for f in "$REPO"/schema/[0-9][0-9][0-9]_*.sql; do
+	b=${f##*/}
+	[ "$((10#${b%%_*}))" -le 64 ] && cp "$f" "$mig064/"
+done
+"$REPO/deploy/migrate.sh" "$SU4" "$mig064" >/dev/null || fail "migrations up to 064"
+# company065 N NIB NPWP STATUS: a company of its own account, its
+# application STATUS (submitted or rejected); prints the company's id.
+company065() {
+	sql_as "$SU4" "WITH x AS (INSERT INTO ra_account (email, phone, password_hash)
+	        VALUES ('m065-$1@example.com', '+6281200000065', '\$argon2id\$x') RETURNING id),
+	    a AS (INSERT INTO ra_application (account_id, kind, status, profile, subject, decided_at, decision_reason)
+	        SELECT x.id, 'corporate', '$4', 'company', '{}', CASE WHEN '$4' = 'rejected' THEN now() END,
+	        CASE WHEN '$4' = 'rejected' THEN 'x' END FROM x RETURNING id, account_id)
+	    INSERT INTO ra_company (application_id, representative_id, name, nib, npwp, deed_number, deed_date,
+	        decree_number, sysadmin_email) SELECT a.id, a.account_id, 'PT M065 $1', '$2', '$3', '1', '2020-01-01',
+	        'AHU-1', 'sa-$1@m065.example' FROM a RETURNING id" | sed -n 1p
+}
+d1=$(company065 1 1111111111111 111111111111111 submitted)
+d2=$(company065 2 1111111111111 222222222222222 submitted)
+d3=$(company065 3 3333333333333 222222222222222 submitted)
+d4=$(company065 4 4444444444444 444444444444444 rejected)
+d5=$(company065 5 4444444444444 555555555555555 submitted)
+before065=$(sql_as "$SU4" "SELECT string_agg(id || ':' || nib || ':' || npwp, ',' ORDER BY id) FROM ra_company")
+out=$("$REPO/deploy/migrate.sh" "$SU4" "$REPO/schema" 2>&1) || fail "migrations after 064 on a database with duplicate NIBs: $out"
+grep -q '^migrate: applied 065_' <<<"$out" || fail "065 not applied: $out"
+has -F "WARNING:  065: companies $d1, $d2 (pending or active) share NIB 1111111111111" <<<"$out" ||
+	fail "065 does not name the companies sharing a NIB: $out"
+has -F "WARNING:  065: companies $d2, $d3 (pending or active) share NPWP 222222222222222" <<<"$out" ||
+	fail "065 does not name the companies sharing an NPWP: $out"
+! has -F '4444444444444' <<<"$out" || fail "065 names a rejected company's NIB: $out"
+[ "$(sql_as "$SU4" "SELECT string_agg(id || ':' || nib || ':' || npwp, ',' ORDER BY id) FROM ra_company")" = "$before065" ] ||
+	fail "065 changed the companies"
+if out=$(company065 6 1111111111111 666666666666666 submitted 2>&1); then
+	fail "a third company with a NIB two hold was inserted after 065"
+fi
+has -F "NIB 1111111111111 is held by company $d1, pending or active" <<<"$out" ||
+	fail "a third company with a shared NIB: wrong error: $out"
+sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
+	'DROP DATABASE pki_migrate_065' >/dev/null
 
 # A failing migration leaves nothing behind and is not recorded.
 mig=$PKI_TEST_DIR/mig
