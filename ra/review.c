@@ -97,10 +97,50 @@ static const struct db_stmt stmt_company = {
 	"ra_review_get_company",
 	"SELECT c.id, c.name, c.nib, c.npwp, c.deed_number, c.deed_date::text, "
 	"c.decree_number, c.sysadmin_email, r.id, r.email, "
-	RA_COMPANY_STATUS " "
+	RA_COMPANY_STATUS ", "
+	"c.deed_date <= (c.created_at AT TIME ZONE 'UTC' + interval '7 hours')"
+	"::date "
 	"FROM ra_company c JOIN ra_account r ON r.id = c.representative_id "
 	"JOIN ra_application a ON a.id = c.application_id "
 	"WHERE c.id = ra_application_company($1)",
+	1
+};
+enum {
+	C_ID, C_NAME, C_NIB, C_NPWP, C_DEED, C_DEED_DATE, C_DECREE, C_SYSADMIN,
+	C_REP_ID, C_REP_EMAIL, C_STATUS, C_DEED_OK
+};
+/*
+ * The other companies with company $1's NIB (or NPWP), whatever their
+ * state, and how many: a pending or active one is refused since schema/065
+ * (but for those registered before it), a rejected, cancelled or
+ * deactivated one may be the same legal person before, or a false
+ * registration of its identifiers (whose e-seals may still be valid).
+ */
+#define RA_REVIEW_SAME_COMPANY(col) \
+	"SELECT c.id, c.name, " RA_COMPANY_STATUS ", count(*) OVER () " \
+	"FROM ra_company me JOIN ra_company c ON c." col " = me." col " " \
+	"AND c.id <> me.id JOIN ra_application a ON a.id = " \
+	"c.application_id WHERE me.id = $1 ORDER BY c.id LIMIT 10"
+static const struct db_stmt stmt_same_nib = {
+	"ra_review_get_company_same_nib",
+	RA_REVIEW_SAME_COMPANY("nib"),
+	1
+};
+static const struct db_stmt stmt_same_npwp = {
+	"ra_review_get_company_same_npwp",
+	RA_REVIEW_SAME_COMPANY("npwp"),
+	1
+};
+/*
+ * The representative's standing now, by the rule of the submission
+ * (corporate.c stmt_rep_lock): email and phone verified, a personal
+ * identity the RA approved that still stands.
+ */
+static const struct db_stmt stmt_company_rep = {
+	"ra_review_get_company_representative",
+	"SELECT a.email_verified, a.phone_verified, "
+	RA_IDENTITY_STANDS("('personal')", "('personal', 'rekyc')") " "
+	"FROM ra_account a WHERE a.id = $1",
 	1
 };
 static const struct db_stmt stmt_decisions = {
@@ -389,9 +429,10 @@ ra_review_eseal_checks(json_t *checks, const PGresult *res,
     const PGresult *corp)
 {
 	int one = PQntuples(corp) == 1;
-	int active = one && strcmp(PQgetvalue(corp, 0, 10), "active") == 0;
-	int rep = one && strcmp(PQgetvalue(corp, 0, 8), PQgetvalue(res, 0,
-	    D_ACC_ID)) == 0;
+	int active = one && strcmp(PQgetvalue(corp, 0, C_STATUS),
+	    "active") == 0;
+	int rep = one && strcmp(PQgetvalue(corp, 0, C_REP_ID),
+	    PQgetvalue(res, 0, D_ACC_ID)) == 0;
 
 	if (ra_review_check(checks, "company_active", active, active ? "the "
 	    "RA approved the company" : "the company is not active") == -1)
@@ -461,6 +502,142 @@ ra_review_duplicate_nik(json_t *checks, const PGresult *dup,
 		    "certificate");
 	return ra_review_check(checks, "duplicate_nik", PQntuples(dup) == 0 &&
 	    PQntuples(open) == 0, detail);
+}
+
+/*
+ * duplicate_nib or duplicate_npwp (name) from stmt_same_nib or
+ * stmt_same_npwp (what: "NIB", "NPWP"): passes when no other company has
+ * it, else names each with its status. 0 or -1.
+ */
+static int
+ra_review_same_company(json_t *checks, const char *name, const char *what,
+    const PGresult *same)
+{
+	char detail[1024];
+	int i;
+
+	detail[0] = '\0';
+	if (PQntuples(same) == 0)
+		snprintf(detail, sizeof(detail), "no other company registered "
+		    "with the RA has this %s", what);
+	else {
+		ra_review_appendf(detail, sizeof(detail), "%s other "
+		    "company(ies) with this %s:", PQgetvalue(same, 0, 3), what);
+		for (i = 0; i < PQntuples(same); i++)
+			ra_review_appendf(detail, sizeof(detail), "%s company %s "
+			    "\"%s\" (%s)", i > 0 ? "," : "",
+			    PQgetvalue(same, i, 0), PQgetvalue(same, i, 1),
+			    PQgetvalue(same, i, 2));
+	}
+	return ra_review_check(checks, name, PQntuples(same) == 0, detail);
+}
+
+/*
+ * company_data: the company's stored data (corp, row 0) passes today's
+ * submission rules (ra_parse_corporate, over the stored values), and the
+ * deed is dated no later than the submission (UTC+7, as rad checked it
+ * then). 0 or -1.
+ */
+static int
+ra_review_company_data(json_t *checks, const PGresult *corp)
+{
+	struct ra_corporate_req r;
+	char detail[256];
+	char *body = NULL;
+	json_t *o = NULL;
+	int rc = -1, ok;
+
+	if ((o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "company_name", PQgetvalue(corp, 0, C_NAME), "nib",
+	    PQgetvalue(corp, 0, C_NIB), "npwp", PQgetvalue(corp, 0, C_NPWP),
+	    "deed_number", PQgetvalue(corp, 0, C_DEED), "deed_date",
+	    PQgetvalue(corp, 0, C_DEED_DATE), "decree_number",
+	    PQgetvalue(corp, 0, C_DECREE), "sysadmin_email",
+	    PQgetvalue(corp, 0, C_SYSADMIN))) == NULL ||
+	    (body = json_dumps(o, JSON_COMPACT)) == NULL)
+		goto out;
+	ok = ra_parse_corporate(body, strlen(body), &r, detail,
+	    sizeof(detail)) == 0;
+	if (ok && strcmp(PQgetvalue(corp, 0, C_DEED_OK), "t") != 0) {
+		ok = 0;
+		snprintf(detail, sizeof(detail), "deed_date: after the day of "
+		    "the submission (UTC+7)");
+	}
+	rc = ra_review_check(checks, "company_data", ok, ok ? "the name, NIB "
+	    "(13 digits), NPWP (15 or 16 digits), deed, decree (AHU-) and "
+	    "sysadmin email (no government domain) pass the submission's "
+	    "rules, and the deed is dated no later than the submission" :
+	    detail);
+out:
+	free(body);
+	json_decref(o);
+	return rc;
+}
+
+/*
+ * A company's own application's checks (its company in corp, row 0, or
+ * none): company_data, duplicate_nib, duplicate_npwp and
+ * representative_identity, the representative's standing now by the
+ * submission's rule (their identity may have been withdrawn since: an
+ * approved application cancelled, a certificate revoked by the RA). 0 or
+ * -1.
+ */
+static int
+ra_review_company_checks(struct ra *ra, json_t *checks, const PGresult *corp)
+{
+	const char *v[1];
+	char detail[512];
+	PGresult *same = NULL, *rep = NULL;
+	int rc = -1, ok;
+
+	if (PQntuples(corp) != 1)
+		return ra_review_check(checks, "company_data", 0, "no company "
+		    "is stored with this application");
+	if (ra_review_company_data(checks, corp) == -1)
+		goto out;
+	v[0] = PQgetvalue(corp, 0, C_ID);
+	if ((same = db_exec(ra->db, &stmt_same_nib, v, NULL, NULL)) == NULL ||
+	    ra_review_same_company(checks, "duplicate_nib", "NIB",
+	    same) == -1)
+		goto out;
+	PQclear(same);
+	if ((same = db_exec(ra->db, &stmt_same_npwp, v, NULL, NULL)) == NULL ||
+	    ra_review_same_company(checks, "duplicate_npwp", "NPWP",
+	    same) == -1)
+		goto out;
+	v[0] = PQgetvalue(corp, 0, C_REP_ID);
+	if ((rep = db_exec(ra->db, &stmt_company_rep, v, NULL, NULL)) == NULL ||
+	    PQntuples(rep) != 1)
+		goto out;
+	ok = strcmp(PQgetvalue(rep, 0, 0), "t") == 0 &&
+	    strcmp(PQgetvalue(rep, 0, 1), "t") == 0 &&
+	    strcmp(PQgetvalue(rep, 0, 2), "t") == 0;
+	snprintf(detail, sizeof(detail), "the representative (account %s)",
+	    v[0]);
+	if (ok)
+		ra_review_appendf(detail, sizeof(detail), " has email and phone "
+		    "verified and a personal application the RA approved, its "
+		    "certificate, once issued, not revoked or suspended by the "
+		    "RA");
+	else {
+		ra_review_appendf(detail, sizeof(detail), ":%s%s%s",
+		    strcmp(PQgetvalue(rep, 0, 0), "t") != 0 ? " email not "
+		    "verified;" : "", strcmp(PQgetvalue(rep, 0, 1), "t") != 0 ?
+		    " phone not verified;" : "",
+		    strcmp(PQgetvalue(rep, 0, 2), "t") != 0 ? " no personal "
+		    "application the RA approved whose certificate, once "
+		    "issued, the RA or CA has not revoked or suspended" : "");
+		if (detail[strlen(detail) - 1] == ';')
+			detail[strlen(detail) - 1] = '\0';
+	}
+	if (ra_review_check(checks, "representative_identity", ok,
+	    detail) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQclear(rep);
+	PQclear(same);
+	return rc;
 }
 
 /* The automatic checks of row 0 of res (an application with KYC). */
@@ -594,14 +771,16 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 	if (PQntuples(corp) == 0)
 		company = json_null();
 	else if ((company = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, "
-	    "s:s, s:s, s:{s:I, s:s}}", "id", ra_review_int(corp, 0, 0),
-	    "status", PQgetvalue(corp, 0, 10), "name",
-	    PQgetvalue(corp, 0, 1), "nib", PQgetvalue(corp, 0, 2), "npwp",
-	    PQgetvalue(corp, 0, 3), "deed_number", PQgetvalue(corp, 0, 4),
-	    "deed_date", PQgetvalue(corp, 0, 5), "decree_number",
-	    PQgetvalue(corp, 0, 6), "sysadmin_email", PQgetvalue(corp, 0, 7),
-	    "representative", "id", ra_review_int(corp, 0, 8), "email",
-	    PQgetvalue(corp, 0, 9))) == NULL)
+	    "s:s, s:s, s:{s:I, s:s}}", "id", ra_review_int(corp, 0, C_ID),
+	    "status", PQgetvalue(corp, 0, C_STATUS), "name",
+	    PQgetvalue(corp, 0, C_NAME), "nib", PQgetvalue(corp, 0, C_NIB),
+	    "npwp", PQgetvalue(corp, 0, C_NPWP), "deed_number",
+	    PQgetvalue(corp, 0, C_DEED), "deed_date",
+	    PQgetvalue(corp, 0, C_DEED_DATE), "decree_number",
+	    PQgetvalue(corp, 0, C_DECREE), "sysadmin_email",
+	    PQgetvalue(corp, 0, C_SYSADMIN), "representative", "id",
+	    ra_review_int(corp, 0, C_REP_ID), "email",
+	    PQgetvalue(corp, 0, C_REP_EMAIL))) == NULL)
 		goto out;
 	if (PQgetisnull(res, 0, D_NIK)) {
 		kyc = json_null();
@@ -609,6 +788,10 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 			goto out;
 		if (strcmp(PQgetvalue(res, 0, D_PROFILE), "eseal") == 0) {
 			if (ra_review_eseal_checks(checks, res, corp) == -1)
+				goto out;
+		} else if (strcmp(PQgetvalue(res, 0, D_PROFILE),
+		    "company") == 0) {
+			if (ra_review_company_checks(ra, checks, corp) == -1)
 				goto out;
 		} else if (ra_review_check(checks, "kyc", 0, "no personal KYC "
 		    "data with this application") == -1)

@@ -8,7 +8,11 @@
 # (409, nothing stored, audited or mailed), by the database too
 # (schema/065's trigger, also for two inserts at once and for rad waiting
 # on an open transaction), while a rejected or deactivated company's NIB
-# is free; the company application approved (SQL, see approve_by_sql);
+# is free; the officers' detail of a company's application shows its checks
+# (company_data, duplicate_nib and duplicate_npwp naming the other
+# companies with their status, representative_identity, failing once the
+# representative's certificate is revoked), no failing kyc check; the
+# company application approved (SQL, see approve_by_sql);
 # the sysadmin registers with the named email and enrols an employee by a
 # mailed token; the employee's own KYC with company_id becomes a corporate
 # application with O in its subject; strangers get 404 / 403; a corporate
@@ -271,13 +275,13 @@ sql_fails "$PKI_TEST_PG_URI" "BEGIN ISOLATION LEVEL REPEATABLE READ;
 unchanged "companies refused by the database"
 # A rejected company holds nothing: its NIB is free (a record inserted
 # closed, by hand, passes the trigger too).
-q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($race1, 'corporate', 'company', '{}');
+rejected=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($race1, 'corporate', 'company', '{}');
    UPDATE ra_application SET status = 'rejected', decided_at = now(), decision_reason = 'test'
        WHERE id = currval('ra_application_id_seq');
    INSERT INTO ra_company (application_id, representative_id, name, nib, npwp, deed_number, deed_date,
        decree_number, sysadmin_email) VALUES (currval('ra_application_id_seq'), $race1, 'PT Ditolak', '1234567890123',
-       '012345678901000', '1', '2020-01-01', 'AHU-1', 'x@ditolak.co.id')" >/dev/null ||
-	fail "a rejected company with a held NIB refused"
+       '012345678901000', '1', '2020-01-01', 'AHU-1', 'x@ditolak.co.id') RETURNING id" | sed -n 1p)
+[[ $rejected =~ ^[0-9]+$ ]] || fail "a rejected company with a held NIB refused"
 # Two writers at once: the first (an open transaction) holds the NIB's
 # lock until its COMMIT; the second waits for it, then sees its company.
 su_role=$(q 'SELECT current_user')
@@ -525,8 +529,8 @@ ocsp | has 'emp.pem: good' || fail "new certificate not good: $(ocsp)"
 tok=$rtok
 req POST /v1/corporate "$(company admin@lain.co.id company_name='PT Lain Jaya' nib=2234567890123 npwp=022345678901000)"
 expect 201 "a second company"
-cid2=$(jq -r .id "$tmp/out")
-approve_by_sql "$(jq -r .application_id "$tmp/out")"
+cid2=$(jq -r .id "$tmp/out") capp2=$(jq -r .application_id "$tmp/out")
+approve_by_sql "$capp2"
 # As a company submitted before schema/044 (no claim row): its sysadmin is
 # the verified account of the address, the rule of then.
 q "DELETE FROM ra_company_sysadmin_claim WHERE company_id = $cid2" >/dev/null
@@ -601,6 +605,24 @@ offr1=$oid tok_r1=$otok
 officer corp.rekey.two
 offr2=$oid tok_r2=$otok
 approve() { echo "{\"decision\":\"approve\",\"reason\":\"$1\"}"; }
+# The automatic checks of a company's own application (ra/review.c): no
+# failing kyc check, but the company's data, the other companies with its
+# NIB or NPWP, and its representative's standing. check NAME: pass of the
+# named check in $tmp/out; check_detail NAME: its detail.
+check() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .pass' "$tmp/out"; }
+check_detail() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .detail' "$tmp/out"; }
+company_checks='company_data,duplicate_nib,duplicate_npwp,representative_identity'
+tok=$tok_r1
+req GET "/v1/officer/applications/$capp2"
+expect 200 "officer detail of the second company's application"
+[ "$(jq -r '[.checks[].name] | join(",")' "$tmp/out")" = "$company_checks" ] ||
+	fail "a company application's checks: $(jq -c .checks "$tmp/out")"
+[ "$(jq -r '[.checks[].pass] | all | tostring' "$tmp/out")" = true ] ||
+	fail "the second company's checks should pass: $(jq -c .checks "$tmp/out")"
+check_detail duplicate_nib | has -F 'no other company registered with the RA has this NIB' ||
+	fail "duplicate_nib detail: $(check_detail duplicate_nib)"
+check_detail representative_identity | has -F "the representative (account $rep) has email and phone verified" ||
+	fail "representative_identity detail: $(check_detail representative_identity)"
 
 # --- an officer whose account belongs to the company acts on none of its files ---------
 # Officers linked to the company's sysadmin and to its employee (schema/028):
@@ -772,6 +794,18 @@ expect 200 "officer detail of the company application"
     .company.sysadmin_email, (.company.representative.id | tostring)] | join("/")' "$tmp/out")" = \
   "PT Contoh Sejahtera/1234567890123/012345678901000/12/2020-01-15/admin@contoh.co.id/$rep" ] ||
 	fail "officer detail: company $(jq -c .company "$tmp/out")"
+# Its checks: the rejected company with its NIB and NPWP is named; its
+# representative's certificate was revoked by the CA meanwhile.
+[ "$(jq -r '[.checks[].name] | join(",")' "$tmp/out")" = "$company_checks" ] ||
+	fail "the company application's checks: $(jq -c .checks "$tmp/out")"
+[ "$(check company_data)/$(check duplicate_nib)/$(check duplicate_npwp)/$(check representative_identity)" = \
+    true/false/false/false ] || fail "the company application's checks: $(jq -c .checks "$tmp/out")"
+check_detail duplicate_nib | has -F "1 other company(ies) with this NIB: company $rejected \"PT Ditolak\" (rejected)" ||
+	fail "duplicate_nib detail: $(check_detail duplicate_nib)"
+check_detail duplicate_npwp | has -F "company $rejected \"PT Ditolak\" (rejected)" ||
+	fail "duplicate_npwp detail: $(check_detail duplicate_npwp)"
+check_detail representative_identity | has -F "the representative (account $rep): no personal application the RA approved" ||
+	fail "representative_identity detail: $(check_detail representative_identity)"
 [ "$(q "SELECT decision_reason FROM ra_revocation_request WHERE id = $rid")" = "HR letter checked" ] ||
 	fail "the console's note is not the request's decision reason"
 [ "$(q "SELECT revocation_reason || '/' || revoked_by FROM certificate WHERE id = $cert AND revoked_at IS NOT NULL")" = "3/officer:$off" ] ||
@@ -950,6 +984,13 @@ tok=$rep2tok
 req POST /v1/corporate "$(company admin@asli.co.id 'company_name=PT Contoh Sejahtera Asli')"
 expect 201 "a company with a deactivated company's NIB and NPWP"
 cid3=$(jq -r .id "$tmp/out") capp3=$(jq -r .application_id "$tmp/out")
+tok=$tok_r2
+req GET "/v1/officer/applications/$capp3"
+expect 200 "officer detail of the company with a deactivated company's NIB"
+[ "$(check duplicate_nib)/$(check duplicate_npwp)/$(check representative_identity)" = false/false/true ] ||
+	fail "the new company's checks: $(jq -c .checks "$tmp/out")"
+check_detail duplicate_nib | has -F "2 other company(ies) with this NIB: company $cid \"PT Contoh Sejahtera\" (deactivated), company $rejected \"PT Ditolak\" (rejected)" ||
+	fail "duplicate_nib detail of the new company: $(check_detail duplicate_nib)"
 # The officers' list of companies: by status, by name, NIB or sysadmin email.
 tok=$tok_r2
 req GET "/v1/officer/companies?status=deactivated&q=contoh"
