@@ -45,14 +45,14 @@ CREATE INDEX ra_company_npwp ON ra_company (npwp);
 
 -- The locks of a company's identifiers, until the end of the transaction.
 CREATE FUNCTION ra_company_identifiers_lock(p_nib text, p_npwp text) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
 	PERFORM pg_advisory_xact_lock(hashtext('ra_company_nib:' || p_nib));
 	PERFORM pg_advisory_xact_lock(hashtext('ra_company_npwp:' || p_npwp));
 END $$;
 
 CREATE FUNCTION ra_company_identifier_guard() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
 	holder bigint;
 BEGIN
