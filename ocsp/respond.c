@@ -496,7 +496,16 @@ ocsp_singles_make(const struct ocsp_issuer *iss, const struct ocsp_policy *pol,
 			break;
 		case OCSP_STATE_REVOKED:
 			status = V_OCSP_CERTSTATUS_REVOKED;
-			reason = s[i].st.reason;
+			/*
+			 * unspecified (0) is left out, as on our CRLs
+			 * (lib/crlgen.c): RFC 5280 §5.3.1 wants the
+			 * reasonCode absent rather than unspecified, and the
+			 * CA/Browser Forum Baseline Requirements §7.3 forbid
+			 * it in OCSP responses.
+			 */
+			reason = s[i].st.reason ==
+			    OCSP_REVOKED_STATUS_UNSPECIFIED ?
+			    OCSP_REVOKED_STATUS_NOSTATUS : s[i].st.reason;
 			if ((rev = ASN1_GENERALIZEDTIME_set(NULL,
 			    (time_t)s[i].st.revoked_at)) == NULL)
 				goto out;

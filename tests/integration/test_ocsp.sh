@@ -216,6 +216,25 @@ grep -q 'Reason: certificateHold' <<<"$out" || fail "hold not answered"
 sleep 0.3
 ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub3.pem" -no_nonce | has 'sub3.pem: good' ||
 	fail "released certificate not good again"
+# Revoked "unspecified" (0): revoked with no revocationReason, as on the CRL
+# (RFC 5280 §5.3.1; the CA/B Forum BRs §7.3 forbid reason 0 in OCSP),
+# pre-signed and live (nonce); the other reasons are still given (sub2's
+# keyCompromise above, certificateHold).
+su=$(issue unspec)
+"$PKICTL" --config "$PKI_CONFIG" cert revoke --issuer issuing --serial "$su" \
+	--reason unspecified >/dev/null || fail "pkictl cert revoke (unspecified)"
+t0=$(now_ms)
+until ocsp -issuer "$pki/issuing.pem" -cert "$tmp/unspec.pem" -no_nonce | has 'unspec.pem: revoked'; do
+	[ $(($(now_ms) - t0)) -lt 3000 ] || fail "unspecified: revocation not seen within 3 s"
+	sleep 0.05
+done
+for n in -no_nonce -nonce; do
+	out=$(ocsp -issuer "$pki/issuing.pem" -cert "$tmp/unspec.pem" $n -resp_text)
+	grep -q 'unspec.pem: revoked' <<<"$out" && grep -q 'Revocation Time:' <<<"$out" ||
+		{ echo "$out"; fail "unspecified $n: not revoked with a time"; }
+	grep -qiE 'Reason:|unspecified' <<<"$out" &&
+		{ echo "$out"; fail "unspecified $n: a revocationReason (0) in the response"; }
+done
 
 # --- GET (RFC 6960 A.1, RFC 5019 §5) with caching headers (§6.2) ----------------
 openssl ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" -no_nonce -reqout "$tmp/get.req" >/dev/null 2>&1

@@ -1608,6 +1608,89 @@ test_expired_grace(void **state)
 }
 
 /*
+ * revocationReason unspecified (0) is left out of every response we sign,
+ * as crlgen leaves it out of the CRL (RFC 5280 §5.3.1; the CA/B Forum
+ * Baseline Requirements §7.3 forbid it in OCSP): signed at the request
+ * (live) and pre-signed (the maintenance thread's batch), through the
+ * cache, and answered for a certificate past the grace looked up in the
+ * database. Every other reason is still given.
+ */
+static int
+reason_lookup(void *arg, int issuer, const char *const *serials, int n,
+    struct ocsp_status *st, int64_t *data_at)
+{
+	time_t now = time(NULL);
+	int i;
+
+	*data_at = now;
+	for (i = 0; i < n; i++) {
+		memset(&st[i], 0, sizeof(st[i]));
+		st[i].state = OCSP_STATE_REVOKED;
+		st[i].reason = strcmp(serials[i], "D0") == 0 ? 0 : 4;
+		st[i].revoked_at = now - 500 * 86400;
+		st[i].not_after = now - 400 * 86400;
+	}
+	return 0;
+}
+
+static void
+test_reason_unspecified(void **state)
+{
+	struct ocsp_status st;
+	time_t now = time(NULL), rev;
+	int reason, cached, more, pass;
+
+	memset(&st, 0, sizeof(st));
+	st.state = OCSP_STATE_REVOKED;
+	st.revoked_at = now - 60;
+	st.not_after = now + 86400;
+	st.reason = 0;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C0",
+	    &st), 1);
+	st.reason = 1;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C1",
+	    &st), 1);
+	/* Pass 0: signed at the request; pass 1: pre-signed, from the cache. */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			assert_int_equal(ocsp_cache_drop(r.cache, GOOD_ISSUER,
+			    "C0"), 1);
+			assert_int_equal(ocsp_cache_drop(r.cache, GOOD_ISSUER,
+			    "C1"), 1);
+			st.reason = 0;
+			assert_int_equal(ocsp_cache_set_status(r.cache,
+			    GOOD_ISSUER, "C0", &st), 1);
+			st.reason = 1;
+			assert_int_equal(ocsp_cache_set_status(r.cache,
+			    GOOD_ISSUER, "C1", &st), 1);
+			assert_int_equal(ocsp_sync_sign(&sy, &more), 2);
+		}
+		reason = 99;
+		assert_int_equal(answer_status("C0", &reason, &rev, &cached),
+		    V_OCSP_CERTSTATUS_REVOKED);
+		assert_int_equal(reason, OCSP_REVOKED_STATUS_NOSTATUS);
+		assert_true(rev == st.revoked_at);
+		/* Pre-signed: the cache's own bytes. */
+		assert_true(pass == 0 || cached);
+		assert_int_equal(answer_status("C1", &reason, &rev, &cached),
+		    V_OCSP_CERTSTATUS_REVOKED);
+		assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+		assert_true(pass == 0 || cached);
+	}
+	/* Past the grace: the database's statuses, signed live. */
+	r.lookup = reason_lookup;
+	reason = 99;
+	assert_int_equal(answer_status("D0", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_NOSTATUS);
+	assert_false(cached);
+	assert_int_equal(answer_status("D4", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_SUPERSEDED);
+	r.lookup = NULL;
+}
+
+/*
  * The blobs in the cache, counted afresh (ocsp_cache_stats counts once per
  * second of its now: each call gives another), without a lookup, which
  * would record a request.
@@ -2241,6 +2324,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_last_modified_not_future, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired_grace, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reason_unspecified, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hash_variant_expires,
 		    setup, teardown),
