@@ -157,6 +157,44 @@ grep -q ': good' <<<"$out" && grep -q '^Response verify OK' <<<"$out" || fail "o
 out=$(openssl ocsp -url "http://127.0.0.1:$http_port/" -issuer "$PKI_ISSUING_CERT" \
     -cert "$PKI_TSA_CERT" -CAfile "$PKI_ROOT_CERT" 2>&1)
 grep -q ': good' <<<"$out" || fail "openssl ocsp without our Host does not reach the responder: $out"
+# What ocspd marks no-store is never kept (proxy_no_cache): a tryLater for
+# a serial ocspd must look up while a lock on certificate holds its lookup
+# (ocsp/README.md "A lock on certificate"), asked three times, is each
+# time a MISS; after the lock, the real answer, not a tryLater from the
+# cache. Until 2026-12-06 nginx repeated the tryLater as a HIT for 10 s.
+openssl ocsp -issuer "$PKI_ISSUING_CERT" -serial 0x7E57B10C0F -no_nonce -reqout "$tmp/tl.req" >/dev/null 2>&1 ||
+	fail "openssl ocsp -reqout (tryLater)"
+tlenc=$(base64 -w0 "$tmp/tl.req" | python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read().strip(), safe=""))')
+tlget() { curl -sS -m 10 -H 'Host: ocsp.test' -o "$tmp/tl$1.der" -D "$tmp/tl$1.h" -w '%{http_code}' \
+	"http://127.0.0.1:$http_port/$tlenc"; }
+ocsp_status_of() { openssl ocsp -respin "$1" -resp_text -noverify 2>&1 | head -3 || true; }
+open_tx
+echo "BEGIN; LOCK TABLE certificate IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "could not lock certificate: $locked"
+for i in 1 2 3; do
+	[ "$(tlget $i)" = 200 ] || fail "tryLater GET $i through nginx: $(cat "$tmp/tl$i.h")"
+	ocsp_status_of "$tmp/tl$i.der" | has -i 'trylater' || fail "tryLater GET $i: $(ocsp_status_of "$tmp/tl$i.der")"
+	grep -qi '^cache-control: no-store' "$tmp/tl$i.h" || fail "tryLater GET $i: not no-store: $(cat "$tmp/tl$i.h")"
+	grep -qi '^x-cache-status: MISS' "$tmp/tl$i.h" ||
+		fail "tryLater GET $i: not a MISS (a no-store answer kept by nginx): $(cat "$tmp/tl$i.h")"
+done
+commit_tx
+for _ in $(seq 100); do
+	curl -sf "$PKI_OCSP_URL/health" | jq -e '.database_ok' >/dev/null && break
+	sleep 0.1
+done
+[ "$(tlget 4)" = 200 ] || fail "GET after the lock through nginx: $(cat "$tmp/tl4.h")"
+openssl ocsp -respin "$tmp/tl4.der" -resp_text -noverify 2>/dev/null | has 'Reason: certificateHold' ||
+	fail "after the lock: not the never-issued answer (a tryLater kept?): $(ocsp_status_of "$tmp/tl4.der")"
+grep -qi '^x-cache-status: HIT' "$tmp/tl4.h" && fail "after the lock: a HIT: $(cat "$tmp/tl4.h")"
+# /health is never cached: twice, no HIT, each with ocspd's own figures.
+for i in 1 2; do
+	[ "$(curl -sS -H 'Host: ocsp.test' -o "$tmp/health$i" -D "$tmp/health$i.h" -w '%{http_code}' \
+		"http://127.0.0.1:$http_port/health")" = 200 ] || fail "/health through nginx: $(cat "$tmp/health$i.h")"
+	jq -e '.database_ok' "$tmp/health$i" >/dev/null || fail "/health through nginx: $(cat "$tmp/health$i")"
+	grep -qi '^x-cache-status: HIT' "$tmp/health$i.h" && fail "/health served from nginx's cache: $(cat "$tmp/health$i.h")"
+done
+note "no-store answers through nginx: tryLater three times a MISS, then the real answer; /health never a HIT"
 crl_path=/${PKI_CRL_URL#http://*/}
 [ "$(curl -sS -H 'Host: crl.test' -o "$tmp/crl.der" -w '%{http_code}' "http://127.0.0.1:$http_port$crl_path")" = 200 ] ||
 	fail "CRL through nginx"
