@@ -578,10 +578,19 @@ db_listen(struct db *db, const char *sql)
 int
 db_notified(struct db *db)
 {
+	return db_notifications(db, NULL, NULL);
+}
+
+int
+db_notifications(struct db *db, db_notify_fn fn, void *arg)
+{
 	PGnotify *n;
 	int count = 0;
 
 	while ((n = PQnotifies(db->conn)) != NULL) {
+		if (fn != NULL)
+			fn(arg, n->relname != NULL ? n->relname : "",
+			    n->extra != NULL ? n->extra : "");
 		PQfreemem(n);
 		count++;
 	}

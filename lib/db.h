@@ -49,6 +49,16 @@ PGconn		*db_conn(struct db *);
  * before it sleeps: those notifications are no longer on the socket.
  */
 int		 db_notified(struct db *);
+/*
+ * db_notified, giving each notification to fn(arg, channel, payload)
+ * first (both strings valid during the call only; payload "" when none
+ * was sent). A LISTENing loop that acts on payloads calls it instead.
+ * The payload is whatever the NOTIFY said: any role that may connect
+ * may NOTIFY any channel, so fn checks it like any other input.
+ */
+typedef void	 (*db_notify_fn)(void *arg, const char *channel,
+		    const char *payload);
+int		 db_notifications(struct db *, db_notify_fn fn, void *arg);
 
 /*
  * Executes stmt (preparing it on this connection first if needed) with text

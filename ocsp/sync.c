@@ -6,14 +6,27 @@
  *  - At start, every row is loaded (synchronously, before serving).
  *  - LISTEN certificate_status on the thread's own connection: each
  *    notification (or the poll period passing, in case one is lost) runs an
- *    incremental query for rows with a newer id (new certificates) or a newer
- *    revocation_seq (revocations, holds, releases). Ids and sequence values
- *    are not committed in order, so the query reaches back to the values seen
- *    OCSP_OVERLAP_S seconds ago or OCSP_OVERLAP_POLLS ring entries back,
- *    whichever is older (by time too, not by a count of polls only: a burst
- *    of notifications runs many polls a second, and a transaction that took
- *    its number before them and committed after would be skipped); and
- *    every OCSP_FULL_SYNC_S a full pass reads everything again.
+ *    incremental query. It reads again the rows the notifications named
+ *    (their payload, "<issuer_id>:<serial>"), and every row that a
+ *    transaction not ended when the previous query read may have written:
+ *    each query also returns the xmin of its own snapshot, and the next
+ *    one reads each row whose issue_xid (schema/071) or revocation_xid
+ *    (schema/024) is at or above it. A transaction below that xmin had
+ *    ended before the previous read, which saw what it committed; one at
+ *    or above it may have committed since, whenever it took its id or
+ *    revocation_seq. So a revocation or an issuance that commits late,
+ *    after later ones were read, is found by the next poll even when its
+ *    notification is lost (the reasoning crld's deltas follow with
+ *    revocation_xid and their base's snapshot, lib/crlgen.c). Until
+ *    2026-12-06 the query reached back by id and revocation_seq to the
+ *    values of 10 s or 32 polls before: a revocation committed later than
+ *    that, after a later one was seen, was answered "good" until the
+ *    hourly full pass. Rows above the highest id and revocation_seq seen
+ *    are read too (rows written with the triggers off have no xid).
+ *    Every OCSP_FULL_SYNC_S a full pass reads everything again, and at
+ *    once after the connection was made anew (another server may have a
+ *    history of its own after a failover: the xmin of one says nothing
+ *    of the other).
  *  - A changed status drops the entry's responses at once (cache.c), so a
  *    revocation is answered live until its new response is signed here, in
  *    batches of OCSP_SIGN_BATCH between checks of the connection.
@@ -65,11 +78,14 @@
 #include "lib/log.h"
 #include "ocsp/extern.h"
 
-#define OCSP_OVERLAP_S		10	/* the incremental query reaches back */
-#define OCSP_OVERLAP_POLLS	32	/* ... or this many ring entries */
-#define OCSP_RING		128	/* marks kept, at most one per step: */
-#define OCSP_RING_STEP_MS	100	/* 12.8 s of history at least */
 #define OCSP_FULL_SYNC_S	3600
+/*
+ * Serials named by notifications, read again by the next poll; more than
+ * this between two polls (a bulk revocation) and the poll's xid range,
+ * which covers them anyway, is left to find them.
+ */
+#define OCSP_NOTIFY_MAX		256
+#define OCSP_XID8_MAX		24	/* a xid8 in decimal, NUL */
 #define OCSP_RECONNECT_S	2
 #define OCSP_SIGN_BATCH		256
 #define OCSP_SIGN_MAX_FAILS	8	/* in a row: the signer is failing */
@@ -85,11 +101,10 @@
 #define OCSP_SYNC_LOCK_TIMEOUT_MS	2000
 #define OCSP_SYNC_STATEMENT_TIMEOUT_MS	30000
 
+/* The highest id and revocation_seq read. */
 struct ocsp_mark {
 	long long	 id;
 	long long	 seq;
-	double		 at_ms;		/* the poll that saw them (monotonic) */
-	double		 since_ms;	/* the ring entry's first poll */
 };
 
 struct ocsp_sync {
@@ -99,9 +114,20 @@ struct ocsp_sync {
 	pthread_t		 thr;
 	int			 started;
 	int			 wake[2];	/* stop pipe */
-	struct ocsp_mark	 ring[OCSP_RING];
-	unsigned int		 nring;
 	struct ocsp_mark	 max;
+	/*
+	 * The xmin of the last successful query's snapshot (decimal xid8,
+	 * "" before the first), and the server process that took it.
+	 */
+	char			 xmin[OCSP_XID8_MAX];
+	int			 pid;
+	/*
+	 * The serials notifications named since the last poll, as a text
+	 * array literal ("{1A2B,3C4D}": upper-case hex, no quoting needed),
+	 * and how many (OCSP_NOTIFY_MAX at most).
+	 */
+	char			 renotify[OCSP_NOTIFY_MAX * 41 + 3];
+	int			 nrenotify;
 	time_t			 last_full;
 	time_t			 last_connect;
 	int			 busy;		/* a poll timed out (logged) */
@@ -126,14 +152,35 @@ struct ocsp_sync {
 	struct ocsp_due		 due[OCSP_SIGN_BATCH];
 };
 
+/*
+ * The reconciliation query: rows of our issuers ($1) whose notAfter is
+ * after $4, and, for an incremental one, with an id above $2, a
+ * revocation_seq above $3, an issue_xid or revocation_xid at or above $5
+ * (the previous query's snapshot xmin: schema/071, the indexes
+ * certificate_issue_xid and certificate_revocation_xid), or a serial of
+ * $6 (named by notifications); a full pass gives $2 = $3 = 0 and $5, $6
+ * NULL. Columns 0 and 1 are this statement's snapshot xmin and the
+ * server process; a one-row result with the certificate's columns NULL
+ * when no row matched. At or above the xmin, not "not visible in the
+ * snapshot" as crld asks (pg_visible_in_snapshot): a snapshot taken on a
+ * hot standby lists no transaction in progress (PostgreSQL keeps them
+ * apart there, and pg_current_snapshot() gives only the xmin and xmax
+ * right), so a row written by a transaction open at the previous poll
+ * would look seen. The rows read for nothing are those written since the
+ * oldest transaction still open began: few, unless one is left open.
+ */
 static const struct db_stmt stmt_poll = { "ocsp_sync_poll",
-	"SELECT id, issuer_id, serial, "
-	"floor(extract(epoch FROM revoked_at))::bigint, revocation_reason, "
-	"floor(extract(epoch FROM invalidity_date))::bigint, "
-	"coalesce(revocation_seq, 0), floor(extract(epoch FROM not_after))::bigint "
-	"FROM certificate WHERE issuer_id = ANY($1::bigint[]) AND "
-	"(id > $2 OR revocation_seq > $3) AND not_after > to_timestamp($4)",
-	4 };
+	"SELECT pg_snapshot_xmin(pg_current_snapshot())::text, pg_backend_pid(), "
+	"c.id, c.issuer_id, c.serial, "
+	"floor(extract(epoch FROM c.revoked_at))::bigint, c.revocation_reason, "
+	"floor(extract(epoch FROM c.invalidity_date))::bigint, "
+	"coalesce(c.revocation_seq, 0), "
+	"floor(extract(epoch FROM c.not_after))::bigint "
+	"FROM (SELECT 1) AS one LEFT JOIN certificate AS c "
+	"ON c.issuer_id = ANY($1::bigint[]) AND c.not_after > to_timestamp($4) "
+	"AND (c.id > $2 OR c.revocation_seq > $3 OR c.issue_xid >= $5::xid8 OR "
+	"c.revocation_xid >= $5::xid8 OR c.serial = ANY($6::text[]))",
+	6 };
 
 /*
  * The serials of one request missing from the cache (ocsp_sync_lookup),
@@ -153,6 +200,11 @@ static const struct db_stmt stmt_lookup = { "ocsp_sync_lookup",
 
 static const struct db_stmt stmt_in_recovery = { "ocsp_sync_in_recovery",
 	"SELECT pg_is_in_recovery()", 0 };
+
+/* The columns and indexes stmt_poll reads (certificate.issue_xid). */
+#define OCSP_SCHEMA_MIN	71
+static const struct db_stmt stmt_version = { "ocsp_sync_version",
+	"SELECT coalesce(max(version), 0) FROM schema_version", 0 };
 
 /* schema/052_ocsp_standby_lag.sql; the data time NULL when unknown. */
 static const struct db_stmt stmt_data_time = { "ocsp_sync_data_time",
@@ -253,58 +305,99 @@ ocsp_issuer_index(const struct ocsp_responder *r, long long db_id)
 }
 
 /*
- * One reconciliation query from the marks `from`, of the rows whose
- * notAfter is after `after` (Unix time: the grace's cutoff for a full
- * pass, 0 for an incremental one, so that a change to a certificate past
- * the grace still drops its entry); applies every row (the caller
- * publishes the time it is correct as of). Rows past cutoff drop their
- * entry. Returns the number of changed statuses, or -1 (database failure).
+ * The xmin and the server process of a reconciliation query's snapshot
+ * (row 0, columns 0 and 1) into sy. A process other than the last one's
+ * means the connection was made anew (lib/db reconnects by itself),
+ * perhaps to another server, whose transaction ids say nothing of what
+ * the previous one's snapshot saw: the next poll is a full pass. 0, or
+ * -1 when the values are not what PostgreSQL gives.
  */
 static int
-ocsp_sync_query(struct ocsp_sync *sy, const struct ocsp_mark *from,
-    int64_t after, int64_t cutoff)
+ocsp_sync_snapshot(struct ocsp_sync *sy, const PGresult *res)
+{
+	const char *xmin;
+	int pid;
+
+	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0) ||
+	    PQgetisnull(res, 0, 1))
+		return -1;
+	xmin = PQgetvalue(res, 0, 0);
+	if (*xmin == '\0' || strlen(xmin) >= sizeof(sy->xmin) ||
+	    strspn(xmin, "0123456789") != strlen(xmin))
+		return -1;
+	pid = atoi(PQgetvalue(res, 0, 1));
+	if (sy->pid != 0 && pid != sy->pid) {
+		log_info("ocsp: the database connection was made anew: the "
+		    "next poll reads every row");
+		sy->last_full = 0;
+	}
+	sy->pid = pid;
+	memcpy(sy->xmin, xmin, strlen(xmin) + 1);
+	return 0;
+}
+
+/*
+ * One reconciliation query, full or incremental (stmt_poll), of the rows
+ * whose notAfter is after `after` (Unix time: the grace's cutoff for a
+ * full pass, 0 for an incremental one, so that a change to a certificate
+ * past the grace still drops its entry); applies every row (the caller
+ * publishes the time it is correct as of) and keeps the snapshot's xmin
+ * for the next one. Rows past cutoff drop their entry. Returns the number
+ * of changed statuses, or -1 (database failure).
+ */
+static int
+ocsp_sync_query(struct ocsp_sync *sy, int full, int64_t after,
+    int64_t cutoff)
 {
 	struct ocsp_responder *r = sy->r;
 	struct ocsp_status st;
 	PGresult *res = NULL;
 	char id[32], seq[32], aft[32];
-	const char *v[4];
+	const char *v[6];
 	char serial[OCSP_SERIAL_HEX];
 	long long rid, rseq;
 	int i, k, changed = 0, rc = -1;
 
-	snprintf(id, sizeof(id), "%lld", from->id);
-	snprintf(seq, sizeof(seq), "%lld", from->seq);
+	snprintf(id, sizeof(id), "%lld", full ? 0 : sy->max.id);
+	snprintf(seq, sizeof(seq), "%lld", full ? 0 : sy->max.seq);
 	snprintf(aft, sizeof(aft), "%lld", (long long)after);
 	v[0] = sy->issuers;
 	v[1] = id;
 	v[2] = seq;
 	v[3] = aft;
+	v[4] = full || sy->xmin[0] == '\0' ? NULL : sy->xmin;
+	v[5] = full || sy->nrenotify == 0 ? NULL : sy->renotify;
 	if ((res = db_exec(sy->db, &stmt_poll, v, NULL, NULL)) == NULL)
 		goto out;
+	if (ocsp_sync_snapshot(sy, res) == -1) {
+		log_err("ocsp: the reconciliation query gave no snapshot xmin");
+		goto out;
+	}
 	for (i = 0; i < PQntuples(res); i++) {
-		rid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		rseq = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+		if (PQgetisnull(res, i, 2))
+			continue;	/* no row matched */
+		rid = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		rseq = strtoll(PQgetvalue(res, i, 8), NULL, 10);
 		if (rid > sy->max.id)
 			sy->max.id = rid;
 		if (rseq > sy->max.seq)
 			sy->max.seq = rseq;
-		k = ocsp_issuer_index(r, strtoll(PQgetvalue(res, i, 1), NULL, 10));
-		if (k == -1 || strlen(PQgetvalue(res, i, 2)) >= OCSP_SERIAL_HEX)
+		k = ocsp_issuer_index(r, strtoll(PQgetvalue(res, i, 3), NULL, 10));
+		if (k == -1 || strlen(PQgetvalue(res, i, 4)) >= OCSP_SERIAL_HEX)
 			continue;
-		memcpy(serial, PQgetvalue(res, i, 2),
-		    strlen(PQgetvalue(res, i, 2)) + 1);
+		memcpy(serial, PQgetvalue(res, i, 4),
+		    strlen(PQgetvalue(res, i, 4)) + 1);
 		ocsp_serial_canon(serial);
 		memset(&st, 0, sizeof(st));
 		st.reason = -1;
-		st.not_after = strtoll(PQgetvalue(res, i, 7), NULL, 10);
+		st.not_after = strtoll(PQgetvalue(res, i, 9), NULL, 10);
 		if (st.not_after <= cutoff) {
 			/* Expired past the grace: answered from the database. */
 			if (ocsp_cache_drop(r->cache, k, serial) == 1)
 				changed++;
 			continue;
 		}
-		ocsp_row_revocation(res, i, 3, &st);
+		ocsp_row_revocation(res, i, 5, &st);
 		switch (ocsp_cache_set_status(r->cache, k, serial, &st)) {
 		case -1:
 			log_err("ocsp: out of memory loading the status table");
@@ -414,46 +507,61 @@ ocsp_mono_ms(void)
 }
 
 /*
- * The marks to query from: the newest seen at least OCSP_OVERLAP_S ago, or
- * those OCSP_OVERLAP_POLLS entries back if older (at idle, one poll a
- * second, that reaches further), or the oldest kept when neither exists
- * (a young daemon: its first marks follow the full load at start).
+ * A notification on certificate_status (db_notifications' callback): its
+ * payload, "<issuer_id>:<serial>" (schema/004, 006), names a row the next
+ * poll reads again, whatever its id, revocation_seq and xids. Anyone may
+ * NOTIFY that channel: a payload that is not an issuer of ours and a
+ * serial as the table stores it (schema/055: upper-case hex, 1 to 40
+ * digits) is ignored, as is one past OCSP_NOTIFY_MAX (the poll's xid
+ * range finds those rows anyway); the notification still runs a poll.
  */
-static struct ocsp_mark
-ocsp_sync_from(const struct ocsp_sync *sy, double now_ms)
+static void
+ocsp_sync_notified(void *arg, const char *channel, const char *payload)
 {
-	unsigned int k, n = sy->nring < OCSP_RING ? sy->nring : OCSP_RING;
-	const struct ocsp_mark *m, *by_count;
+	struct ocsp_sync *sy = arg;
+	const char *colon;
+	char *end;
+	long long issuer;
+	size_t len, off;
 
-	by_count = &sy->ring[(sy->nring - (n < OCSP_OVERLAP_POLLS ? n :
-	    OCSP_OVERLAP_POLLS)) % OCSP_RING];
-	for (k = 1; k <= n; k++) {
-		m = &sy->ring[(sy->nring - k) % OCSP_RING];
-		if (m->at_ms <= now_ms - OCSP_OVERLAP_S * 1e3)
-			return m->at_ms < by_count->at_ms ? *m : *by_count;
-	}
-	return sy->ring[(sy->nring - n) % OCSP_RING];
+	if (strcmp(channel, "certificate_status") != 0 ||
+	    (colon = strchr(payload, ':')) == NULL || colon == payload ||
+	    strspn(payload, "0123456789") != (size_t)(colon - payload))
+		return;
+	errno = 0;
+	issuer = strtoll(payload, &end, 10);
+	if (errno != 0 || end != colon ||
+	    ocsp_issuer_index(sy->r, issuer) == -1)
+		return;
+	len = strlen(colon + 1);
+	if (len < 1 || len > 40 || strspn(colon + 1, "0123456789ABCDEF") != len)
+		return;
+	if (sy->nrenotify == OCSP_NOTIFY_MAX)
+		return;
+	off = sy->nrenotify == 0 ? 0 : strlen(sy->renotify) - 1;
+	snprintf(sy->renotify + off, sizeof(sy->renotify) - off, "%s%s}",
+	    sy->nrenotify == 0 ? "{" : ",", colon + 1);
+	sy->nrenotify++;
 }
 
 /* Incremental (or, every OCSP_FULL_SYNC_S, full) reconciliation. */
 static int
 ocsp_sync_poll(struct ocsp_sync *sy)
 {
-	struct ocsp_mark from = { 0, 0, 0, 0 }, *newest;
 	time_t now = time(NULL);
-	double now_ms = ocsp_mono_ms();
 	int64_t data_at = OCSP_LAG_NONE;
 	int64_t cutoff = (int64_t)now - sy->r->pol.expired_grace;
 	size_t gone = 0;
-	int n, full = now - sy->last_full >= OCSP_FULL_SYNC_S;
+	int n, full = now - sy->last_full >= OCSP_FULL_SYNC_S ||
+	    sy->xmin[0] == '\0';
 
-	if (!full && sy->nring > 0)
-		from = ocsp_sync_from(sy, now_ms);
 	/* Before the query: what it reads is at least this current. */
 	if (sy->standby && ocsp_sync_data_time(sy, &data_at) == -1)
 		return -1;
-	if ((n = ocsp_sync_query(sy, &from, full ? cutoff : 0, cutoff)) == -1)
+	if ((n = ocsp_sync_query(sy, full, full ? cutoff : 0, cutoff)) == -1)
 		return -1;
+	/* Read: the serials notifications named are known now. */
+	sy->nrenotify = 0;
 	/* Entries that passed the grace since the last full pass. */
 	if (full && (gone = ocsp_cache_expire(sy->r->cache, cutoff)) > 0)
 		log_info("ocsp: %zu certificate(s) expired more than "
@@ -463,20 +571,6 @@ ocsp_sync_poll(struct ocsp_sync *sy)
 	ocsp_sync_publish(sy, now, data_at);
 	if (full)
 		sy->last_full = now;
-	/*
-	 * ring[(nring - 1) % OCSP_RING] is the newest entry. Polls within
-	 * OCSP_RING_STEP_MS of its first update it (a notification burst);
-	 * later ones start a new entry.
-	 */
-	newest = sy->nring > 0 ? &sy->ring[(sy->nring - 1) % OCSP_RING] : NULL;
-	if (newest == NULL || now_ms - newest->since_ms >= OCSP_RING_STEP_MS) {
-		newest = &sy->ring[sy->nring % OCSP_RING];
-		newest->since_ms = now_ms;
-		sy->nring++;
-	}
-	newest->id = sy->max.id;
-	newest->seq = sy->max.seq;
-	newest->at_ms = now_ms;
 	if (n > 0)
 		log_info("ocsp: %d status change(s) from the database", n);
 	return n;
@@ -510,6 +604,12 @@ ocsp_sync_connect(struct ocsp_sync *sy)
 	else if (db_listen(sy->db, "LISTEN certificate_status") == -1)
 		goto fail;
 	__atomic_store_n(&sy->r->db_standby, standby, __ATOMIC_RELAXED);
+	/*
+	 * Connected again, perhaps to another server (a failover): its
+	 * transaction ids say nothing of what the last snapshot saw.
+	 */
+	if (sy->pid != 0)
+		sy->last_full = 0;
 	return 0;
 fail:
 	db_close(sy->db);
@@ -672,7 +772,8 @@ ocsp_sync_main(void *arg)
 			next_poll_ms = 0;
 		}
 		/* Received during the last poll's queries: not on the socket. */
-		notified = sy->db != NULL && db_notified(sy->db) > 0;
+		notified = sy->db != NULL && db_notifications(sy->db,
+		    ocsp_sync_notified, sy) > 0;
 		timeout = more || notified ? 0 : next_poll_ms > now_ms ?
 		    (int)(next_poll_ms - now_ms) + 1 : 0;
 		/*
@@ -697,7 +798,8 @@ ocsp_sync_main(void *arg)
 		if (sy->db != NULL && npfd == 2 && pfd[1].revents != 0) {
 			if (PQconsumeInput(db_conn(sy->db)) != 1)
 				ocsp_sync_lost(sy);
-			else if (db_notified(sy->db) > 0)
+			else if (db_notifications(sy->db, ocsp_sync_notified,
+			    sy) > 0)
 				notified = 1;
 		}
 		now_ms = ocsp_mono_ms();
@@ -804,6 +906,31 @@ out:
 	return rc;
 }
 
+/* The database has what stmt_poll reads (OCSP_SCHEMA_MIN); 0, or -1 with err. */
+static int
+ocsp_sync_schema(struct ocsp_sync *sy, char *err, size_t errlen)
+{
+	PGresult *res;
+	long long v;
+
+	if ((res = db_exec(sy->db, &stmt_version, NULL, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		PQclear(res);
+		snprintf(err, errlen, "reading schema_version failed (SQLSTATE "
+		    "%s)", db_last_sqlstate(sy->db));
+		return -1;
+	}
+	v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (v < OCSP_SCHEMA_MIN) {
+		snprintf(err, errlen, "the database is at schema version %lld; "
+		    "ocspd needs %d (certificate.issue_xid): run "
+		    "deploy/migrate.sh first", v, OCSP_SCHEMA_MIN);
+		return -1;
+	}
+	return 0;
+}
+
 struct ocsp_sync *
 ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
     size_t errlen)
@@ -850,6 +977,8 @@ ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
 	}
 	/* Made now, before the sandbox; db_exec makes it again if lost. */
 	if ((sy->lk_db = db_connect(sy->lk_conninfo, err, errlen)) == NULL)
+		goto out;
+	if (ocsp_sync_schema(sy, err, errlen) == -1)
 		goto out;
 	/* The full load, before we serve. */
 	if (ocsp_sync_poll(sy) == -1) {

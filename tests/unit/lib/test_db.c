@@ -664,6 +664,72 @@ test_reconnect(void **state)
 	assert_true(got > 0);
 }
 
+/* What db_notifications gave its callback, in order. */
+struct notes {
+	int	n;
+	char	channel[4][64];
+	char	payload[4][64];
+};
+
+static void
+note_one(void *arg, const char *channel, const char *payload)
+{
+	struct notes *nt = arg;
+
+	if (nt->n < 4) {
+		snprintf(nt->channel[nt->n], sizeof(nt->channel[0]), "%s",
+		    channel);
+		snprintf(nt->payload[nt->n], sizeof(nt->payload[0]), "%s",
+		    payload);
+	}
+	nt->n++;
+}
+
+/*
+ * db_notifications hands each notification's channel and payload ("" for
+ * none) to its callback, in the order sent, then drops it; db_notified
+ * (cad, rad) still counts and drops them.
+ */
+static void
+test_notifications(void **state)
+{
+	struct fixture *fx = *state;
+	struct notes nt;
+	int i, got = 0;
+
+	memset(&nt, 0, sizeof(nt));
+	assert_int_equal(db_listen(fx->a, "LISTEN test_db_pay; "
+	    "LISTEN test_db_other"), 0);
+	exec_plain(fx->b, "SELECT pg_notify('test_db_pay', '7:1A2B')");
+	exec_plain(fx->b, "NOTIFY test_db_other");
+	exec_plain(fx->b, "SELECT pg_notify('test_db_pay', '9:FF')");
+	for (i = 0; i < 100 && got < 3; i++) {
+		assert_int_equal(PQconsumeInput(db_conn(fx->a)), 1);
+		got += db_notifications(fx->a, note_one, &nt);
+		if (got < 3)
+			usleep(20000);
+	}
+	assert_int_equal(got, 3);
+	assert_int_equal(nt.n, 3);
+	assert_string_equal(nt.channel[0], "test_db_pay");
+	assert_string_equal(nt.payload[0], "7:1A2B");
+	assert_string_equal(nt.channel[1], "test_db_other");
+	assert_string_equal(nt.payload[1], "");
+	assert_string_equal(nt.payload[2], "9:FF");
+	/* Dropped: nothing more; db_notified counts without a callback. */
+	assert_int_equal(db_notifications(fx->a, note_one, &nt), 0);
+	exec_plain(fx->b, "SELECT pg_notify('test_db_pay', 'x')");
+	for (i = 0, got = 0; i < 100 && got == 0; i++) {
+		assert_int_equal(PQconsumeInput(db_conn(fx->a)), 1);
+		got = db_notified(fx->a);
+		if (got == 0)
+			usleep(20000);
+	}
+	assert_int_equal(got, 1);
+	assert_int_equal(nt.n, 3);
+	exec_plain(fx->a, "UNLISTEN *");
+}
+
 /*
  * Inside a transaction a lost connection is not made again: the rest of the
  * transaction must fail, never run on its own outside it.
@@ -958,6 +1024,7 @@ main(void)
 		cmocka_unit_test(test_connect_keepalives),
 		cmocka_unit_test(test_connect_by_name),
 		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_notifications),
 		cmocka_unit_test(test_no_reconnect_in_transaction),
 		cmocka_unit_test(test_conninfo_files),
 	};

@@ -29,8 +29,9 @@
  *    late, through ocspd's real HTTP handler: a "good" and a "revoked"
  *    answer dated the same second share a Last-Modified, never an ETag;
  *  - the CertIDs of a request missing from the cache cost one database
- *    round trip; the incremental query reaches back by time after a burst
- *    of polls; the connections' timeouts ride in their conninfo;
+ *    round trip; a notification's payload names a serial the next poll
+ *    reads again, and any other payload is ignored; the connections'
+ *    timeouts ride in their conninfo;
  *  - /health: degraded when the last read is old though the database
  *    was fine, and before a responder certificate expires;
  *    serving_until from the SHA-1 answers of issued certificates;
@@ -1973,50 +1974,53 @@ test_lookup_batched(void **state)
 }
 
 /*
- * The incremental query's reach back (sync.c ocsp_sync_from): the marks
- * of OCSP_OVERLAP_S ago or OCSP_OVERLAP_POLLS ring entries back,
- * whichever is older. test_ocsp.sh's burst of notifications makes fewer
- * than OCSP_OVERLAP_POLLS entries, so it passes by the count alone; here
- * a burst of 60 polls (one entry per OCSP_RING_STEP_MS) must still reach
- * back OCSP_OVERLAP_S, past what a count of entries covers.
+ * The notifications' payloads (sync.c ocsp_sync_notified): the serials of
+ * our issuers, as the table stores them, go into the next poll's array
+ * literal; anything else (another issuer, another channel, lower case,
+ * too long, a comma or a brace that would add elements to the literal,
+ * an issuer id that overflows) is ignored, and past OCSP_NOTIFY_MAX
+ * serials the rest are left to the poll's xid range.
  */
 static void
-test_sync_from(void **state)
+test_sync_notified(void **state)
 {
-	struct ocsp_mark m;
-	const double now_ms = 1e7;
-	unsigned int k;
+	static const char *const bad[] = {
+		"8:1A2B",		/* not an issuer of ours */
+		"7:1a2b",		/* not as stored (schema/055) */
+		"7:", ":1A", "7", "", "7x:1A", " 7:1A", "+7:1A", "-7:1A",
+		"7:1A,2B", "7:1A}", "7:{1A", "7:1A 2B", "7: 1A", "7:1A:2B",
+		"7:12345678901234567890123456789012345678901",	/* 41 */
+		"99999999999999999999999:1A",
+	};
+	char serial[48], payload[64];
+	size_t i;
 
-	/* A poll 20 s and 12 s ago, then a burst: 60 entries in 6 s. */
 	memset(&sy, 0, sizeof(sy));
-	sy.ring[0] = (struct ocsp_mark){ 1, 1, now_ms - 20e3, now_ms - 20e3 };
-	sy.ring[1] = (struct ocsp_mark){ 2, 2, now_ms - 12e3, now_ms - 12e3 };
-	for (k = 0; k < 60; k++)
-		sy.ring[2 + k] = (struct ocsp_mark){ 10 + k, 10 + k,
-		    now_ms - 6e3 + 100.0 * k, now_ms - 6e3 + 100.0 * k };
-	sy.nring = 62;
-	m = ocsp_sync_from(&sy, now_ms);
-	assert_int_equal(m.id, 2);
-	assert_true(m.at_ms <= now_ms - OCSP_OVERLAP_S * 1e3);
-
-	/* At idle, one poll a second: the count reaches further. */
-	memset(&sy, 0, sizeof(sy));
-	for (k = 0; k < 200; k++)
-		sy.ring[k % OCSP_RING] = (struct ocsp_mark){ k, k,
-		    now_ms - (199 - k) * 1e3, now_ms - (199 - k) * 1e3 };
-	sy.nring = 200;
-	m = ocsp_sync_from(&sy, now_ms);
-	assert_int_equal(m.id, 200 - OCSP_OVERLAP_POLLS);
-
-	/* A young daemon: the oldest mark kept (the full load's). */
-	memset(&sy, 0, sizeof(sy));
-	for (k = 0; k < 5; k++)
-		sy.ring[k] = (struct ocsp_mark){ 100 + k, 100 + k,
-		    now_ms - (4 - k) * 1e3, now_ms - (4 - k) * 1e3 };
-	sy.nring = 5;
-	m = ocsp_sync_from(&sy, now_ms);
-	assert_int_equal(m.id, 100);
 	sy.r = &r;
+	r.iss[GOOD_ISSUER].db_id = 7;
+	r.iss[BROKEN_ISSUER].db_id = 9;
+	ocsp_sync_notified(&sy, "certificate_status", "7:1A2B");
+	assert_int_equal(sy.nrenotify, 1);
+	assert_string_equal(sy.renotify, "{1A2B}");
+	ocsp_sync_notified(&sy, "certificate_status", "9:00FF");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ocsp_sync_notified(&sy, "certificate_status", bad[i]);
+	ocsp_sync_notified(&sy, "crl_issued", "7:ABCD");
+	assert_int_equal(sy.nrenotify, 2);
+	assert_string_equal(sy.renotify, "{1A2B,00FF}");
+	/* Up to OCSP_NOTIFY_MAX serials of 40 digits, then no more. */
+	for (i = 2; i < OCSP_NOTIFY_MAX + 5; i++) {
+		snprintf(serial, sizeof(serial), "%040zX", i);
+		snprintf(payload, sizeof(payload), "7:%s", serial);
+		ocsp_sync_notified(&sy, "certificate_status", payload);
+	}
+	assert_int_equal(sy.nrenotify, OCSP_NOTIFY_MAX);
+	assert_true(strlen(sy.renotify) < sizeof(sy.renotify));
+	snprintf(serial, sizeof(serial), ",%040X}", OCSP_NOTIFY_MAX - 1);
+	assert_string_equal(sy.renotify + strlen(sy.renotify) -
+	    strlen(serial), serial);
+	r.iss[GOOD_ISSUER].db_id = 0;
+	r.iss[BROKEN_ISSUER].db_id = 0;
 }
 
 /* The value of keyword in conninfo (reparsed), malloc'd; NULL if unset. */
@@ -2331,7 +2335,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_batched, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_sync_from, setup,
+		cmocka_unit_test_setup_teardown(test_sync_notified, setup,
 		    teardown),
 		cmocka_unit_test(test_conninfo_timeouts),
 		cmocka_unit_test_setup_teardown(test_health, setup, teardown),
