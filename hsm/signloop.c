@@ -18,13 +18,16 @@
 #include "lib/http.h"
 #include "lib/log.h"
 
-enum { SIGNLOOP_EV_HTTP = 1, SIGNLOOP_EV_SIGNER, SIGNLOOP_EV_STOP };
+enum { SIGNLOOP_EV_HTTP = 1, SIGNLOOP_EV_SIGNER, SIGNLOOP_EV_STOP,
+	SIGNLOOP_EV_WATCH };
 
 struct signloop {
 	int			 ep;
 	struct http_server	*srv;
 	struct signer		*signer;
 	int			 stop_fd;
+	void			(*watch_fn)(void *);	/* signloop_watch */
+	void			*watch_arg;
 };
 
 struct signloop *
@@ -65,6 +68,30 @@ signloop_open(struct http_server *srv, struct signer *signer, int stop_fd,
 	return l;
 }
 
+int
+signloop_watch(struct signloop *l, int fd, void (*fn)(void *), void *arg,
+    char *err, size_t errlen)
+{
+	struct epoll_event ev;
+
+	if (l->watch_fn != NULL || fn == NULL) {
+		snprintf(err, errlen, "signloop_watch: one descriptor, with a "
+		    "function");
+		return -1;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u32 = SIGNLOOP_EV_WATCH;
+	if (fd == -1 || epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		snprintf(err, errlen, "epoll_ctl: %s", fd == -1 ?
+		    "no descriptor" : strerror(errno));
+		return -1;
+	}
+	l->watch_fn = fn;
+	l->watch_arg = arg;
+	return 0;
+}
+
 void
 signloop_close(struct signloop *l)
 {
@@ -86,7 +113,7 @@ signloop_drain(const struct signloop_ops *ops, void *arg)
 int
 signloop_run(struct signloop *l, const struct signloop_ops *ops, void *arg)
 {
-	struct epoll_event evs[4];
+	struct epoll_event evs[5];
 	long long timeout, deadline = 0;
 	int i, n, replies, rc = -1;
 
@@ -107,7 +134,7 @@ signloop_run(struct signloop *l, const struct signloop_ops *ops, void *arg)
 		if (ops->oldest(arg) != SIGNLOOP_NONE &&
 		    signer_reply_buffered(l->signer))
 			timeout = 0;
-		if ((n = epoll_wait(l->ep, evs, 4, (int)timeout)) == -1) {
+		if ((n = epoll_wait(l->ep, evs, 5, (int)timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_err("epoll_wait: %s", strerror(errno));
@@ -128,6 +155,8 @@ signloop_run(struct signloop *l, const struct signloop_ops *ops, void *arg)
 				    signer_fd(l->signer), NULL);
 			else if (evs[i].data.u32 == SIGNLOOP_EV_SIGNER)
 				replies = 1;
+			else if (evs[i].data.u32 == SIGNLOOP_EV_WATCH)
+				l->watch_fn(l->watch_arg);
 			else if (evs[i].data.u32 == SIGNLOOP_EV_STOP &&
 			    rc == -1 && (rc = ops->stop(arg, l->stop_fd)) !=
 			    -1) {

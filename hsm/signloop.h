@@ -56,6 +56,15 @@ struct signloop	*signloop_open(struct http_server *srv, struct signer *signer,
  */
 int		 signloop_run(struct signloop *, const struct signloop_ops *,
 		    void *arg);
+/*
+ * Watches fd too (not taken): when it is readable, fn(arg) is called on
+ * the loop's thread, before http_run, also while stopping (a worker's own
+ * wake-up: ocspd's lookups answered on another thread). fn reads fd
+ * itself; it may answer requests (http_resume) or ask signatures of the
+ * signer. One such descriptor per loop. 0, or -1 with err.
+ */
+int		 signloop_watch(struct signloop *, int fd, void (*fn)(void *),
+		    void *arg, char *err, size_t errlen);
 void		 signloop_close(struct signloop *);
 
 #endif

@@ -319,16 +319,19 @@ out:
  * hang. PQreset keeps them. Unix sockets ignore them. No GSSAPI
  * encryption unless asked for: libpq's default (prefer) makes Kerberos read
  * its keytab at every TCP connection, which the sandbox forbids. The
+ * client encoding (UTF8) is a parameter of the connection too, so that a
+ * connection made anew without blocking (db_exec_bounded) has it. The
  * resolved hosts come last and replace the conninfo's (libpq ignores NULL
  * values).
  */
 static const char *const db_conn_keys[] = { "keepalives", "keepalives_idle",
 	"keepalives_interval", "keepalives_count", "tcp_user_timeout",
-	"gssencmode", "dbname", "host", "hostaddr", "port", NULL };
+	"gssencmode", "client_encoding", "dbname", "host", "hostaddr", "port",
+	NULL };
 
 static const char *const *
 db_conn_values(const char *conninfo, const struct db_pin *pin,
-    const char *values[11])
+    const char *values[12])
 {
 	values[0] = "1";
 	values[1] = "10";
@@ -336,11 +339,12 @@ db_conn_values(const char *conninfo, const struct db_pin *pin,
 	values[3] = "3";
 	values[4] = "30000";
 	values[5] = "disable";
-	values[6] = conninfo;
-	values[7] = pin->host;
-	values[8] = pin->hostaddr;
-	values[9] = pin->port;
-	values[10] = NULL;
+	values[6] = "UTF8";
+	values[7] = conninfo;
+	values[8] = pin->host;
+	values[9] = pin->hostaddr;
+	values[10] = pin->port;
+	values[11] = NULL;
 	return values;
 }
 
@@ -430,7 +434,7 @@ db_connect(const char *conninfo, char *err, size_t errlen)
 {
 	struct db *db = NULL;
 	const struct db_pin *pin;
-	const char *values[11];
+	const char *values[12];
 	char msg[512];
 	size_t len;
 	int rc = -1;
@@ -492,6 +496,30 @@ db_close(struct db *db)
 }
 
 /*
+ * The server's last words while we were idle (FATAL, given to db_notice)
+ * come first and the end of the stream only on a further read (or not
+ * yet: the backend may still be exiting): reads while readable, without
+ * waiting. Notifications read here wait in libpq for PQnotifies.
+ */
+static void
+db_read_idle(struct db *db)
+{
+	struct pollfd pfd;
+	int i;
+
+	for (i = 0; i < 4 && PQstatus(db->conn) == CONNECTION_OK; i++) {
+		pfd.fd = PQsocket(db->conn);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0)
+			break;
+		/* PQisBusy parses what was read (a FATAL goes to db_notice). */
+		if (PQconsumeInput(db->conn) == 1)
+			(void)PQisBusy(db->conn);
+	}
+}
+
+/*
  * Makes sure a statement outside a transaction finds a live connection: one
  * the server has closed (a restart, a failover, pg_terminate_backend) is
  * connected again with the same parameters, its prepared statements
@@ -505,28 +533,12 @@ db_close(struct db *db)
 static int
 db_ready(struct db *db)
 {
-	struct pollfd pfd;
 	PGresult *res;
 	size_t i;
 
 	if (db->in_txn)
 		return 0;
-	/*
-	 * The server's last words (FATAL, given to db_notice) come first and
-	 * the end of the stream only on a further read (or not yet: the
-	 * backend may still be exiting): read while readable. Notifications
-	 * read here wait in libpq for PQnotifies.
-	 */
-	for (i = 0; i < 4 && PQstatus(db->conn) == CONNECTION_OK; i++) {
-		pfd.fd = PQsocket(db->conn);
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0)
-			break;
-		/* PQisBusy parses what was read (a FATAL goes to db_notice). */
-		if (PQconsumeInput(db->conn) == 1)
-			(void)PQisBusy(db->conn);
-	}
+	db_read_idle(db);
 	if (PQstatus(db->conn) != CONNECTION_OK || db->closing) {
 		log_warn("db: the connection to PostgreSQL was lost: "
 		    "connecting again");
@@ -688,32 +700,49 @@ db_forget(struct db *db, const char *name)
 	}
 }
 
-/* Prepares stmt on this connection unless done already. 0 or -1. */
+/*
+ * Room for one more prepared name, and a copy of stmt's (*name, malloc'd),
+ * made before the statement is prepared: once the server has it, it is
+ * recorded (db->prepared[db->nprepared++] = *name) without an allocation
+ * that could fail. 0 or -1 (logged).
+ */
 static int
-db_prepare(struct db *db, const struct db_stmt *stmt)
+db_prepare_reserve(struct db *db, const struct db_stmt *stmt, char **name)
 {
-	PGresult *res = NULL;
-	char **np, *name = NULL;
+	char **np;
 	size_t ncap;
-	int rc = -1;
 
-	if (db_is_prepared(db, stmt->name))
-		return 0;
+	*name = NULL;
 	if (db->nprepared == db->capprepared) {
 		ncap = db->capprepared == 0 ? 16 : db->capprepared * 2;
 		np = reallocarray(db->prepared, ncap, sizeof(*np));
 		if (np == NULL) {
 			log_err("db: %s: reallocarray: %s", stmt->name,
 			    strerror(errno));
-			goto out;
+			return -1;
 		}
 		db->prepared = np;
 		db->capprepared = ncap;
 	}
-	if ((name = strdup(stmt->name)) == NULL) {
+	if ((*name = strdup(stmt->name)) == NULL) {
 		log_err("db: %s: strdup: %s", stmt->name, strerror(errno));
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* Prepares stmt on this connection unless done already. 0 or -1. */
+static int
+db_prepare(struct db *db, const struct db_stmt *stmt)
+{
+	PGresult *res = NULL;
+	char *name = NULL;
+	int rc = -1;
+
+	if (db_is_prepared(db, stmt->name))
+		return 0;
+	if (db_prepare_reserve(db, stmt, &name) == -1)
+		goto out;
 	res = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		db_fail(db, stmt->name, res);
@@ -769,6 +798,194 @@ db_exec(struct db *db, const struct db_stmt *stmt, const char *const *values,
 		}
 		return NULL;
 	}
+}
+
+static int64_t
+db_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits until the connection's socket is ready for events (POLLIN or
+ * POLLOUT), or deadline (db_mono_ms) passes: 1 ready, 0 past the
+ * deadline, -1 no socket or poll() failed.
+ */
+static int
+db_wait_until(struct db *db, short events, int64_t deadline)
+{
+	struct pollfd pfd;
+	int64_t left;
+	int n;
+
+	for (;;) {
+		if ((left = deadline - db_mono_ms()) <= 0)
+			return 0;
+		pfd.fd = PQsocket(db->conn);
+		pfd.events = events;
+		pfd.revents = 0;
+		if (pfd.fd < 0)
+			return -1;
+		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (n > 0)
+			return 1;
+		if (n == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * Connects again (PQresetStart, PQresetPoll: never blocking), until
+ * deadline. The client encoding comes with the connection's parameters
+ * (db_conn_keys), so no blocking SET follows. 0, or -1 with the
+ * connection left to be made anew by the next call.
+ */
+static int
+db_reset_until(struct db *db, int64_t deadline)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	size_t i;
+	int w;
+
+	log_warn("db: the connection to PostgreSQL was lost: connecting again");
+	db->closing = 0;
+	if (PQresetStart(db->conn) != 1)
+		st = PGRES_POLLING_FAILED;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		if ((w = db_wait_until(db, st == PGRES_POLLING_READING ?
+		    POLLIN : POLLOUT, deadline)) != 1) {
+			log_warn("db: connecting again: %s", w == 0 ?
+			    "no answer in time" : "poll failed");
+			db->closing = 1;
+			db_lost(db);
+			return -1;
+		}
+		st = PQresetPoll(db->conn);
+	}
+	if (st == PGRES_POLLING_FAILED) {
+		db_fail(db, "reconnecting", NULL);
+		db_lost(db);
+		return -1;
+	}
+	for (i = 0; i < db->nprepared; i++)
+		free(db->prepared[i]);
+	db->nprepared = 0;
+	db->relisten = db->listen != NULL;
+	log_info("db: connected to PostgreSQL again");
+	return 0;
+}
+
+/*
+ * Reads every result of the command sent, until deadline: the last one
+ * into *res (the first failure's, if any). 0; -2 past the deadline, -1
+ * on a lost connection (both with *res NULL).
+ */
+static int
+db_results_until(struct db *db, int64_t deadline, PGresult **res)
+{
+	PGresult *r;
+	int w;
+
+	*res = NULL;
+	for (;;) {
+		while (PQisBusy(db->conn)) {
+			if ((w = db_wait_until(db, POLLIN, deadline)) != 1 ||
+			    PQconsumeInput(db->conn) != 1) {
+				PQclear(*res);
+				*res = NULL;
+				return w == 1 ? -1 : w == 0 ? -2 : -1;
+			}
+		}
+		if ((r = PQgetResult(db->conn)) == NULL)
+			return 0;
+		if (*res == NULL || (PQresultStatus(*res) == PGRES_TUPLES_OK ||
+		    PQresultStatus(*res) == PGRES_COMMAND_OK)) {
+			PQclear(*res);
+			*res = r;
+		} else
+			PQclear(r);
+	}
+}
+
+PGresult *
+db_exec_bounded(struct db *db, const struct db_stmt *stmt,
+    const char *const *values, long timeout_ms)
+{
+	PGresult *res = NULL;
+	ExecStatusType st;
+	int64_t deadline = db_mono_ms() + timeout_ms;
+	char *name = NULL;
+	int w = 0;
+
+	if (db == NULL || stmt == NULL || stmt->name == NULL ||
+	    stmt->sql == NULL || stmt->nparams < 0 ||
+	    (stmt->nparams > 0 && values == NULL) || db->in_txn) {
+		log_err("db_exec_bounded: invalid arguments");
+		if (db != NULL)
+			db->sqlstate[0] = '\0';
+		return NULL;
+	}
+	db->sqlstate[0] = '\0';
+	db_read_idle(db);
+	if ((PQstatus(db->conn) != CONNECTION_OK || db->closing) &&
+	    db_reset_until(db, deadline) == -1)
+		return NULL;
+	if (!db_is_prepared(db, stmt->name)) {
+		if (db_prepare_reserve(db, stmt, &name) == -1)
+			return NULL;
+		if (PQsendPrepare(db->conn, stmt->name, stmt->sql,
+		    stmt->nparams, NULL) != 1 ||
+		    (w = db_results_until(db, deadline, &res)) == -1)
+			goto lost;
+		if (w == -2)
+			goto late;
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			db_fail(db, stmt->name, res);
+			PQclear(res);
+			free(name);
+			return NULL;
+		}
+		PQclear(res);
+		res = NULL;
+		db->prepared[db->nprepared++] = name;
+		name = NULL;
+	}
+	if (PQsendQueryPrepared(db->conn, stmt->name, stmt->nparams, values,
+	    NULL, NULL, 0) != 1 ||
+	    (w = db_results_until(db, deadline, &res)) == -1)
+		goto lost;
+	if (w == -2)
+		goto late;
+	st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	db_fail(db, stmt->name, res);
+	PQclear(res);
+	/* 26000: the server forgot the name: prepared again next time. */
+	if (strcmp(db->sqlstate, "26000") == 0)
+		db_forget(db, stmt->name);
+	return NULL;
+late:
+	/*
+	 * The server may still be at it, or stopped: this connection is
+	 * dropped (PQresetStart closes it) at the next call, not waited for.
+	 */
+	log_warn("db: %s: no answer within %ld ms: connecting anew next time",
+	    stmt->name, timeout_ms);
+	free(name);
+	db->closing = 1;
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "57014");
+	db_thread_unavailable = 1;
+	return NULL;
+lost:
+	free(name);
+	db_fail(db, stmt->name, NULL);
+	db_lost(db);
+	db->closing = 1;
+	return NULL;
 }
 
 int

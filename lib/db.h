@@ -71,6 +71,21 @@ PGresult	*db_exec(struct db *, const struct db_stmt *stmt,
 		    const char *const *values, const int *lengths,
 		    const int *formats);
 /*
+ * db_exec for a caller that must not wait longer than timeout_ms in all,
+ * whatever the server does: one that stops answering (a stopped or hung
+ * backend, a network that drops packets) lets no statement_timeout fire.
+ * A connection the server closed is made again without blocking
+ * (PQresetStart), and the statement is prepared, sent and awaited with
+ * poll() against the deadline. Past it: NULL, SQLSTATE 57014, and the
+ * connection is made anew at the next call rather than waited for (the
+ * server may still be at the statement). Outside a transaction only,
+ * text parameters, and not on a connection that LISTENs (its LISTEN
+ * would be made again by the next db_exec). Not a cancel: PQcancel
+ * blocks on a server that does not answer.
+ */
+PGresult	*db_exec_bounded(struct db *, const struct db_stmt *stmt,
+		    const char *const *values, long timeout_ms);
+/*
  * Executes stmt in libpq's single-row mode and calls fn(arg, row) for each
  * row as it arrives (row: a one-row result, valid during the call only), so
  * a result of millions of rows is never held in memory; binary asks for

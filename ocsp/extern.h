@@ -477,6 +477,32 @@ typedef int (*ocsp_lookup_fn)(void *arg, int issuer,
 	    const char *const *serials, int n, struct ocsp_status *st,
 	    int64_t *data_at);
 
+/*
+ * A lookup asked of the lookup thread (ocsp_lookup_submit_fn), so that
+ * the event loop that asks it waits for nothing: the caller fills issuer,
+ * n and serials, done and arg; the thread fills rc (0, or -1: tryLater),
+ * st and data_at as ocsp_lookup_fn does, then calls done(lk, arg) from
+ * its own thread, exactly once; done must not block.
+ */
+struct ocsp_lookup {
+	int			 issuer;
+	int			 n;
+	char			 serials[OCSP_MAX_CERTIDS][OCSP_SERIAL_HEX];
+	int			 rc;
+	struct ocsp_status	 st[OCSP_MAX_CERTIDS];
+	int64_t			 data_at;
+	void			(*done)(struct ocsp_lookup *, void *arg);
+	void			*arg;
+	/* The thread's own. */
+	double			 queued_ms;	/* monotonic */
+	struct ocsp_lookup	*next;
+};
+/*
+ * Queues lk: 0, and done will be called; -1 (the queue is full or the
+ * thread stopping): not queued, done will not be called.
+ */
+typedef int (*ocsp_lookup_submit_fn)(void *arg, struct ocsp_lookup *lk);
+
 /* The responder's shared state: issuers, policy, cache, freshness. */
 struct ocsp_responder {
 	struct ocsp_issuer	 iss[OCSP_MAX_ISSUERS];
@@ -506,6 +532,11 @@ struct ocsp_responder {
 	 * before serving). NULL (the fuzz harness): never issued.
 	 */
 	ocsp_lookup_fn		 lookup;
+	/*
+	 * The same on the lookup thread (sync.c), for the event loops; NULL:
+	 * they call lookup themselves (the unit tests, the fuzz harness).
+	 */
+	ocsp_lookup_submit_fn	 lookup_submit;
 	void			*lookup_arg;
 	/*
 	 * Signs tbs with issuer's responder key, digest mdname, in the
@@ -561,6 +592,19 @@ struct ocsp_pending {
 	char			 serial[OCSP_SERIAL_HEX];
 	struct ocsp_status	 st;
 	int64_t			 this_update, next_update;
+	/*
+	 * Set by the caller after ocsp_pending_init: a request that needs
+	 * the database makes ocsp_answer_begin return 2 (below) instead of
+	 * calling r->lookup in the calling thread.
+	 */
+	int			 defer_lookup;
+	/* The request, kept between begin's 2 and ocsp_answer_looked_up. */
+	struct ocsp_query	 q;
+	struct ocsp_single	 s[OCSP_MAX_CERTIDS];
+	int			 miss[OCSP_MAX_CERTIDS];	/* in q.ids */
+	int			 nmiss;
+	int			 live;
+	int64_t			 synced;
 };
 void	ocsp_pending_init(struct ocsp_pending *);
 void	ocsp_pending_clear(struct ocsp_pending *);
@@ -574,11 +618,23 @@ void	ocsp_pending_clear(struct ocsp_pending *);
  * finish makes the answer from that signature (sig NULL: signing failed,
  * answered internalError), with ocsp_answer's outputs. -1: nothing at
  * all can be answered.
+ * With p->defer_lookup, begin returns 2 when serials missing from the
+ * cache must be asked of the database: ocsp_answer_lookup_of fills a
+ * struct ocsp_lookup with them, and once it is answered (wherever),
+ * ocsp_answer_looked_up goes on from its results as begin would have:
+ * 0 (answered: tryLater when lk->rc is -1) or 1 (p holds the
+ * ResponseData to sign), or -1.
  */
 int	ocsp_answer_begin(struct ocsp_responder *, const unsigned char *req,
 	    size_t reqlen, const unsigned char **der, size_t *derlen,
 	    struct ocsp_blob **blob, int *owned, int *cacheable,
 	    struct ocsp_pending *p);
+void	ocsp_answer_lookup_of(const struct ocsp_pending *p,
+	    struct ocsp_lookup *lk);
+int	ocsp_answer_looked_up(struct ocsp_responder *, struct ocsp_pending *p,
+	    const struct ocsp_lookup *lk, const unsigned char **der,
+	    size_t *derlen, struct ocsp_blob **blob, int *owned,
+	    int *cacheable);
 int	ocsp_answer_finish(struct ocsp_responder *, struct ocsp_pending *p,
 	    const unsigned char *sig, size_t siglen,
 	    const unsigned char **der, size_t *derlen,

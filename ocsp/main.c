@@ -13,7 +13,8 @@
  *    (hsm/signloop.c) from a pre-signed in-memory cache, signs live, through
  *    the loop's signer and without waiting for it, only what the cache cannot
  *    answer (nonces, several CertIDs, serials never issued, certificates
- *    expired past the policy's grace, looked up in PostgreSQL), and keeps the
+ *    expired past the policy's grace, looked up in PostgreSQL on a lookup
+ *    thread, sync.c, without the loop waiting either), and keeps the
  *    cache current from a maintenance thread (ocsp/sync.c: LISTEN
  *    certificate_status, reconciliation, pre-signing). It drops to an
  *    unprivileged user and enters a seccomp sandbox after start; it never
@@ -27,6 +28,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -219,11 +221,29 @@ struct ocspd_loop {
 	int			 running;
 	int			 status;	/* 0, or 1: the loop failed */
 	struct ocspd_job	*head, *tail;	/* in flight, in ticket order */
+	/*
+	 * Lookups (serials the cache does not hold) go to sync.c's lookup
+	 * thread, their connections deferred; the thread puts each answered
+	 * one on lk_done and writes lk_wake (eventfd; -1: none, lookups are
+	 * made in the handler: the unit tests). lk_out: asked and not yet
+	 * taken back (the loop's thread only).
+	 */
+	int			 lk_wake;
+	int			 lk_mtx_ok;
+	pthread_mutex_t		 lk_mtx;
+	struct ocspd_job	*lk_done;
+	unsigned int		 lk_out;
 };
 
-/* A live answer whose signature is in flight. */
+/*
+ * A live answer whose signature is in flight, or a request whose lookup is
+ * (then lk and loop are set; lk_next links lk_done).
+ */
 struct ocspd_job {
 	struct ocspd_job	*next;
+	struct ocspd_job	*lk_next;
+	struct ocspd_loop	*loop;
+	struct ocsp_lookup	 lk;
 	struct http_deferred	*deferred;
 	unsigned long		 ticket;
 	int			 sent;		/* a ticket was taken */
@@ -345,6 +365,44 @@ ocspd_take_one(struct ocspd_loop *l)
 }
 
 /*
+ * The signature of job (its connection deferred) asked of the loop's
+ * signer; the job waits in ticket order for the reply. A request the
+ * signer did not take is answered internalError in its turn.
+ */
+static void
+ocspd_sign_ask(struct ocspd_loop *l, struct ocspd_job *job)
+{
+	char err[256];
+
+	job->sent = signer_sign_begin(l->signer, SIGNER_KIND_OCSP,
+	    l->r->iss[job->pend.issuer].key_label, l->r->pol.sign_mdname,
+	    job->pend.tbs.buf, job->pend.tbs.len, &job->ticket, err,
+	    sizeof(err)) == 0;
+	if (!job->sent)
+		log_err("ocsp: signing a response for issuer %s: %s",
+		    l->r->iss[job->pend.issuer].name, err);
+	if (l->tail != NULL)
+		l->tail->next = job;
+	else
+		l->head = job;
+	l->tail = job;
+	__atomic_add_fetch(&l->r->signatures_in_flight, 1, __ATOMIC_RELAXED);
+}
+
+/* The request's method and If-None-Match into job; 0 or -1. */
+static int
+ocspd_job_request(struct ocspd_job *job, const struct http_request *req,
+    int get)
+{
+	const char *inm = get ? http_header(req, "If-None-Match") : NULL;
+
+	job->get = get;
+	if (inm != NULL && (job->inm = strdup(inm)) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
  * A live answer: its signature asked of the loop's signer and the
  * connection deferred (HTTP_DEFERRED); without a signer of the loop's
  * own, signed here.
@@ -353,12 +411,9 @@ static int
 ocspd_sign_later(struct ocspd_loop *l, const struct http_request *req,
     int get, struct ocspd_job *job, struct http_response *resp)
 {
-	const char *inm = get ? http_header(req, "If-None-Match") : NULL;
-	char err[256];
 	int rc;
 
-	job->get = get;
-	if (inm != NULL && (job->inm = strdup(inm)) == NULL) {
+	if (ocspd_job_request(job, req, get) == -1) {
 		ocspd_job_free(job);
 		return -1;
 	}
@@ -373,20 +428,81 @@ ocspd_sign_later(struct ocspd_loop *l, const struct http_request *req,
 		ocspd_job_free(job);
 		return -1;
 	}
-	job->sent = signer_sign_begin(l->signer, SIGNER_KIND_OCSP,
-	    l->r->iss[job->pend.issuer].key_label, l->r->pol.sign_mdname,
-	    job->pend.tbs.buf, job->pend.tbs.len, &job->ticket, err,
-	    sizeof(err)) == 0;
-	if (!job->sent)
-		log_err("ocsp: signing a response for issuer %s: %s",
-		    l->r->iss[job->pend.issuer].name, err);
-	if (l->tail != NULL)
-		l->tail->next = job;
-	else
-		l->head = job;
-	l->tail = job;
-	__atomic_add_fetch(&l->r->signatures_in_flight, 1, __ATOMIC_RELAXED);
+	ocspd_sign_ask(l, job);
 	return HTTP_DEFERRED;
+}
+
+/*
+ * The lookup thread's done callback (extern.h struct ocsp_lookup): the
+ * job goes back to its loop, which is woken. On the lookup thread.
+ */
+static void
+ocspd_lookup_done(struct ocsp_lookup *lk, void *arg)
+{
+	struct ocspd_job *job = arg;
+	struct ocspd_loop *l = job->loop;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&l->lk_mtx);
+	job->lk_next = l->lk_done;
+	l->lk_done = job;
+	pthread_mutex_unlock(&l->lk_mtx);
+	if (write(l->lk_wake, &one, sizeof(one)) != (ssize_t)sizeof(one) &&
+	    errno != EAGAIN)
+		log_err("ocsp: waking a loop for a lookup: %s",
+		    strerror(errno));
+}
+
+/*
+ * A request whose serials the cache does not hold: the lookup goes to
+ * the lookup thread and the connection waits aside (HTTP_DEFERRED), so
+ * that the loop goes on answering from the cache whatever the database
+ * does. The queue full: tryLater now.
+ */
+static int
+ocspd_lookup_later(struct ocspd_loop *l, const struct http_request *req,
+    int get, struct ocspd_job *job, struct http_response *resp)
+{
+	struct ocsp_responder *r = l->r;
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = NULL;
+	size_t derlen = 0;
+	int owned = 0, cacheable = 0, rc = -1;
+
+	if (ocspd_job_request(job, req, get) == -1)
+		goto out;
+	job->loop = l;
+	ocsp_answer_lookup_of(&job->pend, &job->lk);
+	job->lk.done = ocspd_lookup_done;
+	job->lk.arg = job;
+	/*
+	 * Queued before the connection is deferred: the answer is taken
+	 * on this thread only, after this handler has returned.
+	 */
+	if (r->lookup_submit(r->lookup_arg, &job->lk) == -1) {
+		job->lk.rc = -1;
+		if (ocsp_answer_looked_up(r, &job->pend, &job->lk, &der,
+		    &derlen, &blob, &owned, &cacheable) == 0)
+			rc = ocspd_reply(resp, get, job->inm, der, derlen,
+			    blob, owned, cacheable);
+		goto out;
+	}
+	l->lk_out++;
+	/*
+	 * NULL only on a server not started deferrable: a bug, so a 500 now,
+	 * and the job is dropped when its lookup comes back.
+	 */
+	if ((job->deferred = http_defer(req)) == NULL)
+		log_err("ocsp: the HTTP server cannot defer an answer");
+	else
+		rc = HTTP_DEFERRED;
+	job = NULL;	/* the lookup's until it comes back */
+out:
+	if (owned)
+		OPENSSL_free((unsigned char *)der);
+	ocsp_blob_unref(blob);
+	ocspd_job_free(job);
+	return rc;
 }
 
 static int
@@ -441,6 +557,8 @@ ocspd_handle(void *arg, const struct http_request *req,
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		goto out;
 	ocsp_pending_init(&job->pend);
+	/* A loop never waits for the database: lookups on sync.c's thread. */
+	job->pend.defer_lookup = l->lk_wake != -1 && r->lookup_submit != NULL;
 	switch (ocsp_answer_begin(r, body, bodylen, &der, &derlen, &blob,
 	    &owned, &cacheable, &job->pend)) {
 	case 0:
@@ -450,6 +568,10 @@ ocspd_handle(void *arg, const struct http_request *req,
 		break;
 	case 1:
 		rc = ocspd_sign_later(l, req, get, job, resp);
+		job = NULL;	/* its own now */
+		break;
+	case 2:
+		rc = ocspd_lookup_later(l, req, get, job, resp);
 		job = NULL;	/* its own now */
 		break;
 	default:
@@ -462,6 +584,111 @@ out:
 	ocsp_blob_unref(blob);
 	free(decoded);
 	return rc;
+}
+
+/*
+ * A job whose lookup came back: answered now (tryLater: the database
+ * could not say), or its ResponseData's signature asked of the loop's
+ * signer like any live answer's. stopped: the loop has ended and signs
+ * nothing more: tryLater.
+ */
+static void
+ocspd_looked_up(struct ocspd_loop *l, struct ocspd_job *job, int stopped)
+{
+	struct http_response resp;
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = NULL;
+	size_t derlen = 0;
+	int owned = 0, cacheable = 0, rc;
+
+	if (job->deferred == NULL) {	/* answered 500 already */
+		ocspd_job_free(job);
+		return;
+	}
+	memset(&resp, 0, sizeof(resp));
+	if (stopped)
+		job->lk.rc = -1;
+	rc = ocsp_answer_looked_up(l->r, &job->pend, &job->lk, &der, &derlen,
+	    &blob, &owned, &cacheable);
+	if (rc == 1 && l->signer != NULL) {
+		ocspd_sign_ask(l, job);	/* answered in its turn */
+		return;
+	}
+	if (rc == 1)
+		rc = ocspd_complete(l, job, &resp);
+	else if (rc == 0)
+		rc = ocspd_reply(&resp, job->get, job->inm, der, derlen, blob,
+		    owned, cacheable);
+	if (rc == -1)
+		resp.status = 0;	/* http_resume answers 500 */
+	http_resume(job->deferred, &resp);
+	http_response_clear(&resp);
+	if (owned)
+		OPENSSL_free((unsigned char *)der);
+	ocsp_blob_unref(blob);
+	ocspd_job_free(job);
+}
+
+/* The jobs whose lookups came back, oldest first (lk_done is LIFO). */
+static struct ocspd_job *
+ocspd_lookups_take(struct ocspd_loop *l)
+{
+	struct ocspd_job *job, *list = NULL, *next;
+	uint64_t n;
+
+	if (read(l->lk_wake, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_err("ocsp: a loop's lookup wake-up: %s", strerror(errno));
+	pthread_mutex_lock(&l->lk_mtx);
+	job = l->lk_done;
+	l->lk_done = NULL;
+	pthread_mutex_unlock(&l->lk_mtx);
+	for (; job != NULL; job = next) {
+		next = job->lk_next;
+		job->lk_next = list;
+		list = job;
+		l->lk_out--;
+	}
+	return list;
+}
+
+/* signloop_watch's function: lk_wake was written. */
+static void
+ocspd_lookups_answered(void *arg)
+{
+	struct ocspd_loop *l = arg;
+	struct ocspd_job *job, *next;
+
+	for (job = ocspd_lookups_take(l); job != NULL; job = next) {
+		next = job->lk_next;
+		ocspd_looked_up(l, job, 0);
+	}
+}
+
+/*
+ * After the loop: every lookup still out is waited for (each ends within
+ * the lookup thread's bounds, or at once when ocsp_sync_stop ran first)
+ * and answered tryLater, so that every deferred connection is resumed
+ * before http_stop.
+ */
+static void
+ocspd_lookups_drain(struct ocspd_loop *l)
+{
+	struct pollfd pfd;
+	struct ocspd_job *job, *next;
+
+	while (l->lk_wake != -1 && l->lk_out > 0) {
+		pfd.fd = l->lk_wake;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 100) == -1 && errno != EINTR) {
+			log_err("ocsp: poll: %s", strerror(errno));
+			break;
+		}
+		for (job = ocspd_lookups_take(l); job != NULL; job = next) {
+			next = job->lk_next;
+			ocspd_looked_up(l, job, 1);
+		}
+	}
 }
 
 /* hsm/signloop.h's view of a loop's jobs in flight. */
@@ -506,13 +733,17 @@ ocspd_loop_run(void *arg)
 		log_warn("ocsp: a loop cannot pin itself to CPU %d: %s",
 		    l->cpu, strerror(errno));
 	if ((loop = signloop_open(l->srv, l->signer, l->wake, err,
-	    sizeof(err))) == NULL) {
+	    sizeof(err))) == NULL || (l->lk_wake != -1 &&
+	    signloop_watch(loop, l->lk_wake, ocspd_lookups_answered, l, err,
+	    sizeof(err)) == -1)) {
 		log_err("ocsp: %s", err);
+		signloop_close(loop);
 		l->status = 1;
 		return NULL;
 	}
 	if (signloop_run(loop, &ocspd_loop_ops, l) != 0)
 		l->status = 1;
+	ocspd_lookups_drain(l);
 	signloop_close(loop);
 	return NULL;
 }
@@ -720,10 +951,16 @@ ocspd_loop_start(struct ocspd_loop *l)
 {
 	int e;
 
-	if ((l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+	if ((l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
+	    (l->lk_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		log_err("eventfd: %s", strerror(errno));
 		return -1;
 	}
+	if ((e = pthread_mutex_init(&l->lk_mtx, NULL)) != 0) {
+		log_err("pthread_mutex_init: %s", strerror(e));
+		return -1;
+	}
+	l->lk_mtx_ok = 1;
 	if ((e = pthread_create(&l->thread, NULL, ocspd_loop_run, l)) != 0) {
 		log_err("pthread_create: %s", strerror(e));
 		return -1;
@@ -750,6 +987,12 @@ ocspd_loop_stop(struct ocspd_loop *l)
 	if (l->wake > 0)
 		close(l->wake);
 	l->wake = -1;
+	if (l->lk_wake > 0)
+		close(l->lk_wake);
+	l->lk_wake = -1;
+	if (l->lk_mtx_ok)
+		pthread_mutex_destroy(&l->lk_mtx);
+	l->lk_mtx_ok = 0;
 	return l->status;
 }
 
@@ -773,7 +1016,7 @@ main(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	memset(loops, 0, sizeof(loops));
 	for (j = 0; j < OCSP_LOOPS_MAX; j++)
-		loops[j].wake = -1;
+		loops[j].wake = loops[j].lk_wake = -1;
 	if ((cfg = daemon_load_config(argc, argv, "ocsp", usage)) == NULL)
 		return 1;
 	policy_dir = config_get(cfg, "pki.policy_dir", "policy");

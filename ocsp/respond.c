@@ -735,39 +735,64 @@ ocsp_validity_of(const struct ocsp_policy *pol, const struct ocsp_status *st)
 }
 
 /*
- * What the serials of q.ids[miss[0..nmiss)], missing from the cache, are:
- * their statuses into s[miss[j]].st (NONISSUED for a serial never
- * issued), all asked in one query (r->lookup). *synced is lowered to the
- * time the database's answer is known correct as of, if earlier. 0, or
- * -1 when the database cannot say now. Without a lookup (the fuzz
- * harness), never issued.
+ * The statuses of the serials of p->q.ids[p->miss[0..p->nmiss)], missing
+ * from the cache, from a lookup's results (lk->st, in that order) into
+ * p->s[miss[j]].st; p->synced is lowered to the time the database's
+ * answer is known correct as of (lk->data_at), if earlier. 0, or -1 when
+ * the database could not say (lk->rc).
  */
 static int
-ocsp_answer_lookup(struct ocsp_responder *r, int issuer,
-    const struct ocsp_query *q, const int *miss, int nmiss,
-    struct ocsp_single *s, int64_t *synced)
+ocsp_answer_apply(struct ocsp_pending *p, const struct ocsp_lookup *lk)
 {
-	const char *serials[OCSP_MAX_CERTIDS];
-	struct ocsp_status st[OCSP_MAX_CERTIDS];
-	int64_t data_at = 0;
 	int j;
 
-	for (j = 0; j < nmiss; j++) {
-		serials[j] = q->ids[miss[j]].serial;
-		memset(&st[j], 0, sizeof(st[j]));
-		st[j].state = OCSP_STATE_NONISSUED;
-		st[j].reason = -1;
-	}
-	if (r->lookup != NULL) {
-		if (r->lookup(r->lookup_arg, issuer, serials, nmiss, st,
-		    &data_at) == -1)
-			return -1;
-		if (data_at < *synced)
-			*synced = data_at;
-	}
-	for (j = 0; j < nmiss; j++)
-		s[miss[j]].st = st[j];
+	if (lk->rc == -1 || lk->n != p->nmiss)
+		return -1;
+	if (lk->data_at < p->synced)
+		p->synced = lk->data_at;
+	for (j = 0; j < p->nmiss; j++)
+		p->s[p->miss[j]].st = lk->st[j];
 	return 0;
+}
+
+void
+ocsp_answer_lookup_of(const struct ocsp_pending *p, struct ocsp_lookup *lk)
+{
+	int j;
+
+	memset(lk, 0, sizeof(*lk));
+	lk->issuer = p->issuer;
+	lk->n = p->nmiss;
+	lk->rc = -1;
+	for (j = 0; j < p->nmiss; j++) {
+		snprintf(lk->serials[j], sizeof(lk->serials[j]), "%s",
+		    p->q.ids[p->miss[j]].serial);
+		lk->st[j].state = OCSP_STATE_NONISSUED;
+		lk->st[j].reason = -1;
+	}
+}
+
+/*
+ * The lookup in the calling thread (r->lookup): what the serials missing
+ * from the cache are, all asked in one query. Without a lookup (the fuzz
+ * harness), never issued.
+ */
+static void
+ocsp_answer_lookup_now(struct ocsp_responder *r, const struct ocsp_pending *p,
+    struct ocsp_lookup *lk)
+{
+	const char *serials[OCSP_MAX_CERTIDS];
+	int j;
+
+	ocsp_answer_lookup_of(p, lk);
+	lk->rc = 0;
+	lk->data_at = p->synced;
+	if (r->lookup == NULL)
+		return;
+	for (j = 0; j < lk->n; j++)
+		serials[j] = lk->serials[j];
+	lk->rc = r->lookup(r->lookup_arg, lk->issuer, serials, lk->n, lk->st,
+	    &lk->data_at);
 }
 
 void
@@ -781,7 +806,64 @@ void
 ocsp_pending_clear(struct ocsp_pending *p)
 {
 	der_free(&p->tbs);
+	ocsp_query_free(&p->q);
 	ocsp_pending_init(p);
+}
+
+/*
+ * The second half of ocsp_answer_begin, once every status of p->s is
+ * known: the ResponseData to sign (1), or an answer without a signature
+ * (0: tryLater, internalError).
+ */
+static int
+ocsp_answer_prepare(struct ocsp_responder *r, struct ocsp_pending *p,
+    const unsigned char **der, size_t *derlen)
+{
+	time_t now = time(NULL);
+	int64_t this_update;
+	long validity;
+	int i, issuer = p->issuer;
+
+	/* Knowledge older than a response's validity cannot be signed. */
+	validity = r->pol.validity;
+	for (i = 0; i < p->q.nids; i++)
+		if (ocsp_validity_of(&r->pol, &p->s[i].st) < validity)
+			validity = ocsp_validity_of(&r->pol, &p->s[i].st);
+	if (p->synced + validity <= now) {
+		ocsp_static(ocsp_trylater_der, der, derlen);
+		return 0;
+	}
+	/*
+	 * synced was read before the lookup: a status the maintenance thread
+	 * applied since is newer than it (sync.c publishes synced_at after).
+	 */
+	this_update = ocsp_this_update(p->synced, p->s, p->q.nids, now);
+	/*
+	 * The responder certificate has expired (ocspd runs past it: it
+	 * loads one at start only): a response signed now would not verify.
+	 */
+	if (ocsp_next_update(&r->iss[issuer], this_update, validity) <=
+	    (int64_t)now) {
+		ocsp_static(ocsp_trylater_der, der, derlen);
+		return 0;
+	}
+	if (ocsp_tbs_make(&r->iss[issuer], &r->pol, p->s, p->q.nids,
+	    p->live && p->q.has_nonce && r->pol.echo_nonce ? p->q.req : NULL,
+	    (time_t)this_update, validity, now, &p->tbs) == -1) {
+		log_openssl(LOGL_ERR, "ocsp: a response for issuer %s",
+		    r->iss[issuer].name);
+		ocsp_static(ocsp_internal_der, der, derlen);
+		return 0;
+	}
+	/* A single CertID signed now: kept for the next request. */
+	p->keep = !p->live;
+	p->hash = p->q.ids[0].hash;
+	snprintf(p->serial, sizeof(p->serial), "%s", p->q.ids[0].serial);
+	p->st = p->s[0].st;
+	p->this_update = this_update;
+	p->next_update = ocsp_next_update(&r->iss[issuer], this_update,
+	    validity);
+	return 1;
 }
 
 int
@@ -790,34 +872,34 @@ ocsp_answer_begin(struct ocsp_responder *r, const unsigned char *reqder,
     struct ocsp_blob **blob, int *owned, int *cacheable,
     struct ocsp_pending *p)
 {
-	struct ocsp_query q;
-	struct ocsp_single s[OCSP_MAX_CERTIDS];
+	struct ocsp_query *q = &p->q;
+	struct ocsp_single *s = p->s;
+	struct ocsp_lookup lk;
 	struct ocsp_blob *b = NULL;
 	time_t now = time(NULL);
-	int64_t synced, this_update;
-	long validity;
-	int miss[OCSP_MAX_CERTIDS];
-	int i, issuer = -1, k, live, nmiss = 0, rc = -1;
+	int i, issuer = -1, k, rc = -1;
 
 	*der = NULL;
 	*derlen = 0;
 	*blob = NULL;
 	*owned = 0;
 	*cacheable = 0;
-	memset(s, 0, sizeof(s));
+	ocsp_query_free(q);
+	memset(s, 0, sizeof(p->s));
+	p->nmiss = 0;
 	/*
 	 * A nonce we would echo but must not: malformed (RFC 8954 §2.1); a
 	 * critical one we would ignore (policy) is not understood (§4.4).
 	 */
-	if (ocsp_query_parse(reqder, reqlen, &q) == -1 ||
-	    (q.bad_nonce && r->pol.echo_nonce) ||
-	    (q.critical_nonce && !r->pol.echo_nonce)) {
+	if (ocsp_query_parse(reqder, reqlen, q) == -1 ||
+	    (q->bad_nonce && r->pol.echo_nonce) ||
+	    (q->critical_nonce && !r->pol.echo_nonce)) {
 		ocsp_static(ocsp_malformed_der, der, derlen);
 		rc = 0;
 		goto out;
 	}
-	for (i = 0; i < q.nids; i++) {
-		k = ocsp_issuer_find(r->iss, r->niss, &q.ids[i]);
+	for (i = 0; i < q->nids; i++) {
+		k = ocsp_issuer_find(r->iss, r->niss, &q->ids[i]);
 		if (k == -1 || (issuer != -1 && k != issuer)) {
 			ocsp_static(ocsp_unauthorized_der, der, derlen);
 			rc = 0;
@@ -825,22 +907,23 @@ ocsp_answer_begin(struct ocsp_responder *r, const unsigned char *reqder,
 		}
 		issuer = k;
 	}
-	synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
+	p->issuer = issuer;
+	p->synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
 	/*
 	 * What we keep is made from our own CertID, not the client's, with
 	 * NULL hash parameters: a CertID encoded otherwise (parameters
 	 * absent, RFC 5754 §2) is answered live, echoing it as it came.
 	 */
-	live = q.nids > 1 || (q.has_nonce && r->pol.echo_nonce) ||
-	    q.ids[0].odd_params;
-	for (i = 0; i < q.nids; i++) {
-		s[i].cid = live ? q.ids[i].cid : NULL;
-		s[i].hash = q.ids[i].hash;
-		s[i].serial = q.ids[i].serial;
-		switch (ocsp_cache_lookup(r->cache, issuer, q.ids[i].serial,
-		    q.ids[i].hash, now, &s[i].st, &b)) {
+	p->live = q->nids > 1 || (q->has_nonce && r->pol.echo_nonce) ||
+	    q->ids[0].odd_params;
+	for (i = 0; i < q->nids; i++) {
+		s[i].cid = p->live ? q->ids[i].cid : NULL;
+		s[i].hash = q->ids[i].hash;
+		s[i].serial = q->ids[i].serial;
+		switch (ocsp_cache_lookup(r->cache, issuer, q->ids[i].serial,
+		    q->ids[i].hash, now, &s[i].st, &b)) {
 		case OCSP_CACHE_HIT:
-			if (!live) {
+			if (!p->live) {
 				*der = b->der;
 				*derlen = b->len;
 				*blob = b;
@@ -855,69 +938,51 @@ ocsp_answer_begin(struct ocsp_responder *r, const unsigned char *reqder,
 		case OCSP_CACHE_STATUS:
 			break;
 		default:
-			miss[nmiss++] = i;
+			p->miss[p->nmiss++] = i;
 			break;
 		}
 	}
 	/*
 	 * Not in the cache: expired past the grace, issued since the last
 	 * poll (loaded within a poll period, sync.c), or never issued. Only
-	 * the database knows: one query for all of them, not one per CertID.
+	 * the database knows: one query for all of them, not one per CertID;
+	 * asked elsewhere when the caller does not wait for it (2).
 	 */
-	if (nmiss > 0 && ocsp_answer_lookup(r, issuer, &q, miss, nmiss, s,
-	    &synced) == -1) {
-		ocsp_static(ocsp_trylater_der, der, derlen);
-		rc = 0;
-		goto out;
+	if (p->nmiss > 0) {
+		if (p->defer_lookup) {
+			rc = 2;
+			goto out;
+		}
+		ocsp_answer_lookup_now(r, p, &lk);
+		if (ocsp_answer_apply(p, &lk) == -1) {
+			ocsp_static(ocsp_trylater_der, der, derlen);
+			rc = 0;
+			goto out;
+		}
 	}
-	/* Knowledge older than a response's validity cannot be signed. */
-	validity = r->pol.validity;
-	for (i = 0; i < q.nids; i++)
-		if (ocsp_validity_of(&r->pol, &s[i].st) < validity)
-			validity = ocsp_validity_of(&r->pol, &s[i].st);
-	if (synced + validity <= now) {
-		ocsp_static(ocsp_trylater_der, der, derlen);
-		rc = 0;
-		goto out;
-	}
-	/*
-	 * synced was read before the lookup: a status the maintenance thread
-	 * applied since is newer than it (sync.c publishes synced_at after).
-	 */
-	this_update = ocsp_this_update(synced, s, q.nids, now);
-	/*
-	 * The responder certificate has expired (ocspd runs past it: it
-	 * loads one at start only): a response signed now would not verify.
-	 */
-	if (ocsp_next_update(&r->iss[issuer], this_update, validity) <=
-	    (int64_t)now) {
-		ocsp_static(ocsp_trylater_der, der, derlen);
-		rc = 0;
-		goto out;
-	}
-	if (ocsp_tbs_make(&r->iss[issuer], &r->pol, s, q.nids,
-	    live && q.has_nonce && r->pol.echo_nonce ? q.req : NULL,
-	    (time_t)this_update, validity, now, &p->tbs) == -1) {
-		log_openssl(LOGL_ERR, "ocsp: a response for issuer %s",
-		    r->iss[issuer].name);
-		ocsp_static(ocsp_internal_der, der, derlen);
-		rc = 0;
-		goto out;
-	}
-	/* A single CertID signed now: kept for the next request. */
-	p->issuer = issuer;
-	p->keep = !live;
-	p->hash = q.ids[0].hash;
-	snprintf(p->serial, sizeof(p->serial), "%s", q.ids[0].serial);
-	p->st = s[0].st;
-	p->this_update = this_update;
-	p->next_update = ocsp_next_update(&r->iss[issuer], this_update,
-	    validity);
-	rc = 1;
+	rc = ocsp_answer_prepare(r, p, der, derlen);
 out:
 	ocsp_blob_unref(b);
-	ocsp_query_free(&q);
 	return rc;
+}
+
+int
+ocsp_answer_looked_up(struct ocsp_responder *r, struct ocsp_pending *p,
+    const struct ocsp_lookup *lk, const unsigned char **der, size_t *derlen,
+    struct ocsp_blob **blob, int *owned, int *cacheable)
+{
+	*der = NULL;
+	*derlen = 0;
+	*blob = NULL;
+	*owned = 0;
+	*cacheable = 0;
+	if (p->nmiss == 0 || p->q.nids == 0)
+		return -1;
+	if (ocsp_answer_apply(p, lk) == -1) {
+		ocsp_static(ocsp_trylater_der, der, derlen);
+		return 0;
+	}
+	return ocsp_answer_prepare(r, p, der, derlen);
 }
 
 int

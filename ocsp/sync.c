@@ -48,8 +48,10 @@
  *    drops the entries that passed it since (ocsp_cache_expire). Without
  *    that the cache held, and re-signed every day, every certificate ever
  *    issued (they are never deleted). A request for one goes to the
- *    database (ocsp_sync_lookup, its own connection, one query at a time)
- *    and is answered live with the status recorded there.
+ *    database (ocsp_sync_lookup, its own connection, one query at a time,
+ *    on the lookup thread: an event loop queues it with
+ *    ocsp_sync_lookup_submit and goes on serving while its connection
+ *    waits aside) and is answered live with the status recorded there.
  *  - While PostgreSQL is unreachable nothing is re-signed (the status might
  *    be stale): cached responses are served until their nextUpdate; the
  *    connection is retried every OCSP_RECONNECT_S.
@@ -58,7 +60,8 @@
  *    `certificate` (a migration's ALTER TABLE behind a long transaction)
  *    held the lookup's HTTP thread, and every answer queued on that
  *    thread, for as long as it lasted; a lookup now gives up after
- *    OCSP_LOOKUP_TIMEOUT_MS (tryLater), a poll after
+ *    OCSP_LOOKUP_TIMEOUT_MS (tryLater), and after OCSP_LOOKUP_DEADLINE_MS
+ *    when the server does not answer at all (db_exec_bounded), a poll after
  *    OCSP_SYNC_LOCK_TIMEOUT_MS (the database counts as down until a
  *    poll succeeds: lookups answer tryLater at once, the cache serves).
  */
@@ -89,10 +92,19 @@
 #define OCSP_RECONNECT_S	2
 #define OCSP_SIGN_BATCH		256
 #define OCSP_SIGN_MAX_FAILS	8	/* in a row: the signer is failing */
-#define OCSP_LOOKUP_WAIT_MS	200	/* for the lookup connection; then tryLater */
+#define OCSP_LOOKUP_WAIT_MS	200	/* queued, or for the connection; then tryLater */
 /*
- * Server-side bounds (ocsp_sync_conninfo). A lookup holds an HTTP thread:
- * a lock or a query past 200 ms is tryLater. The maintenance thread may
+ * The whole of a lookup's query, as the lookup thread waits for it
+ * (db_exec_bounded): above the server's own bounds, which end the usual
+ * slow cases (a lock, a slow plan) with the connection kept; this one is
+ * for a server that stops answering, when they cannot fire.
+ */
+#define OCSP_LOOKUP_DEADLINE_MS	500
+#define OCSP_LOOKUP_QUEUE	64	/* lookups queued; more: tryLater */
+/*
+ * Server-side bounds (ocsp_sync_conninfo). A lookup holds the lookup
+ * thread, and the requests queued behind it: a lock or a query past
+ * 200 ms is tryLater. The maintenance thread may
  * wait longer for a lock, but not for ever; its statement_timeout is a
  * backstop only, above what a full pass over a large table takes
  * (seconds for a million rows), which must not be cut short.
@@ -141,14 +153,26 @@ struct ocsp_sync {
 	int64_t			 lag_at;
 	char			 issuers[256];	/* "{1,2}" */
 	/*
-	 * ocsp_sync_lookup's connection, for the HTTP threads: one query at
-	 * a time, so clients asking for serials we do not hold load the
+	 * ocsp_sync_lookup's connection, for the lookup thread: one query
+	 * at a time, so clients asking for serials we do not hold load the
 	 * database with one query per ocspd at most.
 	 */
 	pthread_mutex_t		 lk_mtx;
 	int			 lk_mtx_ok;
 	struct db		*lk_db;
 	char			*lk_conninfo;	/* with the lookup's timeouts */
+	/*
+	 * The lookup thread and its queue (ocsp_sync_lookup_submit): the
+	 * event loops never wait for the database.
+	 */
+	pthread_t		 lq_thr;
+	int			 lq_started;
+	pthread_mutex_t		 lq_mtx;
+	pthread_cond_t		 lq_cond;
+	int			 lq_ok;		/* mutex and cond made */
+	struct ocsp_lookup	*lq_head, *lq_tail;
+	unsigned int		 lq_len;
+	int			 lq_stopping;
 	struct ocsp_due		 due[OCSP_SIGN_BATCH];
 };
 
@@ -822,12 +846,14 @@ ocsp_sync_main(void *arg)
 
 /*
  * ocsp_lookup_fn (extern.h) over the lookup connection: one query for the
- * n serials. The HTTP threads wait OCSP_LOOKUP_WAIT_MS at most for the
- * connection and the server OCSP_LOOKUP_TIMEOUT_MS at most for a lock or
- * the query (ocsp_sync_conninfo), then answer tryLater: a database that
- * hangs or a lock queued on `certificate` holds one HTTP thread that
- * long, not for ever. While the maintenance thread finds the database
- * down, lagging or timing out, the answer is -1 at once.
+ * n serials. A caller waits OCSP_LOOKUP_WAIT_MS at most for the
+ * connection, the server OCSP_LOOKUP_TIMEOUT_MS at most for a lock or
+ * the query (ocsp_sync_conninfo), and this thread OCSP_LOOKUP_DEADLINE_MS
+ * at most for the server's answer (db_exec_bounded: a backend that stops
+ * answering lets no statement_timeout fire), then -1 (tryLater). While
+ * the maintenance thread finds the database down, lagging or timing out,
+ * the answer is -1 at once. ocspd calls it on the lookup thread only
+ * (ocsp_sync_lookup_main), never on an event loop.
  */
 static int
 ocsp_sync_lookup(void *arg, int issuer, const char *const *serials, int n,
@@ -876,8 +902,12 @@ ocsp_sync_lookup(void *arg, int issuer, const char *const *serials, int n,
 	locked = 1;
 	if (sy->lk_db == NULL)
 		goto out;
-	/* db_exec connects again when the server closed the connection. */
-	if ((res = db_exec(sy->lk_db, &stmt_lookup, v, NULL, NULL)) == NULL ||
+	/*
+	 * Connects again when the server closed the connection, and gives
+	 * up after OCSP_LOOKUP_DEADLINE_MS whatever the server does.
+	 */
+	if ((res = db_exec_bounded(sy->lk_db, &stmt_lookup, v,
+	    OCSP_LOOKUP_DEADLINE_MS)) == NULL ||
 	    PQntuples(res) < 1 || PQgetisnull(res, 0, 5))
 		goto out;
 	*data_at = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
@@ -931,6 +961,77 @@ ocsp_sync_schema(struct ocsp_sync *sy, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * ocsp_lookup_submit_fn (extern.h): queues lk for the lookup thread.
+ * Until 2026-12-06 the event loops called ocsp_sync_lookup themselves:
+ * a lookup whose backend stopped answering (SIGSTOP, a hung host) held
+ * the loop, and every cached answer of its connections, for as long as
+ * libpq waited (5.97 s in a review), statement_timeout being of no help.
+ */
+static int
+ocsp_sync_lookup_submit(void *arg, struct ocsp_lookup *lk)
+{
+	struct ocsp_sync *sy = arg;
+	int rc = -1;
+
+	pthread_mutex_lock(&sy->lq_mtx);
+	if (!sy->lq_stopping && sy->lq_len < OCSP_LOOKUP_QUEUE) {
+		lk->queued_ms = ocsp_mono_ms();
+		lk->next = NULL;
+		if (sy->lq_tail != NULL)
+			sy->lq_tail->next = lk;
+		else
+			sy->lq_head = lk;
+		sy->lq_tail = lk;
+		sy->lq_len++;
+		pthread_cond_signal(&sy->lq_cond);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&sy->lq_mtx);
+	return rc;
+}
+
+/*
+ * The lookup thread: one lookup at a time, in the order queued, each
+ * answered through its done callback. One queued longer than
+ * OCSP_LOOKUP_WAIT_MS (lookups piling up behind a slow server) is -1
+ * without a query, as is every one left when ocspd stops.
+ */
+static void *
+ocsp_sync_lookup_main(void *arg)
+{
+	struct ocsp_sync *sy = arg;
+	struct ocsp_lookup *lk;
+	const char *serials[OCSP_MAX_CERTIDS];
+	int i, stopping;
+
+	for (;;) {
+		pthread_mutex_lock(&sy->lq_mtx);
+		while (sy->lq_head == NULL && !sy->lq_stopping)
+			pthread_cond_wait(&sy->lq_cond, &sy->lq_mtx);
+		if ((lk = sy->lq_head) != NULL) {
+			if ((sy->lq_head = lk->next) == NULL)
+				sy->lq_tail = NULL;
+			sy->lq_len--;
+		}
+		stopping = sy->lq_stopping;
+		pthread_mutex_unlock(&sy->lq_mtx);
+		if (lk == NULL)
+			break;
+		lk->rc = -1;
+		if (!stopping && ocsp_mono_ms() - lk->queued_ms <=
+		    OCSP_LOOKUP_WAIT_MS && lk->n >= 1 &&
+		    lk->n <= OCSP_MAX_CERTIDS) {
+			for (i = 0; i < lk->n; i++)
+				serials[i] = lk->serials[i];
+			lk->rc = ocsp_sync_lookup(sy, lk->issuer, serials,
+			    lk->n, lk->st, &lk->data_at);
+		}
+		lk->done(lk, lk->arg);
+	}
+	return NULL;
+}
+
 struct ocsp_sync *
 ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
     size_t errlen)
@@ -971,6 +1072,16 @@ ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
 		goto out;
 	}
 	sy->lk_mtx_ok = 1;
+	if (pthread_mutex_init(&sy->lq_mtx, NULL) != 0) {
+		snprintf(err, errlen, "pthread_mutex_init failed");
+		goto out;
+	}
+	if (pthread_cond_init(&sy->lq_cond, NULL) != 0) {
+		pthread_mutex_destroy(&sy->lq_mtx);
+		snprintf(err, errlen, "pthread_cond_init failed");
+		goto out;
+	}
+	sy->lq_ok = 1;
 	if (ocsp_sync_connect(sy) == -1) {
 		snprintf(err, errlen, "cannot connect to the database (see log)");
 		goto out;
@@ -990,7 +1101,14 @@ ocsp_sync_start(struct ocsp_responder *r, const char *conninfo, char *err,
 		goto out;
 	}
 	sy->started = 1;
+	if (pthread_create(&sy->lq_thr, NULL, ocsp_sync_lookup_main, sy) !=
+	    0) {
+		snprintf(err, errlen, "pthread_create failed");
+		goto out;
+	}
+	sy->lq_started = 1;
 	r->lookup = ocsp_sync_lookup;
+	r->lookup_submit = ocsp_sync_lookup_submit;
 	r->lookup_arg = sy;
 	rc = 0;
 out:
@@ -1008,7 +1126,16 @@ ocsp_sync_stop(struct ocsp_sync *sy)
 		return;
 	if (sy->r->lookup_arg == sy) {
 		sy->r->lookup = NULL;
+		sy->r->lookup_submit = NULL;
 		sy->r->lookup_arg = NULL;
+	}
+	/* Every lookup still queued is answered (-1) before the thread ends. */
+	if (sy->lq_started) {
+		pthread_mutex_lock(&sy->lq_mtx);
+		sy->lq_stopping = 1;
+		pthread_cond_signal(&sy->lq_cond);
+		pthread_mutex_unlock(&sy->lq_mtx);
+		pthread_join(sy->lq_thr, NULL);
 	}
 	if (sy->started) {
 		if (write(sy->wake[1], "x", 1) != 1)
@@ -1024,6 +1151,10 @@ ocsp_sync_stop(struct ocsp_sync *sy)
 	db_close(sy->lk_db);
 	if (sy->lk_mtx_ok)
 		pthread_mutex_destroy(&sy->lk_mtx);
+	if (sy->lq_ok) {
+		pthread_mutex_destroy(&sy->lq_mtx);
+		pthread_cond_destroy(&sy->lq_cond);
+	}
 	free(sy->conninfo);
 	free(sy->lk_conninfo);
 	free(sy);

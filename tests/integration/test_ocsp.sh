@@ -752,6 +752,87 @@ openssl ocsp -respin "$tmp/lk_new.out" -resp_text -noverify 2>/dev/null | has 'R
 	{ resp_status "$tmp/lk_new.out"; fail "lock released: an uncached serial not answered as never issued"; }
 grep -q 'a poll timed out' "$PKI_STACK_DIR/log/ocsp.log" || fail "the poll's timeout was not logged"
 
+# --- a lookup whose backend stops answering holds no loop ----------------------------
+# ocspd #6, one loop: a serial the cache does not hold is looked up on
+# sync.c's lookup thread while the loop goes on (ocsp/README.md "Expired
+# certificates"). Its lookup backend stopped (SIGSTOP: no statement_timeout
+# can fire), a POST for a serial never seen is tryLater within the lookup's
+# own bound, and meanwhile 6 keep-alive clients asking a cached GET every
+# 50 ms are each answered within a second. Until 2026-12-06 the loop ran
+# the lookup itself and every answer on it waited for the database (4 of
+# 6 clients 5.97 s in a review). After SIGCONT, a new serial is answered
+# (the lookup connection made anew).
+before6=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_ocsp'")
+port6=$(free_port)
+url6=http://127.0.0.1:$port6
+PKI_OCSP_PORT=$port6 PKI_OCSP_THREADS=1 "$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/ocsp6.log" 2>&1 &
+ocsp6=$!
+at_exit "kill $ocsp6 2>/dev/null || true"
+for _ in $(seq 100); do
+	curl -s "$url6/health" >"$tmp/h6" 2>/dev/null && grep -q '"unsigned":0' "$tmp/h6" && break
+	kill -0 "$ocsp6" 2>/dev/null || { cat "$tmp/ocsp6.log"; fail "ocspd #6 died at start"; }
+	sleep 0.1
+done
+for n in 0A 0B 0C; do
+	openssl ocsp -issuer "$pki/issuing.pem" -serial "0x7E57B10C$n" -no_nonce -reqout "$tmp/stuck$n.req" >/dev/null 2>&1 ||
+		fail "openssl ocsp -reqout 0x7E57B10C$n"
+done
+# A first lookup, so that its backend shows the lookup's statement.
+curl -sS -o "$tmp/stuck0A.out" -H 'Content-Type: application/ocsp-request' --data-binary "@$tmp/stuck0A.req" "$url6/"
+resp_status "$tmp/stuck0A.out" | has 'successful' || fail "ocspd #6: a first lookup: $(resp_status "$tmp/stuck0A.out")"
+lkpid=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'pki_ocsp' AND pid NOT IN ($before6)
+	AND query LIKE '%ocsp_standby_data_time() AS d LEFT JOIN certificate%'")
+[[ $lkpid =~ ^[0-9]+$ ]] || fail "ocspd #6's lookup backend not found: '$lkpid'"
+kill -STOP "$lkpid"
+at_exit "kill -CONT $lkpid 2>/dev/null || true"
+python3 - 127.0.0.1 "$port6" "/$b64" "$tmp/stuck0B.req" >"$tmp/stuck.txt" 2>&1 <<'PY' || { kill -CONT "$lkpid"; cat "$tmp/stuck.txt"; fail "cached answers held by a stuck lookup"; }
+import http.client, sys, threading, time
+host, port, path, req = sys.argv[1], int(sys.argv[2]), sys.argv[3], open(sys.argv[4], "rb").read()
+conns = [http.client.HTTPConnection(host, port, timeout=5) for _ in range(6)]
+worst, bad, post = [0.0] * 6, [], {}
+def get(i, until):
+    while time.monotonic() < until:
+        t = time.monotonic()
+        try:
+            conns[i].request("GET", path)
+            r = conns[i].getresponse(); body = r.read()
+            if r.status != 200 or len(body) < 100: bad.append((i, r.status, len(body)))
+        except Exception as e:
+            bad.append((i, repr(e))); return
+        worst[i] = max(worst[i], time.monotonic() - t)
+        time.sleep(0.05)
+for c in conns:            # each connection open (and kept) before the lookup
+    c.request("GET", path); c.getresponse().read()
+def lookup():
+    t = time.monotonic()
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    c.request("POST", "/", req, {"Content-Type": "application/ocsp-request"})
+    r = c.getresponse(); post["body"] = r.read(); post["t"] = time.monotonic() - t
+until = time.monotonic() + 2.5
+ts = [threading.Thread(target=get, args=(i, until)) for i in range(6)]
+lt = threading.Thread(target=lookup)
+lt.start(); time.sleep(0.05)
+for t in ts: t.start()
+for t in ts + [lt]: t.join()
+print("cached GETs, slowest per client (s):", " ".join("%.3f" % w for w in worst))
+print("lookup: %.3f s, %s" % (post.get("t", -1), post.get("body", b"").hex()))
+ok = not bad and max(worst) < 1.0 and post.get("body") == bytes.fromhex("30030a0103") and post["t"] < 2.0
+if bad: print("failures:", bad)
+sys.exit(0 if ok else 1)
+PY
+kill -CONT "$lkpid"
+note "a lookup on a stopped backend: $(tr '\n' ';' <"$tmp/stuck.txt")"
+t0=$(now_ms)
+until curl -sS -o "$tmp/stuck0C.out" -H 'Content-Type: application/ocsp-request' --data-binary "@$tmp/stuck0C.req" "$url6/" &&
+	openssl ocsp -respin "$tmp/stuck0C.out" -resp_text -noverify 2>/dev/null | has 'Reason: certificateHold'; do
+	[ $(($(now_ms) - t0)) -lt 3000 ] || { resp_status "$tmp/stuck0C.out"; cat "$tmp/ocsp6.log"; fail "after SIGCONT: a new serial not answered within 3 s"; }
+	sleep 0.1
+done
+kill -TERM "$ocsp6"
+wait "$ocsp6" || { cat "$tmp/ocsp6.log"; fail "ocspd #6 exited non-zero on SIGTERM"; }
+grep -q 'Sanitizer' "$tmp/ocsp6.log" && { cat "$tmp/ocsp6.log"; fail "ocspd #6: a sanitizer report"; }
+grep -q 'no answer within 500 ms' "$tmp/ocsp6.log" || { cat "$tmp/ocsp6.log"; fail "ocspd #6 did not log the lookup's timeout"; }
+
 # --- certificates expired past ocsp.expired_grace_seconds (7 days) ---------------------
 # Certificates are never deleted: ocspd keeps (and pre-signs) only those
 # whose notAfter is within the grace, and answers the others live from the

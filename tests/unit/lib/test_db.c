@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -664,6 +666,73 @@ test_reconnect(void **state)
 	assert_true(got > 0);
 }
 
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * db_exec_bounded returns within its bound whatever the server does: with
+ * a's backend stopped (SIGSTOP: no statement_timeout can fire), a
+ * statement not yet prepared and one prepared each give up in ~300 ms
+ * with 57014, and the next call connects anew (another backend) and
+ * answers; a backend the server ended is replaced the same way; a
+ * failing statement keeps the connection.
+ */
+static void
+test_exec_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	const char *v[2] = { "b1", "41" };
+	const char *k[1] = { "b1" };
+	PGresult *res;
+	long long t0, took;
+	int pid, pass;
+
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, v), 0);
+	for (pass = 0; pass < 2; pass++) {
+		/* pass 0: sel_v not yet prepared on a; pass 1: prepared. */
+		pid = PQbackendPID(db_conn(fx->a));
+		assert_int_equal(kill(pid, SIGSTOP), 0);
+		t0 = now_ms();
+		res = db_exec_bounded(fx->a, &fx->sel_v, k, 300);
+		took = now_ms() - t0;
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		assert_null(res);
+		assert_string_equal(db_last_sqlstate(fx->a), "57014");
+		assert_true(took >= 250 && took < 1500);
+		/* The next call: a new connection, the answer. */
+		res = db_exec_bounded(fx->a, &fx->sel_v, k, 2000);
+		assert_non_null(res);
+		assert_string_equal(PQgetvalue(res, 0, 0), "41");
+		PQclear(res);
+		assert_int_not_equal(PQbackendPID(db_conn(fx->a)), pid);
+		assert_string_equal(db_last_sqlstate(fx->a), "");
+	}
+	/* Ended by the server: made again within the call. */
+	pid = PQbackendPID(db_conn(fx->a));
+	kill_backend(fx, fx->a);
+	res = db_exec_bounded(fx->a, &fx->sel_v, k, 2000);
+	assert_non_null(res);
+	assert_string_equal(PQgetvalue(res, 0, 0), "41");
+	PQclear(res);
+	assert_int_not_equal(PQbackendPID(db_conn(fx->a)), pid);
+	/* A statement that fails: its SQLSTATE, the connection kept. */
+	pid = PQbackendPID(db_conn(fx->a));
+	k[0] = "0";
+	assert_null(db_exec_bounded(fx->a, &stmt_div0, k, 2000));
+	assert_string_equal(db_last_sqlstate(fx->a), "22012");
+	assert_int_equal(PQbackendPID(db_conn(fx->a)), pid);
+	/* Plain db_exec still works on it (prepared statements known). */
+	k[0] = "b1";
+	assert_int_equal(query_long(fx->a, &fx->sel_v, "b1"), 41);
+}
+
 /* What db_notifications gave its callback, in order. */
 struct notes {
 	int	n;
@@ -1025,6 +1094,7 @@ main(void)
 		cmocka_unit_test(test_connect_by_name),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_notifications),
+		cmocka_unit_test(test_exec_bounded),
 		cmocka_unit_test(test_no_reconnect_in_transaction),
 		cmocka_unit_test(test_conninfo_files),
 	};

@@ -29,7 +29,8 @@
  *    late, through ocspd's real HTTP handler: a "good" and a "revoked"
  *    answer dated the same second share a Last-Modified, never an ETag;
  *  - the CertIDs of a request missing from the cache cost one database
- *    round trip; a notification's payload names a serial the next poll
+ *    round trip, and a loop that defers lookups gets them named for the
+ *    lookup thread and goes on from its answer (tryLater, or signed); a notification's payload names a serial the next poll
  *    reads again, and any other payload is ignored; the connections'
  *    timeouts ride in their conninfo;
  *  - /health: degraded when the last read is old though the database
@@ -1939,6 +1940,105 @@ answer_all(const unsigned char *req, size_t reqlen, int *status,
 }
 
 /*
+ * A loop that does not wait for the database (ocsp_pending.defer_lookup):
+ * ocsp_answer_begin returns 2 for a request with serials the cache does
+ * not hold, without asking r->lookup; ocsp_answer_lookup_of names them
+ * (only those), and ocsp_answer_looked_up goes on from the lookup's
+ * answer: tryLater when it could not say, else the ResponseData to sign
+ * with the statuses it gave (two CertIDs: one cached, one looked up).
+ * A cached answer is still 0 at once.
+ */
+static void
+test_lookup_deferred(void **state)
+{
+	static const char *const two[] = { "1001", "D1" };
+	struct ocsp_pending p;
+	struct ocsp_lookup lk;
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = NULL;
+	unsigned char *req, *sig = NULL, *out;
+	size_t reqlen, derlen, siglen;
+	int owned, cacheable, status[16], pass, i, n, more;
+
+	r.lookup = fake_lookup;
+	lookups = 0;
+	add_good(GOOD_ISSUER, 1);			/* "1001" */
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 1);
+	/* Cached: answered at once, deferred or not. */
+	req = make_request("1001", &reqlen);
+	ocsp_pending_init(&p);
+	p.defer_lookup = 1;
+	assert_int_equal(ocsp_answer_begin(&r, req, reqlen, &der, &derlen,
+	    &blob, &owned, &cacheable, &p), 0);
+	assert_non_null(blob);
+	assert_true(cacheable);
+	ocsp_blob_unref(blob);
+	ocsp_pending_clear(&p);
+	OPENSSL_free(req);
+	req = make_request_n(two, 2, 0, &reqlen);
+	for (pass = 0; pass < 2; pass++) {
+		ocsp_pending_init(&p);
+		p.defer_lookup = 1;
+		assert_int_equal(ocsp_answer_begin(&r, req, reqlen, &der,
+		    &derlen, &blob, &owned, &cacheable, &p), 2);
+		assert_int_equal(lookups, 0);
+		ocsp_answer_lookup_of(&p, &lk);
+		assert_int_equal(lk.n, 1);
+		assert_string_equal(lk.serials[0], "D1");
+		assert_int_equal(lk.issuer, GOOD_ISSUER);
+		if (pass == 0) {
+			/* The lookup thread could not say. */
+			lk.rc = -1;
+			assert_int_equal(ocsp_answer_looked_up(&r, &p, &lk,
+			    &der, &derlen, &blob, &owned, &cacheable), 0);
+			assert_int_equal(derlen, sizeof(ocsp_trylater_der));
+			assert_memory_equal(der, ocsp_trylater_der, derlen);
+			ocsp_pending_clear(&p);
+			continue;
+		}
+		lk.rc = 0;
+		lk.data_at = time(NULL);
+		lk.st[0].state = OCSP_STATE_REVOKED;
+		lk.st[0].reason = 1;
+		lk.st[0].revoked_at = time(NULL) - 100;
+		lk.st[0].not_after = time(NULL) - 400 * 86400;
+		assert_int_equal(ocsp_answer_looked_up(&r, &p, &lk, &der,
+		    &derlen, &blob, &owned, &cacheable), 1);
+		assert_int_equal(ocsp_tbs_sign(&r, p.issuer, p.tbs.buf,
+		    p.tbs.len, &sig, &siglen), 0);
+		assert_int_equal(ocsp_answer_finish(&r, &p, sig, siglen, &der,
+		    &derlen, &blob, &owned, &cacheable), 0);
+		assert_true(owned);
+		free(sig);
+		out = (unsigned char *)der;
+		{
+			const unsigned char *q = der;
+			OCSP_RESPONSE *resp;
+			OCSP_BASICRESP *bs;
+
+			assert_non_null(resp = d2i_OCSP_RESPONSE(NULL, &q,
+			    (long)derlen));
+			assert_non_null(bs = OCSP_response_get1_basic(resp));
+			n = OCSP_resp_count(bs);
+			assert_int_equal(n, 2);
+			for (i = 0; i < n; i++)
+				status[i] = OCSP_single_get0_status(
+				    OCSP_resp_get0(bs, i), NULL, NULL, NULL,
+				    NULL);
+			OCSP_BASICRESP_free(bs);
+			OCSP_RESPONSE_free(resp);
+		}
+		assert_int_equal(status[0], V_OCSP_CERTSTATUS_GOOD);
+		assert_int_equal(status[1], V_OCSP_CERTSTATUS_REVOKED);
+		OPENSSL_free(out);
+		ocsp_pending_clear(&p);
+	}
+	assert_int_equal(lookups, 0);
+	OPENSSL_free(req);
+	r.lookup = NULL;
+}
+
+/*
  * The CertIDs of a request missing from the cache are asked in one
  * database round trip, not one each; a database that cannot say makes
  * the whole answer tryLater.
@@ -2333,6 +2433,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hash_variant_expires,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_deferred, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_batched, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sync_notified, setup,
