@@ -32,6 +32,12 @@ PKI_OCSP_PORT=$port PKI_PG_OCSP_URI=$uri "$BUILD/ocspd" --config "$PKI_CONFIG" >
 ocspd=$!
 at_exit "kill $ocspd 2>/dev/null; wait $ocspd 2>/dev/null"
 wait_port "$port" "$ocspd" ocsp
+# The port is bound as root before the demotion (lib/http.h): the first
+# answer comes only once the sandbox is in place.
+for _ in $(seq 100); do
+	curl -s -o /dev/null "http://127.0.0.1:$port/health" && break
+	sleep 0.1
+done
 sandboxed "$ocspd" "ocspd over TLS" pki-ocsp
 has -F "reads only the system's files and $tmp/pgpass, $PKI_PG_TLS_CERT" "$tmp/ocsp.log" ||
 	{ cat "$tmp/ocsp.log" >&2; fail "ocspd's Landlock rules do not name the root certificate and the password file"; }
