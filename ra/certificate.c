@@ -1067,6 +1067,16 @@ ra_rekey_txn(struct db *db, void *arg)
 		snprintf(t->detail, sizeof(t->detail), RA_COMPANY_INACTIVE);
 		goto out;
 	}
+	/* An employee's certificate is renewed only for a current employee. */
+	if ((k = ra_corporate_member_stands(db, PQgetvalue(res, 0, 5))) == -1)
+		goto out;
+	if (k == 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), "the company's sysadmin "
+		    "removed you from its employees: the certificate made for "
+		    "it is not renewed");
+		goto out;
+	}
 	/* Rekey and cancel in a loop would copy the images without end. */
 	if (ra_kyc_account_state(db, t->ra->policy, t->who->account_id,
 	    RA_KYC_LOCK | RA_KYC_COUNT_ONLY, &ko, &t->retry_after) == -1)

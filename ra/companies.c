@@ -58,7 +58,7 @@ static const struct db_stmt stmt_companies = {
 	"ra_companies_list",
 	"SELECT c.id, c.name, c.nib, " RA_COMPANY_STATUS ", c.application_id, "
 	"r.email, c.sysadmin_email, (SELECT count(*) FROM ra_company_member m "
-	"WHERE m.company_id = c.id), " RA_TS("c.created_at") ", "
+	"WHERE m.company_id = c.id AND m.removed_at IS NULL), " RA_TS("c.created_at") ", "
 	RA_TS("c.deactivated_at") " " RA_COMPANIES_FROM
 	"ORDER BY c.id DESC LIMIT $3::int OFFSET $4::int",
 	4

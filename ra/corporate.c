@@ -17,7 +17,11 @@
  *    and then submit their own KYC with company_id (kyc.c: kind corporate,
  *    O = the company's name);
  *  - the sysadmin requests the revocation of an employee's certificate with
- *    a second factor; an officer carries it out or rejects it.
+ *    a second factor; an officer carries it out or rejects it;
+ *  - the sysadmin removes an employee (schema/066), with a second factor:
+ *    the membership ends (kept as history), the employee's open
+ *    applications for the company are cancelled and the revocation of
+ *    their certificates of it requested; they apply in its name no more.
  *
  * Each change commits with its audit event; a refusal changes nothing
  * (but a wrong factor, which ra_factor_verify records). Tokens never reach
@@ -187,7 +191,8 @@ static const struct db_stmt stmt_company_role = {
 	"ra_corporate_company_role",
 	"SELECT c.name, " RA_COMPANY_STATUS ", c.representative_id = $2, "
 	RA_COMPANY_SYSADMIN_IS("$2") ", EXISTS (SELECT 1 FROM ra_company_member m WHERE "
-	"m.company_id = c.id AND m.account_id = $2) FROM ra_company c JOIN "
+	"m.company_id = c.id AND m.account_id = $2 AND m.removed_at IS NULL) "
+	"FROM ra_company c JOIN "
 	"ra_application a ON a.id = c.application_id WHERE c.id = $1 "
 	"FOR SHARE OF c",
 	2
@@ -202,14 +207,23 @@ static const struct db_stmt stmt_company_get = {
 	"JOIN ra_application a ON a.id = c.application_id WHERE c.id = $1",
 	1
 };
-/* Employees ($2: one account, or NULL for all). */
+/* Employees ($2: one account, or NULL for all); removed ones are not. */
 static const struct db_stmt stmt_company_members = {
 	"ra_corporate_get_members",
 	"SELECT m.account_id, x.email, " RA_TS("m.created_at") " FROM "
 	"ra_company_member m JOIN ra_account x ON x.id = m.account_id WHERE "
-	"m.company_id = $1 AND ($2::bigint IS NULL OR m.account_id = $2) "
-	"ORDER BY m.id",
+	"m.company_id = $1 AND ($2::bigint IS NULL OR m.account_id = $2) AND "
+	"m.removed_at IS NULL ORDER BY m.id",
 	2
+};
+/* The memberships the sysadmin ended (schema/066), for the company's view. */
+static const struct db_stmt stmt_company_former = {
+	"ra_corporate_get_former_members",
+	"SELECT m.id, m.account_id, x.email, " RA_TS("m.created_at") ", "
+	RA_TS("m.removed_at") ", m.removed_by FROM ra_company_member m JOIN "
+	"ra_account x ON x.id = m.account_id WHERE m.company_id = $1 AND "
+	"m.removed_at IS NOT NULL ORDER BY m.id",
+	1
 };
 static const struct db_stmt stmt_company_apps = {
 	"ra_corporate_get_applications",
@@ -230,7 +244,8 @@ static const struct db_stmt stmt_company_revreqs = {
 static const struct db_stmt stmt_invite_member = {
 	"ra_corporate_invite_member",
 	"SELECT EXISTS (SELECT 1 FROM ra_company_member m JOIN ra_account x ON "
-	"x.id = m.account_id WHERE m.company_id = $1 AND x.email = $2)",
+	"x.id = m.account_id WHERE m.company_id = $1 AND x.email = $2 AND "
+	"m.removed_at IS NULL)",
 	2
 };
 static const struct db_stmt stmt_invite_insert = {
@@ -240,16 +255,25 @@ static const struct db_stmt stmt_invite_insert = {
 	"make_interval(secs => $5::int)) RETURNING id, " RA_TS("expires_at"),
 	5
 };
+/*
+ * The invitation of token digest $1 for account $2. An invitation mailed
+ * before the account's removal from the company (schema/066) enrols
+ * nobody: it is as unknown as a used one (the sysadmin invites again).
+ */
 static const struct db_stmt stmt_accept_claim = {
 	"ra_corporate_accept_claim",
 	"SELECT i.id, i.company_id, i.email = x.email, x.email_verified, "
 	"a.status = 'approved' AND c.deactivated_at IS NULL, "
 	"EXISTS (SELECT 1 FROM ra_company_member m WHERE "
-	"m.company_id = i.company_id AND m.account_id = x.id) FROM "
+	"m.company_id = i.company_id AND m.account_id = x.id AND "
+	"m.removed_at IS NULL) FROM "
 	"ra_company_invitation i JOIN ra_company c ON c.id = i.company_id JOIN "
 	"ra_application a ON a.id = c.application_id JOIN ra_account x ON "
 	"x.id = $2 WHERE i.token_sha256 = $1::bytea AND i.accepted_at IS NULL "
-	"AND i.expires_at > now() FOR UPDATE OF i FOR SHARE OF c",
+	"AND i.expires_at > now() AND NOT EXISTS (SELECT 1 FROM "
+	"ra_company_member r WHERE r.company_id = i.company_id AND "
+	"r.account_id = x.id AND r.removed_at >= i.created_at) "
+	"FOR UPDATE OF i FOR SHARE OF c",
 	2
 };
 static const struct db_stmt stmt_accept_update = {
@@ -264,12 +288,46 @@ static const struct db_stmt stmt_member_insert = {
 	"invitation_id) VALUES ($1, $2, 'employee', $3) RETURNING id",
 	3
 };
+/*
+ * The company's name when account $2 is a current employee of active
+ * company $1; the membership shared until COMMIT, so that a removal
+ * (which locks it) is waited for and then seen, the row no longer
+ * matching.
+ */
 static const struct db_stmt stmt_employee_org = {
 	"ra_corporate_employee_org",
 	"SELECT c.name FROM ra_company c JOIN ra_application a ON "
 	"a.id = c.application_id JOIN ra_company_member m ON m.company_id = c.id "
-	"WHERE c.id = $1 AND m.account_id = $2 AND a.status = 'approved' "
-	"AND c.deactivated_at IS NULL FOR SHARE OF c",
+	"WHERE c.id = $1 AND m.account_id = $2 AND m.removed_at IS NULL AND "
+	"a.status = 'approved' AND c.deactivated_at IS NULL FOR SHARE OF c, m",
+	2
+};
+/* Whether account $2 was removed from company $1 and is no employee now. */
+static const struct db_stmt stmt_employee_removed = {
+	"ra_corporate_employee_removed",
+	"SELECT EXISTS (SELECT 1 FROM ra_company_member WHERE company_id = $1 "
+	"AND account_id = $2 AND removed_at IS NOT NULL) AND NOT EXISTS "
+	"(SELECT 1 FROM ra_company_member WHERE company_id = $1 AND "
+	"account_id = $2 AND removed_at IS NULL)",
+	2
+};
+/*
+ * The company an employee's certificate was made for, through its
+ * application $1 (profile corporate, linked to a company): none for a
+ * personal certificate or an e-seal (the representative's).
+ */
+static const struct db_stmt stmt_employee_cert_company = {
+	"ra_corporate_employee_certificate_company",
+	"SELECT ca.company_id, ap.account_id FROM ra_application ap JOIN "
+	"ra_company_application ca ON ca.application_id = ap.id WHERE "
+	"ap.id = $1 AND ap.profile = 'corporate'",
+	1
+};
+/* The current membership of account $2 in company $1, shared. */
+static const struct db_stmt stmt_member_share = {
+	"ra_corporate_member_share",
+	"SELECT id FROM ra_company_member WHERE company_id = $1 AND "
+	"account_id = $2 AND removed_at IS NULL FOR SHARE",
 	2
 };
 static const struct db_stmt stmt_application_link = {
@@ -301,6 +359,66 @@ static const struct db_stmt stmt_revreq_insert = {
 	"requested_by, reason, comment) VALUES ($1, $2, $3, $4, $5) "
 	"RETURNING id",
 	5
+};
+/*
+ * The removal of an employee (schema/066): account $2's current membership
+ * of company $1, locked, and the account's email.
+ */
+static const struct db_stmt stmt_remove_member = {
+	"ra_corporate_remove_member",
+	"SELECT m.id, x.email FROM ra_company_member m JOIN ra_account x ON "
+	"x.id = m.account_id WHERE m.company_id = $1 AND m.account_id = $2 "
+	"AND m.removed_at IS NULL FOR UPDATE OF m",
+	2
+};
+/*
+ * The member's open applications made for the company, locked, with their
+ * order's status: their own corporate applications and the rekeys of
+ * their employee certificates (profile corporate; an e-seal's is the
+ * representative's, made for the company, not as its employee).
+ */
+static const struct db_stmt stmt_remove_open = {
+	"ra_corporate_remove_open_applications",
+	"SELECT ap.id, ap.status, coalesce(o.status, ''), ap.kind FROM "
+	"ra_company_application ca JOIN ra_application ap ON ap.id = "
+	"ca.application_id LEFT JOIN issuance_order o ON o.id = ap.order_id "
+	"WHERE ca.company_id = $1 AND ap.account_id = $2 AND ap.profile = "
+	"'corporate' AND ap.status IN ('submitted', 'approved', 'agreed') "
+	"ORDER BY ap.id FOR UPDATE OF ap",
+	2
+};
+enum { RO_ID, RO_STATUS, RO_ORDER_STATUS, RO_KIND };
+static const struct db_stmt stmt_remove_cancel = {
+	"ra_corporate_remove_cancel",
+	"UPDATE ra_application SET status = 'cancelled' WHERE id = $1 AND "
+	"status = $2",
+	2
+};
+/* The member's employee certificates of the company still valid or held. */
+static const struct db_stmt stmt_remove_certs = {
+	"ra_corporate_remove_certificates",
+	"SELECT c.id, c.serial FROM ra_company_application ca JOIN "
+	"ra_application ap ON ap.id = ca.application_id JOIN issuance_order o "
+	"ON o.id = ap.order_id JOIN certificate c ON c.id = o.certificate_id "
+	"WHERE ca.company_id = $1 AND ap.account_id = $2 AND ap.profile = "
+	"'corporate' AND (c.revoked_at IS NULL OR c.revocation_reason = 6) AND "
+	"c.not_after > now() ORDER BY c.id",
+	2
+};
+/* A request for certificate $2, unless one is pending already (none back). */
+static const struct db_stmt stmt_remove_revreq = {
+	"ra_corporate_remove_revocation_request",
+	"INSERT INTO ra_revocation_request (company_id, certificate_id, "
+	"requested_by, reason, comment) VALUES ($1, $2, $3, $4, $5) ON "
+	"CONFLICT (certificate_id) WHERE status = 'pending' DO NOTHING "
+	"RETURNING id",
+	5
+};
+static const struct db_stmt stmt_remove_update = {
+	"ra_corporate_remove_update",
+	"UPDATE ra_company_member SET removed_at = now(), removed_by = $2 "
+	"WHERE id = $1 AND removed_at IS NULL RETURNING " RA_TS("removed_at"),
+	2
 };
 static const struct db_stmt stmt_eseal_company = {
 	"ra_corporate_eseal_company",
@@ -401,6 +519,8 @@ enum ra_corp_outcome {
 	RA_CORP_NIB_TAKEN,		/* 409: held by another company */
 	RA_CORP_NPWP_TAKEN,		/* 409: held by another company */
 	RA_CORP_IDENT_TAKEN,		/* 409: schema/065's trigger */
+	RA_CORP_NOT_EMPLOYEE,		/* 404: no current membership */
+	RA_CORP_BEING_ISSUED,		/* 409: an order cad may be signing */
 };
 
 static int
@@ -481,6 +601,14 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 	case RA_CORP_OPEN:
 		return ra_problem(resp, 409, "this account has an open "
 		    "application; wait for it to end (or cancel it) first");
+	case RA_CORP_NOT_EMPLOYEE:
+		return ra_problem(resp, 404, "no such employee: the account is "
+		    "not an employee of this company (never enrolled, or "
+		    "removed already)");
+	case RA_CORP_BEING_ISSUED:
+		http_add_header(resp, "Retry-After", "5");
+		return ra_problem(resp, 409, "an application the employee made "
+		    "for the company is being issued; try again in a moment");
 	case RA_CORP_MAIL_FAILED:
 		http_add_header(resp, "Retry-After", "60");
 		return ra_problem(resp, 503, "the email could not be sent; "
@@ -584,6 +712,43 @@ ra_corporate_employee_org(struct db *db, const char *account_id,
 		return -1;
 	if ((rc = PQntuples(res) == 1) == 1)
 		snprintf(org, orglen, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (rc == 1)
+		return 1;
+	if ((res = db_exec(db, &stmt_employee_removed, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 2 : 0;
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_corporate_member_stands(struct db *db, const char *application_id)
+{
+	const char *v[2];
+	char company[24], account[24];
+	PGresult *res;
+	int rc;
+
+	v[0] = application_id;
+	if ((res = db_exec(db, &stmt_employee_cert_company, v, NULL,
+	    NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 1;	/* no employee's certificate */
+	}
+	snprintf(company, sizeof(company), "%s", PQgetvalue(res, 0, 0));
+	snprintf(account, sizeof(account), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	v[0] = company;
+	v[1] = account;
+	if ((res = db_exec(db, &stmt_member_share, v, NULL, NULL)) == NULL)
+		return -1;
+	rc = PQntuples(res) == 1;
 	PQclear(res);
 	return rc;
 }
@@ -951,6 +1116,24 @@ ra_corporate_get(struct ra *ra, const struct http_request *req,
 		goto out;
 	if (all) {
 		PQclear(res);
+		json_decref(emp);
+		if ((res = db_exec(ra->db, &stmt_company_former, v, NULL,
+		    NULL)) == NULL || (emp = json_array()) == NULL)
+			goto out;
+		for (i = 0; i < PQntuples(res); i++)
+			if ((item = json_pack("{s:I, s:I, s:s, s:s, s:s, s:I}",
+			    "membership_id", (json_int_t)strtoll(PQgetvalue(res,
+			    i, 0), NULL, 10), "account_id", (json_int_t)strtoll(
+			    PQgetvalue(res, i, 1), NULL, 10), "email",
+			    PQgetvalue(res, i, 2), "enrolled_at", PQgetvalue(res,
+			    i, 3), "removed_at", PQgetvalue(res, i, 4),
+			    "removed_by", (json_int_t)strtoll(PQgetvalue(res, i,
+			    5), NULL, 10))) == NULL ||
+			    json_array_append_new(emp, item) == -1)
+				goto out;
+		if (json_object_set(o, "former_employees", emp) == -1)
+			goto out;
+		PQclear(res);
 		if ((res = db_exec(ra->db, &stmt_company_revreqs, v, NULL,
 		    NULL)) == NULL || (rr = json_array()) == NULL)
 			goto out;
@@ -1110,6 +1293,300 @@ out:
 	return rc;
 }
 
+/* --- POST /v1/corporate/{id}/employees/{account_id}/remove ------------------------ */
+
+struct ra_corp_remove_txn {
+	struct ra			*ra;
+	const struct ra_subject		*who;
+	const char			*company_id;
+	const char			*account_id;	/* the employee */
+	const struct ra_removal_req	*req;
+	const char			*client;
+	enum ra_corp_outcome		 outcome;
+	struct factor_outcome		 fo;
+	char				 member_id[24];
+	char				 removed_at[40];
+	json_t				*cancelled;	/* application ids */
+	json_t				*requested;	/* {id, certificate_id, serial} */
+	json_t				*pending;	/* certificate ids */
+};
+
+/*
+ * Requests the revocation of each of the member's certificates of the
+ * company (stmt_remove_certs in res) that has no pending request; those
+ * that have one are listed in t->pending. 0 or -1.
+ */
+static int
+ra_corp_remove_revreqs(struct db *db, struct ra_corp_remove_txn *t,
+    const PGresult *certs, const char *actor)
+{
+	const char *v[5];
+	PGresult *res;
+	json_t *item;
+	int i;
+
+	for (i = 0; i < PQntuples(certs); i++) {
+		v[0] = t->company_id;
+		v[1] = PQgetvalue(certs, i, 0);
+		v[2] = t->who->account_id;
+		v[3] = t->req->revocation_reason;
+		v[4] = t->req->comment;
+		if ((res = db_exec(db, &stmt_remove_revreq, v, NULL, NULL)) ==
+		    NULL)
+			return -1;
+		if (PQntuples(res) != 1) {
+			PQclear(res);
+			if (json_array_append_new(t->pending, json_integer(
+			    (json_int_t)strtoll(v[1], NULL, 10))) == -1)
+				return -1;
+			continue;
+		}
+		item = json_pack("{s:I, s:I, s:s}", "id", (json_int_t)strtoll(
+		    PQgetvalue(res, 0, 0), NULL, 10), "certificate_id",
+		    (json_int_t)strtoll(v[1], NULL, 10), "serial",
+		    PQgetvalue(certs, i, 1));
+		/* The event of the sysadmin's own request, and why. */
+		if (item == NULL || json_array_append_new(t->requested,
+		    item) == -1 || audit_append_new(db, actor,
+		    "ra.corporate.revocation_request", "ra_revocation_request",
+		    PQgetvalue(res, 0, 0), json_pack("{s:s, s:s, s:s, s:s, "
+		    "s:s, s:s, s:s}", "client", t->client, "company_id",
+		    t->company_id, "certificate_id", v[1], "reason", v[3],
+		    "requested_by", v[2], "factor", t->fo.kind,
+		    "member_removed", t->member_id)) == -1) {
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+	}
+	return 0;
+}
+
+/*
+ * The sysadmin removes an employee: the membership ends (kept, with
+ * removed_at and removed_by), the employee's open applications made for
+ * the company are cancelled, and the revocation of their certificates of
+ * the company is requested (the officers decide, as for any request); the
+ * employee is told by mail (outbox). A second factor of purpose revoke,
+ * as for a revocation request: the removal asks for revocations.
+ */
+static int
+ra_corp_remove_txn(struct db *db, void *arg)
+{
+	char actor[RA_ACTOR_MAX], email[RA_EMAIL_MAX + 1], *body = NULL;
+	struct ra_corp_remove_txn *t = arg;
+	struct ra_company_view cv;
+	const char *v[2];
+	PGresult *res = NULL, *open = NULL, *certs = NULL;
+	json_t *details = NULL;
+	int i, rc = -1;
+
+	t->outcome = RA_CORP_DONE;
+	/* A retried transaction starts its lists afresh. */
+	if (json_array_clear(t->cancelled) == -1 ||
+	    json_array_clear(t->requested) == -1 ||
+	    json_array_clear(t->pending) == -1)
+		goto out;
+	ra_actor(actor, t->who->account_id);
+	if (ra_company_role(db, t->company_id, t->who->account_id, &cv) == -1)
+		goto out;
+	if (cv.roles == 0)
+		t->outcome = RA_CORP_NOT_FOUND;
+	else if (!(cv.roles & RA_ROLE_SYSADMIN))
+		t->outcome = RA_CORP_NOT_SYSADMIN;
+	else if (strcmp(cv.status, "active") != 0)
+		t->outcome = RA_CORP_NOT_ACTIVE;
+	if (t->outcome != RA_CORP_DONE)
+		goto out;
+	v[0] = t->company_id;
+	v[1] = t->account_id;
+	if ((res = db_exec(db, &stmt_remove_member, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		t->outcome = RA_CORP_NOT_EMPLOYEE;
+		goto out;
+	}
+	snprintf(t->member_id, sizeof(t->member_id), "%s",
+	    PQgetvalue(res, 0, 0));
+	snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	res = NULL;
+	/*
+	 * Read after the membership's lock, in statements of their own: an
+	 * application submitted while this waited is seen (kyc.c shares the
+	 * membership until its COMMIT).
+	 */
+	if ((open = db_exec(db, &stmt_remove_open, v, NULL, NULL)) == NULL)
+		goto out;
+	/* As a deactivation (companies.c): cad may be signing it. */
+	for (i = 0; i < PQntuples(open); i++)
+		if (strcmp(PQgetvalue(open, i, RO_STATUS), "agreed") == 0 &&
+		    strcmp(PQgetvalue(open, i, RO_ORDER_STATUS), "failed") != 0) {
+			t->outcome = RA_CORP_BEING_ISSUED;
+			goto out;
+		}
+	if ((certs = db_exec(db, &stmt_remove_certs, v, NULL, NULL)) == NULL)
+		goto out;
+	/* The verifier, before any change of ours (ra/extern.h). */
+	if (ra_factor_check(t->ra, db, t->who->account_id, "revoke",
+	    &t->req->factor, &t->fo) == -1)
+		goto out;
+	if (t->fo.result != FACTOR_OK) {
+		t->outcome = RA_CORP_FACTOR;
+		rc = 0;		/* COMMIT the failure record only */
+		goto out;
+	}
+	v[0] = t->member_id;
+	v[1] = t->who->account_id;
+	if ((res = db_exec(db, &stmt_remove_update, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	snprintf(t->removed_at, sizeof(t->removed_at), "%s",
+	    PQgetvalue(res, 0, 0));
+	for (i = 0; i < PQntuples(open); i++) {
+		v[0] = PQgetvalue(open, i, RO_ID);
+		v[1] = PQgetvalue(open, i, RO_STATUS);
+		if (db_exec_ok(db, &stmt_remove_cancel, v) == -1 ||
+		    json_array_append_new(t->cancelled, json_integer(
+		    (json_int_t)strtoll(v[0], NULL, 10))) == -1 ||
+		    audit_append_new(db, actor, "ra.application.cancel",
+		    "ra_application", v[0], json_pack("{s:s, s:s, s:s, s:s, "
+		    "s:s, s:s, s:s}", "client", t->client, "from", v[1], "kind",
+		    PQgetvalue(open, i, RO_KIND), "profile", "corporate",
+		    "company_id", t->company_id, "reason", "the applicant was "
+		    "removed from the company's employees", "member_removed",
+		    t->member_id)) == -1)
+			goto out;
+	}
+	if (ra_corp_remove_revreqs(db, t, certs, actor) == -1)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:O}",
+	    "client", t->client, "company_id", t->company_id, "account_id",
+	    t->account_id, "factor", t->fo.kind, "revocation_reason",
+	    t->req->revocation_reason, "cancelled_applications", t->cancelled,
+	    "revocation_requests", t->requested, "requests_already_pending",
+	    t->pending)) == NULL ||
+	    audit_append(db, actor, "ra.corporate.remove", "ra_company_member",
+	    t->member_id, details, NULL) == -1)
+		goto out;
+	/* Queued (outbox): a bouncing address does not undo the removal. */
+	if (asprintf(&body, "The system administrator of %s (company %s) "
+	    "removed you from its employees at the registration authority "
+	    "on %s.\n\n%zu open application(s) you made for the company were "
+	    "cancelled. The company has asked the registration authority to "
+	    "revoke %zu certificate(s) of yours made for it (%s); an officer "
+	    "decides, and you are told when one is revoked.\n\nYou may no "
+	    "longer apply in the company's name unless it invites you again."
+	    "\n", cv.name, t->company_id, t->removed_at,
+	    json_array_size(t->cancelled), json_array_size(t->requested) +
+	    json_array_size(t->pending), t->req->revocation_reason) == -1) {
+		body = NULL;
+		goto out;
+	}
+	if (ra_mail_queue(db, email, "You were removed from a company's "
+	    "employees", body) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(body);
+	json_decref(details);
+	PQclear(certs);
+	PQclear(open);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * "/v1/corporate/{id}/employees/{account_id}/remove" → both ids. 0 or -1
+ * (the route matched the shape; this reads the numbers back).
+ */
+static int
+ra_corp_remove_path(const char *path, char company[24], char account[24])
+{
+	char head[64];
+	const char *p;
+	size_t n;
+
+	if ((p = strstr(path, "/employees/")) == NULL ||
+	    (n = (size_t)(p - path)) >= sizeof(head))
+		return -1;
+	memcpy(head, path, n);
+	head[n] = '\0';
+	if (ra_path_id(head, "/v1/corporate/", "", company) == -1)
+		return -1;
+	return ra_path_id(p, "/employees/", "/remove", account);
+}
+
+int
+ra_corporate_remove(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct ra_subject who;
+	struct ra_removal_req r;
+	struct ra_corp_remove_txn t;
+	char id[24], acct[24], detail[256];
+	enum ra_corp_outcome o;
+	json_t *j = NULL;
+	int rc = -1, k;
+
+	memset(&r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	if ((k = ra_session_account(ra, req, resp, &who)) != 1)
+		return k == 0 ? 0 : -1;
+	if (ra_corp_remove_path(req->path, id, acct) == -1)
+		return ra_problem(resp, 404, "no such company");
+	/* Who may ask comes first: a stranger learns nothing from the body. */
+	if (ra_company_sysadmin(ra->db, id, who.account_id, &o) == -1)
+		return -1;
+	if (o != RA_CORP_DONE)
+		return ra_corp_refuse(resp, o);
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415, "the body must be application/json");
+	if (ra_parse_removal(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	t.ra = ra;
+	t.who = &who;
+	t.company_id = id;
+	t.account_id = acct;
+	t.req = &r;
+	t.client = req->remote_addr;
+	if ((t.cancelled = json_array()) == NULL ||
+	    (t.requested = json_array()) == NULL ||
+	    (t.pending = json_array()) == NULL)
+		goto out;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_remove_txn,
+	    &t) == -1) {
+		if (t.outcome != RA_CORP_DONE && t.outcome != RA_CORP_FACTOR)
+			rc = ra_corp_refuse(resp, t.outcome);
+		goto out;
+	}
+	if (t.outcome == RA_CORP_FACTOR) {
+		rc = ra_factor_respond(resp, &t.fo);
+		goto out;
+	}
+	log_info("company %s: account %s removed from its employees by "
+	    "account %s (%zu application(s) cancelled, %zu revocation "
+	    "request(s))", id, acct, who.account_id,
+	    json_array_size(t.cancelled), json_array_size(t.requested));
+	if ((j = json_pack("{s:I, s:I, s:I, s:s, s:O, s:O, s:O}", "company_id",
+	    (json_int_t)strtoll(id, NULL, 10), "account_id",
+	    (json_int_t)strtoll(acct, NULL, 10), "membership_id",
+	    (json_int_t)strtoll(t.member_id, NULL, 10), "removed_at",
+	    t.removed_at, "cancelled_applications", t.cancelled,
+	    "revocation_requests", t.requested, "requests_already_pending",
+	    t.pending)) == NULL)
+		goto out;
+	rc = http_respond_json(resp, 200, j);
+out:
+	ra_wipe(&r, sizeof(r));
+	json_decref(t.cancelled);
+	json_decref(t.requested);
+	json_decref(t.pending);
+	json_decref(j);
+	return rc;
+}
+
 /* --- POST /v1/corporate/enrolments/accept ----------------------------------- */
 
 /*
@@ -1169,8 +1646,12 @@ ra_corp_accept_txn(struct db *db, void *arg)
 	v[1] = t->who->account_id;
 	v[2] = inv;
 	if ((res = db_exec(db, &stmt_member_insert, v, NULL, NULL)) == NULL ||
-	    PQntuples(res) != 1)
+	    PQntuples(res) != 1) {
+		/* ra_company_member_current: another invitation enrolled it. */
+		if (strcmp(db_last_sqlstate(db), "23505") == 0)
+			t->outcome = RA_CORP_MEMBER;
 		goto out;
+	}
 	snprintf(t->member_id, sizeof(t->member_id), "%s",
 	    PQgetvalue(res, 0, 0));
 	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s}", "client",

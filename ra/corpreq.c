@@ -314,6 +314,49 @@ out:
 }
 
 int
+ra_parse_removal(const void *body, size_t len, struct ra_removal_req *r,
+    char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *reason = NULL, *comment = NULL, *factor = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s?o, s?o, s:o}",
+	    "revocation_reason", &reason, "comment", &comment, "factor",
+	    &factor) == -1) {
+		snprintf(detail, detaillen, "request object: %s", err.text);
+		goto out;
+	}
+	if (reason == NULL)
+		snprintf(r->revocation_reason, sizeof(r->revocation_reason),
+		    "affiliationChanged");
+	else if (!json_is_string(reason) || json_string_length(reason) >=
+	    sizeof(r->revocation_reason) ||
+	    ra_revreq_reason_code(json_string_value(reason)) == -1) {
+		snprintf(detail, detaillen, "revocation_reason: must be one of "
+		    "unspecified, affiliationChanged, cessationOfOperation, "
+		    "privilegeWithdrawn (RFC 5280 §5.3.1)");
+		goto out;
+	} else
+		memcpy(r->revocation_reason, json_string_value(reason),
+		    json_string_length(reason) + 1);
+	if (comment != NULL && ra_corp_text(comment, "comment", r->comment, 0,
+	    RA_COMMENT_MAX, detail, detaillen) == -1)
+		goto out;
+	if (ra_factor_parse(factor, &r->factor, detail, detaillen) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc == -1)
+		ra_wipe(r, sizeof(*r));
+	return rc;
+}
+
+int
 ra_parse_revdecide(const void *body, size_t len, struct ra_revdecide_req *r,
     char *detail, size_t detaillen)
 {

@@ -474,6 +474,7 @@ enum ra_kyc_outcome {
 	RA_KYC_PHONE_UNVERIFIED,	/* 403 */
 	RA_KYC_OPEN,			/* 409 */
 	RA_KYC_NO_COMPANY,		/* 404: corporate.c */
+	RA_KYC_REMOVED,			/* 403: removed from the company */
 	RA_KYC_TOO_MANY,		/* 429: kyc.per_day */
 };
 /*
@@ -1196,6 +1197,16 @@ struct ra_revreq_req {
 	char			comment[RA_COMMENT_MAX + 1];	/* may be "" */
 	struct factor	factor;		/* wipe */
 };
+/*
+ * POST /v1/corporate/{id}/employees/{account_id}/remove: the reason of the
+ * revocation requests the removal makes (a revreq reason, default
+ * affiliationChanged), their comment, the sysadmin's factor.
+ */
+struct ra_removal_req {
+	char			revocation_reason[24];
+	char			comment[RA_COMMENT_MAX + 1];	/* may be "" */
+	struct factor	factor;		/* wipe */
+};
 /* POST /v1/corporate/{id}/eseals: the seal's name, its certificate's CN. */
 #define RA_ESEAL_NAME_MAX	64	/* X.520 ub-common-name */
 struct ra_eseal_req {
@@ -1216,6 +1227,8 @@ int	ra_parse_enrol(const void *body, size_t len, struct ra_enrol_req *,
 	    char *detail, size_t detaillen);
 int	ra_parse_revreq(const void *body, size_t len, struct ra_revreq_req *,
 	    char *detail, size_t detaillen);
+int	ra_parse_removal(const void *body, size_t len, struct ra_removal_req *,
+	    char *detail, size_t detaillen);
 int	ra_parse_revdecide(const void *body, size_t len,
 	    struct ra_revdecide_req *, char *detail, size_t detaillen);
 int	ra_parse_eseal(const void *body, size_t len, struct ra_eseal_req *,
@@ -1234,12 +1247,6 @@ int	ra_revreq_reason_code(const char *reason);
 int	ra_company_id_parse(json_t *, long long *out, char *detail,
 	    size_t detaillen);
 
-/*
- * For kyc.c, inside its submission transaction: whether account_id is an
- * employee of company_id and that company is approved. 1 with the
- * company's name in org (the subject's O); 0 (not a member, no such or no
- * active company: answer 404); -1 our failure.
- */
 /*
  * SQL: account ACC (an SQL expression) is company c's sysadmin: it claimed
  * the role (schema/044); or, for a company submitted before claims existed
@@ -1288,8 +1295,24 @@ int	ra_company_id_parse(json_t *, long long *out, char *detail,
  */
 #define RA_COMPANY_HOLDS \
 	"(a.status IN ('submitted', 'approved') AND c.deactivated_at IS NULL)"
+/*
+ * For kyc.c, inside its submission transaction: whether account_id is a
+ * current employee of company_id and that company is approved, the
+ * membership shared until COMMIT (a removal is waited for). 1 with the
+ * company's name in org (the subject's O); 2 the sysadmin removed the
+ * account from the company (schema/066: answer 403); 0 (never a member,
+ * no such or no active company: answer 404); -1 our failure.
+ */
 int	ra_corporate_employee_org(struct db *, const char *account_id,
 	    const char *company_id, char *org, size_t orglen);
+/*
+ * For a rekey (certificate.c): whether the holder of the certificate of
+ * application_id may still have it renewed as the company's employee. 1
+ * when it is no employee's certificate (personal, e-seal) or its account
+ * is still an employee of the company (the membership shared until
+ * COMMIT); 0 when the sysadmin removed it; -1 our failure.
+ */
+int	ra_corporate_member_stands(struct db *, const char *application_id);
 /* Records that application_id was made for company_id. 0 or -1. */
 int	ra_corporate_application_link(struct db *, const char *application_id,
 	    const char *company_id);
@@ -1306,6 +1329,14 @@ int	ra_corporate_submit(struct ra *, const struct http_request *,
 int	ra_corporate_get(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_corporate_invite(struct ra *, const struct http_request *,
+	    struct http_response *);
+/*
+ * POST /v1/corporate/{id}/employees/{account_id}/remove (the sysadmin,
+ * {revocation_reason?, comment?, factor}): ends the membership, cancels
+ * the employee's open applications made for the company and requests the
+ * revocation of their certificates of it, in one transaction.
+ */
+int	ra_corporate_remove(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_corporate_accept(struct ra *, const struct http_request *,
 	    struct http_response *);

@@ -170,6 +170,11 @@ ra_kyc_refuse(struct http_response *resp, enum ra_kyc_outcome o, long retry)
 	case RA_KYC_NO_COMPANY:
 		return ra_problem(resp, 404, "company_id: no active company "
 		    "that this account is enrolled in as an employee");
+	case RA_KYC_REMOVED:
+		return ra_problem(resp, 403, "company_id: the company's "
+		    "sysadmin removed this account from its employees; it may "
+		    "apply in the company's name again only once invited and "
+		    "enrolled anew");
 	default:
 		return -1;
 	}
@@ -220,6 +225,8 @@ ra_kyc_txn(struct db *db, void *arg)
 		    company, org, sizeof(org))) != 1) {
 			if (k == 0)
 				t->outcome = RA_KYC_NO_COMPANY;
+			else if (k == 2)
+				t->outcome = RA_KYC_REMOVED;
 			goto out;
 		}
 		if (json_object_set_new(subject, "O", json_string(org)) == -1)

@@ -145,6 +145,8 @@ static const struct ra_route ra_routes[] = {
 	{ "POST", "/v1/corporate", ra_corporate_submit },
 	{ "GET", "/v1/corporate/{id}", ra_corporate_get },
 	{ "POST", "/v1/corporate/{id}/employees", ra_corporate_invite },
+	{ "POST", "/v1/corporate/{id}/employees/{id}/remove",
+	    ra_corporate_remove },
 	{ "POST", "/v1/corporate/enrolments/accept", ra_corporate_accept },
 	{ "POST", "/v1/corporate/sysadmin/claim", ra_corporate_sysadmin_claim },
 	{ "POST", "/v1/corporate/{id}/sysadmin/claim-token",

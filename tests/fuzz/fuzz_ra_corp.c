@@ -6,7 +6,9 @@
  * revocation request has a positive certificate id, a reason with an RFC
  * 5280 code and a factor type; a decision is revoke, or reject with a
  * reason; an e-seal's name has 1 to RA_ESEAL_NAME_MAX bytes, no control
- * character and no space at either end; a refusal leaves the output zeroed.
+ * character and no space at either end; a member's removal has a reason
+ * with an RFC 5280 code and a factor type; a refusal leaves the output
+ * zeroed.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ra_revreq_req r;
 	struct ra_revdecide_req d;
 	struct ra_eseal_req es;
+	struct ra_removal_req rm;
 	size_t n;
 	char detail[256], email[RA_EMAIL_MAX + 1];
 	const char *p;
@@ -101,6 +104,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f)
 				__builtin_trap();
 	} else if (!fuzz_zero(&es, sizeof(es)))
+		__builtin_trap();
+	if (ra_parse_removal(data, size, &rm, detail, sizeof(detail)) == 0) {
+		if (ra_revreq_reason_code(rm.revocation_reason) < 0 ||
+		    (rm.factor.type != FACTOR_OTP &&
+		    rm.factor.type != FACTOR_PIN &&
+		    rm.factor.type != FACTOR_TOTP))
+			__builtin_trap();
+	} else if (!fuzz_zero(&rm, sizeof(rm)))
 		__builtin_trap();
 	/* The sysadmin rule alone, on the raw bytes as one address. */
 	if (size < sizeof(email)) {

@@ -29,7 +29,13 @@
 # else may (404 stranger, 403 sysadmin or employee), nothing changed;
 # the sysadmin requests its revocation with an email OTP (a wrong code refused), a
 # sysadmin of another company cannot; an officer (password + TOTP) revokes
-# it and `openssl ocsp` then says revoked; no token in the log or audit.
+# it and `openssl ocsp` then says revoked; the sysadmin removes an
+# employee (403 employee, 404 stranger or non-member, 401 wrong OTP): the
+# membership kept as history, the open application cancelled, the
+# certificate's revocation requested, audited and mailed; the removed
+# employee's KYC for the company 403, view 404, earlier invitation 404,
+# rekey 409; re-invited, they enrol and apply again; no token in the log
+# or audit.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -58,6 +64,7 @@ state() {
 	q "SELECT (SELECT count(*) FROM ra_application) || '/' ||
 	    (SELECT count(*) FROM ra_company) || '/' ||
 	    (SELECT count(*) FROM ra_company_member) || '/' ||
+	    (SELECT count(*) FROM ra_company_member WHERE removed_at IS NOT NULL) || '/' ||
 	    (SELECT count(*) FROM ra_company_sysadmin_role) || '/' ||
 	    (SELECT count(*) || ':' || coalesce(max(created_at)::text, '') || ':' ||
 	        coalesce(md5(string_agg(encode(token_sha256, 'hex'), ',' ORDER BY company_id)), '')
@@ -824,6 +831,134 @@ expect 200 "sysadmin GET after revocation"
 	fail "GET does not show the revocation"
 [ "$(jq -r ".revocation_requests[] | select(.id == $rid) | .status" "$tmp/out")" = done ] || fail "GET request status"
 note "officer revokes in the console (API: 401 subscriber, 400, 404, 409 twice), OCSP revoked: ok"
+
+# --- the sysadmin removes an employee ------------------------------------------------
+# In the second company (the first's employee keeps their open rekey for
+# the deactivation below). The employee holds a corporate certificate of
+# it and has an application for it waiting; invited twice before enrolling
+# (the older, unused invitation must not bring them back). The removal (a
+# factor of purpose revoke) ends the membership (kept as history), cancels
+# the open application, asks the officers to revoke the certificate
+# (affiliationChanged) and tells the employee; their KYC for the company is
+# then 403, their rekey 409; a new invitation enrols them again.
+cert_before_removal=$cert
+tok=$sys2tok
+req POST "/v1/corporate/$cid2/employees" '{"email":"emp2-corp@example.com"}'
+expect 201 "invite a second company's employee"
+itok_old=$(mail_token emp2-corp@example.com)
+secrets+=("$itok_old")
+sleep 1	# the next invitation is the newest mail
+req POST "/v1/corporate/$cid2/employees" '{"email":"emp2-corp@example.com"}'
+expect 201 "invite them again before they enrol"
+itok2=$(mail_token emp2-corp@example.com)
+secrets+=("$itok2")
+[ "$itok2" != "$itok_old" ] || fail "test setup: the same enrolment token twice"
+account emp2-corp@example.com
+emp2=$aid; e2tok=$tok
+verify_phone "$emp2"
+req POST /v1/corporate/enrolments/accept "{\"token\":\"$itok2\"}"
+expect 200 "the second company's employee enrols"
+m2=$(q "SELECT id FROM ra_company_member WHERE company_id = $cid2 AND account_id = $emp2")
+kyc 'Budi Santoso' 1988-02-03 0005 "$cid2"
+expect 201 "the employee's corporate KYC"
+e2app=$(jq -r .id "$tmp/out")
+order_issued corporate "$(q "SELECT subject::text FROM ra_application WHERE id = $e2app")"
+e2cert=$cert
+q "UPDATE ra_application SET status = 'approved', decided_at = now() WHERE id = $e2app;
+   UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $e2app;
+   UPDATE ra_application SET status = 'issued', order_id = $order WHERE id = $e2app" >/dev/null
+kyc 'Budi Santoso' 1988-02-03 0005 "$cid2"
+expect 201 "a second corporate KYC of the employee, waiting for the officers"
+e2open=$(jq -r .id "$tmp/out")
+rm_body() { echo "{\"comment\":\"left on 2026-11-30\",\"factor\":{\"type\":\"otp\",\"otp_id\":$1,\"code\":\"$2\"}}"; }
+# Who may remove: the sysadmin only; a stranger learns nothing.
+tok=$e2tok
+refuse 403 "an employee removes a colleague" POST "/v1/corporate/$cid2/employees/$emp2/remove" "$(rm_body 1 123456)"
+tok=$systok
+refuse 404 "another company's sysadmin removes" POST "/v1/corporate/$cid2/employees/$emp2/remove" "$(rm_body 1 123456)"
+tok=
+refuse 401 "a removal without a session" POST "/v1/corporate/$cid2/employees/$emp2/remove" "$(rm_body 1 123456)"
+otp_for "$sys2tok" admin@lain.co.id
+refuse 404 "removing an account that is no employee" POST "/v1/corporate/$cid2/employees/$rep/remove" "$(rm_body "$oid" "$ocode")"
+refuse 400 "a removal without a factor" POST "/v1/corporate/$cid2/employees/$emp2/remove" '{"comment":"x"}'
+refuse 400 "a removal with an unknown member" POST "/v1/corporate/$cid2/employees/$emp2/remove" \
+	"{\"now\":true,\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}}"
+refuse 400 "a removal with a reason no company may give" POST "/v1/corporate/$cid2/employees/$emp2/remove" \
+	"{\"revocation_reason\":\"keyCompromise\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}}"
+wrong=$(printf '%06d' $(((10#$ocode + 1) % 1000000)))
+req POST "/v1/corporate/$cid2/employees/$emp2/remove" "$(rm_body "$oid" "$wrong")"
+expect 401 "a removal with a wrong OTP"
+[ "$(q "SELECT (removed_at IS NULL) || '/' || (SELECT status FROM ra_application WHERE id = $e2open) || '/' ||
+    (SELECT count(*) FROM ra_revocation_request WHERE certificate_id = $e2cert) FROM ra_company_member WHERE id = $m2")" = true/submitted/0 ] ||
+	fail "a refused removal changed something"
+[ "$(q "SELECT attempts FROM ra_otp WHERE id = $oid")" = 1 ] || fail "the wrong OTP of a removal was not counted"
+tok=$sys2tok
+req POST "/v1/corporate/$cid2/employees/$emp2/remove" "$(rm_body "$oid" "$ocode")"
+expect 200 "the sysadmin removes the employee"
+[ "$(jq -r '[(.membership_id | tostring), (.account_id | tostring), (.cancelled_applications | map(tostring) | join(",")),
+    (.revocation_requests | map(.certificate_id | tostring) | join(",")), (.requests_already_pending | length | tostring)] | join("/")' \
+    "$tmp/out")" = "$m2/$emp2/$e2open/$e2cert/0" ] || fail "the removal's answer: $(cat "$tmp/out")"
+rid3=$(jq -r '.revocation_requests[0].id' "$tmp/out")
+# The membership is kept as history; the application cancelled; the request pending.
+[ "$(q "SELECT (removed_at IS NOT NULL) || '/' || removed_by FROM ra_company_member WHERE id = $m2")" = "true/$sys2" ] ||
+	fail "the membership row after the removal"
+[ "$(q "SELECT status FROM ra_application WHERE id = $e2open")" = cancelled ] || fail "the open application was not cancelled"
+[ "$(q "SELECT status FROM ra_application WHERE id = $e2app")" = issued ] || fail "the issued application changed"
+[ "$(q "SELECT status || '/' || reason || '/' || requested_by || '/' || comment FROM ra_revocation_request WHERE id = $rid3")" = \
+    "pending/affiliationChanged/$sys2/left on 2026-11-30" ] || fail "the removal's revocation request"
+[ "$(q "SELECT count(*) FROM audit_event WHERE actor = 'subscriber:$sys2' AND (
+    (action = 'ra.corporate.remove' AND object_type = 'ra_company_member' AND object_id = '$m2'
+        AND details->>'account_id' = '$emp2' AND details->>'factor' = 'otp') OR
+    (action = 'ra.application.cancel' AND object_id = '$e2open' AND details->>'member_removed' = '$m2') OR
+    (action = 'ra.corporate.revocation_request' AND object_id = '$rid3' AND details->>'member_removed' = '$m2'))")" = 3 ] ||
+	fail "the removal is not audited"
+wait_mail emp2-corp@example.com 'removed you from its employees' >/dev/null || fail "the employee was not told of the removal"
+sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_company_member SET removed_at = NULL, removed_by = NULL WHERE id = $m2" 'only its removal'
+otp_for "$sys2tok" admin@lain.co.id
+refuse 404 "removing the employee twice" POST "/v1/corporate/$cid2/employees/$emp2/remove" "$(rm_body "$oid" "$ocode")"
+# The former employee: no KYC in the company's name (403), no view of it,
+# no enrolment with the invitation mailed before the removal.
+tok=$e2tok
+before
+kyc 'Budi Santoso' 1988-02-03 0005 "$cid2"
+expect 403 "a removed employee's KYC for the company"
+unchanged "a removed employee's KYC for the company"
+detail | has 'removed this account' || fail "removed KYC detail: $(detail)"
+refuse 404 "a removed employee reads the company" GET "/v1/corporate/$cid2"
+refuse 404 "a removed employee enrols with an invitation mailed before the removal" \
+	POST /v1/corporate/enrolments/accept "{\"token\":\"$itok_old\"}"
+[ "$(detail)" = "$unknown_enrol" ] || fail "a pre-removal invitation is told from an unknown one: $(detail)"
+tok=$sys2tok
+req GET "/v1/corporate/$cid2"
+expect 200 "the sysadmin's view after the removal"
+[ "$(jq -r "[(.employees | map(select(.account_id == $emp2)) | length | tostring),
+    (.former_employees | map(select(.account_id == $emp2)) | .[0] | (.membership_id | tostring) + \":\" + (.removed_by | tostring))] | join(\"/\")" \
+    "$tmp/out")" = "0/$m2:$sys2" ] || fail "the sysadmin's view of the removed employee: $(cat "$tmp/out")"
+# An officer may still reject the request; the certificate is then not renewed.
+tok=$tok_r1
+req POST "/v1/officer/revocation-requests/$rid3" '{"decision":"reject","reason_text":"HR letter pending"}'
+expect 200 "an officer rejects the removal's revocation request"
+otp_for "$e2tok" emp2-corp@example.com rekey
+url=$rad_url
+refuse 409 "a removed employee rekeys the company's certificate" POST "/v1/certificates/$e2cert/rekey" \
+	"{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}}"
+url=$url_main
+detail | has 'removed you' || fail "removed rekey detail: $(detail)"
+# Invited again: a new membership beside the old one.
+tok=$sys2tok
+req POST "/v1/corporate/$cid2/employees" '{"email":"emp2-corp@example.com"}'
+expect 201 "re-inviting the removed employee"
+itok3=$(mail_token emp2-corp@example.com)
+secrets+=("$itok3")
+tok=$e2tok
+req POST /v1/corporate/enrolments/accept "{\"token\":\"$itok3\"}"
+expect 200 "the removed employee enrols again"
+[ "$(q "SELECT count(*) || '/' || count(*) FILTER (WHERE removed_at IS NULL) FROM ra_company_member
+    WHERE company_id = $cid2 AND account_id = $emp2")" = 2/1 ] || fail "re-enrolment: the memberships"
+kyc 'Budi Santoso' 1988-02-03 0005 "$cid2"
+expect 201 "the re-enrolled employee's KYC for the company"
+cert=$cert_before_removal
+note "removal by the sysadmin (403 employee, 404 stranger/non-member/twice, 400s, 401 wrong OTP counted): membership kept as history, open application cancelled, revocation requested, audited, mailed; then KYC 403, GET 404, old invitation 404, rekey 409; re-invited: enrolled and KYC 201"
 
 # --- an officer deactivates the company --------------------------------------------------
 # Before: the employee's approved rekey (rkapp) is open; the sysadmin holds
