@@ -13,7 +13,9 @@
  *    replaces the old (schema/051); once
  *    the company is approved, the sysadmin invites employees (a mailed
  *    single-use token, stored as its SHA-256, expiring after
- *    corporate.invite_ttl_seconds), who accept it with their own account
+ *    corporate.invite_ttl_seconds; a new one voids the live one, and
+ *    invitations are capped per company an hour and per address a day,
+ *    schema/067), who accept it with their own account
  *    and then submit their own KYC with company_id (kyc.c: kind corporate,
  *    O = the company's name);
  *  - the sysadmin requests the revocation of an employee's certificate with
@@ -248,6 +250,43 @@ static const struct db_stmt stmt_invite_member = {
 	"m.removed_at IS NULL)",
 	2
 };
+/*
+ * The caps of invitations (schema/067): company $1's and address $2's,
+ * each under an advisory lock taken before the counts below (one
+ * statement's order, the same in every invitation), so that concurrent
+ * invitations count each other.
+ */
+static const struct db_stmt stmt_invite_lock = {
+	"ra_corporate_invite_lock",
+	"SELECT pg_advisory_xact_lock(hashtext('ra_company_invite:' || $1)), "
+	"pg_advisory_xact_lock(hashtext('ra_company_invite_email:' || $2))",
+	2
+};
+/*
+ * In a statement begun after the locks: the company's invitations of the
+ * last hour and the seconds until the oldest of them leaves it; the
+ * address's invitations of the last day, from any company, and the same.
+ */
+static const struct db_stmt stmt_invite_count = {
+	"ra_corporate_invite_count",
+	"SELECT count(*) FILTER (WHERE company_id = $1 AND created_at > now() - "
+	"interval '1 hour'), coalesce(ceil(extract(epoch FROM min(created_at) "
+	"FILTER (WHERE company_id = $1 AND created_at > now() - interval "
+	"'1 hour') + interval '1 hour' - now())), 0)::bigint, "
+	"count(*) FILTER (WHERE email = $2), coalesce(ceil(extract(epoch FROM "
+	"min(created_at) FILTER (WHERE email = $2) + interval '1 day' - "
+	"now())), 0)::bigint FROM ra_company_invitation WHERE (company_id = $1 "
+	"OR email = $2) AND created_at > now() - interval '1 day'",
+	2
+};
+/* The company's live invitations to the address stop working. */
+static const struct db_stmt stmt_invite_void = {
+	"ra_corporate_invite_void",
+	"UPDATE ra_company_invitation SET voided_at = now() WHERE company_id = "
+	"$1 AND email = $2 AND accepted_at IS NULL AND voided_at IS NULL AND "
+	"expires_at > now()",
+	2
+};
 static const struct db_stmt stmt_invite_insert = {
 	"ra_corporate_invite_insert",
 	"INSERT INTO ra_company_invitation (company_id, email, token_sha256, "
@@ -270,7 +309,7 @@ static const struct db_stmt stmt_accept_claim = {
 	"ra_company_invitation i JOIN ra_company c ON c.id = i.company_id JOIN "
 	"ra_application a ON a.id = c.application_id JOIN ra_account x ON "
 	"x.id = $2 WHERE i.token_sha256 = $1::bytea AND i.accepted_at IS NULL "
-	"AND i.expires_at > now() AND NOT EXISTS (SELECT 1 FROM "
+	"AND i.voided_at IS NULL AND i.expires_at > now() AND NOT EXISTS (SELECT 1 FROM "
 	"ra_company_member r WHERE r.company_id = i.company_id AND "
 	"r.account_id = x.id AND r.removed_at >= i.created_at) "
 	"FOR UPDATE OF i FOR SHARE OF c",
@@ -521,6 +560,8 @@ enum ra_corp_outcome {
 	RA_CORP_IDENT_TAKEN,		/* 409: schema/065's trigger */
 	RA_CORP_NOT_EMPLOYEE,		/* 404: no current membership */
 	RA_CORP_BEING_ISSUED,		/* 409: an order cad may be signing */
+	RA_CORP_INVITE_COMPANY,		/* 429: the company's hourly cap */
+	RA_CORP_INVITE_ADDRESS,		/* 429: the address's daily cap */
 };
 
 static int
@@ -1168,9 +1209,51 @@ struct ra_corp_invite_txn {
 	const struct ra_enrol_req	*req;
 	const char			*client;
 	enum ra_corp_outcome		 outcome;
+	long				 retry_after;	/* RA_CORP_INVITE_* */
 	char				 id[24];
 	char				 expires_at[40];
+	char				 voided[24];	/* live ones replaced */
 };
+
+/*
+ * The caps of policy corporate.invite_company_per_hour and
+ * invite_address_per_day, under their locks: RA_CORP_DONE, or
+ * RA_CORP_INVITE_* with t->retry_after (the address's wait first: the
+ * longer one). 0 or -1.
+ */
+static int
+ra_corp_invite_caps(struct db *db, struct ra_corp_invite_txn *t)
+{
+	const struct ra_policy *p = t->ra->policy;
+	const char *v[2];
+	PGresult *res;
+	int col = 0;
+
+	v[0] = t->company_id;
+	v[1] = t->req->email;
+	if ((res = db_exec(db, &stmt_invite_lock, v, NULL, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_invite_count, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	if (strtol(PQgetvalue(res, 0, 2), NULL, 10) >=
+	    p->corporate_invite_address_day) {
+		t->outcome = RA_CORP_INVITE_ADDRESS;
+		col = 3;
+	} else if (strtol(PQgetvalue(res, 0, 0), NULL, 10) >=
+	    p->corporate_invite_company_hour) {
+		t->outcome = RA_CORP_INVITE_COMPANY;
+		col = 1;
+	}
+	if (col != 0 && (t->retry_after = strtol(PQgetvalue(res, 0, col), NULL,
+	    10)) < 1)
+		t->retry_after = 1;
+	PQclear(res);
+	return 0;
+}
 
 static int
 ra_corp_invite_txn(struct db *db, void *arg)
@@ -1197,6 +1280,15 @@ ra_corp_invite_txn(struct db *db, void *arg)
 		goto out;
 	}
 	PQclear(res);
+	res = NULL;
+	/* Beyond a cap: nothing stored, nothing mailed (roll back). */
+	if (ra_corp_invite_caps(db, t) == -1 || t->outcome != RA_CORP_DONE)
+		goto out;
+	if ((res = db_exec(db, &stmt_invite_void, v, NULL, NULL)) == NULL)
+		goto out;
+	snprintf(t->voided, sizeof(t->voided), "%s", PQcmdTuples(res));
+	PQclear(res);
+	res = NULL;
 	if (ra_token_new(tok, &digest) == -1)
 		goto out;
 	snprintf(ttl, sizeof(ttl), "%ld", t->ra->policy->corporate_invite_ttl_s);
@@ -1209,9 +1301,10 @@ ra_corp_invite_txn(struct db *db, void *arg)
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
 	snprintf(t->expires_at, sizeof(t->expires_at), "%s",
 	    PQgetvalue(res, 0, 1));
-	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "client", t->client,
-	    "company_id", t->company_id, "invited_by", t->who->account_id,
-	    "expires_at", t->expires_at)) == NULL ||
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:I}", "client",
+	    t->client, "company_id", t->company_id, "invited_by",
+	    t->who->account_id, "expires_at", t->expires_at, "voided",
+	    (json_int_t)strtoll(t->voided, NULL, 10))) == NULL ||
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.corporate.invite",
 	    "ra_company_invitation", t->id, details, NULL) == -1)
 		goto out;
@@ -1219,8 +1312,9 @@ ra_corp_invite_txn(struct db *db, void *arg)
 	    "an employee (company %s) with the RA.\r\n\r\nLog in with an "
 	    "account of this email address and accept the invitation with "
 	    "POST /v1/corporate/enrolments/accept (valid until %s, usable "
-	    "once):\r\n\r\ntoken=%s\r\n", t->company_id, t->expires_at,
-	    tok) == -1) {
+	    "once)%s:\r\n\r\ntoken=%s\r\n", t->company_id, t->expires_at,
+	    strcmp(t->voided, "0") != 0 ? "; the invitation mailed before "
+	    "no longer works" : "", tok) == -1) {
 		body = NULL;
 		goto out;
 	}
@@ -1276,7 +1370,17 @@ ra_corporate_invite(struct ra *ra, const struct http_request *req,
 	t.client = req->remote_addr;
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_invite_txn,
 	    &t) == -1) {
-		if (t.outcome != RA_CORP_DONE)
+		if (t.outcome == RA_CORP_INVITE_ADDRESS)
+			rc = ra_too_many(resp, t.retry_after, "too many "
+			    "invitations to this address today, from any company "
+			    "(policy corporate.invite_address_per_day); nothing "
+			    "was mailed");
+		else if (t.outcome == RA_CORP_INVITE_COMPANY)
+			rc = ra_too_many(resp, t.retry_after, "too many "
+			    "invitations from this company in the last hour "
+			    "(policy corporate.invite_company_per_hour); nothing "
+			    "was mailed");
+		else if (t.outcome != RA_CORP_DONE)
 			rc = ra_corp_refuse(resp, t.outcome);
 		goto out;
 	}

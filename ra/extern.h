@@ -89,6 +89,8 @@ struct ra_policy {
 					   from its mailing */
 	/* the least age of a claim token the representative may replace */
 	long	corporate_claim_resend_s;
+	long	corporate_invite_company_hour;	/* invitations a company, an hour */
+	long	corporate_invite_address_day;	/* to one address, a day, any company */
 };
 
 /* Loads the policy (config NULL: the built-in defaults). 0 or -1, logged. */

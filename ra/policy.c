@@ -341,7 +341,11 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    config_get_long(c, "corporate.claim_ttl_seconds", 7 * 86400, 3600,
 	    30 * 86400, &p->corporate_claim_ttl_s) == -1 ||
 	    config_get_long(c, "corporate.claim_resend_interval_seconds", 600,
-	    60, 86400, &p->corporate_claim_resend_s) == -1)
+	    60, 86400, &p->corporate_claim_resend_s) == -1 ||
+	    config_get_long(c, "corporate.invite_company_per_hour", 20, 1, 1000,
+	    &p->corporate_invite_company_hour) == -1 ||
+	    config_get_long(c, "corporate.invite_address_per_day", 3, 1, 100,
+	    &p->corporate_invite_address_day) == -1)
 		return -1;
 	if (p->pw_min_len > p->pw_max_len) {
 		log_err("policy: password.min_length > password.max_length");

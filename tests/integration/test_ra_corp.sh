@@ -34,8 +34,10 @@
 # membership kept as history, the open application cancelled, the
 # certificate's revocation requested, audited and mailed; the removed
 # employee's KYC for the company 403, view 404, earlier invitation 404,
-# rekey 409; re-invited, they enrol and apply again; no token in the log
-# or audit.
+# rekey 409; re-invited, they enrol and apply again; a new invitation to
+# an address voids the live one, the fourth to one address in a day (from
+# any company) and one over the company's hourly cap are 429 with nothing
+# mailed; no token in the log or audit.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -71,6 +73,7 @@ state() {
 	        FROM ra_company_sysadmin_claim) || '/' ||
 	    (SELECT count(*) FROM ra_company_invitation) || '/' ||
 	    (SELECT count(*) FROM ra_company_invitation WHERE accepted_at IS NOT NULL) || '/' ||
+	    (SELECT count(*) FROM ra_company_invitation WHERE voided_at IS NOT NULL) || '/' ||
 	    (SELECT count(*) FROM ra_company_application) || '/' ||
 	    (SELECT count(*) FROM ra_revocation_request) || '/' ||
 	    (SELECT count(*) FROM ra_revocation_request WHERE status <> 'pending') || '/' ||
@@ -959,6 +962,66 @@ kyc 'Budi Santoso' 1988-02-03 0005 "$cid2"
 expect 201 "the re-enrolled employee's KYC for the company"
 cert=$cert_before_removal
 note "removal by the sysadmin (403 employee, 404 stranger/non-member/twice, 400s, 401 wrong OTP counted): membership kept as history, open application cancelled, revocation requested, audited, mailed; then KYC 403, GET 404, old invitation 404, rekey 409; re-invited: enrolled and KYC 201"
+
+# --- invitations are capped; a new one replaces the live one -------------------------
+# Policy corporate.invite_address_per_day (3, from any company) and
+# corporate.invite_company_per_hour (20): beyond, 429 with Retry-After,
+# nothing stored or mailed. Each new invitation of the company to an
+# address voids its live one: only the newest token enrols.
+mails_to() { { grep -l -- "^To: <$1>" "$mail"/*.eml 2>/dev/null || true; } | wc -l; }
+tok=$sys2tok
+invs=()
+itoks=()
+for i in 1 2 3; do
+	req POST "/v1/corporate/$cid2/employees" '{"email":"invitee3@example.com"}'
+	expect 201 "invitation $i of one address"
+	invs+=("$(jq -r .invitation_id "$tmp/out")")
+	itoks+=("$(mail_token invitee3@example.com)")
+	secrets+=("${itoks[-1]}")
+	[ "$i" = 3 ] || sleep 1	# the next mail is the newest
+done
+[ "$(q "SELECT string_agg((voided_at IS NOT NULL)::text, ',' ORDER BY id) FROM ra_company_invitation
+    WHERE id IN (${invs[0]}, ${invs[1]}, ${invs[2]})")" = true,true,false ] || fail "a new invitation did not void the live one"
+[ "$(q "SELECT string_agg(details->>'voided', ',' ORDER BY id) FROM audit_event WHERE action = 'ra.corporate.invite'
+    AND object_id IN ('${invs[0]}', '${invs[1]}', '${invs[2]}')")" = 0,1,1 ] || fail "the invitations' audit does not count the voided ones"
+grep -q 'the invitation mailed before no longer works' "$(newest_to invitee3@example.com)" ||
+	fail "the replacing invitation's mail does not say the earlier one no longer works"
+n_inv_mail=$(mails_to invitee3@example.com)
+[ "$n_inv_mail" = 3 ] || fail "three invitations, $n_inv_mail mails"
+refuse 429 "a fourth invitation of one address in a day" POST "/v1/corporate/$cid2/employees" '{"email":"invitee3@example.com"}'
+retry=$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/Ip' "$tmp/hdr")
+[ -n "$retry" ] && [ "$retry" -ge 86000 ] && [ "$retry" -le 86400 ] || fail "the address cap's Retry-After: '$retry'"
+detail | has 'corporate.invite_address_per_day' || fail "address cap detail: $(detail)"
+# From another company too: the cap is the address's.
+tok=$systok
+refuse 429 "another company invites the same address" POST "/v1/corporate/$cid/employees" '{"email":"invitee3@example.com"}'
+[ "$(mails_to invitee3@example.com)" = "$n_inv_mail" ] || fail "a refused invitation was mailed"
+# The replaced tokens enrol nobody (404, as an unknown token); the newest does.
+account invitee3@example.com
+i3tok=$tok
+for i in 0 1; do
+	refuse 404 "accepting replaced invitation $((i + 1))" POST /v1/corporate/enrolments/accept "{\"token\":\"${itoks[$i]}\"}"
+	[ "$(detail)" = "$unknown_enrol" ] || fail "a replaced invitation is told from an unknown one: $(detail)"
+done
+req POST /v1/corporate/enrolments/accept "{\"token\":\"${itoks[2]}\"}"
+expect 200 "accepting the newest invitation"
+# The company's hourly cap, by a rad whose policy allows as many as the
+# company sent this hour and one more.
+rad_url_saved=$rad_url
+sent=$(q "SELECT count(*) FROM ra_company_invitation WHERE company_id = $cid2 AND created_at > now() - interval '1 hour'")
+start_rad rad_invites PKI_CORPORATE_INVITE_COMPANY_PER_HOUR=$((sent + 1))
+url=$rad_url
+tok=$sys2tok
+req POST "/v1/corporate/$cid2/employees" '{"email":"invitee4@example.com"}'
+expect 201 "the company's last invitation of the hour"
+refuse 429 "one invitation over the company's hourly cap" POST "/v1/corporate/$cid2/employees" '{"email":"invitee5@example.com"}'
+retry=$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/Ip' "$tmp/hdr")
+[ -n "$retry" ] && [ "$retry" -ge 1 ] && [ "$retry" -le 3600 ] || fail "the company cap's Retry-After: '$retry'"
+detail | has 'corporate.invite_company_per_hour' || fail "company cap detail: $(detail)"
+[ "$(mails_to invitee5@example.com)" = 0 ] || fail "an invitation over the company's cap was mailed"
+url=$url_main
+rad_url=$rad_url_saved
+note "invitations: a new one voids the live one (404 for the old token, audited), 4th to one address 429 (from any company), the company's hourly cap 429, nothing mailed: ok"
 
 # --- an officer deactivates the company --------------------------------------------------
 # Before: the employee's approved rekey (rkapp) is open; the sysadmin holds
