@@ -18,7 +18,8 @@
  *    signing it, or the notifier has yet to mark it issued) makes the
  *    request 409, to be tried again in a moment;
  *  - with revoke_certificates, every valid (or held) certificate made for
- *    it is revoked as cessationOfOperation, and the sysadmin's pending
+ *    it is revoked as cessationOfOperation (refused, 400, when policy
+ *    review.revocation_reasons excludes it), and the sysadmin's pending
  *    revocation requests of those certificates are closed as done;
  *  - the representative, the sysadmin, each cancelled application's
  *    applicant and each revoked certificate's subscriber are told by mail,
@@ -400,6 +401,13 @@ ra_officer_company_deactivate(struct ra *ra, const struct http_request *req,
 	if (ra_parse_deactivation(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
+	/* Its revocations are the officers': their reasons' rule (review.c). */
+	if (r.revoke_certificates && !ra_policy_reason_allowed(ra->policy,
+	    "cessationOfOperation"))
+		return ra_problem(resp, 400, "revoke_certificates: "
+		    "cessationOfOperation " RA_REASON_NOT_ALLOWED "; deactivate "
+		    "without it and revoke the certificates for an allowed "
+		    "reason");
 	memset(&t, 0, sizeof(t));
 	t.ra = ra;
 	t.who = &who;

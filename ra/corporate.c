@@ -562,6 +562,7 @@ enum ra_corp_outcome {
 	RA_CORP_BEING_ISSUED,		/* 409: an order cad may be signing */
 	RA_CORP_INVITE_COMPANY,		/* 429: the company's hourly cap */
 	RA_CORP_INVITE_ADDRESS,		/* 429: the address's daily cap */
+	RA_CORP_REASON_POLICY,		/* 409: review.revocation_reasons */
 };
 
 static int
@@ -1649,6 +1650,12 @@ ra_corporate_remove(struct ra *ra, const struct http_request *req,
 	if (ra_parse_removal(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
+	if (!ra_policy_reason_allowed(ra->policy, r.revocation_reason)) {
+		snprintf(detail, sizeof(detail), "revocation_reason: %s "
+		    RA_REASON_NOT_ALLOWED "; name another", r.revocation_reason);
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
 	t.ra = ra;
 	t.who = &who;
 	t.company_id = id;
@@ -2152,6 +2159,13 @@ ra_corporate_revreq(struct ra *ra, const struct http_request *req,
 	if (ra_parse_revreq(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
+	/* A request the officers could not carry out is refused now. */
+	if (!ra_policy_reason_allowed(ra->policy, r.reason)) {
+		snprintf(detail, sizeof(detail), "reason: %s "
+		    RA_REASON_NOT_ALLOWED, r.reason);
+		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
 	t.ra = ra;
 	t.who = &who;
 	t.company_id = id;
@@ -2361,12 +2375,14 @@ out:
 }
 
 struct ra_revdecide_txn {
+	const struct ra_policy		*policy;
 	const struct ra_officer_subject	*who;
 	const char			*id;
 	const struct ra_revdecide_req	*req;
 	const char			*client;
 	enum ra_corp_outcome		 outcome;
 	char				 serial[80];
+	char				 reason[24];	/* the request's */
 };
 
 static int
@@ -2399,10 +2415,20 @@ ra_revdecide_txn(struct db *db, void *arg)
 	}
 	snprintf(cert, sizeof(cert), "%s", PQgetvalue(res, 0, 1));
 	snprintf(reason, sizeof(reason), "%s", PQgetvalue(res, 0, 2));
+	snprintf(t->reason, sizeof(t->reason), "%s", reason);
 	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0, 4));
 	snprintf(issuer, sizeof(issuer), "%s", PQgetvalue(res, 0, 5));
 	if (t->req->revoke && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
 		t->outcome = RA_CORP_CERT_REVOKED;
+		goto out;
+	}
+	/*
+	 * The officers revoke for no reason the policy excludes, their own
+	 * revocations' rule (review.c): a request made before the policy
+	 * changed is rejected, or the certificate revoked for another reason.
+	 */
+	if (t->req->revoke && !ra_policy_reason_allowed(t->policy, reason)) {
+		t->outcome = RA_CORP_REASON_POLICY;
 		goto out;
 	}
 	PQclear(res);
@@ -2474,6 +2500,7 @@ ra_officer_revreq_decide(struct ra *ra, const struct http_request *req,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
 	memset(&t, 0, sizeof(t));
+	t.policy = ra->policy;
 	t.who = &who;
 	t.id = id;
 	t.req = &r;
@@ -2482,6 +2509,13 @@ ra_officer_revreq_decide(struct ra *ra, const struct http_request *req,
 	    &t) == -1) {
 		if (t.outcome == RA_CORP_NOT_FOUND)
 			rc = ra_problem(resp, 404, "no such revocation request");
+		else if (t.outcome == RA_CORP_REASON_POLICY) {
+			snprintf(detail, sizeof(detail), "the request's reason, "
+			    "%s, " RA_REASON_NOT_ALLOWED ": reject the request, "
+			    "or revoke the certificate for an allowed reason",
+			    t.reason);
+			rc = ra_problem(resp, 409, detail);
+		}
 		else if (t.outcome != RA_CORP_DONE)
 			rc = ra_corp_refuse(resp, t.outcome);
 		goto out;

@@ -658,6 +658,9 @@ int	ra_revocation_notice(struct db *, const char *certificate_id,
 /* The same for status "suspended" (a hold) or "released" (reason ignored). */
 int	ra_status_notice(struct db *, const char *certificate_id,
 	    const char *status, const char *reason, const char *by);
+/* 400/409 detail tail: a reason policy review.revocation_reasons excludes. */
+#define RA_REASON_NOT_ALLOWED "is not a reason the RA's officers may " \
+	"revoke for (policy review.revocation_reasons)"
 /* 409 on an application made for a company that is not active. */
 #define RA_COMPANY_INACTIVE "the company this application is made for is " \
 	"not active (deactivated by the RA)"
@@ -922,6 +925,12 @@ int	ra_parse_revoke(const void *body, size_t len, struct ra_revoke_req *,
 /* The RFC 5280 §5.3.1 CRLReason code of name, or -1 (8 is no reason). */
 int	ra_revocation_reason_code(const char *name);
 const char *ra_revocation_reason_name(int code);
+/*
+ * 1 when the policy's review.revocation_reasons allows the RFC 5280 reason
+ * name (officers revoke for no other: their own revocations, a sysadmin's
+ * request carried out, a deactivation's), 0 when not or unknown.
+ */
+int	ra_policy_reason_allowed(const struct ra_policy *, const char *name);
 /* 1 when kind (a word) appears in the space-separated list, else 0. */
 int	ra_word_in(const char *list, const char *word);
 

@@ -55,6 +55,32 @@ usage(void)
 }
 
 /*
+ * Says at start-up which revocations policy review.revocation_reasons will
+ * refuse beyond the officers' own (ra/README.md "Review"): a sysadmin's
+ * request for an excluded reason, and its carrying out (409); a
+ * deactivation's revocation without cessationOfOperation (400). A CPS may
+ * narrow the reasons; the operator should know what that closes.
+ */
+static void
+ra_policy_reasons_warn(const struct ra_policy *p)
+{
+	static const char *const company[] = { "unspecified",
+	    "affiliationChanged", "cessationOfOperation", "privilegeWithdrawn",
+	    NULL };
+	int i;
+
+	for (i = 0; company[i] != NULL; i++)
+		if (!ra_policy_reason_allowed(p, company[i]))
+			log_warn("policy: review.revocation_reasons excludes %s: "
+			    "a company's sysadmin may not ask for it (400), nor "
+			    "an officer carry out such a request (409)%s",
+			    company[i], strcmp(company[i],
+			    "cessationOfOperation") == 0 ? "; a company's "
+			    "deactivation revokes nothing (revoke_certificates: "
+			    "400)" : "");
+}
+
+/*
  * A file sink's directory exists, mode 0700, owned by the user rad demotes
  * to (it cannot create it once sandboxed). Changes only what is not so
  * yet, the mode before the owner: root may change the mode of a directory
@@ -256,6 +282,7 @@ main(int argc, char **argv)
 		log_err("config: %s", err);
 		goto out;
 	}
+	ra_policy_reasons_warn(&policy);
 	if (strcmp(ra_idv_name(ra.idv), "simulator") == 0)
 		log_warn("idv: LOCAL SIMULATOR: identity verification is "
 		    "simulated from the submitted data (ra/idv.c); no registry "

@@ -62,6 +62,16 @@ ra_revocation_reason_name(int code)
 }
 
 int
+ra_policy_reason_allowed(const struct ra_policy *p, const char *name)
+{
+	int code;
+
+	if ((code = ra_revocation_reason_code(name)) == -1 || code >= 32)
+		return 0;
+	return (p->review_revocation_reasons & (1U << code)) != 0;
+}
+
+int
 ra_word_in(const char *list, const char *word)
 {
 	size_t n = strlen(word);

@@ -37,7 +37,10 @@
 # rekey 409; re-invited, they enrol and apply again; a new invitation to
 # an address voids the live one, the fourth to one address in a day (from
 # any company) and one over the company's hourly cap are 429 with nothing
-# mailed; no token in the log or audit.
+# mailed; with policy review.revocation_reasons narrowed (a second rad),
+# a sysadmin's request for an excluded reason is 400, an officer's carrying
+# out of one 409, a deactivation's revocation 400; no token in the log or
+# audit.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -1022,6 +1025,48 @@ detail | has 'corporate.invite_company_per_hour' || fail "company cap detail: $(
 url=$url_main
 rad_url=$rad_url_saved
 note "invitations: a new one voids the live one (404 for the old token, audited), 4th to one address 429 (from any company), the company's hourly cap 429, nothing mailed: ok"
+
+# --- policy review.revocation_reasons binds every officer's revocation -----------------
+# A rad whose policy allows officers only keyCompromise and superseded: a
+# sysadmin's request (or a removal's) for another reason is refused (400),
+# an officer may not carry out one made before (409; rejecting it is
+# fine), and a deactivation may not revoke as cessationOfOperation (400);
+# rad says so at start-up. Nothing changes on a refusal.
+rad_url_saved=$rad_url
+start_rad rad_reasons 'PKI_REVIEW_REVOCATION_REASONS=keyCompromise superseded'
+url_reasons=$rad_url
+rad_url=$rad_url_saved
+for r in unspecified affiliationChanged cessationOfOperation privilegeWithdrawn; do
+	grep -q "review.revocation_reasons excludes $r" "$tmp/rad_reasons.log" ||
+		fail "rad did not warn at start-up that the policy excludes $r: $(cat "$tmp/rad_reasons.log")"
+done
+otp_for "$sys2tok" admin@lain.co.id
+url=$url_reasons
+refuse 400 "a sysadmin's request for a reason the policy excludes" POST "/v1/corporate/$cid2/revocation-requests" \
+	"$(rr "$e2cert" affiliationChanged "$oid" "$ocode")"
+detail | has -F 'reason: affiliationChanged is not a reason the RA' || fail "excluded reason detail: $(detail)"
+refuse 400 "a removal whose revocation reason the policy excludes" POST "/v1/corporate/$cid2/employees/$emp2/remove" \
+	"$(rm_body "$oid" "$ocode")"
+detail | has -F 'revocation_reason: affiliationChanged is not' || fail "excluded removal reason detail: $(detail)"
+url=$url_main
+req POST "/v1/corporate/$cid2/revocation-requests" "$(rr "$e2cert" affiliationChanged "$oid" "$ocode")"
+expect 201 "the same request where the policy allows it"
+rid4=$(jq -r .id "$tmp/out")
+url=$url_reasons
+tok=$tok_r1
+refuse 400 "an officer's own revocation for an excluded reason" POST "/v1/officer/certificates/$e2cert/revoke" \
+	'{"reason":"affiliationChanged","comment":"left the company"}'
+refuse 409 "carrying out a request whose reason the policy excludes" POST "/v1/officer/revocation-requests/$rid4" \
+	'{"decision":"revoke"}'
+detail | has -F "the request's reason, affiliationChanged, is not a reason the RA" || fail "excluded request detail: $(detail)"
+[ "$(q "SELECT revoked_at IS NULL FROM certificate WHERE id = $e2cert")" = t ] || fail "the certificate was revoked"
+refuse 400 "a deactivation revoking as cessationOfOperation" POST "/v1/officer/companies/$cid2/deactivate" \
+	'{"reason":"contract ended","revoke_certificates":true}'
+detail | has -F 'revoke_certificates: cessationOfOperation is not' || fail "deactivation reason detail: $(detail)"
+req POST "/v1/officer/revocation-requests/$rid4" '{"decision":"reject","reason_text":"not a reason of our CPS"}'
+expect 200 "rejecting the request is allowed"
+url=$url_main
+note "review.revocation_reasons: a sysadmin's request or removal 400, carrying out a request 409, a deactivation's revocation 400, warned at start-up: ok"
 
 # --- an officer deactivates the company --------------------------------------------------
 # Before: the employee's approved rekey (rkapp) is open; the sysadmin holds
