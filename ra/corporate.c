@@ -493,15 +493,30 @@ static const struct db_stmt stmt_eseal_insert = {
 	"VALUES ($1, 'corporate', 'eseal', $2::jsonb) RETURNING id",
 	2
 };
+/*
+ * The officers' queue of revocation requests: status $1 ('' any), search
+ * $2 ('' none: part of the company's name in any case, its NIB, or the
+ * certificate's serial in any case); pending first, then newest first.
+ */
+#define RA_REVREQS_FROM \
+	"FROM ra_revocation_request r JOIN ra_company co ON co.id = " \
+	"r.company_id JOIN certificate c ON c.id = r.certificate_id WHERE " \
+	"($1::text = '' OR r.status = $1::text) AND ($2::text = '' OR " \
+	"strpos(lower(co.name), lower($2::text)) > 0 OR co.nib = $2::text OR " \
+	"upper(c.serial) = upper($2::text)) "
 static const struct db_stmt stmt_revreq_list = {
 	"ra_officer_revreq_list",
 	"SELECT r.id, r.company_id, co.name, r.certificate_id, c.serial, "
 	"r.reason, r.comment, r.status, r.requested_by, " RA_TS("r.created_at")
-	", " RA_TS("r.decided_at") ", r.decided_by, r.decision_reason FROM "
-	"ra_revocation_request r JOIN ra_company co ON co.id = r.company_id "
-	"JOIN certificate c ON c.id = r.certificate_id ORDER BY "
-	"r.status <> 'pending', r.id DESC LIMIT 100",
-	0
+	", " RA_TS("r.decided_at") ", r.decided_by, r.decision_reason "
+	RA_REVREQS_FROM "ORDER BY r.status <> 'pending', r.id DESC "
+	"LIMIT $3::int OFFSET $4::int",
+	4
+};
+static const struct db_stmt stmt_revreq_count = {
+	"ra_officer_revreq_count",
+	"SELECT count(*) " RA_REVREQS_FROM,
+	2
 };
 static const struct db_stmt stmt_revreq_lock = {
 	"ra_officer_revreq_lock",
@@ -2333,14 +2348,30 @@ ra_officer_revreq_list(struct ra *ra, const struct http_request *req,
 	static const char *const roles[] = { "ra_officer", "ra_admin",
 	    "auditor", NULL };
 	struct ra_officer_subject who;
-	PGresult *res = NULL;
+	struct ra_list_query lq;
+	char qs[RA_REVIEW_QUERY_MAX + 2], detail[192], lim[16], off[24];
+	const char *v[4];
+	PGresult *res = NULL, *cnt = NULL;
 	json_t *o = NULL, *a = NULL, *item;
 	int rc = -1, k, i;
 
 	if ((k = ra_officer_session(ra, req, resp, roles, &who)) != 1)
 		return k == 0 ? 0 : -1;
-	if ((res = db_exec(ra->db, &stmt_revreq_list, NULL, NULL,
-	    NULL)) == NULL || (a = json_array()) == NULL)
+	if (http_query(req, qs, sizeof(qs)) == -1)
+		return ra_problem(resp, 400, "query string too long");
+	if (ra_parse_list_query(qs, RA_LIST_REVREQS, &lq, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail);
+	snprintf(lim, sizeof(lim), "%ld", lq.per_page);
+	snprintf(off, sizeof(off), "%ld", (lq.page - 1) * lq.per_page);
+	v[0] = lq.status;
+	v[1] = lq.q;
+	v[2] = lim;
+	v[3] = off;
+	if ((cnt = db_exec(ra->db, &stmt_revreq_count, v, NULL, NULL)) ==
+	    NULL || PQntuples(cnt) != 1 ||
+	    (res = db_exec(ra->db, &stmt_revreq_list, v, NULL, NULL)) == NULL ||
+	    (a = json_array()) == NULL)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
 		if ((item = json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s, "
@@ -2364,13 +2395,17 @@ ra_officer_revreq_list(struct ra *ra, const struct http_request *req,
 		    12))) == -1))
 			goto out;
 	}
-	if ((o = json_pack("{s:O}", "revocation_requests", a)) == NULL)
+	if ((o = json_pack("{s:O, s:I, s:I, s:I}", "revocation_requests", a,
+	    "total", (json_int_t)strtoll(PQgetvalue(cnt, 0, 0), NULL, 10),
+	    "page", (json_int_t)lq.page, "per_page",
+	    (json_int_t)lq.per_page)) == NULL)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:
 	json_decref(o);
 	json_decref(a);
 	PQclear(res);
+	PQclear(cnt);
 	return rc;
 }
 

@@ -868,7 +868,10 @@ int	ra_application_get(struct ra *, const struct http_request *,
 #define RA_REVIEW_REASON_MAX	1000	/* bytes; ra_application.decision_reason */
 #define RA_REVIEW_QUERY_MAX	1024	/* bytes of a raw query string */
 
-/* GET /v1/officer/applications and /v1/officer/certificates. */
+/*
+ * GET /v1/officer/applications, /v1/officer/certificates,
+ * /v1/officer/companies and /v1/officer/revocation-requests.
+ */
 struct ra_list_query {
 	char	status[16];		/* "" for any */
 	char	kind[16];		/* "" for any */
@@ -879,6 +882,7 @@ struct ra_list_query {
 #define RA_LIST_APPLICATIONS	1	/* status, kind, q, page, per_page */
 #define RA_LIST_CERTIFICATES	2	/* q, page, per_page */
 #define RA_LIST_COMPANIES	3	/* status, q, page, per_page */
+#define RA_LIST_REVREQS		4	/* status, q, page, per_page */
 /*
  * Parses a raw query string (http_query: undecoded, '&'-separated,
  * RFC 3986 §3.4, %XX and '+' decoded here) of the list named by which:

@@ -97,6 +97,8 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 	    "rejected", "agreed", "issued", "cancelled", NULL };
 	static const char *const company_statuses[] = { "pending", "active",
 	    "rejected", "cancelled", "deactivated", NULL };
+	static const char *const revreq_statuses[] = { "pending", "done",
+	    "rejected", NULL };
 	static const char *const kinds[] = { "personal", "corporate", "rekey",
 	    "rekyc", NULL };
 	const char *p, *amp, *eq;
@@ -144,7 +146,7 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 			snprintf(detail, detaillen, "query: unknown parameter; "
 			    "known: %s", which == RA_LIST_APPLICATIONS ?
 			    "status, kind, q, page, per_page" :
-			    which == RA_LIST_COMPANIES ?
+			    which == RA_LIST_COMPANIES || which == RA_LIST_REVREQS ?
 			    "status, q, page, per_page" : "q, page, per_page");
 			return -1;
 		}
@@ -190,6 +192,12 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 				snprintf(detail, detaillen, "query: status is one "
 				    "of pending, active, rejected, cancelled, "
 				    "deactivated");
+				return -1;
+			}
+			if (which == RA_LIST_REVREQS &&
+			    !ra_one_of(val, revreq_statuses)) {
+				snprintf(detail, detaillen, "query: status is one "
+				    "of pending, done, rejected");
 				return -1;
 			}
 			if (which == RA_LIST_APPLICATIONS &&

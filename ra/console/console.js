@@ -5,8 +5,8 @@
 
 const TOKEN = 'ra.officer.token';
 const PER_PAGE = 20;
-const state = { page: 1, cpage: 1, total: 0, app: null, cert: null, holdAction: '', holds: false, revreq: null, role: '',
-  opened: 0 };
+const state = { page: 1, cpage: 1, rpage: 1, total: 0, app: null, cert: null, holdAction: '', holds: false, revreq: null,
+  role: '', opened: 0 };
 
 // Auditors read; only officers and admins get the buttons that decide.
 function canAct() { return state.role === 'ra_officer' || state.role === 'ra_admin'; }
@@ -68,7 +68,7 @@ function clearEvidence() {
 // page, hidden or not (the identity data, the evidence, the tables).
 function loggedOut() {
   sessionStorage.removeItem(TOKEN);
-  Object.assign(state, { page: 1, cpage: 1, total: 0, app: null, cert: null, holdAction: '',
+  Object.assign(state, { page: 1, cpage: 1, rpage: 1, total: 0, app: null, cert: null, holdAction: '',
     holds: false, revreq: null, role: '', opened: state.opened + 1 });
   clearEvidence();
   for (const id of ['detail-facts', 'detail-company', 'detail-kyc', 'detail-decisions']) {
@@ -77,11 +77,11 @@ function loggedOut() {
   for (const id of ['queue-table', 'detail-checks', 'certs-table', 'revreqs-table', 'companies-table']) {
     $(id).tBodies[0].replaceChildren();
   }
-  for (const id of ['who-name', 'who-role', 'detail-id', 'queue-page', 'companies-page', 'end-note',
+  for (const id of ['who-name', 'who-role', 'detail-id', 'queue-page', 'companies-page', 'revreqs-page', 'end-note',
     'revoke-serial', 'hold-what', 'hold-serial', 'revreq-id', 'revreq-serial']) {
     $(id).textContent = '';
   }
-  for (const id of ['queue-q', 'certs-q', 'companies-q', 'decision-reason', 'end-reason',
+  for (const id of ['queue-q', 'certs-q', 'companies-q', 'revreqs-q', 'decision-reason', 'end-reason',
     'deactivate-reason', 'revoke-comment', 'hold-reason', 'revreq-text']) {
     $(id).value = '';
   }
@@ -392,8 +392,16 @@ async function loadCompanies() {
   if (data.companies.length === 0) say('No company matches.', true);
 }
 
+// Revocation requests (corporate.c): pending first, then the newest; by
+// status, company name, NIB or serial, a page at a time.
 async function loadRevreqs() {
-  const data = await api('GET', '/v1/officer/revocation-requests');
+  const p = new URLSearchParams();
+  const status = $('revreqs-status').value, q = $('revreqs-q').value.trim();
+  if (status) p.set('status', status);
+  if (q) p.set('q', q);
+  p.set('page', String(state.rpage));
+  p.set('per_page', String(PER_PAGE));
+  const data = await api('GET', '/v1/officer/revocation-requests?' + p.toString());
   const body = $('revreqs-table').tBodies[0];
   body.replaceChildren();
   for (const r of data.revocation_requests) {
@@ -416,7 +424,11 @@ async function loadRevreqs() {
     }
     body.appendChild(tr);
   }
-  if (data.revocation_requests.length === 0) say('No revocation request.', true);
+  const pages = Math.max(1, Math.ceil(data.total / PER_PAGE));
+  $('revreqs-page').textContent = 'page ' + state.rpage + ' of ' + pages + ' (' + data.total + ')';
+  $('revreqs-prev').disabled = state.rpage <= 1;
+  $('revreqs-next').disabled = state.rpage >= pages;
+  if (data.revocation_requests.length === 0) say('No revocation request matches.', true);
 }
 
 async function decideRevreq(decision) {
@@ -457,7 +469,10 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   on('nav-queue', 'click', async () => { view('queue'); await loadQueue(); });
   on('nav-certs', 'click', () => view('certs'));
-  on('nav-revreqs', 'click', async () => { view('revreqs'); await loadRevreqs(); });
+  on('nav-revreqs', 'click', async () => { view('revreqs'); state.rpage = 1; await loadRevreqs(); });
+  on('revreqs-form', 'submit', async () => { state.rpage = 1; await loadRevreqs(); });
+  on('revreqs-prev', 'click', async () => { state.rpage--; await loadRevreqs(); });
+  on('revreqs-next', 'click', async () => { state.rpage++; await loadRevreqs(); });
   on('nav-companies', 'click', async () => { view('companies'); state.cpage = 1; await loadCompanies(); });
   on('companies-form', 'submit', async () => { state.cpage = 1; await loadCompanies(); });
   on('companies-prev', 'click', async () => { state.cpage--; await loadCompanies(); });

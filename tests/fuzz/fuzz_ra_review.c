@@ -1,6 +1,7 @@
 /*
  * libFuzzer harness for the officers' review parsers (ra/reviewreq.c): the
- * list query strings (applications, certificates, companies) and the
+ * list query strings (applications, certificates, companies, revocation
+ * requests) and the
  * decision, reason (cancel, reorder), company deactivation and revocation
  * bodies. The first byte picks the parser. Invariants: a parsed query has
  * page and per_page in range, a search text within its bound, and only the
@@ -38,9 +39,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(qs, data + 1, size - 1);
 		qs[size - 1] = '\0';
-		/* Applications, certificates or (bit 2 of the first byte) companies. */
-		which = data[0] % 4 == 0 ? RA_LIST_APPLICATIONS : data[0] & 4 ?
-		    RA_LIST_COMPANIES : RA_LIST_CERTIFICATES;
+		/*
+		 * Applications or revocation requests (bit 3 of the first
+		 * byte); certificates or (bit 2) companies.
+		 */
+		which = data[0] % 4 == 0 ? (data[0] & 8 ? RA_LIST_REVREQS :
+		    RA_LIST_APPLICATIONS) : data[0] & 4 ? RA_LIST_COMPANIES :
+		    RA_LIST_CERTIFICATES;
 		rc = ra_parse_list_query(qs, which, &lq, detail,
 		    sizeof(detail));
 		free(qs);

@@ -303,15 +303,24 @@ def auditor(b, app_id, serial):
 
 def revreq(b, req_id, note):
     b.js("document.getElementById('nav-revreqs').click()")
+    # The pending ones only (the API's status filter), one page of them.
+    b.js("document.getElementById('revreqs-status').value = 'pending';"
+         "document.getElementById('revreqs-form').requestSubmit()")
     b.wait("!!document.querySelector('#revreqs-table tr[data-id=\"%s\"][data-status=\"pending\"] "
-           "button.decide')" % req_id, 'pending request %s' % req_id)
+           "button.decide') && [...document.querySelectorAll('#revreqs-table tbody tr')]"
+           ".every(tr => tr.dataset.status === 'pending')" % req_id,
+           'pending request %s among the pending ones only' % req_id)
+    assert b.js("document.getElementById('revreqs-page').textContent.startsWith('page 1 of ')"), \
+        'no pager under the revocation requests'
     b.js("document.querySelector('#revreqs-table tr[data-id=\"%s\"] button.decide').click();"
          "document.getElementById('revreq-text').value = %s;"
          "document.getElementById('revreq-revoke').click()" % (req_id, q(note)))
     b.wait("document.getElementById('message').className === 'ok' && "
            "document.getElementById('message').textContent.startsWith('Request %s: done')" % req_id,
            'the request carried out')
-    b.wait("document.querySelector('#revreqs-table tr[data-id=\"%s\"]').dataset.status === 'done'" % req_id,
+    b.js("document.getElementById('revreqs-status').value = 'done';"
+         "document.getElementById('revreqs-form').requestSubmit()")
+    b.wait("document.querySelector('#revreqs-table tr[data-id=\"%s\"]')?.dataset.status === 'done'" % req_id,
            'the request shown as done')
     print('console: %s' % b.js("document.getElementById('message').textContent"))
 

@@ -39,8 +39,9 @@
 # any company) and one over the company's hourly cap are 429 with nothing
 # mailed; with policy review.revocation_reasons narrowed (a second rad),
 # a sysadmin's request for an excluded reason is 400, an officer's carrying
-# out of one 409, a deactivation's revocation 400; no token in the log or
-# audit.
+# out of one 409, a deactivation's revocation 400; the officers' queue of
+# revocation requests by status, company name or serial, in pages (the
+# console filters it too); no token in the log or audit.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -1067,6 +1068,38 @@ req POST "/v1/officer/revocation-requests/$rid4" '{"decision":"reject","reason_t
 expect 200 "rejecting the request is allowed"
 url=$url_main
 note "review.revocation_reasons: a sysadmin's request or removal 400, carrying out a request 409, a deactivation's revocation 400, warned at start-up: ok"
+
+# --- the officers' queue of revocation requests: filter, search, pages ----------------
+# ra_parse_list_query's rules, as for the companies: status (pending, done,
+# rejected), q (part of the company's name, its NIB, or the serial in any
+# case), page, per_page; {revocation_requests, total, page, per_page};
+# anything else 400. The second company's two rejected requests:
+tok=$tok_r2
+req GET "/v1/officer/revocation-requests?status=rejected&q=lain+JAYA"
+expect 200 "the rejected requests of a company by part of its name"
+[ "$(jq -r '([.revocation_requests[].id | tostring] | join(",")) + "/" + (.total | tostring) + "/" +
+    (.page | tostring) + "/" + (.per_page | tostring)' "$tmp/out")" = "$rid4,$rid3/2/1/20" ] ||
+	fail "revocation requests by status and name: $(cat "$tmp/out")"
+req GET "/v1/officer/revocation-requests?q=Lain%20Jaya&per_page=1&page=2"
+expect 200 "the second page of one request each"
+[ "$(jq -r '([.revocation_requests[].id | tostring] | join(",")) + "/" + (.total | tostring) + "/" + (.page | tostring)' "$tmp/out")" = \
+    "$rid3/2/2" ] || fail "revocation requests, page 2 of 1 each: $(cat "$tmp/out")"
+e2serial=$(q "SELECT lower(serial) FROM certificate WHERE id = $e2cert")
+req GET "/v1/officer/revocation-requests?q=$e2serial"
+expect 200 "the requests of a certificate by its serial"
+[ "$(jq -r '[.revocation_requests[] | .serial + ":" + (.id | tostring)] | join(",")' "$tmp/out")" = \
+    "${e2serial^^}:$rid4,${e2serial^^}:$rid3" ] || fail "revocation requests by serial: $(cat "$tmp/out")"
+req GET "/v1/officer/revocation-requests?status=pending&q=lain+jaya"
+expect 200 "no pending request of the company"
+[ "$(jq -r '(.revocation_requests | length | tostring) + "/" + (.total | tostring)' "$tmp/out")" = 0/0 ] ||
+	fail "pending filter: $(cat "$tmp/out")"
+refuse 400 "an unknown request status" GET "/v1/officer/revocation-requests?status=approved"
+refuse 400 "a kind filter on revocation requests" GET "/v1/officer/revocation-requests?kind=corporate"
+detail | has -F 'known: status, q, page, per_page' || fail "unknown parameter detail: $(detail)"
+refuse 400 "status twice" GET "/v1/officer/revocation-requests?status=done&status=rejected"
+refuse 400 "page 0" GET "/v1/officer/revocation-requests?page=0"
+refuse 400 "per_page 101" GET "/v1/officer/revocation-requests?per_page=101"
+note "the officers' revocation requests: status, search by name and serial, pages with a total; unknown or malformed parameters 400: ok"
 
 # --- an officer deactivates the company --------------------------------------------------
 # Before: the employee's approved rekey (rkapp) is open; the sysadmin holds
