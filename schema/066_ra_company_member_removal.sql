@@ -31,7 +31,7 @@ CREATE INDEX ra_company_member_account ON ra_company_member (account_id);
 
 -- A membership changes once, by its removal, and nothing else of it.
 CREATE FUNCTION ra_company_member_guard() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
 	IF OLD.removed_at IS NOT NULL OR NEW.removed_at IS NULL OR
 	    (to_jsonb(NEW) - 'removed_at' - 'removed_by') IS DISTINCT FROM
