@@ -754,6 +754,50 @@ ra_company_sysadmin(struct db *db, const char *company_id,
 	return 0;
 }
 
+/*
+ * The gate of a company's sysadmin posting JSON about company id, before
+ * the body is read: who may ask comes first, so a stranger learns nothing
+ * from the body. 1 to go on; 0 when resp holds the refusal (403 or 404 by
+ * ra_corp_refuse, 415); -1 on our failure.
+ */
+static int
+ra_corp_sysadmin_json(struct ra *ra, const struct http_request *req,
+    struct http_response *resp, const char *id, const char *account_id)
+{
+	enum ra_corp_outcome o;
+
+	if (ra_company_sysadmin(ra->db, id, account_id, &o) == -1)
+		return -1;
+	if (o != RA_CORP_DONE)
+		return ra_corp_refuse(resp, o) == -1 ? -1 : 0;
+	if (!ra_is_json(req))
+		return ra_problem(resp, 415,
+		    "the body must be application/json") == -1 ? -1 : 0;
+	return 1;
+}
+
+/*
+ * Runs fn(db, arg), a transaction that checks a second factor and sets
+ * *outcome (RA_CORP_FACTOR with *fo on a refused factor), and answers what
+ * it refused. outcome and fo point into arg and are read after it ran.
+ * 1 when the change was made and the caller answers; 0 when resp holds the
+ * refusal; -1 on our failure.
+ */
+static int
+ra_corp_factor_txn(struct ra *ra, struct http_response *resp, db_txn_fn fn,
+    void *arg, const enum ra_corp_outcome *outcome,
+    const struct factor_outcome *fo)
+{
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, fn, arg) == -1) {
+		if (*outcome != RA_CORP_DONE && *outcome != RA_CORP_FACTOR)
+			return ra_corp_refuse(resp, *outcome) == -1 ? -1 : 0;
+		return -1;
+	}
+	if (*outcome == RA_CORP_FACTOR)
+		return ra_factor_respond(resp, fo) == -1 ? -1 : 0;
+	return 1;
+}
+
 int
 ra_corporate_employee_org(struct db *db, const char *account_id,
     const char *company_id, char *org, size_t orglen)
@@ -1360,7 +1404,6 @@ ra_corporate_invite(struct ra *ra, const struct http_request *req,
 	struct ra_enrol_req r;
 	struct ra_corp_invite_txn t;
 	char id[24], detail[256];
-	enum ra_corp_outcome o;
 	json_t *j = NULL;
 	int rc = -1, k;
 
@@ -1368,13 +1411,9 @@ ra_corporate_invite(struct ra *ra, const struct http_request *req,
 		return k == 0 ? 0 : -1;
 	if (ra_path_id(req->path, "/v1/corporate/", "/employees", id) == -1)
 		return ra_problem(resp, 404, "no such company");
-	/* Who may ask comes first: a stranger learns nothing from the body. */
-	if (ra_company_sysadmin(ra->db, id, who.account_id, &o) == -1)
-		return -1;
-	if (o != RA_CORP_DONE)
-		return ra_corp_refuse(resp, o);
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
+	if ((k = ra_corp_sysadmin_json(ra, req, resp, id,
+	    who.account_id)) != 1)
+		return k;
 	if (ra_parse_enrol(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
@@ -1645,7 +1684,6 @@ ra_corporate_remove(struct ra *ra, const struct http_request *req,
 	struct ra_removal_req r;
 	struct ra_corp_remove_txn t;
 	char id[24], acct[24], detail[256];
-	enum ra_corp_outcome o;
 	json_t *j = NULL;
 	int rc = -1, k;
 
@@ -1655,13 +1693,9 @@ ra_corporate_remove(struct ra *ra, const struct http_request *req,
 		return k == 0 ? 0 : -1;
 	if (ra_corp_remove_path(req->path, id, acct) == -1)
 		return ra_problem(resp, 404, "no such company");
-	/* Who may ask comes first: a stranger learns nothing from the body. */
-	if (ra_company_sysadmin(ra->db, id, who.account_id, &o) == -1)
-		return -1;
-	if (o != RA_CORP_DONE)
-		return ra_corp_refuse(resp, o);
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
+	if ((k = ra_corp_sysadmin_json(ra, req, resp, id,
+	    who.account_id)) != 1)
+		return k;
 	if (ra_parse_removal(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
@@ -1681,14 +1715,9 @@ ra_corporate_remove(struct ra *ra, const struct http_request *req,
 	    (t.requested = json_array()) == NULL ||
 	    (t.pending = json_array()) == NULL)
 		goto out;
-	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_remove_txn,
-	    &t) == -1) {
-		if (t.outcome != RA_CORP_DONE && t.outcome != RA_CORP_FACTOR)
-			rc = ra_corp_refuse(resp, t.outcome);
-		goto out;
-	}
-	if (t.outcome == RA_CORP_FACTOR) {
-		rc = ra_factor_respond(resp, &t.fo);
+	if ((k = ra_corp_factor_txn(ra, resp, ra_corp_remove_txn, &t,
+	    &t.outcome, &t.fo)) != 1) {
+		rc = k;
 		goto out;
 	}
 	log_info("company %s: account %s removed from its employees by "
@@ -2154,7 +2183,6 @@ ra_corporate_revreq(struct ra *ra, const struct http_request *req,
 	struct ra_revreq_req r;
 	struct ra_corp_revreq_txn t;
 	char id[24], detail[256];
-	enum ra_corp_outcome o;
 	json_t *j = NULL;
 	int rc = -1, k;
 
@@ -2165,12 +2193,9 @@ ra_corporate_revreq(struct ra *ra, const struct http_request *req,
 	if (ra_path_id(req->path, "/v1/corporate/", "/revocation-requests",
 	    id) == -1)
 		return ra_problem(resp, 404, "no such company");
-	if (ra_company_sysadmin(ra->db, id, who.account_id, &o) == -1)
-		return -1;
-	if (o != RA_CORP_DONE)
-		return ra_corp_refuse(resp, o);
-	if (!ra_is_json(req))
-		return ra_problem(resp, 415, "the body must be application/json");
+	if ((k = ra_corp_sysadmin_json(ra, req, resp, id,
+	    who.account_id)) != 1)
+		return k;
 	if (ra_parse_revreq(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return ra_problem(resp, 400, detail);
@@ -2186,14 +2211,9 @@ ra_corporate_revreq(struct ra *ra, const struct http_request *req,
 	t.company_id = id;
 	t.req = &r;
 	t.client = req->remote_addr;
-	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_corp_revreq_txn,
-	    &t) == -1) {
-		if (t.outcome != RA_CORP_DONE && t.outcome != RA_CORP_FACTOR)
-			rc = ra_corp_refuse(resp, t.outcome);
-		goto out;
-	}
-	if (t.outcome == RA_CORP_FACTOR) {
-		rc = ra_factor_respond(resp, &t.fo);
+	if ((k = ra_corp_factor_txn(ra, resp, ra_corp_revreq_txn, &t,
+	    &t.outcome, &t.fo)) != 1) {
+		rc = k;
 		goto out;
 	}
 	log_info("company %s: revocation request %s by account %s", id, t.id,
