@@ -246,6 +246,26 @@ ra_revreq_reason_code(const char *reason)
 	return -1;
 }
 
+/*
+ * The member name: a reason a company may ask the officers to revoke for
+ * (RFC 5280 §5.3.1, ra_revreq_reasons), copied into out[outlen]. 0, or -1
+ * with detail.
+ */
+static int
+ra_corp_reason(json_t *reason, const char *name, char *out, size_t outlen,
+    char *detail, size_t detaillen)
+{
+	if (!json_is_string(reason) || json_string_length(reason) >= outlen ||
+	    ra_revreq_reason_code(json_string_value(reason)) == -1) {
+		snprintf(detail, detaillen, "%s: must be one of unspecified, "
+		    "affiliationChanged, cessationOfOperation, privilegeWithdrawn "
+		    "(RFC 5280 §5.3.1)", name);
+		return -1;
+	}
+	memcpy(out, json_string_value(reason), json_string_length(reason) + 1);
+	return 0;
+}
+
 static int
 ra_corp_id(json_t *o, const char *name, long long *out, char *detail,
     size_t detaillen)
@@ -290,16 +310,9 @@ ra_parse_revreq(const void *body, size_t len, struct ra_revreq_req *r,
 	if (ra_corp_id(cert, "certificate_id", &r->certificate_id, detail,
 	    detaillen) == -1)
 		goto out;
-	if (!json_is_string(reason) || json_string_length(reason) >=
-	    sizeof(r->reason) ||
-	    ra_revreq_reason_code(json_string_value(reason)) == -1) {
-		snprintf(detail, detaillen, "reason: must be one of unspecified, "
-		    "affiliationChanged, cessationOfOperation, privilegeWithdrawn "
-		    "(RFC 5280 §5.3.1)");
+	if (ra_corp_reason(reason, "reason", r->reason, sizeof(r->reason),
+	    detail, detaillen) == -1)
 		goto out;
-	}
-	memcpy(r->reason, json_string_value(reason),
-	    json_string_length(reason) + 1);
 	if (comment != NULL && ra_corp_text(comment, "comment", r->comment, 0,
 	    RA_COMMENT_MAX, detail, detaillen) == -1)
 		goto out;
@@ -333,16 +346,10 @@ ra_parse_removal(const void *body, size_t len, struct ra_removal_req *r,
 	if (reason == NULL)
 		snprintf(r->revocation_reason, sizeof(r->revocation_reason),
 		    "affiliationChanged");
-	else if (!json_is_string(reason) || json_string_length(reason) >=
-	    sizeof(r->revocation_reason) ||
-	    ra_revreq_reason_code(json_string_value(reason)) == -1) {
-		snprintf(detail, detaillen, "revocation_reason: must be one of "
-		    "unspecified, affiliationChanged, cessationOfOperation, "
-		    "privilegeWithdrawn (RFC 5280 §5.3.1)");
+	else if (ra_corp_reason(reason, "revocation_reason",
+	    r->revocation_reason, sizeof(r->revocation_reason), detail,
+	    detaillen) == -1)
 		goto out;
-	} else
-		memcpy(r->revocation_reason, json_string_value(reason),
-		    json_string_length(reason) + 1);
 	if (comment != NULL && ra_corp_text(comment, "comment", r->comment, 0,
 	    RA_COMMENT_MAX, detail, detaillen) == -1)
 		goto out;
