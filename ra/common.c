@@ -255,3 +255,36 @@ ra_subscriber_post(struct ra *ra, const struct http_request *req,
 		    -1 ? -1 : 0;
 	return 1;
 }
+
+int
+ra_list_begin(const struct http_request *req, struct http_response *resp,
+    int which, struct ra_list_query *lq, char lim[16], char off[24])
+{
+	char qs[RA_REVIEW_QUERY_MAX + 2], detail[192];
+
+	if (http_query(req, qs, sizeof(qs)) == -1)
+		return ra_problem(resp, 400, "query string too long") == -1 ?
+		    -1 : 0;
+	if (ra_parse_list_query(qs, which, lq, detail, sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail) == -1 ? -1 : 0;
+	snprintf(lim, 16, "%ld", lq->per_page);
+	snprintf(off, 24, "%ld", (lq->page - 1) * lq->per_page);
+	return 1;
+}
+
+int
+ra_list_respond(struct http_response *resp, const char *member, json_t *a,
+    const char *total, const struct ra_list_query *lq)
+{
+	json_t *o;
+	int rc;
+
+	if ((o = json_pack("{s:O, s:I, s:I, s:I}", member, a, "total",
+	    (json_int_t)strtoll(total, NULL, 10), "page",
+	    (json_int_t)lq->page, "per_page", (json_int_t)lq->per_page)) ==
+	    NULL)
+		return -1;
+	rc = http_respond_json(resp, 200, o);
+	json_decref(o);
+	return rc;
+}

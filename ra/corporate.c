@@ -2369,21 +2369,17 @@ ra_officer_revreq_list(struct ra *ra, const struct http_request *req,
 	    "auditor", NULL };
 	struct ra_officer_subject who;
 	struct ra_list_query lq;
-	char qs[RA_REVIEW_QUERY_MAX + 2], detail[192], lim[16], off[24];
+	char lim[16], off[24];
 	const char *v[4];
 	PGresult *res = NULL, *cnt = NULL;
-	json_t *o = NULL, *a = NULL, *item;
+	json_t *a = NULL, *item;
 	int rc = -1, k, i;
 
 	if ((k = ra_officer_session(ra, req, resp, roles, &who)) != 1)
 		return k == 0 ? 0 : -1;
-	if (http_query(req, qs, sizeof(qs)) == -1)
-		return ra_problem(resp, 400, "query string too long");
-	if (ra_parse_list_query(qs, RA_LIST_REVREQS, &lq, detail,
-	    sizeof(detail)) == -1)
-		return ra_problem(resp, 400, detail);
-	snprintf(lim, sizeof(lim), "%ld", lq.per_page);
-	snprintf(off, sizeof(off), "%ld", (lq.page - 1) * lq.per_page);
+	if ((k = ra_list_begin(req, resp, RA_LIST_REVREQS, &lq, lim,
+	    off)) != 1)
+		return k;
 	v[0] = lq.status;
 	v[1] = lq.q;
 	v[2] = lim;
@@ -2415,14 +2411,9 @@ ra_officer_revreq_list(struct ra *ra, const struct http_request *req,
 		    12))) == -1))
 			goto out;
 	}
-	if ((o = json_pack("{s:O, s:I, s:I, s:I}", "revocation_requests", a,
-	    "total", (json_int_t)strtoll(PQgetvalue(cnt, 0, 0), NULL, 10),
-	    "page", (json_int_t)lq.page, "per_page",
-	    (json_int_t)lq.per_page)) == NULL)
-		goto out;
-	rc = http_respond_json(resp, 200, o);
+	rc = ra_list_respond(resp, "revocation_requests", a, PQgetvalue(cnt, 0, 0),
+	    &lq);
 out:
-	json_decref(o);
 	json_decref(a);
 	PQclear(res);
 	PQclear(cnt);

@@ -891,6 +891,19 @@ struct ra_list_query {
  */
 int	ra_parse_list_query(const char *qs, int which, struct ra_list_query *,
 	    char *detail, size_t detaillen);
+/*
+ * The start of GET on an officers' list named by which: the request's query
+ * string parsed into *lq, and its page's LIMIT and OFFSET as text in lim and
+ * off. 1 to go on; 0 when resp holds the 400; -1 on our failure.
+ */
+int	ra_list_begin(const struct http_request *, struct http_response *,
+	    int which, struct ra_list_query *, char lim[16], char off[24]);
+/*
+ * Answers 200 {member: a, "total", "page", "per_page"}; total is the
+ * count's decimal text, a is borrowed. 0 or -1.
+ */
+int	ra_list_respond(struct http_response *, const char *member, json_t *a,
+	    const char *total, const struct ra_list_query *);
 
 struct ra_decision_req {
 	int	approve;			/* 1 approve, 0 reject */

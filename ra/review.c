@@ -365,21 +365,17 @@ ra_review_list(struct ra *ra, const struct http_request *req,
 {
 	struct ra_officer_subject who;
 	struct ra_list_query lq;
-	char qs[RA_REVIEW_QUERY_MAX + 2], detail[192], lim[16], off[24];
+	char lim[16], off[24];
 	const char *v[5];
 	PGresult *res = NULL, *cnt = NULL;
-	json_t *o = NULL, *a = NULL, *item;
+	json_t *a = NULL, *item;
 	int rc = -1, i, k;
 
 	if ((k = ra_officer_session(ra, req, resp, ra_review_readers, &who)) != 1)
 		return k == 0 ? 0 : -1;
-	if (http_query(req, qs, sizeof(qs)) == -1)
-		return ra_problem(resp, 400, "query string too long");
-	if (ra_parse_list_query(qs, RA_LIST_APPLICATIONS, &lq, detail,
-	    sizeof(detail)) == -1)
-		return ra_problem(resp, 400, detail);
-	snprintf(lim, sizeof(lim), "%ld", lq.per_page);
-	snprintf(off, sizeof(off), "%ld", (lq.page - 1) * lq.per_page);
+	if ((k = ra_list_begin(req, resp, RA_LIST_APPLICATIONS, &lq, lim,
+	    off)) != 1)
+		return k;
 	v[0] = lq.status;
 	v[1] = lq.kind;
 	v[2] = lq.q;
@@ -404,13 +400,9 @@ ra_review_list(struct ra *ra, const struct http_request *req,
 		    json_array_append_new(a, item) == -1)
 			goto out;
 	}
-	if ((o = json_pack("{s:O, s:I, s:I, s:I}", "applications", a, "total",
-	    ra_review_int(cnt, 0, 0), "page", (json_int_t)lq.page, "per_page",
-	    (json_int_t)lq.per_page)) == NULL)
-		goto out;
-	rc = http_respond_json(resp, 200, o);
+	rc = ra_list_respond(resp, "applications", a, PQgetvalue(cnt, 0, 0),
+	    &lq);
 out:
-	json_decref(o);
 	json_decref(a);
 	PQclear(res);
 	PQclear(cnt);
@@ -1281,21 +1273,17 @@ ra_review_cert_list(struct ra *ra, const struct http_request *req,
 {
 	struct ra_officer_subject who;
 	struct ra_list_query lq;
-	char qs[RA_REVIEW_QUERY_MAX + 2], detail[192], lim[16], off[24];
+	char lim[16], off[24];
 	const char *v[3];
 	PGresult *res = NULL, *cnt = NULL;
-	json_t *o = NULL, *a = NULL, *item;
+	json_t *a = NULL, *item;
 	int rc = -1, i, k;
 
 	if ((k = ra_officer_session(ra, req, resp, ra_review_readers, &who)) != 1)
 		return k == 0 ? 0 : -1;
-	if (http_query(req, qs, sizeof(qs)) == -1)
-		return ra_problem(resp, 400, "query string too long");
-	if (ra_parse_list_query(qs, RA_LIST_CERTIFICATES, &lq, detail,
-	    sizeof(detail)) == -1)
-		return ra_problem(resp, 400, detail);
-	snprintf(lim, sizeof(lim), "%ld", lq.per_page);
-	snprintf(off, sizeof(off), "%ld", (lq.page - 1) * lq.per_page);
+	if ((k = ra_list_begin(req, resp, RA_LIST_CERTIFICATES, &lq, lim,
+	    off)) != 1)
+		return k;
 	v[0] = lq.q;
 	v[1] = lim;
 	v[2] = off;
@@ -1318,13 +1306,9 @@ ra_review_cert_list(struct ra *ra, const struct http_request *req,
 		    NULL || json_array_append_new(a, item) == -1)
 			goto out;
 	}
-	if ((o = json_pack("{s:O, s:I, s:I, s:I}", "certificates", a, "total",
-	    ra_review_int(cnt, 0, 0), "page", (json_int_t)lq.page, "per_page",
-	    (json_int_t)lq.per_page)) == NULL)
-		goto out;
-	rc = http_respond_json(resp, 200, o);
+	rc = ra_list_respond(resp, "certificates", a, PQgetvalue(cnt, 0, 0),
+	    &lq);
 out:
-	json_decref(o);
 	json_decref(a);
 	PQclear(res);
 	PQclear(cnt);
