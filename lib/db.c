@@ -520,6 +520,22 @@ db_read_idle(struct db *db)
 }
 
 /*
+ * After a reset: the new session knows none of our prepared statements and
+ * listens to nothing, so both are made again on their next use.
+ */
+static void
+db_reconnected(struct db *db)
+{
+	size_t i;
+
+	for (i = 0; i < db->nprepared; i++)
+		free(db->prepared[i]);
+	db->nprepared = 0;
+	db->relisten = db->listen != NULL;
+	log_info("db: connected to PostgreSQL again");
+}
+
+/*
  * Makes sure a statement outside a transaction finds a live connection: one
  * the server has closed (a restart, a failover, pg_terminate_backend) is
  * connected again with the same parameters, its prepared statements
@@ -534,7 +550,6 @@ static int
 db_ready(struct db *db)
 {
 	PGresult *res;
-	size_t i;
 
 	if (db->in_txn)
 		return 0;
@@ -550,11 +565,7 @@ db_ready(struct db *db)
 			db_lost(db);
 			return -1;
 		}
-		for (i = 0; i < db->nprepared; i++)
-			free(db->prepared[i]);
-		db->nprepared = 0;
-		db->relisten = db->listen != NULL;
-		log_info("db: connected to PostgreSQL again");
+		db_reconnected(db);
 	}
 	if (db->relisten) {
 		res = PQexec(db->conn, db->listen);
@@ -847,7 +858,6 @@ static int
 db_reset_until(struct db *db, int64_t deadline)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	size_t i;
 	int w;
 
 	log_warn("db: the connection to PostgreSQL was lost: connecting again");
@@ -870,11 +880,7 @@ db_reset_until(struct db *db, int64_t deadline)
 		db_lost(db);
 		return -1;
 	}
-	for (i = 0; i < db->nprepared; i++)
-		free(db->prepared[i]);
-	db->nprepared = 0;
-	db->relisten = db->listen != NULL;
-	log_info("db: connected to PostgreSQL again");
+	db_reconnected(db);
 	return 0;
 }
 
