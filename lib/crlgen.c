@@ -1208,27 +1208,8 @@ out:
 int
 crlgen_schema_check(struct db *db, char *err, size_t errlen)
 {
-	static const struct db_stmt stmt_version = { "lib_crlgen_schema",
-		"SELECT coalesce(max(version), 0) FROM schema_version", 0 };
-	PGresult *res;
-	long long v;
-
-	if ((res = db_exec(db, &stmt_version, NULL, NULL, NULL)) == NULL ||
-	    PQntuples(res) != 1) {
-		PQclear(res);
-		snprintf(err, errlen, "reading schema_version failed (SQLSTATE "
-		    "%s)", db_last_sqlstate(db));
-		return -1;
-	}
-	v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	if (v < CRLGEN_SCHEMA_MIN) {
-		snprintf(err, errlen, "the database is at schema version %lld; "
-		    "CRLs need %d (certificate.revocation_xid): run "
-		    "deploy/migrate.sh first", v, CRLGEN_SCHEMA_MIN);
-		return -1;
-	}
-	return 0;
+	return db_schema_check(db, CRLGEN_SCHEMA_MIN, "CRLs need",
+	    "certificate.revocation_xid", err, errlen);
 }
 
 int

@@ -1232,6 +1232,33 @@ db_run(struct db *db, const char *sql)
 }
 
 int
+db_schema_check(struct db *db, int min, const char *who_needs,
+    const char *what, char *err, size_t errlen)
+{
+	static const struct db_stmt stmt_version = { "lib_db_schema_version",
+		"SELECT coalesce(max(version), 0) FROM schema_version", 0 };
+	PGresult *res;
+	long long v;
+
+	if ((res = db_exec(db, &stmt_version, NULL, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		PQclear(res);
+		snprintf(err, errlen, "reading schema_version failed (SQLSTATE "
+		    "%s)", db_last_sqlstate(db));
+		return -1;
+	}
+	v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (v < min) {
+		snprintf(err, errlen, "the database is at schema version %lld; "
+		    "%s %d (%s): run deploy/migrate.sh first", v, who_needs,
+		    min, what);
+		return -1;
+	}
+	return 0;
+}
+
+int
 db_copy_bytea(struct db *db, const char *copy_sql, const unsigned char *data,
     size_t len)
 {

@@ -147,6 +147,15 @@ int		 db_exec_ok(struct db *, const struct db_stmt *stmt,
 /* A statement without parameters that cannot be prepared (CREATE, LISTEN). */
 int		 db_run(struct db *, const char *sql);
 /*
+ * Whether the database's schema is at version min or later (schema_version,
+ * deploy/migrate.sh). 0, or -1 with err naming who needs what (who_needs
+ * "ocspd needs", what "certificate.issue_xid": "the database is at schema
+ * version 70; ocspd needs 71 (certificate.issue_xid): run deploy/migrate.sh
+ * first"), or the SQLSTATE of a failed read.
+ */
+int		 db_schema_check(struct db *, int min, const char *who_needs,
+		    const char *what, char *err, size_t errlen);
+/*
  * Runs sql ("LISTEN a; LISTEN b") now and again whenever the connection is
  * made anew. Every call outside a transaction first makes sure the
  * connection is alive and, when the server closed it (a restart, a

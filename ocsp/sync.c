@@ -227,8 +227,6 @@ static const struct db_stmt stmt_in_recovery = { "ocsp_sync_in_recovery",
 
 /* The columns and indexes stmt_poll reads (certificate.issue_xid). */
 #define OCSP_SCHEMA_MIN	71
-static const struct db_stmt stmt_version = { "ocsp_sync_version",
-	"SELECT coalesce(max(version), 0) FROM schema_version", 0 };
 
 /* schema/052_ocsp_standby_lag.sql; the data time NULL when unknown. */
 static const struct db_stmt stmt_data_time = { "ocsp_sync_data_time",
@@ -940,25 +938,8 @@ out:
 static int
 ocsp_sync_schema(struct ocsp_sync *sy, char *err, size_t errlen)
 {
-	PGresult *res;
-	long long v;
-
-	if ((res = db_exec(sy->db, &stmt_version, NULL, NULL, NULL)) == NULL ||
-	    PQntuples(res) != 1) {
-		PQclear(res);
-		snprintf(err, errlen, "reading schema_version failed (SQLSTATE "
-		    "%s)", db_last_sqlstate(sy->db));
-		return -1;
-	}
-	v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	if (v < OCSP_SCHEMA_MIN) {
-		snprintf(err, errlen, "the database is at schema version %lld; "
-		    "ocspd needs %d (certificate.issue_xid): run "
-		    "deploy/migrate.sh first", v, OCSP_SCHEMA_MIN);
-		return -1;
-	}
-	return 0;
+	return db_schema_check(sy->db, OCSP_SCHEMA_MIN, "ocspd needs",
+	    "certificate.issue_xid", err, errlen);
 }
 
 /*
