@@ -735,23 +735,34 @@ ra_company_role(struct db *db, const char *company_id, const char *account_id,
 	return 0;
 }
 
-/* The sysadmin's checks on an approved company: RA_CORP_DONE or a refusal. */
+/*
+ * The sysadmin's checks on an approved company: RA_CORP_DONE or a refusal;
+ * the company as read in *cv. 0 or -1.
+ */
+static int
+ra_company_sysadmin_view(struct db *db, const char *company_id,
+    const char *account_id, struct ra_company_view *cv,
+    enum ra_corp_outcome *o)
+{
+	*o = RA_CORP_DONE;
+	if (ra_company_role(db, company_id, account_id, cv) == -1)
+		return -1;
+	if (cv->roles == 0)
+		*o = RA_CORP_NOT_FOUND;
+	else if (!(cv->roles & RA_ROLE_SYSADMIN))
+		*o = RA_CORP_NOT_SYSADMIN;
+	else if (strcmp(cv->status, "active") != 0)
+		*o = RA_CORP_NOT_ACTIVE;
+	return 0;
+}
+
 static int
 ra_company_sysadmin(struct db *db, const char *company_id,
     const char *account_id, enum ra_corp_outcome *o)
 {
 	struct ra_company_view cv;
 
-	*o = RA_CORP_DONE;
-	if (ra_company_role(db, company_id, account_id, &cv) == -1)
-		return -1;
-	if (cv.roles == 0)
-		*o = RA_CORP_NOT_FOUND;
-	else if (!(cv.roles & RA_ROLE_SYSADMIN))
-		*o = RA_CORP_NOT_SYSADMIN;
-	else if (strcmp(cv.status, "active") != 0)
-		*o = RA_CORP_NOT_ACTIVE;
-	return 0;
+	return ra_company_sysadmin_view(db, company_id, account_id, &cv, o);
 }
 
 /*
@@ -1547,15 +1558,8 @@ ra_corp_remove_txn(struct db *db, void *arg)
 	    json_array_clear(t->pending) == -1)
 		goto out;
 	ra_actor(actor, t->who->account_id);
-	if (ra_company_role(db, t->company_id, t->who->account_id, &cv) == -1)
-		goto out;
-	if (cv.roles == 0)
-		t->outcome = RA_CORP_NOT_FOUND;
-	else if (!(cv.roles & RA_ROLE_SYSADMIN))
-		t->outcome = RA_CORP_NOT_SYSADMIN;
-	else if (strcmp(cv.status, "active") != 0)
-		t->outcome = RA_CORP_NOT_ACTIVE;
-	if (t->outcome != RA_CORP_DONE)
+	if (ra_company_sysadmin_view(db, t->company_id, t->who->account_id, &cv,
+	    &t->outcome) == -1 || t->outcome != RA_CORP_DONE)
 		goto out;
 	v[0] = t->company_id;
 	v[1] = t->account_id;
