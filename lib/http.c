@@ -679,6 +679,11 @@ out:
 	return ret;
 }
 
+/*
+ * The library's own answers (413, 500, a handler's 503) say no-store:
+ * a shared cache in front of a daemon must not keep an error in place of
+ * the resource.
+ */
 static enum MHD_Result
 http_queue_problem(struct MHD_Connection *c, int status, const char *detail)
 {
@@ -686,7 +691,8 @@ http_queue_problem(struct MHD_Connection *c, int status, const char *detail)
 	enum MHD_Result ret;
 
 	memset(&resp, 0, sizeof(resp));
-	if (http_problem(&resp, status, NULL, NULL, detail) == -1) {
+	if (http_problem(&resp, status, NULL, NULL, detail) == -1 ||
+	    http_add_header(&resp, "Cache-Control", "no-store") == -1) {
 		http_response_clear(&resp);
 		return MHD_NO;
 	}
@@ -713,7 +719,8 @@ http_queue_unavailable(struct MHD_Connection *c)
 	if (http_problem(&resp, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, NULL,
 	    "the database is unavailable or busy for now (a restart, a "
 	    "failover, a lock held too long); try again shortly") == 0 &&
-	    http_add_header(&resp, "Retry-After", s) == 0)
+	    http_add_header(&resp, "Retry-After", s) == 0 &&
+	    http_add_header(&resp, "Cache-Control", "no-store") == 0)
 		ret = http_queue(c, &resp);
 	http_response_clear(&resp);
 	return ret;

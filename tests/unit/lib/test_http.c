@@ -457,6 +457,8 @@ test_413_without_body(void **state)
 	assert_int_equal(strncmp(resp, "HTTP/1.1 413 ", 13), 0);
 	assert_non_null(strcasestr(resp,
 	    "Content-Type: application/problem+json"));
+	/* A cache in front must not keep the library's own errors. */
+	assert_non_null(strcasestr(resp, "Cache-Control: no-store"));
 }
 
 /* lim.admit: X-Key: ok gets in; anything else 401, before the body. */
