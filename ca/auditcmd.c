@@ -80,9 +80,9 @@ static const struct db_stmt stmt_insert = { "pkictl_audit_insert",
 	"unnest(string_to_array($5, ',')) WITH ORDINALITY AS u(f, n) "
 	"ORDER BY n)::bytea[], $8::timestamptz, $6, decode($7, 'hex'))", 8 };
 /* Whether audit init's event for this key is there (1), not (0), or -1. */
-static const struct db_stmt stmt_key_recorded = { "pkictl_audit_key_recorded",
-	"SELECT count(*) FROM audit_event WHERE action = 'audit.key.create' "
-	"AND details->>'public_key_sha256' = $1", 1 };
+static const struct db_stmt stmt_event_recorded = { "pkictl_event_recorded",
+	"SELECT count(*) FROM audit_event WHERE action = $1 "
+	"AND details->>$2 = $3", 3 };
 static const struct db_stmt stmt_export_seals = { "pkictl_audit_seals",
 	"SELECT id, tree_size, encode(root, 'hex'), "
 	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, "
@@ -121,17 +121,24 @@ audit_token(const struct config *cfg, struct p11_module **mod,
 	return pkictl_token(cfg, *mod, token, pin_file);
 }
 
-/* Asked as the auditor (pki_admin only appends events), on a new connection. */
-static int
-audit_key_recorded(const struct config *cfg, const char *sha256_hex)
+/*
+ * After a lost answer to COMMIT: 1 when an event action whose detail
+ * field is value was committed, 0 when none, -1 when the database cannot
+ * tell. Asked as the auditor (pki_admin only appends events), on a new
+ * connection.
+ */
+int
+pkictl_event_recorded(const struct config *cfg, const char *action,
+    const char *field, const char *value)
 {
 	struct db *db;
 	PGresult *res;
+	const char *v[3] = { action, field, value };
 	int rc = -1;
 
 	if ((db = pkictl_db_as(cfg, "pg.auditor_uri")) == NULL)
 		return -1;
-	if ((res = db_exec(db, &stmt_key_recorded, &sha256_hex, NULL,
+	if ((res = db_exec(db, &stmt_event_recorded, v, NULL,
 	    NULL)) != NULL) {
 		rc = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
 		PQclear(res);
@@ -222,7 +229,8 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 	 * A COMMIT whose answer was lost may have committed: ask again, and
 	 * keep the key and its file unless the event is surely not there.
 	 */
-	if (db_commit(db) == -1 && (r = audit_key_recorded(cfg, hex)) != 1) {
+	if (db_commit(db) == -1 && (r = pkictl_event_recorded(cfg,
+	    "audit.key.create", "public_key_sha256", hex)) != 1) {
 		if (r == -1) {
 			keep = 1;
 			log_err("audit init: whether the key's event committed "

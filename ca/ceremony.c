@@ -250,7 +250,7 @@ ceremony_init(const struct config *cfg, const char *actor)
 	const char *policy_dir, *out_dir;
 	char err[512], when[64], cn[128];
 	struct ca_member *m;
-	int i, pending, ngen = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
+	int i, n, pending, ngen = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
@@ -264,6 +264,11 @@ ceremony_init(const struct config *cfg, const char *actor)
 	}
 	if ((db = pkictl_db(cfg)) == NULL)
 		goto out;
+	if ((n = pkictl_keygen_lock(db, "ceremony")) != 0) {
+		if (n == 1)
+			rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
 	switch (certstore_initialized(db, when, sizeof(when))) {
 	case 1:
 		fprintf(stderr, "pkictl: refusing: the CA hierarchy was already "
@@ -500,19 +505,32 @@ next_number(struct db *db, const struct next_cert *r)
 	return n;
 }
 
-/* 1 when the database holds the certificate named name. */
+/*
+ * After a failed COMMIT: 1 when the database holds the certificate named
+ * name on this run's key (pub), 0 when not, -1 when it cannot tell. The
+ * key counts, not the name: a run that lost to another one recording the
+ * same name kept a key nothing recorded (until 2026-12-06).
+ */
 static int
-next_recorded(struct db *db, const char *name)
+next_recorded(struct db *db, const char *name, EVP_PKEY *pub)
 {
 	static const struct db_stmt stmt = { "ca_next_recorded",
-		"SELECT 1 FROM ca_certificate WHERE name = $1", 1 };
-	const char *values[1] = { name };
+		"SELECT 1 FROM ca_certificate c JOIN ca_key k ON k.id = c.key_id "
+		"WHERE c.name = $1 AND k.spki_sha256 = $2", 2 };
+	unsigned char *spki = NULL;
+	const char *values[2];
+	char fp[65];
 	PGresult *res;
-	int n;
+	int len, n = -1;
 
-	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
+	if ((len = i2d_PUBKEY(pub, &spki)) <= 0)
 		return -1;
-	n = PQntuples(res) > 0;
+	certstore_sha256_hex(spki, (size_t)len, fp);
+	OPENSSL_free(spki);
+	values[0] = name;
+	values[1] = fp;
+	if ((res = db_exec(db, &stmt, values, NULL, NULL)) != NULL)
+		n = PQntuples(res) > 0;
 	PQclear(res);
 	return n;
 }
@@ -642,6 +660,12 @@ ceremony_next(const struct config *cfg, const char *actor,
 	}
 	if ((db = pkictl_db(cfg)) == NULL)
 		goto out;
+	/* Held to the end: the label picked below is free until recorded. */
+	if ((n = pkictl_keygen_lock(db, cmd)) != 0) {
+		if (n == 1)
+			rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
 	if ((n = certstore_initialized(db, when, sizeof(when))) != 1) {
 		if (n == 0)
 			log_err("the CA hierarchy is not initialized: run "
@@ -764,7 +788,7 @@ ceremony_next(const struct config *cfg, const char *actor,
 	}
 	if (db_transaction(db, "SERIALIZABLE", 3, next_record, &r) == -1) {
 		/* A lost answer to COMMIT: the key stays if it may be recorded. */
-		if ((n = next_recorded(db, r.label)) != 0) {
+		if ((n = next_recorded(db, r.label, r.pub)) != 0) {
 			committed = 1;
 			log_err("%s: the database %s recorded %s: the key is "
 			    "kept; check `pkictl ca status`", cmd, n == 1 ?

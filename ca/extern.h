@@ -201,6 +201,14 @@ int		 pkictl_disable(const struct config *, struct pkictl_disable *);
 /* A connection as the role of config key uri_key ("pg.sealer_uri"). */
 struct db	*pkictl_db_as(const struct config *, const char *uri_key);
 /*
+ * Session lock for commands generating a CA token's key: 0 taken, 1 held
+ * by another run (logged: PKICTL_EXIT_REFUSED), -1 error.
+ */
+int	 pkictl_keygen_lock(struct db *, const char *what);
+/* auditcmd.c: after a lost COMMIT, whether its event is there (1, 0, -1). */
+int	 pkictl_event_recorded(const struct config *, const char *action,
+	    const char *field, const char *value);
+/*
  * A signer holding the token of ca's key that may sign only kind with that
  * key (the key's PIN file found as by pkictl_pin_file). NULL when logged.
  */

@@ -37,6 +37,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "ca/extern.h"
 #include "hsm/p11.h"
@@ -142,6 +143,36 @@ struct db *
 pkictl_db(const struct config *cfg)
 {
 	return pkictl_db_as(cfg, "pg.admin_uri");
+}
+
+/*
+ * Session advisory lock (released when db closes) that makes the commands
+ * generating a labelled key in a CA token take turns: a label is picked,
+ * checked free and generated, then recorded, and two runs between those
+ * steps generated two keys under one label (a daemon then refuses the
+ * token's key as ambiguous). Refused rather than waited for: an operator
+ * should know another ceremony is running.
+ */
+#define PKICTL_KEYGEN_LOCK	"7251002"
+
+int
+pkictl_keygen_lock(struct db *db, const char *what)
+{
+	static const struct db_stmt stmt = { "pkictl_keygen_lock",
+		"SELECT pg_try_advisory_lock(" PKICTL_KEYGEN_LOCK ")", 0 };
+	PGresult *res;
+	int taken;
+
+	if ((res = db_exec(db, &stmt, NULL, NULL, NULL)) == NULL)
+		return -1;
+	taken = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!taken)
+		log_err("%s: another pkictl command is generating a CA key "
+		    "(ca init, ca responder, ca tsa, ca issuing, key gen) "
+		    "against this database; run this one when it has ended",
+		    what);
+	return taken ? 0 : 1;
 }
 
 static int
@@ -462,8 +493,9 @@ cmd_key(const struct config *cfg, int argc, char **argv)
 	enum p11_keytype kt;
 	EVP_PKEY *pub = NULL;
 	json_t *details = NULL;
-	char err[512], actor[128];
-	int ch, gen, rc = PKICTL_EXIT_FAIL;
+	unsigned char *spki = NULL;
+	char err[512], actor[128], fp[65];
+	int ch, gen, len, generated = 0, recorded = 0, rc = PKICTL_EXIT_FAIL;
 
 	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
@@ -485,8 +517,13 @@ cmd_key(const struct config *cfg, int argc, char **argv)
 		return PKICTL_EXIT_USAGE;
 	}
 	/* A key generation is a state change: audited, so the database comes first. */
-	if (gen && ((db = pkictl_db(cfg)) == NULL || db_begin(db, NULL) == -1))
+	if (gen && ((db = pkictl_db(cfg)) == NULL ||
+	    (ch = pkictl_keygen_lock(db, "key gen")) != 0 ||
+	    db_begin(db, NULL) == -1)) {
+		if (db != NULL && ch == 1)
+			rc = PKICTL_EXIT_REFUSED;
 		goto out;
+	}
 	if ((mod = pkictl_module(cfg)) == NULL ||
 	    (tok = pkictl_token(cfg, mod, token, pin_file)) == NULL)
 		goto out;
@@ -499,19 +536,47 @@ cmd_key(const struct config *cfg, int argc, char **argv)
 		log_err("key gen %s in %s: %s", label, token, err);
 		goto out;
 	}
+	generated = 1;
 	pkictl_actor(actor, sizeof(actor));
-	details = json_pack("{s:s, s:s, s:s}", "token", token, "label", label,
-	    "key_type", type);
+	if ((len = i2d_PUBKEY(pub, &spki)) <= 0)
+		goto out;
+	certstore_sha256_hex(spki, (size_t)len, fp);
+	details = json_pack("{s:s, s:s, s:s, s:s}", "token", token, "label",
+	    label, "key_type", type, "spki_sha256", fp);
 	if (details == NULL || audit_append(db, actor, "hsm.key.generate",
-	    "hsm_key", label, details, NULL) == -1 || db_commit(db) == -1) {
-		log_err("key %s generated in %s but its audit event failed", label,
-		    token);
+	    "hsm_key", label, details, NULL) == -1)
+		goto out;
+	/* A lost answer to COMMIT: the event may be there; then keep the key. */
+	if (db_commit(db) == -1 && (recorded = pkictl_event_recorded(cfg,
+	    "hsm.key.generate", "spki_sha256", fp)) != 1) {
+		if (recorded == -1)
+			log_err("key gen %s in %s: whether its audit event "
+			    "committed is unknown: the key is kept; once the "
+			    "database answers, look for event hsm.key.generate "
+			    "with spki_sha256 %s, and destroy the key if it is "
+			    "not there", label, token, fp);
 		goto out;
 	}
+	recorded = 1;
 	printf("key %s (%s) generated in token %s\n", label, type, token);
 	rc = PKICTL_EXIT_OK;
 out:
+	/*
+	 * No event names a key whose transaction did not commit: it goes,
+	 * as audit init's and the ceremonies' do (until 2026-12-06 it stayed,
+	 * unaudited, and held its label).
+	 */
+	if (generated && recorded == 0) {
+		if (p11_key_destroy(tok, label, err, sizeof(err)) == -1)
+			log_err("key gen %s in %s: recording it failed and the "
+			    "key could not be destroyed: %s; destroy it by hand",
+			    label, token, err);
+		else
+			log_err("key gen %s in %s: recording it failed; the key "
+			    "was destroyed", label, token);
+	}
 	json_decref(details);
+	OPENSSL_free(spki);
 	EVP_PKEY_free(pub);
 	p11_token_close(tok);
 	p11_module_free(mod);

@@ -43,6 +43,52 @@ pkictl ca responder --issuer >"$T/bad.out" 2>&1 || st=$?
 	fail "a refused ca responder changed something"
 note "issuers tsa, ocsp-issuing, nope and a missing name refused, nothing changed"
 
+# --- one key-generating pkictl at a time; a key nothing recorded does not stay ----------
+# Two `ca responder` runs at once both took ocsp-issuing-N, both generated
+# a key with that label, and ocspd then refused the token's key as
+# ambiguous; the loser even kept its key (until 2026-12-06). A session
+# holding the lock stands for the other run: refused, nothing generated.
+ocsp_token=$(sed -n 's/^ocsp_token *= *//p' "$conf")
+coproc HOLD { psql -X -q -At -v ON_ERROR_STOP=1 "$pg" 2>&1; }
+hold_pid=$HOLD_PID hold_in=${HOLD[1]} hold_out=${HOLD[0]}
+at_exit "kill $hold_pid 2>/dev/null || true"
+echo "SELECT 'held' FROM (SELECT pg_advisory_lock(7251002)) l;" >&"$hold_in"
+read -r -t 10 held <&"$hold_out" && [ "$held" = held ] || fail "test setup: the ceremony lock not taken: $held"
+st=0
+pkictl ca responder --issuer issuing >"$T/locked.out" 2>&1 || st=$?
+[ "$st" = 3 ] && has -F "another pkictl command is generating a CA key" "$T/locked.out" ||
+	{ cat "$T/locked.out"; fail "ca responder while another holds the ceremony lock: exit $st, want 3 and why"; }
+st=0
+pkictl key gen --token "$ocsp_token" --label probe-locked --type ec-p256 >"$T/locked.out" 2>&1 || st=$?
+[ "$st" = 3 ] || { cat "$T/locked.out"; fail "key gen while another holds the ceremony lock: exit $st, want 3"; }
+exec {hold_in}>&-
+wait "$hold_pid" 2>/dev/null || true
+pkictl key list --token "$ocsp_token" >"$T/keys" 2>&1 || { cat "$T/keys"; fail "key list"; }
+! has -E "ocsp-issuing-2|probe-locked" "$T/keys" || { cat "$T/keys"; fail "a refused run generated a key"; }
+[ "$(audit_max)" = "$a0" ] && [ "$(q "SELECT count(*) FROM ca_certificate")" = "$n0" ] ||
+	fail "a run refused for the ceremony lock changed something"
+# key gen whose audit event fails: the key goes (until 2026-12-06 it
+# stayed, in no event, and held its label).
+q "CREATE FUNCTION test_refuse_keygen_event() RETURNS trigger LANGUAGE plpgsql
+   SET search_path = pg_catalog, public, pg_temp AS \$\$BEGIN RAISE EXCEPTION 'test: event refused'; END\$\$"
+q "CREATE TRIGGER test_refuse_keygen_event BEFORE INSERT ON audit_event FOR EACH ROW
+   WHEN (NEW.action = 'hsm.key.generate') EXECUTE FUNCTION test_refuse_keygen_event()"
+st=0
+pkictl key gen --token "$ocsp_token" --label probe-1 --type ec-p256 >"$T/gen.out" 2>&1 || st=$?
+q "DROP TRIGGER test_refuse_keygen_event ON audit_event"
+q "DROP FUNCTION test_refuse_keygen_event()"
+[ "$st" = 1 ] && has -F "recording it failed; the key was destroyed" "$T/gen.out" ||
+	{ cat "$T/gen.out"; fail "key gen whose event failed: exit $st, want 1 and the key destroyed"; }
+pkictl key list --token "$ocsp_token" >"$T/keys" 2>&1 || { cat "$T/keys"; fail "key list"; }
+! has -F probe-1 "$T/keys" || { cat "$T/keys"; fail "key gen left a key no event names"; }
+pkictl key gen --token "$ocsp_token" --label probe-1 --type ec-p256 >"$T/gen.out" 2>&1 ||
+	{ cat "$T/gen.out"; fail "key gen probe-1 again, the event allowed"; }
+fp=$(q "SELECT details->>'spki_sha256' FROM audit_event WHERE action = 'hsm.key.generate' AND object_id = 'probe-1'")
+[ ${#fp} = 64 ] || fail "hsm.key.generate does not name the key's public key (spki_sha256: '$fp')"
+tokens_given "$(dirname "$SOFTHSM2_CONF")/tokens"
+note "ca responder and key gen refused (3) while the ceremony lock is held; a key gen whose event failed destroyed its key"
+a0=$(audit_max)
+
 # --- the issuing CA's next responder ---------------------------------------------------
 pkictl ca responder --issuer issuing >"$T/resp.out" 2>&1 || { cat "$T/resp.out"; fail "ca responder --issuer issuing"; }
 has -F "responder certificate ocsp-issuing-2 for issuing in $pki/ocsp-issuing-2.pem" "$T/resp.out" ||
