@@ -1062,11 +1062,18 @@ signerproc(int fd, const struct signer_config *cfg)
 	sp.cfg = cfg;
 	sp.fd = fd;
 	signal(SIGPIPE, SIG_IGN);
-	/* Not the worker's handlers (the sealer sets them before it forks
-	 * us); a mask the worker blocked stays as it is. */
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
+	/*
+	 * Not the worker's handlers (the sealer sets them before it forks
+	 * us); a mask the worker blocked stays as it is. Stop signals are
+	 * ignored: the signer ends when its worker does (EOF on the socket).
+	 * A stop sent to the whole group or cgroup (systemctl stop, Ctrl-C)
+	 * reaches both, and the worker, which finishes what it has in hand,
+	 * needs its signer for that; until 2026-12-06 the signer died first,
+	 * cad counted the order in hand as a failed attempt and exited 1.
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = signerproc_alarm;
 	/* An alarm that finds the signer idle or in time interrupts nothing. */

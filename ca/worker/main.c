@@ -263,6 +263,21 @@ cad_reconnect(struct cad *c, const sigset_t *unblocked)
 }
 
 /*
+ * Signals wait, blocked, while an order is in hand; between two orders of
+ * a backlog they are let in here, so that a stop comes after the order in
+ * hand. Until 2026-12-06 they were let in only while cad waited for work:
+ * a SIGTERM took effect once the whole queue was issued (or at the
+ * service manager's SIGKILL).
+ */
+static void
+cad_take_signals(const sigset_t *unblocked)
+{
+	static const struct timespec now = { 0, 0 };
+
+	(void)ppoll(NULL, 0, &now, unblocked);
+}
+
+/*
  * The key the token holds under the issuing CA's label must be the one in
  * its certificate. Another key (hsm.ca_token naming another token, a token
  * restored from the wrong backup) signs nothing that verifies:
@@ -432,6 +447,7 @@ main(int argc, char **argv)
 		r = cad_issue_one(&c);
 		if (r == 1) {
 			issued++;
+			cad_take_signals(&unblocked);
 			continue;
 		}
 		/* Orders stay queued; a restart brings a new signer. */

@@ -476,6 +476,35 @@ restore_key_grant
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.fail' AND object_id = '$id2'")" = 1 ] ||
 	fail "order $id2: given up without order.fail"
 
+# --- a stop sent to the whole process group (systemctl stop, Ctrl-C) ------------------
+# reaches the signer too; the worker finishes the order in hand with it and
+# exits 0. Until 2026-12-06 the signer died first: the order in hand was
+# counted as a failed attempt ("exited without a reply") and cad exited 1.
+setsid env PKI_CAD_INSTANCE=group PKI_CAD_POLL_SECONDS=1 "$CAD" --config "$PKI_CONFIG" >>"$tmp/group.log" 2>&1 &
+group=$!
+pids+=("$group")
+first=$(q "SELECT coalesce(max(id), 0) FROM issuance_order")
+for i in 1 2 3 4; do
+	order personal personal rsa3072 "{\"C\":\"ID\",\"CN\":\"Group Stop $i\",\"serialNumber\":\"NIK:317101010190002$i\"}" >/dev/null
+done
+# One issued: the worker has claimed the next, whose RSA-3072 key takes a while.
+wait_done "id > $first AND status = 'done'" 1 60 || { cat "$tmp/group.log"; fail "no RSA-3072 order issued"; }
+kill -TERM -- "-$group"
+st=0
+wait "$group" || st=$?
+pids=()
+[ "$st" = 0 ] || { cat "$tmp/group.log"; fail "cad stopped with its process group: exit $st, want 0"; }
+[ "$(q "SELECT count(*) FROM issuance_order WHERE id > $first AND last_error IS NOT NULL")" = 0 ] &&
+	[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.retry' AND object_id::bigint > $first")" = 0 ] ||
+	{ cat "$tmp/group.log"; q "SELECT id, status, attempts, last_error FROM issuance_order WHERE id > $first"; fail "an order in hand was counted as failed when the group stopped"; }
+# After the order in hand, not after the queue (until 2026-12-06 the
+# signal waited, blocked, until nothing was left to issue).
+[ "$(q "SELECT count(*) FROM issuance_order WHERE id > $first AND status = 'pending'")" -ge 1 ] ||
+	{ cat "$tmp/group.log"; fail "cad issued the whole queue before it stopped"; }
+! pgrep -g "$group" >/dev/null || fail "a process of the stopped group is left: $(pgrep -g "$group" -a)"
+note "SIGTERM to cad's process group: the order in hand finished, exit 0, $(q "SELECT count(*) FROM issuance_order WHERE id > $first AND status = 'done'") of 4 issued, the rest left queued"
+run_once	# the rest, so that later counts start from nothing pending
+
 # --- a worker whose signer dies stops with status 1 (orders stay queued) -------------
 start_worker nosigner PKI_CAD_POLL_SECONDS=1
 victim=${pids[-1]}
