@@ -217,26 +217,94 @@ ceremony_signer_config(const struct config *cfg, struct signer_config *sc)
 }
 
 /*
- * A ceremony that failed before its COMMIT takes back the first ngen keys it
- * generated, newest first, so that running it again finds clean tokens.
+ * A failed ceremony's keys, for its audit event: {token, label,
+ * spki_sha256, destroyed} appended to keys (a JSON array).
  */
 static void
-ceremony_undo(struct signer *signer, struct ceremony *c, int ngen)
+ceremony_key_note(json_t *keys, const char *token, const char *label,
+    EVP_PKEY *pub, int destroyed)
+{
+	unsigned char *spki = NULL;
+	char fp[65] = "";
+	int len;
+
+	if (keys == NULL)
+		return;
+	if (pub != NULL && (len = i2d_PUBKEY(pub, &spki)) > 0)
+		certstore_sha256_hex(spki, (size_t)len, fp);
+	OPENSSL_free(spki);
+	(void)json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:b}",
+	    "token", token, "label", label, "spki_sha256", fp, "destroyed",
+	    destroyed));
+}
+
+struct ceremony_failure {
+	const char	*actor;
+	const char	*command;	/* "init", "responder", "tsa", "issuing" */
+	json_t		*keys;
+};
+
+static int
+ceremony_failure_record(struct db *db, void *arg)
+{
+	const struct ceremony_failure *f = arg;
+
+	return audit_append_new(db, f->actor, "ca.ceremony.fail",
+	    "ca_ceremony", f->command, json_pack("{s:s, s:O}", "command",
+	    f->command, "keys", f->keys));
+}
+
+/*
+ * A ceremony that failed after it generated keys leaves an audit event in
+ * a transaction of its own (`ca.ceremony.fail`: the keys, whether each was
+ * destroyed), so that the sealed trail accounts for every key a CA token
+ * held, even for a moment. When the database is what failed, the log is
+ * all there is.
+ */
+static void
+ceremony_failure_audit(struct db *db, const char *actor, const char *command,
+    json_t *keys)
+{
+	struct ceremony_failure f = { actor, command, keys };
+
+	if (db == NULL || keys == NULL || json_array_size(keys) == 0)
+		return;
+	if (db_transaction(db, NULL, 1, ceremony_failure_record, &f) == -1)
+		log_err("%s: its failure could not be audited (ca.ceremony.fail); "
+		    "the log above is the record of the keys it generated",
+		    command);
+}
+
+/*
+ * A ceremony that failed before its COMMIT takes back the first ngen keys it
+ * generated, newest first, so that running it again finds clean tokens, and
+ * audits that.
+ */
+static void
+ceremony_undo(struct signer *signer, struct db *db, struct ceremony *c,
+    int ngen)
 {
 	struct ca_member *m;
+	json_t *keys = json_array();
 	char err[512];
+	int destroyed;
 
 	while (ngen-- > 0) {
 		m = &c->m[ngen];
-		if (signer_unkeygen(signer, m->token_label, m->key_label,
-		    profile_keytype(m->prof), err, sizeof(err)) == -1)
+		destroyed = signer_unkeygen(signer, m->token_label, m->key_label,
+		    profile_keytype(m->prof), err, sizeof(err)) == 0;
+		if (!destroyed)
 			log_err("ceremony: could not destroy key %s in token %s: "
 			    "%s; delete it (or re-create the token) before the "
 			    "next ceremony", m->key_label, m->token_label, err);
 		else
 			log_info("ceremony: failed, so key %s in token %s was "
 			    "destroyed", m->key_label, m->token_label);
+		ceremony_key_note(keys, m->token_label, m->key_label, m->pub,
+		    destroyed);
 	}
+	ceremony_failure_audit(db, c->actor, "init", keys);
+	json_decref(keys);
 }
 
 int
@@ -379,7 +447,7 @@ ceremony_init(const struct config *cfg, const char *actor)
 	rc = PKICTL_EXIT_OK;
 out:
 	if (!committed && ngen > 0)
-		ceremony_undo(signer, &c, ngen);
+		ceremony_undo(signer, db, &c, ngen);
 	for (i = 0; i < M_COUNT; i++) {
 		EVP_PKEY_free(signing[i]);
 		EVP_PKEY_free(c.m[i].pub);
@@ -647,7 +715,9 @@ ceremony_next(const struct config *cfg, const char *actor,
 	X509_NAME *subject = NULL;
 	const char *out_dir, *token_role, *token;
 	char err[512], when[64], cn[128] = "", taken[64];
-	int n, live, pending, generated = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
+	int n, live, pending, generated = 0, committed = 0, destroyed;
+	int rc = PKICTL_EXIT_FAIL;
+	json_t *keys = NULL;
 
 	memset(&r, 0, sizeof(r));
 	memset(&root, 0, sizeof(root));
@@ -818,11 +888,20 @@ ceremony_next(const struct config *cfg, const char *actor,
 		    r.label, r.issuer.name, out_dir, r.label, kind->daemon);
 	rc = PKICTL_EXIT_OK;
 out:
-	if (generated && !committed &&
-	    signer_unkeygen(signer, r.token, r.label, r.keytype, err,
-	    sizeof(err)) == -1)
-		log_err("%s: could not destroy key %s in token %s: %s; delete "
-		    "it before the next run", cmd, r.label, r.token, err);
+	if (generated && !committed) {
+		destroyed = signer_unkeygen(signer, r.token, r.label,
+		    r.keytype, err, sizeof(err)) == 0;
+		if (!destroyed)
+			log_err("%s: could not destroy key %s in token %s: %s; "
+			    "delete it before the next run", cmd, r.label,
+			    r.token, err);
+		if ((keys = json_array()) != NULL) {
+			ceremony_key_note(keys, r.token, r.label, r.pub,
+			    destroyed);
+			ceremony_failure_audit(db, actor, kind->command, keys);
+			json_decref(keys);
+		}
+	}
 	sk_X509_free(untrusted);
 	X509_STORE_free(store);
 	X509_NAME_free(subject);

@@ -87,6 +87,26 @@ fp=$(q "SELECT details->>'spki_sha256' FROM audit_event WHERE action = 'hsm.key.
 [ ${#fp} = 64 ] || fail "hsm.key.generate does not name the key's public key (spki_sha256: '$fp')"
 tokens_given "$(dirname "$SOFTHSM2_CONF")/tokens"
 note "ca responder and key gen refused (3) while the ceremony lock is held; a key gen whose event failed destroyed its key"
+# A responder whose recording fails after its key exists: the key is
+# destroyed, and the sealed trail says so (ca.ceremony.fail, in a
+# transaction of its own; until 2026-12-06 only the log did).
+q "CREATE FUNCTION test_refuse_ca_cert() RETURNS trigger LANGUAGE plpgsql
+   SET search_path = pg_catalog, public, pg_temp AS \$\$BEGIN RAISE EXCEPTION 'test: recording refused'; END\$\$"
+q "CREATE TRIGGER test_refuse_ca_cert BEFORE INSERT ON ca_certificate FOR EACH ROW EXECUTE FUNCTION test_refuse_ca_cert()"
+st=0
+pkictl ca responder --issuer issuing >"$T/refused.out" 2>&1 || st=$?
+q "DROP TRIGGER test_refuse_ca_cert ON ca_certificate"
+q "DROP FUNCTION test_refuse_ca_cert()"
+[ "$st" = 1 ] && has -F "recording ocsp-issuing-2 failed; nothing was committed" "$T/refused.out" ||
+	{ cat "$T/refused.out"; fail "ca responder whose recording failed: exit $st, want 1 and why"; }
+pkictl key list --token "$ocsp_token" >"$T/keys" 2>&1 || { cat "$T/keys"; fail "key list"; }
+! has -F ocsp-issuing-2 "$T/keys" || { cat "$T/keys"; fail "the key of a responder nothing recorded was kept"; }
+[ "$(q "SELECT count(*) FROM ca_certificate")" = "$n0" ] || fail "a responder whose recording failed left a certificate"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ca.ceremony.fail' AND object_id = 'responder'
+	AND details->'keys'->0->>'label' = 'ocsp-issuing-2' AND (details->'keys'->0->>'destroyed')::boolean
+	AND length(details->'keys'->0->>'spki_sha256') = 64")" = 1 ] ||
+	fail "no ca.ceremony.fail naming the destroyed key: $(q "SELECT details FROM audit_event WHERE action = 'ca.ceremony.fail'")"
+note "a responder whose recording failed destroyed its key and audited ca.ceremony.fail"
 a0=$(audit_max)
 
 # --- the issuing CA's next responder ---------------------------------------------------
