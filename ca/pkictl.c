@@ -495,7 +495,8 @@ cmd_key(const struct config *cfg, int argc, char **argv)
 	json_t *details = NULL;
 	unsigned char *spki = NULL;
 	char err[512], actor[128], fp[65];
-	int ch, gen, len, generated = 0, recorded = 0, rc = PKICTL_EXIT_FAIL;
+	int ch, gen, len, locked, generated = 0, recorded = 0;
+	int rc = PKICTL_EXIT_FAIL;
 
 	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
@@ -517,12 +518,16 @@ cmd_key(const struct config *cfg, int argc, char **argv)
 		return PKICTL_EXIT_USAGE;
 	}
 	/* A key generation is a state change: audited, so the database comes first. */
-	if (gen && ((db = pkictl_db(cfg)) == NULL ||
-	    (ch = pkictl_keygen_lock(db, "key gen")) != 0 ||
-	    db_begin(db, NULL) == -1)) {
-		if (db != NULL && ch == 1)
-			rc = PKICTL_EXIT_REFUSED;
-		goto out;
+	if (gen) {
+		if ((db = pkictl_db(cfg)) == NULL)
+			goto out;
+		if ((locked = pkictl_keygen_lock(db, "key gen")) != 0) {
+			if (locked == 1)
+				rc = PKICTL_EXIT_REFUSED;
+			goto out;
+		}
+		if (db_begin(db, NULL) == -1)
+			goto out;
 	}
 	if ((mod = pkictl_module(cfg)) == NULL ||
 	    (tok = pkictl_token(cfg, mod, token, pin_file)) == NULL)
