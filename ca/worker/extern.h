@@ -102,7 +102,8 @@ struct cad {
  * lint.c. cad_subject() builds the subject from an order's verified data
  * (a JSON object attribute → string) in a fixed RDN order, refusing an
  * attribute the profile does not allow, a missing required one, an empty or
- * over-long value. New X509_NAME (caller frees) or NULL with why in err.
+ * over-long value, an emailAddress that is no mailbox (RFC 5280 §4.2.1.6).
+ * New X509_NAME (caller frees) or NULL with why in err.
  */
 X509_NAME	*cad_subject(const struct profile *, const char *json,
 		    char *err, size_t errlen);
@@ -116,8 +117,10 @@ int		 cad_lint_keytype(const struct profile *, const char *keytype,
  * control, bidirectional formatting or other format (Cf) character, no
  * line separator, private-use or noncharacter, no space at either end,
  * doubled or other than U+0020; C an assigned ISO 3166-1 alpha-2 code;
- * an emailAddress only with the same address as a subjectAltName
- * rfc822Name (RFC 5280 §4.1.2.6), and no subjectAltName without a name.
+ * every emailAddress and subjectAltName rfc822Name a mailbox (one '@', a
+ * dot-atom local part, a domain of LDH labels: RFC 5280 §4.2.1.6); an
+ * emailAddress only with the same address as a subjectAltName rfc822Name
+ * (RFC 5280 §4.1.2.6), and no subjectAltName without a name.
  * With a profile p, every attribute must also be in its subject_allowed;
  * p NULL skips that (pkictl cert issue: its profiles have no lint keys, and
  * the subject is the CSR's). 0, or -1 with the first failure in err.

@@ -288,6 +288,119 @@ lint_country(const unsigned char *s, size_t len, char *err, size_t errlen)
 	return -1;
 }
 
+/* RFC 5322 §3.2.3 atext: what a dot-atom's atoms are made of. */
+static int
+lint_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' &&
+	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* A character of a value for a message: 'c' when printable ASCII. */
+static void
+lint_char(unsigned char c, char *out, size_t outlen)
+{
+	if (c > 0x20 && c < 0x7f)
+		snprintf(out, outlen, "'%c'", c);
+	else
+		snprintf(out, outlen, "byte 0x%02X", c);
+}
+
+/*
+ * RFC 5280 §4.2.1.6: an rfc822Name is a Mailbox (RFC 5321 §4.1.2), here
+ * without its quoted-string and address-literal forms: local-part "@"
+ * domain, one "@" only; the local part a dot-atom of RFC 5322 §3.2.3 atext
+ * (no space, comma, quote; no dot at either end nor two in a row), at most
+ * 64 octets (RFC 5321 §4.5.3.1.1); the domain at least two labels of
+ * letters, digits and hyphens (RFC 1034 §3.5; no hyphen at either end),
+ * each of 1 to 63 octets, at most 253 in all, the last not all digits (an
+ * IPv4 address is no domain). The subject's emailAddress is copied into
+ * one (email:copy), so it is judged the same. what names the value in err.
+ * 0, or -1 with err.
+ */
+static int
+lint_mailbox(const char *what, const unsigned char *s, size_t len, char *err,
+    size_t errlen)
+{
+	const unsigned char *at, *dom, *end = s + len, *p, *label;
+	char c[24];
+	size_t llen, dlen, labels = 0;
+	int digits = 1;
+
+	if ((at = memchr(s, '@', len)) == NULL) {
+		lint_err(err, errlen, "lint: %s is not a mailbox: no '@' (RFC "
+		    "5280 §4.2.1.6)", what);
+		return -1;
+	}
+	dom = at + 1;
+	if (memchr(dom, '@', (size_t)(end - dom)) != NULL) {
+		lint_err(err, errlen, "lint: %s is not a mailbox: more than one "
+		    "'@' (RFC 5280 §4.2.1.6; no quoted local part)", what);
+		return -1;
+	}
+	llen = (size_t)(at - s);
+	if (llen == 0 || llen > 64) {
+		lint_err(err, errlen, "lint: %s is not a mailbox: local part %s "
+		    "(RFC 5321 §4.5.3.1.1)", what, llen == 0 ? "empty" :
+		    "longer than 64 octets");
+		return -1;
+	}
+	for (p = s; p < at; p++) {
+		if (*p == '.' && p != s && p + 1 != at && p[-1] != '.')
+			continue;
+		if (*p == '.' || !lint_atext(*p)) {
+			if (*p == '.')
+				snprintf(c, sizeof(c), "'.' %s", p == s ||
+				    p + 1 == at ? "at either end" : "doubled");
+			else
+				lint_char(*p, c, sizeof(c));
+			lint_err(err, errlen, "lint: %s is not a mailbox: local "
+			    "part not a dot-atom: %s (RFC 5322 §3.2.3)", what, c);
+			return -1;
+		}
+	}
+	dlen = (size_t)(end - dom);
+	if (dlen == 0 || dlen > 253 || *dom == '[') {
+		lint_err(err, errlen, "lint: %s is not a mailbox: domain %s "
+		    "(RFC 5280 §4.2.1.6)", what, dlen == 0 ? "empty" : dlen > 253 ?
+		    "longer than 253 octets" : "an address literal");
+		return -1;
+	}
+	for (label = p = dom; p <= end; p++) {
+		if (p < end && *p != '.') {
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '-')) {
+				lint_char(*p, c, sizeof(c));
+				lint_err(err, errlen, "lint: %s is not a mailbox: "
+				    "domain holds %s, not a letter, digit or "
+				    "hyphen (RFC 1034 §3.5)", what, c);
+				return -1;
+			}
+			continue;
+		}
+		if (p == label || p - label > 63 || *label == '-' ||
+		    p[-1] == '-') {
+			lint_err(err, errlen, "lint: %s is not a mailbox: domain "
+			    "label %s (RFC 1034 §3.5)", what, p == label ?
+			    "empty" : p - label > 63 ? "longer than 63 octets" :
+			    "begins or ends with a hyphen");
+			return -1;
+		}
+		labels++;
+		for (digits = 1; label < p && digits; label++)
+			digits = *label >= '0' && *label <= '9';
+		label = p + 1;
+	}
+	if (labels < 2 || digits) {
+		lint_err(err, errlen, "lint: %s is not a mailbox: domain %s "
+		    "(RFC 5280 §4.2.1.6)", what, labels < 2 ? "of one label" :
+		    "ends with a numeric label (an IP address?)");
+		return -1;
+	}
+	return 0;
+}
+
 int
 cad_lint_keytype(const struct profile *p, const char *keytype, char *err,
     size_t errlen)
@@ -363,6 +476,10 @@ cad_subject(const struct profile *p, const char *text, char *err,
 			goto out;
 		if (strcmp(key, "C") == 0 && lint_country((const unsigned char *)v,
 		    n, err, errlen) == -1)
+			goto out;
+		if (strcmp(key, "emailAddress") == 0 && lint_mailbox("subject "
+		    "emailAddress", (const unsigned char *)v, n, err,
+		    errlen) == -1)
 			goto out;
 		if (X509_NAME_add_entry_by_txt(name, key, strcmp(key, "C") == 0 ||
 		    strcmp(key, "serialNumber") == 0 ? MBSTRING_ASC :
@@ -473,8 +590,9 @@ lint_extensions_as_profiled(const struct profile *p, X509 *x, char *err,
 
 /*
  * RFC 5280 §4.1.2.6: an e-mail address in the subject is also a
- * subjectAltName rfc822Name, and §4.2.1.6: a subjectAltName holds a name.
- * Each emailAddress of the subject must be one of its rfc822Names.
+ * subjectAltName rfc822Name, and §4.2.1.6: a subjectAltName holds a name,
+ * and an rfc822Name is a mailbox (lint_mailbox). Each emailAddress of the
+ * subject must be a mailbox and one of its rfc822Names.
  */
 static int
 lint_email(X509 *x, char *err, size_t errlen)
@@ -495,9 +613,21 @@ lint_email(X509 *x, char *err, size_t errlen)
 		    "(RFC 5280 §4.2.1.6)");
 		goto out;
 	}
+	for (k = 0; gens != NULL && k < sk_GENERAL_NAME_num(gens); k++) {
+		g = sk_GENERAL_NAME_value(gens, k);
+		if (g->type == GEN_EMAIL && lint_mailbox("subjectAltName "
+		    "rfc822Name", ASN1_STRING_get0_data(g->d.rfc822Name),
+		    (size_t)ASN1_STRING_length(g->d.rfc822Name), err,
+		    errlen) == -1)
+			goto out;
+	}
 	while ((i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress,
 	    i)) >= 0) {
 		addr = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+		if (lint_mailbox("subject emailAddress",
+		    ASN1_STRING_get0_data(addr), (size_t)ASN1_STRING_length(addr),
+		    err, errlen) == -1)
+			goto out;
 		found = 0;
 		for (k = 0; gens != NULL && k < sk_GENERAL_NAME_num(gens); k++) {
 			g = sk_GENERAL_NAME_value(gens, k);

@@ -284,6 +284,9 @@ want_refused(int rc, const char *err, const char *want, const char *what)
 		"\"serialNumber\":\"NIK:3174012345670001\"}"
 #define SEAL	"{\"C\":\"ID\",\"O\":\"PT Contoh\",\"CN\":\"Contoh Seal\"," \
 		"\"organizationIdentifier\":\"NTRID-0123456789\"}"
+/* 60 letters each. */
+#define LONG_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG_B	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 /* The shipped profiles pass: the checks below refuse only what they name. */
 static void
@@ -374,6 +377,15 @@ test_key_usage_absent_refused(void **state)
 	    sizeof(err)), err, "no keyUsage", "keyUsage absent");
 }
 
+/* A subject emailAddress that is no mailbox, past cad_subject(). */
+static void
+edit_bad_email(X509 *x)
+{
+	assert_int_equal(X509_NAME_add_entry_by_NID(X509_get_subject_name(x),
+	    NID_pkcs9_emailAddress, MBSTRING_ASC,
+	    (const unsigned char *)"a b@x y", -1, -1, 0), 1);
+}
+
 /* RFC 5280 §4.1.2.6: an emailAddress comes with its rfc822Name. */
 static void
 test_email_needs_san(void **state)
@@ -435,6 +447,102 @@ test_email_needs_san(void **state)
 	want_refused(lint_of(f, "personal", person_mail, 3 * 365 * DAY, err,
 	    sizeof(err)), err, "emailAddress without the same subjectAltName "
 	    "rfc822Name", "emailAddress with another SAN address");
+}
+
+/*
+ * RFC 5280 §4.2.1.6: the emailAddress copied into the rfc822Name is a
+ * mailbox: one '@', a dot-atom local part, a domain of LDH labels.
+ */
+static void
+test_email_mailbox(void **state)
+{
+	struct lint_fixture *f = *state;
+	static const char *const good[] = {
+		"budi@example.id",
+		"budi.santoso@mail.example.co.id",
+		"o'brien+tag@example.com",
+		"a!#$%&'*+-/=?^_`{|}~@x-y.example",
+		"user@xn--bcher-kva.example",
+		"7@2.id",
+	};
+	static const char *const bad[][2] = {
+		{ "not-an-email", "no '@'" },
+		{ "a b@x y", "local part not a dot-atom: byte 0x20" },
+		{ "evil@example.com,other@x", "more than one '@'" },
+		{ "evil@example.com,other.x", "domain holds ','" },
+		{ "\\\"budi\\\"@example.com", "local part not a dot-atom: '\"'" },
+		{ "bu(di)@example.com", "local part not a dot-atom: '('" },
+		{ "@example.com", "local part empty" },
+		{ ".budi@example.com", "'.' at either end" },
+		{ "budi.@example.com", "'.' at either end" },
+		{ "bu..di@example.com", "'.' doubled" },
+		{ "budi@", "domain empty" },
+		{ "budi@localhost", "domain of one label" },
+		{ "budi@[192.0.2.1]", "domain an address literal" },
+		{ "budi@192.0.2.1", "ends with a numeric label" },
+		{ "budi@-x.example", "begins or ends with a hyphen" },
+		{ "budi@x-.example", "begins or ends with a hyphen" },
+		{ "budi@example..com", "domain label empty" },
+		{ "budi@example.com.", "domain label empty" },
+		{ "budi@.example.com", "domain label empty" },
+		{ "budi@under_score.example", "domain holds '_'" },
+		{ "budi@ex\u00e4mple.com", "domain holds byte 0xC3" },
+		{ "b\u00fcdi@example.com", "local part not a dot-atom: byte 0xC3" },
+	};
+	char json[1024], addr[256], err[512];
+	size_t i;
+
+	put_profile(f, "personal", NULL, NULL);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"Budi\","
+		    "\"serialNumber\":\"NIK:1\",\"emailAddress\":\"%s\"}",
+		    good[i]);
+		if (lint_of(f, "personal", json, 3 * 365 * DAY, err,
+		    sizeof(err)) != 0)
+			fail_msg("%s refused: %s", good[i], err);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"Budi\","
+		    "\"serialNumber\":\"NIK:1\",\"emailAddress\":\"%s\"}",
+		    bad[i][0]);
+		want_refused(subject_of(f, "personal", json, err, sizeof(err)),
+		    err, bad[i][1], bad[i][0]);
+		if (strstr(err, "subject emailAddress is not a mailbox") == NULL)
+			fail_msg("%s: \"%s\"", bad[i][0], err);
+	}
+	/* RFC 5321 §4.5.3.1.1: a local part of 64 octets at most. */
+	snprintf(addr, sizeof(addr), "%.64s@example.id", LONG_A LONG_A);
+	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"Budi\","
+	    "\"serialNumber\":\"NIK:1\",\"emailAddress\":\"%s\"}", addr);
+	if (lint_of(f, "personal", json, 3 * 365 * DAY, err, sizeof(err)) != 0)
+		fail_msg("a local part of 64 octets refused: %s", err);
+	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"Budi\","
+	    "\"serialNumber\":\"NIK:1\",\"emailAddress\":\"a%s\"}", addr);
+	want_refused(subject_of(f, "personal", json, err, sizeof(err)), err,
+	    "local part longer than 64 octets", "local part of 65 octets");
+	/* RFC 1034 §3.5: a label of 63 octets at most. */
+	snprintf(addr, sizeof(addr), "budi@%.63s.id", LONG_B LONG_B);
+	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"Budi\","
+	    "\"serialNumber\":\"NIK:1\",\"emailAddress\":\"%s\"}", addr);
+	if (lint_of(f, "personal", json, 3 * 365 * DAY, err, sizeof(err)) != 0)
+		fail_msg("a label of 63 octets refused: %s", err);
+	snprintf(addr, sizeof(addr), "budi@%.64s.id", LONG_B LONG_B);
+	snprintf(json, sizeof(json), "{\"C\":\"ID\",\"CN\":\"Budi\","
+	    "\"serialNumber\":\"NIK:1\",\"emailAddress\":\"%s\"}", addr);
+	want_refused(subject_of(f, "personal", json, err, sizeof(err)), err,
+	    "domain label longer than 63 octets", "label of 64 octets");
+
+	/* The certificate's own names are judged too (cad_lint). */
+	put_profile(f, "personal", "subjectAltName =",
+	    "subjectAltName = email:not-an-email");
+	want_refused(lint_of(f, "personal", PERSON, 3 * 365 * DAY, err,
+	    sizeof(err)), err, "subjectAltName rfc822Name is not a mailbox: "
+	    "no '@'", "SAN rfc822Name without '@'");
+	put_profile(f, "personal", NULL, NULL);
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_bad_email, err, sizeof(err)), err,
+	    "subject emailAddress is not a mailbox: local part not a dot-atom: "
+	    "byte 0x20", "the certificate's emailAddress");
 }
 
 static void
@@ -537,9 +645,6 @@ test_extensions_as_profiled(void **state)
  * value, at its upper bound, passes the lint; one character more (value's
  * last repeated, or "a" after a multi-octet one) is refused with want.
  */
-#define LONG_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define LONG_B	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-
 static void
 at_the_bound(struct lint_fixture *f, const char *attr, const char *value,
     const char *want)
@@ -1101,6 +1206,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_needs_san,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_mailbox, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_extensions_as_profiled,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subject_values,
