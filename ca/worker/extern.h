@@ -58,6 +58,23 @@ struct cad_marker {
 	int			 nfound;
 };
 
+/*
+ * A certificate the issuing key signed, or may have, for an order and that
+ * was not stored, of which the database holds no trace yet: neither the
+ * attempt's count (order.retry naming the serial) nor a cert.discard event
+ * could be written (issue.c, cad_discard_keep). Until one is, the in-flight
+ * marker keeps naming it (so a stop or crash leaves it to the next start)
+ * and the worker claims no order. order[0] == '\0': none.
+ */
+struct cad_discard {
+	char		 order[24];
+	char		 serial[CAD_MARKER_SERIAL_MAX + 1];
+	char		 error[512];	/* why it was discarded */
+	char		 worker[128];	/* the worker that had it signed */
+	int		 tries;		/* failed tries to record it */
+	long long	 retry_ms;	/* CLOCK_MONOTONIC: the next try */
+};
+
 /* What main.c opens before the sandbox and issue.c uses per order. */
 struct cad {
 	const struct config	*cfg;
@@ -94,6 +111,7 @@ struct cad {
 	 * until_ms, so one such order cannot stall this worker.
 	 */
 	struct cad_skip		 skip[CAD_SKIP_MAX];
+	struct cad_discard	 discard;
 	char			 actor[128];
 	struct cad_marker	 marker;
 };
@@ -167,9 +185,10 @@ void		 cad_text_clean(char *s);
 /*
  * issue.c. Claims one due pending order (FOR UPDATE SKIP LOCKED) and issues
  * it in one transaction. 1 when an order was finished (done or failed), 0
- * when none was due (next_due_ms set), -1 on a transient failure (the order
- * stays pending with last_error, attempts counted and next_attempt_at
- * backed off, unless it was given up).
+ * when none was due, or none may be claimed while a discarded certificate
+ * waits for its trace (c->discard; next_due_ms set), -1 on a transient
+ * failure (the order stays pending with last_error, attempts counted and
+ * next_attempt_at backed off, unless it was given up).
  */
 int		 cad_issue_one(struct cad *);
 struct profile	*cad_profile(const struct cad *, const char *name);
@@ -185,10 +204,20 @@ struct profile	*cad_profile(const struct cad *, const char *name);
  * logged; so is one another backend still holds after 2 s (the ended
  * process's own holds it until it notices its client is gone; else a
  * worker issuing it now). When the database refuses the count, this worker
- * puts the order aside (as cad_issue_one does). 1 when counted, 0 when
- * left as it is, -1 when not recorded.
+ * puts the order aside (as cad_issue_one does). A serial the record
+ * names that the count does not name (not recorded, or the order not
+ * counted and that certificate not its stored one) is audited cert.discard
+ * on the order; when even that is refused, it goes into c->discard (and
+ * the own marker: cad_discard_mark) if that is free. 1 when counted, 0
+ * when left as it is, -1 when not recorded, -2 when a serial it names has
+ * no trace anywhere but this record, which must then stay as it is.
  */
 int		 cad_recover(struct cad *, const struct cad_marker_found *f);
+/*
+ * After cad_recover() of every marker found: the own marker names the
+ * certificate of c->discard, if any, whose trace is still to be recorded.
+ */
+void		 cad_discard_mark(struct cad *);
 
 /*
  * marker.c. cad_marker_init() before anything else (fd -1: every call

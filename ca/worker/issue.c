@@ -23,6 +23,12 @@
  * it at once. One that a crash of this process rolled back is counted at
  * the next start: from the claim until the transaction ends, the in-flight
  * marker names the order (marker.c, cad_recover).
+ *
+ * A certificate signed (or perhaps signed) and then discarded is traced in
+ * the order's audit events: its serial in the order.retry (or order.fail)
+ * that counts the attempt, else in a cert.discard event of its own. Until
+ * one of them commits the marker keeps naming the serial, and while neither
+ * can be written the worker claims nothing (cad_discard_keep).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -97,9 +103,14 @@ static const struct db_stmt stmt_retry = { "cad_issue_retry",
 	"WHERE id = $1 AND status = 'pending' "
 	"FOR UPDATE OF issuance_order SKIP LOCKED) d WHERE o.id = d.id "
 	"RETURNING o.status, o.attempts, d.backoff, o.profile", 7 };
-/* cad_recover: why an order a marker named was not counted. */
+/*
+ * cad_recover: why an order a marker named was not counted, and whether
+ * its stored certificate is the one of serial $2 (it committed after all).
+ */
 static const struct db_stmt stmt_order_status = { "cad_issue_order_status",
-	"SELECT status FROM issuance_order WHERE id = $1", 1 };
+	"SELECT o.status, EXISTS (SELECT 1 FROM certificate c WHERE c.id = "
+	"o.certificate_id AND ltrim(upper(c.serial), '0') = "
+	"ltrim(upper($2), '0')) FROM issuance_order o WHERE o.id = $1", 2 };
 
 struct cad_order {
 	char		 id[24];
@@ -151,14 +162,31 @@ cad_now_ms(void)
 }
 
 /*
+ * A back-off as the database computes it (stmt_retry): cad.retry_backoff_ms
+ * doubled n times, at most cad.retry_backoff_max_seconds; in ms.
+ */
+static long long
+cad_backoff_ms(const struct cad *c, int n)
+{
+	long long backoff = c->retry_backoff_ms;
+	int i;
+
+	for (i = 0; i < n && backoff < c->retry_backoff_max_s * 1000; i++)
+		backoff *= 2;
+	if (backoff > c->retry_backoff_max_s * 1000)
+		backoff = c->retry_backoff_max_s * 1000;
+	return backoff;
+}
+
+/*
  * An attempt on order id ended and nothing of it could be recorded (the
  * database refused both the order's failure and the retry's count): this
  * worker leaves the order aside for a while, backed off as the database
- * would (cad.retry_backoff_ms doubling, at most
- * cad.retry_backoff_max_seconds), so that it claims the next orders
- * meanwhile rather than this one every second. In memory only: another
- * worker, or this one after a restart, tries it again.
+ * would (cad_backoff_ms), so that it claims the next orders meanwhile
+ * rather than this one every second. In memory only: another worker, or
+ * this one after a restart, tries it again.
  */
+
 static void
 cad_skip_add(struct cad *c, const char *id)
 {
@@ -178,11 +206,7 @@ cad_skip_add(struct cad *c, const char *id)
 		e->id = n;
 		e->count = 0;
 	}
-	backoff = c->retry_backoff_ms;
-	for (i = 0; i < e->count && backoff < c->retry_backoff_max_s * 1000; i++)
-		backoff *= 2;
-	if (backoff > c->retry_backoff_max_s * 1000)
-		backoff = c->retry_backoff_max_s * 1000;
+	backoff = cad_backoff_ms(c, e->count);
 	e->count++;
 	e->until_ms = now + backoff;
 	log_err("order %s: attempt not recorded; this worker leaves it aside "
@@ -220,7 +244,8 @@ cad_skip_next_ms(const struct cad *c)
 	return (long)min;
 }
 
-static int cad_retry(struct cad *, const struct cad_order *, const char *);
+static int cad_retry(struct cad *, const struct cad_order *, const char *,
+    const char *);
 
 /*
  * The order cannot be issued as ordered: failed, in the claiming
@@ -252,12 +277,12 @@ cad_fail(struct cad *c, const struct cad_order *o, const char *why)
 	cad_marker_clear(&c->marker);
 	log_err("order %s: its failure could not be recorded (SQLSTATE %s): "
 	    "counted as a retry instead", o->id, state);
-	if (cad_retry(c, o, text) == 0)
+	if (cad_retry(c, o, text, NULL) == 0)
 		return -1;
 	snprintf(note, sizeof(note), "refused, but the refusal could not be "
 	    "recorded (SQLSTATE %s)", state);
 	cad_text_clean(note);
-	if (cad_retry(c, o, note) == -1)
+	if (cad_retry(c, o, note, NULL) == -1)
 		cad_skip_add(c, o->id);
 	return -1;
 }
@@ -266,15 +291,17 @@ cad_fail(struct cad *c, const struct cad_order *o, const char *why)
  * Counts a failed attempt at order id in a transaction of its own and
  * backs the order off, or gives it up (stmt_retry), audited as order.retry
  * or order.fail with the order's profile, why (last_error), the attempts
- * and retry_in_ms (-1 when given up), and worker when not NULL (the worker
- * that ended while issuing it). 1 when counted (*failed: given up; the
+ * and retry_in_ms (-1 when given up), worker when not NULL (the worker
+ * that ended while issuing it) and serial when not NULL (the certificate
+ * the attempt signed, or may have, and discarded). 1 when counted (*failed: given up; the
  * attempts and back-off in attempts and backoff, as text), 0 when the
  * order is not pending or another worker holds it (nothing changed), -1
  * when it could not be recorded (rolled back).
  */
 static int
 cad_count(struct cad *c, const char *id, const char *why, const char *worker,
-    int *failed, char *attempts, size_t alen, char *backoff, size_t blen)
+    const char *serial, int *failed, char *attempts, size_t alen,
+    char *backoff, size_t blen)
 {
 	char maxbuf[24], hoursbuf[24], msbuf[24], capbuf[24], text[512];
 	const char *values[7] = { id, text, c->actor, maxbuf, hoursbuf, msbuf,
@@ -307,8 +334,9 @@ cad_count(struct cad *c, const char *id, const char *why, const char *worker,
 	    atoi(PQgetvalue(res, 0, 1)), "retry_in_ms", *failed ?
 	    (json_int_t)-1 : (json_int_t)strtoll(PQgetvalue(res, 0, 2), NULL,
 	    10));
-	if (details != NULL && worker != NULL &&
-	    json_object_set_new(details, "worker", json_string(worker)) == -1) {
+	if (details != NULL && ((worker != NULL && json_object_set_new(details,
+	    "worker", json_string(worker)) == -1) || (serial != NULL &&
+	    json_object_set_new(details, "serial", json_string(serial)) == -1))) {
 		json_decref(details);
 		details = NULL;
 	}
@@ -328,18 +356,19 @@ out:
 /*
  * After a rollback: counts the attempt and backs the order off, in a
  * transaction of its own (audited as order.retry, or order.fail when it is
- * given up). 0 when counted; -1 when that failed: nothing is counted, and
+ * given up, with serial when not NULL: cad_count). 0 when counted; -1 when that failed: nothing is counted, and
  * the caller decides (cad_fail tries once more, then puts the order aside).
  */
 static int
-cad_retry(struct cad *c, const struct cad_order *o, const char *why)
+cad_retry(struct cad *c, const struct cad_order *o, const char *why,
+    const char *serial)
 {
 	char text[512], attempts[24], backoff[24];
 	int failed;
 
 	snprintf(text, sizeof(text), "%s", why);
 	cad_text_clean(text);
-	if (cad_count(c, o->id, text, NULL, &failed, attempts,
+	if (cad_count(c, o->id, text, NULL, serial, &failed, attempts,
 	    sizeof(attempts), backoff, sizeof(backoff)) != 1) {
 		log_warn("order %s: attempt failed, rolled back (not counted): "
 		    "%s", o->id, text);
@@ -355,16 +384,117 @@ cad_retry(struct cad *c, const struct cad_order *o, const char *why)
 }
 
 /*
+ * Writes the trace of c->discard in a transaction of its own: audit
+ * cert.discard on its order, with the serial, why it was discarded and the
+ * worker that had it signed. 0 when committed: c->discard and the
+ * in-flight marker, which kept naming it, emptied. -1 when refused (rolled
+ * back, logged): tried again from c->discard.retry_ms, backed off as a
+ * retry is (cad_discard_wait).
+ */
+static int
+cad_discard_record(struct cad *c)
+{
+	struct cad_discard *d = &c->discard;
+	long long backoff;
+
+	if (db_begin(c->db, NULL) == 0 &&
+	    cad_audit(c, "cert.discard", d->order, json_pack("{s:s, s:s, s:s}",
+	    "serial", d->serial, "error", d->error, "worker", d->worker)) == 0 &&
+	    db_commit(c->db) == 0) {
+		log_warn("order %s: certificate serial %s signed and discarded, "
+		    "its attempt not counted: audited cert.discard", d->order,
+		    d->serial);
+		memset(d, 0, sizeof(*d));
+		cad_marker_clear(&c->marker);
+		return 0;
+	}
+	(void)db_rollback(c->db);
+	backoff = cad_backoff_ms(c, d->tries++);
+	d->retry_ms = cad_now_ms() + backoff;
+	log_err("order %s: certificate serial %s signed and discarded, and no "
+	    "trace of it could be recorded (SQLSTATE %s): the in-flight marker "
+	    "names it, and this worker claims no order until it is recorded "
+	    "(tried again in %lld ms)", d->order, d->serial,
+	    db_last_sqlstate(c->db), backoff);
+	return -1;
+}
+
+/*
+ * Certificate serial of order id was signed, or may have been, and not
+ * stored (why), and no count of the attempt names it: audited cert.discard
+ * at once (cad_discard_record), else kept in c->discard until it is. 0, or
+ * -1 when c->discard holds another already (nothing kept; the caller keeps
+ * the trace it has).
+ */
+static int
+cad_discard_keep(struct cad *c, const char *id, const char *serial,
+    const char *why, const char *worker)
+{
+	struct cad_discard *d = &c->discard;
+
+	if (d->order[0] != '\0')
+		return -1;
+	snprintf(d->order, sizeof(d->order), "%s", id);
+	snprintf(d->serial, sizeof(d->serial), "%s", serial);
+	snprintf(d->error, sizeof(d->error), "%s", why);
+	cad_text_clean(d->error);
+	snprintf(d->worker, sizeof(d->worker), "%s", worker);
+	cad_text_clean(d->worker);
+	d->tries = 0;
+	(void)cad_discard_record(c);
+	return 0;
+}
+
+/*
+ * Before a claim: 0 when no discarded certificate waits for its trace (or
+ * it is recorded now), else -1 with c->next_due_ms set to its next try.
+ */
+static int
+cad_discard_wait(struct cad *c)
+{
+	long long left;
+
+	if (c->discard.order[0] == '\0')
+		return 0;
+	if (cad_now_ms() >= c->discard.retry_ms && cad_discard_record(c) == 0)
+		return 0;
+	left = c->discard.retry_ms - cad_now_ms();
+	c->next_due_ms = left < 0 ? 0 : left > LONG_MAX ? LONG_MAX : (long)left;
+	return -1;
+}
+
+void
+cad_discard_mark(struct cad *c)
+{
+	if (c->discard.order[0] != '\0')
+		cad_marker_signed(&c->marker, c->discard.order,
+		    c->discard.serial);
+}
+
+/*
  * The transaction of order o ended with a rollback (the caller's): the
- * marker is emptied, then the attempt counted (cad_retry), or the order put
- * aside when even that fails.
+ * attempt is counted (cad_retry), or the order put aside when even that
+ * fails. serial NULL (nothing signed): the marker is emptied first, so a
+ * crash never counts the attempt twice. With the serial of a certificate
+ * signed, or perhaps signed, and discarded (named in why): the marker keeps
+ * naming it until the count commits, so a crash meanwhile leaves it to the
+ * next start (at worst counted twice, never untraced); when the count is
+ * refused, the serial is recorded by itself (cad_discard_keep).
  */
 static void
-cad_rolled_back(struct cad *c, const struct cad_order *o, const char *why)
+cad_rolled_back(struct cad *c, const struct cad_order *o, const char *why,
+    const char *serial)
 {
-	cad_marker_clear(&c->marker);
-	if (cad_retry(c, o, why) == -1)
-		cad_skip_add(c, o->id);
+	if (serial == NULL)
+		cad_marker_clear(&c->marker);
+	if (cad_retry(c, o, why, serial) == 0) {
+		cad_marker_clear(&c->marker);
+		return;
+	}
+	cad_skip_add(c, o->id);
+	/* Nothing is claimed while c->discard is taken: it is free here. */
+	if (serial != NULL)
+		(void)cad_discard_keep(c, o->id, serial, why, c->actor);
 }
 
 /*
@@ -379,7 +509,7 @@ int
 cad_recover(struct cad *c, const struct cad_marker_found *f)
 {
 	const struct timespec wait = { 0, CAD_RECOVER_WAIT_MS * 1000000L };
-	const char *values[1];
+	const char *values[2];
 	char id[24], why[384], after_signing[128], attempts[24], backoff[24];
 	PGresult *res = NULL;
 	int failed, r, tries;
@@ -393,8 +523,10 @@ cad_recover(struct cad *c, const struct cad_marker_found *f)
 	snprintf(why, sizeof(why), "the worker %s ended while issuing it "
 	    "(crash or kill)%s", f->worker, after_signing);
 	values[0] = id;
+	values[1] = f->serial;
 	for (tries = 1; ; tries++) {
-		r = cad_count(c, id, why, f->worker, &failed, attempts,
+		r = cad_count(c, id, why, f->worker, f->serial[0] != '\0' ?
+		    f->serial : NULL, &failed, attempts,
 		    sizeof(attempts), backoff, sizeof(backoff));
 		if (r != 0)
 			break;
@@ -434,6 +566,18 @@ cad_recover(struct cad *c, const struct cad_marker_found *f)
 		log_info("order %s (%s): the worker %s ended after its "
 		    "transaction: nothing to count", id, PQgetvalue(res, 0, 0),
 		    f->worker);
+	/*
+	 * A serial no count names: traced by itself unless the order does
+	 * not exist or stored that very certificate (committed after all).
+	 */
+	if (f->serial[0] != '\0' && r != 1 && (res == NULL ||
+	    (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") != 0)) &&
+	    cad_discard_keep(c, id, f->serial, why, f->worker) == -1) {
+		log_err("order %s: certificate serial %s signed and discarded, "
+		    "not recorded yet: the in-flight marker of %s is left for "
+		    "a later start", id, f->serial, f->worker);
+		r = -2;
+	}
 	PQclear(res);
 	return r;
 }
@@ -552,6 +696,8 @@ cad_issue_one(struct cad *c)
 
 	memset(&o, 0, sizeof(o));
 	c->next_due_ms = -1;
+	if (cad_discard_wait(c) == -1)
+		return 0;
 	if (db_begin(c->db, NULL) == -1)
 		return -1;
 	if ((r = cad_claim(c, &o)) != 1) {
@@ -592,14 +738,14 @@ cad_issue_one(struct cad *c)
 	if (signer_keygen_wrapped(c->signer, c->wrap_label, o.key_type, &blob,
 	    &bloblen, &pub, err, sizeof(err)) == -1) {
 		(void)db_rollback(c->db);
-		cad_rolled_back(c, &o, err);
+		cad_rolled_back(c, &o, err, NULL);
 		goto out;
 	}
 	/* Out of memory or randomness: again later; the profile's data: never. */
 	if ((x = profile_build(prof, subject, pub, NULL, c->issuer, &transient,
 	    err, sizeof(err))) == NULL && transient) {
 		(void)db_rollback(c->db);
-		cad_rolled_back(c, &o, err);
+		cad_rolled_back(c, &o, err, NULL);
 		goto out;
 	}
 	if (x == NULL || cad_lint(prof, x, c->issuer, o.key_type,
@@ -611,12 +757,13 @@ cad_issue_one(struct cad *c)
 	 * From the signature to the COMMIT, a crash leaves the serial in the
 	 * marker and a failure names it, so that no certificate the issuing
 	 * key may have signed goes untraced (both end in the order's audit
-	 * events). Named before the signer is asked: it may sign and the
-	 * worker end before the answer.
+	 * events: order.retry or order.fail, else cert.discard; until then
+	 * the marker names it, cad_rolled_back). Named before the signer is
+	 * asked: it may sign and the worker end before the answer.
 	 */
 	if ((serial = certstore_serial_hex(x)) == NULL) {
 		(void)db_rollback(c->db);
-		cad_rolled_back(c, &o, "out of memory");
+		cad_rolled_back(c, &o, "out of memory", NULL);
 		goto out;
 	}
 	cad_marker_signed(&c->marker, o.id, serial);
@@ -626,7 +773,7 @@ cad_issue_one(struct cad *c)
 		n = strlen(err);
 		snprintf(err + n, sizeof(err) - n, " (certificate serial %s)",
 		    serial);
-		cad_rolled_back(c, &o, err);
+		cad_rolled_back(c, &o, err, serial);
 		goto out;
 	}
 	if (cad_store(c, &o, x, blob, bloblen) == -1 ||
@@ -636,15 +783,19 @@ cad_issue_one(struct cad *c)
 		snprintf(err, sizeof(err), "storing the certificate failed "
 		    "(SQLSTATE %s); nothing issued (certificate serial %s "
 		    "signed and discarded)", db_last_sqlstate(c->db), serial);
-		cad_rolled_back(c, &o, err);
+		cad_rolled_back(c, &o, err, serial);
 		goto out;
 	}
 	log_info("order %s done: %s certificate for key %s", o.id, o.profile,
 	    o.key_type);
 	rc = 1;
 out:
-	/* Every way out has ended the transaction (nothing when cleared). */
-	cad_marker_clear(&c->marker);
+	/*
+	 * Every way out has ended the transaction (nothing when cleared); a
+	 * discarded certificate not yet traced stays named (cad_discard_keep).
+	 */
+	if (c->discard.order[0] == '\0')
+		cad_marker_clear(&c->marker);
 	OPENSSL_free(serial);
 	free(o.subject);
 	X509_NAME_free(subject);

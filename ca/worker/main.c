@@ -193,10 +193,11 @@ cad_take_marker(struct cad *c, const char *dir)
 		log_err("%s: not starting", err);
 		return -1;
 	}
-	for (i = 0; i < c->marker.nfound; i++) {
-		(void)cad_recover(c, &c->marker.found[i]);
-		cad_marker_done(&c->marker, i);
-	}
+	/* A record whose serial has no trace yet stays (cad_recover -2). */
+	for (i = 0; i < c->marker.nfound; i++)
+		if (cad_recover(c, &c->marker.found[i]) != -2)
+			cad_marker_done(&c->marker, i);
+	cad_discard_mark(c);
 	cad_marker_release(&c->marker);
 	return 0;
 }
@@ -483,6 +484,11 @@ main(int argc, char **argv)
 	log_info("stopping: %d order(s) finished by this worker", issued);
 	rc = 0;
 out:
+	if (c.discard.order[0] != '\0')
+		log_err("order %s: certificate serial %s signed and discarded, "
+		    "still not recorded: %s", c.discard.order, c.discard.serial,
+		    c.marker.fd != -1 ? "the in-flight marker names it for the "
+		    "next start" : "no in-flight marker (cad.state_dir) keeps it");
 	cad_marker_close(&c.marker);
 	EVP_PKEY_free(c.ca_key);
 	signer_close(c.signer);

@@ -7,7 +7,9 @@
 # order (order.fail); the next order is issued. A marker that is garbage,
 # names no order, a finished one, or lies in another free slot; a slot that
 # is a link or writable by others; two workers sharing the directory; a
-# missing or world-writable cad.state_dir.
+# missing or world-writable cad.state_dir. Certificates signed and discarded
+# whose attempts cannot be counted: each serial still in the order's audit
+# events (cert.discard), kept in the marker while even that is refused.
 #
 # The kill lands while the worker holds the order, deterministically: its
 # signer is stopped (SIGSTOP) before the order is claimed, so the worker
@@ -255,6 +257,102 @@ wait_status "$s" "done" 30 || { cat "$tmp/signed2.log"; fail "order $s not issue
 	fail "order $s: issued with the serial of the killed attempt"
 stop_workers
 note "order $s: the worker killed between its signature and the INSERT; the next start audited serial $serial as signed and never stored, then issued the order anew"
+
+# --- signed, discarded, and the attempt not recorded ---------------------------------------
+# PostgreSQL refuses the certificate's INSERT and every UPDATE of the order
+# (triggers): each attempt signs a certificate, discards it, and cannot be
+# counted (order.retry). Every serial so signed still ends in the order's
+# audit events (cert.discard). While even that is refused, the worker's
+# marker names the serial and it claims nothing: it records the serial once
+# the database takes it, or its next start does.
+d=$(order 'Discard Me')
+q "CREATE FUNCTION test_cad_discard_cert() RETURNS trigger LANGUAGE plpgsql AS \$\$
+   BEGIN IF NEW.subject LIKE '%Discard Me%' THEN RAISE EXCEPTION 'test_cad_crash: certificate refused'; END IF;
+   RETURN NEW; END \$\$;
+   CREATE FUNCTION test_cad_discard_order() RETURNS trigger LANGUAGE plpgsql AS \$\$
+   BEGIN IF OLD.subject->>'CN' = 'Discard Me' THEN RAISE EXCEPTION 'test_cad_crash: order update refused'; END IF;
+   RETURN NEW; END \$\$;
+   CREATE FUNCTION test_cad_discard_audit() RETURNS trigger LANGUAGE plpgsql AS \$\$
+   BEGIN IF NEW.object_type = 'issuance_order' AND NEW.object_id = '$d' THEN
+     RAISE EXCEPTION 'test_cad_crash: audit refused'; END IF;
+   RETURN NEW; END \$\$;
+   CREATE TRIGGER test_cad_discard BEFORE INSERT ON certificate FOR EACH ROW EXECUTE FUNCTION test_cad_discard_cert();
+   CREATE TRIGGER test_cad_discard BEFORE UPDATE ON issuance_order FOR EACH ROW EXECUTE FUNCTION test_cad_discard_order()" >/dev/null
+audit_refused() { q "CREATE TRIGGER test_cad_discard BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION test_cad_discard_audit()" >/dev/null; }
+audit_taken() { q "DROP TRIGGER IF EXISTS test_cad_discard ON audit_event" >/dev/null; }
+drop_discard() {
+	q "DROP TRIGGER IF EXISTS test_cad_discard ON certificate; DROP TRIGGER IF EXISTS test_cad_discard ON issuance_order;
+	   DROP TRIGGER IF EXISTS test_cad_discard ON audit_event; DROP FUNCTION IF EXISTS test_cad_discard_cert();
+	   DROP FUNCTION IF EXISTS test_cad_discard_order(); DROP FUNCTION IF EXISTS test_cad_discard_audit()" >/dev/null 2>&1 || true
+}
+at_exit drop_discard
+until_n() { # until_n N SECONDS COMMAND...: until COMMAND prints at least N
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ "$("${@:3}")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+halts() { grep -c "order $d: certificate serial [0-9A-F]* signed and discarded, and no trace" "$tmp/$1.log" || true; }
+D=(PKI_CAD_RETRY_BACKOFF_MS=200 PKI_CAD_RETRY_BACKOFF_MAX_SECONDS=3)
+start_worker discard1 "${D[@]}"
+until_n 3 60 audits cert.discard "$d" ||
+	{ cat "$tmp/discard1.log"; fail "order $d: $(audits cert.discard "$d") cert.discard events, want 3 (certificates signed and discarded, nothing recorded)"; }
+# Even the cert.discard refused: the marker names the serial, nothing is claimed.
+audit_refused
+until_n 1 30 halts discard1 || { audit_taken; cat "$tmp/discard1.log"; fail "order $d: no discarded certificate left unrecorded"; }
+m=$(marker_of "$d")
+serial=$(grep -o "order $d: certificate serial [0-9A-F]* signed and discarded, and no trace" "$tmp/discard1.log" |
+	tail -n1 | cut -d' ' -f5)
+[ -n "$m" ] && has -E "^order=$d signed=$serial worker=cad:discard1:$pid\$" "$m" ||
+	{ audit_taken; fail "order $d: the marker does not name serial $serial: $(cat "$m" 2>/dev/null)"; }
+g=$(order 'Behind Discard')
+sleep 2
+[ "$(q "SELECT status FROM issuance_order WHERE id = $g")" = pending ] ||
+	{ audit_taken; fail "order $g claimed while serial $serial had no trace: $(st "$g")"; }
+n=$(audits cert.discard "$d")
+audit_taken
+until_n $((n + 1)) 30 audits cert.discard "$d" || { cat "$tmp/discard1.log"; fail "serial $serial not recorded once the database took it"; }
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.discard' AND object_id = '$d' AND details->>'serial' = '$serial'")" = 1 ] ||
+	fail "serial $serial: not in one cert.discard of order $d"
+wait_status "$g" done 30 || { cat "$tmp/discard1.log"; fail "order $g not issued after the trace was recorded: $(st "$g")"; }
+# Again, and the worker stops meanwhile: its next start records the serial.
+h=$(halts discard1)
+audit_refused
+until_n $((h + 1)) 30 halts discard1 || { audit_taken; cat "$tmp/discard1.log"; fail "order $d: no second discarded certificate left unrecorded"; }
+serial=$(grep -o "order $d: certificate serial [0-9A-F]* signed and discarded, and no trace" "$tmp/discard1.log" |
+	tail -n1 | cut -d' ' -f5)
+dead=$pid
+stop_workers
+has -F "order $d: certificate serial $serial signed and discarded, still not recorded: the in-flight marker names it for the next start" \
+	"$tmp/discard1.log" || { audit_taken; cat "$tmp/discard1.log"; fail "the stop did not say serial $serial was left in the marker"; }
+m=$(marker_of "$d")
+[ -n "$m" ] && has -E "^order=$d signed=$serial worker=cad:discard1:$dead\$" "$m" ||
+	{ audit_taken; fail "order $d: after the stop, the marker does not name serial $serial: $(cat "$m" 2>/dev/null)"; }
+audit_taken
+start_worker discard2 "${D[@]}"
+started discard2
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.discard' AND object_id = '$d' AND details->>'serial' = '$serial'
+      AND details->>'worker' = 'cad:discard1:$dead'")" = 1 ] ||
+	{ cat "$tmp/discard2.log"; fail "serial $serial: not recorded by the next start"; }
+drop_discard
+wait_status "$d" done 30 || { cat "$tmp/discard2.log"; fail "order $d not issued once the database took it: $(st "$d")"; }
+stop_workers
+# Every serial a worker said it signed and discarded is in the order's audit events.
+serials=$(cat "$tmp/discard1.log" "$tmp/discard2.log" | grep -o "certificate serial [0-9A-F]* signed and discarded" |
+	cut -d' ' -f3 | sort -u)
+k=0
+for x in $serials; do
+	[ "$(q "SELECT count(*) FROM audit_event WHERE object_type = 'issuance_order' AND object_id = '$d'
+	      AND details::text LIKE '%$x%'")" -ge 1 ] || fail "order $d: serial $x signed and discarded, not in its audit events"
+	[ "$(q "SELECT count(*) FROM certificate WHERE ltrim(upper(serial), '0') = ltrim('$x', '0')")" = 0 ] ||
+		fail "serial $x: said discarded, yet stored"
+	k=$((k + 1))
+done
+[ "$k" -ge 5 ] || fail "order $d: only $k serials signed and discarded"
+[ ! -s "$state/cad-inflight.0" ] || fail "marker not empty after a clean stop: $(cat "$state/cad-inflight.0")"
+note "order $d: $k certificates signed and discarded with nothing of their attempts recorded, each in a cert.discard event (one recorded late by the same worker, one by the next start), then issued; order $g waited meanwhile"
 
 # --- what a marker may hold ------------------------------------------------------------
 # Garbage (a control character included): ignored with a warning, emptied.
