@@ -39,6 +39,48 @@ EVP_PKEY *provider_pkey(OSSL_LIB_CTX *, struct signer *, enum signer_kind,
  */
 int	signer_attrs_check(const unsigned char *tbs, size_t len, int tstinfo,
 	    char *err, size_t errlen);
+/*
+ * The same check, giving the message-digest attribute's value: *dg points
+ * into tbs, *dglen octets (NULL and 0 on a refusal).
+ */
+int	signer_attrs_parse(const unsigned char *tbs, size_t len, int tstinfo,
+	    const unsigned char **dg, size_t *dglen, char *err,
+	    size_t errlen);
+
+/*
+ * tstinfo.c: 0 when tst is exactly one DER TSTInfo (RFC 3161 §2.4.2):
+ * version 1, a policy, a messageImprint (hash parameters absent or NULL),
+ * a positive serialNumber of at most 160 bits, genTime YYYYMMDDHHMMSS[.f]Z
+ * (at most 6 fraction digits, none trailing 0, a date that exists), then
+ * accuracy, ordering (TRUE only), nonce (at most 64 octets), tsa and
+ * extensions as far as present, in that order, nothing after. *gentime
+ * gets genTime's second. -1 with why in err.
+ */
+int	signer_tstinfo_check(const unsigned char *tst, size_t len,
+	    time_t *gentime, char *err, size_t errlen);
+/*
+ * What the signer signs as a time-stamp token's SignedAttributes (attrs),
+ * beyond their shape: tst, the DER TSTInfo the worker sent with them,
+ * passes signer_tstinfo_check, the attributes' messageDigest is md's hash
+ * of tst (of md's length: RFC 5652 §5.4, md being the signature's digest,
+ * as tsad and TS_RESP_CTX use one for both), and genTime is at most
+ * SIGNER_TST_SKEW_S from now either way. So a worker taken over cannot
+ * have the TSA key sign a token dated in the past or the future, nor one
+ * over a TSTInfo the signer has not read. 0, or -1 with why in err.
+ */
+int	signer_tst_policy(const unsigned char *attrs, size_t attrslen,
+	    const unsigned char *tst, size_t tstlen, const EVP_MD *md,
+	    time_t now, char *err, size_t errlen);
+/*
+ * How far a token's genTime may be from the signer's clock. The worker
+ * reads the same clock (one host) a moment before it asks, so only the
+ * wait between differs: milliseconds, at most the signer's round-trip
+ * time-out (hsm.signer_timeout_seconds, 10 s by default) in practice.
+ * 300 s as for an OCSP producedAt's skew (signerproc.c) leaves room for a
+ * longer time-out and a stepped clock, and bounds how far a worker taken
+ * over can move a token's time.
+ */
+#define SIGNER_TST_SKEW_S	300
 
 /*
  * tbscrl.c: 0 when tbs is exactly one DER TBSCertList (RFC 5280 §5.1.1),

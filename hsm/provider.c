@@ -15,7 +15,9 @@
  *
  * signature: ECDSA and RSA PKCS#1 v1.5 through digest_sign_init/update/final
  * (libcrypto does not hash for a provider), dupctx, and get_ctx_params giving
- * the AlgorithmIdentifier that X.509, CRL and OCSP signing write out.
+ * the AlgorithmIdentifier that X.509, CRL and OCSP signing write out;
+ * set_ctx_params takes SIGNER_PARAM_CONTENT, the TSTInfo a time-stamp's
+ * SignedAttributes cover, which goes to the signer with them.
  *
  * The provider lives in its own OSSL_LIB_CTX (with "default" beside it for
  * encoders), so nothing outside signer_pkey() is ever routed to it.
@@ -65,7 +67,18 @@ struct pks_sigctx {
 	unsigned char	*buf;		/* the to-be-signed bytes so far */
 	size_t		 len;
 	size_t		 cap;
+	unsigned char	*content;	/* SIGNER_PARAM_CONTENT, until init or final */
+	size_t		 contentlen;
 };
+
+/* Forgets the content set for a signature (made, or a new one begun). */
+static void
+pks_sig_clear_content(struct pks_sigctx *c)
+{
+	free(c->content);
+	c->content = NULL;
+	c->contentlen = 0;
+}
 
 static void *
 pks_key_new(int ec)
@@ -350,6 +363,7 @@ pks_sig_free(void *vc)
 	if (c == NULL)
 		return;
 	free(c->buf);
+	free(c->content);
 	free(c);
 }
 
@@ -364,12 +378,21 @@ pks_sig_dup(void *vc)
 	*n = *c;
 	n->buf = NULL;
 	n->cap = c->len;
+	n->content = NULL;
 	if (c->len > 0) {
 		if ((n->buf = malloc(c->len)) == NULL) {
 			free(n);
 			return NULL;
 		}
 		memcpy(n->buf, c->buf, c->len);
+	}
+	if (c->contentlen > 0) {
+		if ((n->content = malloc(c->contentlen)) == NULL) {
+			free(n->buf);
+			free(n);
+			return NULL;
+		}
+		memcpy(n->content, c->content, c->contentlen);
 	}
 	return n;
 }
@@ -453,6 +476,7 @@ pks_sig_init(void *vc, const char *mdname, void *vk,
 	if (c->key == NULL)
 		return 0;
 	c->len = 0;
+	pks_sig_clear_content(c);
 	if (!pks_sig_setmd(c, mdname))
 		return 0;
 	return pks_sig_set_params(c, params);
@@ -502,8 +526,9 @@ pks_sig_final(void *vc, unsigned char *sig, size_t *siglen, size_t sigsize)
 		*siglen = (size_t)max;
 		return 1;
 	}
-	if (signer_sign(c->key->signer, c->key->kind, c->key->label,
-	    c->mdname, c->buf, c->len, &s, &slen, err, sizeof(err)) == -1) {
+	if (signer_sign_attrs(c->key->signer, c->key->kind, c->key->label,
+	    c->mdname, c->buf, c->len, c->content, c->contentlen, &s, &slen,
+	    err, sizeof(err)) == -1) {
 		ERR_raise_data(ERR_LIB_USER, 0, "pkisigner: %s", err);
 		goto out;
 	}
@@ -517,6 +542,7 @@ pks_sig_final(void *vc, unsigned char *sig, size_t *siglen, size_t sigsize)
 	rc = 1;
 out:
 	c->len = 0;
+	pks_sig_clear_content(c);
 	free(s);
 	return rc;
 }
@@ -558,17 +584,38 @@ pks_sig_gettable_fn(void *vc, void *provctx)
 	return pks_sig_gettable;
 }
 
-/* Only PKCS#1 v1.5 padding; the digest is fixed at init. */
+/*
+ * Only PKCS#1 v1.5 padding; the digest is fixed at init. The content
+ * (SIGNER_PARAM_CONTENT) is copied; init and final forget it.
+ */
 static int
 pks_sig_set_params(void *vc, const OSSL_PARAM params[])
 {
 	struct pks_sigctx *c = vc;
 	const OSSL_PARAM *p;
 	const char *s;
+	const void *v;
+	size_t n;
 	int mode;
 
 	if (params == NULL)
 		return 1;
+	if ((p = OSSL_PARAM_locate_const(params, SIGNER_PARAM_CONTENT)) !=
+	    NULL) {
+		if (OSSL_PARAM_get_octet_string_ptr(p, &v, &n) != 1 ||
+		    n > SIGNER_CONTENT_MAX) {
+			ERR_raise_data(ERR_LIB_USER, 0, "pkisigner: content "
+			    "over %u bytes", SIGNER_CONTENT_MAX);
+			return 0;
+		}
+		pks_sig_clear_content(c);
+		if (n > 0) {
+			if ((c->content = malloc(n)) == NULL)
+				return 0;
+			memcpy(c->content, v, n);
+			c->contentlen = n;
+		}
+	}
 	if ((p = OSSL_PARAM_locate_const(params,
 	    OSSL_SIGNATURE_PARAM_PAD_MODE)) != NULL) {
 		if (c->ec)
@@ -586,6 +633,7 @@ pks_sig_set_params(void *vc, const OSSL_PARAM params[])
 
 static const OSSL_PARAM pks_sig_settable[] = {
 	OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL),
+	OSSL_PARAM_octet_string(SIGNER_PARAM_CONTENT, NULL, 0),
 	OSSL_PARAM_END
 };
 

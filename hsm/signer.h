@@ -199,9 +199,22 @@ int		 signer_broken(struct signer *);
  * Asks the signer to sign tbs (DER of the structure named by kind) with
  * key_label using digest mdname ("SHA256", "SHA384", "SHA512"). *sig is
  * malloc'd. Returns 0, or -1 with the signer's refusal or the error in err.
+ * A time-stamp token's attributes need signer_sign_attrs().
  */
 int	signer_sign(struct signer *, enum signer_kind, const char *key_label,
 	    const char *mdname, const unsigned char *tbs, size_t tbslen,
+	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
+/*
+ * signer_sign() of SignedAttributes (attrs) with the content their
+ * messageDigest covers: for SIGNER_KIND_TIMESTAMP the DER TSTInfo, which
+ * the signer checks and hashes (hsm/README.md, "What the signer checks");
+ * a time-stamp without it is refused, and so is content with any other
+ * kind. content is at most SIGNER_CONTENT_MAX (64 KiB) bytes.
+ */
+int	signer_sign_attrs(struct signer *, enum signer_kind,
+	    const char *key_label, const char *mdname,
+	    const unsigned char *attrs, size_t attrslen,
+	    const unsigned char *content, size_t contentlen,
 	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
 
 /*
@@ -218,6 +231,12 @@ int	signer_sign_begin(struct signer *, enum signer_kind,
 	    char *err, size_t errlen);
 int	signer_sign_end(struct signer *, unsigned long ticket,
 	    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
+/* signer_sign_begin() as signer_sign_attrs(): tsad's time-stamps. */
+int	signer_sign_attrs_begin(struct signer *, enum signer_kind,
+	    const char *key_label, const char *mdname,
+	    const unsigned char *attrs, size_t attrslen,
+	    const unsigned char *content, size_t contentlen,
+	    unsigned long *ticket, char *err, size_t errlen);
 
 /*
  * fn(arg) is called at the start of every synchronous request made through
@@ -269,10 +288,21 @@ int	signer_keygen_wrapped(struct signer *, const char *wrap_label,
 /*
  * An EVP_PKEY for key_label whose signing goes to the signer with the given
  * kind; usable with X509_sign(), X509_CRL_sign(), OCSP_basic_sign(),
- * TS_RESP_CTX_set_signer_key(), CMS_add1_signer(). Holds a reference to the
- * signer's provider context; free with EVP_PKEY_free() before signer_close().
+ * CMS_add1_signer(). Holds a reference to the signer's provider context;
+ * free with EVP_PKEY_free() before signer_close(). For kind timestamp set
+ * SIGNER_PARAM_CONTENT (the DER TSTInfo) on the signing context before
+ * each signature (EVP_PKEY_CTX_set_params): TS_RESP_CTX, which cannot,
+ * gets the signer's refusal since 2026-12-06.
  */
 EVP_PKEY	*signer_pkey(struct signer *, enum signer_kind, const char *key_label,
 		    char *err, size_t errlen);
+/*
+ * An octet-string parameter of a signer_pkey()'s signing context: the
+ * content the signed bytes cover (signer_sign_attrs()), copied, until the
+ * context is initialised again or has made a signature in place
+ * (EVP_MD_CTX_FLAG_FINALISE). Set it on the EVP_PKEY_CTX of the
+ * EVP_MD_CTX (EVP_MD_CTX_get_pkey_ctx).
+ */
+#define SIGNER_PARAM_CONTENT	"pkisigner-content"
 
 #endif

@@ -496,22 +496,27 @@ signer_pid(const struct signer *s)
 	return s->pid;
 }
 
-/* Sends a SIGN request of type (SIGN or SIGN_HELD); its ticket. */
+/*
+ * Sends a SIGN request of type (SIGN or SIGN_HELD), with content (NULL
+ * when contentlen is 0) before the TBS; its ticket.
+ */
 static int
 signer_sign_send(struct signer *s, uint32_t type, enum signer_kind kind,
-    const char *key_label, const char *mdname, const unsigned char *tbs,
-    size_t tbslen, unsigned long *ticket, char *err, size_t errlen)
+    const char *key_label, const char *mdname, const unsigned char *content,
+    size_t contentlen, const unsigned char *tbs, size_t tbslen,
+    unsigned long *ticket, char *err, size_t errlen)
 {
 	unsigned char *req = NULL;
 	size_t reqlen;
 	int rc;
 
 	/* The TBS goes out in place: a CRL's can be tens of MiB. */
-	if (signer_proto_sign_head_encode(kind, key_label, mdname, tbslen,
-	    &req, &reqlen) == -1) {
+	if (signer_proto_sign_head_encode(kind, key_label, mdname, content,
+	    contentlen, tbslen, &req, &reqlen) == -1) {
 		signer_seterr(err, errlen, "sign request too large (label "
-		    "<= %d, digest name <= %d, TBS <= %u bytes)",
-		    SIGNER_LABEL_MAX, SIGNER_MDNAME_MAX, SIGNER_TBS_MAX);
+		    "<= %d, digest name <= %d, content <= %u, TBS <= %u "
+		    "bytes)", SIGNER_LABEL_MAX, SIGNER_MDNAME_MAX,
+		    SIGNER_CONTENT_MAX, SIGNER_TBS_MAX);
 		return -1;
 	}
 	rc = signer_call_send(s, type, req, reqlen, tbs, tbslen, ticket, err,
@@ -526,7 +531,17 @@ signer_sign_begin(struct signer *s, enum signer_kind kind,
     size_t tbslen, unsigned long *ticket, char *err, size_t errlen)
 {
 	return signer_sign_send(s, SIGNER_MSG_SIGN_HELD, kind, key_label,
-	    mdname, tbs, tbslen, ticket, err, errlen);
+	    mdname, NULL, 0, tbs, tbslen, ticket, err, errlen);
+}
+
+int
+signer_sign_attrs_begin(struct signer *s, enum signer_kind kind,
+    const char *key_label, const char *mdname, const unsigned char *attrs,
+    size_t attrslen, const unsigned char *content, size_t contentlen,
+    unsigned long *ticket, char *err, size_t errlen)
+{
+	return signer_sign_send(s, SIGNER_MSG_SIGN_HELD, kind, key_label,
+	    mdname, content, contentlen, attrs, attrslen, ticket, err, errlen);
 }
 
 int
@@ -556,8 +571,9 @@ signer_on_sync(struct signer *s, void (*fn)(void *), void *arg)
 }
 
 int
-signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
-    const char *mdname, const unsigned char *tbs, size_t tbslen,
+signer_sign_attrs(struct signer *s, enum signer_kind kind,
+    const char *key_label, const char *mdname, const unsigned char *attrs,
+    size_t attrslen, const unsigned char *content, size_t contentlen,
     unsigned char **sig, size_t *siglen, char *err, size_t errlen)
 {
 	unsigned long ticket;
@@ -567,10 +583,19 @@ signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
 	if (s->on_sync != NULL)
 		s->on_sync(s->on_sync_arg);
 	/* SIGN: answered at once, not held behind another thread's request. */
-	if (signer_sign_send(s, SIGNER_MSG_SIGN, kind, key_label, mdname, tbs,
-	    tbslen, &ticket, err, errlen) == -1)
+	if (signer_sign_send(s, SIGNER_MSG_SIGN, kind, key_label, mdname,
+	    content, contentlen, attrs, attrslen, &ticket, err, errlen) == -1)
 		return -1;
 	return signer_sign_end(s, ticket, sig, siglen, err, errlen);
+}
+
+int
+signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
+    const char *mdname, const unsigned char *tbs, size_t tbslen,
+    unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+{
+	return signer_sign_attrs(s, kind, key_label, mdname, tbs, tbslen,
+	    NULL, 0, sig, siglen, err, errlen);
 }
 
 /* Parses a DER SubjectPublicKeyInfo reply. */

@@ -492,8 +492,8 @@ proto_finish(struct proto_buf *b, int ok, unsigned char **body, size_t *len)
 
 int
 signer_proto_sign_encode(uint32_t kind, const char *label, const char *mdname,
-    const unsigned char *tbs, size_t tbslen, unsigned char **body,
-    size_t *len)
+    const unsigned char *content, size_t contentlen, const unsigned char *tbs,
+    size_t tbslen, unsigned char **body, size_t *len)
 {
 	struct proto_buf b = { NULL, 0, 0 };
 	int ok;
@@ -501,13 +501,15 @@ signer_proto_sign_encode(uint32_t kind, const char *label, const char *mdname,
 	ok = proto_add32(&b, kind) == 0 &&
 	    proto_addstr(&b, label, strlen(label), SIGNER_LABEL_MAX) == 0 &&
 	    proto_addstr(&b, mdname, strlen(mdname), SIGNER_MDNAME_MAX) == 0 &&
+	    proto_addstr(&b, content, contentlen, SIGNER_CONTENT_MAX) == 0 &&
 	    proto_addstr(&b, tbs, tbslen, SIGNER_TBS_MAX) == 0;
 	return proto_finish(&b, ok, body, len);
 }
 
 int
 signer_proto_sign_head_encode(uint32_t kind, const char *label,
-    const char *mdname, size_t tbslen, unsigned char **body, size_t *len)
+    const char *mdname, const unsigned char *content, size_t contentlen,
+    size_t tbslen, unsigned char **body, size_t *len)
 {
 	struct proto_buf b = { NULL, 0, 0 };
 	int ok;
@@ -515,6 +517,7 @@ signer_proto_sign_head_encode(uint32_t kind, const char *label,
 	ok = tbslen <= SIGNER_TBS_MAX && proto_add32(&b, kind) == 0 &&
 	    proto_addstr(&b, label, strlen(label), SIGNER_LABEL_MAX) == 0 &&
 	    proto_addstr(&b, mdname, strlen(mdname), SIGNER_MDNAME_MAX) == 0 &&
+	    proto_addstr(&b, content, contentlen, SIGNER_CONTENT_MAX) == 0 &&
 	    proto_add32(&b, (uint32_t)tbslen) == 0;
 	return proto_finish(&b, ok, body, len);
 }
@@ -608,6 +611,8 @@ signer_proto_sign_decode(const unsigned char *body, size_t len,
 	if (proto_get32(&r, &req->kind) == -1 ||
 	    proto_getstr(&r, SIGNER_LABEL_MAX, req->label) == -1 ||
 	    proto_getstr(&r, SIGNER_MDNAME_MAX, req->mdname) == -1 ||
+	    proto_getbytes(&r, SIGNER_CONTENT_MAX, &req->content,
+	    &req->contentlen) == -1 ||
 	    proto_getbytes(&r, SIGNER_TBS_MAX, &req->tbs, &req->tbslen) == -1 ||
 	    r.left != 0)
 		return -1;

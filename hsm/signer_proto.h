@@ -5,7 +5,7 @@
  * {u32 type, u32 length} followed by exactly length bytes of fields; a field
  * is either a u32 or a length-prefixed byte string {u32 n, n bytes}:
  *
- *	SIGN	u32 kind, str key_label, str mdname, str tbs
+ *	SIGN	u32 kind, str key_label, str mdname, str content, str tbs
  *	PUBKEY	str key_label
  *	KEYGEN	str token_label, str key_label, str keytype
  *	WRAPGEN	str wrapping_key_label, str keytype
@@ -16,6 +16,11 @@
  * v1), then the DER SubjectPublicKeyInfo}; otherwise an error text (not
  * NUL-terminated). Right after start-up the signer sends one reply without a request: SIGNER_OK with an empty
  * payload, or an error naming why it cannot serve.
+ *
+ * content is what a SignedAttributes TBS's messageDigest covers: the DER
+ * TSTInfo for kind timestamp (hsm/tstinfo.c); empty for every other kind.
+ * It comes before the TBS, so that a TBS of tens of MiB (a CRL) still goes
+ * out in place after the head (signer_proto_sign_head_encode).
  *
  * Each string has a hard cap, a body must be consumed exactly (no trailing
  * bytes), and a frame longer than SIGNER_FRAME_MAX is never read.
@@ -53,7 +58,8 @@ enum signer_status {
 #define SIGNER_KEYTYPE_MAX	16
 #define SIGNER_TOKLABEL_MAX	32
 #define SIGNER_TBS_MAX		(64u * 1024 * 1024)	/* CRLs of millions */
-#define SIGNER_FRAME_MAX	(SIGNER_TBS_MAX + 1024u)
+#define SIGNER_CONTENT_MAX	(64u * 1024)	/* a TSTInfo: ~100 bytes */
+#define SIGNER_FRAME_MAX	(SIGNER_TBS_MAX + SIGNER_CONTENT_MAX + 1024u)
 #define SIGNER_REPLY_MAX	(64u * 1024)	/* signatures, SPKI, text */
 #define SIGNER_ERRTEXT_MAX	512
 
@@ -61,6 +67,8 @@ struct signer_sign_req {
 	uint32_t		 kind;
 	char			 label[SIGNER_LABEL_MAX + 1];
 	char			 mdname[SIGNER_MDNAME_MAX + 1];
+	const unsigned char	*content;	/* points into the frame body */
+	size_t			 contentlen;	/* 0: none */
 	const unsigned char	*tbs;		/* points into the frame body */
 	size_t			 tbslen;
 };
@@ -168,16 +176,18 @@ int	signer_proto_flush(struct signer_proto_writer *);
 unsigned int	signer_proto_timeout(const struct signer_config *,
 		    uint32_t type);
 
-/* Builds a request body; *body is malloc'd. */
+/* Builds a request body; *body is malloc'd. content may be NULL when 0. */
 int	signer_proto_sign_encode(uint32_t kind, const char *label,
-	    const char *mdname, const unsigned char *tbs, size_t tbslen,
+	    const char *mdname, const unsigned char *content,
+	    size_t contentlen, const unsigned char *tbs, size_t tbslen,
 	    unsigned char **body, size_t *len);
 /*
  * The fields of a SIGN body up to and including the TBS length: followed by
  * the tbslen TBS bytes, it is what signer_proto_sign_encode() builds.
  */
 int	signer_proto_sign_head_encode(uint32_t kind, const char *label,
-	    const char *mdname, size_t tbslen, unsigned char **body,
+	    const char *mdname, const unsigned char *content,
+	    size_t contentlen, size_t tbslen, unsigned char **body,
 	    size_t *len);
 int	signer_proto_pubkey_encode(const char *label, unsigned char **body,
 	    size_t *len);

@@ -526,6 +526,29 @@ out:
 	return rc;
 }
 
+/*
+ * The content sent with a SIGN (signer_proto.h): a time-stamp's
+ * SignedAttributes come with the TSTInfo their messageDigest covers, which
+ * must pass signer_tst_policy (hsm/tstinfo.c: strict DER, the digest md's
+ * hash of it, genTime within SIGNER_TST_SKEW_S of now); every other kind
+ * comes with none. 0, or -1 with err.
+ */
+static int
+signerproc_content_check(const struct signer_sign_req *req, const EVP_MD *md,
+    time_t now, char *err, size_t errlen)
+{
+	if (req->kind == SIGNER_KIND_TIMESTAMP)
+		return signer_tst_policy(req->tbs, req->tbslen, req->content,
+		    req->contentlen, md, now, err, errlen);
+	if (req->contentlen != 0) {
+		snprintf(err, errlen, "%zu bytes of content sent with it: "
+		    "only a time-stamp's SignedAttributes take any",
+		    req->contentlen);
+		return -1;
+	}
+	return 0;
+}
+
 /* The allowed digest named mdname (fetched once), or NULL. */
 static const EVP_MD *
 signerproc_md(struct signerproc *sp, const char *mdname)
@@ -582,6 +605,12 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 	    req.tbslen, time(NULL), sp->cfg->crl_max_validity_s > 0 ?
 	    sp->cfg->crl_max_validity_s : SIGNER_CRL_MAX_VALIDITY_DEFAULT_S,
 	    err, sizeof(err)) == -1) {
+		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
+		    signer_kind_name(req.kind), err);
+		goto out;
+	}
+	if (signerproc_content_check(&req, md, time(NULL), err,
+	    sizeof(err)) == -1) {
 		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
 		    signer_kind_name(req.kind), err);
 		goto out;

@@ -100,19 +100,32 @@ int
 signer_attrs_check(const unsigned char *tbs, size_t len, int tstinfo,
     char *err, size_t errlen)
 {
+	const unsigned char *dg;
+	size_t dglen;
+
+	return signer_attrs_parse(tbs, len, tstinfo, &dg, &dglen, err, errlen);
+}
+
+int
+signer_attrs_parse(const unsigned char *tbs, size_t len, int tstinfo,
+    const unsigned char **dg, size_t *dglen, char *err, size_t errlen)
+{
 	const char *what = tstinfo ?
 	    "time-stamp SignedAttributes (RFC 3161 §2.4.2)" :
 	    "CMS SignedAttributes (RFC 5652 §5.3)";
 	struct dwin in = { tbs, len };
-	struct tlv set, attr, type, values, val, ct;
+	struct tlv set, attr, type, values, val, ct, md;
 	int nct = 0, nmd = 0, ct_ok = 0, md_ok = 0, r;
 
+	*dg = NULL;
+	*dglen = 0;
 	if (derwalk_want(&in, TAG_SET, &set) == -1 || set.val.left == 0)
 		goto bad;
 	if (in.left != 0)
 		return derwalk_fail(err, errlen, what, "%zu trailing bytes",
 		    in.left);
 	memset(&ct, 0, sizeof(ct));
+	memset(&md, 0, sizeof(md));
 	while (set.val.left > 0) {
 		if (derwalk_want(&set.val, TAG_SEQUENCE, &attr) == -1 ||
 		    derwalk_want(&attr.val, TAG_OID, &type) == -1 ||
@@ -131,6 +144,7 @@ signer_attrs_check(const unsigned char *tbs, size_t len, int tstinfo,
 		    sizeof(oid_message_digest))) {
 			nmd++;
 			md_ok = r == 1 && val.tag == TAG_OCTETSTRING;
+			md = val;
 		}
 	}
 	/* RFC 5652 §5.3: each attribute once, with exactly one value. */
@@ -143,6 +157,8 @@ signer_attrs_check(const unsigned char *tbs, size_t len, int tstinfo,
 	if (tstinfo && !attrs_oid_is(&ct.val, oid_tstinfo, sizeof(oid_tstinfo)))
 		return derwalk_fail(err, errlen, what, "content type is not "
 		    "id-ct-TSTInfo");
+	*dg = md.val.p;
+	*dglen = md.val.left;
 	return 0;
 bad:
 	snprintf(err, errlen, "to-be-signed bytes do not decode as %s", what);

@@ -290,10 +290,12 @@ tsad_send(struct tsad *t, struct tsad_job *job)
 {
 	char err[256];
 
-	job->sent = signer_sign_begin(t->signer, SIGNER_KIND_TIMESTAMP,
+	/* The TSTInfo goes along: the signer checks what the digest covers. */
+	job->sent = signer_sign_attrs_begin(t->signer, SIGNER_KIND_TIMESTAMP,
 	    t->label, tsa_responder_sign_mdname(t->responder),
 	    job->pend.tbs.signed_attrs.buf, job->pend.tbs.signed_attrs.len,
-	    &job->ticket, err, sizeof(err)) == 0;
+	    job->pend.tbs.tst.buf, job->pend.tbs.tst.len, &job->ticket, err,
+	    sizeof(err)) == 0;
 	if (!job->sent)
 		log_err("tsa: signer: %s: answering rejection, failInfo "
 		    "systemFailure", err);

@@ -23,8 +23,10 @@
 #include <openssl/ess.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/params.h>
 #include <openssl/x509.h>
 
+#include "hsm/signer.h"
 #include "lib/der.h"
 #include "tsa/extern.h"
 
@@ -502,12 +504,19 @@ tsa_token_signed_attrs(const struct tsa_token *t, struct tsa_token_tbs *b,
 	der_end(&b->signed_attrs);
 }
 
-/* Signs tbs with the TSA key; the signature is in t->sig. -1 on error. */
+/*
+ * Signs the SignedAttributes tbs with the TSA key; the signature is in
+ * t->sig. tst, the TSTInfo they cover, goes to tsad's signer with them
+ * (SIGNER_PARAM_CONTENT: it checks genTime and the digest); other keys
+ * have no use for it. -1 on error.
+ */
 static int
 tsa_token_sign(struct tsa_token *t, const unsigned char *tbs, size_t len,
-    size_t *siglen)
+    const unsigned char *tst, size_t tstlen, size_t *siglen)
 {
 	EVP_MD_CTX *ctx;
+	EVP_PKEY_CTX *pctx;
+	OSSL_PARAM params[2];
 	int rc = -1;
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
@@ -515,6 +524,16 @@ tsa_token_sign(struct tsa_token *t, const unsigned char *tbs, size_t len,
 	/* A copy of the initialised context: no provider fetch per token. */
 	if (EVP_MD_CTX_copy_ex(ctx, t->sign_tmpl) != 1)
 		goto out;
+	/* Only a key of the signer's provider takes it. */
+	pctx = EVP_MD_CTX_get_pkey_ctx(ctx);
+	if (OSSL_PARAM_locate_const(EVP_PKEY_CTX_settable_params(pctx),
+	    SIGNER_PARAM_CONTENT) != NULL) {
+		params[0] = OSSL_PARAM_construct_octet_string(
+		    SIGNER_PARAM_CONTENT, (void *)tst, tstlen);
+		params[1] = OSSL_PARAM_construct_end();
+		if (EVP_PKEY_CTX_set_params(pctx, params) != 1)
+			goto out;
+	}
 	EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
 	*siglen = t->sig_max;
 	if (EVP_DigestSign(ctx, t->sig, siglen, tbs, len) != 1)
@@ -657,7 +676,7 @@ tsa_token_build(struct tsa_token *t, const struct tsa_token_input *in,
 	*derlen = 0;
 	if (tsa_token_prepare(t, in, &t->tbs) == -1 ||
 	    tsa_token_sign(t, t->tbs.signed_attrs.buf, t->tbs.signed_attrs.len,
-	    &siglen) == -1)
+	    t->tbs.tst.buf, t->tbs.tst.len, &siglen) == -1)
 		return -1;
 	return tsa_token_finish(t, &t->tbs, t->sig, siglen, der, derlen);
 }

@@ -65,8 +65,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strlen(sreq.label) > SIGNER_LABEL_MAX ||
 		    strlen(sreq.mdname) > SIGNER_MDNAME_MAX ||
 		    sreq.tbslen > SIGNER_TBS_MAX ||
+		    sreq.contentlen > SIGNER_CONTENT_MAX ||
 		    signer_proto_sign_encode(sreq.kind, sreq.label, sreq.mdname,
-		    sreq.tbs, sreq.tbslen, &body, &len) == -1 ||
+		    sreq.content, sreq.contentlen, sreq.tbs, sreq.tbslen, &body,
+		    &len) == -1 ||
 		    len != size || memcmp(body, data, size) != 0)
 			abort();
 		free(body);

@@ -40,6 +40,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
+#include <openssl/params.h>
 #include <openssl/pkcs7.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
@@ -417,6 +418,31 @@ ts_serial(struct TS_resp_ctx *ctx, void *data)
 	return s;
 }
 
+static unsigned char *tbs_ts_attrs(int, size_t *);
+static void	ts_set_content(EVP_MD_CTX *, const unsigned char *, size_t);
+static int	sig_verifies(EVP_PKEY *, const unsigned char *, size_t,
+		    const unsigned char *, size_t);
+
+/* 1 when OpenSSL's error queue holds a message with text in its data. */
+static int
+errors_say(const char *text)
+{
+	const char *data;
+	int flags, found = 0;
+
+	while (ERR_get_error_all(NULL, NULL, NULL, &data, &flags) != 0)
+		if ((flags & ERR_TXT_STRING) && strstr(data, text) != NULL)
+			found = 1;
+	return found;
+}
+
+/*
+ * A time-stamp through the provider: TS_RESP_CTX signs its SignedAttributes
+ * without the TSTInfo they cover, so since 2026-12-06 the signer refuses
+ * it and TS_RESP_CTX answers rejection (tsad turns that into
+ * systemFailure); a signing context given the TSTInfo
+ * (SIGNER_PARAM_CONTENT), as tsa/token.c gives it, signs, with EC and RSA.
+ */
 static void
 test_timestamp(void **state)
 {
@@ -425,13 +451,13 @@ test_timestamp(void **state)
 	TS_RESP_CTX *ctx;
 	TS_RESP *resp;
 	TS_REQ *req;
-	PKCS7 *tok;
 	BIO *bio;
 	X509 *x;
-	STACK_OF(X509) *certs;
 	ASN1_OBJECT *policy;
+	EVP_MD_CTX *mctx;
+	unsigned char *tbs, sig[512];
 	long serial = 0;
-	size_t i;
+	size_t i, len, siglen;
 
 	for (i = 0; i < 2; i++) {
 		get_keys(f, SIGNER_KIND_CERT, keylabels[i], &certkey, &pub);
@@ -452,19 +478,35 @@ test_timestamp(void **state)
 		req = make_ts_req();
 		bio = BIO_new(BIO_s_mem());
 		assert_int_equal(i2d_TS_REQ_bio(bio, req), 1);
+		ERR_clear_error();
 		resp = TS_RESP_create_response(ctx, bio);
 		if (resp == NULL)
 			fail_openssl("TS_RESP_create_response");
 		assert_int_equal(ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(
-		    TS_RESP_get_status_info(resp))), TS_STATUS_GRANTED);
-		tok = TS_RESP_get_token(resp);
-		assert_non_null(tok);
-		certs = sk_X509_new_null();
-		sk_X509_push(certs, x);
-		if (PKCS7_verify(tok, certs, NULL, NULL, NULL,
-		    PKCS7_NOVERIFY) != 1)
-			fail_openssl("PKCS7_verify of the time-stamp token");
-		sk_X509_free(certs);
+		    TS_RESP_get_status_info(resp))), TS_STATUS_REJECTION);
+		assert_null(TS_RESP_get_token(resp));
+		assert_true(errors_say("kind timestamp: TSTInfo (RFC 3161 "
+		    "§2.4.2): none sent"));
+		/* With the TSTInfo: signed, and the signature verifies. */
+		tbs = tbs_ts_attrs((int)i, &len);
+		mctx = EVP_MD_CTX_new();
+		assert_non_null(mctx);
+		assert_int_equal(EVP_DigestSignInit_ex(mctx, NULL, "SHA256",
+		    NULL, NULL, pkey, NULL), 1);
+		ts_set_content(mctx, tbs, len);
+		siglen = sizeof(sig);
+		if (EVP_DigestSign(mctx, sig, &siglen, tbs, len) != 1)
+			fail_openssl("EVP_DigestSign with the TSTInfo");
+		assert_true(sig_verifies(pub, tbs, len, sig, siglen));
+		/* Initialised again, the context has forgotten it. */
+		siglen = sizeof(sig);
+		assert_int_equal(EVP_DigestSignInit_ex(mctx, NULL, "SHA256",
+		    NULL, NULL, pkey, NULL), 1);
+		assert_int_equal(EVP_DigestSign(mctx, sig, &siglen, tbs, len),
+		    0);
+		assert_true(errors_say("none sent"));
+		EVP_MD_CTX_free(mctx);
+		OPENSSL_free(tbs);
 		BIO_free(bio);
 		TS_REQ_free(req);
 		TS_RESP_free(resp);
@@ -1762,29 +1804,151 @@ test_concurrency(void **state)
 #define BATCH	8
 
 /*
- * Time-stamp SignedAttributes (RFC 3161 §2.4.2, what tsad sends) whose
- * message digest names request i: a TBS of its own. OPENSSL_free it.
+ * A TSTInfo (RFC 3161 §2.4.2) into d as tsad writes one: serial serial,
+ * genTime at t with a fraction (".5"), a SHA-256 imprint.
+ */
+static void
+ts_tstinfo(struct der *d, uint32_t serial, time_t t)
+{
+	static const unsigned char policy[] = { 0x06, 0x09, 0x2b, 0x06, 0x01,
+	    0x04, 0x01, 0x86, 0x8d, 0x1f, 0x01 };	/* 1.3.6.1.4.1.99999.1 */
+	static const unsigned char sha256[] = { 0x30, 0x0d, 0x06, 0x09, 0x60,
+	    0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00 };
+	unsigned char h[32];
+	char gt[32];
+
+	memset(h, 0xab, sizeof(h));
+	gentime(gt, sizeof(gt), t, ".5Z");
+	der_reset(d);
+	der_begin(d, DER_SEQUENCE);
+	der_small_uint(d, DER_INTEGER, 1);
+	der_raw(d, policy, sizeof(policy));
+	der_begin(d, DER_SEQUENCE);
+	der_raw(d, sha256, sizeof(sha256));
+	der_tlv(d, DER_OCTET_STRING, h, sizeof(h));
+	der_end(d);
+	der_small_uint(d, DER_INTEGER, serial);
+	der_tlv(d, DER_GENERALIZEDTIME, gt, strlen(gt));
+	der_end(d);
+	assert_false(der_failed(d));
+}
+
+/*
+ * Time-stamp SignedAttributes whose messageDigest is dg (dglen octets):
+ * content type id-ct-TSTInfo. OPENSSL_free it.
  */
 static unsigned char *
-tbs_ts_attrs(int i, size_t *len)
+ts_attrs_of(const unsigned char *dg, size_t dglen, size_t *len)
 {
 	STACK_OF(X509_ATTRIBUTE) *sk = NULL;
-	unsigned char dg[32], *der = NULL;
+	unsigned char *der = NULL;
 	int n;
 
-	memset(dg, 0, sizeof(dg));
-	snprintf((char *)dg, sizeof(dg), "request %d", i);
 	assert_non_null(X509at_add1_attr_by_NID(&sk, NID_pkcs9_contentType,
 	    V_ASN1_OBJECT,
 	    (const unsigned char *)OBJ_nid2obj(NID_id_smime_ct_TSTInfo), -1));
 	assert_non_null(X509at_add1_attr_by_NID(&sk, NID_pkcs9_messageDigest,
-	    V_ASN1_OCTET_STRING, dg, sizeof(dg)));
+	    V_ASN1_OCTET_STRING, dg, (int)dglen));
 	n = ASN1_item_i2d((ASN1_VALUE *)sk, &der,
 	    ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
 	assert_true(n > 0);
 	sk_X509_ATTRIBUTE_pop_free(sk, X509_ATTRIBUTE_free);
 	*len = (size_t)n;
 	return der;
+}
+
+/*
+ * What tsad sends for a token: time-stamp SignedAttributes (RFC 3161
+ * §2.4.2) over a TSTInfo of serial i + 1 with genTime t (tbs_ts_attrs():
+ * now), its messageDigest the mdname hash of it. One buffer: the attributes (*len octets), then the
+ * TSTInfo, which ts_tst() finds. Each request's is a TBS of its own.
+ * OPENSSL_free it.
+ */
+static unsigned char *
+tbs_ts_attrs_at(int i, const char *mdname, time_t t, size_t *len)
+{
+	struct der d;
+	unsigned char h[EVP_MAX_MD_SIZE], *attrs, *both;
+	unsigned int hlen;
+
+	der_init(&d);
+	ts_tstinfo(&d, (uint32_t)i + 1, t);
+	assert_int_equal(EVP_Digest(d.buf, d.len, h, &hlen,
+	    EVP_get_digestbyname(mdname), NULL), 1);
+	attrs = ts_attrs_of(h, hlen, len);
+	both = OPENSSL_malloc(*len + d.len);
+	assert_non_null(both);
+	memcpy(both, attrs, *len);
+	memcpy(both + *len, d.buf, d.len);
+	OPENSSL_free(attrs);
+	der_free(&d);
+	return both;
+}
+
+static unsigned char *
+tbs_ts_attrs(int i, size_t *len)
+{
+	return tbs_ts_attrs_at(i, "SHA256", time(NULL), len);
+}
+
+/* The TSTInfo after the attributes tbs_ts_attrs() made; its length. */
+static const unsigned char *
+ts_tst(const unsigned char *tbs, size_t len, size_t *tstlen)
+{
+	const unsigned char *p = tbs + len;
+	long n;
+	int tag, cls;
+
+	assert_int_equal(ASN1_get_object(&p, &n, &tag, &cls, 1 << 20), 0x20);
+	*tstlen = (size_t)(p - (tbs + len)) + (size_t)n;
+	return tbs + len;
+}
+
+/* signer_sign_begin of tbs_ts_attrs()'s, with its TSTInfo. */
+static int
+ts_begin(struct signer *s, const char *label, const char *mdname,
+    const unsigned char *tbs, size_t len, unsigned long *ticket, char *err,
+    size_t errlen)
+{
+	const unsigned char *tst;
+	size_t tstlen;
+
+	tst = ts_tst(tbs, len, &tstlen);
+	return signer_sign_attrs_begin(s, SIGNER_KIND_TIMESTAMP, label, mdname,
+	    tbs, len, tst, tstlen, ticket, err, errlen);
+}
+
+/* signer_sign of tbs_ts_attrs()'s, with its TSTInfo. */
+static int
+ts_sign(struct signer *s, const char *label, const char *mdname,
+    const unsigned char *tbs, size_t len, unsigned char **sig,
+    size_t *siglen, char *err, size_t errlen)
+{
+	const unsigned char *tst;
+	size_t tstlen;
+
+	tst = ts_tst(tbs, len, &tstlen);
+	return signer_sign_attrs(s, SIGNER_KIND_TIMESTAMP, label, mdname, tbs,
+	    len, tst, tstlen, sig, siglen, err, errlen);
+}
+
+/*
+ * Sets the TSTInfo of tbs_ts_attrs()'s tbs on a signer_pkey() signing
+ * context (SIGNER_PARAM_CONTENT), as tsa/token.c does.
+ */
+static void
+ts_set_content(EVP_MD_CTX *ctx, const unsigned char *tbs, size_t len)
+{
+	OSSL_PARAM params[2];
+	const unsigned char *tst;
+	size_t tstlen;
+
+	tst = ts_tst(tbs, len, &tstlen);
+	params[0] = OSSL_PARAM_construct_octet_string(SIGNER_PARAM_CONTENT,
+	    (void *)tst, tstlen);
+	params[1] = OSSL_PARAM_construct_end();
+	assert_int_equal(EVP_PKEY_CTX_set_params(EVP_MD_CTX_get_pkey_ctx(ctx),
+	    params), 1);
 }
 
 /* 1 when sig is pub's SHA-256 signature over tbs. */
@@ -1867,11 +2031,13 @@ signer_stop(pid_t pid)
 static size_t
 sign_frame_len(const char *label, const unsigned char *tbs, size_t len)
 {
+	const unsigned char *tst;
 	unsigned char *body = NULL;
-	size_t n;
+	size_t n, tstlen;
 
+	tst = ts_tst(tbs, len, &tstlen);
 	assert_int_equal(signer_proto_sign_encode(SIGNER_KIND_TIMESTAMP,
-	    label, "SHA256", tbs, len, &body, &n), 0);
+	    label, "SHA256", tst, tstlen, tbs, len, &body, &n), 0);
 	free(body);
 	return 8 + n;
 }
@@ -1891,7 +2057,7 @@ begin_stopped(struct signer *s, int n, const char *const *label,
 
 	signer_stop(pid);
 	for (i = 0; i < n && failed == -1; i++)
-		if (signer_sign_begin(s, SIGNER_KIND_TIMESTAMP, label[i],
+		if (ts_begin(s, label[i],
 		    "SHA256", tbs[i], len[i], &ticket[i], err,
 		    sizeof(err)) == -1)
 			failed = i;
@@ -2095,7 +2261,7 @@ test_pipelined_refusal(void **state)
 	assert_false(signer_broken(s));
 	tbs[0] = tbs_ts_attrs(99, &len[0]);
 	sig = NULL;
-	if (signer_sign(s, SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256", tbs[0],
+	if (ts_sign(s, "ec-ca", "SHA256", tbs[0],
 	    len[0], &sig, &siglen, err, sizeof(err)) == -1)
 		fail_msg("after the batches: %s", err);
 	assert_true(sig_verifies(pub[0], tbs[0], len[0], sig, siglen));
@@ -2127,7 +2293,7 @@ plain_signer_run(void *arg)
 	for (i = 0; i < p->n; i++) {
 		tbs = tbs_ts_attrs(5000 + i, &len);
 		sig = NULL;
-		if (signer_sign(p->s, SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256",
+		if (ts_sign(p->s, "ec-ca", "SHA256",
 		    tbs, len, &sig, &siglen, p->err, sizeof(p->err)) == 0 &&
 		    sig_verifies(p->pub, tbs, len, sig, siglen))
 			p->ok++;
@@ -2176,8 +2342,7 @@ test_pipelined_with_thread(void **state)
 		last = __atomic_load_n(&p.done, __ATOMIC_SEQ_CST);
 		for (i = 0; i < DEPTH; i++) {
 			tbs[i] = tbs_ts_attrs(k + i, &len[i]);
-			if (signer_sign_begin(s, SIGNER_KIND_TIMESTAMP,
-			    keylabels[(k + i) % 2], "SHA256", tbs[i], len[i],
+			if (ts_begin(s, keylabels[(k + i) % 2], "SHA256", tbs[i], len[i],
 			    &ticket[i], err, sizeof(err)) == -1)
 				fail_msg("begin %d: %s", k + i, err);
 			if (k + i > 0) {
@@ -2258,7 +2423,7 @@ begin_then_kill(struct signer *s, unsigned char *tbs[4], size_t len[4],
 	for (i = 0; i < 4; i++) {
 		if (i == 2)
 			signer_stop(pid);
-		if (signer_sign_begin(s, SIGNER_KIND_TIMESTAMP, keylabels[0],
+		if (ts_begin(s, keylabels[0],
 		    "SHA256", tbs[i], len[i], &ticket[i], err,
 		    sizeof(err)) == -1) {
 			kill(pid, SIGCONT);
@@ -2319,8 +2484,8 @@ test_pipelined_signer_killed(void **state)
 			/* Begin first: the write fails on the dead socket. */
 			t = 4242;
 			err[0] = '\0';
-			assert_int_equal(signer_sign_begin(s,
-			    SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256", tbs[0],
+			assert_int_equal(ts_begin(s,
+			    "ec-ca", "SHA256", tbs[0],
 			    len[0], &t, err, sizeof(err)), -1);
 			assert_int_equal(t, 4242);
 			assert_non_null(strstr(err, "signer process"));
@@ -2355,15 +2520,14 @@ test_pipelined_signer_killed(void **state)
 		t = 4242;
 		err[0] = '\0';
 		t0 = now_ms();
-		assert_int_equal(signer_sign_begin(s, SIGNER_KIND_TIMESTAMP,
-		    "ec-ca", "SHA256", tbs[0], len[0], &t, err, sizeof(err)),
+		assert_int_equal(ts_begin(s, "ec-ca", "SHA256", tbs[0], len[0], &t, err, sizeof(err)),
 		    -1);
 		assert_true(now_ms() - t0 < 100);
 		assert_int_equal(t, 4242);
 		if (strstr(err, "spawn a new signer") == NULL)
 			fail_msg("begin after the kill: \"%s\"", err);
 		sig = NULL;
-		assert_int_equal(signer_sign(s, SIGNER_KIND_TIMESTAMP, "ec-ca",
+		assert_int_equal(ts_sign(s, "ec-ca",
 		    "SHA256", tbs[0], len[0], &sig, &siglen, err, sizeof(err)),
 		    -1);
 		assert_null(sig);
@@ -2460,8 +2624,7 @@ test_on_sync(void **state)
 	for (round = 0; round < 3; round++) {
 		for (i = 0; i < 3; i++) {
 			st.tbs[i] = tbs_ts_attrs(round * 3 + i, &st.len[i]);
-			if (signer_sign_begin(st.s, SIGNER_KIND_TIMESTAMP,
-			    keylabels[i % 2], "SHA256", st.tbs[i], st.len[i],
+			if (ts_begin(st.s, keylabels[i % 2], "SHA256", st.tbs[i], st.len[i],
 			    &st.ticket[i], err, sizeof(err)) == -1)
 				fail_msg("begin %d: %s", i, err);
 			st.n++;
@@ -2470,7 +2633,7 @@ test_on_sync(void **state)
 		switch (round) {
 		case 0:
 			tbs = tbs_ts_attrs(100, &len);
-			if (signer_sign(st.s, SIGNER_KIND_TIMESTAMP, keylabels[0],
+			if (ts_sign(st.s, keylabels[0],
 			    "SHA256", tbs, len, &sig, &siglen, err,
 			    sizeof(err)) == -1)
 				fail_msg("signer_sign: %s", err);
@@ -2496,6 +2659,7 @@ test_on_sync(void **state)
 			assert_non_null(ctx);
 			assert_int_equal(EVP_DigestSignInit_ex(ctx, NULL,
 			    "SHA256", NULL, NULL, key, NULL), 1);
+			ts_set_content(ctx, tbs, len);
 			siglen = 0;
 			assert_int_equal(EVP_DigestSign(ctx, NULL, &siglen, tbs,
 			    len), 1);
@@ -2519,6 +2683,130 @@ test_on_sync(void **state)
 	EVP_PKEY_free(st.pub[0]);
 	EVP_PKEY_free(st.pub[1]);
 	signer_close(st.s);
+}
+
+/* A time-stamp request refused, its refusal saying want. */
+static void
+expect_ts_refusal(struct fixture *f, enum signer_kind kind, const char *md,
+    const unsigned char *attrs, size_t alen, const unsigned char *tst,
+    size_t tstlen, const char *want)
+{
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	char err[512] = "";
+
+	assert_int_equal(signer_sign_attrs(f->s, kind, "ec-ca", md, attrs,
+	    alen, tst, tstlen, &sig, &siglen, err, sizeof(err)), -1);
+	assert_null(sig);
+	if (strstr(err, want) == NULL)
+		fail_msg("refusal \"%s\" does not say \"%s\"", err, want);
+}
+
+/*
+ * A signer granted timestamp signs SignedAttributes only with the TSTInfo
+ * their messageDigest covers (hsm/tstinfo.c), dated near its own clock:
+ * until 2026-12-06 it signed any OCTET STRING as messageDigest, so a tsad
+ * worker taken over could have tokens of any date signed. Refused: no
+ * TSTInfo, another TSTInfo than the digest's, a digest of another
+ * algorithm's length, genTime more than 300 s behind or ahead, a TSTInfo
+ * with a trailing byte; and content with a kind other than timestamp.
+ */
+static void
+test_timestamp_policy(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *pub[2] = { NULL, NULL };
+	unsigned char *a, *b, *sig = NULL, *tst2;
+	const unsigned char *tst;
+	size_t alen, blen, tstlen, siglen;
+	time_t now = time(NULL);
+	char err[512];
+	int i;
+
+	get_pubs(f->s, pub);
+	/* Good, with either key, SHA-256 and SHA-384, genTime 290 s away. */
+	for (i = 0; i < 2; i++) {
+		a = tbs_ts_attrs(400 + i, &alen);
+		if (ts_sign(f->s, keylabels[i], "SHA256", a, alen, &sig,
+		    &siglen, err, sizeof(err)) == -1)
+			fail_msg("%s: %s", keylabels[i], err);
+		assert_true(sig_verifies(pub[i], a, alen, sig, siglen));
+		free(sig);
+		OPENSSL_free(a);
+	}
+	a = tbs_ts_attrs_at(402, "SHA384", now, &alen);
+	if (ts_sign(f->s, "ec-ca", "SHA384", a, alen, &sig, &siglen, err,
+	    sizeof(err)) == -1)
+		fail_msg("SHA384: %s", err);
+	free(sig);
+	/* The same attributes, their 48-octet digest said to be SHA-256's. */
+	tst = ts_tst(a, alen, &tstlen);
+	expect_ts_refusal(f, SIGNER_KIND_TIMESTAMP, "SHA256", a, alen, tst,
+	    tstlen, "messageDigest (RFC 5652 §11.2): 48 octets, SHA256 gives "
+	    "32");
+	OPENSSL_free(a);
+	a = tbs_ts_attrs_at(403, "SHA256", now - 290, &alen);
+	if (ts_sign(f->s, "ec-ca", "SHA256", a, alen, &sig, &siglen, err,
+	    sizeof(err)) == -1)
+		fail_msg("genTime 290 s behind: %s", err);
+	free(sig);
+	OPENSSL_free(a);
+	a = tbs_ts_attrs_at(404, "SHA256", now + 290, &alen);
+	if (ts_sign(f->s, "ec-ca", "SHA256", a, alen, &sig, &siglen, err,
+	    sizeof(err)) == -1)
+		fail_msg("genTime 290 s ahead: %s", err);
+	free(sig);
+	OPENSSL_free(a);
+
+	/* Backdated and postdated, each with its own true digest. */
+	a = tbs_ts_attrs_at(405, "SHA256", now - 3600, &alen);
+	tst = ts_tst(a, alen, &tstlen);
+	expect_ts_refusal(f, SIGNER_KIND_TIMESTAMP, "SHA256", a, alen, tst,
+	    tstlen, "genTime -360");
+	OPENSSL_free(a);
+	a = tbs_ts_attrs_at(406, "SHA256", now - 320, &alen);
+	tst = ts_tst(a, alen, &tstlen);
+	expect_ts_refusal(f, SIGNER_KIND_TIMESTAMP, "SHA256", a, alen, tst,
+	    tstlen, "from the signer's clock, more than 300 s either way");
+	OPENSSL_free(a);
+	a = tbs_ts_attrs_at(407, "SHA256", now + 400, &alen);
+	tst = ts_tst(a, alen, &tstlen);
+	expect_ts_refusal(f, SIGNER_KIND_TIMESTAMP, "SHA256", a, alen, tst,
+	    tstlen, "genTime +");
+	OPENSSL_free(a);
+
+	/* The attributes of one token with the TSTInfo of another. */
+	a = tbs_ts_attrs(408, &alen);
+	b = tbs_ts_attrs(409, &blen);
+	tst = ts_tst(b, blen, &tstlen);
+	expect_ts_refusal(f, SIGNER_KIND_TIMESTAMP, "SHA256", a, alen, tst,
+	    tstlen, "messageDigest (RFC 5652 §5.4): not the SHA256 of the "
+	    "TSTInfo sent");
+	/* No TSTInfo: what the signer signed before (and TS_RESP_CTX asks). */
+	expect_ts_refusal(f, SIGNER_KIND_TIMESTAMP, "SHA256", a, alen, NULL, 0,
+	    "kind timestamp: TSTInfo (RFC 3161 §2.4.2): none sent");
+	expect_refusal(f, SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256", a, alen,
+	    "none sent");
+	/* Its own TSTInfo with a byte after it. */
+	tst = ts_tst(a, alen, &tstlen);
+	tst2 = malloc(tstlen + 1);
+	assert_non_null(tst2);
+	memcpy(tst2, tst, tstlen);
+	tst2[tstlen] = 0;
+	expect_ts_refusal(f, SIGNER_KIND_TIMESTAMP, "SHA256", a, alen, tst2,
+	    tstlen + 1, "1 trailing bytes");
+	/* The right one still signs; as CMS, content is refused. */
+	if (signer_sign_attrs(f->s, SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256",
+	    a, alen, tst, tstlen, &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	free(sig);
+	expect_ts_refusal(f, SIGNER_KIND_CMS, "SHA256", a, alen, tst, tstlen,
+	    "bytes of content sent with it: only a time-stamp");
+	free(tst2);
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	EVP_PKEY_free(pub[0]);
+	EVP_PKEY_free(pub[1]);
 }
 
 /*
@@ -2560,7 +2848,7 @@ test_pipelined_not_behind_keygen(void **state)
 	memset(&k, 0, sizeof(k));
 	k.s = s;
 	signer_stop(pid);
-	rc = signer_sign_begin(s, SIGNER_KIND_TIMESTAMP, "ec-ca", "SHA256",
+	rc = ts_begin(s, "ec-ca", "SHA256",
 	    tbs, len, &ticket, err, sizeof(err));
 	if (rc == 0) {
 		assert_int_equal(pthread_create(&th, NULL, keygen_call_run, &k),
@@ -2606,6 +2894,7 @@ main(void)
 		cmocka_unit_test(test_crl_sign),
 		cmocka_unit_test(test_ocsp_sign),
 		cmocka_unit_test(test_timestamp),
+		cmocka_unit_test(test_timestamp_policy),
 		cmocka_unit_test(test_cms),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_ocsp_times),

@@ -26,17 +26,40 @@ test_sign_roundtrip(void **state)
 {
 	struct signer_sign_req req;
 	unsigned char *body = NULL, tbs[5] = { 0x30, 3, 2, 1, 7 };
+	unsigned char tst[3] = { 0x30, 1, 0 };
 	size_t len;
 
 	assert_int_equal(signer_proto_sign_encode(SIGNER_KIND_CRL, "crl-1",
-	    "SHA384", tbs, sizeof(tbs), &body, &len), 0);
-	assert_int_equal(len, 4 + 4 + 5 + 4 + 6 + 4 + 5);
+	    "SHA384", NULL, 0, tbs, sizeof(tbs), &body, &len), 0);
+	assert_int_equal(len, 4 + 4 + 5 + 4 + 6 + 4 + 4 + 5);
 	assert_int_equal(signer_proto_sign_decode(body, len, &req), 0);
 	assert_int_equal(req.kind, SIGNER_KIND_CRL);
 	assert_string_equal(req.label, "crl-1");
 	assert_string_equal(req.mdname, "SHA384");
+	assert_int_equal(req.contentlen, 0);
 	assert_int_equal(req.tbslen, 5);
 	assert_memory_equal(req.tbs, tbs, 5);
+	free(body);
+	/* A time-stamp's TSTInfo goes before the TBS, which goes out in place. */
+	assert_int_equal(signer_proto_sign_encode(SIGNER_KIND_TIMESTAMP, "tsa",
+	    "SHA256", tst, sizeof(tst), tbs, sizeof(tbs), &body, &len), 0);
+	assert_int_equal(len, 4 + 4 + 3 + 4 + 6 + 4 + 3 + 4 + 5);
+	assert_int_equal(signer_proto_sign_decode(body, len, &req), 0);
+	assert_int_equal(req.contentlen, 3);
+	assert_memory_equal(req.content, tst, 3);
+	assert_int_equal(req.tbslen, 5);
+	assert_memory_equal(req.tbs, tbs, 5);
+	{
+		unsigned char *head = NULL;
+		size_t headlen;
+
+		assert_int_equal(signer_proto_sign_head_encode(
+		    SIGNER_KIND_TIMESTAMP, "tsa", "SHA256", tst, sizeof(tst),
+		    sizeof(tbs), &head, &headlen), 0);
+		assert_int_equal(headlen, len - sizeof(tbs));
+		assert_memory_equal(head, body, headlen);
+		free(head);
+	}
 	/* Every truncation and one trailing byte are refused. */
 	for (size_t i = 0; i < len; i++)
 		assert_int_equal(signer_proto_sign_decode(body, i, &req), -1);
@@ -64,8 +87,11 @@ test_caps(void **state)
 	assert_int_equal(signer_proto_pubkey_decode(body, len, out), 0);
 	assert_string_equal(out, label);
 	free(body);
-	assert_int_equal(signer_proto_sign_encode(1, "k", "SHA256",
+	assert_int_equal(signer_proto_sign_encode(1, "k", "SHA256", NULL, 0,
 	    (const unsigned char *)"", SIGNER_TBS_MAX + 1ul, &body, &len), -1);
+	assert_int_equal(signer_proto_sign_encode(4, "k", "SHA256",
+	    (const unsigned char *)"", SIGNER_CONTENT_MAX + 1ul,
+	    (const unsigned char *)"", 0, &body, &len), -1);
 	/* Empty strings and embedded NULs are not labels. */
 	assert_int_equal(signer_proto_pubkey_encode("", &body, &len), 0);
 	assert_int_equal(signer_proto_pubkey_decode(body, len, out), -1);
