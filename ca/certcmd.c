@@ -32,6 +32,7 @@
 #include "lib/db.h"
 #include "lib/file.h"
 #include "lib/log.h"
+#include "lib/x509ext.h"
 
 #define CSR_MAX_BYTES	(64 * 1024)
 
@@ -285,7 +286,8 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	 * any CSR's key holding one could sign status or time for us. Judged
 	 * before the issuing key signs anything.
 	 */
-	if (X509_check_ca(cert) != 0 || profile_ca_usage(cert) != NULL) {
+	if (X509_check_ca(cert) != 0 ||
+	    x509ext_ca_usage(X509_get0_extensions(cert)) != NULL) {
 		log_err("profile %s makes a CA, OCSP responder or TSA "
 		    "certificate: refused outside a ceremony", profile_name);
 		rc = PKICTL_EXIT_REFUSED;

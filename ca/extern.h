@@ -88,14 +88,6 @@ X509		*profile_build(const struct profile *, const X509_NAME *subject_name,
 int		 profile_ext_critical(const struct profile *, const ASN1_OBJECT *obj);
 int		 profile_sign(const struct profile *, X509 *, EVP_PKEY *subject_pub,
 		    X509 *issuer, EVP_PKEY *signing_key, char *err, size_t errlen);
-/*
- * What in x's usages would let its key act for the CA, as words for a
- * message, or NULL: keyUsage keyCertSign or cRLSign (RFC 5280 §4.2.1.3),
- * extendedKeyUsage OCSPSigning (RFC 6960 §4.2.2.2), timeStamping (RFC 3161
- * §2.3) or anyExtendedKeyUsage. A subscriber signs hashes of its choosing
- * (signd), so such a key would sign status or time in the CA's name.
- */
-const char	*profile_ca_usage(X509 *x);
 
 /* certstore.c: CA certificates in PostgreSQL, PEM files and LDAP */
 /* hex helpers: lower-case hex of a SHA-256 over der */

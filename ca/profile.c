@@ -493,23 +493,6 @@ profile_ext_critical(const struct profile *p, const ASN1_OBJECT *obj)
 	return -1;
 }
 
-const char *
-profile_ca_usage(X509 *x)
-{
-	uint32_t flags = X509_get_extension_flags(x);
-
-	/* Without an extension OpenSSL reports every usage: test the flag. */
-	if ((flags & EXFLAG_KUSAGE) != 0 &&
-	    (X509_get_key_usage(x) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0)
-		return "keyUsage keyCertSign or cRLSign";
-	if ((flags & EXFLAG_XKUSAGE) != 0 &&
-	    (X509_get_extended_key_usage(x) & (XKU_OCSP_SIGN | XKU_TIMESTAMP |
-	    XKU_ANYEKU)) != 0)
-		return "extendedKeyUsage OCSPSigning, timeStamping or "
-		    "anyExtendedKeyUsage";
-	return NULL;
-}
-
 int
 profile_sign(const struct profile *p, X509 *x, EVP_PKEY *subject_pub,
     X509 *issuer, EVP_PKEY *signing_key, char *err, size_t errlen)

@@ -24,6 +24,7 @@
 #include "ca/worker/extern.h"
 #include "lib/json.h"
 #include "lib/text.h"
+#include "lib/x509ext.h"
 
 #define LINT_JSON_MAX		4096
 #define LINT_VALUE_MAX		128	/* attributes without an upper bound */
@@ -1111,7 +1112,7 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 		lint_err(err, errlen, "lint: keyUsage lacks digitalSignature");
 		goto out;
 	}
-	if ((why = profile_ca_usage(x)) != NULL) {
+	if ((why = x509ext_ca_usage(X509_get0_extensions(x))) != NULL) {
 		lint_err(err, errlen, "lint: %s: refused for a subscriber",
 		    why);
 		goto out;
