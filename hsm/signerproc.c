@@ -44,6 +44,7 @@
 #include "lib/log.h"
 #include "lib/sandbox.h"
 #include "lib/secret.h"
+#include "lib/x509ext.h"
 
 #define SIGNER_PIN_MAX	256
 
@@ -136,12 +137,29 @@ ASN1_SEQUENCE(SIGNER_TBSCERT) = {
 } static_ASN1_SEQUENCE_END(SIGNER_TBSCERT)
 
 /*
+ * RFC 6960 §4.2.1 ResponderID, as OpenSSL's OCSP_RESPID with its fields
+ * open: a byName is rebuilt before the DER check (signerproc_der_exact).
+ */
+typedef struct {
+	int	type;
+	union {
+		X509_NAME		*byName;
+		ASN1_OCTET_STRING	*byKey;
+	} value;
+} SIGNER_RESPID;
+
+ASN1_CHOICE(SIGNER_RESPID) = {
+	ASN1_EXP(SIGNER_RESPID, value.byName, X509_NAME, 1),
+	ASN1_EXP(SIGNER_RESPID, value.byKey, ASN1_OCTET_STRING, 2),
+} static_ASN1_CHOICE_END(SIGNER_RESPID)
+
+/*
  * RFC 6960 §4.2.1 ResponseData, with the fields OpenSSL keeps opaque in
  * OCSP_RESPDATA: the responses' times (signerproc_ocsp_policy).
  */
 typedef struct {
 	ASN1_INTEGER		*version;
-	OCSP_RESPID		*responderId;
+	SIGNER_RESPID		*responderId;
 	ASN1_GENERALIZEDTIME	*producedAt;
 	STACK_OF(OCSP_SINGLERESP) *responses;
 	STACK_OF(X509_EXTENSION) *responseExtensions;
@@ -149,7 +167,7 @@ typedef struct {
 
 ASN1_SEQUENCE(SIGNER_RESPDATA) = {
 	ASN1_EXP_OPT(SIGNER_RESPDATA, version, ASN1_INTEGER, 0),
-	ASN1_SIMPLE(SIGNER_RESPDATA, responderId, OCSP_RESPID),
+	ASN1_SIMPLE(SIGNER_RESPDATA, responderId, SIGNER_RESPID),
 	ASN1_SIMPLE(SIGNER_RESPDATA, producedAt, ASN1_GENERALIZEDTIME),
 	ASN1_SEQUENCE_OF(SIGNER_RESPDATA, responses, OCSP_SINGLERESP),
 	ASN1_EXP_SEQUENCE_OF_OPT(SIGNER_RESPDATA, responseExtensions,
@@ -266,6 +284,100 @@ signerproc_key_token(struct signerproc *sp, const char *label, char *err,
 }
 
 /*
+ * *nm made again from its entries, RDN by RDN: a new X509_NAME, which
+ * OpenSSL encodes afresh, where one it decoded is encoded again from the
+ * bytes it was read from (BER included). 0, or -1 (*nm unchanged).
+ */
+static int
+signerproc_name_rebuild(X509_NAME **nm)
+{
+	X509_NAME *n;
+	const X509_NAME_ENTRY *e;
+	int i, set, prev = -1;
+
+	if ((n = X509_NAME_new()) == NULL)
+		return -1;
+	for (i = 0; i < X509_NAME_entry_count(*nm); i++) {
+		e = X509_NAME_get_entry(*nm, i);
+		set = X509_NAME_ENTRY_set(e);
+		/* -1: into the RDN of the entry before (a multi-valued RDN). */
+		if (X509_NAME_add_entry(n, e, -1, set == prev ? -1 : 0) != 1) {
+			X509_NAME_free(n);
+			return -1;
+		}
+		prev = set;
+	}
+	X509_NAME_free(*nm);
+	*nm = n;
+	return 0;
+}
+
+/*
+ * 0 when tbs[0..len) is exactly the DER encoding (X.690 §10) of v, which
+ * was decoded from those bytes as it; -1 otherwise. ASN1_item_d2i takes BER as well
+ * (indefinite and non-minimal lengths, a BOOLEAN TRUE other than 0xff, a
+ * DEFAULT value written out, an unsorted SET OF, ...), and re-encoding
+ * gives the one DER form: RFC 5280 §4.1 and RFC 6960 §4.2.1 sign DER, so
+ * bytes that differ from it are not signed. The caller rebuilds any
+ * X509_NAME in v first (signerproc_name_rebuild).
+ */
+static int
+signerproc_der_exact(const ASN1_VALUE *v, const ASN1_ITEM *it,
+    const unsigned char *tbs, size_t len)
+{
+	unsigned char *der = NULL;
+	int n, rc = -1;
+
+	if ((n = ASN1_item_i2d(v, &der, it)) > 0 && (size_t)n == len &&
+	    memcmp(der, tbs, len) == 0)
+		rc = 0;
+	OPENSSL_free(der);
+	return rc;
+}
+
+/*
+ * A TBSCertificate c decoded from tbs[0..len) (nothing after it) is its
+ * DER encoding: signerproc_der_exact, issuer and subject rebuilt (c
+ * changes, its value does not), and the validity's times in RFC 5280
+ * §4.1.2.5's forms, seconds and 'Z' (X.690 §11.7, §11.8: DER's too; the
+ * re-encoding keeps a time's characters as they came). Until 2026-12-06 a
+ * TBSCertificate of indefinite or non-minimal lengths was signed. 0, or -1
+ * with err.
+ */
+static int
+signerproc_tbscert_der(SIGNER_TBSCERT *c, const unsigned char *tbs,
+    size_t len, char *err, size_t errlen)
+{
+	const ASN1_TIME *tm[2] = { c->validity->notBefore,
+	    c->validity->notAfter };
+	time_t t;
+	int i;
+
+	if (signerproc_name_rebuild(&c->issuer) == -1 ||
+	    signerproc_name_rebuild(&c->subject) == -1) {
+		snprintf(err, errlen, "cannot rebuild a Name");
+		return -1;
+	}
+	if (signerproc_der_exact((ASN1_VALUE *)c,
+	    ASN1_ITEM_rptr(SIGNER_TBSCERT), tbs, len) == -1) {
+		snprintf(err, errlen, "a TBSCertificate not in DER (RFC 5280 "
+		    "§4.1, X.690 §10): BER lengths or another encoding "
+		    "than DER's");
+		return -1;
+	}
+	for (i = 0; i < 2; i++)
+		if (der_get_time((unsigned int)ASN1_STRING_type(tm[i]),
+		    ASN1_STRING_get0_data(tm[i]),
+		    (size_t)ASN1_STRING_length(tm[i]), &t) == -1) {
+			snprintf(err, errlen, "%s is not YYMMDDHHMMSSZ or "
+			    "YYYYMMDDHHMMSSZ (RFC 5280 §4.1.2.5)",
+			    i == 0 ? "notBefore" : "notAfter");
+			return -1;
+		}
+	return 0;
+}
+
+/*
  * Decodes tbs as the structure kind names; 0 when it does and nothing
  * follows it, -1 with why in err.
  */
@@ -287,6 +399,9 @@ signerproc_tbs_check(uint32_t kind, const char *label,
 		    ASN1_ITEM_rptr(SIGNER_TBSCERT));
 		if (cinf == NULL)
 			goto bad;
+		if (p == tbs + len && signerproc_tbscert_der(
+		    (SIGNER_TBSCERT *)cinf, tbs, len, err, errlen) == -1)
+			goto out;
 		break;
 	case SIGNER_KIND_CRL:
 		/* A streaming walk: no allocation per entry (hsm/tbscrl.c). */
@@ -338,13 +453,21 @@ out:
 
 /*
  * What an issuance signer (granted WRAPGEN: cad's) signs as a certificate,
- * beyond its structure: an end-entity certificate (no basicConstraints
- * cA, no keyCertSign or cRLSign) for a subscriber key it generated itself
- * and has not certified yet. So a worker taken over can neither make a
- * subordinate CA with the issuing key nor certify a key of its own under a
- * subscriber's verified name; the ceremony's and pkictl's signers, which
- * certify CAs, responders and CSRs, have no WRAPGEN grant. 0 with the
- * key's slot in *slot, or -1 with err.
+ * beyond its structure (DER: signerproc_tbs_check): an end-entity v3
+ * certificate for a subscriber key it generated itself and has not
+ * certified yet. End entity: no basicConstraints cA, no nsCertType (a CA
+ * bit there makes a CA for X509_check_ca, and cad's profiles set none),
+ * nothing x509ext_ca_usage() names (keyCertSign, cRLSign, and the
+ * extended key usages OCSPSigning, timeStamping and anyExtendedKeyUsage: a
+ * subscriber's key signs hashes of its owner's choosing through signd),
+ * and v3: a v1 certificate has no extensions, so nothing says it is no
+ * CA (OpenSSL takes a self-issued one for a root; the worker picks the
+ * subject). So a worker taken over can neither make a subordinate CA,
+ * OCSP responder or TSA with the issuing key nor certify a key of its own
+ * under a subscriber's verified name; the ceremony's and pkictl's
+ * signers, which certify CAs, responders, TSAs and CSRs, have no WRAPGEN
+ * grant and are not held to this. 0 with the key's slot in *slot, or -1
+ * with err.
  */
 static int
 signerproc_cert_policy(struct signerproc *sp, const unsigned char *tbs,
@@ -354,7 +477,7 @@ signerproc_cert_policy(struct signerproc *sp, const unsigned char *tbs,
 	SIGNER_TBSCERT *c;
 	X509_EXTENSION *ext;
 	BASIC_CONSTRAINTS *bc;
-	ASN1_BIT_STRING *ku;
+	const char *why;
 	unsigned char *spki = NULL, h[32];
 	int i, n, rc = -1;
 
@@ -363,6 +486,13 @@ signerproc_cert_policy(struct signerproc *sp, const unsigned char *tbs,
 	    ASN1_ITEM_rptr(SIGNER_TBSCERT))) == NULL) {
 		snprintf(err, errlen, "not a TBSCertificate");
 		return -1;
+	}
+	/* RFC 5280 §4.1.2.1: v3 is 2; absent (the DEFAULT) is v1. */
+	if (c->version == NULL || ASN1_INTEGER_get(c->version) != 2) {
+		snprintf(err, errlen, "not a v3 certificate (RFC 5280 "
+		    "§4.1.2.1): this signer certifies subscribers only, with "
+		    "extensions");
+		goto out;
 	}
 	for (i = 0; i < sk_X509_EXTENSION_num(c->extensions); i++) {
 		ext = sk_X509_EXTENSION_value(c->extensions, i);
@@ -382,23 +512,17 @@ signerproc_cert_policy(struct signerproc *sp, const unsigned char *tbs,
 				goto out;
 			}
 			break;
-		case NID_key_usage:
-			if ((ku = X509V3_EXT_d2i(ext)) == NULL) {
-				snprintf(err, errlen, "a keyUsage that does not "
-				    "decode");
-				goto out;
-			}
-			n = ASN1_BIT_STRING_get_bit(ku, 5) ||
-			    ASN1_BIT_STRING_get_bit(ku, 6);
-			ASN1_BIT_STRING_free(ku);
-			if (n) {
-				snprintf(err, errlen, "keyCertSign or cRLSign "
-				    "in keyUsage: this signer certifies "
-				    "subscribers only");
-				goto out;
-			}
-			break;
+		case NID_netscape_cert_type:
+			snprintf(err, errlen, "an nsCertType (its sslCA, "
+			    "emailCA or objCA make a CA): this signer "
+			    "certifies subscribers only, without one");
+			goto out;
 		}
+	}
+	if ((why = x509ext_ca_usage(c->extensions)) != NULL) {
+		snprintf(err, errlen, "%s: this signer certifies subscribers "
+		    "only", why);
+		goto out;
 	}
 	if ((n = ASN1_item_i2d((ASN1_VALUE *)c->subjectPublicKeyInfo, &spki,
 	    ASN1_ITEM_rptr(SIGNER_SPKI))) <= 0 ||
@@ -470,6 +594,15 @@ signerproc_ocsp_policy(const unsigned char *tbs, size_t len, long max_s,
 	if (p != tbs + len) {
 		snprintf(err, errlen, "%zu trailing bytes after an OCSP "
 		    "ResponseData (RFC 6960 §4.2.1)", (size_t)(tbs + len - p));
+		goto out;
+	}
+	/* A byName is the CHOICE's first (index 0). */
+	if ((rd->responderId->type == 0 && signerproc_name_rebuild(
+	    &rd->responderId->value.byName) == -1) ||
+	    signerproc_der_exact((ASN1_VALUE *)rd,
+	    ASN1_ITEM_rptr(SIGNER_RESPDATA), tbs, len) == -1) {
+		snprintf(err, errlen, "an OCSP ResponseData not in DER (RFC "
+		    "6960 §4.2.1, X.690 §10)");
 		goto out;
 	}
 	if (signerproc_ocsp_time(rd->producedAt, &t) == -1) {

@@ -762,6 +762,132 @@ test_ocsp_times(void **state)
 	der_free(&d);
 }
 
+/* Header and content lengths of the DER TLV at p (short, 0x81, 0x82). */
+static size_t
+tlv_hdr(const unsigned char *p, size_t *clen)
+{
+	if (p[1] < 0x80) {
+		*clen = p[1];
+		return 2;
+	}
+	if (p[1] == 0x81) {
+		*clen = p[2];
+		return 3;
+	}
+	assert_int_equal(p[1], 0x82);
+	*clen = (size_t)p[2] << 8 | p[3];
+	return 4;
+}
+
+/*
+ * The DER SEQUENCE der in BER: its outer length indefinite (30 80 ... 00
+ * 00), or in four octets (30 84 00 00 xx xx) when long is set. Freed by
+ * caller.
+ */
+static unsigned char *
+ber_outer(const unsigned char *der, size_t len, int longlen, size_t *outlen)
+{
+	unsigned char *out;
+	size_t hl, clen;
+
+	hl = tlv_hdr(der, &clen);
+	assert_int_equal(hl + clen, len);
+	assert_non_null(out = malloc(clen + 6));
+	if (longlen) {
+		memcpy(out, "\x30\x84\0\0", 4);
+		out[4] = (unsigned char)(clen >> 8);
+		out[5] = (unsigned char)clen;
+		memcpy(out + 6, der + hl, clen);
+		*outlen = clen + 6;
+	} else {
+		memcpy(out, "\x30\x80", 2);
+		memcpy(out + 2, der + hl, clen);
+		memcpy(out + 2 + clen, "\0\0", 2);
+		*outlen = clen + 4;
+	}
+	return out;
+}
+
+/* d's ResponseData (ocsp_respdata: byKey) with rid as its responderID. */
+static void
+respdata_responder(const struct der *d, const unsigned char *rid,
+    size_t ridlen, struct der *out)
+{
+	const unsigned char *c;
+	size_t clen, hl, old;
+
+	hl = tlv_hdr(d->buf, &clen);
+	c = d->buf + hl;
+	assert_int_equal(c[0], DER_CONTEXT_CONS(2));	/* byKey */
+	old = 2 + c[1];
+	der_reset(out);
+	der_begin(out, DER_SEQUENCE);
+	der_raw(out, rid, ridlen);
+	der_raw(out, c + old, clen - old);
+	der_end(out);
+	assert_false(der_failed(out));
+}
+
+/*
+ * The signer signs DER only (RFC 5280 §4.1, RFC 6960 §4.2.1: X.690 §10),
+ * any signer, not only cad's: a TBSCertificate or an OCSP ResponseData
+ * that OpenSSL decodes from BER (an indefinite or a non-minimal length;
+ * BER inside a byName ResponderID, whose Name OpenSSL would encode again
+ * from the bytes it read) is refused, its DER form signed, byName too.
+ * Until 2026-12-06 each was signed. test_signer_wrap's
+ * test_cert_policy_ca_forms has more TBSCertificate forms.
+ */
+static void
+test_der_only(void **state)
+{
+	/* byName: CN=ocsp, in DER, and with the RDN's length in 81 0d. */
+	static const unsigned char rid_der[] = { 0xa1, 0x11, 0x30, 0x0f, 0x31,
+	    0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x04, 'o',
+	    'c', 's', 'p' };
+	static const unsigned char rid_ber[] = { 0xa1, 0x12, 0x30, 0x10, 0x31,
+	    0x81, 0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x04,
+	    'o', 'c', 's', 'p' };
+	struct fixture *f = *state;
+	struct der d, byname;
+	unsigned char *tbs, *ber, *sig = NULL;
+	size_t len, berlen, siglen = 0;
+	time_t now = time(NULL);
+	char produced[32], next[32], err[512] = "";
+	int longlen;
+
+	tbs = tbs_cert(f, &len);
+	for (longlen = 0; longlen < 2; longlen++) {
+		ber = ber_outer(tbs, len, longlen, &berlen);
+		expect_refusal(f, SIGNER_KIND_CERT, "ec-ca", "SHA256", ber,
+		    berlen, "kind cert: a TBSCertificate not in DER");
+		free(ber);
+	}
+	OPENSSL_free(tbs);
+
+	der_init(&d);
+	der_init(&byname);
+	gentime(produced, sizeof(produced), now, "Z");
+	gentime(next, sizeof(next), now + 4 * 86400, "Z");
+	ocsp_respdata(&d, produced, next);
+	for (longlen = 0; longlen < 2; longlen++) {
+		ber = ber_outer(d.buf, d.len, longlen, &berlen);
+		expect_refusal(f, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", ber,
+		    berlen, "kind ocsp: an OCSP ResponseData not in DER");
+		free(ber);
+	}
+	respdata_responder(&d, rid_ber, sizeof(rid_ber), &byname);
+	expect_refusal(f, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", byname.buf,
+	    byname.len, "kind ocsp: an OCSP ResponseData not in DER");
+	respdata_responder(&d, rid_der, sizeof(rid_der), &byname);
+	if (signer_sign(f->s, SIGNER_KIND_OCSP, "ocsp-1", "SHA256", byname.buf,
+	    byname.len, &sig, &siglen, err, sizeof(err)) == -1)
+		fail_msg("a DER ResponseData with a byName responderID: %s",
+		    err);
+	free(sig);
+	der_free(&byname);
+	der_free(&d);
+}
+
 /*
  * The audit key's kind: a tree head as lib/auditseal writes it, naming the
  * key that signs it, and nothing else; the signature verifies as pkiaudit
@@ -2898,6 +3024,7 @@ main(void)
 		cmocka_unit_test(test_cms),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_ocsp_times),
+		cmocka_unit_test(test_der_only),
 		cmocka_unit_test(test_audit_head),
 		cmocka_unit_test(test_keygen_allowed),
 		cmocka_unit_test(test_unknown_type),
