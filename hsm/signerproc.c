@@ -49,8 +49,11 @@
 #define SIGNER_PIN_MAX	256
 
 struct signerproc_keymap {
-	char	label[SIGNER_LABEL_MAX + 1];
-	int	token;		/* index into tokens */
+	char		 label[SIGNER_LABEL_MAX + 1];
+	int		 token;		/* index into tokens */
+	/* Read at its first signature (signerproc_sig_check); NULL until. */
+	EVP_PKEY	*pub;
+	int		 rsa;		/* pub is an RSA key */
 };
 
 /* Keys one ceremony signer generates and may take back (UNKEYGEN). */
@@ -281,6 +284,100 @@ signerproc_key_token(struct signerproc *sp, const char *label, char *err,
 		sp->keymap[sp->nkeymap++].token = i;
 	}
 	return i;
+}
+
+/* The keymap entry of the key labelled label, or NULL. */
+static struct signerproc_keymap *
+signerproc_keymap_find(struct signerproc *sp, const char *label)
+{
+	int i;
+
+	for (i = 0; i < sp->nkeymap; i++)
+		if (strcmp(sp->keymap[i].label, label) == 0)
+			return &sp->keymap[i];
+	return NULL;
+}
+
+/* Drops the public key kept for label: a key was made or destroyed under it. */
+static void
+signerproc_keymap_forget(struct signerproc *sp, const char *label)
+{
+	struct signerproc_keymap *k;
+
+	if ((k = signerproc_keymap_find(sp, label)) != NULL) {
+		EVP_PKEY_free(k->pub);
+		k->pub = NULL;
+	}
+}
+
+/* 0 when sig is pub's PKCS#1 v1.5 (RSA) or ECDSA signature of digest. */
+static int
+signerproc_verify(EVP_PKEY *pub, const EVP_MD *md,
+    const unsigned char *digest, size_t dlen, const unsigned char *sig,
+    size_t siglen)
+{
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL)) == NULL)
+		return -1;
+	ok = EVP_PKEY_verify_init(ctx) == 1 &&
+	    EVP_PKEY_CTX_set_signature_md(ctx, md) > 0 &&
+	    EVP_PKEY_verify(ctx, sig, siglen, digest, dlen) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Whether the signature sig of digest, just made by the key labelled
+ * label in token tok, may be given: an RSA signature must verify with the
+ * key's public key first, since a fault in an RSA-CRT signature gives the
+ * private key away (one faulty signature and its message factor the
+ * modulus; p11wrap.c checks its subscriber keys' the same way). The public
+ * key is read from the token at the key's first signature and kept in the
+ * keymap; a signature that does not verify with the kept key is checked
+ * once more against the token's (a key made again under the label since).
+ * ECDSA signatures are not checked: a faulty one only fails for its
+ * relying party, and the check would cost most of a signature. 0, or -1
+ * with err (the signature is withheld).
+ */
+static int
+signerproc_sig_check(struct signerproc *sp, int tok, const char *label,
+    const EVP_MD *md, const unsigned char *digest, size_t dlen,
+    const unsigned char *sig, size_t siglen, char *err, size_t errlen)
+{
+	struct signerproc_keymap *k, tmp;
+	int fresh = 0, rc = -1;
+
+	memset(&tmp, 0, sizeof(tmp));
+	/* Every granted key has its entry (signerproc_key_token). */
+	if ((k = signerproc_keymap_find(sp, label)) == NULL)
+		k = &tmp;
+	for (;;) {
+		if (k->pub == NULL) {
+			if (p11_key_public(sp->tokens[tok], label, &k->pub, err,
+			    errlen) == -1)
+				goto out;
+			k->rsa = EVP_PKEY_is_a(k->pub, "RSA");
+			fresh = 1;
+		}
+		if (!k->rsa || signerproc_verify(k->pub, md, digest, dlen, sig,
+		    siglen) == 0) {
+			rc = 0;
+			goto out;
+		}
+		if (fresh)
+			break;
+		EVP_PKEY_free(k->pub);
+		k->pub = NULL;
+	}
+	snprintf(err, errlen, "the RSA signature made with key \"%s\" does "
+	    "not verify with its public key (a fault in the token?): not "
+	    "given", label);
+	log_err("signer: %s", err);
+out:
+	EVP_PKEY_free(tmp.pub);
+	return rc;
 }
 
 /*
@@ -774,7 +871,9 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 		goto out;
 	}
 	if (p11_sign_digest(sp->tokens[tok], req.label, req.mdname, digest,
-	    dlen, &sig, &siglen, err, sizeof(err)) == -1) {
+	    dlen, &sig, &siglen, err, sizeof(err)) == -1 ||
+	    signerproc_sig_check(sp, tok, req.label, md, digest, dlen, sig,
+	    siglen, err, sizeof(err)) == -1) {
 		signerproc_refuse(r, SIGNER_FAILED, "%s", err);
 		goto out;
 	}
@@ -885,6 +984,7 @@ signerproc_answer_keygen(struct signerproc *sp, const unsigned char *body,
 	}
 	log_info("signer: generated %s key \"%s\" in token \"%s\"",
 	    req.keytype, req.label, req.token);
+	signerproc_keymap_forget(sp, req.label);
 	if (sp->ngenerated < SIGNERPROC_MAX_GENERATED)
 		sp->generated[sp->ngenerated++] = req;
 	signerproc_reply_spki(r, pub);
@@ -930,6 +1030,7 @@ signerproc_answer_unkeygen(struct signerproc *sp, const unsigned char *body,
 		return 0;
 	}
 	sp->generated[i] = sp->generated[--sp->ngenerated];
+	signerproc_keymap_forget(sp, req.label);
 	log_info("signer: destroyed key \"%s\" in token \"%s\" (generated "
 	    "by this signer)", req.label, req.token);
 	return 0;
@@ -1099,6 +1200,10 @@ signerproc_stop(struct signerproc *sp)
 {
 	int i;
 
+	for (i = 0; i < sp->nkeymap; i++) {
+		EVP_PKEY_free(sp->keymap[i].pub);
+		sp->keymap[i].pub = NULL;
+	}
 	for (i = 0; i < sp->ntokens; i++)
 		p11_token_close(sp->tokens[i]);
 	sp->ntokens = 0;

@@ -47,6 +47,7 @@
 #include <openssl/x509v3.h>
 
 #include "hsm/p11.h"
+#include "hsm/p11_priv.h"
 #include "hsm/signer.h"
 #include "hsm/signer_proto.h"
 #include "lib/auditseal.h"
@@ -1345,6 +1346,163 @@ test_env_pin_forgotten(void **state)
 	sign_once(f, s2);
 	signer_close(s);
 	signer_close(s2);
+}
+
+/*
+ * Gives the public key object labelled from the label to, whose own
+ * public key object is destroyed: the token then holds a private key
+ * whose public key is another's, which is what the signer sees of a
+ * faulty signature (a fault cannot be caused in SoftHSM2).
+ */
+static void
+public_swap(struct fixture *f, const char *from, const char *to)
+{
+	struct p11_module *m;
+	CK_FUNCTION_LIST_PTR fl;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE o;
+	CK_ULONG n = 0;
+	CK_ATTRIBUTE lab = { CKA_LABEL, (void *)to, strlen(to) };
+	char err[256];
+
+	if ((m = p11_module_load(f->h.module, err, sizeof(err))) == NULL ||
+	    p11_slot_find(m, TOKEN, &slot, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	fl = p11_module_funcs(m);
+	assert_int_equal(fl->C_OpenSession(slot, CKF_SERIAL_SESSION |
+	    CKF_RW_SESSION, NULL, NULL, &s), CKR_OK);
+	assert_int_equal(fl->C_Login(s, CKU_USER,
+	    (CK_UTF8CHAR_PTR)HSMTEST_USER_PIN, strlen(HSMTEST_USER_PIN)),
+	    CKR_OK);
+	assert_int_equal(p11_find_objects(fl, s, CKO_PUBLIC_KEY, to, 1, &o, 1,
+	    &n), CKR_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(fl->C_DestroyObject(s, o), CKR_OK);
+	assert_int_equal(p11_find_objects(fl, s, CKO_PUBLIC_KEY, from, 1, &o,
+	    1, &n), CKR_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(fl->C_SetAttributeValue(s, o, &lab, 1), CKR_OK);
+	fl->C_CloseSession(s);
+	p11_module_free(m);
+}
+
+/* signer_sign of a TBSCertificate with label through s: 0, or -1 with err. */
+static int
+sign_cert_with(struct fixture *f, struct signer *s, const char *label,
+    EVP_PKEY *check, char *err, size_t errlen)
+{
+	unsigned char *tbs, *sig = NULL, dg[32];
+	size_t len, siglen = 0;
+	EVP_PKEY_CTX *ctx;
+	int rc;
+
+	tbs = tbs_cert(f, &len);
+	rc = signer_sign(s, SIGNER_KIND_CERT, label, "SHA256", tbs, len, &sig,
+	    &siglen, err, errlen);
+	if (rc == 0 && check != NULL) {
+		assert_int_equal(EVP_Digest(tbs, len, dg, NULL, EVP_sha256(),
+		    NULL), 1);
+		assert_non_null(ctx = EVP_PKEY_CTX_new(check, NULL));
+		assert_int_equal(EVP_PKEY_verify_init(ctx), 1);
+		assert_true(EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) >
+		    0);
+		assert_int_equal(EVP_PKEY_verify(ctx, sig, siglen, dg,
+		    sizeof(dg)), 1);
+		EVP_PKEY_CTX_free(ctx);
+	}
+	if (rc == -1)
+		assert_null(sig);
+	free(sig);
+	OPENSSL_free(tbs);
+	return rc;
+}
+
+/*
+ * An RSA signature leaves the signer only once it verifies with the key's
+ * public key (a fault in an RSA-CRT signature gives the key away;
+ * hsm/README.md): a key whose token public key is another's signs nothing,
+ * each time, while the signer serves on; ECDSA signatures are not checked.
+ * A key made again under its label (UNKEYGEN, KEYGEN) is checked against
+ * its new public key, not the one kept. Until 2026-12-06 no resident key's
+ * signature was checked.
+ */
+static void
+test_rsa_sig_checked(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct p11_module *m;
+	struct p11_token *t;
+	struct signer *s;
+	EVP_PKEY *pub = NULL, *rsapub = NULL;
+	char err[512] = "";
+	int i;
+
+	if ((m = p11_module_load(f->h.module, err, sizeof(err))) == NULL ||
+	    (t = p11_token_open(m, TOKEN, HSMTEST_USER_PIN, NULL, err,
+	    sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(p11_key_generate(t, "rsa-faulty", P11_KEY_RSA2048,
+	    &pub, err, sizeof(err)), 0);
+	EVP_PKEY_free(pub);
+	assert_int_equal(p11_key_generate(t, "rsa-other", P11_KEY_RSA2048,
+	    &pub, err, sizeof(err)), 0);
+	EVP_PKEY_free(pub);
+	assert_int_equal(p11_key_generate(t, "ec-faulty", P11_KEY_EC_P256,
+	    &pub, err, sizeof(err)), 0);
+	EVP_PKEY_free(pub);
+	assert_int_equal(p11_key_generate(t, "ec-other", P11_KEY_EC_P256,
+	    &pub, err, sizeof(err)), 0);
+	EVP_PKEY_free(pub);
+	pub = NULL;
+	p11_token_close(t);
+	p11_module_free(m);
+	public_swap(f, "rsa-other", "rsa-faulty");
+	public_swap(f, "ec-other", "ec-faulty");
+
+	c.ngrants = 0;
+	add_grant(&c, SIGNER_KIND_CERT, "rsa-faulty");
+	add_grant(&c, SIGNER_KIND_CERT, "ec-faulty");
+	add_grant(&c, SIGNER_KIND_CERT, "rsa-ca");
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(sign_cert_with(f, s, "rsa-faulty", NULL, err,
+		    sizeof(err)), -1);
+		if (strstr(err, "does not verify with its public key") == NULL)
+			fail_msg("refusal: %s", err);
+	}
+	assert_int_equal(signer_pubkey(s, "rsa-ca", &rsapub, err,
+	    sizeof(err)), 0);
+	if (sign_cert_with(f, s, "rsa-ca", rsapub, err, sizeof(err)) == -1)
+		fail_msg("rsa-ca: %s", err);
+	if (sign_cert_with(f, s, "ec-faulty", NULL, err, sizeof(err)) == -1)
+		fail_msg("ec-faulty (ECDSA is not checked): %s", err);
+	signer_close(s);
+	EVP_PKEY_free(rsapub);
+	rsapub = NULL;
+
+	/* The kept public key goes with the key it belongs to. */
+	c.ngrants = 0;
+	add_grant(&c, SIGNER_KIND_CERT, "rsa-remade");
+	c.allow_keygen = 1;
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	for (i = 0; i < 2; i++) {
+		if (signer_keygen(s, TOKEN, "rsa-remade", "rsa2048", &pub, err,
+		    sizeof(err)) == -1)
+			fail_msg("keygen %d: %s", i, err);
+		if (sign_cert_with(f, s, "rsa-remade", pub, err,
+		    sizeof(err)) == -1)
+			fail_msg("rsa-remade %d: %s", i, err);
+		if (signer_unkeygen(s, TOKEN, "rsa-remade", "rsa2048", err,
+		    sizeof(err)) == -1)
+			fail_msg("unkeygen %d: %s", i, err);
+		EVP_PKEY_free(pub);
+		pub = NULL;
+	}
+	signer_close(s);
 }
 
 /*
@@ -3032,6 +3190,7 @@ main(void)
 		cmocka_unit_test(test_token_away_and_back),
 		cmocka_unit_test(test_tokendir_away_and_back),
 		cmocka_unit_test(test_env_pin_forgotten),
+		cmocka_unit_test(test_rsa_sig_checked),
 		cmocka_unit_test(test_token_away_sandboxed),
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_pipelined_batch),
