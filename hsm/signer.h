@@ -95,9 +95,9 @@ struct signer_config {
 	const char		*module_write_dir;
 	/*
 	 * 0 (the default): signer_spawn() wipes and unsets, in the calling
-	 * process, the environment variable of every token whose PIN comes
-	 * from it (pin_file NULL) once the signer has been forked, so the
-	 * worker does not keep the PIN. A process that forks several signers
+	 * process, the environment variable of every token (pin_env), its
+	 * PIN read from it or from pin_file, once the signer has been
+	 * forked, so the worker does not keep the PIN. A process that forks several signers
 	 * from one PIN sets it and calls signer_config_forget_pins() after
 	 * the last (hsm/README.md, "PINs from the environment").
 	 */
@@ -154,7 +154,8 @@ struct config;
 /*
  * Adds the token of role ("root", "ca", "ocsp", "tsa", "audit", "wrap") from
  * pki.conf: hsm.<role>_token, its PIN from hsm.<role>_pin_file or else the
- * environment variable PKI_<ROLE>_PIN; the first call also sets module,
+ * environment variable PKI_<ROLE>_PIN (set as well as the file: wiped and
+ * unset at once, with a warning); the first call also sets module,
  * lock_dir, module_write_dir, session_keys, timeout_s and keygen_timeout_s
  * from hsm.module, hsm.lock_dir, hsm.module_write_dir, hsm.session_keys,
  * hsm.signer_timeout_seconds and hsm.keygen_timeout_seconds. sc starts zeroed; the strings
@@ -167,8 +168,9 @@ int	signer_config_grant(struct signer_config *, enum signer_kind,
 	    const char *key_label);
 /*
  * Wipes in place (gone from /proc/<pid>/environ) and unsets the pin_env
- * variable of each token that has no pin_file. signer_spawn() calls it
- * unless keep_pin_env is set.
+ * variable of each token, whether it was read or a pin_file was (until
+ * 2026-12-06 it then stayed). signer_spawn() calls it unless keep_pin_env
+ * is set.
  */
 void	signer_config_forget_pins(const struct signer_config *);
 

@@ -12,6 +12,18 @@
 #include "lib/config.h"
 #include "lib/log.h"
 
+/* Wipes the variable's value in place, then unsets it. */
+static void
+signer_config_forget_env(const char *name)
+{
+	char *v;
+
+	/* In place first: unsetenv only drops the pointer to it. */
+	if ((v = getenv(name)) != NULL)
+		OPENSSL_cleanse(v, strlen(v));
+	unsetenv(name);
+}
+
 /* The environment variable each role's PIN may come from instead of a file. */
 static const struct {
 	const char	*role;
@@ -80,6 +92,17 @@ signer_config_add_token(struct signer_config *sc, const struct config *cfg,
 	snprintf(key, sizeof(key), "hsm.%s_pin_file", role);
 	t->pin_file = config_get(cfg, key, NULL);
 	t->pin_env = signer_roles[i].pin_env;
+	/*
+	 * The file wins and the variable is never read: it goes at once, so
+	 * that no process forked from here (a worker facing the network, its
+	 * signer) has it in /proc/<pid>/environ. Until 2026-12-06 it stayed.
+	 */
+	if (t->pin_file != NULL && getenv(t->pin_env) != NULL) {
+		log_warn("signer: both %s and %s are set: the PIN is read from "
+		    "the file; the variable is ignored and wiped", key,
+		    t->pin_env);
+		signer_config_forget_env(t->pin_env);
+	}
 	sc->ntokens++;
 	return 0;
 }
@@ -101,16 +124,10 @@ signer_config_grant(struct signer_config *sc, enum signer_kind kind,
 void
 signer_config_forget_pins(const struct signer_config *sc)
 {
-	char *v;
 	int i;
 
-	for (i = 0; i < sc->ntokens && i < SIGNER_MAX_TOKENS; i++) {
-		if (sc->tokens[i].pin_file != NULL ||
-		    sc->tokens[i].pin_env == NULL)
-			continue;
-		/* In place first: unsetenv only drops the pointer to it. */
-		if ((v = getenv(sc->tokens[i].pin_env)) != NULL)
-			OPENSSL_cleanse(v, strlen(v));
-		unsetenv(sc->tokens[i].pin_env);
-	}
+	/* With a pin_file too: the variable was not read, but must not stay. */
+	for (i = 0; i < sc->ntokens && i < SIGNER_MAX_TOKENS; i++)
+		if (sc->tokens[i].pin_env != NULL)
+			signer_config_forget_env(sc->tokens[i].pin_env);
 }

@@ -1349,6 +1349,77 @@ test_env_pin_forgotten(void **state)
 }
 
 /*
+ * A PIN file and the role's variable both set: the file is read, and the
+ * variable does not stay in the process that spawns the signer (the
+ * worker, facing the network), nor its value in memory: signer_spawn()
+ * wipes it for any configuration, signer_config_add_token() at once, with
+ * a warning that names both and not the value. Until 2026-12-06 it stayed.
+ */
+static void
+test_env_pin_with_file(void **state)
+{
+	static const char envpin[] = "env-pin-never-read";
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg, sc;
+	struct signer *s;
+	struct config *conf;
+	char path[512], line[1024], err[512] = "", *v;
+	FILE *fp, *logf;
+	size_t i;
+	int warned = 0;
+
+	/* A configuration made by hand: the file, and the variable. */
+	c.tokens[0].pin_env = TEST_PIN_ENV;
+	assert_int_equal(setenv(TEST_PIN_ENV, envpin, 1), 0);
+	assert_non_null(v = getenv(TEST_PIN_ENV));
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("PIN file and variable: %s", err);
+	assert_null(getenv(TEST_PIN_ENV));
+	for (i = 0; i < strlen(envpin); i++)
+		if (v[i] != '\0')
+			fail_msg("the variable's value was not wiped in place");
+	sign_once(f, s);	/* the file's PIN: the variable's is wrong */
+	signer_close(s);
+
+	/* From pki.conf: taken when the token is added. */
+	snprintf(path, sizeof(path), "%s/pin-both.conf", f->h.dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fprintf(fp, "[hsm]\nmodule = %s\nca_token = %s\nca_pin_file = %s\n",
+	    f->h.module, TOKEN, f->h.pinfile);
+	assert_int_equal(fclose(fp), 0);
+	if ((conf = config_load(path, err, sizeof(err))) == NULL)
+		fail_msg("%s: %s", path, err);
+	assert_int_equal(setenv("PKI_CA_PIN", envpin, 1), 0);
+	assert_non_null(v = getenv("PKI_CA_PIN"));
+	assert_non_null(logf = tmpfile());
+	log_init("test_signer", LOGL_WARN, logf);
+	memset(&sc, 0, sizeof(sc));
+	assert_int_equal(signer_config_add_token(&sc, conf, "ca"), 0);
+	log_init("test_signer", LOGL_ERR, NULL);
+	assert_null(getenv("PKI_CA_PIN"));
+	for (i = 0; i < strlen(envpin); i++)
+		if (v[i] != '\0')
+			fail_msg("PKI_CA_PIN's value was not wiped in place");
+	assert_string_equal(sc.tokens[0].pin_file, f->h.pinfile);
+	rewind(logf);
+	while (fgets(line, sizeof(line), logf) != NULL) {
+		if (strstr(line, envpin) != NULL)
+			fail_msg("the variable's value logged: %s", line);
+		if (strstr(line, "PKI_CA_PIN") != NULL &&
+		    strstr(line, "hsm.ca_pin_file") != NULL)
+			warned = 1;
+	}
+	fclose(logf);
+	assert_true(warned);
+	add_grant(&sc, SIGNER_KIND_CERT, "ec-ca");
+	if ((s = signer_spawn(&sc, err, sizeof(err))) == NULL)
+		fail_msg("signer of pin-both.conf: %s", err);
+	sign_once(f, s);
+	signer_close(s);
+	config_free(conf);
+}
+
+/*
  * Gives the public key object labelled from the label to, whose own
  * public key object is destroyed: the token then holds a private key
  * whose public key is another's, which is what the signer sees of a
@@ -3190,6 +3261,7 @@ main(void)
 		cmocka_unit_test(test_token_away_and_back),
 		cmocka_unit_test(test_tokendir_away_and_back),
 		cmocka_unit_test(test_env_pin_forgotten),
+		cmocka_unit_test(test_env_pin_with_file),
 		cmocka_unit_test(test_rsa_sig_checked),
 		cmocka_unit_test(test_token_away_sandboxed),
 		cmocka_unit_test(test_concurrency),
