@@ -1,6 +1,7 @@
 /*
  * libFuzzer harness: the signer's decoding of request bodies from its
- * worker (hsm/signer_proto.c). A worker is less trusted than its signer: any
+ * worker (hsm/signer_proto.c): SIGN, PUBKEY, KEYGEN (and UNKEYGEN's, the
+ * same) and WRAPGEN. A worker is less trusted than its signer: any
  * bytes must be refused or decoded within the caps, never crash; what
  * decodes must encode back to the same bytes. The same bytes, as a stream,
  * go through the frame reader (signer_proto_recv_from): every frame it
@@ -56,6 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct signer_sign_req sreq;
 	struct signer_keygen_req kreq;
+	struct signer_wrapgen_req wreq;
 	char label[SIGNER_LABEL_MAX + 1];
 	unsigned char *body = NULL;
 	size_t len = 0;
@@ -84,6 +86,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (signer_proto_keygen_decode(data, size, &kreq) == 0) {
 		if (signer_proto_keygen_encode(kreq.token, kreq.label, kreq.keytype,
 		    &body, &len) == -1 || len != size || memcmp(body, data, size) != 0)
+			abort();
+		free(body);
+		body = NULL;
+	}
+	if (signer_proto_wrapgen_decode(data, size, &wreq) == 0) {
+		if (strlen(wreq.label) == 0 ||
+		    strlen(wreq.label) > SIGNER_LABEL_MAX ||
+		    strlen(wreq.keytype) == 0 ||
+		    strlen(wreq.keytype) > SIGNER_KEYTYPE_MAX ||
+		    signer_proto_wrapgen_encode(wreq.label, wreq.keytype, &body,
+		    &len) == -1 || len != size || memcmp(body, data, size) != 0)
 			abort();
 		free(body);
 	}

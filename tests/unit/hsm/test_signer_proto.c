@@ -106,6 +106,84 @@ test_caps(void **state)
 	free(body);
 }
 
+/*
+ * WRAPGEN (cad's subscriber keys): round trip; every truncation, a trailing
+ * byte, an empty or over-long string, a NUL in one, a length past the end
+ * refused; the caps are the wrapping key's label and the key type.
+ */
+static void
+test_wrapgen(void **state)
+{
+	struct signer_wrapgen_req req;
+	unsigned char *body = NULL, *longer;
+	char label[SIGNER_LABEL_MAX + 2], kt[SIGNER_KEYTYPE_MAX + 2];
+	size_t len, i;
+
+	assert_int_equal(signer_proto_wrapgen_encode("subscriber-wrap",
+	    "ec-p256", &body, &len), 0);
+	assert_int_equal(len, 4 + 15 + 4 + 7);
+	assert_memory_equal(body, "\0\0\0\x0fsubscriber-wrap\0\0\0\x07"
+	    "ec-p256", len);
+	memset(&req, 0xee, sizeof(req));
+	assert_int_equal(signer_proto_wrapgen_decode(body, len, &req), 0);
+	assert_string_equal(req.label, "subscriber-wrap");
+	assert_string_equal(req.keytype, "ec-p256");
+	for (i = 0; i < len; i++)
+		assert_int_equal(signer_proto_wrapgen_decode(body, i, &req),
+		    -1);
+	assert_non_null(longer = malloc(len + 1));
+	memcpy(longer, body, len);
+	longer[len] = 0;
+	assert_int_equal(signer_proto_wrapgen_decode(longer, len + 1, &req),
+	    -1);
+	free(longer);
+	/* A NUL inside the label; then a key type's length past the end. */
+	body[4 + 3] = '\0';
+	assert_int_equal(signer_proto_wrapgen_decode(body, len, &req), -1);
+	body[4 + 3] = 's';
+	body[4 + 15 + 3] = 8;
+	assert_int_equal(signer_proto_wrapgen_decode(body, len, &req), -1);
+	/* Empty strings are not names (the signer exits on them). */
+	free(body);
+	assert_int_equal(signer_proto_wrapgen_encode("", "ec-p256", &body,
+	    &len), 0);
+	assert_int_equal(signer_proto_wrapgen_decode(body, len, &req), -1);
+	free(body);
+	assert_int_equal(signer_proto_wrapgen_encode("w", "", &body, &len),
+	    0);
+	assert_int_equal(signer_proto_wrapgen_decode(body, len, &req), -1);
+	free(body);
+
+	/* Caps: 64 and 16 bytes encode and decode, one more does not. */
+	memset(label, 'w', sizeof(label) - 1);
+	label[sizeof(label) - 1] = '\0';
+	memset(kt, 'k', sizeof(kt) - 1);
+	kt[sizeof(kt) - 1] = '\0';
+	body = NULL;
+	assert_int_equal(signer_proto_wrapgen_encode(label, "ec-p256", &body,
+	    &len), -1);
+	assert_null(body);
+	label[SIGNER_LABEL_MAX] = '\0';
+	assert_int_equal(signer_proto_wrapgen_encode(label, kt, &body, &len),
+	    -1);
+	assert_null(body);
+	kt[SIGNER_KEYTYPE_MAX] = '\0';
+	assert_int_equal(signer_proto_wrapgen_encode(label, kt, &body, &len),
+	    0);
+	assert_int_equal(signer_proto_wrapgen_decode(body, len, &req), 0);
+	assert_string_equal(req.label, label);
+	assert_string_equal(req.keytype, kt);
+	free(body);
+	/* The decoder's own caps, on a body built by hand: 65-byte label. */
+	assert_non_null(body = malloc(4 + SIGNER_LABEL_MAX + 1 + 4 + 1));
+	memcpy(body, "\0\0\0\x41", 4);
+	memset(body + 4, 'w', SIGNER_LABEL_MAX + 1);
+	memcpy(body + 4 + SIGNER_LABEL_MAX + 1, "\0\0\0\x01k", 5);
+	assert_int_equal(signer_proto_wrapgen_decode(body, 4 +
+	    SIGNER_LABEL_MAX + 1 + 5, &req), -1);
+	free(body);
+}
+
 static void
 test_framing_partial(void **state)
 {
@@ -562,6 +640,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sign_roundtrip),
 		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_wrapgen),
 		cmocka_unit_test(test_framing_partial),
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_writer),
