@@ -63,6 +63,15 @@ pq_old=$(ins "INSERT INTO publish_queue (dn, attribute, der, done_at) VALUES
     ('cn=retention-test', 'userCertificate;binary', '\\x30', now() - interval '40 days')")
 pq_mid=$(ins "INSERT INTO publish_queue (dn, attribute, der, done_at) VALUES
     ('cn=retention-test', 'userCertificate;binary', '\\x30', now() - interval '20 days')")
+# A subscriber certificate's directory publications: one done 40 days ago
+# (to go), one pending as long (to stay: not published yet). Until
+# 2026-12-06 none ever went (schema/072).
+cert=$(q "SELECT min(id) FROM certificate")
+[ -n "$cert" ] || fail "no certificate to hang publications on"
+pc_old=$(ins "INSERT INTO publish_certificate (certificate_id, created_at, done_at)
+    VALUES ($cert, now() - interval '41 days', now() - interval '40 days')")
+pc_pending=$(ins "INSERT INTO publish_certificate (certificate_id, created_at, next_attempt_at)
+    VALUES ($cert, now() - interval '41 days', 'infinity')")
 ev=$(q "SELECT max(id) FROM ra_email_verification WHERE account_id = $aid")
 [ -n "$ev" ] || fail "no email verification row"
 q "UPDATE ra_email_verification SET expires_at = now() - interval '40 days' WHERE id = $ev" >/dev/null
@@ -73,7 +82,8 @@ o_live=$(q "SELECT max(id) FROM ra_officer_session WHERE officer_id = $oid AND e
 # present: "table:id" per row still there, in this order.
 rows=(ra_session:$s_old ra_session:$s_mid ra_session:$s_live ra_officer_session:$o_old
 	ra_officer_session:$o_live ra_otp:$otp_old ra_otp:$otp_mid ra_email_verification:$ev
-	ra_password_reset:$reset publish_queue:$pq_old publish_queue:$pq_mid ra_mail_outbox:$outbox)
+	ra_password_reset:$reset publish_queue:$pq_old publish_queue:$pq_mid ra_mail_outbox:$outbox
+	publish_certificate:$pc_old)
 present() {
 	local r out=
 	for r in "${rows[@]}"; do
@@ -106,6 +116,9 @@ note "refused: --days 0, -1, 3651, x, empty (2); pki_admin cannot DELETE, pki_ra
 pkictl purge >"$tmp/p.out" 2>"$tmp/p.err" || fail "pkictl purge: $(cat "$tmp/p.err")"
 want="ra_session:$s_mid ra_session:$s_live ra_officer_session:$o_live ra_otp:$otp_mid publish_queue:$pq_mid ra_mail_outbox:$outbox "
 [ "$(present)" = "$want" ] || fail "after the purge: $(present), want $want"
+[ "$(q "SELECT count(*) FROM publish_certificate WHERE id = $pc_pending")" = 1 ] ||
+	fail "the purge deleted a certificate publication not done yet"
+q "DELETE FROM publish_certificate WHERE id = $pc_pending" >/dev/null	# no other test's publisher sees it
 [ "$(q "SELECT password_reset_id IS NULL AND sent_at IS NOT NULL FROM ra_mail_outbox WHERE id = $outbox")" = t ] ||
 	fail "the sent reset mail's record is not kept, unlinked"
 [ "$(events)" = $((ev0 + 1)) ] || fail "the purge wrote $(($(events) - ev0)) events, not 1"
@@ -115,7 +128,7 @@ ev_row=$(q "SELECT actor || ' ' || (details->>'retention_days') FROM audit_event
     ORDER BY id DESC LIMIT 1")
 case $ev_row in "pkictl:"*" 30") ;; *) fail "the purge event: $ev_row" ;; esac
 declare -A least=([ra_session]=1 [ra_officer_session]=1 [ra_otp]=1 [ra_email_verification]=1
-	[ra_password_reset]=1 [publish_queue]=1)
+	[ra_password_reset]=1 [publish_queue]=1 [publish_certificate]=1)
 [ "$(wc -l <"$tmp/p.out")" = "${#least[@]}" ] || fail "purge printed: $(cat "$tmp/p.out")"
 while IFS=$'\t' read -r table n; do
 	[ -n "${least[$table]:-}" ] || fail "purge printed an unknown table $table"
