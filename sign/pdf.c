@@ -41,6 +41,20 @@
 #define PDF_FIELD_DEPTH		32
 #define PDF_FIELD_NODES		65536
 /*
+ * The page tree (ISO 32000-1 §7.7.3.2): levels of /Pages nodes, the root
+ * counted. qpdf 11.3 walks the tree (qpdf_get_num_pages, qpdf_get_page_n)
+ * by recursion, one call chain per level and no limit: a chain of 50,000
+ * nested /Pages nodes (4.2 MB) overflowed the stack and killed the whole
+ * process, pkisign serve with every caller's job. pdf_check_page_tree()
+ * walks it first, without recursion, and refuses a deeper tree. Writers
+ * build balanced trees (Acrobat, qpdf, pdfTeX: 8 to 128 kids a node):
+ * millions of pages need fewer than 10 levels, and even a binary tree of
+ * 2^63 pages needs only 64 (a writer nesting one more level per page
+ * added would reach it at 64 pages; we know of none). 64 levels of
+ * qpdf's recursion take a few KiB of stack on any thread.
+ */
+#define PDF_PAGE_DEPTH		64
+/*
  * /Fields entries read from the FieldMDP locks of earlier signatures (ISO
  * 32000-1 §12.8.2.4, §12.7.4.5), all locks together: a form has at most
  * PDF_FIELD_NODES fields, so more entries name fields that do not exist or
@@ -930,6 +944,9 @@ pdf_walk_field(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
 		if (pdf_field_node(doc, nodes, err, errlen) == -1)
 			goto out;
 		kid = qpdf_oh_get_array_item(q, kids, i);
+		(void)qpdf_oh_is_dictionary(q, kid);	/* resolves it */
+		if (pdf_qpdf_failed(q, "AcroForm", err, errlen))
+			goto out;
 		if (qpdf_oh_is_dictionary(q, kid) &&
 		    qpdf_oh_has_key(q, kid, "/T")) {
 			has_field_kids = 1;
@@ -1000,6 +1017,9 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 		if (pdf_field_node(doc, &nodes, err, errlen) == -1)
 			goto out;
 		f = qpdf_oh_get_array_item(q, fields, i);
+		(void)qpdf_oh_is_dictionary(q, f);	/* resolves it */
+		if (pdf_qpdf_failed(q, "AcroForm", err, errlen))
+			goto out;
 		if (qpdf_oh_is_dictionary(q, f) && pdf_walk_field(doc, &seen,
 		    f, NULL, 0, 0, 0, 0, &nodes, err, errlen) == -1)
 			goto out;
@@ -1018,8 +1038,11 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 	    qpdf_oh_get_key(q, mdp, "/Reference") : 0;
 	/*
 	 * /P: 1 no change, 2 form filling and signing, 3 also annotations;
-	 * absent (a /DocMDP transform), 2 (§12.8.2.2.2, Table 254). The
-	 * lowest of the entries counts.
+	 * absent, 2 (§12.8.2.2.2, Table 254). The lowest of the entries
+	 * counts. Any /Perms /DocMDP certifies the document: one whose
+	 * signature dictionary has no /Reference, or whose entries state
+	 * no /P, is /P 2 (below); it used to read as not certified, and a
+	 * new signature field was added that /P 2 does not permit.
 	 */
 	if (ref != 0 && qpdf_oh_is_array(q, ref)) {
 		n = qpdf_oh_get_array_n_items(q, ref);
@@ -1052,6 +1075,8 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 				doc->docmdp_p = (int)pv;
 		}
 	}
+	if (mdp != 0 && !qpdf_oh_is_null(q, mdp) && doc->docmdp_p == 0)
+		doc->docmdp_p = 2;
 	if (pdf_qpdf_failed(q, "catalog", err, errlen))
 		goto out;
 	rc = 0;
@@ -1206,14 +1231,16 @@ pdf_scan_objstm(qpdf_data q, qpdf_oh o, long long *max,
 	size_t len = 0;
 	int objstm, rc = 0;
 
-	if (!qpdf_oh_is_stream(q, o))
+	/* Each call stops at qpdf's first error (see pdf_open_limits). */
+	if (!qpdf_oh_is_stream(q, o) || qpdf_has_error(q))
 		return 0;
 	d = qpdf_oh_get_dict(q, o);
-	t = qpdf_oh_get_key(q, d, "/Type");
-	objstm = qpdf_oh_is_name_and_equals(q, t, "/ObjStm");
+	t = qpdf_has_error(q) ? 0 : qpdf_oh_get_key(q, d, "/Type");
+	objstm = !qpdf_has_error(q) &&
+	    qpdf_oh_is_name_and_equals(q, t, "/ObjStm");
 	qpdf_oh_release(q, t);
 	qpdf_oh_release(q, d);
-	if (!objstm)
+	if (!objstm || qpdf_has_error(q))
 		return 0;
 	if (qpdf_oh_get_stream_data(q, o, qpdf_dl_generalized, NULL, &data,
 	    &len) & QPDF_ERRORS)
@@ -1221,6 +1248,118 @@ pdf_scan_objstm(qpdf_data q, qpdf_oh o, long long *max,
 	else
 		rc = pdf_scan_refs(data, len, max, gens);
 	free(data);
+	return rc;
+}
+
+/* A /Pages node being walked: its /Kids and the next entry to read. */
+struct pdf_page_frame {
+	qpdf_oh		 kids;
+	int		 i, n;
+};
+
+/*
+ * The page tree walked before qpdf walks it (PDF_PAGE_DEPTH): iteratively,
+ * an explicit stack of at most PDF_PAGE_DEPTH frames, with the rule qpdf
+ * uses (a kid with /Kids is a /Pages node, any other a page). Refused: a
+ * root that is not a dictionary or has a /Parent (ISO 32000-1 Table 29:
+ * prohibited in the root; qpdf would climb it to another root), more than
+ * PDF_PAGE_DEPTH levels, a /Pages node reached twice (a /Kids cycle back
+ * up, or a node shared: qpdf refuses both as a loop), more nodes than
+ * /Size (each node of a sound tree is an object of its own: a page listed
+ * twice or a direct one is a qpdf warning, refused anyway), and any qpdf
+ * error on the way. 0, or -1 with err.
+ */
+static int
+pdf_check_page_tree(struct pdf_doc *doc, char *err, size_t errlen)
+{
+	struct pdf_page_frame st[PDF_PAGE_DEPTH];
+	struct pdf_page_frame *fr;
+	struct pdf_seen seen = { NULL, 0, 0 };
+	qpdf_data q = doc->q;
+	qpdf_oh root, node = 0;
+	long long nodes = 1;
+	int depth = 0, id, pages, rc = -1;
+
+	root = qpdf_get_root(q);
+	node = qpdf_oh_get_key(q, root, "/Pages");
+	qpdf_oh_release(q, root);
+	if (!qpdf_oh_is_dictionary(q, node)) {
+		if (!pdf_qpdf_failed(q, "page tree", err, errlen))
+			snprintf(err, errlen, "catalog /Pages is not a "
+			    "dictionary (ISO 32000-1 §7.7.3.2): refused");
+		goto out;
+	}
+	if (qpdf_oh_has_key(q, node, "/Parent")) {
+		if (!pdf_qpdf_failed(q, "page tree", err, errlen))
+			snprintf(err, errlen, "the page tree's root has a "
+			    "/Parent (ISO 32000-1 §7.7.3.2, Table 29): refused");
+		goto out;
+	}
+	for (;;) {
+		/* node: a /Pages node to enter, at level depth + 1. */
+		if (node != 0) {
+			if (depth == PDF_PAGE_DEPTH) {
+				snprintf(err, errlen, "page tree deeper than "
+				    "%d levels of /Pages refused",
+				    PDF_PAGE_DEPTH);
+				goto out;
+			}
+			if (qpdf_oh_is_indirect(q, node) &&
+			    (id = qpdf_oh_get_object_id(q, node)) >= 1) {
+				switch (pdf_seen_add(&seen, id,
+				    qpdf_oh_get_generation(q, node))) {
+				case 0:
+					break;
+				case 1:
+					snprintf(err, errlen, "page tree: /Pages "
+					    "node %d %d R reached twice (a /Kids "
+					    "cycle or a shared node): refused", id,
+					    qpdf_oh_get_generation(q, node));
+					goto out;
+				default:
+					snprintf(err, errlen, "out of memory");
+					goto out;
+				}
+			}
+			fr = &st[depth++];
+			fr->kids = qpdf_oh_get_key(q, node, "/Kids");
+			fr->i = 0;
+			fr->n = qpdf_oh_is_array(q, fr->kids) ?
+			    qpdf_oh_get_array_n_items(q, fr->kids) : 0;
+			qpdf_oh_release(q, node);
+			node = 0;
+			if (pdf_qpdf_failed(q, "page tree", err, errlen))
+				goto out;
+		}
+		if (depth == 0)
+			break;
+		fr = &st[depth - 1];
+		if (fr->i == fr->n) {
+			qpdf_oh_release(q, fr->kids);
+			depth--;
+			continue;
+		}
+		if (++nodes >= doc->size) {
+			snprintf(err, errlen, "page tree of more nodes than the "
+			    "file's %lld objects refused", doc->size - 1);
+			goto out;
+		}
+		node = qpdf_oh_get_array_item(q, fr->kids, fr->i++);
+		pages = qpdf_oh_is_dictionary(q, node) &&
+		    qpdf_oh_has_key(q, node, "/Kids");
+		if (pdf_qpdf_failed(q, "page tree", err, errlen))
+			goto out;
+		if (!pages) {
+			qpdf_oh_release(q, node);
+			node = 0;
+		}
+	}
+	rc = 0;
+ out:
+	while (depth > 0)
+		qpdf_oh_release(q, st[--depth].kids);
+	qpdf_oh_release(q, node);
+	free(seen.slot);
 	return rc;
 }
 
@@ -1329,8 +1468,15 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 	for (id = 1; id < doc->size; id++) {
 		qpdf_oh o = qpdf_get_object_by_id(q, (int)id, 0);
 
+		/*
+		 * No qpdf call after an error: past the memory cap
+		 * (bad_alloc) the next one failed too, and qpdf's C API
+		 * allocates to record an error: a bad_alloc there escapes
+		 * it and std::terminate() ends the process (SIGABRT).
+		 */
 		(void)qpdf_oh_is_null(q, o);	/* resolves it */
-		scanned = pdf_scan_objstm(q, o, &maxref, &gens);
+		scanned = qpdf_has_error(q) ? 0 :
+		    pdf_scan_objstm(q, o, &maxref, &gens);
 		qpdf_oh_release(q, o);
 		if (scanned == PDF_SCAN_UNDECODABLE && !qpdf_has_error(q)) {
 			snprintf(err, errlen, "object stream %lld cannot be "
@@ -1387,6 +1533,9 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 		    "refused", maxref, max_size - 1);
 		goto out;
 	}
+	/* Before qpdf's own walk, which recurses (PDF_PAGE_DEPTH). */
+	if (pdf_check_page_tree(doc, err, errlen) == -1)
+		goto out;
 	doc->npages = qpdf_get_num_pages(q);
 	if (pdf_qpdf_failed(q, "page tree", err, errlen))
 		goto out;

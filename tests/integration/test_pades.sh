@@ -443,6 +443,32 @@ if [ "$asan" = 0 ]; then
 	[ ! -e "$tmp/bomb.signed.pdf" ] || fail "compression bomb: output written"
 	note "pkisign: a PDF compression bomb refused within the memory cap"
 fi
+# A page tree 50,000 /Pages levels deep (650 KB, object streams): qpdf walks
+# it by recursion and overflowed its stack (SIGSEGV, before any
+# authorization). Refused now past 64 levels, in both builds.
+/usr/bin/python3 "$(dirname "$0")/pdf_bomb.py" "$tmp/deep.pdf" deep 50000
+sads=$(q "SELECT count(*) FROM sign_sad")
+sign "$aA" "$credA" pin "$tmp/pinA" --in "$tmp/deep.pdf" --out "$tmp/deep.signed.pdf"
+[ "$rc" = 1 ] || { cat "$tmp/pkisign.out"; fail "a page tree 50,000 levels deep: exit $rc, want 1"; }
+grep -q 'deep.pdf: page tree deeper than 64 levels of /Pages refused' "$tmp/pkisign.out" ||
+	{ cat "$tmp/pkisign.out"; fail "a deep page tree: message"; }
+[ ! -e "$tmp/deep.signed.pdf" ] || fail "a deep page tree: output written"
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] || fail "a deep page tree: an authorization was spent"
+note "pkisign: a page tree 50,000 levels deep refused (exit 1), no crash, nothing spent"
+# 400,000 small objects (36 MB) under a memory cap of 400 MiB: qpdf keeps each
+# object it reads and runs out of memory part-way. pkisign went on calling
+# qpdf after its error, whose C API then could not allocate the error itself:
+# std::terminate, SIGABRT (exit 134). Now refused, exit 1. No cap in a
+# sanitizer build.
+if [ "$asan" = 0 ]; then
+	/usr/bin/python3 "$(dirname "$0")/pdf_bomb.py" "$tmp/many.pdf" many 400000
+	sign "$aA" "$credA" pin "$tmp/pinA" --memory-limit-mib 400 --in "$tmp/many.pdf" --out "$tmp/many.signed.pdf"
+	[ "$rc" = 1 ] || { tail -n 3 "$tmp/pkisign.out"; fail "400,000 objects under a 400 MiB cap: exit $rc, want 1"; }
+	grep -q 'needs more memory than the signer' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "400,000 objects: message"; }
+	[ ! -e "$tmp/many.signed.pdf" ] || fail "400,000 objects: output written"
+	rm -f "$tmp/many.pdf"
+	note "pkisign: 400,000 objects past the memory cap refused (exit 1), no abort"
+fi
 # Ten object streams inflating to 48 MiB each, in a 480 KB file: under the
 # memory cap one at a time, but reading them all takes seconds of CPU
 # (minutes with larger ones): refused past --cpu-limit-seconds (1 here, 10
@@ -760,6 +786,25 @@ if [ "$asan" = 0 ]; then
 else
 	grep -q 'memory not capped in a sanitizer build' "$tmp/serve.log" || fail "pkisign serve (ASan): $(cat "$tmp/serve.log")"
 fi
+# The 50,000-level page tree (862 KB of base64, under max_body_mib) killed
+# the whole service (SIGSEGV in qpdf, every caller's job lost). 422 now; the
+# service answers /health and signs the next document.
+sads=$(q "SELECT count(*) FROM sign_sad")
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/deep.pdf"
+sreq "$tmp/sbody"
+problem 422 "a page tree 50,000 levels deep"
+# (A sanitizer build reads its 50,000 objects slower than this service's CPU
+# budget of 1 s allows, and may refuse it for that first.)
+grep -q 'deep.pdf: page tree deeper than 64 levels of /Pages refused' "$tmp/sout" ||
+	{ [ "$asan" = 1 ] && grep -q 'deep.pdf: reading this PDF takes more than 1.0 s of CPU' "$tmp/sout"; } ||
+	fail "a deep page tree: $(head -c 300 "$tmp/sout")"
+kill -0 "$spid" 2>/dev/null || fail "pkisign serve died on a deep page tree: $(tail -n 5 "$tmp/serve.log")"
+curl -sf "http://127.0.0.1:$sport/health" >/dev/null || fail "pkisign serve: no /health after a deep page tree"
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] || fail "pkisign serve: a deep page tree spent an authorization"
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/simple.pdf"
+sreq "$tmp/sbody"
+[ "$code" = 200 ] || fail "pkisign serve after a deep page tree: HTTP $code: $(head -c 300 "$tmp/sout")"
+note "pkisign serve: a page tree 50,000 levels deep gets 422; /health answers and the next request is signed"
 sads=$(q "SELECT count(*) FROM sign_sad")
 body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/bombs.pdf"
 sreq "$tmp/sbody"

@@ -1294,6 +1294,106 @@ test_refused(void **state)
 	free(buf);
 }
 
+/* --- the page tree ------------------------------------------------------ */
+
+/*
+ * A page tree of levels nested /Pages nodes, one kid each (objects 2 to
+ * levels + 1), the last holding the page; cycle 1: the deepest node's
+ * /Kids points back to the root instead; root_parent 1: the root has a
+ * /Parent. Its bytes, to free.
+ */
+static unsigned char *
+make_page_chain(const char *name, int levels, int cycle, int root_parent,
+    size_t *lenp)
+{
+	struct pdfw w;
+	char path[512];
+	int k;
+
+	pdfw_begin(&w, name);
+	pdfw_obj(&w);
+	fputs("<< /Type /Catalog /Pages 2 0 R >>", w.f);
+	for (k = 0; k < levels; k++) {
+		pdfw_obj(&w);
+		fprintf(w.f, "<< /Type /Pages /Kids [%d 0 R] /Count 1",
+		    cycle && k == levels - 1 ? 2 : k + 3);
+		if (k > 0)
+			fprintf(w.f, " /Parent %d 0 R", k + 1);
+		else if (root_parent)
+			fprintf(w.f, " /Parent %d 0 R", levels + 2);
+		fputs(" >>", w.f);
+	}
+	pdfw_obj(&w);
+	fprintf(w.f, "<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] "
+	    ">>", levels + 1);
+	pdfw_finish(&w);
+	path_of(path, sizeof(path), name);
+	return read_file(path, lenp);
+}
+
+/*
+ * qpdf 11.3 walks the page tree by recursion, with no limit: 50,000
+ * nested /Pages nodes overflowed the stack (SIGSEGV, the whole of pkisign
+ * serve). pdf_open walks it first, iteratively, to PDF_PAGE_DEPTH (64)
+ * levels: 64 open, 65 and 50,000 are refused, and so are a /Kids cycle
+ * back to the root and a root with a /Parent, each with its message. A
+ * balanced tree of 3 levels counts its pages (a regression guard).
+ */
+static void
+test_page_tree(void **state)
+{
+	struct pdf_doc *doc;
+	struct pdfw w;
+	unsigned char *buf;
+	char path[512], err[512];
+	size_t len;
+	int i;
+
+	buf = make_page_chain("pages64.pdf", 64, 0, 0, &len);
+	check_qpdf("pages64.pdf");
+	expect_opens(buf, len, 0);
+	free(buf);
+	buf = make_page_chain("pages65.pdf", 65, 0, 0, &len);
+	expect_refused(buf, len, "page tree deeper than 64 levels");
+	free(buf);
+	buf = make_page_chain("pages50k.pdf", 50000, 0, 0, &len);
+	expect_refused(buf, len, "page tree deeper than 64 levels");
+	free(buf);
+	buf = make_page_chain("pages-cycle.pdf", 3, 1, 0, &len);
+	expect_refused(buf, len, "node 2 0 R reached twice");
+	free(buf);
+	buf = make_page_chain("pages-parent.pdf", 3, 0, 1, &len);
+	expect_refused(buf, len, "root has a /Parent");
+	free(buf);
+
+	/* 1 catalog, 2 root, 3 and 4 its kids, 5 to 10 pages (3 each). */
+	pdfw_begin(&w, "pages-tree.pdf");
+	pdfw_obj(&w);
+	fputs("<< /Type /Catalog /Pages 2 0 R >>", w.f);
+	pdfw_obj(&w);
+	fputs("<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 6 >>", w.f);
+	pdfw_obj(&w);
+	fputs("<< /Type /Pages /Parent 2 0 R /Kids [5 0 R 6 0 R 7 0 R] "
+	    "/Count 3 >>", w.f);
+	pdfw_obj(&w);
+	fputs("<< /Type /Pages /Parent 2 0 R /Kids [8 0 R 9 0 R 10 0 R] "
+	    "/Count 3 >>", w.f);
+	for (i = 0; i < 6; i++) {
+		pdfw_obj(&w);
+		fprintf(w.f, "<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 "
+		    "792] >>", i < 3 ? 3 : 4);
+	}
+	pdfw_finish(&w);
+	check_qpdf("pages-tree.pdf");
+	path_of(path, sizeof(path), "pages-tree.pdf");
+	buf = read_file(path, &len);
+	if (pdf_open(buf, len, &doc, err, sizeof(err)) != 0)
+		fail_msg("pdf_open: %s", err);
+	assert_int_equal(pdf_page_count(doc), 6);
+	pdf_close(doc);
+	free(buf);
+}
+
 /* --- the field tree ----------------------------------------------------- */
 
 /* A string made by vasprintf, to free. */
@@ -1902,7 +2002,7 @@ check_pdfsig_fields(const char *name, int nvalid, int nempty,
  * non-terminal 6), each merged with its widget, and "Witness" (object 8)
  * whose widget is its kid 9; object 4 is a signature dictionary: mdp not 0
  * makes it a certification with DocMDP /P mdp (in /Perms; /P left out for
- * mdp 9: the default, 2); lock not NULL makes it the value of a signed
+ * mdp 9: the default, 2; no /Reference at all for mdp 8); lock not NULL makes it the value of a signed
  * field "Sig0" (object 10, with /Lock << lock >>), sigref not NULL its
  * /Reference entry's /TransformParams. sv (may be NULL) is added to
  * Approval's dictionary.
@@ -1915,7 +2015,7 @@ make_sigfield_pdf(const char *name, int mdp, const char *lock,
 	size_t offs[11], n = 0, i, xref;
 	FILE *f;
 
-	if (mdp != 0)
+	if (mdp != 0 && mdp != 8)
 		snprintf(ref, sizeof(ref), " /Reference [<< /Type /SigRef "
 		    "/TransformMethod /DocMDP /TransformParams << /Type "
 		    "/TransformParams%s /V /1.2 >> >>]", mdp == 9 ? "" :
@@ -2017,6 +2117,18 @@ test_docmdp_fill_field(void **state)
 	make_sigfield_pdf("p2d.pdf", 9, NULL, NULL, NULL);
 	assert_int_equal(try_sign("p2d.pdf", &o, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "DocMDP /P 2"));
+	/*
+	 * A /Perms /DocMDP signature dictionary without /Reference is a
+	 * certification all the same, /P 2 (Table 254); it used to read as
+	 * none, and a new field was added.
+	 */
+	make_sigfield_pdf("p2n.pdf", 8, NULL, NULL, NULL);
+	check_qpdf("p2n.pdf");
+	assert_int_equal(try_sign("p2n.pdf", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "DocMDP /P 2"));
+	o.fill_field = "Approval";
+	assert_int_equal(try_sign("p2n.pdf", &o, err, sizeof(err)), 0);
+	o.fill_field = NULL;
 
 	o.fill_field = "Nope";
 	assert_int_equal(try_sign("p2.pdf", &o, err, sizeof(err)), -1);
@@ -2232,6 +2344,7 @@ main(void)
 		cmocka_unit_test(test_many_fields),
 		cmocka_unit_test(test_doc_timestamp),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_page_tree),
 		cmocka_unit_test(test_form_fields_and_widgets),
 		cmocka_unit_test(test_form_listed_twice),
 		cmocka_unit_test(test_form_cycle),
