@@ -201,7 +201,11 @@ doc_open(struct doc *d, const struct sign_job *o, char *err, size_t errlen)
 /*
  * Prepares the signature of the opened document, with contents bytes
  * reserved for the CMS (contents_size()), the hash to sign in d->hash. -1
- * with err; *bad set when the document itself is the cause.
+ * with err; *bad set when the document itself is the cause. The opened
+ * document is closed here, either way: nothing after reads it (the DSS
+ * and the document time-stamp re-open our output), and holding qpdf's
+ * view of it through the job doubled the memory the steps after
+ * signHash needed beyond what was checked before the authorization.
  */
 static int
 doc_prepare(struct doc *d, const struct sign_job *o,
@@ -213,11 +217,14 @@ doc_prepare(struct doc *d, const struct sign_job *o,
 	unsigned int brlen, hlen;
 	size_t tbslen;
 	char e[512];
-	int rc = -1;
+	int prepared, rc = -1;
 
 	sig_opts(o, name, contents, &so);
 	so.signing_time = now;
-	if (pdf_prepare_signature(d->pdf, &so, &d->prep, e, sizeof(e)) != 0) {
+	prepared = pdf_prepare_signature(d->pdf, &so, &d->prep, e, sizeof(e));
+	pdf_close(d->pdf);
+	d->pdf = NULL;
+	if (prepared != 0) {
 		sign_err(err, errlen, "%s: %s", d->sd->label, e);
 		*bad = 1;
 		goto out;
@@ -334,6 +341,11 @@ doc_dss(struct doc *d, const struct pdf_dss *dss, char *err, size_t errlen)
 		goto out;
 	}
 	if (out != NULL) {
+		/* The signed file is in out now: release it. */
+		if (d->result_is_prep)
+			pdf_prepared_clear(&d->prep);
+		else
+			free(d->result);
 		d->result = out;
 		d->resultlen = outlen;
 		d->result_is_prep = 0;
@@ -386,7 +398,9 @@ doc_timestamp(struct doc *d, const struct sign_job *o, X509_STORE *trust,
 		    d->sd->label, e);
 		goto out;
 	}
-	if (!d->result_is_prep)
+	if (d->result_is_prep)
+		pdf_prepared_clear(&d->prep);
+	else
 		free(d->result);
 	d->result = prep.buf;
 	d->resultlen = prep.len;
