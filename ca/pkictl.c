@@ -410,7 +410,14 @@ cmd_token_init(const struct config *cfg, int argc, char **argv)
 	if ((details = json_pack("{s:s}", "token", label)) == NULL ||
 	    audit_append(db, actor, "hsm.token.init", "hsm_token", label, details,
 	    NULL) == -1 || db_commit(db) == -1) {
-		log_err("token %s initialized but its audit event failed", label);
+		/*
+		 * PKCS#11 cannot take a token back: say how, since no event
+		 * names this one and a second init is refused.
+		 */
+		log_err("token %s initialized but its audit event failed: no "
+		    "event names it; delete it (SoftHSM2: softhsm2-util "
+		    "--delete-token --token %s) before running token init "
+		    "again", label, label);
 		goto out;
 	}
 	printf("token %s initialized\n", label);
