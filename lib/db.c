@@ -178,6 +178,27 @@ db_pin_count(const char *list)
 	return n;
 }
 
+/*
+ * PQconninfoParse() without its message: libpq quotes the part it could
+ * not read, which may be a password ("invalid percent-encoded token:
+ * \"Tr0ub4dor%2G3\"" for a URI with one mistyped escape), and the
+ * daemons log err. Until 2026-12-06 it was passed on. NULL with err.
+ */
+PQconninfoOption *
+db_conninfo_parse(const char *conninfo, char *err, size_t errlen)
+{
+	PQconninfoOption *opts;
+	char *perr = NULL;
+
+	if ((opts = PQconninfoParse(conninfo, &perr)) == NULL)
+		snprintf(err, errlen, "connection string: %s", perr != NULL ?
+		    "does not parse (check its quoting and %-escapes; libpq's "
+		    "message is not shown: it may quote a password)" :
+		    "out of memory");
+	PQfreemem(perr);
+	return opts;
+}
+
 /* Fills pin's lists from conninfo's host names; 0, or -1 with err. */
 static int
 db_pin_resolve(const char *conninfo, struct db_pin *pin, char *err,
@@ -187,16 +208,12 @@ db_pin_resolve(const char *conninfo, struct db_pin *pin, char *err,
 	PQconninfoOption *opts = NULL, *o;
 	const char *host = NULL, *hostaddr = NULL, *port = NULL, *h, *pt;
 	struct addrinfo hints, *res = NULL, *ai;
-	char *perr = NULL, hbuf[256], pbuf[32], abuf[NI_MAXHOST];
+	char hbuf[256], pbuf[32], abuf[NI_MAXHOST];
 	size_t i, nhosts, nports, before;
 	int rc = -1, named = 0, grc;
 
-	if ((opts = PQconninfoParse(conninfo, &perr)) == NULL) {
-		snprintf(err, errlen, "connection string: %s", perr != NULL ?
-		    perr : "out of memory");
-		PQfreemem(perr);
+	if ((opts = db_conninfo_parse(conninfo, err, errlen)) == NULL)
 		return -1;
-	}
 	for (o = opts; o->keyword != NULL; o++) {
 		if (strcmp(o->keyword, "host") == 0)
 			host = o->val;
@@ -386,15 +403,11 @@ db_conninfo_files(const char *conninfo, char **paths, size_t max, char *err,
 	PQconninfoOption *opts;
 	struct stat st;
 	const char *v, *home = getenv("HOME"), *mode;
-	char *perr = NULL, path[4096];
+	char path[4096];
 	size_t i, n = 0;
 
-	if ((opts = PQconninfoParse(conninfo, &perr)) == NULL) {
-		snprintf(err, errlen, "connection string: %s",
-		    perr != NULL ? perr : "out of memory");
-		PQfreemem(perr);
+	if ((opts = db_conninfo_parse(conninfo, err, errlen)) == NULL)
 		return -1;
-	}
 	mode = db_conninfo_value(opts, "sslmode", "PGSSLMODE");
 	for (i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
 		if (db_files[i].tls && mode != NULL &&

@@ -42,6 +42,12 @@ void		 db_close(struct db *);
  */
 int		 db_conninfo_files(const char *conninfo, char **paths, size_t max,
 		    char *err, size_t errlen);
+/*
+ * PQconninfoParse() whose error names no part of the string (libpq's may
+ * quote a password). Free with PQconninfoFree(); NULL with err.
+ */
+PQconninfoOption *db_conninfo_parse(const char *conninfo, char *err,
+		    size_t errlen);
 PGconn		*db_conn(struct db *);
 /*
  * Drops the notifications libpq has already received, during any query or

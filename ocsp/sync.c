@@ -246,18 +246,15 @@ ocsp_sync_conninfo(const char *conninfo, long lock_ms, long stmt_ms,
     char *err, size_t errlen)
 {
 	PQconninfoOption *opts = NULL, *o;
-	char *errmsg = NULL, *out = NULL, extra[96];
+	char *out = NULL, extra[96];
 	const char *v, *c;
 	size_t len, off = 0;
 	int have_options = 0;
 
 	snprintf(extra, sizeof(extra), "-c lock_timeout=%ld "
 	    "-c statement_timeout=%ld", lock_ms, stmt_ms);
-	if ((opts = PQconninfoParse(conninfo, &errmsg)) == NULL) {
-		snprintf(err, errlen, "the database conninfo: %s",
-		    errmsg != NULL ? errmsg : "out of memory");
+	if ((opts = db_conninfo_parse(conninfo, err, errlen)) == NULL)
 		goto out;
-	}
 	/* Each value quoted, ' and \ escaped: at most twice its length. */
 	len = sizeof(extra) + sizeof(" options=''");
 	for (o = opts; o->keyword != NULL; o++)
@@ -289,7 +286,6 @@ ocsp_sync_conninfo(const char *conninfo, long lock_ms, long stmt_ms,
 		    extra);
 out:
 	PQconninfoFree(opts);
-	PQfreemem(errmsg);
 	return out;
 }
 
