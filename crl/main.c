@@ -815,7 +815,6 @@ main(int argc, char **argv)
 	char err[512], policy_path[PATH_MAX];
 	long port, max_age;
 	sigset_t sigs;
-	enum log_level level = LOGL_INFO;
 	size_t i;
 	int ch, once = 0, insecure = 0, db_down = 0, rc = 1;
 
@@ -842,9 +841,8 @@ main(int argc, char **argv)
 		log_err("%s", err);
 		return 1;
 	}
-	if ((s = config_get(d.cfg, "log.level", NULL)) != NULL &&
-	    log_level_parse(s, &level) == 0)
-		log_init("crl", level, stderr);
+	if (log_init_level("crl", config_get(d.cfg, "log.level", NULL)) == -1)
+		return 1;
 	snprintf(policy_path, sizeof(policy_path), "%s/crl.conf",
 	    config_get(d.cfg, "pki.policy_dir", "policy"));
 	if ((d.policy = config_load(config_get(d.cfg, "crl.policy_file",

@@ -157,7 +157,6 @@ daemon_load_config(int argc, char **argv, const char *logname,
 	};
 	const char *path = getenv("PKI_CONFIG"), *s;
 	struct config *cfg;
-	enum log_level level = LOGL_INFO;
 	char err[512];
 	int ch;
 
@@ -186,9 +185,11 @@ daemon_load_config(int argc, char **argv, const char *logname,
 		log_err("%s", err);
 		return NULL;
 	}
-	if ((s = config_get(cfg, "log.level", NULL)) != NULL &&
-	    log_level_parse(s, &level) == 0)
-		log_init(logname, level, stderr);
+	if (log_init_level(logname, config_get(cfg, "log.level", NULL)) ==
+	    -1) {
+		config_free(cfg);
+		return NULL;
+	}
 	/*
 	 * SoftHSM2 finds its tokens through the environment, which a service
 	 * manager does not set: from the configuration, before any thread.

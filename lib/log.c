@@ -43,6 +43,21 @@ log_level_parse(const char *name, enum log_level *out)
 	return -1;
 }
 
+int
+log_init_level(const char *component, const char *name)
+{
+	enum log_level level;
+
+	if (name == NULL)
+		return 0;
+	if (log_level_parse(name, &level) == -1) {
+		log_err("log.level %s: not one of debug, info, warn, err", name);
+		return -1;
+	}
+	log_init(component, level, stderr);
+	return 0;
+}
+
 /*
  * Replaces, in place, every byte that does not start a well-formed UTF-8
  * sequence (RFC 3629: no overlongs, no surrogates, at most U+10FFFF) with

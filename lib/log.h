@@ -23,6 +23,12 @@ enum log_level {
 void	log_init(const char *component, enum log_level min, FILE *out);
 /* Parses "debug", "info", "warn", "err"; returns -1 on an unknown name. */
 int	log_level_parse(const char *name, enum log_level *out);
+/*
+ * log.level from the configuration: log_init() to stderr at the level
+ * name says (NULL: as it was); -1, logged, for a name that is no level
+ * (until 2026-12-06 "error" for "err" was silently info).
+ */
+int	log_init_level(const char *component, const char *name);
 
 void	log_msg(enum log_level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -51,8 +51,9 @@ secret_from_file(const char *path, char *buf, size_t buflen, size_t *lenp,
 	char extra[2];
 	int fd = -1, rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)) ==
-	    -1) {
+	/* O_NONBLOCK: a FIFO planted at path is refused below, not waited on. */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
 		snprintf(err, errlen, "%s: open: %s", path, strerror(errno));
 		goto out;
 	}

@@ -885,4 +885,15 @@ queued=$(q "SELECT count(*) FROM audit_event WHERE action = 'publish.queue' AND 
 has 'CRLs are neither queued for nor published to a directory' <"$tmp/crld8.log" ||
 	{ cat "$tmp/crld8.log"; fail "the crld without ldap.uri does not say CRLs are not queued"; }
 note "without ldap.uri: a base and a delta issued, none queued for the directory"
+
+# A log.level that is no level stops a daemon at start, saying why (until
+# 2026-12-06 "error" for "err" was silently info): crld's start and the
+# one every other daemon shares (lib/daemon.c), here ocspd's.
+for d in crld ocspd; do
+	st=0
+	PKI_LOG_LEVEL=error timeout 10 "$BUILD/$d" --config "$PKI_CONFIG" >"$tmp/level.log" 2>&1 || st=$?
+	[ "$st" = 1 ] && has -F 'log.level error: not one of debug, info, warn, err' "$tmp/level.log" ||
+		{ cat "$tmp/level.log"; fail "$d with log.level error: exit $st, want 1 and why"; }
+done
+note "log.level error refused at start by crld and ocspd"
 note ok

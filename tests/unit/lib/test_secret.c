@@ -83,6 +83,13 @@ test_file_not_regular(void **state)
 	assert_int_equal(secret_read("/tmp", NULL, buf, sizeof(buf), err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "not a regular file"));
+	/* A FIFO is refused at once, not waited on for a writer. */
+	snprintf(path, sizeof(path), "/tmp/test_secret_fifo.%ld", (long)getpid());
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(secret_read(path, NULL, buf, sizeof(buf), err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink(path);
 	assert_int_equal(secret_read("/nonexistent/pin", NULL, buf,
 	    sizeof(buf), err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/pin"));
