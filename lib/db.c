@@ -337,18 +337,21 @@ out:
  * encryption unless asked for: libpq's default (prefer) makes Kerberos read
  * its keytab at every TCP connection, which the sandbox forbids. The
  * client encoding (UTF8) is a parameter of the connection too, so that a
- * connection made anew without blocking (db_exec_bounded) has it. The
- * resolved hosts come last and replace the conninfo's (libpq ignores NULL
- * values).
+ * connection made anew without blocking (db_exec_bounded) has it. A
+ * connection attempt gives up after 10 s (connect_timeout; libpq waits
+ * for ever by default, and db_ready's PQreset then held its caller against
+ * a server that accepts TCP but never answers). The resolved hosts come
+ * last and replace the conninfo's (libpq ignores NULL values).
  */
-static const char *const db_conn_keys[] = { "keepalives", "keepalives_idle",
-	"keepalives_interval", "keepalives_count", "tcp_user_timeout",
-	"gssencmode", "client_encoding", "dbname", "host", "hostaddr", "port",
-	NULL };
+#define DB_CONN_NKEYS	12
+static const char *const db_conn_keys[DB_CONN_NKEYS + 1] = { "keepalives",
+	"keepalives_idle", "keepalives_interval", "keepalives_count",
+	"tcp_user_timeout", "gssencmode", "client_encoding", "connect_timeout",
+	"dbname", "host", "hostaddr", "port", NULL };
 
 static const char *const *
 db_conn_values(const char *conninfo, const struct db_pin *pin,
-    const char *values[12])
+    const char *values[DB_CONN_NKEYS + 1])
 {
 	values[0] = "1";
 	values[1] = "10";
@@ -357,11 +360,12 @@ db_conn_values(const char *conninfo, const struct db_pin *pin,
 	values[4] = "30000";
 	values[5] = "disable";
 	values[6] = "UTF8";
-	values[7] = conninfo;
-	values[8] = pin->host;
-	values[9] = pin->hostaddr;
-	values[10] = pin->port;
-	values[11] = NULL;
+	values[7] = "10";
+	values[8] = conninfo;
+	values[9] = pin->host;
+	values[10] = pin->hostaddr;
+	values[11] = pin->port;
+	values[12] = NULL;
 	return values;
 }
 
@@ -447,7 +451,7 @@ db_connect(const char *conninfo, char *err, size_t errlen)
 {
 	struct db *db = NULL;
 	const struct db_pin *pin;
-	const char *values[12];
+	const char *values[DB_CONN_NKEYS + 1];
 	char msg[512];
 	size_t len;
 	int rc = -1;
