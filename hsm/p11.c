@@ -13,6 +13,7 @@
  */
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -468,6 +469,42 @@ p11_module_reinit(struct p11_module *m, const char *label, char *err,
 }
 
 /*
+ * Opens (creating it 0600) the token's lock file into t->lockfd. Opened as
+ * root before the signer demotes, in a directory another user may once
+ * have owned (the local stack's run/ before 2026-12-06): a link there is
+ * not followed (it could make root create or open a file anywhere) and
+ * anything but a regular file is refused. Returns 0 or -1 with err set.
+ */
+static int
+p11_lock_open(struct p11_token *t, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(t->lockpath, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600)) == -1) {
+		p11_seterr(err, errlen, "open %s: %s%s", t->lockpath,
+		    strerror(errno), errno == ELOOP ? " (a symbolic link: "
+		    "a lock file must be a regular file)" : "");
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		p11_seterr(err, errlen, "fstat %s: %s", t->lockpath,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		p11_seterr(err, errlen, "lock file %s is not a regular file",
+		    t->lockpath);
+		close(fd);
+		return -1;
+	}
+	t->lockfd = fd;
+	return 0;
+}
+
+/*
  * Finds the token by label again, opens a read-write session and logs in
  * with the kept PIN, under the flock when lockpath is set. Returns 0, -1, or
  * -2 when the PIN is refused, now or earlier (then without C_Login).
@@ -489,12 +526,8 @@ p11_session_open(struct p11_token *t, char *err, size_t errlen)
 		goto out;
 	}
 	if (t->lockpath != NULL) {
-		if (t->lockfd == -1 && (t->lockfd = open(t->lockpath,
-		    O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-			p11_seterr(err, errlen, "open %s: %s", t->lockpath,
-			    strerror(errno));
+		if (t->lockfd == -1 && p11_lock_open(t, err, errlen) == -1)
 			goto out;
-		}
 		while (flock(t->lockfd, LOCK_EX) == -1) {
 			if (errno != EINTR) {
 				p11_seterr(err, errlen, "flock %s: %s",

@@ -3,7 +3,8 @@
  * generation with the attributes p11.h promises (read back through raw
  * PKCS#11), duplicate labels, signing, and recovery from a lost session;
  * a key pair whose public key cannot be read is not left behind; a PIN
- * refused at a re-login is given to C_Login once only.
+ * refused at a re-login is given to C_Login once only; a lock file that
+ * is a link, a directory or a FIFO is refused, nothing created through it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <p11-kit/pkcs11.h>
@@ -750,6 +753,66 @@ test_wrong_pin(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * The token's lock file, opened as root in a directory another user may
+ * have owned: a link planted at its name is not followed (no file is made
+ * where it points), and a directory or FIFO is not taken for a lock.
+ */
+static void
+test_lock_file_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct p11_token *t;
+	struct stat st;
+	char dir[192], lock[256], victim[256], err[512] = "";
+
+	snprintf(dir, sizeof(dir), "%s/planted", f->h.dir);
+	snprintf(lock, sizeof(lock), "%s/%s.lock", dir, TOKEN);
+	snprintf(victim, sizeof(victim), "%s/victim", f->h.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+
+	/* A dangling link: O_CREAT would make its target. */
+	assert_int_equal(symlink(victim, lock), 0);
+	t = p11_token_open(f->mod, TOKEN, HSMTEST_USER_PIN, dir, err,
+	    sizeof(err));
+	assert_null(t);
+	if (strstr(err, "symbolic link") == NULL)
+		fail_msg("link: %s", err);
+	assert_int_equal(lstat(victim, &st), -1);
+	/* A link to an existing file. */
+	assert_int_equal(hsmtest_writefile(victim, "x", 0600), 0);
+	t = p11_token_open(f->mod, TOKEN, HSMTEST_USER_PIN, dir, err,
+	    sizeof(err));
+	assert_null(t);
+	if (strstr(err, "symbolic link") == NULL)
+		fail_msg("link to a file: %s", err);
+	assert_int_equal(unlink(lock), 0);
+
+	assert_int_equal(mkfifo(lock, 0600), 0);
+	t = p11_token_open(f->mod, TOKEN, HSMTEST_USER_PIN, dir, err,
+	    sizeof(err));
+	assert_null(t);
+	if (strstr(err, "not a regular file") == NULL)
+		fail_msg("FIFO: %s", err);
+	assert_int_equal(unlink(lock), 0);
+
+	assert_int_equal(mkdir(lock, 0700), 0);
+	t = p11_token_open(f->mod, TOKEN, HSMTEST_USER_PIN, dir, err,
+	    sizeof(err));
+	assert_null(t);
+	assert_int_equal(rmdir(lock), 0);
+
+	/* A regular file (made here) is the lock. */
+	t = p11_token_open(f->mod, TOKEN, HSMTEST_USER_PIN, dir, err,
+	    sizeof(err));
+	if (t == NULL)
+		fail_msg("regular lock file: %s", err);
+	assert_int_equal(lstat(lock, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	p11_token_close(t);
+}
+
 int
 main(void)
 {
@@ -767,6 +830,7 @@ main(void)
 		cmocka_unit_test(test_keygen_pub_fails),
 		cmocka_unit_test(test_pin_refused_once),
 		cmocka_unit_test(test_login_reads_token_again),
+		cmocka_unit_test(test_lock_file_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
