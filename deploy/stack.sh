@@ -12,6 +12,9 @@
 # When run as root, PostgreSQL and slapd run as the system user `pki`
 # (created by `make deps`); pkictl and the daemons start as root (daemons
 # demote themselves) and what pkictl creates is handed to `pki` afterwards.
+# What root opens, signals or trusts (logs, PID files, HSM lock files,
+# secrets) lies in directories of root's: no other user can put a link
+# or another process's PID where root looks (deploy/README.md "Layout").
 set -euo pipefail
 shopt -u patsub_replacement 2>/dev/null || true
 umask 022
@@ -39,7 +42,8 @@ declare -A PORT_DEFAULT=([PG]=15432 [LDAP]=13389 [RA]=18080 [OCSP]=18081
 # runs in the foreground, takes `--config DIR/pki.conf`, listens on
 # 127.0.0.1 at the port pki.conf gives as NAME.port (the port of its [urls]
 # entry), logs to stderr (kept in DIR/log/NAME.log), stops on SIGTERM; when
-# started as root it demotes itself (to pki). A worker without a port ("-")
+# started as root it demotes itself (to pki); keeps its command line (down
+# checks it: stack_proc). A worker without a port ("-")
 # is up once its log holds the ready line READY (cad: "issuing with").
 DAEMONS=(
 	"ra rad RA"
@@ -112,7 +116,11 @@ SECRETS=$DIR/secrets
 # user can neither read them nor swap the directory. Only a signer reads
 # them, as root before it demotes, and pkictl run as root.
 PINS=$DIR/pins
+# Root's (as root): the PID files and the HSM lock files (hsm.lock_dir).
 RUN=$DIR/run
+# The stack user's: PostgreSQL's sockets (unix_socket_directories).
+PGSOCK=$RUN/pg
+# Root's (as root): root opens every log and hands the descriptor over.
 LOG=$DIR/log
 PGDATA=$DIR/pg/data
 PG2DATA=$DIR/pg2/data
@@ -216,6 +224,35 @@ give_pki_dir() {
 	give_to "$(daemon_user crl)" "$DIR/pki/crl"
 }
 
+# root_dir_files DIR [KEEP...]: DIR has just become root's (mkdir_owned);
+# what its former owner left there is made safe for root to use: a link, a
+# FIFO, a directory, a file with another hard link is removed, any other
+# file becomes root's, not writable by others. Names matching a KEEP
+# pattern are left alone unless they are links. Only as root.
+root_dir_files() {
+	local d=$1 f b k keep
+	shift
+	[ "$(id -u)" -eq 0 ] || return 0
+	[ "$(stat -c %u -- "$d")" = 0 ] || die "$d is not root's"
+	for f in "$d"/* "$d"/.[!.]* "$d"/..?*; do
+		[ -e "$f" ] || [ -L "$f" ] || continue
+		b=${f##*/}
+		keep=0
+		for k in "$@"; do
+			# shellcheck disable=SC2053
+			[[ $b == $k ]] && keep=1
+		done
+		[ "$keep" -eq 0 ] || [ -L "$f" ] || continue
+		if [ -L "$f" ] || [ ! -f "$f" ] || [ "$(stat -c %h -- "$f")" != 1 ]; then
+			warn "removing $f: a link, not a regular file, or a file with other names, in a directory of root's"
+			rm -rf -- "$f"
+		elif [ "$(stat -c %u:%g -- "$f")" != 0:0 ]; then
+			chown -h 0:0 -- "$f"
+			chmod go-w -- "$f"
+		fi
+	done
+}
+
 # first_blocked_parent PATH [USER]: the first component of PATH that USER
 # (default the stack user) cannot traverse, if any.
 first_blocked_parent() {
@@ -248,7 +285,8 @@ CLK_TCK=$(getconf CLK_TCK)
 BOOT_TIME=$(awk '/^btime /{print $2}' /proc/stat)
 pid_alive() {
 	local pid=$1 f=$2 st rest start mtime
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	# A positive number, not 1 (init; kill -- -1 signals every process).
+	[[ $pid =~ ^[1-9][0-9]{0,9}$ ]] && [ "$pid" -gt 1 ] || return 1
 	st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
 	rest=${st##*) }	# fields after "pid (comm) "
 	read -r -a rest <<<"$rest"
@@ -274,19 +312,70 @@ group_members() {
 	}' /proc/[0-9]*/stat 2>/dev/null || true
 }
 
+# stack_cmd NAME: what the stack starts as NAME, "PROGRAM OPTION VALUE...":
+# the base name of argv[0] and arguments its command line holds in a row.
+stack_cmd() {
+	local d n b k
+	case $1 in
+	postgres) echo "postgres -D $PGDATA" ;;
+	postgres2) echo "postgres -D $PG2DATA" ;;
+	slapd) echo "slapd -F $LDAPDIR/slapd.d" ;;
+	sealer) echo "pkictl --config $CONF audit seal" ;;
+	*)
+		for d in "${DAEMONS[@]}"; do
+			read -r n b k _ <<<"$d"
+			[ "$n" = "$1" ] || continue
+			b=${b%%:*}
+			echo "$b --config $CONF"
+			return 0
+		done
+		return 1
+		;;
+	esac
+}
+
+# stack_proc NAME PID: PID is the process the stack started as NAME: alive,
+# the leader of its own session and process group (start_bg's setsid), and
+# running NAME's program with NAME's arguments (stack_cmd). Whatever a PID
+# file says is checked so before a signal is sent: a file an older stack
+# left to the stack user, or a PID recycled since, must not make root
+# signal another process, or another process group.
+stack_proc() {
+	local pid=$2 st rest want args a i
+	st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	rest=${st##*) }
+	read -r -a rest <<<"$rest"	# state ppid pgrp session ...
+	[ "${rest[0]}" != Z ] && [ "${rest[2]}" = "$pid" ] && [ "${rest[3]}" = "$pid" ] || return 1
+	want=$(stack_cmd "$1") || return 1
+	read -r -a want <<<"$want"
+	mapfile -d '' -t args <"/proc/$pid/cmdline" 2>/dev/null || return 1
+	[ ${#args[@]} -gt 0 ] && [ "${args[0]##*/}" = "${want[0]}" ] || return 1
+	a=" ${args[*]:1} "
+	[[ $a == *" ${want[*]:1} "* ]] || return 1
+	return 0
+}
+
+# pidfile_pid NAME PIDFILE: prints the PID in PIDFILE when it is NAME's, as
+# the stack started it (pid_alive, stack_proc); fails otherwise.
 pidfile_pid() {
-	local f=$1 pid
-	[ -s "$f" ] || return 1
+	local name=$1 f=$2 pid
+	[ -f "$f" ] && [ ! -L "$f" ] && [ -s "$f" ] || return 1
 	read -r pid <"$f" || true
-	pid_alive "$pid" "$f" || return 1
+	pid_alive "$pid" "$f" && stack_proc "$name" "$pid" || return 1
 	echo "$pid"
 }
 
 # stop_pidfile NAME PIDFILE SIGNAL: signal, wait, SIGKILL the process group
-# after STOP_TIMEOUT seconds, remove the PID file.
+# after STOP_TIMEOUT seconds, remove the PID file. A PID file naming a
+# process that is not NAME's as the stack started it is removed, and that
+# process left alone.
 stop_pidfile() {
-	local name=$1 f=$2 sig=$3 pid i
-	if ! pid=$(pidfile_pid "$f"); then
+	local name=$1 f=$2 sig=$3 pid i other
+	if ! pid=$(pidfile_pid "$name" "$f"); then
+		if [ -f "$f" ] && read -r other <"$f" 2>/dev/null && [[ $other =~ ^[0-9]+$ ]] &&
+		    [ -e "/proc/$other" ]; then
+			warn "$f names pid $other, which is not the $name this stack started: not signalled"
+		fi
 		rm -f -- "$f"
 		return 0
 	fi
@@ -319,21 +408,29 @@ stop_pidfile() {
 	say "stopped $name (pid $pid)"
 }
 
+# log_ok FILE: FILE may be opened for appending: absent, or a regular file
+# (not a link). LOG is root's, so nothing changes it after this check.
+log_ok() {
+	[ ! -L "$1" ] && { [ ! -e "$1" ] || [ -f "$1" ]; } ||
+		die "$1 is a symbolic link or not a regular file: the stack writes its logs itself (remove it)"
+}
+
 # start_bg NAME PIDFILE LOGFILE AS(root|stack) CMD...: start CMD in its own
-# session with stdin from /dev/null and output appended to LOGFILE; write the
-# PID file. The lock descriptor is not inherited.
+# session with stdin from /dev/null and output appended to LOGFILE (opened
+# here, by the invoking user: the command gets the descriptor); write the
+# PID file (the invoking user's). The lock descriptor is not inherited.
 start_bg() {
 	local name=$1 f=$2 logf=$3 as=$4
 	shift 4
 	local runner=()
 	[ "$as" = stack ] && runner=("${AS_STACK[@]}")
+	log_ok "$logf"
 	: >>"$logf"
 	(
 		cd "$DIR"
 		exec 9>&- setsid "${runner[@]}" "$@" </dev/null >>"$logf" 2>&1
 	) &
-	echo $! >"$f"
-	give_to_stack "$f"
+	echo $! | put_file "$f" 0644 keep
 }
 
 # how_died PID: "exited with status N" or "was killed by SIGNAME" for a
@@ -499,7 +596,7 @@ write_file() { put_file "$1" "$2" "$STACK_USER"; }
 fill() {
 	local t
 	t=$(<"$1")
-	t=${t//@RUN_DIR@/$RUN}
+	t=${t//@SLAPD_RUN_DIR@/$LDAPDIR}
 	t=${t//@LDAP_DATA@/$LDAPDIR/data}
 	t=${t//@LDAP_BASE@/$LDAP_BASE}
 	t=${t//@LDAP_ROOTDN@/$LDAP_ROOTDN}
@@ -519,9 +616,9 @@ has_standby() { [ "$STANDBY" -eq 1 ] || [ -s "$PG2DATA/PG_VERSION" ]; }
 # listed and target_session_attrs (ATTRS, default read-write) picks one.
 pg_conninfo() {
 	if has_standby; then
-		echo "host=$RUN,$RUN port=${PORT[PG]},${PORT[STANDBY]} dbname=${2:-pki} user=$1 connect_timeout=5 target_session_attrs=${3:-read-write}"
+		echo "host=$PGSOCK,$PGSOCK port=${PORT[PG]},${PORT[STANDBY]} dbname=${2:-pki} user=$1 connect_timeout=5 target_session_attrs=${3:-read-write}"
 	else
-		echo "host=$RUN port=${PORT[PG]} dbname=${2:-pki} user=$1 connect_timeout=5"
+		echo "host=$PGSOCK port=${PORT[PG]} dbname=${2:-pki} user=$1 connect_timeout=5"
 	fi
 }
 
@@ -535,13 +632,25 @@ write_layout() {
 		blocked=$(first_blocked_parent "$DIR" "$u")
 		[ -z "$blocked" ] || die "$DIR is not reachable by user $u: $blocked is not traversable (mode $(stat -c %a "$blocked")). Use --dir under a directory every user can traverse (e.g. /srv or /tmp), or allow it: chmod o+x $blocked"
 	done
+	if [ "$(id -u)" -eq 0 ] && [ "$(stat -c %u -- "$DIR")" != 0 ]; then
+		die "$DIR is not root's: as root the stack keeps the HSM PINs in $PINS, the PID files in $RUN and the logs in $LOG, which only root may be able to rename (chown root $DIR)"
+	fi
 	# Traversable (0711), not listable, where a daemon's user reaches one
 	# file of its own: crld its LDAP password, every daemon the database
 	# socket (PostgreSQL's peer map decides who is who), tsad and rad
 	# their spool directories.
 	mkdir_owned 0711 "$SECRETS"
-	mkdir_owned 0711 "$RUN"
-	mkdir_owned 0750 "$LOG"
+	# The PID files, which down believes, and the HSM lock files, which
+	# the signers open as root: root's. So are the logs, which root opens
+	# for PostgreSQL, slapd and the daemons (start_bg) and for pkictl. Until
+	# 2026-12-06 both were the stack user's, who could plant a link there
+	# (root appended to, or created, whatever it named) or a PID (down
+	# signalled it): what such a user left is cleaned up here.
+	mkdir_owned 0711 "$RUN" root
+	root_dir_files "$RUN" pg '.s.PGSQL.*'
+	mkdir_owned 0711 "$PGSOCK"
+	mkdir_owned 0750 "$LOG" root
+	root_dir_files "$LOG"
 	mkdir_owned 0700 "$DIR/pg"
 	mkdir_owned 0700 "$LDAPDIR"
 	mkdir_owned 0700 "$HSMDIR" "$HSM_USER"
@@ -584,14 +693,11 @@ write_layout() {
 	# does not descend through one).
 	give_to "$(daemon_user tsa)" "$DIR/spool/tsa"
 	give_pki_dir
-	as_stack test -w "$RUN" || die "$RUN is not writable by $STACK_USER"
-	local sock="$RUN/.s.PGSQL.65535"
+	as_stack test -w "$PGSOCK" || die "$PGSOCK is not writable by $STACK_USER"
+	local sock="$PGSOCK/.s.PGSQL.65535"
 	[ ${#sock} -lt 100 ] || die "$DIR is too long for a unix socket path ($sock); use a shorter --dir"
 
 	local t
-	if [ "$(id -u)" -eq 0 ] && [ "$(stat -c %u -- "$DIR")" != 0 ]; then
-		die "$DIR is not root's: as root the stack keeps the HSM PINs in $PINS, which only root may be able to rename (chown root $DIR)"
-	fi
 	mkdir_owned 0700 "$PINS" root
 	local old
 	for t in "${TOKENS[@]}"; do
@@ -784,7 +890,7 @@ current_cert() {
 }
 
 write_env() {
-	local pgsock=${RUN//\//%2F} pguri
+	local pgsock=${PGSOCK//\//%2F} pguri
 	# The issuing CA cad issues under (PKI_CAD_ISSUER, ca/README.md
 	# "Renewing the issuing CA"): a client's chain, CRL and responder.
 	local iss=${PKI_CAD_ISSUER:-issuing} chain=$DIR/pki/chain.pem
@@ -825,7 +931,7 @@ PKI_PADES_TOKEN_FILE=$SECRETS/pades-caller.token
 PKI_LDAP_URI=ldap://127.0.0.1:${PORT[LDAP]}
 PKI_LDAP_BASE=$LDAP_BASE
 PKI_PG_URI=$pguri
-PKI_PG_HOST=$RUN
+PKI_PG_HOST=$PGSOCK
 PKI_PG_PORT=${PORT[PG]}
 PKI_PG_TLS_CERT=$DIR/pki/pg-server.pem
 $(has_standby && echo "PKI_PG_STANDBY_PORT=${PORT[STANDBY]}" || true)
@@ -861,7 +967,7 @@ node_log() { if [ "$1" = 1 ]; then echo "$PG_LOG"; else echo "$LOG/postgresql2.l
 node_name() { if [ "$1" = 1 ]; then echo postgres; else echo postgres2; fi; }
 node_is_standby() { [ -e "$(node_data "$1")/standby.signal" ]; }
 # The stack user's conninfo to one node (database postgres by default).
-node_conninfo() { echo "host=$RUN port=$(node_port "$1") dbname=${2:-postgres} user=$STACK_USER connect_timeout=5"; }
+node_conninfo() { echo "host=$PGSOCK port=$(node_port "$1") dbname=${2:-postgres} user=$STACK_USER connect_timeout=5"; }
 node_sql() { psql -X -At -v ON_ERROR_STOP=1 "$(node_conninfo "$1")" -c "$2"; }
 # The timeline of a stopped node's last checkpoint (a promotion starts a new one).
 node_timeline() {
@@ -926,7 +1032,7 @@ pg_configure() {
 # Written by deploy/stack.sh at each 'up'.
 listen_addresses = '127.0.0.1'
 port = $(node_port "$n")
-unix_socket_directories = '$RUN'
+unix_socket_directories = '$PGSOCK'
 # Every daemon's user reaches the socket; the peer map says as whom.
 unix_socket_permissions = 0777
 password_encryption = scram-sha-256
@@ -946,7 +1052,7 @@ wal_log_hints = on
 # A standby away for long cannot fill the primary's disk through its slot.
 max_slot_wal_keep_size = 1GB
 $(has_standby && printf '%s\n' \
-	"primary_conninfo = 'host=$RUN port=$(node_port "$other") user=$STACK_USER application_name=node$n'" \
+	"primary_conninfo = 'host=$PGSOCK port=$(node_port "$other") user=$STACK_USER application_name=node$n'" \
 	"primary_slot_name = 'pki_node$n'" || true)
 $([ "$EPHEMERAL" -eq 1 ] && printf '%s\n' 'fsync = off' 'synchronous_commit = off')
 # pg_rewind needs full-page writes.
@@ -983,7 +1089,15 @@ pg_start() {
 	local n=$1 name data port f logf
 	name=$(node_name "$n"); data=$(node_data "$n"); port=$(node_port "$n")
 	f=$(node_pidfile "$n"); logf=$(node_log "$n")
-	if pidfile_pid "$f" >/dev/null; then
+	if pidfile_pid "$name" "$f" >/dev/null && [ ! -S "$PGSOCK/.s.PGSQL.$port" ] &&
+	    [ -S "$RUN/.s.PGSQL.$port" ]; then
+		# Before 2026-12-06 the socket was in run/ itself, root's now. The
+		# daemons, whose conninfo named run/, are restarted too.
+		: >"$DAEMONS_RESTART_MARK"
+		say "$name: restarting: its socket moves to $PGSOCK"
+		stop_pidfile "$name" "$f" INT
+	fi
+	if pidfile_pid "$name" "$f" >/dev/null; then
 		# Settings a reload can change take effect now (pg_configure).
 		node_sql "$n" 'SELECT pg_reload_conf()' >/dev/null ||
 			warn "$name: reloading its configuration failed; see $logf"
@@ -1003,6 +1117,9 @@ pg_start() {
 		stop_pidfile "$name" "$f" INT
 	fi
 	port_in_use "$port" && die "port $port ($name) is taken by another process (ss -ltnp); stop it or use another --dir with --ports auto"
+	# An older stack's socket, which the postmaster could not remove
+	# from run/ (root's since).
+	rm -f -- "$RUN/.s.PGSQL.$port" "$RUN/.s.PGSQL.$port.lock"
 	# A postmaster.pid left by a killed postmaster whose PID is gone.
 	if [ -s "$data/postmaster.pid" ]; then
 		local old
@@ -1014,7 +1131,7 @@ pg_start() {
 	read -r pid <"$f"
 	for ((i = 0; ; i++)); do
 		child_alive "$pid" || { log_tail "$logf"; die "$name $(how_died "$pid") during start-up; see $logf"; }
-		"$PGBIN/pg_isready" -q -h "$RUN" -p "$port" -U "$STACK_USER" -d postgres -t 1 && break
+		"$PGBIN/pg_isready" -q -h "$PGSOCK" -p "$port" -U "$STACK_USER" -d postgres -t 1 && break
 		[ "$i" -lt $((START_TIMEOUT * 10)) ] || { log_tail "$logf"; die "$name not ready within ${START_TIMEOUT}s; see $logf"; }
 		sleep 0.1
 	done
@@ -1029,7 +1146,7 @@ pg_primary_node() {
 	local n r found=()
 	[ -s "$PG2DATA/PG_VERSION" ] || { echo 1; return 0; }
 	for n in 1 2; do
-		pidfile_pid "$(node_pidfile "$n")" >/dev/null || continue
+		pidfile_pid "$(node_name "$n")" "$(node_pidfile "$n")" >/dev/null || continue
 		r=$(node_sql "$n" 'SELECT pg_is_in_recovery()' 2>/dev/null) || continue
 		[ "$r" = f ] && found+=("$n")
 	done
@@ -1072,7 +1189,7 @@ pg_standby_up() {
 		as_stack touch "$data.tmp/standby.signal"
 		mv -- "$data.tmp" "$data"
 	elif ! node_is_standby "$s"; then
-		pidfile_pid "$(node_pidfile "$s")" >/dev/null &&
+		pidfile_pid "$(node_name "$s")" "$(node_pidfile "$s")" >/dev/null &&
 			die "$(node_name "$s") runs as a primary beside $(node_name "$p"): stop it first"
 		say "$(node_name "$s"): a former primary; re-joining it as a standby of $(node_name "$p") (pg_rewind)"
 		if ! (cd "$DIR" && as_stack "$PGBIN/pg_rewind" -D "$data" \
@@ -1117,9 +1234,13 @@ LDAP_ACL_MARK=$DIR/.ldap-acl
 LDAP_ACL_VERSION=publisher-3	# 3: olcSockbufMaxIncomingAuth (large CRLs)
 # Left by ldap_add_publisher until crld has been restarted.
 CRL_RESTART_MARK=$DIR/.crl-restart
+# Left by pg_start when PostgreSQL's socket moved, until every daemon has
+# been restarted with the new conninfo.
+DAEMONS_RESTART_MARK=$DIR/.daemons-restart
 
 ldap_init() {
 	if [ -d "$LDAPDIR/slapd.d" ]; then
+		ldap_move_run_files
 		ldap_add_publisher
 		return 0
 	fi
@@ -1147,6 +1268,29 @@ ldap_init() {
 	echo "$LDAP_ACL_VERSION" >"$LDAP_ACL_MARK"
 }
 
+# Before 2026-12-06 slapd wrote its own PID and args files in run/, which
+# is root's now (slapd would not start: "unable to open pid file"): with
+# slapd stopped, cn=config names ldap/ instead. (Read as the stack user:
+# its file; LDIF lines are folded at 76 columns.)
+ldap_move_run_files() {
+	local cfg="$LDAPDIR/slapd.d/cn=config.ldif"
+	(cd "$DIR" && as_stack cat -- "$cfg") 2>/dev/null |
+	    awk 'NR > 1 && /^ / { l = l substr($0, 2); next } NR > 1 { print l } { l = $0 } END { print l }' |
+	    grep -qxF "olcPidFile: $RUN/slapd.self.pid" || return 0
+	if pidfile_pid slapd "$LDAP_PIDFILE" >/dev/null; then
+		say "slapd: stopping it: its own PID file moves to $LDAPDIR"
+		stop_pidfile slapd "$LDAP_PIDFILE" TERM
+	fi
+	log_ok "$LOG/slapadd.log"
+	if ! printf 'dn: cn=config\nchangetype: modify\nreplace: olcPidFile\nolcPidFile: %s\n-\nreplace: olcArgsFile\nolcArgsFile: %s\n-\n' \
+	    "$LDAPDIR/slapd.self.pid" "$LDAPDIR/slapd.args" |
+	    (cd "$DIR" && as_stack slapmodify -n0 -F "$LDAPDIR/slapd.d") >>"$LOG/slapadd.log" 2>&1; then
+		log_tail "$LOG/slapadd.log"
+		die "slapmodify -n0 (olcPidFile) failed; see $LOG/slapadd.log"
+	fi
+	rm -f -- "$RUN/slapd.self.pid" "$RUN/slapd.args"
+}
+
 # A directory made before 2026-12-05 had no publisher: crld bound as the
 # rootdn. With slapd stopped (cn=config has no rootdn, so offline), its
 # ACL becomes config.ldif.in's and the publisher's entry base.ldif.in's;
@@ -1159,7 +1303,7 @@ ldap_add_publisher() {
 	# crld is restarted once this is done, even by a later up should this
 	# one stop before it starts the daemons.
 	: >"$CRL_RESTART_MARK"
-	if pidfile_pid "$LDAP_PIDFILE" >/dev/null; then
+	if pidfile_pid slapd "$LDAP_PIDFILE" >/dev/null; then
 		say "slapd: stopping it to add the publisher"
 		stop_pidfile slapd "$LDAP_PIDFILE" TERM
 	fi
@@ -1202,7 +1346,7 @@ ldap_add_publisher() {
 
 ldap_up() {
 	ldap_init
-	if pidfile_pid "$LDAP_PIDFILE" >/dev/null; then
+	if pidfile_pid slapd "$LDAP_PIDFILE" >/dev/null; then
 		say "slapd: already running"
 		return 0
 	fi
@@ -1331,11 +1475,16 @@ pades_up() {
 # (ldap_add_publisher, CRL_RESTART_MARK).
 running_current() {
 	local pid p
-	pid=$(pidfile_pid "$2") || return 1
+	pid=$(pidfile_pid "$1" "$2") || return 1
 	if [ "$1" = crl ] && [ -e "$CRL_RESTART_MARK" ]; then
 		say "crl: restarting: it binds to the directory as the publisher now"
 		stop_pidfile "$1" "$2" TERM
 		rm -f -- "$CRL_RESTART_MARK"
+		return 1
+	fi
+	if [ -e "$DAEMONS_RESTART_MARK" ]; then
+		say "$1: restarting: the database socket moved to $PGSOCK"
+		stop_pidfile "$1" "$2" TERM
 		return 1
 	fi
 	[ "$(id -u)" -eq 0 ] || return 0
@@ -1430,7 +1579,7 @@ cmd_up() {
 		(daemon_up $d) || failed+=("${d%% *}")
 	done
 	(sealer_up) || failed+=(sealer)
-	give_to_stack "$RUN"
+	rm -f -- "$DAEMONS_RESTART_MARK"
 	write_env
 	summary
 	local logs=''
@@ -1463,7 +1612,7 @@ status_line() { printf '%-9s %-12s %s\n' "$1" "$2" "$3"; }
 
 component_state() {
 	local pid
-	if pid=$(pidfile_pid "$1"); then echo "up pid=$pid"; else echo "down no-process"; fi
+	if pid=$(pidfile_pid "$1" "$2"); then echo "up pid=$pid"; else echo "down no-process"; fi
 }
 
 cmd_status() {
@@ -1475,11 +1624,11 @@ cmd_status() {
 		[ "$n" = 1 ] || has_standby || continue
 		role=''
 		has_standby && role=$(node_is_standby "$n" && echo ' standby' || echo ' primary')
-		st=$(component_state "$(node_pidfile "$n")")
-		status_line "$(node_name "$n")" "${st%% *}" "${st#* } 127.0.0.1:$(node_port "$n") (TLS: sslrootcert=$DIR/pki/pg-server.pem) socket=$RUN$role"
+		st=$(component_state "$(node_name "$n")" "$(node_pidfile "$n")")
+		status_line "$(node_name "$n")" "${st%% *}" "${st#* } 127.0.0.1:$(node_port "$n") (TLS: sslrootcert=$DIR/pki/pg-server.pem) socket=$PGSOCK$role"
 		[ "${st%% *}" = up ] || rc=3
 	done
-	st=$(component_state "$LDAP_PIDFILE")
+	st=$(component_state slapd "$LDAP_PIDFILE")
 	status_line slapd "${st%% *}" "${st#* } ldap://127.0.0.1:${PORT[LDAP]} base=$LDAP_BASE"
 	[ "${st%% *}" = up ] || rc=3
 	local n
@@ -1500,7 +1649,7 @@ cmd_status() {
 	local every
 	every=$(sealer_every)
 	if [ "${every:-0}" -gt 0 ] && [ -s "$DIR/pki/audit-pub.pem" ]; then
-		st=$(component_state "$SEALER_PIDFILE")
+		st=$(component_state sealer "$SEALER_PIDFILE")
 		status_line sealer "${st%% *}" "${st#* } pkictl audit seal --every ${every}s (log/sealer.log)"
 		[ "${st%% *}" = up ] || rc=3
 	else
@@ -1515,7 +1664,7 @@ cmd_status() {
 			status_line "$name" "-" "not built ($BUILD/$bin)"
 			continue
 		fi
-		st=$(component_state "$RUN/$name.pid")
+		st=$(component_state "$name" "$RUN/$name.pid")
 		status_line "$name" "${st%% *}" "${st#* } $where"
 		[ "${st%% *}" = up ] || rc=3
 	done

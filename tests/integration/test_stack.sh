@@ -2,7 +2,10 @@
 # deploy/stack.sh on a stack of its own: up creates, a second up reuses the
 # state and restarts only what is down, status tells which component runs,
 # down leaves no process, secrets stay out of argv and logs, and the services
-# answer (slapd anonymously and as admin, PostgreSQL as every role).
+# answer (slapd anonymously and as admin, PostgreSQL as every role). As root,
+# no other user can put a link or a PID where root writes or looks (secrets/,
+# hsm/, run/, log/), and a PID file naming another process makes down leave
+# it alone.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -64,7 +67,28 @@ grep -qx "state_dir = $S/spool/cad" "$S/pki.conf" || fail "pki.conf does not giv
 	fail "cad holds no marker $S/spool/cad/cad-inflight.0 of mode 0600"
 [ ! -s "$S/spool/cad/cad-inflight.0" ] || fail "cad's marker is not empty with no order in hand"
 [ "$(tr -d "\n" <"$S/secrets/ra-officer.key" | grep -cE "^[0-9a-f]{64}$")" = 1 ] || fail "ra-officer.key is not 64 hex digits"
-[ "$(stat -c %a "$S/run")" = 711 ] || fail "run/ (PostgreSQL socket) is not 0711"
+[ "$(stat -c %a "$S/run")" = 711 ] || fail "run/ (PID and HSM lock files) is not 0711"
+[ "$(stat -c %a "$S/run/pg")" = 711 ] || fail "run/pg/ (PostgreSQL socket) is not 0711"
+[ -S "$S/run/pg/.s.PGSQL.$(sed -n 's/^PG=//p' "$S/ports")" ] || fail "no PostgreSQL socket in run/pg/"
+[ "$(stack_get "$S" PKI_PG_HOST)" = "$S/run/pg" ] || fail "PKI_PG_HOST is not run/pg"
+[ "$(stat -c %a "$S/log")" = 750 ] || fail "log/ is not 0750"
+if [ "$(id -u)" -eq 0 ]; then
+	# Root opens the logs (and hands the descriptors over), writes the PID
+	# files and, in the signers, opens the HSM lock files: all in
+	# directories of root's, the socket's apart.
+	for f in "$S/run" "$S/log" "$S"/log/* "$S"/run/*.pid "$S"/run/*.lock; do
+		[ "$(stat -c %U "$f")" = root ] && [ ! -L "$f" ] || fail "$f is not root's"
+	done
+	[ "$(find "$S/run" -maxdepth 1 -name '*.lock' | wc -l)" -ge 6 ] || fail "no HSM lock files in run/"
+	[ "$(stat -c %U "$S/run/pg")" = pki ] || fail "run/pg/ is not pki's"
+	for d in run log; do
+		as_user pki ln -s "$T/x" "$S/$d/planted" 2>/dev/null && fail "pki can put a link in $d/"
+		as_user pki mv "$S/$d" "$S/$d.aside" 2>/dev/null && fail "pki can move $d/ aside"
+	done
+	as_user pki sh -c "echo 1 >'$S/run/slapd.pid'" 2>/dev/null && fail "pki can write a PID file"
+	# slapd writes its own PID file in ldap/, its user's.
+	[ -s "$S/ldap/slapd.self.pid" ] || fail "slapd did not write ldap/slapd.self.pid"
+fi
 if [ "$(id -u)" -eq 0 ]; then
 	[ "$(stat -c %U "$S/pg/data")" = pki ] || fail "pg/data not owned by pki"
 	pg_user=$(ps -o user= -p "$(pidfile_of "$S" postgres)")
@@ -328,7 +352,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	stack_up "$S"
 	grep -q "postgres: restarting: its socket's mode changes" "$S.up.log" || fail "up did not restart postgres for its socket's mode"
 	[ "$(pidfile_of "$S" postgres)" != "$pg_before" ] || fail "postgres not restarted"
-	[ "$(stat -c %a "$S/run/.s.PGSQL.$pg_port")" = 777 ] || fail "the socket is not 0777 after up"
+	[ "$(stat -c %a "$pg_host/.s.PGSQL.$pg_port")" = 777 ] || fail "the socket is not 0777 after up"
 	grep -q "ocsp: runs as pki, as before each daemon had a user of its own: restarting" "$S.up.log" ||
 		fail "up did not restart the ocspd running as pki"
 	new=$(pidfile_of "$S" ocsp)
@@ -398,6 +422,22 @@ if [ "$(id -u)" -eq 0 ]; then
 	printf 'not yours\n' >"$victim"
 	chmod 0600 "$victim"
 	mkdir -m 0777 "$T/victim-dir"
+	# run/ and log/ as an up before 2026-12-06 left them, the stack user's;
+	# what pki put there is removed by the next up, not used: a log
+	# linked to a file of root's (up appended PostgreSQL's output to it)
+	# or to a name in a directory of root's (up created it), the audit
+	# token's lock file linked into such a directory (pkictl created it),
+	# a PID file naming an unrelated process of root's (down signalled it).
+	chown pki:pki "$S/run" "$S/log"
+	chown -R pki:pki "$S"/run/*.lock "$S"/log/*
+	as_user pki rm -f "$S/log/postgresql.log" "$S/log/pkictl.log" "$S/run/pki-audit.lock"
+	as_user pki ln -s "$victim" "$S/log/postgresql.log" &&
+		as_user pki ln -s "$T/victim-dir/created-log" "$S/log/pkictl.log" &&
+		as_user pki ln -s "$T/victim-dir/created-lock" "$S/run/pki-audit.lock" ||
+		fail "as pki: ln -s in run/ and log/"
+	setsid sleep 600 & unrelated=$!
+	for _ in $(seq 50); do [ "$(ps -o sid= -p "$unrelated" | tr -d ' ')" = "$unrelated" ] && break; sleep 0.1; done
+	as_user pki sh -c "echo $unrelated >'$S/run/postgres2.pid'" || fail "as pki: a PID file"
 	cp -p -- "$S/secrets/ra-otp.key" "$T/ra-otp.key.saved"
 	as_user pki rm -f "$S/secrets/ra-otp.key"
 	# A dangling link at the key (up makes it again: it is not -s), a link
@@ -419,7 +459,12 @@ if [ "$(id -u)" -eq 0 ]; then
 	as_user pki rm -f "$S/secrets/ra-otp.key.tmp"
 	as_user pki-hsm rm -f "$S/hsm/softhsm2.conf.tmp"
 	cp -p -- "$T/ra-otp.key.saved" "$S/secrets/ra-otp.key"
-	note "links put in secrets/ and hsm/ replaced, never followed"
+	for f in "$S/run" "$S/log" "$S/log/postgresql.log" "$S/log/pkictl.log" "$S/run/pki-audit.lock" "$S"/run/*.pid; do
+		[ "$(stat -c %U "$f")" = root ] && [ ! -L "$f" ] || fail "$f is not root's after up on an older stack"
+	done
+	[ -f "$S/run/pki-audit.lock" ] || fail "run/pki-audit.lock is not a file again"
+	grep -q 'removing .*/log/postgresql.log: a link' "$S.up.log" || fail "up did not say it removed the planted log link"
+	note "links put in secrets/, hsm/, run/ and log/ replaced or removed, never followed"
 fi
 sum_state >"$T/state3"
 diff "$T/state1" "$T/state3" >/dev/null || fail "up after down changed the state: $(diff "$T/state1" "$T/state3")"
@@ -434,6 +479,20 @@ sql_as "host=$pg_host port=$pg_port dbname=pki user=pki_admin" 'SELECT 1' >/dev/
 	fail "PostgreSQL not back after down/up"
 stack_down "$S"
 [ -z "$(procs_mentioning "$S/")" ] || fail "processes left after the second down"
+# down signals only what the stack started: not the process (a group and
+# session leader, started before the file was written) that a PID file
+# names, which pki wrote as an older stack let it.
+if [ "$(id -u)" -eq 0 ]; then
+	kill -0 "$unrelated" 2>/dev/null || fail "down killed the unrelated process a PID file named"
+	grep -q "postgres2.pid names pid $unrelated, which is not the postgres2 this stack started: not signalled" "$S.down.log" ||
+		fail "down did not say it left pid $unrelated alone: $(cat "$S.down.log")"
+	# The same from a PID file of root's (a PID recycled since, say).
+	echo "$unrelated" >"$S/run/slapd.pid"
+	"$STACK_SH" down --dir "$S" >"$T/down3.log" 2>&1 || { cat "$T/down3.log"; fail "down"; }
+	kill -0 "$unrelated" 2>/dev/null || fail "down killed the unrelated process run/slapd.pid named"
+	kill "$unrelated"
+	note "PID files naming another process: down leaves it alone"
+fi
 
 # A link the stack user put where up makes a directory is refused, not
 # followed: root would chmod and chown what it points at.
