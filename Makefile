@@ -203,12 +203,15 @@ down:
 	@./deploy/stack.sh down
 
 # A production host's files: binaries, data, systemd units, sysusers.d and
-# tmpfiles.d (deploy/README.md "Running in production"). Starts nothing.
+# tmpfiles.d (deploy/README.md "Running in production"). Starts nothing,
+# and installs no package and creates no user (not `deps`, which is for the
+# local stack and the tests: slapd without a configuration, nginx, chromium,
+# the pki user ...): only the programs are built, when out of date.
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 STATEDIR ?= /var/lib/pki
 RUNDIR ?= /run/pki
-install: build
+install: $(PROGRAMS)
 	@./deploy/install.sh --build $(BUILD) --prefix $(PREFIX) --sysconfdir $(SYSCONFDIR) \
 		--statedir $(STATEDIR) --rundir $(RUNDIR) $(if $(DESTDIR),--destdir $(DESTDIR))
 

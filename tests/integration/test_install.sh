@@ -21,6 +21,16 @@ RUNDIR=$T/run/pki
 	--statedir "$STATE" --rundir "$RUNDIR" >"$T/install.log" 2>&1 ||
 	{ cat "$T/install.log"; fail "deploy/install.sh failed the second time"; }
 "$REPO/deploy/install.sh" --prefix relative/path >/dev/null 2>&1 && fail "install.sh took a relative prefix"
+# make install builds the programs and runs install.sh, never make deps
+# (apt-get of the test tools, slapd preseeded without a configuration, the
+# pki user): what it would run, with make -n.
+dry=$(make -n --no-print-directory -C "$REPO" install BUILD="$BUILD" PREFIX="$T/dry" 2>&1) ||
+	{ echo "$dry"; fail "make -n install"; }
+has -F deploy/install.sh <<<"$dry" || { echo "$dry"; fail "make install does not run deploy/install.sh"; }
+if has -F deploy/deps.sh <<<"$dry"; then
+	echo "$dry"
+	fail "make install runs deploy/deps.sh (make deps) on the production host"
+fi
 
 # --- files ---------------------------------------------------------------------------
 for b in rad ocspd crld tsad signd cad pkisign pkictl; do
