@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the built PKI for a production host (`make install` runs it):
 # the binaries, the policy files, the schema migrations, the officers'
-# console, and the systemd units, sysusers.d and tmpfiles.d files rendered
+# console, the slapd and nginx templates, and the systemd units, sysusers.d and tmpfiles.d files rendered
 # with the paths below, plus a pki.conf example with the same paths
 # (deploy/README.md "Running in production").
 #
@@ -79,6 +79,12 @@ cp -R -- "$REPO/ra/console" "$DESTDIR$DATADIR/console"
 install -m 0755 "$REPO/deploy/migrate.sh" "$DESTDIR$DATADIR/migrate.sh"
 install -d -m 0755 "$DESTDIR$DATADIR/deploy"
 install -m 0644 "$REPO/deploy/README.md" "$DESTDIR$DATADIR/deploy/README.md"
+# The templates the README's production steps fill in by hand: slapd's
+# cn=config and base entries (step 2), the reverse proxy ("Behind a
+# reverse proxy").
+install -d -m 0755 "$DESTDIR$DATADIR/slapd" "$DESTDIR$DATADIR/nginx"
+install -m 0644 "$REPO/deploy/slapd/config.ldif.in" "$REPO/deploy/slapd/base.ldif.in" "$DESTDIR$DATADIR/slapd/"
+install -m 0644 "$REPO/deploy/nginx/pki.conf.in" "$DESTDIR$DATADIR/nginx/pki.conf.in"
 chmod -R u=rwX,go=rX -- "$DESTDIR$DATADIR"
 
 # The units: one per daemon section, from one template. Each row: section,

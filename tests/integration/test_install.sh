@@ -42,6 +42,11 @@ cmp -s "$P/bin/pkiaudit" "$BUILD/pkiaudit" || fail "pkiaudit not in $P/bin"
 for f in policy/ra.conf schema/001_base.sql console/index.html migrate.sh deploy/README.md pki.conf.example; do
 	[ -s "$P/share/pki/$f" ] || fail "share/pki/$f missing"
 done
+# The templates the README's production steps use, as in the repository.
+for f in slapd/config.ldif.in slapd/base.ldif.in nginx/pki.conf.in; do
+	cmp -s "$P/share/pki/$f" "$REPO/deploy/$f" || fail "share/pki/$f is not deploy/$f"
+	grep -qF "share/pki/$f" "$P/share/pki/deploy/README.md" || fail "the installed README does not say where $f is"
+done
 [ "$(find "$P/share/pki/schema" -name '*.sql' | wc -l)" = "$(find "$REPO/schema" -name '*.sql' | wc -l)" ] ||
 	fail "not every migration was installed"
 
