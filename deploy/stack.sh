@@ -580,13 +580,14 @@ make_pin() {
 }
 
 # rad's OTP HMAC key (ra/factor.c): 256 bits as 64 hex digits from
-# openssl rand, mode 0600, created once; never in argv.
+# openssl rand, mode 0600, the invoking user's (root's: rad and signd's SAMs
+# read it before they demote), created once; never in argv.
 make_otp_key() {
 	local f=$1 v
 	[ -s "$f" ] && return 0
 	v=$(openssl rand -hex 32 | tr -d '\n')
 	[ "${#v}" -eq 64 ] || die "openssl rand failed for $f"
-	printf '%s' "$v" | put_file "$f" 0600 "$STACK_USER"
+	printf '%s' "$v" | put_file "$f" 0600 keep
 }
 
 # Writes stdin to $1 atomically with mode $2, owned by the stack user.
@@ -639,7 +640,14 @@ write_layout() {
 	# file of its own: crld its LDAP password, every daemon the database
 	# socket (PostgreSQL's peer map decides who is who), tsad and rad
 	# their spool directories.
-	mkdir_owned 0711 "$SECRETS"
+	# secrets/ is root's, as /etc/pki/secrets is in production: the keys
+	# the daemons read as root (rad's OTP, TOTP and officer keys, pkisign
+	# serve's client secret) are root's too. Until 2026-12-06 both were the
+	# stack user's, who runs PostgreSQL and so could read the key sealing
+	# the subscribers' TOTP secrets kept in the same database. The files
+	# of other owners are theirs still (ldap-publisher.pw pki-crl's).
+	mkdir_owned 0711 "$SECRETS" root
+	root_dir_files "$SECRETS" ldap-admin.pw ldap-publisher.pw pades-caller.token hsm
 	# The PID files, which down believes, and the HSM lock files, which
 	# the signers open as root: root's. So are the logs, which root opens
 	# for PostgreSQL, slapd and the daemons (start_bg) and for pkictl. Until
@@ -727,20 +735,26 @@ write_layout() {
 	make_secret "$SECRETS/ldap-publisher.pw"
 	give_to "$(daemon_user crl)" "$SECRETS/ldap-publisher.pw"
 	make_otp_key "$SECRETS/ra-otp.key"
+	local k
 	# The AES-256-GCM key sealing RA officers' TOTP secrets (rad and pkictl
 	# read it; lib/totp.h): 64 hex digits, 0600, made once.
 	if [ ! -s "$SECRETS/ra-officer.key" ]; then
 		v=$(openssl rand -hex 32) && [ "${#v}" -eq 64 ] ||
 			die "openssl rand failed for $SECRETS/ra-officer.key"
-		printf '%s\n' "$v" | put_file "$SECRETS/ra-officer.key" 0600 "$STACK_USER"
+		printf '%s\n' "$v" | put_file "$SECRETS/ra-officer.key" 0600 keep
 	fi
 	# The AES-256-GCM key sealing subscribers' TOTP secrets (rad only; not
 	# the officers' key, which pkictl reads too): 64 hex digits, 0600.
 	if [ ! -s "$SECRETS/ra-totp.key" ]; then
 		v=$(openssl rand -hex 32) && [ "${#v}" -eq 64 ] ||
 			die "openssl rand failed for $SECRETS/ra-totp.key"
-		printf '%s\n' "$v" | put_file "$SECRETS/ra-totp.key" 0600 "$STACK_USER"
+		printf '%s\n' "$v" | put_file "$SECRETS/ra-totp.key" 0600 keep
 	fi
+	# An older stack's (root_dir_files made them root's; the mode too).
+	for k in ra-otp.key ra-officer.key ra-totp.key pades-client.secret; do
+		[ -f "$SECRETS/$k" ] && [ ! -L "$SECRETS/$k" ] || continue
+		chmod 0600 -- "$SECRETS/$k"
+	done
 	# The local applications' bearer token for pkisign serve (stack.env
 	# PKI_PADES_TOKEN_FILE; 43 base64url characters, 256 bits) and the
 	# callers file pkisign serve reads: the token's SHA-256 only.
@@ -1459,7 +1473,7 @@ pades_up() {
 	3) warn "pades: a signing service named local-pades exists but $PADES_ID is gone: pkisign serve is not started"; return 0 ;;
 	*) die "'pkictl sigservice add' failed; see $LOG/pkictl.log" ;;
 	esac
-	sed -n 's/^client_secret\t//p' <<<"$out" | put_file "$SECRETS/pades-client.secret" 0600 "$STACK_USER"
+	sed -n 's/^client_secret\t//p' <<<"$out" | put_file "$SECRETS/pades-client.secret" 0600 keep
 	sed -n 's/^client_id\t//p' <<<"$out" | put_file "$PADES_ID" 0644 keep
 	[ -s "$PADES_ID" ] && [ -s "$SECRETS/pades-client.secret" ] || die "pkictl sigservice add printed no client id or secret"
 	say "pades: registered at signd as local-pades"

@@ -41,6 +41,16 @@ if [ "$(id -u)" -eq 0 ]; then
 		[ "$(stat -c %U "$f")" = root ] || fail "$f is not root's"
 	done
 	as_user pki-crl test -r "$S/secrets/ldap-publisher.pw" || fail "pki-crl cannot read secrets/ldap-publisher.pw"
+	# The keys the daemons read as root are root's, in a directory of
+	# root's: not pki's, who runs PostgreSQL, where the subscribers' TOTP
+	# secrets sealed with ra-totp.key are kept.
+	[ "$(stat -c '%U %a' "$S/secrets")" = "root 711" ] || fail "secrets/ is not root's 0711"
+	for f in ra-otp.key ra-totp.key ra-officer.key pades-client.secret; do
+		[ "$(stat -c '%U:%G %a' "$S/secrets/$f")" = "root:root 600" ] ||
+			fail "secrets/$f is $(stat -c '%U:%G %a' "$S/secrets/$f"), not root:root 0600"
+		as_user pki cat "$S/secrets/$f" >/dev/null 2>&1 && fail "pki can read secrets/$f"
+	done
+	as_user pki ln -s "$T/x" "$S/secrets/planted" 2>/dev/null && fail "pki can put a link in secrets/"
 	# The directory administrator's password is no daemon's.
 	for u in pki-crl pki-hsm pki-ra pki-ocsp pki-tsa pki-sign pki-cad; do
 		as_user "$u" cat "$S/secrets/ldap-admin.pw" >/dev/null 2>&1 && fail "$u can read the LDAP administrator's password"
@@ -412,10 +422,12 @@ mv -- "$S/pins/pki-ocsp.pin" "$S/secrets/hsm/"
 rm -f -- "$S/secrets/pki-ocsp.pin"
 : >"$S/spool/tsa.spill.0"
 mv -- "$S/pki/crl/root.crl" "$S/pki/root.crl"
-# Links where up writes, planted by the owners of the directories (secrets/
-# is the stack user's, hsm/ pki-hsm's): up, as root, writes its files in
-# DIR and renames them into place, so each link is replaced, never written
-# through or entered. The key up makes again is put back after, for the
+# Links where up writes, planted by the owners of the directories (hsm/ is
+# pki-hsm's; secrets/, run/ and log/ the stack user's as an up before
+# 2026-12-06 left them, below): up, as root, writes its files in DIR and
+# renames them into place, or removes what it finds in a directory it takes
+# back, so each link is replaced or removed, never written through or
+# entered. The key up makes again is put back after, for the
 # state comparison.
 if [ "$(id -u)" -eq 0 ]; then
 	victim=$T/victim-file
@@ -428,7 +440,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	# or to a name in a directory of root's (up created it), the audit
 	# token's lock file linked into such a directory (pkictl created it),
 	# a PID file naming an unrelated process of root's (down signalled it).
-	chown pki:pki "$S/run" "$S/log"
+	chown pki:pki "$S/run" "$S/log" "$S/secrets" "$S"/secrets/ra-*.key "$S/secrets/pades-client.secret"
 	chown -R pki:pki "$S"/run/*.lock "$S"/log/*
 	as_user pki rm -f "$S/log/postgresql.log" "$S/log/pkictl.log" "$S/run/pki-audit.lock"
 	as_user pki ln -s "$victim" "$S/log/postgresql.log" &&
@@ -459,7 +471,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	as_user pki rm -f "$S/secrets/ra-otp.key.tmp"
 	as_user pki-hsm rm -f "$S/hsm/softhsm2.conf.tmp"
 	cp -p -- "$T/ra-otp.key.saved" "$S/secrets/ra-otp.key"
-	for f in "$S/run" "$S/log" "$S/log/postgresql.log" "$S/log/pkictl.log" "$S/run/pki-audit.lock" "$S"/run/*.pid; do
+	chown 0:0 "$S/secrets/ra-otp.key"
+	for f in "$S/secrets" "$S"/secrets/ra-*.key "$S/secrets/pades-client.secret" "$S/run" "$S/log" "$S/log/postgresql.log" "$S/log/pkictl.log" "$S/run/pki-audit.lock" "$S"/run/*.pid; do
 		[ "$(stat -c %U "$f")" = root ] && [ ! -L "$f" ] || fail "$f is not root's after up on an older stack"
 	done
 	[ -f "$S/run/pki-audit.lock" ] || fail "run/pki-audit.lock is not a file again"
