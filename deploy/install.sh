@@ -10,7 +10,8 @@
 #
 # --destdir stages the files under DIR (packaging); the paths written into
 # the files are those without it. Nothing here starts, enables or creates
-# anything on the host: the README lists those steps.
+# anything on the host but SYSCONFDIR/pki/policy, copied once when absent
+# (pki.policy_dir, to edit): the README lists the other steps.
 set -euo pipefail
 prog=install.sh
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,6 +87,14 @@ install -d -m 0755 "$DESTDIR$DATADIR/slapd" "$DESTDIR$DATADIR/nginx"
 install -m 0644 "$REPO/deploy/slapd/config.ldif.in" "$REPO/deploy/slapd/base.ldif.in" "$DESTDIR$DATADIR/slapd/"
 install -m 0644 "$REPO/deploy/nginx/pki.conf.in" "$DESTDIR$DATADIR/nginx/pki.conf.in"
 chmod -R u=rwX,go=rX -- "$DESTDIR$DATADIR"
+# pki.policy_dir of the example: the policy files to edit, copied once and
+# then left alone (an edit survives the next install, which replaces
+# DATADIR/policy).
+if [ ! -e "$DESTDIR$SYSCONFDIR/pki/policy" ] && [ ! -L "$DESTDIR$SYSCONFDIR/pki/policy" ]; then
+	install -d -m 0755 "$DESTDIR$SYSCONFDIR/pki"
+	cp -R -- "$REPO/policy" "$DESTDIR$SYSCONFDIR/pki/policy"
+	chmod -R u=rwX,go=rX -- "$DESTDIR$SYSCONFDIR/pki/policy"
+fi
 
 # The units: one per daemon section, from one template. Each row: section,
 # description, command, extra capabilities (with why), the directories it

@@ -42,6 +42,22 @@ cmp -s "$P/bin/pkiaudit" "$BUILD/pkiaudit" || fail "pkiaudit not in $P/bin"
 for f in policy/ra.conf schema/001_base.sql console/index.html migrate.sh deploy/README.md pki.conf.example; do
 	[ -s "$P/share/pki/$f" ] || fail "share/pki/$f missing"
 done
+# pki.policy_dir is the copy in SYSCONFDIR, made once: an edit there
+# survives the next install (share/pki/policy is replaced each time).
+[ "$(sed -n '/^\[pki\]/,/^\[/s/^policy_dir = //p' "$P/share/pki/pki.conf.example")" = "$ETC/pki/policy" ] ||
+	fail "pki.conf.example: policy_dir is not $ETC/pki/policy"
+cmp -s "$ETC/pki/policy/ra.conf" "$REPO/policy/ra.conf" || fail "install did not copy the policy to $ETC/pki/policy"
+echo '# edited here' >>"$ETC/pki/policy/ra.conf"
+"$REPO/deploy/install.sh" --build "$BUILD" --prefix "$P" --sysconfdir "$ETC" \
+	--statedir "$STATE" --rundir "$RUNDIR" >"$T/install.log" 2>&1 ||
+	{ cat "$T/install.log"; fail "deploy/install.sh failed the third time"; }
+[ "$(tail -n1 "$ETC/pki/policy/ra.conf")" = '# edited here' ] || fail "install replaced the edited $ETC/pki/policy"
+# pkisign serve is behind no proxy: it trusts none (every local caller's
+# X-Forwarded-For would be the audited client).
+[ -z "$(sed -n '/^\[pades\]/,/^\[/s/^trusted_proxies = //p' "$P/share/pki/pki.conf.example")" ] ||
+	fail "pki.conf.example: [pades] trusted_proxies is set"
+grep -qE '^[[:space:]]*trusted_proxies' <(sed -n '/^\[pades\]/,/^\[/p' "$PKI_CONFIG") &&
+	fail "the stack's pki.conf: [pades] trusted_proxies is set"
 # The templates the README's production steps use, as in the repository.
 for f in slapd/config.ldif.in slapd/base.ldif.in nginx/pki.conf.in; do
 	cmp -s "$P/share/pki/$f" "$REPO/deploy/$f" || fail "share/pki/$f is not deploy/$f"
