@@ -18,14 +18,19 @@ WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
 CPPFLAGS += -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
 	-I. -I/usr/include/p11-kit-1 $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 CFLAGS += -std=c11 -g $(WARN) -fstack-protector-strong -fPIE
+# C++ for sign/memcap.cc only (qpdf's new-handler): the warnings that apply.
+CXXFLAGS += -std=c++17 -g $(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WARN)) \
+	-fstack-protector-strong -fPIE
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lldap -llber -ldl -lpthread
 
 ifeq ($(SAN),1)
 CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+CXXFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 else
 CFLAGS += -O2
+CXXFLAGS += -O2
 CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
 
@@ -48,10 +53,11 @@ RAD_SRCS := $(sort $(wildcard ra/*.c))
 # signd, the remote-signing service (CSC API v2): worker and SAM (hsm/signd/).
 SIGND_SRCS := $(sort $(wildcard hsm/signd/*.c))
 # pkisign, the PAdES document signer (sign/): a library (every .c but main.c,
-# shared with its unit tests and fuzz harnesses) and the CLI in main.c.
-SIGN_SRCS := $(sort $(wildcard sign/*.c))
+# shared with its unit tests and fuzz harnesses) and the CLI in main.c;
+# sign/memcap.cc is C++ (the new-handler of the memory cap's reserve).
+SIGN_SRCS := $(sort $(wildcard sign/*.c sign/*.cc))
 SIGN_LIB_SRCS := $(filter-out sign/main.c,$(SIGN_SRCS))
-SIGN_LIBS := -lqpdf -lqrencode -lcurl
+SIGN_LIBS := -lqpdf -lqrencode -lcurl -lstdc++
 
 LIBPKI := $(BUILD)/libpki.a
 LIBHSM := $(BUILD)/libpkihsm.a
@@ -67,7 +73,7 @@ PKISIGN := $(if $(filter sign/main.c,$(SIGN_SRCS)),$(BUILD)/pkisign)
 PKIAUDIT_SRCS := $(sort $(wildcard audit/*.c))
 PKIAUDIT := $(BUILD)/pkiaudit
 
-obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(patsubst %.c,$(BUILD)/obj/%.o,$(1)))
 
 # Unit tests: every tests/unit/<module>/test_*.c is one program linking the real sources.
 UNIT_SRCS := $(sort $(wildcard tests/unit/*/test_*.c))
@@ -103,6 +109,10 @@ all: $(PROGRAMS) $(UNIT_BINS) $(TOOL_BINS) $(PRELOAD_LIBS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBPKI): $(call obj,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
@@ -255,12 +265,19 @@ bench: build
 # Each library and component source is compiled once for every harness
 # (fuzzer-no-link instrumentation), then each harness links them.
 FUZZ_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter
-FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRCS) $(HSM_SRCS) $(FUZZ_COMPONENT_SRCS))
+FUZZ_OBJS := $(patsubst %.cc,build/fuzz/obj/%.o,$(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRCS) $(HSM_SRCS) \
+	$(FUZZ_COMPONENT_SRCS)))
 .SECONDARY: $(FUZZ_OBJS)
 
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+
+# (vptr: its checks need the C++ sanitizer runtime, which linking with clang leaves out.)
+build/fuzz/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	clang++ $(CPPFLAGS) $(subst -std=c11,-std=c++17,$(FUZZ_CFLAGS)) \
+		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr -MMD -MP -c $< -o $@
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)

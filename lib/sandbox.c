@@ -703,6 +703,18 @@ sandbox_seccomp(enum sandbox_profile profile, char *err, size_t errlen)
 		    sandbox_pair_families, sizeof(sandbox_pair_families) /
 		    sizeof(sandbox_pair_families[0])) == -1)
 			goto fail;
+		/*
+		 * pkisign serve's memory cap (sign/memcap.h): a refused
+		 * allocation raises the soft RLIMIT_DATA towards the hard one
+		 * set before the filter, and it is lowered again after.
+		 * setrlimit(2) is prlimit64 of pid 0. Only RLIMIT_DATA, only
+		 * our own: without CAP_SYS_RESOURCE (demoted) the hard limit
+		 * can only be lowered, so this grants no memory beyond it.
+		 */
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
+		    SCMP_A0(SCMP_CMP_EQ, 0, 0),
+		    SCMP_A1(SCMP_CMP_EQ, RLIMIT_DATA, 0)) != 0)
+			goto fail;
 		/* FALLTHROUGH */
 	case SANDBOX_NET_WORKER:
 		/* Threads only: clone without CLONE_THREAD would be a new process. */

@@ -34,7 +34,9 @@ enum sandbox_profile {
 	 * temporary file, fsync, rename) and reads its LDAP bind password at
 	 * each publication: SANDBOX_NET_WORKER plus openat (EACCES with
 	 * O_TRUNC), rename and unlink, and socketpair of AF_UNIX (else
-	 * EACCES), for rad's SMTP sender (libcurl). fchmod answers EPERM. No exec, no process fork, no
+	 * EACCES), for rad's SMTP sender (libcurl). fchmod answers EPERM.
+	 * Its own RLIMIT_DATA may be set (pkisign serve's memory cap,
+	 * sign/memcap.h; within the hard limit). No exec, no process fork, no
 	 * ptrace, no mount.
 	 */
 	SANDBOX_NET_FILES = 3,

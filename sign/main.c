@@ -40,6 +40,7 @@
 #include "lib/sandbox.h"
 #include "sign/csc_client.h"
 #include "sign/job.h"
+#include "sign/memcap.h"
 #include "sign/pdf.h"
 #include "sign/serve.h"
 
@@ -388,7 +389,8 @@ parse_args(int argc, char **argv, struct opts *o)
  * The cap on our memory before any PDF is read (--memory-limit-mib; by
  * default 512 MiB and 8 times the documents' size, as pkisign serve's
  * pades.memory_limit_mib): a PDF whose streams inflate without end is
- * refused instead of exhausting the machine (sign/pdf.c names it).
+ * refused instead of exhausting the machine (sign/pdf.c names it), with
+ * a reserve above the cap for qpdf's error path (sign/memcap.h).
  */
 static int
 limit_memory(const struct opts *o, const struct sign_doc *docs)
@@ -403,7 +405,7 @@ limit_memory(const struct opts *o, const struct sign_doc *docs)
 			mib += 8 * (docs[i].inlen / (1024 * 1024) + 1);
 	if (mib == 0)
 		return 0;
-	switch (sandbox_limit_memory(mib)) {
+	switch (memcap_set(mib, 1)) {
 	case 0:
 		return 0;
 	case 1:

@@ -28,6 +28,7 @@
 #include <qpdf/qpdf-c.h>
 #include <qrencode.h>
 
+#include "sign/memcap.h"
 #include "sign/pdf.h"
 
 /* Bytes at the end of a file searched for "startxref" (ISO 32000-1 §7.5.5). */
@@ -349,8 +350,9 @@ buf_text(struct pdf_buf *b, const char *s)
 /*
  * qpdf's text for e as our message: what went wrong, then qpdf's words. An
  * allocation qpdf could not make is a stream inflating past the memory cap
- * (pkisign's memory limit, sandbox_limit_memory): a compression bomb, or a
- * document too large for the cap, said so rather than as qpdf's bad_alloc.
+ * (pkisign's memory limit, sign/memcap.h): a compression bomb, or a
+ * document too large for the cap, said so rather than as qpdf's bad_alloc
+ * (or as zlib's error when its own allocation failed first).
  */
 static void
 pdf_qpdf_message(qpdf_data q, qpdf_error e, const char *what,
@@ -358,7 +360,7 @@ pdf_qpdf_message(qpdf_data q, qpdf_error e, const char *what,
 {
 	const char *t = e != NULL ? qpdf_get_error_full_text(q, e) : NULL;
 
-	if (t != NULL && strstr(t, "bad_alloc") != NULL)
+	if (memcap_refused() || (t != NULL && strstr(t, "bad_alloc") != NULL))
 		snprintf(err, errlen, "%s: PDF refused: reading it needs more "
 		    "memory than the signer's limit allows now (a stream that "
 		    "inflates without end, or other large documents at the "
@@ -1587,6 +1589,8 @@ pdf_close(struct pdf_doc *doc)
 		return;
 	if (doc->q != NULL)
 		qpdf_cleanup(&doc->q);
+	/* qpdf's memory is freed: a refused allocation's reserve may close. */
+	memcap_release();
 	for (i = 0; i < doc->nnames; i++)
 		free(doc->names[i]);
 	free(doc->names);

@@ -43,6 +43,7 @@
 #include "lib/secret.h"
 #include "lib/timeutil.h"
 #include "sign/csc_client.h"
+#include "sign/memcap.h"
 #include "sign/pdf.h"
 #include "sign/serve.h"
 
@@ -75,20 +76,23 @@ struct serve {
 /*
  * The cap on our memory (pades.memory_limit_mib, 0: none), before the first
  * thread: a PDF whose streams inflate without end fails its own request
- * (422) instead of the process (sign/pdf.c names it). 0, or -1 logged.
+ * (422) instead of the process (sign/pdf.c names it), qpdf's error path
+ * using the reserve above the cap (sign/memcap.h; one step per thread).
+ * 0, or -1 logged.
  */
 static int
-serve_limit_memory(unsigned long mib)
+serve_limit_memory(unsigned long mib, unsigned int threads)
 {
 	if (mib == 0) {
 		log_warn("pades.memory_limit_mib = 0: memory not capped; a PDF "
 		    "compression bomb can exhaust the machine's memory");
 		return 0;
 	}
-	switch (sandbox_limit_memory(mib)) {
+	switch (memcap_set(mib, threads)) {
 	case 0:
-		log_info("memory capped at %lu MiB (pades.memory_limit_mib)",
-		    mib);
+		log_info("memory capped at %lu MiB (pades.memory_limit_mib), "
+		    "%u MiB above it kept for refusing a document past it",
+		    mib, MEMCAP_RESERVE_MIB(threads));
 		return 0;
 	case 1:
 		log_warn("memory not capped in a sanitizer build");
@@ -742,7 +746,8 @@ pkisign_serve(int argc, char **argv)
 	    PDF_READ_CPU_MS_DEFAULT / 1000, 0, 3600, &cpu_s) == -1)
 		goto out;
 	pdf_set_read_cpu_limit(cpu_s * 1000);
-	if (serve_limit_memory((unsigned long)mem_mib) == -1)
+	if (serve_limit_memory((unsigned long)mem_mib,
+	    (unsigned int)threads) == -1)
 		goto out;
 	if (secret_read(secret_file, NULL, sv.secret, sizeof(sv.secret), err,
 	    sizeof(err)) == -1) {
