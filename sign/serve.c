@@ -16,7 +16,8 @@
  * refused (wrong factor, locked, credential revoked or another's: CSC's
  * error and description); 413 body too large (lib/http, unread); 415 not
  * JSON; 422 a document we cannot sign (not a PDF, encrypted, damaged);
- * 502 the signing, time-stamping or revocation services failed.
+ * 502 the signing, time-stamping or revocation services failed; 503 the
+ * body could not be parsed within the memory cap now.
  */
 #include <errno.h>
 #include <limits.h>
@@ -418,6 +419,32 @@ serve_documents(json_t *a, struct serve_request *r, char *detail,
 	return 0;
 }
 
+/*
+ * jansson 2.14's lexer ignores a failed append to its token buffer
+ * (lex_save), and copies a string up to its closing quote: when an
+ * allocation fails in the middle of a large string, the quote is not
+ * saved and the copy runs past the buffer's end. That happens when a large
+ * body arrives while the memory is near the cap (the next request after a
+ * refused bomb: SIGSEGV in libjansson, or glibc's "free(): invalid
+ * pointer", the whole service ended). So while serve_parse() has jansson
+ * read a body, the first allocation of that thread that fails makes every
+ * later one of its fail too: the copy's own buffer is then refused first,
+ * and jansson returns an error instead.
+ */
+static _Thread_local int serve_json_reading, serve_json_failed;
+
+static void *
+serve_json_malloc(size_t n)
+{
+	void *p;
+
+	if (serve_json_reading && serve_json_failed)
+		return NULL;
+	if ((p = malloc(n)) == NULL && serve_json_reading)
+		serve_json_failed = 1;
+	return p;
+}
+
 int
 serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
     char *detail, size_t detaillen)
@@ -430,7 +457,18 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 
 	memset(r, 0, sizeof(*r));
 	/* jansson's messages quote the text near the error: not echoed. */
-	if ((root = json_load_bounded(body, len, len, &je)) == NULL) {
+	serve_json_reading = 1;
+	serve_json_failed = 0;
+	root = json_load_bounded(body, len, len, &je);
+	serve_json_reading = 0;
+	if (serve_json_failed) {
+		json_decref(root);
+		snprintf(detail, detaillen, "the body could not be read: the "
+		    "signer's memory is taken now (other large requests); "
+		    "retry later");
+		return SERVE_PARSE_NO_MEMORY;
+	}
+	if (root == NULL) {
 		snprintf(detail, detaillen, "the body is not a JSON object "
 		    "(RFC 8259; error at byte %d)", je.position);
 		return -1;
@@ -593,6 +631,7 @@ serve_handle(void *arg, const struct http_request *req,
 	const char *ct = req->content_type;
 	char detail[1024];
 	enum sign_status st;
+	int parsed;
 	unsigned char (*h)[EVP_MAX_MD_SIZE] = NULL;
 	json_t *health;
 	int rc, hashes_only;
@@ -619,10 +658,11 @@ serve_handle(void *arg, const struct http_request *req,
 	    (ct[16] != '\0' && ct[16] != ';'))
 		return http_problem(resp, 415, NULL, NULL,
 		    "the body must be application/json");
-	if (serve_parse(req->body, req->body_len, &r, detail,
-	    sizeof(detail)) == -1) {
+	if ((parsed = serve_parse(req->body, req->body_len, &r, detail,
+	    sizeof(detail))) != 0) {
 		serve_request_clear(&r);
-		return http_problem(resp, 400, NULL, NULL, detail);
+		return http_problem(resp, parsed == SERVE_PARSE_NO_MEMORY ?
+		    503 : 400, NULL, NULL, detail);
 	}
 	r.job.csc_url = sv->csc_url;
 	r.job.client_id = sv->client_id;
@@ -746,6 +786,8 @@ pkisign_serve(int argc, char **argv)
 	    PDF_READ_CPU_MS_DEFAULT / 1000, 0, 3600, &cpu_s) == -1)
 		goto out;
 	pdf_set_read_cpu_limit(cpu_s * 1000);
+	/* Before any thread: jansson's allocator is the process's. */
+	json_set_alloc_funcs(serve_json_malloc, free);
 	if (serve_limit_memory((unsigned long)mem_mib,
 	    (unsigned int)threads) == -1)
 		goto out;

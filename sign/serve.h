@@ -40,8 +40,11 @@ struct serve_request {
  * unknown or duplicate members refused; documents strict base64;
  * signing_time "YYYY-MM-DDTHH:MM:SSZ" from SERVE_SIGNING_TIME_PAST_S ago to
  * SERVE_SIGNING_TIME_AHEAD_S ahead). 0, or -1 with a message for the
- * client in detail (never the factor).
+ * client in detail (never the factor); SERVE_PARSE_NO_MEMORY (and a
+ * message) when reading the JSON met the memory cap (503: ours, not the
+ * client's).
  */
+#define SERVE_PARSE_NO_MEMORY	(-2)
 int	serve_parse(const unsigned char *body, size_t len,
 	    struct serve_request *, char *detail, size_t detaillen);
 void	serve_request_clear(struct serve_request *);
