@@ -842,7 +842,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (log_init_level("crl", config_get(d.cfg, "log.level", NULL)) == -1)
-		return 1;
+		goto out;
 	snprintf(policy_path, sizeof(policy_path), "%s/crl.conf",
 	    config_get(d.cfg, "pki.policy_dir", "policy"));
 	if ((d.policy = config_load(config_get(d.cfg, "crl.policy_file",

@@ -540,12 +540,13 @@ stack_slapd_start(struct slapdtest *sl)
 	snprintf(sl->dir, sizeof(sl->dir), "/tmp/test_publish_stack.XXXXXX");
 	assert_non_null(mkdtemp(sl->dir));
 	snprintf(sed, sizeof(sed), "sed -e 's|@RUN_DIR@|%s|g' "
+	    "-e 's|@SLAPD_RUN_DIR@|%s|g' "
 	    "-e 's|@LDAP_DATA@|%s/data|g' -e 's|@LDAP_BASE@|" STACK_BASE "|g' "
 	    "-e 's|@LDAP_ROOTDN@|cn=admin," STACK_BASE "|g' "
 	    "-e 's|@LDAP_ROOTPW_HASH@|" ADMIN_PW "|g' "
 	    "-e 's|@LDAP_PUBLISHER_DN@|" STACK_PUB_DN "|g' "
 	    "-e 's|@LDAP_PUBLISHER_PW_HASH@|" STACK_PUB_PW "|g'", sl->dir,
-	    sl->dir);
+	    sl->dir, sl->dir);
 	snprintf(cmd, sizeof(cmd), "set -e; mkdir -m 0700 %s/d %s/data; "
 	    "%s deploy/slapd/config.ldif.in | slapadd -q -n0 -F %s/d; "
 	    "%s deploy/slapd/base.ldif.in | slapadd -q -n1 -F %s/d",

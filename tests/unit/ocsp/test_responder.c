@@ -2184,7 +2184,7 @@ test_conninfo_timeouts(void **state)
 
 	assert_null(ocsp_sync_conninfo("host='unterminated", 1, 1, err,
 	    sizeof(err)));
-	assert_non_null(strstr(err, "conninfo"));
+	assert_non_null(strstr(err, "connection string"));
 }
 
 /* GET /health through ocspd's handler: the JSON, parsed. */
