@@ -12,6 +12,15 @@
  *     most HTTP_DRAIN_MAX more bytes and answer 413, or drop the connection
  *     if the client keeps sending;
  *  3. final call: the handler runs once with the whole body.
+ *
+ * Deadlines (lim.header_deadline_s, lim.body_deadline_s): MHD's own
+ * time-out restarts at every byte, so it never ends a request sent one
+ * byte at a time. Each connection is tracked from MHD's
+ * NOTIFY_CONNECTION (struct http_conn) with the phase its current request
+ * is in and since when; a sweep once a second (a thread of ours, or
+ * http_run() for lim.external) shuts down the socket of one whose headers
+ * or body are late, and MHD, reading its end, closes it. The access
+ * callback also drops a late body at its next bytes.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -24,6 +33,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +59,16 @@
 #define HTTP_DEF_MAX_CONNS	256
 #define HTTP_DEF_MAX_PER_IP	32
 #define HTTP_DEF_TIMEOUT_S	30
+/*
+ * Headers: a client sends them at once (nginx too), 10 s is plenty on any
+ * link. Bodies: 120 s takes 1 MiB at 70 kbit/s; daemons set their own.
+ * 1 KiB a second (8 kbit/s) is below any link still in use.
+ */
+#define HTTP_DEF_HEADER_DEADLINE_S	10
+#define HTTP_DEF_BODY_DEADLINE_S	120
+#define HTTP_DEF_BODY_MIN_RATE		1024
+/* How often the deadlines are checked: a late request lives this longer. */
+#define HTTP_SWEEP_MS		1000
 /* How long http_stop lets resumed answers be written before it stops. */
 #define HTTP_STOP_SEND_MS	1000
 /* Bytes past max_body read and discarded so a chunked sender sees 413. */
@@ -74,6 +94,37 @@ struct http_server {
 	MHD_socket		 lfd;
 	int			 family;	/* its address family */
 	int			 passed;	/* by the service manager */
+	/*
+	 * Open connections (http_conn_notify), for the deadlines' sweep.
+	 * conns_lock is held from a socket's shutdown by the sweep to the
+	 * end of its NOTIFY_CLOSED, which MHD calls before it closes the
+	 * socket: no descriptor is shut down after MHD closed it (and
+	 * perhaps accept() reused its number).
+	 */
+	pthread_mutex_t		 conns_lock;
+	pthread_cond_t		 sweep_cv;	/* wakes the sweeper to stop */
+	struct http_conn	*conns;
+	int			 sweeper_on;	/* its thread runs (internal) */
+	int			 sweep_stop;
+	pthread_t		 sweeper;
+	long long		 next_sweep_ms;	/* lim.external: in http_run */
+};
+
+/* What a connection's current request is waiting for (http_conn). */
+enum http_phase {
+	HTTP_PHASE_HEADERS = 0,	/* its headers (or, idle, a next request) */
+	HTTP_PHASE_BODY,	/* its body */
+	HTTP_PHASE_ANSWER	/* the handler, a deferral, the answer's sending */
+};
+
+/* One open connection: MHD's socket_context, under srv->conns_lock. */
+struct http_conn {
+	struct http_conn	*prev, *next;
+	MHD_socket		 fd;
+	enum http_phase		 phase;
+	long long		 since_ms;	/* the phase began (monotonic) */
+	unsigned long long	 received;	/* body bytes of this request */
+	int			 shut;		/* shut down by the sweep */
 };
 
 
@@ -94,6 +145,8 @@ struct http_req_state {
 	struct MHD_Connection *conn;
 	int		 deferred;
 	struct http_response answer;
+	long long	 headers_ms;	/* its headers were in (monotonic) */
+	unsigned long long received;	/* body bytes so far */
 };
 
 static void	http_body_free(struct http_req_state *);
@@ -146,6 +199,207 @@ http_unescape_none(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
+static long long
+http_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * MHD_OPTION_NOTIFY_CONNECTION: a connection opened (tracked, its headers
+ * awaited from now) or closed (forgotten, before MHD closes its socket).
+ */
+static void
+http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_conn *hc = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (hc == NULL)
+			return;
+		pthread_mutex_lock(&srv->conns_lock);
+		if (hc->prev != NULL)
+			hc->prev->next = hc->next;
+		else
+			srv->conns = hc->next;
+		if (hc->next != NULL)
+			hc->next->prev = hc->prev;
+		pthread_mutex_unlock(&srv->conns_lock);
+		free(hc);
+		*socket_context = NULL;
+		return;
+	}
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED ||
+	    (ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL)
+		return;
+	if ((hc = calloc(1, sizeof(*hc))) == NULL) {
+		/* Untracked, it would have no deadline: not served. */
+		log_err("http: calloc: %s", strerror(errno));
+		(void)shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	hc->fd = ci->connect_fd;
+	hc->phase = HTTP_PHASE_HEADERS;
+	hc->since_ms = http_now_ms();
+	pthread_mutex_lock(&srv->conns_lock);
+	hc->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = hc;
+	srv->conns = hc;
+	pthread_mutex_unlock(&srv->conns_lock);
+	*socket_context = hc;
+}
+
+/* c's request enters phase at now_ms (its deadline, if any, from then). */
+static void
+http_conn_phase(struct http_server *srv, struct MHD_Connection *c,
+    enum http_phase phase, long long now_ms)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct http_conn *hc;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || (hc = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	hc->phase = phase;
+	hc->since_ms = now_ms;
+	hc->received = 0;
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* c's request body has received bytes so far (its minimum rate). */
+static void
+http_conn_received(struct http_server *srv, struct MHD_Connection *c,
+    unsigned long long received)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct http_conn *hc;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || (hc = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	hc->received = received;
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/*
+ * 1 when a body that has received bytes ms after its headers is late:
+ * past body_deadline_s, or slower than body_min_rate once
+ * header_deadline_s has passed (each byte buys 1/body_min_rate s more).
+ */
+static int
+http_body_late(const struct http_server *srv, long long ms,
+    unsigned long long received)
+{
+	long long grace = (long long)srv->lim.header_deadline_s * 1000;
+
+	if (ms >= (long long)srv->lim.body_deadline_s * 1000)
+		return 1;
+	return ms > grace && (unsigned long long)(ms - grace) *
+	    srv->lim.body_min_rate / 1000 > received;
+}
+
+/*
+ * Shuts down the sockets of the connections past a deadline at now_ms;
+ * MHD, reading their end, closes them (the socket stays MHD's to close).
+ * Called with srv->conns_lock held; *nh and *nb: how many were late with
+ * their headers, with their body (http_sweep_log, once unlocked).
+ */
+static void
+http_sweep_locked(struct http_server *srv, long long now_ms, int *nh, int *nb)
+{
+	struct http_conn *hc;
+	long long hd = (long long)srv->lim.header_deadline_s * 1000;
+
+	*nh = *nb = 0;
+	for (hc = srv->conns; hc != NULL; hc = hc->next) {
+		if (hc->shut)
+			continue;
+		if (hc->phase == HTTP_PHASE_HEADERS && now_ms - hc->since_ms >=
+		    hd)
+			(*nh)++;
+		else if (hc->phase == HTTP_PHASE_BODY && http_body_late(srv,
+		    now_ms - hc->since_ms, hc->received))
+			(*nb)++;
+		else
+			continue;
+		(void)shutdown(hc->fd, SHUT_RDWR);
+		hc->shut = 1;
+	}
+}
+
+/* A line a sweep, not one per connection of a flood. */
+static void
+http_sweep_log(const struct http_server *srv, int nh, int nb)
+{
+	if (nh > 0)
+		log_warn("http: %s: closed %d connection(s) whose request "
+		    "headers were not in within %u s", srv->where, nh,
+		    srv->lim.header_deadline_s);
+	if (nb > 0)
+		log_warn("http: %s: closed %d connection(s) whose request "
+		    "body was not in within %u s, or came slower than %u "
+		    "bytes/s", srv->where, nb, srv->lim.body_deadline_s,
+		    srv->lim.body_min_rate);
+}
+
+/* The sweeper thread of a server with threads of its own. */
+static void *
+http_sweeper(void *arg)
+{
+	struct http_server *srv = arg;
+	struct timespec ts;
+	int nh = 0, nb = 0;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	while (!srv->sweep_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (HTTP_SWEEP_MS % 1000) * 1000000L;
+		ts.tv_sec += HTTP_SWEEP_MS / 1000 + ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		(void)pthread_cond_timedwait(&srv->sweep_cv, &srv->conns_lock,
+		    &ts);
+		if (srv->sweep_stop)
+			break;
+		http_sweep_locked(srv, http_now_ms(), &nh, &nb);
+		if (nh > 0 || nb > 0) {
+			pthread_mutex_unlock(&srv->conns_lock);
+			http_sweep_log(srv, nh, nb);
+			pthread_mutex_lock(&srv->conns_lock);
+		}
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	return NULL;
+}
+
+/* Stops and joins the sweeper thread, if it runs. */
+static void
+http_sweeper_stop(struct http_server *srv)
+{
+	if (!srv->sweeper_on)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	srv->sweep_stop = 1;
+	pthread_cond_signal(&srv->sweep_cv);
+	pthread_mutex_unlock(&srv->conns_lock);
+	pthread_join(srv->sweeper, NULL);
+	srv->sweeper_on = 0;
+	srv->sweep_stop = 0;
+}
+
+/*
+ * The connection's current request is complete (answered, or ended):
+ * a keep-alive connection awaits the next one's headers from now.
+ */
 static void
 http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
@@ -153,6 +407,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	struct http_server *srv = cls;
 	struct http_req_state *st = *req_cls;
 
+	http_conn_phase(srv, c, HTTP_PHASE_HEADERS, http_now_ms());
 	if (st == NULL)
 		return;
 	__atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_RELEASE);
@@ -680,19 +935,22 @@ out:
 }
 
 /*
- * The library's own answers (413, 500, a handler's 503) say no-store:
+ * The library's own answers (400, 413, 500, a handler's 503) say no-store:
  * a shared cache in front of a daemon must not keep an error in place of
- * the resource.
+ * the resource. close_after: the connection is closed once it is sent.
  */
 static enum MHD_Result
-http_queue_problem(struct MHD_Connection *c, int status, const char *detail)
+http_queue_problem(struct MHD_Connection *c, int status, const char *detail,
+    int close_after)
 {
 	struct http_response resp;
 	enum MHD_Result ret;
 
 	memset(&resp, 0, sizeof(resp));
 	if (http_problem(&resp, status, NULL, NULL, detail) == -1 ||
-	    http_add_header(&resp, "Cache-Control", "no-store") == -1) {
+	    http_add_header(&resp, "Cache-Control", "no-store") == -1 ||
+	    (close_after && http_add_header(&resp, "Connection", "close") ==
+	    -1)) {
 		http_response_clear(&resp);
 		return MHD_NO;
 	}
@@ -875,13 +1133,13 @@ http_answer(struct MHD_Connection *c, const char *method, const char *url,
 		if (hrc == -1 && db_unavailable())
 			return http_queue_unavailable(c);
 		return http_queue_problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    NULL);
+		    NULL, 0);
 	}
 	ret = http_queue(c, resp);
 	http_response_clear(resp);
 	if (ret != MHD_YES)
 		ret = http_queue_problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    NULL);
+		    NULL, 0);
 	return ret;
 }
 
@@ -981,6 +1239,68 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 	return http_answer(c, method, url, hrc, &resp);
 }
 
+/* Counts a request's Content-Length and Transfer-Encoding field lines. */
+struct http_framing {
+	int		 clen;
+	int		 te;
+	const char	*te_value;	/* the last one's */
+};
+
+static enum MHD_Result
+http_framing_count(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_framing *f = cls;
+
+	(void)kind;
+	if (key != NULL && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->clen++;
+	else if (key != NULL && strcasecmp(key,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->te++;
+		f->te_value = value;
+	}
+	return MHD_YES;
+}
+
+/*
+ * 0 when the request's body is framed one way only, else the status to
+ * answer (the connection then closed) with why in *why. libmicrohttpd
+ * reads the first Content-Length and takes what follows for a pipelined
+ * request (smuggling, when a proxy in front read another one), reads a
+ * chunked body past a Content-Length, takes the first of two
+ * Transfer-Encodings, and waits for ever on a coding it does not know.
+ * RFC 9110 §8.6 lets a recipient refuse a repeated Content-Length, even
+ * an equal one; RFC 9112 §6.3 asks for 400 and close on lengths that
+ * differ, and a close after any request with both fields (§6.1: a
+ * smuggling attempt); §6.1: chunked must be the final coding, applied
+ * once (one field line, then), and an unknown coding gets 501.
+ */
+static int
+http_framing_bad(struct MHD_Connection *c, const char **why)
+{
+	struct http_framing f = { 0, 0, NULL };
+
+	*why = NULL;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, http_framing_count, &f);
+	if (f.clen > 1)
+		*why = "more than one Content-Length field (RFC 9110 §8.6, "
+		    "RFC 9112 §6.3)";
+	else if (f.clen > 0 && f.te > 0)
+		*why = "both Content-Length and Transfer-Encoding (RFC 9112 "
+		    "§6.1, §6.3)";
+	else if (f.te > 1)
+		*why = "more than one Transfer-Encoding field: chunked is "
+		    "applied once, last (RFC 9112 §6.1)";
+	else if (f.te == 1 && (f.te_value == NULL ||
+	    strcasecmp(f.te_value, "chunked") != 0)) {
+		*why = "the only transfer coding implemented is chunked, "
+		    "alone (RFC 9112 §6.1)";
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	}
+	return *why != NULL ? MHD_HTTP_BAD_REQUEST : 0;
+}
+
 /*
  * 1 when the client sends its body without waiting for "100 Continue": an
  * answer before it would close a connection with unread bytes, and the
@@ -1010,6 +1330,10 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	struct http_server *srv = cls;
 	struct http_req_state *st = *req_cls;
 	unsigned long long clen;
+	const char *why;
+	long long now;
+	enum MHD_Result ret;
+	int bad;
 
 	if (st == NULL) {
 		/* Headers only so far: decide on the body before reading it. */
@@ -1020,12 +1344,23 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		*req_cls = st;
 		/* Until http_completed: http_stop lets it finish. */
 		__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_ACQUIRE);
+		st->headers_ms = http_now_ms();
+		http_conn_phase(srv, c, HTTP_PHASE_BODY, st->headers_ms);
+		if ((bad = http_framing_bad(c, &why)) != 0) {
+			/* Nothing more is read: its end is unknown. */
+			st->answered = 1;
+			http_conn_phase(srv, c, HTTP_PHASE_ANSWER,
+			    st->headers_ms);
+			return http_queue_problem(c, bad, why, 1);
+		}
 		if (http_content_length(c, &clen) == 1 &&
 		    clen > srv->lim.max_body) {
 			st->too_large = 1;
+			http_conn_phase(srv, c, HTTP_PHASE_ANSWER,
+			    st->headers_ms);
 			return http_queue_problem(c,
 			    MHD_HTTP_CONTENT_TOO_LARGE,
-			    "request body exceeds the size limit");
+			    "request body exceeds the size limit", 0);
 		}
 		if (srv->lim.admit == NULL)
 			return MHD_YES;
@@ -1035,14 +1370,32 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		 * never comes); otherwise the body is read and dropped, never
 		 * stored, and the answer follows it.
 		 */
-		return http_dispatch(srv, c, url, method, st, srv->lim.admit,
+		ret = http_dispatch(srv, c, url, method, st, srv->lim.admit,
 		    http_body_follows(c));
+		if (st->answered)
+			http_conn_phase(srv, c, HTTP_PHASE_ANSWER,
+			    st->headers_ms);
+		return ret;
 	}
 	if (st->answered)	/* MHD sends that answer and closes */
 		return MHD_NO;
 	if (st->deferred) {	/* resumed: http_resume() set the answer */
 		st->deferred = 0;
 		return http_answer(c, method, url, 0, &st->answer);
+	}
+	now = http_now_ms();
+	if (*upload_data_size == 0)	/* the body is in: no deadline now */
+		http_conn_phase(srv, c, HTTP_PHASE_ANSWER, now);
+	else {
+		st->received += *upload_data_size;
+		if (http_body_late(srv, now - st->headers_ms, st->received)) {
+			log_warn("http: %s %s: body not in within %u s, or "
+			    "slower than %u bytes/s: dropping the connection",
+			    method, url, srv->lim.body_deadline_s,
+			    srv->lim.body_min_rate);
+			return MHD_NO;
+		}
+		http_conn_received(srv, c, st->received);
 	}
 	if (st->refused) {
 		if (*upload_data_size == 0)
@@ -1069,7 +1422,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (st->too_large)
 		return http_queue_problem(c, MHD_HTTP_CONTENT_TOO_LARGE,
-		    "request body exceeds the size limit");
+		    "request body exceeds the size limit", 0);
 	return http_dispatch(srv, c, url, method, st, srv->handler, 0);
 }
 
@@ -1262,6 +1615,31 @@ http_bind(const struct sockaddr_storage *ss, socklen_t slen, int reuse_port,
 }
 
 /*
+ * srv->conns_lock and srv->sweep_cv, whose waits count on the monotonic
+ * clock (http_sweeper). 0, or -1 with neither made.
+ */
+static int
+http_sync_init(struct http_server *srv)
+{
+	pthread_condattr_t ca;
+	int rc = -1;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_mutex_init(&srv->conns_lock, NULL) != 0)
+		goto out;
+	if (pthread_cond_init(&srv->sweep_cv, &ca) != 0) {
+		pthread_mutex_destroy(&srv->conns_lock);
+		goto out;
+	}
+	rc = 0;
+out:
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
+/*
  * http_listen() on listening socket lfd when it is not -1 (taken: closed
  * by http_stop, or served by MHD once http_serve started it), described as
  * passed by the service manager when passed, and as another server's when
@@ -1308,6 +1686,13 @@ http_listen_fd(const char *addr, uint16_t port, const struct http_limits *lim,
 		snprintf(err, errlen, "calloc: %s", strerror(errno));
 		goto out;
 	}
+	if (http_sync_init(srv) == -1) {
+		snprintf(err, errlen, "pthread_mutex_init or pthread_cond_init "
+		    "failed");
+		free(srv);
+		srv = NULL;
+		goto out;
+	}
 	srv->handler = handler;
 	srv->arg = arg;
 	srv->lfd = MHD_INVALID_SOCKET;
@@ -1328,6 +1713,12 @@ http_listen_fd(const char *addr, uint16_t port, const struct http_limits *lim,
 		srv->lim.timeout_s = HTTP_DEF_TIMEOUT_S;
 	if (srv->lim.threads == 0)
 		srv->lim.threads = 1;
+	if (srv->lim.header_deadline_s == 0)
+		srv->lim.header_deadline_s = HTTP_DEF_HEADER_DEADLINE_S;
+	if (srv->lim.body_deadline_s == 0)
+		srv->lim.body_deadline_s = HTTP_DEF_BODY_DEADLINE_S;
+	if (srv->lim.body_min_rate == 0)
+		srv->lim.body_min_rate = HTTP_DEF_BODY_MIN_RATE;
 	if ((srv->proxies = proxy_set_parse(srv->lim.trusted_proxies, err,
 	    errlen)) == NULL)
 		goto out;
@@ -1372,7 +1763,7 @@ http_serve(struct http_server *srv, char *err, size_t errlen)
 	struct MHD_OptionItem pool[3] = {
 		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL },
 		{ MHD_OPTION_END, 0, NULL } };
-	int npool = 0;
+	int npool = 0, r;
 	unsigned int flags;
 
 	if (errlen > 0)
@@ -1399,6 +1790,20 @@ http_serve(struct http_server *srv, char *err, size_t errlen)
 	/* Bound by http_listen (or passed): MHD binds nothing, opens no socket. */
 	pool[npool].option = MHD_OPTION_LISTEN_SOCKET;
 	pool[npool++].value = srv->lfd;
+	/*
+	 * The deadlines' sweep: http_run() does it for lim.external; a
+	 * thread of ours otherwise (seccomp allows threads: sandbox.c).
+	 */
+	srv->next_sweep_ms = http_now_ms() + HTTP_SWEEP_MS;
+	if (!srv->lim.external) {
+		if ((r = pthread_create(&srv->sweeper, NULL, http_sweeper,
+		    srv)) != 0) {
+			snprintf(err, errlen, "pthread_create: %s",
+			    strerror(r));
+			return -1;
+		}
+		srv->sweeper_on = 1;
+	}
 	/* The logger goes first so MHD never prints on its own. */
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
 	    http_access, srv,
@@ -1412,10 +1817,12 @@ http_serve(struct http_server *srv, char *err, size_t errlen)
 	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, srv,
 	    MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		snprintf(err, errlen, "MHD_start_daemon on %s failed (limits "
 		    "rejected?)", srv->where);
+		http_sweeper_stop(srv);
 		return -1;
 	}
 	/* MHD owns and closes it now (http_quiesce gives it back). */
@@ -1522,19 +1929,38 @@ long long
 http_poll_timeout_ms(struct http_server *srv)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
+	long long sweep = -1, t;
 
 	if (srv->resumed)
 		return 0;
+	/* A connection open: the next sweep of its deadlines (http_run). */
+	pthread_mutex_lock(&srv->conns_lock);
+	if (srv->conns != NULL) {
+		sweep = srv->next_sweep_ms - http_now_ms();
+		if (sweep < 0)
+			sweep = 0;
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
 	if (MHD_get_timeout(srv->daemon, &ms) != MHD_YES)
-		return -1;
-	return ms > (MHD_UNSIGNED_LONG_LONG)LLONG_MAX ? LLONG_MAX :
-	    (long long)ms;
+		return sweep;
+	t = ms > (MHD_UNSIGNED_LONG_LONG)LLONG_MAX ? LLONG_MAX : (long long)ms;
+	return sweep != -1 && sweep < t ? sweep : t;
 }
 
 void
 http_run(struct http_server *srv)
 {
+	long long now = http_now_ms();
+	int nh, nb;
+
 	srv->resumed = 0;
+	if (now >= srv->next_sweep_ms) {
+		pthread_mutex_lock(&srv->conns_lock);
+		http_sweep_locked(srv, now, &nh, &nb);
+		pthread_mutex_unlock(&srv->conns_lock);
+		http_sweep_log(srv, nh, nb);
+		srv->next_sweep_ms = now + HTTP_SWEEP_MS;
+	}
 	(void)MHD_run(srv->daemon);
 }
 
@@ -1614,8 +2040,12 @@ http_stop(struct http_server *srv)
 		}
 		MHD_stop_daemon(srv->daemon);
 	}
+	/* After MHD's stop: every connection is closed, none left to sweep. */
+	http_sweeper_stop(srv);
 	if (srv->lfd != MHD_INVALID_SOCKET)
 		close(srv->lfd);
 	proxy_set_free(srv->proxies);
+	pthread_cond_destroy(&srv->sweep_cv);
+	pthread_mutex_destroy(&srv->conns_lock);
 	free(srv);
 }

@@ -3,7 +3,12 @@
  * RFC 9457 problem responses. Limits are set before any allocation: a body
  * whose Content-Length exceeds max_body is refused with 413 unread. A body
  * without Content-Length (chunked) that grows past max_body is discarded
- * and answered 413; past a further 64 KiB the connection is dropped.
+ * and answered 413; past a further 64 KiB the connection is dropped. A
+ * body framed two ways is refused unread and the connection closed (RFC
+ * 9112 §6.1, §6.3; since 2026-12-06): two Content-Length fields (even
+ * equal), or one with Transfer-Encoding, or two Transfer-Encodings, 400;
+ * a Transfer-Encoding other than "chunked" alone, 501. Slow requests end
+ * at the deadlines below (struct http_limits).
  */
 #ifndef PKI_HTTP_H
 #define PKI_HTTP_H
@@ -20,9 +25,12 @@ struct http_response;
 struct http_limits {
 	size_t		max_body;	/* bytes; larger → 413 (1 MiB) */
 	size_t		conn_memory;	/* per-connection memory (32 KiB) */
-	unsigned int	max_conns;	/* concurrent connections (256) */
-	unsigned int	max_conns_per_ip;	/* (32) */
-	unsigned int	timeout_s;	/* idle connection time-out (30) */
+	/* Concurrent connections; more wait in the listen backlog (256). */
+	unsigned int	max_conns;
+	/* From one address; more are closed unanswered (32). */
+	unsigned int	max_conns_per_ip;
+	/* Idle time-out, restarted by every byte received (30). */
+	unsigned int	timeout_s;
 	unsigned int	threads;	/* worker threads (1) */
 	int		reuse_port;	/* SO_REUSEPORT: several processes share the port */
 	/*
@@ -50,6 +58,27 @@ struct http_limits {
 	 * for http_poll_fd() and calls http_run() (below).
 	 */
 	int		external;
+	/*
+	 * Whole-request deadlines, which timeout_s alone does not give: MHD
+	 * restarts timeout_s at every byte, so a client sending one byte
+	 * just within it held its connection for ever, and max_conns such
+	 * clients shut every other out (2026-12-06). Past either deadline
+	 * (checked once a second) the connection is closed, unanswered.
+	 * header_deadline_s: a request's headers are all in within it of
+	 * the connection's opening, or of the previous answer on a
+	 * keep-alive connection, which therefore never idles longer either
+	 * (10). body_deadline_s: its body is all in within it of its headers
+	 * (120; a daemon whose bodies are large or slow sets its own), and
+	 * body_min_rate (bytes a second, 1024) keeps it coming: t seconds
+	 * after the headers, at least (t - header_deadline_s) *
+	 * body_min_rate bytes of it are in (Apache's mod_reqtimeout MinRate),
+	 * so that a client cannot hold a connection for all of
+	 * body_deadline_s with a few bytes. The handler's time, a deferral
+	 * and the answer's sending do not count.
+	 */
+	unsigned int	header_deadline_s;
+	unsigned int	body_deadline_s;
+	unsigned int	body_min_rate;
 };
 
 struct http_request {

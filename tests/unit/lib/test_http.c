@@ -253,7 +253,8 @@ static int
 setup(void **state)
 {
 	struct fixture *fx;
-	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL, 0, 0 };
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL,
+	    0, 0, 0, 0, 0 };
 	char err[256];
 
 	fx = calloc(1, sizeof(*fx));
@@ -482,7 +483,7 @@ test_admit(void **state)
 {
 	struct fixture fx;
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
-	    admit_key, 0, 0 };
+	    admit_key, 0, 0, 0, 0, 0 };
 	struct reply r;
 	char err[256], resp[2048];
 
@@ -724,7 +725,7 @@ test_trusted_proxy(void **state)
 {
 	struct fixture *fx = *state, behind;
 	struct http_limits lim = { MAX_BODY, 16384, 16, 1, 5, 1, 0,
-	    "10.0.0.0/8, 127.0.0.1", NULL, 0, 0 };
+	    "10.0.0.0/8, 127.0.0.1", NULL, 0, 0, 0, 0, 0 };
 	char err[256];
 
 	/* Not a trusted proxy: the header is the client's own word. */
@@ -836,7 +837,8 @@ static void
 test_stop_lets_requests_finish(void **state)
 {
 	struct fixture fx2;
-	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL, 0, 0 };
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL,
+	    0, 0, 0, 0, 0 };
 	struct slow_client sc;
 	pthread_t th;
 	char err[256];
@@ -966,7 +968,7 @@ dfx_start(struct dfx *dx, int deferrable, int external,
     int (*admit)(void *, const struct http_request *, struct http_response *))
 {
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
-	    admit, deferrable, external };
+	    admit, deferrable, external, 0, 0, 0 };
 	char err[256];
 
 	memset(dx, 0, sizeof(*dx));
@@ -1109,9 +1111,12 @@ get_check(pthread_t th, struct slow_client *sc, long status,
 	sc->body.data = NULL;
 }
 
-/* A raw connection to the server (reads time out after 5 s). */
+/*
+ * A raw connection to the server from the loopback address from (any of
+ * 127.0.0.0/8 is the machine's own); reads time out after 5 s.
+ */
 static int
-raw_connect(const struct fixture *fx)
+raw_connect_from(const struct fixture *fx, const char *from)
 {
 	struct sockaddr_in sin;
 	struct timeval tv = { 5, 0 };
@@ -1123,10 +1128,19 @@ raw_connect(const struct fixture *fx)
 	    sizeof(tv)), 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, from, &sin.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	sin.sin_port = htons(http_port(fx->srv));
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	return fd;
+}
+
+/* A raw connection to the server (reads time out after 5 s). */
+static int
+raw_connect(const struct fixture *fx)
+{
+	return raw_connect_from(fx, "127.0.0.1");
 }
 
 /* Sends GET path on a raw keep-alive connection. */
@@ -1566,9 +1580,9 @@ static void
 test_start_shared(void **state)
 {
 	struct http_limits one_lim = { MAX_BODY, 16384, 1, 8, 5, 1, 0, NULL,
-	    NULL, 0, 1 };
+	    NULL, 0, 1, 0, 0, 0 };
 	struct http_limits two_lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
-	    NULL, 0, 1 };
+	    NULL, 0, 1, 0, 0, 0 };
 	struct shloop one, two;
 	char err[256];
 	int fds, held, fd;
@@ -1708,6 +1722,372 @@ test_external_loop(void **state)
 	close(dx.wake[0]);
 	close(dx.wake[1]);
 	assert_int_equal(count_fds(), fds);
+}
+
+/*
+ * Writes req on a fresh connection and reads until the server closes it
+ * (3 s at most). 1 when it did, 0 when it kept the connection open.
+ */
+static int
+raw_request_closed(const struct fixture *fx, const char *req, char *resp,
+    size_t len)
+{
+	struct timeval tv = { 3, 0 };
+	ssize_t n = -1;
+	size_t off = 0;
+	int fd;
+
+	fd = raw_connect(fx);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while (off < len - 1 && (n = read(fd, resp + off, len - 1 - off)) > 0)
+		off += (size_t)n;
+	resp[off] = '\0';
+	close(fd);
+	return n == 0;
+}
+
+/*
+ * RFC 9112 §6.3: two Content-Lengths (different, or the same), or one
+ * with Transfer-Encoding, frame the body two ways: 400, the connection
+ * closed, and what follows never read as a request of its own. §6.1:
+ * two Transfer-Encodings, 400; a coding other than chunked alone, 501.
+ */
+static void
+test_conflicting_framing(void **state)
+{
+	static const struct {
+		const char	*req;
+		const char	*status;
+	} reqs[] = {
+	    { "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+	    "Content-Length: 30\r\n\r\nabcGET /smuggled HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", "400" },
+	    { "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+	    "Content-Length: 3\r\n\r\nabcGET /smuggled HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", "400" },
+	    { "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+	    "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", "400" },
+	    { "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+	    "3\r\nabc\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n", "400" },
+	    { "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n3\r\nabc\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", "400" },
+	    { "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+	    "\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", "501" },
+	    { "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: identity\r\n\r\nabcGET /smuggled HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", "501" },
+	};
+	struct fixture *fx = *state;
+	char resp[4096], want[32];
+	size_t i;
+	int before;
+
+	before = __atomic_load_n(&fx->calls, __ATOMIC_SEQ_CST);
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		if (!raw_request_closed(fx, reqs[i].req, resp, sizeof(resp)))
+			fail_msg("request %zu: connection kept: %s", i, resp);
+		snprintf(want, sizeof(want), "HTTP/1.1 %s ", reqs[i].status);
+		if (strncmp(resp, want, strlen(want)) != 0)
+			fail_msg("request %zu: want %s, got %s", i,
+			    reqs[i].status, resp);
+		assert_non_null(strcasestr(resp, "Connection: close"));
+		assert_non_null(strcasestr(resp,
+		    "Content-Type: application/problem+json"));
+		assert_null(strstr(resp, "smuggled"));
+		/* One answer only. */
+		assert_null(strstr(resp + 1, "HTTP/1.1 "));
+	}
+	assert_int_equal(__atomic_load_n(&fx->calls, __ATOMIC_SEQ_CST),
+	    before);
+	/* One Content-Length, or chunked (any case) alone: served, kept. */
+	assert_int_equal(raw_request_closed(fx, "POST /echo HTTP/1.1\r\n"
+	    "Host: x\r\nContent-Length: 3\r\n\r\nabc", resp, sizeof(resp)), 0);
+	assert_int_equal(strncmp(resp, "HTTP/1.1 200 ", 13), 0);
+	assert_non_null(strstr(resp, "POST /echo\nabc"));
+	assert_int_equal(raw_request_closed(fx, "POST /echo HTTP/1.1\r\n"
+	    "Host: x\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+	    "\r\n", resp, sizeof(resp)), 0);
+	assert_int_equal(strncmp(resp, "HTTP/1.1 200 ", 13), 0);
+	assert_non_null(strstr(resp, "POST /echo\nabc"));
+}
+
+/* A server on 127.0.0.1 answering "fresh", run by a loop when external. */
+static void
+limits_start(struct shloop *sl, const struct http_limits *lim)
+{
+	char err[256];
+
+	memset(sl, 0, sizeof(*sl));
+	sl->name = "fresh";
+	sl->fx.srv = http_start("127.0.0.1", 0, lim, name_handler, sl, err,
+	    sizeof(err));
+	if (sl->fx.srv == NULL)
+		fail_msg("http_start: %s", err);
+	if (lim->external)
+		assert_int_equal(pthread_create(&sl->th, NULL, shloop_run,
+		    sl), 0);
+}
+
+static void
+limits_stop(struct shloop *sl, const struct http_limits *lim)
+{
+	if (lim->external)
+		shloop_stop(sl);
+	http_stop(sl->fx.srv);
+}
+
+/* 1 when fd's peer closed it within ms, without a byte of answer. */
+static int
+closed_unanswered(int fd, int ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char c;
+
+	return poll(&pfd, 1, ms) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+/* 1 when fd got nothing within ms, and is still open. */
+static int
+still_waiting(int fd, int ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	return poll(&pfd, 1, ms) == 0;
+}
+
+/* timeout_s: a connection that sends nothing more is closed after it. */
+static void
+test_timeout(void **state)
+{
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 1, 1, 0, NULL,
+	    NULL, 0, 0, 30, 30, 0 };
+	struct shloop sl;
+	long long t0;
+	int fd;
+
+	(void)state;
+	limits_start(&sl, &lim);
+	fd = raw_connect(&sl.fx);
+	assert_int_equal(write(fd, "GET / HTTP/1.1\r\n", 16), 16);
+	t0 = now_ms();
+	assert_true(closed_unanswered(fd, 4000));
+	assert_true(now_ms() - t0 >= 900);
+	close(fd);
+	/* Idle after an answer: closed too. */
+	fd = raw_connect(&sl.fx);
+	raw_get(fd, "/");
+	raw_expect(fd, "fresh");
+	t0 = now_ms();
+	assert_true(closed_unanswered(fd, 4000));
+	assert_true(now_ms() - t0 >= 900);
+	close(fd);
+	limits_stop(&sl, &lim);
+}
+
+/*
+ * max_conns: two held, a third waits unanswered until one of them goes.
+ * max_conns_per_ip: two held from 127.0.0.1, a third from there is
+ * closed unanswered; one from 127.0.0.2 is served.
+ */
+static void
+test_max_conns(void **state)
+{
+	struct http_limits lim = { MAX_BODY, 16384, 2, 8, 5, 1, 0, NULL,
+	    NULL, 0, 0, 0, 0, 0 };
+	struct http_limits per_ip = { MAX_BODY, 16384, 16, 2, 5, 1, 0, NULL,
+	    NULL, 0, 0, 0, 0, 0 };
+	struct shloop sl;
+	int held[2], fd, i;
+
+	(void)state;
+	limits_start(&sl, &lim);
+	for (i = 0; i < 2; i++) {
+		held[i] = raw_connect(&sl.fx);
+		raw_get(held[i], "/");
+		raw_expect(held[i], "fresh");
+	}
+	fd = raw_connect_from(&sl.fx, "127.0.0.2");
+	raw_get(fd, "/");
+	assert_true(still_waiting(fd, 500));
+	close(held[0]);
+	raw_expect(fd, "fresh");
+	close(fd);
+	close(held[1]);
+	limits_stop(&sl, &lim);
+
+	limits_start(&sl, &per_ip);
+	for (i = 0; i < 2; i++) {
+		held[i] = raw_connect(&sl.fx);
+		raw_get(held[i], "/");
+		raw_expect(held[i], "fresh");
+	}
+	fd = raw_connect(&sl.fx);
+	raw_get(fd, "/");
+	assert_true(closed_unanswered(fd, 2000));
+	close(fd);
+	fd = raw_connect_from(&sl.fx, "127.0.0.2");
+	raw_get(fd, "/");
+	raw_expect(fd, "fresh");
+	close(fd);
+	for (i = 0; i < 2; i++)
+		close(held[i]);
+	limits_stop(&sl, &per_ip);
+}
+
+#define NSLOW	3	/* slow clients: every connection the server has */
+
+enum slow { SLOW_HEADERS, SLOW_BODY, SLOW_RATE };
+
+/*
+ * NSLOW clients take every connection (max_conns) and send a byte every
+ * 200 ms, which restarts MHD's time-out (5 s) each time: headers that
+ * never end (SLOW_HEADERS; the first client's are its second request's,
+ * on a keep-alive connection), or complete headers and then a body of 100
+ * bytes. A new client waits behind them. The deadline (2 s: the headers',
+ * or the body's) or the body's minimum rate (SLOW_RATE: 100 bytes/s after
+ * the header deadline, 1 s) closes each slow one unanswered, within the
+ * deadline and a second of sweep, and the new client is then served.
+ */
+static void
+slow_clients(enum slow kind, int external)
+{
+	struct http_limits lim = { MAX_BODY, 16384, NSLOW, 8, 5, 1, 0, NULL,
+	    NULL, 0, external, kind == SLOW_HEADERS ? 2 : kind == SLOW_RATE ?
+	    1 : 30, kind == SLOW_BODY ? 2 : 30, kind == SLOW_RATE ? 100 : 0 };
+	int body = kind != SLOW_HEADERS;
+	long long lo = kind == SLOW_RATE ? 900 : 1800;
+	static const char hdr[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+	static const char post[] = "POST / HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 100\r\n\r\n";
+	struct shloop sl;
+	struct pollfd pfd;
+	long long t0, closed_ms[NSLOW], served_ms = 0, now;
+	char buf[1024], c;
+	size_t off = 0;
+	ssize_t n;
+	int fd[NSLOW], fresh, i, open_n;
+
+	limits_start(&sl, &lim);
+	for (i = 0; i < NSLOW; i++) {
+		fd[i] = raw_connect(&sl.fx);
+		if (i == 0 && !body) {
+			raw_get(fd[i], "/first");
+			raw_expect(fd[i], "fresh");
+		}
+		if (body)
+			assert_int_equal(write(fd[i], post, sizeof(post) - 1),
+			    (ssize_t)sizeof(post) - 1);
+		else
+			assert_int_equal(write(fd[i], hdr, sizeof(hdr) - 1),
+			    (ssize_t)sizeof(hdr) - 1);
+		closed_ms[i] = 0;
+	}
+	t0 = now_ms();
+	sleep_ms(100);
+	fresh = raw_connect(&sl.fx);
+	raw_get(fresh, "/");
+	for (open_n = NSLOW; (open_n > 0 || served_ms == 0) &&
+	    (now = now_ms()) - t0 < 6000; sleep_ms(200)) {
+		for (i = 0; i < NSLOW; i++) {
+			if (fd[i] == -1)
+				continue;
+			pfd.fd = fd[i];
+			pfd.events = POLLIN;
+			if (poll(&pfd, 1, 0) == 1) {
+				/* Closed, never answered. */
+				assert_true(recv(fd[i], &c, 1,
+				    MSG_DONTWAIT) <= 0);
+				closed_ms[i] = now - t0;
+				close(fd[i]);
+				fd[i] = -1;
+				open_n--;
+			} else
+				(void)send(fd[i], "a", 1, MSG_NOSIGNAL);
+		}
+		pfd.fd = fresh;
+		pfd.events = POLLIN;
+		while (served_ms == 0 && poll(&pfd, 1, 0) == 1 &&
+		    (n = recv(fresh, buf + off, sizeof(buf) - 1 - off,
+		    MSG_DONTWAIT)) > 0) {
+			off += (size_t)n;
+			buf[off] = '\0';
+			if (off >= 5 && strcmp(buf + off - 5, "fresh") == 0)
+				served_ms = now - t0;
+		}
+	}
+	for (i = 0; i < NSLOW; i++) {
+		if (fd[i] != -1) {
+			close(fd[i]);
+			fail_msg("slow client %d (%s) still open after 6 s", i,
+			    body ? "body" : "headers");
+		}
+		/* The first's deadline began at its first answer. */
+		if (closed_ms[i] < lo || closed_ms[i] > lo + 2700)
+			fail_msg("slow client %d closed after %lld ms", i,
+			    closed_ms[i]);
+	}
+	if (served_ms == 0)
+		fail_msg("new client not served: \"%s\"", off > 0 ? buf : "");
+	assert_int_equal(strncmp(buf, "HTTP/1.1 200 ", 13), 0);
+	close(fresh);
+	limits_stop(&sl, &lim);
+}
+
+static void
+test_slow_headers_dropped(void **state)
+{
+	(void)state;
+	slow_clients(SLOW_HEADERS, 0);
+	slow_clients(SLOW_HEADERS, 1);	/* external: the sweep in http_run */
+}
+
+static void
+test_slow_body_dropped(void **state)
+{
+	(void)state;
+	slow_clients(SLOW_BODY, 0);
+	slow_clients(SLOW_BODY, 1);
+}
+
+/*
+ * body_min_rate: a body trickling in below it is closed once the header
+ * deadline has passed; one coming at 3 times the rate, for twice the
+ * header deadline, is read whole and answered.
+ */
+static void
+test_body_min_rate(void **state)
+{
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
+	    NULL, 0, 0, 1, 30, 100 };
+	static const char post[] = "POST / HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 600\r\n\r\n";
+	struct shloop sl;
+	char chunk[60];
+	int fd, i;
+
+	(void)state;
+	slow_clients(SLOW_RATE, 0);
+	limits_start(&sl, &lim);
+	memset(chunk, 'a', sizeof(chunk));
+	fd = raw_connect(&sl.fx);
+	assert_int_equal(write(fd, post, sizeof(post) - 1),
+	    (ssize_t)sizeof(post) - 1);
+	for (i = 0; i < 10; i++) {
+		sleep_ms(200);
+		assert_int_equal(send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL),
+		    (ssize_t)sizeof(chunk));
+	}
+	raw_expect(fd, "fresh");
+	close(fd);
+	limits_stop(&sl, &lim);
 }
 
 /* RFC 9110 §8.3.1: the type without regard to case, then parameters or nothing. */
@@ -1899,6 +2279,12 @@ main(void)
 		cmocka_unit_test(test_start_shared),
 		cmocka_unit_test(test_listen_sandbox_serve),
 		cmocka_unit_test(test_media_type_is),
+		cmocka_unit_test(test_conflicting_framing),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_max_conns),
+		cmocka_unit_test(test_slow_headers_dropped),
+		cmocka_unit_test(test_slow_body_dropped),
+		cmocka_unit_test(test_body_min_rate),
 	};
 	int rc;
 
