@@ -910,6 +910,7 @@ main(int argc, char **argv)
 	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
 	lim.trusted_proxies = config_get(d.cfg, "crl.trusted_proxies", NULL);
 	lim.max_body = 1024;	/* GETs carry no body */
+	lim.body_deadline_s = 5;	/* nor any wait for one */
 	lim.threads = 2;
 	/*
 	 * Bound as root; then demoted and filtered before any thread: MHD's,

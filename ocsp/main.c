@@ -54,6 +54,8 @@
 #include "ocsp/extern.h"
 
 #define OCSP_MAX_BODY		(8 * 1024)	/* an OCSPRequest is ~100 bytes */
+/* 8 KiB take 1.2 s at 56 kbit/s; nginx sends a body buffered, at once. */
+#define OCSP_BODY_DEADLINE_S	5
 /*
  * /health turns "degraded" this long before a responder certificate's
  * notAfter: responder certificates live 90 days
@@ -1109,6 +1111,7 @@ main(int argc, char **argv)
 	lim.trusted_proxies = config_get(cfg, "ocsp.trusted_proxies", NULL);
 	lim.max_body = OCSP_MAX_BODY;
 	lim.timeout_s = 10;
+	lim.body_deadline_s = OCSP_BODY_DEADLINE_S;
 	/*
 	 * Each loop's share of the limits, rounded up: a loop at its limit
 	 * stops accepting and the others take the new connections.

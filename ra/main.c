@@ -46,6 +46,17 @@
 #include "ra/extern.h"
 
 #define RA_TIMEOUT_S		10
+/*
+ * A request's body, from its headers on (lib/http.h): the largest, a KYC
+ * application of two photos (about 5.6 MB), comes through nginx unbuffered
+ * (proxy_request_buffering off) at the client's pace, which 120 s allows
+ * down to 0.4 Mbit/s, a poor mobile uplink. After the first 10 s a body
+ * must come at 4 KiB/s (32 kbit/s) on average, a tenth of that: a flood
+ * of slow bodies (a log-in's 900 bytes, one byte every 4 s) then holds
+ * each connection about 10 s, not 120.
+ */
+#define RA_BODY_DEADLINE_S	120
+#define RA_BODY_MIN_RATE	4096
 
 static void
 usage(void)
@@ -360,6 +371,8 @@ main(int argc, char **argv)
 	lim.trusted_proxies = config_get(cfg, "ra.trusted_proxies", NULL);
 	lim.max_body = ra_max_body(&policy);	/* per route: route.c */
 	lim.timeout_s = RA_TIMEOUT_S;
+	lim.body_deadline_s = RA_BODY_DEADLINE_S;
+	lim.body_min_rate = RA_BODY_MIN_RATE;
 	lim.threads = 1;	/* one database connection, one thread */
 	/* Bound as root, served once demoted and filtered (lib/http.h). */
 	if ((srv = http_listen(config_get(cfg, "ra.listen", "127.0.0.1"),

@@ -63,6 +63,8 @@
 #include "tsa/extern.h"
 
 #define TSA_MAX_QUERY		(16 * 1024)	/* a TimeStampReq is ~100 bytes */
+/* 16 KiB take 2.4 s at 56 kbit/s; nginx sends a body buffered, at once. */
+#define TSA_BODY_DEADLINE_S	5
 #define TSA_RETRY_AFTER_S	"5"		/* a full record queue */
 #define TSA_TEXT_QUEUE_FULL	"The token record queue is full; try again later."
 
@@ -545,6 +547,7 @@ tsaproc(struct tsad_conf *c, int index)
 	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
 	lim.trusted_proxies = config_get(c->cfg, "tsa.trusted_proxies", NULL);
 	lim.max_body = TSA_MAX_QUERY;
+	lim.body_deadline_s = TSA_BODY_DEADLINE_S;
 	lim.reuse_port = c->workers > 1;
 	lim.deferrable = 1;
 	lim.external = 1;	/* signloop_run runs it */

@@ -65,6 +65,11 @@
 #include "lib/sandbox.h"
 
 #define SIGND_TIMEOUT_S		10
+/*
+ * A CSC request's body (SIGND_MAX_BODY, 64 KiB at most; 100 hashes take
+ * 9 KiB): 10 s takes 64 KiB at 56 kbit/s.
+ */
+#define SIGND_BODY_DEADLINE_S	10
 
 static void
 usage(void)
@@ -240,6 +245,7 @@ signd_worker(const struct config *cfg, struct signd *sd, int ctl,
 	lim.trusted_proxies = config_get(cfg, "sign.trusted_proxies", NULL);
 	lim.max_body = SIGND_MAX_BODY;
 	lim.timeout_s = SIGND_TIMEOUT_S;
+	lim.body_deadline_s = SIGND_BODY_DEADLINE_S;
 	lim.threads = sd->nthreads;	/* each with its connection and SAM */
 	/* Bound as root, served once demoted and filtered (lib/http.h). */
 	if ((srv = http_listen(config_get(cfg, "sign.listen", "127.0.0.1"),
