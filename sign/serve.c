@@ -50,6 +50,14 @@
 
 #define SERVE_SECRET_MAX	256
 #define SERVE_TIMEOUT_S		120	/* a B-LT job fetches OCSP and CRLs */
+/*
+ * A body's whole time (lib/http.h): callers are the signing apps'
+ * back-ends, admitted by their token before a byte of body is read, on
+ * server links; 600 s takes pades.max_body_mib's 64 MiB at 0.9 Mbit/s.
+ * After the first 10 s a body must come at 64 KiB/s on average.
+ */
+#define SERVE_BODY_DEADLINE_S	600
+#define SERVE_BODY_MIN_RATE	65536
 #define SERVE_CALLERS_MAX	100
 #define SERVE_CALLER_NAME_MAX	64
 /*
@@ -809,6 +817,8 @@ pkisign_serve(int argc, char **argv)
 	lim.max_body = (size_t)max_mib * 1024 * 1024;
 	lim.threads = (unsigned int)threads;
 	lim.timeout_s = SERVE_TIMEOUT_S;
+	lim.body_deadline_s = SERVE_BODY_DEADLINE_S;
+	lim.body_min_rate = SERVE_BODY_MIN_RATE;
 	lim.admit = serve_admit;
 	/*
 	 * Before the threads: no file written; read only the system's and
