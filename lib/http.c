@@ -68,6 +68,7 @@
 #define HTTP_DEF_BODY_DEADLINE_S	120
 #define HTTP_DEF_BODY_MIN_RATE		1024
 /* How often the deadlines are checked: a late request lives this longer. */
+#define HTTP_SWEEPER_STACK	(256 * 1024)	/* its own logging, shutdown() */
 #define HTTP_SWEEP_MS		1000
 /* How long http_stop lets resumed answers be written before it stops. */
 #define HTTP_STOP_SEND_MS	1000
@@ -1796,8 +1797,20 @@ http_serve(struct http_server *srv, char *err, size_t errlen)
 	 */
 	srv->next_sweep_ms = http_now_ms() + HTTP_SWEEP_MS;
 	if (!srv->lim.external) {
-		if ((r = pthread_create(&srv->sweeper, NULL, http_sweeper,
-		    srv)) != 0) {
+		/*
+		 * A small stack: thread stacks count in RLIMIT_DATA, which
+		 * pkisign caps; glibc's default 8 MiB moved its refusal of a
+		 * large document from the CPU budget to the memory cap.
+		 */
+		pthread_attr_t attr;
+
+		if ((r = pthread_attr_init(&attr)) == 0 &&
+		    (r = pthread_attr_setstacksize(&attr,
+		    HTTP_SWEEPER_STACK)) == 0)
+			r = pthread_create(&srv->sweeper, &attr, http_sweeper,
+			    srv);
+		pthread_attr_destroy(&attr);
+		if (r != 0) {
 			snprintf(err, errlen, "pthread_create: %s",
 			    strerror(r));
 			return -1;
