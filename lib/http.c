@@ -258,16 +258,24 @@ http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	*socket_context = hc;
 }
 
+/* The deadlines' record of c (http_conn_notify); NULL if none. */
+static struct http_conn *
+http_conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
 /* c's request enters phase at now_ms (its deadline, if any, from then). */
 static void
 http_conn_phase(struct http_server *srv, struct MHD_Connection *c,
     enum http_phase phase, long long now_ms)
 {
-	const union MHD_ConnectionInfo *ci;
 	struct http_conn *hc;
 
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci == NULL || (hc = ci->socket_context) == NULL)
+	if ((hc = http_conn_of(c)) == NULL)
 		return;
 	pthread_mutex_lock(&srv->conns_lock);
 	hc->phase = phase;
@@ -281,11 +289,9 @@ static void
 http_conn_received(struct http_server *srv, struct MHD_Connection *c,
     unsigned long long received)
 {
-	const union MHD_ConnectionInfo *ci;
 	struct http_conn *hc;
 
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci == NULL || (hc = ci->socket_context) == NULL)
+	if ((hc = http_conn_of(c)) == NULL)
 		return;
 	pthread_mutex_lock(&srv->conns_lock);
 	hc->received = received;
