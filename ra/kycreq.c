@@ -16,6 +16,15 @@
 #include "ra/extern.h"
 
 #define RA_KYC_SLACK	RA_MAX_BODY	/* the JSON around the two images */
+/*
+ * The most JSON values (and member names) a KYC body may hold: its ten
+ * members and the three consents are about thirty. The body may be
+ * megabytes for the two images, and jansson allocates some 40 to 80 bytes
+ * for every value however short its text: 5 MiB of "{}," held 400 MiB of
+ * rad while they were parsed, only to be refused after (DESIGN.md §5:
+ * limits before allocating). The images are two strings, copied once.
+ */
+#define RA_KYC_VALUES_MAX	256
 
 static const char ra_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -209,6 +218,35 @@ ra_kyc_image(json_t *s, const char *name, long max, struct ra_image *img,
 	return 0;
 }
 
+/*
+ * An upper bound of the values and member names jansson would allocate for
+ * the JSON text p: each but the top-level value follows a '[', ',' or ':'
+ * outside a string, each member name a '{' or ',' (RFC 8259 §2, §4, §5), so
+ * those are counted, a string's escaped characters skipped (§7). Up to
+ * jansson's first error both see the same strings; after it, jansson
+ * allocates nothing more. Counts no further than stop + 1.
+ */
+static size_t
+ra_kyc_values(const unsigned char *p, size_t len, size_t stop)
+{
+	size_t i, n = 0;
+	int in = 0;
+
+	for (i = 0; i < len && n <= stop; i++) {
+		if (in) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				in = 0;
+		} else if (p[i] == '"')
+			in = 1;
+		else if (p[i] == '[' || p[i] == '{' || p[i] == ',' ||
+		    p[i] == ':')
+			n++;
+	}
+	return n;
+}
+
 int
 ra_parse_kyc(const void *body, size_t len, long image_max,
     struct ra_kyc_req *r, int *status, char *detail, size_t detaillen)
@@ -225,6 +263,13 @@ ra_parse_kyc(const void *body, size_t len, long image_max,
 	*status = 400;
 	if (image_max < 1 || image_max > RA_IMAGE_HARD_MAX)
 		image_max = RA_IMAGE_HARD_MAX;
+	if (len <= ra_kyc_max_body(image_max) && ra_kyc_values(body, len,
+	    RA_KYC_VALUES_MAX) > RA_KYC_VALUES_MAX) {
+		snprintf(detail, detaillen, "request object: more than %d JSON "
+		    "values; a KYC body is one object of the members named in "
+		    "docs/openapi.yaml", RA_KYC_VALUES_MAX);
+		return -1;
+	}
 	if ((root = json_load_bounded(body, len, ra_kyc_max_body(image_max),
 	    &err)) == NULL) {
 		if (len > ra_kyc_max_body(image_max)) {

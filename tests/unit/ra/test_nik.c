@@ -1,7 +1,8 @@
 /*
  * ra/nik.c: the NIK structure (valid male and female NIKs, every rule broken
  * once), agreement with the birth date and sex, 29 February, the century,
- * ages; and the base64 and magic-byte helpers of ra/kycreq.c.
+ * ages; the base64 and magic-byte helpers of ra/kycreq.c, and what its
+ * parser allocates for a hostile body.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "ra/extern.h"
 
@@ -272,6 +274,77 @@ test_base64_and_magic(void **state)
 	assert_null(ra_image_type((const unsigned char *)"%PDF-1.7", 8));
 }
 
+/* jansson's allocations, counted: the bytes held now and at most. */
+static size_t held, held_max;
+
+static void *
+counted_malloc(size_t n)
+{
+	size_t *p;
+
+	if ((p = malloc(n + 2 * sizeof(size_t))) == NULL)
+		return NULL;
+	p[0] = n;
+	if ((held += n) > held_max)
+		held_max = held;
+	return p + 2;
+}
+
+static void
+counted_free(void *q)
+{
+	size_t *p;
+
+	if (q == NULL)
+		return;
+	p = (size_t *)q - 2;
+	held -= p[0];
+	free(p);
+}
+
+/*
+ * A body of 4 MiB, within what POST /v1/applications accepts for two
+ * images of 2 MiB, that is hundreds of thousands of tiny values: refused
+ * (400) before jansson allocates a value for each (it held some 300 MiB).
+ */
+static void
+test_kyc_values(void **state)
+{
+	static const char head[] = "{\"nik\":\"3174011508900001\","
+	    "\"company_id\":[";
+	struct ra_kyc_req r;
+	char *body, detail[256];
+	size_t len = 4 << 20, off;
+	int status;
+
+	(void)state;
+	assert_non_null(body = malloc(len + 4));
+	memcpy(body, head, sizeof(head) - 1);
+	for (off = sizeof(head) - 1; off + 3 < len; off += 3)
+		memcpy(body + off, "{},", 3);
+	memcpy(body + off, "{}]}", 4);
+	off += 4;
+	held = held_max = 0;
+	json_set_alloc_funcs(counted_malloc, counted_free);
+	assert_int_equal(ra_parse_kyc(body, off, 2 << 20, &r, &status, detail,
+	    sizeof(detail)), -1);
+	json_set_alloc_funcs(malloc, free);
+	assert_int_equal(status, 400);
+	assert_non_null(strstr(detail, "JSON values"));
+	assert_int_equal(held, 0);
+	assert_true(held_max < 64 * 1024);
+	/* A few values more than a KYC body has still reach the parser. */
+	held = held_max = 0;
+	json_set_alloc_funcs(counted_malloc, counted_free);
+	assert_int_equal(ra_parse_kyc("{\"nik\":[{},{},{},{},{},{},{},{}]}",
+	    33, 2 << 20, &r, &status, detail, sizeof(detail)), -1);
+	json_set_alloc_funcs(malloc, free);
+	assert_int_equal(status, 400);
+	assert_null(strstr(detail, "JSON values"));
+	assert_true(held_max > 0);
+	free(body);
+}
+
 int
 main(void)
 {
@@ -283,6 +356,7 @@ main(void)
 		cmocka_unit_test(test_consistency),
 		cmocka_unit_test(test_dates_and_age),
 		cmocka_unit_test(test_base64_and_magic),
+		cmocka_unit_test(test_kyc_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
