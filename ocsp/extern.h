@@ -54,9 +54,10 @@ struct ocsp_certid {
 	int		 key_hash_len;
 	char		 serial[OCSP_SERIAL_HEX];	/* ocsp_serial_canon() form */
 	/*
-	 * 1: hashAlgorithm parameters other than NULL (absent, RFC 5754 §2),
-	 * or not read (BER), so the CertID of a pre-signed response would
-	 * differ from the client's in its encoding: answered live.
+	 * 1: hashAlgorithm parameters absent (RFC 5754 §2; any others but
+	 * NULL are malformed), or not read (BER), so the CertID of a
+	 * pre-signed response would differ from the client's in its
+	 * encoding: answered live.
 	 */
 	int		 odd_params;
 	OCSP_CERTID	*cid;		/* borrowed from req */
@@ -83,8 +84,9 @@ int	ocsp_path_decode(const char *path, unsigned char **der, size_t *len);
 
 /*
  * Parses exactly one DER OCSPRequest: trailing bytes, more than
- * OCSP_MAX_CERTIDS CertIDs, no CertID, or a serial over OCSP_MAX_SERIAL
- * octets are malformed. Fills q (cleared on entry); 0, or -1 for a
+ * OCSP_MAX_CERTIDS CertIDs, no CertID, a serial over OCSP_MAX_SERIAL
+ * octets, or a CertID of a hash we match (SHA-1, SHA-2) whose parameters
+ * are neither NULL nor absent (RFC 5754 §2) are malformed. Fills q (cleared on entry); 0, or -1 for a
  * malformed request (q then holds nothing to free, but ocsp_query_free()
  * is safe).
  */

@@ -138,6 +138,50 @@ ocsp_der_next(const unsigned char **p, const unsigned char *end, int *tag,
 }
 
 /*
+ * The parameters of a CertID's hashAlgorithm, read from the CertID's
+ * encoding, which begins at p (what follows its TLV before end is not
+ * read): 0 when they are a NULL, as OCSP_cert_id_new() writes them; 1
+ * when they are absent; -1 when they are anything else, or the CertID
+ * cannot be walked so (an indefinite length).
+ */
+static int
+ocsp_certid_params(const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *v, *a, *aend;
+	long vlen;
+	int tag, xclass;
+
+	/* CertID { hashAlgorithm { OID, params }, ... } */
+	if (ocsp_der_next(&p, end, &tag, &xclass, &v, &vlen) == -1)
+		return -1;
+	p = v;
+	end = v + vlen;
+	if (ocsp_der_next(&p, end, &tag, &xclass, &v, &vlen) == -1)
+		return -1;
+	a = v;
+	aend = v + vlen;
+	if (ocsp_der_next(&a, aend, &tag, &xclass, &v, &vlen) == -1 ||
+	    tag != V_ASN1_OBJECT)
+		return -1;
+	if (a == aend)
+		return 1;
+	return aend - a == 2 && a[0] == V_ASN1_NULL && a[1] == 0 ? 0 : -1;
+}
+
+/* ocsp_certid_params() of cid as OpenSSL encodes it again. */
+static int
+ocsp_certid_params_again(OCSP_CERTID *cid)
+{
+	unsigned char *der = NULL;
+	int n, rc = -1;
+
+	if ((n = i2d_OCSP_CERTID(cid, &der)) > 0)
+		rc = ocsp_certid_params(der, der + n);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/*
  * Sets odd_params of each CertID of q, decoded from der: 0 when its
  * hashAlgorithm, as sent, is the OID followed by a NULL, as
  * OCSP_cert_id_new() writes it in the CertID of a pre-signed response; 1
@@ -146,52 +190,55 @@ ocsp_der_next(const unsigned char **p, const unsigned char *end, int *tag,
  * CertificateID.equals) finds no answer in a CertID that differs. Read from
  * the request's bytes, not re-encoded: this is the hot path. A request
  * that is not walked so (indefinite lengths) counts as odd: signed live.
+ *
+ * Returns -1 when the parameters of a hash we match are neither NULL nor
+ * absent (RFC 3370 §2.1, RFC 5754 §2: the only encodings of SHA-1 and
+ * SHA-2): such a CertID is malformed, and OpenSSL may not even encode it
+ * back into a response (OCSP_basic_add1_status copies it), which made
+ * its live answer internalError until 2026-12-06. 0 otherwise. A request
+ * not walked is judged on its CertIDs encoded again (BER is rare).
  */
-static void
+static int
 ocsp_query_params(const unsigned char *der, size_t len, struct ocsp_query *q)
 {
 	const unsigned char *p = der, *end = der + len, *v, *list, *lend;
-	const unsigned char *c, *cend, *a, *aend;
 	long vlen;
-	int i, tag, xclass;
+	int i, k, tag, xclass;
 
 	for (i = 0; i < q->nids; i++)
 		q->ids[i].odd_params = 1;
+	i = 0;
 	/* OCSPRequest, then its tbsRequest (RFC 6960 §4.1.1). */
 	if (ocsp_der_next(&p, end, &tag, &xclass, &v, &vlen) == -1)
-		return;
+		goto again;
 	p = v;
 	end = v + vlen;
 	if (ocsp_der_next(&p, end, &tag, &xclass, &v, &vlen) == -1)
-		return;
+		goto again;
 	p = v;
 	end = v + vlen;
 	/* Past version [0] and requestorName [1]: the requestList. */
 	do {
 		if (ocsp_der_next(&p, end, &tag, &xclass, &list, &vlen) == -1)
-			return;
+			goto again;
 	} while (xclass == V_ASN1_CONTEXT_SPECIFIC);
 	lend = list + vlen;
-	for (i = 0; i < q->nids; i++) {
-		/* Request { reqCert CertID { hashAlgorithm { OID, params } } } */
+	for (; i < q->nids; i++) {
+		/* Request { reqCert CertID, ... } */
 		if (ocsp_der_next(&list, lend, &tag, &xclass, &v, &vlen) == -1)
-			return;
-		c = v;
-		cend = v + vlen;
-		if (ocsp_der_next(&c, cend, &tag, &xclass, &v, &vlen) == -1)
-			return;
-		c = v;
-		cend = v + vlen;
-		if (ocsp_der_next(&c, cend, &tag, &xclass, &v, &vlen) == -1)
-			return;
-		a = v;
-		aend = v + vlen;
-		if (ocsp_der_next(&a, aend, &tag, &xclass, &v, &vlen) == -1 ||
-		    tag != V_ASN1_OBJECT)
-			return;
-		q->ids[i].odd_params = !(aend - a == 2 && a[0] == V_ASN1_NULL &&
-		    a[1] == 0);
+			goto again;
+		if ((k = ocsp_certid_params(v, v + vlen)) == -1 &&
+		    q->ids[i].hash != -1)
+			return -1;
+		q->ids[i].odd_params = k != 0;
 	}
+	return 0;
+again:
+	for (; i < q->nids; i++)
+		if (q->ids[i].hash != -1 &&
+		    ocsp_certid_params_again(q->ids[i].cid) == -1)
+			return -1;
+	return 0;
 }
 
 void
@@ -341,7 +388,8 @@ ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q)
 		    NID_id_pkix_OCSP_Nonce)
 			q->critical_nonce = 1;
 	}
-	ocsp_query_params(der, len, q);
+	if (ocsp_query_params(der, len, q) == -1)
+		goto out;
 	switch (ocsp_nonce_check(q->req)) {
 	case 1:
 		q->has_nonce = 1;

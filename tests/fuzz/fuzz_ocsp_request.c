@@ -5,7 +5,11 @@
  *  - a POST body through ocsp_answer(), with a software key and one issuer
  *    (no HSM, no database in a fuzz run).
  * Every answer must be a DER OCSPResponse that parses back; a successful one
- * only for input that is exactly one OCSPRequest.
+ * only for input that is exactly one OCSPRequest; never internalError, which
+ * says the fault is ours (nothing fails here but our code: a software key,
+ * no database), whatever the client sent. Until 2026-12-06 the harness did
+ * not look, and a CertID whose hashAlgorithm parameters were "20 00" got
+ * internalError (ocsp/request.c ocsp_query_params).
  *
  * The issuer's key and certificate are fixed (below), not made per run:
  * the seeds in tests/fixtures/fuzz_ocsp_request/fuzzca-*.der are requests
@@ -139,6 +143,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((resp = d2i_OCSP_RESPONSE(NULL, &p, (long)derlen)) == NULL ||
 	    p != der + derlen)
 		abort();
+	if (OCSP_response_status(resp) == OCSP_RESPONSE_STATUS_INTERNALERROR)
+		abort();	/* a client's bytes made us fail */
 	if (OCSP_response_status(resp) == OCSP_RESPONSE_STATUS_SUCCESSFUL) {
 		p = data;
 		if ((req = d2i_OCSP_REQUEST(NULL, &p, (long)size)) == NULL ||

@@ -832,6 +832,112 @@ test_certid_absent_params_echoed(void **state)
 	OPENSSL_free(req);
 }
 
+/*
+ * The answer to req with its first CertID's hashAlgorithm parameters (a
+ * NULL, "05 00") replaced by the two octets params; with ber, the
+ * request's outer SEQUENCE has an indefinite length (not walked for the
+ * parameters: encoded again instead). The answer's DER in *out, NULL
+ * when it came from the cache; returns 1 when *out is the caller's to
+ * free (signed live), 0 otherwise.
+ */
+static int
+answer_with_params(const unsigned char *req, size_t reqlen,
+    const unsigned char params[2], int ber, const unsigned char **out,
+    size_t *outlen)
+{
+	static const unsigned char null_params[2] = { 0x05, 0x00 };
+	struct ocsp_blob *blob = NULL;
+	unsigned char *q;
+	size_t i, qlen = reqlen + (ber ? 2 : 0);
+	int owned = -1, cacheable = -1, found = 0;
+
+	assert_true(reqlen < 128 && req[0] == 0x30 && req[1] == reqlen - 2);
+	q = malloc(qlen);
+	assert_non_null(q);
+	if (ber) {
+		q[0] = 0x30;
+		q[1] = 0x80;
+		memcpy(q + 2, req + 2, reqlen - 2);
+		q[reqlen] = q[reqlen + 1] = 0;
+	} else
+		memcpy(q, req, reqlen);
+	/* 06 Lo <oid> 05 00: the first NULL after the hash's OID. */
+	for (i = 0; i + 2 <= qlen && !found; i++) {
+		if (q[i] == 0x06 && i + 2 + q[i + 1] + 2 <= qlen &&
+		    memcmp(q + i + 2 + q[i + 1], null_params, 2) == 0) {
+			memcpy(q + i + 2 + q[i + 1], params, 2);
+			found = 1;
+		}
+	}
+	assert_true(found);
+	assert_int_equal(ocsp_answer(&r, q, qlen, out, outlen, &blob, &owned,
+	    &cacheable), 0);
+	if (blob != NULL) {
+		*out = NULL;
+		*outlen = 0;
+		ocsp_blob_unref(blob);
+	}
+	free(q);
+	return owned == 1;
+}
+
+/*
+ * RFC 3370 §2.1, RFC 5754 §2: SHA-1 and SHA-2 parameters are NULL or
+ * absent. Other parameters make the CertID malformed: malformedRequest,
+ * whether the request is walked (DER) or not (BER). Until 2026-12-06 they
+ * were signed live, and "20 00" (which d2i takes but OpenSSL cannot read
+ * back when it copies the CertID into the answer) got internalError.
+ * A hash we do not match stays unauthorized whatever its parameters.
+ */
+static void
+test_certid_bad_params_malformed(void **state)
+{
+	static const unsigned char bad[][2] = {
+		{ 0x20, 0x00 }, { 0x30, 0x00 }, { 0x04, 0x00 }, { 0x31, 0x00 }
+	};
+	static const unsigned char null_params[2] = { 0x05, 0x00 };
+	const EVP_MD *mds[2] = { EVP_sha1(), EVP_sha256() };
+	const unsigned char *out;
+	unsigned char *req;
+	size_t reqlen, outlen;
+	struct ocsp_status st;
+	int i, j, ber, more;
+
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "7E59",
+	    &st), 1);
+	assert_int_equal(ocsp_sync_sign(&sy, &more), 1);
+	for (i = 0; i < 2; i++) {
+		req = make_request_of(make_certid("7E59", mds[i], 0), &reqlen);
+		for (ber = 0; ber <= 1; ber++) {
+			for (j = 0; j < (int)(sizeof(bad) / sizeof(bad[0]));
+			    j++) {
+				answer_with_params(req, reqlen, bad[j], ber,
+				    &out, &outlen);
+				assert_int_equal(outlen,
+				    sizeof(ocsp_malformed_der));
+				assert_memory_equal(out, ocsp_malformed_der,
+				    sizeof(ocsp_malformed_der));
+			}
+			/* NULL parameters, the same way: answered. */
+			if (answer_with_params(req, reqlen, null_params, ber,
+			    &out, &outlen))
+				OPENSSL_free((unsigned char *)out);
+			else
+				assert_null(out);	/* the cache's */
+		}
+		OPENSSL_free(req);
+	}
+	/* MD5 (not matched): unauthorized, bad parameters or not. */
+	req = make_request_of(make_certid("7E59", EVP_md5(), 0), &reqlen);
+	answer_with_params(req, reqlen, bad[0], 0, &out, &outlen);
+	assert_int_equal(outlen, sizeof(ocsp_unauthorized_der));
+	assert_memory_equal(out, ocsp_unauthorized_der,
+	    sizeof(ocsp_unauthorized_der));
+	OPENSSL_free(req);
+}
+
 /* One ocsp_cache_stats call, made on another thread. */
 struct stats_call {
 	time_t			 now;
@@ -2415,6 +2521,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_max_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_certid_absent_params_echoed, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_certid_bad_params_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_stats_counted_once_per_second, setup, teardown),
 		cmocka_unit_test(test_http_date),
