@@ -520,7 +520,13 @@ ocspd_handle(void *arg, const struct http_request *req,
 	size_t derlen, bodylen;
 	int get, owned = 0, cacheable = 0, rc = -1;
 
-	get = strcmp(req->method, "GET") == 0;
+	/*
+	 * HEAD is GET without the body (RFC 9110 §9.3.2; §9.1: a server
+	 * supports both), which libmicrohttpd leaves out: the same status
+	 * and headers, so a cache or a monitor may ask it.
+	 */
+	get = strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0;
 	if (get && strcmp(req->path, "/health") == 0)
 		return ocspd_health(r, resp);
 	if (get) {
@@ -551,7 +557,7 @@ ocspd_handle(void *arg, const struct http_request *req,
 		body = req->body;
 		bodylen = req->body_len;
 	} else {
-		http_add_header(resp, "Allow", "GET, POST");
+		http_add_header(resp, "Allow", "GET, HEAD, POST");
 		ocspd_no_store(resp);
 		return http_problem(resp, 405, NULL, "Method Not Allowed",
 		    "RFC 6960 A.1: OCSP over HTTP is GET or POST");

@@ -700,6 +700,25 @@ code=$(curl -sS -D "$tmp/put.h" -o "$tmp/put.out" -w '%{http_code}' -X PUT --dat
 grep -q '"status":405' "$tmp/put.out" || fail "405 without problem JSON"
 # A 405 is heuristically cacheable (RFC 9110 §15.5.6).
 [ "$(hdr "$tmp/put.h" Cache-Control)" = no-store ] || fail "405: no Cache-Control: no-store"
+hdr "$tmp/put.h" Allow | grep -qw HEAD || fail "405: Allow does not name HEAD"
+# HEAD is GET without the body (RFC 9110 §9.3.2, §9.1): the cached answer's
+# status and headers, its length; a bad path's no-store; /health. Until
+# 2026-12-06 each was a 405.
+code=$(curl -sS -I -D "$tmp/head.h" -o /dev/null -w '%{http_code}' "$url/$b64")
+[ "$code" = 200 ] || fail "HEAD of a cached GET answer: HTTP $code, want 200"
+curl -sS -D "$tmp/head_get.h" -o "$tmp/head_get.der" "$url/$b64"
+for f in Content-Type ETag Last-Modified; do
+	[ "$(hdr "$tmp/head.h" $f)" = "$(hdr "$tmp/head_get.h" $f)" ] ||
+		fail "HEAD: $f $(hdr "$tmp/head.h" $f) differs from GET's $(hdr "$tmp/head_get.h" $f)"
+done
+[ "$(hdr "$tmp/head.h" Content-Length)" = "$(stat -c %s "$tmp/head_get.der")" ] ||
+	fail "HEAD: Content-Length $(hdr "$tmp/head.h" Content-Length), the GET's body $(stat -c %s "$tmp/head_get.der")"
+hdr "$tmp/head.h" Cache-Control | grep -q max-age= || fail "HEAD: no max-age"
+code=$(curl -sS -I -D "$tmp/head_bad.h" -o /dev/null -w '%{http_code}' "$url/not%base64!")
+[ "$code" = 200 ] && [ "$(hdr "$tmp/head_bad.h" Cache-Control)" = no-store ] ||
+	fail "HEAD of a bad GET path: HTTP $code, Cache-Control $(hdr "$tmp/head_bad.h" Cache-Control)"
+code=$(curl -sS -I -o /dev/null -w '%{http_code}' "$url/health")
+[ "$code" = 200 ] || fail "HEAD /health: HTTP $code, want 200"
 # Still serving after all that.
 ocsp -issuer "$pki/issuing.pem" -cert "$tmp/sub1.pem" | has 'sub1.pem: good' ||
 	fail "ocspd stopped answering after bad requests"
