@@ -2,6 +2,11 @@
  * libFuzzer harness for what ocspd reads from clients: arbitrary bytes as
  *  - a GET path ("/" + the bytes) through ocsp_path_decode(), whose output
  *    goes on to ocsp_query_parse();
+ *  - the bytes a GET path encodes, as RFC 6960 Appendix A.1 clients write
+ *    it (base64, its '+', '/' and '=' percent-encoded or not, padding
+ *    kept or not: the first byte chooses): ocsp_path_decode() must give
+ *    them back exactly (raw bytes as a path almost never decode, so the
+ *    decoder's output was checked by nothing until 2026-12-06);
  *  - a POST body through ocsp_answer(), with a software key and one issuer
  *    (no HSM, no database in a fuzz run).
  * Every answer must be a DER OCSPResponse that parses back; a successful one
@@ -20,6 +25,7 @@
  * 2 revoked, any other never issued.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -107,6 +113,55 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/*
+ * "/" + the base64 of data as a client writes it in a GET path (how: bit 0
+ * percent-encodes '+', '/' and '=', bit 1 drops the padding) must decode to
+ * data (ocsp_path_decode).
+ */
+static void
+fuzz_get_roundtrip(const uint8_t *data, size_t size, unsigned int how)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char *decoded = NULL;
+	char *path, *o;
+	size_t i, len, elen;
+	unsigned int v;
+	int k, n;
+
+	elen = 4 * ((size + 2) / 3);
+	if (size == 0 || 3 * elen > OCSP_MAX_PATH)
+		return;		/* refused by design: nothing to give back */
+	if ((path = malloc(3 * elen + 2)) == NULL)
+		abort();
+	o = path;
+	*o++ = '/';
+	for (i = 0; i < size; i += 3) {
+		n = size - i < 3 ? (int)(size - i) : 3;
+		v = (unsigned int)data[i] << 16;
+		if (n > 1)
+			v |= (unsigned int)data[i + 1] << 8;
+		if (n > 2)
+			v |= data[i + 2];
+		for (k = 0; k < 4; k++) {
+			char c = k <= n ? b64[(v >> (18 - 6 * k)) & 0x3f] : '=';
+
+			if (c == '=' && (how & 2))
+				break;
+			if ((how & 1) && (c == '+' || c == '/' || c == '='))
+				o += sprintf(o, "%%%02X", (unsigned char)c);
+			else
+				*o++ = c;
+		}
+	}
+	*o = '\0';
+	if (ocsp_path_decode(path, &decoded, &len) != 0 || len != size ||
+	    memcmp(decoded, data, size) != 0)
+		abort();	/* a client's GET read as other bytes, or not */
+	free(decoded);
+	free(path);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -134,6 +189,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	free(decoded);
 	free(path);
+	fuzz_get_roundtrip(data, size, size > 0 ? data[0] : 0);
 
 	/* The whole answer path on the bytes as a POST body. */
 	if (ocsp_answer(&r, data, size, &der, &derlen, &blob, &owned,
