@@ -274,6 +274,31 @@ ra_cert_validity(const struct ra_cert *c, const char *profile)
 	return c->validity_days;
 }
 
+/*
+ * cad takes only the orders of its cad.profiles (ca/README.md): where this
+ * configuration names them, the agreement's profile must be among them, or
+ * every personal order would wait for a cad that never takes it. 0 or -1
+ * (logged).
+ */
+static int
+ra_cert_profile_served(const struct config *cfg, const char *profile)
+{
+	const char *served = config_get(cfg, "cad.profiles", NULL), *w;
+	size_t n = strlen(profile);
+
+	if (served == NULL)
+		return 0;
+	for (w = served; *w != '\0'; w += strcspn(w, " ,")) {
+		w += strspn(w, " ,");
+		if (strncmp(w, profile, n) == 0 && (w[n] == '\0' ||
+		    w[n] == ' ' || w[n] == ','))
+			return 0;
+	}
+	log_err("agreement.profile %s is not among cad.profiles (%s): cad "
+	    "would never take its orders", profile, served);
+	return -1;
+}
+
 int
 ra_certificate_init(struct ra *ra, const struct config *cfg)
 {
@@ -287,7 +312,8 @@ ra_certificate_init(struct ra *ra, const struct config *cfg)
 		goto out;
 	}
 	dir = config_get(cfg, "pki.policy_dir", "policy");
-	if (ra_cert_profile_days(dir, ra->policy->agreement_profile,
+	if (ra_cert_profile_served(cfg, ra->policy->agreement_profile) == -1 ||
+	    ra_cert_profile_days(dir, ra->policy->agreement_profile,
 	    &c->validity_days) == -1 ||
 	    ra_cert_profile_days(dir, "corporate", &c->corporate_days) == -1 ||
 	    ra_cert_profile_days(dir, "eseal", &c->eseal_days) == -1)

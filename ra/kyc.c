@@ -22,7 +22,6 @@
 #include "lib/log.h"
 #include "ra/extern.h"
 
-#define RA_KYC_PROFILE		"personal"
 /* A company's application (profile company) takes no slot (schema/018). */
 #define RA_OPEN_STATUSES	"('submitted', 'approved', 'agreed') AND " \
 				"p.profile <> 'company'"
@@ -203,7 +202,7 @@ ra_kyc_txn(struct db *db, void *arg)
 	int len[21], fmt[21], i;
 	char serial[32], liv[8], mat[8], minl[8], minm[8], *subject_s = NULL,
 	    *ocr_s = NULL, company[24], org[RA_COMPANY_NAME_MAX + 1];
-	const char *kind = "personal", *profile = RA_KYC_PROFILE;
+	const char *kind = "personal", *profile = p->agreement_profile;
 	PGresult *res = NULL;
 	json_t *subject = NULL, *ocr = NULL, *details = NULL;
 	int rc = -1, ocr_ok, k;

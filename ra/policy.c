@@ -222,6 +222,27 @@ ra_policy_word(const struct config *c, const char *key, const char *def,
 	return 0;
 }
 
+/*
+ * agreement.profile is the profile of a person's own certificate (kyc.c
+ * puts it in every personal application): not one that cad lints as
+ * another kind, nor a CA's, nor the company pseudo-profile of schema/018.
+ */
+static int
+ra_policy_personal_profile(const char *profile)
+{
+	static const char *const others[] = { "corporate", "eseal", "company",
+	    "root", "issuing-ca", "ocsp-responder", "tsa", NULL };
+	int i;
+
+	for (i = 0; others[i] != NULL; i++)
+		if (strcmp(profile, others[i]) == 0) {
+			log_err("policy: agreement.profile %s is not a profile "
+			    "of a person's own certificate", profile);
+			return -1;
+		}
+	return 0;
+}
+
 int
 ra_policy_load(const struct config *c, struct ra_policy *p)
 {
@@ -333,6 +354,8 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    &p->rekey_window_days) == -1 ||
 	    config_get_long(c, "notifier.interval_seconds", 5, 1, 3600,
 	    &p->notifier_interval_s) == -1)
+		return -1;
+	if (ra_policy_personal_profile(p->agreement_profile) == -1)
 		return -1;
 	if (ra_policy_reminders(c, p) == -1)
 		return -1;

@@ -354,6 +354,35 @@ for v in remote dukcapil ''; do
 done
 note "rad refuses to start with another ra.idv: ok"
 
+# --- agreement.profile: the profile personal applications get --------------------------
+# Not a profile cad lints as another kind, nor one this configuration's cad
+# does not serve (its orders would wait for ever).
+if PKI_AGREEMENT_PROFILE=corporate "$BUILD/rad" --config "$PKI_CONFIG" >"$tmp/rad.out" 2>&1; then
+	fail "rad started with agreement.profile = corporate"
+fi
+grep -q "agreement.profile corporate is not a profile of a person's own certificate" "$tmp/rad.out" ||
+	fail "rad with agreement.profile = corporate: $(cat "$tmp/rad.out")"
+if PKI_AGREEMENT_PROFILE=subscriber PKI_CAD_PROFILES='personal, corporate eseal' \
+    "$BUILD/rad" --config "$PKI_CONFIG" >"$tmp/rad.out" 2>&1; then
+	fail "rad started with an agreement.profile that cad.profiles does not serve"
+fi
+grep -q 'agreement.profile subscriber is not among cad.profiles' "$tmp/rad.out" ||
+	fail "rad with agreement.profile outside cad.profiles: $(cat "$tmp/rad.out")"
+start_rad rad-subscriber PKI_AGREEMENT_PROFILE=subscriber PKI_CAD_PROFILES='personal,subscriber corporate'
+url=$rad_url
+account carol-kyc@example.com
+verify_email carol-kyc@example.com
+verify_phone "$aid"
+req POST /v1/applications "$(body full_name='Carol Wijaya' sex=F birth_date=1985-03-10)"
+expect 201 "KYC to a rad whose agreement.profile is subscriber"
+[ "$(q "SELECT kind || '/' || profile FROM ra_application WHERE id = $(jq -r .id "$tmp/out")")" = personal/subscriber ] ||
+	fail "the application does not carry agreement.profile"
+kill -TERM "$rad_pid"
+wait "$rad_pid" || fail "rad-subscriber did not stop cleanly: $(cat "$tmp/rad-subscriber.log")"
+url=$PKI_RA_URL
+tok=$atok
+note "agreement.profile: refused for another kind or a profile cad does not serve; applications carry it: ok"
+
 # --- the schema's guards and grants --------------------------------------------------
 # Refused by the guard itself (its message), not by some other constraint.
 for change in "status = 'issued'" "status = 'agreed', agreed_at = now(), decided_at = now()" "kind = 'rekyc'" "subject = '{}'"; do
