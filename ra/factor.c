@@ -87,6 +87,17 @@ static const struct db_stmt stmt_otp_recent = {
  * victim number must not make the CA send SMS without end. Counted by the
  * number each code went to (ra_otp.phone, schema/039). The lock makes the
  * count exact across accounts and processes.
+ *
+ * Two budgets of otp.per_phone_hour each: the codes sent to accounts that
+ * had verified the number (they proved they hold it) and the others, as
+ * each code recorded it when sent (ra_otp.phone_verified, schema/076; as
+ * the accounts are now, one could leave the number after its codes and
+ * free the budget). With one budget, anybody could register an account
+ * with a subscriber's number, no address verified, and spend the number's
+ * hour on codes to change that account's address: the subscriber got no
+ * SMS code (signing, the password reset's SMS step) for as long as that
+ * went on. Only who holds the number fills the verified budget; a number
+ * gets at most twice otp.per_phone_hour SMS codes an hour.
  */
 static const struct db_stmt stmt_otp_phone_lock = {
 	"ra_otp_send_phone_lock",
@@ -96,10 +107,11 @@ static const struct db_stmt stmt_otp_phone_lock = {
 };
 static const struct db_stmt stmt_otp_recent_phone = {
 	"ra_otp_send_recent_phone",
-	"SELECT count(*), coalesce(ceil(extract(epoch FROM min(created_at) + "
-	"interval '1 hour' - now())), 0)::bigint FROM ra_otp WHERE phone = "
-	"(SELECT phone FROM ra_account WHERE id = $1) AND channel = 'sms' AND "
-	"created_at > now() - interval '1 hour'",
+	"SELECT count(*), coalesce(ceil(extract(epoch FROM min(o.created_at) + "
+	"interval '1 hour' - now())), 0)::bigint FROM ra_account s, ra_otp o "
+	"WHERE s.id = $1 AND o.phone = s.phone AND o.channel = 'sms' AND "
+	"o.created_at > now() - interval '1 hour' AND "
+	"coalesce(o.phone_verified, false) = s.phone_verified",
 	1
 };
 static const struct db_stmt stmt_otp_nextval = {
@@ -125,10 +137,12 @@ static const struct db_stmt stmt_otp_credential = {
 static const struct db_stmt stmt_otp_insert = {
 	"ra_otp_send_insert",
 	"INSERT INTO ra_otp (id, account_id, channel, purpose, code_hmac, "
-	"expires_at, max_attempts, phone, binding, credential_id) VALUES ($1, "
-	"$2, $3, $4, $5::bytea, now() + make_interval(secs => $6::int), "
-	"$7::int, CASE WHEN $3 = 'sms' THEN (SELECT phone FROM ra_account "
-	"WHERE id = $2) END, $8::bytea, $9::bigint) "
+	"expires_at, max_attempts, phone, phone_verified, binding, "
+	"credential_id) SELECT $1::bigint, a.id, $3::text, $4::text, "
+	"$5::bytea, now() + make_interval(secs => $6::int), $7::int, CASE "
+	"WHEN $3 = 'sms' THEN a.phone END, CASE WHEN $3 = 'sms' THEN "
+	"a.phone_verified END, $8::bytea, $9::bigint FROM ra_account a "
+	"WHERE a.id = $2::bigint "
 	"RETURNING to_char(expires_at AT TIME ZONE 'UTC', " RA_TS_FMT ")",
 	9
 };

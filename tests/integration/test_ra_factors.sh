@@ -353,8 +353,33 @@ detail | has 'per_phone_hour' || fail "per-phone 429 detail: $(detail)"
 grep -qi '^retry-after: [1-9]' "$tmp/hdr" || fail "per-phone 429 without Retry-After"
 unchanged "an SMS code over otp.per_phone_hour"
 otp email agreement	# the number's limit is no account's: email still goes
+# An account that verified the number has a budget of its own: accounts
+# that never proved they hold it (no address verified needed to register
+# one) cannot spend it and so keep its owner from every SMS code.
+account "phone4-$$@example.com" "$shared"
+q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $aid" >/dev/null
+otp sms agreement
+secrets+=("$(sms_code "$shared")")
+otp sms agreement
+secrets+=("$(sms_code "$shared")")
+before
+req POST /v1/otp '{"channel":"sms","purpose":"agreement"}' application/json "$tok"
+expect 429 "a third SMS code to one number within the hour, among accounts that verified it"
+unchanged "an SMS code over otp.per_phone_hour (verified)"
+tok=$ptok3
+req POST /v1/otp '{"channel":"sms","purpose":"agreement"}' application/json "$tok"
+expect 429 "the unverified accounts' budget, after the verified one's codes"
+[ "$(q "SELECT count(*) FILTER (WHERE phone_verified) || '/' || count(*) FILTER (WHERE NOT phone_verified)
+	FROM ra_otp WHERE phone = '$shared'")" = 2/2 ] || fail "the SMS codes do not record whether the number was verified"
+# Each code keeps the kind it was sent as: an account that leaves the
+# number after its codes does not give the verified budget back.
+q "UPDATE ra_account SET phone = '+6281299990099', phone_verified = false, phone_verified_at = NULL WHERE id = $aid" >/dev/null
+account "phone5-$$@example.com" "$shared"
+q "UPDATE ra_account SET phone_verified = true, phone_verified_at = now() WHERE id = $aid" >/dev/null
+req POST /v1/otp '{"channel":"sms","purpose":"agreement"}' application/json "$tok"
+expect 429 "the verified budget, after the account that spent it left the number"
 url=$url_main
-note "otp.per_phone_hour: the third account's SMS code to a shared number refused (429), its email code sent"
+note "otp.per_phone_hour: the third account's SMS code to a shared number refused (429), its email code sent; an account that verified the number has a budget of its own"
 
 # --- otp.per_hour across processes: a send committed while this one waited --------------------
 # An open transaction stands in for another rad process's send: it holds the
