@@ -213,12 +213,30 @@ enum ra_outcome {
 
 /* --- verification links --------------------------------------------------- */
 
+/*
+ * A link's lifetime of s seconds (email_verification.ttl_seconds, 60 and
+ * more) as the mail says it: whole hours, or else minutes, rounded down
+ * (a link said to live shorter than it does misleads nobody). In hours
+ * alone, a policy of 30 minutes told people the link was valid for "0
+ * hours".
+ */
+static void
+ra_verify_ttl_text(long s, char *out, size_t len)
+{
+	if (s >= 3600 && s % 3600 == 0)
+		snprintf(out, len, "%ld hour%s", s / 3600, s == 3600 ? "" : "s");
+	else
+		snprintf(out, len, "%ld minute%s", s / 60, s / 60 == 1 ? "" :
+		    "s");
+}
+
 int
 ra_verify_link_send(struct ra *ra, struct db *db, const char *account_id,
     const char *to, int change, const char *subject, const char *intro)
 {
 	const char *v[4];
-	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], *digest = NULL, *body = NULL;
+	char tok[RA_TOKEN_B64_LEN + 1], ttl[24], valid[40], *digest = NULL;
+	char *body = NULL;
 	int rc = -1;
 
 	tok[0] = '\0';
@@ -231,9 +249,10 @@ ra_verify_link_send(struct ra *ra, struct db *db, const char *account_id,
 	v[3] = change ? to : NULL;
 	if (db_exec_ok(db, &stmt_verification_insert, v) == -1)
 		goto out;
+	ra_verify_ttl_text(ra->policy->verify_ttl_s, valid, sizeof(valid));
 	if (asprintf(&body, "%sTo verify your email address, open this link "
-	    "(valid for %ld hours, usable once):\r\n\r\n%s%s\r\n", intro,
-	    ra->policy->verify_ttl_s / 3600, ra->verify_url, tok) == -1) {
+	    "(valid for %s, usable once):\r\n\r\n%s%s\r\n", intro, valid,
+	    ra->verify_url, tok) == -1) {
 		body = NULL;
 		goto out;
 	}

@@ -78,6 +78,11 @@ secrets+=("$vtok")
 [ "$(q "SELECT count(*) FROM ra_email_verification WHERE account_id = $id
 	AND expires_at BETWEEN now() + interval '23 hours' AND now() + interval '25 hours'")" = 1 ] ||
 	fail "verification expiry is not the policy's 24 h"
+# The mail says how long: in hours when whole, else in minutes (it said
+# "valid for 0 hours" of a 30-minute link).
+vmail() { grep -l -- "^To: <$1>" "$mail"/*.eml | xargs ls -t | sed -n 1p; }
+tr -d '\r' <"$(vmail alice@example.com)" | grep -q '(valid for 24 hours, usable once)' ||
+	fail "the verification mail does not say 24 hours"
 # An unverified account may log in; /v1/me says it is unverified.
 login alice@example.com "$pw"
 expect 200 "login before verification"
@@ -367,6 +372,24 @@ unchanged "a rate-limited log-in"
 login dave@example.com "$pw"
 expect 429 "rate limit applies to good passwords too"
 note "log-in rate limit after $i attempts: ok"
+
+# --- the link's lifetime in the mail, under other policies ------------------------
+ttl_mail() { # ttl_mail SECONDS EMAIL TEXT: a rad of that policy mails TEXT
+	start_rad "rad-ttl$1" PKI_EMAIL_VERIFICATION_TTL_SECONDS="$1"
+	code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -H 'Content-Type: application/json' \
+	    --data-binary "{\"email\":\"$2\",\"phone\":\"+6281234567890\",\"password\":\"$pw\"}" \
+	    "$rad_url/v1/register")
+	expect 201 "register $2 (email_verification.ttl_seconds $1)"
+	secrets+=("$(mail_token "$2")")
+	tr -d '\r' <"$(vmail "$2")" | grep -q "(valid for $3, usable once)" ||
+		fail "ttl_seconds $1: the mail does not say $3: $(tr -d '\r' <"$(vmail "$2")" | grep 'valid for')"
+	kill -TERM "$rad_pid"
+	wait "$rad_pid" 2>/dev/null || true
+}
+ttl_mail 1800 ttl1800@example.com '30 minutes'
+ttl_mail 5400 ttl5400@example.com '90 minutes'
+ttl_mail 3600 ttl3600@example.com '1 hour'
+note "the link's lifetime in the mail (hours when whole, else minutes): ok"
 
 # --- no secret in rad's log or in audit_event --------------------------------------
 audit_text "$tmp/audit.txt"
