@@ -28,13 +28,13 @@
 # - a reset mail whose token expired or was used before it went is never
 #   sent: its body is emptied, it is given up, audited ra.mail.expired;
 # - POST /v1/register for the address of an account never verified, older
-#   than email_verification.unverified_account_days, without a valid link,
-#   a live or recent session, a verified phone, a PIN or a TOTP replaces it
-#   (201: its address freed as replaced:<id>, its link dead, audited, a
-#   notice mailed to the address), and the new password works; an
-#   unverified account inside those days, one with a link still valid, a
-#   live session, a verified phone, a PIN, and one verified before (an
-#   email change since) keep their address (409);
+#   than email_verification.unverified_account_days, without a verified
+#   phone, a PIN or a TOTP replaces it, whatever links, sessions or log-ins
+#   it has (201: its address freed as replaced:<id>, its link dead and its
+#   sessions revoked, audited, a notice mailed to the address), and the new
+#   password works; an unverified account inside those days, one with a
+#   verified phone, a PIN, and one verified before (an email change since)
+#   keep their address (409);
 # - the per-address limit of the reset endpoints (429 with Retry-After);
 # - no token, code or password in rad's log, audit_event or a detail.
 . "$(dirname "$0")/lib.sh"
