@@ -645,8 +645,10 @@ serve_handle(void *arg, const struct http_request *req,
 	int rc, hashes_only;
 
 	if (strcmp(req->path, "/health") == 0) {
+		/* RFC 9110 §15.5.6: a 405 names the methods in Allow. */
 		if (strcmp(req->method, "GET") != 0)
-			return http_problem(resp, 405, NULL, NULL, "GET only");
+			return http_add_header(resp, "Allow", "GET") == -1 ? -1 :
+			    http_problem(resp, 405, NULL, NULL, "GET only");
 		health = json_pack("{s:s}", "status", "ok");
 		rc = http_respond_json(resp, 200, health);
 		json_decref(health);
@@ -661,7 +663,8 @@ serve_handle(void *arg, const struct http_request *req,
 	if ((caller = serve_caller(sv, req)) == NULL)
 		return http_problem(resp, 401, NULL, NULL, "unknown caller");
 	if (strcmp(req->method, "POST") != 0)
-		return http_problem(resp, 405, NULL, NULL, "POST only");
+		return http_add_header(resp, "Allow", "POST") == -1 ? -1 :
+		    http_problem(resp, 405, NULL, NULL, "POST only");
 	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
 	    (ct[16] != '\0' && ct[16] != ';'))
 		return http_problem(resp, 415, NULL, NULL,

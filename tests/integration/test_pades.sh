@@ -855,6 +855,15 @@ problem 413 "a body over max_body_mib"
 code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 	-H "Authorization: Bearer $apptok" --data '{}' "http://127.0.0.1:$sport/v2/sign")
 problem 404 "another path"
+# Another method: 405 with Allow (RFC 9110 §15.5.6), as rad, ocspd, crld,
+# tsad and signd answer it.
+for m in GET:/v1/sign PUT:/v1/sign/hashes POST:/health; do
+	code=$(curl -sS -o "$tmp/sout" -D "$tmp/shdr" -w '%{http_code}' -X "${m%%:*}" \
+		-H "Authorization: Bearer $apptok" "http://127.0.0.1:$sport${m#*:}")
+	problem 405 "${m%%:*} ${m#*:}"
+	if [ "${m#*:}" = /health ]; then want=GET; else want=POST; fi
+	tr -d '\r' <"$tmp/shdr" | grep -qix "allow: $want" || fail "405 for ${m%%:*} ${m#*:} without Allow: $want: $(cat "$tmp/shdr")"
+done
 kill -0 "$spid" 2>/dev/null || fail "pkisign serve died: $(cat "$tmp/serve.log")"
 secrets+=(513829)
 no_secret_in "pkisign serve's log" "$tmp/serve.log"
