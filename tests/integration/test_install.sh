@@ -146,10 +146,11 @@ for s in "${units[@]}"; do
 done
 # The example has the keys of the stack's pki.conf, section by section (the
 # same daemons read both), but for what only the local stack sets (its
-# file sinks, an unsynchronized clock) and only production sets (the
-# trusted proxy, the mail relay).
+# file sinks, an unsynchronized clock, the sealer's period, which only
+# deploy/stack.sh reads: production's is pki-audit.service's --every) and
+# only production sets (the trusted proxy, the mail relay).
 keys() { awk '/^\[/ { sec = $0 } /^[a-z_0-9]+ = / { print sec "." $1 }' "$1" | sort -u; }
-local_only='^\[(ra\]\.(mail_sink_dir|sms_sink_dir)|tsa\]\.allow_unsynchronized_clock)$'
+local_only='^\[(ra\]\.(mail_sink_dir|sms_sink_dir)|tsa\]\.allow_unsynchronized_clock|audit\]\.seal_every_seconds)$'
 prod_only='^\[[a-z]+\]\.trusted_proxies$|^\[ra\]\.(mail|smtp_url|smtp_from)$'
 if ! diff <(keys "$PKI_CONFIG" | grep -vE "$local_only") <(keys "$conf" | grep -vE "$prod_only") >"$T/keys.diff"; then
 	cat "$T/keys.diff"
