@@ -212,6 +212,12 @@ sreq info '{"bogus":1,"bogus":2'
 expect 400 invalid_request "info with a malformed body"
 sreq info '{"lang":"en-US","x":1}'
 expect 400 invalid_request "info with an unknown member"
+# docs/csc.md "Errors": a CSC method not offered, or another HTTP method.
+code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data '{}' "$surl/signatures/signDoc")
+expect 404 invalid_request "signatures/signDoc (not offered)"
+code=$(curl -sS -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' "$surl/credentials/list")
+expect 405 invalid_request "GET credentials/list"
+tr -d '\r' <"$tmp/hdr" | grep -qix 'allow: POST' || fail "GET credentials/list: no Allow: POST: $(cat "$tmp/hdr")"
 
 # === subscribers and their credentials ==========================================
 account "sig-a-$$@example.com" +6281277770001 402917
