@@ -19,8 +19,9 @@
  * NOTIFY_CONNECTION (struct http_conn) with the phase its current request
  * is in and since when; a sweep once a second (a thread of ours, or
  * http_run() for lim.external) shuts down the socket of one whose headers
- * or body are late, and MHD, reading its end, closes it. The access
- * callback also drops a late body at its next bytes.
+ * or body are late, or whose client takes its answer too slowly, and
+ * MHD, reading its end, closes it. The access callback also drops a late
+ * body at its next bytes.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -67,6 +68,8 @@
 #define HTTP_DEF_HEADER_DEADLINE_S	10
 #define HTTP_DEF_BODY_DEADLINE_S	120
 #define HTTP_DEF_BODY_MIN_RATE		1024
+/* Answers: 8 KiB a second (64 kbit/s) is below any link still in use. */
+#define HTTP_DEF_ANSWER_MIN_RATE	8192
 /* How often the deadlines are checked: a late request lives this longer. */
 #define HTTP_SWEEPER_STACK	(256 * 1024)	/* its own logging, shutdown() */
 #define HTTP_SWEEP_MS		1000
@@ -115,7 +118,8 @@ struct http_server {
 enum http_phase {
 	HTTP_PHASE_HEADERS = 0,	/* its headers (or, idle, a next request) */
 	HTTP_PHASE_BODY,	/* its body */
-	HTTP_PHASE_ANSWER	/* the handler, a deferral, the answer's sending */
+	HTTP_PHASE_ANSWER,	/* the handler, a deferral */
+	HTTP_PHASE_SEND		/* its answer, queued, being taken */
 };
 
 /* One open connection: MHD's socket_context, under srv->conns_lock. */
@@ -125,7 +129,14 @@ struct http_conn {
 	enum http_phase		 phase;
 	long long		 since_ms;	/* the phase began (monotonic) */
 	unsigned long long	 received;	/* body bytes of this request */
+	unsigned long long	 answer_len;	/* HTTP_PHASE_SEND: its bytes */
 	int			 shut;		/* shut down by the sweep */
+	struct http_server	*srv;		/* whose conns_lock guards it */
+};
+
+/* How many connections a sweep closed, by what was late. */
+struct http_swept {
+	int	headers, body, answer;
 };
 
 
@@ -247,6 +258,7 @@ http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		return;
 	}
 	hc->fd = ci->connect_fd;
+	hc->srv = srv;
 	hc->phase = HTTP_PHASE_HEADERS;
 	hc->since_ms = http_now_ms();
 	pthread_mutex_lock(&srv->conns_lock);
@@ -299,6 +311,36 @@ http_conn_received(struct http_server *srv, struct MHD_Connection *c,
 }
 
 /*
+ * c's answer of len bytes is queued: from now the client must take it
+ * (http_answer_late). From the handler's thread, or the one resuming it.
+ */
+static void
+http_conn_answer_queued(struct MHD_Connection *c, size_t len)
+{
+	struct http_conn *hc;
+
+	if ((hc = http_conn_of(c)) == NULL)
+		return;
+	pthread_mutex_lock(&hc->srv->conns_lock);
+	hc->phase = HTTP_PHASE_SEND;
+	hc->since_ms = http_now_ms();
+	hc->answer_len = len;
+	pthread_mutex_unlock(&hc->srv->conns_lock);
+}
+
+/*
+ * 1 when an answer of len bytes queued ms ago is late: not taken within
+ * header_deadline_s plus its length at answer_min_rate.
+ */
+static int
+http_answer_late(const struct http_server *srv, long long ms,
+    unsigned long long len)
+{
+	return ms >= (long long)srv->lim.header_deadline_s * 1000 +
+	    (long long)(len * 1000 / srv->lim.answer_min_rate);
+}
+
+/*
  * 1 when a body that has received bytes ms after its headers is late:
  * past body_deadline_s, or slower than body_min_rate once
  * header_deadline_s has passed (each byte buys 1/body_min_rate s more).
@@ -318,25 +360,30 @@ http_body_late(const struct http_server *srv, long long ms,
 /*
  * Shuts down the sockets of the connections past a deadline at now_ms;
  * MHD, reading their end, closes them (the socket stays MHD's to close).
- * Called with srv->conns_lock held; *nh and *nb: how many were late with
- * their headers, with their body (http_sweep_log, once unlocked).
+ * Called with srv->conns_lock held; *n: how many were late with their
+ * headers, their body, taking their answer (http_sweep_log, once
+ * unlocked).
  */
 static void
-http_sweep_locked(struct http_server *srv, long long now_ms, int *nh, int *nb)
+http_sweep_locked(struct http_server *srv, long long now_ms,
+    struct http_swept *n)
 {
 	struct http_conn *hc;
 	long long hd = (long long)srv->lim.header_deadline_s * 1000;
 
-	*nh = *nb = 0;
+	memset(n, 0, sizeof(*n));
 	for (hc = srv->conns; hc != NULL; hc = hc->next) {
 		if (hc->shut)
 			continue;
 		if (hc->phase == HTTP_PHASE_HEADERS && now_ms - hc->since_ms >=
 		    hd)
-			(*nh)++;
+			n->headers++;
 		else if (hc->phase == HTTP_PHASE_BODY && http_body_late(srv,
 		    now_ms - hc->since_ms, hc->received))
-			(*nb)++;
+			n->body++;
+		else if (hc->phase == HTTP_PHASE_SEND && http_answer_late(srv,
+		    now_ms - hc->since_ms, hc->answer_len))
+			n->answer++;
 		else
 			continue;
 		(void)shutdown(hc->fd, SHUT_RDWR);
@@ -346,17 +393,22 @@ http_sweep_locked(struct http_server *srv, long long now_ms, int *nh, int *nb)
 
 /* A line a sweep, not one per connection of a flood. */
 static void
-http_sweep_log(const struct http_server *srv, int nh, int nb)
+http_sweep_log(const struct http_server *srv, const struct http_swept *n)
 {
-	if (nh > 0)
+	if (n->headers > 0)
 		log_warn("http: %s: closed %d connection(s) whose request "
-		    "headers were not in within %u s", srv->where, nh,
+		    "headers were not in within %u s", srv->where, n->headers,
 		    srv->lim.header_deadline_s);
-	if (nb > 0)
+	if (n->body > 0)
 		log_warn("http: %s: closed %d connection(s) whose request "
 		    "body was not in within %u s, or came slower than %u "
-		    "bytes/s", srv->where, nb, srv->lim.body_deadline_s,
+		    "bytes/s", srv->where, n->body, srv->lim.body_deadline_s,
 		    srv->lim.body_min_rate);
+	if (n->answer > 0)
+		log_warn("http: %s: closed %d connection(s) whose client "
+		    "took its answer slower than %u bytes/s (after %u s)",
+		    srv->where, n->answer, srv->lim.answer_min_rate,
+		    srv->lim.header_deadline_s);
 }
 
 /* The sweeper thread of a server with threads of its own. */
@@ -365,7 +417,7 @@ http_sweeper(void *arg)
 {
 	struct http_server *srv = arg;
 	struct timespec ts;
-	int nh = 0, nb = 0;
+	struct http_swept n;
 
 	pthread_mutex_lock(&srv->conns_lock);
 	while (!srv->sweep_stop) {
@@ -377,10 +429,10 @@ http_sweeper(void *arg)
 		    &ts);
 		if (srv->sweep_stop)
 			break;
-		http_sweep_locked(srv, http_now_ms(), &nh, &nb);
-		if (nh > 0 || nb > 0) {
+		http_sweep_locked(srv, http_now_ms(), &n);
+		if (n.headers > 0 || n.body > 0 || n.answer > 0) {
 			pthread_mutex_unlock(&srv->conns_lock);
-			http_sweep_log(srv, nh, nb);
+			http_sweep_log(srv, &n);
 			pthread_mutex_lock(&srv->conns_lock);
 		}
 	}
@@ -885,6 +937,7 @@ http_queue(struct MHD_Connection *c, struct http_response *resp)
 	struct MHD_Response *r = NULL;
 	struct http_owned_body *owned = NULL;
 	enum MHD_Result ret = MHD_NO;
+	size_t len = resp->status == 304 ? 0 : resp->body_len;
 	int i;
 
 	if (resp->status == 304)
@@ -934,7 +987,9 @@ http_queue(struct MHD_Connection *c, struct http_response *resp)
 			goto out;
 		}
 	}
-	ret = MHD_queue_response(c, (unsigned int)resp->status, r);
+	if ((ret = MHD_queue_response(c, (unsigned int)resp->status, r)) ==
+	    MHD_YES)
+		http_conn_answer_queued(c, len);
 out:
 	if (r != NULL)
 		MHD_destroy_response(r);
@@ -1726,6 +1781,8 @@ http_listen_fd(const char *addr, uint16_t port, const struct http_limits *lim,
 		srv->lim.body_deadline_s = HTTP_DEF_BODY_DEADLINE_S;
 	if (srv->lim.body_min_rate == 0)
 		srv->lim.body_min_rate = HTTP_DEF_BODY_MIN_RATE;
+	if (srv->lim.answer_min_rate == 0)
+		srv->lim.answer_min_rate = HTTP_DEF_ANSWER_MIN_RATE;
 	if ((srv->proxies = proxy_set_parse(srv->lim.trusted_proxies, err,
 	    errlen)) == NULL)
 		goto out;
@@ -1970,14 +2027,14 @@ void
 http_run(struct http_server *srv)
 {
 	long long now = http_now_ms();
-	int nh, nb;
+	struct http_swept n;
 
 	srv->resumed = 0;
 	if (now >= srv->next_sweep_ms) {
 		pthread_mutex_lock(&srv->conns_lock);
-		http_sweep_locked(srv, now, &nh, &nb);
+		http_sweep_locked(srv, now, &n);
 		pthread_mutex_unlock(&srv->conns_lock);
-		http_sweep_log(srv, nh, nb);
+		http_sweep_log(srv, &n);
 		srv->next_sweep_ms = now + HTTP_SWEEP_MS;
 	}
 	(void)MHD_run(srv->daemon);

@@ -73,12 +73,17 @@ struct http_limits {
 	 * after the headers, at least (t - header_deadline_s) *
 	 * body_min_rate bytes of it are in (Apache's mod_reqtimeout MinRate),
 	 * so that a client cannot hold a connection for all of
-	 * body_deadline_s with a few bytes. The handler's time, a deferral
-	 * and the answer's sending do not count.
+	 * body_deadline_s with a few bytes. The handler's time and a
+	 * deferral do not count. answer_min_rate (bytes a second, 8192):
+	 * an answer of n bytes is taken by the client within
+	 * header_deadline_s + n / answer_min_rate s of its queueing, or the
+	 * connection is closed: a client reading a large CRL a segment at a
+	 * time held its connection for hours (2026-12-06).
 	 */
 	unsigned int	header_deadline_s;
 	unsigned int	body_deadline_s;
 	unsigned int	body_min_rate;
+	unsigned int	answer_min_rate;
 };
 
 struct http_request {

@@ -32,6 +32,7 @@
 #include "lib/sandbox.h"
 
 #define MAX_BODY 1024
+#define BIG_ANSWER (32 * 1024 * 1024)	/* more than loopback's buffers hold */
 
 struct fixture {
 	struct http_server	*srv;
@@ -254,7 +255,7 @@ setup(void **state)
 {
 	struct fixture *fx;
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL,
-	    0, 0, 0, 0, 0 };
+	    0, 0, 0, 0, 0, 0 };
 	char err[256];
 
 	fx = calloc(1, sizeof(*fx));
@@ -483,7 +484,7 @@ test_admit(void **state)
 {
 	struct fixture fx;
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
-	    admit_key, 0, 0, 0, 0, 0 };
+	    admit_key, 0, 0, 0, 0, 0, 0 };
 	struct reply r;
 	char err[256], resp[2048];
 
@@ -725,7 +726,7 @@ test_trusted_proxy(void **state)
 {
 	struct fixture *fx = *state, behind;
 	struct http_limits lim = { MAX_BODY, 16384, 16, 1, 5, 1, 0,
-	    "10.0.0.0/8, 127.0.0.1", NULL, 0, 0, 0, 0, 0 };
+	    "10.0.0.0/8, 127.0.0.1", NULL, 0, 0, 0, 0, 0, 0 };
 	char err[256];
 
 	/* Not a trusted proxy: the header is the client's own word. */
@@ -838,7 +839,7 @@ test_stop_lets_requests_finish(void **state)
 {
 	struct fixture fx2;
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 2, 0, NULL, NULL,
-	    0, 0, 0, 0, 0 };
+	    0, 0, 0, 0, 0, 0 };
 	struct slow_client sc;
 	pthread_t th;
 	char err[256];
@@ -968,7 +969,7 @@ dfx_start(struct dfx *dx, int deferrable, int external,
     int (*admit)(void *, const struct http_request *, struct http_response *))
 {
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
-	    admit, deferrable, external, 0, 0, 0 };
+	    admit, deferrable, external, 0, 0, 0, 0 };
 	char err[256];
 
 	memset(dx, 0, sizeof(*dx));
@@ -1542,8 +1543,18 @@ name_handler(void *arg, const struct http_request *req,
     struct http_response *resp)
 {
 	const struct shloop *sl = arg;
+	unsigned char *big;
+	int rc;
 
-	(void)req;
+	if (strcmp(req->path, "/big") == 0) {	/* test_slow_reader */
+		if ((big = malloc(BIG_ANSWER)) == NULL)
+			return -1;
+		memset(big, 'x', BIG_ANSWER);
+		rc = http_respond(resp, 200, "application/octet-stream", big,
+		    BIG_ANSWER);
+		free(big);
+		return rc;
+	}
 	return http_respond(resp, 200, "text/plain", sl->name,
 	    strlen(sl->name));
 }
@@ -1580,9 +1591,9 @@ static void
 test_start_shared(void **state)
 {
 	struct http_limits one_lim = { MAX_BODY, 16384, 1, 8, 5, 1, 0, NULL,
-	    NULL, 0, 1, 0, 0, 0 };
+	    NULL, 0, 1, 0, 0, 0, 0 };
 	struct http_limits two_lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
-	    NULL, 0, 1, 0, 0, 0 };
+	    NULL, 0, 1, 0, 0, 0, 0 };
 	struct shloop one, two;
 	char err[256];
 	int fds, held, fd;
@@ -1868,7 +1879,7 @@ static void
 test_timeout(void **state)
 {
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 1, 1, 0, NULL,
-	    NULL, 0, 0, 30, 30, 0 };
+	    NULL, 0, 0, 30, 30, 0, 0 };
 	struct shloop sl;
 	long long t0;
 	int fd;
@@ -1901,9 +1912,9 @@ static void
 test_max_conns(void **state)
 {
 	struct http_limits lim = { MAX_BODY, 16384, 2, 8, 5, 1, 0, NULL,
-	    NULL, 0, 0, 0, 0, 0 };
+	    NULL, 0, 0, 0, 0, 0, 0 };
 	struct http_limits per_ip = { MAX_BODY, 16384, 16, 2, 5, 1, 0, NULL,
-	    NULL, 0, 0, 0, 0, 0 };
+	    NULL, 0, 0, 0, 0, 0, 0 };
 	struct shloop sl;
 	int held[2], fd, i;
 
@@ -1961,7 +1972,7 @@ slow_clients(enum slow kind, int external)
 {
 	struct http_limits lim = { MAX_BODY, 16384, NSLOW, 8, 5, 1, 0, NULL,
 	    NULL, 0, external, kind == SLOW_HEADERS ? 2 : kind == SLOW_RATE ?
-	    1 : 30, kind == SLOW_BODY ? 2 : 30, kind == SLOW_RATE ? 100 : 0 };
+	    1 : 30, kind == SLOW_BODY ? 2 : 30, kind == SLOW_RATE ? 100 : 0, 0 };
 	int body = kind != SLOW_HEADERS;
 	long long lo = kind == SLOW_RATE ? 900 : 1800;
 	static const char hdr[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
@@ -2066,7 +2077,7 @@ static void
 test_body_min_rate(void **state)
 {
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
-	    NULL, 0, 0, 1, 30, 100 };
+	    NULL, 0, 0, 1, 30, 100, 0 };
 	static const char post[] = "POST / HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Length: 600\r\n\r\n";
 	struct shloop sl;
@@ -2088,6 +2099,85 @@ test_body_min_rate(void **state)
 	raw_expect(fd, "fresh");
 	close(fd);
 	limits_stop(&sl, &lim);
+}
+
+/* Reads fd to its end within ms (EOF or reset): how many bytes came. */
+static size_t
+drain(int fd, int ms)
+{
+	static char buf[65536];
+	long long end = now_ms() + ms;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t total = 0;
+	ssize_t n;
+
+	while (now_ms() < end && poll(&pfd, 1, 1000) >= 0) {
+		if ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) == 0 ||
+		    (n == -1 && errno != EAGAIN))
+			return total;
+		if (n > 0)
+			total += (size_t)n;
+	}
+	fail_msg("no end of the answer within %d ms (%zu bytes)", ms, total);
+	return total;
+}
+
+/*
+ * answer_min_rate: a client that asks for a 32 MiB answer and does not
+ * read it is closed once the header deadline (1 s) plus the answer's
+ * length at the rate (16 MiB/s: 2 s) have passed, though MHD's own
+ * time-out (30 s) never came, and before it had the answer; a client
+ * reading at once takes it whole.
+ */
+static void
+slow_reader(int external)
+{
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 30, 1, 0, NULL,
+	    NULL, 0, external, 1, 30, 0, 16 * 1024 * 1024 };
+	struct shloop sl;
+	int fd, rcvbuf = 4096;
+	size_t got;
+
+	limits_start(&sl, &lim);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd != -1);
+	/* Before connect(): the window it advertises stays small. */
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+	    sizeof(rcvbuf)), 0);
+	{
+		struct sockaddr_in sin;
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(http_port(sl.fx.srv));
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sin,
+		    sizeof(sin)), 0);
+	}
+	raw_get(fd, "/big");
+	sleep_ms(5000);		/* the deadline (3 s) and a sweep passed */
+	got = drain(fd, 10000);
+	close(fd);
+	if (got >= BIG_ANSWER)
+		fail_msg("a client that did not read its answer for 5 s "
+		    "still got all of it (%zu bytes)", got);
+	fd = raw_connect(&sl.fx);
+	raw_get(fd, "/big");
+	/* Its end: the keep-alive connection idle past the header deadline. */
+	got = drain(fd, 10000);
+	close(fd);
+	if (got <= BIG_ANSWER)
+		fail_msg("a client reading at once got %zu bytes of %d", got,
+		    BIG_ANSWER);
+	limits_stop(&sl, &lim);
+}
+
+static void
+test_slow_reader_dropped(void **state)
+{
+	(void)state;
+	slow_reader(0);
+	slow_reader(1);	/* external: the sweep in http_run */
 }
 
 /* RFC 9110 §8.3.1: the type without regard to case, then parameters or nothing. */
@@ -2285,6 +2375,7 @@ main(void)
 		cmocka_unit_test(test_slow_headers_dropped),
 		cmocka_unit_test(test_slow_body_dropped),
 		cmocka_unit_test(test_body_min_rate),
+		cmocka_unit_test(test_slow_reader_dropped),
 	};
 	int rc;
 
