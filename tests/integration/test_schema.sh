@@ -313,6 +313,36 @@ sql_fails "$(role_uri pki_ca)" "BEGIN; UPDATE certificate SET revoked_at = now()
 [ "$(sql_as "$(role_uri pki_admin)" "BEGIN; UPDATE certificate c SET revoked_at = now(), revocation_reason = 6 FROM ca_certificate r
     WHERE r.issuer_id = c.issuer_id AND r.serial = c.serial AND r.role = 'tsa'; ROLLBACK" 2>&1)" = "" ] ||
 	fail "pki_admin may no longer hold a CA certificate"
+# Advisory locks only for the roles that take them (schema/073): as
+# pki_ocsp, a shared lock on every certificate's sign lock key held off
+# every revocation (rad's failed at its lock_timeout, pkictl's waited).
+cert1=$(sql_as "$SU" 'SELECT min(id) FROM certificate')
+for r in pki_ca pki_ocsp pki_tsa pki_sign pki_auditor; do
+	for f in pg_advisory_lock pg_advisory_lock_shared pg_advisory_xact_lock pg_advisory_xact_lock_shared \
+	    pg_try_advisory_lock pg_try_advisory_lock_shared pg_try_advisory_xact_lock pg_try_advisory_xact_lock_shared; do
+		sql_fails "$(role_uri "$r")" "SELECT $f(certificate_sign_lock_key($cert1))" "permission denied for function $f"
+		sql_fails "$(role_uri "$r")" "SELECT $f(1, 2)" "permission denied for function $f"
+	done
+done
+# Those that take them still do: the revocation guard (pki_ra, pki_admin),
+# the SAM's sign lock, the publisher's and the sealer's locks.
+for r in pki_ra pki_admin; do
+	[ "$(sql_as "$SU" "BEGIN; INSERT INTO certificate (issuer_id, serial, subject, profile, not_before, not_after, sha256, der)
+	    SELECT id, '7307', 'CN=073', 'personal', now(), now() + interval '1 day', '00', '\\x00' FROM ca_certificate
+	    WHERE name = 'issuing'; SET ROLE $r; UPDATE certificate SET revoked_at = now(), revocation_reason = 6,
+	    revoked_by = 'test:073' WHERE serial = '7307' RETURNING revocation_reason; ROLLBACK" 2>&1)" = 6 ] ||
+		fail "$r: a hold fails after 073"
+done
+sql_as "$(role_uri pki_sam)" "BEGIN; SELECT certificate_sign_lock($cert1); ROLLBACK" >/dev/null ||
+	fail "pki_sam cannot take the sign lock"
+for r in pki_crl pki_admin pki_sealer; do
+	sql_as "$(role_uri "$r")" 'BEGIN; SELECT pg_advisory_xact_lock(7251001); ROLLBACK' >/dev/null ||
+		fail "$r cannot take a transaction-level advisory lock"
+done
+# cad queues nothing for the directory (schema/073).
+sql_fails "$(role_uri pki_ca)" "INSERT INTO publish_queue (dn, attribute, der) VALUES ('cn=x', 'cACertificate;binary', '\\x00')" \
+	'permission denied for table publish_queue'
+sql_fails "$(role_uri pki_ca)" "UPDATE publish_queue SET done_at = now()" 'permission denied for table publish_queue'
 # The auditor reads subscriber keys' rows, never the wrapped private key.
 sql_as "$ua" 'SELECT count(id), count(spki), count(wrapping_key_label) FROM subscriber_key' >/dev/null ||
 	fail "pki_auditor cannot read subscriber_key's public columns"
