@@ -343,6 +343,41 @@ done
 sql_fails "$(role_uri pki_ca)" "INSERT INTO publish_queue (dn, attribute, der) VALUES ('cn=x', 'cACertificate;binary', '\\x00')" \
 	'permission denied for table publish_queue'
 sql_fails "$(role_uri pki_ca)" "UPDATE publish_queue SET done_at = now()" 'permission denied for table publish_queue'
+# A subscriber's status mail only with a change of that status made in the
+# caller's transaction (schema/074): pkictl's role, which writes no mail,
+# queued "Your certificate was revoked" with any reason to the subscriber
+# of any certificate through ra_queue_status_notice. In one rolled-back
+# transaction: an issued application's certificate, then as each caller.
+notice074() { # ROLE STATEMENTS: the outbox rows the statements queued, or the error
+	sql_as "$SU" "BEGIN;
+	WITH x AS (INSERT INTO ra_account (email, phone, password_hash)
+	    VALUES ('n074@example.com', '+6281200000074', '\$argon2id\$x') RETURNING id),
+	c AS (INSERT INTO certificate (issuer_id, serial, subject, profile, not_before, not_after, sha256, der)
+	    SELECT id, '7407', 'CN=074', 'personal', now(), now() + interval '1 day', '00', '\\x00'
+	    FROM ca_certificate WHERE name = 'issuing' RETURNING id),
+	o AS (INSERT INTO issuance_order (kind, profile, subject, key_type, requested_by, status, certificate_id, done_at)
+	    SELECT 'personal', 'personal', '{}', 'ec-p256', 'test:074', 'done', c.id, now() FROM c RETURNING id)
+	INSERT INTO ra_application (account_id, kind, status, profile, subject, decided_at, agreed_at, order_id)
+	    SELECT x.id, 'personal', 'issued', 'personal', '{}', now(), now(), o.id FROM x, o;
+	SET ROLE $1; $2;
+	RESET ROLE; SELECT count(*) FROM ra_mail_outbox WHERE recipient = 'n074@example.com'; ROLLBACK" 2>&1 || true
+}
+c074="(SELECT id FROM certificate WHERE serial = '7407')"
+for r in pki_admin pki_ra; do
+	for ev in revoked suspended released; do
+		out=$(notice074 "$r" "SELECT ra_queue_status_notice($c074, '$ev', 'keyCompromise', 'x')")
+		has -F "was not $ev in this transaction" <<<"$out" || fail "$r: a $ev notice with no change: $out"
+	done
+	out=$(notice074 "$r" "UPDATE certificate SET revoked_at = now(), revocation_reason = 6, revoked_by = 'test:074'
+	    WHERE id = $c074; SELECT ra_queue_status_notice($c074, 'revoked', 'keyCompromise', 'x')")
+	has -F "was not revoked in this transaction" <<<"$out" || fail "$r: a revoked notice for a hold: $out"
+	[ "$(notice074 "$r" "UPDATE certificate SET revoked_at = now(), revocation_reason = 6, revoked_by = 'test:074'
+	    WHERE id = $c074; SELECT ra_queue_status_notice($c074, 'suspended', 'certificateHold', 'x')")" = $'t\n1' ] ||
+		fail "$r: no notice for its own hold"
+	[ "$(notice074 "$r" "UPDATE certificate SET revoked_at = now(), revocation_reason = 1, revoked_by = 'test:074'
+	    WHERE id = $c074; SELECT ra_queue_status_notice($c074, 'revoked', 'keyCompromise', 'x')")" = $'t\n1' ] ||
+		fail "$r: no notice for its own revocation"
+done
 # The auditor reads subscriber keys' rows, never the wrapped private key.
 sql_as "$ua" 'SELECT count(id), count(spki), count(wrapping_key_label) FROM subscriber_key' >/dev/null ||
 	fail "pki_auditor cannot read subscriber_key's public columns"
