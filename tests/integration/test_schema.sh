@@ -378,6 +378,14 @@ for r in pki_admin pki_ra; do
 	    WHERE id = $c074; SELECT ra_queue_status_notice($c074, 'revoked', 'keyCompromise', 'x')")" = $'t\n1' ] ||
 		fail "$r: no notice for its own revocation"
 done
+# pkictl lists officers but reads neither their password hashes nor their
+# sealed TOTP secrets (schema/075): with ra.officer_key_file, which pkictl
+# reads, those made a CA administrator any RA officer.
+sql_as "$(role_uri pki_admin)" 'SELECT count(id), count(username), count(role), count(account_id),
+    count(locked_until), count(disabled_at), count(created_at) FROM ra_officer' >/dev/null ||
+	fail "pki_admin cannot list the officers"
+sql_fails "$(role_uri pki_admin)" 'SELECT password_hash FROM ra_officer' 'permission denied'
+sql_fails "$(role_uri pki_admin)" 'SELECT totp_secret_enc FROM ra_officer' 'permission denied'
 # The auditor reads subscriber keys' rows, never the wrapped private key.
 sql_as "$ua" 'SELECT count(id), count(spki), count(wrapping_key_label) FROM subscriber_key' >/dev/null ||
 	fail "pki_auditor cannot read subscriber_key's public columns"
