@@ -448,6 +448,13 @@ ra_agreement_get(struct ra *ra, const struct http_request *req,
 		goto out;
 	}
 	status = PQgetvalue(res, 0, 0);
+	if (strcmp(status, "rejected") == 0 ||
+	    strcmp(status, "cancelled") == 0) {
+		rc = ra_problem(resp, 409, status[0] == 'r' ?
+		    "the application was rejected: it has no agreement" :
+		    "the application was cancelled: it has no agreement");
+		goto out;
+	}
 	if (strcmp(status, "approved") != 0 && strcmp(status, "agreed") != 0 &&
 	    strcmp(status, "issued") != 0) {
 		rc = ra_problem(resp, 409, "the application is not approved: "

@@ -92,6 +92,8 @@ expect 200 "the subscriber's cancellation"
 	fail "the audit event does not say what was cancelled"
 refuse 409 "a second cancellation" POST "/v1/applications/$app1/cancel"
 detail | has final || fail "second cancellation: $(detail)"
+refuse 409 "the agreement of a cancelled application" GET "/v1/applications/$app1/agreement"
+detail | has 'was cancelled: it has no agreement' || fail "agreement of a cancelled application: $(detail)"
 apply 'Sari Cancel Satu' 1990-04-05 F 0101
 app1b=$app
 note "subscriber: a submitted application cancelled (404 for another subscriber, 409 twice), a new one accepted"
