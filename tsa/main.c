@@ -345,25 +345,51 @@ tsad_respond(struct tsad *t, const struct http_request *req,
 	return HTTP_DEFERRED;
 }
 
-/* RFC 3161 §3.4: the query arrives as the body of a POST. */
+/*
+ * An HTTP refusal (allow: the Allow header of a 405, or NULL). It says
+ * no-store, as ocspd's and crld's do: a 404 or 405 is heuristically
+ * cacheable (RFC 9110 §15.1).
+ */
+static int
+tsad_refuse(struct http_response *resp, int status, const char *title,
+    const char *detail, const char *allow)
+{
+	if (http_add_header(resp, "Cache-Control", "no-store") == -1 ||
+	    (allow != NULL && http_add_header(resp, "Allow", allow) == -1))
+		return -1;
+	return http_problem(resp, status, NULL, title, detail);
+}
+
+/*
+ * RFC 3161 §3.4: the query arrives as the body of a POST. /health
+ * answers HEAD as GET (RFC 9110 §9.1), and no cache keeps it: a stale
+ * health answer would hide a failure.
+ */
 static int
 tsad_handle(void *arg, const struct http_request *req, struct http_response *resp)
 {
 	struct tsad *t = arg;
 
-	if (strcmp(req->path, "/health") == 0 && strcmp(req->method, "GET") == 0)
+	if (strcmp(req->path, "/health") == 0) {
+		if (strcmp(req->method, "GET") != 0 &&
+		    strcmp(req->method, "HEAD") != 0)
+			return tsad_refuse(resp, 405, "Method Not Allowed",
+			    "the health answer is read with GET", "GET, HEAD");
+		if (http_add_header(resp, "Cache-Control", "no-store") == -1)
+			return -1;
 		return tsad_health(t, resp);
-	if (strcmp(req->path, "/") != 0)
-		return http_problem(resp, 404, NULL, "Not Found",
-		    "time-stamp queries are POSTed to /");
-	if (strcmp(req->method, "POST") != 0) {
-		http_add_header(resp, "Allow", "POST");
-		return http_problem(resp, 405, NULL, "Method Not Allowed",
-		    "RFC 3161 §3.4: POST an application/timestamp-query");
 	}
+	if (strcmp(req->path, "/") != 0)
+		return tsad_refuse(resp, 404, "Not Found",
+		    "time-stamp queries are POSTed to /", NULL);
+	if (strcmp(req->method, "POST") != 0)
+		return tsad_refuse(resp, 405, "Method Not Allowed",
+		    "RFC 3161 §3.4: POST an application/timestamp-query",
+		    "POST");
 	if (!http_media_type_is(req, "application/timestamp-query"))
-		return http_problem(resp, 415, NULL, "Unsupported Media Type",
-		    "RFC 3161 §3.4: the body must be application/timestamp-query");
+		return tsad_refuse(resp, 415, "Unsupported Media Type",
+		    "RFC 3161 §3.4: the body must be "
+		    "application/timestamp-query", NULL);
 	return tsad_respond(t, req, resp);
 }
 

@@ -291,6 +291,21 @@ code=$(post "$tmp/sha256-none.tsq" "$tmp/again.tsr")
 [ "$code" = 200 ] && [ "$(status_of "$tmp/again.tsr")" = "Granted." ] ||
 	fail "tsad stopped serving after bad queries"
 curl -sS "$url/health" | has '"records_queued"' || fail "/health"
+# Refusals and the health answer are no cache's to keep; HEAD /health is
+# GET's headers (RFC 9110 §9.1), another method on it 405 with Allow.
+for r in "GET /" "GET /nowhere" "POST /health" "GET /health" "HEAD /health"; do
+	m=${r% *} p=${r#* }
+	if [ "$m" = HEAD ]; then
+		curl -sS -o /dev/null -D "$tmp/h.hdr" -I "$url$p"
+	else
+		curl -sS -o /dev/null -D "$tmp/h.hdr" -X "$m" "$url$p"
+	fi
+	grep -qi '^cache-control: no-store' "$tmp/h.hdr" || fail "$r: no Cache-Control: no-store: $(cat "$tmp/h.hdr")"
+done
+code=$(curl -sS -o /dev/null -D "$tmp/h.hdr" -w '%{http_code}' -I "$url/health")
+[ "$code" = 200 ] || fail "HEAD /health: HTTP $code, want 200"
+code=$(curl -sS -o /dev/null -D "$tmp/h.hdr" -w '%{http_code}' -X POST "$url/health")
+[ "$code" = 405 ] && grep -qi '^allow: GET, HEAD' "$tmp/h.hdr" || fail "POST /health: HTTP $code, want 405 with Allow: GET, HEAD"
 
 # --- queries in flight together, each answered with its own token ----------------
 # Every query is sent, one per connection, before any answer is read: a
