@@ -176,8 +176,10 @@ echo "ceremony: ok"
 
 # --- a ceremony that fails after generating its keys leaves none behind ---------
 # Its own tokens (same PIN files, another token directory) and its own
-# database; it runs as the read-only auditor role, so recording the hierarchy
-# fails after the five keys exist. The signer destroys exactly the keys it
+# database. As the read-only auditor role it is refused before any key
+# (schema/073: no advisory lock, so not the key generation lock). As
+# pki_admin without INSERT on ca_ceremony, recording the hierarchy fails
+# after the five keys exist. The signer destroys exactly the keys it
 # generated, so the same ceremony as pki_admin then succeeds on those tokens
 # (before, it stopped at "exists" until the tokens were re-created).
 ct=$tmp/fresh
@@ -207,6 +209,16 @@ set +e
 out=$(fresh pki_auditor ca init 2>&1); rc=$?
 set -e
 [ $rc -ne 0 ] || fail "a ceremony as the read-only role succeeded: $out"
+has 'pkictl_keygen_lock: permission denied' <<<"$out" && ! has 'was destroyed' <<<"$out" ||
+	fail "the read-only role's ceremony was not refused before its keys: $out"
+psql -X -q -v ON_ERROR_STOP=1 "${PKI_TEST_PG_URI/dbname=pki/dbname=$db}" -c "REVOKE INSERT ON ca_ceremony FROM pki_admin" ||
+	fail "REVOKE INSERT ON ca_ceremony"
+set +e
+out=$(fresh pki_admin ca init 2>&1); rc=$?
+set -e
+psql -X -q -v ON_ERROR_STOP=1 "${PKI_TEST_PG_URI/dbname=pki/dbname=$db}" -c "GRANT INSERT ON ca_ceremony TO pki_admin" ||
+	fail "GRANT INSERT ON ca_ceremony"
+[ $rc -ne 0 ] || fail "a ceremony that cannot record itself succeeded: $out"
 [ "$(grep -c 'was destroyed' <<<"$out")" = 5 ] || fail "the failed ceremony did not destroy its 5 keys: $out"
 # The next one commits, but the answer to its COMMIT is lost (the
 # connection breaks just after the server committed): pkictl asks again,
