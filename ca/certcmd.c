@@ -351,6 +351,7 @@ struct cert_change {
 	int		 reason;		/* -1: release a hold */
 	const char	*invalidity;		/* may be NULL */
 	int		 found;
+	char		 ca_name[64];		/* out: a hold refused on this CA certificate */
 };
 
 static int
@@ -379,6 +380,10 @@ cert_change_txn(struct db *db, void *arg)
 		"AND revocation_reason = 6 RETURNING id", 3 };
 	static const struct db_stmt stmt_notice = { "ca_certcmd_notice",
 		"SELECT ra_queue_status_notice($1::bigint, $2, $3, $4)", 4 };
+	/* One of the CA's own certificates (schema/070): its name. */
+	static const struct db_stmt stmt_ca_cert = { "ca_certcmd_ca_cert",
+		"SELECT r.name FROM ca_certificate r WHERE r.issuer_id = (SELECT "
+		"id FROM ca_certificate WHERE name = $1) AND r.serial = $2", 2 };
 	struct cert_change *c = arg;
 	const char *values[5];
 	char reason[8];
@@ -386,9 +391,29 @@ cert_change_txn(struct db *db, void *arg)
 	json_t *details = NULL;
 	int rc = -1;
 
+	c->found = 0;
+	c->ca_name[0] = '\0';
 	snprintf(reason, sizeof(reason), "%d", c->reason);
 	values[0] = c->issuer;
 	values[1] = c->serial;
+	/*
+	 * A CA certificate (an issuing CA, an OCSP responder, a TSA) is not
+	 * suspended: its hold would leave everything it signed in doubt
+	 * meanwhile, and the CA/Browser Forum's Baseline Requirements allow
+	 * no suspension of a CA's certificates. certificateHold is for
+	 * subscribers; a CA certificate is revoked, for good.
+	 */
+	if (c->reason == 6) {
+		if ((res = db_exec(db, &stmt_ca_cert, values, NULL, NULL)) ==
+		    NULL)
+			return -1;
+		if (PQntuples(res) == 1)
+			snprintf(c->ca_name, sizeof(c->ca_name), "%s",
+			    PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (c->ca_name[0] != '\0')
+			return 0;	/* nothing changed: the caller refuses */
+	}
 	if (c->reason >= 0) {
 		values[2] = reason;
 		values[3] = c->invalidity;
@@ -562,6 +587,14 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 	}
 	if (db_transaction(db, NULL, 3, cert_change_txn, &change) == -1)
 		goto out;
+	if (change.ca_name[0] != '\0') {
+		fprintf(stderr, "pkictl: refused: certificate %s of issuer %s is "
+		    "the CA certificate %s: certificateHold is for subscribers' "
+		    "certificates; a CA certificate is revoked with another "
+		    "reason\n", serial, issuer, change.ca_name);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
 	if (!change.found) {
 		fprintf(stderr, "pkictl: refused: certificate %s of issuer %s %s\n",
 		    serial, issuer, change.reason >= 0 ?

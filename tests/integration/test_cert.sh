@@ -260,6 +260,26 @@ SQL
 seq1=$(q "SELECT revocation_seq FROM certificate WHERE serial = '$zser'")
 [ "$seq1" -gt "$seq0" ] || fail "an invalidity date set later kept revocation_seq $seq0"
 grep -q "certificate_status.*:$zser" <<<"$notified" || fail "no certificate_status notification for the invalidity date: $notified"
+# The CA's own certificates are never put on hold (certificateHold is for
+# subscribers): the issuing CA by the root, its OCSP responder by it. The
+# refusal changes nothing and writes no event.
+ca_serial() { q "SELECT serial FROM ca_certificate WHERE name = '$1'"; }
+ca_status() { q "SELECT coalesce(revocation_reason::text, 'good') FROM certificate c JOIN ca_certificate r
+    ON r.issuer_id = c.issuer_id AND r.serial = c.serial WHERE r.name = '$1'"; }
+a0=$(q "SELECT $AUDIT_MAX")
+for pair in root:issuing issuing:ocsp-issuing; do
+	by=${pair%%:*} name=${pair#*:}
+	rc=0; pkictl cert revoke --issuer "$by" --serial "$(ca_serial "$name")" --reason certificateHold \
+		>"$tmp/out" 2>&1 || rc=$?
+	if [ "$rc" != 3 ]; then
+		pkictl cert release --issuer "$by" --serial "$(ca_serial "$name")" >/dev/null 2>&1
+		fail "a hold on the CA certificate $name: exit $rc, want 3: $(cat "$tmp/out")"
+	fi
+	grep -q "is the CA certificate $name: certificateHold is for subscribers" "$tmp/out" ||
+		fail "a hold on $name: $(cat "$tmp/out")"
+	[ "$(ca_status "$name")" = good ] || fail "a refused hold changed $name: $(ca_status "$name")"
+done
+[ "$(q "SELECT $AUDIT_MAX")" = "$a0" ] || fail "a refused hold of a CA certificate wrote an audit event"
 # Even the superuser cannot undo a revocation or delete a certificate.
 sql_fails "$PKI_TEST_PG_URI" "UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL WHERE serial = '$ser'" 'final'
 sql_fails "$PKI_TEST_PG_URI" "DELETE FROM certificate WHERE serial = '$ser'" 'never deleted'
