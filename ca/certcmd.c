@@ -35,6 +35,8 @@
 #include "lib/x509ext.h"
 
 #define CSR_MAX_BYTES	(64 * 1024)
+/* As cad's lint (ca/worker/lint.c LINT_MIN_REMAINING_S). */
+#define CERT_ISSUER_MIN_REMAINING_S	86400
 
 /* RFC 5280 §5.3.1 CRLReason names; removeFromCRL (8) is not a reason to revoke. */
 static const struct {
@@ -152,6 +154,50 @@ cert_load_issuer(struct db *db, const char *name, struct cadb_ca *is)
 	return 0;
 }
 
+/*
+ * Whether the issuing CA may sign now: its certificate neither revoked
+ * nor on hold (its row in certificate, which its issuer answers from),
+ * and valid for at least CERT_ISSUER_MIN_REMAINING_S more (profile_build
+ * clamps a certificate's notAfter to its issuer's: an issuer that has
+ * ended gives one whose notAfter is before its notBefore). 0 usable, 1
+ * not (logged), -1 error.
+ */
+static int
+cert_issuer_usable(struct db *db, const struct cadb_ca *is)
+{
+	static const struct db_stmt stmt = { "ca_certcmd_issuer_status",
+		"SELECT c.revocation_reason, to_char(c.revoked_at AT TIME ZONE "
+		"'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM certificate c "
+		"JOIN ca_certificate r ON r.issuer_id = c.issuer_id AND "
+		"r.serial = c.serial WHERE r.id = $1 AND c.revoked_at IS NOT "
+		"NULL", 1 };
+	const char *values[1];
+	char id[32];
+	time_t soon = time(NULL) + CERT_ISSUER_MIN_REMAINING_S;
+	PGresult *res;
+	int rc = 0;
+
+	snprintf(id, sizeof(id), "%lld", is->id);
+	values[0] = id;
+	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 1) {
+		log_err("issuer %s: its certificate was %s at %s (%s): it signs "
+		    "nothing more", is->name, atoi(PQgetvalue(res, 0, 0)) == 6 ?
+		    "put on hold" : "revoked", PQgetvalue(res, 0, 1),
+		    cert_reason_name(atoi(PQgetvalue(res, 0, 0))));
+		rc = 1;
+	} else if (X509_cmp_time(X509_get0_notAfter(is->cert), &soon) <= 0) {
+		log_err("issuer %s: its certificate ends in less than %d hours, "
+		    "or has ended: issue under a newer issuing CA (`pkictl ca "
+		    "issuing`, then --issuer issuing-N)", is->name,
+		    CERT_ISSUER_MIN_REMAINING_S / 3600);
+		rc = 1;
+	}
+	PQclear(res);
+	return rc;
+}
+
 struct cert_issue_txn {
 	const char	*actor;
 	long long	 issuer_id;
@@ -237,7 +283,7 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	FILE *outf = NULL;
 	BIO *out = NULL;
 	char err[512];
-	int created = 0, rc = PKICTL_EXIT_FAIL;
+	int created = 0, irc, rc = PKICTL_EXIT_FAIL;
 
 	memset(&is, 0, sizeof(is));
 	if ((req = cert_read_csr(csr_path)) == NULL)
@@ -265,6 +311,11 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		log_err("issuer %s (%s): only an issuing CA signs outside a "
 		    "ceremony", issuer_name, is.role);
 		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	if ((irc = cert_issuer_usable(db, &is)) != 0) {
+		if (irc == 1)
+			rc = PKICTL_EXIT_REFUSED;
 		goto out;
 	}
 	if ((signer = pkictl_signer_for(cfg, &is, SIGNER_KIND_CERT)) == NULL)

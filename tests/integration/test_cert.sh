@@ -280,6 +280,21 @@ for pair in root:issuing issuing:ocsp-issuing; do
 	[ "$(ca_status "$name")" = good ] || fail "a refused hold changed $name: $(ca_status "$name")"
 done
 [ "$(q "SELECT $AUDIT_MAX")" = "$a0" ] || fail "a refused hold of a CA certificate wrote an audit event"
+# An issuing CA whose certificate is on hold (the superuser's, or one held
+# before the refusal above) or revoked signs nothing more: refused before
+# the signer starts, nothing stored.
+n0=$(count)
+held_issuing() { q "UPDATE certificate SET revoked_at = $1, revocation_reason = $2, revoked_by = 'test_cert'
+    WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root') AND serial = '$(ca_serial issuing)'" >/dev/null; }
+held_issuing 'now()' 6
+rc=0; pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/underhold.pem" >"$tmp/out" 2>&1 || rc=$?
+held_issuing NULL NULL
+[ "$(ca_status issuing)" = good ] || fail "test setup: the issuing CA was not released"
+[ "$rc" = 3 ] || fail "issuance under an issuing CA on hold: exit $rc, want 3: $(cat "$tmp/out")"
+grep -q 'issuer issuing: its certificate was put on hold at' "$tmp/out" || fail "issuer on hold: $(cat "$tmp/out")"
+[ ! -e "$tmp/underhold.pem" ] || fail "a refused issuance left its --out file"
+[ "$(count)" = "$n0" ] || fail "an issuing CA on hold issued a certificate"
+pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" >/dev/null || fail "issuance once the issuing CA is released"
 # Even the superuser cannot undo a revocation or delete a certificate.
 sql_fails "$PKI_TEST_PG_URI" "UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL WHERE serial = '$ser'" 'final'
 sql_fails "$PKI_TEST_PG_URI" "DELETE FROM certificate WHERE serial = '$ser'" 'never deleted'
