@@ -43,10 +43,14 @@
 #include "lib/sandbox.h"
 
 #define AUDIT_KEY_LABEL		"audit-1"
-#define AUDIT_SEAL_LOCK		"7251001"	/* pg_advisory_xact_lock key */
 
+/*
+ * One sealer at a time: a transaction-level advisory lock on a key of its
+ * own, taken through audit_seal_lock (schema/077): pki_sealer may take no
+ * other.
+ */
 static const struct db_stmt stmt_lock = { "pkictl_audit_lock",
-	"SELECT pg_advisory_xact_lock(" AUDIT_SEAL_LOCK ")", 0 };
+	"SELECT audit_seal_lock()", 0 };
 /*
  * The boundary of this seal (transactions older than xmin have ended) and
  * its time, read after the lock: a seal is never dated before the previous

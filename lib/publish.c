@@ -71,12 +71,14 @@ static const struct db_stmt stmt_queue_done = { "publish_queue_done",
  * outage must not stall its CRL issuance; the holder drains the queue.
  * pkictl (no budget) waits its turn, then drains what is left.
  */
+/*
+ * A transaction-level advisory lock on a key of its own, taken through
+ * publish_queue_lock (schema/077): pki_crl may take no other.
+ */
 static const struct db_stmt stmt_publisher_try = { "publish_publisher_try",
-	"SELECT pg_try_advisory_xact_lock(hashtextextended("
-	"'lib/publish.c publisher', 0))", 0 };
+	"SELECT publish_queue_lock(false)", 0 };
 static const struct db_stmt stmt_publisher_wait = { "publish_publisher_wait",
-	"SELECT true FROM pg_advisory_xact_lock(hashtextextended("
-	"'lib/publish.c publisher', 0))", 0 };
+	"SELECT publish_queue_lock(true)", 0 };
 static const struct db_stmt stmt_queue_failed = { "publish_queue_failed",
 	"UPDATE publish_queue SET attempts = attempts + 1, last_error = $2, "
 	"next_attempt_at = now() + make_interval(secs => $3::int) WHERE id = $1", 3 };

@@ -335,10 +335,51 @@ for r in pki_ra pki_admin; do
 done
 sql_as "$(role_uri pki_sam)" "BEGIN; SELECT certificate_sign_lock($cert1); ROLLBACK" >/dev/null ||
 	fail "pki_sam cannot take the sign lock"
-for r in pki_crl pki_admin pki_sealer; do
-	sql_as "$(role_uri "$r")" 'BEGIN; SELECT pg_advisory_xact_lock(7251001); ROLLBACK' >/dev/null ||
-		fail "$r cannot take a transaction-level advisory lock"
+sql_as "$(role_uri pki_admin)" 'BEGIN; SELECT pg_advisory_xact_lock(7251001); ROLLBACK' >/dev/null ||
+	fail "pki_admin cannot take a transaction-level advisory lock"
+# crld's and the sealer's roles take their own lock and no other (schema/077):
+# with the general functions 073 left them, either held a certificate's
+# sign lock key as long as it liked, and every revocation waited.
+for r in pki_crl pki_sealer; do
+	for f in pg_advisory_lock pg_advisory_lock_shared pg_advisory_xact_lock pg_advisory_xact_lock_shared \
+	    pg_try_advisory_lock pg_try_advisory_lock_shared pg_try_advisory_xact_lock pg_try_advisory_xact_lock_shared; do
+		sql_fails "$(role_uri "$r")" "SELECT $f(certificate_sign_lock_key($cert1))" "permission denied for function $f"
+		sql_fails "$(role_uri "$r")" "SELECT $f(1, 2)" "permission denied for function $f"
+	done
 done
+[ "$(sql_as "$(role_uri pki_crl)" 'BEGIN; SELECT publish_queue_lock(false); ROLLBACK')" = t ] ||
+	fail "pki_crl cannot try the publisher's lock"
+for r in pki_crl pki_admin; do
+	[ "$(sql_as "$(role_uri "$r")" 'BEGIN; SELECT publish_queue_lock(true); ROLLBACK')" = t ] ||
+		fail "$r cannot take the publisher's lock"
+done
+sql_as "$(role_uri pki_sealer)" 'BEGIN; SELECT audit_seal_lock(); ROLLBACK' >/dev/null ||
+	fail "pki_sealer cannot take the seal lock"
+for r in "${APP_ROLES[@]}" pki_sam pki_sealer pki_auditor; do
+	case $r in pki_crl | pki_admin) ;; *)
+		sql_fails "$(role_uri "$r")" 'SELECT publish_queue_lock(true)' 'permission denied for function publish_queue_lock' ;;
+	esac
+	[ "$r" = pki_sealer ] ||
+		sql_fails "$(role_uri "$r")" 'SELECT audit_seal_lock()' 'permission denied for function audit_seal_lock'
+done
+# Each takes the key the code took before 077 (an older pkictl, as
+# pki_admin, takes turns with a newer crld), held to the transaction's end.
+open_tx
+echo "BEGIN; SET LOCAL ROLE pki_crl; SELECT publish_queue_lock(false);" >&"$tx_in"
+read -r -t 10 got <&"$tx_out" && [ "$got" = t ] || fail "test setup: the publisher's lock not taken: $got"
+[ "$(sql_as "$SU" "SELECT pg_try_advisory_xact_lock(hashtextextended('lib/publish.c publisher', 0))")" = f ] ||
+	fail "publish_queue_lock does not hold the publisher's key"
+[ "$(sql_as "$(role_uri pki_admin)" 'SELECT publish_queue_lock(false)')" = f ] ||
+	fail "publish_queue_lock(false) took a lock another transaction holds"
+sql_fails "$(role_uri pki_admin)" "SET lock_timeout = '200ms'; SELECT publish_queue_lock(true)" 'lock timeout'
+commit_tx
+open_tx
+echo "BEGIN; SET LOCAL ROLE pki_sealer; SELECT 't' FROM (SELECT audit_seal_lock()) l;" >&"$tx_in"
+read -r -t 10 got <&"$tx_out" && [ "$got" = t ] || fail "test setup: the seal lock not taken: $got"
+[ "$(sql_as "$SU" 'SELECT pg_try_advisory_xact_lock(7251001)')" = f ] ||
+	fail "audit_seal_lock does not hold the sealers' key"
+sql_fails "$(role_uri pki_sealer)" "SET lock_timeout = '200ms'; SELECT audit_seal_lock()" 'lock timeout'
+commit_tx
 # cad queues nothing for the directory (schema/073).
 sql_fails "$(role_uri pki_ca)" "INSERT INTO publish_queue (dn, attribute, der) VALUES ('cn=x', 'cACertificate;binary', '\\x00')" \
 	'permission denied for table publish_queue'
