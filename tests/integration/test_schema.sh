@@ -380,6 +380,27 @@ read -r -t 10 got <&"$tx_out" && [ "$got" = t ] || fail "test setup: the seal lo
 	fail "audit_seal_lock does not hold the sealers' key"
 sql_fails "$(role_uri pki_sealer)" "SET lock_timeout = '200ms'; SELECT audit_seal_lock()" 'lock timeout'
 commit_tx
+# crld and pkictl write only the publication queue's columns lib/publish.c
+# and lib/crlgen.c write, and never change the record of an issued CRL
+# (schema/078): a queued row's entry or attribute, its time of queueing, an
+# issued CRL's hash or times.
+for r in pki_crl pki_admin; do
+	u=$(role_uri "$r")
+	for col in dn attribute created_at id; do
+		sql_fails "$u" "UPDATE publish_queue SET $col = $col WHERE false" 'permission denied for table publish_queue'
+	done
+	sql_fails "$u" "INSERT INTO publish_queue (dn, attribute, der, done_at) VALUES ('cn=x', 'cACertificate;binary', '\\x00', now())" \
+		'permission denied for table publish_queue'
+	sql_fails "$u" "INSERT INTO publish_queue (dn, attribute, der, created_at) VALUES ('cn=x', 'cACertificate;binary', '\\x00', now())" \
+		'permission denied for table publish_queue'
+	sql_as "$u" "BEGIN; INSERT INTO publish_queue (dn, attribute, der) VALUES ('cn=x', 'cACertificate;binary', '\\x00');
+	    UPDATE publish_queue SET done_at = now(), attempts = attempts + 1, last_error = NULL, der = NULL,
+	    next_attempt_at = now() WHERE dn = 'cn=x'; ROLLBACK" >/dev/null ||
+		fail "$r can no longer queue and update a publication row"
+	for col in sha256 this_update next_update max_seq snapshot number; do
+		sql_fails "$u" "UPDATE crl SET $col = $col WHERE false" 'permission denied for table crl'
+	done
+done
 # cad queues nothing for the directory (schema/073).
 sql_fails "$(role_uri pki_ca)" "INSERT INTO publish_queue (dn, attribute, der) VALUES ('cn=x', 'cACertificate;binary', '\\x00')" \
 	'permission denied for table publish_queue'
