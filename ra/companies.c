@@ -162,25 +162,45 @@ static const struct db_stmt stmt_deact_update = {
 	"deactivation_reason = $3 WHERE id = $1 AND deactivated_at IS NULL",
 	3
 };
+/* The company $1's certificates valid or on hold (c), which it revokes. */
+#define RA_DEACT_CERTS \
+	"ra_company_application ca " \
+	"JOIN ra_application ap ON ap.id = ca.application_id " \
+	"JOIN issuance_order o ON o.id = ap.order_id " \
+	"JOIN certificate c ON c.id = o.certificate_id " \
+	"WHERE ca.company_id = $1 AND " \
+	"(c.revoked_at IS NULL OR c.revocation_reason = 6) AND " \
+	"c.not_after > now()"
+/*
+ * Locked before the requests naming them are closed: a revocation's order
+ * (certificate, then the request schema/079's trigger closes), so that a
+ * subscriber's revocation meanwhile cannot deadlock with this.
+ */
+static const struct db_stmt stmt_deact_lock_certs = {
+	"ra_deactivate_lock_certificates",
+	"SELECT c.id FROM " RA_DEACT_CERTS " ORDER BY c.id FOR UPDATE OF c",
+	1
+};
 /* cessationOfOperation (RFC 5280 §5.3.1: 5); a hold becomes it too. */
 static const struct db_stmt stmt_deact_revoke = {
 	"ra_deactivate_revoke",
-	"UPDATE certificate c SET revoked_at = now(), revocation_reason = 5, "
-	"revoked_by = $2 FROM ra_company_application ca "
-	"JOIN ra_application ap ON ap.id = ca.application_id "
-	"JOIN issuance_order o ON o.id = ap.order_id "
-	"WHERE ca.company_id = $1 AND c.id = o.certificate_id AND "
-	"(c.revoked_at IS NULL OR c.revocation_reason = 6) AND "
-	"c.not_after > now() RETURNING c.id, c.serial",
+	"UPDATE certificate SET revoked_at = now(), revocation_reason = 5, "
+	"revoked_by = $2 WHERE id IN (SELECT c.id FROM " RA_DEACT_CERTS ") "
+	"RETURNING id, serial",
 	2
 };
+/*
+ * The pending requests for those certificates, closed as done before they
+ * are revoked (the revocation would close them as moot, schema/079: it is
+ * the officer's deactivation that carries them out). A request whose
+ * certificate was revoked otherwise is no longer pending (079).
+ */
 static const struct db_stmt stmt_deact_revreqs = {
 	"ra_deactivate_revocation_requests",
 	"UPDATE ra_revocation_request r SET status = 'done', decided_by = $2, "
 	"decided_at = now(), decision_reason = $3 WHERE r.company_id = $1 AND "
-	"r.status = 'pending' AND EXISTS (SELECT 1 FROM certificate c WHERE "
-	"c.id = r.certificate_id AND c.revoked_at IS NOT NULL AND "
-	"c.revocation_reason <> 6) RETURNING r.id, r.certificate_id",
+	"r.status = 'pending' AND r.certificate_id IN (SELECT c.id FROM "
+	RA_DEACT_CERTS ") RETURNING r.id, r.certificate_id",
 	3
 };
 
@@ -249,7 +269,7 @@ ra_deact_cancel(struct db *db, struct ra_deact_txn *t, const PGresult *res,
 	return 0;
 }
 
-/* Revokes its certificates and closes the requests they answer; 0 or -1. */
+/* Closes the pending requests for its certificates, then revokes them; 0 or -1. */
 static int
 ra_deact_revoke(struct db *db, struct ra_deact_txn *t, const char *actor)
 {
@@ -258,6 +278,22 @@ ra_deact_revoke(struct db *db, struct ra_deact_txn *t, const char *actor)
 	int i, failed = 0;
 
 	v[0] = t->id;
+	if ((res = db_exec(db, &stmt_deact_lock_certs, v, NULL, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	v[1] = t->who->officer_id;
+	v[2] = "the company was deactivated; the certificate is revoked";
+	if ((res = db_exec(db, &stmt_deact_revreqs, v, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res) && !failed; i++)
+		failed = audit_append_new(db, actor,
+		    "ra.revocation_request.decide", "ra_revocation_request",
+		    PQgetvalue(res, i, 0), json_pack("{s:s, s:s, s:s, s:s}",
+		    "client", t->client, "decision", "revoke", "certificate_id",
+		    PQgetvalue(res, i, 1), "company_deactivated", t->id)) == -1;
+	PQclear(res);
+	if (failed)
+		return -1;
 	v[1] = actor;
 	if ((res = db_exec(db, &stmt_deact_revoke, v, NULL, NULL)) == NULL)
 		return -1;
@@ -274,19 +310,6 @@ ra_deact_revoke(struct db *db, struct ra_deact_txn *t, const char *actor)
 		    "cessationOfOperation", "the registration authority, as "
 		    "your company was deactivated") == -1;
 	t->revoked = PQntuples(res);
-	PQclear(res);
-	if (failed)
-		return -1;
-	v[1] = t->who->officer_id;
-	v[2] = "the company was deactivated; the certificate is revoked";
-	if ((res = db_exec(db, &stmt_deact_revreqs, v, NULL, NULL)) == NULL)
-		return -1;
-	for (i = 0; i < PQntuples(res) && !failed; i++)
-		failed = audit_append_new(db, actor,
-		    "ra.revocation_request.decide", "ra_revocation_request",
-		    PQgetvalue(res, i, 0), json_pack("{s:s, s:s, s:s, s:s}",
-		    "client", t->client, "decision", "revoke", "certificate_id",
-		    PQgetvalue(res, i, 1), "company_deactivated", t->id)) == -1;
 	PQclear(res);
 	return failed ? -1 : 0;
 }

@@ -380,7 +380,12 @@ static const struct db_stmt stmt_is_company_app = {
 	"SELECT EXISTS (SELECT 1 FROM ra_company WHERE application_id = $1)",
 	1
 };
-/* An employee certificate of company $1: revoked?, pending request? */
+/*
+ * An employee certificate of company $1: revoked?, pending request? Locked
+ * (shared) until the request is stored: a revocation committed after this
+ * read would otherwise not see the request, which stayed pending on a
+ * revoked certificate (schema/079 closes those a revocation finds).
+ */
 static const struct db_stmt stmt_revreq_cert = {
 	"ra_corporate_revreq_certificate",
 	"SELECT c.revoked_at IS NOT NULL AND c.revocation_reason <> 6, "
@@ -389,7 +394,7 @@ static const struct db_stmt stmt_revreq_cert = {
 	"r.status = 'pending') FROM ra_company_application ca JOIN "
 	"ra_application ap ON ap.id = ca.application_id JOIN issuance_order o "
 	"ON o.id = ap.order_id JOIN certificate c ON c.id = o.certificate_id "
-	"WHERE ca.company_id = $1 AND c.id = $2",
+	"WHERE ca.company_id = $1 AND c.id = $2 FOR SHARE OF c",
 	2
 };
 static const struct db_stmt stmt_revreq_insert = {
@@ -433,7 +438,10 @@ static const struct db_stmt stmt_remove_cancel = {
 	"status = $2",
 	2
 };
-/* The member's employee certificates of the company still valid or held. */
+/*
+ * The member's employee certificates of the company still valid or held,
+ * locked (shared) until their requests are stored, as stmt_revreq_cert.
+ */
 static const struct db_stmt stmt_remove_certs = {
 	"ra_corporate_remove_certificates",
 	"SELECT c.id, c.serial FROM ra_company_application ca JOIN "
@@ -441,7 +449,7 @@ static const struct db_stmt stmt_remove_certs = {
 	"ON o.id = ap.order_id JOIN certificate c ON c.id = o.certificate_id "
 	"WHERE ca.company_id = $1 AND ap.account_id = $2 AND ap.profile = "
 	"'corporate' AND (c.revoked_at IS NULL OR c.revocation_reason = 6) AND "
-	"c.not_after > now() ORDER BY c.id",
+	"c.not_after > now() ORDER BY c.id FOR SHARE OF c",
 	2
 };
 /* A request for certificate $2, unless one is pending already (none back). */
@@ -518,6 +526,17 @@ static const struct db_stmt stmt_revreq_count = {
 	"SELECT count(*) " RA_REVREQS_FROM,
 	2
 };
+/*
+ * The certificate request $1 names, locked before the request: a
+ * revocation locks the certificate, then schema/079's trigger the
+ * requests, and this order keeps the two from deadlocking.
+ */
+static const struct db_stmt stmt_revreq_lock_cert = {
+	"ra_officer_revreq_lock_certificate",
+	"SELECT c.id FROM ra_revocation_request r JOIN certificate c ON "
+	"c.id = r.certificate_id WHERE r.id = $1 FOR UPDATE OF c",
+	1
+};
 static const struct db_stmt stmt_revreq_lock = {
 	"ra_officer_revreq_lock",
 	"SELECT r.status, r.certificate_id, r.reason, "
@@ -528,6 +547,8 @@ static const struct db_stmt stmt_revreq_lock = {
 	"WHERE r.id = $1 FOR UPDATE OF r",
 	2
 };
+/* The times the request may move (notifier.c) between the two locks. */
+#define RA_REVREQ_LOCK_TRIES	3
 static const struct db_stmt stmt_revreq_revoke = {
 	"ra_officer_revreq_revoke",
 	"UPDATE certificate SET revoked_at = now(), revocation_reason = "
@@ -2406,10 +2427,12 @@ ra_officer_revreq_list(struct ra *ra, const struct http_request *req,
 		    "created_at", PQgetvalue(res, i, 9))) == NULL ||
 		    json_array_append_new(a, item) == -1)
 			goto out;
+		/* A moot request (schema/079) was decided by no officer. */
 		if (!PQgetisnull(res, i, 10) && (json_object_set_new(item,
 		    "decided_at", json_string(PQgetvalue(res, i, 10))) == -1 ||
-		    json_object_set_new(item, "decided_by", json_integer(
-		    (json_int_t)strtoll(PQgetvalue(res, i, 11), NULL, 10))) == -1 ||
+		    json_object_set_new(item, "decided_by", PQgetisnull(res, i,
+		    11) ? json_null() : json_integer((json_int_t)strtoll(
+		    PQgetvalue(res, i, 11), NULL, 10))) == -1 ||
 		    json_object_set_new(item, "decision_reason", PQgetisnull(res,
 		    i, 12) ? json_null() : json_string(PQgetvalue(res, i,
 		    12))) == -1))
@@ -2433,6 +2456,7 @@ struct ra_revdecide_txn {
 	enum ra_corp_outcome		 outcome;
 	char				 serial[80];
 	char				 reason[24];	/* the request's */
+	char				 status[16];	/* RA_CORP_REQUEST_DECIDED */
 };
 
 static int
@@ -2443,27 +2467,54 @@ ra_revdecide_txn(struct db *db, void *arg)
 	char actor[48], cert[24], issuer[64], reason[24], code[8];
 	PGresult *res = NULL;
 	json_t *details = NULL;
-	int rc = -1;
+	int rc = -1, tries;
 
 	t->outcome = RA_CORP_DONE;
 	ra_officer_actor(t->who, actor, sizeof(actor));
 	v[0] = t->id;
 	v[1] = t->who->officer_id;
-	if ((res = db_exec(db, &stmt_revreq_lock, v, NULL, NULL)) == NULL)
-		goto out;
-	if (PQntuples(res) != 1) {
-		t->outcome = RA_CORP_NOT_FOUND;
-		goto out;
+	/*
+	 * The certificate first, then the request; the notifier may have
+	 * moved the request to a rekeyed certificate in between (it too locks
+	 * the certificate first): then again with that one.
+	 */
+	for (tries = 0; ; tries++) {
+		if ((res = db_exec(db, &stmt_revreq_lock_cert, v, NULL,
+		    NULL)) == NULL)
+			goto out;
+		if (PQntuples(res) != 1) {
+			t->outcome = RA_CORP_NOT_FOUND;
+			goto out;
+		}
+		snprintf(cert, sizeof(cert), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if ((res = db_exec(db, &stmt_revreq_lock, v, NULL, NULL)) ==
+		    NULL)
+			goto out;
+		if (PQntuples(res) != 1) {
+			t->outcome = RA_CORP_NOT_FOUND;
+			goto out;
+		}
+		if (strcmp(PQgetvalue(res, 0, 1), cert) == 0)
+			break;
+		if (tries + 1 == RA_REVREQ_LOCK_TRIES) {
+			log_err("revocation request %s: its certificate kept "
+			    "changing while it was locked", t->id);
+			goto out;
+		}
+		PQclear(res);
+		res = NULL;
 	}
 	if (strcmp(PQgetvalue(res, 0, 6), "t") == 0) {
 		t->outcome = RA_CORP_OFFICER_IN_COMPANY;
 		goto out;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "pending") != 0) {
+		snprintf(t->status, sizeof(t->status), "%s", PQgetvalue(res, 0,
+		    0));
 		t->outcome = RA_CORP_REQUEST_DECIDED;
 		goto out;
 	}
-	snprintf(cert, sizeof(cert), "%s", PQgetvalue(res, 0, 1));
 	snprintf(reason, sizeof(reason), "%s", PQgetvalue(res, 0, 2));
 	snprintf(t->reason, sizeof(t->reason), "%s", reason);
 	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0, 4));
@@ -2483,6 +2534,24 @@ ra_revdecide_txn(struct db *db, void *arg)
 	}
 	PQclear(res);
 	res = NULL;
+	/*
+	 * Closed before the revocation below, which would otherwise find it
+	 * pending and close it as moot (schema/079).
+	 */
+	v[0] = t->id;
+	v[1] = t->req->revoke ? "done" : "rejected";
+	v[2] = t->who->officer_id;
+	v[3] = t->req->reason_text[0] != '\0' ? t->req->reason_text : NULL;
+	if (db_exec_ok(db, &stmt_revreq_close, v) == -1)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "client", t->client,
+	    "decision", t->req->revoke ? "revoke" : "reject", "certificate_id",
+	    cert, "reason", reason)) == NULL ||
+	    audit_append(db, actor, "ra.revocation_request.decide",
+	    "ra_revocation_request", t->id, details, NULL) == -1)
+		goto out;
+	json_decref(details);
+	details = NULL;
 	if (t->req->revoke) {
 		snprintf(code, sizeof(code), "%d", ra_revreq_reason_code(reason));
 		v[0] = cert;
@@ -2491,7 +2560,7 @@ ra_revdecide_txn(struct db *db, void *arg)
 		if ((res = db_exec(db, &stmt_revreq_revoke, v, NULL,
 		    NULL)) == NULL)
 			goto out;
-		/* Revoked meanwhile (the certificate row is not locked above). */
+		/* Locked and found valid or on hold above: cannot happen. */
 		if (PQntuples(res) != 1) {
 			t->outcome = RA_CORP_CERT_REVOKED;
 			goto out;
@@ -2507,23 +2576,7 @@ ra_revdecide_txn(struct db *db, void *arg)
 		    "registration authority, at your company's request") ==
 		    -1)
 			goto out;
-		json_decref(details);
-		details = NULL;
-		PQclear(res);
-		res = NULL;
 	}
-	v[0] = t->id;
-	v[1] = t->req->revoke ? "done" : "rejected";
-	v[2] = t->who->officer_id;
-	v[3] = t->req->reason_text[0] != '\0' ? t->req->reason_text : NULL;
-	if (db_exec_ok(db, &stmt_revreq_close, v) == -1)
-		goto out;
-	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "client", t->client,
-	    "decision", t->req->revoke ? "revoke" : "reject", "certificate_id",
-	    cert, "reason", reason)) == NULL ||
-	    audit_append(db, actor, "ra.revocation_request.decide",
-	    "ra_revocation_request", t->id, details, NULL) == -1)
-		goto out;
 	rc = 0;
 out:
 	json_decref(details);
@@ -2565,7 +2618,11 @@ ra_officer_revreq_decide(struct ra *ra, const struct http_request *req,
 			    "or revoke the certificate for an allowed reason",
 			    t.reason);
 			rc = ra_problem(resp, 409, detail);
-		}
+		} else if (t.outcome == RA_CORP_REQUEST_DECIDED &&
+		    strcmp(t.status, "moot") == 0)
+			rc = ra_problem(resp, 409, "the request is closed: its "
+			    "certificate was revoked otherwise meanwhile (status "
+			    "moot; see its decision_reason)");
 		else if (t.outcome != RA_CORP_DONE)
 			rc = ra_corp_refuse(resp, t.outcome);
 		goto out;

@@ -141,10 +141,17 @@ static const struct db_stmt stmt_notifier_move_request = {
 	2
 };
 /*
- * The old certificate's pending requests locked before the certificate,
- * in the order an officer's decision takes them (request, then
- * certificate), so that the two cannot deadlock.
+ * The old certificate locked, then its pending requests: the order of a
+ * revocation and schema/079's trigger (certificate, then request), which
+ * an officer's decision takes too, so that none of them deadlocks; and
+ * whether it is still valid or on hold (to be superseded).
  */
+static const struct db_stmt stmt_notifier_lock_previous = {
+	"ra_notifier_lock_previous",
+	"SELECT revoked_at IS NULL OR revocation_reason = 6 FROM certificate "
+	"WHERE id = $1 FOR UPDATE",
+	1
+};
 static const struct db_stmt stmt_notifier_lock_requests = {
 	"ra_notifier_lock_requests",
 	"SELECT id FROM ra_revocation_request WHERE certificate_id = $1 AND "
@@ -281,11 +288,11 @@ out:
 }
 
 /*
- * Moves the pending revocation request of the superseded certificate
- * (previous), if any, to the new one (cert), audited; not when the
- * company already asked about the new one (one pending request per
- * certificate): the old request then stays with the superseded
- * certificate. 0 or -1.
+ * Moves the pending revocation request of the certificate about to be
+ * superseded (previous), if any, to the new one (cert), audited; not when
+ * the company already asked about the new one (one pending request per
+ * certificate): the old request then stays with the old certificate, and
+ * its supersession closes it as moot (schema/079). 0 or -1.
  */
 static int
 ra_notifier_move_requests(struct ra_notifier_txn *t, struct db *db,
@@ -324,7 +331,7 @@ ra_notifier_txn(struct db *db, void *arg)
 	struct ra_notifier_txn *t = arg;
 	const char *v[1], *cred[2];
 	char body[2048], followed[200] = "", held_by[256] = "";
-	int was_held = 0;
+	int was_held = 0, supersede;
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
 	int rc = -1;
@@ -361,8 +368,22 @@ ra_notifier_txn(struct db *db, void *arg)
 	if (!PQgetisnull(res, 0, 2)) {
 		PQclear(res2);
 		v[0] = PQgetvalue(res, 0, 2);
+		if ((res2 = db_exec(db, &stmt_notifier_lock_previous, v, NULL,
+		    NULL)) == NULL)
+			goto out;
+		supersede = PQntuples(res2) == 1 &&
+		    strcmp(PQgetvalue(res2, 0, 0), "t") == 0;
+		PQclear(res2);
 		if ((res2 = db_exec(db, &stmt_notifier_lock_requests, v, NULL,
 		    NULL)) == NULL)
+			goto out;
+		/*
+		 * Moved before the supersession, which closes as moot
+		 * (schema/079) the requests still naming the old certificate:
+		 * those the new one's own pending request kept there.
+		 */
+		if (supersede && ra_notifier_move_requests(t, db, v[0],
+		    PQgetvalue(res, 0, 4)) == -1)
 			goto out;
 		PQclear(res2);
 		if ((res2 = db_exec(db, &stmt_notifier_supersede, v, NULL,
@@ -386,9 +407,6 @@ ra_notifier_txn(struct db *db, void *arg)
 				goto out;
 			if (was_held && ra_notifier_hold(t, db,
 			    v[0], PQgetvalue(res, 0, 4), held_by) == -1)
-				goto out;
-			if (ra_notifier_move_requests(t, db, v[0],
-			    PQgetvalue(res, 0, 4)) == -1)
 				goto out;
 		} else if (ra_notifier_follow(t, db, v[0], PQgetvalue(res, 0,
 		    4)) == -1)

@@ -98,7 +98,7 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 	static const char *const company_statuses[] = { "pending", "active",
 	    "rejected", "cancelled", "deactivated", NULL };
 	static const char *const revreq_statuses[] = { "pending", "done",
-	    "rejected", NULL };
+	    "rejected", "moot", NULL };
 	static const char *const kinds[] = { "personal", "corporate", "rekey",
 	    "rekyc", NULL };
 	const char *p, *amp, *eq;
@@ -197,7 +197,7 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 			if (which == RA_LIST_REVREQS &&
 			    !ra_one_of(val, revreq_statuses)) {
 				snprintf(detail, detaillen, "query: status is one "
-				    "of pending, done, rejected");
+				    "of pending, done, rejected, moot");
 				return -1;
 			}
 			if (which == RA_LIST_APPLICATIONS &&

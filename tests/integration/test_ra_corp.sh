@@ -41,7 +41,11 @@
 # a sysadmin's request for an excluded reason is 400, an officer's carrying
 # out of one 409, a deactivation's revocation 400; the officers' queue of
 # revocation requests by status, company name or serial, in pages (the
-# console filters it too); no token in the log or audit.
+# console filters it too); a request whose certificate its subscriber, an
+# officer directly or pkictl revokes is closed as moot in that transaction
+# (schema/079: audited with the revoker as actor, no officer named, the
+# queue shows it, deciding it 409), a hold closes nothing; no token in the
+# log or audit.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -1100,6 +1104,88 @@ refuse 400 "status twice" GET "/v1/officer/revocation-requests?status=done&statu
 refuse 400 "page 0" GET "/v1/officer/revocation-requests?page=0"
 refuse 400 "per_page 101" GET "/v1/officer/revocation-requests?per_page=101"
 note "the officers' revocation requests: status, search by name and serial, pages with a total; unknown or malformed parameters 400: ok"
+
+# --- a request ends when its certificate is revoked otherwise (schema/079) ----------------
+# The subscriber revokes it, an officer revokes it directly, pkictl revokes
+# it: the request pending on it is closed as moot in that transaction
+# (decided_by none, the decision reason naming the revocation, audited with
+# the revoker as actor), the officers' queue shows it so, and carrying it
+# out or rejecting it is 409. A hold closes nothing.
+# moot RID ACTOR: RID closed as moot by ACTOR's revocation, audited once.
+moot() {
+	[ "$(q "SELECT status || '/' || coalesce(decided_by::text, '-') || '/' || (decided_at IS NOT NULL) || '/' ||
+	    (strpos(decision_reason, 'by $2') > 0) FROM ra_revocation_request WHERE id = $1")" = moot/-/true/true ] ||
+		fail "request $1 not closed as moot by $2: $(q "SELECT status || '/' || coalesce(decided_by::text, '-') || '/' ||
+		    coalesce(decision_reason, '') FROM ra_revocation_request WHERE id = $1")"
+	[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.revocation_request.moot' AND object_id = '$1' AND
+	    actor = '$2' AND details->>'certificate_id' = (SELECT certificate_id::text FROM ra_revocation_request WHERE id = $1)")" = 1 ] ||
+		fail "the closing of request $1 is not audited as $2's"
+}
+# lain_cert CN NIK: a corporate certificate of the second company issued to
+# its sysadmin's account (by SQL and the stack's cad, as above); sets cert.
+lain_cert() {
+	local app
+	app=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($sys2, 'corporate', 'corporate',
+	    '{\"C\":\"ID\",\"O\":\"PT Lain Jaya\",\"CN\":\"$1\",\"serialNumber\":\"NIK:$2\"}') RETURNING id" | sed -n 1p)
+	q "INSERT INTO ra_company_application (application_id, company_id) VALUES ($app, $cid2)" >/dev/null
+	order_issued corporate "$(q "SELECT subject::text FROM ra_application WHERE id = $app")"
+	q "UPDATE ra_application SET status = 'approved', decided_at = now() WHERE id = $app;
+	   UPDATE ra_application SET status = 'agreed', agreed_at = now() WHERE id = $app;
+	   UPDATE ra_application SET status = 'issued', order_id = $order WHERE id = $app" >/dev/null
+}
+# The employee revokes their own certificate while the company's request waits.
+otp_for "$sys2tok" admin@lain.co.id
+req POST "/v1/corporate/$cid2/revocation-requests" "$(rr "$e2cert" affiliationChanged "$oid" "$ocode")"
+expect 201 "the sysadmin asks to revoke the employee's certificate"
+rid5=$(jq -r .id "$tmp/out")
+otp_for "$e2tok" emp2-corp@example.com
+req POST "/v1/certificates/$e2cert/revoke" "{\"reason\":\"unspecified\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$ocode\"}}"
+expect 200 "the employee revokes their certificate themselves"
+moot "$rid5" "subscriber:$emp2"
+tok=$tok_r2
+req GET "/v1/officer/revocation-requests?status=moot&q=lain+jaya"
+expect 200 "the moot requests of the company"
+[ "$(jq -r ".revocation_requests[] | select(.id == $rid5) | [.status, (.decided_by | tostring), (.decided_at != null | tostring),
+    (.decision_reason | contains(\"subscriber:$emp2\") | tostring)] | join(\"/\")" "$tmp/out")" = moot/null/true/true ] ||
+	fail "the officers' queue of a moot request: $(cat "$tmp/out")"
+req GET "/v1/officer/revocation-requests?status=pending&q=lain+jaya"
+expect 200 "no pending request left"
+[ "$(jq -r .total "$tmp/out")" = 0 ] || fail "a request of a revoked certificate is still pending: $(cat "$tmp/out")"
+refuse 409 "carrying out a moot request" POST "/v1/officer/revocation-requests/$rid5" '{"decision":"revoke"}'
+detail | has 'revoked otherwise' || fail "moot request detail: $(detail)"
+refuse 409 "rejecting a moot request" POST "/v1/officer/revocation-requests/$rid5" '{"decision":"reject","reason_text":"x"}'
+tok=$sys2tok
+req GET "/v1/corporate/$cid2"
+expect 200 "the sysadmin's view of the moot request"
+[ "$(jq -r ".revocation_requests[] | select(.id == $rid5) | .status" "$tmp/out")" = moot ] ||
+	fail "the sysadmin's view of the moot request: $(cat "$tmp/out")"
+# An officer revokes a certificate directly while a request for it waits.
+lain_cert 'Lain Satu' 3174011505900021
+lc1=$cert cert=$cert_before_removal
+otp_for "$sys2tok" admin@lain.co.id
+req POST "/v1/corporate/$cid2/revocation-requests" "$(rr "$lc1" cessationOfOperation "$oid" "$ocode")"
+expect 201 "a request for a second certificate"
+rid6=$(jq -r .id "$tmp/out")
+tok=$tok_r1
+offr1_id=$(q "SELECT id FROM ra_officer WHERE username = 'corp.rekey.one'")
+req POST "/v1/officer/certificates/$lc1/revoke" '{"reason":"keyCompromise","comment":"key reported lost"}'
+expect 200 "an officer revokes the certificate directly"
+moot "$rid6" "officer:$offr1_id"
+# pkictl: a hold leaves the request pending, the revocation closes it.
+lain_cert 'Lain Dua' 3174011505900022
+lc2=$cert cert=$cert_before_removal
+otp_for "$sys2tok" admin@lain.co.id
+req POST "/v1/corporate/$cid2/revocation-requests" "$(rr "$lc2" unspecified "$oid" "$ocode")"
+expect 201 "a request for a third certificate"
+rid7=$(jq -r .id "$tmp/out")
+lc2serial=$(q "SELECT serial FROM certificate WHERE id = $lc2")
+pkictl cert revoke --serial "$lc2serial" --reason certificateHold >/dev/null || fail "pkictl cert revoke (hold)"
+[ "$(q "SELECT status FROM ra_revocation_request WHERE id = $rid7")" = pending ] || fail "a hold closed the request"
+pkictl cert revoke --serial "$lc2serial" --reason cessationOfOperation >/dev/null || fail "pkictl cert revoke"
+moot "$rid7" "$(q "SELECT revoked_by FROM certificate WHERE id = $lc2")"
+# The database keeps to it: a moot request names no officer, a decided one does.
+sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_revocation_request SET status = 'done' WHERE id = $rid5" 'final'
+note "a request whose certificate the subscriber, an officer or pkictl revoked is closed as moot (audited, the queue shows it, deciding it 409); a hold leaves it pending: ok"
 
 # --- an officer deactivates the company --------------------------------------------------
 # Before: the employee's approved rekey (rkapp) is open; the sysadmin holds
