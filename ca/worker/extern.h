@@ -83,6 +83,7 @@ struct cad {
 	EVP_PKEY		*ca_key;	/* signer_pkey(CERT, issuing key) */
 	X509			*issuer;	/* borrowed from main's cadb_ca */
 	long long		 issuer_id;
+	int			 issuer_stopped;	/* its certificate revoked or held */
 	const char		*wrap_label;
 	struct profile		*profiles[CAD_MAX_PROFILES];
 	int			 nprofiles;

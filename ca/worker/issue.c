@@ -48,15 +48,29 @@
 #include "lib/log.h"
 
 /*
+ * The issuing CA's own certificate revoked or on hold: its row in
+ * certificate (what its issuer's OCSP and CRL answer), by the ca_certificate
+ * id, parameter p. Nothing is issued under it then (cad_issuer_stopped).
+ */
+#define CAD_ISSUER_REVOKED(p) \
+	"SELECT x.revocation_reason, to_char(x.revoked_at AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM certificate x JOIN " \
+	"ca_certificate r ON r.issuer_id = x.issuer_id AND r.serial = " \
+	"x.serial WHERE r.id = " p "::bigint AND x.revoked_at IS NOT NULL"
+/*
  * A pending order that is due: no failed attempt, or its back-off over;
- * not one of $2, the orders this worker put aside (cad_skip_add).
+ * not one of $2, the orders this worker put aside (cad_skip_add); none
+ * while the issuing CA ($3) is revoked or on hold.
  */
 static const struct db_stmt stmt_claim = { "cad_issue_claim",
 	"SELECT id, kind, profile, subject::text, key_type FROM issuance_order "
 	"WHERE status = 'pending' AND profile = ANY (string_to_array($1, ',')) "
 	"AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
 	"AND NOT (id = ANY ($2::bigint[])) "
-	"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 2 };
+	"AND NOT EXISTS (" CAD_ISSUER_REVOKED("$3") ") "
+	"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 3 };
+static const struct db_stmt stmt_issuer_revoked = { "cad_issue_issuer_revoked",
+	CAD_ISSUER_REVOKED("$1"), 1 };
 /*
  * In the claim's transaction when nothing was due: milliseconds until the
  * earliest backed-off order is (NULL when none waits). Orders due already
@@ -600,18 +614,49 @@ cad_next_due(struct cad *c)
 	PQclear(res);
 }
 
+/*
+ * Nothing claimed: says once when that is because the issuing CA's own
+ * certificate is revoked or on hold (its orders wait: a release, or a new
+ * issuing CA in cad.issuer), and once when it is no longer.
+ */
+static void
+cad_issuer_stopped(struct cad *c, const char *issuer)
+{
+	const char *values[1] = { issuer };
+	PGresult *res;
+	int stopped;
+
+	if ((res = db_exec(c->db, &stmt_issuer_revoked, values, NULL,
+	    NULL)) == NULL)
+		return;
+	stopped = PQntuples(res) == 1;
+	if (stopped && !c->issuer_stopped)
+		log_err("the issuing CA's certificate was %s at %s: no order "
+		    "is issued under it (orders wait: release it, or name a "
+		    "new issuing CA in cad.issuer: `pkictl ca issuing`)",
+		    strcmp(PQgetvalue(res, 0, 0), "6") == 0 ? "put on hold" :
+		    "revoked", PQgetvalue(res, 0, 1));
+	else if (!stopped && c->issuer_stopped)
+		log_info("the issuing CA's certificate is no longer on hold: "
+		    "issuing again");
+	c->issuer_stopped = stopped;
+	PQclear(res);
+}
+
 static int
 cad_claim(struct cad *c, struct cad_order *o)
 {
-	char skip[CAD_SKIP_MAX * 22 + 4];
-	const char *values[2] = { c->served, skip };
+	char skip[CAD_SKIP_MAX * 22 + 4], issuer[24];
+	const char *values[3] = { c->served, skip, issuer };
 	PGresult *res;
 	int rc = -1;
 
 	cad_skip_list(c, skip, sizeof(skip));
+	snprintf(issuer, sizeof(issuer), "%lld", c->issuer_id);
 	if ((res = db_exec(c->db, &stmt_claim, values, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
+		cad_issuer_stopped(c, issuer);
 		rc = 0;
 		goto out;
 	}

@@ -296,6 +296,27 @@ run_once
 [ "$(q "SELECT status FROM issuance_order WHERE id = $u")" = done ] || fail "order $u not done by a worker serving corporate"
 note "an order of a profile one worker does not serve stayed pending and another issued it"
 
+# --- nothing is issued under an issuing CA on hold or revoked ---------------------------
+# (the superuser holds it: pkictl refuses a hold of a CA certificate) The
+# order waits, the worker says why once; released, it is issued.
+held_issuing() { q "UPDATE certificate SET revoked_at = $1, revocation_reason = $2, revoked_by = $3
+    WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root')
+    AND serial = (SELECT serial FROM ca_certificate WHERE name = 'issuing')" >/dev/null; }
+held_issuing 'now()' 6 "'test_cad'"
+at_exit "held_issuing NULL NULL NULL"
+h=$(order personal personal ec-p256 '{"C":"ID","CN":"Under Hold","serialNumber":"NIK:3174012345670008"}')
+: >"$tmp/once.log"
+run_once
+run_once
+sleep 1	# the stack's own worker, woken by the order's NOTIFY, too
+[ "$(st "$h")" = "pending 0 " ] || fail "order $h under an issuing CA on hold: $(st "$h")"
+[ "$(grep -c "the issuing CA's certificate was put on hold at" "$tmp/once.log")" = 2 ] ||
+	fail "cad did not say why it issues nothing: $(cat "$tmp/once.log")"
+held_issuing NULL NULL NULL
+run_once
+wait_done "id = $h AND status = 'done'" 1 10 || fail "order $h not issued once the issuing CA was released: $(st "$h")"
+note "an issuing CA on hold: order $h waited (the worker said why), issued once released"
+
 # --- NOTIFY wakes a waiting worker (its poll is 60 s) ----------------------------------
 start_worker notify PKI_CAD_POLL_SECONDS=60
 sleep 2
