@@ -173,6 +173,7 @@ ra_mailer_smtp(const struct ra_smtp_conf *c, char *err, size_t errlen)
 {
 	struct ra_mailer *m = NULL;
 	CURLcode cc;
+	char e[256];
 	int global = 0;
 
 	if (c->url == NULL || c->from == NULL) {
@@ -209,8 +210,10 @@ ra_mailer_smtp(const struct ra_smtp_conf *c, char *err, size_t errlen)
 		goto fail;
 	}
 	if (c->password_file != NULL && secret_read(c->password_file, NULL,
-	    m->password, sizeof(m->password), err, errlen) == -1)
+	    m->password, sizeof(m->password), e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "smtp_password_file: %s", e);
 		goto fail;
+	}
 	/* Before any thread and the sandbox: it initializes OpenSSL too. */
 	if ((cc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
 		snprintf(err, errlen, "curl_global_init: %s",
