@@ -20,6 +20,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -31,6 +32,7 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/file.h"
+#include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/x509ext.h"
 
@@ -401,7 +403,9 @@ struct cert_change {
 	const char	*serial;
 	int		 reason;		/* -1: release a hold */
 	const char	*invalidity;		/* may be NULL */
+	const char	*nonce;			/* this run's, in its audit event */
 	int		 found;
+	int		 appended;		/* out: the change and its event, not yet committed */
 	char		 ca_name[64];		/* out: a hold refused on this CA certificate */
 };
 
@@ -443,6 +447,7 @@ cert_change_txn(struct db *db, void *arg)
 	int rc = -1;
 
 	c->found = 0;
+	c->appended = 0;
 	c->ca_name[0] = '\0';
 	snprintf(reason, sizeof(reason), "%d", c->reason);
 	values[0] = c->issuer;
@@ -480,12 +485,15 @@ cert_change_txn(struct db *db, void *arg)
 		rc = 0;		/* nothing to change: the caller explains */
 		goto out;
 	}
-	/* The date stored, which may be the hold's (stmt_revoke). */
-	details = json_pack("{s:s, s:s, s:s?, s:s?}", "issuer", c->issuer,
+	/*
+	 * The date stored, which may be the hold's (stmt_revoke); the nonce
+	 * finds this run's event after a lost answer to COMMIT (cmd_cert).
+	 */
+	details = json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "issuer", c->issuer,
 	    "serial", c->serial, "reason", c->reason >= 0 ?
 	    cert_reason_name(c->reason) : NULL, "invalidity_date",
 	    c->reason >= 0 && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) :
-	    NULL);
+	    NULL, "nonce", c->nonce);
 	if (details == NULL || audit_append(db, c->actor, c->reason >= 0 ?
 	    "cert.revoke" : "cert.release", "certificate", PQgetvalue(res, 0, 0),
 	    details, NULL) == -1)
@@ -498,6 +506,7 @@ cert_change_txn(struct db *db, void *arg)
 	values[3] = "the certification authority";
 	if (db_exec_ok(db, &stmt_notice, values) == -1)
 		goto out;
+	c->appended = 1;
 	rc = 0;
 out:
 	json_decref(details);
@@ -580,8 +589,9 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 	const char *invalidity = NULL;
 	struct cert_change change;
 	struct db *db = NULL;
-	char serial[128];
-	int ch, rc = PKICTL_EXIT_FAIL;
+	unsigned char rnd[16];
+	char serial[128], nonce[2 * sizeof(rnd) + 1];
+	int ch, recorded, rc = PKICTL_EXIT_FAIL;
 
 	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
@@ -636,8 +646,41 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 		    PKICTL_EXIT_FAIL;
 		goto out;
 	}
-	if (db_transaction(db, NULL, 3, cert_change_txn, &change) == -1)
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		log_openssl(LOGL_ERR, "RAND_bytes");
 		goto out;
+	}
+	hex_encode(rnd, sizeof(rnd), nonce);
+	change.nonce = nonce;
+	if (db_transaction(db, NULL, 3, cert_change_txn, &change) == -1) {
+		/*
+		 * The change and its event were written and COMMIT failed: its
+		 * answer may have been lost after the server committed (the
+		 * connection cut). Ask again, or the operator takes a done
+		 * revocation for a failed one, and its retry is refused as
+		 * "already revoked".
+		 */
+		if (!change.appended)
+			goto out;
+		recorded = pkictl_event_recorded(cfg, change.reason >= 0 ?
+		    "cert.revoke" : "cert.release", "nonce", nonce);
+		if (recorded == 0) {
+			log_err("certificate %s of issuer %s: nothing was "
+			    "committed", serial, issuer);
+			goto out;
+		}
+		if (recorded == -1) {
+			log_err("certificate %s of issuer %s: whether the change "
+			    "committed is unknown (the database does not "
+			    "answer); once it answers, `pkictl cert status` "
+			    "tells, or look for its audit event with nonce %s",
+			    serial, issuer, nonce);
+			goto out;
+		}
+		log_warn("certificate %s of issuer %s: the answer to COMMIT "
+		    "was lost, but the change and its audit event (nonce %s) "
+		    "were committed", serial, issuer, nonce);
+	}
 	if (change.ca_name[0] != '\0') {
 		fprintf(stderr, "pkictl: refused: certificate %s of issuer %s is "
 		    "the CA certificate %s: certificateHold is for subscribers' "
