@@ -514,12 +514,18 @@ out:
 	return rc;
 }
 
-/* An invalidity date: YYYY-MM-DDTHH:MM:SS[.fff]Z, not after now. 0 or -1. */
+/*
+ * An invalidity date: YYYY-MM-DDTHH:MM:SS[.fff]Z, a real date and time
+ * (strptime takes February 30 and second 60, which timegm makes March 2
+ * and the next minute; PostgreSQL refused the first: exit 1, not 2), not
+ * after now. 0 or -1.
+ */
 static int
 cert_invalidity_ok(const char *s)
 {
-	struct tm tm;
+	struct tm tm, want, back;
 	const char *end;
+	time_t t;
 	size_t n;
 
 	memset(&tm, 0, sizeof(tm));
@@ -533,7 +539,13 @@ cert_invalidity_ok(const char *s)
 	}
 	if (strcmp(end, "Z") != 0)
 		return -1;
-	return timegm(&tm) <= time(NULL) ? 0 : -1;
+	want = tm;
+	if ((t = timegm(&tm)) == (time_t)-1 || gmtime_r(&t, &back) == NULL ||
+	    back.tm_year != want.tm_year || back.tm_mon != want.tm_mon ||
+	    back.tm_mday != want.tm_mday || back.tm_hour != want.tm_hour ||
+	    back.tm_min != want.tm_min || back.tm_sec != want.tm_sec)
+		return -1;
+	return t <= time(NULL) ? 0 : -1;
 }
 
 /* Prints one certificate's status; 0 found, -1 not found or error. */

@@ -14,10 +14,13 @@
  * subject from it alone and lints it before signing. An order and its audit
  * event are written in one transaction.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -78,6 +81,48 @@ out:
 	return rc;
 }
 
+/*
+ * What the order names, judged before the database is touched: a kind and
+ * a key type issuance_order's CHECKs take (schema/007), a profile that is
+ * in pki.policy_dir. 0, or -1 logged: the operator's mistake (exit 2),
+ * where the failed insert said exit 1 and an unknown profile made an
+ * order cad could only fail. Whether the profile suits the kind, key type
+ * and subject is cad's lint, when it claims the order.
+ */
+static int
+order_add_ok(const struct config *cfg, const struct order_add *o)
+{
+	enum p11_keytype kt;
+	char path[PATH_MAX];
+	size_t n = strlen(o->profile);
+
+	if (strcmp(o->kind, "personal") != 0 &&
+	    strcmp(o->kind, "corporate") != 0 && strcmp(o->kind, "eseal") != 0) {
+		log_err("--kind %s: one of personal, corporate, eseal", o->kind);
+		return -1;
+	}
+	if (p11_keytype_parse(o->key_type, &kt) == -1) {
+		log_err("--key-type %s: one of ec-p256, ec-p384, rsa2048, "
+		    "rsa3072, rsa4096", o->key_type);
+		return -1;
+	}
+	/* As schema/007's CHECK, which keeps a path out of the name. */
+	if (n == 0 || n > 32 || o->profile[0] < 'a' || o->profile[0] > 'z' ||
+	    strspn(o->profile, "abcdefghijklmnopqrstuvwxyz0123456789-") != n) {
+		log_err("--profile %s: 1 to 32 of a-z, 0-9 and '-', the first a "
+		    "letter", o->profile);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/profiles/%s.cnf",
+	    config_get(cfg, "pki.policy_dir", "policy"), o->profile);
+	if (access(path, R_OK) == -1) {
+		log_err("--profile %s: no such profile (%s: %s)", o->profile,
+		    path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 order_add(const struct config *cfg, const char *actor, int argc, char **argv)
 {
@@ -108,11 +153,13 @@ order_add(const struct config *cfg, const char *actor, int argc, char **argv)
 	if (o.kind == NULL || o.profile == NULL || o.key_type == NULL ||
 	    o.subject == NULL || optind != argc)
 		return PKICTL_EXIT_USAGE;
-	/* The database checks kind, profile and key type; the shape is ours. */
+	if (order_add_ok(cfg, &o) == -1)
+		return PKICTL_EXIT_USAGE;
 	subj = json_load_bounded(o.subject, strlen(o.subject),
 	    ORDER_SUBJECT_MAX, &jerr);
 	if (subj == NULL || !json_is_object(subj)) {
 		log_err("--subject: a JSON object of attribute: string expected");
+		rc = PKICTL_EXIT_USAGE;
 		goto out;
 	}
 	if ((db = pkictl_db(cfg)) == NULL)

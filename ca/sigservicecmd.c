@@ -77,6 +77,24 @@ sigservice_b64url(const unsigned char *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
+/*
+ * A name sign_service's CHECK takes (schema/014): an ASCII letter or digit,
+ * then up to 63 of those, space, '.', '_' or '-'. Judged here so that a
+ * bad name is the operator's mistake (exit 2), not a failed insert (1).
+ */
+static int
+sigservice_name_ok(const char *name)
+{
+	static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789";
+	static const char rest[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789 ._-";
+	size_t n = strlen(name);
+
+	return n >= 1 && n <= 64 && strchr(alnum, name[0]) != NULL &&
+	    strspn(name, rest) == n;
+}
+
 static int
 sigservice_add_txn(struct db *db, void *arg)
 {
@@ -158,6 +176,12 @@ cmd_sigservice(const struct config *cfg, const char *actor, int argc,
 	}
 	if (s.name == NULL || optind != argc)
 		return PKICTL_EXIT_USAGE;
+	if (!sigservice_name_ok(s.name)) {
+		log_err("sigservice add --name: 1 to 64 characters, ASCII "
+		    "letters, digits, space, '.', '_' or '-', the first a "
+		    "letter or digit");
+		return PKICTL_EXIT_USAGE;
+	}
 	if (RAND_bytes(idraw, sizeof(idraw)) != 1 ||
 	    RAND_bytes(secret, sizeof(secret)) != 1) {
 		log_openssl(LOGL_ERR, "sigservice: random secret");

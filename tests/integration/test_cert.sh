@@ -184,6 +184,13 @@ expect_refused 2 "an invalidity date in the future" pkictl cert revoke --serial 
 expect_refused 2 "a malformed invalidity date" pkictl cert revoke --serial "$rser" --reason keyCompromise \
 	--invalidity-date notadate
 grep -q 'YYYY-MM-DDTHH:MM:SSZ' "$tmp/out" || fail "invalidity date message: $(cat "$tmp/out")"
+# A date strptime takes and the calendar has not: the operator's mistake
+# (exit 2), judged before the database (which refused it: exit 1).
+for d in 2026-02-30T00:00:00Z 2025-02-29T00:00:00Z 2026-04-31T12:00:00Z 2026-01-01T23:59:60Z; do
+	expect_refused 2 "the invalidity date $d" pkictl cert revoke --serial "$rser" --reason keyCompromise \
+		--invalidity-date "$d"
+	grep -q 'YYYY-MM-DDTHH:MM:SSZ' "$tmp/out" || fail "invalidity date $d: $(cat "$tmp/out")"
+done
 pkictl cert status --serial "$rser" | has 'status good' || fail "a refused revocation changed $rser"
 [ "$(q "SELECT revocation_reason || ' ' || to_char(invalidity_date AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM certificate WHERE serial = '$ser'")" = "1 2026-11-01" ] ||
 	fail "revocation row"
@@ -216,6 +223,20 @@ pkictl cert status --serial "$lser" | has 'status revoked .* reason keyCompromis
 [ "$(q "SELECT string_agg(action || ':' || (details->>'nonce' ~ '^[0-9a-f]{32}$'), ',' ORDER BY id) FROM audit_event
     WHERE action IN ('cert.revoke', 'cert.release') AND details->>'serial' = '$lser'")" = \
   'cert.revoke:true,cert.release:true,cert.revoke:true' ] || fail "the lost-answer changes' events"
+# pkictl order add: an unknown kind, key type or profile is the operator's
+# mistake (exit 2), refused before the database (whose CHECK failed the
+# insert: exit 1; an unknown profile was taken, and cad failed the order).
+o0=$(q "SELECT count(*) FROM issuance_order")
+subj='{"C":"ID","CN":"Budi Santoso","serialNumber":"NIK:3174012345670001"}'
+expect_refused 2 "order add --kind unknown" pkictl order add --kind personel --profile personal --key-type ec-p256 --subject "$subj"
+grep -q -- '--kind personel: one of personal, corporate, eseal' "$tmp/out" || fail "order --kind: $(cat "$tmp/out")"
+expect_refused 2 "order add --key-type unknown" pkictl order add --kind personal --profile personal --key-type ec-p521 --subject "$subj"
+grep -q -- '--key-type ec-p521: one of' "$tmp/out" || fail "order --key-type: $(cat "$tmp/out")"
+expect_refused 2 "order add --profile unknown" pkictl order add --kind personal --profile no-such --key-type ec-p256 --subject "$subj"
+grep -q -- '--profile no-such: no such profile' "$tmp/out" || fail "order --profile: $(cat "$tmp/out")"
+expect_refused 2 "order add --profile a path" pkictl order add --kind personal --profile ../profiles/personal --key-type ec-p256 --subject "$subj"
+expect_refused 2 "order add --subject not an object" pkictl order add --kind personal --profile personal --key-type ec-p256 --subject '[1]'
+[ "$(q "SELECT count(*) FROM issuance_order")" = "$o0" ] || fail "a refused order add inserted an order"
 # A hold with an invalidity date, then its revocation without one: the
 # hold's date stays (RFC 5280 §5.3.2: when the key was compromised, which
 # the revocation does not move), in the row and in the OCSP answer; so it
