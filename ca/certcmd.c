@@ -596,16 +596,41 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 		{ "invalidity-date", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* The options each verb takes, by their letters above. */
+	static const struct {
+		const char	*verb, *takes;
+	} verbs[] = {
+		{ "issue", "ipco" }, { "revoke", "isrd" }, { "release", "is" },
+		{ "status", "is" },
+	};
 	const char *verb = argv[0], *issuer = "issuing", *profile = NULL;
 	const char *csr = NULL, *out = NULL, *serial_in = NULL, *reason = NULL;
-	const char *invalidity = NULL;
+	const char *invalidity = NULL, *takes = NULL;
 	struct cert_change change;
 	struct db *db = NULL;
 	unsigned char rnd[16];
 	char serial[128], nonce[2 * sizeof(rnd) + 1];
+	size_t i;
 	int ch, recorded, rc = PKICTL_EXIT_FAIL;
 
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(verb, verbs[i].verb) == 0)
+			takes = verbs[i].takes;
+	if (takes == NULL)
+		return PKICTL_EXIT_USAGE;
 	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
+		/*
+		 * An option the verb does not use is refused, not ignored: a
+		 * release given --reason, or a status given --profile, would
+		 * otherwise run as if the operator had not asked for it.
+		 */
+		if (ch != '?' && ch != ':' && strchr(takes, ch) == NULL) {
+			for (i = 0; opts[i].name != NULL && opts[i].val != ch; i++)
+				;
+			log_err("cert %s: --%s is not an option of %s", verb,
+			    opts[i].name != NULL ? opts[i].name : "?", verb);
+			return PKICTL_EXIT_USAGE;
+		}
 		switch (ch) {
 		case 'i': issuer = optarg; break;
 		case 'p': profile = optarg; break;

@@ -191,6 +191,16 @@ for d in 2026-02-30T00:00:00Z 2025-02-29T00:00:00Z 2026-04-31T12:00:00Z 2026-01-
 		--invalidity-date "$d"
 	grep -q 'YYYY-MM-DDTHH:MM:SSZ' "$tmp/out" || fail "invalidity date $d: $(cat "$tmp/out")"
 done
+# Options a verb does not use are refused, not ignored.
+expect_refused 2 "release --reason" pkictl cert release --serial "$rser" --reason keyCompromise
+grep -q -- '--reason is not an option of release' "$tmp/out" || fail "release --reason: $(cat "$tmp/out")"
+expect_refused 2 "release --invalidity-date" pkictl cert release --serial "$rser" --invalidity-date 2026-11-01T00:00:00Z
+grep -q -- '--invalidity-date is not an option of release' "$tmp/out" || fail "release --invalidity-date: $(cat "$tmp/out")"
+expect_refused 2 "status --profile" pkictl cert status --serial "$rser" --profile subscriber
+grep -q -- '--profile is not an option of status' "$tmp/out" || fail "status --profile: $(cat "$tmp/out")"
+expect_refused 2 "status --reason" pkictl cert status --serial "$rser" --reason keyCompromise
+expect_refused 2 "revoke --csr" pkictl cert revoke --serial "$rser" --reason keyCompromise --csr "$tmp/ec.csr"
+expect_refused 2 "issue --serial" pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --serial "$rser"
 pkictl cert status --serial "$rser" | has 'status good' || fail "a refused revocation changed $rser"
 [ "$(q "SELECT revocation_reason || ' ' || to_char(invalidity_date AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM certificate WHERE serial = '$ser'")" = "1 2026-11-01" ] ||
 	fail "revocation row"
