@@ -1,10 +1,12 @@
 /*
  * pkictl sigservice add --name N: registers a signing service, an OAuth 2.0
  * client of signd (RFC 6749 §4.4, client credentials; hsm/README.md
- * "signd"). Prints client_id and client_secret once, on stdout, as two
- * "key<TAB>value" lines; only the SHA-256 of the secret (256 random bits, as the
- * base64url text the client presents) is stored, with its audit event (sign.service.add, no secret) in the same
- * transaction. Exit 3 when the name is taken.
+ * "signd"). Prints id, client_id and client_secret (the secret only
+ * this once), on stdout, as three "key<TAB>value" lines; only the SHA-256
+ * of the secret (256 random bits, as the base64url text the client
+ * presents) is stored, with its audit event (sign.service.add, no secret)
+ * in the same transaction. Exit 3 when the name is taken, 2 when schema/014
+ * would refuse it.
  *
  * pkictl sigservice disable --name N: the service's tokens stop working at
  * once (signd checks disabled_at at every request), and so do the SADs it
