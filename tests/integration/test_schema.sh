@@ -452,4 +452,55 @@ sql_fails "$(role_uri pki_admin)" 'SELECT totp_secret_enc FROM ra_officer' 'perm
 sql_as "$ua" 'SELECT count(id), count(spki), count(wrapping_key_label) FROM subscriber_key' >/dev/null ||
 	fail "pki_auditor cannot read subscriber_key's public columns"
 sql_fails "$ua" 'SELECT wrapped FROM subscriber_key' 'permission denied'
+# signd's SAM reads and updates only the one-time codes of purpose sign
+# (schema/080): it holds the OTP HMAC key, and with every row's code_hmac
+# it found any live code of any purpose (a password reset's, a
+# revocation's) offline in a million HMACs. In one rolled-back transaction:
+# an account's live revoke and password_reset codes and a used sign code,
+# expired ones of each purpose two days old, then as each role.
+otp080() { # ROLE STATEMENTS: what the statements print, then each row's purpose:attempts/used, or the error
+	sql_as "$SU" "BEGIN;
+	DO \$t\$ DECLARE a bigint; BEGIN
+	INSERT INTO ra_account (email, phone, password_hash)
+	    VALUES ('o080@example.com', '+6281200000080', '\$argon2id\$x') RETURNING id INTO a;
+	PERFORM set_config('pki_test.account', a::text, true);
+	INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts, consumed_at, created_at)
+	    VALUES (a, 'sms', 'revoke', sha256('1'), now() + interval '5 minutes', 3, NULL, now()),
+	    (a, 'sms', 'revoke', sha256('2'), now() - interval '2 days', 3, NULL, now() - interval '2 days'),
+	    (a, 'sms', 'password_reset', sha256('3'), now() + interval '5 minutes', 3, NULL, now()),
+	    (a, 'sms', 'password_reset', sha256('4'), now() - interval '2 days', 3, NULL, now() - interval '2 days'),
+	    (a, 'sms', 'sign', sha256('5'), now() + interval '5 minutes', 3, now(), now()),
+	    (a, 'sms', 'sign', sha256('6'), now() - interval '2 days', 3, now(), now() - interval '2 days');
+	END \$t\$;
+	SET ROLE $1; $2;
+	RESET ROLE; SELECT string_agg(purpose || ':' || attempts || '/' || (consumed_at IS NOT NULL), ',' ORDER BY id)
+	    FROM ra_otp WHERE account_id = current_setting('pki_test.account')::bigint; ROLLBACK" 2>&1 || true
+}
+o080="account_id = current_setting('pki_test.account')::bigint"
+all080='revoke:0/false,revoke:0/false,password_reset:0/false,password_reset:0/false,sign:0/true,sign:0/true'
+out=$(otp080 pki_sam "SELECT string_agg(purpose, ',') FROM ra_otp WHERE $o080;
+    SELECT count(*) FROM ra_otp WHERE purpose <> 'sign'")
+[ "$out" = $'sign,sign\n0\n'"$all080" ] || fail "pki_sam reads codes of other purposes than sign: $out"
+out=$(otp080 pki_sam "SELECT purpose FROM ra_otp WHERE $o080 ORDER BY id FOR UPDATE")
+[ "$out" = $'sign\nsign\n'"$all080" ] || fail "pki_sam locks codes of other purposes than sign: $out"
+out=$(otp080 pki_sam "UPDATE ra_otp SET attempts = attempts + 1 WHERE $o080 RETURNING purpose;
+    UPDATE ra_otp SET consumed_at = now() WHERE $o080 AND purpose <> 'sign' RETURNING purpose")
+[ "$out" = $'sign\nsign\n'"${all080//sign:0/sign:1}" ] || fail "pki_sam updates codes of other purposes than sign: $out"
+# It still inserts and deletes none, and rad keeps every code.
+sql_fails "$(role_uri pki_sam)" "INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts)
+    VALUES (1, 'sms', 'sign', sha256('x'), now(), 3)" 'permission denied for table ra_otp'
+sql_fails "$(role_uri pki_sam)" 'DELETE FROM ra_otp WHERE false' 'permission denied for table ra_otp'
+out=$(otp080 pki_ra "SELECT string_agg(purpose, ',' ORDER BY id) FROM ra_otp WHERE $o080;
+    UPDATE ra_otp SET attempts = attempts + 1 WHERE $o080 AND purpose <> 'sign';
+    UPDATE ra_otp SET consumed_at = now() WHERE $o080 AND purpose = 'revoke';
+    INSERT INTO ra_otp (account_id, channel, purpose, code_hmac, expires_at, max_attempts)
+    SELECT id, 'email', 'agreement', sha256('y'), now() + interval '5 minutes', 3 FROM ra_account WHERE id = current_setting('pki_test.account')::bigint")
+[ "$out" = "revoke,revoke,password_reset,password_reset,sign,sign
+revoke:1/true,revoke:1/true,password_reset:1/false,password_reset:1/false,sign:0/true,sign:0/true,agreement:0/false" ] ||
+	fail "pki_ra no longer reads, updates or inserts every code: $out"
+# pkictl purge (ra_purge_ended, SECURITY DEFINER) still deletes the expired
+# codes of every purpose.
+out=$(otp080 pki_admin "SELECT (ra_purge_ended(1)->>'ra_otp')::int >= 3")
+[ "$out" = $'t\nrevoke:0/false,password_reset:0/false,sign:0/true' ] ||
+	fail "ra_purge_ended no longer deletes every expired code: $out"
 note ok

@@ -742,7 +742,7 @@ signhash "$credB" "$sadA" "$H" $SHA256 $EC
 expect 400 invalid_request "A's SAD on B's credential"
 unchanged "A's SAD on B's credential"
 refused "A's SAD on B's credential" 1 "$credB" sad "$credEC"
-# An OTP of another purpose.
+# An OTP of another purpose: the SAM does not even see it (schema/080).
 rreq POST /v1/otp '{"channel":"sms","purpose":"revoke"}' "$tokA"
 roid=$(jq -r .otp_id "$tmp/out")
 rcode=$(sms_code)
@@ -750,7 +750,9 @@ secrets+=("$rcode")
 n0=$(nauthref)
 authorize "$credEC" "$H" $SHA256 "\"OTP\":\"$rcode\",\"otpID\":$roid"
 expect 400 invalid_otp "an OTP issued for revoke"
-authorize_refused "an OTP issued for revoke" "$n0" "$credEC" otp "issued for revoke" "$rcode"
+authorize_refused "an OTP issued for revoke" "$n0" "$credEC" otp "no such OTP" "$rcode"
+[ "$(q "SELECT attempts || (consumed_at IS NULL)::text FROM ra_otp WHERE id = $roid")" = 0true ] ||
+	fail "an OTP issued for revoke was counted or used by the SAM"
 
 # Wrong PIN and OTP: counted, then the lock-out (policy threshold 5).
 f0=$(failures "$aB")
