@@ -353,9 +353,19 @@ ldap_attr "$pdn1" 'certificateRevocationList;binary' "$tmp/p1.crl" && cmp -s "$t
 # Done, a CRL row keeps no DER (schema/046): both are emptied.
 [ "$(q "SELECT count(*) FROM publish_queue WHERE id IN ($old1, $new1) AND der IS NULL")" = 2 ] ||
 	fail "a done CRL row of the queue still holds its DER"
-q "UPDATE publish_queue SET done_at = NULL, next_attempt_at = now(),
-    der = decode('$(hexof "$tmp/root.crl")', 'hex') WHERE id = $old1" >/dev/null
+# An older row still pending after a newer one of its entry is done: its
+# transaction queued it first and committed after the newer row was
+# published (a done row gets no DER back, schema/081).
+open_tx
+echo "BEGIN; INSERT INTO publish_queue (dn, attribute, der) VALUES ('$pdn1', 'certificateRevocationList;binary',
+    decode('$(hexof "$tmp/root.crl")', 'hex')) RETURNING id;" >&"$tx_in"
+read -r -t 10 old1 <&"$tx_out" && [[ $old1 =~ ^[0-9]+$ ]] || fail "the open transaction did not queue a row: $old1"
+new1=$(queue_row "$pdn1" "$tmp/root2.crl")
 publish_all
+[ "$(q "SELECT done_at IS NOT NULL FROM publish_queue WHERE id = $new1")" = t ] || fail "row $new1 is still pending"
+commit_tx
+publish_all
+[ "$(q "SELECT done_at IS NOT NULL FROM publish_queue WHERE id = $old1")" = t ] || fail "row $old1 is still pending"
 ldap_attr "$pdn1" 'certificateRevocationList;binary' "$tmp/p1.crl" && cmp -s "$tmp/p1.crl" "$tmp/root2.crl" ||
 	fail "an older row retried after the newer one rolled the directory's CRL back"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'publish.ldap' AND object_id = '$old1'

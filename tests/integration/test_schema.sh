@@ -401,6 +401,27 @@ for r in pki_crl pki_admin; do
 		sql_fails "$u" "UPDATE crl SET $col = $col WHERE false" 'permission denied for table crl'
 	done
 done
+# A queued row's DER is never rewritten, only emptied (schema/081): with
+# UPDATE of der, crld or pkictl put any bytes on a pending CRL row, and the
+# publisher wrote them into the directory. As each role, and the superuser.
+q081="INSERT INTO publish_queue (dn, attribute, der) VALUES ('cn=x', 'certificateRevocationList;binary', '\\x0102')"
+for u in "$(role_uri pki_crl)" "$(role_uri pki_admin)" "$SU"; do
+	for set in "der = '\\x0103'" "der = der || '\\x00'" "der = '\\x'"; do
+		sql_fails "$u" "BEGIN; $q081; UPDATE publish_queue SET $set WHERE dn = 'cn=x'; ROLLBACK" \
+			'der is set only when the row is queued; an update may only set it to NULL'
+	done
+	sql_fails "$u" "BEGIN; $q081; UPDATE publish_queue SET done_at = now(), der = NULL WHERE dn = 'cn=x';
+	    UPDATE publish_queue SET der = '\\x0102' WHERE dn = 'cn=x'; ROLLBACK" \
+		'der is set only when the row is queued; an update may only set it to NULL'
+	# lib/publish.c's updates still pass: a retry, a done row's der set to
+	# itself (as a certificate's is) or to NULL (as a CRL's is).
+	[ "$(sql_as "$u" "BEGIN; $q081; UPDATE publish_queue SET attempts = attempts + 1, last_error = 'x',
+	    next_attempt_at = now() WHERE dn = 'cn=x';
+	    UPDATE publish_queue SET done_at = now(), der = CASE WHEN attribute = 'cACertificate;binary' THEN NULL ELSE der END
+	    WHERE dn = 'cn=x' RETURNING encode(der, 'hex');
+	    UPDATE publish_queue SET der = NULL WHERE dn = 'cn=x' RETURNING der IS NULL; ROLLBACK" 2>&1)" = $'0102\nt' ] ||
+		fail "[$u] publish_queue's own updates are refused"
+done
 # cad queues nothing for the directory (schema/073).
 sql_fails "$(role_uri pki_ca)" "INSERT INTO publish_queue (dn, attribute, der) VALUES ('cn=x', 'cACertificate;binary', '\\x00')" \
 	'permission denied for table publish_queue'
