@@ -207,6 +207,12 @@ int	 pkictl_event_recorded(const struct config *, const char *action,
 struct cadb_ca;
 struct signer	*pkictl_signer_for(const struct config *, const struct cadb_ca *,
 		    enum signer_kind);
+/*
+ * A secret from the file path an operator gave (what: its option, for the
+ * message); 0, or -1 logged, never naming a file that does not exist.
+ */
+int		 pkictl_secret_read(const char *what, const char *path,
+		    char *buf, size_t buflen);
 /* The PIN file of token: given, or that of the configured role using it. */
 const char	*pkictl_pin_file(const struct config *, const char *token,
 		    const char *given);

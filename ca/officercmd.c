@@ -246,11 +246,9 @@ officer_add(const struct config *cfg, const char *actor, int argc,
 		log_err("--role: ra_officer, ra_admin or auditor");
 		return PKICTL_EXIT_USAGE;
 	}
-	if (secret_read(pw_file, NULL, pw, sizeof(pw), err,
-	    sizeof(err)) == -1) {
-		log_err("--password-file: %s", err);
+	if (pkictl_secret_read("--password-file", pw_file, pw, sizeof(pw)) ==
+	    -1)
 		goto out;
-	}
 	if (pkictl_ra_policy(cfg, &pol) == -1 ||
 	    officer_password_check(&pol, pw) == -1)
 		goto out;

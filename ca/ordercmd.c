@@ -263,12 +263,10 @@ cmd_wrapkey(const struct config *cfg, const char *actor, int argc,
 		return PKICTL_EXIT_USAGE;
 	if (pkictl_signer_token(cfg, "wrap", &token, &pin_file) == -1)
 		goto out;
-	if (secret_read(so_file, NULL, so_pin, sizeof(so_pin), err,
-	    sizeof(err)) == -1 || secret_read(pin_file, NULL, pin,
-	    sizeof(pin), err, sizeof(err)) == -1) {
-		log_err("%s", err);
+	if (pkictl_secret_read("--so-pin-file", so_file, so_pin,
+	    sizeof(so_pin)) == -1 || pkictl_secret_read("the PIN file",
+	    pin_file, pin, sizeof(pin)) == -1)
 		goto out;
-	}
 	/* The audit event and the key: the event commits only if the key was made. */
 	snprintf(id, sizeof(id), "%s/%s", token, label);
 	if ((db = pkictl_db(cfg)) == NULL || db_begin(db, NULL) == -1 ||

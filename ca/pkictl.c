@@ -253,6 +253,29 @@ pkictl_signer_token(const struct config *cfg, const char *role,
 	return 0;
 }
 
+int
+pkictl_secret_read(const char *what, const char *path, char *buf,
+    size_t buflen)
+{
+	struct stat st;
+	char err[512];
+
+	if (secret_read(path, NULL, buf, buflen, err, sizeof(err)) == 0)
+		return 0;
+	/*
+	 * No such file: perhaps the secret itself was typed where its
+	 * file's name goes (--password-file S3cret); not repeated, or it
+	 * would reach the terminal and the log.
+	 */
+	if (lstat(path, &st) == -1 && (errno == ENOENT || errno == ENOTDIR ||
+	    errno == ENAMETOOLONG))
+		log_err("%s: no such file (the name given is not repeated, in "
+		    "case a secret was typed in its place)", what);
+	else
+		log_err("%s: %s", what, err);
+	return -1;
+}
+
 /* The PIN file for a token: given, or the configured one of the role using that token. */
 const char *
 pkictl_pin_file(const struct config *cfg, const char *token, const char *given)
@@ -392,11 +415,10 @@ cmd_token_init(const struct config *cfg, int argc, char **argv)
 		usage();
 		return PKICTL_EXIT_USAGE;
 	}
-	if (secret_read(so_file, NULL, so_pin, sizeof(so_pin), err, sizeof(err)) == -1 ||
-	    secret_read(pin_file, NULL, pin, sizeof(pin), err, sizeof(err)) == -1) {
-		log_err("%s", err);
+	if (pkictl_secret_read("--so-pin-file", so_file, so_pin,
+	    sizeof(so_pin)) == -1 || pkictl_secret_read("--pin-file", pin_file,
+	    pin, sizeof(pin)) == -1)
 		goto out;
-	}
 	/* A token's birth is a state change: audited, so the database first. */
 	if ((db = pkictl_db(cfg)) == NULL || db_begin(db, NULL) == -1)
 		goto out;
@@ -473,10 +495,9 @@ pkictl_token(const struct config *cfg, struct p11_module *mod, const char *label
 
 	if ((pin_file = pkictl_pin_file(cfg, label, pin_file)) == NULL)
 		return NULL;
-	if (secret_read(pin_file, NULL, pin, sizeof(pin), err, sizeof(err)) == -1)
-		log_err("%s", err);
-	else if ((tok = p11_token_open(mod, label, pin,
-	    config_get(cfg, "hsm.lock_dir", NULL), err, sizeof(err))) == NULL)
+	if (pkictl_secret_read("the PIN file", pin_file, pin, sizeof(pin)) ==
+	    0 && (tok = p11_token_open(mod, label, pin, config_get(cfg,
+	    "hsm.lock_dir", NULL), err, sizeof(err))) == NULL)
 		log_err("token %s: %s", label, err);
 	OPENSSL_cleanse(pin, sizeof(pin));
 	return tok;

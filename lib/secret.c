@@ -54,19 +54,7 @@ secret_from_file(const char *path, char *buf, size_t buflen, size_t *lenp,
 	/* O_NONBLOCK: a FIFO planted at path is refused below, not waited on. */
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
 	    O_NONBLOCK)) == -1) {
-		/*
-		 * No such file: perhaps the secret itself was typed where its
-		 * file's name goes (pkictl ... --password-file S3cret); not
-		 * repeated, or it would reach the terminal and the logs.
-		 */
-		if (errno == ENOENT || errno == ENOTDIR ||
-		    errno == ENAMETOOLONG)
-			snprintf(err, errlen, "the secret file given does not "
-			    "exist (%s; its name is not repeated here, in case "
-			    "a secret was typed in its place)", strerror(errno));
-		else
-			snprintf(err, errlen, "%s: open: %s", path,
-			    strerror(errno));
+		snprintf(err, errlen, "%s: open: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) == -1) {

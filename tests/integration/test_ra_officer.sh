@@ -115,6 +115,12 @@ rc=0; pkictl officer add --username carol --role ra_admin --password-file "$f" >
 grep -qi 'mode\|readable\|0600' "$tmp/e" || fail "no reason for the refused password file: $(cat "$tmp/e")"
 ! grep -qF -- "$pw" "$tmp/e" || fail "the password in pkictl's error"
 [ ! -s "$tmp/o" ] || fail "output despite the refusal"
+# The password itself typed where its file's name goes: no such file, and
+# the name (the password) is not repeated in the error.
+rc=0; pkictl officer add --username carol --role ra_admin --password-file "$pw" >"$tmp/o" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "a password as --password-file: exit $rc, expected 1"
+grep -q -- '--password-file: no such file' "$tmp/o" || fail "no reason for the missing password file: $(cat "$tmp/o")"
+! grep -qF -- "$pw" "$tmp/o" || fail "a password given as --password-file was echoed"
 rc=0; pkictl officer add --username carol --role ra_admin --password "$pw" >"$tmp/o" 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "--password on argv: exit $rc, expected 2 (usage)"
 ! grep -qF -- "$pw" "$tmp/o" || fail "a password given on argv was echoed"

@@ -136,8 +136,7 @@ test_smtp_conf(void **state)
 	smtp_refused("smtp://127.0.0.1:25", "ra@pki.example", "ra",
 	    "/nonexistent/pw", 0, "in clear");
 	smtp_refused("smtp://127.0.0.1:25", "ra@pki.example", "ra",
-	    "/nonexistent/pw", 1, "smtp_password_file: the secret file given "
-	    "does not exist");
+	    "/nonexistent/pw", 1, "smtp_password_file: /nonexistent/pw");
 }
 
 /*
