@@ -317,13 +317,18 @@ sql_fails "$(role_uri pki_ca)" "BEGIN; UPDATE certificate SET revoked_at = now()
 # pki_ocsp, a shared lock on every certificate's sign lock key held off
 # every revocation (rad's failed at its lock_timeout, pkictl's waited).
 cert1=$(sql_as "$SU" 'SELECT min(id) FROM certificate')
-for r in pki_ca pki_ocsp pki_tsa pki_sign pki_auditor; do
-	for f in pg_advisory_lock pg_advisory_lock_shared pg_advisory_xact_lock pg_advisory_xact_lock_shared \
-	    pg_try_advisory_lock pg_try_advisory_lock_shared pg_try_advisory_xact_lock pg_try_advisory_xact_lock_shared; do
-		sql_fails "$(role_uri "$r")" "SELECT $f(certificate_sign_lock_key($cert1))" "permission denied for function $f"
-		sql_fails "$(role_uri "$r")" "SELECT $f(1, 2)" "permission denied for function $f"
+# no_advisory_locks ROLE...: every form of pg_catalog's advisory locks refused.
+no_advisory_locks() {
+	local r f
+	for r in "$@"; do
+		for f in pg_advisory_lock pg_advisory_lock_shared pg_advisory_xact_lock pg_advisory_xact_lock_shared \
+		    pg_try_advisory_lock pg_try_advisory_lock_shared pg_try_advisory_xact_lock pg_try_advisory_xact_lock_shared; do
+			sql_fails "$(role_uri "$r")" "SELECT $f(certificate_sign_lock_key($cert1))" "permission denied for function $f"
+			sql_fails "$(role_uri "$r")" "SELECT $f(1, 2)" "permission denied for function $f"
+		done
 	done
-done
+}
+no_advisory_locks pki_ca pki_ocsp pki_tsa pki_sign pki_auditor
 # Those that take them still do: the revocation guard (pki_ra, pki_admin),
 # the SAM's sign lock, the publisher's and the sealer's locks.
 for r in pki_ra pki_admin; do
@@ -340,13 +345,7 @@ sql_as "$(role_uri pki_admin)" 'BEGIN; SELECT pg_advisory_xact_lock(7251001); RO
 # crld's and the sealer's roles take their own lock and no other (schema/077):
 # with the general functions 073 left them, either held a certificate's
 # sign lock key as long as it liked, and every revocation waited.
-for r in pki_crl pki_sealer; do
-	for f in pg_advisory_lock pg_advisory_lock_shared pg_advisory_xact_lock pg_advisory_xact_lock_shared \
-	    pg_try_advisory_lock pg_try_advisory_lock_shared pg_try_advisory_xact_lock pg_try_advisory_xact_lock_shared; do
-		sql_fails "$(role_uri "$r")" "SELECT $f(certificate_sign_lock_key($cert1))" "permission denied for function $f"
-		sql_fails "$(role_uri "$r")" "SELECT $f(1, 2)" "permission denied for function $f"
-	done
-done
+no_advisory_locks pki_crl pki_sealer
 [ "$(sql_as "$(role_uri pki_crl)" 'BEGIN; SELECT publish_queue_lock(false); ROLLBACK')" = t ] ||
 	fail "pki_crl cannot try the publisher's lock"
 for r in pki_crl pki_admin; do
