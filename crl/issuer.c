@@ -566,6 +566,13 @@ crl_issuer_main(void *arg)
 			}
 			backoff = 1;
 			ci->db_ok = 1;
+			/*
+			 * The schedule connecting set is of its own clock
+			 * reading: with this iteration's earlier one, a base
+			 * due "now" was not due yet, and a fresh CA's first
+			 * delta came before any base (logged as an error).
+			 */
+			now = crl_now();
 		}
 		if (kick) {
 			pthread_mutex_lock(&ci->t.mtx);

@@ -29,6 +29,14 @@ entry() {
 		awk -v s="$2" '/Serial Number:/ { on = ($3 == s) } on { print }'
 }
 pem() { openssl crl -inform DER -in "$1" -out "$1.pem"; }
+
+# The stack's crld started with no CRL of issuing (a fresh CA): its first
+# was the base, not a delta that needs one (an error line every fresh
+# `make up` showed until 2026-12-06).
+grep -q '"issued base CRL 1 of issuing' "$PKI_STACK_DIR/log/crl.log" ||
+	fail "the stack's crld did not issue base CRL 1 of issuing first"
+! grep -q 'no base CRL of issuing yet' "$PKI_STACK_DIR/log/crl.log" ||
+	fail "a fresh crld tried a delta before its first base: $(grep 'no base CRL' "$PKI_STACK_DIR/log/crl.log")"
 ca_cert() { openssl x509 -in "$1" -outform DER -out "$2"; }
 newcert() { # newcert NAME: issues a subscriber certificate into $tmp/NAME.pem, prints its serial
 	local s
