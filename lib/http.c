@@ -49,6 +49,7 @@
 #include <openssl/crypto.h>
 #include <microhttpd.h>
 
+#include "lib/daemon.h"
 #include "lib/db.h"
 #include "lib/http.h"
 #include "lib/log.h"
@@ -211,15 +212,6 @@ http_unescape_none(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
-static long long
-http_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * MHD_OPTION_NOTIFY_CONNECTION: a connection opened (tracked, its headers
  * awaited from now) or closed (forgotten, before MHD closes its socket).
@@ -260,7 +252,7 @@ http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	hc->fd = ci->connect_fd;
 	hc->srv = srv;
 	hc->phase = HTTP_PHASE_HEADERS;
-	hc->since_ms = http_now_ms();
+	hc->since_ms = daemon_now_ms();
 	pthread_mutex_lock(&srv->conns_lock);
 	hc->next = srv->conns;
 	if (srv->conns != NULL)
@@ -323,7 +315,7 @@ http_conn_answer_queued(struct MHD_Connection *c, size_t len)
 		return;
 	pthread_mutex_lock(&hc->srv->conns_lock);
 	hc->phase = HTTP_PHASE_SEND;
-	hc->since_ms = http_now_ms();
+	hc->since_ms = daemon_now_ms();
 	hc->answer_len = len;
 	pthread_mutex_unlock(&hc->srv->conns_lock);
 }
@@ -429,7 +421,7 @@ http_sweeper(void *arg)
 		    &ts);
 		if (srv->sweep_stop)
 			break;
-		http_sweep_locked(srv, http_now_ms(), &n);
+		http_sweep_locked(srv, daemon_now_ms(), &n);
 		if (n.headers > 0 || n.body > 0 || n.answer > 0) {
 			pthread_mutex_unlock(&srv->conns_lock);
 			http_sweep_log(srv, &n);
@@ -466,7 +458,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	struct http_server *srv = cls;
 	struct http_req_state *st = *req_cls;
 
-	http_conn_phase(srv, c, HTTP_PHASE_HEADERS, http_now_ms());
+	http_conn_phase(srv, c, HTTP_PHASE_HEADERS, daemon_now_ms());
 	if (st == NULL)
 		return;
 	__atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_RELEASE);
@@ -1406,7 +1398,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		*req_cls = st;
 		/* Until http_completed: http_stop lets it finish. */
 		__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_ACQUIRE);
-		st->headers_ms = http_now_ms();
+		st->headers_ms = daemon_now_ms();
 		http_conn_phase(srv, c, HTTP_PHASE_BODY, st->headers_ms);
 		if ((bad = http_framing_bad(c, &why)) != 0) {
 			/* Nothing more is read: its end is unknown. */
@@ -1445,7 +1437,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		st->deferred = 0;
 		return http_answer(c, method, url, 0, &st->answer);
 	}
-	now = http_now_ms();
+	now = daemon_now_ms();
 	if (*upload_data_size == 0)	/* the body is in: no deadline now */
 		http_conn_phase(srv, c, HTTP_PHASE_ANSWER, now);
 	else {
@@ -1858,7 +1850,7 @@ http_serve(struct http_server *srv, char *err, size_t errlen)
 	 * The deadlines' sweep: http_run() does it for lim.external; a
 	 * thread of ours otherwise (seccomp allows threads: sandbox.c).
 	 */
-	srv->next_sweep_ms = http_now_ms() + HTTP_SWEEP_MS;
+	srv->next_sweep_ms = daemon_now_ms() + HTTP_SWEEP_MS;
 	if (!srv->lim.external) {
 		/*
 		 * A small stack: thread stacks count in RLIMIT_DATA, which
@@ -2012,7 +2004,7 @@ http_poll_timeout_ms(struct http_server *srv)
 	/* A connection open: the next sweep of its deadlines (http_run). */
 	pthread_mutex_lock(&srv->conns_lock);
 	if (srv->conns != NULL) {
-		sweep = srv->next_sweep_ms - http_now_ms();
+		sweep = srv->next_sweep_ms - daemon_now_ms();
 		if (sweep < 0)
 			sweep = 0;
 	}
@@ -2026,7 +2018,7 @@ http_poll_timeout_ms(struct http_server *srv)
 void
 http_run(struct http_server *srv)
 {
-	long long now = http_now_ms();
+	long long now = daemon_now_ms();
 	struct http_swept n;
 
 	srv->resumed = 0;
