@@ -1114,10 +1114,12 @@ get_check(pthread_t th, struct slow_client *sc, long status,
 
 /*
  * A raw connection to the server from the loopback address from (any of
- * 127.0.0.0/8 is the machine's own); reads time out after 5 s.
+ * 127.0.0.0/8 is the machine's own); reads time out after 5 s. rcvbuf:
+ * the receive buffer, set before connect() so that the window advertised
+ * stays that small; 0 for the system's.
  */
 static int
-raw_connect_from(const struct fixture *fx, const char *from)
+raw_connect_buf(const struct fixture *fx, const char *from, int rcvbuf)
 {
 	struct sockaddr_in sin;
 	struct timeval tv = { 5, 0 };
@@ -1127,6 +1129,9 @@ raw_connect_from(const struct fixture *fx, const char *from)
 	assert_true(fd != -1);
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
 	    sizeof(tv)), 0);
+	if (rcvbuf > 0)
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
+		    &rcvbuf, sizeof(rcvbuf)), 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	assert_int_equal(inet_pton(AF_INET, from, &sin.sin_addr), 1);
@@ -1135,6 +1140,12 @@ raw_connect_from(const struct fixture *fx, const char *from)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	return fd;
+}
+
+static int
+raw_connect_from(const struct fixture *fx, const char *from)
+{
+	return raw_connect_buf(fx, from, 0);
 }
 
 /* A raw connection to the server (reads time out after 5 s). */
@@ -2135,25 +2146,11 @@ slow_reader(int external)
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 30, 1, 0, NULL,
 	    NULL, 0, external, 1, 30, 0, 16 * 1024 * 1024 };
 	struct shloop sl;
-	int fd, rcvbuf = 4096;
+	int fd;
 	size_t got;
 
 	limits_start(&sl, &lim);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd != -1);
-	/* Before connect(): the window it advertises stays small. */
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-	    sizeof(rcvbuf)), 0);
-	{
-		struct sockaddr_in sin;
-
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons(http_port(sl.fx.srv));
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		assert_int_equal(connect(fd, (struct sockaddr *)&sin,
-		    sizeof(sin)), 0);
-	}
+	fd = raw_connect_buf(&sl.fx, "127.0.0.1", 4096);
 	raw_get(fd, "/big");
 	sleep_ms(5000);		/* the deadline (3 s) and a sweep passed */
 	got = drain(fd, 10000);
