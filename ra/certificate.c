@@ -283,17 +283,10 @@ ra_cert_validity(const struct ra_cert *c, const char *profile)
 static int
 ra_cert_profile_served(const struct config *cfg, const char *profile)
 {
-	const char *served = config_get(cfg, "cad.profiles", NULL), *w;
-	size_t n = strlen(profile);
+	const char *served = config_get(cfg, "cad.profiles", NULL);
 
-	if (served == NULL)
+	if (served == NULL || ra_word_in(served, profile))
 		return 0;
-	for (w = served; *w != '\0'; w += strcspn(w, " ,")) {
-		w += strspn(w, " ,");
-		if (strncmp(w, profile, n) == 0 && (w[n] == '\0' ||
-		    w[n] == ' ' || w[n] == ','))
-			return 0;
-	}
 	log_err("agreement.profile %s is not among cad.profiles (%s): cad "
 	    "would never take its orders", profile, served);
 	return -1;

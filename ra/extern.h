@@ -948,7 +948,7 @@ const char *ra_revocation_reason_name(int code);
  * request carried out, a deactivation's), 0 when not or unknown.
  */
 int	ra_policy_reason_allowed(const struct ra_policy *, const char *name);
-/* 1 when kind (a word) appears in the space-separated list, else 0. */
+/* 1 when word appears in the list (words apart by spaces or commas), else 0. */
 int	ra_word_in(const char *list, const char *word);
 
 /* review.c: the officer endpoints (ra/README.md "Review"). */

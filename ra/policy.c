@@ -80,7 +80,8 @@ ra_word_in(const char *list, const char *word)
 	if (n == 0)
 		return 0;
 	while ((p = strstr(p, word)) != NULL) {
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+		if ((p == list || p[-1] == ' ' || p[-1] == ',') &&
+		    (p[n] == ' ' || p[n] == ',' || p[n] == '\0'))
 			return 1;
 		p += n;
 	}
