@@ -5,8 +5,9 @@
  *
  *  event line  one audit event as PostgreSQL renders
  *		jsonb_build_object('id', id, 'at', <UTC, µs>, 'actor', ...,
- *		'details', details)::text (AUDITSEAL_EVENT_LINE_SQL): the
- *		Merkle leaf is SHA-256(0x00 || the line's bytes), no newline.
+ *		'details', details)::text, with 'db_role' when the event has
+ *		one (AUDITSEAL_EVENT_LINE_SQL): the Merkle leaf is
+ *		SHA-256(0x00 || the line's bytes), no newline.
  *  tree head   the text a seal's signature covers (auditseal_head_text):
  *		"pki-audit-tree-head-v1\nseal N\nsize N\nroot HEX\ntime T\n"
  *		"key LABEL\n",
@@ -27,12 +28,19 @@
 
 #include "lib/merkle.h"
 
-/* The event line of audit_event e, as one SQL expression. */
+/*
+ * The event line of audit_event e, as one SQL expression. "db_role" (the
+ * login role that wrote the event, schema/083) is in the line only when it
+ * is not NULL: an event written before 083 keeps, byte for byte, the line
+ * its seals were made over, and a newer event's role is sealed with it.
+ */
 #define AUDITSEAL_EVENT_LINE_SQL \
-	"jsonb_build_object('id', e.id, 'at', to_char(e.at AT TIME ZONE 'UTC', " \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'actor', e.actor, 'action', " \
-	"e.action, 'object_type', e.object_type, 'object_id', e.object_id, " \
-	"'details', e.details)::text"
+	"(jsonb_build_object('id', e.id, 'at', to_char(e.at AT TIME ZONE " \
+	"'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'actor', e.actor, " \
+	"'action', e.action, 'object_type', e.object_type, 'object_id', " \
+	"e.object_id, 'details', e.details) || CASE WHEN e.db_role IS NULL " \
+	"THEN '{}'::jsonb ELSE jsonb_build_object('db_role', e.db_role) " \
+	"END)::text"
 /* The same timestamp format for a seal's time. */
 #define AUDITSEAL_TIME_SQL(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"

@@ -10,7 +10,9 @@
 # the next time, never skipped; two sealers at once do not collide; an
 # event over the size limits (which pkiaudit could not read) is refused by
 # the database; an inclusion proof of one event verifies alone and fails
-# when the event or the key differs.
+# when the event or the key differs; each event names the login role that
+# wrote it (db_role, schema/083) in its sealed line, and a trail whose
+# first events were written (and sealed) before 083 still verifies.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -375,3 +377,103 @@ rc=0; pkiaudit check --proof "$tmp/proof.json" --pubkey "$tmp/other.pem" >/dev/n
 rc=0; pkiaudit prove --events "$tmp/d.events" --seals "$tmp/d.seals" --event 999999999 >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "a proof of an event that is not there: exit $rc"
 note "inclusion proof of event $victim: verifies alone; a changed event, index or key is refused"
+
+# --- who wrote an event: db_role (schema/083), sealed; a trail of before and after it ------
+# The stack's events name the login role that wrote them, in the table and
+# in their sealed line.
+[ "$(q "SELECT string_agg(DISTINCT coalesce(db_role, '-'), ',') FROM audit_event WHERE action = 'sign.service.add'")" = pki_admin ] ||
+	fail "pkictl's events do not name pki_admin: $(q "SELECT string_agg(DISTINCT coalesce(db_role, '-'), ',') FROM audit_event WHERE action = 'sign.service.add'")"
+[ "$(q "SELECT string_agg(DISTINCT coalesce(db_role, '-'), ',') FROM audit_event WHERE action = 'audit.seal'")" = pki_sealer ] ||
+	fail "the sealer's events do not name pki_sealer"
+grep -q "\"id\": $victim, .*\"db_role\": \"pki_admin\"" "$tmp/d.events" ||
+	fail "the exported line of event $victim has no db_role: $(grep "\"id\": $victim," "$tmp/d.events")"
+# A database migrated up to 082, with events written as pki_ra (one
+# claiming to be an officer) and as the superuser; their lines as the
+# sealer wrote them before 083 (the expression lib/auditseal.h had then).
+# Migrated to 083: those events keep db_role NULL and exactly those lines,
+# so a seal made over them before still verifies; a new event's line has
+# its role, covered by the seal: a trail of both kinds verifies.
+: "${PKI_PG_HOST:?the stack.env of tests/run.sh sets PKI_PG_HOST}"
+mdb=pki_audit_083
+mdb_uri() { echo "host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=$mdb user=$1 connect_timeout=5"; }
+su=$(q 'SELECT current_user')
+pg_uri="host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=postgres user=$su connect_timeout=5"
+sql_as "$pg_uri" "DROP DATABASE IF EXISTS $mdb" >/dev/null 2>&1
+sql_as "$pg_uri" "CREATE DATABASE $mdb" >/dev/null
+at_exit "sql_as '$pg_uri' 'DROP DATABASE IF EXISTS $mdb' >/dev/null 2>&1"
+mq() { sql_as "$(mdb_uri "$su")" "$1"; }
+mkdir -p "$tmp/mig082"
+for f in "$REPO"/schema/[0-9][0-9][0-9]_*.sql; do
+	b=${f##*/}
+	[ "$((10#${b%%_*}))" -le 82 ] && cp "$f" "$tmp/mig082/"
+done
+"$REPO/deploy/migrate.sh" "$(mdb_uri "$su")" "$tmp/mig082" >/dev/null || fail "migrations up to 082"
+sql_as "$(mdb_uri pki_ra)" "SELECT audit_append('officer:1', 'test.before_083', 'ra_application', '7', '{\"n\": 1}')" >/dev/null
+sql_as "$(mdb_uri pki_ra)" "SELECT audit_append('subscriber:2', 'test.before_083', 'ra_account', NULL, NULL)" >/dev/null
+mq "SELECT audit_append('migration:test', 'test.before_083', 'test', 'x', '{\"a\": [1, \"x y\"], \"b\": null}')" >/dev/null
+psql -X -q -At -v ON_ERROR_STOP=1 "$(mdb_uri "$su")" >"$tmp/old.lines" <<'SQL' || fail "the lines before 083"
+SELECT jsonb_build_object('id', e.id, 'at', to_char(e.at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'actor', e.actor, 'action', e.action,
+    'object_type', e.object_type, 'object_id', e.object_id, 'details',
+    e.details)::text FROM audit_event e ORDER BY e.id
+SQL
+[ "$(wc -l <"$tmp/old.lines")" = 3 ] || fail "3 events before 083, not $(wc -l <"$tmp/old.lines")"
+out=$("$REPO/deploy/migrate.sh" "$(mdb_uri "$su")" "$REPO/schema" 2>&1) || fail "migrations after 082: $out"
+grep -q '^migrate: applied 083_' <<<"$out" || fail "083 not applied: $out"
+[ "$(mq "SELECT count(*) FROM audit_event WHERE db_role IS NULL")" = 3 ] ||
+	fail "083 gave the events before it a db_role: $(mq "SELECT id, db_role FROM audit_event")"
+# Sealed with nothing after them, once no transaction older than theirs is
+# open anywhere in the cluster (the boundary, "Which events a seal takes").
+for _ in $(seq 100); do
+	[ "$(mq "SELECT txid_snapshot_xmin(txid_current_snapshot()) > max(txid) FROM audit_event")" = t ] && break
+	sleep 0.1
+done
+mpkictl() { PKI_PG_SEALER_URI=$(mdb_uri pki_sealer) pkictl "$@"; }
+mpkictl audit seal >"$tmp/m1.out" 2>&1 || { cat "$tmp/m1.out"; fail "audit seal of the events before 083"; }
+[ "$(mq "SELECT tree_size FROM audit_seal WHERE id = 1")" = 3 ] ||
+	fail "seal 1 of $mdb: $(cat "$tmp/m1.out")"
+# Its root is the RFC 9162 root of the lines of before 083: the seal a
+# sealer of before 083 would have signed over them.
+python3 - "$tmp/old.lines" "$(mq "SELECT encode(root, 'hex') FROM audit_seal WHERE id = 1")" <<'PY' ||
+import hashlib, sys
+lines = open(sys.argv[1], 'rb').read().split(b'\n')[:3]
+def mth(d):
+    if len(d) == 1:
+        return hashlib.sha256(b'\x00' + d[0]).digest()
+    k = 1
+    while 2 * k < len(d):
+        k *= 2
+    return hashlib.sha256(b'\x01' + mth(d[:k]) + mth(d[k:])).digest()
+sys.exit(0 if mth(lines).hex() == sys.argv[2] else 1)
+PY
+	fail "seal 1 over the events of before 083 is not the root of their lines of before 083"
+# After 083: pki_ra may not name a role, and its event names pki_ra.
+sql_fails "$(mdb_uri pki_ra)" "INSERT INTO audit_event (actor, action, object_type, db_role)
+	VALUES ('officer:1', 'test.forged', 'test', 'pki_admin')" 'permission denied'
+new=$(sql_as "$(mdb_uri pki_ra)" "SELECT audit_append('officer:1', 'test.after_083', 'ra_application', '7', '{\"n\": 2}')")
+[ "$(mq "SELECT db_role FROM audit_event WHERE id = $new")" = pki_ra ] ||
+	fail "an event written as pki_ra names $(mq "SELECT db_role FROM audit_event WHERE id = $new")"
+mpkictl audit seal >"$tmp/m2.out" 2>&1 || { cat "$tmp/m2.out"; fail "audit seal after 083"; }
+rm -f "$tmp/m.events" "$tmp/m.seals"
+mpkictl audit export --events "$tmp/m.events" --seals "$tmp/m.seals" >/dev/null || fail "audit export of $mdb"
+verify_ok m "a trail of events before and after 083"
+[ "$(grep -c '^seal [12]: verified' "$tmp/v.out")" = 2 ] || { cat "$tmp/v.out"; fail "not both seals of $mdb verified"; }
+head -n 3 "$tmp/m.events" | cmp -s - "$tmp/old.lines" ||
+	fail "the events of before 083 are not exported as they were sealed: $(head -n 3 "$tmp/m.events")"
+grep -q "^{\"at\": \"[^\"]*\", \"id\": $new, \"actor\": \"officer:1\", \"action\": \"test.after_083\", \"db_role\": \"pki_ra\", \"details\": {\"n\": 2}," "$tmp/m.events" ||
+	fail "the line of event $new has no db_role pki_ra: $(grep "\"id\": $new," "$tmp/m.events")"
+grep -q '"action": "audit.seal", "db_role": "pki_sealer"' "$tmp/m.events" ||
+	fail "the sealer's event has no db_role pki_sealer"
+# The role is sealed: the same line naming another role does not verify.
+sed "/\"id\": $new,/s/\"db_role\": \"pki_ra\"/\"db_role\": \"pki_admin\"/" "$tmp/m.events" >"$tmp/m2.events"
+cmp -s "$tmp/m.events" "$tmp/m2.events" && fail "the test did not change event $new's role"
+verify_fails "$tmp/m2.events" "$tmp/m.seals" 'seal 2: FAILED: the first' "an event's db_role changed in the export"
+pkiaudit prove --events "$tmp/m.events" --seals "$tmp/m.seals" --event "$new" >"$tmp/mproof.json" ||
+	fail "pkiaudit prove of event $new"
+pkiaudit check --proof "$tmp/mproof.json" --pubkey "$PKI_AUDIT_PUBKEY" >/dev/null ||
+	fail "the proof of event $new (with its db_role) was refused"
+pkiaudit prove --events "$tmp/m.events" --seals "$tmp/m.seals" --event "$(head -n 1 "$tmp/old.lines" | jq .id)" \
+	>"$tmp/mproof0.json" || fail "pkiaudit prove of an event of before 083"
+pkiaudit check --proof "$tmp/mproof0.json" --pubkey "$PKI_AUDIT_PUBKEY" >/dev/null ||
+	fail "the proof of an event of before 083 was refused"
+note "db_role: the login role in every new event and its sealed line (pki_admin, pki_sealer, pki_ra), not insertable by pki_ra; events of before 083 keep their lines, their seal and proofs verify in a trail with newer events; a changed role is refused"

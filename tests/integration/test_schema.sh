@@ -212,8 +212,10 @@ for r in "${APP_ROLES[@]}"; do
 	EOF
 	) || fail "$r: the prepared audit_append of lib/audit.c fails"
 	[ "$id2" -gt "$id" ] || fail "$r: ids not increasing ($id, $id2)"
-	row=$(sql_as "$SU" "SELECT actor, action, object_type, object_id, details::text, at <= clock_timestamp(), txid > 0 FROM audit_event WHERE id = $id")
-	[ "$row" = "test:$r|test.append|test|42|{\"k\": 1}|t|t" ] || fail "$r: stored event is '$row'"
+	row=$(sql_as "$SU" "SELECT actor, action, object_type, object_id, details::text, at <= clock_timestamp(), txid > 0, db_role FROM audit_event WHERE id = $id")
+	[ "$row" = "test:$r|test.append|test|42|{\"k\": 1}|t|t|$r" ] || fail "$r: stored event is '$row'"
+	[ "$(sql_as "$SU" "SELECT db_role FROM audit_event WHERE id = $id2")" = "$r" ] ||
+		fail "$r: the prepared audit_append's event does not name its login role"
 	[ "$(sql_as "$SU" "SELECT object_id IS NULL AND details = '{}'::jsonb FROM audit_event WHERE id = $id2")" = t ] ||
 		fail "$r: NULL details not stored as {}"
 
@@ -224,12 +226,32 @@ for r in "${APP_ROLES[@]}"; do
 	# Only the server sets the time and the transaction id.
 	sql_fails "$u" "INSERT INTO audit_event (actor, action, object_type, at) VALUES ('x', 'y', 'z', '2000-01-01')" 'permission denied'
 	sql_fails "$u" "INSERT INTO audit_event (actor, action, object_type, txid) VALUES ('x', 'y', 'z', 1)" 'permission denied'
+	# ... and the role that wrote it (schema/083): actor is the caller's word.
+	sql_fails "$u" "INSERT INTO audit_event (actor, action, object_type, db_role) VALUES ('officer:1', 'y', 'z', 'pki_admin')" 'permission denied'
 	sql_fails "$u" "SELECT setval('audit_event_id_seq', 1)" 'permission denied'
 	sql_fails "$u" 'CREATE TABLE public.t_by_app (x int)' 'permission denied'
 	sql_fails "$u" 'ALTER TABLE audit_event DISABLE TRIGGER ALL' 'must be owner'
 	sql_fails "$u" "SELECT audit_append('', 'a', 'b', NULL, NULL)" 'violates check constraint'
 	sql_fails "$u" "SELECT audit_append('a', 'b', 'c', NULL, '[1]')" 'violates check constraint'
 done
+
+# db_role (schema/083): no role but the owner may write it, the roles of
+# signd's SAM and of the sealer included; in a SECURITY DEFINER function,
+# which runs as its owner (the superuser), it still names the login role
+# (session_user, not current_user); a new event never has it NULL.
+for r in "${APP_ROLES[@]}" pki_sam pki_sealer pki_auditor; do
+	[ "$(sql_as "$SU" "SELECT has_column_privilege('$r', 'audit_event', 'db_role', 'INSERT')")" = f ] ||
+		fail "$r may insert audit_event.db_role"
+done
+at_exit "sql_as '$SU' 'DROP FUNCTION IF EXISTS public.t_definer_append()' >/dev/null 2>&1"
+sql_as "$SU" "CREATE FUNCTION public.t_definer_append() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, public, pg_temp AS \$\$ SELECT audit_append('test:definer', 'test.definer', 'test', NULL, NULL) \$\$;
+    GRANT EXECUTE ON FUNCTION public.t_definer_append() TO pki_ra" >/dev/null
+id=$(sql_as "$(role_uri pki_ra)" 'SELECT t_definer_append()') || fail "pki_ra cannot call a SECURITY DEFINER function that audits"
+sql_as "$SU" 'DROP FUNCTION public.t_definer_append()' >/dev/null
+[ "$(sql_as "$SU" "SELECT db_role FROM audit_event WHERE id = $id")" = pki_ra ] ||
+	fail "an event written inside a SECURITY DEFINER function names $(sql_as "$SU" "SELECT db_role FROM audit_event WHERE id = $id"), not the login role pki_ra"
+sql_fails "$SU" "INSERT INTO audit_event (actor, action, object_type, db_role) VALUES ('x', 'y', 'z', NULL)" 'audit_event_db_role_set'
 
 # --- the triggers: even the superuser, even after a mistaken GRANT ---------------------------
 id=$(sql_as "$SU" "SELECT max(id) FROM audit_event")
