@@ -58,9 +58,13 @@ static const struct db_stmt stmt_rep_lock = {
 	"FOR UPDATE OF a",
 	1
 };
+/*
+ * The sysadmin address of a new company, locked (ra_company_sysadmin_lock,
+ * schema/082) before the statement below looks for another holder.
+ */
 static const struct db_stmt stmt_email_lock = {
 	"ra_corporate_submit_email_lock",
-	"SELECT pg_advisory_xact_lock(hashtext('ra_company_sysadmin:' || $1))",
+	"SELECT ra_company_sysadmin_lock($1)",
 	1
 };
 static const struct db_stmt stmt_email_taken = {
@@ -252,14 +256,14 @@ static const struct db_stmt stmt_invite_member = {
 };
 /*
  * The caps of invitations (schema/067): company $1's and address $2's,
- * each under an advisory lock taken before the counts below (one
- * statement's order, the same in every invitation), so that concurrent
- * invitations count each other.
+ * each under an advisory lock taken before the counts below
+ * (ra_company_invite_lock, schema/082: the company's, then the address's,
+ * the same order in every invitation), so that concurrent invitations
+ * count each other.
  */
 static const struct db_stmt stmt_invite_lock = {
 	"ra_corporate_invite_lock",
-	"SELECT pg_advisory_xact_lock(hashtext('ra_company_invite:' || $1)), "
-	"pg_advisory_xact_lock(hashtext('ra_company_invite_email:' || $2))",
+	"SELECT ra_company_invite_lock($1, $2)",
 	2
 };
 /*

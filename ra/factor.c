@@ -85,8 +85,9 @@ static const struct db_stmt stmt_otp_recent = {
  * SMS codes sent in the last hour to this account's phone number, for any
  * account (numbers are not unique): many accounts on one premium-rate or
  * victim number must not make the CA send SMS without end. Counted by the
- * number each code went to (ra_otp.phone, schema/039). The lock makes the
- * count exact across accounts and processes.
+ * number each code went to (ra_otp.phone, schema/039). The lock
+ * (ra_otp_phone_lock, schema/082: pki_ra takes no other advisory lock)
+ * makes the count exact across accounts and processes.
  *
  * Two budgets of otp.per_phone_hour each: the codes sent to accounts that
  * had verified the number (they proved they hold it) and the others, as
@@ -101,8 +102,7 @@ static const struct db_stmt stmt_otp_recent = {
  */
 static const struct db_stmt stmt_otp_phone_lock = {
 	"ra_otp_send_phone_lock",
-	"SELECT pg_advisory_xact_lock(hashtext('ra_otp_phone:' || phone)) "
-	"FROM ra_account WHERE id = $1",
+	"SELECT ra_otp_phone_lock(phone) FROM ra_account WHERE id = $1",
 	1
 };
 static const struct db_stmt stmt_otp_recent_phone = {

@@ -401,6 +401,44 @@ read -r -t 10 got <&"$tx_out" && [ "$got" = t ] || fail "test setup: the seal lo
 	fail "audit_seal_lock does not hold the sealers' key"
 sql_fails "$(role_uri pki_sealer)" "SET lock_timeout = '200ms'; SELECT audit_seal_lock()" 'lock timeout'
 commit_tx
+# rad's role takes its own locks and no other (schema/082): with the
+# general functions, as pki_ra, a certificate's sign lock key held open
+# held up every revocation and hold (the guard waits for it).
+no_advisory_locks pki_ra
+ra_locks=(ra_otp_phone_lock ra_company_sysadmin_lock ra_company_invite_lock ra_company_identifiers_lock)
+for r in "${APP_ROLES[@]}" pki_sam pki_sealer pki_auditor; do
+	[ "$r" = pki_ra ] && continue
+	for f in "${ra_locks[@]}"; do
+		case $f in ra_company_invite_lock | ra_company_identifiers_lock) args="'1', '2'" ;; *) args="'1'" ;; esac
+		sql_fails "$(role_uri "$r")" "SELECT $f($args)" "permission denied for function $f"
+	done
+done
+# Each takes the key rad took before 082 (a rad started before it takes
+# turns with one started after), held to the transaction's end.
+open_tx
+echo "BEGIN; SET LOCAL ROLE pki_ra; SELECT 't' FROM (SELECT ra_otp_phone_lock('+6281200000082'),
+    ra_company_sysadmin_lock('sa082@example.com'), ra_company_invite_lock('82', 'inv082@example.com'),
+    ra_company_identifiers_lock('8200000000082', '820000000000082')) l;" >&"$tx_in"
+read -r -t 10 got <&"$tx_out" && [ "$got" = t ] || fail "test setup: rad's locks not taken: $got"
+for k in "ra_otp_phone:+6281200000082" "ra_company_sysadmin:sa082@example.com" "ra_company_invite:82" \
+    "ra_company_invite_email:inv082@example.com" "ra_company_nib:8200000000082" "ra_company_npwp:820000000000082"; do
+	[ "$(sql_as "$SU" "SELECT pg_try_advisory_xact_lock(hashtext('$k'))")" = f ] ||
+		fail "rad's lock functions do not hold the key of $k"
+done
+sql_fails "$(role_uri pki_ra)" "SET lock_timeout = '200ms'; SELECT ra_otp_phone_lock('+6281200000082')" 'lock timeout'
+commit_tx
+# The revocation guard still waits, as pki_ra, for a signature in progress
+# with the certificate's key (049: the SAM's shared lock), then goes through.
+open_tx
+echo "BEGIN; SELECT 't' FROM (SELECT pg_advisory_xact_lock_shared(certificate_sign_lock_key(8200000082))) l;" >&"$tx_in"
+read -r -t 10 got <&"$tx_out" && [ "$got" = t ] || fail "test setup: the sign lock not taken: $got"
+revoke082="BEGIN; INSERT INTO certificate (id, issuer_id, serial, subject, profile, not_before, not_after, sha256, der)
+    SELECT 8200000082, id, '8207', 'CN=082', 'personal', now(), now() + interval '1 day', '00', '\\x00' FROM ca_certificate
+    WHERE name = 'issuing'; SET ROLE pki_ra; SET lock_timeout = '200ms'; UPDATE certificate SET revoked_at = now(),
+    revocation_reason = 0, revoked_by = 'test:082' WHERE id = 8200000082 RETURNING revocation_reason; ROLLBACK"
+sql_fails "$SU" "$revoke082" 'lock timeout'
+commit_tx
+[ "$(sql_as "$SU" "$revoke082" 2>&1)" = 0 ] || fail "pki_ra: a revocation fails after 082"
 # crld and pkictl write only the publication queue's columns lib/publish.c
 # and lib/crlgen.c write, and never change the record of an issued CRL
 # (schema/078): a queued row's entry or attribute, its time of queueing, an
