@@ -23,6 +23,11 @@ CXXFLAGS += -std=c++17 -g $(filter-out -Wstrict-prototypes -Wmissing-prototypes,
 	-fstack-protector-strong -fPIE
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lldap -llber -ldl -lpthread
+# rad's KYC image header check (ra/image.c): libpng and libjpeg-turbo, for
+# rad and what links its sources (tests/unit/ra/, the fuzz harnesses).
+IMAGE_PKGS := libpng libjpeg
+CPPFLAGS += $(shell $(PKG_CONFIG) --cflags $(IMAGE_PKGS) 2>/dev/null)
+IMAGE_LIBS := $(shell $(PKG_CONFIG) --libs $(IMAGE_PKGS) 2>/dev/null)
 
 ifeq ($(SAN),1)
 CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -138,7 +143,7 @@ $(BUILD)/cad: $(call obj,$(CAD_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/rad: $(call obj,$(RAD_SRCS)) $(LIBHSM) $(LIBPKI)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -lcurl -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(IMAGE_LIBS) -largon2 -lcurl -o $@
 
 $(BUILD)/signd: $(call obj,$(SIGND_SRCS)) $(LIBHSM) $(LIBPKI)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -o $@
@@ -157,7 +162,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBHSM) $(LIBPKI)
 # tests/unit/ra/: rad's sources too (all but main.c), as the fuzz rule does.
 $(BUILD)/tests/unit/ra/%: $(BUILD)/obj/tests/unit/ra/%.o $(call obj,$(filter-out ra/main.c,$(RAD_SRCS))) $(LIBHSM) $(LIBPKI)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -largon2 -lcmocka -lcurl -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(IMAGE_LIBS) -largon2 -lcmocka -lcurl -o $@
 
 # tests/unit/ca/: cad's sources too (all but its main.c).
 $(BUILD)/tests/unit/ca/%: $(BUILD)/obj/tests/unit/ca/%.o $(call obj,$(filter-out ca/worker/main.c,$(CAD_SRCS))) $(LIBHSM) $(LIBPKI)
@@ -281,7 +286,7 @@ build/fuzz/obj/%.o: %.cc
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -largon2 $(SIGN_LIBS) -o $@
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) $(IMAGE_LIBS) -largon2 $(SIGN_LIBS) -o $@
 
 # The harnesses alone (make check builds them while the suites run).
 fuzz-build: $(FUZZ_BINS)

@@ -133,20 +133,22 @@ want 200 "verify the phone"
 say "phone $phone verified by the SMS code in $sms"
 python3 - "$work/kyc.json" "$nik" "$birth" <<'EOF'
 # An e-KTP photo (PNG) and a selfie (JPEG), small but real images: rad
-# checks their magic bytes and the simulator scores what it is given.
+# checks their headers (each side 64 to 8000 pixels: policy kyc.image_*)
+# and the simulator scores what it is given.
 import base64, json, struct, sys, zlib
 out, nik, birth = sys.argv[1:4]
 def chunk(t, d):
     return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
-raw = b''.join(b'\x00' + bytes((x * 7 + y * 3) & 0xff for x in range(96)) for y in range(20))
-png = (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 32, 20, 8, 2, 0, 0, 0))
+raw = b''.join(b'\x00' + bytes((x * 7 + y * 3) & 0xff for x in range(288)) for y in range(64))
+png = (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 96, 64, 8, 2, 0, 0, 0))
        + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
-# A baseline JPEG of one grey 8x8 block (ITU-T T.81).
+# A baseline grey JPEG of 64x64 (ITU-T T.81): each of its 64 blocks is the
+# bits "00" (DC category 0, EOB), 16 bytes in all.
 dht = lambda tc: b'\xff\xc4\x00\x14' + bytes([tc]) + b'\x01' + b'\x00' * 16
 jpeg = (b'\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00'
         + b'\xff\xdb\x00\x43\x00' + b'\x01' * 64
-        + b'\xff\xc0\x00\x0b\x08\x00\x08\x00\x08\x01\x01\x11\x00' + dht(0x00) + dht(0x10)
-        + b'\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00' + b'\x3f' + b'\xff\xd9')
+        + b'\xff\xc0\x00\x0b\x08\x00\x40\x00\x40\x01\x01\x11\x00' + dht(0x00) + dht(0x10)
+        + b'\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00' + b'\x00' * 16 + b'\xff\xd9')
 json.dump({'nik': nik, 'full_name': 'Dewi Lestari', 'birth_place': 'Jakarta', 'birth_date': birth,
            'sex': 'F', 'address': 'Jl. Merdeka Barat No. 9, Jakarta Pusat',
            'consents': {'privacy_policy': '1.0', 'subscriber_agreement': '1.0', 'guarantee_policy': '1.0'},

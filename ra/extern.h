@@ -24,6 +24,20 @@ struct http_response;
 #define RA_TOKEN_BYTES		32	/* 256 random bits */
 #define RA_TOKEN_B64_LEN	43	/* base64url of 32 bytes, unpadded */
 #define RA_VERSION_MAX		32	/* a consent's document version */
+#define RA_IMAGE_SIDE_HARD_MAX	16384	/* px: kyc.image_max_side_px's cap */
+/* pixels: kyc.image_max_pixels's cap (100 megapixels) */
+#define RA_IMAGE_PIXELS_HARD_MAX	100000000L
+
+/*
+ * What a KYC image (an e-KTP photo, a selfie) may be: policy kyc.image_*
+ * (policy.c), checked by kycreq.c and image.c.
+ */
+struct ra_image_limits {
+	long	max_bytes;		/* decoded (kyc.image_max_bytes) */
+	long	min_side;		/* px, width and height alike */
+	long	max_side;
+	long	max_pixels;		/* width * height */
+};
 
 /* policy/ra.conf, read once at start-up (policy.c). */
 struct ra_policy {
@@ -65,7 +79,7 @@ struct ra_policy {
 	long	kyc_erase_issued_days;	/* ... after the certificate's end */
 	long	kyc_per_day;		/* KYC submissions per account a day */
 	long	purge_days;		/* pkictl purge: after a credential's end */
-	long	kyc_image_max;		/* bytes of one decoded image */
+	struct ra_image_limits kyc_image;	/* bytes and pixels of one */
 	long	kyc_min_liveness;	/* 0-100, shown to the officer */
 	long	kyc_min_match;		/* 0-100, shown to the officer */
 	char	kyc_privacy_version[RA_VERSION_MAX + 1];
@@ -771,11 +785,12 @@ int	ra_age_years(const struct ra_date *birth, const struct ra_date *today);
 /* Today's date in Indonesia's western time (UTC+7). 0 or -1. */
 int	ra_date_today(struct ra_date *);
 
-/* A decoded, magic-checked image (kycreq.c). */
+/* A decoded image whose header was checked (kycreq.c, image.c). */
 struct ra_image {
 	unsigned char	*data;		/* malloc'd; freed by ra_kyc_req_free */
 	size_t		 len;
 	const char	*mime;		/* "image/jpeg" or "image/png" */
+	unsigned long	 width, height;	/* px, as its header declares */
 };
 /* POST /v1/applications, kind personal. */
 struct ra_kyc_req {
@@ -800,15 +815,18 @@ size_t	ra_kyc_max_body(long image_max);
 size_t	ra_kyc_route_max(const struct ra_policy *);
 /*
  * Parses a KYC body (strict JSON, RFC 8259; images in base64, RFC 4648 §4,
- * padded) of at most ra_kyc_max_body(image_max) bytes. 0, or -1 with
- * *status the answer (400 malformed, 413 an image over image_max, 415 an
- * image neither JPEG nor PNG by its magic bytes) and a detail quoting no
- * value. Field rules only: NIK structure and consistency, age and consent
- * versions are the caller's (they need policy and the date). Free with
- * ra_kyc_req_free (also after a failure).
+ * padded) of at most ra_kyc_max_body(lim->max_bytes) bytes. 0, or -1 with
+ * *status the answer (400 malformed, 413 an image over lim->max_bytes, 415
+ * an image neither JPEG nor PNG by its magic bytes or whose header does not
+ * parse as the type they say, 422 an image whose declared pixel size is
+ * outside lim: ra_image_check) and a detail quoting no value. Field rules
+ * only: NIK structure and consistency, age and consent versions are the
+ * caller's (they need policy and the date). Free with ra_kyc_req_free (also
+ * after a failure).
  */
-int	ra_parse_kyc(const void *body, size_t len, long image_max,
-	    struct ra_kyc_req *, int *status, char *detail, size_t detaillen);
+int	ra_parse_kyc(const void *body, size_t len,
+	    const struct ra_image_limits *lim, struct ra_kyc_req *, int *status,
+	    char *detail, size_t detaillen);
 void	ra_kyc_req_free(struct ra_kyc_req *);
 /*
  * Standard base64 (RFC 4648 §4) with padding, no whitespace, through
@@ -819,6 +837,28 @@ int	ra_base64_decode(const char *s, size_t slen, size_t max,
 	    unsigned char **out, size_t *outlen, int *too_big);
 /* "image/jpeg" or "image/png" from the magic bytes, or NULL. */
 const char *ra_image_type(const unsigned char *, size_t);
+/*
+ * image.c: reads the header of an image whose magic bytes gave mime (PNG
+ * with libpng up to its first IDAT, JPEG with libjpeg up to its first SOS;
+ * nothing is decoded) and checks its declared width and height against lim:
+ * each side min_side..max_side, width * height at most max_pixels. Sets
+ * *width and *height (0 when unknown).
+ * RA_IMAGE_OK; RA_IMAGE_MALFORMED (the caller answers 415) when the header
+ * does not parse as mime; RA_IMAGE_DIMENSIONS (422) when it parses but the
+ * size is outside lim; RA_IMAGE_ERROR (500) when out of memory. The detail
+ * starts with name (the member: ktp_photo, selfie) and never quotes the
+ * image's bytes; nothing is logged. Stateless: tests/fuzz/fuzz_ra_image.c.
+ */
+enum ra_image_check {
+	RA_IMAGE_OK = 0,
+	RA_IMAGE_MALFORMED = -1,
+	RA_IMAGE_DIMENSIONS = -2,
+	RA_IMAGE_ERROR = -3,
+};
+int	ra_image_check(const unsigned char *p, size_t len, const char *mime,
+	    const struct ra_image_limits *lim, const char *name,
+	    unsigned long *width, unsigned long *height, char *detail,
+	    size_t detaillen);
 
 /* idv.c: the identity-verification adapter. */
 struct ra_idv_input {

@@ -413,9 +413,12 @@ ra_application_submit(struct ra *ra, const struct http_request *req,
 		rc = ra_problem(resp, 415, "the body must be application/json");
 		goto out;
 	}
-	if (ra_parse_kyc(req->body, req->body_len, p->kyc_image_max, &r,
+	if (ra_parse_kyc(req->body, req->body_len, &p->kyc_image, &r,
 	    &status, detail, sizeof(detail)) == -1) {
-		rc = ra_problem(resp, status, detail);
+		if (status == 500)	/* out of memory: ours, not the client's */
+			log_err("application: %s", detail);
+		else
+			rc = ra_problem(resp, status, detail);
 		goto out;
 	}
 	if (ra_nik_check(r.nik, &r.birth, r.sex, detail, sizeof(detail)) !=

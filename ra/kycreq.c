@@ -1,7 +1,8 @@
 /*
  * The KYC request parser: untrusted JSON with two base64 images in, a fixed
- * structure and two decoded, magic-checked images out. Stateless, no
- * database, no I/O: fuzzed by tests/fuzz/fuzz_ra_kyc.c. Details never quote
+ * structure and two decoded images out, each of a type its magic bytes say
+ * and whose header (image.c) declares a pixel size within policy. Stateless,
+ * no database, no I/O: fuzzed by tests/fuzz/fuzz_ra_kyc.c. Details never quote
  * a value (a NIK is personal data; an image is never echoed or logged).
  */
 #include <stdio.h>
@@ -45,7 +46,7 @@ ra_kyc_max_body(long image_max)
 size_t
 ra_kyc_route_max(const struct ra_policy *p)
 {
-	return ra_kyc_max_body(p->kyc_image_max);
+	return ra_kyc_max_body(p->kyc_image.max_bytes);
 }
 
 const char *
@@ -181,9 +182,10 @@ ra_kyc_version(json_t *s, const char *name, char out[RA_VERSION_MAX + 1],
 
 /* Decodes and checks one image member; *status on failure. */
 static int
-ra_kyc_image(json_t *s, const char *name, long max, struct ra_image *img,
-    int *status, char *detail, size_t detaillen)
+ra_kyc_image(json_t *s, const char *name, const struct ra_image_limits *lim,
+    struct ra_image *img, int *status, char *detail, size_t detaillen)
 {
+	long max = lim->max_bytes;
 	int too_big;
 
 	*status = 400;
@@ -215,7 +217,21 @@ ra_kyc_image(json_t *s, const char *name, long max, struct ra_image *img,
 		    "accepted (checked by their first bytes)", name);
 		return -1;
 	}
-	return 0;
+	switch (ra_image_check(img->data, img->len, img->mime, lim, name,
+	    &img->width, &img->height, detail, detaillen)) {
+	case RA_IMAGE_OK:
+		return 0;
+	case RA_IMAGE_MALFORMED:
+		*status = 415;
+		break;
+	case RA_IMAGE_DIMENSIONS:
+		*status = 422;
+		break;
+	default:
+		*status = 500;
+		break;
+	}
+	return -1;
 }
 
 /*
@@ -248,7 +264,7 @@ ra_kyc_values(const unsigned char *p, size_t len, size_t stop)
 }
 
 int
-ra_parse_kyc(const void *body, size_t len, long image_max,
+ra_parse_kyc(const void *body, size_t len, const struct ra_image_limits *lim,
     struct ra_kyc_req *r, int *status, char *detail, size_t detaillen)
 {
 	struct ra_nik nik;
@@ -257,12 +273,22 @@ ra_parse_kyc(const void *body, size_t len, long image_max,
 	    *j_date = NULL, *j_sex = NULL, *j_addr = NULL, *j_cons = NULL,
 	    *j_ktp = NULL, *j_selfie = NULL, *j_pp = NULL, *j_sa = NULL,
 	    *j_gp = NULL, *j_company = NULL;	/* corporate.c */
+	struct ra_image_limits l = *lim;
+	long image_max;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
 	*status = 400;
-	if (image_max < 1 || image_max > RA_IMAGE_HARD_MAX)
-		image_max = RA_IMAGE_HARD_MAX;
+	/* Out of range (policy.c refuses it): the hard caps. */
+	if (l.max_bytes < 1 || l.max_bytes > RA_IMAGE_HARD_MAX)
+		l.max_bytes = RA_IMAGE_HARD_MAX;
+	if (l.min_side < 1)
+		l.min_side = 1;
+	if (l.max_side < 1 || l.max_side > RA_IMAGE_SIDE_HARD_MAX)
+		l.max_side = RA_IMAGE_SIDE_HARD_MAX;
+	if (l.max_pixels < 1 || l.max_pixels > RA_IMAGE_PIXELS_HARD_MAX)
+		l.max_pixels = RA_IMAGE_PIXELS_HARD_MAX;
+	image_max = l.max_bytes;
 	if (len <= ra_kyc_max_body(image_max) && ra_kyc_values(body, len,
 	    RA_KYC_VALUES_MAX) > RA_KYC_VALUES_MAX) {
 		snprintf(detail, detaillen, "request object: more than %d JSON "
@@ -343,9 +369,9 @@ ra_parse_kyc(const void *body, size_t len, long image_max,
 	    ra_kyc_version(j_gp, "guarantee_policy", r->guarantee_version,
 	    detail, detaillen) == -1)
 		goto out;
-	if (ra_kyc_image(j_ktp, "ktp_photo", image_max, &r->ktp, status,
+	if (ra_kyc_image(j_ktp, "ktp_photo", &l, &r->ktp, status,
 	    detail, detaillen) == -1 ||
-	    ra_kyc_image(j_selfie, "selfie", image_max, &r->selfie, status,
+	    ra_kyc_image(j_selfie, "selfie", &l, &r->selfie, status,
 	    detail, detaillen) == -1)
 		goto out;
 	*status = 0;

@@ -320,7 +320,13 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	if (config_get_long(c, "kyc.min_age", 17, 17, 120,
 	    &p->kyc_min_age) == -1 ||
 	    config_get_long(c, "kyc.image_max_bytes", 2 * 1024 * 1024, 1024,
-	    RA_IMAGE_HARD_MAX, &p->kyc_image_max) == -1 ||
+	    RA_IMAGE_HARD_MAX, &p->kyc_image.max_bytes) == -1 ||
+	    config_get_long(c, "kyc.image_min_side_px", 64, 1, 4096,
+	    &p->kyc_image.min_side) == -1 ||
+	    config_get_long(c, "kyc.image_max_side_px", 8000, 64,
+	    RA_IMAGE_SIDE_HARD_MAX, &p->kyc_image.max_side) == -1 ||
+	    config_get_long(c, "kyc.image_max_pixels", 40000000L, 4096,
+	    RA_IMAGE_PIXELS_HARD_MAX, &p->kyc_image.max_pixels) == -1 ||
 	    config_get_long(c, "kyc.min_liveness", 70, 0, 100,
 	    &p->kyc_min_liveness) == -1 ||
 	    config_get_long(c, "kyc.min_match", 70, 0, 100,
@@ -341,6 +347,15 @@ ra_policy_load(const struct config *c, struct ra_policy *p)
 	    ra_policy_version(c, "kyc.guarantee_policy_version",
 	    p->kyc_guarantee_version) == -1)
 		return -1;
+	/* An image of the least size must fit: else none would. */
+	if (p->kyc_image.min_side > p->kyc_image.max_side ||
+	    p->kyc_image.min_side * p->kyc_image.min_side >
+	    p->kyc_image.max_pixels) {
+		log_err("policy: kyc.image_min_side_px is over "
+		    "kyc.image_max_side_px, or its square over "
+		    "kyc.image_max_pixels: no image would be accepted");
+		return -1;
+	}
 	/* review.c: four-eyes kinds and the reasons officers may revoke for. */
 	if (ra_policy_review(c, p) == -1)
 		return -1;

@@ -231,12 +231,12 @@ def review(b, app_id, serial):
 
     b.js("document.getElementById('show-ktp').click()")
     b.wait("(() => { const i = document.getElementById('evidence-ktp_photo');"
-           " return i && i.complete && i.naturalWidth === 32 && i.naturalHeight === 20; })()",
-           'the e-KTP photo (32x20 PNG)')
+           " return i && i.complete && i.naturalWidth === 96 && i.naturalHeight === 64; })()",
+           'the e-KTP photo (96x64 PNG)')
     b.js("document.getElementById('show-selfie').click()")
     b.wait("(() => { const i = document.getElementById('evidence-selfie');"
-           " return i && i.complete && i.naturalWidth === 8; })()", 'the selfie (8x8 JPEG)')
-    print('console: e-KTP photo (32x20) and selfie (8x8) shown')
+           " return i && i.complete && i.naturalWidth === 64; })()", 'the selfie (64x64 JPEG)')
+    print('console: e-KTP photo (96x64) and selfie (64x64) shown')
 
     b.js("document.getElementById('approve').click()")  # no reason: the form refuses
     time.sleep(0.5)

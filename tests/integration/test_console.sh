@@ -163,7 +163,7 @@ def race(b):
     # shown, A's would have been too.
     b.js("document.getElementById('show-selfie').click()")
     b.wait("(() => { const i = document.getElementById('evidence-selfie');"
-           " return i && i.complete && i.naturalWidth === 8; })()", "B's selfie")
+           " return i && i.complete && i.naturalWidth === 64; })()", "B's selfie")
     shown = evidence(b)
     assert b.js("document.getElementById('detail-id').textContent") == app_b, 'not on B any more'
     assert [i[:2] for i in shown] == [['evidence-selfie', app_b]], \
@@ -235,7 +235,7 @@ def expired(b):
     cb.open_application(b, app_b)
     b.js("document.getElementById('show-ktp').click()")
     b.wait("(() => { const i = document.getElementById('evidence-ktp_photo');"
-           " return i && i.complete && i.naturalWidth === 32; })()", "B's e-KTP photo")
+           " return i && i.complete && i.naturalWidth === 96; })()", "B's e-KTP photo")
     src = blob_url(b)
     st = b.js("fetch('/v1/officer/logout', {method: 'POST', headers: {Authorization: 'Bearer ' + "
               "sessionStorage.getItem('ra.officer.token')}}).then(r => r.status)")

@@ -128,8 +128,8 @@ out, nik, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 b = {'nik': nik, 'full_name': 'Budi Santoso', 'birth_place': 'Jakarta',
      'birth_date': '1990-08-15', 'sex': 'M', 'address': 'Jl. Sudirman No. 1, Jakarta Pusat',
      'consents': {'privacy_policy': '1.0', 'subscriber_agreement': '1.0', 'guarantee_policy': '1.0'},
-     'ktp_photo': base64.b64encode(png(32, 20, seed)).decode(),
-     'selfie': base64.b64encode(png(16, 16, seed + 1)).decode()}
+     'ktp_photo': base64.b64encode(png(96, 64, seed)).decode(),
+     'selfie': base64.b64encode(png(64, 64, seed + 1)).decode()}
 open(out, 'w').write(json.dumps(b))
 EOF
 nik=3174011508900$(printf '%03d' $((RANDOM % 900 + 100)))

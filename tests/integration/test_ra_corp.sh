@@ -142,7 +142,7 @@ y, m, d = (int(x) for x in dob.split('-'))
 b = {'nik': '317401%02d%02d%02d%s' % (d, m, y % 100, serial), 'full_name': name,
      'birth_place': 'Jakarta', 'birth_date': dob, 'sex': 'M', 'address': 'Jl. Sudirman No. 1',
      'consents': {'privacy_policy': '1.0', 'subscriber_agreement': '1.0', 'guarantee_policy': '1.0'},
-     'ktp_photo': base64.b64encode(png(32, 20, int(serial))).decode(),
+     'ktp_photo': base64.b64encode(png(96, 64, int(serial))).decode(),
      'selfie': base64.b64encode(jpeg()).decode()}
 if len(sys.argv) > 4:
     b['company_id'] = int(sys.argv[4])

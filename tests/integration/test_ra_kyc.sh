@@ -3,9 +3,10 @@
 # tests/run.sh: register → verify (mail sink) → log in; a submission before
 # email and phone verification → 403; every refusal (malformed NIK, NIK /
 # birth date and sex mismatch, under 17, outdated consent, oversized and
-# non-image uploads, bad base64, unknown member, oversized bodies, a second
-# open application) with its status and no change to the tables or the
-# audit; the happy path stored with the LOCAL SIMULATOR's results, which the
+# non-image uploads, images whose header does not parse or declares a
+# pixel size outside policy kyc.image_* (a decompression bomb), bad base64,
+# unknown member, oversized bodies, a second open application) with its
+# status and no change to the tables or the audit; the happy path stored with the LOCAL SIMULATOR's results, which the
 # test recomputes from the documented formula (ra/idv.c); the simulator's
 # failure triggers; GET list and detail, never another account's; no image
 # and no full NIK in rad's log or the audit.
@@ -41,8 +42,11 @@ json() { printf '%s' "$1" >"$tmp/body.json"; echo "$tmp/body.json"; }
 
 # --- images and bodies, made now with python3's standard library ------------------
 cat >"$tmp/mk.py" <<'EOF'
-import base64, datetime, hashlib, json, sys
+import base64, datetime, hashlib, json, struct, sys, zlib
 from kyc_body import png, jpeg
+
+def chunk(t, d):
+    return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
 
 def nik(date, sex, serial='0001'):
     y, m, d = (int(x) for x in date.split('-'))
@@ -51,12 +55,33 @@ def nik(date, sex, serial='0001'):
 cmd = sys.argv[1]
 if cmd == 'images':
     d = sys.argv[2]
-    open(d + '/ktp.png', 'wb').write(png(32, 20, 1))
+    ktp = png(96, 64, 1)
+    open(d + '/ktp.png', 'wb').write(ktp)
     open(d + '/selfie.jpg', 'wb').write(jpeg())
     # Just over 2 MiB, PNG magic: too large however well-formed.
     open(d + '/huge.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + b'\x00' * (2 * 1024 * 1024 - 7))
-    # Exactly 2 MiB (kyc.image_max_bytes): the largest accepted.
-    open(d + '/exact.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + b'\x00' * (2 * 1024 * 1024 - 8))
+    # Exactly 2 MiB (kyc.image_max_bytes): the largest accepted, a real PNG
+    # with a private ancillary chunk (paDd) of filler before its IEND.
+    body = ktp[:-12]
+    fill = 2 * 1024 * 1024 - len(body) - 12 - 12
+    open(d + '/exact.png', 'wb').write(body + chunk(b'paDd', b'\x00' * fill) + chunk(b'IEND', b''))
+    # Decompression bombs: a few hundred bytes whose headers declare
+    # 60000 x 60000 pixels (10.8 GB of RGB once decoded).
+    open(d + '/bomb.png', 'wb').write(b'\x89PNG\r\n\x1a\n'
+        + chunk(b'IHDR', struct.pack('>IIBBBBB', 60000, 60000, 8, 2, 0, 0, 0))
+        + chunk(b'IDAT', zlib.compress(b'\x00' * 1024)) + chunk(b'IEND', b''))
+    j = jpeg()
+    sof = j.index(b'\xff\xc0')
+    open(d + '/bomb.jpg', 'wb').write(j[:sof + 5] + struct.pack('>HH', 60000, 60000) + j[sof + 9:])
+    # 8000 x 6000: each side within kyc.image_max_side_px, 48 megapixels not.
+    open(d + '/wide.png', 'wb').write(b'\x89PNG\r\n\x1a\n'
+        + chunk(b'IHDR', struct.pack('>IIBBBBB', 8000, 6000, 8, 2, 0, 0, 0))
+        + chunk(b'IDAT', zlib.compress(b'\x00' * 1024)) + chunk(b'IEND', b''))
+    # 32 x 20: under kyc.image_min_side_px.
+    open(d + '/tiny.png', 'wb').write(png(32, 20, 1))
+    # A PNG cut inside its IHDR; a PNG behind a JPEG's magic bytes.
+    open(d + '/cut.png', 'wb').write(ktp[:20])
+    open(d + '/pngjpeg.jpg', 'wb').write(b'\xff\xd8\xff' + ktp)
     open(d + '/gif.gif', 'wb').write(b'GIF89a\x01\x00\x01\x00\x80\x00\x00' + b'\x00' * 20)
 elif cmd == 'nik':
     print(nik(sys.argv[2], sys.argv[3]))
@@ -219,6 +244,26 @@ refuse 413 "e-KTP photo over kyc.image_max_bytes" "$(body "ktp_photo=@$tmp/huge.
 jq -r .detail "$tmp/out" | has 'kyc.image_max_bytes' || fail "413 detail"
 refuse 413 "selfie over kyc.image_max_bytes" "$(body "selfie=@$tmp/huge.png")"
 refuse 415 "GIF e-KTP photo" "$(body "ktp_photo=@$tmp/gif.gif")"
+# The header must parse as the type the first bytes say (415 like any
+# non-image), and declare a size within policy kyc.image_* (422): never
+# stored for the officers' browsers or the identity-verification adapter.
+refuse 415 "e-KTP photo: a PNG cut inside its header" "$(body "ktp_photo=@$tmp/cut.png")"
+jq -r .detail "$tmp/out" | has -F 'ktp_photo: its first bytes say PNG but its header' ||
+	fail "cut PNG detail: $(jq -r .detail "$tmp/out")"
+refuse 415 "selfie: a PNG behind a JPEG's magic bytes" "$(body "selfie=@$tmp/pngjpeg.jpg")"
+jq -r .detail "$tmp/out" | has -F 'selfie: its first bytes say JPEG but its header' ||
+	fail "PNG-as-JPEG detail: $(jq -r .detail "$tmp/out")"
+refuse 422 "e-KTP photo: a PNG declaring 60000 x 60000 pixels" "$(body "ktp_photo=@$tmp/bomb.png")"
+jq -r .detail "$tmp/out" | has -F 'ktp_photo: wider or higher than 8000 pixels (policy kyc.image_max_side_px)' ||
+	fail "PNG bomb detail: $(jq -r .detail "$tmp/out")"
+[ "$(jq -r .status "$tmp/out")" = 422 ] || fail "the PNG bomb's problem has no status 422"
+refuse 422 "selfie: a JPEG declaring 60000 x 60000 pixels" "$(body "selfie=@$tmp/bomb.jpg")"
+jq -r .detail "$tmp/out" | has -F 'selfie: 60000 x 60000 pixels; each side must be 64 to 8000 pixels and the image at most 40000000 pixels' ||
+	fail "JPEG bomb detail: $(jq -r .detail "$tmp/out")"
+refuse 422 "e-KTP photo of 48 megapixels" "$(body "ktp_photo=@$tmp/wide.png")"
+jq -r .detail "$tmp/out" | has 'kyc.image_max_pixels' || fail "48 MP detail"
+refuse 422 "selfie of 32 x 20 pixels" "$(body "selfie=@$tmp/tiny.png")"
+jq -r .detail "$tmp/out" | has -F 'selfie: 32 x 20 pixels' || fail "32 x 20 detail"
 printf 'this is not an image at all, just text' >"$tmp/text.png"
 refuse 415 "text selfie named .png" "$(body "selfie=@$tmp/text.png")"
 refuse 400 "selfie not base64" "$(body 'selfie=not base64!')"

@@ -102,8 +102,8 @@ def png(w, h, seed):
 cmd = sys.argv[1]
 if cmd == 'images':
     d = sys.argv[2]
-    open(d + '/ktp.png', 'wb').write(png(32, 20, 1))
-    open(d + '/selfie.png', 'wb').write(png(24, 24, 9))
+    open(d + '/ktp.png', 'wb').write(png(96, 64, 1))
+    open(d + '/selfie.png', 'wb').write(png(64, 64, 9))
 elif cmd == 'body':
     out, name, dob, sex, serial = sys.argv[2:7]
     y, m, dd = (int(x) for x in dob.split('-'))

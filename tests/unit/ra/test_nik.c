@@ -312,6 +312,8 @@ test_kyc_values(void **state)
 {
 	static const char head[] = "{\"nik\":\"3174011508900001\","
 	    "\"company_id\":[";
+	static const struct ra_image_limits lim = { 2 << 20, 64, 8000,
+	    40000000 };
 	struct ra_kyc_req r;
 	char *body, detail[256];
 	size_t len = 4 << 20, off;
@@ -326,7 +328,7 @@ test_kyc_values(void **state)
 	off += 4;
 	held = held_max = 0;
 	json_set_alloc_funcs(counted_malloc, counted_free);
-	assert_int_equal(ra_parse_kyc(body, off, 2 << 20, &r, &status, detail,
+	assert_int_equal(ra_parse_kyc(body, off, &lim, &r, &status, detail,
 	    sizeof(detail)), -1);
 	json_set_alloc_funcs(malloc, free);
 	assert_int_equal(status, 400);
@@ -337,7 +339,7 @@ test_kyc_values(void **state)
 	held = held_max = 0;
 	json_set_alloc_funcs(counted_malloc, counted_free);
 	assert_int_equal(ra_parse_kyc("{\"nik\":[{},{},{},{},{},{},{},{}]}",
-	    33, 2 << 20, &r, &status, detail, sizeof(detail)), -1);
+	    33, &lim, &r, &status, detail, sizeof(detail)), -1);
 	json_set_alloc_funcs(malloc, free);
 	assert_int_equal(status, 400);
 	assert_null(strstr(detail, "JSON values"));
