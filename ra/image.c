@@ -28,11 +28,10 @@
 #define RA_PNG_CHUNK_MALLOC_MAX	(64 * 1024)	/* bytes of one chunk */
 #define RA_PNG_CHUNK_CACHE_MAX	64		/* chunks kept */
 
-/* The bytes libpng reads, and what its messages told. */
+/* The bytes libpng reads. */
 struct ra_png_src {
 	const unsigned char	*p;
 	size_t			 len, off;
-	int			 over;	/* a side over png_set_user_limits */
 };
 
 static void
@@ -53,19 +52,12 @@ ra_png_error(png_structp png, png_const_charp msg)
 	png_longjmp(png, 1);
 }
 
-/*
- * libpng's png_check_IHDR warns "Image width exceeds user limit in IHDR"
- * (or height) before its error "Invalid IHDR data": the only way it tells
- * a header over png_set_user_limits from a broken one. Other warnings
- * (a bad ancillary chunk's CRC) are not errors; none goes to stderr.
- */
+/* Warnings (a bad ancillary chunk's CRC) are not errors; none to stderr. */
 static void
 ra_png_warning(png_structp png, png_const_charp msg)
 {
-	struct ra_png_src *s = png_get_error_ptr(png);
-
-	if (msg != NULL && strstr(msg, "exceeds user limit") != NULL)
-		s->over = 1;
+	(void)png;
+	(void)msg;
 }
 
 /*
@@ -74,13 +66,17 @@ ra_png_warning(png_structp png, png_const_charp msg)
  * objects indeterminate).
  */
 static int
-ra_png_read_info(png_structp png, png_infop info, struct ra_png_src *src,
-    long max_side)
+ra_png_read_info(png_structp png, png_infop info, struct ra_png_src *src)
 {
 	if (setjmp(png_jmpbuf(png)) != 0)
 		return -1;
-	/* libpng itself refuses a side over the policy's. */
-	png_set_user_limits(png, (png_uint_32)max_side, (png_uint_32)max_side);
+	/*
+	 * Any size the format allows (libpng's default stops at 10^6 px a
+	 * side, as malformed): the header only is read, and the policy's
+	 * limits are checked by the caller, so that an oversized image is told
+	 * as such and not as a broken one.
+	 */
+	png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
 	png_set_chunk_malloc_max(png, RA_PNG_CHUNK_MALLOC_MAX);
 	png_set_chunk_cache_max(png, RA_PNG_CHUNK_CACHE_MAX);
 	/* All but IHDR, PLTE, tRNS, IDAT and IEND: skipped, never inflated. */
@@ -92,8 +88,8 @@ ra_png_read_info(png_structp png, png_infop info, struct ra_png_src *src,
 
 /* The IHDR of a PNG (ISO/IEC 15948 §11.2.2): an enum ra_image_check. */
 static int
-ra_png_size(const unsigned char *p, size_t len, long max_side,
-    unsigned long *width, unsigned long *height)
+ra_png_size(const unsigned char *p, size_t len, unsigned long *width,
+    unsigned long *height)
 {
 	struct ra_png_src src;
 	png_structp png;
@@ -108,8 +104,8 @@ ra_png_size(const unsigned char *p, size_t len, long max_side,
 		return RA_IMAGE_ERROR;
 	if ((info = png_create_info_struct(png)) == NULL)
 		goto out;
-	if (ra_png_read_info(png, info, &src, max_side) == -1) {
-		rc = src.over ? RA_IMAGE_DIMENSIONS : RA_IMAGE_MALFORMED;
+	if (ra_png_read_info(png, info, &src) == -1) {
+		rc = RA_IMAGE_MALFORMED;
 		goto out;
 	}
 	*width = png_get_image_width(png, info);
@@ -210,8 +206,7 @@ ra_image_check(const unsigned char *p, size_t len, const char *mime,
 	*width = 0;
 	*height = 0;
 	if (mime != NULL && strcmp(mime, "image/png") == 0) {
-		if ((rc = ra_png_size(p, len, lim->max_side, &w, &h)) ==
-		    RA_IMAGE_MALFORMED)
+		if ((rc = ra_png_size(p, len, &w, &h)) == RA_IMAGE_MALFORMED)
 			snprintf(detail, detaillen, "%s: its first bytes say PNG "
 			    "but its header (IHDR and the chunks up to the image "
 			    "data) does not parse as PNG (ISO/IEC 15948)", name);
@@ -229,10 +224,6 @@ ra_image_check(const unsigned char *p, size_t len, const char *mime,
 	if (rc == RA_IMAGE_ERROR)
 		snprintf(detail, detaillen, "%s: out of memory reading its "
 		    "header", name);
-	if (rc == RA_IMAGE_DIMENSIONS)	/* libpng's user limits */
-		snprintf(detail, detaillen, "%s: wider or higher than %ld "
-		    "pixels (policy kyc.image_max_side_px)", name,
-		    lim->max_side);
 	if (rc != RA_IMAGE_OK)
 		return rc;
 	*width = w;

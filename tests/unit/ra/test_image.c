@@ -68,6 +68,8 @@ mk_png(png_uint_32 w, png_uint_32 h, int rows, size_t *len)
 	if (setjmp(png_jmpbuf(png)) != 0)
 		fail_msg("libpng could not write the test image");
 	png_set_write_fn(png, &b, buf_write, buf_flush);
+	/* Headers over libpng's default 10^6 px a side too. */
+	png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
 	png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB,
 	    PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
 	    PNG_FILTER_TYPE_DEFAULT);
@@ -221,7 +223,14 @@ test_dimensions(void **state)
 	assert_true(len < 200);
 	assert_int_equal(check(p, len, "selfie", &w, &h, detail,
 	    sizeof(detail)), RA_IMAGE_DIMENSIONS);
-	said(detail, "selfie:", "kyc.image_max_side_px");
+	said(detail, "selfie: 60000 x 60000 pixels", "kyc.image_max_side_px");
+	assert_int_equal(w, 60000);
+	free(p);
+	/* Over libpng's own default limit (10^6 a side): still told as size. */
+	p = mk_png(2000000, 64, 0, &len);
+	assert_int_equal(check(p, len, "selfie", &w, &h, detail,
+	    sizeof(detail)), RA_IMAGE_DIMENSIONS);
+	said(detail, "selfie: 2000000 x 64 pixels", "kyc.image_max_side_px");
 	free(p);
 	/* Only one side over. */
 	p = mk_png(64, 8001, 0, &len);
@@ -375,7 +384,7 @@ test_parse_kyc(void **state)
 	assert_int_equal(ra_parse_kyc(body, len, &lim, &r, &status, detail,
 	    sizeof(detail)), -1);
 	assert_int_equal(status, 422);
-	said(detail, "ktp_photo:", "kyc.image_max_side_px");
+	said(detail, "ktp_photo: 60000 x 60000 pixels", "kyc.image_max_side_px");
 	ra_kyc_req_free(&r);
 	free(body);
 	free(bomb);
