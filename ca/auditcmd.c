@@ -46,8 +46,8 @@
 
 /*
  * One sealer at a time: a transaction-level advisory lock on a key of its
- * own, taken through audit_seal_lock (schema/077): pki_sealer may take no
- * other.
+ * own, taken through audit_seal_lock (schema/077; a 64-bit key since 087):
+ * pki_sealer may take no other.
  */
 static const struct db_stmt stmt_lock = { "pkictl_audit_lock",
 	"SELECT audit_seal_lock()", 0 };

@@ -151,9 +151,10 @@ pkictl_db(const struct config *cfg)
  * checked free and generated, then recorded, and two runs between those
  * steps generated two keys under one label (a daemon then refuses the
  * token's key as ambiguous). Refused rather than waited for: an operator
- * should know another ceremony is running.
+ * should know another ceremony is running. A 64-bit key, out of the reach
+ * of rad's hashtext-keyed lock functions (schema/087; 7251002 before it).
  */
-#define PKICTL_KEYGEN_LOCK	"7251002"
+#define PKICTL_KEYGEN_LOCK	"hashtextextended('ca/pkictl.c key generation', 0)"
 
 int
 pkictl_keygen_lock(struct db *db, const char *what)

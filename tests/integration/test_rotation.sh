@@ -52,7 +52,7 @@ ocsp_token=$(sed -n 's/^ocsp_token *= *//p' "$conf")
 coproc HOLD { psql -X -q -At -v ON_ERROR_STOP=1 "$pg" 2>&1; }
 hold_pid=$HOLD_PID hold_in=${HOLD[1]} hold_out=${HOLD[0]}
 at_exit "kill $hold_pid 2>/dev/null || true"
-echo "SELECT 'held' FROM (SELECT pg_advisory_lock(7251002)) l;" >&"$hold_in"
+echo "SELECT 'held' FROM (SELECT pg_advisory_lock(hashtextextended('ca/pkictl.c key generation', 0))) l;" >&"$hold_in"
 read -r -t 10 held <&"$hold_out" && [ "$held" = held ] || fail "test setup: the ceremony lock not taken: $held"
 st=0
 pkictl ca responder --issuer issuing >"$T/locked.out" 2>&1 || st=$?

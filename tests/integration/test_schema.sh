@@ -362,6 +362,9 @@ for r in pki_ra pki_admin; do
 done
 sql_as "$(role_uri pki_sam)" "BEGIN; SELECT certificate_sign_lock($cert1); ROLLBACK" >/dev/null ||
 	fail "pki_sam cannot take the sign lock"
+# The SAM takes that lock and no other (schema/087): with the general shared
+# form, a SAM taken over held off the sealer or any revocation by any key.
+no_advisory_locks pki_sam
 sql_as "$(role_uri pki_admin)" 'BEGIN; SELECT pg_advisory_xact_lock(7251001); ROLLBACK' >/dev/null ||
 	fail "pki_admin cannot take a transaction-level advisory lock"
 # crld's and the sealer's roles take their own lock and no other (schema/077):
@@ -397,9 +400,12 @@ commit_tx
 open_tx
 echo "BEGIN; SET LOCAL ROLE pki_sealer; SELECT 't' FROM (SELECT audit_seal_lock()) l;" >&"$tx_in"
 read -r -t 10 got <&"$tx_out" && [ "$got" = t ] || fail "test setup: the seal lock not taken: $got"
-[ "$(sql_as "$SU" 'SELECT pg_try_advisory_xact_lock(7251001)')" = f ] ||
+[ "$(sql_as "$SU" "SELECT pg_try_advisory_xact_lock(hashtextextended('ca/auditcmd.c sealer', 0))")" = f ] ||
 	fail "audit_seal_lock does not hold the sealers' key"
 sql_fails "$(role_uri pki_sealer)" "SET lock_timeout = '200ms'; SELECT audit_seal_lock()" 'lock timeout'
+# Not 077's 32-bit key, which rad's hashtext-keyed functions can reach (087).
+[ "$(sql_as "$SU" 'SELECT pg_try_advisory_xact_lock(7251001)')" = t ] ||
+	fail "audit_seal_lock still takes a 32-bit key"
 commit_tx
 # rad's role takes its own locks and no other (schema/082): with the
 # general functions, as pki_ra, a certificate's sign lock key held open
@@ -430,7 +436,7 @@ commit_tx
 # The revocation guard still waits, as pki_ra, for a signature in progress
 # with the certificate's key (049: the SAM's shared lock), then goes through.
 open_tx
-echo "BEGIN; SELECT 't' FROM (SELECT pg_advisory_xact_lock_shared(certificate_sign_lock_key(8200000082))) l;" >&"$tx_in"
+echo "BEGIN; SET LOCAL ROLE pki_sam; SELECT 't' FROM (SELECT certificate_sign_lock(8200000082)) l;" >&"$tx_in"
 read -r -t 10 got <&"$tx_out" && [ "$got" = t ] || fail "test setup: the sign lock not taken: $got"
 revoke082="BEGIN; INSERT INTO certificate (id, issuer_id, serial, subject, profile, not_before, not_after, sha256, der)
     SELECT 8200000082, id, '8207', 'CN=082', 'personal', now(), now() + interval '1 day', '00', '\\x00' FROM ca_certificate
