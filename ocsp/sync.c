@@ -64,6 +64,14 @@
  *    when the server does not answer at all (db_exec_bounded), a poll after
  *    OCSP_SYNC_LOCK_TIMEOUT_MS (the database counts as down until a
  *    poll succeeds: lookups answer tryLater at once, the cache serves).
+ *    The maintenance thread's statements are awaited with a deadline
+ *    too (db_exec_bounded: OCSP_SYNC_DEADLINE_MS, a full pass
+ *    OCSP_SYNC_FULL_DEADLINE_MS), since a server that stops answering
+ *    lets no statement_timeout fire: past it the poll counts as timed
+ *    out, the next one makes the connection anew (lib/db), and the
+ *    thread LISTENs on it again (ocsp_sync_listen). Until 2026-12-06 a
+ *    stopped backend held the thread in libpq for ever: nothing was read
+ *    or re-signed again, a revocation stayed "good", database_ok true.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -112,6 +120,20 @@
 #define OCSP_LOOKUP_TIMEOUT_MS		200	/* lock and statement */
 #define OCSP_SYNC_LOCK_TIMEOUT_MS	2000
 #define OCSP_SYNC_STATEMENT_TIMEOUT_MS	30000
+/*
+ * How long the maintenance thread waits for the server's answer at most
+ * (db_exec_bounded), whatever the server does: a backend that stops
+ * answering (stopped, a hung host, a network that drops packets while
+ * the kernel keeps the connection) lets no statement_timeout fire, and
+ * keepalives see nothing wrong with a peer whose kernel still answers.
+ * A full pass may take up to the server's statement_timeout, and gets
+ * a little more so that the server's bound fires first; an incremental
+ * poll reads the rows written since the last one, and the other
+ * statements a row each. Past it, the connection is made anew (the next
+ * poll is a full pass on it, and LISTENs again: ocsp_sync_poll).
+ */
+#define OCSP_SYNC_DEADLINE_MS		10000
+#define OCSP_SYNC_FULL_DEADLINE_MS	(OCSP_SYNC_STATEMENT_TIMEOUT_MS + 5000)
 
 /* The highest id and revocation_seq read. */
 struct ocsp_mark {
@@ -143,6 +165,11 @@ struct ocsp_sync {
 	time_t			 last_full;
 	time_t			 last_connect;
 	int			 busy;		/* a poll timed out (logged) */
+	/*
+	 * The connection was made anew by db_exec_bounded (a server that
+	 * closed it, or one that missed a deadline): LISTEN again.
+	 */
+	int			 relisten;
 	int			 standby;	/* connected to a hot standby */
 	int			 lagging;	/* over pol.max_standby_lag (logged) */
 	/*
@@ -348,6 +375,7 @@ ocsp_sync_snapshot(struct ocsp_sync *sy, const PGresult *res)
 		log_info("ocsp: the database connection was made anew: the "
 		    "next poll reads every row");
 		sy->last_full = 0;
+		sy->relisten = 1;
 	}
 	sy->pid = pid;
 	memcpy(sy->xmin, xmin, strlen(xmin) + 1);
@@ -385,7 +413,8 @@ ocsp_sync_query(struct ocsp_sync *sy, int full, int64_t after,
 	v[3] = aft;
 	v[4] = full || sy->xmin[0] == '\0' ? NULL : sy->xmin;
 	v[5] = full || sy->nrenotify == 0 ? NULL : sy->renotify;
-	if ((res = db_exec(sy->db, &stmt_poll, v, NULL, NULL)) == NULL)
+	if ((res = db_exec_bounded(sy->db, &stmt_poll, v, full ?
+	    OCSP_SYNC_FULL_DEADLINE_MS : OCSP_SYNC_DEADLINE_MS)) == NULL)
 		goto out;
 	if (ocsp_sync_snapshot(sy, res) == -1) {
 		log_err("ocsp: the reconciliation query gave no snapshot xmin");
@@ -449,7 +478,8 @@ ocsp_sync_data_time(struct ocsp_sync *sy, int64_t *data_at)
 	int64_t at;
 
 	*data_at = OCSP_LAG_UNKNOWN;
-	if ((res = db_exec(sy->db, &stmt_data_time, NULL, NULL, NULL)) == NULL)
+	if ((res = db_exec_bounded(sy->db, &stmt_data_time, NULL,
+	    OCSP_SYNC_DEADLINE_MS)) == NULL)
 		return -1;
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
 		PQclear(res);
@@ -562,6 +592,8 @@ ocsp_sync_notified(void *arg, const char *channel, const char *payload)
 	sy->nrenotify++;
 }
 
+static int	ocsp_sync_listen(struct ocsp_sync *);
+
 /* Incremental (or, every OCSP_FULL_SYNC_S, full) reconciliation. */
 static int
 ocsp_sync_poll(struct ocsp_sync *sy)
@@ -573,6 +605,12 @@ ocsp_sync_poll(struct ocsp_sync *sy)
 	int n, full = now - sy->last_full >= OCSP_FULL_SYNC_S ||
 	    sy->xmin[0] == '\0';
 
+	/*
+	 * The last poll found its connection made anew (db_exec_bounded):
+	 * LISTEN there before this poll (a full pass) reads.
+	 */
+	if (sy->relisten && ocsp_sync_listen(sy) == -1)
+		return -1;
 	/* Before the query: what it reads is at least this current. */
 	if (sy->standby && ocsp_sync_data_time(sy, &data_at) == -1)
 		return -1;
@@ -594,22 +632,22 @@ ocsp_sync_poll(struct ocsp_sync *sy)
 	return n;
 }
 
-/* Connects and LISTENs (unless on a standby); 0 or -1 (logged). */
+/*
+ * Whether the connection is to a standby, and LISTEN unless it is: on a
+ * connection just made (ocsp_sync_connect), or made anew by lib/db
+ * (db_exec_bounded connects again without LISTENing, and perhaps to
+ * another server: a failover). 0, or -1 (a failure or a timeout, as the
+ * SQLSTATE says).
+ */
 static int
-ocsp_sync_connect(struct ocsp_sync *sy)
+ocsp_sync_listen(struct ocsp_sync *sy)
 {
 	PGresult *res;
-	char err[512];
 	int standby;
 
-	sy->last_connect = time(NULL);
-	if ((sy->db = db_connect(sy->conninfo, err, sizeof(err))) == NULL) {
-		log_warn("ocsp: database: %s", err);
+	if ((res = db_exec_bounded(sy->db, &stmt_in_recovery, NULL,
+	    OCSP_SYNC_DEADLINE_MS)) == NULL)
 		return -1;
-	}
-	if ((res = db_exec(sy->db, &stmt_in_recovery, NULL, NULL, NULL)) ==
-	    NULL)
-		goto fail;
 	standby = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	sy->standby = standby;
@@ -620,14 +658,34 @@ ocsp_sync_connect(struct ocsp_sync *sy)
 		    "changes are seen by polling every %ld ms",
 		    (long)sy->r->pol.poll_ms);
 	else if (db_listen(sy->db, "LISTEN certificate_status") == -1)
-		goto fail;
+		return -1;
 	__atomic_store_n(&sy->r->db_standby, standby, __ATOMIC_RELAXED);
+	sy->relisten = 0;
+	return 0;
+}
+
+/* Connects and LISTENs (unless on a standby); 0 or -1 (logged). */
+static int
+ocsp_sync_connect(struct ocsp_sync *sy)
+{
+	char err[512];
+
+	sy->last_connect = time(NULL);
+	if ((sy->db = db_connect(sy->conninfo, err, sizeof(err))) == NULL) {
+		log_warn("ocsp: database: %s", err);
+		return -1;
+	}
+	if (ocsp_sync_listen(sy) == -1)
+		goto fail;
 	/*
 	 * Connected again, perhaps to another server (a failover): its
-	 * transaction ids say nothing of what the last snapshot saw.
+	 * transaction ids say nothing of what the last snapshot saw. The
+	 * next poll's server process is another one: nothing to LISTEN
+	 * again for that (ocsp_sync_snapshot).
 	 */
 	if (sy->pid != 0)
 		sy->last_full = 0;
+	sy->pid = 0;
 	return 0;
 fail:
 	db_close(sy->db);
@@ -647,8 +705,8 @@ ocsp_sync_check_promoted(struct ocsp_sync *sy)
 
 	if (!sy->standby)
 		return 0;
-	if ((res = db_exec(sy->db, &stmt_in_recovery, NULL, NULL, NULL)) ==
-	    NULL)
+	if ((res = db_exec_bounded(sy->db, &stmt_in_recovery, NULL,
+	    OCSP_SYNC_DEADLINE_MS)) == NULL)
 		return -1;
 	promoted = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "f") == 0;
 	PQclear(res);
@@ -665,7 +723,9 @@ ocsp_sync_check_promoted(struct ocsp_sync *sy)
 /*
  * A poll that failed on a timeout (lock_timeout, 55P03; statement_timeout,
  * 57014) left the connection usable: keep it and poll again at the next
- * period. Meanwhile the database counts as down (db_ok 0: lookups answer
+ * period. So does one whose server did not answer within its deadline
+ * (OCSP_SYNC_DEADLINE_MS, 57014 too): db_exec_bounded makes that
+ * connection anew, without waiting, at the next poll. Meanwhile the database counts as down (db_ok 0: lookups answer
  * tryLater at once instead of queueing on the same lock; /health says
  * so); the next poll that succeeds publishes again. Logged once.
  * 1 when that was the failure, 0 when not.
