@@ -90,7 +90,12 @@ usage(void)
  * "degraded" when the database is down or lagging, the statuses were read
  * too long ago (OCSP_HEALTH_SYNC_POLLS), the cache holds stale, expired or
  * unsigned answers, or a responder certificate expires within
- * OCSP_RESPONDER_WARN_S.
+ * OCSP_RESPONDER_WARN_S. HTTP 503 (the same JSON) when the statuses were
+ * read too long ago: what this responder answers is no longer known to be
+ * current (a revocation since is not in it), so a load balancer or a
+ * monitor that reads the status code alone takes it out; the rest of
+ * "degraded" (a moment's database failure, a responder certificate to
+ * renew) leaves it serving correct answers: 200.
  */
 static int
 ocspd_health(struct ocsp_responder *r, struct http_response *resp)
@@ -101,6 +106,7 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	int64_t lag = __atomic_load_n(&r->standby_lag, __ATOMIC_RELAXED);
 	int64_t sync_limit, first_expiry = 0;
 	int db_ok = __atomic_load_n(&r->db_ok, __ATOMIC_RELAXED), ok, i;
+	int current;
 	int standby = __atomic_load_n(&r->db_standby, __ATOMIC_RELAXED);
 	int rc = -1;
 	json_t *o = NULL, *rna = NULL;
@@ -118,7 +124,8 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 		if (first_expiry == 0 || r->iss[i].rnot_after < first_expiry)
 			first_expiry = r->iss[i].rnot_after;
 	}
-	ok = db_ok && now - synced <= sync_limit && cs.stale == 0 &&
+	current = now - synced <= sync_limit;
+	ok = db_ok && current && cs.stale == 0 &&
 	    cs.expired == 0 && cs.unsigned_entries == 0 &&
 	    (first_expiry == 0 || first_expiry - now > OCSP_RESPONDER_WARN_S);
 	o = json_pack("{s:s, s:b, s:b, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
@@ -153,7 +160,7 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	if (json_object_set_new(o, "standby_lag_seconds", standby &&
 	    lag >= 0 ? json_integer((json_int_t)lag) : json_null()) == -1)
 		goto out;
-	rc = http_respond_json(resp, 200, o);
+	rc = http_respond_json(resp, current ? 200 : 503, o);
 out:
 	json_decref(rna);
 	json_decref(o);

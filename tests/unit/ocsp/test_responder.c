@@ -2293,9 +2293,12 @@ test_conninfo_timeouts(void **state)
 	assert_non_null(strstr(err, "connection string"));
 }
 
-/* GET /health through ocspd's handler: the JSON, parsed. */
+/*
+ * GET /health through ocspd's handler: the JSON, parsed; the HTTP status
+ * into *status unless NULL, else it must be 200.
+ */
 static json_t *
-health_get(void)
+health_get_status(int *status)
 {
 	struct http_server *srv;
 	struct tget g;
@@ -2307,11 +2310,20 @@ health_get(void)
 	    (unsigned int)http_port(srv));
 	tget(url, NULL, NULL, &g);
 	http_stop(srv);
-	assert_int_equal(g.status, 200);
+	if (status != NULL)
+		*status = (int)g.status;
+	else
+		assert_int_equal(g.status, 200);
 	o = json_loadb((const char *)g.body, g.len, 0, NULL);
 	free(g.body);
 	assert_non_null(o);
 	return o;
+}
+
+static json_t *
+health_get(void)
+{
+	return health_get_status(NULL);
 }
 
 static const char *
@@ -2335,6 +2347,7 @@ test_health(void **state)
 	struct ocsp_blob *b;
 	time_t now = time(NULL);
 	json_t *o;
+	int code;
 
 	r.db_ok = 1;
 	r.synced_at = now;
@@ -2345,12 +2358,24 @@ test_health(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(o,
 	    "responder_not_after"), "good")), now + 30 * 86400);
 	json_decref(o);
-	/* Read a minute ago, the database "ok": the thread is stuck. */
+	/*
+	 * Read a minute ago, the database "ok": the thread is stuck, and
+	 * what this responder answers is not known current: 503, so that
+	 * a load balancer reading the status code takes it out.
+	 */
 	r.synced_at = now - 60;
-	o = health_get();
+	o = health_get_status(&code);
+	assert_int_equal(code, 503);
 	assert_string_equal(health_status(o), "degraded");
 	json_decref(o);
+	/* The database down a moment: degraded, still serving: 200. */
 	r.synced_at = time(NULL) - OCSP_HEALTH_SYNC_SLACK_S;
+	r.db_ok = 0;
+	o = health_get_status(&code);
+	assert_int_equal(code, 200);
+	assert_string_equal(health_status(o), "degraded");
+	json_decref(o);
+	r.db_ok = 1;
 	o = health_get();
 	assert_string_equal(health_status(o), "ok");
 	json_decref(o);
