@@ -7,6 +7,7 @@
  *	cache.c		pre-signed responses in memory, keyed by issuer + serial
  *	sync.c		the maintenance thread: PostgreSQL load, LISTEN, polling
  *			reconciliation, pre-signing and refresh
+ *	budget.c	the on-demand signing budget (live signatures a second)
  */
 #ifndef PKI_OCSP_EXTERN_H
 #define PKI_OCSP_EXTERN_H
@@ -461,6 +462,39 @@ struct ocsp_cache_stats {
 void	ocsp_cache_stats(struct ocsp_cache *, int64_t stale_before, time_t now,
 	    struct ocsp_cache_stats *);
 
+/* --- budget.c ------------------------------------------------------------- */
+
+/*
+ * How many signatures ocspd makes on demand (ocsp/README.md "On-demand
+ * signing"): per_second for all clients together, per_client for each
+ * client address (an IPv6 one's /64); 0: no such bound. Each bucket holds
+ * one second's worth (at least one signature) and refills continuously.
+ * NULL on allocation failure or a negative rate. Thread-safe; free with
+ * ocsp_budget_free (NULL accepted).
+ */
+struct ocsp_budget;
+#define OCSP_BUDGET_LOG_MS	60000	/* one log line a minute at most */
+struct ocsp_budget *ocsp_budget_new(long per_second, long per_client);
+void	ocsp_budget_free(struct ocsp_budget *);
+/*
+ * Takes one signature for client (its address; NULL or "" counts as one
+ * client) at now_ms (monotonic): 1 when both its bucket and that of all
+ * clients had one (both taken), 0 when either had none (nothing taken).
+ * b NULL: always 1.
+ */
+int	ocsp_budget_take(struct ocsp_budget *b, const char *client,
+	    long long now_ms);
+/*
+ * Counts a refusal's outcome: answered from the cache without the
+ * request's nonce (nonce_dropped 1), or tryLater (0); logs the counts
+ * since the last such line at most once per OCSP_BUDGET_LOG_MS.
+ */
+void	ocsp_budget_refused(struct ocsp_budget *b, int nonce_dropped,
+	    long long now_ms);
+/* The refusals' outcomes since start (/health); 0 for b NULL. */
+void	ocsp_budget_counts(struct ocsp_budget *b, uint64_t *nonce_dropped,
+	    uint64_t *try_later);
+
 /* --- sync.c (and ocsp_answer, respond.c) ------------------------------------ */
 
 /*
@@ -529,6 +563,11 @@ struct ocsp_responder {
 	uint64_t		 signed_ahead;
 	/* atomic: live signatures asked of the loops' signers, not yet come */
 	uint64_t		 signatures_in_flight;
+	/*
+	 * The loops' signatures on demand, bounded (budget.c); NULL: no
+	 * bound (the unit tests, the fuzz harness).
+	 */
+	struct ocsp_budget	*budget;
 	/*
 	 * What a serial missing from the cache is (ocsp_sync_start sets it
 	 * before serving). NULL (the fuzz harness): never issued.
@@ -600,6 +639,13 @@ struct ocsp_pending {
 	 * calling r->lookup in the calling thread.
 	 */
 	int			 defer_lookup;
+	/*
+	 * Set by the caller after ocsp_pending_init: the request's nonce is
+	 * not echoed (RFC 8954 §2.1, RFC 5019 §4 let a responder ignore
+	 * it), so that a single CertID is answered from the cache as
+	 * without one; ocspd does so when it is over its signing budget.
+	 */
+	int			 no_nonce;
 	/* The request, kept between begin's 2 and ocsp_answer_looked_up. */
 	struct ocsp_query	 q;
 	struct ocsp_single	 s[OCSP_MAX_CERTIDS];

@@ -14,7 +14,10 @@
  *    the loop's signer and without waiting for it, only what the cache cannot
  *    answer (nonces, several CertIDs, serials never issued, certificates
  *    expired past the policy's grace, looked up in PostgreSQL on a lookup
- *    thread, sync.c, without the loop waiting either), and keeps the
+ *    thread, sync.c, without the loop waiting either) and only within
+ *    the signing budget (budget.c: ocsp.live_per_second, per client
+ *    ocsp.live_per_client_per_second; over it, a nonce is left out of a
+ *    pre-signed answer, or tryLater), and keeps the
  *    cache current from a maintenance thread (ocsp/sync.c: LISTEN
  *    certificate_status, reconciliation, pre-signing). It drops to an
  *    unprivileged user and enters a seccomp sandbox after start; it never
@@ -77,6 +80,17 @@
 #define OCSP_CT_REQUEST		"application/ocsp-request"
 #define OCSP_CT_RESPONSE	"application/ocsp-response"
 #define OCSP_LOOPS_MAX		16	/* ocsp.threads at most */
+/*
+ * Signatures made on demand (a nonce, several CertIDs, a serial not
+ * pre-signed) by default: at most this many a second for all clients
+ * together, and for one client address (an IPv6 one's /64). An
+ * unauthenticated client otherwise keeps the signers (CPU, HSM) busy at
+ * will; the pre-signed cache, which most answers come from, is not
+ * bounded. Well below what one SoftHSM2 signer makes (~20,000 a second),
+ * well above what relying parties ask with nonces.
+ */
+#define OCSP_LIVE_PER_SECOND	2000
+#define OCSP_LIVE_PER_CLIENT	100
 
 static void
 usage(void)
@@ -105,6 +119,7 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	int64_t synced = __atomic_load_n(&r->synced_at, __ATOMIC_ACQUIRE);
 	int64_t lag = __atomic_load_n(&r->standby_lag, __ATOMIC_RELAXED);
 	int64_t sync_limit, first_expiry = 0;
+	uint64_t dropped, later;
 	int db_ok = __atomic_load_n(&r->db_ok, __ATOMIC_RELAXED), ok, i;
 	int current;
 	int standby = __atomic_load_n(&r->db_standby, __ATOMIC_RELAXED);
@@ -159,6 +174,12 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	 */
 	if (json_object_set_new(o, "standby_lag_seconds", standby &&
 	    lag >= 0 ? json_integer((json_int_t)lag) : json_null()) == -1)
+		goto out;
+	/* Answers the signing budget refused a signature (budget.c). */
+	ocsp_budget_counts(r->budget, &dropped, &later);
+	if (json_object_set_new(o, "over_budget", json_pack("{s:I, s:I}",
+	    "without_nonce", (json_int_t)dropped, "try_later",
+	    (json_int_t)later)) == -1)
 		goto out;
 	rc = http_respond_json(resp, current ? 200 : 503, o);
 out:
@@ -258,6 +279,8 @@ struct ocspd_job {
 	int			 sent;		/* a ticket was taken */
 	int			 get;
 	char			*inm;		/* If-None-Match of a GET */
+	/* The client's address, for the signing budget (budget.c). */
+	char			 client[64];
 	struct ocsp_pending	 pend;
 };
 
@@ -406,9 +429,59 @@ ocspd_job_request(struct ocspd_job *job, const struct http_request *req,
 	const char *inm = get ? http_header(req, "If-None-Match") : NULL;
 
 	job->get = get;
+	snprintf(job->client, sizeof(job->client), "%s",
+	    req->remote_addr != NULL ? req->remote_addr : "");
 	if (inm != NULL && (job->inm = strdup(inm)) == NULL)
 		return -1;
 	return 0;
+}
+
+/*
+ * A request whose answer needs a signature the signing budget does not
+ * allow now (budget.c; ocsp/README.md "On-demand signing"). A nonce we
+ * may ignore (RFC 8954 §2.1, RFC 5019 §4: not marked critical) on a
+ * request the cache could answer without it is answered so, from the
+ * cache; anything else is tryLater (RFC 6960 §2.3), which no cache keeps.
+ * Nothing is signed either way. job is the caller's (its pend reused).
+ */
+static int
+ocspd_over_budget(struct ocspd_loop *l, const struct http_request *req,
+    int get, const unsigned char *body, size_t bodylen,
+    struct ocspd_job *job, struct http_response *resp)
+{
+	struct ocsp_responder *r = l->r;
+	struct ocsp_pending *p = &job->pend;
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = ocsp_trylater_der;
+	size_t derlen = sizeof(ocsp_trylater_der);
+	int owned = 0, cacheable = 0, dropped = 0, rc;
+
+	if (p->q.has_nonce && !p->q.critical_nonce && r->pol.echo_nonce &&
+	    p->q.nids == 1 && !p->q.ids[0].odd_params) {
+		ocsp_pending_clear(p);
+		p->no_nonce = 1;
+		/* Whatever is missing now is not looked up: tryLater. */
+		p->defer_lookup = 1;
+		switch (ocsp_answer_begin(r, body, bodylen, &der, &derlen,
+		    &blob, &owned, &cacheable, p)) {
+		case 0:
+			dropped = blob != NULL;
+			break;
+		case -1:
+			return -1;
+		default:	/* still a signature, or a lookup, to make */
+			der = ocsp_trylater_der;
+			derlen = sizeof(ocsp_trylater_der);
+			break;
+		}
+	}
+	ocsp_budget_refused(r->budget, dropped, daemon_now_ms());
+	rc = ocspd_reply(resp, get, get ? http_header(req,
+	    "If-None-Match") : NULL, der, derlen, blob, owned, cacheable);
+	if (owned)
+		OPENSSL_free((unsigned char *)der);
+	ocsp_blob_unref(blob);
+	return rc;
 }
 
 /*
@@ -582,6 +655,13 @@ ocspd_handle(void *arg, const struct http_request *req,
 		    cacheable);
 		break;
 	case 1:
+		/* Signing on demand is bounded (budget.c); the cache is not. */
+		if (!ocsp_budget_take(r->budget, req->remote_addr,
+		    daemon_now_ms())) {
+			rc = ocspd_over_budget(l, req, get, body, bodylen, job,
+			    resp);
+			break;
+		}
 		rc = ocspd_sign_later(l, req, get, job, resp);
 		job = NULL;	/* its own now */
 		break;
@@ -625,6 +705,17 @@ ocspd_looked_up(struct ocspd_loop *l, struct ocspd_job *job, int stopped)
 		job->lk.rc = -1;
 	rc = ocsp_answer_looked_up(l->r, &job->pend, &job->lk, &der, &derlen,
 	    &blob, &owned, &cacheable);
+	/*
+	 * Not in the cache, so nothing to answer without a signature when
+	 * the budget (budget.c) does not allow one: tryLater.
+	 */
+	if (rc == 1 && !ocsp_budget_take(l->r->budget, job->client,
+	    daemon_now_ms())) {
+		ocsp_budget_refused(l->r->budget, 0, daemon_now_ms());
+		der = ocsp_trylater_der;
+		derlen = sizeof(ocsp_trylater_der);
+		rc = 0;
+	}
 	if (rc == 1 && l->signer != NULL) {
 		ocspd_sign_ask(l, job);	/* answered in its turn */
 		return;
@@ -1024,7 +1115,7 @@ main(int argc, char **argv)
 	struct http_limits lim;
 	const char *policy_dir;
 	char err[512], policy_path[PATH_MAX];
-	long port, threads, per_ip, max_conns;
+	long port, threads, per_ip, max_conns, live, live_client;
 	sigset_t sigs;
 	int i, j, cpu, pin_cpus = 0, reuse_port = 0, rc = 1;
 
@@ -1053,8 +1144,21 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "ocsp.max_conns_per_ip", 256, 1, 65536,
 	    &per_ip) == -1 ||
 	    config_get_bool(cfg, "ocsp.reuse_port", 0, &reuse_port) == -1 ||
-	    config_get_bool(cfg, "ocsp.pin_cpus", 0, &pin_cpus) == -1)
+	    config_get_bool(cfg, "ocsp.pin_cpus", 0, &pin_cpus) == -1 ||
+	    config_get_long(cfg, "ocsp.live_per_second",
+	    OCSP_LIVE_PER_SECOND, 0, 1000000, &live) == -1 ||
+	    config_get_long(cfg, "ocsp.live_per_client_per_second",
+	    OCSP_LIVE_PER_CLIENT, 0, 1000000, &live_client) == -1)
 		goto out;
+	/* Signatures on demand, bounded (ocsp/README.md "On-demand signing"). */
+	if ((live > 0 || live_client > 0) &&
+	    (r.budget = ocsp_budget_new(live, live_client)) == NULL) {
+		log_err("out of memory");
+		goto out;
+	}
+	log_info("signing on demand: at most %ld a second%s, %ld per client "
+	    "address%s", live, live == 0 ? " (no bound)" : "", live_client,
+	    live_client == 0 ? " (no bound)" : "");
 	if (config_get(cfg, "ocsp.signers", NULL) != NULL)
 		log_warn("ocsp.signers is no longer read: each of the "
 		    "ocsp.threads loops has a signer process of its own");
@@ -1169,6 +1273,7 @@ out:
 		if (ocspd_loop_stop(&loops[j]) != 0 && rc == 0)
 			rc = 1;
 	ocsp_sync_stop(sync);
+	ocsp_budget_free(r.budget);
 	ocsp_cache_free(r.cache);
 	for (i = 0; i < r.niss; i++)
 		ocsp_issuer_clear(&r.iss[i]);

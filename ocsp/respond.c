@@ -848,7 +848,8 @@ ocsp_answer_prepare(struct ocsp_responder *r, struct ocsp_pending *p,
 		return 0;
 	}
 	if (ocsp_tbs_make(&r->iss[issuer], &r->pol, p->s, p->q.nids,
-	    p->live && p->q.has_nonce && r->pol.echo_nonce ? p->q.req : NULL,
+	    p->live && p->q.has_nonce && r->pol.echo_nonce && !p->no_nonce ?
+	    p->q.req : NULL,
 	    (time_t)this_update, validity, now, &p->tbs) == -1) {
 		log_openssl(LOGL_ERR, "ocsp: a response for issuer %s",
 		    r->iss[issuer].name);
@@ -914,8 +915,8 @@ ocsp_answer_begin(struct ocsp_responder *r, const unsigned char *reqder,
 	 * NULL hash parameters: a CertID encoded otherwise (parameters
 	 * absent, RFC 5754 §2) is answered live, echoing it as it came.
 	 */
-	p->live = q->nids > 1 || (q->has_nonce && r->pol.echo_nonce) ||
-	    q->ids[0].odd_params;
+	p->live = q->nids > 1 || (q->has_nonce && r->pol.echo_nonce &&
+	    !p->no_nonce) || q->ids[0].odd_params;
 	for (i = 0; i < q->nids; i++) {
 		s[i].cid = p->live ? q->ids[i].cid : NULL;
 		s[i].hash = q->ids[i].hash;

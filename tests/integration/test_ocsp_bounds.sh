@@ -97,3 +97,76 @@ new=$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pki_ocsp' AND pi
 note "a stopped maintenance backend: the revocation answered $waited ms after it, on a new connection"
 kill -CONT "$mpid"
 stop_ocspd st
+
+# --- signing on demand is bounded (ocsp.live_per_*, ocsp/budget.c) --------------------
+# An ocspd allowing 2 signatures a second per client address. A flood of
+# nonce requests from one client: each answer is a verified response with
+# its own nonce (signed live), the pre-signed response without a nonce
+# (RFC 8954 §2.1 lets a responder ignore one), or tryLater; never a hang,
+# never another answer. Nonce requests for a serial the cache does not
+# hold (so no answer without a signature): signed or tryLater. A
+# pre-signed GET is answered all along. One log line for many refusals.
+s2=$(issue flood)
+start_ocspd bud PKI_OCSP_LIVE_PER_CLIENT_PER_SECOND=2 PKI_OCSP_LIVE_PER_SECOND=0
+port_bud=${url_bud##*:}
+openssl ocsp -issuer "$pki/issuing.pem" -cert "$tmp/flood.pem" -no_nonce -reqout "$tmp/flood.req" >/dev/null 2>&1 ||
+	fail "openssl ocsp -reqout flood"
+get_bud="$url_bud/$(base64 -w0 "$tmp/flood.req")"
+curl -sS -o "$tmp/flood.pre" "$get_bud" || fail "pre-signed GET"
+N=40
+reqs=() ureqs=()
+for i in $(seq 0 $((N - 1))); do
+	openssl ocsp -issuer "$pki/issuing.pem" -cert "$tmp/flood.pem" -reqout "$tmp/flood$i.req" >/dev/null 2>&1 ||
+		fail "openssl ocsp -reqout (nonce)"
+	reqs+=("$tmp/flood$i.req")
+	openssl ocsp -issuer "$pki/issuing.pem" -serial "0x7E57F100D$i" -reqout "$tmp/uflood$i.req" >/dev/null 2>&1 ||
+		fail "openssl ocsp -reqout (nonce, never issued)"
+	ureqs+=("$tmp/uflood$i.req")
+done
+mkdir "$tmp/flood" "$tmp/uflood"
+# Cached GETs go on answering while the floods are in flight.
+( for _ in $(seq 20); do
+	curl -sS -m 5 -o "$tmp/flood.get" "$get_bud" && cmp -s "$tmp/flood.get" "$tmp/flood.pre" || exit 1
+	sleep 0.05
+  done ) &
+getter=$!
+python3 "$(dirname "$0")/pipelined.py" --type application/ocsp-request --ext der \
+	127.0.0.1 "$port_bud" "$tmp/flood" "${reqs[@]}" || fail "a flood of nonce requests: not every answer HTTP 200"
+python3 "$(dirname "$0")/pipelined.py" --type application/ocsp-request --ext der \
+	127.0.0.1 "$port_bud" "$tmp/uflood" "${ureqs[@]}" || fail "a flood of nonce requests (never issued): not every answer HTTP 200"
+wait "$getter" || fail "a pre-signed GET not answered, or another answer, during the floods"
+with=0 without=0 later=0
+for i in $(seq 0 $((N - 1))); do
+	for k in flood uflood; do
+		d=$tmp/$k/$i.der
+		openssl ocsp -reqin "$tmp/$k$i.req" -respin "$d" -verify_other "$pki/issuing.pem" \
+			-CAfile "$pki/root.pem" -resp_text >"$d.txt" 2>&1 || true
+		if grep -q 'Responder Error: trylater' "$d.txt"; then
+			later=$((later + 1))
+		elif [ "$k" = flood ] && cmp -s "$d" "$tmp/flood.pre"; then
+			grep -q '^Response verify OK' "$d.txt" && grep -q 'Cert Status: good' "$d.txt" ||
+				{ cat "$d.txt"; fail "flood: answer $i (pre-signed) does not verify"; }
+			without=$((without + 1))
+		else
+			grep -q '^Response verify OK' "$d.txt" && grep -q 'Cert Status: \(good\|revoked\)' "$d.txt" &&
+				! grep -qiE 'nonce (verify error|.*missing)|WARNING' "$d.txt" ||
+				{ cat "$d.txt"; fail "$k: answer $i is neither signed with its nonce, nor the pre-signed one, nor tryLater"; }
+			with=$((with + 1))
+		fi
+	done
+done
+[ "$without" -ge 1 ] || fail "a flood of $N nonce requests at 2 a second: none answered without its nonce"
+curl -sS "$url_bud/health" >"$tmp/bud.h"
+jq -e '.over_budget.without_nonce >= 1 and .over_budget.try_later >= 1' "$tmp/bud.h" >/dev/null ||
+	{ cat "$tmp/bud.h"; fail "/health does not count the answers over budget"; }
+refused=$(jq '.over_budget.without_nonce + .over_budget.try_later' "$tmp/bud.h")
+lines=$(grep -c 'on-demand signing over budget' "$tmp/bud.log" || true)
+[ "$lines" -ge 1 ] && [ "$lines" -lt "$refused" ] ||
+	fail "over budget: $lines log line(s) for $refused refusals (want one a minute, not one each)"
+# Still answering: pre-signed, and live once the budget has refilled.
+curl -sS -o "$tmp/flood.get" "$get_bud" && cmp -s "$tmp/flood.get" "$tmp/flood.pre" || fail "pre-signed GET after the floods"
+sleep 1.1
+ocsp_at "$url_bud" -issuer "$pki/issuing.pem" -cert "$tmp/flood.pem" -resp_text >"$tmp/o"
+grep -q 'flood.pem: good' "$tmp/o" && grep -q 'OCSP Nonce' "$tmp/o" || { cat "$tmp/o"; fail "a nonce request after the floods: not signed with its nonce"; }
+note "a flood of $((2 * N)) nonce requests at 2 signatures a second: $with signed, $without pre-signed without the nonce, $later tryLater; $lines log line(s)"
+stop_ocspd bud

@@ -66,6 +66,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 
+#include "ocsp/budget.c"
 #include "ocsp/cache.c"
 #include "ocsp/request.c"
 #include "ocsp/respond.c"
@@ -145,6 +146,7 @@ teardown(void **state)
 	int i;
 
 	ocsp_cache_free(r.cache);
+	ocsp_budget_free(r.budget);
 	for (i = 0; i < r.niss; i++)
 		ocsp_issuer_clear(&r.iss[i]);
 	log_init("test", LOGL_ERR, NULL);
@@ -2294,6 +2296,180 @@ test_conninfo_timeouts(void **state)
 }
 
 /*
+ * The on-demand signing budget (budget.c), on a clock of the test's own:
+ * a client's bucket holds one second's worth and refills at its rate,
+ * never beyond; clients count apart, an IPv6 one by its /64 and an
+ * IPv4-mapped one as IPv4; the bucket of all clients bounds them
+ * together, and a refusal by either takes nothing from the other; a
+ * clock set back refills nothing; a table full of addresses still
+ * grants a new one its first signature; NULL is no bound.
+ */
+static void
+test_budget(void **state)
+{
+	struct ocsp_budget *b;
+	uint64_t dropped, later;
+	char addr[64];
+	int i;
+
+	assert_int_equal(ocsp_budget_take(NULL, "192.0.2.1", 0), 1);
+	assert_null(ocsp_budget_new(-1, 0));
+
+	assert_non_null(b = ocsp_budget_new(0, 2));
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 1000), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 1000), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 1000), 0);
+	assert_int_equal(ocsp_budget_take(b, "::ffff:192.0.2.1", 1000), 0);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.2", 1000), 1);
+	/* Half a second at 2 a second: one more, then none. */
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 1500), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 1500), 0);
+	/* A clock set back refills nothing. */
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 500), 0);
+	/* Long idle: one second's worth, not more. */
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 60000), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 60000), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 60000), 0);
+	/* One /64, one client; another /64, another. */
+	assert_int_equal(ocsp_budget_take(b, "2001:db8::1", 1000), 1);
+	assert_int_equal(ocsp_budget_take(b, "2001:db8::ffff:2", 1000), 1);
+	assert_int_equal(ocsp_budget_take(b, "2001:db8::3", 1000), 0);
+	assert_int_equal(ocsp_budget_take(b, "2001:db8:0:1::1", 1000), 1);
+	/* More addresses than the table holds: each gets its first. */
+	for (i = 0; i < 3 * OCSP_BUDGET_SLOTS; i++) {
+		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16,
+		    (i >> 8) & 255, i & 255);
+		assert_int_equal(ocsp_budget_take(b, addr, 2000), 1);
+	}
+	ocsp_budget_free(b);
+
+	/* All clients together: 3 a second, whoever asks. */
+	assert_non_null(b = ocsp_budget_new(3, 0));
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 0), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.2", 0), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.3", 0), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.4", 0), 0);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.4", 1000), 1);
+	ocsp_budget_free(b);
+
+	/*
+	 * Both: a client refused by the bucket of all loses nothing of its
+	 * own, and one refused by its own takes nothing from all.
+	 */
+	assert_non_null(b = ocsp_budget_new(1, 1));
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.1", 0), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.2", 0), 0);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.2", 1000), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.2", 2000), 1);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.2", 2000), 0);
+	assert_int_equal(ocsp_budget_take(b, "192.0.2.3", 3000), 1);
+	/* Refusals counted (/health), whatever the log says. */
+	ocsp_budget_refused(b, 1, 3000);
+	ocsp_budget_refused(b, 0, 3001);
+	ocsp_budget_refused(b, 0, 3002);
+	ocsp_budget_counts(b, &dropped, &later);
+	assert_int_equal(dropped, 1);
+	assert_int_equal(later, 2);
+	ocsp_budget_free(b);
+}
+
+/*
+ * Over budget, through ocspd's handler: a nonce request (GET) for a
+ * certificate whose response is pre-signed is answered with that
+ * response, without its nonce, and a request that needs a signature the
+ * cache cannot stand in for (a nonce marked critical, which we may not
+ * ignore; a SHA-256 CertID not signed yet) gets tryLater; within the
+ * budget, the nonce is signed and echoed. The budget is emptied before
+ * each request (the handler's clock is the real one: 1 a second).
+ */
+static void
+test_budget_handler(void **state)
+{
+	struct http_server *srv;
+	struct tget g, pre;
+	OCSP_REQUEST *oreq;
+	X509_EXTENSION *ext;
+	unsigned char *der, *b64;
+	char url[2048], base[256];
+	size_t len;
+	int k, n, i;
+
+	add_good(GOOD_ISSUER, 1);
+	/* Signed (no budget yet) and kept: the pre-signed answer. */
+	srv = get_server("1001", url, sizeof(url));
+	tget(url, NULL, NULL, &pre);
+	assert_int_equal(pre.status, 200);
+	assert_true(presigned(GOOD_ISSUER, 1));
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u/",
+	    (unsigned int)http_port(srv));
+	assert_non_null(r.budget = ocsp_budget_new(0, 1));
+
+	for (k = 0; k < 3; k++) {
+		assert_non_null(oreq = OCSP_REQUEST_new());
+		assert_non_null(OCSP_request_add0_id(oreq, make_certid("1001",
+		    k == 2 ? EVP_sha256() : EVP_sha1(), 0)));
+		if (k < 2)
+			assert_int_equal(OCSP_request_add1_nonce(oreq, NULL,
+			    16), 1);
+		if (k == 1) {
+			assert_non_null(ext = OCSP_REQUEST_get_ext(oreq, 0));
+			assert_int_equal(X509_EXTENSION_set_critical(ext, 1),
+			    1);
+		}
+		der = NULL;
+		assert_true((n = i2d_OCSP_REQUEST(oreq, &der)) > 0);
+		len = (size_t)n;
+		OCSP_REQUEST_free(oreq);
+		assert_non_null(b64 = malloc(4 * ((len + 2) / 3) + 1));
+		EVP_EncodeBlock(b64, der, (int)len);
+		snprintf(url, sizeof(url), "%s%s", base, (const char *)b64);
+		free(b64);
+		OPENSSL_free(der);
+		/* Emptied, then asked: a refill in between is a second away. */
+		for (i = 0; i < 5; i++) {
+			while (ocsp_budget_take(r.budget, "127.0.0.1",
+			    daemon_now_ms()) == 1)
+				;
+			tget(url, NULL, NULL, &g);
+			assert_int_equal(g.status, 200);
+			if (k == 0 && g.len == pre.len &&
+			    memcmp(g.body, pre.body, pre.len) == 0)
+				break;
+			if (k > 0 && g.len == sizeof(ocsp_trylater_der) &&
+			    memcmp(g.body, ocsp_trylater_der, g.len) == 0)
+				break;
+			/* Else signed live: the budget had refilled. */
+			assert_true(g.len > 100);
+			free(g.body);
+			g.body = NULL;
+		}
+		assert_true(i < 5);
+		free(g.body);
+	}
+	/* Within the budget: signed, not the cached bytes. */
+	sleep(1);
+	assert_non_null(oreq = OCSP_REQUEST_new());
+	assert_non_null(OCSP_request_add0_id(oreq, make_certid("1001",
+	    EVP_sha1(), 0)));
+	assert_int_equal(OCSP_request_add1_nonce(oreq, NULL, 16), 1);
+	der = NULL;
+	assert_true((n = i2d_OCSP_REQUEST(oreq, &der)) > 0);
+	OCSP_REQUEST_free(oreq);
+	assert_non_null(b64 = malloc(4 * (((size_t)n + 2) / 3) + 1));
+	EVP_EncodeBlock(b64, der, n);
+	snprintf(url, sizeof(url), "%s%s", base, (const char *)b64);
+	free(b64);
+	OPENSSL_free(der);
+	tget(url, NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_true(g.len > 100 && (g.len != pre.len ||
+	    memcmp(g.body, pre.body, pre.len) != 0));
+	free(g.body);
+	free(pre.body);
+	http_stop(srv);
+}
+
+/*
  * GET /health through ocspd's handler: the JSON, parsed; the HTTP status
  * into *status unless NULL, else it must be 200.
  */
@@ -2574,6 +2750,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_conninfo_timeouts),
 		cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_handler, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_responder_expiry, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_outage_trylater, setup,
