@@ -45,6 +45,15 @@ struct signer_token {
 struct signer_grant {
 	enum signer_kind kind;
 	const char	*key_label;
+	/*
+	 * 1: key_label is a prefix, and the grant is for every key labelled
+	 * it followed by a number (1 to 9 digits, no leading zero): the keys
+	 * a ceremony numbers, such as `pkictl ca issuing`'s issuing-N
+	 * (ca/ceremony.c), which may be made after the signer started (crld
+	 * signs the CRLs of a new issuing CA without a restart). Not looked
+	 * for at start-up.
+	 */
+	int		 numbered;
 };
 
 struct signer_config {
@@ -166,6 +175,12 @@ int	signer_config_add_token(struct signer_config *, const struct config *,
 /* Grants kind with key_label (borrowed); -1 when the table is full. */
 int	signer_config_grant(struct signer_config *, enum signer_kind,
 	    const char *key_label);
+/*
+ * Grants kind with every key labelled prefix (borrowed) and a number
+ * (struct signer_grant, numbered); -1 when the table is full.
+ */
+int	signer_config_grant_numbered(struct signer_config *, enum signer_kind,
+	    const char *prefix);
 /*
  * Wipes in place (gone from /proc/<pid>/environ) and unsets the pin_env
  * variable of each token, whether it was read or a pin_file was (until

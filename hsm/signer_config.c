@@ -117,7 +117,18 @@ signer_config_grant(struct signer_config *sc, enum signer_kind kind,
 	}
 	sc->grants[sc->ngrants].kind = kind;
 	sc->grants[sc->ngrants].key_label = key_label;
+	sc->grants[sc->ngrants].numbered = 0;
 	sc->ngrants++;
+	return 0;
+}
+
+int
+signer_config_grant_numbered(struct signer_config *sc, enum signer_kind kind,
+    const char *prefix)
+{
+	if (signer_config_grant(sc, kind, prefix) == -1)
+		return -1;
+	sc->grants[sc->ngrants - 1].numbered = 1;
 	return 0;
 }
 

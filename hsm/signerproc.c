@@ -232,6 +232,24 @@ signerproc_hold(uint32_t type, const struct signer_proto_reader *rd)
 	return ntohl(next) == SIGNER_MSG_SIGN_HELD;
 }
 
+/*
+ * 1 when grant g names label: the same label, or for a numbered grant its
+ * prefix and then 1 to 9 digits, the first not 0 (signer.h).
+ */
+static int
+signerproc_grant_names(const struct signer_grant *g, const char *label)
+{
+	size_t n, d;
+
+	if (!g->numbered)
+		return strcmp(g->key_label, label) == 0;
+	n = strlen(g->key_label);
+	if (strncmp(g->key_label, label, n) != 0)
+		return 0;
+	d = strspn(label + n, "0123456789");
+	return d >= 1 && d <= 9 && label[n + d] == '\0' && label[n] != '0';
+}
+
 static int
 signerproc_granted(const struct signerproc *sp, uint32_t kind,
     const char *label)
@@ -240,7 +258,7 @@ signerproc_granted(const struct signerproc *sp, uint32_t kind,
 
 	for (i = 0; i < sp->cfg->ngrants; i++)
 		if ((uint32_t)sp->cfg->grants[i].kind == kind &&
-		    strcmp(sp->cfg->grants[i].key_label, label) == 0)
+		    signerproc_grant_names(&sp->cfg->grants[i], label))
 			return 1;
 	return 0;
 }
@@ -251,7 +269,7 @@ signerproc_label_granted(const struct signerproc *sp, const char *label)
 	int i;
 
 	for (i = 0; i < sp->cfg->ngrants; i++)
-		if (strcmp(sp->cfg->grants[i].key_label, label) == 0)
+		if (signerproc_grant_names(&sp->cfg->grants[i], label))
 			return 1;
 	return 0;
 }
@@ -1127,7 +1145,7 @@ signerproc_start(struct signerproc *sp, char *err, size_t errlen)
 {
 	const struct signer_token *st;
 	char pin[SIGNER_PIN_MAX], e[256];
-	int i, found, rc = -1;
+	int i, found, named, rc = -1;
 
 	if (sp->cfg->ntokens < 1 || sp->cfg->ntokens > SIGNER_MAX_TOKENS ||
 	    sp->cfg->ngrants < 0 || sp->cfg->ngrants > SIGNER_MAX_GRANTS) {
@@ -1158,11 +1176,15 @@ signerproc_start(struct signerproc *sp, char *err, size_t errlen)
 		sp->ntokens++;
 	}
 	/*
-	 * Outside ceremonies every granted key must be there at start-up;
-	 * with missing_keys_ok, at least one (the others are logged).
+	 * Outside ceremonies every key granted by name must be there at
+	 * start-up; with missing_keys_ok, at least one (the others are
+	 * logged). Numbered grants name keys that may come later.
 	 */
-	for (i = 0, found = 0; i < sp->cfg->ngrants && !sp->cfg->allow_keygen;
-	    i++) {
+	for (i = 0, found = 0, named = 0; i < sp->cfg->ngrants &&
+	    !sp->cfg->allow_keygen; i++) {
+		if (sp->cfg->grants[i].numbered)
+			continue;
+		named++;
 		if (signerproc_key_token(sp, sp->cfg->grants[i].key_label, e,
 		    sizeof(e)) != -1)
 			found++;
@@ -1173,9 +1195,9 @@ signerproc_start(struct signerproc *sp, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	if (!sp->cfg->allow_keygen && sp->cfg->ngrants > 0 && found == 0) {
+	if (!sp->cfg->allow_keygen && named > 0 && found == 0) {
 		snprintf(err, errlen, "signer: none of the %d granted keys is "
-		    "in the tokens (last: %s)", sp->cfg->ngrants, e);
+		    "in the tokens (last: %s)", named, e);
 		goto out;
 	}
 	/* The wrapping key of a WRAPGEN grant, checked attribute by attribute. */

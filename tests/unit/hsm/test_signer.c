@@ -236,6 +236,100 @@ test_spawn_failures(void **state)
 	assert_non_null(strstr(err, "none of the"));
 }
 
+/*
+ * A numbered grant (crld's issuing-N): a key made after the signer
+ * started, by another process as `pkictl ca issuing` makes one, is
+ * granted and signs; the prefix alone, a leading zero, more than a number
+ * after it, or another kind are refused. Until 2026-12-07 grants named
+ * keys only, and crld signed no CRL of an issuing CA made while it ran.
+ */
+static void
+test_numbered_grant(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c = f->cfg;
+	struct signer *s;
+	struct p11_module *m = NULL;
+	struct p11_token *t = NULL;
+	EVP_PKEY *pub = NULL, *made = NULL, *pkey = NULL;
+	unsigned char tbs[] = { 0x30, 0x00 }, *sig = NULL;
+	size_t siglen = 0;
+	X509_NAME *name;
+	X509_CRL *crl;
+	ASN1_TIME *tm;
+	ASN1_INTEGER *num;
+	char err[256] = "";
+	static const char *const refused[] = { "renewed-", "renewed-07",
+	    "renewed-7x", "renewed-1234567890", "renewed", "xrenewed-7" };
+	size_t i;
+
+	c.ngrants = 0;
+	c.missing_keys_ok = 1;
+	assert_int_equal(signer_config_grant(&c, SIGNER_KIND_CRL, "ec-ca"), 0);
+	assert_int_equal(signer_config_grant_numbered(&c, SIGNER_KIND_CRL,
+	    "renewed-"), 0);
+	if ((s = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("a numbered grant with no key yet: %s", err);
+	/* Granted, not there yet: refused as a missing key. */
+	assert_int_equal(signer_pubkey(s, "renewed-7", &pub, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "no private key labelled"));
+	if ((m = p11_module_load(f->h.module, err, sizeof(err))) == NULL ||
+	    (t = p11_token_open(m, TOKEN, HSMTEST_USER_PIN, NULL, err,
+	    sizeof(err))) == NULL ||
+	    p11_key_generate(t, "renewed-7", P11_KEY_EC_P256, &made, err,
+	    sizeof(err)) == -1)
+		fail_msg("renewed-7: %s", err);
+	if (signer_pubkey(s, "renewed-7", &pub, err, sizeof(err)) == -1)
+		fail_msg("renewed-7, made after the signer started: %s", err);
+	assert_int_equal(EVP_PKEY_eq(pub, made), 1);
+	/* A CRL signed with it verifies. */
+	if ((pkey = signer_pkey(s, SIGNER_KIND_CRL, "renewed-7", err,
+	    sizeof(err))) == NULL)
+		fail_msg("signer_pkey renewed-7: %s", err);
+	name = X509_NAME_new();
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"Renewed CA", -1, -1, 0), 1);
+	crl = X509_CRL_new();
+	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl, name), 1);
+	X509_NAME_free(name);
+	tm = X509_gmtime_adj(NULL, 0);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, tm), 1);
+	ASN1_TIME_free(tm);
+	tm = X509_gmtime_adj(NULL, 3600);
+	assert_int_equal(X509_CRL_set1_nextUpdate(crl, tm), 1);
+	ASN1_TIME_free(tm);
+	num = ASN1_INTEGER_new();
+	ASN1_INTEGER_set(num, 1);
+	assert_int_equal(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0),
+	    1);
+	ASN1_INTEGER_free(num);
+	if (X509_CRL_sign(crl, pkey, EVP_sha256()) <= 0)
+		fail_openssl("X509_CRL_sign with renewed-7");
+	assert_int_equal(X509_CRL_verify(crl, pub), 1);
+	X509_CRL_free(crl);
+	/* Only the kind granted. */
+	assert_int_equal(signer_sign(s, SIGNER_KIND_CERT, "renewed-7",
+	    "SHA256", tbs, sizeof(tbs), &sig, &siglen, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not granted"));
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(signer_sign(s, SIGNER_KIND_CRL, refused[i],
+		    "SHA256", tbs, sizeof(tbs), &sig, &siglen, err,
+		    sizeof(err)), -1);
+		if (strstr(err, "not granted") == NULL)
+			fail_msg("%s: %s", refused[i], err);
+	}
+	assert_null(sig);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(made);
+	signer_close(s);
+	(void)p11_key_destroy(t, "renewed-7", err, sizeof(err));
+	p11_token_close(t);
+	p11_module_free(m);
+}
+
 static void
 test_x509_sign(void **state)
 {
@@ -3245,6 +3339,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spawn_failures),
+		cmocka_unit_test(test_numbered_grant),
 		cmocka_unit_test(test_x509_sign),
 		cmocka_unit_test(test_crl_sign),
 		cmocka_unit_test(test_ocsp_sign),
