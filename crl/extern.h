@@ -39,7 +39,8 @@ void			 crl_cache_free(struct crl_cache *);
  * Adds a path (e.g. "/crl/issuing.crl") and its Content-Type, empty (503
  * until set); copied. optional: not counted as stale by /health while
  * absent (the ARL, signed only at a ceremony). The document's index, or
- * -1 when CRL_DOC_MAX are held or path is too long. Before serving.
+ * -1 when CRL_DOC_MAX are held or path is too long. Before or while
+ * serving (a new issuing CA: crl/main.c).
  */
 int	crl_cache_add(struct crl_cache *, const char *path, const char *ctype,
 	    int optional);
@@ -62,9 +63,11 @@ long long	crl_cache_number(struct crl_cache *, int doc);
 /*
  * Names an issuing CA whose CRLs this crld cannot sign (crl/main.c: its key
  * is missing): /health says "degraded" and lists it in "not_signed".
- * Before serving; -1 when CRL_MAX_ISSUING are named.
+ * Once per name; -1 when CRL_MAX_ISSUING are named.
  */
 int	crl_cache_not_signed(struct crl_cache *, const char *name);
+/* Its key found since (crl/main.c): no longer in "not_signed". */
+void	crl_cache_signed(struct crl_cache *, const char *name);
 
 /* The HTTP handler (lib/http.h) over a struct crl_cache. */
 struct http_request;

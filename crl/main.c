@@ -15,8 +15,10 @@
  *    runs threads, each with its own database connection: an issuer per
  *    issuing CA still needed (crl/issuer.c: the one named issuing, and
  *    those a renewal added, until notAfter + crl.expired_grace_seconds;
- *    crl/README.md "Several issuing CAs") issues that CA's complete and
- *    delta CRLs on the
+ *    crl/README.md "Several issuing CAs"; one added while crld runs is
+ *    taken by the CA watch, crld_watch, within
+ *    crl.reconcile_interval_seconds or at a SIGHUP) issues that CA's
+ *    complete and delta CRLs on the
  *    schedule of policy/crl.conf and shortly after each revocation,
  *    streaming them from the status registry (lib/crlgen.c), writes them to
  *    files and queues them for LDAP; the publisher (crl/publisher.c, only
@@ -31,13 +33,16 @@
  * crld serves the newest one from the database.
  *
  * Signals: SIGTERM/SIGINT stop cleanly; SIGHUP issues a base CRL (and a
- * delta) now. `crld --once` issues one base CRL and one delta, prints their
+ * delta) now, and reads the list of issuing CAs again. `crld --once` issues one base CRL and one delta, prints their
  * timings and exits (benchmarks).
  */
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,14 +79,37 @@ struct crld {
 	struct config		*cfg;
 	struct config		*policy;
 	struct crl_ca		 root;
-	/* [0]: the CA named issuing while it is served; then by id. */
+	/*
+	 * [0]: the CA named issuing while it is served; then by id, then
+	 * those the CA watch took while crld ran. Only appended to: a
+	 * thread's settings point into its entry.
+	 */
 	struct crl_ca		 issuing[CRL_MAX_ISSUING];
 	size_t			 nissuing;
 	/* One issuing thread each; ic[0] also loads the root's ARL. */
 	struct crl_issuer_conf	 ic[CRL_MAX_ISSUING];
 	struct crl_issuer	*issuers[CRL_MAX_ISSUING];
+	/*
+	 * 1: left out of signing because the signer did not give its key
+	 * (crld_check_key), which the CA watch asks again at each round.
+	 */
+	int			 key_retry[CRL_MAX_ISSUING];
 	struct crl_cache	*cache;
 	char			 actor[96];
+	struct crl_schedule	 sched;
+	struct signer		*signer;
+	struct crl_publisher	*publisher;
+	const char		*ca_token;	/* hsm.ca_token: the signer's */
+	/*
+	 * The CA watch (crld_watch): its thread and database connection.
+	 * mtx guards nissuing and issuers[] against crld_hup once it runs.
+	 */
+	pthread_mutex_t		 mtx;
+	struct crl_thread	 watch;
+	int			 watching;
+	struct db		*watch_db;
+	int			 watch_failed;	/* logged once until it works */
+	long long		 refused_id;	/* a CA over CRL_MAX_ISSUING, logged */
 };
 
 static void
@@ -125,7 +153,7 @@ crld_ca_take(struct crld *d, int root, struct cadb_ca *c)
 	const char *crl_base = config_get(d->cfg, "urls.crl_base", "");
 	unsigned char *der = NULL, *enc = NULL;
 	struct crl_ca *ca;
-	char path[64];
+	char path[64], dn[sizeof(ca->dn)] = "";
 	struct tm tm;
 	int len, rc = -1;
 
@@ -138,8 +166,29 @@ crld_ca_take(struct crld *d, int root, struct cadb_ca *c)
 		log_err("CA name \"%s\": not a file or URL name", c->name);
 		return -1;
 	}
+	/*
+	 * What may fail comes first: a CA the watch takes while crld serves
+	 * and then gives up must leave no entry and no path behind.
+	 */
+	memset(&tm, 0, sizeof(tm));
+	if ((len = i2d_X509(c->cert, &enc)) <= 0 ||
+	    ASN1_TIME_to_tm(X509_get0_notBefore(c->cert), &tm) != 1) {
+		log_err("CA %s: its certificate does not encode", c->name);
+		goto out;
+	}
+	if (base != NULL && publish_ca_dn(base, c->cert, dn, sizeof(dn)) ==
+	    -1) {
+		log_err("no LDAP entry name for %s (its subject has no CN)",
+		    c->name);
+		goto out;
+	}
+	/* The cache frees with free(): hand it plain malloc'd bytes. */
+	if ((der = malloc((size_t)len)) == NULL)
+		goto out;
+	memcpy(der, enc, (size_t)len);
 	ca = root ? &d->root : &d->issuing[d->nissuing++];
 	ca->doc_full = ca->doc_delta = ca->doc_cert = CRL_DOC_NONE;
+	memcpy(ca->dn, dn, sizeof(ca->dn));
 	snprintf(ca->url, sizeof(ca->url), "%s/%s.crl", crl_base, c->name);
 	snprintf(ca->delta_url, sizeof(ca->delta_url), "%s/%s-delta.crl",
 	    crl_base, c->name);
@@ -166,26 +215,12 @@ crld_ca_take(struct crld *d, int root, struct cadb_ca *c)
 	ca->cert = c->cert;
 	c->cert = NULL;
 	/* Served as application/pkix-cert at the AIA caIssuers URL. */
-	memset(&tm, 0, sizeof(tm));
-	if ((len = i2d_X509(ca->cert, &enc)) <= 0 ||
-	    ASN1_TIME_to_tm(X509_get0_notBefore(ca->cert), &tm) != 1)
-		goto out;
-	/* The cache frees with free(): hand it plain malloc'd bytes. */
-	if ((der = malloc((size_t)len)) == NULL)
-		goto out;
-	memcpy(der, enc, (size_t)len);
 	if (crl_cache_set(d->cache, ca->doc_cert, der, (size_t)len, 0,
 	    timegm(&tm), 0) == -1) {
 		der = NULL;	/* freed by crl_cache_set */
 		goto out;
 	}
 	der = NULL;	/* owned by the cache now */
-	if (base != NULL && publish_ca_dn(base, ca->cert, ca->dn,
-	    sizeof(ca->dn)) == -1) {
-		log_err("no LDAP entry name for %s (its subject has no CN)",
-		    ca->name);
-		goto out;
-	}
 	rc = 0;
 out:
 	free(der);
@@ -417,14 +452,16 @@ out:
  * crl.expired_grace_seconds past (RFC 5280 §3.3: what it issued ends by
  * its notAfter, and must then stay on one scheduled CRL), the one named
  * issuing first, then by id (ca/README.md "Renewing the issuing CA").
+ * Their ids and names; at start-up and at each round of the CA watch.
  */
+static const struct db_stmt stmt_issuing_cas = { "crld_issuing_cas",
+	"SELECT id, name FROM ca_certificate WHERE role = 'issuing' AND "
+	"not_after > now() - make_interval(secs => $1::bigint) "
+	"ORDER BY name = 'issuing' DESC, id", 1 };
+
 static int
 crld_load_issuing(struct crld *d, struct db *db)
 {
-	static const struct db_stmt stmt = { "crld_issuing_cas",
-		"SELECT name FROM ca_certificate WHERE role = 'issuing' AND "
-		"not_after > now() - make_interval(secs => $1::bigint) "
-		"ORDER BY name = 'issuing' DESC, id", 1 };
 	struct cadb_ca c;
 	PGresult *res;
 	const char *v[1];
@@ -438,7 +475,7 @@ crld_load_issuing(struct crld *d, struct db *db)
 		return -1;
 	snprintf(grace, sizeof(grace), "%ld", g);
 	v[0] = grace;
-	if ((res = db_exec(db, &stmt, v, NULL, NULL)) == NULL)
+	if ((res = db_exec(db, &stmt_issuing_cas, v, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
 		log_err("no issuing CA in the database whose certificates may "
@@ -448,7 +485,7 @@ crld_load_issuing(struct crld *d, struct db *db)
 	}
 	for (i = 0; i < PQntuples(res); i++) {
 		cadb_clear(&c);
-		if (cadb_load(db, PQgetvalue(res, i, 0), &c) != 0 ||
+		if (cadb_load(db, PQgetvalue(res, i, 1), &c) != 0 ||
 		    crld_ca_take(d, 0, &c) == -1)
 			goto out;
 	}
@@ -593,14 +630,62 @@ crld_schedule(struct crld *d, struct crl_schedule *s)
 	return 0;
 }
 
+/*
+ * Policy and configuration into issuing CA i's thread's settings
+ * (crld_configure; the CA watch's new CAs).
+ */
+static int
+crld_configure_ca(struct crld *d, size_t i)
+{
+	struct crl_issuer_conf *ic = &d->ic[i];
+	const struct crl_schedule sched = d->sched;
+	const char *out_dir = crld_out_dir(d->cfg);
+
+	ic->sched = sched;
+	ic->conninfo = config_get(d->cfg, "pg.crl_uri", NULL);
+	ic->actor = d->actor;
+	ic->issuing = &d->issuing[i];
+	ic->root = i == 0 ? &d->root : NULL;
+	ic->digest = config_get(d->policy, "crl.digest", "SHA384");
+	ic->gen.id = d->issuing[i].id;
+	ic->gen.name = d->issuing[i].name;
+	ic->gen.cert = d->issuing[i].cert;
+	ic->gen.digest = ic->digest;
+	ic->full.url = d->issuing[i].url;
+	ic->full.delta_url = d->issuing[i].delta_url;
+	ic->full.next_update = sched.full_next_update;
+	ic->full.expired_grace = sched.expired_grace;
+	ic->full.out_dir = out_dir;
+	ic->ldap.uri = config_get(d->cfg, "ldap.uri", NULL);
+	ic->ldap.bind_dn = config_get(d->cfg, "ldap.bind_dn", NULL);
+	ic->ldap.bind_pw_file = config_get(d->cfg, "ldap.bind_pw_file",
+	    NULL);
+	ic->ldap.base = config_get(d->cfg, "ldap.base", NULL);
+	if (ldappub_conf_timeout(d->cfg, &ic->ldap) == -1)
+		return -1;
+	/*
+	 * One condition for the publisher and the queue: a CRL is
+	 * queued for the directory only when the publishing thread
+	 * will take it. Until 2026-12-06 ldap.base alone queued every
+	 * CRL (the whole DER, ~47 MB at 1,000,000 entries), and
+	 * without ldap.uri the rows stayed pending for ever.
+	 */
+	ic->ldap_enabled = ic->ldap.uri != NULL &&
+	    ic->ldap.uri[0] != '\0' && d->issuing[i].dn[0] != '\0';
+	ic->full.ldap_dn = ic->ldap_enabled ? d->issuing[i].dn : NULL;
+	ic->full.interval = sched.full_interval;
+	ic->delta = ic->full;
+	ic->delta.next_update = sched.delta_next_update;
+	ic->delta.interval = sched.delta_interval;
+	ic->cache = d->cache;
+	return 0;
+}
+
 /* Policy and configuration into each issuing thread's settings. */
 static int
 crld_configure(struct crld *d)
 {
-	struct crl_issuer_conf *ic;
-	struct crl_schedule sched;
 	const char *base = config_get(d->cfg, "urls.crl_base", NULL);
-	const char *out_dir;
 	char host[64];
 	size_t i;
 
@@ -609,54 +694,16 @@ crld_configure(struct crld *d)
 		    "point in our certificates)");
 		return -1;
 	}
-	memset(&sched, 0, sizeof(sched));
-	if (crld_schedule(d, &sched) == -1)
+	memset(&d->sched, 0, sizeof(d->sched));
+	if (crld_schedule(d, &d->sched) == -1)
 		return -1;
-	out_dir = crld_out_dir(d->cfg);
 	gethostname(host, sizeof(host));
 	host[sizeof(host) - 1] = '\0';
 	snprintf(d->actor, sizeof(d->actor), "crld:%s", config_get(d->cfg,
 	    "crl.instance", host));
-	for (i = 0; i < d->nissuing; i++) {
-		ic = &d->ic[i];
-		ic->sched = sched;
-		ic->conninfo = config_get(d->cfg, "pg.crl_uri", NULL);
-		ic->actor = d->actor;
-		ic->issuing = &d->issuing[i];
-		ic->root = i == 0 ? &d->root : NULL;
-		ic->digest = config_get(d->policy, "crl.digest", "SHA384");
-		ic->gen.id = d->issuing[i].id;
-		ic->gen.name = d->issuing[i].name;
-		ic->gen.cert = d->issuing[i].cert;
-		ic->gen.digest = ic->digest;
-		ic->full.url = d->issuing[i].url;
-		ic->full.delta_url = d->issuing[i].delta_url;
-		ic->full.next_update = sched.full_next_update;
-		ic->full.expired_grace = sched.expired_grace;
-		ic->full.out_dir = out_dir;
-		ic->ldap.uri = config_get(d->cfg, "ldap.uri", NULL);
-		ic->ldap.bind_dn = config_get(d->cfg, "ldap.bind_dn", NULL);
-		ic->ldap.bind_pw_file = config_get(d->cfg, "ldap.bind_pw_file",
-		    NULL);
-		ic->ldap.base = config_get(d->cfg, "ldap.base", NULL);
-		if (ldappub_conf_timeout(d->cfg, &ic->ldap) == -1)
+	for (i = 0; i < d->nissuing; i++)
+		if (crld_configure_ca(d, i) == -1)
 			return -1;
-		/*
-		 * One condition for the publisher and the queue: a CRL is
-		 * queued for the directory only when the publishing thread
-		 * will take it. Until 2026-12-06 ldap.base alone queued every
-		 * CRL (the whole DER, ~47 MB at 1,000,000 entries), and
-		 * without ldap.uri the rows stayed pending for ever.
-		 */
-		ic->ldap_enabled = ic->ldap.uri != NULL &&
-		    ic->ldap.uri[0] != '\0' && d->issuing[i].dn[0] != '\0';
-		ic->full.ldap_dn = ic->ldap_enabled ? d->issuing[i].dn : NULL;
-		ic->full.interval = sched.full_interval;
-		ic->delta = ic->full;
-		ic->delta.next_update = sched.delta_next_update;
-		ic->delta.interval = sched.delta_interval;
-		ic->cache = d->cache;
-	}
 	if (!d->ic[0].ldap_enabled)
 		log_warn("config: no ldap.uri or ldap.base: CRLs are neither "
 		    "queued for nor published to a directory");
@@ -715,9 +762,21 @@ crld_leave_out(struct crld *d, size_t i, const char *why)
 }
 
 /*
+ * The labels `pkictl ca issuing` gives the keys of the issuing CAs it makes
+ * (CRLD_RENEWED_KEY and a number: issuing-2, ...; ca/ceremony.c,
+ * ceremony_next), which the signer is granted CRLs with beforehand
+ * (signer_config_grant_numbered): a CA made while crld runs is signed for
+ * without a restart, its key being in hsm.ca_token and its certificate's
+ * (crld_check_key). Until 2026-12-07 the grants named the keys of start-up
+ * only, and a new issuing CA had no CRL until crld was restarted.
+ */
+#define CRLD_RENEWED_KEY	"issuing-"
+
+/*
  * Grants the signer CRLs with the key of each issuing CA in hsm.ca_token
  * (the database names the token; the configuration must agree), leaving
- * out a CA whose key is elsewhere. The signer starts with the keys it
+ * out a CA whose key is elsewhere, and with the keys renewals will make
+ * (CRLD_RENEWED_KEY). The signer starts with the keys it
  * finds (missing_keys_ok). -1 when no CA is left: a crld that can sign
  * nothing refuses to start (crl/README.md).
  */
@@ -745,8 +804,38 @@ crld_grant(struct crld *d, struct signer_config *sc)
 		    "be signed", sc->tokens[0].label);
 		return -1;
 	}
+	if (signer_config_grant_numbered(sc, SIGNER_KIND_CRL,
+	    CRLD_RENEWED_KEY) == -1)
+		return -1;
+	d->ca_token = sc->tokens[0].label;
 	sc->missing_keys_ok = 1;
 	return 0;
+}
+
+/*
+ * 0 when the signer gives issuing CA i's key and it is its certificate's;
+ * else -1 with why (its CRLs could not be signed, or would not verify).
+ */
+static int
+crld_check_key(struct crld *d, struct signer *signer, size_t i, char *why,
+    size_t whylen)
+{
+	EVP_PKEY *pub = NULL, *want;
+	int rc = -1;
+
+	want = X509_get0_pubkey(d->issuing[i].cert);
+	if (signer_pubkey(signer, d->issuing[i].key_label, &pub, why,
+	    whylen) == -1)
+		goto out;
+	if (want == NULL || EVP_PKEY_eq(pub, want) != 1) {
+		snprintf(why, whylen, "key \"%s\" is not the key of its "
+		    "certificate", d->issuing[i].key_label);
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_PKEY_free(pub);
+	return rc;
 }
 
 /*
@@ -757,25 +846,17 @@ crld_grant(struct crld *d, struct signer_config *sc)
 static int
 crld_check_keys(struct crld *d, struct signer *signer)
 {
-	EVP_PKEY *pub, *want;
-	char err[256], why[320];
+	char why[320];
 	size_t i, n = 0;
 
 	for (i = 0; i < d->nissuing; i++) {
 		if (d->ic[i].key_missing)
 			continue;
-		pub = NULL;
-		want = X509_get0_pubkey(d->issuing[i].cert);
-		if (signer_pubkey(signer, d->issuing[i].key_label, &pub, err,
-		    sizeof(err)) == -1)
-			crld_leave_out(d, i, err);
-		else if (want == NULL || EVP_PKEY_eq(pub, want) != 1) {
-			snprintf(why, sizeof(why), "key \"%s\" is not the key "
-			    "of its certificate", d->issuing[i].key_label);
+		if (crld_check_key(d, signer, i, why, sizeof(why)) == -1) {
 			crld_leave_out(d, i, why);
+			d->key_retry[i] = 1;
 		} else
 			n++;
-		EVP_PKEY_free(pub);
 	}
 	if (n == 0) {
 		log_err("no issuing CA's key can sign CRLs: crld does not start");
@@ -784,7 +865,193 @@ crld_check_keys(struct crld *d, struct signer *signer)
 	return 0;
 }
 
-/* SIGHUP: a base CRL of each issuing CA now (daemon_wait's hook). */
+/*
+ * Takes issuing CA c, which the database has and crld does not serve yet
+ * (`pkictl ca issuing` while crld runs): its paths, its certificate
+ * served, its key checked as at start-up (left out of signing, its
+ * certificate still served, when the signer cannot give it), its thread
+ * started. Under d->mtx. The CAs served before are not touched: their
+ * threads, numbers and schedules go on. 0, or -1 (logged) when it is not
+ * served.
+ */
+static int
+crld_watch_add(struct crld *d, struct cadb_ca *c)
+{
+	char why[320], err[512];
+	size_t i = d->nissuing;
+
+	if (i == CRL_MAX_ISSUING) {
+		if (d->refused_id != c->id)
+			log_err("issuing CA %s: crld serves %d issuing CAs "
+			    "already (CRL_MAX_ISSUING): not served until a "
+			    "restart drops those that ended", c->name,
+			    CRL_MAX_ISSUING);
+		d->refused_id = c->id;
+		return -1;
+	}
+	if (crld_ca_take(d, 0, c) == -1)
+		return -1;
+	if (crld_configure_ca(d, i) == -1) {
+		/* Only ldap.timeout_seconds, checked at start-up already. */
+		return -1;
+	}
+	d->ic[i].signer = d->signer;
+	d->ic[i].publisher = d->publisher;
+	if (strcmp(d->ca_token, d->issuing[i].token) != 0) {
+		snprintf(why, sizeof(why), "its key is in token %s, not in "
+		    "hsm.ca_token %s", d->issuing[i].token, d->ca_token);
+		crld_leave_out(d, i, why);
+	} else if (crld_check_key(d, d->signer, i, why, sizeof(why)) == -1) {
+		crld_leave_out(d, i, why);
+		d->key_retry[i] = 1;
+	}
+	/*
+	 * No file of out_dir is read (crld_serve_file: its access() is not in
+	 * the sandbox's filter): a new CA's CRLs are in crl_current, which its
+	 * thread loads first, or none are yet.
+	 */
+	if ((d->issuers[i] = crl_issuer_start(&d->ic[i], err,
+	    sizeof(err))) == NULL) {
+		/* Its paths answer 503: /health says so. */
+		log_err("issuer %s: %s", d->issuing[i].name, err);
+		return -1;
+	}
+	log_info("serving CRLs of issuer %s too, taken while running (key "
+	    "%s, %s)", d->issuing[i].name, d->issuing[i].key_label,
+	    d->issuing[i].url);
+	return 0;
+}
+
+/*
+ * Issuing CA i, left out of signing because the signer did not give its
+ * key: when it does now (a key put back, a token's files restored), its
+ * thread starts again, signing (its numbers and schedule come from the
+ * database, as at a start-up). Under d->mtx.
+ */
+static void
+crld_watch_retry_key(struct crld *d, size_t i)
+{
+	char why[320], err[512];
+
+	if (crld_check_key(d, d->signer, i, why, sizeof(why)) == -1)
+		return;
+	crl_issuer_stop(d->issuers[i]);
+	d->issuers[i] = NULL;
+	d->ic[i].key_missing = 0;
+	d->key_retry[i] = 0;
+	crl_cache_signed(d->cache, d->issuing[i].name);
+	if ((d->issuers[i] = crl_issuer_start(&d->ic[i], err,
+	    sizeof(err))) == NULL) {
+		log_err("issuer %s: %s", d->issuing[i].name, err);
+		return;
+	}
+	log_info("issuing CA %s: its key \"%s\" is back: its CRLs are "
+	    "signed again", d->issuing[i].name, d->issuing[i].key_label);
+}
+
+/*
+ * One round of the CA watch: the issuing CAs the database has now (as at
+ * start-up: crld_load_issuing) against those served. Each new one is
+ * taken (crld_watch_add) and crld-cas.json rewritten; a CA left out for
+ * its key is tried again. One query of ca_certificate a round (bounded by
+ * CRLD_WATCH_TIMEOUT_MS), a certificate read only for a new CA. A CA
+ * whose load fails is logged and tried again at the next round; the
+ * others go on.
+ */
+#define CRLD_WATCH_TIMEOUT_MS	10000
+
+static void
+crld_watch_round(struct crld *d)
+{
+	const char *out_dir = crld_out_dir(d->cfg);
+	struct cadb_ca c;
+	PGresult *res = NULL;
+	const char *v[1];
+	char grace[24], err[512];
+	long long id;
+	size_t j;
+	int i, added = 0;
+
+	memset(&c, 0, sizeof(c));
+	if (d->watch_db == NULL && (d->watch_db = db_connect(config_get(d->cfg,
+	    "pg.crl_uri", NULL), err, sizeof(err))) == NULL) {
+		if (!d->watch_failed)
+			log_warn("CA watch: database: %s (tried again every "
+			    "%ld s)", err, d->sched.reconcile_interval);
+		d->watch_failed = 1;
+		return;
+	}
+	snprintf(grace, sizeof(grace), "%ld", d->sched.expired_grace);
+	v[0] = grace;
+	if ((res = db_exec_bounded(d->watch_db, &stmt_issuing_cas, v,
+	    CRLD_WATCH_TIMEOUT_MS)) == NULL) {
+		if (!d->watch_failed)
+			log_warn("CA watch: the list of issuing CAs could not "
+			    "be read (tried again every %ld s)",
+			    d->sched.reconcile_interval);
+		d->watch_failed = 1;
+		return;
+	}
+	d->watch_failed = 0;
+	pthread_mutex_lock(&d->mtx);
+	for (i = 0; i < PQntuples(res); i++) {
+		id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		for (j = 0; j < d->nissuing; j++)
+			if (d->issuing[j].id == id)
+				break;
+		if (j < d->nissuing)
+			continue;
+		cadb_clear(&c);
+		if (cadb_load(d->watch_db, PQgetvalue(res, i, 1), &c) != 0) {
+			log_err("CA watch: issuing CA %s could not be read",
+			    PQgetvalue(res, i, 1));
+			continue;
+		}
+		if (crld_watch_add(d, &c) == 0)
+			added = 1;
+	}
+	for (j = 0; j < d->nissuing; j++)
+		if (d->key_retry[j] && d->issuers[j] != NULL)
+			crld_watch_retry_key(d, j);
+	pthread_mutex_unlock(&d->mtx);
+	if (added && out_dir != NULL)
+		(void)crld_save_cas(d, out_dir);
+	cadb_clear(&c);
+	PQclear(res);
+}
+
+/*
+ * The CA watch's thread: a round at start, every
+ * crl.reconcile_interval_seconds, and at each SIGHUP (crld_hup). Until
+ * 2026-12-07 crld read the issuing CAs at start-up only: one made by
+ * `pkictl ca issuing` had no CRL, and its distribution point answered 404,
+ * until crld was restarted.
+ */
+static void *
+crld_watch_main(void *arg)
+{
+	struct crld *d = arg;
+	struct pollfd pfd;
+
+	while (!crl_thread_stopping(&d->watch)) {
+		crld_watch_round(d);
+		pfd.fd = d->watch.wake[0];
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int)(d->sched.reconcile_interval * 1000)) ==
+		    -1 && errno != EINTR)
+			log_warn("CA watch: poll: %s", strerror(errno));
+		crl_thread_drain(&d->watch);
+	}
+	db_close(d->watch_db);
+	d->watch_db = NULL;
+	return NULL;
+}
+
+/*
+ * SIGHUP: a base CRL of each issuing CA now, and the list of issuing CAs
+ * read again (daemon_wait's hook).
+ */
 static void
 crld_hup(void *arg)
 {
@@ -792,9 +1059,13 @@ crld_hup(void *arg)
 	size_t i;
 
 	log_info("SIGHUP: issuing a base CRL now");
+	pthread_mutex_lock(&d->mtx);
 	for (i = 0; i < d->nissuing; i++)
 		if (d->issuers[i] != NULL)
 			crl_issuer_kick(d->issuers[i]);
+	pthread_mutex_unlock(&d->mtx);
+	if (d->watching)
+		crl_thread_wake(&d->watch);
 }
 
 int
@@ -807,8 +1078,6 @@ main(int argc, char **argv)
 	};
 	struct crld d;
 	struct signer_config sc;
-	struct signer *signer = NULL;
-	struct crl_publisher *publisher = NULL;
 	struct http_server *srv = NULL;
 	struct http_limits lim;
 	const char *path = getenv("PKI_CONFIG"), *s, *readable[1];
@@ -828,6 +1097,8 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	memset(&d, 0, sizeof(d));
+	if (pthread_mutex_init(&d.mtx, NULL) != 0)
+		return 1;
 	log_init("crl", LOGL_INFO, stderr);
 	if (sandbox_no_dumps(err, sizeof(err)) == -1) {
 		log_err("%s", err);
@@ -880,13 +1151,13 @@ main(int argc, char **argv)
 	sc.crl_max_validity_s = d.ic[0].full.next_update;
 	sc.sandbox_section = "crl";
 	daemon_block_signals(&sigs);
-	if ((signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
+	if ((d.signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
 		log_err("signer: %s", err);
 		goto out;
 	}
 	for (i = 0; i < d.nissuing; i++)
-		d.ic[i].signer = signer;
-	if (crld_check_keys(&d, signer) == -1)
+		d.ic[i].signer = d.signer;
+	if (crld_check_keys(&d, d.signer) == -1)
 		goto out;
 	/* CRL files are 0644 without fchmod, which the filter refuses. */
 	umask(022);
@@ -929,13 +1200,13 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* The publisher first: the issuers kick it after each CRL. */
-	if (d.ic[0].ldap_enabled && (publisher = crl_publisher_start(&d.ic[0],
+	if (d.ic[0].ldap_enabled && (d.publisher = crl_publisher_start(&d.ic[0],
 	    err, sizeof(err))) == NULL) {
 		log_err("publisher: %s", err);
 		goto out;
 	}
 	for (i = 0; i < d.nissuing; i++) {
-		d.ic[i].publisher = publisher;
+		d.ic[i].publisher = d.publisher;
 		if ((d.issuers[i] = crl_issuer_start(&d.ic[i], err,
 		    sizeof(err))) == NULL) {
 			log_err("issuer %s: %s", d.issuing[i].name, err);
@@ -950,22 +1221,33 @@ main(int argc, char **argv)
 		log_info("serving CRLs of issuer %s too (key %s, %s)",
 		    d.issuing[i].name, d.issuing[i].key_label,
 		    d.issuing[i].url);
+	/* Last: it may start issuers of its own. */
+	if (crl_thread_start(&d.watch, "crl-watch", crld_watch_main, &d, err,
+	    sizeof(err)) == -1) {
+		log_err("CA watch: %s", err);
+		goto out;
+	}
+	d.watching = 1;
 	rc = daemon_wait(&sigs, crld_hup, &d);
 out:
 	http_stop(srv);
 	/*
-	 * The issuers first, which kick the publisher; then the publisher,
-	 * which may first wait out an LDAP call's time-out (crl/extern.h).
+	 * The CA watch first, which starts issuers; then the issuers, which
+	 * kick the publisher; then the publisher, which may first wait out an
+	 * LDAP call's time-out (crl/extern.h).
 	 */
+	if (d.watching)
+		crl_thread_stop(&d.watch);
 	for (i = 0; i < CRL_MAX_ISSUING; i++)
 		crl_issuer_stop(d.issuers[i]);
-	crl_publisher_stop(publisher);
-	signer_close(signer);
+	crl_publisher_stop(d.publisher);
+	signer_close(d.signer);
 	crl_cache_free(d.cache);
 	for (i = 0; i < CRL_MAX_ISSUING; i++)
 		X509_free(d.issuing[i].cert);
 	X509_free(d.root.cert);
 	config_free(d.policy);
 	config_free(d.cfg);
+	pthread_mutex_destroy(&d.mtx);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * crld's HTTP side: GET (or HEAD) of a set of paths fixed at start-up
- * (each CA's: crl_cache_add), answered from
+ * crld's HTTP side: GET (or HEAD) of a set of paths (each CA's:
+ * crl_cache_add, at start-up and when crld takes a new issuing CA while
+ * it serves), answered from
  * memory with caching headers (RFC 9111) so that a CDN can serve them. The
  * paths are exactly the URLs in our certificates (policy/profiles:
  * CRL distribution points, Freshest CRL, caIssuers). Nothing a client sends
@@ -24,7 +25,7 @@
 
 #define CRL_PATH_MAX		64
 
-/* A path served: fixed once serving starts (crl_cache_add). */
+/* A path served (crl_cache_add): once added, never changed. */
 struct crl_path {
 	char		 path[CRL_PATH_MAX];
 	const char	*ctype;		/* a string constant of the caller's */
@@ -43,13 +44,17 @@ struct crl_blob {
 	int		 refs;
 };
 
+/*
+ * mtx guards ndocs, doc and not_signed: crld adds a new issuing CA's paths
+ * and names the CAs it cannot sign for while it serves (crl/main.c).
+ */
 struct crl_cache {
 	pthread_mutex_t	 mtx;
 	struct crl_path	 paths[CRL_DOC_MAX];
 	struct crl_blob	*doc[CRL_DOC_MAX];
-	int		 ndocs;		/* set before serving, then read only */
+	int		 ndocs;
 	long		 max_age;
-	/* Issuing CAs whose CRLs are not signed here: set before serving. */
+	/* Issuing CAs whose CRLs are not signed here. */
 	char		 not_signed[CRL_MAX_ISSUING][32];
 	int		 nnot_signed;
 };
@@ -102,14 +107,18 @@ crl_cache_add(struct crl_cache *c, const char *path, const char *ctype,
     int optional)
 {
 	struct crl_path *p;
+	int doc = -1;
 
-	if (c->ndocs == CRL_DOC_MAX || strlen(path) >= CRL_PATH_MAX)
-		return -1;
-	p = &c->paths[c->ndocs];
-	memcpy(p->path, path, strlen(path) + 1);
-	p->ctype = ctype;
-	p->optional = optional;
-	return c->ndocs++;
+	pthread_mutex_lock(&c->mtx);
+	if (c->ndocs < CRL_DOC_MAX && strlen(path) < CRL_PATH_MAX) {
+		p = &c->paths[c->ndocs];
+		memcpy(p->path, path, strlen(path) + 1);
+		p->ctype = ctype;
+		p->optional = optional;
+		doc = c->ndocs++;
+	}
+	pthread_mutex_unlock(&c->mtx);
+	return doc;
 }
 
 /* RFC 9110 §5.6.7 IMF-fixdate. */
@@ -130,7 +139,7 @@ crl_cache_set(struct crl_cache *c, int doc, unsigned char *der,
 	unsigned char md[32];
 	int i, rc = -1;
 
-	if (doc < 0 || doc >= c->ndocs || (b = calloc(1, sizeof(*b))) ==
+	if (doc < 0 || doc >= CRL_DOC_MAX || (b = calloc(1, sizeof(*b))) ==
 	    NULL) {
 		free(der);
 		return -1;
@@ -152,6 +161,11 @@ crl_cache_set(struct crl_cache *c, int doc, unsigned char *der,
 	b->etag[18] = '\0';
 	crl_httpdate(last_modified, b->lastmod, sizeof(b->lastmod));
 	pthread_mutex_lock(&c->mtx);
+	if (doc >= c->ndocs) {
+		pthread_mutex_unlock(&c->mtx);
+		crl_blob_unref(b);
+		return -1;
+	}
 	old = c->doc[doc];
 	if (old != NULL && number != 0 && old->number == number &&
 	    (old->len != len || memcmp(old->sha256, md, sizeof(md)) != 0)) {
@@ -187,11 +201,12 @@ crl_cache_conflicts(struct crl_cache *c, int doc, long long number,
 	unsigned char md[32];
 	int differs = 0;
 
-	if (doc < 0 || doc >= c->ndocs || number == 0 || EVP_Digest(der, len, md, NULL, EVP_sha256(),
-	    NULL) != 1)
+	if (doc < 0 || doc >= CRL_DOC_MAX || number == 0 || EVP_Digest(der,
+	    len, md, NULL, EVP_sha256(), NULL) != 1)
 		return 0;
 	pthread_mutex_lock(&c->mtx);
-	if (c->doc[doc] != NULL && c->doc[doc]->number == number)
+	if (doc < c->ndocs && c->doc[doc] != NULL &&
+	    c->doc[doc]->number == number)
 		differs = c->doc[doc]->len != len ||
 		    memcmp(c->doc[doc]->sha256, md, sizeof(md)) != 0;
 	pthread_mutex_unlock(&c->mtx);
@@ -203,10 +218,10 @@ crl_cache_number(struct crl_cache *c, int doc)
 {
 	long long n = 0;
 
-	if (doc < 0 || doc >= c->ndocs)
+	if (doc < 0 || doc >= CRL_DOC_MAX)
 		return 0;
 	pthread_mutex_lock(&c->mtx);
-	if (c->doc[doc] != NULL)
+	if (doc < c->ndocs && c->doc[doc] != NULL)
 		n = c->doc[doc]->number;
 	pthread_mutex_unlock(&c->mtx);
 	return n;
@@ -216,8 +231,9 @@ crl_cache_number(struct crl_cache *c, int doc)
  * Every answer that is not a document (an error, /health): stored by no
  * cache (RFC 9111 §5.2.2.5). A 404 and a 405 are heuristically cacheable
  * (RFC 9110 §15.1): right after `pkictl ca issuing` the new CA's paths
- * answer 404 until crld restarts, and a CDN could have kept that 404
- * (until 2026-12-06 these answers had no Cache-Control).
+ * answer 404 until crld takes it (crl/main.c, crld_watch), and a CDN
+ * could have kept that 404 (until 2026-12-06 these answers had no
+ * Cache-Control).
  */
 static int
 crl_serve_no_store(struct http_response *resp)
@@ -228,11 +244,38 @@ crl_serve_no_store(struct http_response *resp)
 int
 crl_cache_not_signed(struct crl_cache *c, const char *name)
 {
-	if (c->nnot_signed == CRL_MAX_ISSUING)
-		return -1;
-	snprintf(c->not_signed[c->nnot_signed++], sizeof(c->not_signed[0]),
-	    "%s", name);
-	return 0;
+	int i, rc = 0;
+
+	pthread_mutex_lock(&c->mtx);
+	for (i = 0; i < c->nnot_signed; i++)
+		if (strcmp(c->not_signed[i], name) == 0)
+			break;
+	if (i == c->nnot_signed) {
+		if (c->nnot_signed == CRL_MAX_ISSUING)
+			rc = -1;
+		else
+			snprintf(c->not_signed[c->nnot_signed++],
+			    sizeof(c->not_signed[0]), "%s", name);
+	}
+	pthread_mutex_unlock(&c->mtx);
+	return rc;
+}
+
+void
+crl_cache_signed(struct crl_cache *c, const char *name)
+{
+	int i;
+
+	pthread_mutex_lock(&c->mtx);
+	for (i = 0; i < c->nnot_signed; i++)
+		if (strcmp(c->not_signed[i], name) == 0) {
+			memmove(c->not_signed[i], c->not_signed[i + 1],
+			    (size_t)(c->nnot_signed - i - 1) *
+			    sizeof(c->not_signed[0]));
+			c->nnot_signed--;
+			break;
+		}
+	pthread_mutex_unlock(&c->mtx);
 }
 
 /*
@@ -256,9 +299,9 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 		return -1;
 	}
 	json_object_set_new(o, "not_signed", ns);
+	pthread_mutex_lock(&c->mtx);
 	for (i = 0; i < c->nnot_signed; i++)
 		json_array_append_new(ns, json_string(c->not_signed[i]));
-	pthread_mutex_lock(&c->mtx);
 	for (i = 0; i < c->ndocs; i++) {
 		const struct crl_blob *b = c->doc[i];
 		int s = b == NULL || (b->expires != 0 && b->expires <= now);
@@ -268,9 +311,9 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 		    "s:I}", "stale", s, "number", (json_int_t)(b != NULL ?
 		    b->number : 0)));
 	}
-	pthread_mutex_unlock(&c->mtx);
 	json_object_set_new(o, "status", json_string(stale ||
 	    c->nnot_signed > 0 ? "degraded" : "ok"));
+	pthread_mutex_unlock(&c->mtx);
 	if (crl_serve_no_store(resp) == 0)
 		rc = http_respond_json(resp, 200, o);
 	json_decref(o);
@@ -286,7 +329,7 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 	time_t now = time(NULL);
 	size_t off;
 	long age;
-	int i, rc = -1, head;
+	int i, n, rc = -1, head;
 
 	head = strcmp(req->method, "HEAD") == 0;
 	if (!head && strcmp(req->method, "GET") != 0) {
@@ -298,22 +341,24 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 	}
 	if (strcmp(req->path, "/health") == 0)
 		return crl_serve_health(c, resp);
-	for (i = 0; i < c->ndocs; i++)
+	pthread_mutex_lock(&c->mtx);
+	n = c->ndocs;
+	for (i = 0; i < n; i++)
 		if (strcmp(req->path, c->paths[i].path) == 0)
 			break;
-	if (i == c->ndocs) {
+	if (i < n && (b = c->doc[i]) != NULL)
+		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&c->mtx);
+	/* Paths once added stay as they are: read without the mutex. */
+	if (i == n) {
 		off = (size_t)snprintf(list, sizeof(list), "served:");
-		for (i = 0; i < c->ndocs && off < sizeof(list); i++)
+		for (i = 0; i < n && off < sizeof(list); i++)
 			off += (size_t)snprintf(list + off, sizeof(list) - off,
 			    "%s %s", i == 0 ? "" : ",", c->paths[i].path);
 		if (crl_serve_no_store(resp) == -1)
 			return -1;
 		return http_problem(resp, 404, NULL, "Not Found", list);
 	}
-	pthread_mutex_lock(&c->mtx);
-	if ((b = c->doc[i]) != NULL)
-		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&c->mtx);
 	if (b == NULL) {
 		if (http_add_header(resp, "Retry-After", "10") == 0 &&
 		    crl_serve_no_store(resp) == 0)

@@ -38,6 +38,28 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/
 	-subj "/CN=before renewal" -out "$T/old.csr" 2>/dev/null
 pkictl cert issue --issuer issuing --profile subscriber --csr "$T/old.csr" >"$T/old.pem" || fail "pkictl cert issue (issuing)"
 
+# --- a crld that runs while issuing-2 is made: it takes it -----------------------------
+# Until 2026-12-07 crld read the issuing CAs at start-up only: a CA made by
+# `pkictl ca issuing` while it ran had no CRL (its paths answered 404) until
+# a restart. This one (reconcile_interval_seconds 2, which paces its CA
+# watch too) is not restarted: issuing-2's CRLs must come within 2 rounds.
+rec=2
+crlnum() { echo $((16#$(openssl crl -inform DER -in "$1" -noout -crlnumber | cut -d= -f2 | sed 's/^0x//'))); }
+mkdir -p "$T/crl-watch"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$T/crl-watch"
+chmod 0711 "$T"
+wport=$(free_port)
+W=http://127.0.0.1:$wport/crl
+PKI_CRL_PORT=$wport PKI_CRL_OUT_DIR=$T/crl-watch PKI_CRL_INSTANCE=test-watch \
+PKI_CRL_RECONCILE_INTERVAL_SECONDS=$rec \
+	"$BUILD/crld" --config "$conf" >"$T/crld-watch.log" 2>&1 &
+wpid=$!
+at_exit "kill -TERM $wpid 2>/dev/null || true"
+wcode() { curl -s -o "$T/w.out" -w '%{http_code}' --max-time 5 "$W/$1"; }
+for _ in $(seq 100); do [ "$(wcode issuing.crl)" = 200 ] && break; sleep 0.1; done
+[ "$(wcode issuing.crl)" = 200 ] || { cat "$T/crld-watch.log"; fail "the watching crld serves no issuing.crl"; }
+[ "$(wcode issuing-2.crl)" = 404 ] || fail "the watching crld serves issuing-2.crl before there is one"
+
 # --- pkictl ca issuing --------------------------------------------------------------------
 a0=$(q "SELECT coalesce(max(id), 0) FROM audit_event")
 pkictl ca issuing >"$T/iss.out" 2>&1 || { cat "$T/iss.out"; fail "pkictl ca issuing"; }
@@ -76,6 +98,51 @@ cn_new=$(openssl x509 -in "$new" -noout -subject -nameopt sep_multiline | sed -n
 ldapsearch -LLL -x -H "$ldap_uri" -b "cn=$cn_new,$ldap_base" -s base 'cACertificate;binary' >"$T/ldap.out" 2>&1 &&
 	has -i "^cACertificate;binary::" "$T/ldap.out" || { cat "$T/ldap.out" "$T/iss.out"; fail "issuing-2 not in the directory (cn=$cn_new)"; }
 note "issuing-2: a new key, its CN numbered, verifies to the root as a CA, recorded, audited, exported, in the directory"
+
+# The running crld: issuing-2's certificate, its first base CRL and delta,
+# signed by issuing-2's key (made after that crld's signer started), within
+# its rounds; the CRL follows a revocation of a certificate issuing-2 issued.
+t0=$(date +%s.%N)
+for _ in $(seq 200); do [ "$(wcode issuing-2.crl)" = 200 ] && break; sleep 0.1; done
+t1=$(date +%s.%N)
+cp "$T/w.out" "$T/w2.crl"
+[ "$(wcode issuing-2.crl)" = 200 ] || { cat "$T/crld-watch.log"; fail "the running crld did not take issuing-2 (no issuing-2.crl within 20 s)"; }
+awk -v a="$t0" -v b="$t1" -v m="$rec" 'BEGIN { exit !(b - a <= 2 * m + 3) }' ||
+	fail "issuing-2.crl served $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s after pkictl ca issuing (reconcile_interval_seconds $rec)"
+has -F "serving CRLs of issuer issuing-2 too, taken while running" "$T/crld-watch.log" ||
+	{ cat "$T/crld-watch.log"; fail "the running crld does not say it took issuing-2"; }
+openssl crl -inform DER -in "$T/w2.crl" -noout -verify -CAfile "$pki/chain-issuing-2.pem" >"$T/c.out" 2>&1 &&
+	has 'verify OK' "$T/c.out" || { cat "$T/c.out"; fail "issuing-2.crl of the running crld does not verify with issuing-2"; }
+[ "$(wcode issuing-2-delta.crl)" = 200 ] && openssl crl -inform DER -in "$T/w.out" -noout -verify \
+	-CAfile "$pki/chain-issuing-2.pem" 2>&1 | has 'verify OK' || fail "issuing-2-delta.crl of the running crld"
+[ "$(wcode issuing-2.crt)" = 200 ] && cmp -s "$T/w.out" <(openssl x509 -in "$new" -outform DER) ||
+	fail "issuing-2.crt of the running crld is not issuing-2's certificate"
+curl -s -o "$T/w.health" "${W%/crl}/health" && jq -e '.status == "ok" and .not_signed == []' "$T/w.health" >/dev/null ||
+	{ cat "$T/w.health"; fail "/health of the running crld after it took issuing-2"; }
+jq -e '.issuing_cas | map(.name) == ["issuing", "issuing-2"]' "$T/crl-watch/crld-cas.json" >/dev/null ||
+	{ cat "$T/crl-watch/crld-cas.json"; fail "the running crld's crld-cas.json does not list issuing-2"; }
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/w.key" \
+	-subj "/CN=watched renewal" -out "$T/w.csr" 2>/dev/null
+pkictl cert issue --issuer issuing-2 --profile subscriber --csr "$T/w.csr" >"$T/w.pem" || fail "pkictl cert issue (issuing-2)"
+wserial=$(openssl x509 -in "$T/w.pem" -noout -serial | cut -d= -f2)
+pkictl cert revoke --issuer issuing-2 --serial "$wserial" --reason keyCompromise >"$T/wrev.out" 2>&1 ||
+	{ cat "$T/wrev.out"; fail "cert revoke --issuer issuing-2"; }
+listed=
+for _ in $(seq 100); do
+	[ "$(wcode issuing-2.crl)" = 200 ] &&
+		openssl crl -inform DER -in "$T/w.out" -noout -text | grep -qi "Serial Number: *$wserial" && { listed=1; break; }
+	sleep 0.1
+done
+[ -n "$listed" ] || { cat "$T/crld-watch.log"; fail "the running crld's issuing-2.crl does not list a revocation within 10 s"; }
+openssl crl -inform DER -in "$T/w.out" -out "$T/w2.pem"
+openssl verify -crl_check -CAfile "$pki/root.pem" -untrusted "$pki/chain-issuing-2.pem" -CRLfile "$T/w2.pem" \
+	"$T/w.pem" >"$T/v.out" 2>&1 && fail "openssl verify -crl_check accepted a certificate revoked on the running crld's CRL"
+has "certificate revoked" "$T/v.out" || { cat "$T/v.out"; fail "openssl verify -crl_check with the running crld's CRL: not 'certificate revoked'"; }
+[ "$(wcode issuing.crl)" = 200 ] && openssl crl -inform DER -in "$T/w.out" -noout -verify -CAfile "$pki/chain.pem" 2>&1 |
+	has 'verify OK' || fail "the running crld's issuing.crl after it took issuing-2"
+kill -TERM "$wpid"
+wait "$wpid" || { cat "$T/crld-watch.log"; fail "the running crld exited non-zero on SIGTERM"; }
+note "a running crld took issuing-2 within $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: its CRLs verify with it, list its revocation (openssl verify -crl_check)"
 
 # --- its first responder; a TSA certificate from it; refusals ------------------------------
 pkictl ca responder --issuer issuing-2 >"$T/resp.out" 2>&1 || { cat "$T/resp.out"; fail "ca responder --issuer issuing-2"; }
@@ -392,7 +459,18 @@ note "an issuing CA that has ended (and its responder): ocspd starts, says it sk
 
 # --- at most CADB_MAX_ISSUING (8) issuing CAs not ended: crld serves no more --------------
 # Six stand-ins (rows only, their notAfter in 2099) beside issuing and
-# issuing-2: a ninth is refused before any key is made.
+# issuing-2: a ninth is refused before any key is made. A crld running
+# meanwhile takes them: their certificates served, their keys (in no token
+# of its) named in /health, and it goes on signing issuing's and issuing-2's.
+mkdir -p "$T/crl-watch2"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$T/crl-watch2"
+PKI_CRL_PORT=$wport PKI_CRL_OUT_DIR=$T/crl-watch2 PKI_CRL_INSTANCE=test-watch2 \
+PKI_CRL_RECONCILE_INTERVAL_SECONDS=$rec \
+	"$BUILD/crld" --config "$conf" >"$T/crld-watch2.log" 2>&1 &
+wpid=$!
+at_exit "kill -TERM $wpid 2>/dev/null || true"
+for _ in $(seq 100); do [ "$(wcode issuing-2.crl)" = 200 ] && break; sleep 0.1; done
+[ "$(wcode issuing-2.crl)" = 200 ] || { cat "$T/crld-watch2.log"; fail "the second watching crld serves no issuing-2.crl"; }
 for i in 1 2 3 4 5 6; do
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ex/s$i.key" -days 1 \
 		-subj "/CN=Stand-in Issuing CA $i" -out "$ex/s$i.pem" 2>/dev/null || fail "stand-in $i"
@@ -404,3 +482,29 @@ has '8 issuing CAs have not ended yet, as many as crld serves' "$T/nine.out" || 
 [ "$(q "SELECT count(*) FROM ca_key")" = "$keys0" ] && ! grep -q 'generated' "$T/nine.out" ||
 	{ cat "$T/nine.out"; fail "the refused ninth made a key"; }
 note "a ninth issuing CA not ended is refused (crld serves 8), before a key is made"
+
+standins_taken() {
+	curl -s -o "$T/w2.health" "${W%/crl}/health" &&
+		jq -e '.not_signed | sort == ["standin-1", "standin-2", "standin-3", "standin-4", "standin-5", "standin-6"]' \
+			"$T/w2.health" >/dev/null
+}
+for _ in $(seq 100); do standins_taken && break; sleep 0.1; done
+standins_taken || { cat "$T/w2.health" "$T/crld-watch2.log"; fail "the running crld did not take the stand-ins (left out of signing)"; }
+[ "$(wcode standin-3.crt)" = 200 ] && cmp -s "$T/w.out" <(openssl x509 -in "$ex/s3.pem" -outform DER) ||
+	fail "standin-3.crt of the running crld"
+has 'issuing CA standin-1: its key is in token ended, not in hsm.ca_token' "$T/crld-watch2.log" ||
+	{ cat "$T/crld-watch2.log"; fail "the running crld does not say why standin-1 is not signed"; }
+# The others are still signed: a base of each on SIGHUP.
+[ "$(wcode issuing.crl)" = 200 ] && n1=$(crlnum "$T/w.out")
+[ "$(wcode issuing-2.crl)" = 200 ] && n2=$(crlnum "$T/w.out")
+kill -HUP "$wpid"
+bases() {
+	[ "$(wcode issuing.crl)" = 200 ] && [ "$(crlnum "$T/w.out")" -gt "$n1" ] &&
+		[ "$(wcode issuing-2.crl)" = 200 ] && [ "$(crlnum "$T/w.out")" -gt "$n2" ] &&
+		openssl crl -inform DER -in "$T/w.out" -noout -verify -CAfile "$pki/chain-issuing-2.pem" 2>&1 | has 'verify OK'
+}
+for _ in $(seq 100); do bases && break; sleep 0.1; done
+bases || { cat "$T/crld-watch2.log"; fail "with the stand-ins taken, the running crld issued no new base of issuing and issuing-2 on SIGHUP"; }
+kill -TERM "$wpid"
+wait "$wpid" || { cat "$T/crld-watch2.log"; fail "the second running crld exited non-zero on SIGTERM"; }
+note "a running crld takes six CAs whose keys it cannot use: served, named in /health, the others still signed"
