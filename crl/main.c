@@ -767,7 +767,7 @@ crld_leave_out(struct crld *d, size_t i, const char *why)
  * ceremony_next), which the signer is granted CRLs with beforehand
  * (signer_config_grant_numbered): a CA made while crld runs is signed for
  * without a restart, its key being in hsm.ca_token and its certificate's
- * (crld_check_key). Until 2026-12-07 the grants named the keys of start-up
+ * (crld_check_key). Until 2026-12-06 the grants named the keys of start-up
  * only, and a new issuing CA had no CRL until crld was restarted.
  */
 #define CRLD_RENEWED_KEY	"issuing-"
@@ -1023,7 +1023,7 @@ crld_watch_round(struct crld *d)
 /*
  * The CA watch's thread: a round at start, every
  * crl.reconcile_interval_seconds, and at each SIGHUP (crld_hup). Until
- * 2026-12-07 crld read the issuing CAs at start-up only: one made by
+ * 2026-12-06 crld read the issuing CAs at start-up only: one made by
  * `pkictl ca issuing` had no CRL, and its distribution point answered 404,
  * until crld was restarted.
  */

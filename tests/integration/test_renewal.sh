@@ -39,7 +39,7 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/
 pkictl cert issue --issuer issuing --profile subscriber --csr "$T/old.csr" >"$T/old.pem" || fail "pkictl cert issue (issuing)"
 
 # --- a crld that runs while issuing-2 is made: it takes it -----------------------------
-# Until 2026-12-07 crld read the issuing CAs at start-up only: a CA made by
+# Until 2026-12-06 crld read the issuing CAs at start-up only: a CA made by
 # `pkictl ca issuing` while it ran had no CRL (its paths answered 404) until
 # a restart. This one (reconcile_interval_seconds 2, which paces its CA
 # watch too) is not restarted: issuing-2's CRLs must come within 2 rounds.

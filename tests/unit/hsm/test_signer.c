@@ -240,7 +240,7 @@ test_spawn_failures(void **state)
  * A numbered grant (crld's issuing-N): a key made after the signer
  * started, by another process as `pkictl ca issuing` makes one, is
  * granted and signs; the prefix alone, a leading zero, more than a number
- * after it, or another kind are refused. Until 2026-12-07 grants named
+ * after it, or another kind are refused. Until 2026-12-06 grants named
  * keys only, and crld signed no CRL of an issuing CA made while it ran.
  */
 static void
