@@ -11,21 +11,18 @@
  * whatever the number of addresses. One mutex, taken only on the live
  * path, where a signature costs far more.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clientkey.h"
 #include "lib/log.h"
 #include "ocsp/extern.h"
 
 #define OCSP_BUDGET_SLOTS	4096	/* client addresses tracked at once */
 #define OCSP_BUDGET_PROBES	8
-#define OCSP_BUDGET_KEY_MAX	64	/* INET6_ADDRSTRLEN, "/64" and more */
 #define OCSP_BUDGET_TOKEN	1000	/* a signature, in thousandths */
 
 /* A token bucket: thousandths of a signature, as of at_ms. */
@@ -35,7 +32,7 @@ struct ocsp_bucket {
 };
 
 struct ocsp_budget_slot {
-	char			 key[OCSP_BUDGET_KEY_MAX];
+	char			 key[CLIENT_KEY_MAX];
 	struct ocsp_bucket	 b;
 };
 
@@ -49,7 +46,7 @@ struct ocsp_budget {
 	uint64_t		 total_dropped, total_try_later;
 	long long		 logged_ms;	/* -1: never */
 	int			 last_all;	/* the last refusal: all clients */
-	char			 last_key[OCSP_BUDGET_KEY_MAX];
+	char			 last_key[CLIENT_KEY_MAX];
 	struct ocsp_budget_slot	*slot;		/* per_client > 0 */
 };
 
@@ -113,50 +110,12 @@ ocsp_bucket_has(struct ocsp_bucket *k, long rate, long long now_ms)
 	return k->tokens >= OCSP_BUDGET_TOKEN;
 }
 
-/* FNV-1a. */
-static unsigned int
-ocsp_budget_hash(const char *s)
-{
-	unsigned int h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
-/*
- * The key a client counts under: an IPv6 address's /64 (a host usually
- * holds a whole /64 and could step through it), an IPv4-mapped one as
- * IPv4, anything else as given ("" for none).
- */
-static void
-ocsp_budget_key(const char *addr, char key[OCSP_BUDGET_KEY_MAX])
-{
-	struct in6_addr a6;
-	char text[INET6_ADDRSTRLEN];
-
-	if (addr == NULL)
-		addr = "";
-	if (inet_pton(AF_INET6, addr, &a6) != 1) {
-		snprintf(key, OCSP_BUDGET_KEY_MAX, "%s", addr);
-		return;
-	}
-	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-		inet_ntop(AF_INET, &a6.s6_addr[12], text, sizeof(text));
-		snprintf(key, OCSP_BUDGET_KEY_MAX, "%s", text);
-		return;
-	}
-	memset(&a6.s6_addr[8], 0, 8);
-	inet_ntop(AF_INET6, &a6, text, sizeof(text));
-	snprintf(key, OCSP_BUDGET_KEY_MAX, "%s/64", text);
-}
-
 /* client's bucket, made (full) when it has none; under b->mu. */
 static struct ocsp_bucket *
 ocsp_budget_client_locked(struct ocsp_budget *b, const char *key)
 {
 	struct ocsp_budget_slot *s, *victim = NULL;
-	unsigned int h = ocsp_budget_hash(key);
+	unsigned int h = client_key_hash(key);
 	int i;
 
 	for (i = 0; i < OCSP_BUDGET_PROBES; i++) {
@@ -178,12 +137,12 @@ int
 ocsp_budget_take(struct ocsp_budget *b, const char *client, long long now_ms)
 {
 	struct ocsp_bucket *c = NULL;
-	char key[OCSP_BUDGET_KEY_MAX];
+	char key[CLIENT_KEY_MAX];
 	int ok = 1;
 
 	if (b == NULL)
 		return 1;
-	ocsp_budget_key(client, key);
+	client_key(client, key);
 	pthread_mutex_lock(&b->mu);
 	if (b->per_client > 0) {
 		c = ocsp_budget_client_locked(b, key);
