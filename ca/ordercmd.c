@@ -5,14 +5,16 @@
  * wrap token.
  *
  *	pkictl order add --kind personal|corporate|eseal --profile P
- *	    --key-type T --subject JSON
+ *	    --key-type T --subject JSON [--issuer NAME]
  *	pkictl order show --id N
  *	pkictl wrapkey create --so-pin-file F [--label L]
  *
  * The subject is the verified data as a JSON object of attribute → string
  * ({"C":"ID","CN":"Budi Santoso","serialNumber":"NIK:..."}); cad builds the
- * subject from it alone and lints it before signing. An order and its audit
- * event are written in one transaction.
+ * subject from it alone and lints it before signing. --issuer names the
+ * issuing CA (ca_certificate.name) whose cad alone may issue the order
+ * (schema/084); without it any cad takes it. An order and its audit event
+ * are written in one transaction.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,9 +40,13 @@
 #define ORDER_SUBJECT_MAX	4096
 #define ORDER_PIN_MAX		256
 
+/* No row when $6 is not "" and names no issuing CA. */
 static const struct db_stmt stmt_order_insert = { "ca_ordercmd_insert",
 	"INSERT INTO issuance_order (kind, profile, subject, key_type, "
-	"requested_by) VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING id", 5 };
+	"requested_by, issuer_id) SELECT $1, $2, $3::jsonb, $4, $5, i.id FROM "
+	"(SELECT NULL::bigint AS id WHERE $6 = '' UNION ALL SELECT id FROM "
+	"ca_certificate WHERE $6 <> '' AND name = $6 AND role = 'issuing') i "
+	"RETURNING id", 6 };
 static const struct db_stmt stmt_order_show = { "ca_ordercmd_show",
 	"SELECT o.id, o.kind, o.profile, o.subject::text, o.key_type, o.status, "
 	"o.attempts, coalesce(o.last_error, ''), coalesce(c.serial, '') FROM "
@@ -50,27 +56,36 @@ static const struct db_stmt stmt_order_show = { "ca_ordercmd_show",
 struct order_add {
 	const char	*actor;
 	const char	*kind, *profile, *key_type, *subject;
+	const char	*issuer;	/* "": none */
 	long long	 id;
+	int		 no_issuer;	/* --issuer names no issuing CA */
 };
 
 static int
 order_add_txn(struct db *db, void *arg)
 {
 	struct order_add *o = arg;
-	const char *values[5] = { o->kind, o->profile, o->subject, o->key_type,
-	    o->actor };
+	const char *values[6] = { o->kind, o->profile, o->subject, o->key_type,
+	    o->actor, o->issuer };
 	PGresult *res;
 	json_t *details;
 	char idbuf[32];
 	int rc = -1;
 
+	o->no_issuer = 0;
 	res = db_exec(db, &stmt_order_insert, values, NULL, NULL);
-	if (res == NULL || PQntuples(res) != 1)
+	if (res == NULL)
 		goto out;
+	if (PQntuples(res) != 1) {
+		o->no_issuer = 1;
+		goto out;
+	}
 	o->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	snprintf(idbuf, sizeof(idbuf), "%lld", o->id);
-	details = json_pack("{s:s, s:s, s:s, s:s}", "kind", o->kind, "profile",
-	    o->profile, "key_type", o->key_type, "subject", o->subject);
+	details = json_pack("{s:s, s:s, s:s, s:s, s:o}", "kind", o->kind,
+	    "profile", o->profile, "key_type", o->key_type, "subject",
+	    o->subject, "issuer", o->issuer[0] != '\0' ?
+	    json_string(o->issuer) : json_null());
 	if (details == NULL)
 		goto out;
 	rc = audit_append(db, o->actor, "order.add", "issuance_order", idbuf,
@@ -131,6 +146,7 @@ order_add(const struct config *cfg, const char *actor, int argc, char **argv)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "key-type", required_argument, NULL, 't' },
 		{ "subject", required_argument, NULL, 's' },
+		{ "issuer", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct order_add o;
@@ -141,12 +157,14 @@ order_add(const struct config *cfg, const char *actor, int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.actor = actor;
+	o.issuer = "";
 	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'k': o.kind = optarg; break;
 		case 'p': o.profile = optarg; break;
 		case 't': o.key_type = optarg; break;
 		case 's': o.subject = optarg; break;
+		case 'i': o.issuer = optarg; break;
 		default: return PKICTL_EXIT_USAGE;
 		}
 	}
@@ -165,7 +183,12 @@ order_add(const struct config *cfg, const char *actor, int argc, char **argv)
 	if ((db = pkictl_db(cfg)) == NULL)
 		goto out;
 	if (db_transaction(db, NULL, 3, order_add_txn, &o) == -1) {
-		log_err("order not added (see the database's message above)");
+		if (o.no_issuer)
+			log_err("--issuer %s: no issuing CA of that name (pkictl "
+			    "ca status): order not added", o.issuer);
+		else
+			log_err("order not added (see the database's message "
+			    "above)");
 		goto out;
 	}
 	printf("%lld\n", o.id);

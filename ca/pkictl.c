@@ -82,7 +82,7 @@ usage(void)
 	    "  cert status --serial HEX [--issuer issuing]\n"
 	    "  crl arl      sign the root's CRL (ARL) at a ceremony\n"
 	    "  publish      retry pending LDAP publications\n"
-	    "  order add --kind K --profile P --key-type T --subject JSON | order show --id N\n"
+	    "  order add --kind K --profile P --key-type T --subject JSON [--issuer NAME] | order show --id N\n"
 	    "  wrapkey create --so-pin-file F [--label L]   (subscriber-key wrapping key)\n"
 	    "  officer add --username U --role ra_officer|ra_admin|auditor"
 	    " [--account-email E] --password-file F\n"

@@ -2,8 +2,8 @@
  * One issuance, in one transaction (ca/README.md "cad", exactly once):
  *
  *	BEGIN
- *	SELECT the oldest due pending order of a profile it serves
- *	    FOR UPDATE SKIP LOCKED                    (the claim)
+ *	SELECT the oldest due pending order of a profile it serves, of its
+ *	    issuing CA or none, FOR UPDATE SKIP LOCKED  (the claim)
  *	subject from the verified data, lint          → failed, nothing signed
  *	signer: generate the subscriber key, wrapped  (HSM, hsm/p11wrap.h)
  *	build from the profile, lint                  → failed, nothing signed
@@ -58,13 +58,24 @@
 	"ca_certificate r ON r.issuer_id = x.issuer_id AND r.serial = " \
 	"x.serial WHERE r.id = " p "::bigint AND x.revoked_at IS NOT NULL"
 /*
+ * The orders of this worker's issuing CA ($n): the subscriber agreed to a
+ * certificate from the issuer the order names (schema/084; rad sets it),
+ * so a worker configured for another leaves the order to one for that
+ * issuer. An order naming none (before schema/084, `pkictl order add`
+ * without --issuer) any worker takes.
+ */
+#define CAD_ORDER_ISSUER(n) \
+	"(issuer_id IS NULL OR issuer_id = " n "::bigint)"
+/*
  * A pending order that is due: no failed attempt, or its back-off over;
- * not one of $2, the orders this worker put aside (cad_skip_add); none
- * while the issuing CA ($3) is revoked or on hold.
+ * not one of $2, the orders this worker put aside (cad_skip_add); of this
+ * worker's issuing CA ($3) or none; none while that CA is revoked or on
+ * hold.
  */
 static const struct db_stmt stmt_claim = { "cad_issue_claim",
 	"SELECT id, kind, profile, subject::text, key_type FROM issuance_order "
 	"WHERE status = 'pending' AND profile = ANY (string_to_array($1, ',')) "
+	"AND " CAD_ORDER_ISSUER("$3") " "
 	"AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
 	"AND NOT (id = ANY ($2::bigint[])) "
 	"AND NOT EXISTS (" CAD_ISSUER_REVOKED("$3") ") "
@@ -80,7 +91,7 @@ static const struct db_stmt stmt_next_due = { "cad_issue_next_due",
 	"SELECT ceil(extract(epoch FROM min(next_attempt_at) - "
 	"clock_timestamp()) * 1000)::bigint FROM issuance_order WHERE status = "
 	"'pending' AND profile = ANY (string_to_array($1, ',')) AND "
-	"next_attempt_at > now()", 1 };
+	CAD_ORDER_ISSUER("$2") " AND next_attempt_at > now()", 2 };
 static const struct db_stmt stmt_key_insert = { "cad_issue_key_insert",
 	"INSERT INTO subscriber_key (order_id, certificate_id, key_type, "
 	"wrapped, spki, spki_sha256, wrapping_key_label) VALUES ($1, $2, $3, "
@@ -600,12 +611,14 @@ cad_recover(struct cad *c, const struct cad_marker_found *f)
 static void
 cad_next_due(struct cad *c)
 {
-	const char *served[1] = { c->served };
+	char issuer[24];
+	const char *values[2] = { c->served, issuer };
 	PGresult *res;
 	long long ms;
 
 	c->next_due_ms = -1;
-	if ((res = db_exec(c->db, &stmt_next_due, served, NULL, NULL)) == NULL)
+	snprintf(issuer, sizeof(issuer), "%lld", c->issuer_id);
+	if ((res = db_exec(c->db, &stmt_next_due, values, NULL, NULL)) == NULL)
 		return;
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
 		ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);

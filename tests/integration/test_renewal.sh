@@ -198,6 +198,39 @@ for want in "URI:$B/issuing-2.crl" "URI:$B/issuing-2-delta.crl" "CA Issuers - UR
 done
 note "cad (cad.issuer = issuing-2) issued a certificate that verifies with chain-issuing-2.pem and names issuing-2's URLs"
 
+# --- an order names its issuer: only a cad for that issuer issues it --------------------
+# The subscriber agreed to a certificate of the issuer the order names
+# (schema/084: rad sets it from its preview; here pkictl order add
+# --issuer). Before, any cad took any order: a rad still on `issuing` showed
+# issuing's subject and the cad on issuing-2 issued under issuing-2. The
+# running cad (issuing-2), woken by the order's NOTIFY, leaves an order of
+# issuing; a cad for issuing issues it, under issuing.
+st=0
+pkictl order add --kind personal --profile personal --key-type ec-p256 --issuer root \
+	--subject '{"C":"ID","CN":"No Such Issuer","serialNumber":"NIK:3174012345670011"}' >"$T/oi.out" 2>&1 || st=$?
+[ "$st" = 1 ] && has -F "no issuing CA of that name" "$T/oi.out" || { cat "$T/oi.out"; fail "order add --issuer root: exit $st, want 1"; }
+old_order=$(pkictl order add --kind personal --profile personal --key-type ec-p256 --issuer issuing \
+	--subject '{"C":"ID","CN":"Agreed Under Issuing","serialNumber":"NIK:3174012345670012"}') || fail "pkictl order add --issuer issuing"
+[ "$(q "SELECT r.name FROM issuance_order o JOIN ca_certificate r ON r.id = o.issuer_id WHERE o.id = $old_order")" = issuing ] ||
+	fail "order $old_order does not name issuing"
+new_order=$(pkictl order add --kind personal --profile personal --key-type ec-p256 --issuer issuing-2 \
+	--subject '{"C":"ID","CN":"Agreed Under Issuing 2","serialNumber":"NIK:3174012345670013"}') || fail "pkictl order add --issuer issuing-2"
+for _ in $(seq 300); do
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $new_order")" = done ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT status FROM issuance_order WHERE id = $new_order")" = done ] ||
+	fail "the cad of issuing-2 did not issue order $new_order, which names issuing-2"
+sleep 1
+[ "$(q "SELECT status || ' ' || attempts FROM issuance_order WHERE id = $old_order")" = "pending 0" ] ||
+	fail "the cad of issuing-2 took order $old_order, which names issuing: $(q "SELECT status, attempts, last_error FROM issuance_order WHERE id = $old_order")"
+PKI_CAD_ISSUER=issuing PKI_CAD_INSTANCE=once-issuing "$BUILD/cad" --config "$conf" --once >"$T/cad-issuing.log" 2>&1 ||
+	{ cat "$T/cad-issuing.log"; fail "cad --once for issuing"; }
+[ "$(q "SELECT o.status || ' ' || r.name FROM issuance_order o JOIN certificate c ON c.id = o.certificate_id
+	JOIN ca_certificate r ON r.id = c.issuer_id WHERE o.id = $old_order")" = "done issuing" ] ||
+	{ cat "$T/cad-issuing.log"; fail "order $old_order not issued under issuing by a cad for issuing: $(q "SELECT status, last_error FROM issuance_order WHERE id = $old_order")"; }
+note "an order naming issuing waited for a cad of issuing (the one of issuing-2 left it); one naming issuing-2 issued by issuing-2's"
+
 # --- tsad, restarted, signs with tsa-2 (under issuing-2) --------------------------------------
 tsa_url=$(stack_get "$S" PKI_TSA_URL)
 echo "renewal" | openssl ts -query -sha256 -cert -out "$T/q.tsq" 2>/dev/null
