@@ -17,7 +17,8 @@
  *			which may be signing it now. The subscriber or an officer
  *			cancels; or an officer, the cause mended, places a new
  *			order for what was agreed to (the failed order's kind,
- *			profile, subject and key type), which cad then issues.
+ *			profile, subject, key type and issuing CA), which cad
+ *			then issues.
  *
  * Each change is one transaction with its audit event (ra.application.cancel,
  * ra.application.reorder). An officer's cancellation mails the subscriber
@@ -70,8 +71,9 @@ static const struct db_stmt stmt_cancel_update = {
 static const struct db_stmt stmt_reorder_insert = {
 	"ra_reorder_insert",
 	"INSERT INTO issuance_order (kind, profile, subject, key_type, "
-	"requested_by) SELECT kind, profile, subject, key_type, $2 FROM "
-	"issuance_order WHERE id = $1 AND status = 'failed' RETURNING id",
+	"requested_by, issuer_id) SELECT kind, profile, subject, key_type, $2, "
+	"issuer_id FROM issuance_order WHERE id = $1 AND status = 'failed' "
+	"RETURNING id",
 	2
 };
 static const struct db_stmt stmt_reorder_update = {

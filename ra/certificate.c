@@ -31,6 +31,23 @@
 
 #define RA_DN_MAX	1024
 
+/*
+ * cad's lint refuses a certificate whose notAfter (its issuer's, when cut)
+ * is less than this away (ca/worker/lint.c LINT_MIN_REMAINING_S): the
+ * agreement is refused then, rather than made for an order cad would fail.
+ */
+#define RA_ISSUER_MIN_REMAINING_S	86400
+
+/* The issuing CA of an agreement (ra_cert_issuer). */
+struct ra_issuer {
+	char	 id[24];		/* ca_certificate.id */
+	char	 subject[RA_DN_MAX];
+	char	 root[RA_DN_MAX];
+	char	 not_after[32];		/* RFC 3339 */
+	char	 stopped[16];		/* "on hold", "revoked", "ending" or "" */
+	long	 validity_days;		/* the profile's, cut to not_after */
+};
+
 struct ra_cert {
 	long			 validity_days;	/* of the agreement profile */
 	long			 corporate_days;	/* of profile corporate */
@@ -61,7 +78,8 @@ static const struct db_stmt stmt_agree_app = {
 	"ra_cert_agreement_application",
 	"SELECT a.status, a.kind, a.profile, " RA_KYC_SUBJECT ", "
 	"a.previous_certificate_id, a.order_id, o.status, o.last_error, "
-	"o.certificate_id, " RA_TS("a.agreed_at") ", o.key_type "
+	"o.certificate_id, " RA_TS("a.agreed_at") ", o.key_type, "
+	"coalesce(o.issuer_id::text, '') "
 	"FROM ra_application a LEFT JOIN ra_kyc k ON k.application_id = a.id "
 	"LEFT JOIN issuance_order o ON o.id = a.order_id "
 	"WHERE a.id = $1 AND a.account_id = $2",
@@ -90,17 +108,39 @@ static const struct db_stmt stmt_agree_previous = {
 	"FROM certificate WHERE id = $1 FOR SHARE",
 	1
 };
+/*
+ * The issuing CA of an agreement: the order's ($2, its ca_certificate id)
+ * once agreed, else the one named $1 (cad.issuer), which the order will
+ * name. With its root, its notAfter, why cad would not issue under it now
+ * ("on hold", "revoked": its own certificate's row, as cad's claim reads
+ * it, ca/worker/issue.c CAD_ISSUER_REVOKED; "ending": its notAfter within
+ * $3 s, which cad's lint refuses) or "", and the days of validity $4 cut
+ * to what is left of the issuer's (RFC 5280 §6.1.3: cad clamps notAfter
+ * to the issuer's, ca/profile.c).
+ */
 static const struct db_stmt stmt_agree_issuer = {
 	"ra_cert_agreement_issuer",
-	"SELECT i.subject, coalesce(r.subject, i.subject) FROM ca_certificate i "
-	"LEFT JOIN ca_certificate r ON r.id = i.issuer_id WHERE i.name = $1",
-	1
+	"SELECT i.id, i.subject, coalesce(r.subject, i.subject), "
+	RA_TS("i.not_after") ", "
+	"CASE WHEN x.revoked_at IS NOT NULL AND x.revocation_reason = 6 "
+	"THEN 'on hold' WHEN x.revoked_at IS NOT NULL THEN 'revoked' "
+	"WHEN i.not_after <= now() + make_interval(secs => $3::int) "
+	"THEN 'ending' ELSE '' END, "
+	"greatest(0, least($4::bigint, floor(extract(epoch FROM i.not_after - "
+	"now()) / 86400)::bigint)) "
+	"FROM ca_certificate i LEFT JOIN ca_certificate r ON r.id = i.issuer_id "
+	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND "
+	"x.serial = i.serial AND x.revoked_at IS NOT NULL "
+	"WHERE i.role = 'issuing' AND (i.id = nullif($2, '')::bigint OR "
+	"($2 = '' AND i.name = $1))",
+	4
 };
 static const struct db_stmt stmt_agree_order = {
 	"ra_cert_agreement_order_insert",
 	"INSERT INTO issuance_order (kind, profile, subject, key_type, "
-	"requested_by) VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING id",
-	5
+	"requested_by, issuer_id) VALUES ($1, $2, $3::jsonb, $4, $5, "
+	"$6::bigint) RETURNING id",
+	6
 };
 static const struct db_stmt stmt_agree_update = {
 	"ra_cert_agreement_application_agreed",
@@ -213,6 +253,7 @@ enum ra_cert_outcome {
 	RA_CO_FACTOR,		/* ra_factor_respond() */
 	RA_CO_UNSUPPORTED,	/* 409: a company application, no key */
 	RA_CO_TOO_MANY,		/* 429: kyc.per_day, retry_after */
+	RA_CO_ISSUER,		/* 503: no issuance under the issuer now */
 };
 
 /* --- start-up ----------------------------------------------------------------- */
@@ -343,26 +384,66 @@ ra_certificate_free(struct ra *ra)
 
 /* --- helpers -------------------------------------------------------------------- */
 
-/* The issuing and root subject DNs; 0, or -1 (logged). */
+/*
+ * The issuing CA of an agreement (stmt_agree_issuer): the order's,
+ * order_issuer (its ca_certificate id as text) when not "", else rad's
+ * cad.issuer; validity_days is the profile's, cut to the issuer's notAfter
+ * (validity_days in *is). 0, or -1 (logged: no such issuing CA).
+ */
 static int
-ra_cert_issuer(struct ra *ra, struct db *db, char *issuer, char *root,
-    size_t len)
+ra_cert_issuer(struct ra *ra, struct db *db, const char *order_issuer,
+    long validity_days, struct ra_issuer *is)
 {
-	const char *v[1];
+	const char *v[4];
+	char min[24], days[24];
 	PGresult *res;
 
+	memset(is, 0, sizeof(*is));
+	snprintf(min, sizeof(min), "%d", RA_ISSUER_MIN_REMAINING_S);
+	snprintf(days, sizeof(days), "%ld", validity_days);
 	v[0] = ra->cert->issuer;
+	v[1] = order_issuer;
+	v[2] = min;
+	v[3] = days;
 	if ((res = db_exec(db, &stmt_agree_issuer, v, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
-		log_err("agreement: no CA certificate named %s", v[0]);
+		if (order_issuer[0] != '\0')
+			log_err("agreement: no issuing CA certificate of id %s",
+			    order_issuer);
+		else
+			log_err("agreement: no issuing CA certificate named %s "
+			    "(cad.issuer)", v[0]);
 		PQclear(res);
 		return -1;
 	}
-	snprintf(issuer, len, "%s", PQgetvalue(res, 0, 0));
-	snprintf(root, len, "%s", PQgetvalue(res, 0, 1));
+	snprintf(is->id, sizeof(is->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(is->subject, sizeof(is->subject), "%s", PQgetvalue(res, 0, 1));
+	snprintf(is->root, sizeof(is->root), "%s", PQgetvalue(res, 0, 2));
+	snprintf(is->not_after, sizeof(is->not_after), "%s",
+	    PQgetvalue(res, 0, 3));
+	snprintf(is->stopped, sizeof(is->stopped), "%s", PQgetvalue(res, 0, 4));
+	is->validity_days = strtol(PQgetvalue(res, 0, 5), NULL, 10);
 	PQclear(res);
 	return 0;
+}
+
+/*
+ * Why no certificate would be issued under the issuing CA *is: a problem
+ * detail (503) in why, or "" when cad will issue under it.
+ */
+static void
+ra_cert_issuer_why(const struct ra_issuer *is, char *why, size_t len)
+{
+	why[0] = '\0';
+	if (strcmp(is->stopped, "ending") == 0)
+		snprintf(why, len, "the issuing CA's certificate ends at %s: "
+		    "no certificate is issued under it now; try again once the "
+		    "provider has moved to its new issuing CA", is->not_after);
+	else if (is->stopped[0] != '\0')
+		snprintf(why, len, "the issuing CA's certificate is %s: no "
+		    "certificate is issued under it now; try again later",
+		    is->stopped);
 }
 
 /* The order's kind from the profile (schema/007 issuance_order.kind). */
@@ -419,7 +500,8 @@ ra_agreement_get(struct ra *ra, const struct http_request *req,
 	const struct ra_policy *p = ra->policy;
 	struct ra_subject who;
 	const char *v[2], *status;
-	char id[24], dn[RA_DN_MAX], issuer[RA_DN_MAX], root[RA_DN_MAX];
+	struct ra_issuer *is = NULL;
+	char id[24], dn[RA_DN_MAX], why[256];
 	PGresult *res = NULL;
 	json_t *o = NULL, *subject = NULL, *order;
 	json_error_t jerr;
@@ -459,21 +541,33 @@ ra_agreement_get(struct ra *ra, const struct http_request *req,
 		    "no key: nothing to agree to");
 		goto out;
 	}
-	if (ra_subject_dn(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0,
+	/*
+	 * The issuer: the one the order names once agreed, else the one the
+	 * agreement would name; before the agreement, one cad would not
+	 * issue under is refused rather than shown (ra_agree_txn refuses it
+	 * too).
+	 */
+	if ((is = malloc(sizeof(*is))) == NULL ||
+	    ra_subject_dn(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0,
 	    3), dn, sizeof(dn)) == -1 ||
 	    (subject = json_loads(PQgetvalue(res, 0, 3), 0, &jerr)) == NULL ||
-	    ra_cert_issuer(ra, ra->db, issuer, root, sizeof(issuer)) == -1)
+	    ra_cert_issuer(ra, ra->db, PQgetvalue(res, 0, 11),
+	    ra_cert_validity(ra->cert, PQgetvalue(res, 0, 2)), is) == -1)
 		goto out;
+	ra_cert_issuer_why(is, why, sizeof(why));
+	if (strcmp(status, "approved") == 0 && why[0] != '\0') {
+		rc = ra_problem(resp, 503, why);
+		goto out;
+	}
 	if ((o = json_pack("{s:I, s:s, s:s, s:s, s:{s:s, s:O, s:s, s:s, s:I, "
-	    "s:s, s:s}}", "application_id", (json_int_t)strtoll(id, NULL, 10),
-	    "status", status, "kind", PQgetvalue(res, 0, 1),
+	    "s:s, s:s, s:s}}", "application_id", (json_int_t)strtoll(id, NULL,
+	    10), "status", status, "kind", PQgetvalue(res, 0, 1),
 	    "agreement_version", p->agreement_version, "certificate",
 	    "subject_dn", dn, "subject", subject, "profile",
 	    PQgetvalue(res, 0, 2), "key_type", PQgetisnull(res, 0, 10) ?
 	    p->agreement_key_type : PQgetvalue(res, 0, 10), "validity_days",
-	    (json_int_t)ra_cert_validity(ra->cert, PQgetvalue(res, 0, 2)),
-	    "issuer", issuer, "root",
-	    root)) == NULL)
+	    (json_int_t)is->validity_days, "issuer", is->subject, "root",
+	    is->root, "issuer_not_after", is->not_after)) == NULL)
 		goto out;
 	if (!PQgetisnull(res, 0, 4) && json_object_set_new(o,
 	    "previous_certificate_id", json_integer(strtoll(PQgetvalue(res, 0,
@@ -495,6 +589,7 @@ ra_agreement_get(struct ra *ra, const struct http_request *req,
 	}
 	rc = http_respond_json(resp, 200, o);
 out:
+	free(is);
 	json_decref(subject);
 	json_decref(o);
 	PQclear(res);
@@ -529,10 +624,11 @@ struct ra_agree_txn {
 	const struct factor		*factor;
 	const char			*client;
 	enum ra_cert_outcome		 outcome;
-	char				 detail[160];
+	char				 detail[256];
 	struct factor_outcome	 fo;
 	char				 order_id[24];
 	char				 dn[RA_DN_MAX];
+	struct ra_issuer		 issuer;	/* the order names it */
 };
 
 static int
@@ -541,7 +637,7 @@ ra_agree_txn(struct db *db, void *arg)
 	char actor[RA_ACTOR_MAX];
 	struct ra_agree_txn *t = arg;
 	const struct ra_policy *p = t->ra->policy;
-	const char *v[5], *status;
+	const char *v[6], *status;
 	char by[64], why[RA_REKEY_WHY_MAX];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
@@ -589,6 +685,18 @@ ra_agree_txn(struct db *db, void *arg)
 	if (ra_subject_dn(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0,
 	    3), t->dn, sizeof(t->dn)) == -1)
 		goto out;
+	/*
+	 * The issuer the preview showed, which the order names and alone
+	 * issues it (cad's claim); none cad would not issue under now.
+	 */
+	if (ra_cert_issuer(t->ra, db, "", ra_cert_validity(t->ra->cert,
+	    PQgetvalue(res, 0, 2)), &t->issuer) == -1)
+		goto out;
+	ra_cert_issuer_why(&t->issuer, t->detail, sizeof(t->detail));
+	if (t->detail[0] != '\0') {
+		t->outcome = RA_CO_ISSUER;
+		goto out;
+	}
 	/* The factor, before any change of ours (extern.h). */
 	if (ra_factor_check(t->ra, db, t->who->account_id, "agreement",
 	    t->factor, &t->fo) == -1)
@@ -604,6 +712,7 @@ ra_agree_txn(struct db *db, void *arg)
 	v[2] = PQgetvalue(res, 0, 3);
 	v[3] = p->agreement_key_type;
 	v[4] = by;
+	v[5] = t->issuer.id;
 	if ((res2 = db_exec(db, &stmt_agree_order, v, NULL, NULL)) == NULL ||
 	    PQntuples(res2) != 1)
 		goto out;
@@ -614,11 +723,13 @@ ra_agree_txn(struct db *db, void *arg)
 	if ((res2 = db_exec(db, &stmt_agree_update, v, NULL, NULL)) == NULL ||
 	    strcmp(PQcmdTuples(res2), "1") != 0)
 		goto out;
-	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "account_id",
-	    t->who->account_id, "order_id", t->order_id, "profile",
-	    PQgetvalue(res, 0, 2), "key_type", p->agreement_key_type,
-	    "agreement_version", p->agreement_version, "client",
-	    t->client)) == NULL || ra_cert_factor_details(details, &t->fo) == -1 ||
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+	    "s:I}", "account_id", t->who->account_id, "order_id", t->order_id,
+	    "profile", PQgetvalue(res, 0, 2), "key_type",
+	    p->agreement_key_type, "agreement_version", p->agreement_version,
+	    "client", t->client, "issuer_id", t->issuer.id, "issuer",
+	    t->issuer.subject, "validity_days",
+	    (json_int_t)t->issuer.validity_days)) == NULL || ra_cert_factor_details(details, &t->fo) == -1 ||
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.application.agree",
 	    "ra_application", t->id, details, NULL) == -1)
 		goto out;
@@ -662,6 +773,8 @@ ra_agreement_post(struct ra *ra, const struct http_request *req,
 			rc = ra_problem(resp, 404, "no such application");
 		else if (t.outcome == RA_CO_STATE)
 			rc = ra_problem(resp, 409, t.detail);
+		else if (t.outcome == RA_CO_ISSUER)
+			rc = ra_problem(resp, 503, t.detail);
 		else if (t.outcome == RA_CO_UNSUPPORTED)
 			rc = ra_problem(resp, 409, "a company's application "
 			    "certifies no key: nothing to agree to");

@@ -190,6 +190,48 @@ jq -e --arg dn "CN=Budi Santoso,serialNumber=NIK:$nik,C=ID" --arg i "$issuer_dn"
 	.certificate.validity_days == 365 and .certificate.issuer == $i and
 	.certificate.root == $r and .agreement_version == "1.0" and (has("order") | not)' \
 	"$tmp/out" >/dev/null || fail "agreement preview: $(cat "$tmp/out")"
+issuer_na=$(q "SELECT to_char(not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ca_certificate WHERE name = 'issuing'")
+jq -e --arg na "$issuer_na" '.certificate.issuer_not_after == $na' "$tmp/out" >/dev/null ||
+	fail "agreement preview: issuer_not_after is not the issuing CA's ($issuer_na): $(cat "$tmp/out")"
+
+# --- the preview is what cad issues: the issuer's end, its hold ---------------------
+# cad clamps notAfter to its issuer's (ca/profile.c), refuses one that ends
+# within a day (its lint) and issues nothing under an issuing CA on hold or
+# revoked. Before, the preview showed the profile's 365 days and an issuer
+# cad would not issue under, and the agreement made an order that waited or
+# failed. (The superuser moves the issuing CA's recorded end; rad reads it,
+# cad reads its own certificate.)
+issuer_end() { q "UPDATE ca_certificate SET not_after = $1 WHERE name = 'issuing'" >/dev/null; }
+at_exit "issuer_end \"'$issuer_na'::timestamptz\""
+issuer_end "now() + interval '30 days 1 hour'"
+req GET "/v1/applications/$app/agreement"
+expect 200 "agreement preview, the issuer ending in 30 days"
+jq -e '.certificate.validity_days == 30' "$tmp/out" >/dev/null ||
+	fail "the preview's validity is not cut to the issuer's notAfter: $(cat "$tmp/out")"
+issuer_end "now() + interval '2 hours'"
+before
+req GET "/v1/applications/$app/agreement"
+expect 503 "agreement preview, the issuer ending in 2 hours"
+detail | has "issuing CA's certificate ends at" || fail "503 detail: $(detail)"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+expect 503 "agreement, the issuer ending in 2 hours"
+unchanged "agreement under an issuer ending in 2 hours"
+issuer_end "'$issuer_na'::timestamptz"
+held_issuing() { q "UPDATE certificate SET revoked_at = $1, revocation_reason = $2, revoked_by = $3
+    WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root')
+    AND serial = (SELECT serial FROM ca_certificate WHERE name = 'issuing')" >/dev/null; }
+held_issuing 'now()' 6 "'test_ra_cert'"
+at_exit "held_issuing NULL NULL NULL"
+before
+req GET "/v1/applications/$app/agreement"
+expect 503 "agreement preview, the issuer on hold"
+detail | has "issuing CA's certificate is on hold" || fail "503 detail: $(detail)"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+expect 503 "agreement, the issuer on hold"
+unchanged "agreement under an issuer on hold"
+held_issuing NULL NULL NULL
+[ "$(q "SELECT consumed_at IS NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "a refused agreement used the OTP"
+note "preview: validity cut to the issuer's notAfter; an issuer ending or on hold: 503, nothing changed"
 
 # --- refusals of the agreement ------------------------------------------------------
 before
@@ -241,6 +283,12 @@ order=$(jq -r .order_id "$tmp/out")
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.application.agree' AND object_id = '$app'
 	AND actor ~ '^subscriber:[0-9]+$' AND details->>'order_id' = '$order' AND details->>'factor' = 'otp'")" = 1 ] ||
 	fail "no ra.application.agree audit event"
+# The order names the issuer the preview showed, and so does the event.
+iss_id=$(q "SELECT id FROM ca_certificate WHERE name = 'issuing'")
+[ "$(q "SELECT issuer_id FROM issuance_order WHERE id = $order")" = "$iss_id" ] ||
+	fail "the order does not name the issuer agreed to ($iss_id): $(q "SELECT issuer_id FROM issuance_order WHERE id = $order")"
+[ "$(q "SELECT details->>'issuer_id' || '|' || (details->>'issuer') FROM audit_event WHERE action = 'ra.application.agree'
+	AND object_id = '$app'")" = "$iss_id|$issuer_dn" ] || fail "ra.application.agree does not name the issuer"
 [ "$(q "SELECT consumed_at IS NOT NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "OTP not consumed"
 before
 req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
