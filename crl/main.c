@@ -415,14 +415,19 @@ crld_serve_file(struct crld *d, const char *out_dir, const struct crl_ca *ca,
 
 	crlgen_file_name(ca->name, delta, fname, sizeof(fname));
 	snprintf(path, sizeof(path), "%s/%s", out_dir, fname);
-	if (access(path, F_OK) == -1) {
+	/*
+	 * Called at start-up, before the sandbox; crlgen_read_file probes
+	 * with stat(), which the seccomp filter allows (not access()), so a
+	 * call after it would not end crld either.
+	 */
+	switch (crlgen_read_file(out_dir, fname, CRLD_CRL_FILE_MAX, &der, &len,
+	    err, sizeof(err))) {
+	case 1:
 		if (down)
 			log_warn("%s: none to serve until the database "
 			    "answers", path);
 		return;
-	}
-	if (file_read_capped(path, CRLD_CRL_FILE_MAX, &der, &len, err,
-	    sizeof(err)) == -1) {
+	case -1:
 		log_err("%s", err);
 		goto out;
 	}
@@ -906,9 +911,8 @@ crld_watch_add(struct crld *d, struct cadb_ca *c)
 		d->key_retry[i] = 1;
 	}
 	/*
-	 * No file of out_dir is read (crld_serve_file: its access() is not in
-	 * the sandbox's filter): a new CA's CRLs are in crl_current, which its
-	 * thread loads first, or none are yet.
+	 * No file of out_dir is read (crld_serve_file): a new CA's CRLs are
+	 * in crl_current, which its thread loads first, or none are yet.
 	 */
 	if ((d->issuers[i] = crl_issuer_start(&d->ic[i], err,
 	    sizeof(err))) == NULL) {

@@ -36,6 +36,7 @@
 #include "lib/der.h"
 #include "lib/hex.h"
 #include "lib/db.h"
+#include "lib/file.h"
 #include "lib/log.h"
 
 #define CRLGEN_HDR_MAX		6	/* tag, 0x84, four length octets */
@@ -1536,6 +1537,34 @@ void
 crlgen_file_name(const char *issuer_name, int delta, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s%s.crl", issuer_name, delta ? "-delta" : "");
+}
+
+int
+crlgen_read_file(const char *dir, const char *name, size_t max,
+    unsigned char **der, size_t *len, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	*der = NULL;
+	*len = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path)) {
+		snprintf(err, errlen, "%s/%s: path too long", dir, name);
+		return -1;
+	}
+	/*
+	 * stat (newfstatat), not access(2): crld's seccomp filter allows
+	 * the former and kills the process on faccessat. Until 2026-12-07
+	 * crld probed its files with access(), safe only because every call
+	 * came before the filter; one after it (the CA watch reading a new
+	 * CA's files while crld runs) would have ended crld. Any error but
+	 * ENOENT is the read's to report.
+	 */
+	if (stat(path, &st) == -1 && errno == ENOENT)
+		return 1;
+	return file_read_capped(path, max, der, len, err, errlen) == -1 ?
+	    -1 : 0;
 }
 
 int

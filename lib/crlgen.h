@@ -135,6 +135,15 @@ int	crlgen_schema_check(struct db *, char *err, size_t errlen);
 void	crlgen_result_clear(struct crlgen_result *);
 
 /*
+ * Reads dir/name, at most max bytes, into *der (malloc'd, the caller frees
+ * it) and *len. 0 read, 1 when there is no such file (nothing allocated),
+ * or -1 with err. Safe under crld's seccomp filter (SANDBOX_NET_FILES):
+ * it probes with stat(2), not access(2), which the filter does not allow.
+ */
+int	crlgen_read_file(const char *dir, const char *name, size_t max,
+	    unsigned char **der, size_t *len, char *err, size_t errlen);
+
+/*
  * Writes len bytes to dir/name through a temporary file, fsync and rename,
  * so readers see the old file or the new one. 0, or -1 with err.
  */

@@ -31,6 +31,7 @@
 
 #include "lib/config.h"
 #include "lib/cpu.h"
+#include "lib/crlgen.h"
 #include "lib/sandbox.h"
 
 /* Runs fn in a child; returns its wait status. The child leaves with _exit (no LSan at exit). */
@@ -584,6 +585,49 @@ test_files_refuses_trunc_and_fchmod(void **state)
 	unlink(trunc_path);
 }
 
+/*
+ * crld's CRL files read under its filter (crlgen_read_file): an absent one
+ * is told apart from a present one, and neither ends the process (until
+ * 2026-12-07 crld probed them with access(), which the filter kills).
+ */
+static char crl_dir[] = "/tmp/test_sandbox_crl.XXXXXX";
+
+static void
+child_files_read_crl(void)
+{
+	char err[256];
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	if (sandbox_seccomp(SANDBOX_NET_FILES, err, sizeof(err)) == -1)
+		_exit(11);
+	if (crlgen_read_file(crl_dir, "absent.crl", 1024, &der, &len, err,
+	    sizeof(err)) != 1 || der != NULL)
+		_exit(12);
+	if (crlgen_read_file(crl_dir, "present.crl", 1024, &der, &len, err,
+	    sizeof(err)) != 0 || len != 3 || memcmp(der, "\x30\x01\x00", 3) != 0)
+		_exit(13);
+	free(der);
+	_exit(0);
+}
+
+static void
+test_files_read_crl(void **state)
+{
+	char path[sizeof(crl_dir) + 16], err[256];
+	int status;
+
+	assert_non_null(mkdtemp(crl_dir));
+	assert_int_equal(crlgen_write_file(crl_dir, "present.crl",
+	    (const unsigned char *)"\x30\x01\x00", 3, err, sizeof(err)), 0);
+	status = run_child(child_files_read_crl);
+	snprintf(path, sizeof(path), "%s/present.crl", crl_dir);
+	unlink(path);
+	rmdir(crl_dir);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void
 test_worker_denies_other_prctl(void **state)
 {
@@ -922,6 +966,7 @@ main(void)
 		cmocka_unit_test(test_worker_denies_other_prctl),
 		cmocka_unit_test(test_worker_pins_no_other),
 		cmocka_unit_test(test_files_refuses_trunc_and_fchmod),
+		cmocka_unit_test(test_files_read_crl),
 		cmocka_unit_test(test_signer_opens_but_no_socket),
 		cmocka_unit_test(test_socket_families),
 		cmocka_unit_test(test_demote),
