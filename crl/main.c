@@ -75,6 +75,9 @@
 #define CRL_SANITIZER_BUILD	0
 #endif
 
+/* Issuing CAs the CA watch remembers having refused (crld_watch_refused). */
+#define CRLD_REFUSED_MAX	32
+
 struct crld {
 	struct config		*cfg;
 	struct config		*policy;
@@ -109,7 +112,13 @@ struct crld {
 	int			 watching;
 	struct db		*watch_db;
 	int			 watch_failed;	/* logged once until it works */
-	long long		 refused_id;	/* a CA over CRL_MAX_ISSUING, logged */
+	/*
+	 * Issuing CAs the CA watch refused for good (crld_watch_refused):
+	 * logged once, not read again. ca_certificate rows never change,
+	 * so neither does the reason.
+	 */
+	long long		 refused[CRLD_REFUSED_MAX];
+	size_t			 nrefused;
 };
 
 static void
@@ -142,6 +151,35 @@ crld_name_ok(const char *name)
 }
 
 /*
+ * Whether crld can never serve CA c (root 1: as the root): why into why,
+ * and 1; else 0. Over CRL_MAX_ISSUING issuing CAs, a name that is not a
+ * file or URL name, no CN to name its directory entry (with ldap.base):
+ * none of it changes while crld runs (ca_certificate rows are
+ * insert-only; a slot frees only at a restart).
+ */
+static int
+crld_ca_refusal(const struct crld *d, int root, const struct cadb_ca *c,
+    char *why, size_t whylen)
+{
+	const char *base = config_get(d->cfg, "ldap.base", NULL);
+	char dn[sizeof(d->root.dn)];
+
+	if (!root && d->nissuing == CRL_MAX_ISSUING)
+		snprintf(why, whylen, "crld serves %d issuing CAs already "
+		    "(CRL_MAX_ISSUING), until a restart drops those that "
+		    "ended", CRL_MAX_ISSUING);
+	else if (!crld_name_ok(c->name))
+		snprintf(why, whylen, "its name is not a file or URL name");
+	else if (base != NULL && publish_ca_dn(base, c->cert, dn,
+	    sizeof(dn)) == -1)
+		snprintf(why, whylen, "no LDAP entry name (its subject has no "
+		    "CN)");
+	else
+		return 0;
+	return 1;
+}
+
+/*
  * Takes c's certificate as the root (root 1) or as the next issuing CA:
  * key location, its documents in the cache (paths under /crl/ named after
  * it), the certificate served at its caIssuers URL, its directory entry.
@@ -153,17 +191,12 @@ crld_ca_take(struct crld *d, int root, struct cadb_ca *c)
 	const char *crl_base = config_get(d->cfg, "urls.crl_base", "");
 	unsigned char *der = NULL, *enc = NULL;
 	struct crl_ca *ca;
-	char path[64], dn[sizeof(ca->dn)] = "";
+	char path[64], dn[sizeof(ca->dn)] = "", why[256];
 	struct tm tm;
 	int len, rc = -1;
 
-	if (!root && d->nissuing == CRL_MAX_ISSUING) {
-		log_err("more than %d issuing CAs to serve: %s left out",
-		    CRL_MAX_ISSUING, c->name);
-		return -1;
-	}
-	if (!crld_name_ok(c->name)) {
-		log_err("CA name \"%s\": not a file or URL name", c->name);
+	if (crld_ca_refusal(d, root, c, why, sizeof(why))) {
+		log_err("CA \"%s\": %s", c->name, why);
 		return -1;
 	}
 	/*
@@ -885,13 +918,18 @@ crld_watch_add(struct crld *d, struct cadb_ca *c)
 	char why[320], err[512];
 	size_t i = d->nissuing;
 
-	if (i == CRL_MAX_ISSUING) {
-		if (d->refused_id != c->id)
-			log_err("issuing CA %s: crld serves %d issuing CAs "
-			    "already (CRL_MAX_ISSUING): not served until a "
-			    "restart drops those that ended", c->name,
-			    CRL_MAX_ISSUING);
-		d->refused_id = c->id;
+	/*
+	 * Refused for good: logged once, and the CA is not read again
+	 * (crld_watch_refused). Until 2026-12-07 a CA with a name that is
+	 * no file name, or without a CN, was read and logged every round
+	 * (every reconcile_interval_seconds and SIGHUP), and of two over
+	 * CRL_MAX_ISSUING each was logged every other round.
+	 */
+	if (crld_ca_refusal(d, 0, c, why, sizeof(why))) {
+		log_err("CA watch: issuing CA \"%s\" not served: %s", c->name,
+		    why);
+		if (d->nrefused < CRLD_REFUSED_MAX)
+			d->refused[d->nrefused++] = c->id;
 		return -1;
 	}
 	if (crld_ca_take(d, 0, c) == -1)
@@ -926,6 +964,18 @@ crld_watch_add(struct crld *d, struct cadb_ca *c)
 	return 0;
 }
 
+/* 1 when the CA watch refused issuing CA id for good (crld_watch_add). */
+static int
+crld_watch_refused(const struct crld *d, long long id)
+{
+	size_t i;
+
+	for (i = 0; i < d->nrefused; i++)
+		if (d->refused[i] == id)
+			return 1;
+	return 0;
+}
+
 /*
  * Issuing CA i, left out of signing because the signer did not give its
  * key: when it does now (a key put back, a token's files restored), its
@@ -957,10 +1007,10 @@ crld_watch_retry_key(struct crld *d, size_t i)
  * One round of the CA watch: the issuing CAs the database has now (as at
  * start-up: crld_load_issuing) against those served. Each new one is
  * taken (crld_watch_add) and crld-cas.json rewritten; a CA left out for
- * its key is tried again. One query of ca_certificate a round (bounded by
- * CRLD_WATCH_TIMEOUT_MS), a certificate read only for a new CA. A CA
- * whose load fails is logged and tried again at the next round; the
- * others go on.
+ * its key is tried again; a CA refused for good is not read again. One
+ * query of ca_certificate a round (bounded by CRLD_WATCH_TIMEOUT_MS), a
+ * certificate read only for a new CA. A CA whose load fails is logged and
+ * tried again at the next round; the others go on.
  */
 #define CRLD_WATCH_TIMEOUT_MS	10000
 
@@ -1003,7 +1053,7 @@ crld_watch_round(struct crld *d)
 		for (j = 0; j < d->nissuing; j++)
 			if (d->issuing[j].id == id)
 				break;
-		if (j < d->nissuing)
+		if (j < d->nissuing || crld_watch_refused(d, id))
 			continue;
 		cadb_clear(&c);
 		if (cadb_load(d->watch_db, PQgetvalue(res, i, 1), &c) != 0) {

@@ -538,6 +538,26 @@ bases() {
 }
 for _ in $(seq 100); do bases && break; sleep 0.1; done
 bases || { cat "$T/crld-watch2.log"; fail "with the stand-ins taken, the running crld issued no new base of issuing and issuing-2 on SIGHUP"; }
+
+# --- a CA crld can never serve is logged once, not at every round of its CA watch -------
+# Two more (over CRL_MAX_ISSUING): until 2026-12-07 each was logged every
+# other round (only the last one refused was remembered), and a CA whose
+# name is no file name, or without a CN, every round.
+for i in 1 2; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ex/x$i.key" -days 1 \
+		-subj "/CN=Extra Issuing CA $i" -out "$ex/x$i.pem" 2>/dev/null || fail "extra $i"
+	add "extra-$i" issuing "extra-$i" "$ex/x$i.pem" root 2099-01-01Z
+done
+for _ in $(seq 100); do has -F 'issuing CA \"extra-2\" not served' "$T/crld-watch2.log" && break; sleep 0.1; done
+sleep $((4 * rec))	# four more rounds of the CA watch
+for i in 1 2; do
+	[ "$(grep -c "extra-$i" "$T/crld-watch2.log")" = 1 ] ||
+		{ grep extra "$T/crld-watch2.log"; fail "the running crld did not log extra-$i exactly once"; }
+done
+has -F 'CA watch: issuing CA \"extra-1\" not served: crld serves 8 issuing CAs already' "$T/crld-watch2.log" ||
+	{ grep extra "$T/crld-watch2.log"; fail "the running crld does not say why extra-1 is not served"; }
+note "two issuing CAs over the limit: each logged once over five rounds of the CA watch"
+
 kill -TERM "$wpid"
 wait "$wpid" || { cat "$T/crld-watch2.log"; fail "the second running crld exited non-zero on SIGTERM"; }
 note "a running crld takes six CAs whose keys it cannot use: served, named in /health, the others still signed"
