@@ -68,6 +68,15 @@ long long	crl_cache_number(struct crl_cache *, int doc);
 int	crl_cache_not_signed(struct crl_cache *, const char *name);
 /* Its key found since (crl/main.c): no longer in "not_signed". */
 void	crl_cache_signed(struct crl_cache *, const char *name);
+/*
+ * Issuing CA name's own certificate is revoked or on hold by its issuer
+ * (status "revoked" or "on-hold", reason: RFC 5280 §5.3.1 name, since:
+ * the revocation time), or no longer is (status NULL): /health says
+ * "degraded" and lists it in "ca_revoked". -1 when CRL_MAX_ISSUING are
+ * listed.
+ */
+int	crl_cache_ca_revoked(struct crl_cache *, const char *name,
+	    const char *status, const char *reason, const char *since);
 
 /* The HTTP handler (lib/http.h) over a struct crl_cache. */
 struct http_request;

@@ -53,6 +53,7 @@
 #include <ldap.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 #include "crl/extern.h"
@@ -119,6 +120,11 @@ struct crld {
 	 */
 	long long		 refused[CRLD_REFUSED_MAX];
 	size_t			 nrefused;
+	/*
+	 * Per issuing CA, how its own certificate stands with its issuer as
+	 * the CA watch last read it ("" valid; crld_watch_ca_status).
+	 */
+	char			 ca_status[CRL_MAX_ISSUING][96];
 };
 
 static void
@@ -1003,17 +1009,84 @@ crld_watch_retry_key(struct crld *d, size_t i)
 	    "signed again", d->issuing[i].name, d->issuing[i].key_label);
 }
 
+/* The bound of each of the CA watch's queries. */
+#define CRLD_WATCH_TIMEOUT_MS	10000
+
+/*
+ * The issuing CAs whose own certificate its issuer (the root) revoked or
+ * put on hold: its row in certificate, which the root's ARL and OCSP
+ * answer from (as cad reads it, ca/worker/issue.c).
+ */
+static const struct db_stmt stmt_issuing_revoked = { "crld_issuing_revoked",
+	"SELECT r.id, x.revocation_reason, to_char(x.revoked_at AT TIME ZONE "
+	"'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ca_certificate r JOIN "
+	"certificate x ON x.issuer_id = r.issuer_id AND x.serial = r.serial "
+	"WHERE r.role = 'issuing' AND x.revoked_at IS NOT NULL", 0 };
+
+/*
+ * Whether each issuing CA served has its own certificate revoked or on
+ * hold: crld goes on issuing its CRLs (relying parties still check what
+ * it signed against them), but says so once in its log, and /health says
+ * "degraded" with the CA in "ca_revoked" until it is released (a hold).
+ * Until 2026-12-07 neither said anything. Each round of the CA watch.
+ */
+static void
+crld_watch_ca_status(struct crld *d)
+{
+	PGresult *res;
+	const char *reason, *since;
+	char now[96];
+	size_t j;
+	int i, code;
+
+	if ((res = db_exec_bounded(d->watch_db, &stmt_issuing_revoked, NULL,
+	    CRLD_WATCH_TIMEOUT_MS)) == NULL)
+		return;		/* the next round tries again */
+	for (j = 0; j < d->nissuing; j++) {
+		for (i = 0; i < PQntuples(res); i++)
+			if (strtoll(PQgetvalue(res, i, 0), NULL, 10) ==
+			    d->issuing[j].id)
+				break;
+		code = i < PQntuples(res) ? atoi(PQgetvalue(res, i, 1)) : -1;
+		reason = code >= 0 ? OCSP_crl_reason_str(code) : "";
+		since = i < PQntuples(res) ? PQgetvalue(res, i, 2) : "";
+		if (code >= 0)
+			snprintf(now, sizeof(now), "%s %s %s", code == 6 ?
+			    "on-hold" : "revoked", reason, since);
+		else
+			now[0] = '\0';
+		if (strcmp(now, d->ca_status[j]) == 0)
+			continue;
+		if (code >= 0) {
+			(void)crl_cache_ca_revoked(d->cache,
+			    d->issuing[j].name, code == 6 ? "on-hold" :
+			    "revoked", reason, since);
+			log_err("issuing CA %s: its own certificate was %s by "
+			    "its issuer at %s (%s): its CRLs are still issued, "
+			    "but what it signed no longer validates; /health "
+			    "says degraded", d->issuing[j].name, code == 6 ?
+			    "put on hold" : "revoked", since, reason);
+		} else {
+			(void)crl_cache_ca_revoked(d->cache,
+			    d->issuing[j].name, NULL, NULL, NULL);
+			log_info("issuing CA %s: its own certificate is no "
+			    "longer revoked or on hold", d->issuing[j].name);
+		}
+		snprintf(d->ca_status[j], sizeof(d->ca_status[j]), "%s", now);
+	}
+	PQclear(res);
+}
+
 /*
  * One round of the CA watch: the issuing CAs the database has now (as at
  * start-up: crld_load_issuing) against those served. Each new one is
  * taken (crld_watch_add) and crld-cas.json rewritten; a CA left out for
- * its key is tried again; a CA refused for good is not read again. One
- * query of ca_certificate a round (bounded by CRLD_WATCH_TIMEOUT_MS), a
- * certificate read only for a new CA. A CA whose load fails is logged and
- * tried again at the next round; the others go on.
+ * its key is tried again; a CA refused for good is not read again. Then
+ * the served CAs' own certificates' status (crld_watch_ca_status). Two
+ * queries a round (each bounded by CRLD_WATCH_TIMEOUT_MS), a certificate
+ * read only for a new CA. A CA whose load fails is logged and tried again
+ * at the next round; the others go on.
  */
-#define CRLD_WATCH_TIMEOUT_MS	10000
-
 static void
 crld_watch_round(struct crld *d)
 {
@@ -1068,6 +1141,8 @@ crld_watch_round(struct crld *d)
 		if (d->key_retry[j] && d->issuers[j] != NULL)
 			crld_watch_retry_key(d, j);
 	pthread_mutex_unlock(&d->mtx);
+	/* Only this thread adds issuing CAs: read without the mutex. */
+	crld_watch_ca_status(d);
 	if (added && out_dir != NULL)
 		(void)crld_save_cas(d, out_dir);
 	cadb_clear(&c);

@@ -45,8 +45,9 @@ struct crl_blob {
 };
 
 /*
- * mtx guards ndocs, doc and not_signed: crld adds a new issuing CA's paths
- * and names the CAs it cannot sign for while it serves (crl/main.c).
+ * mtx guards ndocs, doc, not_signed and revoked: crld adds a new issuing
+ * CA's paths and names the CAs it cannot sign for, or whose certificate is
+ * revoked or on hold, while it serves (crl/main.c).
  */
 struct crl_cache {
 	pthread_mutex_t	 mtx;
@@ -57,6 +58,14 @@ struct crl_cache {
 	/* Issuing CAs whose CRLs are not signed here. */
 	char		 not_signed[CRL_MAX_ISSUING][32];
 	int		 nnot_signed;
+	/* Issuing CAs whose own certificate is revoked or on hold. */
+	struct {
+		char	 name[32];
+		char	 status[16];
+		char	 reason[32];
+		char	 since[32];
+	}		 revoked[CRL_MAX_ISSUING];
+	int		 nrevoked;
 };
 
 /*
@@ -278,14 +287,51 @@ crl_cache_signed(struct crl_cache *c, const char *name)
 	pthread_mutex_unlock(&c->mtx);
 }
 
+int
+crl_cache_ca_revoked(struct crl_cache *c, const char *name,
+    const char *status, const char *reason, const char *since)
+{
+	int i, rc = 0;
+
+	pthread_mutex_lock(&c->mtx);
+	for (i = 0; i < c->nrevoked; i++)
+		if (strcmp(c->revoked[i].name, name) == 0)
+			break;
+	if (status == NULL) {
+		if (i < c->nrevoked) {
+			memmove(&c->revoked[i], &c->revoked[i + 1],
+			    (size_t)(c->nrevoked - i - 1) *
+			    sizeof(c->revoked[0]));
+			c->nrevoked--;
+		}
+	} else if (i == CRL_MAX_ISSUING)
+		rc = -1;
+	else {
+		if (i == c->nrevoked)
+			c->nrevoked++;
+		snprintf(c->revoked[i].name, sizeof(c->revoked[i].name), "%s",
+		    name);
+		snprintf(c->revoked[i].status, sizeof(c->revoked[i].status),
+		    "%s", status);
+		snprintf(c->revoked[i].reason, sizeof(c->revoked[i].reason),
+		    "%s", reason);
+		snprintf(c->revoked[i].since, sizeof(c->revoked[i].since),
+		    "%s", since);
+	}
+	pthread_mutex_unlock(&c->mtx);
+	return rc;
+}
+
 /*
- * "degraded" when a document is stale (absent or past its nextUpdate) or an
- * issuing CA's CRLs cannot be signed here ("not_signed": its names).
+ * "degraded" when a document is stale (absent or past its nextUpdate), an
+ * issuing CA's CRLs cannot be signed here ("not_signed": its names), or an
+ * issuing CA's own certificate is revoked or on hold ("ca_revoked": by
+ * name, its status, reason and since when).
  */
 static int
 crl_serve_health(struct crl_cache *c, struct http_response *resp)
 {
-	json_t *o, *docs, *ns;
+	json_t *o, *docs, *ns, *rv;
 	time_t now = time(NULL);
 	int i, stale = 0, rc = -1;
 
@@ -299,9 +345,18 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 		return -1;
 	}
 	json_object_set_new(o, "not_signed", ns);
+	if ((rv = json_object()) == NULL) {
+		json_decref(o);
+		return -1;
+	}
+	json_object_set_new(o, "ca_revoked", rv);
 	pthread_mutex_lock(&c->mtx);
 	for (i = 0; i < c->nnot_signed; i++)
 		json_array_append_new(ns, json_string(c->not_signed[i]));
+	for (i = 0; i < c->nrevoked; i++)
+		json_object_set_new(rv, c->revoked[i].name, json_pack("{s:s, "
+		    "s:s, s:s}", "status", c->revoked[i].status, "reason",
+		    c->revoked[i].reason, "since", c->revoked[i].since));
 	for (i = 0; i < c->ndocs; i++) {
 		const struct crl_blob *b = c->doc[i];
 		int s = b == NULL || (b->expires != 0 && b->expires <= now);
@@ -312,7 +367,7 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 		    b->number : 0)));
 	}
 	json_object_set_new(o, "status", json_string(stale ||
-	    c->nnot_signed > 0 ? "degraded" : "ok"));
+	    c->nnot_signed > 0 || c->nrevoked > 0 ? "degraded" : "ok"));
 	pthread_mutex_unlock(&c->mtx);
 	if (crl_serve_no_store(resp) == 0)
 		rc = http_respond_json(resp, 200, o);

@@ -558,6 +558,44 @@ has -F 'CA watch: issuing CA \"extra-1\" not served: crld serves 8 issuing CAs a
 	{ grep extra "$T/crld-watch2.log"; fail "the running crld does not say why extra-1 is not served"; }
 note "two issuing CAs over the limit: each logged once over five rounds of the CA watch"
 
+# --- an issuing CA held, then revoked by the root: still issued, /health and the log say so ---
+# (the superuser changes its row: pkictl refuses a hold of a CA
+# certificate) Until 2026-12-07 neither /health nor the log said anything.
+ca2_status() { q "UPDATE certificate SET revoked_at = $1, revocation_reason = $2, revoked_by = $3
+    WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root')
+    AND serial = (SELECT serial FROM ca_certificate WHERE name = 'issuing-2')" >/dev/null; }
+health_ca2() {
+	curl -s -o "$T/w2.health" "${W%/crl}/health" && jq -e "$1" "$T/w2.health" >/dev/null
+}
+health_ca2 '.ca_revoked == {}' || { cat "$T/w2.health"; fail "/health names a revoked issuing CA before any"; }
+ca2_status 'now()' 6 "'test_renewal'"
+at_exit "ca2_status NULL NULL NULL 2>/dev/null"
+for _ in $(seq 100); do health_ca2 '.ca_revoked["issuing-2"].status == "on-hold"' && break; sleep 0.1; done
+health_ca2 '.status == "degraded" and .ca_revoked["issuing-2"].status == "on-hold" and .ca_revoked["issuing-2"].reason == "certificateHold" and (.ca_revoked["issuing-2"].since | test("Z$")) and (.ca_revoked | keys) == ["issuing-2"]' ||
+	{ cat "$T/w2.health" "$T/crld-watch2.log"; fail "/health does not say issuing-2's certificate is on hold"; }
+sleep $((2 * rec))
+[ "$(grep -c 'issuing CA issuing-2: its own certificate was put on hold by its issuer' "$T/crld-watch2.log")" = 1 ] ||
+	{ cat "$T/crld-watch2.log"; fail "the running crld did not log the hold of issuing-2 once"; }
+ca2_status NULL NULL NULL
+for _ in $(seq 100); do health_ca2 '.ca_revoked == {}' && break; sleep 0.1; done
+health_ca2 '.ca_revoked == {}' || { cat "$T/w2.health"; fail "/health still names issuing-2 once released"; }
+has 'issuing CA issuing-2: its own certificate is no longer revoked or on hold' "$T/crld-watch2.log" ||
+	{ cat "$T/crld-watch2.log"; fail "the running crld does not say issuing-2 was released"; }
+# A revocation is for good (the last step of this test).
+ca2_status 'now()' 1 "'test_renewal'"
+for _ in $(seq 100); do health_ca2 '.ca_revoked["issuing-2"].status == "revoked"' && break; sleep 0.1; done
+health_ca2 '.ca_revoked["issuing-2"].status == "revoked" and .ca_revoked["issuing-2"].reason == "keyCompromise"' ||
+	{ cat "$T/w2.health" "$T/crld-watch2.log"; fail "/health does not say issuing-2's certificate is revoked"; }
+# Its CRLs are still issued: a base on SIGHUP.
+[ "$(wcode issuing-2.crl)" = 200 ] && n2=$(crlnum "$T/w.out")
+kill -HUP "$wpid"
+issued2() { [ "$(wcode issuing-2.crl)" = 200 ] && [ "$(crlnum "$T/w.out")" -gt "$n2" ]; }
+for _ in $(seq 100); do issued2 && break; sleep 0.1; done
+issued2 || { cat "$T/crld-watch2.log"; fail "the running crld issued no base of the revoked issuing-2 on SIGHUP"; }
+sleep $((2 * rec))
+[ "$(grep -c 'issuing CA issuing-2: its own certificate was revoked by its issuer at .* (keyCompromise): its CRLs are still issued' "$T/crld-watch2.log")" = 1 ] ||
+	{ cat "$T/crld-watch2.log"; fail "the running crld did not log the revocation of issuing-2 once"; }
+note "issuing-2 held, released, revoked by the root: its CRLs still issued; /health ca_revoked and the log (once each) said so"
 kill -TERM "$wpid"
 wait "$wpid" || { cat "$T/crld-watch2.log"; fail "the second running crld exited non-zero on SIGTERM"; }
 note "a running crld takes six CAs whose keys it cannot use: served, named in /health, the others still signed"
