@@ -926,7 +926,7 @@ crld_watch_add(struct crld *d, struct cadb_ca *c)
 
 	/*
 	 * Refused for good: logged once, and the CA is not read again
-	 * (crld_watch_refused). Until 2026-12-07 a CA with a name that is
+	 * (crld_watch_refused). Until 2026-12-06 a CA with a name that is
 	 * no file name, or without a CN, was read and logged every round
 	 * (every reconcile_interval_seconds and SIGHUP), and of two over
 	 * CRL_MAX_ISSUING each was logged every other round.
@@ -1028,7 +1028,7 @@ static const struct db_stmt stmt_issuing_revoked = { "crld_issuing_revoked",
  * hold: crld goes on issuing its CRLs (relying parties still check what
  * it signed against them), but says so once in its log, and /health says
  * "degraded" with the CA in "ca_revoked" until it is released (a hold).
- * Until 2026-12-07 neither said anything. Each round of the CA watch.
+ * Until 2026-12-06 neither said anything. Each round of the CA watch.
  */
 static void
 crld_watch_ca_status(struct crld *d)

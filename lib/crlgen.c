@@ -1555,7 +1555,7 @@ crlgen_read_file(const char *dir, const char *name, size_t max,
 	}
 	/*
 	 * stat (newfstatat), not access(2): crld's seccomp filter allows
-	 * the former and kills the process on faccessat. Until 2026-12-07
+	 * the former and kills the process on faccessat. Until 2026-12-06
 	 * crld probed its files with access(), safe only because every call
 	 * came before the filter; one after it (the CA watch reading a new
 	 * CA's files while crld runs) would have ended crld. Any error but

@@ -540,7 +540,7 @@ for _ in $(seq 100); do bases && break; sleep 0.1; done
 bases || { cat "$T/crld-watch2.log"; fail "with the stand-ins taken, the running crld issued no new base of issuing and issuing-2 on SIGHUP"; }
 
 # --- a CA crld can never serve is logged once, not at every round of its CA watch -------
-# Two more (over CRL_MAX_ISSUING): until 2026-12-07 each was logged every
+# Two more (over CRL_MAX_ISSUING): until 2026-12-06 each was logged every
 # other round (only the last one refused was remembered), and a CA whose
 # name is no file name, or without a CN, every round.
 for i in 1 2; do
@@ -560,7 +560,7 @@ note "two issuing CAs over the limit: each logged once over five rounds of the C
 
 # --- an issuing CA held, then revoked by the root: still issued, /health and the log say so ---
 # (the superuser changes its row: pkictl refuses a hold of a CA
-# certificate) Until 2026-12-07 neither /health nor the log said anything.
+# certificate) Until 2026-12-06 neither /health nor the log said anything.
 ca2_status() { q "UPDATE certificate SET revoked_at = $1, revocation_reason = $2, revoked_by = $3
     WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root')
     AND serial = (SELECT serial FROM ca_certificate WHERE name = 'issuing-2')" >/dev/null; }

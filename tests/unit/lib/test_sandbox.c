@@ -588,7 +588,7 @@ test_files_refuses_trunc_and_fchmod(void **state)
 /*
  * crld's CRL files read under its filter (crlgen_read_file): an absent one
  * is told apart from a present one, and neither ends the process (until
- * 2026-12-07 crld probed them with access(), which the filter kills).
+ * 2026-12-06 crld probed them with access(), which the filter kills).
  */
 static char crl_dir[] = "/tmp/test_sandbox_crl.XXXXXX";
 
