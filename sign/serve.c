@@ -269,13 +269,20 @@ serve_text(const char *s, size_t max)
 	return 0;
 }
 
-/* Decimal digits only, 1..20 (an account or credential id). */
+/*
+ * An account or credential id as signd takes it (hsm/signd/csc_request.c
+ * csc_id): 1..18 decimal digits without a leading zero. Anything else
+ * signd refuses with 400, which the job would report as the signing
+ * service's refusal (403), after a token, credentials/info and every
+ * document read: the caller's malformed request is 400 here.
+ */
 static int
 serve_id(const char *s)
 {
 	size_t n = s != NULL ? strlen(s) : 0;
 
-	return n >= 1 && n <= 20 && strspn(s, "0123456789") == n ? 0 : -1;
+	return n >= 1 && n <= 18 && s[0] != '0' &&
+	    strspn(s, "0123456789") == n ? 0 : -1;
 }
 
 static int
@@ -310,11 +317,13 @@ serve_factor(json_t *f, struct serve_request *r, char *detail,
 		    "integer) goes with type otp, and only with it");
 		return -1;
 	}
-	/* Never quoted back: a PIN or a code. */
-	if (strlen(code) < 4 || strlen(code) >= sizeof(r->code) ||
-	    strspn(code, "0123456789") != strlen(code)) {
+	/*
+	 * Never quoted back: a PIN or a code. signd takes 6 digits for each
+	 * (docs/csc.md): another length would be its 400, reported as 403.
+	 */
+	if (strlen(code) != 6 || strspn(code, "0123456789") != 6) {
 		snprintf(detail, detaillen, "factor.code: the PIN or code, "
-		    "digits only");
+		    "6 digits");
 		return -1;
 	}
 	snprintf(r->code, sizeof(r->code), "%s", code);
@@ -505,7 +514,7 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 	r->job.field = field;
 	if (serve_id(user) == -1 || serve_id(cred) == -1) {
 		snprintf(detail, detaillen, "user and credential are ids "
-		    "(decimal digits)");
+		    "(1 to 18 decimal digits, no leading zero)");
 		return -1;
 	}
 	r->job.user = user;

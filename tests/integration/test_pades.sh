@@ -843,6 +843,25 @@ grep -q 'only with an OTP' "$tmp/sout" || fail "a signing_time with a PIN: $(cat
 printf '{"user":"1",' >"$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "truncated JSON"
+# Ids and a code signd would refuse as malformed are the caller's mistake
+# (400 here, nothing asked of signd), not the signing service's refusal
+# (they were 403 "refused by the signing service" after every document
+# was read).
+sads=$(q "SELECT count(*) FROM sign_sad")
+nlog=$(grep -c 'refused by the signing service' "$tmp/serve.log" || true)
+for bad in "0$aB|$credB|513829|user and credential" "$aB|0$credB|513829|user and credential" \
+    "$aB|1234567890123456789|513829|user and credential" "$aB|$credB|51382|factor.code" \
+    "$aB|$credB|5138290|factor.code"; do
+	IFS='|' read -r u c p what <<<"$bad"
+	body "$u" "$c" "{\"type\":\"pin\",\"code\":\"$p\"}" B-B "$tmp/simple.pdf"
+	sreq "$tmp/sbody"
+	problem 400 "user $u, credential $c, a code of ${#p} digits"
+	jq -r .detail "$tmp/sout" | grep -q "^$what" || fail "user $u, credential $c: the detail names not $what: $(cat "$tmp/sout")"
+	grep -q "$p" "$tmp/sout" && fail "the factor's code is quoted back"
+done
+[ "$(grep -c 'refused by the signing service' "$tmp/serve.log" || true)" = "$nlog" ] ||
+	fail "a malformed id or code was logged as refused by the signing service"
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] || fail "a malformed id or code spent an authorization"
 printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"documents":[{"name":"a","pdf":"%%%%"}]}' >"$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "bad base64"
