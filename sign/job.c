@@ -73,6 +73,22 @@ sign_level_parse(const char *s, enum sign_level *l)
 	return -1;
 }
 
+int
+sign_id_ok(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n >= 1 && n <= 18 && s[0] != '0' &&
+	    strspn(s, "0123456789") == n ? 0 : -1;
+}
+
+int
+sign_code_ok(const char *s)
+{
+	return s != NULL && strlen(s) == 6 &&
+	    strspn(s, "0123456789") == 6 ? 0 : -1;
+}
+
 /*
  * The trust anchors for the TSA's token and the OCSP/CRL signatures: the
  * self-signed certificates of the credential's chain, and --ca-file's.

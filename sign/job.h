@@ -110,6 +110,16 @@ const char	*sign_level_name(enum sign_level);
 int		 sign_level_parse(const char *s, enum sign_level *);
 
 /*
+ * What signd takes, checked before a job asks it anything (else signd's
+ * 400 would be reported as its refusal, after a token, credentials/info
+ * and every document read): an account or credential id, 1..18 decimal
+ * digits without a leading zero (hsm/signd/csc_request.c csc_id); a PIN or
+ * code, 6 digits (docs/csc.md). 0 when s is one, else -1.
+ */
+int		 sign_id_ok(const char *s);
+int		 sign_code_ok(const char *s);
+
+/*
  * Signs the n documents (1..CSCC_HASHES_MAX) under one authorization. On
  * SIGN_OK every docs[i].out holds the signed PDF (the caller frees it); on
  * anything else none does, and err says why (never a secret).

@@ -355,6 +355,13 @@ parse_args(int argc, char **argv, struct opts *o)
 		    "--credential, --factor and --factor-file are required");
 		usage();
 	}
+	/* As signd takes them (sign_id_ok): else its 400 would exit 3. */
+	if (sign_id_ok(o->job.user) == -1 ||
+	    sign_id_ok(o->job.credential) == -1) {
+		warnmsg("--user and --credential are ids (1 to 18 decimal "
+		    "digits, no leading zero)");
+		usage();
+	}
 	if (o->nin == 0 || o->nin != o->nout) {
 		warnmsg("give --in and --out in pairs, at least one");
 		usage();
@@ -555,6 +562,12 @@ main(int argc, char **argv)
 		o.job.otp_arg = (void *)o.factor_file;
 	} else if ((code = read_secret(o.factor_file, "PIN or code")) == NULL)
 		goto out;
+	else if (sign_code_ok(code) == -1) {
+		/* Not quoted: it is the PIN or code, or a mistyped one. */
+		warnmsg("--factor-file: the PIN or code is 6 digits");
+		status = EXIT_USAGE;
+		goto out;
+	}
 	o.job.code = code;
 	if ((docs = calloc(o.nin, sizeof(*docs))) == NULL ||
 	    (outs = calloc(o.nin, sizeof(*outs))) == NULL) {

@@ -269,22 +269,6 @@ serve_text(const char *s, size_t max)
 	return 0;
 }
 
-/*
- * An account or credential id as signd takes it (hsm/signd/csc_request.c
- * csc_id): 1..18 decimal digits without a leading zero. Anything else
- * signd refuses with 400, which the job would report as the signing
- * service's refusal (403), after a token, credentials/info and every
- * document read: the caller's malformed request is 400 here.
- */
-static int
-serve_id(const char *s)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-
-	return n >= 1 && n <= 18 && s[0] != '0' &&
-	    strspn(s, "0123456789") == n ? 0 : -1;
-}
-
 static int
 serve_factor(json_t *f, struct serve_request *r, char *detail,
     size_t detaillen)
@@ -317,11 +301,8 @@ serve_factor(json_t *f, struct serve_request *r, char *detail,
 		    "integer) goes with type otp, and only with it");
 		return -1;
 	}
-	/*
-	 * Never quoted back: a PIN or a code. signd takes 6 digits for each
-	 * (docs/csc.md): another length would be its 400, reported as 403.
-	 */
-	if (strlen(code) != 6 || strspn(code, "0123456789") != 6) {
+	/* Never quoted back: a PIN or a code (sign_code_ok). */
+	if (sign_code_ok(code) == -1) {
 		snprintf(detail, detaillen, "factor.code: the PIN or code, "
 		    "6 digits");
 		return -1;
@@ -512,7 +493,7 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 		return -1;
 	}
 	r->job.field = field;
-	if (serve_id(user) == -1 || serve_id(cred) == -1) {
+	if (sign_id_ok(user) == -1 || sign_id_ok(cred) == -1) {
 		snprintf(detail, detaillen, "user and credential are ids "
 		    "(1 to 18 decimal digits, no leading zero)");
 		return -1;

@@ -495,6 +495,16 @@ sign "$aA" "$credA" pin "$tmp/pinA" --level B-T --in "$tmp/simple.pdf" --out "$t
 sign "$aA" "$credA" otp "$tmp/pinA" --otp-id 7 --in "$tmp/simple.pdf" --out "$tmp/u.pdf"
 [ "$rc" = 2 ] && grep -q 'for given documents' "$tmp/pkisign.out" ||
 	{ cat "$tmp/pkisign.out"; fail "--otp-id (an OTP asked for before the documents): exit $rc, want 2"; }
+# Ids and a PIN signd cannot take are usage errors (exit 2), not signd's
+# refusal (exit 3, after a token and the documents read); the PIN unquoted.
+sign "$aA" "0$credA" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/u.pdf"
+[ "$rc" = 2 ] && grep -q -- '--user and --credential are ids' "$tmp/pkisign.out" ||
+	{ cat "$tmp/pkisign.out"; fail "--credential with a leading zero: exit $rc, want 2"; }
+printf '12345\n' >"$tmp/pin5"
+sign "$aA" "$credA" pin "$tmp/pin5" --in "$tmp/simple.pdf" --out "$tmp/u.pdf"
+[ "$rc" = 2 ] && grep -q 'the PIN or code is 6 digits' "$tmp/pkisign.out" ||
+	{ cat "$tmp/pkisign.out"; fail "a 5-digit PIN: exit $rc, want 2"; }
+! grep -q 12345 "$tmp/pkisign.out" || fail "pkisign quoted a PIN"
 [ ! -e "$tmp/u.pdf" ] || fail "a usage error wrote an output"
 # Outputs checked before anything is signed: no SAD spent, nothing written.
 sads=$(q "SELECT count(*) FROM sign_sad")
