@@ -102,10 +102,13 @@ static const struct db_stmt stmt_cred_owner = {
 	1
 };
 
-/* CSC's error form. 0 or -1. */
+/*
+ * CSC's error form; a 401's WWW-Authenticate is www, or by default Basic
+ * for invalid_client and Bearer with error="invalid_token" else. 0 or -1.
+ */
 static int
-csc_error(struct http_response *resp, int status, const char *error,
-    const char *desc)
+csc_error_www(struct http_response *resp, int status, const char *error,
+    const char *desc, const char *www)
 {
 	json_t *o;
 	int rc;
@@ -116,11 +119,18 @@ csc_error(struct http_response *resp, int status, const char *error,
 	rc = http_respond_json(resp, status, o);
 	json_decref(o);
 	if (rc == 0 && status == 401)
-		rc = http_add_header(resp, "WWW-Authenticate",
-		    strcmp(error, "invalid_client") == 0 ?
+		rc = http_add_header(resp, "WWW-Authenticate", www != NULL ?
+		    www : strcmp(error, "invalid_client") == 0 ?
 		    "Basic realm=\"csc\"" :
 		    "Bearer realm=\"csc\", error=\"invalid_token\"");
 	return rc;
+}
+
+static int
+csc_error(struct http_response *resp, int status, const char *error,
+    const char *desc)
+{
+	return csc_error_www(resp, status, error, desc, NULL);
 }
 
 /*
@@ -173,9 +183,11 @@ csc_service(struct csc_ctx *c, const struct http_request *req,
 	if (token != NULL)
 		memset(token, 0, SIGND_TOKEN_BYTES);
 	if (tok == NULL || csc_b64url32_decode(tok, raw) == -1) {
-		rc = csc_error(resp, 401, "invalid_token", h == NULL ?
+		/* No credentials at all: no error code (RFC 6750 §3.1). */
+		rc = csc_error_www(resp, 401, "invalid_token", h == NULL ?
 		    "an access token is required (Authorization: Bearer, RFC "
-		    "6750 §2.1)" : "malformed access token") == 0 ? 0 : -1;
+		    "6750 §2.1)" : "malformed access token", h == NULL ?
+		    "Bearer realm=\"csc\"" : NULL) == 0 ? 0 : -1;
 		goto out;
 	}
 	if (csc_sha256_param(raw, sizeof(raw), &digest) == -1)

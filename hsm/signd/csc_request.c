@@ -182,7 +182,7 @@ csc_load(const void *body, size_t len, char *detail, size_t detaillen)
 	return root;
 }
 
-/* A decimal id of 1..19 digits without leading zero, copied to out. */
+/* A decimal id of 1..18 digits without leading zero, copied to out. */
 static int
 csc_id(json_t *v, char out[CSC_ID_MAX + 1])
 {

@@ -679,9 +679,13 @@ before
 sreq credentials/list "{\"userID\":\"$aA\"}"
 expect 401 invalid_token "no token"
 grep -qi '^www-authenticate: Bearer' "$tmp/hdr" || fail "401 without WWW-Authenticate: Bearer"
+# A request without credentials gets no error code in it (RFC 6750 §3.1).
+! grep -qi '^www-authenticate:.*error=' "$tmp/hdr" || fail "401 without a token: WWW-Authenticate names an error"
 hashes sha256 1
 authorize "$credEC" "$H" $SHA256 '"PIN":"402917"' "garbage"
 expect 401 invalid_token "malformed token"
+grep -qi '^www-authenticate: Bearer.*error="invalid_token"' "$tmp/hdr" ||
+	fail "401 for a malformed token: no error=\"invalid_token\": $(cat "$tmp/hdr")"
 authorize "$credEC" "$H" $SHA256 '"PIN":"402917"' "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 expect 401 invalid_token "unknown token"
 signhash "$credEC" "$sad_algo" "$H" $SHA256 $EC "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
