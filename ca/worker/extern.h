@@ -84,6 +84,11 @@ struct cad {
 	X509			*issuer;	/* borrowed from main's cadb_ca */
 	long long		 issuer_id;
 	int			 issuer_stopped;	/* its certificate revoked or held */
+	/*
+	 * CLOCK_MONOTONIC ms of the next look for orders naming an issuing
+	 * CA that can no longer issue (issue.c, cad_claim_ended); 0: now.
+	 */
+	long long		 ended_next_ms;
 	const char		*wrap_label;
 	struct profile		*profiles[CAD_MAX_PROFILES];
 	int			 nprofiles;

@@ -2,6 +2,8 @@
  * One issuance, in one transaction (ca/README.md "cad", exactly once):
  *
  *	BEGIN
+ *	(every few seconds: a pending order naming an issuing CA revoked or
+ *	    ended, FOR UPDATE SKIP LOCKED             → failed, nothing signed)
  *	SELECT the oldest due pending order of a profile it serves, of its
  *	    issuing CA or none, FOR UPDATE SKIP LOCKED  (the claim)
  *	subject from the verified data, lint          → failed, nothing signed
@@ -82,6 +84,38 @@ static const struct db_stmt stmt_claim = { "cad_issue_claim",
 	"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 3 };
 static const struct db_stmt stmt_issuer_revoked = { "cad_issue_issuer_revoked",
 	CAD_ISSUER_REVOKED("$1"), 1 };
+/*
+ * A due pending order, of any profile, naming an issuing CA that can no
+ * longer issue: its own certificate revoked for good (any reason but
+ * certificateHold, 6, which may be released), or its notAfter passed.
+ * No cad would ever claim it (the claim passes over a revoked issuer's
+ * orders, lint refuses an ended issuer's, and after a renewal no cad may
+ * run for the old one), and rad cancels no pending order: any worker fails
+ * it (cad_claim_ended). With why: the issuer's name and "was revoked at
+ * T (reason)" or "ended at T". Not one of $1, the orders put aside.
+ */
+static const struct db_stmt stmt_claim_ended = { "cad_issue_claim_ended",
+	"SELECT o.id, o.kind, o.profile, o.key_type, i.name || ' ' || CASE "
+	"WHEN x.revoked_at IS NOT NULL THEN 'was revoked at ' || "
+	"to_char(x.revoked_at AT TIME ZONE 'UTC', "
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' (' || coalesce((ARRAY["
+	"'unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', "
+	"'superseded', 'cessationOfOperation', 'certificateHold', NULL, "
+	"'removeFromCRL', 'privilegeWithdrawn', 'aACompromise'])"
+	"[x.revocation_reason + 1], 'reason ' || x.revocation_reason) || ')' "
+	"ELSE 'ended at ' || to_char(i.not_after AT TIME ZONE 'UTC', "
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END "
+	"FROM issuance_order o JOIN ca_certificate i ON i.id = o.issuer_id "
+	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND "
+	"x.serial = i.serial AND x.revoked_at IS NOT NULL AND "
+	"x.revocation_reason <> 6 "
+	"WHERE o.status = 'pending' AND (x.id IS NOT NULL OR "
+	"i.not_after <= now()) "
+	"AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now()) "
+	"AND NOT (o.id = ANY ($1::bigint[])) "
+	"ORDER BY o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED", 1 };
+/* cad_claim_ended looks again this long after it found none. */
+#define CAD_ENDED_EVERY_MS	5000
 /*
  * In the claim's transaction when nothing was due: milliseconds until the
  * earliest backed-off order is (NULL when none waits). Orders due already
@@ -629,8 +663,8 @@ cad_next_due(struct cad *c)
 
 /*
  * Nothing claimed: says once when that is because the issuing CA's own
- * certificate is revoked or on hold (its orders wait: a release, or a new
- * issuing CA in cad.issuer), and once when it is no longer.
+ * certificate is on hold (its orders wait for a release) or revoked (they
+ * fail: cad_claim_ended), and once when a hold is released.
  */
 static void
 cad_issuer_stopped(struct cad *c, const char *issuer)
@@ -643,17 +677,60 @@ cad_issuer_stopped(struct cad *c, const char *issuer)
 	    NULL)) == NULL)
 		return;
 	stopped = PQntuples(res) == 1;
-	if (stopped && !c->issuer_stopped)
-		log_err("the issuing CA's certificate was %s at %s: no order "
-		    "is issued under it (orders wait: release it, or name a "
-		    "new issuing CA in cad.issuer: `pkictl ca issuing`)",
-		    strcmp(PQgetvalue(res, 0, 0), "6") == 0 ? "put on hold" :
-		    "revoked", PQgetvalue(res, 0, 1));
+	if (stopped && !c->issuer_stopped && strcmp(PQgetvalue(res, 0, 0),
+	    "6") == 0)
+		log_err("the issuing CA's certificate was put on hold at %s: "
+		    "no order is issued under it (its orders wait until it is "
+		    "released)", PQgetvalue(res, 0, 1));
+	else if (stopped && !c->issuer_stopped)
+		log_err("the issuing CA's certificate was revoked at %s: no "
+		    "order is issued under it, those naming it fail (the "
+		    "subscribers agree again); name a new issuing CA in "
+		    "cad.issuer (`pkictl ca issuing`) and restart rad with it",
+		    PQgetvalue(res, 0, 1));
 	else if (!stopped && c->issuer_stopped)
 		log_info("the issuing CA's certificate is no longer on hold: "
 		    "issuing again");
 	c->issuer_stopped = stopped;
 	PQclear(res);
+}
+
+/*
+ * In the claim's transaction, at most every CAD_ENDED_EVERY_MS while none
+ * is found: an order whose issuer can no longer issue (stmt_claim_ended),
+ * locked, with why it fails in why. 1 (the caller fails it: cad_fail), 0
+ * when none, -1 on a database failure.
+ */
+static int
+cad_claim_ended(struct cad *c, struct cad_order *o, char *why, size_t len)
+{
+	char skip[CAD_SKIP_MAX * 22 + 4];
+	const char *values[1] = { skip };
+	PGresult *res;
+	long long now = cad_now_ms();
+	int rc = -1;
+
+	if (now < c->ended_next_ms)
+		return 0;
+	cad_skip_list(c, skip, sizeof(skip));
+	if ((res = db_exec(c->db, &stmt_claim_ended, values, NULL,
+	    NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		c->ended_next_ms = now + CAD_ENDED_EVERY_MS;
+		rc = 0;
+		goto out;
+	}
+	snprintf(o->id, sizeof(o->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(o->kind, sizeof(o->kind), "%s", PQgetvalue(res, 0, 1));
+	snprintf(o->profile, sizeof(o->profile), "%s", PQgetvalue(res, 0, 2));
+	snprintf(o->key_type, sizeof(o->key_type), "%s", PQgetvalue(res, 0, 3));
+	snprintf(why, len, "the issuing CA %s: no certificate is issued "
+	    "under it; the subscriber must agree again", PQgetvalue(res, 0, 4));
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
 }
 
 static int
@@ -758,6 +835,14 @@ cad_issue_one(struct cad *c)
 		return 0;
 	if (db_begin(c->db, NULL) == -1)
 		return -1;
+	/* Before the claim: such an order would otherwise wait for ever. */
+	if ((r = cad_claim_ended(c, &o, err, sizeof(err))) != 0) {
+		if (r == 1)
+			rc = cad_fail(c, &o, err);
+		else
+			(void)db_rollback(c->db);
+		goto out;
+	}
 	if ((r = cad_claim(c, &o)) != 1) {
 		if (r == 0) {
 			cad_next_due(c);

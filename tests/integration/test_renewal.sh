@@ -599,3 +599,53 @@ note "issuing-2 held, released, revoked by the root: its CRLs still issued; /hea
 kill -TERM "$wpid"
 wait "$wpid" || { cat "$T/crld-watch2.log"; fail "the second running crld exited non-zero on SIGTERM"; }
 note "a running crld takes six CAs whose keys it cannot use: served, named in /health, the others still signed"
+
+# --- an order naming an issuing CA that can no longer issue ends: failed ---------------
+# Since schema/084 only a cad for the issuer an order names issues it, and
+# none while that issuer's certificate is revoked or on hold; rad cancels no
+# pending order. So an order agreed under an issuing CA since revoked for
+# good waited for ever (as one under an issuer that had ended, with no cad
+# left for it). Now any cad fails it (order.fail, last_error naming the
+# issuer and why); on hold it waits, a hold may be released. standin-1
+# gets its row under the root (as `pkictl ca issuing` makes one) and is put
+# on hold (by SQL: pkictl holds no CA certificate), then revoked.
+s1serial=$(openssl x509 -in "$ex/s1.pem" -noout -serial | cut -d= -f2)
+q "INSERT INTO certificate (issuer_id, serial, subject, profile, not_before, not_after, sha256, der)
+    SELECT r.id, i.serial, i.subject, 'issuing-ca', i.not_before, i.not_after, i.sha256, i.der
+    FROM ca_certificate i, ca_certificate r WHERE i.name = 'standin-1' AND r.name = 'root'" >/dev/null ||
+	fail "standin-1's certificate row"
+q "UPDATE certificate SET revoked_at = now(), revocation_reason = 6, revoked_by = 'test_renewal'
+    WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root') AND serial = '$s1serial'" >/dev/null
+held_order=$(pkictl order add --kind personal --profile personal --key-type ec-p256 --issuer standin-1 \
+	--subject '{"C":"ID","CN":"Agreed Under Standin","serialNumber":"NIK:3174012345670014"}') || fail "order add --issuer standin-1"
+ended_order=$(pkictl order add --kind personal --profile personal --key-type ec-p256 --issuer ended \
+	--subject '{"C":"ID","CN":"Agreed Under Ended","serialNumber":"NIK:3174012345670015"}') || fail "order add --issuer ended"
+# A cad --once looks at once: the ended issuer's order fails, the held one waits.
+PKI_CAD_ISSUER=issuing PKI_CAD_INSTANCE=once-ended "$BUILD/cad" --config "$conf" --once >"$T/cad-ended.log" 2>&1 ||
+	{ cat "$T/cad-ended.log"; fail "cad --once (orders of ended issuers)"; }
+[ "$(q "SELECT status || ' ' || attempts FROM issuance_order WHERE id = $ended_order")" = "failed 1" ] ||
+	{ cat "$T/cad-ended.log"; fail "the order naming an issuing CA that ended is not failed: $(q "SELECT status, last_error FROM issuance_order WHERE id = $ended_order")"; }
+[ "$(q "SELECT last_error FROM issuance_order WHERE id = $ended_order")" = \
+	"the issuing CA ended ended at 2021-01-01T00:00:00Z: no certificate is issued under it; the subscriber must agree again" ] ||
+	fail "last_error of the ended issuer's order: $(q "SELECT last_error FROM issuance_order WHERE id = $ended_order")"
+[ "$(q "SELECT status || ' ' || attempts FROM issuance_order WHERE id = $held_order")" = "pending 0" ] ||
+	fail "an order naming an issuing CA on hold did not wait: $(q "SELECT status, last_error FROM issuance_order WHERE id = $held_order")"
+# Revoked for good: the running cad (of issuing-2) fails it, within its rounds.
+pkictl cert revoke --issuer root --serial "$s1serial" --reason cACompromise >"$T/s1rev.out" 2>&1 ||
+	{ cat "$T/s1rev.out"; fail "cert revoke of standin-1's certificate"; }
+for _ in $(seq 150); do
+	[ "$(q "SELECT status FROM issuance_order WHERE id = $held_order")" = failed ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT status || ' ' || attempts FROM issuance_order WHERE id = $held_order")" = "failed 1" ] ||
+	fail "an order naming a revoked issuing CA still waits after 15 s: $(q "SELECT status, attempts FROM issuance_order WHERE id = $held_order")"
+has -E "^the issuing CA standin-1 was revoked at [0-9T:-]+Z \(cACompromise\): no certificate is issued under it" \
+	<<<"$(q "SELECT last_error FROM issuance_order WHERE id = $held_order")" ||
+	fail "last_error of the revoked issuer's order: $(q "SELECT last_error FROM issuance_order WHERE id = $held_order")"
+for o in "$held_order" "$ended_order"; do
+	[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.fail' AND object_id = '$o' AND actor LIKE 'cad:%'
+	    AND details->>'error' = (SELECT last_error FROM issuance_order WHERE id = $o)")" = 1 ] ||
+		fail "order $o: not one order.fail audit event naming its error"
+	[ "$(q "SELECT certificate_id IS NULL FROM issuance_order WHERE id = $o")" = t ] || fail "order $o: a certificate"
+done
+note "orders naming an issuing CA that ended or was revoked fail (audited, last_error says why); on hold one waits"
