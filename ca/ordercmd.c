@@ -14,7 +14,8 @@
  * subject from it alone and lints it before signing. --issuer names the
  * issuing CA (ca_certificate.name) whose cad alone may issue the order
  * (schema/084); without it any cad takes it. An order and its audit event
- * are written in one transaction.
+ * are written in one transaction. `order show` prints field<TAB>value
+ * lines, issuer (that name, or empty) last.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,11 +48,13 @@ static const struct db_stmt stmt_order_insert = { "ca_ordercmd_insert",
 	"(SELECT NULL::bigint AS id WHERE $6 = '' UNION ALL SELECT id FROM "
 	"ca_certificate WHERE $6 <> '' AND name = $6 AND role = 'issuing') i "
 	"RETURNING id", 6 };
+/* The issuer: the name of the issuing CA the order names, "" for none. */
 static const struct db_stmt stmt_order_show = { "ca_ordercmd_show",
 	"SELECT o.id, o.kind, o.profile, o.subject::text, o.key_type, o.status, "
-	"o.attempts, coalesce(o.last_error, ''), coalesce(c.serial, '') FROM "
-	"issuance_order o LEFT JOIN certificate c ON c.id = o.certificate_id "
-	"WHERE o.id = $1", 1 };
+	"o.attempts, coalesce(o.last_error, ''), coalesce(c.serial, ''), "
+	"coalesce(i.name, '') FROM issuance_order o LEFT JOIN certificate c ON "
+	"c.id = o.certificate_id LEFT JOIN ca_certificate i ON i.id = "
+	"o.issuer_id WHERE o.id = $1", 1 };
 
 struct order_add {
 	const char	*actor;
@@ -211,7 +214,7 @@ order_show(const struct config *cfg, int argc, char **argv)
 	PGresult *res = NULL;
 	int ch, i, rc = PKICTL_EXIT_FAIL;
 	static const char *const names[] = { "id", "kind", "profile", "subject",
-	    "key_type", "status", "attempts", "last_error", "serial" };
+	    "key_type", "status", "attempts", "last_error", "serial", "issuer" };
 
 	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
@@ -231,7 +234,7 @@ order_show(const struct config *cfg, int argc, char **argv)
 		log_err("no issuance order %s", id);
 		goto out;
 	}
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		printf("%s\t%s\n", names[i], PQgetvalue(res, 0, i));
 	rc = PKICTL_EXIT_OK;
 out:

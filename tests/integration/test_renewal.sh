@@ -620,6 +620,11 @@ held_order=$(pkictl order add --kind personal --profile personal --key-type ec-p
 	--subject '{"C":"ID","CN":"Agreed Under Standin","serialNumber":"NIK:3174012345670014"}') || fail "order add --issuer standin-1"
 ended_order=$(pkictl order add --kind personal --profile personal --key-type ec-p256 --issuer ended \
 	--subject '{"C":"ID","CN":"Agreed Under Ended","serialNumber":"NIK:3174012345670015"}') || fail "order add --issuer ended"
+pkictl order show --id "$held_order" >"$T/show.out" || fail "order show --id $held_order"
+[ "$(sed -n 's/^issuer\t//p' "$T/show.out")" = standin-1 ] && [ "$(sed -n 's/^status\t//p' "$T/show.out")" = pending ] ||
+	{ cat "$T/show.out"; fail "order show does not name the order's issuer (standin-1)"; }
+pkictl order show --id "$order" >"$T/show.out" && [ "$(grep -c "^issuer	" "$T/show.out")" = 1 ] &&
+	[ -z "$(sed -n 's/^issuer\t//p' "$T/show.out")" ] || { cat "$T/show.out"; fail "order show of an order naming no issuer"; }
 # A cad --once looks at once: the ended issuer's order fails, the held one waits.
 PKI_CAD_ISSUER=issuing PKI_CAD_INSTANCE=once-ended "$BUILD/cad" --config "$conf" --once >"$T/cad-ended.log" 2>&1 ||
 	{ cat "$T/cad-ended.log"; fail "cad --once (orders of ended issuers)"; }
@@ -648,4 +653,6 @@ for o in "$held_order" "$ended_order"; do
 		fail "order $o: not one order.fail audit event naming its error"
 	[ "$(q "SELECT certificate_id IS NULL FROM issuance_order WHERE id = $o")" = t ] || fail "order $o: a certificate"
 done
-note "orders naming an issuing CA that ended or was revoked fail (audited, last_error says why); on hold one waits"
+pkictl order show --id "$held_order" >"$T/show.out" && has -P "^status\tfailed$" "$T/show.out" &&
+	has -P "^issuer\tstandin-1$" "$T/show.out" || { cat "$T/show.out"; fail "order show of the failed order"; }
+note "orders naming an issuing CA that ended or was revoked fail (audited, last_error says why); on hold one waits; order show names the issuer"
