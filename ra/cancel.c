@@ -18,7 +18,8 @@
  *			cancels; or an officer, the cause mended, places a new
  *			order for what was agreed to (the failed order's kind,
  *			profile, subject, key type and issuing CA), which cad
- *			then issues.
+ *			then issues; not while that CA is on hold (503), nor
+ *			once it is revoked or ending (409: cancel instead).
  *
  * Each change is one transaction with its audit event (ra.application.cancel,
  * ra.application.reorder). An officer's cancellation mails the subscriber
@@ -76,6 +77,26 @@ static const struct db_stmt stmt_reorder_insert = {
 	"RETURNING id",
 	2
 };
+/*
+ * The issuing CA failed order $1 names (no row: none) and why cad would
+ * not issue under it now, as the agreement judges it (certificate.c
+ * stmt_agree_issuer): "on hold", "revoked" (its own certificate's row,
+ * as cad's claim reads it) or "ending" (its notAfter within $2 s, which
+ * cad's lint refuses), else "".
+ */
+static const struct db_stmt stmt_reorder_issuer = {
+	"ra_reorder_issuer",
+	"SELECT i.id, i.name, i.subject, " RA_TS("i.not_after") ", "
+	"CASE WHEN x.revoked_at IS NOT NULL AND x.revocation_reason = 6 "
+	"THEN 'on hold' WHEN x.revoked_at IS NOT NULL THEN 'revoked' "
+	"WHEN i.not_after <= now() + make_interval(secs => $2::int) "
+	"THEN 'ending' ELSE '' END "
+	"FROM issuance_order o JOIN ca_certificate i ON i.id = o.issuer_id "
+	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND "
+	"x.serial = i.serial AND x.revoked_at IS NOT NULL "
+	"WHERE o.id = $1",
+	2
+};
 static const struct db_stmt stmt_reorder_update = {
 	"ra_reorder_update",
 	"UPDATE ra_application SET order_id = $2 WHERE id = $1 AND "
@@ -90,6 +111,7 @@ enum ra_cancel_outcome {
 	RA_CANCEL_COMPANY,	/* 403: the officer's account is in its company */
 	RA_CANCEL_STATE,	/* 409, detail */
 	RA_CANCEL_MAIL_FAILED,	/* 503 */
+	RA_CANCEL_ISSUER,	/* 503, detail: the issuing CA on hold */
 };
 
 struct ra_cancel_txn {
@@ -101,7 +123,7 @@ struct ra_cancel_txn {
 	const char				*reason;	/* officer */
 	int					 reorder;
 	enum ra_cancel_outcome			 outcome;
-	char					 detail[200];
+	char					 detail[256];
 	char					 from[16];	/* status before */
 	char					 order_id[24];	/* reorder: new */
 };
@@ -196,6 +218,68 @@ ra_reorder_previous(struct db *db, struct ra_cancel_txn *t,
 	return -1;
 }
 
+/*
+ * A reorder names the issuing CA the subscriber agreed to, the failed
+ * order's (cad issues an order only under the issuer it names), and only
+ * while cad would issue under it, as the agreement requires (certificate.c):
+ * on hold, 503 (a hold may be released: the officer tries again then);
+ * revoked or ending, 409: it will never issue again, and another issuer
+ * needs the subscriber's own agreement, given with a factor, so the
+ * application is cancelled and the subscriber applies again. The issuer
+ * is added to details. 0, or -1 with t->outcome (RA_CANCEL_DONE on a
+ * database failure).
+ */
+static int
+ra_reorder_issuer(struct db *db, struct ra_cancel_txn *t,
+    const char *failed_order, json_t *details)
+{
+	const char *v[2];
+	const char *name, *stopped;
+	char min[24];
+	PGresult *res;
+	int rc = -1;
+
+	snprintf(min, sizeof(min), "%d", RA_ISSUER_MIN_REMAINING_S);
+	v[0] = failed_order;
+	v[1] = min;
+	t->outcome = RA_CANCEL_DONE;
+	if ((res = db_exec(db, &stmt_reorder_issuer, v, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		/* An order made before schema/084: any cad issues it. */
+		rc = 0;
+		goto out;
+	}
+	name = PQgetvalue(res, 0, 1);
+	stopped = PQgetvalue(res, 0, 4);
+	if (strcmp(stopped, "on hold") == 0) {
+		t->outcome = RA_CANCEL_ISSUER;
+		snprintf(t->detail, sizeof(t->detail), "the issuing CA this "
+		    "application was agreed under (%s) is on hold: nothing is "
+		    "issued under it now; order again once it is released",
+		    name);
+		goto out;
+	}
+	if (stopped[0] != '\0') {
+		t->outcome = RA_CANCEL_STATE;
+		snprintf(t->detail, sizeof(t->detail), "the issuing CA this "
+		    "application was agreed under (%s) %s%s: it will issue "
+		    "nothing again; cancel the application (the subscriber "
+		    "applies, or asks for the rekey, again)", name, strcmp(stopped, "revoked") == 0 ?
+		    "is revoked" : "ends at ", strcmp(stopped, "revoked") == 0 ?
+		    "" : PQgetvalue(res, 0, 3));
+		goto out;
+	}
+	if (json_object_set_new(details, "issuer_id", json_string(
+	    PQgetvalue(res, 0, 0))) == -1 || json_object_set_new(details,
+	    "issuer", json_string(PQgetvalue(res, 0, 2))) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
 static int
 ra_cancel_txn(struct db *db, void *arg)
 {
@@ -249,8 +333,10 @@ ra_cancel_txn(struct db *db, void *arg)
 	    -1)))
 		goto out;
 	if (t->reorder) {
-		if (!PQgetisnull(res, 0, CL_PREVIOUS) && ra_reorder_previous(db,
-		    t, PQgetvalue(res, 0, CL_PREVIOUS)) == -1)
+		if ((!PQgetisnull(res, 0, CL_PREVIOUS) &&
+		    ra_reorder_previous(db, t, PQgetvalue(res, 0,
+		    CL_PREVIOUS)) == -1) || ra_reorder_issuer(db, t,
+		    failed_order, details) == -1)
 			goto out;
 		snprintf(by, sizeof(by), "ra:officer:%s", t->officer->officer_id);
 		v[0] = failed_order;
@@ -316,6 +402,8 @@ ra_cancel_run(struct ra *ra, struct ra_cancel_txn *t,
 			return ra_problem(resp, 403, RA_OFFICER_COMPANY_DETAIL);
 		case RA_CANCEL_STATE:
 			return ra_problem(resp, 409, t->detail);
+		case RA_CANCEL_ISSUER:
+			return ra_problem(resp, 503, t->detail);
 		case RA_CANCEL_MAIL_FAILED:
 			http_add_header(resp, "Retry-After", "60");
 			return ra_problem(resp, 503, "the applicant could not be "

@@ -31,13 +31,6 @@
 
 #define RA_DN_MAX	1024
 
-/*
- * cad's lint refuses a certificate whose notAfter (its issuer's, when cut)
- * is less than this away (ca/worker/lint.c LINT_MIN_REMAINING_S): the
- * agreement is refused then, rather than made for an order cad would fail.
- */
-#define RA_ISSUER_MIN_REMAINING_S	86400
-
 /* The issuing CA of an agreement (ra_cert_issuer). */
 struct ra_issuer {
 	char	 id[24];		/* ca_certificate.id */

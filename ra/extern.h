@@ -1074,6 +1074,13 @@ int	ra_certificate_rekey(struct ra *, const struct http_request *,
 #define RA_REKEY_WHY_MAX	16
 int	ra_rekey_previous_check(struct db *, const char *certificate_id,
 	    char why[RA_REKEY_WHY_MAX]);
+/*
+ * cad's lint refuses a certificate whose notAfter (its issuer's, when cut)
+ * is less than this away (ca/worker/lint.c LINT_MIN_REMAINING_S): the
+ * agreement (certificate.c) and an officer's reorder (cancel.c) are
+ * refused then, rather than made for an order cad would fail.
+ */
+#define RA_ISSUER_MIN_REMAINING_S	86400
 
 /*
  * cancel.c: an application that will not be issued (ra/README.md

@@ -6,7 +6,8 @@
 # approved one with a reason, mailed to the subscriber; an agreed
 # application is refused by all three requests while its order is pending
 # (cad held still with SIGSTOP); once the order has failed (marked by SQL as
-# cad marks it), an officer orders it again and the stack's cad issues it
+# cad marks it), an officer orders it again (not while the issuing CA it
+# names is on hold, 503, or ending, 409) and the stack's cad issues it
 # (openssl verify accepts the certificate), or the subscriber cancels it and
 # applies again. Refusals change nothing (tables, mail sink, audit); every
 # change is audited with its actor; no secret in rad's log. Then evidence
@@ -164,6 +165,28 @@ expect 200 "the officer's detail of a failed order"
 [ "$(jq -r '.order_status + "|" + .order_error' "$tmp/out")" = "failed|signer: token not present (test)" ] ||
 	fail "the officer does not see the failed order: $(jq -c '{order_id, order_status, order_error}' "$tmp/out")"
 refuse 400 "a reorder without a reason" POST "/v1/officer/applications/$app2/reorder" '{"reason":1}'
+# The reorder names the issuer agreed to, the failed order's, and only
+# while cad would issue under it (the agreement's checks): on hold 503 (a
+# hold may be released), ending (or revoked) 409: it never issues again,
+# and another issuer needs the subscriber's own agreement. Before, the
+# reorder copied the issuer unchecked: an order that waited or failed again.
+[ "$(q "SELECT i.name FROM issuance_order o JOIN ca_certificate i ON i.id = o.issuer_id WHERE o.id = $failed_order")" = issuing ] ||
+	fail "the failed order does not name issuing"
+issuer_na=$(q "SELECT not_after FROM ca_certificate WHERE name = 'issuing'")
+held_issuing() { q "UPDATE certificate SET revoked_at = $1, revocation_reason = $2, revoked_by = $3
+    WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root')
+    AND serial = (SELECT serial FROM ca_certificate WHERE name = 'issuing')" >/dev/null; }
+at_exit "held_issuing NULL NULL NULL"
+held_issuing 'now()' 6 "'test_ra_cancel'"
+refuse 503 "a reorder under an issuing CA on hold" POST "/v1/officer/applications/$app2/reorder" '{"reason":"x"}'
+detail | has 'agreed under (issuing) is on hold' || fail "reorder, issuer on hold: $(detail)"
+held_issuing NULL NULL NULL
+at_exit "q \"UPDATE ca_certificate SET not_after = '$issuer_na' WHERE name = 'issuing'\" >/dev/null"
+q "UPDATE ca_certificate SET not_after = now() + interval '2 hours' WHERE name = 'issuing'" >/dev/null
+refuse 409 "a reorder under an issuing CA ending within a day" POST "/v1/officer/applications/$app2/reorder" '{"reason":"x"}'
+detail | has 'agreed under (issuing) ends at .*: it will issue nothing again; cancel the application' ||
+	fail "reorder, issuer ending: $(detail)"
+q "UPDATE ca_certificate SET not_after = '$issuer_na' WHERE name = 'issuing'" >/dev/null
 req POST "/v1/officer/applications/$app2/reorder" '{"reason":"the token is back"}'
 expect 202 "the officer's new order"
 new_order=$(jq -r .order_id "$tmp/out")
@@ -171,8 +194,11 @@ new_order=$(jq -r .order_id "$tmp/out")
 [ "$(q "SELECT order_id FROM ra_application WHERE id = $app2")" = "$new_order" ] || fail "the application keeps the failed order"
 [ "$(q "SELECT count(*) FROM issuance_order n, issuance_order f WHERE n.id = $new_order AND f.id = $failed_order
     AND n.kind = f.kind AND n.profile = f.profile AND n.subject = f.subject AND n.key_type = f.key_type
-    AND n.requested_by = 'ra:officer:$off'")" = 1 ] || fail "the new order is not what was agreed to"
+    AND n.requested_by = 'ra:officer:$off' AND n.issuer_id = f.issuer_id")" = 1 ] || fail "the new order is not what was agreed to"
 [ "$(audits ra.application.reorder "$app2" "officer:$off")" = 1 ] || fail "no reorder audit event"
+[ "$(q "SELECT count(*) FROM audit_event e, ca_certificate i WHERE e.action = 'ra.application.reorder' AND e.object_id = '$app2'
+    AND i.name = 'issuing' AND e.details->>'issuer_id' = i.id::text AND e.details->>'issuer' = i.subject")" = 1 ] ||
+	fail "the reorder's audit event does not name the issuer: $(q "SELECT details FROM audit_event WHERE action = 'ra.application.reorder' AND object_id = '$app2'")"
 for ((i = 0; i < 300; i++)); do
 	[ "$(status_of "$app2")" = issued ] && break
 	sleep 0.1
