@@ -933,6 +933,31 @@ db_results_until(struct db *db, int64_t deadline, PGresult **res)
 	}
 }
 
+/*
+ * A command sent with a deadline got no answer in time (what: the
+ * statement's name or the command): the server may still be at it, or
+ * stopped, so this connection is dropped (PQresetStart closes it) at the
+ * next call, not waited for. SQLSTATE 57014, as for statement_timeout.
+ */
+static void
+db_late(struct db *db, const char *what, long timeout_ms)
+{
+	log_warn("db: %s: no answer within %ld ms: connecting anew next time",
+	    what, timeout_ms);
+	db->closing = 1;
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "57014");
+	db_thread_unavailable = 1;
+}
+
+/* A command could not be sent or its answer read: the connection is lost. */
+static void
+db_send_lost(struct db *db, const char *what)
+{
+	db_fail(db, what, NULL);
+	db_lost(db);
+	db->closing = 1;
+}
+
 PGresult *
 db_exec_bounded(struct db *db, const struct db_stmt *stmt,
     const char *const *values, long timeout_ms)
@@ -992,23 +1017,58 @@ db_exec_bounded(struct db *db, const struct db_stmt *stmt,
 		db_forget(db, stmt->name);
 	return NULL;
 late:
-	/*
-	 * The server may still be at it, or stopped: this connection is
-	 * dropped (PQresetStart closes it) at the next call, not waited for.
-	 */
-	log_warn("db: %s: no answer within %ld ms: connecting anew next time",
-	    stmt->name, timeout_ms);
 	free(name);
-	db->closing = 1;
-	snprintf(db->sqlstate, sizeof(db->sqlstate), "57014");
-	db_thread_unavailable = 1;
+	db_late(db, stmt->name, timeout_ms);
 	return NULL;
 lost:
 	free(name);
-	db_fail(db, stmt->name, NULL);
-	db_lost(db);
-	db->closing = 1;
+	db_send_lost(db, stmt->name);
 	return NULL;
+}
+
+int
+db_listen_bounded(struct db *db, const char *sql, long timeout_ms)
+{
+	PGresult *res = NULL;
+	int64_t deadline = db_mono_ms() + timeout_ms;
+	char *copy;
+	int w;
+
+	if (db == NULL || sql == NULL || db->in_txn) {
+		log_err("db_listen_bounded: invalid arguments");
+		if (db != NULL)
+			db->sqlstate[0] = '\0';
+		return -1;
+	}
+	if ((copy = strdup(sql)) == NULL) {
+		log_err("db_listen_bounded: out of memory");
+		return -1;
+	}
+	free(db->listen);
+	db->listen = copy;
+	db->relisten = 1;
+	db->sqlstate[0] = '\0';
+	db_read_idle(db);
+	if ((PQstatus(db->conn) != CONNECTION_OK || db->closing) &&
+	    db_reset_until(db, deadline) == -1)
+		return -1;
+	if (PQsendQuery(db->conn, db->listen) != 1 ||
+	    (w = db_results_until(db, deadline, &res)) == -1) {
+		db_send_lost(db, db->listen);
+		return -1;
+	}
+	if (w == -2) {
+		db_late(db, db->listen, timeout_ms);
+		return -1;
+	}
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_fail(db, db->listen, res);
+		PQclear(res);
+		return -1;	/* relisten stays: made again by db_exec */
+	}
+	PQclear(res);
+	db->relisten = 0;
+	return 0;
 }
 
 int

@@ -85,12 +85,26 @@ PGresult	*db_exec(struct db *, const struct db_stmt *stmt,
  * poll() against the deadline. Past it: NULL, SQLSTATE 57014, and the
  * connection is made anew at the next call rather than waited for (the
  * server may still be at the statement). Outside a transaction only,
- * text parameters, and not on a connection that LISTENs (its LISTEN
- * would be made again by the next db_exec). Not a cancel: PQcancel
- * blocks on a server that does not answer.
+ * text parameters. A connection made anew here does not LISTEN again
+ * (the next db_exec would, without a deadline): a caller that LISTENs
+ * notices the new connection (PQbackendPID) and LISTENs again with
+ * db_listen_bounded. Not a cancel: PQcancel blocks on a server that
+ * does not answer.
  */
 PGresult	*db_exec_bounded(struct db *, const struct db_stmt *stmt,
 		    const char *const *values, long timeout_ms);
+/*
+ * db_listen for a caller that must not wait longer than timeout_ms in
+ * all (db_exec_bounded's rules): a connection the server closed is made
+ * again without blocking, and sql is sent and awaited with poll()
+ * against the deadline. A server that accepts a connection and then
+ * stalls at the LISTEN held db_listen's PQexec for ever. Past the
+ * deadline: -1, SQLSTATE 57014, and the connection is made anew at the
+ * next call; after any failure sql is still to be run (this again, or
+ * db_exec's and db_listen's unbounded way). 0 or -1.
+ */
+int		 db_listen_bounded(struct db *, const char *sql,
+		    long timeout_ms);
 /*
  * Executes stmt in libpq's single-row mode and calls fn(arg, row) for each
  * row as it arrives (row: a one-row result, valid during the call only), so

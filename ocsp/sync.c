@@ -72,6 +72,10 @@
  *    thread LISTENs on it again (ocsp_sync_listen). Until 2026-12-06 a
  *    stopped backend held the thread in libpq for ever: nothing was read
  *    or re-signed again, a revocation stayed "good", database_ok true.
+ *    The LISTEN itself has the same deadline (db_listen_bounded): until
+ *    2026-12-06 it was a plain PQexec, and a server that accepted a new
+ *    connection and then stalled at the LISTEN held the thread the same
+ *    way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -657,7 +661,8 @@ ocsp_sync_listen(struct ocsp_sync *sy)
 		log_info("ocsp: reading from a standby, where LISTEN is refused: "
 		    "changes are seen by polling every %ld ms",
 		    (long)sy->r->pol.poll_ms);
-	else if (db_listen(sy->db, "LISTEN certificate_status") == -1)
+	else if (db_listen_bounded(sy->db, "LISTEN certificate_status",
+	    OCSP_SYNC_DEADLINE_MS) == -1)
 		return -1;
 	__atomic_store_n(&sy->r->db_standby, standby, __ATOMIC_RELAXED);
 	sy->relisten = 0;
@@ -712,7 +717,8 @@ ocsp_sync_check_promoted(struct ocsp_sync *sy)
 	PQclear(res);
 	if (!promoted)
 		return 0;
-	if (db_listen(sy->db, "LISTEN certificate_status") == -1)
+	if (db_listen_bounded(sy->db, "LISTEN certificate_status",
+	    OCSP_SYNC_DEADLINE_MS) == -1)
 		return -1;
 	sy->standby = 0;
 	__atomic_store_n(&sy->r->db_standby, 0, __ATOMIC_RELAXED);

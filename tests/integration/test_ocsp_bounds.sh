@@ -6,6 +6,9 @@
 #    client-side deadline, the connection is made anew, and the responder
 #    carries on (a revocation made meanwhile is answered) while the old
 #    backend is still stopped.
+#  - a server that accepts the connection made again and stalls at its
+#    LISTEN (pg_stall_proxy.py): the LISTEN gives up at its deadline, and
+#    the next connection LISTENs and reads.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -170,3 +173,72 @@ ocsp_at "$url_bud" -issuer "$pki/issuing.pem" -cert "$tmp/flood.pem" -resp_text 
 grep -q 'flood.pem: good' "$tmp/o" && grep -q 'OCSP Nonce' "$tmp/o" || { cat "$tmp/o"; fail "a nonce request after the floods: not signed with its nonce"; }
 note "a flood of $((2 * N)) nonce requests at 2 signatures a second: $with signed, $without pre-signed without the nonce, $later tryLater; $lines log line(s)"
 stop_ocspd bud
+
+# --- a server that stalls at the LISTEN -------------------------------------------
+# ocspd's connections through pg_stall_proxy.py, a PostgreSQL that passes
+# everything but the second "LISTEN certificate_status" it sees: the first
+# (at start) is answered; the maintenance backend is then ended, and the
+# connection made again for it hangs at its LISTEN. ocsp/sync.c LISTENs
+# with a deadline (db_listen_bounded, lib/db.h): the thread gives up after
+# 10 s, connects anew (LISTENed: the proxy passes the third) and goes on.
+# Until then the LISTEN was a PQexec without one: the maintenance thread
+# hung there for ever (a revocation stayed "good", /health 503 at last).
+PG_HOST=$(sed -n 's/^PKI_PG_HOST=//p' "$PKI_STACK_DIR/stack.env")
+PG_PORT=$(sed -n 's/^PKI_PG_PORT=//p' "$PKI_STACK_DIR/stack.env")
+[ -S "$PG_HOST/.s.PGSQL.$PG_PORT" ] || fail "the stack's PostgreSQL socket not found: $PG_HOST/.s.PGSQL.$PG_PORT"
+# start_proxy NAME MATCH NTH: pg_stall_proxy.py stalling at MATCH (its NTH,
+# 0: every one), its conninfo for pki_ocsp in uri_NAME, its pid in
+# ppid_NAME, its stalls in $tmp/NAME.px.
+start_proxy() {
+	local name=$1 d p
+	d=$(mktemp -d /tmp/pgpx.XXXXXX)
+	chmod 0755 "$d"
+	: >"$tmp/$name.px"
+	python3 "$(dirname "$0")/pg_stall_proxy.py" "$d" "$PG_PORT" "$PG_HOST/.s.PGSQL.$PG_PORT" \
+		"$2" "$3" "$tmp/$name.px" 2>"$tmp/$name.pxlog" &
+	p=$!
+	at_exit "kill $p 2>/dev/null || true; rm -rf -- $d"
+	for _ in $(seq 50); do
+		[ -S "$d/.s.PGSQL.$PG_PORT" ] && break
+		sleep 0.1
+	done
+	[ -S "$d/.s.PGSQL.$PG_PORT" ] || { cat "$tmp/$name.pxlog"; fail "pg_stall_proxy.py $name did not start"; }
+	printf -v "uri_$name" 'host=%s port=%s dbname=pki user=pki_ocsp' "$d" "$PG_PORT"
+	printf -v "ppid_$name" '%s' "$p"
+}
+s3=$(issue stall3)
+start_proxy lp 'LISTEN certificate_status' 2
+before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_ocsp'")
+start_ocspd ls PKI_PG_OCSP_URI="$uri_lp"
+ocsp_at "$url_ls" -issuer "$pki/issuing.pem" -cert "$tmp/stall3.pem" -no_nonce | has 'stall3.pem: good' ||
+	fail "ocspd ls: stall3 not good at start"
+for _ in $(seq 50); do
+	mpid=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'pki_ocsp' AND pid NOT IN ($before)
+		AND query LIKE '%pg_snapshot_xmin(pg_current_snapshot())%'")
+	[[ $mpid =~ ^[0-9]+$ ]] && break
+	sleep 0.1
+done
+[[ $mpid =~ ^[0-9]+$ ]] || fail "ocspd ls's maintenance backend not found: '$mpid'"
+q "SELECT pg_terminate_backend($mpid)" >/dev/null
+for _ in $(seq 300); do
+	grep -q stalled "$tmp/lp.px" && break
+	sleep 0.1
+done
+grep -q stalled "$tmp/lp.px" || { tail -n 20 "$tmp/ls.log"; fail "ocspd ls did not LISTEN again after its backend ended"; }
+t0=$(now_ms)
+"$PKICTL" --config "$PKI_CONFIG" cert revoke --issuer issuing --serial "$s3" \
+	--reason keyCompromise >/dev/null || fail "pkictl cert revoke stall3"
+until ocsp_at "$url_ls" -issuer "$pki/issuing.pem" -cert "$tmp/stall3.pem" -no_nonce | has 'stall3.pem: revoked'; do
+	[ $(($(now_ms) - t0)) -lt 60000 ] || { tail -n 20 "$tmp/ls.log"; fail "a server stalled at the LISTEN: the revocation not answered within 60 s"; }
+	sleep 0.5
+done
+waited=$(($(now_ms) - t0))
+grep -q 'LISTEN certificate_status: no answer within 10000 ms' "$tmp/ls.log" || { cat "$tmp/ls.log"; fail "the LISTEN's deadline was not logged"; }
+for _ in $(seq 100); do
+	curl -sS "$url_ls/health" >"$tmp/ls.h" && jq -e '.database_ok and .synced_seconds_ago <= 5' "$tmp/ls.h" >/dev/null && break
+	sleep 0.1
+done
+jq -e '.database_ok and .synced_seconds_ago <= 5' "$tmp/ls.h" >/dev/null || { cat "$tmp/ls.h"; fail "a server stalled at the LISTEN: /health not current again"; }
+note "a server stalled at the LISTEN: the revocation answered $waited ms after it, on a new connection"
+stop_ocspd ls
+

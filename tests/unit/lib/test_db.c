@@ -733,6 +733,103 @@ test_exec_bounded(void **state)
 	assert_int_equal(query_long(fx->a, &fx->sel_v, "b1"), 41);
 }
 
+/*
+ * db_listen_bounded returns within its bound whatever the server does:
+ * with a's backend stopped right at the LISTEN (SIGSTOP: the server
+ * accepted the connection and stalls), the call gives up in ~300 ms with
+ * 57014 where db_listen's PQexec waited for ever; the next call connects
+ * anew (another backend) and LISTENs there, and notifications arrive. A
+ * backend the server ended is replaced within the call, a LISTEN the
+ * server refuses fails with its SQLSTATE, and after db_exec_bounded
+ * connected anew past a deadline, the caller LISTENs there again.
+ */
+static void
+test_listen_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	const char *k[1] = { "l1" };
+	const char *v[2] = { "l1", "5" };
+	PGresult *res;
+	long long t0, took;
+	int pid, i, got = 0;
+
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, v), 0);
+	pid = PQbackendPID(db_conn(fx->a));
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	t0 = now_ms();
+	i = db_listen_bounded(fx->a, "LISTEN test_db_lb", 300);
+	took = now_ms() - t0;
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	assert_int_equal(i, -1);
+	assert_string_equal(db_last_sqlstate(fx->a), "57014");
+	assert_true(took >= 250 && took < 5000);
+	/* The next call: a new connection, LISTENing. */
+	assert_int_equal(db_listen_bounded(fx->a, "LISTEN test_db_lb", 2000),
+	    0);
+	assert_int_not_equal(PQbackendPID(db_conn(fx->a)), pid);
+	assert_string_equal(db_last_sqlstate(fx->a), "");
+	exec_plain(fx->b, "NOTIFY test_db_lb");
+	for (i = 0; i < 100 && got == 0; i++) {
+		assert_int_equal(PQconsumeInput(db_conn(fx->a)), 1);
+		got = db_notified(fx->a);
+		if (got == 0)
+			usleep(20000);
+	}
+	assert_int_equal(got, 1);
+	/* Ended by the server: made again within the call. */
+	pid = PQbackendPID(db_conn(fx->a));
+	kill_backend(fx, fx->a);
+	assert_int_equal(db_listen_bounded(fx->a, "LISTEN test_db_lb; "
+	    "LISTEN test_db_lb2", 2000), 0);
+	assert_int_not_equal(PQbackendPID(db_conn(fx->a)), pid);
+	exec_plain(fx->b, "NOTIFY test_db_lb2");
+	for (i = 0, got = 0; i < 100 && got == 0; i++) {
+		assert_int_equal(PQconsumeInput(db_conn(fx->a)), 1);
+		got = db_notified(fx->a);
+		if (got == 0)
+			usleep(20000);
+	}
+	assert_int_equal(got, 1);
+	/* A refused LISTEN: its SQLSTATE, the connection kept. */
+	pid = PQbackendPID(db_conn(fx->a));
+	assert_int_equal(db_listen_bounded(fx->a, "LISTEN \"\"", 2000), -1);
+	assert_string_not_equal(db_last_sqlstate(fx->a), "");
+	assert_string_not_equal(db_last_sqlstate(fx->a), "57014");
+	assert_int_equal(PQbackendPID(db_conn(fx->a)), pid);
+	/* Still to be made (as db_listen's): replaced by a good one. */
+	assert_int_equal(db_listen_bounded(fx->a, "LISTEN test_db_lb", 2000),
+	    0);
+	/* Not in a transaction. */
+	assert_int_equal(db_begin(fx->a, NULL), 0);
+	assert_int_equal(db_listen_bounded(fx->a, "LISTEN test_db_lb", 2000),
+	    -1);
+	assert_int_equal(db_rollback(fx->a), 0);
+	assert_int_equal(db_listen_bounded(fx->a, "LISTEN test_db_lb", 2000),
+	    0);
+	/* db_exec_bounded's new connection after a deadline, LISTENed again. */
+	pid = PQbackendPID(db_conn(fx->a));
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	res = db_exec_bounded(fx->a, &fx->sel_v, k, 300);
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	assert_null(res);
+	res = db_exec_bounded(fx->a, &fx->sel_v, k, 2000);
+	assert_non_null(res);
+	assert_string_equal(PQgetvalue(res, 0, 0), "5");
+	PQclear(res);
+	assert_int_not_equal(PQbackendPID(db_conn(fx->a)), pid);
+	assert_int_equal(db_listen_bounded(fx->a, "LISTEN test_db_lb", 2000),
+	    0);
+	exec_plain(fx->b, "NOTIFY test_db_lb");
+	for (i = 0, got = 0; i < 100 && got == 0; i++) {
+		assert_int_equal(PQconsumeInput(db_conn(fx->a)), 1);
+		got = db_notified(fx->a);
+		if (got == 0)
+			usleep(20000);
+	}
+	assert_int_equal(got, 1);
+	exec_plain(fx->a, "UNLISTEN *");
+}
+
 /* What db_notifications gave its callback, in order. */
 struct notes {
 	int	n;
@@ -1108,6 +1205,7 @@ main(void)
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_notifications),
 		cmocka_unit_test(test_exec_bounded),
+		cmocka_unit_test(test_listen_bounded),
 		cmocka_unit_test(test_no_reconnect_in_transaction),
 		cmocka_unit_test(test_conninfo_files),
 	};
