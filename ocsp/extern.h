@@ -580,6 +580,18 @@ struct ocsp_responder {
 	ocsp_lookup_submit_fn	 lookup_submit;
 	void			*lookup_arg;
 	/*
+	 * atomic: the lookups the lookup connection was asked (sync.c
+	 * ocsp_sync_lookup) that came back without the database's answer
+	 * (no answer in time, a connection that cannot be made, a lock):
+	 * tryLater for their requests. How many in all, how many of the
+	 * last in a row (0 after one that succeeded), and the time of the
+	 * last that succeeded (0: none yet). Only lookups tried count:
+	 * while the maintenance thread finds the database down none is.
+	 */
+	uint64_t		 lookups_failed;
+	uint64_t		 lookups_failed_run;
+	int64_t			 lookup_ok_at;
+	/*
 	 * Signs tbs with issuer's responder key, digest mdname, in the
 	 * calling thread (ocspd: through that thread's signer process,
 	 * main.c); *sig malloc'd; 0 or -1 (logged). NULL: the issuers'

@@ -77,6 +77,14 @@
  */
 #define OCSP_HEALTH_SYNC_POLLS	5
 #define OCSP_HEALTH_SYNC_SLACK_S	10
+/*
+ * /health turns "degraded" when this many lookups in a row (serials the
+ * cache does not hold, sync.c) came back without the database's answer:
+ * each of their requests got tryLater, though the maintenance thread's
+ * connection works (database_ok). One may fail on a passing lock; a
+ * lookup connection that cannot be made in time fails them all.
+ */
+#define OCSP_HEALTH_LOOKUP_FAILS	3
 #define OCSP_CT_REQUEST		"application/ocsp-request"
 #define OCSP_CT_RESPONSE	"application/ocsp-response"
 #define OCSP_LOOPS_MAX		16	/* ocsp.threads at most */
@@ -102,14 +110,16 @@ usage(void)
 /*
  * GET /health: JSON for monitoring (ocsp/README.md "What it answers").
  * "degraded" when the database is down or lagging, the statuses were read
- * too long ago (OCSP_HEALTH_SYNC_POLLS), the cache holds stale, expired or
+ * too long ago (OCSP_HEALTH_SYNC_POLLS), the last OCSP_HEALTH_LOOKUP_FAILS
+ * lookups failed, the cache holds stale, expired or
  * unsigned answers, or a responder certificate expires within
  * OCSP_RESPONDER_WARN_S. HTTP 503 (the same JSON) when the statuses were
  * read too long ago: what this responder answers is no longer known to be
  * current (a revocation since is not in it), so a load balancer or a
  * monitor that reads the status code alone takes it out; the rest of
- * "degraded" (a moment's database failure, a responder certificate to
- * renew) leaves it serving correct answers: 200.
+ * "degraded" (a moment's database failure, failing lookups, a responder
+ * certificate to renew) leaves it serving correct answers: 200 (a
+ * failing lookup is answered tryLater, and the cache answers the rest).
  */
 static int
 ocspd_health(struct ocsp_responder *r, struct http_response *resp)
@@ -121,7 +131,10 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	int64_t sync_limit, first_expiry = 0;
 	uint64_t dropped, later;
 	int db_ok = __atomic_load_n(&r->db_ok, __ATOMIC_RELAXED), ok, i;
-	int current;
+	int current, lookup_ok;
+	uint64_t lk_run = __atomic_load_n(&r->lookups_failed_run,
+	    __ATOMIC_RELAXED);
+	int64_t lk_at = __atomic_load_n(&r->lookup_ok_at, __ATOMIC_RELAXED);
 	int standby = __atomic_load_n(&r->db_standby, __ATOMIC_RELAXED);
 	int rc = -1;
 	json_t *o = NULL, *rna = NULL;
@@ -140,7 +153,8 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 			first_expiry = r->iss[i].rnot_after;
 	}
 	current = now - synced <= sync_limit;
-	ok = db_ok && current && cs.stale == 0 &&
+	lookup_ok = lk_run < OCSP_HEALTH_LOOKUP_FAILS;
+	ok = db_ok && current && lookup_ok && cs.stale == 0 &&
 	    cs.expired == 0 && cs.unsigned_entries == 0 &&
 	    (first_expiry == 0 || first_expiry - now > OCSP_RESPONDER_WARN_S);
 	o = json_pack("{s:s, s:b, s:b, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
@@ -174,6 +188,19 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	 */
 	if (json_object_set_new(o, "standby_lag_seconds", standby &&
 	    lag >= 0 ? json_integer((json_int_t)lag) : json_null()) == -1)
+		goto out;
+	/*
+	 * The lookups of serials the cache does not hold (sync.c): whether
+	 * they work, how many failed (in all, and the last in a row), and
+	 * when the last one succeeded (null: none yet).
+	 */
+	if (json_object_set_new(o, "lookups", json_pack("{s:b, s:I, s:I, s:o}",
+	    "ok", lookup_ok,
+	    "failed", (json_int_t)__atomic_load_n(&r->lookups_failed,
+	    __ATOMIC_RELAXED),
+	    "failed_in_a_row", (json_int_t)lk_run,
+	    "last_ok_at", lk_at > 0 ? json_integer((json_int_t)lk_at) :
+	    json_null())) == -1)
 		goto out;
 	/* Answers the signing budget refused a signature (budget.c). */
 	ocsp_budget_counts(r->budget, &dropped, &later);

@@ -913,7 +913,9 @@ ocsp_sync_main(void *arg)
  * answering lets no statement_timeout fire), then -1 (tryLater). While
  * the maintenance thread finds the database down, lagging or timing out,
  * the answer is -1 at once. ocspd calls it on the lookup thread only
- * (ocsp_sync_lookup_main), never on an event loop.
+ * (ocsp_sync_lookup_main), never on an event loop. Each one tried
+ * counts in r's lookup figures (/health: a lookup connection that keeps
+ * failing while the maintenance thread's works is seen there).
  */
 static int
 ocsp_sync_lookup(void *arg, int issuer, const char *const *serials, int n,
@@ -928,7 +930,7 @@ ocsp_sync_lookup(void *arg, int issuer, const char *const *serials, int n,
 	char forms[OCSP_MAX_CERTIDS * 2 * (OCSP_SERIAL_HEX + 2) + 4];
 	const char *v[2], *rs;
 	size_t off = 0;
-	int i, j, neg, locked = 0, rc = -1;
+	int i, j, neg, locked = 0, tried = 0, rc = -1;
 
 	for (i = 0; i < n; i++) {
 		memset(&st[i], 0, sizeof(st[i]));
@@ -960,6 +962,8 @@ ocsp_sync_lookup(void *arg, int issuer, const char *const *serials, int n,
 	if (pthread_mutex_timedlock(&sy->lk_mtx, &until) != 0)
 		goto out;
 	locked = 1;
+	/* From here, a failure is the lookup connection's (/health). */
+	tried = 1;
 	if (sy->lk_db == NULL)
 		goto out;
 	/*
@@ -991,6 +995,14 @@ ocsp_sync_lookup(void *arg, int issuer, const char *const *serials, int n,
 	rc = 0;
 out:
 	PQclear(res);
+	if (tried && rc == 0) {
+		__atomic_store_n(&r->lookups_failed_run, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&r->lookup_ok_at, (int64_t)time(NULL),
+		    __ATOMIC_RELAXED);
+	} else if (tried) {
+		__atomic_add_fetch(&r->lookups_failed, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&r->lookups_failed_run, 1, __ATOMIC_RELAXED);
+	}
 	if (locked)
 		pthread_mutex_unlock(&sy->lk_mtx);
 	return rc;

@@ -242,3 +242,38 @@ jq -e '.database_ok and .synced_seconds_ago <= 5' "$tmp/ls.h" >/dev/null || { ca
 note "a server stalled at the LISTEN: the revocation answered $waited ms after it, on a new connection"
 stop_ocspd ls
 
+# --- the lookup connection fails, the maintenance thread's works ---------------------
+# ocspd's connections through a proxy that stalls every connection at its
+# first lookup (the statement ocsp_sync_lookup): each serial the cache does
+# not hold gets tryLater (the lookup's 500 ms deadline, its connection made
+# anew each time) while the maintenance thread reads fine. /health says so
+# (ocsp/README.md "/health"): lookups.ok false and "degraded" after three
+# in a row, HTTP 200 (the cache's answers are right); until
+# then /health said "ok" all along. Once lookups work again it is "ok".
+start_proxy kp ocsp_sync_lookup 0
+start_ocspd lk PKI_PG_OCSP_URI="$uri_kp"
+curl -sS -o "$tmp/lk.h" "$url_lk/health" || fail "ocspd lk: /health"
+jq -e '.status == "ok" and .lookups.ok and .lookups.failed == 0 and .lookups.last_ok_at == null' "$tmp/lk.h" >/dev/null ||
+	{ cat "$tmp/lk.h"; fail "ocspd lk: /health not ok with no lookup yet"; }
+for i in 1 2 3 4; do
+	ocsp_at "$url_lk" -issuer "$pki/issuing.pem" -serial "0x7E57AB1E0$i" -no_nonce >"$tmp/lk.o" 2>&1 || true
+	grep -qi 'trylater' "$tmp/lk.o" || { cat "$tmp/lk.o"; tail -n 20 "$tmp/lk.log"; fail "a failing lookup: not tryLater"; }
+done
+grep -q stalled "$tmp/kp.px" || fail "the lookups were not stalled by the proxy"
+code=$(curl -sS -o "$tmp/lk.h" -w '%{http_code}' "$url_lk/health") || fail "ocspd lk: /health"
+[ "$code" = 200 ] || { cat "$tmp/lk.h"; fail "failing lookups: /health HTTP $code, want 200"; }
+jq -e '.status == "degraded" and .database_ok and (.lookups.ok | not) and .lookups.failed >= 3
+	and .lookups.failed_in_a_row >= 3' "$tmp/lk.h" >/dev/null ||
+	{ cat "$tmp/lk.h"; fail "failing lookups: /health does not say so"; }
+kill -USR1 "$ppid_kp"
+for _ in $(seq 20); do
+	ocsp_at "$url_lk" -issuer "$pki/issuing.pem" -serial "0x7E57AB1E09" -no_nonce >"$tmp/lk.o" 2>&1 || true
+	grep -q ': revoked' "$tmp/lk.o" && break
+	sleep 0.5
+done
+grep -q ': revoked' "$tmp/lk.o" || { cat "$tmp/lk.o"; fail "lookups working again: a never-issued serial not answered"; }
+curl -sS -o "$tmp/lk.h" "$url_lk/health" || fail "ocspd lk: /health"
+jq -e '.status == "ok" and .lookups.ok and .lookups.failed_in_a_row == 0 and .lookups.last_ok_at > 0' "$tmp/lk.h" >/dev/null ||
+	{ cat "$tmp/lk.h"; fail "lookups working again: /health not ok"; }
+note "failing lookups: /health degraded (HTTP 200) after $(jq .lookups.failed "$tmp/lk.h") failures, ok again after one that worked"
+stop_ocspd lk

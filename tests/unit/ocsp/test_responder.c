@@ -34,7 +34,8 @@
  *    reads again, and any other payload is ignored; the connections'
  *    timeouts ride in their conninfo;
  *  - /health: degraded when the last read is old though the database
- *    was fine, and before a responder certificate expires;
+ *    was fine, when lookups keep failing, and before a responder
+ *    certificate expires;
  *    serving_until from the SHA-1 answers of issued certificates;
  *  - nextUpdate never past the responder certificate's notAfter, and
  *    nothing signed once it has passed; nothing signed in an outage once
@@ -2512,7 +2513,8 @@ health_status(json_t *o)
 
 /*
  * /health: degraded when the statuses were read too long ago even with
- * the database said to be ok (a stuck maintenance thread), and some days
+ * the database said to be ok (a stuck maintenance thread), when the last
+ * lookups failed in a row (200: what it answers is right), and some days
  * before a responder certificate expires; each responder's notAfter
  * reported. serving_until counts the SHA-1 answers of issued
  * certificates only, not never-issued ones nor SHA-2 variants.
@@ -2524,7 +2526,7 @@ test_health(void **state)
 	struct ocsp_status st;
 	struct ocsp_blob *b;
 	time_t now = time(NULL);
-	json_t *o;
+	json_t *o, *lk;
 	int code;
 
 	r.db_ok = 1;
@@ -2556,6 +2558,38 @@ test_health(void **state)
 	r.db_ok = 1;
 	o = health_get();
 	assert_string_equal(health_status(o), "ok");
+	lk = json_object_get(o, "lookups");
+	assert_true(json_is_true(json_object_get(lk, "ok")));
+	assert_true(json_is_null(json_object_get(lk, "last_ok_at")));
+	json_decref(o);
+	/*
+	 * Lookups (sync.c) failing in a row while the maintenance thread's
+	 * connection works: degraded from OCSP_HEALTH_LOOKUP_FAILS, still
+	 * 200 (the cache's answers are right, the lookups' tryLater); ok
+	 * again after one that succeeded.
+	 */
+	r.lookups_failed = 7;
+	r.lookups_failed_run = OCSP_HEALTH_LOOKUP_FAILS - 1;
+	o = health_get();
+	assert_string_equal(health_status(o), "ok");
+	json_decref(o);
+	r.lookups_failed_run = OCSP_HEALTH_LOOKUP_FAILS;
+	o = health_get_status(&code);
+	assert_int_equal(code, 200);
+	assert_string_equal(health_status(o), "degraded");
+	assert_true(json_is_true(json_object_get(o, "database_ok")));
+	lk = json_object_get(o, "lookups");
+	assert_true(json_is_false(json_object_get(lk, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(lk, "failed")), 7);
+	assert_int_equal(json_integer_value(json_object_get(lk,
+	    "failed_in_a_row")), OCSP_HEALTH_LOOKUP_FAILS);
+	json_decref(o);
+	r.lookups_failed_run = 0;
+	r.lookup_ok_at = now;
+	o = health_get();
+	assert_string_equal(health_status(o), "ok");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o,
+	    "lookups"), "last_ok_at")), now);
 	json_decref(o);
 	/* A responder certificate expiring within OCSP_RESPONDER_WARN_S. */
 	r.synced_at = time(NULL);
