@@ -120,6 +120,8 @@ usage(void)
  * "degraded" (a moment's database failure, failing lookups, a responder
  * certificate to renew) leaves it serving correct answers: 200 (a
  * failing lookup is answered tryLater, and the cache answers the rest).
+ * Never kept by a cache (Cache-Control: no-store, ocspd_handle): a
+ * stale answer would hide a failure.
  */
 static int
 ocspd_health(struct ocsp_responder *r, struct http_response *resp)
@@ -634,8 +636,12 @@ ocspd_handle(void *arg, const struct http_request *req,
 	 */
 	get = strcmp(req->method, "GET") == 0 ||
 	    strcmp(req->method, "HEAD") == 0;
-	if (get && strcmp(req->path, "/health") == 0)
+	if (get && strcmp(req->path, "/health") == 0) {
+		/* A cache in front must not answer for us (as crld's, tsad's). */
+		if (ocspd_no_store(resp) == -1)
+			return -1;
 		return ocspd_health(r, resp);
+	}
 	if (get) {
 		/* RFC 6960 Appendix A.1: GET {url}/{url-encoding of base-64 of DER}. */
 		if (strcmp(req->path, "/") == 0) {

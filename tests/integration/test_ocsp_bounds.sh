@@ -252,7 +252,8 @@ stop_ocspd ls
 # then /health said "ok" all along. Once lookups work again it is "ok".
 start_proxy kp ocsp_sync_lookup 0
 start_ocspd lk PKI_PG_OCSP_URI="$uri_kp"
-curl -sS -o "$tmp/lk.h" "$url_lk/health" || fail "ocspd lk: /health"
+curl -sS -D "$tmp/lk.hdr" -o "$tmp/lk.h" "$url_lk/health" || fail "ocspd lk: /health"
+grep -qi '^Cache-Control: no-store' "$tmp/lk.hdr" || { cat "$tmp/lk.hdr"; fail "/health without Cache-Control: no-store"; }
 jq -e '.status == "ok" and .lookups.ok and .lookups.failed == 0 and .lookups.last_ok_at == null' "$tmp/lk.h" >/dev/null ||
 	{ cat "$tmp/lk.h"; fail "ocspd lk: /health not ok with no lookup yet"; }
 for i in 1 2 3 4; do

@@ -1174,6 +1174,7 @@ struct tget {
 	size_t		 len;
 	char		 etag[64];
 	char		 lm[64];
+	char		 cc[128];	/* Cache-Control */
 };
 
 static size_t
@@ -1217,6 +1218,7 @@ tget_header(char *p, size_t size, size_t n, void *arg)
 
 	tget_field(p, size * n, "ETag", g->etag, sizeof(g->etag));
 	tget_field(p, size * n, "Last-Modified", g->lm, sizeof(g->lm));
+	tget_field(p, size * n, "Cache-Control", g->cc, sizeof(g->cc));
 	return size * n;
 }
 
@@ -2474,7 +2476,9 @@ test_budget_handler(void **state)
 
 /*
  * GET /health through ocspd's handler: the JSON, parsed; the HTTP status
- * into *status unless NULL, else it must be 200.
+ * into *status unless NULL, else it must be 200. Whatever the status, no
+ * cache may keep it (Cache-Control: no-store; until 2026-12-06 none was
+ * sent, and a 503 or a "degraded" could be served stale as well as an ok).
  */
 static json_t *
 health_get_status(int *status)
@@ -2489,6 +2493,7 @@ health_get_status(int *status)
 	    (unsigned int)http_port(srv));
 	tget(url, NULL, NULL, &g);
 	http_stop(srv);
+	assert_string_equal(g.cc, "no-store");
 	if (status != NULL)
 		*status = (int)g.status;
 	else
