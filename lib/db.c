@@ -1308,17 +1308,19 @@ db_run(struct db *db, const char *sql)
 	return db_command(db, sql, NULL);
 }
 
-int
-db_schema_check(struct db *db, int min, const char *who_needs,
-    const char *what, char *err, size_t errlen)
+/* db_schema_check; timeout_ms > 0: the read is db_exec_bounded's. */
+static int
+db_schema_check_ms(struct db *db, int min, const char *who_needs,
+    const char *what, long timeout_ms, char *err, size_t errlen)
 {
 	static const struct db_stmt stmt_version = { "lib_db_schema_version",
 		"SELECT coalesce(max(version), 0) FROM schema_version", 0 };
 	PGresult *res;
 	long long v;
 
-	if ((res = db_exec(db, &stmt_version, NULL, NULL, NULL)) == NULL ||
-	    PQntuples(res) != 1) {
+	res = timeout_ms > 0 ? db_exec_bounded(db, &stmt_version, NULL,
+	    timeout_ms) : db_exec(db, &stmt_version, NULL, NULL, NULL);
+	if (res == NULL || PQntuples(res) != 1) {
 		PQclear(res);
 		snprintf(err, errlen, "reading schema_version failed (SQLSTATE "
 		    "%s)", db_last_sqlstate(db));
@@ -1333,6 +1335,26 @@ db_schema_check(struct db *db, int min, const char *who_needs,
 		return -1;
 	}
 	return 0;
+}
+
+int
+db_schema_check(struct db *db, int min, const char *who_needs,
+    const char *what, char *err, size_t errlen)
+{
+	return db_schema_check_ms(db, min, who_needs, what, 0, err, errlen);
+}
+
+int
+db_schema_check_bounded(struct db *db, int min, const char *who_needs,
+    const char *what, long timeout_ms, char *err, size_t errlen)
+{
+	if (timeout_ms <= 0) {
+		snprintf(err, errlen, "db_schema_check_bounded: invalid "
+		    "arguments");
+		return -1;
+	}
+	return db_schema_check_ms(db, min, who_needs, what, timeout_ms, err,
+	    errlen);
 }
 
 int

@@ -176,6 +176,13 @@ int		 db_run(struct db *, const char *sql);
 int		 db_schema_check(struct db *, int min, const char *who_needs,
 		    const char *what, char *err, size_t errlen);
 /*
+ * db_schema_check whose read waits timeout_ms at most (db_exec_bounded's
+ * rules: outside a transaction; past it the SQLSTATE in err is 57014).
+ */
+int		 db_schema_check_bounded(struct db *, int min,
+		    const char *who_needs, const char *what, long timeout_ms,
+		    char *err, size_t errlen);
+/*
  * Runs sql ("LISTEN a; LISTEN b") now and again whenever the connection is
  * made anew. Every call outside a transaction first makes sure the
  * connection is alive and, when the server closed it (a restart, a

@@ -85,6 +85,13 @@
  * lookup connection that cannot be made in time fails them all.
  */
 #define OCSP_HEALTH_LOOKUP_FAILS	3
+/*
+ * How long start-up waits for the issuers' query (ocspd_load_issuers,
+ * db_exec_bounded): a server that accepts the connection and then stalls
+ * makes ocspd stop with a message, not hang before it serves. The
+ * connection itself is bounded by libpq's connect_timeout (lib/db.c).
+ */
+#define OCSP_LOAD_DEADLINE_MS	10000
 #define OCSP_CT_REQUEST		"application/ocsp-request"
 #define OCSP_CT_RESPONSE	"application/ocsp-response"
 #define OCSP_LOOPS_MAX		16	/* ocsp.threads at most */
@@ -918,8 +925,12 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r)
 		log_err("database: %s", err);
 		goto out;
 	}
-	if ((res = db_exec(db, &stmt, NULL, NULL, NULL)) == NULL)
+	if ((res = db_exec_bounded(db, &stmt, NULL, OCSP_LOAD_DEADLINE_MS)) ==
+	    NULL) {
+		log_err("reading the issuers and their responders failed "
+		    "(SQLSTATE %s)", db_last_sqlstate(db));
 		goto out;
+	}
 	if (PQntuples(res) == 0) {
 		log_err("no OCSP responder certificate in the database: run "
 		    "`pkictl ca init`");

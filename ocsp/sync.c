@@ -1008,12 +1008,16 @@ out:
 	return rc;
 }
 
-/* The database has what stmt_poll reads (OCSP_SCHEMA_MIN); 0, or -1 with err. */
+/*
+ * The database has what stmt_poll reads (OCSP_SCHEMA_MIN); 0, or -1 with
+ * err. At start, but awaited with a deadline all the same: a server that
+ * stalls makes ocspd stop with a message rather than hang.
+ */
 static int
 ocsp_sync_schema(struct ocsp_sync *sy, char *err, size_t errlen)
 {
-	return db_schema_check(sy->db, OCSP_SCHEMA_MIN, "ocspd needs",
-	    "certificate.issue_xid", err, errlen);
+	return db_schema_check_bounded(sy->db, OCSP_SCHEMA_MIN, "ocspd needs",
+	    "certificate.issue_xid", OCSP_SYNC_DEADLINE_MS, err, errlen);
 }
 
 /*

@@ -8,7 +8,8 @@
 #    backend is still stopped.
 #  - a server that accepts the connection made again and stalls at its
 #    LISTEN (pg_stall_proxy.py): the LISTEN gives up at its deadline, and
-#    the next connection LISTENs and reads.
+#    the next connection LISTENs and reads; at start, the issuers' query
+#    and the schema check give up the same way, and ocspd stops.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -278,3 +279,31 @@ jq -e '.status == "ok" and .lookups.ok and .lookups.failed_in_a_row == 0 and .lo
 	{ cat "$tmp/lk.h"; fail "lookups working again: /health not ok"; }
 note "failing lookups: /health degraded (HTTP 200) after $(jq .lookups.failed "$tmp/lk.h") failures, ok again after one that worked"
 stop_ocspd lk
+
+# --- start-up against a server that stalls ----------------------------------------
+# ocspd's start-up statements are awaited with a deadline too (10 s): the
+# issuers' query (ocspd_load_issuers) and the schema check of the
+# maintenance connection (db_schema_check_bounded). A server that accepts
+# the connection and stalls at either makes ocspd stop with a message
+# naming the statement; until 2026-12-06 both were db_exec, and ocspd
+# hung there for ever, before serving, with nothing in its log.
+for stmt in ocsp_main_issuers lib_db_schema_version; do
+	start_proxy "su_$stmt" "$stmt" 1
+	uri=uri_su_$stmt
+	env PKI_OCSP_PORT="$(free_port)" PKI_OCSP_THREADS=1 PKI_PG_OCSP_URI="${!uri}" \
+		"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/su_$stmt.log" 2>&1 &
+	p=$!
+	at_exit "kill $p 2>/dev/null || true"
+	t0=$(now_ms)
+	while kill -0 "$p" 2>/dev/null; do
+		[ $(($(now_ms) - t0)) -lt 60000 ] || { cat "$tmp/su_$stmt.log"; fail "a server stalled at $stmt: ocspd still starting after 60 s"; }
+		sleep 0.2
+	done
+	rc=0
+	wait "$p" || rc=$?
+	[ "$rc" -ne 0 ] || { cat "$tmp/su_$stmt.log"; fail "a server stalled at $stmt: ocspd exited 0"; }
+	grep -q stalled "$tmp/su_$stmt.px" || fail "the proxy did not stall at $stmt"
+	grep -q "$stmt: no answer within 10000 ms" "$tmp/su_$stmt.log" || { cat "$tmp/su_$stmt.log"; fail "a server stalled at $stmt: the deadline not logged"; }
+	grep -q 'Sanitizer' "$tmp/su_$stmt.log" && { cat "$tmp/su_$stmt.log"; fail "ocspd stalled at $stmt: a sanitizer report"; }
+	note "a server stalled at $stmt at start: ocspd stopped (exit $rc) after $(($(now_ms) - t0)) ms"
+done

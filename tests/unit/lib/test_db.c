@@ -830,6 +830,39 @@ test_listen_bounded(void **state)
 	exec_plain(fx->a, "UNLISTEN *");
 }
 
+/*
+ * db_schema_check_bounded: the version read like db_schema_check's, and
+ * within its bound with the backend stopped (57014 in the message), the
+ * next call on a new connection.
+ */
+static void
+test_schema_check_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	char err[256];
+	long long t0, took;
+	int pid, rc;
+
+	assert_int_equal(db_schema_check_bounded(fx->a, 1, "test needs",
+	    "anything", 2000, err, sizeof(err)), 0);
+	assert_int_equal(db_schema_check_bounded(fx->a, 1000000, "test needs",
+	    "the future", 2000, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "test needs 1000000 (the future)"));
+	pid = PQbackendPID(db_conn(fx->a));
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	t0 = now_ms();
+	rc = db_schema_check_bounded(fx->a, 1, "test needs", "anything", 300,
+	    err, sizeof(err));
+	took = now_ms() - t0;
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err, "57014"));
+	assert_true(took >= 250 && took < 5000);
+	assert_int_equal(db_schema_check_bounded(fx->a, 1, "test needs",
+	    "anything", 2000, err, sizeof(err)), 0);
+	assert_int_not_equal(PQbackendPID(db_conn(fx->a)), pid);
+}
+
 /* What db_notifications gave its callback, in order. */
 struct notes {
 	int	n;
@@ -1206,6 +1239,7 @@ main(void)
 		cmocka_unit_test(test_notifications),
 		cmocka_unit_test(test_exec_bounded),
 		cmocka_unit_test(test_listen_bounded),
+		cmocka_unit_test(test_schema_check_bounded),
 		cmocka_unit_test(test_no_reconnect_in_transaction),
 		cmocka_unit_test(test_conninfo_files),
 	};
