@@ -27,6 +27,12 @@
 /* Back-off before retrying a serialization failure: doubles, capped. */
 #define DB_RETRY_BASE_MS	5
 #define DB_RETRY_MAX_MS		250
+/*
+ * How long a bounded reconnection (db_reset_until) is gone on with over
+ * several calls before it is started again: libpq's connect_timeout
+ * (db_conn_values), which only its blocking calls apply.
+ */
+#define DB_RESET_MAX_MS		10000
 
 struct db {
 	PGconn	 *conn;
@@ -39,6 +45,15 @@ struct db {
 	char	 *listen;	/* db_listen's commands, run again on a reconnect */
 	int	  relisten;	/* reconnected, listen not yet run again */
 	int	  closing;	/* the server said FATAL: it closes the connection */
+	/*
+	 * A bounded reconnection (db_reset_until) not done by its deadline:
+	 * the next bounded call goes on with it (reset_st, PQresetPoll's
+	 * last word) rather than start it again, until DB_RESET_MAX_MS
+	 * after reset_at.
+	 */
+	int	  resetting;
+	int	  reset_st;
+	int64_t	  reset_at;
 };
 
 /* This thread met an unreachable database since db_unavailable_clear(). */
@@ -575,6 +590,7 @@ db_ready(struct db *db)
 		log_warn("db: the connection to PostgreSQL was lost: "
 		    "connecting again");
 		db->closing = 0;
+		db->resetting = 0;
 		PQreset(db->conn);
 		if (PQstatus(db->conn) != CONNECTION_OK ||
 		    PQsetClientEncoding(db->conn, "UTF8") != 0) {
@@ -868,8 +884,12 @@ db_wait_until(struct db *db, short events, int64_t deadline)
 /*
  * Connects again (PQresetStart, PQresetPoll: never blocking), until
  * deadline. The client encoding comes with the connection's parameters
- * (db_conn_keys), so no blocking SET follows. 0, or -1 with the
- * connection left to be made anew by the next call.
+ * (db_conn_keys), so no blocking SET follows. A connection not made by
+ * the deadline is gone on with by the next call (db->resetting), for
+ * DB_RESET_MAX_MS in all: until 2026-12-06 each call started it again,
+ * so one whose set-up (TCP, TLS, SCRAM: several round trips) took longer
+ * than a call's deadline, ocspd's lookups' 500 ms, was never made. 0, or
+ * -1 with the connection left to the next call.
  */
 static int
 db_reset_until(struct db *db, int64_t deadline)
@@ -877,21 +897,34 @@ db_reset_until(struct db *db, int64_t deadline)
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int w;
 
-	log_warn("db: the connection to PostgreSQL was lost: connecting again");
-	db->closing = 0;
-	if (PQresetStart(db->conn) != 1)
-		st = PGRES_POLLING_FAILED;
+	if (db->resetting && db_mono_ms() - db->reset_at < DB_RESET_MAX_MS)
+		st = (PostgresPollingStatusType)db->reset_st;
+	else {
+		log_warn("db: the connection to PostgreSQL was lost: "
+		    "connecting again");
+		db->closing = 0;
+		db->resetting = 1;
+		db->reset_at = db_mono_ms();
+		if (PQresetStart(db->conn) != 1)
+			st = PGRES_POLLING_FAILED;
+	}
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
 		if ((w = db_wait_until(db, st == PGRES_POLLING_READING ?
 		    POLLIN : POLLOUT, deadline)) != 1) {
 			log_warn("db: connecting again: %s", w == 0 ?
-			    "no answer in time" : "poll failed");
-			db->closing = 1;
+			    "not done in time: going on at the next call" :
+			    "poll failed");
+			db->reset_st = (int)st;
+			if (w != 0) {
+				db->resetting = 0;
+				db->closing = 1;
+			}
 			db_lost(db);
 			return -1;
 		}
 		st = PQresetPoll(db->conn);
 	}
+	db->resetting = 0;
 	if (st == PGRES_POLLING_FAILED) {
 		db_fail(db, "reconnecting", NULL);
 		db_lost(db);

@@ -82,7 +82,9 @@ PGresult	*db_exec(struct db *, const struct db_stmt *stmt,
  * backend, a network that drops packets) lets no statement_timeout fire.
  * A connection the server closed is made again without blocking
  * (PQresetStart), and the statement is prepared, sent and awaited with
- * poll() against the deadline. Past it: NULL, SQLSTATE 57014, and the
+ * poll() against the deadline; a set-up not done by the deadline is gone
+ * on with by the next bounded call (for 10 s in all, then started
+ * again), so a server slower to reach than one deadline is reached. Past it: NULL, SQLSTATE 57014, and the
  * connection is made anew at the next call rather than waited for (the
  * server may still be at the statement). Outside a transaction only,
  * text parameters. A connection made anew here does not LISTEN again

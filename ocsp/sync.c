@@ -870,7 +870,13 @@ ocsp_sync_main(void *arg)
 		pfd[0].fd = sy->wake[0];
 		pfd[0].events = POLLIN;
 		npfd = 1;
-		if (sy->db != NULL) {
+		/*
+		 * Not while lib/db is still making the connection anew (a
+		 * bounded reconnection goes on at the next statement): the
+		 * set-up's bytes are PQresetPoll's, not PQconsumeInput's.
+		 */
+		if (sy->db != NULL &&
+		    PQstatus(db_conn(sy->db)) == CONNECTION_OK) {
 			pfd[1].fd = PQsocket(db_conn(sy->db));
 			pfd[1].events = POLLIN;
 			npfd = 2;

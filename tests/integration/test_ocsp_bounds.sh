@@ -10,6 +10,8 @@
 #    LISTEN (pg_stall_proxy.py): the LISTEN gives up at its deadline, and
 #    the next connection LISTENs and reads; at start, the issuers' query
 #    and the schema check give up the same way, and ocspd stops.
+#  - a lookup connection whose set-up takes longer than a lookup's
+#    deadline: made anew over two lookups, not restarted by each.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -187,16 +189,17 @@ stop_ocspd bud
 PG_HOST=$(sed -n 's/^PKI_PG_HOST=//p' "$PKI_STACK_DIR/stack.env")
 PG_PORT=$(sed -n 's/^PKI_PG_PORT=//p' "$PKI_STACK_DIR/stack.env")
 [ -S "$PG_HOST/.s.PGSQL.$PG_PORT" ] || fail "the stack's PostgreSQL socket not found: $PG_HOST/.s.PGSQL.$PG_PORT"
-# start_proxy NAME MATCH NTH: pg_stall_proxy.py stalling at MATCH (its NTH,
-# 0: every one), its conninfo for pki_ocsp in uri_NAME, its pid in
-# ppid_NAME, its stalls in $tmp/NAME.px.
+# start_proxy NAME MATCH NTH [SLOW_MS]: pg_stall_proxy.py stalling at MATCH
+# (its NTH, 0: every one; '' none), each connection's set-up SLOW_MS
+# longer, its conninfo for pki_ocsp in uri_NAME, its pid in ppid_NAME, its
+# stalls in $tmp/NAME.px.
 start_proxy() {
 	local name=$1 d p
 	d=$(mktemp -d /tmp/pgpx.XXXXXX)
 	chmod 0755 "$d"
 	: >"$tmp/$name.px"
 	python3 "$(dirname "$0")/pg_stall_proxy.py" "$d" "$PG_PORT" "$PG_HOST/.s.PGSQL.$PG_PORT" \
-		"$2" "$3" "$tmp/$name.px" 2>"$tmp/$name.pxlog" &
+		"$2" "$3" "$tmp/$name.px" "${4:-0}" 2>"$tmp/$name.pxlog" &
 	p=$!
 	at_exit "kill $p 2>/dev/null || true; rm -rf -- $d"
 	for _ in $(seq 50); do
@@ -307,3 +310,34 @@ for stmt in ocsp_main_issuers lib_db_schema_version; do
 	grep -q 'Sanitizer' "$tmp/su_$stmt.log" && { cat "$tmp/su_$stmt.log"; fail "ocspd stalled at $stmt: a sanitizer report"; }
 	note "a server stalled at $stmt at start: ocspd stopped (exit $rc) after $(($(now_ms) - t0)) ms"
 done
+
+# --- a lookup connection slower to make than a lookup's deadline ------------------
+# Each connection through this proxy takes 800 ms to set up (the server's
+# first bytes held: TCP, TLS and SCRAM over a long round trip), more than
+# a lookup's 500 ms deadline. The lookup's backend is ended; lib/db makes
+# the connection anew without blocking, and a set-up not done by one
+# lookup's deadline is gone on with by the next (db_reset_until). Until
+# 2026-12-06 each lookup started it again and gave up at 500 ms: every
+# serial the cache does not hold was tryLater until ocspd restarted.
+start_proxy sl '' 0 800
+before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_ocsp'")
+start_ocspd sl PKI_PG_OCSP_URI="$uri_sl"
+ocsp_at "$url_sl" -issuer "$pki/issuing.pem" -serial 0x7E5751000 -no_nonce >"$tmp/sl.o" 2>&1 || true
+grep -q ': revoked' "$tmp/sl.o" || { cat "$tmp/sl.o"; fail "ocspd sl: a never-issued serial not answered at start"; }
+lpid=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'pki_ocsp' AND pid NOT IN ($before)
+	AND query LIKE '%ocsp_standby_data_time() AS d LEFT JOIN certificate%'")
+[[ $lpid =~ ^[0-9]+$ ]] || fail "ocspd sl's lookup backend not found: '$lpid'"
+q "SELECT pg_terminate_backend($lpid)" >/dev/null
+later=0
+for i in $(seq 1 20); do
+	ocsp_at "$url_sl" -issuer "$pki/issuing.pem" -serial "0x7E575100$i" -no_nonce >"$tmp/sl.o" 2>&1 || true
+	grep -q ': revoked' "$tmp/sl.o" && break
+	grep -qi 'trylater' "$tmp/sl.o" || { cat "$tmp/sl.o"; fail "a slow lookup connection: neither answered nor tryLater"; }
+	later=$((later + 1))
+done
+grep -q ': revoked' "$tmp/sl.o" || { tail -n 20 "$tmp/sl.log"; fail "a lookup connection slower to make than 500 ms: $later lookups tryLater, none answered"; }
+[ "$(grep -c '^slow' "$tmp/sl.px")" -ge 4 ] || fail "the proxy did not slow the connections: $(cat "$tmp/sl.px")"
+curl -sS -o "$tmp/sl.h" "$url_sl/health" || fail "ocspd sl: /health"
+jq -e '.lookups.ok and .lookups.failed_in_a_row == 0' "$tmp/sl.h" >/dev/null || { cat "$tmp/sl.h"; fail "ocspd sl: /health lookups not ok"; }
+note "a lookup connection slower to make than a lookup's deadline: made anew after $later tryLater"
+stop_ocspd sl
