@@ -82,16 +82,17 @@ PGresult	*db_exec(struct db *, const struct db_stmt *stmt,
  * backend, a network that drops packets) lets no statement_timeout fire.
  * A connection the server closed is made again without blocking
  * (PQresetStart), and the statement is prepared, sent and awaited with
- * poll() against the deadline; a set-up not done by the deadline is gone
- * on with by the next bounded call (for 10 s in all, then started
- * again), so a server slower to reach than one deadline is reached. Past it: NULL, SQLSTATE 57014, and the
- * connection is made anew at the next call rather than waited for (the
- * server may still be at the statement). Outside a transaction only,
- * text parameters. A connection made anew here does not LISTEN again
- * (the next db_exec would, without a deadline): a caller that LISTENs
- * notices the new connection (PQbackendPID) and LISTENs again with
- * db_listen_bounded. Not a cancel: PQcancel blocks on a server that
- * does not answer.
+ * poll() against the deadline. A connection not made by the deadline:
+ * NULL, SQLSTATE 08006, and the next bounded call goes on making it (for
+ * 10 s in all, then starts again), so a server slower to reach than one
+ * deadline is reached. A statement not answered by the deadline: NULL,
+ * SQLSTATE 57014, and the connection is made anew at the next call
+ * rather than waited for (the server may still be at the statement).
+ * Outside a transaction only, text parameters. A connection made anew
+ * here does not LISTEN again (the next db_exec would, without a
+ * deadline): a caller that LISTENs notices the new connection
+ * (PQbackendPID) and LISTENs again with db_listen_bounded. Not a cancel:
+ * PQcancel blocks on a server that does not answer.
  */
 PGresult	*db_exec_bounded(struct db *, const struct db_stmt *stmt,
 		    const char *const *values, long timeout_ms);

@@ -644,7 +644,7 @@ ocspd_handle(void *arg, const struct http_request *req,
 	get = strcmp(req->method, "GET") == 0 ||
 	    strcmp(req->method, "HEAD") == 0;
 	if (get && strcmp(req->path, "/health") == 0) {
-		/* A cache in front must not answer for us (as crld's, tsad's). */
+		/* No cache may answer for us (as crld's, tsad's). */
 		if (ocspd_no_store(resp) == -1)
 			return -1;
 		return ocspd_health(r, resp);
