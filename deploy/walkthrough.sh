@@ -46,6 +46,8 @@ done
 set -a; . "$DIR/stack.env"; set +a
 [ -n "$OUT" ] || OUT=$(mktemp -d /tmp/pki-walkthrough.XXXXXX)
 mkdir -p "$OUT"
+# Absolute: step 4 reads the signed PDF from inside $work.
+OUT=$(cd "$OUT" && pwd)
 work=$(mktemp -d)
 chmod 0700 "$work"
 trap 'rm -rf "$work"' EXIT
