@@ -1389,6 +1389,9 @@ pkictl() {
 	return "$rc"
 }
 
+# The tokens this run of up created (hsm_up): a key recorded for a token of
+# an earlier run is not in one made now.
+HSM_MADE=()
 hsm_up() {
 	local out t made=0
 	out=$(pkictl token list 2>>"$LOG/pkictl.log") ||
@@ -1402,16 +1405,31 @@ hsm_up() {
 		    --pin-file "$PINS/$t.pin" >>"$LOG/pkictl.log" 2>&1 ||
 			{ log_tail "$LOG/pkictl.log"; die "token init $t failed; see $LOG/pkictl.log"; }
 		made=$((made + 1))
+		HSM_MADE+=("$t")
 	done
 	give_to "$HSM_USER" "$HSMDIR/tokens"
 	[ "$made" -eq 0 ] && say "hsm: ${#TOKENS[@]} tokens present"
 	return 0
 }
 
+# key_made ACTION TOKEN: the audit trail records ACTION, the creation of a
+# key in TOKEN (pkictl commits the event only with its key), and TOKEN was
+# not created by this up. Then the ceremony is not asked again: its refusal
+# (exit 3) logs an error in log/pkictl.log at every later up, which an
+# operator watching for errors would chase in vain (until 2026-12-06).
+key_made() {
+	local p=1 t
+	for t in "${HSM_MADE[@]}"; do [ "$t" != "$2" ] || return 1; done
+	if has_standby; then p=$(pg_primary_node); fi
+	[ "$(psql -X -At "$(node_conninfo "$p" pki)" -c \
+	    "SELECT 1 FROM audit_event WHERE action = '$1' AND details->>'token' = '$2' LIMIT 1" 2>/dev/null)" = 1 ]
+}
+
 # The subscriber-key wrapping key (DESIGN.md "Keys"), made once at the
 # ceremony; exit 3 means it exists.
 wrapkey_up() {
 	local rc=0
+	key_made hsm.wrapkey.create pki-wrap && return 0
 	pkictl wrapkey create --so-pin-file "$PINS/pki-wrap.so-pin" >>"$LOG/pkictl.log" 2>&1 || rc=$?
 	case $rc in
 	0) say "ca: subscriber-key wrapping key created" ;;
@@ -1426,12 +1444,14 @@ wrapkey_up() {
 # `make up` seals too).
 audit_up() {
 	local rc=0
-	pkictl audit init >>"$LOG/pkictl.log" 2>&1 || rc=$?
-	case $rc in
-	0) say "audit: HSM audit key created, public key $DIR/pki/audit-pub.pem" ;;
-	3) ;;
-	*) log_tail "$LOG/pkictl.log"; die "'pkictl audit init' failed; see $LOG/pkictl.log" ;;
-	esac
+	if ! key_made audit.key.create pki-audit; then
+		pkictl audit init >>"$LOG/pkictl.log" 2>&1 || rc=$?
+		case $rc in
+		0) say "audit: HSM audit key created, public key $DIR/pki/audit-pub.pem" ;;
+		3) ;;
+		*) log_tail "$LOG/pkictl.log"; die "'pkictl audit init' failed; see $LOG/pkictl.log" ;;
+		esac
+	fi
 	pkictl audit seal >>"$LOG/pkictl.log" 2>&1 ||
 		{ log_tail "$LOG/pkictl.log"; die "'pkictl audit seal' failed; see $LOG/pkictl.log"; }
 	give_to "$HSM_USER" "$HSMDIR/tokens"
