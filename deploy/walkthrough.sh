@@ -44,6 +44,11 @@ for t in curl jq python3 openssl oathtool pdfsig certutil; do
 	command -v "$t" >/dev/null || die "$t missing (make deps installs it)"
 done
 set -a; . "$DIR/stack.env"; set +a
+# Every daemon the walk goes through must be up: with cad down, say, it
+# used to leave her application agreed and give up 30 s later ("not issued").
+down=$("$REPO/deploy/stack.sh" status --dir "$DIR" --build "$(dirname "$PKICTL")" 2>/dev/null |
+	awk '$1 ~ /^(ra|ocsp|crl|tsa|sign|pades|cad)$/ && $2 != "up" { printf " %s", $1 }') || true
+[ -z "$down" ] || die "not running in $DIR:$down (make up, or deploy/stack.sh up --dir $DIR)"
 [ -n "$OUT" ] || OUT=$(mktemp -d /tmp/pki-walkthrough.XXXXXX)
 mkdir -p "$OUT"
 # Absolute: step 4 reads the signed PDF from inside $work.

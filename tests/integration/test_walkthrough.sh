@@ -55,4 +55,11 @@ secrets=$(find "$PKI_DIR/spool/ra-sms" "$PKI_DIR/spool/ra-mail" -type f -newer "
 for s in $secrets; do
 	! has -wF -- "$s" "$tmp/argv" || fail "code or link token $s on a command line: $(grep -wF -- "$s" "$tmp/argv" | head -1)"
 done
+# A daemon it needs is down: it stops before the first request, naming it
+# (it used to register, approve and agree, then wait 30 s for cad).
+stack_daemon_stop cad
+"$REPO/deploy/walkthrough.sh" --dir "$PKI_STACK_DIR" --out "$tmp/down" >"$tmp/down.log" 2>&1 &&
+	fail "the walk-through ran with cad down: $(cat "$tmp/down.log")"
+has -F "not running in $PKI_STACK_DIR: cad " "$tmp/down.log" && ! has '^== ' "$tmp/down.log" ||
+	fail "the walk-through with cad down: $(cat "$tmp/down.log")"
 note "the walk-through ran; $(wc -l <"$tmp/argv") curl and jq command lines, none with a secret ($(wc -w <<<"$secrets") codes and link tokens checked)"
