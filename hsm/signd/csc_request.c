@@ -435,7 +435,7 @@ csc_parse_server_info(const void *body, size_t len, char *detail,
 	if ((root = csc_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s?o}", "lang", &lang) == -1) {
-		snprintf(detail, detaillen, "an unknown member: the known ones are (lang)");
+		snprintf(detail, detaillen, "unknown member (known: lang)");
 		goto out;
 	}
 	if (lang != NULL && !json_is_string(lang)) {
@@ -464,9 +464,9 @@ csc_parse_list(const void *body, size_t len, struct csc_list_req *r,
 	    "s?o}", "userID", &uid, "maxResults", &max, "credentialInfo", &ci,
 	    "certificates", &certs, "certInfo", &certinfo, "authInfo",
 	    &authinfo, "clientData", &client) == -1) {
-		snprintf(detail, detaillen, "an unknown member: the known ones are (userID, maxResults, "
-		    "credentialInfo, certificates, certInfo, authInfo, "
-		    "clientData)");
+		snprintf(detail, detaillen, "unknown member (known: "
+		    "userID, maxResults, credentialInfo, certificates, "
+		    "certInfo, authInfo, clientData)");
 		goto out;
 	}
 	if (uid == NULL || csc_id(uid, r->user_id) == -1) {
@@ -533,8 +533,9 @@ csc_parse_info(const void *body, size_t len, struct csc_info_req *r,
 	    "s?o}", "credentialID", &cid, "userID", &uid, "certificates",
 	    &certs, "certInfo", &certinfo, "authInfo", &authinfo, "lang", &lang,
 	    "clientData", &client) == -1) {
-		snprintf(detail, detaillen, "an unknown member: the known ones are (credentialID, "
-		    "userID, certificates, certInfo, authInfo, lang, clientData)");
+		snprintf(detail, detaillen, "unknown member (known: "
+		    "credentialID, userID, certificates, certInfo, authInfo, "
+		    "lang, clientData)");
 		goto out;
 	}
 	if (cid == NULL || csc_id(cid, r->credential) == -1) {
@@ -603,9 +604,10 @@ csc_parse_authorize(const void *body, size_t len, struct csc_authorize_req *r,
 	    "numSignatures", &num, "hashes", &hashes, "hashAlgorithmOID", &oid,
 	    "PIN", &pin, "OTP", &otp, "otpID", &otpid, "description", &desc,
 	    "clientData", &client) == -1) {
-		snprintf(detail, detaillen, "an unknown member: the known ones are (credentialID, "
-		    "userID, numSignatures, hashes, hashAlgorithmOID, PIN, OTP, "
-		    "otpID, description, clientData)");
+		snprintf(detail, detaillen, "unknown member (known: "
+		    "credentialID, userID, numSignatures, hashes, "
+		    "hashAlgorithmOID, PIN, OTP, otpID, description, "
+		    "clientData)");
 		goto out;
 	}
 	if (cid == NULL || csc_id(cid, r->credential) == -1) {
@@ -721,9 +723,9 @@ csc_parse_signhash(const void *body, size_t len, struct csc_signhash_req *r,
 	    "hashes", &hashes, "hashAlgorithmOID", &oid, "signAlgo", &algo,
 	    "signAlgoParams", &params, "operationMode", &mode, "clientData",
 	    &client) == -1) {
-		snprintf(detail, detaillen, "an unknown member: the known ones are (credentialID, "
-		    "userID, SAD, hashes, hashAlgorithmOID, signAlgo, "
-		    "signAlgoParams, operationMode, clientData)");
+		snprintf(detail, detaillen, "unknown member (known: "
+		    "credentialID, userID, SAD, hashes, hashAlgorithmOID, "
+		    "signAlgo, signAlgoParams, operationMode, clientData)");
 		goto out;
 	}
 	if (cid == NULL || csc_id(cid, r->credential) == -1) {
