@@ -19,7 +19,9 @@
  *			order for what was agreed to (the failed order's kind,
  *			profile, subject, key type and issuing CA), which cad
  *			then issues; not while that CA is on hold (503), nor
- *			once it is revoked or ending (409: cancel instead).
+ *			once it is revoked or ending (409: rad's notifier
+ *			gives the application back to the subscriber's
+ *			agreement, schema/089).
  *
  * Each change is one transaction with its audit event (ra.application.cancel,
  * ra.application.reorder). An officer's cancellation mails the subscriber
@@ -224,8 +226,9 @@ ra_reorder_previous(struct db *db, struct ra_cancel_txn *t,
  * while cad would issue under it, as the agreement requires (certificate.c):
  * on hold, 503 (a hold may be released: the officer tries again then);
  * revoked or ending, 409: it will never issue again, and another issuer
- * needs the subscriber's own agreement, given with a factor, so the
- * application is cancelled and the subscriber applies again. The issuer
+ * needs the subscriber's own agreement, given with a factor: rad's
+ * notifier returns the application to approved and mails the subscriber
+ * to agree again (notifier.c ra_notifier_reopen, schema/089). The issuer
  * is added to details. 0, or -1 with t->outcome (RA_CANCEL_DONE on a
  * database failure).
  */
@@ -264,10 +267,12 @@ ra_reorder_issuer(struct db *db, struct ra_cancel_txn *t,
 		t->outcome = RA_CANCEL_STATE;
 		snprintf(t->detail, sizeof(t->detail), "the issuing CA this "
 		    "application was agreed under (%s) %s%s: it will issue "
-		    "nothing again; cancel the application (the subscriber "
-		    "applies, or asks for the rekey, again)", name, strcmp(stopped, "revoked") == 0 ?
-		    "is revoked" : "ends at ", strcmp(stopped, "revoked") == 0 ?
-		    "" : PQgetvalue(res, 0, 3));
+		    "nothing again; rad gives the application back to the "
+		    "subscriber, mailed to agree again under the current "
+		    "issuing CA (or cancel it)", name,
+		    strcmp(stopped, "revoked") == 0 ? "is revoked" : "ends at ",
+		    strcmp(stopped, "revoked") == 0 ? "" :
+		    PQgetvalue(res, 0, 3));
 		goto out;
 	}
 	if (json_object_set_new(details, "issuer_id", json_string(

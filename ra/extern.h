@@ -1105,8 +1105,10 @@ struct ra_notifier;
  * Connects twice (conninfo: pg.ra_uri) and starts two threads. One LISTENs
  * issuance_done; every notification and every interval_s it marks the
  * agreed applications whose order is done as issued (supersedes the
- * certificate a rekey replaces) and queues the subscriber's mail. The
- * other LISTENs ra_mail and sends the outbox. NULL with err.
+ * certificate a rekey replaces) and queues the subscriber's mail, and
+ * returns those whose order failed under an issuing CA that will never
+ * issue again to approved (ra_notifier_reopen). The other LISTENs ra_mail
+ * and sends the outbox. NULL with err.
  */
 struct ra_notifier	*ra_notifier_start(struct ra *, const char *conninfo,
 			    long interval_s, char *err, size_t errlen);
@@ -1117,6 +1119,14 @@ void			 ra_notifier_stop(struct ra_notifier *);
  * becomes issued, each in its own transaction. The number handled, or -1.
  */
 int			 ra_notifier_reconcile(struct ra *, struct db *);
+/*
+ * Every agreed application whose order failed under an issuing CA that
+ * will never issue again (revoked for good, or ending within
+ * RA_ISSUER_MIN_REMAINING_S) goes back to approved, each in its own
+ * transaction with ra.application.reopen and the subscriber's mail (agree
+ * again), schema/089. The number handled, or -1.
+ */
+int			 ra_notifier_reopen(struct ra *, struct db *);
 /* Sends due expiry reminders (rekey.reminder_days); how many, or -1. */
 int			 ra_notifier_remind(struct ra *, struct db *);
 /*

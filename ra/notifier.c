@@ -29,7 +29,14 @@
  *
  * A failed order is left as it is: the application stays agreed and
  * GET /v1/applications/{id}/agreement shows the order's status and error
- * (an officer orders it again, or it is cancelled: cancel.c).
+ * (an officer orders it again, or it is cancelled: cancel.c). Except when
+ * the issuing CA it names will never issue again (revoked for good, or
+ * ending within RA_ISSUER_MIN_REMAINING_S: what cad fails, and what an
+ * officer's reorder refuses): on the same round the application goes back
+ * to approved (schema/089), in one transaction with its audit event
+ * (ra.application.reopen, actor ra:notifier) and the subscriber's mail,
+ * queued, asking to agree again under rad's current issuing CA
+ * (ra_notifier_reopen). The KYC and its approval stand.
  *
  * The threads need nothing the SANDBOX_NET_FILES profile lacks: poll,
  * a pipe made before the sandbox, socket and connect to reconnect, and the
@@ -451,6 +458,152 @@ out:
 	return rc;
 }
 
+/* --- an order its issuer will never issue: agree again (schema/089) ------------ */
+
+/*
+ * Why the issuing CA i will never issue again: its own certificate revoked
+ * for good (as cad's claim reads it: any reason but certificateHold, 6,
+ * which may be released), or its notAfter within $1 s (cad's lint refuses
+ * a certificate then; cancel.c stmt_reorder_issuer refuses a reorder).
+ */
+#define RA_REOPEN_ISSUER_STOPPED \
+	"(x.id IS NOT NULL OR i.not_after <= now() + make_interval(secs => " \
+	"$1::int))"
+#define RA_REOPEN_FROM \
+	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id " \
+	"JOIN ca_certificate i ON i.id = o.issuer_id " \
+	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND " \
+	"x.serial = i.serial AND x.revoked_at IS NOT NULL AND " \
+	"x.revocation_reason <> 6 "
+static const struct db_stmt stmt_reopen_due = {
+	"ra_notifier_reopen_due",
+	"SELECT a.id " RA_REOPEN_FROM "WHERE a.status = 'agreed' AND "
+	"o.status = 'failed' AND " RA_REOPEN_ISSUER_STOPPED " "
+	"ORDER BY a.id LIMIT " RA_NOTIFIER_BATCH_S,
+	1
+};
+/* $2: the application; still agreed, its order failed, its issuer stopped. */
+static const struct db_stmt stmt_reopen_lock = {
+	"ra_notifier_reopen_lock",
+	"SELECT a.account_id, a.kind, o.id, coalesce(o.last_error, ''), i.id, "
+	"i.subject, CASE WHEN x.id IS NOT NULL THEN 'was revoked at ' || "
+	RA_TS("x.revoked_at") " ELSE 'ends at ' || " RA_TS("i.not_after")
+	" END, acc.email " RA_REOPEN_FROM
+	"JOIN ra_account acc ON acc.id = a.account_id "
+	"WHERE a.id = $2 AND a.status = 'agreed' AND o.status = 'failed' AND "
+	RA_REOPEN_ISSUER_STOPPED " FOR UPDATE OF a",
+	2
+};
+static const struct db_stmt stmt_reopen_update = {
+	"ra_notifier_reopen_update",
+	"UPDATE ra_application SET status = 'approved', agreed_at = NULL, "
+	"order_id = NULL WHERE id = $1 AND status = 'agreed' AND order_id = $2",
+	2
+};
+
+struct ra_reopen_txn {
+	const char	*id;
+	int		 done;
+	char		 order[24];	/* the failed one */
+};
+
+static int
+ra_reopen_txn(struct db *db, void *arg)
+{
+	struct ra_reopen_txn *t = arg;
+	const char *v[2];
+	char min[24], subject[128], body[2048];
+	PGresult *res = NULL, *res2 = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->done = 0;
+	snprintf(min, sizeof(min), "%d", RA_ISSUER_MIN_REMAINING_S);
+	v[0] = min;
+	v[1] = t->id;
+	if ((res = db_exec(db, &stmt_reopen_lock, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = 0;		/* another rad did it, or it changed */
+		goto out;
+	}
+	snprintf(t->order, sizeof(t->order), "%s", PQgetvalue(res, 0, 2));
+	v[0] = t->id;
+	v[1] = t->order;
+	if ((res2 = db_exec(db, &stmt_reopen_update, v, NULL, NULL)) == NULL ||
+	    strcmp(PQcmdTuples(res2), "1") != 0)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "account_id",
+	    PQgetvalue(res, 0, 0), "failed_order_id", t->order, "order_error",
+	    PQgetvalue(res, 0, 3), "issuer_id", PQgetvalue(res, 0, 4), "issuer",
+	    PQgetvalue(res, 0, 5), "because", PQgetvalue(res, 0, 6))) == NULL ||
+	    audit_append(db, RA_NOTIFIER_ACTOR, "ra.application.reopen",
+	    "ra_application", t->id, details, NULL) == -1)
+		goto out;
+	snprintf(subject, sizeof(subject), "Your certificate application %s: "
+	    "please agree again", t->id);
+	snprintf(body, sizeof(body), "Your certificate was not issued: the "
+	    "issuing CA your agreement named,\r\n\r\n  %s,\r\n\r\n%s and will "
+	    "issue no certificate again.\r\n\r\nYour application (%s) stays "
+	    "approved: you need not apply again nor send your e-KTP photo and "
+	    "selfie again. Review the certificate to be issued, now under our "
+	    "current issuing CA (GET /v1/applications/%s/agreement), and agree "
+	    "to it again with your second factor. You may also cancel the "
+	    "application.\r\n", PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
+	    PQgetvalue(res, 0, 1), t->id);
+	/* Queued in this transaction (schema/033), as the issued mail. */
+	if (ra_mail_addr_ok(PQgetvalue(res, 0, 7)) == -1)
+		log_warn("notifier: application %s: the account's address "
+		    "cannot be mailed; back to approved without a mail", t->id);
+	else if (ra_mail_queue(db, PQgetvalue(res, 0, 7), subject, body) == -1)
+		goto out;
+	t->done = 1;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_notifier_reopen(struct ra *ra, struct db *db)
+{
+	struct ra_reopen_txn t;
+	const char *v[1];
+	char min[24];
+	PGresult *res;
+	int i, n = 0;
+
+	(void)ra;
+	snprintf(min, sizeof(min), "%d", RA_ISSUER_MIN_REMAINING_S);
+	v[0] = min;
+	if ((res = db_exec(db, &stmt_reopen_due, v, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		memset(&t, 0, sizeof(t));
+		t.id = PQgetvalue(res, i, 0);
+		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_reopen_txn,
+		    &t) == -1) {
+			log_warn("notifier: application %s not returned to its "
+			    "subscriber's agreement; retried next round", t.id);
+			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
+				PQclear(res);
+				return -1;
+			}
+			continue;
+		}
+		if (!t.done)
+			continue;
+		n++;
+		log_info("notifier: application %s: its order %s failed under "
+		    "an issuing CA that will not issue again; approved again, "
+		    "the subscriber asked to agree again", t.id, t.order);
+	}
+	PQclear(res);
+	return n;
+}
+
 /* --- expiry reminders (schema/032) ------------------------------------------- */
 
 /*
@@ -851,7 +1004,8 @@ ra_notifier_round(struct ra_loop *l)
 	struct ra_notifier *nf = l->nf;
 	time_t now = time(NULL);
 
-	if (ra_notifier_reconcile(nf->ra, l->db) == -1)
+	if (ra_notifier_reconcile(nf->ra, l->db) == -1 ||
+	    ra_notifier_reopen(nf->ra, l->db) == -1)
 		return -1;
 	if (now < nf->next_remind)
 		return 0;

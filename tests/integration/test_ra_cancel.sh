@@ -167,9 +167,8 @@ expect 200 "the officer's detail of a failed order"
 refuse 400 "a reorder without a reason" POST "/v1/officer/applications/$app2/reorder" '{"reason":1}'
 # The reorder names the issuer agreed to, the failed order's, and only
 # while cad would issue under it (the agreement's checks): on hold 503 (a
-# hold may be released), ending (or revoked) 409: it never issues again,
-# and another issuer needs the subscriber's own agreement. Before, the
-# reorder copied the issuer unchecked: an order that waited or failed again.
+# hold may be released). Before, the reorder copied the issuer unchecked:
+# an order that waited or failed again.
 [ "$(q "SELECT i.name FROM issuance_order o JOIN ca_certificate i ON i.id = o.issuer_id WHERE o.id = $failed_order")" = issuing ] ||
 	fail "the failed order does not name issuing"
 issuer_na=$(q "SELECT not_after FROM ca_certificate WHERE name = 'issuing'")
@@ -181,12 +180,9 @@ held_issuing 'now()' 6 "'test_ra_cancel'"
 refuse 503 "a reorder under an issuing CA on hold" POST "/v1/officer/applications/$app2/reorder" '{"reason":"x"}'
 detail | has 'agreed under (issuing) is on hold' || fail "reorder, issuer on hold: $(detail)"
 held_issuing NULL NULL NULL
-at_exit "q \"UPDATE ca_certificate SET not_after = '$issuer_na' WHERE name = 'issuing'\" >/dev/null"
-q "UPDATE ca_certificate SET not_after = now() + interval '2 hours' WHERE name = 'issuing'" >/dev/null
-refuse 409 "a reorder under an issuing CA ending within a day" POST "/v1/officer/applications/$app2/reorder" '{"reason":"x"}'
-detail | has 'agreed under (issuing) ends at .*: it will issue nothing again; cancel the application' ||
-	fail "reorder, issuer ending: $(detail)"
-q "UPDATE ca_certificate SET not_after = '$issuer_na' WHERE name = 'issuing'" >/dev/null
+# Revoked or ending, rad's notifier gives such an application back to the
+# subscriber (schema/089, tested below), so the reorder's 409 is only seen
+# in a race with it.
 req POST "/v1/officer/applications/$app2/reorder" '{"reason":"the token is back"}'
 expect 202 "the officer's new order"
 new_order=$(jq -r .order_id "$tmp/out")
@@ -318,6 +314,82 @@ erase_prints --issued-days 1 'erased\t0\nerased_issued\t1'
     AND (details->>'certificate_ended_at')::timestamptz < now() - interval '1 day'")" = 1 ] ||
 	fail "the issued erasure is not audited"
 note "kyc erase: an issued application's evidence kept while its certificate lives or is held, erased kyc.issued_evidence_days after its revocation (audited)"
+
+# --- the issuing CA will never issue: the subscriber agrees again (schema/089) ---------
+# An agreed application whose order failed, its issuer then ending within
+# a day (cad's lint refuses it, a reorder is refused) or revoked for good:
+# before, only its cancellation was left, and the subscriber applied again
+# with a new KYC. Now rad's notifier moves it back to approved, audited
+# ra.application.reopen and mailed in one transaction; the subscriber sees
+# the agreement under rad's current issuing CA and agrees again with a
+# factor: a new order, issued. The failed order stays, in the history.
+subscriber c3@cancel.example +6281200000103
+acc3=$aid tok3=$tok
+apply 'Dewi Cancel Tiga' 1992-02-14 F 0303
+app4=$app
+tok=$tok_o
+req POST "/v1/officer/applications/$app4/decision" '{"decision":"approve","reason":"ok"}'
+expect 200 "approval of $app4"
+tok=$tok3
+fail_order "$app4" +6281200000103 "$tok3"
+order4=$failed_order
+# round: the notifier's round now (it runs on every issuance_done).
+round() { q "NOTIFY issuance_done, '0:test'" >/dev/null; }
+round
+sleep 1
+[ "$(status_of "$app4")" = agreed ] || fail "an application whose issuer can still issue left agreed: $(status_of "$app4")"
+# The guard (schema/089): back to approved only from a failed order, left.
+sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_application SET status = 'approved' WHERE id = $app4" \
+	'back to approved only from a failed order' || fail "the guard let an application keep its order when approved again"
+at_exit "q \"UPDATE ca_certificate SET not_after = '$issuer_na' WHERE name = 'issuing'\" >/dev/null"
+q "UPDATE ca_certificate SET not_after = now() + interval '2 hours' WHERE name = 'issuing'" >/dev/null
+round
+for ((i = 0; i < 100; i++)); do
+	[ "$(status_of "$app4")" = approved ] && break
+	sleep 0.1
+done
+[ "$(status_of "$app4")" = approved ] || fail "the application of a failed order under an ending issuer is $(status_of "$app4"), not approved"
+[ "$(q "SELECT (order_id IS NULL AND agreed_at IS NULL)::text FROM ra_application WHERE id = $app4")" = true ] ||
+	fail "approved again, the application keeps its order or agreement"
+[ "$(q "SELECT status FROM issuance_order WHERE id = $order4")" = failed ] || fail "the failed order changed"
+[ "$(q "SELECT count(*) FROM audit_event e, ca_certificate i WHERE e.action = 'ra.application.reopen' AND e.object_id = '$app4'
+    AND e.actor = 'ra:notifier' AND e.details->>'failed_order_id' = '$order4' AND i.name = 'issuing'
+    AND e.details->>'issuer_id' = i.id::text AND e.details->>'because' LIKE 'ends at %'")" = 1 ] ||
+	fail "no ra.application.reopen event: $(q "SELECT details FROM audit_event WHERE action = 'ra.application.reopen' AND object_id = '$app4'")"
+for ((i = 0; i < 100; i++)); do
+	m=$(mail_to c3@cancel.example)
+	has "^Subject: Your certificate application $app4: please agree again" "$m" && break
+	sleep 0.1
+done
+has "^Subject: Your certificate application $app4: please agree again" "$m" || fail "no agree-again mail: $(cat "$m")"
+has "agree to it again" "$m" || fail "the agree-again mail: $(cat "$m")"
+# rad's own issuer is the ending one: no agreement under it (503).
+tok=$tok3
+refuse 503 "the agreement under an ending issuing CA" GET "/v1/applications/$app4/agreement"
+detail | has 'ends at' || fail "agreement, issuer ending: $(detail)"
+q "UPDATE ca_certificate SET not_after = '$issuer_na' WHERE name = 'issuing'" >/dev/null
+req GET "/v1/applications/$app4/agreement"
+expect 200 "the agreement of an application approved again"
+[ "$(jq -r '.status + "|" + (.order == null | tostring) + "|" + .certificate.issuer' "$tmp/out")" = \
+    "approved|true|$(q "SELECT subject FROM ca_certificate WHERE name = 'issuing'")" ] ||
+	fail "the agreement after the failed order: $(cat "$tmp/out")"
+tok=$tok_o
+refuse 409 "a reorder of an application approved again" POST "/v1/officer/applications/$app4/reorder" '{"reason":"x"}'
+tok=$tok3
+agree "$app4" +6281200000103
+order4b=$(jq -r .order_id "$tmp/out")
+[ "$order4b" != "$order4" ] || fail "no new order"
+[ "$(q "SELECT count(*) FROM issuance_order o, ca_certificate i WHERE o.id = $order4b AND i.name = 'issuing'
+    AND o.issuer_id = i.id AND o.requested_by = 'ra:account:$acc3'")" = 1 ] || fail "the new order"
+[ "$(audits ra.application.agree "$app4" "subscriber:$acc3")" = 2 ] || fail "not two agreements audited"
+app_issued "$app4" || fail "the new order was not issued: $(q "SELECT status, last_error FROM issuance_order WHERE id = $order4b")"
+req GET "/v1/certificates/$(q "SELECT certificate_id FROM issuance_order WHERE id = $order4b")"
+expect 200 "the certificate agreed to again"
+[ "$(jq -r '[.history[].action | select(. == "ra.application.agree" or . == "order.fail" or
+    . == "ra.application.reopen" or . == "ra.application.issued")] | join(" ")' "$tmp/out")" = \
+    "ra.application.agree order.fail ra.application.reopen ra.application.agree ra.application.issued" ] ||
+	fail "the history after agreeing again: $(jq -c '[.history[].action]' "$tmp/out")"
+note "failed order, issuer ending: approved again by the notifier (audited, mailed); 503 while rad's issuer ends; agreed again, issued"
 
 no_secret_in "rad's log" "$log"
 audit_text "$tmp/audit.txt"
