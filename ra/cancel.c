@@ -13,9 +13,13 @@
  *	submitted	the subscriber cancels; an officer rejects it instead
  *	approved	the subscriber or an officer cancels (not a company's:
  *			an approved company is active)
- *	agreed		only once its order has failed: a pending order is cad's,
- *			which may be signing it now. The subscriber or an officer
- *			cancels; or an officer, the cause mended, places a new
+ *	agreed		once its order has failed, or while its pending order's
+ *			issuing CA is on hold (cad claims none of its orders then;
+ *			the order, locked as cad locks it, ends failed with the
+ *			application: ra_cancel_held, schema/089); else a pending
+ *			order is cad's, which may be signing it now. The
+ *			subscriber or an officer cancels; or an officer, the
+ *			cause mended, places a new
  *			order for what was agreed to (the failed order's kind,
  *			profile, subject, key type and issuing CA), which cad
  *			then issues; not while that CA is on hold (503), nor
@@ -24,7 +28,7 @@
  *			agreement, schema/089).
  *
  * Each change is one transaction with its audit event (ra.application.cancel,
- * ra.application.reorder). An officer's cancellation mails the subscriber
+ * ra.application.reorder; and order.cancel for an order ended with it). An officer's cancellation mails the subscriber
  * before COMMIT, as a decision does (review.c): no mail, no change.
  */
 #include <stdio.h>
@@ -99,6 +103,12 @@ static const struct db_stmt stmt_reorder_issuer = {
 	"WHERE o.id = $1",
 	2
 };
+/* schema/089: the pending order of agreed application $2, if its CA is held. */
+static const struct db_stmt stmt_cancel_held = {
+	"ra_cancel_held",
+	"SELECT ra_order_cancel_held($1::bigint, $2::bigint, $3)",
+	3
+};
 static const struct db_stmt stmt_reorder_update = {
 	"ra_reorder_update",
 	"UPDATE ra_application SET order_id = $2 WHERE id = $1 AND "
@@ -128,6 +138,8 @@ struct ra_cancel_txn {
 	char					 detail[256];
 	char					 from[16];	/* status before */
 	char					 order_id[24];	/* reorder: new */
+	int					 pending;	/* its order: ra_cancel_held */
+	char					 order_error[160];
 };
 
 /*
@@ -142,6 +154,12 @@ ra_cancel_allowed(struct ra_cancel_txn *t, const PGresult *res)
 	int company = strcmp(PQgetvalue(res, 0, CL_PROFILE), "company") == 0;
 
 	t->outcome = RA_CANCEL_STATE;
+	if (strcmp(status, "agreed") == 0 && strcmp(order, "pending") == 0 &&
+	    !t->reorder) {
+		/* Only while its issuing CA is on hold: ra_cancel_held. */
+		t->pending = 1;
+		return 0;
+	}
 	if (strcmp(status, "agreed") == 0 && strcmp(order, "failed") != 0) {
 		/* No order row: it changed meanwhile (a concurrent reorder). */
 		if (order[0] == '\0')
@@ -194,6 +212,59 @@ ra_cancel_mail(struct ra_cancel_txn *t, const char *to, const char *kind)
 		return -1;
 	rc = ra_mail_send(t->ra->mailer, to, subject, body);
 	free(body);
+	return rc;
+}
+
+/*
+ * The pending order of the locked agreed application t->id ends failed
+ * with it, in this transaction and audited (order.cancel), only while its
+ * issuing CA is on hold and no cad holds it (ra_order_cancel_held, schema/
+ * 089, which locks it as cad's claim does); the order is cad's otherwise.
+ * 0, or -1 with t->outcome RA_CANCEL_STATE and t->detail (RA_CANCEL_DONE on
+ * a database failure).
+ */
+static int
+ra_cancel_held(struct db *db, struct ra_cancel_txn *t, const char *order,
+    const char *actor)
+{
+	const char *v[3];
+	const char *r;
+	PGresult *res;
+	json_t *details = NULL;
+	int rc = -1;
+
+	snprintf(t->order_error, sizeof(t->order_error), "cancelled with its "
+	    "application by %s while its issuing CA was on hold: nothing was "
+	    "issued", t->officer != NULL ? "the registration authority" :
+	    "the subscriber");
+	v[0] = order;
+	v[1] = t->id;
+	v[2] = t->order_error;
+	t->outcome = RA_CANCEL_DONE;
+	if ((res = db_exec(db, &stmt_cancel_held, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1)
+		goto out;
+	r = PQgetvalue(res, 0, 0);
+	if (strcmp(r, "failed") != 0) {
+		t->outcome = RA_CANCEL_STATE;
+		if (strcmp(r, "busy") == 0 || strcmp(r, "issuing") == 0)
+			snprintf(t->detail, sizeof(t->detail), "the certificate "
+			    "of this application is being issued (order %s is "
+			    "pending)", order);
+		else
+			snprintf(t->detail, sizeof(t->detail), "the application "
+			    "changed meanwhile; read it again");
+		goto out;
+	}
+	if ((details = json_pack("{s:s, s:s, s:s}", "error", t->order_error,
+	    "application_id", t->id, "client", t->client)) == NULL ||
+	    audit_append(db, actor, "order.cancel", "issuance_order", order,
+	    details, NULL) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
 	return rc;
 }
 
@@ -325,13 +396,16 @@ ra_cancel_txn(struct db *db, void *arg)
 	else
 		ra_actor(actor, t->subscriber->account_id);
 	failed_order = PQgetvalue(res, 0, CL_ORDER);
+	if (t->pending && ra_cancel_held(db, t, failed_order, actor) == -1)
+		goto out;
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "client", t->client,
 	    "from", t->from, "kind", PQgetvalue(res, 0, CL_KIND), "profile",
 	    PQgetvalue(res, 0, CL_PROFILE))) == NULL ||
 	    (failed_order[0] != '\0' && (json_object_set_new(details,
 	    "failed_order_id", json_string(failed_order)) == -1 ||
 	    json_object_set_new(details, "order_error", json_string(
-	    PQgetvalue(res, 0, CL_ORDER_ERROR))) == -1)) ||
+	    t->pending ? t->order_error : PQgetvalue(res, 0,
+	    CL_ORDER_ERROR))) == -1)) ||
 	    (t->officer != NULL && (json_object_set_new(details, "officer",
 	    json_string(t->officer->username)) == -1 ||
 	    json_object_set_new(details, "reason", json_string(t->reason)) ==

@@ -87,3 +87,54 @@ AS $$
 	ORDER BY id DESC
 	LIMIT 200
 $$;
+
+-- A pending order whose issuing CA is on hold ends with its application's
+-- cancellation (ra/cancel.c, ra/README.md "Cancellation"). Before, rad
+-- refused to cancel an application while its order was pending (cad may be
+-- signing it) and cad claims no order of a held issuer: for as long as the
+-- hold lasted, the subscriber could not leave, nor apply again (one open
+-- application per account). rad may end only such an order, so through
+-- this function (pki_ra has no UPDATE on issuance_order):
+--   - the order of application p_application, agreed (rad holds its row
+--     lock), and no other;
+--   - locked FOR UPDATE SKIP LOCKED: a cad that claimed it before the hold
+--     holds its row until its one issuance transaction ends, and is left to
+--     it ('busy'); once this lock is taken no cad can claim it, and after
+--     COMMIT it is no longer pending;
+--   - still pending ('done' or 'failed' else), its issuing CA's own
+--     certificate on hold now ('issuing' else: cad will take it);
+-- then failed with last_error p_error and done_at, as cad fails an order
+-- ('failed'; NOTIFY issuance_done by 007's trigger). The caller audits it
+-- in the same transaction.
+CREATE FUNCTION ra_order_cancel_held(p_order bigint, p_application bigint, p_error text)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+	v_status text;
+	v_issuer bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM ra_application WHERE id = p_application
+	    AND order_id = p_order AND status = 'agreed') THEN
+		RETURN 'not its order';
+	END IF;
+	SELECT status, issuer_id INTO v_status, v_issuer FROM issuance_order
+	    WHERE id = p_order FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		RETURN 'busy';
+	END IF;
+	IF v_status <> 'pending' THEN
+		RETURN v_status;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM ca_certificate i JOIN certificate x ON
+	    x.issuer_id = i.issuer_id AND x.serial = i.serial WHERE i.id = v_issuer
+	    AND x.revoked_at IS NOT NULL AND x.revocation_reason = 6) THEN
+		RETURN 'issuing';
+	END IF;
+	UPDATE issuance_order SET status = 'failed', last_error = p_error,
+	    done_at = clock_timestamp() WHERE id = p_order AND status = 'pending';
+	RETURN 'failed';
+END $$;
+REVOKE ALL ON FUNCTION ra_order_cancel_held(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ra_order_cancel_held(bigint, bigint, text) TO pki_ra;

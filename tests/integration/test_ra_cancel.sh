@@ -9,7 +9,12 @@
 # cad marks it), an officer orders it again (not while the issuing CA it
 # names is on hold, 503, or ending, 409) and the stack's cad issues it
 # (openssl verify accepts the certificate), or the subscriber cancels it and
-# applies again. Refusals change nothing (tables, mail sink, audit); every
+# applies again. An order failed under an issuing CA that will never issue
+# again sends its application back to approved (rad's notifier: audited,
+# mailed) and the subscriber agrees again, issued under the current CA
+# (schema/089); a pending order under a held issuer ends with its
+# application's cancellation, unless a cad holds it (409). Refusals change
+# nothing (tables, mail sink, audit); every
 # change is audited with its actor; no secret in rad's log. Then evidence
 # retention: `pkictl kyc erase` erases the images of applications
 # cancelled 90+ days ago (policy), keeps an issued one's and a recent one's,
@@ -390,6 +395,48 @@ expect 200 "the certificate agreed to again"
     "ra.application.agree order.fail ra.application.reopen ra.application.agree ra.application.issued" ] ||
 	fail "the history after agreeing again: $(jq -c '[.history[].action]' "$tmp/out")"
 note "failed order, issuer ending: approved again by the notifier (audited, mailed); 503 while rad's issuer ends; agreed again, issued"
+
+# --- a pending order under an issuing CA on hold ends with its application -------------
+# cad claims no order of a held issuer, and rad refused to cancel an
+# application while its order was pending: as long as the hold lasted the
+# subscriber could neither leave nor apply again. Now the cancellation
+# locks the order as cad's claim does and, still pending under a held
+# issuer, fails it in the same transaction (order.cancel). One a cad holds
+# (claimed before the hold) is left to it: 409, nothing changes.
+tok=$tok3
+apply 'Dewi Cancel Tiga' 1992-02-14 F 0303
+app5=$app
+tok=$tok_o
+req POST "/v1/officer/applications/$app5/decision" '{"decision":"approve","reason":"ok"}'
+expect 200 "approval of $app5"
+tok=$tok3
+hold_cad
+agree "$app5" +6281200000103
+order5=$(q "SELECT order_id FROM ra_application WHERE id = $app5")
+held_issuing 'now()' 6 "'test_ra_cancel'"
+kill -CONT $cad_pids
+[ "$(q "SELECT status FROM issuance_order WHERE id = $order5")" = pending ] || fail "order $order5 under a held issuer is not pending"
+open_tx
+echo "BEGIN; SELECT id FROM issuance_order WHERE id = $order5 FOR UPDATE;" >&"$tx_in"
+read -r -t 10 line <&"$tx_out" && [ "$line" = "$order5" ] || fail "could not lock order $order5 as a cad would: $line"
+refuse 409 "a cancellation while a cad holds the order" POST "/v1/applications/$app5/cancel"
+detail | has "being issued" || fail "cancel, order held by a cad: $(detail)"
+commit_tx
+req POST "/v1/applications/$app5/cancel"
+expect 200 "the cancellation of an application whose order waits for a held issuer"
+[ "$(status_of "$app5")" = cancelled ] || fail "application $app5 not cancelled"
+[ "$(q "SELECT status || '|' || last_error || '|' || (done_at IS NOT NULL) || '|' || (certificate_id IS NULL) FROM issuance_order WHERE id = $order5")" = \
+    "failed|cancelled with its application by the subscriber while its issuing CA was on hold: nothing was issued|true|true" ] ||
+	fail "the order of the cancelled application: $(q "SELECT status, last_error FROM issuance_order WHERE id = $order5")"
+[ "$(audits order.cancel "$order5" "subscriber:$acc3")" = 1 ] || fail "no order.cancel audit event"
+[ "$(q "SELECT details->>'failed_order_id' || '|' || (details->>'order_error' LIKE 'cancelled with its application%') FROM audit_event
+    WHERE action = 'ra.application.cancel' AND object_id = '$app5' AND actor = 'subscriber:$acc3'")" = "$order5|true" ] ||
+	fail "the cancellation's audit event does not name the order it ended"
+held_issuing NULL NULL NULL
+q "NOTIFY issuance_order, '$order5'" >/dev/null
+sleep 1
+[ "$(q "SELECT status FROM issuance_order WHERE id = $order5")" = failed ] || fail "the cancelled order was issued once the hold was released"
+note "pending order under a held issuer: refused while a cad holds it; else cancelled with its application, the order failed (audited)"
 
 no_secret_in "rad's log" "$log"
 audit_text "$tmp/audit.txt"
