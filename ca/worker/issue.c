@@ -90,8 +90,8 @@ static const struct db_stmt stmt_issuer_revoked = { "cad_issue_issuer_revoked",
  * certificateHold, 6, which may be released), or its notAfter passed.
  * No cad would ever claim it (the claim passes over a revoked issuer's
  * orders, lint refuses an ended issuer's, and after a renewal no cad may
- * run for the old one), and rad cancels no pending order: any worker fails
- * it (cad_claim_ended). With why: the issuer's name and "was revoked at
+ * run for the old one), and rad cancels a pending order only while its
+ * issuer is on hold (schema/089): any worker fails it (cad_claim_ended). With why: the issuer's name and "was revoked at
  * T (reason)" or "ended at T". Not one of $1, the orders put aside.
  */
 static const struct db_stmt stmt_claim_ended = { "cad_issue_claim_ended",
