@@ -142,12 +142,19 @@ static const struct db_stmt stmt_agree_update = {
 	2
 };
 
-/* One certificate of the account, as the subscriber sees it. */
+/*
+ * One certificate of the account, as the subscriber sees it. Its status is
+ * its own revocation, else its issuing CA's (x: that CA's certificate, when
+ * revoked or on hold), under which no relying party accepts it, else its
+ * validity.
+ */
 #define RA_CERT_COLUMNS \
 	"c.id, c.serial, c.subject, i.subject, coalesce(r.subject, i.subject), " \
 	"c.profile, " RA_TS("c.not_before") ", " RA_TS("c.not_after") ", " \
 	"CASE WHEN c.revoked_at IS NOT NULL AND c.revocation_reason = 6 " \
 	"THEN 'on-hold' WHEN c.revoked_at IS NOT NULL THEN 'revoked' " \
+	"WHEN x.revocation_reason = 6 THEN 'issuer-on-hold' " \
+	"WHEN x.id IS NOT NULL THEN 'issuer-revoked' " \
 	"WHEN c.not_after <= now() THEN 'expired' ELSE 'valid' END, " \
 	RA_TS("c.revoked_at") ", c.revocation_reason, a.id, a.kind, " \
 	RA_TS("(c.not_after - make_interval(days => $2::int))") " "
@@ -155,7 +162,9 @@ static const struct db_stmt stmt_agree_update = {
 	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id " \
 	"JOIN certificate c ON c.id = o.certificate_id " \
 	"JOIN ca_certificate i ON i.id = c.issuer_id " \
-	"LEFT JOIN ca_certificate r ON r.id = i.issuer_id "
+	"LEFT JOIN ca_certificate r ON r.id = i.issuer_id " \
+	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND " \
+	"x.serial = i.serial AND x.revoked_at IS NOT NULL "
 enum {
 	CC_ID, CC_SERIAL, CC_SUBJECT, CC_ISSUER, CC_ROOT, CC_PROFILE, CC_NB,
 	CC_NA, CC_STATUS, CC_REVOKED_AT, CC_REASON, CC_APP, CC_KIND,

@@ -311,8 +311,16 @@ req GET /v1/certificates
 expect 200 "certificate list"
 jq -e --argjson c "$cid" '.certificates | length == 1 and .[0].id == $c and .[0].status == "valid"' \
 	"$tmp/out" >/dev/null || fail "list: $(cat "$tmp/out")"
+# Under an issuing CA on hold or revoked no relying party accepts it: the
+# status says so (before: "valid").
+held_issuing 'now()' 6 "'test_ra_cert'"
+req GET "/v1/certificates/$cid"
+expect 200 "certificate, its issuer on hold"
+[ "$(jq -r .status "$tmp/out")" = issuer-on-hold ] || fail "status under an issuer on hold: $(cat "$tmp/out")"
+held_issuing NULL NULL NULL
 req GET "/v1/certificates/$cid"
 expect 200 "certificate"
+[ "$(jq -r .status "$tmp/out")" = valid ] || fail "status once the issuer's hold is released: $(cat "$tmp/out")"
 jq -r .pem "$tmp/out" >"$tmp/c1.pem"
 openssl verify -CAfile "$PKI_ROOT_CERT" -untrusted "$PKI_ISSUING_CERT" "$tmp/c1.pem" >/dev/null ||
 	fail "openssl verify refuses the certificate"
