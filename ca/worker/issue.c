@@ -41,6 +41,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 #include "ca/extern.h"
@@ -91,20 +92,14 @@ static const struct db_stmt stmt_issuer_revoked = { "cad_issue_issuer_revoked",
  * No cad would ever claim it (the claim passes over a revoked issuer's
  * orders, lint refuses an ended issuer's, and after a renewal no cad may
  * run for the old one), and rad cancels a pending order only while its
- * issuer is on hold (schema/089): any worker fails it (cad_claim_ended). With why: the issuer's name and "was revoked at
- * T (reason)" or "ended at T". Not one of $1, the orders put aside.
+ * issuer is on hold (schema/089): any worker fails it (cad_claim_ended).
+ * The issuer's name, its revocation reason (NULL: it ended) and when it
+ * was revoked or ended. Not one of $1, the orders put aside.
  */
 static const struct db_stmt stmt_claim_ended = { "cad_issue_claim_ended",
-	"SELECT o.id, o.kind, o.profile, o.key_type, i.name || ' ' || CASE "
-	"WHEN x.revoked_at IS NOT NULL THEN 'was revoked at ' || "
-	"to_char(x.revoked_at AT TIME ZONE 'UTC', "
-	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' (' || coalesce((ARRAY["
-	"'unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', "
-	"'superseded', 'cessationOfOperation', 'certificateHold', NULL, "
-	"'removeFromCRL', 'privilegeWithdrawn', 'aACompromise'])"
-	"[x.revocation_reason + 1], 'reason ' || x.revocation_reason) || ')' "
-	"ELSE 'ended at ' || to_char(i.not_after AT TIME ZONE 'UTC', "
-	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END "
+	"SELECT o.id, o.kind, o.profile, o.key_type, i.name, "
+	"x.revocation_reason, to_char(coalesce(x.revoked_at, i.not_after) AT "
+	"TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
 	"FROM issuance_order o JOIN ca_certificate i ON i.id = o.issuer_id "
 	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND "
 	"x.serial = i.serial AND x.revoked_at IS NOT NULL AND "
@@ -706,6 +701,7 @@ cad_claim_ended(struct cad *c, struct cad_order *o, char *why, size_t len)
 {
 	char skip[CAD_SKIP_MAX * 22 + 4];
 	const char *values[1] = { skip };
+	char when[96];
 	PGresult *res;
 	long long now = cad_now_ms();
 	int rc = -1;
@@ -725,8 +721,16 @@ cad_claim_ended(struct cad *c, struct cad_order *o, char *why, size_t len)
 	snprintf(o->kind, sizeof(o->kind), "%s", PQgetvalue(res, 0, 1));
 	snprintf(o->profile, sizeof(o->profile), "%s", PQgetvalue(res, 0, 2));
 	snprintf(o->key_type, sizeof(o->key_type), "%s", PQgetvalue(res, 0, 3));
-	snprintf(why, len, "the issuing CA %s: no certificate is issued "
-	    "under it; the subscriber must agree again", PQgetvalue(res, 0, 4));
+	if (PQgetisnull(res, 0, 5))
+		snprintf(when, sizeof(when), "ended at %s",
+		    PQgetvalue(res, 0, 6));
+	else
+		snprintf(when, sizeof(when), "was revoked at %s (%s)",
+		    PQgetvalue(res, 0, 6),
+		    OCSP_crl_reason_str(atoi(PQgetvalue(res, 0, 5))));
+	snprintf(why, len, "the issuing CA %s %s: no certificate is issued "
+	    "under it; the subscriber must agree again", PQgetvalue(res, 0, 4),
+	    when);
 	rc = 1;
 out:
 	PQclear(res);
