@@ -613,21 +613,37 @@ db_ready(struct db *db)
 	return 0;
 }
 
-int
-db_listen(struct db *db, const char *sql)
+/*
+ * Keeps sql as the connection's LISTEN commands, to be run (again) before
+ * the next statement and after each reconnection. 0, or -1 (logged: who).
+ */
+static int
+db_listen_set(struct db *db, const char *sql, const char *who)
 {
 	char *copy;
 
-	if (db == NULL || sql == NULL || db->in_txn)
+	if (db == NULL || sql == NULL || db->in_txn) {
+		log_err("%s: invalid arguments", who);
+		if (db != NULL)
+			db->sqlstate[0] = '\0';
 		return -1;
+	}
 	if ((copy = strdup(sql)) == NULL) {
-		log_err("db_listen: out of memory");
+		log_err("%s: out of memory", who);
 		return -1;
 	}
 	free(db->listen);
 	db->listen = copy;
 	db->relisten = 1;
 	db->sqlstate[0] = '\0';
+	return 0;
+}
+
+int
+db_listen(struct db *db, const char *sql)
+{
+	if (db_listen_set(db, sql, "db_listen") == -1)
+		return -1;
 	return db_ready(db);
 }
 
@@ -1064,23 +1080,10 @@ db_listen_bounded(struct db *db, const char *sql, long timeout_ms)
 {
 	PGresult *res = NULL;
 	int64_t deadline = db_mono_ms() + timeout_ms;
-	char *copy;
 	int w;
 
-	if (db == NULL || sql == NULL || db->in_txn) {
-		log_err("db_listen_bounded: invalid arguments");
-		if (db != NULL)
-			db->sqlstate[0] = '\0';
+	if (db_listen_set(db, sql, "db_listen_bounded") == -1)
 		return -1;
-	}
-	if ((copy = strdup(sql)) == NULL) {
-		log_err("db_listen_bounded: out of memory");
-		return -1;
-	}
-	free(db->listen);
-	db->listen = copy;
-	db->relisten = 1;
-	db->sqlstate[0] = '\0';
 	db_read_idle(db);
 	if ((PQstatus(db->conn) != CONNECTION_OK || db->closing) &&
 	    db_reset_until(db, deadline) == -1)
