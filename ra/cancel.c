@@ -93,13 +93,9 @@ static const struct db_stmt stmt_reorder_insert = {
 static const struct db_stmt stmt_reorder_issuer = {
 	"ra_reorder_issuer",
 	"SELECT i.id, i.name, i.subject, " RA_TS("i.not_after") ", "
-	"CASE WHEN x.revoked_at IS NOT NULL AND x.revocation_reason = 6 "
-	"THEN 'on hold' WHEN x.revoked_at IS NOT NULL THEN 'revoked' "
-	"WHEN i.not_after <= now() + make_interval(secs => $2::int) "
-	"THEN 'ending' ELSE '' END "
+	RA_ISSUER_STOPPED("$2") " "
 	"FROM issuance_order o JOIN ca_certificate i ON i.id = o.issuer_id "
-	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND "
-	"x.serial = i.serial AND x.revoked_at IS NOT NULL "
+	RA_ISSUER_STOPPED_JOIN
 	"WHERE o.id = $1",
 	2
 };

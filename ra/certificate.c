@@ -114,16 +114,11 @@ static const struct db_stmt stmt_agree_previous = {
 static const struct db_stmt stmt_agree_issuer = {
 	"ra_cert_agreement_issuer",
 	"SELECT i.id, i.subject, coalesce(r.subject, i.subject), "
-	RA_TS("i.not_after") ", "
-	"CASE WHEN x.revoked_at IS NOT NULL AND x.revocation_reason = 6 "
-	"THEN 'on hold' WHEN x.revoked_at IS NOT NULL THEN 'revoked' "
-	"WHEN i.not_after <= now() + make_interval(secs => $3::int) "
-	"THEN 'ending' ELSE '' END, "
+	RA_TS("i.not_after") ", " RA_ISSUER_STOPPED("$3") ", "
 	"greatest(0, least($4::bigint, floor(extract(epoch FROM i.not_after - "
 	"now()) / 86400)::bigint)) "
 	"FROM ca_certificate i LEFT JOIN ca_certificate r ON r.id = i.issuer_id "
-	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND "
-	"x.serial = i.serial AND x.revoked_at IS NOT NULL "
+	RA_ISSUER_STOPPED_JOIN
 	"WHERE i.role = 'issuing' AND (i.id = nullif($2, '')::bigint OR "
 	"($2 = '' AND i.name = $1))",
 	4
@@ -163,8 +158,7 @@ static const struct db_stmt stmt_agree_update = {
 	"JOIN certificate c ON c.id = o.certificate_id " \
 	"JOIN ca_certificate i ON i.id = c.issuer_id " \
 	"LEFT JOIN ca_certificate r ON r.id = i.issuer_id " \
-	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND " \
-	"x.serial = i.serial AND x.revoked_at IS NOT NULL "
+	RA_ISSUER_STOPPED_JOIN
 enum {
 	CC_ID, CC_SERIAL, CC_SUBJECT, CC_ISSUER, CC_ROOT, CC_PROFILE, CC_NB,
 	CC_NA, CC_STATUS, CC_REVOKED_AT, CC_REASON, CC_APP, CC_KIND,

@@ -1081,6 +1081,21 @@ int	ra_rekey_previous_check(struct db *, const char *certificate_id,
  * refused then, rather than made for an order cad would fail.
  */
 #define RA_ISSUER_MIN_REMAINING_S	86400
+/*
+ * Why cad would not issue under issuing CA i (a ca_certificate) now, as
+ * SQL: "on hold", "revoked" (its own certificate's row, as cad's claim
+ * reads it, ca/worker/issue.c CAD_ISSUER_REVOKED), "ending" (its notAfter
+ * within secs, a parameter: RA_ISSUER_MIN_REMAINING_S), else "". With
+ * RA_ISSUER_STOPPED_JOIN in the FROM clause.
+ */
+#define RA_ISSUER_STOPPED(secs) \
+	"CASE WHEN x.revoked_at IS NOT NULL AND x.revocation_reason = 6 " \
+	"THEN 'on hold' WHEN x.revoked_at IS NOT NULL THEN 'revoked' " \
+	"WHEN i.not_after <= now() + make_interval(secs => " secs "::int) " \
+	"THEN 'ending' ELSE '' END"
+#define RA_ISSUER_STOPPED_JOIN \
+	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND " \
+	"x.serial = i.serial AND x.revoked_at IS NOT NULL "
 
 /*
  * cancel.c: an application that will not be issued (ra/README.md
