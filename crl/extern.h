@@ -45,6 +45,14 @@ void			 crl_cache_free(struct crl_cache *);
 int	crl_cache_add(struct crl_cache *, const char *path, const char *ctype,
 	    int optional);
 /*
+ * Takes path doc (crl_cache_add) out of service for good: it answers 404
+ * like any path not served, is left out of /health, and its document is
+ * dropped (what requests are still sending stays alive until they end).
+ * Its slot is not reused. An issuing CA whose take failed half-way
+ * (crl/main.c, crld_ca_take), or one past its grace (crld_watch_end).
+ */
+void	crl_cache_remove(struct crl_cache *, int doc);
+/*
  * Replaces a document, taking der (malloc'd; freed with the document): what
  * was there stays alive for the requests still sending it. number: the CRL
  * number (a newer one only replaces an older one; 0 for certificates; one
@@ -77,6 +85,25 @@ void	crl_cache_signed(struct crl_cache *, const char *name);
  */
 int	crl_cache_ca_revoked(struct crl_cache *, const char *name,
 	    const char *status, const char *reason, const char *since);
+
+/*
+ * Issuing CA id, named name, that crld can never serve (why: crl/main.c,
+ * crld_ca_refusal), at start-up or taken by the CA watch: /health says
+ * "degraded" and lists it in "not_served" ({"id", "name", "why"}). Once
+ * per id; -1 when CRL_NOT_SERVED_MAX are listed.
+ */
+#define CRL_NOT_SERVED_MAX	32
+int	crl_cache_not_served(struct crl_cache *, long long id,
+	    const char *name, const char *why);
+/*
+ * Issuing CA name is past its grace (crl/main.c, crld_watch_end): its
+ * documents docs (n of them; CRL_DOC_NONE skipped) are removed as by
+ * crl_cache_remove, it leaves "not_signed" and "ca_revoked", and /health
+ * lists it in "ended" (not degraded: a CA ends). -1 when
+ * CRL_MAX_ISSUING are listed.
+ */
+int	crl_cache_ended(struct crl_cache *, const char *name, const int *docs,
+	    int n);
 
 /* The HTTP handler (lib/http.h) over a struct crl_cache. */
 struct http_request;

@@ -76,8 +76,8 @@
 #define CRL_SANITIZER_BUILD	0
 #endif
 
-/* Issuing CAs the CA watch remembers having refused (crld_watch_refused). */
-#define CRLD_REFUSED_MAX	32
+/* Issuing CAs crld remembers having refused (crld_refuse). */
+#define CRLD_REFUSED_MAX	CRL_NOT_SERVED_MAX
 
 struct crld {
 	struct config		*cfg;
@@ -114,9 +114,9 @@ struct crld {
 	struct db		*watch_db;
 	int			 watch_failed;	/* logged once until it works */
 	/*
-	 * Issuing CAs the CA watch refused for good (crld_watch_refused):
-	 * logged once, not read again. ca_certificate rows never change,
-	 * so neither does the reason.
+	 * Issuing CAs refused for good, at start-up or by the CA watch
+	 * (crld_refuse): logged once, not read again. ca_certificate rows
+	 * never change, so neither does the reason.
 	 */
 	long long		 refused[CRLD_REFUSED_MAX];
 	size_t			 nrefused;
@@ -125,7 +125,17 @@ struct crld {
 	 * the CA watch last read it ("" valid; crld_watch_ca_status).
 	 */
 	char			 ca_status[CRL_MAX_ISSUING][96];
+	/*
+	 * Per issuing CA: CRLD_ENDED when the CA watch dropped it past its
+	 * grace (crld_watch_end), CRLD_ENDED_KEPT when it would have but it
+	 * is the last one served. Under mtx; the entry stays (threads'
+	 * settings point into d->issuing), its slot frees at a restart.
+	 */
+	int			 ended[CRL_MAX_ISSUING];
 };
+
+#define CRLD_ENDED		1
+#define CRLD_ENDED_KEPT		2
 
 static void
 usage(void)
@@ -186,9 +196,28 @@ crld_ca_refusal(const struct crld *d, int root, const struct cadb_ca *c,
 }
 
 /*
+ * Issuing CA c is refused for good (crld_ca_refusal gave why): logged once
+ * (what: "CA watch: " or ""), remembered so that the CA watch does not
+ * read it again (crld_watch_refused), and named in /health
+ * ("not_served"). The other CAs are served as before.
+ */
+static void
+crld_refuse(struct crld *d, const struct cadb_ca *c, const char *what,
+    const char *why)
+{
+	log_err("%sissuing CA \"%s\" not served: %s", what, c->name, why);
+	if (d->nrefused < CRLD_REFUSED_MAX)
+		d->refused[d->nrefused++] = c->id;
+	(void)crl_cache_not_served(d->cache, c->id, c->name, why);
+}
+
+/*
  * Takes c's certificate as the root (root 1) or as the next issuing CA:
  * key location, its documents in the cache (paths under /crl/ named after
  * it), the certificate served at its caIssuers URL, its directory entry.
+ * All or nothing: on failure (-1, logged) no entry is counted, no path of
+ * it is served and c->cert is still the caller's; on success c->cert is
+ * the entry's (NULL in c).
  */
 static int
 crld_ca_take(struct crld *d, int root, struct cadb_ca *c)
@@ -197,7 +226,10 @@ crld_ca_take(struct crld *d, int root, struct cadb_ca *c)
 	const char *crl_base = config_get(d->cfg, "urls.crl_base", "");
 	unsigned char *der = NULL, *enc = NULL;
 	struct crl_ca *ca;
-	char path[64], dn[sizeof(ca->dn)] = "", why[256];
+	char pfull[64], pdelta[64], pcert[64], dn[sizeof(ca->dn)] = "";
+	char why[256];
+	int doc_full = CRL_DOC_NONE, doc_delta = CRL_DOC_NONE;
+	int doc_cert = CRL_DOC_NONE;
 	struct tm tm;
 	int len, rc = -1;
 
@@ -206,8 +238,11 @@ crld_ca_take(struct crld *d, int root, struct cadb_ca *c)
 		return -1;
 	}
 	/*
-	 * What may fail comes first: a CA the watch takes while crld serves
-	 * and then gives up must leave no entry and no path behind.
+	 * What may fail comes first, and the entry is written last: a CA
+	 * the watch takes while crld serves and then gives up must leave no
+	 * entry and no path behind. Until 2026-12-07 a failure after the
+	 * entry was counted (out of memory) left it half filled, counted in
+	 * nissuing with no thread, its paths answering 503 until a restart.
 	 */
 	memset(&tm, 0, sizeof(tm));
 	if ((len = i2d_X509(c->cert, &enc)) <= 0 ||
@@ -222,30 +257,42 @@ crld_ca_take(struct crld *d, int root, struct cadb_ca *c)
 		goto out;
 	}
 	/* The cache frees with free(): hand it plain malloc'd bytes. */
-	if ((der = malloc((size_t)len)) == NULL)
+	if ((der = malloc((size_t)len)) == NULL) {
+		log_err("CA %s: out of memory", c->name);
 		goto out;
+	}
 	memcpy(der, enc, (size_t)len);
-	ca = root ? &d->root : &d->issuing[d->nissuing++];
-	ca->doc_full = ca->doc_delta = ca->doc_cert = CRL_DOC_NONE;
+	snprintf(pfull, sizeof(pfull), "/crl/%s.crl", c->name);
+	snprintf(pdelta, sizeof(pdelta), "/crl/%s-delta.crl", c->name);
+	snprintf(pcert, sizeof(pcert), "/crl/%s.crt", c->name);
+	if ((doc_full = crl_cache_add(d->cache, pfull, "application/pkix-crl",
+	    root)) == -1 || (!root && (doc_delta = crl_cache_add(d->cache,
+	    pdelta, "application/pkix-crl", 0)) == -1) ||
+	    (doc_cert = crl_cache_add(d->cache, pcert,
+	    "application/pkix-cert", 0)) == -1) {
+		log_err("CA %s: its paths could not be added (%d documents "
+		    "held)", c->name, CRL_DOC_MAX);
+		goto out;
+	}
+	/* Served as application/pkix-cert at the AIA caIssuers URL. */
+	if (crl_cache_set(d->cache, doc_cert, der, (size_t)len, 0,
+	    timegm(&tm), 0) == -1) {
+		der = NULL;	/* freed by crl_cache_set */
+		log_err("CA %s: its certificate not cached (out of memory)",
+		    c->name);
+		goto out;
+	}
+	der = NULL;	/* owned by the cache now */
+
+	/* Nothing fails from here on. */
+	ca = root ? &d->root : &d->issuing[d->nissuing];
+	ca->doc_full = doc_full;
+	ca->doc_delta = doc_delta;
+	ca->doc_cert = doc_cert;
 	memcpy(ca->dn, dn, sizeof(ca->dn));
 	snprintf(ca->url, sizeof(ca->url), "%s/%s.crl", crl_base, c->name);
 	snprintf(ca->delta_url, sizeof(ca->delta_url), "%s/%s-delta.crl",
 	    crl_base, c->name);
-	snprintf(path, sizeof(path), "/crl/%s.crl", c->name);
-	if ((ca->doc_full = crl_cache_add(d->cache, path,
-	    "application/pkix-crl", root)) == -1)
-		goto out;
-	if (!root) {
-		snprintf(path, sizeof(path), "/crl/%s-delta.crl", c->name);
-		if ((ca->doc_delta = crl_cache_add(d->cache, path,
-		    "application/pkix-crl", 0)) == -1)
-			goto out;
-	}
-	snprintf(path, sizeof(path), "/crl/%s.crt", c->name);
-	if ((ca->doc_cert = crl_cache_add(d->cache, path,
-	    "application/pkix-cert", 0)) == -1)
-		goto out;
-
 	ca->id = c->id;
 	snprintf(ca->name, sizeof(ca->name), "%s", c->name);
 	snprintf(ca->token, sizeof(ca->token), "%s", c->token);
@@ -253,15 +300,16 @@ crld_ca_take(struct crld *d, int root, struct cadb_ca *c)
 	X509_free(ca->cert);
 	ca->cert = c->cert;
 	c->cert = NULL;
-	/* Served as application/pkix-cert at the AIA caIssuers URL. */
-	if (crl_cache_set(d->cache, ca->doc_cert, der, (size_t)len, 0,
-	    timegm(&tm), 0) == -1) {
-		der = NULL;	/* freed by crl_cache_set */
-		goto out;
-	}
-	der = NULL;	/* owned by the cache now */
+	if (!root)
+		d->nissuing++;
 	rc = 0;
 out:
+	if (rc == -1) {
+		/* No path of a CA not taken is served. */
+		crl_cache_remove(d->cache, doc_full);
+		crl_cache_remove(d->cache, doc_delta);
+		crl_cache_remove(d->cache, doc_cert);
+	}
 	free(der);
 	OPENSSL_free(enc);
 	return rc;
@@ -308,16 +356,23 @@ crld_save_cas(struct crld *d, const char *out_dir)
 {
 	json_t *o = NULL, *list = NULL;
 	char *text = NULL, err[256];
-	size_t i;
+	size_t i, first;
 	int rc = -1;
 
+	/* Those the CA watch dropped past their grace are left out. */
+	for (first = 0; first < d->nissuing && d->ended[first] == CRLD_ENDED;
+	    first++)
+		;
+	if (first == d->nissuing)
+		goto out;
 	if ((o = json_object()) == NULL ||
 	    json_object_set_new(o, "root", crld_ca_json(&d->root)) == -1 ||
-	    json_object_set_new(o, "issuing", crld_ca_json(&d->issuing[0])) ==
-	    -1 || (list = json_array()) == NULL)
+	    json_object_set_new(o, "issuing", crld_ca_json(&d->issuing[first]))
+	    == -1 || (list = json_array()) == NULL)
 		goto out;
 	for (i = 0; i < d->nissuing; i++)
-		if (json_array_append_new(list, crld_ca_json(&d->issuing[i])) ==
+		if (d->ended[i] != CRLD_ENDED &&
+		    json_array_append_new(list, crld_ca_json(&d->issuing[i])) ==
 		    -1)
 			goto out;
 	if (json_object_set_new(o, "issuing_cas", list) == -1) {
@@ -509,7 +564,7 @@ crld_load_issuing(struct crld *d, struct db *db)
 	struct cadb_ca c;
 	PGresult *res;
 	const char *v[1];
-	char grace[24];
+	char grace[24], why[256];
 	long g;
 	int i, rc = -1;
 
@@ -529,9 +584,25 @@ crld_load_issuing(struct crld *d, struct db *db)
 	}
 	for (i = 0; i < PQntuples(res); i++) {
 		cadb_clear(&c);
-		if (cadb_load(db, PQgetvalue(res, i, 1), &c) != 0 ||
-		    crld_ca_take(d, 0, &c) == -1)
+		if (cadb_load(db, PQgetvalue(res, i, 1), &c) != 0)
 			goto out;
+		/*
+		 * One CA crld can never serve is skipped, as the CA watch
+		 * skips it: until 2026-12-07 a name that is no file name, no
+		 * CN (with ldap.base) or a ninth stopped crld, and with it
+		 * every other CA's CRLs.
+		 */
+		if (crld_ca_refusal(d, 0, &c, why, sizeof(why))) {
+			crld_refuse(d, &c, "", why);
+			continue;
+		}
+		if (crld_ca_take(d, 0, &c) == -1)
+			goto out;
+	}
+	if (d->nissuing == 0) {
+		log_err("no issuing CA in the database that crld can serve "
+		    "(logged above)");
+		goto out;
 	}
 	rc = 0;
 out:
@@ -932,10 +1003,7 @@ crld_watch_add(struct crld *d, struct cadb_ca *c)
 	 * CRL_MAX_ISSUING each was logged every other round.
 	 */
 	if (crld_ca_refusal(d, 0, c, why, sizeof(why))) {
-		log_err("CA watch: issuing CA \"%s\" not served: %s", c->name,
-		    why);
-		if (d->nrefused < CRLD_REFUSED_MAX)
-			d->refused[d->nrefused++] = c->id;
+		crld_refuse(d, c, "CA watch: ", why);
 		return -1;
 	}
 	if (crld_ca_take(d, 0, c) == -1)
@@ -1043,6 +1111,8 @@ crld_watch_ca_status(struct crld *d)
 	    CRLD_WATCH_TIMEOUT_MS)) == NULL)
 		return;		/* the next round tries again */
 	for (j = 0; j < d->nissuing; j++) {
+		if (d->ended[j] == CRLD_ENDED)
+			continue;
 		for (i = 0; i < PQntuples(res); i++)
 			if (strtoll(PQgetvalue(res, i, 0), NULL, 10) ==
 			    d->issuing[j].id)
@@ -1078,6 +1148,69 @@ crld_watch_ca_status(struct crld *d)
 }
 
 /*
+ * Issuing CA i is past its grace (no longer in stmt_issuing_cas: its
+ * notAfter more than crl.expired_grace_seconds ago, RFC 5280 §3.3 served):
+ * as a start-up would, crld stops its thread, no longer serves its paths
+ * (404, its last CRLs stay in crl_current and out_dir), says so in its log
+ * and in /health ("ended"), and leaves the other CAs as they are. The
+ * thread that also loads the root's ARL hands it to the next CA served
+ * (restarted as when its key comes back). The last CA served is kept, with
+ * a warning once: a restart would find none and refuse to start. Until
+ * 2026-12-07 an ended CA was dropped only at the next start. Under d->mtx.
+ * 1 when it was dropped.
+ */
+static int
+crld_watch_end(struct crld *d, size_t i)
+{
+	char err[512];
+	int docs[3];
+	size_t k;
+
+	for (k = 0; k < d->nissuing; k++)
+		if (k != i && d->ended[k] != CRLD_ENDED)
+			break;
+	if (k == d->nissuing) {
+		if (d->ended[i] != CRLD_ENDED_KEPT)
+			log_warn("issuing CA %s is past its grace "
+			    "(crl.expired_grace_seconds %ld s after its "
+			    "notAfter) but is the last one crld serves: its "
+			    "CRLs are still issued; a restart would refuse to "
+			    "start (make a new issuing CA: `pkictl ca "
+			    "issuing`)", d->issuing[i].name,
+			    d->sched.expired_grace);
+		d->ended[i] = CRLD_ENDED_KEPT;
+		return 0;
+	}
+	crl_issuer_stop(d->issuers[i]);
+	d->issuers[i] = NULL;
+	d->ended[i] = CRLD_ENDED;
+	d->key_retry[i] = 0;
+	d->ca_status[i][0] = '\0';
+	docs[0] = d->issuing[i].doc_full;
+	docs[1] = d->issuing[i].doc_delta;
+	docs[2] = d->issuing[i].doc_cert;
+	(void)crl_cache_ended(d->cache, d->issuing[i].name, docs, 3);
+	log_info("issuing CA %s ended: its notAfter is more than "
+	    "crl.expired_grace_seconds (%ld s) past: its CRLs are no longer "
+	    "issued or served (its last ones stay in crl_current and the "
+	    "files)", d->issuing[i].name, d->sched.expired_grace);
+	if (d->ic[i].root == NULL)
+		return 1;
+	/* The root's ARL is loaded by the next CA's thread from now on. */
+	d->ic[i].root = NULL;
+	d->ic[k].root = &d->root;
+	crl_issuer_stop(d->issuers[k]);
+	d->issuers[k] = NULL;
+	if ((d->issuers[k] = crl_issuer_start(&d->ic[k], err,
+	    sizeof(err))) == NULL)
+		log_err("issuer %s: %s", d->issuing[k].name, err);
+	else
+		log_info("issuing CA %s: its thread loads the root's CRL now",
+		    d->issuing[k].name);
+	return 1;
+}
+
+/*
  * One round of the CA watch: the issuing CAs the database has now (as at
  * start-up: crld_load_issuing) against those served. Each new one is
  * taken (crld_watch_add) and crld-cas.json rewritten; a CA left out for
@@ -1097,7 +1230,7 @@ crld_watch_round(struct crld *d)
 	char grace[24], err[512];
 	long long id;
 	size_t j;
-	int i, added = 0;
+	int i, changed = 0;
 
 	memset(&c, 0, sizeof(c));
 	if (d->watch_db == NULL && (d->watch_db = db_connect(config_get(d->cfg,
@@ -1135,7 +1268,18 @@ crld_watch_round(struct crld *d)
 			continue;
 		}
 		if (crld_watch_add(d, &c) == 0)
-			added = 1;
+			changed = 1;
+	}
+	/* Served and no longer listed: past its grace. */
+	for (j = 0; j < d->nissuing; j++) {
+		if (d->ended[j] == CRLD_ENDED)
+			continue;
+		for (i = 0; i < PQntuples(res); i++)
+			if (strtoll(PQgetvalue(res, i, 0), NULL, 10) ==
+			    d->issuing[j].id)
+				break;
+		if (i == PQntuples(res) && crld_watch_end(d, j))
+			changed = 1;
 	}
 	for (j = 0; j < d->nissuing; j++)
 		if (d->key_retry[j] && d->issuers[j] != NULL)
@@ -1143,7 +1287,7 @@ crld_watch_round(struct crld *d)
 	pthread_mutex_unlock(&d->mtx);
 	/* Only this thread adds issuing CAs: read without the mutex. */
 	crld_watch_ca_status(d);
-	if (added && out_dir != NULL)
+	if (changed && out_dir != NULL)
 		(void)crld_save_cas(d, out_dir);
 	cadb_clear(&c);
 	PQclear(res);

@@ -30,6 +30,7 @@ struct crl_path {
 	char		 path[CRL_PATH_MAX];
 	const char	*ctype;		/* a string constant of the caller's */
 	int		 optional;	/* not stale while absent (the ARL) */
+	int		 removed;	/* crl_cache_remove: 404; under mtx */
 };
 
 /* One document; shared by the requests sending it (refs). */
@@ -45,9 +46,10 @@ struct crl_blob {
 };
 
 /*
- * mtx guards ndocs, doc, not_signed and revoked: crld adds a new issuing
- * CA's paths and names the CAs it cannot sign for, or whose certificate is
- * revoked or on hold, while it serves (crl/main.c).
+ * mtx guards ndocs, doc, the paths' removed flags, not_signed, revoked,
+ * not_served and ended: crld adds a new issuing CA's paths, removes an
+ * ended one's, and names the CAs it cannot sign for or serve, or whose
+ * certificate is revoked or on hold, while it serves (crl/main.c).
  */
 struct crl_cache {
 	pthread_mutex_t	 mtx;
@@ -66,6 +68,16 @@ struct crl_cache {
 		char	 since[32];
 	}		 revoked[CRL_MAX_ISSUING];
 	int		 nrevoked;
+	/* Issuing CAs crld can never serve (crl_cache_not_served). */
+	struct {
+		long long	 id;
+		char		 name[32];
+		char		 why[160];
+	}		 not_served[CRL_NOT_SERVED_MAX];
+	int		 nnot_served;
+	/* Issuing CAs past their grace, dropped while serving. */
+	char		 ended[CRL_MAX_ISSUING][32];
+	int		 nended;
 };
 
 /*
@@ -130,6 +142,25 @@ crl_cache_add(struct crl_cache *c, const char *path, const char *ctype,
 	return doc;
 }
 
+/* crl_cache_remove, under c->mtx. */
+static void
+crl_cache_remove_locked(struct crl_cache *c, int doc)
+{
+	if (doc < 0 || doc >= c->ndocs)
+		return;
+	c->paths[doc].removed = 1;
+	crl_blob_unref(c->doc[doc]);
+	c->doc[doc] = NULL;
+}
+
+void
+crl_cache_remove(struct crl_cache *c, int doc)
+{
+	pthread_mutex_lock(&c->mtx);
+	crl_cache_remove_locked(c, doc);
+	pthread_mutex_unlock(&c->mtx);
+}
+
 /* RFC 9110 §5.6.7 IMF-fixdate. */
 static void
 crl_httpdate(time_t t, char *out, size_t outlen)
@@ -170,7 +201,7 @@ crl_cache_set(struct crl_cache *c, int doc, unsigned char *der,
 	b->etag[18] = '\0';
 	crl_httpdate(last_modified, b->lastmod, sizeof(b->lastmod));
 	pthread_mutex_lock(&c->mtx);
-	if (doc >= c->ndocs) {
+	if (doc >= c->ndocs || c->paths[doc].removed) {
 		pthread_mutex_unlock(&c->mtx);
 		crl_blob_unref(b);
 		return -1;
@@ -322,16 +353,78 @@ crl_cache_ca_revoked(struct crl_cache *c, const char *name,
 	return rc;
 }
 
+int
+crl_cache_not_served(struct crl_cache *c, long long id, const char *name,
+    const char *why)
+{
+	int i, rc = 0;
+
+	pthread_mutex_lock(&c->mtx);
+	for (i = 0; i < c->nnot_served; i++)
+		if (c->not_served[i].id == id)
+			break;
+	if (i == c->nnot_served) {
+		if (c->nnot_served == CRL_NOT_SERVED_MAX)
+			rc = -1;
+		else {
+			c->not_served[i].id = id;
+			snprintf(c->not_served[i].name,
+			    sizeof(c->not_served[i].name), "%s", name);
+			snprintf(c->not_served[i].why,
+			    sizeof(c->not_served[i].why), "%s", why);
+			c->nnot_served++;
+		}
+	}
+	pthread_mutex_unlock(&c->mtx);
+	return rc;
+}
+
+int
+crl_cache_ended(struct crl_cache *c, const char *name, const int *docs,
+    int n)
+{
+	int i, rc = 0;
+
+	pthread_mutex_lock(&c->mtx);
+	for (i = 0; i < n; i++)
+		crl_cache_remove_locked(c, docs[i]);
+	for (i = 0; i < c->nnot_signed; i++)
+		if (strcmp(c->not_signed[i], name) == 0) {
+			memmove(c->not_signed[i], c->not_signed[i + 1],
+			    (size_t)(c->nnot_signed - i - 1) *
+			    sizeof(c->not_signed[0]));
+			c->nnot_signed--;
+			break;
+		}
+	for (i = 0; i < c->nrevoked; i++)
+		if (strcmp(c->revoked[i].name, name) == 0) {
+			memmove(&c->revoked[i], &c->revoked[i + 1],
+			    (size_t)(c->nrevoked - i - 1) *
+			    sizeof(c->revoked[0]));
+			c->nrevoked--;
+			break;
+		}
+	if (c->nended == CRL_MAX_ISSUING)
+		rc = -1;
+	else
+		snprintf(c->ended[c->nended++], sizeof(c->ended[0]), "%s",
+		    name);
+	pthread_mutex_unlock(&c->mtx);
+	return rc;
+}
+
 /*
  * "degraded" when a document is stale (absent or past its nextUpdate), an
- * issuing CA's CRLs cannot be signed here ("not_signed": its names), or an
+ * issuing CA's CRLs cannot be signed here ("not_signed": its names), an
  * issuing CA's own certificate is revoked or on hold ("ca_revoked": by
- * name, its status, reason and since when).
+ * name, its status, reason and since when), or an issuing CA of the
+ * database cannot be served ("not_served": its id, name and why). "ended":
+ * the issuing CAs dropped past their grace while crld ran (not degraded).
  */
 static int
 crl_serve_health(struct crl_cache *c, struct http_response *resp)
 {
-	json_t *o, *docs, *ns, *rv;
+	json_t *o, *docs, *ns, *rv, *nv, *en, *e;
 	time_t now = time(NULL);
 	int i, stale = 0, rc = -1;
 
@@ -350,7 +443,30 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 		return -1;
 	}
 	json_object_set_new(o, "ca_revoked", rv);
+	if ((nv = json_array()) == NULL) {
+		json_decref(o);
+		return -1;
+	}
+	json_object_set_new(o, "not_served", nv);
+	if ((en = json_array()) == NULL) {
+		json_decref(o);
+		return -1;
+	}
+	json_object_set_new(o, "ended", en);
 	pthread_mutex_lock(&c->mtx);
+	for (i = 0; i < c->nnot_served; i++) {
+		/* A name cut inside a UTF-8 sequence: its id and why only. */
+		if ((e = json_pack("{s:I, s:s, s:s}", "id",
+		    (json_int_t)c->not_served[i].id, "name",
+		    c->not_served[i].name, "why", c->not_served[i].why)) ==
+		    NULL)
+			e = json_pack("{s:I, s:s}", "id",
+			    (json_int_t)c->not_served[i].id, "why",
+			    c->not_served[i].why);
+		json_array_append_new(nv, e);
+	}
+	for (i = 0; i < c->nended; i++)
+		json_array_append_new(en, json_string(c->ended[i]));
 	for (i = 0; i < c->nnot_signed; i++)
 		json_array_append_new(ns, json_string(c->not_signed[i]));
 	for (i = 0; i < c->nrevoked; i++)
@@ -361,13 +477,16 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 		const struct crl_blob *b = c->doc[i];
 		int s = b == NULL || (b->expires != 0 && b->expires <= now);
 
+		if (c->paths[i].removed)
+			continue;
 		stale |= s && !c->paths[i].optional;
 		json_object_set_new(docs, c->paths[i].path, json_pack("{s:b, "
 		    "s:I}", "stale", s, "number", (json_int_t)(b != NULL ?
 		    b->number : 0)));
 	}
 	json_object_set_new(o, "status", json_string(stale ||
-	    c->nnot_signed > 0 || c->nrevoked > 0 ? "degraded" : "ok"));
+	    c->nnot_signed > 0 || c->nrevoked > 0 || c->nnot_served > 0 ?
+	    "degraded" : "ok"));
 	pthread_mutex_unlock(&c->mtx);
 	if (crl_serve_no_store(resp) == 0)
 		rc = http_respond_json(resp, 200, o);
@@ -382,9 +501,10 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 	struct crl_blob *b = NULL;
 	char buf[64], list[CRL_DOC_MAX * (CRL_PATH_MAX + 2) + 16];
 	time_t now = time(NULL);
+	const char *sep;
 	size_t off;
 	long age;
-	int i, n, rc = -1, head;
+	int i, j, n, rc = -1, head;
 
 	head = strcmp(req->method, "HEAD") == 0;
 	if (!head && strcmp(req->method, "GET") != 0) {
@@ -399,17 +519,25 @@ crl_serve(void *arg, const struct http_request *req, struct http_response *resp)
 	pthread_mutex_lock(&c->mtx);
 	n = c->ndocs;
 	for (i = 0; i < n; i++)
-		if (strcmp(req->path, c->paths[i].path) == 0)
+		if (!c->paths[i].removed &&
+		    strcmp(req->path, c->paths[i].path) == 0)
 			break;
 	if (i < n && (b = c->doc[i]) != NULL)
 		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+	if (i == n) {
+		/* A path removed (an issuing CA that ended) is not served. */
+		off = (size_t)snprintf(list, sizeof(list), "served:");
+		for (j = 0, sep = ""; j < n && off < sizeof(list); j++) {
+			if (c->paths[j].removed)
+				continue;
+			off += (size_t)snprintf(list + off, sizeof(list) - off,
+			    "%s %s", sep, c->paths[j].path);
+			sep = ",";
+		}
+	}
 	pthread_mutex_unlock(&c->mtx);
 	/* Paths once added stay as they are: read without the mutex. */
 	if (i == n) {
-		off = (size_t)snprintf(list, sizeof(list), "served:");
-		for (i = 0; i < n && off < sizeof(list); i++)
-			off += (size_t)snprintf(list + off, sizeof(list) - off,
-			    "%s %s", i == 0 ? "" : ",", c->paths[i].path);
 		if (crl_serve_no_store(resp) == -1)
 			return -1;
 		return http_problem(resp, 404, NULL, "Not Found", list);

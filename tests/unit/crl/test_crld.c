@@ -1,0 +1,223 @@
+/*
+ * crl/main.c crld_ca_take and crl/serve.c's removed paths, without a
+ * database:
+ *
+ *  - taking an issuing CA is all or nothing: when the cache cannot hold
+ *    its certificate (out of memory, injected here), no entry is counted,
+ *    none of its paths is served, and the certificate is still the
+ *    caller's; the same CA is taken afterwards. Until 2026-12-07 the entry
+ *    was counted half filled (no id, no name, its paths answering 503)
+ *    and the CA watch never took it again until a restart;
+ *  - a path removed (crl_cache_remove, crl_cache_ended: an issuing CA past
+ *    its grace) answers 404 and leaves /health's documents; "ended" and
+ *    "not_served" are listed, only the latter degraded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* calloc of crl/serve.c fails once when asked (crl_cache_set's blob). */
+static int	fail_calloc;
+
+static void *
+crld_test_calloc(size_t n, size_t size)
+{
+	if (fail_calloc) {
+		fail_calloc = 0;
+		return NULL;
+	}
+	return calloc(n, size);
+}
+
+#define calloc crld_test_calloc
+#include "crl/serve.c"
+#undef calloc
+#include "crl/thread.c"
+#include "crl/issuer.c"
+#include "crl/publisher.c"
+/* crld's static helpers; not its main(). */
+int	crld_main(int, char **);
+#define main crld_main
+#include "crl/main.c"
+#undef main
+
+static X509 *
+make_cert(const char *cn)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+
+	assert_non_null(key);
+	assert_non_null(x);
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	EVP_PKEY_free(key);
+	return x;
+}
+
+struct fixture {
+	struct crld	 d;
+	char		 conf[PATH_MAX];
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *dir = getenv("PKI_TEST_DIR");
+	char err[256];
+	FILE *fp;
+
+	assert_non_null(f);
+	snprintf(f->conf, sizeof(f->conf), "%s/crld-unit.conf", dir != NULL ?
+	    dir : "/tmp");
+	assert_non_null(fp = fopen(f->conf, "w"));
+	fprintf(fp, "[urls]\ncrl_base = http://crl.test/crl\n");
+	fclose(fp);
+	f->d.cfg = config_load(f->conf, err, sizeof(err));
+	assert_non_null(f->d.cfg);
+	assert_non_null(f->d.cache = crl_cache_new(60));
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	size_t i;
+
+	for (i = 0; i < CRL_MAX_ISSUING; i++)
+		X509_free(f->d.issuing[i].cert);
+	crl_cache_free(f->d.cache);
+	config_free(f->d.cfg);
+	unlink(f->conf);
+	free(f);
+	return 0;
+}
+
+/* Whether path is served (held, or 503 until set): not removed, known. */
+static int
+path_served(struct crl_cache *c, const char *path)
+{
+	int i, found = 0;
+
+	for (i = 0; i < c->ndocs; i++)
+		if (!c->paths[i].removed && strcmp(c->paths[i].path, path) == 0)
+			found = 1;
+	return found;
+}
+
+static void
+test_take_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct crld *d = &f->d;
+	struct cadb_ca c;
+	X509 *cert;
+
+	memset(&c, 0, sizeof(c));
+	c.id = 42;
+	snprintf(c.name, sizeof(c.name), "issuing-2");
+	snprintf(c.token, sizeof(c.token), "ca");
+	snprintf(c.key_label, sizeof(c.key_label), "issuing-2");
+	c.cert = cert = make_cert("Issuing CA 2");
+
+	/* Its certificate cannot be cached: nothing of it is left. */
+	fail_calloc = 1;
+	assert_int_equal(crld_ca_take(d, 0, &c), -1);
+	assert_int_equal(fail_calloc, 0);
+	assert_int_equal(d->nissuing, 0);
+	assert_ptr_equal(c.cert, cert);
+	assert_null(d->issuing[0].cert);
+	assert_int_equal(d->issuing[0].id, 0);
+	assert_false(path_served(d->cache, "/crl/issuing-2.crl"));
+	assert_false(path_served(d->cache, "/crl/issuing-2-delta.crl"));
+	assert_false(path_served(d->cache, "/crl/issuing-2.crt"));
+
+	/* Taken at the next try, whole. */
+	assert_int_equal(crld_ca_take(d, 0, &c), 0);
+	assert_int_equal(d->nissuing, 1);
+	assert_null(c.cert);
+	assert_ptr_equal(d->issuing[0].cert, cert);
+	assert_int_equal(d->issuing[0].id, 42);
+	assert_string_equal(d->issuing[0].name, "issuing-2");
+	assert_string_equal(d->issuing[0].url,
+	    "http://crl.test/crl/issuing-2.crl");
+	assert_true(path_served(d->cache, "/crl/issuing-2.crl"));
+	assert_true(path_served(d->cache, "/crl/issuing-2-delta.crl"));
+	assert_true(path_served(d->cache, "/crl/issuing-2.crt"));
+	assert_non_null(d->cache->doc[d->issuing[0].doc_cert]);
+	assert_int_equal(d->issuing[0].doc_cert, d->cache->ndocs - 1);
+}
+
+static void
+test_ended_and_not_served(void **state)
+{
+	struct fixture *f = *state;
+	struct crld *d = &f->d;
+	struct cadb_ca c;
+	int docs[3], i, n;
+
+	memset(&c, 0, sizeof(c));
+	c.id = 7;
+	snprintf(c.name, sizeof(c.name), "old");
+	c.cert = make_cert("Old Issuing CA");
+	assert_int_equal(crld_ca_take(d, 0, &c), 0);
+	assert_int_equal(crl_cache_not_signed(d->cache, "old"), 0);
+	assert_int_equal(crl_cache_ca_revoked(d->cache, "old", "revoked",
+	    "keyCompromise", "2026-12-07T00:00:00Z"), 0);
+	docs[0] = d->issuing[0].doc_full;
+	docs[1] = d->issuing[0].doc_delta;
+	docs[2] = d->issuing[0].doc_cert;
+	n = d->cache->ndocs;
+	assert_int_equal(crl_cache_ended(d->cache, "old", docs, 3), 0);
+	assert_int_equal(d->cache->ndocs, n);
+	for (i = 0; i < 3; i++) {
+		assert_true(d->cache->paths[docs[i]].removed);
+		assert_null(d->cache->doc[docs[i]]);
+	}
+	assert_int_equal(d->cache->nnot_signed, 0);
+	assert_int_equal(d->cache->nrevoked, 0);
+	assert_int_equal(d->cache->nended, 1);
+	assert_string_equal(d->cache->ended[0], "old");
+	/* A removed path takes no document again. */
+	assert_int_equal(crl_cache_set(d->cache, docs[2],
+	    malloc(1), 1, 0, 0, 0), -1);
+
+	assert_int_equal(crl_cache_not_served(d->cache, 9, "bad name",
+	    "its name is not a file or URL name"), 0);
+	assert_int_equal(crl_cache_not_served(d->cache, 9, "bad name",
+	    "its name is not a file or URL name"), 0);
+	assert_int_equal(d->cache->nnot_served, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_take_all_or_nothing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ended_and_not_served,
+		    setup, teardown),
+	};
+
+	log_init("test_crld", LOGL_INFO, stderr);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
