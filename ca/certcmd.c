@@ -40,16 +40,12 @@
 /* As cad's lint (ca/worker/lint.c LINT_MIN_REMAINING_S). */
 #define CERT_ISSUER_MIN_REMAINING_S	86400
 
-/* RFC 5280 §5.3.1 CRLReason names; removeFromCRL (8) is not a reason to revoke. */
-static const struct {
-	const char	*name;
-	int		 code;
-} cert_reasons[] = {
-	{ "unspecified", 0 }, { "keyCompromise", 1 }, { "cACompromise", 2 },
-	{ "affiliationChanged", 3 }, { "superseded", 4 },
-	{ "cessationOfOperation", 5 }, { "certificateHold", 6 },
-	{ "privilegeWithdrawn", 9 }, { "aACompromise", 10 },
-};
+/*
+ * RFC 5280 §5.3.1 CRLReason codes a certificate may be revoked with, named
+ * by lib/x509ext.h (as crld, cad, rad and lib/publish.c name them);
+ * removeFromCRL (8) is not a reason to revoke, 7 is unused.
+ */
+static const int cert_reasons[] = { 0, 1, 2, 3, 4, 5, 6, 9, 10 };
 
 static int
 cert_reason_code(const char *name)
@@ -57,8 +53,9 @@ cert_reason_code(const char *name)
 	size_t i;
 
 	for (i = 0; i < sizeof(cert_reasons) / sizeof(cert_reasons[0]); i++) {
-		if (strcasecmp(name, cert_reasons[i].name) == 0)
-			return cert_reasons[i].code;
+		if (strcasecmp(name, x509ext_crl_reason_name(cert_reasons[i])) ==
+		    0)
+			return cert_reasons[i];
 	}
 	return -1;
 }
@@ -69,8 +66,8 @@ cert_reason_name(int code)
 	size_t i;
 
 	for (i = 0; i < sizeof(cert_reasons) / sizeof(cert_reasons[0]); i++) {
-		if (cert_reasons[i].code == code)
-			return cert_reasons[i].name;
+		if (cert_reasons[i] == code)
+			return x509ext_crl_reason_name(code);
 	}
 	return "?";
 }

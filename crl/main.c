@@ -53,7 +53,6 @@
 #include <ldap.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 #include "crl/extern.h"
@@ -69,6 +68,7 @@
 #include "lib/log.h"
 #include "lib/publish.h"
 #include "lib/sandbox.h"
+#include "lib/x509ext.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CRL_SANITIZER_BUILD	1
@@ -1118,7 +1118,9 @@ crld_watch_ca_status(struct crld *d)
 			    d->issuing[j].id)
 				break;
 		code = i < PQntuples(res) ? atoi(PQgetvalue(res, i, 1)) : -1;
-		reason = code >= 0 ? OCSP_crl_reason_str(code) : "";
+		reason = code >= 0 ? x509ext_crl_reason_name(code) : "";
+		if (reason == NULL)
+			reason = "unknown";
 		since = i < PQntuples(res) ? PQgetvalue(res, i, 2) : "";
 		if (code >= 0)
 			snprintf(now, sizeof(now), "%s %s %s", code == 6 ?

@@ -19,6 +19,7 @@
 #include "lib/ldappub.h"
 #include "lib/log.h"
 #include "lib/publish.h"
+#include "lib/x509ext.h"
 
 #define PUBLISH_BACKOFF_MAX_S	3600
 /* A row's outcome: published (or superseded), failed, or the directory down. */
@@ -182,20 +183,6 @@ publish_backoff(long attempts)
 	return delay > PUBLISH_BACKOFF_MAX_S ? PUBLISH_BACKOFF_MAX_S : delay;
 }
 
-/* RFC 5280 §5.3.1 CRLReason names, by code (7 is unused). */
-static const char *
-publish_reason_name(int code)
-{
-	static const char *const names[] = { "unspecified", "keyCompromise",
-	    "cACompromise", "affiliationChanged", "superseded",
-	    "cessationOfOperation", "certificateHold", NULL, "removeFromCRL",
-	    "privilegeWithdrawn", "aACompromise" };
-
-	if (code < 0 || code > 10 || names[code] == NULL)
-		return "unknown";
-	return names[code];
-}
-
 /*
  * Marks row id done with the older pending rows of its target (stmt, one of
  * the *_done statements); *retired: their ids, the row's own left out, as
@@ -240,6 +227,7 @@ publish_cert_row(struct db *db, struct ldappub_session *ls, PGresult *res,
 	size_t len;
 	char err[256] = "", backoff[32], dn[512], status[160];
 	const char *id = PQgetvalue(res, i, 0), *serial = PQgetvalue(res, i, 1);
+	const char *reason;
 	const char *values[3];
 	json_t *details = NULL, *retired = NULL;
 	long attempts = strtol(PQgetvalue(res, i, 3), NULL, 10), delay;
@@ -249,11 +237,14 @@ publish_cert_row(struct db *db, struct ldappub_session *ls, PGresult *res,
 		goto out;
 	if (PQgetisnull(res, i, 4))
 		snprintf(status, sizeof(status), "status=valid");
-	else
+	else {
+		if ((reason = x509ext_crl_reason_name(atoi(PQgetvalue(res, i,
+		    4)))) == NULL)
+			reason = "unknown";
 		snprintf(status, sizeof(status), "status=%s; reason=%s; "
 		    "revoked_at=%s", atoi(PQgetvalue(res, i, 4)) == 6 ? "on-hold" :
-		    "revoked", publish_reason_name(atoi(PQgetvalue(res, i, 4))),
-		    PQgetvalue(res, i, 5));
+		    "revoked", reason, PQgetvalue(res, i, 5));
+	}
 	if (lc == NULL || lc->uri == NULL || lc->base == NULL ||
 	    *lc->base == '\0') {
 		snprintf(err, sizeof(err), "ldap.uri or ldap.base not configured");

@@ -3,6 +3,7 @@
  * signer that certifies its subscribers (lib/x509ext.h).
  */
 #include <stddef.h>
+#include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -59,4 +60,32 @@ x509ext_ca_usage(const STACK_OF(X509_EXTENSION) *exts)
 	}
 	ERR_pop_to_mark();
 	return why;
+}
+
+static const char *const x509ext_crl_reasons[] = {
+	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
+	"superseded", "cessationOfOperation", "certificateHold", NULL,
+	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
+};
+#define X509EXT_NREASONS	\
+	(int)(sizeof(x509ext_crl_reasons) / sizeof(x509ext_crl_reasons[0]))
+
+const char *
+x509ext_crl_reason_name(int code)
+{
+	if (code < 0 || code >= X509EXT_NREASONS)
+		return NULL;
+	return x509ext_crl_reasons[code];
+}
+
+int
+x509ext_crl_reason_code(const char *name)
+{
+	int i;
+
+	for (i = 0; i < X509EXT_NREASONS; i++)
+		if (x509ext_crl_reasons[i] != NULL &&
+		    strcmp(x509ext_crl_reasons[i], name) == 0)
+			return i;
+	return -1;
 }

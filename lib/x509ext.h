@@ -21,4 +21,15 @@
  */
 const char	*x509ext_ca_usage(const STACK_OF(X509_EXTENSION) *exts);
 
+/*
+ * RFC 5280 §5.3.1 CRLReason code's name ("keyCompromise", ...), or NULL for
+ * a code it does not define (7, or out of 0..10). One spelling for crld,
+ * cad, rad, pkictl and lib/publish.c: OpenSSL 3.0's OCSP_crl_reason_str
+ * knows neither privilegeWithdrawn (9) nor aACompromise (10) and says
+ * "(UNKNOWN)" for them.
+ */
+const char	*x509ext_crl_reason_name(int code);
+/* The code named name exactly (x509ext_crl_reason_name), or -1. */
+int		 x509ext_crl_reason_code(const char *name);
+
 #endif

@@ -795,24 +795,6 @@ out:
 
 /* --- GET /v1/certificates[/{id}] ------------------------------------------------- */
 
-static const char *
-ra_reason_name(int code)
-{
-	switch (code) {
-	case 0: return "unspecified";
-	case 1: return "keyCompromise";
-	case 2: return "cACompromise";
-	case 3: return "affiliationChanged";
-	case 4: return "superseded";
-	case 5: return "cessationOfOperation";
-	case 6: return "certificateHold";
-	case 8: return "removeFromCRL";
-	case 9: return "privilegeWithdrawn";
-	case 10: return "aACompromise";
-	}
-	return "unknown";
-}
-
 /* Row i of a RA_CERT_COLUMNS result as JSON (new reference), or NULL. */
 static json_t *
 ra_cert_json(const PGresult *res, int i)
@@ -836,7 +818,7 @@ ra_cert_json(const PGresult *res, int i)
 		reason = atoi(PQgetvalue(res, i, CC_REASON));
 		if (json_object_set_new(o, "revocation", json_pack("{s:s, s:i, "
 		    "s:s}", "revoked_at", PQgetvalue(res, i, CC_REVOKED_AT),
-		    "reason_code", reason, "reason", ra_reason_name(reason))) ==
+		    "reason_code", reason, "reason", ra_revocation_reason_name(reason))) ==
 		    -1) {
 			json_decref(o);
 			return NULL;
@@ -1036,7 +1018,7 @@ ra_revoke_txn(struct db *db, void *arg)
 		goto out;
 	snprintf(t->at, sizeof(t->at), "%s", PQgetvalue(res2, 0, 0));
 	if ((details = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "serial",
-	    t->serial, "reason", ra_reason_name(t->reason), "reason_code",
+	    t->serial, "reason", ra_revocation_reason_name(t->reason), "reason_code",
 	    t->reason, "account_id", t->who->account_id, "application_id",
 	    PQgetvalue(res, 0, 5), "client", t->client)) == NULL ||
 	    ra_cert_factor_details(details, &t->fo) == -1 ||
@@ -1044,7 +1026,7 @@ ra_revoke_txn(struct db *db, void *arg)
 	    NULL) == -1)
 		goto out;
 	/* The confirmation, queued: a mail failure never undoes a revocation. */
-	if (ra_revocation_notice(db, t->id, ra_reason_name(t->reason),
+	if (ra_revocation_notice(db, t->id, ra_revocation_reason_name(t->reason),
 	    "you") == -1)
 		goto out;
 	rc = 0;
@@ -1140,11 +1122,11 @@ ra_certificate_revoke(struct ra *ra, const struct http_request *req,
 	}
 	log_info("certificate %s (serial %s): revoked by its subscriber, "
 	    "account %s (%s)", id, t.serial, who.account_id,
-	    ra_reason_name(r.reason));
+	    ra_revocation_reason_name(r.reason));
 	if ((o = json_pack("{s:I, s:s, s:s, s:{s:s, s:i, s:s}}", "id",
 	    (json_int_t)strtoll(id, NULL, 10), "serial", t.serial, "status",
 	    "revoked", "revocation", "revoked_at", t.at, "reason_code", r.reason,
-	    "reason", ra_reason_name(r.reason))) == NULL)
+	    "reason", ra_revocation_reason_name(r.reason))) == NULL)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:

@@ -7,6 +7,7 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/x509ext.h"
 #include "ra/extern.h"
 
 /*
@@ -31,34 +32,24 @@ ra_policy_version(const struct config *c, const char *key,
 }
 
 /*
- * RFC 5280 §5.3.1 CRLReason names (review.c and pkictl's policy load); 
- * 7 is unused, 8 (removeFromCRL) is no reason.
+ * RFC 5280 §5.3.1 CRLReason names (review.c, certificate.c and pkictl's
+ * policy load): lib/x509ext.h's, as crld's, cad's and lib/publish.c's;
+ * 8 (removeFromCRL) is no reason to revoke.
  */
-static const char *const ra_reason_names[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-	"superseded", "cessationOfOperation", "certificateHold", NULL,
-	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
-};
-#define RA_NREASONS	(int)(sizeof(ra_reason_names) / sizeof(ra_reason_names[0]))
-
 int
 ra_revocation_reason_code(const char *name)
 {
-	int i;
+	int code = x509ext_crl_reason_code(name);
 
-	for (i = 0; i < RA_NREASONS; i++)
-		if (i != 8 && ra_reason_names[i] != NULL &&
-		    strcmp(ra_reason_names[i], name) == 0)
-			return i;
-	return -1;
+	return code == 8 ? -1 : code;
 }
 
 const char *
 ra_revocation_reason_name(int code)
 {
-	if (code < 0 || code >= RA_NREASONS || ra_reason_names[code] == NULL)
-		return "unknown";
-	return ra_reason_names[code];
+	const char *name = x509ext_crl_reason_name(code);
+
+	return name != NULL ? name : "unknown";
 }
 
 int

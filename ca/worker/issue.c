@@ -41,7 +41,6 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 #include "ca/extern.h"
@@ -49,6 +48,7 @@
 #include "lib/audit.h"
 #include "lib/db.h"
 #include "lib/log.h"
+#include "lib/x509ext.h"
 
 /*
  * The issuing CA's own certificate revoked or on hold: its row in
@@ -727,7 +727,9 @@ cad_claim_ended(struct cad *c, struct cad_order *o, char *why, size_t len)
 	else
 		snprintf(when, sizeof(when), "was revoked at %s (%s)",
 		    PQgetvalue(res, 0, 6),
-		    OCSP_crl_reason_str(atoi(PQgetvalue(res, 0, 5))));
+		    x509ext_crl_reason_name(atoi(PQgetvalue(res, 0, 5))) != NULL ?
+		    x509ext_crl_reason_name(atoi(PQgetvalue(res, 0, 5))) :
+		    "unknown");
 	snprintf(why, len, "the issuing CA %s %s: no certificate is issued "
 	    "under it; the subscriber must agree again", PQgetvalue(res, 0, 4),
 	    when);

@@ -10,7 +10,12 @@
  *    and the CA watch never took it again until a restart;
  *  - a path removed (crl_cache_remove, crl_cache_ended: an issuing CA past
  *    its grace) answers 404 and leaves /health's documents; "ended" and
- *    "not_served" are listed, only the latter degraded.
+ *    "not_served" are listed, only the latter degraded;
+ *  - lib/x509ext.h's RFC 5280 §5.3.1 reason names, which crld's /health
+ *    ("ca_revoked"), cad, rad, pkictl and lib/publish.c share: every code,
+ *    privilegeWithdrawn and aACompromise too (OpenSSL 3.0's
+ *    OCSP_crl_reason_str, used before by crld and cad, says "(UNKNOWN)"
+ *    for them).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -208,6 +213,30 @@ test_ended_and_not_served(void **state)
 	assert_int_equal(d->cache->nnot_served, 1);
 }
 
+static void
+test_reason_names(void **state)
+{
+	static const char *const want[] = { "unspecified", "keyCompromise",
+	    "cACompromise", "affiliationChanged", "superseded",
+	    "cessationOfOperation", "certificateHold", NULL, "removeFromCRL",
+	    "privilegeWithdrawn", "aACompromise" };
+	int i;
+
+	(void)state;
+	for (i = 0; i < 11; i++) {
+		if (want[i] == NULL) {
+			assert_null(x509ext_crl_reason_name(i));
+			continue;
+		}
+		assert_string_equal(x509ext_crl_reason_name(i), want[i]);
+		assert_int_equal(x509ext_crl_reason_code(want[i]), i);
+	}
+	assert_null(x509ext_crl_reason_name(-1));
+	assert_null(x509ext_crl_reason_name(11));
+	assert_int_equal(x509ext_crl_reason_code("(UNKNOWN)"), -1);
+	assert_int_equal(x509ext_crl_reason_code("keycompromise"), -1);
+}
+
 int
 main(void)
 {
@@ -216,6 +245,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ended_and_not_served,
 		    setup, teardown),
+		cmocka_unit_test(test_reason_names),
 	};
 
 	log_init("test_crld", LOGL_INFO, stderr);
