@@ -52,9 +52,10 @@ int	signer_attrs_parse(const unsigned char *tbs, size_t len, int tstinfo,
  * version 1, a policy, a messageImprint (hash parameters absent or NULL),
  * a positive serialNumber of at most 160 bits, genTime YYYYMMDDHHMMSS[.f]Z
  * (at most 6 fraction digits, none trailing 0, a date that exists), then
- * accuracy, ordering (TRUE only), nonce (at most 64 octets), tsa and
- * extensions as far as present, in that order, nothing after. *gentime
- * gets genTime's second. -1 with why in err.
+ * accuracy, ordering (TRUE only), nonce (a magnitude of at most 64
+ * octets, plus a sign octet), tsa and extensions as far as present, in
+ * that order, nothing after. *gentime gets genTime's second. -1 with why
+ * in err.
  */
 int	signer_tstinfo_check(const unsigned char *tst, size_t len,
 	    time_t *gentime, char *err, size_t errlen);

@@ -50,7 +50,11 @@
 
 /* RFC 3161 §2.4.2: serials of up to 160 bits; one more octet for a 0x00. */
 #define TST_SERIAL_MAX		21
-/* tsad's TSA_NONCE_MAX; RFC 3161 sets no bound. */
+/*
+ * tsad's TSA_NONCE_MAX, a bound on the nonce's magnitude; RFC 3161 sets
+ * none. Its DER INTEGER has one octet more when that is only the sign (a
+ * 0x00 before a top bit set: a positive nonce of 512 bits).
+ */
 #define TST_NONCE_MAX		64
 /* genTime's fraction: microseconds at most, as tsad and OpenSSL write it. */
 #define TST_FRACTION_MAX	6
@@ -62,6 +66,19 @@ static int
 tst_uint_ok(const struct dwin *v, size_t max)
 {
 	return derwalk_int_ok(v, max) == 0 && !(v->p[0] & 0x80) ? 0 : -1;
+}
+
+/*
+ * A nonce: a DER INTEGER whose magnitude takes at most TST_NONCE_MAX
+ * octets, so that of its content one more octet may be a sign octet.
+ */
+static int
+tst_nonce_ok(const struct dwin *v)
+{
+	if (derwalk_int_ok(v, TST_NONCE_MAX + 1) == -1)
+		return -1;
+	return v->left <= TST_NONCE_MAX || v->p[0] == 0x00 ||
+	    v->p[0] == 0xff ? 0 : -1;
 }
 
 /* An Accuracy's millis or micros: a DER INTEGER 1..999. */
@@ -230,9 +247,9 @@ signer_tstinfo_check(const unsigned char *tst, size_t len, time_t *gentime,
 	    (r == 1 && (t.val.left != 1 || t.val.p[0] != 0xff)))
 		return derwalk_fail(err, errlen, TST_WHAT, "malformed ordering");
 	if ((r = derwalk_opt(&seq.val, TAG_INTEGER, &t)) == -1 ||
-	    (r == 1 && derwalk_int_ok(&t.val, TST_NONCE_MAX) == -1))
+	    (r == 1 && tst_nonce_ok(&t.val) == -1))
 		return derwalk_fail(err, errlen, TST_WHAT, "malformed nonce (at "
-		    "most %d octets)", TST_NONCE_MAX);
+		    "most %d octets and a sign octet)", TST_NONCE_MAX);
 	if ((r = derwalk_opt(&seq.val, TAG_CTX0, &t)) == -1 ||
 	    (r == 1 && tst_tsa_ok(t.val) == -1))
 		return derwalk_fail(err, errlen, TST_WHAT, "malformed tsa");

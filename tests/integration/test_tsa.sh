@@ -460,7 +460,13 @@ sys.stdout.buffer.write(tlv(0x30, content(q) + tlv(0x02, bytes.fromhex(sys.argv[
 PY
 openssl ts -query -data "$tmp/doc" -sha256 -no_nonce -out "$tmp/plain.tsq" 2>/dev/null
 n64=$(for i in $(seq 1 64); do printf '%02x' "$i"; done)
-declare -A want_nonce=([ff]=-01 [eeddccbbaa998878]=-1122334455667788 [$n64]=$n64)
+# 64 octets with the top bit set, positive (a 0x00 before them in DER) and
+# negative: the signer refused both until 2026-12-07 (systemFailure).
+top64=$(printf 'ff%.0s' $(seq 64))
+neg64=ff7f$(printf 'ff%.0s' $(seq 63))
+neg64_mag=80$(printf '00%.0s' $(seq 62))01
+declare -A want_nonce=([ff]=-01 [eeddccbbaa998878]=-1122334455667788 [$n64]=$n64
+	[00$top64]=$top64 [$neg64]=-$neg64_mag)
 for hex in "${!want_nonce[@]}"; do
 	PYTHONPATH=$(dirname "$0") python3 "$tmp/nonce.py" "$tmp/plain.tsq" "$hex" >"$tmp/n.tsq"
 	[ "$(post "$tmp/n.tsq" "$tmp/n.tsr")" = 200 ] || fail "nonce $hex: HTTP status"

@@ -301,7 +301,7 @@ test_malformed_fields(void **state)
 		    "malformed extensions" },		/* critical FALSE */
 		{ 6, "\xa1\x05\x30\x03\x06\x01\x2a", 7, "malformed extensions" },
 	};
-	unsigned char big[2 + 65];
+	unsigned char big[2 + 66];
 	struct der d;
 	size_t i;
 
@@ -311,14 +311,33 @@ test_malformed_fields(void **state)
 		    (const unsigned char *)cases[i].tlv, cases[i].len);
 		expect_der(&d, cases[i].want);
 	}
-	/* A nonce of 65 octets; 64 pass. */
+	/*
+	 * tsad accepts a nonce of up to 64 octets of magnitude (TSA_NONCE_MAX);
+	 * with its top bit set the DER INTEGER has a 0x00 before it: 65
+	 * octets pass then, a magnitude of 65 octets does not.
+	 */
 	big[0] = 0x02;
 	big[1] = 65;
 	memset(big + 2, 0x11, 65);
-	with_field(&d, 6, big, sizeof(big));
-	expect_der(&d, "malformed nonce (at most 64 octets)");
-	big[1] = 64;
 	with_field(&d, 6, big, sizeof(big) - 1);
+	expect_der(&d, "malformed nonce (at most 64 octets and a sign octet)");
+	big[2] = 0x00;
+	memset(big + 3, 0xff, 64);
+	with_field(&d, 6, big, sizeof(big) - 1);
+	expect_der(&d, NULL);
+	big[2] = 0xff;
+	big[3] = 0x00;	/* negative, a magnitude of 64 octets */
+	memset(big + 4, 0x01, 63);
+	with_field(&d, 6, big, sizeof(big) - 1);
+	expect_der(&d, NULL);
+	big[1] = 66;
+	big[2] = 0x00;
+	memset(big + 3, 0xff, 65);
+	with_field(&d, 6, big, sizeof(big));
+	expect_der(&d, "malformed nonce");
+	big[1] = 64;
+	memset(big + 2, 0x11, 64);
+	with_field(&d, 6, big, sizeof(big) - 2);
 	expect_der(&d, NULL);
 	der_free(&d);
 }
