@@ -615,9 +615,18 @@ tsa_responder_new(const struct config *policy, X509 *cert, long long cert_id,
 	if (tsa_cert_window(cert, &r->valid_from, &r->valid_until, err,
 	    errlen) == -1)
 		goto out;
-	/* The key must belong to the certificate (X509_check_private_key inside). */
-	if (TS_RESP_CTX_set_signer_cert(r->ctx, cert) != 1 ||
-	    TS_RESP_CTX_set_signer_key(r->ctx, key) != 1 ||
+	/*
+	 * RFC 3161 §2.3: the certificate has one extendedKeyUsage,
+	 * id-kp-timeStamping, critical (TS_RESP_CTX_set_signer_cert checks
+	 * it, as verifiers do); the key must belong to it.
+	 */
+	if (TS_RESP_CTX_set_signer_cert(r->ctx, cert) != 1) {
+		snprintf(err, errlen, "the TSA certificate is not one for "
+		    "time-stamping: RFC 3161 §2.3 wants exactly one "
+		    "extendedKeyUsage, id-kp-timeStamping, marked critical");
+		goto out;
+	}
+	if (TS_RESP_CTX_set_signer_key(r->ctx, key) != 1 ||
 	    X509_check_private_key(cert, key) != 1) {
 		snprintf(err, errlen, "the TSA key does not match the TSA certificate");
 		goto out;

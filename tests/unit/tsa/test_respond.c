@@ -19,7 +19,9 @@
  *    FALSE sent, TRUE as 0x01, an empty extensions [0]) gets rejection,
  *    badDataFormat;
  *  - a policy whose genTime precision (10^-digits s) is not less than the
- *    accuracy tokens claim is refused at tsa_responder_new;
+ *    accuracy tokens claim is refused at tsa_responder_new, and so is a
+ *    certificate without the critical timeStamping extendedKeyUsage,
+ *    saying so (not that the key does not match);
  *  - a serial number that cannot be made gets systemFailure (ours), not
  *    addInfoNotAvailable;
  *  - genTime outside the TSA certificate's validity (expired, not yet
@@ -607,6 +609,42 @@ try_precision(const char *precision, const char *secs, const char *millis,
 }
 
 /*
+ * RFC 3161 §2.3: a certificate without the one critical extendedKeyUsage
+ * id-kp-timeStamping is refused at tsa_responder_new, saying so; until
+ * 2026-12-07 the message blamed the key ("does not match"), which sent
+ * the operator after the wrong thing. A key of another certificate is
+ * still called that.
+ */
+static void
+test_cert_not_for_timestamping(void **state)
+{
+	struct tsa_responder *r;
+	struct config *policy;
+	X509 *ca_like;
+	char err[512];
+
+	setenv("PKI_TSA_POLICY", "2.999.1.2.1", 1);
+	assert_non_null(policy = config_load(NULL, err, sizeof(err)));
+	/* basicConstraints CA:TRUE, no extendedKeyUsage. */
+	ca_like = make_cert(ec_key, "Not a TSA", 7, ca_cert, ca_key, 0);
+	err[0] = '\0';
+	r = tsa_responder_new(policy, ca_like, 0, ec_key, NULL, 0, err,
+	    sizeof(err));
+	assert_null(r);
+	if (strstr(err, "id-kp-timeStamping") == NULL ||
+	    strstr(err, "does not match") != NULL)
+		fail_msg("a certificate without timeStamping: \"%s\"", err);
+	err[0] = '\0';
+	r = tsa_responder_new(policy, ec_cert, 0, rsa512_key, NULL, 0, err,
+	    sizeof(err));
+	assert_null(r);
+	if (strstr(err, "does not match") == NULL)
+		fail_msg("another certificate's key: \"%s\"", err);
+	X509_free(ca_like);
+	config_free(policy);
+}
+
+/*
  * RFC 3161 §2.4.2: genTime truncated to 10^-precision s may be off by up
  * to that much; a policy where that reaches the accuracy it claims leaves
  * nothing for the clock's error (tokens need maxerror + unit <= accuracy)
@@ -894,6 +932,7 @@ main(void)
 		cmocka_unit_test_teardown(test_serial_fails, reset_sources),
 		cmocka_unit_test_teardown(test_cert_validity, reset_sources),
 		cmocka_unit_test(test_precision_over_accuracy),
+		cmocka_unit_test(test_cert_not_for_timestamping),
 		cmocka_unit_test(test_ber_refused),
 		cmocka_unit_test(test_rejection_der),
 		cmocka_unit_test(test_log_rate),
