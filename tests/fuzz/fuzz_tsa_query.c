@@ -10,17 +10,22 @@
  * imprint, nonce, policy). A second responder has the direct path off, so
  * that every query also reaches OpenSSL's TS_RESP_CTX and the record made
  * from what it grants (tsa_fill_record), as a query the direct path
- * declines does in tsad.
+ * declines does in tsad. What the split path sends to be signed must pass
+ * the signer's own check (signer_tst_policy, hsm/tstinfo.c): a query tsad
+ * grants and its signer refuses is answered systemFailure (until
+ * 2026-12-07, a nonce of 64 octets with its top bit set).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "hsm/extern.h"
 #include "lib/config.h"
 #include "tsa/extern.h"
 
@@ -146,7 +151,9 @@ fuzz_respond_split(const uint8_t *data, size_t size, unsigned char **reply,
 	struct tsa_pending pend;
 	struct tsa_record rec;
 	EVP_MD_CTX *ctx;
+	const EVP_MD *md;
 	unsigned char sig[256];
+	char err[512];
 	size_t siglen = sizeof(sig);
 	int r;
 
@@ -155,6 +162,13 @@ fuzz_respond_split(const uint8_t *data, size_t size, unsigned char **reply,
 	r = tsa_respond_begin(responder, data, size, reply, len, granted, &rec,
 	    &pend);
 	if (r == 1) {
+		/* tsad's signer signs only what passes its check. */
+		if ((md = EVP_get_digestbyname(tsa_responder_sign_mdname(
+		    responder))) == NULL ||
+		    signer_tst_policy(pend.tbs.signed_attrs.buf,
+		    pend.tbs.signed_attrs.len, pend.tbs.tst.buf, pend.tbs.tst.len,
+		    md, time(NULL), err, sizeof(err)) == -1)
+			abort();
 		if ((ctx = EVP_MD_CTX_new()) == NULL ||
 		    EVP_DigestSignInit_ex(ctx, NULL,
 		    tsa_responder_sign_mdname(responder), NULL, NULL, tsa_key,
