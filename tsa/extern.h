@@ -42,8 +42,10 @@ struct tsa_record {
  * The policy's accuracy and genTime precision (RFC 3161 §2.4.2): -1 with
  * err when a value is out of range or 10^-tsa.clock_precision_digits
  * seconds (genTime's truncation) is not less than the accuracy tokens
- * claim (nothing would be left for the clock's error: tsa_responder_clock).
- * tsa_responder_new checks it too; tsad before its first worker.
+ * claim (nothing would be left for the clock's error: tsa_responder_clock),
+ * or when tsa.signing_digest is not one the signer signs with (SHA256,
+ * SHA384, SHA512). tsa_responder_new checks it too; tsad before its first
+ * worker.
  */
 int	tsa_policy_check(const struct config *policy, char *err, size_t errlen);
 

@@ -448,11 +448,37 @@ tsa_precision_check(long secs, long millis, long micros, long precision,
 	return 0;
 }
 
+/*
+ * tsa.signing_digest: one tsad's signer signs with (hsm/signerproc.c takes
+ * SHA-256, SHA-384 and SHA-512 only). Any other digest OpenSSL knows
+ * (SHA1, SHA224, ...) was taken here, then refused by the signer at every
+ * token: each query got systemFailure while /health said ok. NULL with
+ * err.
+ */
+static const EVP_MD *
+tsa_signing_md(const struct config *policy, char *err, size_t errlen)
+{
+	const char *name = config_get(policy, "tsa.signing_digest", "SHA256");
+	const EVP_MD *md;
+	int nid;
+
+	if ((md = EVP_get_digestbyname(name)) == NULL ||
+	    ((nid = EVP_MD_get_type(md)) != NID_sha256 && nid != NID_sha384 &&
+	    nid != NID_sha512)) {
+		snprintf(err, errlen, "policy: tsa.signing_digest = %s: not one "
+		    "tsad signs with (SHA256, SHA384, SHA512)", name);
+		return NULL;
+	}
+	return md;
+}
+
 int
 tsa_policy_check(const struct config *policy, char *err, size_t errlen)
 {
 	long secs, millis, micros, precision;
 
+	if (tsa_signing_md(policy, err, errlen) == NULL)
+		return -1;
 	if (tsa_policy_long(policy, "tsa.accuracy_seconds", 1, 0, 3600, &secs) == -1 ||
 	    tsa_policy_long(policy, "tsa.accuracy_millis", 0, 0, 999, &millis) == -1 ||
 	    tsa_policy_long(policy, "tsa.accuracy_micros", 0, 0, 999, &micros) == -1 ||
@@ -590,12 +616,12 @@ tsa_responder_new(const struct config *policy, X509 *cert, long long cert_id,
 	r->fast = 1;
 	r->now = tsa_gettimeofday;
 	r->serial = tsa_random_serial;
-	sign_md = EVP_get_digestbyname(config_get(policy, "tsa.signing_digest",
-	    "SHA256"));
+	if ((sign_md = tsa_signing_md(policy, err, errlen)) == NULL)
+		goto out;
 	ess_md = EVP_get_digestbyname(config_get(policy, "tsa.ess_cert_id_digest",
 	    "SHA256"));
-	if (sign_md == NULL || ess_md == NULL) {
-		snprintf(err, errlen, "tsa.signing_digest or ess_cert_id_digest unknown");
+	if (ess_md == NULL) {
+		snprintf(err, errlen, "tsa.ess_cert_id_digest unknown");
 		goto out;
 	}
 	if (tsa_policy_long(policy, "tsa.accuracy_seconds", 1, 0, 3600, &secs) == -1 ||

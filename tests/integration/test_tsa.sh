@@ -886,7 +886,11 @@ refused "precision 0 digits, accuracy 100 ms" \
 refused "precision 3 digits, accuracy 1 ms" \
 	'tsa.clock_precision_digits = 3 truncates genTime by up to 1000 us, not less than the accuracy tokens claim (tsa.accuracy_seconds/_millis/_micros: 1000 us' \
 	PKI_TSA_WORKERS=1 PKI_TSA_CLOCK_PRECISION_DIGITS=3 PKI_TSA_ACCURACY_SECONDS=0 PKI_TSA_ACCURACY_MILLIS=1
-note "a policy tsad cannot honour is refused at start-up: tsa.ordering = true (2 workers, 1 worker), genTime precision as coarse as the accuracy or coarser"
+# A signing digest its signer does not sign with (SHA-256/384/512 only):
+# until 2026-12-07 tsad started and answered every query systemFailure.
+refused "tsa.signing_digest = SHA1" 'tsa.signing_digest = SHA1: not one tsad signs with' \
+	PKI_TSA_WORKERS=1 PKI_TSA_SIGNING_DIGEST=SHA1
+note "a policy tsad cannot honour is refused at start-up: tsa.ordering = true (2 workers, 1 worker), genTime precision as coarse as the accuracy or coarser, a signing digest the signer refuses"
 
 # --- tsa.spill_file is required ---------------------------------------------------
 # Without it the records the database has not taken at a clean shutdown

@@ -21,7 +21,8 @@
  *  - a policy whose genTime precision (10^-digits s) is not less than the
  *    accuracy tokens claim is refused at tsa_responder_new, and so is a
  *    certificate without the critical timeStamping extendedKeyUsage,
- *    saying so (not that the key does not match);
+ *    saying so (not that the key does not match), and a signing digest
+ *    the signer does not sign with (SHA1, SHA224, ...);
  *  - a serial number that cannot be made gets systemFailure (ours), not
  *    addInfoNotAvailable;
  *  - genTime outside the TSA certificate's validity (expired, not yet
@@ -645,6 +646,57 @@ test_cert_not_for_timestamping(void **state)
 }
 
 /*
+ * tsad's signer signs with SHA-256, SHA-384 or SHA-512 only: another
+ * tsa.signing_digest is refused at start (tsa_policy_check) and by
+ * tsa_responder_new, naming the setting. Until 2026-12-07 SHA1 or SHA224
+ * were taken, and every token then refused by the signer (systemFailure).
+ */
+static void
+test_signing_digest(void **state)
+{
+	static const struct {
+		const char	*name;
+		int		 ok;
+	} md[] = {
+		{ "SHA256", 1 }, { "SHA384", 1 }, { "SHA512", 1 },
+		{ "sha256", 1 }, { "SHA1", 0 }, { "SHA224", 0 }, { "MD5", 0 },
+		{ "SHA3-256", 0 }, { "nonsense", 0 },
+	};
+	struct tsa_responder *r;
+	struct config *policy;
+	char err[512];
+	size_t i;
+
+	setenv("PKI_TSA_POLICY", "2.999.1.2.1", 1);
+	setenv("PKI_TSA_ACCURACY_SECONDS", "1", 1);
+	setenv("PKI_TSA_ACCURACY_MILLIS", "0", 1);
+	setenv("PKI_TSA_ACCURACY_MICROS", "0", 1);
+	setenv("PKI_TSA_CLOCK_PRECISION_DIGITS", "3", 1);
+	for (i = 0; i < sizeof(md) / sizeof(md[0]); i++) {
+		setenv("PKI_TSA_SIGNING_DIGEST", md[i].name, 1);
+		assert_non_null(policy = config_load(NULL, err, sizeof(err)));
+		err[0] = '\0';
+		r = tsa_responder_new(policy, ec_cert, 0, ec_key, NULL, 0, err,
+		    sizeof(err));
+		if ((r != NULL) != md[i].ok)
+			fail_msg("tsa.signing_digest = %s: %s", md[i].name,
+			    r != NULL ? "accepted" : err);
+		if (!md[i].ok && strstr(err, "tsa.signing_digest") == NULL)
+			fail_msg("tsa.signing_digest = %s: \"%s\"", md[i].name,
+			    err);
+		tsa_responder_free(r);
+		err[0] = '\0';
+		if ((tsa_policy_check(policy, err, sizeof(err)) == 0) !=
+		    md[i].ok || (!md[i].ok && strstr(err,
+		    "tsa.signing_digest") == NULL))
+			fail_msg("tsa_policy_check, tsa.signing_digest = %s: "
+			    "\"%s\"", md[i].name, err);
+		config_free(policy);
+	}
+	setenv("PKI_TSA_SIGNING_DIGEST", "SHA256", 1);
+}
+
+/*
  * RFC 3161 §2.4.2: genTime truncated to 10^-precision s may be off by up
  * to that much; a policy where that reaches the accuracy it claims leaves
  * nothing for the clock's error (tokens need maxerror + unit <= accuracy)
@@ -933,6 +985,7 @@ main(void)
 		cmocka_unit_test_teardown(test_cert_validity, reset_sources),
 		cmocka_unit_test(test_precision_over_accuracy),
 		cmocka_unit_test(test_cert_not_for_timestamping),
+		cmocka_unit_test(test_signing_digest),
 		cmocka_unit_test(test_ber_refused),
 		cmocka_unit_test(test_rejection_der),
 		cmocka_unit_test(test_log_rate),
