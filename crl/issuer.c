@@ -41,6 +41,14 @@
 #include "lib/log.h"
 
 #define CRL_RECONNECT_MAX_S	30
+/*
+ * How long a command waits for the server at most (db_set_timeout): above
+ * pki_crl's statement_timeout (600 s, schema/058), which ends a slow
+ * statement with the connection kept; this one is for a server that stops
+ * answering, when that cannot fire. Until 2026-12-07 nothing bounded it:
+ * a stopped backend held the issuing thread, and every CRL, for ever.
+ */
+#define CRL_DB_TIMEOUT_MS	630000
 /* A thread that issues nothing (key_missing) wakes this often at most. */
 #define CRL_IDLE_S		3600
 
@@ -464,6 +472,7 @@ crl_issuer_connect(struct crl_issuer *ci)
 		log_err("database: %s", err);
 		goto out;
 	}
+	(void)db_set_timeout(ci->db, CRL_DB_TIMEOUT_MS);
 	/*
 	 * crld may have started while the database was down (crl/main.c):
 	 * nothing is issued on a schema too old for crlgen.

@@ -33,6 +33,13 @@
  * (db_conn_values), which only its blocking calls apply.
  */
 #define DB_RESET_MAX_MS		10000
+/*
+ * How long db_ready waits at most for the LISTEN it makes again after a
+ * reconnection, when the connection has no shorter timeout
+ * (db_set_timeout): a LISTEN takes no lock worth waiting for, so a server
+ * that has not answered it by then is not going to.
+ */
+#define DB_LISTEN_MS		10000
 
 struct db {
 	PGconn	 *conn;
@@ -54,6 +61,7 @@ struct db {
 	int	  resetting;
 	int	  reset_st;
 	int64_t	  reset_at;
+	long	  timeout_ms;	/* db_set_timeout; 0: none */
 };
 
 /* This thread met an unreachable database since db_unavailable_clear(). */
@@ -93,6 +101,12 @@ db_lost(struct db *db)
 }
 
 static void	db_fail(struct db *, const char *, const PGresult *);
+static int64_t	db_mono_ms(void);
+static int	db_reset_until(struct db *, int64_t);
+static int	db_results_until(struct db *, int64_t, PGresult **);
+static void	db_late(struct db *, const char *, long);
+static void	db_send_lost(struct db *, const char *);
+static PGresult	*db_await(struct db *, int, const char *);
 
 /*
  * Notices (e.g. from RAISE NOTICE) go to our log, not raw to stderr. A
@@ -568,49 +582,81 @@ db_reconnected(struct db *db)
 }
 
 /*
+ * Runs the LISTEN commands (db->listen) and awaits them until deadline
+ * (timeout_ms: for the log). 0; or -1 with the failure recorded: refused
+ * (the server's SQLSTATE), the connection lost (08006) or no answer in
+ * time (57014, the connection made anew at the next call). After a
+ * failure they are still to be run (db->relisten), by the next call.
+ */
+static int
+db_listen_run(struct db *db, int64_t deadline, long timeout_ms)
+{
+	PGresult *res = NULL;
+	int w;
+
+	if (PQsendQuery(db->conn, db->listen) != 1 ||
+	    (w = db_results_until(db, deadline, &res)) == -1) {
+		db_send_lost(db, db->listen);
+		return -1;
+	}
+	if (w == -2) {
+		db_late(db, db->listen, timeout_ms);
+		return -1;
+	}
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_fail(db, db->listen, res);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	db->relisten = 0;
+	return 0;
+}
+
+/* The smaller of a bound and the connection's timeout (db_set_timeout). */
+static long
+db_bound_ms(const struct db *db, long ms)
+{
+	return db->timeout_ms > 0 && db->timeout_ms < ms ? db->timeout_ms : ms;
+}
+
+/*
  * Makes sure a statement outside a transaction finds a live connection: one
- * the server has closed (a restart, a failover, pg_terminate_backend) is
- * connected again with the same parameters, its prepared statements
- * forgotten and its LISTENs (db_listen) made again, so a daemon recovers
- * without being restarted. The server's FATAL message or the end of the
- * stream makes the socket readable while we are idle: one poll() notices
- * it before the statement is sent, not after. Inside a transaction nothing
- * is done: the transaction is lost with the connection and fails. 0 when
- * the connection is usable, -1 (SQLSTATE 08006) when not.
+ * the server has closed (a restart, a failover, pg_terminate_backend) or
+ * one a command was given up on (db_late) is connected again with the same
+ * parameters, its prepared statements forgotten and its LISTENs
+ * (db_listen) made again, so a daemon recovers without being restarted.
+ * Both are bounded whatever the server does: the connection is made
+ * without blocking (db_reset_until) within DB_RESET_MAX_MS, the LISTENs
+ * awaited DB_LISTEN_MS, or the connection's shorter timeout. Until
+ * 2026-12-07 they were PQreset and PQexec: a server that accepted the
+ * connection and then stalled held crld, cad and rad's notifier there for
+ * ever. The server's FATAL message or the end of the stream makes the
+ * socket readable while we are idle: one poll() notices it before the
+ * statement is sent, not after. Inside a transaction nothing is made
+ * again: the transaction is lost with the connection and fails, at once
+ * when the connection is being given up. 0 when the connection is
+ * usable, -1 (SQLSTATE 08006, 57014, or the LISTEN's) when not.
  */
 static int
 db_ready(struct db *db)
 {
-	PGresult *res;
+	long ms;
 
-	if (db->in_txn)
-		return 0;
-	db_read_idle(db);
-	if (PQstatus(db->conn) != CONNECTION_OK || db->closing) {
-		log_warn("db: the connection to PostgreSQL was lost: "
-		    "connecting again");
-		db->closing = 0;
-		db->resetting = 0;
-		PQreset(db->conn);
-		if (PQstatus(db->conn) != CONNECTION_OK ||
-		    PQsetClientEncoding(db->conn, "UTF8") != 0) {
-			db_fail(db, "reconnecting", NULL);
+	if (db->in_txn) {
+		if (db->closing)
 			db_lost(db);
-			return -1;
-		}
-		db_reconnected(db);
+		return db->closing ? -1 : 0;
 	}
-	if (db->relisten) {
-		res = PQexec(db->conn, db->listen);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			db_fail(db, db->listen, res);
-			PQclear(res);
-			return -1;	/* tried again on the next call */
-		}
-		PQclear(res);
-		db->relisten = 0;
-	}
-	return 0;
+	db_read_idle(db);
+	if ((PQstatus(db->conn) != CONNECTION_OK || db->closing) &&
+	    db_reset_until(db, db_mono_ms() + db_bound_ms(db,
+	    DB_RESET_MAX_MS)) == -1)
+		return -1;
+	if (!db->relisten)
+		return 0;
+	ms = db_bound_ms(db, DB_LISTEN_MS);
+	return db_listen_run(db, db_mono_ms() + ms, ms);
 }
 
 /*
@@ -803,7 +849,9 @@ db_prepare(struct db *db, const struct db_stmt *stmt)
 		return 0;
 	if (db_prepare_reserve(db, stmt, &name) == -1)
 		goto out;
-	res = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+	if ((res = db_await(db, PQsendPrepare(db->conn, stmt->name, stmt->sql,
+	    stmt->nparams, NULL), stmt->name)) == NULL)
+		goto out;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		db_fail(db, stmt->name, res);
 		goto out;
@@ -839,8 +887,10 @@ db_exec(struct db *db, const struct db_stmt *stmt, const char *const *values,
 	for (;;) {
 		if (db_prepare(db, stmt) == -1)
 			return NULL;
-		res = PQexecPrepared(db->conn, stmt->name, stmt->nparams,
-		    values, lengths, formats, 0);
+		if ((res = db_await(db, PQsendQueryPrepared(db->conn,
+		    stmt->name, stmt->nparams, values, lengths, formats, 0),
+		    stmt->name)) == NULL)
+			return NULL;
 		st = PQresultStatus(res);
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 			return res;
@@ -950,10 +1000,48 @@ db_reset_until(struct db *db, int64_t deadline)
 	return 0;
 }
 
+/* Whether a result is a success or a COPY's start (not a failure). */
+static int
+db_result_ok(const PGresult *res)
+{
+	switch (PQresultStatus(res)) {
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+	case PGRES_COPY_IN:
+	case PGRES_COPY_OUT:
+	case PGRES_COPY_BOTH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /*
- * Reads every result of the command sent, until deadline: the last one
- * into *res (the first failure's, if any). 0; -2 past the deadline, -1
- * on a lost connection (both with *res NULL).
+ * The next result of the command sent (*r, NULL after the last one),
+ * waiting for it until deadline. 0; -2 past the deadline, -1 on a lost
+ * connection (both with *r NULL).
+ */
+static int
+db_next_until(struct db *db, int64_t deadline, PGresult **r)
+{
+	int w;
+
+	*r = NULL;
+	while (PQisBusy(db->conn)) {
+		if ((w = db_wait_until(db, POLLIN, deadline)) != 1)
+			return w == 0 ? -2 : -1;
+		if (PQconsumeInput(db->conn) != 1)
+			return -1;
+	}
+	*r = PQgetResult(db->conn);
+	return 0;
+}
+
+/*
+ * Reads every result of the command sent, until deadline, as PQexec
+ * does: the last one into *res (the first failure's, if any; a COPY's
+ * start ends the command's results). 0; -2 past the deadline, -1 on a
+ * lost connection (both with *res NULL).
  */
 static int
 db_results_until(struct db *db, int64_t deadline, PGresult **res)
@@ -963,23 +1051,73 @@ db_results_until(struct db *db, int64_t deadline, PGresult **res)
 
 	*res = NULL;
 	for (;;) {
-		while (PQisBusy(db->conn)) {
-			if ((w = db_wait_until(db, POLLIN, deadline)) != 1 ||
-			    PQconsumeInput(db->conn) != 1) {
-				PQclear(*res);
-				*res = NULL;
-				return w == 1 ? -1 : w == 0 ? -2 : -1;
-			}
+		if ((w = db_next_until(db, deadline, &r)) != 0) {
+			PQclear(*res);
+			*res = NULL;
+			return w;
 		}
-		if ((r = PQgetResult(db->conn)) == NULL)
+		if (r == NULL)
 			return 0;
-		if (*res == NULL || (PQresultStatus(*res) == PGRES_TUPLES_OK ||
-		    PQresultStatus(*res) == PGRES_COMMAND_OK)) {
+		if (*res == NULL || db_result_ok(*res)) {
 			PQclear(*res);
 			*res = r;
 		} else
 			PQclear(r);
+		switch (PQresultStatus(r)) {
+		case PGRES_COPY_IN:
+		case PGRES_COPY_OUT:
+		case PGRES_COPY_BOTH:
+			return 0;	/* its data comes next, not a result */
+		default:
+			break;
+		}
 	}
+}
+
+/* The deadline of a command sent now: db->timeout_ms away, or none. */
+static int64_t
+db_deadline(const struct db *db)
+{
+	return db->timeout_ms > 0 ? db_mono_ms() + db->timeout_ms : INT64_MAX;
+}
+
+/*
+ * Awaits the command just sent (sent: the PQsend* call's return) as
+ * PQexec would, within the connection's timeout (db_set_timeout; none:
+ * for ever): its result (the first failure's or the last, or a COPY's
+ * start) for the caller to PQclear; or NULL with the failure recorded and
+ * logged (what names the statement or command): the connection lost
+ * (08006), or no answer in time (57014; the connection is made anew by
+ * the next call outside a transaction).
+ */
+static PGresult *
+db_await(struct db *db, int sent, const char *what)
+{
+	PGresult *res = NULL;
+	int w;
+
+	if (sent != 1 ||
+	    (w = db_results_until(db, db_deadline(db), &res)) == -1 ||
+	    (w == 0 && res == NULL)) {
+		db_send_lost(db, what);
+		return NULL;
+	}
+	if (w == -2) {
+		db_late(db, what, db->timeout_ms);
+		return NULL;
+	}
+	return res;
+}
+
+int
+db_set_timeout(struct db *db, long timeout_ms)
+{
+	if (db == NULL || timeout_ms < 0) {
+		log_err("db_set_timeout: invalid arguments");
+		return -1;
+	}
+	db->timeout_ms = timeout_ms;
+	return 0;
 }
 
 /*
@@ -1078,9 +1216,7 @@ lost:
 int
 db_listen_bounded(struct db *db, const char *sql, long timeout_ms)
 {
-	PGresult *res = NULL;
 	int64_t deadline = db_mono_ms() + timeout_ms;
-	int w;
 
 	if (db_listen_set(db, sql, "db_listen_bounded") == -1)
 		return -1;
@@ -1088,23 +1224,7 @@ db_listen_bounded(struct db *db, const char *sql, long timeout_ms)
 	if ((PQstatus(db->conn) != CONNECTION_OK || db->closing) &&
 	    db_reset_until(db, deadline) == -1)
 		return -1;
-	if (PQsendQuery(db->conn, db->listen) != 1 ||
-	    (w = db_results_until(db, deadline, &res)) == -1) {
-		db_send_lost(db, db->listen);
-		return -1;
-	}
-	if (w == -2) {
-		db_late(db, db->listen, timeout_ms);
-		return -1;
-	}
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		db_fail(db, db->listen, res);
-		PQclear(res);
-		return -1;	/* relisten stays: made again by db_exec */
-	}
-	PQclear(res);
-	db->relisten = 0;
-	return 0;
+	return db_listen_run(db, deadline, timeout_ms);
 }
 
 int
@@ -1113,7 +1233,7 @@ db_exec_rows(struct db *db, const struct db_stmt *stmt,
 {
 	PGresult *res;
 	ExecStatusType st;
-	int failed = 0, stopped = 0, done = 0;
+	int failed = 0, stopped = 0, done = 0, w;
 
 	if (db == NULL || stmt == NULL || fn == NULL ||
 	    (stmt->nparams > 0 && values == NULL)) {
@@ -1132,8 +1252,12 @@ db_exec_rows(struct db *db, const struct db_stmt *stmt,
 	}
 	if (PQsetSingleRowMode(db->conn) != 1)
 		failed = 1;
-	/* Every result is read, even after a failure, so the connection is usable. */
-	while ((res = PQgetResult(db->conn)) != NULL) {
+	/*
+	 * Every result is read, even after a failure, so the connection is
+	 * usable; each awaited within the connection's timeout.
+	 */
+	while ((w = db_next_until(db, db_deadline(db), &res)) == 0 &&
+	    res != NULL) {
 		st = PQresultStatus(res);
 		if (st == PGRES_SINGLE_TUPLE) {
 			if (!failed && !stopped && fn(arg, res) == -1)
@@ -1145,6 +1269,16 @@ db_exec_rows(struct db *db, const struct db_stmt *stmt,
 			failed = 1;
 		}
 		PQclear(res);
+	}
+	if (w == -2) {
+		db_late(db, stmt->name, db->timeout_ms);
+		return -1;
+	}
+	if (w == -1) {
+		if (db->sqlstate[0] == '\0')
+			db_send_lost(db, stmt->name);
+		db->closing = 1;
+		return -1;
 	}
 	if (failed && db->sqlstate[0] == '\0' &&
 	    PQstatus(db->conn) != CONNECTION_OK)
@@ -1243,7 +1377,7 @@ db_copy_rows(struct db *db, const char *copy_sql, db_copy_row_fn fn,
 	struct db_copy_state st = { 0, 0, 0, 0 };
 	PGresult *res;
 	char *msg;
-	int n, failed = 0, done = 0;
+	int n, failed = 0, done = 0, w;
 
 	if (db == NULL || copy_sql == NULL || fn == NULL) {
 		log_err("db_copy_rows: invalid arguments");
@@ -1252,16 +1386,35 @@ db_copy_rows(struct db *db, const char *copy_sql, db_copy_row_fn fn,
 	db->sqlstate[0] = '\0';
 	if (db_ready(db) == -1)
 		return -1;
-	res = PQexec(db->conn, copy_sql);
+	/* Not copy_sql itself in the log: its literals may run to kilobytes. */
+	if ((res = db_await(db, PQsendQuery(db->conn, copy_sql),
+	    "COPY TO STDOUT")) == NULL)
+		return -1;
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
-		/* Not copy_sql itself: its literals may run to kilobytes. */
 		db_fail(db, "COPY TO STDOUT", res);
 		PQclear(res);
 		return -1;
 	}
 	PQclear(res);
-	/* Every message is read, even after a failure, so the connection is usable. */
-	while ((n = PQgetCopyData(db->conn, &msg, 0)) > 0) {
+	/*
+	 * Every message is read, even after a failure, so the connection is
+	 * usable; each awaited within the connection's timeout.
+	 */
+	for (;;) {
+		if ((n = PQgetCopyData(db->conn, &msg, 1)) == 0) {
+			if ((w = db_wait_until(db, POLLIN, db_deadline(db))) ==
+			    0) {
+				db_late(db, "COPY TO STDOUT", db->timeout_ms);
+				return -1;
+			}
+			if (w == -1 || PQconsumeInput(db->conn) != 1) {
+				db_send_lost(db, "COPY TO STDOUT");
+				return -1;
+			}
+			continue;
+		}
+		if (n < 0)
+			break;
 		if (!failed && db_copy_parse(&st, (unsigned char *)msg,
 		    (size_t)n, fn, arg) == -1) {
 			if (!st.stopped)
@@ -1282,15 +1435,15 @@ db_copy_rows(struct db *db, const char *copy_sql, db_copy_row_fn fn,
 		db_lost(db);
 		return -1;
 	}
-	while ((res = PQgetResult(db->conn)) != NULL) {
-		if (PQresultStatus(res) == PGRES_COMMAND_OK)
-			done = 1;
-		else {
-			db_fail(db, "COPY TO STDOUT", res);
-			failed = 1;
-		}
-		PQclear(res);
+	if ((res = db_await(db, 1, "COPY TO STDOUT")) == NULL)
+		return -1;
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		done = 1;
+	else {
+		db_fail(db, "COPY TO STDOUT", res);
+		failed = 1;
 	}
+	PQclear(res);
 	if (failed && db->sqlstate[0] == '\0' &&
 	    PQstatus(db->conn) != CONNECTION_OK)
 		db_lost(db);
@@ -1313,10 +1466,16 @@ db_exec_ok(struct db *db, const struct db_stmt *stmt,
 static int
 db_command(struct db *db, const char *sql, const char **tag)
 {
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc = -1;
 
-	res = PQexec(db->conn, sql);
+	/* A connection given up inside a transaction (db_ready). */
+	if (db->closing) {
+		db_lost(db);
+		goto out;
+	}
+	if ((res = db_await(db, PQsendQuery(db->conn, sql), sql)) == NULL)
+		goto out;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		db_fail(db, sql, res);
 		goto out;
@@ -1408,7 +1567,9 @@ db_copy_bytea(struct db *db, const char *copy_sql, const unsigned char *data,
 	db->sqlstate[0] = '\0';
 	if (db_ready(db) == -1)
 		return -1;
-	res = PQexec(db->conn, copy_sql);
+	if ((res = db_await(db, PQsendQuery(db->conn, copy_sql), copy_sql)) ==
+	    NULL)
+		return -1;
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		db_fail(db, copy_sql, res);
 		PQclear(res);
@@ -1437,13 +1598,13 @@ db_copy_bytea(struct db *db, const char *copy_sql, const unsigned char *data,
 		rc = 0;
 	else
 		(void)PQputCopyEnd(db->conn, "db_copy_bytea: sending failed");
-	while ((res = PQgetResult(db->conn)) != NULL) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			db_fail(db, copy_sql, res);
-			rc = -1;
-		}
-		PQclear(res);
+	if ((res = db_await(db, 1, copy_sql)) == NULL)
+		return -1;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_fail(db, copy_sql, res);
+		rc = -1;
 	}
+	PQclear(res);
 	return rc;
 }
 
@@ -1485,7 +1646,7 @@ db_begin(struct db *db, const char *isolation)
 		log_warn("db_begin: the previous transaction was still open%s: "
 		    "rolled back", ts == PQTRANS_INERROR ? " (failed)" : "");
 		if (db_command(db, "ROLLBACK", NULL) == -1 &&
-		    PQstatus(db->conn) == CONNECTION_OK)
+		    PQstatus(db->conn) == CONNECTION_OK && !db->closing)
 			return -1;
 		db->sqlstate[0] = '\0';
 	}

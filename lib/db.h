@@ -4,6 +4,10 @@
  * or deadlock (SQLSTATE 40001, 40P01). A connection the server closed (a
  * restart, a failover) is made again before the next statement outside a
  * transaction (db_listen's LISTENs with it); inside one it fails (08006).
+ * Making it again is bounded whatever the server does (10 s to connect,
+ * 10 s for the LISTENs, or the connection's timeout if shorter); the
+ * statements themselves wait as long as the server takes unless
+ * db_set_timeout says otherwise.
  */
 #ifndef PKI_DB_H
 #define PKI_DB_H
@@ -48,6 +52,23 @@ int		 db_conninfo_files(const char *conninfo, char **paths, size_t max,
  */
 PQconninfoOption *db_conninfo_parse(const char *conninfo, char *err,
 		    size_t errlen);
+/*
+ * Bounds every later command on this connection to timeout_ms (0: none,
+ * the default): each statement, BEGIN, COMMIT, ROLLBACK, LISTEN and each
+ * message of a COPY is awaited that long at most, whatever the server
+ * does. A server that stops answering (a stopped or hung backend, a
+ * proxy or network that drops what it is sent while the kernel keeps the
+ * connection) lets no statement_timeout fire, and keepalives see nothing
+ * wrong: without a timeout the caller waits for ever. Past it: SQLSTATE
+ * 57014 (db_unavailable() set), the transaction lost, and the connection
+ * made anew by the next call outside a transaction (db_exec_bounded's
+ * rules: the server may still be at the command; a COMMIT given up may
+ * have committed). Choose it above the role's statement_timeout and
+ * lock_timeout (schema/058), so that the server's bounds fire first and
+ * keep the connection. The data of db_copy_bytea is still sent in
+ * libpq's blocking way. 0, or -1 on a NULL db or a negative timeout.
+ */
+int		 db_set_timeout(struct db *, long timeout_ms);
 PGconn		*db_conn(struct db *);
 /*
  * Drops the notifications libpq has already received, during any query or
@@ -89,8 +110,8 @@ PGresult	*db_exec(struct db *, const struct db_stmt *stmt,
  * SQLSTATE 57014, and the connection is made anew at the next call
  * rather than waited for (the server may still be at the statement).
  * Outside a transaction only, text parameters. A connection made anew
- * here does not LISTEN again (the next db_exec would, without a
- * deadline): a caller that LISTENs notices the new connection
+ * here does not LISTEN again (the next db_exec would, within its own
+ * bounds, db_listen): a caller that LISTENs notices the new connection
  * (PQbackendPID) and LISTENs again with db_listen_bounded. Not a cancel:
  * PQcancel blocks on a server that does not answer.
  */
@@ -104,7 +125,8 @@ PGresult	*db_exec_bounded(struct db *, const struct db_stmt *stmt,
  * stalls at the LISTEN held db_listen's PQexec for ever. Past the
  * deadline: -1, SQLSTATE 57014, and the connection is made anew at the
  * next call; after any failure sql is still to be run (this again, or
- * db_exec's and db_listen's unbounded way). 0 or -1.
+ * the next call outside a transaction, within db_ready's bounds: lib/db.c).
+ * 0 or -1.
  */
 int		 db_listen_bounded(struct db *, const char *sql,
 		    long timeout_ms);
@@ -189,7 +211,13 @@ int		 db_schema_check_bounded(struct db *, int min,
  * Runs sql ("LISTEN a; LISTEN b") now and again whenever the connection is
  * made anew. Every call outside a transaction first makes sure the
  * connection is alive and, when the server closed it (a restart, a
- * failover), connects again: a daemon recovers without a restart. 0 or -1.
+ * failover) or a command was given up (db_set_timeout), connects again:
+ * a daemon recovers without a restart. Connecting again and the LISTENs
+ * are bounded (10 s each, or the connection's timeout if shorter): a
+ * server that accepts the connection and stalls holds no caller. A LISTEN
+ * refused, lost or late is still to be run: -1 now (the SQLSTATE says
+ * why), and every later call outside a transaction runs it again first,
+ * failing as long as it does. 0 or -1.
  */
 int		 db_listen(struct db *, const char *sql);
 int		 db_copy_bytea(struct db *, const char *copy_sql,

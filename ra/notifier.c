@@ -64,6 +64,15 @@
 #define RA_NOTIFIER_BATCH_S	"100"	/* rows a round takes (SQL LIMIT) */
 #define RA_REMIND_PERIOD_S	600	/* reminders count in days: not oftener */
 #define RA_NOTIFIER_RECONNECT_S	2
+/*
+ * How long a command of the notifier's threads waits for the server at
+ * most (db_set_timeout): above pki_ra's lock_timeout and statement_timeout
+ * (5 s, 15 s: schema/058), which end a slow statement with the connection
+ * kept; this one is for a server that stops answering, when they cannot
+ * fire. Until 2026-12-07 a stopped backend held the thread for ever:
+ * nothing more was marked issued, and no mail went out.
+ */
+#define RA_NOTIFIER_DB_TIMEOUT_MS	30000
 
 struct ra_notifier;
 
@@ -976,6 +985,7 @@ ra_loop_connect(struct ra_loop *l)
 		log_warn("%s: database: %s", l->name, err);
 		return -1;
 	}
+	(void)db_set_timeout(l->db, RA_NOTIFIER_DB_TIMEOUT_MS);
 	if (db_listen(l->db, l->listen) == -1) {
 		db_close(l->db);
 		l->db = NULL;

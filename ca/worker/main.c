@@ -31,8 +31,9 @@
  * (default "personal corporate eseal"), wrap_label (default
  * "subscriber-wrap-1"), poll_seconds (5), max_validity_days (1096),
  * max_attempts (5), retry_backoff_ms (1000), retry_backoff_max_seconds
- * (300), retry_hours (24) (ca/README.md "Retries"), state_dir (required:
- * the in-flight markers' directory, not writable by others),
+ * (300), retry_hours (24) (ca/README.md "Retries"), db_timeout_seconds
+ * (150: how long a command waits for PostgreSQL at most), state_dir
+ * (required: the in-flight markers' directory, not writable by others),
  * insecure_no_state_dir (development: run without one, a crash while
  * issuing never counted), instance, user, insecure_no_sandbox; [hsm] ca_*
  * and wrap_*; [pg] ca_uri; [pki] policy_dir. --once issues what is pending
@@ -66,6 +67,13 @@
 
 #define CAD_BACKOFF_MS		1000	/* after a failed attempt, or reconnecting */
 #define CAD_RECONNECT_MAX_MS	30000	/* longest wait between reconnections */
+/*
+ * cad.db_timeout_seconds: how long a command waits for the server at most
+ * (db_set_timeout), above pki_ca's statement_timeout (120 s, schema/058),
+ * which ends a slow statement with the connection kept; this one is for a
+ * server that stops answering, when that cannot fire.
+ */
+#define CAD_DB_TIMEOUT_S	150
 
 static volatile sig_atomic_t cad_stop;
 
@@ -329,7 +337,7 @@ main(int argc, char **argv)
 	sigset_t sigs, unblocked;
 	const char *path = getenv("PKI_CONFIG"), *sconf, *uri, *state_dir;
 	char err[512], host[64];
-	long poll_s, wait_ms;
+	long poll_s, wait_ms, db_timeout_s;
 	int ch, once = 0, r, rc = 1, issued = 0;
 
 	memset(&c, 0, sizeof(c));
@@ -366,7 +374,10 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "cad.retry_backoff_max_seconds", 300, 1, 86400,
 	    &c.retry_backoff_max_s) == -1 ||
 	    config_get_long(cfg, "cad.retry_hours", 24, 0, 24 * 366,
-	    &c.retry_hours) == -1 || cad_state_conf(cfg, &state_dir) == -1)
+	    &c.retry_hours) == -1 ||
+	    config_get_long(cfg, "cad.db_timeout_seconds", CAD_DB_TIMEOUT_S, 1,
+	    3600, &db_timeout_s) == -1 ||
+	    cad_state_conf(cfg, &state_dir) == -1)
 		goto out;
 	c.wrap_label = config_get(cfg, "cad.wrap_label", CA_KEY_WRAP);
 	if (gethostname(host, sizeof(host)) == -1)
@@ -387,6 +398,12 @@ main(int argc, char **argv)
 		log_err("database: %s", err);
 		goto out;
 	}
+	/*
+	 * Until 2026-12-07 nothing bounded cad's commands: a stopped backend
+	 * (or a server that accepted the connection made again and then
+	 * stalled) held the worker for ever, and every order with it.
+	 */
+	(void)db_set_timeout(c.db, db_timeout_s * 1000);
 	if ((r = cadb_load(c.db, config_get(cfg, "cad.issuer", "issuing"),
 	    &is)) != 0 || strcmp(is.role, "issuing") != 0) {
 		log_err("no issuing CA named %s (pkictl ca status)",

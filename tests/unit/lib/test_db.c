@@ -830,6 +830,123 @@ test_listen_bounded(void **state)
 	exec_plain(fx->a, "UNLISTEN *");
 }
 
+/* A db_copy_rows callback that counts rows. */
+static int
+count_copy_row(void *arg, const struct db_row *row)
+{
+	(void)row;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A db_exec_rows callback that counts rows. */
+static int
+count_row(void *arg, const PGresult *row)
+{
+	(void)row;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/*
+ * db_set_timeout bounds every command of a's, whatever the server does:
+ * with a's backend stopped (SIGSTOP: no statement_timeout can fire, and
+ * until 2026-12-07 db_exec waited for ever), db_exec, db_exec_rows,
+ * db_copy_rows, db_run and BEGIN give up in ~300 ms with 57014, and the
+ * next call connects anew (another backend), LISTENs there again and
+ * answers. Inside a transaction the statement gives up the same way, the
+ * transaction's later commands fail at once (08006) and COMMIT commits
+ * nothing; the next transaction begins on a new connection.
+ */
+static void
+test_timeout(void **state)
+{
+	struct fixture *fx = *state;
+	const char *v[2] = { "to1", "9" };
+	const char *k[1] = { "to1" };
+	char copy[160];
+	PGresult *res;
+	long long t0, took;
+	int pid, step, rc, n, i, got = 0;
+
+	assert_int_equal(db_set_timeout(fx->a, -1), -1);
+	assert_int_equal(db_exec_ok(fx->a, &fx->ins, v), 0);
+	assert_int_equal(db_listen(fx->a, "LISTEN test_db_timeout"), 0);
+	assert_int_equal(db_set_timeout(fx->a, 300), 0);
+	snprintf(copy, sizeof(copy), "COPY (SELECT v FROM %s) TO STDOUT "
+	    "(FORMAT binary)", fx->table);
+	for (step = 0; step < 5; step++) {
+		pid = PQbackendPID(db_conn(fx->a));
+		assert_int_equal(kill(pid, SIGSTOP), 0);
+		t0 = now_ms();
+		n = 0;
+		switch (step) {
+		case 0:
+			res = db_exec(fx->a, &fx->sel_v, k, NULL, NULL);
+			rc = res == NULL ? -1 : 0;
+			PQclear(res);
+			break;
+		case 1:
+			rc = db_exec_rows(fx->a, &fx->sel_v, k, 0, count_row,
+			    &n);
+			break;
+		case 2:
+			rc = db_copy_rows(fx->a, copy, count_copy_row, &n);
+			break;
+		case 3:
+			rc = db_run(fx->a, "SELECT 1");
+			break;
+		default:
+			rc = db_begin(fx->a, NULL);
+			break;
+		}
+		took = now_ms() - t0;
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		assert_int_equal(rc, -1);
+		assert_string_equal(db_last_sqlstate(fx->a), "57014");
+		assert_true(took >= 250 && took < 1500);
+		/* The next call: a new connection, the answer. */
+		assert_int_equal(query_long(fx->a, &fx->sel_v, "to1"), 9);
+		assert_int_not_equal(PQbackendPID(db_conn(fx->a)), pid);
+		assert_string_equal(db_last_sqlstate(fx->a), "");
+	}
+	/* Still LISTENing, on the last connection made. */
+	exec_plain(fx->b, "NOTIFY test_db_timeout");
+	for (i = 0; i < 100 && got == 0; i++) {
+		assert_int_equal(PQconsumeInput(db_conn(fx->a)), 1);
+		got = db_notified(fx->a);
+		if (got == 0)
+			usleep(20000);
+	}
+	assert_int_equal(got, 1);
+	/* Inside a transaction: given up, and the transaction with it. */
+	assert_int_equal(db_begin(fx->a, NULL), 0);
+	assert_int_equal(db_exec_ok(fx->a, &fx->upd_v, k), 0);
+	pid = PQbackendPID(db_conn(fx->a));
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	t0 = now_ms();
+	res = db_exec(fx->a, &fx->sel_v, k, NULL, NULL);
+	took = now_ms() - t0;
+	assert_null(res);
+	assert_string_equal(db_last_sqlstate(fx->a), "57014");
+	assert_true(took >= 250 && took < 1500);
+	t0 = now_ms();
+	assert_int_equal(db_exec_ok(fx->a, &fx->upd_v, k), -1);
+	assert_string_equal(db_last_sqlstate(fx->a), "08006");
+	assert_int_equal(db_commit(fx->a), -1);
+	assert_true(now_ms() - t0 < 250);
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	assert_int_equal(db_begin(fx->a, NULL), 0);
+	assert_int_not_equal(PQbackendPID(db_conn(fx->a)), pid);
+	/* The update was not committed: no COMMIT went to its backend. */
+	assert_int_equal(query_long(fx->a, &fx->sel_v, "to1"), 9);
+	assert_int_equal(db_commit(fx->a), 0);
+	/* No timeout: as before. */
+	assert_int_equal(db_set_timeout(fx->a, 0), 0);
+	assert_int_equal(query_long(fx->a, &fx->sel_v, "to1"), 9);
+	exec_plain(fx->a, "UNLISTEN *");
+}
+
 /*
  * db_schema_check_bounded: the version read like db_schema_check's, and
  * within its bound with the backend stopped (57014 in the message), the
@@ -1240,6 +1357,7 @@ main(void)
 		cmocka_unit_test(test_exec_bounded),
 		cmocka_unit_test(test_listen_bounded),
 		cmocka_unit_test(test_schema_check_bounded),
+		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_no_reconnect_in_transaction),
 		cmocka_unit_test(test_conninfo_files),
 	};

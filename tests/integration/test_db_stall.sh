@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# crld and cad against a PostgreSQL that stops answering (lib/db.h
+# db_set_timeout, db_listen), with daemons of their own on the stack's
+# database and tokens:
+#  - crld's issuing connection ended, and the connection made again
+#    stalled at its LISTEN (pg_stall_proxy.py): the LISTEN gives up after
+#    10 s, the next connection LISTENs, and a revocation made meanwhile is
+#    in the CRL this crld serves.
+#  - cad's backend stopped while cad waits (SIGSTOP: no statement_timeout,
+#    no keepalive can see it): its next command gives up at
+#    cad.db_timeout_seconds, the connection is made anew and the order is
+#    issued while the old backend is still stopped.
+#  - cad's server stalled at the UPDATE that marks an order done, the
+#    certificate signed and inserted in the same transaction: the
+#    transaction is given up, the order retried on a new connection;
+#    exactly one certificate for the order.
+# Until 2026-12-07 each hung in libpq for ever (PQexec, PQreset): crld
+# served its last CRL, cad issued nothing more, until restarted.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+now_ms() { date +%s%3N; }
+
+PG_HOST=$(sed -n 's/^PKI_PG_HOST=//p' "$PKI_STACK_DIR/stack.env")
+PG_PORT=$(sed -n 's/^PKI_PG_PORT=//p' "$PKI_STACK_DIR/stack.env")
+[ -S "$PG_HOST/.s.PGSQL.$PG_PORT" ] || fail "the stack's PostgreSQL socket not found: $PG_HOST/.s.PGSQL.$PG_PORT"
+# start_proxy NAME USER MATCH NTH: pg_stall_proxy.py stalling at MATCH (its
+# NTH, 0: every one), its conninfo for USER in uri_NAME, its stalls in
+# $tmp/NAME.px.
+start_proxy() {
+	local name=$1 d p
+	d=$(mktemp -d /tmp/pgpx.XXXXXX)
+	chmod 0755 "$d"
+	: >"$tmp/$name.px"
+	python3 "$(dirname "$0")/pg_stall_proxy.py" "$d" "$PG_PORT" "$PG_HOST/.s.PGSQL.$PG_PORT" \
+		"$3" "$4" "$tmp/$name.px" 2>"$tmp/$name.pxlog" &
+	p=$!
+	at_exit "kill $p 2>/dev/null || true; rm -rf -- $d"
+	for _ in $(seq 50); do
+		[ -S "$d/.s.PGSQL.$PG_PORT" ] && break
+		sleep 0.1
+	done
+	[ -S "$d/.s.PGSQL.$PG_PORT" ] || { cat "$tmp/$name.pxlog"; fail "pg_stall_proxy.py $name did not start"; }
+	printf -v "uri_$name" 'host=%s port=%s dbname=pki user=%s' "$d" "$PG_PORT" "$2"
+}
+# until_ms MS CMD...: CMD until it succeeds, for MS at most.
+until_ms() {
+	local t0 ms=$1
+	shift
+	t0=$(now_ms)
+	until "$@"; do
+		[ $(($(now_ms) - t0)) -lt "$ms" ] || return 1
+		sleep 0.2
+	done
+}
+newcert() { # newcert NAME: a subscriber certificate into $tmp/NAME.pem, prints its serial
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$tmp/$1.key" -subj "/C=ID/CN=db stall $1" -out "$tmp/$1.csr" 2>/dev/null
+	pkictl cert issue --profile subscriber --csr "$tmp/$1.csr" --out "$tmp/$1.pem" >/dev/null ||
+		fail "pkictl cert issue $1"
+	openssl x509 -noout -serial -in "$tmp/$1.pem" | cut -d= -f2
+}
+
+# --- crld: the LISTEN made again on a new connection stalls -----------------------
+# A crld of its own through a proxy that passes everything but the second
+# "LISTEN certificate_status; LISTEN crl_issued" it sees: the first (at
+# start) is answered. Its backends are then ended; the issuing thread's
+# new connection hangs at its LISTEN until db_ready gives up (10 s,
+# lib/db.c DB_LISTEN_MS) and the next one (the third) is answered.
+start_proxy cl pki_crl 'LISTEN certificate_status; LISTEN crl_issued' 2
+mkdir -p "$tmp/crl"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl"
+chmod 0711 "$tmp"
+before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_crl'")
+port=$(free_port)
+PKI_PG_CRL_URI=$uri_cl PKI_CRL_PORT=$port PKI_CRL_OUT_DIR=$tmp/crl PKI_CRL_INSTANCE=test-stall \
+	"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crld.log" 2>&1 &
+crld=$!
+at_exit "kill -TERM $crld 2>/dev/null; wait $crld 2>/dev/null"
+crl_ready() { [ -s "$tmp/crl/issuing.crl" ]; }
+until_ms 30000 crl_ready || { cat "$tmp/crld.log"; fail "crld wrote no CRL file"; }
+ours=$(q "SELECT coalesce(string_agg(pid::text, ','), '') FROM pg_stat_activity WHERE usename = 'pki_crl' AND pid NOT IN ($before)")
+[ -n "$ours" ] || fail "crld's backends not found"
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN ($ours)" >/dev/null
+stalled() { grep -q stalled "$1"; }
+until_ms 30000 stalled "$tmp/cl.px" || { tail -n 20 "$tmp/crld.log"; fail "crld did not LISTEN again after its backends ended"; }
+t0=$(now_ms)
+s1=$(newcert crl1)
+pkictl cert revoke --issuer issuing --serial "$s1" --reason keyCompromise >/dev/null || fail "pkictl cert revoke crl1"
+has_s1() {
+	curl -fs --max-time 5 -o "$tmp/cur.crl" "http://127.0.0.1:$port/crl/issuing.crl" &&
+		openssl crl -inform DER -in "$tmp/cur.crl" -noout -text | grep -qi "Serial Number: *$s1\$"
+}
+until_ms 60000 has_s1 || { tail -n 30 "$tmp/crld.log"; fail "a server stalled at crld's LISTEN: the revocation not in its CRL within 60 s"; }
+waited=$(($(now_ms) - t0))
+grep -q 'LISTEN certificate_status; LISTEN crl_issued: no answer within 10000 ms' "$tmp/crld.log" ||
+	{ cat "$tmp/crld.log"; fail "crld: the LISTEN's deadline was not logged"; }
+kill -TERM "$crld"
+wait "$crld" || { cat "$tmp/crld.log"; fail "crld exited non-zero on SIGTERM"; }
+grep -q 'Sanitizer' "$tmp/crld.log" && { cat "$tmp/crld.log"; fail "crld: a sanitizer report"; }
+note "crld stalled at its LISTEN after a reconnection: the revocation in its CRL after $waited ms"
+
+# --- cad ---------------------------------------------------------------------------
+rc=0
+pkictl wrapkey create --so-pin-file "$PKI_STACK_DIR/pins/pki-wrap.so-pin" >"$tmp/wk.out" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || { cat "$tmp/wk.out"; fail "pkictl wrapkey create: exit $rc"; }
+# The stack runs a cad of its own: these orders must be this test's cad's.
+stack_daemon_stop cad
+order() { # order CN NIK: prints the id
+	pkictl order add --kind personal --profile personal --key-type ec-p256 \
+		--subject "{\"C\":\"ID\",\"CN\":\"$1\",\"serialNumber\":\"NIK:$2\"}"
+}
+done_() { [ "$(q "SELECT status FROM issuance_order WHERE id = $1")" = done ]; }
+# one_cert ORDER: exactly one certificate, the order's, and its key beside it.
+one_cert() {
+	[ "$(q "SELECT count(*) FROM certificate c JOIN issuance_order o ON o.id = $1
+		WHERE c.subject = (SELECT subject FROM certificate WHERE id = o.certificate_id)")" = 1 ] ||
+		fail "order $1: not exactly one certificate with its subject"
+	[ "$(q "SELECT count(*) FROM subscriber_key k JOIN issuance_order o ON o.id = k.order_id
+		WHERE k.order_id = $1 AND k.certificate_id = o.certificate_id")" = 1 ] ||
+		fail "order $1: its wrapped key not stored once, beside its certificate"
+}
+start_proxy ca pki_ca 'cad_issue_done' 1
+before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_ca'")
+env PKI_PG_CA_URI="$uri_ca" PKI_CAD_DB_TIMEOUT_SECONDS=3 PKI_CAD_POLL_SECONDS=2 PKI_CAD_INSTANCE=stall \
+	"$BUILD/cad" --config "$PKI_CONFIG" >"$tmp/cad.log" 2>&1 &
+cad=$!
+at_exit "kill -TERM $cad 2>/dev/null; wait $cad 2>/dev/null"
+
+# The server stalls at the order's last statement: given up after 3 s, the
+# order retried on a new connection, one certificate.
+o1=$(order 'DB Stall Satu' 3174012345670811) || fail "order add 1"
+until_ms 60000 done_ "$o1" || { tail -n 30 "$tmp/cad.log"; q "SELECT status, attempts, last_error FROM issuance_order WHERE id = $o1"; fail "a server stalled at cad_issue_done: order $o1 not done within 60 s"; }
+stalled "$tmp/ca.px" || fail "the proxy did not stall cad_issue_done"
+grep -q 'cad_issue_done: no answer within 3000 ms' "$tmp/cad.log" || { cat "$tmp/cad.log"; fail "cad: the deadline was not logged"; }
+one_cert "$o1"
+note "cad stalled at cad_issue_done: order $o1 done after $(q "SELECT attempts FROM issuance_order WHERE id = $o1") counted attempt(s), one certificate"
+
+# Its backend stopped while cad waits for work: the next claim gives up
+# after 3 s, a new connection claims and issues, the old backend stopped.
+bpid=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'pki_ca' AND pid NOT IN ($before)
+	AND state = 'idle' AND backend_type = 'client backend' ORDER BY backend_start DESC LIMIT 1")
+[[ $bpid =~ ^[0-9]+$ ]] || fail "cad's backend not found: '$bpid'"
+kill -STOP "$bpid"
+at_exit "kill -CONT $bpid 2>/dev/null || true"
+t0=$(now_ms)
+o2=$(order 'DB Stall Dua' 3174012345670812) || fail "order add 2"
+until_ms 60000 done_ "$o2" || { tail -n 30 "$tmp/cad.log"; fail "a stopped backend: order $o2 not done within 60 s"; }
+waited=$(($(now_ms) - t0))
+grep -q '^State:.*stopped' "/proc/$bpid/status" || fail "cad's backend $bpid is no longer stopped"
+grep -q 'no answer within 3000 ms' "$tmp/cad.log" || fail "cad: no deadline logged"
+one_cert "$o2"
+kill -CONT "$bpid"
+note "cad's backend stopped: order $o2 done after $waited ms on a new connection"
+kill -TERM "$cad"
+wait "$cad" || { cat "$tmp/cad.log"; fail "cad exited non-zero on SIGTERM"; }
+grep -q 'Sanitizer' "$tmp/cad.log" && { cat "$tmp/cad.log"; fail "cad: a sanitizer report"; }
+true
