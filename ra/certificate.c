@@ -88,17 +88,16 @@ static const struct db_stmt stmt_agree_app_lock = {
 	2
 };
 /*
- * The certificate a rekey replaces, still valid: the rekey checks ran when
- * it was requested, and it may since have been revoked, held or expired.
- * FOR SHARE: a revocation waits for this agreement, and the notifier
- * deals with one that comes after it (ra/notifier.c).
+ * The certificate a rekey replaces, still standing (RA_REKEY_PREVIOUS_WHY):
+ * the rekey checks ran when it was requested, and it may since have been
+ * revoked, held or expired. FOR SHARE: a revocation waits for this
+ * agreement, and the notifier deals with one that comes after it
+ * (ra/notifier.c).
  */
 static const struct db_stmt stmt_agree_previous = {
 	"ra_cert_agreement_previous",
-	"SELECT CASE WHEN revoked_at IS NOT NULL AND revocation_reason = 6 "
-	"THEN 'on hold' WHEN revoked_at IS NOT NULL THEN 'revoked' "
-	"WHEN not_after <= now() THEN 'expired' END "
-	"FROM certificate WHERE id = $1 FOR SHARE",
+	"SELECT " RA_REKEY_PREVIOUS_WHY("c") " "
+	"FROM certificate c WHERE c.id = $1 FOR SHARE OF c",
 	1
 };
 /*
@@ -141,7 +140,9 @@ static const struct db_stmt stmt_agree_update = {
  * One certificate of the account, as the subscriber sees it. Its status is
  * its own revocation, else its issuing CA's (x: that CA's certificate, when
  * revoked or on hold), under which no relying party accepts it, else its
- * validity.
+ * validity. rekey_from: rekey.window_days before not_after, or when its
+ * issuing CA's certificate was revoked for good if that came first
+ * (ra_rekey_txn).
  */
 #define RA_CERT_COLUMNS \
 	"c.id, c.serial, c.subject, i.subject, coalesce(r.subject, i.subject), " \
@@ -152,7 +153,9 @@ static const struct db_stmt stmt_agree_update = {
 	"WHEN x.id IS NOT NULL THEN 'issuer-revoked' " \
 	"WHEN c.not_after <= now() THEN 'expired' ELSE 'valid' END, " \
 	RA_TS("c.revoked_at") ", c.revocation_reason, a.id, a.kind, " \
-	RA_TS("(c.not_after - make_interval(days => $2::int))") " "
+	RA_TS("CASE WHEN x.revocation_reason <> 6 THEN least(x.revoked_at, " \
+	"c.not_after - make_interval(days => $2::int)) ELSE c.not_after - " \
+	"make_interval(days => $2::int) END") " "
 #define RA_CERT_FROM \
 	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id " \
 	"JOIN certificate c ON c.id = o.certificate_id " \
@@ -182,7 +185,12 @@ static const struct db_stmt stmt_cert_history = {
 	"ra_application_history($1) ORDER BY id",
 	1
 };
-/* The previous certificate's application too: a rekey continues it. */
+/*
+ * The previous certificate's application too: a rekey continues it. For a
+ * rekey also why it can no longer be rekeyed (RA_REKEY_PREVIOUS_WHY), and
+ * when its issuing CA's own certificate was revoked for good ("" if not)
+ * and that CA's subject: the rekey window does not apply then.
+ */
 static const struct db_stmt stmt_cert_lock = {
 	"ra_cert_revoke_rekey_lock",
 	"SELECT c.serial, c.revoked_at IS NOT NULL AND c.revocation_reason <> 6, "
@@ -194,11 +202,22 @@ static const struct db_stmt stmt_cert_lock = {
 	"AND p.status IN ('submitted', 'approved', 'agreed') AND "
 	"p.profile <> 'company'), c.revocation_reason = 6, "
 	"EXISTS (SELECT 1 FROM ra_revocation_request r WHERE "
-	"r.certificate_id = c.id AND r.status = 'pending') "
+	"r.certificate_id = c.id AND r.status = 'pending'), "
+	"coalesce(" RA_REKEY_PREVIOUS_WHY("c") ", ''), "
+	"CASE WHEN x.revocation_reason <> 6 THEN " RA_TS("x.revoked_at")
+	" ELSE '' END, i.subject "
 	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id "
 	"JOIN certificate c ON c.id = o.certificate_id "
+	"JOIN ca_certificate i ON i.id = c.issuer_id "
+	RA_ISSUER_STOPPED_JOIN
 	"WHERE a.account_id = $1 AND c.id = $2 FOR UPDATE OF c",
 	3
+};
+enum {
+	CL_SERIAL, CL_REVOKED, CL_EXPIRED, CL_IN_WINDOW, CL_REKEY_FROM,
+	CL_APP, CL_PROFILE, CL_SUBJECT, CL_OPEN_APP, CL_ON_HOLD,
+	CL_COMPANY_REQUEST, CL_REKEY_WHY, CL_ISSUER_REVOKED_AT, CL_ISSUER,
+	CL_NCOLS
 };
 static const struct db_stmt stmt_cert_revoke = {
 	"ra_cert_revoke_update",
@@ -935,9 +954,15 @@ struct ra_cert_txn {
 	char				 serial[80];
 	char				 at[40];	/* revoked_at */
 	char				 app_id[24];	/* rekey: the new one */
+	int				 rekey;
+	int				 issuer_revoked; /* rekey: the window waived */
 };
 
-/* The certificate of the account, locked; NULL with t->outcome on refusal. */
+/*
+ * The certificate of the account, locked; NULL with t->outcome on refusal.
+ * A revoked certificate is refused, but for a rekey one whose revocation
+ * is its revoked issuing CA's (RA_REKEY_PREVIOUS_WHY).
+ */
 static PGresult *
 ra_cert_lock(struct db *db, struct ra_cert_txn *t)
 {
@@ -951,20 +976,22 @@ ra_cert_lock(struct db *db, struct ra_cert_txn *t)
 	v[2] = win;
 	if ((res = db_exec(db, &stmt_cert_lock, v, NULL, NULL)) == NULL)
 		return NULL;
-	if (PQntuples(res) != 1) {
-		t->outcome = RA_CO_NOT_FOUND;
+	if (PQntuples(res) != 1 || PQnfields(res) != CL_NCOLS) {
+		t->outcome = PQntuples(res) == 0 ? RA_CO_NOT_FOUND : RA_CO_DONE;
 		PQclear(res);
 		return NULL;
 	}
-	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0, 0));
-	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0,
+	    CL_SERIAL));
+	if (strcmp(PQgetvalue(res, 0, CL_REVOKED), "t") == 0 && (!t->rekey ||
+	    strcmp(PQgetvalue(res, 0, CL_REKEY_WHY), "revoked") == 0)) {
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "the certificate is "
 		    "revoked; a revocation is final");
 		PQclear(res);
 		return NULL;
 	}
-	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+	if (strcmp(PQgetvalue(res, 0, CL_EXPIRED), "t") == 0) {
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "the certificate has "
 		    "expired; apply again with a new KYC (POST /v1/applications, "
@@ -994,7 +1021,7 @@ ra_revoke_txn(struct db *db, void *arg)
 	 * its subscriber, a held certificate's identity would count as
 	 * standing again (extern.h RA_IDENTITY_STANDS).
 	 */
-	if (strcmp(PQgetvalue(res, 0, 9), "t") == 0) {
+	if (strcmp(PQgetvalue(res, 0, CL_ON_HOLD), "t") == 0) {
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "the certificate is on "
 		    "hold by the RA, which releases or revokes it");
@@ -1020,7 +1047,7 @@ ra_revoke_txn(struct db *db, void *arg)
 	if ((details = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "serial",
 	    t->serial, "reason", ra_revocation_reason_name(t->reason), "reason_code",
 	    t->reason, "account_id", t->who->account_id, "application_id",
-	    PQgetvalue(res, 0, 5), "client", t->client)) == NULL ||
+	    PQgetvalue(res, 0, CL_APP), "client", t->client)) == NULL ||
 	    ra_cert_factor_details(details, &t->fo) == -1 ||
 	    audit_append(db, by, "cert.revoke", "certificate", t->id, details,
 	    NULL) == -1)
@@ -1147,37 +1174,47 @@ ra_rekey_txn(struct db *db, void *arg)
 	int k, rc = -1;
 
 	t->outcome = RA_CO_DONE;
+	t->rekey = 1;
 	if ((res = ra_cert_lock(db, t)) == NULL)
 		goto out;
-	if (strcmp(PQgetvalue(res, 0, 9), "t") == 0) {
+	if (strcmp(PQgetvalue(res, 0, CL_ON_HOLD), "t") == 0) {
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "the certificate is on "
 		    "hold: only a valid certificate can be rekeyed");
 		goto out;
 	}
 	/* A rekey would let the certificate outlive the company's request. */
-	if (strcmp(PQgetvalue(res, 0, 10), "t") == 0) {
+	if (strcmp(PQgetvalue(res, 0, CL_COMPANY_REQUEST), "t") == 0) {
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "your company has asked "
 		    "for this certificate's revocation: it cannot be rekeyed "
 		    "while an officer decides");
 		goto out;
 	}
-	if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+	/*
+	 * The window, but for a certificate whose issuing CA was revoked for
+	 * good (a compromise): worthless to any relying party however far
+	 * from expiry, it is rekeyed at once, under the current issuing CA,
+	 * with the same checks and review as any rekey.
+	 */
+	t->issuer_revoked = PQgetvalue(res, 0, CL_ISSUER_REVOKED_AT)[0] !=
+	    '\0';
+	if (!t->issuer_revoked && strcmp(PQgetvalue(res, 0, CL_IN_WINDOW),
+	    "t") != 0) {
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "rekey opens %s, %ld "
 		    "days before the certificate expires (policy "
-		    "rekey.window_days)", PQgetvalue(res, 0, 4),
+		    "rekey.window_days)", PQgetvalue(res, 0, CL_REKEY_FROM),
 		    t->ra->policy->rekey_window_days);
 		goto out;
 	}
-	if (strcmp(PQgetvalue(res, 0, 8), "t") == 0) {
+	if (strcmp(PQgetvalue(res, 0, CL_OPEN_APP), "t") == 0) {
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "this account has an "
 		    "open application; wait for it to end first");
 		goto out;
 	}
-	if ((k = ra_company_share(db, PQgetvalue(res, 0, 5))) == -1)
+	if ((k = ra_company_share(db, PQgetvalue(res, 0, CL_APP))) == -1)
 		goto out;
 	if (k == 0) {
 		t->outcome = RA_CO_STATE;
@@ -1185,7 +1222,8 @@ ra_rekey_txn(struct db *db, void *arg)
 		goto out;
 	}
 	/* An employee's certificate is renewed only for a current employee. */
-	if ((k = ra_corporate_member_stands(db, PQgetvalue(res, 0, 5))) == -1)
+	if ((k = ra_corporate_member_stands(db, PQgetvalue(res, 0, CL_APP))) ==
+	    -1)
 		goto out;
 	if (k == 0) {
 		t->outcome = RA_CO_STATE;
@@ -1211,8 +1249,8 @@ ra_rekey_txn(struct db *db, void *arg)
 		goto out;
 	}
 	v[0] = t->who->account_id;
-	v[1] = PQgetvalue(res, 0, 6);
-	v[2] = PQgetvalue(res, 0, 7);
+	v[1] = PQgetvalue(res, 0, CL_PROFILE);
+	v[2] = PQgetvalue(res, 0, CL_SUBJECT);
 	v[3] = t->id;
 	if ((res2 = db_exec(db, &stmt_rekey_insert, v, NULL, NULL)) == NULL ||
 	    PQntuples(res2) != 1) {
@@ -1227,14 +1265,14 @@ ra_rekey_txn(struct db *db, void *arg)
 	snprintf(t->app_id, sizeof(t->app_id), "%s", PQgetvalue(res2, 0, 0));
 	PQclear(res2);
 	v[0] = t->app_id;
-	v[1] = PQgetvalue(res, 0, 5);
+	v[1] = PQgetvalue(res, 0, CL_APP);
 	/* An e-seal has no person's KYC: its subject is the company's. */
 	if ((res2 = db_exec(db, &stmt_rekey_kyc, v, NULL, NULL)) == NULL ||
-	    strcmp(PQcmdTuples(res2), strcmp(PQgetvalue(res, 0, 6), "eseal") ==
-	    0 ? "0" : "1") != 0) {
+	    strcmp(PQcmdTuples(res2), strcmp(PQgetvalue(res, 0, CL_PROFILE),
+	    "eseal") == 0 ? "0" : "1") != 0) {
 		log_err("rekey: application %s: expected %s KYC row to carry "
-		    "over", v[1], strcmp(PQgetvalue(res, 0, 6), "eseal") == 0 ?
-		    "no" : "one");
+		    "over", v[1], strcmp(PQgetvalue(res, 0, CL_PROFILE),
+		    "eseal") == 0 ? "no" : "one");
 		goto out;
 	}
 	PQclear(res2);
@@ -1243,8 +1281,16 @@ ra_rekey_txn(struct db *db, void *arg)
 	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s}", "account_id",
 	    t->who->account_id, "previous_certificate_id", t->id,
 	    "previous_serial", t->serial, "kyc_from_application",
-	    PQgetvalue(res, 0, 5), "client", t->client)) == NULL ||
+	    PQgetvalue(res, 0, CL_APP), "client", t->client)) == NULL ||
 	    ra_cert_factor_details(details, &t->fo) == -1 ||
+	    /* Why the window did not apply: the auditor sees it. */
+	    (t->issuer_revoked && (json_object_set_new(details,
+	    "previous_issuer", json_string(PQgetvalue(res, 0, CL_ISSUER))) ==
+	    -1 || json_object_set_new(details, "previous_issuer_revoked_at",
+	    json_string(PQgetvalue(res, 0, CL_ISSUER_REVOKED_AT))) == -1 ||
+	    json_object_set_new(details, "previous_revoked",
+	    json_boolean(strcmp(PQgetvalue(res, 0, CL_REVOKED), "t") == 0)) ==
+	    -1)) ||
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.application.rekey",
 	    "ra_application", t->app_id, details, NULL) == -1)
 		goto out;
@@ -1291,8 +1337,9 @@ ra_certificate_rekey(struct ra *ra, const struct http_request *req,
 		rc = ra_factor_respond(resp, &t.fo);
 		goto out;
 	}
-	log_info("certificate %s: rekey application %s by account %s", id,
-	    t.app_id, who.account_id);
+	log_info("certificate %s: rekey application %s by account %s%s", id,
+	    t.app_id, who.account_id, t.issuer_revoked ? " (its issuing CA "
+	    "was revoked: no rekey window)" : "");
 	if ((o = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)strtoll(
 	    t.app_id, NULL, 10), "kind", "rekey", "status", "submitted",
 	    "previous_certificate_id", (json_int_t)strtoll(id, NULL, 10))) ==

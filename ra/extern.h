@@ -1067,9 +1067,35 @@ int	ra_certificate_revoke(struct ra *, const struct http_request *,
 int	ra_certificate_rekey(struct ra *, const struct http_request *,
 	    struct http_response *);
 /*
+ * SQL: the issuing CA of certificate c (an alias) can never be trusted
+ * again: its own certificate's row (as cad's claim reads it,
+ * RA_ISSUER_STOPPED) revoked for good, any reason but certificateHold.
+ * No relying party accepts what it issued, however far from expiry, so a
+ * certificate under it may be rekeyed at once, regardless of
+ * rekey.window_days (certificate.c).
+ */
+#define RA_CERT_ISSUER_REVOKED(c) \
+	"EXISTS (SELECT 1 FROM ca_certificate ri JOIN certificate rx ON " \
+	"rx.issuer_id = ri.issuer_id AND rx.serial = ri.serial WHERE " \
+	"ri.id = " c ".issuer_id AND rx.revoked_at IS NOT NULL AND " \
+	"rx.revocation_reason <> 6)"
+/*
+ * SQL: why certificate c (an alias) can no longer be rekeyed: 'on hold',
+ * 'revoked', 'expired', or NULL while it may. One that the CA revoked as
+ * cACompromise (2) while its issuing CA's own certificate is revoked for
+ * good may: the reason is its issuer's, not its subscriber's, whose
+ * verified identity stands. The rekey request, the officer's approval
+ * (review.c), the agreement and a reorder judge alike.
+ */
+#define RA_REKEY_PREVIOUS_WHY(c) \
+	"CASE WHEN " c ".revoked_at IS NOT NULL AND " c ".revocation_reason " \
+	"= 6 THEN 'on hold' WHEN " c ".revoked_at IS NOT NULL AND NOT (" c \
+	".revocation_reason = 2 AND " RA_CERT_ISSUER_REVOKED(c) ") THEN " \
+	"'revoked' WHEN " c ".not_after <= now() THEN 'expired' END"
+/*
  * The certificate a rekey replaces (certificate_id), read FOR SHARE: why ""
- * while it is valid, else "on hold", "revoked" or "expired". 0, or -1 on a
- * database failure.
+ * while it may be rekeyed, else "on hold", "revoked" or "expired"
+ * (RA_REKEY_PREVIOUS_WHY). 0, or -1 on a database failure.
  */
 #define RA_REKEY_WHY_MAX	16
 int	ra_rekey_previous_check(struct db *, const char *certificate_id,

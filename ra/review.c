@@ -228,15 +228,17 @@ static const struct db_stmt stmt_decide_count = {
 /*
  * The certificate a rekey renews, at its approval: the rekey request
  * checked it (ra/certificate.c), but it may have been revoked, put on hold
- * or expired while the application waited for officers. FOR SHARE holds
- * it as read until COMMIT: a concurrent revocation waits for the approval,
- * or the approval for the revocation, and then reads the row it left.
+ * or expired while the application waited for officers; why it no longer
+ * may be rekeyed, or NULL (RA_REKEY_PREVIOUS_WHY: the request's rule, so
+ * that one its CA revoked as cACompromise with its issuing CA is approved
+ * as it was requested). FOR SHARE holds it as read until COMMIT: a
+ * concurrent revocation waits for the approval, or the approval for the
+ * revocation, and then reads the row it left.
  */
 static const struct db_stmt stmt_decide_previous = {
 	"ra_review_decide_previous",
-	"SELECT serial, revoked_at IS NULL AND not_after > now(), "
-	"revocation_reason = 6, revoked_at IS NOT NULL "
-	"FROM certificate WHERE id = $1 FOR SHARE",
+	"SELECT c.serial, " RA_REKEY_PREVIOUS_WHY("c") " "
+	"FROM certificate c WHERE c.id = $1 FOR SHARE OF c",
 	1
 };
 static const struct db_stmt stmt_decide_insert = {
@@ -1049,8 +1051,9 @@ ra_decide_mail(struct ra_decide_txn *t, const char *to)
 }
 
 /*
- * A rekey is approved only while the certificate it renews (id) is valid:
- * not revoked, not on hold, not expired. 0 when it is; -1 otherwise, with
+ * A rekey is approved only while the certificate it renews (id) may be
+ * rekeyed: not revoked (but as its revoked issuing CA, cACompromise), not
+ * on hold, not expired. 0 when it may; -1 otherwise, with
  * t->outcome RA_DECIDE_PREVIOUS and t->detail when it is not, and
  * RA_DECIDE_DONE on a database failure.
  */
@@ -1065,13 +1068,13 @@ ra_decide_previous(struct db *db, struct ra_decide_txn *t, const char *id)
 	if ((res = db_exec(db, &stmt_decide_previous, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
 		goto out;
-	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+	if (!PQgetisnull(res, 0, 1)) {
 		t->outcome = RA_DECIDE_PREVIOUS;
 		snprintf(t->detail, sizeof(t->detail), "the certificate this "
 		    "rekey renews (serial %s) %s; only a valid certificate is "
 		    "rekeyed", PQgetvalue(res, 0, 0),
-		    strcmp(PQgetvalue(res, 0, 2), "t") == 0 ? "is on hold" :
-		    strcmp(PQgetvalue(res, 0, 3), "t") == 0 ? "is revoked" :
+		    strcmp(PQgetvalue(res, 0, 1), "on hold") == 0 ? "is on hold" :
+		    strcmp(PQgetvalue(res, 0, 1), "revoked") == 0 ? "is revoked" :
 		    "has expired");
 		goto out;
 	}

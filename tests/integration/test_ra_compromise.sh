@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# rad after an issuing CA's compromise, on a stack of its own (ra/README.md
+# "Rekey"; ca/README.md "Renewing the issuing CA"): subscribers hold
+# certificates of `issuing`, then `pkictl ca issuing` makes issuing-2, the
+# root revokes issuing (cACompromise) and cad and rad are restarted on
+# issuing-2. A certificate under the revoked issuing CA is worthless
+# however far from expiry: it may be rekeyed at once (before, only within
+# rekey.window_days of its notAfter, so a new application with a new KYC
+# was left): the rekey is audited with why the window did not apply, an
+# officer approves it, the subscriber agrees, cad issues it under
+# issuing-2 and the old certificate is superseded. One the CA revoked as
+# cACompromise may be rekeyed too (its new certificate is not revoked
+# with it); one its subscriber revoked may not.
+. "$(dirname "$0")/lib.sh"
+T=$(test_tmpdir)
+tmp=$T
+S=$T/stack
+stack_new "$S"
+PKI_CONFIG=$(stack_get "$S" PKI_CONFIG)
+PKI_DIR=$(stack_get "$S" PKI_DIR)
+pki=$PKI_DIR/pki
+url=$(stack_get "$S" PKI_RA_URL)
+mail=$PKI_DIR/spool/ra-mail
+sms=$PKI_DIR/spool/ra-sms
+log=$PKI_DIR/log/ra.log
+pg="host=$(stack_get "$S" PKI_PG_HOST) port=$(stack_get "$S" PKI_PG_PORT) dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
+SOFTHSM2_CONF=$(stack_get "$S" SOFTHSM2_CONF)
+export SOFTHSM2_CONF
+# run.sh exports its own stack's stack.env, whose PKI_LDAP_* and PKI_PG_URI
+# override ldap.* and pg.uri (lib/config.h): this stack's tools use its own.
+unset PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI
+q() { sql_as "$pg" "$1"; }
+pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+secrets=()
+state() {
+	q "SELECT (SELECT string_agg(id || status || coalesce(order_id::text, ''), ',' ORDER BY id) FROM ra_application) || '/' ||
+	    (SELECT count(*) FROM issuance_order) || '/' ||
+	    (SELECT count(*) FROM certificate WHERE revoked_at IS NOT NULL) || '/' || $AUDIT_MAX"
+}
+. "$(dirname "$0")/lib_ra.sh"
+status_of() { q "SELECT status FROM ra_application WHERE id = $1"; }
+cert_of() { q "SELECT o.certificate_id FROM ra_application a JOIN issuance_order o ON o.id = a.order_id WHERE a.id = $1"; }
+issuer_of() { q "SELECT i.name FROM certificate c JOIN ca_certificate i ON i.id = c.issuer_id WHERE c.id = $1"; }
+revocation_of() { q "SELECT coalesce(revocation_reason::text, 'valid') || '|' || coalesce(revoked_by, '') FROM certificate WHERE id = $1"; }
+
+spw='Compromise-Sub-Pass9'
+opw='Officer-Compromise-2026'
+secrets+=("$spw" "$opw")
+(umask 077; printf '%s\n' "$opw" >"$tmp/officer.pw")
+ra_officer comp-off ra_officer "$tmp/officer.pw"
+tok_o=$otok
+
+# factor PURPOSE PHONE: an SMS OTP of PURPOSE, as a factor member.
+factor() {
+	local c
+	req POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"$1\"}"
+	expect 201 "otp $1"
+	c=$(sms_code "$2")
+	secrets+=("$c")
+	echo "{\"type\":\"otp\",\"otp_id\":$(jq -r .otp_id "$tmp/out"),\"code\":\"$c\"}"
+}
+# approve APP: an officer's approval.
+approve() {
+	local t=$tok
+	tok=$tok_o
+	req POST "/v1/officer/applications/$1/decision" '{"decision":"approve","reason":"identity as verified before"}'
+	expect 200 "approval of $1"
+	[ "$(status_of "$1")" = approved ] || fail "application $1 not approved: $(status_of "$1")"
+	tok=$t
+}
+# agree APP PHONE: "I agree", 202; sets order.
+agree() {
+	local f
+	f=$(factor agreement "$2")
+	req POST "/v1/applications/$1/agreement" "{\"accept\":true,\"factor\":$f}"
+	expect 202 "agreement to $1"
+	order=$(jq -r .order_id "$tmp/out")
+}
+# holder N NAME DOB SEX SERIAL: account cN@compromise.example (phone
+# +62812000004N0) holding an issued personal certificate; sets tok, acc,
+# app, cert, phone.
+holder() {
+	phone=+62812000004${1}0
+	ra_account "c$1@compromise.example" "$phone" "$spw"
+	acc=$aid
+	python3 "$(dirname "$0")/kyc_body.py" "$tmp/kyc.json" "$2" "$3" "$4" "$5" >/dev/null
+	req POST /v1/applications "@$tmp/kyc.json"
+	expect 201 "application of $2"
+	app=$(jq -r .id "$tmp/out")
+	approve "$app"
+	agree "$app" "$phone"
+	app_issued "$app" || fail "application $app not issued: $(q "SELECT status, last_error FROM issuance_order WHERE id = $order")"
+	cert=$(cert_of "$app")
+	[ "$(issuer_of "$cert")" = issuing ] || fail "certificate $cert not of issuing"
+}
+# rekey CERT PHONE: POST .../rekey with a factor; sets code (and rapp on 201).
+rekey() {
+	local f
+	f=$(factor rekey "$2")
+	req POST "/v1/certificates/$1/rekey" "{\"factor\":$f}"
+	rapp=
+	[ "$code" != 201 ] || rapp=$(jq -r .id "$tmp/out")
+}
+
+# --- before the compromise: certificates of issuing, far from expiry -------------------
+holder 1 'Ayu Kompromi Satu' 1991-03-11 F 0401
+tok1=$tok phone1=$phone cert1=$cert
+holder 2 'Bima Kompromi Dua' 1987-07-22 M 0402
+tok2=$tok phone2=$phone cert2=$cert
+holder 3 'Citra Kompromi Tiga' 1993-12-01 F 0403
+tok3=$tok phone3=$phone cert3=$cert
+tok=$tok1
+rekey "$cert1" "$phone1"
+expect 409 "a rekey outside the window while the issuing CA stands"
+detail | has 'rekey opens' || fail "rekey outside the window: $(detail)"
+# The subscriber's own revocation is final, also once the CA is compromised.
+tok=$tok3
+f=$(factor revoke "$phone3")
+req POST "/v1/certificates/$cert3/revoke" "{\"reason\":\"privilegeWithdrawn\",\"factor\":$f}"
+expect 200 "the subscriber's revocation of $cert3"
+note "three certificates of issuing; a rekey outside the window refused (409)"
+
+# --- the compromise: issuing-2, issuing revoked by the root, cad and rad on issuing-2 ---
+pkictl ca issuing >"$tmp/iss.out" 2>&1 || { cat "$tmp/iss.out"; fail "pkictl ca issuing"; }
+pkictl ca responder --issuer issuing-2 >"$tmp/resp.out" 2>&1 || { cat "$tmp/resp.out"; fail "pkictl ca responder"; }
+iserial=$(openssl x509 -in "$pki/issuing.pem" -noout -serial | cut -d= -f2)
+pkictl cert revoke --issuer root --serial "$iserial" --reason cACompromise >"$tmp/rev.out" 2>&1 ||
+	{ cat "$tmp/rev.out"; fail "cert revoke of issuing's certificate"; }
+stack_stop "$S" cad
+stack_stop "$S" ra
+PKI_CAD_ISSUER=issuing-2 stack_up "$S"
+revoked_at=$(q "SELECT to_char(x.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM certificate x, ca_certificate i
+    WHERE i.name = 'issuing' AND x.issuer_id = i.issuer_id AND x.serial = i.serial")
+note "issuing-2 made; issuing revoked by the root (cACompromise) at $revoked_at; cad and rad on issuing-2"
+
+# --- a valid certificate under the revoked CA: rekeyed at once -------------------------
+tok=$tok1
+req GET "/v1/certificates/$cert1"
+expect 200 "My certificate under the revoked issuing CA"
+[ "$(jq -r .status "$tmp/out")" = issuer-revoked ] || fail "status: $(jq -r .status "$tmp/out")"
+[ "$(jq -r .rekey_from "$tmp/out")" = "$revoked_at" ] ||
+	fail "rekey_from is not the issuing CA's revocation: $(jq -r .rekey_from "$tmp/out") (revoked $revoked_at)"
+rekey "$cert1" "$phone1"
+expect 201 "a rekey of a certificate whose issuing CA was revoked, outside the window"
+rapp1=$rapp
+[ "$(q "SELECT kind || '|' || status || '|' || previous_certificate_id FROM ra_application WHERE id = $rapp1")" = "rekey|submitted|$cert1" ] ||
+	fail "the rekey application: $(q "SELECT kind, status, previous_certificate_id FROM ra_application WHERE id = $rapp1")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.application.rekey' AND object_id = '$rapp1'
+    AND actor = 'subscriber:$(q "SELECT account_id FROM ra_application WHERE id = $rapp1")'
+    AND details->>'previous_issuer_revoked_at' = '$revoked_at' AND details->>'previous_revoked' = 'false'
+    AND details->>'previous_issuer' = (SELECT subject FROM ca_certificate WHERE name = 'issuing')")" = 1 ] ||
+	fail "the rekey's audit event does not say why the window did not apply: $(q "SELECT details FROM audit_event WHERE action = 'ra.application.rekey' AND object_id = '$rapp1'")"
+approve "$rapp1"
+tok=$tok1
+req GET "/v1/applications/$rapp1/agreement"
+expect 200 "the rekey's agreement preview"
+[ "$(jq -r .certificate.issuer "$tmp/out")" = "$(q "SELECT subject FROM ca_certificate WHERE name = 'issuing-2'")" ] ||
+	fail "the rekey's preview does not show issuing-2: $(cat "$tmp/out")"
+agree "$rapp1" "$phone1"
+[ "$(q "SELECT i.name FROM issuance_order o JOIN ca_certificate i ON i.id = o.issuer_id WHERE o.id = $order")" = issuing-2 ] ||
+	fail "the rekey's order does not name issuing-2"
+app_issued "$rapp1" || fail "the rekey $rapp1 was not issued: $(q "SELECT status, last_error FROM issuance_order WHERE id = $order")"
+new1=$(cert_of "$rapp1")
+[ "$(issuer_of "$new1")" = issuing-2 ] || fail "the new certificate is not of issuing-2"
+[ "$(revocation_of "$new1")" = "valid|" ] || fail "the new certificate is revoked: $(revocation_of "$new1")"
+[ "$(revocation_of "$cert1")" = "4|ra:notifier" ] || fail "the old certificate not superseded: $(revocation_of "$cert1")"
+q "SELECT encode(der, 'base64') FROM certificate WHERE id = $new1" | base64 -d | openssl x509 -inform DER -out "$tmp/new1.pem"
+openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/chain-issuing-2.pem" "$tmp/new1.pem" >"$tmp/v.out" 2>&1 ||
+	{ cat "$tmp/v.out"; fail "the new certificate does not verify with chain-issuing-2.pem"; }
+note "a valid certificate under the revoked CA: rekeyed outside the window (audited why), approved, agreed, issued under issuing-2, the old one superseded"
+
+# --- revoked by its subscriber: final, compromise or not ---------------------------------
+tok=$tok3
+f=$(factor rekey "$phone3")
+before
+req POST "/v1/certificates/$cert3/rekey" "{\"factor\":$f}"
+expect 409 "a rekey of a certificate its subscriber revoked"
+detail | has 'revoked; a revocation is final' || fail "rekey of a revoked certificate: $(detail)"
+unchanged "a rekey of a certificate its subscriber revoked"
+note "a certificate its subscriber revoked: no rekey (409), compromise or not"
+
+no_secret_in "rad's log" "$log"
