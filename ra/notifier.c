@@ -188,13 +188,18 @@ static const struct db_stmt stmt_notifier_hold = {
  * before the new one was issued: an affiliationChanged, privilegeWithdrawn
  * or subscriber's revocation would be undone by the pending rekey, so the
  * new certificate follows it, with the same reason. keyCompromise concerns
- * the old key only: the new certificate, on a new key, stands.
+ * the old key only: the new certificate, on a new key, stands; and
+ * cACompromise the old issuing CA only: a new certificate ($2) of another
+ * issuing CA stands (the rekey that follows a compromise is what gives
+ * the subscriber one).
  */
 static const struct db_stmt stmt_notifier_previous_revoked = {
 	"ra_notifier_previous_revoked",
-	"SELECT revocation_reason FROM certificate WHERE id = $1 AND "
-	"revoked_at IS NOT NULL AND revocation_reason NOT IN (1, 4, 6)",
-	1
+	"SELECT p.revocation_reason FROM certificate p, certificate n "
+	"WHERE p.id = $1 AND n.id = $2 AND p.revoked_at IS NOT NULL AND "
+	"p.revocation_reason NOT IN (1, 4, 6) AND NOT "
+	"(p.revocation_reason = 2 AND p.issuer_id <> n.issuer_id)",
+	2
 };
 static const struct db_stmt stmt_notifier_follow = {
 	"ra_notifier_follow_revocation",
@@ -228,11 +233,13 @@ ra_notifier_follow(struct ra_notifier_txn *t, struct db *db,
 	int rc = -1;
 
 	v[0] = previous;
+	v[1] = cert;
 	if ((res = db_exec(db, &stmt_notifier_previous_revoked, v, NULL,
 	    NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
-		rc = 0;		/* still valid, on hold, or keyCompromise */
+		/* Still valid, on hold, keyCompromise, or its old CA's. */
+		rc = 0;
 		goto out;
 	}
 	v[0] = cert;

@@ -169,6 +169,39 @@ openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/chain-issuing-2.pem" "$t
 	{ cat "$tmp/v.out"; fail "the new certificate does not verify with chain-issuing-2.pem"; }
 note "a valid certificate under the revoked CA: rekeyed outside the window (audited why), approved, agreed, issued under issuing-2, the old one superseded"
 
+# --- revoked by the CA as cACompromise: rekeyed too, the new one not revoked with it ----
+# The notifier revokes a rekey's new certificate with the reason of the
+# old one's revocation (one that came after the agreement: an
+# affiliationChanged must not be undone), but not keyCompromise, and not
+# cACompromise when the new certificate is of another issuing CA: before,
+# the new certificate was revoked (cACompromise) as soon as it was issued.
+s2serial=$(q "SELECT serial FROM certificate WHERE id = $cert2")
+pkictl cert revoke --issuer issuing --serial "$s2serial" --reason cACompromise >"$tmp/rev2.out" 2>&1 ||
+	{ cat "$tmp/rev2.out"; fail "cert revoke of $cert2 (cACompromise)"; }
+tok=$tok2
+req GET "/v1/certificates/$cert2"
+expect 200 "My certificate revoked as cACompromise"
+[ "$(jq -r '.status + "|" + .revocation.reason' "$tmp/out")" = "revoked|cACompromise" ] ||
+	fail "the certificate revoked as cACompromise: $(jq -c '{status, revocation}' "$tmp/out")"
+rekey "$cert2" "$phone2"
+expect 201 "a rekey of a certificate the CA revoked as cACompromise, its issuing CA revoked"
+rapp2=$rapp
+[ "$(q "SELECT details->>'previous_revoked' FROM audit_event WHERE action = 'ra.application.rekey' AND object_id = '$rapp2'")" = true ] ||
+	fail "the rekey's audit event does not say the old certificate was revoked"
+approve "$rapp2"
+tok=$tok2
+agree "$rapp2" "$phone2"
+app_issued "$rapp2" || fail "the rekey $rapp2 was not issued: $(q "SELECT status, last_error FROM issuance_order WHERE id = $order")"
+new2=$(cert_of "$rapp2")
+[ "$(issuer_of "$new2")" = issuing-2 ] || fail "the new certificate is not of issuing-2"
+[ "$(revocation_of "$new2")" = "valid|" ] ||
+	fail "the new certificate of issuing-2 was revoked with the old issuer's compromise: $(revocation_of "$new2")"
+[ "$(q "SELECT revocation_reason FROM certificate WHERE id = $cert2")" = 2 ] ||
+	fail "the old certificate's revocation changed: $(revocation_of "$cert2")"
+m=$(wait_mail c2@compromise.example 'has been issued') || fail "no issuance mail"
+! has 'revoked at once' "$m" || fail "the issuance mail says the new certificate was revoked: $(cat "$m")"
+note "a certificate the CA revoked as cACompromise: rekeyed, the new one of issuing-2 valid (not revoked with it)"
+
 # --- revoked by its subscriber: final, compromise or not ---------------------------------
 tok=$tok3
 f=$(factor rekey "$phone3")
