@@ -689,11 +689,26 @@ ra_agree_txn(struct db *db, void *arg)
 		if (ra_rekey_previous_check(db, PQgetvalue(res, 0, 4), why) ==
 		    -1)
 			goto out;
+		/*
+		 * The next step named: a hold may be released; revoked or
+		 * expired, the application can only be cancelled (it holds
+		 * the account's one open application) and a new one made.
+		 */
+		if (strcmp(why, "on hold") == 0) {
+			t->outcome = RA_CO_STATE;
+			snprintf(t->detail, sizeof(t->detail), "the certificate "
+			    "this rekey replaces is on hold: agree once the "
+			    "registration authority releases it, or cancel the "
+			    "application");
+			goto out;
+		}
 		if (why[0] != '\0') {
 			t->outcome = RA_CO_STATE;
 			snprintf(t->detail, sizeof(t->detail), "the certificate "
-			    "this rekey replaces is %s: apply for a new "
-			    "certificate instead", why);
+			    "this rekey replaces is %s and can no longer be "
+			    "rekeyed: cancel this application (POST "
+			    "/v1/applications/%s/cancel) and apply for a new "
+			    "certificate (POST /v1/applications)", why, t->id);
 			goto out;
 		}
 	}

@@ -36,7 +36,10 @@
  * to approved (schema/089), in one transaction with its audit event
  * (ra.application.reopen, actor ra:notifier) and the subscriber's mail,
  * queued, asking to agree again under rad's current issuing CA
- * (ra_notifier_reopen). The KYC and its approval stand.
+ * (ra_notifier_reopen). The KYC and its approval stand. A rekey whose old
+ * certificate can no longer be rekeyed (revoked, expired) is cancelled
+ * instead, and its subscriber told to apply again (ra_reopen_cancel); one
+ * whose old certificate is on hold waits for the hold's end.
  *
  * The threads need nothing the SANDBOX_NET_FILES profile lacks: poll,
  * a pipe made before the sandbox, socket and connect to reconnect, and the
@@ -491,24 +494,44 @@ out:
 	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND " \
 	"x.serial = i.serial AND x.revoked_at IS NOT NULL AND " \
 	"x.revocation_reason <> 6 "
+/*
+ * A rekey whose old certificate is on hold waits for the hold's end: its
+ * agreement would be refused while it lasts (certificate.c), and a hold is
+ * released or becomes a revocation (then ra_reopen_txn cancels it).
+ */
 static const struct db_stmt stmt_reopen_due = {
 	"ra_notifier_reopen_due",
 	"SELECT a.id " RA_REOPEN_FROM "WHERE a.status = 'agreed' AND "
-	"o.status = 'failed' AND " RA_REOPEN_ISSUER_STOPPED " "
+	"o.status = 'failed' AND " RA_REOPEN_ISSUER_STOPPED " AND NOT EXISTS "
+	"(SELECT 1 FROM certificate h WHERE h.id = a.previous_certificate_id "
+	"AND h.revoked_at IS NOT NULL AND h.revocation_reason = 6) "
 	"ORDER BY a.id LIMIT " RA_NOTIFIER_BATCH_S,
 	1
 };
-/* $2: the application; still agreed, its order failed, its issuer stopped. */
+/*
+ * $2: the application; still agreed, its order failed, its issuer stopped.
+ * For a rekey, why the certificate it replaces can no longer be rekeyed
+ * ("" while it can: RA_REKEY_PREVIOUS_WHY, as the agreement judges), its
+ * serial and notAfter.
+ */
 static const struct db_stmt stmt_reopen_lock = {
 	"ra_notifier_reopen_lock",
 	"SELECT a.account_id, a.kind, o.id, coalesce(o.last_error, ''), i.id, "
 	"i.subject, CASE WHEN x.id IS NOT NULL THEN 'was revoked at ' || "
 	RA_TS("x.revoked_at") " ELSE 'ends at ' || " RA_TS("i.not_after")
-	" END, acc.email " RA_REOPEN_FROM
+	" END, acc.email, a.profile, coalesce(p.id::text, ''), "
+	"coalesce(" RA_REKEY_PREVIOUS_WHY("p") ", ''), coalesce(p.serial, ''), "
+	"coalesce(" RA_TS("p.not_after") ", '') " RA_REOPEN_FROM
 	"JOIN ra_account acc ON acc.id = a.account_id "
+	"LEFT JOIN certificate p ON p.id = a.previous_certificate_id "
 	"WHERE a.id = $2 AND a.status = 'agreed' AND o.status = 'failed' AND "
 	RA_REOPEN_ISSUER_STOPPED " FOR UPDATE OF a",
 	2
+};
+enum {
+	RO_ACCOUNT, RO_KIND, RO_ORDER, RO_ORDER_ERROR, RO_ISSUER_ID, RO_ISSUER,
+	RO_BECAUSE, RO_EMAIL, RO_PROFILE, RO_PREVIOUS, RO_PREVIOUS_WHY,
+	RO_PREVIOUS_SERIAL, RO_PREVIOUS_NOT_AFTER, RO_NCOLS
 };
 static const struct db_stmt stmt_reopen_update = {
 	"ra_notifier_reopen_update",
@@ -516,43 +539,135 @@ static const struct db_stmt stmt_reopen_update = {
 	"order_id = NULL WHERE id = $1 AND status = 'agreed' AND order_id = $2",
 	2
 };
+/* A rekey whose old certificate can no longer be rekeyed: cancelled. */
+static const struct db_stmt stmt_reopen_cancel = {
+	"ra_notifier_reopen_cancel",
+	"UPDATE ra_application SET status = 'cancelled' WHERE id = $1 AND "
+	"status = 'agreed' AND order_id = $2",
+	2
+};
 
 struct ra_reopen_txn {
 	const char	*id;
 	int		 done;
+	int		 cancelled;	/* not reopened: ra_reopen_cancel */
 	char		 order[24];	/* the failed one */
 };
+
+/*
+ * A rekey (res, a stmt_reopen_lock row) back to its agreement could not be
+ * agreed to: the certificate it replaces was revoked (not as its CA's
+ * compromise) or expired while its order was in flight, and the agreement
+ * refuses that (certificate.c). Asking to "agree again" sent the
+ * subscriber to a 409 and left the application approved, holding the
+ * account's one open application. It is cancelled instead, audited
+ * ra.application.cancel (actor ra:notifier) and the subscriber told the
+ * next step, a new application with a new KYC. 0 or -1.
+ */
+static int
+ra_reopen_cancel(struct ra_reopen_txn *t, struct db *db, PGresult *res)
+{
+	const char *v[2] = { t->id, t->order };
+	const char *why = PQgetvalue(res, 0, RO_PREVIOUS_WHY);
+	char subject[128], body[2048];
+	PGresult *res2;
+	json_t *details = NULL;
+	int rc = -1;
+
+	if ((res2 = db_exec(db, &stmt_reopen_cancel, v, NULL, NULL)) == NULL ||
+	    strcmp(PQcmdTuples(res2), "1") != 0)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+	    "s:s, s:s, s:s, s:s}", "account_id", PQgetvalue(res, 0,
+	    RO_ACCOUNT), "from", "agreed", "kind", PQgetvalue(res, 0, RO_KIND),
+	    "profile", PQgetvalue(res, 0, RO_PROFILE), "failed_order_id",
+	    t->order, "order_error", PQgetvalue(res, 0, RO_ORDER_ERROR),
+	    "issuer_id", PQgetvalue(res, 0, RO_ISSUER_ID), "issuer",
+	    PQgetvalue(res, 0, RO_ISSUER), "because", PQgetvalue(res, 0,
+	    RO_BECAUSE), "previous_certificate_id", PQgetvalue(res, 0,
+	    RO_PREVIOUS), "previous_serial", PQgetvalue(res, 0,
+	    RO_PREVIOUS_SERIAL), "previous", why)) == NULL ||
+	    audit_append(db, RA_NOTIFIER_ACTOR, "ra.application.cancel",
+	    "ra_application", t->id, details, NULL) == -1)
+		goto out;
+	snprintf(subject, sizeof(subject), "Your certificate application %s "
+	    "was cancelled", t->id);
+	snprintf(body, sizeof(body), "Your new certificate was not issued: the "
+	    "issuing CA your agreement named,\r\n\r\n  %s,\r\n\r\n%s and will "
+	    "issue no certificate again.\r\n\r\nThe certificate this rekey "
+	    "(application %s) was to replace, serial %s, %s meanwhile, so it "
+	    "can no longer be rekeyed: the application is cancelled. To get a "
+	    "certificate, apply again with a new e-KTP photo and selfie (POST "
+	    "/v1/applications).\r\n", PQgetvalue(res, 0, RO_ISSUER),
+	    PQgetvalue(res, 0, RO_BECAUSE), t->id, PQgetvalue(res, 0,
+	    RO_PREVIOUS_SERIAL), strcmp(why, "expired") == 0 ? "has expired" :
+	    "was revoked");
+	if (ra_mail_addr_ok(PQgetvalue(res, 0, RO_EMAIL)) == -1)
+		log_warn("notifier: application %s: the account's address "
+		    "cannot be mailed; cancelled without a mail", t->id);
+	else if (ra_mail_queue(db, PQgetvalue(res, 0, RO_EMAIL), subject,
+	    body) == -1)
+		goto out;
+	t->cancelled = 1;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res2);
+	return rc;
+}
 
 static int
 ra_reopen_txn(struct db *db, void *arg)
 {
 	struct ra_reopen_txn *t = arg;
-	const char *v[2];
-	char min[24], subject[128], body[2048];
+	const char *v[2], *prev_why;
+	char min[24], subject[128], body[2048], deadline[256] = "";
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
 	int rc = -1;
 
-	t->done = 0;
+	t->done = t->cancelled = 0;
 	snprintf(min, sizeof(min), "%d", RA_ISSUER_MIN_REMAINING_S);
 	v[0] = min;
 	v[1] = t->id;
-	if ((res = db_exec(db, &stmt_reopen_lock, v, NULL, NULL)) == NULL)
+	if ((res = db_exec(db, &stmt_reopen_lock, v, NULL, NULL)) == NULL ||
+	    PQnfields(res) != RO_NCOLS)
 		goto out;
 	if (PQntuples(res) != 1) {
 		rc = 0;		/* another rad did it, or it changed */
 		goto out;
 	}
-	snprintf(t->order, sizeof(t->order), "%s", PQgetvalue(res, 0, 2));
+	snprintf(t->order, sizeof(t->order), "%s", PQgetvalue(res, 0, RO_ORDER));
+	/* A rekey: agreed to again only while its old certificate stands. */
+	prev_why = PQgetvalue(res, 0, RO_PREVIOUS_WHY);
+	if (strcmp(prev_why, "on hold") == 0) {
+		rc = 0;		/* put on hold since the round's query */
+		goto out;
+	}
+	if (prev_why[0] != '\0') {
+		if (ra_reopen_cancel(t, db, res) == -1)
+			goto out;
+		t->done = 1;
+		rc = 0;
+		goto out;
+	}
+	if (PQgetvalue(res, 0, RO_PREVIOUS)[0] != '\0')
+		snprintf(deadline, sizeof(deadline), "\r\nAgree before %s, when "
+		    "the certificate this rekey replaces (serial %s) expires: "
+		    "after that, only a new application with a new e-KTP photo "
+		    "and selfie is left.\r\n", PQgetvalue(res, 0,
+		    RO_PREVIOUS_NOT_AFTER), PQgetvalue(res, 0,
+		    RO_PREVIOUS_SERIAL));
 	v[0] = t->id;
 	v[1] = t->order;
 	if ((res2 = db_exec(db, &stmt_reopen_update, v, NULL, NULL)) == NULL ||
 	    strcmp(PQcmdTuples(res2), "1") != 0)
 		goto out;
 	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "account_id",
-	    PQgetvalue(res, 0, 0), "failed_order_id", t->order, "order_error",
-	    PQgetvalue(res, 0, 3), "issuer_id", PQgetvalue(res, 0, 4), "issuer",
-	    PQgetvalue(res, 0, 5), "because", PQgetvalue(res, 0, 6))) == NULL ||
+	    PQgetvalue(res, 0, RO_ACCOUNT), "failed_order_id", t->order,
+	    "order_error", PQgetvalue(res, 0, RO_ORDER_ERROR), "issuer_id",
+	    PQgetvalue(res, 0, RO_ISSUER_ID), "issuer", PQgetvalue(res, 0,
+	    RO_ISSUER), "because", PQgetvalue(res, 0, RO_BECAUSE))) == NULL ||
 	    audit_append(db, RA_NOTIFIER_ACTOR, "ra.application.reopen",
 	    "ra_application", t->id, details, NULL) == -1)
 		goto out;
@@ -565,13 +680,15 @@ ra_reopen_txn(struct db *db, void *arg)
 	    "selfie again. Review the certificate to be issued, now under our "
 	    "current issuing CA (GET /v1/applications/%s/agreement), and agree "
 	    "to it again with your second factor. You may also cancel the "
-	    "application.\r\n", PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
-	    PQgetvalue(res, 0, 1), t->id);
+	    "application.\r\n%s", PQgetvalue(res, 0, RO_ISSUER),
+	    PQgetvalue(res, 0, RO_BECAUSE), PQgetvalue(res, 0, RO_KIND), t->id,
+	    deadline);
 	/* Queued in this transaction (schema/033), as the issued mail. */
-	if (ra_mail_addr_ok(PQgetvalue(res, 0, 7)) == -1)
+	if (ra_mail_addr_ok(PQgetvalue(res, 0, RO_EMAIL)) == -1)
 		log_warn("notifier: application %s: the account's address "
 		    "cannot be mailed; back to approved without a mail", t->id);
-	else if (ra_mail_queue(db, PQgetvalue(res, 0, 7), subject, body) == -1)
+	else if (ra_mail_queue(db, PQgetvalue(res, 0, RO_EMAIL), subject,
+	    body) == -1)
 		goto out;
 	t->done = 1;
 	rc = 0;
@@ -612,9 +729,17 @@ ra_notifier_reopen(struct ra *ra, struct db *db)
 		if (!t.done)
 			continue;
 		n++;
-		log_info("notifier: application %s: its order %s failed under "
-		    "an issuing CA that will not issue again; approved again, "
-		    "the subscriber asked to agree again", t.id, t.order);
+		if (t.cancelled)
+			log_info("notifier: application %s: its order %s failed "
+			    "under an issuing CA that will not issue again, and "
+			    "the certificate this rekey replaces can no longer "
+			    "be rekeyed; cancelled, the subscriber told to apply "
+			    "again", t.id, t.order);
+		else
+			log_info("notifier: application %s: its order %s failed "
+			    "under an issuing CA that will not issue again; "
+			    "approved again, the subscriber asked to agree "
+			    "again", t.id, t.order);
 	}
 	PQclear(res);
 	return n;

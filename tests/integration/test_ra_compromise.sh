@@ -10,7 +10,10 @@
 # officer approves it, the subscriber agrees, cad issues it under
 # issuing-2 and the old certificate is superseded. One the CA revoked as
 # cACompromise may be rekeyed too (its new certificate is not revoked
-# with it); one its subscriber revoked may not.
+# with it); one its subscriber revoked may not. Rekeys agreed to under the
+# revoked CA whose orders cad fails: agreed again, or cancelled and told to
+# apply again when the old certificate was revoked meanwhile, or left
+# waiting while it is on hold.
 . "$(dirname "$0")/lib.sh"
 T=$(test_tmpdir)
 tmp=$T
@@ -120,18 +123,105 @@ req POST "/v1/certificates/$cert3/revoke" "{\"reason\":\"privilegeWithdrawn\",\"
 expect 200 "the subscriber's revocation of $cert3"
 note "three certificates of issuing; a rekey outside the window refused (409)"
 
+# Three rekeys agreed to under issuing before the compromise, through a rad
+# with a 400-day window (lib/config.h overrides), while cad is stopped: their
+# orders wait, and once issuing is revoked cad fails them.
+holder 4 'Dewi Kompromi Empat' 1990-05-04 F 0404
+tok4=$tok phone4=$phone cert4=$cert
+holder 5 'Eko Kompromi Lima' 1985-01-15 M 0405
+tok5=$tok phone5=$phone cert5=$cert
+holder 6 'Fitri Kompromi Enam' 1994-08-30 F 0406
+tok6=$tok phone6=$phone cert6=$cert
+start_rad rad-window PKI_REKEY_WINDOW_DAYS=400
+main_url=$url
+url=$rad_url
+for n in 4 5 6; do
+	eval "tok=\$tok$n; c=\$cert$n; p=\$phone$n"
+	rekey "$c" "$p"
+	expect 201 "a rekey inside the window of $c"
+	eval "rapp$n=$rapp"
+done
+url=$main_url
+kill -TERM "$rad_pid"
+wait "$rad_pid" 2>/dev/null || true
+for r in "$rapp4" "$rapp5" "$rapp6"; do approve "$r"; done
+stack_stop "$S" cad
+tok=$tok4; agree "$rapp4" "$phone4"; order4=$order
+tok=$tok5; agree "$rapp5" "$phone5"; order5=$order
+tok=$tok6; agree "$rapp6" "$phone6"; order6=$order
+[ "$(q "SELECT string_agg(status, ',') FROM issuance_order WHERE id IN ($order4, $order5, $order6)")" = pending,pending,pending ] ||
+	fail "the rekeys' orders are not pending"
+# The certificate of the fifth revoked by its subscriber, the sixth's put
+# on hold by an officer, while their rekeys' orders wait.
+tok=$tok5
+f=$(factor revoke "$phone5")
+req POST "/v1/certificates/$cert5/revoke" "{\"reason\":\"privilegeWithdrawn\",\"factor\":$f}"
+expect 200 "the subscriber's revocation of $cert5"
+tok=$tok_o
+req POST "/v1/officer/certificates/$cert6/hold" '{"reason":"a phone reported stolen"}'
+expect 200 "the hold of $cert6"
+note "three rekeys agreed to under issuing, their orders pending; one's old certificate then revoked, one's held"
+
 # --- the compromise: issuing-2, issuing revoked by the root, cad and rad on issuing-2 ---
 pkictl ca issuing >"$tmp/iss.out" 2>&1 || { cat "$tmp/iss.out"; fail "pkictl ca issuing"; }
 pkictl ca responder --issuer issuing-2 >"$tmp/resp.out" 2>&1 || { cat "$tmp/resp.out"; fail "pkictl ca responder"; }
 iserial=$(openssl x509 -in "$pki/issuing.pem" -noout -serial | cut -d= -f2)
 pkictl cert revoke --issuer root --serial "$iserial" --reason cACompromise >"$tmp/rev.out" 2>&1 ||
 	{ cat "$tmp/rev.out"; fail "cert revoke of issuing's certificate"; }
-stack_stop "$S" cad
 stack_stop "$S" ra
 PKI_CAD_ISSUER=issuing-2 stack_up "$S"
 revoked_at=$(q "SELECT to_char(x.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM certificate x, ca_certificate i
     WHERE i.name = 'issuing' AND x.issuer_id = i.issuer_id AND x.serial = i.serial")
 note "issuing-2 made; issuing revoked by the root (cACompromise) at $revoked_at; cad and rad on issuing-2"
+
+# --- rekeys agreed to under the revoked CA: agree again, or told to apply again ----------
+# cad fails their orders; rad's notifier gives an application back to its
+# subscriber's agreement (schema/089). A rekey whose old certificate was
+# revoked meanwhile could not be agreed to (409: only a certificate that
+# stands is rekeyed), yet was mailed "please agree again" and left
+# approved, holding the account's one open application: it is cancelled
+# (audited, actor ra:notifier) and its subscriber told to apply again. One
+# whose old certificate is on hold waits for the hold's end.
+for ((i = 0; i < 300; i++)); do
+	[ "$(status_of "$rapp4")" = approved ] && [ "$(status_of "$rapp5")" = cancelled ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT string_agg(status, ',') FROM issuance_order WHERE id IN ($order4, $order5, $order6)")" = failed,failed,failed ] ||
+	fail "cad did not fail the orders under the revoked issuing CA: $(q "SELECT string_agg(status, ',') FROM issuance_order WHERE id IN ($order4, $order5, $order6)")"
+[ "$(status_of "$rapp4")" = approved ] || fail "the rekey $rapp4 is $(status_of "$rapp4"), not approved again"
+[ "$(status_of "$rapp5")" = cancelled ] || fail "the rekey $rapp5 whose old certificate was revoked is $(status_of "$rapp5"), not cancelled"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$rapp5' AND actor = 'ra:notifier'
+    AND details->>'failed_order_id' = '$order5' AND details->>'previous' = 'revoked' AND details->>'from' = 'agreed'
+    AND details->>'previous_certificate_id' = '$cert5'")" = 1 ] ||
+	fail "the notifier's cancellation is not audited: $(q "SELECT details FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$rapp5'")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.application.reopen' AND object_id = '$rapp5'")" = 0 ] ||
+	fail "the rekey $rapp5 was reopened"
+m=$(wait_mail c5@compromise.example "^Subject: Your certificate application $rapp5 was cancelled") || fail "no cancellation mail"
+has 'apply again with a new e-KTP photo and selfie' "$m" && has 'was revoked meanwhile' "$m" || fail "the cancellation mail: $(cat "$m")"
+! grep -l -- "please agree again" $(grep -l -- '^To: <c5@compromise.example>' "$mail"/*.eml) >/dev/null 2>&1 ||
+	fail "the subscriber of $rapp5 was asked to agree again"
+m=$(wait_mail c4@compromise.example "^Subject: Your certificate application $rapp4: please agree again") || fail "no agree-again mail"
+has "Agree before .*, when the certificate this rekey replaces" "$m" || fail "the agree-again mail of a rekey: $(cat "$m")"
+q "NOTIFY issuance_done, '0:test'" >/dev/null
+sleep 2
+[ "$(status_of "$rapp6")" = agreed ] || fail "the rekey $rapp6 whose old certificate is on hold is $(status_of "$rapp6"), not agreed"
+tok=$tok4
+agree "$rapp4" "$phone4"
+app_issued "$rapp4" || fail "the rekey $rapp4 agreed again was not issued"
+[ "$(issuer_of "$(cert_of "$rapp4")")" = issuing-2 ] || fail "the rekey $rapp4 is not of issuing-2"
+[ "$(revocation_of "$cert4")" = "4|ra:notifier" ] || fail "the old certificate $cert4 not superseded: $(revocation_of "$cert4")"
+tok=$tok_o
+req POST "/v1/officer/certificates/$cert6/release" '{"reason":"the phone was found"}'
+expect 200 "the release of $cert6"
+for ((i = 0; i < 300; i++)); do
+	[ "$(status_of "$rapp6")" = approved ] && break
+	sleep 0.1
+done
+[ "$(status_of "$rapp6")" = approved ] || fail "the rekey $rapp6 is $(status_of "$rapp6") once the hold was released, not approved"
+tok=$tok6
+agree "$rapp6" "$phone6"
+app_issued "$rapp6" || fail "the rekey $rapp6 agreed again was not issued"
+note "rekeys under the revoked CA: agreed again and issued; cancelled (audited, mailed) when the old certificate was revoked; waiting while it is on hold"
 
 # --- a valid certificate under the revoked CA: rekeyed at once -------------------------
 tok=$tok1
