@@ -112,60 +112,21 @@ ri_crl_url(X509 *x)
 	return u;
 }
 
-/*
- * The OCSP response for x (issued by issuer) from url: RFC 6960 §4.2.1
- * successful, a basic response signed for issuer (§4.2.2.2) chaining to
- * trust, our nonce echoed if the responder echoes one (RFC 8954), a
- * SingleResponse for x current within REVINFO_SKEW. Returns 0 (good), 1
- * (revoked: err says so) or -1.
- */
-static int
-ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
-    STACK_OF(X509) *pool, X509_STORE *trust, char *err, size_t errlen)
+int
+revinfo_check_ocsp(const unsigned char *der, size_t len, OCSP_REQUEST *req,
+    OCSP_CERTID *id, STACK_OF(X509) *pool, X509_STORE *trust,
+    OCSP_BASICRESP **out, char *err, size_t errlen)
 {
-	OCSP_REQUEST *req = NULL;
 	OCSP_RESPONSE *resp = NULL;
 	OCSP_BASICRESP *bs = NULL;
-	OCSP_CERTID *id = NULL;
 	ASN1_GENERALIZEDTIME *rev, *thisupd, *nextupd;
-	const STACK_OF(X509) *rcerts;
-	struct net_req q = { 0 };
-	struct net_resp r = { 0 };
-	unsigned char *reqder = NULL, *der = NULL;
-	const unsigned char *p;
-	int n, status, reason, i, rc = -1;
+	const unsigned char *p = der;
+	int status, reason, rc = -1;
 
-	if ((req = OCSP_REQUEST_new()) == NULL ||
-	    (id = OCSP_cert_to_id(NULL, x, issuer)) == NULL) {
-		net_openssl_err(err, errlen, "OCSP request");
-		goto out;
-	}
-	if (OCSP_request_add0_id(req, id) == NULL) {
-		net_openssl_err(err, errlen, "OCSP_request_add0_id");
-		goto out;
-	}
-	/* req owns id now; a copy for the lookup below. */
-	if ((id = OCSP_cert_to_id(NULL, x, issuer)) == NULL ||
-	    OCSP_request_add1_nonce(req, NULL, -1) != 1 ||
-	    (n = i2d_OCSP_REQUEST(req, &reqder)) <= 0) {
-		net_openssl_err(err, errlen, "OCSP request");
-		goto out;
-	}
-	q.url = url;
-	q.content_type = "application/ocsp-request";
-	q.body = reqder;
-	q.bodylen = (size_t)n;
-	q.max = REVINFO_OCSP_MAX;
-	if (net_send(&q, &r, err, errlen) != 0)
-		goto out;
-	if (r.status != 200) {
-		snprintf(err, errlen, "OCSP responder answered HTTP %ld",
-		    r.status);
-		goto out;
-	}
-	p = r.body;
-	if ((resp = d2i_OCSP_RESPONSE(NULL, &p, (long)r.len)) == NULL ||
-	    p != r.body + r.len) {
+	*out = NULL;
+	if (len > REVINFO_OCSP_MAX ||
+	    (resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
 		ERR_clear_error();
 		snprintf(err, errlen, "not a DER OCSPResponse (RFC 6960 "
 		    "§4.2.1)");
@@ -214,6 +175,65 @@ ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
 		snprintf(err, errlen, "OCSP status unknown");
 		goto out;
 	}
+	*out = bs;
+	bs = NULL;
+	rc = 0;
+ out:
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	return rc;
+}
+
+/*
+ * The OCSP response for x (issued by issuer) from url, with our nonce,
+ * checked by revinfo_check_ocsp(). Returns 0 (good), 1 (revoked: err
+ * says so) or -1.
+ */
+static int
+ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
+    STACK_OF(X509) *pool, X509_STORE *trust, char *err, size_t errlen)
+{
+	OCSP_REQUEST *req = NULL;
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_CERTID *id = NULL;
+	const STACK_OF(X509) *rcerts;
+	struct net_req q = { 0 };
+	struct net_resp r = { 0 };
+	unsigned char *reqder = NULL, *der = NULL;
+	int n, i, rc = -1;
+
+	if ((req = OCSP_REQUEST_new()) == NULL ||
+	    (id = OCSP_cert_to_id(NULL, x, issuer)) == NULL) {
+		net_openssl_err(err, errlen, "OCSP request");
+		goto out;
+	}
+	if (OCSP_request_add0_id(req, id) == NULL) {
+		net_openssl_err(err, errlen, "OCSP_request_add0_id");
+		goto out;
+	}
+	/* req owns id now; a copy for the lookup below. */
+	if ((id = OCSP_cert_to_id(NULL, x, issuer)) == NULL ||
+	    OCSP_request_add1_nonce(req, NULL, -1) != 1 ||
+	    (n = i2d_OCSP_REQUEST(req, &reqder)) <= 0) {
+		net_openssl_err(err, errlen, "OCSP request");
+		goto out;
+	}
+	q.url = url;
+	q.content_type = "application/ocsp-request";
+	q.body = reqder;
+	q.bodylen = (size_t)n;
+	q.max = REVINFO_OCSP_MAX;
+	if (net_send(&q, &r, err, errlen) != 0)
+		goto out;
+	if (r.status != 200) {
+		snprintf(err, errlen, "OCSP responder answered HTTP %ld",
+		    r.status);
+		goto out;
+	}
+	if ((rc = revinfo_check_ocsp(r.body, r.len, req, id, pool, trust,
+	    &bs, err, errlen)) != 0)
+		goto out;
+	rc = -1;
 	if ((der = OPENSSL_memdup(r.body, r.len)) == NULL ||
 	    ri_push(&ri->ocsps, &ri->nocsps, der, r.len) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -230,7 +250,6 @@ ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
  out:
 	OCSP_CERTID_free(id);
 	OCSP_BASICRESP_free(bs);
-	OCSP_RESPONSE_free(resp);
 	OCSP_REQUEST_free(req);
 	OPENSSL_free(reqder);
 	net_resp_clear(&r);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 #include "sign/pdf.h"
@@ -49,6 +50,20 @@ void	revinfo_clear(struct revinfo *);
  */
 int	revinfo_check_crl(const unsigned char *der, size_t len, X509 *x,
 	    X509 *issuer, time_t now, char *err, size_t errlen);
+/*
+ * The checks of an OCSP response fetched for the certificate of id (len
+ * bytes of DER, at most REVINFO_OCSP_MAX) in answer to req: DER with
+ * nothing after it, responseStatus successful and a basic response (RFC
+ * 6960 §4.2.1), req's nonce echoed if the responder echoes one (RFC 8954),
+ * signed by the certificate's issuer or its delegated responder chaining to
+ * trust (pool: more certificates), a SingleResponse for id current within
+ * REVINFO_SKEW of now (§3.2). Returns 0 (good: *out is the basic response,
+ * OCSP_BASICRESP_free()), 1 (revoked: err says so) or -1 with err; *out is
+ * NULL but on 0.
+ */
+int	revinfo_check_ocsp(const unsigned char *der, size_t len,
+	    OCSP_REQUEST *req, OCSP_CERTID *id, STACK_OF(X509) *pool,
+	    X509_STORE *trust, OCSP_BASICRESP **out, char *err, size_t errlen);
 /* A pdf_dss pointing into ri (valid while ri is). */
 void	revinfo_dss(const struct revinfo *ri, struct pdf_dss *dss);
 
