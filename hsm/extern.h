@@ -33,6 +33,31 @@ EVP_PKEY *provider_pkey(OSSL_LIB_CTX *, struct signer *, enum signer_kind,
 	    const char *label, const EVP_PKEY *pub);
 
 /*
+ * signerproc.c's checks of a SIGN request's to-be-signed bytes, which a
+ * worker sends across the privilege boundary (tests/fuzz/fuzz_signer_tbs.c).
+ * signerproc_tbs_check: 0 when tbs decodes as the structure kind names
+ * (a SIGNER_KIND_*: a TBSCertificate in DER with RFC 5280's validity
+ * times, a TBSCertList, SignedAttributes, an audit tree head for key
+ * label; an OCSP ResponseData is left to signerproc_ocsp_policy) and
+ * nothing follows it; -1 with why in err.
+ */
+int	signerproc_tbs_check(uint32_t kind, const char *label,
+	    const unsigned char *tbs, size_t len, char *err, size_t errlen);
+/*
+ * What the signer signs as an OCSP response: exactly one DER ResponseData
+ * (RFC 6960 §4.2.1, nothing after it), producedAt at most 300 s ahead of
+ * now and 1 h behind it, and every SingleResponse with a nextUpdate at
+ * most max_s after now (RFC 5019 §2.2.4: pre-produced responses carry
+ * one); every time (producedAt, thisUpdate, nextUpdate, revocationTime)
+ * YYYYMMDDHHMMSSZ as der_get_time() reads it. So a worker taken over
+ * cannot have the responder key sign answers ("good" for a revoked
+ * certificate) that stay valid long after it is stopped, nor times a
+ * relying party reads otherwise than the signer. 0, or -1 with err.
+ */
+int	signerproc_ocsp_policy(const unsigned char *tbs, size_t len,
+	    time_t now, long max_s, char *err, size_t errlen);
+
+/*
  * tbsattrs.c: 0 when tbs is exactly one DER SignedAttributes (RFC 5652
  * §5.3) with one content-type and one message-digest attribute, the
  * content type id-ct-TSTInfo when tstinfo is set; -1 with why in err.

@@ -480,6 +480,17 @@ signerproc_tbscert_der(SIGNER_TBSCERT *c, const unsigned char *tbs,
 		    "than DER's");
 		return -1;
 	}
+	/*
+	 * The re-encoding writes out a version that came written out: v1,
+	 * the DEFAULT, too, which DER leaves out (X.690 §11.5). Until
+	 * 2026-12-07 a TBSCertificate with "[0] INTEGER 0" was signed.
+	 */
+	if (c->version != NULL && ASN1_INTEGER_get(c->version) == 0) {
+		snprintf(err, errlen, "a TBSCertificate not in DER (RFC 5280 "
+		    "§4.1, X.690 §11.5): version v1, the DEFAULT, written "
+		    "out");
+		return -1;
+	}
 	for (i = 0; i < 2; i++)
 		if (der_get_time((unsigned int)ASN1_STRING_type(tm[i]),
 		    ASN1_STRING_get0_data(tm[i]),
@@ -492,11 +503,8 @@ signerproc_tbscert_der(SIGNER_TBSCERT *c, const unsigned char *tbs,
 	return 0;
 }
 
-/*
- * Decodes tbs as the structure kind names; 0 when it does and nothing
- * follows it, -1 with why in err.
- */
-static int
+/* hsm/extern.h. */
+int
 signerproc_tbs_check(uint32_t kind, const char *label,
     const unsigned char *tbs, size_t len, char *err, size_t errlen)
 {
@@ -678,26 +686,16 @@ signerproc_ocsp_time(const ASN1_GENERALIZEDTIME *t, time_t *out)
 	    (size_t)ASN1_STRING_length(t), out);
 }
 
-/*
- * What the signer signs as an OCSP response: exactly one DER ResponseData
- * (RFC 6960 §4.2.1, nothing after it), producedAt at most 300 s ahead of
- * its clock and 1 h behind it, and every SingleResponse with a nextUpdate
- * at most max_s from now (RFC 5019 §2.2.4: pre-produced responses carry
- * one); every time (producedAt, thisUpdate, nextUpdate, revocationTime)
- * YYYYMMDDHHMMSSZ as signerproc_ocsp_time() reads it. So a worker taken
- * over cannot have the responder key sign answers ("good" for a revoked
- * certificate) that stay valid long after it is stopped, nor times a
- * relying party reads otherwise than the signer. 0, or -1 with err.
- */
-static int
-signerproc_ocsp_policy(const unsigned char *tbs, size_t len, long max_s,
-    char *err, size_t errlen)
+/* hsm/extern.h. */
+int
+signerproc_ocsp_policy(const unsigned char *tbs, size_t len, time_t now,
+    long max_s, char *err, size_t errlen)
 {
 	const unsigned char *p = tbs;
 	SIGNER_RESPDATA *rd;
 	OCSP_SINGLERESP *single;
 	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL, *rev = NULL;
-	time_t now = time(NULL), t;
+	time_t t;
 	int i, status, rc = -1;
 
 	if (len > LONG_MAX || (rd = (SIGNER_RESPDATA *)ASN1_item_d2i(NULL, &p,
@@ -718,6 +716,17 @@ signerproc_ocsp_policy(const unsigned char *tbs, size_t len, long max_s,
 	    ASN1_ITEM_rptr(SIGNER_RESPDATA), tbs, len) == -1) {
 		snprintf(err, errlen, "an OCSP ResponseData not in DER (RFC "
 		    "6960 §4.2.1, X.690 §10)");
+		goto out;
+	}
+	/*
+	 * version [0] EXPLICIT Version DEFAULT v1, the only version: DER
+	 * leaves it out (X.690 §11.5), as ocsp_tbs_make() does; the
+	 * re-encoding keeps one that came written out (signed until
+	 * 2026-12-07).
+	 */
+	if (rd->version != NULL) {
+		snprintf(err, errlen, "an OCSP ResponseData not in DER (RFC "
+		    "6960 §4.2.1, X.690 §11.5): its version written out");
 		goto out;
 	}
 	if (signerproc_ocsp_time(rd->producedAt, &t) == -1) {
@@ -864,7 +873,7 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 		goto out;
 	}
 	if (req.kind == SIGNER_KIND_OCSP && signerproc_ocsp_policy(req.tbs,
-	    req.tbslen, sp->cfg->ocsp_max_validity_s > 0 ?
+	    req.tbslen, time(NULL), sp->cfg->ocsp_max_validity_s > 0 ?
 	    sp->cfg->ocsp_max_validity_s : SIGNER_OCSP_MAX_VALIDITY_DEFAULT_S,
 	    err, sizeof(err)) == -1) {
 		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
