@@ -99,12 +99,14 @@ PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(CAD) $(RAD) $(SIGND) $(PKISIGN)
 # library sources and run for FUZZ_SECONDS by `make fuzz` (part of `make check`).
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-# 5 s each in make check (21 harnesses, two at a time, while the suites
+# 5 s each in make check (30 harnesses, two at a time, while the suites
 # run); `make fuzz FUZZ_SECONDS=600` for longer.
 FUZZ_SECONDS ?= 5
-# Daemon sources a harness may drive (everything but the daemons' main.c).
+# Daemon sources a harness may drive (everything but the daemons' main.c),
+# and the subject lint pkictl applies to a CSR (ca/worker/lint.c, with the
+# profile code it reads).
 FUZZ_COMPONENT_SRCS := $(filter-out %/main.c,$(TSAD_SRCS) $(OCSPD_SRCS) $(CRLD_SRCS) $(RAD_SRCS) \
-	$(SIGND_SRCS)) $(SIGN_LIB_SRCS)
+	$(SIGND_SRCS)) $(SIGN_LIB_SRCS) ca/profile.c ca/worker/lint.c
 
 .PHONY: all deps build up down check test unit integration clean bench fuzz fuzz-build install
 .DEFAULT_GOAL := all

@@ -1,0 +1,170 @@
+/*
+ * libFuzzer harness for the subject lint (ca/worker/lint.c) that judges
+ * what `pkictl cert issue` copies from a CSR another party wrote (ca/
+ * certcmd.c: the subject, as its holder wrote it, before the issuing key
+ * signs), and cad's cleaning of text it stores and logs. The first byte
+ * picks:
+ *  - 0: the bytes as a DER Name, the subject of an unsigned certificate
+ *    through cad_lint_subject() without a profile, as pkictl calls it;
+ *  - 1: the bytes as a CSR, PEM or else DER, read as pkictl reads one,
+ *    its subject through the same lint;
+ *  - 2: the bytes as text through cad_text_clean().
+ * Invariants: a subject the lint accepts is not empty; each value has a
+ * UTF-8 form of 1 to 128 code points with no C0 control, DEL or C1
+ * control, no space at either end; a countryName is two upper-case
+ * letters; an emailAddress holds exactly one '@' with something on either
+ * side; a refusal says why. Cleaned text is well-formed UTF-8 without C0
+ * or DEL, no longer than it was, and cleaning it again changes nothing.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "ca/worker/extern.h"
+#include "lib/text.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* Aborts unless the UTF-8 value s of len bytes is one the lint may pass. */
+static void
+fuzz_value(int nid, const unsigned char *s, size_t len)
+{
+	size_t i = 0, chars = 0;
+	long cp;
+	const unsigned char *at;
+
+	if (len == 0 || s[0] == ' ' || s[len - 1] == ' ')
+		abort();
+	while (i < len) {
+		if ((cp = text_utf8_next(s, len, &i)) < 0x20 ||
+		    (cp >= 0x7f && cp < 0xa0))
+			abort();
+		chars++;
+	}
+	if (chars > 128)
+		abort();
+	if (nid == NID_countryName && (len != 2 || s[0] < 'A' || s[0] > 'Z' ||
+	    s[1] < 'A' || s[1] > 'Z'))
+		abort();
+	if (nid == NID_pkcs9_emailAddress && ((at = memchr(s, '@', len)) ==
+	    NULL || at == s || at == s + len - 1 ||
+	    memchr(at + 1, '@', len - (size_t)(at - s) - 1) != NULL))
+		abort();
+}
+
+/* Lints name as the subject of an unsigned certificate. */
+static void
+fuzz_subject(const X509_NAME *name)
+{
+	X509 *x;
+	X509_NAME_ENTRY *e;
+	unsigned char *utf8;
+	char err[512];
+	int i, n, ulen;
+
+	if ((x = X509_new()) == NULL)
+		abort();
+	/*
+	 * X509_set_subject_name copies through DER: a BER name (a length
+	 * with leading zero octets) may not come back; profile_build()
+	 * refuses it there, before any lint.
+	 */
+	if (X509_set_subject_name(x, name) != 1) {
+		X509_free(x);
+		return;
+	}
+	memset(err, 0, sizeof(err));
+	if (cad_lint_subject(NULL, x, err, sizeof(err)) == 0) {
+		if ((n = X509_NAME_entry_count(X509_get_subject_name(x))) == 0)
+			abort();
+		for (i = 0; i < n; i++) {
+			e = X509_NAME_get_entry(X509_get_subject_name(x), i);
+			utf8 = NULL;
+			if ((ulen = ASN1_STRING_to_UTF8(&utf8,
+			    X509_NAME_ENTRY_get_data(e))) < 0)
+				abort();
+			fuzz_value(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)),
+			    utf8, (size_t)ulen);
+			OPENSSL_free(utf8);
+		}
+	} else if (err[0] == '\0' || err[sizeof(err) - 1] != '\0')
+		abort();
+	X509_free(x);
+}
+
+/* cad_text_clean's promises on s (NUL-terminated, owned). */
+static void
+fuzz_clean(char *s)
+{
+	size_t len = strlen(s), n, i = 0;
+	char *again;
+	long cp;
+
+	cad_text_clean(s);
+	if ((n = strlen(s)) > len)
+		abort();
+	while (i < n)
+		if ((cp = text_utf8_next((const unsigned char *)s, n, &i)) <
+		    0x20 || cp == 0x7f)
+			abort();
+	if ((again = strdup(s)) == NULL)
+		abort();
+	cad_text_clean(again);
+	if (strcmp(again, s) != 0)
+		abort();
+	free(again);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const unsigned char *p;
+	X509_NAME *name;
+	X509_REQ *req = NULL;
+	BIO *b;
+	char *s;
+
+	if (size < 1)
+		return 0;
+	data++;
+	size--;
+	switch (data[-1] % 3) {
+	case 0:
+		p = data;
+		if ((name = d2i_X509_NAME(NULL, &p, (long)size)) != NULL) {
+			fuzz_subject(name);
+			X509_NAME_free(name);
+		}
+		break;
+	case 1:
+		/* As ca/certcmd.c cert_read_csr(): PEM, else DER. */
+		if ((b = BIO_new_mem_buf(data, (int)size)) == NULL)
+			abort();
+		if ((req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL)) ==
+		    NULL) {
+			(void)BIO_reset(b);
+			req = d2i_X509_REQ_bio(b, NULL);
+		}
+		BIO_free(b);
+		if (req != NULL)
+			fuzz_subject(X509_REQ_get_subject_name(req));
+		X509_REQ_free(req);
+		break;
+	default:
+		if ((s = malloc(size + 1)) == NULL)
+			abort();
+		memcpy(s, data, size);
+		s[size] = '\0';
+		fuzz_clean(s);
+		free(s);
+		break;
+	}
+	ERR_clear_error();
+	return 0;
+}
