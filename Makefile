@@ -302,7 +302,8 @@ fuzz: $(FUZZ_RUNS)
 fuzz-run/%: build/fuzz/%
 	@mkdir -p build/fuzz/corpus/$*
 	@echo "fuzz: $* for $(FUZZ_SECONDS) s"
-	@$< -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 build/fuzz/corpus/$* \
+	@$< -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+		-artifact_prefix=build/fuzz/$*- build/fuzz/corpus/$* \
 		$$(test -d tests/fixtures/$* && echo tests/fixtures/$*) \
 		>build/fuzz/$*.log 2>&1 || { tail -40 build/fuzz/$*.log; exit 1; }
 

@@ -9,6 +9,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
+#include "lib/x509ext.h"
 #include "sign/net.h"
 #include "sign/revinfo.h"
 
@@ -166,8 +167,10 @@ revinfo_check_ocsp(const unsigned char *der, size_t len, OCSP_REQUEST *req,
 		goto out;
 	}
 	if (status == V_OCSP_CERTSTATUS_REVOKED) {
+		const char *why = x509ext_crl_reason_name(reason);
+
 		snprintf(err, errlen, "revoked (OCSP, reason %s)",
-		    OCSP_crl_reason_str(reason));
+		    why != NULL ? why : "not given");
 		rc = 1;
 		goto out;
 	}

@@ -4,7 +4,8 @@
  * current; refused when its thisUpdate is in the future beyond REVINFO_SKEW
  * (as an OCSP response's is), past its nextUpdate, without nextUpdate,
  * signed by another key, or followed by a byte; a listed certificate is
- * reported revoked (1). A thisUpdate within the skew is accepted.
+ * reported revoked (1). A thisUpdate within the skew is accepted. An
+ * OCSP response (revinfo_check_ocsp) saying revoked names its reason.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -169,6 +171,57 @@ test_refusals(void **state)
 	OPENSSL_free(der);
 }
 
+/*
+ * An OCSP response by the CA itself saying leaf is revoked with reason
+ * privilegeWithdrawn (9): reported revoked (1), the reason named (OpenSSL
+ * 3.0's OCSP_crl_reason_str says "(UNKNOWN)" for 9 and 10).
+ */
+static void
+test_ocsp_revoked_reason(void **state)
+{
+	OCSP_CERTID *id = OCSP_cert_to_id(NULL, leaf, ca);
+	OCSP_BASICRESP *bs = OCSP_BASICRESP_new(), *out = NULL;
+	OCSP_RESPONSE *resp;
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	X509_STORE *trust = X509_STORE_new();
+	ASN1_TIME *rev = ASN1_TIME_adj(NULL, time(NULL), 0, -120);
+	ASN1_TIME *thisupd = ASN1_TIME_adj(NULL, time(NULL), 0, -60);
+	ASN1_TIME *nextupd = ASN1_TIME_adj(NULL, time(NULL), 0, 3600);
+	unsigned char *der = NULL;
+	char err[256];
+	int len;
+
+	(void)state;
+	assert_non_null(id);
+	assert_non_null(bs);
+	assert_non_null(req);
+	assert_non_null(OCSP_request_add0_id(req, OCSP_CERTID_dup(id)));
+	assert_non_null(OCSP_basic_add1_status(bs, id,
+	    V_OCSP_CERTSTATUS_REVOKED, OCSP_REVOKED_STATUS_PRIVILEGEWITHDRAWN,
+	    rev, thisupd, nextupd));
+	assert_int_equal(OCSP_basic_sign(bs, ca, ca_key, EVP_sha256(), NULL,
+	    0), 1);
+	resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+	assert_non_null(resp);
+	len = i2d_OCSP_RESPONSE(resp, &der);
+	assert_true(len > 0);
+	assert_int_equal(X509_STORE_add_cert(trust, ca), 1);
+	err[0] = '\0';
+	assert_int_equal(revinfo_check_ocsp(der, (size_t)len, req, id, NULL,
+	    trust, &out, err, sizeof(err)), 1);
+	assert_null(out);
+	assert_non_null(strstr(err, "reason privilegeWithdrawn"));
+	OPENSSL_free(der);
+	OCSP_RESPONSE_free(resp);
+	OCSP_REQUEST_free(req);
+	OCSP_BASICRESP_free(bs);
+	OCSP_CERTID_free(id);
+	X509_STORE_free(trust);
+	ASN1_TIME_free(rev);
+	ASN1_TIME_free(thisupd);
+	ASN1_TIME_free(nextupd);
+}
+
 int
 main(void)
 {
@@ -176,6 +229,7 @@ main(void)
 		cmocka_unit_test(test_current),
 		cmocka_unit_test(test_future_this_update),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_ocsp_revoked_reason),
 	};
 	EVP_PKEY *leaf_key;
 	int r;
