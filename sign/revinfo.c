@@ -259,6 +259,34 @@ ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
 	return rc;
 }
 
+/*
+ * Whether crl is a complete CRL whose scope covers x: not a delta CRL, and
+ * an issuingDistributionPoint, if any, limited neither to some reasons nor
+ * to attribute certificates, not indirect, and not for CA certificates only
+ * when x is none (or for end entities only when x is one). A CRL that is
+ * not this is no evidence that x was not revoked (RFC 5280 §6.3.3 (b)).
+ */
+static int
+ri_crl_complete_for(X509_CRL *crl, X509 *x)
+{
+	ISSUING_DIST_POINT *idp;
+	int crit = -1, ok, ca;
+
+	if (X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0)
+		return 0;
+	idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit,
+	    NULL);
+	if (idp == NULL) {
+		ERR_clear_error();
+		return crit == -1;	/* absent, not malformed or repeated */
+	}
+	ca = X509_check_ca(x) != 0;
+	ok = idp->onlysomereasons == NULL && !idp->indirectCRL &&
+	    !idp->onlyattr && !(idp->onlyCA && !ca) && !(idp->onlyuser && ca);
+	ISSUING_DIST_POINT_free(idp);
+	return ok;
+}
+
 int
 revinfo_check_crl(const unsigned char *der, size_t len, X509 *x,
     X509 *issuer, time_t now, char *err, size_t errlen)
@@ -305,6 +333,12 @@ revinfo_check_crl(const unsigned char *der, size_t len, X509 *x,
 		ERR_clear_error();
 		snprintf(err, errlen, "CRL past its nextUpdate (RFC 5280 "
 		    "§5.1.2.5)");
+		goto out;
+	}
+	if (!ri_crl_complete_for(crl, x)) {
+		snprintf(err, errlen, "a delta or partial CRL, or one whose "
+		    "scope leaves this certificate out (RFC 5280 §5.2.4, "
+		    "§5.2.5)");
 		goto out;
 	}
 	if (X509_CRL_get0_by_cert(crl, &rev, x) == 1) {

@@ -4,7 +4,8 @@
  * current; refused when its thisUpdate is in the future beyond REVINFO_SKEW
  * (as an OCSP response's is), past its nextUpdate, without nextUpdate,
  * signed by another key, or followed by a byte; a listed certificate is
- * reported revoked (1). A thisUpdate within the skew is accepted. An
+ * reported revoked (1). A thisUpdate within the skew is accepted. A delta
+ * CRL or one whose scope leaves the certificate out is refused. An
  * OCSP response (revinfo_check_ocsp) saying revoked names its reason.
  */
 #include <setjmp.h>
@@ -25,6 +26,9 @@
 #include "sign/revinfo.h"
 
 static EVP_PKEY *ca_key, *other_key;
+/* What mkcrl adds next: nothing, deltaCRLIndicator or an IDP's scope. */
+static enum { SCOPE_FULL, SCOPE_DELTA, SCOPE_ONLY_CA, SCOPE_ONLY_USER,
+	SCOPE_SOME_REASONS } crl_scope;
 static X509 *ca, *leaf;
 
 static X509 *
@@ -83,6 +87,26 @@ mkcrl(time_t now, long this_off, long next_off, int revoke, EVP_PKEY *key,
 		assert_int_equal(X509_REVOKED_set_revocationDate(r, t), 1);
 		ASN1_TIME_free(t);
 		assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
+	}
+	if (crl_scope == SCOPE_DELTA) {
+		ASN1_INTEGER *base = ASN1_INTEGER_new();
+
+		assert_int_equal(ASN1_INTEGER_set(base, 1), 1);
+		assert_int_equal(X509_CRL_add1_ext_i2d(crl, NID_delta_crl, base,
+		    1, 0), 1);
+		ASN1_INTEGER_free(base);
+	} else if (crl_scope != SCOPE_FULL) {
+		ISSUING_DIST_POINT *idp = ISSUING_DIST_POINT_new();
+
+		idp->onlyCA = crl_scope == SCOPE_ONLY_CA ? 0xff : 0;
+		idp->onlyuser = crl_scope == SCOPE_ONLY_USER ? 0xff : 0;
+		if (crl_scope == SCOPE_SOME_REASONS) {
+			idp->onlysomereasons = ASN1_BIT_STRING_new();
+			ASN1_BIT_STRING_set_bit(idp->onlysomereasons, 1, 1);
+		}
+		assert_int_equal(X509_CRL_add1_ext_i2d(crl,
+		    NID_issuing_distribution_point, idp, 1, 0), 1);
+		ISSUING_DIST_POINT_free(idp);
 	}
 	assert_int_equal(X509_CRL_sort(crl), 1);
 	assert_int_not_equal(X509_CRL_sign(crl, key, EVP_sha256()), 0);
@@ -172,6 +196,37 @@ test_refusals(void **state)
 }
 
 /*
+ * Only a complete CRL covering the certificate is evidence: a delta CRL, one
+ * for CA certificates only or for some reasons only is refused, even when
+ * current and not listing leaf; one for end entities only is accepted.
+ */
+static void
+test_scope(void **state)
+{
+	char err[256];
+	time_t now = time(NULL);
+
+	(void)state;
+	crl_scope = SCOPE_DELTA;
+	assert_int_equal(check(now, -60, 3600, 0, ca_key, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "delta or partial CRL"));
+	crl_scope = SCOPE_ONLY_CA;
+	assert_int_equal(check(now, -60, 3600, 0, ca_key, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "delta or partial CRL"));
+	crl_scope = SCOPE_SOME_REASONS;
+	assert_int_equal(check(now, -60, 3600, 0, ca_key, err, sizeof(err)),
+	    -1);
+	crl_scope = SCOPE_ONLY_USER;
+	assert_int_equal(check(now, -60, 3600, 0, ca_key, err, sizeof(err)),
+	    0);
+	assert_int_equal(check(now, -60, 3600, 1, ca_key, err, sizeof(err)),
+	    1);
+	crl_scope = SCOPE_FULL;
+}
+
+/*
  * An OCSP response by the CA itself saying leaf is revoked with reason
  * privilegeWithdrawn (9): reported revoked (1), the reason named (OpenSSL
  * 3.0's OCSP_crl_reason_str says "(UNKNOWN)" for 9 and 10).
@@ -229,6 +284,7 @@ main(void)
 		cmocka_unit_test(test_current),
 		cmocka_unit_test(test_future_this_update),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_scope),
 		cmocka_unit_test(test_ocsp_revoked_reason),
 	};
 	EVP_PKEY *leaf_key;
