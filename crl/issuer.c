@@ -801,11 +801,12 @@ crl_issue_once(const struct crl_issuer_conf *conf)
 			goto out;
 		}
 		printf("{\"kind\":\"%s\",\"number\":%lld,\"entries\":%lld,"
-		    "\"bytes\":%zu,\"build_s\":%.4f,\"sign_s\":%.4f,"
-		    "\"record_s\":%.4f,\"worker_vmhwm_kib\":%ld}\n",
+		    "\"bytes\":%zu,\"build_s\":%.4f,\"build_cpu_s\":%.4f,"
+		    "\"sign_s\":%.4f,\"record_s\":%.4f,"
+		    "\"worker_vmhwm_kib\":%ld}\n",
 		    kinds[i] == CRLGEN_DELTA ? "delta" : "base", r.number,
-		    r.entries, r.len, r.t_build, r.t_sign, r.t_record,
-		    crl_vmhwm_kib());
+		    r.entries, r.len, r.t_build, r.t_build_cpu, r.t_sign,
+		    r.t_record, crl_vmhwm_kib());
 		fflush(stdout);
 		crlgen_result_clear(&r);
 	}

@@ -223,12 +223,19 @@ crlgen_seterr(struct crlgen_ctx *c, const char *fmt, ...)
 }
 
 static double
-crlgen_now(void)
+crlgen_clock(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (clock_gettime(id, &ts) == -1)
+		return 0;
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+crlgen_now(void)
+{
+	return crlgen_clock(CLOCK_MONOTONIC);
 }
 
 static int
@@ -832,12 +839,13 @@ crlgen_build(struct crlgen_ctx *c, const char *copy_sql,
 	const unsigned char *alg;
 	size_t siglen = 0, algl, reserve, pos, elen, n;
 	char e[256] = "";
-	double t0;
+	double t0, cpu0;
 	int rc = -1;
 
 	if (crlgen_sigalg(c, &alg, &algl) == -1)
 		goto out;
 	t0 = crlgen_now();
+	cpu0 = crlgen_clock(CLOCK_THREAD_CPUTIME_ID);
 	reserve = 3 * CRLGEN_HDR_MAX + pre->len;
 	c->b.len = 0;
 	c->entries = 0;
@@ -884,6 +892,7 @@ crlgen_build(struct crlgen_ctx *c, const char *copy_sql,
 	memcpy(c->b.d + pos, h, n);
 	r->entries = c->entries;
 	r->t_build = crlgen_now() - t0;
+	r->t_build_cpu = crlgen_clock(CLOCK_THREAD_CPUTIME_ID) - cpu0;
 
 	t0 = crlgen_now();
 	if (c->sign(c->sign_arg, c->b.d + pos, c->b.len - pos, &sig, &siglen,

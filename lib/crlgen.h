@@ -107,6 +107,12 @@ struct crlgen_result {
 	size_t		 len;
 	char		 sha256[65];	/* hex */
 	double		 t_build;	/* seconds: query and TBS */
+	/*
+	 * CPU seconds the calling thread spent in t_build: on a shared machine
+	 * the wall time is mostly other processes' (PostgreSQL's share of the
+	 * query is in neither).
+	 */
+	double		 t_build_cpu;
 	double		 t_sign;	/* signature round trip */
 	double		 t_record;	/* database rows, publication queue, audit, commit */
 };

@@ -6,7 +6,7 @@
 # 100,000 and 1,000,000 revoked entries. Time and peak memory from
 # /usr/bin/time -v (max RSS of the process tree: crld's worker or signer,
 # whichever is larger); crld's own split (query + DER, signature, database)
-# from its --once report.
+# and its worker's CPU time in query + DER from its --once report.
 #	tests/bench/bench_crl.sh BUILD [sizes...]
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -115,4 +115,6 @@ for n in "${SIZES[@]}"; do
 	printf '%-9s | %5.2f s (%s + %s) / %5.2f s | %5d MiB (%4d) | %5.2f s %4d MiB | %sx faster, %s of its memory: %s\n' \
 		"$total" "$gen" "$(j build_s)" "$(j sign_s)" "$wall" "$rss" "$whwm" "$owall" "$orss" "$speed" "$mem" "$met"
 	echo "           crld database record (crl, crl_current, publish_queue, audit, commit): $(j record_s) s; DER $(j bytes) bytes"
+	# CPU, unlike the times above, is not inflated by other work on a shared machine.
+	echo "           crld worker CPU in query+DER: $(j build_cpu_s) s (PostgreSQL's share not included)"
 done
