@@ -409,6 +409,20 @@ crlgen_der_uint(unsigned char *out, unsigned long long v)
 }
 
 /*
+ * A hex digit's value plus one, 0 for any other byte: what
+ * OPENSSL_hexchar2int answers (either case), without a call into
+ * libcrypto per digit, which was the largest single cost of an entry
+ * (32 calls for a 16-byte serial; 7 % of crld --once's CPU at 100,000
+ * entries).
+ */
+static const unsigned char crlgen_hex1[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
+/*
  * The DER INTEGER (tag included) of a serial stored as hex (schema/004):
  * positive, leading zero octets dropped, 0x00 prepended when the high bit
  * is set. out holds at least 2 + 21 bytes. Returns its size, 0 when hex is
@@ -424,16 +438,16 @@ der_serial(unsigned char *out, const unsigned char *hex, size_t n)
 	if (n == 0 || n > 2 * sizeof(v))
 		return 0;
 	if (n % 2 == 1) {
-		if ((lo = OPENSSL_hexchar2int(hex[0])) < 0)
+		if ((lo = crlgen_hex1[hex[0]]) == 0)
 			return 0;
-		v[nb++] = (unsigned char)lo;
+		v[nb++] = (unsigned char)(lo - 1);
 		i = 1;
 	}
 	for (; i < n; i += 2) {
-		if ((hi = OPENSSL_hexchar2int(hex[i])) < 0 ||
-		    (lo = OPENSSL_hexchar2int(hex[i + 1])) < 0)
+		if ((hi = crlgen_hex1[hex[i]]) == 0 ||
+		    (lo = crlgen_hex1[hex[i + 1]]) == 0)
 			return 0;
-		v[nb++] = (unsigned char)(hi << 4 | lo);
+		v[nb++] = (unsigned char)((hi - 1) << 4 | (lo - 1));
 	}
 	while (z < nb - 1 && v[z] == 0)
 		z++;
