@@ -149,6 +149,25 @@ static const char copy_delta[] = CRLGEN_COLS CRLGEN_WHERE
 	"%lld - " CRLGEN_SEQ_WINDOW " AND NOT pg_visible_in_snapshot(crl_xid8("
 	"xmin, pg_snapshot_xmax('%s'::pg_snapshot)::text::bigint), "
 	"'%s'::pg_snapshot)))) TO STDOUT (FORMAT binary)";
+/*
+ * A complete CRL's query is planned with random_page_cost at most
+ * CRLGEN_PAGE_COST, then set back ($1) for the rest of the transaction
+ * (prepared statements keep the plan they were first given). Its entries
+ * come from certificate_crl_entries (schema/092) by an index-only scan:
+ * the index is read whole at every complete CRL, so its pages are cached,
+ * and with the default cost of 4 a random page, the planner preferred a
+ * sequential scan of the table wherever its rows were small (every row of
+ * the benchmark's is a revoked one, with a 1-byte DER), deforming every wide
+ * row for 36 ms of PostgreSQL's CPU at 100,000 entries where the index
+ * takes 27 (crl/README.md, "Benchmark"). A delta's query is not touched.
+ */
+#define CRLGEN_PAGE_COST	"1.1"
+static const struct db_stmt stmt_page_cost = { "lib_crlgen_page_cost",
+	"SELECT current_setting('random_page_cost'), set_config("
+	"'random_page_cost', least(current_setting('random_page_cost')::"
+	"float8, " CRLGEN_PAGE_COST ")::text, true)", 0 };
+static const struct db_stmt stmt_page_cost_back = { "lib_crlgen_page_cost_back",
+	"SELECT set_config('random_page_cost', $1, true)", 1 };
 static const struct db_stmt stmt_record = { "lib_crlgen_record",
 	"INSERT INTO crl (issuer_id, number, kind, is_base, base_number, "
 	"this_update, next_update, max_seq, snapshot, entries, bytes, sha256, "
@@ -1023,6 +1042,7 @@ crlgen_txn(struct db *db, void *arg)
 	PGresult *res = NULL;
 	/* Snapshots on the heap: one grows with the transactions in flight. */
 	char id[24], *snapshot = NULL, *bsnap = NULL, *sql = NULL;
+	char *page_cost = NULL;
 	size_t sqllen;
 	long long cutoff;
 	const char *v[2];
@@ -1205,8 +1225,23 @@ crlgen_txn(struct db *db, void *arg)
 	else
 		snprintf(sql, sqllen, copy_delta, c->is->id, cutoff, base_seq,
 		    bsnap, bsnap, base_seq, snapshot, bsnap);
+	if (c->kind != CRLGEN_DELTA) {
+		if ((res = db_exec(db, &stmt_page_cost, NULL, NULL, NULL)) ==
+		    NULL || PQntuples(res) != 1 || (page_cost =
+		    strdup(PQgetvalue(res, 0, 0))) == NULL) {
+			crlgen_seterr(c, "setting random_page_cost failed");
+			goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
 	if (crlgen_build(c, sql, &pre, &ext) == -1)
 		goto out;
+	if (page_cost != NULL && db_exec_ok(db, &stmt_page_cost_back,
+	    (const char *[]){ page_cost }) == -1) {
+		crlgen_seterr(c, "setting random_page_cost back failed");
+		goto out;
+	}
 	if (EVP_Digest(r->der, r->len, md, NULL, EVP_sha256(), NULL) != 1) {
 		crlgen_seterr(c, "EVP_Digest failed");
 		goto out;
@@ -1226,6 +1261,7 @@ out:
 	free(snapshot);
 	free(bsnap);
 	free(sql);
+	free(page_cost);
 	return rc;
 }
 
