@@ -176,9 +176,16 @@ static const struct db_stmt stmt_record = { "lib_crlgen_record",
 /*
  * The DER reaches crl_current through a temporary table filled by COPY
  * (db_copy_bytea): as a parameter, libpq would hold a second copy of it.
+ * Its column is EXTERNAL, as crl_current's and publish_queue's are
+ * (schemas 005 and 046: stored as is): a value compressed here went
+ * compressed into both, since INSERT ... SELECT copies a compressed datum
+ * as it is, whatever the target column's storage. Until 2026-12-07 every
+ * CRL was so compressed with pglz at each issuance, in the one transaction
+ * that holds the issuer's crl_state lock.
  */
 #define CRLGEN_STAGE_CREATE	"CREATE TEMP TABLE crlgen_stage (der bytea) " \
-	"ON COMMIT DROP"
+	"ON COMMIT DROP; ALTER TABLE crlgen_stage ALTER COLUMN der SET " \
+	"STORAGE EXTERNAL"
 #define CRLGEN_STAGE_COPY	"COPY crlgen_stage (der) FROM STDIN"
 static const struct db_stmt stmt_current = { "lib_crlgen_current",
 	"INSERT INTO crl_current (issuer_id, kind, number, this_update, "

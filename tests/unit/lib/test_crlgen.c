@@ -547,6 +547,46 @@ test_file_check(void **state)
 	assert_non_null(strstr(err, "bad nextUpdate"));
 }
 
+/*
+ * crl_current keeps the DER as it is (schema/005: STORAGE EXTERNAL, no
+ * pglz at each issuance). Until 2026-12-07 it came from a staging table
+ * whose column compressed it, and INSERT ... SELECT stored the compressed
+ * value as it was.
+ */
+static void
+test_current_uncompressed(void **state)
+{
+	struct fixture *fx = *state;
+	X509_CRL *crl;
+	char sql[512];
+	PGresult *res;
+
+	/* Enough entries, all alike, for PostgreSQL to compress their list. */
+	snprintf(sql, sizeof(sql), "INSERT INTO certificate (issuer_id, "
+	    "serial, subject, profile, not_before, not_after, sha256, der) "
+	    "SELECT %lld, 'E' || lpad(upper(to_hex(i)), 5, '0'), 'CN=e', "
+	    "'subscriber', now() - interval '1 day', now() + interval '1 year', "
+	    "'x', '\\x30' FROM generate_series(1, 400) AS i", fx->is.id);
+	sql0(fx->sql, sql);
+	sql0(fx->sql, "UPDATE certificate SET revoked_at = now(), "
+	    "revocation_reason = 4, revoked_by = 'test' WHERE serial LIKE 'E%'");
+	crl = issue(fx, CRLGEN_BASE, 0);
+	assert_non_null(crl);
+	assert_true(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) >= 400);
+	X509_CRL_free(crl);
+	snprintf(sql, sizeof(sql), "SELECT coalesce(pg_column_compression(der), "
+	    "'none'), length(der) FROM crl_current WHERE issuer_id = %lld AND "
+	    "kind = 'full'", fx->is.id);
+	res = PQexec(fx->sql, sql);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), 1);
+	assert_true(atoi(PQgetvalue(res, 0, 1)) > 8000);
+	if (strcmp(PQgetvalue(res, 0, 0), "none") != 0)
+		fail_msg("crl_current holds the DER compressed (%s)",
+		    PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
 int
 main(void)
 {
@@ -556,6 +596,7 @@ main(void)
 		cmocka_unit_test(test_released_hold_expired),
 		cmocka_unit_test(test_if_due_next_update),
 		cmocka_unit_test(test_file_check),
+		cmocka_unit_test(test_current_uncompressed),
 	};
 
 	log_init("test_crlgen", LOGL_ERR, stderr);
