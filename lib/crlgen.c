@@ -186,7 +186,8 @@ static const struct db_stmt stmt_record = { "lib_crlgen_record",
 #define CRLGEN_STAGE_CREATE	"CREATE TEMP TABLE crlgen_stage (der bytea) " \
 	"ON COMMIT DROP; ALTER TABLE crlgen_stage ALTER COLUMN der SET " \
 	"STORAGE EXTERNAL"
-#define CRLGEN_STAGE_COPY	"COPY crlgen_stage (der) FROM STDIN"
+#define CRLGEN_STAGE_COPY	"COPY crlgen_stage (der) FROM STDIN " \
+	"(FORMAT binary)"
 static const struct db_stmt stmt_current = { "lib_crlgen_current",
 	"INSERT INTO crl_current (issuer_id, kind, number, this_update, "
 	"next_update, der) SELECT $1, $2, $3, to_timestamp($4::bigint), "

@@ -1556,13 +1556,23 @@ int
 db_copy_bytea(struct db *db, const char *copy_sql, const unsigned char *data,
     size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	char buf[DB_COPY_CHUNK * 2 + 4];
-	size_t off = 0, n, i, k;
+	/*
+	 * Binary COPY (the format db_copy_rows reads): the signature, flags
+	 * and header extension length 0, then one tuple of one field (int16
+	 * count, int32 length, the bytes as they are) and the trailer (-1).
+	 * Text format sent every byte as two hex digits, which the server
+	 * parsed back: twice the bytes on the wire and most of the COPY's CPU.
+	 */
+	static const unsigned char head[] = { 'P', 'G', 'C', 'O', 'P', 'Y',
+	    '\n', 0xff, '\r', '\n', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	static const unsigned char trailer[2] = { 0xff, 0xff };
+	unsigned char hdr[sizeof(head) + 4];
+	size_t off = 0, n;
 	PGresult *res;
 	int rc = -1;
 
-	if (db == NULL || copy_sql == NULL || (data == NULL && len > 0))
+	if (db == NULL || copy_sql == NULL || (data == NULL && len > 0) ||
+	    len > INT32_MAX)
 		return -1;
 	db->sqlstate[0] = '\0';
 	if (db_ready(db) == -1)
@@ -1576,25 +1586,24 @@ db_copy_bytea(struct db *db, const char *copy_sql, const unsigned char *data,
 		return -1;
 	}
 	PQclear(res);
-	/* Text format: a backslash is COPY's escape, so "\\x" starts bytea hex. */
-	memcpy(buf, "\\\\x", 3);
-	k = 3;
-	for (;;) {
-		n = len - off < DB_COPY_CHUNK ? len - off : DB_COPY_CHUNK;
-		for (i = 0; i < n; i++) {
-			buf[k++] = hex[data[off + i] >> 4];
-			buf[k++] = hex[data[off + i] & 0x0f];
+	memcpy(hdr, head, sizeof(head));
+	hdr[sizeof(head)] = (unsigned char)(len >> 24);
+	hdr[sizeof(head) + 1] = (unsigned char)(len >> 16);
+	hdr[sizeof(head) + 2] = (unsigned char)(len >> 8);
+	hdr[sizeof(head) + 3] = (unsigned char)len;
+	/* libpq copies each chunk into its output buffer and sends it on. */
+	if (PQputCopyData(db->conn, (const char *)hdr, (int)sizeof(hdr)) == 1) {
+		while (off < len) {
+			n = len - off < DB_COPY_CHUNK ? len - off :
+			    DB_COPY_CHUNK;
+			if (PQputCopyData(db->conn, (const char *)data + off,
+			    (int)n) != 1)
+				break;
+			off += n;
 		}
-		off += n;
-		if (off == len)
-			buf[k++] = '\n';
-		if (PQputCopyData(db->conn, buf, (int)k) != 1)
-			break;
-		k = 0;
-		if (off == len)
-			break;
 	}
-	if (off == len && PQputCopyEnd(db->conn, NULL) == 1)
+	if (off == len && PQputCopyData(db->conn, (const char *)trailer,
+	    (int)sizeof(trailer)) == 1 && PQputCopyEnd(db->conn, NULL) == 1)
 		rc = 0;
 	else
 		(void)PQputCopyEnd(db->conn, "db_copy_bytea: sending failed");

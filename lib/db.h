@@ -184,9 +184,10 @@ int		 db_exec_ok(struct db *, const struct db_stmt *stmt,
 		    const char *const *values);
 /*
  * Streams one bytea value to PostgreSQL: copy_sql is "COPY t (col) FROM
- * STDIN" for a single bytea column; data goes as hex text in chunks of
- * DB_COPY_CHUNK bytes, so libpq never holds a copy of the whole value (a
- * CRL of a million entries). 0, or -1 with the SQLSTATE as db_exec sets it.
+ * STDIN (FORMAT binary)" for a single bytea column; data goes as it is in
+ * chunks of DB_COPY_CHUNK bytes, so libpq never holds a copy of the whole
+ * value (a CRL of a million entries). At most INT32_MAX bytes. 0, or -1
+ * with the SQLSTATE as db_exec sets it.
  */
 #define DB_COPY_CHUNK	65536
 /* A statement without parameters that cannot be prepared (CREATE, LISTEN). */

@@ -417,7 +417,7 @@ test_copy_bytea(void **state)
 	assert_int_equal(db_run(fx->a, "CREATE TEMP TABLE test_db_stage "
 	    "(der bytea) ON COMMIT DROP"), 0);
 	assert_int_equal(db_copy_bytea(fx->a, "COPY test_db_stage (der) FROM "
-	    "STDIN", data, len), 0);
+	    "STDIN (FORMAT binary)", data, len), 0);
 	res = db_exec(fx->a, &stmt_check, NULL, NULL, NULL);
 	assert_non_null(res);
 	assert_int_equal(PQntuples(res), 1);
@@ -427,7 +427,7 @@ test_copy_bytea(void **state)
 	assert_int_equal(db_commit(fx->a), 0);
 	/* The table went with the transaction; COPY into it now fails. */
 	assert_int_equal(db_copy_bytea(fx->a, "COPY test_db_stage (der) FROM "
-	    "STDIN", data, 10), -1);
+	    "STDIN (FORMAT binary)", data, 10), -1);
 	assert_string_equal(db_last_sqlstate(fx->a), "42P01");
 	assert_int_equal(db_run(fx->a, "SELECT 1"), -1);	/* not a command */
 	assert_int_equal(db_run(fx->a, "SET application_name = 'test_db'"),
