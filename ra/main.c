@@ -57,6 +57,16 @@
  */
 #define RA_BODY_DEADLINE_S	120
 #define RA_BODY_MIN_RATE	4096
+/*
+ * ra.db_timeout_seconds: how long a command of the request thread waits
+ * for PostgreSQL at most (db_set_timeout), above pki_ra's lock_timeout and
+ * statement_timeout (5 s, 15 s: schema/058), which end a slow statement
+ * with the connection kept; this one is for a server that stops answering
+ * (a stopped or hung backend, a network that drops what it is sent), when
+ * they cannot fire. Past it the request gets 503 with Retry-After and the
+ * next one a new connection.
+ */
+#define RA_DB_TIMEOUT_S		20
 
 static void
 usage(void)
@@ -271,7 +281,7 @@ main(int argc, char **argv)
 	const char *sink, *uri, *writable[2], *readable[3];
 	char err[512], policy_path[PATH_MAX], verify_url[1024], reset_url[1024];
 	sigset_t sigs;
-	long port;
+	long port, db_timeout_s;
 	int rc = 1, smtp;
 
 	memset(&ra, 0, sizeof(ra));
@@ -285,7 +295,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (ra_policy_load(polcfg, &policy) == -1 ||
-	    config_get_long(cfg, "ra.port", 18080, 0, 65535, &port) == -1)
+	    config_get_long(cfg, "ra.port", 18080, 0, 65535, &port) == -1 ||
+	    config_get_long(cfg, "ra.db_timeout_seconds", RA_DB_TIMEOUT_S, 1,
+	    3600, &db_timeout_s) == -1)
 		goto out;
 	ra.policy = &policy;
 	if ((ra.idv = ra_idv_new(config_get(cfg, "ra.idv", NULL), err,
@@ -330,6 +342,13 @@ main(int argc, char **argv)
 		log_err("database: %s", err);
 		goto out;
 	}
+	/*
+	 * Until 2026-12-07 nothing bounded the request thread's commands: a
+	 * stopped backend held rad's one HTTP thread, and every request after
+	 * it, for ever (no statement_timeout fires on a server that does not
+	 * answer).
+	 */
+	(void)db_set_timeout(ra.db, db_timeout_s * 1000);
 	if (ra_console_load(&ra, config_get(cfg, "ra.console_dir", NULL), err,
 	    sizeof(err)) == -1) {
 		log_err("%s", err);

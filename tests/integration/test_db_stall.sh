@@ -14,14 +14,41 @@
 #    certificate signed and inserted in the same transaction: the
 #    transaction is given up, the order retried on a new connection;
 #    exactly one certificate for the order.
+#  - rad's request thread, its backend stopped: 503 problem JSON with
+#    Retry-After after ra.db_timeout_seconds, the next request served on a
+#    new connection while the old backend is still stopped, and after it
+#    resumes.
 # Until 2026-12-07 each hung in libpq for ever (PQexec, PQreset): crld
-# served its last CRL, cad issued nothing more, until restarted.
+# served its last CRL, cad issued nothing more, rad answered nothing on
+# its one HTTP thread again, until the backend resumed or the daemon was
+# restarted.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_subscriber.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
 pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
 q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
 now_ms() { date +%s%3N; }
+rurl=$PKI_RA_URL
+sms=$PKI_DIR/spool/ra-sms
+mail=$PKI_DIR/spool/ra-mail
+pw='Stall-Heron5'
+secrets=("$pw")
+# role_pids ROLE: the backends of ROLE now, comma-separated ('0': none).
+role_pids() { q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = '$1'"; }
+# new_backend ROLE BEFORE: the one backend of ROLE not in BEFORE.
+new_backend() {
+	local p
+	p=$(q "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = '$1'
+		AND backend_type = 'client backend' AND pid NOT IN ($2)")
+	[[ $p =~ ^[0-9]+$ ]] || fail "$1: want one new backend, found '$p'"
+	echo "$p"
+}
+# stopped PID: the backend is still stopped (SIGSTOP).
+stopped() { grep -q '^State:.*stopped' "/proc/$1/status"; }
+# cont_fail PID MSG: resumes the backend first (a daemon stopping waits for
+# the request held in it), then fails.
+cont_fail() { kill -CONT "$1" 2>/dev/null; fail "$2"; }
 
 PG_HOST=$(sed -n 's/^PKI_PG_HOST=//p' "$PKI_STACK_DIR/stack.env")
 PG_PORT=$(sed -n 's/^PKI_PG_PORT=//p' "$PKI_STACK_DIR/stack.env")
@@ -101,6 +128,47 @@ kill -TERM "$crld"
 wait "$crld" || { cat "$tmp/crld.log"; fail "crld exited non-zero on SIGTERM"; }
 grep -q 'Sanitizer' "$tmp/crld.log" && { cat "$tmp/crld.log"; fail "crld: a sanitizer report"; }
 note "crld stalled at its LISTEN after a reconnection: the revocation in its CRL after $waited ms"
+
+# --- rad: the request thread's backend stopped ---------------------------------------
+# A rad of its own (ra.db_timeout_seconds 3): its request connection's
+# backend is the one that ran /health's statement.
+before=$(role_pids pki_ra)
+start_rad rad_stall PKI_RA_DB_TIMEOUT_SECONDS=3
+# rget PATH / rpost PATH BODY: this rad, 20 s at most; sets code.
+rget() { : >"$tmp/out"; code=$(curl -sS --max-time 20 -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' "$rad_url$1") || code=none; }
+rpost() {
+	: >"$tmp/out"
+	code=$(curl -sS --max-time 20 -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -X POST \
+		-H 'Content-Type: application/json' --data-binary "$2" "$rad_url$1") || code=none
+}
+rget /health
+[ "$code" = 200 ] || fail "rad: /health $code $(cat "$tmp/out")"
+rpid=$(q "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = 'pki_ra'
+	AND pid NOT IN ($before) AND query LIKE '%FILTER (WHERE attempts > 0)%'")
+[[ $rpid =~ ^[0-9]+$ ]] || fail "rad's request backend not found: '$rpid'"
+kill -STOP "$rpid"
+at_exit "kill -CONT $rpid 2>/dev/null || true"
+t0=$(now_ms)
+rpost /v1/login "{\"email\":\"stall-$$@example.com\",\"password\":\"$pw\"}"
+waited=$(($(now_ms) - t0))
+[ "$code" = 503 ] || cont_fail "$rpid" "rad, its backend stopped: POST /v1/login $code after $waited ms, want 503: $(cat "$tmp/out")"
+grep -qi '^content-type: application/problem+json' "$tmp/hdr" && [ "$(jq -r .status "$tmp/out")" = 503 ] ||
+	cont_fail "$rpid" "rad's 503 is not problem JSON: $(cat "$tmp/hdr" "$tmp/out")"
+grep -qi '^retry-after: 5' "$tmp/hdr" || cont_fail "$rpid" "rad's 503 without Retry-After: 5"
+[ "$waited" -ge 2500 ] && [ "$waited" -lt 15000 ] || cont_fail "$rpid" "rad answered 503 after $waited ms, want ~3000"
+grep -q 'no answer within 3000 ms' "$tmp/rad_stall.log" || cont_fail "$rpid" "rad: the deadline was not logged"
+# The next request: a new connection, the old backend still stopped.
+rget /health
+[ "$code" = 200 ] && [ "$(jq -r .status "$tmp/out")" = ok ] ||
+	cont_fail "$rpid" "rad after the time-out: /health $code $(cat "$tmp/out")"
+stopped "$rpid" || fail "rad's backend $rpid is no longer stopped"
+kill -CONT "$rpid"
+rpost /v1/login "{\"email\":\"stall-$$@example.com\",\"password\":\"$pw\"}"
+[ "$code" = 401 ] || fail "rad, the backend resumed: POST /v1/login $code, want 401: $(cat "$tmp/out")"
+kill -TERM "$rad_pid"
+wait "$rad_pid" || { cat "$tmp/rad_stall.log"; fail "rad exited non-zero on SIGTERM"; }
+grep -q 'Sanitizer' "$tmp/rad_stall.log" && { cat "$tmp/rad_stall.log"; fail "rad: a sanitizer report"; }
+note "rad's backend stopped: 503 with Retry-After after $waited ms, then served on a new connection"
 
 # --- cad ---------------------------------------------------------------------------
 rc=0
