@@ -262,8 +262,23 @@ struct signd_sam {
  * never share a connection and, with nsams = nthreads (the default), never
  * wait for each other's SAM.
  */
+/*
+ * sign.db_timeout_seconds: how long a command waits for PostgreSQL at most
+ * (db_set_timeout), on the worker's pki_sign connections and each SAM's
+ * pki_sam one: above both roles' lock_timeout and statement_timeout (5 s,
+ * 15 s: schema/058), which end a slow statement with the connection kept;
+ * this one is for a server that stops answering (a stopped or hung
+ * backend, a network that drops what it is sent), when they cannot fire.
+ * Past it the request gets 503 temporarily_unavailable (Retry-After: 5),
+ * its transaction rolled back (nothing signed, no SAD made or spent unless
+ * the COMMIT itself was the command given up), and the next request a new
+ * connection. Below sign.sam_timeout_seconds (60), so that a SAM answers
+ * before the worker gives up on it.
+ */
+#define SIGND_DB_TIMEOUT_S	20
 struct signd {
 	struct db		*db[SIGND_THREADS_MAX];	/* pki_sign */
+	long			 db_timeout_s;	/* sign.db_timeout_seconds */
 	unsigned int		 nthreads;
 	struct signd_sam	 sams[SIGND_THREADS_MAX];
 	unsigned int		 nsams;

@@ -227,11 +227,17 @@ signd_worker(const struct config *cfg, struct signd *sd, int ctl,
 		log_err("config: pg.sign_uri missing");
 		goto out;
 	}
-	for (i = 0; i < sd->nthreads; i++)
+	for (i = 0; i < sd->nthreads; i++) {
 		if ((sd->db[i] = db_connect(uri, err, sizeof(err))) == NULL) {
 			log_err("database: %s", err);
 			goto out;
 		}
+		/*
+		 * Until 2026-12-07 nothing bounded them: a stopped backend
+		 * held the HTTP thread, and every request on it, for ever.
+		 */
+		(void)db_set_timeout(sd->db[i], sd->db_timeout_s * 1000);
+	}
 	if (daemon_limit_files(cfg, "sign", "signd", NULL, 0, NULL, 0,
 	    uri) == -1)
 		goto out;
@@ -431,7 +437,7 @@ main(int argc, char **argv)
 	pid_t pids[SIGND_THREADS_MAX], worker;
 	const char *writable[2];
 	pthread_condattr_t cattr;
-	long threads, sams, recycle;
+	long threads, sams, recycle, sam_timeout_s;
 	unsigned int i, nlocks = 0;
 	int ctl[2] = { -1, -1 }, rc = 1;
 
@@ -452,8 +458,18 @@ main(int argc, char **argv)
 	sd.nthreads = (unsigned int)threads;
 	sd.base_url = config_get(cfg, "urls.sign", "http://127.0.0.1:18084/csc/v2");
 	if (config_get_long(cfg, "sign.sam_recycle_after", 100000, 0,
-	    1000000000L, &recycle) == -1)
+	    1000000000L, &recycle) == -1 ||
+	    config_get_long(cfg, "sign.db_timeout_seconds", SIGND_DB_TIMEOUT_S,
+	    1, 3600, &sd.db_timeout_s) == -1 ||
+	    config_get_long(cfg, "sign.sam_timeout_seconds", 60, 1, 3600,
+	    &sam_timeout_s) == -1)
 		goto out;
+	if (sd.db_timeout_s >= sam_timeout_s)
+		log_warn("config: sign.db_timeout_seconds (%ld) is not below "
+		    "sign.sam_timeout_seconds (%ld): a SAM whose database "
+		    "stopped answering is given up on (503, Retry-After: 1) "
+		    "and replaced before it can answer for itself",
+		    sd.db_timeout_s, sam_timeout_s);
 	if (pthread_condattr_init(&cattr) != 0 ||
 	    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC) != 0) {
 		log_err("pthread_condattr failed");

@@ -1219,7 +1219,7 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 	struct config *polcfg = NULL;
 	char pin[SAM_PIN_MAX], e[256], polpath[PATH_MAX];
 	const char *uri;
-	long keep;
+	long keep, db_timeout_s;
 	int rc = -1;
 
 	memset(&sc, 0, sizeof(sc));
@@ -1272,10 +1272,22 @@ sam_start(struct sam *sam, char *err, size_t errlen)
 		snprintf(err, errlen, "sam: pg.sam_uri missing");
 		goto out;
 	}
+	if (config_get_long(sam->cfg, "sign.db_timeout_seconds",
+	    SIGND_DB_TIMEOUT_S, 1, 3600, &db_timeout_s) == -1) {
+		snprintf(err, errlen, "sam: sign.db_timeout_seconds: 1..3600");
+		goto out;
+	}
 	if ((sam->db = db_connect(uri, e, sizeof(e))) == NULL) {
 		snprintf(err, errlen, "sam: database: %s", e);
 		goto out;
 	}
+	/*
+	 * Until 2026-12-07 nothing bounded it: a stopped backend held the SAM
+	 * for ever, its slot answering 503 until signd was restarted (the
+	 * worker gives up on the SAM, but a SAM inside libpq never reads
+	 * that).
+	 */
+	(void)db_set_timeout(sam->db, db_timeout_s * 1000);
 	if ((sam->mod = p11_module_load_child(sc.module, e, sizeof(e))) ==
 	    NULL) {
 		snprintf(err, errlen, "sam: %s", e);

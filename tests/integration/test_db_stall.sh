@@ -18,10 +18,14 @@
 #    Retry-After after ra.db_timeout_seconds, the next request served on a
 #    new connection while the old backend is still stopped, and after it
 #    resumes.
+#  - signd's HTTP thread and its SAM, each backend stopped in turn: 503
+#    temporarily_unavailable with Retry-After: 5 after
+#    sign.db_timeout_seconds, no SAD made; then a SAD and a signature that
+#    verifies on new connections.
 # Until 2026-12-07 each hung in libpq for ever (PQexec, PQreset): crld
-# served its last CRL, cad issued nothing more, rad answered nothing on
-# its one HTTP thread again, until the backend resumed or the daemon was
-# restarted.
+# served its last CRL, cad issued nothing more, rad and signd answered
+# nothing on that thread again and signd's SAM slot answered 503, until
+# the backend resumed or the daemon was restarted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
@@ -169,6 +173,86 @@ kill -TERM "$rad_pid"
 wait "$rad_pid" || { cat "$tmp/rad_stall.log"; fail "rad exited non-zero on SIGTERM"; }
 grep -q 'Sanitizer' "$tmp/rad_stall.log" && { cat "$tmp/rad_stall.log"; fail "rad: a sanitizer report"; }
 note "rad's backend stopped: 503 with Retry-After after $waited ms, then served on a new connection"
+
+# --- signd: the HTTP thread's backend, then the SAM's, stopped -----------------------
+# A signd of its own: one thread, one SAM, sign.db_timeout_seconds 3; a
+# subscriber with a credential issued by the stack's cad.
+pkictl sigservice add --name "stall-$$" >"$tmp/svc" || fail "pkictl sigservice add"
+cid=$(sed -n 's/^client_id\t//p' "$tmp/svc")
+csec=$(sed -n 's/^client_secret\t//p' "$tmp/svc")
+secrets+=("$csec")
+account "stall-sign-$$@example.com" +6281299970001 731592
+cred=$(issue "$aid" personal personal ec-p256 "Sari Wulandari")
+cert_pem "$cred" "$tmp/cred.pem"
+before_sign=$(role_pids pki_sign)
+before_sam=$(role_pids pki_sam)
+port=$(free_port)
+PKI_SIGN_PORT=$port PKI_SIGN_THREADS=1 PKI_SIGN_DB_TIMEOUT_SECONDS=3 PKI_SIGN_SAM_TIMEOUT_SECONDS=30 \
+	"$BUILD/signd" --config "$PKI_CONFIG" >"$tmp/signd.log" 2>&1 &
+signd=$!
+at_exit "kill -TERM $signd 2>/dev/null; wait $signd 2>/dev/null"
+surl=http://127.0.0.1:$port/csc/v2
+for _ in $(seq 100); do
+	curl -s -o /dev/null -X POST "$surl/info" -H 'Content-Type: application/json' --data '{}' && break
+	kill -0 "$signd" 2>/dev/null || { cat "$tmp/signd.log"; fail "signd died at start"; }
+	sleep 0.1
+done
+code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -H 'Content-Type: application/x-www-form-urlencoded' \
+	--data-binary "grant_type=client_credentials&client_id=$cid&client_secret=$csec" "$surl/oauth2/token")
+[ "$code" = 200 ] || fail "signd: oauth2/token $code $(cat "$tmp/out")"
+at=$(jq -r .access_token "$tmp/out")
+secrets+=("$at")
+wpid=$(new_backend pki_sign "$before_sign")
+spid=$(new_backend pki_sam "$before_sam")
+# scall PATH BODY: this signd, 25 s at most; sets code.
+scall() {
+	: >"$tmp/out"
+	code=$(curl -sS --max-time 25 -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -X POST \
+		-H 'Content-Type: application/json' -H "Authorization: Bearer $at" --data-binary "$2" "$surl/$1") || code=none
+}
+# unavailable5 PID WHAT WAITED: CSC's 503 temporarily_unavailable, Retry-After: 5, in ~3 s.
+unavailable5() {
+	[ "$code" = 503 ] && [ "$(jq -r .error "$tmp/out")" = temporarily_unavailable ] ||
+		cont_fail "$1" "$2: $code after $3 ms, want 503 temporarily_unavailable: $(cat "$tmp/out")"
+	grep -qi '^retry-after: 5' "$tmp/hdr" || cont_fail "$1" "$2: 503 without Retry-After: 5: $(cat "$tmp/hdr")"
+	[ "$3" -ge 2500 ] && [ "$3" -lt 15000 ] || cont_fail "$1" "$2: 503 after $3 ms, want ~3000"
+}
+nsad() { q "SELECT count(*) FROM sign_sad WHERE certificate_id = $cred"; }
+kill -STOP "$wpid"
+at_exit "kill -CONT $wpid 2>/dev/null || true"
+t0=$(now_ms)
+scall credentials/list "{\"userID\":\"$aid\"}"
+unavailable5 "$wpid" "signd, its thread's backend stopped: credentials/list" $(($(now_ms) - t0))
+scall credentials/list "{\"userID\":\"$aid\"}"
+[ "$code" = 200 ] && [ "$(jq -c .credentialIDs "$tmp/out")" = "[\"$cred\"]" ] ||
+	cont_fail "$wpid" "signd after the time-out: credentials/list $code $(cat "$tmp/out")"
+stopped "$wpid" || fail "signd's backend $wpid is no longer stopped"
+kill -CONT "$wpid"
+n0=$(nsad)
+kill -STOP "$spid"
+at_exit "kill -CONT $spid 2>/dev/null || true"
+hashes sha256 1
+t0=$(now_ms)
+scall credentials/authorize "{\"credentialID\":\"$cred\",\"numSignatures\":1,\"hashes\":$H,\"hashAlgorithmOID\":\"$SHA256\",\"PIN\":\"731592\"}"
+unavailable5 "$spid" "signd, its SAM's backend stopped: authorize" $(($(now_ms) - t0))
+[ "$(nsad)" = "$n0" ] || cont_fail "$spid" "a SAD was stored though authorize answered 503"
+scall credentials/authorize "{\"credentialID\":\"$cred\",\"numSignatures\":1,\"hashes\":$H,\"hashAlgorithmOID\":\"$SHA256\",\"PIN\":\"731592\"}"
+[ "$code" = 200 ] || cont_fail "$spid" "signd's SAM after the time-out: authorize $code $(cat "$tmp/out")"
+SAD=$(jq -r .SAD "$tmp/out")
+secrets+=("$SAD")
+scall signatures/signHash "{\"credentialID\":\"$cred\",\"SAD\":\"$SAD\",\"hashes\":$H,\"hashAlgorithmOID\":\"$SHA256\",\"signAlgo\":\"$EC\"}"
+[ "$code" = 200 ] || cont_fail "$spid" "signd's SAM after the time-out: signHash $code $(cat "$tmp/out")"
+verify "$tmp/cred.pem" 0
+stopped "$spid" || fail "the SAM's backend $spid is no longer stopped"
+kill -CONT "$spid"
+grep -q 'no answer within 3000 ms' "$tmp/signd.log" || { cat "$tmp/signd.log"; fail "signd: the deadline was not logged"; }
+kill -TERM "$signd"
+wait "$signd" || { cat "$tmp/signd.log"; fail "signd exited non-zero on SIGTERM"; }
+grep -q 'Sanitizer' "$tmp/signd.log" && { cat "$tmp/signd.log"; fail "signd: a sanitizer report"; }
+for s in "${secrets[@]}"; do
+	grep -qF -- "$s" "$tmp/signd.log" "$tmp/rad_stall.log" && fail "a secret in a log"
+done
+note "signd's thread's and SAM's backends stopped: 503 temporarily_unavailable, then served on new connections"
 
 # --- cad ---------------------------------------------------------------------------
 rc=0
