@@ -296,13 +296,27 @@ struct tsa_recorder;
  * the worker's own file, and for worker 0 every other file of the family no
  * current worker owns (another tsa.workers left it), becomes one file of the
  * records still to write (record.c); the first of them are queued, the rest
- * follow as the queue drains. NULL with err, e.g. when another process
- * holds the worker's file.
+ * follow as the queue drains. db_timeout_ms (tsa.db_timeout_seconds; 0:
+ * none) bounds each command of the recorder's connection (db_set_timeout,
+ * TSA_DB_TIMEOUT_S). NULL with err, e.g. when another process holds the
+ * worker's file.
  */
 struct tsa_recorder	*tsa_recorder_start(const char *conninfo,
 			    const char *instance, const char *spill_file,
-			    int worker, int workers, size_t max_queue, char *err,
-			    size_t errlen);
+			    int worker, int workers, size_t max_queue,
+			    long db_timeout_ms, char *err, size_t errlen);
+/*
+ * tsa.db_timeout_seconds: how long a command of the recorder waits for
+ * PostgreSQL at most, its COMMIT included. pki_tsa has a lock_timeout (10
+ * s) and no statement_timeout (schema/058): a server that stops answering
+ * (a stopped or hung backend, a network that drops what it is sent) held
+ * the recorder for ever, and once max_queue filled every query got
+ * systemFailure until the backend came back or tsad was restarted. Past
+ * it the batch counts as not written (its records stay queued and in the
+ * spill file: a COMMIT given up that went through after all is replayed,
+ * harmlessly), and the next try is on a new connection.
+ */
+#define TSA_DB_TIMEOUT_S	30
 /*
  * Queues a record; -1 when the queue is full (the caller must not hand out
  * the token: what is not recorded is not issued).

@@ -82,6 +82,7 @@ struct tsad_conf {
 	char			 instance[64];
 	const char		*spill;		/* tsa.spill_file; NULL: none */
 	long			 port, max_queue, flush_timeout, workers;
+	long			 db_timeout;	/* tsa.db_timeout_seconds */
 	int			 allow_unsync;
 	sigset_t		 sigs;
 };
@@ -564,8 +565,8 @@ tsaproc(struct tsad_conf *c, int index)
 	    config_get(c->cfg, "pg.tsa_uri", NULL)) == -1)
 		goto out;
 	if ((t.recorder = tsa_recorder_start(config_get(c->cfg, "pg.tsa_uri", ""),
-	    instance, c->spill, index, (int)c->workers, (size_t)c->max_queue, err,
-	    sizeof(err))) == NULL) {
+	    instance, c->spill, index, (int)c->workers, (size_t)c->max_queue,
+	    c->db_timeout * 1000, err, sizeof(err))) == NULL) {
 		log_err("recorder: %s", err);
 		goto out;
 	}
@@ -856,6 +857,8 @@ main(int argc, char **argv)
 	    &c.max_queue) == -1 ||
 	    config_get_long(c.cfg, "tsa.flush_timeout_seconds", 10, 0, 600,
 	    &c.flush_timeout) == -1 ||
+	    config_get_long(c.cfg, "tsa.db_timeout_seconds", TSA_DB_TIMEOUT_S,
+	    1, 3600, &c.db_timeout) == -1 ||
 	    config_get_bool(c.cfg, "tsa.allow_unsynchronized_clock", 0,
 	    &c.allow_unsync) == -1 ||
 	    tsad_spill_conf(&c) == -1)

@@ -134,6 +134,7 @@ struct tsa_recorder {
 	int			 abandoned;	/* so the thread frees r */
 
 	char			*conninfo;
+	long			 db_timeout_ms;	/* db_set_timeout; 0: none */
 	char			 instance[64];
 	char			 actor[80];
 	struct db		*db;
@@ -500,10 +501,14 @@ rec_write(struct tsa_recorder *r, const struct tsa_record *b, size_t n,
 
 	if (r->test_write != NULL)
 		return r->test_write(r->test_arg, b, n);
-	if (r->db == NULL && (r->db = db_connect(r->conninfo, err,
-	    sizeof(err))) == NULL) {
-		log_warn("tsa: recorder: database unavailable: %s", err);
-		return -1;
+	if (r->db == NULL) {
+		if ((r->db = db_connect(r->conninfo, err, sizeof(err))) ==
+		    NULL) {
+			log_warn("tsa: recorder: database unavailable: %s",
+			    err);
+			return -1;
+		}
+		(void)db_set_timeout(r->db, r->db_timeout_ms);
 	}
 	memset(&batch, 0, sizeof(batch));
 	batch.rec = r;
@@ -1555,7 +1560,7 @@ tsa_recorder_test_writer(int (*write)(void *, const struct tsa_record *,
 struct tsa_recorder *
 tsa_recorder_start(const char *conninfo, const char *instance,
     const char *spill_file, int worker, int workers, size_t max_queue,
-    char *err, size_t errlen)
+    long db_timeout_ms, char *err, size_t errlen)
 {
 	struct tsa_recorder *r;
 	pthread_condattr_t ca;
@@ -1577,6 +1582,7 @@ tsa_recorder_start(const char *conninfo, const char *instance,
 	pthread_cond_init(&r->keeper_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	r->cap = max_queue > 0 ? max_queue : 1;
+	r->db_timeout_ms = db_timeout_ms > 0 ? db_timeout_ms : 0;
 	snprintf(r->instance, sizeof(r->instance), "%s", instance);
 	snprintf(r->actor, sizeof(r->actor), "tsa:%s", instance);
 	/* Everything the thread needs, now: it has no way to report failing. */

@@ -22,10 +22,13 @@
 #    temporarily_unavailable with Retry-After: 5 after
 #    sign.db_timeout_seconds, no SAD made; then a SAD and a signature that
 #    verifies on new connections.
+#  - tsad's recorder, its backend stopped: the token granted meanwhile is
+#    recorded after tsa.db_timeout_seconds on a new connection.
 # Until 2026-12-07 each hung in libpq for ever (PQexec, PQreset): crld
 # served its last CRL, cad issued nothing more, rad and signd answered
-# nothing on that thread again and signd's SAM slot answered 503, until
-# the backend resumed or the daemon was restarted.
+# nothing on that thread again, signd's SAM slot answered 503 and tsad
+# recorded nothing (until its queue filled: systemFailure), until the
+# backend resumed or the daemon was restarted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
@@ -253,6 +256,45 @@ for s in "${secrets[@]}"; do
 	grep -qF -- "$s" "$tmp/signd.log" "$tmp/rad_stall.log" && fail "a secret in a log"
 done
 note "signd's thread's and SAM's backends stopped: 503 temporarily_unavailable, then served on new connections"
+
+# --- tsad: the recorder's backend stopped ---------------------------------------------
+# A tsad of its own (one worker, tsa.db_timeout_seconds 3): a token granted
+# while its recorder's backend is stopped is recorded on a new connection.
+before=$(role_pids pki_tsa)
+port=$(free_port)
+PKI_TSA_PORT=$port PKI_TSA_WORKERS=1 PKI_TSA_INSTANCE=test-stall PKI_TSA_SPILL_FILE=$tmp/tsa.spill \
+PKI_TSA_DB_TIMEOUT_SECONDS=3 "$BUILD/tsad" --config "$PKI_CONFIG" >"$tmp/tsad.log" 2>&1 &
+tsad=$!
+at_exit "kill -TERM $tsad 2>/dev/null; wait $tsad 2>/dev/null"
+tsa_ready() { grep -q 'serving RFC 3161' "$tmp/tsad.log" && curl -s -o /dev/null "http://127.0.0.1:$port/health"; }
+until_ms 30000 tsa_ready || { cat "$tmp/tsad.log"; fail "tsad did not start"; }
+# stamp: a token from this tsad; prints its serial.
+stamp() {
+	openssl ts -query -data "$tmp/cred.pem" -sha256 -cert -out "$tmp/q.tsq" 2>/dev/null
+	curl -sS --max-time 10 -o "$tmp/r.tsr" -H 'Content-Type: application/timestamp-query' \
+		--data-binary "@$tmp/q.tsq" "http://127.0.0.1:$port/" || fail "tsad answered nothing"
+	openssl ts -reply -in "$tmp/r.tsr" -text 2>/dev/null | sed -n 's/^Serial number: 0x//p'
+}
+recorded() { [ "$(q "SELECT count(*) FROM tsa_token WHERE ltrim(lower(serial), '0') = ltrim(lower('$1'), '0')")" = 1 ]; }
+ts1=$(stamp)
+[ -n "$ts1" ] || fail "tsad: no token"
+until_ms 15000 recorded "$ts1" || { cat "$tmp/tsad.log"; fail "tsad: token $ts1 not recorded"; }
+tpid=$(new_backend pki_tsa "$before")
+kill -STOP "$tpid"
+at_exit "kill -CONT $tpid 2>/dev/null || true"
+t0=$(now_ms)
+ts2=$(stamp)
+[ -n "$ts2" ] || cont_fail "$tpid" "tsad, its recorder's backend stopped: no token"
+until_ms 20000 recorded "$ts2" ||
+	cont_fail "$tpid" "tsad, its recorder's backend stopped: token $ts2 not recorded within 20 s: $(tail -n 20 "$tmp/tsad.log")"
+waited=$(($(now_ms) - t0))
+stopped "$tpid" || fail "tsad's backend $tpid is no longer stopped"
+grep -q 'no answer within 3000 ms' "$tmp/tsad.log" || { cat "$tmp/tsad.log"; fail "tsad: the deadline was not logged"; }
+kill -CONT "$tpid"
+kill -TERM "$tsad"
+wait "$tsad" || { cat "$tmp/tsad.log"; fail "tsad exited non-zero on SIGTERM"; }
+grep -q 'Sanitizer' "$tmp/tsad.log" && { cat "$tmp/tsad.log"; fail "tsad: a sanitizer report"; }
+note "tsad's recorder's backend stopped: the token recorded after $waited ms on a new connection"
 
 # --- cad ---------------------------------------------------------------------------
 rc=0

@@ -468,8 +468,8 @@ start(const char *base, int worker, int workers, size_t cap)
 	struct tsa_recorder *r;
 	char err[512];
 
-	if ((r = tsa_recorder_start("", "unit", base, worker, workers, cap, err,
-	    sizeof(err))) == NULL)
+	if ((r = tsa_recorder_start("", "unit", base, worker, workers, cap, 0,
+	    err, sizeof(err))) == NULL)
 		fail_msg("tsa_recorder_start: %s", err);
 	return r;
 }
@@ -741,7 +741,7 @@ test_locked(void **state)
 	write_legacy(base, 'A', 0, 3, all, &n);
 	r = start(base, 0, 1, 100);
 	/* Its own file: refused. */
-	assert_null(tsa_recorder_start("", "unit", base, 0, 1, 100, err,
+	assert_null(tsa_recorder_start("", "unit", base, 0, 1, 100, 0, err,
 	    sizeof(err)));
 	assert_non_null(strstr(err, "in use by another process"));
 	/* Another's, as an orphan: left for a later start. */
@@ -1382,7 +1382,7 @@ record_all(const char *instance, const struct tsa_record *b, size_t n)
 
 	tsa_recorder_test_writer(NULL, NULL);
 	r = tsa_recorder_start(getenv("PKI_TEST_PG_URI"), instance, NULL, 0, 1,
-	    100, err, sizeof(err));
+	    100, TSA_DB_TIMEOUT_S * 1000, err, sizeof(err));
 	tsa_recorder_test_writer(fake_write, &db);
 	if (r == NULL)
 		fail_msg("tsa_recorder_start: %s", err);
