@@ -511,8 +511,15 @@ db_connect(const char *conninfo, char *err, size_t errlen)
 		snprintf(err, errlen, "PQconnectdb: %s", msg);
 		goto out;
 	}
-	if (PQsetClientEncoding(db->conn, "UTF8") != 0) {
-		snprintf(err, errlen, "PQsetClientEncoding UTF8 failed");
+	/*
+	 * client_encoding came with the start-up packet (db_conn_values): the
+	 * server's answer is checked, not set again by a query, which no limit
+	 * bounded (a server stalling after log-in held db_connect).
+	 */
+	if (strcmp(pg_encoding_to_char(PQclientEncoding(db->conn)),
+	    "UTF8") != 0) {
+		snprintf(err, errlen, "client_encoding is %s, not UTF8",
+		    pg_encoding_to_char(PQclientEncoding(db->conn)));
 		goto out;
 	}
 	PQsetNoticeReceiver(db->conn, db_notice, db);

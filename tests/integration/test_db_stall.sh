@@ -24,6 +24,8 @@
 #    verifies on new connections.
 #  - tsad's recorder, its backend stopped: the token granted meanwhile is
 #    recorded after tsa.db_timeout_seconds on a new connection.
+#  - db_connect through a server that stalls any query right after log-in:
+#    pkictl answers (nothing is sent after the start-up packet).
 # Until 2026-12-07 each hung in libpq for ever (PQexec, PQreset): crld
 # served its last CRL, cad issued nothing more, rad and signd answered
 # nothing on that thread again, signd's SAM slot answered 503 and tsad
@@ -96,6 +98,18 @@ newcert() { # newcert NAME: a subscriber certificate into $tmp/NAME.pem, prints 
 		fail "pkictl cert issue $1"
 	openssl x509 -noout -serial -in "$tmp/$1.pem" | cut -d= -f2
 }
+
+# --- db_connect: a server stalling right after log-in ---------------------------------
+# Every connection's client_encoding comes with its start-up packet; until
+# 2026-12-07 db_connect also sent "set client_encoding" (PQsetClientEncoding),
+# a query no limit bounded, so a server stalling there held every daemon's
+# (re)connection for ever. pkictl through a proxy that stalls that query
+# answers at once.
+start_proxy ce pki_admin 'set client_encoding' 0
+timeout 20 env PKI_PG_ADMIN_URI="$uri_ce" "$PKICTL" --config "$PKI_CONFIG" officer list >"$tmp/ce.out" 2>&1 ||
+	{ cat "$tmp/ce.out"; fail "pkictl officer list through a server stalling at 'set client_encoding': no answer within 20 s"; }
+[ ! -s "$tmp/ce.px" ] || fail "db_connect still sends 'set client_encoding'"
+note "db_connect: no query after log-in (a server stalling there holds nothing)"
 
 # --- crld: the LISTEN made again on a new connection stalls -----------------------
 # A crld of its own through a proxy that passes everything but the second
