@@ -1080,6 +1080,18 @@ crld_watch_retry_key(struct crld *d, size_t i)
 /* The bound of each of the CA watch's queries. */
 #define CRLD_WATCH_TIMEOUT_MS	10000
 
+/* The row of res whose first column is the CA id, or PQntuples(res). */
+static int
+crld_row_of(const PGresult *res, long long id)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++)
+		if (strtoll(PQgetvalue(res, i, 0), NULL, 10) == id)
+			break;
+	return i;
+}
+
 /*
  * The issuing CAs whose own certificate its issuer (the root) revoked or
  * put on hold: its row in certificate, which the root's ARL and OCSP
@@ -1113,10 +1125,7 @@ crld_watch_ca_status(struct crld *d)
 	for (j = 0; j < d->nissuing; j++) {
 		if (d->ended[j] == CRLD_ENDED)
 			continue;
-		for (i = 0; i < PQntuples(res); i++)
-			if (strtoll(PQgetvalue(res, i, 0), NULL, 10) ==
-			    d->issuing[j].id)
-				break;
+		i = crld_row_of(res, d->issuing[j].id);
 		code = i < PQntuples(res) ? atoi(PQgetvalue(res, i, 1)) : -1;
 		reason = code >= 0 ? x509ext_crl_reason_name(code) : "";
 		if (reason == NULL)
@@ -1276,10 +1285,7 @@ crld_watch_round(struct crld *d)
 	for (j = 0; j < d->nissuing; j++) {
 		if (d->ended[j] == CRLD_ENDED)
 			continue;
-		for (i = 0; i < PQntuples(res); i++)
-			if (strtoll(PQgetvalue(res, i, 0), NULL, 10) ==
-			    d->issuing[j].id)
-				break;
+		i = crld_row_of(res, d->issuing[j].id);
 		if (i == PQntuples(res) && crld_watch_end(d, j))
 			changed = 1;
 	}
