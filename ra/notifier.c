@@ -39,7 +39,10 @@
  * (ra_notifier_reopen). The KYC and its approval stand. A rekey whose old
  * certificate can no longer be rekeyed (revoked, expired) is cancelled
  * instead, and its subscriber told to apply again (ra_reopen_cancel); one
- * whose old certificate is on hold waits for the hold's end.
+ * whose old certificate is on hold waits for the hold's end. So is, on the
+ * same round, an approved rekey whose old certificate was revoked or
+ * expired before its subscriber agreed (ra_notifier_lapse): the agreement
+ * refuses it, and it held the account's one open application.
  *
  * The threads need nothing the SANDBOX_NET_FILES profile lacks: poll,
  * a pipe made before the sandbox, socket and connect to reconnect, and the
@@ -745,6 +748,157 @@ ra_notifier_reopen(struct ra *ra, struct db *db)
 	return n;
 }
 
+/* --- an approved rekey whose old certificate fell: cancelled ------------------- */
+
+/*
+ * Approved rekeys whose old certificate can no longer be rekeyed: revoked
+ * (not as its CA's compromise under a revoked issuer) or expired since the
+ * officer approved it (RA_REKEY_PREVIOUS_WHY, as the agreement judges). The
+ * agreement refuses them (409) and nothing else ends them: each held its
+ * account's one open application for ever. One on hold waits: released,
+ * it may be agreed to; made a revocation, it is cancelled here. Through
+ * ra_application_open (schema/018): only open applications are read.
+ */
+static const struct db_stmt stmt_lapse_due = {
+	"ra_notifier_lapse_due",
+	"SELECT a.id FROM ra_application a JOIN certificate p ON p.id = "
+	"a.previous_certificate_id WHERE a.status = 'approved' AND "
+	"a.profile <> 'company' AND (" RA_REKEY_PREVIOUS_WHY("p") ") IN "
+	"('revoked', 'expired') ORDER BY a.id LIMIT " RA_NOTIFIER_BATCH_S,
+	0
+};
+/*
+ * $1, still approved, locked as the agreement and a cancellation lock it
+ * (whichever comes second finds what the first left); why its old
+ * certificate can no longer be rekeyed, final (a revocation but a hold's,
+ * an expiry), so read without a lock.
+ */
+static const struct db_stmt stmt_lapse_lock = {
+	"ra_notifier_lapse_lock",
+	"SELECT a.account_id, a.kind, a.profile, p.id, p.serial, "
+	"coalesce(" RA_REKEY_PREVIOUS_WHY("p") ", ''), CASE WHEN "
+	"p.revoked_at IS NOT NULL THEN 'was revoked at ' || "
+	RA_TS("p.revoked_at") " ELSE 'expired at ' || " RA_TS("p.not_after")
+	" END, acc.email FROM ra_application a JOIN certificate p ON p.id = "
+	"a.previous_certificate_id JOIN ra_account acc ON acc.id = "
+	"a.account_id WHERE a.id = $1 AND a.status = 'approved' "
+	"FOR UPDATE OF a",
+	1
+};
+enum {
+	RL_ACCOUNT, RL_KIND, RL_PROFILE, RL_PREVIOUS, RL_PREVIOUS_SERIAL,
+	RL_PREVIOUS_WHY, RL_WHEN, RL_EMAIL, RL_NCOLS
+};
+static const struct db_stmt stmt_lapse_cancel = {
+	"ra_notifier_lapse_cancel",
+	"UPDATE ra_application SET status = 'cancelled' WHERE id = $1 AND "
+	"status = 'approved'",
+	1
+};
+
+struct ra_lapse_txn {
+	const char	*id;
+	int		 done;
+	char		 why[RA_REKEY_WHY_MAX];
+};
+
+static int
+ra_lapse_txn(struct db *db, void *arg)
+{
+	struct ra_lapse_txn *t = arg;
+	const char *v[1] = { t->id };
+	const char *why;
+	char subject[128], body[2048];
+	PGresult *res = NULL, *res2 = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->done = 0;
+	t->why[0] = '\0';
+	if ((res = db_exec(db, &stmt_lapse_lock, v, NULL, NULL)) == NULL ||
+	    PQnfields(res) != RL_NCOLS)
+		goto out;
+	why = PQntuples(res) == 1 ? PQgetvalue(res, 0, RL_PREVIOUS_WHY) : "";
+	/* Agreed to, cancelled, or (a hold) not final: none of ours. */
+	if (strcmp(why, "revoked") != 0 && strcmp(why, "expired") != 0) {
+		rc = 0;
+		goto out;
+	}
+	snprintf(t->why, sizeof(t->why), "%s", why);
+	if ((res2 = db_exec(db, &stmt_lapse_cancel, v, NULL, NULL)) == NULL ||
+	    strcmp(PQcmdTuples(res2), "1") != 0)
+		goto out;
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "account_id", PQgetvalue(res, 0, RL_ACCOUNT), "from", "approved",
+	    "kind", PQgetvalue(res, 0, RL_KIND), "profile", PQgetvalue(res, 0,
+	    RL_PROFILE), "previous_certificate_id", PQgetvalue(res, 0,
+	    RL_PREVIOUS), "previous_serial", PQgetvalue(res, 0,
+	    RL_PREVIOUS_SERIAL), "previous", why)) == NULL ||
+	    audit_append(db, RA_NOTIFIER_ACTOR, "ra.application.cancel",
+	    "ra_application", t->id, details, NULL) == -1)
+		goto out;
+	snprintf(subject, sizeof(subject), "Your certificate application %s "
+	    "was cancelled", t->id);
+	snprintf(body, sizeof(body), "Your rekey (application %s) was "
+	    "approved, but the certificate it was to replace, serial %s, %s "
+	    "before you agreed to the new one, so it can no longer be "
+	    "rekeyed: the application is cancelled, and your "
+	    "account may apply again. To get a certificate, apply again with a "
+	    "new e-KTP photo and selfie (POST /v1/applications).\r\n", t->id,
+	    PQgetvalue(res, 0, RL_PREVIOUS_SERIAL), PQgetvalue(res, 0,
+	    RL_WHEN));
+	/* Queued in this transaction (schema/033), as the issued mail. */
+	if (ra_mail_addr_ok(PQgetvalue(res, 0, RL_EMAIL)) == -1)
+		log_warn("notifier: application %s: the account's address "
+		    "cannot be mailed; cancelled without a mail", t->id);
+	else if (ra_mail_queue(db, PQgetvalue(res, 0, RL_EMAIL), subject,
+	    body) == -1)
+		goto out;
+	t->done = 1;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res2);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_notifier_lapse(struct ra *ra, struct db *db)
+{
+	struct ra_lapse_txn t;
+	PGresult *res;
+	int i, n = 0;
+
+	(void)ra;
+	if ((res = db_exec(db, &stmt_lapse_due, NULL, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		memset(&t, 0, sizeof(t));
+		t.id = PQgetvalue(res, i, 0);
+		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_lapse_txn,
+		    &t) == -1) {
+			log_warn("notifier: approved rekey %s, whose old "
+			    "certificate can no longer be rekeyed, not "
+			    "cancelled; retried next round", t.id);
+			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
+				PQclear(res);
+				return -1;
+			}
+			continue;
+		}
+		if (!t.done)
+			continue;
+		n++;
+		log_info("notifier: application %s: an approved rekey whose old "
+		    "certificate %s; cancelled, the subscriber told to apply "
+		    "again", t.id, strcmp(t.why, "expired") == 0 ?
+		    "expired" : "was revoked");
+	}
+	PQclear(res);
+	return n;
+}
+
 /* --- expiry reminders (schema/032) ------------------------------------------- */
 
 /*
@@ -1147,7 +1301,8 @@ ra_notifier_round(struct ra_loop *l)
 	time_t now = time(NULL);
 
 	if (ra_notifier_reconcile(nf->ra, l->db) == -1 ||
-	    ra_notifier_reopen(nf->ra, l->db) == -1)
+	    ra_notifier_reopen(nf->ra, l->db) == -1 ||
+	    ra_notifier_lapse(nf->ra, l->db) == -1)
 		return -1;
 	if (now < nf->next_remind)
 		return 0;

@@ -13,7 +13,8 @@
 # with it); one its subscriber revoked may not. Rekeys agreed to under the
 # revoked CA whose orders cad fails: agreed again, or cancelled and told to
 # apply again when the old certificate was revoked meanwhile, or left
-# waiting while it is on hold.
+# waiting while it is on hold. An approved rekey whose old certificate is
+# revoked before its agreement: cancelled by the notifier, mailed.
 . "$(dirname "$0")/lib.sh"
 T=$(test_tmpdir)
 tmp=$T
@@ -132,10 +133,12 @@ holder 5 'Eko Kompromi Lima' 1985-01-15 M 0405
 tok5=$tok phone5=$phone cert5=$cert
 holder 6 'Fitri Kompromi Enam' 1994-08-30 F 0406
 tok6=$tok phone6=$phone cert6=$cert
+holder 7 'Gilang Kompromi Tujuh' 1989-02-17 M 0407
+tok7=$tok phone7=$phone cert7=$cert acc7=$acc
 start_rad rad-window PKI_REKEY_WINDOW_DAYS=400
 main_url=$url
 url=$rad_url
-for n in 4 5 6; do
+for n in 4 5 6 7; do
 	eval "tok=\$tok$n; c=\$cert$n; p=\$phone$n"
 	rekey "$c" "$p"
 	expect 201 "a rekey inside the window of $c"
@@ -144,7 +147,7 @@ done
 url=$main_url
 kill -TERM "$rad_pid"
 wait "$rad_pid" 2>/dev/null || true
-for r in "$rapp4" "$rapp5" "$rapp6"; do approve "$r"; done
+for r in "$rapp4" "$rapp5" "$rapp6" "$rapp7"; do approve "$r"; done
 stack_stop "$S" cad
 tok=$tok4; agree "$rapp4" "$phone4"; order4=$order
 tok=$tok5; agree "$rapp5" "$phone5"; order5=$order
@@ -161,6 +164,30 @@ tok=$tok_o
 req POST "/v1/officer/certificates/$cert6/hold" '{"reason":"a phone reported stolen"}'
 expect 200 "the hold of $cert6"
 note "three rekeys agreed to under issuing, their orders pending; one's old certificate then revoked, one's held"
+
+# An approved rekey whose old certificate its subscriber revokes before
+# agreeing: the agreement would refuse it (409, "cancel and apply again"),
+# and it held the account's one open application for ever (before: still
+# approved). rad's notifier cancels it (audited, actor ra:notifier) and
+# mails the subscriber to apply again.
+tok=$tok7
+f=$(factor revoke "$phone7")
+req POST "/v1/certificates/$cert7/revoke" "{\"reason\":\"unspecified\",\"factor\":$f}"
+expect 200 "the subscriber's revocation of $cert7"
+for ((i = 0; i < 300; i++)); do
+	[ "$(status_of "$rapp7")" = cancelled ] && break
+	sleep 0.1
+done
+[ "$(status_of "$rapp7")" = cancelled ] ||
+	fail "the approved rekey $rapp7 whose old certificate was revoked is $(status_of "$rapp7"), not cancelled"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$rapp7' AND actor = 'ra:notifier'
+    AND details->>'from' = 'approved' AND details->>'previous' = 'revoked' AND details->>'previous_certificate_id' = '$cert7'")" = 1 ] ||
+	fail "the notifier's cancellation of $rapp7 is not audited: $(q "SELECT actor, details FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$rapp7'")"
+[ "$(q "SELECT count(*) FROM ra_application WHERE account_id = $acc7 AND status IN ('submitted', 'approved', 'agreed')")" = 0 ] ||
+	fail "the account of $rapp7 still has an open application"
+m=$(wait_mail c7@compromise.example "^Subject: Your certificate application $rapp7 was cancelled") || fail "no cancellation mail to c7"
+has 'apply again with a' "$m" && has 'was revoked at' "$m" || fail "the cancellation mail of $rapp7: $(cat "$m")"
+note "an approved rekey whose old certificate was then revoked: cancelled by the notifier (audited, mailed)"
 
 # --- the compromise: issuing-2, issuing revoked by the root, cad and rad on issuing-2 ---
 pkictl ca issuing >"$tmp/iss.out" 2>&1 || { cat "$tmp/iss.out"; fail "pkictl ca issuing"; }

@@ -29,7 +29,8 @@
 # else may (404 stranger, 403 sysadmin or employee), nothing changed;
 # the sysadmin requests its revocation with an email OTP (a wrong code refused), a
 # sysadmin of another company cannot; an officer (password + TOTP) revokes
-# it and `openssl ocsp` then says revoked; the sysadmin removes an
+# it and `openssl ocsp` then says revoked, and rad's notifier cancels the
+# employee's approved rekey of it (audited, mailed); the sysadmin removes an
 # employee (403 employee, 404 stranger or non-member, 401 wrong OTP): the
 # membership kept as history, the open application cancelled, the
 # certificate's revocation requested, audited and mailed; the removed
@@ -832,6 +833,15 @@ check_detail representative_identity | has -F "the representative (account $rep)
 [ "$(q "SELECT count(*) FROM audit_event WHERE actor = 'officer:$off' AND ((action = 'cert.revoke' AND object_id = '$cert')
     OR (action = 'ra.revocation_request.decide' AND object_id = '$rid'))")" = 2 ] || fail "revocation not audited"
 wait_mail emp-corp@example.com "at your company's request" >/dev/null || fail "the employee was not told of the revocation"
+# The employee's approved rekey of that certificate can no longer be agreed
+# to (409): rad's notifier cancels it, audited, and tells the employee
+# (before, it stayed approved and held the account's open application).
+for _ in $(seq 300); do [ "$(q "SELECT status FROM ra_application WHERE id = $rkapp")" = cancelled ] && break; sleep 0.1; done
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$rkapp' AND actor = 'ra:notifier'
+    AND details->>'from' = 'approved' AND details->>'previous' = 'revoked' AND details->>'previous_certificate_id' = '$cert'")" = 1 ] ||
+	fail "the employee's approved rekey of the revoked certificate was not cancelled by the notifier: $(q "SELECT status FROM ra_application WHERE id = $rkapp")"
+wait_mail emp-corp@example.com "^Subject: Your certificate application $rkapp was cancelled" >/dev/null ||
+	fail "the employee was not told their rekey was cancelled"
 refuse 409 "decide twice" POST "/v1/officer/revocation-requests/$rid" '{"decision":"reject","reason_text":"x"}'
 for _ in $(seq 50); do ocsp | has 'emp.pem: revoked' && break; sleep 0.1; done
 ocsp | has 'emp.pem: revoked' || fail "OCSP does not say revoked: $(ocsp)"
@@ -1188,7 +1198,9 @@ sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_revocation_request SET status = 'done' W
 note "a request whose certificate the subscriber, an officer or pkictl revoked is closed as moot (audited, the queue shows it, deciding it 409); a hold leaves it pending: ok"
 
 # --- an officer deactivates the company --------------------------------------------------
-# Before: the employee's approved rekey (rkapp) is open; the sysadmin holds
+# Before: an application of the employee made for the company (oapp) is
+# open (their rekey was cancelled with its revoked certificate, above: a new
+# corporate application, submitted); the sysadmin holds
 # a valid corporate certificate of the company (issued by cad, linked by SQL
 # as above) and has asked to revoke it.
 sapp=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($sys, 'corporate', 'corporate',
@@ -1235,7 +1247,10 @@ moved || fail "the pending request $rid2 did not move to the rekeyed certificate
 scert=$snew
 q "SELECT encode(der, 'base64') FROM certificate WHERE id = $scert" | base64 -d | openssl x509 -inform DER -out "$tmp/sys.pem"
 note "a pending revocation request: rekey 409; a rekey issued meanwhile carries the request to the new certificate"
-[ "$(q "SELECT status FROM ra_application WHERE id = $rkapp")" = approved ] || fail "test setup: the employee's rekey"
+oapp=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) SELECT account_id, 'corporate', 'corporate', subject
+    FROM ra_application WHERE id = $rkapp RETURNING id" | sed -n 1p)
+q "INSERT INTO ra_company_application (application_id, company_id) VALUES ($oapp, $cid)" >/dev/null
+[ "$(q "SELECT status FROM ra_application WHERE id = $oapp")" = submitted ] || fail "test setup: the employee's application"
 deact() { echo "{\"reason\":\"$1\",\"revoke_certificates\":$2}"; }
 # An application made for the company, agreed, whose order cad holds (cad
 # held still): the deactivation waits for it (409); once the order failed,
@@ -1283,8 +1298,8 @@ grep -q 'deactivated: 2 application(s) cancelled, 1 certificate(s) revoked' "$tm
 	fail "the console's deactivation counts: $(cat "$tmp/browser2.out")"
 [ "$(q "SELECT deactivated_by || '/' || deactivation_reason || '/' || (deactivated_at IS NOT NULL) FROM ra_company WHERE id = $cid")" = \
     "$offr1/Contract ended on 2026-11-30/true" ] || fail "the company row after deactivation"
-[ "$(q "SELECT string_agg(status, ',') FROM ra_application WHERE id IN ($rkapp, $papp)")" = cancelled,cancelled ] ||
-	fail "the open rekey and the failed order's application were not cancelled"
+[ "$(q "SELECT string_agg(status, ',') FROM ra_application WHERE id IN ($oapp, $papp)")" = cancelled,cancelled ] ||
+	fail "the open application and the failed order's application were not cancelled"
 [ "$(q "SELECT revocation_reason || '/' || revoked_by FROM certificate WHERE id = $scert AND revoked_at IS NOT NULL")" = "5/officer:$offr1" ] ||
 	fail "the company's certificate was not revoked (cessationOfOperation)"
 [ "$(q "SELECT revocation_reason FROM certificate WHERE id = $ecert")" = 3 ] || fail "an earlier revocation changed"
@@ -1292,7 +1307,7 @@ grep -q 'deactivated: 2 application(s) cancelled, 1 certificate(s) revoked' "$tm
 	fail "the pending revocation request was not closed"
 [ "$(q "SELECT count(*) FROM audit_event WHERE actor = 'officer:$offr1' AND (
     (action = 'ra.company.deactivate' AND object_id = '$cid' AND details->>'revoked_certificates' = '1') OR
-    (action = 'ra.application.cancel' AND object_id = '$rkapp' AND details->>'company_id' = '$cid') OR
+    (action = 'ra.application.cancel' AND object_id = '$oapp' AND details->>'company_id' = '$cid') OR
     (action = 'cert.revoke' AND object_id = '$scert' AND details->>'reason' = 'cessationOfOperation') OR
     (action = 'ra.revocation_request.decide' AND object_id = '$rid2'))")" = 4 ] || fail "the deactivation is not audited"
 # The representative, the sysadmin and both applicants are told; the
@@ -1305,7 +1320,7 @@ grep -q 'Reason: cessationOfOperation' "$m" || fail "the revocation notice: $(ca
 [ "$(ls "$mail" | wc -l)" -ge $((n_mail + 5)) ] || fail "the deactivation sent fewer than five mails"
 for _ in $(seq 50); do ocsp_sys | has 'sys.pem: revoked' && break; sleep 0.1; done
 ocsp_sys | grep -A4 'sys.pem: revoked' | has 'Reason: cessationOfOperation' || fail "OCSP after deactivation: $(ocsp_sys)"
-note "deactivation (401, 403 conflict, 400s, 404; done in the console): open rekey cancelled, certificate revoked (OCSP), request closed, mailed, audited"
+note "deactivation (401, 403 conflict, 400s, 404; done in the console): open application cancelled, certificate revoked (OCSP), request closed, mailed, audited"
 
 # Nothing acts in the deactivated company's name any more.
 tok=$tok_r1
