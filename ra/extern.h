@@ -1176,8 +1176,23 @@ int			 ra_notifier_reopen(struct ra *, struct db *);
  * (apply again). The number cancelled, or -1 (the connection).
  */
 int			 ra_notifier_lapse(struct ra *, struct db *);
-/* Sends due expiry reminders (rekey.reminder_days); how many, or -1. */
+/*
+ * Sends due expiry reminders (rekey.reminder_days); how many, or -1. One of
+ * a certificate whose issuing CA was revoked for good says so, and to
+ * rekey now.
+ */
 int			 ra_notifier_remind(struct ra *, struct db *);
+/*
+ * Tells, once each (ra_issuer_revoked_notice, schema/090), the subscriber
+ * of every certificate that may be rekeyed because its issuing CA was
+ * revoked for good (and is not being rekeyed) that it no longer validates
+ * and to rekey now, no new KYC needed: each in its own transaction with
+ * its record, audit ra.certificate.issuer_revoked (actor ra:notifier) and
+ * its mail queued. At most a batch; *more is set when a full one was due.
+ * How many were told, or -1 (the connection).
+ */
+int			 ra_notifier_issuer_notice(struct ra *, struct db *,
+			    int *more);
 /*
  * Sends due mails of the outbox (ra_mail_queue), oldest first, each in its
  * own transaction; the first failure ends the round and backs that mail

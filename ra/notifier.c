@@ -17,7 +17,10 @@
  * start and every RA_REMIND_PERIOD_S (or its period, if longer) it also
  * queues expiry reminders (rekey.reminder_days before a certificate's
  * not_after: ra_notifier_remind, schema/032), once per certificate and
- * count, each with its audit event.
+ * count, each with its audit event; and tells the subscribers of an
+ * issuing CA revoked for good, once each (ra_notifier_issuer_notice,
+ * schema/090), that their certificates no longer validate and are to be
+ * rekeyed now, each with its record and audit event.
  *
  * The outbox thread LISTENs ra_mail and sends the mail outbox
  * (ra_notifier_outbox, schema/033: mails queued by ra_mail_queue) on each
@@ -99,6 +102,7 @@ struct ra_notifier {
 	char		*conninfo;
 	long		 interval_s;
 	time_t		 next_remind;	/* the issuance thread's only */
+	time_t		 next_notice;	/* the same: ra_notifier_issuer_notice */
 	int		 stop[2];	/* write end closed: stop */
 	struct ra_loop	 loops[2];	/* issuance, outbox */
 };
@@ -916,8 +920,8 @@ static const struct db_stmt stmt_remind_due = {
 	"JOIN issuance_order o ON o.id = a.order_id "
 	"JOIN certificate c ON c.id = o.certificate_id "
 	"CROSS JOIN unnest($1::int[]) AS d(days) "
-	"WHERE a.status = 'issued' AND c.revoked_at IS NULL AND "
-	"c.not_after > now() AND "
+	"WHERE a.status = 'issued' AND (" RA_REKEY_PREVIOUS_WHY("c") ") IS "
+	"NULL AND c.not_after > now() AND "
 	/* The range certificate_not_after (schema/004) can serve. */
 	"c.not_after <= now() + make_interval(days => (SELECT max(x) FROM "
 	"unnest($1::int[]) x)) AND "
@@ -944,16 +948,25 @@ static const struct db_stmt stmt_remind_due = {
 static const struct db_stmt stmt_remind_insert = {
 	"ra_notifier_remind_insert",
 	"INSERT INTO ra_expiry_reminder (certificate_id, days) SELECT c.id, "
-	"$2::int FROM certificate c WHERE c.id = $1 AND c.revoked_at IS NULL "
-	"AND c.not_after > now() ON CONFLICT DO NOTHING "
+	"$2::int FROM certificate c WHERE c.id = $1 AND (" 
+	RA_REKEY_PREVIOUS_WHY("c") ") IS NULL ON CONFLICT DO NOTHING "
 	"RETURNING certificate_id",
 	2
 };
+/*
+ * The certificate reminded of; its issuing CA's subject and revocation
+ * ("" but when revoked for good: the reminder says so, and to rekey now).
+ */
 static const struct db_stmt stmt_remind_certificate = {
 	"ra_notifier_remind_certificate",
 	"SELECT c.serial, c.subject, " RA_TS("c.not_after") ", acc.email, "
-	"ceil(extract(epoch FROM c.not_after - now()) / 86400)::int "
-	"FROM certificate c JOIN issuance_order o ON o.certificate_id = c.id "
+	"ceil(extract(epoch FROM c.not_after - now()) / 86400)::int, "
+	"i.subject, coalesce(" RA_TS("x.revoked_at") ", '') "
+	"FROM certificate c JOIN ca_certificate i ON i.id = c.issuer_id "
+	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND "
+	"x.serial = i.serial AND x.revoked_at IS NOT NULL AND "
+	"x.revocation_reason <> 6 "
+	"JOIN issuance_order o ON o.certificate_id = c.id "
 	"JOIN ra_application a ON a.order_id = o.id "
 	"JOIN ra_account acc ON acc.id = a.account_id WHERE c.id = $1",
 	1
@@ -970,8 +983,8 @@ static int
 ra_remind_txn(struct db *db, void *arg)
 {
 	struct ra_remind_txn *t = arg;
-	const char *v[2];
-	char subject[96], body[2048];
+	const char *v[2], *issuer_revoked;
+	char subject[128], body[2048], revoked[1024] = "";
 	PGresult *res = NULL, *ins = NULL;
 	json_t *details = NULL;
 	int rc = -1;
@@ -980,30 +993,46 @@ ra_remind_txn(struct db *db, void *arg)
 	v[0] = t->certificate_id;
 	v[1] = t->days;
 	if ((res = db_exec(db, &stmt_remind_certificate, v, NULL, NULL)) ==
-	    NULL || PQntuples(res) != 1 ||
+	    NULL || PQntuples(res) != 1 || PQnfields(res) != 7 ||
 	    (ins = db_exec(db, &stmt_remind_insert, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(ins) != 1) {
 		rc = 0;		/* another rad did, or it was revoked */
 		goto out;
 	}
+	issuer_revoked = PQgetvalue(res, 0, 6);
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "serial",
 	    PQgetvalue(res, 0, 0), "not_after", PQgetvalue(res, 0, 2),
 	    "reminder_days", t->days, "days_left", PQgetvalue(res, 0, 4))) ==
-	    NULL || audit_append(db, RA_NOTIFIER_ACTOR,
+	    NULL || (issuer_revoked[0] != '\0' && json_object_set_new(details,
+	    "issuer_revoked_at", json_string(issuer_revoked)) == -1) ||
+	    audit_append(db, RA_NOTIFIER_ACTOR,
 	    "ra.certificate.expiry_reminder", "certificate", t->certificate_id,
 	    details, NULL) == -1)
 		goto out;
+	/*
+	 * Its issuing CA revoked (schema/090's notice told of it): it no
+	 * longer validates, and is to be rekeyed now, not "before expiry".
+	 */
+	if (issuer_revoked[0] != '\0')
+		snprintf(revoked, sizeof(revoked), " It no longer validates "
+		    "already: the certificate of the CA that issued it,\r\n"
+		    "\r\n  %s,\r\n\r\nwas revoked on %s, and no relying party "
+		    "accepts a signature made with it.", PQgetvalue(res, 0, 5),
+		    issuer_revoked);
 	snprintf(subject, sizeof(subject), "Your certificate expires in %s "
-	    "day(s)", PQgetvalue(res, 0, 4));
+	    "day(s)%s", PQgetvalue(res, 0, 4), revoked[0] != '\0' ? "; its "
+	    "issuing CA was revoked: rekey it now" : "");
 	snprintf(body, sizeof(body), "Your certificate\r\n\r\n  Subject: %s\r\n"
-	    "  Serial:  %s\r\n\r\nexpires at %s, in %s day(s).\r\n\r\n"
-	    "Rekey it before then (My certificates, or POST "
-	    "/v1/certificates/%s/rekey, authorized by a second factor): the "
-	    "new certificate keeps your verified identity. After it expires, "
-	    "only a new application with a new e-KTP photo and selfie is "
-	    "left.\r\n", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0),
-	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 4), t->certificate_id);
+	    "  Serial:  %s\r\n\r\nexpires at %s, in %s day(s).%s\r\n\r\n"
+	    "Rekey it %s (My certificates, or POST /v1/certificates/%s/rekey, "
+	    "authorized by a second factor): %sthe new certificate keeps your "
+	    "verified identity. After it expires, only a new application with "
+	    "a new e-KTP photo and selfie is left.\r\n", PQgetvalue(res, 0, 1),
+	    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 4),
+	    revoked, revoked[0] != '\0' ? "now" : "before then",
+	    t->certificate_id, revoked[0] != '\0' ? "no new KYC is needed, "
+	    "and " : "");
 	/* Queued with its record: the outbox retries a failed send. */
 	if (ra_mail_queue(db, PQgetvalue(res, 0, 3), subject, body) == -1)
 		goto out;
@@ -1049,6 +1078,178 @@ ra_notifier_remind(struct ra *ra, struct db *db)
 			n++;
 			log_info("notifier: certificate %s: expiry reminder "
 			    "(%s days) sent", t.certificate_id, t.days);
+		}
+	}
+	PQclear(res);
+	return n;
+}
+
+/* --- the issuing CA revoked: its subscribers told once (schema/090) --------- */
+
+/*
+ * The issuing CA i of certificate c revoked for good: its own certificate x
+ * revoked, any reason but certificateHold (as cad's claim and
+ * RA_CERT_ISSUER_REVOKED read it). No relying party accepts c then, however
+ * far from its notAfter, and c may be rekeyed at once (certificate.c).
+ */
+#define RA_NOTICE_ISSUER_JOIN \
+	"JOIN certificate x ON x.issuer_id = i.issuer_id AND " \
+	"x.serial = i.serial AND x.revoked_at IS NOT NULL AND " \
+	"x.revocation_reason <> 6 "
+/*
+ * Certificates of a revoked issuing CA that an application led to and that
+ * may be rekeyed now (RA_REKEY_PREVIOUS_WHY: valid, or revoked by the CA as
+ * cACompromise; not on hold, expired or revoked otherwise), not yet told,
+ * not being nor already rekeyed (a rekey application in any state but
+ * rejected or cancelled: "rekey now" would be no news), not of a
+ * deactivated company. Driven by the few revoked CAs and the index of
+ * their certificates (certificate's UNIQUE (issuer_id, serial)).
+ */
+static const struct db_stmt stmt_notice_due = {
+	"ra_notifier_notice_due",
+	"SELECT c.id FROM ca_certificate i " RA_NOTICE_ISSUER_JOIN
+	"JOIN certificate c ON c.issuer_id = i.id "
+	"JOIN issuance_order o ON o.certificate_id = c.id "
+	"JOIN ra_application a ON a.order_id = o.id "
+	"WHERE a.status = 'issued' AND (" RA_REKEY_PREVIOUS_WHY("c") ") IS "
+	"NULL AND NOT EXISTS (SELECT 1 FROM ra_issuer_revoked_notice n WHERE "
+	"n.certificate_id = c.id) AND NOT EXISTS (SELECT 1 FROM "
+	"ra_application p WHERE p.previous_certificate_id = c.id AND "
+	"p.status IN ('submitted', 'approved', 'agreed', 'issued')) AND "
+	"coalesce(ra_company_active(ra_application_company(a.id)), true) "
+	"ORDER BY c.id LIMIT " RA_NOTIFIER_BATCH_S,
+	0
+};
+/* $1 as the notice tells of it, still to be rekeyed now. */
+static const struct db_stmt stmt_notice_certificate = {
+	"ra_notifier_notice_certificate",
+	"SELECT c.serial, c.subject, " RA_TS("c.not_after") ", acc.email, "
+	"i.subject, " RA_TS("x.revoked_at") ", x.revocation_reason, "
+	"a.account_id FROM certificate c JOIN ca_certificate i ON i.id = "
+	"c.issuer_id " RA_NOTICE_ISSUER_JOIN
+	"JOIN issuance_order o ON o.certificate_id = c.id "
+	"JOIN ra_application a ON a.order_id = o.id "
+	"JOIN ra_account acc ON acc.id = a.account_id "
+	"WHERE c.id = $1 AND (" RA_REKEY_PREVIOUS_WHY("c") ") IS NULL",
+	1
+};
+enum {
+	RN_SERIAL, RN_SUBJECT, RN_NOT_AFTER, RN_EMAIL, RN_ISSUER,
+	RN_ISSUER_REVOKED_AT, RN_ISSUER_REASON, RN_ACCOUNT, RN_NCOLS
+};
+/* Recorded once, whichever rad gets there first (its primary key). */
+static const struct db_stmt stmt_notice_insert = {
+	"ra_notifier_notice_insert",
+	"INSERT INTO ra_issuer_revoked_notice (certificate_id) VALUES ($1) "
+	"ON CONFLICT DO NOTHING RETURNING certificate_id",
+	1
+};
+
+struct ra_notice_txn {
+	const char	*certificate_id;
+	int		 sent;
+};
+
+static int
+ra_notice_txn(struct db *db, void *arg)
+{
+	struct ra_notice_txn *t = arg;
+	const char *v[1] = { t->certificate_id };
+	const char *reason;
+	char body[2048];
+	PGresult *res = NULL, *ins = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->sent = 0;
+	if ((res = db_exec(db, &stmt_notice_certificate, v, NULL, NULL)) ==
+	    NULL || PQnfields(res) != RN_NCOLS)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = 0;		/* revoked, held or rekeyed since */
+		goto out;
+	}
+	if ((ins = db_exec(db, &stmt_notice_insert, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(ins) != 1) {
+		rc = 0;		/* another rad did */
+		goto out;
+	}
+	reason = ra_revocation_reason_name(atoi(PQgetvalue(res, 0,
+	    RN_ISSUER_REASON)));
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "serial",
+	    PQgetvalue(res, 0, RN_SERIAL), "not_after", PQgetvalue(res, 0,
+	    RN_NOT_AFTER), "account_id", PQgetvalue(res, 0, RN_ACCOUNT),
+	    "issuer", PQgetvalue(res, 0, RN_ISSUER), "issuer_revoked_at",
+	    PQgetvalue(res, 0, RN_ISSUER_REVOKED_AT), "issuer_reason",
+	    reason)) == NULL || audit_append(db, RA_NOTIFIER_ACTOR,
+	    "ra.certificate.issuer_revoked", "certificate", t->certificate_id,
+	    details, NULL) == -1)
+		goto out;
+	snprintf(body, sizeof(body), "Your certificate\r\n\r\n  Subject: %s\r\n"
+	    "  Serial:  %s\r\n  Valid until: %s\r\n\r\nno longer validates: "
+	    "the certificate of the CA that issued it,\r\n\r\n  %s,\r\n\r\n"
+	    "was revoked on %s (%s). No relying party accepts a signature "
+	    "made with your certificate now, although it has not expired.\r\n"
+	    "\r\nRekey it now (My certificates, or POST "
+	    "/v1/certificates/%s/rekey, authorized by a second factor): no new "
+	    "KYC is needed, the new certificate, from our current issuing CA, "
+	    "keeps your verified identity and replaces this one. You may rekey "
+	    "until %s; after that, only a new application with a new e-KTP "
+	    "photo and selfie is left.\r\n", PQgetvalue(res, 0, RN_SUBJECT),
+	    PQgetvalue(res, 0, RN_SERIAL), PQgetvalue(res, 0, RN_NOT_AFTER),
+	    PQgetvalue(res, 0, RN_ISSUER), PQgetvalue(res, 0,
+	    RN_ISSUER_REVOKED_AT), reason, t->certificate_id, PQgetvalue(res,
+	    0, RN_NOT_AFTER));
+	/* Queued with its record: the outbox retries a failed send. */
+	if (ra_mail_addr_ok(PQgetvalue(res, 0, RN_EMAIL)) == -1)
+		log_warn("notifier: certificate %s: the account's address "
+		    "cannot be mailed; its issuing CA's revocation recorded "
+		    "without a mail", t->certificate_id);
+	else if (ra_mail_queue(db, PQgetvalue(res, 0, RN_EMAIL), "Your "
+	    "certificate no longer validates: its issuing CA was revoked; "
+	    "rekey it now", body) == -1)
+		goto out;
+	t->sent = 1;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(ins);
+	PQclear(res);
+	return rc;
+}
+
+int
+ra_notifier_issuer_notice(struct ra *ra, struct db *db, int *more)
+{
+	struct ra_notice_txn t;
+	PGresult *res;
+	int i, n = 0;
+
+	(void)ra;
+	*more = 0;
+	if ((res = db_exec(db, &stmt_notice_due, NULL, NULL, NULL)) == NULL)
+		return -1;
+	*more = PQntuples(res) >= atoi(RA_NOTIFIER_BATCH_S);
+	for (i = 0; i < PQntuples(res); i++) {
+		memset(&t, 0, sizeof(t));
+		t.certificate_id = PQgetvalue(res, i, 0);
+		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_notice_txn,
+		    &t) == -1) {
+			log_warn("notifier: certificate %s: its subscriber not "
+			    "told of its issuing CA's revocation; retried next "
+			    "round", t.certificate_id);
+			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
+				PQclear(res);
+				return -1;
+			}
+			continue;
+		}
+		if (t.sent) {
+			n++;
+			log_info("notifier: certificate %s: its subscriber told "
+			    "its issuing CA was revoked (rekey now)",
+			    t.certificate_id);
 		}
 	}
 	PQclear(res);
@@ -1299,11 +1500,23 @@ ra_notifier_round(struct ra_loop *l)
 {
 	struct ra_notifier *nf = l->nf;
 	time_t now = time(NULL);
+	int more;
 
 	if (ra_notifier_reconcile(nf->ra, l->db) == -1 ||
 	    ra_notifier_reopen(nf->ra, l->db) == -1 ||
 	    ra_notifier_lapse(nf->ra, l->db) == -1)
 		return -1;
+	/*
+	 * An issuing CA's revocation told to its subscribers: a scan of its
+	 * certificates, so on the reminders' period; a round after a full
+	 * batch (a revoked CA's thousands of subscribers) until none is left.
+	 */
+	if (now >= nf->next_notice) {
+		if (ra_notifier_issuer_notice(nf->ra, l->db, &more) == -1)
+			return -1;
+		nf->next_notice = more ? 0 : now + (nf->interval_s >
+		    RA_REMIND_PERIOD_S ? nf->interval_s : RA_REMIND_PERIOD_S);
+	}
 	if (now < nf->next_remind)
 		return 0;
 	if (ra_notifier_remind(nf->ra, l->db) == -1)

@@ -250,6 +250,44 @@ agree "$rapp6" "$phone6"
 app_issued "$rapp6" || fail "the rekey $rapp6 agreed again was not issued"
 note "rekeys under the revoked CA: agreed again and issued; cancelled (audited, mailed) when the old certificate was revoked; waiting while it is on hold"
 
+# --- the subscribers of the revoked CA told, once: rekey now, no new KYC ---------------
+# Before, nobody was told: "issuer-revoked" showed only in My certificates,
+# and the expiry reminders still said "rekey before <expiry>". The notifier
+# mails each subscriber whose certificate may be rekeyed because its
+# issuing CA was revoked (cert1, cert2), once (ra_issuer_revoked_notice,
+# schema/090), audited; not those revoked (3, 5, 7), nor those being
+# rekeyed (4, 6).
+for n in 1 2; do
+	eval "c=\$cert$n"
+	m=$(wait_mail "c$n@compromise.example" '^Subject: Your certificate no longer validates: its issuing CA was revoked') ||
+		fail "the subscriber of $c was not told its issuing CA was revoked"
+	has "was revoked on $revoked_at" "$m" && has 'no new' "$m" && has "/v1/certificates/$c/rekey" "$m" ||
+		fail "the notice of the issuing CA's revocation: $(cat "$m")"
+	[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.certificate.issuer_revoked' AND object_id = '$c'
+	    AND actor = 'ra:notifier' AND details->>'issuer_revoked_at' = '$revoked_at' AND details->>'issuer_reason' = 'cACompromise'")" = 1 ] ||
+		fail "the notice to the subscriber of $c is not audited once: $(q "SELECT actor, details FROM audit_event WHERE action = 'ra.certificate.issuer_revoked' AND object_id = '$c'")"
+done
+notices() { q "SELECT string_agg(certificate_id::text, ',' ORDER BY certificate_id) FROM ra_issuer_revoked_notice"; }
+[ "$(notices)" = "$cert1,$cert2" ] || fail "notices recorded: $(notices), not $cert1,$cert2"
+# Another rad (a restart, or several): nothing told twice; and its expiry
+# reminders (every certificate within 400 days) of such a certificate say
+# the same, not "rekey before then".
+start_rad rad-remind PKI_REKEY_WINDOW_DAYS=400 PKI_REKEY_REMINDER_DAYS=400 PKI_NOTIFIER_INTERVAL_SECONDS=1
+m=$(wait_mail c1@compromise.example '^Subject: Your certificate expires in [0-9]+ day\(s\); its issuing CA was revoked: rekey it now') ||
+	fail "the expiry reminder of $cert1 does not say its issuing CA was revoked: $(grep -l '^Subject: Your certificate expires' $(grep -l -- '^To: <c1@compromise.example>' "$mail"/*.eml) | xargs -r cat)"
+has "was revoked on $revoked_at" "$m" && has 'Rekey it now' "$m" && has 'no new KYC' "$m" && ! has 'before then' "$m" ||
+	fail "the expiry reminder of $cert1: $(cat "$m")"
+[ "$(q "SELECT details->>'issuer_revoked_at' FROM audit_event WHERE action = 'ra.certificate.expiry_reminder' AND object_id = '$cert1'")" = "$revoked_at" ] ||
+	fail "the expiry reminder's audit event does not name the issuer's revocation"
+kill -TERM "$rad_pid"
+wait "$rad_pid" 2>/dev/null || true
+[ "$(notices)" = "$cert1,$cert2" ] || fail "notices recorded after another rad: $(notices)"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.certificate.issuer_revoked'")" = 2 ] ||
+	fail "notices audited twice: $(q "SELECT count(*) FROM audit_event WHERE action = 'ra.certificate.issuer_revoked'")"
+[ "$(grep -l -- '^Subject: Your certificate no longer validates' $(grep -l -- '^To: <c1@compromise.example>' "$mail"/*.eml) | wc -l)" = 1 ] ||
+	fail "the subscriber of $cert1 was told more than once"
+note "the subscribers of the revoked CA told once (audited, recorded; not twice by another rad), its expiry reminders say to rekey now"
+
 # --- a valid certificate under the revoked CA: rekeyed at once -------------------------
 tok=$tok1
 req GET "/v1/certificates/$cert1"
