@@ -333,6 +333,13 @@ note "a valid certificate under the revoked CA: rekeyed outside the window (audi
 s2serial=$(q "SELECT serial FROM certificate WHERE id = $cert2")
 pkictl cert revoke --issuer issuing --serial "$s2serial" --reason cACompromise >"$tmp/rev2.out" 2>&1 ||
 	{ cat "$tmp/rev2.out"; fail "cert revoke of $cert2 (cACompromise)"; }
+# Its subscriber's notice of the revocation names the next step, a rekey
+# with no new KYC; before, "Apply for a new certificate" (a new KYC).
+m=$(wait_mail c2@compromise.example '^Subject: Your certificate was revoked') || fail "no revocation notice to c2"
+has 'no new KYC' "$m" && has "/v1/certificates/$cert2/rekey" "$m" && ! has 'Apply for a new certificate' "$m" ||
+	fail "the notice of $cert2's revocation as cACompromise under the revoked CA: $(cat "$m")"
+m=$(wait_mail c3@compromise.example '^Subject: Your certificate was revoked') || fail "no revocation notice to c3"
+has 'Apply for a new certificate' "$m" || fail "the notice of $cert3's revocation by its subscriber: $(cat "$m")"
 tok=$tok2
 req GET "/v1/certificates/$cert2"
 expect 200 "My certificate revoked as cACompromise"
