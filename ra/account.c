@@ -621,7 +621,13 @@ ra_verify_email_token(struct ra *ra, const unsigned char tok[RA_TOKEN_BYTES],
 		return -1;
 	t.client = client;
 	k = db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_verify_txn, &t);
-	if (t.outcome == RA_DUPLICATE) {
+	/*
+	 * RA_DUPLICATE with the transaction failed for the database (the
+	 * COMMIT of the used link given up, the server gone): nothing was
+	 * recorded, and the client may try again (-1: 503, Retry-After), not
+	 * the final 409 of a link used up.
+	 */
+	if (t.outcome == RA_DUPLICATE && !(k == -1 && db_unavailable())) {
 		log_info("verify-email: account %s: the address of its pending "
 		    "change is another account's now; not changed", t.id);
 		rc = 2;
