@@ -45,8 +45,9 @@ static const struct db_stmt stmt_health_outbox = {
 };
 
 /*
- * 200 {"status":"ok", "mail_outbox":{...}}; 503 degraded (Retry-After)
- * while the database does not answer; any other failure is ours: 500.
+ * 200 {"status":"ok", "mail_outbox":{...}}; 503 degraded (Retry-After:
+ * DB_RETRY_AFTER_S, as lib/http's 503 of any other request) while the
+ * database does not answer; any other failure is ours: 500.
  */
 static int
 ra_health(struct ra *ra, const struct http_request *req,
@@ -54,6 +55,7 @@ ra_health(struct ra *ra, const struct http_request *req,
 {
 	PGresult *res;
 	json_t *o;
+	char retry[16];
 	int rc;
 
 	(void)req;
@@ -63,8 +65,9 @@ ra_health(struct ra *ra, const struct http_request *req,
 		if (!db_unavailable())
 			return -1;
 		o = json_pack("{s:s, s:b}", "status", "degraded", "database", 0);
-		rc = o == NULL || http_add_header(resp, "Retry-After", "5") == -1 ?
-		    -1 : http_respond_json(resp, 503, o);
+		snprintf(retry, sizeof(retry), "%d", DB_RETRY_AFTER_S);
+		rc = o == NULL || http_add_header(resp, "Retry-After", retry) ==
+		    -1 ? -1 : http_respond_json(resp, 503, o);
 		json_decref(o);
 		return rc;
 	}
