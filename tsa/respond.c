@@ -561,7 +561,7 @@ static int
 tsa_add_policies(struct tsa_responder *r, const char *def, const char *others,
     char *err, size_t errlen)
 {
-	char buf[512], *tok, *save = NULL;
+	char buf[1024], *tok, *save = NULL;
 	ASN1_OBJECT *oid = NULL;
 	int rc = -1, n = 0;
 
@@ -573,7 +573,13 @@ tsa_add_policies(struct tsa_responder *r, const char *def, const char *others,
 		goto out;
 	}
 	oid = NULL;	/* kept in r->policies[0] */
-	snprintf(buf, sizeof(buf), "%s", others != NULL ? others : "");
+	/* Longer than any list of TSA_MAX_POLICIES OIDs kept can be. */
+	if (snprintf(buf, sizeof(buf), "%s", others != NULL ? others : "") >=
+	    (int)sizeof(buf)) {
+		snprintf(err, errlen, "tsa.other_policies: over %zu characters",
+		    sizeof(buf) - 1);
+		goto out;
+	}
 	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
 	    tok = strtok_r(NULL, ", ", &save)) {
 		if (++n > TSA_MAX_POLICIES || (oid = OBJ_txt2obj(tok, 1)) == NULL ||

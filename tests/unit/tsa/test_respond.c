@@ -973,6 +973,62 @@ test_log_rate(void **state)
 	assert_int_equal(more, 0);
 }
 
+/*
+ * tsa.other_policies: eight OIDs of 63 characters, ", " apart (518
+ * characters), are accepted; a list longer than the responder reads (here
+ * eight short OIDs padded past 1,023 characters) is refused by name. Until
+ * 2026-12-07 the list was cut at 511 characters: the OIDs past the cut
+ * were silently dropped, or the one cut in two became another OID.
+ */
+static void
+test_other_policies_length(void **state)
+{
+	struct tsa_responder *r;
+	struct config *policy;
+	char list[2048], oid[96], err[512];
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	setenv("PKI_TSA_POLICY", "2.999.1.2.1", 1);
+	setenv("PKI_TSA_SIGNING_DIGEST", "SHA256", 1);
+	setenv("PKI_TSA_ACCURACY_SECONDS", "1", 1);
+	setenv("PKI_TSA_ACCURACY_MILLIS", "0", 1);
+	setenv("PKI_TSA_ACCURACY_MICROS", "0", 1);
+	setenv("PKI_TSA_CLOCK_PRECISION_DIGITS", "3", 1);
+	for (i = 0; i < 8; i++) {
+		/* "2.999.1.2.<i>." then digits up to 63 characters. */
+		snprintf(oid, sizeof(oid), "2.999.1.2.%d.%s", 10 + i,
+		    "12345678901234567890123456789012345678901234567890");
+		assert_int_equal(strlen(oid), 63);
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+		    i > 0 ? ", " : "", oid);
+	}
+	setenv("PKI_TSA_OTHER_POLICIES", list, 1);
+	assert_non_null(policy = config_load(NULL, err, sizeof(err)));
+	r = tsa_responder_new(policy, ec_cert, 0, ec_key, NULL, 0, err,
+	    sizeof(err));
+	if (r == NULL)
+		fail_msg("eight 63-character OIDs refused: %s", err);
+	tsa_responder_free(r);
+	config_free(policy);
+
+	for (n = 0, i = 0; i < 8; i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n,
+		    "2.999.1.3.%d%150s", i, "");
+	setenv("PKI_TSA_OTHER_POLICIES", list, 1);
+	assert_non_null(policy = config_load(NULL, err, sizeof(err)));
+	err[0] = '\0';
+	r = tsa_responder_new(policy, ec_cert, 0, ec_key, NULL, 0, err,
+	    sizeof(err));
+	if (r != NULL || strstr(err, "tsa.other_policies: over") == NULL)
+		fail_msg("a list of %zu characters: %s", n, r != NULL ?
+		    "accepted" : err);
+	tsa_responder_free(r);
+	config_free(policy);
+	unsetenv("PKI_TSA_OTHER_POLICIES");
+}
+
 int
 main(void)
 {
@@ -989,6 +1045,7 @@ main(void)
 		cmocka_unit_test(test_ber_refused),
 		cmocka_unit_test(test_rejection_der),
 		cmocka_unit_test(test_log_rate),
+		cmocka_unit_test(test_other_policies_length),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
