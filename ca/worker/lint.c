@@ -289,6 +289,69 @@ lint_country(const unsigned char *s, size_t len, char *err, size_t errlen)
 	return -1;
 }
 
+/* X.680 §41.4: the characters a PrintableString may hold. */
+static int
+lint_printable(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' &&
+	    strchr(" '()+,-./:=?", c) != NULL);
+}
+
+/*
+ * The ASN.1 string type of a subject attribute's value (q names it): RFC
+ * 5280 §4.1.2.4 has a DirectoryString be a PrintableString or a
+ * UTF8String (TeletexString, BMPString and UniversalString only in names
+ * of certificates issued before 2004); X.520 (RFC 5280 Appendix A) makes
+ * countryName, serialNumber and dnQualifier PrintableString alone, PKCS #9
+ * (RFC 2985) emailAddress and RFC 4519 domainComponent IA5String; a
+ * PrintableString holds only X.680 §41.4's characters (OpenSSL decodes
+ * one holding others as it came). cad builds its subjects so; a CSR's
+ * subject, which `pkictl cert issue` copies as its holder encoded it, may
+ * be otherwise. 0, or -1 with err.
+ */
+static int
+lint_string_type(int nid, const char *q, const ASN1_STRING *v, char *err,
+    size_t errlen)
+{
+	const unsigned char *s = ASN1_STRING_get0_data(v);
+	int type = ASN1_STRING_type(v), i, ok;
+	const char *want;
+
+	switch (nid) {
+	case NID_countryName:
+	case NID_serialNumber:
+	case NID_dnQualifier:
+		ok = type == V_ASN1_PRINTABLESTRING;
+		want = "a PrintableString";
+		break;
+	case NID_pkcs9_emailAddress:
+	case NID_domainComponent:
+		ok = type == V_ASN1_IA5STRING;
+		want = "an IA5String";
+		break;
+	default:
+		ok = type == V_ASN1_UTF8STRING || type == V_ASN1_PRINTABLESTRING;
+		want = "a UTF8String or a PrintableString";
+		break;
+	}
+	if (!ok) {
+		lint_err(err, errlen, "lint: subject attribute %s is a %s, not "
+		    "%s (RFC 5280 §4.1.2.4, Appendix A)", q,
+		    ASN1_tag2str(type), want);
+		return -1;
+	}
+	for (i = 0; type == V_ASN1_PRINTABLESTRING && i < ASN1_STRING_length(v);
+	    i++)
+		if (!lint_printable(s[i])) {
+			lint_err(err, errlen, "lint: subject attribute %s is a "
+			    "PrintableString holding byte 0x%02X, not one of "
+			    "its characters (X.680 §41.4)", q, s[i]);
+			return -1;
+		}
+	return 0;
+}
+
 /* RFC 5322 §3.2.3 atext: what a dot-atom's atoms are made of. */
 static int
 lint_atext(unsigned char c)
@@ -973,6 +1036,9 @@ cad_lint_subject(const struct profile *p, X509 *x, char *err, size_t errlen)
 				snprintf(oid, sizeof(oid), "?");
 			q = oid;
 		}
+		if (lint_string_type(nid, q, X509_NAME_ENTRY_get_data(e), err,
+		    errlen) == -1)
+			goto out;
 		if ((ulen = ASN1_STRING_to_UTF8(&utf8,
 		    X509_NAME_ENTRY_get_data(e))) < 0) {
 			lint_err(err, errlen, "lint: subject attribute %s: no "

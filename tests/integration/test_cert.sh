@@ -16,7 +16,8 @@ newcsr() { # newcsr NAME SUBJECT [keyopts...]
 		-out "$tmp/$name.csr" 2>/dev/null
 }
 # rawcsr NAME ATTR=VALUE...: a P-256 CSR with exactly this subject (C,
-# CN, emailAddress; \uXXXX escapes in VALUE), DER, self-signed, for the
+# CN, emailAddress; \uXXXX escapes in VALUE; ATTR/TAG, TAG in hex, for
+# another string type than the usual), DER, self-signed, for the
 # subjects `openssl req` will not write (a CN over 64 characters).
 cat >"$tmp/csr.py" <<'PY'
 import subprocess, sys
@@ -27,8 +28,10 @@ tag = {"C": 0x13, "CN": 0x0C, "emailAddress": 0x16}
 name = b""
 for a in attrs:
     k, v = a.split("=", 1)
+    k, t = (k.split("/") + [None])[:2]
+    t = int(t, 16) if t else tag[k]
     v = v.encode("ascii").decode("unicode_escape").encode("utf-8")
-    name += tlv(0x31, tlv(0x30, tlv(0x06, bytes.fromhex(oid[k])) + tlv(tag[k], v)))
+    name += tlv(0x31, tlv(0x30, tlv(0x06, bytes.fromhex(oid[k])) + tlv(t, v)))
 run = lambda args, data=None: subprocess.run(args, input=data, check=True,
                                              capture_output=True).stdout
 spki = run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"])
@@ -145,6 +148,17 @@ rawcsr mail C=ID 'CN=Budi Santoso' emailAddress=budi@example.com
 expect_refused 3 "an emailAddress without its subjectAltName" pkictl cert issue --profile subscriber \
 	--csr "$tmp/mail.csr"
 grep -q 'subject emailAddress without the same subjectAltName' "$tmp/out" || fail "emailAddress: $(cat "$tmp/out")"
+# RFC 5280 §4.1.2.4, Appendix A: string types as the CSR encoded them
+# were signed until 2026-12-07 (a countryName in a UTF8String, a CN in a
+# TeletexString, which `openssl req` writes for "Budi_Santoso" with
+# string_mask = default).
+rawcsr cutf8 C/0c=ID 'CN=Budi Santoso'
+expect_refused 3 "a countryName in a UTF8String" pkictl cert issue --profile subscriber --csr "$tmp/cutf8.csr"
+grep -q 'subject attribute C is a UTF8STRING, not a PrintableString' "$tmp/out" ||
+	fail "UTF8String C: $(cat "$tmp/out")"
+rawcsr cnt61 C=ID 'CN/14=Budi_Santoso'
+expect_refused 3 "a CN in a TeletexString" pkictl cert issue --profile subscriber --csr "$tmp/cnt61.csr"
+grep -q 'subject attribute CN is a T61STRING' "$tmp/out" || fail "T61String CN: $(cat "$tmp/out")"
 [ "$(q "SELECT $AUDIT_MAX")" = "$a0" ] || fail "a refused subject wrote an audit event: $(q "SELECT action FROM audit_event WHERE id > $a0")"
 [ "$(count)" = "$n0" ] || fail "a refused issuance stored a certificate"
 # A profile without extendedKeyUsage (eseal) is not taken for a CA usage.

@@ -883,6 +883,97 @@ test_certificate_subject_judged(void **state)
 	    "certificate's CN");
 }
 
+/* Replaces the subject's attribute nid by value, of ASN.1 string type. */
+static void
+set_subject_string(X509 *x, int nid, int type, const char *value)
+{
+	X509_NAME *name = X509_get_subject_name(x);
+	int i = X509_NAME_get_index_by_NID(name, nid, -1);
+
+	assert_true(i >= 0);
+	X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, i));
+	assert_int_equal(X509_NAME_add_entry_by_NID(name, nid, type,
+	    (const unsigned char *)value, -1, i, 0), 1);
+}
+
+static void
+edit_c_utf8(X509 *x)
+{
+	set_subject_string(x, NID_countryName, V_ASN1_UTF8STRING, "ID");
+}
+
+static void
+edit_serial_utf8(X509 *x)
+{
+	set_subject_string(x, NID_serialNumber, V_ASN1_UTF8STRING,
+	    "NIK:3174012345670001");
+}
+
+static void
+edit_cn_t61(X509 *x)
+{
+	set_subject_string(x, NID_commonName, V_ASN1_T61STRING, "Budi_Santoso");
+}
+
+static void
+edit_cn_bmp(X509 *x)
+{
+	/* "Bu" in UCS-2: the type alone is judged. */
+	set_subject_string(x, NID_commonName, V_ASN1_BMPSTRING, "Budi");
+}
+
+static void
+edit_cn_printable_bad(X509 *x)
+{
+	set_subject_string(x, NID_commonName, V_ASN1_PRINTABLESTRING,
+	    "Budi@Santoso");
+}
+
+static void
+edit_cn_printable(X509 *x)
+{
+	set_subject_string(x, NID_commonName, V_ASN1_PRINTABLESTRING,
+	    "Budi Santoso");
+}
+
+/*
+ * RFC 5280 §4.1.2.4 and Appendix A: the subject's string types. cad
+ * builds them so; `pkictl cert issue` copies a CSR's subject as encoded,
+ * and until 2026-12-07 signed a countryName in a UTF8String, a CN in a
+ * TeletexString (`openssl req` with string_mask = default and a '_') or
+ * BMPString, a PrintableString holding '@'.
+ */
+static void
+test_subject_string_types(void **state)
+{
+	struct lint_fixture *f = *state;
+	char err[512];
+
+	put_profile(f, "personal", NULL, NULL);
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_c_utf8, err, sizeof(err)), err,
+	    "subject attribute C is a UTF8STRING, not a PrintableString",
+	    "countryName in a UTF8String");
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_serial_utf8, err, sizeof(err)), err,
+	    "subject attribute serialNumber is a UTF8STRING, not a "
+	    "PrintableString", "serialNumber in a UTF8String");
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_cn_t61, err, sizeof(err)), err,
+	    "subject attribute CN is a T61STRING, not a UTF8String or a "
+	    "PrintableString", "CN in a TeletexString");
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_cn_bmp, err, sizeof(err)), err,
+	    "subject attribute CN is a BMPSTRING", "CN in a BMPString");
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_cn_printable_bad, err, sizeof(err)), err,
+	    "subject attribute CN is a PrintableString holding byte 0x40",
+	    "'@' in a PrintableString CN");
+	if (lint_edited(f, "personal", PERSON, 3 * 365 * DAY, "ec-p256",
+	    edit_cn_printable, err, sizeof(err)) != 0)
+		fail_msg("a PrintableString CN refused: %s", err);
+}
+
 /* The key the HSM generated is the one the order asked for. */
 static void
 test_key_type_is_the_orders(void **state)
@@ -1213,6 +1304,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_subject_values,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificate_subject_judged,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subject_string_types,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_type_is_the_orders,
 		    setup, teardown),
