@@ -159,7 +159,8 @@ static const struct db_stmt stmt_retry = { "cad_issue_retry",
 	"RETURNING o.status, o.attempts, d.backoff, o.profile", 7 };
 /*
  * cad_recover: why an order a marker named was not counted, and whether
- * its stored certificate is the one of serial $2 (it committed after all).
+ * its stored certificate is the one of serial $2 (it committed after all);
+ * cad_stored: the same after a COMMIT whose answer was lost.
  */
 static const struct db_stmt stmt_order_status = { "cad_issue_order_status",
 	"SELECT o.status, EXISTS (SELECT 1 FROM certificate c WHERE c.id = "
@@ -203,6 +204,29 @@ cad_one_row(PGresult *res)
 	ok = res != NULL && strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);
 	return ok;
+}
+
+/*
+ * Whether order id is done with the certificate of serial (hex), in
+ * whatever transaction state the connection is: 1 it is, 0 not, -1 no
+ * answer. A COMMIT whose answer was lost (the connection broke after the
+ * server committed) leaves the order issued although db_commit() failed:
+ * its certificate was not discarded, and no trace may say it was.
+ */
+static int
+cad_stored(struct cad *c, const char *id, const char *serial)
+{
+	const char *values[2] = { id, serial };
+	PGresult *res;
+	int rc = -1;
+
+	if ((res = db_exec(c->db, &stmt_order_status, values, NULL,
+	    NULL)) == NULL)
+		return -1;
+	rc = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "done") ==
+	    0 && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	PQclear(res);
+	return rc;
 }
 
 /* Milliseconds of CLOCK_MONOTONIC. */
@@ -450,8 +474,10 @@ cad_discard_record(struct cad *c)
 {
 	struct cad_discard *d = &c->discard;
 	long long backoff;
+	int stored = -1;
 
 	if (db_begin(c->db, NULL) == 0 &&
+	    (stored = cad_stored(c, d->order, d->serial)) == 0 &&
 	    cad_audit(c, "cert.discard", d->order, json_pack("{s:s, s:s, s:s}",
 	    "serial", d->serial, "error", d->error, "worker", d->worker)) == 0 &&
 	    db_commit(c->db) == 0) {
@@ -463,6 +489,15 @@ cad_discard_record(struct cad *c)
 		return 0;
 	}
 	(void)db_rollback(c->db);
+	if (stored == 1) {
+		/* The COMMIT that stored it had its answer lost. */
+		log_warn("order %s: certificate serial %s is the order's, "
+		    "stored after all: nothing was discarded", d->order,
+		    d->serial);
+		memset(d, 0, sizeof(*d));
+		cad_marker_clear(&c->marker);
+		return 0;
+	}
 	backoff = cad_backoff_ms(c, d->tries++);
 	d->retry_ms = cad_now_ms() + backoff;
 	log_err("order %s: certificate serial %s signed and discarded, and no "
@@ -830,7 +865,7 @@ cad_issue_one(struct cad *c)
 	unsigned char *blob = NULL;
 	size_t bloblen = 0;
 	const char *pkind;
-	char err[512], *serial = NULL;
+	char err[512], state[8], *serial = NULL;
 	size_t n;
 	long skip_ms;
 	int r, transient, rc = -1;
@@ -927,11 +962,26 @@ cad_issue_one(struct cad *c)
 	}
 	if (cad_store(c, &o, x, blob, bloblen) == -1 ||
 	    db_commit(c->db) == -1) {
-		/* Nothing of this attempt is kept: the order is pending again. */
 		(void)db_rollback(c->db);
+		snprintf(state, sizeof(state), "%s", db_last_sqlstate(c->db));
+		/*
+		 * A COMMIT whose answer was lost may have committed: then the
+		 * order is done with this very certificate. Until 2026-12-07
+		 * it was taken for discarded all the same, and a cert.discard
+		 * named the serial of the order's certificate.
+		 */
+		if (cad_stored(c, o.id, serial) == 1) {
+			log_warn("order %s done: %s certificate serial %s for "
+			    "key %s (the answer to its COMMIT was lost, SQLSTATE "
+			    "%s; the database holds it)", o.id, o.profile,
+			    serial, o.key_type, state);
+			rc = 1;
+			goto out;
+		}
+		/* Nothing of this attempt is kept: the order is pending again. */
 		snprintf(err, sizeof(err), "storing the certificate failed "
 		    "(SQLSTATE %s); nothing issued (certificate serial %s "
-		    "signed and discarded)", db_last_sqlstate(c->db), serial);
+		    "signed and discarded)", state, serial);
 		cad_rolled_back(c, &o, err, serial);
 		goto out;
 	}

@@ -9,7 +9,8 @@
 # is a link or writable by others; two workers sharing the directory; a
 # missing or world-writable cad.state_dir. Certificates signed and discarded
 # whose attempts cannot be counted: each serial still in the order's audit
-# events (cert.discard), kept in the marker while even that is refused.
+# events (cert.discard), kept in the marker while even that is refused; and
+# none for an order whose COMMIT committed and had its answer lost.
 #
 # The kill lands while the worker holds the order, deterministically: its
 # signer is stopped (SIGSTOP) before the order is claimed, so the worker
@@ -454,6 +455,31 @@ run_once share2
 grep -qF "in-flight marker $state/cad-inflight.1; 0 order(s) in hand when their process ended" "$tmp/share2.log" ||
 	{ cat "$tmp/share2.log"; fail "share2: not slot 1, or it found an order in hand"; }
 stop_workers
+
+# --- the answer to the issuing COMMIT lost ----------------------------------------------
+# The connection breaks after the server committed the order's transaction
+# and before the worker read the answer (tests/preload/lost_commit.so): the
+# order is done with its certificate, and no event says otherwise. Until
+# 2026-12-07 the worker took the certificate it had just stored for one
+# signed and discarded: a cert.discard on the order named the very serial
+# its cert.issue and order.done did ("nothing issued").
+l=$(order 'Lost Commit Answer')
+lst=0
+timeout 120 env "${W[@]}" LD_PRELOAD="$BUILD/tests/preload/lost_commit.so" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" PKI_CAD_INSTANCE=lost \
+	"$CAD" --config "$PKI_CONFIG" --once >"$tmp/lost.log" 2>&1 || lst=$?
+[ "$lst" = 0 ] || { cat "$tmp/lost.log"; fail "cad --once with the COMMIT's answer lost: exit $lst"; }
+[ "$(st "$l")" = "done 1 " ] || fail "order $l: $(st "$l")"
+lser=$(q "SELECT c.serial FROM issuance_order o JOIN certificate c ON c.id = o.certificate_id WHERE o.id = $l")
+[ -n "$lser" ] || fail "order $l: no certificate"
+[ "$(audits cert.discard "$l")" = 0 ] ||
+	fail "order $l: its certificate $lser taken for discarded: $(q "SELECT details::text FROM audit_event WHERE action = 'cert.discard' AND object_id = '$l'")"
+[ "$(audits order.retry "$l")" = 0 ] || fail "order $l: an attempt counted though it issued"
+grep -qF 'the answer to its COMMIT was lost' "$tmp/lost.log" || { cat "$tmp/lost.log"; fail "no COMMIT's answer was lost"; }
+for f in "$state"/cad-inflight.*; do
+	[ ! -s "$f" ] || fail "in-flight marker $f still names $(cat "$f")"
+done
+note "order $l: the answer to its COMMIT lost, issued (serial $lser), no cert.discard"
 
 # --- cad.state_dir required, not writable by others --------------------------------------
 refused() { # refused NAME PATTERN [ENV=VAL...]: cad exits 1 saying PATTERN
