@@ -407,7 +407,7 @@ tsad_load_certs(struct tsad_conf *c)
 	struct cadb_ca tsa, issuing;
 	struct db *db = NULL;
 	char err[512];
-	int rc = -1;
+	int r, rc = -1;
 
 	memset(&tsa, 0, sizeof(tsa));
 	memset(&issuing, 0, sizeof(issuing));
@@ -421,12 +421,29 @@ tsad_load_certs(struct tsad_conf *c)
 		log_err("database: %s", err);
 		goto out;
 	}
-	/* The newest valid now of the TSA certificates (`pkictl ca tsa`). */
+	/*
+	 * The newest valid now of the TSA certificates (`pkictl ca tsa`).
+	 * A query that failed is not a ceremony not run: until 2026-12-07
+	 * both said "run `pkictl ca init`", also to an operator whose
+	 * database refused the query (a grant, a timeout, a restart).
+	 */
+	if ((r = cadb_load_current(db, "tsa", &tsa)) != 0) {
+		if (r == -1)
+			log_err("database: the TSA certificate could not be "
+			    "read (why: logged above)");
+		else
+			log_err("no TSA certificate in the database: run "
+			    "`pkictl ca init` (or `pkictl ca tsa`)");
+		goto out;
+	}
 	/* Its issuer: `pkictl ca tsa --issuer` may have named another. */
-	if (cadb_load_current(db, "tsa", &tsa) != 0 ||
-	    cadb_load_issuer_of(db, &tsa, &issuing) != 0) {
-		log_err("no TSA or issuing CA certificate in the database: run "
-		    "`pkictl ca init`");
+	if ((r = cadb_load_issuer_of(db, &tsa, &issuing)) != 0) {
+		if (r == -1)
+			log_err("database: the issuer of TSA certificate %s "
+			    "could not be read (why: logged above)", tsa.name);
+		else
+			log_err("TSA certificate %s: its issuer is not in the "
+			    "database", tsa.name);
 		goto out;
 	}
 	if ((c->extra = sk_X509_new_null()) == NULL ||
