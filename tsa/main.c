@@ -69,6 +69,13 @@
 #define TSA_TEXT_QUEUE_FULL	"The token record queue is full; try again later."
 
 #define TSA_MAX_WORKERS		16
+/*
+ * /health answers 503 for this long after a signature failed while none
+ * was made since (tsad_health): long enough for a load balancer to take
+ * the worker out, short enough that it sends queries again, one of which
+ * must succeed to say the signer works again (no query, no signature).
+ */
+#define TSA_SIGN_FAIL_HOLD_S	30
 
 /* What the supervisor loads once and every worker uses. */
 struct tsad_conf {
@@ -118,6 +125,16 @@ struct tsad {
 	struct tsa_lograte	 full_log;	/* the record queue full */
 	struct tsad_job		*head, *tail;	/* in flight, in ticket order */
 	unsigned int		 in_flight;	/* jobs queued: /health */
+	/*
+	 * The signatures of granted queries (tsad_complete), for /health:
+	 * made (a token written around one), failed (not sent, refused or
+	 * failed by the signer, or no token could be written around it),
+	 * failed since the last one made, and when the last of each came
+	 * (0: none yet; sign_failed_ms in daemon_now_ms()).
+	 */
+	unsigned long long	 signed_ok, sign_failed, sign_failed_run;
+	time_t			 sign_ok_at, sign_failed_at;
+	long long		 sign_failed_ms;
 };
 
 static void
@@ -130,11 +147,16 @@ usage(void)
 /*
  * "ok" when tokens are issued and recorded: the clock usable (or the
  * override set), the TSA certificate valid now (tsa_cert_window; the
- * override does not cover it), the last database write done, none outstanding for
+ * override does not cover it), the last signature made (the signer
+ * running but refusing, a key gone from the token: until 2026-12-07 /health
+ * said ok while every query got systemFailure), the last database write
+ * done, none outstanding for
  * TSA_WRITE_STUCK_S or more (the recorder blocked: a lock, a COMMIT waiting
  * for a lost synchronous standby) and the queue at most TSA_QUEUE_HIGH_PCT
  * full: otherwise it would say ok until the queue fills and every query
- * gets systemFailure.
+ * gets systemFailure. HTTP 503 (the same JSON) within TSA_SIGN_FAIL_HOLD_S
+ * of a failed signature none made has followed, so that a load balancer
+ * or monitor reading the code alone takes the worker out; 200 otherwise.
  */
 static int
 tsad_health(struct tsad *t, struct http_response *resp)
@@ -143,7 +165,7 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	struct tsa_cert_state cs;
 	struct tsa_recorder_health h;
 	long long days;
-	int db_ok, high, rc;
+	int db_ok, high, sign_ok, hold, rc = -1;
 	json_t *o;
 
 	tsa_recorder_stats(t->recorder, &h);
@@ -154,9 +176,12 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	/* Whole days left, rounded down: -1 from the first second after. */
 	days = cs.seconds_left >= 0 ? cs.seconds_left / 86400 :
 	    -((-cs.seconds_left + 86399) / 86400);
+	sign_ok = t->sign_failed_run == 0;
+	hold = !sign_ok && daemon_now_ms() - t->sign_failed_ms <
+	    TSA_SIGN_FAIL_HOLD_S * 1000LL;
 	o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:b, s:b, s:b, s:I, s:b, s:I, "
 	    "s:I, s:b, s:I, s:I}",
-	    "status", db_ok && !high && cs.valid &&
+	    "status", db_ok && !high && cs.valid && sign_ok &&
 	    (clk.usable || t->allow_unsync) ? "ok" : "degraded",
 	    "clock_synchronized", clk.synchronized,
 	    "clock_maxerror_us", (json_int_t)clk.maxerror_us,
@@ -171,7 +196,19 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	    "signatures_in_flight", (json_int_t)t->in_flight);
 	if (o == NULL)
 		return -1;
-	rc = http_respond_json(resp, 200, o);
+	/* The signatures made and failed (tsad_sign_count); null: none yet. */
+	if (json_object_set_new(o, "signatures", json_pack("{s:b, s:I, s:I, "
+	    "s:I, s:o, s:o}", "ok", sign_ok,
+	    "made", (json_int_t)t->signed_ok,
+	    "failed", (json_int_t)t->sign_failed,
+	    "failed_in_a_row", (json_int_t)t->sign_failed_run,
+	    "last_ok_at", t->sign_ok_at > 0 ?
+	    json_integer((json_int_t)t->sign_ok_at) : json_null(),
+	    "last_failed_at", t->sign_failed_at > 0 ?
+	    json_integer((json_int_t)t->sign_failed_at) : json_null())) == -1)
+		goto out;
+	rc = http_respond_json(resp, hold ? 503 : 200, o);
+out:
 	json_decref(o);
 	return rc;
 }
@@ -211,6 +248,29 @@ tsad_answer(struct tsad *t, int granted, unsigned char *reply, size_t replylen,
 }
 
 /*
+ * Counts a granted query's signature (ok: a token was written around it)
+ * for /health, and logs the end of a run of failures (each failure is
+ * logged with its query: tsad_complete, tsad_send).
+ */
+static void
+tsad_sign_count(struct tsad *t, int ok)
+{
+	if (ok) {
+		if (t->sign_failed_run > 0)
+			log_info("tsa: a signature was made again after %llu "
+			    "that failed: tokens are issued", t->sign_failed_run);
+		t->signed_ok++;
+		t->sign_failed_run = 0;
+		t->sign_ok_at = time(NULL);
+		return;
+	}
+	t->sign_failed++;
+	t->sign_failed_run++;
+	t->sign_failed_at = time(NULL);
+	t->sign_failed_ms = daemon_now_ms();
+}
+
+/*
  * A job's answer: its signature taken from the signer (the turn of its
  * ticket), the token written around it and recorded. A signature that
  * fails gets rejection with failInfo systemFailure, as a query whose
@@ -234,6 +294,7 @@ tsad_complete(struct tsad *t, struct tsad_job *job, struct http_response *resp)
 		ok = tsa_respond_finish(t->responder, &job->pend, sig, siglen,
 		    &reply, &replylen) == 0;
 	free(sig);
+	tsad_sign_count(t, ok);
 	if (!ok && tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE,
 	    TSA_TEXT_SYSTEM_FAILURE, &reply, &replylen) == -1)
 		return -1;

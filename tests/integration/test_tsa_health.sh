@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # tsad's /health and start-up messages, with tsads of their own on the
 # stack's database:
+#  - a signer that runs but makes no signature (it refuses each TSTInfo:
+#    its genTime, from a clock moved by a shim, is 10 minutes from the
+#    signer's): each query gets systemFailure, /health says degraded with
+#    HTTP 503 and the signatures' counts and times; the clocks agreeing
+#    again, the next query gets its token and /health says ok.
+#    Until 2026-12-07 /health said ok all along.
 #  - the query for its certificates refused at start-up: tsad says the
 #    database failed (until 2026-12-07: "run `pkictl ca init`").
 # Runs against the stack of tests/run.sh.
@@ -8,6 +14,120 @@
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
 q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+reply_text() { openssl ts -reply -in "$1" -text 2>/dev/null; }
+status_of() { reply_text "$1" | sed -n 's/^Status: //p'; }
+post() { # post QUERYFILE REPLYFILE -> HTTP status on stdout
+	curl -sS -o "$2" -w '%{http_code}' -H 'Content-Type: application/timestamp-query' \
+		--data-binary "@$1" "$url/"
+}
+echo "health document" >"$tmp/doc"
+openssl ts -query -data "$tmp/doc" -sha256 -out "$tmp/q.tsq" 2>/dev/null
+
+# --- a signer that makes no signature ---------------------------------------------
+# The signer refuses a TSTInfo whose genTime is more than 300 s from its
+# own clock (hsm/README.md, "What the signer checks"). A shim (LD_PRELOAD)
+# moves the worker's gettimeofday(), which genTime comes from, by the
+# seconds read from a file at each call (opened at load, read with pread:
+# the worker's sandbox allows no open); the signer's time() is the
+# kernel's. The signer then runs and answers, and signs nothing.
+cat >"$tmp/shift.c" <<'C'
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static int shift_fd = -1;
+
+int
+gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+	struct timespec ts;
+	char buf[32];
+	ssize_t n;
+	long shift = 0;
+
+	(void)tz;
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return -1;
+	tv->tv_sec = ts.tv_sec;
+	tv->tv_usec = ts.tv_nsec / 1000;
+	if (shift_fd != -1 && (n = pread(shift_fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		shift = strtol(buf, NULL, 10);
+	}
+	tv->tv_sec += shift;
+	return 0;
+}
+
+__attribute__((constructor)) static void
+shift_init(void)
+{
+	const char *f;
+
+	if ((f = getenv("TSA_CLOCK_SHIFT")) != NULL &&
+	    (shift_fd = open(f, O_RDONLY | O_CLOEXEC)) == -1)
+		_exit(98);
+}
+C
+${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared -o "$tmp/shift.so" "$tmp/shift.c" ||
+	fail "cannot build the clock shim"
+echo 0 >"$tmp/shift"
+chmod 0644 "$tmp/shift"
+port=$(free_port)
+url=http://127.0.0.1:$port
+LD_PRELOAD=$tmp/shift.so ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" TSA_CLOCK_SHIFT=$tmp/shift \
+PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa-health PKI_TSA_WORKERS=1 \
+PKI_TSA_SPILL_FILE=$tmp/tsa.spill \
+	"$BUILD/tsad" --config "$PKI_CONFIG" >"$tmp/tsa.log" 2>&1 &
+tsa=$!
+at_exit "kill -TERM $tsa 2>/dev/null; wait $tsa 2>/dev/null"
+for _ in $(seq 300); do
+	grep -q 'serving RFC 3161' "$tmp/tsa.log" && break
+	kill -0 "$tsa" 2>/dev/null || { cat "$tmp/tsa.log"; fail "tsad died at start"; }
+	sleep 0.1
+done
+grep -q 'serving RFC 3161' "$tmp/tsa.log" || { cat "$tmp/tsa.log"; fail "tsad did not start"; }
+# health: /health's HTTP status, then the fields asked (jq paths).
+health() {
+	local code
+	code=$(curl -sS -o "$tmp/h" -w '%{http_code}' "$url/health")
+	echo "$code $(jq -r "[$1] | map(tostring) | join(\" \")" "$tmp/h")"
+}
+[ "$(post "$tmp/q.tsq" "$tmp/r1.tsr")" = 200 ] && [ "$(status_of "$tmp/r1.tsr")" = "Granted." ] ||
+	{ reply_text "$tmp/r1.tsr"; cat "$tmp/tsa.log"; fail "no token"; }
+[ "$(health '.status, .signatures.ok, .signatures.made, .signatures.failed, .signatures.failed_in_a_row, .signatures.last_failed_at')" = \
+    "200 ok true 1 0 0 null" ] || fail "/health after a token: $(cat "$tmp/h")"
+[ "$(jq -r '.signatures.last_ok_at >= now - 60' "$tmp/h")" = true ] || fail "/health: last_ok_at $(cat "$tmp/h")"
+
+# genTime 10 minutes ahead of the signer's clock: it refuses each signature.
+echo 600 1<>"$tmp/shift"
+for i in 1 2; do
+	[ "$(post "$tmp/q.tsq" "$tmp/f$i.tsr")" = 200 ] || fail "signer refusing: HTTP status"
+	[ "$(status_of "$tmp/f$i.tsr")" = "Rejected." ] &&
+		reply_text "$tmp/f$i.tsr" | has 'Failure info: the request cannot be handled due to system failure$' ||
+		{ reply_text "$tmp/f$i.tsr"; tail -n 20 "$tmp/tsa.log"; fail "signer refusing: want systemFailure"; }
+done
+[ "$(health '.status, .signatures.ok, .signatures.made, .signatures.failed, .signatures.failed_in_a_row')" = \
+    "503 degraded false 1 2 2" ] ||
+	{ tail -n 20 "$tmp/tsa.log"; fail "/health while the signer signs nothing: $(cat "$tmp/h")"; }
+[ "$(jq -r '.signatures.last_failed_at >= .signatures.last_ok_at and .signatures.last_failed_at >= now - 60' "$tmp/h")" = true ] ||
+	fail "/health: last_failed_at $(cat "$tmp/h")"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -I "$url/health")
+[ "$code" = 503 ] || fail "HEAD /health while the signer signs nothing: $code, want 503"
+
+# The clock agreed again: the next query gets its token, /health says ok.
+printf '0  \n' 1<>"$tmp/shift"
+[ "$(post "$tmp/q.tsq" "$tmp/r2.tsr")" = 200 ] && [ "$(status_of "$tmp/r2.tsr")" = "Granted." ] ||
+	{ reply_text "$tmp/r2.tsr"; tail -n 20 "$tmp/tsa.log"; fail "the signer signing again: no token"; }
+[ "$(health '.status, .signatures.ok, .signatures.made, .signatures.failed, .signatures.failed_in_a_row')" = \
+    "200 ok true 2 2 0" ] || fail "/health once a signature was made again: $(cat "$tmp/h")"
+grep -q 'a signature was made again after 2 that failed' "$tmp/tsa.log" ||
+	{ cat "$tmp/tsa.log"; fail "the signer's return not logged"; }
+kill -TERM "$tsa"
+wait "$tsa" || { cat "$tmp/tsa.log"; fail "tsad exited non-zero on SIGTERM"; }
+note "a signer refusing every signature: /health 503 degraded with the counts; ok again after a signature"
 
 # --- the certificates' query refused at start-up ------------------------------------
 at_exit "sql_as '$PKI_TEST_PG_URI' 'GRANT SELECT ON ca_certificate TO pki_tsa' >/dev/null 2>&1"
