@@ -104,6 +104,19 @@ int	crl_cache_not_served(struct crl_cache *, long long id,
  */
 int	crl_cache_ended(struct crl_cache *, const char *name, const int *docs,
 	    int n);
+/*
+ * How the database answered who (an issuing thread, the CA watch) at its
+ * last try: unavailable 1 when no usable server answered (lib/db.h
+ * db_unavailable(): a connection lost or refused, the server shutting
+ * down, a command past its bound, a lock or statement past the role's;
+ * or no connection could be made), 0 when it did. While one is
+ * unavailable /health says "degraded", "database_ok" false and
+ * "database_unavailable_since" the earliest time one was (a thread's
+ * first failure of a row). A thread that stops says 0. -1 when
+ * CRL_DB_USERS are unavailable at once.
+ */
+#define CRL_DB_USERS		(CRL_MAX_ISSUING + 1)
+int	crl_cache_db(struct crl_cache *, const void *who, int unavailable);
 
 /* The HTTP handler (lib/http.h) over a struct crl_cache. */
 struct http_request;
@@ -204,8 +217,6 @@ struct crl_issuer	*crl_issuer_start(const struct crl_issuer_conf *,
 			    char *err, size_t errlen);
 /* Asks for a base CRL (and a delta) now: SIGHUP. */
 void			 crl_issuer_kick(struct crl_issuer *);
-/* 1 while the last database round trip succeeded. */
-int			 crl_issuer_db_ok(struct crl_issuer *);
 void			 crl_issuer_stop(struct crl_issuer *);
 
 /*

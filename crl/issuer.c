@@ -83,7 +83,6 @@ struct crl_issuer {
 	struct crl_thread	 t;		/* its mtx guards kick */
 	int			 kick;		/* SIGHUP: cleared once applied */
 	int			 base_forced;	/* SIGHUP, or no complete CRL held */
-	int			 db_ok;
 	struct db		*db;
 	/* schedule, in wall-clock seconds */
 	double			 base_due;
@@ -450,8 +449,7 @@ crl_issuer_drain(struct crl_issuer *ci, double now)
 	PGnotify *n;
 
 	while ((n = PQnotifies(db_conn(ci->db))) != NULL) {
-		if (crl_issuer_notify(ci, n, now) == -1)
-			ci->db_ok = 0;
+		(void)crl_issuer_notify(ci, n, now);	/* logged */
 		PQfreemem(n);
 	}
 }
@@ -538,6 +536,22 @@ out:
 	return rc;
 }
 
+/*
+ * Tells /health how the database answered this thread (crl_cache_db):
+ * unavailable after a command that failed for want of a usable server
+ * (db_unavailable(), which the loop clears at each pass; a command past
+ * CRL_DB_TIMEOUT_MS too, its connection still CONNECTION_OK), available
+ * after a pass whose commands all worked. Until 2026-12-07 a field said
+ * PQstatus() == CONNECTION_OK, which a timed-out command leaves so, and
+ * nothing read it: /health reported the documents only.
+ */
+static void
+crl_issuer_db_state(struct crl_issuer *ci, int unavailable)
+{
+	if (crl_cache_db(ci->conf.cache, ci, unavailable) == -1)
+		log_warn("crl: /health cannot hold one more database state");
+}
+
 static void *
 crl_issuer_main(void *arg)
 {
@@ -545,7 +559,7 @@ crl_issuer_main(void *arg)
 	const struct crl_schedule *s = &ci->conf.sched;
 	struct pollfd pfd[2];
 	double now, due, dirty_due = 0, backoff = 1, due_in = 0;
-	int stop, kick, fail, timeout_ms;
+	int stop, kick, fail, tried, timeout_ms;
 
 	for (;;) {
 		/*
@@ -560,9 +574,12 @@ crl_issuer_main(void *arg)
 		if (stop)
 			break;
 		now = crl_now();
+		db_unavailable_clear();
+		tried = 0;
 		if (ci->db == NULL || PQstatus(db_conn(ci->db)) != CONNECTION_OK) {
 			if (crl_issuer_connect(ci) == -1) {
-				ci->db_ok = 0;
+				/* No connection to work with, whatever the cause. */
+				crl_issuer_db_state(ci, 1);
 				db_close(ci->db);
 				ci->db = NULL;
 				pfd[0].fd = ci->t.wake[0];
@@ -574,7 +591,7 @@ crl_issuer_main(void *arg)
 				continue;
 			}
 			backoff = 1;
-			ci->db_ok = 1;
+			crl_issuer_db_state(ci, 0);
 			/*
 			 * The schedule connecting set is of its own clock
 			 * reading: with this iteration's earlier one, a base
@@ -600,6 +617,10 @@ crl_issuer_main(void *arg)
 			ci->dirty_first = 0;
 		}
 		fail = 0;
+		tried = ci->base_due <= now || ci->delta_due <= now ||
+		    ci->reconcile_due <= now || (ci->dirty_first != 0 &&
+		    crl_min(ci->dirty_last + (double)s->coalesce_ms / 1000,
+		    ci->dirty_first + (double)s->coalesce_max_ms / 1000) <= now);
 		if (ci->dirty_first != 0)
 			dirty_due = crl_min(ci->dirty_last +
 			    (double)s->coalesce_ms / 1000, ci->dirty_first +
@@ -666,16 +687,13 @@ crl_issuer_main(void *arg)
 		}
 		if (fail) {
 			/* Retried soon; a lost connection is reopened above. */
-			ci->db_ok = PQstatus(db_conn(ci->db)) == CONNECTION_OK;
 			if (ci->dirty_first == 0)
 				ci->dirty_first = now;
 			ci->dirty_last = now + backoff;
 			backoff = backoff * 2 > CRL_RECONNECT_MAX_S ?
 			    CRL_RECONNECT_MAX_S : backoff * 2;
-		} else {
-			ci->db_ok = 1;
+		} else
 			backoff = 1;
-		}
 
 		/*
 		 * A notification that arrived while the CRLs above were
@@ -683,6 +701,16 @@ crl_issuer_main(void *arg)
 		 * follow it now, or poll would sleep past it.
 		 */
 		crl_issuer_drain(ci, crl_now());
+		/*
+		 * What the database said this pass: a failure for want of a
+		 * server (a CRL that failed otherwise, at the signer or
+		 * with a refused statement, had its answers), else, when a
+		 * pass asked it anything, its answers.
+		 */
+		if (db_unavailable())
+			crl_issuer_db_state(ci, 1);
+		else if (tried)
+			crl_issuer_db_state(ci, 0);
 
 		/* Sleep until the next due time, a notification or a kick. */
 		due = crl_min(crl_min(ci->base_due, ci->delta_due),
@@ -707,11 +735,16 @@ crl_issuer_main(void *arg)
 		if (PQconsumeInput(db_conn(ci->db)) != 1) {
 			log_warn("database connection lost: %s",
 			    PQerrorMessage(db_conn(ci->db)));
-			ci->db_ok = 0;
+			crl_issuer_db_state(ci, 1);
 			continue;
 		}
+		db_unavailable_clear();
 		crl_issuer_drain(ci, crl_now());
+		if (db_unavailable())
+			crl_issuer_db_state(ci, 1);
 	}
+	/* A thread stopped (crld's end, a CA that ended) no longer counts. */
+	crl_issuer_db_state(ci, 0);
 	db_close(ci->db);
 	ci->db = NULL;
 	return NULL;
@@ -742,12 +775,6 @@ crl_issuer_kick(struct crl_issuer *ci)
 	ci->kick = 1;
 	pthread_mutex_unlock(&ci->t.mtx);
 	crl_thread_wake(&ci->t);
-}
-
-int
-crl_issuer_db_ok(struct crl_issuer *ci)
-{
-	return ci->db_ok;
 }
 
 void

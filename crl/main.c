@@ -1244,8 +1244,11 @@ crld_watch_round(struct crld *d)
 	int i, changed = 0;
 
 	memset(&c, 0, sizeof(c));
+	/* /health's database state: this round's (crl_cache_db). */
+	db_unavailable_clear();
 	if (d->watch_db == NULL && (d->watch_db = db_connect(config_get(d->cfg,
 	    "pg.crl_uri", NULL), err, sizeof(err))) == NULL) {
+		(void)crl_cache_db(d->cache, &d->watch, 1);
 		if (!d->watch_failed)
 			log_warn("CA watch: database: %s (tried again every "
 			    "%ld s)", err, d->sched.reconcile_interval);
@@ -1256,6 +1259,7 @@ crld_watch_round(struct crld *d)
 	v[0] = grace;
 	if ((res = db_exec_bounded(d->watch_db, &stmt_issuing_cas, v,
 	    CRLD_WATCH_TIMEOUT_MS)) == NULL) {
+		(void)crl_cache_db(d->cache, &d->watch, db_unavailable());
 		if (!d->watch_failed)
 			log_warn("CA watch: the list of issuing CAs could not "
 			    "be read (tried again every %ld s)",
@@ -1295,6 +1299,7 @@ crld_watch_round(struct crld *d)
 	pthread_mutex_unlock(&d->mtx);
 	/* Only this thread adds issuing CAs: read without the mutex. */
 	crld_watch_ca_status(d);
+	(void)crl_cache_db(d->cache, &d->watch, db_unavailable());
 	if (changed && out_dir != NULL)
 		(void)crld_save_cas(d, out_dir);
 	cadb_clear(&c);
@@ -1324,6 +1329,7 @@ crld_watch_main(void *arg)
 			log_warn("CA watch: poll: %s", strerror(errno));
 		crl_thread_drain(&d->watch);
 	}
+	(void)crl_cache_db(d->cache, &d->watch, 0);
 	db_close(d->watch_db);
 	d->watch_db = NULL;
 	return NULL;

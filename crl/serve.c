@@ -20,6 +20,7 @@
 #include "crl/extern.h"
 #include "lib/http.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
 
 #define CRL_CERT_MAX_AGE	86400	/* CA certificates change at ceremonies */
 
@@ -47,9 +48,10 @@ struct crl_blob {
 
 /*
  * mtx guards ndocs, doc, the paths' removed flags, not_signed, revoked,
- * not_served and ended: crld adds a new issuing CA's paths, removes an
+ * not_served, ended and db_down: crld adds a new issuing CA's paths, removes an
  * ended one's, and names the CAs it cannot sign for or serve, or whose
- * certificate is revoked or on hold, while it serves (crl/main.c).
+ * certificate is revoked or on hold, while it serves (crl/main.c); its
+ * threads say how the database answers them (crl_cache_db).
  */
 struct crl_cache {
 	pthread_mutex_t	 mtx;
@@ -78,6 +80,12 @@ struct crl_cache {
 	/* Issuing CAs past their grace, dropped while serving. */
 	char		 ended[CRL_MAX_ISSUING][32];
 	int		 nended;
+	/* The threads the database is unavailable to, and since when. */
+	struct {
+		const void	*who;
+		time_t		 since;
+	}		 db_down[CRL_DB_USERS];
+	int		 ndb_down;
 };
 
 /*
@@ -413,19 +421,48 @@ crl_cache_ended(struct crl_cache *c, const char *name, const int *docs,
 	return rc;
 }
 
+int
+crl_cache_db(struct crl_cache *c, const void *who, int unavailable)
+{
+	int i, rc = 0;
+
+	pthread_mutex_lock(&c->mtx);
+	for (i = 0; i < c->ndb_down; i++)
+		if (c->db_down[i].who == who)
+			break;
+	if (!unavailable) {
+		if (i < c->ndb_down)
+			c->db_down[i] = c->db_down[--c->ndb_down];
+	} else if (i == c->ndb_down) {
+		if (c->ndb_down == CRL_DB_USERS)
+			rc = -1;
+		else {
+			c->db_down[i].who = who;
+			c->db_down[i].since = time(NULL);
+			c->ndb_down++;
+		}
+	}
+	pthread_mutex_unlock(&c->mtx);
+	return rc;
+}
+
 /*
  * "degraded" when a document is stale (absent or past its nextUpdate), an
  * issuing CA's CRLs cannot be signed here ("not_signed": its names), an
  * issuing CA's own certificate is revoked or on hold ("ca_revoked": by
  * name, its status, reason and since when), or an issuing CA of the
- * database cannot be served ("not_served": its id, name and why). "ended":
- * the issuing CAs dropped past their grace while crld ran (not degraded).
+ * database cannot be served ("not_served": its id, name and why), or the
+ * database is unavailable to one of crld's threads ("database_ok" false,
+ * "database_unavailable_since" the earliest time it was: crl_cache_db).
+ * "ended": the issuing CAs dropped past their grace while crld ran (not
+ * degraded).
  */
 static int
 crl_serve_health(struct crl_cache *c, struct http_response *resp)
 {
 	json_t *o, *docs, *ns, *rv, *nv, *en, *e;
-	time_t now = time(NULL);
+	time_t now = time(NULL), down = 0;
+	char since[TIME_ISO8601_MAX];
 	int i, stale = 0, rc = -1;
 
 	if ((o = json_object()) == NULL || (docs = json_object()) == NULL) {
@@ -484,9 +521,16 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 		    "s:I}", "stale", s, "number", (json_int_t)(b != NULL ?
 		    b->number : 0)));
 	}
+	for (i = 0; i < c->ndb_down; i++)
+		if (down == 0 || c->db_down[i].since < down)
+			down = c->db_down[i].since;
+	json_object_set_new(o, "database_ok", json_boolean(c->ndb_down == 0));
+	json_object_set_new(o, "database_unavailable_since", c->ndb_down > 0 ?
+	    json_string(time_iso8601(down, since, sizeof(since))) :
+	    json_null());
 	json_object_set_new(o, "status", json_string(stale ||
-	    c->nnot_signed > 0 || c->nrevoked > 0 || c->nnot_served > 0 ?
-	    "degraded" : "ok"));
+	    c->nnot_signed > 0 || c->nrevoked > 0 || c->nnot_served > 0 ||
+	    c->ndb_down > 0 ? "degraded" : "ok"));
 	pthread_mutex_unlock(&c->mtx);
 	if (crl_serve_no_store(resp) == 0)
 		rc = http_respond_json(resp, 200, o);

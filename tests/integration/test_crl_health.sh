@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# crld's /health says how the database answers it (database_ok,
+# database_unavailable_since), with a crld of its own on the stack's
+# database reached through a proxy (pg_stall_proxy.py, stalling nothing)
+# that the test can take away:
+#  - the CA watch's backend stopped (SIGSTOP: no error, no keepalive sees
+#    it): its query gives up after 10 s (CRLD_WATCH_TIMEOUT_MS), and
+#    /health says degraded, the database unavailable since then, while
+#    the CRLs are still served; the next round, on a new connection,
+#    makes it ok again (the old backend still stopped).
+#  - the server gone (the proxy stopped: every connection lost, none
+#    made): degraded, unavailable; the server back, ok again.
+# Until 2026-12-07 /health reported the documents only: a crld that could
+# issue no CRL said ok until the CRLs it served went stale.
+. "$(dirname "$0")/lib.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+now_ms() { date +%s%3N; }
+# until_ms MS CMD...: CMD until it succeeds, for MS at most.
+until_ms() {
+	local t0 ms=$1
+	shift
+	t0=$(now_ms)
+	until "$@"; do
+		[ $(($(now_ms) - t0)) -lt "$ms" ] || return 1
+		sleep 0.2
+	done
+}
+PG_HOST=$(sed -n 's/^PKI_PG_HOST=//p' "$PKI_STACK_DIR/stack.env")
+PG_PORT=$(sed -n 's/^PKI_PG_PORT=//p' "$PKI_STACK_DIR/stack.env")
+[ -S "$PG_HOST/.s.PGSQL.$PG_PORT" ] || fail "the stack's PostgreSQL socket not found: $PG_HOST/.s.PGSQL.$PG_PORT"
+
+# The proxy: passes everything (no MATCH); stopped, its socket refuses.
+px=$(mktemp -d /tmp/pgpx.XXXXXX)
+chmod 0755 "$px"
+pxpid=
+proxy_start() {
+	rm -f -- "$px/.s.PGSQL.$PG_PORT"
+	python3 "$(dirname "$0")/pg_stall_proxy.py" "$px" "$PG_PORT" "$PG_HOST/.s.PGSQL.$PG_PORT" \
+		'' 0 "$tmp/px.state" 2>>"$tmp/px.log" &
+	pxpid=$!
+	for _ in $(seq 50); do
+		[ -S "$px/.s.PGSQL.$PG_PORT" ] && return 0
+		sleep 0.1
+	done
+	cat "$tmp/px.log"; fail "pg_stall_proxy.py did not start"
+}
+proxy_stop() { kill "$pxpid" && wait "$pxpid" 2>/dev/null || true; }
+at_exit 'kill "$pxpid" 2>/dev/null; rm -rf -- "$px"'
+proxy_start
+
+mkdir -p "$tmp/crl"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl"
+chmod 0711 "$tmp"
+before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_crl'")
+port=$(free_port)
+url=http://127.0.0.1:$port
+PKI_PG_CRL_URI="host=$px port=$PG_PORT dbname=pki user=pki_crl" PKI_CRL_PORT=$port \
+PKI_CRL_OUT_DIR=$tmp/crl PKI_CRL_INSTANCE=test-crl-health \
+	"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crld.log" 2>&1 &
+crld=$!
+at_exit "kill -TERM $crld 2>/dev/null; wait $crld 2>/dev/null"
+# health FIELDS: /health's fields (jq paths), space-separated.
+health() { curl -sS --max-time 5 "$url/health" >"$tmp/h" 2>/dev/null && jq -r "[$1] | map(tostring) | join(\" \")" "$tmp/h"; }
+is_ok() { [ "$(health '.status, .database_ok, .database_unavailable_since')" = "ok true null" ]; }
+is_down() { [ "$(health '.status, .database_ok')" = "degraded false" ]; }
+# since_recent: database_unavailable_since is ISO 8601 and within the last minute.
+since_recent() {
+	local s
+	s=$(jq -r .database_unavailable_since "$tmp/h")
+	[[ $s =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]] &&
+		[ $(($(date +%s) - $(date -d "$s" +%s))) -le 60 ]
+}
+until_ms 60000 is_ok || { cat "$tmp/crld.log"; fail "crld's /health not ok at start: $(cat "$tmp/h")"; }
+
+# --- the CA watch's backend stopped -------------------------------------------------
+watch_backend() {
+	wpid=$(q "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = 'pki_crl'
+		AND pid NOT IN ($before) AND query LIKE '%revocation_reason%'")
+	[[ $wpid =~ ^[0-9]+$ ]]
+}
+until_ms 10000 watch_backend || fail "the CA watch's backend not found: '$wpid'"
+kill -STOP "$wpid"
+at_exit "kill -CONT $wpid 2>/dev/null || true"
+t0=$(now_ms)
+kill -HUP "$crld"	# a round of the CA watch now
+until_ms 30000 is_down || { kill -CONT "$wpid"; tail -n 20 "$tmp/crld.log"; fail "the CA watch's backend stopped: /health $(cat "$tmp/h")"; }
+waited=$(($(now_ms) - t0))
+since_recent || { kill -CONT "$wpid"; fail "database_unavailable_since: $(cat "$tmp/h")"; }
+grep -q 'no answer within 10000 ms' "$tmp/crld.log" || { kill -CONT "$wpid"; cat "$tmp/crld.log"; fail "the watch's time-out not logged"; }
+code=$(curl -sS -o "$tmp/cur.crl" -w '%{http_code}' "$url/crl/issuing.crl")
+[ "$code" = 200 ] || { kill -CONT "$wpid"; fail "the CRL not served while the database is unavailable: $code"; }
+# The next round connects anew: ok again, the old backend still stopped.
+kill -HUP "$crld"
+until_ms 30000 is_ok || { kill -CONT "$wpid"; tail -n 20 "$tmp/crld.log"; fail "/health after the watch's next round: $(cat "$tmp/h")"; }
+grep -q '^State:.*stopped' "/proc/$wpid/status" || fail "the watch's old backend $wpid is no longer stopped"
+kill -CONT "$wpid"
+note "the CA watch's backend stopped: /health degraded, database unavailable, after $waited ms; ok again on a new connection"
+
+# --- the server gone, then back ------------------------------------------------------
+proxy_stop
+until_ms 30000 is_down || { tail -n 20 "$tmp/crld.log"; fail "the server gone: /health $(cat "$tmp/h")"; }
+since_recent || fail "database_unavailable_since: $(cat "$tmp/h")"
+sleep 2
+is_down || fail "the server still gone: /health $(cat "$tmp/h")"
+proxy_start
+kill -HUP "$crld"	# the issuers' back-off and the watch, woken now
+until_ms 60000 is_ok || { tail -n 20 "$tmp/crld.log"; fail "the server back: /health $(cat "$tmp/h")"; }
+kill -TERM "$crld"
+wait "$crld" || { cat "$tmp/crld.log"; fail "crld exited non-zero on SIGTERM"; }
+grep -q 'Sanitizer' "$tmp/crld.log" && { cat "$tmp/crld.log"; fail "crld: a sanitizer report"; }
+note "the server gone: /health degraded, database unavailable; ok again once it is back"
+note ok
