@@ -483,6 +483,12 @@ tsad_load_certs(struct tsad_conf *c)
 		goto out;
 	}
 	/*
+	 * Bounded as the recorder's commands are (tsa.db_timeout_seconds):
+	 * a server that accepts the connection and then stalls made tsad
+	 * wait at start-up for ever, before it said anything.
+	 */
+	(void)db_set_timeout(db, c->db_timeout * 1000);
+	/*
 	 * The newest valid now of the TSA certificates (`pkictl ca tsa`).
 	 * A query that failed is not a ceremony not run: until 2026-12-07
 	 * both said "run `pkictl ca init`", also to an operator whose
