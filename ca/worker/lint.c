@@ -1207,6 +1207,8 @@ lint_dummy_key(const char *kt)
 		return EVP_RSA_gen(2048);
 	if (strcmp(kt, "rsa3072") == 0)
 		return EVP_RSA_gen(3072);
+	if (strcmp(kt, "rsa4096") == 0)
+		return EVP_RSA_gen(4096);
 	return NULL;
 }
 
@@ -1246,7 +1248,8 @@ cad_lint_profile(const struct profile *p, X509 *issuer, long max_days,
 	snprintf(kt, sizeof(kt), "%.*s", (int)len, types);
 	if ((key = lint_dummy_key(kt)) == NULL) {
 		lint_err(err, errlen, "profile %s: key_types starts with %s "
-		    "(ec-p256, ec-p384, rsa2048, rsa3072)", profile_name(p), kt);
+		    "(ec-p256, ec-p384, rsa2048, rsa3072, rsa4096)",
+		    profile_name(p), kt);
 		goto out;
 	}
 	if ((x = profile_build(p, NULL, key, NULL, issuer, NULL, why,

@@ -1268,6 +1268,10 @@ test_profile_check(void **state)
 	want_refused(profile_check_of(f, f->cfg, "eseal", 1096, err,
 	    sizeof(err)), err, "profile eseal: a test certificate fails the "
 	    "lint: lint: extendedKeyUsage serverAuth", "eseal with serverAuth");
+	/* RSA-4096 first (schema/007 and pkictl order add take it). */
+	put_profile(f, "personal", "key_types =", "key_types = rsa4096, ec-p256");
+	if (profile_check_of(f, f->cfg, "personal", 1096, err, sizeof(err)) != 0)
+		fail_msg("key_types starting with rsa4096 refused: %s", err);
 	/* No [urls] in pki.conf. */
 	snprintf(path, sizeof(path), "%s/bare.conf", f->dir);
 	write_all(path, "[cad]\npoll_seconds = 5\n");
