@@ -123,6 +123,7 @@ struct tsad {
 	const char		*label;		/* the TSA key's */
 	int			 allow_unsync;
 	struct tsa_lograte	 full_log;	/* the record queue full */
+	struct tsa_lograte	 sign_log;	/* signatures failing */
 	struct tsad_job		*head, *tail;	/* in flight, in ticket order */
 	unsigned int		 in_flight;	/* jobs queued: /health */
 	/*
@@ -165,7 +166,7 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	struct tsa_cert_state cs;
 	struct tsa_recorder_health h;
 	long long days;
-	int db_ok, high, sign_ok, hold, rc = -1;
+	int db_ok, high, sign_ok, clk_ok, hold, rc = -1;
 	json_t *o;
 
 	tsa_recorder_stats(t->recorder, &h);
@@ -177,12 +178,13 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	days = cs.seconds_left >= 0 ? cs.seconds_left / 86400 :
 	    -((-cs.seconds_left + 86399) / 86400);
 	sign_ok = t->sign_failed_run == 0;
-	hold = !sign_ok && daemon_now_ms() - t->sign_failed_ms <
-	    TSA_SIGN_FAIL_HOLD_S * 1000LL;
+	clk_ok = clk.usable || t->allow_unsync;
+	hold = (!sign_ok && daemon_now_ms() - t->sign_failed_ms <
+	    TSA_SIGN_FAIL_HOLD_S * 1000LL);
 	o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:b, s:b, s:b, s:I, s:b, s:I, "
 	    "s:I, s:b, s:I, s:I}",
-	    "status", db_ok && !high && cs.valid && sign_ok &&
-	    (clk.usable || t->allow_unsync) ? "ok" : "degraded",
+	    "status", db_ok && !high && cs.valid && sign_ok && clk_ok ?
+	    "ok" : "degraded",
 	    "clock_synchronized", clk.synchronized,
 	    "clock_maxerror_us", (json_int_t)clk.maxerror_us,
 	    "clock_accuracy_us", (json_int_t)clk.accuracy_us,
@@ -249,13 +251,14 @@ tsad_answer(struct tsad *t, int granted, unsigned char *reply, size_t replylen,
 
 /*
  * Counts a granted query's signature (ok: a token was written around it)
- * for /health, and logs the end of a run of failures (each failure is
- * logged with its query: tsad_complete, tsad_send).
+ * for /health, and logs the end of a run of failures (a failure is logged
+ * as it comes, at most once every TSA_LOG_INTERVAL_S: tsad_sign_log).
  */
 static void
 tsad_sign_count(struct tsad *t, int ok)
 {
 	if (ok) {
+		tsa_log_over(&t->sign_log);
 		if (t->sign_failed_run > 0)
 			log_info("tsa: a signature was made again after %llu "
 			    "that failed: tokens are issued", t->sign_failed_run);
@@ -268,6 +271,23 @@ tsad_sign_count(struct tsad *t, int ok)
 	t->sign_failed_run++;
 	t->sign_failed_at = time(NULL);
 	t->sign_failed_ms = daemon_now_ms();
+}
+
+/*
+ * Logs a signature that failed (err: why), as a lasting condition is
+ * (tsa_log_due): the first of a run, then at most once every
+ * TSA_LOG_INTERVAL_S with the number left out. A signer refusing every
+ * signature logged one line per query, at the query rate.
+ */
+static void
+tsad_sign_log(struct tsad *t, const char *err)
+{
+	unsigned long more;
+
+	if (tsa_log_due(&t->sign_log, &more))
+		log_err("tsa: signer: %s: answering rejection, failInfo "
+		    "systemFailure (%lu more such log lines suppressed)", err,
+		    more);
 }
 
 /*
@@ -288,8 +308,7 @@ tsad_complete(struct tsad *t, struct tsad_job *job, struct http_response *resp)
 		;	/* the request could not be sent: logged then */
 	else if (signer_sign_end(t->signer, job->ticket, &sig, &siglen, err,
 	    sizeof(err)) == -1)
-		log_err("tsa: signer: %s: answering rejection, failInfo "
-		    "systemFailure", err);
+		tsad_sign_log(t, err);
 	else
 		ok = tsa_respond_finish(t->responder, &job->pend, sig, siglen,
 		    &reply, &replylen) == 0;
@@ -361,8 +380,7 @@ tsad_send(struct tsad *t, struct tsad_job *job)
 	    job->pend.tbs.tst.buf, job->pend.tbs.tst.len, &job->ticket, err,
 	    sizeof(err)) == 0;
 	if (!job->sent)
-		log_err("tsa: signer: %s: answering rejection, failInfo "
-		    "systemFailure", err);
+		tsad_sign_log(t, err);
 }
 
 /*

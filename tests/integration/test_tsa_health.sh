@@ -6,7 +6,8 @@
 #    signer's): each query gets systemFailure, /health says degraded with
 #    HTTP 503 and the signatures' counts and times; the clocks agreeing
 #    again, the next query gets its token and /health says ok.
-#    Until 2026-12-07 /health said ok all along.
+#    Until 2026-12-07 /health said ok all along. The worker logs the
+#    failures once (then once a minute), not once per query.
 #  - the query for its certificates refused at start-up: tsad says the
 #    database failed (until 2026-12-07: "run `pkictl ca init`"); stalled
 #    by the server, it gives up after tsa.db_timeout_seconds and says so
@@ -33,33 +34,52 @@ openssl ts -query -data "$tmp/doc" -sha256 -out "$tmp/q.tsq" 2>/dev/null
 # the worker's sandbox allows no open); the signer's time() is the
 # kernel's. The signer then runs and answers, and signs nothing.
 cat >"$tmp/shift.c" <<'C'
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 static int shift_fd = -1;
+static long fail_seen;
 
+/* The file's "SHIFT [FAIL [UNSYNC]]" (missing: 0). */
+static void
+shift_read(long *shift, long *fail, long *unsync)
+{
+	char buf[64], *p = buf;
+	ssize_t n;
+
+	*shift = *fail = *unsync = 0;
+	if (shift_fd == -1 || (n = pread(shift_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return;
+	buf[n] = '\0';
+	*shift = strtol(p, &p, 10);
+	*fail = strtol(p, &p, 10);
+	*unsync = strtol(p, &p, 10);
+}
+
+/* Moved by SHIFT s; fails once each time FAIL changes. */
 int
 gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
 	struct timespec ts;
-	char buf[32];
-	ssize_t n;
-	long shift = 0;
+	long shift, fail, unsync;
 
 	(void)tz;
+	shift_read(&shift, &fail, &unsync);
+	if (fail != fail_seen) {
+		fail_seen = fail;
+		errno = EIO;
+		return -1;
+	}
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		return -1;
-	tv->tv_sec = ts.tv_sec;
+	tv->tv_sec = ts.tv_sec + shift;
 	tv->tv_usec = ts.tv_nsec / 1000;
-	if (shift_fd != -1 && (n = pread(shift_fd, buf, sizeof(buf) - 1, 0)) > 0) {
-		buf[n] = '\0';
-		shift = strtol(buf, NULL, 10);
-	}
-	tv->tv_sec += shift;
 	return 0;
 }
 
@@ -105,14 +125,18 @@ health() {
 
 # genTime 10 minutes ahead of the signer's clock: it refuses each signature.
 echo 600 1<>"$tmp/shift"
-for i in 1 2; do
+for i in 1 2 3; do
 	[ "$(post "$tmp/q.tsq" "$tmp/f$i.tsr")" = 200 ] || fail "signer refusing: HTTP status"
 	[ "$(status_of "$tmp/f$i.tsr")" = "Rejected." ] &&
 		reply_text "$tmp/f$i.tsr" | has 'Failure info: the request cannot be handled due to system failure$' ||
 		{ reply_text "$tmp/f$i.tsr"; tail -n 20 "$tmp/tsa.log"; fail "signer refusing: want systemFailure"; }
 done
+# The failures are logged as a lasting condition: the first, then at most
+# once a minute (until 2026-12-07 one line per query, at the query rate).
+n=$(grep -c 'tsa: signer: .*answering rejection' "$tmp/tsa.log")
+[ "$n" = 1 ] || { cat "$tmp/tsa.log"; fail "3 signatures refused: $n log lines from the worker, want 1"; }
 [ "$(health '.status, .signatures.ok, .signatures.made, .signatures.failed, .signatures.failed_in_a_row')" = \
-    "503 degraded false 1 2 2" ] ||
+    "503 degraded false 1 3 3" ] ||
 	{ tail -n 20 "$tmp/tsa.log"; fail "/health while the signer signs nothing: $(cat "$tmp/h")"; }
 [ "$(jq -r '.signatures.last_failed_at >= .signatures.last_ok_at and .signatures.last_failed_at >= now - 60' "$tmp/h")" = true ] ||
 	fail "/health: last_failed_at $(cat "$tmp/h")"
@@ -124,8 +148,8 @@ printf '0  \n' 1<>"$tmp/shift"
 [ "$(post "$tmp/q.tsq" "$tmp/r2.tsr")" = 200 ] && [ "$(status_of "$tmp/r2.tsr")" = "Granted." ] ||
 	{ reply_text "$tmp/r2.tsr"; tail -n 20 "$tmp/tsa.log"; fail "the signer signing again: no token"; }
 [ "$(health '.status, .signatures.ok, .signatures.made, .signatures.failed, .signatures.failed_in_a_row')" = \
-    "200 ok true 2 2 0" ] || fail "/health once a signature was made again: $(cat "$tmp/h")"
-grep -q 'a signature was made again after 2 that failed' "$tmp/tsa.log" ||
+    "200 ok true 2 3 0" ] || fail "/health once a signature was made again: $(cat "$tmp/h")"
+grep -q 'a signature was made again after 3 that failed' "$tmp/tsa.log" ||
 	{ cat "$tmp/tsa.log"; fail "the signer's return not logged"; }
 kill -TERM "$tsa"
 wait "$tsa" || { cat "$tmp/tsa.log"; fail "tsad exited non-zero on SIGTERM"; }
