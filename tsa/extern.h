@@ -100,6 +100,14 @@ struct tsa_token_tbs {
 struct tsa_pending {
 	struct tsa_token_tbs	 tbs;
 	struct tsa_record	 rec;
+	/*
+	 * Set by tsa_respond_begin when it answers at once (0): 1 when
+	 * TS_RESP_CTX signed a token and it was granted, -1 when it answered
+	 * systemFailure itself (TS_RESP_CTX's signature failed, or its token
+	 * could not be recorded or written), 0 when no token was made (a
+	 * rejection with its own failInfo).
+	 */
+	int			 ctx_signed;
 };
 /*
  * As tsa_respond(), but a query the direct path grants (nearly all) is only

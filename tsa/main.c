@@ -404,6 +404,13 @@ tsad_respond(struct tsad *t, const struct http_request *req,
 	r = tsa_respond_begin(t->responder, req->body, req->body_len, &reply,
 	    &replylen, &granted, &rec, &job->pend);
 	if (r != 1) {
+		/*
+		 * TS_RESP_CTX's own signature (the direct path failed): counted
+		 * as the direct path's are (until 2026-12-07 it was not, so a
+		 * query answered systemFailure here left /health ok).
+		 */
+		if (r == 0 && job->pend.ctx_signed != 0)
+			tsad_sign_count(t, job->pend.ctx_signed > 0);
 		if (r == 0)
 			r = tsad_answer(t, granted, reply, replylen, &rec, resp);
 		tsad_job_free(job);

@@ -1124,6 +1124,8 @@ tsa_respond_begin(struct tsa_responder *r, const unsigned char *query,
 	*reply = NULL;
 	*replylen = 0;
 	*granted = 0;
+	if (pend != NULL)
+		pend->ctx_signed = 0;
 	/*
 	 * RFC 3161 §2.4.1: exactly one DER TimeStampReq. OpenSSL's own reader
 	 * would ignore trailing bytes and accepts BER, so we parse first and
@@ -1174,6 +1176,9 @@ tsa_respond_begin(struct tsa_responder *r, const unsigned char *query,
 		*replylen = (size_t)n;
 		der = NULL;
 	}
+	/* For tsad's count of signatures (/health): as tsad_complete's. */
+	if (pend != NULL)
+		pend->ctx_signed = sysfail ? -1 : *granted ? 1 : 0;
 	rc = 0;
 out:
 	if (rc == -1)

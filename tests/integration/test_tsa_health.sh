@@ -7,7 +7,8 @@
 #    HTTP 503 and the signatures' counts and times; the clocks agreeing
 #    again, the next query gets its token and /health says ok.
 #    Until 2026-12-07 /health said ok all along. The worker logs the
-#    failures once (then once a minute), not once per query.
+#    failures once (then once a minute), not once per query; a signature
+#    TS_RESP_CTX asked for counts too.
 #  - the query for its certificates refused at start-up: tsad says the
 #    database failed (until 2026-12-07: "run `pkictl ca init`"); stalled
 #    by the server, it gives up after tsa.db_timeout_seconds and says so
@@ -151,6 +152,24 @@ printf '0  \n' 1<>"$tmp/shift"
     "200 ok true 2 3 0" ] || fail "/health once a signature was made again: $(cat "$tmp/h")"
 grep -q 'a signature was made again after 3 that failed' "$tmp/tsa.log" ||
 	{ cat "$tmp/tsa.log"; fail "the signer's return not logged"; }
+
+# A token TS_RESP_CTX signs: the direct path fails (here its one reading
+# of the clock, the shim failing it once), TS_RESP_CTX asks the signer,
+# which refuses (no TSTInfo comes with its request): systemFailure, and a
+# signature failed. Until 2026-12-07 it was not counted: /health said ok.
+echo '0 1' 1<>"$tmp/shift"
+[ "$(post "$tmp/q.tsq" "$tmp/c1.tsr")" = 200 ] && [ "$(status_of "$tmp/c1.tsr")" = "Rejected." ] &&
+	reply_text "$tmp/c1.tsr" | has 'Failure info: the request cannot be handled due to system failure$' ||
+	{ reply_text "$tmp/c1.tsr"; tail -n 20 "$tmp/tsa.log"; fail "TS_RESP_CTX's signature refused: want systemFailure"; }
+grep -q 'no response from TS_RESP_CTX' "$tmp/tsa.log" ||
+	{ tail -n 20 "$tmp/tsa.log"; fail "test setup: the query did not go through TS_RESP_CTX"; }
+[ "$(health '.status, .signatures.ok, .signatures.made, .signatures.failed, .signatures.failed_in_a_row')" = \
+    "503 degraded false 2 4 1" ] || fail "/health after TS_RESP_CTX's signature failed: $(cat "$tmp/h")"
+[ "$(post "$tmp/q.tsq" "$tmp/r3.tsr")" = 200 ] && [ "$(status_of "$tmp/r3.tsr")" = "Granted." ] ||
+	{ reply_text "$tmp/r3.tsr"; tail -n 20 "$tmp/tsa.log"; fail "after TS_RESP_CTX's failure: no token"; }
+[ "$(health '.status, .signatures.ok, .signatures.made, .signatures.failed, .signatures.failed_in_a_row')" = \
+    "200 ok true 3 4 0" ] || fail "/health after a token again: $(cat "$tmp/h")"
+note "a signature TS_RESP_CTX asked for and the signer refused: counted in /health's signatures"
 kill -TERM "$tsa"
 wait "$tsa" || { cat "$tmp/tsa.log"; fail "tsad exited non-zero on SIGTERM"; }
 note "a signer refusing every signature: /health 503 degraded with the counts; ok again after a signature"
