@@ -156,8 +156,10 @@ usage(void)
  * for a lost synchronous standby) and the queue at most TSA_QUEUE_HIGH_PCT
  * full: otherwise it would say ok until the queue fills and every query
  * gets systemFailure. HTTP 503 (the same JSON) within TSA_SIGN_FAIL_HOLD_S
- * of a failed signature none made has followed, so that a load balancer
- * or monitor reading the code alone takes the worker out; 200 otherwise.
+ * of a failed signature none made has followed, and while the clock is not
+ * usable (without the override) or the TSA certificate is not valid now
+ * (every query then refused), so that a load balancer or monitor reading
+ * the code alone takes the worker out; 200 otherwise.
  */
 static int
 tsad_health(struct tsad *t, struct http_response *resp)
@@ -179,8 +181,14 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	    -((-cs.seconds_left + 86399) / 86400);
 	sign_ok = t->sign_failed_run == 0;
 	clk_ok = clk.usable || t->allow_unsync;
+	/*
+	 * 503 too while no query can be granted: every one gets
+	 * timeNotAvailable (the clock) or systemFailure (the certificate).
+	 * Both are read here, so the 503 ends with them (until 2026-12-07
+	 * it was 200, degraded, and balancers kept sending queries).
+	 */
 	hold = (!sign_ok && daemon_now_ms() - t->sign_failed_ms <
-	    TSA_SIGN_FAIL_HOLD_S * 1000LL);
+	    TSA_SIGN_FAIL_HOLD_S * 1000LL) || !cs.valid || !clk_ok;
 	o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:b, s:b, s:b, s:I, s:b, s:I, "
 	    "s:I, s:b, s:I, s:I}",
 	    "status", db_ok && !high && cs.valid && sign_ok && clk_ok ?

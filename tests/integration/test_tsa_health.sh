@@ -9,6 +9,8 @@
 #    Until 2026-12-07 /health said ok all along. The worker logs the
 #    failures once (then once a minute), not once per query; a signature
 #    TS_RESP_CTX asked for counts too.
+#  - the TSA certificate not valid now, the clock not usable: /health 503
+#    while it lasts (until 2026-12-07 200).
 #  - the query for its certificates refused at start-up: tsad says the
 #    database failed (until 2026-12-07: "run `pkictl ca init`"); stalled
 #    by the server, it gives up after tsa.db_timeout_seconds and says so
@@ -41,6 +43,7 @@ cat >"$tmp/shift.c" <<'C'
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +87,19 @@ gettimeofday(struct timeval *restrict tv, void *restrict tz)
 	return 0;
 }
 
+/* Synchronized (maxerror 1 ms), or with UNSYNC 1 not (STA_UNSYNC, TIME_ERROR). */
+int
+adjtimex(struct timex *tx)
+{
+	long shift, fail, unsync;
+
+	shift_read(&shift, &fail, &unsync);
+	memset(tx, 0, sizeof(*tx));
+	tx->maxerror = unsync ? 16000000 : 1000;
+	tx->status = unsync ? STA_UNSYNC : STA_PLL;
+	return unsync ? TIME_ERROR : TIME_OK;
+}
+
 __attribute__((constructor)) static void
 shift_init(void)
 {
@@ -101,6 +117,7 @@ chmod 0644 "$tmp/shift"
 port=$(free_port)
 url=http://127.0.0.1:$port
 LD_PRELOAD=$tmp/shift.so ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" TSA_CLOCK_SHIFT=$tmp/shift \
+PKI_TSA_ALLOW_UNSYNCHRONIZED_CLOCK=false \
 PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa-health PKI_TSA_WORKERS=1 \
 PKI_TSA_SPILL_FILE=$tmp/tsa.spill \
 	"$BUILD/tsad" --config "$PKI_CONFIG" >"$tmp/tsa.log" 2>&1 &
@@ -170,6 +187,28 @@ grep -q 'no response from TS_RESP_CTX' "$tmp/tsa.log" ||
 [ "$(health '.status, .signatures.ok, .signatures.made, .signatures.failed, .signatures.failed_in_a_row')" = \
     "200 ok true 3 4 0" ] || fail "/health after a token again: $(cat "$tmp/h")"
 note "a signature TS_RESP_CTX asked for and the signer refused: counted in /health's signatures"
+
+# Every query refused while the TSA certificate is not valid (genTime 100
+# years on) or the clock is not usable: /health 503 while it lasts, as for
+# a signer refusing (until 2026-12-07 200, degraded only).
+echo '3153600000 1' 1<>"$tmp/shift"
+[ "$(post "$tmp/q.tsq" "$tmp/v1.tsr")" = 200 ] && [ "$(status_of "$tmp/v1.tsr")" = "Rejected." ] ||
+	{ reply_text "$tmp/v1.tsr"; fail "the certificate not valid: want rejection"; }
+[ "$(health '.status, .cert_valid, .signatures.ok')" = "503 degraded false true" ] ||
+	fail "/health while the certificate is not valid: $(cat "$tmp/h")"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -I "$url/health")
+[ "$code" = 503 ] || fail "HEAD /health while the certificate is not valid: $code, want 503"
+printf '0 1 1          \n' 1<>"$tmp/shift"
+[ "$(post "$tmp/q.tsq" "$tmp/v2.tsr")" = 200 ] && reply_text "$tmp/v2.tsr" | has 'time source is not available' ||
+	{ reply_text "$tmp/v2.tsr"; fail "the clock not synchronized: want timeNotAvailable"; }
+[ "$(health '.status, .clock_usable, .cert_valid, .signatures.ok')" = "503 degraded false true true" ] ||
+	fail "/health while the clock is not usable: $(cat "$tmp/h")"
+printf '0 1 0          \n' 1<>"$tmp/shift"
+[ "$(health '.status, .clock_usable, .cert_valid')" = "200 ok true true" ] ||
+	fail "/health with the clock and certificate right again: $(cat "$tmp/h")"
+[ "$(post "$tmp/q.tsq" "$tmp/r4.tsr")" = 200 ] && [ "$(status_of "$tmp/r4.tsr")" = "Granted." ] ||
+	{ reply_text "$tmp/r4.tsr"; tail -n 20 "$tmp/tsa.log"; fail "clock and certificate right again: no token"; }
+note "the certificate not valid or the clock not usable: /health 503 while it lasts"
 kill -TERM "$tsa"
 wait "$tsa" || { cat "$tmp/tsa.log"; fail "tsad exited non-zero on SIGTERM"; }
 note "a signer refusing every signature: /health 503 degraded with the counts; ok again after a signature"
