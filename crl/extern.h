@@ -118,6 +118,19 @@ int	crl_cache_ended(struct crl_cache *, const char *name, const int *docs,
 #define CRL_DB_USERS		(CRL_MAX_ISSUING + 1)
 int	crl_cache_db(struct crl_cache *, const void *who, int unavailable);
 
+/*
+ * An issuance attempt of the issuing CA name (crl/issuer.c): error NULL
+ * when a CRL was issued, else why it failed (no secret in it: a database's
+ * or the signer's message; cut to CRL_ISSUE_ERROR_MAX). An attempt that
+ * issued nothing because nothing was due is not one. /health gives each
+ * CA's counts under "issuance" and says "degraded" while a CA's last
+ * attempt failed. crl_cache_ended drops the CA's. -1 when
+ * CRL_MAX_ISSUING CAs are counted.
+ */
+#define CRL_ISSUE_ERROR_MAX	256
+int	crl_cache_issuance(struct crl_cache *, const char *name,
+	    const char *error);
+
 /* The HTTP handler (lib/http.h) over a struct crl_cache. */
 struct http_request;
 struct http_response;

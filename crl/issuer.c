@@ -356,6 +356,15 @@ crl_issuer_floor(struct crl_issuer *ci)
 	return (full > delta ? full : delta) + 1;
 }
 
+/* Tells /health how an issuance attempt ended (crl_cache_issuance). */
+static void
+crl_issuer_counted(struct crl_issuer *ci, const char *error)
+{
+	if (crl_cache_issuance(ci->conf.cache, ci->conf.issuing->name,
+	    error) == -1)
+		log_warn("crl: /health cannot count one more CA's issuance");
+}
+
 /*
  * Issues one CRL and serves it. 0, or -1 (logged). *due_in (may be NULL):
  * > 0 when CRLGEN_IF_DUE skipped it, the seconds until it is due.
@@ -375,6 +384,7 @@ crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags,
 	if (crlgen_issue(ci->db, ci->conf.actor, &ci->conf.gen, &pol, kind,
 	    flags, crl_sign, &ci->conf, &r, err, sizeof(err)) == -1) {
 		log_err("CRL: %s", err);
+		crl_issuer_counted(ci, err);
 		return -1;
 	}
 	if (!r.issued) {
@@ -393,6 +403,7 @@ crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags,
 		snprintf(base, sizeof(base), ", base %lld", r.base_number);
 	else
 		base[0] = '\0';
+	crl_issuer_counted(ci, NULL);
 	log_info("issued %s CRL %lld of %s (%lld entries, %zu bytes%s; build "
 	    "%.3f s, sign %.3f s, record %.3f s)", kind == CRLGEN_DELTA ?
 	    "delta" : kind == CRLGEN_BASE ? "base" : "complete", r.number,

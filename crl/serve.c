@@ -48,7 +48,7 @@ struct crl_blob {
 
 /*
  * mtx guards ndocs, doc, the paths' removed flags, not_signed, revoked,
- * not_served, ended and db_down: crld adds a new issuing CA's paths, removes an
+ * not_served, ended, db_down and issuance: crld adds a new issuing CA's paths, removes an
  * ended one's, and names the CAs it cannot sign for or serve, or whose
  * certificate is revoked or on hold, while it serves (crl/main.c); its
  * threads say how the database answers them (crl_cache_db).
@@ -86,6 +86,14 @@ struct crl_cache {
 		time_t		 since;
 	}		 db_down[CRL_DB_USERS];
 	int		 ndb_down;
+	/* Each issuing CA's issuance attempts (crl_cache_issuance). */
+	struct {
+		char			 name[32];
+		unsigned long long	 made, failed, failed_run;
+		time_t			 ok_at, failed_at;	/* 0: none */
+		char			 error[CRL_ISSUE_ERROR_MAX];
+	}		 issuance[CRL_MAX_ISSUING];
+	int		 nissuance;
 };
 
 /*
@@ -412,6 +420,11 @@ crl_cache_ended(struct crl_cache *c, const char *name, const int *docs,
 			c->nrevoked--;
 			break;
 		}
+	for (i = 0; i < c->nissuance; i++)
+		if (strcmp(c->issuance[i].name, name) == 0) {
+			c->issuance[i] = c->issuance[--c->nissuance];
+			break;
+		}
 	if (c->nended == CRL_MAX_ISSUING)
 		rc = -1;
 	else
@@ -446,6 +459,73 @@ crl_cache_db(struct crl_cache *c, const void *who, int unavailable)
 	return rc;
 }
 
+int
+crl_cache_issuance(struct crl_cache *c, const char *name, const char *error)
+{
+	int i, rc = 0;
+
+	pthread_mutex_lock(&c->mtx);
+	for (i = 0; i < c->nissuance; i++)
+		if (strcmp(c->issuance[i].name, name) == 0)
+			break;
+	if (i == c->nissuance) {
+		if (c->nissuance == CRL_MAX_ISSUING) {
+			rc = -1;
+			goto out;
+		}
+		memset(&c->issuance[i], 0, sizeof(c->issuance[i]));
+		snprintf(c->issuance[i].name, sizeof(c->issuance[i].name), "%s",
+		    name);
+		c->nissuance++;
+	}
+	if (error == NULL) {
+		c->issuance[i].made++;
+		c->issuance[i].failed_run = 0;
+		c->issuance[i].ok_at = time(NULL);
+	} else {
+		c->issuance[i].failed++;
+		c->issuance[i].failed_run++;
+		c->issuance[i].failed_at = time(NULL);
+		snprintf(c->issuance[i].error, sizeof(c->issuance[i].error),
+		    "%s", error);
+	}
+out:
+	pthread_mutex_unlock(&c->mtx);
+	return rc;
+}
+
+/* Unix seconds, or null for 0 (none yet). */
+static json_t *
+crl_json_time(time_t t)
+{
+	return t > 0 ? json_integer((json_int_t)t) : json_null();
+}
+
+/*
+ * An issuance error as a JSON string (null when none): a message cut at
+ * CRL_ISSUE_ERROR_MAX inside a UTF-8 sequence loses that sequence.
+ */
+static json_t *
+crl_json_error(const char *error)
+{
+	size_t len = strlen(error), cut;
+	json_t *e;
+
+	if (len == 0)
+		return json_null();
+	if ((e = json_stringn(error, len)) != NULL)
+		return e;
+	/* Back to the lead byte of the last sequence, and drop it. */
+	for (cut = len; cut > 0 && ((unsigned char)error[cut - 1] & 0xc0) ==
+	    0x80; cut--)
+		;
+	if (cut > 0 && (unsigned char)error[cut - 1] >= 0xc0)
+		cut--;
+	if ((e = json_stringn(error, cut)) != NULL)
+		return e;
+	return json_null();
+}
+
 /*
  * "degraded" when a document is stale (absent or past its nextUpdate), an
  * issuing CA's CRLs cannot be signed here ("not_signed": its names), an
@@ -453,17 +533,22 @@ crl_cache_db(struct crl_cache *c, const void *who, int unavailable)
  * name, its status, reason and since when), or an issuing CA of the
  * database cannot be served ("not_served": its id, name and why), or the
  * database is unavailable to one of crld's threads ("database_ok" false,
- * "database_unavailable_since" the earliest time it was: crl_cache_db).
+ * "database_unavailable_since" the earliest time it was: crl_cache_db), or
+ * an issuing CA's last issuance attempt failed ("issuance": by name, {ok,
+ * made, failed, failed_in_a_row, last_ok_at, last_failed_at, last_error},
+ * as tsad's "signatures"; until 2026-12-07 a CRL failing with the
+ * database up, at the signer or a refused statement, was seen only once
+ * the documents went stale).
  * "ended": the issuing CAs dropped past their grace while crld ran (not
  * degraded).
  */
 static int
 crl_serve_health(struct crl_cache *c, struct http_response *resp)
 {
-	json_t *o, *docs, *ns, *rv, *nv, *en, *e;
+	json_t *o, *docs, *ns, *rv, *nv, *en, *is, *e;
 	time_t now = time(NULL), down = 0;
 	char since[TIME_ISO8601_MAX];
-	int i, stale = 0, rc = -1;
+	int i, stale = 0, failing = 0, rc = -1;
 
 	if ((o = json_object()) == NULL || (docs = json_object()) == NULL) {
 		json_decref(o);
@@ -490,7 +575,25 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 		return -1;
 	}
 	json_object_set_new(o, "ended", en);
+	if ((is = json_object()) == NULL) {
+		json_decref(o);
+		return -1;
+	}
+	json_object_set_new(o, "issuance", is);
 	pthread_mutex_lock(&c->mtx);
+	for (i = 0; i < c->nissuance; i++) {
+		failing |= c->issuance[i].failed_run > 0;
+		e = crl_json_error(c->issuance[i].error);
+		json_object_set_new(is, c->issuance[i].name, json_pack("{s:b, "
+		    "s:I, s:I, s:I, s:o, s:o, s:o}",
+		    "ok", c->issuance[i].failed_run == 0,
+		    "made", (json_int_t)c->issuance[i].made,
+		    "failed", (json_int_t)c->issuance[i].failed,
+		    "failed_in_a_row", (json_int_t)c->issuance[i].failed_run,
+		    "last_ok_at", crl_json_time(c->issuance[i].ok_at),
+		    "last_failed_at", crl_json_time(c->issuance[i].failed_at),
+		    "last_error", e));
+	}
 	for (i = 0; i < c->nnot_served; i++) {
 		/* A name cut inside a UTF-8 sequence: its id and why only. */
 		if ((e = json_pack("{s:I, s:s, s:s}", "id",
@@ -530,7 +633,7 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 	    json_null());
 	json_object_set_new(o, "status", json_string(stale ||
 	    c->nnot_signed > 0 || c->nrevoked > 0 || c->nnot_served > 0 ||
-	    c->ndb_down > 0 ? "degraded" : "ok"));
+	    c->ndb_down > 0 || failing ? "degraded" : "ok"));
 	pthread_mutex_unlock(&c->mtx);
 	if (crl_serve_no_store(resp) == 0)
 		rc = http_respond_json(resp, 200, o);

@@ -10,6 +10,9 @@
 #    makes it ok again (the old backend still stopped).
 #  - the server gone (the proxy stopped: every connection lost, none
 #    made): degraded, unavailable; the server back, ok again.
+#  - a CRL refused with the database up (INSERT on crl revoked): degraded,
+#    "issuance" says the issuing CA's attempts fail and why; granted
+#    again, the next CRL issued makes it ok.
 # Until 2026-12-07 /health reported the documents only: a crld that could
 # issue no CRL said ok until the CRLs it served went stale.
 . "$(dirname "$0")/lib.sh"
@@ -107,8 +110,33 @@ is_down || fail "the server still gone: /health $(cat "$tmp/h")"
 proxy_start
 kill -HUP "$crld"	# the issuers' back-off and the watch, woken now
 until_ms 60000 is_ok || { tail -n 20 "$tmp/crld.log"; fail "the server back: /health $(cat "$tmp/h")"; }
+note "the server gone: /health degraded, database unavailable; ok again once it is back"
+
+# --- a CRL refused with the database up ----------------------------------------------
+# INSERT on crl revoked from pki_crl: the base CRL a SIGHUP asks for fails
+# (permission denied: "recording CRL N failed"), the database answering. /health: degraded, the
+# issuing CA's issuance failing with its error, database_ok still true.
+# Granted again, the next attempt (the back-off, woken by a SIGHUP) issues
+# one: ok. Until 2026-12-07 /health said ok until the CRLs went stale.
+issuance() { health '.status, .database_ok, .issuance.issuing.ok, .issuance.issuing.failed_in_a_row > 0, .issuance.issuing.last_failed_at != null'; }
+made_before=$(health '.issuance.issuing.made')
+at_exit "sql_as '$PKI_TEST_PG_URI' 'GRANT INSERT ON crl TO pki_crl' >/dev/null 2>&1"
+q "REVOKE INSERT ON crl FROM pki_crl"
+kill -HUP "$crld"
+refused() { [ "$(issuance)" = "degraded true false true true" ]; }
+until_ms 30000 refused || { q "GRANT INSERT ON crl TO pki_crl"; tail -n 20 "$tmp/crld.log"; fail "a CRL refused: /health $(cat "$tmp/h")"; }
+jq -r '.issuance.issuing.last_error' "$tmp/h" | has 'recording CRL [0-9]* failed' ||
+	{ q "GRANT INSERT ON crl TO pki_crl"; fail "a CRL refused: last_error $(cat "$tmp/h")"; }
+[ "$(jq -r '.issuance.issuing.last_failed_at >= now - 60' "$tmp/h")" = true ] ||
+	{ q "GRANT INSERT ON crl TO pki_crl"; fail "a CRL refused: last_failed_at $(cat "$tmp/h")"; }
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$url/crl/issuing.crl")
+[ "$code" = 200 ] || { q "GRANT INSERT ON crl TO pki_crl"; fail "the CRL not served while issuance fails: $code"; }
+q "GRANT INSERT ON crl TO pki_crl"
+kill -HUP "$crld"
+made_again() { [ "$(health '.status, .issuance.issuing.ok, .issuance.issuing.failed_in_a_row, .issuance.issuing.made > '"${made_before:-0}")" = "ok true 0 true" ]; }
+until_ms 60000 made_again || { tail -n 20 "$tmp/crld.log"; fail "a CRL issued again: /health $(cat "$tmp/h")"; }
 kill -TERM "$crld"
 wait "$crld" || { cat "$tmp/crld.log"; fail "crld exited non-zero on SIGTERM"; }
 grep -q 'Sanitizer' "$tmp/crld.log" && { cat "$tmp/crld.log"; fail "crld: a sanitizer report"; }
-note "the server gone: /health degraded, database unavailable; ok again once it is back"
+note "a CRL refused with the database up: /health degraded, the issuance's counts and error; ok once one is issued"
 note ok
