@@ -347,9 +347,12 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	 * The subject is the CSR's, as its holder wrote it: judged as cad
 	 * judges its own (ca/worker/lint.c) before the issuing key signs it,
 	 * or the CA signs an over-long CN, a control or bidirectional
-	 * formatting character, an emailAddress without its subjectAltName.
+	 * formatting character, an emailAddress without its subjectAltName;
+	 * and against the profile's subject_allowed and subject_required,
+	 * or it signs any attribute the CSR's writer chose (an OID nobody
+	 * verified, a second CN, several attributes in one RDN).
 	 */
-	if (cad_lint_subject(NULL, cert, err, sizeof(err)) == -1) {
+	if (cad_lint_csr_subject(prof, cert, err, sizeof(err)) == -1) {
 		log_err("CSR %s refused, nothing signed: %s", csr_path, err);
 		rc = PKICTL_EXIT_REFUSED;
 		goto out;

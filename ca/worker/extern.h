@@ -1,6 +1,6 @@
 /*
  * Private interfaces of cad, the CA issuance worker (ca/README.md "cad").
- * pkictl shares lint.c's cad_lint_subject() (ca/certcmd.c).
+ * pkictl shares lint.c's cad_lint_csr_subject() (ca/certcmd.c).
  */
 #ifndef PKI_CAD_EXTERN_H
 #define PKI_CAD_EXTERN_H
@@ -145,12 +145,22 @@ int		 cad_lint_keytype(const struct profile *, const char *keytype,
  * dot-atom local part, a domain of LDH labels: RFC 5280 §4.2.1.6); an
  * emailAddress only with the same address as a subjectAltName rfc822Name
  * (RFC 5280 §4.1.2.6), and no subjectAltName without a name.
- * With a profile p, every attribute must also be in its subject_allowed;
- * p NULL skips that (pkictl cert issue: its profiles have no lint keys, and
- * the subject is the CSR's). 0, or -1 with the first failure in err.
+ * With a profile p, every attribute must also be in its subject_allowed
+ * (an OID OpenSSL does not name never is), appear once unless it is in
+ * its subject_repeatable, and have an RDN of its own unless its
+ * subject_multivalued is yes; p NULL skips those (the fuzz harness: the
+ * values alone). 0, or -1 with the first failure in err.
  */
 int		 cad_lint_subject(const struct profile *p, X509 *x, char *err,
 		    size_t errlen);
+/*
+ * pkictl cert issue: the subject of x, a CSR's as its holder encoded it,
+ * judged against profile p (not NULL), which must have subject_required
+ * and subject_allowed: cad_lint_subject(p, ...), then every attribute of
+ * subject_required present. 0, or -1 with the first failure in err.
+ */
+int		 cad_lint_csr_subject(const struct profile *p, X509 *x,
+		    char *err, size_t errlen);
 /*
  * Lints an unsigned certificate before it goes to the signer: profile
  * conformance (kind, subject attributes, required extensions present and

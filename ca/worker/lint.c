@@ -81,6 +81,13 @@ lint_in_list(const char *list, const char *word)
 	return 0;
 }
 
+/* 1 when a [profile] yes/no key v (may be NULL) says yes, else 0. */
+static int
+lint_yes(const char *v)
+{
+	return v != NULL && strcmp(v, "yes") == 0;
+}
+
 /* The profile's [profile] key, or an error naming it. */
 static const char *
 lint_key(const struct profile *p, const char *key, char *err, size_t errlen)
@@ -1024,17 +1031,37 @@ cad_lint_subject(const struct profile *p, X509 *x, char *err, size_t errlen)
 		nid = OBJ_obj2nid(obj);
 		q = nid == NID_commonName ? "CN" : nid == NID_countryName ? "C" :
 		    OBJ_nid2sn(nid);
-		if (p != NULL && (nid == NID_undef || !lint_in_list(profile_get(p,
-		    "subject_allowed"), q))) {
-			lint_err(err, errlen, "lint: subject attribute %s not "
-			    "allowed by profile %s", nid == NID_undef ? "?" : q,
-			    profile_name(p));
-			goto out;
-		}
+		/* An OID OpenSSL does not name: its dotted form (digits, dots). */
 		if (nid == NID_undef) {
 			if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
 				snprintf(oid, sizeof(oid), "?");
 			q = oid;
+		}
+		if (p != NULL && (nid == NID_undef || !lint_in_list(profile_get(p,
+		    "subject_allowed"), q))) {
+			lint_err(err, errlen, "lint: subject attribute %s not "
+			    "allowed by profile %s", q, profile_name(p));
+			goto out;
+		}
+		/*
+		 * A CSR's subject may put several attributes in one RDN, or
+		 * one attribute in several: only where the profile says so.
+		 */
+		if (p != NULL && i > 0 && X509_NAME_ENTRY_set(e) ==
+		    X509_NAME_ENTRY_set(X509_NAME_get_entry(subj, i - 1)) &&
+		    !lint_yes(profile_get(p, "subject_multivalued"))) {
+			lint_err(err, errlen, "lint: subject attribute %s shares "
+			    "an RDN with another (a multi-valued RDN): not "
+			    "allowed by profile %s (subject_multivalued)", q,
+			    profile_name(p));
+			goto out;
+		}
+		if (p != NULL && X509_NAME_get_index_by_NID(subj, nid, i) >= 0 &&
+		    !lint_in_list(profile_get(p, "subject_repeatable"), q)) {
+			lint_err(err, errlen, "lint: subject attribute %s appears "
+			    "more than once: not allowed by profile %s "
+			    "(subject_repeatable)", q, profile_name(p));
+			goto out;
 		}
 		if (lint_string_type(nid, q, X509_NAME_ENTRY_get_data(e), err,
 		    errlen) == -1)
@@ -1058,6 +1085,48 @@ cad_lint_subject(const struct profile *p, X509 *x, char *err, size_t errlen)
 out:
 	OPENSSL_free(utf8);
 	return rc;
+}
+
+int
+cad_lint_csr_subject(const struct profile *p, X509 *x, char *err,
+    size_t errlen)
+{
+	X509_NAME *subj = X509_get_subject_name(x);
+	const char *required, *q;
+	char word[64];
+	size_t len;
+	int nid;
+
+	if ((required = profile_get(p, "subject_required")) == NULL ||
+	    *required == '\0' || profile_get(p, "subject_allowed") == NULL ||
+	    *profile_get(p, "subject_allowed") == '\0') {
+		lint_err(err, errlen, "profile %s: [profile] subject_required "
+		    "or subject_allowed missing: a CSR's subject is signed only "
+		    "within them (policy/README.md)", profile_name(p));
+		return -1;
+	}
+	if (cad_lint_subject(p, x, err, errlen) == -1)
+		return -1;
+	for (q = required; *q != '\0'; q += len) {
+		while (*q == ' ' || *q == ',')
+			q++;
+		if ((len = strcspn(q, ", ")) == 0)
+			break;
+		snprintf(word, sizeof(word), "%.*s", (int)len, q);
+		if ((nid = OBJ_sn2nid(word)) == NID_undef) {
+			lint_err(err, errlen, "lint: profile %s requires an "
+			    "unknown subject attribute %s", profile_name(p),
+			    word);
+			return -1;
+		}
+		if (X509_NAME_get_index_by_NID(subj, nid, -1) < 0) {
+			lint_err(err, errlen, "lint: subject attribute %s "
+			    "required by profile %s is missing", word,
+			    profile_name(p));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int

@@ -16,22 +16,41 @@ newcsr() { # newcsr NAME SUBJECT [keyopts...]
 		-out "$tmp/$name.csr" 2>/dev/null
 }
 # rawcsr NAME ATTR=VALUE...: a P-256 CSR with exactly this subject (C,
-# CN, emailAddress; \uXXXX escapes in VALUE; ATTR/TAG, TAG in hex, for
-# another string type than the usual), DER, self-signed, for the
-# subjects `openssl req` will not write (a CN over 64 characters).
+# CN, serialNumber, emailAddress, or a dotted OID; \uXXXX escapes in
+# VALUE; ATTR/TAG, TAG in hex, for another string type than the usual;
+# +ATTR in the RDN before it), DER, self-signed, for the subjects
+# `openssl req` will not write (a CN over 64 characters).
 cat >"$tmp/csr.py" <<'PY'
 import subprocess, sys
 from der import tlv
 key, attrs = sys.argv[1], sys.argv[2:]
-oid = {"C": "550406", "CN": "550403", "emailAddress": "2a864886f70d010901"}
-tag = {"C": 0x13, "CN": 0x0C, "emailAddress": 0x16}
-name = b""
+oid = {"C": "550406", "CN": "550403", "serialNumber": "550405",
+       "emailAddress": "2a864886f70d010901"}
+tag = {"C": 0x13, "serialNumber": 0x13, "emailAddress": 0x16}
+def dotted(s):
+    a = [int(x) for x in s.split(".")]
+    out = bytes([40 * a[0] + a[1]])
+    for n in a[2:]:
+        b = [n & 0x7F]
+        while n > 0x7F:
+            n >>= 7
+            b.insert(0, 0x80 | (n & 0x7F))
+        out += bytes(b)
+    return out.hex()
+rdns = []
 for a in attrs:
     k, v = a.split("=", 1)
     k, t = (k.split("/") + [None])[:2]
-    t = int(t, 16) if t else tag[k]
+    plus = k.startswith("+")
+    k = k.lstrip("+")
+    t = int(t, 16) if t else tag.get(k, 0x0C)
     v = v.encode("ascii").decode("unicode_escape").encode("utf-8")
-    name += tlv(0x31, tlv(0x30, tlv(0x06, bytes.fromhex(oid[k])) + tlv(t, v)))
+    atv = tlv(0x30, tlv(0x06, bytes.fromhex(oid.get(k) or dotted(k))) + tlv(t, v))
+    if plus:
+        rdns[-1] += atv
+    else:
+        rdns.append(atv)
+name = b"".join(tlv(0x31, r) for r in rdns)
 run = lambda args, data=None: subprocess.run(args, input=data, check=True,
                                              capture_output=True).stdout
 spki = run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"])
@@ -144,10 +163,39 @@ grep -q 'control character (U+0001)' "$tmp/out" || fail "control character: $(ca
 rawcsr bidi C=ID 'CN=Budi \u202eosotnaS'
 expect_refused 3 "a right-to-left override in the CN" pkictl cert issue --profile subscriber --csr "$tmp/bidi.csr"
 grep -q 'bidirectional formatting character (U+202E)' "$tmp/out" || fail "bidi character: $(cat "$tmp/out")"
+# The subscriber profile makes no subjectAltName, so it allows no
+# emailAddress (subject_allowed); personal copies it (email:copy).
 rawcsr mail C=ID 'CN=Budi Santoso' emailAddress=budi@example.com
 expect_refused 3 "an emailAddress without its subjectAltName" pkictl cert issue --profile subscriber \
 	--csr "$tmp/mail.csr"
-grep -q 'subject emailAddress without the same subjectAltName' "$tmp/out" || fail "emailAddress: $(cat "$tmp/out")"
+grep -q 'subject attribute emailAddress not allowed by profile subscriber' "$tmp/out" ||
+	fail "emailAddress: $(cat "$tmp/out")"
+# Only what the profile's subject_allowed names, each attribute once and
+# in an RDN of its own, with every one of subject_required: until
+# 2026-12-07 any OID, a second CN or a multi-valued RDN a CSR's writer
+# chose was signed as encoded.
+rawcsr oddoid C=ID 'CN=Budi Santoso' 1.3.6.1.4.1.99999.1=admin
+expect_refused 3 "an attribute OID nobody verified" pkictl cert issue --profile subscriber \
+	--csr "$tmp/oddoid.csr" --out "$tmp/oddoid.pem"
+grep -q 'CSR .* refused, nothing signed: lint: subject attribute 1.3.6.1.4.1.99999.1 not allowed by profile subscriber' \
+	"$tmp/out" || fail "unknown OID: $(cat "$tmp/out")"
+[ ! -e "$tmp/oddoid.pem" ] || fail "a refused subject left its --out file"
+newcsr org "/C=ID/O=PT Contoh/CN=Budi Santoso" ec -pkeyopt ec_paramgen_curve:P-256
+expect_refused 3 "an O in a subscriber's CSR" pkictl cert issue --profile subscriber --csr "$tmp/org.csr"
+grep -q 'subject attribute O not allowed by profile subscriber' "$tmp/out" || fail "O: $(cat "$tmp/out")"
+rawcsr twocn C=ID 'CN=Budi Santoso' 'CN=Siti Rahma'
+expect_refused 3 "two CNs" pkictl cert issue --profile subscriber --csr "$tmp/twocn.csr"
+grep -q 'subject attribute CN appears more than once' "$tmp/out" || fail "two CNs: $(cat "$tmp/out")"
+rawcsr multi C=ID 'CN=Budi Santoso' +serialNumber=NIK3174012345670001
+expect_refused 3 "a multi-valued RDN" pkictl cert issue --profile subscriber --csr "$tmp/multi.csr"
+grep -q 'subject attribute serialNumber shares an RDN with another (a multi-valued RDN)' "$tmp/out" ||
+	fail "multi-valued RDN: $(cat "$tmp/out")"
+newcsr nocn "/C=ID/serialNumber=NIK3174012345670001" ec -pkeyopt ec_paramgen_curve:P-256
+expect_refused 3 "a CSR without a CN" pkictl cert issue --profile subscriber --csr "$tmp/nocn.csr"
+grep -q 'subject attribute CN required by profile subscriber is missing' "$tmp/out" || fail "no CN: $(cat "$tmp/out")"
+expect_refused 3 "a person's CSR for a seal" pkictl cert issue --profile eseal --csr "$tmp/ec.csr"
+grep -q 'subject attribute serialNumber not allowed by profile eseal' "$tmp/out" ||
+	fail "eseal with a person's subject: $(cat "$tmp/out")"
 # RFC 5280 §4.1.2.4, Appendix A: string types as the CSR encoded them
 # were signed until 2026-12-07 (a countryName in a UTF8String, a CN in a
 # TeletexString, which `openssl req` writes for "Budi_Santoso" with
@@ -162,7 +210,8 @@ grep -q 'subject attribute CN is a T61STRING' "$tmp/out" || fail "T61String CN: 
 [ "$(q "SELECT $AUDIT_MAX")" = "$a0" ] || fail "a refused subject wrote an audit event: $(q "SELECT action FROM audit_event WHERE id > $a0")"
 [ "$(count)" = "$n0" ] || fail "a refused issuance stored a certificate"
 # A profile without extendedKeyUsage (eseal) is not taken for a CA usage.
-pkictl cert issue --profile eseal --csr "$tmp/ec.csr" --out "$tmp/eseal.pem" >"$tmp/out" 2>&1 ||
+newcsr seal "/C=ID/O=PT Contoh/CN=Contoh Seal/organizationIdentifier=NTRID-0123456789" ec -pkeyopt ec_paramgen_curve:P-256
+pkictl cert issue --profile eseal --csr "$tmp/seal.csr" --out "$tmp/eseal.pem" >"$tmp/out" 2>&1 ||
 	{ cat "$tmp/out"; fail "pkictl cert issue --profile eseal"; }
 openssl verify -CAfile "$PKI_ROOT_CERT" -untrusted "$PKI_ISSUING_CERT" "$tmp/eseal.pem" >/dev/null ||
 	fail "the eseal certificate does not verify"

@@ -1213,6 +1213,149 @@ test_urls_http(void **state)
 		fail_msg("http URLs refused: %s", err);
 }
 
+/*
+ * A CSR's subject for csr_subject_of(): attribute=value pairs, each a new
+ * RDN, or added to the previous RDN when the attribute starts with '+'
+ * (a multi-valued RDN); a dotted OID for an attribute OpenSSL does not
+ * name. The values as `openssl req` writes them (string_mask utf8only).
+ */
+static X509_NAME *
+csr_name(const char *const *attrs)
+{
+	X509_NAME *name = X509_NAME_new();
+	const char *a;
+	int plus;
+
+	assert_non_null(name);
+	for (; attrs[0] != NULL; attrs += 2) {
+		a = attrs[0];
+		if ((plus = a[0] == '+'))
+			a++;
+		assert_int_equal(X509_NAME_add_entry_by_txt(name, a,
+		    strcmp(a, "C") == 0 || strcmp(a, "serialNumber") == 0 ?
+		    MBSTRING_ASC : MBSTRING_UTF8,
+		    (const unsigned char *)attrs[1], -1, -1, plus ? -1 : 0), 1);
+	}
+	return name;
+}
+
+/*
+ * cad_lint_csr_subject()'s verdict (pkictl cert issue) on a certificate
+ * of profile `name` (as put_profile left it) whose subject is attrs.
+ */
+static int
+csr_subject_of(struct lint_fixture *f, const char *name,
+    const char *const *attrs, char *err, size_t errlen)
+{
+	struct profile *p;
+	X509_NAME *subject;
+	X509 *issuer, *x;
+	int rc;
+
+	p = profile_load(f->dir, name, "issuing", f->cfg, err, errlen);
+	if (p == NULL)
+		fail_msg("profile_load %s: %s", name, err);
+	subject = csr_name(attrs);
+	issuer = make_issuer(f, 3 * 365 * DAY);
+	x = profile_build(p, subject, f->sub_key, NULL, issuer, NULL, err,
+	    errlen);
+	if (x == NULL)
+		fail_msg("profile_build: %s", err);
+	err[0] = '\0';
+	rc = cad_lint_csr_subject(p, x, err, errlen);
+	X509_free(x);
+	X509_free(issuer);
+	X509_NAME_free(subject);
+	profile_free(p);
+	return rc;
+}
+
+/*
+ * `pkictl cert issue` signs a CSR's subject only within its profile's
+ * subject_allowed and subject_required: until 2026-12-07 it judged the
+ * values alone, and signed any attribute OID a CSR carried, a second CN,
+ * several attributes in one RDN, a subject without the ones required.
+ */
+static void
+test_csr_subject_profiled(void **state)
+{
+	struct lint_fixture *f = *state;
+	static const char *const person[] = { "C", "ID", "CN", "Budi Santoso",
+	    "serialNumber", "NIK3174012345670001", NULL };
+	static const char *const cn_only[] = { "CN", "ocsp test a", NULL };
+	static const char *const seal[] = { "C", "ID", "O", "PT Contoh",
+	    "CN", "Contoh Seal", "organizationIdentifier", "NTRID-0123456789",
+	    NULL };
+	static const char *const odd_oid[] = { "C", "ID", "CN", "Budi Santoso",
+	    "1.3.6.1.4.1.99999.1", "admin", NULL };
+	static const char *const org[] = { "C", "ID", "O", "PT Contoh",
+	    "CN", "Budi Santoso", NULL };
+	static const char *const two_cn[] = { "C", "ID", "CN", "Budi Santoso",
+	    "CN", "Siti Rahma", NULL };
+	static const char *const multi[] = { "C", "ID", "CN", "Budi Santoso",
+	    "+serialNumber", "NIK3174012345670001", NULL };
+	static const char *const no_cn[] = { "C", "ID", "serialNumber",
+	    "NIK3174012345670001", NULL };
+	static const char *const person_org[] = { "C", "ID", "CN",
+	    "Budi Santoso", "serialNumber", "NIK3174012345670001", "O",
+	    "PT Contoh", NULL };
+	char err[512];
+
+	/* What the tests' CSRs hold passes. */
+	put_profile(f, "subscriber", NULL, NULL);
+	put_profile(f, "eseal", NULL, NULL);
+	put_profile(f, "personal", NULL, NULL);
+	if (csr_subject_of(f, "subscriber", person, err, sizeof(err)) != 0)
+		fail_msg("subscriber C, CN, serialNumber refused: %s", err);
+	if (csr_subject_of(f, "subscriber", cn_only, err, sizeof(err)) != 0)
+		fail_msg("subscriber CN alone refused: %s", err);
+	if (csr_subject_of(f, "eseal", seal, err, sizeof(err)) != 0)
+		fail_msg("eseal seal subject refused: %s", err);
+	if (csr_subject_of(f, "personal", person, err, sizeof(err)) != 0)
+		fail_msg("personal subject refused: %s", err);
+	/* An OID nobody verified, an attribute the profile leaves out. */
+	want_refused(csr_subject_of(f, "subscriber", odd_oid, err,
+	    sizeof(err)), err, "subject attribute 1.3.6.1.4.1.99999.1 not "
+	    "allowed by profile subscriber", "an unknown OID");
+	want_refused(csr_subject_of(f, "subscriber", org, err, sizeof(err)),
+	    err, "subject attribute O not allowed by profile subscriber",
+	    "O in a subscriber CSR");
+	want_refused(csr_subject_of(f, "personal", person_org, err,
+	    sizeof(err)), err, "subject attribute O not allowed by profile "
+	    "personal", "O in a personal CSR");
+	/* A second CN, a multi-valued RDN, a missing required attribute. */
+	want_refused(csr_subject_of(f, "subscriber", two_cn, err, sizeof(err)),
+	    err, "subject attribute CN appears more than once: not allowed "
+	    "by profile subscriber", "two CNs");
+	want_refused(csr_subject_of(f, "subscriber", multi, err, sizeof(err)),
+	    err, "subject attribute serialNumber shares an RDN with another "
+	    "(a multi-valued RDN): not allowed by profile subscriber",
+	    "a multi-valued RDN");
+	want_refused(csr_subject_of(f, "subscriber", no_cn, err, sizeof(err)),
+	    err, "subject attribute CN required by profile subscriber is "
+	    "missing", "no CN");
+	want_refused(csr_subject_of(f, "eseal", person, err, sizeof(err)),
+	    err, "subject attribute serialNumber not allowed by profile eseal",
+	    "a person's subject for a seal");
+	want_refused(csr_subject_of(f, "personal", cn_only, err, sizeof(err)),
+	    err, "subject attribute C required by profile personal is missing",
+	    "personal without C");
+	/* Unless the profile says otherwise. */
+	put_profile_edits(f, "subscriber", (const char *const [][2]){
+	    { "subject_allowed =", "subject_allowed = C, CN, serialNumber\n"
+	    "subject_repeatable = CN\nsubject_multivalued = yes" } }, 1);
+	if (csr_subject_of(f, "subscriber", two_cn, err, sizeof(err)) != 0)
+		fail_msg("two CNs refused with subject_repeatable: %s", err);
+	if (csr_subject_of(f, "subscriber", multi, err, sizeof(err)) != 0)
+		fail_msg("a multi-valued RDN refused with subject_multivalued: "
+		    "%s", err);
+	/* A profile without the keys signs no CSR's subject. */
+	put_profile(f, "subscriber", "subject_allowed =", "# none");
+	want_refused(csr_subject_of(f, "subscriber", person, err, sizeof(err)),
+	    err, "profile subscriber: [profile] subject_required or "
+	    "subject_allowed missing", "no subject_allowed");
+}
+
 /* cad_lint_profile()'s verdict on profile name with cap max_days. */
 static int
 profile_check_of(struct lint_fixture *f, const struct config *cfg,
@@ -1324,6 +1467,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_urls_http,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_check,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csr_subject_profiled,
 		    setup, teardown),
 	};
 
