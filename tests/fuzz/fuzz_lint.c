@@ -5,19 +5,25 @@
  * signs), and cad's cleaning of text it stores and logs. The first byte
  * picks:
  *  - 0: the bytes as a DER Name, the subject of an unsigned certificate
- *    through cad_lint_subject() without a profile, as pkictl calls it;
+ *    through cad_lint_subject() without a profile (the values alone), and
+ *    through cad_lint_csr_subject() with the shipped subscriber profile
+ *    (policy/profiles/subscriber.cnf, read from the current directory:
+ *    the repository's root), as pkictl calls it;
  *  - 1: the bytes as a CSR, PEM or else DER, read as pkictl reads one,
- *    its subject through the same lint;
+ *    its subject through the same lints;
  *  - 2: the bytes as text through cad_text_clean().
  * Invariants: a subject the lint accepts is not empty; each value has a
  * UTF-8 form of 1 to 128 code points with no C0 control, DEL or C1
  * control, no space at either end; a countryName is two upper-case
  * letters; an emailAddress holds exactly one '@' with something on either
- * side; a refusal says why. Cleaned text is well-formed UTF-8 without C0
- * or DEL, no longer than it was, and cleaning it again changes nothing.
+ * side; a refusal says why. One the subscriber profile accepts holds a
+ * CN, and only C, CN and serialNumber, each once, each an RDN of its own.
+ * Cleaned text is well-formed UTF-8 without C0 or DEL, no longer than it
+ * was, and cleaning it again changes nothing.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +32,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "ca/extern.h"
 #include "ca/worker/extern.h"
+#include "lib/config.h"
 #include "lib/text.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -55,6 +63,52 @@ fuzz_value(int nid, const unsigned char *s, size_t len)
 	if (nid == NID_pkcs9_emailAddress && ((at = memchr(s, '@', len)) ==
 	    NULL || at == s || at == s + len - 1 ||
 	    memchr(at + 1, '@', len - (size_t)(at - s) - 1) != NULL))
+		abort();
+}
+
+/* The shipped subscriber profile, loaded once. */
+static const struct profile *
+fuzz_profile(void)
+{
+	static struct profile *p;
+	static struct config *cfg;
+	char err[512];
+
+	if (p != NULL)
+		return p;
+	if ((cfg = config_load(NULL, err, sizeof(err))) == NULL ||
+	    (p = profile_load("policy", "subscriber", "issuing", cfg, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "fuzz_lint: run from the repository's root: "
+		    "%s\n", err);
+		abort();
+	}
+	return p;
+}
+
+/* Aborts unless x's subject is one the subscriber profile allows. */
+static void
+fuzz_profiled(X509 *x)
+{
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_NAME_ENTRY *e;
+	int i, n, nid, cn = 0;
+
+	n = X509_NAME_entry_count(name);
+	for (i = 0; i < n; i++) {
+		e = X509_NAME_get_entry(name, i);
+		nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		if (nid != NID_countryName && nid != NID_commonName &&
+		    nid != NID_serialNumber)
+			abort();
+		if (X509_NAME_get_index_by_NID(name, nid, i) >= 0)
+			abort();
+		if (i > 0 && X509_NAME_ENTRY_set(e) ==
+		    X509_NAME_ENTRY_set(X509_NAME_get_entry(name, i - 1)))
+			abort();
+		cn += nid == NID_commonName;
+	}
+	if (cn != 1)
 		abort();
 }
 
@@ -94,6 +148,11 @@ fuzz_subject(const X509_NAME *name)
 			OPENSSL_free(utf8);
 		}
 	} else if (err[0] == '\0' || err[sizeof(err) - 1] != '\0')
+		abort();
+	memset(err, 0, sizeof(err));
+	if (cad_lint_csr_subject(fuzz_profile(), x, err, sizeof(err)) == 0)
+		fuzz_profiled(x);
+	else if (err[0] == '\0' || err[sizeof(err) - 1] != '\0')
 		abort();
 	X509_free(x);
 }
