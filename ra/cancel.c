@@ -478,7 +478,8 @@ ra_cancel_run(struct ra *ra, struct ra_cancel_txn *t,
 		case RA_CANCEL_STATE:
 			return ra_problem(resp, 409, t->detail);
 		case RA_CANCEL_ISSUER:
-			return ra_problem(resp, 503, t->detail);
+			return ra_unavailable(resp, RA_ISSUER_RETRY_AFTER_S,
+			    t->detail);
 		case RA_CANCEL_MAIL_FAILED:
 			http_add_header(resp, "Retry-After", "60");
 			return ra_problem(resp, 503, "the applicant could not be "

@@ -571,7 +571,7 @@ ra_agreement_get(struct ra *ra, const struct http_request *req,
 		goto out;
 	ra_cert_issuer_why(is, why, sizeof(why));
 	if (strcmp(status, "approved") == 0 && why[0] != '\0') {
-		rc = ra_problem(resp, 503, why);
+		rc = ra_unavailable(resp, RA_ISSUER_RETRY_AFTER_S, why);
 		goto out;
 	}
 	if ((o = json_pack("{s:I, s:s, s:s, s:s, s:{s:s, s:O, s:s, s:s, s:I, "
@@ -804,7 +804,8 @@ ra_agreement_post(struct ra *ra, const struct http_request *req,
 		else if (t.outcome == RA_CO_STATE)
 			rc = ra_problem(resp, 409, t.detail);
 		else if (t.outcome == RA_CO_ISSUER)
-			rc = ra_problem(resp, 503, t.detail);
+			rc = ra_unavailable(resp, RA_ISSUER_RETRY_AFTER_S,
+			    t.detail);
 		else if (t.outcome == RA_CO_UNSUPPORTED)
 			rc = ra_problem(resp, 409, "a company's application "
 			    "certifies no key: nothing to agree to");

@@ -48,6 +48,18 @@ ra_too_many(struct http_response *resp, long retry_after, const char *detail)
 }
 
 int
+ra_unavailable(struct http_response *resp, long retry_after,
+    const char *detail)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%ld", retry_after);
+	if (http_add_header(resp, "Retry-After", s) == -1)
+		return -1;
+	return ra_problem(resp, 503, detail);
+}
+
+int
 ra_unauthorized(struct http_response *resp, const char *detail)
 {
 	/* RFC 6750 §3. */

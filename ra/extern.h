@@ -322,6 +322,9 @@ int		 ra_problem(struct http_response *, int status,
 /* 429 with Retry-After. */
 int		 ra_too_many(struct http_response *, long retry_after,
 		    const char *detail);
+/* 503 with Retry-After (seconds). 0 or -1. */
+int		 ra_unavailable(struct http_response *, long retry_after,
+		    const char *detail);
 /* 401 with WWW-Authenticate: Bearer (RFC 6750 §3). */
 int		 ra_unauthorized(struct http_response *, const char *detail);
 /* 1 when the request's Content-Type is application/json (RFC 8259 §11). */
@@ -1107,6 +1110,14 @@ int	ra_rekey_previous_check(struct db *, const char *certificate_id,
  * refused then, rather than made for an order cad would fail.
  */
 #define RA_ISSUER_MIN_REMAINING_S	86400
+/*
+ * Retry-After (RFC 9110 §10.2.3) of the 503 that refuses an agreement or
+ * an officer's reorder while cad would not issue under the issuing CA (on
+ * hold, revoked, ending): an operator's act ends it (a release, a move to
+ * the new issuing CA), which takes hours rather than seconds, so clients
+ * are asked to come back in an hour, not to poll; the detail says why.
+ */
+#define RA_ISSUER_RETRY_AFTER_S	3600
 /*
  * Why cad would not issue under issuing CA i (a ca_certificate) now, as
  * SQL: "on hold", "revoked" (its own certificate's row, as cad's claim

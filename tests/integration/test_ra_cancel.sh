@@ -184,6 +184,9 @@ at_exit "held_issuing NULL NULL NULL"
 held_issuing 'now()' 6 "'test_ra_cancel'"
 refuse 503 "a reorder under an issuing CA on hold" POST "/v1/officer/applications/$app2/reorder" '{"reason":"x"}'
 detail | has 'agreed under (issuing) is on hold' || fail "reorder, issuer on hold: $(detail)"
+# A hold lasts until an operator releases it: come back in an hour
+# (RA_ISSUER_RETRY_AFTER_S; until 2026-12-07 no Retry-After).
+grep -qi '^retry-after: 3600' "$tmp/hdr" || fail "reorder, issuer on hold: 503 without Retry-After: 3600"
 held_issuing NULL NULL NULL
 # Revoked or ending, rad's notifier gives such an application back to the
 # subscriber (schema/089, tested below), so the reorder's 409 is only seen

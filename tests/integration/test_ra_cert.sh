@@ -201,6 +201,12 @@ jq -e --arg na "$issuer_na" '.certificate.issuer_not_after == $na' "$tmp/out" >/
 # cad would not issue under, and the agreement made an order that waited or
 # failed. (The superuser moves the issuing CA's recorded end; rad reads it,
 # cad reads its own certificate.)
+# issuer_retry_after WHAT: the 503 of an issuing CA cad does not issue
+# under asks to come back in an hour (RA_ISSUER_RETRY_AFTER_S); until
+# 2026-12-07 it carried no Retry-After.
+issuer_retry_after() {
+	grep -qi '^retry-after: 3600' "$tmp/hdr" || fail "$1: 503 without Retry-After: 3600: $(tr -d '\r' <"$tmp/hdr" | tr '\n' ' ')"
+}
 issuer_end() { q "UPDATE ca_certificate SET not_after = $1 WHERE name = 'issuing'" >/dev/null; }
 at_exit "issuer_end \"'$issuer_na'::timestamptz\""
 issuer_end "now() + interval '30 days 1 hour'"
@@ -213,8 +219,10 @@ before
 req GET "/v1/applications/$app/agreement"
 expect 503 "agreement preview, the issuer ending in 2 hours"
 detail | has "issuing CA's certificate ends at" || fail "503 detail: $(detail)"
+issuer_retry_after "agreement preview, the issuer ending in 2 hours"
 req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
 expect 503 "agreement, the issuer ending in 2 hours"
+issuer_retry_after "agreement, the issuer ending in 2 hours"
 unchanged "agreement under an issuer ending in 2 hours"
 issuer_end "'$issuer_na'::timestamptz"
 held_issuing() { q "UPDATE certificate SET revoked_at = $1, revocation_reason = $2, revoked_by = $3
@@ -226,8 +234,10 @@ before
 req GET "/v1/applications/$app/agreement"
 expect 503 "agreement preview, the issuer on hold"
 detail | has "issuing CA's certificate is on hold" || fail "503 detail: $(detail)"
+issuer_retry_after "agreement preview, the issuer on hold"
 req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
 expect 503 "agreement, the issuer on hold"
+issuer_retry_after "agreement, the issuer on hold"
 unchanged "agreement under an issuer on hold"
 held_issuing NULL NULL NULL
 [ "$(q "SELECT consumed_at IS NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "a refused agreement used the OTP"
