@@ -1180,11 +1180,12 @@ int			 ra_notifier_reconcile(struct ra *, struct db *);
  */
 int			 ra_notifier_reopen(struct ra *, struct db *);
 /*
- * Every approved rekey whose old certificate was revoked (not as its CA's
- * compromise under a revoked issuer) or expired since (RA_REKEY_PREVIOUS_WHY:
- * its agreement would be refused) is cancelled, each in its own transaction
- * with ra.application.cancel (actor ra:notifier) and the subscriber's mail
- * (apply again). The number cancelled, or -1 (the connection).
+ * Every submitted or approved rekey whose old certificate was revoked (not
+ * as its CA's compromise under a revoked issuer) or expired since
+ * (RA_REKEY_PREVIOUS_WHY: its approval or agreement would be refused) is
+ * cancelled, each in its own transaction with ra.application.cancel (actor
+ * ra:notifier, from submitted or approved) and the subscriber's mail (apply
+ * again). The number cancelled, or -1 (the connection).
  */
 int			 ra_notifier_lapse(struct ra *, struct db *);
 /*

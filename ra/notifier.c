@@ -43,9 +43,10 @@
  * certificate can no longer be rekeyed (revoked, expired) is cancelled
  * instead, and its subscriber told to apply again (ra_reopen_cancel); one
  * whose old certificate is on hold waits for the hold's end. So is, on the
- * same round, an approved rekey whose old certificate was revoked or
- * expired before its subscriber agreed (ra_notifier_lapse): the agreement
- * refuses it, and it held the account's one open application.
+ * same round, a rekey, submitted or approved, whose old certificate was
+ * revoked or expired before an officer approved it or its subscriber
+ * agreed (ra_notifier_lapse): the approval and the agreement refuse it,
+ * and it held the account's one open application.
  *
  * The threads need nothing the SANDBOX_NET_FILES profile lacks: poll,
  * a pipe made before the sandbox, socket and connect to reconnect, and the
@@ -752,30 +753,34 @@ ra_notifier_reopen(struct ra *ra, struct db *db)
 	return n;
 }
 
-/* --- an approved rekey whose old certificate fell: cancelled ------------------- */
+/* --- a submitted or approved rekey whose old certificate fell: cancelled -------- */
 
 /*
- * Approved rekeys whose old certificate can no longer be rekeyed: revoked
- * (not as its CA's compromise under a revoked issuer) or expired since the
- * officer approved it (RA_REKEY_PREVIOUS_WHY, as the agreement judges). The
- * agreement refuses them (409) and nothing else ends them: each held its
- * account's one open application for ever. One on hold waits: released,
- * it may be agreed to; made a revocation, it is cancelled here. Through
- * ra_application_open (schema/018): only open applications are read.
+ * Rekeys, submitted or approved, whose old certificate can no longer be
+ * rekeyed: revoked (not as its CA's compromise under a revoked issuer) or
+ * expired since it was requested (RA_REKEY_PREVIOUS_WHY, as the approval
+ * and the agreement judge). The approval (review.c) and the agreement
+ * refuse them (409) and nothing else ends them: an approved one held its
+ * account's one open application for ever, and a submitted one sat in the
+ * officers' queue, where no officer could approve it, until one rejected
+ * it by hand. One on hold waits: released, it may be approved or agreed
+ * to; made a revocation, it is cancelled here. Through ra_application_open
+ * (schema/018): only open applications are read.
  */
 static const struct db_stmt stmt_lapse_due = {
 	"ra_notifier_lapse_due",
 	"SELECT a.id FROM ra_application a JOIN certificate p ON p.id = "
-	"a.previous_certificate_id WHERE a.status = 'approved' AND "
-	"a.profile <> 'company' AND (" RA_REKEY_PREVIOUS_WHY("p") ") IN "
-	"('revoked', 'expired') ORDER BY a.id LIMIT " RA_NOTIFIER_BATCH_S,
+	"a.previous_certificate_id WHERE a.status IN ('submitted', "
+	"'approved') AND a.profile <> 'company' AND ("
+	RA_REKEY_PREVIOUS_WHY("p") ") IN ('revoked', 'expired') ORDER BY a.id "
+	"LIMIT " RA_NOTIFIER_BATCH_S,
 	0
 };
 /*
- * $1, still approved, locked as the agreement and a cancellation lock it
- * (whichever comes second finds what the first left); why its old
- * certificate can no longer be rekeyed, final (a revocation but a hold's,
- * an expiry), so read without a lock.
+ * $1, still submitted or approved, locked as the decision, the agreement
+ * and a cancellation lock it (whichever comes second finds what the first
+ * left); why its old certificate can no longer be rekeyed, final (a
+ * revocation but a hold's, an expiry), so read without a lock.
  */
 static const struct db_stmt stmt_lapse_lock = {
 	"ra_notifier_lapse_lock",
@@ -783,57 +788,63 @@ static const struct db_stmt stmt_lapse_lock = {
 	"coalesce(" RA_REKEY_PREVIOUS_WHY("p") ", ''), CASE WHEN "
 	"p.revoked_at IS NOT NULL THEN 'was revoked at ' || "
 	RA_TS("p.revoked_at") " ELSE 'expired at ' || " RA_TS("p.not_after")
-	" END, acc.email FROM ra_application a JOIN certificate p ON p.id = "
-	"a.previous_certificate_id JOIN ra_account acc ON acc.id = "
-	"a.account_id WHERE a.id = $1 AND a.status = 'approved' "
-	"FOR UPDATE OF a",
+	" END, acc.email, a.status FROM ra_application a JOIN certificate p "
+	"ON p.id = a.previous_certificate_id JOIN ra_account acc ON acc.id = "
+	"a.account_id WHERE a.id = $1 AND a.status IN ('submitted', "
+	"'approved') FOR UPDATE OF a",
 	1
 };
 enum {
 	RL_ACCOUNT, RL_KIND, RL_PROFILE, RL_PREVIOUS, RL_PREVIOUS_SERIAL,
-	RL_PREVIOUS_WHY, RL_WHEN, RL_EMAIL, RL_NCOLS
+	RL_PREVIOUS_WHY, RL_WHEN, RL_EMAIL, RL_STATUS, RL_NCOLS
 };
+/* $2: the status read under the lock. */
 static const struct db_stmt stmt_lapse_cancel = {
 	"ra_notifier_lapse_cancel",
 	"UPDATE ra_application SET status = 'cancelled' WHERE id = $1 AND "
-	"status = 'approved'",
-	1
+	"status = $2",
+	2
 };
 
 struct ra_lapse_txn {
 	const char	*id;
 	int		 done;
 	char		 why[RA_REKEY_WHY_MAX];
+	char		 from[16];	/* submitted, approved */
 };
 
 static int
 ra_lapse_txn(struct db *db, void *arg)
 {
 	struct ra_lapse_txn *t = arg;
-	const char *v[1] = { t->id };
+	const char *v[2] = { t->id, NULL };
 	const char *why;
 	char subject[128], body[2048];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
-	int rc = -1;
+	int approved, rc = -1;
 
 	t->done = 0;
-	t->why[0] = '\0';
+	t->why[0] = t->from[0] = '\0';
 	if ((res = db_exec(db, &stmt_lapse_lock, v, NULL, NULL)) == NULL ||
 	    PQnfields(res) != RL_NCOLS)
 		goto out;
 	why = PQntuples(res) == 1 ? PQgetvalue(res, 0, RL_PREVIOUS_WHY) : "";
-	/* Agreed to, cancelled, or (a hold) not final: none of ours. */
+	/* Decided, agreed to, cancelled, or (a hold) not final: none of ours. */
 	if (strcmp(why, "revoked") != 0 && strcmp(why, "expired") != 0) {
 		rc = 0;
 		goto out;
 	}
 	snprintf(t->why, sizeof(t->why), "%s", why);
+	snprintf(t->from, sizeof(t->from), "%s", PQgetvalue(res, 0,
+	    RL_STATUS));
+	approved = strcmp(t->from, "approved") == 0;
+	v[1] = t->from;
 	if ((res2 = db_exec(db, &stmt_lapse_cancel, v, NULL, NULL)) == NULL ||
 	    strcmp(PQcmdTuples(res2), "1") != 0)
 		goto out;
 	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-	    "account_id", PQgetvalue(res, 0, RL_ACCOUNT), "from", "approved",
+	    "account_id", PQgetvalue(res, 0, RL_ACCOUNT), "from", t->from,
 	    "kind", PQgetvalue(res, 0, RL_KIND), "profile", PQgetvalue(res, 0,
 	    RL_PROFILE), "previous_certificate_id", PQgetvalue(res, 0,
 	    RL_PREVIOUS), "previous_serial", PQgetvalue(res, 0,
@@ -843,14 +854,15 @@ ra_lapse_txn(struct db *db, void *arg)
 		goto out;
 	snprintf(subject, sizeof(subject), "Your certificate application %s "
 	    "was cancelled", t->id);
-	snprintf(body, sizeof(body), "Your rekey (application %s) was "
-	    "approved, but the certificate it was to replace, serial %s, %s "
-	    "before you agreed to the new one, so it can no longer be "
-	    "rekeyed: the application is cancelled, and your "
-	    "account may apply again. To get a certificate, apply again with a "
-	    "new e-KTP photo and selfie (POST /v1/applications).\r\n", t->id,
-	    PQgetvalue(res, 0, RL_PREVIOUS_SERIAL), PQgetvalue(res, 0,
-	    RL_WHEN));
+	snprintf(body, sizeof(body), "Your rekey (application %s) was %s, "
+	    "but the certificate it was to replace, serial %s, %s before %s, "
+	    "so it can no longer be rekeyed: the application is cancelled, "
+	    "and your account may apply again. To get a certificate, apply "
+	    "again with a new e-KTP photo and selfie (POST "
+	    "/v1/applications).\r\n", t->id, approved ? "approved" :
+	    "submitted", PQgetvalue(res, 0, RL_PREVIOUS_SERIAL),
+	    PQgetvalue(res, 0, RL_WHEN), approved ? "you agreed to the new "
+	    "one" : "an officer decided on it");
 	/* Queued in this transaction (schema/033), as the issued mail. */
 	if (ra_mail_addr_ok(PQgetvalue(res, 0, RL_EMAIL)) == -1)
 		log_warn("notifier: application %s: the account's address "
@@ -882,9 +894,9 @@ ra_notifier_lapse(struct ra *ra, struct db *db)
 		t.id = PQgetvalue(res, i, 0);
 		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_lapse_txn,
 		    &t) == -1) {
-			log_warn("notifier: approved rekey %s, whose old "
-			    "certificate can no longer be rekeyed, not "
-			    "cancelled; retried next round", t.id);
+			log_warn("notifier: rekey %s, whose old certificate can "
+			    "no longer be rekeyed, not cancelled; retried next "
+			    "round", t.id);
 			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
 				PQclear(res);
 				return -1;
@@ -894,9 +906,9 @@ ra_notifier_lapse(struct ra *ra, struct db *db)
 		if (!t.done)
 			continue;
 		n++;
-		log_info("notifier: application %s: an approved rekey whose old "
+		log_info("notifier: application %s: a %s rekey whose old "
 		    "certificate %s; cancelled, the subscriber told to apply "
-		    "again", t.id, strcmp(t.why, "expired") == 0 ?
+		    "again", t.id, t.from, strcmp(t.why, "expired") == 0 ?
 		    "expired" : "was revoked");
 	}
 	PQclear(res);

@@ -14,7 +14,9 @@
 # revoked CA whose orders cad fails: agreed again, or cancelled and told to
 # apply again when the old certificate was revoked meanwhile, or left
 # waiting while it is on hold. An approved rekey whose old certificate is
-# revoked before its agreement: cancelled by the notifier, mailed.
+# revoked before its agreement, and a submitted one whose old certificate
+# is revoked before an officer decides it: cancelled by the notifier,
+# mailed.
 . "$(dirname "$0")/lib.sh"
 T=$(test_tmpdir)
 tmp=$T
@@ -135,10 +137,12 @@ holder 6 'Fitri Kompromi Enam' 1994-08-30 F 0406
 tok6=$tok phone6=$phone cert6=$cert
 holder 7 'Gilang Kompromi Tujuh' 1989-02-17 M 0407
 tok7=$tok phone7=$phone cert7=$cert acc7=$acc
+holder 8 'Hana Kompromi Delapan' 1992-11-05 F 0408
+tok8=$tok phone8=$phone cert8=$cert acc8=$acc
 start_rad rad-window PKI_REKEY_WINDOW_DAYS=400
 main_url=$url
 url=$rad_url
-for n in 4 5 6 7; do
+for n in 4 5 6 7 8; do
 	eval "tok=\$tok$n; c=\$cert$n; p=\$phone$n"
 	rekey "$c" "$p"
 	expect 201 "a rekey inside the window of $c"
@@ -188,6 +192,37 @@ done
 m=$(wait_mail c7@compromise.example "^Subject: Your certificate application $rapp7 was cancelled") || fail "no cancellation mail to c7"
 has 'apply again with a' "$m" && has 'was revoked at' "$m" || fail "the cancellation mail of $rapp7: $(cat "$m")"
 note "an approved rekey whose old certificate was then revoked: cancelled by the notifier (audited, mailed)"
+
+# A submitted rekey whose old certificate its subscriber revokes before an
+# officer decides it: approving it is refused (409), so it sat in the
+# officers' queue until one rejected it by hand (before: still submitted).
+# rad's notifier cancels it as the approved one (audited, from submitted;
+# mailed), and it leaves the queue.
+[ "$(status_of "$rapp8")" = submitted ] || fail "the rekey $rapp8 is $(status_of "$rapp8"), not submitted"
+tok=$tok8
+f=$(factor revoke "$phone8")
+req POST "/v1/certificates/$cert8/revoke" "{\"reason\":\"unspecified\",\"factor\":$f}"
+expect 200 "the subscriber's revocation of $cert8"
+for ((i = 0; i < 300; i++)); do
+	[ "$(status_of "$rapp8")" = cancelled ] && break
+	sleep 0.1
+done
+[ "$(status_of "$rapp8")" = cancelled ] ||
+	fail "the submitted rekey $rapp8 whose old certificate was revoked is $(status_of "$rapp8"), not cancelled"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$rapp8' AND actor = 'ra:notifier'
+    AND details->>'from' = 'submitted' AND details->>'previous' = 'revoked' AND details->>'previous_certificate_id' = '$cert8'")" = 1 ] ||
+	fail "the notifier's cancellation of $rapp8 is not audited: $(q "SELECT actor, details FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$rapp8'")"
+[ "$(q "SELECT count(*) FROM ra_application WHERE account_id = $acc8 AND status IN ('submitted', 'approved', 'agreed')")" = 0 ] ||
+	fail "the account of $rapp8 still has an open application"
+tok=$tok_o
+req GET "/v1/officer/applications?status=submitted&kind=rekey"
+expect 200 "the officers' queue of submitted rekeys"
+jq -e --argjson a "$rapp8" '[.applications[].id] | index($a) == null' "$tmp/out" >/dev/null ||
+	fail "the cancelled rekey $rapp8 is still in the officers' queue: $(cat "$tmp/out")"
+m=$(wait_mail c8@compromise.example "^Subject: Your certificate application $rapp8 was cancelled") || fail "no cancellation mail to c8"
+has 'was submitted, but' "$m" && has 'before an officer decided on it' "$m" && has 'apply again with a' "$m" ||
+	fail "the cancellation mail of $rapp8: $(cat "$m")"
+note "a submitted rekey whose old certificate was then revoked: cancelled by the notifier (audited, mailed), out of the queue"
 
 # --- the compromise: issuing-2, issuing revoked by the root, cad and rad on issuing-2 ---
 pkictl ca issuing >"$tmp/iss.out" 2>&1 || { cat "$tmp/iss.out"; fail "pkictl ca issuing"; }
