@@ -1206,12 +1206,19 @@ int			 ra_notifier_remind(struct ra *, struct db *);
 int			 ra_notifier_issuer_notice(struct ra *, struct db *,
 			    int *more);
 /*
+ * A mail of the outbox that failed this many sends is given up (never due
+ * again, audited ra.mail.given_up): two days and more of back-off. SQL.
+ */
+#define RA_OUTBOX_ATTEMPTS	"48"
+/*
  * Sends due mails of the outbox (ra_mail_queue), oldest first, each in its
  * own transaction; the first failure ends the round and backs that mail
- * off (30 s, doubling, at most an hour); stops early once stop_fd (-1:
- * none) is readable. Before each, reset mails (ra_mail_queue_reset) whose
- * token expired or was used are given up unsent, their body emptied
- * (audit ra.mail.expired). How many were sent, or -1 (the connection).
+ * off (30 s, doubling, at most an hour), and after RA_OUTBOX_ATTEMPTS gives
+ * it up, audited ra.mail.given_up in the same transaction; stops early
+ * once stop_fd (-1: none) is readable. Before each, reset mails
+ * (ra_mail_queue_reset) whose token expired or was used are given up
+ * unsent, their body emptied (audit ra.mail.expired). How many were sent,
+ * or -1 (the connection).
  */
 int			 ra_notifier_outbox(struct ra *, struct db *, int stop_fd);
 

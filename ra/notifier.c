@@ -26,9 +26,11 @@
  * (ra_notifier_outbox, schema/033: mails queued by ra_mail_queue) on each
  * notification and every period, backing off a failure; a password reset
  * mail whose token expired or was used before it went is given up, its
- * body emptied, audited (ra.mail.expired, schema/048). It is a thread of
- * its own so that a slow mail server (up to 30 s a send) delays only mail:
- * never an issuance, a signing credential or a supersession.
+ * body emptied, audited (ra.mail.expired, schema/048); a mail that failed
+ * RA_OUTBOX_ATTEMPTS sends is given up, audited (ra.mail.given_up). It is
+ * a thread of its own so that a slow mail server (up to 30 s a send)
+ * delays only mail: never an issuance, a signing credential or a
+ * supersession.
  *
  * A failed order is left as it is: the application stays agreed and
  * GET /v1/applications/{id}/agreement shows the order's status and error
@@ -1272,7 +1274,6 @@ ra_notifier_issuer_notice(struct ra *ra, struct db *db, int *more)
 
 #define RA_OUTBOX_ROUND		100	/* mails a round sends at most */
 #define RA_OUTBOX_BACKOFF_S	"30"	/* first retry; doubles, at most an hour */
-#define RA_OUTBOX_ATTEMPTS	"48"	/* then given up: two days and more */
 
 /*
  * The next due mail; never a reset mail whose token expired or was used
@@ -1319,18 +1320,30 @@ static const struct db_stmt stmt_outbox_sent = {
 	"attempts + 1, last_error = NULL, body = '' WHERE id = $1",
 	1
 };
-/* Backed off; after RA_OUTBOX_ATTEMPTS the mail is given up (never due). */
+/*
+ * Backed off; after RA_OUTBOX_ATTEMPTS the mail is given up (never due).
+ * Whether it was given up now, and for its audit event (ra_outbox_given_up)
+ * what it was (its subject: the notice's kind; never its body, which may
+ * carry a token), the account that has its address now (NULL: none, as
+ * after an email change), the attempts and the reset token's row.
+ */
 static const struct db_stmt stmt_outbox_failed = {
 	"ra_notifier_outbox_failed",
-	"UPDATE ra_mail_outbox SET attempts = attempts + 1, "
+	"UPDATE ra_mail_outbox m SET attempts = attempts + 1, "
 	"last_error = CASE WHEN attempts + 1 >= " RA_OUTBOX_ATTEMPTS " THEN "
 	"'given up after " RA_OUTBOX_ATTEMPTS " attempts (see rad''s log)' "
 	"ELSE 'not sent (see rad''s log)' END, "
 	"next_attempt_at = CASE WHEN attempts + 1 >= " RA_OUTBOX_ATTEMPTS
 	" THEN 'infinity' ELSE clock_timestamp() + least(interval '1 hour', "
 	"make_interval(secs => " RA_OUTBOX_BACKOFF_S " * power(2, "
-	"least(attempts, 12)))) END WHERE id = $1",
+	"least(attempts, 12)))) END WHERE id = $1 "
+	"RETURNING m.attempts >= " RA_OUTBOX_ATTEMPTS ", m.subject, "
+	"(SELECT a.id FROM ra_account a WHERE a.email = m.recipient), "
+	"m.attempts, m.password_reset_id",
 	1
+};
+enum {
+	RF_GIVEN_UP, RF_SUBJECT, RF_ACCOUNT, RF_ATTEMPTS, RF_RESET, RF_NCOLS
 };
 
 struct ra_outbox_txn {
@@ -1376,6 +1389,50 @@ out:
 }
 
 /*
+ * The failed send of mail id recorded (stmt_outbox_failed); when that was
+ * its last attempt, it is given up and audited ra.mail.given_up (actor
+ * ra:notifier) in this transaction: a revocation notice given up means
+ * the subscriber was never told, and last_error alone, which no one is
+ * shown, was the only record of it. 0 or -1.
+ */
+static int
+ra_outbox_failed(struct db *db, const char *id)
+{
+	const char *v[1] = { id };
+	PGresult *res;
+	json_t *details = NULL;
+	int rc = -1;
+
+	if ((res = db_exec(db, &stmt_outbox_failed, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1 || PQnfields(res) != RF_NCOLS)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, RF_GIVEN_UP), "t") != 0) {
+		log_warn("notifier: outbox mail %s not sent; retried later",
+		    id);
+		rc = 0;
+		goto out;
+	}
+	if ((details = json_pack("{s:s, s:o, s:I, s:o}", "subject",
+	    PQgetvalue(res, 0, RF_SUBJECT), "account_id",
+	    PQgetisnull(res, 0, RF_ACCOUNT) ? json_null() :
+	    json_integer(strtoll(PQgetvalue(res, 0, RF_ACCOUNT), NULL, 10)),
+	    "attempts", (json_int_t)strtoll(PQgetvalue(res, 0, RF_ATTEMPTS),
+	    NULL, 10), "password_reset_id", PQgetisnull(res, 0, RF_RESET) ?
+	    json_null() : json_integer(strtoll(PQgetvalue(res, 0, RF_RESET),
+	    NULL, 10)))) == NULL ||
+	    audit_append(db, RA_NOTIFIER_ACTOR, "ra.mail.given_up",
+	    "ra_mail_outbox", id, details, NULL) == -1)
+		goto out;
+	log_warn("notifier: outbox mail %s given up after %s failed "
+	    "attempts: never sent", id, PQgetvalue(res, 0, RF_ATTEMPTS));
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+/*
  * Gives up the reset mails whose token died, then sends the oldest due
  * mail, recording the outcome; 0 or -1.
  */
@@ -1400,11 +1457,8 @@ ra_outbox_txn(struct db *db, void *arg)
 	v[0] = PQgetvalue(res, 0, 0);
 	t->failed = ra_mail_send(t->ra->mailer, PQgetvalue(res, 0, 1),
 	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)) == -1;
-	if (t->failed)
-		log_warn("notifier: outbox mail %s not sent; retried later",
-		    v[0]);
-	rc = db_exec_ok(db, t->failed ? &stmt_outbox_failed :
-	    &stmt_outbox_sent, v);
+	rc = t->failed ? ra_outbox_failed(db, v[0]) :
+	    db_exec_ok(db, &stmt_outbox_sent, v);
 	PQclear(res);
 	return rc;
 }

@@ -34,13 +34,15 @@ struct ra_route {
 
 /*
  * The mail outbox's backlog (schema/033): what is not sent yet, what has
- * failed at least once, and since when the oldest waits; for monitoring a
- * mail server that stopped answering.
+ * failed at least once, since when the oldest waits, and what was given
+ * up after RA_OUTBOX_ATTEMPTS failed sends (never sent: each audited
+ * ra.mail.given_up); for monitoring a mail server that stopped answering.
  */
 static const struct db_stmt stmt_health_outbox = {
 	"ra_health_outbox",
 	"SELECT count(*), count(*) FILTER (WHERE attempts > 0), "
-	RA_TS("min(created_at)") " FROM ra_mail_outbox WHERE sent_at IS NULL",
+	RA_TS("min(created_at)") ", count(*) FILTER (WHERE attempts >= "
+	RA_OUTBOX_ATTEMPTS ") FROM ra_mail_outbox WHERE sent_at IS NULL",
 	0
 };
 
@@ -71,12 +73,13 @@ ra_health(struct ra *ra, const struct http_request *req,
 		json_decref(o);
 		return rc;
 	}
-	o = json_pack("{s:s, s:b, s:{s:I, s:I, s:o}}", "status", "ok",
+	o = json_pack("{s:s, s:b, s:{s:I, s:I, s:o, s:I}}", "status", "ok",
 	    "database", 1, "mail_outbox", "unsent", (json_int_t)strtoll(
 	    PQgetvalue(res, 0, 0), NULL, 10), "failing", (json_int_t)strtoll(
 	    PQgetvalue(res, 0, 1), NULL, 10), "oldest_unsent",
 	    PQgetisnull(res, 0, 2) ? json_null() :
-	    json_string(PQgetvalue(res, 0, 2)));
+	    json_string(PQgetvalue(res, 0, 2)), "given_up", (json_int_t)strtoll(
+	    PQgetvalue(res, 0, 3), NULL, 10));
 	PQclear(res);
 	rc = o == NULL ? -1 : http_respond_json(resp, 200, o);
 	json_decref(o);
