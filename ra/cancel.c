@@ -28,7 +28,8 @@
  *			agreement, schema/089).
  *
  * Each change is one transaction with its audit event (ra.application.cancel,
- * ra.application.reorder; and order.cancel for an order ended with it). An officer's cancellation mails the subscriber
+ * ra.application.reorder; and order.cancel for an order ended with it,
+ * written by ra_order_cancel_held, schema/096). An officer's cancellation mails the subscriber
  * before COMMIT, as a decision does (review.c): no mail, no change.
  */
 #include <stdio.h>
@@ -99,11 +100,16 @@ static const struct db_stmt stmt_reorder_issuer = {
 	"WHERE o.id = $1",
 	2
 };
-/* schema/089: the pending order of agreed application $2, if its CA is held. */
+/*
+ * schema/089, 096: the pending order of agreed application $2, if its CA is
+ * held, failed with last_error $3 and audited order.cancel by the function
+ * itself (actor $4, details $5 with error and application_id).
+ */
 static const struct db_stmt stmt_cancel_held = {
 	"ra_cancel_held",
-	"SELECT ra_order_cancel_held($1::bigint, $2::bigint, $3)",
-	3
+	"SELECT ra_order_cancel_held($1::bigint, $2::bigint, $3, $4, "
+	"$5::jsonb)",
+	5
 };
 static const struct db_stmt stmt_reorder_update = {
 	"ra_reorder_update",
@@ -213,30 +219,38 @@ ra_cancel_mail(struct ra_cancel_txn *t, const char *to, const char *kind)
 
 /*
  * The pending order of the locked agreed application t->id ends failed
- * with it, in this transaction and audited (order.cancel), only while its
- * issuing CA is on hold and no cad holds it (ra_order_cancel_held, schema/
- * 089, which locks it as cad's claim does); the order is cad's otherwise.
- * 0, or -1 with t->outcome RA_CANCEL_STATE and t->detail (RA_CANCEL_DONE on
- * a database failure).
+ * with it, in this transaction and audited (order.cancel, actor actor),
+ * only while its issuing CA is on hold and no cad holds it
+ * (ra_order_cancel_held, schema/089, which locks it as cad's claim does,
+ * and writes the event itself since schema/096: no pki_ra session fails an
+ * order without one); the order is cad's otherwise. 0, or -1 with
+ * t->outcome RA_CANCEL_STATE and t->detail (RA_CANCEL_DONE on a database
+ * failure).
  */
 static int
 ra_cancel_held(struct db *db, struct ra_cancel_txn *t, const char *order,
     const char *actor)
 {
-	const char *v[3];
+	const char *v[5];
 	const char *r;
-	PGresult *res;
+	PGresult *res = NULL;
 	json_t *details = NULL;
+	char *dtext = NULL;
 	int rc = -1;
 
 	snprintf(t->order_error, sizeof(t->order_error), "cancelled with its "
 	    "application by %s while its issuing CA was on hold: nothing was "
 	    "issued", t->officer != NULL ? "the registration authority" :
 	    "the subscriber");
+	t->outcome = RA_CANCEL_DONE;
+	if ((details = json_pack("{s:s}", "client", t->client)) == NULL ||
+	    (dtext = json_dumps(details, JSON_COMPACT)) == NULL)
+		goto out;
 	v[0] = order;
 	v[1] = t->id;
 	v[2] = t->order_error;
-	t->outcome = RA_CANCEL_DONE;
+	v[3] = actor;
+	v[4] = dtext;
 	if ((res = db_exec(db, &stmt_cancel_held, v, NULL, NULL)) == NULL ||
 	    PQntuples(res) != 1)
 		goto out;
@@ -252,13 +266,9 @@ ra_cancel_held(struct db *db, struct ra_cancel_txn *t, const char *order,
 			    "changed meanwhile; read it again");
 		goto out;
 	}
-	if ((details = json_pack("{s:s, s:s, s:s}", "error", t->order_error,
-	    "application_id", t->id, "client", t->client)) == NULL ||
-	    audit_append(db, actor, "order.cancel", "issuance_order", order,
-	    details, NULL) == -1)
-		goto out;
 	rc = 0;
 out:
+	free(dtext);
 	json_decref(details);
 	PQclear(res);
 	return rc;

@@ -13,7 +13,8 @@
 # again sends its application back to approved (rad's notifier: audited,
 # mailed) and the subscriber agrees again, issued under the current CA
 # (schema/089); a pending order under a held issuer ends with its
-# application's cancellation, unless a cad holds it (409). Refusals change
+# application's cancellation, unless a cad holds it (409), audited by
+# schema/096's function even when pki_ra calls it directly. Refusals change
 # nothing (tables, mail sink, audit); every
 # change is audited with its actor; no secret in rad's log. Then evidence
 # retention: `pkictl kyc erase` erases the images of applications
@@ -440,6 +441,33 @@ q "NOTIFY issuance_order, '$order5'" >/dev/null
 sleep 1
 [ "$(q "SELECT status FROM issuance_order WHERE id = $order5")" = failed ] || fail "the cancelled order was issued once the hold was released"
 note "pending order under a held issuer: refused while a cad holds it; else cancelled with its application, the order failed (audited)"
+
+# ra_order_cancel_held (schema/089) is pki_ra's only way to end an order;
+# it left order.cancel to its caller, so a pki_ra session calling it
+# directly failed a pending order with no event (before: none here). Since
+# schema/096 it writes the event itself, in the caller's transaction, and
+# rad no longer does (one event above); without an actor it refuses.
+held_issuing 'now()' 6 "'test_ra_cancel'"
+n=$$$RANDOM
+dacc=$(q "INSERT INTO ra_account (email, phone, password_hash, email_verified, email_verified_at)
+	VALUES ('direct-$n@example.com', '+6281400$((n % 100000))', '\$argon2id\$v=19\$m=8,t=1,p=1\$c2FsdHNhbHQ\$aGFzaGhhc2g', true, now())
+	RETURNING id" | head -n1)
+dapp=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($dacc, 'personal', 'personal',
+	'{\"C\":\"ID\",\"CN\":\"Direct Cancel\"}') RETURNING id" | head -n1)
+dorder=$(q "INSERT INTO issuance_order (kind, profile, subject, key_type, requested_by, issuer_id)
+	SELECT 'personal', 'personal', '{\"C\":\"ID\",\"CN\":\"Direct Cancel\"}', 'ec-p256', 'test:direct', id
+	FROM ca_certificate WHERE name = 'issuing' RETURNING id" | head -n1)
+agreed_by_sql "$dapp" "$dorder"
+sql_fails "$PKI_TEST_PG_URI" "SET ROLE pki_ra; SELECT ra_order_cancel_held($dorder, $dapp, 'x', '', '{}')" 'no actor'
+[ "$(q "SELECT status FROM issuance_order WHERE id = $dorder")" = pending ] || fail "a call without an actor changed order $dorder"
+[ "$(q "SET ROLE pki_ra; SELECT ra_order_cancel_held($dorder, $dapp, 'failed by a direct call', 'test:direct', '{\"client\":\"psql\"}')")" = failed ] ||
+	fail "pki_ra's direct call did not fail order $dorder: $(q "SELECT status FROM issuance_order WHERE id = $dorder")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.cancel' AND object_type = 'issuance_order' AND object_id = '$dorder'
+    AND actor = 'test:direct' AND details->>'error' = 'failed by a direct call' AND details->>'application_id' = '$dapp'
+    AND details->>'client' = 'psql'")" = 1 ] ||
+	fail "pki_ra failed order $dorder with no order.cancel event: $(q "SELECT actor, details FROM audit_event WHERE object_id = '$dorder'")"
+held_issuing NULL NULL NULL
+note "ra_order_cancel_held called directly as pki_ra: the order failed and audited by the function; no actor, refused"
 
 no_secret_in "rad's log" "$log"
 audit_text "$tmp/audit.txt"
