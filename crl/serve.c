@@ -550,36 +550,18 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 	char since[TIME_ISO8601_MAX];
 	int i, stale = 0, failing = 0, rc = -1;
 
-	if ((o = json_object()) == NULL || (docs = json_object()) == NULL) {
-		json_decref(o);
+	/* Its members, empty; json_pack steals them, even when it fails. */
+	if ((o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
+	    "documents", json_object(), "not_signed", json_array(),
+	    "ca_revoked", json_object(), "not_served", json_array(),
+	    "ended", json_array(), "issuance", json_object())) == NULL)
 		return -1;
-	}
-	json_object_set_new(o, "documents", docs);
-	if ((ns = json_array()) == NULL) {
-		json_decref(o);
-		return -1;
-	}
-	json_object_set_new(o, "not_signed", ns);
-	if ((rv = json_object()) == NULL) {
-		json_decref(o);
-		return -1;
-	}
-	json_object_set_new(o, "ca_revoked", rv);
-	if ((nv = json_array()) == NULL) {
-		json_decref(o);
-		return -1;
-	}
-	json_object_set_new(o, "not_served", nv);
-	if ((en = json_array()) == NULL) {
-		json_decref(o);
-		return -1;
-	}
-	json_object_set_new(o, "ended", en);
-	if ((is = json_object()) == NULL) {
-		json_decref(o);
-		return -1;
-	}
-	json_object_set_new(o, "issuance", is);
+	docs = json_object_get(o, "documents");
+	ns = json_object_get(o, "not_signed");
+	rv = json_object_get(o, "ca_revoked");
+	nv = json_object_get(o, "not_served");
+	en = json_object_get(o, "ended");
+	is = json_object_get(o, "issuance");
 	pthread_mutex_lock(&c->mtx);
 	for (i = 0; i < c->nissuance; i++) {
 		failing |= c->issuance[i].failed_run > 0;
