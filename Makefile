@@ -239,7 +239,8 @@ install: $(PROGRAMS)
 # two cores): two minutes less than doing it after them. Their output is
 # in build/fuzz/check.log, shown when a harness fails.
 check: deps
-	@rm -f build/tests/summary build/asan/tests/summary build/fuzz/check.rc
+	@rm -f build/tests/summary build/asan/tests/summary build/fuzz/check.rc \
+		build/tests/failures build/asan/tests/failures
 	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@$(MAKE) --no-print-directory -j$(NPROC) all SAN=1
 	@mkdir -p build/fuzz; \
@@ -250,6 +251,9 @@ check: deps
 	[ "$$(cat build/fuzz/check.rc 2>/dev/null)" = 0 ] || \
 		{ echo "check: fuzzing failed (build/fuzz/check.log):"; tail -60 build/fuzz/check.log; exit 1; }; \
 	grep '^fuzz: .* harness' build/fuzz/check.log; \
+	for b in build build/asan; do \
+		[ ! -s $$b/tests/failures ] || sed "s|^|check: failed in $$b: |" $$b/tests/failures; \
+	done; \
 	exit $$rc
 	@echo "check: plain and ASan+UBSan builds, $(words $(FUZZ_BINS)) fuzz harnesses"
 	@cat build/tests/summary build/asan/tests/summary | \

@@ -56,6 +56,11 @@ STACK=$TMP/stack
 passed=0
 failed=0
 stack_started=0
+# One line per failed test (its name and its first "FAIL:" line), written
+# to BUILD/tests/failures at the end: make check prints it last, where a
+# log shown only by its tail still names what failed.
+failures=$TMP/failures
+: >"$failures"
 
 cleanup() {
 	local rc=$?
@@ -140,6 +145,9 @@ run_test() {
 		[ "$rc" -eq 124 ] && echo "(killed after ${TIMEOUT}s)" >>"$out"
 		printf 'FAIL %s (exit %d, %s)\n' "$name" "$rc" "$(elapsed "$t0")"
 		sed 's/^/    | /' "$out"
+		printf '%s: %s\n' "$name" \
+			"$(grep -m1 -E 'FAIL|[Ee]rror' "$out" | cut -c1-300 || tail -n1 "$out" | cut -c1-300)" \
+			>>"$failures"
 		stack_diagnose
 		failed=$((failed + 1))
 	fi
@@ -166,6 +174,8 @@ if ! "$REPO/deploy/stack.sh" up --dir "$STACK" --ports auto --build "$BUILD" --e
 			tail -n 15 "$f" | sed 's/^/    | /'
 		done
 		echo "$passed passed, $failed failed"
+		mkdir -p "$BUILD/tests"
+		echo "stack: deploy/stack.sh up failed" >"$BUILD/tests/failures"
 		exit 1
 	fi
 	echo "run.sh: running the tests against the partial stack"
@@ -241,6 +251,7 @@ if [ "$ran" -gt 0 ]; then
 		passed=$((passed + 1))
 	else
 		echo "FAIL stack ($problems)"
+		echo "stack: $problems" >>"$failures"
 		sed 's/^/    | /' "$TMP/status.log"
 		for f in $reports; do
 			echo "    ---- $f"
@@ -253,6 +264,7 @@ fi
 echo "$passed passed, $failed failed"
 # For `make check`, which adds up its runs.
 mkdir -p "$BUILD/tests" && echo "$passed $failed" >"$BUILD/tests/summary"
+cp -- "$failures" "$BUILD/tests/failures"
 if [ "$ran" -eq 0 ]; then
 	echo "run.sh: no test ran (mode $MODE, $BUILD/tests/unit, tests/integration)" >&2
 	exit 1
