@@ -228,6 +228,20 @@ for _ in $(seq 10); do
 	[ "$(state)" = "$(cat "$tmp/state.still")" ] && break
 done
 issuer_end "now() + interval '2 hours'"
+# rad's notifier now sends an agreed application whose order failed under
+# this issuer back to approved (schema/089: it will not issue again), within
+# its 5 s interval: an earlier test's (test_ra_cancel leaves one), which
+# "unchanged" took for the refused agreement's doing.
+reopenable() {
+	q "SELECT count(*) FROM ra_application a JOIN issuance_order o ON o.id = a.order_id
+	    WHERE a.status = 'agreed' AND o.status = 'failed'
+	    AND o.issuer_id = (SELECT id FROM ca_certificate WHERE name = 'issuing')
+	    AND NOT EXISTS (SELECT 1 FROM certificate h WHERE h.id = a.previous_certificate_id
+	        AND h.revoked_at IS NOT NULL AND h.revocation_reason = 6)"
+}
+for _ in $(seq 120); do [ "$(reopenable)" = 0 ] && break; sleep 0.5; done
+[ "$(reopenable)" = 0 ] ||
+	fail "rad's notifier did not send back to approved the agreed applications whose order failed under an issuer ending in 2 hours"
 before
 req GET "/v1/applications/$app/agreement"
 expect 503 "agreement preview, the issuer ending in 2 hours"
