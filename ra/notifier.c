@@ -58,6 +58,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,51 @@ struct ra_notifier {
 	int		 stop[2];	/* write end closed: stop */
 	struct ra_loop	 loops[2];	/* issuance, outbox */
 };
+
+/*
+ * A sweep: one transaction per row of a due query, each on its own, so that
+ * a row that fails (warned, retried next round) stops no other; a lost
+ * connection ends the round. Each row's state is zeroed, its first ncols
+ * columns put in its const char * members at cols (the first is the id the
+ * warning names), its transaction run, and finished logs what the row did
+ * and says whether it counts.
+ */
+struct ra_sweep {
+	const char	*noun;		/* what the id names */
+	const char	*failure;	/* warned after "NOUN ID: " */
+	int		(*txn)(struct db *, void *);
+	int		(*finished)(const void *);
+	size_t		 size;		/* of the state */
+	int		 ncols;
+	size_t		 cols[2];	/* offsetof */
+};
+
+/* Runs s over due's rows (then cleared); how many counted, or -1. */
+static int
+ra_sweep(struct db *db, PGresult *due, const struct ra_sweep *s, void *state)
+{
+	int i, c, n = 0;
+
+	for (i = 0; i < PQntuples(due); i++) {
+		memset(state, 0, s->size);
+		for (c = 0; c < s->ncols; c++)
+			*(const char **)((char *)state + s->cols[c]) =
+			    PQgetvalue(due, i, c);
+		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, s->txn,
+		    state) == 0) {
+			n += s->finished(state);
+			continue;
+		}
+		log_warn("notifier: %s %s: %s; retried next round", s->noun,
+		    PQgetvalue(due, i, 0), s->failure);
+		if (strcmp(db_last_sqlstate(db), "08006") == 0) {
+			n = -1;
+			break;
+		}
+	}
+	PQclear(due);
+	return n;
+}
 
 static const struct db_stmt stmt_notifier_due = {
 	"ra_notifier_due",
@@ -223,7 +269,6 @@ static const struct db_stmt stmt_notifier_follow = {
 };
 
 struct ra_notifier_txn {
-	struct ra	*ra;
 	const char	*id;
 	int		 done;
 	int		 followed;	/* the reason the new one was revoked with, or -1 */
@@ -709,50 +754,44 @@ out:
 	return rc;
 }
 
+static int
+ra_reopen_finished(const void *arg)
+{
+	const struct ra_reopen_txn *t = arg;
+
+	if (!t->done)
+		return 0;
+	if (t->cancelled)
+		log_info("notifier: application %s: its order %s failed under "
+		    "an issuing CA that will not issue again, and the "
+		    "certificate this rekey replaces can no longer be "
+		    "rekeyed; cancelled, the subscriber told to apply again",
+		    t->id, t->order);
+	else
+		log_info("notifier: application %s: its order %s failed under "
+		    "an issuing CA that will not issue again; approved again, "
+		    "the subscriber asked to agree again", t->id, t->order);
+	return 1;
+}
+
 int
 ra_notifier_reopen(struct ra *ra, struct db *db)
 {
+	static const struct ra_sweep sweep = { "application",
+	    "not returned to its subscriber's agreement", ra_reopen_txn,
+	    ra_reopen_finished, sizeof(struct ra_reopen_txn), 1,
+	    { offsetof(struct ra_reopen_txn, id) } };
 	struct ra_reopen_txn t;
 	const char *v[1];
 	char min[24];
 	PGresult *res;
-	int i, n = 0;
 
 	(void)ra;
 	snprintf(min, sizeof(min), "%d", RA_ISSUER_MIN_REMAINING_S);
 	v[0] = min;
 	if ((res = db_exec(db, &stmt_reopen_due, v, NULL, NULL)) == NULL)
 		return -1;
-	for (i = 0; i < PQntuples(res); i++) {
-		memset(&t, 0, sizeof(t));
-		t.id = PQgetvalue(res, i, 0);
-		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_reopen_txn,
-		    &t) == -1) {
-			log_warn("notifier: application %s not returned to its "
-			    "subscriber's agreement; retried next round", t.id);
-			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
-				PQclear(res);
-				return -1;
-			}
-			continue;
-		}
-		if (!t.done)
-			continue;
-		n++;
-		if (t.cancelled)
-			log_info("notifier: application %s: its order %s failed "
-			    "under an issuing CA that will not issue again, and "
-			    "the certificate this rekey replaces can no longer "
-			    "be rekeyed; cancelled, the subscriber told to apply "
-			    "again", t.id, t.order);
-		else
-			log_info("notifier: application %s: its order %s failed "
-			    "under an issuing CA that will not issue again; "
-			    "approved again, the subscriber asked to agree "
-			    "again", t.id, t.order);
-	}
-	PQclear(res);
-	return n;
+	return ra_sweep(db, res, &sweep, &t);
 }
 
 /* --- a submitted or approved rekey whose old certificate fell: cancelled -------- */
@@ -881,40 +920,34 @@ out:
 	return rc;
 }
 
+static int
+ra_lapse_finished(const void *arg)
+{
+	const struct ra_lapse_txn *t = arg;
+
+	if (!t->done)
+		return 0;
+	log_info("notifier: application %s: a %s rekey whose old certificate "
+	    "%s; cancelled, the subscriber told to apply again", t->id,
+	    t->from, strcmp(t->why, "expired") == 0 ? "expired" :
+	    "was revoked");
+	return 1;
+}
+
 int
 ra_notifier_lapse(struct ra *ra, struct db *db)
 {
+	static const struct ra_sweep sweep = { "rekey",
+	    "its old certificate can no longer be rekeyed; not cancelled",
+	    ra_lapse_txn, ra_lapse_finished, sizeof(struct ra_lapse_txn), 1,
+	    { offsetof(struct ra_lapse_txn, id) } };
 	struct ra_lapse_txn t;
 	PGresult *res;
-	int i, n = 0;
 
 	(void)ra;
 	if ((res = db_exec(db, &stmt_lapse_due, NULL, NULL, NULL)) == NULL)
 		return -1;
-	for (i = 0; i < PQntuples(res); i++) {
-		memset(&t, 0, sizeof(t));
-		t.id = PQgetvalue(res, i, 0);
-		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_lapse_txn,
-		    &t) == -1) {
-			log_warn("notifier: rekey %s, whose old certificate can "
-			    "no longer be rekeyed, not cancelled; retried next "
-			    "round", t.id);
-			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
-				PQclear(res);
-				return -1;
-			}
-			continue;
-		}
-		if (!t.done)
-			continue;
-		n++;
-		log_info("notifier: application %s: a %s rekey whose old "
-		    "certificate %s; cancelled, the subscriber told to apply "
-		    "again", t.id, t.from, strcmp(t.why, "expired") == 0 ?
-		    "expired" : "was revoked");
-	}
-	PQclear(res);
-	return n;
+	return ra_sweep(db, res, &sweep, &t);
 }
 
 /* --- expiry reminders (schema/032) ------------------------------------------- */
@@ -987,7 +1020,6 @@ static const struct db_stmt stmt_remind_certificate = {
 };
 
 struct ra_remind_txn {
-	struct ra	*ra;
 	const char	*certificate_id;
 	const char	*days;
 	int		 sent;
@@ -1059,43 +1091,36 @@ out:
 	return rc;
 }
 
+static int
+ra_remind_finished(const void *arg)
+{
+	const struct ra_remind_txn *t = arg;
+
+	if (t->sent)
+		log_info("notifier: certificate %s: expiry reminder (%s days) "
+		    "sent", t->certificate_id, t->days);
+	return t->sent;
+}
+
 /* One round of reminders; how many were sent, or -1 (the connection). */
 int
 ra_notifier_remind(struct ra *ra, struct db *db)
 {
+	static const struct ra_sweep sweep = { "certificate",
+	    "no expiry reminder sent", ra_remind_txn, ra_remind_finished,
+	    sizeof(struct ra_remind_txn), 2,
+	    { offsetof(struct ra_remind_txn, certificate_id),
+	    offsetof(struct ra_remind_txn, days) } };
 	struct ra_remind_txn t;
 	const char *v[1];
 	PGresult *res;
-	int i, n = 0;
 
 	if (strcmp(ra->policy->rekey_reminder_days, "{}") == 0)
 		return 0;
 	v[0] = ra->policy->rekey_reminder_days;
 	if ((res = db_exec(db, &stmt_remind_due, v, NULL, NULL)) == NULL)
 		return -1;
-	for (i = 0; i < PQntuples(res); i++) {
-		memset(&t, 0, sizeof(t));
-		t.ra = ra;
-		t.certificate_id = PQgetvalue(res, i, 0);
-		t.days = PQgetvalue(res, i, 1);
-		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_remind_txn,
-		    &t) == -1) {
-			log_warn("notifier: certificate %s: no expiry reminder "
-			    "sent; retried next round", t.certificate_id);
-			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
-				PQclear(res);
-				return -1;
-			}
-			continue;
-		}
-		if (t.sent) {
-			n++;
-			log_info("notifier: certificate %s: expiry reminder "
-			    "(%s days) sent", t.certificate_id, t.days);
-		}
-	}
-	PQclear(res);
-	return n;
+	return ra_sweep(db, res, &sweep, &t);
 }
 
 /* --- the issuing CA revoked: its subscribers told once (schema/090) --------- */
@@ -1233,41 +1258,33 @@ out:
 	return rc;
 }
 
+static int
+ra_notice_finished(const void *arg)
+{
+	const struct ra_notice_txn *t = arg;
+
+	if (t->sent)
+		log_info("notifier: certificate %s: its subscriber told its "
+		    "issuing CA was revoked (rekey now)", t->certificate_id);
+	return t->sent;
+}
+
 int
 ra_notifier_issuer_notice(struct ra *ra, struct db *db, int *more)
 {
+	static const struct ra_sweep sweep = { "certificate",
+	    "its subscriber not told of its issuing CA's revocation",
+	    ra_notice_txn, ra_notice_finished, sizeof(struct ra_notice_txn),
+	    1, { offsetof(struct ra_notice_txn, certificate_id) } };
 	struct ra_notice_txn t;
 	PGresult *res;
-	int i, n = 0;
 
 	(void)ra;
 	*more = 0;
 	if ((res = db_exec(db, &stmt_notice_due, NULL, NULL, NULL)) == NULL)
 		return -1;
 	*more = PQntuples(res) >= atoi(RA_NOTIFIER_BATCH_S);
-	for (i = 0; i < PQntuples(res); i++) {
-		memset(&t, 0, sizeof(t));
-		t.certificate_id = PQgetvalue(res, i, 0);
-		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_notice_txn,
-		    &t) == -1) {
-			log_warn("notifier: certificate %s: its subscriber not "
-			    "told of its issuing CA's revocation; retried next "
-			    "round", t.certificate_id);
-			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
-				PQclear(res);
-				return -1;
-			}
-			continue;
-		}
-		if (t.sent) {
-			n++;
-			log_info("notifier: certificate %s: its subscriber told "
-			    "its issuing CA was revoked (rekey now)",
-			    t.certificate_id);
-		}
-	}
-	PQclear(res);
-	return n;
+	return ra_sweep(db, res, &sweep, &t);
 }
 
 /* --- the mail outbox (schema/033) ------------------------------------------------ */
@@ -1493,38 +1510,33 @@ ra_notifier_outbox(struct ra *ra, struct db *db, int stop_fd)
 	return n;
 }
 
+static int
+ra_notifier_finished(const void *arg)
+{
+	const struct ra_notifier_txn *t = arg;
+
+	if (!t->done)
+		return 0;
+	log_info("notifier: application %s issued (serial %s)%s%s", t->id,
+	    t->serial, t->superseded[0] != '\0' ? "; superseded serial " : "",
+	    t->superseded);
+	return 1;
+}
+
 int
 ra_notifier_reconcile(struct ra *ra, struct db *db)
 {
+	static const struct ra_sweep sweep = { "application",
+	    "not marked issued", ra_notifier_txn, ra_notifier_finished,
+	    sizeof(struct ra_notifier_txn), 1,
+	    { offsetof(struct ra_notifier_txn, id) } };
 	struct ra_notifier_txn t;
 	PGresult *res;
-	int i, n = 0;
 
+	(void)ra;
 	if ((res = db_exec(db, &stmt_notifier_due, NULL, NULL, NULL)) == NULL)
 		return -1;
-	for (i = 0; i < PQntuples(res); i++) {
-		memset(&t, 0, sizeof(t));
-		t.ra = ra;
-		t.id = PQgetvalue(res, i, 0);
-		if (db_transaction(db, NULL, RA_TXN_ATTEMPTS, ra_notifier_txn,
-		    &t) == -1) {
-			log_warn("notifier: application %s not marked issued; "
-			    "retried next round", t.id);
-			if (strcmp(db_last_sqlstate(db), "08006") == 0) {
-				PQclear(res);
-				return -1;
-			}
-			continue;
-		}
-		if (!t.done)
-			continue;
-		n++;
-		log_info("notifier: application %s issued (serial %s)%s%s",
-		    t.id, t.serial, t.superseded[0] != '\0' ?
-		    "; superseded serial " : "", t.superseded);
-	}
-	PQclear(res);
-	return n;
+	return ra_sweep(db, res, &sweep, &t);
 }
 
 /* Connects and LISTENs; 0 or -1 (logged). */
