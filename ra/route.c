@@ -33,15 +33,21 @@ struct ra_route {
 };
 
 /*
- * The mail outbox's backlog (schema/033): what is not sent yet, what has
- * failed at least once, since when the oldest waits, and what was given
- * up after RA_OUTBOX_ATTEMPTS failed sends (never sent: each audited
+ * The mail outbox's backlog (schema/033): what is still to be sent, what of
+ * it has failed at least once, since when the oldest waits, and what was
+ * given up after RA_OUTBOX_ATTEMPTS failed sends (never sent: each audited
  * ra.mail.given_up); for monitoring a mail server that stopped answering.
+ * A mail given up (next_attempt_at infinity, notifier.c: after its last
+ * attempt, or a reset mail whose token died) is no longer to be sent: until
+ * 2026-12-07 it stayed in unsent and oldest_unsent for ever, and a monitor
+ * of the backlog's age alarmed from the first give-up on.
  */
 static const struct db_stmt stmt_health_outbox = {
 	"ra_health_outbox",
-	"SELECT count(*), count(*) FILTER (WHERE attempts > 0), "
-	RA_TS("min(created_at)") ", count(*) FILTER (WHERE attempts >= "
+	"SELECT count(*) FILTER (WHERE next_attempt_at <> 'infinity'), "
+	"count(*) FILTER (WHERE next_attempt_at <> 'infinity' AND attempts > "
+	"0), " RA_TS("min(created_at) FILTER (WHERE next_attempt_at <> "
+	"'infinity')") ", count(*) FILTER (WHERE attempts >= "
 	RA_OUTBOX_ATTEMPTS ") FROM ra_mail_outbox WHERE sent_at IS NULL",
 	0
 };

@@ -22,12 +22,18 @@ acc=$(q "INSERT INTO ra_account (email, phone, password_hash, email_verified, em
 	RETURNING id" | head -n1)
 # A revocation notice at its last attempt, and one with attempts left; first
 # in line (oldest due first), so other tests' due mails wait behind them.
-last=$(q "INSERT INTO ra_mail_outbox (recipient, subject, body, attempts, next_attempt_at)
-	VALUES ('$email', 'Your certificate was revoked', 'BODY-GIVEN-UP-$n', 47, now() - interval '10 years')
+# Queued 10 and 9 years ago: the oldest in the outbox, for /health's
+# oldest_unsent.
+last=$(q "INSERT INTO ra_mail_outbox (recipient, subject, body, attempts, next_attempt_at, created_at)
+	VALUES ('$email', 'Your certificate was revoked', 'BODY-GIVEN-UP-$n', 47, now() - interval '10 years',
+	now() - interval '10 years')
 	RETURNING id" | head -n1)
-more=$(q "INSERT INTO ra_mail_outbox (recipient, subject, body, attempts, next_attempt_at)
-	VALUES ('left-$n@example.com', 'Your certificate was suspended', 'BODY-LEFT-$n', 0, now() - interval '9 years')
+more=$(q "INSERT INTO ra_mail_outbox (recipient, subject, body, attempts, next_attempt_at, created_at)
+	VALUES ('left-$n@example.com', 'Your certificate was suspended', 'BODY-LEFT-$n', 0, now() - interval '9 years',
+	now() - interval '9 years')
 	RETURNING id" | head -n1)
+more_created=$(q "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+	FROM ra_mail_outbox WHERE id = $more")
 at_exit "q \"DELETE FROM ra_mail_outbox WHERE id IN ($last, $more)\" >/dev/null"
 
 stack_rad=$(cat "$PKI_DIR/run/ra.pid")
@@ -61,6 +67,12 @@ grep -q "BODY-GIVEN-UP-$n\|$email" "$tmp/rad-given-up.log" && fail "the mail's t
 curl -sS "$rad_url/health" >"$tmp/health"
 jq -e '.status == "ok" and .mail_outbox.given_up >= 1' "$tmp/health" >/dev/null ||
 	fail "/health does not count the mail given up: $(cat "$tmp/health")"
+# Given up, it is no longer waiting to be sent: the oldest that is is the
+# one with attempts left (until 2026-12-07 the given-up one stayed the
+# oldest unsent for ever).
+jq -e --arg t "$more_created" '.mail_outbox.oldest_unsent == $t and .mail_outbox.unsent >= 1' \
+    "$tmp/health" >/dev/null ||
+	fail "/health's oldest_unsent is not the mail still to be sent ($more_created): $(cat "$tmp/health")"
 note "a notice given up after 48 failed sends: audited ra.mail.given_up in its transaction (subject, account), counted by /health"
 
 # --- a failure with attempts left: backed off, no event --------------------------------------
