@@ -462,3 +462,41 @@ start_rad() {
 
 # free_port: a TCP port for a server of the test's own.
 . "$(dirname "${BASH_SOURCE[0]}")/../free_port.sh"
+
+# pg_proxy NAME USER MATCH NTH [SLOW_MS]: pg_stall_proxy.py in front of the
+# run's PostgreSQL (its socket), stalling at MATCH (its NTH, 0: every one;
+# '' never), each connection's set-up SLOW_MS longer; stopped at exit.
+# Sets uri_NAME (a conninfo for USER through it) and ppid_NAME (its pid:
+# kill -USR1 stops the stalling; kill, then pg_proxy NAME ... again, takes
+# the server away and brings it back behind the same uri_NAME). Its stalls
+# go to $tmp/NAME.px (emptied at each start), its errors to $tmp/NAME.pxlog.
+pg_proxy() {
+	local name=$1 user=$2 match=$3 nth=$4 slow=${5:-0} host port d dv p i
+	host=$(stack_get "$PKI_STACK_DIR" PKI_PG_HOST)
+	port=$(stack_get "$PKI_STACK_DIR" PKI_PG_PORT)
+	[ -S "$host/.s.PGSQL.$port" ] || fail "the stack's PostgreSQL socket not found: $host/.s.PGSQL.$port"
+	# A short directory of its own (a socket's path is at most 107
+	# bytes), the same when NAME starts again.
+	dv=pxdir_$name
+	d=${!dv:-}
+	if [ -z "$d" ]; then
+		d=$(mktemp -d /tmp/pgpx.XXXXXX)
+		chmod 0755 "$d"
+		printf -v "$dv" '%s' "$d"
+	fi
+	rm -f -- "$d/.s.PGSQL.$port"
+	: >"$tmp/$name.px"
+	python3 "$REPO/tests/integration/pg_stall_proxy.py" "$d" "$port" "$host/.s.PGSQL.$port" \
+		"$match" "$nth" "$tmp/$name.px" "$slow" 2>>"$tmp/$name.pxlog" &
+	p=$!
+	at_exit "kill $p 2>/dev/null || true; rm -rf -- $d"
+	# 20 s: python3's start on a loaded machine; it is seldom 0.1 s late.
+	for ((i = 0; i < 200; i++)); do
+		[ -S "$d/.s.PGSQL.$port" ] && break
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -S "$d/.s.PGSQL.$port" ] || { cat "$tmp/$name.pxlog" >&2; fail "pg_stall_proxy.py $name did not start"; }
+	printf -v "uri_$name" 'host=%s port=%s dbname=pki user=%s' "$d" "$port" "$user"
+	printf -v "ppid_$name" '%s' "$p"
+}

@@ -30,28 +30,9 @@ until_ms() {
 		sleep 0.2
 	done
 }
-PG_HOST=$(sed -n 's/^PKI_PG_HOST=//p' "$PKI_STACK_DIR/stack.env")
-PG_PORT=$(sed -n 's/^PKI_PG_PORT=//p' "$PKI_STACK_DIR/stack.env")
-[ -S "$PG_HOST/.s.PGSQL.$PG_PORT" ] || fail "the stack's PostgreSQL socket not found: $PG_HOST/.s.PGSQL.$PG_PORT"
-
 # The proxy: passes everything (no MATCH); stopped, its socket refuses.
-px=$(mktemp -d /tmp/pgpx.XXXXXX)
-chmod 0755 "$px"
-pxpid=
-proxy_start() {
-	rm -f -- "$px/.s.PGSQL.$PG_PORT"
-	python3 "$(dirname "$0")/pg_stall_proxy.py" "$px" "$PG_PORT" "$PG_HOST/.s.PGSQL.$PG_PORT" \
-		'' 0 "$tmp/px.state" 2>>"$tmp/px.log" &
-	pxpid=$!
-	for _ in $(seq 50); do
-		[ -S "$px/.s.PGSQL.$PG_PORT" ] && return 0
-		sleep 0.1
-	done
-	cat "$tmp/px.log"; fail "pg_stall_proxy.py did not start"
-}
-proxy_stop() { kill "$pxpid" && wait "$pxpid" 2>/dev/null || true; }
-at_exit 'kill "$pxpid" 2>/dev/null; rm -rf -- "$px"'
-proxy_start
+pg_proxy px pki_crl '' 0
+proxy_stop() { kill "$ppid_px" && wait "$ppid_px" 2>/dev/null || true; }
 
 mkdir -p "$tmp/crl"
 [ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl"
@@ -59,7 +40,7 @@ chmod 0711 "$tmp"
 before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_crl'")
 port=$(free_port)
 url=http://127.0.0.1:$port
-PKI_PG_CRL_URI="host=$px port=$PG_PORT dbname=pki user=pki_crl" PKI_CRL_PORT=$port \
+PKI_PG_CRL_URI=$uri_px PKI_CRL_PORT=$port \
 PKI_CRL_OUT_DIR=$tmp/crl PKI_CRL_INSTANCE=test-crl-health \
 	"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crld.log" 2>&1 &
 crld=$!
@@ -107,7 +88,7 @@ until_ms 30000 is_down || { tail -n 20 "$tmp/crld.log"; fail "the server gone: /
 since_recent || fail "database_unavailable_since: $(cat "$tmp/h")"
 sleep 2
 is_down || fail "the server still gone: /health $(cat "$tmp/h")"
-proxy_start
+pg_proxy px pki_crl '' 0
 kill -HUP "$crld"	# the issuers' back-off and the watch, woken now
 until_ms 60000 is_ok || { tail -n 20 "$tmp/crld.log"; fail "the server back: /health $(cat "$tmp/h")"; }
 note "the server gone: /health degraded, database unavailable; ok again once it is back"

@@ -59,28 +59,6 @@ stopped() { grep -q '^State:.*stopped' "/proc/$1/status"; }
 # the request held in it), then fails.
 cont_fail() { kill -CONT "$1" 2>/dev/null; fail "$2"; }
 
-PG_HOST=$(sed -n 's/^PKI_PG_HOST=//p' "$PKI_STACK_DIR/stack.env")
-PG_PORT=$(sed -n 's/^PKI_PG_PORT=//p' "$PKI_STACK_DIR/stack.env")
-[ -S "$PG_HOST/.s.PGSQL.$PG_PORT" ] || fail "the stack's PostgreSQL socket not found: $PG_HOST/.s.PGSQL.$PG_PORT"
-# start_proxy NAME USER MATCH NTH: pg_stall_proxy.py stalling at MATCH (its
-# NTH, 0: every one), its conninfo for USER in uri_NAME, its stalls in
-# $tmp/NAME.px.
-start_proxy() {
-	local name=$1 d p
-	d=$(mktemp -d /tmp/pgpx.XXXXXX)
-	chmod 0755 "$d"
-	: >"$tmp/$name.px"
-	python3 "$(dirname "$0")/pg_stall_proxy.py" "$d" "$PG_PORT" "$PG_HOST/.s.PGSQL.$PG_PORT" \
-		"$3" "$4" "$tmp/$name.px" 2>"$tmp/$name.pxlog" &
-	p=$!
-	at_exit "kill $p 2>/dev/null || true; rm -rf -- $d"
-	for _ in $(seq 50); do
-		[ -S "$d/.s.PGSQL.$PG_PORT" ] && break
-		sleep 0.1
-	done
-	[ -S "$d/.s.PGSQL.$PG_PORT" ] || { cat "$tmp/$name.pxlog"; fail "pg_stall_proxy.py $name did not start"; }
-	printf -v "uri_$name" 'host=%s port=%s dbname=pki user=%s' "$d" "$PG_PORT" "$2"
-}
 # until_ms MS CMD...: CMD until it succeeds, for MS at most.
 until_ms() {
 	local t0 ms=$1
@@ -105,7 +83,7 @@ newcert() { # newcert NAME: a subscriber certificate into $tmp/NAME.pem, prints 
 # a query no limit bounded, so a server stalling there held every daemon's
 # (re)connection for ever. pkictl through a proxy that stalls that query
 # answers at once.
-start_proxy ce pki_admin 'set client_encoding' 0
+pg_proxy ce pki_admin 'set client_encoding' 0
 timeout 20 env PKI_PG_ADMIN_URI="$uri_ce" "$PKICTL" --config "$PKI_CONFIG" officer list >"$tmp/ce.out" 2>&1 ||
 	{ cat "$tmp/ce.out"; fail "pkictl officer list through a server stalling at 'set client_encoding': no answer within 20 s"; }
 [ ! -s "$tmp/ce.px" ] || fail "db_connect still sends 'set client_encoding'"
@@ -117,7 +95,7 @@ note "db_connect: no query after log-in (a server stalling there holds nothing)"
 # start) is answered. Its backends are then ended; the issuing thread's
 # new connection hangs at its LISTEN until db_ready gives up (10 s,
 # lib/db.c DB_LISTEN_MS) and the next one (the third) is answered.
-start_proxy cl pki_crl 'LISTEN certificate_status; LISTEN crl_issued' 2
+pg_proxy cl pki_crl 'LISTEN certificate_status; LISTEN crl_issued' 2
 mkdir -p "$tmp/crl"
 [ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crl"
 chmod 0711 "$tmp"
@@ -330,7 +308,7 @@ one_cert() {
 		WHERE k.order_id = $1 AND k.certificate_id = o.certificate_id")" = 1 ] ||
 		fail "order $1: its wrapped key not stored once, beside its certificate"
 }
-start_proxy ca pki_ca 'cad_issue_done' 1
+pg_proxy ca pki_ca 'cad_issue_done' 1
 before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_ca'")
 env PKI_PG_CA_URI="$uri_ca" PKI_CAD_DB_TIMEOUT_SECONDS=3 PKI_CAD_POLL_SECONDS=2 PKI_CAD_INSTANCE=stall \
 	"$BUILD/cad" --config "$PKI_CONFIG" >"$tmp/cad.log" 2>&1 &

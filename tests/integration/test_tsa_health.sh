@@ -232,23 +232,14 @@ note "a refused query for the certificates at start-up: said so, not 'run pkictl
 # A proxy (pg_stall_proxy.py) passes the connection and stalls at the
 # statement: tsad gives up after tsa.db_timeout_seconds (2 here) and says
 # so; until 2026-12-07 it waited for ever before saying anything.
-PG_HOST=$(sed -n 's/^PKI_PG_HOST=//p' "$PKI_STACK_DIR/stack.env")
-PG_PORT=$(sed -n 's/^PKI_PG_PORT=//p' "$PKI_STACK_DIR/stack.env")
-px=$(mktemp -d /tmp/pgpx.XXXXXX)
-chmod 0755 "$px"
-python3 "$(dirname "$0")/pg_stall_proxy.py" "$px" "$PG_PORT" "$PG_HOST/.s.PGSQL.$PG_PORT" \
-	cadb_load_current 0 "$tmp/px.state" 2>"$tmp/px.log" &
-pxpid=$!
-at_exit "kill $pxpid 2>/dev/null; rm -rf -- $px"
-for _ in $(seq 50); do [ -S "$px/.s.PGSQL.$PG_PORT" ] && break; sleep 0.1; done
-[ -S "$px/.s.PGSQL.$PG_PORT" ] || { cat "$tmp/px.log"; fail "pg_stall_proxy.py did not start"; }
+pg_proxy px pki_tsa cadb_load_current 0
 t0=$(date +%s)
 rc=0
-PKI_PG_TSA_URI="host=$px port=$PG_PORT dbname=pki user=pki_tsa" PKI_TSA_DB_TIMEOUT_SECONDS=2 \
+PKI_PG_TSA_URI=$uri_px PKI_TSA_DB_TIMEOUT_SECONDS=2 \
 PKI_TSA_PORT=$(free_port) PKI_TSA_WORKERS=1 PKI_TSA_SPILL_FILE=$tmp/tsa3.spill \
 	timeout 20 "$BUILD/tsad" --config "$PKI_CONFIG" >"$tmp/tsa3.log" 2>&1 || rc=$?
 took=$(($(date +%s) - t0))
-grep -q stalled "$tmp/px.state" || { cat "$tmp/tsa3.log"; fail "test setup: the proxy stalled nothing"; }
+grep -q stalled "$tmp/px.px" || { cat "$tmp/tsa3.log"; fail "test setup: the proxy stalled nothing"; }
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] ||
 	{ cat "$tmp/tsa3.log"; fail "a stalled query at start-up: tsad exit status $rc after $took s (124: still waiting at 20 s)"; }
 grep -q 'no answer within 2000 ms' "$tmp/tsa3.log" && grep -q 'database: the TSA certificate could not be read' "$tmp/tsa3.log" ||
