@@ -186,32 +186,8 @@ stop_ocspd bud
 # 10 s, connects anew (LISTENed: the proxy passes the third) and goes on.
 # Until then the LISTEN was a PQexec without one: the maintenance thread
 # hung there for ever (a revocation stayed "good", /health 503 at last).
-PG_HOST=$(sed -n 's/^PKI_PG_HOST=//p' "$PKI_STACK_DIR/stack.env")
-PG_PORT=$(sed -n 's/^PKI_PG_PORT=//p' "$PKI_STACK_DIR/stack.env")
-[ -S "$PG_HOST/.s.PGSQL.$PG_PORT" ] || fail "the stack's PostgreSQL socket not found: $PG_HOST/.s.PGSQL.$PG_PORT"
-# start_proxy NAME MATCH NTH [SLOW_MS]: pg_stall_proxy.py stalling at MATCH
-# (its NTH, 0: every one; '' none), each connection's set-up SLOW_MS
-# longer, its conninfo for pki_ocsp in uri_NAME, its pid in ppid_NAME, its
-# stalls in $tmp/NAME.px.
-start_proxy() {
-	local name=$1 d p
-	d=$(mktemp -d /tmp/pgpx.XXXXXX)
-	chmod 0755 "$d"
-	: >"$tmp/$name.px"
-	python3 "$(dirname "$0")/pg_stall_proxy.py" "$d" "$PG_PORT" "$PG_HOST/.s.PGSQL.$PG_PORT" \
-		"$2" "$3" "$tmp/$name.px" "${4:-0}" 2>"$tmp/$name.pxlog" &
-	p=$!
-	at_exit "kill $p 2>/dev/null || true; rm -rf -- $d"
-	for _ in $(seq 50); do
-		[ -S "$d/.s.PGSQL.$PG_PORT" ] && break
-		sleep 0.1
-	done
-	[ -S "$d/.s.PGSQL.$PG_PORT" ] || { cat "$tmp/$name.pxlog"; fail "pg_stall_proxy.py $name did not start"; }
-	printf -v "uri_$name" 'host=%s port=%s dbname=pki user=pki_ocsp' "$d" "$PG_PORT"
-	printf -v "ppid_$name" '%s' "$p"
-}
 s3=$(issue stall3)
-start_proxy lp 'LISTEN certificate_status' 2
+pg_proxy lp pki_ocsp 'LISTEN certificate_status' 2
 before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_ocsp'")
 start_ocspd ls PKI_PG_OCSP_URI="$uri_lp"
 ocsp_at "$url_ls" -issuer "$pki/issuing.pem" -cert "$tmp/stall3.pem" -no_nonce | has 'stall3.pem: good' ||
@@ -254,7 +230,7 @@ stop_ocspd ls
 # (ocsp/README.md "/health"): lookups.ok false and "degraded" after three
 # in a row, HTTP 200 (the cache's answers are right); until
 # then /health said "ok" all along. Once lookups work again it is "ok".
-start_proxy kp ocsp_sync_lookup 0
+pg_proxy kp pki_ocsp ocsp_sync_lookup 0
 start_ocspd lk PKI_PG_OCSP_URI="$uri_kp"
 curl -sS -D "$tmp/lk.hdr" -o "$tmp/lk.h" "$url_lk/health" || fail "ocspd lk: /health"
 grep -qi '^Cache-Control: no-store' "$tmp/lk.hdr" || { cat "$tmp/lk.hdr"; fail "/health without Cache-Control: no-store"; }
@@ -291,7 +267,7 @@ stop_ocspd lk
 # naming the statement; until 2026-12-06 both were db_exec, and ocspd
 # hung there for ever, before serving, with nothing in its log.
 for stmt in ocsp_main_issuers lib_db_schema_version; do
-	start_proxy "su_$stmt" "$stmt" 1
+	pg_proxy "su_$stmt" pki_ocsp "$stmt" 1
 	uri=uri_su_$stmt
 	env PKI_OCSP_PORT="$(free_port)" PKI_OCSP_THREADS=1 PKI_PG_OCSP_URI="${!uri}" \
 		"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/su_$stmt.log" 2>&1 &
@@ -319,7 +295,7 @@ done
 # lookup's deadline is gone on with by the next (db_reset_until). Until
 # 2026-12-06 each lookup started it again and gave up at 500 ms: every
 # serial the cache does not hold was tryLater until ocspd restarted.
-start_proxy sl '' 0 800
+pg_proxy sl pki_ocsp '' 0 800
 before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_ocsp'")
 start_ocspd sl PKI_PG_OCSP_URI="$uri_sl"
 ocsp_at "$url_sl" -issuer "$pki/issuing.pem" -serial 0x7E5751000 -no_nonce >"$tmp/sl.o" 2>&1 || true
