@@ -57,31 +57,83 @@ stop_ocspd() {
 	return 0
 }
 
+# The ocspds of "start-up against a server that stalls" (below) start now:
+# each stops after its 10 s deadline, meanwhile the other sections run (it
+# stops before it polls or looks anything up, so no backend of its runs
+# the statements by which they find theirs). su_pid_STMT, su_t0_STMT.
+for stmt in ocsp_main_issuers lib_db_schema_version; do
+	pg_proxy "su_$stmt" pki_ocsp "$stmt" 1
+	uri=uri_su_$stmt
+	env PKI_OCSP_PORT="$(free_port)" PKI_OCSP_THREADS=1 PKI_PG_OCSP_URI="${!uri}" \
+		"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/su_$stmt.log" 2>&1 &
+	printf -v "su_pid_$stmt" '%s' "$!"
+	at_exit "kill $! 2>/dev/null || true"
+	printf -v "su_t0_$stmt" '%s' "$(now_ms)"
+done
+
 # --- the maintenance thread's backend stops answering -----------------------------
 # ocsp/sync.c: every statement of the maintenance thread is awaited with a
 # client-side deadline (db_exec_bounded), 10 s for a poll. Until then a
 # stopped backend held the thread in libpq for ever: nothing was read
 # again (a revocation stayed "good" in the cache and in every answer
 # signed meanwhile) and /health kept database_ok true.
+# --- a server that stalls at the LISTEN -------------------------------------------
+# ocspd's connections through pg_stall_proxy.py, a PostgreSQL that passes
+# everything but the second "LISTEN certificate_status" it sees: the first
+# (at start) is answered; the maintenance backend is then ended, and the
+# connection made again for it hangs at its LISTEN. ocsp/sync.c LISTENs
+# with a deadline (db_listen_bounded, lib/db.h): the thread gives up after
+# 10 s, connects anew (LISTENed: the proxy passes the third) and goes on.
+# Until then the LISTEN was a PQexec without one: the maintenance thread
+# hung there for ever (a revocation stayed "good", /health 503 at last).
+# The two ocspds (st and ls) wait out their 10 s at the same time: ls is
+# set up while st's backend is stopped. Each one's backends carry an
+# application_name of its own, by which its maintenance backend is found
+# (not another ocspd's, nor the stack's).
+# maint_pid NAME [EXCEPT]: the pid of ocspd NAME's maintenance backend,
+# the one that runs the reconciliation query (not EXCEPT), within 5 s.
+maint_pid() {
+	local m
+	for _ in $(seq 50); do
+		m=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'pki_ocsp'
+			AND application_name = 'test_ocsp_bounds_$1' AND pid <> ${2:-0}
+			AND query LIKE '%pg_snapshot_xmin(pg_current_snapshot())%'")
+		[[ $m =~ ^[0-9]+$ ]] && break
+		sleep 0.1
+	done
+	[[ $m =~ ^[0-9]+$ ]] || fail "ocspd $1's maintenance backend${2:+ (a new one, not $2)} not found: '$m'"
+	echo "$m"
+}
+ocsp_uri=$(sed -n '/^\[pg\]/,/^\[/s/^ocsp_uri *= *//p' "$PKI_CONFIG")
+[ -n "$ocsp_uri" ] || fail "no pg.ocsp_uri in $PKI_CONFIG"
 s1=$(issue stuck1)
-before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_ocsp'")
-start_ocspd st
+start_ocspd st PKI_PG_OCSP_URI="$ocsp_uri application_name=test_ocsp_bounds_st"
 ocsp_at "$url_st" -issuer "$pki/issuing.pem" -cert "$tmp/stuck1.pem" -no_nonce | has 'stuck1.pem: good' ||
 	fail "ocspd st: stuck1 not good at start"
-# Its maintenance backend: the one that runs the reconciliation query.
-for _ in $(seq 50); do
-	mpid=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'pki_ocsp' AND pid NOT IN ($before)
-		AND query LIKE '%pg_snapshot_xmin(pg_current_snapshot())%'")
-	[[ $mpid =~ ^[0-9]+$ ]] && break
-	sleep 0.1
-done
-[[ $mpid =~ ^[0-9]+$ ]] || fail "ocspd st's maintenance backend not found: '$mpid'"
+mpid=$(maint_pid st)
 kill -STOP "$mpid"
 at_exit "kill -CONT $mpid 2>/dev/null || true"
 t0=$(now_ms)
 "$PKICTL" --config "$PKI_CONFIG" cert revoke --issuer issuing --serial "$s1" \
 	--reason keyCompromise >/dev/null || fail "pkictl cert revoke stuck1"
-# Carried on: a new backend polls, the revocation is answered (pre-signed
+
+s3=$(issue stall3)
+pg_proxy lp pki_ocsp 'LISTEN certificate_status' 2
+start_ocspd ls PKI_PG_OCSP_URI="$uri_lp application_name=test_ocsp_bounds_ls"
+ocsp_at "$url_ls" -issuer "$pki/issuing.pem" -cert "$tmp/stall3.pem" -no_nonce | has 'stall3.pem: good' ||
+	fail "ocspd ls: stall3 not good at start"
+mpid_ls=$(maint_pid ls)
+q "SELECT pg_terminate_backend($mpid_ls)" >/dev/null
+for _ in $(seq 300); do
+	grep -q stalled "$tmp/lp.px" && break
+	sleep 0.1
+done
+grep -q stalled "$tmp/lp.px" || { tail -n 20 "$tmp/ls.log"; fail "ocspd ls did not LISTEN again after its backend ended"; }
+t0_ls=$(now_ms)
+"$PKICTL" --config "$PKI_CONFIG" cert revoke --issuer issuing --serial "$s3" \
+	--reason keyCompromise >/dev/null || fail "pkictl cert revoke stall3"
+
+# st carried on: a new backend polls, the revocation is answered (pre-signed
 # and live), /health is ok again, all while the old backend is stopped.
 until ocsp_at "$url_st" -issuer "$pki/issuing.pem" -cert "$tmp/stuck1.pem" -no_nonce | has 'stuck1.pem: revoked'; do
 	[ $(($(now_ms) - t0)) -lt 60000 ] || { tail -n 20 "$tmp/st.log"; fail "a stopped maintenance backend: the revocation not answered within 60 s"; }
@@ -97,12 +149,25 @@ for _ in $(seq 100); do
 done
 jq -e '.database_ok and .synced_seconds_ago <= 5' "$tmp/st.h" >/dev/null || { cat "$tmp/st.h"; fail "a stopped maintenance backend: /health not current again"; }
 grep -q 'ocsp_sync_poll: no answer within 10000 ms' "$tmp/st.log" || { cat "$tmp/st.log"; fail "the poll's deadline was not logged"; }
-new=$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pki_ocsp' AND pid NOT IN ($before, $mpid)
-	AND query LIKE '%pg_snapshot_xmin(pg_current_snapshot())%'")
-[ "$new" -ge 1 ] || fail "no new maintenance backend"
-note "a stopped maintenance backend: the revocation answered $waited ms after it, on a new connection"
+mpid2=$(maint_pid st "$mpid")
+note "a stopped maintenance backend: the revocation answered $waited ms after it, on a new connection (backend $mpid2, not $mpid)"
 kill -CONT "$mpid"
 stop_ocspd st
+
+# ls carried on: the revocation is answered, /health is ok again.
+until ocsp_at "$url_ls" -issuer "$pki/issuing.pem" -cert "$tmp/stall3.pem" -no_nonce | has 'stall3.pem: revoked'; do
+	[ $(($(now_ms) - t0_ls)) -lt 60000 ] || { tail -n 20 "$tmp/ls.log"; fail "a server stalled at the LISTEN: the revocation not answered within 60 s"; }
+	sleep 0.5
+done
+waited=$(($(now_ms) - t0_ls))
+grep -q 'LISTEN certificate_status: no answer within 10000 ms' "$tmp/ls.log" || { cat "$tmp/ls.log"; fail "the LISTEN's deadline was not logged"; }
+for _ in $(seq 100); do
+	curl -sS "$url_ls/health" >"$tmp/ls.h" && jq -e '.database_ok and .synced_seconds_ago <= 5' "$tmp/ls.h" >/dev/null && break
+	sleep 0.1
+done
+jq -e '.database_ok and .synced_seconds_ago <= 5' "$tmp/ls.h" >/dev/null || { cat "$tmp/ls.h"; fail "a server stalled at the LISTEN: /health not current again"; }
+note "a server stalled at the LISTEN: the revocation answered $waited ms after it, on a new connection"
+stop_ocspd ls
 
 # --- signing on demand is bounded (ocsp.live_per_*, ocsp/budget.c) --------------------
 # An ocspd allowing 2 signatures a second per client address. A flood of
@@ -177,50 +242,6 @@ grep -q 'flood.pem: good' "$tmp/o" && grep -q 'OCSP Nonce' "$tmp/o" || { cat "$t
 note "a flood of $((2 * N)) nonce requests at 2 signatures a second: $with signed, $without pre-signed without the nonce, $later tryLater; $lines log line(s)"
 stop_ocspd bud
 
-# --- a server that stalls at the LISTEN -------------------------------------------
-# ocspd's connections through pg_stall_proxy.py, a PostgreSQL that passes
-# everything but the second "LISTEN certificate_status" it sees: the first
-# (at start) is answered; the maintenance backend is then ended, and the
-# connection made again for it hangs at its LISTEN. ocsp/sync.c LISTENs
-# with a deadline (db_listen_bounded, lib/db.h): the thread gives up after
-# 10 s, connects anew (LISTENed: the proxy passes the third) and goes on.
-# Until then the LISTEN was a PQexec without one: the maintenance thread
-# hung there for ever (a revocation stayed "good", /health 503 at last).
-s3=$(issue stall3)
-pg_proxy lp pki_ocsp 'LISTEN certificate_status' 2
-before=$(q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = 'pki_ocsp'")
-start_ocspd ls PKI_PG_OCSP_URI="$uri_lp"
-ocsp_at "$url_ls" -issuer "$pki/issuing.pem" -cert "$tmp/stall3.pem" -no_nonce | has 'stall3.pem: good' ||
-	fail "ocspd ls: stall3 not good at start"
-for _ in $(seq 50); do
-	mpid=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'pki_ocsp' AND pid NOT IN ($before)
-		AND query LIKE '%pg_snapshot_xmin(pg_current_snapshot())%'")
-	[[ $mpid =~ ^[0-9]+$ ]] && break
-	sleep 0.1
-done
-[[ $mpid =~ ^[0-9]+$ ]] || fail "ocspd ls's maintenance backend not found: '$mpid'"
-q "SELECT pg_terminate_backend($mpid)" >/dev/null
-for _ in $(seq 300); do
-	grep -q stalled "$tmp/lp.px" && break
-	sleep 0.1
-done
-grep -q stalled "$tmp/lp.px" || { tail -n 20 "$tmp/ls.log"; fail "ocspd ls did not LISTEN again after its backend ended"; }
-t0=$(now_ms)
-"$PKICTL" --config "$PKI_CONFIG" cert revoke --issuer issuing --serial "$s3" \
-	--reason keyCompromise >/dev/null || fail "pkictl cert revoke stall3"
-until ocsp_at "$url_ls" -issuer "$pki/issuing.pem" -cert "$tmp/stall3.pem" -no_nonce | has 'stall3.pem: revoked'; do
-	[ $(($(now_ms) - t0)) -lt 60000 ] || { tail -n 20 "$tmp/ls.log"; fail "a server stalled at the LISTEN: the revocation not answered within 60 s"; }
-	sleep 0.5
-done
-waited=$(($(now_ms) - t0))
-grep -q 'LISTEN certificate_status: no answer within 10000 ms' "$tmp/ls.log" || { cat "$tmp/ls.log"; fail "the LISTEN's deadline was not logged"; }
-for _ in $(seq 100); do
-	curl -sS "$url_ls/health" >"$tmp/ls.h" && jq -e '.database_ok and .synced_seconds_ago <= 5' "$tmp/ls.h" >/dev/null && break
-	sleep 0.1
-done
-jq -e '.database_ok and .synced_seconds_ago <= 5' "$tmp/ls.h" >/dev/null || { cat "$tmp/ls.h"; fail "a server stalled at the LISTEN: /health not current again"; }
-note "a server stalled at the LISTEN: the revocation answered $waited ms after it, on a new connection"
-stop_ocspd ls
 
 # --- the lookup connection fails, the maintenance thread's works ---------------------
 # ocspd's connections through a proxy that stalls every connection at its
@@ -266,14 +287,13 @@ stop_ocspd lk
 # the connection and stalls at either makes ocspd stop with a message
 # naming the statement; until 2026-12-06 both were db_exec, and ocspd
 # hung there for ever, before serving, with nothing in its log.
+# (Started at the top, both at once: each waits out its 10 s while the
+# sections above run.)
 for stmt in ocsp_main_issuers lib_db_schema_version; do
-	pg_proxy "su_$stmt" pki_ocsp "$stmt" 1
-	uri=uri_su_$stmt
-	env PKI_OCSP_PORT="$(free_port)" PKI_OCSP_THREADS=1 PKI_PG_OCSP_URI="${!uri}" \
-		"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/su_$stmt.log" 2>&1 &
-	p=$!
-	at_exit "kill $p 2>/dev/null || true"
-	t0=$(now_ms)
+	p=su_pid_$stmt
+	p=${!p}
+	t0=su_t0_$stmt
+	t0=${!t0}
 	while kill -0 "$p" 2>/dev/null; do
 		[ $(($(now_ms) - t0)) -lt 60000 ] || { cat "$tmp/su_$stmt.log"; fail "a server stalled at $stmt: ocspd still starting after 60 s"; }
 		sleep 0.2
@@ -284,7 +304,7 @@ for stmt in ocsp_main_issuers lib_db_schema_version; do
 	grep -q stalled "$tmp/su_$stmt.px" || fail "the proxy did not stall at $stmt"
 	grep -q "$stmt: no answer within 10000 ms" "$tmp/su_$stmt.log" || { cat "$tmp/su_$stmt.log"; fail "a server stalled at $stmt: the deadline not logged"; }
 	grep -q 'Sanitizer' "$tmp/su_$stmt.log" && { cat "$tmp/su_$stmt.log"; fail "ocspd stalled at $stmt: a sanitizer report"; }
-	note "a server stalled at $stmt at start: ocspd stopped (exit $rc) after $(($(now_ms) - t0)) ms"
+	note "a server stalled at $stmt at start: ocspd stopped (exit $rc), seen $(($(now_ms) - t0)) ms after its start"
 done
 
 # --- a lookup connection slower to make than a lookup's deadline ------------------
