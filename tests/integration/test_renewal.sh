@@ -183,7 +183,10 @@ note "ocsp-issuing-2-1 and tsa-2 under issuing-2; ca tsa --issuer root refused"
 
 # --- crld, ocspd and cad restarted; cad issues under issuing-2 ------------------------------
 restart crl ocsp cad tsa
-PKI_CAD_ISSUER=issuing-2 stack_up "$S"
+# cad.poll_seconds 1 (5 by default): the running cad's rounds below (an
+# order it must leave alone, one it must fail once its issuer is revoked)
+# come sooner and more often; orders wake it by NOTIFY all the same.
+PKI_CAD_ISSUER=issuing-2 PKI_CAD_POLL_SECONDS=1 stack_up "$S"
 has -F "issuing with" "$(stack_get "$S" PKI_DIR)/log/cad.log" || fail "cad did not start"
 # stack.env names the CA cad issues under: its chain, CRL and responder.
 for kv in "PKI_ISSUING_CERT=$new" "PKI_CHAIN=$pki/chain-issuing-2.pem" \
