@@ -515,6 +515,10 @@ note "an issuing CA that has ended (and its responder): ocspd starts, says it sk
 # issuing-2: a ninth is refused before any key is made. A crld running
 # meanwhile takes them: their certificates served, their keys (in no token
 # of its) named in /health, and it goes on signing issuing's and issuing-2's.
+# Its CA watch runs a round every second (reconcile_interval_seconds 1):
+# the checks below count rounds (a message logged once over several), not
+# seconds, and wait for as many rounds as at 2 s a round.
+rec=1
 mkdir -p "$T/crl-watch2"
 [ "$(id -u)" -ne 0 ] || chown pki-crl "$T/crl-watch2"
 PKI_CRL_PORT=$wport PKI_CRL_OUT_DIR=$T/crl-watch2 PKI_CRL_INSTANCE=test-watch2 \
