@@ -150,7 +150,7 @@ rpost() {
 rget /health
 [ "$code" = 200 ] || fail "rad: /health $code $(cat "$tmp/out")"
 rpid=$(q "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = 'pki_ra'
-	AND pid NOT IN ($before) AND query LIKE '%FILTER (WHERE attempts > 0)%'")
+	AND pid NOT IN ($before) AND query LIKE '%FROM ra_mail_outbox WHERE sent_at IS NULL%'")
 [[ $rpid =~ ^[0-9]+$ ]] || fail "rad's request backend not found: '$rpid'"
 kill -STOP "$rpid"
 at_exit "kill -CONT $rpid 2>/dev/null || true"

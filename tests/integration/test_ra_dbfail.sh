@@ -59,7 +59,7 @@ backend() {
 		req GET /health
 		if [ "$code" = 200 ]; then
 			p=$(q "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = 'pki_ra'
-				AND pid NOT IN ($before_rad) AND state = 'idle' AND query LIKE '%FILTER (WHERE attempts > 0)%'")
+				AND pid NOT IN ($before_rad) AND state = 'idle' AND query LIKE '%FROM ra_mail_outbox WHERE sent_at IS NULL%'")
 			[[ $p =~ ^[0-9]+$ ]] && break
 		fi
 		sleep 0.1
