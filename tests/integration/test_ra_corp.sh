@@ -574,6 +574,7 @@ otp_for() { # otp_for TOKEN EMAIL [PURPOSE]: an email OTP (default revoke); sets
 # --- an employee's rekey stays the company's ---------------------------------------------
 # A second rad with a wide rekey window (the documented override, as test_ra_cert.sh).
 start_rad rad2 PKI_REKEY_WINDOW_DAYS=400
+rad2_pid=$rad_pid
 otp_for "$etok" emp-corp@example.com rekey
 url_main=$url
 url=$rad_url
@@ -704,6 +705,18 @@ rserial=$(q "SELECT serial FROM certificate WHERE id = $rcert")
 # Mail other than pkictl's status notices to the representative (schema/034).
 # (grep -L exits 1 when no line matches anywhere, i.e. when every file is listed.)
 other_mail() { { grep -L -E '^Subject: Your certificate (was (suspended|revoked)|is valid again)' "$mail"/*.eml || true; } | wc -l; }
+# rad's notifier cancels a submitted rekey whose old certificate was revoked
+# (ra_notifier_lapse, within its 5 s interval), so the refused approval
+# below raced it, and lost once under ASan ("the application is
+# cancelled"). For this section the stack's rad and rad2 are paused and a
+# rad of the test's own answers, whose notifier's rounds are an hour apart
+# (the first, at its start, comes before the revocation).
+stack_rad=$(cat "$PKI_DIR/run/ra.pid")
+at_exit "kill -CONT $stack_rad $rad2_pid 2>/dev/null || true"
+kill -STOP "$stack_rad" "$rad2_pid"
+url_paused=$url rad_url_paused=$rad_url
+start_rad rad-lapse PKI_REKEY_WINDOW_DAYS=400 PKI_NOTIFIER_INTERVAL_SECONDS=3600
+url=$rad_url
 n_mail=$(other_mail)
 pkictl cert revoke --serial "$rserial" --reason certificateHold >/dev/null || fail "pkictl cert revoke (hold)"
 tok=$tok_r1
@@ -726,6 +739,10 @@ wait_mail rep-corp@example.com '^Subject: Your certificate was revoked' >/dev/nu
 req POST "/v1/officer/applications/$rrkapp/decision" '{"decision":"reject","reason":"the certificate to renew is revoked"}'
 expect 200 "rejecting the rekey of a revoked certificate"
 [ "$(q "SELECT status FROM ra_application WHERE id = $rrkapp")" = rejected ] || fail "the rekey is not rejected"
+kill -TERM "$rad_pid"
+wait "$rad_pid" 2>/dev/null || true
+kill -CONT "$stack_rad" "$rad2_pid"
+url=$url_paused rad_url=$rad_url_paused
 note "a rekey of a certificate on hold or revoked meanwhile: approval 409, nothing changed; rejection ok"
 # The representative's identity no longer stands (their certificate was
 # revoked, though its application stays "issued"): no new company, no seal.
