@@ -398,6 +398,23 @@ wait_mail() {
 	return 1
 }
 
+# outbox_settled PATTERN: waits up to 30 s until rad's outbox holds no
+# mail to a recipient LIKE PATTERN (e.g. '%@cancel.example') that is still
+# to be sent: each one sent (in the mail sink) or given up (a reset mail
+# whose token died: ra.mail.expired). The outbox thread sends a mail a
+# moment after the request that queued it, so a snapshot of the sink or
+# of audit_event taken before then changes by itself; status 1 if some
+# still wait.
+outbox_settled() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(_lib_q "SELECT count(*) FROM ra_mail_outbox WHERE recipient LIKE '$1'
+		    AND sent_at IS NULL AND next_attempt_at <> 'infinity'" || true)" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # hold_cad: the stack's cad and its signer held still (SIGSTOP: this stack's
 # processes only; SIGCONT at exit in any case); sets cad_pids for
 # "kill -CONT $cad_pids".
