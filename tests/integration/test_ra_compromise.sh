@@ -41,7 +41,7 @@ secrets=()
 state() {
 	q "SELECT (SELECT string_agg(id || status || coalesce(order_id::text, ''), ',' ORDER BY id) FROM ra_application) || '/' ||
 	    (SELECT count(*) FROM issuance_order) || '/' ||
-	    (SELECT count(*) FROM certificate WHERE revoked_at IS NOT NULL) || '/' || $AUDIT_MAX"
+	    (SELECT count(*) FROM certificate WHERE revoked_at IS NOT NULL) || '/' || $AUDIT_MAX_OWN"
 }
 . "$(dirname "$0")/lib_ra.sh"
 status_of() { q "SELECT status FROM ra_application WHERE id = $1"; }
