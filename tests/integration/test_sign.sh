@@ -351,6 +351,17 @@ for _ in $(seq 100); do
 	kill -0 "$signd2" 2>/dev/null || { cat "$tmp/signd2.log"; fail "signd #2 died at start"; }
 	sleep 0.1
 done
+# sam_now: sets sam to signd #2's one SAM, polled: right after a recycle the
+# old one may be gone and the new one not started yet (or both listed).
+sam_now() {
+	local p=
+	for _ in $(seq 200); do
+		p=$(pgrep -P "$signd2" -x signd-sam || true)
+		[ "$(wc -w <<<"$p")" = 1 ] && { sam=$p; return 0; }
+		sleep 0.1
+	done
+	fail "signd #2 does not run one SAM within 20 s: [$(tr '\n' ' ' <<<"$p")]"
+}
 sam_pids=()
 for i in 1 2 3 4 5; do
 	hashes sha256 1
@@ -359,7 +370,8 @@ for i in 1 2 3 4 5; do
 	signhash "$credEC" "$SAD" "$H" $SHA256 $EC
 	expect 200 - "signd #2: signHash $i (no 503 across a recycling)"
 	verify "$tmp/ec.pem" 0
-	sam_pids+=("$(pgrep -P "$signd2" -x signd-sam)")
+	sam_now
+	sam_pids+=("$sam")
 done
 surl=$surl1
 [ "$(printf '%s\n' "${sam_pids[@]}" | sort -u | wc -l)" = 3 ] ||
