@@ -31,7 +31,17 @@ state() {
 	    (SELECT count(*) FROM ra_email_verification WHERE used_at IS NOT NULL) || '/' ||
 	    (SELECT count(*) FROM ra_password_reset) || '/' ||
 	    (SELECT string_agg(email || email_verified, ',' ORDER BY id) FROM ra_account)"
-	find "$mail" "$sms" -type f 2>/dev/null | wc -l
+	{ grep -l -- '^To: <[^>]*@dbfail\.example>' "$mail"/*.eml 2>/dev/null || true; } | wc -l
+	find "$sms" -type f 2>/dev/null | wc -l
+}
+# The mail sink counted by this test's recipients (rad's outbox sends the
+# other tests' mail whenever it comes), and this test's own queued mail sent
+# before the snapshot, not during the request (lib_ra.sh's before, with
+# outbox_settled first). The SMS sink is counted whole: only a request's
+# handler sends an SMS (ra/factor.c), no daemon in the background.
+before() {
+	outbox_settled '%@dbfail.example' || fail "rad's outbox did not send this test's mail within 30 s"
+	state >"$tmp/state.before"
 }
 # unavailable WHAT: the answer is rad's 503 for the database, nothing changed.
 unavailable() {
