@@ -415,6 +415,20 @@ outbox_settled() {
 	return 1
 }
 
+# outbox_settled_re REGEX: outbox_settled for the recipients matching the
+# POSIX regular expression REGEX (case-insensitive, e.g.
+# '^(ann|bob)@example\.com$'), for a test whose recipients share their
+# domain with other tests'; status 1 if some still wait after 30 s.
+outbox_settled_re() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(_lib_q "SELECT count(*) FROM ra_mail_outbox WHERE recipient ~* '$1'
+		    AND sent_at IS NULL AND next_attempt_at <> 'infinity'" || true)" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # hold_cad: the stack's cad and its signer held still (SIGSTOP: this stack's
 # processes only; SIGCONT at exit in any case); sets cad_pids for
 # "kill -CONT $cad_pids".
