@@ -81,6 +81,23 @@ lint_in_list(const char *list, const char *word)
 	return 0;
 }
 
+/*
+ * The next item of the comma-separated list at *q into word (cut to
+ * wordlen), *q moved past it: 1, or 0 at the list's end.
+ */
+static int
+lint_list_next(const char **q, char *word, size_t wordlen)
+{
+	size_t len;
+
+	*q += strspn(*q, ", ");
+	if ((len = strcspn(*q, ", ")) == 0)
+		return 0;
+	snprintf(word, wordlen, "%.*s", (int)len, *q);
+	*q += len;
+	return 1;
+}
+
 /* 1 when a [profile] yes/no key v (may be NULL) says yes, else 0. */
 static int
 lint_yes(const char *v)
@@ -1094,7 +1111,6 @@ cad_lint_csr_subject(const struct profile *p, X509 *x, char *err,
 	X509_NAME *subj = X509_get_subject_name(x);
 	const char *required, *q;
 	char word[64];
-	size_t len;
 	int nid;
 
 	if ((required = profile_get(p, "subject_required")) == NULL ||
@@ -1107,12 +1123,8 @@ cad_lint_csr_subject(const struct profile *p, X509 *x, char *err,
 	}
 	if (cad_lint_subject(p, x, err, errlen) == -1)
 		return -1;
-	for (q = required; *q != '\0'; q += len) {
-		while (*q == ' ' || *q == ',')
-			q++;
-		if ((len = strcspn(q, ", ")) == 0)
-			break;
-		snprintf(word, sizeof(word), "%.*s", (int)len, q);
+	q = required;
+	while (lint_list_next(&q, word, sizeof(word))) {
 		if ((nid = OBJ_sn2nid(word)) == NID_undef) {
 			lint_err(err, errlen, "lint: profile %s requires an "
 			    "unknown subject attribute %s", profile_name(p),
@@ -1139,7 +1151,6 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 	BIGNUM *bn = NULL;
 	EVP_PKEY *pub;
 	const char *q;
-	size_t len;
 	int nid, days, secs, cmp, rc = -1;
 	time_t soon = time(NULL) + LINT_MIN_REMAINING_S;
 
@@ -1209,12 +1220,8 @@ cad_lint(const struct profile *p, X509 *x, X509 *issuer, const char *keytype,
 	if (lint_key_size(p, pub, keytype, err, errlen) == -1)
 		goto out;
 	/* Extensions: each required one present; all parse; an end entity. */
-	for (q = exts; *q != '\0'; q += len) {
-		while (*q == ' ' || *q == ',')
-			q++;
-		if ((len = strcspn(q, ", ")) == 0)
-			break;
-		snprintf(word, sizeof(word), "%.*s", (int)len, q);
+	q = exts;
+	while (lint_list_next(&q, word, sizeof(word))) {
 		if ((nid = OBJ_sn2nid(word)) == NID_undef) {
 			lint_err(err, errlen, "lint: profile %s names an unknown "
 			    "extension %s", profile_name(p), word);
