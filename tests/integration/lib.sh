@@ -404,25 +404,16 @@ wait_mail() {
 # whose token died: ra.mail.expired). The outbox thread sends a mail a
 # moment after the request that queued it, so a snapshot of the sink or
 # of audit_event taken before then changes by itself; status 1 if some
-# still wait.
-outbox_settled() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		[ "$(_lib_q "SELECT count(*) FROM ra_mail_outbox WHERE recipient LIKE '$1'
-		    AND sent_at IS NULL AND next_attempt_at <> 'infinity'" || true)" = 0 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# outbox_settled_re REGEX: outbox_settled for the recipients matching the
-# POSIX regular expression REGEX (case-insensitive, e.g.
+# still wait. outbox_settled_re REGEX: the same for the recipients
+# matching the POSIX regular expression REGEX (case-insensitive, e.g.
 # '^(ann|bob)@example\.com$'), for a test whose recipients share their
-# domain with other tests'; status 1 if some still wait after 30 s.
-outbox_settled_re() {
+# domain with other tests'.
+outbox_settled() { _outbox_settled "LIKE '$1'"; }
+outbox_settled_re() { _outbox_settled "~* '$1'"; }
+_outbox_settled() {
 	local i
 	for ((i = 0; i < 300; i++)); do
-		[ "$(_lib_q "SELECT count(*) FROM ra_mail_outbox WHERE recipient ~* '$1'
+		[ "$(_lib_q "SELECT count(*) FROM ra_mail_outbox WHERE recipient $1
 		    AND sent_at IS NULL AND next_attempt_at <> 'infinity'" || true)" = 0 ] && return 0
 		sleep 0.1
 	done
