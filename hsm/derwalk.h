@@ -11,6 +11,8 @@
 #define TAG_INTEGER	0x02
 #define TAG_OCTETSTRING	0x04
 #define TAG_OID		0x06
+#define TAG_UTCTIME	0x17
+#define TAG_GENTIME	0x18
 #define TAG_SEQUENCE	0x30
 #define TAG_SET		0x31
 

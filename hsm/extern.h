@@ -60,17 +60,21 @@ int	signerproc_ocsp_policy(const unsigned char *tbs, size_t len,
 /*
  * tbsattrs.c: 0 when tbs is exactly one DER SignedAttributes (RFC 5652
  * §5.3) with one content-type and one message-digest attribute, the
- * content type id-ct-TSTInfo when tstinfo is set; -1 with why in err.
+ * content type id-ct-TSTInfo when tstinfo is set, and at most one
+ * signing-time attribute, well formed (§11.3); -1 with why in err.
  */
 int	signer_attrs_check(const unsigned char *tbs, size_t len, int tstinfo,
 	    char *err, size_t errlen);
-/*
- * The same check, giving the message-digest attribute's value: *dg points
- * into tbs, *dglen octets (NULL and 0 on a refusal).
- */
+/* What signer_attrs_parse finds (all zero on a refusal). */
+struct signer_attrs {
+	const unsigned char	*digest;	/* message-digest's octets, in tbs */
+	size_t			 digestlen;
+	int			 signing_time_set;	/* a signing-time attribute */
+	time_t			 signing_time;	/* its value */
+};
+/* The same check, giving what the attributes say in *out. */
 int	signer_attrs_parse(const unsigned char *tbs, size_t len, int tstinfo,
-	    const unsigned char **dg, size_t *dglen, char *err,
-	    size_t errlen);
+	    struct signer_attrs *out, char *err, size_t errlen);
 
 /*
  * tstinfo.c: 0 when tst is exactly one DER TSTInfo (RFC 3161 §2.4.2):
@@ -89,10 +93,12 @@ int	signer_tstinfo_check(const unsigned char *tst, size_t len,
  * beyond their shape: tst, the DER TSTInfo the worker sent with them,
  * passes signer_tstinfo_check, the attributes' messageDigest is md's hash
  * of tst (of md's length: RFC 5652 §5.4, md being the signature's digest,
- * as tsad and TS_RESP_CTX use one for both), and genTime is at most
- * SIGNER_TST_SKEW_S from now either way. So a worker taken over cannot
- * have the TSA key sign a token dated in the past or the future, nor one
- * over a TSTInfo the signer has not read. 0, or -1 with why in err.
+ * as tsad and TS_RESP_CTX use one for both), genTime is at most
+ * SIGNER_TST_SKEW_S from now either way, and a signingTime attribute, if
+ * there is one, is genTime's second (tsad writes both from one reading of
+ * the clock). So a worker taken over cannot have the TSA key sign a token
+ * dated in the past or the future, nor one whose two times disagree, nor
+ * one over a TSTInfo the signer has not read. 0, or -1 with why in err.
  */
 int	signer_tst_policy(const unsigned char *attrs, size_t attrslen,
 	    const unsigned char *tst, size_t tstlen, const EVP_MD *md,

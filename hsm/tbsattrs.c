@@ -13,22 +13,34 @@
  * What must be there (RFC 5652 §5.3, §11.1, §11.2): a content-type
  * attribute and a message-digest attribute, each once and with exactly one
  * value, an OBJECT IDENTIFIER and an OCTET STRING; for a time-stamp token
- * the content type is id-ct-TSTInfo (RFC 3161 §2.4.2). Every TLV is strict
- * DER, and nothing follows the SET.
+ * the content type is id-ct-TSTInfo (RFC 3161 §2.4.2). A signing-time
+ * attribute may be there, once, with one value (§11.3): a UTCTime for
+ * 1950 through 2049, a GeneralizedTime otherwise, each in RFC 5280's form
+ * (lib/der.h der_get_time), so that signer_tst_policy can hold a token's
+ * signingTime to its genTime. Every TLV is strict DER, and nothing follows
+ * the SET.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "hsm/derwalk.h"
 #include "hsm/extern.h"
+#include "lib/der.h"
 
 /* The contents octets of the OIDs we look for. */
 static const unsigned char oid_content_type[] = {	/* 1.2.840.113549.1.9.3 */
 	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03 };
 static const unsigned char oid_message_digest[] = {	/* 1.2.840.113549.1.9.4 */
 	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04 };
+static const unsigned char oid_signing_time[] = {	/* 1.2.840.113549.1.9.5 */
+	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x05 };
 static const unsigned char oid_tstinfo[] = {	/* 1.2.840.113549.1.9.16.1.4 */
 	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04 };
+
+/* RFC 5652 §11.3: UTCTime from 1950-01-01 up to 2050-01-01, not after. */
+#define ATTRS_UTC_FROM	((time_t)-631152000)
+#define ATTRS_UTC_UNTIL	((time_t)2524608000)
 
 static int
 attrs_oid_is(const struct dwin *v, const unsigned char *oid, size_t len)
@@ -96,29 +108,44 @@ attrs_single(struct dwin values, struct tlv *val)
 	return n == 1;
 }
 
+/*
+ * A signing-time value (RFC 5652 §11.3) into *t: the type its year calls
+ * for, in RFC 5280's form. 0 or -1.
+ */
+static int
+attrs_signing_time(const struct tlv *v, time_t *t)
+{
+	if ((v->tag != TAG_UTCTIME && v->tag != TAG_GENTIME) ||
+	    der_get_time(v->tag, v->val.p, v->val.left, t) == -1)
+		return -1;
+	if (v->tag == TAG_GENTIME && *t >= ATTRS_UTC_FROM &&
+	    *t < ATTRS_UTC_UNTIL)
+		return -1;
+	return 0;
+}
+
 int
 signer_attrs_check(const unsigned char *tbs, size_t len, int tstinfo,
     char *err, size_t errlen)
 {
-	const unsigned char *dg;
-	size_t dglen;
+	struct signer_attrs a;
 
-	return signer_attrs_parse(tbs, len, tstinfo, &dg, &dglen, err, errlen);
+	return signer_attrs_parse(tbs, len, tstinfo, &a, err, errlen);
 }
 
 int
 signer_attrs_parse(const unsigned char *tbs, size_t len, int tstinfo,
-    const unsigned char **dg, size_t *dglen, char *err, size_t errlen)
+    struct signer_attrs *out, char *err, size_t errlen)
 {
 	const char *what = tstinfo ?
 	    "time-stamp SignedAttributes (RFC 3161 §2.4.2)" :
 	    "CMS SignedAttributes (RFC 5652 §5.3)";
 	struct dwin in = { tbs, len };
 	struct tlv set, attr, type, values, val, ct, md;
-	int nct = 0, nmd = 0, ct_ok = 0, md_ok = 0, r;
+	int nct = 0, nmd = 0, nst = 0, ct_ok = 0, md_ok = 0, st_ok = 0, r;
+	time_t st = 0;
 
-	*dg = NULL;
-	*dglen = 0;
+	memset(out, 0, sizeof(*out));
 	if (derwalk_want(&in, TAG_SET, &set) == -1 || set.val.left == 0)
 		goto bad;
 	if (in.left != 0)
@@ -145,6 +172,10 @@ signer_attrs_parse(const unsigned char *tbs, size_t len, int tstinfo,
 			nmd++;
 			md_ok = r == 1 && val.tag == TAG_OCTETSTRING;
 			md = val;
+		} else if (attrs_oid_is(&type.val, oid_signing_time,
+		    sizeof(oid_signing_time))) {
+			nst++;
+			st_ok = r == 1 && attrs_signing_time(&val, &st) == 0;
 		}
 	}
 	/* RFC 5652 §5.3: each attribute once, with exactly one value. */
@@ -157,8 +188,15 @@ signer_attrs_parse(const unsigned char *tbs, size_t len, int tstinfo,
 	if (tstinfo && !attrs_oid_is(&ct.val, oid_tstinfo, sizeof(oid_tstinfo)))
 		return derwalk_fail(err, errlen, what, "content type is not "
 		    "id-ct-TSTInfo");
-	*dg = md.val.p;
-	*dglen = md.val.left;
+	/* §11.3: at most once, with exactly one value. */
+	if (nst > 1 || (nst == 1 && !st_ok))
+		return derwalk_fail(err, errlen, what, "%s signing-time "
+		    "attribute (RFC 5652 §11.3)", nst > 1 ? "more than one" :
+		    "malformed");
+	out->digest = md.val.p;
+	out->digestlen = md.val.left;
+	out->signing_time_set = nst == 1;
+	out->signing_time = st;
 	return 0;
 bad:
 	snprintf(err, errlen, "to-be-signed bytes do not decode as %s", what);

@@ -26,8 +26,6 @@
 #include "hsm/extern.h"
 #include "lib/der.h"
 
-#define TAG_UTCTIME	0x17
-#define TAG_GENTIME	0x18
 #define TAG_CTX0	0xa0
 
 /*

@@ -2,8 +2,8 @@
  * The signer's check of the TSTInfo a time-stamp token's SignedAttributes
  * cover (RFC 3161 §2.4.2), which the worker sends beside them: strict DER
  * by a streaming walk (hsm/derwalk.h), nothing allocated, then what it
- * says: the attributes' messageDigest is its hash, and its genTime is near
- * the signer's own clock. Until 2026-12-06 the signer saw the attributes
+ * says: the attributes' messageDigest is its hash, its genTime is near
+ * the signer's own clock, and their signingTime, if any, is its second. Until 2026-12-06 the signer saw the attributes
  * alone and signed whatever OCTET STRING they held as messageDigest, so a
  * tsad worker taken over could have the TSA key sign tokens of any date.
  *
@@ -41,7 +41,6 @@
 #include "hsm/extern.h"
 #include "lib/der.h"
 
-#define TAG_GENTIME	0x18
 #define TAG_NULL	0x05
 #define TAG_CTX0	0xa0	/* tsa */
 #define TAG_CTX1	0xa1	/* extensions */
@@ -268,27 +267,25 @@ signer_tst_policy(const unsigned char *attrs, size_t attrslen,
     const unsigned char *tst, size_t tstlen, const EVP_MD *md, time_t now,
     char *err, size_t errlen)
 {
-	const unsigned char *dg;
+	struct signer_attrs a;
 	unsigned char h[EVP_MAX_MD_SIZE];
 	unsigned int hlen = 0;
-	size_t dglen;
 	time_t gen;
 	/* "SHA256", as the request names it (EVP_MD_get0_name: "SHA2-256"). */
 	const char *mdname = OBJ_nid2sn(EVP_MD_get_type(md));
 
-	if (signer_attrs_parse(attrs, attrslen, 1, &dg, &dglen, err,
-	    errlen) == -1 ||
+	if (signer_attrs_parse(attrs, attrslen, 1, &a, err, errlen) == -1 ||
 	    signer_tstinfo_check(tst, tstlen, &gen, err, errlen) == -1)
 		return -1;
 	if (EVP_Digest(tst, tstlen, h, &hlen, md, NULL) != 1)
 		return derwalk_fail(err, errlen, TST_WHAT, "cannot hash it "
 		    "with %s", mdname);
 	/* RFC 5652 §5.4: the digest of the content, by the signer's algorithm. */
-	if (dglen != hlen)
+	if (a.digestlen != hlen)
 		return derwalk_fail(err, errlen, "messageDigest (RFC 5652 "
-		    "§11.2)", "%zu octets, %s gives %u", dglen,
+		    "§11.2)", "%zu octets, %s gives %u", a.digestlen,
 		    mdname, hlen);
-	if (CRYPTO_memcmp(dg, h, hlen) != 0)
+	if (CRYPTO_memcmp(a.digest, h, hlen) != 0)
 		return derwalk_fail(err, errlen, "messageDigest (RFC 5652 "
 		    "§5.4)", "not the %s of the TSTInfo sent",
 		    mdname);
@@ -296,5 +293,9 @@ signer_tst_policy(const unsigned char *attrs, size_t attrslen,
 		return derwalk_fail(err, errlen, TST_WHAT, "genTime %+lld s "
 		    "from the signer's clock, more than %d s either way",
 		    (long long)(gen - now), SIGNER_TST_SKEW_S);
+	if (a.signing_time_set && a.signing_time != gen)
+		return derwalk_fail(err, errlen, "signingTime (RFC 5652 "
+		    "§11.3)", "%+lld s from genTime's second: a token's "
+		    "two times must agree", (long long)(a.signing_time - gen));
 	return 0;
 }

@@ -191,6 +191,8 @@ test_required_attributes(void **state)
 #define CT	"06092a864886f70d010903"
 #define MD	"06092a864886f70d010904"
 #define TST	"060b2a864886f70d0109100104"
+#define ST	"06092a864886f70d010905"
+#define UTC	"170d" "3236313230363132303030305a"	/* 261206120000Z */
 #define DG	"0420" "5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c"
 
 static size_t
@@ -246,7 +248,29 @@ test_der_forms(void **state)
 	    "malformed message-digest attribute");
 	/* An attribute with no values (allowed: not one we need). */
 	expect_hex("315c" "301a" CT "310d" TST "302f" MD "3122" DG
-	    "300d" "06092a864886f70d010905" "3100", 1, NULL);
+	    "300d" "06092a864886f70d010907" "3100", 1, NULL);
+	/*
+	 * signingTime (RFC 5652 §11.3), for CMS as for a time-stamp: once,
+	 * with one value, a UTCTime through 2049 in RFC 5280's form.
+	 */
+	expect_hex("316b" "301a" CT "310d" TST "302f" MD "3122" DG
+	    "301c" ST "310f" UTC, 0, NULL);
+	expect_hex("315c" "301a" CT "310d" TST "302f" MD "3122" DG
+	    "300d" ST "3100", 1, "malformed signing-time attribute");
+	expect_hex("317a" "301a" CT "310d" TST "302f" MD "3122" DG
+	    "302b" ST "311e" UTC UTC, 0, "malformed signing-time attribute");
+	expect_hex("318189" "301a" CT "310d" TST "302f" MD "3122" DG
+	    "301c" ST "310f" UTC "301c" ST "310f" UTC, 0,
+	    "more than one signing-time attribute");
+	expect_hex("316d" "301a" CT "310d" TST "302f" MD "3122" DG
+	    "301e" ST "3111" "180f" "32303236313230363132303030305a", 1,
+	    "malformed signing-time attribute");
+	expect_hex("316b" "301a" CT "310d" TST "302f" MD "3122" DG
+	    "301c" ST "310f" "040d" "3236313230363132303030305a", 0,
+	    "malformed signing-time attribute");
+	/* 2050 and later: GeneralizedTime. */
+	expect_hex("316d" "301a" CT "310d" TST "302f" MD "3122" DG
+	    "301e" ST "3111" "180f" "32303530303130313030303030305a", 1, NULL);
 	/* Something after the values inside an Attribute. */
 	expect_hex("314f" "301c" CT "310d" TST "0500" "302f" MD "3122" DG, 1,
 	    "do not decode");

@@ -5,9 +5,11 @@
  * forms (indefinite and non-minimal lengths, ordering FALSE written out),
  * genTime in any other form than YYYYMMDDHHMMSS[.f]Z and trailing bytes
  * are refused; signer_tst_policy refuses a messageDigest that is not the
- * TSTInfo's hash or not of the digest's length, and a genTime more than
- * 300 s from its clock; and no truncation or changed byte of a TSTInfo is
- * accepted that OpenSSL does not decode to the same octets.
+ * TSTInfo's hash or not of the digest's length, a genTime more than
+ * 300 s from its clock, and a signingTime attribute that is not genTime's
+ * second (or twice there, or of the wrong type for its year); and no
+ * truncation or changed byte of a TSTInfo is accepted that OpenSSL does
+ * not decode to the same octets.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -399,6 +401,44 @@ attrs_of(const unsigned char *dg, size_t dglen, int nid, size_t *len)
 	return der;
 }
 
+/*
+ * The same with a signing-time attribute (RFC 5652 §11.3) of ASN.1 type
+ * type (V_ASN1_UTCTIME or V_ASN1_GENERALIZEDTIME) and contents st, given
+ * n times (n > 0), with a second value when two is set.
+ */
+static unsigned char *
+attrs_timed(const unsigned char *dg, size_t dglen, int type, const char *st,
+    int n, int two, size_t *len)
+{
+	STACK_OF(X509_ATTRIBUTE) *sk = NULL;
+	X509_ATTRIBUTE *a;
+	unsigned char *der = NULL;
+	int i, rc;
+
+	assert_non_null(X509at_add1_attr_by_NID(&sk, NID_pkcs9_contentType,
+	    V_ASN1_OBJECT, (const unsigned char *)OBJ_nid2obj(
+	    NID_id_smime_ct_TSTInfo), -1));
+	assert_non_null(X509at_add1_attr_by_NID(&sk, NID_pkcs9_messageDigest,
+	    V_ASN1_OCTET_STRING, dg, (int)dglen));
+	for (i = 0; i < n; i++) {
+		a = X509_ATTRIBUTE_create_by_NID(NULL, NID_pkcs9_signingTime,
+		    type, st, (int)strlen(st));
+		assert_non_null(a);
+		if (two)
+			assert_int_equal(X509_ATTRIBUTE_set1_data(a, type, st,
+			    (int)strlen(st)), 1);
+		/* X509at_add1_attr refuses a type already there: push. */
+		rc = sk_X509_ATTRIBUTE_push(sk, a);
+		assert_true(rc > 0);
+	}
+	n = ASN1_item_i2d((ASN1_VALUE *)sk, &der,
+	    ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
+	assert_true(n > 0);
+	sk_X509_ATTRIBUTE_pop_free(sk, X509_ATTRIBUTE_free);
+	*len = (size_t)n;
+	return der;
+}
+
 static void
 expect_policy(const unsigned char *attrs, size_t alen, const struct der *tst,
     const EVP_MD *md, time_t now, const char *want)
@@ -480,6 +520,61 @@ test_policy(void **state)
 	der_free(&other);
 }
 
+/*
+ * signingTime against genTime: tsad writes both from one reading of the
+ * clock, so a token whose two times differ, even by a second, is not one
+ * tsad made. Until 2026-12-07 the signer did not look at signingTime.
+ */
+static void
+test_policy_signing_time(void **state)
+{
+	static const struct {
+		int		 type;
+		const char	*st;
+		int		 n, two;
+		const char	*want;	/* NULL: signed */
+	} c[] = {
+		{ V_ASN1_UTCTIME, "261206120000Z", 1, 0, NULL },
+		{ V_ASN1_UTCTIME, "261206115959Z", 1, 0,
+		    "signingTime (RFC 5652 §11.3): -1 s from genTime's second: "
+		    "a token's two times must agree" },
+		{ V_ASN1_UTCTIME, "261206120001Z", 1, 0, "+1 s from genTime" },
+		{ V_ASN1_UTCTIME, "251206120000Z", 1, 0, "-31536000 s" },
+		/* §11.3: GeneralizedTime only outside 1950-2049. */
+		{ V_ASN1_GENERALIZEDTIME, "20261206120000Z", 1, 0,
+		    "malformed signing-time attribute (RFC 5652 §11.3)" },
+		/* RFC 5280's forms: seconds, 'Z', no fraction. */
+		{ V_ASN1_UTCTIME, "2612061200Z", 1, 0, "malformed signing-time" },
+		{ V_ASN1_UTCTIME, "261206120000+0000", 1, 0,
+		    "malformed signing-time" },
+		{ V_ASN1_UTCTIME, "261306120000Z", 1, 0, "malformed signing-time" },
+		{ V_ASN1_OCTET_STRING, "261206120000Z", 1, 0,
+		    "malformed signing-time" },
+		/* Once, with one value. */
+		{ V_ASN1_UTCTIME, "261206120000Z", 2, 0,
+		    "more than one signing-time attribute (RFC 5652 §11.3)" },
+		{ V_ASN1_UTCTIME, "261206120000Z", 1, 1, "malformed signing-time" },
+	};
+	struct der tst;
+	unsigned char h[EVP_MAX_MD_SIZE], *attrs;
+	unsigned int hlen;
+	size_t alen, i;
+
+	der_init(&tst);
+	/* genTime T0 and a quarter: its second is T0. */
+	sample(&tst, "20261206120000.25Z", S_ALL, 0);
+	assert_int_equal(EVP_Digest(tst.buf, tst.len, h, &hlen, EVP_sha256(),
+	    NULL), 1);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		attrs = attrs_timed(h, hlen, c[i].type, c[i].st, c[i].n,
+		    c[i].two, &alen);
+		expect_policy(attrs, alen, &tst, EVP_sha256(), T0 + 10,
+		    c[i].want);
+		OPENSSL_free(attrs);
+	}
+	der_free(&tst);
+}
+
 /* 1 when the TSTInfo in p has a tsa field (OpenSSL reads a GeneralName). */
 static int
 has_tsa(const unsigned char *p, size_t len)
@@ -556,6 +651,7 @@ main(void)
 		cmocka_unit_test(test_malformed_fields),
 		cmocka_unit_test(test_ber_and_trailing),
 		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_policy_signing_time),
 		cmocka_unit_test(test_never_looser_than_openssl),
 	};
 
