@@ -51,15 +51,23 @@ json() { printf '%s' "$1" >"$tmp/body.json"; echo "$tmp/body.json"; }
 # while rad's notifier may issue, reopen or cancel an earlier test's in any
 # window (with its own audit event, ra:notifier: AUDIT_MAX_OWN). No daemon
 # makes or deletes an application or an order, so both are counted whole.
+# The revocations (count and newest revocation_seq) of this test's own
+# certificates, those of the orders it makes (ids above order0), and of the
+# CA certificates a refusal names: an earlier test's rekey left agreed, its
+# order issued by cad in any window, has rad's notifier supersede (or hold,
+# or revoke) that test's certificates meanwhile.
 acct0=$(q "SELECT coalesce(max(id), 0) FROM ra_account")
+order0=$(q "SELECT coalesce(max(id), 0) FROM issuance_order")
+own_certs="certificate WHERE (id IN (SELECT certificate_id FROM issuance_order WHERE id > $order0)
+    OR profile IN ('root', 'issuing-ca'))"
 state() {
 	q "SELECT (SELECT count(*) FROM ra_application) || '/' ||
 	    (SELECT coalesce(string_agg(id || status || coalesce(order_id::text, ''), ',' ORDER BY id), '')
 	    FROM ra_application WHERE account_id > $acct0) || '/' ||
 	    (SELECT count(*) FROM issuance_order) || '/' ||
 	    (SELECT count(*) FROM ra_decision) || '/' ||
-	    (SELECT count(*) FROM certificate WHERE revoked_at IS NOT NULL) || '/' ||
-	    (SELECT coalesce(max(revocation_seq), 0) FROM certificate) || '/' ||
+	    (SELECT count(*) FROM $own_certs AND revoked_at IS NOT NULL) || '/' ||
+	    (SELECT coalesce(max(revocation_seq), 0) FROM $own_certs) || '/' ||
 	    $AUDIT_MAX_OWN"
 	{ grep -l -- '^To: <[^>]*@review\.example>' "$mail"/*.eml 2>/dev/null || true; } | wc -l
 }
