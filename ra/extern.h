@@ -1189,11 +1189,12 @@ int			 ra_notifier_reopen(struct ra *, struct db *);
  */
 int			 ra_notifier_lapse(struct ra *, struct db *);
 /*
- * Sends due expiry reminders (rekey.reminder_days); how many, or -1. One of
- * a certificate whose issuing CA was revoked for good says so, and to
- * rekey now.
+ * Sends due expiry reminders (rekey.reminder_days), the nearest expiry
+ * first, at most a batch; *more is set when a full one was due. How many,
+ * or -1. One of a certificate whose issuing CA was revoked for good says
+ * so, and to rekey now.
  */
-int			 ra_notifier_remind(struct ra *, struct db *);
+int			 ra_notifier_remind(struct ra *, struct db *, int *more);
 /*
  * Tells, once each (ra_issuer_revoked_notice, schema/090), the subscriber
  * of every certificate that may be rekeyed because its issuing CA was

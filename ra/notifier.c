@@ -129,7 +129,33 @@ struct ra_sweep {
 	size_t		 cols[2];	/* offsetof */
 };
 
-/* Runs s over due's rows (then cleared); how many counted, or -1. */
+/*
+ * Seconds of a clock that no step of the wall clock moves, for the
+ * notifier's periods: until 2026-12-07 they ran on time(NULL), and a clock
+ * stepped back (NTP, a restored VM) stopped the periodic rounds as long.
+ */
+static time_t
+ra_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Whether db's connection is gone (the loop then connects anew). */
+static int
+ra_db_lost(struct db *db)
+{
+	return strcmp(db_last_sqlstate(db), "08006") == 0 ||
+	    PQstatus(db_conn(db)) != CONNECTION_OK;
+}
+
+/*
+ * Runs s over due's rows (then cleared); how many counted, or -1: the
+ * connection lost or a statement out of time (the rest left to the next
+ * round).
+ */
 static int
 ra_sweep(struct db *db, PGresult *due, const struct ra_sweep *s, void *state)
 {
@@ -147,7 +173,13 @@ ra_sweep(struct db *db, PGresult *due, const struct ra_sweep *s, void *state)
 		}
 		log_warn("notifier: %s %s: %s; retried next round", s->noun,
 		    PQgetvalue(due, i, 0), s->failure);
-		if (strcmp(db_last_sqlstate(db), "08006") == 0) {
+		/*
+		 * The connection lost, or a statement out of time (the role's
+		 * statement_timeout, or no answer at all: RA_NOTIFIER_DB_
+		 * TIMEOUT_MS): the rows left would only wait as long each.
+		 */
+		if (ra_db_lost(db) || strcmp(db_last_sqlstate(db),
+		    "57014") == 0) {
 			n = -1;
 			break;
 		}
@@ -953,6 +985,36 @@ ra_notifier_lapse(struct ra *ra, struct db *db)
 /* --- expiry reminders (schema/032) ------------------------------------------- */
 
 /*
+ * Certificate c (of application a) is not being rekeyed nor was (a rekey
+ * application in any state but rejected or cancelled), and not of a
+ * deactivated company: "rekey it" would be no news, or refused. Checked
+ * when a row is listed as due and again in its transaction, with its
+ * record: until 2026-12-07 only the listing did, and a rekey submitted in
+ * between still got its "rekey before ..." mail.
+ */
+#define RA_NOTIFY_STILL_DUE(c, a) \
+	"NOT EXISTS (SELECT 1 FROM ra_application p WHERE " \
+	"p.previous_certificate_id = " c ".id AND p.status IN ('submitted', " \
+	"'approved', 'agreed', 'issued')) AND " \
+	"coalesce(ra_company_active(ra_application_company(" a ".id)), true)"
+/*
+ * Reminders only: c's account (a's) has no open application (rekey would
+ * be refused) nor a later certificate of the same profile (a
+ * re-application issued).
+ */
+#define RA_REMIND_STILL_DUE(c, a) \
+	RA_NOTIFY_STILL_DUE(c, a) " AND " \
+	"NOT EXISTS (SELECT 1 FROM ra_application p WHERE " \
+	"p.account_id = " a ".account_id AND p.status IN ('submitted', " \
+	"'approved', 'agreed') AND p.profile <> 'company') AND " \
+	"NOT EXISTS (SELECT 1 FROM ra_application p " \
+	"JOIN issuance_order o2 ON o2.id = p.order_id " \
+	"JOIN certificate c2 ON c2.id = o2.certificate_id " \
+	"WHERE p.account_id = " a ".account_id AND p.profile = " a ".profile " \
+	"AND c2.id <> " c ".id AND c2.revoked_at IS NULL AND " \
+	"c2.not_after > " c ".not_after)"
+
+/*
  * Issued certificates within one of $1 (rekey.reminder_days) of expiry,
  * valid, not being rekeyed (a rekey application in any state but
  * rejected or cancelled), whose account has no open application (rekey
@@ -960,10 +1022,16 @@ ra_notifier_lapse(struct ra *ra, struct db *db)
  * re-application issued), not of a deactivated company, and not yet
  * reminded at that count or a smaller one; per certificate the smallest
  * count reached, so that one issued late gets only the nearest reminder.
+ * The nearest expiry first: a batch that does not hold all of them (the
+ * round after a full one takes the rest) leaves the later ones waiting;
+ * until 2026-12-07 it was by id, one batch per period, and certificates
+ * expiring together beyond the first hundred waited the next period, or
+ * expired unreminded.
  */
 static const struct db_stmt stmt_remind_due = {
 	"ra_notifier_remind_due",
-	"SELECT DISTINCT ON (c.id) c.id, d.days FROM ra_application a "
+	"SELECT id, days FROM (SELECT DISTINCT ON (c.id) c.id, d.days, "
+	"c.not_after FROM ra_application a "
 	"JOIN issuance_order o ON o.id = a.order_id "
 	"JOIN certificate c ON c.id = o.certificate_id "
 	"CROSS JOIN unnest($1::int[]) AS d(days) "
@@ -975,28 +1043,21 @@ static const struct db_stmt stmt_remind_due = {
 	"c.not_after <= now() + make_interval(days => d.days) AND "
 	"NOT EXISTS (SELECT 1 FROM ra_expiry_reminder r WHERE "
 	"r.certificate_id = c.id AND r.days <= d.days) AND "
-	"NOT EXISTS (SELECT 1 FROM ra_application p WHERE "
-	"p.previous_certificate_id = c.id AND p.status IN ('submitted', "
-	"'approved', 'agreed', 'issued')) AND "
-	"NOT EXISTS (SELECT 1 FROM ra_application p WHERE "
-	"p.account_id = a.account_id AND p.status IN ('submitted', "
-	"'approved', 'agreed') AND p.profile <> 'company') AND "
-	"NOT EXISTS (SELECT 1 FROM ra_application p "
-	"JOIN issuance_order o2 ON o2.id = p.order_id "
-	"JOIN certificate c2 ON c2.id = o2.certificate_id "
-	"WHERE p.account_id = a.account_id AND p.profile = a.profile AND "
-	"c2.id <> c.id AND c2.revoked_at IS NULL AND "
-	"c2.not_after > c.not_after) AND "
-	"coalesce(ra_company_active(ra_application_company(a.id)), true) "
-	"ORDER BY c.id, d.days LIMIT " RA_NOTIFIER_BATCH_S,
+	RA_REMIND_STILL_DUE("c", "a") " "
+	"ORDER BY c.id, d.days) due "
+	"ORDER BY not_after, id LIMIT " RA_NOTIFIER_BATCH_S,
 	1
 };
-/* Recorded once, whichever rad gets there first; still valid. */
+/* Recorded once, whichever rad gets there first; still valid and due. */
 static const struct db_stmt stmt_remind_insert = {
 	"ra_notifier_remind_insert",
 	"INSERT INTO ra_expiry_reminder (certificate_id, days) SELECT c.id, "
-	"$2::int FROM certificate c WHERE c.id = $1 AND (" 
-	RA_REKEY_PREVIOUS_WHY("c") ") IS NULL ON CONFLICT DO NOTHING "
+	"$2::int FROM ra_application a "
+	"JOIN issuance_order o ON o.id = a.order_id "
+	"JOIN certificate c ON c.id = o.certificate_id "
+	"WHERE c.id = $1 AND a.status = 'issued' AND ("
+	RA_REKEY_PREVIOUS_WHY("c") ") IS NULL AND "
+	RA_REMIND_STILL_DUE("c", "a") " ON CONFLICT DO NOTHING "
 	"RETURNING certificate_id",
 	2
 };
@@ -1079,8 +1140,17 @@ ra_remind_txn(struct db *db, void *arg)
 	    revoked, revoked[0] != '\0' ? "now" : "before then",
 	    t->certificate_id, revoked[0] != '\0' ? "no new KYC is needed, "
 	    "and " : "");
-	/* Queued with its record: the outbox retries a failed send. */
-	if (ra_mail_queue(db, PQgetvalue(res, 0, 3), subject, body) == -1)
+	/*
+	 * Queued with its record: the outbox retries a failed send. An address
+	 * that cannot be mailed gets none, recorded all the same (as the other
+	 * sweeps do): until 2026-12-07 its transaction failed, and the
+	 * certificate came back first every period, for ever.
+	 */
+	if (ra_mail_addr_ok(PQgetvalue(res, 0, 3)) == -1)
+		log_warn("notifier: certificate %s: the account's address "
+		    "cannot be mailed; its expiry reminder recorded without a "
+		    "mail", t->certificate_id);
+	else if (ra_mail_queue(db, PQgetvalue(res, 0, 3), subject, body) == -1)
 		goto out;
 	t->sent = 1;
 	rc = 0;
@@ -1102,9 +1172,12 @@ ra_remind_finished(const void *arg)
 	return t->sent;
 }
 
-/* One round of reminders; how many were sent, or -1 (the connection). */
+/*
+ * One round of reminders; how many were sent, or -1. *more: a full batch
+ * was due.
+ */
 int
-ra_notifier_remind(struct ra *ra, struct db *db)
+ra_notifier_remind(struct ra *ra, struct db *db, int *more)
 {
 	static const struct ra_sweep sweep = { "certificate",
 	    "no expiry reminder sent", ra_remind_txn, ra_remind_finished,
@@ -1115,11 +1188,13 @@ ra_notifier_remind(struct ra *ra, struct db *db)
 	const char *v[1];
 	PGresult *res;
 
+	*more = 0;
 	if (strcmp(ra->policy->rekey_reminder_days, "{}") == 0)
 		return 0;
 	v[0] = ra->policy->rekey_reminder_days;
 	if ((res = db_exec(db, &stmt_remind_due, v, NULL, NULL)) == NULL)
 		return -1;
+	*more = PQntuples(res) >= atoi(RA_NOTIFIER_BATCH_S);
 	return ra_sweep(db, res, &sweep, &t);
 }
 
@@ -1151,11 +1226,16 @@ static const struct db_stmt stmt_notice_due = {
 	"JOIN issuance_order o ON o.certificate_id = c.id "
 	"JOIN ra_application a ON a.order_id = o.id "
 	"WHERE a.status = 'issued' AND (" RA_REKEY_PREVIOUS_WHY("c") ") IS "
-	"NULL AND NOT EXISTS (SELECT 1 FROM ra_issuer_revoked_notice n WHERE "
-	"n.certificate_id = c.id) AND NOT EXISTS (SELECT 1 FROM "
-	"ra_application p WHERE p.previous_certificate_id = c.id AND "
-	"p.status IN ('submitted', 'approved', 'agreed', 'issued')) AND "
-	"coalesce(ra_company_active(ra_application_company(a.id)), true) "
+	"NULL AND "
+	/*
+	 * Implied by the line above, but lets the index (issuer_id,
+	 * not_after) of schema/092 skip the revoked CA's expired
+	 * certificates: until 2026-12-07 each period scanned every
+	 * certificate it ever issued, for ever.
+	 */
+	"c.not_after > now() AND NOT EXISTS (SELECT 1 FROM "
+	"ra_issuer_revoked_notice n WHERE n.certificate_id = c.id) AND "
+	RA_NOTIFY_STILL_DUE("c", "a") " "
 	"ORDER BY c.id LIMIT " RA_NOTIFIER_BATCH_S,
 	0
 };
@@ -1169,7 +1249,9 @@ static const struct db_stmt stmt_notice_certificate = {
 	"JOIN issuance_order o ON o.certificate_id = c.id "
 	"JOIN ra_application a ON a.order_id = o.id "
 	"JOIN ra_account acc ON acc.id = a.account_id "
-	"WHERE c.id = $1 AND (" RA_REKEY_PREVIOUS_WHY("c") ") IS NULL",
+	"WHERE c.id = $1 AND a.status = 'issued' AND ("
+	RA_REKEY_PREVIOUS_WHY("c") ") IS NULL AND "
+	RA_NOTIFY_STILL_DUE("c", "a"),
 	1
 };
 enum {
@@ -1205,7 +1287,7 @@ ra_notice_txn(struct db *db, void *arg)
 	    NULL || PQnfields(res) != RN_NCOLS)
 		goto out;
 	if (PQntuples(res) != 1) {
-		rc = 0;		/* revoked, held or rekeyed since */
+		rc = 0;		/* revoked, held, rekeyed or deactivated since */
 		goto out;
 	}
 	if ((ins = db_exec(db, &stmt_notice_insert, v, NULL, NULL)) == NULL)
@@ -1545,7 +1627,7 @@ ra_loop_connect(struct ra_loop *l)
 {
 	char err[512];
 
-	l->last_connect = time(NULL);
+	l->last_connect = ra_mono_s();
 	if ((l->db = db_connect(l->nf->conninfo, err, sizeof(err))) == NULL) {
 		log_warn("%s: database: %s", l->name, err);
 		return -1;
@@ -1570,37 +1652,67 @@ ra_loop_lost(struct ra_loop *l)
 }
 
 /*
- * The issuance round: reconciliation, and the expiry reminders on their
- * own period (not on each NOTIFY). -1 when the connection is lost.
+ * After a sweep of the issuance round (rc its result): -1 when it failed
+ * with the connection lost (the loop connects anew), 0 otherwise. Any
+ * other failure (a lock or statement time-out of pki_ra's, schema/058; a
+ * statement refused) ends that sweep only, warned: the next ones still
+ * run. Until 2026-12-07 it ended the round, the connection was dropped and
+ * made anew, and one scan that kept failing (the issuer notices' under a
+ * lock, say) stopped every sweep behind it, the reminders, as long as it
+ * failed.
+ */
+static int
+ra_round_step(struct db *db, const char *sweep, int rc)
+{
+	if (rc != -1)
+		return 0;
+	if (ra_db_lost(db))
+		return -1;
+	log_warn("notifier: the %s sweep failed (SQLSTATE %s); the next "
+	    "ones run, it is tried again later", sweep,
+	    db_last_sqlstate(db));
+	return 0;
+}
+
+/*
+ * The issuance round: reconciliation, reopening and lapses on each
+ * notification, the issuing CAs' revocation notices and the expiry
+ * reminders on their own period (not on each NOTIFY). -1 when the
+ * connection is lost.
  */
 static int
 ra_notifier_round(struct ra_loop *l)
 {
 	struct ra_notifier *nf = l->nf;
-	time_t now = time(NULL);
-	int more;
+	time_t now = ra_mono_s(), period;
+	int more, rc;
 
-	if (ra_notifier_reconcile(nf->ra, l->db) == -1 ||
-	    ra_notifier_reopen(nf->ra, l->db) == -1 ||
-	    ra_notifier_lapse(nf->ra, l->db) == -1)
+	if (ra_round_step(l->db, "reconciliation", ra_notifier_reconcile(nf->ra,
+	    l->db)) == -1 || ra_round_step(l->db, "reopening",
+	    ra_notifier_reopen(nf->ra, l->db)) == -1 ||
+	    ra_round_step(l->db, "lapse", ra_notifier_lapse(nf->ra,
+	    l->db)) == -1)
 		return -1;
+	period = nf->interval_s > RA_REMIND_PERIOD_S ? nf->interval_s :
+	    RA_REMIND_PERIOD_S;
 	/*
-	 * An issuing CA's revocation told to its subscribers: a scan of its
-	 * certificates, so on the reminders' period; a round after a full
-	 * batch (a revoked CA's thousands of subscribers) until none is left.
+	 * An issuing CA's revocation told to its subscribers, and the expiry
+	 * reminders: scans, so on their period; a round after a full batch
+	 * (a revoked CA's thousands of subscribers, certificates expiring
+	 * together) until none is left. A failed scan waits a period too.
 	 */
 	if (now >= nf->next_notice) {
-		if (ra_notifier_issuer_notice(nf->ra, l->db, &more) == -1)
+		rc = ra_notifier_issuer_notice(nf->ra, l->db, &more);
+		if (ra_round_step(l->db, "issuer notice", rc) == -1)
 			return -1;
-		nf->next_notice = more ? 0 : now + (nf->interval_s >
-		    RA_REMIND_PERIOD_S ? nf->interval_s : RA_REMIND_PERIOD_S);
+		nf->next_notice = more && rc != -1 ? 0 : now + period;
 	}
-	if (now < nf->next_remind)
-		return 0;
-	if (ra_notifier_remind(nf->ra, l->db) == -1)
-		return -1;
-	nf->next_remind = now + (nf->interval_s > RA_REMIND_PERIOD_S ?
-	    nf->interval_s : RA_REMIND_PERIOD_S);
+	if (now >= nf->next_remind) {
+		rc = ra_notifier_remind(nf->ra, l->db, &more);
+		if (ra_round_step(l->db, "expiry reminder", rc) == -1)
+			return -1;
+		nf->next_remind = more && rc != -1 ? 0 : now + period;
+	}
 	return 0;
 }
 
@@ -1626,7 +1738,7 @@ ra_loop_main(void *arg)
 	int npfd, timeout, due;
 
 	for (;;) {
-		now = time(NULL);
+		now = ra_mono_s();
 		if (l->db == NULL && now - l->last_connect >=
 		    RA_NOTIFIER_RECONNECT_S && ra_loop_connect(l) == 0) {
 			log_info("%s: database connection (re)established",
@@ -1660,7 +1772,7 @@ ra_loop_main(void *arg)
 			else if (db_notified(l->db) > 0)
 				due = 1;
 		}
-		now = time(NULL);
+		now = ra_mono_s();
 		if (l->db != NULL && (due || now >= next)) {
 			if (l->round(l) == -1)
 				ra_loop_lost(l);
