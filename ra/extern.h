@@ -1189,6 +1189,13 @@ int			 ra_notifier_reopen(struct ra *, struct db *);
  */
 int			 ra_notifier_lapse(struct ra *, struct db *);
 /*
+ * Every pending company revocation request whose certificate expired
+ * unrevoked is closed as moot (nothing is left to revoke), each in its own
+ * transaction with ra.revocation_request.moot (actor ra:notifier, reason
+ * "expired"). The number closed, or -1.
+ */
+int			 ra_notifier_requests_expired(struct ra *, struct db *);
+/*
  * Sends due expiry reminders (rekey.reminder_days), the nearest expiry
  * first, at most a batch; *more is set when a full one was due. How many,
  * or -1. One of a certificate whose issuing CA was revoked for good says

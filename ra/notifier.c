@@ -982,6 +982,116 @@ ra_notifier_lapse(struct ra *ra, struct db *db)
 	return ra_sweep(db, res, &sweep, &t);
 }
 
+/* --- a company's revocation request on a certificate that expired ---------- */
+
+/*
+ * Pending revocation requests (schema/018) whose certificate expired
+ * unrevoked: there is nothing left to revoke. Until 2026-12-07 such a
+ * request stayed in the officers' queue for ever; an officer could only
+ * revoke an expired certificate or reject the request falsely.
+ */
+static const struct db_stmt stmt_request_expired_due = {
+	"ra_notifier_request_expired_due",
+	"SELECT q.id FROM ra_revocation_request q JOIN certificate c ON "
+	"c.id = q.certificate_id WHERE q.status = 'pending' AND "
+	"c.not_after <= now() ORDER BY q.id LIMIT " RA_NOTIFIER_BATCH_S,
+	0
+};
+/*
+ * Its certificate locked first: the order of a revocation and schema/079's
+ * trigger (certificate, then request), which an officer's decision takes
+ * too, so that none of them deadlocks.
+ */
+static const struct db_stmt stmt_request_expired_lock = {
+	"ra_notifier_request_expired_lock",
+	"SELECT c.id FROM ra_revocation_request q JOIN certificate c ON "
+	"c.id = q.certificate_id WHERE q.id = $1 FOR UPDATE OF c",
+	1
+};
+/* Closed as moot, as schema/079 closes one whose certificate was revoked. */
+static const struct db_stmt stmt_request_expired_moot = {
+	"ra_notifier_request_expired_moot",
+	"UPDATE ra_revocation_request q SET status = 'moot', decided_at = now(), "
+	"decision_reason = 'the certificate expired (' || " RA_TS("c.not_after")
+	" || ') unrevoked while the request waited: nothing is left to "
+	"revoke' FROM certificate c WHERE q.id = $1 AND q.status = 'pending' "
+	"AND c.id = q.certificate_id AND c.not_after <= now() "
+	"RETURNING c.id, c.serial, q.company_id, " RA_TS("c.not_after") ", "
+	"q.reason",
+	1
+};
+
+struct ra_request_expired_txn {
+	const char	*id;
+	int		 done;
+};
+
+static int
+ra_request_expired_txn(struct db *db, void *arg)
+{
+	struct ra_request_expired_txn *t = arg;
+	const char *v[1] = { t->id };
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->done = 0;
+	if ((res = db_exec(db, &stmt_request_expired_lock, v, NULL, NULL)) ==
+	    NULL)
+		goto out;
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_request_expired_moot, v, NULL, NULL)) ==
+	    NULL || PQnfields(res) != 5)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = 0;		/* decided, moved or revoked since */
+		goto out;
+	}
+	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "certificate_id", PQgetvalue(res, 0, 0), "serial", PQgetvalue(res,
+	    0, 1), "company_id", PQgetvalue(res, 0, 2), "reason", "expired",
+	    "not_after", PQgetvalue(res, 0, 3), "requested_reason",
+	    PQgetvalue(res, 0, 4))) == NULL || audit_append(db,
+	    RA_NOTIFIER_ACTOR, "ra.revocation_request.moot",
+	    "ra_revocation_request", t->id, details, NULL) == -1)
+		goto out;
+	t->done = 1;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
+static int
+ra_request_expired_finished(const void *arg)
+{
+	const struct ra_request_expired_txn *t = arg;
+
+	if (t->done)
+		log_info("notifier: revocation request %s: its certificate "
+		    "expired unrevoked; closed as moot", t->id);
+	return t->done;
+}
+
+int
+ra_notifier_requests_expired(struct ra *ra, struct db *db)
+{
+	static const struct ra_sweep sweep = { "revocation request",
+	    "its certificate expired; not closed", ra_request_expired_txn,
+	    ra_request_expired_finished,
+	    sizeof(struct ra_request_expired_txn), 1,
+	    { offsetof(struct ra_request_expired_txn, id) } };
+	struct ra_request_expired_txn t;
+	PGresult *res;
+
+	(void)ra;
+	if ((res = db_exec(db, &stmt_request_expired_due, NULL, NULL,
+	    NULL)) == NULL)
+		return -1;
+	return ra_sweep(db, res, &sweep, &t);
+}
+
 /* --- expiry reminders (schema/032) ------------------------------------------- */
 
 /*
@@ -1691,7 +1801,8 @@ ra_notifier_round(struct ra_loop *l)
 	    l->db)) == -1 || ra_round_step(l->db, "reopening",
 	    ra_notifier_reopen(nf->ra, l->db)) == -1 ||
 	    ra_round_step(l->db, "lapse", ra_notifier_lapse(nf->ra,
-	    l->db)) == -1)
+	    l->db)) == -1 || ra_round_step(l->db, "expired request",
+	    ra_notifier_requests_expired(nf->ra, l->db)) == -1)
 		return -1;
 	period = nf->interval_s > RA_REMIND_PERIOD_S ? nf->interval_s :
 	    RA_REMIND_PERIOD_S;

@@ -13,10 +13,13 @@
 #  - an account whose address cannot be mailed (the database takes it; the
 #    mailer does not) gets its reminder recorded and audited without a
 #    mail. Until 2026-12-07 its transaction failed, and it came back first
-#    in every batch for ever.
+#    in every batch for ever;
+#  - a company's revocation request on a certificate that expired unrevoked
+#    is closed as moot (nothing is left to revoke). Until 2026-12-07 it
+#    waited in the officers' queue for ever.
 #
 # A rad of the test's own (a round a second) does the work; the stack's rad
-# is stopped meanwhile. The 151 certificates are copies of one the stack's
+# is stopped meanwhile. The 152 certificates are copies of one the stack's
 # cad issued (rows only: triggers off, so nothing publishes them), removed
 # at the end.
 . "$(dirname "$0")/lib.sh"
@@ -36,21 +39,28 @@ kill -STOP "$stack_rad"
 # 150 accounts, each with one issued application whose certificate expires
 # in 5 days less i minutes (the highest id the nearest), and one more whose
 # address has a space (lower case, short: the database's CHECK takes it).
+# A company (its representative a 152nd account) has two revocation
+# requests pending: on the first account's certificate, and on a 152nd
+# certificate that expired a minute ago. Every certificate's serial starts
+# with $prefix.
+prefix=$(printf '7E%04X' $((n % 65536)))
 cleanup() {
 	# The table lock's session first: the DELETEs would wait behind it.
 	if [ -n "${tx_pid:-}" ]; then kill "$tx_pid" 2>/dev/null; wait "$tx_pid" 2>/dev/null; fi
 	q "BEGIN; SET LOCAL lock_timeout = '30s'; SET LOCAL session_replication_role = replica;
-	CREATE TEMP TABLE gone ON COMMIT DROP AS SELECT c.id AS cert, o.id AS ord, a.id AS app, acc.id AS acc
-	    FROM ra_account acc JOIN ra_application a ON a.account_id = acc.id
-	    JOIN issuance_order o ON o.id = a.order_id JOIN certificate c ON c.id = o.certificate_id
-	    WHERE acc.email LIKE '%$tag@example.com';
-	DELETE FROM ra_expiry_reminder WHERE certificate_id IN (SELECT cert FROM gone);
-	DELETE FROM ra_issuer_revoked_notice WHERE certificate_id IN (SELECT cert FROM gone);
-	DELETE FROM ra_application WHERE id IN (SELECT app FROM gone);
-	DELETE FROM issuance_order WHERE id IN (SELECT ord FROM gone);
-	DELETE FROM certificate WHERE id IN (SELECT cert FROM gone);
+	CREATE TEMP TABLE gone_cert ON COMMIT DROP AS
+	    SELECT id FROM certificate WHERE serial LIKE '$prefix%';
+	CREATE TEMP TABLE gone_acc ON COMMIT DROP AS
+	    SELECT id FROM ra_account WHERE email LIKE '%$tag@example.com';
+	DELETE FROM ra_revocation_request WHERE certificate_id IN (SELECT id FROM gone_cert);
+	DELETE FROM ra_company WHERE representative_id IN (SELECT id FROM gone_acc);
+	DELETE FROM ra_expiry_reminder WHERE certificate_id IN (SELECT id FROM gone_cert);
+	DELETE FROM ra_issuer_revoked_notice WHERE certificate_id IN (SELECT id FROM gone_cert);
+	DELETE FROM ra_application WHERE account_id IN (SELECT id FROM gone_acc);
+	DELETE FROM issuance_order WHERE certificate_id IN (SELECT id FROM gone_cert);
+	DELETE FROM certificate WHERE id IN (SELECT id FROM gone_cert);
 	DELETE FROM ra_mail_outbox WHERE recipient LIKE '%$tag@example.com';
-	DELETE FROM ra_account WHERE id IN (SELECT acc FROM gone);
+	DELETE FROM ra_account WHERE id IN (SELECT id FROM gone_acc);
 	COMMIT;" >/dev/null
 }
 at_exit cleanup
@@ -60,15 +70,28 @@ DECLARE i int; c bigint; o bigint; a bigint; t certificate; od issuance_order; a
 BEGIN
   SELECT * INTO t FROM certificate WHERE id = $tmpl;
   SELECT * INTO od FROM issuance_order WHERE id = $tord;
-  FOR i IN 1..151 LOOP
-    addr := CASE WHEN i = 151 THEN 'no mail ' ELSE 'r' || i || '-' END || '$tag@example.com';
+  FOR i IN 1..152 LOOP
+    addr := CASE WHEN i = 151 THEN 'no mail ' WHEN i = 152 THEN 'rep-' ELSE 'r' || i || '-' END ||
+      '$tag@example.com';
     INSERT INTO ra_account (email, phone, password_hash, email_verified, email_verified_at)
       VALUES (addr, '+62812' || lpad(($n % 10000)::text, 4, '0') || lpad(i::text, 4, '0'),
       '\$argon2id\$v=19\$m=8,t=1,p=1\$c2FsdHNhbHQ\$aGFzaGhhc2g', true, now()) RETURNING id INTO a;
     INSERT INTO certificate (issuer_id, serial, subject, profile, not_before, not_after, sha256, der)
-      VALUES (t.issuer_id, upper('7E' || lpad(to_hex($n % 65536), 4, '0') || lpad(to_hex(i), 6, '0')),
-      t.subject, t.profile, now() - interval '300 days',
-      now() + interval '5 days' - make_interval(mins => i), t.sha256, t.der) RETURNING id INTO c;
+      VALUES (t.issuer_id, '$prefix' || upper(lpad(to_hex(i), 6, '0')),
+      t.subject, t.profile, now() - interval '300 days', CASE WHEN i = 152 THEN now() - interval '1 minute'
+      ELSE now() + interval '5 days' - make_interval(mins => i) END, t.sha256, t.der) RETURNING id INTO c;
+    IF i = 152 THEN
+      INSERT INTO ra_application (account_id, kind, status, profile, subject, decided_at)
+        VALUES (a, 'corporate', 'approved', 'company', '{}', now()) RETURNING id INTO o;
+      INSERT INTO ra_company (application_id, representative_id, name, nib, npwp, deed_number, deed_date,
+        decree_number, sysadmin_email)
+        VALUES (o, a, 'Sweeps $n', '1234567890123', '123456789012345', 'D-1', '2020-01-01', 'AHU-1',
+        'sys-$tag@example.com') RETURNING id INTO o;
+      INSERT INTO ra_revocation_request (company_id, certificate_id, requested_by, reason, comment)
+        SELECT o, x.id, a, 'affiliationChanged', 'left' FROM certificate x
+        WHERE x.serial IN ('$prefix' || '000001', '$prefix' || '000098');
+      EXIT;
+    END IF;
     INSERT INTO issuance_order (kind, profile, subject, key_type, status, certificate_id, requested_by,
       done_at, issuer_id)
       VALUES (od.kind, od.profile, od.subject, od.key_type, 'done', c, 'test', now(), od.issuer_id)
@@ -123,5 +146,28 @@ grep -q "notifier: certificate $bad: the account's address cannot be mailed; its
 [ "$(q "SELECT count(DISTINCT recipient), count(*) FROM ra_mail_outbox WHERE recipient LIKE 'r%-$tag@example.com'
 	AND subject LIKE 'Your certificate expires in 5 day(s)%'")" = "150|150" ] ||
 	fail "the 150 reminder mails were not queued once each"
-note "151 due reminders with the issuer notices locked: all sent, nearest first, sweep failure warned, connection kept"
+
+# The request on the certificate that expired is closed as moot by the
+# notifier (no officer), audited; the one on a valid certificate waits.
+req_of() { q "SELECT q.id FROM ra_revocation_request q JOIN certificate c ON c.id = q.certificate_id
+	WHERE c.serial = '$prefix$1'"; }
+expired=$(req_of 000098) valid=$(req_of 000001)
+for ((i = 0; i < 300; i++)); do
+	[ "$(q "SELECT status FROM ra_revocation_request WHERE id = $expired")" = moot ] && break
+	sleep 0.1
+done
+why="the certificate expired (%) unrevoked while the request waited: nothing is left to revoke"
+[ "$(q "SELECT status || '|' || (decided_by IS NULL) || '|' || (decision_reason LIKE '$why')
+	FROM ra_revocation_request WHERE id = $expired")" = "moot|true|true" ] ||
+	fail "the request on an expired certificate was not closed as moot: $(q "SELECT status, decision_reason
+	FROM ra_revocation_request WHERE id = $expired")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.revocation_request.moot' AND actor = 'ra:notifier' AND
+	object_id = '$expired' AND details->>'reason' = 'expired' AND details->>'serial' = '${prefix}000098'")" = 1 ] ||
+	fail "the expired request's closing was not audited once"
+[ "$(q "SELECT status FROM ra_revocation_request WHERE id = $valid")" = pending ] ||
+	fail "the request on a valid certificate did not stay pending"
+[ "$(q "SELECT revoked_at IS NULL FROM certificate WHERE serial = '${prefix}000098'")" = t ] ||
+	fail "the expired certificate was revoked"
+note "151 due reminders with the issuer notices locked: all sent, nearest first, sweep failure warned, connection kept;"
+note "a company's revocation request on an expired certificate closed as moot, one on a valid certificate left"
 exit 0
