@@ -84,9 +84,10 @@ static const struct db_stmt stmt_insert = { "pkictl_audit_insert",
 	"unnest(string_to_array($5, ',')) WITH ORDINALITY AS u(f, n) "
 	"ORDER BY n)::bytea[], $8::timestamptz, $6, decode($7, 'hex'))", 8 };
 /* Whether audit init's event for this key is there (1), not (0), or -1. */
-static const struct db_stmt stmt_event_recorded = { "pkictl_event_recorded",
-	"SELECT count(*) FROM audit_event WHERE action = $1 "
-	"AND details->>$2 = $3", 3 };
+static const struct db_stmt stmt_xact_id = { "pkictl_xact_id",
+	"SELECT pg_current_xact_id()::text", 0 };
+static const struct db_stmt stmt_xact_status = { "pkictl_xact_status",
+	"SELECT coalesce(pg_xact_status($1::xid8), 'unknown')", 1 };
 static const struct db_stmt stmt_export_seals = { "pkictl_audit_seals",
 	"SELECT id, tree_size, encode(root, 'hex'), "
 	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, "
@@ -125,27 +126,77 @@ audit_token(const struct config *cfg, struct p11_module **mod,
 	return pkictl_token(cfg, *mod, token, pin_file);
 }
 
-/*
- * After a lost answer to COMMIT: 1 when an event action whose detail
- * field is value was committed, 0 when none, -1 when the database cannot
- * tell. Asked as the auditor (pki_admin only appends events), on a new
- * connection.
- */
 int
-pkictl_event_recorded(const struct config *cfg, const char *action,
-    const char *field, const char *value)
+pkictl_xact_id(struct db *db, char xid[PKICTL_XID_MAX])
 {
-	struct db *db;
 	PGresult *res;
-	const char *v[3] = { action, field, value };
 	int rc = -1;
 
+	xid[0] = '\0';
+	if ((res = db_exec(db, &stmt_xact_id, NULL, NULL, NULL)) != NULL &&
+	    PQntuples(res) == 1 && strlen(PQgetvalue(res, 0, 0)) <
+	    PKICTL_XID_MAX) {
+		snprintf(xid, PKICTL_XID_MAX, "%s", PQgetvalue(res, 0, 0));
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* The transaction function, then its id: pkictl_transaction's attempts. */
+struct pkictl_xact {
+	db_txn_fn	 fn;
+	void		*arg;
+	char		*xid;
+};
+
+static int
+pkictl_xact_txn(struct db *db, void *arg)
+{
+	struct pkictl_xact *x = arg;
+
+	x->xid[0] = '\0';
+	if (x->fn(db, x->arg) == -1)
+		return -1;
+	return pkictl_xact_id(db, x->xid);
+}
+
+int
+pkictl_transaction(struct db *db, const char *isolation, int attempts,
+    int (*fn)(struct db *, void *), void *arg, char xid[PKICTL_XID_MAX])
+{
+	struct pkictl_xact x = { fn, arg, xid };
+
+	xid[0] = '\0';
+	return db_transaction(db, isolation, attempts, pkictl_xact_txn, &x);
+}
+
+int
+pkictl_xact_committed(const struct config *cfg, const char *xid)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	struct db *db;
+	PGresult *res;
+	const char *v[1] = { xid };
+	int waited, rc = -1;
+
+	if (xid[0] == '\0')
+		return 0;
 	if ((db = pkictl_db_as(cfg, "pg.auditor_uri")) == NULL)
 		return -1;
-	if ((res = db_exec(db, &stmt_event_recorded, v, NULL,
-	    NULL)) != NULL) {
-		rc = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	for (waited = 0; waited <= PKICTL_XACT_WAIT_MS; waited += 100) {
+		if ((res = db_exec(db, &stmt_xact_status, v, NULL,
+		    NULL)) == NULL)
+			break;
+		if (strcmp(PQgetvalue(res, 0, 0), "in progress") != 0) {
+			rc = strcmp(PQgetvalue(res, 0, 0), "committed") == 0 ?
+			    1 : strcmp(PQgetvalue(res, 0, 0), "aborted") == 0 ?
+			    0 : -1;
+			PQclear(res);
+			break;
+		}
 		PQclear(res);
+		nanosleep(&pause, NULL);
 	}
 	db_close(db);
 	return rc;
@@ -163,7 +214,7 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 	struct db *db = NULL;
 	EVP_PKEY *pub = NULL;
 	unsigned char *der = NULL, fp[32];
-	char path[1024], err[512], hex[65];
+	char path[1024], err[512], hex[65], xid[PKICTL_XID_MAX];
 	const char *label, *out = NULL, *dir;
 	json_t *details = NULL;
 	FILE *f = NULL;
@@ -231,17 +282,20 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 		goto out;
 	/*
 	 * A COMMIT whose answer was lost may have committed: ask again, and
-	 * keep the key and its file unless the event is surely not there.
+	 * keep the key and its file unless the transaction surely did not.
 	 */
-	if (db_commit(db) == -1 && (r = pkictl_event_recorded(cfg,
-	    "audit.key.create", "public_key_sha256", hex)) != 1) {
+	if (pkictl_xact_id(db, xid) == -1)
+		goto out;
+	if (db_commit(db) == -1 && (r = pkictl_xact_committed(cfg, xid)) !=
+	    1) {
 		if (r == -1) {
 			keep = 1;
 			log_err("audit init: whether the key's event committed "
-			    "is unknown (the database does not answer): key %s "
-			    "and %s are kept; once it answers, look for event "
-			    "audit.key.create with public_key_sha256 %s; if it "
-			    "is not there, destroy the key", label, out, hex);
+			    "is unknown (the database does not answer, or the "
+			    "COMMIT still waits): key %s and %s are kept; once "
+			    "it answers, look for event audit.key.create with "
+			    "public_key_sha256 %s; if it is not there, destroy "
+			    "the key", label, out, hex);
 		}
 		goto out;
 	}

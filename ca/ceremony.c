@@ -316,7 +316,7 @@ ceremony_init(const struct config *cfg, const char *actor)
 	struct db *db = NULL;
 	EVP_PKEY *signing[M_COUNT] = { NULL };
 	const char *policy_dir, *out_dir;
-	char err[512], when[64], cn[128];
+	char err[512], when[64], cn[128], xid[PKICTL_XID_MAX];
 	struct ca_member *m;
 	int i, n, pending, ngen = 0, committed = 0, rc = PKICTL_EXIT_FAIL;
 
@@ -404,13 +404,15 @@ ceremony_init(const struct config *cfg, const char *actor)
 	}
 	if (ceremony_verify(&c) == -1)
 		goto out;
-	if (db_transaction(db, "SERIALIZABLE", 3, ceremony_record, &c) == -1) {
+	if (pkictl_transaction(db, "SERIALIZABLE", 3, ceremony_record, &c,
+	    xid) == -1) {
 		/*
 		 * A COMMIT whose answer was lost (the connection cut after the
-		 * server committed) looks the same: ask again before the keys
-		 * are destroyed, and keep them when the answer is yes or none.
+		 * server committed) looks the same: ask before the keys are
+		 * destroyed (did this run's transaction commit, or may it
+		 * still?), and keep them when the answer is yes or none.
 		 */
-		switch (certstore_initialized(db, when, sizeof(when))) {
+		switch (pkictl_xact_committed(cfg, xid)) {
 		case 0:
 			log_err("ceremony: recording the hierarchy failed; "
 			    "nothing was committed");
@@ -574,36 +576,6 @@ next_number(struct db *db, const struct next_cert *r)
 }
 
 /*
- * After a failed COMMIT: 1 when the database holds the certificate named
- * name on this run's key (pub), 0 when not, -1 when it cannot tell. The
- * key counts, not the name: a run that lost to another one recording the
- * same name kept a key nothing recorded (until 2026-12-06).
- */
-static int
-next_recorded(struct db *db, const char *name, EVP_PKEY *pub)
-{
-	static const struct db_stmt stmt = { "ca_next_recorded",
-		"SELECT 1 FROM ca_certificate c JOIN ca_key k ON k.id = c.key_id "
-		"WHERE c.name = $1 AND k.spki_sha256 = $2", 2 };
-	unsigned char *spki = NULL;
-	const char *values[2];
-	char fp[65];
-	PGresult *res;
-	int len, n = -1;
-
-	if ((len = i2d_PUBKEY(pub, &spki)) <= 0)
-		return -1;
-	certstore_sha256_hex(spki, (size_t)len, fp);
-	OPENSSL_free(spki);
-	values[0] = name;
-	values[1] = fp;
-	if ((res = db_exec(db, &stmt, values, NULL, NULL)) != NULL)
-		n = PQntuples(res) > 0;
-	PQclear(res);
-	return n;
-}
-
-/*
  * The subject of a renewed CA: the profile's, its CN numbered n ("PKI
  * Local Issuing CA 1" becomes "PKI Local Issuing CA 2": a trailing number
  * replaced, or " n" appended), so that relying parties, the directory
@@ -714,7 +686,7 @@ ceremony_next(const struct config *cfg, const char *actor,
 	STACK_OF(X509) *untrusted = NULL;
 	X509_NAME *subject = NULL;
 	const char *out_dir, *token_role, *token;
-	char err[512], when[64], cn[128] = "", taken[64];
+	char err[512], when[64], cn[128] = "", taken[64], xid[PKICTL_XID_MAX];
 	int n, live, pending, generated = 0, committed = 0, destroyed;
 	int rc = PKICTL_EXIT_FAIL;
 	json_t *keys = NULL;
@@ -856,9 +828,13 @@ ceremony_next(const struct config *cfg, const char *actor,
 		log_err("%s: %s certificate is not a CA's", cmd, r.label);
 		goto out;
 	}
-	if (db_transaction(db, "SERIALIZABLE", 3, next_record, &r) == -1) {
-		/* A lost answer to COMMIT: the key stays if it may be recorded. */
-		if ((n = next_recorded(db, r.label, r.pub)) != 0) {
+	if (pkictl_transaction(db, "SERIALIZABLE", 3, next_record, &r,
+	    xid) == -1) {
+		/*
+		 * A lost answer to COMMIT: the key stays if it may be recorded
+		 * (the transaction committed, or may still commit).
+		 */
+		if ((n = pkictl_xact_committed(cfg, xid)) != 0) {
 			committed = 1;
 			log_err("%s: the database %s recorded %s: the key is "
 			    "kept; check `pkictl ca status`", cmd, n == 1 ?

@@ -281,8 +281,8 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	EVP_PKEY *key = NULL;
 	FILE *outf = NULL;
 	BIO *out = NULL;
-	char err[512];
-	int created = 0, irc, rc = PKICTL_EXIT_FAIL;
+	char err[512], xid[PKICTL_XID_MAX], *serial_hex;
+	int created = 0, irc, committed, rc = PKICTL_EXIT_FAIL;
 
 	memset(&is, 0, sizeof(is));
 	if ((req = cert_read_csr(csr_path)) == NULL)
@@ -366,9 +366,33 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	txn.issuer_id = is.id;
 	txn.profile = profile_name;
 	txn.cert = cert;
-	if (db_transaction(db, NULL, 3, cert_issue_record, &txn) == -1) {
-		log_err("recording the certificate failed; it was not issued");
-		goto out;
+	if (pkictl_transaction(db, NULL, 3, cert_issue_record, &txn,
+	    xid) == -1) {
+		/*
+		 * The answer to COMMIT may have been lost after the server
+		 * committed: then the certificate is issued (OCSP answers
+		 * good, LDAP publishes it) and is written out as usual; until
+		 * 2026-12-07 pkictl said "it was not issued", and a run again
+		 * gave the key a second certificate.
+		 */
+		if ((committed = pkictl_xact_committed(cfg, xid)) == 0) {
+			log_err("recording the certificate failed; it was not "
+			    "issued");
+			goto out;
+		}
+		if (committed == -1) {
+			serial_hex = certstore_serial_hex(cert);
+			log_err("recording the certificate: whether it "
+			    "committed is unknown (the database does not "
+			    "answer, or the COMMIT still waits); once it "
+			    "answers, `pkictl cert status --issuer %s --serial "
+			    "%s` tells; do not issue it again before",
+			    issuer_name, serial_hex != NULL ? serial_hex : "?");
+			OPENSSL_free(serial_hex);
+			goto out;
+		}
+		log_warn("the answer to COMMIT was lost, but the certificate "
+		    "and its audit event were committed: issued");
 	}
 	if ((outf != NULL && ftruncate(fileno(outf), 0) == -1) ||
 	    (out = BIO_new_fp(outf != NULL ? outf : stdout, BIO_NOCLOSE)) ==
@@ -612,6 +636,7 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 	char serial[128], nonce[2 * sizeof(rnd) + 1];
 	size_t i;
 	int ch, recorded, rc = PKICTL_EXIT_FAIL;
+	char xid[PKICTL_XID_MAX];
 
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (strcmp(verb, verbs[i].verb) == 0)
@@ -689,18 +714,18 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 	}
 	hex_encode(rnd, sizeof(rnd), nonce);
 	change.nonce = nonce;
-	if (db_transaction(db, NULL, 3, cert_change_txn, &change) == -1) {
+	if (pkictl_transaction(db, NULL, 3, cert_change_txn, &change,
+	    xid) == -1) {
 		/*
 		 * The change and its event were written and COMMIT failed: its
 		 * answer may have been lost after the server committed (the
-		 * connection cut). Ask again, or the operator takes a done
-		 * revocation for a failed one, and its retry is refused as
-		 * "already revoked".
+		 * connection cut), or the COMMIT still be under way. Ask, or
+		 * the operator takes a done revocation for a failed one, and
+		 * its retry is refused as "already revoked".
 		 */
 		if (!change.appended)
 			goto out;
-		recorded = pkictl_event_recorded(cfg, change.reason >= 0 ?
-		    "cert.revoke" : "cert.release", "nonce", nonce);
+		recorded = pkictl_xact_committed(cfg, xid);
 		if (recorded == 0) {
 			log_err("certificate %s of issuer %s: nothing was "
 			    "committed", serial, issuer);
@@ -709,9 +734,10 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 		if (recorded == -1) {
 			log_err("certificate %s of issuer %s: whether the change "
 			    "committed is unknown (the database does not "
-			    "answer); once it answers, `pkictl cert status` "
-			    "tells, or look for its audit event with nonce %s",
-			    serial, issuer, nonce);
+			    "answer, or the COMMIT still waits); once it "
+			    "answers, `pkictl cert status` tells, or look for "
+			    "its audit event with nonce %s", serial, issuer,
+			    nonce);
 			goto out;
 		}
 		log_warn("certificate %s of issuer %s: the answer to COMMIT "

@@ -197,9 +197,25 @@ struct db	*pkictl_db_as(const struct config *, const char *uri_key);
  * by another run (logged: PKICTL_EXIT_REFUSED), -1 error.
  */
 int	 pkictl_keygen_lock(struct db *, const char *what);
-/* auditcmd.c: after a lost COMMIT, whether its event is there (1, 0, -1). */
-int	 pkictl_event_recorded(const struct config *, const char *action,
-	    const char *field, const char *value);
+/*
+ * auditcmd.c: what became of a transaction whose COMMIT failed (its answer
+ * lost with the connection, say). Inside the transaction pkictl_xact_id
+ * takes its id (pg_current_xact_id; 0 or -1); pkictl_transaction is
+ * db_transaction with that id of its last attempt in xid ("" when none got
+ * that far). pkictl_xact_committed then asks, as the auditor on a new
+ * connection: 1 committed, 0 not (aborted, or xid ""), -1 unknown: still in
+ * progress after PKICTL_XACT_WAIT_MS (a COMMIT waiting for a synchronous
+ * standby, not yet visible to anyone), or the database does not answer.
+ * Until 2026-12-07 pkictl counted its audit event instead, which a COMMIT
+ * still in progress does not show: "nothing was committed", then it was.
+ */
+#define PKICTL_XID_MAX		24
+#define PKICTL_XACT_WAIT_MS	10000
+int	 pkictl_xact_id(struct db *, char xid[PKICTL_XID_MAX]);
+int	 pkictl_transaction(struct db *, const char *isolation, int attempts,
+	    int (*fn)(struct db *, void *), void *arg,
+	    char xid[PKICTL_XID_MAX]);
+int	 pkictl_xact_committed(const struct config *, const char *xid);
 /*
  * A signer holding the token of ca's key that may sign only kind with that
  * key (the key's PIN file found as by pkictl_pin_file). NULL when logged.

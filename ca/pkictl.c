@@ -523,7 +523,7 @@ cmd_key(const struct config *cfg, int argc, char **argv)
 	EVP_PKEY *pub = NULL;
 	json_t *details = NULL;
 	unsigned char *spki = NULL;
-	char err[512], actor[128], fp[65];
+	char err[512], actor[128], fp[65], xid[PKICTL_XID_MAX];
 	int ch, gen, len, locked, generated = 0, recorded = 0;
 	int rc = PKICTL_EXIT_FAIL;
 
@@ -580,15 +580,21 @@ cmd_key(const struct config *cfg, int argc, char **argv)
 	if (details == NULL || audit_append(db, actor, "hsm.key.generate",
 	    "hsm_key", label, details, NULL) == -1)
 		goto out;
-	/* A lost answer to COMMIT: the event may be there; then keep the key. */
-	if (db_commit(db) == -1 && (recorded = pkictl_event_recorded(cfg,
-	    "hsm.key.generate", "spki_sha256", fp)) != 1) {
+	/*
+	 * A lost answer to COMMIT: the transaction may have committed, or
+	 * still be committing; the key stays unless it surely did not.
+	 */
+	if (pkictl_xact_id(db, xid) == -1)
+		goto out;
+	if (db_commit(db) == -1 && (recorded = pkictl_xact_committed(cfg,
+	    xid)) != 1) {
 		if (recorded == -1)
 			log_err("key gen %s in %s: whether its audit event "
-			    "committed is unknown: the key is kept; once the "
-			    "database answers, look for event hsm.key.generate "
-			    "with spki_sha256 %s, and destroy the key if it is "
-			    "not there", label, token, fp);
+			    "committed is unknown (the database does not "
+			    "answer, or the COMMIT still waits): the key is "
+			    "kept; once the database answers, look for event "
+			    "hsm.key.generate with spki_sha256 %s, and destroy "
+			    "the key if it is not there", label, token, fp);
 		goto out;
 	}
 	recorded = 1;

@@ -285,8 +285,19 @@ done
 # refused as "already revoked" (exit 3).
 lost() { LD_PRELOAD=$BUILD/tests/preload/lost_commit.so ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 \
 	pkictl "$@"; }
-pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/lost.pem" >/dev/null || fail "issue lost.pem"
+# An issuance whose COMMIT answer is lost: the certificate was recorded
+# (OCSP answers good, LDAP publishes it), so it is written out and pkictl
+# exits 0 (pkictl asks for its transaction's fate); until 2026-12-07 it
+# said "it was not issued", wrote nothing, and a run again gave the key a
+# second certificate.
+rc=0; lost cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/lost.pem" >"$tmp/out" 2>&1 || rc=$?
+[ "$rc" = 0 ] && grep -q 'the answer to COMMIT was lost, but the certificate and its audit event were committed: issued' \
+	"$tmp/out" || fail "an issuance whose COMMIT answer was lost: exit $rc: $(cat "$tmp/out")"
 lser=$(openssl x509 -noout -serial -in "$tmp/lost.pem" | cut -d= -f2)
+[ "$(q "SELECT count(*) FROM certificate WHERE serial = '$lser'")" = 1 ] &&
+	[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'cert.issue' AND details->>'serial' = '$lser'")" = 1 ] ||
+	fail "the lost-answer issuance's certificate or event"
+pkictl cert status --serial "$lser" | has 'status good' || fail "the lost-answer issuance is not good
 rc=0; lost cert revoke --serial "$lser" --reason certificateHold >"$tmp/out" 2>&1 || rc=$?
 [ "$rc" = 0 ] || fail "a hold whose COMMIT answer was lost: exit $rc: $(cat "$tmp/out")"
 grep -q "certificate $lser on hold" "$tmp/out" && grep -q 'the answer to COMMIT was lost' "$tmp/out" ||
