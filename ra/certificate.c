@@ -205,7 +205,11 @@ static const struct db_stmt stmt_cert_lock = {
 	"r.certificate_id = c.id AND r.status = 'pending'), "
 	"coalesce(" RA_REKEY_PREVIOUS_WHY("c") ", ''), "
 	"CASE WHEN x.revocation_reason <> 6 THEN " RA_TS("x.revoked_at")
-	" ELSE '' END, i.subject "
+	" ELSE '' END, i.subject, "
+	"coalesce((SELECT n.serial FROM ra_application r JOIN issuance_order "
+	"ro ON ro.id = r.order_id JOIN certificate n ON n.id = "
+	"ro.certificate_id WHERE r.previous_certificate_id = c.id AND "
+	"r.status = 'issued' ORDER BY r.id DESC LIMIT 1), '') "
 	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id "
 	"JOIN certificate c ON c.id = o.certificate_id "
 	"JOIN ca_certificate i ON i.id = c.issuer_id "
@@ -217,7 +221,7 @@ enum {
 	CL_SERIAL, CL_REVOKED, CL_EXPIRED, CL_IN_WINDOW, CL_REKEY_FROM,
 	CL_APP, CL_PROFILE, CL_SUBJECT, CL_OPEN_APP, CL_ON_HOLD,
 	CL_COMPANY_REQUEST, CL_REKEY_WHY, CL_ISSUER_REVOKED_AT, CL_ISSUER,
-	CL_NCOLS
+	CL_REKEYED_BY, CL_NCOLS
 };
 static const struct db_stmt stmt_cert_revoke = {
 	"ra_cert_revoke_update",
@@ -1197,6 +1201,20 @@ ra_rekey_txn(struct db *db, void *arg)
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), "the certificate is on "
 		    "hold: only a valid certificate can be rekeyed");
+		goto out;
+	}
+	/*
+	 * Once: a rekey's issuance supersedes the certificate it replaces,
+	 * and so ends it, but one the CA revoked as cACompromise under a
+	 * revoked issuing CA stays so, and may still be rekeyed
+	 * (RA_REKEY_PREVIOUS_WHY). Until 2026-12-07 it could be again and
+	 * again, each time one more valid certificate for one identity.
+	 */
+	if (PQgetvalue(res, 0, CL_REKEYED_BY)[0] != '\0') {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), "the certificate was "
+		    "rekeyed already: certificate serial %s replaces it",
+		    PQgetvalue(res, 0, CL_REKEYED_BY));
 		goto out;
 	}
 	/* A rekey would let the certificate outlive the company's request. */

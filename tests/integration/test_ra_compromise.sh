@@ -397,7 +397,17 @@ new2=$(cert_of "$rapp2")
 	fail "the old certificate's revocation changed: $(revocation_of "$cert2")"
 m=$(wait_mail c2@compromise.example 'has been issued') || fail "no issuance mail"
 ! has 'revoked at once' "$m" || fail "the issuance mail says the new certificate was revoked: $(cat "$m")"
-note "a certificate the CA revoked as cACompromise: rekeyed, the new one of issuing-2 valid (not revoked with it)"
+# Once: it stays revoked as cACompromise (not superseded), and a second
+# rekey of it would give one more valid certificate for one identity
+# (until 2026-12-07 it did: 201, approved, agreed, issued).
+tok=$tok2
+rekey "$cert2" "$phone2"
+expect 409 "a second rekey of a certificate already rekeyed"
+detail | has "the certificate was rekeyed already: certificate serial $(q "SELECT serial FROM certificate WHERE id = $new2") replaces it" ||
+	fail "the second rekey's refusal: $(detail)"
+[ "$(q "SELECT count(*) FROM ra_application WHERE previous_certificate_id = $cert2")" = 1 ] ||
+	fail "a second rekey application of $cert2 was made"
+note "a certificate the CA revoked as cACompromise: rekeyed once, the new one of issuing-2 valid (not revoked with it); a second rekey refused (409)"
 
 # --- revoked by its subscriber: final, compromise or not ---------------------------------
 tok=$tok3
