@@ -111,6 +111,12 @@ static const struct db_stmt stmt_cancel_held = {
 	"$5::jsonb)",
 	5
 };
+/* The order's error once ra_order_cancel_held said failed: ours, or cad's. */
+static const struct db_stmt stmt_cancel_held_error = {
+	"ra_cancel_held_error",
+	"SELECT coalesce(last_error, '') FROM issuance_order WHERE id = $1",
+	1
+};
 static const struct db_stmt stmt_reorder_update = {
 	"ra_reorder_update",
 	"UPDATE ra_application SET order_id = $2 WHERE id = $1 AND "
@@ -266,6 +272,20 @@ ra_cancel_held(struct db *db, struct ra_cancel_txn *t, const char *order,
 			    "changed meanwhile; read it again");
 		goto out;
 	}
+	/*
+	 * "failed" also when cad failed it after this transaction's lock read
+	 * it pending (the function finds it failed and leaves it): then the
+	 * application's event names cad's error, not a cancellation under a
+	 * held CA that did not happen (until 2026-12-07 it did, and cad's
+	 * error was lost from it).
+	 */
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_cancel_held_error, v, NULL, NULL)) ==
+	    NULL || PQntuples(res) != 1)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), t->order_error) != 0)
+		snprintf(t->order_error, sizeof(t->order_error), "%s",
+		    PQgetvalue(res, 0, 0));
 	rc = 0;
 out:
 	free(dtext);
@@ -373,6 +393,7 @@ ra_cancel_txn(struct db *db, void *arg)
 	int rc = -1;
 
 	t->outcome = RA_CANCEL_DONE;
+	t->pending = 0;		/* each attempt judges it anew */
 	v[0] = t->id;
 	v[1] = t->subscriber != NULL ? t->subscriber->account_id : "";
 	v[2] = t->officer != NULL ? t->officer->officer_id : "";

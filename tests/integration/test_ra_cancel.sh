@@ -457,6 +457,44 @@ sleep 1
 [ "$(q "SELECT status FROM issuance_order WHERE id = $order5")" = failed ] || fail "the cancelled order was issued once the hold was released"
 note "pending order under a held issuer: refused while a cad holds it; else cancelled with its application, the order failed (audited)"
 
+# cad fails the order (its own error) while the subscriber's cancellation
+# waits for the application's lock: the cancellation read the order
+# pending, and ra_order_cancel_held finds it failed and leaves it. The
+# application is cancelled, its event naming cad's error and no
+# order.cancel made up; until 2026-12-07 it said "cancelled ... while its
+# issuing CA was on hold", which it was not, and cad's error was lost.
+subscriber c4@cancel.example +6281200000104
+acc4=$aid tok4=$tok
+apply 'Eka Cancel Empat' 1991-04-05 F 0404
+app6=$app
+tok=$tok_o
+req POST "/v1/officer/applications/$app6/decision" '{"decision":"approve","reason":"ok"}'
+expect 200 "approval of $app6"
+tok=$tok4
+hold_cad
+agree "$app6" +6281200000104
+order6=$(q "SELECT order_id FROM ra_application WHERE id = $app6")
+[ "$(q "SELECT status FROM issuance_order WHERE id = $order6")" = pending ] || fail "order $order6 is not pending"
+open_tx
+echo "BEGIN; SELECT 1 FROM ra_application WHERE id = $app6 FOR UPDATE;
+	UPDATE issuance_order SET status = 'failed', last_error = 'lint: a failure of cad''s', done_at = now()
+	WHERE id = $order6;" >&"$tx_in"
+read -r -t 10 line <&"$tx_out" && [ "$line" = 1 ] || fail "could not lock application $app6: $line"
+( req POST "/v1/applications/$app6/cancel"; echo "$code" >"$tmp/cancel6.code" ) &
+cpid=$!
+wait_lock pki_ra || fail "rad's cancellation did not wait for the application's lock"
+commit_tx
+wait "$cpid"
+[ "$(cat "$tmp/cancel6.code")" = 200 ] || fail "the cancellation that waited: $(cat "$tmp/cancel6.code") $(cat "$tmp/out")"
+[ "$(status_of "$app6")" = cancelled ] || fail "application $app6 not cancelled"
+[ "$(q "SELECT details->>'order_error' FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$app6'")" = \
+    "lint: a failure of cad's" ] ||
+	fail "the cancellation's event does not name cad's error: $(q "SELECT details FROM audit_event WHERE action = 'ra.application.cancel' AND object_id = '$app6'")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'order.cancel' AND object_id = '$order6'")" = 0 ] ||
+	fail "an order.cancel event for an order cad failed"
+kill -CONT $cad_pids
+note "an order cad failed while a cancellation waited: the application cancelled, its event naming cad's error"
+
 # ra_order_cancel_held (schema/089) is pki_ra's only way to end an order;
 # it left order.cancel to its caller, so a pki_ra session calling it
 # directly failed a pending order with no event (before: none here). Since
