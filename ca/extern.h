@@ -229,6 +229,13 @@ struct signer	*pkictl_signer_for(const struct config *, const struct cadb_ca *,
  */
 int		 pkictl_secret_read(const char *what, const char *path,
 		    char *buf, size_t buflen);
+/*
+ * printf to stdout of a secret shown only once, flushed: 0, or -1 logged
+ * when it could not be written. The caller writes it inside the
+ * transaction that stores the secret, before COMMIT, and rolls back on -1.
+ */
+int		 pkictl_secret_print(const char *fmt, ...)
+		    __attribute__((format(printf, 1, 2)));
 /* The PIN file of token: given, or that of the configured role using it. */
 const char	*pkictl_pin_file(const struct config *, const char *token,
 		    const char *given);

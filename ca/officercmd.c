@@ -141,7 +141,11 @@ struct officer_add {
 	const char	*actor, *username, *role, *email;
 	const char	*hash;
 	char		*sealed;	/* bytea parameter */
+	const char	*b32, *uri;	/* the TOTP secret, shown once */
 	int		 no_account, duplicate;
+	int		 printed;	/* the secret was written (an attempt) */
+	int		 unwritten;	/* it could not be: rolled back */
+	int		 reprint;	/* a retry after it was: not made */
 	char		 id[24], account_id[24];
 };
 
@@ -190,6 +194,25 @@ officer_add_txn(struct db *db, void *arg)
 	if (audit_append(db, o->actor, "ra.officer.create", "ra_officer", o->id,
 	    details, NULL) == -1)
 		goto out;
+	/*
+	 * The only time the secret is shown (enrol it in the app now): written
+	 * before COMMIT, and the officer is not added when it could not be
+	 * (stdout full or closed), or the row would be live with a second
+	 * factor nobody has. A secret printed for a transaction that then
+	 * fails harms nobody: it opens no account. Printed once: a retry of
+	 * the transaction after it was is not made (exit 1, run again).
+	 */
+	if (o->printed) {
+		o->reprint = 1;
+		goto out;
+	}
+	if (pkictl_secret_print("officer %s (%s) created, id %s\n"
+	    "totp_secret %s\ntotp_uri %s\n", o->username, o->role, o->id,
+	    o->b32, o->uri) == -1) {
+		o->unwritten = 1;
+		goto out;
+	}
+	o->printed = 1;
 	rc = 0;
 out:
 	json_decref(details);
@@ -281,6 +304,8 @@ officer_add(const struct config *cfg, const char *actor, int argc,
 	}
 	o.actor = actor;
 	o.hash = hash;
+	o.b32 = b32;
+	o.uri = uri;
 	if ((db = pkictl_db(cfg)) == NULL)
 		goto out;
 	if (db_transaction(db, NULL, OFFICER_TXN_ATTEMPTS, officer_add_txn,
@@ -293,15 +318,17 @@ officer_add(const struct config *cfg, const char *actor, int argc,
 			log_err("officer %s exists, or the account is linked to "
 			    "another officer", o.username);
 			rc = PKICTL_EXIT_REFUSED;
-		}
+		} else if (o.unwritten)
+			log_err("officer %s not added: its TOTP secret could "
+			    "not be written to stdout (it is shown only once)",
+			    o.username);
+		else if (o.reprint)
+			log_err("officer %s not added: the transaction failed "
+			    "after its TOTP secret was printed; discard that "
+			    "secret and run the command again", o.username);
 		goto out;
 	}
 	log_info("officer %s (%s) created as id %s", o.username, o.role, o.id);
-	/* The only time the secret is shown: enrol it in the app now. */
-	printf("officer %s (%s) created, id %s\n", o.username, o.role, o.id);
-	printf("totp_secret %s\n", b32);
-	printf("totp_uri %s\n", uri);
-	fflush(stdout);
 	rc = PKICTL_EXIT_OK;
 out:
 	OPENSSL_cleanse(pw, sizeof(pw));

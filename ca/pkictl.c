@@ -28,6 +28,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,32 @@ pkictl_secret_read(const char *what, const char *path, char *buf,
 	else
 		log_err("%s: %s", what, err);
 	return -1;
+}
+
+/*
+ * Writes a once-only secret, with what goes with it, on stdout and flushes
+ * it. 0 written; -1 (logged) when stdout failed: full, closed, or a pipe
+ * whose reader is gone (SIGPIPE is ignored, so that is EPIPE here).
+ */
+int
+pkictl_secret_print(const char *fmt, ...)
+{
+	va_list ap;
+	int n, saved = 0;
+
+	va_start(ap, fmt);
+	n = vprintf(fmt, ap);
+	if (n < 0)
+		saved = errno;
+	va_end(ap);
+	if (n >= 0 && fflush(stdout) != 0)
+		saved = errno;
+	if (n < 0 || saved != 0 || ferror(stdout)) {
+		log_err("stdout: %s", saved != 0 ? strerror(saved) :
+		    "write error");
+		return -1;
+	}
+	return 0;
 }
 
 /* The PIN file for a token: given, or the configured one of the role using that token. */

@@ -2,7 +2,8 @@
  * pkictl sigservice add --name N: registers a signing service, an OAuth 2.0
  * client of signd (RFC 6749 §4.4, client credentials; hsm/README.md
  * "signd"). Prints id, client_id and client_secret (the secret only
- * this once), on stdout, as three "key<TAB>value" lines; only the SHA-256
+ * this once), on stdout, as three "key<TAB>value" lines, before COMMIT:
+ * exit 1 and nothing added when they could not be written; only the SHA-256
  * of the secret (256 random bits, as the base64url text the client
  * presents) is stored, with its audit event (sign.service.add, no secret)
  * in the same transaction. Exit 3 when the name is taken, 2 when schema/014
@@ -45,8 +46,12 @@ static const struct db_stmt stmt_sigservice_exists = {
 
 struct sigservice_add {
 	const char	*actor, *name, *client_id, *digest;
+	const char	*secret;	/* the client secret, shown once */
 	char		 id[24];
 	int		 taken;
+	int		 printed;	/* the secret was written (an attempt) */
+	int		 unwritten;	/* it could not be: rolled back */
+	int		 reprint;	/* a retry after it was: not made */
 };
 
 /* base64url without padding of n bytes into out (4n/3 + 1 bytes). */
@@ -119,6 +124,24 @@ sigservice_add_txn(struct db *db, void *arg)
 	    audit_append(db, s->actor, "sign.service.add", "sign_service", s->id,
 	    details, NULL) == -1)
 		goto out;
+	/*
+	 * The only time the secret is shown: written before COMMIT, and the
+	 * service is not added when it could not be (stdout full or closed),
+	 * or its row would be live with a secret nobody has. A secret printed
+	 * for a transaction that then fails harms nobody: its digest is in
+	 * no row. Printed once: a retry of the transaction after it was is
+	 * not made (exit 1, run again).
+	 */
+	if (s->printed) {
+		s->reprint = 1;
+		goto out;
+	}
+	if (pkictl_secret_print("id\t%s\nclient_id\t%s\nclient_secret\t%s\n",
+	    s->id, s->client_id, s->secret) == -1) {
+		s->unwritten = 1;
+		goto out;
+	}
+	s->printed = 1;
 	rc = 0;
 out:
 	json_decref(details);
@@ -201,10 +224,21 @@ cmd_sigservice(const struct config *cfg, const char *actor, int argc,
 	s.actor = actor;
 	s.client_id = client_id;
 	s.digest = digest;
+	s.secret = secret_txt;
 	if ((db = pkictl_db(cfg)) == NULL)
 		goto out;
 	if (db_transaction(db, NULL, 3, sigservice_add_txn, &s) == -1) {
-		log_err("sigservice not added (see the database's message above)");
+		if (s.unwritten)
+			log_err("sigservice %s not added: its client secret could "
+			    "not be written to stdout (it is shown only once)",
+			    s.name);
+		else if (s.reprint)
+			log_err("sigservice %s not added: the transaction failed "
+			    "after its client secret was printed; discard that "
+			    "secret and run the command again", s.name);
+		else
+			log_err("sigservice not added (see the database's "
+			    "message above)");
 		goto out;
 	}
 	if (s.taken) {
@@ -212,8 +246,6 @@ cmd_sigservice(const struct config *cfg, const char *actor, int argc,
 		rc = PKICTL_EXIT_REFUSED;
 		goto out;
 	}
-	printf("id\t%s\nclient_id\t%s\nclient_secret\t%s\n", s.id, client_id,
-	    secret_txt);
 	rc = PKICTL_EXIT_OK;
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));

@@ -530,3 +530,15 @@ pg_proxy() {
 	printf -v "uri_$name" 'host=%s port=%s dbname=pki user=%s' "$d" "$port" "$user"
 	printf -v "ppid_$name" '%s' "$p"
 }
+
+# to_closed_pipe CMD [ARGS...]: runs CMD with its stdout a pipe whose read
+# end is closed before CMD starts (a reader that has gone: a write gets
+# EPIPE, or SIGPIPE), not racing a reader's exit as `CMD | true` does;
+# returns CMD's exit status (128 + N when signal N ended it).
+to_closed_pipe() {
+	python3 -c 'import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+rc = subprocess.run(sys.argv[1:], stdout=w).returncode
+sys.exit(128 - rc if rc < 0 else rc)' "$@"
+}

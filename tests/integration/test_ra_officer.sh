@@ -150,6 +150,22 @@ rc=0; add alice ra_admin "$pw" || rc=$?
 [ "$rc" = 3 ] || fail "duplicate username: exit $rc"
 rc=0; add carol ra_admin "$pw" --account-email nobody@example.com || rc=$?
 [ "$rc" = 3 ] || fail "unknown --account-email: exit $rc"
+# The TOTP secret is shown only once, so it is written before COMMIT: when
+# it cannot be (stdout full; a pipe whose reader has gone, SIGPIPE being
+# ignored), the officer is not added (exit 1, the reason on stderr), or it
+# would be live with a second factor nobody has.
+f=$(pwfile carol.pw "$pw")
+rc=0; pkictl officer add --username carol --role ra_admin --password-file "$f" >/dev/full 2>"$tmp/e" || rc=$?
+[ "$rc" = 1 ] || fail "officer add >/dev/full: exit $rc, want 1: $(cat "$tmp/e")"
+grep -q 'officer carol not added: its TOTP secret could not be written to stdout' "$tmp/e" ||
+	fail "officer add >/dev/full: no reason: $(cat "$tmp/e")"
+rc=0; to_closed_pipe "$PKICTL" --config "$PKI_CONFIG" officer add --username carol --role ra_admin \
+    --password-file "$f" 2>"$tmp/e" || rc=$?
+[ "$rc" = 1 ] || fail "officer add to a closed pipe: exit $rc, want 1: $(cat "$tmp/e")"
+grep -q 'officer carol not added: its TOTP secret could not be written to stdout' "$tmp/e" ||
+	fail "officer add to a closed pipe: no reason: $(cat "$tmp/e")"
+[ "$(q "SELECT count(*) FROM ra_officer WHERE username = 'carol'")" = 0 ] ||
+	fail "officer carol added though its TOTP secret was not written"
 unchanged "refused pkictl officer add"
 note "pkictl refusals: ok"
 

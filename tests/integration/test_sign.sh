@@ -179,6 +179,19 @@ for bad in '' '-docsign' ' docsign' 'doc/sign' "docsign-$(printf 'x%.0s' $(seq 5
 		fail "sigservice add --name '$bad': exit $rc, want 2: $(cat "$tmp/svc.bad")"
 done
 [ "$(q "SELECT count(*) FROM sign_service")" = "$n0" ] || fail "a refused sigservice name was stored"
+# The client secret is shown only once, so it is written before COMMIT:
+# when it cannot be (stdout full; a pipe whose reader has gone, SIGPIPE
+# being ignored), the service is not added (exit 1, the reason on stderr),
+# or it would be live with a secret nobody has.
+a0=$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.service.add'")
+rc=0; pkictl sigservice add --name "docsign-full-$$" >/dev/full 2>"$tmp/svc.e" || rc=$?
+[ "$rc" = 1 ] && grep -q "sigservice docsign-full-$$ not added: its client secret could not be written to stdout" "$tmp/svc.e" ||
+	fail "sigservice add >/dev/full: exit $rc, want 1 with the reason: $(cat "$tmp/svc.e")"
+rc=0; to_closed_pipe "$PKICTL" --config "$PKI_CONFIG" sigservice add --name "docsign-full-$$" 2>"$tmp/svc.e" || rc=$?
+[ "$rc" = 1 ] && grep -q "sigservice docsign-full-$$ not added: its client secret could not be written to stdout" "$tmp/svc.e" ||
+	fail "sigservice add to a closed pipe: exit $rc, want 1 with the reason: $(cat "$tmp/svc.e")"
+[ "$(q "SELECT count(*) FROM sign_service")/$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.service.add'")" = "$n0/$a0" ] ||
+	fail "a sigservice whose secret was not written was stored or audited"
 long="D$(printf '%05d' $$)$(printf 'x%.0s' $(seq 58))"
 pkictl sigservice add --name "$long" >/dev/null || fail "sigservice add --name of 64 characters"
 
