@@ -421,6 +421,15 @@ out:
 	return rc;
 }
 
+/* Why a revocation, hold or release changed nothing. */
+enum cert_why {
+	CERT_WHY_NO_ISSUER,	/* no CA certificate of that name */
+	CERT_WHY_NO_CERT,	/* none of that serial under it */
+	CERT_WHY_REVOKED,	/* revoked, for another reason than a hold */
+	CERT_WHY_HELD,		/* a hold of one already on hold */
+	CERT_WHY_NOT_HELD,	/* a release of one not on hold */
+};
+
 struct cert_change {
 	const char	*actor;
 	const char	*issuer;
@@ -431,6 +440,8 @@ struct cert_change {
 	int		 found;
 	int		 appended;		/* out: the change and its event, not yet committed */
 	char		 ca_name[64];		/* out: a hold refused on this CA certificate */
+	enum cert_why	 why;			/* out: why nothing changed (!found) */
+	char		 reason_was[32];	/* out: CERT_WHY_REVOKED: its reason */
 };
 
 static int
@@ -459,6 +470,14 @@ cert_change_txn(struct db *db, void *arg)
 		"AND revocation_reason = 6 RETURNING id", 3 };
 	static const struct db_stmt stmt_notice = { "ca_certcmd_notice",
 		"SELECT ra_queue_status_notice($1::bigint, $2, $3, $4)", 4 };
+	/*
+	 * Why nothing changed: no row, no issuer of that name; c.id NULL,
+	 * no such certificate under it; else its state.
+	 */
+	static const struct db_stmt stmt_state = { "ca_certcmd_state",
+		"SELECT c.id IS NOT NULL, c.revoked_at IS NOT NULL, "
+		"c.revocation_reason FROM ca_certificate i LEFT JOIN certificate "
+		"c ON c.issuer_id = i.id AND c.serial = $2 WHERE i.name = $1", 2 };
 	/* One of the CA's own certificates (schema/070): its name. */
 	static const struct db_stmt stmt_ca_cert = { "ca_certcmd_ca_cert",
 		"SELECT r.name FROM ca_certificate r WHERE r.issuer_id = (SELECT "
@@ -506,7 +525,27 @@ cert_change_txn(struct db *db, void *arg)
 	if (res == NULL)
 		return -1;
 	if ((c->found = PQntuples(res)) == 0) {
-		rc = 0;		/* nothing to change: the caller explains */
+		/*
+		 * Nothing to change: the caller explains why, told apart here
+		 * (a mistyped serial or issuer is no "already revoked").
+		 */
+		PQclear(res);
+		if ((res = db_exec(db, &stmt_state, values, NULL, NULL)) == NULL)
+			goto out;
+		if (PQntuples(res) == 0)
+			c->why = CERT_WHY_NO_ISSUER;
+		else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+			c->why = CERT_WHY_NO_CERT;
+		else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+			c->why = CERT_WHY_NOT_HELD;
+		else if (atoi(PQgetvalue(res, 0, 2)) == 6)
+			c->why = CERT_WHY_HELD;
+		else {
+			c->why = CERT_WHY_REVOKED;
+			snprintf(c->reason_was, sizeof(c->reason_was), "%s",
+			    cert_reason_name(atoi(PQgetvalue(res, 0, 2))));
+		}
+		rc = 0;
 		goto out;
 	}
 	/*
@@ -752,13 +791,38 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 		rc = PKICTL_EXIT_REFUSED;
 		goto out;
 	}
+	/*
+	 * Nothing changed: a serial or issuer that does not exist is a
+	 * failure (exit 1, as `cert status` says it), not the refusal (3) a
+	 * script may take for "already done".
+	 */
 	if (!change.found) {
-		fprintf(stderr, "pkictl: refused: certificate %s of issuer %s %s\n",
-		    serial, issuer, change.reason >= 0 ?
-		    "does not exist, is already revoked, or (for a hold) is "
-		    "already on hold" :
-		    "does not exist or is not on hold");
 		rc = PKICTL_EXIT_REFUSED;
+		switch (change.why) {
+		case CERT_WHY_NO_ISSUER:
+			fprintf(stderr, "pkictl: no issuer named %s (see `pkictl "
+			    "ca status`)\n", issuer);
+			rc = PKICTL_EXIT_FAIL;
+			break;
+		case CERT_WHY_NO_CERT:
+			fprintf(stderr, "pkictl: no certificate with serial %s "
+			    "under issuer %s\n", serial, issuer);
+			rc = PKICTL_EXIT_FAIL;
+			break;
+		case CERT_WHY_REVOKED:
+			fprintf(stderr, "pkictl: refused: certificate %s of issuer "
+			    "%s is already revoked (%s)\n", serial, issuer,
+			    change.reason_was);
+			break;
+		case CERT_WHY_HELD:
+			fprintf(stderr, "pkictl: refused: certificate %s of issuer "
+			    "%s is already on hold\n", serial, issuer);
+			break;
+		case CERT_WHY_NOT_HELD:
+			fprintf(stderr, "pkictl: refused: certificate %s of issuer "
+			    "%s is not on hold\n", serial, issuer);
+			break;
+		}
 		goto out;
 	}
 	printf("certificate %s %s\n", serial, change.reason < 0 ? "released" :

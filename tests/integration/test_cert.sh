@@ -231,13 +231,30 @@ pkictl cert issue --profile subscriber --csr "$tmp/cn64.csr" --out "$tmp/cn64.pe
 # --- revocation, hold, release --------------------------------------------------------
 expect_refused 2 "bad reason" pkictl cert revoke --serial "$ser" --reason removeFromCRL
 expect_refused 2 "bad serial" pkictl cert revoke --serial "xyz" --reason keyCompromise
-expect_refused 3 "unknown serial" pkictl cert revoke --serial 0ABC --reason keyCompromise
+# A serial or issuer that does not exist fails (exit 1, saying which), not
+# the refusal (3) of a certificate already in that state: a script taking 3
+# for "already done" revoked nothing after a typo.
+expect_refused 1 "unknown serial" pkictl cert revoke --serial 0ABC --reason keyCompromise
+grep -q 'no certificate with serial 0ABC under issuer issuing$' "$tmp/out" || fail "unknown serial: $(cat "$tmp/out")"
+expect_refused 1 "unknown issuer" pkictl cert revoke --serial "$ser" --issuer issuing9 --reason keyCompromise
+grep -q 'no issuer named issuing9 ' "$tmp/out" || fail "unknown issuer: $(cat "$tmp/out")"
+expect_refused 1 "a hold under an unknown issuer" pkictl cert revoke --serial "$ser" --issuer issuing9 \
+	--reason certificateHold
+grep -q 'no issuer named issuing9 ' "$tmp/out" || fail "a hold under an unknown issuer: $(cat "$tmp/out")"
+expect_refused 1 "release of an unknown serial" pkictl cert release --serial 0ABC
+grep -q 'no certificate with serial 0ABC under issuer issuing$' "$tmp/out" ||
+	fail "release of an unknown serial: $(cat "$tmp/out")"
+expect_refused 1 "release under an unknown issuer" pkictl cert release --serial "$ser" --issuer issuing9
+grep -q 'no issuer named issuing9 ' "$tmp/out" || fail "release under an unknown issuer: $(cat "$tmp/out")"
+pkictl cert status --serial "$ser" | has 'status good' || fail "a failed revocation changed $ser"
 expect_refused 3 "release a good certificate" pkictl cert release --serial "$ser"
+grep -q "certificate $ser of issuer issuing is not on hold" "$tmp/out" || fail "release a good certificate: $(cat "$tmp/out")"
 pkictl cert revoke --serial "$ser" --reason certificateHold --invalidity-date 2026-11-02T00:00:00.5Z >/dev/null ||
 	fail "hold"
 pkictl cert status --serial "$ser" | has 'status on-hold' || fail "status after hold"
 held=$(q "SELECT revoked_at || '/' || invalidity_date FROM certificate WHERE serial = '$ser'")
 expect_refused 3 "a second hold" pkictl cert revoke --serial "$ser" --reason certificateHold
+grep -q "certificate $ser of issuer issuing is already on hold" "$tmp/out" || fail "a second hold: $(cat "$tmp/out")"
 [ "$(q "SELECT revoked_at || '/' || invalidity_date FROM certificate WHERE serial = '$ser'")" = "$held" ] ||
 	fail "a second hold rewrote the first"
 pkictl cert release --serial "$ser" >/dev/null || fail "release"
@@ -248,7 +265,11 @@ pkictl cert revoke --serial "00$(tr 'A-F' 'a-f' <<<"$ser")" --reason keyCompromi
 pkictl cert status --serial "$ser" | has 'status revoked .* reason keyCompromise' ||
 	fail "status after revoke"
 expect_refused 3 "revoke twice" pkictl cert revoke --serial "$ser" --reason superseded
+grep -q "certificate $ser of issuer issuing is already revoked (keyCompromise)" "$tmp/out" ||
+	fail "revoke twice: $(cat "$tmp/out")"
 expect_refused 3 "release a revoked certificate" pkictl cert release --serial "$ser"
+grep -q "certificate $ser of issuer issuing is already revoked (keyCompromise)" "$tmp/out" ||
+	fail "release a revoked certificate: $(cat "$tmp/out")"
 expect_refused 2 "an invalidity date in the future" pkictl cert revoke --serial "$rser" --reason keyCompromise \
 	--invalidity-date 2099-01-01T00:00:00Z
 expect_refused 2 "a malformed invalidity date" pkictl cert revoke --serial "$rser" --reason keyCompromise \
