@@ -428,6 +428,7 @@ enum cert_why {
 	CERT_WHY_REVOKED,	/* revoked, for another reason than a hold */
 	CERT_WHY_HELD,		/* a hold of one already on hold */
 	CERT_WHY_NOT_HELD,	/* a release of one not on hold */
+	CERT_WHY_EXPIRED,	/* a hold or a release of one that has expired */
 };
 
 struct cert_change {
@@ -442,6 +443,7 @@ struct cert_change {
 	char		 ca_name[64];		/* out: a hold refused on this CA certificate */
 	enum cert_why	 why;			/* out: why nothing changed (!found) */
 	char		 reason_was[32];	/* out: CERT_WHY_REVOKED: its reason */
+	char		 not_after[32];		/* out: CERT_WHY_EXPIRED: when */
 };
 
 static int
@@ -452,7 +454,9 @@ cert_change_txn(struct db *db, void *arg)
 	 * keeps the date the hold recorded (RFC 5280 §5.3.2: when the key was
 	 * compromised or the certificate otherwise became invalid, which
 	 * turning the hold into a revocation does not move); any other
-	 * revocation without one has none.
+	 * revocation without one has none. A hold of a certificate that has
+	 * expired is refused (as rad refuses it, 409): it can sign nothing
+	 * more, and its release would tell its subscriber it can.
 	 */
 	static const struct db_stmt stmt_revoke = { "ca_certcmd_revoke",
 		"UPDATE certificate SET revoked_at = now(), revocation_reason = "
@@ -460,14 +464,20 @@ cert_change_txn(struct db *db, void *arg)
 		"CASE WHEN revocation_reason = 6 THEN invalidity_date END), "
 		"revoked_by = $5 WHERE issuer_id = (SELECT id FROM ca_certificate "
 		"WHERE name = $1) AND serial = $2 AND (revoked_at IS NULL OR "
-		"(revocation_reason = 6 AND $3::smallint <> 6)) RETURNING id, "
+		"(revocation_reason = 6 AND $3::smallint <> 6)) AND ($3::smallint "
+		"<> 6 OR not_after > now()) RETURNING id, "
 		"to_char(invalidity_date AT TIME ZONE 'UTC', "
 		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", 5 };
+	/*
+	 * A release only while the certificate is valid: one that expired on
+	 * hold stays as it was (no "valid again, can sign" notice, no
+	 * removeFromCRL entry); a revocation for another reason still takes it.
+	 */
 	static const struct db_stmt stmt_release = { "ca_certcmd_release",
 		"UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL, "
 		"invalidity_date = NULL, revoked_by = $3 WHERE issuer_id = "
 		"(SELECT id FROM ca_certificate WHERE name = $1) AND serial = $2 "
-		"AND revocation_reason = 6 RETURNING id", 3 };
+		"AND revocation_reason = 6 AND not_after > now() RETURNING id", 3 };
 	static const struct db_stmt stmt_notice = { "ca_certcmd_notice",
 		"SELECT ra_queue_status_notice($1::bigint, $2, $3, $4)", 4 };
 	/*
@@ -476,7 +486,9 @@ cert_change_txn(struct db *db, void *arg)
 	 */
 	static const struct db_stmt stmt_state = { "ca_certcmd_state",
 		"SELECT c.id IS NOT NULL, c.revoked_at IS NOT NULL, "
-		"c.revocation_reason FROM ca_certificate i LEFT JOIN certificate "
+		"c.revocation_reason, c.not_after <= now(), to_char(c.not_after AT "
+		"TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM "
+		"ca_certificate i LEFT JOIN certificate "
 		"c ON c.issuer_id = i.id AND c.serial = $2 WHERE i.name = $1", 2 };
 	/* One of the CA's own certificates (schema/070): its name. */
 	static const struct db_stmt stmt_ca_cert = { "ca_certcmd_ca_cert",
@@ -487,7 +499,7 @@ cert_change_txn(struct db *db, void *arg)
 	char reason[8];
 	PGresult *res;
 	json_t *details = NULL;
-	int rc = -1;
+	int expired = 0, rc = -1;
 
 	c->found = 0;
 	c->appended = 0;
@@ -532,14 +544,21 @@ cert_change_txn(struct db *db, void *arg)
 		PQclear(res);
 		if ((res = db_exec(db, &stmt_state, values, NULL, NULL)) == NULL)
 			goto out;
+		if (PQntuples(res) == 1) {
+			expired = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+			snprintf(c->not_after, sizeof(c->not_after), "%s",
+			    PQgetvalue(res, 0, 4));
+		}
 		if (PQntuples(res) == 0)
 			c->why = CERT_WHY_NO_ISSUER;
 		else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 			c->why = CERT_WHY_NO_CERT;
 		else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
-			c->why = CERT_WHY_NOT_HELD;
+			c->why = c->reason == 6 && expired ? CERT_WHY_EXPIRED :
+			    CERT_WHY_NOT_HELD;
 		else if (atoi(PQgetvalue(res, 0, 2)) == 6)
-			c->why = CERT_WHY_HELD;
+			c->why = c->reason < 0 && expired ? CERT_WHY_EXPIRED :
+			    CERT_WHY_HELD;
 		else {
 			c->why = CERT_WHY_REVOKED;
 			snprintf(c->reason_was, sizeof(c->reason_was), "%s",
@@ -821,6 +840,12 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 		case CERT_WHY_NOT_HELD:
 			fprintf(stderr, "pkictl: refused: certificate %s of issuer "
 			    "%s is not on hold\n", serial, issuer);
+			break;
+		case CERT_WHY_EXPIRED:
+			fprintf(stderr, "pkictl: refused: certificate %s of issuer "
+			    "%s expired at %s: only a valid certificate is put on "
+			    "hold or released (it is still revoked with another "
+			    "reason)\n", serial, issuer, change.not_after);
 			break;
 		}
 		goto out;

@@ -299,6 +299,39 @@ for a in cert.revoke cert.release; do
 	[ "$(q "SELECT count(*) FROM audit_event WHERE action = '$a' AND details->>'serial' = '$ser'")" -ge 1 ] ||
 		fail "$a not audited"
 done
+# A hold, or a release, of a certificate that has expired is refused (exit
+# 3, nothing changed, no event): it signs nothing more, and its release
+# queued a "valid again ... can sign" notice and put removeFromCRL in the
+# next CRL (rad refuses both, 409). A revocation for another reason takes
+# it. Expired in its row only (its DER's dates restored after).
+pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/expired.pem" >/dev/null || fail "issue expired.pem"
+eser=$(openssl x509 -noout -serial -in "$tmp/expired.pem" | cut -d= -f2)
+eid=$(q "SELECT id FROM certificate WHERE serial = '$eser'")
+edates=$(q "SELECT format('not_before = %L, not_after = %L', not_before, not_after) FROM certificate WHERE id = $eid")
+set_dates() { q "SET session_replication_role = replica; UPDATE certificate SET $1 WHERE id = $eid" >/dev/null; }
+expired_row() {
+	q "SELECT coalesce(revoked_at::text, '-') || '/' || coalesce(revocation_reason::text, '-') || '/' ||
+	    (SELECT count(*) FROM audit_event WHERE object_type = 'certificate' AND object_id = '$eid')
+	    FROM certificate WHERE id = $eid"
+}
+set_dates "not_before = now() - interval '30 days', not_after = now() - interval '2 days'"
+r0=$(expired_row)
+expect_refused 3 "a hold of an expired certificate" pkictl cert revoke --serial "$eser" --reason certificateHold
+grep -q "certificate $eser of issuer issuing expired at 20[0-9-]*T[0-9:]*Z: only a valid certificate is put on hold" "$tmp/out" ||
+	fail "a hold of an expired certificate: $(cat "$tmp/out")"
+[ "$(expired_row)" = "$r0" ] || fail "a refused hold of an expired certificate changed it: $r0 -> $(expired_row)"
+set_dates "$edates"
+pkictl cert revoke --serial "$eser" --reason certificateHold >/dev/null || fail "hold $eser while valid"
+set_dates "not_before = now() - interval '30 days', not_after = now() - interval '2 days'"
+r1=$(expired_row)
+expect_refused 3 "a release of an expired certificate" pkictl cert release --serial "$eser"
+grep -q "certificate $eser of issuer issuing expired at 20[0-9-]*T[0-9:]*Z: only a valid certificate is put on hold or released" "$tmp/out" ||
+	fail "a release of an expired certificate: $(cat "$tmp/out")"
+[ "$(expired_row)" = "$r1" ] || fail "a refused release of an expired certificate changed it: $r1 -> $(expired_row)"
+pkictl cert status --serial "$eser" | has 'status on-hold' || fail "$eser not on hold after the refused release"
+pkictl cert revoke --serial "$eser" --reason keyCompromise >/dev/null || fail "revoke the expired $eser (keyCompromise)"
+pkictl cert status --serial "$eser" | has 'status revoked .* reason keyCompromise' || fail "status of the expired $eser"
+set_dates "$edates"
 # A revocation, then a release, whose COMMIT answers are lost (the
 # connection breaks just after the server committed): pkictl asks again,
 # finds its own event (by the nonce in its details) and reports the change
