@@ -4,9 +4,12 @@
  * its audit event. Issuance forks a signer that may sign TBSCertificates with
  * the issuer's key only.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,27 +247,62 @@ cert_key_ok(EVP_PKEY *k, char *err, size_t errlen)
 
 /*
  * --out, opened before anything is signed but not truncated yet (a refusal
- * must leave an existing file as it was); *created: ours to remove.
+ * must leave an existing file as it was); *created: ours to remove. An
+ * existing --out must be a regular file of one name: not a symbolic link
+ * (O_NOFOLLOW; followed, pkictl run as root overwrote the file the link
+ * names), not a hard link to a file of another name, not a FIFO or device
+ * (O_NONBLOCK: a FIFO without a reader would block the open). NULL logged.
  */
 static FILE *
 cert_out_open(const char *path, int *created)
 {
+	struct stat st;
 	FILE *f;
-	int fd;
+	int fd, flags;
 
 	*created = 0;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) != -1)
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) != -1)
 		*created = 1;
 	else if (errno == EEXIST)
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd == -1)
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ELOOP)
+			log_err("--out %s: a symbolic link: refused (name the "
+			    "file itself)", path);
+		else
+			log_err("--out %s: %s", path, strerror(errno));
 		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_err("--out %s: fstat: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_err("--out %s: not a regular file: refused", path);
+		goto fail;
+	}
+	if (st.st_nlink != 1) {
+		log_err("--out %s: a file with %ju names (hard links): refused",
+		    path, (uintmax_t)st.st_nlink);
+		goto fail;
+	}
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+		log_err("--out %s: fcntl: %s", path, strerror(errno));
+		goto fail;
+	}
 	if ((f = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		if (*created)
-			(void)unlink(path);
+		log_err("--out %s: fdopen: %s", path, strerror(errno));
+		goto fail;
 	}
 	return f;
+fail:
+	close(fd);
+	if (*created)
+		(void)unlink(path);
+	*created = 0;
+	return NULL;
 }
 
 static int
@@ -294,10 +332,8 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	}
 	/* The output first: a certificate that cannot be handed out is not issued. */
 	if (out_path != NULL && (outf = cert_out_open(out_path, &created)) ==
-	    NULL) {
-		log_err("--out %s: %s", out_path, strerror(errno));
+	    NULL)
 		goto out;
-	}
 	if ((prof = profile_load(config_get(cfg, "pki.policy_dir", "policy"),
 	    profile_name, issuer_name, cfg, err, sizeof(err))) == NULL) {
 		log_err("%s", err);

@@ -151,6 +151,32 @@ newcsr p521 "/C=ID/CN=P521 Key" ec -pkeyopt ec_paramgen_curve:P-521
 expect_refused 3 "a P-521 CSR" pkictl cert issue --profile subscriber --csr "$tmp/p521.csr"
 expect_refused 1 "--out in a missing directory" pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" \
 	--out "$tmp/no/such/dir.pem"
+# An existing --out that is a symbolic link (even a dangling one), a hard
+# link to a file of another name, or a FIFO is refused before anything is
+# signed (exit 1), the file it leads to left as it was: pkictl followed the
+# link, and as root overwrote whatever file it named.
+echo "precious" >"$tmp/victim"
+ln -s "$tmp/victim" "$tmp/link.pem"
+ln -s "$tmp/nowhere.pem" "$tmp/dangling.pem"
+ln "$tmp/victim" "$tmp/hard.pem"
+mkfifo "$tmp/fifo.pem"
+c0=$(count)
+expect_refused 1 "--out a symbolic link" pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/link.pem"
+grep -q -- "--out $tmp/link.pem: a symbolic link: refused" "$tmp/out" || fail "--out a symbolic link: $(cat "$tmp/out")"
+expect_refused 1 "--out a dangling symbolic link" pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" \
+	--out "$tmp/dangling.pem"
+grep -q -- "--out $tmp/dangling.pem: a symbolic link: refused" "$tmp/out" ||
+	fail "--out a dangling symbolic link: $(cat "$tmp/out")"
+[ ! -e "$tmp/nowhere.pem" ] || fail "--out a dangling symbolic link created the file it names"
+expect_refused 1 "--out a hard link" pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/hard.pem"
+grep -q -- "--out $tmp/hard.pem: a file with 2 names (hard links): refused" "$tmp/out" ||
+	fail "--out a hard link: $(cat "$tmp/out")"
+# (A FIFO without a reader: refused at once, ENXIO, not waited on.)
+expect_refused 1 "--out a FIFO" timeout 60 "$PKICTL" --config "$PKI_CONFIG" cert issue --profile subscriber \
+	--csr "$tmp/ec.csr" --out "$tmp/fifo.pem"
+grep -q -- "--out $tmp/fifo.pem: " "$tmp/out" || fail "--out a FIFO: $(cat "$tmp/out")"
+[ "$(cat "$tmp/victim")" = "precious" ] && [ -L "$tmp/link.pem" ] || fail "a refused --out changed the file its link names"
+[ "$(count)" = "$c0" ] || fail "a refused --out: a certificate was stored ($c0 -> $(count))"
 # The CSR's subject is judged as cad judges its own (ca/worker/lint.c)
 # before the issuing key signs: RFC 5280 Appendix A lengths in characters,
 # no control or bidirectional formatting character, an emailAddress only
