@@ -236,6 +236,14 @@ int		 pkictl_secret_read(const char *what, const char *path,
  */
 int		 pkictl_secret_print(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2)));
+/*
+ * After COMMIT failed for a command whose once-only secret was printed
+ * before it (what names the thing added, secret the secret): whether the
+ * transaction xid committed, told on stderr, and its exit code
+ * (PKICTL_EXIT_OK only when it did).
+ */
+int	 pkictl_secret_commit_lost(const struct config *, const char *xid,
+	    const char *what, const char *secret);
 /* The PIN file of token: given, or that of the configured role using it. */
 const char	*pkictl_pin_file(const struct config *, const char *token,
 		    const char *given);

@@ -238,6 +238,7 @@ officer_add(const struct config *cfg, const char *actor, int argc,
 	unsigned char key[TOTP_SEAL_KEY_BYTES], secret[TOTP_SECRET_BYTES];
 	unsigned char sealed[TOTP_SEALED_BYTES];
 	char pw[RA_PASSWORD_MAX + 2], hash[256], err[512];
+	char xid[PKICTL_XID_MAX], what[128];
 	char aad[RA_OFFICER_USERNAME_MAX + 16], b32[TOTP_SECRET_B32_LEN + 8];
 	char uri[1024];
 	const char *pw_file = NULL;
@@ -308,8 +309,8 @@ officer_add(const struct config *cfg, const char *actor, int argc,
 	o.uri = uri;
 	if ((db = pkictl_db(cfg)) == NULL)
 		goto out;
-	if (db_transaction(db, NULL, OFFICER_TXN_ATTEMPTS, officer_add_txn,
-	    &o) == -1) {
+	if (pkictl_transaction(db, NULL, OFFICER_TXN_ATTEMPTS, officer_add_txn,
+	    &o, xid) == -1) {
 		if (o.no_account) {
 			log_err("--account-email: no subscriber account with this "
 			    "address");
@@ -326,6 +327,12 @@ officer_add(const struct config *cfg, const char *actor, int argc,
 			log_err("officer %s not added: the transaction failed "
 			    "after its TOTP secret was printed; discard that "
 			    "secret and run the command again", o.username);
+		else if (o.printed) {
+			/* COMMIT failed: its answer lost, it may have. */
+			snprintf(what, sizeof(what), "officer %s", o.username);
+			rc = pkictl_secret_commit_lost(cfg, xid, what,
+			    "TOTP secret");
+		}
 		goto out;
 	}
 	log_info("officer %s (%s) created as id %s", o.username, o.role, o.id);

@@ -304,6 +304,28 @@ pkictl_secret_print(const char *fmt, ...)
 	return 0;
 }
 
+int
+pkictl_secret_commit_lost(const struct config *cfg, const char *xid,
+    const char *what, const char *secret)
+{
+	switch (pkictl_xact_committed(cfg, xid)) {
+	case 1:
+		log_warn("%s: the answer to COMMIT was lost, but it was added: "
+		    "the %s printed above is its", what, secret);
+		return PKICTL_EXIT_OK;
+	case 0:
+		log_err("%s not added: discard the %s printed above", what,
+		    secret);
+		return PKICTL_EXIT_FAIL;
+	default:
+		log_err("%s: whether it was added is unknown (the database "
+		    "does not answer, or the COMMIT still waits): once it "
+		    "answers, its list tells; there, the %s printed above is "
+		    "its, else discard it", what, secret);
+		return PKICTL_EXIT_FAIL;
+	}
+}
+
 /* The PIN file for a token: given, or the configured one of the role using that token. */
 const char *
 pkictl_pin_file(const struct config *cfg, const char *token, const char *given)

@@ -185,6 +185,7 @@ cmd_sigservice(const struct config *cfg, const char *actor, int argc,
 	struct db *db = NULL;
 	unsigned char idraw[16], secret[32], md[32];
 	char client_id[32], secret_txt[48], *digest = NULL;
+	char xid[PKICTL_XID_MAX], what[160];
 	unsigned int mdlen = 0;
 	int ch, rc = PKICTL_EXIT_FAIL;
 
@@ -227,7 +228,8 @@ cmd_sigservice(const struct config *cfg, const char *actor, int argc,
 	s.secret = secret_txt;
 	if ((db = pkictl_db(cfg)) == NULL)
 		goto out;
-	if (db_transaction(db, NULL, 3, sigservice_add_txn, &s) == -1) {
+	if (pkictl_transaction(db, NULL, 3, sigservice_add_txn, &s, xid) ==
+	    -1) {
 		if (s.unwritten)
 			log_err("sigservice %s not added: its client secret could "
 			    "not be written to stdout (it is shown only once)",
@@ -236,7 +238,12 @@ cmd_sigservice(const struct config *cfg, const char *actor, int argc,
 			log_err("sigservice %s not added: the transaction failed "
 			    "after its client secret was printed; discard that "
 			    "secret and run the command again", s.name);
-		else
+		else if (s.printed) {
+			/* COMMIT failed: its answer lost, it may have. */
+			snprintf(what, sizeof(what), "sigservice %s", s.name);
+			rc = pkictl_secret_commit_lost(cfg, xid, what,
+			    "client secret");
+		} else
 			log_err("sigservice not added (see the database's "
 			    "message above)");
 		goto out;

@@ -168,6 +168,20 @@ grep -q 'officer carol not added: its TOTP secret could not be written to stdout
 	fail "officer carol added though its TOTP secret was not written"
 unchanged "refused pkictl officer add"
 note "pkictl refusals: ok"
+# The answer to COMMIT lost after the secret was printed (lost_commit.so):
+# pkictl asks what became of its transaction (pg_xact_status); committed,
+# the officer is there and the secret printed is its: exit 0, warned.
+# Until 2026-12-07 exit 1 ("not added"), a live officer whose secret the
+# operator took for void, and its username used up for good.
+f=$(pwfile lostoff.pw "$pw")
+rc=0; LD_PRELOAD=$BUILD/tests/preload/lost_commit.so ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 \
+	pkictl officer add --username lostoff --role ra_officer --password-file "$f" >"$tmp/o" 2>"$tmp/e" || rc=$?
+[ "$rc" = 0 ] && grep -q 'officer lostoff: the answer to COMMIT was lost, but it was added: the TOTP secret printed above is its' \
+	"$tmp/e" && grep -q '^totp_secret [A-Z2-7]' "$tmp/o" ||
+	fail "officer add whose COMMIT answer was lost: exit $rc: $(cat "$tmp/e")"
+[ "$(q "SELECT count(*) FROM ra_officer WHERE username = 'lostoff'")" = 1 ] ||
+	fail "the lost-answer officer is not there"
+note "officer add whose COMMIT answer was lost: added, its secret printed, exit 0"
 
 # --- log-in, /me, log-out ------------------------------------------------------------
 c1=$(totp "$sa")
