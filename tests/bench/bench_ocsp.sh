@@ -139,9 +139,11 @@ function wrk.resolve(host, service) wrk.addrs = wrk.lookup(host, service) end
 EOF
 
 declare -A RPS P99
+# WRK: how wrk runs (the isolated pass pins it to a CPU of its own).
+WRK=(wrk -t"$THREADS")
 run() { # run NAME URL SCRIPT
 	local out
-	out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$3" "$2" 2>&1) || { echo "$out"; die "wrk $1"; }
+	out=$("${WRK[@]}" -c"$CONNS" -d"${SECS}s" --latency -s "$3" "$2" 2>&1) || { echo "$out"; die "wrk $1"; }
 	echo "$out" >"$dir/wrk-$1.txt"
 	if grep -q 'Non-2xx' <<<"$out"; then echo "$out"; die "$1: non-2xx answers"; fi
 	RPS[$1]=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
@@ -183,6 +185,49 @@ run ocspd-POST "$PKI_OCSP_URL/" "$dir/post.lua"
 run cfssl-POST "http://127.0.0.1:$cport/" "$dir/post.lua"
 echo "-- signed per request"
 run ocspd-POST-nonce "$PKI_OCSP_URL/" "$dir/post-nonce.lua"
+
+# The same three servers isolated from the load generator: each on CPU 0
+# alone, in one process and one thread or worker (ocspd: a process of its
+# own with one event loop, ocsp.threads 1; nginx one worker; cfssl
+# GOMAXPROCS 1), wrk with one thread on CPU 1. On two vCPUs the shared runs
+# above put wrk's threads and the server's on the same cores, and a p99
+# then mostly measures how long one waits for a CPU the other holds
+# (ocsp/README.md "Measured"); here each side has a core, as a responder
+# has its own host in production.
+iso=0
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	iso=1
+	iport=$(free_port)
+	PKI_OCSP_PORT=$iport PKI_OCSP_THREADS=1 PKI_OCSP_REUSE_PORT=false \
+		taskset -c 0 "$BUILD/ocspd" --config "$PKI_CONFIG" >"$dir/ocspd-iso.log" 2>&1 &
+	pids+=($!)
+	wait_port "$iport" "ocspd (isolated)"
+	for _ in $(seq 600); do
+		curl -s "http://127.0.0.1:$iport/health" >"$dir/health-iso" || true
+		grep -q '"unsigned":0' "$dir/health-iso" &&
+		    [ "$(sed -n 's/.*"certificates":\([0-9]*\).*/\1/p' "$dir/health-iso")" -ge "$NCERTS" ] && break
+		sleep 0.1
+	done
+	grep -q '"unsigned":0' "$dir/health-iso" || die "the isolated ocspd did not pre-sign the set"
+	inport=$(free_port)
+	sed -e "s/^worker_processes .*/worker_processes 1;/" -e "s/127.0.0.1:$nport/127.0.0.1:$inport/" \
+		-e "s|^pid .*|pid $dir/nginx-iso.pid;|" "$dir/nginx.conf" >"$dir/nginx-iso.conf"
+	taskset -c 0 nginx -c "$dir/nginx-iso.conf" -p "$dir" -g 'daemon off;' &
+	pids+=($!)
+	wait_port "$inport" "nginx (isolated)"
+	icport=$(free_port)
+	GOMAXPROCS=1 taskset -c 0 cfssl ocspserve -address 127.0.0.1 -port "$icport" \
+		-responses "$dir/cfssl.responses" -loglevel 5 >"$dir/cfssl-iso.log" 2>&1 &
+	pids+=($!)
+	wait_port "$icport" "cfssl (isolated)"
+	WRK=(taskset -c 1 wrk -t1)
+	echo "-- isolated: each server on CPU 0 alone (one thread or worker), wrk -t1 on CPU 1"
+	run nginx-static-GET-iso "http://127.0.0.1:$inport/resp.der" "$dir/get.lua"
+	run ocspd-GET-iso "http://127.0.0.1:$iport$getpath" "$dir/get.lua"
+	run ocspd-POST-iso "http://127.0.0.1:$iport/" "$dir/post.lua"
+	run cfssl-POST-iso "http://127.0.0.1:$icport/" "$dir/post.lua"
+	WRK=(wrk -t"$THREADS")
+fi
 
 # openssl ocsp from an index file, with a software P-256 responder key.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/ossl.key" \
@@ -233,3 +278,10 @@ echo "| live (nonce) ≥ 80 % of raw SoftHSM2 P-256, 1 process | $(pct "${RPS[oc
 echo "| live (nonce) vs raw, all cores | $(pct "${RPS[ocspd-POST-nonce]}" "$raw_all") | – |"
 echo "| live (nonce) vs raw with the token object (no session copy), 1 process | $(pct "${RPS[ocspd-POST-nonce]}" "$raw_token") | – |"
 echo "| live (nonce) vs openssl ocsp -index | $(awk -v a="${RPS[ocspd-POST-nonce]}" -v b="${RPS[openssl-ocsp-index]}" 'BEGIN{printf "%.1f×", a/b}') | – |"
+if [ "$iso" = 1 ]; then
+	ip99=$(ms "${P99[ocspd-GET-iso]}")
+	ip99post=$(ms "${P99[ocspd-POST-iso]}")
+	echo "| isolated: ocspd GET ≥ 70 % of nginx static | $(pct "${RPS[ocspd-GET-iso]}" "${RPS[nginx-static-GET-iso]}") | $(verdict "$(awk -v a="${RPS[ocspd-GET-iso]}" -v b="${RPS[nginx-static-GET-iso]}" 'BEGIN{print a/b}')" 0.7) |"
+	echo "| isolated: ocspd POST ≥ 2× cfssl ocspserve POST | $(awk -v a="${RPS[ocspd-POST-iso]}" -v b="${RPS[cfssl-POST-iso]}" 'BEGIN{printf "%.1f×", a/b}') | $(verdict "$(awk -v a="${RPS[ocspd-POST-iso]}" -v b="${RPS[cfssl-POST-iso]}" 'BEGIN{print a/b}')" 2) |"
+	echo "| isolated: ocspd p99 < 2 ms (GET / POST; nginx $(ms "${P99[nginx-static-GET-iso]}") ms) | $ip99 / $ip99post ms | $(verdict "$(awk -v a="$ip99" -v b="$ip99post" 'BEGIN{print (a > b ? a : b) < 2}')" 1) |"
+fi
