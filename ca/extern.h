@@ -230,20 +230,32 @@ struct signer	*pkictl_signer_for(const struct config *, const struct cadb_ca *,
 int		 pkictl_secret_read(const char *what, const char *path,
 		    char *buf, size_t buflen);
 /*
- * printf to stdout of a secret shown only once, flushed: 0, or -1 logged
- * when it could not be written. The caller writes it inside the
- * transaction that stores the secret, before COMMIT, and rolls back on -1.
+ * A secret shown only once (an officer's TOTP secret, a signing service's
+ * client secret), printed inside the transaction that stores it, before
+ * COMMIT: a secret printed for a transaction that then fails harms nobody,
+ * a row whose secret nobody has would be live.
  */
-int		 pkictl_secret_print(const char *fmt, ...)
-		    __attribute__((format(printf, 1, 2)));
+struct pkictl_secret {
+	int	printed;	/* written, by an attempt */
+	int	unwritten;	/* stdout could not take it: rolled back */
+	int	reprint;	/* a retry after it was printed: not made */
+};
 /*
- * After COMMIT failed for a command whose once-only secret was printed
- * before it (what names the thing added, secret the secret): whether the
- * transaction xid committed, told on stderr, and its exit code
- * (PKICTL_EXIT_OK only when it did).
+ * In the transaction: printf to stdout, flushed, once; 0, or -1 (logged)
+ * to roll back: it could not be written, or an attempt before printed it.
  */
-int	 pkictl_secret_commit_lost(const struct config *, const char *xid,
-	    const char *what, const char *secret);
+int		 pkictl_secret_once(struct pkictl_secret *, const char *fmt,
+		    ...) __attribute__((format(printf, 2, 3)));
+/*
+ * After the transaction (xid: pkictl_transaction's) failed: -1 when no
+ * secret is the cause (the caller tells); else the exit code, told on
+ * stderr (what names the thing added, secret the secret): not written,
+ * printed before a retry, or printed and COMMIT failed, then asked
+ * (pkictl_xact_committed): PKICTL_EXIT_OK only when it committed.
+ */
+int		 pkictl_secret_failed(const struct config *,
+		    const struct pkictl_secret *, const char *xid,
+		    const char *what, const char *secret);
 /* The PIN file of token: given, or that of the configured role using it. */
 const char	*pkictl_pin_file(const struct config *, const char *token,
 		    const char *given);

@@ -143,9 +143,7 @@ struct officer_add {
 	char		*sealed;	/* bytea parameter */
 	const char	*b32, *uri;	/* the TOTP secret, shown once */
 	int		 no_account, duplicate;
-	int		 printed;	/* the secret was written (an attempt) */
-	int		 unwritten;	/* it could not be: rolled back */
-	int		 reprint;	/* a retry after it was: not made */
+	struct pkictl_secret sec;	/* the TOTP secret's printing */
 	char		 id[24], account_id[24];
 };
 
@@ -202,17 +200,10 @@ officer_add_txn(struct db *db, void *arg)
 	 * fails harms nobody: it opens no account. Printed once: a retry of
 	 * the transaction after it was is not made (exit 1, run again).
 	 */
-	if (o->printed) {
-		o->reprint = 1;
-		goto out;
-	}
-	if (pkictl_secret_print("officer %s (%s) created, id %s\n"
+	if (pkictl_secret_once(&o->sec, "officer %s (%s) created, id %s\n"
 	    "totp_secret %s\ntotp_uri %s\n", o->username, o->role, o->id,
-	    o->b32, o->uri) == -1) {
-		o->unwritten = 1;
+	    o->b32, o->uri) == -1)
 		goto out;
-	}
-	o->printed = 1;
 	rc = 0;
 out:
 	json_decref(details);
@@ -239,6 +230,7 @@ officer_add(const struct config *cfg, const char *actor, int argc,
 	unsigned char sealed[TOTP_SEALED_BYTES];
 	char pw[RA_PASSWORD_MAX + 2], hash[256], err[512];
 	char xid[PKICTL_XID_MAX], what[128];
+	int r;
 	char aad[RA_OFFICER_USERNAME_MAX + 16], b32[TOTP_SECRET_B32_LEN + 8];
 	char uri[1024];
 	const char *pw_file = NULL;
@@ -319,21 +311,14 @@ officer_add(const struct config *cfg, const char *actor, int argc,
 			log_err("officer %s exists, or the account is linked to "
 			    "another officer", o.username);
 			rc = PKICTL_EXIT_REFUSED;
-		} else if (o.unwritten)
-			log_err("officer %s not added: its TOTP secret could "
-			    "not be written to stdout (it is shown only once)",
-			    o.username);
-		else if (o.reprint)
-			log_err("officer %s not added: the transaction failed "
-			    "after its TOTP secret was printed; discard that "
-			    "secret and run the command again", o.username);
-		else if (o.printed) {
-			/* COMMIT failed: its answer lost, it may have. */
+		} else {
 			snprintf(what, sizeof(what), "officer %s", o.username);
-			rc = pkictl_secret_commit_lost(cfg, xid, what,
-			    "TOTP secret");
+			if ((r = pkictl_secret_failed(cfg, &o.sec, xid, what,
+			    "TOTP secret")) != -1)
+				rc = r;
 		}
-		goto out;
+		if (rc != PKICTL_EXIT_OK)
+			goto out;
 	}
 	log_info("officer %s (%s) created as id %s", o.username, o.role, o.id);
 	rc = PKICTL_EXIT_OK;

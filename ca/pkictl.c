@@ -283,17 +283,14 @@ pkictl_secret_read(const char *what, const char *path, char *buf,
  * it. 0 written; -1 (logged) when stdout failed: full, closed, or a pipe
  * whose reader is gone (SIGPIPE is ignored, so that is EPIPE here).
  */
-int
-pkictl_secret_print(const char *fmt, ...)
+static int
+pkictl_secret_vprint(const char *fmt, va_list ap)
 {
-	va_list ap;
 	int n, saved = 0;
 
-	va_start(ap, fmt);
 	n = vprintf(fmt, ap);
 	if (n < 0)
 		saved = errno;
-	va_end(ap);
 	if (n >= 0 && fflush(stdout) != 0)
 		saved = errno;
 	if (n < 0 || saved != 0 || ferror(stdout)) {
@@ -305,9 +302,44 @@ pkictl_secret_print(const char *fmt, ...)
 }
 
 int
-pkictl_secret_commit_lost(const struct config *cfg, const char *xid,
-    const char *what, const char *secret)
+pkictl_secret_once(struct pkictl_secret *sec, const char *fmt, ...)
 {
+	va_list ap;
+	int rc;
+
+	if (sec->printed) {
+		sec->reprint = 1;
+		return -1;
+	}
+	va_start(ap, fmt);
+	rc = pkictl_secret_vprint(fmt, ap);
+	va_end(ap);
+	if (rc == -1) {
+		sec->unwritten = 1;
+		return -1;
+	}
+	sec->printed = 1;
+	return 0;
+}
+
+int
+pkictl_secret_failed(const struct config *cfg, const struct pkictl_secret *sec,
+    const char *xid, const char *what, const char *secret)
+{
+	if (sec->unwritten) {
+		log_err("%s not added: its %s could not be written to stdout "
+		    "(it is shown only once)", what, secret);
+		return PKICTL_EXIT_FAIL;
+	}
+	if (sec->reprint) {
+		log_err("%s not added: the transaction failed after its %s was "
+		    "printed; discard that secret and run the command again",
+		    what, secret);
+		return PKICTL_EXIT_FAIL;
+	}
+	if (!sec->printed)
+		return -1;
+	/* COMMIT failed after it: its answer lost, it may have committed. */
 	switch (pkictl_xact_committed(cfg, xid)) {
 	case 1:
 		log_warn("%s: the answer to COMMIT was lost, but it was added: "

@@ -49,9 +49,7 @@ struct sigservice_add {
 	const char	*secret;	/* the client secret, shown once */
 	char		 id[24];
 	int		 taken;
-	int		 printed;	/* the secret was written (an attempt) */
-	int		 unwritten;	/* it could not be: rolled back */
-	int		 reprint;	/* a retry after it was: not made */
+	struct pkictl_secret sec;	/* the client secret's printing */
 };
 
 /* base64url without padding of n bytes into out (4n/3 + 1 bytes). */
@@ -132,16 +130,9 @@ sigservice_add_txn(struct db *db, void *arg)
 	 * no row. Printed once: a retry of the transaction after it was is
 	 * not made (exit 1, run again).
 	 */
-	if (s->printed) {
-		s->reprint = 1;
+	if (pkictl_secret_once(&s->sec, "id\t%s\nclient_id\t%s\n"
+	    "client_secret\t%s\n", s->id, s->client_id, s->secret) == -1)
 		goto out;
-	}
-	if (pkictl_secret_print("id\t%s\nclient_id\t%s\nclient_secret\t%s\n",
-	    s->id, s->client_id, s->secret) == -1) {
-		s->unwritten = 1;
-		goto out;
-	}
-	s->printed = 1;
 	rc = 0;
 out:
 	json_decref(details);
@@ -230,23 +221,15 @@ cmd_sigservice(const struct config *cfg, const char *actor, int argc,
 		goto out;
 	if (pkictl_transaction(db, NULL, 3, sigservice_add_txn, &s, xid) ==
 	    -1) {
-		if (s.unwritten)
-			log_err("sigservice %s not added: its client secret could "
-			    "not be written to stdout (it is shown only once)",
-			    s.name);
-		else if (s.reprint)
-			log_err("sigservice %s not added: the transaction failed "
-			    "after its client secret was printed; discard that "
-			    "secret and run the command again", s.name);
-		else if (s.printed) {
-			/* COMMIT failed: its answer lost, it may have. */
-			snprintf(what, sizeof(what), "sigservice %s", s.name);
-			rc = pkictl_secret_commit_lost(cfg, xid, what,
-			    "client secret");
-		} else
+		snprintf(what, sizeof(what), "sigservice %s", s.name);
+		if ((rc = pkictl_secret_failed(cfg, &s.sec, xid, what,
+		    "client secret")) == -1) {
 			log_err("sigservice not added (see the database's "
 			    "message above)");
-		goto out;
+			rc = PKICTL_EXIT_FAIL;
+		}
+		if (rc != PKICTL_EXIT_OK)
+			goto out;
 	}
 	if (s.taken) {
 		log_err("sigservice: a service named \"%s\" exists", s.name);
