@@ -83,7 +83,7 @@ static const struct db_stmt stmt_insert = { "pkictl_audit_insert",
 	"decode($4, 'hex'), ARRAY(SELECT decode(f, 'hex') FROM "
 	"unnest(string_to_array($5, ',')) WITH ORDINALITY AS u(f, n) "
 	"ORDER BY n)::bytea[], $8::timestamptz, $6, decode($7, 'hex'))", 8 };
-/* Whether audit init's event for this key is there (1), not (0), or -1. */
+/* A transaction's id, and its fate after a lost COMMIT answer (extern.h). */
 static const struct db_stmt stmt_xact_id = { "pkictl_xact_id",
 	"SELECT pg_current_xact_id()::text", 0 };
 static const struct db_stmt stmt_xact_status = { "pkictl_xact_status",
