@@ -15,6 +15,13 @@
 tmp=$(test_tmpdir)
 q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
 
+# The stack's rad stopped before the mails are queued: its outbox, a round
+# every 5 s, sent them to its file sink once in the window between
+# (a clean-clone run, 2026-12-07: "48|false|false|", sent, not given up).
+stack_rad=$(cat "$PKI_DIR/run/ra.pid")
+at_exit "kill -CONT $stack_rad 2>/dev/null || true"
+kill -STOP "$stack_rad"
+
 n=$$$RANDOM
 email=given-up-$n@example.com
 acc=$(q "INSERT INTO ra_account (email, phone, password_hash, email_verified, email_verified_at)
@@ -36,9 +43,6 @@ more_created=$(q "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"
 	FROM ra_mail_outbox WHERE id = $more")
 at_exit "q \"DELETE FROM ra_mail_outbox WHERE id IN ($last, $more)\" >/dev/null"
 
-stack_rad=$(cat "$PKI_DIR/run/ra.pid")
-at_exit "kill -CONT $stack_rad 2>/dev/null || true"
-kill -STOP "$stack_rad"
 sport=$(free_port)
 start_rad rad-given-up PKI_RA_MAIL=smtp PKI_RA_SMTP_URL="smtp://127.0.0.1:$sport" PKI_RA_SMTP_FROM=ra@pki.test \
     PKI_RA_SMTP_STARTTLS=no
