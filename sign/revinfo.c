@@ -160,7 +160,13 @@ revinfo_check_ocsp(const unsigned char *der, size_t len, OCSP_REQUEST *req,
 		    "in the response (RFC 6960 §3.2)");
 		goto out;
 	}
-	if (OCSP_check_validity(thisupd, nextupd, REVINFO_SKEW, -1) != 1) {
+	/*
+	 * Without a nextUpdate the response says nothing of how long it
+	 * holds (RFC 6960 §4.2.2.1): only a fresh one is current, or an old
+	 * "good" replayed on the plain-HTTP path would do for ever.
+	 */
+	if (OCSP_check_validity(thisupd, nextupd, REVINFO_SKEW,
+	    nextupd == NULL ? REVINFO_SKEW : -1) != 1) {
 		ERR_clear_error();
 		snprintf(err, errlen, "OCSP: the response is not current "
 		    "(RFC 6960 §3.2)");

@@ -57,7 +57,8 @@ int	revinfo_check_crl(const unsigned char *der, size_t len, X509 *x,
  * 6960 §4.2.1), req's nonce echoed if the responder echoes one (RFC 8954),
  * signed by the certificate's issuer or its delegated responder chaining to
  * trust (pool: more certificates), a SingleResponse for id current within
- * REVINFO_SKEW of now (§3.2). Returns 0 (good: *out is the basic response,
+ * REVINFO_SKEW of now (§3.2; one without nextUpdate only when its
+ * thisUpdate is within REVINFO_SKEW of now). Returns 0 (good: *out is the basic response,
  * OCSP_BASICRESP_free()), 1 (revoked: err says so) or -1 with err; *out is
  * NULL but on 0.
  */

@@ -6,7 +6,8 @@
  * signed by another key, or followed by a byte; a listed certificate is
  * reported revoked (1). A thisUpdate within the skew is accepted. A delta
  * CRL or one whose scope leaves the certificate out is refused. An
- * OCSP response (revinfo_check_ocsp) saying revoked names its reason.
+ * OCSP response (revinfo_check_ocsp) saying revoked names its reason; a
+ * "good" one without nextUpdate is current only while fresh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -227,33 +228,36 @@ test_scope(void **state)
 }
 
 /*
- * An OCSP response by the CA itself saying leaf is revoked with reason
- * privilegeWithdrawn (9): reported revoked (1), the reason named (OpenSSL
- * 3.0's OCSP_crl_reason_str says "(UNKNOWN)" for 9 and 10).
+ * revinfo_check_ocsp() on a response by the CA itself for leaf: status
+ * (revoked with reason privilegeWithdrawn), thisUpdate now + this_off,
+ * nextUpdate now + next_off or none when next_off is 0. Its result; err
+ * and whether *out was set in the arguments.
  */
-static void
-test_ocsp_revoked_reason(void **state)
+static int
+check_ocsp(int status, long this_off, long next_off, char *err,
+    size_t errlen, int *got_out)
 {
 	OCSP_CERTID *id = OCSP_cert_to_id(NULL, leaf, ca);
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new(), *out = NULL;
 	OCSP_RESPONSE *resp;
 	OCSP_REQUEST *req = OCSP_REQUEST_new();
 	X509_STORE *trust = X509_STORE_new();
-	ASN1_TIME *rev = ASN1_TIME_adj(NULL, time(NULL), 0, -120);
-	ASN1_TIME *thisupd = ASN1_TIME_adj(NULL, time(NULL), 0, -60);
-	ASN1_TIME *nextupd = ASN1_TIME_adj(NULL, time(NULL), 0, 3600);
+	ASN1_TIME *rev = ASN1_TIME_adj(NULL, time(NULL), 0, -7200);
+	ASN1_TIME *thisupd = ASN1_TIME_adj(NULL, time(NULL), 0, this_off);
+	ASN1_TIME *nextupd = next_off != 0 ?
+	    ASN1_TIME_adj(NULL, time(NULL), 0, next_off) : NULL;
 	unsigned char *der = NULL;
-	char err[256];
-	int len;
+	int len, rc;
 
-	(void)state;
 	assert_non_null(id);
 	assert_non_null(bs);
 	assert_non_null(req);
 	assert_non_null(OCSP_request_add0_id(req, OCSP_CERTID_dup(id)));
-	assert_non_null(OCSP_basic_add1_status(bs, id,
-	    V_OCSP_CERTSTATUS_REVOKED, OCSP_REVOKED_STATUS_PRIVILEGEWITHDRAWN,
-	    rev, thisupd, nextupd));
+	assert_non_null(OCSP_basic_add1_status(bs, id, status,
+	    status == V_OCSP_CERTSTATUS_REVOKED ?
+	    OCSP_REVOKED_STATUS_PRIVILEGEWITHDRAWN : 0,
+	    status == V_OCSP_CERTSTATUS_REVOKED ? rev : NULL, thisupd,
+	    nextupd));
 	assert_int_equal(OCSP_basic_sign(bs, ca, ca_key, EVP_sha256(), NULL,
 	    0), 1);
 	resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
@@ -262,10 +266,10 @@ test_ocsp_revoked_reason(void **state)
 	assert_true(len > 0);
 	assert_int_equal(X509_STORE_add_cert(trust, ca), 1);
 	err[0] = '\0';
-	assert_int_equal(revinfo_check_ocsp(der, (size_t)len, req, id, NULL,
-	    trust, &out, err, sizeof(err)), 1);
-	assert_null(out);
-	assert_non_null(strstr(err, "reason privilegeWithdrawn"));
+	rc = revinfo_check_ocsp(der, (size_t)len, req, id, NULL, trust, &out,
+	    err, errlen);
+	*got_out = out != NULL;
+	OCSP_BASICRESP_free(out);
 	OPENSSL_free(der);
 	OCSP_RESPONSE_free(resp);
 	OCSP_REQUEST_free(req);
@@ -275,6 +279,56 @@ test_ocsp_revoked_reason(void **state)
 	ASN1_TIME_free(rev);
 	ASN1_TIME_free(thisupd);
 	ASN1_TIME_free(nextupd);
+	return rc;
+}
+
+/*
+ * Saying leaf is revoked with reason privilegeWithdrawn (9): reported
+ * revoked (1), the reason named (OpenSSL 3.0's OCSP_crl_reason_str says
+ * "(UNKNOWN)" for 9 and 10).
+ */
+static void
+test_ocsp_revoked_reason(void **state)
+{
+	char err[256];
+	int out;
+
+	(void)state;
+	assert_int_equal(check_ocsp(V_OCSP_CERTSTATUS_REVOKED, -60, 3600, err,
+	    sizeof(err), &out), 1);
+	assert_false(out);
+	assert_non_null(strstr(err, "reason privilegeWithdrawn"));
+}
+
+/*
+ * "good" is current with a nextUpdate ahead whatever its thisUpdate's age;
+ * without nextUpdate only while its thisUpdate is within REVINFO_SKEW of
+ * now: an old one (an hour, a year) says nothing of today (RFC 6960
+ * §4.2.2.1), and on plain HTTP anyone may replay it.
+ */
+static void
+test_ocsp_without_next_update(void **state)
+{
+	char err[256];
+	int out;
+
+	(void)state;
+	assert_int_equal(check_ocsp(V_OCSP_CERTSTATUS_GOOD, -86400, 3600, err,
+	    sizeof(err), &out), 0);
+	assert_true(out);
+	assert_int_equal(check_ocsp(V_OCSP_CERTSTATUS_GOOD, -60, 0, err,
+	    sizeof(err), &out), 0);
+	assert_true(out);
+	assert_int_equal(check_ocsp(V_OCSP_CERTSTATUS_GOOD, -3600, 0, err,
+	    sizeof(err), &out), -1);
+	assert_false(out);
+	assert_non_null(strstr(err, "not current"));
+	assert_int_equal(check_ocsp(V_OCSP_CERTSTATUS_GOOD, -365L * 86400, 0,
+	    err, sizeof(err), &out), -1);
+	assert_false(out);
+	/* A nextUpdate already past stays refused. */
+	assert_int_equal(check_ocsp(V_OCSP_CERTSTATUS_GOOD, -7200, -3600, err,
+	    sizeof(err), &out), -1);
 }
 
 int
@@ -286,6 +340,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_scope),
 		cmocka_unit_test(test_ocsp_revoked_reason),
+		cmocka_unit_test(test_ocsp_without_next_update),
 	};
 	EVP_PKEY *leaf_key;
 	int r;
