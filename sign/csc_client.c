@@ -410,8 +410,9 @@ cscc_parse_signatures(const unsigned char *body, size_t len, size_t n,
 /* --- calls -------------------------------------------------------------------- */
 
 /*
- * POSTs body to base/path; on 200 leaves the answer in r, else CSCC_REFUSED
- * (a 4xx CSC error) or CSCC_ERR with the message in err.
+ * POSTs body to base/path; on 200 leaves the answer in r, else
+ * CSCC_UNAUTHORIZED (401), CSCC_REFUSED (another 4xx CSC error) or
+ * CSCC_ERR with the message in err.
  */
 static int
 cscc_call(struct cscc *c, const char *path, const char *ctype,
@@ -443,7 +444,9 @@ cscc_call(struct cscc *c, const char *path, const char *ctype,
 	cscc_parse_error(status, r->body, r->len, avoid, msg, sizeof(msg));
 	snprintf(err, errlen, "%s refused: %s", path, msg);
 	net_resp_clear(r);
-	/* 4xx: the service's answer to us (factor, credential, client). */
+	/* 401: our client id, secret or token; other 4xx: the request's. */
+	if (status == 401)
+		return CSCC_UNAUTHORIZED;
 	return status >= 400 && status < 500 ? CSCC_REFUSED : CSCC_ERR;
 }
 

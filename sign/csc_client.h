@@ -27,9 +27,15 @@
 /* Most hashes in one authorization (signd's limit). */
 #define CSCC_HASHES_MAX	100
 
-/* Return codes: the service said no (a CSC error answer), or anything else. */
+/*
+ * Return codes: anything else; the service said no (a CSC error answer
+ * about the factor, the credential, the request); the service refused
+ * our own client credentials or access token (401: invalid_client,
+ * invalid_token), a fault of this client's set-up, not the subscriber's.
+ */
 #define CSCC_ERR		-1
-#define CSCC_REFUSED	-2
+#define CSCC_REFUSED		-2
+#define CSCC_UNAUTHORIZED	-3
 
 enum cscc_factor {
 	CSCC_FACTOR_PIN,

@@ -266,6 +266,38 @@ doc_prepare(struct doc *d, const struct sign_job *o,
 	return rc;
 }
 
+/* The sign_status of a failed cscc_* call. */
+static enum sign_status
+cscc_status(int r)
+{
+	if (r == CSCC_REFUSED)
+		return SIGN_REFUSED;
+	return r == CSCC_UNAUTHORIZED ? SIGN_UNAUTHORIZED : SIGN_FAILED;
+}
+
+/* Adds to into each certificate of from it does not hold yet. 0 or -1. */
+static int
+certs_merge(STACK_OF(X509) *into, STACK_OF(X509) *from, char *err,
+    size_t errlen)
+{
+	int i, j;
+
+	for (i = 0; from != NULL && i < sk_X509_num(from); i++) {
+		X509 *x = sk_X509_value(from, i);
+
+		for (j = 0; j < sk_X509_num(into); j++)
+			if (X509_cmp(x, sk_X509_value(into, j)) == 0)
+				break;
+		if (j < sk_X509_num(into))
+			continue;
+		if (X509_up_ref(x) != 1 || sk_X509_push(into, x) <= 0) {
+			sign_err(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * The signature value into the CMS, the B-T time-stamp, the CMS into the
  * PDF. tsa_certs collects the TSA's certificates (for B-LT).
@@ -281,7 +313,7 @@ doc_embed(struct doc *d, const struct sign_job *o, X509_STORE *trust,
 	unsigned char imprint[TSA_IMPRINT_LEN];
 	size_t tstlen, cmslen, svlen;
 	char e[512];
-	int i, j, rc = -1;
+	int rc = -1;
 
 	if (cades_set_signature(d->cades, d->sig, d->siglen, e,
 	    sizeof(e)) != 0) {
@@ -303,21 +335,8 @@ doc_embed(struct doc *d, const struct sign_job *o, X509_STORE *trust,
 			    d->sd->label, e);
 			goto out;
 		}
-		for (i = 0; tc != NULL && i < sk_X509_num(tc); i++) {
-			X509 *x = sk_X509_value(tc, i);
-
-			for (j = 0; j < sk_X509_num(tsa_certs); j++)
-				if (X509_cmp(x, sk_X509_value(tsa_certs, j)) ==
-				    0)
-					break;
-			if (j < sk_X509_num(tsa_certs))
-				continue;
-			if (X509_up_ref(x) != 1 ||
-			    sk_X509_push(tsa_certs, x) <= 0) {
-				sign_err(err, errlen, "out of memory");
-				goto out;
-			}
-		}
+		if (certs_merge(tsa_certs, tc, err, errlen) != 0)
+			goto out;
 	}
 	if (cades_der(d->cades, &cms, &cmslen, e, sizeof(e)) != 0 ||
 	    pdf_embed_signature(&d->prep, cms, cmslen, e, sizeof(e)) != 0) {
@@ -431,6 +450,112 @@ doc_timestamp(struct doc *d, const struct sign_job *o, X509_STORE *trust,
 }
 
 /*
+ * B-LT's validation material into ri: the revocation data of the signer's
+ * certificate and of the TSA's (tsa_certs), up their chains (cr's and
+ * the TSA's own). 0 or -1 with err.
+ */
+static int
+collect_revinfo(const struct cscc_cred *cr, STACK_OF(X509) *tsa_certs,
+    X509_STORE *trust, struct revinfo *ri, char *err, size_t errlen)
+{
+	STACK_OF(X509) *leaves = NULL, *pool = NULL;
+	char cause[512];
+	int rc = -1;
+
+	revinfo_clear(ri);
+	/* Both hold a reference of each of theirs. */
+	if ((leaves = sk_X509_new_null()) == NULL ||
+	    (pool = sk_X509_new_null()) == NULL ||
+	    X509_up_ref(cr->cert) != 1) {
+		sign_err(err, errlen, "out of memory");
+		goto out;
+	}
+	if (sk_X509_push(leaves, cr->cert) <= 0) {
+		X509_free(cr->cert);
+		sign_err(err, errlen, "out of memory");
+		goto out;
+	}
+	if (certs_merge(leaves, tsa_certs, err, errlen) != 0 ||
+	    certs_merge(pool, cr->chain, err, errlen) != 0 ||
+	    certs_merge(pool, tsa_certs, err, errlen) != 0)
+		goto out;
+	if (revinfo_collect(leaves, pool, trust, ri, cause,
+	    sizeof(cause)) != 0) {
+		/* Keep the cause; say which step it was. */
+		sign_err(err, errlen, "B-LT: %s", cause);
+		goto out;
+	}
+	rc = 0;
+ out:
+	sk_X509_pop_free(leaves, X509_free);
+	sk_X509_pop_free(pool, X509_free);
+	return rc;
+}
+
+/*
+ * What the steps after signHash need of other services, asked before the
+ * subscriber's single-use authorization is spent: at B-T and above a
+ * time-stamp from the TSA, checked as doc_embed checks each (its imprint
+ * the SHA-256 of the hashes to sign: any would do), its certificates
+ * into tsa_certs; at B-LT and above the revocation data into ri. A TSA
+ * or a responder that is down then fails the job with nothing
+ * authorized, no one-time code used and no sign.hash recorded (they were
+ * all spent before the TSA was first asked). One that fails in the
+ * seconds between still costs the authorization. 0 or -1 with err.
+ */
+static int
+preflight(const struct sign_job *o, const struct cscc_cred *cr,
+    X509_STORE *trust, unsigned char *const *hashes, size_t n,
+    STACK_OF(X509) *tsa_certs, struct revinfo *ri, char *err, size_t errlen)
+{
+	EVP_MD_CTX *ctx = NULL;
+	STACK_OF(X509) *tc = NULL;
+	unsigned char imprint[TSA_IMPRINT_LEN], *tst = NULL;
+	size_t tstlen, i;
+	char e[512];
+	int rc = -1;
+
+	if (o->level == SIGN_LEVEL_BB)
+		return 0;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		sign_err(err, errlen, "EVP_DigestInit failed");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (EVP_DigestUpdate(ctx, hashes[i],
+		    (size_t)EVP_MD_get_size(o->md)) != 1) {
+			sign_err(err, errlen, "EVP_DigestUpdate failed");
+			goto out;
+		}
+	if (EVP_DigestFinal_ex(ctx, imprint, NULL) != 1) {
+		sign_err(err, errlen, "EVP_DigestFinal failed");
+		goto out;
+	}
+	if (tsa_timestamp(o->tsa_url, imprint, trust, cr->chain, &tst,
+	    &tstlen, &tc, e, sizeof(e)) != 0) {
+		sign_err(err, errlen, "time-stamp (asked before the "
+		    "authorization; nothing was authorized): %s", e);
+		goto out;
+	}
+	if (certs_merge(tsa_certs, tc, err, errlen) != 0)
+		goto out;
+	if (o->level >= SIGN_LEVEL_BLT &&
+	    collect_revinfo(cr, tsa_certs, trust, ri, err, errlen) != 0) {
+		sign_err(e, sizeof(e), "%s", err);
+		sign_err(err, errlen, "%s (asked before the authorization; "
+		    "nothing was authorized)", e);
+		goto out;
+	}
+	rc = 0;
+ out:
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_free(tst);
+	sk_X509_pop_free(tc, X509_free);
+	return rc;
+}
+
+/*
  * The bytes to reserve in /Contents for the CMS, decided before anything is
  * authorized: the CMS can only be measured after signHash (and for B-T the
  * TSA's answer), when the subscriber's single-use authorization is spent.
@@ -496,7 +621,7 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	struct revinfo ri = { 0 };
 	struct pdf_dss dss;
 	X509_STORE *trust = NULL;
-	STACK_OF(X509) *tsa_certs = NULL, *leaves = NULL, *pool = NULL;
+	STACK_OF(X509) *tsa_certs = NULL;
 	unsigned char **hashes = NULL, **sigs = NULL;
 	unsigned char id[CSCC_HASHES_MAX][SHA256_DIGEST_LENGTH];
 	size_t *siglens = NULL, i, j, contents;
@@ -505,7 +630,7 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	long otp_id = o->otp_id;
 	enum sign_status status = SIGN_FAILED;
 	time_t now;
-	int r, bad = 0;
+	int r, npre, bad = 0;
 
 	sign_err(err, errlen, "failed");
 	for (i = 0; i < n; i++) {
@@ -555,7 +680,7 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	if ((r = cscc_token(csc, o->client_id, o->client_secret, err,
 	    errlen)) != 0 || (r = cscc_info(csc, o->credential, o->user, &cr,
 	    err, errlen)) != 0) {
-		status = r == CSCC_REFUSED ? SIGN_REFUSED : SIGN_FAILED;
+		status = cscc_status(r);
 		goto out;
 	}
 	if ((trust = trust_store(cr.chain, o->ca_file, err, errlen)) == NULL)
@@ -576,6 +701,11 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 		}
 		hashes[i] = docs[i].hash;
 	}
+	/* The TSA and the responders, before anything is spent. */
+	if (preflight(o, &cr, trust, hashes, n, tsa_certs, &ri, err,
+	    errlen) != 0)
+		goto out;
+	npre = sk_X509_num(tsa_certs);
 	if (hashes_out != NULL) {
 		for (i = 0; i < n; i++)
 			memcpy(hashes_out[i], hashes[i],
@@ -597,7 +727,7 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 		code = otp;
 		if ((r = cscc_token(csc, o->client_id, o->client_secret, err,
 		    errlen)) != 0) {
-			status = r == CSCC_REFUSED ? SIGN_REFUSED : SIGN_FAILED;
+			status = cscc_status(r);
 			goto out;
 		}
 	}
@@ -606,7 +736,7 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	    o->factor, code, otp_id, &sad, err, errlen)) != 0 ||
 	    (r = cscc_sign_hash(csc, o->credential, sad, o->md, cr.ec, hashes,
 	    n, sigs, siglens, err, errlen)) != 0) {
-		status = r == CSCC_REFUSED ? SIGN_REFUSED : SIGN_FAILED;
+		status = cscc_status(r);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -618,30 +748,17 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 			goto out;
 	}
 
-	/* B-LT: the validation material, the same for every document. */
+	/*
+	 * B-LT: the validation material, the same for every document; asked
+	 * again only when a time-stamp came from a TSA certificate the
+	 * preflight's did not (a TSA rotating its key, or several behind
+	 * one address).
+	 */
 	if (o->level >= SIGN_LEVEL_BLT) {
-		if ((leaves = sk_X509_new_null()) == NULL ||
-		    sk_X509_push(leaves, cr.cert) <= 0 ||
-		    (pool = sk_X509_dup(cr.chain)) == NULL) {
-			sign_err(err, errlen, "out of memory");
+		if (sk_X509_num(tsa_certs) != npre &&
+		    collect_revinfo(&cr, tsa_certs, trust, &ri, err,
+		    errlen) != 0)
 			goto out;
-		}
-		for (i = 0; i < (size_t)sk_X509_num(tsa_certs); i++)
-			if (sk_X509_push(leaves, sk_X509_value(tsa_certs, i)) <=
-			    0 || sk_X509_push(pool, sk_X509_value(tsa_certs,
-			    i)) <= 0) {
-				sign_err(err, errlen, "out of memory");
-				goto out;
-			}
-		if (revinfo_collect(leaves, pool, trust, &ri, err, errlen) !=
-		    0) {
-			/* Keep the cause; say which step it was. */
-			char cause[512];
-
-			snprintf(cause, sizeof(cause), "%s", err);
-			sign_err(err, errlen, "B-LT: %s", cause);
-			goto out;
-		}
 		revinfo_dss(&ri, &dss);
 		for (i = 0; i < n; i++)
 			if (doc_dss(&docs[i], &dss, err, errlen) != 0)
@@ -681,8 +798,6 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	free(siglens);
 	free(cn);
 	revinfo_clear(&ri);
-	sk_X509_free(leaves);
-	sk_X509_free(pool);
 	sk_X509_pop_free(tsa_certs, X509_free);
 	X509_STORE_free(trust);
 	cscc_cred_clear(&cr);

@@ -42,6 +42,7 @@ enum sign_status {
 	SIGN_FAILED = 1,	/* our side, a document, the network, TSA, OCSP */
 	SIGN_REFUSED = 3,	/* the signing service said no (a CSC 4xx) */
 	SIGN_BAD_DOCUMENT = 4,	/* a document is not a PDF we can sign */
+	SIGN_UNAUTHORIZED = 5,	/* it refused our client id, secret or token */
 };
 
 struct sign_job {

@@ -589,6 +589,7 @@ main(int argc, char **argv)
 	case SIGN_OK:
 		break;
 	case SIGN_REFUSED:
+	case SIGN_UNAUTHORIZED:
 		warnmsg("%s", err);
 		status = EXIT_REFUSED;
 		goto out;

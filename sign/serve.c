@@ -361,11 +361,12 @@ serve_visible(json_t *v, struct serve_request *r, char *detail,
 
 	if (json_unpack_strict(v, &je, "{s:I, s:F, s:F, s:F, s:s}", "page",
 	    &page, "x", &x, "y", &y, "size", &size, "qr_text", &qr) == -1 ||
-	    page < 1 || page > INT_MAX || size <= 0 || size > 14400 ||
+	    page < 1 || page > INT_MAX || size < 1 || size > 14400 ||
 	    x < -14400 || x > 14400 || y < -14400 || y > 14400 ||
 	    serve_text(qr, 1024) == -1) {
 		snprintf(detail, detaillen, "visible: {\"page\": from 1, \"x\", "
-		    "\"y\", \"size\": points, \"qr_text\": up to 1024 bytes}");
+		    "\"y\": points within ±14400, \"size\": 1 to 14400 "
+		    "points, \"qr_text\": up to 1024 bytes}");
 		return -1;
 	}
 	r->job.visible = 1;
@@ -722,6 +723,16 @@ serve_handle(void *arg, const struct http_request *req,
 		    "credential %s, caller %s", r.job.user, r.job.credential,
 		    caller->name);
 		rc = http_problem(resp, 403, NULL, NULL, detail);
+		break;
+	case SIGN_UNAUTHORIZED:
+		/*
+		 * This service's client id, secret or access token, not the
+		 * subscriber's doing: the operator's to mend.
+		 */
+		log_warn("the signing service refused this service's own "
+		    "credentials (pades.client_id, client_secret_file): %s",
+		    detail);
+		rc = http_problem(resp, 502, NULL, NULL, detail);
 		break;
 	case SIGN_BAD_DOCUMENT:
 		rc = http_problem(resp, 422, NULL, NULL, detail);

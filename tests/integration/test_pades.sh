@@ -552,6 +552,20 @@ sign "$aA" "$credRSA" pin "$tmp/pinA" --level B-T --tsa-url "$PKI_TSA_URL" --con
 [ ! -e "$tmp/small.pdf" ] || fail "a too small --contents-size: output written"
 [ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] && [ "$(hashes)" = "$nhash" ] ||
 	fail "a too small --contents-size spent an authorization or a signHash"
+# The TSA down (a closed port) at B-T and B-LT: refused before any
+# authorization, the TSA asked for a time-stamp first. It used to be found
+# after signHash: the SAD, a sign.hash event (and an SMS code) spent.
+dead=$(free_port)
+for lvl in B-T B-LT; do
+	sign "$aA" "$credA" pin "$tmp/pinA" --level "$lvl" --tsa-url "http://127.0.0.1:$dead/tsa" \
+		--in "$tmp/simple.pdf" --out "$tmp/dead.pdf"
+	[ "$rc" = 1 ] && grep -q 'time-stamp (asked before the authorization; nothing was authorized)' "$tmp/pkisign.out" ||
+		{ cat "$tmp/pkisign.out"; fail "$lvl with the TSA down: exit $rc"; }
+	[ ! -e "$tmp/dead.pdf" ] || fail "$lvl with the TSA down: output written"
+done
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] && [ "$(hashes)" = "$nhash" ] ||
+	fail "the TSA down spent an authorization or a signHash"
+note "the TSA down at B-T and B-LT: exit 1 before any authorization, nothing spent"
 # DocMDP /P 2: a new signature field is refused before any authorization,
 # naming the empty field to sign; --field signs that field (its widget
 # kept) at B-T, valid for pdfsig. The old code added a field anyway.
@@ -849,6 +863,12 @@ printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"le
 sreq "$tmp/sbody"
 problem 400 "unknown level"
 grep -q 'B-LTA' "$tmp/sout" || fail "unknown level: the levels are not named: $(cat "$tmp/sout")"
+# A visible signature smaller than a point: the request's member (400), not
+# the document (it was 422 "cannot be signed", with the PDF layer's bounds).
+printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"visible":{"page":1,"x":1,"y":1,"size":0.5,"qr_text":"x"},"documents":[{"name":"a","pdf":"QUJD"}]}' >"$tmp/sbody"
+sreq "$tmp/sbody"
+problem 400 "a visible size of 0.5"
+grep -q '\\"size\\": 1 to 14400' "$tmp/sout" || fail "a visible size of 0.5: $(cat "$tmp/sout")"
 # A factor on /v1/sign/hashes; none on /v1/sign; a signing_time too old.
 printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"documents":[{"name":"a","pdf":"QUJD"}]}' >"$tmp/sbody"
 sreq "$tmp/sbody" "" "" /v1/sign/hashes
@@ -922,6 +942,52 @@ serve_stop
 ! grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' "$tmp/serve.log" ||
 	fail "pkisign serve: a sanitizer report: $(grep -m1 -A5 -E 'Sanitizer|runtime error' "$tmp/serve.log")"
 note "pkisign serve refusals: 401 unknown caller, 403 wrong PIN, 422 not a PDF, 400 malformed, 415, 413, 404; no secret in its log"
+# serve_start LOG [VAR=VALUE...]: another pkisign serve on the same
+# configuration, changed by the environment, on a port of its own.
+serve_start() {
+	local log=$1 i
+	shift
+	sport=$(free_port)
+	env PKI_PADES_PORT="$sport" "$@" "$PKISIGN" serve --config "$tmp/pades.conf" >"$log" 2>&1 &
+	spid=$!
+	for ((i = 0; i < 100; i++)); do
+		curl -sf "http://127.0.0.1:$sport/health" >/dev/null 2>&1 && return 0
+		kill -0 "$spid" 2>/dev/null || fail "pkisign serve died: $(cat "$log")"
+		sleep 0.1
+	done
+	fail "pkisign serve did not answer /health: $(cat "$log")"
+}
+# The TSA down: 502 at B-T, before any authorization, on /v1/sign and on
+# /v1/sign/hashes (no hashes given, so no SMS code asked for them).
+serve_start "$tmp/serve-tsa.log" PKI_PADES_TSA_URL="http://127.0.0.1:$dead/tsa"
+sads=$(q "SELECT count(*) FROM sign_sad")
+nhash=$(hashes)
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-T "$tmp/simple.pdf"
+sreq "$tmp/sbody"
+problem 502 "B-T with the TSA down"
+grep -q 'nothing was authorized' "$tmp/sout" || fail "B-T with the TSA down: $(head -c 300 "$tmp/sout")"
+printf '{"user":"%s","credential":"%s","level":"B-T","documents":[{"name":"s.pdf","pdf":"%s"}]}' \
+	"$aB" "$credB" "$(base64 -w0 "$tmp/simple.pdf")" >"$tmp/sbody"
+sreq "$tmp/sbody" "" "" /v1/sign/hashes
+problem 502 "/v1/sign/hashes at B-T with the TSA down"
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] && [ "$(hashes)" = "$nhash" ] ||
+	fail "pkisign serve: the TSA down spent an authorization or a signHash"
+serve_stop
+# A client secret signd refuses is this service's set-up, not the
+# subscriber's doing: 502 and a warning naming pades.client_id, not a 403
+# "refused by the signing service" logged under the subscriber's account.
+( umask 077; openssl rand -base64 32 | tr "+/" "-_" | tr -d "=" >"$tmp/wrong.secret" )
+serve_start "$tmp/serve-secret.log" PKI_PADES_CLIENT_SECRET_FILE="$tmp/wrong.secret"
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/simple.pdf"
+sreq "$tmp/sbody"
+problem 502 "a wrong client secret"
+grep -q invalid_client "$tmp/sout" || fail "a wrong client secret: $(head -c 300 "$tmp/sout")"
+serve_stop
+grep -q '"level":"warn".*refused this service.s own credentials (pades.client_id' "$tmp/serve-secret.log" &&
+	! grep -q 'refused by the signing service: account' "$tmp/serve-secret.log" ||
+	fail "a wrong client secret: the log: $(cat "$tmp/serve-secret.log")"
+no_secret_in "pkisign serve's log (wrong secret)" "$tmp/serve-secret.log"
+note "pkisign serve: the TSA down gets 502 before any authorization; a wrong client secret 502, warned"
 # The 400,000 objects (48 MB of request body) under caps where they ended the
 # whole service (the std::terminate above, SIGSYS under its seccomp filter:
 # every caller's job lost): 422 now, /health answers and the next document
