@@ -1,11 +1,15 @@
 /*
  * jansson helpers for untrusted JSON. See lib/json.h.
  */
+#include <malloc.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "lib/json.h"
 
@@ -70,4 +74,27 @@ json_unpack_strict(json_t *root, json_error_t *err, const char *fmt, ...)
 	rc = json_vunpack_ex(root, err, JSON_STRICT, fmt, ap);
 	va_end(ap);
 	return rc == 0 ? 0 : -1;
+}
+
+static void	 (*json_wipe_release)(void *) = free;
+
+/*
+ * Blocks stay plain malloc blocks (no header), so a string jansson hands
+ * out (json_dumps) may still be released with free() by its caller; their
+ * size is malloc's own.
+ */
+static void
+json_wiping_free(void *block)
+{
+	if (block == NULL)
+		return;
+	OPENSSL_cleanse(block, malloc_usable_size(block));
+	json_wipe_release(block);
+}
+
+void
+json_wipe_on_free(void *(*alloc)(size_t), void (*release)(void *))
+{
+	json_wipe_release = release != NULL ? release : free;
+	json_set_alloc_funcs(alloc != NULL ? alloc : malloc, json_wiping_free);
 }

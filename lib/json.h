@@ -23,4 +23,16 @@ json_t	*json_load_bounded(const void *buf, size_t len, size_t max,
  */
 int	json_unpack_strict(json_t *root, json_error_t *err, const char *fmt, ...);
 
+/*
+ * Makes jansson wipe every block it frees: for processes whose JSON carries
+ * secrets (passwords, PINs, one-time codes, access tokens, SADs), which
+ * jansson's parser copies into strings of its own and its lexer buffer,
+ * as lib/http.c wipes the request and response bodies. alloc and release
+ * are the allocator underneath (NULL: malloc and free); alloc's blocks
+ * must be malloc's (their size is malloc_usable_size()'s), so a string
+ * jansson returns may still be freed with free(). Replaces
+ * json_set_alloc_funcs(): call it once, before any thread.
+ */
+void	json_wipe_on_free(void *(*alloc)(size_t), void (*release)(void *));
+
 #endif

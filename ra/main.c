@@ -40,6 +40,7 @@
 #include "lib/config.h"
 #include "lib/daemon.h"
 #include "lib/db.h"
+#include "lib/json.h"
 #include "lib/http.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
@@ -284,6 +285,8 @@ main(int argc, char **argv)
 	long port, db_timeout_s;
 	int rc = 1, smtp;
 
+	/* Passwords, PINs and codes arrive in JSON: wiped when freed. */
+	json_wipe_on_free(NULL, NULL);
 	memset(&ra, 0, sizeof(ra));
 	if ((cfg = daemon_load_config(argc, argv, "ra", usage)) == NULL)
 		return 1;

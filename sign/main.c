@@ -37,6 +37,7 @@
 #include <openssl/x509v3.h>
 
 #include "lib/file.h"
+#include "lib/json.h"
 #include "lib/sandbox.h"
 #include "sign/csc_client.h"
 #include "sign/job.h"
@@ -548,6 +549,8 @@ main(int argc, char **argv)
 	}
 	if (argc > 1 && strcmp(argv[1], "serve") == 0)
 		return pkisign_serve(argc - 1, argv + 1);
+	/* The SAD and the access token arrive in JSON: wiped when freed. */
+	json_wipe_on_free(NULL, NULL);
 	parse_args(argc, argv, &o);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		warnmsg("curl_global_init failed");

@@ -798,8 +798,11 @@ pkisign_serve(int argc, char **argv)
 	    PDF_READ_CPU_MS_DEFAULT / 1000, 0, 3600, &cpu_s) == -1)
 		goto out;
 	pdf_set_read_cpu_limit(cpu_s * 1000);
-	/* Before any thread: jansson's allocator is the process's. */
-	json_set_alloc_funcs(serve_json_malloc, free);
+	/*
+	 * Before any thread: jansson's allocator is the process's. The
+	 * factor arrives in JSON, so what jansson frees is wiped.
+	 */
+	json_wipe_on_free(serve_json_malloc, NULL);
 	if (serve_limit_memory((unsigned long)mem_mib,
 	    (unsigned int)threads) == -1)
 		goto out;

@@ -60,6 +60,7 @@
 #include "lib/config.h"
 #include "lib/daemon.h"
 #include "lib/db.h"
+#include "lib/json.h"
 #include "lib/http.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
@@ -441,6 +442,8 @@ main(int argc, char **argv)
 	unsigned int i, nlocks = 0;
 	int ctl[2] = { -1, -1 }, rc = 1;
 
+	/* PINs and codes arrive in JSON, SADs and tokens leave in it. */
+	json_wipe_on_free(NULL, NULL);
 	memset(&sd, 0, sizeof(sd));
 	for (i = 0; i < SIGND_THREADS_MAX; i++) {
 		sd.sams[i].fd = -1;

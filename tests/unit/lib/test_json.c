@@ -1,5 +1,6 @@
 /*
- * lib/json: bounded loading of untrusted JSON and strict unpacking.
+ * lib/json: bounded loading of untrusted JSON and strict unpacking; the
+ * allocator that wipes what jansson frees (json_wipe_on_free).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +120,86 @@ test_strict_unpack(void **state)
 	assert_int_equal(json_unpack_strict(NULL, &err, "{}"), -1);
 }
 
+/*
+ * The allocator under json_wipe_on_free(): it keeps each block's size, and
+ * at release counts the blocks still holding the secret below.
+ */
+#define SECRET	"402917-Horse-Battery"
+#define BLOCKS	1024
+static struct { void *p; size_t n; } blocks[BLOCKS];
+static int released, released_with_secret;
+
+static void *
+track_alloc(size_t n)
+{
+	void *p = malloc(n);
+	int i;
+
+	for (i = 0; p != NULL && i < BLOCKS; i++)
+		if (blocks[i].p == NULL) {
+			blocks[i].p = p;
+			blocks[i].n = n;
+			return p;
+		}
+	fail_msg("more than %d live blocks", BLOCKS);
+	return NULL;
+}
+
+static void
+track_release(void *p)
+{
+	size_t len = strlen(SECRET), j;
+	int i;
+
+	for (i = 0; i < BLOCKS && blocks[i].p != p; i++)
+		;
+	assert_true(i < BLOCKS);
+	for (j = 0; blocks[i].n >= len && j <= blocks[i].n - len; j++)
+		if (memcmp((char *)p + j, SECRET, len) == 0) {
+			released_with_secret++;
+			break;
+		}
+	released++;
+	blocks[i].p = NULL;
+	free(p);
+}
+
+/* Parses and frees a body carrying SECRET as a value and inside a key. */
+static void
+parse_secret_body(void)
+{
+	static const char body[] = "{\"pin\": \"" SECRET "\", \"factor\": "
+	    "{\"code\": \"" SECRET "\", \"x" SECRET "\": 1}}";
+	json_error_t err;
+	json_t *root;
+
+	released = released_with_secret = 0;
+	root = load(body, sizeof(body), &err);
+	assert_non_null(root);
+	json_decref(root);
+	assert_true(released > 0);
+}
+
+static void
+test_wipe_on_free(void **state)
+{
+	(void)state;
+	/* The control: jansson's own frees leave the secret in the blocks. */
+	json_set_alloc_funcs(track_alloc, track_release);
+	parse_secret_body();
+	assert_true(released_with_secret > 0);
+	/* Wiped: no block goes back holding it. */
+	json_wipe_on_free(track_alloc, track_release);
+	parse_secret_body();
+	assert_int_equal(released_with_secret, 0);
+	/* A failed parse frees what it made so far: wiped too. */
+	released = released_with_secret = 0;
+	assert_null(load("{\"pin\": \"" SECRET "\", \"pin\": 1}", 64, NULL));
+	assert_true(released > 0);
+	assert_int_equal(released_with_secret, 0);
+	json_set_alloc_funcs(malloc, free);
+}
+
 int
 main(void)
 {
@@ -128,6 +209,7 @@ main(void)
 		cmocka_unit_test(test_over_limit),
 		cmocka_unit_test(test_not_object),
 		cmocka_unit_test(test_strict_unpack),
+		cmocka_unit_test(test_wipe_on_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
