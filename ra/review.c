@@ -47,8 +47,9 @@ static const struct db_stmt stmt_queue = {
 	"ra_review_list_select",
 	"SELECT a.id, a.kind, a.status, a.profile, " RA_TS("a.created_at") ", "
 	RA_TS("a.updated_at") ", acc.email, k.full_name, right(k.nik, 4), "
-	"(SELECT count(*) FROM ra_decision d WHERE d.application_id = a.id "
-	"AND d.decision = 'approve') " RA_QUEUE_FROM
+	"(SELECT count(*) FROM ra_decision d JOIN ra_officer o ON o.id = "
+	"d.officer_id WHERE d.application_id = a.id AND d.decision = 'approve' "
+	"AND o.disabled_at IS NULL) " RA_QUEUE_FROM
 	"ORDER BY a.id DESC LIMIT $4::int OFFSET $5::int",
 	5
 };
@@ -146,7 +147,8 @@ static const struct db_stmt stmt_company_rep = {
 static const struct db_stmt stmt_decisions = {
 	"ra_review_get_decisions",
 	"SELECT d.officer_id, o.username, d.decision, d.reason, "
-	RA_TS("d.created_at") " FROM ra_decision d JOIN ra_officer o ON "
+	RA_TS("d.created_at") ", o.disabled_at IS NOT NULL "
+	"FROM ra_decision d JOIN ra_officer o ON "
 	"o.id = d.officer_id WHERE d.application_id = $1 ORDER BY d.id",
 	1
 };
@@ -217,12 +219,19 @@ static const struct db_stmt stmt_decide_lock = {
 	"WHERE a.id = $1 FOR UPDATE OF a",
 	2
 };
-/* The application's approvals, and whether this officer decided it. */
+/*
+ * The application's approvals by officers not disabled since, and whether
+ * this officer decided it. An officer is disabled when no longer trusted
+ * (left, or suspected compromised): their approval no longer makes one of
+ * four eyes, and another officer's is needed.
+ */
 static const struct db_stmt stmt_decide_count = {
 	"ra_review_decide_count",
-	"SELECT count(*) FILTER (WHERE decision = 'approve'), "
-	"count(*) FILTER (WHERE officer_id = $2::bigint) > 0 "
-	"FROM ra_decision WHERE application_id = $1",
+	"SELECT count(*) FILTER (WHERE d.decision = 'approve' AND "
+	"o.disabled_at IS NULL), "
+	"count(*) FILTER (WHERE d.officer_id = $2::bigint) > 0 "
+	"FROM ra_decision d JOIN ra_officer o ON o.id = d.officer_id "
+	"WHERE d.application_id = $1",
 	2
 };
 /*
@@ -750,11 +759,12 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 	    (decisions = json_array()) == NULL)
 		goto out;
 	for (i = 0; i < PQntuples(dec); i++)
-		if ((item = json_pack("{s:I, s:s, s:s, s:s, s:s}", "officer_id",
-		    ra_review_int(dec, i, 0), "officer", PQgetvalue(dec, i, 1),
-		    "decision", PQgetvalue(dec, i, 2), "reason",
-		    PQgetvalue(dec, i, 3), "created_at",
-		    PQgetvalue(dec, i, 4))) == NULL ||
+		if ((item = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b}",
+		    "officer_id", ra_review_int(dec, i, 0), "officer",
+		    PQgetvalue(dec, i, 1), "decision", PQgetvalue(dec, i, 2),
+		    "reason", PQgetvalue(dec, i, 3), "created_at",
+		    PQgetvalue(dec, i, 4), "officer_disabled",
+		    strcmp(PQgetvalue(dec, i, 5), "t") == 0)) == NULL ||
 		    json_array_append_new(decisions, item) == -1)
 			goto out;
 	if ((subject = json_loads(PQgetvalue(res, 0, D_SUBJECT), 0,

@@ -489,6 +489,40 @@ expect 200 "an approval while another officer's commits"
 grep -q "^Subject: .*application $app5 is approved" "$(mail_to r5@review.example)" || fail "no approval email for app5"
 note "four-eyes with two approvals at once (the first committed while rad waited for the lock): ok"
 
+# --- four-eyes: an approval by an officer disabled since ---------------------------
+# A disabled officer (left, or no longer trusted) is no longer one of the
+# four eyes: rev-temp approves, is disabled, and rev-two's approval leaves
+# the application submitted (1 of 2, rev-temp's shown disabled); rev-one's
+# then approves it. Before, rev-temp's approval still counted.
+officer rev-temp ra_officer
+offt=$oid tok_t=$otok
+subscriber r6@review.example
+acc6=$aid
+app6=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($acc6, 'corporate',
+    'corporate', '{\"C\":\"ID\",\"O\":\"PT Sementara\",\"CN\":\"Review Disabled\"}') RETURNING id" | sed -n 1p)
+tok=$tok_t
+req POST "/v1/officer/applications/$app6/decision" "$(dec approve 'Deed and NIB checked')"
+expect 200 "rev-temp's approval"
+pkictl officer disable rev-temp >/dev/null 2>"$tmp/disable.err" || fail "officer disable rev-temp: $(cat "$tmp/disable.err")"
+tok=$tok_o2
+req POST "/v1/officer/applications/$app6/decision" "$(dec approve 'Second look: fine')"
+expect 200 "rev-two's approval after rev-temp was disabled"
+[ "$(jq -r '.status + "/" + (.approvals|tostring) + "/" + (.approvals_required|tostring)' "$tmp/out")" = submitted/1/2 ] ||
+	fail "a disabled officer's approval still counted: $(cat "$tmp/out")"
+[ "$(q "SELECT status FROM ra_application WHERE id = $app6")" = submitted ] || fail "app6 approved with a disabled officer's approval"
+req GET "/v1/officer/applications/$app6"
+[ "$(jq -r '[.decisions[] | .officer + ":" + (.officer_disabled|tostring)] | join(",")' "$tmp/out")" = rev-temp:true,rev-two:false ] ||
+	fail "the detail does not show rev-temp disabled: $(jq -c .decisions "$tmp/out")"
+req GET "/v1/officer/applications?q=r6@review.example"
+[ "$(jq -r ".applications[] | select(.id == $app6) | .approvals" "$tmp/out")" = 1 ] ||
+	fail "the queue counts a disabled officer's approval: $(cat "$tmp/out")"
+tok=$tok_o1
+req POST "/v1/officer/applications/$app6/decision" "$(dec approve 'Third look: fine')"
+expect 200 "rev-one's approval"
+[ "$(jq -r '.status + "/" + (.approvals|tostring)' "$tmp/out")" = approved/2 ] ||
+	fail "two approvals by enabled officers did not approve: $(cat "$tmp/out")"
+note "four-eyes: a disabled officer's approval no longer counts; two enabled officers approve: ok"
+
 # --- a certificate for app1, the duplicate-NIK check --------------------------------
 order_issued personal "{\"C\":\"ID\",\"CN\":\"Ratna Dewi\",\"serialNumber\":\"NIK:$nik1\"}"
 o=$order cid=$cert
