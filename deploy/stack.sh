@@ -81,14 +81,15 @@ EOF
 [ $# -ge 1 ] || usage
 CMD=$1; shift
 DIR=$REPO/var
+DIR_GIVEN=0
 BUILD=$REPO/build
 PORTS_MODE=default
 EPHEMERAL=0
 STANDBY=0
 while [ $# -gt 0 ]; do
 	case $1 in
-	--dir) [ $# -ge 2 ] || usage; DIR=$2; shift 2 ;;
-	--dir=*) DIR=${1#--dir=}; shift ;;
+	--dir) [ $# -ge 2 ] || usage; DIR=$2; DIR_GIVEN=1; shift 2 ;;
+	--dir=*) DIR=${1#--dir=}; DIR_GIVEN=1; shift ;;
 	--build) [ $# -ge 2 ] || usage; BUILD=$2; shift 2 ;;
 	--build=*) BUILD=${1#--build=}; shift ;;
 	--ports) [ $# -ge 2 ] || usage; PORTS_MODE=$2; shift 2 ;;
@@ -102,6 +103,20 @@ done
 case $CMD in up|down|status) ;; *) usage ;; esac
 case $PORTS_MODE in auto|default) ;; *) die "--ports must be auto or default, not '$PORTS_MODE'" ;; esac
 
+# A checkout in a home directory (Debian 12 makes them 0700; /root is) is
+# out of the stack users' reach. Unless --dir was given, var is then a link
+# to a directory of its own under PKI_STACK_STATE_ROOT (/var/lib/pki-stack),
+# which they can reach: `make up` works from a clone anywhere. DIR below is
+# the link's target, so the daemons never see the link.
+if [ "$DIR_GIVEN" = 0 ] && [ "$CMD" = up ] && [ "$(id -u)" -eq 0 ] && [ ! -e "$DIR" ] &&
+    [ ! -L "$DIR" ] && id pki >/dev/null 2>&1 &&
+    ! setpriv --reuid=pki --regid="$(id -g pki)" --init-groups -- test -x "$REPO"; then
+	state_root=${PKI_STACK_STATE_ROOT:-/var/lib/pki-stack}
+	state=$state_root/$(basename -- "$REPO" | tr -c 'A-Za-z0-9_.+\n-' '_')-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)
+	install -d -m 0755 -o 0 -g 0 -- "$state_root"
+	ln -s -- "$state" "$DIR"
+	echo "$prog: $REPO is not reachable by user pki (a home directory?): the stack lives in $state, var links to it" >&2
+fi
 DIR=$(realpath -m -- "$DIR")
 BUILD=$(realpath -m -- "$BUILD")
 # Paths go into config files, libpq conninfo and KEY=VALUE lines unquoted.

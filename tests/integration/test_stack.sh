@@ -540,5 +540,25 @@ if [ "$(id -u)" -eq 0 ]; then
 	fi
 	grep -q "not reachable by user pki: $closed is not traversable" "$T/closed.log" ||
 		fail "unclear message for an untraversable directory: $(cat "$T/closed.log")"
+	# A checkout in such a directory (a home directory: Debian 12 makes
+	# them 0700) without --dir, as `make up` runs it: var becomes a link
+	# to a directory under PKI_STACK_STATE_ROOT, and the stack comes up
+	# there. (It used to refuse, so `make up` failed from a clone in ~.)
+	clone=$closed/clone
+	mkdir -p "$clone"
+	for d in deploy policy ra schema; do ln -s "$REPO/$d" "$clone/$d"; done
+	mkdir -m 0755 "$T/state"
+	if ! PKI_STACK_STATE_ROOT=$T/state "$clone/deploy/stack.sh" up --ports auto --build "$BUILD" --ephemeral \
+	    >"$T/home.log" 2>&1; then
+		PKI_STACK_STATE_ROOT=$T/state "$clone/deploy/stack.sh" down >/dev/null 2>&1 || true
+		fail "up from a checkout pki cannot reach: $(tail -n 5 "$T/home.log")"
+	fi
+	home_state=$(readlink "$clone/var")
+	case $home_state in "$T/state/clone-"*) ;; *) fail "var is not a link into the state root: '$home_state'" ;; esac
+	grep -q "the stack lives in $home_state, var links to it" "$T/home.log" || fail "up did not say where the stack is: $(head -n 3 "$T/home.log")"
+	(set -a; . "$home_state/stack.env"; set +a
+	 curl -sf -o /dev/null "$PKI_RA_URL/health") || fail "the stack from a checkout in a closed directory does not answer"
+	"$clone/deploy/stack.sh" down >"$T/home-down.log" 2>&1 || fail "down through the var link: $(cat "$T/home-down.log")"
+	grep -q "stack in $home_state is down" "$T/home-down.log" || fail "down did not stop that stack: $(cat "$T/home-down.log")"
 fi
 note ok
