@@ -1196,6 +1196,18 @@ int			 ra_notifier_lapse(struct ra *, struct db *);
  */
 int			 ra_notifier_requests_expired(struct ra *, struct db *);
 /*
+ * Pending revocation request id, its certificate locked by the caller
+ * (FOR UPDATE: the certificate before the request, as every path takes
+ * them), closed as moot when its certificate expired unrevoked, with the
+ * notifier's decision_reason and ra.revocation_request.moot event, for
+ * any caller that closes one so (actor actor; details certificate_id,
+ * serial, company_id, reason "expired", not_after, requested_reason, and
+ * client unless NULL). *done is 1 when it was closed, 0 when it was not
+ * pending or its certificate has not expired. 0, or -1 (the connection).
+ */
+int			 ra_revreq_expired_close(struct db *, const char *id,
+			    const char *actor, const char *client, int *done);
+/*
  * Sends due expiry reminders (rekey.reminder_days), the nearest expiry
  * first, at most a batch; *more is set when a full one was due. How many,
  * or -1. One of a certificate whose issuing CA was revoked for good says

@@ -1008,9 +1008,12 @@ static const struct db_stmt stmt_request_expired_lock = {
 	"c.id = q.certificate_id WHERE q.id = $1 FOR UPDATE OF c",
 	1
 };
-/* Closed as moot, as schema/079 closes one whose certificate was revoked. */
+/*
+ * Closed as moot, as schema/079 closes one whose certificate was revoked
+ * (ra_revreq_expired_close).
+ */
 static const struct db_stmt stmt_request_expired_moot = {
-	"ra_notifier_request_expired_moot",
+	"ra_revreq_expired_moot",
 	"UPDATE ra_revocation_request q SET status = 'moot', decided_at = now(), "
 	"decision_reason = 'the certificate expired (' || " RA_TS("c.not_after")
 	" || ') unrevoked while the request waited: nothing is left to "
@@ -1021,25 +1024,16 @@ static const struct db_stmt stmt_request_expired_moot = {
 	1
 };
 
-struct ra_request_expired_txn {
-	const char	*id;
-	int		 done;
-};
-
-static int
-ra_request_expired_txn(struct db *db, void *arg)
+int
+ra_revreq_expired_close(struct db *db, const char *id, const char *actor,
+    const char *client, int *done)
 {
-	struct ra_request_expired_txn *t = arg;
-	const char *v[1] = { t->id };
+	const char *v[1] = { id };
 	PGresult *res = NULL;
 	json_t *details = NULL;
 	int rc = -1;
 
-	t->done = 0;
-	if ((res = db_exec(db, &stmt_request_expired_lock, v, NULL, NULL)) ==
-	    NULL)
-		goto out;
-	PQclear(res);
+	*done = 0;
 	if ((res = db_exec(db, &stmt_request_expired_moot, v, NULL, NULL)) ==
 	    NULL || PQnfields(res) != 5)
 		goto out;
@@ -1051,16 +1045,38 @@ ra_request_expired_txn(struct db *db, void *arg)
 	    "certificate_id", PQgetvalue(res, 0, 0), "serial", PQgetvalue(res,
 	    0, 1), "company_id", PQgetvalue(res, 0, 2), "reason", "expired",
 	    "not_after", PQgetvalue(res, 0, 3), "requested_reason",
-	    PQgetvalue(res, 0, 4))) == NULL || audit_append(db,
-	    RA_NOTIFIER_ACTOR, "ra.revocation_request.moot",
-	    "ra_revocation_request", t->id, details, NULL) == -1)
+	    PQgetvalue(res, 0, 4))) == NULL || (client != NULL &&
+	    json_object_set_new(details, "client", json_string(client)) ==
+	    -1) || audit_append(db, actor, "ra.revocation_request.moot",
+	    "ra_revocation_request", id, details, NULL) == -1)
 		goto out;
-	t->done = 1;
+	*done = 1;
 	rc = 0;
 out:
 	json_decref(details);
 	PQclear(res);
 	return rc;
+}
+
+struct ra_request_expired_txn {
+	const char	*id;
+	int		 done;
+};
+
+static int
+ra_request_expired_txn(struct db *db, void *arg)
+{
+	struct ra_request_expired_txn *t = arg;
+	const char *v[1] = { t->id };
+	PGresult *res;
+
+	t->done = 0;
+	if ((res = db_exec(db, &stmt_request_expired_lock, v, NULL, NULL)) ==
+	    NULL)
+		return -1;
+	PQclear(res);
+	return ra_revreq_expired_close(db, t->id, RA_NOTIFIER_ACTOR, NULL,
+	    &t->done);
 }
 
 static int
