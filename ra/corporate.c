@@ -385,20 +385,27 @@ static const struct db_stmt stmt_is_company_app = {
 	1
 };
 /*
- * An employee certificate of company $1: revoked?, pending request? Locked
- * (shared) until the request is stored: a revocation committed after this
- * read would otherwise not see the request, which stayed pending on a
- * revoked certificate (schema/079 closes those a revocation finds).
+ * An employee certificate of company $1 (of an application made for it as
+ * an employee, profile corporate, or of its rekey: not the company's
+ * e-seal, which is the representative's, nor anything else linked to the
+ * company; schema/097 refuses those too): revoked?, pending request?,
+ * expired? Locked (shared) until the request is stored: a revocation
+ * committed after this read would otherwise not see the request, which
+ * stayed pending on a revoked certificate (schema/079 closes those a
+ * revocation finds). Until 2026-12-07 any certificate linked to the
+ * company would do, the e-seal included, and an expired one.
  */
 static const struct db_stmt stmt_revreq_cert = {
 	"ra_corporate_revreq_certificate",
 	"SELECT c.revoked_at IS NOT NULL AND c.revocation_reason <> 6, "
 	"EXISTS (SELECT 1 FROM "
 	"ra_revocation_request r WHERE r.certificate_id = c.id AND "
-	"r.status = 'pending') FROM ra_company_application ca JOIN "
+	"r.status = 'pending'), c.not_after <= now() FROM "
+	"ra_company_application ca JOIN "
 	"ra_application ap ON ap.id = ca.application_id JOIN issuance_order o "
 	"ON o.id = ap.order_id JOIN certificate c ON c.id = o.certificate_id "
-	"WHERE ca.company_id = $1 AND c.id = $2 FOR SHARE OF c",
+	"WHERE ca.company_id = $1 AND c.id = $2 AND ap.profile = 'corporate' "
+	"FOR SHARE OF c",
 	2
 };
 static const struct db_stmt stmt_revreq_insert = {
@@ -603,6 +610,7 @@ enum ra_corp_outcome {
 	RA_CORP_INVITE_COMPANY,		/* 429: the company's hourly cap */
 	RA_CORP_INVITE_ADDRESS,		/* 429: the address's daily cap */
 	RA_CORP_REASON_POLICY,		/* 409: review.revocation_reasons */
+	RA_CORP_CERT_EXPIRED,		/* 409: nothing left to revoke */
 };
 
 static int
@@ -669,6 +677,9 @@ ra_corp_refuse(struct http_response *resp, enum ra_corp_outcome o)
 	case RA_CORP_REQUEST_PENDING:
 		return ra_problem(resp, 409, "a revocation request for this "
 		    "certificate is pending");
+	case RA_CORP_CERT_EXPIRED:
+		return ra_problem(resp, 409, "the certificate has expired: "
+		    "nothing is left to revoke");
 	case RA_CORP_OFFICER_IN_COMPANY:
 		return ra_problem(resp, 403, RA_OFFICER_COMPANY_DETAIL);
 	case RA_CORP_REQUEST_DECIDED:
@@ -2166,6 +2177,8 @@ ra_corp_revreq_txn(struct db *db, void *arg)
 		t->outcome = RA_CORP_CERT_UNKNOWN;
 	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
 		t->outcome = RA_CORP_CERT_REVOKED;
+	else if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+		t->outcome = RA_CORP_CERT_EXPIRED;
 	else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 		t->outcome = RA_CORP_REQUEST_PENDING;
 	if (t->outcome != RA_CORP_DONE)

@@ -1247,6 +1247,25 @@ moot "$rid7" "$(q "SELECT revoked_by FROM certificate WHERE id = $lc2")"
 sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_revocation_request SET status = 'done' WHERE id = $rid5" 'final'
 note "a request whose certificate the subscriber, an officer or pkictl revoked is closed as moot (audited, the queue shows it, deciding it 409); a hold leaves it pending: ok"
 
+# --- an expired certificate leaves nothing to revoke -------------------------------------
+# Expired in its row only (test_cert's way). The sysadmin's request is 409,
+# nothing stored, and the database refuses it too (schema/097); until
+# 2026-12-07 it was stored.
+lain_cert 'Lain Tiga' 3174011505900023
+lc3=$cert cert=$cert_before_removal
+lc3dates=$(q "SELECT format('not_before = %L, not_after = %L', not_before, not_after) FROM certificate WHERE id = $lc3")
+lc3_dates() { q "SET session_replication_role = replica; UPDATE certificate SET $1 WHERE id = $lc3" >/dev/null; }
+lc3_dates "not_after = now() - interval '1 minute'"
+otp_for "$sys2tok" admin@lain.co.id
+refuse 409 "a request for an expired certificate" POST "/v1/corporate/$cid2/revocation-requests" \
+	"$(rr "$lc3" unspecified "$oid" "$ocode")"
+detail | has 'expired' || fail "expired request detail: $(detail)"
+[ "$(q "SELECT count(*) FROM ra_revocation_request WHERE certificate_id = $lc3")" = 0 ] ||
+	fail "a request for an expired certificate was stored"
+sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_revocation_request (company_id, certificate_id, requested_by, reason, comment)
+    VALUES ($cid2, $lc3, $sys2, 'unspecified', 'x')" 'nothing is left to revoke'
+note "an expired certificate: the sysadmin's request 409, refused by the database too: ok"
+
 # --- an officer deactivates the company --------------------------------------------------
 # Before: an application of the employee made for the company (oapp) is
 # open (their rekey was cancelled with its revoked certificate, above: a new

@@ -69,6 +69,7 @@ account admin@segel.example +6281200000302
 claim=$(sed -n 's/.*token=\([A-Za-z0-9_-]\{43\}\).*/\1/p' "$(grep -l 'sysadmin/claim' "$mail"/*.eml | xargs grep -l -- '^To: <admin@segel.example>')" | tr -d '\r' | sed -n 1p)
 req POST /v1/corporate/sysadmin/claim "{\"token\":\"$claim\"}"
 expect 200 "the sysadmin's claim"
+sys=$aid stok=$tok
 refuse 403 "the sysadmin applies for the seal" POST "/v1/corporate/$cid/eseals" "$seal"
 account stranger-seal@example.com +6281200000303
 refuse 404 "a stranger applies for the seal" POST "/v1/corporate/$cid/eseals" "$seal"
@@ -187,6 +188,27 @@ expect 200 "the company view"
 jq -e --argjson a "$sapp" '[.. | objects | select(.id? == $a and .status? == "issued")] | length >= 1' "$tmp/out" >/dev/null ||
 	fail "the company view does not list the e-seal: $(cat "$tmp/out")"
 note "agreement (eseal, 730 days, the seal's DN) → cad → issued: openssl verify ok, seal subject and key usage, a signing credential of the representative"
+
+# --- the seal is not an employee's: the sysadmin cannot have it revoked -------------------
+# The sysadmin asks for the revocation of an employee's certificate only:
+# the seal is 404 as an unknown certificate, nothing stored, and the
+# database refuses it too (schema/097). Until 2026-12-07 the request was
+# stored, blocked the seal's rekey, and an officer carrying it out revoked
+# the seal.
+tok=$stok
+req POST /v1/otp '{"channel":"sms","purpose":"revoke"}'
+expect 201 "otp revoke (sysadmin)"
+oid=$(jq -r .otp_id "$tmp/out")
+c=$(sms_code +6281200000302)
+secrets+=("$c")
+refuse 404 "the sysadmin asks to revoke the company's e-seal" POST "/v1/corporate/$cid/revocation-requests" \
+	"{\"certificate_id\":$cert,\"reason\":\"privilegeWithdrawn\",\"comment\":\"x\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
+detail | has "no certificate of this company's employees" || fail "e-seal request detail: $(detail)"
+[ "$(q "SELECT count(*) FROM ra_revocation_request WHERE certificate_id = $cert")" = 0 ] ||
+	fail "a revocation request of the e-seal was stored"
+sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_revocation_request (company_id, certificate_id, requested_by, reason, comment)
+    VALUES ($cid, $cert, $sys, 'privilegeWithdrawn', 'x')" 'profile eseal\) is not an employee certificate'
+note "the e-seal: the sysadmin's request 404 as an unknown certificate, refused by the database too"
 
 # --- its rekey: the company's subject again, no person's KYC, four-eyes ------------------
 # A second rad with a window wider than the seal's 730 days (the documented
