@@ -523,11 +523,17 @@ static const struct db_stmt stmt_eseal_insert = {
 	"($1::text = '' OR r.status = $1::text) AND ($2::text = '' OR " \
 	"strpos(lower(co.name), lower($2::text)) > 0 OR co.nib = $2::text OR " \
 	"upper(c.serial) = upper($2::text)) "
+/*
+ * Each with its certificate's profile and subject: a request made before
+ * 2026-12-07 may name a certificate that is not an employee's (the
+ * company's e-seal), which the officers may only reject.
+ */
 static const struct db_stmt stmt_revreq_list = {
 	"ra_officer_revreq_list",
 	"SELECT r.id, r.company_id, co.name, r.certificate_id, c.serial, "
 	"r.reason, r.comment, r.status, r.requested_by, " RA_TS("r.created_at")
-	", " RA_TS("r.decided_at") ", r.decided_by, r.decision_reason "
+	", " RA_TS("r.decided_at") ", r.decided_by, r.decision_reason, "
+	"c.profile, c.subject "
 	RA_REVREQS_FROM "ORDER BY r.status <> 'pending', r.id DESC "
 	"LIMIT $3::int OFFSET $4::int",
 	4
@@ -548,11 +554,22 @@ static const struct db_stmt stmt_revreq_lock_cert = {
 	"c.id = r.certificate_id WHERE r.id = $1 FOR UPDATE OF c",
 	1
 };
+/*
+ * The request, locked, with its certificate: revoked?, serial, issuer,
+ * the officer in the company?, an employee certificate of the company (as
+ * stmt_revreq_cert: a request made before 2026-12-07 may name its e-seal)?,
+ * expired?, profile.
+ */
 static const struct db_stmt stmt_revreq_lock = {
 	"ra_officer_revreq_lock",
 	"SELECT r.status, r.certificate_id, r.reason, "
 	"c.revoked_at IS NOT NULL AND c.revocation_reason <> 6, "
-	"c.serial, i.name, ra_officer_in_company($2::bigint, r.company_id) "
+	"c.serial, i.name, ra_officer_in_company($2::bigint, r.company_id), "
+	"EXISTS (SELECT 1 FROM ra_company_application ca JOIN ra_application "
+	"ap ON ap.id = ca.application_id JOIN issuance_order o ON o.id = "
+	"ap.order_id WHERE ca.company_id = r.company_id AND o.certificate_id "
+	"= c.id AND ap.profile = 'corporate'), c.not_after <= now(), "
+	"c.profile "
 	"FROM ra_revocation_request r JOIN certificate c ON "
 	"c.id = r.certificate_id JOIN ca_certificate i ON i.id = c.issuer_id "
 	"WHERE r.id = $1 FOR UPDATE OF r",
@@ -611,6 +628,7 @@ enum ra_corp_outcome {
 	RA_CORP_INVITE_ADDRESS,		/* 429: the address's daily cap */
 	RA_CORP_REASON_POLICY,		/* 409: review.revocation_reasons */
 	RA_CORP_CERT_EXPIRED,		/* 409: nothing left to revoke */
+	RA_CORP_NOT_EMPLOYEE_CERT,	/* 409: a request made before 097 */
 };
 
 static int
@@ -2433,7 +2451,7 @@ ra_officer_revreq_list(struct ra *ra, const struct http_request *req,
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
 		if ((item = json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s, "
-		    "s:I, s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 0),
+		    "s:I, s:s, s:s, s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 0),
 		    NULL, 10), "company_id", (json_int_t)strtoll(PQgetvalue(res,
 		    i, 1), NULL, 10), "company_name", PQgetvalue(res, i, 2),
 		    "certificate_id", (json_int_t)strtoll(PQgetvalue(res, i, 3),
@@ -2441,7 +2459,9 @@ ra_officer_revreq_list(struct ra *ra, const struct http_request *req,
 		    PQgetvalue(res, i, 5), "comment", PQgetvalue(res, i, 6),
 		    "status", PQgetvalue(res, i, 7), "requested_by",
 		    (json_int_t)strtoll(PQgetvalue(res, i, 8), NULL, 10),
-		    "created_at", PQgetvalue(res, i, 9))) == NULL ||
+		    "created_at", PQgetvalue(res, i, 9), "profile",
+		    PQgetvalue(res, i, 13), "subject", PQgetvalue(res, i,
+		    14))) == NULL ||
 		    json_array_append_new(a, item) == -1)
 			goto out;
 		/* A moot request (schema/079) was decided by no officer. */
@@ -2474,6 +2494,8 @@ struct ra_revdecide_txn {
 	char				 serial[80];
 	char				 reason[24];	/* the request's */
 	char				 status[16];	/* RA_CORP_REQUEST_DECIDED */
+	char				 profile[32];	/* the certificate's */
+	int				 moot;		/* closed: expired */
 };
 
 static int
@@ -2487,6 +2509,7 @@ ra_revdecide_txn(struct db *db, void *arg)
 	int rc = -1, tries;
 
 	t->outcome = RA_CORP_DONE;
+	t->moot = 0;
 	ra_officer_actor(t->who, actor, sizeof(actor));
 	v[0] = t->id;
 	v[1] = t->who->officer_id;
@@ -2536,8 +2559,36 @@ ra_revdecide_txn(struct db *db, void *arg)
 	snprintf(t->reason, sizeof(t->reason), "%s", reason);
 	snprintf(t->serial, sizeof(t->serial), "%s", PQgetvalue(res, 0, 4));
 	snprintf(issuer, sizeof(issuer), "%s", PQgetvalue(res, 0, 5));
+	snprintf(t->profile, sizeof(t->profile), "%s", PQgetvalue(res, 0, 9));
 	if (t->req->revoke && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
 		t->outcome = RA_CORP_CERT_REVOKED;
+		goto out;
+	}
+	/*
+	 * A sysadmin asks for the revocation of an employee's certificate
+	 * only; a request made before 2026-12-07 may name the company's
+	 * e-seal (the representative's): not carried out, only rejected.
+	 */
+	if (t->req->revoke && strcmp(PQgetvalue(res, 0, 7), "t") != 0) {
+		t->outcome = RA_CORP_NOT_EMPLOYEE_CERT;
+		goto out;
+	}
+	/*
+	 * An expired certificate leaves nothing to revoke: the request is
+	 * closed as moot, as the notifier's sweep would close it (its
+	 * wording and event, the officer as actor), and nothing revoked.
+	 */
+	if (t->req->revoke && strcmp(PQgetvalue(res, 0, 8), "t") == 0) {
+		if (ra_revreq_expired_close(db, t->id, actor, t->client,
+		    &t->moot) == -1)
+			goto out;
+		/* Locked, pending and expired above: cannot happen. */
+		if (!t->moot) {
+			log_err("revocation request %s: not closed as "
+			    "expired", t->id);
+			goto out;
+		}
+		rc = 0;
 		goto out;
 	}
 	/*
@@ -2635,13 +2686,33 @@ ra_officer_revreq_decide(struct ra *ra, const struct http_request *req,
 			    "or revoke the certificate for an allowed reason",
 			    t.reason);
 			rc = ra_problem(resp, 409, detail);
+		} else if (t.outcome == RA_CORP_NOT_EMPLOYEE_CERT) {
+			snprintf(detail, sizeof(detail), "the certificate is not "
+			    "an employee certificate of the company (profile "
+			    "%s): a company's sysadmin may ask for the "
+			    "revocation of its employees' certificates only; "
+			    "reject the request", t.profile);
+			rc = ra_problem(resp, 409, detail);
 		} else if (t.outcome == RA_CORP_REQUEST_DECIDED &&
 		    strcmp(t.status, "moot") == 0)
 			rc = ra_problem(resp, 409, "the request is closed: its "
-			    "certificate was revoked otherwise meanwhile (status "
-			    "moot; see its decision_reason)");
+			    "certificate was revoked otherwise meanwhile, or "
+			    "expired (status moot; see its decision_reason)");
 		else if (t.outcome != RA_CORP_DONE)
 			rc = ra_corp_refuse(resp, t.outcome);
+		goto out;
+	}
+	if (t.moot) {
+		log_info("revocation request %s: its certificate %s expired; "
+		    "closed as moot by officer %s", id, t.serial,
+		    who.officer_id);
+		if ((o = json_pack("{s:I, s:s, s:s, s:s}", "id",
+		    (json_int_t)strtoll(id, NULL, 10), "status", "moot",
+		    "serial", t.serial, "detail", "the certificate expired "
+		    "unrevoked: nothing is left to revoke; the request is "
+		    "closed as moot")) == NULL)
+			goto out;
+		rc = http_respond_json(resp, 200, o);
 		goto out;
 	}
 	log_info("revocation request %s: %s by officer %s (certificate %s)", id,

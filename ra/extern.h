@@ -1198,9 +1198,10 @@ int			 ra_notifier_requests_expired(struct ra *, struct db *);
 /*
  * Pending revocation request id, its certificate locked by the caller
  * (FOR UPDATE: the certificate before the request, as every path takes
- * them), closed as moot when its certificate expired unrevoked, with the
- * notifier's decision_reason and ra.revocation_request.moot event, for
- * any caller that closes one so (actor actor; details certificate_id,
+ * them), closed as moot when its certificate expired unrevoked: the
+ * notifier's sweep above and an officer's decision to revoke
+ * (ra/corporate.c) write the same decision_reason and the same
+ * ra.revocation_request.moot event (actor actor; details certificate_id,
  * serial, company_id, reason "expired", not_after, requested_reason, and
  * client unless NULL). *done is 1 when it was closed, 0 when it was not
  * pending or its certificate has not expired. 0, or -1 (the connection).

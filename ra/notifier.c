@@ -1009,8 +1009,8 @@ static const struct db_stmt stmt_request_expired_lock = {
 	1
 };
 /*
- * Closed as moot, as schema/079 closes one whose certificate was revoked
- * (ra_revreq_expired_close).
+ * Closed as moot, as schema/079 closes one whose certificate was revoked;
+ * by the sweep and by an officer's decision (ra_revreq_expired_close).
  */
 static const struct db_stmt stmt_request_expired_moot = {
 	"ra_revreq_expired_moot",

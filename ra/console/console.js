@@ -408,7 +408,10 @@ async function loadRevreqs() {
     const tr = document.createElement('tr');
     tr.dataset.id = r.id;
     tr.dataset.status = r.status;
-    cell(tr, r.id); cell(tr, r.company_name); cell(tr, r.serial); cell(tr, r.reason);
+    cell(tr, r.id); cell(tr, r.company_name); cell(tr, r.serial);
+    // The certificate's profile and subject: a sysadmin may ask for an
+    // employee's (corporate) only; an older request may name the e-seal.
+    cell(tr, r.profile + ': ' + r.subject); cell(tr, r.reason);
     cell(tr, r.comment);
     cell(tr, r.status + (r.decision_reason ? ' (' + r.decision_reason + ')' : ''));
     cell(tr, r.created_at);

@@ -45,8 +45,11 @@
 # console filters it too); a request whose certificate its subscriber, an
 # officer directly or pkictl revokes is closed as moot in that transaction
 # (schema/079: audited with the revoker as actor, no officer named, the
-# queue shows it, deciding it 409), a hold closes nothing; no token in the
-# log or audit.
+# queue shows it, deciding it 409), a hold closes nothing; a request for
+# an expired certificate is 409 (nothing stored; the database refuses it,
+# schema/097), and carrying out one filed while it was valid closes it as
+# moot, nothing revoked (audited as the notifier would, the officer as
+# actor); no token in the log or audit.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -1249,8 +1252,13 @@ note "a request whose certificate the subscriber, an officer or pkictl revoked i
 
 # --- an expired certificate leaves nothing to revoke -------------------------------------
 # Expired in its row only (test_cert's way). The sysadmin's request is 409,
-# nothing stored, and the database refuses it too (schema/097); until
-# 2026-12-07 it was stored.
+# nothing stored, and the database refuses it too (schema/097). A request
+# filed while it was valid and carried out once it expired is closed as
+# moot, with the notifier's wording and event (the officer as actor), and
+# nothing revoked. Until 2026-12-07 both went through and the expired
+# certificate was revoked. rad's notifier closes such a request too
+# (test_ra_notifier_sweeps), within a round: the request is made again if
+# it came first.
 lain_cert 'Lain Tiga' 3174011505900023
 lc3=$cert cert=$cert_before_removal
 lc3dates=$(q "SELECT format('not_before = %L, not_after = %L', not_before, not_after) FROM certificate WHERE id = $lc3")
@@ -1264,7 +1272,32 @@ detail | has 'expired' || fail "expired request detail: $(detail)"
 	fail "a request for an expired certificate was stored"
 sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_revocation_request (company_id, certificate_id, requested_by, reason, comment)
     VALUES ($cid2, $lc3, $sys2, 'unspecified', 'x')" 'nothing is left to revoke'
-note "an expired certificate: the sysadmin's request 409, refused by the database too: ok"
+tok=$tok_r1
+for try in 1 2 3 4 5; do
+	lc3_dates "$lc3dates"
+	rid8=$(q "INSERT INTO ra_revocation_request (company_id, certificate_id, requested_by, reason, comment)
+	    VALUES ($cid2, $lc3, $sys2, 'unspecified', 'filed while valid') RETURNING id" | sed -n 1p)
+	lc3_dates "not_after = now() - interval '1 minute'"
+	req POST "/v1/officer/revocation-requests/$rid8" '{"decision":"revoke"}'
+	[ "$code" = 409 ] && [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.revocation_request.moot'
+	    AND object_id = '$rid8' AND actor = 'ra:notifier'")" = 1 ] && continue	# the notifier came first
+	break
+done
+expect 200 "an officer carries out a request whose certificate expired"
+[ "$(jq -r .status "$tmp/out")" = moot ] || fail "the expired request's answer: $(cat "$tmp/out")"
+[ "$(q "SELECT status || '/' || coalesce(decided_by::text, '-') || '/' || (decision_reason LIKE
+    'the certificate expired (%) unrevoked while the request waited: nothing is left to revoke')
+    FROM ra_revocation_request WHERE id = $rid8")" = moot/-/true ] ||
+	fail "the expired request was not closed as moot: $(q "SELECT status || ' ' || coalesce(decision_reason, '')
+	    FROM ra_revocation_request WHERE id = $rid8")"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.revocation_request.moot' AND object_id = '$rid8'
+    AND actor = 'officer:$offr1_id' AND details->>'reason' = 'expired' AND details->>'requested_reason' = 'unspecified'
+    AND details->>'certificate_id' = '$lc3'")" = 1 ] || fail "the expired request's closing is not audited once"
+[ "$(q "SELECT (revoked_at IS NULL) || '/' || (SELECT count(*) FROM audit_event WHERE object_type = 'certificate'
+    AND object_id = '$lc3' AND action = 'cert.revoke') FROM certificate WHERE id = $lc3")" = true/0 ] ||
+	fail "the expired certificate was revoked"
+refuse 409 "deciding the closed request" POST "/v1/officer/revocation-requests/$rid8" '{"decision":"revoke"}'
+note "an expired certificate: the sysadmin's request 409 (refused by the database too); an older one carried out closes as moot, audited, nothing revoked: ok"
 
 # --- an officer deactivates the company --------------------------------------------------
 # Before: an application of the employee made for the company (oapp) is

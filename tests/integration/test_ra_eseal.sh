@@ -9,7 +9,11 @@
 # company and the e-seal checks; the representative agrees with an SMS OTP;
 # cad issues it on the eseal profile: `openssl verify` accepts it, its
 # subject and key usage are a seal's, and it is the representative's
-# credential for remote signing; the company view lists it; audited. Its
+# credential for remote signing; the company view lists it; audited. The
+# sysadmin cannot ask for its revocation (404 as an unknown certificate,
+# nothing stored, refused by the database: schema/097); a request filed
+# before is shown to the officers with the seal's profile and subject,
+# carrying it out is 409 with nothing changed, rejecting it is fine. Its
 # rekey (a second rad with a wide window) keeps the company and subject,
 # carries no person's KYC and needs two officers again.
 . "$(dirname "$0")/lib.sh"
@@ -194,7 +198,9 @@ note "agreement (eseal, 730 days, the seal's DN) → cad → issued: openssl ver
 # the seal is 404 as an unknown certificate, nothing stored, and the
 # database refuses it too (schema/097). Until 2026-12-07 the request was
 # stored, blocked the seal's rekey, and an officer carrying it out revoked
-# the seal.
+# the seal. A request filed before (made here by SQL past the trigger) is
+# shown to the officers with the seal's profile and subject; carrying it
+# out is 409, nothing changed; rejecting it is fine.
 tok=$stok
 req POST /v1/otp '{"channel":"sms","purpose":"revoke"}'
 expect 201 "otp revoke (sysadmin)"
@@ -208,7 +214,22 @@ detail | has "no certificate of this company's employees" || fail "e-seal reques
 	fail "a revocation request of the e-seal was stored"
 sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_revocation_request (company_id, certificate_id, requested_by, reason, comment)
     VALUES ($cid, $cert, $sys, 'privilegeWithdrawn', 'x')" 'profile eseal\) is not an employee certificate'
-note "the e-seal: the sysadmin's request 404 as an unknown certificate, refused by the database too"
+oldrr=$(q "SET session_replication_role = replica; INSERT INTO ra_revocation_request (company_id, certificate_id,
+    requested_by, reason, comment) VALUES ($cid, $cert, $sys, 'privilegeWithdrawn', 'filed before 097') RETURNING id")
+tok=$tok1
+req GET "/v1/officer/revocation-requests?status=pending&q=Segel"
+expect 200 "the officers' queue"
+[ "$(jq -r ".revocation_requests[] | select(.id == $oldrr) | .profile + \"|\" + .subject" "$tmp/out")" = \
+	"eseal|$(q "SELECT subject FROM certificate WHERE id = $cert")" ] ||
+	fail "the queue does not show the certificate's profile and subject: $(cat "$tmp/out")"
+refuse 409 "an officer carries out a request for the e-seal" POST "/v1/officer/revocation-requests/$oldrr" '{"decision":"revoke"}'
+detail | has 'not an employee certificate of the company (profile eseal)' || fail "e-seal decision detail: $(detail)"
+[ "$(q "SELECT (c.revoked_at IS NULL) || '/' || r.status FROM certificate c, ra_revocation_request r
+    WHERE c.id = $cert AND r.id = $oldrr")" = true/pending ] || fail "the refused decision changed the seal or the request"
+req POST "/v1/officer/revocation-requests/$oldrr" '{"decision":"reject","reason_text":"the seal is not an employee'"'"'s"}'
+expect 200 "the officer rejects the request for the e-seal"
+[ "$(q "SELECT status FROM ra_revocation_request WHERE id = $oldrr")" = rejected ] || fail "the request was not rejected"
+note "the e-seal: the sysadmin's request 404 (refused by the database too); an older one shown as eseal, revoke 409, reject ok"
 
 # --- its rekey: the company's subject again, no person's KYC, four-eyes ------------------
 # A second rad with a window wider than the seal's 730 days (the documented
