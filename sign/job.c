@@ -651,7 +651,11 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 		sign_err(err, errlen, "out of memory");
 		goto out;
 	}
-	/* Every document read and checked before any network call. */
+	/*
+	 * Every document read and checked before any network call, all of
+	 * them within one CPU budget (pdf_read_budget_begin).
+	 */
+	pdf_read_budget_begin();
 	for (i = 0; i < n; i++) {
 		docs[i].sd = &sds[i];
 		if (doc_open(&docs[i], o, err, errlen) != 0) {
@@ -659,6 +663,7 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 			goto out;
 		}
 	}
+	pdf_read_budget_end();
 	/*
 	 * The same document twice would be signed twice under one SAD. Its
 	 * bytes are compared before anything is prepared (an SMS OTP's
@@ -782,6 +787,7 @@ sign_run(const struct sign_job *o, struct sign_doc *sds, size_t n,
 	status = SIGN_OK;
 	err[0] = '\0';
  out:
+	pdf_read_budget_end();
 	if (status != SIGN_OK)
 		for (i = 0; i < n; i++) {
 			free(sds[i].out);

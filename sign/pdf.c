@@ -1109,6 +1109,7 @@ struct pdf_budget {
 	long long	limit_ms;	/* 0: none */
 	long long	cpu_start_ms;
 	long long	looked_ms;	/* monotonic, at the last look */
+	int		shared;		/* with the request's other documents */
 };
 
 static long long
@@ -1121,11 +1122,31 @@ pdf_clock_ms(clockid_t id)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The thread's CPU clock when a request's documents began to be read
+ * (pdf_read_budget_begin), or -1: they then share one budget.
+ */
+static _Thread_local long long pdf_request_cpu_start_ms = -1;
+
+void
+pdf_read_budget_begin(void)
+{
+	pdf_request_cpu_start_ms = pdf_clock_ms(CLOCK_THREAD_CPUTIME_ID);
+}
+
+void
+pdf_read_budget_end(void)
+{
+	pdf_request_cpu_start_ms = -1;
+}
+
 static void
 pdf_budget_start(struct pdf_budget *b, long long limit_ms)
 {
 	b->limit_ms = limit_ms;
-	b->cpu_start_ms = pdf_clock_ms(CLOCK_THREAD_CPUTIME_ID);
+	b->shared = pdf_request_cpu_start_ms != -1;
+	b->cpu_start_ms = b->shared ? pdf_request_cpu_start_ms :
+	    pdf_clock_ms(CLOCK_THREAD_CPUTIME_ID);
 	b->looked_ms = pdf_clock_ms(CLOCK_MONOTONIC);
 	if (b->cpu_start_ms == -1 || b->looked_ms == -1)
 		b->limit_ms = 0;	/* no clock: no budget, as before */
@@ -1490,9 +1511,10 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 		if (pdf_object_damaged(q, id, 0, err, errlen))
 			goto out;
 		if (pdf_budget_spent(&budget)) {
-			snprintf(err, errlen, "reading this PDF takes more than "
-			    "%.1f s of CPU (up to object %lld of %lld: many or "
-			    "large compressed object streams); refused",
+			snprintf(err, errlen, "reading this PDF%s takes more "
+			    "than %.1f s of CPU (up to object %lld of %lld: many "
+			    "or large compressed object streams); refused",
+			    budget.shared ? " and the documents before it" : "",
 			    (double)budget.limit_ms / 1000, id, doc->size);
 			goto out;
 		}
@@ -1520,9 +1542,10 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 		if (pdf_object_damaged(q, gid, ggen, err, errlen))
 			goto out;
 		if (pdf_budget_spent(&budget)) {
-			snprintf(err, errlen, "reading this PDF takes more than "
-			    "%.1f s of CPU (objects of generation > 0); "
-			    "refused", (double)budget.limit_ms / 1000);
+			snprintf(err, errlen, "reading this PDF%s takes more "
+			    "than %.1f s of CPU (objects of generation > 0); "
+			    "refused", budget.shared ? " and the documents "
+			    "before it" : "", (double)budget.limit_ms / 1000);
 			goto out;
 		}
 	}

@@ -103,6 +103,13 @@ int	pdf_open(const unsigned char *buf, size_t len, struct pdf_doc **out,
 #define PDF_READ_CPU_MS_DEFAULT	10000
 void	pdf_set_read_cpu_limit(long ms);
 /*
+ * Between these two calls the calling thread's pdf_open() calls share
+ * that one budget, counted from the begin: the documents of one request,
+ * so that 100 of them each just under the budget cannot take 100 budgets.
+ */
+void	pdf_read_budget_begin(void);
+void	pdf_read_budget_end(void);
+/*
  * pdf_open() for a file one of our writers made from a document pdf_open()
  * accepted (or from such a file): the same checks, with limits that leave
  * room for our updates (up to three: signature, DSS, document time-stamp),

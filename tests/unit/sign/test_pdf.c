@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -2327,6 +2328,59 @@ test_generation_gt0(void **state)
 	free(buf);
 }
 
+/*
+ * The CPU budget is the request's between pdf_read_budget_begin() and
+ * _end(): a document of 40,000 small objects (read in well under the 2 s
+ * budget, so the budget is looked at) is accepted alone, refused once
+ * the documents before it (CPU burnt here) have spent the budget, and
+ * accepted again after _end(). Before, each document had a budget of its
+ * own: a request of 100 documents could take 100 budgets.
+ */
+static void
+test_request_cpu_budget(void **state)
+{
+	struct pdf_doc *doc = NULL;
+	struct pdfw w;
+	struct timespec t0, t;
+	unsigned char *buf;
+	char path[512], err[512];
+	size_t len;
+	int i;
+
+	(void)state;
+	pdfw_begin(&w, "objects.pdf");
+	pdfw_obj(&w);
+	fputs("<< /Type /Catalog /Pages 2 0 R >>", w.f);
+	pdfw_page(&w);
+	for (i = 0; i < 40000; i++) {
+		pdfw_obj(&w);
+		fprintf(w.f, "<< /N %d /A [1 2 3] >>", i);
+	}
+	pdfw_finish(&w);
+	path_of(path, sizeof(path), "objects.pdf");
+	buf = read_file(path, &len);
+	pdf_set_read_cpu_limit(2000);
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	pdf_close(doc);
+	doc = NULL;
+	pdf_read_budget_begin();
+	/* What the documents before it spent: 2.1 s of this thread's CPU. */
+	assert_int_equal(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0), 0);
+	do
+		assert_int_equal(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t), 0);
+	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) /
+	    1000000 < 2100);
+	assert_int_not_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	assert_null(doc);
+	assert_non_null(strstr(err, "reading this PDF and the documents "
+	    "before it takes more than 2.0 s of CPU"));
+	pdf_read_budget_end();
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	pdf_close(doc);
+	pdf_set_read_cpu_limit(PDF_READ_CPU_MS_DEFAULT);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -2357,6 +2411,7 @@ main(void)
 		cmocka_unit_test(test_docmdp_fill_field),
 		cmocka_unit_test(test_fieldmdp_lock),
 		cmocka_unit_test(test_generation_gt0),
+		cmocka_unit_test(test_request_cpu_budget),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
