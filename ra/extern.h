@@ -847,7 +847,7 @@ const char *ra_image_type(const unsigned char *, size_t);
  * each side min_side..max_side, width * height at most max_pixels. Sets
  * *width and *height (0 when unknown).
  * RA_IMAGE_OK; RA_IMAGE_MALFORMED (the caller answers 415) when the header
- * does not parse as mime; RA_IMAGE_DIMENSIONS (422) when it parses but the
+ * does not parse as mime or a PNG is animated (APNG); RA_IMAGE_DIMENSIONS (422) when it parses but the
  * size is outside lim; RA_IMAGE_ERROR (500) when out of memory. The detail
  * starts with name (the member: ktp_photo, selfie) and never quotes the
  * image's bytes; nothing is logged. Stateless: tests/fuzz/fuzz_ra_image.c.

@@ -116,6 +116,34 @@ out:
 	return rc;
 }
 
+/*
+ * 1 when the PNG is animated (APNG): an acTL, fcTL or fdAT chunk in its
+ * chunk list, walked from the signature while whole chunks follow. A
+ * browser shows an APNG's animation frames, and may show none of its
+ * default image (IDAT without an fcTL before it), which is all libpng,
+ * the identity-verification provider and any other decoder see: the
+ * officers would judge a picture no automatic check saw.
+ */
+static int
+ra_png_animated(const unsigned char *p, size_t len)
+{
+	size_t off = 8, n;
+
+	while (len - off >= 12) {
+		n = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 |
+		    (size_t)p[off + 2] << 8 | p[off + 3];
+		if (memcmp(p + off + 4, "acTL", 4) == 0 ||
+		    memcmp(p + off + 4, "fcTL", 4) == 0 ||
+		    memcmp(p + off + 4, "fdAT", 4) == 0)
+			return 1;
+		if (memcmp(p + off + 4, "IEND", 4) == 0 ||
+		    n > len - off - 12)
+			return 0;
+		off += 12 + n;
+	}
+	return 0;
+}
+
 /* libjpeg's error manager: longjmp instead of its exit(). */
 struct ra_jpeg_err {
 	struct jpeg_error_mgr	pub;
@@ -210,6 +238,13 @@ ra_image_check(const unsigned char *p, size_t len, const char *mime,
 			snprintf(detail, detaillen, "%s: its first bytes say PNG "
 			    "but its header (IHDR and the chunks up to the image "
 			    "data) does not parse as PNG (ISO/IEC 15948)", name);
+		else if (rc == RA_IMAGE_OK && ra_png_animated(p, len)) {
+			snprintf(detail, detaillen, "%s: an animated PNG (APNG: "
+			    "acTL, fcTL or fdAT chunks) is refused, as browsers "
+			    "show other pictures than its still image; send a "
+			    "still PNG or a JPEG", name);
+			return RA_IMAGE_MALFORMED;
+		}
 	} else if (mime != NULL && strcmp(mime, "image/jpeg") == 0) {
 		if ((rc = ra_jpeg_size(p, len, &w, &h)) == RA_IMAGE_MALFORMED)
 			snprintf(detail, detaillen, "%s: its first bytes say JPEG "

@@ -425,6 +425,100 @@ test_policy(void **state)
 	assert_int_equal(p.kyc_image.max_pixels, lim.max_pixels);
 }
 
+/* CRC-32 of PNG chunks (ISO/IEC 15948 annex D), bit by bit. */
+static uint32_t
+png_crc(const unsigned char *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		c ^= p[i];
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+	}
+	return c ^ 0xffffffffu;
+}
+
+/*
+ * p (a PNG of len bytes) with a chunk of type and n bytes of data put in
+ * at offset at (a chunk boundary), its CRC right. *len grows.
+ */
+static unsigned char *
+png_insert(unsigned char *p, size_t *len, size_t at, const char *type,
+    const unsigned char *data, size_t n)
+{
+	unsigned char *q;
+	uint32_t crc;
+
+	assert_non_null(q = malloc(*len + 12 + n));
+	memcpy(q, p, at);
+	q[at] = (unsigned char)(n >> 24);
+	q[at + 1] = (unsigned char)(n >> 16);
+	q[at + 2] = (unsigned char)(n >> 8);
+	q[at + 3] = (unsigned char)n;
+	memcpy(q + at + 4, type, 4);
+	if (n > 0)
+		memcpy(q + at + 8, data, n);
+	crc = png_crc(q + at + 4, 4 + n);
+	q[at + 8 + n] = (unsigned char)(crc >> 24);
+	q[at + 9 + n] = (unsigned char)(crc >> 16);
+	q[at + 10 + n] = (unsigned char)(crc >> 8);
+	q[at + 11 + n] = (unsigned char)crc;
+	memcpy(q + at + 12 + n, p + at, *len - at);
+	*len += 12 + n;
+	free(p);
+	return q;
+}
+
+/*
+ * An animated PNG (APNG) is refused (415's RA_IMAGE_MALFORMED): browsers
+ * show its frames, libpng and the IDV provider only its default image, so
+ * officers would judge a picture no check saw. acTL after IHDR, and an
+ * fcTL or fdAT after the IDAT alone (where the header check never reads),
+ * each refused; an unknown ancillary chunk after the IDAT is not.
+ */
+static void
+test_animated_png(void **state)
+{
+	static const unsigned char actl[8] = { 0, 0, 0, 1 };
+	static const unsigned char fctl[26];
+	static const char *after_idat[] = { "fcTL", "fdAT", NULL };
+	unsigned char *p;
+	unsigned long w, h;
+	size_t len, iend;
+	char detail[512];
+	int i;
+
+	(void)state;
+	/* Signature 8, IHDR 25: acTL right after IHDR, as APNG puts it. */
+	p = mk_png(64, 64, 1, &len);
+	p = png_insert(p, &len, 33, "acTL", actl, sizeof(actl));
+	assert_int_equal(check(p, len, "ktp_photo", &w, &h, detail,
+	    sizeof(detail)), RA_IMAGE_MALFORMED);
+	said(detail, "ktp_photo:", "animated PNG (APNG");
+	free(p);
+	for (i = 0; after_idat[i] != NULL; i++) {
+		p = mk_png(64, 64, 1, &len);
+		iend = len - 12;
+		assert_memory_equal(p + iend + 4, "IEND", 4);
+		p = png_insert(p, &len, iend, after_idat[i], fctl,
+		    sizeof(fctl));
+		assert_int_equal(check(p, len, "selfie", &w, &h, detail,
+		    sizeof(detail)), RA_IMAGE_MALFORMED);
+		said(detail, "selfie:", "animated PNG");
+		free(p);
+	}
+	/* A still PNG with another ancillary chunk there: accepted. */
+	p = mk_png(64, 64, 1, &len);
+	p = png_insert(p, &len, len - 12, "tEXt", (const unsigned char *)
+	    "Comment\0x", 9);
+	assert_int_equal(check(p, len, "selfie", &w, &h, detail,
+	    sizeof(detail)), RA_IMAGE_OK);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -432,6 +526,7 @@ main(void)
 		cmocka_unit_test(test_accepted),
 		cmocka_unit_test(test_dimensions),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_animated_png),
 		cmocka_unit_test(test_parse_kyc),
 		cmocka_unit_test(test_policy),
 	};
