@@ -65,6 +65,13 @@ static const struct db_stmt stmt_last = { "pkictl_audit_last",
 	"FROM unnest(frontier) WITH ORDINALITY AS u(f, n) ORDER BY n), ','), ''), "
 	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, encode(signature, 'hex') "
 	"FROM audit_seal ORDER BY id DESC LIMIT 1", 0 };
+/*
+ * The events below the last seal's boundary: exactly the ones it sealed
+ * (its tree_size), unless transaction ids started again below it (a
+ * restore without the epoch). Served by the index audit_event_txid.
+ */
+static const struct db_stmt stmt_below = { "pkictl_audit_below",
+	"SELECT count(*) FROM audit_event WHERE txid < $1::bigint", 1 };
 static const struct db_stmt stmt_events = { "pkictl_audit_events",
 	"SELECT " AUDITSEAL_EVENT_LINE_SQL ", e.id, e.action = 'audit.seal' "
 	"FROM audit_event e "
@@ -389,14 +396,50 @@ seal_of_row(const PGresult *last, EVP_PKEY *pub, struct auditseal *s,
 }
 
 /*
+ * The events below the last seal's boundary (txid < its txid_xmin) must be
+ * the tree_size it sealed. More: transaction ids started again below the
+ * boundary (a pg_dump and restore, logical replication) and events were
+ * written there since, which no seal would ever take; every export would
+ * fail verification from that seal on. Refused until someone deals with
+ * it: the count does not go down. 0, or -1 (logged).
+ */
+static int
+seal_check_below(struct db *db, const struct auditseal *prev,
+    const char *xmin)
+{
+	PGresult *res;
+	const char *v[1] = { xmin };
+	unsigned long long n;
+	int rc = -1;
+
+	if ((res = db_exec(db, &stmt_below, v, NULL, NULL)) == NULL)
+		return -1;
+	n = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	if (n == prev->tree_size)
+		rc = 0;
+	else
+		log_err("audit seal: %llu event(s) have transaction ids below "
+		    "seal %llu's boundary (%s), which sealed %llu: the database "
+		    "was restored or moved without its transaction-id epoch "
+		    "(or events below it were added or deleted), and events "
+		    "below it can never be sealed; nothing sealed "
+		    "(audit/README.md \"Which events a seal takes\")", n,
+		    (unsigned long long)prev->id, xmin,
+		    (unsigned long long)prev->tree_size);
+	PQclear(res);
+	return rc;
+}
+
+/*
  * The previous seal's tree (empty when none), once its signature verifies
- * with the audit key and its frontier gives its root: a row changed in the
+ * with the audit key, its frontier gives its root and the events below its
+ * boundary are the ones it sealed (seal_check_below): a row changed in the
  * database would otherwise be extended into seals that never verify.
  * 0 or -1.
  */
 static int
-seal_resume(const PGresult *last, EVP_PKEY *pub, struct merkle *m,
-    uint64_t *next_id, const char **from_xmin)
+seal_resume(struct db *db, const PGresult *last, EVP_PKEY *pub,
+    struct merkle *m, uint64_t *next_id, const char **from_xmin)
 {
 	unsigned char frontier[MERKLE_DEPTH][MERKLE_HASH], root[MERKLE_HASH];
 	struct auditseal prev;
@@ -417,6 +460,8 @@ seal_resume(const PGresult *last, EVP_PKEY *pub, struct merkle *m,
 		    err[0] != '\0' ? err : "unreadable row");
 		return -1;
 	}
+	if (seal_check_below(db, &prev, *from_xmin) == -1)
+		return -1;
 	if ((list = strdup(PQgetvalue(last, 0, 4))) == NULL)
 		return -1;
 	for (tok = strtok_r(list, ",", &save); tok != NULL;
@@ -604,13 +649,13 @@ audit_seal_once(struct sealer *sl, const char *actor)
 	PQclear(now);
 	if ((now = db_exec(db, &stmt_now, NULL, NULL, NULL)) == NULL ||
 	    (last = db_exec(db, &stmt_last, NULL, NULL, NULL)) == NULL ||
-	    seal_resume(last, sl->pub, &scan.m, &seal.id, &from) == -1)
+	    seal_resume(db, last, sl->pub, &scan.m, &seal.id, &from) == -1)
 		goto out;
 	/*
 	 * Transaction ids only grow, unless the database was moved without
-	 * its epoch (pg_dump and restore, logical replication): then no event
-	 * would ever fall between the last seal's boundary and this one, and
-	 * sealing would stop without a word.
+	 * its epoch (pg_dump and restore, logical replication): refused before
+	 * any event is written below the boundary; once one is, and after the
+	 * ids have passed the boundary again, seal_check_below refuses.
 	 */
 	if (strtoull(PQgetvalue(now, 0, 0), NULL, 10) <
 	    strtoull(from, NULL, 10)) {

@@ -325,6 +325,37 @@ pkictl audit seal >"$tmp/epoch2.out" 2>&1 || { cat "$tmp/epoch2.out"; fail "audi
 export_to ep
 verify_ok ep "after the boundary was restored"
 note "transaction ids below the last seal's boundary: audit seal refuses and says why; nothing sealed"
+# ... and keeps refusing after the ids have passed the boundary again: the
+# events written meanwhile have ids below a sealed boundary, no seal would
+# ever take them, and every later export would fail verification. (The
+# boundary is not signed: raised a little above the current ids, as a
+# restore leaves it.)
+last=$(q "SELECT max(id) FROM audit_seal")
+xmin0=$(q "SELECT txid_xmin FROM audit_seal WHERE id = $last")
+cur=$(q "SELECT txid_current()")
+set_xmin() {
+	q "ALTER TABLE audit_seal DISABLE TRIGGER audit_seal_no_update_delete;
+	   UPDATE audit_seal SET txid_xmin = $1 WHERE id = $last;
+	   ALTER TABLE audit_seal ENABLE TRIGGER audit_seal_no_update_delete" >/dev/null
+}
+at_exit "set_xmin $xmin0 2>/dev/null || true"
+set_xmin $((cur + 15))
+rc=0; pkictl audit seal >"$tmp/window.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat "$tmp/window.out"; fail "a seal below the raised boundary: exit $rc"; }
+for i in $(seq 20); do
+	q "SELECT audit_append('test:audit', 'test.below_boundary', 'test', '$i', '{}')" >/dev/null
+done
+[ "$(q "SELECT txid_current() > $((cur + 15))")" = t ] || fail "test setup: the ids did not pass the boundary"
+size=$(q "SELECT tree_size FROM audit_seal WHERE id = $last")
+rc=0; pkictl audit seal >"$tmp/window2.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "[0-9]* event(s) have transaction ids below seal $last's boundary ($((cur + 15))), which sealed $size: .*without its transaction-id epoch" "$tmp/window2.out" ||
+	{ cat "$tmp/window2.out"; fail "events written below a sealed boundary, ids past it again: exit $rc"; }
+[ "$(q "SELECT max(id) FROM audit_seal")" = "$last" ] || fail "a seal was made over events below a sealed boundary"
+set_xmin "$xmin0"
+pkictl audit seal >"$tmp/window3.out" 2>&1 || { cat "$tmp/window3.out"; fail "audit seal after the boundary was put back"; }
+export_to wi
+verify_ok wi "after the boundary was put back"
+note "events written below a sealed boundary: audit seal keeps refusing once the ids have passed it, naming both counts"
 
 # --- an event pkiaudit could not read is refused by the database -------------------
 # pkiaudit stops at an exported line over 1 MiB, which would leave every
