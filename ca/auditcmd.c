@@ -243,6 +243,18 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/audit-pub.pem", dir);
 		out = path;
 	}
+	/*
+	 * The key generation lock first, as the other ceremonies do: two inits
+	 * at once both found the label free and made two keys under it, and
+	 * no seal could be made again (the signer refuses an ambiguous label).
+	 */
+	if ((db = pkictl_db(cfg)) == NULL)
+		goto out;
+	if ((r = pkictl_keygen_lock(db, "audit init")) != 0) {
+		if (r == 1)
+			rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
 	if ((tok = audit_token(cfg, &mod, &label)) == NULL)
 		goto out;
 	if ((r = p11_key_exists(tok, label, err, sizeof(err))) != 0) {
@@ -258,7 +270,7 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 		log_err("audit init: %s: cannot create (exists?)", out);
 		goto out;
 	}
-	if ((db = pkictl_db(cfg)) == NULL || db_begin(db, NULL) == -1)
+	if (db_begin(db, NULL) == -1)
 		goto out;
 	if (p11_key_generate(tok, label, P11_KEY_EC_P256, &pub, err,
 	    sizeof(err)) == -1) {

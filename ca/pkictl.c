@@ -171,8 +171,9 @@ pkictl_keygen_lock(struct db *db, const char *what)
 	PQclear(res);
 	if (!taken)
 		log_err("%s: another pkictl command is generating a CA key "
-		    "(ca init, ca responder, ca tsa, ca issuing, key gen) "
-		    "against this database; run this one when it has ended",
+		    "(ca init, ca responder, ca tsa, ca issuing, key gen, "
+		    "audit init) against this database; run this one when it "
+		    "has ended",
 		    what);
 	return taken ? 0 : 1;
 }

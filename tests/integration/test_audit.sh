@@ -48,13 +48,12 @@ rc=0; pkictl audit init >"$tmp/init.out" 2>&1 || rc=$?
 [ "$rc" = 3 ] || fail "a second audit init: exit $rc, not 3 (refused)"
 grep -q 'exists' "$tmp/init.out" || fail "a second audit init does not say why"
 # An init that fails after generating its key (here: it cannot write the
-# audit event, as the read-only auditor role) leaves neither the key nor
-# the public key file: the same init fails the same way again, not "exists".
-auditor_uri=${PKI_PG_URI/pki_admin@/pki_auditor@}
-[ "$auditor_uri" != "$PKI_PG_URI" ] || fail "test setup: no pki_admin in PKI_PG_URI"
+# audit event, its session read-only; it takes the key generation lock
+# first, which a read-only session may) leaves neither the key nor the
+# public key file: the same init fails the same way again, not "exists".
 for i in 1 2; do
 	rc=0
-	PKI_AUDIT_KEY_LABEL=audit-failing PKI_PG_ADMIN_URI=$auditor_uri \
+	PKI_AUDIT_KEY_LABEL=audit-failing PGOPTIONS='-c default_transaction_read_only=on' \
 		pkictl audit init --out "$tmp/failing.pem" >"$tmp/fail$i.out" 2>&1 || rc=$?
 	[ "$rc" = 1 ] || { cat "$tmp/fail$i.out"; fail "a failing audit init (#$i): exit $rc, not 1"; }
 	grep -q 'the key generated was destroyed' "$tmp/fail$i.out" ||
@@ -508,3 +507,27 @@ pkiaudit prove --events "$tmp/m.events" --seals "$tmp/m.seals" --event "$(head -
 pkiaudit check --proof "$tmp/mproof0.json" --pubkey "$PKI_AUDIT_PUBKEY" >/dev/null ||
 	fail "the proof of an event of before 083 was refused"
 note "db_role: the login role in every new event and its sealed line (pki_admin, pki_sealer, pki_ra), not insertable by pki_ra; events of before 083 keep their lines, their seal and proofs verify in a trail with newer events; a changed role is refused"
+
+# --- two audit inits at once: one key --------------------------------------------------
+# Each checked the label free, then generated: two keys under one label,
+# and no seal could be made again (the signer refuses an ambiguous label).
+# audit init takes the key generation lock of the other ceremonies first.
+for try in 1 2 3; do
+	L=audit-race$try
+	PKI_AUDIT_KEY_LABEL=$L pkictl audit init --out "$tmp/race$try-a.pem" >"$tmp/race$try-a.out" 2>&1 & r1=$!
+	PKI_AUDIT_KEY_LABEL=$L pkictl audit init --out "$tmp/race$try-b.pem" >"$tmp/race$try-b.out" 2>&1 & r2=$!
+	s1=0; wait "$r1" || s1=$?
+	s2=0; wait "$r2" || s2=$?
+	[ "$(printf '%s\n' "$s1" "$s2" | sort | tr '\n' ' ')" = "0 3 " ] ||
+		{ cat "$tmp/race$try-a.out" "$tmp/race$try-b.out"; fail "two audit inits of $L at once: exits $s1 and $s2, not 0 and 3"; }
+	grep -qE 'another pkictl command is generating|exists in token' "$tmp/race$try-a.out" "$tmp/race$try-b.out" ||
+		fail "the refused audit init of $L does not say why"
+	[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'audit.key.create' AND object_id = '$L'")" = 1 ] ||
+		fail "two audit inits of $L at once: not one audit.key.create event"
+	# One key: the sealer finds it (and refuses only because the trail's
+	# seals are of audit-1), not "several public keys".
+	rc=0; PKI_AUDIT_KEY_LABEL=$L pkictl audit seal >"$tmp/race$try-seal.out" 2>&1 || rc=$?
+	[ "$rc" = 1 ] && grep -q 'does not verify with the audit key' "$tmp/race$try-seal.out" ||
+		{ cat "$tmp/race$try-seal.out"; fail "after two audit inits of $L at once: not exactly one key"; }
+done
+note "two audit inits at once, three times: one succeeds, the other is refused (exit 3), one key and one event"
