@@ -15,7 +15,8 @@
  *		  An event whose line pkiaudit could not read (over
  *		  AUDITSEAL_LINE_MAX) is refused: nothing is sealed.
  *  audit export  writes the events in tree order and the seals, one JSON
- *		  line each, for `pkiaudit verify` (files must not exist).
+ *		  line each, for `pkiaudit verify` (files must not exist), as
+ *		  pki_auditor (pg.auditor_uri), which may not add seals.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -841,8 +842,11 @@ audit_export(const struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	made |= 2;
-	/* One snapshot for both files. */
-	if ((db = pkictl_db_as(cfg, "pg.sealer_uri")) == NULL ||
+	/*
+	 * One snapshot for both files, as the read-only auditor: the sealer's
+	 * role may insert seals, and a bogus one could never be removed.
+	 */
+	if ((db = pkictl_db_as(cfg, "pg.auditor_uri")) == NULL ||
 	    db_begin(db, "REPEATABLE READ") == -1 ||
 	    (res = db_exec(db, &stmt_export_seals, NULL, NULL, NULL)) == NULL)
 		goto out;

@@ -458,7 +458,7 @@ for _ in $(seq 100); do
 	[ "$(mq "SELECT txid_snapshot_xmin(txid_current_snapshot()) > max(txid) FROM audit_event")" = t ] && break
 	sleep 0.1
 done
-mpkictl() { PKI_PG_SEALER_URI=$(mdb_uri pki_sealer) pkictl "$@"; }
+mpkictl() { PKI_PG_SEALER_URI=$(mdb_uri pki_sealer) PKI_PG_AUDITOR_URI=$(mdb_uri pki_auditor) pkictl "$@"; }
 mpkictl audit seal >"$tmp/m1.out" 2>&1 || { cat "$tmp/m1.out"; fail "audit seal of the events before 083"; }
 [ "$(mq "SELECT tree_size FROM audit_seal WHERE id = 1")" = 3 ] ||
 	fail "seal 1 of $mdb: $(cat "$tmp/m1.out")"
@@ -531,3 +531,18 @@ for try in 1 2 3; do
 		{ cat "$tmp/race$try-seal.out"; fail "after two audit inits of $L at once: not exactly one key"; }
 done
 note "two audit inits at once, three times: one succeeds, the other is refused (exit 3), one key and one event"
+
+# --- the export reads as the read-only auditor ----------------------------------------
+# The sealer's role may insert seals, and a bogus one could never be
+# removed: the export does not use it (a sealer URI that leads nowhere).
+rm -f "$tmp/ro.events" "$tmp/ro.seals"
+PKI_PG_SEALER_URI="host=127.0.0.1 port=$(free_port) dbname=pki user=pki_sealer connect_timeout=2" \
+	pkictl audit export --events "$tmp/ro.events" --seals "$tmp/ro.seals" >"$tmp/ro.out" 2>&1 ||
+	{ cat "$tmp/ro.out"; fail "audit export needs the sealer's role"; }
+verify_ok ro "an export made as pki_auditor"
+rm -f "$tmp/ro.events" "$tmp/ro.seals"
+rc=0; PKI_PG_AUDITOR_URI="host=127.0.0.1 port=$(free_port) dbname=pki user=pki_auditor connect_timeout=2" \
+	pkictl audit export --events "$tmp/ro.events" --seals "$tmp/ro.seals" >"$tmp/ro.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && [ ! -e "$tmp/ro.events" ] && [ ! -e "$tmp/ro.seals" ] ||
+	{ cat "$tmp/ro.out"; fail "audit export with no auditor database: exit $rc, or files left"; }
+note "audit export connects as pki_auditor (pg.auditor_uri), not as the sealer's role"

@@ -293,6 +293,24 @@ sql_fails "$us" 'DELETE FROM audit_seal' 'append-only|permission denied'
 sql_fails "$us" "UPDATE audit_seal SET key_label = 'x'" 'append-only|permission denied'
 sql_fails "$SU" 'DELETE FROM audit_seal' 'append-only'
 sql_fails "$SU" 'TRUNCATE audit_seal' 'append-only'
+# A new seal follows the last one (schema/099): a row no one can remove
+# that is numbered ahead, over a smaller tree, below the last boundary or
+# dated before the last seal would stop the sealer for good. The sealer's
+# role and the superuser alike; one that follows passes (rolled back).
+seal_ins() { # seal_ins ID_ADD SIZE_ADD XMIN_ADD AT_EXPR
+	echo "INSERT INTO audit_seal (id, tree_size, txid_xmin, root, frontier, sealed_at, key_label, signature)
+	    SELECT max(id) + $1, max(tree_size) + $2, max(txid_xmin) + $3, decode(repeat('00', 32), 'hex'),
+	    '{}', $4, 'audit-1', '\\x00' FROM audit_seal"
+}
+for u in "$us" "$SU"; do
+	sql_fails "$u" "$(seal_ins 2 1 1 'now()')" 'does not follow the last seal'
+	sql_fails "$u" "$(seal_ins 1 0 1 'now()')" 'not more than seal'
+	sql_fails "$u" "$(seal_ins 1 1 -1 'now()')" 'boundary .* is below seal'
+	sql_fails "$u" "$(seal_ins 1 1 1 "max(sealed_at) - interval '1 second'")" 'dated .* before seal'
+done
+n=$(sql_as "$SU" 'SELECT count(*) FROM audit_seal')
+sql_as "$us" "BEGIN; $(seal_ins 1 1 1 'now()'); ROLLBACK" >/dev/null || fail "a seal that follows the last one was refused"
+[ "$(sql_as "$SU" 'SELECT count(*) FROM audit_seal')" = "$n" ] || fail "the rolled-back seal stayed"
 for r in "${APP_ROLES[@]}"; do
 	sql_fails "$(role_uri "$r")" 'SELECT count(*) FROM audit_seal' 'permission denied'
 done
