@@ -15,16 +15,18 @@
  *		  An event whose line pkiaudit could not read (over
  *		  AUDITSEAL_LINE_MAX) is refused: nothing is sealed.
  *  audit export  writes the events in tree order and the seals, one JSON
- *		  line each, for `pkiaudit verify` (files must not exist), as
+ *		  line each, for `pkiaudit verify` (new files, mode 0600), as
  *		  pki_auditor (pg.auditor_uri), which may not add seals.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <openssl/evp.h>
@@ -807,6 +809,27 @@ export_row(void *arg, const PGresult *row)
 	return 0;
 }
 
+/*
+ * A new export file, mode 0600 whatever the umask (the trail names
+ * subscribers and officers), not through a symbolic link, never an
+ * existing file. NULL when it exists or cannot be made.
+ */
+static FILE *
+export_create(const char *path)
+{
+	FILE *f;
+	int fd;
+
+	if ((fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return NULL;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		remove(path);
+	}
+	return f;
+}
+
 static int
 audit_export(const struct config *cfg, int argc, char **argv)
 {
@@ -834,9 +857,9 @@ audit_export(const struct config *cfg, int argc, char **argv)
 	}
 	if (optind != argc || epath == NULL || spath == NULL)
 		return PKICTL_EXIT_USAGE;
-	if ((ev.f = fopen(epath, "wx")) != NULL)
+	if ((ev.f = export_create(epath)) != NULL)
 		made |= 1;
-	if (ev.f == NULL || (sf = fopen(spath, "wx")) == NULL) {
+	if (ev.f == NULL || (sf = export_create(spath)) == NULL) {
 		log_err("audit export: %s: cannot create (exists?)",
 		    ev.f == NULL ? epath : spath);
 		goto out;

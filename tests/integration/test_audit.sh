@@ -536,10 +536,15 @@ note "two audit inits at once, three times: one succeeds, the other is refused (
 # The sealer's role may insert seals, and a bogus one could never be
 # removed: the export does not use it (a sealer URI that leads nowhere).
 rm -f "$tmp/ro.events" "$tmp/ro.seals"
-PKI_PG_SEALER_URI="host=127.0.0.1 port=$(free_port) dbname=pki user=pki_sealer connect_timeout=2" \
-	pkictl audit export --events "$tmp/ro.events" --seals "$tmp/ro.seals" >"$tmp/ro.out" 2>&1 ||
+(umask 022; PKI_PG_SEALER_URI="host=127.0.0.1 port=$(free_port) dbname=pki user=pki_sealer connect_timeout=2" \
+	pkictl audit export --events "$tmp/ro.events" --seals "$tmp/ro.seals" >"$tmp/ro.out" 2>&1) ||
 	{ cat "$tmp/ro.out"; fail "audit export needs the sealer's role"; }
 verify_ok ro "an export made as pki_auditor"
+# The trail names subscribers and officers: the files are the owner's
+# alone, whatever the umask.
+for f in "$tmp/ro.events" "$tmp/ro.seals"; do
+	[ "$(stat -c %a "$f")" = 600 ] || fail "audit export made $f mode $(stat -c %a "$f"), not 600 (umask $(umask))"
+done
 rm -f "$tmp/ro.events" "$tmp/ro.seals"
 rc=0; PKI_PG_AUDITOR_URI="host=127.0.0.1 port=$(free_port) dbname=pki user=pki_auditor connect_timeout=2" \
 	pkictl audit export --events "$tmp/ro.events" --seals "$tmp/ro.seals" >"$tmp/ro.out" 2>&1 || rc=$?
