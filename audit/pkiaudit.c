@@ -14,7 +14,8 @@
  *	lines in order); every seal in it must be in this export with
  *	the same tree size and root (a database superuser could otherwise cut
  *	the seals back, rewrite the events after the cut and have the sealer
- *	sign them again: the export alone would verify).
+ *	sign them again: the export alone would verify); a file with no
+ *	seal line is a usage error (exit 2), not a check that passes.
  *  prove --events F --seals F --event ID [--seal N]
  *	prints the inclusion proof of event ID in seal N (default: the first
  *	seal that covers it), JSON, for someone who gets only that event.
@@ -232,8 +233,15 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf,
 	memset(&known, 0, sizeof(known));
 	if ((pub = load_pubkey(pubf)) == NULL ||
 	    load_seals(sealsf, 0, &seals) == -1 ||
-	    (knownf != NULL && load_seals(knownf, 1, &known) == -1) ||
-	    print_key_digest(pub) == -1)
+	    (knownf != NULL && load_seals(knownf, 1, &known) == -1))
+		goto out;
+	/* An empty file would check nothing and pass: a wrong file given. */
+	if (knownf != NULL && known.n == 0) {
+		fprintf(stderr, "pkiaudit: %s: no seal line (--known-seals takes "
+		    "seal lines kept from an earlier export)\n", knownf);
+		goto out;
+	}
+	if (print_key_digest(pub) == -1)
 		goto out;
 	if ((line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL ||
 	    (sigbad = calloc(seals.n + 1, 1)) == NULL)

@@ -268,7 +268,13 @@ pkiaudit verify --events "$tmp/k.events" --seals "$tmp/k.seals" --pubkey "$PKI_A
 	--known-seals "$tmp/one.other" >"$tmp/v.out" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q '^seal 2: FAILED: not the seal known from an earlier export' "$tmp/v.out" ||
 	{ cat "$tmp/v.out"; fail "a kept seal 2 that differs: exit $rc"; }
-note "--known-seals: an export cut back by a seal, and one whose seal 1 differs from the known one, refused; a single kept seal line checked alike"
+# An empty file of known seals checks nothing: a wrong file, not a pass.
+: >"$tmp/empty.known"
+rc=0; pkiaudit verify --events "$tmp/k.events" --seals "$tmp/k.seals" --pubkey "$PKI_AUDIT_PUBKEY" \
+	--known-seals "$tmp/empty.known" >"$tmp/v.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q 'empty.known: no seal line' "$tmp/v.out" ||
+	{ cat "$tmp/v.out"; fail "an empty --known-seals file: exit $rc, not 2"; }
+note "--known-seals: an export cut back by a seal, and one whose seal 1 differs from the known one, refused; a single kept seal line checked alike; an empty file is a usage error"
 
 # --- pkiaudit names the key it verified with --------------------------------------------
 pkiaudit verify --events "$tmp/k.events" --seals "$tmp/k.seals" --pubkey "$PKI_AUDIT_PUBKEY" >"$tmp/v.out"
