@@ -301,21 +301,107 @@ auditseal_proof_verify(const struct auditseal_proof *p, EVP_PKEY *pub,
 	return 0;
 }
 
+/* Index of the first non-blank byte of s from i (len when none). */
+static size_t
+auditseal_skip_ws(const char *s, size_t len, size_t i)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+	    s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/*
+ * The event's "id": a scanner, not a JSON parser. It follows strings
+ * (with their escapes) and the depth of objects and arrays, and reads
+ * the value of the top-level key written "id" (not one of details',
+ * not one in a string). jansson parsed the whole line: an integer beyond
+ * int64 (1e19 is 10000000000000000000 in jsonb's text) or nesting beyond
+ * its depth limit anywhere in details made a genuine sealed event
+ * "not sealed" to pkiaudit prove. The line itself is checked by its hash.
+ */
 int
 auditseal_event_id(const char *line, size_t len, uint64_t *id)
 {
-	json_error_t je;
-	json_t *o;
-	json_int_t v;
-	int rc = -1;
+	size_t i, j, depth = 0, kstart = 0, ndig;
+	uint64_t v = 0;
+	int in_str = 0, esc = 0, expect_key = 0, is_key = 0, found = 0;
+	char c;
 
-	if (len > AUDITSEAL_LINE_MAX ||
-	    (o = json_loadb(line, len, 0, &je)) == NULL)
+	*id = 0;
+	if (len > AUDITSEAL_LINE_MAX)
 		return -1;
-	if (json_unpack(o, "{s:I}", "id", &v) == 0 && v > 0) {
-		*id = (uint64_t)v;
-		rc = 0;
+	if ((i = auditseal_skip_ws(line, len, 0)) == len || line[i] != '{')
+		return -1;
+	for (; i < len; i++) {
+		c = line[i];
+		if (in_str) {
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if ((unsigned char)c < 0x20)
+				return -1;
+			else if (c == '"') {
+				in_str = 0;
+				if (!is_key || i - kstart != 2 ||
+				    memcmp(line + kstart, "id", 2) != 0)
+					continue;
+				if (found)
+					return -1;	/* twice */
+				found = 1;
+				j = auditseal_skip_ws(line, len, i + 1);
+				if (j == len || line[j] != ':')
+					return -1;
+				j = auditseal_skip_ws(line, len, j + 1);
+				/* 1 .. INT64_MAX, digits only (no sign, 0, .5, e). */
+				if (j == len || line[j] < '1' || line[j] > '9')
+					return -1;
+				for (v = 0, ndig = 0; j < len && line[j] >= '0' &&
+				    line[j] <= '9'; j++, ndig++) {
+					if (ndig == 19 || v > ((uint64_t)INT64_MAX -
+					    (uint64_t)(line[j] - '0')) / 10)
+						return -1;
+					v = v * 10 + (uint64_t)(line[j] - '0');
+				}
+				j = auditseal_skip_ws(line, len, j);
+				if (j == len || (line[j] != ',' && line[j] != '}'))
+					return -1;
+				i = j - 1;	/* the loop reads the ',' or '}' */
+			}
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_str = 1;
+			is_key = depth == 1 && expect_key;
+			expect_key = 0;
+			kstart = i + 1;
+			break;
+		case '{':
+		case '[':
+			if (++depth == 1)
+				expect_key = 1;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return -1;
+			if (--depth == 0) {
+				if (auditseal_skip_ws(line, len, i + 1) != len ||
+				    !found)
+					return -1;
+				*id = v;
+				return 0;
+			}
+			break;
+		case ',':
+			if (depth == 1)
+				expect_key = 1;
+			break;
+		default:
+			break;
+		}
 	}
-	json_decref(o);
-	return rc;
+	return -1;	/* not closed */
 }

@@ -115,7 +115,11 @@ void	auditseal_proof_clear(struct auditseal_proof *);
 int	auditseal_proof_verify(const struct auditseal_proof *, EVP_PKEY *pub,
 	    char *err, size_t errlen);
 
-/* The "id" of an event line (untrusted): 0 with *id, or -1. */
+/*
+ * The top-level "id" of an event line (untrusted), a positive integer up
+ * to INT64_MAX written once: 0 with *id, or -1. Reads no more than the
+ * object's structure: the rest of the line may hold any number or depth.
+ */
 int	auditseal_event_id(const char *line, size_t len, uint64_t *id);
 
 #endif

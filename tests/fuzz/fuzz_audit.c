@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
@@ -35,6 +36,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct auditseal s, again;
 	struct auditseal_proof p;
 	char err[256], *line;
+	json_error_t je;
+	json_int_t v;
+	json_t *o;
 	uint64_t id;
 
 	if (auditseal_seal_parse((const char *)data, size, &s, err,
@@ -54,7 +58,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		auditseal_proof_clear(&p);
 	}
-	(void)auditseal_event_id((const char *)data, size, &id);
+	/*
+	 * Wherever jansson reads a line as an object with one positive
+	 * integer "id" (its key written plainly, no NUL byte: jansson takes
+	 * one for the end of its input), the scanner finds that id.
+	 * The scanner also reads lines jansson refuses (numbers beyond int64,
+	 * nesting beyond its depth), which a genuine event may hold.
+	 */
+	if (auditseal_event_id((const char *)data, size, &id) == 0 &&
+	    id == 0)
+		abort();
+	if (size <= AUDITSEAL_LINE_MAX &&
+	    memmem(data, size, "\\u", 2) == NULL &&
+	    memchr(data, '\0', size) == NULL &&
+	    (o = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES,
+	    &je)) != NULL) {
+		if (json_unpack(o, "{s:I}", "id", &v) == 0 && v > 0 &&
+		    (auditseal_event_id((const char *)data, size, &id) != 0 ||
+		    id != (uint64_t)v))
+			abort();
+		json_decref(o);
+	}
 	if (auditseal_head_check(data, size, "audit-1") == 0 &&
 	    (size < 23 || memcmp(data, "pki-audit-tree-head-v1\n", 23) != 0 ||
 	    data[size - 1] != '\n'))

@@ -4,8 +4,9 @@
  * main renamed): the seals file, strict and as kept lines
  * (--known-seals), and `verify` over the bytes as the events file and as
  * the seals file at once, against a key made at start-up that signed
- * nothing in any seed, so nothing may verify. fuzz_audit covers the line
- * parsers themselves. The bytes reach the readers as a file: a memfd.
+ * nothing in any seed, so nothing may verify; and `prove` over the bytes as
+ * the events and the seals file at once (each line's id found by
+ * auditseal_event_id). fuzz_audit covers the line parsers themselves. The bytes reach the readers as a file: a memfd.
  */
 #include <sys/mman.h>
 
@@ -90,6 +91,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* No seal signed by this key: never verified. */
 	if (cmd_verify(f, f, key, f) == EXIT_VERIFIED)
 		abort();
+	/*
+	 * prove over the bytes as the events and the seals: each line's id
+	 * read by auditseal_event_id (any number or depth after it), the
+	 * proof written from the leaves, never checked against a key here.
+	 */
+	(void)cmd_prove(f, f, 1, 0);
+	(void)cmd_prove(f, f, 2, 1);
 	close(fd);
 	return 0;
 }
