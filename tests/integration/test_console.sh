@@ -312,7 +312,7 @@ for a in ra.officer.login ra.evidence.view ra.application.decide ra.application.
 	[[ ",$events," == *",$a,"* ]] || fail "no $a event by officer:$offid (got: $events)"
 done
 [ "$(q "SELECT string_agg(action || ':' || coalesce(details->>'reason', '-'), ',' ORDER BY id) FROM audit_event
-	WHERE id > $audit0 AND actor = 'officer:$offid' AND object_id = '$cred'")" = \
+	WHERE id > $audit0 AND actor = 'officer:$offid' AND object_id = '$cred' AND action LIKE 'cert.%'")" = \
 	'cert.revoke:certificateHold,cert.release:-,cert.revoke:keyCompromise' ] ||
 	fail "the console's hold, release and revocation of $cred are not audited in that order"
 [ "$(q "SELECT count(*) FROM audit_event WHERE id > $audit0 AND actor = 'officer:$offid' AND action = 'ra.evidence.view'")" = 2 ] ||
