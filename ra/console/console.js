@@ -5,8 +5,8 @@
 
 const TOKEN = 'ra.officer.token';
 const PER_PAGE = 20;
-const state = { page: 1, cpage: 1, rpage: 1, total: 0, app: null, cert: null, holdAction: '', holds: false, revreq: null,
-  role: '', opened: 0 };
+const state = { page: 1, cpage: 1, rpage: 1, tpage: 1, app: null, cert: null, holdAction: '', holds: false,
+  revreq: null, role: '', opened: 0 };
 
 // Auditors read; only officers and admins get the buttons that decide.
 function canAct() { return state.role === 'ra_officer' || state.role === 'ra_admin'; }
@@ -68,7 +68,7 @@ function clearEvidence() {
 // page, hidden or not (the identity data, the evidence, the tables).
 function loggedOut() {
   sessionStorage.removeItem(TOKEN);
-  Object.assign(state, { page: 1, cpage: 1, rpage: 1, total: 0, app: null, cert: null, holdAction: '',
+  Object.assign(state, { page: 1, cpage: 1, rpage: 1, tpage: 1, app: null, cert: null, holdAction: '',
     holds: false, revreq: null, role: '', opened: state.opened + 1 });
   clearEvidence();
   for (const id of ['detail-facts', 'detail-company', 'detail-kyc', 'detail-decisions']) {
@@ -77,7 +77,8 @@ function loggedOut() {
   for (const id of ['queue-table', 'detail-checks', 'certs-table', 'revreqs-table', 'companies-table']) {
     $(id).tBodies[0].replaceChildren();
   }
-  for (const id of ['who-name', 'who-role', 'detail-id', 'queue-page', 'companies-page', 'revreqs-page', 'end-note',
+  for (const id of ['who-name', 'who-role', 'detail-id', 'queue-page', 'certs-page', 'companies-page', 'revreqs-page',
+    'end-note',
     'revoke-serial', 'hold-what', 'hold-serial', 'revreq-id', 'revreq-serial']) {
     $(id).textContent = '';
   }
@@ -86,7 +87,7 @@ function loggedOut() {
     $(id).value = '';
   }
   for (const id of ['detail-company-part', 'deactivate-form', 'end-form', 'revoke-form', 'hold-form',
-    'revreq-form']) {
+    'revreq-form', 'certs-pager']) {
     show(id, false);
   }
   view('queue');
@@ -151,15 +152,30 @@ function facts(dl, pairs) {
   }
 }
 
-async function loadQueue() {
+// The lists' query: page (state[KEY]) and per_page; pager() shows where
+// the answer's total puts it, paged() turns the pages.
+function listParams(page) {
   const p = new URLSearchParams();
+  p.set('page', String(page));
+  p.set('per_page', String(PER_PAGE));
+  return p;
+}
+
+// The pager NAME-prev, NAME-page ("page x of y (total)"), NAME-next.
+function pager(name, page, total) {
+  const pages = Math.max(1, Math.ceil(total / PER_PAGE));
+  $(name + '-page').textContent = 'page ' + page + ' of ' + pages + ' (' + total + ')';
+  $(name + '-prev').disabled = page <= 1;
+  $(name + '-next').disabled = page >= pages;
+}
+
+async function loadQueue() {
+  const p = listParams(state.page);
   const status = $('queue-status').value, kind = $('queue-kind').value;
   const q = $('queue-q').value.trim();
   if (status) p.set('status', status);
   if (kind) p.set('kind', kind);
   if (q) p.set('q', q);
-  p.set('page', String(state.page));
-  p.set('per_page', String(PER_PAGE));
   const data = await api('GET', '/v1/officer/applications?' + p.toString());
   const body = $('queue-table').tBodies[0];
   body.replaceChildren();
@@ -173,11 +189,7 @@ async function loadQueue() {
     cell(tr, a.approvals); cell(tr, a.updated_at);
     body.appendChild(tr);
   }
-  state.total = data.total;
-  const pages = Math.max(1, Math.ceil(data.total / PER_PAGE));
-  $('queue-page').textContent = 'page ' + state.page + ' of ' + pages + ' (' + data.total + ')';
-  $('queue-prev').disabled = state.page <= 1;
-  $('queue-next').disabled = state.page >= pages;
+  pager('queue', state.page, data.total);
 }
 
 async function openApp(id) {
@@ -306,9 +318,11 @@ async function deactivate() {
     r.revoked_certificates + ' certificate(s) revoked; its people are told by email.', true);
 }
 
+// Certificates by serial or subject, the newest first, a page at a time.
 async function loadCerts() {
-  const q = $('certs-q').value.trim();
-  const data = await api('GET', '/v1/officer/certificates?q=' + encodeURIComponent(q));
+  const p = listParams(state.tpage);
+  p.set('q', $('certs-q').value.trim());
+  const data = await api('GET', '/v1/officer/certificates?' + p.toString());
   const body = $('certs-table').tBodies[0];
   body.replaceChildren();
   for (const c of data.certificates) {
@@ -340,6 +354,8 @@ async function loadCerts() {
     }
     body.appendChild(tr);
   }
+  pager('certs', state.tpage, data.total);
+  show('certs-pager', true);
   if (data.certificates.length === 0) say('No certificate matches.', true);
 }
 
@@ -366,12 +382,10 @@ async function revoke() {
 // Companies (companies.c): opening one shows its own application, whose
 // detail has the company and, while it is active, the deactivation form.
 async function loadCompanies() {
-  const p = new URLSearchParams();
+  const p = listParams(state.cpage);
   const status = $('companies-status').value, q = $('companies-q').value.trim();
   if (status) p.set('status', status);
   if (q) p.set('q', q);
-  p.set('page', String(state.cpage));
-  p.set('per_page', String(PER_PAGE));
   const data = await api('GET', '/v1/officer/companies?' + p.toString());
   const body = $('companies-table').tBodies[0];
   body.replaceChildren();
@@ -385,22 +399,17 @@ async function loadCompanies() {
       () => openApp(c.application_id).catch((e) => say(e.message, false)));
     body.appendChild(tr);
   }
-  const pages = Math.max(1, Math.ceil(data.total / PER_PAGE));
-  $('companies-page').textContent = 'page ' + state.cpage + ' of ' + pages + ' (' + data.total + ')';
-  $('companies-prev').disabled = state.cpage <= 1;
-  $('companies-next').disabled = state.cpage >= pages;
+  pager('companies', state.cpage, data.total);
   if (data.companies.length === 0) say('No company matches.', true);
 }
 
 // Revocation requests (corporate.c): pending first, then the newest; by
 // status, company name, NIB or serial, a page at a time.
 async function loadRevreqs() {
-  const p = new URLSearchParams();
+  const p = listParams(state.rpage);
   const status = $('revreqs-status').value, q = $('revreqs-q').value.trim();
   if (status) p.set('status', status);
   if (q) p.set('q', q);
-  p.set('page', String(state.rpage));
-  p.set('per_page', String(PER_PAGE));
   const data = await api('GET', '/v1/officer/revocation-requests?' + p.toString());
   const body = $('revreqs-table').tBodies[0];
   body.replaceChildren();
@@ -427,10 +436,7 @@ async function loadRevreqs() {
     }
     body.appendChild(tr);
   }
-  const pages = Math.max(1, Math.ceil(data.total / PER_PAGE));
-  $('revreqs-page').textContent = 'page ' + state.rpage + ' of ' + pages + ' (' + data.total + ')';
-  $('revreqs-prev').disabled = state.rpage <= 1;
-  $('revreqs-next').disabled = state.rpage >= pages;
+  pager('revreqs', state.rpage, data.total);
   if (data.revocation_requests.length === 0) say('No revocation request matches.', true);
 }
 
@@ -454,6 +460,14 @@ function on(id, event, fn) {
   });
 }
 
+// The list NAME's search form (NAME-form) shows its first page, NAME-prev and
+// NAME-next the others; state[KEY] is its page, load() shows it.
+function paged(name, key, load) {
+  on(name + '-form', 'submit', async () => { state[key] = 1; await load(); });
+  on(name + '-prev', 'click', async () => { state[key]--; await load(); });
+  on(name + '-next', 'click', async () => { state[key]++; await load(); });
+}
+
 document.addEventListener('DOMContentLoaded', () => {
   on('login-form', 'submit', async () => {
     const r = await api('POST', '/v1/officer/login', {
@@ -473,25 +487,19 @@ document.addEventListener('DOMContentLoaded', () => {
   on('nav-queue', 'click', async () => { view('queue'); await loadQueue(); });
   on('nav-certs', 'click', () => view('certs'));
   on('nav-revreqs', 'click', async () => { view('revreqs'); state.rpage = 1; await loadRevreqs(); });
-  on('revreqs-form', 'submit', async () => { state.rpage = 1; await loadRevreqs(); });
-  on('revreqs-prev', 'click', async () => { state.rpage--; await loadRevreqs(); });
-  on('revreqs-next', 'click', async () => { state.rpage++; await loadRevreqs(); });
+  paged('revreqs', 'rpage', loadRevreqs);
   on('nav-companies', 'click', async () => { view('companies'); state.cpage = 1; await loadCompanies(); });
-  on('companies-form', 'submit', async () => { state.cpage = 1; await loadCompanies(); });
-  on('companies-prev', 'click', async () => { state.cpage--; await loadCompanies(); });
-  on('companies-next', 'click', async () => { state.cpage++; await loadCompanies(); });
+  paged('companies', 'cpage', loadCompanies);
   on('revreq-form', 'submit', (e) => decideRevreq(e.submitter ? e.submitter.value : ''));
   on('revreq-cancel', 'click', () => show('revreq-form', false));
-  on('queue-form', 'submit', async () => { state.page = 1; await loadQueue(); });
-  on('queue-prev', 'click', async () => { state.page--; await loadQueue(); });
-  on('queue-next', 'click', async () => { state.page++; await loadQueue(); });
+  paged('queue', 'page', loadQueue);
   on('detail-back', 'click', async () => { view('queue'); await loadQueue(); });
   on('show-ktp', 'click', () => showEvidence('ktp_photo'));
   on('show-selfie', 'click', () => showEvidence('selfie'));
   on('decision-form', 'submit', (e) => decide(e.submitter ? e.submitter.value : ''));
   on('end-form', 'submit', (e) => endApp(e.submitter ? e.submitter.value : ''));
   on('deactivate-form', 'submit', deactivate);
-  on('certs-form', 'submit', loadCerts);
+  paged('certs', 'tpage', loadCerts);
   on('revoke-form', 'submit', revoke);
   on('revoke-cancel', 'click', () => show('revoke-form', false));
   on('hold-form', 'submit', holdOrRelease);

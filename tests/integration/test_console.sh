@@ -17,7 +17,9 @@
 # table row and the images' blob: URLs no longer load; B's address, markup
 # with an onerror handler, is shown as its text (no element made, nothing
 # run: it fails with the facts written by innerHTML); an evidence fetch
-# answered 401 (the session ended elsewhere) logs out the same way.
+# answered 401 (the session ended elsewhere) logs out the same way; 21
+# matching certificates are paged ("page 1 of 2 (21)", Next reaches the
+# oldest).
 # Then, from the database, OpenSSL and curl: the decision, the approval,
 # the evidence views, the hold, the release and the revocation, each audited with the officer as
 # actor; `openssl ocsp` says the certificate is revoked (keyCompromise);
@@ -76,6 +78,7 @@ browser() {
 new_officer "console-r-$$" ra_officer
 new_officer "console-s-$$" auditor
 new_officer "console-a-$$" auditor
+new_officer "console-u-$$" auditor
 new_officer "console-$$" ra_officer
 officer=console-$$
 
@@ -114,13 +117,18 @@ audit0=$(q "SELECT coalesce(max(id), 0) FROM audit_event")
 # Written here: console_browser.py is shared with test_ra_corp.sh. Each part
 # runs even when an earlier one failed, and every failure is printed.
 cat >"$tmp/console_session.py" <<'PY'
-import select, sys, time
+import json, select, sys, time
 sys.path.insert(0, sys.argv[1])
 import console_browser as cb
 
-url, pw_file, user1, secret1, user2, secret2, app_a, app_b, markup = sys.argv[2:11]
-password = open(pw_file).read().rstrip('\n')
+P = json.load(open(sys.argv[2]))
+url, app_a, app_b, markup = P['url'], P['app_a'], P['app_b'], P['markup']
+password = open(P['pw_file']).read().rstrip('\n')
 js_q = cb.q
+
+
+def secret(user):
+    return open(P['totp_dir'] + '/' + user + '.totp').read().strip()
 
 
 def event(b, method, pred):
@@ -244,6 +252,32 @@ def expired(b):
     cleared(b, src, "the evidence's 401")
 
 
+def certs_pager(b):
+    """More certificates than a page: the pager shows the total and
+    reaches the oldest."""
+    b.js("document.getElementById('nav-certs').click()")
+    b.wait("!document.getElementById('certs-view').hidden", 'the certificates view')
+    b.js("document.getElementById('certs-q').value = %s;"
+         "document.getElementById('certs-search').click()" % js_q(P['certs_q']))
+    pages = lambda: b.js("[document.querySelectorAll('#certs-table tbody tr').length,"
+                         " document.getElementById('certs-page').textContent,"
+                         " document.getElementById('certs-prev').disabled,"
+                         " document.getElementById('certs-next').disabled,"
+                         " !document.getElementById('certs-pager').hidden,"
+                         " !!document.querySelector('#certs-table tr[data-serial=\"%s\"]')]" % P['oldest'])
+    n = P['certs_n']
+    first = 'page 1 of 2 (%d)' % n
+    b.wait("document.getElementById('certs-page').textContent === %s" % js_q(first), 'the certificates\' pager')
+    assert pages() == [20, first, True, False, True, False], 'page 1: %r' % pages()
+    b.js("document.getElementById('certs-next').click()")
+    last = 'page 2 of 2 (%d)' % n
+    b.wait("document.getElementById('certs-page').textContent === %s" % js_q(last), 'page 2')
+    assert pages() == [n - 20, last, False, True, True, True], 'page 2: %r' % pages()
+    b.js("document.getElementById('certs-prev').click()")
+    b.wait("document.getElementById('certs-page').textContent === %s" % js_q(first), 'page 1 again')
+    print('console: %d certificates match: "%s", Next reaches the oldest ("%s"), Previous goes back' % (n, first, last))
+
+
 failed = []
 
 
@@ -259,13 +293,15 @@ def part(name, fn, *args):
 b = cb.Chromium()
 try:
     b.open_page()
-    cb.login(b, url, user1, password, open(secret1).read().strip())
+    cb.login(b, url, P['user_r'], password, secret(P['user_r']))
     part('race', race, b)
     src = part('blob', blob_url, b)
     part('log-out', logout, b, src or 'blob:none')
-    cb.login(b, url, user2, password, open(secret2).read().strip())
+    cb.login(b, url, P['user_s'], password, secret(P['user_s']))
     part('markup', as_text, b)
     part('401', expired, b)
+    cb.login(b, url, P['user_u'], password, secret(P['user_u']))
+    part('certificates pager', certs_pager, b)
     # The revoked blob: URLs and the 401 are the page's expected errors.
     b.events = [e for e in b.events if not (
         e.get('method') == 'Log.entryAdded' and
@@ -286,8 +322,16 @@ finally:
     b.close()
 sys.exit(1 if failed else 0)
 PY
-python3 "$tmp/console_session.py" "$(dirname "$0")" "$rurl" "$tmp/officer.pw" \
-	"console-r-$$" "$tmp/console-r-$$.totp" "console-s-$$" "$tmp/console-s-$$.totp" "$app" "$app_b" "$markup" \
+# More certificates than a page (20) match one search.
+for i in $(seq 21); do
+	order_issued personal "{\"C\":\"ID\",\"CN\":\"Console Pager $$ No $i\",\"serialNumber\":\"NIK:3174$(printf '%012d' "$i")\"}"
+	[ "$i" != 1 ] || oldest=$(q "SELECT serial FROM certificate WHERE id = $cert")
+done
+jq -n --arg url "$rurl" --arg pw_file "$tmp/officer.pw" --arg totp_dir "$tmp" --arg app_a "$app" \
+	--arg app_b "$app_b" --arg markup "$markup" --arg user_r "console-r-$$" --arg user_s "console-s-$$" \
+	--arg user_u "console-u-$$" --arg certs_q "Console Pager $$" \
+	--arg oldest "$oldest" --argjson certs_n 21 '$ARGS.named' >"$tmp/session.json"
+python3 "$tmp/console_session.py" "$(dirname "$0")" "$tmp/session.json" \
 	>"$tmp/session.out" 2>&1 || { cat "$tmp/session.out"; fail "the console's evidence and log-out in Chromium"; }
 sed "s/^/$TEST_NAME: /" "$tmp/session.out"
 
