@@ -5,10 +5,11 @@
  * memory under /console/. Without ra.console_dir the console is off (404).
  *
  * The pages hold no secret and no data: everything comes from the API with
- * the officer's Bearer token, which the page keeps in sessionStorage (gone
- * with the tab). The Content-Security-Policy allows scripts, styles and
- * fetches from this origin only, images from blob: (the evidence the page
- * fetched with the token), no inline script, no framing.
+ * the officer's Bearer token, which the page keeps in a variable only (a
+ * reload asks for a new log-in; leaving the page logs out). The
+ * Content-Security-Policy allows scripts, styles and fetches from this
+ * origin only, images from blob: (the evidence the page fetched with the
+ * token), no inline script, no framing.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,12 +1,15 @@
 // The RA officers' console: a client of rad's officer API on this origin
-// (docs/openapi.yaml). The session token lives in sessionStorage, so it
-// ends with the tab; data is only ever put into the page as text.
+// (docs/openapi.yaml). Data is only ever put into the page as text.
 'use strict';
 
-const TOKEN = 'ra.officer.token';
 const PER_PAGE = 20;
 const state = { page: 1, cpage: 1, rpage: 1, tpage: 1, app: null, cert: null, holdAction: '', holds: false,
   revreq: null, role: '', opened: 0 };
+// The officer's token is kept in this variable only, never in sessionStorage
+// or localStorage: Chromium writes those to the profile on disk and brings
+// them back with a restored tab. A reload asks for a new log-in; leaving the
+// page ends the session (pagehide).
+const session = { token: null };
 
 // Auditors read; only officers and admins get the buttons that decide.
 function canAct() { return state.role === 'ra_officer' || state.role === 'ra_admin'; }
@@ -29,7 +32,7 @@ function quiet() { $('message').hidden = true; }
 // that comes after the session ended throws too.
 async function api(method, path, body) {
   const headers = {};
-  const token = sessionStorage.getItem(TOKEN);
+  const token = session.token;
   if (token) headers.Authorization = 'Bearer ' + token;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const r = await fetch(path, {
@@ -40,7 +43,7 @@ async function api(method, path, body) {
   let data = null;
   try { data = await r.json(); } catch (e) { data = null; }
   // Logged out meanwhile: the answer is not put into the page.
-  if (sessionStorage.getItem(TOKEN) !== token) throw new Error('The session has ended.');
+  if (session.token !== token) throw new Error('The session has ended.');
   if (!r.ok) {
     if (r.status === 401 && path !== '/v1/officer/login') loggedOut();
     const detail = data && (data.detail || data.title);
@@ -64,10 +67,11 @@ function clearEvidence() {
   for (const el of [...$('evidence').children]) dropEvidence(el);
 }
 
-// The end of a session, by log-out or a 401: nothing it showed stays in the
-// page, hidden or not (the identity data, the evidence, the tables).
+// The end of a session, by log-out, leaving the page or a 401: nothing it
+// showed stays in the page, hidden or not (the identity data, the evidence,
+// the tables).
 function loggedOut() {
-  sessionStorage.removeItem(TOKEN);
+  session.token = null;
   Object.assign(state, { page: 1, cpage: 1, rpage: 1, tpage: 1, app: null, cert: null, holdAction: '',
     holds: false, revreq: null, role: '', opened: state.opened + 1 });
   clearEvidence();
@@ -97,7 +101,7 @@ function loggedOut() {
 }
 
 async function start() {
-  if (!sessionStorage.getItem(TOKEN)) { loggedOut(); return; }
+  if (!session.token) { loggedOut(); return; }
   try {
     const me = await api('GET', '/v1/officer/me');
     $('who-name').textContent = me.username;
@@ -257,16 +261,15 @@ const EVIDENCE = { ktp_photo: 'e-KTP photo', selfie: 'Selfie' };
 // officer may have opened another application (or logged out) while it
 // loaded: then it is dropped, never shown under the other one's identity.
 async function showEvidence(which) {
-  const token = sessionStorage.getItem(TOKEN);
+  const token = session.token;
   const app = state.app;
   const id = app.id;
-  const current = () => state.app !== null && state.app.id === id &&
-    sessionStorage.getItem(TOKEN) === token;
+  const current = () => state.app !== null && state.app.id === id && session.token === token;
   const r = await fetch('/v1/officer/applications/' + id + '/evidence/' + which, {
     headers: { Authorization: 'Bearer ' + token }, cache: 'no-store', credentials: 'omit',
   });
   // A session ended meanwhile; a newer one's is not this answer's to end.
-  if (r.status === 401 && sessionStorage.getItem(TOKEN) === token) loggedOut();
+  if (r.status === 401 && session.token === token) loggedOut();
   if (!r.ok) throw new Error('evidence: HTTP ' + r.status);
   const blob = await r.blob();
   if (!current()) return;
@@ -477,7 +480,7 @@ document.addEventListener('DOMContentLoaded', () => {
     });
     $('login-password').value = '';
     $('login-totp').value = '';
-    sessionStorage.setItem(TOKEN, r.token);
+    session.token = r.token;
     await start();
   });
   on('logout', 'click', async () => {
@@ -505,4 +508,18 @@ document.addEventListener('DOMContentLoaded', () => {
   on('hold-form', 'submit', holdOrRelease);
   on('hold-cancel', 'click', () => show('hold-form', false));
   start();
+});
+
+// Leaving the page (closed, reloaded, navigated away) ends the session:
+// the server is asked to revoke the token (keepalive outlives the page;
+// best effort: a token it does not reach still expires), and nothing the
+// page showed is kept, should the page come back from the back/forward cache.
+window.addEventListener('pagehide', () => {
+  if (session.token) {
+    fetch('/v1/officer/logout', {
+      method: 'POST', keepalive: true, cache: 'no-store', credentials: 'omit',
+      headers: { Authorization: 'Bearer ' + session.token },
+    }).catch(() => {});
+  }
+  loggedOut();
 });

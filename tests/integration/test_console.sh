@@ -19,7 +19,8 @@
 # run: it fails with the facts written by innerHTML); an evidence fetch
 # answered 401 (the session ended elsewhere) logs out the same way; 21
 # matching certificates are paged ("page 1 of 2 (21)", Next reaches the
-# oldest).
+# oldest); a reload asks for a new log-in, leaves nothing in sessionStorage
+# or localStorage, and its pagehide revoked the session.
 # Then, from the database, OpenSSL and curl: the decision, the approval,
 # the evidence views, the hold, the release and the revocation, each audited with the officer as
 # actor; `openssl ocsp` says the certificate is revoked (keyCompromise);
@@ -77,8 +78,10 @@ browser() {
 }
 new_officer "console-r-$$" ra_officer
 new_officer "console-s-$$" auditor
+offid_s=$offid
 new_officer "console-a-$$" auditor
 new_officer "console-u-$$" auditor
+offid_u=$offid
 new_officer "console-$$" ra_officer
 officer=console-$$
 
@@ -117,7 +120,7 @@ audit0=$(q "SELECT coalesce(max(id), 0) FROM audit_event")
 # Written here: console_browser.py is shared with test_ra_corp.sh. Each part
 # runs even when an earlier one failed, and every failure is printed.
 cat >"$tmp/console_session.py" <<'PY'
-import json, select, sys, time
+import json, os, select, subprocess, sys, time
 sys.path.insert(0, sys.argv[1])
 import console_browser as cb
 
@@ -127,8 +130,18 @@ password = open(P['pw_file']).read().rstrip('\n')
 js_q = cb.q
 
 
+def sql(stmt):
+    return subprocess.run(['psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', os.environ['PKI_TEST_PG_URI'],
+                           '-c', stmt], check=True, capture_output=True, text=True).stdout.strip()
+
+
 def secret(user):
     return open(P['totp_dir'] + '/' + user + '.totp').read().strip()
+
+
+def open_sessions(offid):
+    return sql('SELECT count(*) FROM ra_officer_session WHERE officer_id = %d AND revoked_at IS NULL'
+               ' AND expires_at > now()' % int(offid))
 
 
 def event(b, method, pred):
@@ -208,14 +221,20 @@ LEFT = """(() => {
     return left; })()"""
 
 
+LOGGED_OUT = ("!document.getElementById('login-view').hidden && "
+              "document.getElementById('main-view').hidden")
+# Nothing in the browser's storage: the token is the page's variable only.
+STORED = "sessionStorage.length + localStorage.length"
+
+
 def cleared(b, src, how):
-    b.wait("!document.getElementById('login-view').hidden && "
-           "document.getElementById('main-view').hidden && "
-           "sessionStorage.getItem('ra.officer.token') === null", 'the log-in form after %s' % how)
+    b.wait(LOGGED_OUT, 'the log-in form after %s' % how)
     left = b.js(LEFT)
     assert left == [], 'left in the page after %s: %r' % (how, left)
-    assert loads(b, src) == 'gone', 'the evidence blob: URL still loads after %s' % how
-    print('console: after %s no identity data, evidence or row is left; the blob: URL is revoked' % how)
+    assert b.js(STORED) == 0, 'storage kept after %s' % how
+    assert src is None or loads(b, src) == 'gone', 'the evidence blob: URL still loads after %s' % how
+    print('console: after %s no identity data, evidence or row is left%s' % (
+        how, '; the blob: URL is revoked' if src else ''))
 
 
 def logout(b, src):
@@ -245,9 +264,9 @@ def expired(b):
     b.wait("(() => { const i = document.getElementById('evidence-ktp_photo');"
            " return i && i.complete && i.naturalWidth === 96; })()", "B's e-KTP photo")
     src = blob_url(b)
-    st = b.js("fetch('/v1/officer/logout', {method: 'POST', headers: {Authorization: 'Bearer ' + "
-              "sessionStorage.getItem('ra.officer.token')}}).then(r => r.status)")
-    assert st == 204, 'log-out behind the console: %r' % st
+    # The session ended behind the console, just before the next image.
+    sql('UPDATE ra_officer_session SET revoked_at = now() WHERE officer_id = %d AND revoked_at IS NULL'
+        % int(P['offid_s']))
     b.js("document.getElementById('show-selfie').click()")
     cleared(b, src, "the evidence's 401")
 
@@ -278,6 +297,23 @@ def certs_pager(b):
     print('console: %d certificates match: "%s", Next reaches the oldest ("%s"), Previous goes back' % (n, first, last))
 
 
+def reload(b):
+    """A reload asks for a new log-in, keeps nothing in storage, and its
+    pagehide revoked the session on the server."""
+    assert open_sessions(P['offid_u']) == '1', 'no open session before the reload'
+    b.call('Page.reload')
+    b.wait("document.readyState === 'complete' && " + LOGGED_OUT, 'the log-in form after a reload')
+    time.sleep(0.5)  # what the page would do with a stored token, it has done
+    assert b.js(LOGGED_OUT), 'logged in again after the reload'
+    assert b.js(STORED) == 0, 'storage after the reload: %r' % b.js(
+        "[Object.keys(sessionStorage), Object.keys(localStorage)]")
+    deadline = time.time() + cb.STEP_TIMEOUT
+    while open_sessions(P['offid_u']) != '0':
+        assert time.time() < deadline, 'the session is still open on the server after the reload'
+        time.sleep(0.2)
+    print('console: after a reload the log-in form, nothing in storage; pagehide revoked the session')
+
+
 failed = []
 
 
@@ -302,6 +338,7 @@ try:
     part('401', expired, b)
     cb.login(b, url, P['user_u'], password, secret(P['user_u']))
     part('certificates pager', certs_pager, b)
+    part('reload', reload, b)
     # The revoked blob: URLs and the 401 are the page's expected errors.
     b.events = [e for e in b.events if not (
         e.get('method') == 'Log.entryAdded' and
@@ -329,7 +366,7 @@ for i in $(seq 21); do
 done
 jq -n --arg url "$rurl" --arg pw_file "$tmp/officer.pw" --arg totp_dir "$tmp" --arg app_a "$app" \
 	--arg app_b "$app_b" --arg markup "$markup" --arg user_r "console-r-$$" --arg user_s "console-s-$$" \
-	--arg user_u "console-u-$$" --arg certs_q "Console Pager $$" \
+	--arg offid_s "$offid_s" --arg user_u "console-u-$$" --arg offid_u "$offid_u" --arg certs_q "Console Pager $$" \
 	--arg oldest "$oldest" --argjson certs_n 21 '$ARGS.named' >"$tmp/session.json"
 python3 "$tmp/console_session.py" "$(dirname "$0")" "$tmp/session.json" \
 	>"$tmp/session.out" 2>&1 || { cat "$tmp/session.out"; fail "the console's evidence and log-out in Chromium"; }
