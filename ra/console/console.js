@@ -3,13 +3,17 @@
 'use strict';
 
 const PER_PAGE = 20;
+// How often the page asks whether its session still holds (revoked
+// elsewhere, the officer disabled): what it shows goes within this long.
+const SESSION_CHECK_MS = 30000;
 const state = { page: 1, cpage: 1, rpage: 1, tpage: 1, app: null, cert: null, holdAction: '', holds: false,
   revreq: null, role: '', opened: 0 };
 // The officer's token is kept in this variable only, never in sessionStorage
 // or localStorage: Chromium writes those to the profile on disk and brings
 // them back with a restored tab. A reload asks for a new log-in; leaving the
-// page ends the session (pagehide).
-const session = { token: null };
+// page ends the session (pagehide). expiry and check are the timers that
+// end it in the page when the server does.
+const session = { token: null, expiry: 0, check: 0 };
 
 // Auditors read; only officers and admins get the buttons that decide.
 function canAct() { return state.role === 'ra_officer' || state.role === 'ra_admin'; }
@@ -27,10 +31,11 @@ function say(text, ok) {
 
 function quiet() { $('message').hidden = true; }
 
-// api(METHOD, PATH[, BODY]): the parsed JSON answer, or throws an Error
-// whose message is the problem's detail. A 401 ends the session; an answer
-// that comes after the session ended throws too.
-async function api(method, path, body) {
+// answer(METHOD, PATH[, BODY]): { data: the parsed JSON answer, date: its
+// Date header or null }, or throws an Error whose message is the problem's
+// detail. A 401 ends the session; an answer that comes after the session
+// ended throws too.
+async function answer(method, path, body) {
   const headers = {};
   const token = session.token;
   if (token) headers.Authorization = 'Bearer ' + token;
@@ -39,7 +44,8 @@ async function api(method, path, body) {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
     cache: 'no-store', credentials: 'omit',
   });
-  if (r.status === 204) return null;
+  const date = r.headers.get('Date');
+  if (r.status === 204) return { data: null, date };
   let data = null;
   try { data = await r.json(); } catch (e) { data = null; }
   // Logged out meanwhile: the answer is not put into the page.
@@ -51,7 +57,12 @@ async function api(method, path, body) {
     throw new Error((detail || 'HTTP ' + r.status) +
       (retry ? ' (try again in ' + retry + ' s)' : ''));
   }
-  return data;
+  return { data, date };
+}
+
+// api(METHOD, PATH[, BODY]): answer()'s data.
+async function api(method, path, body) {
+  return (await answer(method, path, body)).data;
 }
 
 // The evidence images are shown from blob: URLs, each revoked when its
@@ -67,11 +78,13 @@ function clearEvidence() {
   for (const el of [...$('evidence').children]) dropEvidence(el);
 }
 
-// The end of a session, by log-out, leaving the page or a 401: nothing it
-// showed stays in the page, hidden or not (the identity data, the evidence,
-// the tables).
+// The end of a session, by log-out, leaving the page, a 401 or its
+// session_expires_at: nothing it showed stays in the page, hidden or not
+// (the identity data, the evidence, the tables).
 function loggedOut() {
   session.token = null;
+  clearTimeout(session.expiry);
+  clearInterval(session.check);
   Object.assign(state, { page: 1, cpage: 1, rpage: 1, tpage: 1, app: null, cert: null, holdAction: '',
     holds: false, revreq: null, role: '', opened: state.opened + 1 });
   clearEvidence();
@@ -100,10 +113,42 @@ function loggedOut() {
   show('login-view', true);
 }
 
+// The session ends in the page when it ends on the server: at
+// session_expires_at, counted from the answer's Date header (rad's clock, to
+// the second) so that a client clock set wrong moves nothing; without that
+// header, by the client's clock. The periodic check also restarts it.
+function expireAt(me, date) {
+  clearTimeout(session.expiry);
+  const end = Date.parse(me.session_expires_at);
+  const now = date ? Date.parse(date) : Date.now();
+  if (Number.isNaN(end) || Number.isNaN(now)) return;
+  session.expiry = setTimeout(() => {
+    loggedOut();
+    say('The session has expired; log in again.', false);
+  }, Math.max(0, end - now));
+}
+
+// GET /v1/officer/me every SESSION_CHECK_MS: its 401 (a session revoked or
+// expired, an officer disabled) ends the session in the page (api()). A
+// network failure leaves the page as it is until the next check.
+async function checkSession() {
+  const token = session.token;
+  try {
+    const r = await answer('GET', '/v1/officer/me');
+    expireAt(r.data, r.date);
+  } catch (e) {
+    if (token !== null && session.token === null) say(e.message, false);
+  }
+}
+
 async function start() {
   if (!session.token) { loggedOut(); return; }
   try {
-    const me = await api('GET', '/v1/officer/me');
+    const r = await answer('GET', '/v1/officer/me');
+    const me = r.data;
+    expireAt(me, r.date);
+    clearInterval(session.check);
+    session.check = setInterval(checkSession, SESSION_CHECK_MS);
     $('who-name').textContent = me.username;
     $('who-role').textContent = me.role;
     state.role = me.role;

@@ -17,10 +17,15 @@
 # table row and the images' blob: URLs no longer load; B's address, markup
 # with an onerror handler, is shown as its text (no element made, nothing
 # run: it fails with the facts written by innerHTML); an evidence fetch
-# answered 401 (the session ended elsewhere) logs out the same way; 21
-# matching certificates are paged ("page 1 of 2 (21)", Next reaches the
-# oldest); a reload asks for a new log-in, leaves nothing in sessionStorage
-# or localStorage, and its pagehide revoked the session.
+# answered 401 (the session ended elsewhere) logs out the same way; a
+# /v1/officer/me answer rewritten (DevTools Fetch) to a Date a day behind
+# the client's clock and a session_expires_at 3 s after it ends the session
+# in the page 3 s later, by the server's clock; 21 matching certificates
+# are paged ("page 1 of 2 (21)", Next reaches the oldest); a reload asks for
+# a new log-in, leaves nothing in sessionStorage or localStorage, and its
+# pagehide revoked the session; a session expired in the database clears
+# the detail shown, with no click, within the page's 30-s check (35 s of
+# the page's virtual time, DevTools Emulation).
 # Then, from the database, OpenSSL and curl: the decision, the approval,
 # the evidence views, the hold, the release and the revocation, each audited with the officer as
 # actor; `openssl ocsp` says the certificate is revoked (keyCompromise);
@@ -80,8 +85,11 @@ new_officer "console-r-$$" ra_officer
 new_officer "console-s-$$" auditor
 offid_s=$offid
 new_officer "console-a-$$" auditor
+new_officer "console-t-$$" auditor
 new_officer "console-u-$$" auditor
 offid_u=$offid
+new_officer "console-v-$$" auditor
+offid_v=$offid
 new_officer "console-$$" ra_officer
 officer=console-$$
 
@@ -120,7 +128,7 @@ audit0=$(q "SELECT coalesce(max(id), 0) FROM audit_event")
 # Written here: console_browser.py is shared with test_ra_corp.sh. Each part
 # runs even when an earlier one failed, and every failure is printed.
 cat >"$tmp/console_session.py" <<'PY'
-import json, os, select, subprocess, sys, time
+import datetime, email.utils, base64, json, os, select, subprocess, sys, time
 sys.path.insert(0, sys.argv[1])
 import console_browser as cb
 
@@ -142,6 +150,15 @@ def secret(user):
 def open_sessions(offid):
     return sql('SELECT count(*) FROM ra_officer_session WHERE officer_id = %d AND revoked_at IS NULL'
                ' AND expires_at > now()' % int(offid))
+
+
+def wait_for(b, expression, what, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if b.js(expression):
+            return
+        time.sleep(0.2)
+    raise TimeoutError('waited %d s for %s' % (seconds, what))
 
 
 def event(b, method, pred):
@@ -271,6 +288,53 @@ def expired(b):
     cleared(b, src, "the evidence's 401")
 
 
+def login_expiring(b, user):
+    """Log-in whose GET /v1/officer/me is answered, by DevTools Fetch, with
+    the server's answer but for its Date a day behind (a client clock a day
+    ahead, as seen from the page) and session_expires_at 3 s after that
+    Date: the page must clear itself 3 s later, by the server's clock, with
+    no click and no 401 (the real session lasts 15 minutes more)."""
+    b.call('Fetch.enable', {'patterns': [{'urlPattern': '*/v1/officer/me', 'requestStage': 'Response'}]})
+    try:
+        t0 = answer_me(b, user)
+    finally:
+        b.call('Fetch.disable')
+    cb.open_application(b, app_b)
+    wait_for(b, LOGGED_OUT, 'the page to end the session at session_expires_at', 15)
+    took = time.time() - t0
+    assert took >= 2, 'the session ended %.1f s after log-in, not 3 s by the server\'s clock' % took
+    cleared(b, None, 'session_expires_at')
+    print('console: the session ended in the page %.1f s after a /me answer saying 3 s by its Date,'
+          ' a day behind the client\'s clock' % took)
+
+
+def answer_me(b, user):
+    """Log in as USER and answer the page's /me as login_expiring says;
+    the time it was answered."""
+    b.call('Page.navigate', {'url': url + '/console/'})
+    b.wait("document.readyState === 'complete' && !document.getElementById('login-view').hidden",
+           'the log-in form')
+    b.js("""(() => {
+        document.getElementById('login-username').value = %s;
+        document.getElementById('login-password').value = %s;
+        document.getElementById('login-totp').value = %s;
+        document.getElementById('login-submit').click(); })()""" % (
+        js_q(user), js_q(password), js_q(cb.totp(secret(user)))))
+    paused = event(b, 'Fetch.requestPaused', lambda p: p['request']['url'].endswith('/v1/officer/me'))
+    headers = paused['responseHeaders']
+    date = next(h['value'] for h in headers if h['name'].lower() == 'date')
+    body = b.call('Fetch.getResponseBody', {'requestId': paused['requestId']})
+    me = json.loads(base64.b64decode(body['body']) if body.get('base64Encoded') else body['body'])
+    fake = email.utils.parsedate_to_datetime(date) - datetime.timedelta(days=1)
+    me['session_expires_at'] = (fake + datetime.timedelta(seconds=3)).strftime('%Y-%m-%dT%H:%M:%SZ')
+    headers = [h for h in headers if h['name'].lower() != 'date'] + \
+        [{'name': 'Date', 'value': email.utils.format_datetime(fake, usegmt=True)}]
+    b.call('Fetch.fulfillRequest', {'requestId': paused['requestId'], 'responseCode': 200,
+                                    'responseHeaders': headers,
+                                    'body': base64.b64encode(json.dumps(me).encode()).decode()})
+    return time.time()
+
+
 def certs_pager(b):
     """More certificates than a page: the pager shows the total and
     reaches the oldest."""
@@ -314,6 +378,24 @@ def reload(b):
     print('console: after a reload the log-in form, nothing in storage; pagehide revoked the session')
 
 
+def revoked(b):
+    """A session that expires in the database while the detail is shown
+    clears the page within the page's 30-s check, with no click. The 35 s
+    pass in the page's virtual time (DevTools Emulation: its timers run
+    ahead, paused while a fetch is pending), not in the test's; the page is
+    not used after that."""
+    cb.login(b, url, P['user_v'], password, secret(P['user_v']))
+    cb.open_application(b, app_b)
+    sql('UPDATE ra_officer_session SET expires_at = now() WHERE officer_id = %d AND revoked_at IS NULL'
+        % int(P['offid_v']))
+    assert not b.js(LOGGED_OUT), 'logged out before the check'
+    b.call('Emulation.setVirtualTimePolicy', {'policy': 'pauseIfNetworkFetchesPending', 'budget': 35000})
+    event(b, 'Emulation.virtualTimeBudgetExpired', lambda p: True)
+    wait_for(b, LOGGED_OUT, "the page's check to notice the expired session", 5)
+    cleared(b, None, 'a session expired in the database')
+    print('console: a session expired in the database cleared the detail within 35 s (page time), with no click')
+
+
 failed = []
 
 
@@ -336,14 +418,17 @@ try:
     cb.login(b, url, P['user_s'], password, secret(P['user_s']))
     part('markup', as_text, b)
     part('401', expired, b)
+    part('session_expires_at', login_expiring, b, P['user_t'])
     cb.login(b, url, P['user_u'], password, secret(P['user_u']))
     part('certificates pager', certs_pager, b)
     part('reload', reload, b)
-    # The revoked blob: URLs and the 401 are the page's expected errors.
+    part('expired in the database', revoked, b)
+    # The revoked blob: URLs and the 401s are the page's expected errors.
     b.events = [e for e in b.events if not (
         e.get('method') == 'Log.entryAdded' and
         (e['params']['entry'].get('url', '').startswith('blob:') or
-         e['params']['entry'].get('url', '').endswith('/%s/evidence/selfie' % app_b)))]
+         e['params']['entry'].get('url', '').endswith('/%s/evidence/selfie' % app_b) or
+         e['params']['entry'].get('url', '').endswith('/v1/officer/me')))]
     problems = b.problems()
     if problems:
         print('console: FAILED: the page reported: %r' % problems)
@@ -366,7 +451,8 @@ for i in $(seq 21); do
 done
 jq -n --arg url "$rurl" --arg pw_file "$tmp/officer.pw" --arg totp_dir "$tmp" --arg app_a "$app" \
 	--arg app_b "$app_b" --arg markup "$markup" --arg user_r "console-r-$$" --arg user_s "console-s-$$" \
-	--arg offid_s "$offid_s" --arg user_u "console-u-$$" --arg offid_u "$offid_u" --arg certs_q "Console Pager $$" \
+	--arg offid_s "$offid_s" --arg user_t "console-t-$$" --arg user_u "console-u-$$" --arg offid_u "$offid_u" \
+	--arg user_v "console-v-$$" --arg offid_v "$offid_v" --arg certs_q "Console Pager $$" \
 	--arg oldest "$oldest" --argjson certs_n 21 '$ARGS.named' >"$tmp/session.json"
 python3 "$tmp/console_session.py" "$(dirname "$0")" "$tmp/session.json" \
 	>"$tmp/session.out" 2>&1 || { cat "$tmp/session.out"; fail "the console's evidence and log-out in Chromium"; }
