@@ -286,19 +286,41 @@ ra_route_match(const char *pattern, const char *path)
 	return *pattern == '\0' && *path == '\0';
 }
 
-/* The route's handler, 413, 405 with Allow, or 404: the handler's return. */
+/*
+ * GET resources that HEAD may ask too (RFC 9110 §9.3.2): those whose GET
+ * changes nothing and records nothing — the health check, the console's
+ * files and the email link's page. Not the API's (an evidence view is
+ * audited), which answer HEAD 405.
+ */
+static int
+ra_route_head_ok(const char *path)
+{
+	return strcmp(path, "/health") == 0 ||
+	    strcmp(path, "/verify-email") == 0 ||
+	    strcmp(path, "/console") == 0 || strncmp(path, "/console/", 9) == 0;
+}
+
+/*
+ * The route's handler, 413, 405 with Allow, or 404: the handler's return.
+ * HEAD is answered as GET where ra_route_head_ok (libmicrohttpd sends the
+ * headers only).
+ */
 static int
 ra_route_dispatch(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
+	const char *method = req->method;
 	char allow[64];
 	size_t i, len = 0;
+	int head_ok = ra_route_head_ok(req->path);
 
+	if (head_ok && strcmp(method, "HEAD") == 0)
+		method = "GET";
 	allow[0] = '\0';
 	for (i = 0; i < sizeof(ra_routes) / sizeof(ra_routes[0]); i++) {
 		if (!ra_route_match(ra_routes[i].pattern, req->path))
 			continue;
-		if (strcmp(req->method, ra_routes[i].method) == 0) {
+		if (strcmp(method, ra_routes[i].method) == 0) {
 			if (req->body_len > ra_route_max_body(ra,
 			    &ra_routes[i]))
 				return ra_problem(resp, 413, "request body too "
@@ -307,7 +329,9 @@ ra_route_dispatch(struct ra *ra, const struct http_request *req,
 		}
 		if (len < sizeof(allow))
 			len += (size_t)snprintf(allow + len, sizeof(allow) - len,
-			    "%s%s", len > 0 ? ", " : "", ra_routes[i].method);
+			    "%s%s%s", len > 0 ? ", " : "", ra_routes[i].method,
+			    head_ok && strcmp(ra_routes[i].method, "GET") == 0 ?
+			    ", HEAD" : "");
 	}
 	if (allow[0] != '\0') {
 		if (http_add_header(resp, "Allow", allow) == -1)

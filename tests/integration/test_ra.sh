@@ -199,6 +199,19 @@ expect 405 "GET /v1/register"
 grep -qi '^allow: POST' "$tmp/hdr" || fail "405 without Allow"
 req GET /v1/nothing
 expect 404 "unknown path"
+# HEAD (RFC 9110 §9.3.2) on what changes and records nothing: the GET's
+# status and headers, no body; the API's GETs (an evidence view is audited)
+# and POSTs answer HEAD 405, naming only what they take.
+for p in /health /console/ /console/console.js; do
+	code=$(curl -sS -I -o /dev/null -D "$tmp/hdr" -w '%{http_code}/%{size_download}' "$url$p")
+	[ "$code" = 200/0 ] || fail "HEAD $p: $code"
+	want=$(curl -sS -o /dev/null -D - "$url$p" | tr -d '\r' | sed -n 's/^[Cc]ontent-[Tt]ype: //p')
+	[ "$(tr -d '\r' <"$tmp/hdr" | sed -n 's/^[Cc]ontent-[Tt]ype: //p')" = "$want" ] || fail "HEAD $p: not GET's type"
+done
+code=$(curl -sS -X POST -o /dev/null -D "$tmp/hdr" -w '%{http_code}' "$url/health")
+[ "$code" = 405 ] && tr -d '\r' <"$tmp/hdr" | grep -qix 'allow: GET, HEAD' || fail "POST /health: $code $(cat "$tmp/hdr")"
+code=$(curl -sS -I -o /dev/null -D "$tmp/hdr" -w '%{http_code}' "$url/v1/me")
+[ "$code" = 405 ] && tr -d '\r' <"$tmp/hdr" | grep -qix 'allow: GET' || fail "HEAD /v1/me: $code $(cat "$tmp/hdr")"
 unchanged "refused registrations"
 [ "$(q "SELECT count(*) FROM ra_account WHERE email = 'bob@example.com'")" = 0 ] || fail "bob stored"
 note "registration rejections: ok"
