@@ -1109,7 +1109,7 @@ struct pdf_budget {
 	long long	limit_ms;	/* 0: none */
 	long long	cpu_start_ms;
 	long long	looked_ms;	/* monotonic, at the last look */
-	int		shared;		/* with the request's other documents */
+	int		shared;		/* with documents opened before */
 };
 
 static long long
@@ -1127,11 +1127,14 @@ pdf_clock_ms(clockid_t id)
  * (pdf_read_budget_begin), or -1: they then share one budget.
  */
 static _Thread_local long long pdf_request_cpu_start_ms = -1;
+/* The documents opened since, for the message: "and the ones before it". */
+static _Thread_local int pdf_request_opened;
 
 void
 pdf_read_budget_begin(void)
 {
 	pdf_request_cpu_start_ms = pdf_clock_ms(CLOCK_THREAD_CPUTIME_ID);
+	pdf_request_opened = 0;
 }
 
 void
@@ -1144,9 +1147,9 @@ static void
 pdf_budget_start(struct pdf_budget *b, long long limit_ms)
 {
 	b->limit_ms = limit_ms;
-	b->shared = pdf_request_cpu_start_ms != -1;
-	b->cpu_start_ms = b->shared ? pdf_request_cpu_start_ms :
-	    pdf_clock_ms(CLOCK_THREAD_CPUTIME_ID);
+	b->shared = pdf_request_cpu_start_ms != -1 && pdf_request_opened++ > 0;
+	b->cpu_start_ms = pdf_request_cpu_start_ms != -1 ?
+	    pdf_request_cpu_start_ms : pdf_clock_ms(CLOCK_THREAD_CPUTIME_ID);
 	b->looked_ms = pdf_clock_ms(CLOCK_MONOTONIC);
 	if (b->cpu_start_ms == -1 || b->looked_ms == -1)
 		b->limit_ms = 0;	/* no clock: no budget, as before */
