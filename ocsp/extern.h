@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "hsm/signer.h"
+#include "lib/cadb.h"
 #include "lib/der.h"
 
 struct config;
@@ -37,7 +38,12 @@ enum ocsp_hash {
 	OCSP_NHASH
 };
 
-#define OCSP_MAX_ISSUERS	8
+/*
+ * The root and every live issuing CA (`pkictl ca issuing` allows
+ * CADB_MAX_ISSUING, crld serves that many): one more made ocspd refuse to
+ * start once they all had responders, every issuer's OCSP down with it.
+ */
+#define OCSP_MAX_ISSUERS	(CADB_MAX_ISSUING + 1)
 #define OCSP_MAX_CERTIDS	16	/* CertIDs in one request; more: malformedRequest */
 #define OCSP_MAX_SERIAL		32	/* octets; RFC 5280 §4.1.2.2 allows 20 */
 #define OCSP_SERIAL_HEX		(2 * OCSP_MAX_SERIAL + 2)	/* BN_bn2hex, '-', NUL */
@@ -543,6 +549,12 @@ typedef int (*ocsp_lookup_submit_fn)(void *arg, struct ocsp_lookup *lk);
 struct ocsp_responder {
 	struct ocsp_issuer	 iss[OCSP_MAX_ISSUERS];
 	int			 niss;
+	/*
+	 * Live CAs (root, issuing, not ended) with no responder certificate
+	 * at start: their certificates get unauthorized; /health degraded.
+	 */
+	char			 not_served[OCSP_MAX_ISSUERS][64];
+	int			 nnot_served;
 	struct ocsp_policy	 pol;
 	struct ocsp_cache	*cache;
 	/*

@@ -146,7 +146,7 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	int64_t lk_at = __atomic_load_n(&r->lookup_ok_at, __ATOMIC_RELAXED);
 	int standby = __atomic_load_n(&r->db_standby, __ATOMIC_RELAXED);
 	int rc = -1;
-	json_t *o = NULL, *rna = NULL;
+	json_t *o = NULL, *rna = NULL, *ns;
 
 	ocsp_cache_stats(r->cache, synced - r->pol.refresh, now, &cs);
 	sync_limit = OCSP_HEALTH_SYNC_POLLS * r->pol.poll_ms / 1000 +
@@ -163,7 +163,8 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	}
 	current = now - synced <= sync_limit;
 	lookup_ok = lk_run < OCSP_HEALTH_LOOKUP_FAILS;
-	ok = db_ok && current && lookup_ok && cs.stale == 0 &&
+	ok = db_ok && current && lookup_ok && r->nnot_served == 0 &&
+	    cs.stale == 0 &&
 	    cs.expired == 0 && cs.unsigned_entries == 0 &&
 	    (first_expiry == 0 || first_expiry - now > OCSP_RESPONDER_WARN_S);
 	o = json_pack("{s:s, s:b, s:b, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
@@ -188,8 +189,13 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	    "signatures_in_flight", (json_int_t)__atomic_load_n(
 	    &r->signatures_in_flight, __ATOMIC_RELAXED),
 	    "responder_not_after", rna);
-	if (o == NULL)
+	if (o == NULL || (ns = json_array()) == NULL ||
+	    json_object_set_new(o, "not_served", ns) == -1)
 		goto out;
+	for (i = 0; i < r->nnot_served; i++)
+		if (json_array_append_new(ns, json_string(r->not_served[i])) ==
+		    -1)
+			goto out;
 	/*
 	 * How far the standby's data is behind the primary (sync.c): null
 	 * on a primary, or when the standby cannot say (then database_ok is
@@ -894,6 +900,18 @@ ocspd_loop_run(void *arg)
 	return NULL;
 }
 
+/*
+ * Live CAs (not ended) that no responder certificate names as its issuer:
+ * made by `pkictl ca issuing` and left without `ca responder`. Not
+ * served, which ocspd says at start and in /health (until 2026-12-07
+ * nothing said it: their certificates were unauthorized, /health ok).
+ */
+static const struct db_stmt stmt_unserved = { "ocsp_main_unserved",
+	"SELECT c.name FROM ca_certificate c WHERE c.role IN ('root', "
+	"'issuing') AND c.not_after > now() AND NOT EXISTS (SELECT 1 FROM "
+	"ca_certificate r WHERE r.role = 'ocsp' AND r.issuer_id = c.id) "
+	"ORDER BY c.id", 0 };
+
 static int
 ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r)
 {
@@ -991,6 +1009,9 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r)
 			x[0] = x[1] = NULL;
 			continue;
 		}
+		/* The root and as many issuing CAs as pkictl ca issuing makes. */
+		_Static_assert(OCSP_MAX_ISSUERS >= CADB_MAX_ISSUING + 1,
+		    "ocspd serves fewer issuers than may be live");
 		if (r->niss == OCSP_MAX_ISSUERS) {
 			log_err("more than %d issuers with an OCSP responder",
 			    OCSP_MAX_ISSUERS);
@@ -1024,6 +1045,22 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r)
 	if (r->niss == 0) {
 		log_err("no issuer to answer for: every one has ended");
 		goto out;
+	}
+	PQclear(res);
+	if ((res = db_exec_bounded(db, &stmt_unserved, NULL,
+	    OCSP_LOAD_DEADLINE_MS)) == NULL) {
+		log_err("reading the CAs without a responder failed (SQLSTATE "
+		    "%s)", db_last_sqlstate(db));
+		goto out;
+	}
+	for (i = 0; i < PQntuples(res) && r->nnot_served < OCSP_MAX_ISSUERS;
+	    i++) {
+		snprintf(r->not_served[r->nnot_served++],
+		    sizeof(r->not_served[0]), "%s", PQgetvalue(res, i, 0));
+		log_err("issuer %s has no OCSP responder certificate: its "
+		    "certificates are answered unauthorized; make one (pkictl "
+		    "ca responder --issuer %s), then restart ocspd",
+		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 0));
 	}
 	rc = 0;
 out:

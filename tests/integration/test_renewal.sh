@@ -163,6 +163,22 @@ kill -TERM "$wpid"
 wait "$wpid" || { cat "$T/crld-watch.log"; fail "the running crld exited non-zero on SIGTERM"; }
 note "a running crld took issuing-2 within $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: its CRLs verify with it, list its revocation (openssl verify -crl_check)"
 
+# --- an ocspd started before issuing-2 has a responder: says so, /health degraded ----------
+# Its certificates get unauthorized until `ca responder` and a restart;
+# until 2026-12-07 nothing said so (no log line, /health ok).
+oport=$(free_port)
+PKI_OCSP_PORT=$oport "$BUILD/ocspd" --config "$conf" >"$T/ocsp-unserved.log" 2>&1 &
+opid=$!
+at_exit "kill -TERM $opid 2>/dev/null || true"
+for _ in $(seq 300); do curl -sf -o "$T/o.health" "http://127.0.0.1:$oport/health" && break; sleep 0.1; done
+jq -e '.status == "degraded" and .not_served == ["issuing-2"]' "$T/o.health" >/dev/null ||
+	{ cat "$T/o.health" "$T/ocsp-unserved.log"; fail "ocspd's /health does not name issuing-2 as not served"; }
+has -F "issuer issuing-2 has no OCSP responder certificate" "$T/ocsp-unserved.log" ||
+	{ cat "$T/ocsp-unserved.log"; fail "ocspd did not say issuing-2 has no responder"; }
+kill -TERM "$opid"
+wait "$opid" || { cat "$T/ocsp-unserved.log"; fail "ocspd exited non-zero on SIGTERM"; }
+note "an ocspd started before issuing-2 had a responder: the log and /health (degraded, not_served) name it"
+
 # --- its first responder; a TSA certificate from it; refusals ------------------------------
 pkictl ca responder --issuer issuing-2 >"$T/resp.out" 2>&1 || { cat "$T/resp.out"; fail "ca responder --issuer issuing-2"; }
 resp=$pki/ocsp-issuing-2-1.pem
@@ -188,6 +204,8 @@ restart crl ocsp cad tsa
 # come sooner and more often; orders wake it by NOTIFY all the same.
 PKI_CAD_ISSUER=issuing-2 PKI_CAD_POLL_SECONDS=1 stack_up "$S"
 has -F "issuing with" "$(stack_get "$S" PKI_DIR)/log/cad.log" || fail "cad did not start"
+curl -sf -o "$T/o.health" "$(stack_get "$S" PKI_OCSP_URL)/health" && jq -e '.not_served == []' "$T/o.health" >/dev/null ||
+	{ cat "$T/o.health"; fail "ocspd restarted with issuing-2's responder still names a CA not served"; }
 # stack.env names the CA cad issues under: its chain, CRL and responder.
 for kv in "PKI_ISSUING_CERT=$new" "PKI_CHAIN=$pki/chain-issuing-2.pem" \
 	"PKI_OCSP_CERT=$pki/ocsp-issuing-2-1.pem" "PKI_CRL_URL=$B/issuing-2.crl"; do
