@@ -600,6 +600,7 @@ struct ocsp_responder {
 	 * last that succeeded (0: none yet). Only lookups tried count:
 	 * while the maintenance thread finds the database down none is.
 	 */
+	uint64_t		 lookups_tried;	/* in all, for /health */
 	uint64_t		 lookups_failed;
 	uint64_t		 lookups_failed_run;
 	int64_t			 lookup_ok_at;

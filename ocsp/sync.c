@@ -1001,6 +1001,8 @@ ocsp_sync_lookup(void *arg, int issuer, const char *const *serials, int n,
 	rc = 0;
 out:
 	PQclear(res);
+	if (tried)
+		__atomic_add_fetch(&r->lookups_tried, 1, __ATOMIC_RELAXED);
 	if (tried && rc == 0) {
 		__atomic_store_n(&r->lookups_failed_run, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&r->lookup_ok_at, (int64_t)time(NULL),
