@@ -9,6 +9,9 @@
  *	subject from the verified data, lint          → failed, nothing signed
  *	signer: generate the subscriber key, wrapped  (HSM, hsm/p11wrap.h)
  *	build from the profile, lint                  → failed, nothing signed
+ *	the issuing CA's certificate read again under its sign lock, held to
+ *	    the end (schema/100): revoked → failed; on hold → rolled back,
+ *	    pending, not counted; nothing signed
  *	signer: sign with the issuing CA key          (SIGNER_KIND_CERT)
  *	INSERT certificate (+ audit cert.issue), INSERT subscriber_key,
  *	UPDATE order done (+ audit order.done; NOTIFY issuance_done by trigger)
@@ -76,8 +79,8 @@
  * hold.
  */
 static const struct db_stmt stmt_claim = { "cad_issue_claim",
-	"SELECT id, kind, profile, subject::text, key_type FROM issuance_order "
-	"WHERE status = 'pending' AND profile = ANY (string_to_array($1, ',')) "
+	"SELECT id, kind, profile, subject::text, key_type, issuer_id IS NOT "
+	"NULL FROM issuance_order WHERE status = 'pending' AND profile = ANY (string_to_array($1, ',')) "
 	"AND " CAD_ORDER_ISSUER("$3") " "
 	"AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
 	"AND NOT (id = ANY ($2::bigint[])) "
@@ -85,6 +88,16 @@ static const struct db_stmt stmt_claim = { "cad_issue_claim",
 	"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 3 };
 static const struct db_stmt stmt_issuer_revoked = { "cad_issue_issuer_revoked",
 	CAD_ISSUER_REVOKED("$1"), 1 };
+/*
+ * Right before the signature, in the order's transaction: the issuing CA's
+ * own certificate row read again under its sign lock, shared until the
+ * transaction ends (schema/100), so that a revocation or hold waits for
+ * this COMMIT and is stamped after it. Its name, revocation reason (NULL:
+ * not revoked) and time; no row when it has no certificate row.
+ */
+static const struct db_stmt stmt_issuer_lock = { "cad_issue_issuer_lock",
+	"SELECT name, revocation_reason, revoked_at FROM "
+	"ca_issuer_sign_lock($1::bigint)", 1 };
 /*
  * A due pending order, of any profile, naming an issuing CA that can no
  * longer issue: its own certificate revoked for good (any reason but
@@ -173,6 +186,7 @@ struct cad_order {
 	char		 profile[40];
 	char		*subject;	/* JSON text, malloc'd */
 	char		 key_type[16];
+	int		 names_issuer;	/* issuer_id set (schema/084) */
 };
 
 struct profile *
@@ -795,11 +809,68 @@ cad_claim(struct cad *c, struct cad_order *o)
 	snprintf(o->kind, sizeof(o->kind), "%s", PQgetvalue(res, 0, 1));
 	snprintf(o->profile, sizeof(o->profile), "%s", PQgetvalue(res, 0, 2));
 	snprintf(o->key_type, sizeof(o->key_type), "%s", PQgetvalue(res, 0, 4));
+	o->names_issuer = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
 	if ((o->subject = strdup(PQgetvalue(res, 0, 3))) == NULL)
 		goto out;
 	/* Until the transaction ends, a crash is counted at the next start. */
 	cad_marker_set(&c->marker, o->id);
 	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Right before order o is signed, in its transaction: whether the issuing
+ * CA may still issue, read again under its certificate's sign lock, which
+ * stays held until the transaction ends (stmt_issuer_lock): the claim's
+ * check is seconds old by then (the key generation came between). 0 it
+ * may (not revoked nor on hold, or no certificate row); 1 revoked for good
+ * and the order names it: failed as cad_claim_ended fails such an order,
+ * why in why (the caller: cad_fail); 2 on hold, or revoked and the order
+ * names no issuer (a worker of another issuing CA may take it): the caller
+ * rolls back and the order stays pending, not counted (the claim passes
+ * over it meanwhile), why in why; -1 the database failed.
+ */
+static int
+cad_issuer_check(struct cad *c, const struct cad_order *o, char *why,
+    size_t len)
+{
+	char issuer[24];
+	const char *values[1] = { issuer }, *name;
+	PGresult *res;
+	int reason, rc = -1;
+
+	snprintf(issuer, sizeof(issuer), "%lld", c->issuer_id);
+	if ((res = db_exec(c->db, &stmt_issuer_lock, values, NULL,
+	    NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 1)) {
+		rc = 0;
+		goto out;
+	}
+	name = PQgetvalue(res, 0, 0);
+	reason = atoi(PQgetvalue(res, 0, 1));
+	if (reason == 6) {
+		snprintf(why, len, "the issuing CA %s was put on hold at %s "
+		    "while the order was in hand: nothing signed, the order "
+		    "waits for its release", name, PQgetvalue(res, 0, 2));
+		rc = 2;
+		goto out;
+	}
+	snprintf(why, len, "the issuing CA %s was revoked at %s (%s): no "
+	    "certificate is issued under it; the subscriber must agree again",
+	    name, PQgetvalue(res, 0, 2), x509ext_crl_reason_name(reason) !=
+	    NULL ? x509ext_crl_reason_name(reason) : "unknown");
+	if (o->names_issuer) {
+		rc = 1;
+		goto out;
+	}
+	snprintf(why, len, "the issuing CA %s was revoked at %s while the "
+	    "order was in hand: nothing signed, the order (naming no issuer) "
+	    "left pending for a worker of another issuing CA", name,
+	    PQgetvalue(res, 0, 2));
+	rc = 2;
 out:
 	PQclear(res);
 	return rc;
@@ -935,6 +1006,29 @@ cad_issue_one(struct cad *c)
 	if (x == NULL || cad_lint(prof, x, c->issuer, o.key_type,
 	    c->max_validity_days, err, sizeof(err)) == -1) {
 		rc = cad_fail(c, &o, err);
+		goto out;
+	}
+	/*
+	 * The issuing CA revoked or held since the claim: nothing is signed.
+	 * The generated key goes with the rollback (the signer keeps no
+	 * object of it: hsm/p11wrap.c), as after any attempt not completed.
+	 * Past this, a revocation of it waits for this transaction's end.
+	 */
+	if ((r = cad_issuer_check(c, &o, err, sizeof(err))) == 1) {
+		rc = cad_fail(c, &o, err);
+		goto out;
+	} else if (r == 2) {
+		(void)db_rollback(c->db);
+		cad_marker_clear(&c->marker);
+		log_err("order %s: %s", o.id, err);
+		rc = 0;
+		goto out;
+	} else if (r == -1) {
+		snprintf(state, sizeof(state), "%s", db_last_sqlstate(c->db));
+		(void)db_rollback(c->db);
+		snprintf(err, sizeof(err), "reading the issuing CA's status "
+		    "failed (SQLSTATE %s); nothing signed", state);
+		cad_rolled_back(c, &o, err, NULL);
 		goto out;
 	}
 	/*
