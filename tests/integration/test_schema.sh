@@ -380,6 +380,13 @@ for r in pki_ra pki_admin; do
 done
 sql_as "$(role_uri pki_sam)" "BEGIN; SELECT certificate_sign_lock($cert1); ROLLBACK" >/dev/null ||
 	fail "pki_sam cannot take the sign lock"
+# cad takes its issuing CA's sign lock and no other (schema/100): as
+# pki_ca, a CA certificate's only, through ca_issuer_sign_lock.
+[ "$(sql_as "$(role_uri pki_ca)" "BEGIN; SELECT name FROM ca_issuer_sign_lock((SELECT id FROM ca_certificate
+    WHERE name = 'issuing')); ROLLBACK")" = issuing ] || fail "pki_ca cannot take its issuing CA's sign lock"
+for r in pki_ra pki_ocsp pki_sam pki_auditor; do
+	sql_fails "$(role_uri "$r")" "SELECT ca_issuer_sign_lock(1)" "permission denied for function ca_issuer_sign_lock"
+done
 # The SAM takes that lock and no other (schema/087): with the general shared
 # form, a SAM taken over held off the sealer or any revocation by any key.
 no_advisory_locks pki_sam
