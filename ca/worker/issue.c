@@ -10,7 +10,7 @@
  *	signer: generate the subscriber key, wrapped  (HSM, hsm/p11wrap.h)
  *	build from the profile, lint                  → failed, nothing signed
  *	the issuing CA's certificate read again under its sign lock, held to
- *	    the end (schema/100): revoked → failed; on hold → rolled back,
+ *	    the end (schema/099): revoked → failed; on hold → rolled back,
  *	    pending, not counted; nothing signed
  *	signer: sign with the issuing CA key          (SIGNER_KIND_CERT)
  *	INSERT certificate (+ audit cert.issue), INSERT subscriber_key,
@@ -91,7 +91,7 @@ static const struct db_stmt stmt_issuer_revoked = { "cad_issue_issuer_revoked",
 /*
  * Right before the signature, in the order's transaction: the issuing CA's
  * own certificate row read again under its sign lock, shared until the
- * transaction ends (schema/100), so that a revocation or hold waits for
+ * transaction ends (schema/099), so that a revocation or hold waits for
  * this COMMIT and is stamped after it. Its name, revocation reason (NULL:
  * not revoked) and time; no row when it has no certificate row.
  */

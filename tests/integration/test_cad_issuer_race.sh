@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cad and a revocation or hold of its issuing CA racing (ca/README.md "One
-# order, one transaction"; schema/100): the claim's check is seconds old
+# order, one transaction"; schema/099): the claim's check is seconds old
 # when cad signs, so cad reads the CA's status again right before the
 # signature, under the CA certificate's sign lock.
 #  1. held while cad generates the key (its signer stopped): nothing

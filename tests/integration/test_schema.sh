@@ -293,7 +293,7 @@ sql_fails "$us" 'DELETE FROM audit_seal' 'append-only|permission denied'
 sql_fails "$us" "UPDATE audit_seal SET key_label = 'x'" 'append-only|permission denied'
 sql_fails "$SU" 'DELETE FROM audit_seal' 'append-only'
 sql_fails "$SU" 'TRUNCATE audit_seal' 'append-only'
-# A new seal follows the last one (schema/099): a row no one can remove
+# A new seal follows the last one (schema/098): a row no one can remove
 # that is numbered ahead, over a smaller tree, below the last boundary or
 # dated before the last seal would stop the sealer for good. The sealer's
 # role and the superuser alike; one that follows passes (rolled back).
@@ -380,7 +380,7 @@ for r in pki_ra pki_admin; do
 done
 sql_as "$(role_uri pki_sam)" "BEGIN; SELECT certificate_sign_lock($cert1); ROLLBACK" >/dev/null ||
 	fail "pki_sam cannot take the sign lock"
-# cad takes its issuing CA's sign lock and no other (schema/100): as
+# cad takes its issuing CA's sign lock and no other (schema/099): as
 # pki_ca, a CA certificate's only, through ca_issuer_sign_lock.
 [ "$(sql_as "$(role_uri pki_ca)" "BEGIN; SELECT name FROM ca_issuer_sign_lock((SELECT id FROM ca_certificate
     WHERE name = 'issuing')); ROLLBACK")" = issuing ] || fail "pki_ca cannot take its issuing CA's sign lock"

@@ -1,6 +1,5 @@
--- 099_audit_seal_order: a new seal must follow the last one (audit/README.md
--- "Which events a seal takes"; numbered 099 because another change may take
--- 098).
+-- 098_audit_seal_order: a new seal must follow the last one (audit/README.md
+-- "Which events a seal takes").
 --
 -- No role may update or delete a seal (022), so a bogus row inserted by
 -- whoever holds pki_sealer's credentials stays for good: a seal numbered
@@ -13,7 +12,7 @@
 -- a time not below the last seal's: what `pkictl audit seal` inserts,
 -- under audit_seal_lock (077), so two sealers never race this check.
 -- Existing rows are not checked again: a trigger for new rows only.
--- (Since 099 `pkictl audit export` connects as pki_auditor, which may not
+-- (Since 098 `pkictl audit export` connects as pki_auditor, which may not
 -- insert seals: only the sealer holds pki_sealer's credentials.)
 CREATE FUNCTION audit_seal_check_order() RETURNS trigger
 LANGUAGE plpgsql

@@ -1,4 +1,4 @@
--- 100_cad_issuer_sign_lock: cad reads its issuing CA's status again right
+-- 099_cad_issuer_sign_lock: cad reads its issuing CA's status again right
 -- before it signs, under the CA certificate's sign lock (a review finding,
 -- reproduced by stopping cad's signer).
 --
@@ -51,6 +51,6 @@ BEGIN
 	IF NOT has_function_privilege((SELECT proowner FROM pg_proc WHERE oid =
 	    'ca_issuer_sign_lock(bigint)'::regprocedure),
 	    'pg_catalog.pg_advisory_xact_lock_shared(bigint)', 'EXECUTE') THEN
-		RAISE EXCEPTION '100: the owner of ca_issuer_sign_lock may not take advisory locks: run the migrations as the superuser';
+		RAISE EXCEPTION '099: the owner of ca_issuer_sign_lock may not take advisory locks: run the migrations as the superuser';
 	END IF;
 END $$;
