@@ -217,34 +217,6 @@ cert_issue_record(struct db *db, void *arg)
 	    t->cert, &id);
 }
 
-/* A subscriber key we sign: RSA of 2048 bits or more, EC P-256 or P-384. */
-static int
-cert_key_ok(EVP_PKEY *k, char *err, size_t errlen)
-{
-	char group[64];
-	size_t glen;
-
-	if (k == NULL) {
-		snprintf(err, errlen, "no public key");
-		return -1;
-	}
-	if (EVP_PKEY_is_a(k, "RSA")) {
-		if (EVP_PKEY_get_bits(k) >= 2048)
-			return 0;
-		snprintf(err, errlen, "RSA of %d bits; at least 2048",
-		    EVP_PKEY_get_bits(k));
-		return -1;
-	}
-	if (EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_utf8_string_param(k,
-	    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) == 1 &&
-	    (strcmp(group, "prime256v1") == 0 || strcmp(group, "secp384r1") == 0))
-		return 0;
-	snprintf(err, errlen, "%s: only RSA >= 2048 bits, EC P-256 or P-384",
-	    EVP_PKEY_get0_type_name(k) != NULL ? EVP_PKEY_get0_type_name(k) :
-	    "unknown key type");
-	return -1;
-}
-
 /*
  * --out, opened before anything is signed but not truncated yet (a refusal
  * must leave an existing file as it was); *created: ours to remove. An
@@ -319,13 +291,15 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	EVP_PKEY *key = NULL;
 	FILE *outf = NULL;
 	BIO *out = NULL;
-	char err[512], xid[PKICTL_XID_MAX], *serial_hex;
+	char err[512], xid[PKICTL_XID_MAX], kt[16], *serial_hex;
 	int created = 0, irc, committed, rc = PKICTL_EXIT_FAIL;
 
 	memset(&is, 0, sizeof(is));
 	if ((req = cert_read_csr(csr_path)) == NULL)
 		goto out;
-	if (cert_key_ok(X509_REQ_get0_pubkey(req), err, sizeof(err)) == -1) {
+	/* The key as cad's lint judges its own (ca/worker/lint.c). */
+	if (cad_lint_pubkey(X509_REQ_get0_pubkey(req), kt, sizeof(kt), err,
+	    sizeof(err)) == -1) {
 		log_err("the CSR's key: %s", err);
 		rc = PKICTL_EXIT_REFUSED;
 		goto out;

@@ -1,6 +1,7 @@
 /*
  * Private interfaces of cad, the CA issuance worker (ca/README.md "cad").
- * pkictl shares lint.c's cad_lint_csr_subject() (ca/certcmd.c).
+ * pkictl shares lint.c's cad_lint_pubkey(), cad_lint_csr_subject() and
+ * cad_lint() (ca/certcmd.c).
  */
 #ifndef PKI_CAD_EXTERN_H
 #define PKI_CAD_EXTERN_H
@@ -131,6 +132,18 @@ struct cad {
  */
 X509_NAME	*cad_subject(const struct profile *, const char *json,
 		    char *err, size_t errlen);
+/*
+ * The subscriber keys we certify, for cad's lint and `pkictl cert issue`:
+ * RSA with a modulus of 2048 bits or more, odd and a multiple of 8 bits,
+ * and a public exponent odd, >= 65537 and < 2^256 (CA/B BR §6.1.6, NIST
+ * SP 800-89 §5.3.3; e = 1 lets anyone forge signatures); EC on P-256 or
+ * P-384 by a named curve, never explicit parameters (RFC 5480 §2.1.1).
+ * pub may be NULL (refused). 0 with its key type in kt ("ec-p256",
+ * "ec-p384", "rsa2048", "rsa3072", "rsa4096", or "rsa-other", which no
+ * profile's key_types names), or -1 with why in err (no "lint: " prefix).
+ */
+int		 cad_lint_pubkey(EVP_PKEY *pub, char *kt, size_t ktlen,
+		    char *err, size_t errlen);
 /* 0 when the key type is one of the profile's key_types, else -1 with err. */
 int		 cad_lint_keytype(const struct profile *, const char *keytype,
 		    char *err, size_t errlen);
@@ -165,8 +178,8 @@ int		 cad_lint_csr_subject(const struct profile *p, X509 *x,
  * Lints an unsigned certificate before it goes to the signer: profile
  * conformance (kind, subject attributes, required extensions present and
  * parsable, no extension the profile does not make, each as critical as
- * the profile makes it, not a CA), key type and size (RSA >= 2048 bits, EC
- * P-256/P-384 only, and the order's keytype), serial (positive, >= 64 bits,
+ * the profile makes it, not a CA), the key (cad_lint_pubkey(), one of
+ * the profile's key_types, and the order's keytype), serial (positive, >= 64 bits,
  * <= 20 octets; RFC 5280 §4.1.2.2), issuer name, validity (notBefore <
  * notAfter <= issuer's notAfter, at most max_days days, at least a day
  * left), the subject (cad_lint_subject() with the profile's

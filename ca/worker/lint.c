@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
@@ -585,42 +586,109 @@ out:
 	return ret;
 }
 
+int
+cad_lint_pubkey(EVP_PKEY *pub, char *kt, size_t ktlen, char *err,
+    size_t errlen)
+{
+	BIGNUM *n = NULL, *e = NULL;
+	char group[64], enc[32], val[32];
+	size_t glen = 0, elen = 0;
+	int bits, rc = -1;
+
+	if (ktlen > 0)
+		kt[0] = '\0';
+	if (pub == NULL) {
+		lint_err(err, errlen, "no public key");
+		goto out;
+	}
+	if (EVP_PKEY_is_a(pub, "RSA")) {
+		if (EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+		    EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
+			lint_err(err, errlen, "RSA key without a modulus or "
+			    "public exponent");
+			goto out;
+		}
+		bits = BN_num_bits(n);
+		if (bits < 2048) {
+			lint_err(err, errlen, "RSA key of %d bits: at least "
+			    "2048", bits);
+			goto out;
+		}
+		if (bits % 8 != 0 || !BN_is_odd(n)) {
+			lint_err(err, errlen, "RSA modulus of %d bits%s: it must "
+			    "be odd and a multiple of 8 bits (CA/B BR §6.1.6)",
+			    bits, BN_is_odd(n) ? "" : ", even");
+			goto out;
+		}
+		/* e = 1 verifies any "signature" equal to its encoded message. */
+		if (!BN_is_odd(e) || BN_num_bits(e) < 17 ||
+		    BN_num_bits(e) > 256) {
+			if (BN_num_bits(e) <= 32)
+				snprintf(val, sizeof(val), "%lu",
+				    (unsigned long)BN_get_word(e));
+			else
+				snprintf(val, sizeof(val), "of %d bits",
+				    BN_num_bits(e));
+			lint_err(err, errlen, "RSA public exponent %s refused: "
+			    "it must be odd, at least 65537 and below 2^256 "
+			    "(CA/B BR §6.1.6, NIST SP 800-89 §5.3.3)", val);
+			goto out;
+		}
+		snprintf(kt, ktlen, "%s", bits == 2048 ? "rsa2048" :
+		    bits == 3072 ? "rsa3072" : bits == 4096 ? "rsa4096" :
+		    "rsa-other");
+	} else if (EVP_PKEY_is_a(pub, "EC")) {
+		/*
+		 * OpenSSL 3 names explicit parameters that match a known curve
+		 * by that curve, and X509_set_pubkey() copies them: the
+		 * encoding tells (RFC 5480 §2.1.1: namedCurve only).
+		 */
+		if (EVP_PKEY_get_utf8_string_param(pub,
+		    OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc), &elen) != 1 ||
+		    strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0) {
+			lint_err(err, errlen, "EC key with explicit curve "
+			    "parameters: a named curve only (RFC 5480 §2.1.1)");
+			goto out;
+		}
+		if (EVP_PKEY_get_utf8_string_param(pub,
+		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+		    &glen) != 1) {
+			lint_err(err, errlen, "EC key without a named curve");
+			goto out;
+		}
+		if (strcmp(group, "prime256v1") != 0 &&
+		    strcmp(group, "secp384r1") != 0) {
+			lint_err(err, errlen, "EC curve %s refused (P-256, "
+			    "P-384 only)", group);
+			goto out;
+		}
+		snprintf(kt, ktlen, "%s", strcmp(group, "prime256v1") == 0 ?
+		    "ec-p256" : "ec-p384");
+	} else {
+		lint_err(err, errlen, "%s key: RSA or EC only",
+		    EVP_PKEY_get0_type_name(pub) != NULL ?
+		    EVP_PKEY_get0_type_name(pub) : "unknown");
+		goto out;
+	}
+	rc = 0;
+out:
+	BN_free(n);
+	BN_free(e);
+	return rc;
+}
+
 /*
- * Key type and size: RSA >= 2048 bits, EC on P-256 or P-384 only, one of
- * the profile's key_types and the one the order asked for.
+ * Key type and size: cad_lint_pubkey(), then one of the profile's
+ * key_types and the one the order asked for.
  */
 static int
 lint_key_size(const struct profile *p, EVP_PKEY *pub, const char *keytype,
     char *err, size_t errlen)
 {
-	char group[64];
-	size_t glen = 0;
-	const char *kt;
+	char kt[16], why[256];
 
-	if (EVP_PKEY_is_a(pub, "RSA")) {
-		if (EVP_PKEY_get_bits(pub) < 2048) {
-			lint_err(err, errlen, "lint: RSA key of %d bits (2048 at "
-			    "least)", EVP_PKEY_get_bits(pub));
-			return -1;
-		}
-		kt = EVP_PKEY_get_bits(pub) == 2048 ? "rsa2048" :
-		    EVP_PKEY_get_bits(pub) == 3072 ? "rsa3072" :
-		    EVP_PKEY_get_bits(pub) == 4096 ? "rsa4096" : "rsa-other";
-	} else if (EVP_PKEY_is_a(pub, "EC")) {
-		if (EVP_PKEY_get_utf8_string_param(pub, "group", group,
-		    sizeof(group), &glen) != 1) {
-			lint_err(err, errlen, "lint: EC key without a named curve");
-			return -1;
-		}
-		kt = strcmp(group, "prime256v1") == 0 ? "ec-p256" :
-		    strcmp(group, "secp384r1") == 0 ? "ec-p384" : NULL;
-		if (kt == NULL) {
-			lint_err(err, errlen, "lint: EC curve %s refused (P-256, "
-			    "P-384 only)", group);
-			return -1;
-		}
-	} else {
-		lint_err(err, errlen, "lint: subject key is neither RSA nor EC");
+	if (cad_lint_pubkey(pub, kt, sizeof(kt), why, sizeof(why)) == -1) {
+		lint_err(err, errlen, "lint: subject key: %s", why);
 		return -1;
 	}
 	if (cad_lint_keytype(p, kt, err, errlen) == -1)

@@ -149,6 +149,52 @@ expect_refused 3 "an RSA-1024 CSR" pkictl cert issue --profile subscriber --csr 
 grep -q 'at least 2048' "$tmp/out" || fail "weak key: $(cat "$tmp/out")"
 newcsr p521 "/C=ID/CN=P521 Key" ec -pkeyopt ec_paramgen_curve:P-521
 expect_refused 3 "a P-521 CSR" pkictl cert issue --profile subscriber --csr "$tmp/p521.csr"
+# Keys cad_lint_pubkey (ca/worker/lint.c) refuses, each checked before
+# anything is signed, nothing stored, no audit event: an RSA public
+# exponent 1, with which anyone forges signatures that verify under the
+# certificate (such a CSR "signs" itself with the encoded message: no
+# factorization needed), a modulus not of whole octets; EC
+# P-256 by explicit parameters (RFC 5480 §2.1.1: namedCurve only; OpenSSL
+# 3 names the curve and the name check passed).
+cat >"$tmp/rsae1.py" <<'PY'
+import hashlib, secrets, sys
+from der import tlv
+bits = int(sys.argv[1])
+def integer(v):
+    return tlv(0x02, v.to_bytes((v.bit_length() + 8) // 8, "big"))
+n = secrets.randbits(bits) | (1 << (bits - 1)) | 1
+name = tlv(0x30, tlv(0x31, tlv(0x30, tlv(0x06, bytes.fromhex("550403")) + tlv(0x0c, b"E One"))))
+alg = tlv(0x30, tlv(0x06, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00")
+spki = tlv(0x30, alg + tlv(0x03, b"\x00" + tlv(0x30, integer(n) + integer(1))))
+cri = tlv(0x30, b"\x02\x01\x00" + name + spki + b"\xa0\x00")
+di = bytes.fromhex("3031300d060960864801650304020105000420") + hashlib.sha256(cri).digest()
+k = (bits + 7) // 8
+em = b"\x00\x01" + b"\xff" * (k - 3 - len(di)) + b"\x00" + di
+sigalg = tlv(0x30, tlv(0x06, bytes.fromhex("2a864886f70d01010b")) + b"\x05\x00")
+sys.stdout.buffer.write(tlv(0x30, cri + sigalg + tlv(0x03, b"\x00" + em)))
+PY
+a0=$(q "SELECT $AUDIT_MAX_OWN")
+PYTHONPATH=$(dirname "$0") python3 "$tmp/rsae1.py" 2048 >"$tmp/e1.csr" || fail "test setup: e1.csr"
+openssl req -inform DER -in "$tmp/e1.csr" -noout -verify 2>&1 | has 'verify OK' ||
+	fail "test setup: e1.csr does not verify"
+expect_refused 3 "an RSA key of public exponent 1" pkictl cert issue --profile subscriber --csr "$tmp/e1.csr" \
+	--out "$tmp/e1.pem"
+grep -q "the CSR's key: RSA public exponent 1 refused: it must be odd, at least 65537" "$tmp/out" ||
+	fail "e = 1: $(cat "$tmp/out")"
+[ ! -e "$tmp/e1.pem" ] || fail "a refused key left its --out file"
+PYTHONPATH=$(dirname "$0") python3 "$tmp/rsae1.py" 2049 >"$tmp/r2049.csr" || fail "test setup: r2049.csr"
+expect_refused 3 "an RSA key of 2049 bits" pkictl cert issue --profile subscriber --csr "$tmp/r2049.csr"
+grep -q 'RSA modulus of 2049 bits: it must be odd and a multiple of 8 bits' "$tmp/out" ||
+	fail "2049 bits: $(cat "$tmp/out")"
+openssl ecparam -name prime256v1 -param_enc explicit -genkey -noout -out "$tmp/ecx.key" 2>/dev/null
+openssl req -new -key "$tmp/ecx.key" -subj "/C=ID/CN=Explicit Curve" -out "$tmp/ecx.csr"
+openssl req -in "$tmp/ecx.csr" -noout -text | has 'Field Type: prime-field' ||
+	fail "test setup: ecx.csr has no explicit parameters"
+expect_refused 3 "an EC key with explicit curve parameters" pkictl cert issue --profile subscriber \
+	--csr "$tmp/ecx.csr"
+grep -q 'EC key with explicit curve parameters: a named curve only (RFC 5480' "$tmp/out" ||
+	fail "explicit EC: $(cat "$tmp/out")"
+[ "$(q "SELECT $AUDIT_MAX_OWN")" = "$a0" ] || fail "a refused key wrote an audit event"
 expect_refused 1 "--out in a missing directory" pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" \
 	--out "$tmp/no/such/dir.pem"
 # An existing --out that is a symbolic link (even a dangling one), a hard

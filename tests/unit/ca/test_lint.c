@@ -16,7 +16,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -992,6 +995,158 @@ test_key_type_is_the_orders(void **state)
 	    "P-256 key for an rsa2048 order");
 }
 
+/* An RSA public key of a random odd modulus of bits bits (even: even), exponent e (hex). */
+static EVP_PKEY *
+rsa_pub(int bits, int even, const char *e_hex)
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY *k = NULL;
+	BIGNUM *n = BN_new(), *e = NULL;
+
+	assert_non_null(bld);
+	assert_non_null(ctx);
+	assert_non_null(n);
+	assert_int_equal(BN_rand(n, bits, BN_RAND_TOP_ONE, even ?
+	    BN_RAND_BOTTOM_ANY : BN_RAND_BOTTOM_ODD), 1);
+	if (even)
+		assert_int_equal(BN_clear_bit(n, 0), 1);
+	assert_true(BN_hex2bn(&e, e_hex) > 0);
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e), 1);
+	params = OSSL_PARAM_BLD_to_param(bld);
+	assert_non_null(params);
+	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY,
+	    params), 1);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	EVP_PKEY_CTX_free(ctx);
+	BN_free(n);
+	BN_free(e);
+	return k;
+}
+
+/*
+ * A P-256 public key as a CSR with explicit curve parameters carries it:
+ * encoded with them and decoded again (OpenSSL 3 names the curve all the
+ * same).
+ */
+static EVP_PKEY *
+ec_explicit_pub(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256"), *pub;
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	int n;
+
+	assert_non_null(k);
+	assert_int_equal(EVP_PKEY_set_utf8_string_param(k,
+	    OSSL_PKEY_PARAM_EC_ENCODING, OSSL_PKEY_EC_ENCODING_EXPLICIT), 1);
+	n = i2d_PUBKEY(k, &der);
+	assert_true(n > 0);
+	q = der;
+	pub = d2i_PUBKEY(NULL, &q, n);
+	assert_non_null(pub);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+	return pub;
+}
+
+/* Expects cad_lint_pubkey() to take k as kt, or (kt NULL) refuse it with want. */
+static void
+want_pubkey(EVP_PKEY *k, const char *kt, const char *want, const char *what)
+{
+	char got[16], err[256];
+
+	err[0] = '\0';
+	if (kt != NULL) {
+		if (cad_lint_pubkey(k, got, sizeof(got), err, sizeof(err)) != 0)
+			fail_msg("%s: refused: %s", what, err);
+		if (strcmp(got, kt) != 0)
+			fail_msg("%s: %s, want %s", what, got, kt);
+	} else
+		want_refused(cad_lint_pubkey(k, got, sizeof(got), err,
+		    sizeof(err)), err, want, what);
+	EVP_PKEY_free(k);
+}
+
+/*
+ * The subscriber keys cad's lint and `pkictl cert issue` take: RSA's
+ * exponent odd, 65537 <= e < 2^256 (e = 1 lets anyone forge), its modulus
+ * odd and of whole octets; EC on a named curve only (RFC 5480 §2.1.1).
+ */
+static void
+test_pubkey_checked(void **state)
+{
+	want_pubkey(rsa_pub(2048, 0, "10001"), "rsa2048", NULL, "RSA-2048 e=65537");
+	want_pubkey(rsa_pub(3072, 0, "10001"), "rsa3072", NULL, "RSA-3072");
+	want_pubkey(rsa_pub(2056, 0, "10001"), "rsa-other", NULL, "RSA-2056");
+	want_pubkey(rsa_pub(2048, 0, "80000000000000000000000000000000"
+	    "00000000000000000000000000000001"), "rsa2048", NULL, "e = 2^255 + 1");
+	want_pubkey(rsa_pub(2048, 0, "1"), NULL, "RSA public exponent 1 refused",
+	    "e = 1");
+	want_pubkey(rsa_pub(2048, 0, "3"), NULL, "RSA public exponent 3 refused",
+	    "e = 3");
+	want_pubkey(rsa_pub(2048, 0, "10000"), NULL,
+	    "RSA public exponent 65536 refused", "e = 65536");
+	want_pubkey(rsa_pub(2048, 0, "100000000000000000000000000000000"
+	    "00000000000000000000000000000001"), NULL,
+	    "RSA public exponent of 257 bits refused", "e = 2^256 + 1");
+	want_pubkey(rsa_pub(2049, 0, "10001"), NULL, "RSA modulus of 2049 bits",
+	    "a modulus of 2049 bits");
+	want_pubkey(rsa_pub(2048, 1, "10001"), NULL, "2048 bits, even",
+	    "an even modulus");
+	want_pubkey(rsa_pub(1024, 0, "10001"), NULL, "RSA key of 1024 bits: at least 2048",
+	    "RSA-1024");
+	want_pubkey(EVP_EC_gen("P-256"), "ec-p256", NULL, "P-256");
+	want_pubkey(EVP_EC_gen("P-384"), "ec-p384", NULL, "P-384");
+	want_pubkey(EVP_EC_gen("P-521"), NULL, "EC curve secp521r1 refused",
+	    "P-521");
+	want_pubkey(ec_explicit_pub(), NULL, "explicit curve parameters",
+	    "P-256 by explicit parameters");
+	want_pubkey(EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), NULL,
+	    "RSA or EC only", "Ed25519");
+	want_pubkey(NULL, NULL, "no public key", "no key");
+}
+
+static EVP_PKEY *edit_key;
+
+static void
+edit_set_key(X509 *x)
+{
+	assert_int_equal(X509_set_pubkey(x, edit_key), 1);
+}
+
+/* cad_lint() judges the certificate's key as cad_lint_pubkey() does. */
+static void
+test_lint_pubkey(void **state)
+{
+	struct lint_fixture *f = *state;
+	char err[512];
+
+	put_profile(f, "personal", NULL, NULL);
+	edit_key = ec_explicit_pub();
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "ec-p256", edit_set_key, err, sizeof(err)), err,
+	    "lint: subject key: EC key with explicit curve parameters",
+	    "P-256 by explicit parameters");
+	EVP_PKEY_free(edit_key);
+	edit_key = rsa_pub(2048, 0, "1");
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "rsa2048", edit_set_key, err, sizeof(err)), err,
+	    "lint: subject key: RSA public exponent 1 refused", "e = 1");
+	EVP_PKEY_free(edit_key);
+	edit_key = rsa_pub(2056, 0, "10001");
+	want_refused(lint_edited(f, "personal", PERSON, 3 * 365 * DAY,
+	    "rsa2048", edit_set_key, err, sizeof(err)), err,
+	    "key type rsa-other not allowed by profile personal",
+	    "RSA-2056 under personal");
+	EVP_PKEY_free(edit_key);
+	edit_key = NULL;
+}
+
 /*
  * RFC 5280 §4.1.2.5: notAfter clamped to an issuer whose notAfter is a
  * GeneralizedTime before 2050 is a UTCTime all the same; the lint refuses
@@ -1455,6 +1610,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_subject_string_types,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_type_is_the_orders,
+		    setup, teardown),
+		cmocka_unit_test(test_pubkey_checked),
+		cmocka_unit_test_setup_teardown(test_lint_pubkey,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_text_utf8,
 		    setup, teardown),
