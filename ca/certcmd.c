@@ -292,6 +292,7 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	FILE *outf = NULL;
 	BIO *out = NULL;
 	char err[512], xid[PKICTL_XID_MAX], kt[16], *serial_hex;
+	long max_days;
 	int created = 0, irc, committed, rc = PKICTL_EXIT_FAIL;
 
 	memset(&is, 0, sizeof(is));
@@ -363,6 +364,31 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 	 * verified, a second CN, several attributes in one RDN).
 	 */
 	if (cad_lint_csr_subject(prof, cert, err, sizeof(err)) == -1) {
+		log_err("CSR %s refused, nothing signed: %s", csr_path, err);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	/*
+	 * A profile of cad's (one with a kind: personal, corporate, eseal)
+	 * gets cad's whole lint, as cad gives its own certificates: its
+	 * key_types (an RSA size other than 2048, 3072 or 4096 bits is in
+	 * none), the kind's usages, cad.max_validity_days; until 2026-12-07
+	 * an RSA-4096 key was signed under eseal, which excludes it. Any
+	 * other profile (subscriber) by its key_types when it names them.
+	 */
+	if (profile_get(prof, "kind") != NULL) {
+		if (config_get_long(cfg, "cad.max_validity_days", 1096, 1,
+		    30 * 366, &max_days) == -1)
+			goto out;
+		if (cad_lint(prof, cert, is.cert, kt, max_days, err,
+		    sizeof(err)) == -1) {
+			log_err("CSR %s refused, nothing signed: %s", csr_path,
+			    err);
+			rc = PKICTL_EXIT_REFUSED;
+			goto out;
+		}
+	} else if (profile_get(prof, "key_types") != NULL &&
+	    cad_lint_keytype(prof, kt, err, sizeof(err)) == -1) {
 		log_err("CSR %s refused, nothing signed: %s", csr_path, err);
 		rc = PKICTL_EXIT_REFUSED;
 		goto out;

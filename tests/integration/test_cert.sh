@@ -286,6 +286,17 @@ grep -q 'subject attribute C is a UTF8STRING, not a PrintableString' "$tmp/out" 
 rawcsr cnt61 C=ID 'CN/14=Budi_Santoso'
 expect_refused 3 "a CN in a TeletexString" pkictl cert issue --profile subscriber --csr "$tmp/cnt61.csr"
 grep -q 'subject attribute CN is a T61STRING' "$tmp/out" || fail "T61String CN: $(cat "$tmp/out")"
+# A profile of cad's gets cad's whole lint (cad_lint), its key_types
+# among it: an RSA-4096 key under eseal, whose key_types exclude it, and
+# an RSA-2056 key (a size in no key_types) under personal were signed.
+newcsr seal4k "/C=ID/O=PT Contoh/CN=Contoh Seal/organizationIdentifier=NTRID-0123456789" rsa:4096
+expect_refused 3 "an RSA-4096 key under eseal" pkictl cert issue --profile eseal --csr "$tmp/seal4k.csr"
+grep -q 'nothing signed: lint: key type rsa4096 not allowed by profile eseal' "$tmp/out" ||
+	fail "RSA-4096 under eseal: $(cat "$tmp/out")"
+newcsr p2056 "/C=ID/CN=Odd Size/serialNumber=NIK:3174012345670001" rsa:2056
+expect_refused 3 "an RSA-2056 key under personal" pkictl cert issue --profile personal --csr "$tmp/p2056.csr"
+grep -q 'nothing signed: lint: key type rsa-other not allowed by profile personal' "$tmp/out" ||
+	fail "RSA-2056 under personal: $(cat "$tmp/out")"
 [ "$(q "SELECT $AUDIT_MAX_OWN")" = "$a0" ] || fail "a refused subject wrote an audit event: $(q "SELECT action FROM audit_event WHERE id > $a0")"
 [ "$(count)" = "$n0" ] || fail "a refused issuance stored a certificate"
 # A profile without extendedKeyUsage (eseal) is not taken for a CA usage.
