@@ -205,16 +205,50 @@ struct cert_issue_txn {
 	long long	 issuer_id;
 	const char	*profile;
 	X509		*cert;
+	int		 refused;	/* out: the issuer revoked or held meanwhile */
+	int		 reason;	/* out: refused: its revocation reason */
+	char		 revoked_at[32];	/* out: refused: when */
 };
 
+/*
+ * Records the signed certificate, after locking the issuing CA's own
+ * certificate row FOR SHARE and finding it neither revoked nor on hold:
+ * cert_issuer_usable() ran before signing, outside this transaction, and
+ * a revocation or hold committed since would otherwise not be seen (a
+ * certificate recorded, OCSP answering good, under a revoked CA). A
+ * revocation under way waits for this transaction, or this one for it
+ * and then sees it. Refused: nothing written, t->refused set, 0.
+ */
 static int
 cert_issue_record(struct db *db, void *arg)
 {
+	static const struct db_stmt stmt = { "ca_certcmd_issuer_lock",
+		"SELECT c.revocation_reason, to_char(c.revoked_at AT TIME ZONE "
+		"'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM certificate c "
+		"JOIN ca_certificate r ON r.issuer_id = c.issuer_id AND "
+		"r.serial = c.serial WHERE r.id = $1 FOR SHARE OF c", 1 };
 	struct cert_issue_txn *t = arg;
-	long long id;
+	const char *values[1];
+	char id[32];
+	PGresult *res;
+	long long cid;
 
+	t->refused = 0;
+	snprintf(id, sizeof(id), "%lld", t->issuer_id);
+	values[0] = id;
+	if ((res = db_exec(db, &stmt, values, NULL, NULL)) == NULL)
+		return -1;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 1)) {
+		t->refused = 1;
+		t->reason = atoi(PQgetvalue(res, 0, 0));
+		snprintf(t->revoked_at, sizeof(t->revoked_at), "%s",
+		    PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	if (t->refused)
+		return 0;
 	return certstore_add_issued(db, t->actor, t->issuer_id, t->profile,
-	    t->cert, &id);
+	    t->cert, &cid);
 }
 
 /*
@@ -398,12 +432,26 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		log_err("issue: %s", err);
 		goto out;
 	}
+	memset(&txn, 0, sizeof(txn));
 	txn.actor = actor;
 	txn.issuer_id = is.id;
 	txn.profile = profile_name;
 	txn.cert = cert;
-	if (pkictl_transaction(db, NULL, 3, cert_issue_record, &txn,
-	    xid) == -1) {
+	irc = pkictl_transaction(db, NULL, 3, cert_issue_record, &txn, xid);
+	if (txn.refused) {
+		serial_hex = certstore_serial_hex(cert);
+		log_err("issuer %s: its certificate was %s at %s (%s) while "
+		    "this certificate (serial %s) was being signed: it signs "
+		    "nothing more; the signed certificate was discarded (not "
+		    "recorded, not published, never handed out)", issuer_name,
+		    txn.reason == 6 ? "put on hold" : "revoked", txn.revoked_at,
+		    cert_reason_name(txn.reason), serial_hex != NULL ?
+		    serial_hex : "?");
+		OPENSSL_free(serial_hex);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	if (irc == -1) {
 		/*
 		 * The answer to COMMIT may have been lost after the server
 		 * committed: then the certificate is issued (OCSP answers

@@ -569,6 +569,38 @@ grep -q 'issuer issuing: its certificate was put on hold at' "$tmp/out" || fail 
 [ ! -e "$tmp/underhold.pem" ] || fail "a refused issuance left its --out file"
 [ "$(count)" = "$n0" ] || fail "an issuing CA on hold issued a certificate"
 pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" >/dev/null || fail "issuance once the issuing CA is released"
+# A hold (or revocation) of the issuing CA committed after that check but
+# before the certificate is recorded: pkictl re-reads the CA's row FOR
+# SHARE in the recording transaction and refuses (exit 3) after signing,
+# the signed certificate discarded: nothing stored, no --out, no audit
+# event. Here the hold is under way when pkictl signs (its row locked by
+# an open transaction), so pkictl waits, then sees it; until 2026-12-07
+# the certificate was recorded under the CA on hold.
+n0=$(count)
+a0=$(q "SELECT $AUDIT_MAX_OWN")
+open_tx
+echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 6, revoked_by = 'test_cert'
+    WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root') AND serial = '$(ca_serial issuing)';
+    SELECT 'held';" >&"$tx_in"
+read -r -t 10 got <&"$tx_out" && [ "$got" = held ] || fail "test setup: could not hold the issuing CA: $got"
+pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/race.pem" >"$tmp/race.out" 2>&1 &
+rpid=$!
+for ((i = 0; i < 100; i++)); do
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+	    AND query LIKE '%FOR SHARE OF c%'")" -ge 1 ] && break
+	kill -0 "$rpid" 2>/dev/null || break
+	sleep 0.1
+done
+commit_tx
+rc=0; wait "$rpid" || rc=$?
+held_issuing NULL NULL
+[ "$(ca_status issuing)" = good ] || fail "test setup: the issuing CA was not released"
+[ "$rc" = 3 ] || fail "issuance while the issuing CA is put on hold: exit $rc, want 3: $(cat "$tmp/race.out")"
+grep -q 'issuer issuing: its certificate was put on hold at .* while this certificate (serial [0-9A-F]*) was being signed: it signs nothing more; the signed certificate was discarded (not recorded, not published, never handed out)' \
+	"$tmp/race.out" || fail "issuer held meanwhile: $(cat "$tmp/race.out")"
+[ ! -e "$tmp/race.pem" ] || fail "a discarded certificate left its --out file"
+[ "$(count)" = "$n0" ] || fail "a certificate was recorded under an issuing CA put on hold meanwhile"
+[ "$(q "SELECT $AUDIT_MAX_OWN")" = "$a0" ] || fail "the discarded certificate wrote an audit event"
 # Even the superuser cannot undo a revocation or delete a certificate.
 sql_fails "$PKI_TEST_PG_URI" "UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL WHERE serial = '$ser'" 'final'
 sql_fails "$PKI_TEST_PG_URI" "DELETE FROM certificate WHERE serial = '$ser'" 'never deleted'
