@@ -311,12 +311,31 @@ fail:
 	return NULL;
 }
 
+/* A certificate the issuing key signed and pkictl then discarded. */
+struct cert_discard {
+	const char	*actor, *issuer, *serial, *why;
+	long long	 issuer_id;
+};
+
+static int
+cert_discard_record(struct db *db, void *arg)
+{
+	const struct cert_discard *d = arg;
+	char id[24];
+
+	snprintf(id, sizeof(id), "%lld", d->issuer_id);
+	return audit_append_new(db, d->actor, "cert.discard",
+	    "ca_certificate", id, json_pack("{s:s, s:s, s:s}", "issuer",
+	    d->issuer, "serial", d->serial, "error", d->why));
+}
+
 static int
 cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
     const char *profile_name, const char *csr_path, const char *out_path)
 {
 	struct cadb_ca is;
 	struct cert_issue_txn txn;
+	struct cert_discard disc;
 	struct signer *signer = NULL;
 	struct profile *prof = NULL;
 	struct db *db = NULL;
@@ -447,6 +466,23 @@ cert_issue(const struct config *cfg, const char *actor, const char *issuer_name,
 		    txn.reason == 6 ? "put on hold" : "revoked", txn.revoked_at,
 		    cert_reason_name(txn.reason), serial_hex != NULL ?
 		    serial_hex : "?");
+		/*
+		 * The issuing key signed it: the trail says so, as cad's
+		 * cert.discard does for its own (ca/README.md "Certificates
+		 * signed and discarded"), in a transaction of its own.
+		 */
+		disc.actor = actor;
+		disc.issuer = issuer_name;
+		disc.issuer_id = is.id;
+		disc.serial = serial_hex != NULL ? serial_hex : "?";
+		disc.why = txn.reason == 6 ? "the issuing CA was put on hold "
+		    "while it was signed" : "the issuing CA was revoked while "
+		    "it was signed";
+		if (db_transaction(db, NULL, 3, cert_discard_record, &disc) ==
+		    -1)
+			log_err("recording the discarded certificate %s in the "
+			    "audit trail failed: this line is its only trace",
+			    disc.serial);
 		OPENSSL_free(serial_hex);
 		rc = PKICTL_EXIT_REFUSED;
 		goto out;
