@@ -124,6 +124,23 @@ stack_get() {
 	sed -n "s/^$2=//p" "$1/stack.env"
 }
 
+# stack_use DIR: what follows works on the private stack DIR (stack_new)
+# rather than run.sh's: PKI_CONFIG, PKI_DIR, SOFTHSM2_CONF and STACK_PG
+# (its superuser's conninfo) become DIR's, and `q SQL` and `pkictl ARGS`
+# use them. run.sh exports its stack's stack.env, whose PKI_LDAP_* and
+# PKI_PG_URI override ldap.* and pg.uri (lib/config.h): they are unset, so
+# that pkictl and the daemons a test starts use DIR's slapd and database.
+stack_use() {
+	PKI_CONFIG=$(stack_get "$1" PKI_CONFIG)
+	PKI_DIR=$(stack_get "$1" PKI_DIR)
+	SOFTHSM2_CONF=$(stack_get "$1" SOFTHSM2_CONF)
+	STACK_PG="host=$(stack_get "$1" PKI_PG_HOST) port=$(stack_get "$1" PKI_PG_PORT) dbname=pki user=$(stack_get "$1" PKI_STACK_USER)"
+	export PKI_CONFIG PKI_DIR SOFTHSM2_CONF
+	unset PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI
+	q() { sql_as "$STACK_PG" "$1"; }
+	pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+}
+
 # stack_daemon_stop NAME: stops the shared stack's daemon NAME (SIGTERM, waits
 # up to 20 s), e.g. so a test can run its own cad workers alone; the EXIT
 # trap starts it again with `stack.sh up` (which starts only what is down).

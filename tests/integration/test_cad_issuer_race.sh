@@ -18,14 +18,7 @@
 T=$(test_tmpdir)
 S=$T/stack
 stack_new "$S"
-PKI_CONFIG=$(stack_get "$S" PKI_CONFIG)
-PKI_DIR=$(stack_get "$S" PKI_DIR)
-pg="host=$(stack_get "$S" PKI_PG_HOST) port=$(stack_get "$S" PKI_PG_PORT) dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
-SOFTHSM2_CONF=$(stack_get "$S" SOFTHSM2_CONF)
-export SOFTHSM2_CONF
-unset PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI
-q() { sql_as "$pg" "$1"; }
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+stack_use "$S"
 log=$PKI_DIR/log/cad.log
 
 ca_row="issuer_id = (SELECT issuer_id FROM ca_certificate WHERE name = 'issuing')
@@ -80,7 +73,7 @@ until_not "$o1" pending || fail "order $o1 not issued once released: $(st "$o1")
 note "put on hold while cad generated the key: order $o1 waited (nothing signed, not counted), issued once released"
 
 # --- 2. a hold while cad stores waits for its COMMIT ----------------------------------
-coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$pg" 2>&1; }
+coproc TX { psql -X -q -At -v ON_ERROR_STOP=1 "$STACK_PG" 2>&1; }
 tx_pid=$TX_PID
 tx_in=${TX[1]}
 tx_out=${TX[0]}

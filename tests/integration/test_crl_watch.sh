@@ -16,15 +16,7 @@
 T=$(test_tmpdir)
 S=$T/stack
 stack_new "$S"
-conf=$(stack_get "$S" PKI_CONFIG)
-pg="host=$(stack_get "$S" PKI_PG_HOST) port=$(stack_get "$S" PKI_PG_PORT) dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
-SOFTHSM2_CONF=$(stack_get "$S" SOFTHSM2_CONF)
-export SOFTHSM2_CONF
-# run.sh exports its own stack's stack.env, whose PKI_LDAP_* override
-# ldap.* (lib/config.h): this stack's values.
-unset PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI
-pkictl() { "$PKICTL" --config "$conf" "$@"; }
-q() { sql_as "$pg" "$1"; }
+stack_use "$S"
 crlnum() { echo $((16#$(openssl crl -inform DER -in "$1" -noout -crlnumber | cut -d= -f2 | sed 's/^0x//'))); }
 [ -n "$(stack_get "$S" PKI_LDAP_BASE)" ] || fail "the stack sets no ldap.base: the no-CN case needs one"
 
@@ -74,7 +66,7 @@ port=$(free_port)
 W=http://127.0.0.1:$port/crl
 PKI_CRL_PORT=$port PKI_CRL_OUT_DIR=$T/out PKI_CRL_INSTANCE=test-crl-watch \
 PKI_CRL_RECONCILE_INTERVAL_SECONDS=$rec \
-	"$BUILD/crld" --config "$conf" >"$T/crld.log" 2>&1 &
+	"$BUILD/crld" --config "$PKI_CONFIG" >"$T/crld.log" 2>&1 &
 pid=$!
 at_exit "kill -TERM $pid 2>/dev/null || true"
 code() { curl -s -o "$T/w.out" -w '%{http_code}' --max-time 5 "$W/$1"; }

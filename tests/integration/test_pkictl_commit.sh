@@ -19,14 +19,9 @@
 tmp=$(test_tmpdir)
 S=$tmp/stack
 stack_new "$S"
-PKI_CONFIG=$(stack_get "$S" PKI_CONFIG)
-SOFTHSM2_CONF=$(stack_get "$S" SOFTHSM2_CONF)
-export SOFTHSM2_CONF
+stack_use "$S"
 host=$(stack_get "$S" PKI_PG_HOST)
 port=$(stack_get "$S" PKI_PG_PORT)
-su="host=$host port=$port dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
-q() { sql_as "$su" "$1"; }
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
 
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/k" \
 	-subj "/C=ID/CN=Commit Person/serialNumber=NIK:3174012345670001" -out "$tmp/c.csr" 2>/dev/null
@@ -45,7 +40,7 @@ sed "s|^admin_uri = .*|admin_uri = host=$px port=$port dbname=pki user=pki_admin
 grep -q "^admin_uri = host=$px " "$tmp/cut.conf" || fail "no admin_uri to point at the proxy"
 
 # (The stack runs with synchronous_commit off, which waits for no standby.)
-at_exit "psql -X -q -At '$su' -c 'ALTER SYSTEM RESET synchronous_standby_names' \
+at_exit "psql -X -q -At '$STACK_PG' -c 'ALTER SYSTEM RESET synchronous_standby_names' \
 	-c 'ALTER SYSTEM RESET synchronous_commit' -c 'SELECT pg_reload_conf()' >/dev/null 2>&1"
 q "ALTER SYSTEM SET synchronous_commit = on" >/dev/null
 q "ALTER SYSTEM SET synchronous_standby_names = 'nobody'" >/dev/null

@@ -22,21 +22,12 @@ T=$(test_tmpdir)
 tmp=$T
 S=$T/stack
 stack_new "$S"
-PKI_CONFIG=$(stack_get "$S" PKI_CONFIG)
-PKI_DIR=$(stack_get "$S" PKI_DIR)
+stack_use "$S"
 pki=$PKI_DIR/pki
 url=$(stack_get "$S" PKI_RA_URL)
 mail=$PKI_DIR/spool/ra-mail
 sms=$PKI_DIR/spool/ra-sms
 log=$PKI_DIR/log/ra.log
-pg="host=$(stack_get "$S" PKI_PG_HOST) port=$(stack_get "$S" PKI_PG_PORT) dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
-SOFTHSM2_CONF=$(stack_get "$S" SOFTHSM2_CONF)
-export SOFTHSM2_CONF
-# run.sh exports its own stack's stack.env, whose PKI_LDAP_* and PKI_PG_URI
-# override ldap.* and pg.uri (lib/config.h): this stack's tools use its own.
-unset PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI
-q() { sql_as "$pg" "$1"; }
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
 secrets=()
 state() {
 	q "SELECT (SELECT string_agg(id || status || coalesce(order_id::text, ''), ',' ORDER BY id) FROM ra_application) || '/' ||

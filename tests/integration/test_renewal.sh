@@ -18,19 +18,11 @@
 T=$(test_tmpdir)
 S=$T/stack
 stack_new "$S"
-conf=$(stack_get "$S" PKI_CONFIG)
-pki=$(stack_get "$S" PKI_DIR)/pki
+stack_use "$S"
+pki=$PKI_DIR/pki
 url=$(stack_get "$S" PKI_OCSP_URL)
 crl_url=$(stack_get "$S" PKI_CRL_URL)
 B=${crl_url%/issuing.crl}
-pg="host=$(stack_get "$S" PKI_PG_HOST) port=$(stack_get "$S" PKI_PG_PORT) dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
-SOFTHSM2_CONF=$(stack_get "$S" SOFTHSM2_CONF)
-export SOFTHSM2_CONF
-# run.sh exports its own stack's stack.env, whose PKI_LDAP_* override
-# ldap.* (lib/config.h): this stack's pkictl publishes to this stack's slapd.
-unset PKI_LDAP_URI PKI_LDAP_BASE PKI_PG_URI
-pkictl() { "$PKICTL" --config "$conf" "$@"; }
-q() { sql_as "$pg" "$1"; }
 # restart NAME...: the stack's daemons NAME stopped together (stack_stop's
 # checks: the token files the HSM user's, each gone within 30 s), so that
 # the next stack_up starts them again. Each takes about 2 s to end on
@@ -71,7 +63,7 @@ wport=$(free_port)
 W=http://127.0.0.1:$wport/crl
 PKI_CRL_PORT=$wport PKI_CRL_OUT_DIR=$T/crl-watch PKI_CRL_INSTANCE=test-watch \
 PKI_CRL_RECONCILE_INTERVAL_SECONDS=$rec \
-	"$BUILD/crld" --config "$conf" >"$T/crld-watch.log" 2>&1 &
+	"$BUILD/crld" --config "$PKI_CONFIG" >"$T/crld-watch.log" 2>&1 &
 wpid=$!
 at_exit "kill -TERM $wpid 2>/dev/null || true"
 wcode() { curl -s -o "$T/w.out" -w '%{http_code}' --max-time 5 "$W/$1"; }
@@ -109,7 +101,7 @@ for action in ca.key.generate ca.cert.issue ca.issuing; do
 done
 [ "$(q "SELECT details->>'serial' FROM audit_event WHERE id > $a0 AND action = 'ca.issuing'")" = "$serial" ] ||
 	fail "ca.issuing does not name the serial"
-pkictl key list --token "$(sed -n 's/^ca_token *= *//p' "$conf")" >"$T/keys" 2>&1 && has -P "^issuing-2\t" "$T/keys" ||
+pkictl key list --token "$(sed -n 's/^ca_token *= *//p' "$PKI_CONFIG")" >"$T/keys" 2>&1 && has -P "^issuing-2\t" "$T/keys" ||
 	{ cat "$T/keys"; fail "no key issuing-2 in the CA token"; }
 ldap_uri=$(stack_get "$S" PKI_LDAP_URI)
 ldap_base=$(stack_get "$S" PKI_LDAP_BASE)
@@ -167,7 +159,7 @@ note "a running crld took issuing-2 within $(awk -v a="$t0" -v b="$t1" 'BEGIN { 
 # Its certificates get unauthorized until `ca responder` and a restart;
 # until 2026-12-07 nothing said so (no log line, /health ok).
 oport=$(free_port)
-PKI_OCSP_PORT=$oport "$BUILD/ocspd" --config "$conf" >"$T/ocsp-unserved.log" 2>&1 &
+PKI_OCSP_PORT=$oport "$BUILD/ocspd" --config "$PKI_CONFIG" >"$T/ocsp-unserved.log" 2>&1 &
 opid=$!
 at_exit "kill -TERM $opid 2>/dev/null || true"
 for _ in $(seq 300); do curl -sf -o "$T/o.health" "http://127.0.0.1:$oport/health" && break; sleep 0.1; done
@@ -261,7 +253,7 @@ done
 sleep 1
 [ "$(q "SELECT status || ' ' || attempts FROM issuance_order WHERE id = $old_order")" = "pending 0" ] ||
 	fail "the cad of issuing-2 took order $old_order, which names issuing: $(q "SELECT status, attempts, last_error FROM issuance_order WHERE id = $old_order")"
-PKI_CAD_ISSUER=issuing PKI_CAD_INSTANCE=once-issuing "$BUILD/cad" --config "$conf" --once >"$T/cad-issuing.log" 2>&1 ||
+PKI_CAD_ISSUER=issuing PKI_CAD_INSTANCE=once-issuing "$BUILD/cad" --config "$PKI_CONFIG" --once >"$T/cad-issuing.log" 2>&1 ||
 	{ cat "$T/cad-issuing.log"; fail "cad --once for issuing"; }
 [ "$(q "SELECT o.status || ' ' || r.name FROM issuance_order o JOIN certificate c ON c.id = o.certificate_id
 	JOIN ca_certificate r ON r.id = c.issuer_id WHERE o.id = $old_order")" = "done issuing" ] ||
@@ -377,7 +369,7 @@ for _ in $(seq 200); do kill -0 "$pgpid" 2>/dev/null || break; sleep 0.1; done
 for form in new old; do
 	port=$(free_port)
 	PKI_CRL_PORT=$port PKI_CRL_OUT_DIR=$T/crl-$form PKI_CRL_INSTANCE=test-$form \
-		"$BUILD/crld" --config "$conf" >>"$T/crld-$form.log" 2>&1 &
+		"$BUILD/crld" --config "$PKI_CONFIG" >>"$T/crld-$form.log" 2>&1 &
 	pid=$!
 	at_exit "kill -TERM $pid 2>/dev/null || true"
 	code() { curl -s -o "$T/down.crl" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/crl/$1"; }
@@ -419,7 +411,7 @@ label2=$(q "SELECT key_label FROM ca_key WHERE id = $key2")
 [ "$label2" = issuing-2 ] || fail "issuing-2's key label: $label2"
 curl -sf -o "$T/i2.crl" "$B/issuing-2.crl" || fail "GET issuing-2.crl"
 n2=$(crlnum "$T/i2.crl")
-at_exit "sql_as '$pg' \"UPDATE ca_key SET key_label = '$label2' WHERE id = $key2\" >/dev/null 2>&1"
+at_exit "sql_as '$STACK_PG' \"UPDATE ca_key SET key_label = '$label2' WHERE id = $key2\" >/dev/null 2>&1"
 q "UPDATE ca_key SET key_label = 'issuing-2-gone' WHERE id = $key2" >/dev/null
 lines=$(wc -l <"$crl_log")
 restart crl
@@ -449,7 +441,7 @@ sleep 1
 # No key at all: refused.
 q "UPDATE ca_key SET key_label = key_label || '-gone' WHERE id = (SELECT key_id FROM ca_certificate WHERE name = 'issuing')" >/dev/null
 st=0
-PKI_CRL_OUT_DIR=$T/crl-new "$BUILD/crld" --config "$conf" --once >"$T/nokey.out" 2>&1 || st=$?
+PKI_CRL_OUT_DIR=$T/crl-new "$BUILD/crld" --config "$PKI_CONFIG" --once >"$T/nokey.out" 2>&1 || st=$?
 q "UPDATE ca_key SET key_label = regexp_replace(key_label, '-gone$', '') WHERE id = (SELECT key_id FROM ca_certificate WHERE name = 'issuing')" >/dev/null
 [ "$st" != 0 ] && has -E "none of the 2 granted keys is in the tokens|no issuing CA's key can sign CRLs" "$T/nokey.out" ||
 	{ cat "$T/nokey.out"; fail "crld with no issuing CA's key: exit $st, want a refusal"; }
@@ -541,7 +533,7 @@ mkdir -p "$T/crl-watch2"
 [ "$(id -u)" -ne 0 ] || chown pki-crl "$T/crl-watch2"
 PKI_CRL_PORT=$wport PKI_CRL_OUT_DIR=$T/crl-watch2 PKI_CRL_INSTANCE=test-watch2 \
 PKI_CRL_RECONCILE_INTERVAL_SECONDS=$rec \
-	"$BUILD/crld" --config "$conf" >"$T/crld-watch2.log" 2>&1 &
+	"$BUILD/crld" --config "$PKI_CONFIG" >"$T/crld-watch2.log" 2>&1 &
 wpid=$!
 at_exit "kill -TERM $wpid 2>/dev/null || true"
 for _ in $(seq 100); do [ "$(wcode issuing-2.crl)" = 200 ] && break; sleep 0.1; done
@@ -668,7 +660,7 @@ pkictl order show --id "$held_order" >"$T/show.out" || fail "order show --id $he
 pkictl order show --id "$order" >"$T/show.out" && [ "$(grep -c "^issuer	" "$T/show.out")" = 1 ] &&
 	[ -z "$(sed -n 's/^issuer\t//p' "$T/show.out")" ] || { cat "$T/show.out"; fail "order show of an order naming no issuer"; }
 # A cad --once looks at once: the ended issuer's order fails, the held one waits.
-PKI_CAD_ISSUER=issuing PKI_CAD_INSTANCE=once-ended "$BUILD/cad" --config "$conf" --once >"$T/cad-ended.log" 2>&1 ||
+PKI_CAD_ISSUER=issuing PKI_CAD_INSTANCE=once-ended "$BUILD/cad" --config "$PKI_CONFIG" --once >"$T/cad-ended.log" 2>&1 ||
 	{ cat "$T/cad-ended.log"; fail "cad --once (orders of ended issuers)"; }
 [ "$(q "SELECT status || ' ' || attempts FROM issuance_order WHERE id = $ended_order")" = "failed 1" ] ||
 	{ cat "$T/cad-ended.log"; fail "the order naming an issuing CA that ended is not failed: $(q "SELECT status, last_error FROM issuance_order WHERE id = $ended_order")"; }

@@ -17,14 +17,9 @@
 T=$(test_tmpdir)
 S=$T/stack
 stack_new "$S"
-conf=$(stack_get "$S" PKI_CONFIG)
-pki=$(stack_get "$S" PKI_DIR)/pki
+stack_use "$S"
+pki=$PKI_DIR/pki
 url=$(stack_get "$S" PKI_OCSP_URL)
-pg="host=$(stack_get "$S" PKI_PG_HOST) port=$(stack_get "$S" PKI_PG_PORT) dbname=pki user=$(stack_get "$S" PKI_STACK_USER)"
-SOFTHSM2_CONF=$(stack_get "$S" SOFTHSM2_CONF)
-export SOFTHSM2_CONF
-pkictl() { "$PKICTL" --config "$conf" "$@"; }
-q() { sql_as "$pg" "$1"; }
 audit_max() { q "SELECT coalesce(max(id), 0) FROM audit_event WHERE action LIKE 'ca.%'"; }
 
 # --- refused: an issuer that is not root or issuing, an unknown one, bad usage ---------
@@ -48,8 +43,8 @@ note "issuers tsa, ocsp-issuing, nope and a missing name refused, nothing change
 # a key with that label, and ocspd then refused the token's key as
 # ambiguous; the loser even kept its key (until 2026-12-06). A session
 # holding the lock stands for the other run: refused, nothing generated.
-ocsp_token=$(sed -n 's/^ocsp_token *= *//p' "$conf")
-coproc HOLD { psql -X -q -At -v ON_ERROR_STOP=1 "$pg" 2>&1; }
+ocsp_token=$(sed -n 's/^ocsp_token *= *//p' "$PKI_CONFIG")
+coproc HOLD { psql -X -q -At -v ON_ERROR_STOP=1 "$STACK_PG" 2>&1; }
 hold_pid=$HOLD_PID hold_in=${HOLD[1]} hold_out=${HOLD[0]}
 at_exit "kill $hold_pid 2>/dev/null || true"
 echo "SELECT 'held' FROM (SELECT pg_advisory_lock(hashtextextended('ca/pkictl.c key generation', 0))) l;" >&"$hold_in"
@@ -137,7 +132,7 @@ for action in ca.key.generate ca.cert.issue ca.responder; do
 done
 [ "$(q "SELECT details->>'serial' FROM audit_event WHERE action = 'ca.responder'")" = "$serial" ] ||
 	fail "ca.responder does not name the serial"
-pkictl key list --token "$(sed -n 's/^ocsp_token *= *//p' "$conf")" >"$T/keys" 2>&1 && has -F ocsp-issuing-2 "$T/keys" ||
+pkictl key list --token "$(sed -n 's/^ocsp_token *= *//p' "$PKI_CONFIG")" >"$T/keys" 2>&1 && has -F ocsp-issuing-2 "$T/keys" ||
 	{ cat "$T/keys"; fail "no key ocsp-issuing-2 in the OCSP token"; }
 note "ocsp-issuing-2: a new key, verifies for OCSP signing, recorded, audited, exported"
 
@@ -224,7 +219,7 @@ got=$(recorded_cert "$s_before")
 # then in the spill file when tsad stops for the restart below; the next
 # tsad, with tsa-2, replays it.
 q "REVOKE INSERT ON tsa_token FROM pki_tsa"
-at_exit "sql_as '$pg' 'GRANT INSERT ON tsa_token TO pki_tsa' >/dev/null 2>&1"
+at_exit "sql_as '$STACK_PG' 'GRANT INSERT ON tsa_token TO pki_tsa' >/dev/null 2>&1"
 s_spilled=$(ts_get spilled)
 [ -n "$s_spilled" ] || fail "no serial in the time-stamp of the outage"
 [ "$(ess_hash spilled)" = "$tsa1_hash" ] || fail "the token of the outage does not name tsa in its ESSCertIDv2"
