@@ -193,8 +193,9 @@ step "3. She accepts the certificate agreement; cad issues her certificate"
 req GET "$PKI_RA_URL/v1/applications/$app/agreement" "" "$tok"
 want 200 "the agreement"
 say "to be issued: $(j '.certificate.subject_dn + " (profile " + .certificate.profile + ")"')"
+terms=$(j .terms)	# what she read is what she agrees to
 sms_otp agreement
-body --slurpfile f "$work/factor.json" '{accept: true, factor: $f[0]}'
+body --arg t "$terms" --slurpfile f "$work/factor.json" '{accept: true, terms: $t, factor: $f[0]}'
 req POST "$PKI_RA_URL/v1/applications/$app/agreement" "$work/body" "$tok"
 want 202 "I agree"
 say "I agree (an SMS code): issuance order $(j .order_id)"

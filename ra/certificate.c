@@ -25,6 +25,7 @@
 #include "lib/audit.h"
 #include "lib/config.h"
 #include "lib/db.h"
+#include "lib/hex.h"
 #include "lib/http.h"
 #include "lib/log.h"
 #include "ra/extern.h"
@@ -512,6 +513,48 @@ ra_cert_factor_details(json_t *d, const struct factor_outcome *fo)
 
 /* --- GET /v1/applications/{id}/agreement ----------------------------------------- */
 
+/*
+ * The terms an agreement binds, as the preview shows them and the
+ * agreement must name them back ("terms"): SHA-256 over the agreement
+ * version, the profile, key type, validity, the issuing CA and the
+ * subject, each ended by a NUL. Without it a rad of another configuration
+ * (two behind a balancer during a policy roll-out, the restart after a CA
+ * renewal) recorded terms and an issuer the subscriber was never shown.
+ * out: 64 lowercase hex digits and a NUL. 0 or -1.
+ */
+static int
+ra_agreement_terms(const char *version, const char *profile,
+    const char *key_type, long validity_days, const char *issuer_id,
+    const char *dn, char out[65])
+{
+	const char *field[6];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char days[24];
+	EVP_MD_CTX *ctx;
+	size_t i;
+	int ok;
+
+	snprintf(days, sizeof(days), "%ld", validity_days);
+	field[0] = version;
+	field[1] = profile;
+	field[2] = key_type;
+	field[3] = days;
+	field[4] = issuer_id;
+	field[5] = dn;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	for (i = 0; ok && i < 6; i++)
+		ok = EVP_DigestUpdate(ctx, field[i], strlen(field[i]) + 1) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	hex_encode(md, mdlen, out);
+	return 0;
+}
+
 int
 ra_agreement_get(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
@@ -520,7 +563,8 @@ ra_agreement_get(struct ra *ra, const struct http_request *req,
 	struct ra_subject who;
 	const char *v[2], *status;
 	struct ra_issuer *is = NULL;
-	char id[24], dn[RA_DN_MAX], why[256];
+	char id[24], dn[RA_DN_MAX], why[256], terms[65];
+	const char *key_type;
 	PGresult *res = NULL;
 	json_t *o = NULL, *subject = NULL, *order;
 	json_error_t jerr;
@@ -578,13 +622,17 @@ ra_agreement_get(struct ra *ra, const struct http_request *req,
 		rc = ra_unavailable(resp, RA_ISSUER_RETRY_AFTER_S, why);
 		goto out;
 	}
-	if ((o = json_pack("{s:I, s:s, s:s, s:s, s:{s:s, s:O, s:s, s:s, s:I, "
-	    "s:s, s:s, s:s}}", "application_id", (json_int_t)strtoll(id, NULL,
-	    10), "status", status, "kind", PQgetvalue(res, 0, 1),
-	    "agreement_version", p->agreement_version, "certificate",
-	    "subject_dn", dn, "subject", subject, "profile",
-	    PQgetvalue(res, 0, 2), "key_type", PQgetisnull(res, 0, 10) ?
-	    p->agreement_key_type : PQgetvalue(res, 0, 10), "validity_days",
+	key_type = PQgetisnull(res, 0, 10) ? p->agreement_key_type :
+	    PQgetvalue(res, 0, 10);
+	if (ra_agreement_terms(p->agreement_version, PQgetvalue(res, 0, 2),
+	    key_type, is->validity_days, is->id, dn, terms) == -1)
+		goto out;
+	if ((o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:{s:s, s:O, s:s, s:s, "
+	    "s:I, s:s, s:s, s:s}}", "application_id", (json_int_t)strtoll(id,
+	    NULL, 10), "status", status, "kind", PQgetvalue(res, 0, 1),
+	    "agreement_version", p->agreement_version, "terms", terms,
+	    "certificate", "subject_dn", dn, "subject", subject, "profile",
+	    PQgetvalue(res, 0, 2), "key_type", key_type, "validity_days",
 	    (json_int_t)is->validity_days, "issuer", is->subject, "root",
 	    is->root, "issuer_not_after", is->not_after)) == NULL)
 		goto out;
@@ -640,6 +688,7 @@ struct ra_agree_txn {
 	struct ra			*ra;
 	const struct ra_subject		*who;
 	const char			*id;
+	const char			*terms;		/* the client's */
 	const struct factor		*factor;
 	const char			*client;
 	enum ra_cert_outcome		 outcome;
@@ -657,7 +706,7 @@ ra_agree_txn(struct db *db, void *arg)
 	struct ra_agree_txn *t = arg;
 	const struct ra_policy *p = t->ra->policy;
 	const char *v[6], *status;
-	char by[64], why[RA_REKEY_WHY_MAX];
+	char by[64], why[RA_REKEY_WHY_MAX], terms[65];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
 	int rc = -1;
@@ -731,6 +780,19 @@ ra_agree_txn(struct db *db, void *arg)
 		t->outcome = RA_CO_ISSUER;
 		goto out;
 	}
+	/* What is ordered is what the preview showed, or nothing. */
+	if (ra_agreement_terms(p->agreement_version, PQgetvalue(res, 0, 2),
+	    p->agreement_key_type, t->issuer.validity_days, t->issuer.id,
+	    t->dn, terms) == -1)
+		goto out;
+	if (strcmp(terms, t->terms) != 0) {
+		t->outcome = RA_CO_STATE;
+		snprintf(t->detail, sizeof(t->detail), "terms: the agreement's "
+		    "terms are not those read (its version, issuing CA, "
+		    "validity or key type changed): read them again (GET "
+		    "/v1/applications/%s/agreement) and agree to those", t->id);
+		goto out;
+	}
 	/* The factor, before any change of ours (extern.h). */
 	if (ra_factor_check(t->ra, db, t->who->account_id, "agreement",
 	    t->factor, &t->fo) == -1)
@@ -758,10 +820,10 @@ ra_agree_txn(struct db *db, void *arg)
 	    strcmp(PQcmdTuples(res2), "1") != 0)
 		goto out;
 	if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-	    "s:I}", "account_id", t->who->account_id, "order_id", t->order_id,
-	    "profile", PQgetvalue(res, 0, 2), "key_type",
+	    "s:s, s:I}", "account_id", t->who->account_id, "order_id",
+	    t->order_id, "profile", PQgetvalue(res, 0, 2), "key_type",
 	    p->agreement_key_type, "agreement_version", p->agreement_version,
-	    "client", t->client, "issuer_id", t->issuer.id, "issuer",
+	    "terms", terms, "client", t->client, "issuer_id", t->issuer.id, "issuer",
 	    t->issuer.subject, "validity_days",
 	    (json_int_t)t->issuer.validity_days)) == NULL || ra_cert_factor_details(details, &t->fo) == -1 ||
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.application.agree",
@@ -799,6 +861,7 @@ ra_agreement_post(struct ra *ra, const struct http_request *req,
 	t.ra = ra;
 	t.who = &who;
 	t.id = id;
+	t.terms = r.terms;
 	t.factor = &r.factor;
 	t.client = req->remote_addr;
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_agree_txn,

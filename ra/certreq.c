@@ -28,13 +28,14 @@ ra_parse_agree(const void *body, size_t len, struct ra_agree_req *r,
 {
 	json_error_t err;
 	json_t *root, *factor = NULL;
+	const char *terms = NULL;
 	int accept = 0, rc = -1;
 
 	memset(r, 0, sizeof(*r));
 	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
 		return -1;
-	if (json_unpack_strict(root, &err, "{s:b, s:o}", "accept", &accept,
-	    "factor", &factor) == -1) {
+	if (json_unpack_strict(root, &err, "{s:b, s:s, s:o}", "accept",
+	    &accept, "terms", &terms, "factor", &factor) == -1) {
 		snprintf(detail, detaillen, "request object: %s", err.text);
 		goto out;
 	}
@@ -43,6 +44,14 @@ ra_parse_agree(const void *body, size_t len, struct ra_agree_req *r,
 		    "nothing happens otherwise");
 		goto out;
 	}
+	if (strlen(terms) != sizeof(r->terms) - 1 ||
+	    strspn(terms, "0123456789abcdef") != sizeof(r->terms) - 1) {
+		snprintf(detail, detaillen, "terms: the agreement preview's "
+		    "terms (GET /v1/applications/{id}/agreement), 64 lowercase "
+		    "hexadecimal digits");
+		goto out;
+	}
+	memcpy(r->terms, terms, sizeof(r->terms));
 	if (ra_factor_parse(factor, &r->factor, detail, detaillen) == -1)
 		goto out;
 	rc = 0;

@@ -495,6 +495,7 @@ enum ra_kyc_outcome {
 	RA_KYC_NO_COMPANY,		/* 404: corporate.c */
 	RA_KYC_REMOVED,			/* 403: removed from the company */
 	RA_KYC_TOO_MANY,		/* 429: kyc.per_day */
+	RA_KYC_OTHER_PERSON,		/* 409: verified as another NIK */
 };
 /*
  * RA_KYC_LOCK: FOR UPDATE on the account first; RA_KYC_COUNT_ONLY: only
@@ -1017,6 +1018,7 @@ int	ra_review_release(struct ra *, const struct http_request *,
  * --- Certificates: certreq.c (parsers), certificate.c, notifier.c -------
  */
 struct ra_agree_req {
+	char		terms[65];	/* the preview's, lowercase hex */
 	struct factor	factor;		/* wipe with ra_wipe() */
 };
 struct ra_self_revoke_req {

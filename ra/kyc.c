@@ -58,6 +58,21 @@ static const struct db_stmt stmt_kyc_account_lock = {
 	"SELECT 1 FROM ra_account WHERE id = $1 FOR UPDATE",
 	1
 };
+/*
+ * One account is one person: an application of this account that an
+ * officer approved (or that went on to be agreed or issued) under another
+ * NIK. Without it an account holding a valid certificate passed KYC again
+ * as someone else, kind rekyc, and one account with one set of factors
+ * held two people's certificates (the officers' checks compare NIKs
+ * across accounts, not within one).
+ */
+static const struct db_stmt stmt_kyc_other_person = {
+	"ra_kyc_submit_other_person",
+	"SELECT EXISTS (SELECT 1 FROM ra_application p JOIN ra_kyc k ON "
+	"k.application_id = p.id WHERE p.account_id = $1 AND p.status IN "
+	"('approved', 'agreed', 'issued') AND k.nik <> $2)",
+	2
+};
 static const struct db_stmt stmt_kyc_application_insert = {
 	"ra_kyc_submit_application_insert",
 	"INSERT INTO ra_application (account_id, kind, profile, subject) "
@@ -149,6 +164,25 @@ ra_kyc_account_state(struct db *db, const struct ra_policy *p,
 	return 0;
 }
 
+/* 1 when the account was verified as a NIK other than nik, 0, or -1. */
+static int
+ra_kyc_other_person(struct db *db, const char *account_id, const char *nik)
+{
+	const char *v[2];
+	PGresult *res;
+	int k;
+
+	v[0] = account_id;
+	v[1] = nik;
+	if ((res = db_exec(db, &stmt_kyc_other_person, v, NULL, NULL)) ==
+	    NULL)
+		return -1;
+	k = PQntuples(res) == 1 ? strcmp(PQgetvalue(res, 0, 0), "t") == 0 :
+	    -1;
+	PQclear(res);
+	return k;
+}
+
 /* The refusal of an outcome; 0 or -1. */
 static int
 ra_kyc_refuse(struct http_response *resp, enum ra_kyc_outcome o, long retry)
@@ -166,6 +200,10 @@ ra_kyc_refuse(struct http_response *resp, enum ra_kyc_outcome o, long retry)
 	case RA_KYC_OPEN:
 		return ra_problem(resp, 409, "this account has an open "
 		    "application; wait for its decision or cancel it first");
+	case RA_KYC_OTHER_PERSON:
+		return ra_problem(resp, 409, "nik: this account's identity "
+		    "was verified under another NIK; one account is one "
+		    "person (register an account of your own)");
 	case RA_KYC_NO_COMPANY:
 		return ra_problem(resp, 404, "company_id: no active company "
 		    "that this account is enrolled in as an employee");
@@ -213,6 +251,11 @@ ra_kyc_txn(struct db *db, void *arg)
 		goto out;
 	if (t->outcome != RA_KYC_DONE)
 		goto out;
+	if ((k = ra_kyc_other_person(db, t->who->account_id, r->nik)) != 0) {
+		if (k == 1)
+			t->outcome = RA_KYC_OTHER_PERSON;
+		goto out;
+	}
 	snprintf(serial, sizeof(serial), "NIK:%s", r->nik);
 	if ((subject = json_pack("{s:s, s:s, s:s}", "C", "ID", "CN",
 	    r->full_name, "serialNumber", serial)) == NULL)
@@ -424,6 +467,12 @@ ra_application_submit(struct ra *ra, const struct http_request *req,
 	if (ra_nik_check(r.nik, &r.birth, r.sex, detail, sizeof(detail)) !=
 	    RA_NIK_OK) {
 		rc = ra_problem(resp, 422, detail);
+		goto out;
+	}
+	/* Again in the transaction; here before the adapter's paid call. */
+	if ((k = ra_kyc_other_person(ra->db, who.account_id, r.nik)) != 0) {
+		if (k == 1)
+			rc = ra_kyc_refuse(resp, RA_KYC_OTHER_PERSON, 0);
 		goto out;
 	}
 	if (ra_date_today(&today) == -1)

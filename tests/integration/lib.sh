@@ -295,6 +295,16 @@ publish_all() {
 	fail "pkictl publish: $(tail -n1 "$out")"
 }
 
+# agreement_terms RA_URL TOKEN APP: the terms of APP's agreement preview
+# (GET .../agreement), which POST .../agreement must name back; fails
+# unless the preview answers 200. Leaves $tmp/out and $code alone.
+# NO_TERMS: well-formed terms no preview has, for refusals decided before
+# the terms are compared.
+agreement_terms() {
+	curl -fsS -H "Authorization: Bearer $2" "$1/v1/applications/$3/agreement" | jq -er .terms
+}
+NO_TERMS=$(printf '0%.0s' $(seq 64))
+
 # sql_as CONNINFO SQL: one statement, unaligned output, errors fatal to psql.
 sql_as() {
 	psql -X -q -At -v ON_ERROR_STOP=1 "$1" -c "$2"

@@ -334,7 +334,7 @@ dn="CN=Dewi Lestari,serialNumber=NIK:$nik,C=ID"
 	fail "agreement preview: $(cat "$tmp/out")"
 # The confirmation used this step's code: the next step's is accepted now (±1 step).
 req POST "/v1/applications/$app/agreement" \
-	"{\"accept\":true,\"factor\":{\"type\":\"totp\",\"code\":\"$(oathtool --totp -b -N 'now + 30 seconds' "$totp_secret")\"}}"
+	"{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$app")\",\"factor\":{\"type\":\"totp\",\"code\":\"$(oathtool --totp -b -N 'now + 30 seconds' "$totp_secret")\"}}"
 expect 202 "agreement with a TOTP code"
 order=$(j .order_id)
 audit ra.application.agree ra_application "$app" '^subscriber:[0-9]+$' "details->>'order_id' = '$order' AND details->>'factor' = 'totp'"
@@ -446,7 +446,7 @@ expect 200 "rekey agreement preview"
 [ "$(j '.kind + "|" + (.previous_certificate_id | tostring) + "|" + .certificate.subject_dn')" = "rekey|$cid|$dn" ] ||
 	fail "rekey preview: $(cat "$tmp/out")"
 sms_otp "$phone" agreement
-req POST "/v1/applications/$rapp/agreement" "{\"accept\":true,\"factor\":$(otpf)}"
+req POST "/v1/applications/$rapp/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$rapp")\",\"factor\":$(otpf)}"
 expect 202 "rekey agreement"
 rorder=$(j .order_id)
 audit ra.application.agree ra_application "$rapp" '^subscriber:[0-9]+$' "details->>'order_id' = '$rorder'"
@@ -579,7 +579,7 @@ edn=$(j .certificate.subject_dn)
 [[ $edn == *"O=$company"* && $edn == *"serialNumber=NIK:$enik"* && $(j .certificate.profile) == corporate ]] ||
 	fail "employee preview: $(cat "$tmp/out")"
 sms_otp "$ephone" agreement
-req POST "/v1/applications/$eapp/agreement" "{\"accept\":true,\"factor\":$(otpf)}"
+req POST "/v1/applications/$eapp/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$eapp")\",\"factor\":$(otpf)}"
 expect 202 "employee agreement"
 eorder=$(j .order_id)
 audit ra.application.agree ra_application "$eapp" '^subscriber:[0-9]+$' "details->>'order_id' = '$eorder'"

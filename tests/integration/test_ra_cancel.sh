@@ -76,7 +76,7 @@ agree() {
 	expect 201 "otp agreement"
 	c=$(sms_code "$2")
 	secrets+=("$c")
-	req POST "/v1/applications/$1/agreement" "{\"accept\":true,\"factor\":{\"type\":\"otp\",\"otp_id\":$(jq -r .otp_id "$tmp/out"),\"code\":\"$c\"}}"
+	req POST "/v1/applications/$1/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$1")\",\"factor\":{\"type\":\"otp\",\"otp_id\":$(jq -r .otp_id "$tmp/out"),\"code\":\"$c\"}}"
 	expect 202 "agreement to $1"
 }
 opw='Officer-Cancel-2026'

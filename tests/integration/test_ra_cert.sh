@@ -183,7 +183,7 @@ req GET "/v1/applications/$app/agreement"
 expect 409 "agreement preview before approval"
 otp agreement
 before
-req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$NO_TERMS\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 409 "agreement before approval"
 detail | has approved || fail "409 detail: $(detail)"
 unchanged "agreement before approval"
@@ -263,7 +263,7 @@ req GET "/v1/applications/$app/agreement"
 expect 503 "agreement preview, the issuer ending in 2 hours"
 detail | has "issuing CA's certificate ends at" || fail "503 detail: $(detail)"
 issuer_retry_after "agreement preview, the issuer ending in 2 hours"
-req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$NO_TERMS\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 503 "agreement, the issuer ending in 2 hours"
 issuer_retry_after "agreement, the issuer ending in 2 hours"
 unchanged "agreement under an issuer ending in 2 hours"
@@ -278,7 +278,7 @@ req GET "/v1/applications/$app/agreement"
 expect 503 "agreement preview, the issuer on hold"
 detail | has "issuing CA's certificate is on hold" || fail "503 detail: $(detail)"
 issuer_retry_after "agreement preview, the issuer on hold"
-req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$NO_TERMS\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 503 "agreement, the issuer on hold"
 issuer_retry_after "agreement, the issuer on hold"
 unchanged "agreement under an issuer on hold"
@@ -287,21 +287,27 @@ held_issuing NULL NULL NULL
 note "preview: validity cut to the issuer's notAfter; an issuer ending or on hold: 503, nothing changed"
 
 # --- refusals of the agreement ------------------------------------------------------
+terms=$(agreement_terms "$url" "$tok" "$app")
 before
-req POST "/v1/applications/$app/agreement" "{\"accept\":false,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":false,\"terms\":\"$NO_TERMS\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 400 "accept false"
-req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc"),\"subject\":{\"CN\":\"Evil\"}}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$NO_TERMS\",\"factor\":$(otpf "$oid" "$oc"),\"subject\":{\"CN\":\"Evil\"}}"
 expect 400 "agreement with a subject of the client's"
-req POST "/v1/applications/$app/agreement" "{\"accept\":true}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$NO_TERMS\"}"
 expect 400 "agreement without a factor"
-req POST "/v1/applications/999999999/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+expect 400 "agreement without the terms"
+detail | has terms || fail "agreement without the terms: $(detail)"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"${terms^^}\",\"factor\":$(otpf "$oid" "$oc")}"
+expect 400 "agreement with terms in capitals"
+req POST "/v1/applications/999999999/agreement" "{\"accept\":true,\"terms\":\"$NO_TERMS\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 404 "agreement of no application"
 unchanged "malformed agreements"
 # An OTP of another purpose authorizes nothing here and costs nothing.
 aoid=$oid aoc=$oc
 otp rekey
 before
-req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$terms\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 401 "agreement with an OTP of purpose rekey"
 unchanged "agreement with an OTP of purpose rekey"
 oid=$aoid oc=$aoc
@@ -309,7 +315,7 @@ wrong=$(other "$oc")
 secrets+=("$wrong")
 fails0=$(q "SELECT factor_failures FROM ra_account WHERE id = $aid")
 audit0=$(q "SELECT coalesce(max(id), 0) FROM audit_event")
-req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$wrong")}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$terms\",\"factor\":$(otpf "$oid" "$wrong")}"
 expect 401 "agreement with a wrong OTP"
 [ "$(q "SELECT attempts FROM ra_otp WHERE id = $oid")" = 1 ] || fail "wrong OTP not counted on the OTP"
 [ "$(q "SELECT factor_failures FROM ra_account WHERE id = $aid")" = $((fails0 + 1)) ] ||
@@ -324,9 +330,34 @@ own_events="SELECT string_agg(action, ',') FROM audit_event WHERE id > $audit0
 	fail "a wrong OTP changed the application"
 note "agreement refusals: 400, 404, wrong OTP 401 counted (and nothing else)"
 
+# --- what is agreed is what the preview showed (terms) ----------------------------------
+# The terms read from the stack's rad, agreed to at a rad whose [agreement]
+# version differs (two behind a balancer during a roll-out), and terms no
+# preview had: 409 naming the preview, nothing changes, the OTP stays
+# usable. Until 2026-12-07 the agreement named no terms, and the answering
+# rad's version and issuer were recorded as agreed.
+start_rad rad-terms PKI_AGREEMENT_VERSION=2.0
+before
+base=$rad_url
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$terms\",\"factor\":$(otpf "$oid" "$oc")}"
+base=
+expect 409 "the agreement of version 1.0 at a rad of version 2.0"
+detail | has "/v1/applications/$app/agreement" || fail "terms changed: $(detail)"
+req GET "/v1/applications/$app/agreement"
+expect 200 "the preview, after a refused agreement"
+[ "$(jq -r .terms "$tmp/out")" = "$terms" ] || fail "the terms changed with nothing else: $(cat "$tmp/out")"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$NO_TERMS\",\"factor\":$(otpf "$oid" "$oc")}"
+expect 409 "the agreement to terms no preview had"
+unchanged "agreements to other terms"
+[ "$(q "SELECT consumed_at IS NULL AND attempts = 1 FROM ra_otp WHERE id = $oid")" = t ] ||
+	fail "an agreement to other terms used or counted the OTP"
+kill -TERM "$rad_pid"
+wait "$rad_pid" 2>/dev/null || fail "rad-terms did not stop cleanly: $(tail -n 5 "$tmp/rad-terms.log")"
+note "terms of another version or none: 409, nothing changed"
+
 # --- I agree: order → cad → issued ----------------------------------------------------
 orders0=$(q "SELECT count(*) FROM issuance_order")
-req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$terms\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 202 "agreement"
 order=$(jq -r .order_id "$tmp/out")
 [ "$(q "SELECT count(*) FROM issuance_order")" = $((orders0 + 1)) ] || fail "not one order"
@@ -340,11 +371,12 @@ order=$(jq -r .order_id "$tmp/out")
 iss_id=$(q "SELECT id FROM ca_certificate WHERE name = 'issuing'")
 [ "$(q "SELECT issuer_id FROM issuance_order WHERE id = $order")" = "$iss_id" ] ||
 	fail "the order does not name the issuer agreed to ($iss_id): $(q "SELECT issuer_id FROM issuance_order WHERE id = $order")"
-[ "$(q "SELECT details->>'issuer_id' || '|' || (details->>'issuer') FROM audit_event WHERE action = 'ra.application.agree'
-	AND object_id = '$app'")" = "$iss_id|$issuer_dn" ] || fail "ra.application.agree does not name the issuer"
+[ "$(q "SELECT details->>'issuer_id' || '|' || (details->>'issuer') || '|' || (details->>'terms') FROM audit_event
+	WHERE action = 'ra.application.agree' AND object_id = '$app'")" = "$iss_id|$issuer_dn|$terms" ] ||
+	fail "ra.application.agree does not name the issuer and the terms"
 [ "$(q "SELECT consumed_at IS NOT NULL FROM ra_otp WHERE id = $oid")" = t ] || fail "OTP not consumed"
 before
-req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$app/agreement" "{\"accept\":true,\"terms\":\"$terms\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 409 "agreement twice"
 unchanged "agreement twice"
 wait_issued "$app"
@@ -525,7 +557,7 @@ otp agreement
 # and the supersession do not wait for the mail, which waits in the outbox.
 chmod 0500 "$mail"
 at_exit "chmod 0700 '$mail'"
-req POST "/v1/applications/$rapp/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$rapp/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$rapp")\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 202 "rekey agreement"
 rorder=$(jq -r .order_id "$tmp/out")
 wait_issued "$rapp"
@@ -632,6 +664,16 @@ unchanged "rekey of a revoked certificate"
 note "revocation: keyCompromise 400, wrong OTP 401 counted, privilegeWithdrawn → OCSP revoked, twice 409"
 
 # --- re-KYC: the account that had a certificate applies as rekyc ---------------------------
+# One account is one person: a KYC under another NIK (valid, the same
+# birth date) is refused, 409, nothing stored. Until 2026-12-07 it was
+# taken as a rekyc, and one account held two people's certificates.
+nik2=3174011508900$(((10#${nik: -3} - 99) % 900 + 100))
+PYTHONPATH="$REPO/tests/integration" python3 "$tmp/mk.py" "$tmp/kyc3.json" "$nik2" 9
+before
+req POST /v1/applications "@$tmp/kyc3.json"
+expect 409 "a KYC under another NIK"
+detail | has 'another NIK' || fail "KYC under another NIK: $(detail)"
+unchanged "a KYC under another NIK"
 PYTHONPATH="$REPO/tests/integration" python3 "$tmp/mk.py" "$tmp/kyc2.json" "$nik" 7
 req POST /v1/applications "@$tmp/kyc2.json"
 expect 201 "re-KYC submission"
@@ -647,7 +689,7 @@ rkapp=$(jq -r .id "$tmp/out")
 q "UPDATE ra_otp SET created_at = created_at - interval '1 hour' WHERE account_id = $aid" >/dev/null
 approve_by_sql "$rkapp"
 otp agreement
-req POST "/v1/applications/$rkapp/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$rkapp/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$rkapp")\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 202 "re-KYC agreement"
 wait_issued "$rkapp"
 cid3=$(q "SELECT o.certificate_id FROM ra_application a JOIN issuance_order o ON o.id = a.order_id WHERE a.id = $rkapp")
@@ -675,7 +717,7 @@ approve_by_sql "$rapp3"
 	fail "pkictl cert revoke (hold)"
 otp agreement
 before
-req POST "/v1/applications/$rapp3/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$rapp3/agreement" "{\"accept\":true,\"terms\":\"$NO_TERMS\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 409 "the agreement to a rekey of a certificate on hold"
 detail | has 'on hold' || fail "agreement, on hold: $(detail)"
 unchanged "the agreement to a rekey of a certificate on hold"
@@ -683,7 +725,7 @@ unchanged "the agreement to a rekey of a certificate on hold"
 # cad held still (SIGSTOP, this stack's processes only) between the
 # agreement and the subscriber's revocation of the old certificate.
 hold_cad
-req POST "/v1/applications/$rapp3/agreement" "{\"accept\":true,\"factor\":$(otpf "$oid" "$oc")}"
+req POST "/v1/applications/$rapp3/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$rapp3")\",\"factor\":$(otpf "$oid" "$oc")}"
 expect 202 "the agreement once the hold is released"
 otp revoke
 req POST "/v1/certificates/$cid3/revoke" "{\"reason\":\"privilegeWithdrawn\",\"factor\":$(otpf "$oid" "$oc")}"

@@ -69,7 +69,7 @@ approve() {
 agree() {
 	local f
 	f=$(factor agreement "$2")
-	req POST "/v1/applications/$1/agreement" "{\"accept\":true,\"factor\":$f}"
+	req POST "/v1/applications/$1/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$1")\",\"factor\":$f}"
 	expect 202 "agreement to $1"
 	order=$(jq -r .order_id "$tmp/out")
 }

@@ -478,7 +478,7 @@ approve_by_sql "$capp"
 tok=$rtok
 refuse 409 "the company application's agreement preview" GET "/v1/applications/$capp/agreement"
 refuse 409 "agreeing to the company application" POST "/v1/applications/$capp/agreement" \
-	'{"accept":true,"factor":{"type":"pin","pin":"000000"}}'
+	"{\"accept\":true,\"terms\":\"$NO_TERMS\",\"factor\":{\"type\":\"pin\",\"pin\":\"000000\"}}"
 tok=$systok
 req GET "/v1/corporate/$cid"
 expect 200 "sysadmin GET"

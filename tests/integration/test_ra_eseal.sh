@@ -102,7 +102,7 @@ expect 201 "otp agreement (personal)"
 oid=$(jq -r .otp_id "$tmp/out")
 c=$(sms_code +6281200000301)
 secrets+=("$c")
-req POST "/v1/applications/$papp/agreement" "{\"accept\":true,\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
+req POST "/v1/applications/$papp/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$papp")\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
 expect 202 "the representative agrees to their personal certificate"
 for ((i = 0; i < 300; i++)); do
 	[ "$(q "SELECT status FROM ra_application WHERE id = $papp")" = issued ] && break
@@ -163,7 +163,7 @@ expect 201 "otp agreement"
 oid=$(jq -r .otp_id "$tmp/out")
 c=$(sms_code +6281200000301)
 secrets+=("$c")
-req POST "/v1/applications/$sapp/agreement" "{\"accept\":true,\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
+req POST "/v1/applications/$sapp/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$sapp")\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
 expect 202 "the representative agrees"
 order=$(jq -r .order_id "$tmp/out")
 [ "$(q "SELECT kind || '/' || profile FROM issuance_order WHERE id = $order")" = eseal/eseal ] || fail "the order is not an e-seal's"

@@ -114,28 +114,56 @@ test_reasons(void **state)
 	assert_null(strstr(d, "135790"));
 }
 
+#define TERMS	"0123456789abcdef0123456789abcdef" \
+		"0123456789abcdef0123456789abcdef"
+
 static void
 test_agree(void **state)
 {
 	struct ra_agree_req r;
 	char d[256];
-	const char *ok = "{\"accept\":true,\"factor\":{\"type\":\"otp\","
-	    "\"otp_id\":7,\"code\":\"246801\"}}";
-	const char *no = "{\"accept\":false,\"factor\":{\"type\":\"otp\","
-	    "\"otp_id\":7,\"code\":\"246801\"}}";
-	const char *extra = "{\"accept\":true,\"factor\":{\"type\":\"otp\","
-	    "\"otp_id\":7,\"code\":\"246801\"},\"subject\":{}}";
-	const char *str = "{\"accept\":\"true\",\"factor\":{\"type\":\"otp\","
-	    "\"otp_id\":7,\"code\":\"246801\"}}";
+	const char *ok = "{\"accept\":true,\"terms\":\"" TERMS "\","
+	    "\"factor\":{\"type\":\"otp\",\"otp_id\":7,\"code\":\"246801\"}}";
+	const char *no = "{\"accept\":false,\"terms\":\"" TERMS "\","
+	    "\"factor\":{\"type\":\"otp\",\"otp_id\":7,\"code\":\"246801\"}}";
+	const char *extra = "{\"accept\":true,\"terms\":\"" TERMS "\","
+	    "\"factor\":{\"type\":\"otp\",\"otp_id\":7,\"code\":\"246801\"},"
+	    "\"subject\":{}}";
+	const char *str = "{\"accept\":\"true\",\"terms\":\"" TERMS "\","
+	    "\"factor\":{\"type\":\"otp\",\"otp_id\":7,\"code\":\"246801\"}}";
+	/* The preview's terms, exactly: none, short, long, capitals. */
+	const char *bad_terms[] = {
+		"{\"accept\":true,\"factor\":{\"type\":\"otp\",\"otp_id\":7,"
+		    "\"code\":\"246801\"}}",
+		"{\"accept\":true,\"terms\":\"0123\",\"factor\":{\"type\":"
+		    "\"otp\",\"otp_id\":7,\"code\":\"246801\"}}",
+		"{\"accept\":true,\"terms\":\"" TERMS "0\",\"factor\":{\"type\":"
+		    "\"otp\",\"otp_id\":7,\"code\":\"246801\"}}",
+		"{\"accept\":true,\"terms\":\"0123456789ABCDEF0123456789abcdef"
+		    "0123456789abcdef0123456789abcdef\",\"factor\":{\"type\":"
+		    "\"otp\",\"otp_id\":7,\"code\":\"246801\"}}",
+		"{\"accept\":true,\"terms\":7,\"factor\":{\"type\":"
+		    "\"otp\",\"otp_id\":7,\"code\":\"246801\"}}",
+	};
+	size_t i;
 
 	(void)state;
 	assert_int_equal(ra_parse_agree(ok, strlen(ok), &r, d, sizeof(d)), 0);
 	assert_int_equal(r.factor.otp_id, 7);
+	assert_string_equal(r.terms, TERMS);
 	assert_int_equal(ra_parse_agree(no, strlen(no), &r, d, sizeof(d)), -1);
 	assert_int_equal(ra_parse_agree(extra, strlen(extra), &r, d, sizeof(d)),
 	    -1);
 	assert_int_equal(ra_parse_agree(str, strlen(str), &r, d, sizeof(d)), -1);
 	assert_null(strstr(d, "246801"));
+	for (i = 0; i < sizeof(bad_terms) / sizeof(bad_terms[0]); i++) {
+		assert_int_equal(ra_parse_agree(bad_terms[i],
+		    strlen(bad_terms[i]), &r, d, sizeof(d)), -1);
+		/* (jansson names no member for a wrong type) */
+		if (i != 4)
+			assert_non_null(strstr(d, "terms"));
+		assert_null(strstr(d, "246801"));
+	}
 }
 
 int
