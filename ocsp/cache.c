@@ -41,6 +41,13 @@ struct ocsp_shard {
 	size_t			 nbuckets;
 	size_t			 n;
 	size_t			 scan;		/* ocsp_cache_due resumes here */
+	/*
+	 * The status of each issuer's own certificate
+	 * (ocsp_cache_set_ca_status), a copy in every shard: read under the
+	 * lock that guards the entries it applies to, so that a blob signed
+	 * under an older one is refused by ocsp_cache_put.
+	 */
+	struct ocsp_status	 ca[OCSP_MAX_ISSUERS];
 } __attribute__((aligned(64)));
 
 struct ocsp_cache {
@@ -141,7 +148,7 @@ struct ocsp_cache *
 ocsp_cache_new(void)
 {
 	struct ocsp_cache *c;
-	int i;
+	int i, k;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
@@ -149,6 +156,8 @@ ocsp_cache_new(void)
 	pthread_mutex_init(&c->count_mtx, NULL);
 	for (i = 0; i < OCSP_SHARDS; i++) {
 		pthread_mutex_init(&c->shard[i].mtx, NULL);
+		for (k = 0; k < OCSP_MAX_ISSUERS; k++)
+			c->shard[i].ca[k].reason = -1;
 		c->shard[i].nbuckets = OCSP_INIT_BUCKETS;
 		if ((c->shard[i].buckets = calloc(OCSP_INIT_BUCKETS,
 		    sizeof(struct ocsp_entry *))) == NULL) {
@@ -270,6 +279,42 @@ ocsp_insert_locked(struct ocsp_shard *s, struct ocsp_entry **pe, int issuer,
 	return e;
 }
 
+void
+ocsp_status_under_ca(const struct ocsp_status *own,
+    const struct ocsp_status *ca, struct ocsp_status *out)
+{
+	int hold = ca->reason == OCSP_REVOKED_STATUS_CERTIFICATEHOLD;
+
+	*out = *own;
+	out->ca_over = OCSP_CA_OWN;
+	if (ca->state != OCSP_STATE_REVOKED)
+		return;
+	/* Revoked itself before the CA was: its own time and reason. */
+	if (own->state == OCSP_STATE_REVOKED && (hold ||
+	    (own->reason != OCSP_REVOKED_STATUS_CERTIFICATEHOLD &&
+	    own->revoked_at <= ca->revoked_at)))
+		return;
+	out->state = OCSP_STATE_REVOKED;
+	out->reason = hold ? OCSP_REVOKED_STATUS_CERTIFICATEHOLD :
+	    OCSP_REVOKED_STATUS_CACOMPROMISE;
+	out->revoked_at = ca->revoked_at;
+	out->invalidity = 0;
+	out->ca_over = own->state == OCSP_STATE_NONISSUED ?
+	    OCSP_CA_OVER_NONISSUED : OCSP_CA_OVER_ISSUED;
+}
+
+/* What an entry answers: its own status under its issuer's. */
+static void
+ocsp_entry_status_locked(const struct ocsp_shard *s,
+    const struct ocsp_entry *e, struct ocsp_status *st)
+{
+	if (e->issuer < 0 || e->issuer >= OCSP_MAX_ISSUERS) {
+		*st = e->st;
+		return;
+	}
+	ocsp_status_under_ca(&e->st, &s->ca[e->issuer], st);
+}
+
 int
 ocsp_cache_lookup(struct ocsp_cache *c, int issuer, const char *serial,
     int hash, time_t now, struct ocsp_status *st, struct ocsp_blob **blob)
@@ -284,7 +329,7 @@ ocsp_cache_lookup(struct ocsp_cache *c, int issuer, const char *serial,
 	pthread_mutex_lock(&s->mtx);
 	if ((e = *ocsp_find_locked(s, h, issuer, serial)) == NULL)
 		goto out;
-	*st = e->st;
+	ocsp_entry_status_locked(s, e, st);
 	rc = OCSP_CACHE_STATUS;
 	if (hash < 0 || hash >= OCSP_NHASH)
 		goto out;
@@ -304,7 +349,8 @@ static int
 ocsp_status_eq(const struct ocsp_status *a, const struct ocsp_status *b)
 {
 	return a->state == b->state && a->reason == b->reason &&
-	    a->revoked_at == b->revoked_at && a->invalidity == b->invalidity;
+	    a->revoked_at == b->revoked_at && a->invalidity == b->invalidity &&
+	    a->ca_over == b->ca_over;
 }
 
 int
@@ -353,15 +399,26 @@ ocsp_cache_put(struct ocsp_cache *c, int issuer, const char *serial, int hash,
 	uint64_t h = ocsp_key_hash(issuer, serial);
 	struct ocsp_shard *s = ocsp_shard_of(c, h);
 	struct ocsp_entry **pe, *e;
-	int added, rc = 1;
+	struct ocsp_status now, own;
+	int added, nonissued, rc = 1;
 
-	if (hash < 0 || hash >= OCSP_NHASH)
+	if (hash < 0 || hash >= OCSP_NHASH || issuer < 0 ||
+	    issuer >= OCSP_MAX_ISSUERS)
 		return 1;
+	nonissued = st->state == OCSP_STATE_NONISSUED ||
+	    st->ca_over == OCSP_CA_OVER_NONISSUED;
 	pthread_mutex_lock(&s->mtx);
 	pe = ocsp_find_locked(s, h, issuer, serial);
 	e = *pe;
-	if (e == NULL ? st->state != OCSP_STATE_NONISSUED :
-	    !ocsp_status_eq(&e->st, st))
+	/* What the entry answers now (a never-issued one when absent). */
+	memset(&own, 0, sizeof(own));
+	own.state = OCSP_STATE_NONISSUED;
+	own.reason = -1;
+	if (e != NULL)
+		ocsp_entry_status_locked(s, e, &now);
+	else
+		ocsp_status_under_ca(&own, &s->ca[issuer], &now);
+	if ((e == NULL && !nonissued) || !ocsp_status_eq(&now, st))
 		goto out;
 	/* Keep the newer of two blobs signed concurrently. */
 	if (e != NULL && e->blob[hash] != NULL &&
@@ -371,13 +428,13 @@ ocsp_cache_put(struct ocsp_cache *c, int issuer, const char *serial, int hash,
 	 * The bound counts never-issued blobs, not serials: a serial asked
 	 * with SHA-1, SHA-256, SHA-384 and SHA-512 CertIDs holds four.
 	 */
-	added = st->state == OCSP_STATE_NONISSUED &&
-	    (e == NULL || e->blob[hash] == NULL);
+	added = nonissued && (e == NULL || e->blob[hash] == NULL);
 	if (added && __atomic_load_n(&c->nonissued_blobs, __ATOMIC_RELAXED) >=
 	    (size_t)max_nonissued)
 		goto out;
 	if (e == NULL) {
-		if ((e = ocsp_insert_locked(s, pe, issuer, serial, st)) == NULL) {
+		if ((e = ocsp_insert_locked(s, pe, issuer, serial, &own)) ==
+		    NULL) {
 			rc = -1;
 			goto out;
 		}
@@ -392,6 +449,76 @@ ocsp_cache_put(struct ocsp_cache *c, int issuer, const char *serial, int hash,
 out:
 	pthread_mutex_unlock(&s->mtx);
 	return rc;
+}
+
+int
+ocsp_cache_set_ca_status(struct ocsp_cache *c, int issuer,
+    const struct ocsp_status *ca)
+{
+	struct ocsp_shard *s;
+	struct ocsp_entry **pe, *e;
+	struct ocsp_status st;
+	size_t bk;
+	int i, h, rc = 0;
+
+	if (issuer < 0 || issuer >= OCSP_MAX_ISSUERS)
+		return 0;
+	memset(&st, 0, sizeof(st));
+	st.state = ca->state == OCSP_STATE_REVOKED ? OCSP_STATE_REVOKED :
+	    OCSP_STATE_GOOD;
+	st.reason = st.state == OCSP_STATE_REVOKED ? ca->reason : -1;
+	st.revoked_at = st.state == OCSP_STATE_REVOKED ? ca->revoked_at : 0;
+	for (i = 0; i < OCSP_SHARDS; i++) {
+		s = &c->shard[i];
+		pthread_mutex_lock(&s->mtx);
+		if (s->ca[issuer].state == st.state &&
+		    s->ca[issuer].reason == st.reason &&
+		    s->ca[issuer].revoked_at == st.revoked_at) {
+			pthread_mutex_unlock(&s->mtx);
+			continue;
+		}
+		s->ca[issuer] = st;
+		rc = 1;
+		for (bk = 0; bk < s->nbuckets; bk++) {
+			pe = &s->buckets[bk];
+			while ((e = *pe) != NULL) {
+				if (e->issuer != issuer) {
+					pe = &e->next;
+					continue;
+				}
+				if (e->st.state == OCSP_STATE_NONISSUED) {
+					*pe = e->next;
+					s->n--;
+					__atomic_sub_fetch(&c->nonissued, 1,
+					    __ATOMIC_RELAXED);
+					__atomic_sub_fetch(&c->nonissued_blobs,
+					    ocsp_entry_nblobs(e),
+					    __ATOMIC_RELAXED);
+					ocsp_entry_free(e);
+					continue;
+				}
+				for (h = 0; h < OCSP_NHASH; h++) {
+					ocsp_blob_unref(e->blob[h]);
+					e->blob[h] = NULL;
+				}
+				pe = &e->next;
+			}
+		}
+		pthread_mutex_unlock(&s->mtx);
+	}
+	return rc;
+}
+
+void
+ocsp_cache_ca_status(struct ocsp_cache *c, int issuer, struct ocsp_status *ca)
+{
+	memset(ca, 0, sizeof(*ca));
+	ca->reason = -1;
+	if (issuer < 0 || issuer >= OCSP_MAX_ISSUERS)
+		return;
+	pthread_mutex_lock(&c->shard[0].mtx);
+	*ca = c->shard[0].ca[issuer];
+	pthread_mutex_unlock(&c->shard[0].mtx);
 }
 
 int
@@ -515,7 +642,8 @@ ocsp_cache_due(struct ocsp_cache *c, int64_t stale_before,
 						continue;
 					out[n].issuer = e->issuer;
 					out[n].hash = hh;
-					out[n].st = e->st;
+					ocsp_entry_status_locked(s, e,
+					    &out[n].st);
 					memcpy(out[n].serial, e->serial,
 					    strlen(e->serial) + 1);
 					n++;

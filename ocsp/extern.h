@@ -147,7 +147,37 @@ struct ocsp_status {
 	 * entry once it is past the policy's expired_grace (sync.c).
 	 */
 	int64_t		 not_after;
+	/*
+	 * OCSP_CA_OWN: the certificate's own status. Otherwise the issuing
+	 * CA's own certificate is revoked or on hold and its status stands
+	 * for the serial's (ocsp_status_under_ca): a certificate we issued
+	 * (OCSP_CA_OVER_ISSUED) or a serial never issued
+	 * (OCSP_CA_OVER_NONISSUED). Part of the status: a blob signed under
+	 * one is not kept under another.
+	 */
+	int		 ca_over;
 };
+
+#define OCSP_CA_OWN		0
+#define OCSP_CA_OVER_ISSUED	1
+#define OCSP_CA_OVER_NONISSUED	2
+
+/*
+ * What we answer about a serial whose own status is own, when its
+ * issuer's own certificate has status ca (as the issuer's issuer records
+ * it), into out (ocsp/README.md "An issuing CA revoked"):
+ * - ca not revoked: own.
+ * - ca revoked for good (any reason but certificateHold): revoked,
+ *   cACompromise, revocationTime the CA's, no invalidity date; unless own
+ *   is revoked for good at or before that time (its own time and reason).
+ *   A serial never issued too: whatever that CA's key signed is revoked.
+ * - ca on hold: revoked, certificateHold, revocationTime the CA's hold
+ *   time, unless own is revoked or on hold itself (its own); back to own
+ *   once the CA is released.
+ * not_after is own's.
+ */
+void	ocsp_status_under_ca(const struct ocsp_status *own,
+	    const struct ocsp_status *ca, struct ocsp_status *out);
 
 /* An issuer we answer for, with its delegated responder (RFC 6960 §4.2.2.2). */
 struct ocsp_issuer {
@@ -164,6 +194,15 @@ struct ocsp_issuer {
 	unsigned char	 name_hash[OCSP_NHASH][EVP_MAX_MD_SIZE];
 	unsigned char	 key_hash[OCSP_NHASH][EVP_MAX_MD_SIZE];
 	int		 hash_len[OCSP_NHASH];
+	/*
+	 * The issuer of this issuer's own certificate among ours (an index
+	 * into the responder's iss[], -1: none, the root) and that
+	 * certificate's serial (ocsp_serial_canon form): its row in
+	 * `certificate`, which the parent answers for, says whether this
+	 * issuer is revoked (ocsp_issuers_link).
+	 */
+	int		 parent;
+	char		 serial[OCSP_SERIAL_HEX];
 	/*
 	 * The responder certificate's notAfter (Unix time; 0: no rcert):
 	 * no response claims a nextUpdate past it (ocsp_next_update), since
@@ -229,6 +268,14 @@ long	ocsp_policy_max_age(const struct ocsp_policy *,
  */
 int	ocsp_issuer_prepare(struct ocsp_issuer *, const char *mdname);
 void	ocsp_issuer_clear(struct ocsp_issuer *);
+
+/*
+ * Fills parent and serial of iss[0..n) (prepared): the parent of an
+ * issuer is the other one of ours that issued its certificate
+ * (X509_check_issued), -1 when none does. 0, or -1 (a serial that does
+ * not fit).
+ */
+int	ocsp_issuers_link(struct ocsp_issuer *iss, int n);
 
 
 /*
@@ -389,7 +436,8 @@ int	ocsp_cache_set_status(struct ocsp_cache *, int issuer,
 /*
  * Stores blob (the cache takes a reference) for issuer + serial + hash,
  * unless the entry's status differs from st (it changed while signing).
- * For a NONISSUED st the entry is created when absent; never-issued blobs
+ * For a NONISSUED st (or one the issuer's revocation stands over,
+ * OCSP_CA_OVER_NONISSUED) the entry is created when absent; never-issued blobs
  * are bounded by max_nonissued in all (blobs, not serials: each serial may
  * hold one per CertID hash, ~1 KB each). 0 stored, 1 not stored, -1
  * failure.
@@ -405,6 +453,21 @@ struct ocsp_due {
 	char			 serial[OCSP_SERIAL_HEX];
 	struct ocsp_status	 st;
 };
+
+/*
+ * Records ca as the status of issuer's own certificate (state GOOD or
+ * REVOKED, reason, revoked_at: its row under its own issuer). Lookups and
+ * ocsp_cache_due then give every serial of issuer ocsp_status_under_ca()
+ * of its own status, and ocsp_cache_put compares with that. A change
+ * drops every blob of issuer's certificates and every never-issued entry
+ * of issuer, at once, as ocsp_cache_set_status does for one: the
+ * refresher signs them again. 1 when the status changed, 0 when not.
+ */
+int	ocsp_cache_set_ca_status(struct ocsp_cache *, int issuer,
+	    const struct ocsp_status *ca);
+/* The status of issuer's own certificate ocsp_cache_set_ca_status set. */
+void	ocsp_cache_ca_status(struct ocsp_cache *, int issuer,
+	    struct ocsp_status *ca);
 
 /*
  * Drops the entry of a certificate we issued (never a never-issued one),

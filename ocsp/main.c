@@ -54,6 +54,7 @@
 #include "lib/log.h"
 #include "lib/sandbox.h"
 #include "lib/timeutil.h"
+#include "lib/x509ext.h"
 #include "ocsp/extern.h"
 
 #define OCSP_MAX_BODY		(8 * 1024)	/* an OCSPRequest is ~100 bytes */
@@ -119,7 +120,8 @@ usage(void)
  * "degraded" when the database is down or lagging, the statuses were read
  * too long ago (OCSP_HEALTH_SYNC_POLLS), the last OCSP_HEALTH_LOOKUP_FAILS
  * lookups failed, the cache holds stale, expired or
- * unsigned answers, or a responder certificate expires within
+ * unsigned answers, an issuer's own certificate is revoked or on hold
+ * ("ca_revoked", as crld's), or a responder certificate expires within
  * OCSP_RESPONDER_WARN_S. HTTP 503 (the same JSON) when the statuses were
  * read too long ago: what this responder answers is no longer known to be
  * current (a revocation since is not in it), so a load balancer or a
@@ -140,13 +142,16 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	int64_t sync_limit, first_expiry = 0;
 	uint64_t dropped, later;
 	int db_ok = __atomic_load_n(&r->db_ok, __ATOMIC_RELAXED), ok, i;
-	int current, lookup_ok;
+	int current, lookup_ok, ca_revoked = 0;
+	struct ocsp_status ca;
+	const char *reason;
+	char since[TIME_ISO8601_MAX];
 	uint64_t lk_run = __atomic_load_n(&r->lookups_failed_run,
 	    __ATOMIC_RELAXED);
 	int64_t lk_at = __atomic_load_n(&r->lookup_ok_at, __ATOMIC_RELAXED);
 	int standby = __atomic_load_n(&r->db_standby, __ATOMIC_RELAXED);
 	int rc = -1;
-	json_t *o = NULL, *rna = NULL, *ns;
+	json_t *o = NULL, *rna = NULL, *ns, *rv = NULL;
 
 	ocsp_cache_stats(r->cache, synced - r->pol.refresh, now, &cs);
 	sync_limit = OCSP_HEALTH_SYNC_POLLS * r->pol.poll_ms / 1000 +
@@ -161,9 +166,31 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 		if (first_expiry == 0 || r->iss[i].rnot_after < first_expiry)
 			first_expiry = r->iss[i].rnot_after;
 	}
+	/*
+	 * Issuers whose own certificate is revoked or on hold (sync.c):
+	 * by name, as crld's "ca_revoked" (status revoked or on-hold, the
+	 * reason, since when). Every serial they issued is answered revoked.
+	 */
+	if ((rv = json_object()) == NULL)
+		goto out;
+	for (i = 0; i < r->niss; i++) {
+		ocsp_cache_ca_status(r->cache, i, &ca);
+		if (ca.state != OCSP_STATE_REVOKED)
+			continue;
+		ca_revoked++;
+		if ((reason = x509ext_crl_reason_name(ca.reason)) == NULL)
+			reason = "unspecified";
+		if (json_object_set_new(rv, r->iss[i].name, json_pack(
+		    "{s:s, s:s, s:s}", "status", ca.reason ==
+		    OCSP_REVOKED_STATUS_CERTIFICATEHOLD ? "on-hold" : "revoked",
+		    "reason", reason, "since", time_iso8601(ca.revoked_at,
+		    since, sizeof(since)))) == -1)
+			goto out;
+	}
 	current = now - synced <= sync_limit;
 	lookup_ok = lk_run < OCSP_HEALTH_LOOKUP_FAILS;
 	ok = db_ok && current && lookup_ok && r->nnot_served == 0 &&
+	    ca_revoked == 0 &&
 	    cs.stale == 0 &&
 	    cs.expired == 0 && cs.unsigned_entries == 0 &&
 	    (first_expiry == 0 || first_expiry - now > OCSP_RESPONDER_WARN_S);
@@ -190,7 +217,8 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	    &r->signatures_in_flight, __ATOMIC_RELAXED),
 	    "responder_not_after", rna);
 	if (o == NULL || (ns = json_array()) == NULL ||
-	    json_object_set_new(o, "not_served", ns) == -1)
+	    json_object_set_new(o, "not_served", ns) == -1 ||
+	    json_object_set(o, "ca_revoked", rv) == -1)
 		goto out;
 	for (i = 0; i < r->nnot_served; i++)
 		if (json_array_append_new(ns, json_string(r->not_served[i])) ==
@@ -228,6 +256,7 @@ ocspd_health(struct ocsp_responder *r, struct http_response *resp)
 	rc = http_respond_json(resp, current ? 200 : 503, o);
 out:
 	json_decref(rna);
+	json_decref(rv);
 	json_decref(o);
 	return rc;
 }
@@ -1062,6 +1091,14 @@ ocspd_load_issuers(const struct config *cfg, struct ocsp_responder *r)
 	}
 	if (r->niss == 0) {
 		log_err("no issuer to answer for: every one has ended");
+		goto out;
+	}
+	/*
+	 * Which of ours issued each one's own certificate: that row's
+	 * status is the issuer's (sync.c ocsp_sync_ca_status).
+	 */
+	if (ocsp_issuers_link(r->iss, r->niss) == -1) {
+		log_openssl(LOGL_ERR, "reading the issuers' serials");
 		goto out;
 	}
 	PQclear(res);

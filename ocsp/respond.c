@@ -327,6 +327,40 @@ ocsp_issuer_clear(struct ocsp_issuer *iss)
 }
 
 int
+ocsp_issuers_link(struct ocsp_issuer *iss, int n)
+{
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int i, j, rc = -1;
+
+	for (i = 0; i < n; i++) {
+		iss[i].parent = -1;
+		iss[i].serial[0] = '\0';
+		if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(
+		    iss[i].cert), NULL)) == NULL || (hex = BN_bn2hex(bn)) ==
+		    NULL || strlen(hex) >= sizeof(iss[i].serial))
+			goto out;
+		memcpy(iss[i].serial, hex, strlen(hex) + 1);
+		ocsp_serial_canon(iss[i].serial);
+		OPENSSL_free(hex);
+		hex = NULL;
+		BN_free(bn);
+		bn = NULL;
+		for (j = 0; j < n; j++)
+			if (j != i && X509_check_issued(iss[j].cert,
+			    iss[i].cert) == X509_V_OK) {
+				iss[i].parent = j;
+				break;
+			}
+	}
+	rc = 0;
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}
+
+int
 ocsp_responder_valid(const X509 *x, time_t now)
 {
 	int64_t nb, na;
@@ -742,16 +776,24 @@ ocsp_validity_of(const struct ocsp_policy *pol, const struct ocsp_status *st)
  * the database could not say (lk->rc).
  */
 static int
-ocsp_answer_apply(struct ocsp_pending *p, const struct ocsp_lookup *lk)
+ocsp_answer_apply(struct ocsp_responder *r, struct ocsp_pending *p,
+    const struct ocsp_lookup *lk)
 {
+	struct ocsp_status ca;
 	int j;
 
 	if (lk->rc == -1 || lk->n != p->nmiss)
 		return -1;
 	if (lk->data_at < p->synced)
 		p->synced = lk->data_at;
+	/*
+	 * The database gives each serial's own status; the issuer's own
+	 * revocation stands over it as over those of the cache (a blob
+	 * signed under an older one of the CA's is not kept: ocsp_cache_put).
+	 */
+	ocsp_cache_ca_status(r->cache, p->issuer, &ca);
 	for (j = 0; j < p->nmiss; j++)
-		p->s[p->miss[j]].st = lk->st[j];
+		ocsp_status_under_ca(&lk->st[j], &ca, &p->s[p->miss[j]].st);
 	return 0;
 }
 
@@ -955,7 +997,7 @@ ocsp_answer_begin(struct ocsp_responder *r, const unsigned char *reqder,
 			goto out;
 		}
 		ocsp_answer_lookup_now(r, p, &lk);
-		if (ocsp_answer_apply(p, &lk) == -1) {
+		if (ocsp_answer_apply(r, p, &lk) == -1) {
 			ocsp_static(ocsp_trylater_der, der, derlen);
 			rc = 0;
 			goto out;
@@ -979,7 +1021,7 @@ ocsp_answer_looked_up(struct ocsp_responder *r, struct ocsp_pending *p,
 	*cacheable = 0;
 	if (p->nmiss == 0 || p->q.nids == 0)
 		return -1;
-	if (ocsp_answer_apply(p, lk) == -1) {
+	if (ocsp_answer_apply(r, p, lk) == -1) {
 		ocsp_static(ocsp_trylater_der, der, derlen);
 		return 0;
 	}

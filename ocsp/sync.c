@@ -91,6 +91,8 @@
 
 #include "lib/db.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
+#include "lib/x509ext.h"
 #include "ocsp/extern.h"
 
 #define OCSP_FULL_SYNC_S	3600
@@ -342,6 +344,54 @@ ocsp_row_revocation(const PGresult *res, int row, int col,
 		    10);
 }
 
+/*
+ * The row of issuer k's certificate serial was read with status st: when
+ * that certificate is one of our issuers' own (ocsp_issuers_link), its
+ * status is that issuer's, which stands over every serial it answers for
+ * (ocsp_status_under_ca): the cache drops what it signed under the other
+ * (ocsp_cache_set_ca_status), at start for a CA already revoked as at
+ * any change. Says so in the log. 1 when an issuer's status changed.
+ */
+static int
+ocsp_sync_ca_status(struct ocsp_responder *r, int k, const char *serial,
+    const struct ocsp_status *st)
+{
+	const char *reason;
+	char since[TIME_ISO8601_MAX];
+	int i, rc = 0;
+
+	for (i = 0; i < r->niss; i++) {
+		if (r->iss[i].parent != k || r->iss[i].serial[0] == '\0' ||
+		    strcmp(r->iss[i].serial, serial) != 0 ||
+		    ocsp_cache_set_ca_status(r->cache, i, st) != 1)
+			continue;
+		rc = 1;
+		if (st->state != OCSP_STATE_REVOKED) {
+			log_info("ocsp: issuer %s: its own certificate is no "
+			    "longer revoked or on hold: its certificates are "
+			    "answered with their own status again",
+			    r->iss[i].name);
+			continue;
+		}
+		if ((reason = x509ext_crl_reason_name(st->reason)) == NULL)
+			reason = "unspecified";
+		time_iso8601(st->revoked_at, since, sizeof(since));
+		if (st->reason == OCSP_REVOKED_STATUS_CERTIFICATEHOLD)
+			log_err("ocsp: issuer %s: its own certificate was put on "
+			    "hold by its issuer at %s: every serial it issued "
+			    "is answered revoked (certificateHold, %s) until "
+			    "it is released; /health says degraded",
+			    r->iss[i].name, since, since);
+		else
+			log_err("ocsp: issuer %s: its own certificate was "
+			    "revoked by its issuer at %s (%s): every serial it "
+			    "issued is answered revoked (cACompromise, %s) "
+			    "unless revoked before; /health says degraded",
+			    r->iss[i].name, since, reason, since);
+	}
+	return rc;
+}
+
 static int
 ocsp_issuer_index(const struct ocsp_responder *r, long long db_id)
 {
@@ -449,6 +499,8 @@ ocsp_sync_query(struct ocsp_sync *sy, int full, int64_t after,
 			continue;
 		}
 		ocsp_row_revocation(res, i, 5, &st);
+		if (ocsp_sync_ca_status(r, k, serial, &st) == 1)
+			changed++;
 		switch (ocsp_cache_set_status(r->cache, k, serial, &st)) {
 		case -1:
 			log_err("ocsp: out of memory loading the status table");

@@ -1609,6 +1609,118 @@ answer_status(const char *serial, int *reason, time_t *revoked,
 }
 
 /*
+ * The issuer's own certificate revoked (ocsp/README.md "An issuing CA
+ * revoked"): every serial answered revoked, cACompromise, the CA's time,
+ * cached ones and those of the database alike, unless revoked for good
+ * before it; an answer signed under the CA's old status is not kept; on
+ * hold: certificateHold, the CA's time, back to the own status once
+ * released. Until 2026-12-07 the leaf's own status alone was answered.
+ */
+static void
+test_ca_revoked(void **state)
+{
+	static const unsigned char der[] = { 0x30, 0x03, 0x0a, 0x01, 0x00 };
+	struct ocsp_status st, ca, old;
+	struct ocsp_blob *b;
+	time_t now = time(NULL), rev;
+	int reason, cached;
+
+	r.lookup = fake_lookup;
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	st.not_after = now + 86400;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C1",
+	    &st), 1);
+	st.state = OCSP_STATE_REVOKED;
+	st.reason = OCSP_REVOKED_STATUS_KEYCOMPROMISE;
+	st.revoked_at = now - 1000;	/* before the CA */
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C2",
+	    &st), 1);
+	st.revoked_at = now - 10;	/* after the CA */
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C3",
+	    &st), 1);
+	assert_int_equal(answer_status("C1", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_GOOD);
+	assert_int_equal(answer_status("C1", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_GOOD);
+	assert_true(cached);
+	ocsp_cache_lookup(r.cache, GOOD_ISSUER, "C1", OCSP_HASH_SHA1, now,
+	    &old, &b);
+	ocsp_blob_unref(b);
+
+	memset(&ca, 0, sizeof(ca));
+	ca.state = OCSP_STATE_REVOKED;
+	ca.reason = OCSP_REVOKED_STATUS_KEYCOMPROMISE;
+	ca.revoked_at = now - 100;
+	assert_int_equal(ocsp_cache_set_ca_status(r.cache, GOOD_ISSUER, &ca), 1);
+	assert_int_equal(ocsp_cache_set_ca_status(r.cache, GOOD_ISSUER, &ca), 0);
+	/* The good answer signed before is gone, and not put back. */
+	b = ocsp_blob_new(der, sizeof(der), now, now + 3600, 10);
+	assert_non_null(b);
+	assert_int_equal(ocsp_cache_put(r.cache, GOOD_ISSUER, "C1",
+	    OCSP_HASH_SHA1, &old, b, 100), 1);
+	ocsp_blob_unref(b);
+	assert_int_equal(answer_status("C1", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
+	assert_int_equal(rev, now - 100);
+	assert_int_equal(answer_status("C1", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_true(cached);
+	assert_int_equal(answer_status("C2", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+	assert_int_equal(rev, now - 1000);
+	assert_int_equal(answer_status("C3", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
+	assert_int_equal(rev, now - 100);
+	/* From the database: expired good, expired revoked before, never issued. */
+	assert_int_equal(answer_status("E1", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
+	assert_int_equal(answer_status("E4", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+	assert_int_equal(rev, now - 500 * 86400);
+	assert_int_equal(answer_status("77", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
+	assert_int_equal(rev, now - 100);
+	assert_int_equal(answer_status("77", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_true(cached);
+	r.pol.nonissued_unknown = 1;
+	assert_int_equal(answer_status("78", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
+	r.pol.nonissued_unknown = 0;
+
+	/* On hold: certificateHold at the hold's time; released: its own. */
+	ca.reason = OCSP_REVOKED_STATUS_CERTIFICATEHOLD;
+	ca.revoked_at = now - 50;
+	assert_int_equal(ocsp_cache_set_ca_status(r.cache, GOOD_ISSUER, &ca), 1);
+	assert_int_equal(answer_status("C1", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CERTIFICATEHOLD);
+	assert_int_equal(rev, now - 50);
+	assert_int_equal(answer_status("C3", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+	assert_int_equal(rev, now - 10);
+	memset(&ca, 0, sizeof(ca));
+	ca.reason = -1;
+	assert_int_equal(ocsp_cache_set_ca_status(r.cache, GOOD_ISSUER, &ca), 1);
+	assert_int_equal(answer_status("C1", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_GOOD);
+	assert_int_equal(answer_status("77", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CERTIFICATEHOLD);
+	assert_int_equal(rev, 0);	/* never issued again: 1970 */
+	r.lookup = NULL;
+}
+
+/*
  * Certificates expired more than the grace ago leave the cache at a full
  * pass and are answered from the database with their recorded status;
  * within the grace, a revoked one is still answered from the cache.
@@ -2797,6 +2909,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_responder_expiry, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_outage_trylater, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_ca_revoked, setup,
 		    teardown),
 	};
 
