@@ -88,9 +88,14 @@ static const struct db_stmt stmt_cred_info = {
 	"now() > c.not_after, k.key_type, "
 	"(SELECT der FROM ca_certificate i WHERE i.id = c.issuer_id), "
 	"(SELECT i2.der FROM ca_certificate i JOIN ca_certificate i2 ON "
-	"i2.id = i.issuer_id WHERE i.id = c.issuer_id) "
+	"i2.id = i.issuer_id WHERE i.id = c.issuer_id), "
+	"rx.revoked_at IS NOT NULL, coalesce(rx.revocation_reason, -1), "
+	"(now() < ri.not_before OR now() > ri.not_after) "
 	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
 	"JOIN subscriber_key k ON k.certificate_id = c.id "
+	"JOIN ca_certificate ri ON ri.id = c.issuer_id "
+	"LEFT JOIN certificate rx ON rx.issuer_id = ri.issuer_id AND "
+	"rx.serial = ri.serial "
 	"WHERE sc.certificate_id = $1",
 	1
 };
@@ -473,11 +478,22 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 		    "credentialID");
 		goto out;
 	}
+	/*
+	 * The certificate's own status first, then its issuing CA's own
+	 * certificate's (columns 9..11, schema/100), which the SAM refuses
+	 * in the same way: a credential under a revoked, held or expired CA
+	 * is not valid either.
+	 */
 	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
 		status = strcmp(PQgetvalue(res, 0, 3), "6") == 0 ? "suspended" :
 		    "revoked";
 	else if (strcmp(PQgetvalue(res, 0, 4), "t") == 0 ||
 	    strcmp(PQgetvalue(res, 0, 5), "t") == 0)
+		status = "expired";
+	else if (strcmp(PQgetvalue(res, 0, 9), "t") == 0)
+		status = strcmp(PQgetvalue(res, 0, 10), "6") == 0 ? "suspended" :
+		    "revoked";
+	else if (strcmp(PQgetvalue(res, 0, 11), "t") == 0)
 		status = "expired";
 	else
 		status = "valid";

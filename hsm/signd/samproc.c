@@ -125,14 +125,27 @@ struct sam_reply {
 	char		 text[256];
 };
 
+/*
+ * A credential's row. Columns 10..12 are its issuing CA's own status
+ * (schema/100): the CA certificate's row in certificate revoked (NULL: no
+ * such row, none can revoke it), its reason, and the CA outside its
+ * validity (ca_certificate's not_before / not_after).
+ */
+#define SAM_CRED_ISSUER \
+	"rx.revoked_at IS NOT NULL, coalesce(rx.revocation_reason, -1), " \
+	"(now() < ri.not_before OR now() > ri.not_after) "
+#define SAM_CRED_ISSUER_JOIN \
+	"JOIN ca_certificate ri ON ri.id = c.issuer_id " \
+	"LEFT JOIN certificate rx ON rx.issuer_id = ri.issuer_id AND " \
+	"rx.serial = ri.serial "
 static const struct db_stmt stmt_cred = {
 	"signd_sam_credential",
 	"SELECT sc.account_id, c.revoked_at IS NOT NULL, "
 	"coalesce(c.revocation_reason, -1), now() < c.not_before, "
 	"now() > c.not_after, c.der, k.wrapped, k.key_type, "
-	"k.wrapping_key_label, c.serial "
+	"k.wrapping_key_label, c.serial, " SAM_CRED_ISSUER
 	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
-	"JOIN subscriber_key k ON k.certificate_id = c.id "
+	"JOIN subscriber_key k ON k.certificate_id = c.id " SAM_CRED_ISSUER_JOIN
 	"WHERE sc.certificate_id = $1",
 	1
 };
@@ -179,30 +192,33 @@ static const struct db_stmt stmt_sad_hashes = {
  * round trip: the credential's columns first, as stmt_cred's (NULL when
  * there is none), then the SAD's from SAM_SAD_COL on.
  */
-#define SAM_SAD_COL	10
+#define SAM_SAD_COL	13
 static const struct db_stmt stmt_sad_find = {
 	"signd_sam_sad_find",
 	"SELECT sc.account_id, c.revoked_at IS NOT NULL, "
 	"coalesce(c.revocation_reason, -1), now() < c.not_before, "
 	"now() > c.not_after, c.der, k.wrapped, k.key_type, "
-	"k.wrapping_key_label, c.serial, "
+	"k.wrapping_key_label, c.serial, " SAM_CRED_ISSUER ", "
 	"s.id, s.certificate_id, s.service_id, s.hash_algo, s.remaining, "
 	"s.expires_at <= now(), s.account_id "
 	"FROM sign_sad s LEFT JOIN (sign_credential sc "
 	"JOIN certificate c ON c.id = sc.certificate_id "
-	"JOIN subscriber_key k ON k.certificate_id = c.id) "
+	"JOIN subscriber_key k ON k.certificate_id = c.id "
+	SAM_CRED_ISSUER_JOIN ") "
 	"ON sc.certificate_id = $2 "
 	"WHERE s.sad_sha256 = $1::bytea FOR UPDATE OF s",
 	2
 };
 /*
- * Taken before the certificate is read (schema/049): a revocation in
- * progress is waited for and then seen; one that comes while this
- * transaction signs waits for its commit and is stamped after it.
+ * Taken before the certificate is read (schema/049, 100): a revocation in
+ * progress, of the certificate or of its issuing CA's own certificate, is
+ * waited for and then seen; one that comes while this transaction signs
+ * waits for its commit and is stamped after it. The issuer's lock first,
+ * then the certificate's.
  */
 static const struct db_stmt stmt_sign_lock = {
 	"signd_sam_sign_lock",
-	"SELECT certificate_sign_lock($1::bigint)",
+	"SELECT certificate_chain_sign_lock($1::bigint)",
 	1
 };
 /*
@@ -411,7 +427,8 @@ out:
 
 /*
  * 0 when row 0 of res (stmt_cred's columns) is a credential whose
- * certificate may sign now; otherwise -1 with a refusal in r.
+ * certificate, and its issuing CA's own, may sign now; otherwise -1 with
+ * a refusal in r.
  */
 static int
 sam_credential_check(const PGresult *res, struct sam_reply *r)
@@ -433,6 +450,22 @@ sam_credential_check(const PGresult *res, struct sam_reply *r)
 	    strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
 		sam_refuse(r, SAM_E_CRED_STATUS, "the credential's certificate "
 		    "is outside its validity period");
+		return -1;
+	}
+	/* Its issuing CA's own certificate (schema/100): any reason. */
+	if (strcmp(PQgetvalue(res, 0, 10), "t") == 0) {
+		if (strcmp(PQgetvalue(res, 0, 11), "6") == 0)
+			sam_refuse(r, SAM_E_CRED_STATUS, "the credential's "
+			    "issuing CA certificate is suspended "
+			    "(certificateHold)");
+		else
+			sam_refuse(r, SAM_E_CRED_STATUS, "the credential's "
+			    "issuing CA certificate is revoked");
+		return -1;
+	}
+	if (strcmp(PQgetvalue(res, 0, 12), "t") == 0) {
+		sam_refuse(r, SAM_E_CRED_STATUS, "the credential's issuing CA "
+		    "certificate is outside its validity period");
 		return -1;
 	}
 	return 0;

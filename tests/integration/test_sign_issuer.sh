@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# signd and the issuing CA's own certificate (schema/100, hsm/README.md
+# "The SAM's requests"): while the stack's issuing CA is on hold, signd
+# refuses to authorize, to sign with a new SAD and with one issued before
+# the hold (400 invalid_request, as for a held subscriber certificate,
+# audited as sign.refused / sign.authorize_refused with error
+# credential_status), nothing is consumed or signed, and credentials/info
+# says suspended/disabled. A hold of the CA in progress makes signHash wait
+# for its commit (the CA row's sign lock) and then refuse. Released, the
+# same SAD signs and a new authorization works again. The hold is released
+# at exit whatever happens: every later test on this stack issues under
+# that CA (a revocation for good would break them; the SAM's check does not
+# depend on the reason).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_subscriber.sh"
+: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+tmp=$(test_tmpdir)
+surl=$PKI_SIGN_URL
+rurl=$PKI_RA_URL
+sms=$PKI_DIR/spool/ra-sms
+mail=$PKI_DIR/spool/ra-mail
+q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+secrets=()
+touch "$tmp/details"
+pw='Signer-Horse7'
+expect() {
+	[ "$code" = "$1" ] || fail "$3: HTTP $code, expected $1: $(cat "$tmp/out")"
+	if [ "$1" -ge 400 ]; then
+		[ "$(jq -r .error "$tmp/out")" = "$2" ] || fail "$3: error $(jq -r .error "$tmp/out"), expected $2"
+	fi
+}
+desc() { jq -r .error_description "$tmp/out"; }
+state() {
+	q "SELECT (SELECT count(*) FROM sign_sad) || '/' ||
+	    (SELECT coalesce(sum(remaining), 0) FROM sign_sad) || '/' ||
+	    (SELECT count(*) FROM sign_sad_hash WHERE used_at IS NOT NULL) || '/' ||
+	    (SELECT count(*) FROM audit_event WHERE action IN ('sign.hash', 'sign.authorize'))"
+}
+waiting_advisory() { # 0 once a backend waits for an advisory lock (10 s)
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")" -ge 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+info() { # info CRED: cert.status/key.status
+	sreq credentials/info "{\"credentialID\":\"$1\"}" "$at"
+	[ "$code" = 200 ] || fail "credentials/info: HTTP $code $(cat "$tmp/out")"
+	jq -r '.cert.status + "/" + .key.status' "$tmp/out"
+}
+last_refusal() { # last_refusal ACTION: error of the newest such event for $cred
+	q "SELECT details->>'error' FROM audit_event WHERE action = '$1' AND object_id = '$cred' ORDER BY id DESC LIMIT 1"
+}
+
+pkictl sigservice add --name "issuer-$$" >"$tmp/svc" || fail "pkictl sigservice add"
+cid=$(sed -n 's/^client_id\t//p' "$tmp/svc")
+csec=$(sed -n 's/^client_secret\t//p' "$tmp/svc")
+code=$(curl -sS -X POST -o "$tmp/out" -w '%{http_code}' -H 'Content-Type: application/x-www-form-urlencoded' \
+	--data-binary "grant_type=client_credentials&client_id=$cid&client_secret=$csec" "$surl/oauth2/token")
+[ "$code" = 200 ] || fail "oauth2/token: $code $(cat "$tmp/out")"
+at=$(jq -r .access_token "$tmp/out")
+account "issuer-$$@example.com" +6281277772001 402917
+cred=$(issue "$aid" personal personal ec-p256 "Issuer Hold")
+cert_pem "$cred" "$tmp/c.pem"
+iss=$(q "SELECT ri.serial FROM certificate c JOIN ca_certificate ri ON ri.id = c.issuer_id WHERE c.id = $cred")
+carow=$(q "SELECT rx.id FROM certificate c JOIN ca_certificate ri ON ri.id = c.issuer_id
+    JOIN certificate rx ON rx.issuer_id = ri.issuer_id AND rx.serial = ri.serial WHERE c.id = $cred")
+[ -n "$iss" ] && [ -n "$carow" ] || fail "no certificate row for the issuing CA"
+[ "$(info "$cred")" = valid/enabled ] || fail "info before the hold: $(cat "$tmp/out")"
+
+# A SAD issued before the hold, for two hashes: one signed now, one kept.
+hashes sha256 2
+authorize "$cred" "$H" $SHA256 '"PIN":"402917"'
+expect 200 - "authorize before the hold"
+sad=$SAD
+Hall=$H
+H0=$(jq -c '[.[0]]' <<<"$Hall")
+H1=$(jq -c '[.[1]]' <<<"$Hall")
+cp "$tmp/h1.bin" "$tmp/kept.bin"
+signhash "$cred" "$sad" "$H0" $SHA256 $EC
+expect 200 - "signHash before the hold"
+verify "$tmp/c.pem" 0
+
+# The hold of the issuing CA, in progress in an open transaction: signHash
+# waits for its commit, then refuses. The release runs at exit however
+# this test ends (registered before the hold).
+at_exit "\"\$PKICTL\" --config \"\$PKI_CONFIG\" cert release --serial $iss --issuer root >/dev/null 2>&1 || true"
+open_tx
+echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 6 WHERE id = $carow; SELECT 'holding';" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && [ "$locked" = holding ] || fail "the open transaction did not hold the CA: $locked"
+s0=$(state)
+(signhash "$cred" "$sad" "$H1" $SHA256 $EC; echo "$code" >"$tmp/code") &
+signer=$!
+waiting_advisory || fail "signHash did not wait for the hold of its issuing CA in progress"
+kill -0 "$signer" 2>/dev/null || fail "signHash ended while its issuing CA's hold was in progress: $(cat "$tmp/out")"
+commit_tx
+wait "$signer"
+code=$(cat "$tmp/code")
+expect 400 invalid_request "signHash while the issuing CA is being held"
+desc | has -F "issuing CA certificate is suspended" || fail "issuer held: $(desc)"
+[ "$(state)" = "$s0" ] || fail "a refused signHash changed state: $s0 -> $(state)"
+[ "$(last_refusal sign.refused)" = credential_status ] || fail "sign.refused: $(last_refusal sign.refused)"
+note "a hold of the issuing CA in progress: signHash waited, then refused"
+
+# Held: the outstanding SAD, a new authorization and info.
+signhash "$cred" "$sad" "$H1" $SHA256 $EC
+expect 400 invalid_request "signHash with an outstanding SAD, the issuing CA held"
+hashes sha256 1
+authorize "$cred" "$H" $SHA256 '"PIN":"402917"'
+expect 400 invalid_request "authorize, the issuing CA held"
+desc | has -F "issuing CA certificate is suspended" || fail "authorize, issuer held: $(desc)"
+[ "$(last_refusal sign.authorize_refused)" = credential_status ] ||
+	fail "sign.authorize_refused: $(last_refusal sign.authorize_refused)"
+[ "$(state)" = "$s0" ] || fail "refusals changed state: $s0 -> $(state)"
+[ "$(info "$cred")" = suspended/disabled ] || fail "info, the issuing CA held: $(cat "$tmp/out")"
+note "issuing CA held: authorize, signHash refused; info suspended/disabled"
+
+# Released: the kept SAD signs its second hash, and a new one works.
+pkictl cert release --serial "$iss" --issuer root >"$tmp/rel.out" 2>&1 || fail "release: $(cat "$tmp/rel.out")"
+signhash "$cred" "$sad" "$H1" $SHA256 $EC
+expect 200 - "signHash with the kept SAD after the release"
+cp "$tmp/kept.bin" "$tmp/h0.bin"
+verify "$tmp/c.pem" 0
+hashes sha256 1
+authorize "$cred" "$H" $SHA256 '"PIN":"402917"'
+expect 200 - "authorize after the release"
+signhash "$cred" "$SAD" "$H" $SHA256 $EC
+expect 200 - "signHash after the release"
+verify "$tmp/c.pem" 0
+[ "$(info "$cred")" = valid/enabled ] || fail "info after the release: $(cat "$tmp/out")"
+for s in "${secrets[@]}"; do
+	! has -F -- "$s" "$tmp/details" || fail "a secret in an error_description"
+done
+note "released: signs again"
