@@ -29,7 +29,8 @@
  *    JSON.
  *  - the supervisor (this file): the first process, which forks the SAMs
  *    and the worker and then only waits. It keeps the privileges a SAM
- *    needs to start (the wrap token's PIN file, pki_sam's password), so
+ *    needs to start (the wrap token's PIN file, or PKI_WRAP_PIN, which
+ *    the worker forgets first thing after its fork; pki_sam's password), so
  *    when a SAM dies it starts another and hands the worker the new
  *    socket (SCM_RIGHTS over a control socketpair); the threads of the
  *    dead one answer 503 meanwhile (a few tens of milliseconds), the
@@ -57,6 +58,7 @@
 #include <openssl/rand.h>
 
 #include "hsm/signd/extern.h"
+#include "hsm/signer.h"
 #include "lib/config.h"
 #include "lib/daemon.h"
 #include "lib/db.h"
@@ -432,6 +434,7 @@ int
 main(int argc, char **argv)
 {
 	struct config *cfg = NULL;
+	struct signer_config wrap;
 	struct signd sd;
 	char err[512];
 	sigset_t sigs, supsigs;
@@ -445,6 +448,7 @@ main(int argc, char **argv)
 	/* PINs and codes arrive in JSON, SADs and tokens leave in it. */
 	json_wipe_on_free(NULL, NULL);
 	memset(&sd, 0, sizeof(sd));
+	memset(&wrap, 0, sizeof(wrap));
 	for (i = 0; i < SIGND_THREADS_MAX; i++) {
 		sd.sams[i].fd = -1;
 		sd.sams[i].pid = -1;
@@ -452,6 +456,16 @@ main(int argc, char **argv)
 	}
 	if ((cfg = daemon_load_config(argc, argv, "sign", usage)) == NULL)
 		return 1;
+	/*
+	 * The wrap token's PIN, as the SAMs will read it: with
+	 * hsm.wrap_pin_file set, a PKI_WRAP_PIN beside it is wiped and unset
+	 * here, before any child (logged, as for the other daemons); without
+	 * it the supervisor keeps the variable for the SAMs it starts later,
+	 * and the worker forgets it right after its fork. Until 2026-12-07
+	 * the worker, which faces the network, kept it in its environment.
+	 */
+	if (signer_config_add_token(&wrap, cfg, "wrap") == -1)
+		goto out;
 	if (config_get_long(cfg, "sign.token_ttl_seconds", 600, 60, 3600,
 	    &sd.token_ttl_s) == -1 ||
 	    config_get_long(cfg, "sign.threads", 2, 1, SIGND_THREADS_MAX,
@@ -529,6 +543,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (worker == 0) {
+		/* Before anything else: the worker never holds the PIN. */
+		signer_config_forget_pins(&wrap);
 		close(ctl[0]);
 		rc = signd_worker(cfg, &sd, ctl[1], &sigs);
 		config_free(cfg);
