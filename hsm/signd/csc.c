@@ -304,7 +304,8 @@ csc_token(struct csc_ctx *c, const struct http_request *req,
 	char detail[256], ttl[16], text[SIGND_TOKEN_B64_LEN + 1];
 	char *secret = NULL, *digest = NULL;
 	json_t *o = NULL;
-	int rc = -1, unsupported;
+	enum csc_token_refusal why;
+	int rc = -1;
 
 	memset(&t, 0, sizeof(t));
 	memset(&x, 0, sizeof(x));
@@ -314,9 +315,19 @@ csc_token(struct csc_ctx *c, const struct http_request *req,
 		goto out;
 	}
 	if (csc_parse_token(req->body, req->body_len, http_header(req,
-	    "Authorization"), &t, &unsupported, detail, sizeof(detail)) == -1) {
-		rc = csc_error(resp, 400, unsupported ?
-		    "unsupported_grant_type" : "invalid_request", detail);
+	    "Authorization"), &t, &why, detail, sizeof(detail)) == -1) {
+		/*
+		 * Another scheme than Basic, or an id or secret longer than
+		 * any client's: client authentication failed (RFC 6749
+		 * §5.2), 401 with WWW-Authenticate: Basic, as a wrong secret.
+		 */
+		if (why == CSC_TOKEN_CLIENT) {
+			log_warn("token: client authentication failed from %s: "
+			    "%s", req->remote_addr, detail);
+			rc = csc_error(resp, 401, "invalid_client", detail);
+		} else
+			rc = csc_error(resp, 400, why == CSC_TOKEN_GRANT ?
+			    "unsupported_grant_type" : "invalid_request", detail);
 		goto out;
 	}
 	/*

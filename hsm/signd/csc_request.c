@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -74,7 +75,11 @@ csc_b64char(int c, int url)
 	return -1;
 }
 
-/* Decodes strict base64: canonical (unused bits zero), padded unless url. */
+/*
+ * Decodes strict base64: canonical (unused bits zero), padded unless url.
+ * 0; -1 when malformed; -2 when well-formed but longer than outmax (out
+ * then holds a part of it).
+ */
 static int
 csc_b64_any(const char *s, size_t slen, int url, unsigned char *out,
     size_t outmax, size_t *outlen)
@@ -103,13 +108,16 @@ csc_b64_any(const char *s, size_t slen, int url, unsigned char *out,
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
-			if (o >= outmax)
-				return -1;
-			out[o++] = (unsigned char)(acc >> bits);
+			if (o < outmax)
+				out[o] = (unsigned char)(acc >> bits);
+			o++;
+			acc &= (1UL << bits) - 1;
 		}
 	}
 	if ((acc & ((1UL << bits) - 1)) != 0)
 		return -1;	/* non-canonical trailing bits */
+	if (o > outmax)
+		return -2;
 	*outlen = o;
 	return 0;
 }
@@ -118,7 +126,7 @@ int
 csc_b64_decode(const char *s, size_t slen, unsigned char *out, size_t outmax,
     size_t *outlen)
 {
-	return csc_b64_any(s, slen, 0, out, outmax, outlen);
+	return csc_b64_any(s, slen, 0, out, outmax, outlen) == 0 ? 0 : -1;
 }
 
 char *
@@ -140,7 +148,7 @@ csc_b64url32_decode(const char *s, unsigned char out[32])
 {
 	size_t n = 0;
 
-	if (strlen(s) != 43 || csc_b64_any(s, 43, 1, out, 32, &n) == -1 ||
+	if (strlen(s) != 43 || csc_b64_any(s, 43, 1, out, 32, &n) != 0 ||
 	    n != 32)
 		return -1;
 	return 0;
@@ -268,30 +276,38 @@ csc_hexval(int c)
 	return -1;
 }
 
-/* Decodes one form value (RFC 6749 App. B) into out; -1 when too long. */
+/*
+ * Decodes one form value (RFC 6749 App. B) into out: 0; -1 when
+ * malformed; -2 when well-formed but longer than outlen - 1 (out wiped).
+ */
 static int
 csc_form_value(const char *s, size_t n, char *out, size_t outlen)
 {
 	size_t i, o = 0;
-	int hi, lo;
+	int c, hi, lo;
 
 	for (i = 0; i < n; i++) {
-		if (o + 1 >= outlen)
-			return -1;
 		if (s[i] == '+')
-			out[o++] = ' ';
+			c = ' ';
 		else if (s[i] == '%') {
 			if (i + 2 >= n + 0 || (hi = csc_hexval(s[i + 1])) == -1 ||
 			    (lo = csc_hexval(s[i + 2])) == -1 ||
 			    (hi == 0 && lo == 0))
 				return -1;
-			out[o++] = (char)(hi << 4 | lo);
+			c = hi << 4 | lo;
 			i += 2;
 		} else if ((unsigned char)s[i] < 0x21 || s[i] == '&' ||
 		    s[i] == '=')
 			return -1;
 		else
-			out[o++] = s[i];
+			c = s[i];
+		if (o + 1 < outlen)
+			out[o] = (char)c;
+		o++;
+	}
+	if (o + 1 > outlen) {
+		csc_wipe(out, outlen);
+		return -2;
 	}
 	out[o] = '\0';
 	return 0;
@@ -305,19 +321,54 @@ csc_client_id_ok(const char *id)
 	    "0123456789_-") == CSC_CLIENT_ID_LEN;
 }
 
+/*
+ * The client credentials in an Authorization header of scheme Basic (RFC
+ * 7617; the scheme's name is case-insensitive, RFC 9110 §11.1): 0 with
+ * id and secret in r; -1 malformed; -2 well-formed but longer than they
+ * can be (no client has such an id or secret).
+ */
+static int
+csc_token_basic(const char *cred, struct csc_token_req *r,
+    unsigned char *raw, size_t rawmax)
+{
+	size_t rawlen = 0;
+	char *colon;
+	int a, b;
+
+	while (*cred == ' ')
+		cred++;
+	if ((a = csc_b64_any(cred, strlen(cred), 0, raw, rawmax - 1,
+	    &rawlen)) != 0)
+		return a;
+	raw[rawlen] = '\0';
+	if (memchr(raw, '\0', rawlen) != NULL ||
+	    (colon = strchr((char *)raw, ':')) == NULL)
+		return -1;
+	*colon = '\0';
+	/* RFC 6749 §2.3.1: both are form-encoded inside Basic too. */
+	a = csc_form_value((char *)raw, strlen((char *)raw), r->client_id,
+	    sizeof(r->client_id));
+	b = csc_form_value(colon + 1, strlen(colon + 1), r->client_secret,
+	    sizeof(r->client_secret));
+	if (a == -1 || b == -1)
+		return -1;
+	return a == -2 || b == -2 ? -2 : 0;
+}
+
 int
-csc_parse_token(const void *body, size_t len, const char *basic,
-    struct csc_token_req *r, int *unsupported, char *detail, size_t detaillen)
+csc_parse_token(const void *body, size_t len, const char *auth,
+    struct csc_token_req *r, enum csc_token_refusal *why, char *detail,
+    size_t detaillen)
 {
 	const char *s = body, *end = s + len, *amp, *eq;
-	char name[32], grant[64], dec[160];
+	char name[32], grant[64];
 	unsigned char raw[160];
-	size_t n, rawlen = 0;
-	int have_grant = 0, have_id = 0, have_secret = 0, rc = -1;
-	char *colon;
+	size_t n;
+	int have_grant = 0, have_id = 0, have_secret = 0, oversized = 0;
+	int rc = -1, v;
 
 	memset(r, 0, sizeof(*r));
-	*unsupported = 0;
+	*why = CSC_TOKEN_REQUEST;
 	grant[0] = '\0';
 	if (len > 4096) {
 		snprintf(detail, detaillen, "the request is too large");
@@ -338,18 +389,20 @@ csc_parse_token(const void *body, size_t len, const char *basic,
 		if (strcmp(name, "grant_type") == 0 && !have_grant) {
 			have_grant = 1;
 			if (csc_form_value(eq + 1, (size_t)(amp - eq - 1), grant,
-			    sizeof(grant)) == -1)
+			    sizeof(grant)) != 0)
 				goto bad;
 		} else if (strcmp(name, "client_id") == 0 && !have_id) {
 			have_id = 1;
-			if (csc_form_value(eq + 1, (size_t)(amp - eq - 1),
-			    r->client_id, sizeof(r->client_id)) == -1)
+			if ((v = csc_form_value(eq + 1, (size_t)(amp - eq - 1),
+			    r->client_id, sizeof(r->client_id))) == -1)
 				goto bad;
+			oversized |= v == -2;
 		} else if (strcmp(name, "client_secret") == 0 && !have_secret) {
 			have_secret = 1;
-			if (csc_form_value(eq + 1, (size_t)(amp - eq - 1),
-			    r->client_secret, sizeof(r->client_secret)) == -1)
+			if ((v = csc_form_value(eq + 1, (size_t)(amp - eq - 1),
+			    r->client_secret, sizeof(r->client_secret))) == -1)
 				goto bad;
+			oversized |= v == -2;
 		} else if (strcmp(name, "scope") == 0) {
 			/* RFC 6749 §4.4.2: optional; we grant one scope. */
 		} else {
@@ -366,42 +419,49 @@ csc_parse_token(const void *body, size_t len, const char *basic,
 		goto out;
 	}
 	if (strcmp(grant, "client_credentials") != 0) {
-		*unsupported = 1;
+		*why = CSC_TOKEN_GRANT;
 		snprintf(detail, detaillen, "only grant_type "
 		    "client_credentials is supported (RFC 6749 §4.4)");
 		goto out;
 	}
-	if (basic != NULL) {
+	/*
+	 * Client authentication is HTTP Basic or the body's parameters
+	 * (RFC 6749 §2.3.1), one of them (§2.3). Another scheme in the
+	 * header is a method we do not support: 401 invalid_client (§5.2),
+	 * whatever the body holds.
+	 */
+	if (auth != NULL && (strncasecmp(auth, "Basic", 5) != 0 ||
+	    (auth[5] != ' ' && auth[5] != '\0'))) {
+		*why = CSC_TOKEN_CLIENT;
+		snprintf(detail, detaillen, "unsupported client authentication "
+		    "method: HTTP Basic or client_id and client_secret in the "
+		    "body (RFC 6749 §2.3.1, §5.2)");
+		goto out;
+	}
+	if (auth != NULL) {
 		if (have_id || have_secret) {
 			snprintf(detail, detaillen, "client credentials both in "
 			    "the Authorization header and the body (RFC 6749 "
 			    "§2.3.1)");
 			goto out;
 		}
-		if (strncmp(basic, "Basic ", 6) != 0 ||
-		    csc_b64_decode(basic + 6, strlen(basic + 6), raw,
-		    sizeof(raw) - 1, &rawlen) == -1) {
+		if ((v = csc_token_basic(auth + 5, r, raw, sizeof(raw))) ==
+		    -1) {
 			snprintf(detail, detaillen, "malformed Basic "
 			    "authorization (RFC 7617)");
 			goto out;
 		}
-		raw[rawlen] = '\0';
-		if (memchr(raw, '\0', rawlen) != NULL ||
-		    (colon = strchr((char *)raw, ':')) == NULL) {
-			snprintf(detail, detaillen, "malformed Basic "
-			    "authorization (RFC 7617)");
-			goto out;
-		}
-		*colon = '\0';
-		/* RFC 6749 §2.3.1: both are form-encoded inside Basic too. */
-		if (csc_form_value((char *)raw, strlen((char *)raw),
-		    r->client_id, sizeof(r->client_id)) == -1 ||
-		    csc_form_value(colon + 1, strlen(colon + 1), r->client_secret,
-		    sizeof(r->client_secret)) == -1)
-			goto bad;
+		oversized |= v == -2;
 	} else if (!have_id || !have_secret) {
 		snprintf(detail, detaillen, "client_id and client_secret "
 		    "required (RFC 6749 §2.3.1)");
+		goto out;
+	}
+	/* Longer than any client's: unknown, as a wrong one (§5.2). */
+	if (oversized) {
+		*why = CSC_TOKEN_CLIENT;
+		snprintf(detail, detaillen, "client authentication failed "
+		    "(RFC 6749 §5.2)");
 		goto out;
 	}
 	if (r->client_id[0] == '\0' || r->client_secret[0] == '\0') {
@@ -414,7 +474,6 @@ bad:
 	snprintf(detail, detaillen, "malformed or oversized parameter value");
 out:
 	csc_wipe(raw, sizeof(raw));
-	csc_wipe(dec, sizeof(dec));
 	if (rc == -1)
 		csc_wipe(r, sizeof(*r));
 	return rc;

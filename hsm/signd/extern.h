@@ -198,15 +198,26 @@ struct csc_signhash_req {
 	struct sam_signhash_req	 sam;		/* algo set by the worker */
 };
 
+/* How csc_parse_token refused: the answer's status and error. */
+enum csc_token_refusal {
+	CSC_TOKEN_REQUEST = 0,	/* 400 invalid_request */
+	CSC_TOKEN_GRANT,	/* 400 unsupported_grant_type */
+	CSC_TOKEN_CLIENT,	/* 401 invalid_client */
+};
+
 /*
  * Each parses one body; -1 with a client-facing error_description in
  * detail that never quotes a value. token: application/x-www-form-urlencoded
  * (RFC 6749 §4.4.2) with grant_type=client_credentials, client_id,
- * client_secret (or neither, when basic is non-NULL: "Basic base64(id:secret)",
- * RFC 6749 §2.3.1). *unsupported_grant is set for another grant type.
+ * client_secret, or neither when auth, the Authorization header (NULL:
+ * none), is "Basic base64(id:secret)" (RFC 6749 §2.3.1; the scheme in any
+ * case, RFC 9110 §11.1). *why says how it refused: CSC_TOKEN_GRANT for
+ * another grant type, CSC_TOKEN_CLIENT for another scheme in the header
+ * (an authentication method not supported, RFC 6749 §5.2) or a client_id
+ * or client_secret longer than any client's (in the body or in Basic).
  */
-int	csc_parse_token(const void *body, size_t len, const char *basic,
-	    struct csc_token_req *, int *unsupported_grant, char *detail,
+int	csc_parse_token(const void *body, size_t len, const char *auth,
+	    struct csc_token_req *, enum csc_token_refusal *why, char *detail,
 	    size_t detaillen);
 /*
  * 1 if id has the form of a registered client_id; anything else is no

@@ -56,7 +56,8 @@ parse(const uint8_t *data, size_t size, char *detail, size_t detaillen)
 	char basic[256];
 	const uint8_t *body;
 	size_t len, k;
-	int unsupported, rc = 0;
+	enum csc_token_refusal why;
+	int rc = 0;
 
 	if (size < 1)
 		return 0;
@@ -64,7 +65,7 @@ parse(const uint8_t *data, size_t size, char *detail, size_t detaillen)
 	len = size - 1;
 	switch (data[0] % 7) {
 	case 0:
-		if ((rc = csc_parse_token(body, len, NULL, &t, &unsupported,
+		if ((rc = csc_parse_token(body, len, NULL, &t, &why,
 		    detail, detaillen)) == 0 && (t.client_id[0] == '\0' ||
 		    t.client_secret[0] == '\0'))
 			abort();
@@ -77,7 +78,7 @@ parse(const uint8_t *data, size_t size, char *detail, size_t detaillen)
 		if (k < len)
 			k++;
 		if ((rc = csc_parse_token(body + k, len - k, basic, &t,
-		    &unsupported, detail, detaillen)) == 0 &&
+		    &why, detail, detaillen)) == 0 &&
 		    (t.client_id[0] == '\0' || t.client_secret[0] == '\0'))
 			abort();
 		break;

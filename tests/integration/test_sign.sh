@@ -209,10 +209,10 @@ long="D$(printf '%07d' $$)$(printf 'x%.0s' $(seq 56))"
 [ ${#long} = 64 ] || fail "the 64-character name has ${#long}"
 pkictl sigservice add --name "$long" >/dev/null || fail "sigservice add --name of 64 characters"
 
-token() { # token FORM [BASIC]: sets code, body in $tmp/out
+token() { # token FORM [BASIC [SCHEME]]: sets code, body in $tmp/out
 	local args=(-sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}'
 		-H 'Content-Type: application/x-www-form-urlencoded' --data-binary "$1")
-	[ -z "${2:-}" ] || args+=(-H "Authorization: Basic $2")
+	[ -z "${2:-}" ] || args+=(-H "Authorization: ${3:-Basic} $2")
 	code=$(curl "${args[@]}" "$surl/oauth2/token")
 }
 token "grant_type=client_credentials&client_id=$cid&client_secret=$csec"
@@ -240,6 +240,19 @@ token "grant_type=client_credentials" "$(printf '%%FF%s:%s' "${cid:1}" "$csec" |
 expect 401 invalid_client "a client_id that is not UTF-8, in HTTP Basic"
 token "grant_type=client_credentials&client_id=${cid}A&client_secret=$csec"
 expect 401 invalid_client "a client_id one character too long"
+# RFC 9110 §11.1: the scheme in any case. Another scheme is an
+# authentication method not offered (RFC 6749 §5.2), even with the body's
+# credentials; a secret longer than any client's is a wrong one, not a 400.
+token "grant_type=client_credentials" "$(printf '%s:%s' "$cid" "$csec" | base64 -w0)" basic
+expect 200 - "oauth2/token with HTTP Basic, scheme in lower case"
+code=$(curl -sS -X POST -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}' -H 'Content-Type: application/x-www-form-urlencoded' \
+	-H "Authorization: Bearer $at" --data-binary "grant_type=client_credentials&client_id=$cid&client_secret=$csec" "$surl/oauth2/token")
+expect 401 invalid_client "oauth2/token with a Bearer header and the body's credentials"
+grep -qi '^www-authenticate: basic' "$tmp/hdr" || fail "invalid_client without WWW-Authenticate: Basic"
+token "grant_type=client_credentials&client_id=$cid&client_secret=$csec$csec"
+expect 401 invalid_client "a client_secret longer than any"
+token "grant_type=client_credentials" "$(printf '%s:%s' "$cid" "$csec$csec" | base64 -w0)"
+expect 401 invalid_client "a client_secret longer than any, in HTTP Basic"
 ! grep -q 'signd_csc_token_issue:' "$PKI_DIR/log/sign.log" ||
 	fail "oauth2/token: a database error for a malformed client_id: $(grep 'signd_csc_token_issue:' "$PKI_DIR/log/sign.log")"
 

@@ -155,7 +155,7 @@ test_form_value(void **state)
 {
 	struct csc_token_req t;
 	char out[4], detail[256] = "";
-	int unsupported;
+	enum csc_token_refusal why;
 
 	(void)state;
 	form_is("", "");
@@ -180,16 +180,137 @@ test_form_value(void **state)
 	/* The cap counts the NUL. */
 	assert_int_equal(csc_form_value("abc", 3, out, 4), 0);
 	assert_string_equal(out, "abc");
-	assert_int_equal(csc_form_value("abcd", 4, out, 4), -1);
+	/* Too long but well-formed is -2 (a client unknown, not a 400). */
+	assert_int_equal(csc_form_value("abcd", 4, out, 4), -2);
+	assert_int_equal(csc_form_value("abc%4", 5, out, 4), -1);
 	assert_int_equal(csc_form_value("%41%42%43", 9, out, 4), 0);
 	assert_string_equal(out, "ABC");
 	/* RFC 6749 §2.3.1: id and secret are form-encoded inside Basic too. */
 	if (csc_parse_token("grant_type=client_credentials", 29,
-	    "Basic aWQlM0F4OnNlYytyZXQ=", &t, &unsupported, detail,
+	    "Basic aWQlM0F4OnNlYytyZXQ=", &t, &why, detail,
 	    sizeof(detail)) != 0)
 		fail_msg("Basic id%%3Ax:sec+ret: %s", detail);
 	assert_string_equal(t.client_id, "id:x");
 	assert_string_equal(t.client_secret, "sec ret");
+}
+
+/* token_is AUTH BODY: accepted, with client id "cid" and secret "sec". */
+static void
+token_is(const char *auth, const char *body)
+{
+	struct csc_token_req t;
+	enum csc_token_refusal why;
+	char detail[256] = "";
+
+	if (csc_parse_token(body, strlen(body), auth, &t, &why, detail,
+	    sizeof(detail)) != 0)
+		fail_msg("[%s] [%s] refused: %s", auth ? auth : "-", body,
+		    detail);
+	assert_string_equal(t.client_id, "cid");
+	assert_string_equal(t.client_secret, "sec");
+}
+
+/* token_refused WHY AUTH BODY: refused so, with nothing left in t. */
+static void
+token_refused(enum csc_token_refusal want, const char *auth,
+    const char *body)
+{
+	struct csc_token_req t, zero;
+	enum csc_token_refusal why = CSC_TOKEN_REQUEST;
+	char detail[256] = "";
+
+	memset(&zero, 0, sizeof(zero));
+	if (csc_parse_token(body, strlen(body), auth, &t, &why, detail,
+	    sizeof(detail)) != -1)
+		fail_msg("[%s] [%.60s] accepted", auth ? auth : "-", body);
+	if (why != want)
+		fail_msg("[%s] [%.60s]: refusal %d (%s), want %d",
+		    auth ? auth : "-", body, (int)why, detail, (int)want);
+	assert_memory_equal(&t, &zero, sizeof(t));
+}
+
+static void
+basic_of(char *out, size_t outlen, const char *scheme, const char *id,
+    size_t secretlen)
+{
+	char cred[512], *b;
+	size_t n;
+
+	n = (size_t)snprintf(cred, sizeof(cred), "%s:", id);
+	assert_true(n + secretlen < sizeof(cred));
+	memset(cred + n, 's', secretlen);
+	cred[n + secretlen] = '\0';
+	assert_non_null(b = csc_b64_encode((unsigned char *)cred,
+	    strlen(cred)));
+	snprintf(out, outlen, "%s %s", scheme, b);
+	free(b);
+}
+
+/*
+ * oauth2/token's client authentication (RFC 6749 §2.3.1, §5.2): the Basic
+ * scheme in any case (RFC 9110 §11.1); another scheme is an unsupported
+ * method, 401 invalid_client, even with the credentials in the body; an
+ * id or secret longer than any client's is 401 invalid_client too, not
+ * 400; a malformed one is still 400.
+ */
+static void
+test_token_auth(void **state)
+{
+	const char *g = "grant_type=client_credentials";
+	char body[512], auth[1024], big[300];
+
+	(void)state;
+	/* "cid:sec" */
+	token_is("Basic Y2lkOnNlYw==", g);
+	token_is("basic Y2lkOnNlYw==", g);
+	token_is("BASIC Y2lkOnNlYw==", g);
+	token_is("bAsIc   Y2lkOnNlYw==", g);
+	token_is(NULL, "grant_type=client_credentials&client_id=cid&"
+	    "client_secret=sec");
+	/* Another scheme: refused, whether or not the body has them. */
+	token_refused(CSC_TOKEN_CLIENT, "Bearer abc", "grant_type="
+	    "client_credentials&client_id=cid&client_secret=sec");
+	token_refused(CSC_TOKEN_CLIENT, "Bearer abc", g);
+	token_refused(CSC_TOKEN_CLIENT, "Digest username=\"cid\"", g);
+	token_refused(CSC_TOKEN_CLIENT, "BasicY2lkOnNlYw==", g);
+	token_refused(CSC_TOKEN_CLIENT, "", g);
+	/* Basic and the body both; Basic malformed. */
+	token_refused(CSC_TOKEN_REQUEST, "basic Y2lkOnNlYw==",
+	    "grant_type=client_credentials&client_id=cid");
+	token_refused(CSC_TOKEN_REQUEST, "Basic", g);
+	token_refused(CSC_TOKEN_REQUEST, "Basic Y2lkOnNlYw", g);
+	token_refused(CSC_TOKEN_REQUEST, "Basic Y2lkc2Vj", g); /* no ':' */
+	/* The grant first. */
+	token_refused(CSC_TOKEN_GRANT, "Bearer abc", "grant_type=password");
+	/* Oversized: 63 bytes fit, 64 are no client's; in the body... */
+	memset(big, 's', sizeof(big));
+	snprintf(body, sizeof(body), "%s&client_id=cid&client_secret=%.63s",
+	    g, big);
+	assert_int_equal(csc_parse_token(body, strlen(body), NULL,
+	    &(struct csc_token_req){ 0 }, &(enum csc_token_refusal){ 0 },
+	    auth, sizeof(auth)), 0);
+	snprintf(body, sizeof(body), "%s&client_id=cid&client_secret=%.64s",
+	    g, big);
+	token_refused(CSC_TOKEN_CLIENT, NULL, body);
+	snprintf(body, sizeof(body), "%s&client_id=cid&client_secret=%.200s",
+	    g, big);
+	token_refused(CSC_TOKEN_CLIENT, NULL, body);
+	snprintf(body, sizeof(body), "%s&client_id=%.64s&client_secret=sec",
+	    g, big);
+	token_refused(CSC_TOKEN_CLIENT, NULL, body);
+	/* ... malformed is still 400, oversized or not ... */
+	snprintf(body, sizeof(body), "%s&client_id=cid&client_secret=%.64s%%4",
+	    g, big);
+	token_refused(CSC_TOKEN_REQUEST, NULL, body);
+	/* ... and in Basic, within the header's buffer and beyond it. */
+	basic_of(auth, sizeof(auth), "Basic", "cid", 64);
+	token_refused(CSC_TOKEN_CLIENT, auth, g);
+	basic_of(auth, sizeof(auth), "basic", "cid", 400);
+	token_refused(CSC_TOKEN_CLIENT, auth, g);
+	basic_of(auth, sizeof(auth), "Basic", "cid", 63);
+	assert_int_equal(csc_parse_token(g, strlen(g), auth,
+	    &(struct csc_token_req){ 0 }, &(enum csc_token_refusal){ 0 },
+	    body, sizeof(body)), 0);
 }
 
 int
@@ -199,6 +320,7 @@ main(void)
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_b64url32),
 		cmocka_unit_test(test_form_value),
+		cmocka_unit_test(test_token_auth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
