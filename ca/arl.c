@@ -43,7 +43,7 @@ arl_sign(void *arg, const unsigned char *tbs, size_t tbslen,
 	    tbs, tbslen, sig, siglen, err, errlen);
 }
 
-static int
+int
 arl_issue(const struct config *cfg, const char *actor)
 {
 	struct arl_signer as;

@@ -561,10 +561,41 @@ struct cert_change {
 	int		 found;
 	int		 appended;		/* out: the change and its event, not yet committed */
 	char		 ca_name[64];		/* out: a hold refused on this CA certificate */
+	int		 ca_key_compromise;	/* out: keyCompromise refused: a CA certificate */
+	int		 arl_due;		/* out: the root issued it: the ARL must be signed again */
 	enum cert_why	 why;			/* out: why nothing changed (!found) */
 	char		 reason_was[32];	/* out: CERT_WHY_REVOKED: its reason */
 	char		 not_after[32];		/* out: CERT_WHY_EXPIRED: when */
 };
+
+/*
+ * Whether a certificate is a CA's: ca_name, its root or issuing CA row's
+ * name ("" none), or der_hex (its DER in hex) with basicConstraints cA
+ * (RFC 5280 §4.2.1.9). 1 or 0; an undecodable DER is no CA's.
+ */
+static int
+cert_is_ca(const char *ca_name, const char *der_hex)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *x = NULL;
+	size_t n, len = strlen(der_hex) / 2;
+	int ca = 0;
+
+	if (*ca_name != '\0')
+		return 1;
+	if (len == 0 || (der = malloc(len)) == NULL ||
+	    hex_decode(der_hex, der, len, &n) == -1)
+		goto out;
+	p = der;
+	if ((x = d2i_X509(NULL, &p, (long)n)) == NULL)
+		goto out;
+	ca = (X509_get_extension_flags(x) & EXFLAG_CA) != 0;
+out:
+	X509_free(x);
+	free(der);
+	return ca;
+}
 
 static int
 cert_change_txn(struct db *db, void *arg)
@@ -614,16 +645,31 @@ cert_change_txn(struct db *db, void *arg)
 	static const struct db_stmt stmt_ca_cert = { "ca_certcmd_ca_cert",
 		"SELECT r.name FROM ca_certificate r WHERE r.issuer_id = (SELECT "
 		"id FROM ca_certificate WHERE name = $1) AND r.serial = $2", 2 };
+	/*
+	 * Whether the certificate is a CA's: the name of its root or issuing
+	 * CA row ("" when none), and its DER (hex) for basicConstraints.
+	 */
+	static const struct db_stmt stmt_is_ca = { "ca_certcmd_is_ca",
+		"SELECT coalesce((SELECT r.name FROM ca_certificate r WHERE "
+		"r.issuer_id = c.issuer_id AND r.serial = c.serial AND r.role IN "
+		"('root', 'issuing')), ''), encode(c.der, 'hex') FROM certificate "
+		"c JOIN ca_certificate i ON i.id = c.issuer_id WHERE i.name = $1 "
+		"AND c.serial = $2", 2 };
+	/* The issuer is the root: its ARL lists what it issued. */
+	static const struct db_stmt stmt_issuer_root = { "ca_certcmd_issuer_root",
+		"SELECT role = 'root' FROM ca_certificate WHERE name = $1", 1 };
 	struct cert_change *c = arg;
 	const char *values[5];
 	char reason[8];
 	PGresult *res;
 	json_t *details = NULL;
-	int expired = 0, rc = -1;
+	int expired = 0, root, rc = -1;
 
 	c->found = 0;
 	c->appended = 0;
 	c->ca_name[0] = '\0';
+	c->ca_key_compromise = 0;
+	c->arl_due = 0;
 	snprintf(reason, sizeof(reason), "%d", c->reason);
 	values[0] = c->issuer;
 	values[1] = c->serial;
@@ -645,6 +691,29 @@ cert_change_txn(struct db *db, void *arg)
 		if (c->ca_name[0] != '\0')
 			return 0;	/* nothing changed: the caller refuses */
 	}
+	/*
+	 * RFC 5280 §5.3.1: a CA's key compromised is cACompromise, which
+	 * relying parties (and our ARL) tell from a subscriber's
+	 * keyCompromise. Until 2026-12-07 keyCompromise was taken.
+	 */
+	if (c->reason == 1) {
+		if ((res = db_exec(db, &stmt_is_ca, values, NULL, NULL)) ==
+		    NULL)
+			return -1;
+		if (PQntuples(res) == 1 && cert_is_ca(PQgetvalue(res, 0, 0),
+		    PQgetvalue(res, 0, 1))) {
+			c->ca_key_compromise = 1;
+			snprintf(c->ca_name, sizeof(c->ca_name), "%s",
+			    PQgetvalue(res, 0, 0));
+		}
+		PQclear(res);
+		if (c->ca_key_compromise)
+			return 0;	/* nothing changed: the caller refuses */
+	}
+	if ((res = db_exec(db, &stmt_issuer_root, values, NULL, NULL)) == NULL)
+		return -1;
+	root = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
 	if (c->reason >= 0) {
 		values[2] = reason;
 		values[3] = c->invalidity;
@@ -696,9 +765,16 @@ cert_change_txn(struct db *db, void *arg)
 	    cert_reason_name(c->reason) : NULL, "invalidity_date",
 	    c->reason >= 0 && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) :
 	    NULL, "nonce", c->nonce);
-	if (details == NULL || audit_append(db, c->actor, c->reason >= 0 ?
-	    "cert.revoke" : "cert.release", "certificate", PQgetvalue(res, 0, 0),
-	    details, NULL) == -1)
+	/*
+	 * The root's CRL (the ARL) is signed only at a ceremony: until the
+	 * next one, CRL-checking relying parties do not see this change
+	 * (cmd_cert tells the operator; crld's /health says "arl_behind").
+	 */
+	c->arl_due = root;
+	if (details == NULL || (root && json_object_set_new(details,
+	    "arl_due", json_true()) == -1) || audit_append(db, c->actor,
+	    c->reason >= 0 ? "cert.revoke" : "cert.release", "certificate",
+	    PQgetvalue(res, 0, 0), details, NULL) == -1)
 		goto out;
 	/* The subscriber is told, through rad's mail outbox (schema/034). */
 	values[0] = PQgetvalue(res, 0, 0);
@@ -796,13 +872,14 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 		{ "serial", required_argument, NULL, 's' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "invalidity-date", required_argument, NULL, 'd' },
+		{ "sign-arl", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* The options each verb takes, by their letters above. */
 	static const struct {
 		const char	*verb, *takes;
 	} verbs[] = {
-		{ "issue", "ipco" }, { "revoke", "isrd" }, { "release", "is" },
+		{ "issue", "ipco" }, { "revoke", "isrdA" }, { "release", "isA" },
 		{ "status", "is" },
 	};
 	const char *verb = argv[0], *issuer = "issuing", *profile = NULL;
@@ -813,7 +890,7 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 	unsigned char rnd[16];
 	char serial[128], nonce[2 * sizeof(rnd) + 1];
 	size_t i;
-	int ch, recorded, rc = PKICTL_EXIT_FAIL;
+	int ch, recorded, sign_arl = 0, rc = PKICTL_EXIT_FAIL;
 	char xid[PKICTL_XID_MAX];
 
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
@@ -842,6 +919,7 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 		case 's': serial_in = optarg; break;
 		case 'r': reason = optarg; break;
 		case 'd': invalidity = optarg; break;
+		case 'A': sign_arl = 1; break;
 		default: return PKICTL_EXIT_USAGE;
 		}
 	}
@@ -922,6 +1000,15 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 		    "was lost, but the change and its audit event (nonce %s) "
 		    "were committed", serial, issuer, nonce);
 	}
+	if (change.ca_key_compromise) {
+		fprintf(stderr, "pkictl: refused: certificate %s of issuer %s is "
+		    "a CA certificate%s%s: a CA's key compromised is "
+		    "cACompromise, not keyCompromise (RFC 5280 §5.3.1); nothing "
+		    "changed\n", serial, issuer, change.ca_name[0] != '\0' ?
+		    ", of " : " (basicConstraints cA)", change.ca_name);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
 	if (change.ca_name[0] != '\0') {
 		fprintf(stderr, "pkictl: refused: certificate %s of issuer %s is "
 		    "the CA certificate %s: certificateHold is for subscribers' "
@@ -973,6 +1060,36 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 	printf("certificate %s %s\n", serial, change.reason < 0 ? "released" :
 	    change.reason == 6 ? "on hold" : "revoked");
 	rc = PKICTL_EXIT_OK;
+	/*
+	 * The root issued it: its OCSP answers the change now, but its CRL
+	 * (the ARL) is signed only at a ceremony, and CRL-checking relying
+	 * parties accept what they accepted until the next one. The CA/B
+	 * Forum's Baseline Requirements (§4.9.7) want it within 24 hours
+	 * of a subordinate CA's revocation. Until 2026-12-07 nothing said so.
+	 */
+	if (change.arl_due && !sign_arl)
+		fprintf(stderr, "pkictl: certificate %s was issued by the root: "
+		    "its OCSP answers the change now, but the root's CRL (the "
+		    "ARL, root.crl) does not list it until it is signed again: "
+		    "run `pkictl crl arl` now (or `cert %s --sign-arl`; "
+		    "Baseline Requirements §4.9.7: within 24 hours)\n", serial,
+		    verb);
+	else if (sign_arl && !change.arl_due)
+		fprintf(stderr, "pkictl: --sign-arl: certificate %s was not "
+		    "issued by the root: no ARL signed\n", serial);
+	else if (sign_arl) {
+		/*
+		 * A transaction of its own, after the change committed: an ARL
+		 * that fails leaves the change done (OCSP answers it) and says
+		 * so.
+		 */
+		db_close(db);
+		db = NULL;
+		if ((rc = arl_issue(cfg, actor)) != PKICTL_EXIT_OK)
+			log_err("certificate %s: the change is committed, but "
+			    "the ARL was not signed: run `pkictl crl arl`",
+			    serial);
+	}
 out:
 	db_close(db);
 	return rc;

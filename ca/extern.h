@@ -156,6 +156,11 @@ int	 pkictl_ra_policy(const struct config *, struct ra_policy *);
 
 /* arl.c: pkictl crl arl (the root's CRL, at a ceremony) */
 int	 cmd_crl(const struct config *, const char *actor, int argc, char **argv);
+/*
+ * Signs and records the root's ARL now (`pkictl crl arl`; `cert revoke
+ * --sign-arl` after its change committed): a PKICTL_EXIT_* code, logged.
+ */
+int	 arl_issue(const struct config *, const char *actor);
 
 /* Helpers shared by the subcommands (pkictl.c). */
 struct p11_module;

@@ -8,7 +8,7 @@
 #     released;
 #  2. held while cad stores (a table lock): the hold waits for cad's
 #     COMMIT and is stamped after it;
-#  3. revoked (keyCompromise, pkictl) while cad generates the key: the
+#  3. revoked (cACompromise, pkictl) while cad generates the key: the
 #     order failed (order.fail, "... the subscriber must agree again"),
 #     nothing signed, stored or left of the key.
 # Until 2026-12-07 cases 1 and 3 signed and stored a certificate under the
@@ -105,18 +105,18 @@ wait "$hold" || fail "the hold failed"
 held_issuing NULL NULL NULL
 note "a hold while cad stored order $o2 waited for its COMMIT, stamped after it"
 
-# --- 3. revoked (keyCompromise) while the key is generated ----------------------------
+# --- 3. revoked (cACompromise) while the key is generated ----------------------------
 n0=$(certs)
 kill -STOP "$signer"
 o3=$(order 03)
 claimed "$o3" || fail "cad did not claim order $o3"
 iser=$(q "SELECT serial FROM ca_certificate WHERE name = 'issuing'")
-pkictl cert revoke --issuer root --serial "$iser" --reason keyCompromise >"$T/revoke.out" 2>&1 ||
+pkictl cert revoke --issuer root --serial "$iser" --reason cACompromise >"$T/revoke.out" 2>&1 ||
 	fail "pkictl cert revoke of the issuing CA: $(cat "$T/revoke.out")"
 kill -CONT "$signer"
 until_not "$o3" pending || fail "order $o3 still pending after the revocation"
 case $(st "$o3") in
-"failed 1 the issuing CA issuing was revoked at "*" (keyCompromise): no certificate is issued under it; the subscriber must agree again") ;;
+"failed 1 the issuing CA issuing was revoked at "*" (cACompromise): no certificate is issued under it; the subscriber must agree again") ;;
 *) fail "order $o3 under a revoked issuing CA: $(st "$o3") (certificate $(q "SELECT coalesce(certificate_id::text, 'none') FROM issuance_order WHERE id = $o3"))" ;;
 esac
 [ "$(certs)" = "$n0" ] || fail "a certificate was stored under the revoked issuing CA"
