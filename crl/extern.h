@@ -69,6 +69,11 @@ int	crl_cache_conflicts(struct crl_cache *, int doc, long long number,
 /* The number of the document held (0 when none). */
 long long	crl_cache_number(struct crl_cache *, int doc);
 /*
+ * Whether the CRL held as doc lists the certificate of serial (hex): 1
+ * yes, 0 no, -1 no document, or one or a serial that does not decode.
+ */
+int	crl_cache_lists(struct crl_cache *, int doc, const char *serial);
+/*
  * Names an issuing CA whose CRLs this crld cannot sign (crl/main.c: its key
  * is missing): /health says "degraded" and lists it in "not_signed".
  * Once per name; -1 when CRL_MAX_ISSUING are named.
@@ -85,6 +90,15 @@ void	crl_cache_signed(struct crl_cache *, const char *name);
  */
 int	crl_cache_ca_revoked(struct crl_cache *, const char *name,
 	    const char *status, const char *reason, const char *since);
+/*
+ * The root's CRL (the ARL) served does not list a revocation, hold or
+ * release of a certificate the root issued (crl/main.c, the CA watch):
+ * since, the oldest such change (ISO 8601, Z), number, the ARL served;
+ * since NULL: it lists them all. /health: "arl_behind", the ARL's path
+ * stale, "degraded".
+ */
+void	crl_cache_arl_behind(struct crl_cache *, const char *since,
+	    long long number);
 
 /*
  * Issuing CA id, named name, that crld can never serve (why: crl/main.c,

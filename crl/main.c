@@ -68,6 +68,7 @@
 #include "lib/log.h"
 #include "lib/publish.h"
 #include "lib/sandbox.h"
+#include "lib/timeutil.h"
 #include "lib/x509ext.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -125,6 +126,12 @@ struct crld {
 	 * the CA watch last read it ("" valid; crld_watch_ca_status).
 	 */
 	char			 ca_status[CRL_MAX_ISSUING][96];
+	/*
+	 * The ARL served, behind a change of a certificate the root issued
+	 * (crld_watch_arl): its number (0: not behind) and since when.
+	 */
+	long long		 arl_behind;
+	char			 arl_since[32];
 	/*
 	 * Per issuing CA: CRLD_ENDED when the CA watch dropped it past its
 	 * grace (crld_watch_end), CRLD_ENDED_KEPT when it would have but it
@@ -1142,11 +1149,19 @@ crld_watch_ca_status(struct crld *d)
 			(void)crl_cache_ca_revoked(d->cache,
 			    d->issuing[j].name, code == 6 ? "on-hold" :
 			    "revoked", reason, since);
+			/*
+			 * Until 2026-12-07 this said "what it signed no
+			 * longer validates": relying parties checking CRLs
+			 * took it until an ARL listing the change was signed.
+			 */
 			log_err("issuing CA %s: its own certificate was %s by "
-			    "its issuer at %s (%s): its CRLs are still issued, "
-			    "but what it signed no longer validates; /health "
-			    "says degraded", d->issuing[j].name, code == 6 ?
-			    "put on hold" : "revoked", since, reason);
+			    "its issuer at %s (%s): its CRLs are still issued; "
+			    "OCSP answers it now, but relying parties checking "
+			    "CRLs accept what it signed until the root's CRL "
+			    "(ARL) lists it (`pkictl crl arl`; /health "
+			    "\"arl_behind\"); /health says degraded",
+			    d->issuing[j].name, code == 6 ? "put on hold" :
+			    "revoked", since, reason);
 		} else {
 			(void)crl_cache_ca_revoked(d->cache,
 			    d->issuing[j].name, NULL, NULL, NULL);
@@ -1156,6 +1171,93 @@ crld_watch_ca_status(struct crld *d)
 		snprintf(d->ca_status[j], sizeof(d->ca_status[j]), "%s", now);
 	}
 	PQclear(res);
+}
+
+/*
+ * The changes (revocation, hold, release: a new revocation_seq) of the
+ * certificates the root issued that the ARL served ($2, its number) has
+ * not seen: above its max_seq, or made by a transaction its snapshot did
+ * not see (as lib/crlgen.c's deltas judge them). Each one's serial and
+ * revocation or hold time ("" released: a release keeps none).
+ */
+static const struct db_stmt stmt_arl_changes = { "crld_arl_changes",
+	"SELECT x.serial, coalesce(to_char(x.revoked_at AT TIME ZONE 'UTC', "
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM crl a JOIN certificate x "
+	"ON x.issuer_id = a.issuer_id WHERE a.issuer_id = $1::bigint AND "
+	"a.number = $2::bigint AND a.kind = 'full' AND x.revocation_seq IS "
+	"NOT NULL AND (x.revocation_seq > a.max_seq OR (x.revocation_xid IS "
+	"NOT NULL AND NOT pg_visible_in_snapshot(x.revocation_xid, "
+	"a.snapshot))) ORDER BY x.revoked_at", 2 };
+
+/*
+ * Whether the root's CRL served (the ARL, signed only at a ceremony:
+ * `pkictl crl arl`) still tells the status of every certificate the root
+ * issued (its issuing CAs, their responders). Until 2026-12-07 nothing
+ * did: the root's OCSP answered a revoked issuing CA at once, but its ARL,
+ * valid a year, went on not listing it, /health said root.crl was not
+ * stale, and CRL-checking relying parties accepted what that CA had signed
+ * until someone ran the ceremony. Behind: a revocation or hold the ARL has
+ * not seen, or a release of a hold it lists (a hold and its release
+ * between two ARLs leave it right). Then an error once per ARL served,
+ * /health "arl_behind" (since: the oldest revocation or hold not listed,
+ * or, for releases only, when this watch first saw one) and "degraded";
+ * caught up, once. No ARL served yet: not judged (crld warns of that, and
+ * answers 503 for it). Each round of the CA watch.
+ */
+static void
+crld_watch_arl(struct crld *d)
+{
+	PGresult *res;
+	const char *v[2];
+	char id[24], num[24], since[32];
+	long long number = crl_cache_number(d->cache, d->root.doc_full);
+	long long n = 0;
+	int i;
+
+	if (number <= 0)
+		return;
+	snprintf(id, sizeof(id), "%lld", d->root.id);
+	snprintf(num, sizeof(num), "%lld", number);
+	v[0] = id;
+	v[1] = num;
+	if ((res = db_exec_bounded(d->watch_db, &stmt_arl_changes, v,
+	    CRLD_WATCH_TIMEOUT_MS)) == NULL)
+		return;		/* the next round tries again */
+	since[0] = '\0';
+	for (i = 0; i < PQntuples(res); i++) {
+		if (*PQgetvalue(res, i, 1) == '\0' && crl_cache_lists(d->cache,
+		    d->root.doc_full, PQgetvalue(res, i, 0)) == 0)
+			continue;	/* released, not listed: right */
+		if (n++ == 0)	/* the oldest first; releases last */
+			snprintf(since, sizeof(since), "%s",
+			    PQgetvalue(res, i, 1));
+	}
+	PQclear(res);
+	if (n == 0) {
+		if (d->arl_behind != 0) {
+			crl_cache_arl_behind(d->cache, NULL, 0);
+			log_info("the root's CRL served (ARL %lld) lists every "
+			    "change of the certificates the root issued: "
+			    "caught up", number);
+		}
+		d->arl_behind = 0;
+		d->arl_since[0] = '\0';
+		return;
+	}
+	if (d->arl_behind == number)
+		return;		/* said already of this ARL */
+	/* Releases only: when this watch first saw one. */
+	if (since[0] == '\0')
+		(void)time_iso8601(time(NULL), since, sizeof(since));
+	log_err("the root's CRL served (ARL %lld) does not list %lld change(s) "
+	    "of certificates the root issued (revocation, hold, release), the "
+	    "oldest at %s: relying parties checking CRLs do not see them; sign "
+	    "one now at a ceremony: `pkictl crl arl` (Baseline Requirements "
+	    "§4.9.7: within 24 hours); /health says degraded (\"arl_behind\")",
+	    number, n, since);
+	d->arl_behind = number;
+	snprintf(d->arl_since, sizeof(d->arl_since), "%s", since);
+	crl_cache_arl_behind(d->cache, d->arl_since, number);
 }
 
 /*
@@ -1299,6 +1401,7 @@ crld_watch_round(struct crld *d)
 	pthread_mutex_unlock(&d->mtx);
 	/* Only this thread adds issuing CAs: read without the mutex. */
 	crld_watch_ca_status(d);
+	crld_watch_arl(d);
 	(void)crl_cache_db(d->cache, &d->watch, db_unavailable());
 	if (changed && out_dir != NULL)
 		(void)crld_save_cas(d, out_dir);

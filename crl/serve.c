@@ -15,7 +15,9 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "crl/extern.h"
 #include "lib/http.h"
@@ -94,6 +96,9 @@ struct crl_cache {
 		char			 error[CRL_ISSUE_ERROR_MAX];
 	}		 issuance[CRL_MAX_ISSUING];
 	int		 nissuance;
+	/* crl_cache_arl_behind: "" none. */
+	char		 arl_since[32];
+	long long	 arl_number;
 };
 
 /*
@@ -283,6 +288,39 @@ crl_cache_number(struct crl_cache *c, int doc)
 	return n;
 }
 
+int
+crl_cache_lists(struct crl_cache *c, int doc, const char *serial)
+{
+	struct crl_blob *b = NULL;
+	const unsigned char *p;
+	X509_CRL *crl = NULL;
+	X509_REVOKED *rev;
+	ASN1_INTEGER *sn = NULL;
+	BIGNUM *bn = NULL;
+	int rc = -1;
+
+	if (doc < 0 || doc >= CRL_DOC_MAX)
+		return -1;
+	pthread_mutex_lock(&c->mtx);
+	if (doc < c->ndocs && (b = c->doc[doc]) != NULL)
+		__atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&c->mtx);
+	if (b == NULL)
+		return -1;
+	p = b->der;
+	if ((crl = d2i_X509_CRL(NULL, &p, (long)b->len)) == NULL ||
+	    BN_hex2bn(&bn, serial) == 0 ||
+	    (sn = BN_to_ASN1_INTEGER(bn, NULL)) == NULL)
+		goto out;
+	rc = X509_CRL_get0_by_serial(crl, &rev, sn) == 1;
+out:
+	ASN1_INTEGER_free(sn);
+	BN_free(bn);
+	X509_CRL_free(crl);
+	crl_blob_unref(b);
+	return rc;
+}
+
 /*
  * Every answer that is not a document (an error, /health): stored by no
  * cache (RFC 9111 §5.2.2.5). A 404 and a 405 are heuristically cacheable
@@ -367,6 +405,16 @@ crl_cache_ca_revoked(struct crl_cache *c, const char *name,
 	}
 	pthread_mutex_unlock(&c->mtx);
 	return rc;
+}
+
+void
+crl_cache_arl_behind(struct crl_cache *c, const char *since, long long number)
+{
+	pthread_mutex_lock(&c->mtx);
+	snprintf(c->arl_since, sizeof(c->arl_since), "%s", since != NULL ?
+	    since : "");
+	c->arl_number = number;
+	pthread_mutex_unlock(&c->mtx);
 }
 
 int
@@ -538,7 +586,10 @@ crl_json_error(const char *error)
  * made, failed, failed_in_a_row, last_ok_at, last_failed_at, last_error},
  * as tsad's "signatures"; until 2026-12-07 a CRL failing with the
  * database up, at the signer or a refused statement, was seen only once
- * the documents went stale).
+ * the documents went stale), or the root's CRL served (the ARL, signed
+ * at a ceremony) does not list a change of a certificate the root issued
+ * ("arl_behind": {since, the oldest such change; arl_number, the ARL
+ * served}, else null; the ARL's document "stale" too: crl_cache_arl_behind).
  * "ended": the issuing CAs dropped past their grace while crld ran (not
  * degraded).
  */
@@ -601,6 +652,11 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 
 		if (c->paths[i].removed)
 			continue;
+		/* The ARL, with a change it does not list. */
+		if (c->paths[i].optional && c->arl_since[0] != '\0') {
+			s = 1;
+			stale = 1;
+		}
 		stale |= s && !c->paths[i].optional;
 		json_object_set_new(docs, c->paths[i].path, json_pack("{s:b, "
 		    "s:I}", "stale", s, "number", (json_int_t)(b != NULL ?
@@ -613,6 +669,9 @@ crl_serve_health(struct crl_cache *c, struct http_response *resp)
 	json_object_set_new(o, "database_unavailable_since", c->ndb_down > 0 ?
 	    json_string(time_iso8601(down, since, sizeof(since))) :
 	    json_null());
+	json_object_set_new(o, "arl_behind", c->arl_since[0] != '\0' ?
+	    json_pack("{s:s, s:I}", "since", c->arl_since, "arl_number",
+	    (json_int_t)c->arl_number) : json_null());
 	json_object_set_new(o, "status", json_string(stale ||
 	    c->nnot_signed > 0 || c->nrevoked > 0 || c->nnot_served > 0 ||
 	    c->ndb_down > 0 || failing ? "degraded" : "ok"));
