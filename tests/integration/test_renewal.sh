@@ -593,33 +593,79 @@ has -F 'CA watch: issuing CA \"extra-1\" not served: crld serves 8 issuing CAs a
 note "two issuing CAs over the limit: each logged once over five rounds of the CA watch"
 
 # --- an issuing CA held, then revoked by the root: still issued, /health and the log say so ---
-# (the superuser changes its row: pkictl refuses a hold of a CA
-# certificate) Until 2026-12-06 neither /health nor the log said anything.
+# (the superuser holds and releases its row: pkictl refuses a hold of a CA
+# certificate; pkictl revokes it) Until 2026-12-06 neither /health nor the
+# log said anything. The root's CRL (the ARL) is signed only at a ceremony:
+# until 2026-12-07 pkictl said nothing of it, /health said root.crl was not
+# stale, and a leaf of the revoked CA verified with the CRLs served
+# (openssl verify -crl_check_all) until someone ran `pkictl crl arl`. Now
+# pkictl says to (and its audit event has arl_due), crld's /health says
+# "arl_behind" (degraded, root.crl stale) and its log once, until an ARL
+# listing the change is served.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/arl.key" \
+	-subj "/CN=leaf of issuing-2 for the ARL" -out "$T/arl.csr" 2>/dev/null
+pkictl cert issue --issuer issuing-2 --profile subscriber --csr "$T/arl.csr" >"$T/arl-leaf.pem" || fail "pkictl cert issue (issuing-2, ARL leaf)"
+i2serial=$(q "SELECT serial FROM ca_certificate WHERE name = 'issuing-2'")
+arl0=$(q "SELECT number FROM crl_current WHERE kind = 'full' AND issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root')")
+# verify_leaf OUT: the leaf of issuing-2 against the running crld's ARL and issuing-2.crl.
+verify_leaf() {
+	[ "$(wcode root.crl)" = 200 ] && openssl crl -inform DER -in "$T/w.out" -out "$T/arl.pem" &&
+		[ "$(wcode issuing-2.crl)" = 200 ] && openssl crl -inform DER -in "$T/w.out" -out "$T/i2crl.pem" ||
+		fail "GET root.crl and issuing-2.crl of the running crld"
+	openssl verify -crl_check_all -CAfile "$pki/root.pem" -untrusted "$pki/issuing-2.pem" -CRLfile "$T/arl.pem" \
+		-CRLfile "$T/i2crl.pem" "$T/arl-leaf.pem" >"$1" 2>&1
+}
 ca2_status() { q "UPDATE certificate SET revoked_at = $1, revocation_reason = $2, revoked_by = $3
     WHERE issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root')
     AND serial = (SELECT serial FROM ca_certificate WHERE name = 'issuing-2')" >/dev/null; }
 health_ca2() {
 	curl -s -o "$T/w2.health" "${W%/crl}/health" && jq -e "$1" "$T/w2.health" >/dev/null
 }
-health_ca2 '.ca_revoked == {}' || { cat "$T/w2.health"; fail "/health names a revoked issuing CA before any"; }
+health_ca2 '.ca_revoked == {} and .arl_behind == null and .documents["/crl/root.crl"].stale == false' ||
+	{ cat "$T/w2.health"; fail "/health names a revoked issuing CA, or an ARL behind, before any"; }
 ca2_status 'now()' 6 "'test_renewal'"
 at_exit "ca2_status NULL NULL NULL 2>/dev/null"
 for _ in $(seq 100); do health_ca2 '.ca_revoked["issuing-2"].status == "on-hold"' && break; sleep 0.1; done
 health_ca2 '.status == "degraded" and .ca_revoked["issuing-2"].status == "on-hold" and .ca_revoked["issuing-2"].reason == "certificateHold" and (.ca_revoked["issuing-2"].since | test("Z$")) and (.ca_revoked | keys) == ["issuing-2"]' ||
 	{ cat "$T/w2.health" "$T/crld-watch2.log"; fail "/health does not say issuing-2's certificate is on hold"; }
+for _ in $(seq 100); do health_ca2 '.arl_behind != null' && break; sleep 0.1; done
+health_ca2 ".arl_behind.arl_number == $arl0 and (.arl_behind.since | test(\"Z\$\")) and .documents[\"/crl/root.crl\"].stale == true" ||
+	{ cat "$T/w2.health" "$T/crld-watch2.log"; fail "/health does not say the ARL does not list the hold of issuing-2"; }
 sleep $((2 * rec))
 [ "$(grep -c 'issuing CA issuing-2: its own certificate was put on hold by its issuer' "$T/crld-watch2.log")" = 1 ] ||
 	{ cat "$T/crld-watch2.log"; fail "the running crld did not log the hold of issuing-2 once"; }
 ca2_status NULL NULL NULL
-for _ in $(seq 100); do health_ca2 '.ca_revoked == {}' && break; sleep 0.1; done
-health_ca2 '.ca_revoked == {}' || { cat "$T/w2.health"; fail "/health still names issuing-2 once released"; }
+# Released before any ARL listed the hold: the ARL is right again.
+for _ in $(seq 100); do health_ca2 '.ca_revoked == {} and .arl_behind == null' && break; sleep 0.1; done
+health_ca2 '.ca_revoked == {} and .arl_behind == null and .documents["/crl/root.crl"].stale == false' ||
+	{ cat "$T/w2.health"; fail "/health still names issuing-2, or the ARL behind, once released"; }
 has 'issuing CA issuing-2: its own certificate is no longer revoked or on hold' "$T/crld-watch2.log" ||
 	{ cat "$T/crld-watch2.log"; fail "the running crld does not say issuing-2 was released"; }
+verify_leaf "$T/v.out" || { cat "$T/v.out"; fail "the leaf of issuing-2 does not verify with the CRLs before the revocation"; }
+# keyCompromise is a subscriber's reason: a CA's key is cACompromise (RFC
+# 5280 §5.3.1). Until 2026-12-07 pkictl took it.
+a1=$(q "SELECT coalesce(max(id), 0) FROM audit_event")
+st=0; pkictl cert revoke --issuer root --serial "$i2serial" --reason keyCompromise >"$T/kc.out" 2>&1 || st=$?
+[ "$st" = 3 ] && has -F 'cACompromise, not keyCompromise (RFC 5280 §5.3.1)' "$T/kc.out" ||
+	{ cat "$T/kc.out"; fail "cert revoke of issuing-2 with keyCompromise: exit $st, want 3 naming cACompromise"; }
+[ "$(q "SELECT revoked_at IS NULL FROM certificate WHERE serial = '$i2serial'")" = t ] &&
+	[ "$(q "SELECT count(*) FROM audit_event WHERE id > $a1 AND action = 'cert.revoke'")" = 0 ] ||
+	fail "the refused keyCompromise revoked issuing-2, or wrote an event"
 # A revocation is for good (the last step of this test).
-ca2_status 'now()' 1 "'test_renewal'"
-for _ in $(seq 100); do health_ca2 '.ca_revoked["issuing-2"].status == "revoked"' && break; sleep 0.1; done
-health_ca2 '.ca_revoked["issuing-2"].status == "revoked" and .ca_revoked["issuing-2"].reason == "keyCompromise"' ||
+l0=$(wc -l <"$T/crld-watch2.log")
+pkictl cert revoke --issuer root --serial "$i2serial" --reason cACompromise >"$T/i2rev.out" 2>"$T/i2rev.err" ||
+	{ cat "$T/i2rev.out" "$T/i2rev.err"; fail "cert revoke of issuing-2 (cACompromise)"; }
+has -F 'run `pkictl crl arl` now' "$T/i2rev.err" ||
+	{ cat "$T/i2rev.err"; fail "pkictl cert revoke of a CA the root issued does not say the ARL must be signed"; }
+[ "$(q "SELECT details->>'arl_due' FROM audit_event WHERE id > $a1 AND action = 'cert.revoke'
+    AND details->>'serial' = '$i2serial'")" = true ] || fail "the cert.revoke event of issuing-2 has no arl_due"
+for _ in $(seq 100); do health_ca2 '.ca_revoked["issuing-2"].status == "revoked" and .arl_behind != null' && break; sleep 0.1; done
+health_ca2 '.ca_revoked["issuing-2"].status == "revoked" and .ca_revoked["issuing-2"].reason == "cACompromise"' ||
 	{ cat "$T/w2.health" "$T/crld-watch2.log"; fail "/health does not say issuing-2's certificate is revoked"; }
+health_ca2 ".status == \"degraded\" and .arl_behind.arl_number == $arl0 and .arl_behind.since == .ca_revoked[\"issuing-2\"].since and .documents[\"/crl/root.crl\"].stale == true" ||
+	{ cat "$T/w2.health" "$T/crld-watch2.log"; fail "/health does not say the ARL does not list the revocation of issuing-2 (arl_behind)"; }
+# The gap the ARL leaves: the CRLs served still take the leaf.
+verify_leaf "$T/v.out" || { cat "$T/v.out"; fail "test setup: the leaf of issuing-2 does not verify with the ARL before the revocation"; }
 # Its CRLs are still issued: a base on SIGHUP.
 [ "$(wcode issuing-2.crl)" = 200 ] && n2=$(crlnum "$T/w.out")
 kill -HUP "$wpid"
@@ -627,9 +673,20 @@ issued2() { [ "$(wcode issuing-2.crl)" = 200 ] && [ "$(crlnum "$T/w.out")" -gt "
 for _ in $(seq 100); do issued2 && break; sleep 0.1; done
 issued2 || { cat "$T/crld-watch2.log"; fail "the running crld issued no base of the revoked issuing-2 on SIGHUP"; }
 sleep $((2 * rec))
-[ "$(grep -c 'issuing CA issuing-2: its own certificate was revoked by its issuer at .* (keyCompromise): its CRLs are still issued' "$T/crld-watch2.log")" = 1 ] ||
+[ "$(grep -c 'issuing CA issuing-2: its own certificate was revoked by its issuer at .* (cACompromise): its CRLs are still issued' "$T/crld-watch2.log")" = 1 ] ||
 	{ cat "$T/crld-watch2.log"; fail "the running crld did not log the revocation of issuing-2 once"; }
-note "issuing-2 held, released, revoked by the root: its CRLs still issued; /health ca_revoked and the log (once each) said so"
+[ "$(tail -n +"$((l0 + 1))" "$T/crld-watch2.log" | grep -c "the root's CRL served (ARL $arl0) does not list 1 change(s)")" = 1 ] ||
+	{ cat "$T/crld-watch2.log"; fail "the running crld did not log once that the ARL does not list the revocation"; }
+# The ceremony: the next ARL lists it, /health clears, the leaf is refused.
+pkictl crl arl >"$T/arl.out" 2>&1 || { cat "$T/arl.out"; fail "pkictl crl arl"; }
+for _ in $(seq 100); do health_ca2 '.arl_behind == null' && break; sleep 0.1; done
+health_ca2 ".arl_behind == null and .documents[\"/crl/root.crl\"].stale == false and .documents[\"/crl/root.crl\"].number > $arl0" ||
+	{ cat "$T/w2.health" "$T/crld-watch2.log"; fail "/health still says arl_behind once a new ARL is served"; }
+has "lists every change of the certificates the root issued: caught up" "$T/crld-watch2.log" ||
+	{ cat "$T/crld-watch2.log"; fail "the running crld does not say the ARL caught up"; }
+! verify_leaf "$T/v.out" || { cat "$T/v.out"; fail "openssl verify -crl_check_all took a leaf of the revoked issuing-2 with the new ARL"; }
+has "certificate revoked" "$T/v.out" || { cat "$T/v.out"; fail "openssl verify -crl_check_all with the new ARL: not 'certificate revoked'"; }
+note "issuing-2 held, released, revoked by the root (keyCompromise refused): its CRLs still issued; /health ca_revoked and the log (once each) said so; pkictl, /health arl_behind and the log said the ARL was due until \`pkictl crl arl\`, then the leaf was refused"
 kill -TERM "$wpid"
 wait "$wpid" || { cat "$T/crld-watch2.log"; fail "the second running crld exited non-zero on SIGTERM"; }
 note "a running crld takes six CAs whose keys it cannot use: served, named in /health, the others still signed"
@@ -670,8 +727,15 @@ PKI_CAD_ISSUER=issuing PKI_CAD_INSTANCE=once-ended "$BUILD/cad" --config "$PKI_C
 [ "$(q "SELECT status || ' ' || attempts FROM issuance_order WHERE id = $held_order")" = "pending 0" ] ||
 	fail "an order naming an issuing CA on hold did not wait: $(q "SELECT status, last_error FROM issuance_order WHERE id = $held_order")"
 # Revoked for good: the running cad (of issuing-2) fails it, within its rounds.
-pkictl cert revoke --issuer root --serial "$s1serial" --reason cACompromise >"$T/s1rev.out" 2>&1 ||
-	{ cat "$T/s1rev.out"; fail "cert revoke of standin-1's certificate"; }
+# --sign-arl: the ARL signed right after, at the same ceremony.
+arl1=$(q "SELECT number FROM crl_current WHERE kind = 'full' AND issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root')")
+pkictl cert revoke --issuer root --serial "$s1serial" --reason cACompromise --sign-arl >"$T/s1rev.out" 2>&1 ||
+	{ cat "$T/s1rev.out"; fail "cert revoke --sign-arl of standin-1's certificate"; }
+has "^ARL $((arl1 + 1)) of the root issued" "$T/s1rev.out" && ! has -F 'run `pkictl crl arl` now' "$T/s1rev.out" ||
+	{ cat "$T/s1rev.out"; fail "cert revoke --sign-arl did not sign ARL $((arl1 + 1))"; }
+q "SELECT encode(der, 'hex') FROM crl_current WHERE kind = 'full' AND issuer_id = (SELECT id FROM ca_certificate WHERE name = 'root')" |
+	xxd -r -p | openssl crl -inform DER -noout -text | has -i "Serial Number: *$s1serial" ||
+	fail "the ARL signed by --sign-arl does not list standin-1"
 for _ in $(seq 150); do
 	[ "$(q "SELECT status FROM issuance_order WHERE id = $held_order")" = failed ] && break
 	sleep 0.1
