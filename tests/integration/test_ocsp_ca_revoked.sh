@@ -71,7 +71,7 @@ sleep 1.1	# the CA's revocation a second after early's, at least
 
 # --- the root revokes the issuing CA's own certificate -----------------------------------
 is=$(serial "$pki/issuing.pem")
-pkictl cert revoke --issuer root --serial "$is" --reason keyCompromise >"$T/ca.rev" 2>&1 ||
+pkictl cert revoke --issuer root --serial "$is" --reason cACompromise >"$T/ca.rev" 2>&1 ||
 	{ cat "$T/ca.rev"; fail "cert revoke --issuer root (the issuing CA)"; }
 ctime=$(rtime root "$is")
 [ "$ctime" != "$etime" ] || fail "early and the CA revoked in the same second"
@@ -93,7 +93,7 @@ check() {	# check WHEN: what every answer says with the CA revoked
 	revoked_as "$w.never" cACompromise "$ctime"
 	curl -s -o "$T/$w.health" "$url/health"
 	jq -e '.status == "degraded" and .ca_revoked.issuing.status == "revoked" and
-	    .ca_revoked.issuing.reason == "keyCompromise" and (.ca_revoked | length) == 1' \
+	    .ca_revoked.issuing.reason == "cACompromise" and (.ca_revoked | length) == 1' \
 		"$T/$w.health" >/dev/null || { cat "$T/$w.health"; fail "$w: /health does not name issuing as revoked"; }
 }
 check running
