@@ -4,8 +4,24 @@
 # sets tmp, rurl (the RA), sms and mail (the sinks), pw (the accounts'
 # password), q (SQL as superuser), pkictl, and a secrets array (what the
 # helpers learn is appended to it); for the CSC calls also surl (signd) and
-# at (a signing service's access token).
+# at (a signing service's access token). subscriber_env sets all but pw and
+# at for run.sh's stack.
 # shellcheck shell=bash
+
+# subscriber_env: all of the above for run.sh's stack: tmp (a scratch
+# directory of its own), rurl, surl, sms, mail, q, pkictl and an empty
+# secrets array.
+subscriber_env() {
+	: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+	tmp=$(test_tmpdir)
+	surl=$PKI_SIGN_URL
+	rurl=$PKI_RA_URL
+	sms=$PKI_DIR/spool/ra-sms
+	mail=$PKI_DIR/spool/ra-mail
+	secrets=()
+	q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+	pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+}
 # rreq METHOD PATH [BODY [AUTH]]: the RA; sets code, body in $tmp/out.
 rreq() {
 	local args=(-sS -X "$1" -o "$tmp/out" -D "$tmp/hdr" -w '%{http_code}')

@@ -33,14 +33,8 @@
 # framing; nothing secret is in rad's log.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
-: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+subscriber_env
 command -v chromium >/dev/null || fail "chromium missing (deploy/packages.txt; make deps)"
-tmp=$(test_tmpdir)
-rurl=$PKI_RA_URL
-sms=$PKI_DIR/spool/ra-sms
-mail=$PKI_DIR/spool/ra-mail
-q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
 pw='Console-Otter4'
 secrets=("$pw")
 

@@ -33,14 +33,8 @@
 # backend resumed or the daemon was restarted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
-: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
-tmp=$(test_tmpdir)
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
-q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
+subscriber_env
 now_ms() { date +%s%3N; }
-rurl=$PKI_RA_URL
-sms=$PKI_DIR/spool/ra-sms
-mail=$PKI_DIR/spool/ra-mail
 pw='Stall-Heron5'
 secrets=("$pw")
 # role_pids ROLE: the backends of ROLE now, comma-separated ('0': none).

@@ -17,16 +17,9 @@
 # the service's log.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
-: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
+subscriber_env
 export LC_ALL=C
-tmp=$(test_tmpdir)
-rurl=$PKI_RA_URL
-sms=$PKI_DIR/spool/ra-sms
-mail=$PKI_DIR/spool/ra-mail
 PKISIGN=$BUILD/pkisign
-q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
-secrets=()
 for t in pdfsig qpdf certutil oathtool; do
 	command -v "$t" >/dev/null || fail "$t missing (deploy/packages.txt; make deps)"
 done

@@ -9,14 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
 . "$(dirname "$0")/lib_survive.sh"
-: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
-tmp=$(test_tmpdir)
-surl=$PKI_SIGN_URL
-rurl=$PKI_RA_URL
-sms=$PKI_DIR/spool/ra-sms
-mail=$PKI_DIR/spool/ra-mail
-q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
+subscriber_env
 pw='Restart-Otter4'
 secrets=("$pw")
 

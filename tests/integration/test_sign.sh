@@ -36,15 +36,7 @@
 # key) are tests/unit/hsm/test_p11wrap.c, on the same p11wrap_sign path.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
-: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
-tmp=$(test_tmpdir)
-surl=$PKI_SIGN_URL
-rurl=$PKI_RA_URL
-sms=$PKI_DIR/spool/ra-sms
-mail=$PKI_DIR/spool/ra-mail
-q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
-secrets=()
+subscriber_env
 touch "$tmp/details"
 
 # expect STATUS ERROR WHAT: the HTTP status and, for errors, CSC's error code.

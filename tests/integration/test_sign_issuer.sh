@@ -13,15 +13,7 @@
 # depend on the reason).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
-: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
-tmp=$(test_tmpdir)
-surl=$PKI_SIGN_URL
-rurl=$PKI_RA_URL
-sms=$PKI_DIR/spool/ra-sms
-mail=$PKI_DIR/spool/ra-mail
-q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
-secrets=()
+subscriber_env
 touch "$tmp/details"
 pw='Signer-Horse7'
 expect() {

@@ -9,14 +9,7 @@
 # Two signd of the test's own, on free ports, one SAM each.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
-: "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
-tmp=$(test_tmpdir)
-rurl=$PKI_RA_URL
-sms=$PKI_DIR/spool/ra-sms
-mail=$PKI_DIR/spool/ra-mail
-q() { sql_as "$PKI_TEST_PG_URI" "$1"; }
-pkictl() { "$PKICTL" --config "$PKI_CONFIG" "$@"; }
-secrets=()
+subscriber_env
 touch "$tmp/details"
 pw='Signer-Horse7'
 
