@@ -233,14 +233,14 @@ install: $(PROGRAMS)
 		--statedir $(STATEDIR) --rundir $(RUNDIR) $(if $(DESTDIR),--destdir $(DESTDIR))
 
 # make check: everything, twice (plain build and ASan+UBSan), the two test
-# suites side by side (tests/run_both.sh: each uses about one core). The
+# suites side by side, each in two lanes (tests/run_both.sh). The
 # fuzz harnesses compile and run meanwhile at the lowest priority, in the
 # CPU time the suites leave while they wait on daemons (about a third of
 # two cores): two minutes less than doing it after them. Their output is
 # in build/fuzz/check.log, shown when a harness fails.
 check: deps
-	@rm -f build/tests/summary build/asan/tests/summary build/fuzz/check.rc \
-		build/tests/failures build/asan/tests/failures
+	@rm -f build/tests/summary* build/asan/tests/summary* build/fuzz/check.rc \
+		build/tests/failures* build/asan/tests/failures*
 	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@$(MAKE) --no-print-directory -j$(NPROC) all SAN=1
 	@mkdir -p build/fuzz; \
@@ -252,11 +252,11 @@ check: deps
 		{ echo "check: fuzzing failed (build/fuzz/check.log):"; tail -60 build/fuzz/check.log; exit 1; }; \
 	grep '^fuzz: .* harness' build/fuzz/check.log; \
 	for b in build build/asan; do \
-		[ ! -s $$b/tests/failures ] || sed "s|^|check: failed in $$b: |" $$b/tests/failures; \
+		cat $$b/tests/failures-* 2>/dev/null | sed "s|^|check: failed in $$b: |"; \
 	done; \
 	exit $$rc
 	@echo "check: plain and ASan+UBSan builds, $(words $(FUZZ_BINS)) fuzz harnesses"
-	@cat build/tests/summary build/asan/tests/summary | \
+	@cat build/tests/summary-* build/asan/tests/summary-* | \
 		awk -v z=$(words $(FUZZ_BINS)) '{ p += $$1; f += $$2 } END { printf "check: %d passed, %d failed\n", p + z, f }'
 
 test: all

@@ -12,7 +12,11 @@
 # PKI_TEST_TIMEOUT (seconds, default 600) bounds each test. PKI_TEST_ONLY, a
 # shell pattern on test names (e.g. 'integration/test_ra*'), runs only those
 # (for development; make check runs everything); PKI_TEST_SHOW=1 prints a
-# passing test's output too.
+# passing test's output too. PKI_TEST_LANE=K with PKI_TEST_CLAIMS=DIR makes
+# this run one of several lanes over the same tests (tests/run_both.sh),
+# each with its own stack: a lane runs a test only after claiming it in DIR,
+# so each test runs once and a lane busy with a long one leaves the next to
+# the others; its BUILD/tests/summary and failures files end in -K.
 #
 # Environment given to every test:
 #   PKI_TEST_PG_URI     superuser conninfo to the migrated database pki
@@ -34,6 +38,16 @@ case $MODE in unit|integration|all) ;; *) usage ;; esac
 # Tests find the repository's files (policy/, tests/) from its root.
 cd "$REPO"
 TIMEOUT=${PKI_TEST_TIMEOUT:-600}
+CLAIMS=${PKI_TEST_CLAIMS:-}
+SUFFIX=''
+if [ -n "$CLAIMS" ]; then
+	[[ ${PKI_TEST_LANE:-} =~ ^[1-9][0-9]?$ ]] && [ -d "$CLAIMS" ] ||
+		{ echo "run.sh: PKI_TEST_CLAIMS wants a directory and PKI_TEST_LANE a number" >&2; exit 2; }
+	SUFFIX=-$PKI_TEST_LANE
+fi
+# claim NAME: true when this run is to run NAME (mkdir is atomic: one lane
+# of those sharing CLAIMS wins each test).
+claim() { [ -z "$CLAIMS" ] || mkdir -- "$CLAIMS/${1//\//_}" 2>/dev/null; }
 HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 # The tests judge with Debian's tools (deploy/packages.txt): its python3
 # (with python3-aiosmtpd and python3-yaml; a pyenv shim first in PATH cost
@@ -124,6 +138,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1fs", b - a}'; }
 run_test() {
 	# shellcheck disable=SC2053
 	[[ $1 == ${PKI_TEST_ONLY:-*} ]] || return 0
+	claim "$1" || return 0
 	local name=$1 t0 rc out
 	shift
 	out=$TMP/out/${name//\//_}.log
@@ -175,7 +190,7 @@ if ! "$REPO/deploy/stack.sh" up --dir "$STACK" --ports auto --build "$BUILD" --e
 		done
 		echo "$passed passed, $failed failed"
 		mkdir -p "$BUILD/tests"
-		echo "stack: deploy/stack.sh up failed" >"$BUILD/tests/failures"
+		echo "stack: deploy/stack.sh up failed" >"$BUILD/tests/failures$SUFFIX"
 		exit 1
 	fi
 	echo "run.sh: running the tests against the partial stack"
@@ -263,9 +278,11 @@ fi
 
 echo "$passed passed, $failed failed"
 # For `make check`, which adds up its runs.
-mkdir -p "$BUILD/tests" && echo "$passed $failed" >"$BUILD/tests/summary"
-cp -- "$failures" "$BUILD/tests/failures"
-if [ "$ran" -eq 0 ]; then
+mkdir -p "$BUILD/tests" && echo "$passed $failed" >"$BUILD/tests/summary$SUFFIX"
+cp -- "$failures" "$BUILD/tests/failures$SUFFIX"
+# A lane may find every test claimed by the others (tests/run_both.sh
+# checks that the lanes together ran some).
+if [ "$ran" -eq 0 ] && [ -z "$CLAIMS" ]; then
 	echo "run.sh: no test ran (mode $MODE, $BUILD/tests/unit, tests/integration)" >&2
 	exit 1
 fi
