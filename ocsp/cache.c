@@ -451,6 +451,21 @@ out:
 	return rc;
 }
 
+/* Unlinks and frees the never-issued entry *pe (shard s locked). */
+static void
+ocsp_nonissued_drop_locked(struct ocsp_cache *c, struct ocsp_shard *s,
+    struct ocsp_entry **pe)
+{
+	struct ocsp_entry *e = *pe;
+
+	*pe = e->next;
+	s->n--;
+	__atomic_sub_fetch(&c->nonissued, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&c->nonissued_blobs, ocsp_entry_nblobs(e),
+	    __ATOMIC_RELAXED);
+	ocsp_entry_free(e);
+}
+
 int
 ocsp_cache_set_ca_status(struct ocsp_cache *c, int issuer,
     const struct ocsp_status *ca)
@@ -487,14 +502,7 @@ ocsp_cache_set_ca_status(struct ocsp_cache *c, int issuer,
 					continue;
 				}
 				if (e->st.state == OCSP_STATE_NONISSUED) {
-					*pe = e->next;
-					s->n--;
-					__atomic_sub_fetch(&c->nonissued, 1,
-					    __ATOMIC_RELAXED);
-					__atomic_sub_fetch(&c->nonissued_blobs,
-					    ocsp_entry_nblobs(e),
-					    __ATOMIC_RELAXED);
-					ocsp_entry_free(e);
+					ocsp_nonissued_drop_locked(c, s, pe);
 					continue;
 				}
 				for (h = 0; h < OCSP_NHASH; h++) {
@@ -616,14 +624,7 @@ ocsp_cache_due(struct ocsp_cache *c, int64_t stale_before,
 							drop = 1;
 					}
 					if (drop) {
-						*pe = e->next;
-						s->n--;
-						__atomic_sub_fetch(&c->nonissued, 1,
-						    __ATOMIC_RELAXED);
-						__atomic_sub_fetch(&c->nonissued_blobs,
-						    ocsp_entry_nblobs(e),
-						    __ATOMIC_RELAXED);
-						ocsp_entry_free(e);
+						ocsp_nonissued_drop_locked(c, s, pe);
 						continue;
 					}
 					pe = &e->next;
