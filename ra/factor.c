@@ -124,13 +124,20 @@ static const struct db_stmt stmt_otp_nextval = {
  * credentials at signd, by signd's rule of ownership (sign_credential, the
  * rows credentials/list gives for the account), with what the code's
  * message names and whether its certificate can sign now (as the SAM
- * judges it: neither revoked nor on hold, within its validity).
+ * judges it, hsm/signd/samproc.c: neither revoked nor on hold, within its
+ * validity, and so is its issuing CA's own certificate, schema/100; until
+ * 2026-12-07 a code was sent, and paid for, that signd would refuse).
  */
 static const struct db_stmt stmt_otp_credential = {
 	"ra_otp_send_credential",
 	"SELECT c.profile, c.serial, c.der, c.revoked_at IS NULL AND "
-	"now() >= c.not_before AND now() <= c.not_after "
+	"now() >= c.not_before AND now() <= c.not_after AND "
+	"now() >= ri.not_before AND now() <= ri.not_after AND "
+	"rx.revoked_at IS NULL "
 	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
+	"JOIN ca_certificate ri ON ri.id = c.issuer_id "
+	"LEFT JOIN certificate rx ON rx.issuer_id = ri.issuer_id AND "
+	"rx.serial = ri.serial "
 	"WHERE sc.account_id = $1 AND sc.certificate_id = $2::bigint",
 	2
 };
@@ -605,9 +612,9 @@ ra_otp_refusal_respond(struct http_response *resp,
 		return ra_problem(resp, 404, "credential_id: no such signing "
 		    "credential of this account");
 	case RA_OTP_CREDENTIAL_UNUSABLE:
-		return ra_problem(resp, 409, "credential_id: its certificate "
-		    "is revoked, suspended, expired or not yet valid; it "
-		    "cannot sign");
+		return ra_problem(resp, 409, "credential_id: its certificate, "
+		    "or its issuing CA's, is revoked, suspended, expired or "
+		    "not yet valid; it cannot sign");
 	case RA_OTP_SEND_FAILED:
 		if (http_add_header(resp, "Retry-After", "60") == -1)
 			return -1;

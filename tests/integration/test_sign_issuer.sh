@@ -107,7 +107,11 @@ desc | has -F "issuing CA certificate is suspended" || fail "authorize, issuer h
 	fail "sign.authorize_refused: $(last_refusal sign.authorize_refused)"
 [ "$(state)" = "$s0" ] || fail "refusals changed state: $s0 -> $(state)"
 [ "$(info "$cred")" = suspended/disabled ] || fail "info, the issuing CA held: $(cat "$tmp/out")"
-note "issuing CA held: authorize, signHash refused; info suspended/disabled"
+# rad sends no sign code that signd would refuse (until 2026-12-07 it did).
+rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"credential_id\":\"$cred\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tok"
+[ "$code" = 409 ] && jq -r .detail "$tmp/out" | has -F "issuing CA" ||
+	fail "a sign code, the issuing CA held: HTTP $code $(cat "$tmp/out")"
+note "issuing CA held: authorize, signHash refused; info suspended/disabled; no sign code"
 
 # Released: the kept SAD signs its second hash, and a new one works.
 pkictl cert release --serial "$iss" --issuer root >"$tmp/rel.out" 2>&1 || fail "release: $(cat "$tmp/rel.out")"
@@ -122,6 +126,8 @@ signhash "$cred" "$SAD" "$H" $SHA256 $EC
 expect 200 - "signHash after the release"
 verify "$tmp/c.pem" 0
 [ "$(info "$cred")" = valid/enabled ] || fail "info after the release: $(cat "$tmp/out")"
+rreq POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"sign\",\"credential_id\":\"$cred\",\"hash_algo\":\"sha256\",\"hashes\":$H}" "$tok"
+[ "$code" = 201 ] || fail "a sign code after the release: HTTP $code $(cat "$tmp/out")"
 for s in "${secrets[@]}"; do
 	! has -F -- "$s" "$tmp/details" || fail "a secret in an error_description"
 done
