@@ -333,6 +333,14 @@ for r in "${APP_ROLES[@]}" pki_sam pki_sealer pki_auditor; do
 	[ "$(sql_as "$SU" "SELECT has_database_privilege('$r', current_database(), 'TEMP')")" = $want ] ||
 		fail "$r: TEMP on the database is not $want"
 done
+# No role stores large objects (schema/101): pg_largeobject is outside
+# every table grant, and PUBLIC could fill the disk with it, the read-only
+# roles too. The libpq large-object calls go through the same functions.
+for r in "${APP_ROLES[@]}" pki_sam pki_sealer pki_auditor; do
+	sql_fails "$(role_uri "$r")" "SELECT lo_from_bytea(0, '\\x00'::bytea)" 'permission denied'
+	sql_fails "$(role_uri "$r")" 'SELECT lo_creat(-1)' 'permission denied'
+done
+[ "$(sql_as "$SU" "SELECT count(*) FROM pg_largeobject_metadata")" = 0 ] || fail "large objects in the database"
 # What the review did as pki_sign: a temporary sign_service to make
 # sign_token_issue insert a token for a service without its secret.
 sql_fails "$(role_uri pki_sign)" 'CREATE TEMP TABLE sign_service (id bigint, client_id text, disabled_at timestamptz, secret_sha256 bytea)' \
