@@ -1239,6 +1239,28 @@ http_resume(struct http_deferred *d, struct http_response *resp)
  * hold set, an admit's refusal is not queued but noted (st->refused): the
  * body, already on its way, is read and dropped first (http_access).
  */
+/*
+ * The path of a request target in absolute form ("http://host:port/p"),
+ * which a server must accept (RFC 9112 §3.2.2) and libmicrohttpd passes
+ * on as it came: its path ("/p", or "/" when there is none); any other
+ * target as it is. Only http and https are ours to serve.
+ */
+static const char *
+http_origin_form(const char *url)
+{
+	const char *p;
+	size_t n;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		n = 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		n = 8;
+	else
+		return url;
+	p = strchr(url + n, '/');
+	return p != NULL ? p : "/";
+}
+
 static enum MHD_Result
 http_dispatch(struct http_server *srv, struct MHD_Connection *c,
     const char *url, const char *method, struct http_req_state *st,
@@ -1252,7 +1274,7 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 	http_client_addr(srv, c, addr, sizeof(addr));
 	memset(&req, 0, sizeof(req));
 	req.method = method;
-	req.path = url;
+	req.path = http_origin_form(url);
 	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
 	req.body = st->body;

@@ -463,6 +463,41 @@ test_413_without_body(void **state)
 	assert_non_null(strcasestr(resp, "Cache-Control: no-store"));
 }
 
+/*
+ * A request target in absolute form reaches the handler as its path
+ * (RFC 9112 §3.2.2: a server must accept it); until 2026-12-07 the
+ * handlers saw "http://x/echo" and answered 404.
+ */
+static void
+test_absolute_form(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		const char	*target;
+		const char	*path;	/* as the handler sees it */
+	} t[] = {
+		{ "http://x:8080/echo", "/echo" },
+		{ "HTTPS://x/a/b", "/a/b" },
+		{ "http://x", "/" },
+		{ "/plain", "/plain" },
+	};
+	char req[256], want[64], resp[2048];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nHost: x\r\n"
+		    "Content-Type: application/json\r\nContent-Length: 5\r\n"
+		    "Connection: close\r\n\r\nhello", t[i].target);
+		raw_request(fx, req, resp, sizeof(resp));
+		assert_int_equal(strncmp(resp, "HTTP/1.1 200 ", 13), 0);
+		/* The echo handler answers "METHOD PATH\n" and the body. */
+		snprintf(want, sizeof(want), "\r\n\r\nPOST %s\nhello",
+		    t[i].path);
+		if (strstr(resp, want) == NULL)
+			fail_msg("%s: %s", t[i].target, resp);
+	}
+}
+
 /* lim.admit: X-Key: ok gets in; anything else 401, before the body. */
 static int
 admit_key(void *arg, const struct http_request *req,
@@ -2408,6 +2443,7 @@ main(void)
 		cmocka_unit_test(test_body_too_large),
 		cmocka_unit_test(test_endless_chunked_dropped),
 		cmocka_unit_test(test_413_without_body),
+		cmocka_unit_test(test_absolute_form),
 		cmocka_unit_test(test_admit),
 		cmocka_unit_test(test_handler_failure_500),
 		cmocka_unit_test(test_custom_headers),
