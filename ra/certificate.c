@@ -516,18 +516,22 @@ ra_cert_factor_details(json_t *d, const struct factor_outcome *fo)
 /*
  * The terms an agreement binds, as the preview shows them and the
  * agreement must name them back ("terms"): SHA-256 over the agreement
- * version, the profile, key type, validity, the issuing CA and the
- * subject, each ended by a NUL. Without it a rad of another configuration
- * (two behind a balancer during a policy roll-out, the restart after a CA
- * renewal) recorded terms and an issuer the subscriber was never shown.
- * out: 64 lowercase hex digits and a NUL. 0 or -1.
+ * version, the profile, key type, the profile's validity, the issuing CA
+ * and its notAfter, and the subject, each ended by a NUL. The validity
+ * shown (the profile's, cut to the days left until the issuer's notAfter)
+ * follows from those two and the clock, which would change the terms at
+ * a day's turn between a subscriber's reading and agreeing. Without it a
+ * rad of another configuration (two behind a balancer during a policy
+ * roll-out, the restart after a CA renewal) recorded terms and an issuer
+ * the subscriber was never shown. out: 64 lowercase hex digits and a NUL.
+ * 0 or -1.
  */
 static int
 ra_agreement_terms(const char *version, const char *profile,
-    const char *key_type, long validity_days, const char *issuer_id,
+    const char *key_type, long profile_days, const struct ra_issuer *is,
     const char *dn, char out[65])
 {
-	const char *field[6];
+	const char *field[7];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char days[24];
@@ -535,17 +539,18 @@ ra_agreement_terms(const char *version, const char *profile,
 	size_t i;
 	int ok;
 
-	snprintf(days, sizeof(days), "%ld", validity_days);
+	snprintf(days, sizeof(days), "%ld", profile_days);
 	field[0] = version;
 	field[1] = profile;
 	field[2] = key_type;
 	field[3] = days;
-	field[4] = issuer_id;
-	field[5] = dn;
+	field[4] = is->id;
+	field[5] = is->not_after;
+	field[6] = dn;
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return -1;
 	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-	for (i = 0; ok && i < 6; i++)
+	for (i = 0; ok && i < 7; i++)
 		ok = EVP_DigestUpdate(ctx, field[i], strlen(field[i]) + 1) == 1;
 	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
 	EVP_MD_CTX_free(ctx);
@@ -625,7 +630,8 @@ ra_agreement_get(struct ra *ra, const struct http_request *req,
 	key_type = PQgetisnull(res, 0, 10) ? p->agreement_key_type :
 	    PQgetvalue(res, 0, 10);
 	if (ra_agreement_terms(p->agreement_version, PQgetvalue(res, 0, 2),
-	    key_type, is->validity_days, is->id, dn, terms) == -1)
+	    key_type, ra_cert_validity(ra->cert, PQgetvalue(res, 0, 2)), is,
+	    dn, terms) == -1)
 		goto out;
 	if ((o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:{s:s, s:O, s:s, s:s, "
 	    "s:I, s:s, s:s, s:s}}", "application_id", (json_int_t)strtoll(id,
@@ -782,8 +788,8 @@ ra_agree_txn(struct db *db, void *arg)
 	}
 	/* What is ordered is what the preview showed, or nothing. */
 	if (ra_agreement_terms(p->agreement_version, PQgetvalue(res, 0, 2),
-	    p->agreement_key_type, t->issuer.validity_days, t->issuer.id,
-	    t->dn, terms) == -1)
+	    p->agreement_key_type, ra_cert_validity(t->ra->cert,
+	    PQgetvalue(res, 0, 2)), &t->issuer, t->dn, terms) == -1)
 		goto out;
 	if (strcmp(terms, t->terms) != 0) {
 		t->outcome = RA_CO_STATE;

@@ -230,6 +230,21 @@ req GET "/v1/applications/$app/agreement"
 expect 200 "agreement preview, the issuer ending in 30 days"
 jq -e '.certificate.validity_days == 30' "$tmp/out" >/dev/null ||
 	fail "the preview's validity is not cut to the issuer's notAfter: $(cat "$tmp/out")"
+# The terms name the issuer's notAfter, not the days left until it: the
+# day's turn between reading and agreeing changes the days shown, not the
+# terms (a review found a false 409 then, 2026-12-07).
+issuer_end "now() + interval '30 days 6 seconds'"
+req GET "/v1/applications/$app/agreement"
+[ "$(jq -r .certificate.validity_days "$tmp/out")" = 30 ] || fail "30 days and 6 s: $(cat "$tmp/out")"
+terms30=$(jq -r .terms "$tmp/out")
+for _ in $(seq 100); do
+	req GET "/v1/applications/$app/agreement"
+	[ "$(jq -r .certificate.validity_days "$tmp/out")" = 29 ] && break
+	sleep 0.2
+done
+[ "$(jq -r .certificate.validity_days "$tmp/out")" = 29 ] || fail "the days left did not turn: $(cat "$tmp/out")"
+[ "$(jq -r .terms "$tmp/out")" = "$terms30" ] || fail "the terms changed with the days left alone"
+issuer_end "now() + interval '30 days 1 hour'"
 # Every order of the stack settled first, and the state still for 3 s: cad
 # fails an order still pending under an issuer that ends within a day, and
 # rad's notifier then sends its application back to approved (schema/089),
