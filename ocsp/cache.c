@@ -303,6 +303,13 @@ ocsp_status_under_ca(const struct ocsp_status *own,
 	    OCSP_CA_OVER_NONISSUED : OCSP_CA_OVER_ISSUED;
 }
 
+int
+ocsp_status_nonissued(const struct ocsp_status *st)
+{
+	return st->state == OCSP_STATE_NONISSUED ||
+	    st->ca_over == OCSP_CA_OVER_NONISSUED;
+}
+
 /* What an entry answers: its own status under its issuer's. */
 static void
 ocsp_entry_status_locked(const struct ocsp_shard *s,
@@ -405,8 +412,7 @@ ocsp_cache_put(struct ocsp_cache *c, int issuer, const char *serial, int hash,
 	if (hash < 0 || hash >= OCSP_NHASH || issuer < 0 ||
 	    issuer >= OCSP_MAX_ISSUERS)
 		return 1;
-	nonissued = st->state == OCSP_STATE_NONISSUED ||
-	    st->ca_over == OCSP_CA_OVER_NONISSUED;
+	nonissued = ocsp_status_nonissued(st);
 	pthread_mutex_lock(&s->mtx);
 	pe = ocsp_find_locked(s, h, issuer, serial);
 	e = *pe;

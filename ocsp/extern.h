@@ -179,6 +179,16 @@ struct ocsp_status {
 void	ocsp_status_under_ca(const struct ocsp_status *own,
 	    const struct ocsp_status *ca, struct ocsp_status *out);
 
+/*
+ * 1 when st is the answer for a serial the issuer never issued: st's own
+ * (OCSP_STATE_NONISSUED) or its CA's revocation over it
+ * (OCSP_CA_OVER_NONISSUED), else 0. Such an answer, when revoked, carries
+ * the extended revoked definition extension (RFC 6960 §2.2, §4.4.8) and
+ * has the never-issued validity and max-age (nonissued_validity_seconds,
+ * nonissued_max_age_seconds), and counts against max_nonissued.
+ */
+int	ocsp_status_nonissued(const struct ocsp_status *st);
+
 /* An issuer we answer for, with its delegated responder (RFC 6960 §4.2.2.2). */
 struct ocsp_issuer {
 	long long	 db_id;		/* ca_certificate.id of the issuer */
@@ -253,7 +263,8 @@ int	ocsp_policy_load(const struct config *, struct ocsp_policy *,
 
 /*
  * How long a shared HTTP cache may keep an answer about st: the policy's
- * max_age, or nonissued_max_age for a serial never issued (a certificate
+ * max_age, or nonissued_max_age for a serial never issued, its CA's
+ * revocation over it or not (ocsp_status_nonissued; a certificate
  * issued a moment ago and not yet loaded is answered so until the next
  * poll; a CDN must not repeat that for the response's whole validity).
  */

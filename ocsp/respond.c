@@ -185,7 +185,7 @@ long
 ocsp_policy_max_age(const struct ocsp_policy *pol,
     const struct ocsp_status *st)
 {
-	return st->state == OCSP_STATE_NONISSUED ? pol->nonissued_max_age :
+	return ocsp_status_nonissued(st) ? pol->nonissued_max_age :
 	    pol->max_age;
 }
 
@@ -543,6 +543,14 @@ ocsp_singles_make(const struct ocsp_issuer *iss, const struct ocsp_policy *pol,
 			if ((rev = ASN1_GENERALIZEDTIME_set(NULL,
 			    (time_t)s[i].st.revoked_at)) == NULL)
 				goto out;
+			/*
+			 * A serial never issued, revoked by its CA's own
+			 * revocation or hold: RFC 6960 §2.2 wants the
+			 * extension whenever "revoked" answers one (until
+			 * 2026-12-07 it was left out).
+			 */
+			if (s[i].st.ca_over == OCSP_CA_OVER_NONISSUED)
+				extrev = 1;
 			break;
 		default:
 			if (pol->nonissued_unknown) {
@@ -760,11 +768,14 @@ ocsp_static(const unsigned char *what, const unsigned char **der, size_t *len)
 	*len = 5;
 }
 
-/* The validity of a response for st. */
+/*
+ * The validity of a response for st: nonissued_validity for a serial never
+ * issued, its CA's revocation over it or not (ocsp_status_nonissued).
+ */
 static long
 ocsp_validity_of(const struct ocsp_policy *pol, const struct ocsp_status *st)
 {
-	return st->state == OCSP_STATE_NONISSUED ? pol->nonissued_validity :
+	return ocsp_status_nonissued(st) ? pol->nonissued_validity :
 	    pol->validity;
 }
 

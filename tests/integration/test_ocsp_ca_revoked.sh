@@ -11,7 +11,10 @@
 #   signed before the revocation, is dropped) and with one: revoked,
 #   cACompromise, revocationTime the CA's own;
 # - a leaf revoked (keyCompromise) before the CA was: its own time and reason;
-# - a serial the CA never issued: revoked, cACompromise, the CA's time;
+# - a serial the CA never issued: revoked, cACompromise, the CA's time,
+#   with the extended revoked definition extension and nextUpdate within
+#   the hour, as any never-issued answer (until 2026-12-07: neither, and
+#   the 4 days of an issued certificate's);
 # - /health: degraded, "ca_revoked" naming the CA (crld's shape);
 # - the same after ocspd starts again with the CA already revoked.
 . "$(dirname "$0")/lib.sh"
@@ -89,8 +92,17 @@ check() {	# check WHEN: what every answer says with the CA revoked
 	revoked_as "$w.nonce" cACompromise "$ctime"
 	ask "$w.early" -cert "$T/early.pem" -no_nonce
 	revoked_as "$w.early" keyCompromise "$etime"
-	ask "$w.never" -serial 0x7EADBEEF0123456789 -no_nonce
+	ask "$w.never" -serial 0x7EADBEEF0123456789 -no_nonce -resp_text -respout "$T/$w.never.der"
 	revoked_as "$w.never" cACompromise "$ctime"
+	# Never issued: the extended revoked definition extension (RFC 6960 §2.2,
+	# id-pkix-ocsp-extended-revoke, 1.3.6.1.5.5.7.48.1.9, DER 06 09 2B 06 01
+	# 05 05 07 30 01 09) and the never-issued validity, an hour.
+	od -An -v -tx1 "$T/$w.never.der" | tr -d ' \n' | grep -q 06092b0601050507300109 ||
+		{ cat "$T/$w.never"; fail "$w: never issued, revoked, without the extended revoked definition extension"; }
+	tu=$(date -u -d "$(sed -n 's/^ *This Update: //p' "$T/$w.never" | head -1)" +%s)
+	nu=$(date -u -d "$(sed -n 's/^ *Next Update: //p' "$T/$w.never" | head -1)" +%s)
+	[ $((nu - tu)) -gt 0 ] && [ $((nu - tu)) -le 3600 ] ||
+		{ cat "$T/$w.never"; fail "$w: never issued, nextUpdate $((nu - tu)) s after thisUpdate (an hour at most)"; }
 	curl -s -o "$T/$w.health" "$url/health"
 	jq -e '.status == "degraded" and .ca_revoked.issuing.status == "revoked" and
 	    .ca_revoked.issuing.reason == "cACompromise" and (.ca_revoked | length) == 1' \

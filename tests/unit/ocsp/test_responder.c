@@ -1609,12 +1609,64 @@ answer_status(const char *serial, int *reason, time_t *revoked,
 }
 
 /*
+ * The answer to the SHA-1 request for serial is the never-issued one's
+ * shape, whatever its status (RFC 6960 §2.2, §4.4.8): revoked with reason,
+ * the extended revoked definition extension, nextUpdate
+ * nonissued_validity_seconds after thisUpdate, kept with
+ * nonissued_max_age_seconds. Until 2026-12-07 a serial never issued,
+ * revoked by its CA's revocation or hold, had neither: 4 days, no
+ * extension.
+ */
+static void
+assert_nonissued_shape(const char *serial, int reason)
+{
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = NULL, *p;
+	unsigned char *req;
+	size_t reqlen, derlen;
+	int owned = 0, cacheable = 0, got, day, sec;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	ASN1_OBJECT *obj;
+	ASN1_GENERALIZEDTIME *rev = NULL, *tu = NULL, *nu = NULL;
+
+	req = make_request(serial, &reqlen);
+	assert_int_equal(ocsp_answer(&r, req, reqlen, &der, &derlen, &blob,
+	    &owned, &cacheable), 0);
+	p = der;
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)derlen);
+	assert_non_null(resp);
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	assert_int_equal(OCSP_single_get0_status(OCSP_resp_get0(bs, 0), &got,
+	    &rev, &tu, &nu), V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(got, reason);
+	obj = OBJ_txt2obj(OCSP_OID_EXTENDED_REVOKE, 1);
+	assert_non_null(obj);
+	assert_true(OCSP_BASICRESP_get_ext_by_OBJ(bs, obj, -1) >= 0);
+	ASN1_OBJECT_free(obj);
+	assert_int_equal(ASN1_TIME_diff(&day, &sec, tu, nu), 1);
+	assert_int_equal((long)day * 86400 + sec, r.pol.nonissued_validity);
+	assert_non_null(blob);
+	assert_int_equal(blob->max_age, r.pol.nonissued_max_age);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	ocsp_blob_unref(blob);
+	if (owned)
+		OPENSSL_free((unsigned char *)der);
+	OPENSSL_free(req);
+}
+
+/*
  * The issuer's own certificate revoked (ocsp/README.md "An issuing CA
  * revoked"): every serial answered revoked, cACompromise, the CA's time,
  * cached ones and those of the database alike, unless revoked for good
  * before it; an answer signed under the CA's old status is not kept; on
  * hold: certificateHold, the CA's time, back to the own status once
  * released. Until 2026-12-07 the leaf's own status alone was answered.
+ * A serial never issued, revoked by the CA's revocation or hold, keeps the
+ * never-issued answer's extension, validity and max-age
+ * (assert_nonissued_shape; until 2026-12-07: none of them).
  */
 static void
 test_ca_revoked(void **state)
@@ -1690,10 +1742,14 @@ test_ca_revoked(void **state)
 	assert_int_equal(answer_status("77", &reason, &rev, &cached),
 	    V_OCSP_CERTSTATUS_REVOKED);
 	assert_true(cached);
+	/* Signed live and from the cache: the never-issued shape. */
+	assert_nonissued_shape("76", OCSP_REVOKED_STATUS_CACOMPROMISE);
+	assert_nonissued_shape("77", OCSP_REVOKED_STATUS_CACOMPROMISE);
 	r.pol.nonissued_unknown = 1;
 	assert_int_equal(answer_status("78", &reason, &rev, &cached),
 	    V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
+	assert_nonissued_shape("78", OCSP_REVOKED_STATUS_CACOMPROMISE);
 	r.pol.nonissued_unknown = 0;
 
 	/* On hold: certificateHold at the hold's time; released: its own. */
@@ -1708,6 +1764,11 @@ test_ca_revoked(void **state)
 	    V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
 	assert_int_equal(rev, now - 10);
+	assert_int_equal(answer_status("77", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CERTIFICATEHOLD);
+	assert_int_equal(rev, now - 50);
+	assert_nonissued_shape("77", OCSP_REVOKED_STATUS_CERTIFICATEHOLD);
 	memset(&ca, 0, sizeof(ca));
 	ca.reason = -1;
 	assert_int_equal(ocsp_cache_set_ca_status(r.cache, GOOD_ISSUER, &ca), 1);
