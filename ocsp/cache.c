@@ -289,10 +289,18 @@ ocsp_status_under_ca(const struct ocsp_status *own,
 	out->ca_over = OCSP_CA_OWN;
 	if (ca->state != OCSP_STATE_REVOKED)
 		return;
-	/* Revoked itself before the CA was: its own time and reason. */
+	/*
+	 * Revoked or held itself before the CA was revoked: its own time,
+	 * reason and invalidity date, the earlier revocationTime (a
+	 * signature made during a leaf's hold must not seem to predate every
+	 * revocation, and the CA's CRL lists the hold). A tie: a leaf
+	 * revoked for good keeps its own, one on hold gets the CA's, which
+	 * no release undoes. Under a CA on hold, any of its own.
+	 */
 	if (own->state == OCSP_STATE_REVOKED && (hold ||
-	    (own->reason != OCSP_REVOKED_STATUS_CERTIFICATEHOLD &&
-	    own->revoked_at <= ca->revoked_at)))
+	    own->revoked_at < ca->revoked_at ||
+	    (own->revoked_at == ca->revoked_at &&
+	    own->reason != OCSP_REVOKED_STATUS_CERTIFICATEHOLD)))
 		return;
 	out->state = OCSP_STATE_REVOKED;
 	out->reason = hold ? OCSP_REVOKED_STATUS_CERTIFICATEHOLD :

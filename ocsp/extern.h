@@ -169,7 +169,9 @@ struct ocsp_status {
  * - ca not revoked: own.
  * - ca revoked for good (any reason but certificateHold): revoked,
  *   cACompromise, revocationTime the CA's, no invalidity date; unless own
- *   is revoked for good at or before that time (its own time and reason).
+ *   is revoked for good at or before that time, or on hold since before
+ *   it: own (its time, reason and invalidity date), so revocationTime is
+ *   the earlier of the two.
  *   A serial never issued too: whatever that CA's key signed is revoked.
  * - ca on hold: revoked, certificateHold, revocationTime the CA's hold
  *   time, unless own is revoked or on hold itself (its own); back to own

@@ -11,6 +11,10 @@
 #   signed before the revocation, is dropped) and with one: revoked,
 #   cACompromise, revocationTime the CA's own;
 # - a leaf revoked (keyCompromise) before the CA was: its own time and reason;
+# - a leaf on hold since before the CA was revoked: its hold and the hold's
+#   time, the earlier (until 2026-12-07 cACompromise at the CA's later time:
+#   what was signed during the hold seemed to predate any revocation, and
+#   the answer disagreed with the issuing CA's CRL);
 # - a serial the CA never issued: revoked, cACompromise, the CA's time,
 #   with the extended revoked definition extension and nextUpdate within
 #   the hour, as any never-issued answer (until 2026-12-07: neither, and
@@ -56,11 +60,16 @@ rtime() {
 
 issue leaf
 issue early
+issue held
 ls=$(serial "$T/leaf.pem")
 es=$(serial "$T/early.pem")
+hs=$(serial "$T/held.pem")
 pkictl cert revoke --issuer issuing --serial "$es" --reason keyCompromise >"$T/early.rev" 2>&1 ||
 	{ cat "$T/early.rev"; fail "cert revoke (early)"; }
 etime=$(rtime issuing "$es")
+pkictl cert revoke --issuer issuing --serial "$hs" --reason certificateHold >"$T/held.rev" 2>&1 ||
+	{ cat "$T/held.rev"; fail "cert revoke --reason certificateHold (held)"; }
+htime=$(rtime issuing "$hs")
 # Loaded and pre-signed while the CA is good: the cached answer to drop.
 for _ in $(seq 50); do
 	ask before -cert "$T/leaf.pem" -no_nonce
@@ -70,7 +79,7 @@ done
 has -F ': good' "$T/before" || { cat "$T/before"; fail "leaf not good before the CA is revoked"; }
 curl -sf -o "$T/h0" "$url/health" && jq -e '(.ca_revoked // {}) == {} and .status == "ok"' "$T/h0" >/dev/null ||
 	{ cat "$T/h0"; fail "/health names a revoked CA before any is"; }
-sleep 1.1	# the CA's revocation a second after early's, at least
+sleep 1.1	# the CA's revocation a second after early's and held's, at least
 
 # --- the root revokes the issuing CA's own certificate -----------------------------------
 is=$(serial "$pki/issuing.pem")
@@ -78,6 +87,7 @@ pkictl cert revoke --issuer root --serial "$is" --reason cACompromise >"$T/ca.re
 	{ cat "$T/ca.rev"; fail "cert revoke --issuer root (the issuing CA)"; }
 ctime=$(rtime root "$is")
 [ "$ctime" != "$etime" ] || fail "early and the CA revoked in the same second"
+[ "$ctime" != "$htime" ] || fail "held and the CA revoked in the same second"
 
 check() {	# check WHEN: what every answer says with the CA revoked
 	local w=$1
@@ -92,6 +102,8 @@ check() {	# check WHEN: what every answer says with the CA revoked
 	revoked_as "$w.nonce" cACompromise "$ctime"
 	ask "$w.early" -cert "$T/early.pem" -no_nonce
 	revoked_as "$w.early" keyCompromise "$etime"
+	ask "$w.held" -cert "$T/held.pem" -no_nonce
+	revoked_as "$w.held" certificateHold "$htime"
 	ask "$w.never" -serial 0x7EADBEEF0123456789 -no_nonce -resp_text -respout "$T/$w.never.der"
 	revoked_as "$w.never" cACompromise "$ctime"
 	# Never issued: the extended revoked definition extension (RFC 6960 §2.2,

@@ -1661,7 +1661,8 @@ assert_nonissued_shape(const char *serial, int reason)
  * The issuer's own certificate revoked (ocsp/README.md "An issuing CA
  * revoked"): every serial answered revoked, cACompromise, the CA's time,
  * cached ones and those of the database alike, unless revoked for good
- * before it; an answer signed under the CA's old status is not kept; on
+ * at or before it, or on hold since before it (the earlier time); an
+ * answer signed under the CA's old status is not kept; on
  * hold: certificateHold, the CA's time, back to the own status once
  * released. Until 2026-12-07 the leaf's own status alone was answered.
  * A serial never issued, revoked by the CA's revocation or hold, keeps the
@@ -1690,6 +1691,20 @@ test_ca_revoked(void **state)
 	    &st), 1);
 	st.revoked_at = now - 10;	/* after the CA */
 	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C3",
+	    &st), 1);
+	st.revoked_at = now - 100;	/* the CA's second */
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C7",
+	    &st), 1);
+	/* On hold: before the CA, after it, in its second. */
+	st.reason = OCSP_REVOKED_STATUS_CERTIFICATEHOLD;
+	st.revoked_at = now - 1000;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C4",
+	    &st), 1);
+	st.revoked_at = now - 10;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C5",
+	    &st), 1);
+	st.revoked_at = now - 100;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C6",
 	    &st), 1);
 	assert_int_equal(answer_status("C1", &reason, &rev, &cached),
 	    V_OCSP_CERTSTATUS_GOOD);
@@ -1724,6 +1739,37 @@ test_ca_revoked(void **state)
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
 	assert_int_equal(rev, now - 1000);
 	assert_int_equal(answer_status("C3", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
+	assert_int_equal(rev, now - 100);
+	assert_int_equal(answer_status("C7", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+	assert_int_equal(rev, now - 100);
+	/*
+	 * On hold before the CA's revocation: the hold, its time (the
+	 * earlier; until 2026-12-07 cACompromise at the CA's later time);
+	 * after it or in its second: the CA's.
+	 */
+	assert_int_equal(answer_status("C4", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CERTIFICATEHOLD);
+	assert_int_equal(rev, now - 1000);
+	assert_int_equal(answer_status("C5", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
+	assert_int_equal(rev, now - 100);
+	assert_int_equal(answer_status("C6", &reason, &rev, &cached),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
+	assert_int_equal(rev, now - 100);
+	/* C4 released from its hold: the CA's revocation. */
+	memset(&st, 0, sizeof(st));
+	st.reason = -1;
+	st.not_after = now + 86400;
+	assert_int_equal(ocsp_cache_set_status(r.cache, GOOD_ISSUER, "C4",
+	    &st), 1);
+	assert_int_equal(answer_status("C4", &reason, &rev, &cached),
 	    V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
 	assert_int_equal(rev, now - 100);
