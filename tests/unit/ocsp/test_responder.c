@@ -1780,7 +1780,9 @@ test_ca_revoked(void **state)
 	assert_int_equal(answer_status("E4", &reason, &rev, &cached),
 	    V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
-	assert_int_equal(rev, now - 500 * 86400);
+	/* fake_lookup's own clock: a second later under a slow build. */
+	assert_true(rev >= now - 500 * 86400 &&
+	    rev <= time(NULL) - 500 * 86400);
 	assert_int_equal(answer_status("77", &reason, &rev, &cached),
 	    V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_CACOMPROMISE);
