@@ -11,7 +11,8 @@
 # from /dev/urandom into DIR/secrets (0600) and never appear in argv or logs.
 # When run as root, PostgreSQL and slapd run as the system user `pki`
 # (created by `make deps`); pkictl and the daemons start as root (daemons
-# demote themselves) and what pkictl creates is handed to `pki` afterwards.
+# demote themselves) and the token files pkictl creates are handed to
+# pki-hsm afterwards.
 # What root opens, signals or trusts (logs, PID files, HSM lock files,
 # secrets) lies in directories of root's: no other user can put a link
 # or another process's PID where root looks (deploy/README.md "Layout").
@@ -230,12 +231,15 @@ give_to() {
 }
 give_to_stack() { give_to "$STACK_USER" "$@"; }
 
-# The public files (pki/) are the stack user's, the CRLs crld's: crl/ is
-# never the stack user's, not even for a moment (crld may be writing).
+# The public files (pki/) are root's, as STATEDIR/pki is in production
+# (deploy/systemd/pki.tmpfiles.in): what pkictl (root) wrote there stays
+# so. Only the CRLs are a daemon's, crld's (pki-crl), in crl/. Until
+# 2026-12-07 pki/ and its files were the stack user's (pki, who runs
+# PostgreSQL and slapd), who could so edit pades-callers and
+# pades-client.id, which root reads into pki.conf (write_layout takes
+# them back).
 give_pki_dir() {
 	[ "$(id -u)" -eq 0 ] || return 0
-	chown -h "$STACK_USER:$STACK_GROUP" -- "$DIR/pki"
-	find "$DIR/pki" -mindepth 1 -maxdepth 1 ! -name crl -exec chown -hR "$STACK_USER:$STACK_GROUP" -- {} +
 	give_to "$(daemon_user crl)" "$DIR/pki/crl"
 }
 
@@ -605,7 +609,13 @@ make_otp_key() {
 	printf '%s' "$v" | put_file "$f" 0600 keep
 }
 
-# Writes stdin to $1 atomically with mode $2, owned by the stack user.
+# Writes stdin to $1 atomically with mode $2, owned by the stack user: only
+# for what PostgreSQL reads as that user from its own 0700 directory
+# (pg_configure). What root reads or sources (pki.conf, stack.env,
+# softhsm2.conf, pki/) is root's: put_file ... keep. Until 2026-12-07 those
+# were the stack user's too, who could so point root's pkictl at a
+# PKCS#11 module of its own (pki.conf [hsm] module) or put a command in
+# the stack.env an operator, and tests/run.sh, source as root.
 write_file() { put_file "$1" "$2" "$STACK_USER"; }
 
 # fill TEMPLATE: prints it with @NAME@ placeholders substituted.
@@ -679,8 +689,16 @@ write_layout() {
 	mkdir_owned 0700 "$HSMDIR" "$HSM_USER"
 	mkdir_owned 0700 "$HSMDIR/tokens" "$HSM_USER"
 	give_to "$HSM_USER" "$HSMDIR/tokens"
-	mkdir_owned 0755 "$DIR/pki"
-	mkdir_owned 0711 "$DIR/spool"
+	# pki/ and spool/ are root's, as in production (pki.tmpfiles.in):
+	# root reads pki/ (pades-callers, pades-client.id) and cad, rad and
+	# tsad open their directories in spool/ as root. Until 2026-12-07
+	# both were the stack user's, who could rename what it holds: what
+	# it left is made root's, or removed (a link, a FIFO, a directory
+	# other than the daemons' own below).
+	mkdir_owned 0755 "$DIR/pki" root
+	root_dir_files "$DIR/pki" crl
+	mkdir_owned 0711 "$DIR/spool" root
+	root_dir_files "$DIR/spool" tsa cad ra-mail ra-sms
 	mkdir_owned 0700 "$DIR/spool/tsa" "$(daemon_user tsa)"
 	# cad's in-flight markers: opened as root before it demotes, then
 	# written only through the descriptor, so root's (the demoted cad
@@ -782,7 +800,7 @@ write_layout() {
 	printf '# pkisign serve callers: NAME SHA256-HEX of its bearer token (sign/README.md).\nlocal-apps %s\n' "$v" |
 		put_file "$DIR/pki/pades-callers" 0644 keep
 
-	write_file "$SOFTHSM2_CONF" 0644 <<EOF
+	put_file "$SOFTHSM2_CONF" 0644 keep <<EOF
 # SoftHSM2 configuration of this stack (written by deploy/stack.sh).
 directories.tokendir = $HSMDIR/tokens
 objectstore.backend = file
@@ -890,7 +908,7 @@ write_conf() {
 				echo "callers_file = $DIR/pki/pades-callers"
 			fi
 		done
-	} | write_file "$CONF" 0644
+	} | put_file "$CONF" 0644 keep
 }
 
 # current_cert NAME: of $DIR/pki/NAME.pem (the ceremony's) and the
@@ -974,7 +992,7 @@ EOF
 		*) die "stack.env key $k is not in STACK_ENV_KEYS" ;;
 		esac
 	done
-	write_file "$ENVFILE" 0644 <<<"$content"
+	put_file "$ENVFILE" 0644 keep <<<"$content"
 }
 
 # --- PostgreSQL ---------------------------------------------------------------------
@@ -1039,7 +1057,7 @@ pg_tls() {
 		die "openssl req failed for the PostgreSQL TLS certificate"
 	fi
 	put_file "$key" 0600 "$STACK_USER" <"$t/key"
-	write_file "$crt" 0644 <"$t/crt"
+	put_file "$crt" 0644 keep <"$t/crt"
 	rm -rf -- "$t"
 }
 

@@ -70,6 +70,30 @@ if [ "$(id -u)" -eq 0 ]; then
 	[ "$(stat -c '%U %a' "$S/spool/cad")" = "root 700" ] ||
 		fail "spool/cad is $(stat -c '%U %a' "$S/spool/cad"), not root's 0700"
 	as_user pki-cad touch "$S/spool/cad/planted" 2>/dev/null && fail "pki-cad can write in spool/cad"
+	# What root reads, sources or loads is root's, not pki's (who runs
+	# PostgreSQL and slapd, so is one COPY ... TO PROGRAM away from any
+	# superuser of the database): pki.conf names the PKCS#11 module root's
+	# pkictl loads, stack.env is sourced by the operator and by run.sh,
+	# pkisign serve reads pki/pades-callers as root, and root writes
+	# pki/pades-client.id into pki.conf. Until 2026-12-07 all were pki's.
+	for f in pki.conf stack.env hsm/softhsm2.conf pki/pades-callers pki/pades-client.id pki/root.pem pki/pg-server.pem; do
+		for u in pki pki-hsm; do
+			as_user "$u" sh -c "echo 'X=\$(id >$T/pwned)' >>'$S/$f'" 2>/dev/null && fail "$u can write $f"
+		done
+		[ "$(stat -c '%U:%G %a' "$S/$f")" = "root:root 644" ] ||
+			fail "$f is $(stat -c '%U:%G %a' "$S/$f"), not root:root 0644"
+	done
+	for d in pki spool; do
+		[ "$(stat -c %U "$S/$d")" = root ] || fail "$d/ is $(stat -c %U "$S/$d")'s, not root's"
+		as_user pki touch "$S/$d/planted" 2>/dev/null && fail "pki can create a file in $d/"
+		as_user pki mv "$S/$d" "$S/$d.aside" 2>/dev/null && fail "pki can move $d/ aside"
+	done
+	as_user pki mv "$S/pki/pades-callers" "$S/pki/pades-callers.aside" 2>/dev/null && fail "pki can move pki/pades-callers aside"
+	# crld writes its CRLs in pki/crl/, its own (and only it).
+	[ "$(stat -c %U "$S/pki/crl")" = pki-crl ] || fail "pki/crl/ is not pki-crl's"
+	as_user pki touch "$S/pki/crl/planted" 2>/dev/null && fail "pki can create a file in pki/crl/"
+	( set -a; . "$S/stack.env"; set +a )	# root, as deploy/README.md says
+	[ ! -e "$T/pwned" ] || fail "stack.env ran pki's command: $(cat "$T/pwned")"
 fi
 # The stack's cad holds its marker, empty between orders, not writable by others.
 grep -qx "state_dir = $S/spool/cad" "$S/pki.conf" || fail "pki.conf does not give cad its state_dir"
@@ -447,6 +471,12 @@ if [ "$(id -u)" -eq 0 ]; then
 	# token's lock file linked into such a directory (pkictl created it),
 	# a PID file naming an unrelated process of root's (down signalled it).
 	chown pki:pki "$S/run" "$S/log" "$S/secrets" "$S"/secrets/ra-*.key "$S/secrets/pades-client.secret"
+	# pki/, spool/, pki.conf and stack.env as an up before 2026-12-07
+	# left them, pki's; a link pki put among the certificates (up read it
+	# for stack.env's PKI_TSA_CERT) is removed.
+	chown pki:pki "$S/pki" "$S"/pki/*.pem "$S/pki/pades-callers" "$S/pki/pades-client.id" "$S/spool" \
+	    "$S/pki.conf" "$S/stack.env" "$S/hsm/softhsm2.conf"
+	as_user pki ln -s "$victim" "$S/pki/tsa-9.pem" || fail "as pki: ln -s in pki/"
 	chown -R pki:pki "$S"/run/*.lock "$S"/log/*
 	as_user pki rm -f "$S/log/postgresql.log" "$S/log/pkictl.log" "$S/run/pki-audit.lock"
 	as_user pki ln -s "$victim" "$S/log/postgresql.log" &&
@@ -478,12 +508,15 @@ if [ "$(id -u)" -eq 0 ]; then
 	as_user pki-hsm rm -f "$S/hsm/softhsm2.conf.tmp"
 	cp -p -- "$T/ra-otp.key.saved" "$S/secrets/ra-otp.key"
 	chown 0:0 "$S/secrets/ra-otp.key"
-	for f in "$S/secrets" "$S"/secrets/ra-*.key "$S/secrets/pades-client.secret" "$S/run" "$S/log" "$S/log/postgresql.log" "$S/log/pkictl.log" "$S/run/pki-audit.lock" "$S"/run/*.pid; do
+	for f in "$S/secrets" "$S"/secrets/ra-*.key "$S/secrets/pades-client.secret" "$S/run" "$S/log" "$S/log/postgresql.log" "$S/log/pkictl.log" "$S/run/pki-audit.lock" "$S"/run/*.pid \
+	    "$S/pki" "$S"/pki/*.pem "$S/pki/pades-callers" "$S/pki/pades-client.id" "$S/spool" "$S/pki.conf" "$S/stack.env" "$S/hsm/softhsm2.conf"; do
 		[ "$(stat -c %U "$f")" = root ] && [ ! -L "$f" ] || fail "$f is not root's after up on an older stack"
 	done
+	[ ! -e "$S/pki/tsa-9.pem" ] && [ ! -L "$S/pki/tsa-9.pem" ] || fail "up left the link pki put in pki/"
+	grep -q 'removing .*/pki/tsa-9.pem: a link' "$S.up.log" || fail "up did not say it removed the link in pki/"
 	[ -f "$S/run/pki-audit.lock" ] || fail "run/pki-audit.lock is not a file again"
 	grep -q 'removing .*/log/postgresql.log: a link' "$S.up.log" || fail "up did not say it removed the planted log link"
-	note "links put in secrets/, hsm/, run/ and log/ replaced or removed, never followed"
+	note "links put in secrets/, hsm/, run/, log/ and pki/ replaced or removed, never followed"
 fi
 sum_state >"$T/state3"
 diff "$T/state1" "$T/state3" >/dev/null || fail "up after down changed the state: $(diff "$T/state1" "$T/state3")"
@@ -513,20 +546,21 @@ if [ "$(id -u)" -eq 0 ]; then
 	note "PID files naming another process: down leaves it alone"
 fi
 
-# A link the stack user put where up makes a directory is refused, not
-# followed: root would chmod and chown what it points at.
+# A link the owner of a directory (pki-hsm, hsm/) put where up makes a
+# directory is refused, not followed: root would chmod and chown what it
+# points at. (spool/, where test_stack planted one as pki until
+# 2026-12-07, is root's: what an older stack left there is removed.)
 if [ "$(id -u)" -eq 0 ]; then
 	mkdir -m 0755 "$T/victim"
-	mv -- "$S/spool/tsa" "$S/spool/tsa.real"
-	ln -s "$T/victim" "$S/spool/tsa"
-	chown -h pki "$S/spool/tsa"
+	as_user pki-hsm mv -- "$S/hsm/tokens" "$S/hsm/tokens.real" &&
+		as_user pki-hsm ln -s "$T/victim" "$S/hsm/tokens" || fail "as pki-hsm: a link at hsm/tokens"
 	"$STACK_SH" up --dir "$S" --ports auto --build "$BUILD" --ephemeral >"$T/link.log" 2>&1 &&
-		fail "up accepted spool/tsa as a symbolic link"
-	grep -q 'spool/tsa is a symbolic link' "$T/link.log" || { cat "$T/link.log"; fail "up did not say why"; }
+		fail "up accepted hsm/tokens as a symbolic link"
+	grep -q 'hsm/tokens is a symbolic link' "$T/link.log" || { cat "$T/link.log"; fail "up did not say why"; }
 	[ "$(stat -c '%U %a' "$T/victim")" = "root 755" ] || fail "up changed the link's target: $(stat -c '%U %a' "$T/victim")"
 	"$STACK_SH" down --dir "$S" >/dev/null 2>&1 || true
-	rm -f -- "$S/spool/tsa"
-	mv -- "$S/spool/tsa.real" "$S/spool/tsa"
+	rm -f -- "$S/hsm/tokens"
+	mv -- "$S/hsm/tokens.real" "$S/hsm/tokens"
 fi
 
 # --- a directory the stack user cannot reach is refused clearly -------------------------
