@@ -194,13 +194,53 @@ fi
 # daemon_user SECTION: the user a daemon's section demotes to.
 daemon_user() { if [ "$(id -u)" -eq 0 ]; then echo "pki-$1"; else echo "$STACK_USER"; fi; }
 
-# Runs a command as the stack user (PostgreSQL refuses root). setpriv execs in
-# place, so a backgrounded command's $! is the daemon's own PID.
+# What the components (PostgreSQL, slapd, their tools, the daemons, the
+# sealer) find in their environment: not that of whoever ran up. Until
+# 2026-12-07 they inherited it whole: an operator's PGPASSWORD, cloud
+# tokens or LD_* were in /proc/PID/environ of PostgreSQL and slapd, which
+# their user (pki) reads, and in the daemons'. clean_env KIND USER, in the
+# subshell that then execs a component run as USER, unsets every exported
+# variable but TZ (if set) and, for KIND daemon (the daemons and the
+# sealer, started as root):
+#   PKI_*          lib/config.h's PKI_<SECTION>_<KEY> overrides (tests start
+#                  stacks with some), the signers' PIN variables (which
+#                  they wipe: hsm/signer_config.c), stack.sh's own settings;
+#   *SAN_OPTIONS   the sanitizer build's (tests/run.sh);
+#   SUDO_USER      the sealer's audit actor (pkictl_actor in ca/pkictl.c);
+#   SOFTHSM2_CONF  this stack's;
+# KIND stack (PostgreSQL, slapd and their tools, as the stack user) keeps
+# none of those: they read none, and a PIN variable must not reach pki.
+# Then it sets PATH (the system's and PGBIN) and HOME (USER's, from
+# passwd). Unset here, rather than listed for env -i, so that no value (a
+# PIN variable) is ever in a command line, which any user reads in
+# /proc/PID/cmdline.
+COMPONENT_PATH=$PGBIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+clean_env() {
+	local _ce_v _ce_a _ce_home _ce_funcs
+	_ce_home=$(getent passwd "$2" | cut -d: -f6) || true
+	# Exported shell functions (BASH_FUNC_NAME%%) are variables too. No
+	# process substitution here: its process, which nobody waits for,
+	# would become a child of the component this subshell becomes.
+	_ce_funcs=$(declare -Fx)
+	while read -r _ce_a _ce_a _ce_v; do
+		[ -z "$_ce_v" ] || unset -f "$_ce_v"
+	done <<<"$_ce_funcs"
+	for _ce_v in $(compgen -e); do
+		case $1:$_ce_v in
+		*:TZ | daemon:PKI_* | daemon:*SAN_OPTIONS | daemon:SUDO_USER | daemon:SOFTHSM2_CONF) ;;
+		*) unset -v "$_ce_v" 2>/dev/null || die "cannot remove $_ce_v (read-only) from the environment of what up starts" ;;
+		esac
+	done
+	export PATH=$COMPONENT_PATH HOME=${_ce_home:-$DIR}
+}
+
+# Runs a command as the stack user (PostgreSQL refuses root), in the
+# environment clean_env leaves.
 AS_STACK=()
 if [ "$(id -u)" -eq 0 ]; then
 	AS_STACK=(setpriv --reuid="$STACK_USER" --regid="$STACK_GROUP" --init-groups --)
 fi
-as_stack() { "${AS_STACK[@]}" "$@"; }
+as_stack() { ( clean_env stack "$STACK_USER"; exec "${AS_STACK[@]}" "$@" ); }
 
 # mkdir_owned MODE DIR [USER]: mkdir with mode, owned by the stack user (or
 # USER, root included; owner only changes when root). A symbolic link is
@@ -436,17 +476,21 @@ log_ok() {
 
 # start_bg NAME PIDFILE LOGFILE AS(root|stack) CMD...: start CMD in its own
 # session with stdin from /dev/null and output appended to LOGFILE (opened
-# here, by the invoking user: the command gets the descriptor); write the
-# PID file (the invoking user's). The lock descriptor is not inherited.
+# here, by the invoking user: the command gets the descriptor), in the
+# environment clean_env leaves; write the PID file (the invoking user's).
+# The lock descriptor is not inherited. setsid and setpriv exec in place,
+# so $! is the component's own PID.
 start_bg() {
 	local name=$1 f=$2 logf=$3 as=$4
 	shift 4
-	local runner=()
-	[ "$as" = stack ] && runner=("${AS_STACK[@]}")
+	local runner=() kind=daemon user
+	user=$(id -un)
+	[ "$as" = stack ] && runner=("${AS_STACK[@]}") && kind=stack && user=$STACK_USER
 	log_ok "$logf"
 	: >>"$logf"
 	(
 		cd "$DIR"
+		clean_env "$kind" "$user"
 		exec 9>&- setsid "${runner[@]}" "$@" </dev/null >>"$logf" 2>&1
 	) &
 	echo $! | put_file "$f" 0644 keep

@@ -15,7 +15,11 @@ S=$T/stack
 export PKI_STACK_SEAL_EVERY=300
 
 # --- first up ------------------------------------------------------------------------
-stack_new "$S"
+# CANARY_SECRET stands for what the shell that runs up may hold (an
+# operator's PGPASSWORD, a cloud token, LD_*): below, no component has it.
+# PKI_TEST_CANARY, a PKI_* variable, reaches the daemons only.
+canary=canary-$$-$RANDOM
+CANARY_SECRET=$canary PKI_TEST_CANARY=$canary-pki stack_new "$S"
 for f in pki.conf stack.env ports hsm/softhsm2.conf secrets/ldap-admin.pw secrets/ldap-publisher.pw; do
 	[ -s "$S/$f" ] || fail "$S/$f missing after up"
 done
@@ -130,6 +134,45 @@ if [ "$(id -u)" -eq 0 ]; then
 	ldap_user=$(ps -o user= -p "$(pidfile_of "$S" slapd)")
 	[ "$ldap_user" = pki ] || fail "slapd runs as $ldap_user, not pki"
 fi
+
+# What a component finds in its environment is what stack.sh gives it
+# (clean_env): not that of whoever ran up, which until 2026-12-07 every
+# one inherited, PostgreSQL and slapd included, whose user (pki) reads
+# /proc/PID/environ of its own processes. PKI_* (lib/config.h's
+# overrides) and the sanitizers' options still reach the daemons; not
+# PostgreSQL and slapd, which read none (a PIN variable, PKI_CA_PIN say,
+# must not reach pki). Every process of each component's session
+# (start_bg's setsid): PostgreSQL's backends, the daemons' workers,
+# signers and SAMs.
+comps=' ' pki_comps=' '
+for name in postgres slapd ra ocsp crl tsa sign pades cad sealer; do
+	pid=$(pidfile_of "$S" "$name")
+	[ -n "$pid" ] || fail "$name: no PID file"
+	comps="$comps$pid "
+	case $name in postgres | slapd) pki_comps="$pki_comps$pid " ;; esac
+done
+n=0
+for ps_line in $(ps -eo pid=,sid= | awk -v s="$comps" 'index(s, " " $2 " ") { print $1 ":" $2 }'); do
+	p=${ps_line%:*}
+	penv=$(tr '\0' '\n' 2>/dev/null <"/proc/$p/environ") || continue
+	n=$((n + 1))
+	grep -qxF -- "CANARY_SECRET=$canary" <<<"$penv" &&
+		fail "$(cat "/proc/$p/comm" 2>/dev/null) (pid $p) has the environment of whoever ran up (CANARY_SECRET)"
+	case $pki_comps in *" ${ps_line#*:} "*)
+		grep -qE '^(PKI_|[A-Z]*SAN_OPTIONS=)' <<<"$penv" &&
+			fail "$(cat "/proc/$p/comm" 2>/dev/null) (pid $p), the stack user's, has $(grep -oE '^(PKI_|[A-Z]*SAN_OPTIONS=)[A-Z_]*' <<<"$penv" | head -n 3 | tr '\n' ' ')"
+	esac
+done
+[ "$n" -ge 20 ] || fail "read the environment of only $n of the stack's processes"
+penv=$(tr '\0' '\n' <"/proc/$(pidfile_of "$S" ocsp)/environ")
+grep -qxF "PKI_TEST_CANARY=$canary-pki" <<<"$penv" || fail "ocspd's environment lacks PKI_TEST_CANARY"
+penv=$(tr '\0' '\n' <"/proc/$(pidfile_of "$S" sealer)/environ")
+grep -qx 'PKI_STACK_SEAL_EVERY=300' <<<"$penv" || fail "the sealer's environment lacks PKI_STACK_SEAL_EVERY: $(cut -d= -f1 <<<"$penv" | tr '\n' ' ')"
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+	penv=$(tr '\0' '\n' <"/proc/$(pidfile_of "$S" ra)/environ")
+	grep -qxF "ASAN_OPTIONS=$ASAN_OPTIONS" <<<"$penv" || fail "rad's environment lacks ASAN_OPTIONS"
+fi
+note "$n processes of the stack: none has the caller's environment, PKI_* and ASAN_OPTIONS reach them"
 
 # Every process of every daemon is demoted and sandboxed: the workers, the
 # signers that hold an HSM login (they demote once logged in), signd's SAMs,
