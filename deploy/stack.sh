@@ -1312,6 +1312,11 @@ pg_up() {
 	fi
 	"$REPO/deploy/migrate.sh" "$(node_conninfo "$p" pki)" "$REPO/schema" ||
 		die "migrations failed (output above; server log: $(node_log "$p"))"
+	# No role of ours in the cluster's other databases: schema/101 takes
+	# large objects from them in pki only, and each database has its own
+	# (the disk is one). The superuser keeps CONNECT (a superuser's right).
+	node_sql "$p" 'REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC' >/dev/null ||
+		die "REVOKE CONNECT on postgres, template1 failed; see $(node_log "$p")"
 	if has_standby; then pg_standby_up $((3 - p)) "$p"; fi
 }
 

@@ -341,6 +341,14 @@ for r in "${APP_ROLES[@]}" pki_sam pki_sealer pki_auditor; do
 	sql_fails "$(role_uri "$r")" 'SELECT lo_creat(-1)' 'permission denied'
 done
 [ "$(sql_as "$SU" "SELECT count(*) FROM pg_largeobject_metadata")" = 0 ] || fail "large objects in the database"
+# ...nor in the cluster's other databases, which have large objects of
+# their own (a review found them open to every role): no CONNECT there.
+for db in postgres template1; do
+	for r in pki_ocsp pki_auditor; do
+		sql_fails "$(role_uri "$r" "$db")" "SELECT lo_from_bytea(0, '\\x00'::bytea)" \
+			"permission denied for database|not have CONNECT privilege"
+	done
+done
 # What the review did as pki_sign: a temporary sign_service to make
 # sign_token_issue insert a token for a service without its secret.
 sql_fails "$(role_uri pki_sign)" 'CREATE TEMP TABLE sign_service (id bigint, client_id text, disabled_at timestamptz, secret_sha256 bytea)' \

@@ -1179,7 +1179,7 @@ test_connect_by_name(void **state)
 	snprintf(sql, sizeof(sql), "CREATE ROLE %s LOGIN PASSWORD '%s'", role,
 	    pw);
 	exec_plain(fx->a, sql);
-	snprintf(uri, sizeof(uri), "host=localhost port=%s dbname=postgres "
+	snprintf(uri, sizeof(uri), "host=localhost port=%s dbname=pki "
 	    "user=%s password=%s connect_timeout=5", port, role, pw);
 	PQconninfoFree(opts);
 	tcp_uri = uri;
