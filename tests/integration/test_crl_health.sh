@@ -59,9 +59,11 @@ since_recent() {
 until_ms 60000 is_ok || { cat "$tmp/crld.log"; fail "crld's /health not ok at start: $(cat "$tmp/h")"; }
 
 # --- the CA watch's backend stopped -------------------------------------------------
+# (its last statement: the CAs' status, or since 2026-12-07 the changes
+# the served ARL does not list)
 watch_backend() {
 	wpid=$(q "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = 'pki_crl'
-		AND pid NOT IN ($before) AND query LIKE '%revocation_reason%'")
+		AND pid NOT IN ($before) AND (query LIKE '%revocation_reason%' OR query LIKE '%ORDER BY x.revoked_at%')")
 	[[ $wpid =~ ^[0-9]+$ ]]
 }
 until_ms 10000 watch_backend || fail "the CA watch's backend not found: '$wpid'"
