@@ -66,7 +66,13 @@ cadb_load_current(struct db *db, const char *role, struct cadb_ca *ca)
 	static const struct db_stmt stmt = { "cadb_load_current",
 		"SELECT c.id, c.role, c.der, k.token_label, k.key_label, c.name "
 		"FROM ca_certificate c JOIN ca_key k ON k.id = c.key_id "
-		"WHERE c.role = $1 ORDER BY (c.not_before <= now() AND "
+		"WHERE c.role = $1 ORDER BY (NOT EXISTS (SELECT 1 FROM "
+		"certificate x WHERE x.issuer_id = c.issuer_id AND x.serial = "
+		"c.serial AND x.revoked_at IS NOT NULL) AND NOT EXISTS (SELECT "
+		"1 FROM ca_certificate ri JOIN certificate rx ON rx.issuer_id = "
+		"ri.issuer_id AND rx.serial = ri.serial WHERE ri.id = "
+		"c.issuer_id AND rx.revoked_at IS NOT NULL)) DESC, "
+		"(c.not_before <= now() AND "
 		"c.not_after > now()) DESC, c.not_before DESC, c.id DESC "
 		"LIMIT 1", 1 };
 

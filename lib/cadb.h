@@ -34,9 +34,14 @@ struct cadb_ca {
 int	cadb_load(struct db *, const char *name, struct cadb_ca *ca);
 /*
  * As cadb_load(), the certificate of role to sign with when rotations made
- * several (`pkictl ca tsa`): the newest (by notBefore) valid now; when
- * none is, the newest (its user refuses to sign with it and says why). 1
- * when there is none at all.
+ * several (`pkictl ca tsa`): of those whose own `certificate` row and
+ * whose issuing CA's own row are neither revoked nor on hold, the newest
+ * (by notBefore) valid now; when none is, the newest of them; when every
+ * one is revoked or on hold (itself or its issuer), the same choice among
+ * all (its user refuses to sign with it and says why). Until 2026-12-07
+ * the dates alone chose: a newer revoked certificate won over a valid
+ * one. The caller's role reads certificate's issuer_id, serial and
+ * revoked_at (pki_tsa: schema/102). 1 when there is none at all.
  */
 int	cadb_load_current(struct db *, const char *role, struct cadb_ca *ca);
 /*

@@ -16,6 +16,7 @@
 #include "lib/der.h"
 
 struct config;
+struct db;
 
 /* Octets of a query's nonce (its magnitude); larger: badDataFormat. */
 #define TSA_NONCE_MAX	64
@@ -290,6 +291,56 @@ int		 tsa_token_finish(const struct tsa_token *,
 /* genTime's characters (not NUL-terminated) as TS_RESP_CTX writes them; its length. */
 size_t			 tsa_token_gentime(const struct tm *, long usec,
 			    unsigned int precision, char out[TSA_GENTIME_MAX]);
+
+/*
+ * certwatch.c: whether the TSA certificate, or its issuing CA's own
+ * certificate, is revoked or on hold (its `certificate` row's revoked_at
+ * set; a hold released clears it). While it is, no token is made: every
+ * query gets rejection, failInfo systemFailure, and /health answers 503.
+ */
+#define TSA_REASON_HOLD		6	/* RFC 5280 §5.3.1 certificateHold */
+struct tsa_revocation {
+	int		revoked;	/* 0: neither is revoked nor on hold */
+	int		issuer;		/* 1: the issuing CA's, 0: the TSA's */
+	char		name[32];	/* its ca_certificate.name */
+	char		serial[48];
+	int		reason;		/* RFC 5280 §5.3.1 code */
+	char		reason_name[32];
+	char		since[32];	/* revoked_at, ISO 8601 UTC */
+};
+/* How often each worker reads it again (tsa_certwatch_start). */
+#define TSA_CERT_POLL_S		2
+/*
+ * Reads it for the TSA certificate cert_id (ca_certificate.id) into *rv
+ * (cleared first): the TSA certificate's own row before the issuer's. One
+ * statement, bounded by timeout_ms (db_exec_bounded). 0, or -1 (logged).
+ */
+int	tsa_revocation_read(struct db *, long long cert_id, long timeout_ms,
+	    struct tsa_revocation *rv);
+/* Logs rv (when revoked), "when" first: what follows for tokens. */
+void	tsa_revocation_log(const struct tsa_revocation *rv, const char *when);
+/*
+ * A thread that reads it every TSA_CERT_POLL_S on its own connection to
+ * conninfo (made by the thread), from initial (what the start read); a
+ * change is logged once, and a check that fails keeps the last state.
+ * NULL with err. tsa_certwatch_state copies the state (checked_at: when
+ * the last check worked; may be NULL); tsa_certwatch_revoked says whether
+ * it is revoked or on hold, for each query. tsa_certwatch_stop joins and
+ * frees (NULL: nothing).
+ */
+struct tsa_certwatch;
+struct tsa_certwatch	*tsa_certwatch_start(const char *conninfo,
+			    long long cert_id, long timeout_ms,
+			    const struct tsa_revocation *initial, char *err,
+			    size_t errlen);
+void			 tsa_certwatch_state(struct tsa_certwatch *,
+			    struct tsa_revocation *rv, time_t *checked_at);
+int			 tsa_certwatch_revoked(struct tsa_certwatch *);
+void			 tsa_certwatch_stop(struct tsa_certwatch *);
+/* The statusString of a query refused while the certificate is revoked. */
+#define TSA_TEXT_CERT_REVOKED	"The time-stamping certificate or its " \
+				"issuer is revoked or on hold; no token can " \
+				"be made."
 
 /* record.c: batched recording of issued tokens, off the request path. */
 struct tsa_recorder;

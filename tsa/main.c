@@ -84,6 +84,7 @@ struct tsad_conf {
 	X509			*cert;
 	long long		 cert_id;	/* its ca_certificate.id, recorded */
 	char			 cert_name[32];	/* its ca_certificate.name */
+	struct tsa_revocation	 revocation;	/* at start (tsa/certwatch.c) */
 	STACK_OF(X509)		*extra;
 	char			 label[SIGNER_LABEL_MAX + 1];
 	char			 instance[64];
@@ -119,6 +120,7 @@ struct tsad_job {
 struct tsad {
 	struct tsa_responder	*responder;
 	struct tsa_recorder	*recorder;
+	struct tsa_certwatch	*certwatch;	/* revoked or on hold */
 	struct signer		*signer;
 	const char		*label;		/* the TSA key's */
 	int			 allow_unsync;
@@ -157,9 +159,10 @@ usage(void)
  * full: otherwise it would say ok until the queue fills and every query
  * gets systemFailure. HTTP 503 (the same JSON) within TSA_SIGN_FAIL_HOLD_S
  * of a failed signature none made has followed, and while the clock is not
- * usable (without the override) or the TSA certificate is not valid now
- * (every query then refused), so that a load balancer or monitor reading
- * the code alone takes the worker out; 200 otherwise.
+ * usable (without the override), the TSA certificate is not valid now or
+ * it or its issuer is revoked or on hold (every query then refused), so
+ * that a load balancer or monitor reading the code alone takes the worker
+ * out; 200 otherwise.
  */
 static int
 tsad_health(struct tsad *t, struct http_response *resp)
@@ -167,11 +170,13 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	struct tsa_clock clk;
 	struct tsa_cert_state cs;
 	struct tsa_recorder_health h;
+	struct tsa_revocation rv;
 	long long days;
 	int db_ok, high, sign_ok, clk_ok, hold, rc = -1;
-	json_t *o;
+	json_t *o, *revoked;
 
 	tsa_recorder_stats(t->recorder, &h);
+	tsa_certwatch_state(t->certwatch, &rv, NULL);
 	tsa_responder_clock(t->responder, &clk);
 	tsa_responder_cert(t->responder, &cs);
 	high = h.queued * 100 > h.max_queue * TSA_QUEUE_HIGH_PCT;
@@ -188,11 +193,12 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	 * it was 200, degraded, and balancers kept sending queries).
 	 */
 	hold = (!sign_ok && daemon_now_ms() - t->sign_failed_ms <
-	    TSA_SIGN_FAIL_HOLD_S * 1000LL) || !cs.valid || !clk_ok;
+	    TSA_SIGN_FAIL_HOLD_S * 1000LL) || !cs.valid || !clk_ok ||
+	    rv.revoked;
 	o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:b, s:b, s:b, s:I, s:b, s:I, "
 	    "s:I, s:b, s:I, s:I}",
-	    "status", db_ok && !high && cs.valid && sign_ok && clk_ok ?
-	    "ok" : "degraded",
+	    "status", db_ok && !high && cs.valid && sign_ok && clk_ok &&
+	    !rv.revoked ? "ok" : "degraded",
 	    "clock_synchronized", clk.synchronized,
 	    "clock_maxerror_us", (json_int_t)clk.maxerror_us,
 	    "clock_accuracy_us", (json_int_t)clk.accuracy_us,
@@ -206,6 +212,16 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	    "signatures_in_flight", (json_int_t)t->in_flight);
 	if (o == NULL)
 		return -1;
+	/*
+	 * The TSA certificate or its issuer revoked or on hold (every query
+	 * then refused, tsad_respond); null when neither is.
+	 */
+	revoked = rv.revoked ? json_pack("{s:s, s:s, s:s, s:s, s:s}",
+	    "certificate", rv.issuer ? "issuer" : "tsa", "name", rv.name,
+	    "serial", rv.serial, "reason", rv.reason_name, "since", rv.since) :
+	    json_null();
+	if (json_object_set_new(o, "cert_revoked", revoked) == -1)
+		goto out;
 	/* The signatures made and failed (tsad_sign_count); null: none yet. */
 	if (json_object_set_new(o, "signatures", json_pack("{s:b, s:I, s:I, "
 	    "s:I, s:o, s:o}", "ok", sign_ok,
@@ -406,6 +422,16 @@ tsad_respond(struct tsad *t, const struct http_request *req,
 	size_t replylen;
 	int granted, r;
 
+	/*
+	 * The TSA certificate or its issuer revoked or on hold: nothing is
+	 * signed (RFC 3161 §2.4.2 systemFailure; the watcher logged it).
+	 */
+	if (tsa_certwatch_revoked(t->certwatch)) {
+		if (tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE,
+		    TSA_TEXT_CERT_REVOKED, &reply, &replylen) == -1)
+			return -1;
+		return tsad_answer(t, 0, reply, replylen, NULL, resp);
+	}
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		return -1;
 	tsa_token_tbs_init(&job->pend.tbs);
@@ -546,6 +572,19 @@ tsad_load_certs(struct tsad_conf *c)
 			    "database", tsa.name);
 		goto out;
 	}
+	/*
+	 * cadb_load_current preferred one neither revoked nor on hold, with
+	 * an issuer neither: when none is, tsad starts as it does when none
+	 * is valid now, refusing every query (systemFailure, /health 503),
+	 * and issues tokens once a hold is released.
+	 */
+	if (tsa_revocation_read(db, tsa.id, c->db_timeout * 1000,
+	    &c->revocation) == -1) {
+		log_err("database: whether TSA certificate %s is revoked could "
+		    "not be read (why: logged above)", tsa.name);
+		goto out;
+	}
+	tsa_revocation_log(&c->revocation, "at start");
 	if ((c->extra = sk_X509_new_null()) == NULL ||
 	    sk_X509_push(c->extra, issuing.cert) == 0)
 		goto out;
@@ -687,6 +726,12 @@ tsaproc(struct tsad_conf *c, int index)
 		log_err("recorder: %s", err);
 		goto out;
 	}
+	if ((t.certwatch = tsa_certwatch_start(config_get(c->cfg, "pg.tsa_uri",
+	    ""), c->cert_id, c->db_timeout * 1000, &c->revocation, err,
+	    sizeof(err))) == NULL) {
+		log_err("certificate status: %s", err);
+		goto out;
+	}
 	memset(&lim, 0, sizeof(lim));
 	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
 	lim.trusted_proxies = config_get(c->cfg, "tsa.trusted_proxies", NULL);
@@ -729,6 +774,9 @@ out:
 	if (tsa_recorder_stop(t.recorder, (unsigned int)c->flush_timeout,
 	    &abandoned) == -1)
 		rc = 1;
+	/* After the records are kept: its check ends within db_timeout. */
+	if (!abandoned)
+		tsa_certwatch_stop(t.certwatch);
 	tsa_responder_free(t.responder);
 	EVP_PKEY_free(key);
 	signer_close(signer);

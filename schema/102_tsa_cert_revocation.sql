@@ -1,0 +1,14 @@
+-- 102_tsa_cert_revocation: tsad reads whether its TSA certificate, or its
+-- issuing CA's own certificate, is revoked or on hold (a review finding,
+-- reproduced: after `pkictl cert revoke --reason keyCompromise` of the TSA
+-- certificate tsad went on granting tokens, /health ok, also after a
+-- restart, and preferred a newer revoked certificate to a valid older one).
+--
+-- At start lib/cadb.c cadb_load_current chooses a TSA certificate neither
+-- revoked nor on hold whose issuer is neither; while it runs each worker
+-- reads both rows again every few seconds (tsa/certwatch.c: the
+-- certificate's own row tx by ca_certificate's issuer_id and serial, the
+-- issuing CA's own row rx by ri.issuer_id and ri.serial, as 099 and 100
+-- find it). pki_tsa reads only the columns that needs: not the subjects,
+-- profiles or DER of subscribers' certificates.
+GRANT SELECT (issuer_id, serial, revoked_at, revocation_reason) ON certificate TO pki_tsa;
