@@ -382,9 +382,24 @@ struct tsa_recorder	*tsa_recorder_start(const char *conninfo,
  */
 int			 tsa_recorder_add(struct tsa_recorder *,
 			    const struct tsa_record *);
+/*
+ * A slot of the queue for a token before its signature is asked for:
+ * tsa_recorder_reserve gives one (0) or none (-1: the queue full with
+ * what waits and the slots already given, or stopping); the caller asks
+ * for no signature without one (until 2026-12-07 the HSM signed tokens
+ * that were then thrown away, the queue full). Exactly one of
+ * tsa_recorder_add_reserved (the token to record: -1 as tsa_recorder_add,
+ * the slot given back all the same) and tsa_recorder_unreserve (any
+ * failure before) gives it back.
+ */
+int			 tsa_recorder_reserve(struct tsa_recorder *);
+void			 tsa_recorder_unreserve(struct tsa_recorder *);
+int			 tsa_recorder_add_reserved(struct tsa_recorder *,
+			    const struct tsa_record *);
 /* What /health says of the recorder (tsa_recorder_stats). */
 struct tsa_recorder_health {
 	size_t		queued;		/* records waiting */
+	size_t		reserved;	/* slots given to tokens being signed */
 	size_t		max_queue;	/* tsa.max_queue */
 	int		db_ok;		/* the last database write succeeded */
 	long long	write_pending_ms; /* the batch with the database since; 0: none */

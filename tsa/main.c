@@ -105,6 +105,7 @@ struct tsad_job {
 	struct http_deferred	*deferred;
 	unsigned long		 ticket;
 	int			 sent;		/* a ticket was taken */
+	int			 reserved;	/* a slot of the record queue */
 	struct tsa_pending	 pend;
 };
 
@@ -162,7 +163,8 @@ usage(void)
  * usable (without the override), the TSA certificate is not valid now or
  * it or its issuer is revoked or on hold (every query then refused), so
  * that a load balancer or monitor reading the code alone takes the worker
- * out; 200 otherwise.
+ * out, or the record queue is full (every query refused: until 2026-12-07
+ * 200); 200 otherwise.
  */
 static int
 tsad_health(struct tsad *t, struct http_response *resp)
@@ -172,7 +174,7 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	struct tsa_recorder_health h;
 	struct tsa_revocation rv;
 	long long days;
-	int db_ok, high, sign_ok, clk_ok, hold, rc = -1;
+	int db_ok, high, full, sign_ok, clk_ok, hold, rc = -1;
 	json_t *o, *revoked;
 
 	tsa_recorder_stats(t->recorder, &h);
@@ -180,6 +182,8 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	tsa_responder_clock(t->responder, &clk);
 	tsa_responder_cert(t->responder, &cs);
 	high = h.queued * 100 > h.max_queue * TSA_QUEUE_HIGH_PCT;
+	/* Every query refused (tsad_queue_full): until 2026-12-07 200. */
+	full = h.queued + h.reserved >= h.max_queue;
 	db_ok = h.db_ok && h.write_pending_ms < TSA_WRITE_STUCK_S * 1000LL;
 	/* Whole days left, rounded down: -1 from the first second after. */
 	days = cs.seconds_left >= 0 ? cs.seconds_left / 86400 :
@@ -194,7 +198,7 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	 */
 	hold = (!sign_ok && daemon_now_ms() - t->sign_failed_ms <
 	    TSA_SIGN_FAIL_HOLD_S * 1000LL) || !cs.valid || !clk_ok ||
-	    rv.revoked;
+	    rv.revoked || full;
 	o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:b, s:b, s:b, s:I, s:b, s:I, "
 	    "s:I, s:b, s:I, s:I}",
 	    "status", db_ok && !high && cs.valid && sign_ok && clk_ok &&
@@ -220,7 +224,9 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	    "certificate", rv.issuer ? "issuer" : "tsa", "name", rv.name,
 	    "serial", rv.serial, "reason", rv.reason_name, "since", rv.since) :
 	    json_null();
-	if (json_object_set_new(o, "cert_revoked", revoked) == -1)
+	if (json_object_set_new(o, "cert_revoked", revoked) == -1 ||
+	    json_object_set_new(o, "records_queue_full", json_boolean(full)) ==
+	    -1)
 		goto out;
 	/* The signatures made and failed (tsad_sign_count); null: none yet. */
 	if (json_object_set_new(o, "signatures", json_pack("{s:b, s:I, s:I, "
@@ -240,32 +246,52 @@ out:
 }
 
 /*
- * The HTTP answer to a query: reply (taken), unless the token, granted,
- * cannot be recorded. What is not recorded is not issued. The client then
- * gets a TimeStampResp as for any refusal (RFC 3161 §3.4:
- * application/timestamp-reply, with HTTP 200 like our other rejections:
- * many clients read no body of another status), rejection with failInfo
- * systemFailure; Retry-After says when to try again.
+ * The answer to a query the record queue has no room for: a TimeStampResp
+ * as for any refusal (RFC 3161 §3.4: application/timestamp-reply, with
+ * HTTP 200 like our other rejections: many clients read no body of
+ * another status), rejection with failInfo systemFailure; Retry-After says
+ * when to try again.
  */
 static int
-tsad_answer(struct tsad *t, int granted, unsigned char *reply, size_t replylen,
-    const struct tsa_record *rec, struct http_response *resp)
+tsad_queue_full(struct tsad *t, struct http_response *resp)
 {
+	unsigned char *reply = NULL;
+	size_t replylen = 0;
 	unsigned long more;
 	int rc;
 
-	if (granted && tsa_recorder_add(t->recorder, rec) == -1) {
+	if (tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE, TSA_TEXT_QUEUE_FULL,
+	    &reply, &replylen) == -1)
+		return -1;
+	if (tsa_log_due(&t->full_log, &more))
+		log_warn("tsa: the token record queue is full (the database "
+		    "takes no records): queries get rejection, systemFailure "
+		    "(%lu more such log lines suppressed)", more);
+	http_add_header(resp, "Retry-After", TSA_RETRY_AFTER_S);
+	rc = http_respond(resp, 200, "application/timestamp-reply", reply,
+	    replylen);
+	OPENSSL_free(reply);
+	return rc;
+}
+
+/*
+ * The HTTP answer to a query: reply (taken), unless the token, granted,
+ * cannot be recorded (tsad_queue_full). What is not recorded is not
+ * issued. reserved: the token has a slot of the queue already
+ * (tsa_recorder_reserve), which this gives back.
+ */
+static int
+tsad_answer(struct tsad *t, int granted, int reserved, unsigned char *reply,
+    size_t replylen, const struct tsa_record *rec, struct http_response *resp)
+{
+	int rc;
+
+	if (granted && (reserved ? tsa_recorder_add_reserved(t->recorder,
+	    rec) : tsa_recorder_add(t->recorder, rec)) == -1) {
 		OPENSSL_free(reply);
-		if (tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE,
-		    TSA_TEXT_QUEUE_FULL, &reply, &replylen) == -1)
-			return -1;
-		if (tsa_log_due(&t->full_log, &more))
-			log_warn("tsa: the token record queue is full (the "
-			    "database takes no records): queries get rejection, "
-			    "systemFailure (%lu more such log lines suppressed)",
-			    more);
-		http_add_header(resp, "Retry-After", TSA_RETRY_AFTER_S);
-	} else if (granted && tsa_log_over(&t->full_log))
+		return tsad_queue_full(t, resp);
+	}
+	if (granted && tsa_log_over(&t->full_log))
 		log_info("tsa: the token record queue has room again: tokens "
 		    "are issued");
 	rc = http_respond(resp, 200, "application/timestamp-reply", reply, replylen);
@@ -338,10 +364,15 @@ tsad_complete(struct tsad *t, struct tsad_job *job, struct http_response *resp)
 		    &reply, &replylen) == 0;
 	free(sig);
 	tsad_sign_count(t, ok);
-	if (!ok && tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE,
-	    TSA_TEXT_SYSTEM_FAILURE, &reply, &replylen) == -1)
-		return -1;
-	return tsad_answer(t, ok, reply, replylen, &job->pend.rec, resp);
+	/* Its slot: taken by the record, or given back. */
+	job->reserved = 0;
+	if (!ok) {
+		tsa_recorder_unreserve(t->recorder);
+		if (tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE,
+		    TSA_TEXT_SYSTEM_FAILURE, &reply, &replylen) == -1)
+			return -1;
+	}
+	return tsad_answer(t, ok, 1, reply, replylen, &job->pend.rec, resp);
 }
 
 static void
@@ -430,7 +461,7 @@ tsad_respond(struct tsad *t, const struct http_request *req,
 		if (tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE,
 		    TSA_TEXT_CERT_REVOKED, &reply, &replylen) == -1)
 			return -1;
-		return tsad_answer(t, 0, reply, replylen, NULL, resp);
+		return tsad_answer(t, 0, 0, reply, replylen, NULL, resp);
 	}
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		return -1;
@@ -446,13 +477,25 @@ tsad_respond(struct tsad *t, const struct http_request *req,
 		if (r == 0 && job->pend.ctx_signed != 0)
 			tsad_sign_count(t, job->pend.ctx_signed > 0);
 		if (r == 0)
-			r = tsad_answer(t, granted, reply, replylen, &rec, resp);
+			r = tsad_answer(t, granted, 0, reply, replylen, &rec,
+			    resp);
 		tsad_job_free(job);
 		return r;
 	}
+	/*
+	 * Its record's slot before its signature: the queue full, nothing is
+	 * signed (until 2026-12-07 the HSM signed each such token, which was
+	 * then thrown away).
+	 */
+	if (tsa_recorder_reserve(t->recorder) == -1) {
+		tsad_job_free(job);
+		return tsad_queue_full(t, resp);
+	}
+	job->reserved = 1;
 	/* NULL only on a server not started deferrable: a bug, so a 500. */
 	if ((job->deferred = http_defer(req)) == NULL) {
 		log_err("tsa: the HTTP server cannot defer an answer");
+		tsa_recorder_unreserve(t->recorder);
 		tsad_job_free(job);
 		return -1;
 	}

@@ -124,6 +124,12 @@ struct tsa_recorder {
 	struct tsa_record	*ring;
 	off_t			*ends;		/* per slot: 0, or past its spill line */
 	size_t			 cap, head, count;
+	/*
+	 * Slots promised to tokens whose signatures are being made
+	 * (tsa_recorder_reserve): count + reserved <= cap, so that a token
+	 * signed always finds its slot.
+	 */
+	size_t			 reserved;
 	int			 stopping;
 	int			 db_ok;
 	int			 writing;	/* a batch is with the database */
@@ -1038,7 +1044,7 @@ rec_push_locked(struct tsa_recorder *r, const struct tsa_record *t, off_t end)
 {
 	size_t slot;
 
-	if (r->count == r->cap)
+	if (r->count + r->reserved >= r->cap)
 		return -1;
 	slot = (r->head + r->count) % r->cap;
 	r->ring[slot] = *t;
@@ -1084,7 +1090,7 @@ rec_spill_load_locked(struct tsa_recorder *r)
 	if (r->stopping || r->spill_fd == -1 || r->spill_queued > 0 ||
 	    r->spill_loaded >= end)
 		return;
-	want = (r->cap - r->count + 1) / 2;
+	want = (r->cap - r->count - r->reserved + 1) / 2;
 	if (want > REC_SPILL_CHUNK)
 		want = REC_SPILL_CHUNK;
 	if (want == 0)
@@ -1639,12 +1645,53 @@ tsa_recorder_add(struct tsa_recorder *r, const struct tsa_record *t)
 	return rc;
 }
 
+int
+tsa_recorder_reserve(struct tsa_recorder *r)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->stopping && r->count + r->reserved < r->cap) {
+		r->reserved++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+void
+tsa_recorder_unreserve(struct tsa_recorder *r)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->reserved > 0)
+		r->reserved--;
+	pthread_mutex_unlock(&r->lock);
+}
+
+int
+tsa_recorder_add_reserved(struct tsa_recorder *r, const struct tsa_record *t)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&r->lock);
+	/* The slot is given back whatever follows: pushed, or refused. */
+	if (r->reserved > 0)
+		r->reserved--;
+	if (rec_valid(t) && !r->stopping)
+		rc = rec_push_locked(r, t, 0);
+	if (rc == 0 && (r->count == 1 || r->count == REC_BATCH))
+		pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
 void
 tsa_recorder_stats(struct tsa_recorder *r, struct tsa_recorder_health *h)
 {
 	memset(h, 0, sizeof(*h));
 	pthread_mutex_lock(&r->lock);
 	h->queued = r->count;
+	h->reserved = r->reserved;
 	h->max_queue = r->cap;
 	h->db_ok = r->db_ok;
 	h->write_pending_ms = rec_write_pending_ms_locked(r);

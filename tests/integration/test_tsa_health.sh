@@ -15,6 +15,9 @@
 #    database failed (until 2026-12-07: "run `pkictl ca init`"); stalled
 #    by the server, it gives up after tsa.db_timeout_seconds and says so
 #    (until 2026-12-07 it waited for ever).
+#  - the record queue full (tsa.max_queue 2, tsa_token locked): /health
+#    503, and no signature made for the queries refused (until 2026-12-07
+#    200, and the HSM signed each refused token, thrown away).
 # Runs against the stack of tests/run.sh.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
@@ -245,4 +248,58 @@ grep -q stalled "$tmp/px.px" || { cat "$tmp/tsa3.log"; fail "test setup: the pro
 grep -q 'no answer within 2000 ms' "$tmp/tsa3.log" && grep -q 'database: the TSA certificate could not be read' "$tmp/tsa3.log" ||
 	{ cat "$tmp/tsa3.log"; fail "a stalled query at start-up: not said"; }
 note "a query stalled at start-up: tsad stopped after $took s, saying so"
+# --- a full record queue --------------------------------------------------------------
+# tsa.max_queue 2 and tsa_token locked (the recorder's INSERT waits for
+# the lock): two tokens fill the queue, and every later query gets
+# systemFailure with Retry-After, signed by nobody: a slot of the queue is
+# taken before the signature is asked for. /health answers 503 with
+# records_queue_full while it lasts. Until 2026-12-07 /health said 200 and
+# the HSM signed each refused token, which was thrown away (signatures.made
+# 6 for 2 tokens issued).
+port=$(free_port)
+url=http://127.0.0.1:$port
+PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa-qfull PKI_TSA_WORKERS=1 PKI_TSA_MAX_QUEUE=2 \
+PKI_TSA_SPILL_FILE=$tmp/qfull.spill \
+	"$BUILD/tsad" --config "$PKI_CONFIG" >"$tmp/qfull.log" 2>&1 &
+tsa=$!
+at_exit "kill -TERM $tsa 2>/dev/null; wait $tsa 2>/dev/null"
+for _ in $(seq 300); do
+	grep -q 'serving RFC 3161' "$tmp/qfull.log" && break
+	kill -0 "$tsa" 2>/dev/null || { cat "$tmp/qfull.log"; fail "tsad (max_queue 2) died at start"; }
+	sleep 0.1
+done
+open_tx
+echo "BEGIN; LOCK TABLE tsa_token IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
+read -r -t 10 l <&"$tx_out" && [ "$l" = locked ] || fail "tsa_token not locked: $l"
+granted=0 full=0
+for i in 1 2 3 4 5 6; do
+	code=$(curl -sS -D "$tmp/qf$i.hdr" -o "$tmp/qf$i.tsr" -w '%{http_code}' \
+		-H 'Content-Type: application/timestamp-query' --data-binary "@$tmp/q.tsq" "$url/")
+	[ "$code" = 200 ] || fail "queue full: HTTP $code"
+	if [ "$(status_of "$tmp/qf$i.tsr")" = "Granted." ]; then
+		granted=$((granted + 1))
+	elif reply_text "$tmp/qf$i.tsr" | has 'Failure info: the request cannot be handled due to system failure$' &&
+	    grep -qi '^retry-after: 5' "$tmp/qf$i.hdr"; then
+		full=$((full + 1))
+	else
+		reply_text "$tmp/qf$i.tsr"; fail "queue full: query $i neither granted nor systemFailure with Retry-After"
+	fi
+done
+[ "$granted" = 2 ] && [ "$full" = 4 ] || fail "max_queue 2, tsa_token locked: $granted granted, $full refused (want 2 and 4)"
+[ "$(health '.status, .records_queue_full, .records_queued, .signatures.made, .signatures.failed')" = \
+    "503 degraded true 2 2 0" ] ||
+	{ tail -n 20 "$tmp/qfull.log"; fail "/health with the record queue full: $(cat "$tmp/h") (want 503, 2 signatures made for 2 tokens)"; }
+commit_tx
+for _ in $(seq 100); do
+	[ "$(health '.records_queue_full, .records_queued')" = "200 false 0" ] && break
+	sleep 0.1
+done
+[ "$(health '.status, .records_queue_full, .records_queued')" = "200 ok false 0" ] ||
+	fail "/health once the records are in: $(cat "$tmp/h")"
+[ "$(post "$tmp/q.tsq" "$tmp/qf7.tsr")" = 200 ] && [ "$(status_of "$tmp/qf7.tsr")" = "Granted." ] ||
+	{ reply_text "$tmp/qf7.tsr"; fail "the queue drained: no token"; }
+[ "$(health '.signatures.made')" = "200 3" ] || fail "/health: signatures made $(cat "$tmp/h"), want 3 for 3 tokens"
+kill -TERM "$tsa"
+wait "$tsa" || { cat "$tmp/qfull.log"; fail "tsad (max_queue 2) exited non-zero on SIGTERM"; }
+note "the record queue full: /health 503, nothing signed for the refused queries; 200 once drained"
 note ok

@@ -1160,6 +1160,56 @@ test_stats_while_write_pending(void **state)
 }
 
 /*
+ * Slots for tokens being signed (tsa_recorder_reserve, tsad takes one
+ * before it asks for a signature): with the database stalled and 2 records
+ * queued of 4, two slots are given and a third refused, as is a record
+ * added without one (until 2026-12-07 the signature was made first, and
+ * the token thrown away when its record found the queue full); a slot
+ * given back is given again; a record added with its slot takes it. Every
+ * record added is committed once the database answers.
+ */
+static void
+test_reserve(void **state)
+{
+	char all[8][48];
+	struct tsa_recorder *r;
+	struct tsa_recorder_health h;
+	struct tsa_record t;
+	size_t n = 0;
+
+	db_reset();
+	db_set(1, -1);
+	r = start(NULL, 0, 1, 4);
+	gate_close();
+	add(r, 'C', 0, 2, all, &n);
+	wait_stalled(0);
+	assert_int_equal(tsa_recorder_reserve(r), 0);
+	assert_int_equal(tsa_recorder_reserve(r), 0);
+	assert_int_equal(tsa_recorder_reserve(r), -1);
+	make_rec(&t, 'C', 9);
+	assert_int_equal(tsa_recorder_add(r, &t), -1);
+	tsa_recorder_stats(r, &h);
+	assert_int_equal(h.queued, 2);
+	assert_int_equal(h.reserved, 2);
+	tsa_recorder_unreserve(r);
+	assert_int_equal(tsa_recorder_reserve(r), 0);
+	make_rec(&t, 'C', 2);
+	assert_int_equal(tsa_recorder_add_reserved(r, &t), 0);
+	snprintf(all[n++], 48, "%s", t.serial);
+	tsa_recorder_stats(r, &h);
+	assert_int_equal(h.queued, 3);
+	assert_int_equal(h.reserved, 1);
+	assert_int_equal(tsa_recorder_reserve(r), -1);
+	tsa_recorder_unreserve(r);
+	tsa_recorder_stats(r, &h);
+	assert_int_equal(h.reserved, 0);
+	gate_open();
+	wait_for(db_count, 3, "records committed");
+	assert_int_equal(stop(r, 0), 0);
+	db_expect(all, n);
+}
+
+/*
  * A line as tsa_spill_write_line writes it, back through
  * tsa_spill_parse_line: every field the same, the certificate id too ("-"
  * for none); a line of before schema/064 (7 fields) with none; a last line
@@ -1588,6 +1638,7 @@ main(void)
 		cmocka_unit_test(test_stop_spills_first),
 		cmocka_unit_test(test_stop_while_db_stalls),
 		cmocka_unit_test(test_stats_while_write_pending),
+		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_spill_line_cert_id),
 		cmocka_unit_test(test_cert_id_round_trip),
 		cmocka_unit_test(test_cert_id_old_lines),
