@@ -377,15 +377,18 @@ struct tsa_recorder	*tsa_recorder_start(const char *conninfo,
  */
 #define TSA_DB_TIMEOUT_S	30
 /*
- * Queues a record; -1 when the queue is full (the caller must not hand out
- * the token: what is not recorded is not issued).
+ * Queues a record; -1 when the queue is full, or while the database is not
+ * taking records and the spill file could not keep them (spill_ok below;
+ * the caller must not hand out the token: what is not recorded is not
+ * issued).
  */
 int			 tsa_recorder_add(struct tsa_recorder *,
 			    const struct tsa_record *);
 /*
  * A slot of the queue for a token before its signature is asked for:
  * tsa_recorder_reserve gives one (0) or none (-1: the queue full with
- * what waits and the slots already given, or stopping); the caller asks
+ * what waits and the slots already given, records that could be kept
+ * nowhere (spill_ok), or stopping); the caller asks
  * for no signature without one (until 2026-12-07 the HSM signed tokens
  * that were then thrown away, the queue full). Exactly one of
  * tsa_recorder_add_reserved (the token to record: -1 as tsa_recorder_add,
@@ -400,6 +403,12 @@ int			 tsa_recorder_add_reserved(struct tsa_recorder *,
 struct tsa_recorder_health {
 	size_t		queued;		/* records waiting */
 	size_t		reserved;	/* slots given to tokens being signed */
+	/*
+	 * 0 while the database is not taking records and the spill file
+	 * could not keep them (the keeper's last try failed): no token is
+	 * issued then (tsa_recorder_reserve and tsa_recorder_add refuse).
+	 */
+	int		spill_ok;
 	size_t		max_queue;	/* tsa.max_queue */
 	int		db_ok;		/* the last database write succeeded */
 	long long	write_pending_ms; /* the batch with the database since; 0: none */

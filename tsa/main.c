@@ -67,6 +67,7 @@
 #define TSA_BODY_DEADLINE_S	5
 #define TSA_RETRY_AFTER_S	"5"		/* a full record queue */
 #define TSA_TEXT_QUEUE_FULL	"The token record queue is full; try again later."
+#define TSA_TEXT_UNKEPT		"Tokens cannot be recorded now; try again later."
 
 #define TSA_MAX_WORKERS		16
 /*
@@ -198,11 +199,11 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	 */
 	hold = (!sign_ok && daemon_now_ms() - t->sign_failed_ms <
 	    TSA_SIGN_FAIL_HOLD_S * 1000LL) || !cs.valid || !clk_ok ||
-	    rv.revoked || full;
+	    rv.revoked || full || !h.spill_ok;
 	o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:b, s:b, s:b, s:I, s:b, s:I, "
 	    "s:I, s:b, s:I, s:I}",
 	    "status", db_ok && !high && cs.valid && sign_ok && clk_ok &&
-	    !rv.revoked ? "ok" : "degraded",
+	    !rv.revoked && h.spill_ok ? "ok" : "degraded",
 	    "clock_synchronized", clk.synchronized,
 	    "clock_maxerror_us", (json_int_t)clk.maxerror_us,
 	    "clock_accuracy_us", (json_int_t)clk.accuracy_us,
@@ -226,7 +227,8 @@ tsad_health(struct tsad *t, struct http_response *resp)
 	    json_null();
 	if (json_object_set_new(o, "cert_revoked", revoked) == -1 ||
 	    json_object_set_new(o, "records_queue_full", json_boolean(full)) ==
-	    -1)
+	    -1 || json_object_set_new(o, "spill_ok",
+	    json_boolean(h.spill_ok)) == -1)
 		goto out;
 	/* The signatures made and failed (tsad_sign_count); null: none yet. */
 	if (json_object_set_new(o, "signatures", json_pack("{s:b, s:I, s:I, "
@@ -255,18 +257,23 @@ out:
 static int
 tsad_queue_full(struct tsad *t, struct http_response *resp)
 {
+	struct tsa_recorder_health h;
 	unsigned char *reply = NULL;
 	size_t replylen = 0;
 	unsigned long more;
 	int rc;
 
-	if (tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE, TSA_TEXT_QUEUE_FULL,
-	    &reply, &replylen) == -1)
+	/* Or records that could be kept nowhere (spill_ok, tsa/record.c). */
+	tsa_recorder_stats(t->recorder, &h);
+	if (tsa_respond_rejection(TSA_FAIL_SYSTEM_FAILURE, h.spill_ok ?
+	    TSA_TEXT_QUEUE_FULL : TSA_TEXT_UNKEPT, &reply, &replylen) == -1)
 		return -1;
 	if (tsa_log_due(&t->full_log, &more))
-		log_warn("tsa: the token record queue is full (the database "
-		    "takes no records): queries get rejection, systemFailure "
-		    "(%lu more such log lines suppressed)", more);
+		log_warn("tsa: %s: queries get rejection, systemFailure (%lu "
+		    "more such log lines suppressed)", h.spill_ok ? "the token "
+		    "record queue is full (the database takes no records)" :
+		    "the database takes no records and the spill file cannot "
+		    "keep them", more);
 	http_add_header(resp, "Retry-After", TSA_RETRY_AFTER_S);
 	rc = http_respond(resp, 200, "application/timestamp-reply", reply,
 	    replylen);
@@ -292,8 +299,8 @@ tsad_answer(struct tsad *t, int granted, int reserved, unsigned char *reply,
 		return tsad_queue_full(t, resp);
 	}
 	if (granted && tsa_log_over(&t->full_log))
-		log_info("tsa: the token record queue has room again: tokens "
-		    "are issued");
+		log_info("tsa: the token record queue has room again (and its "
+		    "records are kept): tokens are issued");
 	rc = http_respond(resp, 200, "application/timestamp-reply", reply, replylen);
 	OPENSSL_free(reply);
 	return rc;

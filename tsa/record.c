@@ -130,6 +130,12 @@ struct tsa_recorder {
 	 * signed always finds its slot.
 	 */
 	size_t			 reserved;
+	/*
+	 * The keeper's last try to put the records the database is not
+	 * taking in the spill file failed (a full or failing disk): while
+	 * the database is still behind, no token is issued (rec_unkept_locked).
+	 */
+	int			 keep_failed;
 	int			 stopping;
 	int			 db_ok;
 	int			 writing;	/* a batch is with the database */
@@ -1443,6 +1449,9 @@ rec_thread(void *arg)
 		pthread_mutex_lock(&r->lock);
 		r->writing = 0;
 		r->db_ok = ok;
+		/* Taken: nothing waits on the spill file's disk any more. */
+		if (ok)
+			r->keep_failed = 0;
 		/* The keeper may be marking slots of this batch: not meanwhile. */
 		while (r->file_busy)
 			pthread_cond_wait(&r->stop_cond, &r->lock);
@@ -1496,9 +1505,24 @@ rec_behind_locked(const struct tsa_recorder *r)
 }
 
 /*
+ * 1 when a token issued now could be lost by a crash: the database is not
+ * taking records and the keeper could not put them in the spill file.
+ * Until 2026-12-07 tokens were issued all the same ("a crash now would
+ * lose them"); now tsa_recorder_reserve and tsa_recorder_add refuse, and
+ * /health says spill_ok false, until a keep succeeds or the database
+ * takes the records again.
+ */
+static int
+rec_unkept_locked(const struct tsa_recorder *r)
+{
+	return r->keep_failed && rec_behind_locked(r);
+}
+
+/*
  * The keeper (file comment): while the database is not taking records,
  * the queued ones go to the spill file every REC_KEEP_MS, so that a crash
- * does not lose them. Runs until tsa_recorder_stop says keeper_stop.
+ * does not lose them; when they cannot, keep_failed stops issuance
+ * (rec_unkept_locked). Runs until tsa_recorder_stop says keeper_stop.
  */
 static void *
 rec_keeper(void *arg)
@@ -1516,6 +1540,7 @@ rec_keeper(void *arg)
 			continue;
 		if (!rec_behind_locked(r)) {
 			total = 0;	/* taking them again: the next outage warns */
+			r->keep_failed = failed = 0;
 			continue;
 		}
 		while (r->file_busy && !r->keeper_stop)
@@ -1527,12 +1552,16 @@ rec_keeper(void *arg)
 			if (!failed)
 				log_err("tsa: recorder: the database is not taking "
 				    "records and the spill file cannot keep them "
-				    "(%s): a crash now would lose them",
+				    "(%s): a crash now would lose them; no token "
+				    "is issued until one of them takes them",
 				    strerror(errno));
-			failed = 1;
+			r->keep_failed = failed = 1;
 			continue;
 		}
-		failed = 0;
+		if (failed)
+			log_info("tsa: recorder: the spill file keeps the records "
+			    "again: tokens are issued");
+		r->keep_failed = failed = 0;
 		if (kept > 0 && total == 0)
 			log_warn("tsa: recorder: the database is not taking "
 			    "records: they go to the spill file too until it "
@@ -1638,7 +1667,8 @@ tsa_recorder_add(struct tsa_recorder *r, const struct tsa_record *t)
 	if (!rec_valid(t))
 		return -1;
 	pthread_mutex_lock(&r->lock);
-	rc = r->stopping ? -1 : rec_push_locked(r, t, 0);
+	rc = r->stopping || rec_unkept_locked(r) ? -1 :
+	    rec_push_locked(r, t, 0);
 	if (rc == 0 && (r->count == 1 || r->count == REC_BATCH))
 		pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
@@ -1651,7 +1681,8 @@ tsa_recorder_reserve(struct tsa_recorder *r)
 	int rc = -1;
 
 	pthread_mutex_lock(&r->lock);
-	if (!r->stopping && r->count + r->reserved < r->cap) {
+	if (!r->stopping && !rec_unkept_locked(r) &&
+	    r->count + r->reserved < r->cap) {
 		r->reserved++;
 		rc = 0;
 	}
@@ -1694,6 +1725,7 @@ tsa_recorder_stats(struct tsa_recorder *r, struct tsa_recorder_health *h)
 	h->reserved = r->reserved;
 	h->max_queue = r->cap;
 	h->db_ok = r->db_ok;
+	h->spill_ok = !rec_unkept_locked(r);
 	h->write_pending_ms = rec_write_pending_ms_locked(r);
 	pthread_mutex_unlock(&r->lock);
 }

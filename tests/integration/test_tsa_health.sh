@@ -18,6 +18,9 @@
 #  - the record queue full (tsa.max_queue 2, tsa_token locked): /health
 #    503, and no signature made for the queries refused (until 2026-12-07
 #    200, and the HSM signed each refused token, thrown away).
+#  - the database not taking records and the spill file failing (a shim):
+#    queries refused with Retry-After, /health 503 spill_ok false, until a
+#    keep succeeds (until 2026-12-07 every token granted, lost on a crash).
 # Runs against the stack of tests/run.sh.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
@@ -302,4 +305,72 @@ done
 kill -TERM "$tsa"
 wait "$tsa" || { cat "$tmp/qfull.log"; fail "tsad (max_queue 2) exited non-zero on SIGTERM"; }
 note "the record queue full: /health 503, nothing signed for the refused queries; 200 once drained"
+# --- the database not taking records and the spill file failing ---------------------
+# tsa_token locked (the recorder's INSERT waits) and the spill file's disk
+# full (tests/preload/spill_fail.so: ENOSPC on its writes, EIO on its
+# fdatasync): a token issued then would be in memory only, and a crash
+# would lose it. Once the keeper could not keep the records, queries get
+# systemFailure with Retry-After, /health 503 with spill_ok false; the disk
+# back, the next keep succeeds and tokens are issued again. Until
+# 2026-12-07 every query was granted (20 of 20, none recorded after a
+# kill -9), /health 200 ok.
+port=$(free_port)
+url=http://127.0.0.1:$port
+echo 0 >"$tmp/spillflag"
+chmod 0644 "$tmp/spillflag"
+LD_PRELOAD=$BUILD/tests/preload/spill_fail.so ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+SPILL_FAIL_FLAG=$tmp/spillflag \
+PKI_TSA_PORT=$port PKI_TSA_INSTANCE=test-tsa-spillfail PKI_TSA_WORKERS=1 \
+PKI_TSA_SPILL_FILE=$tmp/spillfail.spill \
+	"$BUILD/tsad" --config "$PKI_CONFIG" >"$tmp/spillfail.log" 2>&1 &
+tsa=$!
+at_exit "kill -TERM $tsa 2>/dev/null; wait $tsa 2>/dev/null"
+for _ in $(seq 300); do
+	grep -q 'serving RFC 3161' "$tmp/spillfail.log" && break
+	kill -0 "$tsa" 2>/dev/null || { cat "$tmp/spillfail.log"; fail "tsad (spill shim) died at start"; }
+	sleep 0.1
+done
+[ "$(post "$tmp/q.tsq" "$tmp/sf0.tsr")" = 200 ] && [ "$(status_of "$tmp/sf0.tsr")" = "Granted." ] ||
+	{ reply_text "$tmp/sf0.tsr"; fail "spill shim loaded: no token"; }
+open_tx
+echo "BEGIN; LOCK TABLE tsa_token IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"$tx_in"
+read -r -t 10 l <&"$tx_out" && [ "$l" = locked ] || fail "tsa_token not locked: $l"
+echo "1 $(stat -c %i "$tmp/spillfail.spill")" 1<>"$tmp/spillflag"
+granted=0 refused=0
+for i in $(seq 20); do
+	code=$(curl -sS -D "$tmp/sf$i.hdr" -o "$tmp/sf$i.tsr" -w '%{http_code}' \
+		-H 'Content-Type: application/timestamp-query' --data-binary "@$tmp/q.tsq" "$url/")
+	[ "$code" = 200 ] || fail "spill failing: HTTP $code"
+	if [ "$(status_of "$tmp/sf$i.tsr")" = "Granted." ]; then
+		granted=$((granted + 1))
+	elif reply_text "$tmp/sf$i.tsr" | has 'Failure info: the request cannot be handled due to system failure$' &&
+	    grep -qi '^retry-after: 5' "$tmp/sf$i.hdr"; then
+		refused=$((refused + 1))
+	else
+		reply_text "$tmp/sf$i.tsr"; fail "spill failing: query $i neither granted nor systemFailure with Retry-After"
+	fi
+	sleep 0.1
+done
+# The keeper tries once the write has been out 500 ms, then every 100 ms.
+[ "$refused" -ge 10 ] ||
+	{ tail -n 20 "$tmp/spillfail.log"; fail "database behind, spill file failing: $granted of 20 granted, $refused refused (want 10 refused at least)"; }
+grep -q 'the spill file cannot keep them.*no token is issued until' "$tmp/spillfail.log" ||
+	{ tail -n 20 "$tmp/spillfail.log"; fail "the failing spill file not logged"; }
+[ "$(health '.status, .spill_ok')" = "503 degraded false" ] ||
+	{ tail -n 20 "$tmp/spillfail.log"; fail "/health with the spill file failing: $(cat "$tmp/h")"; }
+# The disk back: the next keep succeeds, tokens again (the database still behind).
+echo 0 1<>"$tmp/spillflag"
+for _ in $(seq 50); do
+	[ "$(health '.spill_ok')" = "200 true" ] && break
+	sleep 0.1
+done
+[ "$(health '.spill_ok')" = "200 true" ] || fail "/health once the spill file keeps them again: $(cat "$tmp/h")"
+[ "$(post "$tmp/q.tsq" "$tmp/sf21.tsr")" = 200 ] && [ "$(status_of "$tmp/sf21.tsr")" = "Granted." ] ||
+	{ reply_text "$tmp/sf21.tsr"; tail -n 20 "$tmp/spillfail.log"; fail "the spill file back: no token"; }
+grep -q 'the spill file keeps the records again: tokens are issued' "$tmp/spillfail.log" ||
+	{ tail -n 20 "$tmp/spillfail.log"; fail "the spill file's return not logged"; }
+commit_tx
+kill -TERM "$tsa"
+wait "$tsa" || { cat "$tmp/spillfail.log"; fail "tsad (spill shim) exited non-zero on SIGTERM"; }
+note "database behind and spill file failing: $refused of 20 queries refused, /health 503 spill_ok false; the disk back: tokens again"
 note ok
