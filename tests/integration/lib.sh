@@ -40,6 +40,16 @@ _lib_cleanup() {
 	local rc=$? d h st
 	set +e
 	for h in "${_lib_at_exit[@]}"; do eval "$h"; done
+	# A hold of the shared stack's TSA or issuing CA that the test has
+	# released: tsad sees the release within 2 s (tsa/certwatch.c), and
+	# the next test is to find it issuing.
+	if [ -n "${PKI_TSA_URL:-}" ]; then
+		for _ in $(seq 50); do
+			curl -s --max-time 2 "$PKI_TSA_URL/health" 2>/dev/null |
+				grep -q '"cert_revoked"' || break
+			sleep 0.2
+		done
+	fi
 	for d in "${_lib_restart[@]}"; do
 		# Not when the test started the daemon again itself: status
 		# costs ~0.5 s, an up with nothing to do ~5 s.
