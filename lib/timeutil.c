@@ -31,3 +31,15 @@ time_iso8601(int64_t t, char *out, size_t outlen)
 		snprintf(out, outlen, "%lld", (long long)t);
 	return out;
 }
+
+void
+time_deadline(struct timespec *ts, clockid_t clock, long ms)
+{
+	clock_gettime(clock, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/asn1.h>
 
@@ -18,5 +19,8 @@ int		 time_from_asn1(const ASN1_TIME *t, int64_t *out);
 #define TIME_ISO8601_MAX	32
 /* t as "YYYY-MM-DDTHH:MM:SSZ" (the number itself if out of range) into out; returns out. */
 const char	*time_iso8601(int64_t t, char *out, size_t outlen);
+
+/* *ts = now on clock plus ms (>= 0): a deadline for the timed waits. */
+void		 time_deadline(struct timespec *ts, clockid_t clock, long ms);
 
 #endif

@@ -1011,12 +1011,7 @@ ocsp_sync_lookup(void *arg, int issuer, const char *const *serials, int n,
 	snprintf(forms + off, sizeof(forms) - off, "}");
 	v[0] = id;
 	v[1] = forms;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += OCSP_LOOKUP_WAIT_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	time_deadline(&until, CLOCK_REALTIME, OCSP_LOOKUP_WAIT_MS);
 	if (pthread_mutex_timedlock(&sy->lk_mtx, &until) != 0)
 		goto out;
 	locked = 1;

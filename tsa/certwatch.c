@@ -19,6 +19,7 @@
 
 #include "lib/db.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
 #include "lib/x509ext.h"
 #include "tsa/extern.h"
 
@@ -104,18 +105,6 @@ tsa_revocation_log(const struct tsa_revocation *rv, const char *when)
 	    "tsad restarted");
 }
 
-static void
-cw_deadline(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* One check; the state changed is logged once, a failing check once a run. */
 static void
 cw_check(struct tsa_certwatch *w, int *failing)
@@ -167,7 +156,7 @@ cw_thread(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	while (!w->stop) {
-		cw_deadline(&ts, TSA_CERT_POLL_S * 1000L);
+		time_deadline(&ts, CLOCK_MONOTONIC, TSA_CERT_POLL_S * 1000L);
 		while (!w->stop && pthread_cond_timedwait(&w->cond, &w->lock,
 		    &ts) != ETIMEDOUT)
 			;

@@ -71,6 +71,7 @@
 #include "lib/audit.h"
 #include "lib/db.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
 #include "tsa/extern.h"
 
 #define REC_BATCH		1000
@@ -1354,18 +1355,6 @@ rec_commit_locked(struct tsa_recorder *r, size_t n)
 		r->spill_done = r->spill_loaded;
 }
 
-static void
-rec_deadline(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Milliseconds until at (CLOCK_MONOTONIC); negative once past. */
 static long
 rec_ms_left(const struct timespec *at)
@@ -1425,7 +1414,7 @@ rec_thread(void *arg)
 		}
 		/* Linger briefly so one transaction carries many tokens. */
 		if (r->count < REC_BATCH && !r->stopping) {
-			rec_deadline(&ts, REC_LINGER_MS);
+			time_deadline(&ts, CLOCK_MONOTONIC, REC_LINGER_MS);
 			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 		}
 		n = r->count < REC_BATCH ? r->count : REC_BATCH;
@@ -1468,7 +1457,8 @@ rec_thread(void *arg)
 		left = REC_RETRY_MAX_MS;
 		if (r->stopping && (left = rec_ms_left(&r->stop_at)) <= 0)
 			continue;
-		rec_deadline(&ts, backoff < left ? backoff : left);
+		time_deadline(&ts, CLOCK_MONOTONIC, backoff < left ? backoff :
+		    left);
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 		backoff = backoff * 2 > REC_RETRY_MAX_MS ? REC_RETRY_MAX_MS : backoff * 2;
 	}
@@ -1534,7 +1524,7 @@ rec_keeper(void *arg)
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->keeper_stop) {
-		rec_deadline(&ts, REC_KEEP_MS);
+		time_deadline(&ts, CLOCK_MONOTONIC, REC_KEEP_MS);
 		pthread_cond_timedwait(&r->keeper_cond, &r->lock, &ts);
 		if (r->keeper_stop)
 			continue;
@@ -1753,8 +1743,10 @@ tsa_recorder_stop(struct tsa_recorder *r, unsigned int flush_timeout_s,
 	r->keeper_running = 0;
 	pthread_mutex_lock(&r->lock);
 	r->stopping = 1;
-	rec_deadline(&r->stop_at, (long)flush_timeout_s * 1000);
-	rec_deadline(&until, ((long)flush_timeout_s + TSA_STOP_GRACE_S) * 1000);
+	time_deadline(&r->stop_at, CLOCK_MONOTONIC,
+	    (long)flush_timeout_s * 1000);
+	time_deadline(&until, CLOCK_MONOTONIC,
+	    ((long)flush_timeout_s + TSA_STOP_GRACE_S) * 1000);
 	pthread_cond_broadcast(&r->cond);
 	/* Disk I/O of the thread (a chunk, the header), not the database. */
 	while (r->file_busy)
