@@ -39,11 +39,12 @@ pw='Stall-Heron5'
 secrets=("$pw")
 # role_pids ROLE: the backends of ROLE now, comma-separated ('0': none).
 role_pids() { q "SELECT coalesce(string_agg(pid::text, ','), '0') FROM pg_stat_activity WHERE usename = '$1'"; }
-# new_backend ROLE BEFORE: the one backend of ROLE not in BEFORE.
+# new_backend ROLE BEFORE [SQL]: the one backend of ROLE not in BEFORE
+# (and for which SQL, a condition on pg_stat_activity, holds).
 new_backend() {
 	local p
 	p=$(q "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = '$1'
-		AND backend_type = 'client backend' AND pid NOT IN ($2)")
+		AND backend_type = 'client backend' AND pid NOT IN ($2) AND (${3:-true})")
 	[[ $p =~ ^[0-9]+$ ]] || fail "$1: want one new backend, found '$p'"
 	echo "$p"
 }
@@ -272,7 +273,8 @@ recorded() { [ "$(q "SELECT count(*) FROM tsa_token WHERE ltrim(lower(serial), '
 ts1=$(stamp)
 [ -n "$ts1" ] || fail "tsad: no token"
 until_ms 15000 recorded "$ts1" || { cat "$tmp/tsad.log"; fail "tsad: token $ts1 not recorded"; }
-tpid=$(new_backend pki_tsa "$before")
+# (not its certificate watch's, tsa/certwatch.c, which reads the status)
+tpid=$(new_backend pki_tsa "$before" "query NOT LIKE '%revocation_reason%'")
 kill -STOP "$tpid"
 at_exit "kill -CONT $tpid 2>/dev/null || true"
 t0=$(now_ms)
