@@ -46,7 +46,7 @@ _lib_cleanup() {
 	if [ -n "${PKI_TSA_URL:-}" ]; then
 		for _ in $(seq 50); do
 			curl -s --max-time 2 "$PKI_TSA_URL/health" 2>/dev/null |
-				grep -q '"cert_revoked"' || break
+				jq -e '.cert_revoked != null' >/dev/null 2>&1 || break
 			sleep 0.2
 		done
 	fi
