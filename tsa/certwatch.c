@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct tsa_certwatch {
 	long long		 cert_id;
 	long			 timeout_ms;
 	struct tsa_revocation	 state;		/* under lock */
+	atomic_int		 revoked;	/* state.revoked, lock-free */
 	time_t			 checked_at;	/* the last check that worked */
 };
 
@@ -136,6 +138,7 @@ cw_check(struct tsa_certwatch *w, int *failing)
 	old = w->state;
 	w->state = rv;
 	w->checked_at = time(NULL);
+	atomic_store(&w->revoked, rv.revoked);
 	pthread_mutex_unlock(&w->lock);
 	if (rv.revoked && (!old.revoked || old.issuer != rv.issuer ||
 	    old.reason != rv.reason))
@@ -202,6 +205,7 @@ tsa_certwatch_start(const char *conninfo, long long cert_id, long timeout_ms,
 			tsa_revocation_log(&rv, "certificate status");
 		w->state = rv;
 	}
+	atomic_init(&w->revoked, w->state.revoked);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -233,12 +237,8 @@ tsa_certwatch_state(struct tsa_certwatch *w, struct tsa_revocation *rv,
 int
 tsa_certwatch_revoked(struct tsa_certwatch *w)
 {
-	int revoked;
-
-	pthread_mutex_lock(&w->lock);
-	revoked = w->state.revoked;
-	pthread_mutex_unlock(&w->lock);
-	return revoked;
+	/* Asked once per query: a load, not the lock the watcher takes. */
+	return atomic_load(&w->revoked);
 }
 
 void
