@@ -113,6 +113,34 @@ authorize() {
 signhash() { # signhash CRED SAD HASHES-JSON HASHOID SIGNALGO [TOKEN]
 	sreq signatures/signHash "{\"credentialID\":\"$1\",\"SAD\":\"$2\",\"hashes\":$3,\"hashAlgorithmOID\":\"$4\",\"signAlgo\":\"$5\"}" "${6:-$at}"
 }
+# waiting_advisory: 0 once a backend waits for an advisory lock (within 10 s),
+# else 1: the SAM's lock on a certificate (schema/049) or its issuer (100).
+waiting_advisory() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")" -ge 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# signhash_racing SQL WHAT CRED SAD HASHES-JSON HASHOID SIGNALGO: SQL (a
+# revocation or a hold, WHAT in messages) in a transaction left open while
+# signHash runs; checks that signHash waits for it, commits it, and sets
+# code and $tmp/out from the signHash that then ends.
+signhash_racing() {
+	local sql=$1 what=$2 signer locked=
+	shift 2
+	open_tx
+	echo "BEGIN; $sql; SELECT 'locked';" >&"$tx_in"
+	read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "the open transaction ($what) did not start: $locked"
+	(signhash "$@"; echo "$code" >"$tmp/code") &
+	signer=$!
+	waiting_advisory || fail "signHash did not wait for $what in progress"
+	kill -0 "$signer" 2>/dev/null || fail "signHash ended while $what was in progress: $(cat "$tmp/out")"
+	commit_tx
+	wait "$signer"
+	code=$(cat "$tmp/code")
+}
 # verify CERT I DIGEST [PKEYOPTS...]: signature I of $tmp/out over $tmp/hI.bin
 verify() {
 	local c=$1 i=$2

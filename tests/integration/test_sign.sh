@@ -915,14 +915,6 @@ ser=$(openssl x509 -in "$tmp/rsa.pem" -noout -serial | cut -d= -f2)
 # A revocation (a hold too) and a signHash are ordered (schema/049). A
 # signature in progress (here a transaction holding the SAM's lock on the
 # certificate): the hold waits for its commit and is stamped after it.
-waiting_advisory() { # 0 once a backend waits for an advisory lock (10 s)
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")" -ge 1 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 open_tx
 echo "BEGIN; SELECT 'signing' FROM certificate_sign_lock($credRSA);" >&"$tx_in"
 read -r -t 10 locked <&"$tx_out" && [ "$locked" = signing ] || fail "the open transaction did not take the signing lock: $locked"
@@ -967,17 +959,9 @@ hashes sha256 1
 authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
 sad_rev=$SAD
 # A revocation in progress: the signHash waits for its commit, then sees it.
-open_tx
-echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 1 WHERE id = $credEC; SELECT 'revoking';" >&"$tx_in"
-read -r -t 10 locked <&"$tx_out" && [ "$locked" = revoking ] || fail "the open transaction did not revoke: $locked"
 before
-(signhash "$credEC" "$sad_rev" "$H" $SHA256 $EC; echo "$code" >"$tmp/code") &
-signer=$!
-waiting_advisory || fail "signHash did not wait for the revocation in progress"
-kill -0 "$signer" 2>/dev/null || fail "signHash ended while a revocation was in progress: $(cat "$tmp/out")"
-commit_tx
-wait "$signer"
-code=$(cat "$tmp/code")
+signhash_racing "UPDATE certificate SET revoked_at = now(), revocation_reason = 1 WHERE id = $credEC" \
+	"a revocation" "$credEC" "$sad_rev" "$H" $SHA256 $EC
 expect 400 invalid_request "signHash on a credential being revoked"
 desc | has revoked || fail "being revoked: $(desc)"
 unchanged "credential being revoked"

@@ -29,14 +29,6 @@ state() {
 	    (SELECT count(*) FROM sign_sad_hash WHERE used_at IS NOT NULL) || '/' ||
 	    (SELECT count(*) FROM audit_event WHERE action IN ('sign.hash', 'sign.authorize'))"
 }
-waiting_advisory() { # 0 once a backend waits for an advisory lock (10 s)
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")" -ge 1 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 info() { # info CRED: cert.status/key.status
 	sreq credentials/info "{\"credentialID\":\"$1\"}" "$at"
 	[ "$code" = 200 ] || fail "credentials/info: HTTP $code $(cat "$tmp/out")"
@@ -79,17 +71,9 @@ verify "$tmp/c.pem" 0
 # waits for its commit, then refuses. The release runs at exit however
 # this test ends (registered before the hold).
 at_exit "\"\$PKICTL\" --config \"\$PKI_CONFIG\" cert release --serial $iss --issuer root >/dev/null 2>&1 || true"
-open_tx
-echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 6 WHERE id = $carow; SELECT 'holding';" >&"$tx_in"
-read -r -t 10 locked <&"$tx_out" && [ "$locked" = holding ] || fail "the open transaction did not hold the CA: $locked"
 s0=$(state)
-(signhash "$cred" "$sad" "$H1" $SHA256 $EC; echo "$code" >"$tmp/code") &
-signer=$!
-waiting_advisory || fail "signHash did not wait for the hold of its issuing CA in progress"
-kill -0 "$signer" 2>/dev/null || fail "signHash ended while its issuing CA's hold was in progress: $(cat "$tmp/out")"
-commit_tx
-wait "$signer"
-code=$(cat "$tmp/code")
+signhash_racing "UPDATE certificate SET revoked_at = now(), revocation_reason = 6 WHERE id = $carow" \
+	"the hold of its issuing CA" "$cred" "$sad" "$H1" $SHA256 $EC
 expect 400 invalid_request "signHash while the issuing CA is being held"
 desc | has -F "issuing CA certificate is suspended" || fail "issuer held: $(desc)"
 [ "$(state)" = "$s0" ] || fail "a refused signHash changed state: $s0 -> $(state)"
