@@ -247,6 +247,50 @@ p11_module_free(struct p11_module *m)
 	free(m);
 }
 
+/*
+ * The slots with a token present, in *slots (the caller frees it) and *n.
+ * A slot added between the two calls (SoftHSM2 adds an empty one after
+ * each C_InitToken) makes the second CKR_BUFFER_TOO_SMALL: asked again.
+ */
+static int
+p11_slots(struct p11_module *m, CK_SLOT_ID **slots, CK_ULONG *n, char *err,
+    size_t errlen)
+{
+	CK_SLOT_ID *list = NULL, *grown;
+	CK_ULONG count = 0;
+	CK_RV rv;
+	int attempt;
+
+	*slots = NULL;
+	*n = 0;
+	for (attempt = 0; attempt < 3; attempt++) {
+		if ((rv = m->f->C_GetSlotList(CK_TRUE, NULL, &count)) !=
+		    CKR_OK)
+			break;
+		if (count == 0) {
+			free(list);
+			return 0;
+		}
+		if ((grown = realloc(list, count * sizeof(*list))) == NULL) {
+			p11_seterr(err, errlen, "realloc: %s", strerror(errno));
+			free(list);
+			return -1;
+		}
+		list = grown;
+		if ((rv = m->f->C_GetSlotList(CK_TRUE, list, &count)) ==
+		    CKR_OK) {
+			*slots = list;
+			*n = count;
+			return 0;
+		}
+		if (rv != CKR_BUFFER_TOO_SMALL)
+			break;
+	}
+	p11_seterr(err, errlen, "C_GetSlotList: %s", p11_rvname(rv));
+	free(list);
+	return -1;
+}
+
 /* See p11_priv.h. */
 int
 p11_slot_find(struct p11_module *m, const char *label, CK_SLOT_ID *slot,
@@ -256,7 +300,6 @@ p11_slot_find(struct p11_module *m, const char *label, CK_SLOT_ID *slot,
 	CK_ULONG n = 0, i;
 	CK_TOKEN_INFO ti;
 	unsigned char want[P11_LABEL_LEN];
-	CK_RV rv;
 	int rc = -1;
 
 	if (p11_label_pad(label, want) == -1) {
@@ -264,21 +307,8 @@ p11_slot_find(struct p11_module *m, const char *label, CK_SLOT_ID *slot,
 		    label);
 		goto out;
 	}
-	if ((rv = m->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK) {
-		p11_seterr(err, errlen, "C_GetSlotList: %s", p11_rvname(rv));
+	if (p11_slots(m, &slots, &n, err, errlen) == -1)
 		goto out;
-	}
-	if (n > 0) {
-		if ((slots = calloc(n, sizeof(*slots))) == NULL) {
-			p11_seterr(err, errlen, "calloc: %s", strerror(errno));
-			goto out;
-		}
-		if ((rv = m->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
-			p11_seterr(err, errlen, "C_GetSlotList: %s",
-			    p11_rvname(rv));
-			goto out;
-		}
-	}
 	rc = 1;
 	for (i = 0; i < n; i++) {
 		if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
@@ -322,21 +352,8 @@ p11_token_init(struct p11_module *m, const char *label, const char *so_pin,
 		p11_seterr(err, errlen, "token \"%s\" already exists", label);
 		goto out;
 	}
-	if ((rv = m->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK) {
-		p11_seterr(err, errlen, "C_GetSlotList: %s", p11_rvname(rv));
+	if (p11_slots(m, &slots, &n, err, errlen) == -1)
 		goto out;
-	}
-	if (n > 0) {
-		if ((slots = calloc(n, sizeof(*slots))) == NULL) {
-			p11_seterr(err, errlen, "calloc: %s", strerror(errno));
-			goto out;
-		}
-		if ((rv = m->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
-			p11_seterr(err, errlen, "C_GetSlotList: %s",
-			    p11_rvname(rv));
-			goto out;
-		}
-	}
 	for (i = 0; i < n && !found; i++) {
 		if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
 			continue;
@@ -400,14 +417,8 @@ p11_token_list(struct p11_module *m,
 	char label[P11_LABEL_LEN + 1], serial[sizeof(ti.serialNumber) + 1];
 	int rc = -1;
 
-	if (m->f->C_GetSlotList(CK_TRUE, NULL, &n) != CKR_OK)
+	if (p11_slots(m, &slots, &n, NULL, 0) == -1)
 		goto out;
-	if (n > 0) {
-		if ((slots = calloc(n, sizeof(*slots))) == NULL)
-			goto out;
-		if (m->f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
-			goto out;
-	}
 	for (i = 0; i < n; i++) {
 		if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
 			continue;
