@@ -959,25 +959,42 @@ write_conf() {
 # NAME-N.pem that `pkictl ca responder` / `pkictl ca tsa` made since, the
 # one valid now with the newest notBefore, as ocspd and tsad choose theirs
 # at start: stack.env's PKI_OCSP_CERT / PKI_TSA_CERT follow a rotation at
-# the next up. The ceremony's file when none is valid.
+# the next up. The ceremony's file when none is valid. For the TSA, as
+# tsad does (lib/cadb.c cadb_load_current): one neither revoked nor on
+# hold, nor under an issuing CA that is, when there is one such.
 current_cert() {
-	local f best=$DIR/pki/$1.pem nb bestnb=0 na now next=()
+	local f best=$DIR/pki/$1.pem nb bestnb=0 na now next=() pass
 	now=$(date -u +%s)
 	# In the order made (-2 before -10): of equal notBefore (certificates
 	# made within their issuer's first minutes start with it), the newer.
 	mapfile -t next < <(ls -1v -- "$DIR/pki/$1"-[0-9]*.pem 2>/dev/null)
-	for f in "$DIR/pki/$1.pem" "${next[@]}"; do
-		[ -f "$f" ] || continue
-		# ocsp-issuing-2-1.pem is issuing-2's responder, not issuing's.
-		[[ ${f#"$DIR/pki/$1"} =~ ^(-[0-9]+)?\.pem$ ]] || continue
-		nb=$(openssl x509 -in "$f" -noout -startdate 2>/dev/null | sed 's/^notBefore=//') || continue
-		na=$(openssl x509 -in "$f" -noout -enddate 2>/dev/null | sed 's/^notAfter=//') || continue
-		nb=$(date -u -d "$nb" +%s 2>/dev/null) && na=$(date -u -d "$na" +%s 2>/dev/null) || continue
-		[ "$nb" -le "$now" ] && [ "$na" -gt "$now" ] && [ "$nb" -ge "$bestnb" ] || continue
-		best=$f
-		bestnb=$nb
+	for pass in unrevoked any; do
+		[ "$pass" = any ] || [ "$1" = tsa ] || continue
+		for f in "$DIR/pki/$1.pem" "${next[@]}"; do
+			[ -f "$f" ] || continue
+			# ocsp-issuing-2-1.pem is issuing-2's responder, not issuing's.
+			[[ ${f#"$DIR/pki/$1"} =~ ^(-[0-9]+)?\.pem$ ]] || continue
+			nb=$(openssl x509 -in "$f" -noout -startdate 2>/dev/null | sed 's/^notBefore=//') || continue
+			na=$(openssl x509 -in "$f" -noout -enddate 2>/dev/null | sed 's/^notAfter=//') || continue
+			nb=$(date -u -d "$nb" +%s 2>/dev/null) && na=$(date -u -d "$na" +%s 2>/dev/null) || continue
+			[ "$nb" -le "$now" ] && [ "$na" -gt "$now" ] && [ "$nb" -ge "$bestnb" ] || continue
+			[ "$pass" = any ] || ! cert_stopped "$f" || continue
+			best=$f
+			bestnb=$nb
+		done
+		[ "$bestnb" -eq 0 ] || break
 	done
 	echo "$best"
+}
+
+# cert_stopped FILE: 0 when the database records FILE's certificate, or its
+# issuing CA's own, as revoked or on hold; 1 otherwise, and when it cannot
+# tell (the database down: the dates alone decide, as before).
+cert_stopped() {
+	local hex r
+	hex=$(openssl x509 -in "$1" -outform DER 2>/dev/null | od -An -v -tx1 | tr -d ' \n') && [ -n "$hex" ] || return 1
+	r=$(psql -X -At -v ON_ERROR_STOP=1 "$(node_conninfo "$(pg_primary_node)" pki)" -c "SELECT EXISTS (SELECT 1 FROM certificate c WHERE c.der = '\\x$hex'::bytea AND c.revoked_at IS NOT NULL) OR EXISTS (SELECT 1 FROM ca_certificate t JOIN ca_certificate ri ON ri.id = t.issuer_id JOIN certificate rx ON rx.issuer_id = ri.issuer_id AND rx.serial = ri.serial WHERE t.der = '\\x$hex'::bytea AND rx.revoked_at IS NOT NULL)" 2>/dev/null | sed -n 1p) || return 1
+	[ "$r" = t ]
 }
 
 write_env() {

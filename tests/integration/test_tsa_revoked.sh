@@ -140,7 +140,10 @@ grep -q 'serving RFC 3161 .*certificate tsa, id' "$T/restart.log" ||
 	{ cat "$T/restart.log"; fail "restarted with tsa-2 revoked: not serving with tsa"; }
 until_health "200 ok null" '.status, .cert_revoked'
 granted older
-note "a newer TSA certificate revoked: tsad restarted signs with the older one, valid"
+# stack.env names the certificate clients check tokens against: tsad's.
+[ "$(stack_get "$S" PKI_TSA_CERT)" = "$pki/tsa.pem" ] ||
+	fail "stack.env's PKI_TSA_CERT is $(stack_get "$S" PKI_TSA_CERT), not tsad's $pki/tsa.pem"
+note "a newer TSA certificate revoked: tsad restarted signs with the older one, valid, and stack.env names it"
 
 # --- revoked for good, and tsad restarted -----------------------------------------
 pkictl cert revoke --serial "$tsa_serial" --reason keyCompromise >"$T/revoke.out" 2>&1 ||
