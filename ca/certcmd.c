@@ -50,6 +50,9 @@
  */
 static const int cert_reasons[] = { 0, 1, 2, 3, 4, 5, 6, 9, 10 };
 
+/* How long a revocation, hold or release waits for a lock (cert_lock_holders). */
+#define CERT_LOCK_WAIT	"10s"
+
 static int
 cert_reason_code(const char *name)
 {
@@ -655,6 +658,8 @@ cert_change_txn(struct db *db, void *arg)
 		"('root', 'issuing')), ''), encode(c.der, 'hex') FROM certificate "
 		"c JOIN ca_certificate i ON i.id = c.issuer_id WHERE i.name = $1 "
 		"AND c.serial = $2", 2 };
+	static const struct db_stmt stmt_lock_bound = { "ca_certcmd_lock_bound",
+		"SET LOCAL lock_timeout = '" CERT_LOCK_WAIT "'", 0 };
 	/* The issuer is the root: its ARL lists what it issued. */
 	static const struct db_stmt stmt_issuer_root = { "ca_certcmd_issuer_root",
 		"SELECT role = 'root' FROM ca_certificate WHERE name = $1", 1 };
@@ -670,6 +675,14 @@ cert_change_txn(struct db *db, void *arg)
 	c->ca_name[0] = '\0';
 	c->ca_key_compromise = 0;
 	c->arl_due = 0;
+	/*
+	 * pki_admin has no lock_timeout of its own (schema/058): a session
+	 * holding the certificate's row (an application role may take it,
+	 * FOR UPDATE, and leave its transaction open) would hold this
+	 * revocation for ever. Bounded here; cmd_cert names the holders.
+	 */
+	if (db_exec_ok(db, &stmt_lock_bound, NULL) == -1)
+		return -1;
 	snprintf(reason, sizeof(reason), "%d", c->reason);
 	values[0] = c->issuer;
 	values[1] = c->serial;
@@ -790,6 +803,40 @@ out:
 	json_decref(details);
 	PQclear(res);
 	return rc;
+}
+
+/*
+ * After CERT_LOCK_WAIT spent waiting for a lock: the other sessions that
+ * hold locks on the certificate table or an advisory lock (the signing
+ * lock of schema/049, taken by a signature in progress), so that the
+ * operator can find, and if need be end, the one in the way.
+ */
+static void
+cert_lock_holders(struct db *db, const char *issuer, const char *serial)
+{
+	static const struct db_stmt stmt_holders = { "ca_certcmd_lock_holders",
+		"SELECT DISTINCT l.pid, coalesce(a.usename, '?'), "
+		"coalesce(a.state, '?'), coalesce(to_char(a.xact_start AT TIME "
+		"ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?') FROM pg_locks l "
+		"LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted "
+		"AND l.pid <> pg_backend_pid() AND (l.relation = "
+		"'certificate'::regclass OR l.locktype = 'advisory') ORDER BY 1 "
+		"LIMIT 10", 0 };
+	PGresult *res;
+	int i;
+
+	log_err("certificate %s of issuer %s: nothing changed: it stayed locked "
+	    "by another session for %s", serial, issuer, CERT_LOCK_WAIT);
+	if ((res = db_exec(db, &stmt_holders, NULL, NULL, NULL)) == NULL)
+		return;
+	for (i = 0; i < PQntuples(res); i++)
+		log_err("  held by backend %s (role %s, %s, transaction since "
+		    "%s): once it is known to be stuck, SELECT "
+		    "pg_terminate_backend(%s) as a superuser, then again",
+		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+		    PQgetvalue(res, i, 0));
+	PQclear(res);
 }
 
 /*
@@ -979,8 +1026,11 @@ cmd_cert(const struct config *cfg, const char *actor, int argc, char **argv)
 		 * the operator takes a done revocation for a failed one, and
 		 * its retry is refused as "already revoked".
 		 */
-		if (!change.appended)
+		if (!change.appended) {
+			if (strcmp(db_last_sqlstate(db), "55P03") == 0)
+				cert_lock_holders(db, issuer, serial);
 			goto out;
+		}
 		recorded = pkictl_xact_committed(cfg, xid);
 		if (recorded == 0) {
 			log_err("certificate %s of issuer %s: nothing was "

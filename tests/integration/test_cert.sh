@@ -332,6 +332,21 @@ grep -q 'no issuer named issuing9 ' "$tmp/out" || fail "release under an unknown
 pkictl cert status --serial "$ser" | has 'status good' || fail "a failed revocation changed $ser"
 expect_refused 3 "release a good certificate" pkictl cert release --serial "$ser"
 grep -q "certificate $ser of issuer issuing is not on hold" "$tmp/out" || fail "release a good certificate: $(cat "$tmp/out")"
+# The certificate's row held by a transaction left open (as an application
+# role could hold it): the hold waits 10 s for the lock, then fails (exit 1),
+# changes nothing and names the session in the way. Until 2026-12-07 it
+# waited for ever (pki_admin has no lock_timeout).
+open_tx
+echo "BEGIN; SELECT 'locked' FROM certificate WHERE serial = '$ser' FOR UPDATE;" >&"$tx_in"
+read -r -t 10 got <&"$tx_out" && [ "$got" = locked ] || fail "test setup: could not lock $ser: $got"
+holder=$(q "SELECT pid FROM pg_locks WHERE relation = 'certificate'::regclass AND granted AND mode = 'RowShareLock' LIMIT 1")
+t0=$SECONDS
+expect_refused 1 "a hold of a certificate locked elsewhere" timeout 60 "$PKICTL" --config "$PKI_CONFIG" cert revoke --serial "$ser" --reason certificateHold
+[ $((SECONDS - t0)) -lt 30 ] || fail "a hold of a locked certificate took $((SECONDS - t0)) s"
+grep -q "certificate $ser of issuer issuing: nothing changed: it stayed locked by another session for 10s" "$tmp/out" &&
+	grep -q "held by backend $holder " "$tmp/out" || fail "a hold of a locked certificate: $(cat "$tmp/out")"
+commit_tx
+pkictl cert status --serial "$ser" | has 'status good' || fail "a hold that timed out changed $ser"
 pkictl cert revoke --serial "$ser" --reason certificateHold --invalidity-date 2026-11-02T00:00:00.5Z >/dev/null ||
 	fail "hold"
 pkictl cert status --serial "$ser" | has 'status on-hold' || fail "status after hold"
