@@ -55,14 +55,14 @@
 
 /*
  * The issuing CA's own certificate revoked or on hold: its row in
- * certificate (what its issuer's OCSP and CRL answer), by the ca_certificate
- * id, parameter p. Nothing is issued under it then (cad_issuer_stopped).
+ * certificate (what its issuer's OCSP and CRL answer), as the view
+ * ca_certificate_status (schema/103) finds it, by the ca_certificate id,
+ * parameter p. Nothing is issued under it then (cad_issuer_stopped).
  */
 #define CAD_ISSUER_REVOKED(p) \
 	"SELECT x.revocation_reason, to_char(x.revoked_at AT TIME ZONE 'UTC', " \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM certificate x JOIN " \
-	"ca_certificate r ON r.issuer_id = x.issuer_id AND r.serial = " \
-	"x.serial WHERE r.id = " p "::bigint AND x.revoked_at IS NOT NULL"
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ca_certificate_status x " \
+	"WHERE x.id = " p "::bigint AND x.revoked_at IS NOT NULL"
 /*
  * The orders of this worker's issuing CA ($n): the subscriber agreed to a
  * certificate from the issuer the order names (schema/084; rad sets it),
