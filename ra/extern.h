@@ -1073,17 +1073,17 @@ int	ra_certificate_rekey(struct ra *, const struct http_request *,
 	    struct http_response *);
 /*
  * SQL: the issuing CA of certificate c (an alias) can never be trusted
- * again: its own certificate's row (as cad's claim reads it,
- * RA_ISSUER_STOPPED) revoked for good, any reason but certificateHold.
+ * again: its own certificate's row (ca_certificate_status, schema/103, as
+ * cad's claim reads it, RA_ISSUER_STOPPED) revoked for good, any reason
+ * but certificateHold.
  * No relying party accepts what it issued, however far from expiry, so a
  * certificate under it may be rekeyed at once, regardless of
  * rekey.window_days (certificate.c).
  */
 #define RA_CERT_ISSUER_REVOKED(c) \
-	"EXISTS (SELECT 1 FROM ca_certificate ri JOIN certificate rx ON " \
-	"rx.issuer_id = ri.issuer_id AND rx.serial = ri.serial WHERE " \
-	"ri.id = " c ".issuer_id AND rx.revoked_at IS NOT NULL AND " \
-	"rx.revocation_reason <> 6)"
+	"EXISTS (SELECT 1 FROM ca_certificate_status ri WHERE ri.id = " c \
+	".issuer_id AND ri.revoked_at IS NOT NULL AND " \
+	"ri.revocation_reason <> 6)"
 /*
  * SQL: why certificate c (an alias) can no longer be rekeyed: 'on hold',
  * 'revoked', 'expired', or NULL while it may. One that the CA revoked as
@@ -1125,7 +1125,9 @@ int	ra_rekey_previous_check(struct db *, const char *certificate_id,
  * SQL: "on hold", "revoked" (its own certificate's row, as cad's claim
  * reads it, ca/worker/issue.c CAD_ISSUER_REVOKED), "ending" (its notAfter
  * within secs, a parameter: RA_ISSUER_MIN_REMAINING_S), else "". With
- * RA_ISSUER_STOPPED_JOIN in the FROM clause.
+ * RA_ISSUER_STOPPED_JOIN in the FROM clause: x, i's row of
+ * ca_certificate_status (schema/103) while its own certificate is revoked
+ * or on hold, else all NULL (x.id IS NOT NULL: revoked or on hold).
  */
 #define RA_ISSUER_STOPPED(secs) \
 	"CASE WHEN x.revoked_at IS NOT NULL AND x.revocation_reason = 6 " \
@@ -1133,8 +1135,8 @@ int	ra_rekey_previous_check(struct db *, const char *certificate_id,
 	"WHEN i.not_after <= now() + make_interval(secs => " secs "::int) " \
 	"THEN 'ending' ELSE '' END"
 #define RA_ISSUER_STOPPED_JOIN \
-	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND " \
-	"x.serial = i.serial AND x.revoked_at IS NOT NULL "
+	"LEFT JOIN ca_certificate_status x ON x.id = i.id AND " \
+	"x.revoked_at IS NOT NULL "
 
 /*
  * cancel.c: an application that will not be issued (ra/README.md

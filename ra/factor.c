@@ -125,19 +125,18 @@ static const struct db_stmt stmt_otp_nextval = {
  * rows credentials/list gives for the account), with what the code's
  * message names and whether its certificate can sign now (as the SAM
  * judges it, hsm/signd/samproc.c: neither revoked nor on hold, within its
- * validity, and so is its issuing CA's own certificate, schema/100; until
- * 2026-12-07 a code was sent, and paid for, that signd would refuse).
+ * validity, and so is its issuing CA's own certificate, schema/100, 103;
+ * until 2026-12-07 a code was sent, and paid for, that signd would
+ * refuse).
  */
 static const struct db_stmt stmt_otp_credential = {
 	"ra_otp_send_credential",
 	"SELECT c.profile, c.serial, c.der, c.revoked_at IS NULL AND "
 	"now() >= c.not_before AND now() <= c.not_after AND "
 	"now() >= ri.not_before AND now() <= ri.not_after AND "
-	"rx.revoked_at IS NULL "
+	"ri.revoked_at IS NULL "
 	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
-	"JOIN ca_certificate ri ON ri.id = c.issuer_id "
-	"LEFT JOIN certificate rx ON rx.issuer_id = ri.issuer_id AND "
-	"rx.serial = ri.serial "
+	"JOIN ca_certificate_status ri ON ri.id = c.issuer_id "
 	"WHERE sc.account_id = $1 AND sc.certificate_id = $2::bigint",
 	2
 };

@@ -571,6 +571,8 @@ out:
  * for good (as cad's claim reads it: any reason but certificateHold, 6,
  * which may be released), or its notAfter within $1 s (cad's lint refuses
  * a certificate then; cancel.c stmt_reorder_issuer refuses a reorder).
+ * x: i's row of ca_certificate_status (schema/103) while its own
+ * certificate is revoked for good, else all NULL.
  */
 #define RA_REOPEN_ISSUER_STOPPED \
 	"(x.id IS NOT NULL OR i.not_after <= now() + make_interval(secs => " \
@@ -578,9 +580,8 @@ out:
 #define RA_REOPEN_FROM \
 	"FROM ra_application a JOIN issuance_order o ON o.id = a.order_id " \
 	"JOIN ca_certificate i ON i.id = o.issuer_id " \
-	"LEFT JOIN certificate x ON x.issuer_id = i.issuer_id AND " \
-	"x.serial = i.serial AND x.revoked_at IS NOT NULL AND " \
-	"x.revocation_reason <> 6 "
+	"LEFT JOIN ca_certificate_status x ON x.id = i.id AND " \
+	"x.revoked_at IS NOT NULL AND x.revocation_reason <> 6 "
 /*
  * A rekey whose old certificate is on hold waits for the hold's end: its
  * agreement would be refused while it lasts (certificate.c), and a hold is
