@@ -89,13 +89,11 @@ static const struct db_stmt stmt_cred_info = {
 	"(SELECT der FROM ca_certificate i WHERE i.id = c.issuer_id), "
 	"(SELECT i2.der FROM ca_certificate i JOIN ca_certificate i2 ON "
 	"i2.id = i.issuer_id WHERE i.id = c.issuer_id), "
-	"rx.revoked_at IS NOT NULL, coalesce(rx.revocation_reason, -1), "
+	"ri.revoked_at IS NOT NULL, coalesce(ri.revocation_reason, -1), "
 	"(now() < ri.not_before OR now() > ri.not_after) "
 	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
 	"JOIN subscriber_key k ON k.certificate_id = c.id "
-	"JOIN ca_certificate ri ON ri.id = c.issuer_id "
-	"LEFT JOIN certificate rx ON rx.issuer_id = ri.issuer_id AND "
-	"rx.serial = ri.serial "
+	"JOIN ca_certificate_status ri ON ri.id = c.issuer_id "
 	"WHERE sc.certificate_id = $1",
 	1
 };

@@ -127,17 +127,16 @@ struct sam_reply {
 
 /*
  * A credential's row. Columns 10..12 are its issuing CA's own status
- * (schema/100): the CA certificate's row in certificate revoked (NULL: no
- * such row, none can revoke it), its reason, and the CA outside its
- * validity (ca_certificate's not_before / not_after).
+ * (schema/100, read through ca_certificate_status, 103): the CA
+ * certificate's row in certificate revoked (NULL: no such row, none can
+ * revoke it), its reason, and the CA outside its validity
+ * (ca_certificate's not_before / not_after).
  */
 #define SAM_CRED_ISSUER \
-	"rx.revoked_at IS NOT NULL, coalesce(rx.revocation_reason, -1), " \
+	"ri.revoked_at IS NOT NULL, coalesce(ri.revocation_reason, -1), " \
 	"(now() < ri.not_before OR now() > ri.not_after) "
 #define SAM_CRED_ISSUER_JOIN \
-	"JOIN ca_certificate ri ON ri.id = c.issuer_id " \
-	"LEFT JOIN certificate rx ON rx.issuer_id = ri.issuer_id AND " \
-	"rx.serial = ri.serial "
+	"JOIN ca_certificate_status ri ON ri.id = c.issuer_id "
 static const struct db_stmt stmt_cred = {
 	"signd_sam_credential",
 	"SELECT sc.account_id, c.revoked_at IS NOT NULL, "
