@@ -40,8 +40,9 @@ int	cadb_load(struct db *, const char *name, struct cadb_ca *ca);
  * one is revoked or on hold (itself or its issuer), the same choice among
  * all (its user refuses to sign with it and says why). Until 2026-12-07
  * the dates alone chose: a newer revoked certificate won over a valid
- * one. The caller's role reads certificate's issuer_id, serial and
- * revoked_at (pki_tsa: schema/102). 1 when there is none at all.
+ * one. Those rows are read through the view ca_certificate_status: the
+ * caller's role needs SELECT on its id and revoked_at (pki_tsa:
+ * schema/103). 1 when there is none at all.
  */
 int	cadb_load_current(struct db *, const char *role, struct cadb_ca *ca);
 /*

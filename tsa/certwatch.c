@@ -40,25 +40,23 @@ struct tsa_certwatch {
 
 /*
  * The TSA certificate's own row first, then its issuing CA's own row
- * (certificate rx of the CA's ca_certificate ri, as schema/099 and 100
- * find it); only those revoked or on hold (revoked_at set: a hold
- * released clears it).
+ * (each its ca_certificate's row of ca_certificate_status, schema/103,
+ * the view cad, rad and signd read); only those revoked or on hold
+ * (revoked_at set: a hold released clears it).
  */
 static const struct db_stmt stmt_cert_revocation = { "tsa_cert_revocation",
-	"SELECT 0 AS k, t.name, tx.serial, tx.revocation_reason, "
-	"to_char(tx.revoked_at AT TIME ZONE 'UTC', "
+	"SELECT 0 AS k, t.name, t.serial, t.revocation_reason, "
+	"to_char(t.revoked_at AT TIME ZONE 'UTC', "
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-	"FROM ca_certificate t JOIN certificate tx ON tx.issuer_id = "
-	"t.issuer_id AND tx.serial = t.serial "
-	"WHERE t.id = $1::bigint AND tx.revoked_at IS NOT NULL "
+	"FROM ca_certificate_status t "
+	"WHERE t.id = $1::bigint AND t.revoked_at IS NOT NULL "
 	"UNION ALL "
-	"SELECT 1, ri.name, rx.serial, rx.revocation_reason, "
-	"to_char(rx.revoked_at AT TIME ZONE 'UTC', "
+	"SELECT 1, ri.name, ri.serial, ri.revocation_reason, "
+	"to_char(ri.revoked_at AT TIME ZONE 'UTC', "
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-	"FROM ca_certificate t JOIN ca_certificate ri ON ri.id = t.issuer_id "
-	"JOIN certificate rx ON rx.issuer_id = ri.issuer_id AND rx.serial = "
-	"ri.serial "
-	"WHERE t.id = $1::bigint AND rx.revoked_at IS NOT NULL "
+	"FROM ca_certificate t JOIN ca_certificate_status ri ON "
+	"ri.id = t.issuer_id "
+	"WHERE t.id = $1::bigint AND ri.revoked_at IS NOT NULL "
 	"ORDER BY 1 LIMIT 1", 1 };
 
 int
