@@ -1346,9 +1346,18 @@ moved || fail "the pending request $rid2 did not move to the rekeyed certificate
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.revocation_request.move' AND object_id = '$rid2'
     AND details->>'from_certificate_id' = '$scert' AND details->>'to_certificate_id' = '$snew'")" = 1 ] ||
 	fail "the request's move is not audited"
+# Only that move: pki_ra cannot point the pending request at another
+# certificate (here another company's employee's; schema/105). Until
+# 2026-12-07 any pki_ra session could, and an officer then revoked it.
+sql_fails "$PKI_TEST_PG_URI" "SET ROLE pki_ra; UPDATE ra_revocation_request SET certificate_id = $lc3 WHERE id = $rid2" \
+	'is not the rekey of certificate'
+sql_fails "$PKI_TEST_PG_URI" "SET ROLE pki_ra; UPDATE ra_revocation_request SET certificate_id = $scert WHERE id = $rid2" \
+	'is not the rekey of certificate'
+[ "$(q "SELECT certificate_id FROM ra_revocation_request WHERE id = $rid2")" = "$snew" ] ||
+	fail "the pending request $rid2 was moved off the rekeyed certificate"
 scert=$snew
 q "SELECT encode(der, 'base64') FROM certificate WHERE id = $scert" | base64 -d | openssl x509 -inform DER -out "$tmp/sys.pem"
-note "a pending revocation request: rekey 409; a rekey issued meanwhile carries the request to the new certificate"
+note "a pending revocation request: rekey 409; a rekey issued meanwhile carries the request to the new certificate, and to no other (schema/105)"
 oapp=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) SELECT account_id, 'corporate', 'corporate', subject
     FROM ra_application WHERE id = $rkapp RETURNING id" | sed -n 1p)
 q "INSERT INTO ra_company_application (application_id, company_id) VALUES ($oapp, $cid)" >/dev/null
