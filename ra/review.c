@@ -214,9 +214,22 @@ static const struct db_stmt stmt_decide_lock = {
 	"a.previous_certificate_id, "
 	"ra_officer_in_company($2::bigint, ra_application_company(a.id)), "
 	"a.profile = 'company' OR coalesce(ra_company_active("
-	"ra_application_company(a.id)), true) "
+	"ra_application_company(a.id)), true), a.approvals_required "
 	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id "
 	"WHERE a.id = $1 FOR UPDATE OF a",
+	2
+};
+/*
+ * The approvals the application needs (1, or 2 for four eyes), recorded at
+ * its first decision: the database's guard (schema/105) approves it only
+ * with that many approvals of distinct officers in ra_decision, and the
+ * value never changes, so that a later change of review.four_eyes_kinds
+ * does not lower it.
+ */
+static const struct db_stmt stmt_decide_required = {
+	"ra_review_decide_required",
+	"UPDATE ra_application SET approvals_required = $2::smallint "
+	"WHERE id = $1 AND approvals_required IS NULL",
 	2
 };
 /*
@@ -1102,7 +1115,7 @@ ra_decide_txn(struct db *db, void *arg)
 	char actor[40], email[RA_EMAIL_MAX + 1];
 	PGresult *res = NULL, *cnt = NULL;
 	json_t *details = NULL;
-	int rc = -1, four_eyes, changed = 0;
+	int rc = -1, four_eyes, record, changed = 0;
 
 	t->outcome = RA_DECIDE_DONE;
 	v[0] = t->id;
@@ -1117,7 +1130,13 @@ ra_decide_txn(struct db *db, void *arg)
 	snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, 0, 1));
 	snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 3));
 	snprintf(t->profile, sizeof(t->profile), "%s", PQgetvalue(res, 0, 4));
-	four_eyes = ra_review_four_eyes(t->ra->policy, t->kind, t->profile);
+	/* Recorded at the first decision (schema/105), else from the policy. */
+	record = PQgetisnull(res, 0, 8);
+	if (record)
+		four_eyes = ra_review_four_eyes(t->ra->policy, t->kind,
+		    t->profile);
+	else
+		four_eyes = strcmp(PQgetvalue(res, 0, 8), "2") == 0;
 	t->required = four_eyes ? 2 : 1;
 	if (t->who->account_id[0] != '\0' &&
 	    strcmp(t->who->account_id, PQgetvalue(res, 0, 2)) == 0) {
@@ -1150,6 +1169,16 @@ ra_decide_txn(struct db *db, void *arg)
 	    ra_decide_previous(db, t, PQgetvalue(res, 0, 5)) == -1)
 		goto out;
 	PQclear(res);
+	res = NULL;
+	if (record) {
+		v[0] = t->id;
+		v[1] = four_eyes ? "2" : "1";
+		if ((res = db_exec(db, &stmt_decide_required, v, NULL,
+		    NULL)) == NULL)
+			goto out;
+		PQclear(res);
+		res = NULL;
+	}
 	v[0] = t->id;
 	v[1] = t->who->officer_id;
 	v[2] = t->req->approve ? "approve" : "reject";

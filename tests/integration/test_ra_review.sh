@@ -523,6 +523,58 @@ expect 200 "rev-one's approval"
 	fail "two approvals by enabled officers did not approve: $(cat "$tmp/out")"
 note "four-eyes: a disabled officer's approval no longer counts; two enabled officers approve: ok"
 
+# --- the database's state machine follows the decisions (schema/105) ---------------
+# rad records the approvals an application needs at its first decision (1,
+# 2 for four eyes), and the guard approves only with that many approvals
+# of distinct enabled officers in ra_decision, rejects only with a reject
+# decision, and issues only from a done order with a certificate; an
+# insert is a submission. Tried as pki_ra, rad's role. Until 2026-12-07
+# every one of these went through: four eyes lived in ra/review.c only.
+[ "$(q "SELECT string_agg(coalesce(approvals_required::text, '-'), ',' ORDER BY id) FROM ra_application
+    WHERE id IN ($app1, $app2, $app4, $app5, $app6)")" = 1,1,2,2,2 ] ||
+	fail "approvals_required as rad recorded it: $(q "SELECT string_agg(id || ':' ||
+	    coalesce(approvals_required::text, '-'), ',' ORDER BY id) FROM ra_application WHERE id IN ($app1, $app2, $app4, $app5, $app6)")"
+as_ra() { echo "SET ROLE pki_ra; $1"; }
+subscriber r7@review.example
+acc7=$aid
+app7=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($acc7, 'corporate',
+    'corporate', '{\"C\":\"ID\",\"O\":\"PT Tanpa Keputusan\",\"CN\":\"Review Guard\"}') RETURNING id" | sed -n 1p)
+sql_fails "$PKI_TEST_PG_URI" "$(as_ra "UPDATE ra_application SET status = 'approved', decided_at = now(),
+    decision_reason = 'ok', approvals_required = 1 WHERE id = $app7")" "approved with 0 approval\\(s\\) by distinct officers in ra_decision; required: 1"
+sql_fails "$PKI_TEST_PG_URI" "$(as_ra "UPDATE ra_application SET status = 'rejected', decided_at = now(),
+    decision_reason = 'no' WHERE id = $app7")" "rejected without an officer's reject decision"
+tok=$tok_o1
+req POST "/v1/officer/applications/$app7/decision" "$(dec approve 'Deed and NIB checked')"
+expect 200 "rev-one's approval of app7"
+[ "$(q "SELECT status || '/' || approvals_required FROM ra_application WHERE id = $app7")" = submitted/2 ] ||
+	fail "app7 after one approval: $(q "SELECT status || '/' || coalesce(approvals_required::text, '-') FROM ra_application WHERE id = $app7")"
+sql_fails "$PKI_TEST_PG_URI" "$(as_ra "UPDATE ra_application SET status = 'approved', decided_at = now(),
+    decision_reason = 'ok' WHERE id = $app7")" "approved with 1 approval\\(s\\) by distinct officers in ra_decision; required: 2"
+sql_fails "$PKI_TEST_PG_URI" "$(as_ra "UPDATE ra_application SET approvals_required = 1 WHERE id = $app7")" \
+	'approvals_required is recorded once'
+sql_fails "$PKI_TEST_PG_URI" "$(as_ra "INSERT INTO ra_application (account_id, kind, status, profile, subject,
+    decided_at, decision_reason) VALUES ($acc7, 'personal', 'approved', 'personal', '{}', now(), 'x')")" \
+	'a new application is submitted'
+[ "$(q "SELECT status FROM ra_application WHERE id = $app7")" = submitted ] || fail "app7 left submitted"
+# Issued while its order is pending: seeded in a transaction rolled back
+# (no daemon sees it), then tried as pki_ra.
+sql_fails "$PKI_TEST_PG_URI" "BEGIN;
+    INSERT INTO ra_account (email, phone, password_hash, email_verified, email_verified_at)
+        VALUES ('r8@review.example', '+6281298765438', '\$argon2id\$x', true, now());
+    INSERT INTO issuance_order (kind, profile, subject, key_type, requested_by)
+        VALUES ('personal', 'personal', '{}', 'ec-p256', 'test');
+    INSERT INTO ra_application (account_id, kind, status, profile, subject, decided_at, agreed_at, order_id)
+        VALUES (currval('ra_account_id_seq'), 'personal', 'agreed', 'personal', '{}', now(), now(),
+        currval('issuance_order_id_seq'));
+    SET ROLE pki_ra;
+    UPDATE ra_application SET status = 'issued' WHERE id = currval('ra_application_id_seq');
+    ROLLBACK;" 'issued only once its order is done with a certificate'
+tok=$tok_o2
+req POST "/v1/officer/applications/$app7/decision" "$(dec approve 'Second look: fine')"
+expect 200 "rev-two's approval of app7"
+[ "$(q "SELECT status FROM ra_application WHERE id = $app7")" = approved ] || fail "two approvals did not approve app7"
+note "the database approves with the recorded approvals only, rejects with a decision, issues from a done order: ok"
+
 # --- a certificate for app1, the duplicate-NIK check --------------------------------
 order_issued personal "{\"C\":\"ID\",\"CN\":\"Ratna Dewi\",\"serialNumber\":\"NIK:$nik1\"}"
 o=$order cid=$cert
