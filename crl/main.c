@@ -424,8 +424,13 @@ crld_load_ca_json(struct crld *d, const char *path, json_t *j, int root,
 	if (json_unpack_strict(j, &je, "{s:I, s:s, s:s, s:s, s:s}", "id", &id,
 	    "name", &name, "token", &token, "key_label", &label, "cert",
 	    &hex) == -1 || (want != NULL && strcmp(name, want) != 0)) {
-		log_err("%s: %s: %s", path, want != NULL ? want : "issuing_cas",
-		    je.text);
+		/*
+		 * Not je.text: it may quote the file's keys, and the file is
+		 * out_dir's, which crld's demoted user writes.
+		 */
+		log_err("%s: %s: not an object {id, name, token, key_label, "
+		    "cert} as crld writes it", path, want != NULL ? want :
+		    "issuing_cas");
 		goto out;
 	}
 	if ((der = malloc(strlen(hex) / 2 + 1)) == NULL ||
@@ -450,7 +455,14 @@ out:
 	return rc;
 }
 
-/* The CAs from out_dir/crld-cas.json (crld_save_cas). */
+/*
+ * The CAs from out_dir/crld-cas.json (crld_save_cas). Read as root, before
+ * the signer is spawned: its grants and the key checks come from these
+ * CAs, and it must start before crld demotes. out_dir is the demoted
+ * user's, so the file must be a regular one (no symlink to a secret, no
+ * FIFO: file_read_regular), and a JSON error is logged by its position
+ * only: jansson's message quotes the bytes near it.
+ */
 static int
 crld_load_cas_file(struct crld *d, const char *out_dir)
 {
@@ -462,14 +474,15 @@ crld_load_cas_file(struct crld *d, const char *out_dir)
 	int rc = -1;
 
 	snprintf(path, sizeof(path), "%s/%s", out_dir, CRLD_CAS_FILE);
-	if (file_read_capped(path, CRLD_CAS_FILE_MAX, &text, &len, err,
+	if (file_read_regular(path, CRLD_CAS_FILE_MAX, &text, &len, err,
 	    sizeof(err)) == -1) {
 		log_err("%s", err);
 		goto out;
 	}
 	if ((o = json_load_bounded(text, len, CRLD_CAS_FILE_MAX, &je)) ==
 	    NULL) {
-		log_err("%s: %s", path, je.text);
+		log_err("%s: not JSON (line %d, column %d)", path, je.line,
+		    je.column);
 		goto out;
 	}
 	if (crld_load_ca_json(d, path, json_object_get(o, "root"), 1,
@@ -517,9 +530,9 @@ crld_serve_file(struct crld *d, const char *out_dir, const struct crl_ca *ca,
 	crlgen_file_name(ca->name, delta, fname, sizeof(fname));
 	snprintf(path, sizeof(path), "%s/%s", out_dir, fname);
 	/*
-	 * Called at start-up, before the sandbox; crlgen_read_file probes
-	 * with stat(), which the seccomp filter allows (not access()), so a
-	 * call after it would not end crld either.
+	 * Called at start-up, once demoted and filtered (crld_serve_files):
+	 * crlgen_read_file probes with lstat(), which the seccomp filter
+	 * allows (not access()), and refuses a symlink or a FIFO.
 	 */
 	switch (crlgen_read_file(out_dir, fname, CRLD_CRL_FILE_MAX, &der, &len,
 	    err, sizeof(err))) {
@@ -621,9 +634,9 @@ out:
 /*
  * The root and the issuing CAs: certificates, key location, directory
  * entry, from the database; written to out_dir for a start-up while it is
- * down. Without the database (no connection; not once): from that file,
- * and the CRLs of out_dir are served, each checked against its CA's
- * certificate, until the issuing threads connect (*down set).
+ * down. Without the database (no connection; not once): from that file
+ * (*down set). The CRLs of out_dir are read later, once demoted
+ * (crld_serve_files).
  */
 static int
 crld_load_cas(struct crld *d, const char *uri, int once, int *down)
@@ -632,7 +645,6 @@ crld_load_cas(struct crld *d, const char *uri, int once, int *down)
 	struct cadb_ca c;
 	struct db *db = NULL;
 	char err[512];
-	size_t i;
 	int rc = -1;
 
 	*down = 0;
@@ -673,20 +685,32 @@ crld_load_cas(struct crld *d, const char *uri, int once, int *down)
 		(void)crld_save_cas(d, out_dir);
 	rc = 0;
 out:
-	/* With or without the database: see crld_serve_file. */
-	if (rc == 0 && !once && out_dir != NULL) {
-		for (i = 0; i < d->nissuing; i++) {
-			crld_serve_file(d, out_dir, &d->issuing[i],
-			    d->issuing[i].doc_full, 0, *down);
-			crld_serve_file(d, out_dir, &d->issuing[i],
-			    d->issuing[i].doc_delta, 1, *down);
-		}
-		crld_serve_file(d, out_dir, &d->root, d->root.doc_full, 0,
-		    *down);
-	}
 	cadb_clear(&c);
 	db_close(db);
 	return rc;
+}
+
+/*
+ * The CRLs of out_dir (crld_serve_file), with or without the database: at
+ * start-up, after crld_demote and crld_seccomp and before any thread.
+ * Until 2026-12-07 they were read and parsed as root before demotion, and
+ * a symlink planted there by the demoted user was followed.
+ */
+static void
+crld_serve_files(struct crld *d, int down)
+{
+	const char *out_dir = crld_out_dir(d->cfg);
+	size_t i;
+
+	if (out_dir == NULL)
+		return;
+	for (i = 0; i < d->nissuing; i++) {
+		crld_serve_file(d, out_dir, &d->issuing[i],
+		    d->issuing[i].doc_full, 0, down);
+		crld_serve_file(d, out_dir, &d->issuing[i],
+		    d->issuing[i].doc_delta, 1, down);
+	}
+	crld_serve_file(d, out_dir, &d->root, d->root.doc_full, 0, down);
 }
 
 /* The schedule of policy/crl.conf, checked. */
@@ -1585,6 +1609,8 @@ main(int argc, char **argv)
 	}
 	crld_demote(d.cfg, insecure);
 	crld_seccomp(insecure);
+	/* Untrusted DER, parsed only now (STYLE.md §5). */
+	crld_serve_files(&d, db_down);
 	if (http_serve(srv, err, sizeof(err)) == -1) {
 		log_err("http: %s", err);
 		goto out;

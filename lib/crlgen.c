@@ -1621,16 +1621,20 @@ crlgen_read_file(const char *dir, const char *name, size_t max,
 		return -1;
 	}
 	/*
-	 * stat (newfstatat), not access(2): crld's seccomp filter allows
+	 * lstat (newfstatat), not access(2): crld's seccomp filter allows
 	 * the former and kills the process on faccessat. Until 2026-12-06
 	 * crld probed its files with access(), safe only because every call
 	 * came before the filter; one after it (the CA watch reading a new
 	 * CA's files while crld runs) would have ended crld. Any error but
 	 * ENOENT is the read's to report.
 	 */
-	if (stat(path, &st) == -1 && errno == ENOENT)
+	if (lstat(path, &st) == -1 && errno == ENOENT)
 		return 1;
-	return file_read_capped(path, max, der, len, err, errlen) == -1 ?
+	/*
+	 * out_dir belongs to crld's demoted user: a symlink or a FIFO planted
+	 * as NAME.crl is refused, not followed or waited on.
+	 */
+	return file_read_regular(path, max, der, len, err, errlen) == -1 ?
 	    -1 : 0;
 }
 

@@ -144,7 +144,10 @@ void	crlgen_result_clear(struct crlgen_result *);
  * Reads dir/name, at most max bytes, into *der (malloc'd, the caller frees
  * it) and *len. 0 read, 1 when there is no such file (nothing allocated),
  * or -1 with err. Safe under crld's seccomp filter (SANDBOX_NET_FILES):
- * it probes with stat(2), not access(2), which the filter does not allow.
+ * it probes with lstat(2), not access(2), which the filter does not allow.
+ * dir/name must be a regular file (lib/file.h file_read_regular): a
+ * symbolic link, even a dangling one, or a FIFO there is an error, not
+ * followed or waited on (out_dir is crld's demoted user's).
  */
 int	crlgen_read_file(const char *dir, const char *name, size_t max,
 	    unsigned char **der, size_t *len, char *err, size_t errlen);

@@ -14,4 +14,15 @@
 int	file_read_capped(const char *path, size_t max, unsigned char **out,
 	    size_t *len, char *err, size_t errlen);
 
+/*
+ * file_read_capped for a file another, less trusted user can write (crld's
+ * out_dir, which its demoted self owns): path must be a regular file
+ * itself. A symbolic link (O_NOFOLLOW: even one to a regular file), a
+ * FIFO (opened with O_NONBLOCK, so no wait for a writer), a device or a
+ * directory is refused, as is one whose size is over max. No "-". Same
+ * returns; the caller frees *out.
+ */
+int	file_read_regular(const char *path, size_t max, unsigned char **out,
+	    size_t *len, char *err, size_t errlen);
+
 #endif

@@ -736,6 +736,53 @@ no_store "503 of a CRL not held" "$B6/issuing-delta.crl"
 has 'issuing-delta.crl: not served: its signature does not verify' <"$tmp/crld6.log" ||
 	{ cat "$tmp/crld6.log"; fail "the refused delta CRL is not logged"; }
 kill -0 "$crld6" || fail "crld exited while PostgreSQL was down"
+# out_dir is crld's demoted user's (pki-crl): what it plants there must
+# not make crld, still root when it reads crld-cas.json, read a root-only
+# secret through a symlink and log it (jansson's message quotes the bytes:
+# "'[' or '{' expected near '402917'"), nor a FIFO as a CRL file block its
+# start for ever. Until 2026-12-07 both did: fopen() followed the link and
+# waited on the FIFO, and the CRL files were parsed as root.
+if [ "$(id -u)" -eq 0 ]; then
+	crl_user() { setpriv --reuid=pki-crl --regid="$(id -g pki-crl)" --init-groups -- "$@"; }
+	printf '402917\n' >"$tmp/planted-secret.pin"
+	chmod 0600 "$tmp/planted-secret.pin"
+	mkdir -p "$tmp/crl6s" "$tmp/crl6f"
+	chown pki-crl "$tmp/crl6s" "$tmp/crl6f"
+	crl_user ln -s "$tmp/planted-secret.pin" "$tmp/crl6s/crld-cas.json" ||
+		fail "pki-crl could not plant a symlink in its out_dir"
+	# Not started: no usable crld-cas.json, the secret in no log line.
+	PKI_CRL_PORT=$(free_port) PKI_CRL_OUT_DIR=$tmp/crl6s PKI_CRL_INSTANCE=test-planted \
+		timeout 60 "$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crld6s.log" 2>&1 && {
+		cat "$tmp/crld6s.log"
+		fail "crld started from a crld-cas.json that is a symlink to a secret"
+	}
+	! has 402917 <"$tmp/crld6s.log" ||
+		{ cat "$tmp/crld6s.log"; fail "crld logged the secret a planted crld-cas.json symlink points to"; }
+	has 'crld-cas.json: open: .*symbolic link' <"$tmp/crld6s.log" ||
+		{ cat "$tmp/crld6s.log"; fail "the planted crld-cas.json symlink is not logged as refused"; }
+	# A good crld-cas.json, a FIFO as issuing.crl, a symlink as root.crl.
+	cp "$tmp/crl6/crld-cas.json" "$tmp/crl6f/crld-cas.json"
+	chown pki-crl "$tmp/crl6f/crld-cas.json"
+	crl_user mkfifo "$tmp/crl6f/issuing.crl" || fail "pki-crl could not make a FIFO in its out_dir"
+	crl_user ln -s "$tmp/planted-secret.pin" "$tmp/crl6f/root.crl"
+	port6f=$(free_port)
+	PKI_CRL_PORT=$port6f PKI_CRL_OUT_DIR=$tmp/crl6f PKI_CRL_INSTANCE=test-fifo \
+		"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crld6f.log" 2>&1 &
+	crld6f=$!
+	at_exit 'kill -TERM $crld6f 2>/dev/null; wait $crld6f 2>/dev/null'
+	up6f() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port6f/crl/issuing.crt")" = 200 ]; }
+	wait_for up6f >/dev/null ||
+		{ cat "$tmp/crld6f.log"; fail "crld with a FIFO planted as out_dir/issuing.crl does not answer (blocked at start)"; }
+	has 'issuing.crl: not a regular file' <"$tmp/crld6f.log" &&
+		has 'root.crl: open: .*symbolic link' <"$tmp/crld6f.log" ||
+		{ cat "$tmp/crld6f.log"; fail "the planted FIFO and symlink CRL files are not logged as refused"; }
+	! has 402917 <"$tmp/crld6f.log" || fail "crld logged the secret a planted root.crl symlink points to"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port6f/crl/issuing.crl")" = 503 ] ||
+		fail "a FIFO planted as issuing.crl: not 503"
+	kill -TERM "$crld6f"
+	wait "$crld6f" || { cat "$tmp/crld6f.log"; fail "crld (planted out_dir) exited non-zero on SIGTERM"; }
+	note "out_dir planted by pki-crl: a crld-cas.json symlink to a root-only secret refused (not logged), a FIFO issuing.crl and a symlink root.crl refused at once"
+fi
 kill -HUP "$crld6"	# a base, once the database answers
 sleep 1
 stack_up "$PKI_STACK_DIR"	# starts only what is down: PostgreSQL, and the stack's crld (above)

@@ -1,7 +1,9 @@
 /*
  * lib/file.c file_read_capped: whole files up to the cap, one byte over
  * refused, the growth past its first 64 KiB, empty and missing files, and
- * a pipe (which has no size to ask).
+ * a pipe (which has no size to ask); file_read_regular: a regular file
+ * read, a symlink (even to a regular file), a FIFO (at once, no writer
+ * waited for), a directory and a file over the cap refused.
  */
 #include <sys/stat.h>
 
@@ -138,6 +140,54 @@ test_pipe(void **state)
 	}
 }
 
+static void
+want_regular_refused(const char *p, size_t max, const char *msg)
+{
+	unsigned char *b = (unsigned char *)"untouched";
+	size_t len = 7;
+	char err[256];
+
+	assert_int_equal(file_read_regular(p, max, &b, &len, err,
+	    sizeof(err)), -1);
+	assert_null(b);
+	assert_int_equal(len, 0);
+	if (strstr(err, msg) == NULL)
+		fail_msg("%s: \"%s\" wanted, got \"%s\"", p, msg, err);
+}
+
+static void
+test_regular(void **state)
+{
+	char link[4200], fifo[4200];
+	unsigned char *b;
+	size_t len;
+	char err[256];
+
+	(void)state;
+	make_file(70000);
+	assert_int_equal(file_read_regular(path, 70000, &b, &len, err,
+	    sizeof(err)), 0);
+	assert_int_equal(len, 70000);
+	assert_int_equal(b[69999], 69999 % 251);
+	assert_int_equal(b[len], 0);
+	free(b);
+	want_regular_refused(path, 69999, "larger than 69999 bytes");
+	snprintf(link, sizeof(link), "%s.link", path);
+	(void)unlink(link);
+	assert_int_equal(symlink(path, link), 0);
+	want_regular_refused(link, 100000, "symbolic link");
+	assert_int_equal(unlink(link), 0);
+	/* A FIFO with no writer: refused at once, not waited on. */
+	snprintf(fifo, sizeof(fifo), "%s.fifo", path);
+	(void)unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	want_regular_refused(fifo, 100000, "not a regular file");
+	assert_int_equal(unlink(fifo), 0);
+	want_regular_refused("/", 10, "not a regular file");
+	want_regular_refused("/dev/null", 10, "not a regular file");
+	want_regular_refused("/nonexistent/x", 10, "No such file");
+}
+
 int
 main(void)
 {
@@ -145,6 +195,7 @@ main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_pipe),
+		cmocka_unit_test(test_regular),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
