@@ -56,6 +56,18 @@ int	signerproc_tbs_check(uint32_t kind, const char *label,
  */
 int	signerproc_ocsp_policy(const unsigned char *tbs, size_t len,
 	    time_t now, long max_s, char *err, size_t errlen);
+/*
+ * What an issuance signer (one granted WRAPGEN: cad's) signs as a
+ * certificate, beyond signerproc_tbs_check: a v3 end-entity TBSCertificate
+ * (no basicConstraints cA, no nsCertType, nothing x509ext_ca_usage names)
+ * whose SubjectPublicKeyInfo's SHA-256 is one of issuable[0..nissuable),
+ * the subscriber keys it generated and has not certified. 0 with that
+ * index in *slot, or -1 (*slot -1) with err. Parses the worker's bytes
+ * (tests/fuzz/fuzz_signer_tbs.c).
+ */
+int	signerproc_cert_policy(const unsigned char (*issuable)[32],
+	    int nissuable, const unsigned char *tbs, size_t len, int *slot,
+	    char *err, size_t errlen);
 
 /*
  * tbsattrs.c: 0 when tbs is exactly one DER SignedAttributes (RFC 5652

@@ -589,12 +589,14 @@ out:
  * OCSP responder or TSA with the issuing key nor certify a key of its own
  * under a subscriber's verified name; the ceremony's and pkictl's
  * signers, which certify CAs, responders, TSAs and CSRs, have no WRAPGEN
- * grant and are not held to this. 0 with the key's slot in *slot, or -1
- * with err.
+ * grant and are not held to this. hsm/extern.h (the issuable keys given
+ * as issuable[0..nissuable), so that tests/fuzz/fuzz_signer_tbs.c can
+ * drive it without a signer).
  */
-static int
-signerproc_cert_policy(struct signerproc *sp, const unsigned char *tbs,
-    size_t len, int *slot, char *err, size_t errlen)
+int
+signerproc_cert_policy(const unsigned char (*issuable)[32], int nissuable,
+    const unsigned char *tbs, size_t len, int *slot, char *err,
+    size_t errlen)
 {
 	const unsigned char *p = tbs;
 	SIGNER_TBSCERT *c;
@@ -653,10 +655,10 @@ signerproc_cert_policy(struct signerproc *sp, const unsigned char *tbs,
 		snprintf(err, errlen, "cannot hash the subject public key");
 		goto out;
 	}
-	for (i = 0; i < sp->nissuable; i++)
-		if (CRYPTO_memcmp(sp->issuable[i], h, sizeof(h)) == 0)
+	for (i = 0; i < nissuable; i++)
+		if (CRYPTO_memcmp(issuable[i], h, sizeof(h)) == 0)
 			break;
-	if (i == sp->nissuable) {
+	if (i == nissuable) {
 		snprintf(err, errlen, "the subject public key is not a "
 		    "subscriber key this signer generated (or it is "
 		    "certified already)");
@@ -881,8 +883,9 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 		goto out;
 	}
 	if (req.kind == SIGNER_KIND_CERT && sp->cfg->wrap_label != NULL &&
-	    signerproc_cert_policy(sp, req.tbs, req.tbslen, &slot, err,
-	    sizeof(err)) == -1) {
+	    signerproc_cert_policy((const unsigned char (*)[32])sp->issuable,
+	    sp->nissuable, req.tbs, req.tbslen, &slot, err, sizeof(err)) ==
+	    -1) {
 		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
 		    signer_kind_name(req.kind), err);
 		goto out;

@@ -1,11 +1,19 @@
 /*
  * libFuzzer harness for the signer's checks of the to-be-signed bytes a
  * worker sends with a SIGN request (hsm/signerproc.c), the side of the
- * privilege boundary that holds the keys: the first byte's low bit picks
+ * privilege boundary that holds the keys: the first byte modulo 3 picks
  *  - 0: a TBSCertificate through signerproc_tbs_check(SIGNER_KIND_CERT),
  *    which must be exactly its DER with RFC 5280 validity times;
  *  - 1: an OCSP ResponseData through signerproc_tbs_check() and
- *    signerproc_ocsp_policy() at a fixed time (so the seeds stay current).
+ *    signerproc_ocsp_policy() at a fixed time (so the seeds stay current);
+ *  - 2 (since 2026-12-07): a TBSCertificate through signerproc_tbs_check()
+ *    and then signerproc_cert_policy(), the issuance signer's (cad's)
+ *    end-entity policy, which decodes it again (ASN1_item_d2i) and its
+ *    extensions (X509V3_EXT_d2i, x509ext_ca_usage); the issuable keys are
+ *    a fixed one and, when OpenSSL reads a SubjectPublicKeyInfo there, the
+ *    SHA-256 of its DER, so that mutated inputs reach past the key check.
+ *    Accepted: a v3 certificate whose basicConstraints (if any) is no CA,
+ *    *slot an index of the list; refused: a reason and *slot -1.
  * (TBSCertList, SignedAttributes, TSTInfo and tree heads have their own
  * harnesses: fuzz_tbscrl, fuzz_tbsattrs, fuzz_tstinfo, fuzz_audit.)
  * Invariants: a refusal says why; what is accepted OpenSSL's own templates
@@ -18,7 +26,8 @@
  * Seeds in tests/fixtures/fuzz_signer_tbs/: the TBSCertificates (v3 with
  * extensions, v1, a notAfter in 2050) and ResponseData (good, revoked by
  * key hash, no nextUpdate, one a year long) of certificates and responses
- * made by fuzz_revinfo's "CN=fuzz CA" on 2026-12-07.
+ * made by fuzz_revinfo's "CN=fuzz CA" on 2026-12-07; policy-*.der are the
+ * TBSCertificates again for mode 2.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +37,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
+#include <openssl/sha.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509.h>
 
 #include "hsm/extern.h"
@@ -86,6 +97,78 @@ fuzz_cert(const uint8_t *data, size_t size)
 	    p != data + size || fuzz_v1_written(data, size))
 		abort();
 	X509_CINF_free(ci);
+}
+
+/*
+ * tbs (a TBSCertificate signerproc_tbs_check accepted) in a Certificate
+ * with an empty signature, read by OpenSSL as a relying party would; NULL
+ * when it does not read.
+ */
+static X509 *
+fuzz_as_x509(const uint8_t *tbs, size_t size)
+{
+	/* ecdsa-with-SHA256, and an empty BIT STRING */
+	static const unsigned char sigalg[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a,
+	    0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x03, 0x01, 0x00 };
+	const unsigned char *p;
+	unsigned char *der;
+	X509 *x;
+	size_t n = 0;
+
+	if (size > 0xffffff - sizeof(sigalg) ||
+	    (der = malloc(size + sizeof(sigalg) + 5)) == NULL)
+		abort();
+	der[n++] = 0x30;
+	der[n++] = 0x83;
+	der[n++] = (unsigned char)((size + sizeof(sigalg)) >> 16);
+	der[n++] = (unsigned char)((size + sizeof(sigalg)) >> 8);
+	der[n++] = (unsigned char)(size + sizeof(sigalg));
+	memcpy(der + n, tbs, size);
+	memcpy(der + n + size, sigalg, sizeof(sigalg));
+	p = der;
+	x = d2i_X509(NULL, &p, (long)(n + size + sizeof(sigalg)));
+	free(der);
+	return x;
+}
+
+static void
+fuzz_cert_policy(const uint8_t *data, size_t size)
+{
+	unsigned char issuable[2][32], *spki = NULL;
+	BASIC_CONSTRAINTS *bc;
+	X509 *x = NULL;
+	char err[512] = "";
+	int n, nissuable = 1, slot = 7;
+
+	if (signerproc_tbs_check(SIGNER_KIND_CERT, "fuzz", data, size, err,
+	    sizeof(err)) == -1)
+		return;		/* mode 0's; the signer stops there too */
+	memset(issuable[0], 0xa5, sizeof(issuable[0]));
+	/* The SPKI's DER as OpenSSL writes it back, when it reads it. */
+	if ((x = fuzz_as_x509(data, size)) != NULL &&
+	    (n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki)) > 0 &&
+	    SHA256(spki, (size_t)n, issuable[1]) != NULL)
+		nissuable = 2;
+	if (signerproc_cert_policy((const unsigned char (*)[32])issuable,
+	    nissuable, data, size, &slot, err, sizeof(err)) == -1) {
+		fuzz_refused(err, sizeof(err));
+		if (slot != -1)
+			abort();
+		goto out;
+	}
+	/* Accepted: a v3 certificate OpenSSL reads, and no CA by its cA. */
+	if (slot < 0 || slot >= nissuable || x == NULL ||
+	    X509_get_version(x) != X509_VERSION_3)
+		abort();
+	if ((bc = X509_get_ext_d2i(x, NID_basic_constraints, NULL,
+	    NULL)) != NULL) {
+		if (bc->ca)
+			abort();
+		BASIC_CONSTRAINTS_free(bc);
+	}
+out:
+	OPENSSL_free(spki);
+	X509_free(x);
 }
 
 static void
@@ -156,10 +239,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	if ((data[0] & 1) == 0)
+	switch (data[0] % 3) {
+	case 0:
 		fuzz_cert(data + 1, size - 1);
-	else
+		break;
+	case 1:
 		fuzz_ocsp(data + 1, size - 1);
+		break;
+	default:
+		fuzz_cert_policy(data + 1, size - 1);
+		break;
+	}
 	ERR_clear_error();
 	return 0;
 }
