@@ -1463,16 +1463,21 @@ crlgen_file_check(const unsigned char *der, size_t len, X509 *cert,
 	int tag, cls, cons, mdnid, pknid, rc = -1;
 
 	memset(info, 0, sizeof(info[0]));
+	/*
+	 * The class too, for each TLV outside the TBSCertList, which the
+	 * signature does not cover: until 2026-12-07 a [16] or [3] in place
+	 * of the outer SEQUENCE or the BIT STRING passed (fuzz_crlfile).
+	 */
 	if (len > LONG_MAX || crlgen_rd(&p, end, &tag, &cls, &cons,
-	    &clen) == -1 || tag != V_ASN1_SEQUENCE || !cons ||
-	    p + clen != end) {
+	    &clen) == -1 || tag != V_ASN1_SEQUENCE ||
+	    cls != V_ASN1_UNIVERSAL || !cons || p + clen != end) {
 		snprintf(err, errlen, "not one CertificateList (RFC 5280 §5.1)");
 		goto out;
 	}
 	/* TBSCertList */
 	tbs = p;
 	if (crlgen_rd(&p, end, &tag, &cls, &cons, &clen) == -1 ||
-	    tag != V_ASN1_SEQUENCE || !cons) {
+	    tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL || !cons) {
 		snprintf(err, errlen, "no TBSCertList (RFC 5280 §5.1.1.1)");
 		goto out;
 	}
@@ -1566,8 +1571,8 @@ crlgen_file_check(const unsigned char *der, size_t len, X509 *cert,
 		goto out;
 	}
 	if (crlgen_rd(&p, end, &tag, &cls, &cons, &clen) == -1 ||
-	    tag != V_ASN1_BIT_STRING || cons || clen < 2 || p[0] != 0 ||
-	    p + clen != end) {
+	    tag != V_ASN1_BIT_STRING || cls != V_ASN1_UNIVERSAL || cons ||
+	    clen < 2 || p[0] != 0 || p + clen != end) {
 		snprintf(err, errlen, "bad signatureValue");
 		goto out;
 	}
