@@ -170,14 +170,12 @@ static const struct db_stmt stmt_sad_insert = {
 /*
  * Up to 64 SADs that expired an hour ago or more go with each new one, and
  * their hashes (schema/041): another SAM's are skipped, not waited for.
+ * The database does it (schema/106): pki_sam may not DELETE a SAD, so a
+ * compromised SAM cannot take away live ones. One row: how many it removed.
  */
 static const struct db_stmt stmt_sad_purge = {
 	"signd_sam_sad_purge",
-	"WITH old AS (SELECT id FROM sign_sad WHERE expires_at < now() - "
-	"interval '1 hour' ORDER BY expires_at LIMIT 64 FOR UPDATE SKIP "
-	"LOCKED), h AS (DELETE FROM sign_sad_hash WHERE sad_id IN (SELECT id "
-	"FROM old)), s AS (DELETE FROM sign_sad WHERE id IN (SELECT id FROM "
-	"old) RETURNING 1) SELECT count(*) FROM s",
+	"SELECT sign_sad_purge_expired()",
 	0
 };
 static const struct db_stmt stmt_sad_hashes = {

@@ -1115,6 +1115,26 @@ sql_fails "$sam_uri" "INSERT INTO sign_token (service_id, token_sha256, expires_
 sql_fails "$sign_uri" "SELECT sign_token_issue('$cid2', sha256(convert_to('$csec2', 'UTF8')), '\\x$forged', 86400)" 'ttl_seconds must be 60..3600'
 [ "$(q "SELECT count(*) FROM sign_token")" = "$n_tok" ] || fail "a token was made without the client secret"
 note "a compromised worker makes no token: pki_sign cannot insert one or read a secret's digest, sign_token_issue refuses a wrong secret; pki_sam reads no secret's digest"
+# Nor take away live ones (schema/106): pki_sign may not DELETE a token,
+# pki_sam not a SAD or its hashes; each purges only through its function,
+# which takes what expired an hour ago or more (the purge above), nothing
+# live, and which the other roles may not call.
+live=$(q "SELECT count(*) FROM sign_token WHERE expires_at > now()")
+live_sad=$(q "SELECT count(*) FROM sign_sad WHERE expires_at > now()")/$(q "SELECT count(*) FROM sign_sad_hash")
+[ "$live" -ge 1 ] || fail "no live token to test with"
+sql_fails "$sign_uri" "DELETE FROM sign_token WHERE expires_at > now()" 'permission denied for table sign_token'
+sql_fails "$sign_uri" "DELETE FROM sign_token WHERE service_id = $sid2" 'permission denied for table sign_token'
+sql_fails "$sam_uri" "DELETE FROM sign_sad_hash WHERE sad_id IN (SELECT id FROM sign_sad WHERE expires_at > now())" 'permission denied for table sign_sad_hash'
+sql_fails "$sam_uri" "DELETE FROM sign_sad WHERE expires_at > now()" 'permission denied for table sign_sad'
+[ "$(sql_as "$sign_uri" "SELECT sign_token_purge_expired($sid2)")" = 0 ] || fail "sign_token_purge_expired removed a live token"
+[ "$(sql_as "$sam_uri" "SELECT sign_sad_purge_expired()")" = 0 ] || fail "sign_sad_purge_expired removed a live SAD"
+sql_fails "$sam_uri" "SELECT sign_token_purge_expired($sid2)" 'permission denied for function sign_token_purge_expired'
+sql_fails "$sign_uri" "SELECT sign_sad_purge_expired()" 'permission denied for function sign_sad_purge_expired'
+sql_fails "host=$PKI_PG_HOST port=$PKI_PG_PORT dbname=pki user=pki_ra" "SELECT sign_token_purge_expired($sid2)" 'permission denied for function sign_token_purge_expired'
+[ "$(q "SELECT count(*) FROM sign_token WHERE expires_at > now()")" = "$live" ] || fail "a live token was deleted"
+[ "$(q "SELECT count(*) FROM sign_sad WHERE expires_at > now()")/$(q "SELECT count(*) FROM sign_sad_hash")" = "$live_sad" ] ||
+	fail "a live SAD or a hash was deleted"
+note "a compromised worker logs no service out: pki_sign cannot DELETE a token nor pki_sam a SAD; their purge functions take only what expired an hour ago"
 # A service taken out of use: its tokens stop at once, at the worker and at
 # the SAM, and so do its SADs (the SAM finds no service by the token).
 pkictl sigservice disable --name "docsign2-$$" >"$tmp/dis" || fail "pkictl sigservice disable"
