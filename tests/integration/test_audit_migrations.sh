@@ -126,3 +126,24 @@ ra_otp:64|{"reason": "a sign code bound to no documents (schema/060)", "purpose"
 [ "$(mq "SELECT count(DISTINCT e.txid) FROM audit_event e WHERE e.actor = 'migration:094'")" = 1 ] ||
 	fail "094's events are not of one transaction"
 echo "ok: 020, 044 and 060's changes audited by 094"
+
+# schema/106 checks the serials stored before it: those above ('01', '0A',
+# BN_bn2hex's form, as cad and pkictl write them) passed; a database
+# holding another form ('000A') stops at 106, naming the row.
+mdb=pki_serial_106
+sql_as "$pg_uri" "DROP DATABASE IF EXISTS $mdb" >/dev/null 2>&1
+sql_as "$pg_uri" "CREATE DATABASE $mdb" >/dev/null
+at_exit "sql_as '$pg_uri' 'DROP DATABASE IF EXISTS $mdb' >/dev/null 2>&1"
+migrate_to 105
+rows 106 "
+INSERT INTO ca_key (id, role, token_label, key_label, key_type, spki, spki_sha256)
+    VALUES (1, 'issuing', 'ca', 'issuing-1', 'ec-p256', '\x00', 'x');
+INSERT INTO ca_certificate (id, name, role, key_id, serial, subject, issuer, not_before, not_after, sha256, der)
+    VALUES (1, 'issuing', 'issuing', 1, '01', 'CN=CA', 'CN=CA', now() - interval '1 day', now() + interval '1 year', 'x', '\x00');
+INSERT INTO certificate (id, issuer_id, serial, subject, profile, not_before, not_after, sha256, der)
+    VALUES (10, 1, '0A', 'CN=Budi', 'personal', now() - interval '1 day', now() + interval '1 year', 'x', '\x00'),
+    (11, 1, '000A', 'CN=Budi', 'personal', now() - interval '1 day', now() + interval '1 year', 'x', '\x00');"
+out=$("$REPO/deploy/migrate.sh" "$(mdb_uri "$su")" "$REPO/schema" 2>&1) && fail "106 took a database holding serial '000A'"
+grep -qF "106: serials not in BN_bn2hex form (whole octets, no leading 00 octet): certificate 11 serial '000A'" <<<"$out" ||
+	fail "106's refusal: $out"
+echo "ok: 106 refuses a database holding a serial in another form than BN_bn2hex's, naming it"

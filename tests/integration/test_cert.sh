@@ -636,4 +636,26 @@ done
 q "$(ins "repeat('F', 40)")" >/dev/null || fail "a serial of 40 hex digits refused"
 [ "$(q "SELECT convalidated FROM pg_constraint WHERE conname = 'certificate_serial_hex'")" = t ] ||
 	fail "certificate_serial_hex is not validated"
+# One text per serial (schema/106): BN_bn2hex's, as every writer stores it
+# (whole octets, no leading 00 octet, no sign octet), so UNIQUE (issuer_id,
+# serial) is unique per integer and a lookup by that text finds the row.
+# '0A', '000A' and 'A' are one serial: only '0A' is taken. As cad's role
+# too (the review's probe): it recorded '000A' and 'A' under one issuer.
+for bad in "'A'" "'000A'" "'00'" "'0'" "'0080'" "'100'" "'00' || repeat('F', 38)" "repeat('F', 39)"; do
+	sql_fails "$PKI_TEST_PG_URI" "$(ins "$bad")" 'violates check constraint "certificate_serial_octets"'
+done
+for good in "'0A'" "'80'" "'0100'" "'0' || repeat('F', 39)"; do
+	q "$(ins "$good")" >/dev/null || fail "serial $good (BN_bn2hex's form) refused"
+done
+alias_as_ca="BEGIN; SET ROLE pki_ca; INSERT INTO certificate (issuer_id, serial, subject, profile, not_before, not_after,
+    sha256, der) SELECT id, s, 'CN=alias ' || s, 'subscriber', now(), now() + interval '1 year', 'y', '\\x01'
+    FROM ca_certificate, unnest(ARRAY['0A', '000A', 'A']) AS s WHERE name = 'issuing'; ROLLBACK"
+sql_fails "$PKI_TEST_PG_URI" "$alias_as_ca" 'violates check constraint "certificate_serial_octets"'
+sql_fails "$PKI_TEST_PG_URI" "BEGIN; INSERT INTO ca_certificate (name, role, key_id, issuer_id, serial, subject, issuer,
+    not_before, not_after, sha256, der) SELECT 'serial-test', 'issuing', key_id, issuer_id, 'A' || serial, subject,
+    issuer, not_before, not_after, 'x', der FROM ca_certificate WHERE name = 'issuing'; ROLLBACK" \
+	'violates check constraint "ca_certificate_serial_octets"'
+[ "$(q "SELECT string_agg(conname || '=' || convalidated, ',' ORDER BY conname) FROM pg_constraint
+    WHERE conname IN ('certificate_serial_octets', 'ca_certificate_serial_octets')")" = \
+    "ca_certificate_serial_octets=true,certificate_serial_octets=true" ] || fail "the serial form constraints are missing or not validated"
 note ok

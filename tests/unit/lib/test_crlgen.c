@@ -129,7 +129,7 @@ setup(void **state)
 	    "('issuing', 'test', 'crlgen', 'ec', '\\x30', 'x') RETURNING id) "
 	    "INSERT INTO ca_certificate (name, role, key_id, serial, subject, "
 	    "issuer, not_before, not_after, sha256, der) SELECT 'issuing', "
-	    "'issuing', id, '1', 'CN=crlgen test', 'CN=crlgen test', now() - "
+	    "'issuing', id, '01', 'CN=crlgen test', 'CN=crlgen test', now() - "
 	    "interval '1 day', now() + interval '1 year', 'x', '\\x30' FROM k "
 	    "RETURNING id");
 	assert_true(fx->is.id > 0);
