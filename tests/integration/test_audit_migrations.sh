@@ -102,6 +102,17 @@ INSERT INTO ra_otp (id, account_id, channel, purpose, code_hmac, expires_at, att
     (64, 1, 'email', 'sign', sha256('e'), now() + interval '5 minutes', 1, 3);
 SELECT audit_append('subscriber:1', 'ra.otp.failed', 'ra_otp', '61', '{\"attempts\": 3}');
 SELECT audit_append('subscriber:1', 'ra.otp.failed', 'ra_otp', '64', '{\"attempts\": 1}');"
+# Holds placed before schema/104: their revoked_role from revoked_by's
+# prefix, audited; a hold of no known writer and a final revocation stay
+# NULL.
+rows 104 "
+INSERT INTO certificate (id, issuer_id, serial, subject, profile, not_before, not_after, sha256, der,
+    revoked_at, revocation_reason, revoked_by) VALUES
+    (70, 1, '70', 'CN=H1', 'personal', now() - interval '1 day', now() + interval '1 year', 'x', '\x00', now(), 6, 'pkictl:operator'),
+    (71, 1, '71', 'CN=H2', 'personal', now() - interval '1 day', now() + interval '1 year', 'x', '\x00', now(), 6, 'officer:1'),
+    (72, 1, '72', 'CN=H3', 'personal', now() - interval '1 day', now() + interval '1 year', 'x', '\x00', now(), 6, 'ra:notifier'),
+    (73, 1, '73', 'CN=H4', 'personal', now() - interval '1 day', now() + interval '1 year', 'x', '\x00', now(), 6, 'test'),
+    (74, 1, '74', 'CN=R1', 'personal', now() - interval '1 day', now() + interval '1 year', 'x', '\x00', now(), 1, 'pkictl:operator');"
 out=$("$REPO/deploy/migrate.sh" "$(mdb_uri "$su")" "$REPO/schema" 2>&1) || fail "migrations after 059: $out"
 grep -q '^migrate: applied 094_' <<<"$out" || fail "094 not applied: $out"
 
@@ -126,6 +137,14 @@ ra_otp:64|{"reason": "a sign code bound to no documents (schema/060)", "purpose"
 [ "$(mq "SELECT count(DISTINCT e.txid) FROM audit_event e WHERE e.actor = 'migration:094'")" = 1 ] ||
 	fail "094's events are not of one transaction"
 echo "ok: 020, 044 and 060's changes audited by 094"
+[ "$(mq "SELECT string_agg(id || ':' || coalesce(revoked_role, '-'), ',' ORDER BY id) FROM certificate WHERE id BETWEEN 70 AND 74")" = \
+    '70:pki_admin,71:pki_ra,72:pki_ra,73:-,74:-' ] ||
+	fail "104: the holds' revoked_role: $(mq "SELECT id, revoked_by, revoked_role FROM certificate WHERE id BETWEEN 70 AND 74")"
+[ "$(mq "SELECT string_agg(object_id || ':' || (details->>'revoked_role'), ',' ORDER BY id) FROM audit_event
+    WHERE actor = 'migration:104' AND action = 'cert.hold.revoked_role' AND object_type = 'certificate'")" = \
+    '70:pki_admin,71:pki_ra,72:pki_ra' ] ||
+	fail "104's events: $(mq "SELECT object_id, details FROM audit_event WHERE actor = 'migration:104'")"
+echo "ok: 104 fills the holds' revoked_role, audited"
 
 # schema/106 checks the serials stored before it: those above ('01', '0A',
 # BN_bn2hex's form, as cad and pkictl write them) passed; a database

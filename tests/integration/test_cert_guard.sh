@@ -84,4 +84,35 @@ out=$(sql_as "$SU" "BEGIN; $SEED SET ROLE pki_ra; UPDATE certificate SET revoked
 # The final revocation's own columns stay frozen for everyone (049).
 sql_fails "$SU" "BEGIN; $SEED UPDATE certificate SET revoked_at = now() - interval '1 hour' WHERE id = 1040000002; ROLLBACK" \
 	'is revoked \(reason 1\): final'
+# --- C2: a hold pkictl placed is released only by pki_admin ------------------------
+hold_admin="SET SESSION AUTHORIZATION pki_admin; UPDATE certificate SET revoked_at = now(), revocation_reason = 6,
+    revoked_by = 'pkictl:operator' WHERE id = 1040000001"
+release="UPDATE certificate SET revoked_at = NULL, revocation_reason = NULL, invalidity_date = NULL,
+    revoked_by = 'ra:notifier' WHERE id = 1040000001 RETURNING revoked_at IS NULL, revoked_role IS NULL"
+out=$(sql_as "$SU" "BEGIN; $SEED $hold_admin RETURNING revoked_role; ROLLBACK")
+[ "$out" = pki_admin ] || fail "pkictl's hold: revoked_role $out, not pki_admin"
+refused pki_ra "$hold_admin; SET SESSION AUTHORIZATION pki_ra; $release" 'the hold was placed by pkictl'
+# The hold's role recorded even with another revoked_by; and the reviewer's
+# probe: a superuser's row claiming pkictl.
+refused pki_ra "${hold_admin/pkictl:operator/test:hold}; SET SESSION AUTHORIZATION pki_ra; $release" 'the hold was placed by pkictl'
+refused pki_ra "UPDATE certificate SET revoked_at = now(), revocation_reason = 6, revoked_by = 'pkictl:operator'
+    WHERE id = 1040000001; SET SESSION AUTHORIZATION pki_ra; $release" 'the hold was placed by pkictl'
+# pkictl releases it; rad releases its own holds; pkictl releases rad's.
+out=$(sql_as "$SU" "BEGIN; $SEED $hold_admin; $release; ROLLBACK") || fail "pkictl cannot release its hold: $out"
+[ "$out" = 't|t' ] || fail "pkictl's release: $out"
+for r in pki_ra pki_admin; do
+	out=$(as pki_ra "UPDATE certificate SET revoked_at = now(), revocation_reason = 6, revoked_by = 'officer:9'
+	    WHERE id = 1040000001 RETURNING revoked_role; SET SESSION AUTHORIZATION $r; $release") ||
+		fail "$r cannot release rad's hold: $out"
+	[ "$out" = $'pki_ra
+t|t' ] || fail "$r: rad's hold and its release: $out"
+done
+# No application role writes revoked_role.
+refused pki_ra "UPDATE certificate SET revoked_role = 'pki_ra' WHERE id = 1040000001" 'permission denied'
+refused pki_admin "UPDATE certificate SET revoked_role = 'pki_ra' WHERE id = 1040000001" 'permission denied'
+out=$(as pki_ca "INSERT INTO certificate (id, issuer_id, serial, subject, profile, not_before, not_after, sha256, der,
+    revoked_at, revocation_reason, revoked_by, revoked_role) SELECT 1040000009, id, '7F10409', 'CN=104', 'personal',
+    now(), now() + interval '1 day', '00', '\\x00', now(), 6, 'pkictl:x', 'pki_admin' FROM ca_certificate
+    WHERE name = 'issuing' RETURNING revoked_role")
+[ "$out" = pki_ca ] || fail "an INSERT chose its revoked_role: $out"
 note ok
