@@ -11,7 +11,11 @@
  *
  * pkictl sigservice disable --name N: the service's tokens stop working at
  * once (signd checks disabled_at at every request), and so do the SADs it
- * was given (signd's SAM checks it again at signHash). Audited as
+ * was given (signd's SAM checks it again at signHash). The UPDATE waits
+ * for the service's authorizations and signatures in progress: its
+ * trigger takes the service's lock exclusively, which the SAM holds shared
+ * while it works and under which it reads disabled_at (schema/107); so
+ * nothing of the service signs after this commits. Audited as
  * sign.service.disable; exit 3 when it was already disabled. There is no
  * enable: register the service again under a new name, with a new secret.
  */

@@ -211,11 +211,21 @@ static const struct db_stmt stmt_sad_find = {
  * progress, of the certificate or of its issuing CA's own certificate, is
  * waited for and then seen; one that comes while this transaction signs
  * waits for its commit and is stamped after it. The issuer's lock first,
- * then the certificate's.
+ * then the certificate's. With them the calling service's (schema/107,
+ * $2): a disable in progress is waited for, and one that comes waits for
+ * this signature's commit. No one takes a service's and a certificate's
+ * lock exclusively at once, so the order of the two does not matter.
  */
 static const struct db_stmt stmt_sign_lock = {
 	"signd_sam_sign_lock",
-	"SELECT certificate_chain_sign_lock($1::bigint)",
+	"SELECT sign_service_sign_lock($2::bigint), "
+	"certificate_chain_sign_lock($1::bigint)",
+	2
+};
+/* The same for an authorization, which takes no certificate's lock. */
+static const struct db_stmt stmt_service_lock = {
+	"signd_sam_service_lock",
+	"SELECT sign_service_sign_lock($1::bigint)",
 	1
 };
 /*
@@ -420,6 +430,30 @@ out:
 	free(digest);
 	PQclear(res);
 	return rc;
+}
+
+/*
+ * After sam_service() named svc and the service's lock was taken
+ * (schema/107), the token and the service read again, in a statement of
+ * their own and so a snapshot taken after the wait: a disable that
+ * committed while this transaction waited is seen (one that comes now
+ * waits for its commit). 0 when the token still names svc; otherwise -1
+ * with a refusal (SAM_E_TOKEN) or a failure in r.
+ */
+static int
+sam_service_locked(struct db *db, const unsigned char token[SIGND_TOKEN_BYTES],
+    const char *svc, struct sam_reply *r)
+{
+	char again[24];
+
+	if (sam_service(db, token, again, sizeof(again), r) == -1)
+		return -1;
+	if (strcmp(again, svc) != 0) {
+		sam_refuse(r, SAM_E_TOKEN, "the access token is unknown or "
+		    "expired, or its signing service is disabled");
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -751,14 +785,22 @@ sam_auth_txn(struct db *db, void *arg)
 	t->factor = FACTOR_OK;
 	memset(t->r, 0, sizeof(*t->r));
 	snprintf(cred, sizeof(cred), "%llu", (unsigned long long)q->credential);
-	/* The caller first: the service is the token's, never the worker's. */
+	/*
+	 * The caller first: the service is the token's, never the worker's;
+	 * then its lock (schema/107), and the service again under it: a SAD
+	 * is not made for a service whose disable committed meanwhile.
+	 */
 	if (sam_service(db, q->token, t->service, sizeof(t->service),
-	    t->r) == -1 || (res = sam_credential(db, q->credential,
-	    t->r)) == NULL) {
-		t->refused = t->r->status == SAM_REFUSED;
-		rc = t->refused ? 0 : -1;
+	    t->r) == -1)
+		goto stopped;
+	v[0] = svc;
+	if ((res = db_exec(db, &stmt_service_lock, v, NULL, NULL)) == NULL)
 		goto out;
-	}
+	PQclear(res);
+	res = NULL;
+	if (sam_service_locked(db, q->token, svc, t->r) == -1 ||
+	    (res = sam_credential(db, q->credential, t->r)) == NULL)
+		goto stopped;
 	snprintf(acct, sizeof(acct), "%s", PQgetvalue(res, 0, 0));
 	f.type = q->factor == SAM_FACTOR_PIN ? FACTOR_PIN :
 	    q->factor == SAM_FACTOR_TOTP ? FACTOR_TOTP : FACTOR_OTP;
@@ -852,6 +894,10 @@ sam_auth_txn(struct db *db, void *arg)
 	    sadid, details, NULL) == -1)
 		goto out;
 	rc = 0;
+	goto out;
+stopped:	/* a refusal (committed, then audited alone) or a failure in t->r */
+	t->refused = t->r->status == SAM_REFUSED;
+	rc = t->refused ? 0 : -1;
 out:
 	factor_wipe(&f, sizeof(f));
 	json_decref(details);
@@ -1082,10 +1128,17 @@ sam_sign_txn(struct db *db, void *arg)
 	    (hashes = sam_hash_array(&q->hashes)) == NULL)
 		goto out;
 	v[0] = credid;
+	v[1] = svc;
 	if ((res = db_exec(db, &stmt_sign_lock, v, NULL, NULL)) == NULL)
 		goto out;
 	PQclear(res);
 	res = NULL;
+	/* Under the service's lock: a disable committed meanwhile is seen. */
+	if (sam_service_locked(db, q->token, svc, t->r) == -1) {
+		if (t->r->status == SAM_REFUSED)
+			goto refused;
+		goto out;
+	}
 	v[0] = digest;
 	v[1] = credid;
 	if ((sad = db_exec(db, &stmt_sad_find, v, NULL, NULL)) == NULL)
@@ -1103,8 +1156,9 @@ sam_sign_txn(struct db *db, void *arg)
 		goto refused;
 	}
 	/*
-	 * svc is the token's, and sam_service() found it enabled: a SAD
-	 * issued before its service was disabled does not outlive it.
+	 * svc is the token's, and sam_service_locked() found it enabled
+	 * under its lock: a SAD issued before its service was disabled does
+	 * not outlive it, and the service stays enabled until this commits.
 	 */
 	if (strcmp(PQgetvalue(sad, 0, SAM_SAD_COL + 2), svc) != 0) {
 		sam_refuse(t->r, SAM_E_SAD, "the SAD was issued to another "

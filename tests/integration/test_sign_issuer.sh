@@ -11,6 +11,12 @@
 # at exit whatever happens: every later test on this stack issues under
 # that CA (a revocation for good would break them; the SAM's check does not
 # depend on the reason).
+#
+# Then `pkictl sigservice disable` and the SAM's requests (schema/107): a
+# disable waits for a signHash of its service in progress (here waiting
+# for the credential's sign lock), which signs, and is stamped and audited
+# after it; a signHash or an authorize that comes while a disable is in
+# progress waits for it, then is refused (401 invalid_token), nothing made.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
 subscriber_env
@@ -116,3 +122,100 @@ for s in "${secrets[@]}"; do
 	! has -F -- "$s" "$tmp/details" || fail "a secret in an error_description"
 done
 note "released: signs again"
+
+# === sigservice disable and the SAM (schema/107) ================================
+# newsvc NAME: a service and an access token of it; sets svc_id, svc_at.
+newsvc() {
+	local c s
+	pkictl sigservice add --name "$1" >"$tmp/svc.$1" || fail "sigservice add $1"
+	svc_id=$(sed -n 's/^id\t//p' "$tmp/svc.$1")
+	c=$(sed -n 's/^client_id\t//p' "$tmp/svc.$1")
+	s=$(sed -n 's/^client_secret\t//p' "$tmp/svc.$1")
+	code=$(curl -sS -X POST -o "$tmp/out" -w '%{http_code}' -H 'Content-Type: application/x-www-form-urlencoded' \
+		--data-binary "grant_type=client_credentials&client_id=$c&client_secret=$s" "$surl/oauth2/token")
+	[ "$code" = 200 ] || fail "oauth2/token of $1: $code $(cat "$tmp/out")"
+	svc_at=$(jq -r .access_token "$tmp/out")
+	secrets+=("$s" "$svc_at")
+}
+# waiting_n N: 0 once N backends wait for advisory locks (within 10 s).
+waiting_n() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# A signHash in progress (waiting for the credential's sign lock, held here
+# as a revocation would): the disable waits for it; it signs; the disable
+# commits after it, stamped after its sign.hash.
+newsvc "dis1-$$"
+sid1=$svc_id
+at1=$svc_at
+hashes sha256 1
+authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$at1"
+expect 200 - "authorize, service 1"
+open_tx
+echo "BEGIN; SELECT 'locked' FROM pg_advisory_xact_lock(certificate_sign_lock_key($cred));" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "the open transaction did not lock: $locked"
+(signhash "$cred" "$SAD" "$H" $SHA256 $EC "$at1"; echo "$code" >"$tmp/code") &
+signer=$!
+waiting_n 1 || fail "signHash did not wait for the credential's sign lock"
+pkictl sigservice disable --name "dis1-$$" >"$tmp/dis.out" 2>&1 &
+disabler=$!
+waiting_n 2 || fail "the disable did not wait for the signHash of its service in progress"
+kill -0 "$disabler" 2>/dev/null || fail "the disable ended while a signHash of its service was in progress"
+commit_tx
+wait "$signer"
+code=$(cat "$tmp/code")
+wait "$disabler" || fail "sigservice disable: $(cat "$tmp/dis.out")"
+expect 200 - "the signHash in progress when the disable came"
+verify "$tmp/c.pem" 0
+[ "$(q "SELECT h.id < d.id AND h.at <= s.disabled_at FROM audit_event h, audit_event d, sign_service s
+    WHERE h.action = 'sign.hash' AND h.details->>'service_id' = '$sid1' AND d.action = 'sign.service.disable'
+    AND d.object_id = '$sid1' AND s.id = $sid1")" = t ] ||
+	fail "the disable is not ordered after the signature it waited for"
+signhash "$cred" "$SAD" "$H" $SHA256 $EC "$at1"
+expect 401 invalid_token "service 1's token after its disable"
+note "a disable waits for a signHash of its service in progress, and is audited and stamped after it"
+
+# A disable in progress (an open transaction): a signHash waits for it, then
+# is refused; nothing is consumed.
+newsvc "dis2-$$"
+sid2=$svc_id
+at2=$svc_at
+hashes sha256 1
+authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$at2"
+expect 200 - "authorize, service 2"
+s0=$(state)
+signhash_racing "UPDATE sign_service SET disabled_at = now() WHERE id = $sid2" \
+	"the disable of its service" "$cred" "$SAD" "$H" $SHA256 $EC "$at2"
+expect 401 invalid_token "signHash while its service is being disabled"
+[ "$(state)" = "$s0" ] || fail "a signHash refused after the disable changed state: $s0 -> $(state)"
+[ "$(q "SELECT count(*) FROM sign_sad_hash h JOIN sign_sad s ON s.id = h.sad_id WHERE s.service_id = $sid2
+    AND h.used_at IS NOT NULL")" = 0 ] || fail "a hash of service 2's SAD was consumed"
+note "a signHash while its service is being disabled: waited, then refused"
+
+# The same for an authorize: no SAD is made for a service disabled meanwhile.
+newsvc "dis3-$$"
+sid3=$svc_id
+at3=$svc_at
+hashes sha256 1
+s0=$(state)
+open_tx
+echo "BEGIN; UPDATE sign_service SET disabled_at = now() WHERE id = $sid3; SELECT 'locked';" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "the open transaction did not disable: $locked"
+(authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$at3"; echo "$code" >"$tmp/code") &
+authorizer=$!
+waiting_n 1 || fail "authorize did not wait for the disable of its service in progress"
+kill -0 "$authorizer" 2>/dev/null || fail "authorize ended while its service was being disabled: $(cat "$tmp/out")"
+commit_tx
+wait "$authorizer"
+code=$(cat "$tmp/code")
+expect 401 invalid_token "authorize while its service is being disabled"
+[ "$(q "SELECT count(*) FROM sign_sad WHERE service_id = $sid3")" = 0 ] || fail "a SAD was made for service 3 after its disable"
+[ "$(state)" = "$s0" ] || fail "an authorize refused after the disable changed state: $s0 -> $(state)"
+note "an authorize while its service is being disabled: waited, then refused, no SAD"
+for s in "${secrets[@]}"; do
+	! has -F -- "$s" "$tmp/details" || fail "a secret in an error_description"
+done
