@@ -131,17 +131,24 @@ struct sam_reply {
  * certificate's row in certificate revoked (NULL: no such row, none can
  * revoke it), its reason, and the CA outside its validity
  * (ca_certificate's not_before / not_after).
+ *
+ * The validity and expiry checks (the certificate's, the issuing CA's,
+ * the token's, the SAD's) compare with clock_timestamp(), the time of the
+ * statement, not now(): now() is the transaction's start, before signHash
+ * waited for the locks (up to pki_sam's lock_timeout), and a SAD, token or
+ * certificate that expired during that wait passed as live.
  */
 #define SAM_CRED_ISSUER \
 	"ri.revoked_at IS NOT NULL, coalesce(ri.revocation_reason, -1), " \
-	"(now() < ri.not_before OR now() > ri.not_after) "
+	"(clock_timestamp() < ri.not_before OR " \
+	"clock_timestamp() > ri.not_after) "
 #define SAM_CRED_ISSUER_JOIN \
 	"JOIN ca_certificate_status ri ON ri.id = c.issuer_id "
 static const struct db_stmt stmt_cred = {
 	"signd_sam_credential",
 	"SELECT sc.account_id, c.revoked_at IS NOT NULL, "
-	"coalesce(c.revocation_reason, -1), now() < c.not_before, "
-	"now() > c.not_after, c.der, k.wrapped, k.key_type, "
+	"coalesce(c.revocation_reason, -1), clock_timestamp() < c.not_before, "
+	"clock_timestamp() > c.not_after, c.der, k.wrapped, k.key_type, "
 	"k.wrapping_key_label, c.serial, " SAM_CRED_ISSUER
 	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
 	"JOIN subscriber_key k ON k.certificate_id = c.id " SAM_CRED_ISSUER_JOIN
@@ -156,7 +163,7 @@ static const struct db_stmt stmt_token_service = {
 	"signd_sam_token_service",
 	"SELECT t.service_id FROM sign_token t JOIN sign_service s ON "
 	"s.id = t.service_id WHERE t.token_sha256 = $1::bytea AND "
-	"t.expires_at > now() AND s.disabled_at IS NULL",
+	"t.expires_at > clock_timestamp() AND s.disabled_at IS NULL",
 	1
 };
 static const struct db_stmt stmt_sad_insert = {
@@ -193,11 +200,11 @@ static const struct db_stmt stmt_sad_hashes = {
 static const struct db_stmt stmt_sad_find = {
 	"signd_sam_sad_find",
 	"SELECT sc.account_id, c.revoked_at IS NOT NULL, "
-	"coalesce(c.revocation_reason, -1), now() < c.not_before, "
-	"now() > c.not_after, c.der, k.wrapped, k.key_type, "
+	"coalesce(c.revocation_reason, -1), clock_timestamp() < c.not_before, "
+	"clock_timestamp() > c.not_after, c.der, k.wrapped, k.key_type, "
 	"k.wrapping_key_label, c.serial, " SAM_CRED_ISSUER ", "
 	"s.id, s.certificate_id, s.service_id, s.hash_algo, s.remaining, "
-	"s.expires_at <= now(), s.account_id "
+	"s.expires_at <= clock_timestamp(), s.account_id "
 	"FROM sign_sad s LEFT JOIN (sign_credential sc "
 	"JOIN certificate c ON c.id = sc.certificate_id "
 	"JOIN subscriber_key k ON k.certificate_id = c.id "

@@ -17,6 +17,8 @@
 # for the credential's sign lock), which signs, and is stamped and audited
 # after it; a signHash or an authorize that comes while a disable is in
 # progress waits for it, then is refused (401 invalid_token), nothing made.
+# A SAD or an access token that expires while signHash waits for the sign
+# lock is refused: the SAM compares with the time after the wait.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_subscriber.sh"
 subscriber_env
@@ -219,3 +221,51 @@ note "an authorize while its service is being disabled: waited, then refused, no
 for s in "${secrets[@]}"; do
 	! has -F -- "$s" "$tmp/details" || fail "a secret in an error_description"
 done
+
+# A SAD, then an access token, that expire while signHash waits for the
+# credential's sign lock (held here, as a revocation would): refused, the
+# SAM compares expiries with clock_timestamp() after the wait, not with its
+# transaction's start (before 2026-12-07 both signed).
+# expiring_race WHAT TABLE ROW SAD TOKEN: ROW of TABLE expires 2 s from now
+# while a signHash with SAD and TOKEN waits; sets code and $tmp/out.
+expiring_race() {
+	local what=$1 table=$2 row=$3 i
+	q "UPDATE $table SET expires_at = clock_timestamp() + interval '2 seconds' WHERE id = $row" >/dev/null
+	open_tx
+	echo "BEGIN; SELECT 'locked' FROM pg_advisory_xact_lock(certificate_sign_lock_key($cred));" >&"$tx_in"
+	read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "$what: the open transaction did not lock: $locked"
+	(signhash "$cred" "$4" "$H" $SHA256 $EC "$5"; echo "$code" >"$tmp/code") &
+	signer=$!
+	waiting_n 1 || fail "$what: signHash did not wait for the credential's sign lock"
+	[ "$(q "SELECT expires_at > clock_timestamp() FROM $table WHERE id = $row")" = t ] ||
+		fail "$what: expired before signHash waited (too slow a machine?)"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(q "SELECT expires_at < clock_timestamp() FROM $table WHERE id = $row")" = t ] && break
+		sleep 0.1
+	done
+	kill -0 "$signer" 2>/dev/null || fail "$what: signHash ended while it waited"
+	commit_tx
+	wait "$signer"
+	code=$(cat "$tmp/code")
+}
+hashes sha256 1
+authorize "$cred" "$H" $SHA256 '"PIN":"402917"'
+expect 200 - "authorize, a SAD to expire"
+sadrow=$(q "SELECT max(id) FROM sign_sad WHERE certificate_id = $cred")
+s0=$(state)
+expiring_race "a SAD expiring" sign_sad "$sadrow" "$SAD" "$at"
+expect 400 invalid_request "signHash with a SAD that expired while it waited"
+desc | has -F "SAD expired" || fail "a SAD expired while signHash waited: $(desc)"
+[ "$(state)" = "$s0" ] || fail "a refused signHash changed state: $s0 -> $(state)"
+newsvc "exp-$$"
+at4=$svc_at
+hashes sha256 1
+authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$at4"
+expect 200 - "authorize, a token to expire"
+tokrow=$(q "SELECT id FROM sign_token WHERE token_sha256 = sha256(decode(translate('$at4', '-_', '+/') || '=', 'base64'))")
+[ -n "$tokrow" ] || fail "the token's row"
+s0=$(state)
+expiring_race "a token expiring" sign_token "$tokrow" "$SAD" "$at4"
+expect 401 invalid_token "signHash with a token that expired while it waited"
+[ "$(state)" = "$s0" ] || fail "a refused signHash changed state: $s0 -> $(state)"
+note "a SAD, an access token that expire while signHash waits for the sign lock: refused"
