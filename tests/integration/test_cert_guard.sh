@@ -18,7 +18,7 @@ SU=$PKI_TEST_PG_URI
 # The seeded certificates, under the stack's issuing CA: 10401 valid,
 # 10402 revoked for good (keyCompromise, an invalidity date), 10403 valid.
 SEED="INSERT INTO certificate (id, issuer_id, serial, subject, profile, not_before, not_after, sha256, der)
-    SELECT 1040000000 + n, c.id, '7F1040' || n, 'CN=104', 'personal', now() - interval '1 day',
+    SELECT 1040000000 + n, c.id, '7F10400' || n, 'CN=104', 'personal', now() - interval '1 day',
     now() + interval '1 year', '00', '\\x00' FROM ca_certificate c, generate_series(1, 3) n
     WHERE c.name = 'issuing';
 UPDATE certificate SET revoked_at = now(), revocation_reason = 1, revoked_by = 'officer:9',
@@ -111,7 +111,7 @@ done
 refused pki_ra "UPDATE certificate SET revoked_role = 'pki_ra' WHERE id = 1040000001" 'permission denied'
 refused pki_admin "UPDATE certificate SET revoked_role = 'pki_ra' WHERE id = 1040000001" 'permission denied'
 out=$(as pki_ca "INSERT INTO certificate (id, issuer_id, serial, subject, profile, not_before, not_after, sha256, der,
-    revoked_at, revocation_reason, revoked_by, revoked_role) SELECT 1040000009, id, '7F10409', 'CN=104', 'personal',
+    revoked_at, revocation_reason, revoked_by, revoked_role) SELECT 1040000009, id, '7F104009', 'CN=104', 'personal',
     now(), now() + interval '1 day', '00', '\\x00', now(), 6, 'pkictl:x', 'pki_admin' FROM ca_certificate
     WHERE name = 'issuing' RETURNING revoked_role")
 [ "$out" = pki_ca ] || fail "an INSERT chose its revoked_role: $out"
