@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "lib/auditseal.h"
 #include "lib/hex.h"
@@ -32,14 +33,63 @@ auditseal_label_ok(const char *s)
 int
 auditseal_head_text(const struct auditseal *s, char *buf, size_t len)
 {
-	char root[2 * MERKLE_HASH + 1];
-	int n;
+	char root[2 * MERKLE_HASH + 1], next[2 * AUDITSEAL_SPKI_HASH + 1];
+	int n, m;
 
 	hex_encode(s->root, MERKLE_HASH, root);
 	n = snprintf(buf, len, AUDITSEAL_HEAD_MAGIC "\nseal %llu\nsize %llu\n"
 	    "root %s\ntime %s\nkey %s\n", (unsigned long long)s->id,
 	    (unsigned long long)s->tree_size, root, s->sealed_at, s->key);
-	return n < 0 || (size_t)n >= len ? -1 : n;
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	if (s->next_key[0] == '\0')
+		return n;
+	/* A handover seal (audit/README.md "Rotating the audit key"). */
+	hex_encode(s->next_spki_sha256, AUDITSEAL_SPKI_HASH, next);
+	m = snprintf(buf + n, len - (size_t)n, "next %s %s\n", s->next_key,
+	    next);
+	return m < 0 || (size_t)m >= len - (size_t)n ? -1 : n + m;
+}
+
+int
+auditseal_head_parse(const unsigned char *text, size_t len,
+    struct auditseal *s)
+{
+	unsigned long long id, size;
+	char buf[512], root[2 * MERKLE_HASH + 1];
+	char next[2 * AUDITSEAL_SPKI_HASH + 1];
+	size_t n;
+	int r, pos = -1;
+
+	memset(s, 0, sizeof(*s));
+	/* Bounded, NUL-free copy: sscanf reads a string. */
+	if (len == 0 || len >= sizeof(buf) || memchr(text, '\0', len) != NULL)
+		return -1;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	r = sscanf(buf, AUDITSEAL_HEAD_MAGIC "\nseal %llu\nsize %llu\nroot "
+	    "%64[0-9a-f]\ntime %39[!-~]\nkey %64[!-~]\n%n", &id, &size, root,
+	    s->sealed_at, s->key, &pos);
+	if (r != 5 || pos < 0 || hex_decode(root, s->root, sizeof(s->root),
+	    &n) == -1 || n != MERKLE_HASH)
+		goto bad;
+	/* The optional last line: "next LABEL SHA256HEX". */
+	if (buf[pos] != '\0') {
+		if (sscanf(buf + pos, "next %64[!-~] %64[0-9a-f]", s->next_key,
+		    next) != 2 || hex_decode(next, s->next_spki_sha256,
+		    sizeof(s->next_spki_sha256), &n) == -1 ||
+		    n != AUDITSEAL_SPKI_HASH)
+			goto bad;
+	}
+	s->id = id;
+	s->tree_size = size;
+	/* Exactly the text auditseal_head_text() makes of what was read. */
+	r = auditseal_head_text(s, buf, sizeof(buf));
+	if (r > 0 && (size_t)r == len && memcmp(buf, text, len) == 0)
+		return 0;
+bad:
+	memset(s, 0, sizeof(*s));
+	return -1;
 }
 
 int
@@ -47,41 +97,100 @@ auditseal_head_check(const unsigned char *text, size_t len,
     const char *key_label)
 {
 	struct auditseal s;
-	unsigned long long id, size;
-	char buf[512], root[2 * MERKLE_HASH + 1];
-	size_t n;
-	int r;
 
-	/* Bounded, NUL-free copy: sscanf reads a string. */
-	if (len == 0 || len >= sizeof(buf) || memchr(text, '\0', len) != NULL)
+	if (auditseal_head_parse(text, len, &s) == -1 ||
+	    strcmp(s.key, key_label) != 0)
 		return -1;
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	memset(&s, 0, sizeof(s));
-	r = sscanf(buf, AUDITSEAL_HEAD_MAGIC "\nseal %llu\nsize %llu\nroot "
-	    "%64[0-9a-f]\ntime %39[!-~]\nkey %64[!-~]\n", &id, &size, root,
-	    s.sealed_at, s.key);
-	if (r != 5 || hex_decode(root, s.root, sizeof(s.root), &n) == -1 ||
-	    n != MERKLE_HASH || strcmp(s.key, key_label) != 0)
-		return -1;
-	s.id = id;
-	s.tree_size = size;
-	/* Exactly the text auditseal_head_text() makes of what was read. */
-	r = auditseal_head_text(&s, buf, sizeof(buf));
-	return r > 0 && (size_t)r == len && memcmp(buf, text, len) == 0 ?
-	    0 : -1;
+	return 0;
+}
+
+int
+auditseal_spki_sha256(EVP_PKEY *pub, unsigned char md[AUDITSEAL_SPKI_HASH])
+{
+	unsigned char *der = NULL;
+	int len, rc = -1;
+
+	if ((len = i2d_PUBKEY(pub, &der)) > 0 && EVP_Digest(der, (size_t)len,
+	    md, NULL, EVP_sha256(), NULL) == 1)
+		rc = 0;
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* A public key's DER SubjectPublicKeyInfo is far below this. */
+#define AUDITSEAL_SPKI_B64_MAX	4096
+
+char *
+auditseal_spki_b64(EVP_PKEY *pub)
+{
+	unsigned char *der = NULL;
+	char *out = NULL;
+	int len;
+
+	if ((len = i2d_PUBKEY(pub, &der)) <= 0 ||
+	    len > AUDITSEAL_SPKI_B64_MAX / 4 * 3 ||
+	    (out = malloc(((size_t)len + 2) / 3 * 4 + 1)) == NULL)
+		goto out;
+	(void)EVP_EncodeBlock((unsigned char *)out, der, len);
+out:
+	OPENSSL_free(der);
+	return out;
+}
+
+EVP_PKEY *
+auditseal_spki_from_b64(const char *b64)
+{
+	const unsigned char *p;
+	unsigned char *der = NULL, *again = NULL;
+	EVP_PKEY *k = NULL;
+	size_t len = strlen(b64), pad = 0;
+	int n, m;
+
+	if (len == 0 || len % 4 != 0 || len > AUDITSEAL_SPKI_B64_MAX ||
+	    (der = malloc(len / 4 * 3)) == NULL)
+		goto out;
+	/* EVP_DecodeBlock counts the padding's bytes as zeros. */
+	if (b64[len - 1] == '=')
+		pad = b64[len - 2] == '=' ? 2 : 1;
+	if ((n = EVP_DecodeBlock(der, (const unsigned char *)b64,
+	    (int)len)) < 0 || (size_t)n < pad)
+		goto out;
+	n -= (int)pad;
+	p = der;
+	if ((k = d2i_PUBKEY(NULL, &p, n)) == NULL || p != der + n ||
+	    (m = i2d_PUBKEY(k, &again)) != n || memcmp(again, der,
+	    (size_t)n) != 0) {
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+out:
+	OPENSSL_free(again);
+	free(der);
+	return k;
 }
 
 static json_t *
 auditseal_seal_object(const struct auditseal *s)
 {
 	char root[2 * MERKLE_HASH + 1], sig[2 * AUDITSEAL_SIG_MAX + 1];
+	char next[2 * AUDITSEAL_SPKI_HASH + 1];
+	json_t *o;
 
 	hex_encode(s->root, MERKLE_HASH, root);
 	hex_encode(s->sig, s->siglen, sig);
-	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "seal",
+	o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "seal",
 	    (json_int_t)s->id, "tree_size", (json_int_t)s->tree_size, "root",
 	    root, "sealed_at", s->sealed_at, "key", s->key, "signature", sig);
+	if (o == NULL || s->next_key[0] == '\0')
+		return o;
+	/* Only in a handover seal: older lines stay as they were. */
+	hex_encode(s->next_spki_sha256, AUDITSEAL_SPKI_HASH, next);
+	if (json_object_set_new(o, "next_key", json_pack("{s:s, s:s}",
+	    "label", s->next_key, "public_key_sha256", next)) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 char *
@@ -102,14 +211,29 @@ static int
 auditseal_seal_from(json_t *o, struct auditseal *s, char *err, size_t errlen)
 {
 	json_int_t id, size;
-	const char *root, *at, *key, *sig;
+	json_t *next = NULL;
+	const char *root, *at, *key, *sig, *nlabel, *nhash;
 	memset(s, 0, sizeof(*s));
-	if (json_unpack(o, "{s:I, s:I, s:s, s:s, s:s, s:s !}", "seal", &id,
+	if (json_unpack(o, "{s:I, s:I, s:s, s:s, s:s, s:s, s?o !}", "seal", &id,
 	    "tree_size", &size, "root", &root, "sealed_at", &at, "key", &key,
-	    "signature", &sig) != 0) {
+	    "signature", &sig, "next_key", &next) != 0) {
 		auditseal_err(err, errlen, "a seal needs exactly seal, "
-		    "tree_size, root, sealed_at, key and signature");
+		    "tree_size, root, sealed_at, key and signature (and "
+		    "next_key in a handover seal)");
 		return -1;
+	}
+	if (next != NULL) {
+		if (json_unpack(next, "{s:s, s:s !}", "label", &nlabel,
+		    "public_key_sha256", &nhash) != 0 ||
+		    !auditseal_label_ok(nlabel) || hex_decode(nhash,
+		    s->next_spki_sha256, AUDITSEAL_SPKI_HASH, NULL) == -1) {
+			memset(s, 0, sizeof(*s));
+			auditseal_err(err, errlen, "next_key: exactly label (1 "
+			    "to 64 printable ASCII characters, no space) and "
+			    "public_key_sha256 (64 lower-case hex digits)");
+			return -1;
+		}
+		memcpy(s->next_key, nlabel, strlen(nlabel) + 1);
 	}
 	if (id <= 0 || size <= 0) {
 		auditseal_err(err, errlen, "seal and tree_size must be positive");

@@ -10,10 +10,16 @@
  *		SHA-256(0x00 || the line's bytes), no newline.
  *  tree head   the text a seal's signature covers (auditseal_head_text):
  *		"pki-audit-tree-head-v1\nseal N\nsize N\nroot HEX\ntime T\n"
- *		"key LABEL\n",
- *		signed with ECDSA over SHA-256 by the HSM audit key.
- *  seal line   a seal as exported: {"key", "root", "seal", "sealed_at",
- *		"signature" (hex of the DER), "tree_size"}, compact JSON.
+ *		"key LABEL\n", then, in a handover seal only (a key
+ *		rotation, audit/README.md), "next LABEL SHA256HEX\n": the
+ *		next audit key's label and the SHA-256 of its DER
+ *		SubjectPublicKeyInfo; signed with ECDSA over SHA-256 by the
+ *		HSM audit key. A head without that line is byte for byte
+ *		what it was before rotation existed.
+ *  seal line   a seal as exported: {"key", "next_key" (only in a
+ *		handover seal: {"label", "public_key_sha256"}), "root",
+ *		"seal", "sealed_at", "signature" (hex of the DER),
+ *		"tree_size"}, compact JSON.
  *  proof       an inclusion proof of one event (`pkiaudit prove`):
  *		{"event": LINE, "leaf_index", "path": [HEX...], "seal": SEAL,
  *		"tree_size"}.
@@ -48,6 +54,7 @@
 #define AUDITSEAL_SIG_MAX	256
 #define AUDITSEAL_LABEL_MAX	64	/* a key label, in the signed text */
 #define AUDITSEAL_LINE_MAX	(1024 * 1024)	/* one exported line, at most */
+#define AUDITSEAL_SPKI_HASH	32	/* SHA-256 of a DER SubjectPublicKeyInfo */
 
 struct auditseal {
 	uint64_t	id;
@@ -55,6 +62,12 @@ struct auditseal {
 	unsigned char	root[MERKLE_HASH];
 	char		sealed_at[40];	/* YYYY-MM-DDTHH:MM:SS.ffffffZ */
 	char		key[AUDITSEAL_LABEL_MAX + 1];	/* the audit key's label */
+	/*
+	 * A handover seal's next audit key: its label ("" when the seal
+	 * names none) and the SHA-256 of its DER SubjectPublicKeyInfo.
+	 */
+	char		next_key[AUDITSEAL_LABEL_MAX + 1];
+	unsigned char	next_spki_sha256[AUDITSEAL_SPKI_HASH];
 	unsigned char	sig[AUDITSEAL_SIG_MAX];
 	size_t		siglen;
 };
@@ -70,11 +83,36 @@ int	auditseal_head_text(const struct auditseal *, char *buf, size_t len);
 
 /*
  * 0 when text (len bytes, untrusted) is exactly a tree head as
+ * auditseal_head_text() writes it (with or without its "next" line), with
+ * its fields in *s (no signature); -1 otherwise (*s cleared).
+ */
+int	auditseal_head_parse(const unsigned char *text, size_t len,
+	    struct auditseal *s);
+
+/*
+ * 0 when text (len bytes, untrusted) is exactly a tree head as
  * auditseal_head_text() writes it, for the key labelled key_label: what
- * the audit key's signer agrees to sign (hsm/signer.h SIGNER_KIND_AUDIT).
+ * the audit key's signer agrees to sign (hsm/signer.h SIGNER_KIND_AUDIT;
+ * a head with a "next" line only under its own further checks).
  */
 int	auditseal_head_check(const unsigned char *text, size_t len,
 	    const char *key_label);
+
+/* The SHA-256 of pub's DER SubjectPublicKeyInfo into md. 0 or -1. */
+int	auditseal_spki_sha256(EVP_PKEY *pub,
+	    unsigned char md[AUDITSEAL_SPKI_HASH]);
+
+/*
+ * pub's DER SubjectPublicKeyInfo in base64 (RFC 4648 §4, one line), as an
+ * audit.key.create event's "public_key" holds it: malloc'd, or NULL.
+ */
+char	*auditseal_spki_b64(EVP_PKEY *pub);
+
+/*
+ * The public key of such a base64 text (untrusted, NUL-terminated): its
+ * DER exactly, nothing after it. A new EVP_PKEY (EVP_PKEY_free), or NULL.
+ */
+EVP_PKEY *auditseal_spki_from_b64(const char *b64);
 
 /* The seal line (malloc'd, no newline), or NULL. */
 char	*auditseal_seal_json(const struct auditseal *);

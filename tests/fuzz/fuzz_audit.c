@@ -2,7 +2,8 @@
  * libFuzzer harness: what pkiaudit parses from an auditor's files (lib/
  * auditseal.c): seal lines, inclusion proofs and event lines; and the tree
  * head text the audit key's signer checks before it signs (a head it
- * accepts must be exactly what auditseal_head_text() writes). Each must be
+ * accepts, with or without a handover's "next" line, must be exactly what
+ * auditseal_head_text() writes of what auditseal_head_parse() read). Each must be
  * refused or parsed within its limits, never crash; a parsed seal must
  * print back to a line that parses to the same seal, and a parsed proof is
  * checked against a key made at start-up, whose signatures are in no seed:
@@ -34,6 +35,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct auditseal s, again;
+	char head[512];
+	int n;
 	struct auditseal_proof p;
 	char err[256], *line;
 	json_error_t je;
@@ -82,6 +85,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (auditseal_head_check(data, size, "audit-1") == 0 &&
 	    (size < 23 || memcmp(data, "pki-audit-tree-head-v1\n", 23) != 0 ||
 	    data[size - 1] != '\n'))
+		abort();
+	if (auditseal_head_parse(data, size, &s) == 0 &&
+	    ((n = auditseal_head_text(&s, head, sizeof(head))) <= 0 ||
+	    (size_t)n != size || memcmp(head, data, size) != 0 ||
+	    (s.next_key[0] != '\0' && !auditseal_label_ok(s.next_key))))
 		abort();
 	return 0;
 }
