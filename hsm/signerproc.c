@@ -824,6 +824,66 @@ signerproc_md(struct signerproc *sp, const char *mdname)
 	return NULL;
 }
 
+/*
+ * What the audit key's signer signs beyond the head's text (the head names
+ * the signing key: signerproc_tbs_check): a head with a "next" line (a
+ * handover seal, audit/README.md "Rotating the audit key") only when the
+ * key it names is another key this signer was granted SIGNER_KIND_AUDIT
+ * for, present in its tokens, whose DER SubjectPublicKeyInfo has the
+ * SHA-256 named. So only a key inside the audit token can be named next,
+ * and the everyday sealer, granted its own label only, never names one:
+ * whoever takes it over cannot hand the trail over to a key of their own.
+ * 0, or -1 with err.
+ */
+static int
+signerproc_audit_policy(struct signerproc *sp, const char *label,
+    const unsigned char *tbs, size_t len, char *err, size_t errlen)
+{
+	struct auditseal h;
+	EVP_PKEY *pub = NULL;
+	unsigned char md[AUDITSEAL_SPKI_HASH];
+	char e[256];
+	int tok, rc = -1;
+
+	if (auditseal_head_parse(tbs, len, &h) == -1) {
+		snprintf(err, errlen, "not an audit tree head");
+		return -1;
+	}
+	if (h.next_key[0] == '\0')
+		return 0;
+	if (strcmp(h.next_key, label) == 0) {
+		snprintf(err, errlen, "a head naming its own key %s as the "
+		    "next audit key", label);
+		return -1;
+	}
+	if (!signerproc_granted(sp, SIGNER_KIND_AUDIT, h.next_key)) {
+		snprintf(err, errlen, "the next audit key %s is not a key this "
+		    "signer was granted kind audit for", h.next_key);
+		return -1;
+	}
+	if ((tok = signerproc_key_token(sp, h.next_key, e, sizeof(e))) == -1 ||
+	    p11_key_public(sp->tokens[tok], h.next_key, &pub, e,
+	    sizeof(e)) == -1) {
+		snprintf(err, errlen, "the next audit key %s: %s", h.next_key, e);
+		goto out;
+	}
+	if (auditseal_spki_sha256(pub, md) == -1) {
+		snprintf(err, errlen, "the next audit key %s: cannot encode its "
+		    "public key", h.next_key);
+		goto out;
+	}
+	if (memcmp(md, h.next_spki_sha256, sizeof(md)) != 0) {
+		snprintf(err, errlen, "the next audit key %s in the token is not "
+		    "the key the head names (another SHA-256 of its public key)",
+		    h.next_key);
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
 /* Handlers return -1 for a malformed body (the signer exits), else 0. */
 static int
 signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
@@ -856,6 +916,12 @@ signerproc_answer_sign(struct signerproc *sp, const unsigned char *body,
 	}
 	if (signerproc_tbs_check(req.kind, req.label, req.tbs, req.tbslen, err,
 	    sizeof(err)) == -1) {
+		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
+		    signer_kind_name(req.kind), err);
+		goto out;
+	}
+	if (req.kind == SIGNER_KIND_AUDIT && signerproc_audit_policy(sp,
+	    req.label, req.tbs, req.tbslen, err, sizeof(err)) == -1) {
 		signerproc_refuse(r, SIGNER_REFUSED, "kind %s: %s",
 		    signer_kind_name(req.kind), err);
 		goto out;

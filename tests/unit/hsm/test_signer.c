@@ -1040,6 +1040,129 @@ test_audit_head(void **state)
 	OPENSSL_free(tbs);
 }
 
+/* ec-ca's tree head naming next ("": none) with nextpub's digest (NULL: 0xee...). */
+static int
+audit_head_next(char *head, size_t len, const char *next, EVP_PKEY *nextpub)
+{
+	struct auditseal seal;
+
+	memset(&seal, 0, sizeof(seal));
+	seal.id = 9;
+	seal.tree_size = 4321;
+	memset(seal.root, 0xcd, sizeof(seal.root));
+	snprintf(seal.sealed_at, sizeof(seal.sealed_at),
+	    "2026-12-07T16:00:00.000001Z");
+	snprintf(seal.key, sizeof(seal.key), "ec-ca");
+	snprintf(seal.next_key, sizeof(seal.next_key), "%s", next);
+	if (nextpub == NULL)
+		memset(seal.next_spki_sha256, 0xee, AUDITSEAL_SPKI_HASH);
+	else
+		assert_int_equal(auditseal_spki_sha256(nextpub,
+		    seal.next_spki_sha256), 0);
+	return auditseal_head_text(&seal, head, len);
+}
+
+/*
+ * A handover head (audit key rotation, audit/README.md): the signer signs
+ * a head with a "next" line only when the next key is another key it was
+ * granted kind audit for, in its token, with the SHA-256 named. So the
+ * everyday sealer (one label granted) never names one, nor a key outside
+ * its grants (ocsp-1, in the same token), nor a digest of another key.
+ */
+static void
+test_audit_next(void **state)
+{
+	struct fixture *f = *state;
+	struct signer_config c;
+	struct signer *everyday;
+	struct auditseal got;
+	EVP_PKEY *rsapub = NULL, *ecpub = NULL;
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	char head[512], err[512] = "";
+	int n;
+
+	assert_int_equal(signer_pubkey(f->s, "rsa-ca", &rsapub, err,
+	    sizeof(err)), 0);
+	assert_int_equal(signer_pubkey(f->s, "ec-ca", &ecpub, err,
+	    sizeof(err)), 0);
+	/* Granted both: the handover head is signed and verifies. */
+	assert_true((n = audit_head_next(head, sizeof(head), "rsa-ca",
+	    rsapub)) > 0);
+	if (signer_sign(f->s, SIGNER_KIND_AUDIT, "ec-ca", "SHA256",
+	    (unsigned char *)head, (size_t)n, &sig, &siglen, err,
+	    sizeof(err)) == -1)
+		fail_msg("handover head: %s", err);
+	assert_int_equal(auditseal_head_parse((unsigned char *)head,
+	    (size_t)n, &got), 0);
+	memcpy(got.sig, sig, siglen);
+	got.siglen = siglen;
+	assert_int_equal(auditseal_seal_verify(&got, ecpub, err, sizeof(err)),
+	    0);
+	free(sig);
+	/* Another digest than the key's; the signing key itself; ocsp-1. */
+	assert_true((n = audit_head_next(head, sizeof(head), "rsa-ca",
+	    NULL)) > 0);
+	expect_refusal(f, SIGNER_KIND_AUDIT, "ec-ca", "SHA256",
+	    (unsigned char *)head, (size_t)n, "is not the key the head names");
+	assert_true((n = audit_head_next(head, sizeof(head), "rsa-ca",
+	    ecpub)) > 0);
+	expect_refusal(f, SIGNER_KIND_AUDIT, "ec-ca", "SHA256",
+	    (unsigned char *)head, (size_t)n, "is not the key the head names");
+	assert_true((n = audit_head_next(head, sizeof(head), "ec-ca",
+	    ecpub)) > 0);
+	expect_refusal(f, SIGNER_KIND_AUDIT, "ec-ca", "SHA256",
+	    (unsigned char *)head, (size_t)n, "its own key");
+	assert_true((n = audit_head_next(head, sizeof(head), "ocsp-1",
+	    NULL)) > 0);
+	expect_refusal(f, SIGNER_KIND_AUDIT, "ec-ca", "SHA256",
+	    (unsigned char *)head, (size_t)n, "not a key this signer was "
+	    "granted kind audit for");
+
+	/* The everyday sealer: ec-ca's audit grant alone. */
+	c = f->cfg;
+	c.ngrants = 0;
+	add_grant(&c, SIGNER_KIND_AUDIT, "ec-ca");
+	if ((everyday = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("the everyday sealer: %s", err);
+	assert_true((n = audit_head_next(head, sizeof(head), "rsa-ca",
+	    rsapub)) > 0);
+	assert_int_equal(signer_sign(everyday, SIGNER_KIND_AUDIT, "ec-ca",
+	    "SHA256", (unsigned char *)head, (size_t)n, &sig, &siglen, err,
+	    sizeof(err)), -1);
+	assert_null(sig);
+	if (strstr(err, "not a key this signer was granted") == NULL)
+		fail_msg("everyday sealer: %s", err);
+	/* ... which still signs its own heads. */
+	assert_true((n = audit_head_next(head, sizeof(head), "", NULL)) > 0);
+	if (signer_sign(everyday, SIGNER_KIND_AUDIT, "ec-ca", "SHA256",
+	    (unsigned char *)head, (size_t)n, &sig, &siglen, err,
+	    sizeof(err)) == -1)
+		fail_msg("everyday sealer, plain head: %s", err);
+	free(sig);
+	sig = NULL;
+	signer_close(everyday);
+
+	/* Granted, but no such key in the token. */
+	c = f->cfg;
+	c.ngrants = 0;
+	c.missing_keys_ok = 1;
+	add_grant(&c, SIGNER_KIND_AUDIT, "ec-ca");
+	add_grant(&c, SIGNER_KIND_AUDIT, "audit-absent");
+	if ((everyday = signer_spawn(&c, err, sizeof(err))) == NULL)
+		fail_msg("signer with an absent key: %s", err);
+	assert_true((n = audit_head_next(head, sizeof(head), "audit-absent",
+	    NULL)) > 0);
+	assert_int_equal(signer_sign(everyday, SIGNER_KIND_AUDIT, "ec-ca",
+	    "SHA256", (unsigned char *)head, (size_t)n, &sig, &siglen, err,
+	    sizeof(err)), -1);
+	if (strstr(err, "the next audit key audit-absent") == NULL)
+		fail_msg("absent next key: %s", err);
+	signer_close(everyday);
+	EVP_PKEY_free(rsapub);
+	EVP_PKEY_free(ecpub);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -3358,6 +3481,7 @@ main(void)
 		cmocka_unit_test(test_ocsp_times),
 		cmocka_unit_test(test_der_only),
 		cmocka_unit_test(test_audit_head),
+		cmocka_unit_test(test_audit_next),
 		cmocka_unit_test(test_keygen_allowed),
 		cmocka_unit_test(test_unknown_type),
 		cmocka_unit_test(test_malformed_frames),
