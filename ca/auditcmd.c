@@ -7,6 +7,12 @@
  *		  audit.key_label says otherwise) in the audit token and
  *		  writes its public key to pki.out_dir/audit-pub.pem (or
  *		  --out); refused (exit 3) when the key exists.
+ *  audit rotate  --label NEW [--out F]: a new audit key NEW in the audit
+ *		  token (pki.out_dir/audit-pub-NEW.pem), recorded with the
+ *		  current key's public key, then the handover seal: signed
+ *		  by the current key, naming NEW (audit/README.md "Rotating
+ *		  the audit key"). Run again after a failure, it keeps a NEW
+ *		  its event records and makes the handover seal only.
  *  audit seal    adds every event of transactions that ended since the last
  *		  seal to the Merkle tree, signs the new tree head with the
  *		  audit key and stores the seal (nothing to do, or only the
@@ -66,7 +72,9 @@ static const struct db_stmt stmt_last = { "pkictl_audit_last",
 	"SELECT id, tree_size, txid_xmin, encode(root, 'hex'), "
 	"coalesce(array_to_string(ARRAY(SELECT encode(f, 'hex') "
 	"FROM unnest(frontier) WITH ORDINALITY AS u(f, n) ORDER BY n), ','), ''), "
-	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, encode(signature, 'hex') "
+	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, encode(signature, 'hex'), "
+	"coalesce(next_key_label, ''), "
+	"coalesce(encode(next_key_sha256, 'hex'), '') "
 	"FROM audit_seal ORDER BY id DESC LIMIT 1", 0 };
 /*
  * The events below the last seal's boundary: exactly the ones it sealed
@@ -89,10 +97,12 @@ static const struct db_stmt stmt_held_back = { "pkictl_audit_held_back",
 	"WHERE txid >= $1::bigint AND at < now() - interval '1 hour'", 1 };
 static const struct db_stmt stmt_insert = { "pkictl_audit_insert",
 	"INSERT INTO audit_seal (id, tree_size, txid_xmin, root, frontier, "
-	"sealed_at, key_label, signature) VALUES ($1, $2, $3, "
+	"sealed_at, key_label, signature, next_key_label, next_key_sha256) "
+	"VALUES ($1, $2, $3, "
 	"decode($4, 'hex'), ARRAY(SELECT decode(f, 'hex') FROM "
 	"unnest(string_to_array($5, ',')) WITH ORDINALITY AS u(f, n) "
-	"ORDER BY n)::bytea[], $8::timestamptz, $6, decode($7, 'hex'))", 8 };
+	"ORDER BY n)::bytea[], $8::timestamptz, $6, decode($7, 'hex'), "
+	"nullif($9, ''), decode(nullif($10, ''), 'hex'))", 10 };
 /* A transaction's id, and its fate after a lost COMMIT answer (extern.h). */
 static const struct db_stmt stmt_xact_id = { "pkictl_xact_id",
 	"SELECT pg_current_xact_id()::text", 0 };
@@ -101,7 +111,24 @@ static const struct db_stmt stmt_xact_status = { "pkictl_xact_status",
 static const struct db_stmt stmt_export_seals = { "pkictl_audit_seals",
 	"SELECT id, tree_size, encode(root, 'hex'), "
 	AUDITSEAL_TIME_SQL("sealed_at") ", key_label, "
-	"encode(signature, 'hex') FROM audit_seal ORDER BY id", 0 };
+	"encode(signature, 'hex'), coalesce(next_key_label, ''), "
+	"coalesce(encode(next_key_sha256, 'hex'), '') FROM audit_seal "
+	"ORDER BY id", 0 };
+/*
+ * The key a handover seal's next key follows: the previous_public_key of
+ * the next key's audit.key.create event with the digest the seal names,
+ * written by pkictl's ceremony role (`audit rotate`).
+ */
+static const struct db_stmt stmt_prev_key = { "pkictl_audit_prev_key",
+	"SELECT coalesce(details->>'previous_label', ''), "
+	"coalesce(details->>'previous_public_key', '') FROM audit_event "
+	"WHERE action = 'audit.key.create' AND object_type = 'hsm_key' AND "
+	"object_id = $1 AND details->>'public_key_sha256' = $2 AND "
+	"db_role = 'pki_admin' ORDER BY id DESC LIMIT 1", 2 };
+/* The last seal's number, key and next key (`audit rotate`'s check). */
+static const struct db_stmt stmt_last_key = { "pkictl_audit_last_key",
+	"SELECT id, key_label, coalesce(next_key_label, '') FROM audit_seal "
+	"ORDER BY id DESC LIMIT 1", 0 };
 /* Tree order: by the seal that took the event, then id; unsealed last. */
 static const struct db_stmt stmt_export_events = { "pkictl_audit_export",
 	"SELECT " AUDITSEAL_EVENT_LINE_SQL " FROM audit_event e ORDER BY "
@@ -121,15 +148,12 @@ audit_key_label(const struct config *cfg)
 	return NULL;
 }
 
-/* The audit token, opened with its PIN, and the key label. */
+/* The audit token, opened with its PIN. */
 static struct p11_token *
-audit_token(const struct config *cfg, struct p11_module **mod,
-    const char **label)
+audit_token(const struct config *cfg, struct p11_module **mod)
 {
 	const char *token, *pin_file;
 
-	if ((*label = audit_key_label(cfg)) == NULL)
-		return NULL;
 	if (pkictl_signer_token(cfg, "audit", &token, &pin_file) == -1 ||
 	    (*mod = pkictl_module(cfg)) == NULL)
 		return NULL;
@@ -212,40 +236,120 @@ pkictl_xact_committed(const struct config *cfg, const char *xid)
 	return rc;
 }
 
+/*
+ * An audit key ceremony (`audit init`, `audit rotate`): what it makes and
+ * what it found.
+ */
+struct audit_keygen {
+	const char	*what;		/* "audit init", "audit rotate" */
+	const char	*label;		/* the key to make */
+	const char	*out;		/* its public key file (PEM) */
+	/* rotate: the key it follows (its label and public key go in the event) */
+	const char	*prev_label;
+	/* rotate: a key label that exists with its event recorded is kept */
+	int		 existing_ok;
+	int		 skipped;	/* out: it was, nothing generated */
+	char		 hex[2 * AUDITSEAL_SPKI_HASH + 1];	/* out */
+};
+
+/* The audit.key.create event of label with public_key_sha256 $2. */
+static const struct db_stmt stmt_key_event = { "pkictl_audit_key_event",
+	"SELECT count(*) FROM audit_event WHERE action = 'audit.key.create' "
+	"AND object_type = 'hsm_key' AND object_id = $1 AND "
+	"details->>'public_key_sha256' = $2", 2 };
+
+/*
+ * 1 when an audit.key.create event records the key label with the SHA-256
+ * hex, 0 when none does, -1 when the database cannot tell (logged). As
+ * pki_auditor: pki_admin does not read the trail.
+ */
 static int
-audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
+audit_key_recorded(const struct config *cfg, const char *label,
+    const char *hex)
 {
-	static const struct option opts[] = {
-		{ "out", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct db *db;
+	PGresult *res;
+	const char *v[2] = { label, hex };
+	int rc = -1;
+
+	if ((db = pkictl_db_as(cfg, "pg.auditor_uri")) == NULL)
+		return -1;
+	if ((res = db_exec(db, &stmt_key_event, v, NULL, NULL)) != NULL)
+		rc = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	PQclear(res);
+	db_close(db);
+	return rc;
+}
+
+/*
+ * With k->existing_ok, a key k->label already in the token: kept when an
+ * audit.key.create event records it (k->skipped, k->hex), refused when
+ * none does (a key nobody recorded: destroyed by hand first). An exit
+ * status.
+ */
+static int
+audit_keygen_existing(const struct config *cfg, struct p11_token *tok,
+    struct audit_keygen *k)
+{
+	EVP_PKEY *pub = NULL;
+	unsigned char md[AUDITSEAL_SPKI_HASH];
+	char err[512];
+	int r, rc = PKICTL_EXIT_FAIL;
+
+	if (p11_key_public(tok, k->label, &pub, err, sizeof(err)) == -1) {
+		log_err("%s: %s", k->what, err);
+		goto out;
+	}
+	if (auditseal_spki_sha256(pub, md) == -1)
+		goto out;
+	hex_encode(md, sizeof(md), k->hex);
+	if ((r = audit_key_recorded(cfg, k->label, k->hex)) == -1)
+		goto out;
+	if (r == 0) {
+		log_err("%s: the key \"%s\" exists in token %s but no "
+		    "audit.key.create event records it (SHA-256 %s): refused; "
+		    "destroy it, or choose another label", k->what, k->label,
+		    p11_token_label(tok), k->hex);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	printf("%s: the audit key %s exists in token %s and its "
+	    "audit.key.create event is recorded: not generated again\n",
+	    k->what, k->label, p11_token_label(tok));
+	k->skipped = 1;
+	rc = PKICTL_EXIT_OK;
+out:
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+/*
+ * Generates the audit key k->label (EC P-256) in the audit token, writes
+ * its public key to k->out and records it (audit.key.create: token,
+ * label, type, public_key_sha256; rotation adds public_key and the
+ * previous key's label and public_key, base64 DER) in one transaction,
+ * under the key generation lock. Whatever fails after the key was made,
+ * the key is destroyed and the file removed: no key exists that no event
+ * records. A COMMIT whose answer was lost is asked after. An exit status.
+ */
+static int
+audit_keygen(const struct config *cfg, const char *actor,
+    struct audit_keygen *k)
+{
 	struct p11_module *mod = NULL;
 	struct p11_token *tok = NULL;
 	struct db *db = NULL;
-	EVP_PKEY *pub = NULL;
-	unsigned char *der = NULL, fp[32];
-	char path[1024], err[512], hex[65], xid[PKICTL_XID_MAX];
-	const char *label, *out = NULL, *dir;
+	EVP_PKEY *pub = NULL, *prev = NULL;
+	unsigned char fp[AUDITSEAL_SPKI_HASH];
+	char err[512], xid[PKICTL_XID_MAX], *b64 = NULL, *prevb64 = NULL;
+	const char *label = k->label, *out = k->out;
 	json_t *details = NULL;
 	FILE *f = NULL;
-	int ch, len, rc = PKICTL_EXIT_FAIL, r, generated = 0, written = 0;
+	int rc = PKICTL_EXIT_FAIL, r, generated = 0, written = 0;
 	int keep = 0;
 
-	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
-		if (ch != 'o')
-			return PKICTL_EXIT_USAGE;
-		out = optarg;
-	}
-	if (optind != argc)
-		return PKICTL_EXIT_USAGE;
-	if (out == NULL) {
-		if ((dir = config_get(cfg, "pki.out_dir", NULL)) == NULL) {
-			log_err("audit init: give --out or set pki.out_dir");
-			return PKICTL_EXIT_FAIL;
-		}
-		snprintf(path, sizeof(path), "%s/audit-pub.pem", dir);
-		out = path;
-	}
+	k->skipped = 0;
+	k->hex[0] = '\0';
 	/*
 	 * The key generation lock first, as the other ceremonies do: two inits
 	 * at once both found the label free and made two keys under it, and
@@ -253,53 +357,73 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 	 */
 	if ((db = pkictl_db(cfg)) == NULL)
 		goto out;
-	if ((r = pkictl_keygen_lock(db, "audit init")) != 0) {
+	if ((r = pkictl_keygen_lock(db, k->what)) != 0) {
 		if (r == 1)
 			rc = PKICTL_EXIT_REFUSED;
 		goto out;
 	}
-	if ((tok = audit_token(cfg, &mod, &label)) == NULL)
+	if ((tok = audit_token(cfg, &mod)) == NULL)
 		goto out;
 	if ((r = p11_key_exists(tok, label, err, sizeof(err))) != 0) {
+		if (r == 1 && k->existing_ok) {
+			rc = audit_keygen_existing(cfg, tok, k);
+			goto out;
+		}
 		if (r == 1)
-			log_err("audit init: the audit key \"%s\" exists in token "
-			    "%s: refused", label, p11_token_label(tok));
+			log_err("%s: the audit key \"%s\" exists in token %s: "
+			    "refused", k->what, label, p11_token_label(tok));
 		else
-			log_err("audit init: %s", err);
+			log_err("%s: %s", k->what, err);
 		rc = r == 1 ? PKICTL_EXIT_REFUSED : PKICTL_EXIT_FAIL;
 		goto out;
 	}
+	if (k->prev_label != NULL && (p11_key_public(tok, k->prev_label, &prev,
+	    err, sizeof(err)) == -1 || (prevb64 = auditseal_spki_b64(prev)) ==
+	    NULL)) {
+		log_err("%s: the current audit key %s: %s", k->what,
+		    k->prev_label, prev == NULL ? err : "cannot encode it");
+		goto out;
+	}
 	if ((f = fopen(out, "wx")) == NULL) {
-		log_err("audit init: %s: cannot create (exists?)", out);
+		log_err("%s: %s: cannot create (exists?)", k->what, out);
 		goto out;
 	}
 	if (db_begin(db, NULL) == -1)
 		goto out;
 	if (p11_key_generate(tok, label, P11_KEY_EC_P256, &pub, err,
 	    sizeof(err)) == -1) {
-		log_err("audit init: %s", err);
+		log_err("%s: %s", k->what, err);
 		goto out;
 	}
 	generated = 1;
 	/* Whatever fails from here on, the file is ours to remove. */
 	written = 1;
-	if ((len = i2d_PUBKEY(pub, &der)) <= 0 ||
-	    EVP_Digest(der, (size_t)len, fp, NULL, EVP_sha256(), NULL) != 1 ||
+	if (auditseal_spki_sha256(pub, fp) == -1 ||
+	    (b64 = auditseal_spki_b64(pub)) == NULL ||
 	    PEM_write_PUBKEY(f, pub) != 1) {
-		log_err("audit init: writing %s failed", out);
+		log_err("%s: writing %s failed", k->what, out);
 		goto out;
 	}
 	if (fclose(f) != 0) {
 		f = NULL;
-		log_err("audit init: writing %s failed", out);
+		log_err("%s: writing %s failed", k->what, out);
 		goto out;
 	}
 	f = NULL;
-	hex_encode(fp, sizeof(fp), hex);
+	hex_encode(fp, sizeof(fp), k->hex);
 	if ((details = json_pack("{s:s, s:s, s:s, s:s}", "token",
 	    p11_token_label(tok), "label", label, "type", "ec-p256",
-	    "public_key_sha256", hex)) == NULL ||
-	    audit_append(db, actor, "audit.key.create", "hsm_key", label,
+	    "public_key_sha256", k->hex)) == NULL)
+		goto out;
+	/* Rotation: what pkiaudit and the next sealer need to follow it. */
+	if (k->prev_label != NULL && (json_object_set_new(details,
+	    "public_key", json_string(b64)) == -1 ||
+	    json_object_set_new(details, "previous_label",
+	    json_string(k->prev_label)) == -1 ||
+	    json_object_set_new(details, "previous_public_key",
+	    json_string(prevb64)) == -1))
+		goto out;
+	if (audit_append(db, actor, "audit.key.create", "hsm_key", label,
 	    details, NULL) == -1)
 		goto out;
 	/*
@@ -312,17 +436,17 @@ audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
 	    1) {
 		if (r == -1) {
 			keep = 1;
-			log_err("audit init: whether the key's event committed "
+			log_err("%s: whether the key's event committed "
 			    "is unknown (the database does not answer, or the "
 			    "COMMIT still waits): key %s and %s are kept; once "
 			    "it answers, look for event audit.key.create with "
 			    "public_key_sha256 %s; if it is not there, destroy "
-			    "the key", label, out, hex);
+			    "the key", k->what, label, out, k->hex);
 		}
 		goto out;
 	}
 	printf("audit key %s created in token %s; public key %s (SHA-256 of "
-	    "its DER %s)\n", label, p11_token_label(tok), out, hex);
+	    "its DER %s)\n", label, p11_token_label(tok), out, k->hex);
 	rc = PKICTL_EXIT_OK;
 out:
 	if (f != NULL) {
@@ -332,25 +456,72 @@ out:
 		remove(out);
 	/*
 	 * Not committed: no event names the key, so it must not stay either
-	 * (a second `audit init` would be refused for a key nobody recorded).
+	 * (a second ceremony would be refused for a key nobody recorded).
 	 */
 	if (generated && rc != PKICTL_EXIT_OK && !keep) {
 		if (p11_key_destroy(tok, label, err, sizeof(err)) == -1)
-			log_err("audit init: the key generated before the "
+			log_err("%s: the key generated before the "
 			    "failure is still in token %s: %s; destroy it "
-			    "before running audit init again",
-			    p11_token_label(tok), err);
+			    "before running %s again", k->what,
+			    p11_token_label(tok), err, k->what);
 		else
-			log_err("audit init: failed; the key generated was "
-			    "destroyed and %s removed", out);
+			log_err("%s: failed; the key generated was "
+			    "destroyed and %s removed", k->what, out);
 	}
 	json_decref(details);
-	OPENSSL_free(der);
+	free(b64);
+	free(prevb64);
 	EVP_PKEY_free(pub);
+	EVP_PKEY_free(prev);
 	db_close(db);
 	p11_token_close(tok);
 	p11_module_free(mod);
 	return rc;
+}
+
+/* --out F, or pki.out_dir/NAME into path; NULL (logged) when neither. */
+static const char *
+audit_out_path(const struct config *cfg, const char *what, const char *out,
+    const char *name, char *path, size_t len)
+{
+	const char *dir;
+
+	if (out != NULL)
+		return out;
+	if ((dir = config_get(cfg, "pki.out_dir", NULL)) == NULL) {
+		log_err("%s: give --out or set pki.out_dir", what);
+		return NULL;
+	}
+	snprintf(path, len, "%s/%s", dir, name);
+	return path;
+}
+
+static int
+audit_init(const struct config *cfg, const char *actor, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct audit_keygen k;
+	char path[1024];
+	const char *out = NULL;
+	int ch;
+
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
+		if (ch != 'o')
+			return PKICTL_EXIT_USAGE;
+		out = optarg;
+	}
+	if (optind != argc)
+		return PKICTL_EXIT_USAGE;
+	memset(&k, 0, sizeof(k));
+	k.what = "audit init";
+	if ((k.label = audit_key_label(cfg)) == NULL ||
+	    (k.out = audit_out_path(cfg, k.what, out, "audit-pub.pem", path,
+	    sizeof(path))) == NULL)
+		return PKICTL_EXIT_FAIL;
+	return audit_keygen(cfg, actor, &k);
 }
 
 struct seal_scan {
@@ -389,13 +560,21 @@ seal_row(void *arg, const PGresult *row)
 
 /*
  * The newest seal as stmt_last reads it (the export's forms: its time as
- * pkiaudit will see it), verified with the audit key. 0, or -1 with err.
+ * pkiaudit will see it), verified with pub (NULL: not verified). 0, or -1
+ * with err.
  */
 static int
 seal_of_row(const PGresult *last, EVP_PKEY *pub, struct auditseal *s,
     char *err, size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
+	snprintf(s->next_key, sizeof(s->next_key), "%s",
+	    PQgetvalue(last, 0, 8));
+	if (s->next_key[0] != '\0' && hex_decode(PQgetvalue(last, 0, 9),
+	    s->next_spki_sha256, AUDITSEAL_SPKI_HASH, NULL) == -1) {
+		snprintf(err, errlen, "unreadable row");
+		return -1;
+	}
 	s->id = strtoull(PQgetvalue(last, 0, 0), NULL, 10);
 	s->tree_size = strtoull(PQgetvalue(last, 0, 1), NULL, 10);
 	snprintf(s->sealed_at, sizeof(s->sealed_at), "%s",
@@ -407,7 +586,7 @@ seal_of_row(const PGresult *last, EVP_PKEY *pub, struct auditseal *s,
 		snprintf(err, errlen, "unreadable row");
 		return -1;
 	}
-	return auditseal_seal_verify(s, pub, err, errlen);
+	return pub == NULL ? 0 : auditseal_seal_verify(s, pub, err, errlen);
 }
 
 /*
@@ -446,19 +625,140 @@ seal_check_below(struct db *db, const struct auditseal *prev,
 }
 
 /*
+ * What sealing holds (privilege separation, DESIGN.md): the sealer role's
+ * connection, and a signer process that alone logged in to the audit token
+ * and signs nothing but tree heads with the audit key (SIGNER_KIND_AUDIT;
+ * it checks the text itself). `audit rotate`'s sealer also holds the next
+ * key (granted too: the signer signs a head naming it only then), and
+ * signs the handover seal naming it.
+ */
+struct sealer {
+	struct db	*db;
+	struct signer	*signer;
+	EVP_PKEY	*pub;
+	const char	*label;
+	unsigned char	 md[AUDITSEAL_SPKI_HASH];	/* of pub */
+	const char	*next;		/* rotate: the next key, or NULL */
+	unsigned char	 next_md[AUDITSEAL_SPKI_HASH];
+};
+
+/*
+ * The public key that signed prev, a handover seal naming sl's own key:
+ * the previous_public_key of that key's audit.key.create event with the
+ * digest the seal names (written by pki_admin, pkictl's ceremonies),
+ * whose previous_label is the seal's key. A new EVP_PKEY, or NULL (logged).
+ */
+static EVP_PKEY *
+seal_prev_key(struct db *db, const struct sealer *sl,
+    const struct auditseal *prev)
+{
+	PGresult *res;
+	EVP_PKEY *k = NULL;
+	char hex[2 * AUDITSEAL_SPKI_HASH + 1];
+	const char *v[2] = { sl->label, hex };
+
+	hex_encode(prev->next_spki_sha256, AUDITSEAL_SPKI_HASH, hex);
+	if ((res = db_exec(db, &stmt_prev_key, v, NULL, NULL)) == NULL)
+		return NULL;
+	if (PQntuples(res) != 1)
+		log_err("audit seal: no audit.key.create event by pki_admin "
+		    "records key %s with SHA-256 %s: the key seal %llu hands "
+		    "over from cannot be found; nothing sealed", sl->label, hex,
+		    (unsigned long long)prev->id);
+	else if (strcmp(PQgetvalue(res, 0, 0), prev->key) != 0)
+		log_err("audit seal: key %s's audit.key.create event follows "
+		    "key \"%s\", but seal %llu was signed by %s; nothing sealed",
+		    sl->label, PQgetvalue(res, 0, 0),
+		    (unsigned long long)prev->id, prev->key);
+	else if ((k = auditseal_spki_from_b64(PQgetvalue(res, 0, 1))) == NULL)
+		log_err("audit seal: key %s's audit.key.create event: "
+		    "previous_public_key is not a base64 DER public key; "
+		    "nothing sealed", sl->label);
+	PQclear(res);
+	return k;
+}
+
+/*
+ * The last seal checked as the key that resumes after it: signed by this
+ * sealer's key, or, when it is a handover seal naming this sealer's key
+ * and its public key's digest, by the key before it (seal_prev_key). A
+ * handover seal naming another key stops every other sealer. 0, or -1
+ * (logged).
+ */
+static int
+seal_check_last(struct db *db, const PGresult *last, const struct sealer *sl,
+    struct auditseal *prev)
+{
+	EVP_PKEY *k = NULL;
+	char err[256] = "";
+	int rc = -1;
+
+	if (seal_of_row(last, NULL, prev, err, sizeof(err)) == -1)
+		goto bad;
+	if (prev->next_key[0] != '\0' && strcmp(prev->next_key,
+	    sl->label) != 0) {
+		log_err("audit seal: the audit key was rotated to %s at seal "
+		    "%llu: set audit.key_label = %s (this sealer signs with %s); "
+		    "nothing sealed", prev->next_key,
+		    (unsigned long long)prev->id, prev->next_key, sl->label);
+		return -1;
+	}
+	if (prev->next_key[0] != '\0') {
+		if (memcmp(prev->next_spki_sha256, sl->md, sizeof(sl->md)) != 0) {
+			log_err("audit seal: seal %llu hands over to a key %s "
+			    "with another public key than the token's %s; "
+			    "nothing sealed", (unsigned long long)prev->id,
+			    prev->next_key, sl->label);
+			return -1;
+		}
+		if ((k = seal_prev_key(db, sl, prev)) == NULL)
+			return -1;
+		if (auditseal_seal_verify(prev, k, err, sizeof(err)) == -1) {
+			log_err("audit seal: the handover seal (%llu) does not "
+			    "verify with the public key of %s recorded by %s's "
+			    "audit.key.create event: %s; nothing sealed",
+			    (unsigned long long)prev->id, prev->key, sl->label,
+			    err);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (auditseal_seal_verify(prev, sl->pub, err, sizeof(err)) == 0) {
+		rc = 0;
+		goto out;
+	}
+bad:
+	if (strcmp(PQgetvalue(last, 0, 6), sl->label) == 0)
+		log_err("audit seal: the last seal (%s) does not verify with "
+		    "the audit key: %s; nothing sealed", PQgetvalue(last, 0, 0),
+		    err[0] != '\0' ? err : "unreadable row");
+	else
+		log_err("audit seal: the last seal (%s) does not verify with "
+		    "the audit key %s: it was signed by key %s, which handed "
+		    "nothing over to %s (%s); nothing sealed",
+		    PQgetvalue(last, 0, 0), sl->label, PQgetvalue(last, 0, 6),
+		    sl->label, err[0] != '\0' ? err : "unreadable row");
+out:
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+/*
  * The previous seal's tree (empty when none), once its signature verifies
- * with the audit key, its frontier gives its root and the events below its
+ * with the audit key (or, after a handover, the key before it:
+ * seal_check_last), its frontier gives its root and the events below its
  * boundary are the ones it sealed (seal_check_below): a row changed in the
  * database would otherwise be extended into seals that never verify.
  * 0 or -1.
  */
 static int
-seal_resume(struct db *db, const PGresult *last, EVP_PKEY *pub,
+seal_resume(struct db *db, const PGresult *last, const struct sealer *sl,
     struct merkle *m, uint64_t *next_id, const char **from_xmin)
 {
 	unsigned char frontier[MERKLE_DEPTH][MERKLE_HASH], root[MERKLE_HASH];
 	struct auditseal prev;
-	char *list, *tok, *save = NULL, err[256] = "";
+	char *list, *tok, *save = NULL;
 	size_t nf = 0;
 	int rc = -1;
 
@@ -469,12 +769,8 @@ seal_resume(struct db *db, const PGresult *last, EVP_PKEY *pub,
 		return 0;
 	*next_id = strtoull(PQgetvalue(last, 0, 0), NULL, 10) + 1;
 	*from_xmin = PQgetvalue(last, 0, 2);
-	if (seal_of_row(last, pub, &prev, err, sizeof(err)) == -1) {
-		log_err("audit seal: the last seal (%s) does not verify with the "
-		    "audit key: %s; nothing sealed", PQgetvalue(last, 0, 0),
-		    err[0] != '\0' ? err : "unreadable row");
+	if (seal_check_last(db, last, sl, &prev) == -1)
 		return -1;
-	}
 	if (seal_check_below(db, &prev, *from_xmin) == -1)
 		return -1;
 	if ((list = strdup(PQgetvalue(last, 0, 4))) == NULL)
@@ -502,18 +798,6 @@ out:
 	return rc;
 }
 
-/*
- * What sealing holds (privilege separation, DESIGN.md): the sealer role's
- * connection, and a signer process that alone logged in to the audit token
- * and signs nothing but tree heads with the audit key (SIGNER_KIND_AUDIT;
- * it checks the text itself).
- */
-struct sealer {
-	struct db	*db;
-	struct signer	*signer;
-	EVP_PKEY	*pub;
-	const char	*label;
-};
 
 static void
 sealer_close(struct sealer *sl)
@@ -551,9 +835,10 @@ sealer_sleep(long secs)
  */
 static int
 sealer_open(const struct config *cfg, const char *sandbox_section,
-    long retry_secs, struct sealer *sl)
+    long retry_secs, const char *next, struct sealer *sl)
 {
 	struct signer_config sc;
+	EVP_PKEY *npub = NULL;
 	char err[512];
 
 	memset(sl, 0, sizeof(*sl));
@@ -561,7 +846,9 @@ sealer_open(const struct config *cfg, const char *sandbox_section,
 		return -1;
 	memset(&sc, 0, sizeof(sc));
 	if (signer_config_add_token(&sc, cfg, "audit") == -1 ||
-	    signer_config_grant(&sc, SIGNER_KIND_AUDIT, sl->label) == -1)
+	    signer_config_grant(&sc, SIGNER_KIND_AUDIT, sl->label) == -1 ||
+	    (next != NULL && signer_config_grant(&sc, SIGNER_KIND_AUDIT,
+	    next) == -1))
 		return -1;
 	sc.sandbox_section = sandbox_section;
 	if ((sl->signer = signer_spawn(&sc, err, sizeof(err))) == NULL) {
@@ -569,10 +856,19 @@ sealer_open(const struct config *cfg, const char *sandbox_section,
 		goto fail;
 	}
 	if (signer_pubkey(sl->signer, sl->label, &sl->pub, err,
-	    sizeof(err)) == -1) {
+	    sizeof(err)) == -1 || (next != NULL && signer_pubkey(sl->signer,
+	    next, &npub, err, sizeof(err)) == -1)) {
 		log_err("audit seal: %s", err);
 		goto fail;
 	}
+	if (auditseal_spki_sha256(sl->pub, sl->md) == -1 || (npub != NULL &&
+	    auditseal_spki_sha256(npub, sl->next_md) == -1)) {
+		log_err("audit seal: cannot encode the audit public key");
+		goto fail;
+	}
+	EVP_PKEY_free(npub);
+	npub = NULL;
+	sl->next = next;
 	while ((sl->db = pkictl_db_as(cfg, "pg.sealer_uri")) == NULL) {
 		if (retry_secs <= 0 || sealer_stop)
 			goto fail;
@@ -582,6 +878,7 @@ sealer_open(const struct config *cfg, const char *sandbox_section,
 	}
 	return 0;
 fail:
+	EVP_PKEY_free(npub);
 	sealer_close(sl);
 	return -1;
 }
@@ -638,8 +935,14 @@ audit_check_stored(struct db *db, EVP_PKEY *pub, const struct auditseal *want)
 	return rc;
 }
 
+/*
+ * One seal, when there is anything to seal (*sealed set then; NULL
+ * accepted). A handover sealer (sl->next) signs a head naming its next
+ * key, and seals as soon as any event is new, its own last audit.seal
+ * included: the handover must not wait for other news. An exit status.
+ */
 static int
-audit_seal_once(struct sealer *sl, const char *actor)
+audit_seal_once(struct sealer *sl, const char *actor, int *sealed)
 {
 	struct db *db = sl->db;
 	struct seal_scan scan;
@@ -648,11 +951,14 @@ audit_seal_once(struct sealer *sl, const char *actor)
 	unsigned char *sig = NULL;
 	char head[512], err[512], idbuf[24], sizebuf[24], roothex[65],
 	    *frontier = NULL, *sighex = NULL;
-	const char *from, *v[8];
+	const char *from, *v[10];
+	char nexthex[2 * AUDITSEAL_SPKI_HASH + 1] = "";
 	json_t *details = NULL;
 	size_t siglen = 0, i;
 	int n, in_txn = 0, rc = PKICTL_EXIT_FAIL;
 
+	if (sealed != NULL)
+		*sealed = 0;
 	memset(&scan, 0, sizeof(scan));
 	memset(&seal, 0, sizeof(seal));
 	if (db_begin(db, NULL) == -1)
@@ -664,7 +970,7 @@ audit_seal_once(struct sealer *sl, const char *actor)
 	PQclear(now);
 	if ((now = db_exec(db, &stmt_now, NULL, NULL, NULL)) == NULL ||
 	    (last = db_exec(db, &stmt_last, NULL, NULL, NULL)) == NULL ||
-	    seal_resume(db, last, sl->pub, &scan.m, &seal.id, &from) == -1)
+	    seal_resume(db, last, sl, &scan.m, &seal.id, &from) == -1)
 		goto out;
 	/*
 	 * Transaction ids only grow, unless the database was moved without
@@ -694,7 +1000,7 @@ audit_seal_once(struct sealer *sl, const char *actor)
 	 * another, and an idle trail would gain a seal every period for ever.
 	 * It is sealed with the next event of anything else.
 	 */
-	if (scan.others == 0) {
+	if (scan.others == 0 && (sl->next == NULL || scan.added == 0)) {
 		printf("audit seal: no event to seal since seal %llu%s\n",
 		    (unsigned long long)(seal.id - 1), scan.added > 0 ?
 		    " (only its own audit.seal event)" : "");
@@ -706,6 +1012,12 @@ audit_seal_once(struct sealer *sl, const char *actor)
 	snprintf(seal.sealed_at, sizeof(seal.sealed_at), "%s",
 	    PQgetvalue(now, 0, 1));
 	snprintf(seal.key, sizeof(seal.key), "%s", sl->label);
+	if (sl->next != NULL) {
+		/* The handover seal (audit/README.md "Rotating the audit key"). */
+		snprintf(seal.next_key, sizeof(seal.next_key), "%s", sl->next);
+		memcpy(seal.next_spki_sha256, sl->next_md, AUDITSEAL_SPKI_HASH);
+		hex_encode(sl->next_md, AUDITSEAL_SPKI_HASH, nexthex);
+	}
 	if ((n = auditseal_head_text(&seal, head, sizeof(head))) == -1)
 		goto out;
 	if (signer_sign(sl->signer, SIGNER_KIND_AUDIT, sl->label, "SHA256",
@@ -749,13 +1061,17 @@ audit_seal_once(struct sealer *sl, const char *actor)
 	v[6] = sighex;
 	/* The signed text's time (ISO 8601, Z): read alike in any DateStyle. */
 	v[7] = seal.sealed_at;
+	v[8] = sl->next != NULL ? sl->next : "";
+	v[9] = nexthex;
 	if (db_exec_ok(db, &stmt_insert, v) == -1 ||
 	    audit_check_stored(db, sl->pub, &seal) == -1)
 		goto out;
 	/* This event is in the next seal: its transaction is this one. */
 	if ((details = json_pack("{s:I, s:I, s:s}", "tree_size",
 	    (json_int_t)seal.tree_size, "events", (json_int_t)scan.added,
-	    "root", roothex)) == NULL ||
+	    "root", roothex)) == NULL || (sl->next != NULL &&
+	    json_object_set_new(details, "next_key", json_pack("{s:s, s:s}",
+	    "label", sl->next, "public_key_sha256", nexthex)) == -1) ||
 	    audit_append(db, actor, "audit.seal", "audit_seal", idbuf, details,
 	    NULL) == -1)
 		goto out;
@@ -763,8 +1079,11 @@ audit_seal_once(struct sealer *sl, const char *actor)
 	if (db_commit(db) == -1)
 		goto out;
 	printf("audit seal %s: %lu event(s) added, tree size %s, root %s, "
-	    "signed with %s at %s\n", idbuf, scan.added, sizebuf, roothex,
-	    sl->label, seal.sealed_at);
+	    "signed with %s at %s%s%s\n", idbuf, scan.added, sizebuf, roothex,
+	    sl->label, seal.sealed_at, sl->next != NULL ? "; hands over to "
+	    "the next audit key " : "", sl->next != NULL ? sl->next : "");
+	if (sealed != NULL)
+		*sealed = 1;
 	rc = PKICTL_EXIT_OK;
 out:
 	/* The connection outlives this seal (the periodic sealer). */
@@ -785,10 +1104,147 @@ audit_seal(const struct config *cfg, const char *actor)
 	struct sealer sl;
 	int rc;
 
-	if (sealer_open(cfg, NULL, 0, &sl) == -1)
+	if (sealer_open(cfg, NULL, 0, NULL, &sl) == -1)
 		return PKICTL_EXIT_FAIL;
-	rc = audit_seal_once(&sl, actor);
+	rc = audit_seal_once(&sl, actor, NULL);
 	sealer_close(&sl);
+	return rc;
+}
+
+/* Handover attempts of `audit rotate`, a second apart. */
+#define AUDIT_ROTATE_TRIES	10
+
+static void
+audit_rotate_next_steps(const char *old, const char *next, const char *out)
+{
+	printf("audit rotate: next: set audit.key_label = %s (pki.conf [audit] "
+	    "key_label; the local stack keeps it across `make up`) and restart "
+	    "the sealer, which refuses to seal until then; give the auditor "
+	    "%s with its SHA-256 (pkiaudit verify follows the handover from "
+	    "the first key's --pubkey). The old key %s stays in the audit "
+	    "token: a seal it signs after the handover fails verification, "
+	    "and no pkictl command destroys it\n", next, out, old);
+}
+
+/*
+ * `audit rotate --label NEW [--out F]`: the ceremony of audit init for
+ * NEW (pki_admin, the key generation lock first; its audit.key.create
+ * event also holds NEW's public key and the current key's label and
+ * public key), then the handover seal signed by the current key
+ * (audit.key_label) naming NEW, through a signer granted both. Refused
+ * (exit 3) when the last seal is not the current key's or already hands
+ * over to another key; done (exit 0) when it hands over to NEW. A NEW
+ * that exists with its event recorded is kept (a rotate run again after
+ * a failed handover). Exit 1 when nothing could be sealed within
+ * AUDIT_ROTATE_TRIES seconds (a transaction left open holds the boundary
+ * back).
+ */
+static int
+audit_rotate(const struct config *cfg, const char *actor, int argc,
+    char **argv)
+{
+	static const struct option opts[] = {
+		{ "label", required_argument, NULL, 'l' },
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct audit_keygen k;
+	struct sealer sl;
+	struct db *db = NULL;
+	PGresult *res = NULL;
+	char path[1024], name[128];
+	const char *old, *next = NULL, *out = NULL, *nk, *key;
+	int ch, i, sealed = 0, rc = PKICTL_EXIT_FAIL;
+
+	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
+		if (ch == 'l')
+			next = optarg;
+		else if (ch == 'o')
+			out = optarg;
+		else
+			return PKICTL_EXIT_USAGE;
+	}
+	if (optind != argc || next == NULL)
+		return PKICTL_EXIT_USAGE;
+	if ((old = audit_key_label(cfg)) == NULL)
+		return PKICTL_EXIT_FAIL;
+	if (!auditseal_label_ok(next) || strcmp(next, old) == 0) {
+		log_err("audit rotate: --label: 1 to %d printable ASCII "
+		    "characters, no space, not the current audit.key_label %s",
+		    AUDITSEAL_LABEL_MAX, old);
+		return PKICTL_EXIT_USAGE;
+	}
+	snprintf(name, sizeof(name), "audit-pub-%s.pem", next);
+	memset(&k, 0, sizeof(k));
+	k.what = "audit rotate";
+	k.label = next;
+	k.prev_label = old;
+	k.existing_ok = 1;
+	if ((k.out = audit_out_path(cfg, k.what, out, name, path,
+	    sizeof(path))) == NULL)
+		return PKICTL_EXIT_FAIL;
+	/* Where the trail stands, read as the auditor. */
+	if ((db = pkictl_db_as(cfg, "pg.auditor_uri")) == NULL ||
+	    (res = db_exec(db, &stmt_last_key, NULL, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) == 1) {
+		key = PQgetvalue(res, 0, 1);
+		nk = PQgetvalue(res, 0, 2);
+		if (strcmp(key, old) == 0 && strcmp(nk, next) == 0) {
+			printf("audit rotate: seal %s already hands over from %s "
+			    "to %s\n", PQgetvalue(res, 0, 0), old, next);
+			audit_rotate_next_steps(old, next, k.out);
+			rc = PKICTL_EXIT_OK;
+			goto out;
+		}
+		if (nk[0] != '\0' || strcmp(key, old) != 0) {
+			log_err("audit rotate: the last seal (%s) was signed by "
+			    "key %s%s%s, not by the current audit key %s "
+			    "(audit.key_label): refused", PQgetvalue(res, 0, 0),
+			    key, nk[0] != '\0' ? " and hands over to " : "", nk,
+			    old);
+			rc = PKICTL_EXIT_REFUSED;
+			goto out;
+		}
+	}
+	PQclear(res);
+	res = NULL;
+	db_close(db);
+	db = NULL;
+	if ((rc = audit_keygen(cfg, actor, &k)) != PKICTL_EXIT_OK)
+		goto out;
+	rc = PKICTL_EXIT_FAIL;
+	if (sealer_open(cfg, NULL, 0, next, &sl) == -1) {
+		log_err("audit rotate: key %s is made and recorded, but no "
+		    "handover seal was made: run the same `pkictl audit rotate "
+		    "--label %s` again", next, next);
+		goto out;
+	}
+	for (i = 0; i < AUDIT_ROTATE_TRIES; i++) {
+		if (i > 0)
+			sleep(1);
+		if ((rc = audit_seal_once(&sl, actor, &sealed)) !=
+		    PKICTL_EXIT_OK || sealed)
+			break;
+	}
+	sealer_close(&sl);
+	if (rc == PKICTL_EXIT_OK && !sealed) {
+		log_err("audit rotate: nothing could be sealed for %d s: a "
+		    "transaction left open holds the boundary back "
+		    "(audit/README.md \"Which events a seal takes\"); key %s "
+		    "is made and recorded: once it has ended, run the same "
+		    "`pkictl audit rotate --label %s` again",
+		    AUDIT_ROTATE_TRIES, next, next);
+		rc = PKICTL_EXIT_FAIL;
+	} else if (rc != PKICTL_EXIT_OK)
+		log_err("audit rotate: the handover seal failed; key %s is made "
+		    "and recorded: run the same `pkictl audit rotate --label "
+		    "%s` again", next, next);
+	else
+		audit_rotate_next_steps(old, next, k.out);
+out:
+	PQclear(res);
+	db_close(db);
 	return rc;
 }
 
@@ -880,8 +1336,12 @@ audit_export(const struct config *cfg, int argc, char **argv)
 		snprintf(seal.sealed_at, sizeof(seal.sealed_at), "%s",
 		    PQgetvalue(res, i, 3));
 		snprintf(seal.key, sizeof(seal.key), "%s", PQgetvalue(res, i, 4));
+		snprintf(seal.next_key, sizeof(seal.next_key), "%s",
+		    PQgetvalue(res, i, 6));
 		seal.siglen = strlen(PQgetvalue(res, i, 5)) / 2;
-		if (seal.siglen > sizeof(seal.sig) ||
+		if (seal.siglen > sizeof(seal.sig) || (seal.next_key[0] != '\0' &&
+		    hex_decode(PQgetvalue(res, i, 7), seal.next_spki_sha256,
+		    AUDITSEAL_SPKI_HASH, NULL) == -1) ||
 		    hex_decode(PQgetvalue(res, i, 2), seal.root,
 		    MERKLE_HASH, NULL) == -1 || hex_decode(PQgetvalue(res, i, 5),
 		    seal.sig, seal.siglen, NULL) == -1 ||
@@ -965,7 +1425,7 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 	sa.sa_handler = sealer_on_signal;	/* no SA_RESTART: sleeps end */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (sealer_open(cfg, "audit", secs, &sl) == -1)
+	if (sealer_open(cfg, "audit", secs, NULL, &sl) == -1)
 		return sealer_stop ? PKICTL_EXIT_OK : PKICTL_EXIT_FAIL;
 	if (daemon_limit_files(cfg, "audit", "sealer", NULL, 0, NULL, 0,
 	    config_get(cfg, "pg.sealer_uri", NULL)) == -1 ||
@@ -976,7 +1436,7 @@ audit_seal_every(const struct config *cfg, const char *actor, int argc,
 	log_info("audit sealer: sealing the audit trail every %ld s (signer "
 	    "pid %ld)", secs, (long)signer_pid(sl.signer));
 	while (!sealer_stop) {
-		if ((rc = audit_seal_once(&sl, actor)) != PKICTL_EXIT_OK)
+		if ((rc = audit_seal_once(&sl, actor, NULL)) != PKICTL_EXIT_OK)
 			log_err("audit sealer: the seal failed (exit %d); trying "
 			    "again in %ld s", rc, secs);
 		fflush(stdout);
@@ -1003,6 +1463,8 @@ cmd_audit(const struct config *cfg, const char *actor, int argc, char **argv)
 		return audit_seal(cfg, actor);
 	if (argc >= 2 && strcmp(argv[0], "seal") == 0)
 		return audit_seal_every(cfg, actor, argc, argv);
+	if (argc >= 1 && strcmp(argv[0], "rotate") == 0)
+		return audit_rotate(cfg, actor, argc, argv);
 	if (argc >= 1 && strcmp(argv[0], "export") == 0)
 		return audit_export(cfg, argc, argv);
 	return PKICTL_EXIT_USAGE;

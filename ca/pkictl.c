@@ -102,6 +102,7 @@ usage(void)
 	    "               expired, and LDAP publications done, N days ago;\n"
 	    "               default policy retention.ended_days)\n"
 	    "  audit init [--out F]   (the HSM audit key; public key to pki.out_dir/audit-pub.pem)\n"
+	    "  audit rotate --label NEW [--out F]  (a new audit key, and the handover seal naming it)\n"
 	    "  audit seal             (seal new audit events: a signed Merkle tree head)\n"
 	    "  audit seal --every SECONDS  (seal now and then periodically, until SIGTERM)\n"
 	    "  audit export --events F --seals F   (for pkiaudit verify)\n"
