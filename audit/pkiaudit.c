@@ -3,13 +3,21 @@
  * needs no database and no HSM: only an export made by `pkictl audit
  * export` and the audit public key, each obtained independently.
  *
- *  verify --events F --seals F --pubkey P [--known-seals F]
+ *  verify --events F --seals F --pubkey P [--pubkey P2 ...] [--known-seals F]
  *	recomputes the Merkle tree over the events in file order, and for
  *	every seal checks its signature and that the tree of its size has
  *	its root; reports events after the last seal as unsealed. Exit 0
  *	only when every seal holds, and at least one does. Prints the
  *	audit key's SHA-256 (of its DER SubjectPublicKeyInfo, as the
- *	audit.key.create event records it). --known-seals: seal lines kept
+ *	audit.key.create event records it). The first --pubkey is the trust
+ *	anchor: the key of the first seals. A verified handover seal (one
+ *	naming a next key: audit/README.md "Rotating the audit key") makes
+ *	every later seal require that key, whose public key is the
+ *	"public_key" of an audit.key.create event of the export with the
+ *	SHA-256 named, or a further --pubkey file with it; a seal by another
+ *	key (a retired one, or a label changed without a handover), or a
+ *	next key found nowhere, fails. Prints each key's SHA-256 and the
+ *	seals it signed. --known-seals: seal lines kept
  *	from an earlier verification (the whole seals file, or any of its
  *	lines in order); every seal in it must be in this export with
  *	the same tree size and root (a database superuser could otherwise cut
@@ -21,6 +29,8 @@
  *	seal that covers it), JSON, for someone who gets only that event.
  *  check --proof F --pubkey P
  *	checks such a proof: the seal's signature, then the event's path.
+ *	After a rotation, P is the key that signed the proof's seal (the
+ *	seal's "key"), which verify names with its seals.
  *
  * Exit status: 0 verified, 1 not verified (a message says what failed),
  * 2 usage or unreadable input.
@@ -30,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -42,12 +53,16 @@
 #define EXIT_FAILED	1
 #define EXIT_USAGE	2
 
+/* --pubkey files, at most; audit keys one trail hands over through. */
+#define PKIAUDIT_PUBKEYS_MAX	16
+#define PKIAUDIT_KEYS_MAX	256
+
 static void
 usage(void)
 {
 	fprintf(stderr,
 	    "usage: pkiaudit verify --events F --seals F --pubkey P "
-	    "[--known-seals F]\n"
+	    "[--pubkey P2 ...] [--known-seals F]\n"
 	    "       pkiaudit prove --events F --seals F --event ID [--seal N]\n"
 	    "       pkiaudit check --proof F --pubkey P\n");
 }
@@ -100,20 +115,113 @@ struct seals {
 static int
 print_key_digest(EVP_PKEY *pub)
 {
-	unsigned char *der = NULL, md[32];
-	char hex[65];
-	int len;
+	unsigned char md[AUDITSEAL_SPKI_HASH];
+	char hex[2 * AUDITSEAL_SPKI_HASH + 1];
 
-	if ((len = i2d_PUBKEY(pub, &der)) <= 0 ||
-	    EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL) != 1) {
-		OPENSSL_free(der);
+	if (auditseal_spki_sha256(pub, md) == -1) {
 		fprintf(stderr, "pkiaudit: cannot encode the public key\n");
 		return -1;
 	}
-	OPENSSL_free(der);
 	hex_encode(md, sizeof(md), hex);
 	printf("audit key: SHA-256 %s (the public_key_sha256 of its "
 	    "audit.key.create event)\n", hex);
+	return 0;
+}
+
+/*
+ * Public keys a handover may name: the --pubkey files after the first,
+ * and the "public_key" of every audit.key.create event of the export; by
+ * the SHA-256 of their DER SubjectPublicKeyInfo.
+ */
+struct keyring {
+	struct {
+		EVP_PKEY	*pub;
+		unsigned char	 md[AUDITSEAL_SPKI_HASH];
+		char		 from[80];	/* where it was found */
+	}		 k[PKIAUDIT_KEYS_MAX];
+	size_t		 n;
+};
+
+static void
+keyring_free(struct keyring *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		EVP_PKEY_free(r->k[i].pub);
+	r->n = 0;
+}
+
+/* Adds pub (taken) found at from; 0, or -1 (pub freed) when full. */
+static int
+keyring_add(struct keyring *r, EVP_PKEY *pub, const char *from)
+{
+	if (r->n == PKIAUDIT_KEYS_MAX ||
+	    auditseal_spki_sha256(pub, r->k[r->n].md) == -1) {
+		EVP_PKEY_free(pub);
+		return -1;
+	}
+	r->k[r->n].pub = pub;
+	snprintf(r->k[r->n].from, sizeof(r->k[r->n].from), "%s", from);
+	r->n++;
+	return 0;
+}
+
+/* The key with SHA-256 md, or -1. */
+static long
+keyring_find(const struct keyring *r, const unsigned char *md)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (memcmp(r->k[i].md, md, AUDITSEAL_SPKI_HASH) == 0)
+			return (long)i;
+	return -1;
+}
+
+/*
+ * The public keys of the audit.key.create events of the events file: a
+ * line that is an object whose "action" is "audit.key.create" and whose
+ * details hold a "public_key" (base64 DER SPKI). Other lines, and lines
+ * jansson cannot read (they are hashed, not read, by verify), are
+ * skipped: a key is only ever used when a verified seal names its digest.
+ * 0, or -1 for an unreadable file (reported by the caller's own read).
+ */
+static int
+keyring_from_events(struct keyring *r, const char *events)
+{
+	json_error_t je;
+	json_t *o;
+	FILE *f;
+	EVP_PKEY *k;
+	const char *action, *b64;
+	char *line, from[64];
+	size_t len;
+	json_int_t id;
+
+	if ((line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL)
+		return -1;
+	if ((f = fopen(events, "r")) == NULL) {
+		free(line);
+		return -1;
+	}
+	while (read_line(f, line, &len) == 1) {
+		if (memmem(line, len, "\"audit.key.create\"", 18) == NULL ||
+		    (o = json_loadb(line, len, JSON_REJECT_DUPLICATES,
+		    &je)) == NULL)
+			continue;
+		if (json_unpack(o, "{s:I, s:s, s:{s:s}}", "id", &id, "action",
+		    &action, "details", "public_key", &b64) == 0 &&
+		    strcmp(action, "audit.key.create") == 0 &&
+		    (k = auditseal_spki_from_b64(b64)) != NULL) {
+			snprintf(from, sizeof(from), "event %lld of the export",
+			    (long long)id);
+			(void)keyring_add(r, k, from);
+		}
+		json_decref(o);
+	}
+	fclose(f);
+	free(line);
 	return 0;
 }
 
@@ -216,22 +324,159 @@ check_known(const struct seals *known, const struct seals *seals)
 	return bad;
 }
 
-static int
-cmd_verify(const char *events, const char *sealsf, const char *pubf,
-    const char *knownf)
+/* "key L: SHA-256 X (from): seals A-B" for the seals a key signed. */
+static void
+print_key_range(const char *label, const unsigned char *md, const char *from,
+    uint64_t first, uint64_t last)
 {
+	char hex[2 * AUDITSEAL_SPKI_HASH + 1];
+
+	hex_encode(md, AUDITSEAL_SPKI_HASH, hex);
+	if (first == 0)
+		printf("key %s: SHA-256 %s (%s): no seal yet\n", label, hex, from);
+	else
+		printf("key %s: SHA-256 %s (%s): seals %llu-%llu\n", label, hex,
+		    from, (unsigned long long)first, (unsigned long long)last);
+}
+
+/*
+ * Each seal's signature, checked in order with the audit key in force:
+ * anchor (the first --pubkey) from the first seal, whose label it takes;
+ * after a handover seal that verified, from the next seal on, the key it
+ * names, looked up by its SHA-256 in ring. A seal signed under another
+ * label (a key retired by a handover, or a label changed without one), a
+ * next key found nowhere, or a signature that does not verify fails, and
+ * sets sigbad[k]. Prints every key's SHA-256 and the seals it signed.
+ * The number of failures.
+ */
+static size_t
+verify_chain(const struct seals *seals, EVP_PKEY *anchor,
+    const struct keyring *ring, char *sigbad)
+{
+	const struct auditseal *s, *handover = NULL;
+	const char *label = NULL, *from = "--pubkey, the trust anchor";
+	const char *chain[PKIAUDIT_KEYS_MAX + 1];
+	EVP_PKEY *cur = anchor;
+	unsigned char md[AUDITSEAL_SPKI_HASH];
+	char hex[2 * AUDITSEAL_SPKI_HASH + 1], err[256];
+	uint64_t first = 0, last = 0;
+	size_t k, j, bad = 0, nchain = 0;
+	long idx;
+	int lost = 0, retired;
+
+	if (auditseal_spki_sha256(anchor, md) == -1)
+		return 1;
+	for (k = 0; k < seals->n; k++) {
+		s = &seals->s[k];
+		if (handover != NULL) {
+			print_key_range(label, md, from, first, last);
+			hex_encode(handover->next_spki_sha256,
+			    AUDITSEAL_SPKI_HASH, hex);
+			if ((idx = keyring_find(ring,
+			    handover->next_spki_sha256)) == -1) {
+				printf("seal %llu: FAILED: seal %llu hands over "
+				    "to key %s (SHA-256 %s), whose public key is "
+				    "in no audit.key.create event of the export "
+				    "and no --pubkey file\n",
+				    (unsigned long long)s->id,
+				    (unsigned long long)handover->id,
+				    handover->next_key, hex);
+				lost = 1;
+				sigbad[k] = 1;
+				bad++;
+				handover = NULL;
+				continue;
+			}
+			cur = ring->k[idx].pub;
+			memcpy(md, ring->k[idx].md, sizeof(md));
+			from = ring->k[idx].from;
+			if (nchain < PKIAUDIT_KEYS_MAX)
+				chain[nchain++] = label;
+			label = handover->next_key;
+			first = last = 0;
+			handover = NULL;
+		}
+		if (lost) {
+			printf("seal %llu: FAILED: after a handover to a key "
+			    "not found (above)\n", (unsigned long long)s->id);
+			sigbad[k] = 1;
+			bad++;
+			continue;
+		}
+		if (label == NULL)
+			label = s->key;
+		if (strcmp(s->key, label) != 0) {
+			for (retired = 0, j = 0; j < nchain; j++)
+				if (strcmp(chain[j], s->key) == 0)
+					retired = 1;
+			printf("seal %llu: FAILED: signed by key %s, but the "
+			    "audit key is %s%s\n", (unsigned long long)s->id,
+			    s->key, label, retired ? " (that key was retired by "
+			    "a handover seal)" : " (the key changed without a "
+			    "handover seal naming it)");
+			sigbad[k] = 1;
+			bad++;
+			continue;
+		}
+		if (auditseal_seal_verify(s, cur, err, sizeof(err)) == -1) {
+			printf("seal %llu: FAILED: %s\n", (unsigned long long)s->id,
+			    err);
+			sigbad[k] = 1;
+			bad++;
+			continue;
+		}
+		if (first == 0)
+			first = s->id;
+		last = s->id;
+		if (s->next_key[0] == '\0')
+			continue;
+		if (strcmp(s->next_key, s->key) == 0) {
+			printf("seal %llu: FAILED: hands over to its own key %s\n",
+			    (unsigned long long)s->id, s->key);
+			sigbad[k] = 1;
+			bad++;
+			continue;
+		}
+		handover = s;
+	}
+	if (label != NULL && !lost)
+		print_key_range(label, md, from, first, last);
+	if (handover != NULL) {
+		hex_encode(handover->next_spki_sha256, AUDITSEAL_SPKI_HASH, hex);
+		if ((idx = keyring_find(ring, handover->next_spki_sha256)) ==
+		    -1) {
+			printf("seal %llu: FAILED: hands over to key %s (SHA-256 "
+			    "%s), whose public key is in no audit.key.create "
+			    "event of the export and no --pubkey file\n",
+			    (unsigned long long)handover->id,
+			    handover->next_key, hex);
+			sigbad[seals->n - 1] = 1;
+			bad++;
+		} else
+			print_key_range(handover->next_key, ring->k[idx].md,
+			    ring->k[idx].from, 0, 0);
+	}
+	return bad;
+}
+
+static int
+cmd_verify(const char *events, const char *sealsf, const char *const *pubf,
+    size_t npub, const char *knownf)
+{
+	struct keyring ring;
 	struct seals seals, known;
 	struct merkle m;
 	unsigned char leaf[MERKLE_HASH], root[MERKLE_HASH];
-	EVP_PKEY *pub = NULL;
+	EVP_PKEY *pub = NULL, *next;
 	FILE *f = NULL;
-	char *line = NULL, err[256], *sigbad = NULL;
+	char *line = NULL, *sigbad = NULL;
 	size_t len, k = 0, bad = 0;
 	int r, rc = EXIT_USAGE;
 
 	memset(&seals, 0, sizeof(seals));
 	memset(&known, 0, sizeof(known));
-	if ((pub = load_pubkey(pubf)) == NULL ||
+	memset(&ring, 0, sizeof(ring));
+	if ((pub = load_pubkey(pubf[0])) == NULL ||
 	    load_seals(sealsf, 0, &seals) == -1 ||
 	    (knownf != NULL && load_seals(knownf, 1, &known) == -1))
 		goto out;
@@ -243,6 +488,13 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf,
 	}
 	if (print_key_digest(pub) == -1)
 		goto out;
+	/* The keys a handover may name: further --pubkey files, then events. */
+	for (k = 1; k < npub; k++) {
+		if ((next = load_pubkey(pubf[k])) == NULL)
+			goto out;
+		if (keyring_add(&ring, next, pubf[k]) == -1)
+			goto out;
+	}
 	if ((line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL ||
 	    (sigbad = calloc(seals.n + 1, 1)) == NULL)
 		goto out;
@@ -250,14 +502,11 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf,
 		fprintf(stderr, "pkiaudit: %s: cannot open\n", events);
 		goto out;
 	}
-	for (k = 0; k < seals.n; k++)
-		if (auditseal_seal_verify(&seals.s[k], pub, err,
-		    sizeof(err)) == -1) {
-			printf("seal %llu: FAILED: %s\n",
-			    (unsigned long long)seals.s[k].id, err);
-			sigbad[k] = 1;
-			bad++;
-		}
+	if (keyring_from_events(&ring, events) == -1) {
+		fprintf(stderr, "pkiaudit: %s: cannot read\n", events);
+		goto out;
+	}
+	bad += verify_chain(&seals, pub, &ring, sigbad);
 	if (knownf != NULL)
 		bad += check_known(&known, &seals);
 	merkle_init(&m);
@@ -276,10 +525,13 @@ cmd_verify(const char *events, const char *sealsf, const char *pubf,
 				bad++;
 			} else if (!sigbad[k])
 				printf("seal %llu: verified: %llu events, sealed "
-				    "at %s by key %s\n",
+				    "at %s by key %s%s%s\n",
 				    (unsigned long long)seals.s[k].id,
 				    (unsigned long long)m.size,
-				    seals.s[k].sealed_at, seals.s[k].key);
+				    seals.s[k].sealed_at, seals.s[k].key,
+				    seals.s[k].next_key[0] != '\0' ?
+				    "; hands over to key " : "",
+				    seals.s[k].next_key);
 			k++;
 		}
 	}
@@ -310,6 +562,7 @@ out:
 		fclose(f);
 	free(seals.s);
 	free(known.s);
+	keyring_free(&ring);
 	EVP_PKEY_free(pub);
 	return rc;
 }
@@ -451,8 +704,9 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *events = NULL, *seals = NULL, *pub = NULL, *proof = NULL;
-	const char *known = NULL;
+	const char *events = NULL, *seals = NULL, *proof = NULL;
+	const char *known = NULL, *pub[PKIAUDIT_PUBKEYS_MAX];
+	size_t npub = 0;
 	unsigned long long id = 0, seal = 0;
 	char *end;
 	int ch;
@@ -466,7 +720,13 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'e': events = optarg; break;
 		case 's': seals = optarg; break;
-		case 'k': pub = optarg; break;
+		case 'k':
+			if (npub == PKIAUDIT_PUBKEYS_MAX) {
+				usage();
+				return EXIT_USAGE;
+			}
+			pub[npub++] = optarg;
+			break;
 		case 'p': proof = optarg; break;
 		case 'K': known = optarg; break;
 		case 'i':
@@ -483,12 +743,12 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto bad;
-	if (strcmp(argv[1], "verify") == 0 && events && seals && pub)
-		return cmd_verify(events, seals, pub, known);
+	if (strcmp(argv[1], "verify") == 0 && events && seals && npub > 0)
+		return cmd_verify(events, seals, pub, npub, known);
 	if (strcmp(argv[1], "prove") == 0 && events && seals && id > 0)
 		return cmd_prove(events, seals, id, seal);
-	if (strcmp(argv[1], "check") == 0 && proof && pub)
-		return cmd_check(proof, pub);
+	if (strcmp(argv[1], "check") == 0 && proof && npub == 1)
+		return cmd_check(proof, pub[0]);
 bad:
 	usage();
 	return EXIT_USAGE;

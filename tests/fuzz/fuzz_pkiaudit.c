@@ -4,7 +4,9 @@
  * main renamed): the seals file, strict and as kept lines
  * (--known-seals), and `verify` over the bytes as the events file and as
  * the seals file at once, against a key made at start-up that signed
- * nothing in any seed, so nothing may verify; and `prove` over the bytes as
+ * nothing in any seed, so nothing may verify (the bytes as events also
+ * give the audit.key.create keys a handover seal may name: they only
+ * count after a seal of that key verified); and `prove` over the bytes as
  * the events and the seals file at once (each line's id found by
  * auditseal_event_id). fuzz_audit covers the line parsers themselves. The bytes reach the readers as a file: a memfd.
  */
@@ -89,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	/* No seal signed by this key: never verified. */
-	if (cmd_verify(f, f, key, f) == EXIT_VERIFIED)
+	if (cmd_verify(f, f, &key, 1, f) == EXIT_VERIFIED)
 		abort();
 	/*
 	 * prove over the bytes as the events and the seals: each line's id
