@@ -857,9 +857,17 @@ EOF
 
 # pki.conf, from the layout, the ports and pades_up's registration.
 write_conf() {
-	local r
+	local r audit_label=
+	# The audit key's label is kept from the pki.conf of before: after
+	# `pkictl audit rotate` the operator sets [audit] key_label there, and
+	# the next 'up' must not hand the sealer back the retired key
+	# (deploy/README.md "Rotating the audit key").
+	if [ -f "$CONF" ]; then
+		audit_label=$(sed -n '/^\[audit\]/,/^\[/s/^key_label *= *//p' "$CONF" | head -n1)
+	fi
 	{
-		echo "# Written by deploy/stack.sh at each 'up'; edits are overwritten."
+		echo "# Written by deploy/stack.sh at each 'up'; edits are overwritten,"
+		echo "# but for [audit] key_label, which is kept."
 		echo "# Secrets are not here: *_file keys name files in $SECRETS."
 		echo "[hsm]"
 		echo "module = $HSM_MODULE"
@@ -891,6 +899,10 @@ write_conf() {
 		echo "# The sealer (pkictl audit seal --every N) seals the trail this often;"
 		echo "# 0: no sealer (PKI_STACK_SEAL_EVERY at 'up')."
 		echo "seal_every_seconds = ${PKI_STACK_SEAL_EVERY:-300}"
+		if [ -n "$audit_label" ]; then
+			echo "# The audit key (pkictl audit rotate): kept at each 'up'."
+			echo "key_label = $audit_label"
+		fi
 		echo
 		echo "[pki]"
 		echo "out_dir = $DIR/pki"
@@ -1663,16 +1675,30 @@ SEALER_PIDFILE=$RUN/sealer.pid
 sealer_every() {
 	sed -n '/^\[audit\]/,/^\[/s/^seal_every_seconds = *//p' "$CONF" | head -n1
 }
+# The audit key's label the sealer signs with (audit-1 unless pki.conf says).
+sealer_label() {
+	local l
+	l=$(sed -n '/^\[audit\]/,/^\[/s/^key_label *= *//p' "$CONF" | head -n1)
+	echo "${l:-audit-1}"
+}
 sealer_up() {
-	local every logf=$LOG/sealer.log from=1
+	local every label logf=$LOG/sealer.log from=1
 	every=$(sealer_every)
+	label=$(sealer_label)
 	[ -x "$PKICTL" ] && [ -s "$DIR/pki/audit-pub.pem" ] && [ "${every:-0}" -gt 0 ] || return 0
 	if running_current sealer "$SEALER_PIDFILE"; then
-		say "sealer: already running"
-		return 0
+		# After `pkictl audit rotate` and a new [audit] key_label, the
+		# running sealer (the old key, which now refuses) is replaced.
+		if [ "$(cat -- "$RUN/sealer.key_label" 2>/dev/null || echo audit-1)" = "$label" ]; then
+			say "sealer: already running"
+			return 0
+		fi
+		say "sealer: restarting: audit.key_label is now $label"
+		stop_pidfile sealer "$SEALER_PIDFILE" TERM
 	fi
 	[ -f "$logf" ] && from=$(($(wc -l <"$logf") + 1))
 	start_bg sealer "$SEALER_PIDFILE" "$logf" root "$PKICTL" --config "$CONF" audit seal --every "$every"
+	echo "$label" >"$RUN/sealer.key_label"
 	wait_ready sealer "$SEALER_PIDFILE" "$logf" "$from" "sealing the audit trail every"
 	say "sealer: started (pid $(<"$SEALER_PIDFILE")), a seal every ${every}s"
 }
