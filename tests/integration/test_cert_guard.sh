@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The revocation guard (schema/104) as the daemons' roles: a final
+# The revocation guard (schema/104, 109) as the daemons' roles: a final
 # revocation is final in every column (invalidity_date, revoked_by too);
 # revoked_at is the revoking transaction's now(), never back- or
 # future-dated; an invalidity date only on a revoked certificate and not
@@ -97,6 +97,17 @@ refused pki_ra "$hold_admin; SET SESSION AUTHORIZATION pki_ra; $release" 'the ho
 refused pki_ra "${hold_admin/pkictl:operator/test:hold}; SET SESSION AUTHORIZATION pki_ra; $release" 'the hold was placed by pkictl'
 refused pki_ra "UPDATE certificate SET revoked_at = now(), revocation_reason = 6, revoked_by = 'pkictl:operator'
     WHERE id = 1040000001; SET SESSION AUTHORIZATION pki_ra; $release" 'the hold was placed by pkictl'
+# Nor by rewriting who placed it first (schema/109): the revoker and the
+# invalidity date change only with a revocation, hold or release, on a hold
+# and on a valid certificate as on a final revocation.
+refused pki_ra "$hold_admin; SET SESSION AUTHORIZATION pki_ra; UPDATE certificate SET revoked_by = 'officer:9'
+    WHERE id = 1040000001" 'change only with a revocation, hold or release'
+refused pki_ra "$hold_admin; SET SESSION AUTHORIZATION pki_ra; UPDATE certificate SET invalidity_date = now() - interval '1 day'
+    WHERE id = 1040000001" 'change only with a revocation, hold or release'
+for r in pki_ra pki_admin; do
+	refused "$r" "UPDATE certificate SET revoked_by = 'officer:9' WHERE id = 1040000001" \
+		'change only with a revocation, hold or release'
+done
 # pkictl releases it; rad releases its own holds; pkictl releases rad's.
 out=$(sql_as "$SU" "BEGIN; $SEED $hold_admin; $release; ROLLBACK") || fail "pkictl cannot release its hold: $out"
 [ "$out" = 't|t' ] || fail "pkictl's release: $out"
