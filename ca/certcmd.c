@@ -807,21 +807,24 @@ out:
 
 /*
  * After CERT_LOCK_WAIT spent waiting for a lock: the other sessions that
- * hold locks on the certificate table or an advisory lock (the signing
- * lock of schema/049, taken by a signature in progress), so that the
- * operator can find, and if need be end, the one in the way.
+ * may hold it, so that the operator can find, and if need be end, the one
+ * in the way: those holding a lock on the certificate table stronger than
+ * a plain read's (AccessShareLock: every reader holds one and blocks
+ * nothing; FOR UPDATE takes RowShareLock, an UPDATE RowExclusiveLock), and
+ * those holding an advisory lock (the signing lock of schema/049, taken by
+ * a signature in progress). Only the pid, role and application name of
+ * another role's session are visible to pki_admin (no pg_read_all_stats).
  */
 static void
 cert_lock_holders(struct db *db, const char *issuer, const char *serial)
 {
 	static const struct db_stmt stmt_holders = { "ca_certcmd_lock_holders",
 		"SELECT DISTINCT l.pid, coalesce(a.usename, '?'), "
-		"coalesce(a.state, '?'), coalesce(to_char(a.xact_start AT TIME "
-		"ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?') FROM pg_locks l "
-		"LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted "
-		"AND l.pid <> pg_backend_pid() AND (l.relation = "
-		"'certificate'::regclass OR l.locktype = 'advisory') ORDER BY 1 "
-		"LIMIT 10", 0 };
+		"coalesce(nullif(a.application_name, ''), '-'), l.locktype FROM "
+		"pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE "
+		"l.granted AND l.pid <> pg_backend_pid() AND ((l.relation = "
+		"'certificate'::regclass AND l.mode <> 'AccessShareLock') OR "
+		"l.locktype = 'advisory') ORDER BY 1 LIMIT 20", 0 };
 	PGresult *res;
 	int i;
 
@@ -830,11 +833,13 @@ cert_lock_holders(struct db *db, const char *issuer, const char *serial)
 	if ((res = db_exec(db, &stmt_holders, NULL, NULL, NULL)) == NULL)
 		return;
 	for (i = 0; i < PQntuples(res); i++)
-		log_err("  held by backend %s (role %s, %s, transaction since "
-		    "%s): once it is known to be stuck, SELECT "
-		    "pg_terminate_backend(%s) as a superuser, then again",
+		log_err("  may be held by backend %s (role %s, application %s, "
+		    "%s lock): a superuser sees what it runs in "
+		    "pg_stat_activity, and may end it with "
+		    "pg_terminate_backend(%s); then run this again",
 		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-		    PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+		    PQgetvalue(res, i, 2), strcmp(PQgetvalue(res, i, 3),
+		    "advisory") == 0 ? "a signing" : "a row or write",
 		    PQgetvalue(res, i, 0));
 	PQclear(res);
 }

@@ -340,11 +340,23 @@ open_tx
 echo "BEGIN; SELECT 'locked' FROM certificate WHERE serial = '$ser' FOR UPDATE;" >&"$tx_in"
 read -r -t 10 got <&"$tx_out" && [ "$got" = locked ] || fail "test setup: could not lock $ser: $got"
 holder=$(q "SELECT pid FROM pg_locks WHERE relation = 'certificate'::regclass AND granted AND mode = 'RowShareLock' LIMIT 1")
+# A plain reader in an open transaction blocks nothing: not named.
+PGAPPNAME=test_cert_reader psql -X -q -At "$PKI_TEST_PG_URI" -c "BEGIN; SELECT count(*) FROM certificate; SELECT pg_sleep(25); COMMIT" >/dev/null 2>&1 &
+reader=$!
+at_exit "kill $reader 2>/dev/null || true"
+for ((i = 0; i < 50; i++)); do
+	rpid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'test_cert_reader' AND state = 'active'")
+	[ -n "$rpid" ] && break
+	sleep 0.1
+done
+[ -n "$rpid" ] || fail "test setup: the reader did not start"
 t0=$SECONDS
 expect_refused 1 "a hold of a certificate locked elsewhere" timeout 60 "$PKICTL" --config "$PKI_CONFIG" cert revoke --serial "$ser" --reason certificateHold
 [ $((SECONDS - t0)) -lt 30 ] || fail "a hold of a locked certificate took $((SECONDS - t0)) s"
 grep -q "certificate $ser of issuer issuing: nothing changed: it stayed locked by another session for 10s" "$tmp/out" &&
-	grep -q "held by backend $holder " "$tmp/out" || fail "a hold of a locked certificate: $(cat "$tmp/out")"
+	grep -q "may be held by backend $holder " "$tmp/out" || fail "a hold of a locked certificate: $(cat "$tmp/out")"
+! grep -q "backend $rpid " "$tmp/out" || fail "a plain reader named as a lock holder: $(cat "$tmp/out")"
+kill "$reader" 2>/dev/null || true
 commit_tx
 pkictl cert status --serial "$ser" | has 'status good' || fail "a hold that timed out changed $ser"
 pkictl cert revoke --serial "$ser" --reason certificateHold --invalidity-date 2026-11-02T00:00:00.5Z >/dev/null ||
