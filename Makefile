@@ -290,9 +290,9 @@ build/fuzz/obj/%.o: %.cc
 	clang++ $(CPPFLAGS) $(subst -std=c11,-std=c++17,$(FUZZ_CFLAGS)) \
 		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr -MMD -MP -c $< -o $@
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(wildcard tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) $(IMAGE_LIBS) -largon2 $(SIGN_LIBS) -o $@
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $(filter-out %.h,$^) $(LDLIBS) $(IMAGE_LIBS) -largon2 $(SIGN_LIBS) -o $@
 
 # The harnesses alone (make check builds them while the suites run).
 fuzz-build: $(FUZZ_BINS)

@@ -23,35 +23,20 @@
 #include <openssl/x509.h>
 
 #include "lib/crlgen.h"
+#include "tests/fuzz/fuzzca.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static const char fuzz_ca_pem[] =
-	"-----BEGIN CERTIFICATE-----\n"
-	"MIIBaDCCAQ6gAwIBAgIBATAKBggqhkjOPQQDAjASMRAwDgYDVQQDDAdmdXp6IENB\n"
-	"MCAXDTI2MTIwNTE2NDI1NloYDzIxMjYxMTExMTY0MjU2WjASMRAwDgYDVQQDDAdm\n"
-	"dXp6IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEmSw1hRk2o/5QNsPzBfR9\n"
-	"cYgiqNez0HI7pExRrhIB36to/7ckc6YIOhWGHi7ShqKUh5abKv8UGpF5zkKbavPD\n"
-	"1KNTMFEwHQYDVR0OBBYEFFzqVLG8i5Ei3oQNlXDnPoQIZSMHMB8GA1UdIwQYMBaA\n"
-	"FFzqVLG8i5Ei3oQNlXDnPoQIZSMHMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0E\n"
-	"AwIDSAAwRQIhAPEv5zzFtpRsN0l2wGNGqq+Sdxe222gEBsgZU9uvw+AvAiBYkwUG\n"
-	"cat9EX9GgdiVlMR6ivJDPNZcAVyCsDe7Gvk+tA==\n"
-	"-----END CERTIFICATE-----\n";
 
 static X509 *ca;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	BIO *bio;
-
 	(void)argc;
 	(void)argv;
-	if ((bio = BIO_new_mem_buf(fuzz_ca_pem, -1)) == NULL ||
-	    (ca = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
-		abort();
-	BIO_free(bio);
+	ca = fuzz_pem_cert(FUZZ_CA_PEM);
 	return 0;
 }
 

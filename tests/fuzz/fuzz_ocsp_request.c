@@ -38,6 +38,7 @@
 
 #include "lib/config.h"
 #include "ocsp/extern.h"
+#include "tests/fuzz/fuzzca.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -51,30 +52,12 @@ static struct ocsp_responder r;
  *	openssl req -new -x509 -key key.pem -subj "/CN=fuzz CA" -days 36500
  * A test key: it signs nothing but fuzz answers.
  */
-static const char fuzz_key_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgO26kPgXXLaMJgtuw\n"
-	"Di9JVEkAlPfy8yAqZ+shMUhSjY6hRANCAASZLDWFGTaj/lA2w/MF9H1xiCKo17PQ\n"
-	"cjukTFGuEgHfq2j/tyRzpgg6FYYeLtKGopSHlpsq/xQakXnOQptq88PU\n"
-	"-----END PRIVATE KEY-----\n";
-static const char fuzz_cert_pem[] =
-	"-----BEGIN CERTIFICATE-----\n"
-	"MIIBaDCCAQ6gAwIBAgIBATAKBggqhkjOPQQDAjASMRAwDgYDVQQDDAdmdXp6IENB\n"
-	"MCAXDTI2MTIwNTE2NDI1NloYDzIxMjYxMTExMTY0MjU2WjASMRAwDgYDVQQDDAdm\n"
-	"dXp6IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEmSw1hRk2o/5QNsPzBfR9\n"
-	"cYgiqNez0HI7pExRrhIB36to/7ckc6YIOhWGHi7ShqKUh5abKv8UGpF5zkKbavPD\n"
-	"1KNTMFEwHQYDVR0OBBYEFFzqVLG8i5Ei3oQNlXDnPoQIZSMHMB8GA1UdIwQYMBaA\n"
-	"FFzqVLG8i5Ei3oQNlXDnPoQIZSMHMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0E\n"
-	"AwIDSAAwRQIhAPEv5zzFtpRsN0l2wGNGqq+Sdxe222gEBsgZU9uvw+AvAiBYkwUG\n"
-	"cat9EX9GgdiVlMR6ivJDPNZcAVyCsDe7Gvk+tA==\n"
-	"-----END CERTIFICATE-----\n";
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct config *policy;
 	struct ocsp_status st;
-	BIO *bio;
 	char err[256];
 
 	policy = config_load(NULL, err, sizeof(err));
@@ -82,16 +65,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    sizeof(err)) == -1)
 		abort();
 	config_free(policy);
-	if ((bio = BIO_new_mem_buf(fuzz_key_pem, -1)) == NULL ||
-	    (r.iss[0].key = PEM_read_bio_PrivateKey(bio, NULL, NULL,
-	    NULL)) == NULL)
+	r.iss[0].key = fuzz_pem_key(FUZZ_CA_KEY_PEM);
+	r.iss[0].cert = fuzz_pem_cert(FUZZ_CA_PEM);
+	if (X509_up_ref(r.iss[0].cert) != 1)
 		abort();
-	BIO_free(bio);
-	if ((bio = BIO_new_mem_buf(fuzz_cert_pem, -1)) == NULL ||
-	    (r.iss[0].cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) ==
-	    NULL || X509_up_ref(r.iss[0].cert) != 1)
-		abort();
-	BIO_free(bio);
 	r.iss[0].rcert = r.iss[0].cert;
 	strcpy(r.iss[0].name, "fuzz");
 	if (ocsp_issuer_prepare(&r.iss[0], r.pol.sign_mdname) == -1)

@@ -30,21 +30,11 @@
 #include <openssl/x509.h>
 
 #include "sign/revinfo.h"
+#include "tests/fuzz/fuzzca.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static const char fuzz_ca_pem[] =
-	"-----BEGIN CERTIFICATE-----\n"
-	"MIIBaDCCAQ6gAwIBAgIBATAKBggqhkjOPQQDAjASMRAwDgYDVQQDDAdmdXp6IENB\n"
-	"MCAXDTI2MTIwNTE2NDI1NloYDzIxMjYxMTExMTY0MjU2WjASMRAwDgYDVQQDDAdm\n"
-	"dXp6IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEmSw1hRk2o/5QNsPzBfR9\n"
-	"cYgiqNez0HI7pExRrhIB36to/7ckc6YIOhWGHi7ShqKUh5abKv8UGpF5zkKbavPD\n"
-	"1KNTMFEwHQYDVR0OBBYEFFzqVLG8i5Ei3oQNlXDnPoQIZSMHMB8GA1UdIwQYMBaA\n"
-	"FFzqVLG8i5Ei3oQNlXDnPoQIZSMHMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0E\n"
-	"AwIDSAAwRQIhAPEv5zzFtpRsN0l2wGNGqq+Sdxe222gEBsgZU9uvw+AvAiBYkwUG\n"
-	"cat9EX9GgdiVlMR6ivJDPNZcAVyCsDe7Gvk+tA==\n"
-	"-----END CERTIFICATE-----\n";
 static const char fuzz_leaf_pem[] =
 	"-----BEGIN CERTIFICATE-----\n"
 	"MIIBdzCCAR2gAwIBAgIBEDAKBggqhkjOPQQDAjASMRAwDgYDVQQDDAdmdXp6IENB\n"
@@ -66,26 +56,13 @@ static X509_STORE *trust;
 static OCSP_REQUEST *req;
 static OCSP_CERTID *id;
 
-static X509 *
-fuzz_cert(const char *pem)
-{
-	BIO *bio;
-	X509 *x;
-
-	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL ||
-	    (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
-		abort();
-	BIO_free(bio);
-	return x;
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	OCSP_CERTID *rid;
 
-	ca = fuzz_cert(fuzz_ca_pem);
-	leaf = fuzz_cert(fuzz_leaf_pem);
+	ca = fuzz_pem_cert(FUZZ_CA_PEM);
+	leaf = fuzz_pem_cert(fuzz_leaf_pem);
 	if ((pool = sk_X509_new_null()) == NULL ||
 	    sk_X509_push(pool, ca) <= 0 ||
 	    (trust = X509_STORE_new()) == NULL ||
