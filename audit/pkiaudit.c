@@ -19,8 +19,9 @@
  *	next key found nowhere, fails. Prints each key's SHA-256 and the
  *	seals it signed. --known-seals: seal lines kept
  *	from an earlier verification (the whole seals file, or any of its
- *	lines in order); every seal in it must be in this export with
- *	the same tree size and root (a database superuser could otherwise cut
+ *	lines in order); every seal in it must be in this export
+ *	unchanged, every field: tree size, root, time, key, next key and
+ *	signature, so a known handover stays (a database superuser could otherwise cut
  *	the seals back, rewrite the events after the cut and have the sealer
  *	sign them again: the export alone would verify); a file with no
  *	seal line is a usage error (exit 2), not a check that passes.
@@ -287,14 +288,46 @@ out:
 }
 
 /*
+ * What differs between a known seal and this export's seal of the same
+ * number: NULL when nothing does (number, tree size, root, time, key,
+ * next key's label and digest, signature). The whole seal, not only its
+ * tree: a handover seal replaced by one of the same tree without its
+ * "next" line (a superuser deletes it, an old-key sealer never restarted
+ * seals the same events again) would otherwise pass as known.
+ */
+static const char *
+known_differs(const struct auditseal *was, const struct auditseal *now)
+{
+	if (now->tree_size != was->tree_size ||
+	    memcmp(now->root, was->root, MERKLE_HASH) != 0)
+		return "another tree";
+	if (strcmp(now->next_key, was->next_key) != 0 ||
+	    memcmp(now->next_spki_sha256, was->next_spki_sha256,
+	    AUDITSEAL_SPKI_HASH) != 0)
+		return was->next_key[0] != '\0' ? (now->next_key[0] != '\0' ?
+		    "a handover to another key" : "no handover where one was") :
+		    "a handover where none was";
+	if (strcmp(now->key, was->key) != 0)
+		return "another key";
+	if (strcmp(now->sealed_at, was->sealed_at) != 0)
+		return "another time";
+	if (now->siglen != was->siglen ||
+	    memcmp(now->sig, was->sig, was->siglen) != 0)
+		return "another signature";
+	return NULL;
+}
+
+/*
  * Each seal of known (kept from an earlier export, already verified) must
- * be in seals (numbered from 1) unchanged: same number, tree size and
- * root. The number of those that are not.
+ * be in seals (numbered from 1) unchanged: the same seal, every field
+ * (known_differs), so a known handover is mandatory. The number of those
+ * that are not.
  */
 static size_t
 check_known(const struct seals *known, const struct seals *seals)
 {
 	const struct auditseal *now;
+	const char *why;
 	size_t i, bad = 0;
 
 	for (i = 0; i < known->n; i++) {
@@ -307,14 +340,13 @@ check_known(const struct seals *known, const struct seals *seals)
 			continue;
 		}
 		now = &seals->s[known->s[i].id - 1];
-		if (now->tree_size != known->s[i].tree_size ||
-		    memcmp(now->root, known->s[i].root, MERKLE_HASH) != 0) {
+		if ((why = known_differs(&known->s[i], now)) != NULL) {
 			printf("seal %llu: FAILED: not the seal known from an "
-			    "earlier export (%llu events then, %llu now, or "
-			    "another root): the sealed history was replaced\n",
+			    "earlier export (%llu events then, %llu now; %s): "
+			    "the sealed history was replaced\n",
 			    (unsigned long long)known->s[i].id,
 			    (unsigned long long)known->s[i].tree_size,
-			    (unsigned long long)now->tree_size);
+			    (unsigned long long)now->tree_size, why);
 			bad++;
 		}
 	}

@@ -187,3 +187,42 @@ pkiaudit verify --events "$T/c.events" --seals "$T/c.seals" --pubkey "$anchor" >
 has -E '^key audit-3: SHA-256 [0-9a-f]{64} \(event [0-9]+ of the export\): seals ' "$T/v.out" ||
 	{ cat "$T/v.out"; fail "verify does not name audit-3"; }
 note "a handover held back by an open transaction: exit 1 with the reason; run again, the key kept and only the handover sealed; two handovers verify"
+
+# --- a known handover replaced by a seal of the same tree without it ------------------
+# A superuser deletes the handover to audit-3 and the events after it (triggers
+# off); a sealer of audit-2 never restarted seals the same events again, with
+# no next line: same number, size and root. --known-seals holding the handover
+# refuses the export (it compares the whole seal), which alone verifies. The
+# auditor's earlier export ends at the handover (seal lines kept up to it):
+# the seals after it are of other events, and their roots differ anyway.
+h3=$(q "SELECT id FROM audit_seal WHERE next_key_label = 'audit-3'")
+export_to k
+head -n "$h3" "$T/k.seals" >"$T/known.seals"
+hroot=$(q "SELECT encode(root, 'hex') FROM audit_seal WHERE id = $h3")
+nroot=
+for _ in 1 2 3; do
+	hx=$(q "SELECT txid_xmin FROM audit_seal WHERE id = $h3")
+	q "ALTER TABLE audit_seal DISABLE TRIGGER audit_seal_no_update_delete;
+	   ALTER TABLE audit_event DISABLE TRIGGER audit_event_no_update_delete;
+	   DELETE FROM audit_seal WHERE id >= $h3;
+	   DELETE FROM audit_event WHERE txid >= $hx;
+	   ALTER TABLE audit_seal ENABLE TRIGGER audit_seal_no_update_delete;
+	   ALTER TABLE audit_event ENABLE TRIGGER audit_event_no_update_delete;" >/dev/null
+	PKI_AUDIT_KEY_LABEL=audit-2 pkictl audit seal >"$T/reseal.out" 2>&1 || { cat "$T/reseal.out"; fail "the stale audit-2 sealer"; }
+	nroot=$(q "SELECT encode(root, 'hex') FROM audit_seal WHERE id = $h3")
+	[ "$nroot" = "$hroot" ] && break
+done
+[ "$nroot" = "$hroot" ] || fail "seal $h3 could not be made again over the same tree"
+[ "$(q "SELECT key_label || ' ' || coalesce(next_key_label, '-') FROM audit_seal WHERE id = $h3")" = "audit-2 -" ] ||
+	fail "seal $h3 made again is not audit-2's without a handover"
+pkictl sigservice add --name rotate-7 >/dev/null
+PKI_AUDIT_KEY_LABEL=audit-2 pkictl audit seal >/dev/null || fail "the stale audit-2 sealer seals on"
+export_to r
+pkiaudit verify --events "$T/r.events" --seals "$T/r.seals" --pubkey "$anchor" >"$T/v.out" ||
+	{ cat "$T/v.out"; fail "the replaced trail does not verify alone (the case needs it to)"; }
+rc=0; pkiaudit verify --events "$T/r.events" --seals "$T/r.seals" --pubkey "$anchor" \
+	--known-seals "$T/known.seals" >"$T/v.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat "$T/v.out"; fail "a known handover replaced by a seal without it: verify --known-seals exit $rc, not 1"; }
+has "^seal $h3: FAILED: not the seal known from an earlier export .*no handover where one was" "$T/v.out" ||
+	{ cat "$T/v.out"; fail "verify --known-seals does not name the handover that went"; }
+note "a known handover (seal $h3) replaced by the same tree sealed without it: verify --known-seals FAILED"
