@@ -129,6 +129,21 @@ static const struct db_stmt stmt_prev_key = { "pkictl_audit_prev_key",
 static const struct db_stmt stmt_last_key = { "pkictl_audit_last_key",
 	"SELECT id, key_label, coalesce(next_key_label, '') FROM audit_seal "
 	"ORDER BY id DESC LIMIT 1", 0 };
+/*
+ * Whether `audit rotate --label $1` (the current key $2) would reuse a
+ * label: the seals that name it (signed by it or handing over to it), the
+ * audit.key.create events that name it, and those of them that are not
+ * the record of a rotation from $2 (pki_admin's, with previous_label $2
+ * and a public_key: the one event a rotate run again after a failed
+ * handover finds).
+ */
+static const struct db_stmt stmt_label_used = { "pkictl_audit_label_used",
+	"SELECT (SELECT count(*) FROM audit_seal WHERE key_label = $1 OR "
+	"next_key_label = $1), count(*), count(*) FILTER (WHERE NOT ("
+	"coalesce(db_role, '') = 'pki_admin' AND "
+	"coalesce(details->>'previous_label', '') = $2 AND "
+	"details->>'public_key' IS NOT NULL)) FROM audit_event WHERE "
+	"action = 'audit.key.create' AND object_id = $1", 2 };
 /* Tree order: by the seal that took the event, then id; unsealed last. */
 static const struct db_stmt stmt_export_events = { "pkictl_audit_export",
 	"SELECT " AUDITSEAL_EVENT_LINE_SQL " FROM audit_event e ORDER BY "
@@ -248,6 +263,8 @@ struct audit_keygen {
 	const char	*prev_label;
 	/* rotate: a key label that exists with its event recorded is kept */
 	int		 existing_ok;
+	/* rotate: an event records the label already: it must exist */
+	int		 must_exist;
 	int		 skipped;	/* out: it was, nothing generated */
 	char		 hex[2 * AUDITSEAL_SPKI_HASH + 1];	/* out */
 };
@@ -375,6 +392,14 @@ audit_keygen(const struct config *cfg, const char *actor,
 		else
 			log_err("%s: %s", k->what, err);
 		rc = r == 1 ? PKICTL_EXIT_REFUSED : PKICTL_EXIT_FAIL;
+		goto out;
+	}
+	/* Recorded but gone from the token: a second key under that label. */
+	if (k->must_exist) {
+		log_err("%s: an audit.key.create event records the key \"%s\", "
+		    "but token %s holds no such key: refused; choose another "
+		    "label", k->what, label, p11_token_label(tok));
+		rc = PKICTL_EXIT_REFUSED;
 		goto out;
 	}
 	if (k->prev_label != NULL && (p11_key_public(tok, k->prev_label, &prev,
@@ -1133,9 +1158,12 @@ audit_rotate_next_steps(const char *old, const char *next, const char *out)
  * public key), then the handover seal signed by the current key
  * (audit.key_label) naming NEW, through a signer granted both. Refused
  * (exit 3) when the last seal is not the current key's or already hands
- * over to another key; done (exit 0) when it hands over to NEW. A NEW
- * that exists with its event recorded is kept (a rotate run again after
- * a failed handover). Exit 1 when nothing could be sealed within
+ * over to another key; done (exit 0) when it hands over to NEW. Refused
+ * (exit 3, nothing changed) when NEW was used before: a seal names it, or
+ * an audit.key.create event that is not pki_admin's record of a rotation
+ * from the current key with a public_key; a NEW that such a record names
+ * is kept when it is in the token (a rotate run again after a failed
+ * handover), refused when not. Exit 1 when nothing could be sealed within
  * AUDIT_ROTATE_TRIES seconds (a transaction left open holds the boundary
  * back).
  */
@@ -1153,7 +1181,7 @@ audit_rotate(const struct config *cfg, const char *actor, int argc,
 	struct db *db = NULL;
 	PGresult *res = NULL;
 	char path[1024], name[128];
-	const char *old, *next = NULL, *out = NULL, *nk, *key;
+	const char *old, *next = NULL, *out = NULL, *nk, *key, *lv[2];
 	int ch, i, sealed = 0, rc = PKICTL_EXIT_FAIL;
 
 	while ((ch = pkictl_getopt(argc, argv, opts)) != -1) {
@@ -1207,6 +1235,26 @@ audit_rotate(const struct config *cfg, const char *actor, int argc,
 			goto out;
 		}
 	}
+	PQclear(res);
+	/*
+	 * A label used before (audit-1 -> 2 -> 3 -> 2, or back to audit-1):
+	 * every sealer would stall and verify fail. Only a rotate from the
+	 * current key to NEW run again before its handover finds NEW recorded.
+	 */
+	lv[0] = next;
+	lv[1] = old;
+	if ((res = db_exec(db, &stmt_label_used, lv, NULL, NULL)) == NULL)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0 ||
+	    strcmp(PQgetvalue(res, 0, 2), "0") != 0) {
+		log_err("audit rotate: the label %s was used before (%s seal(s) "
+		    "name it, %s audit.key.create event(s) not of a rotation "
+		    "from %s): refused; choose a label never used", next,
+		    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2), old);
+		rc = PKICTL_EXIT_REFUSED;
+		goto out;
+	}
+	k.must_exist = strcmp(PQgetvalue(res, 0, 1), "0") != 0;
 	PQclear(res);
 	res = NULL;
 	db_close(db);

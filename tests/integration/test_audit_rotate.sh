@@ -188,6 +188,21 @@ has -E '^key audit-3: SHA-256 [0-9a-f]{64} \(event [0-9]+ of the export\): seals
 	{ cat "$T/v.out"; fail "verify does not name audit-3"; }
 note "a handover held back by an open transaction: exit 1 with the reason; run again, the key kept and only the handover sealed; two handovers verify"
 
+# --- a label used before: refused, nothing changed ------------------------------------
+# audit-1 -> 2 -> 3 -> 2 (or back to audit-1) was accepted: the handover named a
+# key whose event follows another, and every sealer stalled.
+nev=$(q "SELECT count(*) FROM audit_event WHERE action = 'audit.key.create'")
+nseal=$(q "SELECT max(id) FROM audit_seal")
+for back in audit-2 audit-1; do
+	rc=0; PKI_AUDIT_KEY_LABEL=audit-3 pkictl audit rotate --label "$back" >"$T/back.out" 2>&1 || rc=$?
+	[ "$rc" = 3 ] || { cat "$T/back.out"; fail "rotate from audit-3 back to $back: exit $rc, not 3"; }
+	has "the label $back was used before" "$T/back.out" || { cat "$T/back.out"; fail "rotate back to $back does not say why"; }
+done
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'audit.key.create'")" = "$nev" ] &&
+	[ "$(q "SELECT max(id) FROM audit_seal")" = "$nseal" ] || fail "a refused rotation back recorded or sealed something"
+PKI_AUDIT_KEY_LABEL=audit-3 pkictl audit seal >/dev/null || fail "audit-3 seals after the refused rotations back"
+note "rotate back to audit-2 or audit-1 (labels used before): exit 3, nothing recorded or sealed; audit-3 seals on"
+
 # --- a known handover replaced by a seal of the same tree without it ------------------
 # A superuser deletes the handover to audit-3 and the events after it (triggers
 # off); a sealer of audit-2 never restarted seals the same events again, with
