@@ -13,8 +13,9 @@
  *	anchor: the key of the first seals. A verified handover seal (one
  *	naming a next key: audit/README.md "Rotating the audit key") makes
  *	every later seal require that key, whose public key is the
- *	"public_key" of an audit.key.create event of the export with the
- *	SHA-256 named, or a further --pubkey file with it; a seal by another
+ *	"public_key" of an audit.key.create event of the export written by
+ *	pki_admin with the SHA-256 named, or a further --pubkey file with
+ *	it (only keys a handover names are kept); a seal by another
  *	key (a retired one, or a label changed without a handover), or a
  *	next key found nowhere, fails. Prints each key's SHA-256 and the
  *	seals it signed. --known-seals: seal lines kept
@@ -54,9 +55,12 @@
 #define EXIT_FAILED	1
 #define EXIT_USAGE	2
 
-/* --pubkey files, at most; audit keys one trail hands over through. */
+/*
+ * --pubkey files, at most; retired labels verify_chain remembers to name
+ * them in its messages (only verified handovers add one).
+ */
 #define PKIAUDIT_PUBKEYS_MAX	16
-#define PKIAUDIT_KEYS_MAX	256
+#define PKIAUDIT_RETIRED_MAX	256
 
 static void
 usage(void)
@@ -130,17 +134,21 @@ print_key_digest(EVP_PKEY *pub)
 }
 
 /*
- * Public keys a handover may name: the --pubkey files after the first,
- * and the "public_key" of every audit.key.create event of the export; by
- * the SHA-256 of their DER SubjectPublicKeyInfo.
+ * Public keys a handover may name, by the SHA-256 of their DER
+ * SubjectPublicKeyInfo: the --pubkey files after the first, and the keys
+ * looked up in the events file when a verified handover names one
+ * (keyring_from_events). It grows only with those: no number of events
+ * fills it.
  */
+struct keyring_key {
+	EVP_PKEY	*pub;
+	unsigned char	 md[AUDITSEAL_SPKI_HASH];
+	char		 from[80];	/* where it was found */
+};
+
 struct keyring {
-	struct {
-		EVP_PKEY	*pub;
-		unsigned char	 md[AUDITSEAL_SPKI_HASH];
-		char		 from[80];	/* where it was found */
-	}		 k[PKIAUDIT_KEYS_MAX];
-	size_t		 n;
+	struct keyring_key	*k;
+	size_t			 n;
 };
 
 static void
@@ -150,15 +158,23 @@ keyring_free(struct keyring *r)
 
 	for (i = 0; i < r->n; i++)
 		EVP_PKEY_free(r->k[i].pub);
+	free(r->k);
+	r->k = NULL;
 	r->n = 0;
 }
 
-/* Adds pub (taken) found at from; 0, or -1 (pub freed) when full. */
+/* Adds pub (taken, freed on failure) found at from. 0, or -1. */
 static int
 keyring_add(struct keyring *r, EVP_PKEY *pub, const char *from)
 {
-	if (r->n == PKIAUDIT_KEYS_MAX ||
-	    auditseal_spki_sha256(pub, r->k[r->n].md) == -1) {
+	struct keyring_key *nk;
+
+	if ((nk = reallocarray(r->k, r->n + 1, sizeof(*nk))) == NULL) {
+		EVP_PKEY_free(pub);
+		return -1;
+	}
+	r->k = nk;
+	if (auditseal_spki_sha256(pub, r->k[r->n].md) == -1) {
 		EVP_PKEY_free(pub);
 		return -1;
 	}
@@ -181,49 +197,95 @@ keyring_find(const struct keyring *r, const unsigned char *md)
 }
 
 /*
- * The public keys of the audit.key.create events of the events file: a
- * line that is an object whose "action" is "audit.key.create" and whose
- * details hold a "public_key" (base64 DER SPKI). Other lines, and lines
- * jansson cannot read (they are hashed, not read, by verify), are
- * skipped: a key is only ever used when a verified seal names its digest.
- * 0, or -1 for an unreadable file (reported by the caller's own read).
+ * 1 when a seal of seals hands over to the key with SHA-256 md (and ring
+ * does not hold it yet): a key worth keeping.
  */
 static int
-keyring_from_events(struct keyring *r, const char *events)
+keyring_wanted(const struct keyring *r, const struct seals *seals,
+    const unsigned char *md)
+{
+	size_t i;
+
+	if (keyring_find(r, md) != -1)
+		return 0;
+	for (i = 0; i < seals->n; i++)
+		if (seals->s[i].next_key[0] != '\0' &&
+		    memcmp(seals->s[i].next_spki_sha256, md,
+		    AUDITSEAL_SPKI_HASH) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The public keys of the events file a handover seal of seals names: the
+ * "public_key" (base64 DER SPKI) of an audit.key.create event written by
+ * pkictl's ceremony role ("db_role": "pki_admin") whose SHA-256 a seal's
+ * next key has, each once, added to r. Events of other roles (pki_ra can
+ * write an event with any action) are never read as keys, and keys no
+ * handover names are not kept: no number of events fills the ring. Lines
+ * jansson cannot read (verify hashes them, does not read them) are
+ * skipped; a key is only ever used when a verified seal names its digest.
+ * 0, or -1 when the file cannot be read or a key cannot be kept (logged).
+ */
+static int
+keyring_from_events(struct keyring *r, const char *events,
+    const struct seals *seals)
 {
 	json_error_t je;
 	json_t *o;
-	FILE *f;
+	FILE *f = NULL;
 	EVP_PKEY *k;
-	const char *action, *b64;
-	char *line, from[64];
+	unsigned char md[AUDITSEAL_SPKI_HASH];
+	const char *action, *role, *b64;
+	char *line = NULL, from[64];
 	size_t len;
 	json_int_t id;
+	int rc = -1;
 
-	if ((line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL)
-		return -1;
+	if ((line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL) {
+		fprintf(stderr, "pkiaudit: out of memory\n");
+		goto out;
+	}
 	if ((f = fopen(events, "r")) == NULL) {
-		free(line);
-		return -1;
+		fprintf(stderr, "pkiaudit: %s: cannot open\n", events);
+		goto out;
 	}
 	while (read_line(f, line, &len) == 1) {
 		if (memmem(line, len, "\"audit.key.create\"", 18) == NULL ||
 		    (o = json_loadb(line, len, JSON_REJECT_DUPLICATES,
 		    &je)) == NULL)
 			continue;
-		if (json_unpack(o, "{s:I, s:s, s:{s:s}}", "id", &id, "action",
-		    &action, "details", "public_key", &b64) == 0 &&
+		k = NULL;
+		if (json_unpack(o, "{s:I, s:s, s:s, s:{s:s}}", "id", &id,
+		    "action", &action, "db_role", &role, "details",
+		    "public_key", &b64) == 0 &&
 		    strcmp(action, "audit.key.create") == 0 &&
-		    (k = auditseal_spki_from_b64(b64)) != NULL) {
-			snprintf(from, sizeof(from), "event %lld of the export",
-			    (long long)id);
-			(void)keyring_add(r, k, from);
-		}
+		    strcmp(role, "pki_admin") == 0)
+			k = auditseal_spki_from_b64(b64);
 		json_decref(o);
+		if (k == NULL)
+			continue;
+		if (auditseal_spki_sha256(k, md) == -1 ||
+		    !keyring_wanted(r, seals, md)) {
+			EVP_PKEY_free(k);
+			continue;
+		}
+		snprintf(from, sizeof(from), "event %lld of the export",
+		    (long long)id);
+		/* k taken, freed on failure. */
+		if (keyring_add(r, k, from) == -1) {
+			fprintf(stderr, "pkiaudit: cannot keep the key of "
+			    "event %lld\n", (long long)id);
+			goto out;
+		}
 	}
-	fclose(f);
+	/* A line too long: verify's own read of the file reports it. */
+	rc = 0;
+out:
+	if (f != NULL)
+		fclose(f);
 	free(line);
-	return 0;
+	return rc;
 }
 
 /*
@@ -378,16 +440,17 @@ print_key_range(const char *label, const unsigned char *md, const char *from,
  * names, looked up by its SHA-256 in ring. A seal signed under another
  * label (a key retired by a handover, or a label changed without one), a
  * next key found nowhere, or a signature that does not verify fails, and
- * sets sigbad[k]. Prints every key's SHA-256 and the seals it signed.
- * The number of failures.
+ * sets sigbad[k]. Prints every key's SHA-256 and the seals it signed. 0
+ * with the number of failures in *badp, or -1 when the anchor cannot be
+ * encoded (logged).
  */
-static size_t
+static int
 verify_chain(const struct seals *seals, EVP_PKEY *anchor,
-    const struct keyring *ring, char *sigbad)
+    const struct keyring *ring, char *sigbad, size_t *badp)
 {
 	const struct auditseal *s, *handover = NULL;
 	const char *label = NULL, *from = "--pubkey, the trust anchor";
-	const char *chain[PKIAUDIT_KEYS_MAX + 1];
+	const char *chain[PKIAUDIT_RETIRED_MAX];
 	EVP_PKEY *cur = anchor;
 	unsigned char md[AUDITSEAL_SPKI_HASH];
 	char hex[2 * AUDITSEAL_SPKI_HASH + 1], err[256];
@@ -396,8 +459,11 @@ verify_chain(const struct seals *seals, EVP_PKEY *anchor,
 	long idx;
 	int lost = 0, retired;
 
-	if (auditseal_spki_sha256(anchor, md) == -1)
-		return 1;
+	*badp = 0;
+	if (auditseal_spki_sha256(anchor, md) == -1) {
+		fprintf(stderr, "pkiaudit: cannot encode the public key\n");
+		return -1;
+	}
 	for (k = 0; k < seals->n; k++) {
 		s = &seals->s[k];
 		if (handover != NULL) {
@@ -409,7 +475,7 @@ verify_chain(const struct seals *seals, EVP_PKEY *anchor,
 				printf("seal %llu: FAILED: seal %llu hands over "
 				    "to key %s (SHA-256 %s), whose public key is "
 				    "in no audit.key.create event of the export "
-				    "and no --pubkey file\n",
+				    "written by pki_admin and no --pubkey file\n",
 				    (unsigned long long)s->id,
 				    (unsigned long long)handover->id,
 				    handover->next_key, hex);
@@ -422,7 +488,7 @@ verify_chain(const struct seals *seals, EVP_PKEY *anchor,
 			cur = ring->k[idx].pub;
 			memcpy(md, ring->k[idx].md, sizeof(md));
 			from = ring->k[idx].from;
-			if (nchain < PKIAUDIT_KEYS_MAX)
+			if (nchain < PKIAUDIT_RETIRED_MAX)
 				chain[nchain++] = label;
 			label = handover->next_key;
 			first = last = 0;
@@ -479,7 +545,8 @@ verify_chain(const struct seals *seals, EVP_PKEY *anchor,
 		    -1) {
 			printf("seal %llu: FAILED: hands over to key %s (SHA-256 "
 			    "%s), whose public key is in no audit.key.create "
-			    "event of the export and no --pubkey file\n",
+			    "event of the export written by pki_admin and no "
+			    "--pubkey file\n",
 			    (unsigned long long)handover->id,
 			    handover->next_key, hex);
 			sigbad[seals->n - 1] = 1;
@@ -488,7 +555,8 @@ verify_chain(const struct seals *seals, EVP_PKEY *anchor,
 			print_key_range(handover->next_key, ring->k[idx].md,
 			    ring->k[idx].from, 0, 0);
 	}
-	return bad;
+	*badp = bad;
+	return 0;
 }
 
 static int
@@ -524,8 +592,11 @@ cmd_verify(const char *events, const char *sealsf, const char *const *pubf,
 	for (k = 1; k < npub; k++) {
 		if ((next = load_pubkey(pubf[k])) == NULL)
 			goto out;
-		if (keyring_add(&ring, next, pubf[k]) == -1)
+		if (keyring_add(&ring, next, pubf[k]) == -1) {
+			fprintf(stderr, "pkiaudit: %s: cannot keep the key\n",
+			    pubf[k]);
 			goto out;
+		}
 	}
 	if ((line = malloc(AUDITSEAL_LINE_MAX + 2)) == NULL ||
 	    (sigbad = calloc(seals.n + 1, 1)) == NULL)
@@ -534,11 +605,9 @@ cmd_verify(const char *events, const char *sealsf, const char *const *pubf,
 		fprintf(stderr, "pkiaudit: %s: cannot open\n", events);
 		goto out;
 	}
-	if (keyring_from_events(&ring, events) == -1) {
-		fprintf(stderr, "pkiaudit: %s: cannot read\n", events);
+	if (keyring_from_events(&ring, events, &seals) == -1 ||
+	    verify_chain(&seals, pub, &ring, sigbad, &bad) == -1)
 		goto out;
-	}
-	bad += verify_chain(&seals, pub, &ring, sigbad);
 	if (knownf != NULL)
 		bad += check_known(&known, &seals);
 	merkle_init(&m);

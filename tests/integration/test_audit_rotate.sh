@@ -37,6 +37,15 @@ verify_fails() { # verify_fails NAME SEALS PATTERN WHAT
 }
 
 # --- before: audit-1 seals ------------------------------------------------------------
+# pki_ra may write an event with any action: 300 audit.key.create events with a
+# public_key filled pkiaudit's key ring (256) and made every genuine rotation
+# after them unverifiable. verify reads only pki_admin's, when a handover names it.
+junk=$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null | openssl pkey -pubout -outform DER | base64 -w0)
+sql_as "${STACK_PG/user=*/user=pki_ra}" "INSERT INTO audit_event (actor, action, object_type, object_id, details)
+	SELECT 'subscriber:1', 'audit.key.create', 'hsm_key', 'junk-' || i, jsonb_build_object('public_key', '$junk')
+	FROM generate_series(1, 300) AS i" >/dev/null || fail "pki_ra's audit.key.create events"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'audit.key.create' AND db_role = 'pki_ra'")" = 300 ] ||
+	fail "pki_ra's 300 audit.key.create events not written"
 pkictl sigservice add --name rotate-1 >/dev/null
 pkictl audit seal >"$T/seal.out" || fail "audit seal with audit-1: $(cat "$T/seal.out")"
 rc=0; pkictl audit rotate --label audit-1 >"$T/r.out" 2>&1 || rc=$?
@@ -93,7 +102,7 @@ line=$(sed -n "${h}p" "$T/a.seals")
 	fail "the handover line does not name audit-2: $line"
 [ "$(head -n 1 "$T/a.seals" | jq 'has("next_key")')" = false ] || fail "seal 1's line names a next key"
 pkiaudit verify --events "$T/a.events" --seals "$T/a.seals" --pubkey "$anchor" >"$T/v.out" ||
-	{ cat "$T/v.out"; fail "pkiaudit verify refused the rotated trail"; }
+	{ cat "$T/v.out"; fail "pkiaudit verify refused the rotated trail (after pki_ra's 300 audit.key.create events)"; }
 has -E "^key audit-1: SHA-256 $d1 \(--pubkey, the trust anchor\): seals 1-$h\$" "$T/v.out" ||
 	{ cat "$T/v.out"; fail "verify does not name audit-1 and its seals"; }
 has -E "^key audit-2: SHA-256 $d2 \(event [0-9]+ of the export\): seals $((h + 1))-$last\$" "$T/v.out" ||

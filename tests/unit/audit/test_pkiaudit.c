@@ -6,7 +6,8 @@
  * Verified; then a seal with a valid signature of the retired audit-1 after
  * the handover (what the signer would still sign for whoever holds the old
  * key), a handover to a key found nowhere, and a handover naming another
- * digest are each refused, naming the seal and why.
+ * digest, or to a key only an event by another role than pki_admin has
+ * (pki_ra), are each refused, naming the seal and why.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +28,7 @@ int	pkiaudit_main(int, char **);
 struct fixture {
 	char		 dir[64];
 	char		 events[96], seals[96], anchor[96], out[96];
-	EVP_PKEY	*k1, *k2;
+	EVP_PKEY	*k1, *k2, *k3;
 	char		*lines[8];
 	size_t		 nlines;
 };
@@ -63,15 +64,24 @@ setup(void **state)
 	snprintf(fx.out, sizeof(fx.out), "%s/out", fx.dir);
 	if ((fx.k1 = EVP_EC_gen("P-256")) == NULL ||
 	    (fx.k2 = EVP_EC_gen("P-256")) == NULL ||
+	    (fx.k3 = EVP_EC_gen("P-256")) == NULL ||
 	    (b64 = auditseal_spki_b64(fx.k2)) == NULL)
 		return -1;
 	add_line("{\"id\": 1, \"action\": \"a.one\", \"details\": {}}");
 	add_line("{\"id\": 2, \"action\": \"a.two\", \"details\": {}}");
 	add_line("{\"id\": 3, \"action\": \"audit.key.create\", \"details\": "
-	    "{\"label\": \"audit-2\", \"public_key\": \"%s\"}}", b64);
+	    "{\"label\": \"audit-2\", \"public_key\": \"%s\"}, "
+	    "\"db_role\": \"pki_admin\"}", b64);
 	add_line("{\"id\": 4, \"action\": \"a.four\", \"details\": {}}");
 	add_line("{\"id\": 5, \"action\": \"a.five\", \"details\": {}}");
 	add_line("{\"id\": 6, \"action\": \"a.six\", \"details\": {}}");
+	free(b64);
+	/* audit-3's key, but written by pki_ra: never a key for verify. */
+	if ((b64 = auditseal_spki_b64(fx.k3)) == NULL)
+		return -1;
+	add_line("{\"id\": 7, \"action\": \"audit.key.create\", \"details\": "
+	    "{\"label\": \"audit-3\", \"public_key\": \"%s\"}, "
+	    "\"db_role\": \"pki_ra\"}", b64);
 	free(b64);
 	if ((f = fopen(fx.events, "w")) == NULL)
 		return -1;
@@ -95,6 +105,7 @@ teardown(void **state)
 		free(fx.lines[i]);
 	EVP_PKEY_free(fx.k1);
 	EVP_PKEY_free(fx.k2);
+	EVP_PKEY_free(fx.k3);
 	unlink(fx.events);
 	unlink(fx.seals);
 	unlink(fx.anchor);
@@ -191,11 +202,13 @@ static void
 test_rotation(void **state)
 {
 	unsigned char md1[AUDITSEAL_SPKI_HASH], md2[AUDITSEAL_SPKI_HASH];
+	unsigned char md3[AUDITSEAL_SPKI_HASH];
 	char *s[4];
 
 	(void)state;
 	assert_int_equal(auditseal_spki_sha256(fx.k1, md1), 0);
 	assert_int_equal(auditseal_spki_sha256(fx.k2, md2), 0);
+	assert_int_equal(auditseal_spki_sha256(fx.k3, md3), 0);
 
 	/* audit-1, its handover to audit-2, audit-2: verified. */
 	s[0] = seal_line(1, 2, "audit-1", fx.k1, NULL, NULL);
@@ -231,7 +244,14 @@ test_rotation(void **state)
 	assert_true(report_says("seal 3: FAILED: seal 2 hands over to key "
 	    "audit-2"));
 	assert_true(report_says("whose public key is in no audit.key.create "
-	    "event of the export and no --pubkey file"));
+	    "event of the export written by pki_admin and no --pubkey file"));
+	/* ... or only pki_ra's event has it (any role may write the action). */
+	s[0] = seal_line(1, 2, "audit-1", fx.k1, NULL, NULL);
+	s[1] = seal_line(2, 3, "audit-1", fx.k1, "audit-3", md3);
+	s[2] = seal_line(3, 5, "audit-3", fx.k3, NULL, NULL);
+	assert_int_equal(verify(s, 3), EXIT_FAILED);
+	assert_true(report_says("seal 3: FAILED: seal 2 hands over to key "
+	    "audit-3"));
 	/* ... or as the last seal. */
 	s[0] = seal_line(1, 2, "audit-1", fx.k1, NULL, NULL);
 	s[1] = seal_line(2, 3, "audit-1", fx.k1, "audit-9", md1);
