@@ -117,14 +117,24 @@ static const struct db_stmt stmt_export_seals = { "pkictl_audit_seals",
 /*
  * The key a handover seal's next key follows: the previous_public_key of
  * the next key's audit.key.create event with the digest the seal names,
- * written by pkictl's ceremony role (`audit rotate`).
+ * written by pkictl's ceremony role (`audit rotate`); and the
+ * public_key_sha256 of the EARLIEST audit.key.create event by pki_admin
+ * of the key it names (previous_label) below the handover seal $3's
+ * boundary, which that seal covers: an event added later (someone holding
+ * a superuser and pki_admin, naming a key of theirs) is not the earliest.
  */
 static const struct db_stmt stmt_prev_key = { "pkictl_audit_prev_key",
-	"SELECT coalesce(details->>'previous_label', ''), "
-	"coalesce(details->>'previous_public_key', '') FROM audit_event "
-	"WHERE action = 'audit.key.create' AND object_type = 'hsm_key' AND "
-	"object_id = $1 AND details->>'public_key_sha256' = $2 AND "
-	"db_role = 'pki_admin' ORDER BY id DESC LIMIT 1", 2 };
+	"SELECT coalesce(e.details->>'previous_label', ''), "
+	"coalesce(e.details->>'previous_public_key', ''), "
+	"coalesce((SELECT o.details->>'public_key_sha256' FROM audit_event o "
+	"WHERE o.action = 'audit.key.create' AND o.object_type = 'hsm_key' "
+	"AND o.object_id = e.details->>'previous_label' AND "
+	"o.db_role = 'pki_admin' AND o.txid < (SELECT txid_xmin FROM "
+	"audit_seal WHERE id = $3::bigint) ORDER BY o.id LIMIT 1), '') "
+	"FROM audit_event e "
+	"WHERE e.action = 'audit.key.create' AND e.object_type = 'hsm_key' AND "
+	"e.object_id = $1 AND e.details->>'public_key_sha256' = $2 AND "
+	"e.db_role = 'pki_admin' ORDER BY e.id DESC LIMIT 1", 3 };
 /* The last seal's number, key and next key (`audit rotate`'s check). */
 static const struct db_stmt stmt_last_key = { "pkictl_audit_last_key",
 	"SELECT id, key_label, coalesce(next_key_label, '') FROM audit_seal "
@@ -671,7 +681,11 @@ struct sealer {
  * The public key that signed prev, a handover seal naming sl's own key:
  * the previous_public_key of that key's audit.key.create event with the
  * digest the seal names (written by pki_admin, pkictl's ceremonies),
- * whose previous_label is the seal's key. A new EVP_PKEY, or NULL (logged).
+ * whose previous_label is the seal's key, and whose SHA-256 is the one
+ * the earliest pki_admin audit.key.create event of the seal's key that
+ * prev covers records (stmt_prev_key): a pki_admin event added with
+ * another previous_public_key, beside a forged handover seal, is refused.
+ * A new EVP_PKEY, or NULL (logged).
  */
 static EVP_PKEY *
 seal_prev_key(struct db *db, const struct sealer *sl,
@@ -679,10 +693,13 @@ seal_prev_key(struct db *db, const struct sealer *sl,
 {
 	PGresult *res;
 	EVP_PKEY *k = NULL;
-	char hex[2 * AUDITSEAL_SPKI_HASH + 1];
-	const char *v[2] = { sl->label, hex };
+	unsigned char md[AUDITSEAL_SPKI_HASH];
+	char hex[2 * AUDITSEAL_SPKI_HASH + 1], id[24];
+	char khex[2 * AUDITSEAL_SPKI_HASH + 1];
+	const char *v[3] = { sl->label, hex, id };
 
 	hex_encode(prev->next_spki_sha256, AUDITSEAL_SPKI_HASH, hex);
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)prev->id);
 	if ((res = db_exec(db, &stmt_prev_key, v, NULL, NULL)) == NULL)
 		return NULL;
 	if (PQntuples(res) != 1)
@@ -699,6 +716,24 @@ seal_prev_key(struct db *db, const struct sealer *sl,
 		log_err("audit seal: key %s's audit.key.create event: "
 		    "previous_public_key is not a base64 DER public key; "
 		    "nothing sealed", sl->label);
+	else if (auditseal_spki_sha256(k, md) == -1) {
+		log_err("audit seal: cannot encode key %s's recorded public "
+		    "key; nothing sealed", prev->key);
+		EVP_PKEY_free(k);
+		k = NULL;
+	} else if (hex_encode(md, sizeof(md), khex),
+	    strcmp(khex, PQgetvalue(res, 0, 2)) != 0) {
+		log_err("audit seal: key %s's audit.key.create event names as "
+		    "key %s's public key one with SHA-256 %s, but the first "
+		    "audit.key.create event by pki_admin of %s that seal %llu "
+		    "covers records %s: refused (a key recorded later is not "
+		    "%s's); nothing sealed", sl->label, prev->key, khex,
+		    prev->key, (unsigned long long)prev->id,
+		    PQgetvalue(res, 0, 2)[0] != '\0' ? PQgetvalue(res, 0, 2) :
+		    "none", prev->key);
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
 	PQclear(res);
 	return k;
 }

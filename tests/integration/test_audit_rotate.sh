@@ -250,3 +250,35 @@ rc=0; pkiaudit verify --events "$T/r.events" --seals "$T/r.seals" --pubkey "$anc
 has "^seal $h3: FAILED: not the seal known from an earlier export .*no handover where one was" "$T/v.out" ||
 	{ cat "$T/v.out"; fail "verify --known-seals does not name the handover that went"; }
 note "a known handover (seal $h3) replaced by the same tree sealed without it: verify --known-seals FAILED"
+
+# --- a forged handover: refused by the sealer of the key it names ----------------------
+# Someone holding a superuser and pki_admin replaces the last seal with a handover
+# audit-2 -> audit-3 (the token's audit-3 digest) signed by a key of theirs, and
+# records audit-3 again as pki_admin with their key as previous_public_key. The
+# audit-3 sealer checks that key against the first pki_admin audit.key.create
+# event of audit-2 the seal covers: another key, refused.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/ka.pem" 2>/dev/null
+kab=$(openssl pkey -in "$T/ka.pem" -pubout -outform DER | base64 -w0)
+d3=$(spki_sha256 "$pki/audit-pub-audit-3.pem")
+last=$(q "SELECT max(id) FROM audit_seal")
+row=$(q "SELECT id, tree_size, encode(root, 'hex'), to_char(sealed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM audit_seal WHERE id = $last")
+IFS='|' read -r _ size root at <<<"$row"
+printf 'pki-audit-tree-head-v1\nseal %s\nsize %s\nroot %s\ntime %s\nkey audit-2\nnext audit-3 %s\n' "$last" "$size" "$root" "$at" "$d3" >"$T/head"
+sig=$(openssl dgst -sha256 -sign "$T/ka.pem" "$T/head" | od -An -v -tx1 | tr -d ' \n')
+q "ALTER TABLE audit_seal DISABLE TRIGGER audit_seal_no_update_delete;
+   CREATE TEMP TABLE keep AS SELECT * FROM audit_seal WHERE id = $last;
+   DELETE FROM audit_seal WHERE id = $last;
+   ALTER TABLE audit_seal ENABLE TRIGGER audit_seal_no_update_delete;
+   INSERT INTO audit_seal (id, tree_size, txid_xmin, root, frontier, sealed_at, key_label, signature, next_key_label, next_key_sha256)
+     SELECT id, tree_size, txid_xmin, root, frontier, sealed_at, 'audit-2', decode('$sig', 'hex'), 'audit-3', decode('$d3', 'hex') FROM keep;" >/dev/null ||
+	fail "forge the handover seal"
+sql_as "${STACK_PG/user=*/user=pki_admin}" "INSERT INTO audit_event (actor, action, object_type, object_id, details)
+	VALUES ('pkictl:audit', 'audit.key.create', 'hsm_key', 'audit-3', '{\"public_key_sha256\": \"$d3\", \"previous_label\": \"audit-2\", \"previous_public_key\": \"$kab\"}')" >/dev/null ||
+	fail "pki_admin's second audit-3 event"
+pkictl sigservice add --name rotate-8 >/dev/null
+rc=0; PKI_AUDIT_KEY_LABEL=audit-3 pkictl audit seal >"$T/forged.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat "$T/forged.out"; fail "the audit-3 sealer after a forged handover: exit $rc, not 1"; }
+has "but the first audit.key.create event by pki_admin of audit-2 that seal $last covers records" "$T/forged.out" ||
+	{ cat "$T/forged.out"; fail "the audit-3 sealer does not say why it refused the forged handover"; }
+[ "$(q "SELECT max(id) FROM audit_seal")" = "$last" ] || fail "sealed after a forged handover"
+note "a forged handover (seal $last, signed by another key, with a pki_admin event naming it): the audit-3 sealer refuses"
