@@ -5,8 +5,9 @@
  * (--known-seals), and `verify` over the bytes as the events file and as
  * the seals file at once, against a key made at start-up that signed
  * nothing in any seed, so nothing may verify (the bytes as events also
- * give the audit.key.create keys a handover seal may name: they only
- * count after a seal of that key verified); and `prove` over the bytes as
+ * give the keys of pki_admin's audit.key.create events a handover seal
+ * may name: they only count after a seal of that key verified; read
+ * alone too, so that the base64 SPKI parser is reached); and `prove` over the bytes as
  * the events and the seals file at once (each line's id found by
  * auditseal_event_id). fuzz_audit covers the line parsers themselves. The bytes reach the readers as a file: a memfd.
  */
@@ -70,6 +71,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int quiet;
+	struct keyring ring;
 	struct seals s;
 	char path[64];
 	const char *f, *key;
@@ -90,6 +92,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(s.s);
 		}
 	}
+	/*
+	 * The bytes as events alone: verify reads them for keys only once
+	 * the seals file parsed, which event lines never do. Every pki_admin
+	 * audit.key.create line's public_key goes through the base64 SPKI
+	 * parser; no seal names its digest, so none is kept.
+	 */
+	memset(&s, 0, sizeof(s));
+	memset(&ring, 0, sizeof(ring));
+	if (keyring_from_events(&ring, f, &s) == -1 || ring.n != 0)
+		abort();
+	keyring_free(&ring);
 	/* No seal signed by this key: never verified. */
 	if (cmd_verify(f, f, &key, 1, f) == EXIT_VERIFIED)
 		abort();
