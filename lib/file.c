@@ -89,12 +89,36 @@ file_read_capped(const char *path, size_t max, unsigned char **out,
 }
 
 int
+file_open_regular(const char *path, struct stat *st, char *err, size_t errlen)
+{
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
+		snprintf(err, errlen, "%s: open: %s%s", path, strerror(errno),
+		    errno == ELOOP ? " (a symbolic link: refused)" : "");
+		return -1;
+	}
+	if (fstat(fd, st) == -1) {
+		snprintf(err, errlen, "%s: fstat: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
 file_read_regular(const char *path, size_t max, unsigned char **out,
     size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	FILE *f;
-	int fd = -1, fl;
+	int fd, fl;
 
 	*out = NULL;
 	*len = 0;
@@ -102,25 +126,8 @@ file_read_regular(const char *path, size_t max, unsigned char **out,
 		snprintf(err, errlen, "%s: no sensible size limit", path);
 		return -1;
 	}
-	/*
-	 * As lib/secret.c secret_from_file opens a PIN file: O_NOFOLLOW
-	 * refuses a symlink planted at path, O_NONBLOCK a FIFO (opened
-	 * without waiting for a writer, then refused as no regular file).
-	 */
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) == -1) {
-		snprintf(err, errlen, "%s: open: %s%s", path, strerror(errno),
-		    errno == ELOOP ? " (a symbolic link: refused)" : "");
+	if ((fd = file_open_regular(path, &st, err, errlen)) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: fstat: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto fail;
-	}
 	if (st.st_size < 0 || (uintmax_t)st.st_size > max) {
 		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
 		goto fail;

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+struct stat;
+
 /*
  * Reads the whole of path ("-": standard input), a regular file, a pipe or
  * a device, into a malloc'd buffer with a NUL after its len bytes, refusing
@@ -24,5 +26,16 @@ int	file_read_capped(const char *path, size_t max, unsigned char **out,
  */
 int	file_read_regular(const char *path, size_t max, unsigned char **out,
 	    size_t *len, char *err, size_t errlen);
+
+/*
+ * Opens path for reading only if it is a regular file itself: O_NOFOLLOW
+ * refuses a symbolic link planted there, O_NONBLOCK opens a FIFO without
+ * waiting for a writer, and fstat then refuses anything not regular (the
+ * descriptor stays O_NONBLOCK, which a regular file's reads ignore). The
+ * descriptor with *st filled, or -1 with a message naming path in err.
+ * file_read_regular and lib/secret.c's PIN files open this way.
+ */
+int	file_open_regular(const char *path, struct stat *st, char *err,
+	    size_t errlen);
 
 #endif

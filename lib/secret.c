@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "lib/file.h"
 #include "lib/secret.h"
 
 #define SECRET_HEXKEY_MAX	64	/* bytes: keys up to 512 bits */
@@ -51,20 +52,9 @@ secret_from_file(const char *path, char *buf, size_t buflen, size_t *lenp,
 	char extra[2];
 	int fd = -1, rc = -1;
 
-	/* O_NONBLOCK: a FIFO planted at path is refused below, not waited on. */
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) == -1) {
-		snprintf(err, errlen, "%s: open: %s", path, strerror(errno));
+	/* No symbolic link, no FIFO (not waited on): a regular file. */
+	if ((fd = file_open_regular(path, &st, err, errlen)) == -1)
 		goto out;
-	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: fstat: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		snprintf(err, errlen, "%s: mode %04o gives access to group or "
 		    "others; must be 0600 or stricter", path,
