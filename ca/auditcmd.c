@@ -858,7 +858,6 @@ out:
 	return rc;
 }
 
-
 static void
 sealer_close(struct sealer *sl)
 {
