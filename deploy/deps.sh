@@ -3,6 +3,9 @@
 # as arguments) that are missing, and the system user the daemons drop to.
 # Quiet and quick when nothing is missing.
 set -euo pipefail
+# A user's PATH on Debian has no sbin directories (/etc/profile), nor has
+# root's after a plain `su`: useradd and debconf's tools are there.
+PATH=/usr/local/sbin:/usr/sbin:/sbin:$PATH
 here=$(cd "$(dirname "$0")" && pwd)
 lists=("$@")
 [ ${#lists[@]} -gt 0 ] || lists=("$here/packages.txt")
@@ -13,11 +16,16 @@ for p in $want; do
 		missing+=("$p")
 	fi
 done
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+# sudo's env_reset would drop DEBIAN_FRONTEND: it goes through env.
+sudo=(env DEBIAN_FRONTEND=noninteractive)
+[ "$(id -u)" -eq 0 ] || sudo=(sudo "${sudo[@]}")
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
+	if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+		echo "deps: missing packages and no sudo: run this as root" \
+		    "(or install sudo and allow this user to use it)" >&2
+		exit 1
+	fi
 	# slapd asks debconf questions and starts a system instance; we run our own.
 	echo 'slapd slapd/no_configuration boolean true' | "${sudo[@]}" debconf-set-selections
 	# Nor start the system's PostgreSQL, slapd or nginx on their standard
@@ -35,8 +43,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 			"${sudo[@]}" tee "$policy" >/dev/null
 		"${sudo[@]}" chmod 0755 "$policy"
 	fi
-	"${sudo[@]}" apt-get update -qq
-	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# A machine just booted may have apt-daily holding the lock: wait.
+	apt=(apt-get -o DPkg::Lock::Timeout=600)
+	"${sudo[@]}" "${apt[@]}" update -qq
+	"${sudo[@]}" "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The system copies of PostgreSQL and slapd are not ours: the stack runs its own.
 # Dedicated, unprivileged users when we run as root (deploy/README.md

@@ -24,8 +24,9 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/deploy/port_range.sh"
 PGBIN=/usr/lib/postgresql/15/bin
 # psql from PGBIN itself: Debian's /usr/bin/psql is a Perl wrapper that
-# costs ~35 ms before each connection.
-PATH=$PGBIN:$PATH
+# costs ~35 ms before each connection. The sbin directories for slapd's
+# tools (slappasswd, slapadd): a user's PATH on Debian has none.
+PATH=$PGBIN:$PATH:/usr/local/sbin:/usr/sbin:/sbin
 HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 LDAP_BASE='dc=pki,dc=local'
 LDAP_ROOTDN="cn=admin,$LDAP_BASE"

@@ -53,8 +53,9 @@ HSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 # (with python3-aiosmtpd and python3-yaml; a pyenv shim first in PATH cost
 # ~300 ms per call and lacks them), and PostgreSQL 15's psql itself, not
 # Debian's Perl wrapper /usr/bin/psql (~35 ms more per call, hundreds of
-# calls per test).
-export PATH=/usr/lib/postgresql/15/bin:/usr/bin:/bin:$PATH
+# calls per test). /usr/sbin for slapadd and nginx: a user's PATH on
+# Debian has no sbin directories.
+export PATH=/usr/lib/postgresql/15/bin:/usr/sbin:/sbin:/usr/bin:/bin:$PATH
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -2,6 +2,9 @@
 # Runs the benchmarks against a throw-away SoftHSM2 token: run.sh BUILD [seconds]
 # (make bench calls it with the build directory).
 set -eu
+# nginx (bench_ocsp.sh) is in /usr/sbin, which a user's PATH on Debian lacks.
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+export PATH
 BUILD=${1:-build}
 SECS=${2:-3}
 dir=$(mktemp -d /tmp/pki-bench.XXXXXX)
