@@ -819,8 +819,7 @@ ra_html(struct http_response *resp, int status, const char *text,
 	    (size_t)n);
 }
 
-/* "token=<43 base64url characters>", exactly: 0 with the token, or -1. */
-static int
+int
 ra_token_field(const char *s, size_t len, unsigned char tok[RA_TOKEN_BYTES],
     char text[RA_TOKEN_B64_LEN + 1])
 {

@@ -1713,11 +1713,7 @@ out:
 	return rc;
 }
 
-/*
- * "/v1/corporate/{id}/employees/{account_id}/remove" → both ids. 0 or -1
- * (the route matched the shape; this reads the numbers back).
- */
-static int
+int
 ra_corp_remove_path(const char *path, char company[24], char account[24])
 {
 	char head[64];

@@ -381,8 +381,9 @@ int	ra_subscriber_post(struct ra *, const struct http_request *,
 	    struct http_response *, struct ra_subject *who, const char *prefix,
 	    const char *suffix, char id[24], const char *not_found);
 /*
- * The decimal id between prefix and suffix of path ("/v1/x/", "/y").
- * 0 with out filled, or -1 when path has another shape.
+ * The decimal id between prefix and suffix of path ("/v1/x/", "/y"): 1 to
+ * 18 digits, no leading zero (a positive BIGINT). 0 with out filled, or
+ * -1 (out "") when path has another shape. tests/fuzz/fuzz_ra_path.c.
  */
 int	ra_path_id(const char *path, const char *prefix, const char *suffix,
 	    char out[24]);
@@ -424,6 +425,14 @@ int	ra_verify_email_page(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_verify_email_form(struct ra *, const struct http_request *,
 	    struct http_response *);
+/*
+ * Their token from the query string or the form body (len bytes, not
+ * NUL-terminated): exactly "token=<RA_TOKEN_B64_LEN base64url
+ * characters>", canonical. 0 with tok decoded and text its characters
+ * (NUL-terminated), or -1. tests/fuzz/fuzz_ra_path.c.
+ */
+int	ra_token_field(const char *s, size_t len,
+	    unsigned char tok[RA_TOKEN_BYTES], char text[RA_TOKEN_B64_LEN + 1]);
 int	ra_login(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_logout(struct ra *, const struct http_request *,
@@ -1531,6 +1540,13 @@ int	ra_corporate_invite(struct ra *, const struct http_request *,
  */
 int	ra_corporate_remove(struct ra *, const struct http_request *,
 	    struct http_response *);
+/*
+ * Its path, "/v1/corporate/{id}/employees/{account_id}/remove", → both ids
+ * (as ra_path_id). 0, or -1 when path has another shape (the route
+ * matched the shape; this reads the numbers back). tests/fuzz/fuzz_ra_path.c.
+ */
+int	ra_corp_remove_path(const char *path, char company[24],
+	    char account[24]);
 int	ra_corporate_accept(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_corporate_sysadmin_claim(struct ra *, const struct http_request *,
