@@ -144,4 +144,29 @@ int	signer_tbscrl_check(const unsigned char *tbs, size_t len, char *err,
 int	signer_tbscrl_policy(const unsigned char *tbs, size_t len, time_t now,
 	    long max_validity_s, char *err, size_t errlen);
 
+/*
+ * signer_client.c's readers of a signer's replies, bytes from another
+ * process the worker does not trust either (tests/fuzz/fuzz_signer_reply.c).
+ * signer_reply_text: a refusal's text (len bytes, not NUL-terminated on
+ * the wire) into err, cut to errlen - 1 bytes and NUL-terminated, each
+ * control byte (below 0x20, 0x7f) a '?'; nothing when err is NULL or
+ * errlen 0.
+ */
+void	signer_reply_text(const unsigned char *body, size_t len, char *err,
+	    size_t errlen);
+/*
+ * A PUBKEY or KEYGEN reply: exactly one DER SubjectPublicKeyInfo. 0 with
+ * *pub (caller frees), or -1 with err and *pub NULL.
+ */
+int	signer_spki(const unsigned char *der, size_t len, EVP_PKEY **pub,
+	    char *err, size_t errlen);
+/*
+ * A WRAPGEN reply, {u32 n, n >= 2 bytes of blob, SPKI} (signer_proto.h):
+ * 0 with *blob (malloc'd, *bloblen = n) and *pub, both the caller's to
+ * free; -1 with err, *blob and *pub NULL, *bloblen 0.
+ */
+int	signer_wrapgen_reply(const unsigned char *rep, size_t replen,
+	    unsigned char **blob, size_t *bloblen, EVP_PKEY **pub, char *err,
+	    size_t errlen);
+
 #endif

@@ -116,8 +116,8 @@ signer_kind_name(enum signer_kind kind)
 	return "unknown";
 }
 
-/* Copies a reply's error text (not NUL-terminated on the wire). */
-static void
+/* Copies a reply's error text (not NUL-terminated on the wire): extern.h. */
+void
 signer_reply_text(const unsigned char *body, size_t len, char *err,
     size_t errlen)
 {
@@ -598,8 +598,8 @@ signer_sign(struct signer *s, enum signer_kind kind, const char *key_label,
 	    NULL, 0, sig, siglen, err, errlen);
 }
 
-/* Parses a DER SubjectPublicKeyInfo reply. */
-static int
+/* Parses a DER SubjectPublicKeyInfo reply: extern.h. */
+int
 signer_spki(const unsigned char *der, size_t len, EVP_PKEY **pub, char *err,
     size_t errlen)
 {
@@ -702,28 +702,18 @@ signer_unkeygen(struct signer *s, const char *token_label,
 	return rc;
 }
 
+/* A WRAPGEN reply (extern.h), read apart so that it can be fuzzed. */
 int
-signer_keygen_wrapped(struct signer *s, const char *wrap_label,
-    const char *keytype, unsigned char **blob, size_t *bloblen,
-    EVP_PKEY **pub, char *err, size_t errlen)
+signer_wrapgen_reply(const unsigned char *rep, size_t replen,
+    unsigned char **blob, size_t *bloblen, EVP_PKEY **pub, char *err,
+    size_t errlen)
 {
-	unsigned char *req = NULL, *rep = NULL;
-	size_t reqlen, replen, n;
+	size_t n;
 	int rc = -1;
 
 	*blob = NULL;
 	*bloblen = 0;
 	*pub = NULL;
-	if (signer_proto_wrapgen_encode(wrap_label, keytype, &req,
-	    &reqlen) == -1) {
-		signer_seterr(err, errlen, "wrapgen request: wrapping key "
-		    "label <= %d, key type <= %d bytes", SIGNER_LABEL_MAX,
-		    SIGNER_KEYTYPE_MAX);
-		goto out;
-	}
-	if (signer_call(s, SIGNER_MSG_WRAPGEN, req, reqlen, NULL, 0, &rep,
-	    &replen, err, errlen) == -1)
-		goto out;
 	/* {u32 n, n bytes of blob, SPKI} (signer_proto.h) */
 	n = replen < 4 ? 0 : (size_t)rep[0] << 24 | (size_t)rep[1] << 16 |
 	    (size_t)rep[2] << 8 | rep[3];
@@ -744,6 +734,36 @@ out:
 		*blob = NULL;
 		*bloblen = 0;
 	}
+	return rc;
+}
+
+int
+signer_keygen_wrapped(struct signer *s, const char *wrap_label,
+    const char *keytype, unsigned char **blob, size_t *bloblen,
+    EVP_PKEY **pub, char *err, size_t errlen)
+{
+	unsigned char *req = NULL, *rep = NULL;
+	size_t reqlen, replen;
+	int rc = -1;
+
+	*blob = NULL;
+	*bloblen = 0;
+	*pub = NULL;
+	if (signer_proto_wrapgen_encode(wrap_label, keytype, &req,
+	    &reqlen) == -1) {
+		signer_seterr(err, errlen, "wrapgen request: wrapping key "
+		    "label <= %d, key type <= %d bytes", SIGNER_LABEL_MAX,
+		    SIGNER_KEYTYPE_MAX);
+		goto out;
+	}
+	if (signer_call(s, SIGNER_MSG_WRAPGEN, req, reqlen, NULL, 0, &rep,
+	    &replen, err, errlen) == -1)
+		goto out;
+	if (signer_wrapgen_reply(rep, replen, blob, bloblen, pub, err,
+	    errlen) == -1)
+		goto out;
+	rc = 0;
+out:
 	free(req);
 	free(rep);
 	return rc;
