@@ -2090,7 +2090,19 @@ http_stop(struct http_server *srv)
 	if (srv == NULL)
 		return;
 	if (srv->daemon != NULL && srv->lim.external) {
-		/* Its caller's loop drained it (http_quiesce, http_busy). */
+		/*
+		 * Its caller's loop drained it (http_quiesce, http_busy), but
+		 * the answers it resumed last (a loop's stop deadline, ocspd's
+		 * lookups answered after its loop) are written only by
+		 * MHD_run: without these turns their clients got a closed
+		 * connection, a time-stamp already recorded among them.
+		 */
+		for (sent_ms = 0; http_busy(srv) > 0 &&
+		    sent_ms < HTTP_STOP_SEND_MS; sent_ms += 10) {
+			http_run(srv);
+			if (http_busy(srv) > 0)
+				nanosleep(&ts, NULL);
+		}
 		MHD_stop_daemon(srv->daemon);
 	} else if (srv->daemon != NULL) {
 		http_quiesce(srv);

@@ -210,8 +210,10 @@ const char		*http_where(const struct http_server *);
 
 /*
  * Stops accepting connections, lets the requests being answered finish
- * (5 s at most), closes the rest and frees the server; a server never
- * served: closes its socket. NULL is a no-op.
+ * (5 s at most; in external mode the caller's loop has waited, and
+ * http_stop only sends what was answered, 1 s at most), closes the rest
+ * and frees the server; a server never served: closes its socket. NULL
+ * is a no-op.
  */
 void			 http_stop(struct http_server *);
 

@@ -1703,6 +1703,39 @@ test_start_shared(void **state)
 }
 
 /*
+ * External mode, an answer resumed after the loop's last http_run: what
+ * signloop_run does once its stop deadline has passed (it drains the
+ * signer, then leaves the loop) and ocspd does with the lookups out when
+ * its loop ends. http_stop still sends it: the client of a time-stamp
+ * already recorded got a closed connection before.
+ */
+static void
+test_external_stop_sends_resumed(void **state)
+{
+	struct dfx dx;
+	struct slow_client sc;
+	struct pollfd pfd;
+	pthread_t th;
+	int i;
+
+	(void)state;
+	dfx_start(&dx, 1, 1, NULL);
+	get_start(&dx.fx, "/later/last", 0, &sc, &th);
+	pfd.fd = http_poll_fd(dx.fx.srv);
+	pfd.events = POLLIN;
+	for (i = 0; i < 500 && __atomic_load_n(&dx.nparked,
+	    __ATOMIC_SEQ_CST) == 0; i++) {
+		(void)poll(&pfd, 1, 10);
+		http_run(dx.fx.srv);
+	}
+	assert_int_equal(dx.nparked, 1);
+	http_quiesce(dx.fx.srv);
+	assert_int_equal(park_resume(&dx, 0, 200), 0);
+	dfx_stop(&dx);
+	get_check(th, &sc, 200, "later /later/last");
+}
+
+/*
  * External mode: the test's loop serves a plain request and deferred ones
  * it answers itself on a later turn, each in well under the loop's 3 s cap
  * (the wake-ups come). To stop, http_quiesce() and run until http_busy()
@@ -2460,6 +2493,7 @@ main(void)
 		cmocka_unit_test(test_defer_client_gone),
 		cmocka_unit_test(test_stop_waits_for_deferred),
 		cmocka_unit_test(test_external_loop),
+		cmocka_unit_test(test_external_stop_sends_resumed),
 		cmocka_unit_test(test_start_shared),
 		cmocka_unit_test(test_listen_sandbox_serve),
 		cmocka_unit_test(test_media_type_is),
