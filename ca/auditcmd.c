@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -875,16 +876,35 @@ sealer_on_signal(int sig)
 	sealer_stop = sig;
 }
 
-/* Sleeps secs seconds, or less when a signal came. */
+/*
+ * Sleeps secs seconds, or less when SIGTERM or SIGINT came. They are
+ * blocked from the check of sealer_stop until ppoll unblocks them
+ * atomically: one arriving between the check and a plain nanosleep was
+ * handled, and the sleep still ran its whole period (up to a day).
+ */
 static void
 sealer_sleep(long secs)
 {
+	sigset_t stop, old, waiting;
 	struct timespec ts;
+	long long end, left;
 
-	ts.tv_sec = secs;
-	ts.tv_nsec = 0;
-	while (!sealer_stop && nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &stop, &old) == -1)
+		return;
+	waiting = old;
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGINT);
+	end = daemon_now_ms() + secs * 1000;
+	while (!sealer_stop && (left = end - daemon_now_ms()) > 0) {
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = (left % 1000) * 1000000L;
+		if (ppoll(NULL, 0, &ts, &waiting) == -1 && errno != EINTR)
+			break;
+	}
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /*
