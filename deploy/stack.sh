@@ -1633,6 +1633,14 @@ running_current() {
 		stop_pidfile "$1" "$2" TERM
 		return 1
 	fi
+	# Its program was rebuilt since it started (a pull, then `make up`):
+	# the running copy is the old one, which the migrations just applied
+	# may refuse (an old rad's approvals failed schema/105's guard).
+	if [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == *" (deleted)" ]]; then
+		say "$1: restarting: its program was rebuilt since it started"
+		stop_pidfile "$1" "$2" TERM
+		return 1
+	fi
 	[ "$(id -u)" -eq 0 ] || return 0
 	for p in "$pid" $(group_members "$pid"); do
 		if [ "$(stat -c %U "/proc/$p" 2>/dev/null)" = "$STACK_USER" ]; then

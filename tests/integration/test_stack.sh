@@ -446,6 +446,39 @@ if [ "$(id -u)" -eq 0 ]; then
 	note "up on an older stack: postgres restarted for a 0777 socket, an ocspd running as pki restarted as pki-ocsp"
 fi
 
+# --- a program rebuilt under a running daemon: up restarts it ---------------------------
+# After a pull and `make up`, a daemon still running its old program ran
+# against the new schema (an old rad's approvals failed schema/105's
+# guard). The linker replaces the file, so the running copy's
+# /proc/PID/exe reads "(deleted)"; cp then mv does the same here, on a
+# copy of the programs so that the shared build is left alone.
+mkdir -p "$T/rebuilt"
+for b in cad crld ocspd pkiaudit pkictl pkisign rad signd tsad; do
+	[ ! -e "$BUILD/$b" ] || cp -p -- "$BUILD/$b" "$T/rebuilt/$b"
+done
+old=$(pidfile_of "$S" ocsp)
+kill -TERM "$old"
+for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+BUILD=$T/rebuilt stack_up "$S"
+old=$(pidfile_of "$S" ocsp)
+[ "$(readlink "/proc/$old/exe")" = "$T/rebuilt/ocspd" ] || fail "ocspd did not start from the copy"
+cp -p -- "$T/rebuilt/ocspd" "$T/rebuilt/ocspd.new"
+mv -f -- "$T/rebuilt/ocspd.new" "$T/rebuilt/ocspd"
+BUILD=$T/rebuilt stack_up "$S"
+grep -q "ocsp: restarting: its program was rebuilt since it started" "$S.up.log" ||
+	{ cat "$S.up.log"; fail "up did not restart the ocspd whose program was rebuilt"; }
+new=$(pidfile_of "$S" ocsp)
+[ -n "$new" ] && [ "$new" != "$old" ] && [ "$(readlink "/proc/$new/exe")" = "$T/rebuilt/ocspd" ] ||
+	fail "ocspd not restarted from the rebuilt program"
+grep -q "crl: already running" "$S.up.log" || fail "up restarted crld, whose program did not change"
+# Back on the shared build for what follows.
+kill -TERM "$new"
+for _ in $(seq 100); do kill -0 "$new" 2>/dev/null || break; sleep 0.1; done
+stack_up "$S"
+[ "$(readlink "/proc/$(pidfile_of "$S" ocsp)/exe")" = "$BUILD/ocspd" ] || fail "ocspd not back on the build"
+rm -rf -- "$T/rebuilt"
+note "up restarts a daemon whose program was rebuilt while it ran, and only it"
+
 # --- secrets never in argv nor logs ------------------------------------------------------
 # Every process's command line, read once (one line each: "PID: ARGS"); a
 # sentinel process shows the search finds what is there.
