@@ -554,13 +554,16 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 	    "lang", "en-US")) == NULL)
 		goto out;
 	if (r.auth_info && json_object_set_new(o, "auth", json_pack(
-	    "{s:s, s:s, s:[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]}",
+	    "{s:s, s:s, s:[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}, "
+	    "{s:s, s:s, s:s, s:s}]}",
 	    "mode", "explicit", "expression", "PIN OR OTP", "objects",
 	    "type", "Password", "id", "PIN", "format", "N", "label",
 	    "the subscriber's 6-digit PIN", "type", "Password", "id", "OTP",
 	    "format", "N", "label", "a 6-digit OTP of purpose sign from the "
 	    "RA (POST /v1/otp) for this credential and these hashes, with its "
-	    "otpID")) == -1)
+	    "otpID; without otpID, the subscriber's TOTP code", "type",
+	    "Password", "id", "otpID", "format", "N", "label", "the id of that "
+	    "RA OTP (not secret)")) == -1)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:

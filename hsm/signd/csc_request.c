@@ -7,6 +7,7 @@
  * error_description never quotes a value: it may be a PIN, an OTP, a SAD
  * or a secret.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,6 +645,68 @@ csc_digits(json_t *v, char out[7])
 	return 0;
 }
 
+/*
+ * CSC API v2's authData: [{"id": ID, "value": STRING}, ...], the ids of
+ * credentials/info's auth.objects ("PIN", "OTP", "otpID"), each at most
+ * once. Sets *pin, *otp and *otpid to the values (borrowed from v); for
+ * otpID a new integer the caller frees. 0, or -1 with detail.
+ */
+static int
+csc_auth_data(json_t *v, json_t **pin, json_t **otp, json_t **otpid,
+    char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *e, *id, *val, **slot;
+	unsigned long long n;
+	const char *s;
+	char *end;
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > 3) {
+		snprintf(detail, detaillen, "Invalid parameter authData: an "
+		    "array of 1 to 3 {id, value} objects");
+		return -1;
+	}
+	json_array_foreach(v, i, e) {
+		id = val = NULL;
+		if (json_unpack_strict(e, &err, "{s:o, s:o}", "id", &id,
+		    "value", &val) == -1 || !json_is_string(id) ||
+		    !json_is_string(val)) {
+			snprintf(detail, detaillen, "Invalid parameter authData: "
+			    "each element is {\"id\": string, \"value\": "
+			    "string}");
+			return -1;
+		}
+		s = json_string_value(id);
+		slot = strcmp(s, "PIN") == 0 ? pin : strcmp(s, "OTP") == 0 ?
+		    otp : strcmp(s, "otpID") == 0 ? otpid : NULL;
+		if (slot == NULL || *slot != NULL) {
+			snprintf(detail, detaillen, "Invalid parameter authData: "
+			    "ids are PIN, OTP and otpID (auth.objects of "
+			    "credentials/info), each once");
+			return -1;
+		}
+		if (slot != otpid) {
+			*slot = val;
+			continue;
+		}
+		/* The OTP's id, as a decimal string: 1..2^53. */
+		s = json_string_value(val);
+		errno = 0;
+		n = strtoull(s, &end, 10);
+		if (s[0] < '1' || s[0] > '9' || *end != '\0' || errno != 0 ||
+		    n > (1ULL << 53) || (*otpid = json_integer((json_int_t)n)) ==
+		    NULL) {
+			snprintf(detail, detaillen, "Invalid parameter otpID: "
+			    "the id of the OTP (from the RA's POST /v1/otp, "
+			    "purpose sign)");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 csc_parse_authorize(const void *body, size_t len, struct csc_authorize_req *r,
     char *detail, size_t detaillen)
@@ -651,7 +714,7 @@ csc_parse_authorize(const void *body, size_t len, struct csc_authorize_req *r,
 	json_error_t err;
 	json_t *root, *cid = NULL, *uid = NULL, *num = NULL, *hashes = NULL,
 	    *oid = NULL, *pin = NULL, *otp = NULL, *otpid = NULL,
-	    *desc = NULL, *client = NULL;
+	    *desc = NULL, *client = NULL, *authdata = NULL, *otpid_own = NULL;
 	uint32_t md;
 	int rc = -1;
 
@@ -659,15 +722,27 @@ csc_parse_authorize(const void *body, size_t len, struct csc_authorize_req *r,
 	if ((root = csc_load(body, len, detail, detaillen)) == NULL)
 		return -1;
 	if (json_unpack_strict(root, &err, "{s?o, s?o, s?o, s?o, s?o, s?o, "
-	    "s?o, s?o, s?o, s?o}", "credentialID", &cid, "userID", &uid,
+	    "s?o, s?o, s?o, s?o, s?o}", "credentialID", &cid, "userID", &uid,
 	    "numSignatures", &num, "hashes", &hashes, "hashAlgorithmOID", &oid,
-	    "PIN", &pin, "OTP", &otp, "otpID", &otpid, "description", &desc,
-	    "clientData", &client) == -1) {
+	    "authData", &authdata, "PIN", &pin, "OTP", &otp, "otpID", &otpid,
+	    "description", &desc, "clientData", &client) == -1) {
 		snprintf(detail, detaillen, "unknown member (known: "
 		    "credentialID, userID, numSignatures, hashes, "
-		    "hashAlgorithmOID, PIN, OTP, otpID, description, "
+		    "hashAlgorithmOID, authData, PIN, OTP, otpID, description, "
 		    "clientData)");
 		goto out;
+	}
+	/* v2's authData, or v1's members: one style per request. */
+	if (authdata != NULL) {
+		if (pin != NULL || otp != NULL || otpid != NULL) {
+			snprintf(detail, detaillen, "authData, or PIN, OTP and "
+			    "otpID (CSC API v1): not both");
+			goto out;
+		}
+		if (csc_auth_data(authdata, &pin, &otp, &otpid_own, detail,
+		    detaillen) == -1)
+			goto out;
+		otpid = otpid_own;
 	}
 	if (cid == NULL || csc_id(cid, r->credential) == -1) {
 		snprintf(detail, detaillen, "Invalid parameter credentialID");
@@ -733,6 +808,15 @@ csc_parse_authorize(const void *body, size_t len, struct csc_authorize_req *r,
 out:
 	csc_wipe_json(pin);
 	csc_wipe_json(otp);
+	/* Every value, whatever its id: a misspelt "pin" holds one too. */
+	if (json_is_array(authdata)) {
+		size_t i;
+		json_t *e;
+
+		json_array_foreach(authdata, i, e)
+			csc_wipe_json(json_object_get(e, "value"));
+	}
+	json_decref(otpid_own);
 	json_decref(root);
 	if (rc == -1)
 		csc_wipe(r, sizeof(*r));

@@ -186,25 +186,35 @@ quotes_input(const uint8_t *data, size_t size, const char *detail)
  * digits in a row, so this never fires on a fixed word.
  */
 static int
+quotes_value(json_t *v, const char *detail)
+{
+	const char *s;
+	size_t n;
+
+	if (!json_is_string(v))
+		return 0;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	return n >= 5 && strlen(s) == n && strspn(s, "0123456789") == n &&
+	    strstr(detail, s) != NULL;
+}
+
+/* v1's PIN and OTP members, and every value of v2's authData. */
+static int
 quotes_factor(const uint8_t *body, size_t len, const char *detail)
 {
 	static const char *const names[] = { "PIN", "OTP" };
-	json_t *root, *v;
-	const char *s;
-	size_t i, n;
+	json_t *root, *e;
+	size_t i;
 	int quoted = 0;
 
 	if ((root = json_loadb((const char *)body, len, 0, NULL)) == NULL)
 		return 0;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!json_is_string(v = json_object_get(root, names[i])))
-			continue;
-		s = json_string_value(v);
-		n = json_string_length(v);
-		if (n >= 5 && strlen(s) == n && strspn(s, "0123456789") == n &&
-		    strstr(detail, s) != NULL)
-			quoted = 1;
-	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		quoted |= quotes_value(json_object_get(root, names[i]),
+		    detail);
+	json_array_foreach(json_object_get(root, "authData"), i, e)
+		quoted |= quotes_value(json_object_get(e, "value"), detail);
 	json_decref(root);
 	return quoted;
 }

@@ -302,6 +302,9 @@ jq -r '.cert.certificates[0]' "$tmp/out" | base64 -d | openssl x509 -inform DER 
   "valid/enabled/$EC/explicit/2" ] || fail "credentials/info: $(cat "$tmp/out")"
 [ "$(jq -r '.cert.serialNumber' "$tmp/out")" = "$(openssl x509 -in "$tmp/ec.pem" -noout -serial | cut -d= -f2)" ] ||
 	fail "credentials/info: serialNumber"
+# The ids a v2 client puts in authData.
+[ "$(jq -r '.auth.mode + "/" + ([.auth.objects[].id] | join(","))' "$tmp/out")" = "explicit/PIN,OTP,otpID" ] ||
+	fail "credentials/info auth: $(jq -c .auth "$tmp/out")"
 # subjectDN / issuerDN: RFC 4514 strings, non-ASCII as UTF-8 (as CSC v2 asks).
 for f in subject issuer; do
 	want=$(openssl x509 -in "$tmp/ec.pem" -noout -$f -nameopt RFC2253,-esc_msb | sed "s/^$f=//")
@@ -329,6 +332,30 @@ expect 200 - "signHash EC"
 [ "$(jq '.signatures | length' "$tmp/out")" = 3 ] || fail "3 hashes, $(jq '.signatures | length' "$tmp/out") signatures"
 for i in 0 1 2; do verify "$tmp/ec.pem" "$i"; done
 for i in 0 1 2; do cp "$tmp/h$i.bin" "$tmp/ec-h$i.bin"; done
+# CSC API v2 puts the factors in authData, by the ids of credentials/info's
+# auth.objects; v1's PIN and OTP members stay. Until 2026-12-07 a v2 client
+# got "unknown member" and could never have a SAD.
+hashes sha256 1
+authorize "$credEC" "$H" $SHA256 '"authData":[{"id":"PIN","value":"402917"}]'
+expect 200 - "authorize EC with the PIN in v2's authData"
+signhash "$credEC" "$SAD" "$H" $SHA256 $EC
+expect 200 - "signHash EC after a v2 authorization"
+verify "$tmp/ec.pem" 0
+before
+for bad in '"authData":[{"id":"PIN","value":"402917"}],"PIN":"402917"' \
+    '"authData":[{"id":"pin","value":"402917"}]' \
+    '"authData":[{"id":"PIN","value":"402917"},{"id":"PIN","value":"402917"}]' \
+    '"authData":[{"id":"PIN","value":402917}]' \
+    '"authData":[{"id":"PIN","value":"402917","extra":1}]' \
+    '"authData":[]' '"authData":{"id":"PIN","value":"402917"}' \
+    '"authData":[{"id":"OTP","value":"402917"},{"id":"otpID","value":"012"}]'; do
+	authorize "$credEC" "$H" $SHA256 "$bad"
+	expect 400 invalid_request "authorize with $bad"
+	grep -q 402917 "$tmp/out" && fail "the refusal of $bad quotes the PIN"
+done
+unchanged "malformed authData"
+for i in 0 1 2; do cp "$tmp/ec-h$i.bin" "$tmp/h$i.bin"; done
+H=$H_ec
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'sign.hash' AND object_id = '$credEC'
 	AND details->>'account_id' = '$aA' AND details->>'service_id' = '$sid'
 	AND details->>'hash' = '$(xxd -p -c 64 "$tmp/h0.bin")' AND details->>'hash_algo' = 'SHA256'")" = 1 ] ||
@@ -524,6 +551,10 @@ sign_otp "$tokA" "$credRSA"
 H=$H2
 authorize "$credRSA" "$H" $SHA256 "\"OTP\":\"$ocode\",\"otpID\":$oid"
 expect 200 - "a sign OTP for two hashes, given in the other order"
+# The same with v2's authData: the OTP and its id, a decimal string.
+sign_otp "$tokA" "$credRSA"
+authorize "$credRSA" "$H" $SHA256 "\"authData\":[{\"id\":\"OTP\",\"value\":\"$ocode\"},{\"id\":\"otpID\",\"value\":\"$oid\"}]"
+expect 200 - "a sign OTP and its otpID in v2's authData"
 hashes sha256 1
 # A sign code is asked for with its credential and documents, or not at
 # all; the table takes no live sign code without a binding (schema/060) or
