@@ -11,6 +11,9 @@
  * 030's trigger refuses any other change of ra_kyc, and the evidence of a
  * living certificate.
  *
+ * pki_admin may not read the images (schema/110): their sizes come from
+ * ra_kyc_evidence_bytes(), and setting them to NULL reads nothing.
+ *
  * Batches of KYC_ERASE_BATCH applications, each one transaction: the rows
  * locked, both images set to NULL with evidence_erased_at, and one audit
  * event per application (ra.kyc.erase_evidence: its status, how many
@@ -38,8 +41,8 @@
 /* Columns: application, status, bytes, certificate id, its end (or ''). */
 static const struct db_stmt stmt_kyc_erasable = {
 	"ca_kyccmd_erasable",
-	"SELECT k.application_id, a.status, octet_length(k.ktp_photo) + "
-	"octet_length(k.selfie), '', '' FROM ra_kyc k JOIN ra_application a ON "
+	"SELECT k.application_id, a.status, ra_kyc_evidence_bytes("
+	"k.application_id), '', '' FROM ra_kyc k JOIN ra_application a ON "
 	"a.id = k.application_id WHERE k.evidence_erased_at IS NULL AND "
 	"a.status IN ('rejected', 'cancelled') AND a.updated_at < now() - "
 	"make_interval(days => $1::int) ORDER BY k.application_id LIMIT "
@@ -48,8 +51,8 @@ static const struct db_stmt stmt_kyc_erasable = {
 };
 static const struct db_stmt stmt_kyc_erasable_issued = {
 	"ca_kyccmd_erasable_issued",
-	"SELECT k.application_id, a.status, octet_length(k.ktp_photo) + "
-	"octet_length(k.selfie), c.id, to_char(certificate_ended_at("
+	"SELECT k.application_id, a.status, ra_kyc_evidence_bytes("
+	"k.application_id), c.id, to_char(certificate_ended_at("
 	"c.revoked_at, c.revocation_reason, c.not_after) AT TIME ZONE 'UTC', "
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ra_kyc k "
 	"JOIN ra_application a ON a.id = k.application_id "

@@ -311,6 +311,11 @@ sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_kyc SET full_name = 'X' WHERE applicatio
 	fail "the KYC data of an erased application changed"
 sql_fails "$PKI_TEST_PG_URI" "UPDATE ra_kyc SET ktp_photo = '\\x00', selfie = '\\x00', evidence_erased_at = NULL
     WHERE application_id = $app1" 'erased once' || fail "erased evidence replaced"
+# pkictl's role erases the images without reading them (schema/110).
+sql_fails "$PKI_TEST_PG_URI" "SET ROLE pki_admin; SELECT octet_length(selfie) FROM ra_kyc WHERE application_id = $app2" \
+    'permission denied' || fail "pki_admin reads a subscriber's selfie"
+sql_fails "$PKI_TEST_PG_URI" "SET ROLE pki_admin; SELECT ktp_photo FROM ra_kyc WHERE application_id = $app2" \
+    'permission denied' || fail "pki_admin reads a subscriber's e-KTP photo"
 note "kyc erase: cancelled 90+ days ago erased (audited, 410 to officers, data kept), issued and recent kept; the guard holds"
 
 # An issued application's evidence goes kyc.issued_evidence_days after its
