@@ -138,6 +138,15 @@ struct pdf_doc {
 	size_t		 names_cap;
 	int		 sig_next;	/* the first free "SignatureN" */
 	int		 max_nodes;	/* the form's node budget */
+	/*
+	 * The AcroForm's /NeedAppearances is true (ISO 32000-1 §12.7.2,
+	 * Table 218): viewers (poppler, Acrobat) then regenerate the
+	 * appearances of the fields and ignore ours, so a visible QR does
+	 * not show. widgets_no_ap: field widgets without an /AP that have an
+	 * area (a zero-size /Rect shows nothing either way).
+	 */
+	int		 need_appearances;
+	int		 widgets_no_ap;
 };
 
 /* An empty signature field (no /V, own or inherited). */
@@ -860,6 +869,31 @@ pdf_read_locks(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
  * the node budget, no field is walked twice and each handle is released
  * once read, so that the work and memory stay linear in the file.
  */
+/* 1 when widget w has no /AP dictionary yet a /Rect of some area. */
+static int
+pdf_widget_lacks_ap(qpdf_data q, qpdf_oh w)
+{
+	qpdf_oh r;
+	double v[4];
+	int i, lacks = 1;
+
+	if (qpdf_oh_is_dictionary(q, qpdf_oh_get_key(q, w, "/AP")))
+		return 0;
+	r = qpdf_oh_get_key(q, w, "/Rect");
+	if (qpdf_oh_is_array(q, r) && qpdf_oh_get_array_n_items(q, r) == 4) {
+		for (i = 0; i < 4; i++) {
+			qpdf_oh e = qpdf_oh_get_array_item(q, r, i);
+
+			if (!qpdf_oh_is_number(q, e))
+				break;
+			v[i] = qpdf_oh_get_numeric_value(q, e);
+		}
+		if (i == 4 && (v[0] == v[2] || v[1] == v[3]))
+			lacks = 0;
+	}
+	return lacks;
+}
+
 static int
 pdf_walk_field(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
     const char *parent, int inherited_sig, int inherited_v, long long
@@ -955,11 +989,17 @@ pdf_walk_field(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
 			if (pdf_walk_field(doc, seen, kid, fq, is_sig, has_v,
 			    ffv, depth + 1, nodes, err, errlen) == -1)
 				goto out;
-		} else if (qpdf_oh_is_dictionary(q, kid))
+		} else if (qpdf_oh_is_dictionary(q, kid)) {
 			widgets++;
+			doc->widgets_no_ap += pdf_widget_lacks_ap(q, kid);
+		}
 		qpdf_oh_release(q, kid);
 		kid = 0;
 	}
+	/* A terminal field without kids is its own widget (§12.5.6.19). */
+	if (!has_field_kids && (n == 0 || qpdf_oh_is_name_and_equals(q,
+	    qpdf_oh_get_key(q, f, "/Subtype"), "/Widget")))
+		doc->widgets_no_ap += pdf_widget_lacks_ap(q, f);
 	if (!has_field_kids && is_sig) {
 		doc->nsigs++;
 		if (qpdf_oh_is_dictionary(q, v)) {
@@ -1005,8 +1045,12 @@ pdf_read_form(struct pdf_doc *doc, char *err, size_t errlen)
 
 	root = qpdf_get_root(q);
 	af = qpdf_oh_get_key(q, root, "/AcroForm");
-	if (qpdf_oh_is_dictionary(q, af))
+	if (qpdf_oh_is_dictionary(q, af)) {
 		fields = qpdf_oh_get_key(q, af, "/Fields");
+		p = qpdf_oh_get_key(q, af, "/NeedAppearances");
+		doc->need_appearances = qpdf_oh_is_bool(q, p) &&
+		    qpdf_oh_get_bool_value(q, p);
+	}
 	n = fields != 0 && qpdf_oh_is_array(q, fields) ?
 	    qpdf_oh_get_array_n_items(q, fields) : 0;
 	if (n > doc->max_nodes) {
@@ -2246,6 +2290,19 @@ pdf_check_opts(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
 			snprintf(err, errlen, "visible signature without QR text");
 			return -1;
 		}
+		/*
+		 * /NeedAppearances true: we set it false (below), which is
+		 * only right when every field already has its appearance.
+		 */
+		if (doc->need_appearances && doc->widgets_no_ap > 0) {
+			snprintf(err, errlen, "the form asks viewers to "
+			    "generate field appearances (/NeedAppearances true, "
+			    "ISO 32000-1 §12.7.2) and %d field widget(s) have "
+			    "none: viewers would redraw the form and not show "
+			    "the QR code, so a visible signature is refused (an "
+			    "invisible one is not)", doc->widgets_no_ap);
+			return -1;
+		}
 	} else if (o->page < 0 || o->page > doc->npages) {
 		snprintf(err, errlen, "page %d: the PDF has %d page(s)", o->page,
 		    doc->npages);
@@ -2497,6 +2554,19 @@ pdf_prepare_signature(struct pdf_doc *doc, const struct pdf_sig_opts *o,
 	if ((flagv & 3) != 3 || !qpdf_oh_is_integer(q, flags)) {
 		if ((newaf = dict_with(q, newaf, "/SigFlags",
 		    qpdf_oh_new_integer(q, flagv | 3))) == 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	/*
+	 * /NeedAppearances true makes viewers regenerate every widget's
+	 * appearance, ours included (poppler and Acrobat then draw no QR).
+	 * pdf_check_opts() let a visible signature through only when every
+	 * field widget has its /AP: nothing needs generating.
+	 */
+	if (o->visible && doc->need_appearances) {
+		if ((newaf = dict_with(q, newaf, "/NeedAppearances",
+		    qpdf_oh_new_bool(q, QPDF_FALSE))) == 0) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}

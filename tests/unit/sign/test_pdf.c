@@ -646,6 +646,112 @@ test_visible_qr(void **state)
 }
 
 /*
+ * A filled text field and /NeedAppearances true: viewers regenerate every
+ * widget's appearance and ignore ours, so the QR did not render (pdfsig
+ * valid, pdftoppm showed nothing). With every field's /AP present the
+ * update sets /NeedAppearances false and the QR shows; a field without one
+ * refuses a visible signature (422), not an invisible one.
+ */
+static void
+make_need_pdf(const char *name, int with_ap)
+{
+	struct pdfw w;
+	const char *ap = "BT /F1 12 Tf 2 5 Td (Budi) Tj ET";
+
+	pdfw_begin(&w, name);
+	pdfw_obj(&w);
+	fputs("<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] "
+	    "/NeedAppearances true /DA (/F1 0 Tf 0 g) /DR << /Font << /F1 6 0 "
+	    "R >> >> >> >>", w.f);
+	pdfw_obj(&w);
+	fputs("<< /Type /Pages /Kids [3 0 R] /Count 1 >>", w.f);
+	pdfw_obj(&w);
+	fputs("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+	    "/Annots [4 0 R] >>", w.f);
+	pdfw_obj(&w);
+	fprintf(w.f, "<< /FT /Tx /T (Nama) /V (Budi) /DA (/F1 12 Tf 0 g) "
+	    "/Type /Annot /Subtype /Widget /Rect [72 600 272 620] /P 3 0 R "
+	    "/F 4%s >>", with_ap ? " /AP << /N 5 0 R >>" : "");
+	pdfw_obj(&w);
+	fprintf(w.f, "<< /Type /XObject /Subtype /Form /BBox [0 0 200 20] "
+	    "/Resources << /Font << /F1 6 0 R >> >> /Length %zu >>\nstream\n"
+	    "%s\nendstream", strlen(ap), ap);
+	pdfw_obj(&w);
+	fputs("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", w.f);
+	pdfw_finish(&w);
+}
+
+/* Dark pixels of page 1 of name rendered at 72 dpi in PDF [x0 y0 x1 y1]. */
+static size_t
+render_dark(const char *name, int x0, int y0, int x1, int y1)
+{
+	char out[4096], path[512], ppm[600];
+	unsigned char *img;
+	size_t len, dark;
+	int w, h;
+
+	path_of(path, sizeof(path), name);
+	snprintf(ppm, sizeof(ppm), "%s.r", path);
+	if (run(out, sizeof(out), "pdftoppm -r 72 -gray -f 1 -l 1 "
+	    "-singlefile '%s' '%s'", path, ppm) != 0)
+		fail_msg("pdftoppm %s: %s", name, out);
+	strcat(ppm, ".pgm");
+	img = read_file(ppm, &len);
+	dark = pgm_dark(img, len, x0, 792 - y1, x1, 792 - y0, &w, &h);
+	assert_int_equal(h, 792);
+	free(img);
+	return dark;
+}
+
+static void
+test_need_appearances(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	struct pdf_doc *doc;
+	struct pdf_prepared p;
+	char path[512], err[512], out[8192];
+	unsigned char *buf;
+	size_t len, before, after;
+
+	make_need_pdf("na0.pdf", 1);
+	o.visible = 1;
+	o.page = 1;
+	o.x = 300;
+	o.y = 300;
+	o.size = 120;
+	o.qr_text = "https://verify.example.test/doc/need";
+	assert_int_equal(sign_file("na0.pdf", "na1.pdf", &o), 0);
+	check_pdfsig("na1.pdf", 1, 1);
+	before = render_dark("na0.pdf", 300, 300, 420, 420);
+	after = render_dark("na1.pdf", 300, 300, 420, 420);
+	if (before != 0 || after < 120 * 120 / 4)
+		fail_msg("the QR's square: %zu dark pixels unsigned, %zu signed "
+		    "(want 0, then the QR)", before, after);
+	show_object("na1.pdf", "1", out, sizeof(out));
+	if (strstr(out, "/NeedAppearances false") == NULL)
+		fail_msg("/NeedAppearances not set false: %s", out);
+
+	/* A field without /AP: the visible signature is refused. */
+	make_need_pdf("nb0.pdf", 0);
+	path_of(path, sizeof(path), "nb0.pdf");
+	buf = read_file(path, &len);
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	assert_int_equal(pdf_check_signature(doc, &o, err, sizeof(err)), -1);
+	if (strstr(err, "/NeedAppearances true") == NULL ||
+	    strstr(err, "1 field widget(s) have none") == NULL)
+		fail_msg("want the /NeedAppearances refusal: %s", err);
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    -1);
+	assert_null(p.buf);
+	pdf_close(doc);
+	free(buf);
+	o.visible = 0;
+	o.page = 0;
+	assert_int_equal(sign_file("nb0.pdf", "nb1.pdf", &o), 0);
+	check_pdfsig("nb1.pdf", 1, 1);
+}
+
+/*
  * A reference to a missing object (legal: it reads as null) must not come
  * to name one of our new objects: page 1 names object 9, the trailer's
  * /Size, in its /Contents and its /Resources. Numbered from /Size, our
@@ -2396,6 +2502,7 @@ main(void)
 		cmocka_unit_test(test_reference_past_size),
 		cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_visible_qr),
+		cmocka_unit_test(test_need_appearances),
 		cmocka_unit_test(test_existing_form),
 		cmocka_unit_test(test_indirect_arrays_and_docmdp),
 		cmocka_unit_test(test_dss),
