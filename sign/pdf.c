@@ -2239,6 +2239,80 @@ pdf_check_fill(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
 	return e;
 }
 
+/*
+ * A rectangle (ISO 32000-1 §7.9.5): an array of 4 numbers, any two
+ * diagonally opposite corners, normalised to lower-left, upper-right in b.
+ * 0, or -1 when r is not one.
+ */
+static int
+pdf_rect(qpdf_data q, qpdf_oh r, double b[4])
+{
+	double v[4];
+	int i;
+
+	if (!qpdf_oh_is_array(q, r) || qpdf_oh_get_array_n_items(q, r) != 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		qpdf_oh e = qpdf_oh_get_array_item(q, r, i);
+
+		if (!qpdf_oh_is_number(q, e))
+			return -1;
+		v[i] = qpdf_oh_get_numeric_value(q, e);
+		if (!isfinite(v[i]))
+			return -1;
+	}
+	b[0] = v[0] < v[2] ? v[0] : v[2];
+	b[1] = v[1] < v[3] ? v[1] : v[3];
+	b[2] = v[0] < v[2] ? v[2] : v[0];
+	b[3] = v[1] < v[3] ? v[3] : v[1];
+	return 0;
+}
+
+/*
+ * The visible area of page pageno (from 1): its CropBox, own or inherited
+ * (ISO 32000-1 §7.7.3.3, §14.11.2; by default the MediaBox), clipped to its
+ * MediaBox. 0, or -1 with a message in err.
+ */
+static int
+pdf_page_area(qpdf_data q, int pageno, double b[4], char *err, size_t errlen)
+{
+	qpdf_oh node, media = 0, crop = 0;
+	double m[4], c[4];
+	int depth, have_m = 0, have_c = 0;
+
+	node = qpdf_get_page_n(q, (size_t)pageno - 1);
+	/* Inheritance climbs /Parent, as deep as the page tree may be. */
+	for (depth = 0; depth <= PDF_PAGE_DEPTH &&
+	    qpdf_oh_is_dictionary(q, node); depth++) {
+		if (!have_m) {
+			media = qpdf_oh_get_key(q, node, "/MediaBox");
+			have_m = pdf_rect(q, media, m) == 0;
+		}
+		if (!have_c) {
+			crop = qpdf_oh_get_key(q, node, "/CropBox");
+			have_c = pdf_rect(q, crop, c) == 0;
+		}
+		if (have_m && have_c)
+			break;
+		node = qpdf_oh_get_key(q, node, "/Parent");
+	}
+	if (pdf_qpdf_failed(q, "page", err, errlen))
+		return -1;
+	if (!have_m) {
+		snprintf(err, errlen, "page %d has no MediaBox (ISO 32000-1 "
+		    "§7.7.3.3): a visible signature cannot be placed on it",
+		    pageno);
+		return -1;
+	}
+	if (!have_c)
+		memcpy(c, m, sizeof(c));
+	b[0] = c[0] > m[0] ? c[0] : m[0];
+	b[1] = c[1] > m[1] ? c[1] : m[1];
+	b[2] = c[2] < m[2] ? c[2] : m[2];
+	b[3] = c[3] < m[3] ? c[3] : m[3];
+	return 0;
+}
+
 static int
 pdf_check_opts(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
     char *err, size_t errlen)
@@ -2246,6 +2320,7 @@ pdf_check_opts(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
 	char names[512];
 	const char *texts[3] = { o->reason, o->location, o->name };
 	const char *labels[3] = { "reason", "location", "name" };
+	double box[4];
 	int i;
 
 	for (i = 0; i < 3; i++) {
@@ -2288,6 +2363,22 @@ pdf_check_opts(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
 		}
 		if (o->qr_text == NULL || o->qr_text[0] == '\0') {
 			snprintf(err, errlen, "visible signature without QR text");
+			return -1;
+		}
+		/*
+		 * Inside the page's visible area, in default user space
+		 * (page rotation is not applied: sign/README.md). A QR off the
+		 * page was signed and never seen.
+		 */
+		if (pdf_page_area(doc->q, o->page, box, err, errlen) == -1)
+			return -1;
+		if (o->x < box[0] || o->y < box[1] ||
+		    o->x + o->size > box[2] || o->y + o->size > box[3]) {
+			snprintf(err, errlen, "the QR at [%g %g %g %g] is not "
+			    "inside page %d's visible area [%g %g %g %g] (its "
+			    "CropBox within its MediaBox, ISO 32000-1 §14.11.2)",
+			    o->x, o->y, o->x + o->size, o->y + o->size, o->page,
+			    box[0], box[1], box[2], box[3]);
 			return -1;
 		}
 		/*

@@ -789,6 +789,16 @@ grep -q 'DocMDP /P 2' "$tmp/sout" || fail "serve DocMDP /P 2: $(cat "$tmp/sout")
 sed -i 's/"documents":/"field":"Approval","visible":{"page":1,"x":1,"y":1,"size":50,"qr_text":"x"},"documents":/' "$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "field with visible"
+# A visible QR off the page (5000,5000): 422 naming the page's visible
+# area, no document returned, before any authorization.
+sads=$(q "SELECT count(*) FROM sign_sad")
+body "$aB" "$credB" '{"type":"pin","code":"513829"}' B-B "$tmp/simple.pdf"
+sed -i 's|"documents":|"visible":{"page":1,"x":5000,"y":5000,"size":120,"qr_text":"https://verify.example.id/d/1"},"documents":|' "$tmp/sbody"
+sreq "$tmp/sbody"
+problem 422 "a QR off the page"
+grep -q "the QR at \\[5000 5000 5120 5120\\] is not inside page 1's visible area \\[" "$tmp/sout" &&
+	! jq -e 'has("documents")' "$tmp/sout" >/dev/null || fail "a QR off the page: $(cat "$tmp/sout")"
+[ "$(q "SELECT count(*) FROM sign_sad")" = "$sads" ] || fail "a QR off the page: an authorization was made"
 # Refusals, each a problem body: wrong PIN (403, CSC's invalid_pin), not a
 # PDF (422), malformed and unknown members (400), not JSON (415), too big
 # (413), another path (404).

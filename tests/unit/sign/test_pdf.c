@@ -751,6 +751,101 @@ test_need_appearances(void **state)
 	check_pdfsig("nb1.pdf", 1, 1);
 }
 
+/* One page: its /MediaBox and extra keys page_extra, /Pages' pages_extra. */
+static void
+make_box_pdf(const char *name, const char *page_extra, const char *pages_extra)
+{
+	struct pdfw w;
+
+	pdfw_begin(&w, name);
+	pdfw_obj(&w);
+	fputs("<< /Type /Catalog /Pages 2 0 R >>", w.f);
+	pdfw_obj(&w);
+	fprintf(w.f, "<< /Type /Pages /Kids [3 0 R] /Count 1%s >>",
+	    pages_extra);
+	pdfw_obj(&w);
+	fprintf(w.f, "<< /Type /Page /Parent 2 0 R%s >>", page_extra);
+	pdfw_finish(&w);
+}
+
+/* The visible signature at x, y (size 120) on name is refused with want. */
+static void
+expect_qr_refused(const char *name, double x, double y, const char *want)
+{
+	struct pdf_sig_opts o = opts_invisible();
+	struct pdf_doc *doc;
+	struct pdf_prepared p;
+	char path[512], err[512];
+	unsigned char *buf;
+	size_t len;
+
+	o.visible = 1;
+	o.page = 1;
+	o.x = x;
+	o.y = y;
+	o.size = 120;
+	o.qr_text = "https://verify.example.test/doc/box";
+	path_of(path, sizeof(path), name);
+	buf = read_file(path, &len);
+	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
+	if (pdf_check_signature(doc, &o, err, sizeof(err)) != -1 ||
+	    strstr(err, want) == NULL)
+		fail_msg("%s, QR at %g,%g: want \"%s\" refused, got \"%s\"",
+		    name, x, y, want, err);
+	assert_int_equal(pdf_prepare_signature(doc, &o, &p, err, sizeof(err)),
+	    -1);
+	assert_null(p.buf);
+	assert_non_null(strstr(err, want));
+	pdf_close(doc);
+	free(buf);
+}
+
+/*
+ * A visible QR whose square is not inside the page's visible area (its
+ * CropBox, own or inherited, within its MediaBox) is refused: at 5000,5000
+ * it was signed and never seen.
+ */
+static void
+test_qr_page_area(void **state)
+{
+	struct pdf_sig_opts o = opts_invisible();
+
+	make_box_pdf("pa0.pdf", " /MediaBox [0 0 612 792]", "");
+	expect_qr_refused("pa0.pdf", 5000, 5000, "the QR at [5000 5000 5120 "
+	    "5120] is not inside page 1's visible area [0 0 612 792]");
+	expect_qr_refused("pa0.pdf", 500, 100, "the QR at [500 100 620 220] "
+	    "is not inside page 1's visible area [0 0 612 792]");
+	expect_qr_refused("pa0.pdf", -10, 100, "visible area [0 0 612 792]");
+	/* Outside a CropBox, the page's own and one inherited. */
+	make_box_pdf("pa1.pdf", " /MediaBox [0 0 612 792] /CropBox [100 100 "
+	    "495 742]", "");
+	expect_qr_refused("pa1.pdf", 20, 20, "the QR at [20 20 140 140] is not "
+	    "inside page 1's visible area [100 100 495 742]");
+	make_box_pdf("pa2.pdf", "", " /MediaBox [0 0 612 792] /CropBox "
+	    "[742 495 100 100]");
+	expect_qr_refused("pa2.pdf", 20, 20, "visible area [100 100 612 495]");
+	/* A MediaBox off the origin: the origin's corner is off the page. */
+	make_box_pdf("pa3.pdf", " /MediaBox [200 300 795 1142]", "");
+	expect_qr_refused("pa3.pdf", 20, 20, "visible area [200 300 795 1142]");
+	/* No MediaBox at all. */
+	make_box_pdf("pa4.pdf", "", "");
+	expect_qr_refused("pa4.pdf", 20, 20, "page 1 has no MediaBox");
+
+	/* Inside: signed. */
+	o.visible = 1;
+	o.page = 1;
+	o.x = 400;
+	o.y = 400;
+	o.size = 120;
+	o.qr_text = "https://verify.example.test/doc/box";
+	assert_int_equal(sign_file("pa3.pdf", "pa3s.pdf", &o), 0);
+	check_pdfsig("pa3s.pdf", 1, 1);
+	o.x = 100;
+	o.y = 100;
+	assert_int_equal(sign_file("pa1.pdf", "pa1s.pdf", &o), 0);
+	check_pdfsig("pa1s.pdf", 1, 1);
+}
+
 /*
  * A reference to a missing object (legal: it reads as null) must not come
  * to name one of our new objects: page 1 names object 9, the trailer's
@@ -2503,6 +2598,7 @@ main(void)
 		cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_visible_qr),
 		cmocka_unit_test(test_need_appearances),
+		cmocka_unit_test(test_qr_page_area),
 		cmocka_unit_test(test_existing_form),
 		cmocka_unit_test(test_indirect_arrays_and_docmdp),
 		cmocka_unit_test(test_dss),
