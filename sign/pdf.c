@@ -33,6 +33,14 @@
 
 /* Bytes at the end of a file searched for "startxref" (ISO 32000-1 §7.5.5). */
 #define PDF_TAIL_SEARCH		1024
+/*
+ * NUL and white-space padding after %%EOF skipped first, at most (some
+ * transports and storage pad files to a block; qpdf then no longer finds
+ * startxref, and is given the file without its padding).
+ */
+#define PDF_TAIL_PAD		(64 * 1024)
+/* White space skipped at the startxref offset to "xref" or "N G obj". */
+#define PDF_XREF_SKIP		64
 /* The largest object number a cross-reference table may give (Annex C). */
 #define PDF_MAX_OBJNUM		8388607LL
 /*
@@ -113,6 +121,8 @@ struct pdf_doc {
 	qpdf_data	 q;		/* qpdf's view of buf (reads buf) */
 	long long	 startxref;	/* offset of the last xref section */
 	int		 xref_stream;	/* it is an xref stream, not a table */
+	int		 xref_ws;	/* startxref named white space before it */
+	size_t		 qlen;		/* len without trailing padding: qpdf's */
 	long long	 size;		/* trailer /Size */
 	long long	 next_obj;	/* our first new object: past /Size and
 					   every reference (pdf_scan_refs) */
@@ -389,17 +399,35 @@ pdf_qpdf_failed(qpdf_data q, const char *what, char *err, size_t errlen)
 	return 1;
 }
 
-/* qpdf warnings mean qpdf had to guess: a damaged file, which we refuse. */
+/*
+ * qpdf warnings mean qpdf had to guess: a damaged file, which we refuse;
+ * one whose text holds allow (NULL: none) is one we know to be harmless.
+ */
+static int
+pdf_qpdf_warned_but(qpdf_data q, const char *what, const char *allow,
+    char *err, size_t errlen)
+{
+	qpdf_error e;
+	const char *t;
+
+	while (qpdf_more_warnings(q)) {
+		e = qpdf_next_warning(q);
+		t = qpdf_get_error_full_text(q, e);
+		if (allow != NULL && t != NULL && strstr(t, allow) != NULL)
+			continue;
+		pdf_qpdf_message(q, e, what, "damaged PDF refused: ", err,
+		    errlen);
+		while (qpdf_more_warnings(q))
+			(void)qpdf_next_warning(q);
+		return 1;
+	}
+	return 0;
+}
+
 static int
 pdf_qpdf_warned(qpdf_data q, const char *what, char *err, size_t errlen)
 {
-	if (!qpdf_more_warnings(q))
-		return 0;
-	pdf_qpdf_message(q, qpdf_next_warning(q), what,
-	    "damaged PDF refused: ", err, errlen);
-	while (qpdf_more_warnings(q))
-		(void)qpdf_next_warning(q);
-	return 1;
+	return pdf_qpdf_warned_but(q, what, NULL, err, errlen);
 }
 
 /* After reading object id gen: 1 with err when qpdf failed or had to guess. */
@@ -427,70 +455,96 @@ pdf_is_ws(unsigned char c)
 	    c == '\0';
 }
 
+/* White space, NUL excepted (ISO 32000-1 §7.2.2, as qpdf skips it). */
+static int
+pdf_is_space(unsigned char c)
+{
+	return c != '\0' && pdf_is_ws(c);
+}
+
 /*
- * The offset given by the last "startxref" of the file, and whether what
- * is there is a classic table ("xref") or an xref stream ("N G obj").
+ * The offset of the last cross-reference section, from the last "startxref"
+ * of the file, and whether what is there is a classic table ("xref") or an
+ * xref stream ("N G obj"). Up to PDF_TAIL_PAD bytes of NUL and white-space
+ * padding at the end are skipped before the PDF_TAIL_SEARCH bytes searched;
+ * *endp is where that padding starts (len without it). An offset naming up
+ * to PDF_XREF_SKIP bytes of white space before "xref" or the object (some
+ * writers count the EOL before it) gives the offset past them, *wsp 1.
  */
 static int
 pdf_find_startxref(const unsigned char *buf, size_t len, long long *offp,
-    int *streamp, char *err, size_t errlen)
+    int *streamp, int *wsp, size_t *endp, char *err, size_t errlen)
 {
 	static const char kw[] = "startxref";
-	size_t from, i, kwlen = sizeof(kw) - 1, pos = SIZE_MAX;
+	size_t end = len, from, i, kwlen = sizeof(kw) - 1, pos = SIZE_MAX;
 	long long off = 0;
 	int digits = 0, k;
 
-	from = len > PDF_TAIL_SEARCH ? len - PDF_TAIL_SEARCH : 0;
-	for (i = len >= kwlen ? len - kwlen + 1 : 0; i-- > from;) {
+	*wsp = 0;
+	*endp = len;
+	while (end > 0 && len - end < PDF_TAIL_PAD && pdf_is_ws(buf[end - 1]))
+		end--;
+	from = end > PDF_TAIL_SEARCH ? end - PDF_TAIL_SEARCH : 0;
+	for (i = end >= kwlen ? end - kwlen + 1 : 0; i-- > from;) {
 		if (memcmp(buf + i, kw, kwlen) == 0) {
 			pos = i + kwlen;
 			break;
 		}
 	}
 	if (pos == SIZE_MAX) {
-		snprintf(err, errlen, "no startxref in the last %d bytes: not a "
-		    "complete PDF (ISO 32000-1 §7.5.5)", PDF_TAIL_SEARCH);
+		snprintf(err, errlen, "no startxref in the last %d bytes "
+		    "(after at most %d bytes of NUL or white-space padding): "
+		    "not a complete PDF (ISO 32000-1 §7.5.5)",
+		    PDF_TAIL_SEARCH, PDF_TAIL_PAD);
 		return -1;
 	}
-	while (pos < len && pdf_is_ws(buf[pos]))
+	while (pos < end && pdf_is_ws(buf[pos]))
 		pos++;
-	while (pos < len && isdigit(buf[pos]) && digits < 12) {
+	while (pos < end && isdigit(buf[pos]) && digits < 12) {
 		off = off * 10 + (buf[pos++] - '0');
 		digits++;
 	}
-	if (digits == 0 || digits == 12 || (size_t)off >= len) {
+	if (digits == 0 || digits == 12 || (size_t)off >= end) {
 		snprintf(err, errlen, "startxref gives no offset inside the file");
 		return -1;
 	}
-	if (memmem(buf + pos, len - pos, "%%EOF", 5) == NULL) {
+	if (memmem(buf + pos, end - pos, "%%EOF", 5) == NULL) {
 		snprintf(err, errlen, "no %%%%EOF after startxref: truncated PDF");
 		return -1;
 	}
 	i = (size_t)off;
-	if (len - i >= 4 && memcmp(buf + i, "xref", 4) == 0) {
-		*offp = off;
+	while (i < end && i - (size_t)off < PDF_XREF_SKIP &&
+	    pdf_is_space(buf[i]))
+		i++;
+	if (end - i >= 4 && memcmp(buf + i, "xref", 4) == 0) {
+		*offp = (long long)i;
 		*streamp = 0;
+		*wsp = i != (size_t)off;
+		*endp = end;
 		return 0;
 	}
+	off = (long long)i;
 	/* "N G obj" */
 	for (k = 0; k < 2; k++) {
 		digits = 0;
-		while (i < len && isdigit(buf[i])) {
+		while (i < end && isdigit(buf[i])) {
 			i++;
 			digits++;
 		}
-		if (digits == 0 || i >= len || !pdf_is_ws(buf[i]))
+		if (digits == 0 || i >= end || !pdf_is_ws(buf[i]))
 			break;
-		while (i < len && pdf_is_ws(buf[i]))
+		while (i < end && pdf_is_ws(buf[i]))
 			i++;
 	}
-	if (k < 2 || len - i < 3 || memcmp(buf + i, "obj", 3) != 0) {
+	if (k < 2 || end - i < 3 || memcmp(buf + i, "obj", 3) != 0) {
 		snprintf(err, errlen, "startxref offset %lld points at neither "
 		    "an xref table nor an xref stream object", off);
 		return -1;
 	}
+	*wsp = 0;
 	*offp = off;
 	*streamp = 1;
+	*endp = end;
 	return 0;
 }
 
@@ -1474,7 +1528,7 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 	doc->len = len;
 	doc->max_nodes = PDF_FIELD_NODES + (own ? PDF_OWN_UPDATES : 0);
 	if (pdf_find_startxref(doc->buf, len, &doc->startxref,
-	    &doc->xref_stream, err, errlen) == -1)
+	    &doc->xref_stream, &doc->xref_ws, &doc->qlen, err, errlen) == -1)
 		goto out;
 
 	if ((doc->q = q = qpdf_init()) == NULL) {
@@ -1484,7 +1538,8 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 	qpdf_silence_errors(q);
 	qpdf_set_suppress_warnings(q, QPDF_TRUE);
 	qpdf_set_attempt_recovery(q, QPDF_FALSE);
-	if (qpdf_read_memory(q, "input.pdf", (const char *)doc->buf, len,
+	/* Without trailing padding, where qpdf would find no startxref. */
+	if (qpdf_read_memory(q, "input.pdf", (const char *)doc->buf, doc->qlen,
 	    NULL) & QPDF_ERRORS) {
 		qpdf_error e = qpdf_get_error(q);
 
@@ -1501,7 +1556,9 @@ pdf_open_limits(const unsigned char *buf, size_t len, int own,
 		    "unencrypted PDFs");
 		goto out;
 	}
-	if (pdf_qpdf_warned(q, "read", err, errlen))
+	/* White space at the startxref offset: qpdf skips it and warns. */
+	if (pdf_qpdf_warned_but(q, "read", doc->xref_ws ?
+	    "extraneous whitespace seen before xref" : NULL, err, errlen))
 		goto out;
 
 	trailer = qpdf_get_trailer(q);

@@ -2588,6 +2588,104 @@ test_request_cpu_budget(void **state)
 	free(buf);
 }
 
+/*
+ * name2: name with its startxref offset moved back by by bytes (onto white
+ * space before "xref" or the xref stream object), then pad bytes of c.
+ */
+static void
+make_tail_variant(const char *name, const char *name2, int by, size_t pad,
+    int c)
+{
+	char path[512], tail[64];
+	unsigned char *buf, *sx;
+	size_t len, n;
+	long off;
+	FILE *f;
+
+	path_of(path, sizeof(path), name);
+	buf = read_file(path, &len);
+	sx = NULL;
+	for (n = len >= 9 ? len - 9 + 1 : 0; n-- > 0;)
+		if (memcmp(buf + n, "startxref", 9) == 0) {
+			sx = buf + n;
+			break;
+		}
+	assert_non_null(sx);
+	off = strtol((char *)sx + 10, NULL, 10);
+	path_of(path, sizeof(path), name2);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, (size_t)(sx - buf), f),
+	    (size_t)(sx - buf));
+	n = (size_t)snprintf(tail, sizeof(tail), "startxref\n%ld\n%%%%EOF\n",
+	    off - by);
+	assert_int_equal(fwrite(tail, 1, n, f), n);
+	for (n = 0; n < pad; n++)
+		fputc(c, f);
+	assert_int_equal(fclose(f), 0);
+	free(buf);
+}
+
+/* name opens or is refused with want, and then signs (or not). */
+static void
+expect_tail(const char *name, const char *want)
+{
+	char path[512], out[600];
+	unsigned char *buf;
+	size_t len;
+
+	path_of(path, sizeof(path), name);
+	buf = read_file(path, &len);
+	if (want != NULL)
+		expect_refused(buf, len, want);
+	else {
+		struct pdf_sig_opts o = opts_invisible();
+
+		expect_opens(buf, len, 0);
+		snprintf(out, sizeof(out), "%s-s.pdf", name);
+		assert_int_equal(sign_file(name, out, &o), 0);
+		check_qpdf(out);
+		check_pdfsig(out, 1, 1);
+	}
+	free(buf);
+}
+
+/*
+ * startxref naming the EOL just before "xref" (qpdf only warns: extraneous
+ * whitespace) and NUL or white-space padding past the last 1024 bytes
+ * after %%EOF: both were refused; both sign now, within bounds.
+ */
+static void
+test_startxref_tolerance(void **state)
+{
+	make_pdf("t0.pdf", 1, 0);
+	/* The offset of the EOL before "xref". */
+	make_tail_variant("t0.pdf", "t1.pdf", 1, 0, 0);
+	expect_tail("t1.pdf", NULL);
+	/* Into the "endobj" before: still refused. */
+	make_tail_variant("t0.pdf", "t2.pdf", 2, 0, 0);
+	expect_tail("t2.pdf", "points at neither");
+	make_tail_variant("t0.pdf", "t3.pdf", 8, 0, 0);
+	expect_tail("t3.pdf", "points at neither");
+	/* Padding: 2 KiB of NULs, 60000 bytes of CR LF, both with the EOL. */
+	make_tail_variant("t0.pdf", "t4.pdf", 0, 2048, '\0');
+	expect_tail("t4.pdf", NULL);
+	make_tail_variant("t0.pdf", "t5.pdf", 1, 60000, '\n');
+	expect_tail("t5.pdf", NULL);
+	/* Past the 64 KiB bound, or padding that is not white space. */
+	make_tail_variant("t0.pdf", "t6.pdf", 0, 70000, '\0');
+	expect_tail("t6.pdf", "no startxref in the last 1024 bytes");
+	make_tail_variant("t0.pdf", "t7.pdf", 0, 2048, 'x');
+	expect_tail("t7.pdf", "no startxref in the last 1024 bytes");
+	/* An xref stream: the offset of the EOL before its object. */
+	make_pdf("t8.pdf", 1, 1);
+	make_objstm_pdf("t8.pdf", "t9.pdf");
+	make_tail_variant("t9.pdf", "t10.pdf", 0, 3000, '\0');
+	expect_tail("t10.pdf", NULL);
+	make_tail_variant("t9.pdf", "t11.pdf", 1, 0, 0);
+	expect_tail("t11.pdf", NULL);
+}
+
 int
 main(void)
 {
@@ -2599,6 +2697,7 @@ main(void)
 		cmocka_unit_test(test_visible_qr),
 		cmocka_unit_test(test_need_appearances),
 		cmocka_unit_test(test_qr_page_area),
+		cmocka_unit_test(test_startxref_tolerance),
 		cmocka_unit_test(test_existing_form),
 		cmocka_unit_test(test_indirect_arrays_and_docmdp),
 		cmocka_unit_test(test_dss),
