@@ -452,7 +452,7 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 	json_t *root, *factor = NULL, *visible = NULL, *docs = NULL;
 	const char *user = NULL, *cred = NULL, *level = NULL, *digest = NULL;
 	const char *reason = NULL, *location = NULL, *name = NULL;
-	const char *field = NULL, *stime = NULL;
+	const char *field = NULL, *stime = NULL, *cause;
 
 	memset(r, 0, sizeof(*r));
 	/* jansson's messages quote the text near the error: not echoed. */
@@ -468,8 +468,24 @@ serve_parse(const unsigned char *body, size_t len, struct serve_request *r,
 		return SERVE_PARSE_NO_MEMORY;
 	}
 	if (root == NULL) {
+		/*
+		 * The causes our rules add to RFC 8259's, named (the README
+		 * promises repeated members refused by name); never the text.
+		 */
+		switch (json_error_code(&je)) {
+		case json_error_duplicate_key:
+			cause = ": a duplicate member";
+			break;
+		case json_error_null_character:
+		case json_error_null_byte_in_key:
+			cause = ": a NUL (\\u0000) in a string";
+			break;
+		default:
+			cause = "";
+			break;
+		}
 		snprintf(detail, detaillen, "the body is not a JSON object "
-		    "(RFC 8259; error at byte %d)", je.position);
+		    "(RFC 8259; error at byte %d%s)", je.position, cause);
 		return -1;
 	}
 	r->root = root;

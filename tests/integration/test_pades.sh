@@ -891,6 +891,18 @@ grep -q 'only with an OTP' "$tmp/sout" || fail "a signing_time with a PIN: $(cat
 printf '{"user":"1",' >"$tmp/sbody"
 sreq "$tmp/sbody"
 problem 400 "truncated JSON"
+# A repeated member and a NUL in a string: refused, the cause named, the
+# text never quoted (it was "error at byte N" alone).
+printf '{"user":"1","user":"2","credential":"2","factor":{"type":"pin","code":"123456"},"documents":[{"name":"a","pdf":"QUJD"}]}' >"$tmp/sbody"
+sreq "$tmp/sbody"
+problem 400 "a repeated member"
+jq -e '.detail | test("error at byte [0-9]+: a duplicate member\\)$")' "$tmp/sout" >/dev/null || fail "a repeated member: $(cat "$tmp/sout")"
+printf '{"user":"1","credential":"2","factor":{"type":"pin","code":"123456"},"reason":"se\\u0000cret","documents":[{"name":"a","pdf":"QUJD"}]}' >"$tmp/sbody"
+grep -q 'se\\u0000cret' "$tmp/sbody" || fail "the NUL body: $(cat "$tmp/sbody")"
+sreq "$tmp/sbody"
+problem 400 "a NUL in a string"
+jq -e '.detail | test("a NUL \\(\\\\u0000\\) in a string\\)$")' "$tmp/sout" >/dev/null &&
+	! grep -q cret "$tmp/sout" || fail "a NUL in a string: $(cat "$tmp/sout")"
 # Ids and a code signd would refuse as malformed are the caller's mistake
 # (400 here, nothing asked of signd), not the signing service's refusal
 # (they were 403 "refused by the signing service" after every document
