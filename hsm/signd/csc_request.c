@@ -15,7 +15,11 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <openssl/asn1.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "hsm/signd/extern.h"
 #include "lib/json.h"
@@ -845,6 +849,91 @@ static const struct {
 	{ "1.2.840.10045.4.3.4", SAM_MD_SHA512, 3 },
 };
 
+/* The NID of an AlgorithmIdentifier of a hash, parameters absent or NULL. */
+static int
+csc_hash_nid(const X509_ALGOR *alg)
+{
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	int ptype;
+
+	if (alg == NULL)
+		return NID_sha1;	/* RFC 8017 A.2.3: the default */
+	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL)
+		return NID_undef;
+	return OBJ_obj2nid(obj);
+}
+
+static int
+csc_md_nid(uint32_t md)
+{
+	switch (md) {
+	case SAM_MD_SHA256:
+		return NID_sha256;
+	case SAM_MD_SHA384:
+		return NID_sha384;
+	case SAM_MD_SHA512:
+		return NID_sha512;
+	}
+	return NID_undef;
+}
+
+/*
+ * signAlgoParams of RSASSA-PSS: the base64 of a DER RSASSA-PSS-params
+ * (RFC 8017 A.2.3), decoded by OpenSSL, no trailing bytes. 0 when it says
+ * what the SAM signs with for md: hashAlgorithm md (SHA-1, the default
+ * when absent, is not md), maskGenAlgorithm MGF1 with md, saltLength the
+ * length of md, trailerField 1 (trailerFieldBC). -1 otherwise.
+ */
+static int
+csc_pss_params(json_t *v, uint32_t md)
+{
+	unsigned char der[256];
+	const unsigned char *p = der;
+	RSA_PSS_PARAMS *pss = NULL;
+	X509_ALGOR *mgfhash = NULL;
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	int64_t salt = 0, trailer = 1;
+	size_t len = 0;
+	int ptype, rc = -1;
+
+	if (!json_is_string(v) || csc_b64_decode(json_string_value(v),
+	    json_string_length(v), der, sizeof(der), &len) == -1 || len == 0)
+		goto out;
+	if ((pss = d2i_RSA_PSS_PARAMS(NULL, &p, (long)len)) == NULL ||
+	    p != der + len)
+		goto out;
+	if (csc_md_nid(md) == NID_undef ||
+	    csc_hash_nid(pss->hashAlgorithm) != csc_md_nid(md))
+		goto out;
+	/* MGF1 (absent: MGF1 with SHA-1) with the same hash. */
+	if (pss->maskGenAlgorithm == NULL)
+		goto out;
+	X509_ALGOR_get0(&obj, &ptype, &pval, pss->maskGenAlgorithm);
+	if (OBJ_obj2nid(obj) != NID_mgf1 || ptype != V_ASN1_SEQUENCE ||
+	    (mgfhash = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(X509_ALGOR),
+	    pss->maskGenAlgorithm->parameter)) == NULL ||
+	    csc_hash_nid(mgfhash) != csc_md_nid(md))
+		goto out;
+	/* saltLength DEFAULT 20, never a hash length of ours. */
+	if (pss->saltLength == NULL ||
+	    ASN1_INTEGER_get_int64(&salt, pss->saltLength) != 1 ||
+	    salt != (int64_t)sam_md_len(md))
+		goto out;
+	if (pss->trailerField != NULL &&
+	    ASN1_INTEGER_get_int64(&trailer, pss->trailerField) != 1)
+		goto out;
+	if (trailer != 1)
+		goto out;
+	rc = 0;
+out:
+	X509_ALGOR_free(mgfhash);
+	RSA_PSS_PARAMS_free(pss);
+	return rc;
+}
+
 int
 csc_parse_signhash(const void *body, size_t len, struct csc_signhash_req *r,
     char *detail, size_t detaillen)
@@ -915,13 +1004,20 @@ csc_parse_signhash(const void *body, size_t len, struct csc_signhash_req *r,
 		md = m2;
 	}
 	/*
-	 * RSASSA-PSS: MGF1 with the same hash and a salt of the hash's length
-	 * (what p11wrap_sign makes); other parameters are not offered.
+	 * RSASSA-PSS signs with MGF1 of the same hash and a salt of the
+	 * hash's length (what p11wrap_sign makes); signAlgoParams may say
+	 * so, and nothing else.
 	 */
-	if (params != NULL) {
-		snprintf(detail, detaillen, "signAlgoParams not supported: "
-		    "RSASSA-PSS uses MGF1 with hashAlgorithmOID and a salt of "
-		    "the hash length");
+	if (params != NULL && kind != 2) {
+		snprintf(detail, detaillen, "Invalid parameter signAlgoParams: "
+		    "only with RSASSA-PSS (%s)", CSC_OID_RSAPSS);
+		goto out;
+	}
+	if (params != NULL && csc_pss_params(params, md) == -1) {
+		snprintf(detail, detaillen, "Invalid parameter signAlgoParams: "
+		    "the base64 DER of RSASSA-PSS-params (RFC 8017 A.2.3) with "
+		    "hashAlgorithmOID's hash, MGF1 with that hash, a salt of "
+		    "its length and trailerField 1");
 		goto out;
 	}
 	if (mode != NULL && (!json_is_string(mode) ||

@@ -592,7 +592,63 @@ expect 200 - "signHash RSA-PSS"
 for i in 0 1; do
 	verify "$tmp/rsa.pem" "$i" -pkeyopt digest:sha384 -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:digest
 done
-note "RSA-2048: PKCS#1 v1.5 (SHA-256, OTP) and PSS (SHA-384, bulk of 2) verified by openssl"
+# CSC v2's signAlgoParams: the base64 DER of RSASSA-PSS-params (RFC 8017
+# A.2.3), taken when it names what the SAM signs with (MGF1 of
+# hashAlgorithmOID's hash, a salt of its length); until 2026-12-07 always
+# refused, so a client that sends them could not use PSS.
+# pss_params HASHOID MGFHASHOID SALT: sets P to such a value.
+pss_params() {
+	cat >"$tmp/pss.cnf" <<-EOF
+	asn1=SEQUENCE:pss
+	[pss]
+	h=EXPLICIT:0,SEQUENCE:hash
+	m=EXPLICIT:1,SEQUENCE:mgf
+	s=EXPLICIT:2,INTEGER:$3
+	[hash]
+	o=OID:$1
+	n=NULL
+	[mgf]
+	o=OID:1.2.840.113549.1.1.8
+	p=SEQUENCE:mh
+	[mh]
+	o=OID:$2
+	n=NULL
+	EOF
+	openssl asn1parse -genconf "$tmp/pss.cnf" -noout -out "$tmp/pss.der" >/dev/null
+	P=$(base64 -w0 "$tmp/pss.der")
+}
+# signhash_p CRED SAD HASHES-JSON HASHOID SIGNALGO PARAMS
+signhash_p() {
+	sreq signatures/signHash "{\"credentialID\":\"$1\",\"SAD\":\"$2\",\"hashes\":$3,\"hashAlgorithmOID\":\"$4\",\"signAlgo\":\"$5\",\"signAlgoParams\":\"$6\"}" "$at"
+}
+hashes sha384 1
+authorize "$credRSA" "$H" $SHA384 '"PIN":"402917"'
+expect 200 - "authorize RSA-PSS with signAlgoParams"
+pss_params $SHA384 $SHA384 48
+signhash_p "$credRSA" "$SAD" "$H" $SHA384 $PSS "$P"
+expect 200 - "signHash RSA-PSS with signAlgoParams"
+verify "$tmp/rsa.pem" 0 -pkeyopt digest:sha384 -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:digest
+# Refused before the SAM is asked: nothing changes.
+before
+for bad in "$SHA256 $SHA256 32" "$SHA384 $SHA384 32" "$SHA384 $SHA256 48" "$SHA384 $SHA384 20"; do
+	pss_params $bad
+	signhash_p "$credRSA" "$SAD" "$H" $SHA384 $PSS "$P"
+	expect 400 invalid_request "signHash PSS SHA-384 with signAlgoParams $bad"
+	[ "$(desc)" = "${desc_pss:=$(desc)}" ] && grep -q '^Invalid parameter signAlgoParams' <<<"$(desc)" ||
+		fail "signAlgoParams $bad: $(desc)"
+	grep -qF "$P" "$tmp/out" && fail "the refusal of signAlgoParams $bad quotes them"
+done
+for bad in 'bm90IERFUg==' '!!!!' "$P$P" ''; do
+	signhash_p "$credRSA" "$SAD" "$H" $SHA384 $PSS "$bad"
+	expect 400 invalid_request "signHash PSS with signAlgoParams '$bad'"
+	[ "$(desc)" = "$desc_pss" ] || fail "signAlgoParams '$bad': $(desc)"
+done
+pss_params $SHA384 $SHA384 48
+signhash_p "$credRSA" "$SAD" "$H" $SHA384 $RSA "$P"
+expect 400 invalid_request "signHash PKCS#1 v1.5 with signAlgoParams"
+grep -q '^Invalid parameter signAlgoParams' <<<"$(desc)" || fail "signAlgoParams with rsaEncryption: $(desc)"
+unchanged "signAlgoParams refused"
+note "RSA-2048: PKCS#1 v1.5 (SHA-256, OTP) and PSS (SHA-384, bulk of 2; and with signAlgoParams) verified by openssl"
 
 # === a sign code is for one key (schema/061) =====================================
 # A holds three credentials: her personal certificate ($credEC), an

@@ -313,6 +313,103 @@ test_token_auth(void **state)
 	    body, sizeof(body)), 0);
 }
 
+/* RSASSA-PSS-params (RFC 8017 A.2.3), DER in base64, made by openssl asn1parse -genconf. */
+#define PSS_256	"MDSgDzANBglghkgBZQMEAgEFAKEcMBoGCSqGSIb3DQEBCDANBglghkgBZQMEAgEFAKIDAgEg"
+#define PSS_384	"MDSgDzANBglghkgBZQMEAgIFAKEcMBoGCSqGSIb3DQEBCDANBglghkgBZQMEAgIFAKIDAgEw"
+/* SHA-384, salt 32 */
+#define PSS_384_SALT32 \
+	"MDSgDzANBglghkgBZQMEAgIFAKEcMBoGCSqGSIb3DQEBCDANBglghkgBZQMEAgIFAKIDAgEg"
+/* SHA-384, MGF1 with SHA-256 */
+#define PSS_384_MGF256 \
+	"MDSgDzANBglghkgBZQMEAgIFAKEcMBoGCSqGSIb3DQEBCDANBglghkgBZQMEAgEFAKIDAgEw"
+/* SHA-384 with trailerField 2, and 1 (the default, given) */
+#define PSS_384_TRAILER2 "MDmgDzANBglghkgBZQMEAgIFAKEcMBoGCSqGSIb3DQEBCDAN" \
+	"BglghkgBZQMEAgIFAKIDAgEwowMCAQI="
+#define PSS_384_TRAILER1 "MDmgDzANBglghkgBZQMEAgIFAKEcMBoGCSqGSIb3DQEBCDAN" \
+	"BglghkgBZQMEAgIFAKIDAgEwowMCAQE="
+
+/*
+ * signhash_params ALGO HASHOID PARAMS: the result of csc_parse_signhash on
+ * a body with these (PARAMS NULL: no signAlgoParams), detail in detail.
+ */
+static int
+signhash_params(const char *algo, const char *hashoid, const char *params,
+    char *detail, size_t detaillen)
+{
+	struct csc_signhash_req r;
+	char body[1024];
+	/* A SHA-256 (32 bytes) or SHA-384 (48 bytes) digest. */
+	const char *h = hashoid == NULL ||
+	    strcmp(hashoid, CSC_OID_SHA256) == 0 ?
+	    "ETPCHyu0jjg8IkRZKYxod3tJBB1sZ6SJ42M7HIxcdFk=" :
+	    "ERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERER";
+
+	detail[0] = '\0';
+	snprintf(body, sizeof(body), "{\"credentialID\":\"6\",\"SAD\":"
+	    "\"Hwsy4Y78cEDFavmh78x3Ej_txBjeDsfQx0pingzouoQ\",\"hashes\":"
+	    "[\"%s\"]%s%s%s,\"signAlgo\":\"%s\"%s%s%s}", h,
+	    hashoid != NULL ? ",\"hashAlgorithmOID\":\"" : "",
+	    hashoid != NULL ? hashoid : "", hashoid != NULL ? "\"" : "", algo,
+	    params != NULL ? ",\"signAlgoParams\":\"" : "",
+	    params != NULL ? params : "", params != NULL ? "\"" : "");
+	return csc_parse_signhash(body, strlen(body), &r, detail, detaillen);
+}
+
+static void
+pss_refused(const char *algo, const char *hashoid, const char *params)
+{
+	char detail[256];
+
+	if (signhash_params(algo, hashoid, params, detail,
+	    sizeof(detail)) != -1)
+		fail_msg("%s %s %s accepted", algo, hashoid, params);
+	if (strncmp(detail, "Invalid parameter signAlgoParams", 32) != 0)
+		fail_msg("%s %s %s: %s", algo, hashoid, params, detail);
+}
+
+/*
+ * CSC v2 signHash's signAlgoParams: RSASSA-PSS's parameters, accepted when
+ * they are what the SAM signs with (MGF1 of hashAlgorithmOID's hash, salt
+ * of its length); until 2026-12-07 always refused.
+ */
+static void
+test_signhash_params(void **state)
+{
+	char detail[256];
+
+	(void)state;
+	if (signhash_params(CSC_OID_RSAPSS, CSC_OID_SHA256, PSS_256, detail,
+	    sizeof(detail)) != 0)
+		fail_msg("PSS SHA-256 with its parameters refused: %s", detail);
+	if (signhash_params(CSC_OID_RSAPSS, CSC_OID_SHA384, PSS_384, detail,
+	    sizeof(detail)) != 0)
+		fail_msg("PSS SHA-384 with its parameters refused: %s", detail);
+	if (signhash_params(CSC_OID_RSAPSS, CSC_OID_SHA384, PSS_384_TRAILER1,
+	    detail, sizeof(detail)) != 0)
+		fail_msg("PSS SHA-384 with trailerField 1 refused: %s", detail);
+	/* Without signAlgoParams: as before. */
+	if (signhash_params(CSC_OID_RSAPSS, CSC_OID_SHA384, NULL, detail,
+	    sizeof(detail)) != 0)
+		fail_msg("PSS SHA-384 without parameters refused: %s", detail);
+	/* Another hash than hashAlgorithmOID's, salt, MGF1 hash, trailer. */
+	pss_refused(CSC_OID_RSAPSS, CSC_OID_SHA384, PSS_256);
+	pss_refused(CSC_OID_RSAPSS, CSC_OID_SHA256, PSS_384);
+	pss_refused(CSC_OID_RSAPSS, CSC_OID_SHA384, PSS_384_SALT32);
+	pss_refused(CSC_OID_RSAPSS, CSC_OID_SHA384, PSS_384_MGF256);
+	pss_refused(CSC_OID_RSAPSS, CSC_OID_SHA384, PSS_384_TRAILER2);
+	/* SEQUENCE {}: SHA-1, MGF1-SHA-1, salt 20 (the defaults). */
+	pss_refused(CSC_OID_RSAPSS, CSC_OID_SHA256, "MAA=");
+	/* Not base64, not DER, trailing bytes, empty, not a string. */
+	pss_refused(CSC_OID_RSAPSS, CSC_OID_SHA256, "not base64!");
+	pss_refused(CSC_OID_RSAPSS, CSC_OID_SHA256, "AAAA");
+	pss_refused(CSC_OID_RSAPSS, CSC_OID_SHA256, PSS_256 "AA==");
+	pss_refused(CSC_OID_RSAPSS, CSC_OID_SHA256, "");
+	/* With any other signAlgo. */
+	pss_refused(CSC_OID_RSA, CSC_OID_SHA256, PSS_256);
+	pss_refused(CSC_OID_EC, CSC_OID_SHA256, PSS_256);
+	pss_refused("1.2.840.113549.1.1.11", NULL, PSS_256);
+}
+
 int
 main(void)
 {
@@ -321,6 +418,7 @@ main(void)
 		cmocka_unit_test(test_b64url32),
 		cmocka_unit_test(test_form_value),
 		cmocka_unit_test(test_token_auth),
+		cmocka_unit_test(test_signhash_params),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
