@@ -220,9 +220,11 @@ static int
 csc_info(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
-	json_t *o;
+	json_t *o = NULL, *algos = NULL;
+	const char *a;
 	char oauth[512], detail[128];
-	int rc;
+	size_t i;
+	int rc = -1;
 
 	/* A body is optional; one that is there is checked like any other. */
 	if (req->body_len > 0 && !http_media_type_is(req, "application/json"))
@@ -232,16 +234,24 @@ csc_info(struct csc_ctx *c, const struct http_request *req,
 	    sizeof(detail)) == -1)
 		return csc_error(resp, 400, "invalid_request", detail);
 	snprintf(oauth, sizeof(oauth), "%s/oauth2", c->sd->base_url);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:[s,s,s,s,"
-	    "s,s]}", "specs", "2.0.0.0", "name", "PKI remote signing (signd)",
-	    "logo", "", "region", "ID", "lang", "en-US", "description",
-	    "Remote signing with subscriber keys held in the HSM (SCAL2)",
-	    "authType", "oauth2client", "oauth2", oauth, "methods",
-	    "oauth2/token", "credentials/list", "credentials/info",
-	    "credentials/authorize", "signatures/signHash", "info");
-	if (o == NULL)
-		return -1;
+	/* CSC v2 §11.1's signAlgorithms: exactly what signHash takes. */
+	if ((algos = json_array()) == NULL)
+		goto out;
+	for (i = 0; (a = csc_sign_algo_oid(i)) != NULL; i++)
+		if (json_array_append_new(algos, json_string(a)) == -1)
+			goto out;
+	if ((o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:s, "
+	    "s:[s,s,s,s,s,s], s:{s:O}}", "specs", "2.0.0.0", "name",
+	    "PKI remote signing (signd)", "logo", "", "region", "ID", "lang",
+	    "en-US", "description", "Remote signing with subscriber keys held "
+	    "in the HSM (SCAL2)", "authType", "oauth2client", "oauth2", oauth,
+	    "methods", "oauth2/token", "credentials/list", "credentials/info",
+	    "credentials/authorize", "signatures/signHash", "info",
+	    "signAlgorithms", "algos", algos)) == NULL)
+		goto out;
 	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(algos);
 	json_decref(o);
 	return rc;
 }

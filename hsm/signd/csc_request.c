@@ -849,6 +849,13 @@ static const struct {
 	{ "1.2.840.10045.4.3.4", SAM_MD_SHA512, 3 },
 };
 
+const char *
+csc_sign_algo_oid(size_t i)
+{
+	return i < sizeof(csc_sign_algos) / sizeof(csc_sign_algos[0]) ?
+	    csc_sign_algos[i].oid : NULL;
+}
+
 /* The NID of an AlgorithmIdentifier of a hash, parameters absent or NULL. */
 static int
 csc_hash_nid(const X509_ALGOR *alg)

@@ -242,6 +242,11 @@ void	csc_b64url32_encode(const unsigned char in[32], char out[44]);
 int	csc_b64_decode(const char *s, size_t slen, unsigned char *out,
 	    size_t outmax, size_t *outlen);
 char	*csc_b64_encode(const unsigned char *in, size_t len);
+/*
+ * The i-th signAlgo OID signatures/signHash takes, NULL past the last: the
+ * one list info's signAlgorithms.algos is made of.
+ */
+const char *csc_sign_algo_oid(size_t i);
 /* The sam_md of a hash OID (2.16.840.1.101.3.4.2.1/2/3), or 0. */
 uint32_t csc_md_from_oid(const char *oid);
 void	csc_wipe(void *, size_t);

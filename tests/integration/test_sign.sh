@@ -650,6 +650,49 @@ grep -q '^Invalid parameter signAlgoParams' <<<"$(desc)" || fail "signAlgoParams
 unchanged "signAlgoParams refused"
 note "RSA-2048: PKCS#1 v1.5 (SHA-256, OTP) and PSS (SHA-384, bulk of 2; and with signAlgoParams) verified by openssl"
 
+# === info's signAlgorithms: exactly what signHash takes ==========================
+# CSC v2 info's signAlgorithms.algos (required; clients find the algorithms
+# there): until 2026-12-07 missing. Each listed OID passes signHash's check
+# of signAlgo (a request without hashes is then refused for them, before
+# the SAM), well-known OIDs it does not take are not listed and are refused
+# as signAlgo, and an EC and an RSA one from the list sign.
+curl -sS -o "$tmp/out" "$surl/info"
+jq -e '.signAlgorithms.algos | type == "array" and length > 0' "$tmp/out" >/dev/null ||
+	fail "info: no signAlgorithms.algos: $(cat "$tmp/out")"
+jq -r '.signAlgorithms.algos[]' "$tmp/out" >"$tmp/algos"
+[ "$(jq -c '.signAlgorithms | keys' "$tmp/out")" = '["algos"]' ] || fail "info signAlgorithms: $(jq -c .signAlgorithms "$tmp/out")"
+sadfmt=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+# (hashAlgorithmOID only for those that ask for it: the combined OIDs
+# carry their hash, SHA-512 say, and a SHA-256 would not match.)
+while read -r a; do
+	sreq signatures/signHash "{\"credentialID\":\"$credRSA\",\"SAD\":\"$sadfmt\",\"signAlgo\":\"$a\"}" "$at"
+	if grep -q '^Invalid parameter hashAlgorithmOID' <<<"$(desc)"; then
+		sreq signatures/signHash "{\"credentialID\":\"$credRSA\",\"SAD\":\"$sadfmt\",\"hashAlgorithmOID\":\"$SHA256\",\"signAlgo\":\"$a\"}" "$at"
+	fi
+	expect 400 invalid_request "signHash without hashes, signAlgo $a"
+	[ "$(desc)" = "Missing parameter hashes" ] || fail "info lists signAlgo $a, signHash says: $(desc)"
+done <"$tmp/algos"
+# sha1WithRSA, sha224WithRSA, ecdsa-with-SHA1, -SHA224, Ed25519, DSA, RSAES-OAEP.
+for a in 1.2.840.113549.1.1.5 1.2.840.113549.1.1.14 1.2.840.10045.4.1 1.2.840.10045.4.3.1 \
+    1.3.101.112 1.2.840.10040.4.1 1.2.840.113549.1.1.7; do
+	grep -qx "$a" "$tmp/algos" && fail "info lists $a"
+	sreq signatures/signHash "{\"credentialID\":\"$credRSA\",\"SAD\":\"$sadfmt\",\"hashAlgorithmOID\":\"$SHA256\",\"signAlgo\":\"$a\"}" "$at"
+	expect 400 invalid_request "signHash with signAlgo $a"
+	grep -q '^Invalid parameter signAlgo ' <<<"$(desc)" || fail "signAlgo $a not listed, signHash says: $(desc)"
+done
+# One of each family, from the list, signs and verifies.
+for fam in "$credEC ec.pem 1.2.840.10045.4.3.2" "$credRSA rsa.pem 1.2.840.113549.1.1.11"; do
+	read -r fc fp fa <<<"$fam"
+	grep -qx "$fa" "$tmp/algos" || fail "info does not list $fa"
+	hashes sha256 1
+	authorize "$fc" "$H" $SHA256 '"PIN":"402917"'
+	expect 200 - "authorize for signAlgo $fa"
+	signhash "$fc" "$SAD" "$H" $SHA256 "$fa"
+	expect 200 - "signHash with the listed $fa"
+	case $fa in 1.2.840.113549.*) verify "$tmp/$fp" 0 -pkeyopt digest:sha256 ;; *) verify "$tmp/$fp" 0 ;; esac
+done
+note "info: signAlgorithms.algos lists $(wc -l <"$tmp/algos") OIDs, each taken by signHash, others refused; EC and RSA from it verified"
+
 # === a sign code is for one key (schema/061) =====================================
 # A holds three credentials: her personal certificate ($credEC), an
 # employee's ($credRSA) and her company's e-seal ($credSeal). A code she
