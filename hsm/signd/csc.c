@@ -387,43 +387,6 @@ out:
 
 /* --- credentials/list, credentials/info ----------------------------------------- */
 
-static int
-csc_list(struct csc_ctx *c, const struct http_request *req,
-    struct http_response *resp)
-{
-	struct csc_list_req r;
-	unsigned long long svc;
-	char detail[256], max[24];
-	const char *v[2];
-	PGresult *res = NULL;
-	json_t *o = NULL, *ids;
-	int rc = -1, a, i;
-
-	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1)
-		return a;
-	if (csc_parse_list(req->body, req->body_len, &r, detail,
-	    sizeof(detail)) == -1)
-		return csc_error(resp, 400, "invalid_request", detail);
-	snprintf(max, sizeof(max), "%ld", r.max_results > 0 ? r.max_results :
-	    1000);
-	v[0] = r.user_id;
-	v[1] = max;
-	if ((res = db_exec(c->db, &stmt_cred_list, v, NULL, NULL)) == NULL)
-		goto out;
-	if ((o = json_pack("{s:[]}", "credentialIDs")) == NULL)
-		goto out;
-	ids = json_object_get(o, "credentialIDs");
-	for (i = 0; i < PQntuples(res); i++)
-		if (json_array_append_new(ids, json_string(PQgetvalue(res, i,
-		    0))) == -1)
-			goto out;
-	rc = http_respond_json(resp, 200, o);
-out:
-	json_decref(o);
-	PQclear(res);
-	return rc;
-}
-
 static json_t *
 csc_b64_json(const char *bytea)
 {
@@ -465,13 +428,18 @@ csc_time(const ASN1_TIME *t, char *out, size_t outlen)
 		strftime(out, outlen, "%Y%m%d%H%M%SZ", &tm);
 }
 
+/*
+ * credentials/info's object (CSC v2 §11.5) of credential q->credential,
+ * with what q asks (certificates, certInfo, authInfo); q->user_id, when
+ * not "", must own it. 1 with *out (the caller frees it) and *valid (the
+ * certificate valid, the key enabled); 0 when the credential is unknown
+ * or another user's; -1 on failure. *out is cleared on entry.
+ */
 static int
-csc_cred_info(struct csc_ctx *c, const struct http_request *req,
-    struct http_response *resp)
+csc_cred_object(struct csc_ctx *c, const struct csc_info_req *q,
+    json_t **out, int *valid)
 {
-	struct csc_info_req r;
-	unsigned long long svc;
-	char detail[256], from[32], to[32], *subj = NULL, *iss = NULL;
+	char from[32], to[32], *subj = NULL, *iss = NULL;
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	size_t derlen = 0;
@@ -481,20 +449,16 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 	BIGNUM *bn = NULL;
 	char *serial = NULL;
 	json_t *o = NULL, *cert = NULL, *certs = NULL;
-	int rc = -1, a, valid;
+	int rc = -1;
 
-	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1)
-		return a;
-	if (csc_parse_info(req->body, req->body_len, &r, detail,
-	    sizeof(detail)) == -1)
-		return csc_error(resp, 400, "invalid_request", detail);
-	v[0] = r.credential;
+	*out = NULL;
+	*valid = 0;
+	v[0] = q->credential;
 	if ((res = db_exec(c->db, &stmt_cred_info, v, NULL, NULL)) == NULL)
 		goto out;
-	if (PQntuples(res) != 1 || (r.user_id[0] != '\0' &&
-	    strcmp(r.user_id, PQgetvalue(res, 0, 0)) != 0)) {
-		rc = csc_error(resp, 400, "invalid_request", "Invalid parameter "
-		    "credentialID");
+	if (PQntuples(res) != 1 || (q->user_id[0] != '\0' &&
+	    strcmp(q->user_id, PQgetvalue(res, 0, 0)) != 0)) {
+		rc = 0;
 		goto out;
 	}
 	/*
@@ -516,26 +480,26 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 		status = "expired";
 	else
 		status = "valid";
-	valid = strcmp(status, "valid") == 0;
+	*valid = strcmp(status, "valid") == 0;
 	if ((cert = json_pack("{s:s}", "status", status)) == NULL ||
 	    (certs = json_array()) == NULL)
 		goto out;
-	if (r.certs != CSC_CERTS_NONE) {
+	if (q->certs != CSC_CERTS_NONE) {
 		if (json_array_append_new(certs, csc_b64_json(PQgetvalue(res, 0,
 		    1))) == -1)
 			goto out;
-		if (r.certs == CSC_CERTS_CHAIN && !PQgetisnull(res, 0, 7) &&
+		if (q->certs == CSC_CERTS_CHAIN && !PQgetisnull(res, 0, 7) &&
 		    json_array_append_new(certs, csc_b64_json(PQgetvalue(res,
 		    0, 7))) == -1)
 			goto out;
-		if (r.certs == CSC_CERTS_CHAIN && !PQgetisnull(res, 0, 8) &&
+		if (q->certs == CSC_CERTS_CHAIN && !PQgetisnull(res, 0, 8) &&
 		    json_array_append_new(certs, csc_b64_json(PQgetvalue(res,
 		    0, 8))) == -1)
 			goto out;
 		if (json_object_set(cert, "certificates", certs) == -1)
 			goto out;
 	}
-	if (r.cert_info) {
+	if (q->cert_info) {
 		if (db_bytea_value(PQgetvalue(res, 0, 1), &der, &derlen) == -1)
 			goto out;
 		p = der;
@@ -559,11 +523,11 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 	}
 	if ((o = json_pack("{s:s, s:o, s:O, s:s, s:s, s:i, s:s}",
 	    "description", "Subscriber signing key held wrapped in the HSM",
-	    "key", csc_key_json(PQgetvalue(res, 0, 6), valid), "cert", cert,
+	    "key", csc_key_json(PQgetvalue(res, 0, 6), *valid), "cert", cert,
 	    "authMode", "explicit", "SCAL", "2", "multisign", SIGND_HASHES_MAX,
 	    "lang", "en-US")) == NULL)
 		goto out;
-	if (r.auth_info && json_object_set_new(o, "auth", json_pack(
+	if (q->auth_info && json_object_set_new(o, "auth", json_pack(
 	    "{s:s, s:s, s:[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}, "
 	    "{s:s, s:s, s:s, s:s}]}",
 	    "mode", "explicit", "expression", "PIN OR OTP", "objects",
@@ -575,7 +539,9 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 	    "Password", "id", "otpID", "format", "N", "label", "the id of that "
 	    "RA OTP (not secret)")) == -1)
 		goto out;
-	rc = http_respond_json(resp, 200, o);
+	*out = o;
+	o = NULL;
+	rc = 1;
 out:
 	json_decref(o);
 	json_decref(cert);
@@ -586,6 +552,112 @@ out:
 	free(subj);
 	free(iss);
 	free(der);
+	PQclear(res);
+	return rc;
+}
+
+static int
+csc_cred_info(struct csc_ctx *c, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct csc_info_req r;
+	unsigned long long svc;
+	char detail[256];
+	json_t *o = NULL;
+	int rc, a, valid;
+
+	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1)
+		return a;
+	if (csc_parse_info(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return csc_error(resp, 400, "invalid_request", detail);
+	if ((a = csc_cred_object(c, &r, &o, &valid)) != 1)
+		return a == 0 ? csc_error(resp, 400, "invalid_request",
+		    "Invalid parameter credentialID") : -1;
+	rc = http_respond_json(resp, 200, o);
+	json_decref(o);
+	return rc;
+}
+
+/*
+ * credentials/list (CSC v2 §11.4): the user's credential ids, at most
+ * maxResults (default and cap 1000); with onlyValid only those whose
+ * certificate is valid and key enabled, and with credentialInfo each one's
+ * credentials/info object too (csc_cred_object, with certificates,
+ * certInfo and authInfo), its credentialID in it. Either looks at each of
+ * the user's first 1000 credentials once: one query each.
+ */
+static int
+csc_list(struct csc_ctx *c, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct csc_list_req r;
+	struct csc_info_req q;
+	unsigned long long svc;
+	char detail[256], max[24];
+	const char *v[2];
+	PGresult *res = NULL;
+	json_t *o = NULL, *ids, *infos = NULL, *info = NULL;
+	long want;
+	int rc = -1, a, i, valid;
+
+	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1)
+		return a;
+	if (csc_parse_list(req->body, req->body_len, &r, detail,
+	    sizeof(detail)) == -1)
+		return csc_error(resp, 400, "invalid_request", detail);
+	want = r.max_results > 0 ? r.max_results : 1000;
+	/* onlyValid: maxResults counts the valid ones; look at them all. */
+	snprintf(max, sizeof(max), "%ld", r.only_valid ? 1000 : want);
+	v[0] = r.user_id;
+	v[1] = max;
+	if ((res = db_exec(c->db, &stmt_cred_list, v, NULL, NULL)) == NULL)
+		goto out;
+	if ((o = json_pack("{s:[]}", "credentialIDs")) == NULL)
+		goto out;
+	ids = json_object_get(o, "credentialIDs");
+	if (r.credential_info && (json_object_set_new(o, "credentialInfos",
+	    infos = json_array()) == -1 || infos == NULL))
+		goto out;
+	memset(&q, 0, sizeof(q));
+	snprintf(q.user_id, sizeof(q.user_id), "%s", r.user_id);
+	q.certs = r.certs;
+	q.cert_info = r.cert_info;
+	q.auth_info = r.auth_info;
+	for (i = 0; i < PQntuples(res) && (long)json_array_size(ids) < want;
+	    i++) {
+		if (r.credential_info || r.only_valid) {
+			snprintf(q.credential, sizeof(q.credential), "%s",
+			    PQgetvalue(res, i, 0));
+			/* 0: gone since the list was read. */
+			if ((a = csc_cred_object(c, &q, &info, &valid)) == -1)
+				goto out;
+			if (a == 0 || (r.only_valid && !valid)) {
+				json_decref(info);
+				info = NULL;
+				continue;
+			}
+		}
+		if (json_array_append_new(ids, json_string(PQgetvalue(res, i,
+		    0))) == -1)
+			goto out;
+		if (infos != NULL) {
+			if (json_object_set_new(info, "credentialID",
+			    json_string(PQgetvalue(res, i, 0))) == -1 ||
+			    json_array_append(infos, info) == -1)
+				goto out;
+		}
+		json_decref(info);
+		info = NULL;
+	}
+	/* CSC v2 §11.4: echoed when the request set it. */
+	if (r.only_valid && json_object_set_new(o, "onlyValid",
+	    json_true()) == -1)
+		goto out;
+	rc = http_respond_json(resp, 200, o);
+out:
+	json_decref(info);
+	json_decref(o);
 	PQclear(res);
 	return rc;
 }

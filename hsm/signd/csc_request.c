@@ -512,53 +512,6 @@ out:
 	return rc;
 }
 
-int
-csc_parse_list(const void *body, size_t len, struct csc_list_req *r,
-    char *detail, size_t detaillen)
-{
-	json_error_t err;
-	json_t *root, *uid = NULL, *max = NULL, *ci = NULL, *certs = NULL,
-	    *certinfo = NULL, *authinfo = NULL, *client = NULL;
-	int rc = -1;
-
-	memset(r, 0, sizeof(*r));
-	if ((root = csc_load(body, len, detail, detaillen)) == NULL)
-		return -1;
-	if (json_unpack_strict(root, &err, "{s?o, s?o, s?o, s?o, s?o, s?o, "
-	    "s?o}", "userID", &uid, "maxResults", &max, "credentialInfo", &ci,
-	    "certificates", &certs, "certInfo", &certinfo, "authInfo",
-	    &authinfo, "clientData", &client) == -1) {
-		snprintf(detail, detaillen, "unknown member (known: "
-		    "userID, maxResults, credentialInfo, certificates, "
-		    "certInfo, authInfo, clientData)");
-		goto out;
-	}
-	if (uid == NULL || csc_id(uid, r->user_id) == -1) {
-		snprintf(detail, detaillen, "Invalid parameter userID: the "
-		    "subscriber's account id as a decimal string is required");
-		goto out;
-	}
-	if (max != NULL && (!json_is_integer(max) ||
-	    json_integer_value(max) < 1 || json_integer_value(max) > 1000)) {
-		snprintf(detail, detaillen, "Invalid parameter maxResults "
-		    "(1..1000)");
-		goto out;
-	}
-	r->max_results = max != NULL ? (long)json_integer_value(max) : 0;
-	if ((ci != NULL && !json_is_boolean(ci)) ||
-	    (certinfo != NULL && !json_is_boolean(certinfo)) ||
-	    (authinfo != NULL && !json_is_boolean(authinfo)) ||
-	    (certs != NULL && !json_is_string(certs)) ||
-	    (client != NULL && !json_is_string(client))) {
-		snprintf(detail, detaillen, "a member has the wrong type");
-		goto out;
-	}
-	rc = 0;
-out:
-	json_decref(root);
-	return rc;
-}
-
 static int
 csc_certs(json_t *v, enum csc_certs *out)
 {
@@ -579,6 +532,63 @@ csc_certs(json_t *v, enum csc_certs *out)
 	else
 		return -1;
 	return 0;
+}
+
+int
+csc_parse_list(const void *body, size_t len, struct csc_list_req *r,
+    char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root, *uid = NULL, *max = NULL, *ci = NULL, *certs = NULL,
+	    *certinfo = NULL, *authinfo = NULL, *valid = NULL, *client = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((root = csc_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	if (json_unpack_strict(root, &err, "{s?o, s?o, s?o, s?o, s?o, s?o, "
+	    "s?o, s?o}", "userID", &uid, "maxResults", &max, "credentialInfo",
+	    &ci, "certificates", &certs, "certInfo", &certinfo, "authInfo",
+	    &authinfo, "onlyValid", &valid, "clientData", &client) == -1) {
+		snprintf(detail, detaillen, "unknown member (known: "
+		    "userID, maxResults, credentialInfo, certificates, "
+		    "certInfo, authInfo, onlyValid, clientData)");
+		goto out;
+	}
+	if (uid == NULL || csc_id(uid, r->user_id) == -1) {
+		snprintf(detail, detaillen, "Invalid parameter userID: the "
+		    "subscriber's account id as a decimal string is required");
+		goto out;
+	}
+	if (max != NULL && (!json_is_integer(max) ||
+	    json_integer_value(max) < 1 || json_integer_value(max) > 1000)) {
+		snprintf(detail, detaillen, "Invalid parameter maxResults "
+		    "(1..1000)");
+		goto out;
+	}
+	r->max_results = max != NULL ? (long)json_integer_value(max) : 0;
+	/* As credentials/info takes them, for each of credentialInfos. */
+	if (csc_certs(certs, &r->certs) == -1) {
+		snprintf(detail, detaillen, "Invalid parameter certificates "
+		    "(none, single, chain)");
+		goto out;
+	}
+	if ((ci != NULL && !json_is_boolean(ci)) ||
+	    (certinfo != NULL && !json_is_boolean(certinfo)) ||
+	    (authinfo != NULL && !json_is_boolean(authinfo)) ||
+	    (valid != NULL && !json_is_boolean(valid)) ||
+	    (client != NULL && !json_is_string(client))) {
+		snprintf(detail, detaillen, "a member has the wrong type");
+		goto out;
+	}
+	r->credential_info = ci != NULL && json_is_true(ci);
+	r->only_valid = valid != NULL && json_is_true(valid);
+	r->cert_info = certinfo != NULL && json_is_true(certinfo);
+	r->auth_info = authinfo != NULL && json_is_true(authinfo);
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
 }
 
 int

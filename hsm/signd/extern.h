@@ -173,11 +173,16 @@ struct csc_token_req {
 	char	client_id[64];
 	char	client_secret[64];	/* wipe */
 };
-struct csc_list_req {
-	char	user_id[CSC_ID_MAX + 1];
-	long	max_results;		/* 0: not given */
-};
 enum csc_certs { CSC_CERTS_NONE = 0, CSC_CERTS_SINGLE, CSC_CERTS_CHAIN };
+struct csc_list_req {
+	char		user_id[CSC_ID_MAX + 1];
+	long		max_results;		/* 0: not given */
+	int		credential_info;	/* credentialInfos wanted */
+	int		only_valid;		/* onlyValid: true */
+	enum csc_certs	certs;			/* for credentialInfos */
+	int		cert_info;
+	int		auth_info;
+};
 struct csc_info_req {
 	char		credential[CSC_ID_MAX + 1];
 	char		user_id[CSC_ID_MAX + 1];	/* "" when not given */

@@ -314,6 +314,46 @@ done
 sreq credentials/info "{\"credentialID\":\"$credRSA\"}" "$at"
 [ "$(jq -r '(.key.algo | join(",")) + "/" + (.key.len | tostring)' "$tmp/out")" = "$RSA,$PSS/2048" ] ||
 	fail "credentials/info RSA key: $(cat "$tmp/out")"
+# credentials/list with credentialInfo (CSC v2 §11.4): credentialInfos, for
+# each id the object credentials/info gives with the same certificates,
+# certInfo and authInfo, and its credentialID. Until 2026-12-07 ignored, and
+# a certificates value credentials/info refuses was taken.
+# list_infos_equal OPTS: the list's credentialInfos with OPTS (JSON members)
+# are credentials/info's, id for id.
+list_infos_equal() {
+	local ids i id
+	sreq credentials/list "{\"userID\":\"$aA\",\"credentialInfo\":true${1:+,$1}}" "$at"
+	expect 200 - "credentials/list with credentialInfo $1"
+	cp "$tmp/out" "$tmp/list.json"
+	ids=$(jq -r '.credentialIDs | join(" ")' "$tmp/list.json")
+	[ "$ids" = "$credEC $credRSA $credSeal" ] || fail "credentials/list with credentialInfo: ids $ids"
+	[ "$(jq -r '[.credentialInfos[].credentialID] | join(" ")' "$tmp/list.json")" = "$ids" ] ||
+		fail "credentialInfos: not one per id, in order: $(jq -c '[.credentialInfos[].credentialID]' "$tmp/list.json")"
+	i=0
+	for id in $ids; do
+		sreq credentials/info "{\"credentialID\":\"$id\"${1:+,$1}}" "$at"
+		expect 200 - "credentials/info $id $1"
+		cmp -s <(jq -S . "$tmp/out") <(jq -S ".credentialInfos[$i] | del(.credentialID)" "$tmp/list.json") ||
+			fail "credentialInfos[$i] ($1) is not credentials/info's: $(jq -c ".credentialInfos[$i]" "$tmp/list.json") vs $(cat "$tmp/out")"
+		i=$((i + 1))
+	done
+}
+list_infos_equal ''
+list_infos_equal '"certificates":"chain","certInfo":true,"authInfo":true'
+list_infos_equal '"certificates":"none","certInfo":false'
+[ "$(jq -r '.credentialInfos[0].cert | has("certificates")' "$tmp/list.json")" = false ] ||
+	fail "credentialInfos with certificates none: $(jq -c '.credentialInfos[0].cert' "$tmp/list.json")"
+sreq credentials/list "{\"userID\":\"$aA\",\"credentialInfo\":true,\"maxResults\":2}" "$at"
+[ "$(jq -r '[(.credentialIDs | length), (.credentialInfos | length)] | join("/")' "$tmp/out")" = 2/2 ] ||
+	fail "credentials/list maxResults 2 with credentialInfo: $(jq -c . "$tmp/out" | head -c 300)"
+sreq credentials/list "{\"userID\":\"$aA\"}" "$at"
+jq -e 'has("credentialInfos") or has("onlyValid") | not' "$tmp/out" >/dev/null ||
+	fail "credentials/list without credentialInfo: $(cat "$tmp/out")"
+for bad in '"certificates":"bogus"' '"certificates":1' '"certInfo":"yes"' '"onlyValid":1' '"credentialInfo":"true"'; do
+	sreq credentials/list "{\"userID\":\"$aA\",\"credentialInfo\":true,$bad}" "$at"
+	expect 400 invalid_request "credentials/list with $bad"
+done
+grep -q 'bogus' "$tmp/details" && fail "a refusal quotes the certificates value"
 
 # === authorize → signHash → openssl verifies ======================================
 # ECDSA P-256, SHA-256, a bulk of 3 documents with the PIN.
@@ -1101,6 +1141,29 @@ desc | has revoked || fail "revoked: $(desc)"
 authorize "$credEC" "$H" $SHA256 '"PIN":"402917"'
 expect 400 invalid_request "authorize on a revoked credential"
 unchanged "revoked credential"
+# credentials/list onlyValid (CSC v2 §11.4): the credentials whose
+# certificate is valid and key enabled, as credentials/info says, and
+# "onlyValid": true in the answer; the revoked one is not among them.
+sreq credentials/list "{\"userID\":\"$aA\"}" "$at"
+all=$(jq -r '.credentialIDs | join(" ")' "$tmp/out")
+[ "$all" = "$credEC $credRSA $credSeal" ] || fail "credentials/list after a revocation: $all"
+want=
+for id in $all; do
+	sreq credentials/info "{\"credentialID\":\"$id\"}" "$at"
+	[ "$(jq -r '.cert.status + "/" + .key.status' "$tmp/out")" = valid/enabled ] && want="$want $id"
+done
+[ "$want" = " $credRSA $credSeal" ] || fail "valid credentials of A after a revocation (and a released hold):$want"
+sreq credentials/list "{\"userID\":\"$aA\",\"onlyValid\":true}" "$at"
+expect 200 - "credentials/list onlyValid"
+[ "$(jq -r '(.credentialIDs | join(" ")) + "/" + (.onlyValid | tostring)' "$tmp/out")" = "$credRSA $credSeal/true" ] ||
+	fail "credentials/list onlyValid: $(cat "$tmp/out")"
+# maxResults counts the valid ones: the revoked first one does not take a place.
+sreq credentials/list "{\"userID\":\"$aA\",\"onlyValid\":true,\"maxResults\":1,\"credentialInfo\":true}" "$at"
+[ "$(jq -r '[.credentialIDs[0], .credentialInfos[0].credentialID, .credentialInfos[0].cert.status, (.credentialIDs | length)] | join("/")' "$tmp/out")" = \
+  "$credRSA/$credRSA/valid/1" ] || fail "credentials/list onlyValid maxResults 1: $(jq -c . "$tmp/out" | head -c 300)"
+sreq credentials/list "{\"userID\":\"$aA\",\"onlyValid\":false}" "$at"
+[ "$(jq -c '[(.credentialIDs | length), .onlyValid]' "$tmp/out")" = "[3,null]" ] ||
+	fail "credentials/list onlyValid false: $(cat "$tmp/out")"
 
 # Malformed requests.
 sreq credentials/authorize "{\"credentialID\":\"$credB\",\"numSignatures\":2,\"hashes\":$H,\"hashAlgorithmOID\":\"$SHA256\",\"PIN\":\"513829\"}" "$at"

@@ -410,6 +410,62 @@ test_signhash_params(void **state)
 	pss_refused("1.2.840.113549.1.1.11", NULL, PSS_256);
 }
 
+static void
+list_refused(const char *body)
+{
+	struct csc_list_req r;
+	char detail[256] = "";
+
+	if (csc_parse_list(body, strlen(body), &r, detail,
+	    sizeof(detail)) != -1)
+		fail_msg("%s accepted", body);
+}
+
+/*
+ * CSC v2 credentials/list: credentialInfo, certificates, certInfo,
+ * authInfo (for credentialInfos) and onlyValid; until 2026-12-07 the
+ * first four ignored (certificates not even checked) and onlyValid an
+ * unknown member.
+ */
+static void
+test_list_params(void **state)
+{
+	struct csc_list_req r;
+	const char *b;
+	char detail[256] = "";
+
+	(void)state;
+	b = "{\"userID\":\"7\"}";
+	if (csc_parse_list(b, strlen(b), &r, detail, sizeof(detail)) != 0)
+		fail_msg("%s refused: %s", b, detail);
+	assert_int_equal(r.credential_info, 0);
+	assert_int_equal(r.only_valid, 0);
+	assert_int_equal(r.certs, CSC_CERTS_SINGLE);
+	b = "{\"userID\":\"7\",\"credentialInfo\":true,\"certificates\":"
+	    "\"chain\",\"certInfo\":true,\"authInfo\":true,\"onlyValid\":"
+	    "true,\"maxResults\":5}";
+	if (csc_parse_list(b, strlen(b), &r, detail, sizeof(detail)) != 0)
+		fail_msg("%s refused: %s", b, detail);
+	assert_string_equal(r.user_id, "7");
+	assert_int_equal(r.max_results, 5);
+	assert_int_equal(r.credential_info, 1);
+	assert_int_equal(r.only_valid, 1);
+	assert_int_equal(r.certs, CSC_CERTS_CHAIN);
+	assert_int_equal(r.cert_info, 1);
+	assert_int_equal(r.auth_info, 1);
+	b = "{\"userID\":\"7\",\"certificates\":\"none\",\"onlyValid\":"
+	    "false}";
+	if (csc_parse_list(b, strlen(b), &r, detail, sizeof(detail)) != 0)
+		fail_msg("%s refused: %s", b, detail);
+	assert_int_equal(r.certs, CSC_CERTS_NONE);
+	assert_int_equal(r.only_valid, 0);
+	list_refused("{\"userID\":\"7\",\"certificates\":\"bogus\"}");
+	list_refused("{\"userID\":\"7\",\"certificates\":1}");
+	list_refused("{\"userID\":\"7\",\"onlyValid\":1}");
+	list_refused("{\"userID\":\"7\",\"onlyValid\":\"true\"}");
+	list_refused("{\"userID\":\"7\",\"credentialInfo\":\"true\"}");
+}
+
 int
 main(void)
 {
@@ -419,6 +475,7 @@ main(void)
 		cmocka_unit_test(test_form_value),
 		cmocka_unit_test(test_token_auth),
 		cmocka_unit_test(test_signhash_params),
+		cmocka_unit_test(test_list_params),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
