@@ -81,14 +81,24 @@ static const struct db_stmt stmt_cred_list = {
 	"ORDER BY sc.certificate_id LIMIT $2::int",
 	2
 };
+/*
+ * Column 7: the chain above the certificate, issuer first, up to the
+ * self-signed root (issuer_id NULL, schema/002), as base64 DER separated
+ * by commas; at most 8 certificates, so that a loop of
+ * issuer_id ends too. Until 2026-12-07 two levels only.
+ */
 static const struct db_stmt stmt_cred_info = {
 	"signd_csc_credentials_info",
 	"SELECT sc.account_id, c.der, c.revoked_at IS NOT NULL, "
 	"coalesce(c.revocation_reason, -1), now() < c.not_before, "
 	"now() > c.not_after, k.key_type, "
-	"(SELECT der FROM ca_certificate i WHERE i.id = c.issuer_id), "
-	"(SELECT i2.der FROM ca_certificate i JOIN ca_certificate i2 ON "
-	"i2.id = i.issuer_id WHERE i.id = c.issuer_id), "
+	"(WITH RECURSIVE up (issuer_id, der, depth) AS ("
+	"SELECT i.issuer_id, i.der, 1 FROM ca_certificate i "
+	"WHERE i.id = c.issuer_id UNION ALL "
+	"SELECT i.issuer_id, i.der, up.depth + 1 FROM up JOIN ca_certificate i "
+	"ON i.id = up.issuer_id WHERE up.depth < 8) "
+	"SELECT string_agg(translate(encode(der, 'base64'), E'\\n', ''), ',' "
+	"ORDER BY depth) FROM up), "
 	"ri.revoked_at IS NOT NULL, coalesce(ri.revocation_reason, -1), "
 	"(now() < ri.not_before OR now() > ri.not_after) "
 	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
@@ -429,6 +439,26 @@ csc_time(const ASN1_TIME *t, char *out, size_t outlen)
 }
 
 /*
+ * Appends to certs each of chain's comma-separated base64 certificates
+ * (stmt_cred_info's column 7). 0 or -1.
+ */
+static int
+csc_chain_json(json_t *certs, const char *chain)
+{
+	const char *s = chain, *e;
+
+	while (*s != '\0') {
+		if ((e = strchr(s, ',')) == NULL)
+			e = s + strlen(s);
+		if (json_array_append_new(certs, json_stringn(s,
+		    (size_t)(e - s))) == -1)
+			return -1;
+		s = *e == ',' ? e + 1 : e;
+	}
+	return 0;
+}
+
+/*
  * credentials/info's object (CSC v2 §11.5) of credential q->credential,
  * with what q asks (certificates, certInfo, authInfo); q->user_id, when
  * not "", must own it. 1 with *out (the caller frees it) and *valid (the
@@ -463,7 +493,7 @@ csc_cred_object(struct csc_ctx *c, const struct csc_info_req *q,
 	}
 	/*
 	 * The certificate's own status first, then its issuing CA's own
-	 * certificate's (columns 9..11, schema/100), which the SAM refuses
+	 * certificate's (columns 8..10, schema/100), which the SAM refuses
 	 * in the same way: a credential under a revoked, held or expired CA
 	 * is not valid either.
 	 */
@@ -473,10 +503,10 @@ csc_cred_object(struct csc_ctx *c, const struct csc_info_req *q,
 	else if (strcmp(PQgetvalue(res, 0, 4), "t") == 0 ||
 	    strcmp(PQgetvalue(res, 0, 5), "t") == 0)
 		status = "expired";
-	else if (strcmp(PQgetvalue(res, 0, 9), "t") == 0)
-		status = strcmp(PQgetvalue(res, 0, 10), "6") == 0 ? "suspended" :
+	else if (strcmp(PQgetvalue(res, 0, 8), "t") == 0)
+		status = strcmp(PQgetvalue(res, 0, 9), "6") == 0 ? "suspended" :
 		    "revoked";
-	else if (strcmp(PQgetvalue(res, 0, 11), "t") == 0)
+	else if (strcmp(PQgetvalue(res, 0, 10), "t") == 0)
 		status = "expired";
 	else
 		status = "valid";
@@ -489,12 +519,7 @@ csc_cred_object(struct csc_ctx *c, const struct csc_info_req *q,
 		    1))) == -1)
 			goto out;
 		if (q->certs == CSC_CERTS_CHAIN && !PQgetisnull(res, 0, 7) &&
-		    json_array_append_new(certs, csc_b64_json(PQgetvalue(res,
-		    0, 7))) == -1)
-			goto out;
-		if (q->certs == CSC_CERTS_CHAIN && !PQgetisnull(res, 0, 8) &&
-		    json_array_append_new(certs, csc_b64_json(PQgetvalue(res,
-		    0, 8))) == -1)
+		    csc_chain_json(certs, PQgetvalue(res, 0, 7)) == -1)
 			goto out;
 		if (json_object_set(cert, "certificates", certs) == -1)
 			goto out;

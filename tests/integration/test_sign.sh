@@ -355,6 +355,48 @@ for bad in '"certificates":"bogus"' '"certificates":1' '"certInfo":"yes"' '"only
 done
 grep -q 'bogus' "$tmp/details" && fail "a refusal quotes the certificates value"
 
+# credentials/info "chain": up to the self-signed root however deep the
+# hierarchy (at most 8 CAs); until 2026-12-07 two levels only. The stack's
+# root is made for a moment the subordinate of a new self-signed CA (as
+# under a cross-certificate), then an issuer loop, then restored.
+rootid=$(q "SELECT i.issuer_id FROM certificate c JOIN ca_certificate i ON i.id = c.issuer_id WHERE c.id = $credEC")
+[ -n "$rootid" ] && [ "$(q "SELECT issuer_id IS NULL FROM ca_certificate WHERE id = $rootid")" = t ] ||
+	fail "the credential's issuer is not under a self-signed root"
+upname="CSC chain test root $$"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/up.key" \
+	-subj "/CN=$upname" -set_serial 0x43534321 -days 2 -outform DER -out "$tmp/up.der" 2>"$tmp/req.err" ||
+	fail "openssl req: $(cat "$tmp/req.err")"
+upid=$(q "INSERT INTO ca_certificate (name, role, key_id, serial, subject, issuer, not_before, not_after, sha256, der)
+	SELECT 'csc-chain-test-$$', 'root', key_id, '43534321', 'CN=$upname', 'CN=$upname',
+	    now() - interval '1 hour', now() + interval '1 day', '$(sha256sum "$tmp/up.der" | cut -c1-64)',
+	    '\\x$(xxd -p "$tmp/up.der" | tr -d '\n')'::bytea
+	FROM ca_certificate WHERE id = $rootid RETURNING id" | head -1)
+[ -n "$upid" ] || fail "could not add the upper root"
+q "UPDATE ca_certificate SET issuer_id = $upid WHERE id = $rootid" >/dev/null
+sreq credentials/info "{\"credentialID\":\"$credEC\",\"certificates\":\"chain\"}" "$at"
+code_deep=$code
+cp "$tmp/out" "$tmp/deep.json"
+q "UPDATE ca_certificate SET issuer_id = $rootid WHERE id = $upid" >/dev/null
+sreq credentials/info "{\"credentialID\":\"$credEC\",\"certificates\":\"chain\"}" "$at"
+code_loop=$code
+cp "$tmp/out" "$tmp/loop.json"
+q "UPDATE ca_certificate SET issuer_id = NULL WHERE id IN ($rootid, $upid)" >/dev/null
+q "DELETE FROM ca_certificate WHERE id = $upid" >/dev/null
+code=$code_deep
+cp "$tmp/deep.json" "$tmp/out"
+expect 200 - "credentials/info chain under three CAs"
+[ "$(jq -r '.cert.certificates | length' "$tmp/out")" = 4 ] ||
+	fail "credentials/info chain under three CAs: $(jq -r '.cert.certificates | length' "$tmp/out") certificates, want 4"
+jq -r '.cert.certificates[3]' "$tmp/out" | base64 -d | cmp -s - "$tmp/up.der" ||
+	fail "credentials/info chain does not end at the self-signed root"
+code=$code_loop
+cp "$tmp/loop.json" "$tmp/out"
+expect 200 - "credentials/info chain with an issuer loop"
+[ "$(jq -r '.cert.certificates | length' "$tmp/out")" = 9 ] ||
+	fail "credentials/info chain with an issuer loop: $(jq -r '.cert.certificates | length' "$tmp/out") certificates, want 1 + 8"
+sreq credentials/info "{\"credentialID\":\"$credEC\",\"certificates\":\"chain\"}" "$at"
+[ "$(jq -r '.cert.certificates | length' "$tmp/out")" = 3 ] || fail "credentials/info chain after the restore"
+
 # === authorize → signHash → openssl verifies ======================================
 # ECDSA P-256, SHA-256, a bulk of 3 documents with the PIN.
 hashes sha256 3
