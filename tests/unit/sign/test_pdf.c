@@ -447,6 +447,19 @@ opts_invisible(void)
 	return o;
 }
 
+/* A visible signature: a QR of size points at (x, y) on page. */
+static void
+opts_visible(struct pdf_sig_opts *o, int page, double x, double y,
+    double size, const char *qr_text)
+{
+	o->visible = 1;
+	o->page = page;
+	o->x = x;
+	o->y = y;
+	o->size = size;
+	o->qr_text = qr_text;
+}
+
 /* --- tests -------------------------------------------------------------- */
 
 static void
@@ -602,12 +615,8 @@ test_visible_qr(void **state)
 	int w, h;
 
 	make_pdf("v0.pdf", 3, 0);
-	o.visible = 1;
-	o.page = 2;
-	o.x = 100;
-	o.y = 200;
-	o.size = 120;
-	o.qr_text = "https://verify.example.test/doc/0123456789abcdef";
+	opts_visible(&o, 2, 100, 200, 120,
+	    "https://verify.example.test/doc/0123456789abcdef");
 	o.name = "Pénandatangan Ü€𝄞";	/* UTF-16, with a surrogate pair */
 	assert_int_equal(sign_file("v0.pdf", "v1.pdf", &o), 0);
 	check_qpdf("v1.pdf");
@@ -714,12 +723,8 @@ test_need_appearances(void **state)
 	size_t len, before, after;
 
 	make_need_pdf("na0.pdf", 1);
-	o.visible = 1;
-	o.page = 1;
-	o.x = 300;
-	o.y = 300;
-	o.size = 120;
-	o.qr_text = "https://verify.example.test/doc/need";
+	opts_visible(&o, 1, 300, 300, 120,
+	    "https://verify.example.test/doc/need");
 	assert_int_equal(sign_file("na0.pdf", "na1.pdf", &o), 0);
 	check_pdfsig("na1.pdf", 1, 1);
 	before = render_dark("na0.pdf", 300, 300, 420, 420);
@@ -779,12 +784,8 @@ expect_qr_refused(const char *name, double x, double y, const char *want)
 	unsigned char *buf;
 	size_t len;
 
-	o.visible = 1;
-	o.page = 1;
-	o.x = x;
-	o.y = y;
-	o.size = 120;
-	o.qr_text = "https://verify.example.test/doc/box";
+	opts_visible(&o, 1, x, y, 120,
+	    "https://verify.example.test/doc/box");
 	path_of(path, sizeof(path), name);
 	buf = read_file(path, &len);
 	assert_int_equal(pdf_open(buf, len, &doc, err, sizeof(err)), 0);
@@ -832,12 +833,8 @@ test_qr_page_area(void **state)
 	expect_qr_refused("pa4.pdf", 20, 20, "page 1 has no MediaBox");
 
 	/* Inside: signed. */
-	o.visible = 1;
-	o.page = 1;
-	o.x = 400;
-	o.y = 400;
-	o.size = 120;
-	o.qr_text = "https://verify.example.test/doc/box";
+	opts_visible(&o, 1, 400, 400, 120,
+	    "https://verify.example.test/doc/box");
 	assert_int_equal(sign_file("pa3.pdf", "pa3s.pdf", &o), 0);
 	check_pdfsig("pa3s.pdf", 1, 1);
 	o.x = 100;
@@ -862,12 +859,8 @@ test_reference_past_size(void **state)
 	make_pdf("r0.pdf", 1, 5);
 	show_object("r0.pdf", "trailer", out, sizeof(out));
 	assert_non_null(strstr(out, "/Size 9 "));
-	o.visible = 1;
-	o.page = 1;
-	o.x = 100;
-	o.y = 200;
-	o.size = 120;
-	o.qr_text = "https://verify.example.test/doc/9";
+	opts_visible(&o, 1, 100, 200, 120,
+	    "https://verify.example.test/doc/9");
 	assert_int_equal(sign_file("r0.pdf", "r1.pdf", &o), 0);
 	check_pdfsig("r1.pdf", 1, 1);
 	show_object("r1.pdf", "9", out, sizeof(out));
