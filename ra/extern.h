@@ -785,6 +785,16 @@ enum ra_nik_result {
 int	ra_province_valid(int code);
 /* Days of month m of year y (Gregorian), 0 for a month outside 1-12. */
 int	ra_days_in_month(int y, int m);
+/*
+ * Masked identifiers (mask.c), for audit details, mail subjects and the
+ * auditor's view; out is always NUL-terminated (truncated to outlen).
+ * ra_mask_nik: "************9915" (all but the last four digits);
+ * ra_mask_phone: "+62812****4174"; ra_mask_email: "li…@example.com".
+ */
+#define RA_MASK_MAX	(RA_EMAIL_MAX + 8)
+void	ra_mask_nik(const char *nik, char *out, size_t outlen);
+void	ra_mask_phone(const char *phone, char *out, size_t outlen);
+void	ra_mask_email(const char *email, char *out, size_t outlen);
 /* The structure of a NIK; 0, or -1 with a detail that does not quote it. */
 int	ra_nik_parse(const char *nik, struct ra_nik *, char *detail,
 	    size_t detaillen);

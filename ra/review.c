@@ -30,6 +30,12 @@
 
 static const char *const ra_review_readers[] = { "ra_officer", "ra_admin",
     "auditor", NULL };
+/*
+ * The e-KTP photo and the selfie: those who review only (schema/012, the
+ * auditor reads everything but the two images); an auditor gets 403.
+ */
+static const char *const ra_review_image_readers[] = { "ra_officer",
+    "ra_admin", NULL };
 static const char *const ra_review_deciders[] = { "ra_officer", "ra_admin",
     NULL };
 
@@ -743,6 +749,52 @@ fail:
 	return NULL;
 }
 
+/*
+ * The auditor's view of an application's identity (ra/README.md "Roles"):
+ * the NIK's last four digits instead of the NIK; no birth date, birth place
+ * or address; the OCR without the NIK and birth date it read. The checks
+ * computed from them stay (pass or fail). 0 or -1 (kyc half-masked: the
+ * caller serves nothing).
+ */
+static int
+ra_review_kyc_mask(json_t *kyc, const char *nik)
+{
+	json_t *ocr;
+	size_t len = strlen(nik);
+
+	if (json_object_del(kyc, "nik") == -1 ||
+	    json_object_del(kyc, "birth_place") == -1 ||
+	    json_object_del(kyc, "birth_date") == -1 ||
+	    json_object_del(kyc, "address") == -1 ||
+	    json_object_set_new(kyc, "nik_last4", json_string(len >= 4 ?
+	    nik + len - 4 : "")) == -1)
+		return -1;
+	if ((ocr = json_object_get(json_object_get(kyc, "idv"), "ocr")) ==
+	    NULL || json_object_del(ocr, "nik") == -1 ||
+	    json_object_del(ocr, "birth_date") == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * The auditor's view of the subject to be certified: its serialNumber
+ * "NIK:<nik>" (certificate.c) with all but the NIK's last four digits
+ * masked. 0 or -1.
+ */
+static int
+ra_review_subject_mask(json_t *subject)
+{
+	const char *sn;
+	char masked[RA_MASK_MAX], v[RA_MASK_MAX + 8];
+
+	sn = json_string_value(json_object_get(subject, "serialNumber"));
+	if (sn == NULL || strncmp(sn, "NIK:", 4) != 0)
+		return 0;
+	ra_mask_nik(sn + 4, masked, sizeof(masked));
+	snprintf(v, sizeof(v), "NIK:%s", masked);
+	return json_object_set_new(subject, "serialNumber", json_string(v));
+}
+
 int
 ra_review_get(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
@@ -782,6 +834,9 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 			goto out;
 	if ((subject = json_loads(PQgetvalue(res, 0, D_SUBJECT), 0,
 	    &jerr)) == NULL)
+		goto out;
+	if (strcmp(who.role, "auditor") == 0 &&
+	    ra_review_subject_mask(subject) == -1)
 		goto out;
 	if ((corp = db_exec(ra->db, &stmt_company, v, NULL, NULL)) == NULL)
 		goto out;
@@ -847,6 +902,9 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 		if (kyc == NULL || json_object_set_new(json_object_get(kyc,
 		    "evidence"), "erased_at", ra_review_str(res, 0,
 		    D_ERASED)) == -1)
+			goto out;
+		if (strcmp(who.role, "auditor") == 0 &&
+		    ra_review_kyc_mask(kyc, PQgetvalue(res, 0, D_NIK)) == -1)
 			goto out;
 	}
 	o = json_pack("{s:I, s:s, s:s, s:s, s:O, s:s, s:s, s:o, s:o, s:o, "
@@ -958,7 +1016,8 @@ ra_review_evidence(struct ra *ra, const struct http_request *req,
 	const char *which;
 	int rc = -1, k;
 
-	if ((k = ra_officer_session(ra, req, resp, ra_review_readers, &who)) != 1)
+	if ((k = ra_officer_session(ra, req, resp, ra_review_image_readers,
+	    &who)) != 1)
 		return k == 0 ? 0 : -1;
 	if (ra_path_id(req->path, "/v1/officer/applications/",
 	    "/evidence/ktp_photo", id) == 0)

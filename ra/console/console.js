@@ -287,6 +287,9 @@ async function openApp(id) {
     list.appendChild(li);
   }
   clearEvidence();
+  // The images are the reviewers' (schema/012): an auditor's fetch is 403.
+  show('show-ktp', canAct());
+  show('show-selfie', canAct());
   $('decision-reason').value = '';
   show('decision-form', a.status === 'submitted' && canAct());
   // An approved application, or an agreed one whose order failed (cancel.c).

@@ -292,6 +292,8 @@ def auditor(b, app_id, serial):
     open_application(b, app_id)
     assert b.js("document.getElementById('decision-form').hidden"), 'an auditor is offered a decision'
     assert b.js("document.getElementById('end-form').hidden"), 'an auditor is offered a cancellation'
+    assert b.js("document.getElementById('show-ktp').hidden && document.getElementById('show-selfie').hidden"), \
+        'an auditor is offered the images (403 since schema/111)'
     find_certificate(b, serial)
     assert b.js("!document.querySelector('#certs-table tr[data-serial=\"%s\"] button.revoke')" % serial), \
         'an auditor is offered a revocation'

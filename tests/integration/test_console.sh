@@ -76,7 +76,7 @@ browser() {
 	sed "s/^/$TEST_NAME: /" "$tmp/browser.out"
 }
 new_officer "console-r-$$" ra_officer
-new_officer "console-s-$$" auditor
+new_officer "console-s-$$" ra_officer
 offid_s=$offid
 new_officer "console-a-$$" auditor
 new_officer "console-t-$$" auditor

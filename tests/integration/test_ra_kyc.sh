@@ -442,4 +442,17 @@ done
 	has_column_privilege('pki_auditor', 'ra_kyc', 'ktp_photo', 'SELECT'),
 	has_column_privilege('pki_auditor', 'ra_kyc', 'idv_liveness', 'SELECT')")" = 'f|f|f|f|t|f|t' ] ||
 	fail "grants on ra_application / ra_kyc"
+# The auditor reads no subscriber identity (schema/111): not the NIK, birth
+# date, birth place, address or OCR of ra_kyc; the NIK's last four digits
+# through ra_kyc_nik_last4.
+for col in ra_kyc.nik ra_kyc.birth_date ra_kyc.birth_place ra_kyc.address ra_kyc.idv_ocr; do
+	[ "$(q "SELECT has_column_privilege('pki_auditor', '${col%%.*}', '${col#*.}', 'SELECT')")" = f ] ||
+		fail "pki_auditor reads $col"
+done
+[ "$(q "SELECT has_column_privilege('pki_auditor', 'ra_kyc', 'full_name', 'SELECT'),
+	has_column_privilege('pki_ra', 'ra_kyc', 'nik', 'SELECT'),
+	has_table_privilege('pki_auditor', 'ra_kyc_nik_last4', 'SELECT')")" = 't|t|t' ] ||
+	fail "pki_auditor's remaining ra_kyc grants, or ra_kyc_nik_last4"
+[ "$(q "SET ROLE pki_auditor; SELECT nik_last4 FROM ra_kyc_nik_last4 WHERE application_id = $app")" = "$(q "SELECT right(nik, 4) FROM ra_kyc WHERE application_id = $app")" ] ||
+	fail "ra_kyc_nik_last4 as pki_auditor"
 note "state-machine guard and grants: ok"

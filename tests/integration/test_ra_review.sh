@@ -288,11 +288,33 @@ note "queue, filters, search, paging, strict query: ok"
 check() { # check NAME: pass of the named check in $tmp/out
 	jq -r --arg n "$1" '.checks[] | select(.name == $n) | .pass' "$tmp/out"
 }
+# The auditor's detail is masked (ra/README.md "Roles"): the NIK's last four
+# digits, no birth date, birth place or address, the OCR without NIK and
+# birth date; the checks and the rest as an officer sees them.
 tok=$tok_a
 req GET "/v1/officer/applications/$app1"
 expect 200 "detail (auditor)"
+no_store "the detail (auditor)"
+[ "$(jq -r .kyc.nik_last4 "$tmp/out")" = "${nik1: -4}" ] || fail "the auditor's detail lacks nik_last4"
+jq -e '.kyc | (has("nik") or has("birth_date") or has("birth_place") or has("address") or
+    (.idv.ocr | has("nik") or has("birth_date"))) | not' "$tmp/out" >/dev/null ||
+	fail "the auditor's detail is not masked: $(jq -c .kyc "$tmp/out")"
+[ "$(jq -r .subject.serialNumber "$tmp/out")" = "NIK:************${nik1: -4}" ] ||
+	fail "the auditor's subject: $(jq -c .subject "$tmp/out")"
+grep -q -- "$nik1" "$tmp/out" && fail "the auditor's detail shows the full NIK"
+jq -e '(.kyc.full_name | length) > 0 and (.kyc.idv.ocr | has("full_name")) and .kyc.sex != null and
+    (.checks | length) >= 9 and .account.email == "r1@review.example"' "$tmp/out" >/dev/null ||
+	fail "the auditor's detail lost the name, the checks or the account: $(jq -c '.kyc, .checks' "$tmp/out")"
+tok=$tok_o1
+req GET "/v1/officer/applications/$app1"
+expect 200 "detail (officer)"
 no_store "the detail"
 [ "$(jq -r .kyc.nik "$tmp/out")" = "$nik1" ] || fail "the detail lacks the full NIK"
+[ "$(jq -r .subject.serialNumber "$tmp/out")" = "NIK:$nik1" ] || fail "the officer's subject: $(jq -c .subject "$tmp/out")"
+jq -e '.kyc | has("nik_last4") | not' "$tmp/out" >/dev/null || fail "the officer's detail has nik_last4"
+jq -e '.kyc | (.birth_date | length) == 10 and (.address | length) > 0 and (.birth_place | length) > 0 and
+    .idv.ocr.nik != null and .idv.ocr.birth_date != null' "$tmp/out" >/dev/null ||
+	fail "the officer's detail lacks the birth date, place, address or OCR: $(jq -c .kyc "$tmp/out")"
 jq -e 'has("company") and .company == null' "$tmp/out" >/dev/null || fail "a personal application with a company"
 [ "$(jq -r '.account.email + "/" + (.account.email_verified|tostring) + "/" + (.account.phone_verified|tostring)' "$tmp/out")" = \
     r1@review.example/true/true ] || fail "account in detail"
@@ -330,8 +352,18 @@ no_store "the detail's 404"
 note "detail and automatic checks: ok"
 
 # --- evidence ----------------------------------------------------------------------
-n0=$(audits ra.evidence.view "$app1" "officer:$offa")
-code=$(curl -sS -o "$tmp/ev.bin" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok_a" \
+# The auditor reads everything but the two images (schema/012): 403, no
+# byte of either served, nothing audited.
+tok=$tok_a
+for ev in ktp_photo selfie; do
+	refuse 403 "evidence $ev (auditor)" GET "/v1/officer/applications/$app1/evidence/$ev"
+	[ "$(jq -r .status "$tmp/out")" = 403 ] && grep -qi '^content-type: application/problem+json' "$tmp/hdr" ||
+		fail "evidence $ev (auditor): not a problem body: $(head -c 200 "$tmp/out")"
+	no_store "the auditor's 403 of $ev"
+done
+[ "$(audits ra.evidence.view "$app1" "officer:$offa")" = 0 ] || fail "an auditor's refused evidence view audited"
+n0=$(audits ra.evidence.view "$app1" "officer:$off1")
+code=$(curl -sS -o "$tmp/ev.bin" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $tok_o1" \
     "$url/v1/officer/applications/$app1/evidence/ktp_photo")
 [ "$code" = 200 ] || fail "evidence ktp_photo: $code"
 cmp -s "$tmp/ev.bin" "$tmp/ktp.png" || fail "ktp_photo bytes differ from the upload"
@@ -350,9 +382,9 @@ no_store "the selfie"
 [ "$(header x-content-type-options)" = nosniff ] || fail "the selfie is not nosniff"
 [ "$(header content-disposition)" = "inline; filename=\"application-$app1-selfie.png\"" ] ||
 	fail "the selfie's Content-Disposition: $(header content-disposition)"
-[ "$(audits ra.evidence.view "$app1" "officer:$offa")" = $((n0 + 1)) ] || fail "evidence view not audited"
+[ "$(audits ra.evidence.view "$app1" "officer:$off1")" = $((n0 + 1)) ] || fail "evidence view not audited"
 [ "$(audits ra.evidence.view "$app1" "officer:$off2")" = 1 ] || fail "selfie view not audited"
-tok=$tok_a
+tok=$tok_o1
 refuse 404 "evidence of an application without KYC" GET "/v1/officer/applications/$app4/evidence/selfie"
 refuse 404 "evidence of another kind" GET "/v1/officer/applications/$app1/evidence/passport"
 no_store "the 404 of unknown evidence"
