@@ -4,10 +4,12 @@
  * evidence and the automatic checks computed now; the decision (approve or
  * reject, with a reason; four-eyes for the kinds policy names); officer
  * revocation of a certificate. Roles: ra_officer and ra_admin decide and
- * revoke; auditor only reads. Every change, and every view of an image, is
- * audited with the actor "officer:<id>" in the transaction that makes it;
- * a refusal changes nothing. The full NIK appears only in the detail view
- * (officers need it), never in the list, a log line or the audit.
+ * revoke; auditor only reads, never the images, and the identity masked.
+ * Every change, every view of an image and the first view of a detail in an
+ * hour are audited with the actor "officer:<id>" in the transaction that
+ * makes it; a refusal changes nothing. The full NIK appears only in the
+ * detail view (officers need it), never in the list, a log line or the
+ * audit.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -795,11 +797,72 @@ ra_review_subject_mask(json_t *subject)
 	return json_object_set_new(subject, "serialNumber", json_string(v));
 }
 
+/*
+ * The officer's last ra.application.view of the application (schema/111),
+ * renewed only when it is an hour old or there is none: a row back means
+ * the caller audits this view, in the same transaction.
+ */
+static const struct db_stmt stmt_view_mark = {
+	"ra_review_get_view_mark",
+	"INSERT INTO ra_application_view (officer_id, application_id) "
+	"VALUES ($1::bigint, $2::bigint) ON CONFLICT (officer_id, "
+	"application_id) DO UPDATE SET audited_at = now() "
+	"WHERE ra_application_view.audited_at <= now() - interval '1 hour' "
+	"RETURNING 1",
+	2
+};
+
+struct ra_view_txn {
+	const struct ra_officer_subject	*who;
+	const char			*id;
+	const char			*client;
+	int				 audited;	/* out */
+};
+
+/*
+ * Audits an officer's opening of the application's detail (the full
+ * identity record) as ra.application.view, at most once an hour per
+ * officer and application; the details never hold a personal value.
+ */
+static int
+ra_view_txn(struct db *db, void *arg)
+{
+	struct ra_view_txn *t = arg;
+	const char *v[2];
+	char actor[40];
+	PGresult *res = NULL;
+	json_t *details = NULL;
+	int rc = -1;
+
+	t->audited = 0;
+	v[0] = t->who->officer_id;
+	v[1] = t->id;
+	if ((res = db_exec(db, &stmt_view_mark, v, NULL, NULL)) == NULL)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = 0;		/* audited within the hour */
+		goto out;
+	}
+	ra_officer_actor(t->who, actor, sizeof(actor));
+	if ((details = json_pack("{s:s, s:s}", "role", t->who->role,
+	    "client", t->client)) == NULL ||
+	    audit_append(db, actor, "ra.application.view", "ra_application",
+	    t->id, details, NULL) == -1)
+		goto out;
+	t->audited = 1;
+	rc = 0;
+out:
+	json_decref(details);
+	PQclear(res);
+	return rc;
+}
+
 int
 ra_review_get(struct ra *ra, const struct http_request *req,
     struct http_response *resp)
 {
 	struct ra_officer_subject who;
+	struct ra_view_txn vt;
 	const char *v[1];
 	char id[24];
 	PGresult *res = NULL, *dec = NULL, *corp = NULL;
@@ -930,6 +993,13 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 	    "kyc", kyc, "decisions", decisions, "checks", checks, "company",
 	    company);
 	if (o == NULL)
+		goto out;
+	/* No audit, no identity record: a failure here is a 500. */
+	vt.who = &who;
+	vt.id = id;
+	vt.client = req->remote_addr;
+	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_view_txn,
+	    &vt) == -1)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:

@@ -468,7 +468,7 @@ browser review "$officer" "$app" "$serial"
 	fail "certificate $cred: $(q "SELECT revocation_reason || '|' || coalesce(revoked_by, '-') FROM certificate WHERE id = $cred")"
 events=$(q "SELECT string_agg(action, ',' ORDER BY id) FROM audit_event
 	WHERE id > $audit0 AND actor = 'officer:$offid'")
-for a in ra.officer.login ra.evidence.view ra.application.decide ra.application.approve \
+for a in ra.officer.login ra.application.view ra.evidence.view ra.application.decide ra.application.approve \
 	ra.application.cancel cert.revoke ra.officer.logout; do
 	[[ ",$events," == *",$a,"* ]] || fail "no $a event by officer:$offid (got: $events)"
 done
@@ -478,6 +478,10 @@ done
 	fail "the console's hold, release and revocation of $cred are not audited in that order"
 [ "$(q "SELECT count(*) FROM audit_event WHERE id > $audit0 AND actor = 'officer:$offid' AND action = 'ra.evidence.view'")" = 2 ] ||
 	fail "two evidence views were not audited as two"
+# The console opens the application again after each decision: one
+# ra.application.view within the hour.
+[ "$(q "SELECT count(*) FROM audit_event WHERE id > $audit0 AND actor = 'officer:$offid' AND action = 'ra.application.view'
+	AND object_id = '$app'")" = 1 ] || fail "the console's views of application $app not audited once"
 [ "$(q "SELECT count(*) FROM ra_officer_session WHERE officer_id = $offid AND revoked_at IS NULL")" = 0 ] ||
 	fail "the officer's session is still open after log-out"
 for _ in $(seq 50); do

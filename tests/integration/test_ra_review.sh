@@ -351,6 +351,32 @@ refuse 404 "detail of no application" GET /v1/officer/applications/999999999
 no_store "the detail's 404"
 note "detail and automatic checks: ok"
 
+# Opening the full identity record is audited ra.application.view (actor the
+# officer; details role and client, never a personal value), once per
+# officer and application an hour: the auditor's one view and the officer's
+# one so far, the officer's second within the hour not again; once the last
+# is an hour old (ra_application_view, schema/111, aged here), again.
+[ "$(audits ra.application.view "$app1" "officer:$offa")/$(audits ra.application.view "$app1" "officer:$off1")" = 1/1 ] ||
+	fail "detail views not audited once each: $(audits ra.application.view "$app1" "officer:$offa")/$(audits ra.application.view "$app1" "officer:$off1")"
+[ "$(q "SELECT string_agg((details->>'role') || ':' || (SELECT string_agg(k, '+' ORDER BY k)
+	FROM jsonb_object_keys(details) k), ',' ORDER BY id) FROM audit_event WHERE action = 'ra.application.view'
+	AND object_type = 'ra_application' AND object_id = '$app1' AND actor IN ('officer:$offa', 'officer:$off1')")" = \
+    'auditor:client+role,ra_officer:client+role' ] ||
+	fail "ra.application.view details: $(q "SELECT string_agg(details::text, ',') FROM audit_event WHERE action = 'ra.application.view' AND object_id = '$app1'")"
+tok=$tok_o1
+req GET "/v1/officer/applications/$app1"
+expect 200 "detail again within the hour"
+[ "$(audits ra.application.view "$app1" "officer:$off1")" = 1 ] || fail "a second view within the hour audited again"
+q "UPDATE ra_application_view SET audited_at = now() - interval '61 minutes'
+	WHERE officer_id = $off1 AND application_id = $app1" >/dev/null
+req GET "/v1/officer/applications/$app1"
+expect 200 "detail an hour later"
+[ "$(audits ra.application.view "$app1" "officer:$off1")" = 2 ] || fail "a view an hour after the last not audited"
+req GET "/v1/officer/applications/$app1"
+expect 200 "detail again"
+[ "$(audits ra.application.view "$app1" "officer:$off1")" = 2 ] || fail "the view after that audited again"
+note "detail views audited, once an hour per officer and application: ok"
+
 # --- evidence ----------------------------------------------------------------------
 # The auditor reads everything but the two images (schema/012): 403, no
 # byte of either served, nothing audited.
