@@ -399,7 +399,7 @@ ra_register_replaced_notice(struct db *db, const struct ra_register_txn *t)
 static int
 ra_register_txn(struct db *db, void *arg)
 {
-	char actor[RA_ACTOR_MAX];
+	char actor[RA_ACTOR_MAX], masked[RA_MASK_MAX];
 	struct ra_register_txn *t = arg;
 	const char *v[4];
 	PGresult *res = NULL;
@@ -420,8 +420,9 @@ ra_register_txn(struct db *db, void *arg)
 	}
 	snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, 0, 0));
 	if (t->replaced[0] != '\0') {
+		ra_mask_email(t->req->email, masked, sizeof(masked));
 		if ((details = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}",
-		    "client", t->client, "email", t->req->email,
+		    "client", t->client, "email", masked,
 		    "replaced_by", (json_int_t)strtoll(t->id, NULL, 10),
 		    "created_at", t->replaced_created, "sessions_revoked",
 		    (json_int_t)t->sessions, "links_voided",

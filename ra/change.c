@@ -459,7 +459,7 @@ out:
 static int
 ra_email_txn(struct db *db, void *arg)
 {
-	char actor[RA_ACTOR_MAX];
+	char actor[RA_ACTOR_MAX], m_old[RA_MASK_MAX], m_new[RA_MASK_MAX];
 	struct ra_change_txn *t = arg;
 	const char *v[1];
 	PGresult *res = NULL;
@@ -498,10 +498,13 @@ ra_email_txn(struct db *db, void *arg)
 	if ((res = db_exec(db, &stmt_email_supersede, v, NULL, NULL)) == NULL)
 		goto out;
 	voided = strtol(PQcmdTuples(res), NULL, 10);
+	/* Addresses masked in the trail (ra/README.md "Masked identifiers"). */
+	ra_mask_email(t->email, m_old, sizeof(m_old));
+	ra_mask_email(t->value, m_new, sizeof(m_new));
 	if ((details = ra_change_details(t)) == NULL ||
-	    json_object_set_new(details, "email", json_string(t->email)) == -1 ||
+	    json_object_set_new(details, "email", json_string(m_old)) == -1 ||
 	    json_object_set_new(details, "new_email",
-	    json_string(t->value)) == -1 ||
+	    json_string(m_new)) == -1 ||
 	    json_object_set_new(details, "links_voided",
 	    json_integer(voided)) == -1 ||
 	    audit_append(db, ra_actor(actor, t->who->account_id),
@@ -590,6 +593,7 @@ ra_email_change_complete_locked(struct db *db, const char *account_id,
     const char *verification_id, const char *new_email, const char *client)
 {
 	char actor[RA_ACTOR_MAX], old[RA_EMAIL_MAX + 1];
+	char m_old[RA_MASK_MAX], m_new[RA_MASK_MAX];
 	const char *v[2];
 	PGresult *res = NULL;
 	json_t *details = NULL;
@@ -602,8 +606,9 @@ ra_email_change_complete_locked(struct db *db, const char *account_id,
 	    NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) > 0) {
+		ra_mask_email(new_email, m_new, sizeof(m_new));
 		if ((details = json_pack("{s:s, s:s, s:I, s:s}", "client",
-		    client, "new_email", new_email, "verification_id",
+		    client, "new_email", m_new, "verification_id",
 		    (json_int_t)strtoll(verification_id, NULL, 10), "reason",
 		    "another account holds the address")) == NULL ||
 		    audit_append(db, ra_actor(actor, account_id),
@@ -641,8 +646,10 @@ ra_email_change_complete_locked(struct db *db, const char *account_id,
 	otps = strtol(PQcmdTuples(res), NULL, 10);
 	if (db_exec_ok(db, &stmt_email_complete_links, v) == -1)
 		goto out;
+	ra_mask_email(old, m_old, sizeof(m_old));
+	ra_mask_email(new_email, m_new, sizeof(m_new));
 	if ((details = json_pack("{s:s, s:s, s:s, s:b, s:I, s:b, s:I, s:I}",
-	    "client", client, "old_email", old, "new_email", new_email,
+	    "client", client, "old_email", m_old, "new_email", m_new,
 	    "old_email_verified", was_verified, "verification_id",
 	    (json_int_t)strtoll(verification_id, NULL, 10), "email_verified",
 	    1, "resets_voided", (json_int_t)resets, "otps_voided",
@@ -670,7 +677,7 @@ out:
 static int
 ra_phone_change_txn(struct db *db, void *arg)
 {
-	char actor[RA_ACTOR_MAX];
+	char actor[RA_ACTOR_MAX], m_old[RA_MASK_MAX], m_new[RA_MASK_MAX];
 	struct ra_change_txn *t = arg;
 	const char *v[2];
 	PGresult *res = NULL, *voided = NULL;
@@ -694,13 +701,15 @@ ra_phone_change_txn(struct db *db, void *arg)
 	if ((voided = db_exec(db, &stmt_phone_otps_void, v, NULL, NULL)) ==
 	    NULL || PQntuples(voided) != 1)
 		goto out;
+	ra_mask_phone(PQgetvalue(res, 0, 0), m_old, sizeof(m_old));
+	ra_mask_phone(t->value, m_new, sizeof(m_new));
 	if ((details = ra_change_details(t)) == NULL ||
 	    json_object_set_new(details, "phone_verify_codes_voided",
 	    json_integer(strtol(PQgetvalue(voided, 0, 0), NULL, 10))) == -1 ||
 	    json_object_set_new(details, "old_phone",
-	    json_string(PQgetvalue(res, 0, 0))) == -1 ||
+	    json_string(m_old)) == -1 ||
 	    json_object_set_new(details, "new_phone",
-	    json_string(t->value)) == -1 ||
+	    json_string(m_new)) == -1 ||
 	    json_object_set_new(details, "phone_verified", json_false()) == -1 ||
 	    audit_append(db, ra_actor(actor, t->who->account_id), "ra.account.phone_change",
 	    "ra_account", t->who->account_id, details, NULL) == -1 ||

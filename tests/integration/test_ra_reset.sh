@@ -614,7 +614,7 @@ vid=$(jq -r .id "$tmp/out")
 	fail "the stale account: $(q "SELECT email, replaced_at FROM ra_account WHERE id = $old")"
 [ "$(live_sessions "$old")" = 0 ] || fail "the squatter's session still lives"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.unverified_replaced' AND object_id = '$old'
-	AND details->>'replaced_by' = '$vid' AND details->>'email' = 'victim@example.com'")" = 1 ] ||
+	AND details->>'replaced_by' = '$vid' AND details->>'email' = 'vi…@example.com'")" = 1 ] ||
 	fail "the replacement is not audited"
 [ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.account.register' AND object_id = '$vid'
 	AND details->>'replaced_account_id' = '$old'")" = 1 ] || fail "the registration does not name the replaced account"
