@@ -795,6 +795,8 @@ int	ra_days_in_month(int y, int m);
 void	ra_mask_nik(const char *nik, char *out, size_t outlen);
 void	ra_mask_phone(const char *phone, char *out, size_t outlen);
 void	ra_mask_email(const char *email, char *out, size_t outlen);
+/* dn with the digits of each "NIK:" masked as ra_mask_nik does. */
+void	ra_mask_dn(const char *dn, char *out, size_t outlen);
 /* The structure of a NIK; 0, or -1 with a detail that does not quote it. */
 int	ra_nik_parse(const char *nik, struct ra_nik *, char *detail,
 	    size_t detaillen);

@@ -389,17 +389,20 @@ ra_otp_deliver(struct ra *ra, const struct ra_otp_issue *t, const char *email,
 	 * A sign code names its documents (count and reference), which the
 	 * subscriber compares with what the application shows beside them,
 	 * and the key it lets them be signed with (schema/061): which kind of
-	 * credential, whose name, which certificate — in an SMS by the
-	 * serial's last four digits (enough to tell a rekeyed certificate of
-	 * the same name; the whole serial, up to 40 digits, would split the
-	 * message into several parts), in a mail whole.
+	 * credential, which certificate — in an SMS by the kind and the
+	 * serial's last four digits only (the whole serial, up to 40 digits,
+	 * would split the message into several parts; the certificate's name,
+	 * a person's full name, is not sent to an SMS gateway and the
+	 * operators behind it since 2026-12-07), in a mail with its name and
+	 * whole serial.
 	 */
 	if (t->binding != NULL) {
 		factor_binding_ref(t->binding, ref);
 		snprintf(what, sizeof(what), "signing %u document(s), ref %s, "
 		    "with your %s%s%s%s (serial %s%s)", t->documents, ref,
-		    t->cred.kind, t->cred.name[0] != '\0' ? " \"" : "",
-		    t->cred.name, t->cred.name[0] != '\0' ? "\"" : "",
+		    t->cred.kind, !sms && t->cred.name[0] != '\0' ? " \"" : "",
+		    sms ? "" : t->cred.name,
+		    !sms && t->cred.name[0] != '\0' ? "\"" : "",
 		    sms && slen > 4 ? "ending " : "",
 		    sms && slen > 4 ? t->cred.serial + slen - 4 : t->cred.serial);
 	} else

@@ -74,3 +74,32 @@ ra_mask_email(const char *email, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s" RA_MASK_ELLIPSIS "%s", (int)keep, email,
 	    at);
 }
+
+void
+ra_mask_dn(const char *dn, char *out, size_t outlen)
+{
+	const char *p = dn, *nik;
+	size_t o = 0, n, i;
+
+	if (outlen == 0)
+		return;
+	/*
+	 * Each "NIK:<digits>" (a subject's serialNumber, certificate.c) with
+	 * all but the last four digits masked; the rest of the DN as it is.
+	 */
+	while (*p != '\0' && o + 1 < outlen) {
+		if (strncmp(p, "NIK:", 4) != 0) {
+			out[o++] = *p++;
+			continue;
+		}
+		for (i = 0; i < 4 && o + 1 < outlen; i++)
+			out[o++] = *p++;
+		nik = p;
+		for (n = 0; nik[n] >= '0' && nik[n] <= '9'; n++)
+			;
+		for (i = 0; i < n && o + 1 < outlen; i++)
+			out[o++] = n <= 4 || i < n - 4 ? '*' : nik[i];
+		p = nik + n;
+	}
+	out[o] = '\0';
+}

@@ -443,7 +443,7 @@ ra_notifier_txn(struct db *db, void *arg)
 {
 	struct ra_notifier_txn *t = arg;
 	const char *v[1], *cred[2];
-	char body[2048], followed[200] = "", held_by[256] = "";
+	char body[2048], followed[200] = "", held_by[256] = "", dn[1024];
 	int was_held = 0, supersede;
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
@@ -535,10 +535,12 @@ ra_notifier_txn(struct db *db, void *arg)
 		    "once (reason code %d): the certificate it was to replace "
 		    "had been revoked before it was issued. Apply for a new "
 		    "certificate if you need one.\r\n", t->followed);
+	/* The NIK masked: a mail crosses servers we do not run. */
+	ra_mask_dn(PQgetvalue(res, 0, 6), dn, sizeof(dn));
 	snprintf(body, sizeof(body), "Your certificate has been issued.\r\n"
 	    "\r\n  Subject: %s\r\n  Serial:  %s\r\n  Valid until: %s\r\n%s%s%s%s"
 	    "\r\nSee it, with its history, under My certificates "
-	    "(GET /v1/certificates/%s).\r\n", PQgetvalue(res, 0, 6), t->serial,
+	    "(GET /v1/certificates/%s).\r\n", dn, t->serial,
 	    PQgetvalue(res, 0, 7), t->superseded[0] != '\0' ?
 	    "\r\nIt replaces your certificate of serial " : "",
 	    t->superseded, t->superseded[0] != '\0' ? ", now revoked as "
@@ -1218,7 +1220,7 @@ ra_remind_txn(struct db *db, void *arg)
 {
 	struct ra_remind_txn *t = arg;
 	const char *v[2], *issuer_revoked;
-	char subject[128], body[2048], revoked[1024] = "";
+	char subject[128], body[4096], revoked[1024] = "", dn[1024];
 	PGresult *res = NULL, *ins = NULL;
 	json_t *details = NULL;
 	int rc = -1;
@@ -1257,12 +1259,13 @@ ra_remind_txn(struct db *db, void *arg)
 	snprintf(subject, sizeof(subject), "Your certificate expires in %s "
 	    "day(s)%s", PQgetvalue(res, 0, 4), revoked[0] != '\0' ? "; its "
 	    "issuing CA was revoked: rekey it now" : "");
+	ra_mask_dn(PQgetvalue(res, 0, 1), dn, sizeof(dn));
 	snprintf(body, sizeof(body), "Your certificate\r\n\r\n  Subject: %s\r\n"
 	    "  Serial:  %s\r\n\r\nexpires at %s, in %s day(s).%s\r\n\r\n"
 	    "Rekey it %s (My certificates, or POST /v1/certificates/%s/rekey, "
 	    "authorized by a second factor): %sthe new certificate keeps your "
 	    "verified identity. After it expires, only a new application with "
-	    "a new e-KTP photo and selfie is left.\r\n", PQgetvalue(res, 0, 1),
+	    "a new e-KTP photo and selfie is left.\r\n", dn,
 	    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 4),
 	    revoked, revoked[0] != '\0' ? "now" : "before then",
 	    t->certificate_id, revoked[0] != '\0' ? "no new KYC is needed, "
@@ -1404,7 +1407,7 @@ ra_notice_txn(struct db *db, void *arg)
 	struct ra_notice_txn *t = arg;
 	const char *v[1] = { t->certificate_id };
 	const char *reason;
-	char body[2048];
+	char body[2048], dn[1024];
 	PGresult *res = NULL, *ins = NULL;
 	json_t *details = NULL;
 	int rc = -1;
@@ -1434,6 +1437,7 @@ ra_notice_txn(struct db *db, void *arg)
 	    "ra.certificate.issuer_revoked", "certificate", t->certificate_id,
 	    details, NULL) == -1)
 		goto out;
+	ra_mask_dn(PQgetvalue(res, 0, RN_SUBJECT), dn, sizeof(dn));
 	snprintf(body, sizeof(body), "Your certificate\r\n\r\n  Subject: %s\r\n"
 	    "  Serial:  %s\r\n  Valid until: %s\r\n\r\nno longer validates: "
 	    "the certificate of the CA that issued it,\r\n\r\n  %s,\r\n\r\n"
@@ -1444,7 +1448,7 @@ ra_notice_txn(struct db *db, void *arg)
 	    "KYC is needed, the new certificate, from our current issuing CA, "
 	    "keeps your verified identity and replaces this one. You may rekey "
 	    "until %s; after that, only a new application with a new e-KTP "
-	    "photo and selfie is left.\r\n", PQgetvalue(res, 0, RN_SUBJECT),
+	    "photo and selfie is left.\r\n", dn,
 	    PQgetvalue(res, 0, RN_SERIAL), PQgetvalue(res, 0, RN_NOT_AFTER),
 	    PQgetvalue(res, 0, RN_ISSUER), PQgetvalue(res, 0,
 	    RN_ISSUER_REVOKED_AT), reason, t->certificate_id, PQgetvalue(res,

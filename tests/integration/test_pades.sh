@@ -213,7 +213,7 @@ ref=$(sed -n 's/^pkisign: 2 document(s), ref \(.*\)$/\1/p' "$tmp/pkisign.out")
 rreq POST /v1/otp "$(jq -c '. + {channel: "sms", purpose: "sign"}' <<<"$docs")" "$tokA"
 [ "$code" = 201 ] || fail "a sign OTP for pkisign's documents: $code $(cat "$tmp/out")"
 [ "$(jq -r .binding_ref "$tmp/out")" = "$ref" ] || fail "the RA's binding_ref $(jq -r .binding_ref "$tmp/out"), pkisign's $ref"
-grep -q "for signing 2 document(s), ref $ref, with your personal certificate \".*\" (serial ending $(q "SELECT right(serial, 4) FROM certificate WHERE id = $credA"))," \
+grep -q "for signing 2 document(s), ref $ref, with your personal certificate (serial ending $(q "SELECT right(serial, 4) FROM certificate WHERE id = $credA"))," \
 	"$(ls -t "$sms"/* | head -n1)" || fail "the SMS does not name the documents' ref $ref and the credential"
 oid=$(jq -r .otp_id "$tmp/out")
 ocode=$(sms_code)

@@ -403,7 +403,9 @@ serial=$(q "SELECT serial FROM certificate WHERE id = $cid")
 m=$(wait_mail "$email" '^Subject: Your certificate has been issued') || fail "no issuance mail to $email"
 grep -q "^To: <$email>" "$m" || fail "the issuance mail is not to the subscriber"
 grep -q "Serial:  $serial" "$m" || fail "the issuance mail lacks the serial"
-grep -q "NIK:$nik" "$m" || fail "the issuance mail lacks the subject"
+# The subject with the NIK masked (ra/README.md "Masked identifiers").
+grep -qF "NIK:************${nik: -4}" "$m" || fail "the issuance mail lacks the subject, NIK masked: $(cat "$m")"
+! grep -q "$nik" "$m" || fail "the issuance mail carries the full NIK"
 note "agreed (order $order), issued by cad as certificate $cid (serial $serial), mailed"
 
 # --- My certificates -------------------------------------------------------------------
@@ -483,7 +485,8 @@ sleep 2.5	# more notifier rounds (rad3's period is 1 s): still one reminder
 m=$(wait_mail "$email" '^Subject: Your certificate expires in') || fail "no reminder mailed to $email"
 [ "$(grep -l -- "^To: <$email>" "$mail"/*.eml | xargs grep -l '^Subject: Your certificate expires in' | wc -l)" = 1 ] ||
 	fail "not one reminder mailed to $email"
-grep -q "$serial" "$m" && grep -q "/v1/certificates/$cid/rekey" "$m" || fail "the reminder mail: $(cat "$m")"
+grep -q "$serial" "$m" && grep -q "/v1/certificates/$cid/rekey" "$m" && grep -qF "NIK:************${nik: -4}" "$m" &&
+	! grep -q "$nik" "$m" || fail "the reminder mail (serial, rekey, NIK masked): $(cat "$m")"
 kill -TERM "$rad_pid"
 wait "$rad_pid" || fail "the reminding rad did not stop cleanly: $(cat "$tmp/rad3.log")"
 ! grep -q '"level":"err"' "$tmp/rad3.log" || fail "errors in the reminding rad's log: $(grep '"level":"err"' "$tmp/rad3.log")"

@@ -1,6 +1,6 @@
 /*
- * ra/mask.c: the masked NIK, phone number and email address of audit
- * details, mail subjects and the auditor's view; short, odd and truncated
+ * ra/mask.c: the masked NIK, phone number, email address and DN of audit
+ * details, mails and the auditor's view; short, odd and truncated
  * inputs never overrun and never show more than the rule allows.
  */
 #include <stdarg.h>
@@ -71,6 +71,24 @@ test_email(void **state)
 	assert_int_equal(strlen(out), 3);
 }
 
+static void
+test_dn(void **state)
+{
+	char out[RA_MASK_MAX];
+
+	(void)state;
+	ra_mask_dn("C=ID, CN=Linda Wati, serialNumber=NIK:3174015508909915",
+	    out, sizeof(out));
+	assert_string_equal(out, "C=ID, CN=Linda Wati, "
+	    "serialNumber=NIK:************9915");
+	ra_mask_dn("serialNumber=NIK:12,CN=A", out, sizeof(out));
+	assert_string_equal(out, "serialNumber=NIK:**,CN=A");
+	ra_mask_dn("CN=No NIK here, O=Contoh", out, sizeof(out));
+	assert_string_equal(out, "CN=No NIK here, O=Contoh");
+	ra_mask_dn("NIK:3174015508909915", out, 10);
+	assert_string_equal(out, "NIK:*****");
+}
+
 int
 main(void)
 {
@@ -78,6 +96,7 @@ main(void)
 		cmocka_unit_test(test_nik),
 		cmocka_unit_test(test_phone),
 		cmocka_unit_test(test_email),
+		cmocka_unit_test(test_dn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
