@@ -1,4 +1,4 @@
--- 111_auditor_kyc_columns: the auditor no longer reads a subscriber's
+-- 111_privacy: the auditor no longer reads a subscriber's
 -- identity (a privacy review's finding). 012 granted pki_auditor the NIK,
 -- birth date, birth place, address and the IDV's OCR (which holds the NIK
 -- and birth date again) of every applicant. No auditor tool reads them
