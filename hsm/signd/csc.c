@@ -250,14 +250,15 @@ csc_info(struct csc_ctx *c, const struct http_request *req,
 	for (i = 0; (a = csc_sign_algo_oid(i)) != NULL; i++)
 		if (json_array_append_new(algos, json_string(a)) == -1)
 			goto out;
+	/* "methods" last: test_docs reads the list up to the ");". */
 	if ((o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:s, "
-	    "s:[s,s,s,s,s,s], s:{s:O}}", "specs", "2.0.0.0", "name",
+	    "s:{s:O}, s:[s,s,s,s,s,s]}", "specs", "2.0.0.0", "name",
 	    "PKI remote signing (signd)", "logo", "", "region", "ID", "lang",
 	    "en-US", "description", "Remote signing with subscriber keys held "
 	    "in the HSM (SCAL2)", "authType", "oauth2client", "oauth2", oauth,
+	    "signAlgorithms", "algos", algos,
 	    "methods", "oauth2/token", "credentials/list", "credentials/info",
-	    "credentials/authorize", "signatures/signHash", "info",
-	    "signAlgorithms", "algos", algos)) == NULL)
+	    "credentials/authorize", "signatures/signHash", "info")) == NULL)
 		goto out;
 	rc = http_respond_json(resp, 200, o);
 out:
