@@ -923,29 +923,45 @@ pdf_read_locks(struct pdf_doc *doc, struct pdf_seen *seen, qpdf_oh f,
  * the node budget, no field is walked twice and each handle is released
  * once read, so that the work and memory stay linear in the file.
  */
+/*
+ * A rectangle (ISO 32000-1 §7.9.5): an array of 4 numbers, any two
+ * diagonally opposite corners, normalised to lower-left, upper-right in b.
+ * 0, or -1 when r is not one.
+ */
+static int
+pdf_rect(qpdf_data q, qpdf_oh r, double b[4])
+{
+	double v[4];
+	int i;
+
+	if (!qpdf_oh_is_array(q, r) || qpdf_oh_get_array_n_items(q, r) != 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		qpdf_oh e = qpdf_oh_get_array_item(q, r, i);
+
+		if (!qpdf_oh_is_number(q, e))
+			return -1;
+		v[i] = qpdf_oh_get_numeric_value(q, e);
+		if (!isfinite(v[i]))
+			return -1;
+	}
+	b[0] = v[0] < v[2] ? v[0] : v[2];
+	b[1] = v[1] < v[3] ? v[1] : v[3];
+	b[2] = v[0] < v[2] ? v[2] : v[0];
+	b[3] = v[1] < v[3] ? v[3] : v[1];
+	return 0;
+}
+
 /* 1 when widget w has no /AP dictionary yet a /Rect of some area. */
 static int
 pdf_widget_lacks_ap(qpdf_data q, qpdf_oh w)
 {
-	qpdf_oh r;
-	double v[4];
-	int i, lacks = 1;
+	double b[4];
 
 	if (qpdf_oh_is_dictionary(q, qpdf_oh_get_key(q, w, "/AP")))
 		return 0;
-	r = qpdf_oh_get_key(q, w, "/Rect");
-	if (qpdf_oh_is_array(q, r) && qpdf_oh_get_array_n_items(q, r) == 4) {
-		for (i = 0; i < 4; i++) {
-			qpdf_oh e = qpdf_oh_get_array_item(q, r, i);
-
-			if (!qpdf_oh_is_number(q, e))
-				break;
-			v[i] = qpdf_oh_get_numeric_value(q, e);
-		}
-		if (i == 4 && (v[0] == v[2] || v[1] == v[3]))
-			lacks = 0;
-	}
-	return lacks;
+	return pdf_rect(q, qpdf_oh_get_key(q, w, "/Rect"), b) == -1 ||
+	    (b[0] != b[2] && b[1] != b[3]);
 }
 
 static int
@@ -2294,35 +2310,6 @@ pdf_check_fill(const struct pdf_doc *doc, const struct pdf_sig_opts *o,
 		return NULL;
 	}
 	return e;
-}
-
-/*
- * A rectangle (ISO 32000-1 §7.9.5): an array of 4 numbers, any two
- * diagonally opposite corners, normalised to lower-left, upper-right in b.
- * 0, or -1 when r is not one.
- */
-static int
-pdf_rect(qpdf_data q, qpdf_oh r, double b[4])
-{
-	double v[4];
-	int i;
-
-	if (!qpdf_oh_is_array(q, r) || qpdf_oh_get_array_n_items(q, r) != 4)
-		return -1;
-	for (i = 0; i < 4; i++) {
-		qpdf_oh e = qpdf_oh_get_array_item(q, r, i);
-
-		if (!qpdf_oh_is_number(q, e))
-			return -1;
-		v[i] = qpdf_oh_get_numeric_value(q, e);
-		if (!isfinite(v[i]))
-			return -1;
-	}
-	b[0] = v[0] < v[2] ? v[0] : v[2];
-	b[1] = v[1] < v[3] ? v[1] : v[3];
-	b[2] = v[0] < v[2] ? v[2] : v[0];
-	b[3] = v[1] < v[3] ? v[3] : v[1];
-	return 0;
 }
 
 /*

@@ -882,18 +882,13 @@ csc_hash_nid(const X509_ALGOR *alg)
 	return OBJ_obj2nid(obj);
 }
 
+/* The NID of md: sam_md_name's names are OpenSSL's short names. */
 static int
 csc_md_nid(uint32_t md)
 {
-	switch (md) {
-	case SAM_MD_SHA256:
-		return NID_sha256;
-	case SAM_MD_SHA384:
-		return NID_sha384;
-	case SAM_MD_SHA512:
-		return NID_sha512;
-	}
-	return NID_undef;
+	const char *name = sam_md_name(md);
+
+	return name != NULL ? OBJ_sn2nid(name) : NID_undef;
 }
 
 /*
