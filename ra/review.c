@@ -787,13 +787,12 @@ static int
 ra_review_subject_mask(json_t *subject)
 {
 	const char *sn;
-	char masked[RA_MASK_MAX], v[RA_MASK_MAX + 8];
+	char v[RA_MASK_MAX + 8];
 
 	sn = json_string_value(json_object_get(subject, "serialNumber"));
 	if (sn == NULL || strncmp(sn, "NIK:", 4) != 0)
 		return 0;
-	ra_mask_nik(sn + 4, masked, sizeof(masked));
-	snprintf(v, sizeof(v), "NIK:%s", masked);
+	ra_mask_dn(sn, v, sizeof(v));
 	return json_object_set_new(subject, "serialNumber", json_string(v));
 }
 
