@@ -14,7 +14,8 @@
 #  3. the subscriber accepts the certificate agreement with an SMS code; cad
 #     issues the certificate (her key generated in the HSM, kept wrapped);
 #     openssl verifies it against the root and OCSP says good;
-#  4. she sets a signing PIN; the document-signing service (pkisign serve)
+#  4. she sets a signing PIN and lets the document-signing service (pkisign
+#     serve, registered at signd as local-pades) use her certificate; it
 #     signs a PDF with her HSM-held key through signd at PAdES B-T (a
 #     time-stamp from tsad), and pdfsig reports the signature valid;
 #  5. an auditor's view: the audit trail sealed (pkictl audit seal, the HSM
@@ -219,7 +220,7 @@ grep -q '^Response verify OK' "$work/ocsp.out" && grep -q 'certificate.pem: good
 	die "OCSP does not say good: $(cat "$work/ocsp.out")"
 say "openssl ocsp ($PKI_OCSP_URL): response verified, good"
 
-step "4. She sets a signing PIN; the signing service signs a PDF with her key at PAdES B-T"
+step "4. She sets a signing PIN, grants the signing service; it signs a PDF with her key at PAdES B-T"
 # Six digits, not one repeated nor a run (rad refuses those).
 pin=2$(printf '%05d' $((RANDOM % 100000)))
 case $pin in 222222 | 234567 | 210987) pin=250731 ;; esac
@@ -229,6 +230,15 @@ body --rawfile p "$work/pin" --slurpfile f "$work/factor.json" '{pin: $p, factor
 req POST "$PKI_RA_URL/v1/pin" "$work/body" "$tok"
 want 200 "set the PIN"
 say "PIN set (authorized by an SMS code)"
+# signd serves a signing service only the subscribers who granted it.
+req GET "$PKI_RA_URL/v1/sign-services" "" "$tok"
+want 200 "list the signing services"
+svc=$(j '.services[] | select(.name == "local-pades") | .id')
+[ -n "$svc" ] || die "the stack's pkisign serve (local-pades) is not among the signing services: $(cat "$work/out")"
+echo '{}' >"$work/body"
+req POST "$PKI_RA_URL/v1/sign-services/$svc/grant" "$work/body" "$tok"
+[ "$code" = 201 ] || [ "$code" = 200 ] || die "grant local-pades: HTTP $code: $(head -c 600 "$work/out")"
+say "granted the signing service local-pades (id $svc)"
 python3 - "$OUT/agreement.pdf" <<'EOF'
 # A one-page PDF with a classic xref table.
 import sys

@@ -38,7 +38,7 @@ DECLARE
 	r record;
 BEGIN
 	FOR r IN
-		SELECT DISTINCT s.account_id, s.service_id
+		SELECT DISTINCT s.account_id, s.service_id, v.name
 		FROM sign_sad s JOIN sign_service v ON v.id = s.service_id
 		WHERE v.disabled_at IS NULL
 		ORDER BY s.account_id, s.service_id
@@ -47,7 +47,8 @@ BEGIN
 		VALUES (r.account_id, r.service_id);
 		PERFORM audit_append('migration:112', 'ra.sign_grant.add',
 		    'ra_account', r.account_id::text,
-		    jsonb_build_object('service_id', r.service_id,
+		    jsonb_build_object('service_id', r.service_id::text,
+		    'service_name', r.name,
 		    'reason', 'the service had been authorized with the subscriber''s factor before grants existed'));
 	END LOOP;
 END

@@ -74,12 +74,21 @@ static const struct db_stmt stmt_token_check = {
 	"t.expires_at > now() AND s.disabled_at IS NULL",
 	1
 };
+/*
+ * A service sees only the credentials of the subscribers who granted it
+ * (schema/112, at the RA); another's are as unknown as an id never
+ * issued. The SAM checks the grant again itself.
+ */
+#define CSC_GRANT_JOIN(service) \
+	"JOIN sign_grant g ON g.account_id = sc.account_id AND " \
+	"g.service_id = " service " "
 static const struct db_stmt stmt_cred_list = {
 	"signd_csc_credentials_list",
 	"SELECT sc.certificate_id FROM sign_credential sc JOIN certificate c "
-	"ON c.id = sc.certificate_id WHERE sc.account_id = $1 "
+	"ON c.id = sc.certificate_id " CSC_GRANT_JOIN("$3::bigint")
+	"WHERE sc.account_id = $1 "
 	"ORDER BY sc.certificate_id LIMIT $2::int",
-	2
+	3
 };
 /*
  * Column 7: the chain above the certificate, issuer first, up to the
@@ -104,15 +113,16 @@ static const struct db_stmt stmt_cred_info = {
 	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
 	"JOIN subscriber_key k ON k.certificate_id = c.id "
 	"JOIN ca_certificate_status ri ON ri.id = c.issuer_id "
+	CSC_GRANT_JOIN("$2::bigint")
 	"WHERE sc.certificate_id = $1",
-	1
+	2
 };
 static const struct db_stmt stmt_cred_owner = {
 	"signd_csc_credential_owner",
 	"SELECT account_id, (SELECT key_type FROM subscriber_key k WHERE "
 	"k.certificate_id = sc.certificate_id) FROM sign_credential sc "
-	"WHERE certificate_id = $1",
-	1
+	CSC_GRANT_JOIN("$2::bigint") "WHERE sc.certificate_id = $1",
+	2
 };
 
 /*
@@ -461,20 +471,21 @@ csc_chain_json(json_t *certs, const char *chain)
 
 /*
  * credentials/info's object (CSC v2 §11.5) of credential q->credential,
- * with what q asks (certificates, certInfo, authInfo); q->user_id, when
- * not "", must own it. 1 with *out (the caller frees it) and *valid (the
- * certificate valid, the key enabled); 0 when the credential is unknown
- * or another user's; -1 on failure. *out is cleared on entry.
+ * with what q asks (certificates, certInfo, authInfo), for service svc;
+ * q->user_id, when not "", must own it. 1 with *out (the caller frees it)
+ * and *valid (the certificate valid, the key enabled); 0 when the
+ * credential is unknown, another user's, or of a subscriber who did not
+ * grant svc; -1 on failure. *out is cleared on entry.
  */
 static int
-csc_cred_object(struct csc_ctx *c, const struct csc_info_req *q,
-    json_t **out, int *valid)
+csc_cred_object(struct csc_ctx *c, unsigned long long svc,
+    const struct csc_info_req *q, json_t **out, int *valid)
 {
-	char from[32], to[32], *subj = NULL, *iss = NULL;
+	char from[32], to[32], *subj = NULL, *iss = NULL, service[24];
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	size_t derlen = 0;
-	const char *v[1], *status;
+	const char *v[2], *status;
 	PGresult *res = NULL;
 	X509 *x = NULL;
 	BIGNUM *bn = NULL;
@@ -484,7 +495,9 @@ csc_cred_object(struct csc_ctx *c, const struct csc_info_req *q,
 
 	*out = NULL;
 	*valid = 0;
+	snprintf(service, sizeof(service), "%llu", svc);
 	v[0] = q->credential;
+	v[1] = service;
 	if ((res = db_exec(c->db, &stmt_cred_info, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1 || (q->user_id[0] != '\0' &&
@@ -597,7 +610,7 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 	if (csc_parse_info(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
 		return csc_error(resp, 400, "invalid_request", detail);
-	if ((a = csc_cred_object(c, &r, &o, &valid)) != 1)
+	if ((a = csc_cred_object(c, svc, &r, &o, &valid)) != 1)
 		return a == 0 ? csc_error(resp, 400, "invalid_request",
 		    "Invalid parameter credentialID") : -1;
 	rc = http_respond_json(resp, 200, o);
@@ -620,8 +633,8 @@ csc_list(struct csc_ctx *c, const struct http_request *req,
 	struct csc_list_req r;
 	struct csc_info_req q;
 	unsigned long long svc;
-	char detail[256], max[24];
-	const char *v[2];
+	char detail[256], max[24], service[24];
+	const char *v[3];
 	PGresult *res = NULL;
 	json_t *o = NULL, *ids, *infos = NULL, *info = NULL;
 	long want;
@@ -635,8 +648,10 @@ csc_list(struct csc_ctx *c, const struct http_request *req,
 	want = r.max_results > 0 ? r.max_results : 1000;
 	/* onlyValid: maxResults counts the valid ones; look at them all. */
 	snprintf(max, sizeof(max), "%ld", r.only_valid ? 1000 : want);
+	snprintf(service, sizeof(service), "%llu", svc);
 	v[0] = r.user_id;
 	v[1] = max;
+	v[2] = service;
 	if ((res = db_exec(c->db, &stmt_cred_list, v, NULL, NULL)) == NULL)
 		goto out;
 	if ((o = json_pack("{s:[]}", "credentialIDs")) == NULL)
@@ -656,7 +671,7 @@ csc_list(struct csc_ctx *c, const struct http_request *req,
 			snprintf(q.credential, sizeof(q.credential), "%s",
 			    PQgetvalue(res, i, 0));
 			/* 0: gone since the list was read. */
-			if ((a = csc_cred_object(c, &q, &info, &valid)) == -1)
+			if ((a = csc_cred_object(c, svc, &q, &info, &valid)) == -1)
 				goto out;
 			if (a == 0 || (r.only_valid && !valid)) {
 				json_decref(info);
@@ -691,17 +706,20 @@ out:
 /* --- authorize and signHash: through the SAM ---------------------------------------- */
 
 /*
- * Checks that credential exists and, when user_id is given, belongs to it;
- * 1 when it does (key type in kt), 0 with a 400 in resp, -1 on failure.
+ * Checks that credential exists, that its subscriber granted service svc
+ * and, when user_id is given, that it belongs to that user; 1 when so (key
+ * type in kt), 0 with a 400 in resp, -1 on failure.
  */
 static int
-csc_owner(struct csc_ctx *c, const char *credential, const char *user_id,
-    char *kt, size_t ktlen, struct http_response *resp)
+csc_owner(struct csc_ctx *c, unsigned long long svc, const char *credential,
+    const char *user_id, char *kt, size_t ktlen, struct http_response *resp)
 {
-	const char *v[1] = { credential };
+	char service[24];
+	const char *v[2] = { credential, service };
 	PGresult *res;
 	int rc;
 
+	snprintf(service, sizeof(service), "%llu", svc);
 	if ((res = db_exec(c->db, &stmt_cred_owner, v, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) != 1 || (user_id[0] != '\0' &&
@@ -859,7 +877,7 @@ csc_authorize(struct csc_ctx *c, const struct http_request *req,
 		rc = csc_error(resp, 400, "invalid_request", detail);
 		goto out;
 	}
-	if ((a = csc_owner(c, r.credential, r.user_id, kt, sizeof(kt),
+	if ((a = csc_owner(c, svc, r.credential, r.user_id, kt, sizeof(kt),
 	    resp)) != 1) {
 		rc = a;
 		goto out;
@@ -932,7 +950,7 @@ csc_signhash(struct csc_ctx *c, const struct http_request *req,
 		rc = csc_error(resp, 400, "invalid_request", detail);
 		goto out;
 	}
-	if ((a = csc_owner(c, r.credential, r.user_id, kt, sizeof(kt),
+	if ((a = csc_owner(c, svc, r.credential, r.user_id, kt, sizeof(kt),
 	    resp)) != 1) {
 		rc = a;
 		goto out;

@@ -144,16 +144,25 @@ struct sam_reply {
 	"clock_timestamp() > ri.not_after) "
 #define SAM_CRED_ISSUER_JOIN \
 	"JOIN ca_certificate_status ri ON ri.id = c.issuer_id "
+/*
+ * Column 13: the subscriber granted the calling service (schema/112, made
+ * at the RA); read here, not taken from the worker, and again by every
+ * signHash, so that a revoked grant stops the SADs the service holds.
+ */
+#define SAM_CRED_GRANT(service) \
+	"EXISTS (SELECT 1 FROM sign_grant g WHERE g.account_id = " \
+	"sc.account_id AND g.service_id = " service ") "
 static const struct db_stmt stmt_cred = {
 	"signd_sam_credential",
 	"SELECT sc.account_id, c.revoked_at IS NOT NULL, "
 	"coalesce(c.revocation_reason, -1), clock_timestamp() < c.not_before, "
 	"clock_timestamp() > c.not_after, c.der, k.wrapped, k.key_type, "
-	"k.wrapping_key_label, c.serial, " SAM_CRED_ISSUER
+	"k.wrapping_key_label, c.serial, " SAM_CRED_ISSUER ", "
+	SAM_CRED_GRANT("$2::bigint")
 	"FROM sign_credential sc JOIN certificate c ON c.id = sc.certificate_id "
 	"JOIN subscriber_key k ON k.certificate_id = c.id " SAM_CRED_ISSUER_JOIN
 	"WHERE sc.certificate_id = $1",
-	1
+	2
 };
 /*
  * The signing service of an access token (its SHA-256, as stored): live
@@ -196,13 +205,14 @@ static const struct db_stmt stmt_sad_hashes = {
  * round trip: the credential's columns first, as stmt_cred's (NULL when
  * there is none), then the SAD's from SAM_SAD_COL on.
  */
-#define SAM_SAD_COL	13
+#define SAM_SAD_COL	14
 static const struct db_stmt stmt_sad_find = {
 	"signd_sam_sad_find",
 	"SELECT sc.account_id, c.revoked_at IS NOT NULL, "
 	"coalesce(c.revocation_reason, -1), clock_timestamp() < c.not_before, "
 	"clock_timestamp() > c.not_after, c.der, k.wrapped, k.key_type, "
 	"k.wrapping_key_label, c.serial, " SAM_CRED_ISSUER ", "
+	SAM_CRED_GRANT("s.service_id") ", "
 	"s.id, s.certificate_id, s.service_id, s.hash_algo, s.remaining, "
 	"s.expires_at <= clock_timestamp(), s.account_id "
 	"FROM sign_sad s LEFT JOIN (sign_credential sc "
@@ -464,15 +474,24 @@ sam_service_locked(struct db *db, const unsigned char token[SIGND_TOKEN_BYTES],
 }
 
 /*
- * 0 when row 0 of res (stmt_cred's columns) is a credential whose
- * certificate, and its issuing CA's own, may sign now; otherwise -1 with
- * a refusal in r.
+ * 0 when row 0 of res (stmt_cred's columns) is a credential of a
+ * subscriber who granted the calling service, whose certificate, and its
+ * issuing CA's own, may sign now; otherwise -1 with a refusal in r.
  */
 static int
 sam_credential_check(const PGresult *res, struct sam_reply *r)
 {
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		sam_refuse(r, SAM_E_CREDENTIAL, "no such credential");
+		return -1;
+	}
+	/*
+	 * Before any status: a service the subscriber did not grant learns
+	 * nothing of the credential (CSC: an unknown credentialID).
+	 */
+	if (strcmp(PQgetvalue(res, 0, 13), "t") != 0) {
+		sam_refuse(r, SAM_E_CREDENTIAL, "the subscriber has not "
+		    "granted this signing service (or revoked its grant)");
 		return -1;
 	}
 	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
@@ -510,14 +529,16 @@ sam_credential_check(const PGresult *res, struct sam_reply *r)
 }
 
 /*
- * The credential's row (stmt_cred) when its certificate may sign now;
- * otherwise a refusal in r and NULL. *res to PQclear.
+ * The credential's row (stmt_cred) when service svc may use it and its
+ * certificate may sign now; otherwise a refusal in r and NULL. *res to
+ * PQclear.
  */
 static PGresult *
-sam_credential(struct db *db, uint64_t cred, struct sam_reply *r)
+sam_credential(struct db *db, uint64_t cred, const char *svc,
+    struct sam_reply *r)
 {
 	char id[24];
-	const char *v[1] = { id };
+	const char *v[2] = { id, svc };
 	PGresult *res;
 
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)cred);
@@ -806,7 +827,7 @@ sam_auth_txn(struct db *db, void *arg)
 	PQclear(res);
 	res = NULL;
 	if (sam_service_locked(db, q->token, svc, t->r) == -1 ||
-	    (res = sam_credential(db, q->credential, t->r)) == NULL)
+	    (res = sam_credential(db, q->credential, svc, t->r)) == NULL)
 		goto stopped;
 	snprintf(acct, sizeof(acct), "%s", PQgetvalue(res, 0, 0));
 	f.type = q->factor == SAM_FACTOR_PIN ? FACTOR_PIN :

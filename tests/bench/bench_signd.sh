@@ -153,12 +153,16 @@ load() {
 			esac
 			for f in "$dir/rows/$t".*; do echo "\\copy $t ($cols) FROM '$f'"; done
 		done
-		echo "ANALYZE ra_account; ANALYZE issuance_order; ANALYZE certificate; ANALYZE subscriber_key; ANALYZE sign_credential;"
+		# Each subscriber granted the bench service (schema/112), as at the RA.
+		echo "INSERT INTO sign_grant (account_id, service_id) SELECT account_id, (SELECT id FROM sign_service
+		    WHERE name = 'bench') FROM sign_credential WHERE certificate_id >= $from ON CONFLICT DO NOTHING;"
+		echo "ANALYZE ra_account; ANALYZE issuance_order; ANALYZE certificate; ANALYZE subscriber_key; ANALYZE sign_credential; ANALYZE sign_grant;"
 	} | psql -X -q -v ON_ERROR_STOP=1 -1 "$su_uri" >/dev/null
 	rm -rf "$dir/rows"
 	rows=$(q "SELECT count(*) FROM sign_credential sc JOIN ra_account a ON a.id = sc.account_id
 		JOIN certificate c ON c.id = sc.certificate_id JOIN subscriber_key k ON k.certificate_id = c.id
 		JOIN issuance_order o ON o.id = k.order_id AND o.certificate_id = c.id
+		JOIN sign_grant g ON g.account_id = a.id AND g.service_id = (SELECT id FROM sign_service WHERE name = 'bench')
 		WHERE sc.certificate_id >= $FIRST AND a.pin_hash IS NOT NULL AND length(k.wrapped) = 82")
 	[ "$rows" -eq $((from - FIRST + count)) ] ||
 		{ echo "bench_signd.sh: $rows credentials in the database, $((from - FIRST + count)) expected" >&2; exit 1; }

@@ -66,6 +66,13 @@ account() {
 	[ "$code" = 200 ] || fail "pin $1: $code $(cat "$tmp/out")"
 	secrets+=("$3" "$c")
 }
+# grant SESSION SERVICE-ID: the subscriber of RA session SESSION lets the
+# signing service use their credentials at signd (schema/112; 201 the first
+# time, 200 after).
+grant() {
+	rreq POST "/v1/sign-services/$2/grant" '{}' "$1"
+	[ "$code" = 201 ] || [ "$code" = 200 ] || fail "grant service $2: $code $(cat "$tmp/out")"
+}
 # issue ACCOUNT KIND PROFILE KEYTYPE CN [O]: prints the certificate id once cad is done.
 issue() {
 	[ "$3" = "$2" ] || fail "issue: profile $3 is not kind $2 (order_issued orders profile = kind)"

@@ -43,6 +43,7 @@ survive_before() {
 	at=$(jq -r .access_token "$tmp/out")
 	secrets+=("$at")
 	account "$1-$$@example.com" +6281299990001 640213
+	grant "$tok" "$(sed -n 's/^id\t//p' "$tmp/svc")"
 	cred=$(issue "$aid" personal personal ec-p256 "Rudi Hartono")
 	cert_pem "$cred" "$tmp/cred.pem"
 	serial=$(openssl x509 -in "$tmp/cred.pem" -noout -serial | cut -d= -f2)

@@ -113,8 +113,27 @@ INSERT INTO certificate (id, issuer_id, serial, subject, profile, not_before, no
     (72, 1, '72', 'CN=H3', 'personal', now() - interval '1 day', now() + interval '1 year', 'x', '\x00', now(), 6, 'ra:notifier'),
     (73, 1, '73', 'CN=H4', 'personal', now() - interval '1 day', now() + interval '1 year', 'x', '\x00', now(), 6, 'test'),
     (74, 1, '74', 'CN=R1', 'personal', now() - interval '1 day', now() + interval '1 year', 'x', '\x00', now(), 1, 'pkictl:operator');"
+# SADs made before schema/112: each (subscriber, enabled service) pair of
+# them becomes a grant, audited once; a disabled service's makes none.
+rows 112 "
+INSERT INTO sign_service (id, name, client_id, secret_sha256, disabled_at) VALUES
+    (80, 'app-a', 'aaaaaaaaaaaaaaaaaaaaaa', sha256('a'), NULL),
+    (81, 'app-b', 'bbbbbbbbbbbbbbbbbbbbbb', sha256('b'), now()),
+    (82, 'app-c', 'cccccccccccccccccccccc', sha256('c'), NULL);
+INSERT INTO sign_sad (id, sad_sha256, certificate_id, account_id, service_id, hash_algo, num_signatures,
+    remaining, factor, expires_at) VALUES
+    (90, sha256('s90'), 10, 1, 80, 'SHA256', 1, 0, 'pin', now()),
+    (91, sha256('s91'), 10, 1, 80, 'SHA256', 1, 1, 'pin', now()),
+    (92, sha256('s92'), 10, 2, 81, 'SHA256', 1, 0, 'pin', now()),
+    (93, sha256('s93'), 10, 2, 80, 'SHA256', 1, 0, 'otp', now());"
 out=$("$REPO/deploy/migrate.sh" "$(mdb_uri "$su")" "$REPO/schema" 2>&1) || fail "migrations after 059: $out"
 grep -q '^migrate: applied 094_' <<<"$out" || fail "094 not applied: $out"
+[ "$(mq "SELECT string_agg(account_id || ':' || service_id, ',' ORDER BY account_id, service_id) FROM sign_grant")" = '1:80,2:80' ] ||
+	fail "112's grants: $(mq "SELECT account_id, service_id FROM sign_grant")"
+[ "$(mq "SELECT string_agg(object_type || ':' || object_id || ':' || (details->>'service_id'), ',' ORDER BY id) FROM audit_event
+    WHERE actor = 'migration:112' AND action = 'ra.sign_grant.add'")" = 'ra_account:1:80,ra_account:2:80' ] ||
+	fail "112's events: $(mq "SELECT object_id, details FROM audit_event WHERE actor = 'migration:112'")"
+echo "ok: 112 grants the services the subscribers had authorized, audited"
 
 ev() { # ev ACTION: "object_id|details" of migration:094's events of ACTION
 	mq "SELECT object_type || ':' || object_id || '|' || (details - 'at')::text FROM audit_event

@@ -179,6 +179,7 @@ cid=$(sed -n 's/^client_id\t//p' "$tmp/svc")
 csec=$(sed -n 's/^client_secret\t//p' "$tmp/svc")
 secrets+=("$csec")
 account "stall-sign-$$@example.com" +6281299970001 731592
+grant "$tok" "$(sed -n 's/^id\t//p' "$tmp/svc")"
 cred=$(issue "$aid" personal personal ec-p256 "Sari Wulandari")
 cert_pem "$cred" "$tmp/cred.pem"
 before_sign=$(role_pids pki_sign)

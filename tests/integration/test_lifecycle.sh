@@ -375,6 +375,19 @@ expect 200 "signd oauth2/token"
 stoken=$(j .access_token)
 secrets+=("$stoken")
 audit sign.service.add sign_service '*' '^pkictl:'
+# The service finds nothing of hers until she grants it at the RA
+# (schema/112): her session lists the services, and she grants this one.
+csc credentials/list "{\"userID\":\"$acc\"}"
+expect 200 "credentials/list before the grant"
+[ "$(j '.credentialIDs | length')" = 0 ] || fail "credentials/list before the grant: $(cat "$tmp/out")"
+req GET /v1/sign-services
+expect 200 "the signing services she may grant"
+svcid=$(j ".services[] | select(.name == \"lifecycle-$$\") | .id")
+[ -n "$svcid" ] && [ "$(j ".services[] | select(.id == \"$svcid\") | .granted")" = false ] ||
+	fail "GET /v1/sign-services: $(cat "$tmp/out")"
+req POST "/v1/sign-services/$svcid/grant" '{}'
+expect 201 "grant the signing service"
+audit ra.sign_grant.add ra_account "$acc" '^subscriber:[0-9]+$' "details->>'service_id' = '$svcid'"
 csc credentials/list "{\"userID\":\"$acc\"}"
 expect 200 "credentials/list"
 [ "$(j '.credentialIDs | join(",")')" = "$cid" ] || fail "credentials/list for account $acc: $(cat "$tmp/out")"

@@ -123,6 +123,7 @@ lastwhole() {
 
 # === the signing service and its subscribers =====================================
 pkictl sigservice add --name "pades-$$" >"$tmp/svc" || fail "pkictl sigservice add"
+sid=$(sed -n 's/^id\t//p' "$tmp/svc")
 cid=$(sed -n 's/^client_id\t//p' "$tmp/svc")
 csec=$(sed -n 's/^client_secret\t//p' "$tmp/svc")
 secrets+=("$csec")
@@ -134,6 +135,8 @@ aA=$aid
 tokA=$tok
 account "pades-b-$$@example.com" +6281277780002 513829
 aB=$aid
+grant "$tokA" "$sid"
+grant "$tok" "$sid"
 credA=$(issue "$aA" personal personal ec-p256 "Ayu Lestari")
 credRSA=$(issue "$aA" corporate corporate rsa2048 "Ayu Lestari" "PT Contoh Sejahtera")
 credB=$(issue "$aB" personal personal ec-p256 "Bima Saputra")
@@ -946,7 +949,9 @@ done
 kill -0 "$spid" 2>/dev/null || fail "pkisign serve died: $(cat "$tmp/serve.log")"
 secrets+=(513829)
 no_secret_in "pkisign serve's log" "$tmp/serve.log"
-# The stack's own pkisign serve (deploy/stack.sh registers it at signd).
+# The stack's own pkisign serve (deploy/stack.sh registers it at signd as
+# local-pades), once A lets it use her credentials.
+grant "$tokA" "$(q "SELECT id FROM sign_service WHERE name = 'local-pades'")"
 body "$aA" "$credA" '{"type":"pin","code":"402917"}' B-B "$tmp/other.pdf"
 code=$(curl -sS -o "$tmp/sout" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 	-H "Authorization: Bearer $(<"$PKI_PADES_TOKEN_FILE")" --data-binary "@$tmp/sbody" "$PKI_PADES_URL")

@@ -287,6 +287,37 @@ cert_pem "$credRSA" "$tmp/rsa.pem"
 cert_pem "$credSeal" "$tmp/seal.pem"
 note "service $sid, subscribers $aA ($credEC ec-p256, $credRSA rsa2048, e-seal $credSeal) and $aB ($credB)"
 
+# === the subscriber's grant (schema/112) ========================================
+# Until a subscriber grants the service at the RA, it finds none of their
+# credentials, learns nothing of one it names (as of an id never issued),
+# and cannot make them fail a factor: a wrong PIN is not counted, the right
+# one gives no SAD, nothing is stored.
+sreq credentials/list "{\"userID\":\"$aA\"}" "$at"
+expect 200 - "credentials/list before any grant"
+[ "$(jq -c .credentialIDs "$tmp/out")" = '[]' ] || fail "credentials/list before any grant: $(cat "$tmp/out")"
+sreq credentials/list "{\"userID\":\"$aA\",\"credentialInfo\":true}" "$at"
+[ "$(jq -c '[.credentialIDs, .credentialInfos]' "$tmp/out")" = '[[],[]]' ] ||
+	fail "credentials/list with credentialInfo before any grant: $(cat "$tmp/out")"
+sreq credentials/info "{\"credentialID\":\"$credEC\",\"certInfo\":true}" "$at"
+expect 400 invalid_request "credentials/info before any grant"
+[ "$(desc)" = "Invalid parameter credentialID" ] || fail "credentials/info before any grant: $(cat "$tmp/out")"
+before
+f0=$(failures "$aA")
+hashes sha256 1
+for pin in 000001 402917; do
+	authorize "$credEC" "$H" $SHA256 "\"PIN\":\"$pin\""
+	expect 400 invalid_request "authorize (PIN $pin) before any grant"
+	[ "$(desc)" = "Invalid parameter credentialID" ] && [ -z "$SAD" ] || fail "authorize before any grant: $(cat "$tmp/out")"
+done
+[ "$(failures "$aA")" = "$f0" ] || fail "a wrong PIN from a service not granted was counted"
+unchanged "authorizations by a service not granted"
+grant "$tokA" "$sid"
+[ "$code" = 201 ] || fail "A's grant of service $sid: $code"
+grant "$tokB" "$sid"
+[ "$(q "SELECT count(*) FROM audit_event WHERE action = 'ra.sign_grant.add' AND object_id IN ('$aA', '$aB')
+    AND details->>'service_id' = '$sid'")" = 2 ] || fail "the grants were not audited"
+note "a service not granted: credentials/list empty, credentials/info and authorize 'Invalid parameter credentialID', no PIN counted"
+
 sreq credentials/list "{\"userID\":\"$aA\"}" "$at"
 expect 200 - "credentials/list"
 # RFC 6750 §2.1 / RFC 9110 §11.1: the scheme in any case, one or more spaces.
@@ -1255,6 +1286,7 @@ token "grant_type=client_credentials&client_id=$cid2&client_secret=$csec2"
 expect 200 - "oauth2/token of the second service"
 at_s2=$(jq -r .access_token "$tmp/out")
 secrets+=("$at_s2")
+grant "$tokB" "$sid2"
 tokfile "$tmp/tok1" "$at"
 tokfile "$tmp/tok2" "$at_s2"
 [ "$(samw authorize "$credB" "$tmp/tok1" "$tmp/pinB" "$tmp/sad.w" "$h1" "$h2")" = ok ] ||
@@ -1299,6 +1331,35 @@ out=$(samw authorize "$credB" "$tmp/tok2" "$tmp/pin.wrong" "$tmp/sad.x" "$h1")
 [ "$(failures "$aB")" = $((f0 + 2)) ] || fail "a wrong PIN through sam_worker (second service) was not counted"
 [ "$(factor_event ra.factor.failed "$aB")" = "sign_service:$sid2|$sid2|$credB|$aB" ] ||
 	fail "a wrong PIN with the second service's token: ra.factor.failed $(factor_event ra.factor.failed "$aB")"
+# B revokes the second service's grant at the RA: the SAM itself (past a
+# worker that would not look) refuses that service's authorizations and
+# the SAD it holds, as an unknown credential; no PIN is counted, nothing is
+# consumed. The first service's are untouched. Granted again, it may ask.
+before
+f0=$(failures "$aB")
+n0=$(nauthref)
+rreq POST "/v1/sign-services/$sid2/revoke" '{}' "$tokB"
+[ "$code" = 200 ] || fail "B's revoke of service $sid2: $code $(cat "$tmp/out")"
+[ "$(q "SELECT count(*) FROM sign_grant WHERE account_id = $aB AND service_id = $sid2")" = 0 ] || fail "the grant is still there"
+nogrant="the subscriber has not granted this signing service (or revoked its grant)"
+out=$(samw authorize "$credB" "$tmp/tok2" "$tmp/pin.wrong" "$tmp/sad.x" "$h1")
+[ "$out" = "refused 2 $nogrant" ] || fail "a wrong PIN from a service whose grant was revoked: $out"
+out=$(samw authorize "$credB" "$tmp/tok2" "$tmp/pinB" "$tmp/sad.x" "$h1")
+[ "$out" = "refused 2 $nogrant" ] || fail "B's PIN from a service whose grant was revoked: $out"
+[ ! -e "$tmp/sad.x" ] || fail "a service whose grant was revoked got a SAD"
+[ "$(failures "$aB")" = "$f0" ] || fail "a wrong PIN from a service whose grant was revoked was counted"
+[ "$(nauthref)" = $((n0 + 2)) ] || fail "the refusals of a revoked grant's authorizations: $(($(nauthref) - n0)) events, want 2"
+out=$(samw signhash "$credB" "$tmp/tok2" "$tmp/sad.w2" ecdsa "$h1")
+[ "$out" = "refused 2 $nogrant" ] || fail "the SAD of a service whose grant was revoked: $out"
+refused "the SAD of a service whose grant was revoked" 1 "$credB" credential "$credB" "$sid2"
+sreq credentials/list "{\"userID\":\"$aB\"}" "$at_s2"
+[ "$(jq -c .credentialIDs "$tmp/out")" = '[]' ] || fail "credentials/list by a service whose grant was revoked: $(cat "$tmp/out")"
+sreq credentials/list "{\"userID\":\"$aB\"}" "$at"
+[ "$(jq -c .credentialIDs "$tmp/out")" = "[\"$credB\"]" ] || fail "the other service lost B's credential: $(cat "$tmp/out")"
+unchanged "a revoked grant's requests"
+grant "$tokB" "$sid2"
+[ "$code" = 201 ] || fail "B's grant again: $code"
+note "a revoked grant: the SAM refuses the service's authorizations and its SAD (no PIN counted), the other service keeps B"
 # What names no service: a token never issued; the SHA-256 of a live
 # token, as sign_token keeps it (pki_sign reads it; sent as the token, the
 # SAM hashes it again); a token that expired. The SAM refuses each before

@@ -54,6 +54,8 @@ code=$(curl -sS -X POST -o "$tmp/out" -w '%{http_code}' -H 'Content-Type: applic
 [ "$code" = 200 ] || fail "oauth2/token: $code $(cat "$tmp/out")"
 at=$(jq -r .access_token "$tmp/out")
 account "issuer-$$@example.com" +6281277772001 402917
+subtok=$tok
+grant "$subtok" "$(sed -n 's/^id\t//p' "$tmp/svc")"
 cred=$(issue "$aid" personal personal ec-p256 "Issuer Hold")
 cert_pem "$cred" "$tmp/c.pem"
 iss=$(q "SELECT ri.serial FROM certificate c JOIN ca_certificate ri ON ri.id = c.issuer_id WHERE c.id = $cred")
@@ -126,7 +128,8 @@ done
 note "released: signs again"
 
 # === sigservice disable and the SAM (schema/107) ================================
-# newsvc NAME: a service and an access token of it; sets svc_id, svc_at.
+# newsvc NAME: a service the subscriber granted and an access token of it;
+# sets svc_id, svc_at.
 newsvc() {
 	local c s
 	pkictl sigservice add --name "$1" >"$tmp/svc.$1" || fail "sigservice add $1"
@@ -138,6 +141,7 @@ newsvc() {
 	[ "$code" = 200 ] || fail "oauth2/token of $1: $code $(cat "$tmp/out")"
 	svc_at=$(jq -r .access_token "$tmp/out")
 	secrets+=("$s" "$svc_at")
+	grant "$subtok" "$svc_id"
 }
 # waiting_n N: 0 once N backends wait for advisory locks (within 10 s).
 waiting_n() {

@@ -23,6 +23,7 @@ pkictl sigservice add --name "pinenv-$$" >"$tmp/svc" || fail "pkictl sigservice 
 cid=$(sed -n 's/^client_id\t//p' "$tmp/svc")
 csec=$(sed -n 's/^client_secret\t//p' "$tmp/svc")
 account "pinenv-$$@example.com" +6281277773001 402917
+grant "$tok" "$(sed -n 's/^id\t//p' "$tmp/svc")"
 cred=$(issue "$aid" personal personal ec-p256 "Pin Env")
 cert_pem "$cred" "$tmp/c.pem"
 
