@@ -525,8 +525,15 @@ cscc_info(struct cscc *c, const char *credential, const char *user,
 		goto out;
 	}
 	if ((rc = cscc_call(c, "credentials/info", "application/json", body,
-	    NULL, &r, err, errlen)) != 0)
+	    NULL, &r, err, errlen)) != 0) {
+		/* signd says so of a credential it may not show this service. */
+		if (rc == CSCC_REFUSED && strstr(err, "Invalid parameter "
+		    "credentialID") != NULL && strlen(err) + 1 < errlen)
+			snprintf(err + strlen(err), errlen - strlen(err), " (no "
+			    "such credential of this user, or its subscriber has "
+			    "not granted this signing service at the RA)");
 		goto out;
+	}
 	if ((rc = cscc_parse_info(r.body, r.len, cr, err, errlen)) != 0)
 		goto out;
 	if (strcmp(cr->status, "valid") != 0) {

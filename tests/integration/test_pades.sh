@@ -419,6 +419,8 @@ grep -q 'revoked' "$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "revoked 
 # Another subscriber's credential (userID checked by signd).
 sign "$aA" "$credB" pin "$tmp/pinA" --in "$tmp/simple.pdf" --out "$tmp/other-user.pdf"
 [ "$rc" = 3 ] || { cat "$tmp/pkisign.out"; fail "another's credential: exit $rc, want 3"; }
+grep -q 'Invalid parameter credentialID (no such credential of this user, or its subscriber has not granted this signing service at the RA)' \
+	"$tmp/pkisign.out" || { cat "$tmp/pkisign.out"; fail "another's credential: the message does not say what to check"; }
 [ ! -e "$tmp/other-user.pdf" ] || fail "another's credential: output written"
 # Not a PDF.
 printf 'not a pdf\n' >"$tmp/junk.pdf"
