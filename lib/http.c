@@ -24,6 +24,7 @@
  * body at its next bytes.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -49,6 +50,7 @@
 #include <openssl/crypto.h>
 #include <microhttpd.h>
 
+#include "lib/clientkey.h"
 #include "lib/daemon.h"
 #include "lib/db.h"
 #include "lib/http.h"
@@ -58,7 +60,10 @@
 /* Defaults for zero fields of struct http_limits (Taler caps at 1 MiB). */
 #define HTTP_DEF_MAX_BODY	(1024 * 1024)
 #define HTTP_DEF_CONN_MEMORY	(32 * 1024)
-#define HTTP_DEF_MAX_CONNS	256
+/* Since 2026-12-07; 256 let ~300 idle sockets from 9 addresses stall rad. */
+#define HTTP_DEF_MAX_CONNS	1024
+/* Descriptors a daemon holds besides its connections (logs, database). */
+#define HTTP_NOFILE_SPARE	128
 #define HTTP_DEF_MAX_PER_IP	32
 #define HTTP_DEF_TIMEOUT_S	30
 /*
@@ -133,6 +138,7 @@ struct http_conn {
 	unsigned long long	 answer_len;	/* HTTP_PHASE_SEND: its bytes */
 	int			 shut;		/* shut down by the sweep */
 	struct http_server	*srv;		/* whose conns_lock guards it */
+	char			 key[CLIENT_KEY_MAX];	/* its client_key() */
 };
 
 /* How many connections a sweep closed, by what was late. */
@@ -216,6 +222,56 @@ http_unescape_none(void *cls, struct MHD_Connection *c, char *s)
  * MHD_OPTION_NOTIFY_CONNECTION: a connection opened (tracked, its headers
  * awaited from now) or closed (forgotten, before MHD closes its socket).
  */
+static void	http_remote_addr(struct MHD_Connection *, char *, size_t);
+
+/*
+ * Raises the soft limit of open files to hold conns connections and the
+ * daemon's own descriptors (HTTP_NOFILE_SPARE), as far as the hard limit
+ * allows: Debian's soft limit of 1024 would stop accept() short of
+ * max_conns. Before the sandbox (http_listen), which may not allow it.
+ */
+static void
+http_nofile_for(unsigned int conns)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conns + HTTP_NOFILE_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		want = rl.rlim_max;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || want < (rlim_t)conns +
+	    HTTP_NOFILE_SPARE)
+		log_warn("http: open files limited to %llu (hard limit): fewer "
+		    "than %u connections and the daemon's own files",
+		    (unsigned long long)want, conns);
+}
+
+/*
+ * Whether the new connection hc (its key set, not yet listed) is one too
+ * many from its client, counted by client_key(): an IPv6 address by its
+ * /64. MHD's own per-address limit counts each IPv6 address apart, and a
+ * host holds a whole /64: 2^64 addresses, max_conns connections from one
+ * machine (a review's finding, 2026-12-07). Off behind a trusted proxy or
+ * on a unix socket (every peer the proxy), as MHD's is. Called with
+ * conns_lock held: a walk of the open connections, at most max_conns.
+ */
+static int
+http_conn_over_limit(const struct http_server *srv,
+    const struct http_conn *hc)
+{
+	const struct http_conn *o;
+	unsigned int n = 0;
+
+	if (proxy_set_count(srv->proxies) > 0 || srv->on_unix)
+		return 0;
+	for (o = srv->conns; o != NULL; o = o->next)
+		if (strcmp(o->key, hc->key) == 0 && ++n >= srv->lim.max_conns_per_ip)
+			return 1;
+	return 0;
+}
+
 static void
 http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
@@ -253,7 +309,20 @@ http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	hc->srv = srv;
 	hc->phase = HTTP_PHASE_HEADERS;
 	hc->since_ms = daemon_now_ms();
+	if (proxy_set_count(srv->proxies) == 0 && !srv->on_unix) {
+		char addr[NI_MAXHOST];
+
+		http_remote_addr(c, addr, sizeof(addr));
+		client_key(addr, hc->key);
+	}
 	pthread_mutex_lock(&srv->conns_lock);
+	if (http_conn_over_limit(srv, hc)) {
+		pthread_mutex_unlock(&srv->conns_lock);
+		free(hc);
+		/* MHD reads the shut socket's end and closes it. */
+		(void)shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
 	hc->next = srv->conns;
 	if (srv->conns != NULL)
 		srv->conns->prev = hc;
@@ -1797,6 +1866,7 @@ http_listen_fd(const char *addr, uint16_t port, const struct http_limits *lim,
 		srv->lim.body_min_rate = HTTP_DEF_BODY_MIN_RATE;
 	if (srv->lim.answer_min_rate == 0)
 		srv->lim.answer_min_rate = HTTP_DEF_ANSWER_MIN_RATE;
+	http_nofile_for(srv->lim.max_conns * srv->lim.threads);
 	if ((srv->proxies = proxy_set_parse(srv->lim.trusted_proxies, err,
 	    errlen)) == NULL)
 		goto out;
