@@ -251,10 +251,14 @@ ra_subscriber_json(struct ra *ra, const struct http_request *req,
 	return 1;
 }
 
-int
-ra_subscriber_post(struct ra *ra, const struct http_request *req,
+/*
+ * ra_subscriber_post's steps; bare: the request takes no member, so that no
+ * body at all needs no content type either.
+ */
+static int
+ra_subscriber_start(struct ra *ra, const struct http_request *req,
     struct http_response *resp, struct ra_subject *who, const char *prefix,
-    const char *suffix, char id[24], const char *not_found)
+    const char *suffix, char id[24], const char *not_found, int bare)
 {
 	int a;
 
@@ -262,9 +266,35 @@ ra_subscriber_post(struct ra *ra, const struct http_request *req,
 		return a;
 	if (ra_path_id(req->path, prefix, suffix, id) == -1)
 		return ra_problem(resp, 404, not_found) == -1 ? -1 : 0;
-	if (!ra_is_json(req))
+	if ((!bare || req->body_len > 0) && !ra_is_json(req))
 		return ra_problem(resp, 415, "the body must be application/json") ==
 		    -1 ? -1 : 0;
+	return 1;
+}
+
+int
+ra_subscriber_post(struct ra *ra, const struct http_request *req,
+    struct http_response *resp, struct ra_subject *who, const char *prefix,
+    const char *suffix, char id[24], const char *not_found)
+{
+	return ra_subscriber_start(ra, req, resp, who, prefix, suffix, id,
+	    not_found, 0);
+}
+
+int
+ra_subscriber_post_bare(struct ra *ra, const struct http_request *req,
+    struct http_response *resp, struct ra_subject *who, const char *prefix,
+    const char *suffix, char id[24], const char *not_found)
+{
+	char detail[192];
+	int a;
+
+	if ((a = ra_subscriber_start(ra, req, resp, who, prefix, suffix, id,
+	    not_found, 1)) != 1)
+		return a;
+	if (ra_parse_empty(req->body, req->body_len, detail,
+	    sizeof(detail)) == -1)
+		return ra_problem(resp, 400, detail) == -1 ? -1 : 0;
 	return 1;
 }
 

@@ -136,6 +136,12 @@ int	ra_parse_login(const void *body, size_t len, struct ra_login_req *,
 	    char *detail, size_t detaillen);
 int	ra_parse_token(const void *body, size_t len, struct ra_token_req *,
 	    char *detail, size_t detaillen);
+/*
+ * The body of a request that takes no member: absent (len 0), or a JSON
+ * object without one ("{}"), by ra_parse_register's rules. 0 or -1.
+ */
+int	ra_parse_empty(const void *body, size_t len, char *detail,
+	    size_t detaillen);
 
 /*
  * The JSON helpers of every parser above and in the other *req.c files.
@@ -378,6 +384,15 @@ int	ra_subscriber_json(struct ra *, const struct http_request *,
  * Same answers.
  */
 int	ra_subscriber_post(struct ra *, const struct http_request *,
+	    struct http_response *, struct ra_subject *who, const char *prefix,
+	    const char *suffix, char id[24], const char *not_found);
+/*
+ * ra_subscriber_post for a request that takes no member (ra_parse_empty):
+ * the session, the id, then a body that is absent or "{}" (415 when a body
+ * is not application/json, 400 when it is not an empty object). Same
+ * answers.
+ */
+int	ra_subscriber_post_bare(struct ra *, const struct http_request *,
 	    struct http_response *, struct ra_subject *who, const char *prefix,
 	    const char *suffix, char id[24], const char *not_found);
 /*
@@ -1578,6 +1593,18 @@ int	ra_corporate_eseal(struct ra *, const struct http_request *,
 int	ra_officer_revreq_list(struct ra *, const struct http_request *,
 	    struct http_response *);
 int	ra_officer_revreq_decide(struct ra *, const struct http_request *,
+	    struct http_response *);
+
+/*
+ * signgrant.c: a subscriber's grants of the signing services (schema/112,
+ * ra/README.md "Signing services"): GET /v1/sign-services, POST
+ * /v1/sign-services/{id}/grant and /revoke.
+ */
+int	ra_sign_service_list(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_sign_grant(struct ra *, const struct http_request *,
+	    struct http_response *);
+int	ra_sign_grant_revoke(struct ra *, const struct http_request *,
 	    struct http_response *);
 
 #endif

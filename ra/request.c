@@ -85,6 +85,26 @@ ra_unpack_detail(const json_error_t *err, char *detail, size_t detaillen)
 }
 
 int
+ra_parse_empty(const void *body, size_t len, char *detail, size_t detaillen)
+{
+	json_error_t err;
+	json_t *root;
+	int rc = -1;
+
+	if (len == 0)
+		return 0;
+	if ((root = ra_json_load(body, len, detail, detaillen)) == NULL)
+		return -1;
+	/* Strict: any member is one too many (jansson names it). */
+	if (json_unpack_strict(root, &err, "{}") == -1)
+		ra_unpack_detail(&err, detail, detaillen);
+	else
+		rc = 0;
+	json_decref(root);
+	return rc;
+}
+
+int
 ra_parse_register(const void *body, size_t len, struct ra_register_req *r,
     char *detail, size_t detaillen)
 {

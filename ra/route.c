@@ -143,6 +143,10 @@ static const struct ra_route ra_routes[] = {
 	{ "GET", "/v1/certificates/{id}", ra_certificate_get },
 	{ "POST", "/v1/certificates/{id}/revoke", ra_certificate_revoke },
 	{ "POST", "/v1/certificates/{id}/rekey", ra_certificate_rekey },
+	/* signgrant.c: a subscriber's grants of the signing services */
+	{ "GET", "/v1/sign-services", ra_sign_service_list },
+	{ "POST", "/v1/sign-services/{id}/grant", ra_sign_grant },
+	{ "POST", "/v1/sign-services/{id}/revoke", ra_sign_grant_revoke },
 	/* totp.c, change.c (issue 3) */
 	{ "POST", "/v1/totp", ra_totp_enrol },
 	{ "POST", "/v1/totp/confirm", ra_totp_confirm },
