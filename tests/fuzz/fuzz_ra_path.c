@@ -49,6 +49,8 @@ static const char *const fuzz_routes[][2] = {
 	{ "/v1/officer/certificates/", "/revoke" },
 	{ "/v1/officer/companies/", "/deactivate" },
 	{ "/v1/officer/revocation-requests/", "" },
+	{ "/v1/sign-services/", "/grant" },
+	{ "/v1/sign-services/", "/revoke" },
 };
 
 /* id is what ra_path_id may give: a positive BIGINT in canonical digits. */
