@@ -383,7 +383,7 @@ expect 200 "credentials/list before the grant"
 req GET /v1/sign-services
 expect 200 "the signing services she may grant"
 svcid=$(j ".services[] | select(.name == \"lifecycle-$$\") | .id")
-[ -n "$svcid" ] && [ "$(j ".services[] | select(.id == \"$svcid\") | .granted")" = false ] ||
+[ -n "$svcid" ] && [ "$(j ".services[] | select(.id == $svcid) | .granted")" = false ] ||
 	fail "GET /v1/sign-services: $(cat "$tmp/out")"
 req POST "/v1/sign-services/$svcid/grant" '{}'
 expect 201 "grant the signing service"
