@@ -119,7 +119,7 @@ static const struct db_stmt stmt_cred_info = {
 };
 static const struct db_stmt stmt_cred_owner = {
 	"signd_csc_credential_owner",
-	"SELECT account_id, (SELECT key_type FROM subscriber_key k WHERE "
+	"SELECT sc.account_id, (SELECT key_type FROM subscriber_key k WHERE "
 	"k.certificate_id = sc.certificate_id) FROM sign_credential sc "
 	CSC_GRANT_JOIN("$2::bigint") "WHERE sc.certificate_id = $1",
 	2

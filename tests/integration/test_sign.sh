@@ -1489,6 +1489,8 @@ token "grant_type=client_credentials&client_id=$cid3&client_secret=$csec3"
 expect 200 - "oauth2/token of the third service"
 at3=$(jq -r .access_token "$tmp/out")
 secrets+=("$at3")
+grant "$tokA" "$sid3"
+grant "$tokB" "$sid3"
 # by3 ACTION: the third service's ACTION events.
 by3() { q "SELECT count(*) FROM audit_event WHERE actor = 'sign_service:$sid3' AND action = '$1'"; }
 # window3: the third service's window row: audited/refused/counted.
