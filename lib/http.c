@@ -197,13 +197,46 @@ http_owned_body_free(void *arg)
 	free(b);
 }
 
+/*
+ * libmicrohttpd's messages, at most HTTP_MHD_LOG_PER_S a second (every
+ * server of the process together); past them only counted, and the count
+ * logged with the next message of a later second. A flood wrote one line
+ * per connection refused at max_conns or closed mid-request (773 lines in
+ * 30 s in a review's test, 2026-12-07).
+ */
+#define HTTP_MHD_LOG_PER_S	10
+static pthread_mutex_t	http_mhd_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static long long	http_mhd_log_second;
+static unsigned int	http_mhd_log_count, http_mhd_log_dropped;
+
 __attribute__((format(printf, 2, 0)))
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	size_t len;
+	long long second = daemon_now_ms() / 1000;
+	unsigned int dropped = 0;
+	int emit;
 
+	pthread_mutex_lock(&http_mhd_log_lock);
+	if (second != http_mhd_log_second) {
+		dropped = http_mhd_log_dropped;
+		http_mhd_log_second = second;
+		http_mhd_log_count = 0;
+		http_mhd_log_dropped = 0;
+	}
+	if ((emit = http_mhd_log_count < HTTP_MHD_LOG_PER_S))
+		http_mhd_log_count++;
+	else
+		http_mhd_log_dropped++;
+	pthread_mutex_unlock(&http_mhd_log_lock);
+	if (dropped > 0)
+		log_warn("http: libmicrohttpd: %u more message(s) in an earlier "
+		    "second not logged (over %d a second)", dropped,
+		    HTTP_MHD_LOG_PER_S);
+	if (!emit)
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	len = strlen(msg);
 	while (len > 0 && msg[len - 1] == '\n')
@@ -217,12 +250,6 @@ http_unescape_none(void *cls, struct MHD_Connection *c, char *s)
 {
 	return strlen(s);
 }
-
-/*
- * MHD_OPTION_NOTIFY_CONNECTION: a connection opened (tracked, its headers
- * awaited from now) or closed (forgotten, before MHD closes its socket).
- */
-static void	http_remote_addr(struct MHD_Connection *, char *, size_t);
 
 /*
  * Raises the soft limit of open files to hold conns connections and the
@@ -248,6 +275,8 @@ http_nofile_for(unsigned int conns)
 		    (unsigned long long)want, conns);
 }
 
+static void	http_remote_addr(struct MHD_Connection *, char *, size_t);
+
 /*
  * Whether the new connection hc (its key set, not yet listed) is one too
  * many from its client, counted by client_key(): an IPv6 address by its
@@ -272,6 +301,10 @@ http_conn_over_limit(const struct http_server *srv,
 	return 0;
 }
 
+/*
+ * MHD_OPTION_NOTIFY_CONNECTION: a connection opened (tracked, its headers
+ * awaited from now) or closed (forgotten, before MHD closes its socket).
+ */
 static void
 http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)

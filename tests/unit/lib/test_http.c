@@ -2171,6 +2171,46 @@ test_max_conns_per_64(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * libmicrohttpd's messages are bounded (10 a second): 40 connections
+ * refused at max_conns_per_ip within a second or two wrote 40 lines
+ * before.
+ */
+static void
+test_mhd_log_bounded(void **state)
+{
+	struct http_limits lim = { MAX_BODY, 16384, 64, 1, 5, 1, 0, NULL,
+	    NULL, 0, 0, 0, 0, 0, 0 };
+	struct shloop sl;
+	char line[2048];
+	FILE *f;
+	int held, fd, i, lines = 0;
+
+	(void)state;
+	assert_non_null(f = tmpfile());
+	log_init("test_http", LOGL_WARN, f);
+	limits_start(&sl, &lim);
+	held = raw_connect(&sl.fx);
+	raw_get(held, "/");
+	raw_expect(held, "fresh");
+	for (i = 0; i < 40; i++) {
+		fd = raw_connect(&sl.fx);
+		assert_true(closed_unanswered(fd, 2000));
+		close(fd);
+	}
+	close(held);
+	limits_stop(&sl, &lim);
+	log_init("test_http", LOGL_WARN, NULL);
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "libmicrohttpd") != NULL)
+			lines++;
+	fclose(f);
+	/* Over at most two or three seconds: 10 each, and the counts. */
+	assert_true(lines >= 1);
+	assert_true(lines <= 34);
+}
+
 #define NSLOW	3	/* slow clients: every connection the server has */
 
 enum slow { SLOW_HEADERS, SLOW_BODY, SLOW_RATE };
@@ -2613,6 +2653,7 @@ main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_max_conns),
 		cmocka_unit_test(test_max_conns_per_64),
+		cmocka_unit_test(test_mhd_log_bounded),
 		cmocka_unit_test(test_slow_headers_dropped),
 		cmocka_unit_test(test_slow_body_dropped),
 		cmocka_unit_test(test_body_min_rate),
