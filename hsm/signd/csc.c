@@ -234,6 +234,20 @@ out:
 	return rc;
 }
 
+/*
+ * The credentials/ and signatures/ methods take JSON: checked after the
+ * token (csc_service), so that a caller without one learns that first
+ * (docs/csc.md "Errors"). 1 when it is JSON, 0 with a 400 in resp, -1.
+ */
+static int
+csc_json_body(const struct http_request *req, struct http_response *resp)
+{
+	if (http_media_type_is(req, "application/json"))
+		return 1;
+	return csc_error(resp, 400, "invalid_request", "the body must be "
+	    "application/json") == 0 ? 0 : -1;
+}
+
 /* --- info ---------------------------------------------------------------------- */
 
 static int
@@ -605,7 +619,8 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
 	json_t *o = NULL;
 	int rc, a, valid;
 
-	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1)
+	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1 ||
+	    (a = csc_json_body(req, resp)) != 1)
 		return a;
 	if (csc_parse_info(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
@@ -640,7 +655,8 @@ csc_list(struct csc_ctx *c, const struct http_request *req,
 	long want;
 	int rc = -1, a, i, valid;
 
-	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1)
+	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1 ||
+	    (a = csc_json_body(req, resp)) != 1)
 		return a;
 	if (csc_parse_list(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1)
@@ -867,9 +883,8 @@ csc_authorize(struct csc_ctx *c, const struct http_request *req,
 	memset(&r, 0, sizeof(r));
 	if ((a = csc_service(c, req, resp, &svc, tok)) != 1)
 		return a;
-	if (!http_media_type_is(req, "application/json")) {
-		rc = csc_error(resp, 400, "invalid_request", "the body must be "
-		    "application/json");
+	if ((a = csc_json_body(req, resp)) != 1) {
+		rc = a;
 		goto out;
 	}
 	if (csc_parse_authorize(req->body, req->body_len, &r, detail,
@@ -940,9 +955,8 @@ csc_signhash(struct csc_ctx *c, const struct http_request *req,
 	memset(&r, 0, sizeof(r));
 	if ((a = csc_service(c, req, resp, &svc, tok)) != 1)
 		return a;
-	if (!http_media_type_is(req, "application/json")) {
-		rc = csc_error(resp, 400, "invalid_request", "the body must be "
-		    "application/json");
+	if ((a = csc_json_body(req, resp)) != 1) {
+		rc = a;
 		goto out;
 	}
 	if (csc_parse_signhash(req->body, req->body_len, &r, detail,
@@ -1055,10 +1069,6 @@ csc_handle(void *arg, const struct http_request *req,
 		return csc_error(resp, 405, "invalid_request", "method not "
 		    "allowed");
 	}
-	if (!is_info && strcmp(csc_routes[i].path, "oauth2/token") != 0 &&
-	    !http_media_type_is(req, "application/json"))
-		return csc_error(resp, 400, "invalid_request", "the body must be "
-		    "application/json");
 	if ((slot = csc_slot(sd)) == -1) {
 		log_err("csc: a request on a thread beyond sign.threads (%u)",
 		    sd->nthreads);

@@ -983,6 +983,19 @@ grep -qi '^www-authenticate: Bearer' "$tmp/hdr" || fail "401 without WWW-Authent
 # A request without credentials gets no error code in it (RFC 6750 §3.1).
 ! grep -qi '^www-authenticate:.*error=' "$tmp/hdr" || fail "401 without a token: WWW-Authenticate names an error"
 hashes sha256 1
+# The token before the body's media type (docs/csc.md "Errors"): until
+# 2026-12-07 a caller with neither got 400 "must be application/json".
+for m in credentials/list credentials/info credentials/authorize signatures/signHash; do
+	for t in "" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; do
+		code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -X POST -H 'Content-Type: text/plain' \
+			${t:+-H "Authorization: Bearer $t"} --data-binary '{}' "$surl/$m")
+		expect 401 invalid_token "$m as text/plain, ${t:+an unknown}${t:-no} token"
+	done
+	code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -X POST -H 'Content-Type: text/plain' \
+		-H "Authorization: Bearer $at" --data-binary '{}' "$surl/$m")
+	expect 400 invalid_request "$m as text/plain with a token"
+	[ "$(desc)" = "the body must be application/json" ] || fail "$m as text/plain with a token: $(cat "$tmp/out")"
+done
 authorize "$credEC" "$H" $SHA256 '"PIN":"402917"' "garbage"
 expect 401 invalid_token "malformed token"
 grep -qi '^www-authenticate: Bearer.*error="invalid_token"' "$tmp/hdr" ||
