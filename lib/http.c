@@ -1339,7 +1339,8 @@ http_resume(struct http_deferred *d, struct http_response *resp)
  * (no body stored), and queues its answer. An admit that answers nothing
  * (returns 0, no status) lets the body in: MHD_YES, nothing queued. With
  * hold set, an admit's refusal is not queued but noted (st->refused): the
- * body, already on its way, is read and dropped first (http_access).
+ * body, already on its way, is read and dropped first (http_access); but
+ * a 411 or 413 is queued at once whatever hold says.
  */
 /*
  * The path of a request target in absolute form ("http://host:port/p"),
@@ -1394,6 +1395,15 @@ http_dispatch(struct http_server *srv, struct MHD_Connection *c,
 	db_unavailable_clear();
 	hrc = fn(srv->arg, &req, &resp);
 	if (fn == srv->lim.admit) {
+		/*
+		 * 411 and 413 refuse the body for its framing or size: sent
+		 * now, as our own 413, never waiting for a body too large to
+		 * drain (MHD closes the connection after it).
+		 */
+		if (hold && hrc == 0 && (resp.status ==
+		    MHD_HTTP_LENGTH_REQUIRED || resp.status ==
+		    MHD_HTTP_CONTENT_TOO_LARGE))
+			hold = 0;
 		if ((hrc == 0 && resp.status == 0) || hold) {
 			st->refused = !(hrc == 0 && resp.status == 0);
 			http_response_clear(&resp);

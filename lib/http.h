@@ -47,7 +47,10 @@ struct http_limits {
 	 * body is never stored: at once when no body is on its way (none, or
 	 * the client waits for "100 Continue"), otherwise once the body has
 	 * been read and dropped (so the client reads the answer, not a reset).
-	 * NULL: every request is read whole.
+	 * A 411 or 413 (a body refused for its framing or its size: a route
+	 * with a smaller limit than max_body) is sent at once in either case,
+	 * as lib/http's own 413, and the connection closed after it: the body
+	 * is never read. NULL: every request is read whole.
 	 */
 	int		(*admit)(void *arg, const struct http_request *,
 			    struct http_response *);

@@ -318,6 +318,12 @@ typedef int	(*ra_handler)(struct ra *, const struct http_request *,
 /* route.c: the http_handler of rad, every route. */
 int	ra_handle(void *arg, const struct http_request *,
 	    struct http_response *);
+/*
+ * route.c: lib/http's admit hook (lib/http.h lim.admit): each route's body
+ * limit and the large routes' session, judged on the headers alone.
+ */
+int	ra_admit(void *arg, const struct http_request *,
+	    struct http_response *);
 /* The server's body limit: the largest any route allows. */
 size_t	ra_max_body(const struct ra_policy *);
 

@@ -392,6 +392,8 @@ main(int argc, char **argv)
 	/* Behind a reverse proxy: the client from X-Forwarded-For (lib/proxy.h). */
 	lim.trusted_proxies = config_get(cfg, "ra.trusted_proxies", NULL);
 	lim.max_body = ra_max_body(&policy);	/* per route: route.c */
+	/* Each route's limit before its body is read (route.c ra_admit). */
+	lim.admit = ra_admit;
 	lim.timeout_s = RA_TIMEOUT_S;
 	lim.body_deadline_s = RA_BODY_DEADLINE_S;
 	lim.body_min_rate = RA_BODY_MIN_RATE;

@@ -5,8 +5,13 @@
  * Allow; anything else 404. Each module adds its own rows here.
  *
  * Bodies: every route allows RA_MAX_BODY (16 KiB) unless ra_large_bodies
- * names it with its own limit; a larger body is answered 413 here, before
- * the handler runs. The server (main.c) accepts the largest of them all.
+ * names it with its own limit. The server (main.c) accepts the largest of
+ * them all, so each route's own is enforced by ra_admit on the headers,
+ * before a byte of body is stored: a Content-Length above it gets 413, a
+ * chunked body 411 where the route's limit is below the server's, and a
+ * large-body route a valid session first (401). Unknown paths and methods
+ * are held to RA_MAX_BODY. A body larger than its route allows is
+ * answered 413 here too, before the handler runs.
  *
  * Caching: every answer under a path of ra_no_store (the whole /v1/ API)
  * gets Cache-Control: no-store here, after the handler ran,
@@ -305,16 +310,14 @@ ra_route_head_ok(const char *path)
 }
 
 /*
- * The route's handler, 413, 405 with Allow, or 404: the handler's return.
- * HEAD is answered as GET where ra_route_head_ok (libmicrohttpd sends the
- * headers only).
+ * The route of req, or NULL; then allow holds the methods of its path
+ * ("" when the path is unknown). HEAD is looked up as GET where
+ * ra_route_head_ok. ra_route_dispatch and ra_admit both find routes here.
  */
-static int
-ra_route_dispatch(struct ra *ra, const struct http_request *req,
-    struct http_response *resp)
+static const struct ra_route *
+ra_route_find(const struct http_request *req, char *allow, size_t allowlen)
 {
 	const char *method = req->method;
-	char allow[64];
 	size_t i, len = 0;
 	int head_ok = ra_route_head_ok(req->path);
 
@@ -324,18 +327,35 @@ ra_route_dispatch(struct ra *ra, const struct http_request *req,
 	for (i = 0; i < sizeof(ra_routes) / sizeof(ra_routes[0]); i++) {
 		if (!ra_route_match(ra_routes[i].pattern, req->path))
 			continue;
-		if (strcmp(method, ra_routes[i].method) == 0) {
-			if (req->body_len > ra_route_max_body(ra,
-			    &ra_routes[i]))
-				return ra_problem(resp, 413, "request body too "
-				    "large for this resource");
-			return ra_routes[i].fn(ra, req, resp);
-		}
-		if (len < sizeof(allow))
-			len += (size_t)snprintf(allow + len, sizeof(allow) - len,
+		if (strcmp(method, ra_routes[i].method) == 0)
+			return &ra_routes[i];
+		if (len < allowlen)
+			len += (size_t)snprintf(allow + len, allowlen - len,
 			    "%s%s%s", len > 0 ? ", " : "", ra_routes[i].method,
 			    head_ok && strcmp(ra_routes[i].method, "GET") == 0 ?
 			    ", HEAD" : "");
+	}
+	return NULL;
+}
+
+/*
+ * The route's handler, 413, 405 with Allow, or 404: the handler's return.
+ * HEAD is answered as GET where ra_route_head_ok (libmicrohttpd sends the
+ * headers only). The 413 here is for a body that came without a
+ * Content-Length ra_admit could judge (none reaches here past the limit).
+ */
+static int
+ra_route_dispatch(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	const struct ra_route *r;
+	char allow[64];
+
+	if ((r = ra_route_find(req, allow, sizeof(allow))) != NULL) {
+		if (req->body_len > ra_route_max_body(ra, r))
+			return ra_problem(resp, 413, "request body too large "
+			    "for this resource");
+		return r->fn(ra, req, resp);
 	}
 	if (allow[0] != '\0') {
 		if (http_add_header(resp, "Allow", allow) == -1)
@@ -343,6 +363,74 @@ ra_route_dispatch(struct ra *ra, const struct http_request *req,
 		return ra_problem(resp, 405, "see docs/openapi.yaml");
 	}
 	return ra_problem(resp, 404, "no such resource; see docs/openapi.yaml");
+}
+
+/*
+ * What a route's request may bring, judged on its headers (ra_admit):
+ * 0 to let it in, or an answer in resp. lib/http has already refused
+ * a body framed two ways, and any Content-Length above the server's
+ * limit (the largest route's).
+ */
+static int
+ra_admit_route(struct ra *ra, const struct http_request *req,
+    struct http_response *resp)
+{
+	const struct ra_route *r;
+	struct ra_subject who;
+	const char *cl, *te;
+	char allow[64], *end;
+	unsigned long long len;
+	size_t max;
+
+	r = ra_route_find(req, allow, sizeof(allow));
+	/* An unknown path or method gets its 404 or 405 with a small body. */
+	max = r != NULL ? ra_route_max_body(ra, r) : RA_MAX_BODY;
+	cl = http_header(req, "Content-Length");
+	te = http_header(req, "Transfer-Encoding");
+	if (cl != NULL) {
+		/* lib/http answered a malformed one with 400 already. */
+		len = strtoull(cl, &end, 10);
+		if (*end == '\0' && len > max)
+			return ra_problem(resp, 413, "request body too large "
+			    "for this resource");
+	} else if (te != NULL && max < ra_max_body(ra->policy))
+		/*
+		 * Chunked (the only coding lib/http lets in): its size is
+		 * known only once it is in, and lib/http stores up to the
+		 * server's limit. None of rad's clients sends one (fetch and
+		 * curl send a Content-Length for a body they hold).
+		 */
+		return ra_problem(resp, 411, "a body must come with a "
+		    "Content-Length (RFC 9110 §8.6)");
+	if (r == NULL || max <= RA_MAX_BODY)
+		return 0;
+	/*
+	 * A large body only from a subscriber with a session: a stranger
+	 * cannot make rad take megabytes. The session is looked up again by
+	 * the handler, which decides the rest.
+	 */
+	return ra_session_account(ra, req, resp, &who) == -1 ? -1 : 0;
+}
+
+/*
+ * Called before the body (lib/http.h lim.admit), on the one MHD thread
+ * that also runs the handlers, so the database connection is never used by
+ * two at once.
+ */
+int
+ra_admit(void *arg, const struct http_request *req, struct http_response *resp)
+{
+	int rc;
+
+	rc = ra_admit_route(arg, req, resp);
+	if (resp->status != 0 && ra_route_no_store(req->path) &&
+	    ra_route_set_no_store(resp) == -1) {
+		log_err("ra: %s %s: http_add_header Cache-Control failed",
+		    req->method, req->path);
+		http_response_clear(resp);
+		return -1;
+	}
+	return rc;
 }
 
 int

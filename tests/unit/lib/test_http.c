@@ -565,6 +565,63 @@ test_admit(void **state)
 	http_stop(fx.srv);
 }
 
+/*
+ * lim.admit with a smaller limit than max_body: 413 above 100 bytes, 411
+ * for a chunked body, else in.
+ */
+static int
+admit_small(void *arg, const struct http_request *req,
+    struct http_response *resp)
+{
+	const char *cl = http_header(req, "Content-Length");
+
+	(void)arg;
+	if (cl != NULL && strtoull(cl, NULL, 10) > 100)
+		return http_problem(resp, 413, NULL, NULL, "too large here");
+	if (http_header(req, "Transfer-Encoding") != NULL)
+		return http_problem(resp, 411, NULL, NULL, "length required");
+	return 0;
+}
+
+/*
+ * An admit's 413 and 411 are sent at once, with no body byte sent, not
+ * held until a body that never comes (or comes at max_body's size) is
+ * read; until 2026-12-07 every refusal of admit waited for the body.
+ */
+static void
+test_admit_413_at_once(void **state)
+{
+	struct fixture fx;
+	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
+	    admit_small, 0, 0, 0, 0, 0, 0 };
+	struct reply r;
+	char err[256], resp[2048];
+
+	(void)state;
+	memset(&fx, 0, sizeof(fx));
+	fx.srv = http_start("127.0.0.1", 0, &lim, handler, &fx, err,
+	    sizeof(err));
+	if (fx.srv == NULL)
+		fail_msg("http_start: %s", err);
+	snprintf(fx.base, sizeof(fx.base), "http://127.0.0.1:%u",
+	    (unsigned int)http_port(fx.srv));
+	raw_request(&fx, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 1000\r\n"
+	    "\r\n", resp, sizeof(resp));
+	assert_int_equal(strncmp(resp, "HTTP/1.1 413 ", 13), 0);
+	assert_non_null(strstr(resp, "too large here"));
+	raw_request(&fx, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", resp, sizeof(resp));
+	assert_int_equal(strncmp(resp, "HTTP/1.1 411 ", 13), 0);
+	assert_int_equal(__atomic_load_n(&fx.calls, __ATOMIC_SEQ_CST), 0);
+	/* Within the limit: in, whole. */
+	request(&fx, "/echo", "hello", 5, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	http_stop(fx.srv);
+}
+
 static void
 test_handler_failure_500(void **state)
 {
@@ -2630,6 +2687,7 @@ main(void)
 		cmocka_unit_test(test_413_without_body),
 		cmocka_unit_test(test_absolute_form),
 		cmocka_unit_test(test_admit),
+		cmocka_unit_test(test_admit_413_at_once),
 		cmocka_unit_test(test_handler_failure_500),
 		cmocka_unit_test(test_custom_headers),
 		cmocka_unit_test(test_shared_body),
