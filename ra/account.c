@@ -468,7 +468,7 @@ ra_register(struct ra *ra, const struct http_request *req,
 	char detail[256], hash[256];
 	json_t *o = NULL;
 	long wait;
-	int rc = -1;
+	int rc = -1, h;
 
 	memset(&r, 0, sizeof(r));
 	if ((wait = ra_ratelimit_hit(ra->rl_register, req->remote_addr,
@@ -486,6 +486,11 @@ ra_register(struct ra *ra, const struct http_request *req,
 	    ra_password_check(ra->policy, r.password, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	/* Before the Argon2id run: a 503 when too many run (common.c). */
+	if ((h = ra_hash_admit(ra, 1, resp)) != 1) {
+		rc = h;
 		goto out;
 	}
 	if (ra_password_hash(ra->policy, r.password, hash, sizeof(hash)) == -1)
@@ -1010,7 +1015,7 @@ ra_login(struct ra *ra, const struct http_request *req,
 	char detail[256];
 	json_t *o = NULL;
 	long wait;
-	int rc = -1;
+	int rc = -1, h;
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
@@ -1027,6 +1032,11 @@ ra_login(struct ra *ra, const struct http_request *req,
 	if (ra_parse_login(req->body, req->body_len, &r, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	/* Before the Argon2id run: a 503 when too many run (common.c). */
+	if ((h = ra_hash_admit(ra, 1, resp)) != 1) {
+		rc = h;
 		goto out;
 	}
 	t.ra = ra;

@@ -408,6 +408,11 @@ ra_password_change(struct ra *ra, const struct http_request *req,
 	t.who = &who;
 	t.factor = &r.factor;
 	t.client = req->remote_addr;
+	/* Before the Argon2id runs, the check and the new hash (common.c). */
+	if ((a = ra_hash_admit(ra, RA_HASHES_MAX, resp)) != 1) {
+		rc = a;
+		goto out;
+	}
 	t.value = r.password;
 	t.current = r.current;
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_password_txn,

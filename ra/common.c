@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "lib/daemon.h"
 #include "lib/db.h"
 #include "lib/http.h"
 #include "lib/log.h"
@@ -57,6 +58,19 @@ ra_unavailable(struct http_response *resp, long retry_after,
 	if (http_add_header(resp, "Retry-After", s) == -1)
 		return -1;
 	return ra_problem(resp, 503, detail);
+}
+
+int
+ra_hash_admit(struct ra *ra, long n, struct http_response *resp)
+{
+	char detail[96];
+	long wait;
+
+	if ((wait = ra_bucket_take(&ra->hashes, n, daemon_now_ms())) == 0)
+		return 1;
+	snprintf(detail, sizeof(detail), "too many password checks at once; "
+	    "try again in %ld s", wait);
+	return ra_unavailable(resp, wait, detail) == -1 ? -1 : 0;
 }
 
 int

@@ -265,6 +265,28 @@ void			 ra_ratelimit_free(struct ra_ratelimit *);
 long			 ra_ratelimit_hit(struct ra_ratelimit *,
 			    const char *addr, time_t now);
 
+/*
+ * ratelimit.c: one token bucket over all clients, for the Argon2id hashes
+ * and verifications (ra.password_hashes_per_second, ra.password_hash_burst):
+ * each takes 25 to 40 ms of the one request thread, and the per-address
+ * limits let many addresses together take all of it. Not locked: the
+ * one request thread alone takes from it. ra_bucket_init: full, rate
+ * tokens a second (≥ 1), burst at most (≥ 1). ra_bucket_take: n tokens
+ * at now_ms (a monotonic clock, daemon_now_ms()): 0 when taken; otherwise
+ * nothing is taken and it returns the whole seconds until n are there
+ * (≥ 1; LONG_MAX when n exceeds burst), for Retry-After.
+ */
+struct ra_bucket {
+	long		rate;
+	long		burst;
+	long long	milli;	/* tokens now, in thousandths */
+	long long	at_ms;	/* when milli was last brought up to date */
+};
+
+void	ra_bucket_init(struct ra_bucket *, long rate, long burst,
+	    long long now_ms);
+long	ra_bucket_take(struct ra_bucket *, long n, long long now_ms);
+
 /* The state rad's handlers share (main.c builds it). */
 /* console.c: index.html, console.js, console.css */
 #define RA_CONSOLE_NFILES	3
@@ -276,6 +298,7 @@ struct ra {
 	struct ra_ratelimit	*rl_register;
 	struct ra_ratelimit	*rl_login;
 	struct ra_ratelimit	*rl_reset;	/* reset.c, per client address */
+	struct ra_bucket	 hashes;	/* Argon2id runs, all clients */
 	const char		*verify_url;	/* prefix of the emailed link */
 	const char		*reset_url;	/* reset.c: "" mails the bare token */
 	struct ra_idv		*idv;		/* KYC identity verification */
@@ -334,6 +357,14 @@ int		 ra_problem(struct http_response *, int status,
 /* 429 with Retry-After. */
 int		 ra_too_many(struct http_response *, long retry_after,
 		    const char *detail);
+/*
+ * Before n Argon2id hashes or verifications (one request's, at most
+ * RA_HASHES_MAX): takes n tokens of ra->hashes. 1: go on; 0: none left,
+ * resp holds 503 with Retry-After (answer it, having changed nothing, as
+ * for a 429 of a per-address limit); -1: our failure.
+ */
+#define RA_HASHES_MAX	2	/* a password change: verify, then hash */
+int		 ra_hash_admit(struct ra *, long n, struct http_response *);
 /* 503 with Retry-After (seconds). 0 or -1. */
 int		 ra_unavailable(struct http_response *, long retry_after,
 		    const char *detail);

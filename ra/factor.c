@@ -986,6 +986,11 @@ ra_pin_set(struct ra *ra, const struct http_request *req,
 	t.factor = &r.factor;
 	t.pin = r.pin;
 	t.client = req->remote_addr;
+	/* Before the PIN's Argon2id hash (common.c). */
+	if ((a = ra_hash_admit(ra, 1, resp)) != 1) {
+		rc = a;
+		goto out;
+	}
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_pin_txn, &t) == -1) {
 		if (t.outcome == RA_FTX_GUESSABLE)
 			rc = ra_problem(resp, 400, "pin: too easy to guess for "

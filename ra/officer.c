@@ -452,7 +452,7 @@ ra_officer_login(struct ra *ra, const struct http_request *req,
 	char detail[256];
 	json_t *o = NULL, *s;
 	long wait;
-	int rc = -1;
+	int rc = -1, h;
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
@@ -474,6 +474,11 @@ ra_officer_login(struct ra *ra, const struct http_request *req,
 	t.ra = ra;
 	t.req = &r;
 	t.client = req->remote_addr;
+	/* Before the Argon2id run: a 503 when too many run (common.c). */
+	if ((h = ra_hash_admit(ra, 1, resp)) != 1) {
+		rc = h;
+		goto out;
+	}
 	t.now = time(NULL);
 	if (db_transaction(ra->db, NULL, RA_TXN_ATTEMPTS, ra_officer_login_txn,
 	    &t) == -1)

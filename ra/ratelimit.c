@@ -6,6 +6,7 @@
  * ra/README.md. Called from the one HTTP thread; a mutex keeps it safe if
  * more threads are configured.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,4 +94,44 @@ ra_ratelimit_hit(struct ra_ratelimit *rl, const char *client, time_t now)
 		s->count++;
 	pthread_mutex_unlock(&rl->mu);
 	return wait;
+}
+
+/*
+ * The token bucket of password hashing (ra_bucket_take): tokens are kept
+ * in thousandths, so that a rate of a few a second refills by the
+ * millisecond without floating point.
+ */
+void
+ra_bucket_init(struct ra_bucket *b, long rate, long burst, long long now_ms)
+{
+	memset(b, 0, sizeof(*b));
+	b->rate = rate;
+	b->burst = burst;
+	b->milli = (long long)burst * 1000;
+	b->at_ms = now_ms;
+}
+
+long
+ra_bucket_take(struct ra_bucket *b, long n, long long now_ms)
+{
+	long long cap = (long long)b->burst * 1000, need = (long long)n * 1000;
+	long long wait_ms;
+
+	if (now_ms > b->at_ms) {
+		/* Past a full refill the sum could only overflow: cap it. */
+		if ((now_ms - b->at_ms) >= cap / b->rate + 1)
+			b->milli = cap;
+		else if ((b->milli += (now_ms - b->at_ms) * b->rate) > cap)
+			b->milli = cap;
+		b->at_ms = now_ms;
+	}
+	if (b->milli >= need) {
+		b->milli -= need;
+		return 0;
+	}
+	if (need > cap)		/* never: more than a full bucket */
+		return LONG_MAX;
+	/* Whole seconds until need is there, at least 1. */
+	wait_ms = (need - b->milli + b->rate - 1) / b->rate;
+	return (long)((wait_ms + 999) / 1000);
 }

@@ -695,7 +695,7 @@ ra_password_reset(struct ra *ra, const struct http_request *req,
 	struct ra_reset_txn t;
 	char detail[512], list[256];
 	json_t *o = NULL;
-	int rc = -1;
+	int rc = -1, h;
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
@@ -710,6 +710,11 @@ ra_password_reset(struct ra *ra, const struct http_request *req,
 	    ra_password_check(ra->policy, r.password, detail,
 	    sizeof(detail)) == -1) {
 		rc = ra_problem(resp, 400, detail);
+		goto out;
+	}
+	/* Before the Argon2id run: a 503 when too many run (common.c). */
+	if ((h = ra_hash_admit(ra, 1, resp)) != 1) {
+		rc = h;
 		goto out;
 	}
 	if ((t.digest = ra_token_digest(r.token)) == NULL)
