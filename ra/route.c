@@ -367,9 +367,10 @@ ra_route_dispatch(struct ra *ra, const struct http_request *req,
 
 /*
  * What a route's request may bring, judged on its headers (ra_admit):
- * 0 to let it in, or an answer in resp. lib/http has already refused
- * a body framed two ways, and any Content-Length above the server's
- * limit (the largest route's).
+ * 0 with resp untouched to let it in, 0 with an answer in resp (413, 411,
+ * 401), or -1 for our failure (the session's lookup). lib/http has
+ * already refused a body framed two ways, and any Content-Length above
+ * the server's limit (the largest route's).
  */
 static int
 ra_admit_route(struct ra *ra, const struct http_request *req,
@@ -401,7 +402,7 @@ ra_admit_route(struct ra *ra, const struct http_request *req,
 		 * curl send a Content-Length for a body they hold).
 		 */
 		return ra_problem(resp, 411, "a body must come with a "
-		    "Content-Length (RFC 9110 §8.6)");
+		    "Content-Length (RFC 9110 §15.5.12)");
 	if (r == NULL || max <= RA_MAX_BODY)
 		return 0;
 	/*
