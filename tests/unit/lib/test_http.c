@@ -2191,13 +2191,13 @@ per_64_child(void)
 		return 1;
 	for (i = 0; i < 2; i++)
 		if ((held[i] = v6_get("fd00:64::2", http_port(sl.fx.srv))) ==
-		    -1 || !v6_answered(held[i], 5000))
+		    -1 || !v6_answered(held[i], 15000))
 			rc = 2;
 	if (rc == 0 && ((fd = v6_get("fd00:64::3", http_port(sl.fx.srv))) ==
-	    -1 || !closed_unanswered(fd, 2000)))
+	    -1 || !closed_unanswered(fd, 10000)))
 		rc = 3;
 	if (rc == 0 && ((fd = v6_get("fd00:65::1", http_port(sl.fx.srv))) ==
-	    -1 || !v6_answered(fd, 5000)))
+	    -1 || !v6_answered(fd, 15000)))
 		rc = 4;
 	http_stop(sl.fx.srv);
 	return rc;
