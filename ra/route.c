@@ -414,16 +414,14 @@ ra_admit_route(struct ra *ra, const struct http_request *req,
 }
 
 /*
- * Called before the body (lib/http.h lim.admit), on the one MHD thread
- * that also runs the handlers, so the database connection is never used by
- * two at once.
+ * rc and resp of an admit or a handler, with Cache-Control: no-store
+ * where ra_route_no_store says; a failure to add it becomes the server's
+ * own 500, which carries no data of ours.
  */
-int
-ra_admit(void *arg, const struct http_request *req, struct http_response *resp)
+static int
+ra_route_answered(const struct http_request *req, struct http_response *resp,
+    int rc)
 {
-	int rc;
-
-	rc = ra_admit_route(arg, req, resp);
 	if (resp->status != 0 && ra_route_no_store(req->path) &&
 	    ra_route_set_no_store(resp) == -1) {
 		log_err("ra: %s %s: http_add_header Cache-Control failed",
@@ -434,22 +432,20 @@ ra_admit(void *arg, const struct http_request *req, struct http_response *resp)
 	return rc;
 }
 
+/*
+ * Called before the body (lib/http.h lim.admit), on the one MHD thread
+ * that also runs the handlers, so the database connection is never used by
+ * two at once.
+ */
+int
+ra_admit(void *arg, const struct http_request *req, struct http_response *resp)
+{
+	return ra_route_answered(req, resp, ra_admit_route(arg, req, resp));
+}
+
+/* A handler that failed without a status gets the server's own 500. */
 int
 ra_handle(void *arg, const struct http_request *req, struct http_response *resp)
 {
-	int rc;
-
-	rc = ra_route_dispatch(arg, req, resp);
-	/*
-	 * A handler that failed without a status gets the server's own 500,
-	 * which carries no data of ours.
-	 */
-	if (resp->status != 0 && ra_route_no_store(req->path) &&
-	    ra_route_set_no_store(resp) == -1) {
-		log_err("ra: %s %s: http_add_header Cache-Control failed",
-		    req->method, req->path);
-		http_response_clear(resp);
-		return -1;
-	}
-	return rc;
+	return ra_route_answered(req, resp, ra_route_dispatch(arg, req, resp));
 }

@@ -514,6 +514,21 @@ admit_key(void *arg, const struct http_request *req,
 	return http_problem(resp, 401, NULL, NULL, "no key");
 }
 
+/* fx: a server of lim on 127.0.0.1 with handler (the admit tests). */
+static void
+admit_start(struct fixture *fx, const struct http_limits *lim)
+{
+	char err[256];
+
+	memset(fx, 0, sizeof(*fx));
+	fx->srv = http_start("127.0.0.1", 0, lim, handler, fx, err,
+	    sizeof(err));
+	if (fx->srv == NULL)
+		fail_msg("http_start: %s", err);
+	snprintf(fx->base, sizeof(fx->base), "http://127.0.0.1:%u",
+	    (unsigned int)http_port(fx->srv));
+}
+
 /* lim.admit answers on the headers alone; an admitted request runs whole. */
 static void
 test_admit(void **state)
@@ -522,16 +537,10 @@ test_admit(void **state)
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
 	    admit_key, 0, 0, 0, 0, 0, 0 };
 	struct reply r;
-	char err[256], resp[2048];
+	char resp[2048];
 
 	(void)state;
-	memset(&fx, 0, sizeof(fx));
-	fx.srv = http_start("127.0.0.1", 0, &lim, handler, &fx, err,
-	    sizeof(err));
-	if (fx.srv == NULL)
-		fail_msg("http_start: %s", err);
-	snprintf(fx.base, sizeof(fx.base), "http://127.0.0.1:%u",
-	    (unsigned int)http_port(fx.srv));
+	admit_start(&fx, &lim);
 	/* A client waiting for "100 Continue": refused, it never sends it. */
 	raw_request(&fx, "POST /echo HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 500\r\n"
@@ -595,16 +604,10 @@ test_admit_413_at_once(void **state)
 	struct http_limits lim = { MAX_BODY, 16384, 16, 8, 5, 1, 0, NULL,
 	    admit_small, 0, 0, 0, 0, 0, 0 };
 	struct reply r;
-	char err[256], resp[2048];
+	char resp[2048];
 
 	(void)state;
-	memset(&fx, 0, sizeof(fx));
-	fx.srv = http_start("127.0.0.1", 0, &lim, handler, &fx, err,
-	    sizeof(err));
-	if (fx.srv == NULL)
-		fail_msg("http_start: %s", err);
-	snprintf(fx.base, sizeof(fx.base), "http://127.0.0.1:%u",
-	    (unsigned int)http_port(fx.srv));
+	admit_start(&fx, &lim);
 	raw_request(&fx, "POST /echo HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 1000\r\n"
 	    "\r\n", resp, sizeof(resp));
