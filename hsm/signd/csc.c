@@ -62,6 +62,9 @@ static const struct db_stmt stmt_token_issue = {
  * pki_sign may not DELETE a token, so a compromised worker cannot log the
  * services out. One row: how many it removed.
  */
+/* A service's id (sign_service.id, bigserial) in decimal, with its NUL. */
+#define CSC_SERVICE_ID_MAX	24
+
 static const struct db_stmt stmt_token_purge = {
 	"signd_csc_token_purge",
 	"SELECT sign_token_purge_expired($1::bigint)",
@@ -185,14 +188,14 @@ csc_sha256_param(const unsigned char *p, size_t n, char **param)
 }
 
 /*
- * The signing service of the request's Bearer token: 1 with *service set,
+ * The signing service of the request's Bearer token: 1 with its id in service,
  * and the token's 256 bits in token when it is not NULL (for the SAM,
  * which finds the service again by itself; the caller wipes them); 0
  * when a 401 is in resp; -1 on our failure. token is cleared on entry.
  */
 static int
 csc_service(struct csc_ctx *c, const struct http_request *req,
-    struct http_response *resp, unsigned long long *service,
+    struct http_response *resp, char service[CSC_SERVICE_ID_MAX],
     unsigned char token[SIGND_TOKEN_BYTES])
 {
 	const char *h = http_header(req, "Authorization"), *tok = http_bearer(req);
@@ -202,7 +205,7 @@ csc_service(struct csc_ctx *c, const struct http_request *req,
 	PGresult *res = NULL;
 	int rc = -1;
 
-	*service = 0;
+	service[0] = '\0';
 	if (token != NULL)
 		memset(token, 0, SIGND_TOKEN_BYTES);
 	if (tok == NULL || csc_b64url32_decode(tok, raw) == -1) {
@@ -223,7 +226,7 @@ csc_service(struct csc_ctx *c, const struct http_request *req,
 		    "unknown or expired") == 0 ? 0 : -1;
 		goto out;
 	}
-	*service = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	snprintf(service, CSC_SERVICE_ID_MAX, "%s", PQgetvalue(res, 0, 0));
 	if (token != NULL)
 		memcpy(token, raw, SIGND_TOKEN_BYTES);
 	rc = 1;
@@ -296,7 +299,7 @@ out:
 struct csc_token_txn {
 	const char	*v[4];		/* client_id, secret and token digests,
 					   ttl: stmt_token_issue's */
-	char		 svc[24];	/* the service; "" when refused */
+	char		 svc[CSC_SERVICE_ID_MAX];	/* the service; "" when refused */
 };
 
 /*
@@ -492,10 +495,10 @@ csc_chain_json(json_t *certs, const char *chain)
  * grant svc; -1 on failure. *out is cleared on entry.
  */
 static int
-csc_cred_object(struct csc_ctx *c, unsigned long long svc,
+csc_cred_object(struct csc_ctx *c, const char *svc,
     const struct csc_info_req *q, json_t **out, int *valid)
 {
-	char from[32], to[32], *subj = NULL, *iss = NULL, service[24];
+	char from[32], to[32], *subj = NULL, *iss = NULL;
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	size_t derlen = 0;
@@ -509,9 +512,8 @@ csc_cred_object(struct csc_ctx *c, unsigned long long svc,
 
 	*out = NULL;
 	*valid = 0;
-	snprintf(service, sizeof(service), "%llu", svc);
 	v[0] = q->credential;
-	v[1] = service;
+	v[1] = svc;
 	if ((res = db_exec(c->db, &stmt_cred_info, v, NULL, NULL)) == NULL)
 		goto out;
 	if (PQntuples(res) != 1 || (q->user_id[0] != '\0' &&
@@ -614,12 +616,12 @@ csc_cred_info(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	struct csc_info_req r;
-	unsigned long long svc;
+	char svc[CSC_SERVICE_ID_MAX];
 	char detail[256];
 	json_t *o = NULL;
 	int rc, a, valid;
 
-	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1 ||
+	if ((a = csc_service(c, req, resp, svc, NULL)) != 1 ||
 	    (a = csc_json_body(req, resp)) != 1)
 		return a;
 	if (csc_parse_info(req->body, req->body_len, &r, detail,
@@ -647,15 +649,14 @@ csc_list(struct csc_ctx *c, const struct http_request *req,
 {
 	struct csc_list_req r;
 	struct csc_info_req q;
-	unsigned long long svc;
-	char detail[256], max[24], service[24];
+	char svc[CSC_SERVICE_ID_MAX], detail[256], max[24];
 	const char *v[3];
 	PGresult *res = NULL;
 	json_t *o = NULL, *ids, *infos = NULL, *info = NULL;
 	long want;
 	int rc = -1, a, i, valid;
 
-	if ((a = csc_service(c, req, resp, &svc, NULL)) != 1 ||
+	if ((a = csc_service(c, req, resp, svc, NULL)) != 1 ||
 	    (a = csc_json_body(req, resp)) != 1)
 		return a;
 	if (csc_parse_list(req->body, req->body_len, &r, detail,
@@ -664,10 +665,9 @@ csc_list(struct csc_ctx *c, const struct http_request *req,
 	want = r.max_results > 0 ? r.max_results : 1000;
 	/* onlyValid: maxResults counts the valid ones; look at them all. */
 	snprintf(max, sizeof(max), "%ld", r.only_valid ? 1000 : want);
-	snprintf(service, sizeof(service), "%llu", svc);
 	v[0] = r.user_id;
 	v[1] = max;
-	v[2] = service;
+	v[2] = svc;
 	if ((res = db_exec(c->db, &stmt_cred_list, v, NULL, NULL)) == NULL)
 		goto out;
 	if ((o = json_pack("{s:[]}", "credentialIDs")) == NULL)
@@ -727,15 +727,13 @@ out:
  * type in kt), 0 with a 400 in resp, -1 on failure.
  */
 static int
-csc_owner(struct csc_ctx *c, unsigned long long svc, const char *credential,
+csc_owner(struct csc_ctx *c, const char *svc, const char *credential,
     const char *user_id, char *kt, size_t ktlen, struct http_response *resp)
 {
-	char service[24];
-	const char *v[2] = { credential, service };
+	const char *v[2] = { credential, svc };
 	PGresult *res;
 	int rc;
 
-	snprintf(service, sizeof(service), "%llu", svc);
 	if ((res = db_exec(c->db, &stmt_cred_owner, v, NULL, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) != 1 || (user_id[0] != '\0' &&
@@ -872,7 +870,7 @@ csc_authorize(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	struct csc_authorize_req r;
-	unsigned long long svc;
+	char svc[CSC_SERVICE_ID_MAX];
 	unsigned char tok[SIGND_TOKEN_BYTES], *body = NULL, *reply = NULL;
 	size_t len = 0, replylen = 0;
 	uint32_t status, ttl;
@@ -881,7 +879,7 @@ csc_authorize(struct csc_ctx *c, const struct http_request *req,
 	int rc = -1, a;
 
 	memset(&r, 0, sizeof(r));
-	if ((a = csc_service(c, req, resp, &svc, tok)) != 1)
+	if ((a = csc_service(c, req, resp, svc, tok)) != 1)
 		return a;
 	if ((a = csc_json_body(req, resp)) != 1) {
 		rc = a;
@@ -943,7 +941,7 @@ csc_signhash(struct csc_ctx *c, const struct http_request *req,
     struct http_response *resp)
 {
 	struct csc_signhash_req r;
-	unsigned long long svc;
+	char svc[CSC_SERVICE_ID_MAX];
 	unsigned char tok[SIGND_TOKEN_BYTES], *body = NULL, *reply = NULL;
 	unsigned char **sigs = NULL;
 	size_t len = 0, replylen = 0, *lens = NULL;
@@ -953,7 +951,7 @@ csc_signhash(struct csc_ctx *c, const struct http_request *req,
 	int rc = -1, a;
 
 	memset(&r, 0, sizeof(r));
-	if ((a = csc_service(c, req, resp, &svc, tok)) != 1)
+	if ((a = csc_service(c, req, resp, svc, tok)) != 1)
 		return a;
 	if ((a = csc_json_body(req, resp)) != 1) {
 		rc = a;
