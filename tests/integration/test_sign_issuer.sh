@@ -17,6 +17,8 @@
 # for the credential's sign lock), which signs, and is stamped and audited
 # after it; a signHash or an authorize that comes while a disable is in
 # progress waits for it, then is refused (401 invalid_token), nothing made.
+# A subscriber's revoke of the service's grant is ordered the same way
+# (schema/113), refused with 400 invalid_request.
 # A SAD or an access token that expires while signHash waits for the sign
 # lock is refused: the SAM compares with the time after the wait.
 . "$(dirname "$0")/lib.sh"
@@ -222,6 +224,55 @@ expect 401 invalid_token "authorize while its service is being disabled"
 [ "$(q "SELECT count(*) FROM sign_sad WHERE service_id = $sid3")" = 0 ] || fail "a SAD was made for service 3 after its disable"
 [ "$(state)" = "$s0" ] || fail "an authorize refused after the disable changed state: $s0 -> $(state)"
 note "an authorize while its service is being disabled: waited, then refused, no SAD"
+
+# A subscriber's revoke of a service's grant (schema/113) is ordered as a
+# disable: it waits for a signHash of that service in progress, which signs
+# and is audited before it; a signHash that comes while a revoke is in
+# progress waits for it, then is refused, nothing consumed. Until
+# 2026-12-07 the revoke took no lock, and the signature in progress was
+# audited after the revoke.
+newsvc "grv1-$$"
+gs1=$svc_id
+gat1=$svc_at
+hashes sha256 1
+authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$gat1"
+expect 200 - "authorize, the service whose grant is revoked"
+open_tx
+echo "BEGIN; SELECT 'locked' FROM pg_advisory_xact_lock(certificate_sign_lock_key($cred));" >&"$tx_in"
+read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "the open transaction did not lock: $locked"
+(signhash "$cred" "$SAD" "$H" $SHA256 $EC "$gat1"; echo "$code" >"$tmp/code") &
+signer=$!
+waiting_n 1 || fail "signHash did not wait for the credential's sign lock"
+curl -sS -X POST -o "$tmp/rev.out" -w '%{http_code}' -H "Authorization: Bearer $subtok" \
+	-H 'Content-Type: application/json' --data-binary '{}' "$rurl/v1/sign-services/$gs1/revoke" >"$tmp/rev.code" &
+revoker=$!
+waiting_n 2 || fail "the grant's revoke did not wait for the signHash of its service in progress"
+kill -0 "$revoker" 2>/dev/null || fail "the grant's revoke ended while a signHash was in progress: $(cat "$tmp/rev.out")"
+commit_tx
+wait "$signer"
+code=$(cat "$tmp/code")
+wait "$revoker" || fail "the grant's revoke: curl failed"
+[ "$(cat "$tmp/rev.code")" = 200 ] || fail "the grant's revoke: HTTP $(cat "$tmp/rev.code") $(cat "$tmp/rev.out")"
+expect 200 - "the signHash in progress when the grant's revoke came"
+verify "$tmp/c.pem" 0
+[ "$(q "SELECT h.id < r.id FROM audit_event h, audit_event r WHERE h.action = 'sign.hash'
+    AND h.details->>'service_id' = '$gs1' AND r.action = 'ra.sign_grant.revoke'
+    AND r.details->>'service_id' = '$gs1'")" = t ] ||
+	fail "the grant's revoke is not ordered after the signature it waited for"
+note "a grant's revoke waits for a signHash of its service in progress, and is audited after it"
+
+newsvc "grv2-$$"
+gs2=$svc_id
+gat2=$svc_at
+hashes sha256 1
+authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$gat2"
+expect 200 - "authorize, the service whose grant is being revoked"
+s0=$(state)
+signhash_racing "DELETE FROM sign_grant WHERE service_id = $gs2 AND account_id = $aid" \
+	"the revoke of its grant" "$cred" "$SAD" "$H" $SHA256 $EC "$gat2"
+expect 400 invalid_request "signHash while its service's grant is being revoked"
+[ "$(state)" = "$s0" ] || fail "a signHash refused after the grant's revoke changed state: $s0 -> $(state)"
+note "a signHash while its service's grant is being revoked: waited, then refused"
 for s in "${secrets[@]}"; do
 	! has -F -- "$s" "$tmp/details" || fail "a secret in an error_description"
 done
