@@ -154,29 +154,41 @@ waiting_n() {
 	done
 	return 1
 }
-# A signHash in progress (waiting for the credential's sign lock, held here
-# as a revocation would): the disable waits for it; it signs; the disable
+# signhash_held WHAT TOKEN CMD...: a signHash of the service of TOKEN, with
+# a fresh SAD, held in progress (waiting for the credential's sign lock,
+# held here as a revocation would) while CMD (WHAT in messages) runs in the
+# background: CMD must wait for it. Then the lock goes; sets code and
+# $tmp/out from the signHash, and fails unless CMD succeeds.
+signhash_held() {
+	local what=$1 tok=$2 signer other locked=
+	shift 2
+	hashes sha256 1
+	authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$tok"
+	expect 200 - "authorize, before $what"
+	open_tx
+	echo "BEGIN; SELECT 'locked' FROM pg_advisory_xact_lock(certificate_sign_lock_key($cred));" >&"$tx_in"
+	read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "the open transaction did not lock: $locked"
+	(signhash "$cred" "$SAD" "$H" $SHA256 $EC "$tok"; echo "$code" >"$tmp/code") &
+	signer=$!
+	waiting_n 1 || fail "signHash did not wait for the credential's sign lock"
+	"$@" &
+	other=$!
+	waiting_n 2 || fail "$what did not wait for the signHash of its service in progress"
+	kill -0 "$other" 2>/dev/null || fail "$what ended while a signHash of its service was in progress"
+	commit_tx
+	wait "$signer"
+	code=$(cat "$tmp/code")
+	wait "$other" || fail "$what failed"
+}
+# A signHash in progress: the disable waits for it; it signs; the disable
 # commits after it, stamped after its sign.hash.
 newsvc "dis1-$$"
 sid1=$svc_id
 at1=$svc_at
-hashes sha256 1
-authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$at1"
-expect 200 - "authorize, service 1"
-open_tx
-echo "BEGIN; SELECT 'locked' FROM pg_advisory_xact_lock(certificate_sign_lock_key($cred));" >&"$tx_in"
-read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "the open transaction did not lock: $locked"
-(signhash "$cred" "$SAD" "$H" $SHA256 $EC "$at1"; echo "$code" >"$tmp/code") &
-signer=$!
-waiting_n 1 || fail "signHash did not wait for the credential's sign lock"
-pkictl sigservice disable --name "dis1-$$" >"$tmp/dis.out" 2>&1 &
-disabler=$!
-waiting_n 2 || fail "the disable did not wait for the signHash of its service in progress"
-kill -0 "$disabler" 2>/dev/null || fail "the disable ended while a signHash of its service was in progress"
-commit_tx
-wait "$signer"
-code=$(cat "$tmp/code")
-wait "$disabler" || fail "sigservice disable: $(cat "$tmp/dis.out")"
+disable1() {
+	pkictl sigservice disable --name "dis1-$$" >"$tmp/dis.out" 2>&1 || { cat "$tmp/dis.out"; return 1; }
+}
+signhash_held "the disable" "$at1" disable1
 expect 200 - "the signHash in progress when the disable came"
 verify "$tmp/c.pem" 0
 [ "$(q "SELECT h.id < d.id AND h.at <= s.disabled_at FROM audit_event h, audit_event d, sign_service s
@@ -234,25 +246,12 @@ note "an authorize while its service is being disabled: waited, then refused, no
 newsvc "grv1-$$"
 gs1=$svc_id
 gat1=$svc_at
-hashes sha256 1
-authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$gat1"
-expect 200 - "authorize, the service whose grant is revoked"
-open_tx
-echo "BEGIN; SELECT 'locked' FROM pg_advisory_xact_lock(certificate_sign_lock_key($cred));" >&"$tx_in"
-read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "the open transaction did not lock: $locked"
-(signhash "$cred" "$SAD" "$H" $SHA256 $EC "$gat1"; echo "$code" >"$tmp/code") &
-signer=$!
-waiting_n 1 || fail "signHash did not wait for the credential's sign lock"
-curl -sS -X POST -o "$tmp/rev.out" -w '%{http_code}' -H "Authorization: Bearer $subtok" \
-	-H 'Content-Type: application/json' --data-binary '{}' "$rurl/v1/sign-services/$gs1/revoke" >"$tmp/rev.code" &
-revoker=$!
-waiting_n 2 || fail "the grant's revoke did not wait for the signHash of its service in progress"
-kill -0 "$revoker" 2>/dev/null || fail "the grant's revoke ended while a signHash was in progress: $(cat "$tmp/rev.out")"
-commit_tx
-wait "$signer"
-code=$(cat "$tmp/code")
-wait "$revoker" || fail "the grant's revoke: curl failed"
-[ "$(cat "$tmp/rev.code")" = 200 ] || fail "the grant's revoke: HTTP $(cat "$tmp/rev.code") $(cat "$tmp/rev.out")"
+revoke1() {
+	curl -sS -X POST -o "$tmp/rev.out" -w '%{http_code}' -H "Authorization: Bearer $subtok" \
+		-H 'Content-Type: application/json' --data-binary '{}' "$rurl/v1/sign-services/$gs1/revoke" >"$tmp/rev.code" &&
+		[ "$(cat "$tmp/rev.code")" = 200 ] || { echo "HTTP $(cat "$tmp/rev.code") $(cat "$tmp/rev.out")"; return 1; }
+}
+signhash_held "the grant's revoke" "$gat1" revoke1
 expect 200 - "the signHash in progress when the grant's revoke came"
 verify "$tmp/c.pem" 0
 [ "$(q "SELECT h.id < r.id FROM audit_event h, audit_event r WHERE h.action = 'sign.hash'
