@@ -199,19 +199,26 @@ signhash "$cred" "$SAD" "$H" $SHA256 $EC "$at1"
 expect 401 invalid_token "service 1's token after its disable"
 note "a disable waits for a signHash of its service in progress, and is audited and stamped after it"
 
+# signhash_during NAME WHAT STATUS ERROR SQL: a new service NAME (svc_id),
+# a SAD of it, then a signHash while SQL ("@SVC@" standing for svc_id; WHAT
+# in messages) is in progress: it must wait, then get STATUS ERROR, the
+# state unchanged.
+signhash_during() {
+	local s0
+	newsvc "$1"
+	hashes sha256 1
+	authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$svc_at"
+	expect 200 - "authorize, before $2"
+	s0=$(state)
+	signhash_racing "${5//@SVC@/$svc_id}" "$2" "$cred" "$SAD" "$H" $SHA256 $EC "$svc_at"
+	expect "$3" "$4" "signHash during $2"
+	[ "$(state)" = "$s0" ] || fail "a signHash refused during $2 changed state: $s0 -> $(state)"
+}
 # A disable in progress (an open transaction): a signHash waits for it, then
 # is refused; nothing is consumed.
-newsvc "dis2-$$"
+signhash_during "dis2-$$" "the disable of its service" 401 invalid_token \
+	"UPDATE sign_service SET disabled_at = now() WHERE id = @SVC@"
 sid2=$svc_id
-at2=$svc_at
-hashes sha256 1
-authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$at2"
-expect 200 - "authorize, service 2"
-s0=$(state)
-signhash_racing "UPDATE sign_service SET disabled_at = now() WHERE id = $sid2" \
-	"the disable of its service" "$cred" "$SAD" "$H" $SHA256 $EC "$at2"
-expect 401 invalid_token "signHash while its service is being disabled"
-[ "$(state)" = "$s0" ] || fail "a signHash refused after the disable changed state: $s0 -> $(state)"
 [ "$(q "SELECT count(*) FROM sign_sad_hash h JOIN sign_sad s ON s.id = h.sad_id WHERE s.service_id = $sid2
     AND h.used_at IS NOT NULL")" = 0 ] || fail "a hash of service 2's SAD was consumed"
 note "a signHash while its service is being disabled: waited, then refused"
@@ -260,17 +267,8 @@ verify "$tmp/c.pem" 0
 	fail "the grant's revoke is not ordered after the signature it waited for"
 note "a grant's revoke waits for a signHash of its service in progress, and is audited after it"
 
-newsvc "grv2-$$"
-gs2=$svc_id
-gat2=$svc_at
-hashes sha256 1
-authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$gat2"
-expect 200 - "authorize, the service whose grant is being revoked"
-s0=$(state)
-signhash_racing "DELETE FROM sign_grant WHERE service_id = $gs2 AND account_id = $aid" \
-	"the revoke of its grant" "$cred" "$SAD" "$H" $SHA256 $EC "$gat2"
-expect 400 invalid_request "signHash while its service's grant is being revoked"
-[ "$(state)" = "$s0" ] || fail "a signHash refused after the grant's revoke changed state: $s0 -> $(state)"
+signhash_during "grv2-$$" "the revoke of its grant" 400 invalid_request \
+	"DELETE FROM sign_grant WHERE service_id = @SVC@ AND account_id = $aid"
 note "a signHash while its service's grant is being revoked: waited, then refused"
 for s in "${secrets[@]}"; do
 	! has -F -- "$s" "$tmp/details" || fail "a secret in an error_description"
