@@ -154,23 +154,31 @@ waiting_n() {
 	done
 	return 1
 }
+# signhash_waiting SAD TOKEN: the credential's sign lock held in an open
+# transaction (as a revocation would hold it), and a signHash of $H with SAD
+# and TOKEN started in the background, waiting for it; sets signer (its pid;
+# its status code goes to $tmp/code).
+signhash_waiting() {
+	local locked=
+	open_tx
+	echo "BEGIN; SELECT 'locked' FROM pg_advisory_xact_lock(certificate_sign_lock_key($cred));" >&"$tx_in"
+	read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "the open transaction did not lock: $locked"
+	(signhash "$cred" "$1" "$H" $SHA256 $EC "$2"; echo "$code" >"$tmp/code") &
+	signer=$!
+	waiting_n 1 || fail "signHash did not wait for the credential's sign lock"
+}
 # signhash_held WHAT TOKEN CMD...: a signHash of the service of TOKEN, with
 # a fresh SAD, held in progress (waiting for the credential's sign lock,
 # held here as a revocation would) while CMD (WHAT in messages) runs in the
 # background: CMD must wait for it. Then the lock goes; sets code and
 # $tmp/out from the signHash, and fails unless CMD succeeds.
 signhash_held() {
-	local what=$1 tok=$2 signer other locked=
+	local what=$1 tok=$2 other
 	shift 2
 	hashes sha256 1
 	authorize "$cred" "$H" $SHA256 '"PIN":"402917"' "$tok"
 	expect 200 - "authorize, before $what"
-	open_tx
-	echo "BEGIN; SELECT 'locked' FROM pg_advisory_xact_lock(certificate_sign_lock_key($cred));" >&"$tx_in"
-	read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "the open transaction did not lock: $locked"
-	(signhash "$cred" "$SAD" "$H" $SHA256 $EC "$tok"; echo "$code" >"$tmp/code") &
-	signer=$!
-	waiting_n 1 || fail "signHash did not wait for the credential's sign lock"
+	signhash_waiting "$SAD" "$tok"
 	"$@" &
 	other=$!
 	waiting_n 2 || fail "$what did not wait for the signHash of its service in progress"
@@ -283,12 +291,7 @@ done
 expiring_race() {
 	local what=$1 table=$2 row=$3 i
 	q "UPDATE $table SET expires_at = clock_timestamp() + interval '2 seconds' WHERE id = $row" >/dev/null
-	open_tx
-	echo "BEGIN; SELECT 'locked' FROM pg_advisory_xact_lock(certificate_sign_lock_key($cred));" >&"$tx_in"
-	read -r -t 10 locked <&"$tx_out" && [ "$locked" = locked ] || fail "$what: the open transaction did not lock: $locked"
-	(signhash "$cred" "$4" "$H" $SHA256 $EC "$5"; echo "$code" >"$tmp/code") &
-	signer=$!
-	waiting_n 1 || fail "$what: signHash did not wait for the credential's sign lock"
+	signhash_waiting "$4" "$5"
 	[ "$(q "SELECT expires_at > clock_timestamp() FROM $table WHERE id = $row")" = t ] ||
 		fail "$what: expired before signHash waited (too slow a machine?)"
 	for ((i = 0; i < 50; i++)); do
