@@ -102,6 +102,12 @@ struct crld {
 	struct crl_cache	*cache;
 	char			 actor[96];
 	struct crl_schedule	 sched;
+	/*
+	 * crl.issuing_distribution_point (policy): 1 puts the critical IDP
+	 * on complete and delta CRLs; 0 leaves it off both, for relying
+	 * parties that refuse a critical IDP (NSS; crl/README.md).
+	 */
+	int			 idp;
 	struct signer		*signer;
 	struct crl_publisher	*publisher;
 	const char		*ca_token;	/* hsm.ca_token: the signer's */
@@ -797,7 +803,7 @@ crld_configure_ca(struct crld *d, size_t i)
 	ic->gen.name = d->issuing[i].name;
 	ic->gen.cert = d->issuing[i].cert;
 	ic->gen.digest = ic->digest;
-	ic->full.url = d->issuing[i].url;
+	ic->full.url = d->idp ? d->issuing[i].url : NULL;
 	ic->full.delta_url = d->issuing[i].delta_url;
 	ic->full.next_update = sched.full_next_update;
 	ic->full.expired_grace = sched.expired_grace;
@@ -841,7 +847,9 @@ crld_configure(struct crld *d)
 		return -1;
 	}
 	memset(&d->sched, 0, sizeof(d->sched));
-	if (crld_schedule(d, &d->sched) == -1)
+	if (crld_schedule(d, &d->sched) == -1 ||
+	    config_get_bool(d->policy, "crl.issuing_distribution_point", 1,
+	    &d->idp) == -1)
 		return -1;
 	gethostname(host, sizeof(host));
 	host[sizeof(host) - 1] = '\0';

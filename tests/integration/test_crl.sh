@@ -467,6 +467,75 @@ kill -TERM "$crld2"
 wait "$crld2" || { cat "$tmp/crld2.log"; fail "the second crld exited non-zero on SIGTERM"; }
 note "two crld instances: CRL $n3 issued by the second is in the first's files"
 
+# --- crl.issuing_distribution_point = no: CRLs that NSS takes -----------------------------
+# NSS (crlutil; LibreOffice and Thunderbird check signatures with it) does
+# not process the IDP and refuses a CRL where it is critical, as RFC 5280
+# §5.2.5 has it. A crld whose policy says no leaves it off the complete CRL
+# and the delta (both: OpenSSL pairs a delta with a base only when their
+# IDPs are identical, here both absent). Every crld serves the newest CRL,
+# whoever issued it, so instances must share the setting; here the stack's
+# crld issues a base again, with its IDP, for the tests after this one.
+fetch issuing.crl "$tmp/withidp.crl"
+openssl crl -inform DER -in "$tmp/withidp.crl" -noout -text | has 'Issuing Distribution Point: critical' ||
+	fail "the stack's CRL has no critical IDP"
+sed '/^\[crl\]/a issuing_distribution_point = no' "$REPO/policy/crl.conf" >"$tmp/crl-noidp.conf"
+mkdir -p "$tmp/crlnoidp"
+[ "$(id -u)" -ne 0 ] || chown pki-crl "$tmp/crlnoidp"
+chmod 0644 "$tmp/crl-noidp.conf"
+PKI_CRL_PORT=$(free_port) PKI_CRL_OUT_DIR=$tmp/crlnoidp PKI_CRL_INSTANCE=test-noidp \
+PKI_CRL_POLICY_FILE=$tmp/crl-noidp.conf \
+	"$BUILD/crld" --config "$PKI_CONFIG" >"$tmp/crldnoidp.log" 2>&1 &
+crldnoidp=$!
+at_exit "kill -TERM $crldnoidp 2>/dev/null; wait $crldnoidp 2>/dev/null"
+wait_for eval '[ -s "$tmp/crlnoidp/issuing.crl" ]' >/dev/null || { cat "$tmp/crldnoidp.log"; fail "the crld without IDP wrote no CRL file"; }
+nnoidp=$(crlnum "$tmp/crlnoidp/issuing.crl")
+kill -HUP "$crldnoidp"
+noidp_pair() {
+	[ "$(crlnum "$tmp/crlnoidp/issuing.crl")" -gt "$nnoidp" ] &&
+		[ "$(basenum "$tmp/crlnoidp/issuing-delta.crl")" = "$(crlnum "$tmp/crlnoidp/issuing.crl")" ]
+}
+wait_for noidp_pair >/dev/null || { cat "$tmp/crldnoidp.log"; fail "the crld without IDP issued no base and delta on SIGHUP"; }
+kill -TERM "$crldnoidp"
+wait "$crldnoidp" || { cat "$tmp/crldnoidp.log"; fail "the crld without IDP exited non-zero on SIGTERM"; }
+cp "$tmp/crlnoidp/issuing.crl" "$tmp/noidp.crl"
+cp "$tmp/crlnoidp/issuing-delta.crl" "$tmp/noidp-delta.crl"
+for f in noidp.crl noidp-delta.crl; do
+	if openssl crl -inform DER -in "$tmp/$f" -noout -text | has 'Issuing Distribution Point'; then
+		fail "$f carries an IDP with crl.issuing_distribution_point = no"
+	fi
+	openssl crl -in "$tmp/$f" -inform DER -CAfile "$PKI_CHAIN" -noout 2>&1 | has 'verify OK' ||
+		fail "openssl crl: $f does not verify"
+done
+mkdir -p "$tmp/nss"
+certutil -N -d "sql:$tmp/nss" --empty-password || fail "certutil -N"
+certutil -A -d "sql:$tmp/nss" -n root -t C,C,C -i "$PKI_ROOT_CERT" || fail "certutil -A root"
+certutil -A -d "sql:$tmp/nss" -n issuing -t ,, -i "$PKI_ISSUING_CERT" || fail "certutil -A issuing"
+if crlutil -I -d "sql:$tmp/nss" -i "$tmp/withidp.crl" >"$tmp/crlutil.out" 2>&1; then
+	fail "crlutil imported a CRL with a critical IDP (has NSS learned IDPs? crl/README.md says it refuses them)"
+fi
+crlutil -I -d "sql:$tmp/nss" -i "$tmp/noidp.crl" >"$tmp/crlutil.out" 2>&1 ||
+	{ cat "$tmp/crlutil.out"; fail "crlutil refused the complete CRL without IDP"; }
+crlutil -L -d "sql:$tmp/nss" | has -E '^issuing +CRL' || { crlutil -L -d "sql:$tmp/nss"; fail "crlutil -L lists no CRL of the issuing CA"; }
+# OpenSSL: the base alone, and the base with its delta, without IDPs.
+pem "$tmp/noidp.crl"
+pem "$tmp/noidp-delta.crl"
+if verify_with "$tmp/one.pem" "$tmp/noidp.crl.pem" "$tmp/noidp-delta.crl.pem"; then
+	fail "openssl verify -crl_check accepts a revoked certificate with the CRLs without IDP"
+fi
+grep -q 'certificate revoked' "$tmp/verify.out" || { cat "$tmp/verify.out"; fail "without IDP: rejected, but not as revoked"; }
+verify_with "$tmp/two.pem" "$tmp/noidp.crl.pem" "$tmp/noidp-delta.crl.pem" ||
+	{ cat "$tmp/verify.out"; fail "without IDP: a good certificate fails -crl_check"; }
+# The stack's crld: a base with its IDP again, served.
+before=$(crlnum "$tmp/noidp.crl")
+kill -HUP "$pid"
+idp_again() {
+	fetch issuing.crl "$tmp/idp2.crl" && [ "$(crlnum "$tmp/idp2.crl")" -gt "$before" ] &&
+		openssl crl -inform DER -in "$tmp/idp2.crl" -noout -text | has 'Issuing Distribution Point' &&
+		fetch issuing-delta.crl "$tmp/idp2d.crl" && [ "$(basenum "$tmp/idp2d.crl")" = "$(crlnum "$tmp/idp2.crl")" ]
+}
+wait_for idp_again >/dev/null || fail "the stack's crld did not issue a base with its IDP again on SIGHUP"
+note "crl.issuing_distribution_point = no: no IDP on base and delta; crlutil (NSS) imports it, refuses the IDP's; openssl verify applies both"
+
 # --- missed CRLs: served within the reconciliation, without a notification -----------------
 # crl_issued is one notification per CRL: a load that failed uses it up,
 # and one sent while lib/db.c reconnects inside a statement is lost. A crld
