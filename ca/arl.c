@@ -7,7 +7,8 @@
  * authorityRevocationList;binary and certificateRevocationList;binary on
  * the root's entry), through a signer granted only {CRL, root key}; crld
  * serves the newest one at ${urls::crl_base}/root.crl. Policy:
- * [arl] next_update_days (365), digest (SHA384), expired_grace_days (an
+ * [arl] next_update_days (365), digest (SHA384; an RSA root's: an EC
+ * root's curve fixes it, lib/sigdigest.h), expired_grace_days (an
  * expired revoked certificate stays listed this long after its notAfter;
  * default and minimum: next_update_days).
  */
@@ -26,6 +27,7 @@
 #include "lib/db.h"
 #include "lib/log.h"
 #include "lib/publish.h"
+#include "lib/sigdigest.h"
 
 struct arl_signer {
 	struct signer	*signer;
@@ -55,7 +57,7 @@ arl_issue(const struct config *cfg, const char *actor)
 	struct cadb_ca root;
 	const char *base = config_get(cfg, "urls.crl_base", NULL);
 	const char *ldap_base = config_get(cfg, "ldap.base", NULL);
-	char err[512], url[512];
+	char err[512], url[512], why[128];
 	char dn[512], path[1024], nu[32];
 	long days, grace;
 	struct tm tm;
@@ -104,7 +106,16 @@ arl_issue(const struct config *cfg, const char *actor)
 	if ((as.signer = pkictl_signer_for(cfg, &root, SIGNER_KIND_CRL)) == NULL)
 		goto out;
 	as.label = root.key_label;
-	as.digest = config_get(policy, "arl.digest", "SHA384");
+	/*
+	 * The root's curve fixes the digest (lib/sigdigest.h); arl.digest is
+	 * an RSA root's.
+	 */
+	if ((as.digest = sigdigest_for_key(X509_get0_pubkey(root.cert),
+	    config_get(policy, "arl.digest", "SHA384"), why,
+	    sizeof(why))) == NULL) {
+		log_err("the root's key signs no ARL: %s", why);
+		goto out;
+	}
 
 	memset(&is, 0, sizeof(is));
 	is.id = root.id;

@@ -59,7 +59,9 @@ const char	*profile_get(const struct profile *, const char *key);
  * Builds a certificate for subject_pub from the profile (a fresh 127-bit
  * random serial, validity clamped to the issuer's notAfter), signs it with
  * signing_key (issuer's key; the subject's own for issuer NULL, i.e.
- * self-signed), then checks the result: signature verifies, extensions parse.
+ * self-signed) and the digest that key fixes (lib/sigdigest.h: an EC
+ * issuer's curve's, an RSA issuer's the profile's digest), then checks the
+ * result: signature verifies, extensions parse.
  * The subject is subject_name when non-NULL (copied), else the profile's
  * subject section, with cn_suffix (may be NULL) appended to its CN in
  * parentheses. Returns a new X509 (caller frees) or NULL with err.

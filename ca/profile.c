@@ -23,6 +23,7 @@
 #include "ca/extern.h"
 #include "lib/config.h"
 #include "lib/file.h"
+#include "lib/sigdigest.h"
 
 #define PROFILE_MAX_BYTES	(64 * 1024)
 #define PROFILE_MAX_DAYS	(30L * 366)
@@ -499,10 +500,26 @@ profile_sign(const struct profile *p, X509 *x, EVP_PKEY *subject_pub,
 {
 	EVP_PKEY *issuer_pub;
 	const EVP_MD *md;
+	const char *mdname;
+	char why[128];
 
-	if ((md = EVP_get_digestbyname(p->digest)) == NULL) {
+	/*
+	 * The issuer's key, not the profile, fixes an EC signature's digest
+	 * (lib/sigdigest.h): the ocsp-responder and tsa profiles said SHA256
+	 * and until 2026-12-07 the P-384 root and issuing CA signed their
+	 * certificates ecdsa-with-SHA256. The profile's digest is an RSA
+	 * issuer's.
+	 */
+	issuer_pub = issuer != NULL ? X509_get0_pubkey(issuer) : subject_pub;
+	if ((mdname = sigdigest_for_key(issuer_pub, p->digest, why,
+	    sizeof(why))) == NULL) {
+		profile_err(err, errlen, "profile %s: the issuer's key: %s",
+		    p->name, why);
+		return -1;
+	}
+	if ((md = EVP_get_digestbyname(mdname)) == NULL) {
 		profile_err(err, errlen, "profile %s: digest %s unknown", p->name,
-		    p->digest);
+		    mdname);
 		return -1;
 	}
 	if (X509_sign(x, signing_key, md) <= 0) {
@@ -511,7 +528,6 @@ profile_sign(const struct profile *p, X509 *x, EVP_PKEY *subject_pub,
 		return -1;
 	}
 	/* Our own lint: the signature verifies and OpenSSL parses every extension. */
-	issuer_pub = issuer != NULL ? X509_get0_pubkey(issuer) : subject_pub;
 	if (X509_verify(x, issuer_pub) != 1) {
 		profile_err(err, errlen, "profile %s: %s", p->name,
 		    "signature does not verify with the issuer's public key");

@@ -68,6 +68,7 @@
 #include "lib/log.h"
 #include "lib/publish.h"
 #include "lib/sandbox.h"
+#include "lib/sigdigest.h"
 #include "lib/timeutil.h"
 #include "lib/x509ext.h"
 
@@ -191,7 +192,7 @@ crld_ca_refusal(const struct crld *d, int root, const struct cadb_ca *c,
     char *why, size_t whylen)
 {
 	const char *base = config_get(d->cfg, "ldap.base", NULL);
-	char dn[sizeof(d->root.dn)];
+	char dn[sizeof(d->root.dn)], kwhy[128];
 
 	if (!root && d->nissuing == CRL_MAX_ISSUING)
 		snprintf(why, whylen, "crld serves %d issuing CAs already "
@@ -203,6 +204,10 @@ crld_ca_refusal(const struct crld *d, int root, const struct cadb_ca *c,
 	    sizeof(dn)) == -1)
 		snprintf(why, whylen, "no LDAP entry name (its subject has no "
 		    "CN)");
+	else if (!root && sigdigest_for_key(X509_get0_pubkey(c->cert),
+	    config_get(d->policy, "crl.digest", "SHA384"), kwhy,
+	    sizeof(kwhy)) == NULL)
+		snprintf(why, whylen, "its key signs no CRL: %s", kwhy);
 	else
 		return 0;
 	return 1;
@@ -792,13 +797,25 @@ crld_configure_ca(struct crld *d, size_t i)
 	struct crl_issuer_conf *ic = &d->ic[i];
 	const struct crl_schedule sched = d->sched;
 	const char *out_dir = crld_out_dir(d->cfg);
+	char why[128];
 
 	ic->sched = sched;
 	ic->conninfo = config_get(d->cfg, "pg.crl_uri", NULL);
 	ic->actor = d->actor;
 	ic->issuing = &d->issuing[i];
 	ic->root = i == 0 ? &d->root : NULL;
-	ic->digest = config_get(d->policy, "crl.digest", "SHA384");
+	/*
+	 * An EC key's curve fixes the digest (lib/sigdigest.h); crl.digest
+	 * is an RSA CA's. Until 2026-12-07 crl.digest was every CA's, so an
+	 * issuing CA on P-256 would have signed ecdsa-with-SHA384.
+	 */
+	if ((ic->digest = sigdigest_for_key(X509_get0_pubkey(
+	    d->issuing[i].cert), config_get(d->policy, "crl.digest", "SHA384"),
+	    why, sizeof(why))) == NULL) {
+		log_err("issuing CA \"%s\": its key signs no CRL: %s",
+		    d->issuing[i].name, why);
+		return -1;
+	}
 	ic->gen.id = d->issuing[i].id;
 	ic->gen.name = d->issuing[i].name;
 	ic->gen.cert = d->issuing[i].cert;

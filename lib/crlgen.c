@@ -38,6 +38,7 @@
 #include "lib/db.h"
 #include "lib/file.h"
 #include "lib/log.h"
+#include "lib/sigdigest.h"
 
 #define CRLGEN_HDR_MAX		6	/* tag, 0x84, four length octets */
 #define CRLGEN_MAX_LEN		(1024u * 1024 * 1024)
@@ -719,8 +720,27 @@ crlgen_sigalg(struct crlgen_ctx *c, const unsigned char **alg, size_t *len)
 		{ 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d, 0x05, 0x00 },
 	};
 	EVP_PKEY *pub = X509_get0_pubkey(c->is->cert);
+	const char *want;
+	char why[128];
 	int d;
 
+	/*
+	 * The caller's digest must be the one the key fixes (lib/sigdigest.h):
+	 * the signature callback signs with it, and a P-384 key's CRL signed
+	 * with SHA-256 is refused here rather than published.
+	 */
+	if ((want = sigdigest_for_key(pub, c->is->digest, why,
+	    sizeof(why))) == NULL) {
+		crlgen_seterr(c, "issuer %s: its key signs no CRL: %s",
+		    c->is->name, why);
+		return -1;
+	}
+	if (strcmp(want, c->is->digest) != 0) {
+		crlgen_seterr(c, "issuer %s: CRL digest %s, but its key signs "
+		    "with %s (CA/B BR §7.1.3.2)", c->is->name, c->is->digest,
+		    want);
+		return -1;
+	}
 	if (strcmp(c->is->digest, "SHA256") == 0)
 		d = 0;
 	else if (strcmp(c->is->digest, "SHA384") == 0)

@@ -26,7 +26,11 @@ struct crlgen_issuer {
 	long long	 id;		/* ca_certificate.id */
 	const char	*name;		/* ca_certificate.name: files NAME.crl, NAME-delta.crl */
 	X509		*cert;		/* borrowed: issuer name, key identifier */
-	const char	*digest;	/* "SHA256", "SHA384" or "SHA512" */
+	/*
+	 * "SHA256", "SHA384" or "SHA512": the one sigdigest_for_key() gives
+	 * for cert's key (another is refused: the signer signs with it).
+	 */
+	const char	*digest;
 };
 
 /* How (policy/crl.conf). */

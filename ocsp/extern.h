@@ -224,11 +224,17 @@ struct ocsp_issuer {
 	/*
 	 * What every response of this issuer carries, encoded once
 	 * (ocsp_issuer_prepare): its ResponderID byKey (RFC 5019 §2.2.3),
-	 * the signatureAlgorithm for the policy's digest, and certs [0]
+	 * the signatureAlgorithm for sign_mdname, and certs [0]
 	 * with the responder certificate.
 	 */
 	unsigned char	*respid_der, *sigalg_der, *certs_der;
 	size_t		 respid_len, sigalg_len, certs_len;
+	/*
+	 * The digest its responses are signed with, as the signer names it
+	 * ("SHA256"): the one the responder's key fixes (lib/sigdigest.h: an
+	 * EC key's curve's; the policy's signing_digest for RSA).
+	 */
+	char		 sign_mdname[8];
 };
 
 /* Policy (policy/ocsp.conf), in seconds. */
@@ -275,9 +281,12 @@ long	ocsp_policy_max_age(const struct ocsp_policy *,
 
 /*
  * Fills the issuer's CertID hashes from iss->cert, rnot_after from
- * iss->rcert, and the encoded parts of its responses (respid_der, ...)
- * for signatures with digest mdname; 0 or -1. ocsp_issuer_clear() frees
- * them, the certificates and the key.
+ * iss->rcert, its sign_mdname from the responder's key (mdname, the
+ * policy's signing_digest, for an RSA key: lib/sigdigest.h), and the
+ * encoded parts of its responses (respid_der, ...) for signatures with
+ * that digest; 0 or -1. Until 2026-12-07 every issuer's responses were
+ * signed with mdname, whatever the responder's curve. ocsp_issuer_clear()
+ * frees them, the certificates and the key.
  */
 int	ocsp_issuer_prepare(struct ocsp_issuer *, const char *mdname);
 void	ocsp_issuer_clear(struct ocsp_issuer *);

@@ -481,7 +481,8 @@ ocspd_sign_ask(struct ocspd_loop *l, struct ocspd_job *job)
 	char err[256];
 
 	job->sent = signer_sign_begin(l->signer, SIGNER_KIND_OCSP,
-	    l->r->iss[job->pend.issuer].key_label, l->r->pol.sign_mdname,
+	    l->r->iss[job->pend.issuer].key_label,
+	    l->r->iss[job->pend.issuer].sign_mdname,
 	    job->pend.tbs.buf, job->pend.tbs.len, &job->ticket, err,
 	    sizeof(err)) == 0;
 	if (!job->sent)

@@ -57,6 +57,7 @@
 #include "lib/config.h"
 #include "lib/der.h"
 #include "lib/log.h"
+#include "lib/sigdigest.h"
 #include "lib/timeutil.h"
 #include "ocsp/extern.h"
 
@@ -281,12 +282,22 @@ ocsp_issuer_prepare(struct ocsp_issuer *iss, const char *mdname)
 {
 	OCSP_RESPID *rid = NULL;
 	unsigned char *der = NULL;
+	const char *md;
+	char why[128];
 	struct der d;
 	int n, rc = -1;
 
 	der_init(&d);
-	if (ocsp_issuer_hash(iss) == -1 || iss->rcert == NULL ||
-	    ocsp_issuer_sigalg(iss, mdname) == -1)
+	if (ocsp_issuer_hash(iss) == -1 || iss->rcert == NULL)
+		goto out;
+	if ((md = sigdigest_for_key(X509_get0_pubkey(iss->rcert), mdname, why,
+	    sizeof(why))) == NULL) {
+		log_err("ocsp: issuer %s: its responder's key signs no "
+		    "response: %s", iss->name, why);
+		goto out;
+	}
+	snprintf(iss->sign_mdname, sizeof(iss->sign_mdname), "%s", md);
+	if (ocsp_issuer_sigalg(iss, iss->sign_mdname) == -1)
 		goto out;
 	/* ResponderID byKey: the SHA-1 of the responder's public key. */
 	if ((rid = OCSP_RESPID_new()) == NULL ||
@@ -702,14 +713,14 @@ ocsp_tbs_sign(struct ocsp_responder *r, int issuer, const unsigned char *tbs,
 	*sig = NULL;
 	*siglen = 0;
 	if (r->sign != NULL)
-		return r->sign(r->sign_arg, iss, r->pol.sign_mdname, tbs, tbslen,
+		return r->sign(r->sign_arg, iss, iss->sign_mdname, tbs, tbslen,
 		    sig, siglen);
 	if (iss->key == NULL) {
 		log_err("ocsp: issuer %s: no responder key", iss->name);
 		return -1;
 	}
 	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(ctx, NULL, r->pol.sign_mdname, NULL, NULL,
+	    EVP_DigestSignInit_ex(ctx, NULL, iss->sign_mdname, NULL, NULL,
 	    iss->key, NULL) != 1 ||
 	    EVP_DigestSign(ctx, NULL, siglen, tbs, tbslen) != 1 ||
 	    (*sig = malloc(*siglen)) == NULL ||

@@ -60,8 +60,11 @@ struct tsa_responder;
  * EVP_PKEY: the signer's in tsad, a software key in the fuzz harness) and
  * the certificates to add on certReq (may be NULL). allow_unsync: issue
  * tokens even when the clock is not usable (tsa_responder_clock; local
- * stack and tests only). NULL with err, also when the certificate's
- * validity cannot be read (tsa_cert_window) or cert_id is negative.
+ * stack and tests only). Tokens are signed with the digest the
+ * certificate's key fixes (lib/sigdigest.h: an EC key's curve's;
+ * tsa.signing_digest for RSA). NULL with err, also when the certificate's
+ * validity cannot be read (tsa_cert_window), cert_id is negative or the
+ * key is of a type or curve that signs nothing here.
  */
 struct tsa_responder	*tsa_responder_new(const struct config *policy,
 			    X509 *cert, long long cert_id, EVP_PKEY *key,

@@ -42,6 +42,7 @@
 #include "lib/config.h"
 #include "lib/der.h"
 #include "lib/log.h"
+#include "lib/sigdigest.h"
 #include "lib/timeutil.h"
 #include "tsa/extern.h"
 
@@ -605,6 +606,8 @@ tsa_responder_new(const struct config *policy, X509 *cert, long long cert_id,
 	struct tsa_responder *r = NULL, *ret = NULL;
 	struct tsa_token_conf tc;
 	const EVP_MD *sign_md, *ess_md;
+	const char *mdname;
+	char why[128];
 	long secs, millis, micros, precision;
 	int ordering, chain;
 
@@ -624,6 +627,21 @@ tsa_responder_new(const struct config *policy, X509 *cert, long long cert_id,
 	r->serial = tsa_random_serial;
 	if ((sign_md = tsa_signing_md(policy, err, errlen)) == NULL)
 		goto out;
+	/*
+	 * The TSA key's curve fixes the digest (lib/sigdigest.h);
+	 * tsa.signing_digest is an RSA key's. Until 2026-12-07 it was every
+	 * key's, and a P-384 TSA key would have signed ecdsa-with-SHA256.
+	 */
+	if ((mdname = sigdigest_for_key(X509_get0_pubkey(cert),
+	    OBJ_nid2sn(EVP_MD_get_type(sign_md)), why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "the TSA certificate's key signs no "
+		    "token: %s", why);
+		goto out;
+	}
+	if ((sign_md = EVP_get_digestbyname(mdname)) == NULL) {
+		snprintf(err, errlen, "digest %s unavailable", mdname);
+		goto out;
+	}
 	ess_md = EVP_get_digestbyname(config_get(policy, "tsa.ess_cert_id_digest",
 	    "SHA256"));
 	if (ess_md == NULL) {

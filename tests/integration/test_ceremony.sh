@@ -6,6 +6,7 @@ set -euo pipefail
 # grep -q that reads all its input (lib.sh has the why).
 has() { grep "$@" >/dev/null; }
 here=$(cd "$(dirname "$0")" && pwd)
+REPO_POLICY=$here/../../policy
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 BUILD=${BUILD:-${1:-build}}
 # shellcheck disable=SC1091
@@ -57,6 +58,34 @@ text root | has 'ASN1 OID: secp384r1' || fail "root key is not P-384"
 text ocsp-issuing | has 'ASN1 OID: prime256v1' || fail "OCSP key is not P-256"
 serial=$(openssl x509 -noout -serial -in "$pki/issuing.pem" | cut -d= -f2)
 [ ${#serial} -ge 16 ] || fail "issuing serial too short: $serial"
+# Each signature's digest fits its issuer's key (Mozilla Root Store Policy
+# 5.1.2, CA/B BR §7.1.3.2: ecdsa-with-SHA384 only with P-384, SHA256 with
+# P-256): the root and the issuing CA are P-384, so everything they sign is
+# ecdsa-with-SHA384, whatever the profile's digest says (until 2026-12-07
+# the ocsp-responder and tsa profiles' SHA256 was used).
+# sig_fits FILE ISSUER_FILE WHAT: FILE's signature algorithm (a certificate,
+# or a CRL with -crl) is the one ISSUER_FILE's key fixes.
+sig_fits() {
+	local kind=x509 f=$1 iss=$2 curve want got
+	if [ "$f" = -crl ]; then kind=crl; f=$2; iss=$3; shift; fi
+	curve=$(openssl x509 -noout -text -in "$iss" | sed -n 's/^ *NIST CURVE: *//p')
+	case $curve in
+	P-256) want=ecdsa-with-SHA256 ;; P-384) want=ecdsa-with-SHA384 ;;
+	P-521) want=ecdsa-with-SHA512 ;; *) fail "$3: issuer $iss has no NIST curve ($curve)" ;;
+	esac
+	if [ $kind = crl ]; then
+		got=$(openssl crl -inform DER -noout -text -in "$f" | sed -n 's/^ *Signature Algorithm: *//p' | head -1)
+	else
+		got=$(openssl x509 -noout -text -in "$f" | sed -n 's/^ *Signature Algorithm: *//p' | head -1)
+	fi
+	[ "$got" = "$want" ] || fail "$3: signed $got, its issuer's key is $curve ($want)"
+}
+sig_fits "$pki/root.pem" "$pki/root.pem" "root (self-signed)"
+sig_fits "$pki/issuing.pem" "$pki/root.pem" "issuing CA"
+sig_fits "$pki/ocsp-root.pem" "$pki/root.pem" "the root's OCSP responder"
+sig_fits "$pki/ocsp-issuing.pem" "$pki/issuing.pem" "the issuing CA's OCSP responder"
+sig_fits "$pki/tsa.pem" "$pki/issuing.pem" "TSA certificate"
+echo "ceremony: every certificate is signed with the digest its issuer's curve fixes (P-384: SHA384)"
 # The OCSP responder's name says which issuer it answers for.
 openssl x509 -noout -subject -in "$pki/ocsp-root.pem" | has 'Root CA)' ||
 	fail "OCSP responder (root) subject"
@@ -270,6 +299,23 @@ set -e
 has 'arl.expired_grace_days (30) must be at least arl.next_update_days (365)' <<<"$out" ||
 	fail "short ARL grace: $out"
 echo "ceremony: the ARL lists a root certificate revoked and expired 30 days ago; a shorter ARL grace is refused"
+sig_fits -crl "$ct/pki/root.crl" "$ct/pki/root.pem" "the ARL"
+
+# --- the issuer's curve fixes the digest, whatever the profile says -------------
+# A policy directory whose ocsp-responder and tsa profiles still say
+# `digest = SHA256` (as ours did until 2026-12-07, and as a pki.policy_dir
+# copied before then does): the fresh issuing CA's next responder and TSA
+# certificates are ecdsa-with-SHA384 all the same (profile_sign takes the
+# digest from the issuer's key; the profile's is an RSA issuer's).
+cp -r "$REPO_POLICY" "$ct/policy"
+sed -i 's/^digest = .*/digest = SHA256/' "$ct/policy/profiles/ocsp-responder.cnf" "$ct/policy/profiles/tsa.cnf"
+PKI_PKI_POLICY_DIR=$ct/policy fresh pki_admin ca responder >"$tmp/resp.out" 2>&1 ||
+	fail "ca responder with a SHA256 profile: $(cat "$tmp/resp.out")"
+PKI_PKI_POLICY_DIR=$ct/policy fresh pki_admin ca tsa >"$tmp/tsa.out" 2>&1 ||
+	fail "ca tsa with a SHA256 profile: $(cat "$tmp/tsa.out")"
+sig_fits "$ct/pki/ocsp-issuing-2.pem" "$ct/pki/issuing.pem" "a responder of a profile saying SHA256"
+sig_fits "$ct/pki/tsa-2.pem" "$ct/pki/issuing.pem" "a TSA certificate of a profile saying SHA256"
+echo "ceremony: a profile's digest = SHA256 does not make a P-384 issuer sign ecdsa-with-SHA256"
 
 # audit init the same way: its event committed, the answer lost; pkictl
 # finds the event (as the auditor) and keeps the key and its public key.
