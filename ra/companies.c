@@ -186,7 +186,7 @@ static const struct db_stmt stmt_deact_revoke = {
 	"ra_deactivate_revoke",
 	"UPDATE certificate SET revoked_at = now(), revocation_reason = 5, "
 	"revoked_by = $2 WHERE id IN (SELECT c.id FROM " RA_DEACT_CERTS ") "
-	"RETURNING id, serial",
+	"RETURNING id, serial, " RA_TS("invalidity_date"),
 	2
 };
 /*
@@ -297,14 +297,18 @@ ra_deact_revoke(struct db *db, struct ra_deact_txn *t, const char *actor)
 	v[1] = actor;
 	if ((res = db_exec(db, &stmt_deact_revoke, v, NULL, NULL)) == NULL)
 		return -1;
-	/* The same event as an officer's revocation (review.c). */
+	/*
+	 * The same event as an officer's revocation (review.c), with the
+	 * invalidity date stored: a hold's time (schema/116).
+	 */
 	for (i = 0; i < PQntuples(res) && !failed; i++)
 		failed = audit_append_new(db, actor, "cert.revoke", "certificate",
 		    PQgetvalue(res, i, 0), json_pack("{s:s, s:s, s:s, s:s, s:i, "
-		    "s:s, s:s}", "client", t->client, "officer",
+		    "s:s, s:s, s:s?}", "client", t->client, "officer",
 		    t->who->username, "serial", PQgetvalue(res, i, 1), "reason",
 		    "cessationOfOperation", "reason_code", 5, "comment",
-		    t->req->reason, "company_id", t->id)) == -1;
+		    t->req->reason, "company_id", t->id, "invalidity_date",
+		    PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2))) == -1;
 	for (i = 0; i < PQntuples(res) && !failed; i++)
 		failed = ra_revocation_notice(db, PQgetvalue(res, i, 0),
 		    "cessationOfOperation", "the registration authority, as "

@@ -581,7 +581,7 @@ static const struct db_stmt stmt_revreq_revoke = {
 	"ra_officer_revreq_revoke",
 	"UPDATE certificate SET revoked_at = now(), revocation_reason = "
 	"$2::smallint, revoked_by = $3 WHERE id = $1 AND (revoked_at IS NULL "
-	"OR revocation_reason = 6) RETURNING id",
+	"OR revocation_reason = 6) RETURNING id, " RA_TS("invalidity_date"),
 	3
 };
 static const struct db_stmt stmt_revreq_close = {
@@ -2629,10 +2629,15 @@ ra_revdecide_txn(struct db *db, void *arg)
 			t->outcome = RA_CORP_CERT_REVOKED;
 			goto out;
 		}
-		/* The same event as pkictl cert revoke (ca/certcmd.c). */
-		if ((details = json_pack("{s:s, s:s, s:s, s:s}", "issuer", issuer,
-		    "serial", t->serial, "reason", reason,
-		    "revocation_request_id", t->id)) == NULL ||
+		/*
+		 * The same event as pkictl cert revoke (ca/certcmd.c), with the
+		 * invalidity date stored: a hold's time (schema/116).
+		 */
+		if ((details = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "issuer",
+		    issuer, "serial", t->serial, "reason", reason,
+		    "revocation_request_id", t->id, "invalidity_date",
+		    PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1))) ==
+		    NULL ||
 		    audit_append(db, actor, "cert.revoke", "certificate", cert,
 		    details, NULL) == -1)
 			goto out;

@@ -231,7 +231,7 @@ static const struct db_stmt stmt_notifier_supersede = {
 	"revoked_by = '" RA_NOTIFIER_ACTOR "' FROM prev WHERE c.id = prev.id "
 	"AND (c.revoked_at IS NULL OR c.revocation_reason = 6) "
 	"RETURNING c.serial, prev.revocation_reason IS NOT DISTINCT FROM 6, "
-	"coalesce(prev.revoked_by, '')",
+	"coalesce(prev.revoked_by, ''), " RA_TS("c.invalidity_date"),
 	1
 };
 /*
@@ -510,11 +510,14 @@ ra_notifier_txn(struct db *db, void *arg)
 			snprintf(held_by, sizeof(held_by), "%s",
 			    PQgetvalue(res2, 0, 2)[0] != '\0' ?
 			    PQgetvalue(res2, 0, 2) : RA_NOTIFIER_ACTOR);
-			if ((details = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}",
-			    "serial", t->superseded, "reason", "superseded",
-			    "reason_code", 4, "by_certificate_id",
+			/* A hold's time is its invalidity date (schema/116). */
+			if ((details = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, "
+			    "s:s?}", "serial", t->superseded, "reason",
+			    "superseded", "reason_code", 4, "by_certificate_id",
 			    PQgetvalue(res, 0, 4), "by_serial", t->serial,
-			    "application_id", t->id)) == NULL ||
+			    "application_id", t->id, "invalidity_date",
+			    PQgetisnull(res2, 0, 3) ? NULL :
+			    PQgetvalue(res2, 0, 3))) == NULL ||
 			    audit_append(db, RA_NOTIFIER_ACTOR, "cert.revoke",
 			    "certificate", v[0], details, NULL) == -1)
 				goto out;

@@ -540,6 +540,27 @@ for s in "$hser" "$hser2"; do
 	    AND e.details->>'reason' = 'keyCompromise'")" = 2026-12-01T08:00:00Z ] ||
 		fail "the revocation of $s, on hold, audits another invalidity date"
 done
+# A hold without an invalidity date, revoked by the RA officer: the hold's
+# time becomes the invalidity date (schema/116; until 2026-12-07 it had
+# none, and the hold's time was lost), in the row and in the audit event;
+# revoked_at stays the revocation's. (test_crl.sh checks pkictl's, in the
+# CRL, the delta and OCSP.)
+pkictl cert issue --profile subscriber --csr "$tmp/ec.csr" --out "$tmp/held3.pem" >/dev/null || fail "issue held3.pem"
+hser3=$(openssl x509 -noout -serial -in "$tmp/held3.pem" | cut -d= -f2)
+pkictl cert revoke --serial "$hser3" --reason certificateHold >/dev/null || fail "hold $hser3"
+hold3=$(q "SELECT to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM certificate WHERE serial = '$hser3'")
+tok=$otok
+req POST "/v1/officer/certificates/$(q "SELECT id FROM certificate WHERE serial = '$hser3'")/revoke" \
+	'{"reason":"keyCompromise","comment":"compromised while on hold"}'
+expect 200 "the officer's revocation of $hser3, on hold without an invalidity date"
+tok=
+[ "$(q "SELECT revocation_reason || ' ' || to_char(invalidity_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || ' ' ||
+    (revoked_at > invalidity_date) FROM certificate WHERE serial = '$hser3'")" = "1 $hold3 true" ] ||
+	fail "an officer revoking a hold (since $hold3) without invalidity_date: $(q "SELECT revocation_reason, invalidity_date, revoked_at FROM certificate WHERE serial = '$hser3'")"
+[ "$(q "SELECT e.details->>'invalidity_date' FROM audit_event e JOIN certificate c ON e.object_id = c.id::text
+    WHERE e.object_type = 'certificate' AND e.action = 'cert.revoke' AND c.serial = '$hser3'
+    AND e.details->>'reason' = 'keyCompromise'")" = "$(sed 's/ /T/; s/\..*/Z/' <<<"$hold3")" ] ||
+	fail "the officer's revocation event of $hser3 does not record the hold's time"
 # A serial whose first octet is below 0x10 ("0F..." as openssl prints it) names its certificate too.
 for i in $(seq 80); do
 	pkictl cert issue --profile subscriber --csr "$tmp/rsa.csr" --out "$tmp/z.pem" || fail "issue #$i"

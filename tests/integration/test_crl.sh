@@ -281,6 +281,51 @@ certtool --verify-crl --load-ca-certificate "$tmp/issuing.der" --inder --infile 
 	>"$tmp/ct.out" 2>&1 || true
 grep -q 'Verification output: Verified' "$tmp/ct.out" || { cat "$tmp/ct.out"; fail "certtool rejects the delta"; }
 
+# --- a hold made a revocation: its invalidity date is the hold's time -------------------------
+# Until 2026-12-07 a certificate held, then revoked keyCompromise, was
+# listed (and answered by OCSP) with the revocation's time and no
+# invalidityDate: a validator judging a signature made during the hold
+# (PAdES LTV) took it as made by a valid certificate. Now (schema/116) the
+# entry's invalidityDate is the hold's time, and its revocationDate stays
+# the revocation's (not moved back).
+s5=$(newcert five)
+pkictl cert revoke --serial "$s5" --reason certificateHold >/dev/null || fail "hold $s5"
+hold_at=$(q "SELECT floor(extract(epoch FROM revoked_at)) FROM certificate WHERE serial = '$s5'")
+sleep 1.2
+pkictl cert revoke --serial "$s5" --reason keyCompromise >/dev/null || fail "revoke $s5, on hold"
+[ "$(q "SELECT floor(extract(epoch FROM invalidity_date)) || ' ' || (revoked_at > invalidity_date) FROM certificate WHERE serial = '$s5'")" = "$hold_at true" ] ||
+	fail "the revocation of $s5, on hold since $hold_at: invalidity_date, revoked_at: $(q "SELECT invalidity_date, revoked_at FROM certificate WHERE serial = '$s5'")"
+epoch_after() { # epoch_after LABEL TEXT: the date on the line after LABEL, as Unix time
+	date -u -d "$(grep -A1 "$1" <<<"$2" | tail -1 | sed 's/^ *//')" +%s
+}
+revoked5() { fetch issuing.crl "$tmp/full5.crl" && entry "$tmp/full5.crl" "$s5" | has 'Key Compromise'; }
+wait_for revoked5 >/dev/null || fail "$s5 not listed keyCompromise within 10 s"
+e=$(entry "$tmp/full5.crl" "$s5")
+grep -q 'Invalidity Date' <<<"$e" || fail "the CRL entry of $s5, held then revoked, has no invalidity date: $e"
+[ "$(epoch_after 'Invalidity Date' "$e")" = "$hold_at" ] ||
+	fail "the CRL entry of $s5: invalidity date is not the hold's time ($(date -u -d "@$hold_at")): $e"
+rev5=$(date -u -d "$(sed -n 's/^ *Revocation Date: *//p' <<<"$e")" +%s)
+[ "$rev5" -gt "$hold_at" ] || fail "the CRL entry of $s5: revocation date moved back to the hold's: $e"
+revoked5d() { fetch issuing-delta.crl "$tmp/delta5.crl" && entry "$tmp/delta5.crl" "$s5" | has 'Key Compromise'; }
+wait_for revoked5d >/dev/null || fail "$s5 not on the delta keyCompromise within 10 s"
+[ "$(epoch_after 'Invalidity Date' "$(entry "$tmp/delta5.crl" "$s5")")" = "$hold_at" ] ||
+	fail "the delta's entry of $s5 lacks the hold's time: $(entry "$tmp/delta5.crl" "$s5")"
+for _ in $(seq 50); do
+	out=$(ocsp_client -url "$PKI_OCSP_URL" -CAfile "$PKI_ROOT_CERT" -issuer "$PKI_ISSUING_CERT" \
+	    -cert "$tmp/five.pem" -resp_text)
+	grep -q 'Reason: keyCompromise' <<<"$out" && break
+	sleep 0.1
+done
+grep -q 'Reason: keyCompromise' <<<"$out" || { echo "$out"; fail "OCSP: $s5 is not revoked keyCompromise"; }
+grep -q 'Invalidity Date' <<<"$out" || { echo "$out"; fail "OCSP: the revocation of $s5, on hold, has no invalidity date"; }
+[ "$(epoch_after 'Invalidity Date' "$out")" = "$hold_at" ] ||
+	{ echo "$out"; fail "OCSP: the invalidity date of $s5 is not the hold's time"; }
+[ "$(q "SELECT floor(extract(epoch FROM (e.details->>'invalidity_date')::timestamptz)) FROM audit_event e
+    JOIN certificate c ON e.object_id = c.id::text WHERE e.object_type = 'certificate'
+    AND e.action = 'cert.revoke' AND c.serial = '$s5' AND e.details->>'reason' = 'keyCompromise'")" = "$hold_at" ] ||
+	fail "the revocation event of $s5 does not record the hold's time as its invalidity date"
+note "a hold made keyCompromise: CRL, delta and OCSP give the hold's time as invalidityDate"
+
 # --- numbers: unique, growing, recorded and audited --------------------------------------------
 iss="(SELECT id FROM ca_certificate WHERE name = 'issuing')"
 [ "$(q "SELECT count(*) = count(DISTINCT number) AND max(number) < (SELECT next_number FROM crl_state WHERE issuer_id = $iss) FROM crl WHERE issuer_id = $iss")" = t ] ||
