@@ -515,7 +515,8 @@ static const struct db_stmt stmt_eseal_insert = {
 /*
  * The officers' queue of revocation requests: status $1 ('' any), search
  * $2 ('' none: part of the company's name in any case, its NIB, or the
- * certificate's serial in any case); pending first, then newest first.
+ * certificate's serial in any case; never the subject, whose NIK an
+ * auditor may not search by); pending first, then newest first.
  */
 #define RA_REVREQS_FROM \
 	"FROM ra_revocation_request r JOIN ra_company co ON co.id = " \
@@ -2446,8 +2447,9 @@ ra_officer_revreq_list(struct ra *ra, const struct http_request *req,
 	    (a = json_array()) == NULL)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
+		/* The auditor's subject with the NIK masked. */
 		if ((item = json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s, "
-		    "s:I, s:s, s:s, s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 0),
+		    "s:I, s:s, s:s, s:o}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 0),
 		    NULL, 10), "company_id", (json_int_t)strtoll(PQgetvalue(res,
 		    i, 1), NULL, 10), "company_name", PQgetvalue(res, i, 2),
 		    "certificate_id", (json_int_t)strtoll(PQgetvalue(res, i, 3),
@@ -2456,8 +2458,8 @@ ra_officer_revreq_list(struct ra *ra, const struct http_request *req,
 		    "status", PQgetvalue(res, i, 7), "requested_by",
 		    (json_int_t)strtoll(PQgetvalue(res, i, 8), NULL, 10),
 		    "created_at", PQgetvalue(res, i, 9), "profile",
-		    PQgetvalue(res, i, 13), "subject", PQgetvalue(res, i,
-		    14))) == NULL ||
+		    PQgetvalue(res, i, 13), "subject", ra_officer_dn(&who,
+		    PQgetvalue(res, i, 14)))) == NULL ||
 		    json_array_append_new(a, item) == -1)
 			goto out;
 		/* A moot request (schema/079) was decided by no officer. */

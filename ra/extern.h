@@ -793,6 +793,18 @@ int	ra_officer_post(struct ra *, const struct http_request *,
 /* "officer:<id>" into out. */
 void	ra_officer_actor(const struct ra_officer_subject *, char *out,
 	    size_t outlen);
+/*
+ * 1 when the officer's role reads a subscriber's identity masked (the
+ * auditor: ra/README.md "Masked identifiers"), else 0.
+ */
+int	ra_officer_masked(const struct ra_officer_subject *);
+/*
+ * A certificate's subject DN (text) as the officer's role may read it: for
+ * the auditor the NIK masked by ra_mask_dn (NIK:************9915), for
+ * the others whole. A new JSON string (the caller owns it), or NULL when
+ * out of memory.
+ */
+json_t	*ra_officer_dn(const struct ra_officer_subject *, const char *dn);
 /* Loads ra.officer_key_file and makes the log-in limiter. 0 or -1, logged. */
 int	ra_officer_init(struct ra *, const struct config *);
 void	ra_officer_free(struct ra *);

@@ -176,6 +176,31 @@ ra_officer_actor(const struct ra_officer_subject *who, char *out,
 }
 
 int
+ra_officer_masked(const struct ra_officer_subject *who)
+{
+	return strcmp(who->role, "auditor") == 0;
+}
+
+json_t *
+ra_officer_dn(const struct ra_officer_subject *who, const char *dn)
+{
+	char *masked = NULL;
+	size_t len;
+	json_t *j;
+
+	if (!ra_officer_masked(who))
+		return json_string(dn);
+	/* ra_mask_dn keeps the length: never truncated, however long. */
+	len = strlen(dn) + 1;
+	if ((masked = malloc(len)) == NULL)
+		return NULL;
+	ra_mask_dn(dn, masked, len);
+	j = json_string(masked);
+	free(masked);
+	return j;
+}
+
+int
 ra_officer_session(struct ra *ra, const struct http_request *req,
     struct http_response *resp, const char *const *roles_allowed,
     struct ra_officer_subject *who)

@@ -285,24 +285,34 @@ static const struct db_stmt stmt_decide_update = {
 	3
 };
 
+/*
+ * The certificates whose serial is $1 or whose subject holds $1 (any
+ * case); '' all. For a role that reads identities masked ($2 true: the
+ * auditor) the subject is searched without the NIK's digits (each
+ * "NIK:<digits>", what ra_mask_dn masks), so that no part of a NIK finds a
+ * certificate: until 2026-12-07 an auditor's ?q=3174014504 found the one
+ * person with it.
+ */
 #define RA_CERT_FROM \
 	"FROM certificate c LEFT JOIN issuance_order io ON " \
 	"io.certificate_id = c.id LEFT JOIN ra_application a ON " \
 	"a.order_id = io.id WHERE ($1::text = '' OR c.serial = " \
-	"upper($1::text) OR strpos(lower(c.subject), lower($1::text)) > 0) "
+	"upper($1::text) OR strpos(lower(CASE WHEN $2::boolean THEN " \
+	"regexp_replace(c.subject, 'NIK:[0-9]+', 'NIK:', 'g') ELSE " \
+	"c.subject END), lower($1::text)) > 0) "
 static const struct db_stmt stmt_certs = {
 	"ra_review_cert_list_select",
 	"SELECT c.id, c.serial, c.subject, c.profile, " RA_TS("c.not_before")
 	", " RA_TS("c.not_after") ", CASE WHEN c.revocation_reason = 6 THEN "
 	"'hold' WHEN c.revoked_at IS NOT NULL THEN 'revoked' WHEN c.not_after "
 	"<= now() THEN 'expired' ELSE 'good' END, c.revocation_reason, a.id "
-	RA_CERT_FROM "ORDER BY c.id DESC LIMIT $2::int OFFSET $3::int",
-	3
+	RA_CERT_FROM "ORDER BY c.id DESC LIMIT $3::int OFFSET $4::int",
+	4
 };
 static const struct db_stmt stmt_certs_count = {
 	"ra_review_cert_list_count",
 	"SELECT count(*) " RA_CERT_FROM,
-	1
+	2
 };
 /*
  * The certificate locked, whether it expired, whether it is of the
@@ -1444,7 +1454,7 @@ ra_review_cert_list(struct ra *ra, const struct http_request *req,
 	struct ra_officer_subject who;
 	struct ra_list_query lq;
 	char lim[16], off[24];
-	const char *v[3];
+	const char *v[4];
 	PGresult *res = NULL, *cnt = NULL;
 	json_t *a = NULL, *item;
 	int rc = -1, i, k;
@@ -1455,17 +1465,20 @@ ra_review_cert_list(struct ra *ra, const struct http_request *req,
 	    off)) != 1)
 		return k;
 	v[0] = lq.q;
-	v[1] = lim;
-	v[2] = off;
+	v[1] = ra_officer_masked(&who) ? "true" : "false";
+	v[2] = lim;
+	v[3] = off;
 	if ((cnt = db_exec(ra->db, &stmt_certs_count, v, NULL, NULL)) == NULL ||
 	    PQntuples(cnt) != 1 ||
 	    (res = db_exec(ra->db, &stmt_certs, v, NULL, NULL)) == NULL ||
 	    (a = json_array()) == NULL)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
-		if ((item = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, "
+		/* The auditor's subject with the NIK masked. */
+		if ((item = json_pack("{s:I, s:s, s:o, s:s, s:s, s:s, s:s, s:o, "
 		    "s:o}", "id", ra_review_int(res, i, 0), "serial",
-		    PQgetvalue(res, i, 1), "subject", PQgetvalue(res, i, 2),
+		    PQgetvalue(res, i, 1), "subject", ra_officer_dn(&who,
+		    PQgetvalue(res, i, 2)),
 		    "profile", PQgetvalue(res, i, 3), "not_before",
 		    PQgetvalue(res, i, 4), "not_after", PQgetvalue(res, i, 5),
 		    "status", PQgetvalue(res, i, 6), "revocation_reason",

@@ -634,11 +634,12 @@ note "an employee's rekey application stays linked to the company; the represent
 command -v oathtool >/dev/null || fail "oathtool missing"
 opw='Officer-Corp-2026'
 (umask 077; printf '%s\n' "$opw" >"$tmp/off.pw")
-# officer USER [ACCOUNT-EMAIL]: a ra_officer made with pkictl (linked to the
-# subscriber account ACCOUNT-EMAIL if given), logged in; sets oid and otok.
+# officer USER [ACCOUNT-EMAIL]: a ra_officer (of role $role if set) made
+# with pkictl (linked to the subscriber account ACCOUNT-EMAIL if given),
+# logged in; sets oid and otok.
 officer() {
 	local s
-	pkictl officer add --username "$1" --role ra_officer --password-file "$tmp/off.pw" \
+	pkictl officer add --username "$1" --role "${role:-ra_officer}" --password-file "$tmp/off.pw" \
 	    ${2:+--account-email "$2"} >"$tmp/add.out" || fail "officer add $1"
 	s=$(sed -n 's/^totp_secret //p' "$tmp/add.out")
 	secrets+=("$s")
@@ -828,6 +829,7 @@ note "revocation request (404 other sysadmin, 403 employee, 401 wrong OTP counte
 # --- the officer carries it out ------------------------------------------------------
 officer corp.officer
 off=$oid
+otok_main=$otok
 tok=$systok
 refuse 401 "a subscriber token on the officer list" GET /v1/officer/revocation-requests
 refuse 401 "a subscriber decides" POST "/v1/officer/revocation-requests/$rid" '{"decision":"revoke"}'
@@ -836,6 +838,27 @@ req GET /v1/officer/revocation-requests
 expect 200 "officer list"
 [ "$(jq -r ".revocation_requests[] | select(.id == $rid) | .status + \"/\" + .reason + \"/\" + .company_name" "$tmp/out")" = \
   "pending/affiliationChanged/PT Contoh Sejahtera" ] || fail "officer list: $(cat "$tmp/out")"
+# The certificate's subject: whole for an officer, the NIK masked for an
+# auditor (ra_mask_dn, ra/README.md "Masked identifiers"; until 2026-12-07
+# an auditor read serialNumber=NIK:<all 16 digits> here). q never matches
+# the subject, for any role.
+empnik=$(q "SELECT k.nik FROM ra_kyc k JOIN ra_application a ON a.id = k.application_id
+    JOIN issuance_order o ON o.id = a.order_id WHERE o.certificate_id = $cert")
+[ "${#empnik}" = 16 ] || fail "test setup: the employee certificate's NIK: $empnik"
+jq -r ".revocation_requests[] | select(.id == $rid) | .subject" "$tmp/out" | has -F "NIK:$empnik" ||
+	fail "the officer's list lacks the subject: $(cat "$tmp/out")"
+oid_main=$oid
+role=auditor officer corp.auditor
+tok=$otok oid=$oid_main otok=$otok_main
+req GET /v1/officer/revocation-requests?per_page=100
+expect 200 "the auditor's list"
+jq -r ".revocation_requests[] | select(.id == $rid) | .subject" "$tmp/out" | has -F "NIK:************${empnik: -4}" ||
+	fail "the auditor's list does not mask the subject: $(cat "$tmp/out")"
+grep -Eq 'NIK:[0-9]{5}' "$tmp/out" && fail "the auditor's list shows a NIK: $(grep -Eo 'NIK:[0-9]+' "$tmp/out" | head -3)"
+req GET "/v1/officer/revocation-requests?q=${empnik:0:10}"
+expect 200 "the auditor's search by part of a NIK"
+[ "$(jq -r .total "$tmp/out")" = 0 ] || fail "the auditor finds revocation requests by NIK digits: $(cat "$tmp/out")"
+tok=$otok
 refuse 400 "reject without a reason" POST "/v1/officer/revocation-requests/$rid" '{"decision":"reject"}'
 refuse 400 "unknown decision" POST "/v1/officer/revocation-requests/$rid" '{"decision":"hold"}'
 refuse 404 "no such request" POST /v1/officer/revocation-requests/999999 '{"decision":"revoke"}'
