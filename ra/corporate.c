@@ -80,7 +80,10 @@ static const struct db_stmt stmt_email_taken = {
  * The locks of the NIB's and the NPWP's holders (schema/065; its insert
  * trigger takes them too), then whether a company other than the new one
  * holds either (RA_COMPANY_HOLDS: pending or active), in a statement begun
- * after the locks: a submission that held them and committed is seen.
+ * after the locks: a submission that held them and committed is seen. An
+ * NPWP by its canonical form (schema/115: 16 digits, a 15-digit one with a
+ * 0 before it, PMK 112/2022), the lock's key too: one company's two forms
+ * are one NPWP.
  */
 static const struct db_stmt stmt_ident_lock = {
 	"ra_corporate_submit_identifiers_lock",
@@ -92,7 +95,8 @@ static const struct db_stmt stmt_ident_taken = {
 	"SELECT EXISTS (SELECT 1 FROM ra_company c JOIN ra_application a ON "
 	"a.id = c.application_id WHERE c.nib = $1 AND " RA_COMPANY_HOLDS "), "
 	"EXISTS (SELECT 1 FROM ra_company c JOIN ra_application a ON "
-	"a.id = c.application_id WHERE c.npwp = $2 AND " RA_COMPANY_HOLDS ")",
+	"a.id = c.application_id WHERE ra_npwp_canonical(c.npwp) = "
+	"ra_npwp_canonical($2) AND " RA_COMPANY_HOLDS ")",
 	2
 };
 static const struct db_stmt stmt_company_application = {
@@ -1046,7 +1050,11 @@ ra_corp_submit_txn(struct db *db, void *arg)
 		goto out;
 	}
 	PQclear(res);
-	/* One pending or active company per NIB and per NPWP (schema/065). */
+	/*
+	 * One pending or active company per NIB and per NPWP (schema/065), an
+	 * NPWP in either form (schema/115: the statements compare and lock its
+	 * canonical form; r->npwp is stored as typed).
+	 */
 	v[0] = r->nib;
 	v[1] = r->npwp;
 	if ((res = db_exec(db, &stmt_ident_lock, v, NULL, NULL)) == NULL)

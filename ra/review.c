@@ -124,20 +124,24 @@ enum {
  * (but for those registered before it), a rejected, cancelled or
  * deactivated one may be the same legal person before, or a false
  * registration of its identifiers (whose e-seals may still be valid).
+ * The same: equal values of the expression of c and me (an NPWP by its
+ * canonical form, schema/115: the 15-digit and the 16-digit form of one
+ * are one NPWP).
  */
-#define RA_REVIEW_SAME_COMPANY(col) \
+#define RA_REVIEW_SAME_COMPANY(c_expr, me_expr) \
 	"SELECT c.id, c.name, " RA_COMPANY_STATUS ", count(*) OVER () " \
-	"FROM ra_company me JOIN ra_company c ON c." col " = me." col " " \
+	"FROM ra_company me JOIN ra_company c ON " c_expr " = " me_expr " " \
 	"AND c.id <> me.id JOIN ra_application a ON a.id = " \
 	"c.application_id WHERE me.id = $1 ORDER BY c.id LIMIT 10"
 static const struct db_stmt stmt_same_nib = {
 	"ra_review_get_company_same_nib",
-	RA_REVIEW_SAME_COMPANY("nib"),
+	RA_REVIEW_SAME_COMPANY("c.nib", "me.nib"),
 	1
 };
 static const struct db_stmt stmt_same_npwp = {
 	"ra_review_get_company_same_npwp",
-	RA_REVIEW_SAME_COMPANY("npwp"),
+	RA_REVIEW_SAME_COMPANY("ra_npwp_canonical(c.npwp)",
+	    "ra_npwp_canonical(me.npwp)"),
 	1
 };
 /*
@@ -636,8 +640,8 @@ ra_review_company_checks(struct ra *ra, json_t *checks, const PGresult *corp)
 		goto out;
 	PQclear(same);
 	if ((same = db_exec(ra->db, &stmt_same_npwp, v, NULL, NULL)) == NULL ||
-	    ra_review_same_company(checks, "duplicate_npwp", "NPWP",
-	    same) == -1)
+	    ra_review_same_company(checks, "duplicate_npwp", "NPWP, in either "
+	    "form (15 digits, or 16: 0 and the 15)", same) == -1)
 		goto out;
 	v[0] = PQgetvalue(corp, 0, C_REP_ID);
 	if ((rep = db_exec(ra->db, &stmt_company_rep, v, NULL, NULL)) == NULL ||

@@ -293,8 +293,17 @@ refuse 409 "a company with a pending company's NPWP" POST /v1/corporate \
 	"$(company admin@palsu.co.id 'company_name=PT Asli Jaya Palsu' nib=1234567890124)"
 detail | has -F 'npwp: another company registered with the RA, pending or active, holds this NPWP' ||
 	fail "taken NPWP detail: $(detail)"
+# The NPWP's other form is the same NPWP (schema/115; PMK 112/2022: a
+# company's 16 digits are 0 and its 15): the same 409. Until 2026-12-07
+# "PT Palsu" registered with 0 and the pending company's 15 digits (201),
+# and its duplicate_npwp check passed.
+refuse 409 "a company with a pending company's NPWP, in its 16-digit form" POST /v1/corporate \
+	"$(company admin@palsu.co.id 'company_name=PT Palsu' nib=1234567890126 npwp=0012345678901000)"
+detail | has -F 'npwp: another company registered with the RA, pending or active, holds this NPWP' ||
+	fail "taken NPWP (16-digit form) detail: $(detail)"
 [ "$(own_mail_count)" = "$n_mail" ] || fail "a refused company mailed someone"
-[ "$(q "SELECT count(*) FROM ra_company WHERE nib = '1234567890123' OR npwp = '012345678901000'")" = 1 ] ||
+[ "$(q "SELECT count(*) FROM ra_company WHERE nib IN ('1234567890123', '1234567890124', '1234567890126')
+    OR npwp IN ('012345678901000', '0012345678901000')")" = 1 ] ||
 	fail "a second company holds the NIB or NPWP"
 # The database refuses it too, whatever writes the row (the trigger
 # ra_company_identifier_guard). company_sql ACCOUNT NAME NIB NPWP EMAIL: a
@@ -318,6 +327,8 @@ sql_fails "$PKI_TEST_PG_URI" "$(company_sql "$race1" 'PT Asli Jaya Palsu' 123456
 	"NIB 1234567890123 is held by company $cid, pending or active"
 sql_fails "$PKI_TEST_PG_URI" "$(company_sql "$race1" 'PT Asli Jaya Palsu' 1234567890124 012345678901000 a@palsu.co.id)" \
 	"NPWP 012345678901000 is held by company $cid, pending or active"
+sql_fails "$PKI_TEST_PG_URI" "$(company_sql "$race1" 'PT Palsu' 1234567890126 0012345678901000 a@palsu.co.id)" \
+	"NPWP 0012345678901000 is held by company $cid, pending or active"
 sql_fails "$PKI_TEST_PG_URI" "BEGIN ISOLATION LEVEL REPEATABLE READ;
     $(company_sql "$race1" 'PT Baca Ulang' 1234567890125 012345678902500 a@ulang.co.id) COMMIT;" 'READ COMMITTED or SERIALIZABLE'
 unchanged "companies refused by the database"
@@ -330,6 +341,26 @@ rejected=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VA
        decree_number, sysadmin_email) VALUES (currval('ra_application_id_seq'), $race1, 'PT Ditolak', '1234567890123',
        '012345678901000', '1', '2020-01-01', 'AHU-1', 'x@ditolak.co.id') RETURNING id" | sed -n 1p)
 [[ $rejected =~ ^[0-9]+$ ]] || fail "a rejected company with a held NIB refused"
+# A rejected one with the 16-digit form of the pending company's NPWP (and
+# a NIB of its own): the officers see it in duplicate_npwp (below).
+rejected16=$(q "INSERT INTO ra_application (account_id, kind, profile, subject) VALUES ($race1, 'corporate', 'company', '{}');
+   UPDATE ra_application SET status = 'rejected', decided_at = now(), decision_reason = 'test'
+       WHERE id = currval('ra_application_id_seq');
+   INSERT INTO ra_company (application_id, representative_id, name, nib, npwp, deed_number, deed_date,
+       decree_number, sysadmin_email) VALUES (currval('ra_application_id_seq'), $race1, 'PT Palsu Enam Belas',
+       '1234567890199', '0012345678901000', '1', '2020-01-01', 'AHU-1', 'x@enambelas.co.id') RETURNING id" | sed -n 1p)
+[[ $rejected16 =~ ^[0-9]+$ ]] || fail "a rejected company with a held NPWP's other form refused"
+# The other way round: a pending company with a 16-digit NPWP (made by
+# SQL, as before 065 or by hand) holds its 15-digit form too, for rad.
+alias16=$(corp_account alias16@balapan.example)
+held16=$(q "$(company_sql "$alias16" 'PT Enam Belas Digit' 1234567890188 0012345678918800 d@balapan.example)" | sed -n 1p)
+[[ $held16 =~ ^[0-9]+$ ]] || fail "test setup: a company with a 16-digit NPWP: $held16"
+tok=$rep2tok
+refuse 409 "a company with a pending company's 16-digit NPWP, in its 15-digit form" POST /v1/corporate \
+	"$(company admin@palsu.co.id 'company_name=PT Palsu Lima Belas' nib=1234567890189 npwp=012345678918800)"
+detail | has -F 'holds this NPWP' || fail "taken NPWP (15-digit form) detail: $(detail)"
+[ "$(q "SELECT string_agg(id::text, ',') FROM ra_company WHERE npwp IN ('012345678918800', '0012345678918800')")" = "$held16" ] ||
+	fail "a second company holds the 16-digit NPWP's 15-digit form"
 # Two writers at once: the first (an open transaction) holds the NIB's
 # lock until its COMMIT; the second waits for it, then sees its company.
 su_role=$(q 'SELECT current_user')
@@ -348,6 +379,23 @@ has -F "NIB 1234567890555 is held by company $first" <"$tmp/race.out" ||
 	fail "the second insert's error: $(cat "$tmp/race.out")"
 [ "$(q "SELECT string_agg(id::text, ',') FROM ra_company WHERE nib = '1234567890555'")" = "$first" ] ||
 	fail "the race left other companies with the NIB"
+# The NPWP's lock is one for its two forms (schema/115): a second writer
+# with the other form (another NIB) waits for the first, then sees it.
+race4=$(corp_account race4@balapan.example)
+race5=$(corp_account race5@balapan.example)
+open_tx
+echo "BEGIN; $(company_sql "$race4" 'PT Balapan Lima' 1234567890777 012345678907770 e@balapan.example)" >&"$tx_in"
+read -r -t 10 first <&"$tx_out" && [[ $first =~ ^[0-9]+$ ]] || fail "the open transaction did not insert: $first"
+sql_as "$PKI_TEST_PG_URI" "$(company_sql "$race5" 'PT Balapan Enam' 1234567890778 0012345678907770 f@balapan.example)" \
+    >"$tmp/race.out" 2>&1 &
+race_pid=$!
+waiting=0
+wait_lock "$su_role" && waiting=1
+commit_tx
+! wait "$race_pid" || fail "two companies with one NPWP's two forms inserted at once: $(cat "$tmp/race.out")"
+[ "$waiting" = 1 ] || fail "the second insert (the NPWP's 16-digit form) did not wait for the first's lock"
+has -F "NPWP 0012345678907770 is held by company $first" <"$tmp/race.out" ||
+	fail "the second insert's error (the NPWP's other form): $(cat "$tmp/race.out")"
 # The same with rad as the second: its submission waits for the lock, then
 # answers 409, nothing stored, audited or mailed.
 open_tx
@@ -897,7 +945,7 @@ expect 200 "officer detail of the company application"
     true/false/false/false ] || fail "the company application's checks: $(jq -c .checks "$tmp/out")"
 check_detail duplicate_nib | has -F "1 other company(ies) with this NIB: company $rejected \"PT Ditolak\" (rejected)" ||
 	fail "duplicate_nib detail: $(check_detail duplicate_nib)"
-check_detail duplicate_npwp | has -F "company $rejected \"PT Ditolak\" (rejected)" ||
+check_detail duplicate_npwp | has -F "2 other company(ies) with this NPWP, in either form (15 digits, or 16: 0 and the 15): company $rejected \"PT Ditolak\" (rejected), company $rejected16 \"PT Palsu Enam Belas\" (rejected)" ||
 	fail "duplicate_npwp detail: $(check_detail duplicate_npwp)"
 check_detail representative_identity | has -F "the representative (account $rep): no personal application the RA approved" ||
 	fail "representative_identity detail: $(check_detail representative_identity)"

@@ -108,6 +108,10 @@ d2=$(company065 2 1111111111111 222222222222222 submitted)
 d3=$(company065 3 3333333333333 222222222222222 submitted)
 d4=$(company065 4 4444444444444 444444444444444 rejected)
 d5=$(company065 5 4444444444444 555555555555555 submitted)
+# Two pending companies under the two forms of one NPWP (PMK 112/2022: 0
+# and the 15 digits): 065 does not see them, 115 names them (below).
+d7=$(company065 7 7777777777777 777777777777777 submitted)
+d8=$(company065 8 8888888888888 0777777777777777 submitted)
 before065=$(sql_as "$SU4" "SELECT string_agg(id || ':' || nib || ':' || npwp, ',' ORDER BY id) FROM ra_company")
 out=$("$REPO/deploy/migrate.sh" "$SU4" "$REPO/schema" 2>&1) || fail "migrations after 064 on a database with duplicate NIBs: $out"
 grep -q '^migrate: applied 065_' <<<"$out" || fail "065 not applied: $out"
@@ -116,6 +120,11 @@ has -F "WARNING:  065: companies $d1, $d2 (pending or active) share NIB 11111111
 has -F "WARNING:  065: companies $d2, $d3 (pending or active) share NPWP 222222222222222" <<<"$out" ||
 	fail "065 does not name the companies sharing an NPWP: $out"
 ! has -F '4444444444444' <<<"$out" || fail "065 names a rejected company's NIB: $out"
+! has -F '777777777777777' <<<"$(grep '065:' <<<"$out")" || fail "065 names the NPWP's two forms: $out"
+grep -q '^migrate: applied 115_' <<<"$out" || fail "115 not applied: $out"
+has -F "WARNING:  115: companies $d7, $d8 (pending or active) share NPWP 0777777777777777 (typed 0777777777777777, 777777777777777)" <<<"$out" ||
+	fail "115 does not name the companies sharing an NPWP's two forms: $out"
+! has -F "115: companies $d2, $d3" <<<"$out" || fail "115 names the companies 065 named: $out"
 [ "$(sql_as "$SU4" "SELECT string_agg(id || ':' || nib || ':' || npwp, ',' ORDER BY id) FROM ra_company")" = "$before065" ] ||
 	fail "065 changed the companies"
 if out=$(company065 6 1111111111111 666666666666666 submitted 2>&1); then
@@ -123,6 +132,11 @@ if out=$(company065 6 1111111111111 666666666666666 submitted 2>&1); then
 fi
 has -F "NIB 1111111111111 is held by company $d1, pending or active" <<<"$out" ||
 	fail "a third company with a shared NIB: wrong error: $out"
+if out=$(company065 9 9999999999999 777777777777777 submitted 2>&1); then
+	fail "a third company with an NPWP two hold in its two forms was inserted after 115"
+fi
+has -F "NPWP 777777777777777 is held by company $d7, pending or active" <<<"$out" ||
+	fail "a third company with a shared NPWP: wrong error: $out"
 sql_as "$(role_uri "$(sql_as "$SU" 'SELECT current_user')" postgres)" \
 	'DROP DATABASE pki_migrate_065' >/dev/null
 
@@ -461,14 +475,15 @@ for r in "${APP_ROLES[@]}" pki_sam pki_sealer pki_auditor; do
 	done
 done
 # Each takes the key rad took before 082 (a rad started before it takes
-# turns with one started after), held to the transaction's end.
+# turns with one started after), held to the transaction's end; the NPWP's
+# of its 16-digit form since 115 (the key of 0 and the 15 digits).
 open_tx
 echo "BEGIN; SET LOCAL ROLE pki_ra; SELECT 't' FROM (SELECT ra_otp_phone_lock('+6281200000082'),
     ra_company_sysadmin_lock('sa082@example.com'), ra_company_invite_lock('82', 'inv082@example.com'),
     ra_company_identifiers_lock('8200000000082', '820000000000082')) l;" >&"$tx_in"
 read -r -t 10 got <&"$tx_out" && [ "$got" = t ] || fail "test setup: rad's locks not taken: $got"
 for k in "ra_otp_phone:+6281200000082" "ra_company_sysadmin:sa082@example.com" "ra_company_invite:82" \
-    "ra_company_invite_email:inv082@example.com" "ra_company_nib:8200000000082" "ra_company_npwp:820000000000082"; do
+    "ra_company_invite_email:inv082@example.com" "ra_company_nib:8200000000082" "ra_company_npwp:0820000000000082"; do
 	[ "$(sql_as "$SU" "SELECT pg_try_advisory_xact_lock(hashtext('$k'))")" = f ] ||
 		fail "rad's lock functions do not hold the key of $k"
 done
