@@ -715,7 +715,7 @@ ra_agree_txn(struct db *db, void *arg)
 	char by[64], why[RA_REKEY_WHY_MAX], terms[65];
 	PGresult *res = NULL, *res2 = NULL;
 	json_t *details = NULL;
-	int rc = -1;
+	int rc = -1, k;
 
 	t->outcome = RA_CO_DONE;
 	v[0] = t->id;
@@ -743,6 +743,21 @@ ra_agree_txn(struct db *db, void *arg)
 		t->outcome = RA_CO_STATE;
 		snprintf(t->detail, sizeof(t->detail), RA_COMPANY_INACTIVE);
 		goto out;
+	}
+	/*
+	 * An e-seal (or its rekey): its representative's identity may have
+	 * been withdrawn since the officers approved it; then cad must not
+	 * issue it (ra_corporate_representative_stands).
+	 */
+	if (strcmp(PQgetvalue(res, 0, 2), "eseal") == 0) {
+		if ((k = ra_corporate_representative_stands(db, t->id)) == -1)
+			goto out;
+		if (k == 0) {
+			t->outcome = RA_CO_STATE;
+			snprintf(t->detail, sizeof(t->detail), "%s",
+			    RA_ESEAL_REPRESENTATIVE_GONE);
+			goto out;
+		}
 	}
 	if (!PQgetisnull(res, 0, 4)) {
 		if (ra_rekey_previous_check(db, PQgetvalue(res, 0, 4), why) ==
@@ -1334,6 +1349,22 @@ ra_rekey_txn(struct db *db, void *arg)
 		    "removed you from its employees: the certificate made for "
 		    "it is not renewed");
 		goto out;
+	}
+	/*
+	 * An e-seal is renewed only for a representative whose identity
+	 * stands, as at its submission (until 2026-12-07 a rekey was
+	 * submitted after an officer had revoked their certificate).
+	 */
+	if (strcmp(PQgetvalue(res, 0, CL_PROFILE), "eseal") == 0) {
+		if ((k = ra_corporate_representative_stands(db,
+		    PQgetvalue(res, 0, CL_APP))) == -1)
+			goto out;
+		if (k == 0) {
+			t->outcome = RA_CO_STATE;
+			snprintf(t->detail, sizeof(t->detail), "%s",
+			    RA_ESEAL_REPRESENTATIVE_GONE);
+			goto out;
+		}
 	}
 	/* Rekey and cancel in a loop would copy the images without end. */
 	if (ra_kyc_account_state(db, t->ra->policy, t->who->account_id,

@@ -492,14 +492,16 @@ static const struct db_stmt stmt_eseal_company = {
  * kyc.c's): its email and phone verified; an issued application with
  * personal KYC (the person who asks for the company's seal holds a
  * certificate of their own: their identity was verified and certified, and
- * cannot have been withdrawn since the company was registered); and
+ * not withdrawn since the company was registered, by the rule
+ * RA_ESEAL_REPRESENTATIVE_STANDS, which the approval, the agreement and a
+ * rekey read again); and
  * whether it has an open application, checked here so that an ordinary 409
  * does not reach the unique index (and the log as an error).
  */
 static const struct db_stmt stmt_eseal_account = {
 	"ra_corporate_eseal_account",
 	"SELECT a.email_verified, a.phone_verified, "
-	RA_IDENTITY_STANDS("('personal', 'corporate')", "('-')") ", "	/* issued only */
+	RA_ESEAL_REPRESENTATIVE_STANDS ", "
 	"EXISTS (SELECT 1 FROM "
 	"ra_application p WHERE p.account_id = a.id AND p.status IN "
 	"('submitted', 'approved', 'agreed') AND p.profile <> 'company') "
@@ -920,6 +922,51 @@ ra_corporate_member_stands(struct db *db, const char *application_id)
 	if ((res = db_exec(db, &stmt_member_share, v, NULL, NULL)) == NULL)
 		return -1;
 	rc = PQntuples(res) == 1;
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * The certificates of the account that applied for e-seal application $1
+ * (or its rekey) which RA_ESEAL_REPRESENTATIVE_STANDS reads, shared until
+ * COMMIT in one order: a revocation or hold of one (review.c, pkictl, the
+ * CA) locks its row, so it is waited for, or waits for this transaction.
+ * Then, in a statement of its own begun after that wait (READ COMMITTED),
+ * whether the account's identity stands; no row when $1 is no e-seal's.
+ */
+static const struct db_stmt stmt_rep_stands_lock = {
+	"ra_corporate_representative_stands_lock",
+	"SELECT c.id FROM ra_application e JOIN ra_application p ON "
+	"p.account_id = e.account_id JOIN ra_kyc k ON k.application_id = p.id "
+	"JOIN issuance_order o ON o.id = p.order_id JOIN certificate c ON "
+	"c.id = o.certificate_id WHERE e.id = $1 AND e.profile = 'eseal' AND "
+	"p.profile IN ('personal', 'corporate') ORDER BY c.id FOR SHARE OF c",
+	1
+};
+static const struct db_stmt stmt_rep_stands = {
+	"ra_corporate_representative_stands",
+	"SELECT " RA_ESEAL_REPRESENTATIVE_STANDS " FROM ra_application e "
+	"JOIN ra_account a ON a.id = e.account_id WHERE e.id = $1 AND "
+	"e.profile = 'eseal'",
+	1
+};
+
+int
+ra_corporate_representative_stands(struct db *db,
+    const char *application_id)
+{
+	const char *v[1];
+	PGresult *res;
+	int rc;
+
+	v[0] = application_id;
+	if ((res = db_exec(db, &stmt_rep_stands_lock, v, NULL, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	if ((res = db_exec(db, &stmt_rep_stands, v, NULL, NULL)) == NULL)
+		return -1;
+	rc = PQntuples(res) == 0 ||
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	return rc;
 }

@@ -743,6 +743,13 @@ int	ra_status_notice(struct db *, const char *certificate_id,
 /* 409 on an application made for a company that is not active. */
 #define RA_COMPANY_INACTIVE "the company this application is made for is " \
 	"not active (deactivated by the RA)"
+/*
+ * 409 on an e-seal (or its rekey) whose representative's identity the RA
+ * or CA withdrew since the submission (ra_corporate_representative_stands).
+ */
+#define RA_ESEAL_REPRESENTATIVE_GONE "the company's representative no " \
+	"longer has a verified identity: they hold no certificate of their " \
+	"own that the RA or CA has not revoked or suspended"
 /* 403 to an officer whose linked account belongs to the company (schema/028). */
 #define RA_OFFICER_COMPANY_DETAIL "your linked subscriber account belongs " \
 	"to this company (representative, sysadmin or employee); an officer " \
@@ -1567,6 +1574,17 @@ int	ra_company_id_parse(json_t *, long long *out, char *detail,
 	"(p.status = 'issued' AND (c.revoked_at IS NULL OR c.revoked_by = " \
 	"'subscriber:' || p.account_id))))"
 /*
+ * SQL: account a may represent its company for an e-seal (the submission's
+ * rule, corporate.c, and the approval's, agreement's and rekey's after it,
+ * ra_corporate_representative_stands; the check representative,
+ * review.c): it holds a certificate of its own with a person's verified
+ * KYC (personal, or an employee's corporate one), issued, that the RA or
+ * CA has not revoked or suspended. An approved application does not do:
+ * the person who seals in the company's name was certified.
+ */
+#define RA_ESEAL_REPRESENTATIVE_STANDS \
+	RA_IDENTITY_STANDS("('personal', 'corporate')", "('-')")
+/*
  * SQL: company c (its application a) holds its NIB and NPWP: pending or
  * active (schema/065: one holder of each at a time; a rejected, cancelled
  * or deactivated company's may be registered again).
@@ -1591,6 +1609,20 @@ int	ra_corporate_employee_org(struct db *, const char *account_id,
  * COMMIT); 0 when the sysadmin removed it; -1 our failure.
  */
 int	ra_corporate_member_stands(struct db *, const char *application_id);
+/*
+ * For the approval of, agreement to and rekey of an e-seal (review.c,
+ * certificate.c), inside their transaction: whether the account that
+ * applied for application_id (an e-seal's, profile eseal, or its rekey's)
+ * may still represent its company (RA_ESEAL_REPRESENTATIVE_STANDS): the
+ * identity checked at submission may have been withdrawn since (their
+ * certificate revoked or put on hold by an officer, pkictl or the CA). The
+ * account's certificates are read FOR SHARE first, so that a revocation
+ * or hold being committed is waited for and then seen; one begun later
+ * waits for this COMMIT. 1 stands (or no e-seal's application), 0 no
+ * longer, -1 our failure.
+ */
+int	ra_corporate_representative_stands(struct db *,
+	    const char *application_id);
 /* Records that application_id was made for company_id. 0 or -1. */
 int	ra_corporate_application_link(struct db *, const char *application_id,
 	    const char *company_id);

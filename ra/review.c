@@ -156,6 +156,16 @@ static const struct db_stmt stmt_company_rep = {
 	"FROM ra_account a WHERE a.id = $1",
 	1
 };
+/*
+ * An e-seal applicant's standing now (RA_ESEAL_REPRESENTATIVE_STANDS, the
+ * rule of the submission, corporate.c, which the approval reads again).
+ */
+static const struct db_stmt stmt_eseal_rep = {
+	"ra_review_get_eseal_representative",
+	"SELECT " RA_ESEAL_REPRESENTATIVE_STANDS " FROM ra_account a "
+	"WHERE a.id = $1",
+	1
+};
 static const struct db_stmt stmt_decisions = {
 	"ra_review_get_decisions",
 	"SELECT d.officer_id, o.username, d.decision, d.reason, "
@@ -459,25 +469,42 @@ out:
 
 /*
  * An e-seal application's checks (its company in corp, row 0, or none):
- * the officers approved the company, and the applicant still represents it.
- * The subject's O and organizationIdentifier came from that company.
+ * the officers approved the company, and the applicant still represents it:
+ * is its representative, whose identity stands (stmt_eseal_rep; until
+ * 2026-12-07 only the account was compared, and the check passed for a
+ * representative whose certificate an officer had revoked). The subject's
+ * O and organizationIdentifier came from that company. 0 or -1.
  */
 static int
-ra_review_eseal_checks(json_t *checks, const PGresult *res,
+ra_review_eseal_checks(struct ra *ra, json_t *checks, const PGresult *res,
     const PGresult *corp)
 {
+	const char *v[1];
+	PGresult *st = NULL;
 	int one = PQntuples(corp) == 1;
 	int active = one && strcmp(PQgetvalue(corp, 0, C_STATUS),
 	    "active") == 0;
 	int rep = one && strcmp(PQgetvalue(corp, 0, C_REP_ID),
 	    PQgetvalue(res, 0, D_ACC_ID)) == 0;
+	int stands, rc = -1;
 
 	if (ra_review_check(checks, "company_active", active, active ? "the "
 	    "RA approved the company" : "the company is not active") == -1)
-		return -1;
-	return ra_review_check(checks, "representative", rep, rep ? "the "
-	    "applicant is the company's representative" : "the applicant "
-	    "does not represent the company");
+		goto out;
+	v[0] = PQgetvalue(res, 0, D_ACC_ID);
+	if ((st = db_exec(ra->db, &stmt_eseal_rep, v, NULL, NULL)) == NULL ||
+	    PQntuples(st) != 1)
+		goto out;
+	stands = strcmp(PQgetvalue(st, 0, 0), "t") == 0;
+	rc = ra_review_check(checks, "representative", rep && stands, !rep ?
+	    "the applicant does not represent the company" : stands ? "the "
+	    "applicant is the company's representative and holds a "
+	    "certificate of their own that the RA or CA has not revoked or "
+	    "suspended" : RA_ESEAL_REPRESENTATIVE_GONE "; the e-seal is not "
+	    "approved, agreed to or rekeyed while so");
+out:
+	PQclear(st);
+	return rc;
 }
 
 /*
@@ -935,7 +962,7 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 		if ((checks = json_array()) == NULL)
 			goto out;
 		if (strcmp(PQgetvalue(res, 0, D_PROFILE), "eseal") == 0) {
-			if (ra_review_eseal_checks(checks, res, corp) == -1)
+			if (ra_review_eseal_checks(ra, checks, res, corp) == -1)
 				goto out;
 		} else if (strcmp(PQgetvalue(res, 0, D_PROFILE),
 		    "company") == 0) {
@@ -1168,6 +1195,7 @@ enum ra_decide_outcome {
 	RA_DECIDE_NOT_OPEN,	/* 409 */
 	RA_DECIDE_PREVIOUS,	/* 409: a rekey's certificate is no longer valid */
 	RA_DECIDE_COMPANY_INACTIVE,	/* 409 */
+	RA_DECIDE_REPRESENTATIVE,	/* 409: an e-seal's, identity withdrawn */
 	RA_DECIDE_MAIL_FAILED,	/* 503 */
 };
 
@@ -1257,7 +1285,7 @@ ra_decide_txn(struct db *db, void *arg)
 	char actor[40], email[RA_EMAIL_MAX + 1];
 	PGresult *res = NULL, *cnt = NULL;
 	json_t *details = NULL;
-	int rc = -1, four_eyes, record, changed = 0;
+	int rc = -1, four_eyes, record, changed = 0, k;
 
 	t->outcome = RA_DECIDE_DONE;
 	v[0] = t->id;
@@ -1306,6 +1334,19 @@ ra_decide_txn(struct db *db, void *arg)
 	if (t->req->approve && strcmp(PQgetvalue(res, 0, 7), "t") != 0) {
 		t->outcome = RA_DECIDE_COMPANY_INACTIVE;
 		goto out;
+	}
+	/*
+	 * An e-seal (or its rekey): approved only while its representative's
+	 * identity stands, as at submission; their certificates shared until
+	 * COMMIT (after the application's lock, as stmt_decide_previous).
+	 */
+	if (t->req->approve && strcmp(t->profile, "eseal") == 0) {
+		if ((k = ra_corporate_representative_stands(db, t->id)) == -1)
+			goto out;
+		if (k == 0) {
+			t->outcome = RA_DECIDE_REPRESENTATIVE;
+			goto out;
+		}
 	}
 	if (t->req->approve && strcmp(t->kind, "rekey") == 0 &&
 	    ra_decide_previous(db, t, PQgetvalue(res, 0, 5)) == -1)
@@ -1424,6 +1465,10 @@ ra_review_decide(struct ra *ra, const struct http_request *req,
 			break;
 		case RA_DECIDE_COMPANY_INACTIVE:
 			rc = ra_problem(resp, 409, RA_COMPANY_INACTIVE);
+			break;
+		case RA_DECIDE_REPRESENTATIVE:
+			rc = ra_problem(resp, 409, RA_ESEAL_REPRESENTATIVE_GONE
+			    "; it may still be rejected");
 			break;
 		case RA_DECIDE_MAIL_FAILED:
 			http_add_header(resp, "Retry-After", "60");

@@ -15,7 +15,10 @@
 # before is shown to the officers with the seal's profile and subject,
 # carrying it out is 409 with nothing changed, rejecting it is fine. Its
 # rekey (a second rad with a wide window) keeps the company and subject,
-# carries no person's KYC and needs two officers again.
+# carries no person's KYC and needs two officers again. Once the
+# representative's own certificate is held or revoked, the e-seal's check
+# representative fails and its approval (one waiting for the hold's
+# COMMIT included), agreement and rekey are 409, nothing changed.
 . "$(dirname "$0")/lib.sh"
 : "${PKI_STACK_DIR:?tests/run.sh sets PKI_STACK_DIR}"
 tmp=$(test_tmpdir)
@@ -131,7 +134,7 @@ secrets+=("$opw")
 (umask 077; printf '%s\n' "$opw" >"$tmp/officer.pw")
 officer() { ra_officer "$1" ra_officer "$tmp/officer.pw"; }
 officer seal-one
-tok1=$otok
+tok1=$otok oid1=$oid
 officer seal-two
 tok2=$otok
 tok=$tok1
@@ -255,9 +258,54 @@ tok=$tok1
 req POST "/v1/officer/applications/$rkapp/decision" '{"decision":"approve","reason":"same company"}'
 expect 200 "first approval of the rekey"
 [ "$(jq -r .status "$tmp/out")" = submitted ] || fail "one officer approved an e-seal rekey"
+
+# --- the representative's identity withdrawn ----------------------------------------------
+# The submission's rule (the representative holds a certificate of their
+# own that the RA or CA has not revoked or suspended) holds at the
+# approval, the agreement and a rekey too; until 2026-12-07 only the
+# submission read it, and an e-seal was approved, agreed to, issued and
+# rekeyed for a representative whose certificate an officer had revoked.
+# A hold of their certificate being committed (SQL, left open) is waited
+# for by the second approval, which then refuses it (409): no decision,
+# the application still submitted, no audit event.
+pcert=$(q "SELECT o.certificate_id FROM ra_application a JOIN issuance_order o ON o.id = a.order_id WHERE a.id = $papp")
+rkstate() {
+	q "SELECT a.status || '/' || (SELECT count(*) FROM ra_decision WHERE application_id = a.id) || '/' ||
+	    (SELECT count(*) FROM audit_event WHERE object_type = 'ra_application' AND object_id = a.id::text) || '/' ||
+	    (SELECT count(*) FROM issuance_order) FROM ra_application a WHERE a.id = $rkapp"
+}
+rk0=$(rkstate)
+[ "${rk0%%/*}" = submitted ] || fail "test setup: the rekey after one approval: $rk0"
+tok=$tok2
+open_tx
+echo "BEGIN; UPDATE certificate SET revoked_at = now(), revocation_reason = 6, revoked_by = 'officer:$oid1'
+	WHERE id = $pcert; SELECT 'held';" >&"$tx_in"
+read -r -t 10 line <&"$tx_out" && [ "$line" = held ] || fail "could not hold certificate $pcert: $line"
+( req POST "/v1/officer/applications/$rkapp/decision" '{"decision":"approve","reason":"same company"}'
+  echo "$code" >"$tmp/decide.code" ) &
+dpid=$!
+wait_lock pki_ra || fail "the approval did not wait for the hold of the representative's certificate"
+commit_tx
+wait "$dpid"
+code=$(cat "$tmp/decide.code")
+expect 409 "the second approval of the e-seal's rekey while its representative's certificate is on hold"
+detail | has -F "the company's representative no longer has a verified identity" || fail "approval detail: $(detail)"
+[ "$(rkstate)" = "$rk0" ] || fail "the refused approval changed something: $rk0 -> $(rkstate)"
+tok=$tok1
+req GET "/v1/officer/applications/$rkapp"
+expect 200 "the officer's detail of the e-seal's rekey"
+[ "$(jq -r '[.checks[] | .name + ":" + (.pass | tostring)] | join(",")' "$tmp/out")" = \
+	"company_active:true,representative:false" ] || fail "e-seal checks after the hold: $(jq -c .checks "$tmp/out")"
+jq -r '.checks[] | select(.name == "representative") | .detail' "$tmp/out" |
+	has -F "no longer has a verified identity" || fail "representative check: $(jq -c .checks "$tmp/out")"
+# Released, the identity stands again.
+req POST "/v1/officer/certificates/$pcert/release" '{"reason":"the e-KTP checked again: genuine"}'
+expect 200 "the hold of the representative's certificate released"
 tok=$tok2
 req POST "/v1/officer/applications/$rkapp/decision" '{"decision":"approve","reason":"same company"}'
 expect 200 "second approval of the rekey"
+[ "$(jq -r .status "$tmp/out")" = approved ] || fail "two approvals of the rekey: $(cat "$tmp/out")"
+note "the representative's certificate on hold (committed while the approval waited): approval 409, nothing stored, the check fails; released: approved"
 tok=$rtok
 req GET "/v1/applications/$rkapp/agreement"
 expect 200 "the rekey's agreement view"
@@ -265,6 +313,37 @@ expect 200 "the rekey's agreement view"
 	"eseal|CN=Segel Faktur Elektronik,organizationIdentifier=NTRID-9876543210123,O=PT Segel Nusantara,C=ID" ] ||
 	fail "the rekey's agreement view: $(jq -c .certificate "$tmp/out")"
 note "rekey of the e-seal: linked to the company, no KYC row, four-eyes, the same seal subject: ok"
+
+# An officer revokes the representative's certificate (the reviewer's
+# case): the approved rekey is not agreed to (409, nothing ordered, the OTP
+# left unused), and once cancelled, the e-seal is not rekeyed again (409).
+tok=$tok1
+req POST "/v1/officer/certificates/$pcert/revoke" '{"reason":"privilegeWithdrawn","comment":"the e-KTP was forged"}'
+expect 200 "an officer revokes the representative's certificate"
+tok=$rtok
+req POST /v1/otp '{"channel":"sms","purpose":"agreement"}'
+expect 201 "otp agreement (the rekey)"
+oid=$(jq -r .otp_id "$tmp/out")
+c=$(sms_code +6281200000301)
+secrets+=("$c")
+refuse 409 "the agreement to the e-seal's rekey after the representative's certificate was revoked" \
+	POST "/v1/applications/$rkapp/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$rkapp")\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
+detail | has -F "the company's representative no longer has a verified identity" || fail "agreement detail: $(detail)"
+[ "$(q "SELECT status || '/' || (order_id IS NULL) FROM ra_application WHERE id = $rkapp")" = approved/true ] ||
+	fail "the refused agreement changed the rekey application"
+req POST "/v1/applications/$rkapp/cancel"
+expect 200 "the representative cancels the approved rekey"
+req POST /v1/otp '{"channel":"sms","purpose":"rekey"}'
+expect 201 "otp rekey (again)"
+oid=$(jq -r .otp_id "$tmp/out")
+c=$(sms_code +6281200000301)
+secrets+=("$c")
+url=$rad_url
+refuse 409 "a rekey of the e-seal after the representative's certificate was revoked" \
+	POST "/v1/certificates/$cert/rekey" "{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
+url=$url_main
+detail | has -F "the company's representative no longer has a verified identity" || fail "rekey detail: $(detail)"
+note "the representative's certificate revoked: agreement 409, rekey 409, nothing changed"
 
 no_secret_in "rad's log" "$log" "$tmp/rad2.log"
 audit_text "$tmp/audit.txt"
