@@ -5,6 +5,8 @@
  * reject, with a reason; four-eyes for the kinds policy names); officer
  * revocation of a certificate. Roles: ra_officer and ra_admin decide and
  * revoke; auditor only reads, never the images, and the identity masked.
+ * An officer whose linked account belongs to an application's company
+ * (schema/028) neither decides nor reads it (detail, images).
  * Every change, every view of an image and the first view of a detail in an
  * hour are audited with the actor "officer:<id>" in the transaction that
  * makes it; a refusal changes nothing. The full NIK appears only in the
@@ -210,6 +212,18 @@ static const struct db_stmt stmt_duplicates_open = {
 	"('submitted', 'approved', 'agreed') AND a2.account_id <> (SELECT "
 	"account_id FROM ra_application WHERE id = $1::bigint) "
 	"ORDER BY a2.id LIMIT 10",
+	2
+};
+
+/*
+ * Whether the officer's ($1) linked account belongs to the company
+ * application $2 was made for (schema/028, 044: its representative,
+ * sysadmin or an employee, a removed one included); false without one.
+ */
+static const struct db_stmt stmt_in_company = {
+	"ra_review_get_in_company",
+	"SELECT coalesce(ra_officer_in_company($1::bigint, "
+	"ra_application_company($2::bigint)), false)",
 	2
 };
 
@@ -466,6 +480,35 @@ out:
 }
 
 /* --- GET /v1/officer/applications/{id} ----------------------------------------- */
+
+/*
+ * 1 when the officer's linked account belongs to the company application
+ * id was made for (stmt_in_company): the officer reads neither its detail
+ * nor its evidence, as they decide none of it (the employees' identities
+ * are not their colleagues' to read); 0 when not (no linked account, no
+ * company), -1 on failure.
+ */
+static int
+ra_review_in_company(struct ra *ra, const struct ra_officer_subject *who,
+    const char *id)
+{
+	const char *v[2];
+	PGresult *res;
+	int rc;
+
+	if (who->account_id[0] == '\0')
+		return 0;
+	v[0] = who->officer_id;
+	v[1] = id;
+	if ((res = db_exec(ra->db, &stmt_in_company, v, NULL, NULL)) == NULL ||
+	    PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return rc;
+}
 
 /*
  * An e-seal application's checks (its company in corp, row 0, or none):
@@ -915,6 +958,11 @@ ra_review_get(struct ra *ra, const struct http_request *req,
 		return k == 0 ? 0 : -1;
 	if (ra_path_id(req->path, "/v1/officer/applications/", "", id) == -1)
 		return ra_problem(resp, 404, "no such application");
+	/* Nothing read, nothing audited (until 2026-12-07 served in full). */
+	if ((k = ra_review_in_company(ra, &who, id)) == -1)
+		return -1;
+	if (k == 1)
+		return ra_problem(resp, 403, RA_OFFICER_COMPANY_DETAIL);
 	v[0] = id;
 	if ((res = db_exec(ra->db, &stmt_detail, v, NULL, NULL)) == NULL ||
 	    PQnfields(res) != D_NCOLS)
@@ -1138,6 +1186,11 @@ ra_review_evidence(struct ra *ra, const struct http_request *req,
 	else
 		return ra_problem(resp, 404, "no such evidence; "
 		    "ktp_photo or selfie");
+	/* As the detail: nothing read, nothing audited. */
+	if ((k = ra_review_in_company(ra, &who, id)) == -1)
+		return -1;
+	if (k == 1)
+		return ra_problem(resp, 403, RA_OFFICER_COMPANY_DETAIL);
 	memset(&t, 0, sizeof(t));
 	t.who = &who;
 	t.id = id;

@@ -20,7 +20,10 @@
 # (kind rekey, profile corporate) stays the company's and is four-eyes: one
 # officer's approval leaves it submitted, a second officer's approves it; a
 # rekey whose certificate is put on hold or revoked while it waits is not
-# approved (409, nothing changed); a sysadmin claim token or an enrolment
+# approved (409, nothing changed); officers linked to the company's
+# representative or sysadmin neither decide nor read its employees'
+# applications (detail and evidence 403, nothing audited); a sysadmin
+# claim token or an enrolment
 # token older than its policy lifetime is refused as an unknown one (404,
 # nothing changed), a younger one or a new invitation still works; the
 # representative has a new claim token mailed (202; the old one 404 from
@@ -741,11 +744,27 @@ tok=$tok_rep_off
 refuse 403 "the company's representative, as officer, decides an employee's rekey" \
     POST "/v1/officer/applications/$rkapp/decision" "$(approve 'Our team')"
 jq -r .detail "$tmp/out" | has 'belongs to this company' || fail "company-conflict detail: $(cat "$tmp/out")"
+# Nor do they read an employee's identity: the detail (full NIK, birth
+# date, address) and the images are 403 as the decision is, nothing
+# audited (until 2026-12-07 both were served, 200).
+[ "$(q "SELECT count(*) FROM ra_kyc WHERE application_id = $rkapp AND selfie IS NOT NULL")" = 1 ] ||
+	fail "test setup: the employee's rekey carries no KYC evidence"
+refuse 403 "the company's representative, as officer, reads an employee's application" \
+    GET "/v1/officer/applications/$rkapp"
+jq -r .detail "$tmp/out" | has 'belongs to this company' || fail "company-conflict detail: $(cat "$tmp/out")"
+refuse 403 "the company's representative, as officer, views an employee's selfie" \
+    GET "/v1/officer/applications/$rkapp/evidence/selfie"
+jq -r .detail "$tmp/out" | has 'belongs to this company' || fail "company-conflict detail: $(cat "$tmp/out")"
+refuse 403 "the company's representative, as officer, views an employee's e-KTP photo" \
+    GET "/v1/officer/applications/$rkapp/evidence/ktp_photo"
+tok=$tok_sys_off
+refuse 403 "the company's sysadmin, as officer, reads an employee's application" \
+    GET "/v1/officer/applications/$rkapp"
 sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_decision (application_id, officer_id, decision, reason)
     VALUES ($rkapp, $offsys, 'approve', 'x')" 'may not decide'
 sql_fails "$PKI_TEST_PG_URI" "INSERT INTO ra_decision (application_id, officer_id, decision, reason)
     VALUES ((SELECT application_id FROM ra_company WHERE id = $cid), $offsys, 'approve', 'x')" 'may not decide'
-note "officers linked to the company's sysadmin or representative: 403 on its applications, refused in the database: ok"
+note "officers linked to the company's sysadmin or representative: 403 on its applications (decision, detail, evidence), refused in the database: ok"
 
 # --- an employee's rekey is four-eyes, as the corporate certificate it renews ----------
 # Its kind is rekey, its profile corporate: review.four_eyes_kinds (corporate
