@@ -11,7 +11,11 @@
  *    the repository's root), as pkictl calls it;
  *  - 1: the bytes as a CSR, PEM or else DER, read as pkictl reads one,
  *    its subject through the same lints;
- *  - 2: the bytes as text through cad_text_clean().
+ *  - 2: the bytes as text through cad_text_clean();
+ *  - 3: the next byte picks a shipped profile cad serves (subscriber,
+ *    personal, corporate, eseal), the rest is an order's subject JSON
+ *    (rad writes it from a subscriber's data; cad reads it) through
+ *    cad_subject(), as cad's issuance reads it (ca/worker/issue.c).
  * Invariants: a subject the lint accepts is not empty; each value has a
  * UTF-8 form of 1 to 128 code points with no C0 control, DEL or C1
  * control, no space at either end; a countryName is two upper-case
@@ -19,13 +23,18 @@
  * side; a refusal says why. One the subscriber profile accepts holds a
  * CN, and only C, CN and serialNumber, each once, each an RDN of its own.
  * Cleaned text is well-formed UTF-8 without C0 or DEL, no longer than it
- * was, and cleaning it again changes nothing.
+ * was, and cleaning it again changes nothing. A subject cad_subject()
+ * builds is not empty, and the certificate the profile builds from it
+ * (profile_build(), as cad does, which copies an emailAddress into the
+ * subjectAltName: "email:copy") passes cad_lint_subject() with that
+ * profile; a refusal says why.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -34,6 +43,7 @@
 
 #include "ca/extern.h"
 #include "ca/worker/extern.h"
+#include "tests/fuzz/fuzzca.h"
 #include "lib/config.h"
 #include "lib/text.h"
 
@@ -84,6 +94,91 @@ fuzz_profile(void)
 		abort();
 	}
 	return p;
+}
+
+/* The shipped profiles cad issues with, loaded once. */
+static const char *const fuzz_cad_names[] = {
+	"subscriber", "personal", "corporate", "eseal"
+};
+#define FUZZ_CAD_NPROF	(sizeof(fuzz_cad_names) / sizeof(fuzz_cad_names[0]))
+
+static const struct profile *
+fuzz_cad_profile(size_t i)
+{
+	static struct profile *p[FUZZ_CAD_NPROF];
+	static struct config *cfg;
+	char err[512];
+
+	char path[] = "/tmp/fuzz_lint.XXXXXX";
+	FILE *f;
+	int fd;
+
+	if (p[i] != NULL)
+		return p[i];
+	/* The [urls] the profiles' extensions expand, as in pki.conf. */
+	if (cfg == NULL) {
+		if ((fd = mkstemp(path)) == -1 || (f = fdopen(fd, "w")) ==
+		    NULL || fputs("[urls]\nocsp = http://127.0.0.1:1/ocsp\n"
+		    "crl_base = http://127.0.0.1:1/crl\n", f) == EOF ||
+		    fclose(f) != 0)
+			abort();
+		cfg = config_load(path, err, sizeof(err));
+		unlink(path);
+		if (cfg == NULL) {
+			fprintf(stderr, "fuzz_lint: %s\n", err);
+			abort();
+		}
+	}
+	if ((p[i] = profile_load("policy", fuzz_cad_names[i], "issuing", cfg,
+	    err, sizeof(err))) == NULL) {
+		fprintf(stderr, "fuzz_lint: run from the repository's root: "
+		    "%s\n", err);
+		abort();
+	}
+	return p[i];
+}
+
+/*
+ * The order's subject text through cad_subject() with profile p, and what
+ * it builds through the certificate cad would sign (the fuzz CA as its
+ * issuer, its key as the subscriber's: neither matters to the subject).
+ */
+static void
+fuzz_order_subject(const struct profile *p, const char *text)
+{
+	static X509 *issuer;
+	static EVP_PKEY *key;
+	X509_NAME *name;
+	X509 *x;
+	char err[512];
+	int transient;
+
+	if (issuer == NULL) {
+		issuer = fuzz_pem_cert(FUZZ_CA_PEM);
+		key = fuzz_pem_key(FUZZ_CA_KEY_PEM);
+	}
+	memset(err, 0, sizeof(err));
+	if ((name = cad_subject(p, text, err, sizeof(err))) == NULL) {
+		if (err[0] == '\0' || err[sizeof(err) - 1] != '\0')
+			abort();
+		return;
+	}
+	if (X509_NAME_entry_count(name) == 0)
+		abort();
+	/* What cad_subject accepts, the profile builds. */
+	if ((x = profile_build(p, name, key, NULL, issuer, &transient, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "fuzz_lint: profile_build: %s\n", err);
+		abort();
+	}
+	memset(err, 0, sizeof(err));
+	if (cad_lint_subject(p, x, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fuzz_lint: cad_subject accepted, "
+		    "cad_lint_subject refused: %s\n", err);
+		abort();
+	}
+	X509_free(x);
+	X509_NAME_free(name);
 }
 
 /* Aborts unless x's subject is one the subscriber profile allows. */
@@ -193,7 +288,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	data++;
 	size--;
-	switch (data[-1] % 3) {
+	switch (data[-1] % 4) {
 	case 0:
 		p = data;
 		if ((name = d2i_X509_NAME(NULL, &p, (long)size)) != NULL) {
@@ -215,12 +310,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_subject(X509_REQ_get_subject_name(req));
 		X509_REQ_free(req);
 		break;
-	default:
+	case 2:
 		if ((s = malloc(size + 1)) == NULL)
 			abort();
 		memcpy(s, data, size);
 		s[size] = '\0';
 		fuzz_clean(s);
+		free(s);
+		break;
+	default:
+		/* The text column: up to its first NUL, as libpq hands it. */
+		if (size < 1)
+			break;
+		if ((s = malloc(size)) == NULL)
+			abort();
+		memcpy(s, data + 1, size - 1);
+		s[size - 1] = '\0';
+		fuzz_order_subject(fuzz_cad_profile(data[0] % FUZZ_CAD_NPROF), s);
 		free(s);
 		break;
 	}
