@@ -9,8 +9,10 @@
  *    through cad_lint_csr_subject() with the shipped subscriber profile
  *    (policy/profiles/subscriber.cnf, read from the current directory:
  *    the repository's root), as pkictl calls it;
- *  - 1: the bytes as a CSR, PEM or else DER, read as pkictl reads one,
- *    its subject through the same lints;
+ *  - 1: the bytes as a CSR through csr_parse() (lib/csr.c: PEM or else
+ *    DER, its signature verified with its own key), the reader `pkictl
+ *    cert issue` uses, its key through cad_lint_pubkey() as pkictl then
+ *    judges it, its subject through the same lints;
  *  - 2: the bytes as text through cad_text_clean();
  *  - 3: the next byte picks a shipped profile cad serves (subscriber,
  *    personal, corporate, eseal), the rest is an order's subject JSON
@@ -45,6 +47,7 @@
 #include "ca/worker/extern.h"
 #include "tests/fuzz/fuzzca.h"
 #include "lib/config.h"
+#include "lib/csr.h"
 #include "lib/text.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -207,6 +210,31 @@ fuzz_profiled(X509 *x)
 		abort();
 }
 
+/*
+ * cad_lint_pubkey()'s verdict on a CSR's key, as `pkictl cert issue`
+ * asks it: a key type it names, or a reason.
+ */
+static void
+fuzz_pubkey(EVP_PKEY *pub)
+{
+	static const char *const types[] = { "ec-p256", "ec-p384", "rsa2048",
+	    "rsa3072", "rsa4096", "rsa-other" };
+	char kt[16], err[512];
+	size_t i;
+
+	memset(err, 0, sizeof(err));
+	if (cad_lint_pubkey(pub, kt, sizeof(kt), err, sizeof(err)) == -1) {
+		if (err[0] == '\0' || err[sizeof(err) - 1] != '\0' ||
+		    kt[0] != '\0')
+			abort();
+		return;
+	}
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(kt, types[i]) == 0)
+			return;
+	abort();
+}
+
 /* Lints name as the subject of an unsigned certificate. */
 static void
 fuzz_subject(const X509_NAME *name)
@@ -281,11 +309,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const unsigned char *p;
 	X509_NAME *name;
 	X509_REQ *req = NULL;
-	BIO *b;
-	char *s;
+	char err[512], *s;
 
 	if (size < 1)
 		return 0;
+	err[0] = '\0';
 	data++;
 	size--;
 	switch (data[-1] % 4) {
@@ -297,17 +325,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	case 1:
-		/* As ca/certcmd.c cert_read_csr(): PEM, else DER. */
-		if ((b = BIO_new_mem_buf(data, (int)size)) == NULL)
-			abort();
-		if ((req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL)) ==
-		    NULL) {
-			(void)BIO_reset(b);
-			req = d2i_X509_REQ_bio(b, NULL);
+		/* ca/certcmd.c cert_read_csr()'s reader, then its key lint. */
+		if ((req = csr_parse(data, size, err, sizeof(err))) == NULL) {
+			if (err[0] == '\0')
+				abort();
+			break;
 		}
-		BIO_free(b);
-		if (req != NULL)
-			fuzz_subject(X509_REQ_get_subject_name(req));
+		fuzz_pubkey(X509_REQ_get0_pubkey(req));
+		fuzz_subject(X509_REQ_get_subject_name(req));
 		X509_REQ_free(req);
 		break;
 	case 2:
