@@ -235,6 +235,25 @@ void	crl_thread_stop(struct crl_thread *);
 struct crl_issuer;
 
 /*
+ * A notification crld LISTENs for (crl/issuer.c), from its payload alone:
+ * certificate_status "<issuer_id>:<serial>" (schema/004, 006; the serial
+ * upper-case hex, 1 to 40 digits: schema/055) or crl_issued
+ * "<issuer_id>:<kind>:<number>" (schema/005; kind full or delta). The
+ * numbers are decimal, no sign or leading zero, within a long long
+ * (strtoll, errno checked), and the payload must end where the format
+ * does. Any database role may NOTIFY: 0 with out filled, or -1 for
+ * anything else (another channel too). tests/fuzz/fuzz_notify.c.
+ */
+struct crl_notify {
+	int		 issued;	/* crl_issued; else certificate_status */
+	long long	 issuer_id;
+	int		 delta;		/* crl_issued: kind delta, else full */
+	long long	 number;	/* crl_issued */
+};
+int	crl_notify_parse(const char *channel, const char *payload,
+	    struct crl_notify *out);
+
+/*
  * Starts the issuing thread: loads what is current into the cache, issues
  * a base CRL and a delta when due, then follows the schedule and LISTENs
  * for revocations (certificate_status) and other instances' CRLs

@@ -426,43 +426,116 @@ crl_issuer_issue(struct crl_issuer *ci, enum crlgen_kind kind, int flags,
 	return 0;
 }
 
-/* Follows a notification; returns -1 on a database failure. */
+/*
+ * One decimal number of a payload at *s: digits only, no sign, no leading
+ * zero (PostgreSQL's bigint text), within a long long; *s moves past it.
+ * 0, or -1.
+ */
 static int
-crl_issuer_notify(struct crl_issuer *ci, const PGnotify *n, double now)
+crl_notify_ll(const char **s, long long *v)
 {
-	long long id, number;
-	char kind[16];
-	int doc;
+	size_t n = strspn(*s, "0123456789");
+	char *end;
 
-	if (strcmp(n->relname, "certificate_status") == 0) {
-		if (ci->conf.key_missing || sscanf(n->extra, "%lld:", &id) != 1 ||
-		    id != ci->conf.issuing->id)
-			return 0;
-		if (ci->dirty_first == 0)
-			ci->dirty_first = now;
-		ci->dirty_last = now;
-		return 0;
-	}
-	if (strcmp(n->relname, "crl_issued") == 0 &&
-	    sscanf(n->extra, "%lld:%15[a-z]:%lld", &id, kind, &number) == 3) {
-		doc = crl_doc_of(&ci->conf, id, kind);
-		if (doc != CRL_DOC_NONE &&
-		    number > crl_cache_number(ci->conf.cache, doc))
-			return crl_issuer_load(ci, id, kind);
-	}
+	if (n == 0 || n > 19 || (n > 1 && **s == '0'))
+		return -1;
+	errno = 0;
+	*v = strtoll(*s, &end, 10);
+	if (errno != 0 || end != *s + n)
+		return -1;
+	*s = end;
 	return 0;
 }
 
-/* Follows every notification libpq has received so far. */
+int
+crl_notify_parse(const char *channel, const char *payload,
+    struct crl_notify *out)
+{
+	struct crl_notify no;
+	const char *s = payload;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	memset(&no, 0, sizeof(no));
+	if (strcmp(channel, "certificate_status") == 0) {
+		/* schema/055: the serial as upper-case hex, 1 to 40 digits. */
+		if (crl_notify_ll(&s, &no.issuer_id) == -1 || *s++ != ':')
+			return -1;
+		n = strlen(s);
+		if (n < 1 || n > 40 || strspn(s, "0123456789ABCDEF") != n)
+			return -1;
+		*out = no;
+		return 0;
+	}
+	if (strcmp(channel, "crl_issued") != 0)
+		return -1;
+	no.issued = 1;
+	if (crl_notify_ll(&s, &no.issuer_id) == -1 || *s++ != ':')
+		return -1;
+	if (strncmp(s, "full:", 5) == 0)
+		s += 5;
+	else if (strncmp(s, "delta:", 6) == 0) {
+		no.delta = 1;
+		s += 6;
+	} else
+		return -1;
+	if (crl_notify_ll(&s, &no.number) == -1 || *s != '\0')
+		return -1;
+	*out = no;
+	return 0;
+}
+
+/*
+ * Follows a notification. certificate_status marks a burst; crl_issued
+ * only says a load may be due (*load): the caller reads crl_current's
+ * numbers once the queue is drained (crl_issuer_drain).
+ */
+static void
+crl_issuer_notify(struct crl_issuer *ci, const PGnotify *n, double now,
+    int *load)
+{
+	struct crl_notify no;
+	int doc;
+
+	if (crl_notify_parse(n->relname, n->extra, &no) == -1)
+		return;
+	if (!no.issued) {
+		if (ci->conf.key_missing || no.issuer_id != ci->conf.issuing->id)
+			return;
+		if (ci->dirty_first == 0)
+			ci->dirty_first = now;
+		ci->dirty_last = now;
+		return;
+	}
+	doc = crl_doc_of(&ci->conf, no.issuer_id, no.delta ? "delta" : "full");
+	if (doc != CRL_DOC_NONE &&
+	    no.number > crl_cache_number(ci->conf.cache, doc))
+		*load = 1;
+}
+
+/*
+ * Follows every notification libpq has received so far. Anyone who can
+ * connect may NOTIFY crl_issued with any number: the notification is only
+ * a hint. Once the queue is drained, crl_issuer_refresh() reads
+ * crl_current's numbers (no DER) and loads only a document whose row
+ * there is newer than the one served, each once. Until 2026-12-07 each
+ * notification naming a number above the cached one read the whole row
+ * (tens of MB for a large CRL), and a number no CRL had never became the
+ * cached one: the same payload, sent again and again, made crld read the
+ * row again and again.
+ */
 static void
 crl_issuer_drain(struct crl_issuer *ci, double now)
 {
 	PGnotify *n;
+	int load = 0;
 
 	while ((n = PQnotifies(db_conn(ci->db))) != NULL) {
-		(void)crl_issuer_notify(ci, n, now);	/* logged */
+		crl_issuer_notify(ci, n, now, &load);
 		PQfreemem(n);
 	}
+	if (load)
+		(void)crl_issuer_refresh(ci);	/* logged */
 }
 
 /* Connects, LISTENs, loads what is current and when the last CRLs were made. */

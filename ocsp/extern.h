@@ -719,6 +719,20 @@ struct ocsp_sync *ocsp_sync_start(struct ocsp_responder *r,
 void		 ocsp_sync_stop(struct ocsp_sync *);
 
 /*
+ * A certificate_status notification's payload, "<issuer_id>:<serial>"
+ * (schema/004, 006), from its text alone: the issuer id decimal digits
+ * within a long long (strtoll, errno checked), the serial as the table
+ * stores it (schema/055: upper-case hex, 1 to OCSP_NOTIFY_SERIAL_MAX
+ * digits), nothing else. Anyone may NOTIFY the channel: 0 with *issuer
+ * and serial (NUL-terminated) set, or -1 (another channel too) with
+ * *issuer 0 and serial empty. Whether the issuer is ours is the
+ * caller's question (sync.c ocsp_sync_notified). tests/fuzz/fuzz_notify.c.
+ */
+#define OCSP_NOTIFY_SERIAL_MAX	40
+int		 ocsp_notify_parse(const char *channel, const char *payload,
+		    long long *issuer, char serial[OCSP_NOTIFY_SERIAL_MAX + 1]);
+
+/*
  * respond.c. Answers one DER OCSPRequest: *der is either a blob's bytes (then *blob
  * holds the reference to drop) or OPENSSL_malloc'd (*blob NULL), or one of
  * the static error responses (*blob NULL, *owned 0). *cacheable says

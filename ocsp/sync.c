@@ -615,7 +615,7 @@ ocsp_mono_ms(void)
  * payload, "<issuer_id>:<serial>" (schema/004, 006), names a row the next
  * poll reads again, whatever its id, revocation_seq and xids. Anyone may
  * NOTIFY that channel: a payload that is not an issuer of ours and a
- * serial as the table stores it (schema/055: upper-case hex, 1 to 40
+ * serial as the table stores it (ocsp_notify_parse: upper-case hex, 1 to 40
  * digits) is ignored, as is one past OCSP_NOTIFY_MAX (the poll's xid
  * range finds those rows anyway); the notification still runs a poll.
  */
@@ -623,29 +623,49 @@ static void
 ocsp_sync_notified(void *arg, const char *channel, const char *payload)
 {
 	struct ocsp_sync *sy = arg;
-	const char *colon;
-	char *end;
+	char serial[OCSP_NOTIFY_SERIAL_MAX + 1];
 	long long issuer;
-	size_t len, off;
+	size_t off;
 
-	if (strcmp(channel, "certificate_status") != 0 ||
-	    (colon = strchr(payload, ':')) == NULL || colon == payload ||
-	    strspn(payload, "0123456789") != (size_t)(colon - payload))
-		return;
-	errno = 0;
-	issuer = strtoll(payload, &end, 10);
-	if (errno != 0 || end != colon ||
+	if (ocsp_notify_parse(channel, payload, &issuer, serial) == -1 ||
 	    ocsp_issuer_index(sy->r, issuer) == -1)
-		return;
-	len = strlen(colon + 1);
-	if (len < 1 || len > 40 || strspn(colon + 1, "0123456789ABCDEF") != len)
 		return;
 	if (sy->nrenotify == OCSP_NOTIFY_MAX)
 		return;
 	off = sy->nrenotify == 0 ? 0 : strlen(sy->renotify) - 1;
 	snprintf(sy->renotify + off, sizeof(sy->renotify) - off, "%s%s}",
-	    sy->nrenotify == 0 ? "{" : ",", colon + 1);
+	    sy->nrenotify == 0 ? "{" : ",", serial);
 	sy->nrenotify++;
+}
+
+int
+ocsp_notify_parse(const char *channel, const char *payload,
+    long long *issuer, char serial[OCSP_NOTIFY_SERIAL_MAX + 1])
+{
+	const char *colon;
+	char *end;
+	size_t len;
+
+	*issuer = 0;
+	serial[0] = '\0';
+	if (strcmp(channel, "certificate_status") != 0 ||
+	    (colon = strchr(payload, ':')) == NULL || colon == payload ||
+	    strspn(payload, "0123456789") != (size_t)(colon - payload))
+		return -1;
+	errno = 0;
+	*issuer = strtoll(payload, &end, 10);
+	if (errno != 0 || end != colon) {
+		*issuer = 0;
+		return -1;
+	}
+	len = strlen(colon + 1);
+	if (len < 1 || len > OCSP_NOTIFY_SERIAL_MAX ||
+	    strspn(colon + 1, "0123456789ABCDEF") != len) {
+		*issuer = 0;
+		return -1;
+	}
+	memcpy(serial, colon + 1, len + 1);
+	return 0;
 }
 
 static int	ocsp_sync_listen(struct ocsp_sync *);
