@@ -232,6 +232,60 @@ int	crl_thread_stopping(struct crl_thread *);
 /* Sets stop, wakes the thread, joins it, closes the pipe. */
 void	crl_thread_stop(struct crl_thread *);
 
+/*
+ * cas.c: out_dir/crld-cas.json (crl/main.c writes it at each start-up that
+ * reached the database, and reads it at one that did not), from its bytes
+ * alone. out_dir is crld's demoted user's, and the file names the keys the
+ * signer is granted CRLs with (crl/main.c crld_grant): what a compromised
+ * crld wrote there is read as root at the next restart during an outage.
+ */
+#define CRL_CAS_FILE		"crld-cas.json"
+#define CRL_CAS_FILE_MAX	(256 * 1024)
+/*
+ * The key labels of issuing CAs: `pkictl ca init` names the first
+ * CRL_CAS_FIRST_KEY (ca/extern.h CA_KEY_ISSUING), `pkictl ca issuing` the
+ * next ones CRL_CAS_RENEWED_KEY and a number (ca/ceremony.c,
+ * ceremony_next: issuing-2, ...), which crld grants beforehand.
+ */
+#define CRL_CAS_FIRST_KEY	"issuing-ca-1"
+#define CRL_CAS_RENEWED_KEY	"issuing-"
+
+/* The CAs of the file: certificates owned (crl_cas_clear frees them). */
+struct crl_cas {
+	struct cadb_ca	 root;
+	struct cadb_ca	 issuing[CRL_MAX_ISSUING];
+	size_t		 nissuing;	/* 1 to CRL_MAX_ISSUING */
+};
+
+/*
+ * Parses text (len bytes, at most CRL_CAS_FILE_MAX) as crl/main.c writes
+ * it: an object with "root" and "issuing" ({id, name, token, key_label,
+ * cert}, cert the DER as lower-case hex, exactly one certificate, no
+ * unknown key; names "root" and "issuing") and "issuing_cas", the list of
+ * 1 to CRL_MAX_ISSUING issuing CAs (a file without it, of an older crld,
+ * gives the one in "issuing"). Each id positive, each string short enough
+ * for struct cadb_ca (nothing cut), each issuing CA's key_label one
+ * crl_cas_key_label_ok() takes. 0 with out filled (clear it with
+ * crl_cas_clear), or -1 with why in err, which never quotes the file (it
+ * may be written by crld's demoted user), and out cleared.
+ * tests/fuzz/fuzz_crld_cas.c.
+ */
+int	crl_cas_parse(const unsigned char *text, size_t len,
+	    struct crl_cas *out, char *err, size_t errlen);
+void	crl_cas_clear(struct crl_cas *);
+/*
+ * 1 when label is an issuing CA's key label: CRL_CAS_FIRST_KEY, or
+ * CRL_CAS_RENEWED_KEY and a number from 1 to 999999999 without a leading
+ * zero; else 0.
+ */
+int	crl_cas_key_label_ok(const char *label);
+/*
+ * 1 when an issuing CA's name can be a file name in out_dir and a path
+ * under /crl/: 1 to 31 of [A-Za-z0-9._-], not starting with '.' or '-'
+ * (the characters profiles allow in ${issuer::name}: ca/profile.c).
+ */
+int	crl_cas_name_ok(const char *name);
+
 struct crl_issuer;
 
 /*

@@ -167,20 +167,6 @@ crld_out_dir(const struct config *cfg)
 }
 
 /*
- * An issuing CA's name is a file name in out_dir and a path under
- * /crl/: the characters profiles allow in ${issuer::name} (ca/profile.c).
- */
-static int
-crld_name_ok(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 0 && n < 32 && name[0] != '.' && name[0] != '-' &&
-	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789._-") == n;
-}
-
-/*
  * Whether crld can never serve CA c (root 1: as the root): why into why,
  * and 1; else 0. Over CRL_MAX_ISSUING issuing CAs, a name that is not a
  * file or URL name, no CN to name its directory entry (with ldap.base):
@@ -198,7 +184,7 @@ crld_ca_refusal(const struct crld *d, int root, const struct cadb_ca *c,
 		snprintf(why, whylen, "crld serves %d issuing CAs already "
 		    "(CRL_MAX_ISSUING), until a restart drops those that "
 		    "ended", CRL_MAX_ISSUING);
-	else if (!crld_name_ok(c->name))
+	else if (!crl_cas_name_ok(c->name))
 		snprintf(why, whylen, "its name is not a file or URL name");
 	else if (base != NULL && publish_ca_dn(base, c->cert, dn,
 	    sizeof(dn)) == -1)
@@ -343,8 +329,6 @@ out:
  * "issuing_cas" is the list of every issuing CA served. A file without
  * it (written by an older crld) gives the one in "issuing".
  */
-#define CRLD_CAS_FILE		"crld-cas.json"
-#define CRLD_CAS_FILE_MAX	(256 * 1024)
 #define CRLD_CRL_FILE_MAX	((size_t)1 << 30)
 
 /* ca as the JSON object of crld-cas.json; NULL on failure. */
@@ -400,10 +384,10 @@ crld_save_cas(struct crld *d, const char *out_dir)
 	list = NULL;
 	if ((text = json_dumps(o, JSON_SORT_KEYS)) == NULL)
 		goto out;
-	if (crlgen_write_file(out_dir, CRLD_CAS_FILE, (unsigned char *)text,
+	if (crlgen_write_file(out_dir, CRL_CAS_FILE, (unsigned char *)text,
 	    strlen(text), err, sizeof(err)) == -1) {
 		log_warn("%s not written (crld could not start while the "
-		    "database is down): %s", CRLD_CAS_FILE, err);
+		    "database is down): %s", CRL_CAS_FILE, err);
 		goto out;
 	}
 	rc = 0;
@@ -415,108 +399,44 @@ out:
 }
 
 /*
- * One CA object of crld-cas.json (j) into the root (root 1) or the next
- * issuing CA; want: the name it must have (NULL: any).
- */
-static int
-crld_load_ca_json(struct crld *d, const char *path, json_t *j, int root,
-    const char *want)
-{
-	struct cadb_ca c;
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	const char *name, *token, *label, *hex;
-	json_error_t je;
-	json_int_t id;
-	size_t dlen;
-	int rc = -1;
-
-	memset(&c, 0, sizeof(c));
-	if (json_unpack_strict(j, &je, "{s:I, s:s, s:s, s:s, s:s}", "id", &id,
-	    "name", &name, "token", &token, "key_label", &label, "cert",
-	    &hex) == -1 || (want != NULL && strcmp(name, want) != 0)) {
-		/*
-		 * Not je.text: it may quote the file's keys, and the file is
-		 * out_dir's, which crld's demoted user writes.
-		 */
-		log_err("%s: %s: not an object {id, name, token, key_label, "
-		    "cert} as crld writes it", path, want != NULL ? want :
-		    "issuing_cas");
-		goto out;
-	}
-	if ((der = malloc(strlen(hex) / 2 + 1)) == NULL ||
-	    hex_decode(hex, der, strlen(hex) / 2 + 1, &dlen) == -1) {
-		log_err("%s: %s: bad certificate", path, name);
-		goto out;
-	}
-	p = der;
-	if ((c.cert = d2i_X509(NULL, &p, (long)dlen)) == NULL ||
-	    p != der + dlen) {
-		log_err("%s: %s: bad certificate", path, name);
-		goto out;
-	}
-	c.id = id;
-	snprintf(c.name, sizeof(c.name), "%s", name);
-	snprintf(c.token, sizeof(c.token), "%s", token);
-	snprintf(c.key_label, sizeof(c.key_label), "%s", label);
-	rc = crld_ca_take(d, root, &c);
-out:
-	cadb_clear(&c);
-	free(der);
-	return rc;
-}
-
-/*
- * The CAs from out_dir/crld-cas.json (crld_save_cas). Read as root, before
- * the signer is spawned: its grants and the key checks come from these
- * CAs, and it must start before crld demotes. out_dir is the demoted
+ * The CAs from out_dir/crld-cas.json (crld_save_cas), parsed by crl/cas.c
+ * (crl_cas_parse, which tests/fuzz/fuzz_crld_cas.c fuzzes). Read as root,
+ * before the signer is spawned: its grants and the key checks come from
+ * these CAs, and it must start before crld demotes. out_dir is the demoted
  * user's, so the file must be a regular one (no symlink to a secret, no
- * FIFO: file_read_regular), and a JSON error is logged by its position
- * only: jansson's message quotes the bytes near it.
+ * FIFO: file_read_regular); an issuing CA's key_label must be an issuing
+ * CA's (crl_cas_key_label_ok: until 2026-12-07 any label the file named
+ * was granted CRLs); a JSON error is logged by its position only.
  */
 static int
 crld_load_cas_file(struct crld *d, const char *out_dir)
 {
+	struct crl_cas cas;
 	unsigned char *text = NULL;
 	char path[PATH_MAX], err[512];
-	json_t *o = NULL, *list;
-	json_error_t je;
 	size_t i, len;
 	int rc = -1;
 
-	snprintf(path, sizeof(path), "%s/%s", out_dir, CRLD_CAS_FILE);
-	if (file_read_regular(path, CRLD_CAS_FILE_MAX, &text, &len, err,
+	memset(&cas, 0, sizeof(cas));
+	snprintf(path, sizeof(path), "%s/%s", out_dir, CRL_CAS_FILE);
+	if (file_read_regular(path, CRL_CAS_FILE_MAX, &text, &len, err,
 	    sizeof(err)) == -1) {
 		log_err("%s", err);
 		goto out;
 	}
-	if ((o = json_load_bounded(text, len, CRLD_CAS_FILE_MAX, &je)) ==
-	    NULL) {
-		log_err("%s: not JSON (line %d, column %d)", path, je.line,
-		    je.column);
+	if (crl_cas_parse(text, len, &cas, err, sizeof(err)) == -1) {
+		log_err("%s: %s", path, err);
 		goto out;
 	}
-	if (crld_load_ca_json(d, path, json_object_get(o, "root"), 1,
-	    "root") == -1)
+	/* crld_ca_take takes each certificate (NULL in cas then). */
+	if (crld_ca_take(d, 1, &cas.root) == -1)
 		goto out;
-	if ((list = json_object_get(o, "issuing_cas")) == NULL) {
-		/* Written by a crld of one issuing CA. */
-		if (crld_load_ca_json(d, path, json_object_get(o, "issuing"),
-		    0, "issuing") == -1)
+	for (i = 0; i < cas.nissuing; i++)
+		if (crld_ca_take(d, 0, &cas.issuing[i]) == -1)
 			goto out;
-	} else {
-		if (!json_is_array(list) || json_array_size(list) == 0) {
-			log_err("%s: issuing_cas: not a list of CAs", path);
-			goto out;
-		}
-		for (i = 0; i < json_array_size(list); i++)
-			if (crld_load_ca_json(d, path, json_array_get(list, i),
-			    0, NULL) == -1)
-				goto out;
-	}
 	rc = 0;
 out:
-	json_decref(o);
+	crl_cas_clear(&cas);
 	free(text);
 	return rc;
 }
@@ -670,11 +590,11 @@ crld_load_cas(struct crld *d, const char *uri, int once, int *down)
 		 * connects with its back-off, and checks the schema then.
 		 */
 		log_warn("database unreachable: starting from %s/%s and the "
-		    "CRLs there", out_dir, CRLD_CAS_FILE);
+		    "CRLs there", out_dir, CRL_CAS_FILE);
 		if (crld_load_cas_file(d, out_dir) == -1) {
 			log_err("cannot start without the database: no usable "
 			    "%s/%s (written at a start-up with it)", out_dir,
-			    CRLD_CAS_FILE);
+			    CRL_CAS_FILE);
 			goto out;
 		}
 		*down = 1;
@@ -941,7 +861,7 @@ crld_leave_out(struct crld *d, size_t i, const char *why)
  * (crld_check_key). Until 2026-12-06 the grants named the keys of start-up
  * only, and a new issuing CA had no CRL until crld was restarted.
  */
-#define CRLD_RENEWED_KEY	"issuing-"
+#define CRLD_RENEWED_KEY	CRL_CAS_RENEWED_KEY
 
 /*
  * Grants the signer CRLs with the key of each issuing CA in hsm.ca_token

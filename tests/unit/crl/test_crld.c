@@ -15,7 +15,9 @@
  *    ("ca_revoked"), cad, rad, pkictl and lib/publish.c share: every code,
  *    privilegeWithdrawn and aACompromise too (OpenSSL 3.0's
  *    OCSP_crl_reason_str, used before by crld and cad, says "(UNKNOWN)"
- *    for them).
+ *    for them);
+ *  - crl/cas.c's reading of crld-cas.json: an issuing CA's key label must
+ *    be an issuing CA's (test_cas_key_labels).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,6 +51,7 @@ crld_test_calloc(size_t n, size_t size)
 #include "crl/thread.c"
 #include "crl/issuer.c"
 #include "crl/publisher.c"
+#include "crl/cas.c"
 /* crld's static helpers; not its main(). */
 int	crld_main(int, char **);
 #define main crld_main
@@ -237,6 +240,84 @@ test_reason_names(void **state)
 	assert_int_equal(x509ext_crl_reason_code("keycompromise"), -1);
 }
 
+/*
+ * crl_cas_parse's verdict on a crld-cas.json whose one issuing CA has key
+ * label label (the root's label is not granted anything: any), 0 or -1.
+ */
+static int
+cas_with_label(const char *label, char *err, size_t errlen)
+{
+	X509 *x = make_cert("CA");
+	unsigned char *der = NULL;
+	char *hex, *text;
+	struct crl_cas cas;
+	size_t tlen;
+	int len, rc;
+
+	assert_true((len = i2d_X509(x, &der)) > 0);
+	assert_non_null(hex = malloc(2 * (size_t)len + 1));
+	hex_encode(der, (size_t)len, hex);
+	tlen = 4 * (size_t)len + 512;
+	assert_non_null(text = malloc(tlen));
+	snprintf(text, tlen, "{\"root\": {\"id\": 1, \"name\": \"root\", "
+	    "\"token\": \"pki-root\", \"key_label\": \"anything\", \"cert\": "
+	    "\"%s\"}, \"issuing_cas\": [{\"id\": 2, \"name\": \"issuing\", "
+	    "\"token\": \"pki-ca\", \"key_label\": \"%s\", \"cert\": "
+	    "\"%s\"}]}", hex, label, hex);
+	rc = crl_cas_parse((unsigned char *)text, strlen(text), &cas, err,
+	    errlen);
+	if (rc == 0) {
+		assert_int_equal(cas.nissuing, 1);
+		assert_string_equal(cas.issuing[0].key_label, label);
+		assert_non_null(cas.issuing[0].cert);
+	} else {
+		assert_null(cas.root.cert);
+		assert_int_equal(cas.nissuing, 0);
+	}
+	crl_cas_clear(&cas);
+	free(text);
+	free(hex);
+	OPENSSL_free(der);
+	X509_free(x);
+	return rc;
+}
+
+/*
+ * crld-cas.json chooses the keys the signer is granted CRLs with
+ * (crld_grant), and crld's demoted user can write it: an issuing CA's key
+ * label must be one the ceremonies give issuing CAs (issuing-ca-1,
+ * issuing-N). Until 2026-12-07 any label the file named was granted, the
+ * root's or a responder's too, and a label too long for struct cadb_ca
+ * was cut to fit.
+ */
+static void
+test_cas_key_labels(void **state)
+{
+	static const char *const ok[] = { "issuing-ca-1", "issuing-2",
+	    "issuing-17" };
+	static const char *const refused[] = { "root-ca-1", "ocsp-issuing-1",
+	    "tsa-1", "issuing-", "issuing-07", "issuing-2x", "issuing-ca-2",
+	    "issuing-1234567890", "ISSUING-2" };
+	char err[256], label[80];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (cas_with_label(ok[i], err, sizeof(err)) != 0)
+			fail_msg("%s refused: %s", ok[i], err);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		err[0] = '\0';
+		if (cas_with_label(refused[i], err, sizeof(err)) != -1)
+			fail_msg("%s taken", refused[i]);
+		assert_non_null(strstr(err, "key_label"));
+	}
+	/* Not cut to 64 characters: refused. */
+	memset(label, '1', sizeof(label));
+	memcpy(label, "issuing-", 8);
+	label[70] = '\0';
+	assert_int_equal(cas_with_label(label, err, sizeof(err)), -1);
+}
+
 int
 main(void)
 {
@@ -246,6 +327,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ended_and_not_served,
 		    setup, teardown),
 		cmocka_unit_test(test_reason_names),
+		cmocka_unit_test(test_cas_key_labels),
 	};
 
 	log_init("test_crld", LOGL_INFO, stderr);
