@@ -99,7 +99,7 @@ PROGRAMS := $(PKICTL) $(TSAD) $(OCSPD) $(CRLD) $(CAD) $(RAD) $(SIGND) $(PKISIGN)
 # library sources and run for FUZZ_SECONDS by `make fuzz` (part of `make check`).
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-# 5 s each in make check (32 harnesses, two at a time, while the suites
+# 5 s each in make check (37 harnesses, two at a time, while the suites
 # run); `make fuzz FUZZ_SECONDS=600` for longer.
 FUZZ_SECONDS ?= 5
 # Daemon sources a harness may drive (everything but the daemons' main.c),
