@@ -49,6 +49,7 @@ enum ocsp_hash {
 #define OCSP_SERIAL_HEX		(2 * OCSP_MAX_SERIAL + 2)	/* BN_bn2hex, '-', NUL */
 #define OCSP_MAX_NONCE		32	/* RFC 8954 §2.1 */
 #define OCSP_MAX_PATH		4096	/* GET path bytes we decode */
+#define OCSP_MAX_PREFIX		256	/* urls.ocsp's path, ocsp_url_prefix */
 
 /* --- request.c ------------------------------------------------------------ */
 
@@ -82,12 +83,33 @@ struct ocsp_query {
 
 /*
  * RFC 6960 Appendix A.1 GET: path is "/" followed by the URL-encoding of the
- * base64 of the DER request. Percent escapes (%2B, %2F, %3D, any %XX) are
- * decoded, '+' and '/' are taken literally, then the base64 (padding
- * optional) is decoded. *der is malloc'd. Returns 0, or -1 when the path is
- * not such an encoding (empty, bad escape, bad base64, over OCSP_MAX_PATH).
+ * base64 of the DER request; any number of '/' may lead ("//" + base64: a
+ * client joining an AIA URL that ends in '/'). Percent escapes (%2B, %2F,
+ * %3D, any %XX) are decoded, '+' and '/' are taken literally, then the
+ * base64 (padding optional) is decoded. *der is malloc'd. Returns 0, or -1
+ * when the path is not such an encoding (empty, bad escape, bad base64,
+ * over OCSP_MAX_PATH).
  */
 int	ocsp_path_decode(const char *path, unsigned char **der, size_t *len);
+
+/*
+ * The path of urls.ocsp, the responder URL our certificates' AIA carries
+ * (RFC 5280 §4.2.2.1), without its trailing '/'s, into prefix: "" for
+ * "http://host" and "http://host/", "/ocsp" for "http://host/ocsp/".
+ * Clients GET {url}/{base64} (RFC 6960 Appendix A.1), so ocspd takes it
+ * off GET paths (ocsp_path_unprefix). url NULL or "": "". Returns 0, or -1
+ * when url is not http:// or https://, holds a query or a fragment, or its
+ * path does not fit in prefixlen (prefix is then "").
+ */
+int	ocsp_url_prefix(const char *url, char *prefix, size_t prefixlen);
+
+/*
+ * path past prefix (ocsp_url_prefix) when it begins with prefix followed
+ * by '/' ("/ocsp/MFEw..." -> "/MFEw..."), "/" when it is prefix itself,
+ * path unchanged otherwise (prefix "", or a path without it: a proxy that
+ * took it off already). A pointer into path, or to a constant.
+ */
+const char *ocsp_path_unprefix(const char *path, const char *prefix);
 
 /*
  * Parses exactly one DER OCSPRequest: trailing bytes, more than
@@ -634,6 +656,12 @@ typedef int (*ocsp_lookup_submit_fn)(void *arg, struct ocsp_lookup *lk);
 struct ocsp_responder {
 	struct ocsp_issuer	 iss[OCSP_MAX_ISSUERS];
 	int			 niss;
+	/*
+	 * urls.ocsp's path ("/ocsp"; "" for none), taken off GET paths
+	 * (ocsp_path_unprefix): until 2026-12-07 a responder URL with a
+	 * path broke every GET, POST working.
+	 */
+	char			 url_prefix[OCSP_MAX_PREFIX];
 	/*
 	 * Live CAs (root, issuing, not ended) with no responder certificate
 	 * at start: their certificates get unauthorized; /health degraded.

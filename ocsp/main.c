@@ -23,7 +23,8 @@
  *    unprivileged user and enters a seccomp sandbox after start; it never
  *    holds a PIN or a private key, and changes no state but its cache.
  *
- * Configuration: pki.conf ([ocsp], [hsm], [pg]) and policy/ocsp.conf.
+ * Configuration: pki.conf ([ocsp], [hsm], [pg], urls.ocsp: its path is
+ * taken off GET paths) and policy/ocsp.conf.
  * Stops cleanly on SIGTERM or SIGINT. The responder certificates are read
  * at start only: SIGHUP just logs that taking a new one needs a restart.
  */
@@ -672,6 +673,7 @@ ocspd_handle(void *arg, const struct http_request *req,
 	struct ocspd_job *job = NULL;
 	const unsigned char *der = NULL, *body;
 	unsigned char *decoded = NULL;
+	const char *path;
 	size_t derlen, bodylen;
 	int get, owned = 0, cacheable = 0, rc = -1;
 
@@ -689,14 +691,18 @@ ocspd_handle(void *arg, const struct http_request *req,
 		return ocspd_health(r, resp);
 	}
 	if (get) {
-		/* RFC 6960 Appendix A.1: GET {url}/{url-encoding of base-64 of DER}. */
-		if (strcmp(req->path, "/") == 0) {
+		/*
+		 * RFC 6960 Appendix A.1: GET {url}/{url-encoding of base-64 of
+		 * DER}, {url} being urls.ocsp, whose path (if any) comes first.
+		 */
+		path = ocsp_path_unprefix(req->path, r->url_prefix);
+		if (strcmp(path, "/") == 0) {
 			ocspd_no_store(resp);
 			return http_problem(resp, 400, NULL, "Bad Request",
 			    "RFC 6960 A.1: GET /{base64 of a DER OCSPRequest} "
 			    "or POST an application/ocsp-request to /");
 		}
-		if (ocsp_path_decode(req->path, &decoded, &bodylen) == -1) {
+		if (ocsp_path_decode(path, &decoded, &bodylen) == -1) {
 			if (http_respond(resp, 200, OCSP_CT_RESPONSE,
 			    ocsp_malformed_der,
 			    sizeof(ocsp_malformed_der)) == -1 ||
@@ -1273,6 +1279,17 @@ main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
+	/* Clients GET {urls.ocsp}/{base64}: its path is taken off. */
+	if (ocsp_url_prefix(config_get(cfg, "urls.ocsp", NULL), r.url_prefix,
+	    sizeof(r.url_prefix)) == -1) {
+		log_err("config: urls.ocsp is not an http:// or https:// URL "
+		    "without a query or fragment, with a path of at most %d "
+		    "characters", OCSP_MAX_PREFIX - 1);
+		goto out;
+	}
+	if (r.url_prefix[0] != '\0')
+		log_info("GET requests under %s/ (the path of urls.ocsp)",
+		    r.url_prefix);
 	if (config_get_long(cfg, "ocsp.port", 18081, 0, 65535, &port) == -1 ||
 	    config_get_long(cfg, "ocsp.threads", 2, 1, OCSP_LOOPS_MAX,
 	    &threads) == -1 ||

@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -48,7 +49,15 @@ ocsp_path_decode(const char *path, unsigned char **der, size_t *len)
 	*len = 0;
 	if (path == NULL || *path != '/')
 		goto out;
-	path++;
+	/*
+	 * Every leading '/', not just one: a client that joins an AIA URL
+	 * ending in '/' and "/" + base64 sends "//" + base64 (boulder#2774;
+	 * until 2026-12-07 that was malformedRequest). Nothing is lost: a DER
+	 * OCSPRequest begins with 0x30 (SEQUENCE), and the base64 of 0x30 is
+	 * an 'M', never a '/'.
+	 */
+	while (*path == '/')
+		path++;
 	plen = strlen(path);
 	if (plen == 0 || plen > OCSP_MAX_PATH)
 		goto out;
@@ -97,6 +106,49 @@ out:
 	free(b64);
 	free(out);
 	return rc;
+}
+
+int
+ocsp_url_prefix(const char *url, char *prefix, size_t prefixlen)
+{
+	const char *p;
+	size_t n;
+
+	if (prefixlen == 0)
+		return -1;
+	prefix[0] = '\0';
+	if (url == NULL || *url == '\0')
+		return 0;
+	if (strncasecmp(url, "http://", 7) == 0)
+		p = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		p = url + 8;
+	else
+		return -1;
+	if (strpbrk(p, "?#") != NULL)
+		return -1;
+	if ((p = strchr(p, '/')) == NULL)
+		return 0;
+	n = strlen(p);
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	if (n >= prefixlen)
+		return -1;
+	memcpy(prefix, p, n);
+	prefix[n] = '\0';
+	return 0;
+}
+
+const char *
+ocsp_path_unprefix(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (n == 0 || strncmp(path, prefix, n) != 0)
+		return path;
+	if (path[n] == '\0')
+		return "/";
+	return path[n] == '/' ? path + n : path;
 }
 
 static int

@@ -336,6 +336,13 @@ cmp -s "$tmp/get.der" "$tmp/pre1.der" || fail "GET and POST answers differ"
 curl -sS -D "$tmp/get2.h" -o "$tmp/get2.der" "$url/$b64"
 cmp -s "$tmp/get.der" "$tmp/get2.der" || fail "GET with unencoded base64 differs"
 grep -qF "$etag" "$tmp/get2.h" || fail "ETag changes between identical answers"
+# "//" + base64, as a client sends it that joins an AIA URL ending in '/'
+# and "/" + base64 (boulder#2774): the same bytes (until 2026-12-07
+# malformedRequest, no-store).
+code=$(curl -sS -D "$tmp/get_ss.h" -o "$tmp/get_ss.der" -w '%{http_code}' "$url//$b64")
+[ "$code" = 200 ] && cmp -s "$tmp/get.der" "$tmp/get_ss.der" ||
+	fail "GET //base64: HTTP $code, not the bytes of GET /base64"
+grep -qF "$etag" "$tmp/get_ss.h" || fail "GET //base64: not the ETag of GET /base64"
 case $b64 in *[+/]*) ;; *) note "(this request's base64 has no '+' or '/')" ;; esac
 # Base64 padding is optional (ocsp_path_decode): a request whose base64
 # ends in '=' gets the same answer without it. The SHA-1 or the SHA-256
@@ -889,8 +896,11 @@ url2=http://127.0.0.1:$port
 # This instance answers "unknown" for never-issued serials and ignores nonces
 # (the policy's other choices), lets HTTP caches keep an answer 2 minutes,
 # and keeps 4 never-issued responses.
+# Its URL has a path, as a deployment's urls.ocsp may (http://host/ocsp/):
+# clients GET {url}/{base64}, and ocspd takes the path off.
 PKI_OCSP_PORT=$port PKI_OCSP_NONISSUED=unknown PKI_OCSP_NONCE=ignore \
 	PKI_OCSP_MAX_AGE_SECONDS=120 PKI_OCSP_MAX_NONISSUED=4 PKI_OCSP_PIN_CPUS=true \
+	PKI_URLS_OCSP="$url2/ocsp/" \
 	"$BUILD/ocspd" --config "$PKI_CONFIG" >"$tmp/ocsp2.log" 2>&1 &
 ocsp2=$!
 at_exit "kill $ocsp2 2>/dev/null || true"
@@ -945,6 +955,17 @@ o2 -issuer "$pki/issuing.pem" -serial 0x0123456789ABCDEF0124 | has ': unknown' |
 	fail "policy nonissued=unknown not honoured"
 curl -sS -D "$tmp/get3.h" -o "$tmp/get3.der" "$url2/$b64"
 check_caching "$tmp/get3.h" "$tmp/get3.der" 120 "GET, max_age_seconds = 120"
+# urls.ocsp http://…/ocsp/: GET /ocsp/{base64} (and /ocsp//{base64}) is
+# GET /{base64} (until 2026-12-07 every GET under it was malformedRequest,
+# POST working); /ocsp alone is the responder's "/".
+grep -q 'GET requests under /ocsp/' "$tmp/ocsp2.log" || fail "ocspd #2 does not log urls.ocsp's path"
+for pfx in /ocsp/ /ocsp//; do
+	code=$(curl -sS -o "$tmp/get3p.der" -w '%{http_code}' "$url2$pfx$b64")
+	[ "$code" = 200 ] && cmp -s "$tmp/get3.der" "$tmp/get3p.der" ||
+		fail "urls.ocsp with the path /ocsp: GET $pfx{base64}: HTTP $code, not the bytes of GET /{base64}"
+done
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$url2/ocsp")
+[ "$code" = 400 ] || fail "urls.ocsp with the path /ocsp: GET /ocsp: HTTP $code, want 400"
 # A second ocspd on the same data: If-Modified-Since with the first
 # instance's Last-Modified, or this one's, or later, gets the whole answer
 # here too (this process knows nothing of the other's answers); the

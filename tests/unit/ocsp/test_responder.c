@@ -39,7 +39,9 @@
  *    serving_until from the SHA-1 answers of issued certificates;
  *  - nextUpdate never past the responder certificate's notAfter, and
  *    nothing signed once it has passed; nothing signed in an outage once
- *    the last read is a validity old, while the cache still serves.
+ *    the last read is a validity old, while the cache still serves;
+ *  - GET paths through the handler: "//" + base64, and urls.ocsp's path
+ *    ("/ocsp/" + base64), answered as "/" + base64.
  *
  * ocsp_sync_sign and ocspd_handle are static: the sources, main.c with
  * its main() renamed, are included rather than linked, so the generic
@@ -2696,6 +2698,66 @@ test_budget_handler(void **state)
 }
 
 /*
+ * GET paths through ocspd's handler (RFC 6960 Appendix A.1): "//" +
+ * base64 (a client joining an AIA URL that ends in '/', boulder#2774)
+ * and, with urls.ocsp "http://host/ocsp" (r.url_prefix "/ocsp"),
+ * "/ocsp/" + base64 and "/ocsp//" + base64 get the same bytes as "/" +
+ * base64, the pre-signed answer; "/ocsp" and "/ocsp/" alone are "/"
+ * (HTTP 400); a path that only begins like the prefix is not cut.
+ * Until 2026-12-07 each of them was malformedRequest.
+ */
+static void
+test_get_paths(void **state)
+{
+	static const char *const paths[] = { "//", "///", "/ocsp/",
+	    "/ocsp//" };
+	struct http_server *srv;
+	struct tget pre, g;
+	char url[2048], base[256], b64[1024];
+	size_t i, n;
+
+	add_good(GOOD_ISSUER, 1);
+	snprintf(r.url_prefix, sizeof(r.url_prefix), "/ocsp");
+	srv = get_server("1001", url, sizeof(url));
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u",
+	    (unsigned int)http_port(srv));
+	n = strlen(url + strlen(base) + 1);
+	assert_true(n < sizeof(b64));
+	memcpy(b64, url + strlen(base) + 1, n + 1);
+	tget(url, NULL, NULL, &pre);
+	assert_int_equal(pre.status, 200);
+	assert_true(pre.len > 100);
+	assert_true(presigned(GOOD_ISSUER, 1));
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		char u[2048];
+
+		snprintf(u, sizeof(u), "%s%s%s", base, paths[i], b64);
+		tget(u, NULL, NULL, &g);
+		assert_int_equal(g.status, 200);
+		if (g.len != pre.len || memcmp(g.body, pre.body, pre.len) != 0)
+			fail_msg("GET %s+base64: not the bytes of /+base64",
+			    paths[i]);
+		free(g.body);
+	}
+	/* The prefix alone is the responder's "/": no request in it. */
+	for (i = 0; i < 2; i++) {
+		snprintf(url, sizeof(url), "%s/ocsp%s", base, i ? "/" : "");
+		tget(url, NULL, NULL, &g);
+		assert_int_equal(g.status, 400);
+		free(g.body);
+	}
+	/* "/ocspX/" + base64 is not under "/ocsp": not a request. */
+	snprintf(url, sizeof(url), "%s/ocspX/%s", base, b64);
+	tget(url, NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_true(g.len == sizeof(ocsp_malformed_der) &&
+	    memcmp(g.body, ocsp_malformed_der, g.len) == 0);
+	free(g.body);
+	free(pre.body);
+	http_stop(srv);
+}
+
+/*
  * GET /health through ocspd's handler: the JSON, parsed; the HTTP status
  * into *status unless NULL, else it must be 200. Whatever the status, no
  * cache may keep it (Cache-Control: no-store; until 2026-12-06 none was
@@ -3012,6 +3074,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_conninfo_timeouts),
 		cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_paths, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_handler, setup,
 		    teardown),
