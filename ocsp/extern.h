@@ -47,7 +47,7 @@ enum ocsp_hash {
 #define OCSP_MAX_CERTIDS	16	/* CertIDs in one request; more: malformedRequest */
 #define OCSP_MAX_SERIAL		32	/* octets; RFC 5280 §4.1.2.2 allows 20 */
 #define OCSP_SERIAL_HEX		(2 * OCSP_MAX_SERIAL + 2)	/* BN_bn2hex, '-', NUL */
-#define OCSP_MAX_NONCE		32	/* RFC 8954 §2.1 */
+#define OCSP_MAX_NONCE		128	/* octets we echo: RFC 9654 §2.1 */
 #define OCSP_MAX_PATH		4096	/* GET path bytes we decode */
 #define OCSP_MAX_PREFIX		256	/* urls.ocsp's path, ocsp_url_prefix */
 
@@ -76,8 +76,8 @@ struct ocsp_query {
 	OCSP_REQUEST	*req;
 	int		 nids;
 	struct ocsp_certid ids[OCSP_MAX_CERTIDS];
-	int		 has_nonce;	/* a nonce of 1..32 octets we may echo */
-	int		 bad_nonce;	/* 0 or > 32 octets, not an OCTET STRING, twice */
+	int		 has_nonce;	/* a nonce of 1..128 octets we may echo */
+	int		 bad_nonce;	/* 0 or > 128 octets, not an OCTET STRING, twice */
 	int		 critical_nonce; /* marked critical: refused unless echoed */
 };
 
@@ -793,7 +793,7 @@ struct ocsp_pending {
 	int			 defer_lookup;
 	/*
 	 * Set by the caller after ocsp_pending_init: the request's nonce is
-	 * not echoed (RFC 8954 §2.1, RFC 5019 §4 let a responder ignore
+	 * not echoed (RFC 9654 §2.1, RFC 5019 §4 let a responder ignore
 	 * it), so that a single CertID is answered from the cache as
 	 * without one; ocspd does so when it is over its signing budget.
 	 */

@@ -515,7 +515,7 @@ ocspd_job_request(struct ocspd_job *job, const struct http_request *req,
 /*
  * A request whose answer needs a signature the signing budget does not
  * allow now (budget.c; ocsp/README.md "On-demand signing"). A nonce we
- * may ignore (RFC 8954 §2.1, RFC 5019 §4: not marked critical) on a
+ * may ignore (RFC 9654 §2.1, RFC 5019 §4: not marked critical) on a
  * request the cache could answer without it is answered so, from the
  * cache; anything else is tryLater (RFC 6960 §2.3), which no cache keeps.
  * Nothing is signed either way. job is the caller's (its pend reused).

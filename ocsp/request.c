@@ -20,6 +20,13 @@
 #include "lib/http.h"
 #include "ocsp/extern.h"
 
+/* What a request's nonce extension is to us (ocsp_nonce_check). */
+enum ocsp_nonce {
+	OCSP_NONCE_NONE,	/* none */
+	OCSP_NONCE_ECHO,	/* one of 1..OCSP_MAX_NONCE octets, to echo */
+	OCSP_NONCE_BAD		/* malformed when echoing: RFC 9654 §2.1 */
+};
+
 static int
 ocsp_b64val(int c)
 {
@@ -319,28 +326,34 @@ ocsp_query_free(struct ocsp_query *q)
 }
 
 /*
- * RFC 8954 §2.1: a nonce we echo is an OCTET STRING of 1..32 octets; one
- * of 0 or more than 32 octets (or not an OCTET STRING, or two nonces) must
- * be rejected. 1: a nonce to echo, 0: none, -1: such a bad one.
+ * The request's nonce (RFC 9654 §2.1, which replaces RFC 6960 §4.4.1 and
+ * obsoletes RFC 8954): its extnValue is the DER of Nonce ::= OCTET STRING
+ * (SIZE(1..128)). A responder must accept 16 to 32 octets and may answer
+ * without the nonce for 1 to 15 and 33 to 128: we echo every length from
+ * 1 to 128 (OCSP_MAX_NONCE; the response is at most 96 octets longer).
+ * Until 2026-12-07 33 to 128 octets got malformedRequest (RFC 8954's
+ * 1..32). 0 octets, more than 128, or two nonces: malformedRequest.
+ * Returns OCSP_NONCE_ECHO, OCSP_NONCE_NONE (no nonce) or OCSP_NONCE_BAD.
  */
-static int
+static enum ocsp_nonce
 ocsp_nonce_check(OCSP_REQUEST *req)
 {
 	X509_EXTENSION *ext;
 	ASN1_OCTET_STRING *v;
 	const unsigned char *p;
 	ASN1_OCTET_STRING *inner = NULL;
-	int idx, rc = -1;
+	enum ocsp_nonce rc = OCSP_NONCE_BAD;
+	int idx;
 
 	if ((idx = OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce,
 	    -1)) < 0)
-		return 0;
+		return OCSP_NONCE_NONE;
 	if (OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, idx) >= 0)
-		return -1;
+		return OCSP_NONCE_BAD;
 	ext = OCSP_REQUEST_get_ext(req, idx);
 	v = X509_EXTENSION_get_data(ext);
 	p = ASN1_STRING_get0_data(v);
-	/* The extension value is the DER of an OCTET STRING (RFC 6960 §4.4.1). */
+	/* The extension value is the DER of an OCTET STRING (RFC 9654 §2.1). */
 	if ((inner = d2i_ASN1_OCTET_STRING(NULL, &p, ASN1_STRING_length(v))) ==
 	    NULL)
 		goto out;
@@ -348,7 +361,7 @@ ocsp_nonce_check(OCSP_REQUEST *req)
 		goto out;
 	if (ASN1_STRING_length(inner) >= 1 &&
 	    ASN1_STRING_length(inner) <= OCSP_MAX_NONCE)
-		rc = 1;
+		rc = OCSP_NONCE_ECHO;
 out:
 	ASN1_OCTET_STRING_free(inner);
 	return rc;
@@ -443,11 +456,13 @@ ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q)
 	if (ocsp_query_params(der, len, q) == -1)
 		goto out;
 	switch (ocsp_nonce_check(q->req)) {
-	case 1:
+	case OCSP_NONCE_ECHO:
 		q->has_nonce = 1;
 		break;
-	case -1:
+	case OCSP_NONCE_BAD:
 		q->bad_nonce = 1;
+		break;
+	case OCSP_NONCE_NONE:
 		break;
 	}
 	rc = 0;

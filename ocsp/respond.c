@@ -953,7 +953,7 @@ ocsp_answer_begin(struct ocsp_responder *r, const unsigned char *reqder,
 	memset(s, 0, sizeof(p->s));
 	p->nmiss = 0;
 	/*
-	 * A nonce we would echo but must not: malformed (RFC 8954 §2.1); a
+	 * A nonce we would echo but must not: malformed (RFC 9654 §2.1); a
 	 * critical one we would ignore (policy) is not understood (§4.4).
 	 */
 	if (ocsp_query_parse(reqder, reqlen, q) == -1 ||

@@ -567,7 +567,10 @@ resp_status "$tmp/trunc.out" | has 'malformedrequest' || fail "truncated: want m
 : >"$tmp/empty"
 post "$tmp/empty" "$tmp/empty.out" >/dev/null
 resp_status "$tmp/empty.out" | has 'malformedrequest' || fail "empty: want malformedRequest"
-# Nonces (RFC 8954 §2.1): 32 octets echoed; 0 or 33 octets malformedRequest.
+# Nonces (RFC 9654 §2.1, which obsoletes RFC 8954): a responder must echo
+# 16 to 32 octets and may answer 1 to 15 and 33 to 128 without the nonce;
+# ocspd echoes 1 to 128. 0 octets, or more than 128: malformedRequest. Until
+# 2026-12-07 (RFC 8954's 1..32) 33 octets were malformedRequest.
 cat >"$tmp/nonce.py" <<'PY'
 import sys
 from der import tlv, content
@@ -585,7 +588,21 @@ openssl ocsp -respin "$tmp/n32.out" -resp_text -noverify >"$tmp/n32.txt" 2>&1 ||
 grep -A1 'OCSP Nonce' "$tmp/n32.txt" >"$tmp/n32.nonce" || true
 grep -q '0420000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F' "$tmp/n32.nonce" ||
 	{ cat "$tmp/n32.txt"; fail "a 32-octet nonce is not echoed"; }
-for n in 0 33; do
+# 33, 64 and 128 octets: answered, verified, and the nonce echoed as sent
+# (openssl ocsp compares it with -reqin's).
+for n in 33 64 128; do
+	PYTHONPATH=$(dirname "$0") python3 "$tmp/nonce.py" "$tmp/plain.req" "$n" >"$tmp/n$n.req"
+	openssl ocsp -reqin "$tmp/n$n.req" -req_text | has 'OCSP Nonce' || fail "test setup: no nonce in n$n.req"
+	post "$tmp/n$n.req" "$tmp/n$n.out" >/dev/null
+	openssl ocsp -reqin "$tmp/n$n.req" -respin "$tmp/n$n.out" -verify_other "$pki/issuing.pem" \
+		-CAfile "$pki/root.pem" -resp_text >"$tmp/n$n.txt" 2>&1 || true
+	grep -q '^Response verify OK' "$tmp/n$n.txt" && grep -q 'Cert Status: good' "$tmp/n$n.txt" &&
+		! grep -qiE 'nonce (verify error|.*missing)|WARNING' "$tmp/n$n.txt" ||
+		{ cat "$tmp/n$n.txt"; fail "a $n-octet nonce (RFC 9654 §2.1): not answered with it echoed"; }
+done
+grep -A3 'OCSP Nonce' "$tmp/n64.txt" | tr -d ' \n' | grep -q '0440000102030405060708090A0B0C0D0E0F' ||
+	{ cat "$tmp/n64.txt"; fail "a 64-octet nonce is not echoed as sent"; }
+for n in 0 129; do
 	PYTHONPATH=$(dirname "$0") python3 "$tmp/nonce.py" "$tmp/plain.req" "$n" >"$tmp/n$n.req"
 	post "$tmp/n$n.req" "$tmp/n$n.out" >/dev/null
 	resp_status "$tmp/n$n.out" | has 'malformedrequest' || fail "a $n-octet nonce: want malformedRequest"
@@ -1001,11 +1018,14 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 grep -q '"nonissued":2,' "$tmp/h2" || { cat "$tmp/h2"; fail "max_nonissued = 4: want 2 never-issued serials kept (4 responses)"; }
-# Nonces ignored: a plain one is not echoed; a critical one is not understood.
-curl -sS -o "$tmp/n32b.out" -H 'Content-Type: application/ocsp-request' --data-binary "@$tmp/n32.req" "$url2/"
-resp_status "$tmp/n32b.out" | has 'successful' || fail "nonce=ignore: a nonce request must be answered"
-openssl ocsp -respin "$tmp/n32b.out" -resp_text -noverify 2>/dev/null | has 'OCSP Nonce' &&
-	fail "nonce=ignore: the nonce was echoed"
+# Nonces ignored: a plain one is not echoed, whatever its length (129
+# octets too, as before RFC 9654); a critical one is not understood.
+for n in 32 129; do
+	curl -sS -o "$tmp/n${n}b.out" -H 'Content-Type: application/ocsp-request' --data-binary "@$tmp/n$n.req" "$url2/"
+	resp_status "$tmp/n${n}b.out" | has 'successful' || fail "nonce=ignore: a $n-octet nonce request must be answered"
+	openssl ocsp -respin "$tmp/n${n}b.out" -resp_text -noverify 2>/dev/null | has 'OCSP Nonce' &&
+		fail "nonce=ignore: the $n-octet nonce was echoed"
+done
 curl -sS -o "$tmp/crit_nonce2.out" -H 'Content-Type: application/ocsp-request' --data-binary "@$tmp/crit_nonce.req" "$url2/"
 resp_status "$tmp/crit_nonce2.out" | has 'malformedrequest' ||
 	fail "nonce=ignore: a critical nonce (not understood) must be malformedRequest"

@@ -173,7 +173,7 @@ stop_ocspd ls
 # An ocspd allowing 2 signatures a second per client address. A flood of
 # nonce requests from one client: each answer is a verified response with
 # its own nonce (signed live), the pre-signed response without a nonce
-# (RFC 8954 §2.1 lets a responder ignore one), or tryLater; never a hang,
+# (RFC 9654 §2.1 lets a responder ignore one), or tryLater; never a hang,
 # never another answer. Nonce requests for a serial the cache does not
 # hold (so no answer without a signature): signed or tryLater. A
 # pre-signed GET is answered all along. One log line for many refusals.

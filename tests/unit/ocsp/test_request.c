@@ -5,7 +5,9 @@
  *    decode to the same bytes; a path of '/' only is no request;
  *  - urls.ocsp's path, which ocspd takes off GET paths: read from the
  *    URL (ocsp_url_prefix), and taken off only where it is followed by
- *    '/' or ends the path (ocsp_path_unprefix).
+ *    '/' or ends the path (ocsp_path_unprefix);
+ *  - the nonce's length (RFC 9654 §2.1): 1 to 128 octets echoed, 0 and
+ *    more than 128 malformed, and two nonces.
  *
  * request.c is included rather than linked, so the generic tests/unit
  * rule builds this program.
@@ -61,6 +63,122 @@ make_request(OCSP_REQUEST **out, size_t *len)
 	OCSP_REQUEST_free(req);
 	*len = (size_t)n;
 	return der;
+}
+
+/*
+ * Adds to req a nonce extension whose extnValue is value[0..len) as it
+ * is, critical or not.
+ */
+static void
+add_nonce_ext(OCSP_REQUEST *req, const unsigned char *value, size_t len,
+    int critical)
+{
+	ASN1_OCTET_STRING *os;
+	X509_EXTENSION *ext;
+
+	assert_non_null(os = ASN1_OCTET_STRING_new());
+	assert_int_equal(ASN1_OCTET_STRING_set(os, value, (int)len), 1);
+	assert_non_null(ext = X509_EXTENSION_create_by_NID(NULL,
+	    NID_id_pkix_OCSP_Nonce, critical, os));
+	assert_int_equal(OCSP_REQUEST_add_ext(req, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(os);
+}
+
+/* The DER of an OCTET STRING of n octets 0, 1, 2, ... (n < 65536). */
+static size_t
+octets_der(size_t n, unsigned char *out)
+{
+	size_t h = 0, i;
+
+	out[h++] = 0x04;
+	if (n < 128)
+		out[h++] = (unsigned char)n;
+	else if (n < 256) {
+		out[h++] = 0x81;
+		out[h++] = (unsigned char)n;
+	} else {
+		out[h++] = 0x82;
+		out[h++] = (unsigned char)(n >> 8);
+		out[h++] = (unsigned char)n;
+	}
+	for (i = 0; i < n; i++)
+		out[h + i] = (unsigned char)i;
+	return h + n;
+}
+
+/* ocsp_query_parse of a request with one nonce, extnValue value. */
+static void
+parse_with_nonce(const unsigned char *value, size_t len, int critical,
+    struct ocsp_query *q)
+{
+	OCSP_REQUEST *req;
+	unsigned char *der = NULL;
+	int n;
+
+	make_request(&req, NULL);
+	add_nonce_ext(req, value, len, critical);
+	assert_true((n = i2d_OCSP_REQUEST(req, &der)) > 0);
+	OCSP_REQUEST_free(req);
+	assert_int_equal(ocsp_query_parse(der, (size_t)n, q), 0);
+	OPENSSL_free(der);
+}
+
+/*
+ * RFC 9654 §2.1: a responder must accept 16 to 32 octets and may answer
+ * without the nonce for 1 to 15 and 33 to 128; ocspd echoes them all.
+ * 0 octets and more than 128 are malformed (bad_nonce: malformedRequest
+ * with nonce = echo), and so are two nonces. Until 2026-12-07 33 to 128
+ * were malformed too (RFC 8954).
+ */
+static void
+test_nonce_lengths(void **state)
+{
+	static const size_t echo[] = { 1, 15, 16, 32, 33, 64, 127, 128 };
+	static const size_t bad[] = { 0, 129, 200, 1000 };
+	struct ocsp_query q;
+	OCSP_REQUEST *req;
+	unsigned char v[1100], *der = NULL;
+	size_t i, len;
+	int n;
+
+	for (i = 0; i < sizeof(echo) / sizeof(echo[0]); i++) {
+		len = octets_der(echo[i], v);
+		parse_with_nonce(v, len, 0, &q);
+		if (!q.has_nonce || q.bad_nonce || q.critical_nonce)
+			fail_msg("a nonce of %zu octets: not one to echo",
+			    echo[i]);
+		ocsp_query_free(&q);
+		/* Critical: the same, marked so. */
+		parse_with_nonce(v, len, 1, &q);
+		assert_true(q.has_nonce && !q.bad_nonce && q.critical_nonce);
+		ocsp_query_free(&q);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		len = octets_der(bad[i], v);
+		parse_with_nonce(v, len, 0, &q);
+		if (q.has_nonce || !q.bad_nonce)
+			fail_msg("a nonce of %zu octets: not malformed",
+			    bad[i]);
+		ocsp_query_free(&q);
+	}
+	/* Two nonces of 16 octets each. */
+	make_request(&req, NULL);
+	len = octets_der(16, v);
+	add_nonce_ext(req, v, len, 0);
+	add_nonce_ext(req, v, len, 0);
+	assert_true((n = i2d_OCSP_REQUEST(req, &der)) > 0);
+	OCSP_REQUEST_free(req);
+	assert_int_equal(ocsp_query_parse(der, (size_t)n, &q), 0);
+	assert_true(!q.has_nonce && q.bad_nonce);
+	ocsp_query_free(&q);
+	OPENSSL_free(der);
+	/* No nonce. */
+	der = make_request(NULL, &len);
+	assert_int_equal(ocsp_query_parse(der, len, &q), 0);
+	assert_true(!q.has_nonce && !q.bad_nonce && !q.critical_nonce);
+	ocsp_query_free(&q);
+	OPENSSL_free(der);
 }
 
 /* der's base64, as a client writes it (padding kept, nothing escaped). */
@@ -177,6 +295,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_slashes),
 		cmocka_unit_test(test_url_prefix),
+		cmocka_unit_test(test_nonce_lengths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

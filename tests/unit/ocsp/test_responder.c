@@ -41,7 +41,9 @@
  *    nothing signed once it has passed; nothing signed in an outage once
  *    the last read is a validity old, while the cache still serves;
  *  - GET paths through the handler: "//" + base64, and urls.ocsp's path
- *    ("/ocsp/" + base64), answered as "/" + base64.
+ *    ("/ocsp/" + base64), answered as "/" + base64;
+ *  - nonces of 1 to 128 octets echoed (RFC 9654 §2.1), 0 and 129
+ *    malformedRequest, all ignored with nonce = ignore.
  *
  * ocsp_sync_sign and ocspd_handle are static: the sources, main.c with
  * its main() renamed, are included rather than linked, so the generic
@@ -2698,6 +2700,153 @@ test_budget_handler(void **state)
 }
 
 /*
+ * ocsp_answer's bytes for req[0..len), malloc'd into *out (the caller
+ * frees); the response status.
+ */
+static int
+answer_copy(const unsigned char *req, size_t len, unsigned char **out,
+    size_t *outlen)
+{
+	struct ocsp_blob *blob = NULL;
+	const unsigned char *der = NULL, *p;
+	OCSP_RESPONSE *resp;
+	size_t derlen;
+	int owned = 0, cacheable = 0, rs;
+
+	assert_int_equal(ocsp_answer(&r, req, len, &der, &derlen, &blob,
+	    &owned, &cacheable), 0);
+	assert_non_null(*out = malloc(derlen));
+	memcpy(*out, der, derlen);
+	*outlen = derlen;
+	p = der;
+	assert_non_null(resp = d2i_OCSP_RESPONSE(NULL, &p, (long)derlen));
+	rs = OCSP_response_status(resp);
+	OCSP_RESPONSE_free(resp);
+	if (owned)
+		OPENSSL_free((unsigned char *)der);
+	ocsp_blob_unref(blob);
+	return rs;
+}
+
+/*
+ * ocsp_answer for a request of serial 1001 with one nonce extension,
+ * its extnValue value[0..len) as it is, critical or not: the response
+ * status; *echoed 1 when the response carries that very extension value
+ * (OCSP_check_nonce), *cached 1 when its bytes are pre[0..prelen).
+ */
+static int
+answer_nonce(const unsigned char *value, size_t len, int critical,
+    const unsigned char *pre, size_t prelen, int *echoed, int *cached)
+{
+	OCSP_REQUEST *req;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	ASN1_OCTET_STRING *os;
+	X509_EXTENSION *ext;
+	const unsigned char *p;
+	unsigned char *rder = NULL, *out;
+	size_t outlen;
+	int n, rs;
+
+	assert_non_null(req = OCSP_REQUEST_new());
+	assert_non_null(OCSP_request_add0_id(req, make_certid("1001",
+	    EVP_sha1(), 0)));
+	assert_non_null(os = ASN1_OCTET_STRING_new());
+	assert_int_equal(ASN1_OCTET_STRING_set(os, value, (int)len), 1);
+	assert_non_null(ext = X509_EXTENSION_create_by_NID(NULL,
+	    NID_id_pkix_OCSP_Nonce, critical, os));
+	assert_int_equal(OCSP_REQUEST_add_ext(req, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(os);
+	assert_true((n = i2d_OCSP_REQUEST(req, &rder)) > 0);
+	rs = answer_copy(rder, (size_t)n, &out, &outlen);
+	*cached = outlen == prelen && memcmp(out, pre, prelen) == 0;
+	*echoed = 0;
+	if (rs == OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		p = out;
+		assert_non_null(resp = d2i_OCSP_RESPONSE(NULL, &p,
+		    (long)outlen));
+		assert_non_null(bs = OCSP_response_get1_basic(resp));
+		*echoed = OCSP_check_nonce(req, bs) == 1;
+		OCSP_BASICRESP_free(bs);
+		OCSP_RESPONSE_free(resp);
+	}
+	free(out);
+	OPENSSL_free(rder);
+	OCSP_REQUEST_free(req);
+	return rs;
+}
+
+/* The DER of an OCTET STRING of n octets (n < 256) into out. */
+static size_t
+nonce_der(size_t n, unsigned char *out)
+{
+	size_t h = 0, i;
+
+	out[h++] = 0x04;
+	if (n >= 128)
+		out[h++] = 0x81;
+	out[h++] = (unsigned char)n;
+	for (i = 0; i < n; i++)
+		out[h + i] = (unsigned char)(0xa0 + i);
+	return h + n;
+}
+
+/*
+ * Nonces by length (RFC 9654 §2.1), through ocsp_answer: with nonce =
+ * echo, 1 to 128 octets are signed live and echoed (until 2026-12-07 33
+ * to 128 got malformedRequest, RFC 8954's bound), 0 and 129
+ * malformedRequest; with nonce = ignore, 64 and 129 octets alike get
+ * the pre-signed answer, and a critical one malformedRequest.
+ */
+static void
+test_nonce_lengths(void **state)
+{
+	static const size_t echo[] = { 1, 15, 16, 32, 33, 64, 128 };
+	unsigned char v[300], *plain, *pre;
+	size_t i, len, plen, prelen;
+	int echoed, cached;
+
+	add_good(GOOD_ISSUER, 1);
+	plain = make_request("1001", &plen);
+	/* Signed at the first request and kept: then the cache's bytes. */
+	assert_int_equal(answer_copy(plain, plen, &pre, &prelen),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	free(pre);
+	assert_int_equal(answer_copy(plain, plen, &pre, &prelen),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_true(presigned(GOOD_ISSUER, 1));
+	for (i = 0; i < sizeof(echo) / sizeof(echo[0]); i++) {
+		len = nonce_der(echo[i], v);
+		if (answer_nonce(v, len, 0, pre, prelen, &echoed, &cached) !=
+		    OCSP_RESPONSE_STATUS_SUCCESSFUL || !echoed || cached)
+			fail_msg("a nonce of %zu octets: not echoed", echo[i]);
+	}
+	len = nonce_der(0, v);
+	assert_int_equal(answer_nonce(v, len, 0, pre, prelen, &echoed,
+	    &cached), OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	len = nonce_der(129, v);
+	assert_int_equal(answer_nonce(v, len, 0, pre, prelen, &echoed,
+	    &cached), OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+
+	/* nonce = ignore: as before RFC 9654, the cache's bytes. */
+	r.pol.echo_nonce = 0;
+	len = nonce_der(64, v);
+	assert_int_equal(answer_nonce(v, len, 0, pre, prelen, &echoed,
+	    &cached), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_true(cached && !echoed);
+	len = nonce_der(129, v);
+	assert_int_equal(answer_nonce(v, len, 0, pre, prelen, &echoed,
+	    &cached), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_true(cached && !echoed);
+	len = nonce_der(64, v);
+	assert_int_equal(answer_nonce(v, len, 1, pre, prelen, &echoed,
+	    &cached), OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	free(pre);
+	OPENSSL_free(plain);
+}
+
+/*
  * GET paths through ocspd's handler (RFC 6960 Appendix A.1): "//" +
  * base64 (a client joining an AIA URL that ends in '/', boulder#2774)
  * and, with urls.ocsp "http://host/ocsp" (r.url_prefix "/ocsp"),
@@ -3075,6 +3224,8 @@ main(void)
 		cmocka_unit_test(test_conninfo_timeouts),
 		cmocka_unit_test_setup_teardown(test_health, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_paths, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_nonce_lengths, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_handler, setup,
