@@ -77,7 +77,11 @@ struct ocsp_query {
 	int		 nids;
 	struct ocsp_certid ids[OCSP_MAX_CERTIDS];
 	int		 has_nonce;	/* a nonce of 1..128 octets we may echo */
-	int		 bad_nonce;	/* 0 or > 128 octets, not an OCTET STRING, twice */
+	/*
+	 * 0 or > 128 octets, twice, or not an OCTET STRING and critical; one
+	 * not an OCTET STRING and not critical sets neither: ignored.
+	 */
+	int		 bad_nonce;
 	int		 critical_nonce; /* marked critical: refused unless echoed */
 };
 

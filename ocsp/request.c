@@ -24,7 +24,8 @@
 enum ocsp_nonce {
 	OCSP_NONCE_NONE,	/* none */
 	OCSP_NONCE_ECHO,	/* one of 1..OCSP_MAX_NONCE octets, to echo */
-	OCSP_NONCE_BAD		/* malformed when echoing: RFC 9654 §2.1 */
+	OCSP_NONCE_BAD,		/* malformed when echoing: RFC 9654 §2.1 */
+	OCSP_NONCE_UNREAD	/* not one OCTET STRING: raw octets, say */
 };
 
 static int
@@ -333,7 +334,20 @@ ocsp_query_free(struct ocsp_query *q)
  * 1 to 128 (OCSP_MAX_NONCE; the response is at most 96 octets longer).
  * Until 2026-12-07 33 to 128 octets got malformedRequest (RFC 8954's
  * 1..32). 0 octets, more than 128, or two nonces: malformedRequest.
- * Returns OCSP_NONCE_ECHO, OCSP_NONCE_NONE (no nonce) or OCSP_NONCE_BAD.
+ *
+ * An extnValue that is not one OCTET STRING but, say, the nonce's raw
+ * octets (what BouncyCastle sends for new Extension(id_pkix_ocsp_nonce,
+ * false, new DEROctetString(raw))) is no Nonce of RFC 9654 §2.1, so no
+ * length can be judged: OCSP_NONCE_UNREAD, which the caller answers as
+ * without a nonce when it is not critical (the pre-signed response: RFC
+ * 5019 §4 lets a client get one without its nonce, and the client sees
+ * that none came back), and malformedRequest when it is (an extension we
+ * cannot act on, RFC 6960 §4.4). Echoing it as it came, as OpenSSL's
+ * OCSP_copy_nonce would, would sign a value the RFC calls malformed.
+ * Until 2026-12-07 it was malformedRequest either way. An empty
+ * extnValue is a nonce of 0 octets however read: OCSP_NONCE_BAD.
+ * Returns OCSP_NONCE_ECHO, OCSP_NONCE_NONE (no nonce), OCSP_NONCE_BAD or
+ * OCSP_NONCE_UNREAD.
  */
 static enum ocsp_nonce
 ocsp_nonce_check(OCSP_REQUEST *req)
@@ -355,10 +369,11 @@ ocsp_nonce_check(OCSP_REQUEST *req)
 	p = ASN1_STRING_get0_data(v);
 	/* The extension value is the DER of an OCTET STRING (RFC 9654 §2.1). */
 	if ((inner = d2i_ASN1_OCTET_STRING(NULL, &p, ASN1_STRING_length(v))) ==
-	    NULL)
+	    NULL || p != ASN1_STRING_get0_data(v) + ASN1_STRING_length(v)) {
+		if (ASN1_STRING_length(v) > 0)
+			rc = OCSP_NONCE_UNREAD;
 		goto out;
-	if (p != ASN1_STRING_get0_data(v) + ASN1_STRING_length(v))
-		goto out;
+	}
 	if (ASN1_STRING_length(inner) >= 1 &&
 	    ASN1_STRING_length(inner) <= OCSP_MAX_NONCE)
 		rc = OCSP_NONCE_ECHO;
@@ -461,6 +476,11 @@ ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q)
 		break;
 	case OCSP_NONCE_BAD:
 		q->bad_nonce = 1;
+		break;
+	case OCSP_NONCE_UNREAD:
+		/* Ignored unless critical (RFC 6960 §4.4). */
+		if (q->critical_nonce)
+			q->bad_nonce = 1;
 		break;
 	case OCSP_NONCE_NONE:
 		break;

@@ -640,6 +640,19 @@ ext_case crit_nonce top 2b0601050507300102 1 0408a1a2a3a4a5a6a7a8 | has 'success
 	fail "a critical nonce: want successful"
 openssl ocsp -respin "$tmp/crit_nonce.out" -resp_text -noverify 2>/dev/null | grep -A1 'OCSP Nonce' |
 	has '0408A1A2A3A4A5A6A7A8' || fail "a critical nonce is not echoed"
+# A nonce whose extnValue is its raw octets, no OCTET STRING
+# (BouncyCastle's new Extension(id_pkix_ocsp_nonce, false, new
+# DEROctetString(raw))): no RFC 9654 Nonce. Not critical: the pre-signed
+# answer, without a nonce (until 2026-12-07 malformedRequest); critical:
+# malformedRequest (RFC 6960 §4.4).
+raw=a1a2a3a4a5a6a7a8a9aaabacadaeafb0
+ext_case raw_nonce top 2b0601050507300102 0 "$raw" | has 'successful' ||
+	fail "a raw-octets nonce, not critical: want successful"
+post "$tmp/plain.req" "$tmp/raw_plain.out" >/dev/null
+cmp -s "$tmp/raw_nonce.out" "$tmp/raw_plain.out" ||
+	fail "a raw-octets nonce, not critical: not the pre-signed answer of the request without it"
+ext_case raw_nonce_crit top 2b0601050507300102 1 "$raw" | has 'malformedrequest' ||
+	fail "a raw-octets nonce, critical: want malformedRequest"
 # A CertID whose hashAlgorithm has no parameters (RFC 5754 §2 allows it for
 # SHA-2; some clients send it so for SHA-1 too): the SingleResponse repeats
 # it byte for byte (signed live), not the pre-signed CertID with NULL

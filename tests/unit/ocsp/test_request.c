@@ -7,7 +7,9 @@
  *    URL (ocsp_url_prefix), and taken off only where it is followed by
  *    '/' or ends the path (ocsp_path_unprefix);
  *  - the nonce's length (RFC 9654 §2.1): 1 to 128 octets echoed, 0 and
- *    more than 128 malformed, and two nonces.
+ *    more than 128 malformed, and two nonces;
+ *  - a nonce whose extnValue is not one OCTET STRING (raw octets):
+ *    ignored when not critical, malformed when critical.
  *
  * request.c is included rather than linked, so the generic tests/unit
  * rule builds this program.
@@ -181,6 +183,45 @@ test_nonce_lengths(void **state)
 	OPENSSL_free(der);
 }
 
+/*
+ * An extnValue of the nonce's raw octets (BouncyCastle's new
+ * Extension(id_pkix_ocsp_nonce, false, new DEROctetString(raw))), or an
+ * OCTET STRING with a byte after it: no Nonce to echo. Not critical:
+ * neither echoed nor malformed (answered as without a nonce); critical:
+ * malformed. An empty extnValue: a nonce of 0 octets, malformed. Until
+ * 2026-12-07 the non-critical ones were malformed too.
+ */
+static void
+test_nonce_raw(void **state)
+{
+	static const unsigned char raw[16] = {
+		0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
+		0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf, 0xb0 };
+	static const unsigned char trailing[] = { 0x04, 0x02, 0x01, 0x02,
+		0x00 };
+	struct ocsp_query q;
+	int crit;
+
+	for (crit = 0; crit < 2; crit++) {
+		parse_with_nonce(raw, sizeof(raw), crit, &q);
+		assert_false(q.has_nonce);
+		assert_int_equal(q.critical_nonce, crit);
+		if (q.bad_nonce != crit)
+			fail_msg("raw octets as the nonce, %scritical: %s",
+			    crit ? "" : "not ", q.bad_nonce ? "malformed" :
+			    "ignored");
+		ocsp_query_free(&q);
+		parse_with_nonce(trailing, sizeof(trailing), crit, &q);
+		assert_false(q.has_nonce);
+		assert_int_equal(q.bad_nonce, crit);
+		ocsp_query_free(&q);
+		parse_with_nonce(raw, 0, crit, &q);
+		assert_false(q.has_nonce);
+		assert_true(q.bad_nonce);
+		ocsp_query_free(&q);
+	}
+}
+
 /* der's base64, as a client writes it (padding kept, nothing escaped). */
 static char *
 b64_of(const unsigned char *der, size_t len)
@@ -296,6 +337,7 @@ main(void)
 		cmocka_unit_test(test_path_slashes),
 		cmocka_unit_test(test_url_prefix),
 		cmocka_unit_test(test_nonce_lengths),
+		cmocka_unit_test(test_nonce_raw),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,7 +43,8 @@
  *  - GET paths through the handler: "//" + base64, and urls.ocsp's path
  *    ("/ocsp/" + base64), answered as "/" + base64;
  *  - nonces of 1 to 128 octets echoed (RFC 9654 §2.1), 0 and 129
- *    malformedRequest, all ignored with nonce = ignore.
+ *    malformedRequest, all ignored with nonce = ignore; a nonce of raw
+ *    octets (no OCTET STRING) answered from the cache unless critical.
  *
  * ocsp_sync_sign and ocspd_handle are static: the sources, main.c with
  * its main() renamed, are included rather than linked, so the generic
@@ -2847,6 +2848,46 @@ test_nonce_lengths(void **state)
 }
 
 /*
+ * A nonce whose extnValue holds its raw octets, not an OCTET STRING
+ * (BouncyCastle's new Extension(id_pkix_ocsp_nonce, false, new
+ * DEROctetString(raw))), through ocsp_answer: not critical, the
+ * pre-signed bytes, no nonce in them (until 2026-12-07
+ * malformedRequest); critical, malformedRequest; the same with nonce =
+ * ignore.
+ */
+static void
+test_nonce_raw(void **state)
+{
+	static const unsigned char raw[16] = {
+		0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
+		0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf, 0xb0 };
+	unsigned char *plain, *pre;
+	size_t plen, prelen;
+	int echoed, cached, echo;
+
+	add_good(GOOD_ISSUER, 1);
+	plain = make_request("1001", &plen);
+	assert_int_equal(answer_copy(plain, plen, &pre, &prelen),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	free(pre);
+	assert_int_equal(answer_copy(plain, plen, &pre, &prelen),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_true(presigned(GOOD_ISSUER, 1));
+	for (echo = 1; echo >= 0; echo--) {
+		r.pol.echo_nonce = echo;
+		if (answer_nonce(raw, sizeof(raw), 0, pre, prelen, &echoed,
+		    &cached) != OCSP_RESPONSE_STATUS_SUCCESSFUL || !cached ||
+		    echoed)
+			fail_msg("nonce = %s: a raw nonce, not critical, not "
+			    "answered from the cache", echo ? "echo" : "ignore");
+		assert_int_equal(answer_nonce(raw, sizeof(raw), 1, pre, prelen,
+		    &echoed, &cached), OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	}
+	free(pre);
+	OPENSSL_free(plain);
+}
+
+/*
  * GET paths through ocspd's handler (RFC 6960 Appendix A.1): "//" +
  * base64 (a client joining an AIA URL that ends in '/', boulder#2774)
  * and, with urls.ocsp "http://host/ocsp" (r.url_prefix "/ocsp"),
@@ -3226,6 +3267,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_get_paths, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_nonce_lengths, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_nonce_raw, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_handler, setup,
