@@ -669,6 +669,32 @@ out:
 	return rc;
 }
 
+/*
+ * An e-seal (profile eseal) is agreed to and rekeyed only while its
+ * representative's identity stands (ra_corporate_representative_stands,
+ * in the caller's transaction): 1 it stands or this is no e-seal; 0
+ * refused, with *outcome and detail set; -1 a database error.
+ */
+static int
+ra_cert_eseal_stands(struct db *db, const char *profile,
+    const char *application_id, enum ra_cert_outcome *outcome, char *detail,
+    size_t detail_len)
+{
+	int k;
+
+	if (strcmp(profile, "eseal") != 0)
+		return 1;
+	if ((k = ra_corporate_representative_stands(db, application_id)) ==
+	    -1)
+		return -1;
+	if (k == 0) {
+		*outcome = RA_CO_STATE;
+		snprintf(detail, detail_len, "%s",
+		    RA_ESEAL_REPRESENTATIVE_GONE);
+	}
+	return k;
+}
+
 /* --- POST /v1/applications/{id}/agreement ---------------------------------------- */
 
 int
@@ -747,18 +773,11 @@ ra_agree_txn(struct db *db, void *arg)
 	/*
 	 * An e-seal (or its rekey): its representative's identity may have
 	 * been withdrawn since the officers approved it; then cad must not
-	 * issue it (ra_corporate_representative_stands).
+	 * issue it.
 	 */
-	if (strcmp(PQgetvalue(res, 0, 2), "eseal") == 0) {
-		if ((k = ra_corporate_representative_stands(db, t->id)) == -1)
-			goto out;
-		if (k == 0) {
-			t->outcome = RA_CO_STATE;
-			snprintf(t->detail, sizeof(t->detail), "%s",
-			    RA_ESEAL_REPRESENTATIVE_GONE);
-			goto out;
-		}
-	}
+	if ((k = ra_cert_eseal_stands(db, PQgetvalue(res, 0, 2), t->id,
+	    &t->outcome, t->detail, sizeof(t->detail))) != 1)
+		goto out;
 	if (!PQgetisnull(res, 0, 4)) {
 		if (ra_rekey_previous_check(db, PQgetvalue(res, 0, 4), why) ==
 		    -1)
@@ -1355,17 +1374,10 @@ ra_rekey_txn(struct db *db, void *arg)
 	 * stands, as at its submission (until 2026-12-07 a rekey was
 	 * submitted after an officer had revoked their certificate).
 	 */
-	if (strcmp(PQgetvalue(res, 0, CL_PROFILE), "eseal") == 0) {
-		if ((k = ra_corporate_representative_stands(db,
-		    PQgetvalue(res, 0, CL_APP))) == -1)
-			goto out;
-		if (k == 0) {
-			t->outcome = RA_CO_STATE;
-			snprintf(t->detail, sizeof(t->detail), "%s",
-			    RA_ESEAL_REPRESENTATIVE_GONE);
-			goto out;
-		}
-	}
+	if ((k = ra_cert_eseal_stands(db, PQgetvalue(res, 0, CL_PROFILE),
+	    PQgetvalue(res, 0, CL_APP), &t->outcome, t->detail,
+	    sizeof(t->detail))) != 1)
+		goto out;
 	/* Rekey and cancel in a loop would copy the images without end. */
 	if (ra_kyc_account_state(db, t->ra->policy, t->who->account_id,
 	    RA_KYC_LOCK | RA_KYC_COUNT_ONLY, &ko, &t->retry_after) == -1)

@@ -367,17 +367,23 @@ detail | has -F 'holds this NPWP' || fail "taken NPWP (15-digit form) detail: $(
 # Two writers at once: the first (an open transaction) holds the NIB's
 # lock until its COMMIT; the second waits for it, then sees its company.
 su_role=$(q 'SELECT current_user')
-open_tx
-echo "BEGIN; $(company_sql "$race1" 'PT Balapan Satu' 1234567890555 012345678905550 a@balapan.example)" >&"$tx_in"
-read -r -t 10 first <&"$tx_out" && [[ $first =~ ^[0-9]+$ ]] || fail "the open transaction did not insert: $first"
-sql_as "$PKI_TEST_PG_URI" "$(company_sql "$race2" 'PT Balapan Dua' 1234567890555 012345678905551 b@balapan.example)" \
-    >"$tmp/race.out" 2>&1 &
-race_pid=$!
-waiting=0
-wait_lock "$su_role" && waiting=1
-commit_tx
-! wait "$race_pid" || fail "two companies with one NIB inserted at once: $(cat "$tmp/race.out")"
-[ "$waiting" = 1 ] || fail "the second insert did not wait for the first's lock (the race was not tested)"
+# company_race WHAT SQL1 SQL2: SQL1 (a company's insert) in an open
+# transaction, SQL2 meanwhile: SQL2 must wait for SQL1's lock and fail once
+# it commits; sets first (SQL1's company id), its error in $tmp/race.out.
+company_race() {
+	local race_pid waiting=0
+	open_tx
+	echo "BEGIN; $2" >&"$tx_in"
+	read -r -t 10 first <&"$tx_out" && [[ $first =~ ^[0-9]+$ ]] || fail "the open transaction did not insert: $first"
+	sql_as "$PKI_TEST_PG_URI" "$3" >"$tmp/race.out" 2>&1 &
+	race_pid=$!
+	wait_lock "$su_role" && waiting=1
+	commit_tx
+	! wait "$race_pid" || fail "two companies with $1 inserted at once: $(cat "$tmp/race.out")"
+	[ "$waiting" = 1 ] || fail "the second insert ($1) did not wait for the first's lock (the race was not tested)"
+}
+company_race "one NIB" "$(company_sql "$race1" 'PT Balapan Satu' 1234567890555 012345678905550 a@balapan.example)" \
+	"$(company_sql "$race2" 'PT Balapan Dua' 1234567890555 012345678905551 b@balapan.example)"
 has -F "NIB 1234567890555 is held by company $first" <"$tmp/race.out" ||
 	fail "the second insert's error: $(cat "$tmp/race.out")"
 [ "$(q "SELECT string_agg(id::text, ',') FROM ra_company WHERE nib = '1234567890555'")" = "$first" ] ||
@@ -386,17 +392,9 @@ has -F "NIB 1234567890555 is held by company $first" <"$tmp/race.out" ||
 # with the other form (another NIB) waits for the first, then sees it.
 race4=$(corp_account race4@balapan.example)
 race5=$(corp_account race5@balapan.example)
-open_tx
-echo "BEGIN; $(company_sql "$race4" 'PT Balapan Lima' 1234567890777 012345678907770 e@balapan.example)" >&"$tx_in"
-read -r -t 10 first <&"$tx_out" && [[ $first =~ ^[0-9]+$ ]] || fail "the open transaction did not insert: $first"
-sql_as "$PKI_TEST_PG_URI" "$(company_sql "$race5" 'PT Balapan Enam' 1234567890778 0012345678907770 f@balapan.example)" \
-    >"$tmp/race.out" 2>&1 &
-race_pid=$!
-waiting=0
-wait_lock "$su_role" && waiting=1
-commit_tx
-! wait "$race_pid" || fail "two companies with one NPWP's two forms inserted at once: $(cat "$tmp/race.out")"
-[ "$waiting" = 1 ] || fail "the second insert (the NPWP's 16-digit form) did not wait for the first's lock"
+company_race "one NPWP's two forms" \
+	"$(company_sql "$race4" 'PT Balapan Lima' 1234567890777 012345678907770 e@balapan.example)" \
+	"$(company_sql "$race5" 'PT Balapan Enam' 1234567890778 0012345678907770 f@balapan.example)"
 has -F "NPWP 0012345678907770 is held by company $first" <"$tmp/race.out" ||
 	fail "the second insert's error (the NPWP's other form): $(cat "$tmp/race.out")"
 # The same with rad as the second: its submission waits for the lock, then

@@ -96,15 +96,20 @@ expect 415 "not JSON"
 unchanged "not JSON"
 note "refusals: 409 pending company, 403 sysadmin, 404 stranger and unknown company, 401, 400 names: ok"
 
+# otp_sms PURPOSE PHONE WHAT: an SMS OTP of PURPOSE for session $tok; sets
+# oid and c (the code, sent to PHONE).
+otp_sms() {
+	req POST /v1/otp "{\"channel\":\"sms\",\"purpose\":\"$1\"}"
+	expect 201 "$3"
+	oid=$(jq -r .otp_id "$tmp/out")
+	c=$(sms_code "$2")
+	secrets+=("$c")
+}
 # The representative holds a certificate of their own first: their
 # approved personal application is agreed to and issued by the stack's cad.
 refuse 403 "an e-seal before the representative's own certificate" POST "/v1/corporate/$cid/eseals" "$seal"
 detail | has "certificate of their own" || fail "no personal certificate: $(detail)"
-req POST /v1/otp '{"channel":"sms","purpose":"agreement"}'
-expect 201 "otp agreement (personal)"
-oid=$(jq -r .otp_id "$tmp/out")
-c=$(sms_code +6281200000301)
-secrets+=("$c")
+otp_sms agreement +6281200000301 "otp agreement (personal)"
 req POST "/v1/applications/$papp/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$papp")\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
 expect 202 "the representative agrees to their personal certificate"
 for ((i = 0; i < 300; i++)); do
@@ -161,11 +166,7 @@ expect 200 "the e-seal's agreement view"
 [ "$(jq -r '[.certificate.profile, (.certificate.validity_days | tostring), .certificate.subject_dn] | join("|")' "$tmp/out")" = \
 	"eseal|730|CN=Segel Faktur Elektronik,organizationIdentifier=NTRID-9876543210123,O=PT Segel Nusantara,C=ID" ] ||
 	fail "agreement view: $(jq -c .certificate "$tmp/out")"
-req POST /v1/otp '{"channel":"sms","purpose":"agreement"}'
-expect 201 "otp agreement"
-oid=$(jq -r .otp_id "$tmp/out")
-c=$(sms_code +6281200000301)
-secrets+=("$c")
+otp_sms agreement +6281200000301 "otp agreement"
 req POST "/v1/applications/$sapp/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$sapp")\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
 expect 202 "the representative agrees"
 order=$(jq -r .order_id "$tmp/out")
@@ -205,11 +206,7 @@ note "agreement (eseal, 730 days, the seal's DN) → cad → issued: openssl ver
 # shown to the officers with the seal's profile and subject; carrying it
 # out is 409, nothing changed; rejecting it is fine.
 tok=$stok
-req POST /v1/otp '{"channel":"sms","purpose":"revoke"}'
-expect 201 "otp revoke (sysadmin)"
-oid=$(jq -r .otp_id "$tmp/out")
-c=$(sms_code +6281200000302)
-secrets+=("$c")
+otp_sms revoke +6281200000302 "otp revoke (sysadmin)"
 refuse 404 "the sysadmin asks to revoke the company's e-seal" POST "/v1/corporate/$cid/revocation-requests" \
 	"{\"certificate_id\":$cert,\"reason\":\"privilegeWithdrawn\",\"comment\":\"x\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
 detail | has "no certificate of this company's employees" || fail "e-seal request detail: $(detail)"
@@ -239,11 +236,7 @@ note "the e-seal: the sysadmin's request 404 (refused by the database too); an o
 # override, as test_ra_cert.sh).
 start_rad rad2 PKI_REKEY_WINDOW_DAYS=800
 tok=$rtok
-req POST /v1/otp '{"channel":"sms","purpose":"rekey"}'
-expect 201 "otp rekey"
-oid=$(jq -r .otp_id "$tmp/out")
-c=$(sms_code +6281200000301)
-secrets+=("$c")
+otp_sms rekey +6281200000301 "otp rekey"
 url_main=$url
 url=$rad_url
 req POST "/v1/certificates/$cert/rekey" "{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
@@ -321,11 +314,7 @@ tok=$tok1
 req POST "/v1/officer/certificates/$pcert/revoke" '{"reason":"privilegeWithdrawn","comment":"the e-KTP was forged"}'
 expect 200 "an officer revokes the representative's certificate"
 tok=$rtok
-req POST /v1/otp '{"channel":"sms","purpose":"agreement"}'
-expect 201 "otp agreement (the rekey)"
-oid=$(jq -r .otp_id "$tmp/out")
-c=$(sms_code +6281200000301)
-secrets+=("$c")
+otp_sms agreement +6281200000301 "otp agreement (the rekey)"
 refuse 409 "the agreement to the e-seal's rekey after the representative's certificate was revoked" \
 	POST "/v1/applications/$rkapp/agreement" "{\"accept\":true,\"terms\":\"$(agreement_terms "$url" "$tok" "$rkapp")\",\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
 detail | has -F "the company's representative no longer has a verified identity" || fail "agreement detail: $(detail)"
@@ -333,11 +322,7 @@ detail | has -F "the company's representative no longer has a verified identity"
 	fail "the refused agreement changed the rekey application"
 req POST "/v1/applications/$rkapp/cancel"
 expect 200 "the representative cancels the approved rekey"
-req POST /v1/otp '{"channel":"sms","purpose":"rekey"}'
-expect 201 "otp rekey (again)"
-oid=$(jq -r .otp_id "$tmp/out")
-c=$(sms_code +6281200000301)
-secrets+=("$c")
+otp_sms rekey +6281200000301 "otp rekey (again)"
 url=$rad_url
 refuse 409 "a rekey of the e-seal after the representative's certificate was revoked" \
 	POST "/v1/certificates/$cert/rekey" "{\"factor\":{\"type\":\"otp\",\"otp_id\":$oid,\"code\":\"$c\"}}"
