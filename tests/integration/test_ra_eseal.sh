@@ -187,6 +187,15 @@ has -F 'CN=Segel Faktur Elektronik,organizationIdentifier=NTRID-9876543210123,O=
 openssl x509 -in "$tmp/seal.pem" -noout -ext keyUsage,extendedKeyUsage >"$tmp/ku" 2>&1
 has 'Digital Signature, Non Repudiation' "$tmp/ku" || fail "the e-seal's key usage: $(cat "$tmp/ku")"
 has 'E-mail Protection' "$tmp/ku" && fail "an e-seal with e-mail protection"
+# Its own policy (2.999.1.1.4, a legal person's seal), not the natural
+# person's verified identity (2.999.1.1.2); a relying party that requires
+# it gets a valid policy path through the issuing CA (until 2026-12-07 the
+# seal carried 2.999.1.1.2).
+openssl x509 -in "$tmp/seal.pem" -noout -ext certificatePolicies >"$tmp/cp" 2>&1
+has -F 'Policy: 2.999.1.1.4' "$tmp/cp" && ! has -F 'Policy: 2.999.1.1.2' "$tmp/cp" ||
+	fail "the e-seal's certificate policies: $(cat "$tmp/cp")"
+openssl verify -CAfile "$PKI_ROOT_CERT" -untrusted "$PKI_ISSUING_CERT" -policy_check -explicit_policy \
+	-policy 2.999.1.1.4 "$tmp/seal.pem" >"$tmp/pv" 2>&1 || fail "no valid policy path for 2.999.1.1.4: $(cat "$tmp/pv")"
 openssl x509 -in "$tmp/seal.pem" -noout -days 729 -checkend $((729 * 86400)) >/dev/null ||
 	fail "the e-seal is valid for less than 729 days"
 [ "$(q "SELECT account_id FROM sign_credential WHERE certificate_id = $cert")" = "$rep" ] ||
