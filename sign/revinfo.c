@@ -146,7 +146,7 @@ revinfo_check_ocsp(const unsigned char *der, size_t len, OCSP_REQUEST *req,
 	}
 	if (OCSP_check_nonce(req, bs) == 0) {
 		snprintf(err, errlen, "OCSP: the response's nonce is not ours "
-		    "(RFC 8954)");
+		    "(RFC 9654)");
 		goto out;
 	}
 	if (OCSP_basic_verify(bs, pool, trust, 0) != 1) {
@@ -193,6 +193,29 @@ revinfo_check_ocsp(const unsigned char *der, size_t len, OCSP_REQUEST *req,
 	return rc;
 }
 
+OCSP_REQUEST *
+revinfo_ocsp_request(X509 *x, X509 *issuer, OCSP_CERTID **id)
+{
+	OCSP_REQUEST *req;
+	OCSP_CERTID *reqid = NULL;
+
+	*id = NULL;
+	if ((req = OCSP_REQUEST_new()) == NULL ||
+	    (reqid = OCSP_cert_to_id(NULL, x, issuer)) == NULL ||
+	    OCSP_request_add0_id(req, reqid) == NULL)
+		goto fail;
+	reqid = NULL;		/* req's now */
+	/* Until 2026-12-08 OpenSSL's default, 16 octets (RFC 8954's time). */
+	if (OCSP_request_add1_nonce(req, NULL, REVINFO_NONCE_LEN) != 1 ||
+	    (*id = OCSP_cert_to_id(NULL, x, issuer)) == NULL)
+		goto fail;
+	return req;
+ fail:
+	OCSP_CERTID_free(reqid);
+	OCSP_REQUEST_free(req);
+	return NULL;
+}
+
 /*
  * The OCSP response for x (issued by issuer) from url, with our nonce,
  * checked by revinfo_check_ocsp(). Returns 0 (good), 1 (revoked: err
@@ -211,18 +234,7 @@ ri_ocsp(struct revinfo *ri, X509 *x, X509 *issuer, const char *url,
 	unsigned char *reqder = NULL, *der = NULL;
 	int n, i, rc = -1;
 
-	if ((req = OCSP_REQUEST_new()) == NULL ||
-	    (id = OCSP_cert_to_id(NULL, x, issuer)) == NULL) {
-		net_openssl_err(err, errlen, "OCSP request");
-		goto out;
-	}
-	if (OCSP_request_add0_id(req, id) == NULL) {
-		net_openssl_err(err, errlen, "OCSP_request_add0_id");
-		goto out;
-	}
-	/* req owns id now; a copy for the lookup below. */
-	if ((id = OCSP_cert_to_id(NULL, x, issuer)) == NULL ||
-	    OCSP_request_add1_nonce(req, NULL, -1) != 1 ||
+	if ((req = revinfo_ocsp_request(x, issuer, &id)) == NULL ||
 	    (n = i2d_OCSP_REQUEST(req, &reqder)) <= 0) {
 		net_openssl_err(err, errlen, "OCSP request");
 		goto out;

@@ -54,7 +54,7 @@ int	revinfo_check_crl(const unsigned char *der, size_t len, X509 *x,
  * The checks of an OCSP response fetched for the certificate of id (len
  * bytes of DER, at most REVINFO_OCSP_MAX) in answer to req: DER with
  * nothing after it, responseStatus successful and a basic response (RFC
- * 6960 §4.2.1), req's nonce echoed if the responder echoes one (RFC 8954),
+ * 6960 §4.2.1), req's nonce echoed if the responder echoes one (RFC 9654),
  * signed by the certificate's issuer or its delegated responder chaining to
  * trust (pool: more certificates), a SingleResponse for id current within
  * REVINFO_SKEW of now (§3.2; one without nextUpdate only when its
@@ -65,6 +65,15 @@ int	revinfo_check_crl(const unsigned char *der, size_t len, X509 *x,
 int	revinfo_check_ocsp(const unsigned char *der, size_t len,
 	    OCSP_REQUEST *req, OCSP_CERTID *id, STACK_OF(X509) *pool,
 	    X509_STORE *trust, OCSP_BASICRESP **out, char *err, size_t errlen);
+/*
+ * The OCSP request for x (issued by issuer): its CertID (SHA-1) and a
+ * random nonce of REVINFO_NONCE_LEN octets, the length RFC 9654 §2.1 asks
+ * clients to send and every responder must accept (16 to 32). Returns the
+ * request (OCSP_REQUEST_free()) and a copy of its CertID in *id
+ * (OCSP_CERTID_free()), or NULL.
+ */
+#define REVINFO_NONCE_LEN	32
+OCSP_REQUEST	*revinfo_ocsp_request(X509 *x, X509 *issuer, OCSP_CERTID **id);
 /* A pdf_dss pointing into ri (valid while ri is). */
 void	revinfo_dss(const struct revinfo *ri, struct pdf_dss *dss);
 

@@ -283,6 +283,49 @@ check_ocsp(int status, long this_off, long next_off, char *err,
 }
 
 /*
+ * The request ri_ocsp() sends: one CertID for leaf (the copy returned
+ * equal to it) and a nonce of 32 random octets in an OCTET STRING (RFC
+ * 9654 §2.1; until 2026-12-08 OpenSSL's default 16), another each time.
+ */
+static void
+test_ocsp_request_nonce(void **state)
+{
+	OCSP_REQUEST *req[2];
+	OCSP_CERTID *id[2];
+	const OCSP_CERTID *in;
+	const ASN1_OCTET_STRING *v[2];
+	X509_EXTENSION *ext;
+	int i, k;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_non_null(req[i] = revinfo_ocsp_request(leaf, ca,
+		    &id[i]));
+		assert_int_equal(OCSP_request_onereq_count(req[i]), 1);
+		assert_non_null(in = OCSP_onereq_get0_id(
+		    OCSP_request_onereq_get0(req[i], 0)));
+		assert_int_equal(OCSP_id_cmp(in, id[i]), 0);
+		assert_int_equal(OCSP_REQUEST_get_ext_count(req[i]), 1);
+		k = OCSP_REQUEST_get_ext_by_NID(req[i], NID_id_pkix_OCSP_Nonce,
+		    -1);
+		assert_int_equal(k, 0);
+		assert_non_null(ext = OCSP_REQUEST_get_ext(req[i], k));
+		v[i] = X509_EXTENSION_get_data(ext);
+		assert_int_equal(ASN1_STRING_length(v[i]),
+		    2 + REVINFO_NONCE_LEN);
+		assert_int_equal(ASN1_STRING_get0_data(v[i])[0], 0x04);
+		assert_int_equal(ASN1_STRING_get0_data(v[i])[1],
+		    REVINFO_NONCE_LEN);
+		assert_int_equal(REVINFO_NONCE_LEN, 32);
+	}
+	assert_int_not_equal(ASN1_STRING_cmp(v[0], v[1]), 0);
+	for (i = 0; i < 2; i++) {
+		OCSP_CERTID_free(id[i]);
+		OCSP_REQUEST_free(req[i]);
+	}
+}
+
+/*
  * Saying leaf is revoked with reason privilegeWithdrawn (9): reported
  * revoked (1), the reason named (OpenSSL 3.0's OCSP_crl_reason_str says
  * "(UNKNOWN)" for 9 and 10).
@@ -339,6 +382,7 @@ main(void)
 		cmocka_unit_test(test_future_this_update),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_scope),
+		cmocka_unit_test(test_ocsp_request_nonce),
 		cmocka_unit_test(test_ocsp_revoked_reason),
 		cmocka_unit_test(test_ocsp_without_next_update),
 	};
