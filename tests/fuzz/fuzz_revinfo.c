@@ -47,7 +47,10 @@ static const char fuzz_leaf_pem[] =
 	"M4jEqQJ6V1lVAiA8GiftSPt1Ebl5cd+txas3gEbyHCdKrOvl2v2IARKV3A==\n"
 	"-----END CERTIFICATE-----\n";
 
-/* The nonce of our request, 16 octets as in the seeds (ri_ocsp sends 32 since 2026-12-08; the checks read no length). */
+/*
+ * The nonce of our request: 16 octets, as in the seeds (ri_ocsp sends 32
+ * since 2026-12-08; the checks read no length).
+ */
 static const unsigned char fuzz_nonce[16] = "fuzz-nonce-0001";
 
 static X509 *ca, *leaf;
