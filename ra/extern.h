@@ -1011,11 +1011,13 @@ int	ra_application_get(struct ra *, const struct http_request *,
 struct ra_list_query {
 	char	status[16];		/* "" for any */
 	char	kind[16];		/* "" for any */
+	char	profile[16];		/* "" for any */
+	int	awaiting_mine;		/* awaiting=mine: 1 */
 	char	q[RA_REVIEW_Q_MAX + 1];	/* decoded UTF-8; "" for none */
 	long	page;			/* 1.. */
 	long	per_page;		/* 1..RA_REVIEW_PER_PAGE_MAX */
 };
-#define RA_LIST_APPLICATIONS	1	/* status, kind, q, page, per_page */
+#define RA_LIST_APPLICATIONS	1	/* every filter above, q, paging */
 #define RA_LIST_CERTIFICATES	2	/* q, page, per_page */
 #define RA_LIST_COMPANIES	3	/* status, q, page, per_page */
 #define RA_LIST_REVREQS		4	/* status, q, page, per_page */

@@ -45,28 +45,69 @@ static const char *const ra_review_deciders[] = { "ra_officer", "ra_admin",
 
 /* --- statements --------------------------------------------------------------- */
 
+/*
+ * The queue: $1 status, $2 kind, $3 q, $4 profile, $5 the officer for
+ * awaiting=mine ('' none), $6 review.four_eyes_kinds (" kind kind ").
+ * An application's company is its own (co, profile company) or the one it
+ * was made for (ce through ca), as ra_application_company picks it; each
+ * join is on a unique key (ra_company.application_id, the primary keys of
+ * ra_company_application and ra_company), so at most one company a row,
+ * hashed or probed by index. q's substring tests read every row of the
+ * queue, as the email's and name's always did (no index serves strpos);
+ * the companies are few against the applications. "personal" is any
+ * profile but the three others: a person's own is agreement.profile, which
+ * the configuration may name and rename (ra/policy.c refuses those three
+ * for it).
+ * awaiting=mine: submitted, needing two approvals (as recorded at the first
+ * decision, else by the policy, as ra_decide_txn), one approval by an
+ * officer not disabled, none by $5, whose role decides, and neither the
+ * officer's own account's nor a company's the officer belongs to (403 at
+ * the decision).
+ */
+#define RA_QUEUE_APPROVALS \
+	"(SELECT count(*) FROM ra_decision d JOIN ra_officer o ON " \
+	"o.id = d.officer_id WHERE d.application_id = a.id AND " \
+	"d.decision = 'approve' AND o.disabled_at IS NULL)"
 #define RA_QUEUE_FROM \
 	"FROM ra_application a JOIN ra_account acc ON acc.id = a.account_id " \
 	"LEFT JOIN ra_kyc k ON k.application_id = a.id " \
+	"LEFT JOIN ra_company co ON co.application_id = a.id " \
+	"LEFT JOIN ra_company_application ca ON ca.application_id = a.id " \
+	"LEFT JOIN ra_company ce ON ce.id = ca.company_id " \
 	"WHERE ($1::text = '' OR a.status = $1::text) AND " \
-	"($2::text = '' OR a.kind = $2::text) AND ($3::text = '' OR " \
+	"($2::text = '' OR a.kind = $2::text) AND ($4::text = '' OR " \
+	"CASE WHEN $4::text = 'personal' THEN a.profile NOT IN ('corporate', " \
+	"'eseal', 'company') ELSE a.profile = $4::text END) AND " \
+	"($3::text = '' OR " \
 	"strpos(acc.email, lower($3::text)) > 0 OR " \
 	"strpos(lower(k.full_name), lower($3::text)) > 0 OR " \
-	"right(k.nik, 4) = $3::text) "
+	"right(k.nik, 4) = $3::text OR " \
+	"strpos(lower(coalesce(co.name, ce.name)), lower($3::text)) > 0 OR " \
+	"coalesce(co.nib, ce.nib) = $3::text) AND " \
+	"($5::text = '' OR (a.status = 'submitted' AND " \
+	"coalesce(a.approvals_required, CASE WHEN strpos($6::text, ' ' || " \
+	"a.kind || ' ') > 0 OR strpos($6::text, ' ' || a.profile || ' ') > 0 " \
+	"THEN 2 ELSE 1 END) = 2 AND " RA_QUEUE_APPROVALS " = 1 AND " \
+	"NOT EXISTS (SELECT 1 FROM ra_decision d WHERE d.application_id = " \
+	"a.id AND d.officer_id = nullif($5::text, '')::bigint) AND " \
+	"EXISTS (SELECT 1 FROM ra_officer f WHERE f.id = " \
+	"nullif($5::text, '')::bigint AND " \
+	"f.role IN ('ra_officer', 'ra_admin') AND " \
+	"f.account_id IS DISTINCT FROM a.account_id) AND " \
+	"NOT coalesce(ra_officer_in_company(nullif($5::text, '')::bigint, " \
+	"coalesce(co.id, ce.id)), false))) "
 static const struct db_stmt stmt_queue = {
 	"ra_review_list_select",
 	"SELECT a.id, a.kind, a.status, a.profile, " RA_TS("a.created_at") ", "
 	RA_TS("a.updated_at") ", acc.email, k.full_name, right(k.nik, 4), "
-	"(SELECT count(*) FROM ra_decision d JOIN ra_officer o ON o.id = "
-	"d.officer_id WHERE d.application_id = a.id AND d.decision = 'approve' "
-	"AND o.disabled_at IS NULL) " RA_QUEUE_FROM
-	"ORDER BY a.id DESC LIMIT $4::int OFFSET $5::int",
-	5
+	RA_QUEUE_APPROVALS ", coalesce(co.name, ce.name) " RA_QUEUE_FROM
+	"ORDER BY a.id DESC LIMIT $7::int OFFSET $8::int",
+	8
 };
 static const struct db_stmt stmt_queue_count = {
 	"ra_review_list_count",
 	"SELECT count(*) " RA_QUEUE_FROM,
-	3
+	6
 };
 
 static const struct db_stmt stmt_detail = {
@@ -436,7 +477,7 @@ ra_review_list(struct ra *ra, const struct http_request *req,
 	struct ra_officer_subject who;
 	struct ra_list_query lq;
 	char lim[16], off[24];
-	const char *v[5];
+	const char *v[8];
 	PGresult *res = NULL, *cnt = NULL;
 	json_t *a = NULL, *item;
 	int rc = -1, i, k;
@@ -449,8 +490,11 @@ ra_review_list(struct ra *ra, const struct http_request *req,
 	v[0] = lq.status;
 	v[1] = lq.kind;
 	v[2] = lq.q;
-	v[3] = lim;
-	v[4] = off;
+	v[3] = lq.profile;
+	v[4] = lq.awaiting_mine ? who.officer_id : "";
+	v[5] = ra->policy->review_four_eyes_kinds;
+	v[6] = lim;
+	v[7] = off;
 	if ((cnt = db_exec(ra->db, &stmt_queue_count, v, NULL, NULL)) == NULL ||
 	    PQntuples(cnt) != 1 ||
 	    (res = db_exec(ra->db, &stmt_queue, v, NULL, NULL)) == NULL)
@@ -459,14 +503,15 @@ ra_review_list(struct ra *ra, const struct http_request *req,
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
 		if ((item = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, "
-		    "s:o, s:I}", "id", ra_review_int(res, i, 0), "kind",
+		    "s:o, s:I, s:o}", "id", ra_review_int(res, i, 0), "kind",
 		    PQgetvalue(res, i, 1), "status", PQgetvalue(res, i, 2),
 		    "profile", PQgetvalue(res, i, 3), "created_at",
 		    PQgetvalue(res, i, 4), "updated_at", PQgetvalue(res, i, 5),
 		    "email", PQgetvalue(res, i, 6), "full_name",
 		    ra_review_str(res, i, 7), "nik_last4",
 		    ra_review_str(res, i, 8), "approvals",
-		    ra_review_int(res, i, 9))) == NULL ||
+		    ra_review_int(res, i, 9), "company_name",
+		    ra_review_str(res, i, 10))) == NULL ||
 		    json_array_append_new(a, item) == -1)
 			goto out;
 	}

@@ -101,6 +101,13 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 	    "rejected", "moot", NULL };
 	static const char *const kinds[] = { "personal", "corporate", "rekey",
 	    "rekyc", NULL };
+	/*
+	 * What rad writes in ra_application.profile: a person's own (the
+	 * configured agreement.profile, "personal" here), an employee's, an
+	 * e-seal's, a company's registration (kyc.c, corporate.c).
+	 */
+	static const char *const profiles[] = { "personal", "corporate",
+	    "eseal", "company", NULL };
 	const char *p, *amp, *eq;
 	char key[16], val[RA_REVIEW_Q_MAX * 3 + 1];
 	unsigned int seen = 0, bit;
@@ -142,10 +149,17 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 		else if (which == RA_LIST_APPLICATIONS &&
 		    strcmp(key, "kind") == 0)
 			bit = 16;
+		else if (which == RA_LIST_APPLICATIONS &&
+		    strcmp(key, "profile") == 0)
+			bit = 32;
+		else if (which == RA_LIST_APPLICATIONS &&
+		    strcmp(key, "awaiting") == 0)
+			bit = 64;
 		else {
 			snprintf(detail, detaillen, "query: unknown parameter; "
 			    "known: %s", which == RA_LIST_APPLICATIONS ?
-			    "status, kind, q, page, per_page" :
+			    "status, kind, profile, awaiting, q, page, "
+			    "per_page" :
 			    which == RA_LIST_COMPANIES || which == RA_LIST_REVREQS ?
 			    "status, q, page, per_page" : "q, page, per_page");
 			return -1;
@@ -209,13 +223,30 @@ ra_parse_list_query(const char *qs, int which, struct ra_list_query *r,
 			}
 			memcpy(r->status, val, strlen(val) + 1);
 			break;
-		default:
+		case 16:
 			if (!ra_one_of(val, kinds)) {
 				snprintf(detail, detaillen, "query: kind is one "
 				    "of personal, corporate, rekey, rekyc");
 				return -1;
 			}
 			memcpy(r->kind, val, strlen(val) + 1);
+			break;
+		case 32:
+			if (!ra_one_of(val, profiles)) {
+				snprintf(detail, detaillen, "query: profile is "
+				    "one of personal, corporate, eseal, "
+				    "company");
+				return -1;
+			}
+			memcpy(r->profile, val, strlen(val) + 1);
+			break;
+		default:
+			if (strcmp(val, "mine") != 0) {
+				snprintf(detail, detaillen, "query: awaiting "
+				    "is mine");
+				return -1;
+			}
+			r->awaiting_mine = 1;
 			break;
 		}
 	}

@@ -52,7 +52,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == 0 && (lq.page < 1 || lq.page > RA_REVIEW_PAGE_MAX ||
 		    lq.per_page < 1 || lq.per_page > RA_REVIEW_PER_PAGE_MAX ||
 		    strlen(lq.q) > RA_REVIEW_Q_MAX ||
-		    (which != RA_LIST_APPLICATIONS && lq.kind[0] != '\0') ||
+		    (which != RA_LIST_APPLICATIONS && (lq.kind[0] != '\0' ||
+		    lq.profile[0] != '\0' || lq.awaiting_mine)) ||
 		    (which == RA_LIST_CERTIFICATES && lq.status[0] != '\0')))
 			__builtin_trap();
 		break;
