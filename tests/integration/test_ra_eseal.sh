@@ -6,7 +6,11 @@
 # and the seal's name (CN); refusals (a pending company, the sysadmin, a
 # stranger, bad names, a representative without a certificate of their
 # own, a second open application) change nothing; two officers must approve it (four-eyes by profile) and see the
-# company and the e-seal checks; the representative agrees with an SMS OTP;
+# company and the e-seal checks; between the approvals the officers' queue
+# finds the company's applications by part of its name or its NIB, names
+# the company in each row, lists e-seals alone (profile=eseal; an unknown
+# profile 400) and, under awaiting=mine, the e-seal for the second officer
+# only, and shows an auditor no NIK; the representative agrees with an SMS OTP;
 # cad issues it on the eseal profile: `openssl verify` accepts it, its
 # subject and key usage are a seal's, and it is the representative's
 # credential for remote signing; the company view lists it; audited. The
@@ -153,6 +157,68 @@ req POST "/v1/officer/applications/$sapp/decision" '{"decision":"approve","reaso
 expect 200 "the first approval"
 [ "$(jq -r '.status + "/" + (.approvals | tostring) + "/" + (.approvals_required | tostring)' "$tmp/out")" = submitted/1/2 ] ||
 	fail "one officer approved an e-seal: $(cat "$tmp/out")"
+# The queue (GET /v1/officer/applications) reads the company: each row its
+# company_name (the company's own application and those made for it);
+# q finds them by part of the name (any case) or the whole NIB, never a
+# prefix of it; profile filters (an unknown one 400); awaiting=mine lists
+# what waits for this officer's second approval. Until 2026-12-07 the rows
+# of companies and e-seals showed full_name null and nothing else, and
+# q=PT%20Segel, q=<NIB>, profile= and awaiting= found nothing or were 400.
+ids() { jq -r '[.applications[].id] | sort | map(tostring) | join(",")' "$tmp/out"; }
+req GET "/v1/officer/applications?q=sEGEL%20nusant&per_page=100"
+expect 200 "the queue by part of the company's name"
+[ "$(ids)" = "$capp,$sapp" ] || fail "q by company name: $(cat "$tmp/out")"
+[ "$(jq -r '[.applications[] | .company_name] | unique | join(",")' "$tmp/out")" = "PT Segel Nusantara" ] ||
+	fail "company_name: $(cat "$tmp/out")"
+req GET "/v1/officer/applications?q=9876543210123&per_page=100"
+expect 200 "the queue by NIB"
+[ "$(ids)" = "$capp,$sapp" ] || fail "q by NIB: $(cat "$tmp/out")"
+req GET "/v1/officer/applications?q=987654321012&per_page=100"
+expect 200 "the queue by a prefix of the NIB"
+[ "$(ids)" = "" ] || fail "q by a NIB prefix: $(cat "$tmp/out")"
+req GET "/v1/officer/applications?q=rep-seal%40example.com&per_page=100"
+expect 200 "the queue by the representative's email"
+[ "$(jq -r ".applications[] | select(.id == $papp) | .company_name" "$tmp/out")" = null ] ||
+	fail "company_name of a personal application: $(cat "$tmp/out")"
+req GET "/v1/officer/applications?profile=eseal&per_page=100"
+expect 200 "the queue of e-seals"
+[ "$(jq -r '[.applications[].profile] | unique | join(",")' "$tmp/out")" = eseal ] &&
+    [ "$(jq -r ".applications[] | select(.id == $sapp) | .company_name" "$tmp/out")" = "PT Segel Nusantara" ] &&
+    [ "$(jq -r .total "$tmp/out")" = "$(q "SELECT count(*) FROM ra_application WHERE profile = 'eseal'")" ] ||
+	fail "profile=eseal: $(cat "$tmp/out")"
+req GET "/v1/officer/applications?profile=personal&q=rep-seal%40example.com"
+expect 200 "the queue of personal applications"
+[ "$(ids)" = "$papp" ] || fail "profile=personal: $(cat "$tmp/out")"
+refuse 400 "an unknown profile" GET "/v1/officer/applications?profile=root"
+detail | has -F 'profile is one of personal, corporate, eseal, company' || fail "profile detail: $(detail)"
+refuse 400 "awaiting other than mine" GET "/v1/officer/applications?awaiting=theirs"
+# One approval of two: it waits for seal-two, not for seal-one who gave it.
+req GET "/v1/officer/applications?awaiting=mine&per_page=100"
+expect 200 "seal-one's awaiting=mine"
+jq -e ".applications[] | select(.id == $sapp)" "$tmp/out" >/dev/null && fail "awaiting=mine lists seal-one's own approval"
+tok=$tok2
+req GET "/v1/officer/applications?awaiting=mine&per_page=100"
+expect 200 "seal-two's awaiting=mine"
+jq -e ".applications[] | select(.id == $sapp and .approvals == 1)" "$tmp/out" >/dev/null ||
+	fail "awaiting=mine lacks the e-seal: $(cat "$tmp/out")"
+[ "$(jq -r '[.applications[] | .status + "/" + (.approvals | tostring)] | unique | join(",")' "$tmp/out")" = submitted/1 ] ||
+	fail "awaiting=mine lists others: $(cat "$tmp/out")"
+# The auditor searches by company as officers do, and reads no NIK.
+ra_officer seal-audit auditor "$tmp/officer.pw"
+tok=$otok
+repnik=$(q "SELECT nik FROM ra_kyc WHERE application_id = $papp")
+[ "${#repnik}" = 16 ] || fail "test setup: the representative's NIK: $repnik"
+for qs in 'q=PT%20Segel&per_page=100' 'q=9876543210123' 'q=rep-seal%40example.com' "q=${repnik: -4}" "q=$repnik"; do
+	req GET "/v1/officer/applications?$qs"
+	expect 200 "the auditor's queue ($qs)"
+	has -F "$repnik" "$tmp/out" && fail "the auditor's queue shows a NIK ($qs)"
+	jq -e '.applications[] | has("nik")' "$tmp/out" >/dev/null && fail "an auditor's row has nik ($qs)"
+done
+req GET "/v1/officer/applications?q=PT%20Segel&per_page=100"
+[ "$(ids)" = "$capp,$sapp" ] || fail "the auditor's q by company name: $(cat "$tmp/out")"
+req GET "/v1/officer/applications?awaiting=mine"
+[ "$(jq -r .total "$tmp/out")" = 0 ] || fail "an auditor awaits approvals: $(cat "$tmp/out")"
+note "queue: company_name, q by company name and NIB, profile=eseal, 400 profile, awaiting=mine (seal-two, not seal-one nor an auditor), no NIK for an auditor: ok"
 tok=$tok2
 req POST "/v1/officer/applications/$sapp/decision" '{"decision":"approve","reason":"second look: fine"}'
 expect 200 "the second approval"
